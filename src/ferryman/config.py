@@ -1,0 +1,236 @@
+"""Settings: ``ferryman.toml`` plus ``FERRYMAN_*`` environment variables, validated at start.
+
+Precedence, lowest first: defaults, the TOML file, environment, command-line flags.
+A few keys may also be changed while ferryman runs (``ferryman config set``); those
+overrides live in the store, never in module state, so a running engine sees them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from ferryman.errors import FerrymanError
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+
+
+def parse_bytes(value: object) -> int:
+    """``"500MB"``, ``"1.5 GiB"`` or a plain number of bytes, as an int."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size like 500MB or 2GiB")
+    if isinstance(value, int | float):
+        return int(value)
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError("expected a size like 500MB or 2GiB")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_bytes), Field(ge=0)]
+
+
+def default_data_dir() -> Path:
+    """Per the XDG base directory spec: ``$XDG_DATA_HOME/ferryman``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ferryman"
+
+
+class Concurrency(BaseModel):
+    """Workers per stage; the defaults suit a phone."""
+
+    model_config = ConfigDict(extra="forbid")
+    unpack: int = Field(1, ge=1, le=32)
+    convert: int = Field(1, ge=1, le=16)
+    deliver: int = Field(1, ge=1, le=32)
+
+
+class Retry(BaseModel):
+    """Exponential backoff with jitter for retryable errors."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_attempts: int = Field(5, ge=1, le=100)
+    base_seconds: float = Field(2.0, gt=0)
+    max_seconds: float = Field(600.0, gt=0)
+    jitter: float = Field(0.25, ge=0, le=1)
+
+
+class Convert(BaseModel):
+    """Transcode quality and limits."""
+
+    model_config = ConfigDict(extra="forbid")
+    crf: int = Field(23, ge=0, le=51)
+    preset: str = Field(
+        "veryfast",
+        pattern="^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow)$",
+    )
+    max_height: int = Field(1080, ge=144, le=4320)
+    audio_bitrate: int = Field(128_000, ge=32_000, le=512_000)
+    timeout_seconds: float = Field(3600.0, gt=0)
+
+
+class Settings(BaseModel):
+    """Everything ferryman can be told; see ``ferryman config show``."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; empty means SQLite in the data dir."
+    )
+    library_dir: Path | None = Field(None, description="Default library; empty: <data_dir>/library.")
+    send_documents: bool = False
+    album_size: int = Field(10, ge=1, le=10)
+    caption_template: str = Field("{job_name} — {album}/{albums}", max_length=1024)
+    space_floor: ByteSize = Field(256 * 1024**2, description="Free bytes kept in the work area.")
+    space_recheck_seconds: float = Field(5.0, gt=0)
+    backlog_items: int = Field(20, ge=1, description="Items on disk per job before reading waits.")
+    lease_seconds: float = Field(30.0, ge=1)
+    poll_seconds: float = Field(0.5, gt=0)
+    concurrency: Concurrency = Field(default_factory=Concurrency)  # type: ignore[arg-type]
+    retry: Retry = Field(default_factory=Retry)  # type: ignore[arg-type]
+    convert: Convert = Field(default_factory=Convert)  # type: ignore[arg-type]
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def library(self) -> Path:
+        return self.library_dir or self.data_dir / "library"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'ferryman.db'}"
+
+
+SECRET_KEYS = frozenset({"database_url"})
+
+# Keys that a running engine re-reads from the store; ``ferryman config set`` writes them.
+RUNTIME_KEYS = frozenset(
+    {"send_documents", "caption_template", "space_floor", "album_size", "backlog_items"}
+)
+
+
+def _describe(error: dict[str, Any], source: str) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    value = error.get("input")
+    return f"{source}: key '{key}' = {value!r} is not allowed: {error['msg']}"
+
+
+class _Environment(BaseSettings):
+    """Reads ``FERRYMAN_*`` variables only; validation happens once, on the merged layers."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FERRYMAN_", env_nested_delimiter="__", extra="ignore"
+    )
+
+
+def _environment() -> dict[str, Any]:
+    source = EnvSettingsSource(
+        _Environment, env_prefix="FERRYMAN_", env_nested_delimiter="__", case_sensitive=False
+    )
+    fields = Settings.model_fields
+    nested = {name for name, f in fields.items() if isinstance(f.default_factory, type)}
+    found: dict[str, Any] = {}
+    for name, value in source.env_vars.items():
+        key = name.removeprefix("ferryman_")
+        if "__" in key:
+            head, _, tail = key.partition("__")
+            if head in nested:
+                found.setdefault(head, {})[tail] = value
+        elif key in fields:
+            found[key] = value
+    return found
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate(data: dict[str, Any], source: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = [_describe(dict(err), source) for err in exc.errors()]
+        raise FerrymanError("config.invalid", "; ".join(lines)) from exc
+
+
+def load_settings(
+    config_file: Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Merge defaults, the TOML file, the environment and the flags; fail naming the key."""
+    path = config_file or _env_path("FERRYMAN_CONFIG")
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise FerrymanError("config.invalid", f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise FerrymanError("config.invalid", f"{path} is not valid TOML: {exc}") from exc
+        _validate(data, str(path))  # name the file when the file is what is wrong
+    env = _environment()
+    _validate(_deep_merge(data, env), "environment (FERRYMAN_*)")
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return _validate(_deep_merge(_deep_merge(data, env), flags), "command line")
+
+
+def with_runtime(settings: Settings, runtime: dict[str, Any]) -> Settings:
+    """Apply the store's runtime overrides; a bad stored value is reported, not ignored."""
+    known = {k: v for k, v in runtime.items() if k in RUNTIME_KEYS}
+    if not known:
+        return settings
+    return _validate(settings.model_dump() | known, "runtime setting")
+
+
+def mask_secrets(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, with passwords in URLs hidden."""
+    data = settings.model_dump(mode="json")
+    for key in SECRET_KEYS:
+        value = data.get(key)
+        if isinstance(value, str):
+            data[key] = re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", value)
+    data["effective"] = {
+        "database": re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", settings.database),
+        "library": str(settings.library),
+        "work_dir": str(settings.work_dir),
+        "quarantine_dir": str(settings.quarantine_dir),
+    }
+    return data
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None

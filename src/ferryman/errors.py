@@ -1,0 +1,99 @@
+"""Error codes: every failure ferryman reports carries one of these.
+
+A code says what went wrong, whether retrying can help, and what a person can do
+next. The registry is plain data so reports, the CLI and later the chat can all
+render the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    """What a code means: retryable or not, and the next step for a person."""
+
+    code: str
+    retryable: bool
+    next_step: str
+
+
+_SPECS: tuple[ErrorSpec, ...] = (
+    # input / sources
+    ErrorSpec("source.not_found", False, "Check the path; it may have moved or been renamed."),
+    ErrorSpec("source.unreadable", False, "Check the file's permissions (ferryman needs read)."),
+    ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
+    ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
+    ErrorSpec("source.duplicate", False, "Already added; use --force to process it again."),
+    # archives
+    ErrorSpec(
+        "archive.unreadable",
+        False,
+        "The archive is damaged or not an archive; re-download it. A copy is in quarantine.",
+    ),
+    ErrorSpec(
+        "archive.truncated",
+        False,
+        "The archive ends early (incomplete download?); re-download it.",
+    ),
+    ErrorSpec(
+        "archive.entry_corrupt",
+        False,
+        "This entry is damaged inside the archive; the rest was delivered.",
+    ),
+    ErrorSpec(
+        "archive.password_required",
+        False,
+        "Give the password with `ferryman password JOB PASSWORD`.",
+    ),
+    ErrorSpec("archive.unsupported", False, "Run `ferryman doctor` to see the formats available."),
+    # media
+    ErrorSpec(
+        "media.unreadable",
+        False,
+        "The file could not be decoded; it is kept in quarantine for a look.",
+    ),
+    ErrorSpec("media.convert_failed", True, "Conversion failed; it is retried, then quarantined."),
+    ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
+    # engine
+    ErrorSpec("space.low", True, "Free disk space or lower `space_floor`; the job resumes itself."),
+    ErrorSpec("job.cancelled", False, "Cancelled on request; `ferryman retry JOB` starts it again."),
+    ErrorSpec("engine.lease_lost", True, "Another worker took over; nothing to do."),
+    ErrorSpec("engine.locked", False, "Another `ferryman run` uses this data dir; stop it first."),
+    ErrorSpec("engine.internal", True, "An unexpected error; it is retried. Report it if it stays."),
+    # sinks
+    ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),
+    ErrorSpec("sink.unknown", False, "Use a destination like library:/path (see --help)."),
+    # settings
+    ErrorSpec("config.invalid", False, "Fix the setting named in the message."),
+    ErrorSpec("job.not_found", False, "Run `ferryman status` to list the jobs."),
+)
+
+ERRORS: dict[str, ErrorSpec] = {spec.code: spec for spec in _SPECS}
+
+
+def spec_for(code: str) -> ErrorSpec:
+    """The spec of a code; unknown codes are treated as internal (retryable) errors."""
+    return ERRORS.get(code) or ErrorSpec(code, True, ERRORS["engine.internal"].next_step)
+
+
+class FerrymanError(Exception):
+    """An error with a code from the registry.
+
+    The message says what happened to which thing; the code's spec says whether a
+    retry can help and what a person should do next.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"[{code}] {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def retryable(self) -> bool:
+        return spec_for(self.code).retryable
+
+    @property
+    def next_step(self) -> str:
+        return spec_for(self.code).next_step

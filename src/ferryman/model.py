@@ -1,0 +1,176 @@
+"""Plain data shared by every layer: states, kinds, and the records the store returns.
+
+Nothing here imports anything from ferryman, so every layer may import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class JobState(StrEnum):
+    """A job's life. ``queued``/``expanding`` read the input; ``active`` waits for items."""
+
+    QUEUED = "queued"  # input not (fully) read yet; claimable by the unpack stage
+    EXPANDING = "expanding"  # an unpack worker holds the lease and reads entries
+    ACTIVE = "active"  # every entry is an item; waiting for items to finish
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+class ItemState(StrEnum):
+    """An item's life: staged in the work area, then ready, grouped, delivered."""
+
+    CONVERT = "convert"  # needs a transcode; deferred until no deliverable work waits
+    CONVERTING = "converting"
+    READY = "ready"  # deliverable, not in an album yet
+    GROUPED = "grouped"  # in a sealed album, waiting for its delivery
+    DELIVERED = "delivered"
+    SKIPPED = "skipped"
+    QUARANTINED = "quarantined"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_ITEM_STATES
+
+
+TERMINAL_ITEM_STATES = frozenset(
+    {
+        ItemState.DELIVERED,
+        ItemState.SKIPPED,
+        ItemState.QUARANTINED,
+        ItemState.FAILED,
+        ItemState.CANCELLED,
+    }
+)
+
+
+class AlbumState(StrEnum):
+    SEALED = "sealed"  # complete; waiting for a deliver worker
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class MediaKind(StrEnum):
+    """What an entry is, decided from its content (magic bytes), not its name."""
+
+    PHOTO = "photo"
+    VIDEO = "video"
+    AUDIO = "audio"
+    ANIMATION = "animation"
+    DOCUMENT = "document"
+    ARCHIVE = "archive"
+    OTHER = "other"
+
+
+class AlbumGroup(StrEnum):
+    """Telegram's album rules: photos and videos mix; documents and audio stay apart."""
+
+    VISUAL = "visual"
+    DOCUMENT = "document"
+    AUDIO = "audio"
+
+
+def album_group(kind: MediaKind) -> AlbumGroup:
+    if kind in (MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION):
+        return AlbumGroup.VISUAL
+    if kind is MediaKind.AUDIO:
+        return AlbumGroup.AUDIO
+    return AlbumGroup.DOCUMENT
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """What a probe learned about a media file; ``None`` where it does not apply."""
+
+    container: str | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    pix_fmt: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    frame_rate: float | None = None
+    faststart: bool | None = None  # MP4 index (moov) before the data
+    frames: int | None = None  # >1 for animations
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> MediaInfo | None:
+        if data is None:
+            return None
+        return cls(**{k: data.get(k) for k in cls.__slots__})
+
+
+class Plan(StrEnum):
+    """The cheapest correct action for an item (the media issue widens this)."""
+
+    AS_IS = "as_is"
+    REMUX = "remux"  # container change / index to the front, stream copy
+    TRANSCODE = "transcode"  # deferred
+    DOCUMENT = "document"
+
+
+@dataclass(slots=True)
+class Job:
+    id: int
+    source: str
+    name: str
+    dest: str
+    state: JobState
+    priority: int
+    wait_reason: str | None
+    error_code: str | None
+    error_message: str | None
+    cursor: int
+    expanded: bool
+    created_at: float
+    finished_at: float | None
+    summary: dict[str, Any] | None = None
+    has_password: bool = False
+    paused: bool = False  # a flag, not a state: a paused job keeps its place
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class Item:
+    id: int
+    job_id: int
+    seq: int
+    source_path: str
+    kind: MediaKind
+    state: ItemState
+    size: int
+    sha256: str | None
+    work_path: str | None
+    plan: Plan | None
+    reason: str | None
+    error_code: str | None
+    attempts: int
+    album_id: int | None
+    media: MediaInfo | None = None
+    actions: list[str] = field(default_factory=list)
+    error_message: str | None = None
+
+
+@dataclass(slots=True)
+class Album:
+    id: int
+    job_id: int
+    seq: int
+    group: AlbumGroup
+    state: AlbumState
+    attempts: int
+    items: list[Item] = field(default_factory=list)

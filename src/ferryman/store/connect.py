@@ -1,0 +1,73 @@
+"""Opening the database: SQLite (WAL, one writer at a time) or PostgreSQL.
+
+SQLite: every transaction starts with ``BEGIN IMMEDIATE`` so a writer waits for the
+lock (busy_timeout) instead of failing when a read transaction tries to upgrade.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ferryman.errors import FerrymanError
+from ferryman.store import migrate
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://…`` or ``sqlite:///…`` and pick the async driver."""
+    parsed = make_url(url)
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    if driver is None and parsed.drivername not in _ASYNC_DRIVERS.values():
+        raise FerrymanError(
+            "config.invalid",
+            f"database_url scheme '{parsed.drivername}' is not supported: use sqlite or postgresql",
+        )
+    return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" hook below owns transactions
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")  # a phone reboot is a power loss
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def create_engine(url: str) -> AsyncEngine:
+    """An engine with the schema migrated to the newest version."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    else:
+        engine = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    try:
+        async with engine.begin() as conn:
+            if parsed.get_backend_name() == "postgresql":
+                # Two workers starting at once must not both run the migrations.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(7316548)"))
+            await conn.run_sync(migrate.upgrade)
+    except OSError as exc:
+        await engine.dispose()
+        raise FerrymanError("config.invalid", f"cannot reach the database: {exc}") from exc
+    return engine

@@ -1,0 +1,121 @@
+"""Tables. One row per job, per item (media entry) and per album; nothing else is truth."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# Lease columns shared by everything a worker can claim.
+_LEASE = ("owner", "lease_until", "attempts", "not_before")
+
+
+def _lease_columns() -> list[Column[object]]:
+    return [
+        Column("owner", String(120)),
+        Column("lease_until", Float),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("not_before", Float, nullable=False, default=0.0),
+    ]
+
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("dest", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("password", Text),
+    Column("dedupe_key", String(128), unique=True),
+    Column("wait_reason", String(64)),
+    Column("blocked", Boolean, nullable=False, default=False),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("cursor", Integer, nullable=False, default=0),
+    Column("expanded", Boolean, nullable=False, default=False),
+    Column("summary", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    *_lease_columns(),
+)
+Index("jobs_claim", jobs.c.state, jobs.c.priority, jobs.c.id)
+
+albums = Table(
+    "albums",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("grp", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("ref", Text),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    *_lease_columns(),
+    UniqueConstraint("job_id", "seq", name="albums_job_seq"),
+)
+Index("albums_claim", albums.c.state, albums.c.priority, albums.c.id)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("source_path", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("size", BigInteger, nullable=False, default=0),
+    Column("sha256", String(64)),
+    Column("work_path", Text),
+    Column("plan", String(16)),
+    Column("reason", Text),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("album_id", Integer, ForeignKey("albums.id")),
+    Column("media", Text),
+    Column("actions", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    *_lease_columns(),
+    UniqueConstraint("job_id", "seq", name="items_job_seq"),
+)
+Index("items_job_state", items.c.job_id, items.c.state, items.c.seq)
+Index("items_claim", items.c.state, items.c.priority, items.c.id)
+
+runtime_settings = Table(
+    "runtime_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", Float, nullable=False),
+)
