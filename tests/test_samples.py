@@ -108,9 +108,9 @@ def test_video_decodes(
         assert abs(c.duration / av.time_base - 1.2) <= 0.1
         frames = list(c.decode(video=0))
     assert len(frames) == 24
-    first, last = frames[0].to_image(), frames[-1].to_image()
-    assert first.size == last.size == (96, 64)
-    assert first.tobytes() != last.tobytes()  # the pattern moves
+    first, last = frames[0], frames[-1]
+    assert (first.width, first.height) == (last.width, last.height) == (96, 64)
+    assert bytes(first.planes[0]) != bytes(last.planes[0])  # the pattern moves
 
 
 def test_video_distinct_per_seed(tmp_path: Path) -> None:
@@ -122,9 +122,7 @@ def test_video_distinct_per_seed(tmp_path: Path) -> None:
 @pytest.mark.parametrize("suffix", [".mp4", ".mov"])
 def test_video_faststart(tmp_path: Path, suffix: str) -> None:
     fast = top_level_atoms(make_video(tmp_path / f"fast{suffix}", 1, seconds=0.4))
-    slow = top_level_atoms(
-        make_video(tmp_path / f"slow{suffix}", 1, seconds=0.4, faststart=False)
-    )
+    slow = top_level_atoms(make_video(tmp_path / f"slow{suffix}", 1, seconds=0.4, faststart=False))
     assert fast.index("moov") < fast.index("mdat")
     assert slow.index("moov") > slow.index("mdat")
 
@@ -162,7 +160,7 @@ def test_tar_listing(tmp_path: Path, sources: list[tuple[str, Path]], compressio
     path = make_tar(tmp_path / "x.tar", sources, compression=compression)
     again = make_tar(tmp_path / "y.tar", sources, compression=compression)
     assert sha256(path) == sha256(again)
-    with tarfile.open(path, f"r:{compression}" if compression else "r:") as tar:
+    with tarfile.open(path) as tar:  # detects the compression itself
         members = tar.getmembers()
         assert [m.name for m in members] == [name for name, _ in sources]
         for (_, src), member in zip(sources, members, strict=True):

@@ -142,6 +142,7 @@ class Job:
     has_password: bool = False
     paused: bool = False  # a flag, not a state: a paused job keeps its place
     attempts: int = 0
+    started_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -163,6 +164,7 @@ class Item:
     media: MediaInfo | None = None
     actions: list[str] = field(default_factory=list)
     error_message: str | None = None
+    original_path: str | None = None
 
 
 @dataclass(slots=True)

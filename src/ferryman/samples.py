@@ -22,11 +22,11 @@ import tarfile
 import tempfile
 import zipfile
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import av
 from PIL import Image, ImageDraw, ImageFont
@@ -175,7 +175,7 @@ def _encoder(name: str) -> str | None:
     for candidate in _ENCODER_CANDIDATES.get(name, (name,)):
         try:
             return str(av.codec.Codec(candidate, "w").name)
-        except Exception:  # noqa: S112 - PyAV raises several types for unknown codecs
+        except Exception:  # PyAV raises several types for unknown codecs
             continue
     return None
 
@@ -191,7 +191,7 @@ def _first_encoder(names: Sequence[str]) -> str | None:
 class _AudioTrack:
     """A seeded sine tone (one pitch per channel) fed to an encoder in 1024-sample frames."""
 
-    def __init__(self, stream: Any, rng: random.Random, seconds: float) -> None:
+    def __init__(self, stream: av.AudioStream, rng: random.Random, seconds: float) -> None:
         self.stream = stream
         self.rate: int = stream.rate
         self.layout: str = stream.layout.name
@@ -200,7 +200,7 @@ class _AudioTrack:
         self.total = round(seconds * self.rate)
         self.pts = 0
 
-    def encode_until(self, out: Any, seconds: float) -> None:
+    def encode_until(self, out: av.container.OutputContainer, seconds: float) -> None:
         """Encode and mux samples up to ``seconds`` (or the end of the track)."""
         end = min(self.total, round(seconds * self.rate) if math.isfinite(seconds) else self.total)
         while self.pts < end:
@@ -216,6 +216,24 @@ class _AudioTrack:
             frame.time_base = Fraction(1, self.rate)
             self.pts += n
             out.mux(self.stream.encode(frame))
+
+
+def _video_frame(img: Image.Image) -> av.VideoFrame:
+    """An rgb24 frame holding a copy of ``img``, row padding included.
+
+    ``VideoFrame.from_bytes`` gave frames whose content varied between runs here, and
+    ``from_image`` is untyped, so the copy is done by hand.
+    """
+    width, height = img.size
+    frame = av.VideoFrame(width, height, "rgb24")
+    plane = frame.planes[0]
+    data = img.convert("RGB").tobytes()
+    row = width * 3
+    if plane.line_size != row:
+        pad = bytes(plane.line_size - row)
+        data = b"".join(data[y * row : (y + 1) * row] + pad for y in range(height))
+    plane.update(data)
+    return frame
 
 
 def make_video(
@@ -256,21 +274,27 @@ def make_video(
     rng = random.Random(seed)
     width, height = size
     frames = max(1, round(seconds * fps))
-    options = {"movflags": "+faststart"} if faststart and fmt in ("mp4", "mov") else {}
+    # bitexact: no random segment UIDs or wall-clock stamps, so a seed gives one file.
+    options = {"fflags": "+bitexact"}
+    if faststart and fmt in ("mp4", "mov"):
+        options["movflags"] = "+faststart"
     path.parent.mkdir(parents=True, exist_ok=True)
 
     with av.open(str(path), mode="w", format=fmt, options=options) as out:
         quiet = {"x265-params": "log-level=error"} if video_name == "libx265" else {}
         vstream = out.add_stream(video_name, rate=fps, options=quiet)
+        assert isinstance(vstream, av.VideoStream)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, pix_fmt
         vstream.codec_context.time_base = Fraction(1, fps)
-        astream = None
+        astream: av.AudioStream | None = None
         if audio_name is not None:
             codec = av.codec.Codec(audio_name, "w")
             rate = rng.choice((44100, 48000))
             if codec.audio_rates and rate not in codec.audio_rates:
                 rate = 48000
-            astream = out.add_stream(audio_name, rate=rate)
+            added = out.add_stream(audio_name, rate=rate)
+            assert isinstance(added, av.AudioStream)
+            astream = added
             astream.layout = rng.choice(("mono", "stereo"))
             astream.codec_context.time_base = Fraction(1, rate)
 
@@ -287,7 +311,7 @@ def make_video(
             y = int((height - box[1]) * (0.5 + 0.5 * math.sin(index / fps * 2 * math.pi)))
             draw.rectangle((x, y, x + box[0], y + box[1]), fill=colour)
             draw.text((width // 2, 2), str(index), fill=(255, 255, 255), font=font)
-            frame = av.VideoFrame.from_image(img).reformat(format=pix_fmt)
+            frame = _video_frame(img).reformat(format=pix_fmt)
             frame.pts = index
             frame.time_base = vstream.codec_context.time_base
             out.mux(vstream.encode(frame))
@@ -324,17 +348,23 @@ def make_zip(path: Path, files: Sequence[tuple[str, Path]], *, compress: bool = 
     return path
 
 
-def _compressed(raw: IO[bytes], compression: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+@contextlib.contextmanager
+def _compressed(raw: IO[bytes], compression: str) -> Iterator[IO[bytes] | io.BufferedIOBase]:
     """A writer for the tar stream; gzip gets mtime 0 so the output is reproducible."""
     if compression == "":
-        return contextlib.nullcontext(raw)
+        yield raw
+        return
     if compression == "gz":
-        return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
-    if compression == "bz2":
-        return bz2.BZ2File(raw, "wb")
-    if compression == "xz":
-        return lzma.LZMAFile(raw, "wb")
-    raise ValueError(f"unknown tar compression {compression!r}; use '', 'gz', 'bz2' or 'xz'")
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            yield gz
+    elif compression == "bz2":
+        with bz2.BZ2File(raw, "wb") as bz:
+            yield bz
+    elif compression == "xz":
+        with lzma.LZMAFile(raw, "wb") as xz:
+            yield xz
+    else:
+        raise ValueError(f"unknown tar compression {compression!r}; use '', 'gz', 'bz2' or 'xz'")
 
 
 def make_tar(path: Path, files: Sequence[tuple[str, Path]], *, compression: str = "") -> Path:

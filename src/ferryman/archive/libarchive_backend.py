@@ -134,6 +134,7 @@ class LibarchiveReader:
         self._stack = ExitStack()
         self._generation = 0  # bumped whenever the current entry stops being current
         self._iterated = False
+        self._closed = False
         self._last_data_error: str | None = None
         format_name, filter_name = _libarchive_names(path, fmt)
         try:
@@ -160,6 +161,7 @@ class LibarchiveReader:
 
     def __exit__(self, *exc: object) -> None:
         self._generation += 1
+        self._closed = True
         self._stack.close()
 
     def __iter__(self) -> Iterator[LibarchiveEntry]:
@@ -187,6 +189,8 @@ class LibarchiveReader:
         index = 0
         while True:
             self._generation += 1
+            if self._closed:  # libarchive's handle is freed: touching it would crash
+                raise RuntimeError(f"{self.name}: archive reader used after it was closed")
             try:
                 raw = next(headers)
             except StopIteration:
@@ -203,9 +207,7 @@ class LibarchiveReader:
         if _FATAL_STATE_HINT in message and self._last_data_error:
             message = self._last_data_error
         code = "archive.truncated" if _is_truncation(message) else "archive.unreadable"
-        return FerrymanError(
-            code, f"{self.name}: broken after {index} entries: {message}"
-        )
+        return FerrymanError(code, f"{self.name}: broken after {index} entries: {message}")
 
 
 def _entry_info(raw: Any, index: int) -> EntryInfo:

@@ -91,6 +91,7 @@ items = Table(
     Column("size", BigInteger, nullable=False, default=0),
     Column("sha256", String(64)),
     Column("work_path", Text),
+    Column("original_path", Text),  # kept until the converted copy is delivered
     Column("plan", String(16)),
     Column("reason", Text),
     Column("error_code", String(64)),

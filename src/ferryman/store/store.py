@@ -48,6 +48,7 @@ class NewItem:
     size: int = 0
     sha256: str | None = None
     work_path: str | None = None
+    original_path: str | None = None
     plan: Plan | None = None
     reason: str | None = None
     error_code: str | None = None
@@ -83,6 +84,7 @@ def _job(row: Row[Any]) -> Job:
         has_password=m["password"] is not None,
         paused=bool(m["paused"]),
         attempts=m["attempts"],
+        started_at=m["started_at"],
     )
 
 
@@ -106,6 +108,7 @@ def _item(row: Row[Any]) -> Item:
         media=MediaInfo.from_json(json.loads(m["media"])) if m["media"] else None,
         actions=json.loads(m["actions"]) if m["actions"] else [],
         error_message=m["error_message"],
+        original_path=m["original_path"],
     )
 
 
@@ -269,6 +272,7 @@ class Store:
                         size=new.size,
                         sha256=new.sha256,
                         work_path=new.work_path,
+                        original_path=new.original_path,
                         plan=new.plan.value if new.plan else None,
                         reason=new.reason,
                         error_code=new.error_code,
@@ -624,6 +628,7 @@ class Store:
         sha256: str,
         media: MediaInfo | None,
         action: str,
+        original_path: str | None,
     ) -> None:
         """A conversion finished: the item carries its new file from now on."""
         async with self.engine.begin() as conn:
@@ -640,6 +645,7 @@ class Store:
                 .values(
                     state=ItemState.READY.value,
                     work_path=work_path,
+                    original_path=original_path,
                     size=size,
                     sha256=sha256,
                     media=json.dumps(media.to_json()) if media else None,
@@ -1008,6 +1014,11 @@ class Store:
 
 def summarise(job: Row[Any], rows: Sequence[Item], now: float) -> dict[str, Any]:
     """The stored report of a job: counts, reasons, bytes and time."""
+    return summarise_items(_job(job), rows, now)
+
+
+def summarise_items(job: Job, rows: Sequence[Item], now: float) -> dict[str, Any]:
+    """Counts, reasons, bytes and time for a job and its items."""
     by_state: dict[str, int] = {}
     skipped: dict[str, int] = {}
     quarantined: list[dict[str, Any]] = []
@@ -1032,10 +1043,12 @@ def summarise(job: Row[Any], rows: Sequence[Item], now: float) -> dict[str, Any]
                 {"path": it.source_path, "code": it.error_code or it.reason, "message": it.error_message}
             )
     started = job.started_at or job.created_at
+    ended = job.finished_at or now
     return {
         "job": job.id,
+        "name": job.name,
         "source": job.source,
-        "state": job.state,
+        "state": job.state.value,
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
         "total": len(rows),
         "delivered": by_state.get(ItemState.DELIVERED.value, 0),
@@ -1044,5 +1057,5 @@ def summarise(job: Row[Any], rows: Sequence[Item], now: float) -> dict[str, Any]
         "quarantined": quarantined,
         "failed": failed,
         "bytes_delivered": delivered_bytes,
-        "seconds": round(max(0.0, now - started), 3),
+        "seconds": round(max(0.0, ended - started), 3),
     }

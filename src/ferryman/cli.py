@@ -1,0 +1,335 @@
+"""The command line: add inputs, run the engine, look at jobs, reports and settings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ferryman.config import RUNTIME_KEYS, Settings, load_settings, mask_secrets, with_runtime
+from ferryman.engine import intake, report
+from ferryman.engine.lock import DataDirLock
+from ferryman.engine.quarantine import list_quarantine
+from ferryman.engine.runner import Engine
+from ferryman.errors import FerrymanError
+from ferryman.progress import attach_renderer
+from ferryman.store import Store
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="ferryman: archives, media files and links in; playable media out.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Show or change settings.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="What could not be delivered, kept with a reason.")
+app.add_typer(config_app, name="config")
+app.add_typer(quarantine_app, name="quarantine")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class State:
+    """What the global options decided; passed down through Typer's context."""
+
+    def __init__(self, config: Path | None, data_dir: Path | None, verbose: bool) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.verbose = verbose
+
+    def settings(self) -> Settings:
+        return load_settings(self.config, {"data_dir": self.data_dir})
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="ferryman.toml to read (else $FERRYMAN_CONFIG)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Database, work area, library, quarantine (else $FERRYMAN_DATA_DIR or XDG).",
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = State(config, data_dir.resolve() if data_dir else None, verbose)
+
+
+def _fail(exc: FerrymanError) -> None:
+    err.print(f"[red]error[/red] {exc.code}: {exc.message}\n  next: {exc.next_step}")
+
+
+def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) -> T:
+    """Open the store, run ``work``, close; a FerrymanError becomes a clear exit 2."""
+    state: State = ctx.obj
+
+    async def go() -> T:
+        settings = state.settings()
+        store = await Store.open(settings.database)
+        try:
+            return await work(settings, store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(go())
+    except FerrymanError as exc:
+        _fail(exc)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or archives.")],
+    to: Annotated[
+        str, typer.Option("--to", help="library: (default) or library:/some/path")
+    ] = "library:",
+    password: Annotated[
+        str | None, typer.Option("--password", help="Password for encrypted archives.")
+    ] = None,
+    priority: Annotated[int, typer.Option("--priority", help="Higher goes first.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Add even if added before.")] = False,
+) -> None:
+    """Add inputs as jobs (they run with `ferryman run`)."""
+
+    async def work(settings: Settings, store: Store) -> int:
+        problems = 0
+        for path in paths:
+            try:
+                job = await intake.add_path(
+                    store, path, dest=to, password=password, priority=priority, force=force
+                )
+            except FerrymanError as exc:
+                _fail(exc)
+                problems += 1
+                continue
+            if job.error_code:
+                problems += 1
+                err.print(
+                    f"[red]job {job.id}[/red] {job.source}: {job.error_code}: {job.error_message}"
+                )
+            else:
+                out.print(f"job {job.id}: {job.source} → {job.dest} ({job.name})")
+        return problems
+
+    if _run(ctx, work):
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit 0 once every job has ended.")
+    ] = False,
+) -> None:
+    """Run the engine: read inputs, prepare media, deliver albums."""
+    state: State = ctx.obj
+
+    async def go() -> None:
+        settings = state.settings()
+        store = await Store.open(settings.database)
+        engine = Engine(store, settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, engine.stop)
+        detach = attach_renderer(engine.bus, store, sys.stdout.isatty())
+        try:
+            await engine.run(until_idle=until_idle)
+        finally:
+            detach()
+            await store.close()
+
+    try:
+        settings = state.settings()
+        if settings.database.startswith("sqlite"):
+            with DataDirLock(settings.data_dir):
+                asyncio.run(go())
+        else:
+            asyncio.run(go())
+    except FerrymanError as exc:
+        _fail(exc)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Every job with its state and item counts."""
+    data = _run(ctx, lambda _s, store: report.status(store))
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    table = Table("job", "name", "state", "total", "delivered", "skipped", "quar.", "pending")
+    for job in data["jobs"]:
+        c = job["counts"]
+        state = job["state"] + (" (paused)" if job["paused"] else "")
+        if job["waiting"]:
+            state += f" [{job['waiting']}]"
+        if job["error"]:
+            state += f" {job['error']['code']}"
+        table.add_row(
+            str(job["id"]),
+            job["name"],
+            state,
+            *(str(c[k]) for k in ("total", "delivered", "skipped", "quarantined", "pending")),
+        )
+    out.print(table)
+
+
+@app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    job: Annotated[int, typer.Argument(help="Job id (see `ferryman status`).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """What a job delivered, converted, skipped and quarantined, and why."""
+    data = _run(ctx, lambda _s, store: report.report(store, job))
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    print_report(data)
+
+
+def print_report(data: dict[str, Any]) -> None:
+    out.print(f"[bold]job {data['job']}[/bold] {data['name']} — {data['state']}")
+    out.print(f"  source: {data['source']}")
+    if data["error"]:
+        out.print(f"  [red]{data['error']['code']}[/red]: {data['error']['message']}")
+    out.print(
+        f"  {data['delivered']} of {data['total']} delivered"
+        f" ({data['converted']} converted), {data['bytes_delivered']:,} bytes,"
+        f" {data['seconds']:.1f} s"
+    )
+    for reason, n in sorted(data["skipped"].items()):
+        out.print(f"  skipped {n}: {reason}")
+    for entry in data["quarantined"]:
+        out.print(f"  [yellow]quarantined[/yellow] {entry['path']}: {entry['code']}")
+    for entry in data["failed"]:
+        out.print(f"  [red]failed[/red] {entry['path']}: {entry['code']}")
+
+
+def _control(ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]]) -> None:
+    _run(ctx, lambda _s, store: action(store))
+
+
+@app.command()
+def pause(ctx: typer.Context, job: int) -> None:
+    """Pause a job: nothing of it is claimed until `resume`."""
+    _control(ctx, lambda store: store.set_paused(job, True))
+    out.print(f"job {job} paused")
+
+
+@app.command()
+def resume(ctx: typer.Context, job: int) -> None:
+    """Resume a paused job."""
+    _control(ctx, lambda store: store.set_paused(job, False))
+    out.print(f"job {job} resumed")
+
+
+@app.command()
+def cancel(ctx: typer.Context, job: int) -> None:
+    """Cancel a job and delete its files from the work area."""
+
+    async def work(settings: Settings, store: Store) -> None:
+        paths = await store.cancel(job)
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+
+    _run(ctx, work)
+    out.print(f"job {job} cancelled")
+
+
+@app.command()
+def retry(ctx: typer.Context, job: int) -> None:
+    """Run an ended job again; what was delivered is not delivered twice."""
+    _control(ctx, lambda store: store.retry(job))
+    out.print(f"job {job} queued again")
+
+
+@quarantine_app.command("list")
+def quarantine_list(ctx: typer.Context) -> None:
+    """Every quarantined file with its reason code."""
+    settings = ctx.obj.settings()
+    found = list_quarantine(settings.quarantine_dir)
+    if not found:
+        out.print("quarantine is empty")
+    for path, code in found:
+        out.print(f"{code}\t{path}")
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """The effective settings (file, environment, flags, runtime), secrets masked."""
+
+    async def work(settings: Settings, store: Store) -> dict[str, Any]:
+        runtime = await store.runtime_settings()
+        return mask_secrets(with_runtime(settings, runtime)) | {"runtime_overrides": runtime}
+
+    out.print_json(json.dumps(_run(ctx, work)))
+
+
+@config_app.command("set")
+def config_set(ctx: typer.Context, key: str, value: str) -> None:
+    """Change a runtime setting; a running engine applies it within a second."""
+    if key not in RUNTIME_KEYS:
+        _fail(
+            FerrymanError(
+                "config.invalid",
+                f"'{key}' cannot be changed at runtime; allowed: {', '.join(sorted(RUNTIME_KEYS))}",
+            )
+        )
+        raise typer.Exit(2)
+
+    async def work(settings: Settings, store: Store) -> None:
+        parsed: Any = value
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            pass
+        with_runtime(settings, {key: parsed})  # validate before storing
+        await store.set_runtime_setting(key, parsed)
+
+    _run(ctx, work)
+    out.print(f"{key} = {value}")
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Make sample inputs, run them into the library, and print the reports."""
+    from ferryman.demo import run_demo
+
+    state: State = ctx.obj
+    try:
+        code = run_demo(state.settings(), out)
+    except FerrymanError as exc:
+        _fail(exc)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,33 @@
+"""What every stage needs: the store, the bus, settings as they are *now*, the owner id."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from ferryman.config import Settings, with_runtime
+from ferryman.engine.events import EventBus
+from ferryman.engine.wakeup import Wakeup
+from ferryman.store import Store
+
+
+@dataclass
+class Context:
+    store: Store
+    bus: EventBus
+    base_settings: Settings
+    owner: str
+    wakeup: Wakeup = field(default_factory=Wakeup)
+    _cached: Settings | None = None
+    _cached_at: float = 0.0
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def settings(self) -> Settings:
+        """Base settings with the store's runtime overrides, re-read at most once a second."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached_at > 1.0:
+                self._cached = with_runtime(self.base_settings, await self.store.runtime_settings())
+                self._cached_at = now
+            return self._cached

@@ -1,0 +1,79 @@
+"""The deliver stage: a sealed album goes to its sink, then its files leave the work area."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from ferryman.engine.context import Context
+from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.errors import FerrymanError
+from ferryman.model import Album
+from ferryman.sinks.base import Delivery, Sink, parse_destination
+from ferryman.sinks.library import LibrarySink
+
+log = logging.getLogger(__name__)
+
+
+async def sink_for(ctx: Context, dest: str) -> Sink:
+    """The sink a job's destination names."""
+    target = parse_destination(dest)
+    settings = await ctx.settings()
+    return LibrarySink(Path(target.target) if target.target else settings.library)
+
+
+async def caption(ctx: Context, album: Album, job_name: str) -> str:
+    settings = await ctx.settings()
+    count, final = await ctx.store.album_count(album.job_id)
+    albums = str(count) if final else "?"
+    try:
+        return settings.caption_template.format(
+            job_name=job_name, album=album.seq, albums=albums, items=len(album.items)
+        )
+    except (KeyError, IndexError, ValueError):
+        log.warning("caption_template %r is broken; using the default", settings.caption_template)
+        return f"{job_name} — {album.seq}/{albums}"
+
+
+async def deliver(ctx: Context, album: Album) -> None:
+    """Deliver one claimed album exactly once; on failure retry later or give up."""
+    job = await ctx.store.get_job(album.job_id)
+    try:
+        sink = await sink_for(ctx, job.dest)
+        text = await caption(ctx, album, job.name)
+        ref = await sink.deliver(Delivery(job, album, text))
+    except FerrymanError as exc:
+        await _failed(ctx, album, exc)
+        return
+    except OSError as exc:
+        await _failed(ctx, album, FerrymanError("sink.io", str(exc)))
+        return
+    await ctx.store.album_delivered(album.id, ctx.owner, ref)
+    # Only now may the work files go: the store says the album is safe.
+    paths = [p for it in album.items for p in (it.work_path, it.original_path) if p]
+    await asyncio.to_thread(_remove, paths)
+    ctx.bus.emit(
+        "album.delivered", album.job_id, album=album.seq, items=len(album.items), ref=ref
+    )
+    ctx.wakeup.notify()
+
+
+async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
+    settings = await ctx.settings()
+    failures = album.attempts + 1
+    if should_retry(exc, failures, settings.retry):
+        delay = backoff_seconds(failures, settings.retry)
+        log.warning("album %s of job %s failed (%s); retry in %.1fs", album.seq, album.job_id, exc, delay)
+        await ctx.store.album_retry(album.id, ctx.owner, exc, delay)
+    else:
+        log.error("album %s of job %s failed for good: %s", album.seq, album.job_id, exc)
+        await ctx.store.album_failed(album.id, ctx.owner, exc)
+    ctx.bus.emit("album.failed", album.job_id, album=album.seq, code=exc.code)
+
+
+def _remove(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            Path(path).unlink()

@@ -1,0 +1,70 @@
+"""Status and reports as plain data, for the CLI now and the web and chat later."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferryman.model import ItemState, Job
+from ferryman.store import Store
+from ferryman.store.store import summarise_items
+
+_PENDING = [s for s in ItemState if not s.terminal]
+
+
+def counts(by_state: dict[str, int]) -> dict[str, int]:
+    total = sum(by_state.values())
+    return {
+        "total": total,
+        "delivered": by_state.get(ItemState.DELIVERED.value, 0),
+        "skipped": by_state.get(ItemState.SKIPPED.value, 0),
+        "quarantined": by_state.get(ItemState.QUARANTINED.value, 0),
+        "failed": by_state.get(ItemState.FAILED.value, 0),
+        "cancelled": by_state.get(ItemState.CANCELLED.value, 0),
+        "pending": sum(by_state.get(s.value, 0) for s in _PENDING),
+    }
+
+
+def job_status(job: Job, by_state: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "name": job.name,
+        "source": job.source,
+        "dest": job.dest,
+        "state": job.state.value,
+        "paused": job.paused,
+        "waiting": job.wait_reason,
+        "error": {"code": job.error_code, "message": job.error_message}
+        if job.error_code
+        else None,
+        "counts": counts(by_state),
+    }
+
+
+async def status(store: Store) -> dict[str, Any]:
+    per_job = await store.item_counts()
+    return {"jobs": [job_status(j, per_job.get(j.id, {})) for j in await store.list_jobs()]}
+
+
+async def report(store: Store, job_id: int) -> dict[str, Any]:
+    """The stored summary of an ended job, or a live one; plus every item's outcome."""
+    job = await store.get_job(job_id)
+    rows = await store.job_items(job_id)
+    summary = job.summary or summarise_items(job, rows, store.clock())
+    summary["items"] = [
+        {
+            "seq": it.seq,
+            "path": it.source_path,
+            "kind": it.kind.value,
+            "state": it.state.value,
+            "plan": it.plan.value if it.plan else None,
+            "actions": it.actions,
+            "size": it.size,
+            "sha256": it.sha256,
+            "reason": it.reason,
+            "error": {"code": it.error_code, "message": it.error_message}
+            if it.error_code
+            else None,
+        }
+        for it in rows
+    ]
+    return summary

@@ -1,0 +1,197 @@
+"""The engine: worker pools per stage plus a housekeeper, until stopped or idle.
+
+Each worker claims one unit (a job to read, an album to deliver, an item to convert)
+with a lease, keeps the lease alive while it works, and looks for the next. The
+housekeeper re-queues expired leases, seals albums, ends finished jobs and clears
+their work folders. Stopping cancels the steps in flight (each is safe to redo) and
+hands every lease back, so a restart continues at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from ferryman.config import Settings
+from ferryman.engine import convert, deliver, unpack
+from ferryman.engine.context import Context
+from ferryman.engine.events import EventBus
+from ferryman.engine.leases import held
+from ferryman.store import Store
+from ferryman.store.schema import albums, items, jobs
+
+log = logging.getLogger(__name__)
+
+
+def new_owner() -> str:
+    """Who holds a lease: readable in the store (host and pid), unique per run."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Engine:
+    """Runs every stage against one store until ``stop`` is set (or nothing is left)."""
+
+    def __init__(self, store: Store, settings: Settings, bus: EventBus | None = None) -> None:
+        self.ctx = Context(store, bus or EventBus(), settings, new_owner())
+        self._stop = asyncio.Event()
+
+    @property
+    def bus(self) -> EventBus:
+        return self.ctx.bus
+
+    def stop(self) -> None:
+        """Ask for a graceful stop (what SIGTERM and SIGINT do)."""
+        self._stop.set()
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        store = self.ctx.store
+        settings = await self.ctx.settings()
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        await store.reap()
+        await self._sweep_work_area()
+        workers = [
+            *self._pool("unpack", settings.concurrency.unpack, self._claim_job, self._unpack),
+            *self._pool("deliver", settings.concurrency.deliver, self._claim_album, self._deliver),
+            *self._pool("convert", settings.concurrency.convert, self._claim_item, self._convert),
+        ]
+        keeper = asyncio.create_task(self._housekeep(until_idle), name="housekeeper")
+        self.ctx.bus.emit("engine.started", owner=self.ctx.owner)
+        try:
+            await self._stop.wait()
+        finally:
+            for task in [*workers, keeper]:
+                task.cancel()
+            results = await asyncio.gather(*workers, keeper, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(
+                    result, asyncio.CancelledError
+                ):
+                    log.error("worker ended with %r", result)
+            released = await store.release(self.ctx.owner)
+            self.ctx.bus.emit("engine.stopped", released=released)
+
+    # ------------------------------------------------------------ workers
+
+    def _pool(
+        self,
+        stage: str,
+        size: int,
+        claim: Callable[[], Awaitable[Any]],
+        handle: Callable[[Any], Awaitable[None]],
+    ) -> list[asyncio.Task[None]]:
+        return [
+            asyncio.create_task(self._work(stage, claim, handle), name=f"{stage}-{n}")
+            for n in range(size)
+        ]
+
+    async def _work(
+        self,
+        stage: str,
+        claim: Callable[[], Awaitable[Any]],
+        handle: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        while True:
+            settings = await self.ctx.settings()
+            try:
+                unit = await claim()
+            except Exception:
+                log.exception("%s: claiming failed; trying again", stage)
+                await asyncio.sleep(settings.poll_seconds)
+                continue
+            if unit is None:
+                await self.ctx.wakeup.wait(settings.poll_seconds)
+                continue
+            try:
+                await handle(unit)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if self._stop.is_set() or task is None:
+                    raise
+                task.uncancel()  # our heartbeat cancelled the step, not the engine
+                log.warning("%s: lost the lease on %s; moving on", stage, unit)
+            except Exception:
+                log.exception("%s: step failed; its lease will expire and it runs again", stage)
+            self.ctx.wakeup.notify()
+
+    async def _claim_job(self) -> Any:
+        return await self.ctx.store.claim_job(self.ctx.owner, await self._lease())
+
+    async def _claim_album(self) -> Any:
+        return await self.ctx.store.claim_album(self.ctx.owner, await self._lease())
+
+    async def _claim_item(self) -> Any:
+        return await self.ctx.store.claim_conversion(self.ctx.owner, await self._lease())
+
+    async def _lease(self) -> float:
+        return (await self.ctx.settings()).lease_seconds
+
+    async def _unpack(self, job: Any) -> None:
+        self.ctx.bus.emit("job.started", job.id, source=job.source)
+        async with held(self.ctx.store, jobs, job.id, self.ctx.owner, await self._lease()):
+            await unpack.expand(self.ctx, job)
+
+    async def _deliver(self, album: Any) -> None:
+        async with held(self.ctx.store, albums, album.id, self.ctx.owner, await self._lease()):
+            await deliver.deliver(self.ctx, album)
+
+    async def _convert(self, item: Any) -> None:
+        self.ctx.bus.emit("item.converting", item.job_id, item.id, path=item.source_path)
+        async with held(self.ctx.store, items, item.id, self.ctx.owner, await self._lease()):
+            await convert.convert(self.ctx, item)
+
+    # -------------------------------------------------------- housekeeping
+
+    async def _housekeep(self, until_idle: bool) -> None:
+        store = self.ctx.store
+        while True:
+            settings = await self.ctx.settings()
+            try:
+                if await store.reap():
+                    self.ctx.wakeup.notify()
+                for job_id in await store.active_jobs():
+                    if await store.seal_albums(job_id, settings.album_size):
+                        self.ctx.wakeup.notify()
+                for job_id in await store.finish_jobs():
+                    await asyncio.to_thread(
+                        shutil.rmtree, unpack.job_work_dir(settings, job_id), True
+                    )
+                    job = await store.get_job(job_id)
+                    self.ctx.bus.emit("job.finished", job_id, state=job.state.value)
+                if until_idle and await store.idle():
+                    self._stop.set()
+                    return
+            except Exception:
+                log.exception("housekeeping failed; trying again")
+            await self.ctx.wakeup.wait(settings.poll_seconds)
+
+    async def _sweep_work_area(self) -> None:
+        """After a crash: drop half-written files and folders of jobs that have ended."""
+        settings = await self.ctx.settings()
+        live = await self.ctx.store.work_paths()
+        running = {
+            unpack.job_work_dir(settings, j.id).name
+            for j in await self.ctx.store.list_jobs()
+            if not j.state.terminal
+        }
+        await asyncio.to_thread(_sweep, settings.work_dir, live, running)
+
+
+def _sweep(work: Path, live: set[str], running: set[str]) -> None:
+    if not work.exists():
+        return
+    for folder in work.iterdir():
+        if folder.name not in running:
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        for path in folder.iterdir():
+            if ".part" in path.name and str(path) not in live:
+                with contextlib.suppress(OSError):
+                    path.unlink()

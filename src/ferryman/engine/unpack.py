@@ -1,0 +1,244 @@
+"""The unpack stage: a job's input becomes items, one entry at a time, in order.
+
+Nothing is unpacked in full. The reader runs on a thread of its own (every call on one
+archive handle from the same thread); each entry is staged, prepared and recorded
+together with the job's cursor in one transaction, so a restart resumes after the
+last recorded entry. Reading waits while the job already has ``backlog_items`` files
+on disk, or while writing the next entry would take free space below the floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ferryman.archive.reader import EntryType
+from ferryman.config import Settings
+from ferryman.engine import quarantine
+from ferryman.engine.context import Context
+from ferryman.engine.prepare import Prepared, prepare, wanted
+from ferryman.engine.space import room_for
+from ferryman.engine.stage import Staged, stage_entry
+from ferryman.errors import FerrymanError
+from ferryman.model import ItemState, Job, MediaKind
+from ferryman.sinks.library import safe_name
+from ferryman.sources.local import SourceEntry, inspect_local, iter_local
+from ferryman.store.store import NewItem
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def job_work_dir(settings: Settings, job_id: int) -> Path:
+    return settings.work_dir / f"job-{job_id:05d}"
+
+
+class _Reader:
+    """Runs every blocking call on one thread, so the archive handle never changes hands."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferryman-read")
+
+    async def call(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def expand(ctx: Context, job: Job) -> None:
+    """Read the job's input from its cursor to the end (or until cancelled)."""
+    settings = await ctx.settings()
+    source = Path(job.source)
+    reader = _Reader()
+    try:
+        try:
+            await reader.call(inspect_local, source)
+        except FerrymanError as exc:
+            await _input_failed(ctx, job, source, exc)
+            return
+        work = job_work_dir(settings, job.id)
+        work.mkdir(parents=True, exist_ok=True)
+        known = await ctx.store.known_seqs(job.id)
+        opened = iter_local(source)
+        entries: Iterator[SourceEntry] = await reader.call(opened.__enter__)
+        try:
+            error = await _read_all(ctx, job, reader, entries, work, known)
+        finally:
+            with contextlib.suppress(Exception):
+                await reader.call(opened.__exit__, None, None, None)
+        if error is not None and error.code not in ("archive.truncated", "archive.unreadable"):
+            raise error
+        if error is not None and not await ctx.store.known_seqs(job.id):
+            await _input_failed(ctx, job, source, error)
+            return
+        await ctx.store.finish_expansion(job.id, ctx.owner, error)
+        ctx.bus.emit("job.expanded", job.id, error=error.code if error else None)
+    finally:
+        reader.close()
+
+
+async def _read_all(
+    ctx: Context,
+    job: Job,
+    reader: _Reader,
+    entries: Iterator[SourceEntry],
+    work: Path,
+    known: set[int],
+) -> FerrymanError | None:
+    """Stage every new entry; returns the error that ended the input early, if any."""
+    while True:
+        try:
+            entry: SourceEntry | None = await reader.call(next, entries, None)
+        except FerrymanError as exc:
+            return exc
+        if entry is None:
+            return None
+        info = entry.info
+        if info.index < job.cursor or info.index in known:
+            continue  # handled before a restart: read past it without writing
+        if info.type is not EntryType.FILE:
+            await _record(ctx, job, info.index, info.path, _skipped(f"unsupported_{info.type}"))
+            continue
+        await _wait_for_room(ctx, job, work, info.size or 0)
+        settings = await ctx.settings()
+        dest = work / f"{info.index:06d}-{safe_name(Path(info.path).name)}"
+        try:
+            staged = await reader.call(
+                _stage,
+                entry,
+                info.path,
+                dest,
+                lambda kind: wanted(kind, settings.send_documents),
+            )
+        except FerrymanError as exc:
+            if exc.code == "archive.entry_corrupt":
+                await _record(ctx, job, info.index, info.path, _failed(exc))
+                continue
+            raise
+        prepared = await asyncio.to_thread(prepare, staged, settings.send_documents)
+        if prepared.state is ItemState.QUARANTINED and prepared.work_path is not None:
+            assert prepared.error is not None
+            kept = quarantine.keep(
+                settings.quarantine_dir,
+                job.id,
+                job.name,
+                prepared.work_path,
+                Path(info.path).name,
+                prepared.error,
+                move=True,
+            )
+            prepared.work_path = kept
+        await _record(ctx, job, info.index, info.path, prepared)
+        ctx.bus.emit("job.progress", job.id, entry=info.index, path=info.path)
+
+
+def _stage(entry: SourceEntry, name: str, dest: Path, keep: Any) -> Staged:
+    return stage_entry(entry.read_blocks(), name, dest, keep)
+
+
+def _skipped(reason: str) -> Prepared:
+    return Prepared(MediaKind.OTHER, ItemState.SKIPPED, None, None, 0, "", reason=reason)
+
+
+def _failed(exc: FerrymanError) -> Prepared:
+    return Prepared(
+        MediaKind.OTHER, ItemState.FAILED, None, None, 0, "", reason=exc.code, error=exc
+    )
+
+
+async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) -> None:
+    terminal = p.state.terminal
+    item = await ctx.store.record_entry(
+        job.id,
+        ctx.owner,
+        index + 1,
+        NewItem(
+            seq=index,
+            source_path=path,
+            kind=p.kind,
+            state=p.state,
+            size=p.size,
+            sha256=p.sha256 or None,
+            work_path=None if terminal and p.state is not ItemState.QUARANTINED else _s(p.work_path),
+            original_path=_s(p.original_path),
+            plan=p.plan,
+            reason=p.reason,
+            error_code=p.error.code if p.error else None,
+            error_message=p.error.message if p.error else None,
+            media=p.media,
+            actions=tuple(p.actions),
+        ),
+    )
+    ctx.bus.emit(
+        "item.recorded",
+        job.id,
+        item.id,
+        state=item.state.value,
+        kind=item.kind.value,
+        path=path,
+        reason=item.reason,
+    )
+    if item.state in (ItemState.READY, ItemState.CONVERT):
+        settings = await ctx.settings()
+        if await ctx.store.seal_albums(job.id, settings.album_size):
+            ctx.wakeup.notify()
+        elif item.state is ItemState.CONVERT:
+            ctx.wakeup.notify()
+
+
+def _s(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+async def _wait_for_room(ctx: Context, job: Job, work: Path, size: int) -> None:
+    """Backpressure and the space guard: wait, showing why, until the entry may be written."""
+    waiting: str | None = None
+    while True:
+        settings = await ctx.settings()
+        if await ctx.store.on_disk(job.id) >= settings.backlog_items:
+            reason: str | None = "backlog"
+        elif not room_for(work, size, settings.space_floor):
+            reason = "space.low"
+        else:
+            reason = None
+        if reason != waiting:
+            await ctx.store.set_wait(job.id, ctx.owner, reason, blocked=reason is not None)
+            if reason is not None:
+                ctx.bus.emit("job.waiting", job.id, reason=reason)
+                # Items on disk may now go out in partial albums: that is what frees room.
+                await ctx.store.seal_albums(job.id, settings.album_size)
+                ctx.wakeup.notify()
+            else:
+                ctx.bus.emit("job.resumed", job.id)
+            waiting = reason
+        if reason is None:
+            return
+        pause = settings.space_recheck_seconds if reason == "space.low" else settings.poll_seconds
+        await ctx.wakeup.wait(pause)
+
+
+async def _input_failed(ctx: Context, job: Job, source: Path, exc: FerrymanError) -> None:
+    """The input itself is unusable: fail the job, keep a copy of a broken archive."""
+    settings = await ctx.settings()
+    if exc.code.startswith("archive.") and source.is_file():
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(
+                quarantine.keep,
+                settings.quarantine_dir,
+                job.id,
+                job.name,
+                source,
+                source.name,
+                exc,
+                move=False,
+            )
+    await ctx.store.fail_job(job.id, exc, ctx.owner)
+    await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job.id), True)
+    ctx.bus.emit("job.finished", job.id, state="failed", code=exc.code)

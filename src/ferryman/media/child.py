@@ -1,0 +1,158 @@
+"""Run a blocking conversion in a child process, so a timeout or a cancel can really stop it.
+
+FFmpeg work in a thread cannot be interrupted; a process can be killed. The child
+reports progress and its outcome over a pipe; the parent polls it from asyncio
+without blocking the loop. ``spawn`` gives the child a clean interpreter (no copied
+locks or event loop), so ``target`` must be a module-level function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from ferryman.errors import FerrymanError
+
+POLL_INTERVAL = 0.02  # seconds between looks at the pipe
+TERM_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
+
+# Messages from the child: ("progress", fraction), ("ok",) or ("error", code, message).
+_Message = tuple[Any, ...]
+
+
+async def run_in_child(
+    target: Callable[..., None],
+    kwargs: dict[str, Any],
+    *,
+    on_progress: Callable[[float], None] | None,
+    timeout: float,  # noqa: ASYNC109 (its own error code, not a CancelledError)
+) -> None:
+    """Run ``target(**kwargs, progress=...)`` in a child process and wait for it.
+
+    Raises ``media.convert_timeout`` after ``timeout`` seconds, the child's own
+    FerrymanError (same code) if it raised one, and ``media.convert_failed`` if it
+    raised anything else or died. On timeout and on cancellation the child is killed.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(
+        target=_child_main, args=(target, kwargs, sender), name=f"ferryman-{target.__name__}"
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        process.start()
+    except Exception as exc:  # e.g. a target or kwargs that cannot be pickled
+        receiver.close()
+        raise FerrymanError(
+            "media.convert_failed", f"{_describe(target, kwargs)}: cannot start worker ({exc})"
+        ) from exc
+    finally:
+        sender.close()  # the child holds the only writer now: EOF means it is gone
+    outcome: _Message | None = None
+    try:
+        outcome = await _wait(process, receiver, on_progress, deadline, loop)
+        if outcome is None:
+            raise FerrymanError(
+                "media.convert_timeout", f"{_describe(target, kwargs)} exceeded {timeout:g} s"
+            )
+        _raise_for(outcome, process, target, kwargs)
+    finally:
+        receiver.close()
+        await _stop(process, finishing=outcome is not None)
+
+
+async def _wait(
+    process: BaseProcess,
+    receiver: Connection,
+    on_progress: Callable[[float], None] | None,
+    deadline: float,
+    loop: asyncio.AbstractEventLoop,
+) -> _Message | None:
+    """The child's final message (("died",) if it left none), or None on timeout."""
+    while True:
+        latest: float | None = None
+        try:
+            while receiver.poll():
+                message = receiver.recv()
+                if message[0] != "progress":
+                    return tuple(message)
+                latest = float(message[1])
+        except (EOFError, OSError):
+            return ("died",)
+        if latest is not None and on_progress is not None:
+            on_progress(latest)  # only the newest of a burst: the rest is stale
+        if not process.is_alive() and not receiver.poll():
+            return ("died",)
+        if loop.time() >= deadline:
+            return None
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+def _raise_for(
+    outcome: _Message, process: BaseProcess, target: Callable[..., None], kwargs: dict[str, Any]
+) -> None:
+    if outcome[0] == "ok":
+        return
+    if outcome[0] == "error":
+        raise FerrymanError(str(outcome[1]), str(outcome[2]))
+    process.join(TERM_GRACE)
+    raise FerrymanError(
+        "media.convert_failed",
+        f"{_describe(target, kwargs)}: the worker process died (exit code {process.exitcode})",
+    )
+
+
+async def _stop(process: BaseProcess, *, finishing: bool) -> None:
+    """End the child: SIGTERM, a short grace, then SIGKILL; always reaped before returning.
+
+    A ``finishing`` child (it sent its outcome) first gets a grace period to exit itself.
+    """
+    try:
+        if finishing:
+            await _exited(process)
+        if process.is_alive():
+            process.terminate()
+            await _exited(process)
+    finally:  # also when cancelled again during the grace period
+        if process.is_alive():
+            process.kill()
+        process.join()
+        process.close()
+
+
+async def _exited(process: BaseProcess) -> None:
+    for _ in range(int(TERM_GRACE / POLL_INTERVAL)):
+        if not process.is_alive():
+            return
+        await asyncio.sleep(POLL_INTERVAL)
+
+
+def _describe(target: Callable[..., None], kwargs: dict[str, Any]) -> str:
+    src = kwargs.get("src")
+    name = getattr(src, "name", None) or target.__name__
+    return str(name)
+
+
+def _child_main(target: Callable[..., None], kwargs: dict[str, Any], sender: Connection) -> None:
+    """Runs in the child: call ``target`` and send its outcome to the parent."""
+
+    def send(fraction: float) -> None:
+        sender.send(("progress", fraction))
+
+    try:
+        target(**kwargs, progress=send)
+    except FerrymanError as exc:
+        sender.send(("error", exc.code, exc.message))
+    except BaseException as exc:  # the parent must hear about anything, even KeyboardInterrupt
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        sender.send(("error", "media.convert_failed", f"{_describe(target, kwargs)}: {detail}"))
+    else:
+        sender.send(("ok",))
+    finally:
+        sender.close()

@@ -1,0 +1,185 @@
+"""Read what a media file holds (streams, size, duration, index position) without converting it.
+
+``probe`` uses FFmpeg (PyAV) and decodes one frame, so a file that opens but cannot be
+decoded is caught here rather than half-way through a delivery. ``probe_image`` uses
+Pillow, which knows EXIF orientation and animated WebP (FFmpeg decodes neither well).
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from pathlib import Path
+from typing import Any
+
+import av
+from av.audio.stream import AudioStream
+from av.container import InputContainer
+from av.stream import Disposition
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+from PIL import Image, UnidentifiedImageError
+
+from ferryman.errors import FerrymanError
+from ferryman.model import MediaInfo
+
+MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # PyAV's name for the ISO/QuickTime demuxer
+
+_PILLOW_CONTAINERS = frozenset({"webp_pipe"})  # FFmpeg cannot decode animated WebP
+_ANIMATION_CONTAINERS = frozenset({"gif", "apng", "webp_pipe"})
+_MAX_DECODE_PACKETS = 256  # give up looking for a first frame after this many packets
+_EXIF_ORIENTATION = 0x0112
+_EXIF_TRANSPOSED = frozenset({5, 6, 7, 8})  # orientations that rotate by 90 or 270 degrees
+
+
+def probe(path: Path) -> MediaInfo:
+    """Streams, size, duration and faststart of ``path``; raises ``media.unreadable``."""
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise _unreadable(path, exc) from exc
+    try:
+        with container:
+            if container.format.name in _PILLOW_CONTAINERS:
+                return probe_image(path)
+            return _probe_container(path, container)
+    except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def probe_image(path: Path) -> MediaInfo:
+    """Size (after EXIF rotation) and frame count (capped at 2) of an image, via Pillow."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _probe_pillow(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise FerrymanError("media.unreadable", f"{path.name}: too many pixels ({exc})") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _probe_pillow(path: Path) -> MediaInfo:
+    with Image.open(path) as image:
+        width, height = image.size
+        frames = 2 if getattr(image, "is_animated", False) else 1
+        if image.format == "JPEG":  # decode at 1/8 scale: enough to prove the data is whole
+            image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
+        image.load()
+        orientation = image.getexif().get(_EXIF_ORIENTATION)
+        if orientation in _EXIF_TRANSPOSED:
+            width, height = height, width
+        return MediaInfo(
+            container=(image.format or "").lower() or None,
+            width=width,
+            height=height,
+            frames=frames,
+        )
+
+
+def _unreadable(path: Path, exc: BaseException) -> FerrymanError:
+    return FerrymanError("media.unreadable", f"{path.name}: cannot decode ({exc})")
+
+
+def first_streams(container: InputContainer) -> tuple[VideoStream | None, AudioStream | None]:
+    """The first real video stream (cover art is not video) and the first audio stream."""
+    video = next(
+        (s for s in container.streams.video if not s.disposition & Disposition.attached_pic),
+        None,
+    )
+    return video, next(iter(container.streams.audio), None)
+
+
+def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
+    video, audio = first_streams(container)
+    main = video or audio
+    if main is None:
+        raise FerrymanError("media.unreadable", f"{path.name}: no audio or video stream")
+    first = _first_frame(container, main)
+    if first is None:
+        raise FerrymanError("media.unreadable", f"{path.name}: no decodable frame")
+    fmt = container.format.name
+    info: dict[str, Any] = {
+        "container": fmt,
+        "audio_codec": audio.codec_context.codec.canonical_name if audio is not None else None,
+        "duration": _duration(container, main),
+        "faststart": _mp4_layout(path) if fmt == MP4_FAMILY else None,
+    }
+    if video is not None:
+        width, height = video.codec_context.width, video.codec_context.height
+        if isinstance(first, VideoFrame) and abs(first.rotation) % 180 == 90:
+            width, height = height, width
+        rate = video.average_rate or video.guessed_rate
+        info.update(
+            video_codec=video.codec_context.codec.canonical_name,
+            pix_fmt=video.codec_context.pix_fmt,
+            width=width,
+            height=height,
+            frame_rate=float(rate) if rate else None,
+            frames=_count_frames(container, video) if fmt in _ANIMATION_CONTAINERS else None,
+        )
+    return MediaInfo(**info)
+
+
+def _first_frame(container: InputContainer, stream: VideoStream | AudioStream) -> object | None:
+    """The first decoded frame of ``stream``, or None if nothing decodes."""
+    for count, packet in enumerate(container.demux(stream)):
+        for frame in packet.decode():
+            return frame
+        if count >= _MAX_DECODE_PACKETS:
+            break
+    return None
+
+
+def _count_frames(container: InputContainer, video: VideoStream) -> int:
+    """Frames of an animation, counting only up to 2: all that matters is 'more than one'."""
+    if video.frames:
+        return min(int(video.frames), 2)
+    container.seek(0)
+    count = 0
+    for packet in container.demux(video):
+        if packet.size:
+            count += 1
+            if count >= 2:
+                break
+    return count
+
+
+def _duration(container: InputContainer, stream: VideoStream | AudioStream) -> float | None:
+    if container.duration:
+        return float(container.duration / av.time_base)
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return None
+
+
+def _mp4_layout(path: Path) -> bool:
+    """Whether ``moov`` precedes ``mdat`` (players start at once), from the top-level atoms.
+
+    An atom running past the end of the file means a cut-off download: FFmpeg would
+    happily open it and fail only at the missing part, so it is refused here.
+    """
+    with path.open("rb") as f:
+        end = f.seek(0, 2)
+        pos, moov, mdat = 0, -1, -1
+        while pos + 8 <= end:
+            f.seek(pos)
+            size, kind = struct.unpack(">I4s", f.read(8))
+            if size == 1:
+                (size,) = struct.unpack(">Q", f.read(8))
+            elif size == 0:  # the last atom, up to the end
+                size = end - pos
+            if size < 8:
+                break
+            if pos + size > end:
+                raise FerrymanError(
+                    "media.unreadable",
+                    f"{path.name}: truncated ({kind.decode('latin-1')!r} atom needs "
+                    f"{pos + size} bytes, the file has {end})",
+                )
+            if kind == b"moov" and moov < 0:
+                moov = pos
+            elif kind == b"mdat" and mdat < 0:
+                mdat = pos
+            pos += size
+    return moov >= 0 and (mdat < 0 or moov < mdat)

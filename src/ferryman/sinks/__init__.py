@@ -1,0 +1,1 @@
+"""Where albums go. A sink is one module behind the ``Sink`` protocol."""

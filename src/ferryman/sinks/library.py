@@ -1,0 +1,151 @@
+"""The library sink: each album becomes ``<library>/<job name>/<NNNN>/`` with a manifest.
+
+The folder is built under a hidden temporary name and renamed into place, so a reader
+never sees half an album and a crash never leaves two. Files are hard-linked from the
+work area when it shares the filesystem (no second copy on a full phone), else copied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from ferryman.errors import FerrymanError
+from ferryman.model import Item
+from ferryman.sinks.base import Delivery
+
+MANIFEST = "manifest.json"
+
+
+def safe_name(name: str, fallback: str = "file") -> str:
+    """A file or folder name that is safe on every filesystem ferryman writes to."""
+    name = unicodedata.normalize("NFC", name)
+    name = re.sub(r'[\x00-\x1f/\\:*?"<>|]', "_", name).strip(" .")
+    return name[:180] or fallback
+
+
+class LibrarySink:
+    """Delivers albums as folders under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    async def deliver(self, delivery: Delivery) -> str:
+        return await asyncio.to_thread(self._deliver, delivery)
+
+    def album_dir(self, delivery: Delivery) -> Path:
+        return self.root / safe_name(delivery.job.name, "job") / f"{delivery.album.seq:04d}"
+
+    def _deliver(self, delivery: Delivery) -> str:
+        final = self.album_dir(delivery)
+        if final.exists():
+            return self._already_there(final, delivery)
+        tmp = final.with_name(f".{final.name}.partial")
+        try:
+            if tmp.exists():
+                shutil.rmtree(tmp)  # a crash left half an album: start it over
+            tmp.mkdir(parents=True)
+            entries = []
+            used: set[str] = set()
+            for item in delivery.album.items:
+                name = _unique(_file_name(item), used)
+                _place(Path(_require(item.work_path, item)), tmp / name)
+                entries.append(_manifest_entry(item, name))
+            manifest = {
+                "key": delivery.key,
+                "job": delivery.job.id,
+                "source": delivery.job.source,
+                "album": delivery.album.seq,
+                "group": delivery.album.group.value,
+                "caption": delivery.caption,
+                "items": entries,
+            }
+            _write_json(tmp / MANIFEST, manifest)
+            _fsync_dir(tmp)
+            os.rename(tmp, final)
+            _fsync_dir(final.parent)
+        except OSError as exc:
+            raise FerrymanError("sink.io", f"cannot write album to {final}: {exc}") from exc
+        return str(final)
+
+    def _already_there(self, final: Path, delivery: Delivery) -> str:
+        try:
+            found = json.loads((final / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise FerrymanError(
+                "sink.io", f"{final} exists but is not a ferryman album; move it away"
+            ) from exc
+        if found.get("key") != delivery.key:
+            raise FerrymanError(
+                "sink.io", f"{final} holds album {found.get('key')}, not {delivery.key}"
+            )
+        return str(final)
+
+
+def _require(path: str | None, item: Item) -> str:
+    if not path:
+        raise FerrymanError("engine.internal", f"item {item.id} has no file to deliver")
+    return path
+
+
+def _file_name(item: Item) -> str:
+    base = safe_name(Path(item.source_path).name, f"item-{item.seq}")
+    if item.work_path and Path(item.work_path).suffix.lower() != Path(base).suffix.lower():
+        base = f"{Path(base).stem}{Path(item.work_path).suffix}"  # converted: new container
+    return base
+
+
+def _unique(name: str, used: set[str]) -> str:
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, n = name, 2
+    while candidate.lower() in used:
+        candidate = f"{stem} ({n}){suffix}"
+        n += 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def _place(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
+        shutil.copyfile(src, dst)
+        with open(dst, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _manifest_entry(item: Item, name: str) -> dict[str, Any]:
+    return {
+        "file": name,
+        "source_path": item.source_path,
+        "size": item.size,
+        "sha256": item.sha256,
+        "kind": item.kind.value,
+        "plan": item.plan.value if item.plan else None,
+        "actions": item.actions,
+        "media": item.media.to_json() if item.media else None,
+    }
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

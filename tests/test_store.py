@@ -1,0 +1,249 @@
+"""The store on both engines: claims never collide, leases expire, backoff grows."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from ferryman.config import Retry
+from ferryman.engine.retry import backoff_seconds
+from ferryman.errors import FerrymanError
+from ferryman.model import ItemState, JobState, MediaKind, Plan
+from ferryman.store import Store
+from ferryman.store.schema import albums, jobs
+from ferryman.store.store import NewItem
+
+
+def _photo(seq: int, state: ItemState = ItemState.READY) -> NewItem:
+    return NewItem(
+        seq=seq,
+        source_path=f"p{seq:03d}.jpg",
+        kind=MediaKind.PHOTO,
+        state=state,
+        size=100,
+        plan=Plan.AS_IS,
+    )
+
+
+async def _expanded_job(store: Store, n_items: int, album_size: int = 10) -> int:
+    job = await store.add_job(source="/in.zip", name="in", dest="library:")
+    claimed = await store.claim_job("reader", 30)
+    assert claimed is not None and claimed.id == job.id
+    for seq in range(n_items):
+        await store.record_entry(job.id, "reader", seq + 1, _photo(seq))
+    await store.finish_expansion(job.id, "reader")
+    await store.seal_albums(job.id, album_size)
+    return job.id
+
+
+async def test_concurrent_workers_never_claim_the_same_album(store: Store) -> None:
+    await _expanded_job(store, 200, album_size=2)  # 100 albums
+    claimed: list[int] = []
+
+    async def worker(name: str) -> None:
+        while (album := await store.claim_album(name, 30)) is not None:
+            claimed.append(album.id)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(worker(f"w{n}") for n in range(8)))
+    assert len(claimed) == 100
+    assert len(set(claimed)) == 100
+
+
+async def test_concurrent_job_claims_in_separate_stores(store: Store, db_url: str) -> None:
+    for n in range(30):
+        await store.add_job(source=f"/in{n}", name=f"in{n}", dest="library:")
+    others = [await Store.open(db_url) for _ in range(3)]
+    try:
+        got: list[int] = []
+
+        async def worker(s: Store, name: str) -> None:
+            while (job := await s.claim_job(name, 30)) is not None:
+                got.append(job.id)
+
+        await asyncio.gather(*(worker(s, f"w{i}") for i, s in enumerate([store, *others])))
+    finally:
+        for s in others:
+            await s.close()
+    assert sorted(got) == sorted(set(got))
+    assert len(got) == 30
+
+
+async def test_expired_lease_is_claimed_again(store: Store) -> None:
+    now = [1000.0]
+    store.clock = lambda: now[0]
+    await _expanded_job(store, 3)
+    first = await store.claim_album("crashed-worker", 10)
+    assert first is not None
+    assert await store.claim_album("other", 10) is None  # held
+    now[0] += 11
+    assert await store.reap() == 1
+    again = await store.claim_album("other", 10)
+    assert again is not None and again.id == first.id
+    # the crashed worker's late result must not land
+    assert not await store.renew(albums, first.id, "crashed-worker", 10)
+
+
+async def test_heartbeat_keeps_the_lease(store: Store) -> None:
+    now = [1000.0]
+    store.clock = lambda: now[0]
+    await _expanded_job(store, 1)
+    album = await store.claim_album("w", 10)
+    assert album is not None
+    for _ in range(5):
+        now[0] += 8
+        assert await store.renew(albums, album.id, "w", 10)
+        assert await store.reap() == 0
+    assert await store.claim_album("other", 10) is None
+
+
+async def test_release_makes_work_claimable_at_once(store: Store) -> None:
+    await store.add_job(source="/a", name="a", dest="library:")
+    job = await store.claim_job("stopping", 3600)
+    assert job is not None
+    assert await store.release("stopping") == 1
+    again = await store.claim_job("next", 30)
+    assert again is not None and again.id == job.id
+
+
+async def test_album_retry_waits_for_not_before(store: Store) -> None:
+    now = [1000.0]
+    store.clock = lambda: now[0]
+    await _expanded_job(store, 1)
+    album = await store.claim_album("w", 30)
+    assert album is not None
+    await store.album_retry(album.id, "w", FerrymanError("sink.io", "disk hiccup"), 60)
+    assert await store.claim_album("w", 30) is None
+    now[0] += 61
+    again = await store.claim_album("w", 30)
+    assert again is not None and again.attempts == 1
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    policy = Retry(max_attempts=10, base_seconds=2, max_seconds=100, jitter=0.25)
+    rng = random.Random(7)
+    delays = [backoff_seconds(n, policy, rng) for n in range(1, 9)]
+    for n, delay in enumerate(delays, start=1):
+        nominal = min(100.0, 2.0 * 2 ** (n - 1))
+        assert nominal * 0.75 <= delay <= min(100.0, nominal * 1.25)
+    assert delays[0] < delays[2] < delays[4]
+    assert max(delays) <= 100.0
+    no_jitter = Retry(base_seconds=2, max_seconds=100, jitter=0)
+    assert [backoff_seconds(n, no_jitter) for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
+
+
+async def test_priority_orders_claims(store: Store) -> None:
+    low = await store.add_job(source="/low", name="low", dest="library:", priority=0)
+    high = await store.add_job(source="/high", name="high", dest="library:", priority=5)
+    first = await store.claim_job("w", 30)
+    second = await store.claim_job("w", 30)
+    assert first is not None and second is not None
+    assert (first.id, second.id) == (high.id, low.id)
+
+
+async def test_dedupe_key_refuses_the_same_input(store: Store) -> None:
+    await store.add_job(source="/a.zip", name="a", dest="library:", dedupe_key="k1")
+    try:
+        await store.add_job(source="/a.zip", name="a", dest="library:", dedupe_key="k1")
+    except FerrymanError as exc:
+        assert exc.code == "source.duplicate"
+    else:
+        raise AssertionError("a duplicate job was accepted")
+
+
+async def test_cursor_moves_only_with_the_lease(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    assert await store.claim_job("w1", 30) is not None
+    await store.record_entry(job.id, "w1", 1, _photo(0))
+    try:
+        await store.record_entry(job.id, "intruder", 2, _photo(1))
+    except FerrymanError as exc:
+        assert exc.code == "engine.lease_lost"
+    else:
+        raise AssertionError("a worker without the lease wrote an item")
+    assert (await store.get_job(job.id)).cursor == 1
+    assert await store.known_seqs(job.id) == {0}
+
+
+async def test_partial_albums_wait_while_input_is_open(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    await store.claim_job("w", 30)
+    for seq in range(13):
+        await store.record_entry(job.id, "w", seq + 1, _photo(seq))
+    assert len(await store.seal_albums(job.id, 10)) == 1  # 10 sealed, 3 wait
+    await store.set_wait(job.id, "w", "backlog", blocked=True)
+    assert len(await store.seal_albums(job.id, 10)) == 1  # blocked: the 3 go out too
+    album = await store.claim_album("d", 30)
+    assert album is not None and [i.seq for i in album.items] == list(range(10))
+
+
+async def test_conversions_wait_for_deliverable_work(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    await store.claim_job("w", 30)
+    await store.record_entry(job.id, "w", 1, _photo(0))
+    video = NewItem(
+        seq=1,
+        source_path="v.mkv",
+        kind=MediaKind.VIDEO,
+        state=ItemState.CONVERT,
+        plan=Plan.TRANSCODE,
+    )
+    await store.record_entry(job.id, "w", 2, video)
+    assert await store.claim_conversion("c", 30) is None  # input still being read
+    await store.finish_expansion(job.id, "w")
+    await store.seal_albums(job.id, 10)
+    assert await store.claim_conversion("c", 30) is None  # the photo's album waits
+    album = await store.claim_album("d", 30)
+    assert album is not None
+    assert await store.claim_conversion("c", 30) is None  # it is being delivered
+    await store.album_delivered(album.id, "d", "ref")
+    item = await store.claim_conversion("c", 30)
+    assert item is not None and item.source_path == "v.mkv"
+
+
+async def test_finish_and_summary(store: Store) -> None:
+    job_id = await _expanded_job(store, 12)
+    while (album := await store.claim_album("d", 30)) is not None:
+        await store.album_delivered(album.id, "d", "ref")
+    assert await store.finish_jobs() == [job_id]
+    job = await store.get_job(job_id)
+    assert job.state is JobState.DONE
+    assert job.summary is not None
+    assert job.summary["delivered"] == 12 and job.summary["total"] == 12
+
+
+async def test_cancel_and_retry(store: Store) -> None:
+    job_id = await _expanded_job(store, 12)
+    album = await store.claim_album("d", 30)
+    assert album is not None
+    await store.album_delivered(album.id, "d", "ref")
+    await store.cancel(job_id)
+    job = await store.get_job(job_id)
+    assert job.state is JobState.CANCELLED
+    states = {i.seq: i.state for i in await store.job_items(job_id)}
+    assert [states[s] for s in range(10)] == [ItemState.DELIVERED] * 10
+    assert states[10] is ItemState.CANCELLED
+    retried = await store.retry(job_id)
+    assert retried.state is JobState.QUEUED and retried.cursor == 0
+    assert await store.known_seqs(job_id) == set(range(10))  # delivered ones stay
+
+
+async def test_pause_hides_work(store: Store) -> None:
+    job_id = await _expanded_job(store, 1)
+    await store.set_paused(job_id, True)
+    assert await store.claim_album("d", 30) is None
+    await store.set_paused(job_id, False)
+    assert await store.claim_album("d", 30) is not None
+
+
+async def test_runtime_settings_round_trip(store: Store) -> None:
+    await store.set_runtime_setting("space_floor", "1GB")
+    await store.set_runtime_setting("space_floor", "2GB")
+    assert await store.runtime_settings() == {"space_floor": "2GB"}
+
+
+async def test_renew_checks_owner(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    await store.claim_job("w", 30)
+    assert await store.renew(jobs, job.id, "w", 30)
+    assert not await store.renew(jobs, job.id, "x", 30)
