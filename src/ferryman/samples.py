@@ -66,6 +66,12 @@ _ENCODER_CANDIDATES = {
     "mp3": ("libmp3lame", "mp3"),
     "libmp3lame": ("libmp3lame", "mp3"),
 }
+_ENCODER_OPTIONS = {
+    # x264 gave different bytes for the same input from run to run while an audio stream
+    # was present; a single thread makes a seed give one file again.
+    "libx264": {"x264-params": "threads=1:lookahead-threads=1"},
+    "libx265": {"x265-params": "log-level=error"},
+}
 # WebM only carries these; anything else is swapped for VP9/Opus rather than failing.
 _WEBM_VIDEO = ("libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1", "vp9", "vp8", "av1")
 _WEBM_AUDIO = ("libopus", "opus", "libvorbis", "vorbis")
@@ -281,8 +287,7 @@ def make_video(
     path.parent.mkdir(parents=True, exist_ok=True)
 
     with av.open(str(path), mode="w", format=fmt, options=options) as out:
-        quiet = {"x265-params": "log-level=error"} if video_name == "libx265" else {}
-        vstream = out.add_stream(video_name, rate=fps, options=quiet)
+        vstream = out.add_stream(video_name, rate=fps, options=_ENCODER_OPTIONS.get(video_name))
         assert isinstance(vstream, av.VideoStream)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, pix_fmt
         vstream.codec_context.time_base = Fraction(1, fps)

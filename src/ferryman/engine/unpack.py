@@ -78,6 +78,8 @@ async def expand(ctx: Context, job: Job) -> None:
         if error is not None and not await ctx.store.known_seqs(job.id):
             await _input_failed(ctx, job, source, error)
             return
+        if error is not None:
+            await _keep_input(ctx, job, source, error)  # broken part-way: keep it for a look
         await ctx.store.finish_expansion(job.id, ctx.owner, error)
         ctx.bus.emit("job.expanded", job.id, error=error.code if error else None)
     finally:
@@ -224,21 +226,30 @@ async def _wait_for_room(ctx: Context, job: Job, work: Path, size: int) -> None:
         await ctx.wakeup.wait(pause)
 
 
+async def _keep_input(ctx: Context, job: Job, source: Path, exc: FerrymanError) -> None:
+    """Link (or copy) a broken archive into quarantine; the user's file stays where it is."""
+    if not (exc.code.startswith("archive.") and source.is_file()):
+        return
+    settings = await ctx.settings()
+    try:
+        await asyncio.to_thread(
+            quarantine.keep,
+            settings.quarantine_dir,
+            job.id,
+            job.name,
+            source,
+            source.name,
+            exc,
+            move=False,
+        )
+    except OSError:
+        log.warning("could not keep %s in quarantine", source, exc_info=True)
+
+
 async def _input_failed(ctx: Context, job: Job, source: Path, exc: FerrymanError) -> None:
     """The input itself is unusable: fail the job, keep a copy of a broken archive."""
     settings = await ctx.settings()
-    if exc.code.startswith("archive.") and source.is_file():
-        with contextlib.suppress(OSError):
-            await asyncio.to_thread(
-                quarantine.keep,
-                settings.quarantine_dir,
-                job.id,
-                job.name,
-                source,
-                source.name,
-                exc,
-                move=False,
-            )
+    await _keep_input(ctx, job, source, exc)
     await ctx.store.fail_job(job.id, exc, ctx.owner)
     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job.id), True)
     ctx.bus.emit("job.finished", job.id, state="failed", code=exc.code)

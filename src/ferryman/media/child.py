@@ -77,16 +77,20 @@ async def _wait(
     """The child's final message (("died",) if it left none), or None on timeout."""
     while True:
         latest: float | None = None
+        final: _Message | None = None
         try:
-            while receiver.poll():
+            while final is None and receiver.poll():
                 message = receiver.recv()
-                if message[0] != "progress":
-                    return tuple(message)
-                latest = float(message[1])
+                if message[0] == "progress":
+                    latest = float(message[1])
+                else:
+                    final = tuple(message)
         except (EOFError, OSError):
-            return ("died",)
+            final = ("died",)
         if latest is not None and on_progress is not None:
             on_progress(latest)  # only the newest of a burst: the rest is stale
+        if final is not None:
+            return final
         if not process.is_alive() and not receiver.poll():
             return ("died",)
         if loop.time() >= deadline:

@@ -257,7 +257,7 @@ def _adts(head: bytes, suffix: str) -> MediaKind | None:
     length = ((head[3] & 0x03) << 11) | (head[4] << 3) | (head[5] >> 5)
     if length < 7:
         return None
-    return MediaKind.AUDIO if length + 2 > len(head) or _adts_header(head, length) else None
+    return MediaKind.AUDIO if _next_frame_ok(head, length, _adts_header) else None
 
 
 def _adts_header(head: bytes, pos: int) -> bool:
@@ -306,7 +306,14 @@ def _mpeg_audio(head: bytes) -> bool:
     length = _mpa_frame_length(head, 0)
     if length is None:
         return False
-    return length + 4 > len(head) or _mpa_frame_length(head, length) is not None
+    return _next_frame_ok(head, length, lambda h, pos: _mpa_frame_length(h, pos) is not None)
+
+
+def _next_frame_ok(head: bytes, pos: int, header_at: Callable[[bytes, int], bool]) -> bool:
+    """A second frame header must follow the first, unless it lies past a full-size head."""
+    if pos + 7 > len(head):
+        return len(head) >= HEAD_SIZE
+    return header_at(head, pos)
 
 
 def _is_text(head: bytes) -> bool:

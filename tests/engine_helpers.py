@@ -1,0 +1,40 @@
+"""Helpers for engine tests: real inputs, running the engine, reading the library back."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from ferryman.config import Settings
+from ferryman.engine.runner import Engine
+from ferryman.store import Store
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def library_files(library: Path) -> list[dict[str, Any]]:
+    """Every delivered file, with its manifest entry and the hash of what is on disk."""
+    found = []
+    for manifest in sorted(library.rglob("manifest.json")):
+        data = json.loads(manifest.read_text())
+        for entry in data["items"]:
+            path = manifest.parent / entry["file"]
+            found.append(
+                entry | {"album_dir": str(manifest.parent), "disk_sha256": sha256(path)}
+            )
+    return found
+
+
+def leftovers(work: Path) -> list[Path]:
+    return [p for p in work.rglob("*") if p.is_file()] if work.exists() else []
+
+
+async def run_until_idle(store: Store, settings: Settings, timeout: float = 120) -> Engine:
+    engine = Engine(store, settings)
+    await asyncio.wait_for(engine.run(until_idle=True), timeout)
+    return engine

@@ -1,0 +1,225 @@
+"""The engine end to end, in-process: real archives and media in, library albums out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ferryman.config import Settings
+from ferryman.engine import intake, report
+from ferryman.engine.runner import Engine
+from ferryman.model import JobState
+from ferryman.samples import make_photo, make_photo_set, make_tar, make_video, make_zip
+from ferryman.store import Store
+
+from .engine_helpers import leftovers, library_files, run_until_idle, sha256
+
+
+@pytest.fixture
+async def sqlite_store(settings: Settings) -> Store:
+    return await Store.open(settings.database)
+
+
+async def test_archives_folders_and_files_become_albums(
+    tmp_path: Path, settings: Settings, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    src = tmp_path / "src"
+    photos = make_photo_set(src / "p", 23)
+    video = make_video(src / "clip.mp4", 1)
+    readme = src / "readme.txt"
+    readme.write_text("not media")
+    archive = make_zip(
+        tmp_path / "big.zip",
+        [(f"sub/{p.name}", p) for p in photos[:12]] + [("v/clip.mp4", video), ("readme.txt", readme)],
+    )
+    tarball = make_tar(tmp_path / "t.tar.gz", [(f"a/b/{p.name}", p) for p in photos[12:]], compression="gz")
+    mkv = make_video(tmp_path / "remux-me.mkv", 2)
+    jobs = [await intake.add_path(store, p) for p in (archive, tarball, mkv)]
+    await run_until_idle(store, settings)
+
+    files = library_files(settings.library)
+    expected = {sha256(p) for p in photos} | {sha256(video)}
+    delivered = [f["disk_sha256"] for f in files]
+    assert len(delivered) == len(set(delivered)) == len(expected) + 1
+    assert expected <= set(delivered)
+    for f in files:
+        assert f["sha256"] == f["disk_sha256"]  # the manifest tells the truth
+    big = sorted({f["album_dir"] for f in files if "/big/" in f["album_dir"]})
+    assert [Path(d).name for d in big] == ["0001", "0002"]  # 13 media: 10 + 3, in order
+    first = json.loads((Path(big[0]) / "manifest.json").read_text())
+    assert [i["source_path"] for i in first["items"]] == [f"sub/{p.name}" for p in photos[:10]]
+    # album 1 leaves while the zip is still being read, so the total may not be known yet
+    assert first["caption"] in ("big — 1/?", "big — 1/2")
+    last = json.loads((Path(big[1]) / "manifest.json").read_text())
+    assert last["caption"] == "big — 2/2"
+    remuxed = [f for f in files if f["source_path"] == "remux-me.mkv"]
+    assert remuxed and remuxed[0]["file"] == "remux-me.mp4" and remuxed[0]["actions"] == ["remux"]
+
+    states = {j.id: (await store.get_job(j.id)).state for j in jobs}
+    assert set(states.values()) == {JobState.DONE}
+    rep = await report.report(store, jobs[0].id)
+    assert rep["skipped"] == {"not_media": 1} and rep["delivered"] == 13
+    assert leftovers(settings.work_dir) == []
+    await store.close()
+
+
+async def test_documents_are_sent_apart_when_asked(
+    tmp_path: Path, settings: Settings, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    await store.set_runtime_setting("send_documents", True)
+    photo = make_photo(tmp_path / "a.jpg", 1)
+    doc = tmp_path / "notes.txt"
+    doc.write_text("hello")
+    archive = make_zip(tmp_path / "mixed.zip", [("a.jpg", photo), ("notes.txt", doc)])
+    await intake.add_path(store, archive)
+    await run_until_idle(store, settings)
+    files = library_files(settings.library)
+    by_name = {f["file"]: f for f in files}
+    assert by_name["notes.txt"]["kind"] == "document"
+    assert by_name["notes.txt"]["album_dir"] != by_name["a.jpg"]["album_dir"]
+    await store.close()
+
+
+async def test_transcode_waits_for_deliverable_work(
+    tmp_path: Path, settings: Settings, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    hevc = make_video(tmp_path / "h.mkv", 3, vcodec="libx265", acodec=None)
+    photos = make_photo_set(tmp_path / "p", 5)
+    archive = make_zip(tmp_path / "m.zip", [("h.mkv", hevc)] + [(p.name, p) for p in photos])
+    await intake.add_path(store, archive)
+    engine = Engine(store, settings)
+    order: list[str] = []
+    engine.bus.subscribe(
+        lambda e: order.append(e.kind) if e.kind in ("album.delivered", "item.converting") else None
+    )
+    await asyncio.wait_for(engine.run(until_idle=True), 120)
+    assert order == ["album.delivered", "item.converting", "album.delivered"]
+    files = library_files(settings.library)
+    converted = [f for f in files if f["source_path"] == "h.mkv"]
+    assert converted[0]["file"] == "h.mp4" and converted[0]["actions"] == ["transcode"]
+    assert converted[0]["media"]["video_codec"] == "h264"
+    assert leftovers(settings.work_dir) == []
+    await store.close()
+
+
+async def test_disk_floor_makes_the_job_wait_then_resume(
+    tmp_path: Path, settings: Settings, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    photos = make_photo_set(tmp_path / "p", 4)
+    archive = make_zip(tmp_path / "z.zip", [(p.name, p) for p in photos])
+    job = await intake.add_path(store, archive)
+    await store.set_runtime_setting("space_floor", "1000TB")
+    engine = Engine(store, settings)
+    waits: list[str] = []
+    engine.bus.subscribe(lambda e: waits.append(e.data["reason"]) if e.kind == "job.waiting" else None)
+    running = asyncio.create_task(engine.run(until_idle=True))
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if (await store.get_job(job.id)).wait_reason == "space.low":
+            break
+    status = await report.status(store)
+    assert status["jobs"][0]["waiting"] == "space.low"
+    assert status["jobs"][0]["counts"]["delivered"] == 0
+    await asyncio.sleep(0.5)
+    assert not running.done()  # still waiting, not failed
+    await store.set_runtime_setting("space_floor", "0")
+    await asyncio.wait_for(running, 60)
+    assert waits[0] == "space.low"
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    assert len(library_files(settings.library)) == 4
+    await store.close()
+
+
+async def test_bad_inputs_get_codes_and_the_rest_continues(
+    tmp_path: Path, settings: Settings, sqlite_store: Store
+) -> None:
+    store = sqlite_store
+    good = make_zip(tmp_path / "good.zip", [("a.jpg", make_photo(tmp_path / "a.jpg", 1))])
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text_zip = tmp_path / "notes.zip"
+    text_zip.write_text("this is not a zip file\n" * 20)
+    whole = make_zip(
+        tmp_path / "whole.zip",
+        [(f"{p.name}", p) for p in make_photo_set(tmp_path / "w", 6, size=(400, 300))],
+        compress=False,
+    )
+    truncated = tmp_path / "truncated.zip"
+    data = whole.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    fake_video = tmp_path / "movie.mp4"
+    fake_video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(3000))
+    inputs = {
+        "missing": tmp_path / "nope.zip",
+        "empty": empty,
+        "text_zip": text_zip,
+        "truncated": truncated,
+        "fake_video": fake_video,
+        "good": good,
+    }
+    jobs = {k: await intake.add_path(store, p) for k, p in inputs.items()}
+    await run_until_idle(store, settings)
+    codes = {k: (await store.get_job(j.id)).error_code for k, j in jobs.items()}
+    assert codes["missing"] == "source.not_found"
+    assert codes["empty"] == "source.empty"
+    assert codes["text_zip"] == "archive.unreadable"
+    assert codes["truncated"] == "archive.truncated"
+    assert codes["good"] is None
+    fake = await report.report(store, jobs["fake_video"].id)
+    assert fake["quarantined"][0]["code"] == "media.unreadable"
+    assert (settings.quarantine_dir).exists()
+    reason_files = list(settings.quarantine_dir.rglob("movie.mp4.reason.txt"))
+    assert reason_files and "media.unreadable" in reason_files[0].read_text()
+    trunc = await report.report(store, jobs["truncated"].id)
+    assert trunc["delivered"] >= 1  # what came before the cut is delivered
+    assert trunc["error"]["code"] == "archive.truncated"
+    assert list(settings.quarantine_dir.rglob("truncated.zip"))  # the input is kept
+    assert truncated.exists()  # and the user's own file is not moved away
+    assert {f["source_path"] for f in library_files(settings.library)} >= {"a.jpg"}
+    for job in jobs.values():
+        assert (await store.get_job(job.id)).state.terminal
+    await store.close()
+
+
+async def test_unreadable_file_permission(tmp_path: Path, settings: Settings, sqlite_store: Store) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("running as root: file permissions cannot make a file unreadable")
+    store = sqlite_store
+    locked = make_photo(tmp_path / "locked.jpg", 1)
+    locked.chmod(0)
+    job = await intake.add_path(store, locked)
+    await run_until_idle(store, settings)
+    assert (await store.get_job(job.id)).error_code == "source.unreadable"
+    await store.close()
+
+
+async def test_cancel_and_pause_from_outside(tmp_path: Path, settings: Settings, sqlite_store: Store) -> None:
+    store = sqlite_store
+    photos = make_photo_set(tmp_path / "p", 30)
+    first = await intake.add_path(store, make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos]))
+    second = await intake.add_path(store, make_zip(tmp_path / "b.zip", [(p.name, p) for p in photos[:3]]))
+    await store.set_paused(second.id, True)
+    await store.cancel(first.id)
+    await run_until_idle(store, settings)  # idle: the paused job does not block the exit
+    assert (await store.get_job(first.id)).state is JobState.CANCELLED
+    assert (await store.get_job(second.id)).state is JobState.QUEUED
+    await store.set_paused(second.id, False)
+    await run_until_idle(store, settings)
+    assert (await store.get_job(second.id)).state is JobState.DONE
+    assert len(library_files(settings.library)) == 3
+    await store.close()
+
+
+def test_zip_fixture_is_real(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "x.zip", [("a.jpg", make_photo(tmp_path / "a.jpg", 1))])
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.testzip() is None
