@@ -24,9 +24,7 @@ def library_files(library: Path) -> list[dict[str, Any]]:
         data = json.loads(manifest.read_text())
         for entry in data["items"]:
             path = manifest.parent / entry["file"]
-            found.append(
-                entry | {"album_dir": str(manifest.parent), "disk_sha256": sha256(path)}
-            )
+            found.append(entry | {"album_dir": str(manifest.parent), "disk_sha256": sha256(path)})
     return found
 
 
@@ -34,7 +32,7 @@ def leftovers(work: Path) -> list[Path]:
     return [p for p in work.rglob("*") if p.is_file()] if work.exists() else []
 
 
-async def run_until_idle(store: Store, settings: Settings, timeout: float = 120) -> Engine:
+async def run_until_idle(store: Store, settings: Settings, limit: float = 120) -> Engine:
     engine = Engine(store, settings)
-    await asyncio.wait_for(engine.run(until_idle=True), timeout)
+    await asyncio.wait_for(engine.run(until_idle=True), limit)
     return engine

@@ -50,7 +50,9 @@ def _inputs(tmp_path: Path) -> tuple[list[Path], set[str]]:
     inputs = [
         make_zip(tmp_path / "a.zip", [(f"x/{p.name}", p) for p in media[:120]]),
         make_zip(tmp_path / "b.zip", [(p.name, p) for p in media[120:220]], compress=False),
-        make_tar(tmp_path / "c.tar.gz", [(f"d/e/{p.name}", p) for p in media[220:340]], compression="gz"),
+        make_tar(
+            tmp_path / "c.tar.gz", [(f"d/e/{p.name}", p) for p in media[220:340]], compression="gz"
+        ),
         make_tar(tmp_path / "d.tar", [(p.name, p) for p in media[340:400]]),
     ]
     folder = tmp_path / "loose"

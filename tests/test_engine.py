@@ -36,9 +36,12 @@ async def test_archives_folders_and_files_become_albums(
     readme.write_text("not media")
     archive = make_zip(
         tmp_path / "big.zip",
-        [(f"sub/{p.name}", p) for p in photos[:12]] + [("v/clip.mp4", video), ("readme.txt", readme)],
+        [(f"sub/{p.name}", p) for p in photos[:12]]
+        + [("v/clip.mp4", video), ("readme.txt", readme)],
     )
-    tarball = make_tar(tmp_path / "t.tar.gz", [(f"a/b/{p.name}", p) for p in photos[12:]], compression="gz")
+    tarball = make_tar(
+        tmp_path / "t.tar.gz", [(f"a/b/{p.name}", p) for p in photos[12:]], compression="gz"
+    )
     mkv = make_video(tmp_path / "remux-me.mkv", 2)
     jobs = [await intake.add_path(store, p) for p in (archive, tarball, mkv)]
     await run_until_idle(store, settings)
@@ -120,7 +123,9 @@ async def test_disk_floor_makes_the_job_wait_then_resume(
     await store.set_runtime_setting("space_floor", "1000TB")
     engine = Engine(store, settings)
     waits: list[str] = []
-    engine.bus.subscribe(lambda e: waits.append(e.data["reason"]) if e.kind == "job.waiting" else None)
+    engine.bus.subscribe(
+        lambda e: waits.append(e.data["reason"]) if e.kind == "job.waiting" else None
+    )
     running = asyncio.create_task(engine.run(until_idle=True))
     for _ in range(200):
         await asyncio.sleep(0.05)
@@ -190,7 +195,9 @@ async def test_bad_inputs_get_codes_and_the_rest_continues(
     await store.close()
 
 
-async def test_unreadable_file_permission(tmp_path: Path, settings: Settings, sqlite_store: Store) -> None:
+async def test_unreadable_file_permission(
+    tmp_path: Path, settings: Settings, sqlite_store: Store
+) -> None:
     if os.geteuid() == 0:
         pytest.skip("running as root: file permissions cannot make a file unreadable")
     store = sqlite_store
@@ -202,11 +209,17 @@ async def test_unreadable_file_permission(tmp_path: Path, settings: Settings, sq
     await store.close()
 
 
-async def test_cancel_and_pause_from_outside(tmp_path: Path, settings: Settings, sqlite_store: Store) -> None:
+async def test_cancel_and_pause_from_outside(
+    tmp_path: Path, settings: Settings, sqlite_store: Store
+) -> None:
     store = sqlite_store
     photos = make_photo_set(tmp_path / "p", 30)
-    first = await intake.add_path(store, make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos]))
-    second = await intake.add_path(store, make_zip(tmp_path / "b.zip", [(p.name, p) for p in photos[:3]]))
+    first = await intake.add_path(
+        store, make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos])
+    )
+    second = await intake.add_path(
+        store, make_zip(tmp_path / "b.zip", [(p.name, p) for p in photos[:3]])
+    )
     await store.set_paused(second.id, True)
     await store.cancel(first.id)
     await run_until_idle(store, settings)  # idle: the paused job does not block the exit

@@ -43,12 +43,16 @@ def video_packets(path: Path) -> list[int]:
 
 
 def frame_indexes(path: Path) -> list[int]:
-    """The index each shown frame was drawn with (see ``frame_image``), in display order."""
+    """The index each frame was drawn with (see ``frame_image``), in presentation-time order.
+
+    Players show frames by timestamp, so a remux that scrambles pts shows up here.
+    """
     with av.open(str(path)) as container:
-        return [
-            round(frame.to_image().getpixel((1, 1))[0] / 10)
+        frames = [
+            (frame.pts, round(frame.to_image().getpixel((1, 1))[0] / 10))
             for frame in container.decode(container.streams.video[0])
         ]
+    return [index for _, index in sorted(frames, key=lambda f: f[0] or 0)]
 
 
 def assert_playable(path: Path, duration: float) -> None:

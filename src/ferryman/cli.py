@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ferryman.config import RUNTIME_KEYS, Settings, load_settings, mask_secrets, with_runtime
-from ferryman.engine import intake, report
+from ferryman.engine import control, intake, report
 from ferryman.engine.lock import DataDirLock
 from ferryman.engine.quarantine import list_quarantine
 from ferryman.engine.runner import Engine
@@ -239,14 +240,14 @@ def _control(ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, A
 @app.command()
 def pause(ctx: typer.Context, job: int) -> None:
     """Pause a job: nothing of it is claimed until `resume`."""
-    _control(ctx, lambda store: store.set_paused(job, True))
+    _control(ctx, lambda store: control.pause_job(store, job))
     out.print(f"job {job} paused")
 
 
 @app.command()
 def resume(ctx: typer.Context, job: int) -> None:
     """Resume a paused job."""
-    _control(ctx, lambda store: store.set_paused(job, False))
+    _control(ctx, lambda store: control.resume_job(store, job))
     out.print(f"job {job} resumed")
 
 
@@ -254,19 +255,14 @@ def resume(ctx: typer.Context, job: int) -> None:
 def cancel(ctx: typer.Context, job: int) -> None:
     """Cancel a job and delete its files from the work area."""
 
-    async def work(settings: Settings, store: Store) -> None:
-        paths = await store.cancel(job)
-        for path in paths:
-            Path(path).unlink(missing_ok=True)
-
-    _run(ctx, work)
+    _control(ctx, lambda store: control.cancel_job(store, job))
     out.print(f"job {job} cancelled")
 
 
 @app.command()
 def retry(ctx: typer.Context, job: int) -> None:
     """Run an ended job again; what was delivered is not delivered twice."""
-    _control(ctx, lambda store: store.retry(job))
+    _control(ctx, lambda store: control.retry_job(store, job))
     out.print(f"job {job} queued again")
 
 
@@ -306,10 +302,8 @@ def config_set(ctx: typer.Context, key: str, value: str) -> None:
 
     async def work(settings: Settings, store: Store) -> None:
         parsed: Any = value
-        try:
+        with contextlib.suppress(ValueError):
             parsed = json.loads(value)
-        except ValueError:
-            pass
         with_runtime(settings, {key: parsed})  # validate before storing
         await store.set_runtime_setting(key, parsed)
 

@@ -99,7 +99,9 @@ class Settings(BaseModel):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; empty means SQLite in the data dir."
     )
-    library_dir: Path | None = Field(None, description="Default library; empty: <data_dir>/library.")
+    library_dir: Path | None = Field(
+        None, description="Default library; empty: <data_dir>/library."
+    )
     send_documents: bool = False
     album_size: int = Field(10, ge=1, le=10)
     caption_template: str = Field("{job_name} — {album}/{albums}", max_length=1024)

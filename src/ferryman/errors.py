@@ -58,10 +58,14 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
     # engine
     ErrorSpec("space.low", True, "Free disk space or lower `space_floor`; the job resumes itself."),
-    ErrorSpec("job.cancelled", False, "Cancelled on request; `ferryman retry JOB` starts it again."),
+    ErrorSpec(
+        "job.cancelled", False, "Cancelled on request; `ferryman retry JOB` starts it again."
+    ),
     ErrorSpec("engine.lease_lost", True, "Another worker took over; nothing to do."),
     ErrorSpec("engine.locked", False, "Another `ferryman run` uses this data dir; stop it first."),
-    ErrorSpec("engine.internal", True, "An unexpected error; it is retried. Report it if it stays."),
+    ErrorSpec(
+        "engine.internal", True, "An unexpected error; it is retried. Report it if it stays."
+    ),
     # sinks
     ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),
     ErrorSpec("sink.unknown", False, "Use a destination like library:/path (see --help)."),

@@ -56,7 +56,10 @@ def attach_renderer(bus: EventBus, store: Store, tty: bool) -> Callable[[], None
         return bus.subscribe(show)
 
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}")
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[note]}"),
     )
     bars: dict[int, TaskID] = {}
     converting: dict[int, TaskID] = {}

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import av
 from PIL import Image, ImageDraw, ImageFont
@@ -67,9 +67,6 @@ _ENCODER_CANDIDATES = {
     "libmp3lame": ("libmp3lame", "mp3"),
 }
 _ENCODER_OPTIONS = {
-    # x264 gave different bytes for the same input from run to run while an audio stream
-    # was present; a single thread makes a seed give one file again.
-    "libx264": {"x264-params": "threads=1:lookahead-threads=1"},
     "libx265": {"x265-params": "log-level=error"},
 }
 # WebM only carries these; anything else is swapped for VP9/Opus rather than failing.
@@ -224,21 +221,43 @@ class _AudioTrack:
             out.mux(self.stream.encode(frame))
 
 
-def _video_frame(img: Image.Image) -> av.VideoFrame:
-    """An rgb24 frame holding a copy of ``img``, row padding included.
+def _fill_plane(plane: Any, data: bytes, row: int) -> None:
+    """Copy rows of ``row`` bytes into a plane, zeroing the padding up to its line size.
 
-    ``VideoFrame.from_bytes`` gave frames whose content varied between runs here, and
-    ``from_image`` is untyped, so the copy is done by hand.
+    Encoders read that padding (x264 did, for chroma rows not a multiple of 64 bytes),
+    so leaving it uninitialised made the same seed encode to different bytes.
+    """
+    stride = plane.line_size
+    if stride != row:
+        pad = bytes(stride - row)
+        data = b"".join(data[y * row : (y + 1) * row] + pad for y in range(plane.height))
+    plane.update(data)
+
+
+def _video_frame(img: Image.Image, pix_fmt: str) -> av.VideoFrame:
+    """A frame of ``img`` in ``pix_fmt``, with every byte of its buffers initialised.
+
+    yuv420p (what nearly every sample uses) is built here with Pillow: BT.601 scaled to
+    the limited range video expects, chroma box-averaged to half size. Other formats
+    go through FFmpeg's converter, whose row padding is left uninitialised.
     """
     width, height = img.size
-    frame = av.VideoFrame(width, height, "rgb24")
-    plane = frame.planes[0]
-    data = img.convert("RGB").tobytes()
-    row = width * 3
-    if plane.line_size != row:
-        pad = bytes(plane.line_size - row)
-        data = b"".join(data[y * row : (y + 1) * row] + pad for y in range(height))
-    plane.update(data)
+    if pix_fmt != "yuv420p":
+        frame = av.VideoFrame(width, height, "rgb24")
+        _fill_plane(frame.planes[0], img.convert("RGB").tobytes(), width * 3)
+        return frame.reformat(format=pix_fmt)
+    y, cb, cr = img.convert("YCbCr").split()
+    half = ((width + 1) // 2, (height + 1) // 2)
+    luma = [16 + v * 219 // 255 for v in range(256)]
+    chroma = [16 + v * 224 // 255 for v in range(256)]
+    planes = (
+        y.point(luma),
+        cb.resize(half, Image.Resampling.BOX).point(chroma),
+        cr.resize(half, Image.Resampling.BOX).point(chroma),
+    )
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane, band in zip(frame.planes, planes, strict=True):
+        _fill_plane(plane, band.tobytes(), band.width)
     return frame
 
 
@@ -316,7 +335,7 @@ def make_video(
             y = int((height - box[1]) * (0.5 + 0.5 * math.sin(index / fps * 2 * math.pi)))
             draw.rectangle((x, y, x + box[0], y + box[1]), fill=colour)
             draw.text((width // 2, 2), str(index), fill=(255, 255, 255), font=font)
-            frame = _video_frame(img).reformat(format=pix_fmt)
+            frame = _video_frame(img, pix_fmt)
             frame.pts = index
             frame.time_base = vstream.codec_context.time_base
             out.mux(vstream.encode(frame))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
 from ferryman.engine.context import Context
 from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.engine.stage import remove_files
 from ferryman.errors import FerrymanError
 from ferryman.model import Album
 from ferryman.sinks.base import Delivery, Sink, parse_destination
@@ -53,10 +53,8 @@ async def deliver(ctx: Context, album: Album) -> None:
     await ctx.store.album_delivered(album.id, ctx.owner, ref)
     # Only now may the work files go: the store says the album is safe.
     paths = [p for it in album.items for p in (it.work_path, it.original_path) if p]
-    await asyncio.to_thread(_remove, paths)
-    ctx.bus.emit(
-        "album.delivered", album.job_id, album=album.seq, items=len(album.items), ref=ref
-    )
+    await asyncio.to_thread(remove_files, paths)
+    ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=len(album.items), ref=ref)
     ctx.wakeup.notify()
 
 
@@ -65,15 +63,11 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
     failures = album.attempts + 1
     if should_retry(exc, failures, settings.retry):
         delay = backoff_seconds(failures, settings.retry)
-        log.warning("album %s of job %s failed (%s); retry in %.1fs", album.seq, album.job_id, exc, delay)
+        log.warning(
+            "album %s of job %s failed (%s); retry in %.1fs", album.seq, album.job_id, exc, delay
+        )
         await ctx.store.album_retry(album.id, ctx.owner, exc, delay)
     else:
         log.error("album %s of job %s failed for good: %s", album.seq, album.job_id, exc)
         await ctx.store.album_failed(album.id, ctx.owner, exc)
     ctx.bus.emit("album.failed", album.job_id, album=album.seq, code=exc.code)
-
-
-def _remove(paths: list[str]) -> None:
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            Path(path).unlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
@@ -35,6 +36,11 @@ def dedupe_key(path: Path, dest: str) -> str:
     return hashlib.sha256(f"{dest}|{ident}".encode()).hexdigest()
 
 
+def _identify(raw: Path, dest: str) -> tuple[Path, bool, str]:
+    path = Path(os.path.abspath(raw))
+    return path, path.exists(), dedupe_key(path, dest)
+
+
 async def add_path(
     store: Store,
     raw: Path,
@@ -49,11 +55,9 @@ async def add_path(
     Raises ``source.duplicate`` (nothing recorded) when the same input was added before.
     """
     parse_destination(dest)
-    path = Path(os.path.abspath(raw))
-    error = None
-    if not path.exists():
-        error = FerrymanError("source.not_found", f"{path} does not exist")
-    key = None if force else dedupe_key(path, dest)
+    path, exists, ident = await asyncio.to_thread(_identify, raw, dest)
+    error = None if exists else FerrymanError("source.not_found", f"{path} does not exist")
+    key = None if force else ident
     name = await store.unique_name(job_name(path), dest)
     return await store.add_job(
         source=str(path),

@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def held(store: Store, table: Table, row_id: int, owner: str, seconds: float) -> AsyncIterator[None]:
+async def held(
+    store: Store, table: Table, row_id: int, owner: str, seconds: float
+) -> AsyncIterator[None]:
     """Renew the lease every third of its length; cancel the caller if it is lost."""
     worker = asyncio.current_task()
     assert worker is not None

@@ -48,7 +48,9 @@ def prepare(staged: Staged, send_documents: bool) -> Prepared:
     kind = staged.kind
     if staged.path is None or not wanted(kind, send_documents):
         reason = "not_media"
-        return Prepared(kind, ItemState.SKIPPED, None, None, staged.size, staged.sha256, reason=reason)
+        return Prepared(
+            kind, ItemState.SKIPPED, None, None, staged.size, staged.sha256, reason=reason
+        )
     path = staged.path
     base = Prepared(kind, ItemState.READY, Plan.AS_IS, path, staged.size, staged.sha256)
     if kind not in VISUAL and kind is not MediaKind.AUDIO:
@@ -91,7 +93,9 @@ def _remux(base: Prepared, path: Path) -> Prepared:
         remux_to_mp4(path, tmp)
         info = probe(tmp)
         if plan_for(MediaKind.VIDEO, info) is not Plan.AS_IS:
-            raise FerrymanError("media.convert_failed", f"remux of {path.name} is still not playable")
+            raise FerrymanError(
+                "media.convert_failed", f"remux of {path.name} is still not playable"
+            )
         tmp.replace(out)
     except FerrymanError as exc:
         tmp.unlink(missing_ok=True)

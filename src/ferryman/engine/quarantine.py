@@ -17,13 +17,22 @@ def job_folder(root: Path, job_id: int, job_name: str) -> Path:
 
 
 def keep(
-    root: Path, job_id: int, job_name: str, src: Path, label: str, error: FerrymanError, *, move: bool
+    root: Path,
+    job_id: int,
+    job_name: str,
+    src: Path,
+    label: str,
+    error: FerrymanError,
+    *,
+    move: bool,
 ) -> Path:
     """Put ``src`` in the job's quarantine folder with ``<name>.reason.txt`` beside it.
 
     Work-area files are moved. A user's own input is never moved: it is hard-linked
     when possible (no extra space), else copied.
     """
+    if not src.is_file():
+        raise FileNotFoundError(f"nothing to keep at {src}")
     folder = job_folder(root, job_id, job_name)
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / safe_name(label)

@@ -33,9 +33,7 @@ def job_status(job: Job, by_state: dict[str, int]) -> dict[str, Any]:
         "state": job.state.value,
         "paused": job.paused,
         "waiting": job.wait_reason,
-        "error": {"code": job.error_code, "message": job.error_message}
-        if job.error_code
-        else None,
+        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
         "counts": counts(by_state),
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import shutil
 from collections.abc import Iterator
@@ -117,7 +118,7 @@ async def _read_all(
                 entry,
                 info.path,
                 dest,
-                lambda kind: wanted(kind, settings.send_documents),
+                functools.partial(wanted, send_documents=settings.send_documents),
             )
         except FerrymanError as exc:
             if exc.code == "archive.entry_corrupt":
@@ -168,7 +169,9 @@ async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) ->
             state=p.state,
             size=p.size,
             sha256=p.sha256 or None,
-            work_path=None if terminal and p.state is not ItemState.QUARANTINED else _s(p.work_path),
+            work_path=None
+            if terminal and p.state is not ItemState.QUARANTINED
+            else _s(p.work_path),
             original_path=_s(p.original_path),
             plan=p.plan,
             reason=p.reason,
@@ -189,9 +192,8 @@ async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) ->
     )
     if item.state in (ItemState.READY, ItemState.CONVERT):
         settings = await ctx.settings()
-        if await ctx.store.seal_albums(job.id, settings.album_size):
-            ctx.wakeup.notify()
-        elif item.state is ItemState.CONVERT:
+        sealed = await ctx.store.seal_albums(job.id, settings.album_size)
+        if sealed or item.state is ItemState.CONVERT:
             ctx.wakeup.notify()
 
 
@@ -228,7 +230,7 @@ async def _wait_for_room(ctx: Context, job: Job, work: Path, size: int) -> None:
 
 async def _keep_input(ctx: Context, job: Job, source: Path, exc: FerrymanError) -> None:
     """Link (or copy) a broken archive into quarantine; the user's file stays where it is."""
-    if not (exc.code.startswith("archive.") and source.is_file()):
+    if not exc.code.startswith("archive."):
         return
     settings = await ctx.settings()
     try:

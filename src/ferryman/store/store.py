@@ -188,9 +188,7 @@ class Store:
                 found = await conn.execute(select(jobs.c.id).where(jobs.c.dedupe_key == dedupe_key))
                 existing = found.scalar()
                 if existing is not None:
-                    raise FerrymanError(
-                        "source.duplicate", f"{source} is already job {existing}"
-                    )
+                    raise FerrymanError("source.duplicate", f"{source} is already job {existing}")
             row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
             job = _job(row)
             if error is not None:
@@ -638,7 +636,7 @@ class Store:
             found = actions_row.first()
             if found is None:
                 raise LeaseLost(f"item {item_id}")
-            actions = json.loads(found.actions or "[]") + [action]
+            actions = [*json.loads(found.actions or "[]"), action]
             await conn.execute(
                 update(items)
                 .where(items.c.id == item_id)
@@ -658,7 +656,9 @@ class Store:
                 )
             )
 
-    async def item_retry(self, item_id: int, owner: str, error: FerrymanError, delay: float) -> None:
+    async def item_retry(
+        self, item_id: int, owner: str, error: FerrymanError, delay: float
+    ) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(items)
@@ -823,7 +823,9 @@ class Store:
             ready = (
                 await conn.execute(
                     select(jobs.c.id, jobs.c.error_code).where(
-                        jobs.c.state == JobState.ACTIVE.value, jobs.c.expanded.is_(True), ~open_items
+                        jobs.c.state == JobState.ACTIVE.value,
+                        jobs.c.expanded.is_(True),
+                        ~open_items,
                     )
                 )
             ).all()
@@ -882,13 +884,13 @@ class Store:
                 albums.c.job_id == job_id, albums.c.state == AlbumState.DELIVERING.value
             )
             leftovers = await conn.execute(
-                select(items.c.work_path).where(
+                select(items.c.work_path, items.c.original_path).where(
                     items.c.job_id == job_id,
                     items.c.state.not_in(_TERMINAL),
                     or_(items.c.album_id.is_(None), items.c.album_id.not_in(in_flight)),
                 )
             )
-            paths = [p for p in leftovers.scalars() if p]
+            paths = [p for row in leftovers.all() for p in row if p]
             await conn.execute(
                 update(items)
                 .where(
@@ -1040,7 +1042,11 @@ def summarise_items(job: Job, rows: Sequence[Item], now: float) -> dict[str, Any
             )
         elif it.state in (ItemState.FAILED, ItemState.CANCELLED):
             failed.append(
-                {"path": it.source_path, "code": it.error_code or it.reason, "message": it.error_message}
+                {
+                    "path": it.source_path,
+                    "code": it.error_code or it.reason,
+                    "message": it.error_message,
+                }
             )
     started = job.started_at or job.created_at
     ended = job.finished_at or now
