@@ -270,9 +270,13 @@ def test_probe_image(media: dict[str, Path], name: str, size: tuple[int, int], f
     assert ((info.width, info.height), info.frames) == (size, frames)
 
 
-def test_probe_image_refuses_a_truncated_jpeg(media: dict[str, Path], tmp_path: Path) -> None:
-    cut = tmp_path / "cut.jpg"
-    cut.write_bytes(media["photo.jpg"].read_bytes()[:400])
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png"])
+def test_probe_image_refuses_a_truncated_image(
+    media: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    cut = tmp_path / name
+    data = media[name].read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(FerrymanError) as caught:
         probe_image(cut)
     assert caught.value.code == "media.unreadable"

@@ -21,7 +21,7 @@ from ferryman.engine import control, intake, report
 from ferryman.engine.lock import DataDirLock
 from ferryman.engine.quarantine import list_quarantine
 from ferryman.engine.runner import Engine
-from ferryman.errors import FerrymanError
+from ferryman.errors import FerrymanError, spec_for
 from ferryman.progress import attach_renderer
 from ferryman.store import Store
 
@@ -128,7 +128,8 @@ def add(
             if job.error_code:
                 problems += 1
                 err.print(
-                    f"[red]job {job.id}[/red] {job.source}: {job.error_code}: {job.error_message}"
+                    f"[red]job {job.id}[/red] {job.error_code}: {job.error_message}\n"
+                    f"  next: {spec_for(job.error_code).next_step}"
                 )
             else:
                 out.print(f"job {job.id}: {job.source} → {job.dest} ({job.name})")

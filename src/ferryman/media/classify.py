@@ -31,7 +31,7 @@ _MAGICS: tuple[tuple[int, bytes, MediaKind], ...] = (
     (0, b"fLaC", MediaKind.AUDIO),
     (0, b"ID3", MediaKind.AUDIO),  # ID3v2 tag: MP3 (or AAC/FLAC behind a tag)
     (0, b"#!AMR", MediaKind.AUDIO),
-    (0, b"PK\x03\x04", MediaKind.ARCHIVE),  # zip: office/package names are caught earlier
+    (0, b"PK\x03\x04", MediaKind.ARCHIVE),  # zip (documents and packages: see _by_name)
     (0, b"PK\x05\x06", MediaKind.ARCHIVE),  # empty zip
     (0, b"Rar!\x1a\x07", MediaKind.ARCHIVE),  # RAR 4 and 5
     (0, b"7z\xbc\xaf\x27\x1c", MediaKind.ARCHIVE),
@@ -39,9 +39,9 @@ _MAGICS: tuple[tuple[int, bytes, MediaKind], ...] = (
     (0, b"\xfd7zXZ\x00", MediaKind.ARCHIVE),  # xz
     (0, b"\x28\xb5\x2f\xfd", MediaKind.ARCHIVE),  # zstd
     (0, b"LZIP", MediaKind.ARCHIVE),
-    (0, b"%PDF-", MediaKind.DOCUMENT),
     (0, b"MSCF", MediaKind.ARCHIVE),  # cab
     (257, b"ustar", MediaKind.ARCHIVE),  # tar (POSIX and GNU)
+    (0, b"%PDF-", MediaKind.DOCUMENT),
 )
 
 # Names that turn an ambiguous container into a specific kind.

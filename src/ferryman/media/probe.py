@@ -2,13 +2,12 @@
 
 ``probe`` uses FFmpeg (PyAV) and decodes one frame, so a file that opens but cannot be
 decoded is caught here rather than half-way through a delivery. ``probe_image`` uses
-Pillow, which knows EXIF orientation and animated WebP (FFmpeg decodes neither well).
+Pillow, which applies EXIF orientation and decodes animated WebP (this FFmpeg cannot).
 """
 
 from __future__ import annotations
 
 import struct
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,9 @@ MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # PyAV's name for the ISO/QuickTime demu
 
 _PILLOW_CONTAINERS = frozenset({"webp_pipe"})  # FFmpeg cannot decode animated WebP
 _ANIMATION_CONTAINERS = frozenset({"gif", "apng", "webp_pipe"})
-_MAX_DECODE_PACKETS = 256  # give up looking for a first frame after this many packets
+# Give up looking for a first frame after this many packets: a stream cut mid-GOP (TS
+# recordings) only decodes from the next keyframe, which can be seconds in.
+_MAX_DECODE_PACKETS = 1000
 _EXIF_ORIENTATION = 0x0112
 _EXIF_TRANSPOSED = frozenset({5, 6, 7, 8})  # orientations that rotate by 90 or 270 degrees
 
@@ -48,12 +49,13 @@ def probe(path: Path) -> MediaInfo:
 
 
 def probe_image(path: Path) -> MediaInfo:
-    """Size (after EXIF rotation) and frame count (capped at 2) of an image, via Pillow."""
+    """Size (after EXIF rotation) and frame count (capped at 2) of an image, via Pillow.
+
+    Raises ``media.unreadable``, also for images over Pillow's decompression-bomb limit.
+    """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return _probe_pillow(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return _probe_pillow(path)
+    except Image.DecompressionBombError as exc:
         raise FerrymanError("media.unreadable", f"{path.name}: too many pixels ({exc})") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise _unreadable(path, exc) from exc
@@ -63,18 +65,27 @@ def _probe_pillow(path: Path) -> MediaInfo:
     with Image.open(path) as image:
         width, height = image.size
         frames = 2 if getattr(image, "is_animated", False) else 1
-        if image.format == "JPEG":  # decode at 1/8 scale: enough to prove the data is whole
-            image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
-        image.load()
-        orientation = image.getexif().get(_EXIF_ORIENTATION)
-        if orientation in _EXIF_TRANSPOSED:
+        if image.getexif().get(_EXIF_ORIENTATION) in _EXIF_TRANSPOSED:
             width, height = height, width
-        return MediaInfo(
+        info = MediaInfo(
             container=(image.format or "").lower() or None,
             width=width,
             height=height,
             frames=frames,
         )
+        _check_data(image, path)
+        return info
+
+
+def _check_data(image: Image.Image, path: Path) -> None:
+    """Read the pixel data cheaply, so a cut-off file fails here and not at delivery."""
+    if image.format == "PNG":
+        with Image.open(path) as fresh:  # verify() must come straight after open
+            fresh.verify()  # checks every chunk's CRC without holding the pixels
+        return
+    if image.format == "JPEG":  # decode at 1/8 scale: enough to reach the end of the data
+        image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+    image.load()
 
 
 def _unreadable(path: Path, exc: BaseException) -> FerrymanError:
@@ -124,8 +135,11 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
 def _first_frame(container: InputContainer, stream: VideoStream | AudioStream) -> object | None:
     """The first decoded frame of ``stream``, or None if nothing decodes."""
     for count, packet in enumerate(container.demux(stream)):
-        for frame in packet.decode():
-            return frame
+        try:
+            for frame in packet.decode():
+                return frame
+        except av.InvalidDataError:
+            pass  # a damaged packet; a later keyframe may still decode
         if count >= _MAX_DECODE_PACKETS:
             break
     return None
