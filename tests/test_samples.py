@@ -127,6 +127,13 @@ def test_video_faststart(tmp_path: Path, suffix: str) -> None:
     assert slow.index("moov") > slow.index("mdat")
 
 
+def test_video_without_audio_encoder_is_video_only(tmp_path: Path) -> None:
+    path = make_video(tmp_path / "a.mkv", 1, seconds=0.4, acodec="no-such-encoder")
+    with av.open(str(path)) as c:
+        assert c.streams.video
+        assert not c.streams.audio
+
+
 def test_video_unknown_container(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         make_video(tmp_path / "x.flv", 1)

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import av
 from PIL import Image, ImageDraw, ImageFont
@@ -178,7 +178,7 @@ def _encoder(name: str) -> str | None:
     for candidate in _ENCODER_CANDIDATES.get(name, (name,)):
         try:
             return str(av.codec.Codec(candidate, "w").name)
-        except Exception:  # PyAV raises several types for unknown codecs
+        except ValueError:  # av.codec.codec.UnknownCodecError
             continue
     return None
 
@@ -221,43 +221,17 @@ class _AudioTrack:
             out.mux(self.stream.encode(frame))
 
 
-def _fill_plane(plane: Any, data: bytes, row: int) -> None:
-    """Copy rows of ``row`` bytes into a plane, zeroing the padding up to its line size.
-
-    Encoders read that padding (x264 did, for chroma rows not a multiple of 64 bytes),
-    so leaving it uninitialised made the same seed encode to different bytes.
-    """
-    stride = plane.line_size
-    if stride != row:
-        pad = bytes(stride - row)
-        data = b"".join(data[y * row : (y + 1) * row] + pad for y in range(plane.height))
-    plane.update(data)
-
-
-def _video_frame(img: Image.Image, pix_fmt: str) -> av.VideoFrame:
-    """A frame of ``img`` in ``pix_fmt``, with every byte of its buffers initialised.
-
-    yuv420p (what nearly every sample uses) is built here with Pillow: BT.601 scaled to
-    the limited range video expects, chroma box-averaged to half size. Other formats
-    go through FFmpeg's converter, whose row padding is left uninitialised.
-    """
+def _video_frame(img: Image.Image) -> av.VideoFrame:
+    """An rgb24 frame holding a copy of ``img`` (typed stand-in for ``from_image``)."""
     width, height = img.size
-    if pix_fmt != "yuv420p":
-        frame = av.VideoFrame(width, height, "rgb24")
-        _fill_plane(frame.planes[0], img.convert("RGB").tobytes(), width * 3)
-        return frame.reformat(format=pix_fmt)
-    y, cb, cr = img.convert("YCbCr").split()
-    half = ((width + 1) // 2, (height + 1) // 2)
-    luma = [16 + v * 219 // 255 for v in range(256)]
-    chroma = [16 + v * 224 // 255 for v in range(256)]
-    planes = (
-        y.point(luma),
-        cb.resize(half, Image.Resampling.BOX).point(chroma),
-        cr.resize(half, Image.Resampling.BOX).point(chroma),
-    )
-    frame = av.VideoFrame(width, height, "yuv420p")
-    for plane, band in zip(frame.planes, planes, strict=True):
-        _fill_plane(plane, band.tobytes(), band.width)
+    frame = av.VideoFrame(width, height, "rgb24")
+    plane = frame.planes[0]
+    data = img.convert("RGB").tobytes()
+    row = width * 3
+    if plane.line_size != row:
+        pad = bytes(plane.line_size - row)
+        data = b"".join(data[y * row : (y + 1) * row] + pad for y in range(height))
+    plane.update(data)
     return frame
 
 
@@ -282,6 +256,8 @@ def make_video(
     callers need. WebM gets VP9/Opus when the given codecs cannot go into WebM.
     ``faststart`` moves the MP4/MOV index (moov) before the data, as web-ready files
     have; ``False`` leaves it at the end, as cameras and many downloads do.
+    Different seeds always give different files; the same seed gives the same frames
+    and tone, but not always the same bytes (H.264 with audio varies between runs).
     """
     fmt = _CONTAINERS.get((container or path.suffix.lstrip(".")).lower())
     if fmt is None:
@@ -299,7 +275,8 @@ def make_video(
     rng = random.Random(seed)
     width, height = size
     frames = max(1, round(seconds * fps))
-    # bitexact: no random segment UIDs or wall-clock stamps, so a seed gives one file.
+    # bitexact: no random segment UIDs or wall-clock stamps in the container. Bytes still
+    # may vary between runs: libx264 output varied here when an audio stream was present.
     options = {"fflags": "+bitexact"}
     if faststart and fmt in ("mp4", "mov"):
         options["movflags"] = "+faststart"
@@ -335,7 +312,7 @@ def make_video(
             y = int((height - box[1]) * (0.5 + 0.5 * math.sin(index / fps * 2 * math.pi)))
             draw.rectangle((x, y, x + box[0], y + box[1]), fill=colour)
             draw.text((width // 2, 2), str(index), fill=(255, 255, 255), font=font)
-            frame = _video_frame(img, pix_fmt)
+            frame = _video_frame(img).reformat(format=pix_fmt)
             frame.pts = index
             frame.time_base = vstream.codec_context.time_base
             out.mux(vstream.encode(frame))

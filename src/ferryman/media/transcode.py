@@ -129,8 +129,11 @@ def _rotation(src: Path) -> int:
         if video is None:
             return 0
         for packet in inp.demux(video):
-            for frame in packet.decode():
-                return frame.rotation
+            try:
+                for frame in packet.decode():
+                    return frame.rotation
+            except av.InvalidDataError:
+                continue
     return 0
 
 
