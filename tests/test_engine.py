@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
+import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from ferryman.config import Settings
 from ferryman.engine import intake, report
 from ferryman.engine.runner import Engine
+from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.samples import make_photo, make_photo_set, make_tar, make_video, make_zip
 from ferryman.store import Store
@@ -236,3 +241,83 @@ def test_zip_fixture_is_real(tmp_path: Path) -> None:
     archive = make_zip(tmp_path / "x.zip", [("a.jpg", make_photo(tmp_path / "a.jpg", 1))])
     with zipfile.ZipFile(archive) as zf:
         assert zf.testzip() is None
+
+
+async def test_passing_read_errors_are_retried_with_backoff(
+    tmp_path: Path, settings: Settings, sqlite_store: Store
+) -> None:
+    """ENOSPC while staging is `space.low`: the job waits and resumes, using no attempt."""
+    from ferryman.engine import stage
+
+    store = sqlite_store
+    photos = make_photo_set(tmp_path / "p", 3)
+    job = await intake.add_path(store, make_zip(tmp_path / "z.zip", [(p.name, p) for p in photos]))
+    real = stage.stage_entry
+    calls = {"n": 0}
+
+    def flaky(*args: object, **kwargs: object) -> stage.Staged:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise FerrymanError("space.low", "the disk filled up")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    waits: list[str] = []
+    engine = Engine(store, settings)
+    engine.bus.subscribe(
+        lambda e: waits.append(e.data["reason"]) if e.kind == "job.waiting" else None
+    )
+    from unittest import mock
+
+    with mock.patch("ferryman.engine.unpack.stage_entry", flaky):
+        await asyncio.wait_for(engine.run(until_idle=True), 60)
+    final = await store.get_job(job.id)
+    assert waits == ["space.low"]
+    assert final.state is JobState.DONE and final.attempts == 0
+    assert sorted(f["disk_sha256"] for f in library_files(settings.library)) == sorted(
+        sha256(p) for p in photos
+    )
+    await store.close()
+
+
+@pytest.fixture
+def tiny_work_area(settings: Settings) -> Iterator[Path]:
+    """The work area on a real 2 MB filesystem, so space runs out for real."""
+    work = settings.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(work)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    try:
+        yield work
+    finally:
+        subprocess.run(["umount", "-l", str(work)], check=False)
+
+
+async def test_freeing_space_lets_a_waiting_job_resume(
+    tmp_path: Path, settings: Settings, sqlite_store: Store, tiny_work_area: Path
+) -> None:
+    store = sqlite_store
+    big = [tmp_path / f"big{n}.png" for n in range(3)]
+    for n, path in enumerate(big):  # ~270 KB each: real PNGs of noise, incompressible
+        noise = random.Random(n).randbytes(300 * 300 * 3)
+        Image.frombytes("RGB", (300, 300), noise).save(path, "PNG")
+    job = await intake.add_path(store, make_zip(tmp_path / "big.zip", [(p.name, p) for p in big]))
+    filler = tiny_work_area / "someone-elses-file"
+    filler.write_bytes(b"\0" * 1_900_000)  # another program fills the disk
+    engine = Engine(store, settings)
+    running = asyncio.create_task(engine.run(until_idle=True))
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if (await store.get_job(job.id)).wait_reason == "space.low":
+            break
+    assert (await store.get_job(job.id)).wait_reason == "space.low"
+    await asyncio.sleep(0.3)
+    assert not running.done()
+    filler.unlink()  # space is freed: the job resumes by itself
+    await asyncio.wait_for(running, 60)
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    delivered = sorted(f["disk_sha256"] for f in library_files(settings.library))
+    assert delivered == sorted(sha256(p) for p in big)  # copied across filesystems intact
+    await store.close()

@@ -24,13 +24,14 @@ from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context
 from ferryman.engine.prepare import Prepared, prepare, wanted
+from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.engine.space import room_for
 from ferryman.engine.stage import Staged, stage_entry
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, Job, MediaKind
 from ferryman.sinks.library import safe_name
 from ferryman.sources.local import SourceEntry, inspect_local, iter_local
-from ferryman.store.store import NewItem
+from ferryman.store.store import LeaseLost, NewItem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,7 +55,28 @@ class _Reader:
 
 
 async def expand(ctx: Context, job: Job) -> None:
-    """Read the job's input from its cursor to the end (or until cancelled)."""
+    """Read the job's input; a passing problem queues it again, a lasting one fails it."""
+    try:
+        await _expand(ctx, job)
+    except LeaseLost:
+        raise
+    except FerrymanError as exc:
+        settings = await ctx.settings()
+        if exc.code == "space.low":  # waiting for space is not a failed attempt
+            await ctx.store.job_retry(
+                job.id, ctx.owner, exc, settings.space_recheck_seconds, count=False
+            )
+        elif should_retry(exc, job.attempts + 1, settings.retry):
+            delay = backoff_seconds(job.attempts + 1, settings.retry)
+            log.warning("reading job %s failed (%s); again in %.1fs", job.id, exc, delay)
+            await ctx.store.job_retry(job.id, ctx.owner, exc, delay)
+        else:
+            await _input_failed(ctx, job, Path(job.source), exc)
+            return
+        ctx.bus.emit("job.waiting", job.id, reason=exc.code)
+
+
+async def _expand(ctx: Context, job: Job) -> None:
     settings = await ctx.settings()
     source = Path(job.source)
     reader = _Reader()

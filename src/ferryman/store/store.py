@@ -355,6 +355,28 @@ class Store:
                 raise LeaseLost(f"job {job_id}")
             await self._store_summary(conn, job_id, now)
 
+    async def job_retry(
+        self, job_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
+    ) -> None:
+        """Reading hit a passing problem: queue the job again after ``delay`` seconds."""
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.owner == owner)
+                .values(
+                    state=JobState.QUEUED.value,
+                    owner=None,
+                    lease_until=None,
+                    attempts=jobs.c.attempts + (1 if count else 0),
+                    not_before=self.clock() + delay,
+                    wait_reason=error.code,
+                    blocked=False,
+                    updated_at=self.clock(),
+                )
+            )
+            if done.rowcount != 1:
+                raise LeaseLost(f"job {job_id}")
+
     async def set_wait(self, job_id: int, owner: str, reason: str | None, blocked: bool) -> None:
         """Unpack is waiting (for space, for deliveries): show why, and allow partial albums."""
         async with self.engine.begin() as conn:
@@ -754,8 +776,9 @@ class Store:
             .scalar_subquery()
         )
         values: dict[str, Any] = {"state": busy, "owner": owner, "lease_until": now + lease_seconds}
-        if started:
+        if started:  # a job: remember when it first started, forget why it last waited
             values["started_at"] = func.coalesce(table.c.started_at, now)
+            values["wait_reason"] = None
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
