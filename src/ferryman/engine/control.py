@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ferryman.engine.stage import remove_files
+from ferryman.fsutil import remove_files
 from ferryman.model import Job
 from ferryman.store import Store
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ferryman.engine.context import Context
 from ferryman.engine.retry import backoff_seconds, should_retry
-from ferryman.engine.stage import remove_files
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import remove_files
 from ferryman.model import Album
 from ferryman.sinks.base import Delivery, Sink, parse_destination
 from ferryman.sinks.library import LibrarySink

@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
 from ferryman.model import Job
 from ferryman.sinks.base import parse_destination
-from ferryman.sinks.library import safe_name
 from ferryman.store import Store
 
 _ARCHIVE_SUFFIX = re.compile(r"(\.tar)?\.(zip|tar|tgz|tbz2|txz|gz|bz2|xz|zst|7z|rar)$", re.I)

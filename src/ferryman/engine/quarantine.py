@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ferryman.errors import FerrymanError
-from ferryman.sinks.library import safe_name
+from ferryman.fsutil import link_or_copy, safe_name
 
 
 def job_folder(root: Path, job_id: int, job_name: str) -> Path:
@@ -39,12 +38,7 @@ def keep(
     if move:
         os.replace(src, dest) if _same_fs(src, folder) else shutil.move(src, dest)
     elif not dest.exists():
-        try:
-            os.link(src, dest)
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-                raise
-            shutil.copyfile(src, dest)
+        link_or_copy(src, dest)
     write_reason(dest, error)
     return dest
 

@@ -6,7 +6,6 @@ an entry that would only be skipped is counted and hashed but never written.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import os
@@ -77,13 +76,6 @@ def stage_entry(
 def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from first
     yield from rest
-
-
-def remove_files(paths: list[str]) -> None:
-    """Delete work files; one already gone is fine (a crash may have come between)."""
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            Path(path).unlink()
 
 
 def sha256_file(path: Path) -> tuple[int, str]:

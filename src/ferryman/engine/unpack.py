@@ -28,8 +28,8 @@ from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.engine.space import room_for
 from ferryman.engine.stage import Staged, stage_entry
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, Job, MediaKind
-from ferryman.sinks.library import safe_name
 from ferryman.sources.local import SourceEntry, inspect_local, iter_local
 from ferryman.store.store import LeaseLost, NewItem
 

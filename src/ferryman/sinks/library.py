@@ -8,27 +8,18 @@ work area when it shares the filesystem (no second copy on a full phone), else c
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
 import os
-import re
 import shutil
-import unicodedata
 from pathlib import Path
 from typing import Any
 
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
 from ferryman.model import Item
 from ferryman.sinks.base import Delivery
 
 MANIFEST = "manifest.json"
-
-
-def safe_name(name: str, fallback: str = "file") -> str:
-    """A file or folder name that is safe on every filesystem ferryman writes to."""
-    name = unicodedata.normalize("NFC", name)
-    name = re.sub(r'[\x00-\x1f/\\:*?"<>|]', "_", name).strip(" .")
-    return name[:180] or fallback
 
 
 class LibrarySink:
@@ -56,7 +47,7 @@ class LibrarySink:
             used: set[str] = set()
             for item in delivery.album.items:
                 name = _unique(_file_name(item), used)
-                _place(Path(_require(item.work_path, item)), tmp / name)
+                link_or_copy(Path(_require(item.work_path, item)), tmp / name)
                 entries.append(_manifest_entry(item, name))
             manifest = {
                 "key": delivery.key,
@@ -68,9 +59,9 @@ class LibrarySink:
                 "items": entries,
             }
             _write_json(tmp / MANIFEST, manifest)
-            _fsync_dir(tmp)
+            fsync_dir(tmp)
             os.rename(tmp, final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except OSError as exc:
             raise FerrymanError("sink.io", f"cannot write album to {final}: {exc}") from exc
         return str(final)
@@ -112,17 +103,6 @@ def _unique(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _place(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-            raise
-        shutil.copyfile(src, dst)
-        with open(dst, "rb") as handle:
-            os.fsync(handle.fileno())
-
-
 def _manifest_entry(item: Item, name: str) -> dict[str, Any]:
     return {
         "file": name,
@@ -141,11 +121,3 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, handle, indent=2, ensure_ascii=False)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -324,11 +324,7 @@ class Store:
         if error is not None:
             values |= {"error_code": error.code, "error_message": error.message}
         async with self.engine.begin() as conn:
-            done = await conn.execute(
-                update(jobs).where(jobs.c.id == job_id, jobs.c.owner == owner).values(**values)
-            )
-            if done.rowcount != 1:
-                raise LeaseLost(f"job {job_id}")
+            await self._update_owned(conn, jobs, job_id, owner, values)
 
     async def fail_job(self, job_id: int, error: FerrymanError, owner: str | None = None) -> None:
         """The whole input is unusable: the job ends now with the error's code."""
@@ -360,22 +356,22 @@ class Store:
     ) -> None:
         """Reading hit a passing problem: queue the job again after ``delay`` seconds."""
         async with self.engine.begin() as conn:
-            done = await conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.owner == owner)
-                .values(
-                    state=JobState.QUEUED.value,
-                    owner=None,
-                    lease_until=None,
-                    attempts=jobs.c.attempts + (1 if count else 0),
-                    not_before=self.clock() + delay,
-                    wait_reason=error.code,
-                    blocked=False,
-                    updated_at=self.clock(),
-                )
+            await self._update_owned(
+                conn,
+                jobs,
+                job_id,
+                owner,
+                {
+                    "state": JobState.QUEUED.value,
+                    "owner": None,
+                    "lease_until": None,
+                    "attempts": jobs.c.attempts + (1 if count else 0),
+                    "not_before": self.clock() + delay,
+                    "wait_reason": error.code,
+                    "blocked": False,
+                    "updated_at": self.clock(),
+                },
             )
-            if done.rowcount != 1:
-                raise LeaseLost(f"job {job_id}")
 
     async def set_wait(self, job_id: int, owner: str, reason: str | None, blocked: bool) -> None:
         """Unpack is waiting (for space, for deliveries): show why, and allow partial albums."""
@@ -544,19 +540,19 @@ class Store:
     async def album_delivered(self, album_id: int, owner: str, ref: str) -> None:
         now = self.clock()
         async with self.engine.begin() as conn:
-            done = await conn.execute(
-                update(albums)
-                .where(albums.c.id == album_id, albums.c.owner == owner)
-                .values(
-                    state=AlbumState.DELIVERED.value,
-                    ref=ref,
-                    delivered_at=now,
-                    owner=None,
-                    lease_until=None,
-                )
+            await self._update_owned(
+                conn,
+                albums,
+                album_id,
+                owner,
+                {
+                    "state": AlbumState.DELIVERED.value,
+                    "ref": ref,
+                    "delivered_at": now,
+                    "owner": None,
+                    "lease_until": None,
+                },
             )
-            if done.rowcount != 1:
-                raise LeaseLost(f"album {album_id}")
             await conn.execute(
                 update(items)
                 .where(items.c.album_id == album_id)
@@ -745,6 +741,16 @@ class Store:
             return {p for p in found.scalars() if p}
 
     # ------------------------------------------------------- leases, claims
+
+    async def _update_owned(
+        self, conn: AsyncConnection, table: Table, row_id: int, holder: str, values: dict[str, Any]
+    ) -> None:
+        """Write only while ``holder`` still holds the row's lease; else raise LeaseLost."""
+        done = await conn.execute(
+            update(table).where(table.c.id == row_id, table.c.owner == holder).values(**values)
+        )
+        if done.rowcount != 1:
+            raise LeaseLost(f"{table.name} {row_id}")
 
     def _job_runs(self, table: Table) -> Any:
         """The row's job is neither paused nor ended."""

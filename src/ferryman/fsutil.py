@@ -1,0 +1,48 @@
+"""File operations every layer needs: safe names, link-or-copy, durable renames, cleanup."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+_NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
+
+
+def safe_name(name: str, fallback: str = "file") -> str:
+    """A file or folder name that is safe on every filesystem ferryman writes to."""
+    name = unicodedata.normalize("NFC", name)
+    name = re.sub(r'[\x00-\x1f/\\:*?"<>|]', "_", name).strip(" .")
+    return name[:180] or fallback
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link (no second copy on a full phone); copy and fsync across filesystems."""
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in _NO_LINK:
+            raise
+        shutil.copyfile(src, dst)
+        with open(dst, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside ``path`` survive a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_files(paths: list[str]) -> None:
+    """Delete work files; one already gone is fine (a crash may have come between)."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            Path(path).unlink()
