@@ -247,3 +247,23 @@ async def test_renew_checks_owner(store: Store) -> None:
     await store.claim_job("w", 30)
     assert await store.renew(jobs, job.id, "w", 30)
     assert not await store.renew(jobs, job.id, "x", 30)
+
+
+async def test_ready_items_of_another_job_hold_conversions_back(store: Store) -> None:
+    """A ready item anywhere is deliverable work: no transcode may start before it leaves."""
+    photos = await store.add_job(source="/photos", name="photos", dest="library:")
+    await store.claim_job("w", 30)
+    await store.record_entry(photos.id, "w", 1, _photo(0))
+    await store.set_wait(photos.id, "w", "backlog", blocked=True)  # reading waits; not sealed
+    videos = await store.add_job(source="/videos", name="videos", dest="library:")
+    await store.claim_job("w", 30)
+    video = NewItem(
+        seq=0,
+        source_path="v.mkv",
+        kind=MediaKind.VIDEO,
+        state=ItemState.CONVERT,
+        plan=Plan.TRANSCODE,
+    )
+    await store.record_entry(videos.id, "w", 1, video)
+    await store.finish_expansion(videos.id, "w")
+    assert await store.claim_conversion("c", 30) is None

@@ -13,7 +13,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Table, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    FromClause,
+    Row,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ferryman.errors import FerrymanError
@@ -607,6 +619,7 @@ class Store:
     async def claim_conversion(self, owner: str, lease_seconds: float) -> Item | None:
         """A deferred item, but only while no deliverable work waits anywhere."""
         now = self.clock()
+        ready = items.alias("ready_items")
         busy = or_(
             exists().where(
                 albums.c.state == AlbumState.DELIVERING.value,
@@ -616,7 +629,8 @@ class Store:
                 albums.c.not_before <= now,
                 self._job_runs(albums),
             ),
-            exists().where(items.c.state == ItemState.READY.value, self._job_runs(items)),
+            # an alias, so this never correlates to the item being claimed
+            exists().where(ready.c.state == ItemState.READY.value, self._job_runs(ready)),
             exists().where(
                 jobs.c.state.in_([JobState.QUEUED.value, JobState.EXPANDING.value]),
                 jobs.c.paused.is_(False),
@@ -752,7 +766,7 @@ class Store:
         if done.rowcount != 1:
             raise LeaseLost(f"{table.name} {row_id}")
 
-    def _job_runs(self, table: Table) -> Any:
+    def _job_runs(self, table: FromClause) -> Any:
         """The row's job is neither paused nor ended."""
         return exists().where(
             jobs.c.id == table.c.job_id,
