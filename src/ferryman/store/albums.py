@@ -1,0 +1,249 @@
+"""Album queries: ready items become albums; albums are claimed and delivered."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Row,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ferryman.errors import FerrymanError
+from ferryman.model import (
+    Album,
+    AlbumGroup,
+    AlbumState,
+    Item,
+    ItemState,
+    JobState,
+    MediaKind,
+    Plan,
+    album_group,
+)
+from ferryman.store.base import StoreBase
+from ferryman.store.rows import (
+    album_from_row,
+    item_from_row,
+)
+from ferryman.store.schema import albums, items, jobs
+
+
+class AlbumQueries(StoreBase):
+    """Albums: sealing ready items in order, claiming, delivering, failing."""
+
+    # -------------------------------------------------------------- albums
+
+    async def seal_albums(self, job_id: int, album_size: int) -> list[int]:
+        """Group ready items, in archive order, into albums of at most ``album_size``.
+
+        Full albums are sealed at once. A partial one waits for more items while the
+        input is still being read, unless reading is blocked (it waits for these very
+        items to leave the disk). Converted items wait for the other conversions of
+        their group so they travel together instead of one album each.
+        """
+        sealed: list[int] = []
+        async with self.engine.begin() as conn:
+            job_row = (
+                await conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update())
+            ).first()
+            if job_row is None or job_row.state in (
+                JobState.CANCELLED.value,
+                JobState.FAILED.value,
+            ):
+                return sealed
+            ready = [
+                item_from_row(r)
+                for r in (
+                    await conn.execute(
+                        select(items)
+                        .where(items.c.job_id == job_id, items.c.state == ItemState.READY.value)
+                        .order_by(items.c.seq)
+                    )
+                ).all()
+            ]
+            if not ready:
+                return sealed
+            pending = await conn.execute(
+                select(items.c.kind).where(
+                    items.c.job_id == job_id,
+                    items.c.state.in_([ItemState.CONVERT.value, ItemState.CONVERTING.value]),
+                )
+            )
+            converting = {album_group(MediaKind(k)) for k in pending.scalars()}
+            next_seq = (
+                await conn.execute(
+                    select(func.coalesce(func.max(albums.c.seq), 0)).where(
+                        albums.c.job_id == job_id
+                    )
+                )
+            ).scalar_one() + 1
+            open_input = not job_row.expanded and not job_row.blocked
+            for group in AlbumGroup:
+                members = [it for it in ready if album_group(it.kind) is group]
+                while members:
+                    chunk = members[:album_size]
+                    if len(chunk) < album_size:
+                        if open_input:
+                            break
+                        waiting = group in converting and not job_row.blocked
+                        chunk = [it for it in chunk if not (waiting and it.plan is Plan.TRANSCODE)]
+                        if not chunk:
+                            break
+                    members = [it for it in members if it not in chunk]
+                    album_id = await self._insert_album(
+                        conn, job_id, next_seq, group, job_row.priority, chunk
+                    )
+                    sealed.append(album_id)
+                    next_seq += 1
+        return sealed
+
+    async def _insert_album(
+        self,
+        conn: AsyncConnection,
+        job_id: int,
+        seq: int,
+        group: AlbumGroup,
+        priority: int,
+        chunk: Sequence[Item],
+    ) -> int:
+        now = self.clock()
+        album_id = (
+            await conn.execute(
+                insert(albums)
+                .values(
+                    job_id=job_id,
+                    seq=seq,
+                    grp=group.value,
+                    state=AlbumState.SEALED.value,
+                    priority=priority,
+                    created_at=now,
+                    attempts=0,
+                    not_before=0.0,
+                )
+                .returning(albums.c.id)
+            )
+        ).scalar_one()
+        await conn.execute(
+            update(items)
+            .where(items.c.id.in_([it.id for it in chunk]))
+            .values(album_id=album_id, state=ItemState.GROUPED.value, updated_at=now)
+        )
+        return int(album_id)
+
+    async def claim_album(self, owner: str, lease_seconds: float) -> Album | None:
+        row = await self._claim(
+            albums,
+            AlbumState.SEALED,
+            AlbumState.DELIVERING,
+            owner,
+            lease_seconds,
+            [self._job_runs(albums)],
+        )
+        if row is None:
+            return None
+        return await self._with_items(row)
+
+    async def _with_items(self, row: Row[Any]) -> Album:
+        async with self.engine.connect() as conn:
+            members = (
+                await conn.execute(
+                    select(items).where(items.c.album_id == row.id).order_by(items.c.seq)
+                )
+            ).all()
+        return album_from_row(row, [item_from_row(r) for r in members])
+
+    async def album_count(self, job_id: int) -> tuple[int, bool]:
+        """How many albums the job has, and whether that number is final."""
+        async with self.engine.connect() as conn:
+            n = (
+                await conn.execute(select(func.count()).where(albums.c.job_id == job_id))
+            ).scalar_one()
+            open_items = (
+                await conn.execute(
+                    select(func.count()).where(
+                        items.c.job_id == job_id,
+                        items.c.state.in_(
+                            [
+                                ItemState.READY.value,
+                                ItemState.CONVERT.value,
+                                ItemState.CONVERTING.value,
+                            ]
+                        ),
+                    )
+                )
+            ).scalar_one()
+            expanded = (
+                await conn.execute(select(jobs.c.expanded).where(jobs.c.id == job_id))
+            ).scalar_one()
+        return int(n), bool(expanded) and open_items == 0
+
+    async def album_delivered(self, album_id: int, owner: str, ref: str) -> None:
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            await self._update_owned(
+                conn,
+                albums,
+                album_id,
+                owner,
+                {
+                    "state": AlbumState.DELIVERED.value,
+                    "ref": ref,
+                    "delivered_at": now,
+                    "owner": None,
+                    "lease_until": None,
+                },
+            )
+            await conn.execute(
+                update(items)
+                .where(items.c.album_id == album_id)
+                .values(state=ItemState.DELIVERED.value, updated_at=now)
+            )
+
+    async def album_retry(
+        self, album_id: int, owner: str, error: FerrymanError, delay: float
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(albums)
+                .where(albums.c.id == album_id, albums.c.owner == owner)
+                .values(
+                    state=AlbumState.SEALED.value,
+                    owner=None,
+                    lease_until=None,
+                    attempts=albums.c.attempts + 1,
+                    not_before=self.clock() + delay,
+                    error_code=error.code,
+                    error_message=error.message,
+                )
+            )
+
+    async def album_failed(self, album_id: int, owner: str, error: FerrymanError) -> None:
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(albums)
+                .where(albums.c.id == album_id, albums.c.owner == owner)
+                .values(
+                    state=AlbumState.FAILED.value,
+                    owner=None,
+                    lease_until=None,
+                    error_code=error.code,
+                    error_message=error.message,
+                )
+            )
+            await conn.execute(
+                update(items)
+                .where(items.c.album_id == album_id)
+                .values(
+                    state=ItemState.FAILED.value,
+                    error_code=error.code,
+                    error_message=error.message,
+                    updated_at=now,
+                )
+            )

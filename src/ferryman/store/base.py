@@ -1,0 +1,168 @@
+"""The store's foundation: connection, clock, claims, leases, reaping.
+
+Claims use one query on both engines: ``UPDATE … WHERE id = (SELECT id … LIMIT 1
+FOR UPDATE SKIP LOCKED) RETURNING …``. PostgreSQL skips rows another worker holds;
+SQLite runs one writer at a time (``BEGIN IMMEDIATE``), so the sub-select cannot race.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    FromClause,
+    Row,
+    Table,
+    exists,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ferryman.model import (
+    AlbumState,
+    ItemState,
+    JobState,
+)
+from ferryman.store.rows import (
+    Clock,
+    LeaseLost,
+    item_from_row,
+    summarise,
+)
+from ferryman.store.schema import albums, items, jobs
+
+
+class StoreBase:
+    """The engine handle, the clock, and the lease machinery every query module uses."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock = time.time) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    # ------------------------------------------------------- leases, claims
+
+    async def _update_owned(
+        self, conn: AsyncConnection, table: Table, row_id: int, holder: str, values: dict[str, Any]
+    ) -> None:
+        """Write only while ``holder`` still holds the row's lease; else raise LeaseLost."""
+        done = await conn.execute(
+            update(table).where(table.c.id == row_id, table.c.owner == holder).values(**values)
+        )
+        if done.rowcount != 1:
+            raise LeaseLost(f"{table.name} {row_id}")
+
+    def _job_runs(self, table: FromClause) -> Any:
+        """The row's job is neither paused nor ended."""
+        return exists().where(
+            jobs.c.id == table.c.job_id,
+            jobs.c.paused.is_(False),
+            jobs.c.state.in_(
+                [JobState.QUEUED.value, JobState.EXPANDING.value, JobState.ACTIVE.value]
+            ),
+        )
+
+    async def _claim(
+        self,
+        table: Table,
+        ready: str,
+        busy: str,
+        owner: str,
+        lease_seconds: float,
+        where: Iterable[Any] = (),
+        started: bool = False,
+    ) -> Row[Any] | None:
+        now = self.clock()
+        pick = (
+            select(table.c.id)
+            .where(table.c.state == ready, table.c.not_before <= now, *where)
+            .order_by(table.c.priority.desc(), table.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        values: dict[str, Any] = {"state": busy, "owner": owner, "lease_until": now + lease_seconds}
+        if started:  # a job: remember when it first started, forget why it last waited
+            values["started_at"] = func.coalesce(table.c.started_at, now)
+            values["wait_reason"] = None
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(table).where(table.c.id == pick).values(**values).returning(*table.c)
+                )
+            ).first()
+        return row
+
+    async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool:
+        """Heartbeat: push the lease forward; False means another worker has it now."""
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(table)
+                .where(table.c.id == row_id, table.c.owner == owner)
+                .values(lease_until=self.clock() + lease_seconds)
+            )
+            return done.rowcount == 1
+
+    async def reap(self) -> int:
+        """Give expired leases' work back to the queue; returns how many rows moved."""
+        now = self.clock()
+        moved = 0
+        async with self.engine.begin() as conn:
+            for table, busy, ready in (
+                (jobs, JobState.EXPANDING, JobState.QUEUED),
+                (albums, AlbumState.DELIVERING, AlbumState.SEALED),
+                (items, ItemState.CONVERTING, ItemState.CONVERT),
+            ):
+                done = await conn.execute(
+                    update(table)
+                    .where(table.c.state == busy.value, table.c.lease_until < now)
+                    .values(state=ready.value, owner=None, lease_until=None)
+                )
+                moved += done.rowcount
+        return moved
+
+    async def release(self, owner: str) -> int:
+        """Hand back everything ``owner`` holds (a graceful stop): claimable at once."""
+        moved = 0
+        async with self.engine.begin() as conn:
+            for table, busy, ready in (
+                (jobs, JobState.EXPANDING, JobState.QUEUED),
+                (albums, AlbumState.DELIVERING, AlbumState.SEALED),
+                (items, ItemState.CONVERTING, ItemState.CONVERT),
+            ):
+                done = await conn.execute(
+                    update(table)
+                    .where(table.c.state == busy.value, table.c.owner == owner)
+                    .values(state=ready.value, owner=None, lease_until=None)
+                )
+                moved += done.rowcount
+            await conn.execute(
+                update(jobs).where(jobs.c.owner == owner).values(blocked=False, wait_reason=None)
+            )
+        return moved
+
+    async def _store_summary(self, conn: AsyncConnection, job_id: int, now: float) -> None:
+        job = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).one()
+        rows = [
+            item_from_row(r)
+            for r in (
+                await conn.execute(
+                    select(items).where(items.c.job_id == job_id).order_by(items.c.seq)
+                )
+            ).all()
+        ]
+        summary = summarise(job, rows, now)
+        await conn.execute(
+            update(jobs).where(jobs.c.id == job_id).values(summary=json.dumps(summary))
+        )

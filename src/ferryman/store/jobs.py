@@ -1,0 +1,462 @@
+"""Job queries: from `add` to `done`, and what a person can do to a job."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ferryman.errors import FerrymanError
+from ferryman.model import (
+    AlbumState,
+    Item,
+    ItemState,
+    Job,
+    JobState,
+)
+from ferryman.store.base import StoreBase
+from ferryman.store.rows import (
+    TERMINAL_STATES,
+    LeaseLost,
+    NewItem,
+    item_from_row,
+    job_from_row,
+)
+from ferryman.store.schema import albums, items, jobs
+
+
+class JobQueries(StoreBase):
+    """Jobs: adding, claiming for reading, the cursor, waiting, ending, control."""
+
+    async def add_job(
+        self,
+        *,
+        source: str,
+        name: str,
+        dest: str,
+        priority: int = 0,
+        password: str | None = None,
+        dedupe_key: str | None = None,
+        error: FerrymanError | None = None,
+    ) -> Job:
+        """Record a job; a job whose input is already known to be bad is stored failed."""
+        now = self.clock()
+        values: dict[str, Any] = {
+            "source": source,
+            "name": name,
+            "dest": dest,
+            "state": JobState.QUEUED.value,
+            "priority": priority,
+            "password": password,
+            "dedupe_key": dedupe_key,
+            "created_at": now,
+            "updated_at": now,
+            "paused": False,
+            "blocked": False,
+            "cursor": 0,
+            "expanded": False,
+            "attempts": 0,
+            "not_before": 0.0,
+        }
+        if error is not None:
+            values |= {
+                "state": JobState.FAILED.value,
+                "error_code": error.code,
+                "error_message": error.message,
+                "expanded": True,
+                "finished_at": now,
+            }
+        async with self.engine.begin() as conn:
+            if dedupe_key is not None:
+                found = await conn.execute(select(jobs.c.id).where(jobs.c.dedupe_key == dedupe_key))
+                existing = found.scalar()
+                if existing is not None:
+                    raise FerrymanError("source.duplicate", f"{source} is already job {existing}")
+            row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
+            job = job_from_row(row)
+            if error is not None:
+                await self._store_summary(conn, job.id, now)
+        return job
+
+    async def unique_name(self, base: str, dest: str) -> str:
+        """A library folder name no other job with this destination uses."""
+        async with self.engine.connect() as conn:
+            taken = set(
+                (await conn.execute(select(jobs.c.name).where(jobs.c.dest == dest))).scalars()
+            )
+        name, n = base, 2
+        while name in taken:
+            name = f"{base} ({n})"
+            n += 1
+        return name
+
+    async def get_job(self, job_id: int) -> Job:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
+        if row is None:
+            raise FerrymanError("job.not_found", f"there is no job {job_id}")
+        return job_from_row(row)
+
+    async def job_password(self, job_id: int) -> str | None:
+        async with self.engine.connect() as conn:
+            found = await conn.execute(select(jobs.c.password).where(jobs.c.id == job_id))
+            return found.scalar()
+
+    async def list_jobs(self) -> list[Job]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(jobs).order_by(jobs.c.id))).all()
+        return [job_from_row(r) for r in rows]
+
+    async def item_counts(self) -> dict[int, dict[str, int]]:
+        """Per job: how many items are in each state."""
+        query = select(items.c.job_id, items.c.state, func.count()).group_by(
+            items.c.job_id, items.c.state
+        )
+        counts: dict[int, dict[str, int]] = {}
+        async with self.engine.connect() as conn:
+            for job_id, state, n in (await conn.execute(query)).all():
+                counts.setdefault(job_id, {})[state] = n
+        return counts
+
+    async def claim_job(self, owner: str, lease_seconds: float) -> Job | None:
+        """A queued job for the unpack stage, highest priority first."""
+        row = await self._claim(
+            jobs,
+            JobState.QUEUED,
+            JobState.EXPANDING,
+            owner,
+            lease_seconds,
+            [jobs.c.paused.is_(False)],
+            started=True,
+        )
+        return job_from_row(row) if row is not None else None
+
+    async def known_seqs(self, job_id: int) -> set[int]:
+        async with self.engine.connect() as conn:
+            found = await conn.execute(select(items.c.seq).where(items.c.job_id == job_id))
+            return set(found.scalars())
+
+    async def record_entry(self, job_id: int, owner: str, cursor: int, new: NewItem) -> Item:
+        """Insert the item and move the job's cursor past it, in one transaction."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            await self._advance(conn, job_id, owner, cursor)
+            row = (
+                await conn.execute(
+                    insert(items)
+                    .values(
+                        job_id=job_id,
+                        seq=new.seq,
+                        source_path=new.source_path,
+                        kind=new.kind.value,
+                        state=new.state.value,
+                        size=new.size,
+                        sha256=new.sha256,
+                        work_path=new.work_path,
+                        original_path=new.original_path,
+                        plan=new.plan.value if new.plan else None,
+                        reason=new.reason,
+                        error_code=new.error_code,
+                        error_message=new.error_message,
+                        media=json.dumps(new.media.to_json()) if new.media else None,
+                        actions=json.dumps(list(new.actions)),
+                        priority=select(jobs.c.priority)
+                        .where(jobs.c.id == job_id)
+                        .scalar_subquery(),
+                        created_at=now,
+                        updated_at=now,
+                        attempts=0,
+                        not_before=0.0,
+                    )
+                    .returning(*items.c)
+                )
+            ).one()
+        return item_from_row(row)
+
+    async def skip_entry(self, job_id: int, owner: str, cursor: int) -> None:
+        """Move the cursor past an entry that becomes no item (a directory, junk)."""
+        async with self.engine.begin() as conn:
+            await self._advance(conn, job_id, owner, cursor)
+
+    async def _advance(self, conn: AsyncConnection, job_id: int, owner: str, cursor: int) -> None:
+        moved = await conn.execute(
+            update(jobs)
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.owner == owner,
+                jobs.c.state == JobState.EXPANDING.value,
+            )
+            .values(cursor=cursor, updated_at=self.clock())
+        )
+        if moved.rowcount != 1:
+            raise LeaseLost(f"job {job_id}")
+
+    async def finish_expansion(
+        self, job_id: int, owner: str, error: FerrymanError | None = None
+    ) -> None:
+        """Every entry is an item now (or the input broke part-way: ``error``)."""
+        values: dict[str, Any] = {
+            "state": JobState.ACTIVE.value,
+            "expanded": True,
+            "owner": None,
+            "lease_until": None,
+            "blocked": False,
+            "wait_reason": None,
+            "updated_at": self.clock(),
+        }
+        if error is not None:
+            values |= {"error_code": error.code, "error_message": error.message}
+        async with self.engine.begin() as conn:
+            await self._update_owned(conn, jobs, job_id, owner, values)
+
+    async def fail_job(self, job_id: int, error: FerrymanError, owner: str | None = None) -> None:
+        """The whole input is unusable: the job ends now with the error's code."""
+        now = self.clock()
+        cond = [jobs.c.id == job_id] + ([jobs.c.owner == owner] if owner else [])
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(jobs)
+                .where(*cond)
+                .values(
+                    state=JobState.FAILED.value,
+                    expanded=True,
+                    owner=None,
+                    lease_until=None,
+                    error_code=error.code,
+                    error_message=error.message,
+                    finished_at=now,
+                    updated_at=now,
+                    blocked=False,
+                    wait_reason=None,
+                )
+            )
+            if done.rowcount != 1:
+                raise LeaseLost(f"job {job_id}")
+            await self._store_summary(conn, job_id, now)
+
+    async def job_retry(
+        self, job_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
+    ) -> None:
+        """Reading hit a passing problem: queue the job again after ``delay`` seconds."""
+        async with self.engine.begin() as conn:
+            await self._update_owned(
+                conn,
+                jobs,
+                job_id,
+                owner,
+                {
+                    "state": JobState.QUEUED.value,
+                    "owner": None,
+                    "lease_until": None,
+                    "attempts": jobs.c.attempts + (1 if count else 0),
+                    "not_before": self.clock() + delay,
+                    "wait_reason": error.code,
+                    "blocked": False,
+                    "updated_at": self.clock(),
+                },
+            )
+
+    async def set_wait(self, job_id: int, owner: str, reason: str | None, blocked: bool) -> None:
+        """Unpack is waiting (for space, for deliveries): show why, and allow partial albums."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.owner == owner)
+                .values(wait_reason=reason, blocked=blocked, updated_at=self.clock())
+            )
+
+    async def on_disk(self, job_id: int) -> int:
+        """Items of this job whose files still occupy the work area."""
+        live = [s.value for s in ItemState if not s.terminal]
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                select(func.count()).where(items.c.job_id == job_id, items.c.state.in_(live))
+            )
+            return int(found.scalar() or 0)
+
+    # ------------------------------------------------------- job lifecycle
+
+    async def finish_jobs(self) -> list[int]:
+        """End every expanded job whose items are all terminal; returns their ids."""
+        now = self.clock()
+        open_items = exists().where(
+            items.c.job_id == jobs.c.id, items.c.state.not_in(TERMINAL_STATES)
+        )
+        finished: list[int] = []
+        async with self.engine.begin() as conn:
+            ready = (
+                await conn.execute(
+                    select(jobs.c.id, jobs.c.error_code).where(
+                        jobs.c.state == JobState.ACTIVE.value,
+                        jobs.c.expanded.is_(True),
+                        ~open_items,
+                    )
+                )
+            ).all()
+            for job_id, error_code in ready:
+                state = JobState.FAILED if error_code else JobState.DONE
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id)
+                    .values(state=state.value, finished_at=now, updated_at=now)
+                )
+                await self._store_summary(conn, job_id, now)
+                finished.append(job_id)
+        return finished
+
+    async def set_paused(self, job_id: int, paused: bool) -> Job:
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(paused=paused, updated_at=self.clock())
+                .returning(*jobs.c)
+            )
+            row = done.first()
+        if row is None:
+            raise FerrymanError("job.not_found", f"there is no job {job_id}")
+        return job_from_row(row)
+
+    async def cancel(self, job_id: int) -> list[str]:
+        """End the job now; returns the work files its undelivered items leave behind."""
+        now = self.clock()
+        error = FerrymanError("job.cancelled", "cancelled on request")
+        async with self.engine.begin() as conn:
+            job = (
+                await conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update())
+            ).first()
+            if job is None:
+                raise FerrymanError("job.not_found", f"there is no job {job_id}")
+            if JobState(job.state).terminal:
+                return []
+            in_flight = select(albums.c.id).where(
+                albums.c.job_id == job_id, albums.c.state == AlbumState.DELIVERING.value
+            )
+            leftovers = await conn.execute(
+                select(items.c.work_path, items.c.original_path).where(
+                    items.c.job_id == job_id,
+                    items.c.state.not_in(TERMINAL_STATES),
+                    or_(items.c.album_id.is_(None), items.c.album_id.not_in(in_flight)),
+                )
+            )
+            paths = [p for row in leftovers.all() for p in row if p]
+            await conn.execute(
+                update(items)
+                .where(
+                    items.c.job_id == job_id,
+                    items.c.state.not_in(TERMINAL_STATES),
+                    or_(items.c.album_id.is_(None), items.c.album_id.not_in(in_flight)),
+                )
+                .values(
+                    state=ItemState.CANCELLED.value,
+                    reason=error.code,
+                    owner=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+            )
+            await conn.execute(
+                update(albums)
+                .where(albums.c.job_id == job_id, albums.c.state == AlbumState.SEALED.value)
+                .values(state=AlbumState.FAILED.value, error_code=error.code)
+            )
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(
+                    state=JobState.CANCELLED.value,
+                    owner=None,
+                    lease_until=None,
+                    error_code=error.code,
+                    error_message=error.message,
+                    finished_at=now,
+                    updated_at=now,
+                    blocked=False,
+                    wait_reason=None,
+                )
+            )
+            await self._store_summary(conn, job_id, now)
+        return paths
+
+    async def retry(self, job_id: int) -> Job:
+        """Run an ended job again: what was delivered or skipped stays; the rest is redone."""
+        now = self.clock()
+        keep = [ItemState.DELIVERED.value, ItemState.SKIPPED.value]
+        async with self.engine.begin() as conn:
+            job = (
+                await conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update())
+            ).first()
+            if job is None:
+                raise FerrymanError("job.not_found", f"there is no job {job_id}")
+            if not JobState(job.state).terminal:
+                raise FerrymanError(
+                    "job.not_found", f"job {job_id} is {job.state}; only ended jobs can be retried"
+                )
+            await conn.execute(
+                delete(items).where(items.c.job_id == job_id, items.c.state.not_in(keep))
+            )
+            await conn.execute(
+                delete(albums).where(
+                    albums.c.job_id == job_id, albums.c.state != AlbumState.DELIVERED.value
+                )
+            )
+            row = (
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job_id)
+                    .values(
+                        state=JobState.QUEUED.value,
+                        cursor=0,
+                        expanded=False,
+                        error_code=None,
+                        error_message=None,
+                        finished_at=None,
+                        summary=None,
+                        attempts=0,
+                        not_before=0.0,
+                        paused=False,
+                        updated_at=now,
+                    )
+                    .returning(*jobs.c)
+                )
+            ).one()
+        return job_from_row(row)
+
+    async def set_password(self, job_id: int, password: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(password=password))
+
+    async def active_jobs(self) -> list[int]:
+        """Jobs that may have items to seal."""
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                select(jobs.c.id).where(
+                    jobs.c.state.in_([JobState.EXPANDING.value, JobState.ACTIVE.value]),
+                    and_(jobs.c.paused.is_(False)),
+                )
+            )
+            return list(found.scalars())
+
+    async def idle(self) -> bool:
+        """No job is left that could still make progress (``run --until-idle``)."""
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                select(func.count()).where(
+                    jobs.c.state.not_in(
+                        [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
+                    ),
+                    jobs.c.paused.is_(False),
+                )
+            )
+            return found.scalar_one() == 0

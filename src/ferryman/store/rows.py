@@ -1,0 +1,170 @@
+"""Row conversions and plain records shared by the store's query modules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Row,
+)
+
+from ferryman.errors import FerrymanError
+from ferryman.model import (
+    Album,
+    AlbumGroup,
+    AlbumState,
+    Item,
+    ItemState,
+    Job,
+    JobState,
+    MediaInfo,
+    MediaKind,
+    Plan,
+)
+
+Clock = Callable[[], float]
+TERMINAL_STATES = [s.value for s in ItemState if s.terminal]
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """An entry that has become an item: what the unpack stage learned about it."""
+
+    seq: int
+    source_path: str
+    kind: MediaKind
+    state: ItemState
+    size: int = 0
+    sha256: str | None = None
+    work_path: str | None = None
+    original_path: str | None = None
+    plan: Plan | None = None
+    reason: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    media: MediaInfo | None = None
+    actions: tuple[str, ...] = ()
+
+
+class LeaseLost(FerrymanError):
+    """Another worker owns this row now: stop, and do not write its results."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__("engine.lease_lost", f"lease on {what} is no longer ours")
+
+
+def job_from_row(row: Row[Any]) -> Job:
+    m = row._mapping
+    return Job(
+        id=m["id"],
+        source=m["source"],
+        name=m["name"],
+        dest=m["dest"],
+        state=JobState(m["state"]),
+        priority=m["priority"],
+        wait_reason=m["wait_reason"],
+        error_code=m["error_code"],
+        error_message=m["error_message"],
+        cursor=m["cursor"],
+        expanded=bool(m["expanded"]),
+        created_at=m["created_at"],
+        finished_at=m["finished_at"],
+        summary=json.loads(m["summary"]) if m["summary"] else None,
+        has_password=m["password"] is not None,
+        paused=bool(m["paused"]),
+        attempts=m["attempts"],
+        started_at=m["started_at"],
+    )
+
+
+def item_from_row(row: Row[Any]) -> Item:
+    m = row._mapping
+    return Item(
+        id=m["id"],
+        job_id=m["job_id"],
+        seq=m["seq"],
+        source_path=m["source_path"],
+        kind=MediaKind(m["kind"]),
+        state=ItemState(m["state"]),
+        size=m["size"],
+        sha256=m["sha256"],
+        work_path=m["work_path"],
+        plan=Plan(m["plan"]) if m["plan"] else None,
+        reason=m["reason"],
+        error_code=m["error_code"],
+        attempts=m["attempts"],
+        album_id=m["album_id"],
+        media=MediaInfo.from_json(json.loads(m["media"])) if m["media"] else None,
+        actions=json.loads(m["actions"]) if m["actions"] else [],
+        error_message=m["error_message"],
+        original_path=m["original_path"],
+    )
+
+
+def album_from_row(row: Row[Any], members: list[Item]) -> Album:
+    m = row._mapping
+    return Album(
+        id=m["id"],
+        job_id=m["job_id"],
+        seq=m["seq"],
+        group=AlbumGroup(m["grp"]),
+        state=AlbumState(m["state"]),
+        attempts=m["attempts"],
+        items=members,
+    )
+
+
+def summarise(job: Row[Any], rows: Sequence[Item], now: float) -> dict[str, Any]:
+    """The stored report of a job: counts, reasons, bytes and time."""
+    return summarise_items(job_from_row(job), rows, now)
+
+
+def summarise_items(job: Job, rows: Sequence[Item], now: float) -> dict[str, Any]:
+    """Counts, reasons, bytes and time for a job and its items."""
+    by_state: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    quarantined: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    delivered_bytes = 0
+    converted = 0
+    for it in rows:
+        by_state[it.state.value] = by_state.get(it.state.value, 0) + 1
+        if it.state is ItemState.DELIVERED:
+            delivered_bytes += it.size
+            if any(a in ("remux", "transcode") for a in it.actions):
+                converted += 1
+        elif it.state is ItemState.SKIPPED:
+            key = it.reason or "unknown"
+            skipped[key] = skipped.get(key, 0) + 1
+        elif it.state is ItemState.QUARANTINED:
+            quarantined.append(
+                {"path": it.source_path, "code": it.error_code, "message": it.error_message}
+            )
+        elif it.state in (ItemState.FAILED, ItemState.CANCELLED):
+            failed.append(
+                {
+                    "path": it.source_path,
+                    "code": it.error_code or it.reason,
+                    "message": it.error_message,
+                }
+            )
+    started = job.started_at or job.created_at
+    ended = job.finished_at or now
+    return {
+        "job": job.id,
+        "name": job.name,
+        "source": job.source,
+        "state": job.state.value,
+        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "total": len(rows),
+        "delivered": by_state.get(ItemState.DELIVERED.value, 0),
+        "converted": converted,
+        "skipped": skipped,
+        "quarantined": quarantined,
+        "failed": failed,
+        "bytes_delivered": delivered_bytes,
+        "seconds": round(max(0.0, ended - started), 3),
+    }
