@@ -321,3 +321,31 @@ async def test_freeing_space_lets_a_waiting_job_resume(
     delivered = sorted(f["disk_sha256"] for f in library_files(settings.library))
     assert delivered == sorted(sha256(p) for p in big)  # copied across filesystems intact
     await store.close()
+
+
+async def test_an_unexpected_error_is_retried_a_bounded_number_of_times(
+    tmp_path: Path, settings: Settings, sqlite_store: Store
+) -> None:
+    """A bug in a step must end the job with engine.internal, not loop forever."""
+    from unittest import mock
+
+    store = sqlite_store
+    await store.set_runtime_setting("backlog_items", 20)
+    fast = settings.model_copy(
+        update={
+            "retry": settings.retry.model_copy(update={"max_attempts": 3, "base_seconds": 0.01})
+        }
+    )
+    photos = make_photo_set(tmp_path / "p", 2)
+    job = await intake.add_path(store, make_zip(tmp_path / "z.zip", [(p.name, p) for p in photos]))
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    with mock.patch("ferryman.engine.unpack.prepare", broken):
+        await asyncio.wait_for(run_until_idle(store, fast), 60)
+    final = await store.get_job(job.id)
+    assert final.state is JobState.FAILED
+    assert final.error_code == "engine.internal"
+    assert final.attempts == 2  # two retries, then the third failure ends it
+    await store.close()

@@ -12,6 +12,13 @@ from ferryman.engine.wakeup import Wakeup
 from ferryman.store import Store
 
 
+class Stopping(BaseException):
+    """Raised at a checkpoint once a graceful stop was asked for: leave, write nothing more.
+
+    A BaseException, so the ``except Exception`` of a step never mistakes it for a failure.
+    """
+
+
 @dataclass
 class Context:
     store: Store
@@ -19,9 +26,15 @@ class Context:
     base_settings: Settings
     owner: str
     wakeup: Wakeup = field(default_factory=Wakeup)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _cached: Settings | None = None
     _cached_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def checkpoint(self) -> None:
+        """A safe place to stop: nothing half-written depends on going on from here."""
+        if self.stopping.is_set():
+            raise Stopping
 
     async def settings(self) -> Settings:
         """Base settings with the store's runtime overrides, re-read at most once a second."""

@@ -7,12 +7,14 @@ a conversion that keeps failing sends the original to quarantine with the reason
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from ferryman.engine import quarantine
-from ferryman.engine.context import Context
+from ferryman.engine.context import Context, Stopping
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.engine.stage import sha256_file
 from ferryman.errors import FerrymanError
@@ -49,7 +51,8 @@ async def convert(ctx: Context, item: Item) -> None:
 
     try:
         cfg = settings.convert
-        await run_in_child(
+        await _unless_stopping(
+            ctx,
             transcode_to_mp4,
             {
                 "src": src,
@@ -71,6 +74,13 @@ async def convert(ctx: Context, item: Item) -> None:
         tmp.unlink(missing_ok=True)
         await _failed(ctx, item, src, exc)
         return
+    except Exception as bug:  # counted, so a bug cannot retry the item forever
+        tmp.unlink(missing_ok=True)
+        log.exception("converting %s failed unexpectedly", item.source_path)
+        await _failed(
+            ctx, item, src, FerrymanError("engine.internal", f"{type(bug).__name__}: {bug}")
+        )
+        return
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -89,6 +99,24 @@ async def convert(ctx: Context, item: Item) -> None:
     )
     if await ctx.store.seal_albums(item.job_id, settings.album_size):
         ctx.wakeup.notify()
+
+
+async def _unless_stopping(
+    ctx: Context, target: Any, kwargs: dict[str, Any], **options: Any
+) -> None:
+    """Run the child; on a graceful stop kill it (never a store write) and raise Stopping."""
+    child = asyncio.create_task(run_in_child(target, kwargs, **options))
+    stop = asyncio.create_task(ctx.stopping.wait())
+    try:
+        await asyncio.wait({child, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not child.done():
+        child.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await child
+        raise Stopping
+    child.result()
 
 
 async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> None:

@@ -50,6 +50,10 @@ async def deliver(ctx: Context, album: Album) -> None:
     except OSError as exc:
         await _failed(ctx, album, FerrymanError("sink.io", str(exc)))
         return
+    except Exception as bug:  # counted, so a bug cannot retry the album forever
+        log.exception("delivering album %s of job %s failed unexpectedly", album.seq, job.id)
+        await _failed(ctx, album, FerrymanError("engine.internal", f"{type(bug).__name__}: {bug}"))
+        return
     await ctx.store.album_delivered(album.id, ctx.owner, ref)
     # Only now may the work files go: the store says the album is safe.
     paths = [p for it in album.items for p in (it.work_path, it.original_path) if p]

@@ -30,7 +30,8 @@ async def held(
         while True:
             await asyncio.sleep(seconds / 3)
             try:
-                ours = await store.renew(table, row_id, owner, seconds)
+                # shielded: a cancelled beat must not leave a transaction half-done
+                ours = await asyncio.shield(store.renew(table, row_id, owner, seconds))
             except Exception:  # a missed beat is not a lost lease; try again
                 log.warning("heartbeat for %s %s failed", table.name, row_id, exc_info=True)
                 continue

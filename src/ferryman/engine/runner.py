@@ -22,13 +22,16 @@ from typing import Any
 
 from ferryman.config import Settings
 from ferryman.engine import convert, deliver, unpack
-from ferryman.engine.context import Context
+from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import EventBus
 from ferryman.engine.leases import held
 from ferryman.store import Store
 from ferryman.store.schema import albums, items, jobs
 
 log = logging.getLogger(__name__)
+
+
+STOP_GRACE_SECONDS = 20.0  # how long a graceful stop waits for steps to reach a checkpoint
 
 
 def new_owner() -> str:
@@ -41,7 +44,6 @@ class Engine:
 
     def __init__(self, store: Store, settings: Settings, bus: EventBus | None = None) -> None:
         self.ctx = Context(store, bus or EventBus(), settings, new_owner())
-        self._stop = asyncio.Event()
 
     @property
     def bus(self) -> EventBus:
@@ -49,7 +51,8 @@ class Engine:
 
     def stop(self) -> None:
         """Ask for a graceful stop (what SIGTERM and SIGINT do)."""
-        self._stop.set()
+        self.ctx.stopping.set()
+        self.ctx.wakeup.notify()
 
     async def run(self, *, until_idle: bool = False) -> None:
         store = self.ctx.store
@@ -64,15 +67,21 @@ class Engine:
         ]
         keeper = asyncio.create_task(self._housekeep(until_idle), name="housekeeper")
         self.ctx.bus.emit("engine.started", owner=self.ctx.owner)
+        tasks = [*workers, keeper]
         try:
-            await self._stop.wait()
+            await self.ctx.stopping.wait()
         finally:
-            for task in [*workers, keeper]:
+            self.stop()
+            # Steps stop at their next checkpoint; cancelling one inside a store
+            # transaction could leave SQLite locked, so that is only the last resort.
+            _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+            for task in late:
+                log.warning("%s did not reach a checkpoint in time; cancelling it", task.get_name())
                 task.cancel()
-            results = await asyncio.gather(*workers, keeper, return_exceptions=True)
+            results = await asyncio.gather(*tasks, return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException) and not isinstance(
-                    result, asyncio.CancelledError
+                    result, asyncio.CancelledError | Stopping
                 ):
                     log.error("worker ended with %r", result)
             released = await store.release(self.ctx.owner)
@@ -98,7 +107,7 @@ class Engine:
         claim: Callable[[], Awaitable[Any]],
         handle: Callable[[Any], Awaitable[None]],
     ) -> None:
-        while True:
+        while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
             try:
                 unit = await claim()
@@ -109,11 +118,15 @@ class Engine:
             if unit is None:
                 await self.ctx.wakeup.wait(settings.poll_seconds)
                 continue
+            if self.ctx.stopping.is_set():
+                return  # claimed as the stop came: release() hands it back
             try:
                 await handle(unit)
+            except Stopping:
+                return
             except asyncio.CancelledError:
                 task = asyncio.current_task()
-                if self._stop.is_set() or task is None:
+                if self.ctx.stopping.is_set() or task is None:
                     raise
                 task.uncancel()  # our heartbeat cancelled the step, not the engine
                 log.warning("%s: lost the lease on %s; moving on", stage, unit)
@@ -151,7 +164,7 @@ class Engine:
 
     async def _housekeep(self, until_idle: bool) -> None:
         store = self.ctx.store
-        while True:
+        while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
             try:
                 if await store.reap():
@@ -166,7 +179,7 @@ class Engine:
                     job = await store.get_job(job_id)
                     self.ctx.bus.emit("job.finished", job_id, state=job.state.value)
                 if until_idle and await store.idle():
-                    self._stop.set()
+                    self.stop()
                     return
             except Exception:
                 log.exception("housekeeping failed; trying again")

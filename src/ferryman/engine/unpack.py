@@ -57,7 +57,13 @@ class _Reader:
 async def expand(ctx: Context, job: Job) -> None:
     """Read the job's input; a passing problem queues it again, a lasting one fails it."""
     try:
-        await _expand(ctx, job)
+        try:
+            await _expand(ctx, job)
+        except (LeaseLost, FerrymanError):
+            raise
+        except Exception as bug:  # counted like any retryable error, so it cannot loop forever
+            log.exception("reading job %s failed unexpectedly", job.id)
+            raise FerrymanError("engine.internal", f"{type(bug).__name__}: {bug}") from bug
     except LeaseLost:
         raise
     except FerrymanError as exc:
@@ -118,7 +124,9 @@ async def _read_all(
     known: set[int],
 ) -> FerrymanError | None:
     """Stage every new entry; returns the error that ended the input early, if any."""
+    on_disk: int | None = None  # as of the last recorded entry; None: ask the store
     while True:
+        ctx.checkpoint()
         try:
             entry: SourceEntry | None = await reader.call(next, entries, None)
         except FerrymanError as exc:
@@ -129,9 +137,11 @@ async def _read_all(
         if info.index < job.cursor or info.index in known:
             continue  # handled before a restart: read past it without writing
         if info.type is not EntryType.FILE:
-            await _record(ctx, job, info.index, info.path, _skipped(f"unsupported_{info.type}"))
+            on_disk = await _record(
+                ctx, job, info.index, info.path, _skipped(f"unsupported_{info.type}")
+            )
             continue
-        await _wait_for_room(ctx, job, work, info.size or 0)
+        await _wait_for_room(ctx, job, work, info.size or 0, on_disk)
         settings = await ctx.settings()
         dest = work / f"{info.index:06d}-{safe_name(Path(info.path).name)}"
         try:
@@ -144,7 +154,7 @@ async def _read_all(
             )
         except FerrymanError as exc:
             if exc.code == "archive.entry_corrupt":
-                await _record(ctx, job, info.index, info.path, _failed(exc))
+                on_disk = await _record(ctx, job, info.index, info.path, _failed(exc))
                 continue
             raise
         prepared = await asyncio.to_thread(prepare, staged, settings.send_documents)
@@ -160,7 +170,7 @@ async def _read_all(
                 move=True,
             )
             prepared.work_path = kept
-        await _record(ctx, job, info.index, info.path, prepared)
+        on_disk = await _record(ctx, job, info.index, info.path, prepared)
         ctx.bus.emit("job.progress", job.id, entry=info.index, path=info.path)
 
 
@@ -178,9 +188,10 @@ def _failed(exc: FerrymanError) -> Prepared:
     )
 
 
-async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) -> None:
+async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) -> int:
+    """Record the entry; returns how many of the job's files are in the work area now."""
     terminal = p.state.terminal
-    item = await ctx.store.record_entry(
+    recorded = await ctx.store.record_entry(
         job.id,
         ctx.owner,
         index + 1,
@@ -203,6 +214,7 @@ async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) ->
             actions=tuple(p.actions),
         ),
     )
+    item = recorded.item
     ctx.bus.emit(
         "item.recorded",
         job.id,
@@ -212,23 +224,31 @@ async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) ->
         path=path,
         reason=item.reason,
     )
-    if item.state in (ItemState.READY, ItemState.CONVERT):
-        settings = await ctx.settings()
-        sealed = await ctx.store.seal_albums(job.id, settings.album_size)
-        if sealed or item.state is ItemState.CONVERT:
+    settings = await ctx.settings()
+    # Only a full album can be sealed while reading goes on; partial ones wait for the end.
+    if item.state is ItemState.READY and recorded.ready >= settings.album_size:
+        if await ctx.store.seal_albums(job.id, settings.album_size):
             ctx.wakeup.notify()
+    elif item.state is ItemState.CONVERT:
+        ctx.wakeup.notify()
+    return recorded.on_disk
 
 
 def _s(path: Path | None) -> str | None:
     return str(path) if path is not None else None
 
 
-async def _wait_for_room(ctx: Context, job: Job, work: Path, size: int) -> None:
+async def _wait_for_room(
+    ctx: Context, job: Job, work: Path, size: int, on_disk: int | None
+) -> None:
     """Backpressure and the space guard: wait, showing why, until the entry may be written."""
     waiting: str | None = None
     while True:
+        ctx.checkpoint()
         settings = await ctx.settings()
-        if await ctx.store.on_disk(job.id) >= settings.backlog_items:
+        if on_disk is None:
+            on_disk = await ctx.store.on_disk(job.id)
+        if on_disk >= settings.backlog_items:
             reason: str | None = "backlog"
         elif not room_for(work, size, settings.space_floor):
             reason = "space.low"
@@ -248,6 +268,7 @@ async def _wait_for_room(ctx: Context, job: Job, work: Path, size: int) -> None:
             return
         pause = settings.space_recheck_seconds if reason == "space.low" else settings.poll_seconds
         await ctx.wakeup.wait(pause)
+        on_disk = None  # deliveries may have freed room meanwhile
 
 
 async def _keep_input(ctx: Context, job: Job, source: Path, exc: FerrymanError) -> None:

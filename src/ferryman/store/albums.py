@@ -150,7 +150,7 @@ class AlbumQueries(StoreBase):
         return await self._with_items(row)
 
     async def _with_items(self, row: Row[Any]) -> Album:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             members = (
                 await conn.execute(
                     select(items).where(items.c.album_id == row.id).order_by(items.c.seq)
@@ -160,7 +160,7 @@ class AlbumQueries(StoreBase):
 
     async def album_count(self, job_id: int) -> tuple[int, bool]:
         """How many albums the job has, and whether that number is final."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             n = (
                 await conn.execute(select(func.count()).where(albums.c.job_id == job_id))
             ).scalar_one()

@@ -40,12 +40,18 @@ from ferryman.store.schema import albums, items, jobs
 class StoreBase:
     """The engine handle, the clock, and the lease machinery every query module uses."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock = time.time) -> None:
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock = time.time, reader: AsyncEngine | None = None
+    ) -> None:
         self.engine = engine
+        # Reads need no write lock: on SQLite they get an engine that begins deferred.
+        self.reader = reader or engine
         self.clock = clock
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
 
     @property
     def is_sqlite(self) -> bool:

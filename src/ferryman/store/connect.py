@@ -49,6 +49,21 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_begin_read(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")  # deferred: a WAL reader never waits for the writer
+
+
+async def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
+    """A writing engine (schema migrated) and one for reads; the same one on PostgreSQL."""
+    engine = await create_engine(url)
+    if engine.dialect.name != "sqlite":
+        return engine, engine
+    reader = create_async_engine(normalise_url(url), connect_args={"timeout": 30})
+    event.listen(reader.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(reader.sync_engine, "begin", _sqlite_begin_read)
+    return engine, reader
+
+
 async def create_engine(url: str) -> AsyncEngine:
     """An engine with the schema migrated to the newest version."""
     url = normalise_url(url)

@@ -151,7 +151,7 @@ class ItemQueries(StoreBase):
             )
 
     async def job_items(self, job_id: int) -> list[Item]:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (
                 await conn.execute(
                     select(items).where(items.c.job_id == job_id).order_by(items.c.seq)
@@ -162,7 +162,7 @@ class ItemQueries(StoreBase):
     async def work_paths(self) -> set[str]:
         """Files the store still needs in the work area (any non-terminal item's)."""
         live = [s.value for s in ItemState if not s.terminal]
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             found = await conn.execute(
                 select(items.c.work_path).where(
                     items.c.state.in_(live), items.c.work_path.is_not(None)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     and_,
+    case,
     delete,
     exists,
     func,
@@ -20,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ferryman.errors import FerrymanError
 from ferryman.model import (
     AlbumState,
-    Item,
     ItemState,
     Job,
     JobState,
@@ -30,6 +30,7 @@ from ferryman.store.rows import (
     TERMINAL_STATES,
     LeaseLost,
     NewItem,
+    Recorded,
     item_from_row,
     job_from_row,
 )
@@ -91,7 +92,7 @@ class JobQueries(StoreBase):
 
     async def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             taken = set(
                 (await conn.execute(select(jobs.c.name).where(jobs.c.dest == dest))).scalars()
             )
@@ -102,19 +103,19 @@ class JobQueries(StoreBase):
         return name
 
     async def get_job(self, job_id: int) -> Job:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
         if row is None:
             raise FerrymanError("job.not_found", f"there is no job {job_id}")
         return job_from_row(row)
 
     async def job_password(self, job_id: int) -> str | None:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             found = await conn.execute(select(jobs.c.password).where(jobs.c.id == job_id))
             return found.scalar()
 
     async def list_jobs(self) -> list[Job]:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(select(jobs).order_by(jobs.c.id))).all()
         return [job_from_row(r) for r in rows]
 
@@ -124,7 +125,7 @@ class JobQueries(StoreBase):
             items.c.job_id, items.c.state
         )
         counts: dict[int, dict[str, int]] = {}
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             for job_id, state, n in (await conn.execute(query)).all():
                 counts.setdefault(job_id, {})[state] = n
         return counts
@@ -143,11 +144,11 @@ class JobQueries(StoreBase):
         return job_from_row(row) if row is not None else None
 
     async def known_seqs(self, job_id: int) -> set[int]:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             found = await conn.execute(select(items.c.seq).where(items.c.job_id == job_id))
             return set(found.scalars())
 
-    async def record_entry(self, job_id: int, owner: str, cursor: int, new: NewItem) -> Item:
+    async def record_entry(self, job_id: int, owner: str, cursor: int, new: NewItem) -> Recorded:
         """Insert the item and move the job's cursor past it, in one transaction."""
         now = self.clock()
         async with self.engine.begin() as conn:
@@ -182,7 +183,18 @@ class JobQueries(StoreBase):
                     .returning(*items.c)
                 )
             ).one()
-        return item_from_row(row)
+            live = [s.value for s in ItemState if not s.terminal]
+            ready, on_disk = (
+                await conn.execute(
+                    select(
+                        func.coalesce(
+                            func.sum(case((items.c.state == ItemState.READY.value, 1), else_=0)), 0
+                        ),
+                        func.count(),
+                    ).where(items.c.job_id == job_id, items.c.state.in_(live))
+                )
+            ).one()
+        return Recorded(item_from_row(row), int(ready), int(on_disk))
 
     async def skip_entry(self, job_id: int, owner: str, cursor: int) -> None:
         """Move the cursor past an entry that becomes no item (a directory, junk)."""
@@ -279,7 +291,7 @@ class JobQueries(StoreBase):
     async def on_disk(self, job_id: int) -> int:
         """Items of this job whose files still occupy the work area."""
         live = [s.value for s in ItemState if not s.terminal]
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             found = await conn.execute(
                 select(func.count()).where(items.c.job_id == job_id, items.c.state.in_(live))
             )
@@ -439,7 +451,7 @@ class JobQueries(StoreBase):
 
     async def active_jobs(self) -> list[int]:
         """Jobs that may have items to seal."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             found = await conn.execute(
                 select(jobs.c.id).where(
                     jobs.c.state.in_([JobState.EXPANDING.value, JobState.ACTIVE.value]),
@@ -450,7 +462,7 @@ class JobQueries(StoreBase):
 
     async def idle(self) -> bool:
         """No job is left that could still make progress (``run --until-idle``)."""
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             found = await conn.execute(
                 select(func.count()).where(
                     jobs.c.state.not_in(

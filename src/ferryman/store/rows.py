@@ -49,6 +49,15 @@ class NewItem:
     actions: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A recorded item and its job's load right after: what the reader needs to pace itself."""
+
+    item: Item
+    ready: int  # the job's items ready for an album
+    on_disk: int  # the job's items whose files are in the work area
+
+
 class LeaseLost(FerrymanError):
     """Another worker owns this row now: stop, and do not write its results."""
 

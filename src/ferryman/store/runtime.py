@@ -21,7 +21,7 @@ class RuntimeQueries(StoreBase):
     # ---------------------------------------------------- runtime settings
 
     async def runtime_settings(self) -> dict[str, Any]:
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             rows = (await conn.execute(select(runtime_settings))).all()
         return {k: json.loads(v) for k, v in rows}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from ferryman.store.albums import AlbumQueries
-from ferryman.store.connect import create_engine
+from ferryman.store.connect import create_engines
 from ferryman.store.items import ItemQueries
 from ferryman.store.jobs import JobQueries
 from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
@@ -23,4 +23,5 @@ class Store(JobQueries, AlbumQueries, ItemQueries, RuntimeQueries):
 
     @classmethod
     async def open(cls, url: str, clock: Clock = time.time) -> Store:
-        return cls(await create_engine(url), clock)
+        writer, reader = await create_engines(url)
+        return cls(writer, clock, reader)
