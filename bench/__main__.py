@@ -1,0 +1,140 @@
+"""``python -m bench [pipeline|streaming|memory|all]``: run benchmarks, print their tables.
+
+Exit status: 0 when every target was met, 1 when one was missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import memory, pipeline, streaming
+from bench._common import Check, Result, ferryman_env_note, progress, source_description
+
+BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
+    "pipeline": pipeline.run,
+    "streaming": streaming.run,
+    "memory": memory.run,
+}
+
+# name -> (default, environment variable); a flag beats the variable, which beats the default.
+DEFAULTS: dict[str, tuple[float, str]] = {
+    "items": (2000, "BENCH_ITEMS"),
+    "entries": (500, "BENCH_ENTRIES"),
+    "size_mb": (1024, "BENCH_SIZE_MB"),
+    "small_mb": (256, "BENCH_SMALL_MB"),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="ferryman benchmarks; each prints a table with its baseline and ratios.",
+        epilog="Sizes also come from BENCH_ITEMS, BENCH_ENTRIES, BENCH_SIZE_MB, BENCH_SMALL_MB"
+        " and BENCH_SCALE (flags win). Temporary files go to --tmp-dir (else $TMPDIR or /tmp)"
+        " and are deleted afterwards.",
+    )
+    parser.add_argument(
+        "which",
+        nargs="?",
+        default="all",
+        choices=["all", *BENCHMARKS],
+        help="which benchmark to run (default: all)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=float(os.environ.get("BENCH_SCALE", "1")),
+        help="multiply every default size by this (e.g. 0.1 for a smoke run, 4 for a long one)",
+    )
+    parser.add_argument("--items", type=int, help="pipeline: photos in the folder (2000)")
+    parser.add_argument("--repeat", type=int, default=1, help="pipeline: ferryman runs (1)")
+    parser.add_argument("--entries", type=int, help="streaming: entries in the zip (500)")
+    parser.add_argument("--size-mb", type=int, help="memory: the big archive in MiB (1024)")
+    parser.add_argument("--size-gb", type=float, help="memory: the big archive in GiB")
+    parser.add_argument(
+        "--small-mb", type=int, help="memory: the comparison archive in MiB (256; 0: skip)"
+    )
+    parser.add_argument("--entry-mb", type=float, default=4.0, help="memory: entry size (4)")
+    parser.add_argument(
+        "--interval", type=float, default=0.05, help="memory: sampling period in seconds (0.05)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        help="seconds one ferryman run may take before it counts as failed (900)",
+    )
+    parser.add_argument("--tmp-dir", type=Path, help="where temporary inputs and outputs go")
+    parser.add_argument("--keep", action="store_true", help="keep temporary files")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    if args.size_gb is not None:
+        args.size_mb = round(args.size_gb * 1024)
+    for name, (default, env) in DEFAULTS.items():
+        if getattr(args, name) is None:
+            raw = os.environ.get(env)
+            value = float(raw) if raw else default * args.scale
+            setattr(args, name, max(1, round(value)) if value else 0)
+    if args.small_mb >= args.size_mb:
+        args.small_mb = 0  # nothing smaller to compare with
+    if min(args.items, args.entries, args.size_mb, args.repeat) < 1:
+        parser.error("--items, --entries, --size-mb and --repeat must be at least 1")
+    if args.interval <= 0 or args.entry_mb <= 0 or args.timeout <= 0:
+        parser.error("--interval, --entry-mb and --timeout must be positive")
+    if args.tmp_dir is not None:
+        args.tmp_dir.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = list(BENCHMARKS) if args.which == "all" else [args.which]
+    header = (
+        f"ferryman benchmarks — {platform.python_implementation()} {platform.python_version()},"
+        f" {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
+    )
+    print(header)
+    print(source_description())
+    note = ferryman_env_note()
+    if note:
+        print(f"note: {note}")
+    results: list[Result] = []
+    started = time.perf_counter()
+    for name in names:
+        progress(f"running {name}")
+        t0 = time.perf_counter()
+        try:
+            result = BENCHMARKS[name](args)
+        except (Exception, TimeoutError) as exc:  # one broken benchmark must not hide the rest
+            result = Result(name, "did not finish")
+            result.checks.append(Check("ran to the end", f"{type(exc).__name__}: {exc}", "", False))
+        result.data["bench_seconds"] = time.perf_counter() - t0
+        results.append(result)
+        print()
+        print(result.render(), flush=True)
+    elapsed = time.perf_counter() - started
+    print()
+    verdicts = ", ".join(f"{r.name} {'PASS' if r.passed else 'FAIL'}" for r in results)
+    print(f"done in {elapsed:.0f} s: {verdicts}")
+    if args.json is not None:
+        payload = {"header": header, "args": _jsonable(vars(args))}
+        payload["results"] = [r.as_dict() for r in results]
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2, default=str))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _jsonable(values: dict[str, object]) -> dict[str, object]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
