@@ -53,10 +53,6 @@ class StoreBase:
         if self.reader is not self.engine:
             await self.reader.dispose()
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
-
     # ------------------------------------------------------- leases, claims
 
     async def _update_owned(

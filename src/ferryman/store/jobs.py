@@ -109,11 +109,6 @@ class JobQueries(StoreBase):
             raise FerrymanError("job.not_found", f"there is no job {job_id}")
         return job_from_row(row)
 
-    async def job_password(self, job_id: int) -> str | None:
-        async with self.reader.connect() as conn:
-            found = await conn.execute(select(jobs.c.password).where(jobs.c.id == job_id))
-            return found.scalar()
-
     async def list_jobs(self) -> list[Job]:
         async with self.reader.connect() as conn:
             rows = (await conn.execute(select(jobs).order_by(jobs.c.id))).all()
@@ -195,11 +190,6 @@ class JobQueries(StoreBase):
                 )
             ).one()
         return Recorded(item_from_row(row), int(ready), int(on_disk))
-
-    async def skip_entry(self, job_id: int, owner: str, cursor: int) -> None:
-        """Move the cursor past an entry that becomes no item (a directory, junk)."""
-        async with self.engine.begin() as conn:
-            await self._advance(conn, job_id, owner, cursor)
 
     async def _advance(self, conn: AsyncConnection, job_id: int, owner: str, cursor: int) -> None:
         moved = await conn.execute(
@@ -444,10 +434,6 @@ class JobQueries(StoreBase):
                 )
             ).one()
         return job_from_row(row)
-
-    async def set_password(self, job_id: int, password: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(update(jobs).where(jobs.c.id == job_id).values(password=password))
 
     async def active_jobs(self) -> list[int]:
         """Jobs that may have items to seal."""
