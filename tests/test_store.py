@@ -267,3 +267,13 @@ async def test_ready_items_of_another_job_hold_conversions_back(store: Store) ->
     await store.record_entry(videos.id, "w", 1, video)
     await store.finish_expansion(videos.id, "w")
     assert await store.claim_conversion("c", 30) is None
+
+
+async def test_release_clears_the_wait_of_a_released_job(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    await store.claim_job("stopping", 30)
+    await store.set_wait(job.id, "stopping", "backlog", blocked=True)
+    await store.release("stopping")
+    released = await store.get_job(job.id)
+    assert released.wait_reason is None and released.state is JobState.QUEUED
+    assert await store.claim_job("next", 30) is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -36,6 +36,13 @@ from ferryman.store.rows import (
 )
 from ferryman.store.schema import albums, items, jobs
 
+# What a worker holds (busy) and where it goes back to (ready), per claimable table.
+_BUSY_TO_READY = (
+    (jobs, JobState.EXPANDING.value, JobState.QUEUED.value),
+    (albums, AlbumState.DELIVERING.value, AlbumState.SEALED.value),
+    (items, ItemState.CONVERTING.value, ItemState.CONVERT.value),
+)
+
 
 class StoreBase:
     """The engine handle, the clock, and the lease machinery every query module uses."""
@@ -54,6 +61,19 @@ class StoreBase:
             await self.reader.dispose()
 
     # ------------------------------------------------------- leases, claims
+
+    async def _hand_back(self, which: Callable[[Table], Any]) -> int:
+        """Every claimable kind of row, from busy back to ready, where ``which`` holds."""
+        moved = 0
+        async with self.engine.begin() as conn:
+            for table, busy, ready in _BUSY_TO_READY:
+                done = await conn.execute(
+                    update(table)
+                    .where(table.c.state == busy, which(table))
+                    .values(state=ready, owner=None, lease_until=None)
+                )
+                moved += done.rowcount
+        return moved
 
     async def _update_owned(
         self, conn: AsyncConnection, table: Table, row_id: int, holder: str, values: dict[str, Any]
@@ -98,6 +118,7 @@ class StoreBase:
         if started:  # a job: remember when it first started, forget why it last waited
             values["started_at"] = func.coalesce(table.c.started_at, now)
             values["wait_reason"] = None
+            values["blocked"] = False
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
@@ -119,40 +140,15 @@ class StoreBase:
     async def reap(self) -> int:
         """Give expired leases' work back to the queue; returns how many rows moved."""
         now = self.clock()
-        moved = 0
-        async with self.engine.begin() as conn:
-            for table, busy, ready in (
-                (jobs, JobState.EXPANDING, JobState.QUEUED),
-                (albums, AlbumState.DELIVERING, AlbumState.SEALED),
-                (items, ItemState.CONVERTING, ItemState.CONVERT),
-            ):
-                done = await conn.execute(
-                    update(table)
-                    .where(table.c.state == busy.value, table.c.lease_until < now)
-                    .values(state=ready.value, owner=None, lease_until=None)
-                )
-                moved += done.rowcount
-        return moved
+        return await self._hand_back(lambda table: table.c.lease_until < now)
 
     async def release(self, owner: str) -> int:
         """Hand back everything ``owner`` holds (a graceful stop): claimable at once."""
-        moved = 0
-        async with self.engine.begin() as conn:
-            for table, busy, ready in (
-                (jobs, JobState.EXPANDING, JobState.QUEUED),
-                (albums, AlbumState.DELIVERING, AlbumState.SEALED),
-                (items, ItemState.CONVERTING, ItemState.CONVERT),
-            ):
-                done = await conn.execute(
-                    update(table)
-                    .where(table.c.state == busy.value, table.c.owner == owner)
-                    .values(state=ready.value, owner=None, lease_until=None)
-                )
-                moved += done.rowcount
+        async with self.engine.begin() as conn:  # before the hand-back clears the owner
             await conn.execute(
                 update(jobs).where(jobs.c.owner == owner).values(blocked=False, wait_reason=None)
             )
-        return moved
+        return await self._hand_back(lambda table: table.c.owner == owner)
 
     async def _store_summary(self, conn: AsyncConnection, job_id: int, now: float) -> None:
         job = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).one()
