@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from ferryman.errors import FerrymanError
@@ -49,6 +56,15 @@ def parse_bytes(value: object) -> int:
 
 
 ByteSize = Annotated[int, BeforeValidator(parse_bytes), Field(ge=0)]
+
+
+def render_caption(template: str, **fields: object) -> str:
+    """Fill a caption template; a bad one is refused when settings load, not mid-delivery."""
+    try:
+        return template.format(**fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        known = ", ".join("{" + name + "}" for name in fields)
+        raise ValueError(f"caption_template can use {known} only ({exc!r})") from exc
 
 
 def default_data_dir() -> Path:
@@ -113,6 +129,12 @@ class Settings(BaseModel):
     concurrency: Concurrency = Field(default_factory=Concurrency)  # type: ignore[arg-type]
     retry: Retry = Field(default_factory=Retry)  # type: ignore[arg-type]
     convert: Convert = Field(default_factory=Convert)  # type: ignore[arg-type]
+
+    @field_validator("caption_template")
+    @classmethod
+    def _caption_renders(cls, template: str) -> str:
+        render_caption(template, job_name="x", album=1, albums="1", items=1)
+        return template
 
     @property
     def work_dir(self) -> Path:

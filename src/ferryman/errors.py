@@ -94,6 +94,11 @@ class FerrymanError(Exception):
         self.code = code
         self.message = message
 
+    @classmethod
+    def internal(cls, bug: Exception) -> FerrymanError:
+        """An unexpected exception, as a retryable error that retries count against."""
+        return cls("engine.internal", f"{type(bug).__name__}: {bug}")
+
     @property
     def retryable(self) -> bool:
         return spec_for(self.code).retryable

@@ -77,9 +77,7 @@ async def convert(ctx: Context, item: Item) -> None:
     except Exception as bug:  # counted, so a bug cannot retry the item forever
         tmp.unlink(missing_ok=True)
         log.exception("converting %s failed unexpectedly", item.source_path)
-        await _failed(
-            ctx, item, src, FerrymanError("engine.internal", f"{type(bug).__name__}: {bug}")
-        )
+        await _failed(ctx, item, src, FerrymanError.internal(bug))
         return
     except BaseException:
         tmp.unlink(missing_ok=True)

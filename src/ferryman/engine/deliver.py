@@ -6,6 +6,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+from ferryman.config import render_caption
 from ferryman.engine.context import Context
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
@@ -27,14 +28,13 @@ async def sink_for(ctx: Context, dest: str) -> Sink:
 async def caption(ctx: Context, album: Album, job_name: str) -> str:
     settings = await ctx.settings()
     count, final = await ctx.store.album_count(album.job_id)
-    albums = str(count) if final else "?"
-    try:
-        return settings.caption_template.format(
-            job_name=job_name, album=album.seq, albums=albums, items=len(album.items)
-        )
-    except (KeyError, IndexError, ValueError):
-        log.warning("caption_template %r is broken; using the default", settings.caption_template)
-        return f"{job_name} — {album.seq}/{albums}"
+    return render_caption(
+        settings.caption_template,
+        job_name=job_name,
+        album=album.seq,
+        albums=str(count) if final else "?",
+        items=len(album.items),
+    )
 
 
 async def deliver(ctx: Context, album: Album) -> None:
@@ -52,7 +52,7 @@ async def deliver(ctx: Context, album: Album) -> None:
         return
     except Exception as bug:  # counted, so a bug cannot retry the album forever
         log.exception("delivering album %s of job %s failed unexpectedly", album.seq, job.id)
-        await _failed(ctx, album, FerrymanError("engine.internal", f"{type(bug).__name__}: {bug}"))
+        await _failed(ctx, album, FerrymanError.internal(bug))
         return
     await ctx.store.album_delivered(album.id, ctx.owner, ref)
     # Only now may the work files go: the store says the album is safe.

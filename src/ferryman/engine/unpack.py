@@ -57,29 +57,28 @@ class _Reader:
 async def expand(ctx: Context, job: Job) -> None:
     """Read the job's input; a passing problem queues it again, a lasting one fails it."""
     try:
-        try:
-            await _expand(ctx, job)
-        except (LeaseLost, FerrymanError):
-            raise
-        except Exception as bug:  # counted like any retryable error, so it cannot loop forever
-            log.exception("reading job %s failed unexpectedly", job.id)
-            raise FerrymanError("engine.internal", f"{type(bug).__name__}: {bug}") from bug
+        await _expand(ctx, job)
+        return
     except LeaseLost:
         raise
-    except FerrymanError as exc:
-        settings = await ctx.settings()
-        if exc.code == "space.low":  # waiting for space is not a failed attempt
-            await ctx.store.job_retry(
-                job.id, ctx.owner, exc, settings.space_recheck_seconds, count=False
-            )
-        elif should_retry(exc, job.attempts + 1, settings.retry):
-            delay = backoff_seconds(job.attempts + 1, settings.retry)
-            log.warning("reading job %s failed (%s); again in %.1fs", job.id, exc, delay)
-            await ctx.store.job_retry(job.id, ctx.owner, exc, delay)
-        else:
-            await _input_failed(ctx, job, Path(job.source), exc)
-            return
-        ctx.bus.emit("job.waiting", job.id, reason=exc.code)
+    except FerrymanError as error:
+        exc = error
+    except Exception as bug:  # counted like any retryable error, so it cannot loop forever
+        log.exception("reading job %s failed unexpectedly", job.id)
+        exc = FerrymanError.internal(bug)
+    settings = await ctx.settings()
+    if exc.code == "space.low":  # waiting for space is not a failed attempt
+        await ctx.store.job_retry(
+            job.id, ctx.owner, exc, settings.space_recheck_seconds, count=False
+        )
+    elif should_retry(exc, job.attempts + 1, settings.retry):
+        delay = backoff_seconds(job.attempts + 1, settings.retry)
+        log.warning("reading job %s failed (%s); again in %.1fs", job.id, exc, delay)
+        await ctx.store.job_retry(job.id, ctx.owner, exc, delay)
+    else:
+        await _input_failed(ctx, job, Path(job.source), exc)
+        return
+    ctx.bus.emit("job.waiting", job.id, reason=exc.code)
 
 
 async def _expand(ctx: Context, job: Job) -> None:
@@ -93,7 +92,7 @@ async def _expand(ctx: Context, job: Job) -> None:
             await _input_failed(ctx, job, source, exc)
             return
         work = job_work_dir(settings, job.id)
-        work.mkdir(parents=True, exist_ok=True)
+        await reader.call(functools.partial(work.mkdir, parents=True, exist_ok=True))
         known = await ctx.store.known_seqs(job.id)
         opened = iter_local(source)
         entries: Iterator[SourceEntry] = await reader.call(opened.__enter__)
@@ -160,7 +159,8 @@ async def _read_all(
         prepared = await asyncio.to_thread(prepare, staged, settings.send_documents)
         if prepared.state is ItemState.QUARANTINED and prepared.work_path is not None:
             assert prepared.error is not None
-            kept = quarantine.keep(
+            kept = await asyncio.to_thread(
+                quarantine.keep,
                 settings.quarantine_dir,
                 job.id,
                 job.name,
@@ -190,7 +190,6 @@ def _failed(exc: FerrymanError) -> Prepared:
 
 async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) -> int:
     """Record the entry; returns how many of the job's files are in the work area now."""
-    terminal = p.state.terminal
     recorded = await ctx.store.record_entry(
         job.id,
         ctx.owner,
@@ -202,9 +201,7 @@ async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) ->
             state=p.state,
             size=p.size,
             sha256=p.sha256 or None,
-            work_path=None
-            if terminal and p.state is not ItemState.QUARANTINED
-            else _s(p.work_path),
+            work_path=_s(p.work_path),  # skipped entries are never written: None
             original_path=_s(p.original_path),
             plan=p.plan,
             reason=p.reason,

@@ -7,8 +7,8 @@ reference and writes nothing twice.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from ferryman.errors import FerrymanError
@@ -48,6 +48,6 @@ def parse_destination(dest: str) -> Destination:
         raise FerrymanError(
             "sink.unknown", f"destination '{dest}' is not known; use library: or library:/path"
         )
-    if target and not Path(target).is_absolute():
-        target = str(Path(target).resolve())
+    if target:
+        target = os.path.abspath(target)  # no filesystem access: safe on the event loop
     return Destination(scheme, target)

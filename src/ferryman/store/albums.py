@@ -208,20 +208,8 @@ class AlbumQueries(StoreBase):
     async def album_retry(
         self, album_id: int, owner: str, error: FerrymanError, delay: float
     ) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(albums)
-                .where(albums.c.id == album_id, albums.c.owner == owner)
-                .values(
-                    state=AlbumState.SEALED.value,
-                    owner=None,
-                    lease_until=None,
-                    attempts=albums.c.attempts + 1,
-                    not_before=self.clock() + delay,
-                    error_code=error.code,
-                    error_message=error.message,
-                )
-            )
+        extra = {"error_code": error.code, "error_message": error.message}
+        await self._retry_later(albums, album_id, owner, AlbumState.SEALED.value, delay, extra)
 
     async def album_failed(self, album_id: int, owner: str, error: FerrymanError) -> None:
         now = self.clock()

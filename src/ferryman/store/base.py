@@ -62,6 +62,34 @@ class StoreBase:
 
     # ------------------------------------------------------- leases, claims
 
+    async def _retry_later(
+        self,
+        table: Table,
+        row_id: int,
+        holder: str,
+        ready: str,
+        delay: float,
+        extra: dict[str, Any],
+        *,
+        count: bool = True,
+    ) -> None:
+        """Hand a claimed row back to the queue, claimable again after ``delay`` seconds."""
+        async with self.engine.begin() as conn:
+            await self._update_owned(
+                conn,
+                table,
+                row_id,
+                holder,
+                {
+                    "state": ready,
+                    "owner": None,
+                    "lease_until": None,
+                    "attempts": table.c.attempts + (1 if count else 0),
+                    "not_before": self.clock() + delay,
+                    **extra,
+                },
+            )
+
     async def _hand_back(self, which: Callable[[Table], Any]) -> int:
         """Every claimable kind of row, from busy back to ready, where ``which`` holds."""
         moved = 0

@@ -107,21 +107,12 @@ class ItemQueries(StoreBase):
     async def item_retry(
         self, item_id: int, owner: str, error: FerrymanError, delay: float
     ) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(items)
-                .where(items.c.id == item_id, items.c.owner == owner)
-                .values(
-                    state=ItemState.CONVERT.value,
-                    owner=None,
-                    lease_until=None,
-                    attempts=items.c.attempts + 1,
-                    not_before=self.clock() + delay,
-                    error_code=error.code,
-                    error_message=error.message,
-                    updated_at=self.clock(),
-                )
-            )
+        extra = {
+            "error_code": error.code,
+            "error_message": error.message,
+            "updated_at": self.clock(),
+        }
+        await self._retry_later(items, item_id, owner, ItemState.CONVERT.value, delay, extra)
 
     async def item_final(
         self,

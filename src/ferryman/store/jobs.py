@@ -222,52 +222,22 @@ class JobQueries(StoreBase):
         async with self.engine.begin() as conn:
             await self._update_owned(conn, jobs, job_id, owner, values)
 
-    async def fail_job(self, job_id: int, error: FerrymanError, owner: str | None = None) -> None:
+    async def fail_job(self, job_id: int, error: FerrymanError, owner: str) -> None:
         """The whole input is unusable: the job ends now with the error's code."""
         now = self.clock()
-        cond = [jobs.c.id == job_id] + ([jobs.c.owner == owner] if owner else [])
         async with self.engine.begin() as conn:
-            done = await conn.execute(
-                update(jobs)
-                .where(*cond)
-                .values(
-                    state=JobState.FAILED.value,
-                    expanded=True,
-                    owner=None,
-                    lease_until=None,
-                    error_code=error.code,
-                    error_message=error.message,
-                    finished_at=now,
-                    updated_at=now,
-                    blocked=False,
-                    wait_reason=None,
-                )
-            )
-            if done.rowcount != 1:
-                raise LeaseLost(f"job {job_id}")
+            values = _ended(JobState.FAILED, error, now) | {"expanded": True}
+            await self._update_owned(conn, jobs, job_id, owner, values)
             await self._store_summary(conn, job_id, now)
 
     async def job_retry(
         self, job_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
     ) -> None:
         """Reading hit a passing problem: queue the job again after ``delay`` seconds."""
-        async with self.engine.begin() as conn:
-            await self._update_owned(
-                conn,
-                jobs,
-                job_id,
-                owner,
-                {
-                    "state": JobState.QUEUED.value,
-                    "owner": None,
-                    "lease_until": None,
-                    "attempts": jobs.c.attempts + (1 if count else 0),
-                    "not_before": self.clock() + delay,
-                    "wait_reason": error.code,
-                    "blocked": False,
-                    "updated_at": self.clock(),
-                },
-            )
+        extra = {"wait_reason": error.code, "blocked": False, "updated_at": self.clock()}
+        await self._retry_later(
+            jobs, job_id, owner, JobState.QUEUED.value, delay, extra, count=count
+        )
 
     async def set_wait(self, job_id: int, owner: str, reason: str | None, blocked: bool) -> None:
         """Unpack is waiting (for space, for deliveries): show why, and allow partial albums."""
@@ -376,17 +346,7 @@ class JobQueries(StoreBase):
             await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
-                .values(
-                    state=JobState.CANCELLED.value,
-                    owner=None,
-                    lease_until=None,
-                    error_code=error.code,
-                    error_message=error.message,
-                    finished_at=now,
-                    updated_at=now,
-                    blocked=False,
-                    wait_reason=None,
-                )
+                .values(**_ended(JobState.CANCELLED, error, now))
             )
             await self._store_summary(conn, job_id, now)
         return paths
@@ -458,3 +418,18 @@ class JobQueries(StoreBase):
                 )
             )
             return found.scalar_one() == 0
+
+
+def _ended(state: JobState, error: FerrymanError, now: float) -> dict[str, Any]:
+    """The columns of a job that ends now, for the reason ``error`` gives."""
+    return {
+        "state": state.value,
+        "owner": None,
+        "lease_until": None,
+        "error_code": error.code,
+        "error_message": error.message,
+        "finished_at": now,
+        "updated_at": now,
+        "blocked": False,
+        "wait_reason": None,
+    }

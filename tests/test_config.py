@@ -1,0 +1,62 @@
+"""Settings: TOML < environment < flags; errors name the key, the value and the rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ferryman.config import load_settings, mask_secrets, with_runtime
+from ferryman.errors import FerrymanError
+
+
+def _toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "ferryman.toml"
+    path.write_text(text)
+    return path
+
+
+def test_layers_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _toml(tmp_path, 'album_size = 4\nspace_floor = "1GiB"\n[concurrency]\nconvert = 2\n')
+    assert load_settings(config).album_size == 4
+    assert load_settings(config).space_floor == 1024**3
+    monkeypatch.setenv("FERRYMAN_ALBUM_SIZE", "6")
+    monkeypatch.setenv("FERRYMAN_CONCURRENCY__UNPACK", "3")
+    from_env = load_settings(config)
+    assert from_env.album_size == 6
+    assert (from_env.concurrency.unpack, from_env.concurrency.convert) == (3, 2)
+    assert load_settings(config, {"album_size": 8}).album_size == 8  # flags win
+
+
+def test_errors_name_the_source_key_and_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(FerrymanError) as bad_file:
+        load_settings(_toml(tmp_path, "album_size = 12\n"))
+    assert bad_file.value.code == "config.invalid"
+    assert "ferryman.toml: key 'album_size' = 12" in bad_file.value.message
+    assert "less than or equal to 10" in bad_file.value.message
+    monkeypatch.setenv("FERRYMAN_SPACE_FLOOR", "lots")
+    with pytest.raises(FerrymanError) as bad_env:
+        load_settings(None)
+    assert "environment (FERRYMAN_*): key 'space_floor' = 'lots'" in bad_env.value.message
+
+
+def test_unknown_key_and_bad_caption_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(FerrymanError, match="album_sise"):
+        load_settings(_toml(tmp_path, "album_sise = 4\n"))
+    with pytest.raises(FerrymanError, match=r"caption_template.*\{job_name\}"):
+        load_settings(None, {"caption_template": "{name} {album}"})
+
+
+def test_runtime_overrides_are_validated_too(tmp_path: Path) -> None:
+    base = load_settings(None, {"data_dir": tmp_path})
+    assert with_runtime(base, {"space_floor": "2GB"}).space_floor == 2 * 1000**3
+    with pytest.raises(FerrymanError, match="runtime setting: key 'album_size'"):
+        with_runtime(base, {"album_size": 0})
+
+
+def test_show_masks_the_database_password(tmp_path: Path) -> None:
+    shown = mask_secrets(load_settings(None, {"database_url": "postgresql://bob:hunter2@db/ferry"}))
+    assert "hunter2" not in str(shown)
+    assert shown["database_url"] == "postgresql://bob:***@db/ferry"
