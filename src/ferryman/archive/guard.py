@@ -1,0 +1,186 @@
+"""The hostile-input guard: safe names and hard limits, whatever backend reads the archive.
+
+Backends report what an archive says; the guard decides what ferryman believes.
+It renames every entry (``archive.names``), flags OS clutter as junk, and stops
+zip bombs, entry floods and entries that produce more than they declare, counting
+bytes as they stream so a bomb is stopped within a few MiB of output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+from ferryman.archive.names import UniqueNames, is_junk, sanitize_path
+from ferryman.archive.reader import (
+    ArchiveEntry,
+    ArchiveLimits,
+    ArchiveReader,
+    EntryInfo,
+    EntryType,
+)
+from ferryman.errors import FerrymanError
+
+
+def _size(n: int) -> str:
+    """A byte count for a message: "256 GiB" when exact in a binary unit, else bytes."""
+    for shift, unit in ((30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} bytes"
+
+
+class GuardedEntry:
+    """An entry as the guard re-issues it: a safe, unique path and metered bytes."""
+
+    __slots__ = ("_inner", "_reader", "_started", "info")
+
+    def __init__(self, inner: ArchiveEntry, info: EntryInfo, reader: GuardedReader) -> None:
+        self.info = info
+        self._inner = inner
+        self._reader = reader
+        self._started = False
+
+    def read_blocks(self) -> Iterator[bytes]:
+        """The entry's bytes, stopped as soon as they break a limit.
+
+        Raises ``RuntimeError`` for a JUNK entry: junk is never delivered, so reading
+        it is a caller bug, and failing loudly keeps it from costing a decompression.
+        Raises ``FerrymanError`` "archive.entry_corrupt" at the first block past the
+        declared size (that block is not yielded; the next entry stays readable) and
+        "archive.limit_exceeded" on the total-bytes or ratio limits (the archive
+        ends there).
+        """
+        if self.info.type is EntryType.JUNK:
+            raise RuntimeError(f"{self.info.path}: junk entries are never read")
+        if self._started:
+            raise RuntimeError(f"{self.info.path}: read_blocks may be called once per entry")
+        self._started = True
+        self._reader.check_usable()
+        return self._blocks(self._inner.read_blocks())
+
+    def _blocks(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        declared = self.info.size
+        produced = 0
+        try:
+            for block in blocks:
+                produced += len(block)
+                if declared is not None and produced > declared:
+                    raise FerrymanError(
+                        "archive.entry_corrupt",
+                        f"{self._reader.name}: {self.info.path}: "
+                        f"yields more than the {declared} bytes it declares",
+                    )
+                self._reader.count_output(len(block))
+                yield block
+        finally:
+            # Stop the backend's decompression now, not whenever the GC gets to it.
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+
+
+class _GuardedEntries:
+    """The guard's entry iterator; a class, not a generator, so it can stay poisoned."""
+
+    __slots__ = ("_count", "_inner", "_names", "_reader")
+
+    def __init__(self, reader: GuardedReader, inner: Iterator[ArchiveEntry]) -> None:
+        self._reader = reader
+        self._inner = inner
+        self._names = UniqueNames()
+        self._count = 0
+
+    def __iter__(self) -> _GuardedEntries:
+        return self
+
+    def __next__(self) -> GuardedEntry:
+        self._reader.check_usable()
+        entry = next(self._inner)
+        self._count += 1
+        limit = self._reader.limits.max_entries
+        if self._count > limit:
+            raise self._reader.poison(
+                f"{self._reader.name}: more than {limit} entries (archive.max_entries)"
+            )
+        info = entry.info
+        safe = sanitize_path(info.path, info.index)
+        junk = info.type is EntryType.FILE and is_junk(safe)
+        guarded = dataclasses.replace(
+            info,
+            path=self._names.claim(safe),
+            type=EntryType.JUNK if junk else info.type,
+        )
+        return GuardedEntry(entry, guarded, self._reader)
+
+
+class GuardedReader:
+    """Any ``ArchiveReader`` behind the guard; itself an ``ArchiveReader``.
+
+    Limits come from ``ArchiveLimits``. Once one is exceeded the reader is poisoned:
+    every later ``next()`` or read raises the same error, because the rest of a
+    hostile archive is not worth reading.
+    """
+
+    __slots__ = ("_inner", "_iterated", "_out", "_poisoned", "limits", "name")
+
+    def __init__(self, inner: ArchiveReader, name: str, limits: ArchiveLimits) -> None:
+        self._inner = inner
+        self.name = name
+        self.limits = limits
+        self._iterated = False
+        self._out = 0  # unpacked bytes yielded so far, all entries
+        self._poisoned: FerrymanError | None = None
+
+    def __enter__(self) -> GuardedReader:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._inner.__exit__(*exc)
+
+    def __iter__(self) -> Iterator[ArchiveEntry]:
+        if self._iterated:
+            raise RuntimeError(f"{self.name}: an archive reader is iterated only once")
+        self._iterated = True
+        return _GuardedEntries(self, iter(self._inner))
+
+    def consumed(self) -> int:
+        return self._inner.consumed()
+
+    @property
+    def bytes_out(self) -> int:
+        """Unpacked bytes yielded so far, over all entries."""
+        return self._out
+
+    def check_usable(self) -> None:
+        """Raise the limit error again if one was hit: the input ends there."""
+        if self._poisoned is not None:
+            raise self._poisoned
+
+    def poison(self, message: str) -> FerrymanError:
+        """Record a limit error, which every later call then raises; returns it to raise."""
+        self._poisoned = FerrymanError("archive.limit_exceeded", message)
+        return self._poisoned
+
+    def count_output(self, n: int) -> None:
+        """Account ``n`` more unpacked bytes, refusing them if they break a limit.
+
+        Called before the block is yielded, so the block that crosses a limit never
+        reaches the caller.
+        """
+        self.check_usable()
+        limits = self.limits
+        total = self._out + n
+        if total > limits.max_total_bytes:
+            raise self.poison(
+                f"{self.name}: more than {_size(limits.max_total_bytes)} unpacked "
+                "(archive.max_total_bytes)"
+            )
+        if total > limits.ratio_grace_bytes and total > limits.max_ratio * max(
+            self._inner.consumed(), 1
+        ):
+            raise self.poison(
+                f"{self.name}: expands more than {limits.max_ratio:g}:1 (archive.max_ratio)"
+            )
+        self._out = total
