@@ -1,84 +1,459 @@
-"""Archive backend on libarchive (via libarchive-c): streams entries, never extracts.
+"""Archive backend on libarchive (3.6.x, through ctypes): streams entries, never extracts.
 
-Two deliberate departures from libarchive-c's conveniences:
+Opens a file (``LibarchiveReader(path, fmt, options)``) or a non-seekable stream
+(``LibarchiveReader.from_stream``: a pipe, a socket, a download in progress).
+
+Choices worth knowing:
 
 * Only the format the magic bytes announced is enabled, never ``'all'``: the
   catch-all also accepts formats such as mtree, which reads plain text files as
-  "archives" (and names files on the local disk as their content).
-* Entry data is read with ``ffi.read_data`` directly, because ``get_blocks``
-  mistakes libarchive's ARCHIVE_WARN (how a zip CRC mismatch is reported) for a
-  byte count and yields garbage instead of failing.
+  "archives" (and names files on the local disk as their content). A lone
+  gzip/bzip2/xz/zstd stream enables ``tar``, ``raw`` and ``empty`` together and
+  lets libarchive's bidding decide from the decompressed bytes: a tar inside is
+  read as a tar, anything else is one file (see ``single_file_name``).
+* libarchive is driven through its C functions directly (libarchive-c's helpers
+  hide return codes): data is read with ``archive_read_data`` because an
+  ARCHIVE_WARN (how a zip CRC mismatch is reported) is not a byte count, and
+  libarchive-c's ``get_blocks`` would yield garbage for it.
+* Names are the stored names, decoded as UTF-8 with ``"replace"`` when they are
+  not valid UTF-8 (lossy but safe for every later consumer: database, JSON,
+  logs). Nothing is sanitised here: ``GuardedReader`` does that.
+* Passwords: every candidate of ``OpenOptions.passwords`` is handed to
+  ``archive_read_add_passphrase``; libarchive tries them all for each encrypted
+  zip entry by itself. libarchive decrypts zip (ZipCrypto, WinZip AES) only.
+  Encrypted RAR/7z data is recognised before reading it (libarchive flags RAR4
+  and 7z entries; RAR5 it does not flag, and then reads the ciphertext as if
+  plain, so ``_Rar5Scan`` reads the RAR5 headers itself) and refused as
+  "archive.unsupported", which tells ``open_archive`` to switch to 7-Zip.
+
+How libarchive's messages become error codes (``MESSAGE_CODES``, first match wins,
+case-insensitive substrings; captured from libarchive 3.6.2):
+
+==========================================  ===========================  ==========
+libarchive says                             when                         code
+==========================================  ===========================  ==========
+Passphrase required for this entry          zip entry, no passphrase     password_required
+Incorrect passphrase                        zip entry, none fits         password_required
+RAR encryption support unavailable.         RAR4 encrypted headers       unsupported
+RAR solid archive support unavailable.      RAR4 solid, 2nd entry on     unsupported
+Encryption is not supported                 RAR5 encrypted headers       unsupported
+The archive header is encrypted, but        7z with encrypted headers    unsupported
+currently not supported
+The file content is encrypted, but          7z AES data                  unsupported
+currently not supported
+Unsupported ZIP compression method          zip Deflate64 (method 9),    unsupported
+(9: deflation-64-bit)                       and any method it lacks
+Unsupported block header size               RAR5 ciphertext read as      unsupported
+(was 5, max is 2)                           plain data
+any other "unsupported", "not supported",   e.g. RAR VM filters, 7z      unsupported
+"support unavailable", "no support for",    codecs, "Decryption is
+"unknown codec", "unknown encryption"       unsupported due to lack of
+                                            crypto library"
+"truncat", "premature", "unexpected end",   the input ends early         truncated
+"no progress is possible"
+anything else                               damage                       unreadable
+==========================================  ===========================  ==========
+
+"archive.unsupported" and "archive.password_required" are raised before any data of
+the entry concerned: by ``next()`` (header problems, e.g. RAR4 solid or encrypted
+headers) or by ``read_blocks`` before its first block; once blocks of an entry were
+yielded, any error of that entry is "archive.entry_corrupt". The entries before
+were yielded normally.
+
+Streams: zip (local headers, data descriptors), tar in every compression, single
+compressed files and RAR4/RAR5 read from a pipe; 7z needs seeking and is refused
+as "archive.unsupported". A failing stream read is "source.io".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack
-from ctypes import create_string_buffer, string_at
+import os
+import weakref
+import zlib
+from collections.abc import Callable, Iterator
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Array,
+    byref,
+    c_char,
+    c_char_p,
+    c_int,
+    c_longlong,
+    c_size_t,
+    c_ssize_t,
+    c_void_p,
+    cast,
+    create_string_buffer,
+    memmove,
+    string_at,
+)
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-import libarchive
 from libarchive import ffi
-from libarchive.exception import ArchiveError
 
-from ferryman.archive.reader import EntryInfo, EntryType, sanitize_path
+from ferryman.archive.reader import EntryInfo, EntryType, OpenOptions, sniff_format
 from ferryman.errors import FerrymanError
 
-_BLOCK_SIZE = 1 << 20
+_BLOCK_SIZE = 1 << 20  # bytes per read_blocks block
+_INPUT_BLOCK = 1 << 16  # bytes per read of the packed input (file or stream)
+_SNIFF_BYTES = 262  # what sniff_format needs (tar's magic sits at 257)
 
-# detect_format's answer -> (libarchive format, libarchive filter).
-_LIBARCHIVE_NAMES: dict[str, tuple[str, str]] = {
-    "zip": ("zip", "none"),
-    "tar": ("tar", "none"),
-    "gzip": ("tar", "gzip"),
-    "bzip2": ("tar", "bzip2"),
-    "xz": ("tar", "xz"),
-    "zstd": ("tar", "zstd"),
-    "7z": ("7zip", "none"),
-    "rar": ("rar", "none"),
-}
+# --- libarchive through ctypes ---------------------------------------------------------
 
-# libarchive reports a premature end in words only; these are the ones it uses
-# (tar/zip "Truncated ...", gzip/bzip2 "truncated ... input", xz "No progress ...").
-_TRUNCATION_HINTS = ("truncat", "premature", "unexpected end", "no progress is possible")
+_ARCHIVE_EOF = 1
+_ARCHIVE_WARN = -20
+_ARCHIVE_FATAL = -30
+_AE_IFMT = 0o170000
+_AE_IFREG = 0o100000
+_AE_IFLNK = 0o120000
+_AE_IFDIR = 0o040000
+_ARCHIVE_FORMAT_RAW = 0x90000
+
+_lib: Any = ffi.libarchive
+
+
+def _bind(name: str, argtypes: list[Any], restype: Any) -> Any:
+    # Item access gives a fresh function object: libarchive-c's own bindings (with
+    # their errcheck hooks) are left as they are.
+    fn = _lib[name]
+    fn.argtypes = argtypes
+    fn.restype = restype
+    return fn
+
+
+_read_new = _bind("archive_read_new", [], c_void_p)
+_read_free = _bind("archive_read_free", [c_void_p], c_int)
+_add_passphrase = _bind("archive_read_add_passphrase", [c_void_p, c_char_p], c_int)
+_open_filename = _bind("archive_read_open_filename", [c_void_p, c_char_p, c_size_t], c_int)
+_READ_CALLBACK = CFUNCTYPE(c_ssize_t, c_void_p, c_void_p, POINTER(c_void_p))
+_read_open = _bind(
+    "archive_read_open", [c_void_p, c_void_p, c_void_p, _READ_CALLBACK, c_void_p], c_int
+)
+_next_header = _bind("archive_read_next_header", [c_void_p, POINTER(c_void_p)], c_int)
+_read_data = _bind("archive_read_data", [c_void_p, c_void_p, c_size_t], c_ssize_t)
+_error_string = _bind("archive_error_string", [c_void_p], c_char_p)
+_filter_bytes = _bind("archive_filter_bytes", [c_void_p, c_int], c_longlong)
+_format_code = _bind("archive_format", [c_void_p], c_int)
+_entry_pathname = _bind("archive_entry_pathname", [c_void_p], c_char_p)
+_entry_pathname_utf8 = _bind("archive_entry_pathname_utf8", [c_void_p], c_char_p)
+_entry_hardlink = _bind("archive_entry_hardlink", [c_void_p], c_char_p)
+_entry_filetype = _bind("archive_entry_filetype", [c_void_p], c_int)
+_entry_size = _bind("archive_entry_size", [c_void_p], c_longlong)
+_entry_size_is_set = _bind("archive_entry_size_is_set", [c_void_p], c_int)
+_entry_mtime = _bind("archive_entry_mtime", [c_void_p], c_longlong)
+_entry_mtime_nsec = _bind("archive_entry_mtime_nsec", [c_void_p], c_longlong)
+_entry_mtime_is_set = _bind("archive_entry_mtime_is_set", [c_void_p], c_int)
+_entry_is_data_encrypted = _bind("archive_entry_is_data_encrypted", [c_void_p], c_int)
+
+
+def _support(archive: Any, kind: str, name: str) -> None:
+    fn = _bind(f"archive_read_support_{kind}_{name}", [c_void_p], c_int)
+    if fn(archive) < _ARCHIVE_WARN:
+        raise FerrymanError("archive.unsupported", f"libarchive lacks the {name} {kind}")
+
+
+# --- messages -> codes -------------------------------------------------------------
+
+# (lower-case substring of libarchive's message, our code); first match wins.
+MESSAGE_CODES: tuple[tuple[str, str], ...] = (
+    ("passphrase required", "archive.password_required"),
+    ("incorrect passphrase", "archive.password_required"),  # also "Too many incorrect ..."
+    ("rar encryption support unavailable", "archive.unsupported"),
+    ("rar solid archive support unavailable", "archive.unsupported"),
+    ("encryption is not supported", "archive.unsupported"),
+    ("encrypted, but currently not supported", "archive.unsupported"),
+    ("unsupported zip compression method", "archive.unsupported"),
+    ("unsupported block header size", "archive.unsupported"),
+    ("unsupported", "archive.unsupported"),
+    ("not supported", "archive.unsupported"),
+    ("support unavailable", "archive.unsupported"),
+    ("no support for", "archive.unsupported"),
+    ("unknown codec", "archive.unsupported"),
+    ("unknown encryption", "archive.unsupported"),
+    # libarchive reports a premature end in words only: tar/zip "Truncated ...",
+    # gzip/bzip2 "truncated ... input", xz "No progress is possible".
+    ("truncat", "archive.truncated"),
+    ("premature", "archive.truncated"),
+    ("unexpected end", "archive.truncated"),
+    ("no progress is possible", "archive.truncated"),
+)
 # libarchive's refusal to go on after a fatal error; the real cause came before it.
 _FATAL_STATE_HINT = "invoked with archive structure in state"
 
 
-def _message(err: ArchiveError) -> str:
-    msg = err.msg
-    if isinstance(msg, bytes):
-        msg = msg.decode("utf-8", "replace")
-    return str(msg or "unknown libarchive error")
-
-
-def _is_truncation(message: str) -> bool:
+def classify(message: str) -> str:
+    """The error code for one of libarchive's messages (see ``MESSAGE_CODES``)."""
     lowered = message.lower()
-    return any(hint in lowered for hint in _TRUNCATION_HINTS)
+    for hint, code in MESSAGE_CODES:
+        if hint in lowered:
+            return code
+    return "archive.unreadable"
 
 
-def _libarchive_names(path: Path, fmt: str) -> tuple[str, str]:
-    try:
-        names = _LIBARCHIVE_NAMES[fmt]
-    except KeyError:
-        raise FerrymanError("archive.unsupported", f"{path.name}: format {fmt!r}") from None
+# --- formats -----------------------------------------------------------------------
+
+_RAR5_MAGIC = b"Rar!\x1a\x07\x01\x00"
+_SINGLE_FILE_FILTERS = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz", "zstd": "zstd"}
+# Formats whose encrypted data libarchive decrypts itself.
+_DECRYPTS = frozenset({"zip"})
+
+# Compression suffixes (lower case), longest first where one ends another;
+# like gunzip, the tar shorthands become ".tar".
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    (".tgz", ".tar"),
+    (".taz", ".tar"),
+    (".tbz2", ".tar"),
+    (".tbz", ".tar"),
+    (".tb2", ".tar"),
+    (".txz", ".tar"),
+    (".tzst", ".tar"),
+    (".tzs", ".tar"),
+    (".gzip", ""),
+    (".gz", ""),
+    (".z", ""),
+    (".bzip2", ""),
+    (".bz2", ""),
+    (".bz", ""),
+    (".xz", ""),
+    (".zstd", ""),
+    (".zst", ""),
+)
+
+
+def single_file_name(archive_name: str) -> str:
+    """The name of the one file inside a compressed non-tar file.
+
+    ``clip.mp4.gz`` -> ``clip.mp4``, ``x.gz`` -> ``x``, ``x.tgz`` -> ``x.tar``; a name
+    without a compression suffix is kept as it is. The name stored in a gzip header
+    is ignored: it is whatever the sender chose.
+    """
+    base = archive_name.replace("\\", "/").rsplit("/", 1)[-1]
+    lowered = base.lower()
+    for suffix, replacement in _SUFFIXES:
+        if lowered.endswith(suffix) and len(base) > len(suffix):
+            return base[: -len(suffix)] + replacement
+    return base or "data"
+
+
+def _libarchive_names(fmt: str, *, rar5: bool, stream: bool) -> tuple[tuple[str, ...], str]:
+    """detect_format's answer -> (libarchive formats, libarchive filter)."""
+    if fmt == "zip":
+        # zip (for files) also enables the seekable reader, which reads the central
+        # directory; a stream has only the local headers.
+        return (("zip_streamable",) if stream else ("zip",)), "none"
+    if fmt == "tar":
+        return ("tar",), "none"
+    if fmt in _SINGLE_FILE_FILTERS:
+        return ("tar", "raw", "empty"), _SINGLE_FILE_FILTERS[fmt]
+    if fmt == "7z":
+        return ("7zip",), "none"
     if fmt == "rar":
-        with path.open("rb") as f:  # RAR 5 needs its own libarchive reader
-            if f.read(8) == b"Rar!\x1a\x07\x01\x00":
-                return ("rar5", "none")
-    return names
+        return (("rar5",) if rar5 else ("rar",)), "none"
+    raise FerrymanError("archive.unsupported", f"format {fmt!r}")
+
+
+# --- RAR5 headers --------------------------------------------------------------------
+
+_RAR5_MAX_HEADER = 2 << 20  # the format's own limit on a header's size
+_RAR5_FILE, _RAR5_SERVICE, _RAR5_CRYPT_HEADERS, _RAR5_END = 2, 3, 4, 5
+_RAR5_EXTRA_CRYPT = 0x01
+
+
+class _Truncated(Exception):
+    pass
+
+
+def _vint(buf: bytes | bytearray, pos: int, end: int) -> tuple[int, int]:
+    """RAR5's variable-length integer at ``pos``: (value, next position)."""
+    value = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise _Truncated
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
+class _Rar5Scan:
+    """Which RAR5 file headers announce encrypted data.
+
+    libarchive 3.6.2 ignores RAR5's encryption record and reads ciphertext as data:
+    garbage, or an error only sometimes and not always before the first block. This
+    reads the same headers itself from the bytes libarchive is fed (``feed``, with
+    their offset) and records, per file header in order, its name and whether it
+    has an encryption record. It gives up quietly (``lost``) on anything it does
+    not understand; libarchive's own errors still apply then.
+    """
+
+    def __init__(self) -> None:
+        self._next = len(_RAR5_MAGIC)  # offset of the block in _pending[0]
+        self._pending = bytearray()
+        self.lost = False
+        self.done = False
+        self.files: list[tuple[bytes, bool]] = []
+
+    @classmethod
+    def of_file(cls, path: Path) -> _Rar5Scan:
+        """Scan the headers of a RAR5 file (seeking over the data)."""
+        scan = cls()
+        try:
+            with path.open("rb") as f:
+                while not (scan.lost or scan.done):
+                    want = scan.want()
+                    f.seek(want)
+                    chunk = f.read(4096)
+                    if not chunk:
+                        break
+                    scan.feed(want, chunk)
+        except OSError:
+            scan.lost = True  # libarchive will say what is wrong with the file
+        return scan
+
+    def want(self) -> int:
+        return self._next + len(self._pending)
+
+    def feed(self, pos: int, data: bytes | memoryview) -> None:
+        if self.lost or self.done:
+            return
+        want = self.want()
+        if pos + len(data) <= want:
+            return  # inside a data area
+        if pos > want:
+            self.lost = True  # a header went by unseen
+            return
+        self._pending += data[want - pos :]
+        try:
+            self._parse()
+        except (_Truncated, IndexError, ValueError):
+            self.lost = True
+
+    def encrypted(self, number: int, name: bytes | None) -> bool | None:
+        """Whether file header ``number`` (0-based) is encrypted; None if unknown."""
+        if number >= len(self.files):
+            return None
+        stored, encrypted = self.files[number]
+        if name is not None and stored.replace(b"\\", b"/") != name.replace(b"\\", b"/"):
+            return None
+        return encrypted
+
+    def _parse(self) -> None:
+        buf = self._pending
+        while not self.done:
+            if len(buf) < 5:
+                return
+            try:
+                size, body = _vint(buf, 4, min(len(buf), 7))
+            except _Truncated:
+                if len(buf) >= 7:
+                    raise ValueError("header size too long") from None
+                return
+            if not 0 < size <= _RAR5_MAX_HEADER:
+                raise ValueError("bad header size")
+            end = body + size
+            if len(buf) < end:
+                return
+            if zlib.crc32(buf[4:end]) != int.from_bytes(buf[:4], "little"):
+                raise ValueError("header CRC mismatch")
+            data_size = self._header(buf, body, end)
+            total = end + data_size
+            self._next += total
+            del buf[: min(total, len(buf))]
+
+    def _header(self, buf: bytearray, pos: int, end: int) -> int:
+        kind, pos = _vint(buf, pos, end)
+        flags, pos = _vint(buf, pos, end)
+        extra_size = data_size = 0
+        if flags & 0x01:
+            extra_size, pos = _vint(buf, pos, end)
+        if flags & 0x02:
+            data_size, pos = _vint(buf, pos, end)
+        if kind in (_RAR5_CRYPT_HEADERS, _RAR5_END):
+            self.done = True  # encrypted headers: libarchive says so itself
+        elif kind == _RAR5_FILE:
+            file_flags, pos = _vint(buf, pos, end)
+            _, pos = _vint(buf, pos, end)  # unpacked size
+            _, pos = _vint(buf, pos, end)  # attributes
+            pos += 4 if file_flags & 0x02 else 0  # mtime
+            pos += 4 if file_flags & 0x04 else 0  # data CRC32
+            _, pos = _vint(buf, pos, end)  # compression information
+            _, pos = _vint(buf, pos, end)  # host OS
+            name_size, pos = _vint(buf, pos, end)
+            if pos + name_size > end:
+                raise _Truncated
+            name = bytes(buf[pos : pos + name_size])
+            self.files.append((name, self._has_crypt_record(buf, end - extra_size, end)))
+        return data_size
+
+    @staticmethod
+    def _has_crypt_record(buf: bytearray, pos: int, end: int) -> bool:
+        while pos < end:
+            size, body = _vint(buf, pos, end)
+            kind, _ = _vint(buf, body, end)
+            if kind == _RAR5_EXTRA_CRYPT:
+                return True
+            pos = body + size
+        return False
+
+
+_RAR4_MAGIC = b"Rar!\x1a\x07\x00"
+
+
+def _is_rar_volume(head: bytes) -> bool:
+    """Whether a RAR's main header (in its first bytes) marks it a multi-volume part.
+
+    libarchive reads one volume at a time: an entry split across volumes yields the
+    first part's bytes, then fails as "Truncated"; so such sets go to 7-Zip whole.
+    """
+    try:
+        if head.startswith(_RAR4_MAGIC):  # main header: CRC16, type 0x73, flags16
+            at = len(_RAR4_MAGIC)
+            return head[at + 2] == 0x73 and bool(head[at + 3] & 0x01)
+        if head.startswith(_RAR5_MAGIC):  # CRC32, size, type 1, flags, [extra], archive flags
+            end = len(head)
+            _, pos = _vint(head, len(_RAR5_MAGIC) + 4, end)
+            kind, pos = _vint(head, pos, end)
+            flags, pos = _vint(head, pos, end)
+            if kind != 1:
+                return False
+            if flags & 0x01:
+                _, pos = _vint(head, pos, end)
+            if flags & 0x02:
+                _, pos = _vint(head, pos, end)
+            archive_flags, _ = _vint(head, pos, end)
+            return bool(archive_flags & 0x01)
+    except (_Truncated, IndexError):
+        return False
+    return False
+
+
+def _refuse_rar_volume(name: str, head: bytes) -> None:
+    if _is_rar_volume(head):
+        raise FerrymanError(
+            "archive.unsupported",
+            f"{name}: part of a multi-volume RAR set, which libarchive reads one volume at a time",
+        )
+
+
+# --- entries ----------------------------------------------------------------------
 
 
 class LibarchiveEntry:
     """One entry of a ``LibarchiveReader``; readable while it is the current entry."""
 
-    __slots__ = ("_bytes_read", "_generation", "_reader", "_started", "info")
+    __slots__ = ("_bytes_read", "_encrypted", "_generation", "_reader", "_started", "info")
 
-    def __init__(self, reader: LibarchiveReader, info: EntryInfo, generation: int) -> None:
+    def __init__(
+        self, reader: LibarchiveReader, info: EntryInfo, generation: int, encrypted: bool
+    ) -> None:
         self.info = info
         self._reader = reader
         self._generation = generation
+        self._encrypted = encrypted
         self._started = False
         self._bytes_read = 0
 
@@ -90,9 +465,12 @@ class LibarchiveEntry:
     def read_blocks(self) -> Iterator[bytes]:
         """The entry's bytes; once per entry, before the reader advances.
 
-        Raises ``FerrymanError("archive.entry_corrupt")`` on a data error, possibly
-        after yielding every block (zip checks the CRC at the end), or when the
-        bytes read differ from the declared size.
+        Raises ``FerrymanError``: "archive.password_required" (zip: no given password
+        fits) or "archive.unsupported" (encrypted RAR/7z data, a compression method
+        libarchive lacks) before the first block; "archive.entry_corrupt" on a data
+        error, possibly after yielding every block (zip checks the CRC at the end),
+        or when the bytes read differ from the declared size; "source.io" when the
+        stream being read fails.
         """
         self._reader.check_current(self._generation)
         if self._started:
@@ -101,24 +479,48 @@ class LibarchiveEntry:
         return self._blocks()
 
     def _blocks(self) -> Iterator[bytes]:
-        buf = create_string_buffer(_BLOCK_SIZE)
+        reader = self._reader
+        reader.check_current(self._generation)
+        if self.info.size == 0:
+            # Declared empty: nothing to deliver, and nothing to decrypt. Not read,
+            # because libarchive 3.6.2 fails on empty LZMA zip entries ("lzma
+            # unknown error 10") that every other tool reads.
+            return
+        if self._encrypted and not reader.decrypts:
+            raise FerrymanError(
+                "archive.unsupported",
+                f"{reader.name}: {self.info.path}: encrypted {reader.format_label} data, "
+                "which libarchive cannot decrypt",
+            )
+        buf = reader.data_buffer
         while True:
-            self._reader.check_current(self._generation)
-            try:
-                n = ffi.read_data(self._reader.archive_pointer, buf, _BLOCK_SIZE)
-            except ArchiveError as err:
-                message = _message(err)
-                self._reader.note_data_error(message)
-                raise self._corrupt(message) from err
+            reader.check_current(self._generation)
+            n = _read_data(reader.archive_pointer, buf, _BLOCK_SIZE)
             if n == 0:
                 break
-            if n < 0:  # ARCHIVE_WARN: the data did not check out (e.g. bad CRC)
-                raise self._corrupt(self._reader.error_string())
+            if n < 0:
+                raise self._data_error(n)
             self._bytes_read += n
             yield string_at(buf, n)
         declared = self.info.size
         if declared is not None and declared != self._bytes_read:
             raise self._corrupt(f"declared {declared} bytes, read {self._bytes_read}")
+
+    def _data_error(self, status: int) -> FerrymanError:
+        reader = self._reader
+        stream_error = reader.stream_error()
+        if stream_error is not None:
+            return stream_error
+        message = reader.error_string()
+        if status == _ARCHIVE_WARN:  # the data did not check out (e.g. bad CRC)
+            return self._corrupt(message)
+        reader.note_data_error(message)
+        code = classify(message)
+        if self._bytes_read == 0 and code == "archive.password_required":
+            return reader.password_error(self.info.path)
+        if self._bytes_read == 0 and code == "archive.unsupported":
+            return FerrymanError(code, f"{reader.name}: {self.info.path}: {message}")
+        return self._corrupt(message)
 
     def _corrupt(self, detail: str) -> FerrymanError:
         return FerrymanError(
@@ -126,43 +528,230 @@ class LibarchiveEntry:
         )
 
 
+class _StreamSource:
+    """Feeds libarchive from a stream: first the sniffed head, then ``readinto1``.
+
+    Kept apart from the reader so the ctypes callback (which libarchive holds) does
+    not reference the reader, and an unclosed reader can still be collected.
+    """
+
+    def __init__(self, stream: BinaryIO, head: bytes, scan: _Rar5Scan | None) -> None:
+        self.stream = stream
+        self.head: bytes | None = head
+        self.scan = scan
+        self.position = 0
+        self.error: BaseException | None = None
+        self._head_buffer = create_string_buffer(head, max(len(head), 1))
+        self._buffer = create_string_buffer(_INPUT_BLOCK)
+        self._readinto = getattr(stream, "readinto1", None) or getattr(stream, "readinto", None)
+        self.callback = _READ_CALLBACK(self._read)
+
+    def open(self, archive: Any) -> int:
+        return int(_read_open(archive, None, None, self.callback, None))
+
+    def _read(self, _archive: Any, _context: Any, out: Any) -> int:
+        try:
+            if self.head is not None:
+                n = len(self.head)
+                self.head = None
+                buf = self._head_buffer
+            else:
+                buf = self._buffer
+                if self._readinto is not None:
+                    got = self._readinto(buf)
+                    if got is None:
+                        raise OSError("the stream is non-blocking and has no data yet")
+                    n = int(got)
+                else:  # a stream with read() only
+                    data = self.stream.read(_INPUT_BLOCK)
+                    n = len(data)
+                    memmove(buf, data, n)
+            out[0] = cast(buf, c_void_p).value
+            if self.scan is not None and n:
+                self.scan.feed(self.position, memoryview(buf)[:n])
+            self.position += n
+            return n
+        except Exception as err:  # reported by LibarchiveReader.stream_error()
+            self.error = err
+            return _ARCHIVE_FATAL
+
+
+# --- the reader ---------------------------------------------------------------------
+
+
+_DEFAULT_OPTIONS = OpenOptions()  # frozen: safe to share as a default
+
+
+def _free_archive(pointer: int, _keepalive: object) -> None:
+    _read_free(pointer)
+
+
 class LibarchiveReader:
     """An archive opened with libarchive, iterated once, entry by entry."""
 
-    def __init__(self, path: Path, fmt: str) -> None:
-        self._path = path
-        self._stack = ExitStack()
+    def __init__(self, path: Path, fmt: str, options: OpenOptions = _DEFAULT_OPTIONS) -> None:
+        rar5 = False
+        if fmt == "rar":
+            try:
+                with path.open("rb") as f:
+                    head = f.read(_SNIFF_BYTES)
+            except FileNotFoundError as err:
+                raise FerrymanError("source.not_found", f"{path}: no such file") from err
+            except OSError as err:
+                raise FerrymanError(
+                    "source.unreadable", f"{path.name}: {err.strerror or err}"
+                ) from err
+            _refuse_rar_volume(path.name, head)
+            rar5 = head.startswith(_RAR5_MAGIC)  # RAR 5 needs its own libarchive reader
+        scan = _Rar5Scan.of_file(path) if rar5 else None
+        self._setup(path.name, fmt, options, scan=scan, stream=False)
+        self._open(lambda a: _open_filename(a, os.fsencode(path), _INPUT_BLOCK), fmt)
+
+    @classmethod
+    def from_stream(
+        cls, stream: BinaryIO, name: str, options: OpenOptions = _DEFAULT_OPTIONS
+    ) -> LibarchiveReader:
+        """Read a non-seekable binary stream (a pipe, a socket file) as it arrives.
+
+        The format is sniffed from the stream's first bytes, which are handed to
+        libarchive afterwards; ``name`` is used in messages and names the one entry
+        of a compressed non-tar file. Raises ``FerrymanError``: "archive.unsupported"
+        for 7z (it needs seeking), "archive.unreadable" for an unknown format,
+        "source.empty" for an empty stream, "source.io" when reading fails.
+        """
+        try:
+            head = _read_head(stream)
+        except OSError as err:
+            raise FerrymanError("source.io", f"{name}: reading the stream failed: {err}") from err
+        if not head:
+            raise FerrymanError("source.empty", f"{name}: the stream is empty")
+        fmt = sniff_format(head)
+        if fmt is None:
+            raise FerrymanError(
+                "archive.unreadable", f"{name}: not an archive (no known format signature)"
+            )
+        if fmt == "7z":
+            raise FerrymanError(
+                "archive.unsupported", f"{name}: 7z cannot be read from a stream (it needs seeking)"
+            )
+        if fmt == "rar":
+            _refuse_rar_volume(name, head)
+        reader = cls.__new__(cls)
+        rar5 = fmt == "rar" and head.startswith(_RAR5_MAGIC)
+        reader._setup(name, fmt, options, scan=_Rar5Scan() if rar5 else None, stream=True)
+        reader._source = _StreamSource(stream, head, reader._rar5)
+        reader._keepalive.append(reader._source)
+        reader._open(reader._source.open, fmt)
+        return reader
+
+    # -- setup ---------------------------------------------------------------------
+
+    def _setup(
+        self, name: str, fmt: str, options: OpenOptions, *, scan: _Rar5Scan | None, stream: bool
+    ) -> None:
+        self._name = name
+        self._fmt = fmt
+        try:
+            self._formats, self._filter = _libarchive_names(
+                fmt, rar5=scan is not None, stream=stream
+            )
+        except FerrymanError as err:
+            raise FerrymanError(err.code, f"{name}: {err.message}") from None
+        self._options = options
+        self._passwords = tuple(dict.fromkeys(p for p in options.passwords if p))
+        self._single_name = single_file_name(name)
         self._generation = 0  # bumped whenever the current entry stops being current
         self._iterated = False
         self._closed = False
         self._last_data_error: str | None = None
-        format_name, filter_name = _libarchive_names(path, fmt)
+        self._final_consumed = 0
+        self._rar5 = scan
+        self._source: _StreamSource | None = None
+        self._keepalive: list[object] = []  # what libarchive points at, freed after it
+        self._data_buffer: Array[c_char] = create_string_buffer(_BLOCK_SIZE)
+        self._archive: Any = None
+        self._finalizer: Any = None
+
+    def _open(self, opener: Callable[[Any], int], fmt: str) -> None:
+        archive = _read_new()
+        if not archive:
+            raise MemoryError("archive_read_new failed")
+        self._archive = archive
+        self._finalizer = weakref.finalize(self, _free_archive, archive, self._keepalive)
         try:
-            self._archive: Any = self._stack.enter_context(
-                libarchive.file_reader(str(path), format_name, filter_name)
-            )
-        except ArchiveError as err:
-            self._stack.close()
-            message = _message(err)
-            code = "archive.truncated" if _is_truncation(message) else "archive.unreadable"
-            raise FerrymanError(code, f"{path.name}: cannot open as {fmt}: {message}") from err
+            _support(archive, "filter", self._filter)
+            for format_name in self._formats:
+                _support(archive, "format", format_name)
+            for password in self._passwords:
+                _add_passphrase(archive, password.encode("utf-8"))
+            status = opener(archive)
+        except BaseException:
+            self._release()
+            raise
+        if status < _ARCHIVE_WARN:
+            error = self.stream_error()
+            if error is None:
+                message = self.error_string()
+                code = classify(message)
+                if code == "archive.password_required":
+                    error = self.password_error("headers")
+                else:
+                    error = FerrymanError(code, f"{self.name}: cannot open as {fmt}: {message}")
+            self._release()
+            raise error
+
+    # -- public surface -------------------------------------------------------------
 
     @property
     def name(self) -> str:
-        return self._path.name
+        return self._name
 
     @property
     def archive_pointer(self) -> Any:
-        # libarchive-c keeps the handle private; data reads need it (see module doc).
-        return self._archive._pointer
+        return self._archive
+
+    @property
+    def data_buffer(self) -> Array[c_char]:
+        return self._data_buffer
+
+    @property
+    def decrypts(self) -> bool:
+        """Whether libarchive decrypts this format's encrypted entries."""
+        return self._fmt in _DECRYPTS
+
+    @property
+    def format_label(self) -> str:
+        return {"rar": "RAR", "7z": "7z"}.get(self._fmt, self._fmt)
+
+    def consumed(self) -> int:
+        """Packed bytes read so far: ``archive_filter_bytes(a, -1)``.
+
+        For a file this is libarchive's read position in it, read ahead by up to
+        64 KiB; seekable zip and 7z read their directory at the end first, so the
+        value can drop once after that and grows from there.
+        """
+        if self._closed or self._archive is None:
+            return self._final_consumed
+        return max(0, int(_filter_bytes(self._archive, -1)))
 
     def __enter__(self) -> LibarchiveReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._final_consumed = self.consumed()
+        self._release()
+
+    def _release(self) -> None:
         self._generation += 1
         self._closed = True
-        self._stack.close()
+        if self._finalizer is not None:
+            self._finalizer()  # archive_read_free, once
+        self._archive = None
 
     def __iter__(self) -> Iterator[LibarchiveEntry]:
         if self._iterated:
@@ -179,54 +768,100 @@ class LibarchiveReader:
         self._last_data_error = message
 
     def error_string(self) -> str:
-        raw = ffi.error_string(self.archive_pointer)
+        raw = _error_string(self._archive) if self._archive is not None else None
         if isinstance(raw, bytes):
             return raw.decode("utf-8", "replace")
-        return str(raw or "data error")
+        return str(raw or "unknown libarchive error")
+
+    def stream_error(self) -> FerrymanError | None:
+        """A failed read of the stream being read, as "source.io"."""
+        if self._source is None or self._source.error is None:
+            return None
+        cause = self._source.error
+        err = FerrymanError("source.io", f"{self.name}: reading the stream failed: {cause}")
+        err.__cause__ = cause
+        return err
+
+    def password_error(self, what: str) -> FerrymanError:
+        count = len(self._passwords)
+        tried = f"none of the {count} given fits" if count else "none was given"
+        return FerrymanError(
+            "archive.password_required", f"{self.name}: {what}: needs a password; {tried}"
+        )
+
+    # -- iteration ------------------------------------------------------------------
 
     def _entries(self) -> Iterator[LibarchiveEntry]:
-        headers = iter(self._archive)
-        index = 0
+        index = 0  # among yielded entries
+        header_number = 0  # among every header libarchive returns (directories too)
+        entry_p = c_void_p()
         while True:
             self._generation += 1
             if self._closed:  # libarchive's handle is freed: touching it would crash
                 raise RuntimeError(f"{self.name}: archive reader used after it was closed")
-            try:
-                raw = next(headers)
-            except StopIteration:
+            status = _next_header(self._archive, byref(entry_p))
+            if status == _ARCHIVE_EOF:
                 return
-            except ArchiveError as err:
-                raise self._structure_error(index, _message(err)) from err
-            if raw.isdir:
+            if status < _ARCHIVE_WARN:
+                raise self._structure_error(index)
+            number = header_number
+            header_number += 1
+            entry = entry_p.value
+            if entry is None:  # not documented to happen; refuse rather than crash
+                raise FerrymanError("archive.unreadable", f"{self.name}: no entry header")
+            filetype = _entry_filetype(entry) & _AE_IFMT
+            if filetype == _AE_IFDIR:
                 continue
-            info = _entry_info(raw, index)
-            yield LibarchiveEntry(self, info, self._generation)
+            info, name_bytes = self._entry_info(entry, index, filetype)
+            encrypted = bool(_entry_is_data_encrypted(entry))
+            if self._rar5 is not None and not encrypted:
+                encrypted = bool(self._rar5.encrypted(number, name_bytes))
+            yield LibarchiveEntry(self, info, self._generation, encrypted)
             index += 1
 
-    def _structure_error(self, index: int, message: str) -> FerrymanError:
+    def _structure_error(self, index: int) -> FerrymanError:
+        stream_error = self.stream_error()
+        if stream_error is not None:
+            return stream_error
+        message = self.error_string()
         if _FATAL_STATE_HINT in message and self._last_data_error:
             message = self._last_data_error
-        code = "archive.truncated" if _is_truncation(message) else "archive.unreadable"
+        code = classify(message)
+        if code == "archive.password_required":
+            return self.password_error(f"entry {index}")
+        if code == "archive.unsupported":
+            return FerrymanError(code, f"{self.name}: after {index} entries: {message}")
         return FerrymanError(code, f"{self.name}: broken after {index} entries: {message}")
 
+    def _entry_info(self, entry: int, index: int, filetype: int) -> tuple[EntryInfo, bytes | None]:
+        raw = _entry_pathname_utf8(entry) or _entry_pathname(entry)
+        name = raw.decode("utf-8", "replace") if raw else ""
+        mtime = None
+        if _entry_mtime_is_set(entry):
+            mtime = _entry_mtime(entry) + _entry_mtime_nsec(entry) / 1e9
+        if (_format_code(self._archive) & 0xFF0000) == _ARCHIVE_FORMAT_RAW:
+            info = EntryInfo(index, self._single_name, None, mtime, EntryType.FILE)
+            return info, raw
+        if _entry_hardlink(entry) is not None:
+            kind = EntryType.HARDLINK
+        elif filetype == _AE_IFLNK:
+            kind = EntryType.SYMLINK
+        elif filetype == _AE_IFREG:
+            kind = EntryType.FILE
+        else:
+            kind = EntryType.OTHER
+        size = _entry_size(entry) if _entry_size_is_set(entry) else None
+        return EntryInfo(index=index, path=name, size=size, mtime=mtime, type=kind), raw
 
-def _entry_info(raw: Any, index: int) -> EntryInfo:
-    name = raw.pathname
-    if isinstance(name, bytes):  # not valid in the archive's charset
-        name = name.decode("utf-8", "replace")
-    if raw.islnk:
-        kind = EntryType.HARDLINK
-    elif raw.issym:
-        kind = EntryType.SYMLINK
-    elif raw.isreg:
-        kind = EntryType.FILE
-    else:
-        kind = EntryType.OTHER
-    mtime = raw.mtime
-    return EntryInfo(
-        index=index,
-        path=sanitize_path(name or "", index),
-        size=raw.size,
-        mtime=None if mtime is None else float(mtime),
-        type=kind,
-    )
+
+def _read_head(stream: BinaryIO) -> bytes:
+    """The stream's first ``_SNIFF_BYTES`` bytes (fewer only at its end)."""
+    head = b""
+    while len(head) < _SNIFF_BYTES:
+        chunk = stream.read(_SNIFF_BYTES - len(head))
+        if chunk is None:
+            raise OSError("the stream is non-blocking and has no data yet")
+        if not chunk:
+            break
+        head += chunk
+    return head
