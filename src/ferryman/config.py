@@ -106,6 +106,19 @@ class Convert(BaseModel):
     timeout_seconds: float = Field(3600.0, gt=0)
 
 
+class ArchiveSettings(BaseModel):
+    """Hostile-input limits and the 7zz backend; defaults let real media archives through."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_total_bytes: ByteSize = Field(256 * 1024**3, description="Unpacked bytes per archive.")
+    max_entries: int = Field(200_000, ge=1)
+    max_ratio: float = Field(200.0, ge=1, description="Unpacked / packed bytes.")
+    max_depth: int = Field(2, ge=0, le=8, description="Archives inside archives.")
+    sevenzip: Path | None = Field(
+        None, description="A RAR-capable 7zz; empty: the bundled one, then 7zz/7z on PATH."
+    )
+
+
 class Settings(BaseModel):
     """Everything ferryman can be told; see ``ferryman config show``."""
 
@@ -129,6 +142,10 @@ class Settings(BaseModel):
     concurrency: Concurrency = Field(default_factory=Concurrency)  # type: ignore[arg-type]
     retry: Retry = Field(default_factory=Retry)  # type: ignore[arg-type]
     convert: Convert = Field(default_factory=Convert)  # type: ignore[arg-type]
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)  # type: ignore[arg-type]
+    passwords: list[str] = Field(
+        default_factory=list, description="Tried on every encrypted archive, after the job's."
+    )
 
     @field_validator("caption_template")
     @classmethod
@@ -154,6 +171,7 @@ class Settings(BaseModel):
 
 
 SECRET_KEYS = frozenset({"database_url"})
+SECRET_LISTS = frozenset({"passwords"})
 
 # Keys that a running engine re-reads from the store; ``ferryman config set`` writes them.
 RUNTIME_KEYS = frozenset(
@@ -246,6 +264,8 @@ def mask_secrets(settings: Settings) -> dict[str, Any]:
         value = data.get(key)
         if isinstance(value, str):
             data[key] = re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", value)
+    for key in SECRET_LISTS:
+        data[key] = ["***"] * len(data.get(key) or [])
     data["effective"] = {
         "database": re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", settings.database),
         "library": str(settings.library),

@@ -45,9 +45,25 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "archive.password_required",
         False,
-        "Give the password with `ferryman password JOB PASSWORD`.",
+        "The job waits: give the password with `ferryman password JOB` (or add it to"
+        " `passwords` in the settings and run `ferryman password JOB` with it).",
     ),
-    ErrorSpec("archive.unsupported", False, "Run `ferryman doctor` to see the formats available."),
+    ErrorSpec(
+        "archive.unsupported",
+        False,
+        "Run `ferryman doctor` to see the formats available; most need a RAR-capable 7zz.",
+    ),
+    ErrorSpec(
+        "archive.volume_missing",
+        False,
+        "Put the missing volume next to the others (same folder, same name) and retry the job.",
+    ),
+    ErrorSpec(
+        "archive.limit_exceeded",
+        False,
+        "A safety limit stopped the archive (a bomb?). If you trust it, raise the setting"
+        " named in the message and retry the job.",
+    ),
     # media
     ErrorSpec(
         "media.unreadable",

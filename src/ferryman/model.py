@@ -16,6 +16,7 @@ class JobState(StrEnum):
     QUEUED = "queued"  # input not (fully) read yet; claimable by the unpack stage
     EXPANDING = "expanding"  # an unpack worker holds the lease and reads entries
     ACTIVE = "active"  # every entry is an item; waiting for items to finish
+    NEEDS_PASSWORD = "needs_password"  # reading stopped at an entry no known password opens
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -139,7 +140,7 @@ class Job:
     created_at: float
     finished_at: float | None
     summary: dict[str, Any] | None = None
-    has_password: bool = False
+    passwords: tuple[str, ...] = field(default=(), repr=False)  # the job's own, in order
     paused: bool = False  # a flag, not a state: a paused job keeps its place
     attempts: int = 0
     started_at: float | None = None

@@ -8,12 +8,10 @@ on the archive's bytes, never on what the caller read.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
-
-from ferryman.errors import FerrymanError
 
 
 class EntryType(StrEnum):
@@ -23,6 +21,30 @@ class EntryType(StrEnum):
     SYMLINK = "symlink"
     HARDLINK = "hardlink"
     OTHER = "other"  # devices, fifos, sockets: no content worth delivering
+    JUNK = "junk"  # OS clutter (__MACOSX/, .DS_Store, ...): set by the guard, never read
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveLimits:
+    """Hostile-input limits, checked by ``GuardedReader`` whatever the backend.
+
+    The defaults let any real media archive through (media barely compresses) and
+    stop known bombs within a few MiB of output.
+    """
+
+    max_total_bytes: int = 256 << 30  # unpacked bytes per archive
+    max_entries: int = 200_000
+    max_ratio: float = 200.0  # unpacked / packed bytes, over the archive so far
+    ratio_grace_bytes: int = 1 << 20  # no ratio check before this much output
+    max_depth: int = 2  # archives inside archives inside the input
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOptions:
+    """How to open one archive: passwords to try (in order, per entry) and limits."""
+
+    passwords: tuple[str, ...] = ()
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +52,9 @@ class EntryInfo:
     """An entry's header: everything known before its bytes are read."""
 
     index: int  # 0-based among yielded entries, in archive order; stable across re-opens
-    path: str  # relative, '/'-separated, never empty (see ``sanitize_path``)
+    # Backends give the stored name, decoded; ``GuardedReader`` replaces it with a
+    # sanitised, unique, relative '/'-path (see ``archive.names``).
+    path: str
     size: int | None  # declared size; None if the format does not say
     mtime: float | None
     type: EntryType
@@ -43,10 +67,12 @@ class ArchiveEntry(Protocol):
     def info(self) -> EntryInfo: ...
 
     def read_blocks(self) -> Iterator[bytes]:
-        """The entry's bytes in blocks.
+        """The entry's bytes in blocks; at most once per entry.
 
-        Raises ``FerrymanError("archive.entry_corrupt")`` on a data error in this
-        entry (possibly after yielding blocks, which must then be discarded).
+        Raises ``FerrymanError``: "archive.entry_corrupt" on a data error in this
+        entry (possibly after yielding blocks, which must then be discarded);
+        "archive.password_required" before any block when no given password opens
+        it. An entry not read is skipped when the reader advances.
         """
         ...
 
@@ -56,7 +82,10 @@ class ArchiveReader(Protocol):
 
     Iteration raises ``FerrymanError("archive.truncated")`` or
     ``FerrymanError("archive.unreadable")`` when the structure breaks mid-way,
-    after yielding every entry before the break.
+    after yielding every entry before the break; "archive.password_required" when
+    the headers are encrypted and no given password opens them; and
+    "archive.unsupported" when this backend cannot read something another
+    backend may (``open_archive`` then switches backends).
     """
 
     def __enter__(self) -> ArchiveReader: ...
@@ -65,15 +94,9 @@ class ArchiveReader(Protocol):
 
     def __iter__(self) -> Iterator[ArchiveEntry]: ...
 
-
-def sanitize_path(raw: str, index: int) -> str:
-    """A relative '/'-path without '.', '..' or empty parts; never empty.
-
-    Minimal on purpose: it keeps an archive's layout recognisable while making
-    sure no entry can name a place outside wherever it is later written.
-    """
-    parts = [p for p in raw.replace("\\", "/").split("/") if p not in ("", ".", "..")]
-    return "/".join(parts) or f"entry-{index}"
+    def consumed(self) -> int:
+        """Packed bytes read so far (for the compression-ratio limit)."""
+        ...
 
 
 # (offset, magic, format); checked in order, the most specific signatures first.
@@ -110,27 +133,3 @@ def detect_format(path: Path) -> str | None:
     """
     with path.open("rb") as f:
         return sniff_format(f.read(_SNIFF_BYTES))
-
-
-def open_archive(path: Path) -> ArchiveReader:
-    """Open ``path`` with the backend suited to its format (libarchive for now).
-
-    The archive is opened here, like ``open()``, so a file that is not an archive
-    fails now rather than on first iteration; use the result in a ``with`` block.
-    Raises ``FerrymanError`` with "archive.unreadable" (not an archive / damaged),
-    "archive.truncated" (ends before its first entry), "source.not_found" or
-    "source.unreadable".
-    """
-    from ferryman.archive.libarchive_backend import LibarchiveReader
-
-    try:
-        fmt = detect_format(path)
-    except FileNotFoundError as err:
-        raise FerrymanError("source.not_found", f"{path}: no such file") from err
-    except OSError as err:
-        raise FerrymanError("source.unreadable", f"{path}: {err.strerror or err}") from err
-    if fmt is None:
-        raise FerrymanError(
-            "archive.unreadable", f"{path.name}: not an archive (no known format signature)"
-        )
-    return LibarchiveReader(path, fmt)

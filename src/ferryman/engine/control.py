@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
 from ferryman.model import Job
 from ferryman.store import Store
@@ -26,3 +27,10 @@ async def resume_job(store: Store, job_id: int) -> Job:
 
 async def retry_job(store: Store, job_id: int) -> Job:
     return await store.retry(job_id)
+
+
+async def give_password(store: Store, job_id: int, password: str) -> Job:
+    """Add a password to the job; a job waiting for one reads on from where it stopped."""
+    if not password:
+        raise FerrymanError("config.invalid", "the password is empty")
+    return await store.add_password(job_id, password)

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ferryman.archive.reader import EntryType
+from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context
@@ -30,7 +30,7 @@ from ferryman.engine.stage import Staged, stage_entry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, Job, MediaKind
-from ferryman.sources.local import SourceEntry, inspect_local, iter_local
+from ferryman.sources.local import ReadOptions, SourceEntry, inspect_local, iter_local
 from ferryman.store.store import LeaseLost, NewItem
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,37 @@ async def expand(ctx: Context, job: Job) -> None:
     ctx.bus.emit("job.waiting", job.id, reason=exc.code)
 
 
+# Errors that end an input early: what was read before stays; nothing read: the job fails.
+_INPUT_ENDS = frozenset(
+    {
+        "archive.truncated",
+        "archive.unreadable",
+        "archive.limit_exceeded",
+        "archive.volume_missing",
+        "archive.unsupported",
+    }
+)
+_PASSWORD = "archive.password_required"
+
+
+def read_options(settings: Settings, job: Job) -> ReadOptions:
+    """The job's passwords first, then the configured ones; limits from the settings."""
+    limits = settings.archive
+    return ReadOptions(
+        archive=OpenOptions(
+            passwords=tuple(dict.fromkeys((*job.passwords, *settings.passwords))),
+            limits=ArchiveLimits(
+                max_total_bytes=limits.max_total_bytes,
+                max_entries=limits.max_entries,
+                max_ratio=limits.max_ratio,
+                max_depth=limits.max_depth,
+            ),
+        ),
+        scratch=job_work_dir(settings, job.id) / "nested",
+        sevenzip=limits.sevenzip,
+    )
+
+
 async def _expand(ctx: Context, job: Job) -> None:
     settings = await ctx.settings()
     source = Path(job.source)
@@ -94,24 +125,48 @@ async def _expand(ctx: Context, job: Job) -> None:
         work = job_work_dir(settings, job.id)
         await reader.call(functools.partial(work.mkdir, parents=True, exist_ok=True))
         known = await ctx.store.known_seqs(job.id)
-        opened = iter_local(source)
-        entries: Iterator[SourceEntry] = await reader.call(opened.__enter__)
+        opened = iter_local(source, read_options(settings, job))
+        error: FerrymanError | None
         try:
-            error = await _read_all(ctx, job, reader, entries, work, known)
-        finally:
-            with contextlib.suppress(Exception):
-                await reader.call(opened.__exit__, None, None, None)
-        if error is not None and error.code not in ("archive.truncated", "archive.unreadable"):
-            raise error
-        if error is not None and not await ctx.store.known_seqs(job.id):
-            await _input_failed(ctx, job, source, error)
-            return
-        if error is not None:
-            await _keep_input(ctx, job, source, error)  # broken part-way: keep it for a look
-        await ctx.store.finish_expansion(job.id, ctx.owner, error)
-        ctx.bus.emit("job.expanded", job.id, error=error.code if error else None)
+            entries: Iterator[SourceEntry] = await reader.call(opened.__enter__)
+        except FerrymanError as exc:  # encrypted names, a missing volume, no 7zz…
+            error = exc
+        else:
+            try:
+                error = await _read_all(ctx, job, reader, entries, work, known)
+            finally:
+                with contextlib.suppress(Exception):
+                    await reader.call(getattr(entries, "close", _nothing))
+                    await reader.call(opened.__exit__, None, None, None)
+        await _conclude(ctx, job, source, error)
     finally:
         reader.close()
+
+
+def _nothing() -> None:
+    return None
+
+
+async def _conclude(ctx: Context, job: Job, source: Path, error: FerrymanError | None) -> None:
+    """Reading stopped: at the end, at a password, or because the input broke."""
+    if error is not None and error.code == _PASSWORD:
+        await ctx.store.need_password(job.id, ctx.owner, error)
+        ctx.wakeup.notify()  # what was read may go out in partial albums meanwhile
+        ctx.bus.emit("job.waiting", job.id, reason=error.code)
+        return
+    if error is not None and error.code not in _INPUT_ENDS:
+        raise error
+    if error is not None and not await ctx.store.known_seqs(job.id):
+        await _input_failed(ctx, job, source, error)
+        return
+    if error is not None:
+        await _keep_input(ctx, job, source, error)  # broken part-way: keep it for a look
+    await ctx.store.finish_expansion(job.id, ctx.owner, error)
+    ctx.bus.emit("job.expanded", job.id, error=error.code if error else None)
+
+
+def _raise(exc: FerrymanError) -> FerrymanError:
+    raise exc
 
 
 async def _read_all(
@@ -135,10 +190,12 @@ async def _read_all(
         info = entry.info
         if info.index < job.cursor or info.index in known:
             continue  # handled before a restart: read past it without writing
-        if info.type is not EntryType.FILE:
-            on_disk = await _record(
-                ctx, job, info.index, info.path, _skipped(f"unsupported_{info.type}")
-            )
+        if entry.error is not None:  # a nested archive that could not be read
+            on_disk = await _record(ctx, job, info.index, info.path, _failed(entry.error))
+            continue
+        if entry.skip is not None or info.type is not EntryType.FILE:
+            reason = entry.skip or f"unsupported_{info.type}"
+            on_disk = await _record(ctx, job, info.index, info.path, _skipped(reason))
             continue
         await _wait_for_room(ctx, job, work, info.size or 0, on_disk)
         settings = await ctx.settings()
@@ -152,10 +209,14 @@ async def _read_all(
                 functools.partial(wanted, send_documents=settings.send_documents),
             )
         except FerrymanError as exc:
-            if exc.code == "archive.entry_corrupt":
-                on_disk = await _record(ctx, job, info.index, info.path, _failed(exc))
-                continue
-            raise
+            if exc.code == _PASSWORD:
+                return exc  # this entry is read again once a password arrives
+            if exc.code not in ("archive.entry_corrupt", "archive.limit_exceeded"):
+                raise
+            on_disk = await _record(ctx, job, info.index, info.path, _failed(exc))
+            if exc.code == "archive.limit_exceeded":
+                return exc
+            continue
         prepared = await asyncio.to_thread(prepare, staged, settings.send_documents)
         if prepared.state is ItemState.QUARANTINED and prepared.work_path is not None:
             assert prepared.error is not None

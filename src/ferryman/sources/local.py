@@ -2,6 +2,9 @@
 
 Whatever the input, the engine sees the same thing: entries with a stable
 ``index`` it can resume from, a relative path and a way to read the bytes.
+Archives inside the input (by name and by magic bytes) are opened in turn, up to
+``archive.max_depth`` levels, and their entries take the place of the archive in
+the stream; indexes count across all levels, so they stay stable across restarts.
 """
 
 from __future__ import annotations
@@ -11,27 +14,56 @@ import re
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from ferryman.archive.names import sanitize_path
+from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import (
+    ArchiveEntry,
+    ArchiveReader,
     EntryInfo,
     EntryType,
+    OpenOptions,
     detect_format,
-    open_archive,
-    sanitize_path,
 )
+from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
 
 BLOCK_SIZE = 1 << 20
 
-# Names that promise an archive; a file named so that is not one is reported as a
-# damaged archive rather than silently delivered as a document.
-_ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz")
-_COMPRESSED_TAR_SUFFIXES = (".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz")
-_COMPRESSIONS = frozenset({"gzip", "bzip2", "xz"})
-_CONTAINERS = frozenset({"zip", "tar"})
+# Names that promise an archive. A top-level file named so that is not one is reported
+# as a damaged archive; an entry named so is opened as a nested archive if its bytes agree.
+_ARCHIVE_SUFFIXES = (
+    ".zip",
+    ".rar",
+    ".7z",
+    ".tar",
+    ".tgz",
+    ".tar.gz",
+    ".tbz2",
+    ".tar.bz2",
+    ".txz",
+    ".tar.xz",
+    ".tzst",
+    ".tar.zst",
+    ".gz",
+    ".bz2",
+    ".xz",
+    ".zst",
+)
+_VOLUME_NAME = re.compile(r".+\.(part\d+\.rar|r\d{2,3}|z\d{2,3}|[a-z0-9]+\.\d{3})", re.IGNORECASE)
+# Errors that end one archive early; inside another archive they fail that one entry.
+_ARCHIVE_BROKEN = frozenset(
+    {
+        "archive.unreadable",
+        "archive.truncated",
+        "archive.volume_missing",
+        "archive.unsupported",
+    }
+)
 
 Kind = Literal["file", "folder", "archive"]
 
@@ -46,11 +78,28 @@ class LocalInput:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How to read an input: archive passwords and limits, 7zz, a scratch folder.
+
+    ``scratch`` holds a nested archive while it is read (zip and 7z need to seek).
+    """
+
+    archive: OpenOptions = field(default_factory=OpenOptions)
+    scratch: Path | None = None
+    sevenzip: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SourceEntry:
-    """One entry of a source; ``blocks`` produces its bytes on demand."""
+    """One entry of a source; ``blocks`` produces its bytes on demand.
+
+    ``skip`` (a reason) or ``error`` mark an entry to be recorded without reading it.
+    """
 
     info: EntryInfo
     blocks: Callable[[], Iterator[bytes]] = field(repr=False, compare=False)
+    skip: str | None = None
+    error: FerrymanError | None = None
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()
@@ -60,8 +109,8 @@ def inspect_local(path: Path) -> LocalInput:
     """Classify ``path`` from its type, size and magic bytes, without reading it all.
 
     Raises ``FerrymanError``: "source.not_found", "source.unreadable",
-    "source.empty", or "archive.unreadable" for a file named like an archive
-    whose bytes are not one.
+    "source.empty", "archive.volume_missing", or "archive.unreadable" for a file
+    named like an archive whose bytes are not one.
     """
     try:
         st = path.stat()
@@ -80,39 +129,133 @@ def inspect_local(path: Path) -> LocalInput:
         raise FerrymanError("source.unreadable", f"{path}: not a regular file or folder")
     if st.st_size == 0:
         raise FerrymanError("source.empty", f"{path.name}: the file has zero bytes")
+    volumes = find_volumes(path)
+    if volumes is not None and len(volumes.parts) > 1:
+        return LocalInput("archive", path, "volumes")
     try:
         fmt = detect_format(path)
     except OSError as err:
         raise _unreadable(path, err) from err
-    name = path.name.lower()
-    named_archive = name.endswith(_ARCHIVE_SUFFIXES)
-    if fmt in _CONTAINERS:
+    if fmt is not None:
         return LocalInput("archive", path, fmt)
-    if fmt in _COMPRESSIONS and (named_archive or name.endswith(_COMPRESSED_TAR_SUFFIXES)):
-        return LocalInput("archive", path, fmt)
-    if named_archive:
-        found = f"its bytes are {fmt} data" if fmt else "its bytes match no archive format"
+    if path.name.lower().endswith(_ARCHIVE_SUFFIXES):
         raise FerrymanError(
-            "archive.unreadable", f"{path.name}: named like an archive, but {found}"
+            "archive.unreadable",
+            f"{path.name}: named like an archive, but its bytes match no archive format",
         )
-    return LocalInput("file", path, fmt)
+    return LocalInput("file", path, None)
 
 
 @contextmanager
-def iter_local(path: Path) -> Iterator[Iterator[SourceEntry]]:
+def iter_local(path: Path, options: ReadOptions | None = None) -> Iterator[Iterator[SourceEntry]]:
     """Entries of ``path``: a file is one entry, a folder its files, an archive its entries.
 
     Folders are walked recursively in natural, case-insensitive order and symlinks
     are reported, not followed; indexes are stable while the input is unchanged.
     """
+    options = options or ReadOptions()
     source = inspect_local(path)
+    counter = _Counter()
     if source.kind == "archive":
-        with open_archive(path) as reader:
-            yield (SourceEntry(entry.info, entry.read_blocks) for entry in reader)
+        with open_archive(path, options.archive, options.sevenzip) as reader:
+            yield _archive_entries(reader, "", 0, options, counter)
     elif source.kind == "folder":
-        yield _folder_entries(path)
+        yield _folder_entries(path, options, counter)
     else:
-        yield iter([_file_entry(path, sanitize_path(path.name, 0), 0, path.stat())])
+        yield iter([_file_entry(path, sanitize_path(path.name, 0), counter.next(), path.stat())])
+
+
+class _Counter:
+    """Indexes across every level of nesting, in reading order."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def next(self) -> int:
+        self._next += 1
+        return self._next - 1
+
+
+def _archive_entries(
+    reader: ArchiveReader, prefix: str, depth: int, options: ReadOptions, counter: _Counter
+) -> Iterator[SourceEntry]:
+    for entry in reader:
+        info = entry.info
+        path = f"{prefix}{info.path}"
+        if info.type is EntryType.FILE and _named_archive(info.path):
+            yield from _nested(entry, path, depth + 1, options, counter)
+            continue
+        out = replace(info, index=counter.next(), path=path)
+        skip = "junk" if info.type is EntryType.JUNK else None
+        yield SourceEntry(out, entry.read_blocks, skip=skip)
+
+
+def _nested(
+    entry: ArchiveEntry, path: str, depth: int, options: ReadOptions, counter: _Counter
+) -> Iterator[SourceEntry]:
+    """An archive inside an archive: written to scratch, opened, its entries in its place."""
+    info = entry.info
+    if depth > options.archive.limits.max_depth or options.scratch is None:
+        yield _too_deep(info, path, counter, options)
+        return
+    # Its own name (a .gz names the file inside after it), one folder per level.
+    held = options.scratch / f"level-{depth}" / safe_name(Path(info.path).name)
+    held.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        try:
+            _write(entry.read_blocks(), held)
+        except FerrymanError as exc:
+            if exc.code != "archive.entry_corrupt":
+                raise
+            yield _failed(info, path, counter, exc)
+            return
+        yield from _open_nested(held, info, path, depth, options, counter)
+    finally:
+        held.unlink(missing_ok=True)
+
+
+def _open_nested(
+    held: Path, info: EntryInfo, path: str, depth: int, options: ReadOptions, counter: _Counter
+) -> Iterator[SourceEntry]:
+    """Entries of the archive at ``held`` (``info`` describes it as an entry), or one
+    entry: the file itself if it is not an archive, or its failure if it is broken.
+    """
+    if detect_format(held) is None and find_volumes(held) is None:
+        out = replace(info, index=counter.next(), path=path)
+        yield SourceEntry(out, lambda: _read_file(held))
+        return
+    try:
+        with open_archive(held, options.archive, options.sevenzip) as reader:
+            yield from _archive_entries(reader, f"{path}/", depth, options, counter)
+    except FerrymanError as exc:
+        if exc.code not in _ARCHIVE_BROKEN:
+            raise  # passwords and limits concern the whole input
+        yield _failed(info, path, counter, exc)
+
+
+def _too_deep(info: EntryInfo, path: str, counter: _Counter, options: ReadOptions) -> SourceEntry:
+    reason = f"nested archive deeper than archive.max_depth ({options.archive.limits.max_depth})"
+    return SourceEntry(replace(info, index=counter.next(), path=path), _no_blocks, skip=reason)
+
+
+def _failed(info: EntryInfo, path: str, counter: _Counter, exc: FerrymanError) -> SourceEntry:
+    out = replace(info, index=counter.next(), path=path)
+    return SourceEntry(out, _no_blocks, error=exc)
+
+
+def _named_archive(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.endswith(_ARCHIVE_SUFFIXES) or bool(_VOLUME_NAME.fullmatch(lowered))
+
+
+def _write(blocks: Iterator[bytes], dest: Path) -> None:
+    try:
+        with open(dest, "wb") as out:
+            for block in blocks:
+                out.write(block)
+    except OSError as exc:
+        dest.unlink(missing_ok=True)
+        raise FerrymanError("source.io", f"cannot write {dest}: {exc}") from exc
 
 
 def natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
@@ -125,15 +268,36 @@ def natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
     return chunks, name  # the raw name breaks ties ("A" vs "a") deterministically
 
 
-def _folder_entries(root: Path) -> Iterator[SourceEntry]:
-    for index, (rel, full, st) in enumerate(_walk(root, "")):
-        path = sanitize_path(rel, index)
-        if stat.S_ISREG(st.st_mode):
-            yield _file_entry(full, path, index, st)
-        else:
+def _folder_entries(root: Path, options: ReadOptions, counter: _Counter) -> Iterator[SourceEntry]:
+    for rel, full, st in _walk(root, ""):
+        path = sanitize_path(rel, 0)
+        if not stat.S_ISREG(st.st_mode):
             kind = EntryType.SYMLINK if stat.S_ISLNK(st.st_mode) else EntryType.OTHER
-            info = EntryInfo(index, path, 0, st.st_mtime, kind)
+            info = EntryInfo(counter.next(), path, 0, st.st_mtime, kind)
             yield SourceEntry(info, _no_blocks)
+        elif _named_archive(full.name):
+            yield from _folder_archive(full, path, st, options, counter)
+        else:
+            yield _file_entry(full, path, counter.next(), st)
+
+
+def _folder_archive(
+    full: Path, path: str, st: os.stat_result, options: ReadOptions, counter: _Counter
+) -> Iterator[SourceEntry]:
+    """An archive lying in an input folder: read in place; a set's other volumes skipped."""
+    info = EntryInfo(0, path, st.st_size, st.st_mtime, EntryType.FILE)
+    try:
+        volumes = find_volumes(full)
+    except FerrymanError as exc:
+        yield _failed(info, path, counter, exc)
+        return
+    if volumes is not None and len(volumes.parts) > 1 and volumes.first != full:
+        reason = f"volume of {volumes.first.name}"
+        yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=reason)
+    elif options.archive.limits.max_depth < 1:
+        yield _too_deep(info, path, counter, options)
+    else:
+        yield from _open_nested(full, info, path, 1, options, counter)
 
 
 def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, Path, os.stat_result]]:

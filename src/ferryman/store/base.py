@@ -114,12 +114,19 @@ class StoreBase:
             raise LeaseLost(f"{table.name} {row_id}")
 
     def _job_runs(self, table: FromClause) -> Any:
-        """The row's job is neither paused nor ended."""
+        """The row's job is neither paused nor ended (waiting for a password counts as
+        running: what was read before the password was needed still goes out).
+        """
         return exists().where(
             jobs.c.id == table.c.job_id,
             jobs.c.paused.is_(False),
             jobs.c.state.in_(
-                [JobState.QUEUED.value, JobState.EXPANDING.value, JobState.ACTIVE.value]
+                [
+                    JobState.QUEUED.value,
+                    JobState.EXPANDING.value,
+                    JobState.ACTIVE.value,
+                    JobState.NEEDS_PASSWORD.value,
+                ]
             ),
         )
 

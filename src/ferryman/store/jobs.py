@@ -31,6 +31,7 @@ from ferryman.store.rows import (
     LeaseLost,
     NewItem,
     Recorded,
+    decode_passwords,
     item_from_row,
     job_from_row,
 )
@@ -59,7 +60,7 @@ class JobQueries(StoreBase):
             "dest": dest,
             "state": JobState.QUEUED.value,
             "priority": priority,
-            "password": password,
+            "password": json.dumps([password]) if password else None,
             "dedupe_key": dedupe_key,
             "created_at": now,
             "updated_at": now,
@@ -239,6 +240,49 @@ class JobQueries(StoreBase):
             jobs, job_id, owner, JobState.QUEUED.value, delay, extra, count=count
         )
 
+    async def need_password(self, job_id: int, owner: str, error: FerrymanError) -> None:
+        """Reading stopped at an entry no known password opens: wait for one, keep the rest.
+
+        Blocked, so items already read still go out in partial albums meanwhile.
+        """
+        values = {
+            "state": JobState.NEEDS_PASSWORD.value,
+            "owner": None,
+            "lease_until": None,
+            "wait_reason": error.code,
+            "error_message": error.message,
+            "blocked": True,
+            "updated_at": self.clock(),
+        }
+        async with self.engine.begin() as conn:
+            await self._update_owned(conn, jobs, job_id, owner, values)
+
+    async def add_password(self, job_id: int, password: str) -> Job:
+        """Add a password to the job's list; a job waiting for one is queued again."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update())
+            ).first()
+            if row is None:
+                raise FerrymanError("job.not_found", f"there is no job {job_id}")
+            known = list(decode_passwords(row.password))
+            if password not in known:
+                known.append(password)
+            values: dict[str, Any] = {"password": json.dumps(known), "updated_at": now}
+            if row.state == JobState.NEEDS_PASSWORD.value:
+                values |= {
+                    "state": JobState.QUEUED.value,
+                    "wait_reason": None,
+                    "error_message": None,
+                    "blocked": False,
+                    "not_before": 0.0,
+                }
+            done = await conn.execute(
+                update(jobs).where(jobs.c.id == job_id).values(**values).returning(*jobs.c)
+            )
+            return job_from_row(done.one())
+
     async def set_wait(self, job_id: int, owner: str, reason: str | None, blocked: bool) -> None:
         """Unpack is waiting (for space, for deliveries): show why, and allow partial albums."""
         async with self.engine.begin() as conn:
@@ -400,14 +444,25 @@ class JobQueries(StoreBase):
         async with self.reader.connect() as conn:
             found = await conn.execute(
                 select(jobs.c.id).where(
-                    jobs.c.state.in_([JobState.EXPANDING.value, JobState.ACTIVE.value]),
+                    jobs.c.state.in_(
+                        [
+                            JobState.EXPANDING.value,
+                            JobState.ACTIVE.value,
+                            JobState.NEEDS_PASSWORD.value,
+                        ]
+                    ),
                     and_(jobs.c.paused.is_(False)),
                 )
             )
             return list(found.scalars())
 
     async def idle(self) -> bool:
-        """No job is left that could still make progress (``run --until-idle``)."""
+        """No job is left that could still make progress (``run --until-idle``).
+
+        A job waiting for a password counts as idle once nothing of it is in flight.
+        """
+        live_items = [s.value for s in ItemState if not s.terminal]
+        in_flight = exists().where(items.c.job_id == jobs.c.id, items.c.state.in_(live_items))
         async with self.reader.connect() as conn:
             found = await conn.execute(
                 select(func.count()).where(
@@ -415,6 +470,7 @@ class JobQueries(StoreBase):
                         [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
                     ),
                     jobs.c.paused.is_(False),
+                    or_(jobs.c.state != JobState.NEEDS_PASSWORD.value, in_flight),
                 )
             )
             return found.scalar_one() == 0

@@ -65,6 +65,11 @@ class LeaseLost(FerrymanError):
         super().__init__("engine.lease_lost", f"lease on {what} is no longer ours")
 
 
+def decode_passwords(stored: str | None) -> tuple[str, ...]:
+    """The job's passwords: a JSON list in the ``password`` column."""
+    return tuple(json.loads(stored)) if stored else ()
+
+
 def job_from_row(row: Row[Any]) -> Job:
     m = row._mapping
     return Job(
@@ -82,7 +87,7 @@ def job_from_row(row: Row[Any]) -> Job:
         created_at=m["created_at"],
         finished_at=m["finished_at"],
         summary=json.loads(m["summary"]) if m["summary"] else None,
-        has_password=m["password"] is not None,
+        passwords=decode_passwords(m["password"]),
         paused=bool(m["paused"]),
         attempts=m["attempts"],
         started_at=m["started_at"],

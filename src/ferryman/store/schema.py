@@ -42,7 +42,7 @@ jobs = Table(
     Column("state", String(16), nullable=False),
     Column("paused", Boolean, nullable=False, default=False),
     Column("priority", Integer, nullable=False, default=0),
-    Column("password", Text),
+    Column("password", Text),  # the job's passwords, a JSON list (the data dir is private)
     Column("dedupe_key", String(128), unique=True),
     Column("wait_reason", String(64)),
     Column("blocked", Boolean, nullable=False, default=False),

