@@ -18,8 +18,9 @@ from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import EntryType, OpenOptions
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.errors import FerrymanError
+from tests.paths import RAR_FIXTURES
 
-RAR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "rar"
+RAR = RAR_FIXTURES
 EXPECTED: dict[str, Any] = (
     json.loads((RAR / "expected.json").read_text()) if (RAR / "expected.json").exists() else {}
 )

