@@ -342,3 +342,24 @@ async def test_volumes_deliver_and_a_missing_one_is_named(
     ended = await store.get_job(failed.id)
     assert ended.error_code == "archive.volume_missing"
     assert parts[1].name in (ended.error_message or "")
+
+
+@needs_7zz
+async def test_a_7z_half_encrypted_resumes_through_the_7zz_fallback(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    photos = make_photo_set(tmp_path / "src", 4)
+    archive = tmp_path / "half.7z"
+    src = photos[0].parent
+    seven("a", archive, photos[0].name, photos[1].name, cwd=src)
+    seven("a", "-pK3y", archive, photos[2].name, photos[3].name, cwd=src)
+    job = await intake.add_path(store, archive)
+    await run_until_idle(store, settings)
+    waiting = await store.get_job(job.id)
+    assert (waiting.state, waiting.cursor) == (JobState.NEEDS_PASSWORD, 2)
+    assert delivered_hashes(settings) == sorted(sha256(p) for p in photos[:2])
+
+    await control.give_password(store, job.id, "K3y")
+    await run_until_idle(store, settings)  # libarchive skips 2 entries, 7zz reads the rest
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    assert delivered_hashes(settings) == sorted(sha256(p) for p in photos)
