@@ -23,36 +23,10 @@ Choices worth knowing:
   zip entry by itself. libarchive decrypts zip (ZipCrypto, WinZip AES) only.
   Encrypted RAR/7z data is recognised before reading it (libarchive flags RAR4
   and 7z entries; RAR5 it does not flag, and then reads the ciphertext as if
-  plain, so ``_Rar5Scan`` reads the RAR5 headers itself) and refused as
+  plain, so ``Rar5Scan`` reads the RAR5 headers itself) and refused as
   "archive.unsupported", which tells ``open_archive`` to switch to 7-Zip.
 
-How libarchive's messages become error codes (``MESSAGE_CODES``, first match wins,
-case-insensitive substrings; captured from libarchive 3.6.2):
-
-==========================================  ===========================  ==========
-libarchive says                             when                         code
-==========================================  ===========================  ==========
-Passphrase required for this entry          zip entry, no passphrase     password_required
-Incorrect passphrase                        zip entry, none fits         password_required
-RAR encryption support unavailable.         RAR4 encrypted headers       unsupported
-RAR solid archive support unavailable.      RAR4 solid, 2nd entry on     unsupported
-Encryption is not supported                 RAR5 encrypted headers       unsupported
-The archive header is encrypted, but        7z with encrypted headers    unsupported
-currently not supported
-The file content is encrypted, but          7z AES data                  unsupported
-currently not supported
-Unsupported ZIP compression method          zip Deflate64 (method 9),    unsupported
-(9: deflation-64-bit)                       and any method it lacks
-Unsupported block header size               RAR5 ciphertext read as      unsupported
-(was 5, max is 2)                           plain data
-any other "unsupported", "not supported",   e.g. RAR VM filters, 7z      unsupported
-"support unavailable", "no support for",    codecs, "Decryption is
-"unknown codec", "unknown encryption"       unsupported due to lack of
-                                            crypto library"
-"truncat", "premature", "unexpected end",   the input ends early         truncated
-"no progress is possible"
-anything else                               damage                       unreadable
-==========================================  ===========================  ==========
+libarchive's messages become error codes by ``classify`` (see ``libarchive_messages``).
 
 "archive.unsupported" and "archive.password_required" are raised before any data of
 the entry concerned: by ``next()`` (header problems, e.g. RAR4 solid or encrypted
@@ -69,7 +43,6 @@ from __future__ import annotations
 
 import os
 import weakref
-import zlib
 from collections.abc import Callable, Iterator
 from ctypes import (
     CFUNCTYPE,
@@ -93,8 +66,12 @@ from typing import Any, BinaryIO
 
 from libarchive import ffi
 
+from ferryman.archive.libarchive_messages import FATAL_STATE_HINT, classify
+from ferryman.archive.rar_headers import RAR5_MAGIC, Rar5Scan, refuse_rar_volume
 from ferryman.archive.reader import EntryInfo, EntryType, OpenOptions, sniff_format
 from ferryman.errors import FerrymanError
+
+__all__ = ["LibarchiveEntry", "LibarchiveReader", "classify", "single_file_name"]
 
 _BLOCK_SIZE = 1 << 20  # bytes per read_blocks block
 _INPUT_BLOCK = 1 << 16  # bytes per read of the packed input (file or stream)
@@ -154,47 +131,8 @@ def _support(archive: Any, kind: str, name: str) -> None:
         raise FerrymanError("archive.unsupported", f"libarchive lacks the {name} {kind}")
 
 
-# --- messages -> codes -------------------------------------------------------------
-
-# (lower-case substring of libarchive's message, our code); first match wins.
-MESSAGE_CODES: tuple[tuple[str, str], ...] = (
-    ("passphrase required", "archive.password_required"),
-    ("incorrect passphrase", "archive.password_required"),  # also "Too many incorrect ..."
-    ("rar encryption support unavailable", "archive.unsupported"),
-    ("rar solid archive support unavailable", "archive.unsupported"),
-    ("encryption is not supported", "archive.unsupported"),
-    ("encrypted, but currently not supported", "archive.unsupported"),
-    ("unsupported zip compression method", "archive.unsupported"),
-    ("unsupported block header size", "archive.unsupported"),
-    ("unsupported", "archive.unsupported"),
-    ("not supported", "archive.unsupported"),
-    ("support unavailable", "archive.unsupported"),
-    ("no support for", "archive.unsupported"),
-    ("unknown codec", "archive.unsupported"),
-    ("unknown encryption", "archive.unsupported"),
-    # libarchive reports a premature end in words only: tar/zip "Truncated ...",
-    # gzip/bzip2 "truncated ... input", xz "No progress is possible".
-    ("truncat", "archive.truncated"),
-    ("premature", "archive.truncated"),
-    ("unexpected end", "archive.truncated"),
-    ("no progress is possible", "archive.truncated"),
-)
-# libarchive's refusal to go on after a fatal error; the real cause came before it.
-_FATAL_STATE_HINT = "invoked with archive structure in state"
-
-
-def classify(message: str) -> str:
-    """The error code for one of libarchive's messages (see ``MESSAGE_CODES``)."""
-    lowered = message.lower()
-    for hint, code in MESSAGE_CODES:
-        if hint in lowered:
-            return code
-    return "archive.unreadable"
-
-
 # --- formats -----------------------------------------------------------------------
 
-_RAR5_MAGIC = b"Rar!\x1a\x07\x01\x00"
 _SINGLE_FILE_FILTERS = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz", "zstd": "zstd"}
 # Formats whose encrypted data libarchive decrypts itself.
 _DECRYPTS = frozenset({"zip"})
@@ -252,191 +190,6 @@ def _libarchive_names(fmt: str, *, rar5: bool, stream: bool) -> tuple[tuple[str,
     if fmt == "rar":
         return (("rar5",) if rar5 else ("rar",)), "none"
     raise FerrymanError("archive.unsupported", f"format {fmt!r}")
-
-
-# --- RAR5 headers --------------------------------------------------------------------
-
-_RAR5_MAX_HEADER = 2 << 20  # the format's own limit on a header's size
-_RAR5_FILE, _RAR5_SERVICE, _RAR5_CRYPT_HEADERS, _RAR5_END = 2, 3, 4, 5
-_RAR5_EXTRA_CRYPT = 0x01
-
-
-class _Truncated(Exception):
-    pass
-
-
-def _vint(buf: bytes | bytearray, pos: int, end: int) -> tuple[int, int]:
-    """RAR5's variable-length integer at ``pos``: (value, next position)."""
-    value = shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise _Truncated
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
-
-
-class _Rar5Scan:
-    """Which RAR5 file headers announce encrypted data.
-
-    libarchive 3.6.2 ignores RAR5's encryption record and reads ciphertext as data:
-    garbage, or an error only sometimes and not always before the first block. This
-    reads the same headers itself from the bytes libarchive is fed (``feed``, with
-    their offset) and records, per file header in order, its name and whether it
-    has an encryption record. It gives up quietly (``lost``) on anything it does
-    not understand; libarchive's own errors still apply then.
-    """
-
-    def __init__(self) -> None:
-        self._next = len(_RAR5_MAGIC)  # offset of the block in _pending[0]
-        self._pending = bytearray()
-        self.lost = False
-        self.done = False
-        self.files: list[tuple[bytes, bool]] = []
-
-    @classmethod
-    def of_file(cls, path: Path) -> _Rar5Scan:
-        """Scan the headers of a RAR5 file (seeking over the data)."""
-        scan = cls()
-        try:
-            with path.open("rb") as f:
-                while not (scan.lost or scan.done):
-                    want = scan.want()
-                    f.seek(want)
-                    chunk = f.read(4096)
-                    if not chunk:
-                        break
-                    scan.feed(want, chunk)
-        except OSError:
-            scan.lost = True  # libarchive will say what is wrong with the file
-        return scan
-
-    def want(self) -> int:
-        return self._next + len(self._pending)
-
-    def feed(self, pos: int, data: bytes | memoryview) -> None:
-        if self.lost or self.done:
-            return
-        want = self.want()
-        if pos + len(data) <= want:
-            return  # inside a data area
-        if pos > want:
-            self.lost = True  # a header went by unseen
-            return
-        self._pending += data[want - pos :]
-        try:
-            self._parse()
-        except (_Truncated, IndexError, ValueError):
-            self.lost = True
-
-    def encrypted(self, number: int, name: bytes | None) -> bool | None:
-        """Whether file header ``number`` (0-based) is encrypted; None if unknown."""
-        if number >= len(self.files):
-            return None
-        stored, encrypted = self.files[number]
-        if name is not None and stored.replace(b"\\", b"/") != name.replace(b"\\", b"/"):
-            return None
-        return encrypted
-
-    def _parse(self) -> None:
-        buf = self._pending
-        while not self.done:
-            if len(buf) < 5:
-                return
-            try:
-                size, body = _vint(buf, 4, min(len(buf), 7))
-            except _Truncated:
-                if len(buf) >= 7:
-                    raise ValueError("header size too long") from None
-                return
-            if not 0 < size <= _RAR5_MAX_HEADER:
-                raise ValueError("bad header size")
-            end = body + size
-            if len(buf) < end:
-                return
-            if zlib.crc32(buf[4:end]) != int.from_bytes(buf[:4], "little"):
-                raise ValueError("header CRC mismatch")
-            data_size = self._header(buf, body, end)
-            total = end + data_size
-            self._next += total
-            del buf[: min(total, len(buf))]
-
-    def _header(self, buf: bytearray, pos: int, end: int) -> int:
-        kind, pos = _vint(buf, pos, end)
-        flags, pos = _vint(buf, pos, end)
-        extra_size = data_size = 0
-        if flags & 0x01:
-            extra_size, pos = _vint(buf, pos, end)
-        if flags & 0x02:
-            data_size, pos = _vint(buf, pos, end)
-        if kind in (_RAR5_CRYPT_HEADERS, _RAR5_END):
-            self.done = True  # encrypted headers: libarchive says so itself
-        elif kind == _RAR5_FILE:
-            file_flags, pos = _vint(buf, pos, end)
-            _, pos = _vint(buf, pos, end)  # unpacked size
-            _, pos = _vint(buf, pos, end)  # attributes
-            pos += 4 if file_flags & 0x02 else 0  # mtime
-            pos += 4 if file_flags & 0x04 else 0  # data CRC32
-            _, pos = _vint(buf, pos, end)  # compression information
-            _, pos = _vint(buf, pos, end)  # host OS
-            name_size, pos = _vint(buf, pos, end)
-            if pos + name_size > end:
-                raise _Truncated
-            name = bytes(buf[pos : pos + name_size])
-            self.files.append((name, self._has_crypt_record(buf, end - extra_size, end)))
-        return data_size
-
-    @staticmethod
-    def _has_crypt_record(buf: bytearray, pos: int, end: int) -> bool:
-        while pos < end:
-            size, body = _vint(buf, pos, end)
-            kind, _ = _vint(buf, body, end)
-            if kind == _RAR5_EXTRA_CRYPT:
-                return True
-            pos = body + size
-        return False
-
-
-_RAR4_MAGIC = b"Rar!\x1a\x07\x00"
-
-
-def _is_rar_volume(head: bytes) -> bool:
-    """Whether a RAR's main header (in its first bytes) marks it a multi-volume part.
-
-    libarchive reads one volume at a time: an entry split across volumes yields the
-    first part's bytes, then fails as "Truncated"; so such sets go to 7-Zip whole.
-    """
-    try:
-        if head.startswith(_RAR4_MAGIC):  # main header: CRC16, type 0x73, flags16
-            at = len(_RAR4_MAGIC)
-            return head[at + 2] == 0x73 and bool(head[at + 3] & 0x01)
-        if head.startswith(_RAR5_MAGIC):  # CRC32, size, type 1, flags, [extra], archive flags
-            end = len(head)
-            _, pos = _vint(head, len(_RAR5_MAGIC) + 4, end)
-            kind, pos = _vint(head, pos, end)
-            flags, pos = _vint(head, pos, end)
-            if kind != 1:
-                return False
-            if flags & 0x01:
-                _, pos = _vint(head, pos, end)
-            if flags & 0x02:
-                _, pos = _vint(head, pos, end)
-            archive_flags, _ = _vint(head, pos, end)
-            return bool(archive_flags & 0x01)
-    except (_Truncated, IndexError):
-        return False
-    return False
-
-
-def _refuse_rar_volume(name: str, head: bytes) -> None:
-    if _is_rar_volume(head):
-        raise FerrymanError(
-            "archive.unsupported",
-            f"{name}: part of a multi-volume RAR set, which libarchive reads one volume at a time",
-        )
 
 
 # --- entries ----------------------------------------------------------------------
@@ -535,7 +288,7 @@ class _StreamSource:
     not reference the reader, and an unclosed reader can still be collected.
     """
 
-    def __init__(self, stream: BinaryIO, head: bytes, scan: _Rar5Scan | None) -> None:
+    def __init__(self, stream: BinaryIO, head: bytes, scan: Rar5Scan | None) -> None:
         self.stream = stream
         self.head: bytes | None = head
         self.scan = scan
@@ -601,9 +354,9 @@ class LibarchiveReader:
                 raise FerrymanError(
                     "source.unreadable", f"{path.name}: {err.strerror or err}"
                 ) from err
-            _refuse_rar_volume(path.name, head)
-            rar5 = head.startswith(_RAR5_MAGIC)  # RAR 5 needs its own libarchive reader
-        scan = _Rar5Scan.of_file(path) if rar5 else None
+            refuse_rar_volume(path.name, head)
+            rar5 = head.startswith(RAR5_MAGIC)  # RAR 5 needs its own libarchive reader
+        scan = Rar5Scan.of_file(path) if rar5 else None
         self._setup(path.name, fmt, options, scan=scan, stream=False)
         self._open(lambda a: _open_filename(a, os.fsencode(path), _INPUT_BLOCK), fmt)
 
@@ -635,10 +388,10 @@ class LibarchiveReader:
                 "archive.unsupported", f"{name}: 7z cannot be read from a stream (it needs seeking)"
             )
         if fmt == "rar":
-            _refuse_rar_volume(name, head)
+            refuse_rar_volume(name, head)
         reader = cls.__new__(cls)
-        rar5 = fmt == "rar" and head.startswith(_RAR5_MAGIC)
-        reader._setup(name, fmt, options, scan=_Rar5Scan() if rar5 else None, stream=True)
+        rar5 = fmt == "rar" and head.startswith(RAR5_MAGIC)
+        reader._setup(name, fmt, options, scan=Rar5Scan() if rar5 else None, stream=True)
         reader._source = _StreamSource(stream, head, reader._rar5)
         reader._keepalive.append(reader._source)
         reader._open(reader._source.open, fmt)
@@ -647,7 +400,7 @@ class LibarchiveReader:
     # -- setup ---------------------------------------------------------------------
 
     def _setup(
-        self, name: str, fmt: str, options: OpenOptions, *, scan: _Rar5Scan | None, stream: bool
+        self, name: str, fmt: str, options: OpenOptions, *, scan: Rar5Scan | None, stream: bool
     ) -> None:
         self._name = name
         self._fmt = fmt
@@ -824,7 +577,7 @@ class LibarchiveReader:
         if stream_error is not None:
             return stream_error
         message = self.error_string()
-        if _FATAL_STATE_HINT in message and self._last_data_error:
+        if FATAL_STATE_HINT in message and self._last_data_error:
             message = self._last_data_error
         code = classify(message)
         if code == "archive.password_required":
