@@ -38,18 +38,24 @@ class SevenZip:
 
     def has_rar(self) -> bool:
         """Whether this build reads RAR; distribution builds often ship without it."""
-        try:
-            done = subprocess.run(
-                [str(self.path), "i"],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=_PROBE_TIMEOUT,
-                env=environment(),
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return False
-        return {"Rar", "Rar5"} <= _format_names(done.stdout.decode("utf-8", "replace"))
+        info = _quick_output([str(self.path), "i"])
+        return info is not None and {"Rar", "Rar5"} <= _format_names(info)
+
+
+def _quick_output(argv: list[str]) -> str | None:
+    """Standard output of a short probe of the binary, or None if it cannot run."""
+    try:
+        done = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=_PROBE_TIMEOUT,
+            env=environment(),
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.decode("utf-8", "replace")
 
 
 def _format_names(info: str) -> set[str]:
@@ -74,18 +80,8 @@ def environment() -> dict[str, str]:
 
 
 def _probe(exe: Path) -> SevenZip | None:
-    try:
-        done = subprocess.run(
-            [str(exe)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=_PROBE_TIMEOUT,
-            env=environment(),
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = _BANNER.search(done.stdout.decode("utf-8", "replace"))
+    banner = _quick_output([str(exe)])
+    match = _BANNER.search(banner) if banner is not None else None
     return SevenZip(exe, match.group(1)) if match else None
 
 
