@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ferryman.archive.allocator import tune_for_streaming
 from ferryman.archive.guard import GuardedReader
 from ferryman.archive.libarchive_backend import LibarchiveReader
 from ferryman.archive.reader import (
@@ -40,6 +41,7 @@ def open_archive(
     or "source.not_found" / "source.unreadable".
     """
     options = options or OpenOptions()
+    tune_for_streaming()
     volumes = find_volumes(path)
     if volumes is not None:
         exe = _require_7zz(sevenzip, path, "multi-volume archives")
@@ -63,6 +65,7 @@ def open_archive_stream(
 ) -> ArchiveReader:
     """Read an archive from a non-seekable stream as it arrives (zip, tar*, RAR, .gz…)."""
     options = options or OpenOptions()
+    tune_for_streaming()
     return GuardedReader(LibarchiveReader.from_stream(stream, name, options), name, options.limits)
 
 
@@ -151,6 +154,7 @@ class _FallbackReader:
             yield from replacement.read_blocks()
             return
         yield first
+        del first  # holding it for the whole entry costs a heap trim per block
         yield from blocks
 
     def _switch(self, skip: int, cause: FerrymanError) -> None:
