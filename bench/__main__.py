@@ -1,4 +1,4 @@
-"""``python -m bench [pipeline|streaming|memory|all]``: run benchmarks, print their tables.
+"""``python -m bench [pipeline|streaming|memory|archives|all]``: run benchmarks, print their tables.
 
 Exit status: 0 when every target was met, 1 when one was missed.
 """
@@ -14,13 +14,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import memory, pipeline, streaming
+from bench import archives, memory, pipeline, streaming
 from bench._common import Check, Result, ferryman_env_note, progress, source_description
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "pipeline": pipeline.run,
     "streaming": streaming.run,
     "memory": memory.run,
+    "archives": archives.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "entries": (500, "BENCH_ENTRIES"),
     "size_mb": (1024, "BENCH_SIZE_MB"),
     "small_mb": (256, "BENCH_SMALL_MB"),
+    "archive_mb": (512, "BENCH_ARCHIVE_MB"),
 }
 
 
@@ -36,9 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="ferryman benchmarks; each prints a table with its baseline and ratios.",
-        epilog="Sizes also come from BENCH_ITEMS, BENCH_ENTRIES, BENCH_SIZE_MB, BENCH_SMALL_MB"
-        " and BENCH_SCALE (flags win). Temporary files go to --tmp-dir (else $TMPDIR or /tmp)"
-        " and are deleted afterwards.",
+        epilog="Sizes also come from BENCH_ITEMS, BENCH_ENTRIES, BENCH_SIZE_MB, BENCH_SMALL_MB,"
+        " BENCH_ARCHIVE_MB and BENCH_SCALE (flags win). Temporary files go to --tmp-dir"
+        " (else $TMPDIR or /tmp) and are deleted afterwards.",
     )
     parser.add_argument(
         "which",
@@ -54,7 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="multiply every default size by this (e.g. 0.1 for a smoke run, 4 for a long one)",
     )
     parser.add_argument("--items", type=int, help="pipeline: photos in the folder (2000)")
-    parser.add_argument("--repeat", type=int, default=1, help="pipeline: ferryman runs (1)")
+    parser.add_argument(
+        "--repeat", type=int, help="pipeline: ferryman runs (1); archives: rounds per format (3)"
+    )
     parser.add_argument("--entries", type=int, help="streaming: entries in the zip (500)")
     parser.add_argument("--size-mb", type=int, help="memory: the big archive in MiB (1024)")
     parser.add_argument("--size-gb", type=float, help="memory: the big archive in GiB")
@@ -62,6 +66,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--small-mb", type=int, help="memory: the comparison archive in MiB (256; 0: skip)"
     )
     parser.add_argument("--entry-mb", type=float, default=4.0, help="memory: entry size (4)")
+    parser.add_argument("--archive-mb", type=int, help="archives: the media data set in MiB (512)")
+    parser.add_argument(
+        "--formats",
+        dest="archive_formats",
+        default=",".join(archives.FORMAT_KEYS),
+        help=f"archives: comma-separated formats to measure ({','.join(archives.FORMAT_KEYS)})",
+    )
     parser.add_argument(
         "--interval", type=float, default=0.05, help="memory: sampling period in seconds (0.05)"
     )
@@ -76,6 +87,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
+    args.archive_repeat = 3 if args.repeat is None else args.repeat
+    if args.repeat is None:
+        args.repeat = 1
     if args.size_gb is not None:
         args.size_mb = round(args.size_gb * 1024)
     for name, (default, env) in DEFAULTS.items():
@@ -85,8 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, name, max(1, round(value)) if value else 0)
     if args.small_mb >= args.size_mb:
         args.small_mb = 0  # nothing smaller to compare with
-    if min(args.items, args.entries, args.size_mb, args.repeat) < 1:
-        parser.error("--items, --entries, --size-mb and --repeat must be at least 1")
+    if min(args.items, args.entries, args.size_mb, args.repeat, args.archive_mb) < 1:
+        parser.error("--items, --entries, --size-mb, --archive-mb and --repeat must be at least 1")
+    args.archive_formats = [f.strip() for f in args.archive_formats.split(",") if f.strip()]
+    unknown = sorted(set(args.archive_formats) - set(archives.FORMAT_KEYS))
+    if unknown or not args.archive_formats:
+        parser.error(f"--formats: choose from {', '.join(archives.FORMAT_KEYS)}")
     if args.interval <= 0 or args.entry_mb <= 0 or args.timeout <= 0:
         parser.error("--interval, --entry-mb and --timeout must be positive")
     if args.tmp_dir is not None:
