@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from sqlalchemy import (
+    Row,
     and_,
     case,
     delete,
@@ -261,11 +262,7 @@ class JobQueries(StoreBase):
         """Add a password to the job's list; a job waiting for one is queued again."""
         now = self.clock()
         async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update())
-            ).first()
-            if row is None:
-                raise FerrymanError("job.not_found", f"there is no job {job_id}")
+            row = await _locked_job(conn, job_id)
             known = list(decode_passwords(row.password))
             if password not in known:
                 known.append(password)
@@ -349,11 +346,7 @@ class JobQueries(StoreBase):
         now = self.clock()
         error = FerrymanError("job.cancelled", "cancelled on request")
         async with self.engine.begin() as conn:
-            job = (
-                await conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update())
-            ).first()
-            if job is None:
-                raise FerrymanError("job.not_found", f"there is no job {job_id}")
+            job = await _locked_job(conn, job_id)
             if JobState(job.state).terminal:
                 return []
             in_flight = select(albums.c.id).where(
@@ -400,11 +393,7 @@ class JobQueries(StoreBase):
         now = self.clock()
         keep = [ItemState.DELIVERED.value, ItemState.SKIPPED.value]
         async with self.engine.begin() as conn:
-            job = (
-                await conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update())
-            ).first()
-            if job is None:
-                raise FerrymanError("job.not_found", f"there is no job {job_id}")
+            job = await _locked_job(conn, job_id)
             if not JobState(job.state).terminal:
                 raise FerrymanError(
                     "job.not_found", f"job {job_id} is {job.state}; only ended jobs can be retried"
@@ -474,6 +463,15 @@ class JobQueries(StoreBase):
                 )
             )
             return found.scalar_one() == 0
+
+
+async def _locked_job(conn: AsyncConnection, job_id: int) -> Row[Any]:
+    """The job's row, locked for this transaction; a missing job is job.not_found."""
+    found = await conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update())
+    row = found.first()
+    if row is None:
+        raise FerrymanError("job.not_found", f"there is no job {job_id}")
+    return row
 
 
 def _ended(state: JobState, error: FerrymanError, now: float) -> dict[str, Any]:
