@@ -392,3 +392,13 @@ def test_truncated_archive_through_iter_local(tmp_path: Path) -> None:
 
     assert error_code(consume) == "archive.truncated"
     assert read == ["a.txt:no error", "big.bin:archive.entry_corrupt"]
+
+
+def test_nested_archive_without_a_scratch_folder_uses_a_temporary_one(tmp_path: Path) -> None:
+    inner = make_zip(tmp_path / "inner.zip", {"x.txt": b"inside"})
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w") as zf:
+        zf.write(inner, "sub/inner.zip")
+    with iter_local(outer) as entries:
+        got = [(e.info.path, b"".join(e.read_blocks())) for e in entries]
+    assert got == [("sub/inner.zip/x.txt", b"inside")]

@@ -96,19 +96,14 @@ _PASSWORD = "archive.password_required"
 
 def read_options(settings: Settings, job: Job) -> ReadOptions:
     """The job's passwords first, then the configured ones; limits from the settings."""
-    limits = settings.archive
+    limits = ArchiveLimits(**settings.archive.model_dump(exclude={"sevenzip"}))
     return ReadOptions(
         archive=OpenOptions(
             passwords=tuple(dict.fromkeys((*job.passwords, *settings.passwords))),
-            limits=ArchiveLimits(
-                max_total_bytes=limits.max_total_bytes,
-                max_entries=limits.max_entries,
-                max_ratio=limits.max_ratio,
-                max_depth=limits.max_depth,
-            ),
+            limits=limits,
         ),
         scratch=job_work_dir(settings, job.id) / "nested",
-        sevenzip=limits.sevenzip,
+        sevenzip=settings.archive.sevenzip,
     )
 
 
@@ -134,9 +129,10 @@ async def _expand(ctx: Context, job: Job) -> None:
         else:
             try:
                 error = await _read_all(ctx, job, reader, entries, work, known)
-            finally:
+            finally:  # close the entries first: that removes a nested archive's copy
                 with contextlib.suppress(Exception):
                     await reader.call(getattr(entries, "close", _nothing))
+                with contextlib.suppress(Exception):
                     await reader.call(opened.__exit__, None, None, None)
         await _conclude(ctx, job, source, error)
     finally:
@@ -163,10 +159,6 @@ async def _conclude(ctx: Context, job: Job, source: Path, error: FerrymanError |
         await _keep_input(ctx, job, source, error)  # broken part-way: keep it for a look
     await ctx.store.finish_expansion(job.id, ctx.owner, error)
     ctx.bus.emit("job.expanded", job.id, error=error.code if error else None)
-
-
-def _raise(exc: FerrymanError) -> FerrymanError:
-    raise exc
 
 
 async def _read_all(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -81,7 +82,8 @@ class LocalInput:
 class ReadOptions:
     """How to read an input: archive passwords and limits, 7zz, a scratch folder.
 
-    ``scratch`` holds a nested archive while it is read (zip and 7z need to seek).
+    ``scratch`` holds a nested archive while it is read (zip and 7z need to seek);
+    without one, a temporary folder serves for the duration of ``iter_local``.
     """
 
     archive: OpenOptions = field(default_factory=OpenOptions)
@@ -156,6 +158,13 @@ def iter_local(path: Path, options: ReadOptions | None = None) -> Iterator[Itera
     options = options or ReadOptions()
     source = inspect_local(path)
     counter = _Counter()
+    if options.scratch is None and source.kind != "file":
+        with (
+            tempfile.TemporaryDirectory(prefix="ferryman-nested-") as scratch,
+            iter_local(path, replace(options, scratch=Path(scratch))) as entries,
+        ):
+            yield entries
+        return
     if source.kind == "archive":
         with open_archive(path, options.archive, options.sevenzip) as reader:
             yield _archive_entries(reader, "", 0, options, counter)
@@ -195,10 +204,11 @@ def _nested(
 ) -> Iterator[SourceEntry]:
     """An archive inside an archive: written to scratch, opened, its entries in its place."""
     info = entry.info
-    if depth > options.archive.limits.max_depth or options.scratch is None:
+    if depth > options.archive.limits.max_depth:
         yield _too_deep(info, path, counter, options)
         return
     # Its own name (a .gz names the file inside after it), one folder per level.
+    assert options.scratch is not None  # iter_local provides one
     held = options.scratch / f"level-{depth}" / safe_name(Path(info.path).name)
     held.parent.mkdir(parents=True, exist_ok=True)
     try:
