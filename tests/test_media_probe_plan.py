@@ -10,6 +10,7 @@ import array
 import math
 import struct
 import zlib
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from ferryman.errors import FerrymanError
-from ferryman.media.plan import VIDEO_RULES, explain, plan_for
+from ferryman.media.plan import VIDEO_RULES, explain, over_limit, plan_for
+from ferryman.media.policy import LIBRARY, MIB, TELEGRAM, TELEGRAM_BOT_API, TELEGRAM_PREMIUM
 from ferryman.media.probe import MP4_FAMILY, probe, probe_image
 from ferryman.model import MediaInfo, MediaKind, Plan
 
@@ -198,7 +200,7 @@ VIDEOS: dict[str, tuple[str, str, str | None, bool | None, Plan]] = {
     "h264.mkv": ("h264", "yuv420p", "aac", None, Plan.REMUX),
     "h264.ts": ("h264", "yuv420p", "aac", None, Plan.REMUX),
     "h264.avi": ("h264", "yuv420p", None, None, Plan.REMUX),
-    "h264_mp3.mkv": ("h264", "yuv420p", "mp3", None, Plan.TRANSCODE),
+    "h264_mp3.mkv": ("h264", "yuv420p", "mp3", None, Plan.AUDIO),
     "h264_444.mp4": ("h264", "yuv444p", "aac", True, Plan.TRANSCODE),
     "h264_10bit.mp4": ("h264", "yuv420p10le", "aac", True, Plan.TRANSCODE),
     "hevc.mkv": ("hevc", "yuv420p", "aac", None, Plan.TRANSCODE),
@@ -292,7 +294,7 @@ def test_probe_image_refuses_non_images(media: dict[str, Path], name: str) -> No
 def test_probe_image_turns_a_decompression_bomb_into_an_error(tmp_path: Path) -> None:
     with pytest.raises(FerrymanError) as caught:
         probe_image(huge_png(tmp_path / "bomb.png"))
-    assert caught.value.code == "media.unreadable"
+    assert caught.value.code == "media.too_many_pixels"
     assert "pixels" in caught.value.message
 
 
@@ -302,15 +304,14 @@ def test_probe_image_turns_a_decompression_bomb_into_an_error(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("kind", "plan"),
     [
-        (MediaKind.PHOTO, Plan.AS_IS),
-        (MediaKind.ANIMATION, Plan.AS_IS),
+        (MediaKind.ANIMATION, Plan.ANIMATION),
         (MediaKind.AUDIO, Plan.AS_IS),
         (MediaKind.DOCUMENT, Plan.DOCUMENT),
         (MediaKind.ARCHIVE, Plan.DOCUMENT),
         (MediaKind.OTHER, Plan.DOCUMENT),
     ],
 )
-def test_plan_for_non_video_kinds(kind: MediaKind, plan: Plan) -> None:
+def test_plan_for_kinds_that_need_no_probe(kind: MediaKind, plan: Plan) -> None:
     assert plan_for(kind, None) is plan
     assert plan_for(kind, MediaInfo(video_codec="hevc")) is plan
 
@@ -321,13 +322,77 @@ def test_plan_for_video_edge_cases() -> None:
     assert plan_for(MediaKind.VIDEO, audio_only) is Plan.DOCUMENT
 
 
+GOOD_VIDEO = MediaInfo(
+    container=MP4_FAMILY,
+    video_codec="h264",
+    pix_fmt="yuv420p",
+    audio_codec="aac",
+    faststart=True,
+    width=1280,
+    height=720,
+)
+
+
 def test_explain_names_every_missed_rule_and_takes_the_costliest_fix() -> None:
-    info = MediaInfo(
-        container="matroska,webm", video_codec="hevc", pix_fmt="yuv420p", audio_codec="aac"
-    )
+    info = replace(GOOD_VIDEO, container="matroska,webm", video_codec="hevc", faststart=None)
     plan, reason = explain(MediaKind.VIDEO, info)
     assert plan is Plan.TRANSCODE
-    assert reason == "video_codec=hevc, container=matroska,webm, faststart=None"
-    good = MediaInfo(container=MP4_FAMILY, video_codec="h264", pix_fmt="yuv420p", faststart=True)
-    assert explain(MediaKind.VIDEO, good) == (Plan.AS_IS, None)
-    assert {rule.field for rule in VIDEO_RULES} <= set(MediaInfo.__slots__)
+    assert reason == "video_codec=hevc, container=matroska,webm"
+    assert explain(MediaKind.VIDEO, GOOD_VIDEO) == (Plan.AS_IS, None)
+    assert {rule.name for rule in VIDEO_RULES} <= set(MediaInfo.__slots__) | {"even_dimensions"}
+
+
+@pytest.mark.parametrize(
+    ("change", "plan", "reason"),
+    [
+        ({"faststart": False}, Plan.REMUX, "faststart=False"),
+        ({"audio_codec": "ac3"}, Plan.AUDIO, "audio_codec=ac3"),
+        ({"audio_codec": "opus", "faststart": False}, Plan.AUDIO,
+         "audio_codec=opus, faststart=False"),
+        ({"audio_codec": None}, Plan.AS_IS, None),
+        ({"width": 161}, Plan.TRANSCODE, "size=161x720"),
+        ({"pix_fmt": "yuv420p10le", "audio_codec": "ac3"}, Plan.TRANSCODE,
+         "pix_fmt=yuv420p10le, audio_codec=ac3"),
+    ],
+)  # fmt: skip
+def test_the_cheapest_fix_wins(change: dict[str, object], plan: Plan, reason: str | None) -> None:
+    assert explain(MediaKind.VIDEO, replace(GOOD_VIDEO, **change)) == (plan, reason)
+
+
+GOOD_PHOTO = MediaInfo(container="jpeg", width=4000, height=3000, size=3_000_000, image_mode="RGB")
+
+
+@pytest.mark.parametrize(
+    ("change", "plan", "reason"),
+    [
+        ({}, Plan.AS_IS, None),
+        ({"container": "png", "image_mode": "P"}, Plan.AS_IS, None),
+        ({"container": "heif"}, Plan.IMAGE, "format=HEIF"),
+        ({"size": 12_000_000}, Plan.IMAGE, "size=12000000>10000000"),
+        ({"width": 12000, "height": 800}, Plan.IMAGE, "width+height=12800>10000"),
+        ({"width": 3000, "height": 100}, Plan.DOCUMENT, "aspect=30.0>20"),
+        ({"rotation": 270}, Plan.IMAGE, "exif_rotation=270"),
+        ({"image_mode": "CMYK"}, Plan.IMAGE, "mode=CMYK"),
+        ({"container": "png", "image_mode": "RGBA"}, Plan.IMAGE, "alpha=RGBA"),
+        ({"container": "png", "image_mode": "I;16"}, Plan.IMAGE, "mode=I;16"),
+    ],
+)
+def test_photo_plans_follow_telegrams_limits(
+    change: dict[str, object], plan: Plan, reason: str | None
+) -> None:
+    assert explain(MediaKind.PHOTO, replace(GOOD_PHOTO, **change)) == (plan, reason)
+
+
+def test_the_library_keeps_big_rotated_photos_but_still_converts_heic() -> None:
+    big = replace(GOOD_PHOTO, width=12000, height=800, size=30_000_000, rotation=90)
+    assert explain(MediaKind.PHOTO, big, LIBRARY) == (Plan.AS_IS, None)
+    assert explain(MediaKind.PHOTO, replace(GOOD_PHOTO, container="heif"), LIBRARY)[0] is Plan.IMAGE
+    assert explain(MediaKind.PHOTO, None, LIBRARY)[0] is Plan.DOCUMENT
+
+
+def test_over_limit_follows_the_policy() -> None:
+    assert over_limit(2000 * MIB + 1, TELEGRAM)
+    assert not over_limit(2000 * MIB, TELEGRAM)
+    assert not over_limit(2000 * MIB + 1, TELEGRAM_PREMIUM)
+    assert over_limit(50_000_001, TELEGRAM_BOT_API)
+    assert not over_limit(10**12, LIBRARY)

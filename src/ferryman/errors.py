@@ -72,6 +72,18 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("media.convert_failed", True, "Conversion failed; it is retried, then quarantined."),
     ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
+    ErrorSpec(
+        "media.too_many_pixels",
+        False,
+        "The image claims more pixels than is safe to decode (a decompression bomb?); it is"
+        " sent as a document. Raise `media.max_image_pixels` if you trust it.",
+    ),
+    ErrorSpec(
+        "media.over_limit",
+        False,
+        "The file is over the destination's size limit and could not be split or shrunk;"
+        " it is kept in quarantine.",
+    ),
     # engine
     ErrorSpec("space.low", True, "Free disk space or lower `space_floor`; the job resumes itself."),
     ErrorSpec(

@@ -82,7 +82,10 @@ class AlbumGroup(StrEnum):
     AUDIO = "audio"
 
 
-def album_group(kind: MediaKind) -> AlbumGroup:
+def album_group(kind: MediaKind, plan: Plan | None = None) -> AlbumGroup:
+    """Which album an item may join; a picture sent as a file travels with the documents."""
+    if plan is Plan.DOCUMENT:
+        return AlbumGroup.DOCUMENT
     if kind in (MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION):
         return AlbumGroup.VISUAL
     if kind is MediaKind.AUDIO:
@@ -104,6 +107,13 @@ class MediaInfo:
     frame_rate: float | None = None
     faststart: bool | None = None  # MP4 index (moov) before the data
     frames: int | None = None  # >1 for animations
+    video_profile: str | None = None  # "High", "High 10", "Main"...
+    bit_depth: int | None = None  # of the video's or image's samples
+    rotation: int | None = None  # display rotation in degrees (width/height already swapped)
+    audio_channels: int | None = None
+    audio_tracks: int | None = None  # how many audio streams the file holds
+    size: int | None = None  # bytes on disk
+    image_mode: str | None = None  # Pillow's mode: RGB, RGBA, CMYK, I;16...
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -116,12 +126,21 @@ class MediaInfo:
 
 
 class Plan(StrEnum):
-    """The cheapest correct action for an item (the media issue widens this)."""
+    """The cheapest correct action for an item, cheapest first (see ``media.plan``)."""
 
     AS_IS = "as_is"
     REMUX = "remux"  # container change / index to the front, stream copy
-    TRANSCODE = "transcode"  # deferred
-    DOCUMENT = "document"
+    AUDIO = "audio_transcode"  # video copied, audio re-encoded to AAC (deferred)
+    IMAGE = "image"  # a picture converted to JPEG and/or fitted to the photo limits
+    ANIMATION = "animation"  # GIF / animated WebP to a silent H.264 MP4 (deferred)
+    TRANSCODE = "transcode"  # full re-encode, resumable by segments (deferred)
+    SPLIT = "split"  # over the size limit: cut at keyframes into playable parts
+    DOCUMENT = "document"  # sent as a file, unchanged
+    QUARANTINE = "quarantine"  # nothing can make it deliverable
+
+
+# Plans the convert stage carries out (deferred encodes, each in a child process).
+ENCODED_PLANS = frozenset({Plan.TRANSCODE, Plan.AUDIO, Plan.ANIMATION})
 
 
 @dataclass(slots=True)
@@ -166,6 +185,17 @@ class Item:
     actions: list[str] = field(default_factory=list)
     error_message: str | None = None
     original_path: str | None = None
+    thumb_path: str | None = None  # a video's thumbnail (JPEG within the policy's limits)
+    parts: list[str] = field(default_factory=list)  # split to fit a size limit: these files
+    source_size: int | None = None  # bytes as read from the input
+    work_seconds: float = 0.0  # time spent making it deliverable
+
+    @property
+    def files(self) -> list[str]:
+        """The files to deliver, in order: the parts of a split video, else the one file."""
+        if self.parts:
+            return list(self.parts)
+        return [self.work_path] if self.work_path else []
 
 
 @dataclass(slots=True)

@@ -1,67 +1,127 @@
-"""Pick the cheapest action that makes a file play inline on phones (and Telegram).
+"""Pick the cheapest action that makes a file deliverable under a destination's policy.
 
-A video plays inline when it is H.264 8-bit 4:2:0 with AAC (or no) audio in an MP4
-whose index comes first. Streams that already qualify only need a new container
-(remux, seconds); anything else must be re-encoded (transcode, minutes). The rules are
-data in ``VIDEO_RULES`` so the whole policy reads in one place.
+Cheapest first: as-is → remux (new container, index first; stream copy) → audio-only
+transcode → full transcode → send as a document → quarantine. Never transcode what a
+remux fixes. A file over the policy's size limit is split (or scaled down) after its
+main action, since only the finished file's size counts; ``over_limit`` tells.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ferryman.media.probe import MP4_FAMILY
+from ferryman.media.policy import TELEGRAM, PhotoLimits, Policy, VideoLimits
 from ferryman.model import MediaInfo, MediaKind, Plan
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A requirement for inline playback, and what fixes a file that misses it."""
+    """A requirement for inline playback, and the cheapest fix for a file that misses it."""
 
-    field: str  # a MediaInfo attribute
-    allowed: frozenset[object]
-    fix: Plan  # REMUX if a new container fixes it, TRANSCODE if the streams must change
-
-    def missed(self, info: MediaInfo) -> str | None:
-        value = getattr(info, self.field)
-        return None if value in self.allowed else f"{self.field}={value}"
+    name: str
+    check: Callable[[VideoLimits, MediaInfo], bool]
+    describe: Callable[[MediaInfo], str]
+    fix: Plan
 
 
+def _even(limits: VideoLimits, info: MediaInfo) -> bool:
+    if not limits.even_dimensions:
+        return True
+    return (info.width or 0) % 2 == 0 and (info.height or 0) % 2 == 0
+
+
+# The inline-video rules, checked in this order; each names its fix.
 VIDEO_RULES: tuple[Rule, ...] = (
-    Rule("video_codec", frozenset({"h264"}), Plan.TRANSCODE),
-    Rule("pix_fmt", frozenset({"yuv420p", "yuvj420p"}), Plan.TRANSCODE),  # 8-bit 4:2:0
-    Rule("audio_codec", frozenset({"aac", None}), Plan.TRANSCODE),  # None: no audio
-    Rule("container", frozenset({MP4_FAMILY}), Plan.REMUX),
-    Rule("faststart", frozenset({True}), Plan.REMUX),
+    Rule(
+        "video_codec",
+        lambda lim, i: i.video_codec in lim.video_codecs,
+        lambda i: f"video_codec={i.video_codec}",
+        Plan.TRANSCODE,
+    ),
+    Rule(
+        "pix_fmt",
+        lambda lim, i: i.pix_fmt in lim.pix_fmts,
+        lambda i: f"pix_fmt={i.pix_fmt}",
+        Plan.TRANSCODE,
+    ),
+    Rule("even_dimensions", _even, lambda i: f"size={i.width}x{i.height}", Plan.TRANSCODE),
+    Rule(
+        "audio_codec",
+        lambda lim, i: i.audio_codec in lim.audio_codecs,
+        lambda i: f"audio_codec={i.audio_codec}",
+        Plan.AUDIO,
+    ),
+    Rule(
+        "container",
+        lambda lim, i: i.container == lim.container,
+        lambda i: f"container={i.container}",
+        Plan.REMUX,
+    ),
+    Rule(
+        "faststart",
+        # moot in another container: the remux the container rule asks for fixes it too
+        lambda lim, i: i.faststart is True or not lim.faststart or i.container != lim.container,
+        lambda i: f"faststart={i.faststart}",
+        Plan.REMUX,
+    ),
 )
 
 # Kinds whose plan does not depend on the probe.
 _FIXED_PLANS: dict[MediaKind, Plan] = {
-    MediaKind.PHOTO: Plan.AS_IS,
-    MediaKind.ANIMATION: Plan.AS_IS,
+    MediaKind.ANIMATION: Plan.ANIMATION,
     MediaKind.AUDIO: Plan.AS_IS,
     MediaKind.DOCUMENT: Plan.DOCUMENT,
     MediaKind.ARCHIVE: Plan.DOCUMENT,
     MediaKind.OTHER: Plan.DOCUMENT,
 }
-_COST = (Plan.AS_IS, Plan.REMUX, Plan.TRANSCODE)  # cheapest first
+_VIDEO_COST = (Plan.AS_IS, Plan.REMUX, Plan.AUDIO, Plan.TRANSCODE)  # cheapest first
+_PHOTO_MODES = frozenset({"RGB", "L", "P"})  # what needs no colour conversion
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
 
-def plan_for(kind: MediaKind, info: MediaInfo | None) -> Plan:
+def plan_for(kind: MediaKind, info: MediaInfo | None, policy: Policy = TELEGRAM) -> Plan:
     """The action for a file of ``kind`` with probe result ``info``."""
-    return explain(kind, info)[0]
+    return explain(kind, info, policy)[0]
 
 
-def explain(kind: MediaKind, info: MediaInfo | None) -> tuple[Plan, str | None]:
-    """The plan and why (the requirements missed), for an item's ``reason``."""
+def explain(
+    kind: MediaKind, info: MediaInfo | None, policy: Policy = TELEGRAM
+) -> tuple[Plan, str | None]:
+    """The plan and why (every requirement missed), for an item's ``reason``."""
+    if kind is MediaKind.PHOTO:
+        return _photo(info, policy.photo)
     if kind is not MediaKind.VIDEO:
         return _FIXED_PLANS[kind], None
     if info is None:
         return Plan.TRANSCODE, "not probed"
     if info.video_codec is None:  # audio in a video container; audio handling is not ours
         return Plan.DOCUMENT, "no video stream"
-    missed = [(rule.fix, why) for rule in VIDEO_RULES if (why := rule.missed(info))]
+    missed = [(r.fix, r.describe(info)) for r in VIDEO_RULES if not r.check(policy.video, info)]
     if not missed:
         return Plan.AS_IS, None
-    plan = max((fix for fix, _ in missed), key=_COST.index)
+    plan = max((fix for fix, _ in missed), key=_VIDEO_COST.index)
     return plan, ", ".join(why for _, why in missed)
+
+
+def _photo(info: MediaInfo | None, limits: PhotoLimits) -> tuple[Plan, str | None]:
+    if info is None or info.width is None or info.height is None:
+        return Plan.DOCUMENT, "not probed"
+    if not limits.aspect_ok(info.width, info.height):
+        ratio = max(info.width, info.height) / max(1, min(info.width, info.height))
+        return Plan.DOCUMENT, f"aspect={ratio:.1f}>{limits.max_aspect:g}"
+    fmt = (info.container or "").upper()
+    missed = limits.problems(fmt, info.width, info.height, info.size or 0)
+    if info.rotation and limits.upright:
+        missed.append(f"exif_rotation={info.rotation}")
+    mode = info.image_mode or "RGB"
+    if limits.plain_colour and mode in _ALPHA_MODES:
+        missed.append(f"alpha={mode}")
+    elif limits.plain_colour and mode not in _PHOTO_MODES:
+        missed.append(f"mode={mode}")
+    return (Plan.IMAGE, ", ".join(missed)) if missed else (Plan.AS_IS, None)
+
+
+def over_limit(size: int, policy: Policy) -> bool:
+    """Whether a finished file is too big for the destination as one file."""
+    return policy.max_file_bytes is not None and size > policy.max_file_bytes

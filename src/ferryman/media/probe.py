@@ -20,9 +20,10 @@ from av.video.stream import VideoStream
 from PIL import Image, UnidentifiedImageError
 
 from ferryman.errors import FerrymanError
+from ferryman.media.policy import MP4_FAMILY
 from ferryman.model import MediaInfo
 
-MP4_FAMILY = "mov,mp4,m4a,3gp,3g2,mj2"  # PyAV's name for the ISO/QuickTime demuxer
+__all__ = ["MP4_FAMILY", "first_streams", "probe", "probe_image"]
 
 _PILLOW_CONTAINERS = frozenset({"webp_pipe"})  # FFmpeg cannot decode animated WebP
 _ANIMATION_CONTAINERS = frozenset({"gif", "apng", "webp_pipe"})
@@ -31,6 +32,8 @@ _ANIMATION_CONTAINERS = frozenset({"gif", "apng", "webp_pipe"})
 _MAX_DECODE_PACKETS = 1000
 _EXIF_ORIENTATION = 0x0112
 _EXIF_TRANSPOSED = frozenset({5, 6, 7, 8})  # orientations that rotate by 90 or 270 degrees
+_EXIF_DEGREES = {3: 180, 4: 180, 5: 90, 6: 270, 7: 270, 8: 90}  # counter-clockwise to fix
+_MODE_BITS = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
 
 
 def probe(path: Path) -> MediaInfo:
@@ -51,27 +54,38 @@ def probe(path: Path) -> MediaInfo:
 def probe_image(path: Path) -> MediaInfo:
     """Size (after EXIF rotation) and frame count (capped at 2) of an image, via Pillow.
 
-    Raises ``media.unreadable``, also for images over Pillow's decompression-bomb limit.
+    Raises ``media.unreadable``, or ``media.too_many_pixels`` for an image over Pillow's
+    decompression-bomb limit (it is never decoded).
     """
     try:
         return _probe_pillow(path)
     except Image.DecompressionBombError as exc:
-        raise FerrymanError("media.unreadable", f"{path.name}: too many pixels ({exc})") from exc
+        raise FerrymanError(
+            "media.too_many_pixels", f"{path.name}: too many pixels ({exc})"
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise _unreadable(path, exc) from exc
 
 
 def _probe_pillow(path: Path) -> MediaInfo:
+    from ferryman.media.images import ensure_heif  # pillow-heif: loaded only when needed
+
+    ensure_heif()
     with Image.open(path) as image:
         width, height = image.size
         frames = 2 if getattr(image, "is_animated", False) else 1
-        if image.getexif().get(_EXIF_ORIENTATION) in _EXIF_TRANSPOSED:
+        orientation = image.getexif().get(_EXIF_ORIENTATION)
+        if orientation in _EXIF_TRANSPOSED:
             width, height = height, width
         info = MediaInfo(
             container=(image.format or "").lower() or None,
             width=width,
             height=height,
             frames=frames,
+            rotation=_EXIF_DEGREES.get(orientation or 1, 0),
+            size=path.stat().st_size,
+            image_mode=image.mode,
+            bit_depth=_MODE_BITS.get(image.mode, 8),
         )
         _check_data(image, path)
         return info
@@ -93,12 +107,18 @@ def _unreadable(path: Path, exc: BaseException) -> FerrymanError:
 
 
 def first_streams(container: InputContainer) -> tuple[VideoStream | None, AudioStream | None]:
-    """The first real video stream (cover art is not video) and the first audio stream."""
+    """The first real video stream (cover art is not video) and the main audio stream.
+
+    The main audio is the track a player picks: the one flagged default, else the first;
+    the plan judges the same track the fixers keep.
+    """
     video = next(
         (s for s in container.streams.video if not s.disposition & Disposition.attached_pic),
         None,
     )
-    return video, next(iter(container.streams.audio), None)
+    sounds = list(container.streams.audio)
+    flagged = (s for s in sounds if s.disposition & Disposition.default)
+    return video, next(flagged, sounds[0] if sounds else None)
 
 
 def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
@@ -112,24 +132,44 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
     fmt = container.format.name
     info: dict[str, Any] = {
         "container": fmt,
-        "audio_codec": audio.codec_context.codec.canonical_name if audio is not None else None,
         "duration": _duration(container, main),
         "faststart": _mp4_layout(path) if fmt == MP4_FAMILY else None,
+        "size": path.stat().st_size,
+        "audio_tracks": len(container.streams.audio),
     }
+    if audio is not None:
+        info.update(
+            audio_codec=audio.codec_context.codec.canonical_name,
+            audio_channels=audio.codec_context.layout.nb_channels or None,
+        )
     if video is not None:
-        width, height = video.codec_context.width, video.codec_context.height
-        if isinstance(first, VideoFrame) and abs(first.rotation) % 180 == 90:
+        ctx = video.codec_context
+        width, height = ctx.width, ctx.height
+        rotation = int(first.rotation) % 360 if isinstance(first, VideoFrame) else 0
+        if rotation % 180 == 90:
             width, height = height, width
         rate = video.average_rate or video.guessed_rate
         info.update(
-            video_codec=video.codec_context.codec.canonical_name,
-            pix_fmt=video.codec_context.pix_fmt,
+            video_codec=ctx.codec.canonical_name,
+            video_profile=ctx.profile or None,
+            pix_fmt=ctx.pix_fmt,
+            bit_depth=_bit_depth(ctx.pix_fmt),
             width=width,
             height=height,
+            rotation=rotation,
             frame_rate=float(rate) if rate else None,
             frames=_count_frames(container, video) if fmt in _ANIMATION_CONTAINERS else None,
         )
     return MediaInfo(**info)
+
+
+def _bit_depth(pix_fmt: str | None) -> int | None:
+    if not pix_fmt:
+        return None
+    try:
+        return int(av.VideoFormat(pix_fmt).components[0].bits)
+    except (ValueError, IndexError):
+        return None
 
 
 def _first_frame(container: InputContainer, stream: VideoStream | AudioStream) -> object | None:
