@@ -46,7 +46,7 @@ def _remux(src: Path, dst: Path) -> None:
         display = _avi_display_times(src, video.index) if _needs_display_times(inp, video) else {}
         streams: list[VideoStream | AudioStream] = [s for s in (video, audio) if s is not None]
         with av.open(str(dst), "w", format="mp4", options=MP4_OPTIONS) as out:
-            fixers = {s.index: _Timestamps(inp, s, out) for s in streams}
+            fixers = {s.index: Timestamps(inp, s, out) for s in streams}
             for packet in inp.demux(streams):
                 if packet.size == 0:  # end-of-stream marker from the demuxer
                     continue
@@ -86,7 +86,7 @@ def _avi_display_times(src: Path, index: int) -> dict[int, int]:
     return {pts: tick + max(shift, 0) for pts, tick in pairs}
 
 
-class _Timestamps:
+class Timestamps:
     """Makes one stream's packets muxable: every packet gets a rising dts and pts >= dts.
 
     Packets without a dts (the first B-frame-delayed packets of Matroska, say) are held
