@@ -65,7 +65,7 @@ def assert_playable(path: Path, duration: float) -> None:
 # ---------------------------------------------------------------------------- remux
 
 
-@pytest.mark.parametrize("name", ["h264.mkv", "h264.ts", "h264.mp4", "h264.avi"])
+@pytest.mark.parametrize("name", ["h264.mkv", "h264.ts", "h264.mp4", "h264.avi", "h264.mov"])
 def test_remux_copies_the_streams_into_a_faststart_mp4(
     media: dict[str, Path], tmp_path: Path, name: str
 ) -> None:

@@ -145,6 +145,7 @@ def build_media(root: Path) -> dict[str, Path]:
         "rotated.mp4": write_video(root / "rotated.mp4", rotation=90, faststart=True),
         "h264.mkv": write_video(root / "h264.mkv", video_options={"bf": "2"}),
         "h264.ts": write_video(root / "h264.ts", fmt="mpegts"),
+        "h264.mov": write_video(root / "h264.mov", fmt="mov", faststart=True),
         "h264_mp3.mkv": write_video(root / "h264_mp3.mkv", acodec="libmp3lame"),
         "h264_444.mp4": write_video(root / "h264_444.mp4", pix_fmt="yuv444p", faststart=True),
         "h264_10bit.mp4": write_video(
@@ -199,6 +200,7 @@ VIDEOS: dict[str, tuple[str, str, str | None, bool | None, Plan]] = {
     "rotated.mp4": ("h264", "yuv420p", "aac", True, Plan.AS_IS),
     "h264.mkv": ("h264", "yuv420p", "aac", None, Plan.REMUX),
     "h264.ts": ("h264", "yuv420p", "aac", None, Plan.REMUX),
+    "h264.mov": ("h264", "yuv420p", "aac", True, Plan.REMUX),  # QuickTime brand: not MP4
     "h264.avi": ("h264", "yuv420p", None, None, Plan.REMUX),
     "h264_mp3.mkv": ("h264", "yuv420p", "mp3", None, Plan.AUDIO),
     "h264_444.mp4": ("h264", "yuv444p", "aac", True, Plan.TRANSCODE),
@@ -206,7 +208,13 @@ VIDEOS: dict[str, tuple[str, str, str | None, bool | None, Plan]] = {
     "hevc.mkv": ("hevc", "yuv420p", "aac", None, Plan.TRANSCODE),
     "mpeg4.avi": ("mpeg4", "yuv420p", "mp3", None, Plan.TRANSCODE),
 }
-CONTAINERS = {".mp4": MP4_FAMILY, ".mkv": "matroska,webm", ".ts": "mpegts", ".avi": "avi"}
+CONTAINERS = {
+    ".mp4": MP4_FAMILY,
+    ".mkv": "matroska,webm",
+    ".ts": "mpegts",
+    ".avi": "avi",
+    ".mov": "mov",
+}
 
 
 @pytest.mark.parametrize("name", sorted(VIDEOS))

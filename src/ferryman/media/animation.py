@@ -18,6 +18,7 @@ from av.video.stream import VideoStream
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ferryman.errors import FerrymanError
+from ferryman.media.failures import MEDIA_FAILURES, removing_on_failure
 from ferryman.media.progress import Progress
 from ferryman.media.remux import MP4_OPTIONS
 from ferryman.media.transcode import output_size
@@ -27,7 +28,7 @@ TIME_BASE = Fraction(1, 1000)  # GIF and WebP delays are whole milliseconds
 _MIN_DELAY_MS = 20
 _DEFAULT_DELAY_MS = 100
 _BACKGROUND = (255, 255, 255, 255)  # transparency is composited on white
-_FAILURES = (av.FFmpegError, OSError, ValueError, EOFError, UnidentifiedImageError, SyntaxError)
+_FAILURES = (*MEDIA_FAILURES, UnidentifiedImageError, SyntaxError)
 
 
 def animation_to_mp4(
@@ -48,18 +49,11 @@ def animation_to_mp4(
     and ``media.convert_failed`` otherwise; a partial ``dst`` is removed.
     """
     try:
-        _convert(src, dst, crf, preset, max_height, Progress(progress))
-    except FerrymanError:
-        dst.unlink(missing_ok=True)
-        raise
-    except Image.DecompressionBombError as exc:
+        with removing_on_failure(src, dst, "animation conversion", _FAILURES):
+            _convert(src, dst, crf, preset, max_height, Progress(progress))
+    except Image.DecompressionBombError as exc:  # not in _FAILURES: it keeps its own code
         dst.unlink(missing_ok=True)
         raise FerrymanError("media.too_many_pixels", f"{src.name}: {exc}") from exc
-    except _FAILURES as exc:
-        dst.unlink(missing_ok=True)
-        raise FerrymanError(
-            "media.convert_failed", f"{src.name}: animation conversion failed ({exc})"
-        ) from exc
 
 
 def _convert(

@@ -8,8 +8,7 @@ converter wants the sound alone, as MP3 or M4A; AAC is copied into M4A untouched
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -22,6 +21,7 @@ from av.packet import Packet
 from av.stream import Stream
 
 from ferryman.errors import FerrymanError
+from ferryman.media.failures import removing_on_failure
 from ferryman.media.probe import first_streams
 from ferryman.media.progress import Progress
 from ferryman.media.remux import MP4_OPTIONS, Timestamps
@@ -30,7 +30,6 @@ from ferryman.media.transcode import AUDIO_RATE
 # Sample rates each encoder accepts; anything else is resampled (see ``_output_rate``).
 _MP3_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
 _AAC_RATES = _MP3_RATES | {7350, 64000, 88200, 96000}
-_FAILURES = (av.FFmpegError, OSError, ValueError, EOFError)
 
 
 def transcode_audio_only(
@@ -47,7 +46,7 @@ def transcode_audio_only(
     sync. ``progress`` receives rising fractions ending at 1.0. Raises
     ``media.convert_failed``; a partial ``dst`` is removed.
     """
-    with _removing_on_failure(src, dst, "audio transcode"):
+    with removing_on_failure(src, dst, "audio transcode"):
         _transcode_audio(src, dst, audio_bitrate, Progress(progress))
 
 
@@ -65,26 +64,13 @@ def extract_audio(
     allows it. AAC going to M4A is copied, not re-encoded. Raises
     ``media.convert_failed``; a partial ``dst`` is removed.
     """
-    with _removing_on_failure(src, dst, f"{fmt} extraction"):
+    with removing_on_failure(src, dst, f"{fmt} extraction"):
         _extract(src, dst, fmt, bitrate, Progress(progress))
 
 
 def main_audio(container: InputContainer) -> AudioStream | None:
     """The audio track a player would pick: the one flagged default, else the first."""
     return first_streams(container)[1]
-
-
-@contextmanager
-def _removing_on_failure(src: Path, dst: Path, what: str) -> Iterator[None]:
-    """Turn FFmpeg's errors into ``media.convert_failed`` and never leave half a ``dst``."""
-    try:
-        yield
-    except FerrymanError:
-        dst.unlink(missing_ok=True)
-        raise
-    except _FAILURES as exc:
-        dst.unlink(missing_ok=True)
-        raise FerrymanError("media.convert_failed", f"{src.name}: {what} failed ({exc})") from exc
 
 
 def _transcode_audio(src: Path, dst: Path, bitrate: int, progress: Progress) -> None:

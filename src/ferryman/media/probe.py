@@ -23,7 +23,9 @@ from ferryman.errors import FerrymanError
 from ferryman.media.policy import MP4_FAMILY
 from ferryman.model import MediaInfo
 
-__all__ = ["MP4_FAMILY", "first_streams", "probe", "probe_image"]
+__all__ = ["MP4_FAMILY", "QUICKTIME", "first_streams", "probe", "probe_image"]
+
+QUICKTIME = "mov"  # our name for a QuickTime file (same demuxer as MP4, other brand)
 
 _PILLOW_CONTAINERS = frozenset({"webp_pipe"})  # FFmpeg cannot decode animated WebP
 _ANIMATION_CONTAINERS = frozenset({"gif", "apng", "webp_pipe"})
@@ -131,7 +133,7 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
         raise FerrymanError("media.unreadable", f"{path.name}: no decodable frame")
     fmt = container.format.name
     info: dict[str, Any] = {
-        "container": fmt,
+        "container": QUICKTIME if fmt == MP4_FAMILY and _major_brand(path) == b"qt  " else fmt,
         "duration": _duration(container, main),
         "faststart": _mp4_layout(path) if fmt == MP4_FAMILY else None,
         "size": path.stat().st_size,
@@ -205,6 +207,14 @@ def _duration(container: InputContainer, stream: VideoStream | AudioStream) -> f
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     return None
+
+
+def _major_brand(path: Path) -> bytes | None:
+    """The ftyp major brand: ``qt  `` marks a QuickTime .mov, which FFmpeg reads with
+    the same demuxer as MP4 but which phones and Telegram do not treat as MP4."""
+    with path.open("rb") as f:
+        head = f.read(12)
+    return head[8:12] if head[4:8] == b"ftyp" else None
 
 
 def _mp4_layout(path: Path) -> bool:

@@ -18,6 +18,7 @@ from av.stream import Stream
 from av.video.stream import VideoStream
 
 from ferryman.errors import FerrymanError
+from ferryman.media.failures import removing_on_failure
 from ferryman.media.probe import first_streams
 
 MP4_OPTIONS = {"movflags": "+faststart"}  # second pass moves moov before mdat
@@ -28,14 +29,8 @@ def remux_to_mp4(src: Path, dst: Path) -> None:
 
     Raises ``media.convert_failed``; a partial ``dst`` is removed.
     """
-    try:
+    with removing_on_failure(src, dst, "remux"):
         _remux(src, dst)
-    except FerrymanError:
-        dst.unlink(missing_ok=True)
-        raise
-    except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
-        dst.unlink(missing_ok=True)
-        raise FerrymanError("media.convert_failed", f"{src.name}: remux failed ({exc})") from exc
 
 
 def _remux(src: Path, dst: Path) -> None:
