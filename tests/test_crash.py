@@ -43,23 +43,27 @@ def _add(paths: list[Path], env: dict[str, str]) -> None:
 
 
 def _inputs(tmp_path: Path) -> tuple[list[Path], set[str]]:
-    """Four archives and a folder holding 415 distinct media entries in all."""
-    photos = make_photo_set(tmp_path / "photos", 400, size=(96, 72))
+    """Four archives and a folder holding 2,015 distinct media entries in all.
+
+    Enough work that a run killed every 0.5-1.3 s is killed 20+ times on a fast machine.
+    """
+    photos = make_photo_set(tmp_path / "photos", 2000, size=(96, 72))
     videos = [make_video(tmp_path / "videos" / f"v{n}.mp4", n, seconds=0.4) for n in range(15)]
-    media = photos + videos
     inputs = [
-        make_zip(tmp_path / "a.zip", [(f"x/{p.name}", p) for p in media[:120]]),
-        make_zip(tmp_path / "b.zip", [(p.name, p) for p in media[120:220]], compress=False),
+        make_zip(tmp_path / "a.zip", [(f"x/{p.name}", p) for p in photos[:600]]),
+        make_zip(tmp_path / "b.zip", [(p.name, p) for p in photos[600:1100]], compress=False),
         make_tar(
-            tmp_path / "c.tar.gz", [(f"d/e/{p.name}", p) for p in media[220:340]], compression="gz"
+            tmp_path / "c.tar.gz",
+            [(f"d/e/{p.name}", p) for p in photos[1100:1700]],
+            compression="gz",
         ),
-        make_tar(tmp_path / "d.tar", [(p.name, p) for p in media[340:400]]),
+        make_tar(tmp_path / "d.tar", [(p.name, p) for p in photos[1700:]]),
     ]
     folder = tmp_path / "loose"
     folder.mkdir()
-    for p in media[400:]:
+    for p in videos:
         (folder / p.name).write_bytes(p.read_bytes())
-    return [*inputs, folder], {sha256(p) for p in media}
+    return [*inputs, folder], {sha256(p) for p in photos + videos}
 
 
 def _busy_leases(db: Path) -> int:
@@ -81,7 +85,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     data = tmp_path / "data"
     env = _env(data, FERRYMAN_LEASE_SECONDS="1")
     inputs, expected = _inputs(tmp_path)
-    assert len(expected) == 415
+    assert len(expected) == 2015
     _add(inputs, env)
     rng = random.Random(20261120)
     kills = 0

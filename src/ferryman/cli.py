@@ -232,12 +232,24 @@ def print_report(data: dict[str, Any]) -> None:
         f" ({data['converted']} converted), {data['bytes_delivered']:,} bytes,"
         f" {data['seconds']:.1f} s"
     )
+    for entry in data.get("items", []):
+        if entry["plan"] not in (None, "as_is", "document", "quarantine"):
+            out.print(f"  {entry['plan']} {entry['path']}: {_fix_line(entry)}")
     for reason, n in sorted(data["skipped"].items()):
         out.print(f"  skipped {n}: {reason}")
     for entry in data["quarantined"]:
         out.print(f"  [yellow]quarantined[/yellow] {entry['path']}: {entry['code']}")
     for entry in data["failed"]:
         out.print(f"  [red]failed[/red] {entry['path']}: {entry['code']}")
+
+
+def _fix_line(entry: dict[str, Any]) -> str:
+    """Why an item was changed, and what it cost: reason, sizes before/after, time."""
+    before = entry.get("size_before")
+    sizes = f"{before:,} → {entry['size']:,} bytes" if before else f"{entry['size']:,} bytes"
+    parts = f", {entry['parts']} parts" if entry.get("parts") else ""
+    why = entry.get("reason") or "-"
+    return f"{why}; {sizes}{parts}, {entry.get('seconds') or 0:.1f} s"
 
 
 def _control(ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]]) -> None:

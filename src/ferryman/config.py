@@ -106,6 +106,34 @@ class Convert(BaseModel):
     timeout_seconds: float = Field(3600.0, gt=0)
 
 
+class MediaSettings(BaseModel):
+    """How media is made deliverable: whose limits, and what to do with oversized videos."""
+
+    model_config = ConfigDict(extra="forbid")
+    policy: str = Field(
+        "auto",
+        pattern="^(auto|telegram|telegram_premium|telegram_bot_api|library)$",
+        description="Whose limits apply; auto: the destination's own.",
+    )
+    oversize: str = Field(
+        "split",
+        pattern="^(split|scale)$",
+        description="A video over the size limit: split at keyframes, or scale down.",
+    )
+    segment_seconds: float = Field(
+        20.0, ge=2, le=600, description="Transcode segment length: what a crash can cost."
+    )
+    max_image_pixels: int = Field(
+        150_000_000,
+        ge=1_000_000,
+        le=178_000_000,  # Pillow refuses more than 2 x 89.5 MP before we could allow it
+        description="Larger images are sent as documents (decompression bombs).",
+    )
+    max_file_bytes: ByteSize | None = Field(
+        None, description="Per-file limit instead of the policy's (e.g. a smaller upload cap)."
+    )
+
+
 class ArchiveSettings(BaseModel):
     """Hostile-input limits and the 7zz backend; defaults let real media archives through."""
 
@@ -142,6 +170,7 @@ class Settings(BaseModel):
     concurrency: Concurrency = Field(default_factory=Concurrency)  # type: ignore[arg-type]
     retry: Retry = Field(default_factory=Retry)  # type: ignore[arg-type]
     convert: Convert = Field(default_factory=Convert)  # type: ignore[arg-type]
+    media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)  # type: ignore[arg-type]
     passwords: list[str] = Field(
         default_factory=list, description="Tried on every encrypted archive, after the job's."

@@ -1,79 +1,81 @@
-"""The convert stage: deferred transcodes, in a child process that can be killed.
+"""The convert stage: deferred encodes, each in a child process that can be killed.
 
-An item's original stays in the work area until its converted copy is delivered;
-a conversion that keeps failing sends the original to quarantine with the reason.
+A full transcode is resumable: its parts (audio once, then video segments) are recorded
+in the store as each lands safely, so a crash costs at most the segment in progress.
+An item's original stays in the work area until its converted copy is delivered; a
+conversion that keeps failing sends the original to quarantine with the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
+import hashlib
 import logging
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
+from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.engine.stage import sha256_file
 from ferryman.errors import FerrymanError
+from ferryman.media.animation import animation_to_mp4
+from ferryman.media.audio import transcode_audio_only
 from ferryman.media.child import run_in_child
-from ferryman.media.plan import plan_for
+from ferryman.media.finish import finish_video
+from ferryman.media.plan import explain
+from ferryman.media.policy import Policy
 from ferryman.media.probe import probe
-from ferryman.media.transcode import transcode_to_mp4
+from ferryman.media.segmented import EncodeSettings, transcode_resumable
 from ferryman.model import Item, ItemState, MediaKind, Plan
+from ferryman.store.rows import LeaseLost, NewItem
 
 log = logging.getLogger(__name__)
 
+_CONTAINER_SHARE = 0.95  # of a size limit left for the streams (the MP4 index, headroom)
+_MIN_VIDEO_BITRATE = 150_000  # below this a video is unwatchable: split it instead
+
 
 async def convert(ctx: Context, item: Item) -> None:
+    """Run the item's deferred encode, check the result, and make the item deliverable."""
     settings = await ctx.settings()
-    if not item.work_path:
+    if not item.work_path or item.plan not in _ENCODERS:
         await ctx.store.item_final(
             item.id,
             ItemState.FAILED,
-            FerrymanError("engine.internal", "nothing to convert"),
+            FerrymanError("engine.internal", f"nothing to convert (plan {item.plan})"),
             owner=ctx.owner,
         )
         return
+    job = await ctx.store.get_job(item.job_id)
+    policy = media_options(settings, job.dest).policy
     src = Path(item.work_path)
     out = src.with_name(src.stem + ".converted.mp4")
     tmp = out.with_name(out.name + ".part.mp4")
     started = time.monotonic()
-    last = -1.0
-
-    def progress(fraction: float) -> None:
-        nonlocal last
-        if fraction - last >= 0.01 or fraction >= 1.0:
-            last = fraction
-            ctx.bus.emit("item.progress", item.job_id, item.id, stage="convert", fraction=fraction)
-
     try:
-        cfg = settings.convert
-        await _unless_stopping(
-            ctx,
-            transcode_to_mp4,
-            {
-                "src": src,
-                "dst": tmp,
-                "crf": cfg.crf,
-                "preset": cfg.preset,
-                "max_height": cfg.max_height,
-                "audio_bitrate": cfg.audio_bitrate,
-            },
-            on_progress=progress,
-            timeout=cfg.timeout_seconds,
-        )
+        await _encode(ctx, item, src, tmp, settings, policy)
         info = await asyncio.to_thread(probe, tmp)
-        if plan_for(MediaKind.VIDEO, info) is not Plan.AS_IS:
-            raise FerrymanError("media.convert_failed", f"{src.name} is still not playable")
+        plan, why = explain(MediaKind.VIDEO, info, policy)
+        if plan is not Plan.AS_IS:
+            raise FerrymanError("media.convert_failed", f"{src.name} is still not playable: {why}")
         await asyncio.to_thread(tmp.replace, out)
         size, digest = await asyncio.to_thread(sha256_file, out)
+        finished = await asyncio.to_thread(finish_video, out, size, policy)
     except FerrymanError as exc:
         tmp.unlink(missing_ok=True)
         await _failed(ctx, item, src, exc)
         return
+    except LeaseLost:
+        tmp.unlink(missing_ok=True)
+        raise
     except Exception as bug:  # counted, so a bug cannot retry the item forever
         tmp.unlink(missing_ok=True)
         log.exception("converting %s failed unexpectedly", item.source_path)
@@ -82,21 +84,150 @@ async def convert(ctx: Context, item: Item) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    seconds = round(time.monotonic() - started, 3)
     await ctx.store.item_ready(
         item.id,
         ctx.owner,
-        work_path=str(out),
-        size=size,
-        sha256=digest,
-        media=info,
-        action="transcode",
-        original_path=str(src),
+        NewItem(
+            seq=item.seq,
+            source_path=item.source_path,
+            kind=item.kind,  # an animation stays one: a silent MP4 that loops
+            state=ItemState.READY,
+            size=size,
+            sha256=digest,
+            work_path=str(out),
+            original_path=str(src),
+            plan=item.plan,
+            reason=item.reason,
+            media=info,
+            thumb_path=str(finished.thumb) if finished.thumb else None,
+            parts=tuple(str(p) for p in finished.parts),
+            work_seconds=seconds,
+            actions=tuple(finished.actions),
+        ),
+        action=str(item.plan),
     )
-    ctx.bus.emit(
-        "item.converted", item.job_id, item.id, seconds=round(time.monotonic() - started, 2)
-    )
+    await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
+    ctx.bus.emit("item.converted", item.job_id, item.id, seconds=seconds)
     if await ctx.store.seal_albums(item.job_id, settings.album_size):
         ctx.wakeup.notify()
+
+
+def _parts_dir(src: Path, encode: EncodeSettings, segment_seconds: float) -> Path:
+    """Where a resumable transcode keeps its parts: one folder per set of settings, so
+    parts made before a settings change are never joined with new ones (no ``.part`` in
+    the name either: the crash sweep removes such files)."""
+    key = hashlib.sha256(repr((encode, segment_seconds)).encode()).hexdigest()[:10]
+    return src.with_name(f"{src.name}.{key}.segments")
+
+
+def _all_parts_dirs(src: Path) -> list[Path]:
+    return list(src.parent.glob(f"{glob.escape(src.name)}.*.segments"))
+
+
+def _remove_dirs(paths: list[Path]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _bitrate_cap(item: Item, settings: Settings, policy: Policy) -> int | None:
+    """With ``oversize = scale``: the video bitrate that keeps the output under the limit."""
+    duration = item.media.duration if item.media else None
+    if settings.media.oversize != "scale" or not policy.max_file_bytes or not duration:
+        return None
+    # The rate control may spend one buffer (a second at the cap) beyond the cap's
+    # average, so the bits are spread over one second more than the video lasts.
+    video_bits = policy.max_file_bytes * 8 * _CONTAINER_SHARE
+    video_bits -= settings.convert.audio_bitrate * duration
+    cap = int(video_bits / (duration + 1))
+    return cap if cap >= _MIN_VIDEO_BITRATE else None  # too long to shrink: split instead
+
+
+async def _encode(
+    ctx: Context, item: Item, src: Path, dst: Path, settings: Settings, policy: Policy
+) -> None:
+    """Run the plan's encoder in a child process; transcode parts are recorded as they land."""
+    cfg = settings.convert
+    last = -1.0
+
+    def progress(fraction: float) -> None:
+        nonlocal last
+        if fraction - last >= 0.01 or fraction >= 1.0:
+            last = fraction
+            ctx.bus.emit("item.progress", item.job_id, item.id, stage="convert", fraction=fraction)
+
+    assert item.plan is not None
+    kwargs: dict[str, Any] = {"src": src, "dst": dst}
+    recorded: list[asyncio.Task[None]] = []
+    on_event = None
+    if item.plan is Plan.TRANSCODE:
+        encode = EncodeSettings(
+            cfg.crf,
+            cfg.preset,
+            cfg.max_height,
+            cfg.audio_bitrate,
+            max_bitrate=_bitrate_cap(item, settings, policy),
+        )
+        kwargs.update(
+            workdir=_parts_dir(src, encode, settings.media.segment_seconds),
+            settings=encode,
+            done=frozenset(await ctx.store.parts_done(item.id)),
+            segment_seconds=settings.media.segment_seconds,
+        )
+
+        def on_event(name: str, value: Any) -> None:
+            if name == "part":
+                recorded.append(
+                    asyncio.ensure_future(ctx.store.part_done(item.id, ctx.owner, int(value)))
+                )
+
+    elif item.plan is Plan.AUDIO:
+        kwargs["audio_bitrate"] = cfg.audio_bitrate
+    else:
+        kwargs.update(crf=cfg.crf, preset=cfg.preset, max_height=cfg.max_height)
+    try:
+        await _unless_stopping(
+            ctx,
+            _ENCODERS[item.plan],
+            kwargs,
+            on_progress=progress,
+            timeout=cfg.timeout_seconds,
+            on_event=on_event,
+        )
+    finally:
+        if recorded:  # parts that finished are worth keeping even when the rest failed
+            await asyncio.gather(*recorded, return_exceptions=True)
+
+
+def _resumable(
+    *,
+    src: Path,
+    dst: Path,
+    workdir: Path,
+    settings: EncodeSettings,
+    done: frozenset[int],
+    segment_seconds: float,
+    event: Callable[[str, Any], None],
+    progress: Callable[[float], None],
+) -> None:
+    """Child-process entry: a resumable transcode whose finished parts go to the parent."""
+    transcode_resumable(
+        src,
+        dst,
+        workdir,
+        settings,
+        done=done,
+        on_part=lambda index: event("part", index),
+        progress=progress,
+        segment_seconds=segment_seconds,
+    )
+
+
+_ENCODERS: dict[Plan | None, Callable[..., None]] = {
+    Plan.TRANSCODE: _resumable,
+    Plan.AUDIO: transcode_audio_only,
+    Plan.ANIMATION: animation_to_mp4,
+}
 
 
 async def _unless_stopping(
@@ -139,4 +270,5 @@ async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> No
     await ctx.store.item_final(
         item.id, ItemState.QUARANTINED, exc, owner=ctx.owner, work_path=str(kept)
     )
+    await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
     ctx.bus.emit("item.quarantined", item.job_id, item.id, code=exc.code)

@@ -1,24 +1,33 @@
-"""Preparation: probe a staged file and pick its plan; remux now, defer transcodes.
+"""Preparation: probe a staged file, pick its plan, and do the cheap fixes now.
 
-Blocking (PyAV, Pillow); the engine runs it on a worker thread.
+Cheap fixes (remux, image fitting, thumbnails, splitting) run here, on a worker thread;
+encodes (transcode, audio-only, animation) are deferred to the convert stage. Blocking
+(PyAV, Pillow); the engine runs it with ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ferryman.config import Settings
 from ferryman.engine.stage import Staged, sha256_file
 from ferryman.errors import FerrymanError
-from ferryman.media.plan import plan_for
+from ferryman.media.finish import finish_video
+from ferryman.media.images import fit_photo
+from ferryman.media.plan import explain, over_limit, plan_for
+from ferryman.media.policy import LIBRARY, Policy, policy_named
 from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
-from ferryman.model import ItemState, MediaInfo, MediaKind, Plan
+from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
+from ferryman.sinks.base import parse_destination
 
 log = logging.getLogger(__name__)
 
 VISUAL = frozenset({MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION})
+_SINK_POLICIES = {"library": LIBRARY}
 
 
 def wanted(kind: MediaKind, send_documents: bool) -> bool:
@@ -26,9 +35,30 @@ def wanted(kind: MediaKind, send_documents: bool) -> bool:
     return kind in VISUAL or send_documents
 
 
+@dataclass(frozen=True, slots=True)
+class MediaOptions:
+    """What preparation needs from the settings and the job's destination."""
+
+    policy: Policy
+    max_image_pixels: int = 150_000_000
+    oversize: str = "split"  # or "scale": a video over the size limit is re-encoded smaller
+
+
+def media_options(settings: Settings, dest: str) -> MediaOptions:
+    """The destination's policy, unless the settings name one."""
+    name = settings.media.policy
+    if name == "auto":
+        policy = _SINK_POLICIES.get(parse_destination(dest).scheme, LIBRARY)
+    else:
+        policy = policy_named(name)
+    if settings.media.max_file_bytes is not None:
+        policy = replace(policy, max_file_bytes=int(settings.media.max_file_bytes))
+    return MediaOptions(policy, settings.media.max_image_pixels, settings.media.oversize)
+
+
 @dataclass(slots=True)
 class Prepared:
-    """The item-to-be: its state, plan and file after any cheap fix."""
+    """The item-to-be: its state, plan and files after any cheap fix."""
 
     kind: MediaKind
     state: ItemState
@@ -41,10 +71,22 @@ class Prepared:
     reason: str | None = None
     error: FerrymanError | None = None
     actions: list[str] = field(default_factory=list)
+    thumb_path: Path | None = None
+    parts: list[Path] = field(default_factory=list)
+    source_size: int | None = None
+    seconds: float = 0.0
 
 
-def prepare(staged: Staged, send_documents: bool) -> Prepared:
-    """Probe, plan and (for a remux) fix the staged file; never raises for bad media."""
+def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prepared:
+    """Probe, plan and (for cheap plans) fix the staged file; never raises for bad media."""
+    started = time.monotonic()
+    prepared = _prepare(staged, send_documents, options)
+    prepared.source_size = staged.size
+    prepared.seconds = round(time.monotonic() - started, 3)
+    return prepared
+
+
+def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prepared:
     kind = staged.kind
     if staged.path is None or not wanted(kind, send_documents):
         reason = "not_media"
@@ -54,45 +96,118 @@ def prepare(staged: Staged, send_documents: bool) -> Prepared:
     path = staged.path
     base = Prepared(kind, ItemState.READY, Plan.AS_IS, path, staged.size, staged.sha256)
     if kind not in VISUAL and kind is not MediaKind.AUDIO:
-        base.plan = Plan.DOCUMENT
-        return base
+        return _as_document(base, options.policy, None)
     try:
-        info = probe_image(path) if kind is MediaKind.PHOTO else probe(path)
+        info = _probe(kind, path)
     except FerrymanError as exc:
-        if kind is MediaKind.PHOTO:
-            try:  # GIF/WebP may be animations that Pillow reads but classify called photos
-                info = probe(path)
-            except FerrymanError:
-                return _broken(base, exc)
-        else:
-            return _broken(base, exc)
+        if exc.code == "media.too_many_pixels":
+            return _as_document(base, options.policy, exc.code)
+        return _broken(base, exc)
     if kind is MediaKind.PHOTO and (info.frames or 1) > 1:
         kind = base.kind = MediaKind.ANIMATION
     base.media = info
-    plan = plan_for(kind, info)
-    base.plan = plan
-    if plan is Plan.TRANSCODE:
+    plan, why = explain(kind, info, options.policy)
+    if _scale_instead(kind, plan, info, options):
+        limit = f"size={info.size}>{options.policy.max_file_bytes}"
+        plan, why = Plan.TRANSCODE, f"{why}, {limit}" if why else limit
+    base.plan, base.reason = plan, why
+    if plan in ENCODED_PLANS:
         base.state = ItemState.CONVERT
-    elif plan is Plan.REMUX:
-        return _remux(base, path)
+        return base
+    if plan is Plan.DOCUMENT:
+        return _as_document(base, options.policy, why)
+    if plan is Plan.IMAGE:
+        return _fit_image(base, path, options)
+    if kind is MediaKind.VIDEO:
+        return _video(base, path, options.policy)
+    return base
+
+
+def _scale_instead(kind: MediaKind, plan: Plan, info: MediaInfo, options: MediaOptions) -> bool:
+    """A playable video over the size limit, when the settings say shrink rather than split."""
+    return (
+        kind is MediaKind.VIDEO
+        and plan in (Plan.AS_IS, Plan.REMUX)
+        and options.oversize == "scale"
+        and over_limit(info.size or 0, options.policy)
+    )
+
+
+def _probe(kind: MediaKind, path: Path) -> MediaInfo:
+    if kind is not MediaKind.PHOTO:
+        return probe(path)
+    try:
+        return probe_image(path)
+    except FerrymanError as exc:
+        if exc.code == "media.too_many_pixels":
+            raise
+        try:  # GIF/WebP may be animations that Pillow reads but classify called photos
+            return probe(path)
+        except FerrymanError:
+            raise exc from None
+
+
+def _as_document(base: Prepared, policy: Policy, why: str | None) -> Prepared:
+    """Sent as a file, unchanged; unless even that is over the destination's limit."""
+    base.plan, base.reason = Plan.DOCUMENT, why
+    if over_limit(base.size, policy):
+        limit = policy.max_file_bytes
+        error = FerrymanError("media.over_limit", f"{base.size} bytes, over {limit} as a file")
+        return _broken(base, error)
     return base
 
 
 def _broken(base: Prepared, exc: FerrymanError) -> Prepared:
     base.state = ItemState.QUARANTINED
+    base.plan = Plan.QUARANTINE
     base.error = exc
     base.reason = exc.code
     return base
 
 
-def _remux(base: Prepared, path: Path) -> Prepared:
-    """A container change is cheap: do it now, and fall back to a transcode if it fails."""
+def _fit_image(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
+    """Convert or fit a picture to the photo limits; a strip no scaling fixes is a file."""
+    out = path.with_name(path.stem + ".photo.jpg")
+    try:
+        result = fit_photo(path, out, options.policy.photo, max_pixels=options.max_image_pixels)
+    except FerrymanError as exc:
+        out.unlink(missing_ok=True)
+        if exc.code in ("media.over_limit", "media.too_many_pixels"):
+            return _as_document(base, options.policy, exc.message)
+        return _broken(base, exc)
+    size, digest = sha256_file(out)
+    base.original_path, base.work_path = path, out
+    base.size, base.sha256 = size, digest
+    base.media = probe_image(out)
+    base.actions.extend(result.actions)
+    return base
+
+
+def _video(base: Prepared, path: Path, policy: Policy) -> Prepared:
+    """A playable video (after a remux if it needs one): thumbnail, then split if too big."""
+    if base.plan is Plan.REMUX and not _remux(base, path, policy):
+        return base  # deferred to a transcode
+    assert base.work_path is not None
+    try:
+        finished = finish_video(base.work_path, base.size, policy)
+    except FerrymanError as exc:
+        return _broken(base, exc)
+    base.thumb_path = finished.thumb
+    base.parts = finished.parts
+    base.actions.extend(finished.actions)
+    if finished.parts and base.plan is Plan.AS_IS:
+        base.plan = Plan.SPLIT
+    return base
+
+
+def _remux(base: Prepared, path: Path, policy: Policy) -> bool:
+    """A container change is cheap: do it now; if it fails, defer a transcode instead."""
     out = path.with_name(path.stem + ".remux.mp4")
     tmp = out.with_name(out.name + ".part.mp4")
     try:
         remux_to_mp4(path, tmp)
         info = probe(tmp)
-        if plan_for(MediaKind.VIDEO, info) is not Plan.AS_IS:
+        if plan_for(MediaKind.VIDEO, info, policy) is not Plan.AS_IS:
             raise FerrymanError(
                 "media.convert_failed", f"remux of {path.name} is still not playable"
             )
@@ -101,13 +216,12 @@ def _remux(base: Prepared, path: Path) -> Prepared:
         tmp.unlink(missing_ok=True)
         log.info("remux of %s failed (%s); it will be transcoded", path.name, exc.message)
         base.plan = Plan.TRANSCODE
+        base.reason = f"{base.reason}; remux failed: {exc.message}"
         base.state = ItemState.CONVERT
-        return base
+        return False
     size, digest = sha256_file(out)
-    base.original_path = path
-    base.work_path = out
-    base.size = size
-    base.sha256 = digest
+    base.original_path, base.work_path = path, out
+    base.size, base.sha256 = size, digest
     base.media = info
     base.actions.append("remux")
-    return base
+    return True

@@ -56,9 +56,12 @@ async def report(store: Store, job_id: int) -> dict[str, Any]:
             "state": it.state.value,
             "plan": it.plan.value if it.plan else None,
             "actions": it.actions,
-            "size": it.size,
-            "sha256": it.sha256,
             "reason": it.reason,
+            "size_before": it.source_size,
+            "size": it.size,
+            "seconds": round(it.work_seconds, 3),
+            "parts": len(it.parts) or None,
+            "sha256": it.sha256,
             "error": {"code": it.error_code, "message": it.error_message}
             if it.error_code
             else None,

@@ -23,7 +23,7 @@ from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context
-from ferryman.engine.prepare import Prepared, prepare, wanted
+from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.engine.space import room_for
 from ferryman.engine.stage import Staged, stage_entry
@@ -209,7 +209,8 @@ async def _read_all(
             if exc.code == "archive.limit_exceeded":
                 return exc
             continue
-        prepared = await asyncio.to_thread(prepare, staged, settings.send_documents)
+        options = media_options(settings, job.dest)
+        prepared = await asyncio.to_thread(prepare, staged, settings.send_documents, options)
         if prepared.state is ItemState.QUARANTINED and prepared.work_path is not None:
             assert prepared.error is not None
             kept = await asyncio.to_thread(
@@ -262,6 +263,10 @@ async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) ->
             error_message=p.error.message if p.error else None,
             media=p.media,
             actions=tuple(p.actions),
+            thumb_path=_s(p.thumb_path),
+            parts=tuple(str(part) for part in p.parts),
+            source_size=p.source_size,
+            work_seconds=p.seconds,
         ),
     )
     item = recorded.item

@@ -9,7 +9,10 @@ locks or event loop), so ``target`` must be a module-level function.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
+import os
+import signal
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -20,9 +23,12 @@ from ferryman.errors import FerrymanError
 
 POLL_INTERVAL = 0.02  # seconds between looks at the pipe
 TERM_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
-# Messages from the child: ("progress", fraction), ("ok",) or ("error", code, message).
+# Messages from the child: ("progress", fraction), ("event", name, value), then
+# ("ok",) or ("error", code, message).
 _Message = tuple[Any, ...]
+EventHandler = Callable[[str, Any], None]
 
 
 async def run_in_child(
@@ -31,8 +37,12 @@ async def run_in_child(
     *,
     on_progress: Callable[[float], None] | None,
     timeout: float,  # noqa: ASYNC109 (its own error code, not a CancelledError)
+    on_event: EventHandler | None = None,
 ) -> None:
     """Run ``target(**kwargs, progress=...)`` in a child process and wait for it.
+
+    With ``on_event``, the target also gets ``event(name, value)``; every event reaches
+    ``on_event`` in order, before the outcome (progress reports may be thinned out).
 
     Raises ``media.convert_timeout`` after ``timeout`` seconds, the child's own
     FerrymanError (same code) if it raised one, and ``media.convert_failed`` if it
@@ -41,7 +51,9 @@ async def run_in_child(
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(
-        target=_child_main, args=(target, kwargs, sender), name=f"ferryman-{target.__name__}"
+        target=_child_main,
+        args=(target, kwargs, sender, on_event is not None),
+        name=f"ferryman-{target.__name__}",
     )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -56,7 +68,7 @@ async def run_in_child(
         sender.close()  # the child holds the only writer now: EOF means it is gone
     outcome: _Message | None = None
     try:
-        outcome = await _wait(process, receiver, on_progress, deadline, loop)
+        outcome = await _wait(process, receiver, on_progress, on_event, deadline, loop)
         if outcome is None:
             raise FerrymanError(
                 "media.convert_timeout", f"{_describe(target, kwargs)} exceeded {timeout:g} s"
@@ -71,6 +83,7 @@ async def _wait(
     process: BaseProcess,
     receiver: Connection,
     on_progress: Callable[[float], None] | None,
+    on_event: EventHandler | None,
     deadline: float,
     loop: asyncio.AbstractEventLoop,
 ) -> _Message | None:
@@ -83,6 +96,9 @@ async def _wait(
                 message = receiver.recv()
                 if message[0] == "progress":
                     latest = float(message[1])
+                elif message[0] == "event":
+                    if on_event is not None:
+                        on_event(str(message[1]), message[2])
                 else:
                     final = tuple(message)
         except (EOFError, OSError):
@@ -143,14 +159,38 @@ def _describe(target: Callable[..., None], kwargs: dict[str, Any]) -> str:
     return str(name)
 
 
-def _child_main(target: Callable[..., None], kwargs: dict[str, Any], sender: Connection) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this child when the parent dies (``kill -9`` on ferryman).
+
+    Without it an orphaned encoder runs on, and after a restart two processes would
+    write the same parts. Elsewhere (no prctl) the parent's own cleanup is all there is.
+    """
+    spawner = multiprocessing.parent_process()
+    parent = spawner.pid if spawner is not None else os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _child_main(
+    target: Callable[..., None], kwargs: dict[str, Any], sender: Connection, events: bool
+) -> None:
     """Runs in the child: call ``target`` and send its outcome to the parent."""
 
     def send(fraction: float) -> None:
         sender.send(("progress", fraction))
 
+    def event(name: str, value: Any) -> None:
+        sender.send(("event", name, value))
+
+    extra: dict[str, Any] = {"event": event} if events else {}
+    _die_with_parent()
     try:
-        target(**kwargs, progress=send)
+        target(**kwargs, **extra, progress=send)
     except FerrymanError as exc:
         sender.send(("error", exc.code, exc.message))
     except BaseException as exc:  # the parent must hear about anything, even KeyboardInterrupt

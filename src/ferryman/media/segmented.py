@@ -60,6 +60,14 @@ class EncodeSettings:
     preset: str = "veryfast"
     max_height: int = 1080  # bound on the short side (see ``transcode.output_size``)
     audio_bitrate: int = 128_000
+    max_bitrate: int | None = None  # video bits/s cap (capped CRF), to fit a size limit
+
+    def x264_options(self) -> dict[str, str]:
+        """Encoder options; a cap keeps CRF's quality where it fits and limits the peaks."""
+        options = {"crf": str(self.crf), "preset": self.preset}
+        if self.max_bitrate:
+            options |= {"maxrate": str(self.max_bitrate), "bufsize": str(self.max_bitrate)}
+        return options
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,8 +472,7 @@ class _VideoEncoder:
     def __init__(
         self, out: OutputContainer, source: _Source, fmt: _Format, settings: EncodeSettings
     ) -> None:
-        options = {"crf": str(settings.crf), "preset": settings.preset}
-        self._stream = out.add_stream("libx264", rate=fmt.rate, options=options)
+        self._stream = out.add_stream("libx264", rate=fmt.rate, options=settings.x264_options())
         self._stream.width, self._stream.height = fmt.size
         self._stream.pix_fmt = "yuv420p"
         ctx = self._stream.codec_context

@@ -46,9 +46,12 @@ class LibrarySink:
             entries = []
             used: set[str] = set()
             for item in delivery.album.items:
-                name = _unique(_file_name(item), used)
-                link_or_copy(Path(_require(item.work_path, item)), tmp / name)
-                entries.append(_manifest_entry(item, name))
+                names = []
+                for number, path in enumerate(_require(item.files, item), start=1):
+                    name = _unique(_file_name(item, number if item.parts else None), used)
+                    link_or_copy(Path(path), tmp / name)
+                    names.append(name)
+                entries.append(_manifest_entry(item, names))
             manifest = {
                 "key": delivery.key,
                 "job": delivery.job.id,
@@ -80,16 +83,19 @@ class LibrarySink:
         return str(final)
 
 
-def _require(path: str | None, item: Item) -> str:
-    if not path:
+def _require(paths: list[str], item: Item) -> list[str]:
+    if not paths:
         raise FerrymanError("engine.internal", f"item {item.id} has no file to deliver")
-    return path
+    return paths
 
 
-def _file_name(item: Item) -> str:
+def _file_name(item: Item, part: int | None) -> str:
+    """The source's name; a converted file gets its new suffix, a split part its number."""
     base = safe_name(Path(item.source_path).name, f"item-{item.seq}")
     if item.work_path and Path(item.work_path).suffix.lower() != Path(base).suffix.lower():
         base = f"{Path(base).stem}{Path(item.work_path).suffix}"  # converted: new container
+    if part is not None:
+        base = f"{Path(base).stem}.part{part}{Path(base).suffix}"
     return base
 
 
@@ -103,9 +109,10 @@ def _unique(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _manifest_entry(item: Item, name: str) -> dict[str, Any]:
+def _manifest_entry(item: Item, names: list[str]) -> dict[str, Any]:
     return {
-        "file": name,
+        "file": names[0],
+        "parts": names if item.parts else None,
         "source_path": item.source_path,
         "size": item.size,
         "sha256": item.sha256,

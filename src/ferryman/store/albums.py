@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
+    ENCODED_PLANS,
     Album,
     AlbumGroup,
     AlbumState,
@@ -23,7 +24,6 @@ from ferryman.model import (
     ItemState,
     JobState,
     MediaKind,
-    Plan,
     album_group,
 )
 from ferryman.store.base import StoreBase
@@ -85,14 +85,14 @@ class AlbumQueries(StoreBase):
             ).scalar_one() + 1
             open_input = not job_row.expanded and not job_row.blocked
             for group in AlbumGroup:
-                members = [it for it in ready if album_group(it.kind) is group]
+                members = [it for it in ready if album_group(it.kind, it.plan) is group]
                 while members:
                     chunk = members[:album_size]
                     if len(chunk) < album_size:
                         if open_input:
                             break
                         waiting = group in converting and not job_row.blocked
-                        chunk = [it for it in chunk if not (waiting and it.plan is Plan.TRANSCODE)]
+                        chunk = [it for it in chunk if not (waiting and it.plan in ENCODED_PLANS)]
                         if not chunk:
                             break
                     members = [it for it in members if it not in chunk]

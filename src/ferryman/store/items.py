@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy import (
     exists,
+    insert,
     or_,
     select,
     update,
@@ -13,18 +14,20 @@ from sqlalchemy import (
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
+    ENCODED_PLANS,
     AlbumState,
     Item,
     ItemState,
     JobState,
-    MediaInfo,
 )
 from ferryman.store.base import StoreBase
 from ferryman.store.rows import (
     LeaseLost,
+    NewItem,
+    files_of,
     item_from_row,
 )
-from ferryman.store.schema import albums, items, jobs
+from ferryman.store.schema import albums, items, jobs, segments
 
 
 class ItemQueries(StoreBase):
@@ -45,8 +48,13 @@ class ItemQueries(StoreBase):
                 albums.c.not_before <= now,
                 self._job_runs(albums),
             ),
-            # an alias, so this never correlates to the item being claimed
-            exists().where(ready.c.state == ItemState.READY.value, self._job_runs(ready)),
+            # an alias, so this never correlates to the item being claimed; converted items
+            # waiting for their group's other conversions are not work that could move
+            exists().where(
+                ready.c.state == ItemState.READY.value,
+                ready.c.plan.not_in([p.value for p in ENCODED_PLANS]),
+                self._job_runs(ready),
+            ),
             exists().where(
                 jobs.c.state.in_([JobState.QUEUED.value, JobState.EXPANDING.value]),
                 jobs.c.paused.is_(False),
@@ -64,19 +72,8 @@ class ItemQueries(StoreBase):
         )
         return item_from_row(row) if row is not None else None
 
-    async def item_ready(
-        self,
-        item_id: int,
-        owner: str,
-        *,
-        work_path: str,
-        size: int,
-        sha256: str,
-        media: MediaInfo | None,
-        action: str,
-        original_path: str | None,
-    ) -> None:
-        """A conversion finished: the item carries its new file from now on."""
+    async def item_ready(self, item_id: int, owner: str, fixed: NewItem, action: str) -> None:
+        """A conversion finished: the item carries ``fixed``'s files from now on."""
         async with self.engine.begin() as conn:
             actions_row = await conn.execute(
                 select(items.c.actions).where(items.c.id == item_id, items.c.owner == owner)
@@ -84,17 +81,19 @@ class ItemQueries(StoreBase):
             found = actions_row.first()
             if found is None:
                 raise LeaseLost(f"item {item_id}")
-            actions = [*json.loads(found.actions or "[]"), action]
+            actions = [*json.loads(found.actions or "[]"), action, *fixed.actions]
+            columns = fixed.media_columns()
+            columns.pop("source_size")  # as read from the input: set once, never changed
+            columns.pop("work_seconds")  # added to, below
             await conn.execute(
                 update(items)
                 .where(items.c.id == item_id)
                 .values(
-                    state=ItemState.READY.value,
-                    work_path=work_path,
-                    original_path=original_path,
-                    size=size,
-                    sha256=sha256,
-                    media=json.dumps(media.to_json()) if media else None,
+                    **columns,
+                    work_seconds=items.c.work_seconds + fixed.work_seconds,
+                    state=fixed.state.value,
+                    kind=fixed.kind.value,
+                    reason=fixed.reason,
                     actions=json.dumps(actions),
                     owner=None,
                     lease_until=None,
@@ -103,6 +102,46 @@ class ItemQueries(StoreBase):
                     updated_at=self.clock(),
                 )
             )
+
+    async def part_done(self, item_id: int, owner: str, part: int) -> None:
+        """Record one finished part of a resumable transcode (its file is already safe).
+
+        Recorded only while ``owner`` holds the item, so a worker that lost its lease
+        cannot vouch for files another worker may be rewriting. A part reported again
+        (its file was lost and redone) counts up ``reports``.
+        """
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            held = await conn.execute(
+                select(items.c.id).where(items.c.id == item_id, items.c.owner == owner)
+            )
+            if held.first() is None:
+                raise LeaseLost(f"item {item_id}")
+            again = await conn.execute(
+                update(segments)
+                .where(segments.c.item_id == item_id, segments.c.part == part)
+                .values(reports=segments.c.reports + 1, updated_at=now)
+            )
+            if again.rowcount == 0:
+                await conn.execute(
+                    insert(segments).values(
+                        item_id=item_id, part=part, reports=1, created_at=now, updated_at=now
+                    )
+                )
+
+    async def part_history(self, item_id: int) -> dict[int, int]:
+        """Each recorded part of an item's transcode and how often it was reported done."""
+        async with self.reader.connect() as conn:
+            found = await conn.execute(
+                select(segments.c.part, segments.c.reports).where(segments.c.item_id == item_id)
+            )
+            return {row.part: row.reports for row in found.all()}
+
+    async def parts_done(self, item_id: int) -> set[int]:
+        """The finished parts of an item's transcode (what a restart need not redo)."""
+        async with self.reader.connect() as conn:
+            found = await conn.execute(select(segments.c.part).where(segments.c.item_id == item_id))
+            return set(found.scalars())
 
     async def item_retry(
         self, item_id: int, owner: str, error: FerrymanError, delay: float
@@ -155,8 +194,8 @@ class ItemQueries(StoreBase):
         live = [s.value for s in ItemState if not s.terminal]
         async with self.reader.connect() as conn:
             found = await conn.execute(
-                select(items.c.work_path).where(
-                    items.c.state.in_(live), items.c.work_path.is_not(None)
+                select(items.c.work_path, items.c.thumb_path, items.c.parts).where(
+                    items.c.state.in_(live)
                 )
             )
-            return {p for p in found.scalars() if p}
+            return {p for row in found.all() for p in files_of(row._mapping)}

@@ -33,10 +33,11 @@ from ferryman.store.rows import (
     NewItem,
     Recorded,
     decode_passwords,
+    files_of,
     item_from_row,
     job_from_row,
 )
-from ferryman.store.schema import albums, items, jobs
+from ferryman.store.schema import albums, items, jobs, segments
 
 
 class JobQueries(StoreBase):
@@ -159,16 +160,11 @@ class JobQueries(StoreBase):
                         source_path=new.source_path,
                         kind=new.kind.value,
                         state=new.state.value,
-                        size=new.size,
-                        sha256=new.sha256,
-                        work_path=new.work_path,
-                        original_path=new.original_path,
-                        plan=new.plan.value if new.plan else None,
                         reason=new.reason,
                         error_code=new.error_code,
                         error_message=new.error_message,
-                        media=json.dumps(new.media.to_json()) if new.media else None,
                         actions=json.dumps(list(new.actions)),
+                        **new.media_columns(),
                         priority=select(jobs.c.priority)
                         .where(jobs.c.id == job_id)
                         .scalar_subquery(),
@@ -353,13 +349,15 @@ class JobQueries(StoreBase):
                 albums.c.job_id == job_id, albums.c.state == AlbumState.DELIVERING.value
             )
             leftovers = await conn.execute(
-                select(items.c.work_path, items.c.original_path).where(
+                select(
+                    items.c.work_path, items.c.original_path, items.c.thumb_path, items.c.parts
+                ).where(
                     items.c.job_id == job_id,
                     items.c.state.not_in(TERMINAL_STATES),
                     or_(items.c.album_id.is_(None), items.c.album_id.not_in(in_flight)),
                 )
             )
-            paths = [p for row in leftovers.all() for p in row if p]
+            paths = [p for row in leftovers.all() for p in files_of(row._mapping)]
             await conn.execute(
                 update(items)
                 .where(
@@ -398,6 +396,8 @@ class JobQueries(StoreBase):
                 raise FerrymanError(
                     "job.not_found", f"job {job_id} is {job.state}; only ended jobs can be retried"
                 )
+            redo = select(items.c.id).where(items.c.job_id == job_id, items.c.state.not_in(keep))
+            await conn.execute(delete(segments).where(segments.c.item_id.in_(redo)))
             await conn.execute(
                 delete(items).where(items.c.job_id == job_id, items.c.state.not_in(keep))
             )

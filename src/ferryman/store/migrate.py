@@ -1,8 +1,8 @@
 """Schema migrations: an ordered list of steps, each applied once in its own transaction.
 
-Version 1 creates the tables as ``schema.py`` defines them today. When the schema
-changes, add step 2 with explicit DDL and freeze step 1 as literal DDL first, so an
-old database and a new one end up the same.
+Step 1 creates the tables as ``schema.py`` defines them today, so a new database is
+complete after it. Later steps only add: each adds what an older database lacks and
+skips what is already there, so an old database and a new one end up the same.
 """
 
 from __future__ import annotations
@@ -24,7 +24,25 @@ def _v1_initial(conn: Connection) -> None:
     )
 
 
-STEPS: tuple[Step, ...] = (_v1_initial,)
+# Columns added to ``items`` in version 2 (media: thumbnails, split parts, report figures).
+_V2_ITEM_COLUMNS = ("thumb_path", "parts", "source_size", "work_seconds")
+
+
+def _v2_media(conn: Connection) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("items")}
+    dialect = conn.dialect
+    for name in _V2_ITEM_COLUMNS:
+        if name in have:
+            continue
+        column = schema.items.c[name]
+        ddl = f"ALTER TABLE items ADD COLUMN {name} {column.type.compile(dialect=dialect)}"
+        if not column.nullable:
+            ddl += " NOT NULL DEFAULT 0"
+        conn.exec_driver_sql(ddl)
+    schema.segments.create(conn, checkfirst=True)
+
+
+STEPS: tuple[Step, ...] = (_v1_initial, _v2_media)
 
 
 def current_version(conn: Connection) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from ferryman.model import (
 
 Clock = Callable[[], float]
 TERMINAL_STATES = [s.value for s in ItemState if s.terminal]
+_UNCHANGED = frozenset({None, Plan.AS_IS, Plan.DOCUMENT})  # plans that deliver the input itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,25 @@ class NewItem:
     error_message: str | None = None
     media: MediaInfo | None = None
     actions: tuple[str, ...] = ()
+    thumb_path: str | None = None
+    parts: tuple[str, ...] = ()
+    source_size: int | None = None
+    work_seconds: float = 0.0
+
+    def media_columns(self) -> dict[str, Any]:
+        """The columns that describe the item's file and how it was made (JSON encoded)."""
+        return {
+            "work_path": self.work_path,
+            "original_path": self.original_path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "plan": self.plan.value if self.plan else None,
+            "media": json.dumps(self.media.to_json()) if self.media else None,
+            "thumb_path": self.thumb_path,
+            "parts": json.dumps(list(self.parts)) if self.parts else None,
+            "source_size": self.source_size,
+            "work_seconds": self.work_seconds,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +88,14 @@ class LeaseLost(FerrymanError):
 def decode_passwords(stored: str | None) -> tuple[str, ...]:
     """The job's passwords: a JSON list in the ``password`` column."""
     return tuple(json.loads(stored)) if stored else ()
+
+
+def files_of(m: Mapping[Any, Any]) -> list[str]:
+    """Every work-area file a row names (work, original, thumbnail, parts): for cleanup."""
+    found = [m[k] for k in ("work_path", "original_path", "thumb_path") if m.get(k)]
+    if m.get("parts"):
+        found.extend(json.loads(m["parts"]))
+    return found
 
 
 def job_from_row(row: Row[Any]) -> Job:
@@ -115,6 +143,10 @@ def item_from_row(row: Row[Any]) -> Item:
         actions=json.loads(m["actions"]) if m["actions"] else [],
         error_message=m["error_message"],
         original_path=m["original_path"],
+        thumb_path=m["thumb_path"],
+        parts=json.loads(m["parts"]) if m["parts"] else [],
+        source_size=m["source_size"],
+        work_seconds=m["work_seconds"] or 0.0,
     )
 
 
@@ -148,7 +180,7 @@ def summarise_items(job: Job, rows: Sequence[Item], now: float) -> dict[str, Any
         by_state[it.state.value] = by_state.get(it.state.value, 0) + 1
         if it.state is ItemState.DELIVERED:
             delivered_bytes += it.size
-            if any(a in ("remux", "transcode") for a in it.actions):
+            if it.plan not in _UNCHANGED:
                 converted += 1
         elif it.state is ItemState.SKIPPED:
             key = it.reason or "unknown"

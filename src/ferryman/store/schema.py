@@ -99,6 +99,10 @@ items = Table(
     Column("album_id", Integer, ForeignKey("albums.id")),
     Column("media", Text),
     Column("actions", Text),
+    Column("thumb_path", Text),  # a video's thumbnail, in the work area
+    Column("parts", Text),  # JSON list: the playable parts of a video split to fit a limit
+    Column("source_size", BigInteger),  # bytes as read from the input, before any fix
+    Column("work_seconds", Float, nullable=False, default=0.0),  # time spent fixing it
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     *_lease_columns(),
@@ -106,6 +110,18 @@ items = Table(
 )
 Index("items_job_state", items.c.job_id, items.c.state, items.c.seq)
 Index("items_claim", items.c.state, items.c.priority, items.c.id)
+
+# Finished parts of a resumable transcode: a row exists only once its file is safe on disk.
+# Kept after the item is done, as its history: ``reports`` > 1 means a part was redone.
+segments = Table(
+    "segments",
+    metadata,
+    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True),
+    Column("part", Integer, primary_key=True),  # -1: the audio track; 0..: video segments
+    Column("reports", Integer, nullable=False, default=1),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
 
 runtime_settings = Table(
     "runtime_settings",
