@@ -1,4 +1,6 @@
-"""``python -m bench [pipeline|streaming|memory|archives|all]``: run benchmarks, print their tables.
+"""``python -m bench [pipeline|streaming|memory|archives|media|all]``: run benchmarks.
+
+Each prints its tables, baselines and ratios.
 
 Exit status: 0 when every target was met, 1 when one was missed.
 """
@@ -14,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import archives, memory, pipeline, streaming
+from bench import archives, media, memory, pipeline, streaming
 from bench._common import Check, Result, ferryman_env_note, progress, source_description
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
@@ -22,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "streaming": streaming.run,
     "memory": memory.run,
     "archives": archives.run,
+    "media": media.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
@@ -57,7 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--items", type=int, help="pipeline: photos in the folder (2000)")
     parser.add_argument(
-        "--repeat", type=int, help="pipeline: ferryman runs (1); archives: rounds per format (3)"
+        "--repeat",
+        type=int,
+        help="pipeline: ferryman runs (1); archives: rounds per format (3);"
+        " media: runs per measurement (3)",
     )
     parser.add_argument("--entries", type=int, help="streaming: entries in the zip (500)")
     parser.add_argument("--size-mb", type=int, help="memory: the big archive in MiB (1024)")
@@ -88,6 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
 
     args.archive_repeat = 3 if args.repeat is None else args.repeat
+    args.media_repeat = args.archive_repeat
     if args.repeat is None:
         args.repeat = 1
     if args.size_gb is not None:
