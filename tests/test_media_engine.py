@@ -27,18 +27,19 @@ from ferryman.samples import make_zip
 from ferryman.store import Store
 
 from .engine_helpers import leftovers, library_files, run_until_idle
-from .test_media_probe_plan import frame_image, huge_png, write_image, write_video
+from .test_media_probe_plan import frame_image, huge_png, write_audio, write_image, write_video
 
 KEYFRAME_EVERY_SECOND = {"g": "25", "keyint_min": "25", "sc_threshold": "0"}
 
 
-def telegram_settings(tmp_path: Path, **media: Any) -> Settings:
+def telegram_settings(tmp_path: Path, send_documents: bool = False, **media: Any) -> Settings:
     return load_settings(
         None,
         {
             "data_dir": tmp_path / "data",
             "poll_seconds": 0.05,
             "space_floor": 0,
+            "send_documents": send_documents,
             "media": {"policy": "telegram", "segment_seconds": 2, **media},
         },
     )
@@ -173,8 +174,9 @@ async def test_every_kind_of_media_arrives_deliverable_under_telegrams_policy(
     await store.close()
 
 
+@pytest.mark.parametrize("oversize", ["split", "scale"])  # too short a limit to scale into
 async def test_a_video_over_the_size_limit_arrives_in_playable_parts(
-    tmp_path: Path, telegram_store: Store
+    tmp_path: Path, telegram_store: Store, oversize: str
 ) -> None:
     store = telegram_store
     source = write_video(
@@ -185,7 +187,7 @@ async def test_a_video_over_the_size_limit_arrives_in_playable_parts(
         video_options=KEYFRAME_EVERY_SECOND,
     )
     limit = int(source.stat().st_size * 0.45)
-    settings = telegram_settings(tmp_path, max_file_bytes=limit)
+    settings = telegram_settings(tmp_path, max_file_bytes=limit, oversize=oversize)
     job = await intake.add_path(store, source)
     await run_until_idle(store, settings, limit=120)
 
@@ -243,4 +245,31 @@ async def test_oversize_scale_re_encodes_under_the_limit_instead_of_splitting(
     info = probe(arrived)
     assert explain(MediaKind.VIDEO, info, TELEGRAM)[0] is Plan.AS_IS
     assert info.duration is not None and abs(info.duration - 4.0) < 0.1
+    await store.close()
+
+
+async def test_a_smaller_upload_cap_binds_photos_and_quarantines_big_audio(
+    tmp_path: Path, telegram_store: Store
+) -> None:
+    store = telegram_store
+    photo = tmp_path / "big.png"
+    rng = random.Random(3)
+    Image.frombytes("RGB", (400, 300), rng.randbytes(400 * 300 * 3)).save(photo)
+    tone = tmp_path / "tone.wav"
+    write_audio(tone, fmt="wav", codec="pcm_s16le", seconds=2.0)
+    limit = 100_000  # the PNG (~360 KB) and the WAV (~384 KB) are both over it
+    settings = telegram_settings(tmp_path, max_file_bytes=limit, send_documents=True)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in (photo, tone):
+        path.rename(folder / path.name)
+    job = await intake.add_path(store, folder)
+    await run_until_idle(store, settings, limit=120)
+
+    items = {it.source_path: it for it in await store.job_items(job.id)}
+    fitted = items["big.png"]
+    assert fitted.state is ItemState.DELIVERED and fitted.plan is Plan.IMAGE
+    assert fitted.size <= limit and fitted.reason == f"size={fitted.source_size}>{limit}"
+    audio = items["tone.wav"]
+    assert audio.state is ItemState.QUARANTINED and audio.error_code == "media.over_limit"
     await store.close()

@@ -390,7 +390,7 @@ def test_parts_from_other_settings_are_refused_at_the_join(
             src, dst, work, EncodeSettings(preset="ultrafast"), done=first,
             segment_seconds=STEP,
         )  # fmt: skip
-    assert caught.value.code == "media.convert_failed"
+    assert caught.value.code == "media.parts_unusable"  # the caller discards them
     assert src.name in caught.value.message and part_name(1) in caught.value.message
     assert not dst.exists()
     assert all((work / part_name(i)).exists() for i in first)  # kept for the next attempt
@@ -407,7 +407,7 @@ def test_parts_from_another_plan_are_refused_at_the_join(
     assert len(plan_segments(src, 0.5)) == SECONDS  # video-00000.mp4 now means 0-1 s
     with pytest.raises(FerrymanError) as caught:
         transcode_resumable(src, dst, work, EncodeSettings(), done=first, segment_seconds=0.5)
-    assert caught.value.code == "media.convert_failed"
+    assert caught.value.code == "media.parts_unusable"
     assert part_name(0) in caught.value.message and "segment 1" in caught.value.message
     assert not dst.exists()
 
@@ -419,7 +419,8 @@ def test_a_failing_segment_is_named_and_finished_parts_stay(
     samples: dict[str, Path], tmp_path: Path
 ) -> None:
     src, dst, work = samples["silent.mp4"], tmp_path / "out.mp4", tmp_path / "work"
-    (work / f".{part_name(1)}.tmp").mkdir(parents=True)  # segment 2 cannot be written
+    # segment 2 cannot be written (its temporary name carries the writer's pid)
+    (work / f".{part_name(1)}.{os.getpid()}.tmp").mkdir(parents=True)
     reported: list[int] = []
     with pytest.raises(FerrymanError) as caught:
         transcode_resumable(

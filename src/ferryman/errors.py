@@ -73,6 +73,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("media.convert_failed", True, "Conversion failed; it is retried, then quarantined."),
     ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
     ErrorSpec(
+        "media.parts_unusable",
+        True,
+        "The finished parts of a transcode could not be joined; they are discarded and the"
+        " video is encoded again from the start.",
+    ),
+    ErrorSpec(
         "media.too_many_pixels",
         False,
         "The image claims more pixels than is safe to decode (a decompression bomb?); it is"

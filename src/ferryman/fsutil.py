@@ -41,6 +41,16 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def make_durable(paths: list[Path]) -> None:
+    """fsync files written by a library that does not (PyAV, Pillow), then their folders,
+    so a record that names them never outlives them after a power cut (a phone reboot)."""
+    for path in paths:
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    for folder in {path.parent for path in paths}:
+        fsync_dir(folder)
+
+
 def remove_files(paths: list[str]) -> None:
     """Delete work files; one already gone is fine (a crash may have come between)."""
     for path in paths:

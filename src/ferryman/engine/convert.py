@@ -15,9 +15,12 @@ import hashlib
 import logging
 import shutil
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import av
 
 from ferryman.config import Settings
 from ferryman.engine import quarantine
@@ -26,21 +29,20 @@ from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.engine.stage import sha256_file
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import make_durable
 from ferryman.media.animation import animation_to_mp4
 from ferryman.media.audio import transcode_audio_only
 from ferryman.media.child import run_in_child
 from ferryman.media.finish import finish_video
-from ferryman.media.plan import explain
+from ferryman.media.plan import explain, scale_bitrate
 from ferryman.media.policy import Policy
 from ferryman.media.probe import probe
-from ferryman.media.segmented import EncodeSettings, transcode_resumable
+from ferryman.media.segmented import PARTS_UNUSABLE, EncodeSettings, transcode_resumable
 from ferryman.model import Item, ItemState, MediaKind, Plan
 from ferryman.store.rows import LeaseLost, NewItem
+from ferryman.store.schema import items
 
 log = logging.getLogger(__name__)
-
-_CONTAINER_SHARE = 0.95  # of a size limit left for the streams (the MP4 index, headroom)
-_MIN_VIDEO_BITRATE = 150_000  # below this a video is unwatchable: split it instead
 
 
 async def convert(ctx: Context, item: Item) -> None:
@@ -58,7 +60,9 @@ async def convert(ctx: Context, item: Item) -> None:
     policy = media_options(settings, job.dest).policy
     src = Path(item.work_path)
     out = src.with_name(src.stem + ".converted.mp4")
-    tmp = out.with_name(out.name + ".part.mp4")
+    # Per attempt: a worker that lost its lease never writes the same temporary file.
+    tmp = out.with_name(f"{out.name}.{uuid.uuid4().hex[:8]}.part.mp4")
+    made: list[Path] = [tmp]
     started = time.monotonic()
     try:
         await _encode(ctx, item, src, tmp, settings, policy)
@@ -67,22 +71,28 @@ async def convert(ctx: Context, item: Item) -> None:
         if plan is not Plan.AS_IS:
             raise FerrymanError("media.convert_failed", f"{src.name} is still not playable: {why}")
         await asyncio.to_thread(tmp.replace, out)
+        made = [out]
         size, digest = await asyncio.to_thread(sha256_file, out)
         finished = await asyncio.to_thread(finish_video, out, size, policy)
+        made += [p for p in (finished.thumb, *finished.parts) if p]
+        await asyncio.to_thread(make_durable, made)  # before the store names them
     except FerrymanError as exc:
-        tmp.unlink(missing_ok=True)
+        await asyncio.to_thread(_discard, made)
+        if exc.code == PARTS_UNUSABLE:
+            await ctx.store.forget_parts(item.id, ctx.owner)
+            await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
         await _failed(ctx, item, src, exc)
         return
     except LeaseLost:
-        tmp.unlink(missing_ok=True)
+        await asyncio.to_thread(_discard, made)
         raise
     except Exception as bug:  # counted, so a bug cannot retry the item forever
-        tmp.unlink(missing_ok=True)
+        await asyncio.to_thread(_discard, made)
         log.exception("converting %s failed unexpectedly", item.source_path)
         await _failed(ctx, item, src, FerrymanError.internal(bug))
         return
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(made)  # a stop or a cancel: quick unlinks, no await
         raise
     seconds = round(time.monotonic() - started, 3)
     await ctx.store.item_ready(
@@ -117,12 +127,20 @@ def _parts_dir(src: Path, encode: EncodeSettings, segment_seconds: float) -> Pat
     """Where a resumable transcode keeps its parts: one folder per set of settings, so
     parts made before a settings change are never joined with new ones (no ``.part`` in
     the name either: the crash sweep removes such files)."""
-    key = hashlib.sha256(repr((encode, segment_seconds)).encode()).hexdigest()[:10]
+    # The encoder's version too: an upgrade may change the SPS/PPS of new parts.
+    key = hashlib.sha256(repr((encode, segment_seconds, av.__version__)).encode()).hexdigest()
+    key = key[:10]
     return src.with_name(f"{src.name}.{key}.segments")
 
 
 def _all_parts_dirs(src: Path) -> list[Path]:
     return list(src.parent.glob(f"{glob.escape(src.name)}.*.segments"))
+
+
+def _discard(paths: list[Path]) -> None:
+    """Files of a failed attempt: nothing half-made stays in the work area."""
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _remove_dirs(paths: list[Path]) -> None:
@@ -132,15 +150,10 @@ def _remove_dirs(paths: list[Path]) -> None:
 
 def _bitrate_cap(item: Item, settings: Settings, policy: Policy) -> int | None:
     """With ``oversize = scale``: the video bitrate that keeps the output under the limit."""
-    duration = item.media.duration if item.media else None
-    if settings.media.oversize != "scale" or not policy.max_file_bytes or not duration:
+    if settings.media.oversize != "scale":
         return None
-    # The rate control may spend one buffer (a second at the cap) beyond the cap's
-    # average, so the bits are spread over one second more than the video lasts.
-    video_bits = policy.max_file_bytes * 8 * _CONTAINER_SHARE
-    video_bits -= settings.convert.audio_bitrate * duration
-    cap = int(video_bits / (duration + 1))
-    return cap if cap >= _MIN_VIDEO_BITRATE else None  # too long to shrink: split instead
+    duration = item.media.duration if item.media else None
+    return scale_bitrate(duration, policy.max_file_bytes, settings.convert.audio_bitrate)
 
 
 async def _encode(
@@ -196,7 +209,9 @@ async def _encode(
         )
     finally:
         if recorded:  # parts that finished are worth keeping even when the rest failed
-            await asyncio.gather(*recorded, return_exceptions=True)
+            results = await asyncio.gather(*recorded, return_exceptions=True)
+            for failure in (r for r in results if isinstance(r, BaseException)):
+                log.warning("a finished part of %s was not recorded: %s", src.name, failure)
 
 
 def _resumable(
@@ -251,6 +266,8 @@ async def _unless_stopping(
 async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> None:
     settings = await ctx.settings()
     failures = item.attempts + 1
+    if not await ctx.store.renew(items, item.id, ctx.owner, settings.lease_seconds):
+        raise LeaseLost(f"item {item.id}")  # another worker owns the files now: touch nothing
     if should_retry(exc, failures, settings.retry):
         delay = backoff_seconds(failures, settings.retry)
         log.warning("conversion of %s failed (%s); retry in %.1fs", item.source_path, exc, delay)

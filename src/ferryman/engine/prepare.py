@@ -15,9 +15,10 @@ from pathlib import Path
 from ferryman.config import Settings
 from ferryman.engine.stage import Staged, sha256_file
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import make_durable
 from ferryman.media.finish import finish_video
 from ferryman.media.images import fit_photo
-from ferryman.media.plan import explain, over_limit, plan_for
+from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
 from ferryman.media.policy import LIBRARY, Policy, policy_named
 from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
@@ -42,6 +43,7 @@ class MediaOptions:
     policy: Policy
     max_image_pixels: int = 150_000_000
     oversize: str = "split"  # or "scale": a video over the size limit is re-encoded smaller
+    audio_bitrate: int = 128_000  # what a transcode spends on audio (for "scale")
 
 
 def media_options(settings: Settings, dest: str) -> MediaOptions:
@@ -53,7 +55,12 @@ def media_options(settings: Settings, dest: str) -> MediaOptions:
         policy = policy_named(name)
     if settings.media.max_file_bytes is not None:
         policy = replace(policy, max_file_bytes=int(settings.media.max_file_bytes))
-    return MediaOptions(policy, settings.media.max_image_pixels, settings.media.oversize)
+    return MediaOptions(
+        policy,
+        settings.media.max_image_pixels,
+        settings.media.oversize,
+        settings.convert.audio_bitrate,
+    )
 
 
 @dataclass(slots=True)
@@ -81,6 +88,9 @@ def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prep
     """Probe, plan and (for cheap plans) fix the staged file; never raises for bad media."""
     started = time.monotonic()
     prepared = _prepare(staged, send_documents, options)
+    made = [p for p in (prepared.work_path, prepared.thumb_path, *prepared.parts) if p]
+    if prepared.state is not ItemState.QUARANTINED:
+        make_durable([p for p in made if p != staged.path])  # before the store names them
     prepared.source_size = staged.size
     prepared.seconds = round(time.monotonic() - started, 3)
     return prepared
@@ -107,6 +117,10 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
         kind = base.kind = MediaKind.ANIMATION
     base.media = info
     plan, why = explain(kind, info, options.policy)
+    if plan is Plan.AS_IS and kind is MediaKind.PHOTO and over_limit(base.size, options.policy):
+        plan, why = Plan.IMAGE, f"size={base.size}>{options.policy.max_file_bytes}"
+    elif plan is Plan.AS_IS and kind is MediaKind.AUDIO and over_limit(base.size, options.policy):
+        return _as_document(base, options.policy, None)  # quarantined: too big even as a file
     if _scale_instead(kind, plan, info, options):
         limit = f"size={info.size}>{options.policy.max_file_bytes}"
         plan, why = Plan.TRANSCODE, f"{why}, {limit}" if why else limit
@@ -124,12 +138,15 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
 
 
 def _scale_instead(kind: MediaKind, plan: Plan, info: MediaInfo, options: MediaOptions) -> bool:
-    """A playable video over the size limit, when the settings say shrink rather than split."""
+    """A video over the size limit, when the settings say shrink rather than split and a
+    watchable bitrate can fit it (else it is split after its cheap fix)."""
+    policy = options.policy
     return (
         kind is MediaKind.VIDEO
-        and plan in (Plan.AS_IS, Plan.REMUX)
+        and plan in (Plan.AS_IS, Plan.REMUX, Plan.AUDIO)
         and options.oversize == "scale"
-        and over_limit(info.size or 0, options.policy)
+        and over_limit(info.size or 0, policy)
+        and scale_bitrate(info.duration, policy.max_file_bytes, options.audio_bitrate) is not None
     )
 
 
@@ -168,8 +185,12 @@ def _broken(base: Prepared, exc: FerrymanError) -> Prepared:
 def _fit_image(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
     """Convert or fit a picture to the photo limits; a strip no scaling fixes is a file."""
     out = path.with_name(path.stem + ".photo.jpg")
+    limits = options.policy.photo
+    cap = options.policy.max_file_bytes
+    if cap is not None and (limits.max_bytes is None or cap < limits.max_bytes):
+        limits = replace(limits, max_bytes=cap)  # a smaller upload cap binds photos too
     try:
-        result = fit_photo(path, out, options.policy.photo, max_pixels=options.max_image_pixels)
+        result = fit_photo(path, out, limits, max_pixels=options.max_image_pixels)
     except FerrymanError as exc:
         out.unlink(missing_ok=True)
         if exc.code in ("media.over_limit", "media.too_many_pixels"):
@@ -190,7 +211,10 @@ def _video(base: Prepared, path: Path, policy: Policy) -> Prepared:
     assert base.work_path is not None
     try:
         finished = finish_video(base.work_path, base.size, policy)
-    except FerrymanError as exc:
+    except FerrymanError as exc:  # too big to split: the original goes to quarantine
+        if base.original_path is not None:
+            base.work_path.unlink(missing_ok=True)
+            base.work_path, base.original_path = base.original_path, None
         return _broken(base, exc)
     base.thumb_path = finished.thumb
     base.parts = finished.parts

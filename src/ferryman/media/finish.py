@@ -32,7 +32,7 @@ def finish_video(path: Path, size: int, policy: Policy) -> FinishedVideo:
     """Thumbnail ``path`` and split it if ``policy`` says it is over the size limit.
 
     A thumbnail that cannot be made is logged, not fatal (the video still plays);
-    a video too big to split raises ``media.over_limit``.
+    a video too big to split raises ``media.over_limit`` and leaves no thumbnail.
     """
     done = FinishedVideo()
     thumb = path.with_name(path.stem + ".thumb.jpg")
@@ -42,7 +42,11 @@ def finish_video(path: Path, size: int, policy: Policy) -> FinishedVideo:
     except FerrymanError as exc:
         log.warning("no thumbnail for %s: %s", path.name, exc.message)
     if over_limit(size, policy) and policy.max_file_bytes is not None:
-        parts = split_at_keyframes(path, path.parent, path.stem, policy.max_file_bytes)
+        try:
+            parts = split_at_keyframes(path, path.parent, path.stem, policy.max_file_bytes)
+        except FerrymanError:
+            thumb.unlink(missing_ok=True)  # nothing of this attempt stays behind
+            raise
         if parts != [path]:
             done.parts = parts
             done.actions.append(f"split:{len(parts)}")

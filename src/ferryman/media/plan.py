@@ -125,3 +125,19 @@ def _photo(info: MediaInfo | None, limits: PhotoLimits) -> tuple[Plan, str | Non
 def over_limit(size: int, policy: Policy) -> bool:
     """Whether a finished file is too big for the destination as one file."""
     return policy.max_file_bytes is not None and size > policy.max_file_bytes
+
+
+CONTAINER_SHARE = 0.95  # of a size limit left for the streams (the MP4 index, headroom)
+MIN_VIDEO_BITRATE = 150_000  # below this a video is unwatchable: split it instead
+
+
+def scale_bitrate(duration: float | None, limit: int | None, audio_bitrate: int) -> int | None:
+    """The video bitrate cap that keeps a re-encode under ``limit`` bytes, or None when
+    there is no limit or the cap would be unwatchable (then the video is split)."""
+    if not limit or not duration or duration <= 0:
+        return None
+    # The rate control may spend one buffer (a second at the cap) beyond the cap's
+    # average, so the bits are spread over one second more than the video lasts.
+    video_bits = limit * 8 * CONTAINER_SHARE - audio_bitrate * duration
+    cap = int(video_bits / (duration + 1))
+    return cap if cap >= MIN_VIDEO_BITRATE else None

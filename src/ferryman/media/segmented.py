@@ -54,6 +54,10 @@ _ALMOST_DONE = 1 - 1e-9  # the curve reaches 1.0 only once the output is complet
 _SEEK_BACK = (0.0, 2.0, 10.0)  # seconds before a keyframe to seek to, tried in turn
 
 
+# The finished parts cannot be joined: the caller must discard them and start over.
+PARTS_UNUSABLE = "media.parts_unusable"
+
+
 @dataclass(frozen=True, slots=True)
 class EncodeSettings:
     crf: int = 23
@@ -214,6 +218,9 @@ def _run(
         fmt = _format(src, settings)
     with _failing(src, "work folder"):
         workdir.mkdir(parents=True, exist_ok=True)
+        for stale in workdir.glob(".*.tmp"):  # half a part from a killed or stale writer
+            if stale.is_file():
+                stale.unlink(missing_ok=True)
     segments = _cut(source, segment_seconds)
     parts = ([AUDIO_PART] if fmt.has_audio else []) + [s.index for s in segments]
     reused = {i for i in parts if i in done and (workdir / part_name(i)).exists()}
@@ -232,7 +239,7 @@ def _run(
             ):
                 _encode_segment(src, tmp, segment, source, fmt, settings, report)
             _finished(segment.index, curve, on_part)
-    with _failing(src, "join"):
+    with _failing(src, "join", PARTS_UNUSABLE):
         join = _reporter(curve, _JOIN, 0.0, _length(source))
         _join(src, dst, workdir, segments, source, fmt, join)
     curve.close()
@@ -301,12 +308,12 @@ def _finished(index: int, curve: _Curve, on_part: Callable[[int], None] | None) 
 
 
 @contextmanager
-def _failing(src: Path, what: str) -> Iterator[None]:
-    """FFmpeg's and the file system's errors as ``media.convert_failed`` naming the step."""
+def _failing(src: Path, what: str, code: str = "media.convert_failed") -> Iterator[None]:
+    """FFmpeg's and the file system's errors as ``code`` naming the step."""
     try:
         yield
     except _FAILURES as exc:
-        raise FerrymanError("media.convert_failed", f"{src.name}: {what}: {exc}") from exc
+        raise FerrymanError(code, f"{src.name}: {what}: {exc}") from exc
 
 
 @contextmanager
@@ -316,7 +323,7 @@ def _durable(workdir: Path, name: str) -> Iterator[Path]:
     The data is fsynced before the rename and the directory after it, so once this
     returns a crash can no longer lose the part, and the caller may record it.
     """
-    tmp = workdir / f".{name}.tmp"
+    tmp = workdir / f".{name}.{os.getpid()}.tmp"  # a second writer (lost lease) never shares it
     try:
         yield tmp
         with tmp.open("rb") as f:
@@ -611,9 +618,9 @@ def _check_parts(src: Path, workdir: Path, count: int) -> None:
             expected = found
         elif found != expected:
             raise FerrymanError(
-                "media.convert_failed",
+                PARTS_UNUSABLE,
                 f"{src.name}: {video_part_name(index)} was encoded with other settings than "
-                f"{video_part_name(0)} (SPS/PPS or time base differ); clear {workdir}",
+                f"{video_part_name(0)} (SPS/PPS or time base differ)",
             )
 
 
@@ -637,9 +644,9 @@ def _video_packets(
                 shown = (packet.pts or 0) * packet.time_base
                 if not lower <= shown < upper:
                     raise FerrymanError(
-                        "media.convert_failed",
+                        PARTS_UNUSABLE,
                         f"{src.name}: {name} holds a frame at {float(shown):.3f} s, outside "
-                        f"segment {segment.index + 1} (a part from another plan?); clear {workdir}",
+                        f"segment {segment.index + 1} (a part from another plan?)",
                     )
                 last_dts = _rising(packet, last_dts)
                 packet.stream = out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import (
+    delete,
     exists,
     insert,
     or_,
@@ -129,6 +130,16 @@ class ItemQueries(StoreBase):
                     )
                 )
 
+    async def forget_parts(self, item_id: int, owner: str) -> None:
+        """Drop an item's recorded parts (they failed to join): the next attempt starts over."""
+        async with self.engine.begin() as conn:
+            held = await conn.execute(
+                select(items.c.id).where(items.c.id == item_id, items.c.owner == owner)
+            )
+            if held.first() is None:
+                raise LeaseLost(f"item {item_id}")
+            await conn.execute(delete(segments).where(segments.c.item_id == item_id))
+
     async def part_history(self, item_id: int) -> dict[int, int]:
         """Each recorded part of an item's transcode and how often it was reported done."""
         async with self.reader.connect() as conn:
@@ -194,8 +205,8 @@ class ItemQueries(StoreBase):
         live = [s.value for s in ItemState if not s.terminal]
         async with self.reader.connect() as conn:
             found = await conn.execute(
-                select(items.c.work_path, items.c.thumb_path, items.c.parts).where(
-                    items.c.state.in_(live)
-                )
+                select(
+                    items.c.work_path, items.c.original_path, items.c.thumb_path, items.c.parts
+                ).where(items.c.state.in_(live))
             )
             return {p for row in found.all() for p in files_of(row._mapping)}
