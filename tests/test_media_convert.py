@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -18,10 +19,31 @@ from ferryman.media.child import run_in_child
 from ferryman.media.plan import plan_for
 from ferryman.media.probe import probe
 from ferryman.media.remux import remux_to_mp4
-from ferryman.media.transcode import output_size, transcode_to_mp4
+from ferryman.media.segmented import EncodeSettings, transcode_resumable
+from ferryman.media.transcode import output_size
 from ferryman.model import MediaKind, Plan
 
 from .test_media_probe_plan import build_media, write_video
+
+
+def transcode_to_mp4(
+    src: Path,
+    dst: Path,
+    *,
+    max_height: int = 1080,
+    progress: Callable[[float], None] | None = None,
+) -> None:
+    """A one-shot transcode with the engine's encoder: parts in a folder next to ``dst``.
+
+    Module level, so ``run_in_child`` can start it in a spawned process.
+    """
+    workdir = dst.with_name(f".{dst.name}.parts")
+    try:
+        transcode_resumable(
+            src, dst, workdir, EncodeSettings(max_height=max_height), progress=progress
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,6 @@ from ferryman.media.segmented import (
     plan_segments,
     transcode_resumable,
 )
-from ferryman.media.transcode import transcode_to_mp4
 
 from .test_media_probe_plan import FPS, SIZE, frame_image, write_video
 
@@ -244,19 +243,6 @@ def test_variable_frame_rate_stays_variable(samples: dict[str, Path], tmp_path: 
     assert times == [round(t, 3) for t, _ in decoded(src)]
     gaps = {round((b - a) * 1000) for a, b in itertools.pairwise(times)}
     assert gaps == set(VFR_GAPS)
-
-
-def test_the_one_shot_transcode_leaves_no_parts_behind_even_after_a_kill(
-    samples: dict[str, Path], tmp_path: Path
-) -> None:
-    stale = tmp_path / ".out.mp4.parts"  # left by a worker killed on a timeout
-    stale.mkdir()
-    (stale / "video-00000.mp4").write_bytes(b"half a part")
-    seen: list[float] = []
-    transcode_to_mp4(samples["hevc.mkv"], tmp_path / "out.mp4", progress=seen.append)
-    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
-    assert probe(tmp_path / "out.mp4").duration == pytest.approx(SECONDS, abs=0.1)
-    assert seen == sorted(seen) and seen[-1] == 1.0
 
 
 # ---------------------------------------------------------------------------- progress

@@ -191,6 +191,13 @@ class Item:
     work_seconds: float = 0.0  # time spent making it deliverable
 
     @property
+    def work_files(self) -> list[str]:
+        """Every work-area file the item holds (its own, the original, thumbnail, parts):
+        what delivery, cancelling and the crash sweep account for."""
+        own = [p for p in (self.work_path, self.original_path, self.thumb_path) if p]
+        return own + list(self.parts)
+
+    @property
     def files(self) -> list[str]:
         """The files to deliver, in order: the parts of a split video, else the one file."""
         if self.parts:

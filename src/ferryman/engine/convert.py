@@ -184,7 +184,7 @@ async def _encode(
         kwargs.update(
             workdir=_parts_dir(src, encode, settings.media.segment_seconds),
             settings=encode,
-            done=frozenset(await ctx.store.parts_done(item.id)),
+            done=frozenset(await ctx.store.part_history(item.id)),
             segment_seconds=settings.media.segment_seconds,
         )
 

@@ -11,7 +11,7 @@ from ferryman.engine.context import Context
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
-from ferryman.model import Album, Item
+from ferryman.model import Album
 from ferryman.sinks.base import Delivery, Sink, parse_destination
 from ferryman.sinks.library import LibrarySink
 
@@ -56,16 +56,10 @@ async def deliver(ctx: Context, album: Album) -> None:
         return
     await ctx.store.album_delivered(album.id, ctx.owner, ref)
     # Only now may the work files go: the store says the album is safe.
-    paths = [p for it in album.items for p in _files(it)]
+    paths = [p for it in album.items for p in it.work_files]
     await asyncio.to_thread(remove_files, paths)
     ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=len(album.items), ref=ref)
     ctx.wakeup.notify()
-
-
-def _files(item: Item) -> list[str]:
-    """Every work-area file an item holds: delivered ones, its original and thumbnail."""
-    found = [p for p in (item.work_path, item.original_path, item.thumb_path) if p]
-    return found + list(item.parts)
 
 
 async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:

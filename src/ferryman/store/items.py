@@ -25,7 +25,6 @@ from ferryman.store.base import StoreBase
 from ferryman.store.rows import (
     LeaseLost,
     NewItem,
-    files_of,
     item_from_row,
 )
 from ferryman.store.schema import albums, items, jobs, segments
@@ -113,11 +112,7 @@ class ItemQueries(StoreBase):
         """
         now = self.clock()
         async with self.engine.begin() as conn:
-            held = await conn.execute(
-                select(items.c.id).where(items.c.id == item_id, items.c.owner == owner)
-            )
-            if held.first() is None:
-                raise LeaseLost(f"item {item_id}")
+            await self._update_owned(conn, items, item_id, owner, {"updated_at": now})
             again = await conn.execute(
                 update(segments)
                 .where(segments.c.item_id == item_id, segments.c.part == part)
@@ -133,26 +128,17 @@ class ItemQueries(StoreBase):
     async def forget_parts(self, item_id: int, owner: str) -> None:
         """Drop an item's recorded parts (they failed to join): the next attempt starts over."""
         async with self.engine.begin() as conn:
-            held = await conn.execute(
-                select(items.c.id).where(items.c.id == item_id, items.c.owner == owner)
-            )
-            if held.first() is None:
-                raise LeaseLost(f"item {item_id}")
+            await self._update_owned(conn, items, item_id, owner, {"updated_at": self.clock()})
             await conn.execute(delete(segments).where(segments.c.item_id == item_id))
 
     async def part_history(self, item_id: int) -> dict[int, int]:
-        """Each recorded part of an item's transcode and how often it was reported done."""
+        """Each recorded part of an item's transcode (what a restart need not redo) and
+        how often it was reported done."""
         async with self.reader.connect() as conn:
             found = await conn.execute(
                 select(segments.c.part, segments.c.reports).where(segments.c.item_id == item_id)
             )
             return {row.part: row.reports for row in found.all()}
-
-    async def parts_done(self, item_id: int) -> set[int]:
-        """The finished parts of an item's transcode (what a restart need not redo)."""
-        async with self.reader.connect() as conn:
-            found = await conn.execute(select(segments.c.part).where(segments.c.item_id == item_id))
-            return set(found.scalars())
 
     async def item_retry(
         self, item_id: int, owner: str, error: FerrymanError, delay: float
@@ -204,9 +190,5 @@ class ItemQueries(StoreBase):
         """Files the store still needs in the work area (any non-terminal item's)."""
         live = [s.value for s in ItemState if not s.terminal]
         async with self.reader.connect() as conn:
-            found = await conn.execute(
-                select(
-                    items.c.work_path, items.c.original_path, items.c.thumb_path, items.c.parts
-                ).where(items.c.state.in_(live))
-            )
-            return {p for row in found.all() for p in files_of(row._mapping)}
+            found = await conn.execute(select(items).where(items.c.state.in_(live)))
+            return {p for row in found.all() for p in item_from_row(row).work_files}

@@ -33,7 +33,6 @@ from ferryman.store.rows import (
     NewItem,
     Recorded,
     decode_passwords,
-    files_of,
     item_from_row,
     job_from_row,
 )
@@ -349,15 +348,13 @@ class JobQueries(StoreBase):
                 albums.c.job_id == job_id, albums.c.state == AlbumState.DELIVERING.value
             )
             leftovers = await conn.execute(
-                select(
-                    items.c.work_path, items.c.original_path, items.c.thumb_path, items.c.parts
-                ).where(
+                select(items).where(
                     items.c.job_id == job_id,
                     items.c.state.not_in(TERMINAL_STATES),
                     or_(items.c.album_id.is_(None), items.c.album_id.not_in(in_flight)),
                 )
             )
-            paths = [p for row in leftovers.all() for p in files_of(row._mapping)]
+            paths = [p for row in leftovers.all() for p in item_from_row(row).work_files]
             await conn.execute(
                 update(items)
                 .where(

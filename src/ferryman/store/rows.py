@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,14 +88,6 @@ class LeaseLost(FerrymanError):
 def decode_passwords(stored: str | None) -> tuple[str, ...]:
     """The job's passwords: a JSON list in the ``password`` column."""
     return tuple(json.loads(stored)) if stored else ()
-
-
-def files_of(m: Mapping[Any, Any]) -> list[str]:
-    """Every work-area file a row names (work, original, thumbnail, parts): for cleanup."""
-    found = [m[k] for k in ("work_path", "original_path", "thumb_path") if m.get(k)]
-    if m.get("parts"):
-        found.extend(json.loads(m["parts"]))
-    return found
 
 
 def job_from_row(row: Row[Any]) -> Job:
