@@ -147,6 +147,40 @@ class ArchiveSettings(BaseModel):
     )
 
 
+class TelegramSettings(BaseModel):
+    """The Telegram account (user or bot), uploads, and the chat front door."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_id: int | None = Field(None, ge=1, description="From my.telegram.org (API development).")
+    api_hash: str | None = Field(None, description="From my.telegram.org; kept secret.")
+    bot_token: str | None = Field(
+        None, description="Log in as this bot instead of a user account; kept secret."
+    )
+    session: str = Field(
+        "ferryman",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Session name: <data_dir>/telegram/<session>.session (0600).",
+    )
+    premium: bool = Field(False, description="The account has Premium (4 GB files, 2048 captions).")
+    upload_connections: int = Field(
+        8, ge=1, le=20, description="Connections used at most for one file's parts."
+    )
+    parts_in_flight: int = Field(
+        16, ge=1, le=64, description="Upload parts in flight at most (adapts down on floods)."
+    )
+    allow_users: list[str] = Field(
+        default_factory=list,
+        description="Who may send jobs in the chat: user IDs or @usernames (resolved at start).",
+    )
+    default_target: str | None = Field(
+        None, description="Where jobs from the chat go unless a caption says `to: ...`."
+    )
+    status_every_seconds: float = Field(
+        7.0, ge=1, description="A job's status message is edited at most this often."
+    )
+
+
 class Settings(BaseModel):
     """Everything ferryman can be told; see ``ferryman config show``."""
 
@@ -172,6 +206,7 @@ class Settings(BaseModel):
     convert: Convert = Field(default_factory=Convert)  # type: ignore[arg-type]
     media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)  # type: ignore[arg-type]
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)  # type: ignore[arg-type]
     passwords: list[str] = Field(
         default_factory=list, description="Tried on every encrypted archive, after the job's."
     )
@@ -191,6 +226,11 @@ class Settings(BaseModel):
         return self.data_dir / "quarantine"
 
     @property
+    def telegram_dir(self) -> Path:
+        """Sessions live here (0700 folder, 0600 files)."""
+        return self.data_dir / "telegram"
+
+    @property
     def library(self) -> Path:
         return self.library_dir or self.data_dir / "library"
 
@@ -200,6 +240,7 @@ class Settings(BaseModel):
 
 
 SECRET_KEYS = frozenset({"database_url"})
+SECRET_NESTED = frozenset({("telegram", "api_hash"), ("telegram", "bot_token")})
 SECRET_LISTS = frozenset({"passwords"})
 
 # Keys that a running engine re-reads from the store; ``ferryman config set`` writes them.
@@ -295,6 +336,9 @@ def mask_secrets(settings: Settings) -> dict[str, Any]:
             data[key] = re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", value)
     for key in SECRET_LISTS:
         data[key] = ["***"] * len(data.get(key) or [])
+    for section, key in SECRET_NESTED:
+        if data.get(section, {}).get(key):
+            data[section][key] = "***"
     data["effective"] = {
         "database": re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", settings.database),
         "library": str(settings.library),

@@ -103,6 +103,79 @@ _SPECS: tuple[ErrorSpec, ...] = (
     # sinks
     ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),
     ErrorSpec("sink.unknown", False, "Use a destination like library:/path (see --help)."),
+    # telegram
+    ErrorSpec(
+        "telegram.not_configured",
+        False,
+        "Set telegram.api_id and telegram.api_hash (from my.telegram.org) in ferryman.toml"
+        " or FERRYMAN_TELEGRAM__API_ID / FERRYMAN_TELEGRAM__API_HASH.",
+    ),
+    ErrorSpec("telegram.not_logged_in", False, "Run `ferryman telegram login` first."),
+    ErrorSpec(
+        "telegram.session_revoked",
+        False,
+        "The session was ended (logged out or revoked elsewhere); run `ferryman telegram"
+        " login` again. Jobs wait and continue after the login.",
+    ),
+    ErrorSpec(
+        "telegram.code_invalid", False, "Run `ferryman telegram login` and type the new code."
+    ),
+    ErrorSpec(
+        "telegram.code_expired", False, "The code expired; run `ferryman telegram login` again."
+    ),
+    ErrorSpec(
+        "telegram.password_invalid", False, "Wrong two-step verification password; try again."
+    ),
+    ErrorSpec("telegram.phone_invalid", False, "Give the phone number with its country code."),
+    ErrorSpec(
+        "telegram.banned",
+        False,
+        "Telegram banned this account or number; use another one (see telegram.org/faq).",
+    ),
+    ErrorSpec(
+        "telegram.api_id_invalid",
+        False,
+        "Check telegram.api_id and telegram.api_hash at my.telegram.org (API development).",
+    ),
+    ErrorSpec("telegram.bot_token_invalid", False, "Check telegram.bot_token with @BotFather."),
+    ErrorSpec(
+        "telegram.flood_wait",
+        True,
+        "Telegram asked ferryman to wait; it waits exactly that long (also across restarts)"
+        " and goes on by itself.",
+    ),
+    ErrorSpec(
+        "telegram.slowmode_wait",
+        True,
+        "The chat has slow mode on; ferryman waits the given seconds and goes on.",
+    ),
+    ErrorSpec(
+        "telegram.peer_invalid",
+        False,
+        "Check the destination (telegram:@name, telegram:-100…, telegram:me): the account"
+        " must be a member of that chat.",
+    ),
+    ErrorSpec(
+        "telegram.write_forbidden",
+        False,
+        "The account may not post there; make it an admin or choose another chat, then"
+        " `ferryman retry JOB`.",
+    ),
+    ErrorSpec(
+        "telegram.media_rejected",
+        False,
+        "Telegram refused the file as media; it is sent as a document, or kept in quarantine.",
+    ),
+    ErrorSpec(
+        "telegram.rejected",
+        False,
+        "Telegram refused the request; the message names Telegram's own error.",
+    ),
+    ErrorSpec("telegram.connection", True, "The connection to Telegram dropped; it reconnects."),
+    ErrorSpec("telegram.server", True, "Telegram had an internal error; it is retried."),
+    ErrorSpec(
+        "telegram.download_failed", True, "Downloading the file from Telegram failed; retried."
+    ),
     # settings
     ErrorSpec("config.invalid", False, "Fix the setting named in the message."),
     ErrorSpec("job.not_found", False, "Run `ferryman status` to list the jobs."),

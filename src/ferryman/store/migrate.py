@@ -42,7 +42,18 @@ def _v2_media(conn: Connection) -> None:
     schema.segments.create(conn, checkfirst=True)
 
 
-STEPS: tuple[Step, ...] = (_v1_initial, _v2_media)
+def _v3_telegram(conn: Connection) -> None:
+    for table in (
+        schema.tg_media,
+        schema.tg_sends,
+        schema.tg_waits,
+        schema.tg_inbox,
+        schema.tg_status,
+    ):
+        table.create(conn, checkfirst=True)
+
+
+STEPS: tuple[Step, ...] = (_v1_initial, _v2_media, _v3_telegram)
 
 
 def current_version(conn: Connection) -> int:

@@ -123,6 +123,78 @@ segments = Table(
     Column("updated_at", Float, nullable=False),
 )
 
+# Telegram (schema v3). A media reference made by ``messages.uploadMedia``, per file of an
+# item, so a repeat of a send never uploads again while the reference is valid.
+tg_media = Table(
+    "tg_media",
+    metadata,
+    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True),
+    Column("part", Integer, primary_key=True),  # index into the item's files
+    Column("media", Text, nullable=False),  # the TL InputMedia, base64
+    Column("family", String(16), nullable=False),  # visual | document | audio
+    Column("created_at", Float, nullable=False),
+)
+
+# One row per message of an album, written before anything is sent: the ``random_id``
+# that makes a repeated send return the first send's messages instead of new ones.
+tg_sends = Table(
+    "tg_sends",
+    metadata,
+    Column("album_id", Integer, ForeignKey("albums.id"), primary_key=True),
+    Column("slot", Integer, primary_key=True),  # position of the file in the album
+    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("random_id", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | sent | dropped
+    Column("message_id", BigInteger),
+    Column("peer", Text),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Waits Telegram imposed (FLOOD_WAIT, SLOWMODE_WAIT): honoured to the second, across restarts.
+tg_waits = Table(
+    "tg_waits",
+    metadata,
+    Column("scope", String(200), primary_key=True),  # "account" or "peer:<id>"
+    Column("not_before", Float, nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Files and links sent to the account in the chat (the front door), one row per message.
+tg_inbox = Table(
+    "tg_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("sender_id", BigInteger, nullable=False),
+    Column("file_key", String(120)),  # "<file id>:<size>": the same file is not taken twice
+    Column("name", Text),
+    Column("size", BigInteger),
+    Column("path", Text),  # where the download goes (resumes from its length)
+    Column("state", String(16), nullable=False),  # downloading | done | failed | duplicate
+    Column("job_id", Integer, ForeignKey("jobs.id")),
+    Column("dest", Text),
+    Column("error_code", String(64)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("chat_id", "message_id", name="uq_tg_inbox_message"),
+    Index("ix_tg_inbox_file_key", "file_key"),
+)
+
+# The one status message per job that the front door keeps editing.
+tg_status = Table(
+    "tg_status",
+    metadata,
+    Column("job_id", Integer, ForeignKey("jobs.id"), primary_key=True),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("percent", Integer, nullable=False, default=0),
+    Column("text", Text),
+    Column("edited_at", Float, nullable=False),
+)
+
 runtime_settings = Table(
     "runtime_settings",
     metadata,

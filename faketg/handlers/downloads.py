@@ -1,0 +1,5 @@
+"""Handlers for the downloads area (to be filled in)."""
+
+from typing import Any
+
+HANDLERS: dict[type, Any] = {}
