@@ -38,6 +38,8 @@ UNAUTHORIZED_OK = frozenset(
     }
 )
 
+_PART_REQUESTS = (functions.upload.SaveFilePartRequest, functions.upload.SaveBigFilePartRequest)
+
 _WRAPPERS = (
     functions.InvokeWithLayerRequest,
     functions.InitConnectionRequest,
@@ -79,6 +81,7 @@ class Stats:
     requests: dict[str, int] = field(default_factory=dict)
     max_parts_in_flight: int = 0
     parts_in_flight: int = 0
+    parts_by_connection: dict[int, int] = field(default_factory=dict)  # conn id -> part requests
 
 
 class FakeTelegram:
@@ -117,6 +120,9 @@ class FakeTelegram:
         self._ids = itertools.count(1000)
         self._conn_ids = itertools.count(1)
         self.processing_delay: dict[type, float] = {}  # extra server-side time per request
+        # Called with (call, request, result) as soon as a handler returned, before the
+        # answer travels back: where a test kills the client between a send and its record.
+        self.after_handle: list[Callable[[Call, Any, Any], None]] = []
         from faketg import handlers  # the handler tables, merged once
 
         for table in handlers.TABLES:
@@ -248,18 +254,30 @@ class FakeTelegram:
         self.stats.requests[name] = self.stats.requests.get(name, 0) + 1
         account = self.account_of(sender)
         self.log.append((account.id if account else None, name))
-        fault = self._take_fault(request)
-        if fault is not None and not fault.after:
-            self._raise(fault)
-        call = Call(sender, account, sender.api_id)
-        result = await self.handle(call, request)
-        if fault is not None:
-            self._raise(fault)
-        body = bytes(result)
-        await self.network.carry(sender.pipe, len(body), up=False)
-        if not sender.is_connected():
-            raise Dropped
-        return body
+        part = isinstance(request, _PART_REQUESTS)
+        if part:  # counted from arrival until the reply is back (or fails)
+            st = self.stats
+            st.parts_in_flight += 1
+            st.max_parts_in_flight = max(st.max_parts_in_flight, st.parts_in_flight)
+            st.parts_by_connection[sender.id] = st.parts_by_connection.get(sender.id, 0) + 1
+        try:
+            fault = self._take_fault(request)
+            if fault is not None and not fault.after:
+                self._raise(fault)
+            call = Call(sender, account, sender.api_id)
+            result = await self.handle(call, request)
+            for hook in list(self.after_handle):
+                hook(call, request, result)
+            if fault is not None:
+                self._raise(fault)
+            body = bytes(result)
+            await self.network.carry(sender.pipe, len(body), up=False)
+            if not sender.is_connected():
+                raise Dropped
+            return body
+        finally:
+            if part:
+                self.stats.parts_in_flight -= 1
 
     async def handle(self, call: Call, request: Any) -> Any:
         kind = type(request)

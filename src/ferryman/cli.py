@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -16,8 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ferryman.config import RUNTIME_KEYS, Settings, load_settings, mask_secrets, with_runtime
-from ferryman.engine import control, intake, report
+from ferryman.cli_telegram import telegram_app
+from ferryman.config import Settings, load_settings, mask_secrets, with_runtime
+from ferryman.engine import control, intake, report, runtime_config
 from ferryman.engine.lock import DataDirLock
 from ferryman.engine.quarantine import list_quarantine
 from ferryman.engine.runner import Engine
@@ -37,6 +37,7 @@ config_app = typer.Typer(help="Show or change settings.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="What could not be delivered, kept with a reason.")
 app.add_typer(config_app, name="config")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(telegram_app, name="telegram")
 
 out = Console()
 err = Console(stderr=True)
@@ -393,23 +394,7 @@ def config_show(ctx: typer.Context) -> None:
 @config_app.command("set")
 def config_set(ctx: typer.Context, key: str, value: str) -> None:
     """Change a runtime setting; a running engine applies it within a second."""
-    if key not in RUNTIME_KEYS:
-        _fail(
-            FerrymanError(
-                "config.invalid",
-                f"'{key}' cannot be changed at runtime; allowed: {', '.join(sorted(RUNTIME_KEYS))}",
-            )
-        )
-        raise typer.Exit(2)
-
-    async def work(settings: Settings, store: Store) -> None:
-        parsed: Any = value
-        with contextlib.suppress(ValueError):
-            parsed = json.loads(value)
-        with_runtime(settings, {key: parsed})  # validate before storing
-        await store.set_runtime_setting(key, parsed)
-
-    _run(ctx, work)
+    _run(ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value))
     out.print(f"{key} = {value}")
 
 

@@ -110,12 +110,16 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "Set telegram.api_id and telegram.api_hash (from my.telegram.org) in ferryman.toml"
         " or FERRYMAN_TELEGRAM__API_ID / FERRYMAN_TELEGRAM__API_HASH.",
     ),
-    ErrorSpec("telegram.not_logged_in", False, "Run `ferryman telegram login` first."),
+    ErrorSpec(
+        "telegram.not_logged_in",
+        False,
+        "Run `ferryman telegram login`, then `ferryman retry JOB` for the jobs that stopped.",
+    ),
     ErrorSpec(
         "telegram.session_revoked",
         False,
         "The session was ended (logged out or revoked elsewhere); run `ferryman telegram"
-        " login` again. Jobs wait and continue after the login.",
+        " login` again, then `ferryman retry JOB` for the jobs that stopped.",
     ),
     ErrorSpec(
         "telegram.code_invalid", False, "Run `ferryman telegram login` and type the new code."

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ferryman.config import Settings, with_runtime
 from ferryman.engine.events import EventBus
 from ferryman.engine.wakeup import Wakeup
 from ferryman.store import Store
+from ferryman.telegram.hub import TelegramHub
 
 
 class Stopping(BaseException):
@@ -27,6 +29,8 @@ class Context:
     owner: str
     wakeup: Wakeup = field(default_factory=Wakeup)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    dialer: Any = None  # the Telegram network seam (None: the real network)
+    _telegram: TelegramHub | None = None
     _cached: Settings | None = None
     _cached_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -44,3 +48,14 @@ class Context:
                 self._cached = with_runtime(self.base_settings, await self.store.runtime_settings())
                 self._cached_at = now
             return self._cached
+
+    def telegram(self) -> TelegramHub:
+        """The engine's one Telegram connection, opened on first use."""
+        if self._telegram is None:
+            self._telegram = TelegramHub(self.base_settings, self.dialer)
+        return self._telegram
+
+    async def close(self) -> None:
+        if self._telegram is not None:
+            await self._telegram.close()
+            self._telegram = None

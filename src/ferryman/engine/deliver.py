@@ -7,13 +7,17 @@ import logging
 from pathlib import Path
 
 from ferryman.config import render_caption
+from ferryman.engine import quarantine
 from ferryman.engine.context import Context
+from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
-from ferryman.model import Album
-from ferryman.sinks.base import Delivery, Sink, parse_destination
+from ferryman.model import Album, ItemState, Job
+from ferryman.sinks.base import Delivery, Sink, parse_destination, telegram_target
 from ferryman.sinks.library import LibrarySink
+from ferryman.sinks.telegram import TelegramSink
+from ferryman.telegram.errors import TelegramWait
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +26,14 @@ async def sink_for(ctx: Context, dest: str) -> Sink:
     """The sink a job's destination names."""
     target = parse_destination(dest)
     settings = await ctx.settings()
+    if target.scheme == "telegram":
+        return TelegramSink(
+            ctx.telegram(),
+            ctx.store,
+            telegram_target(target.target),
+            caption_limit=media_options(settings, dest).policy.caption_chars,
+            clock=ctx.store.clock,
+        )
     return LibrarySink(Path(target.target) if target.target else settings.library)
 
 
@@ -55,15 +67,51 @@ async def deliver(ctx: Context, album: Album) -> None:
         await _failed(ctx, album, FerrymanError.internal(bug))
         return
     await ctx.store.album_delivered(album.id, ctx.owner, ref)
+    dropped = await _quarantine_dropped(ctx, job, album)
     # Only now may the work files go: the store says the album is safe.
-    paths = [p for it in album.items for p in it.work_files]
+    paths = [p for it in album.items if it.id not in dropped for p in it.work_files]
     await asyncio.to_thread(remove_files, paths)
     ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=len(album.items), ref=ref)
     ctx.wakeup.notify()
 
 
+async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> set[int]:
+    """Items Telegram refused in every form: kept in quarantine, the rest went out."""
+    sends = await ctx.store.tg_sends(album.id)
+    dropped = {s.item_id for s in sends if s.state == "dropped"}
+    dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
+    if not dropped:
+        return set()
+    settings = await ctx.settings()
+    error = FerrymanError(
+        "telegram.media_rejected", "Telegram refused the file as media and as a document"
+    )
+    for item in album.items:
+        if item.id not in dropped or not item.files:
+            continue
+        kept = await asyncio.to_thread(
+            quarantine.keep,
+            settings.quarantine_dir,
+            job.id,
+            job.name,
+            Path(item.files[0]),
+            Path(item.source_path).name,
+            error,
+            move=True,
+        )
+        await ctx.store.item_final(item.id, ItemState.QUARANTINED, error, work_path=str(kept))
+        ctx.bus.emit("item.quarantined", item.job_id, item.id, code=error.code)
+    return dropped
+
+
 async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
     settings = await ctx.settings()
+    if isinstance(exc, TelegramWait):
+        # A wait Telegram imposed is not a failure: honour it to the second, uncounted.
+        log.warning("album %s of job %s waits %ss: %s", album.seq, album.job_id, exc.seconds, exc)
+        await ctx.store.album_retry(album.id, ctx.owner, exc, float(exc.seconds), count=False)
+        ctx.bus.emit("album.waiting", album.job_id, album=album.seq, seconds=exc.seconds)
+        return
     failures = album.attempts + 1
     if should_retry(exc, failures, settings.retry):
         delay = backoff_seconds(failures, settings.retry)

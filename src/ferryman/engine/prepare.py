@@ -19,7 +19,7 @@ from ferryman.fsutil import make_durable
 from ferryman.media.finish import finish_video
 from ferryman.media.images import fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
-from ferryman.media.policy import LIBRARY, Policy, policy_named
+from ferryman.media.policy import LIBRARY, TELEGRAM, TELEGRAM_PREMIUM, Policy, policy_named
 from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
 from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
@@ -28,7 +28,7 @@ from ferryman.sinks.base import parse_destination
 log = logging.getLogger(__name__)
 
 VISUAL = frozenset({MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION})
-_SINK_POLICIES = {"library": LIBRARY}
+_SINK_POLICIES = {"library": LIBRARY, "telegram": TELEGRAM}
 
 
 def wanted(kind: MediaKind, send_documents: bool) -> bool:
@@ -51,6 +51,8 @@ def media_options(settings: Settings, dest: str) -> MediaOptions:
     name = settings.media.policy
     if name == "auto":
         policy = _SINK_POLICIES.get(parse_destination(dest).scheme, LIBRARY)
+        if policy is TELEGRAM and settings.telegram.premium:
+            policy = TELEGRAM_PREMIUM
     else:
         policy = policy_named(name)
     if settings.media.max_file_bytes is not None:

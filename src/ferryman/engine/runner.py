@@ -42,8 +42,15 @@ def new_owner() -> str:
 class Engine:
     """Runs every stage against one store until ``stop`` is set (or nothing is left)."""
 
-    def __init__(self, store: Store, settings: Settings, bus: EventBus | None = None) -> None:
-        self.ctx = Context(store, bus or EventBus(), settings, new_owner())
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        bus: EventBus | None = None,
+        *,
+        dialer: Any = None,
+    ) -> None:
+        self.ctx = Context(store, bus or EventBus(), settings, new_owner(), dialer=dialer)
 
     @property
     def bus(self) -> EventBus:
@@ -84,6 +91,7 @@ class Engine:
                     result, asyncio.CancelledError | Stopping
                 ):
                     log.error("worker ended with %r", result)
+            await self.ctx.close()
             released = await store.release(self.ctx.owner)
             self.ctx.bus.emit("engine.stopped", released=released)
 

@@ -17,7 +17,7 @@ from typing import Any
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
 from ferryman.model import Item
-from ferryman.sinks.base import Delivery
+from ferryman.sinks.base import Delivery, delivered_name
 
 MANIFEST = "manifest.json"
 
@@ -48,7 +48,7 @@ class LibrarySink:
             for item in delivery.album.items:
                 names = []
                 for number, path in enumerate(_require(item.files, item), start=1):
-                    name = _unique(_file_name(item, number if item.parts else None), used)
+                    name = _unique(delivered_name(item, number if item.parts else None), used)
                     link_or_copy(Path(path), tmp / name)
                     names.append(name)
                 entries.append(_manifest_entry(item, names))
@@ -87,16 +87,6 @@ def _require(paths: list[str], item: Item) -> list[str]:
     if not paths:
         raise FerrymanError("engine.internal", f"item {item.id} has no file to deliver")
     return paths
-
-
-def _file_name(item: Item, part: int | None) -> str:
-    """The source's name; a converted file gets its new suffix, a split part its number."""
-    base = safe_name(Path(item.source_path).name, f"item-{item.seq}")
-    if item.work_path and Path(item.work_path).suffix.lower() != Path(base).suffix.lower():
-        base = f"{Path(base).stem}{Path(item.work_path).suffix}"  # converted: new container
-    if part is not None:
-        base = f"{Path(base).stem}.part{part}{Path(base).suffix}"
-    return base
 
 
 def _unique(name: str, used: set[str]) -> str:

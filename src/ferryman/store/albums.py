@@ -206,10 +206,12 @@ class AlbumQueries(StoreBase):
             )
 
     async def album_retry(
-        self, album_id: int, owner: str, error: FerrymanError, delay: float
+        self, album_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
     ) -> None:
         extra = {"error_code": error.code, "error_message": error.message}
-        await self._retry_later(albums, album_id, owner, AlbumState.SEALED.value, delay, extra)
+        await self._retry_later(
+            albums, album_id, owner, AlbumState.SEALED.value, delay, extra, count=count
+        )
 
     async def album_failed(self, album_id: int, owner: str, error: FerrymanError) -> None:
         now = self.clock()

@@ -14,11 +14,15 @@ from ferryman.store.items import ItemQueries
 from ferryman.store.jobs import JobQueries
 from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
 from ferryman.store.runtime import RuntimeQueries
+from ferryman.store.telegram import TelegramQueries
+from ferryman.store.telegram_inbox import TelegramInboxQueries
 
 __all__ = ["LeaseLost", "NewItem", "Store", "summarise", "summarise_items"]
 
 
-class Store(JobQueries, AlbumQueries, ItemQueries, RuntimeQueries):
+class Store(
+    JobQueries, AlbumQueries, ItemQueries, RuntimeQueries, TelegramQueries, TelegramInboxQueries
+):
     """Async access to jobs, items, albums and runtime settings."""
 
     @classmethod

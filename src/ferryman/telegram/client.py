@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from telethon import TelegramClient
 from telethon.network.mtprotosender import MTProtoSender
+from telethon.tl import functions
+from telethon.tl.alltlobjects import LAYER
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
@@ -52,6 +54,10 @@ class MTProtoDialer:
                 local_addr=client._local_addr,
             )
         )
+        # A new MTProto session announces the layer and the app, as the client's first does.
+        init = client._init_request
+        init.query = functions.help.GetConfigRequest()
+        await sender.send(functions.InvokeWithLayerRequest(LAYER, init))
         return sender
 
 

@@ -122,6 +122,6 @@ def from_telethon(exc: BaseException) -> FerrymanError:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, tg.RPCError):
-        return f"{exc.message} ({exc.code})"
+    if isinstance(exc, tg.RPCError):  # Telethon's class name is Telegram's error name
+        return f"{type(exc).__name__} ({exc.code}): {exc}"
     return str(exc)

@@ -1,0 +1,320 @@
+"""The Telegram sink: albums that arrive exactly once, as media, with their attributes.
+
+Per album: every file is uploaded once and turned into a media reference
+(``messages.uploadMedia``), which the store keeps; the ``random_id`` of every message is
+chosen and stored before the first send; ``messages.sendMultiMedia`` sends up to ten at
+a time; the message ids Telegram made are stored per file. A crash anywhere repeats the
+same sends with the same ``random_id``s, and Telegram answers a repeat with the first
+send's messages instead of posting again. A file Telegram refuses as media goes as a
+document; one it refuses even so is dropped from the album (and quarantined by the
+deliver stage) while the rest goes out without uploading anything again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telethon import errors as tg
+from telethon.tl import functions, types
+
+from ferryman.errors import FerrymanError
+from ferryman.sinks.base import Delivery, TelegramTarget
+from ferryman.store import Store
+from ferryman.store.telegram import MediaRef, PlannedSend
+from ferryman.telegram.errors import TelegramWait, from_telethon
+from ferryman.telegram.hub import TelegramHub
+from ferryman.telegram.outgoing import (
+    Outgoing,
+    decode,
+    encode,
+    family_of,
+    media_for,
+    outgoing_files,
+    reference,
+)
+
+log = logging.getLogger(__name__)
+
+ALBUM_MAX = 10
+DUPLICATE_RETRIES = 6  # RANDOM_ID_DUPLICATE: the first send is still being processed
+
+
+@dataclass(slots=True)
+class _Ready:
+    out: Outgoing
+    send: PlannedSend
+    media: Any  # InputMediaPhoto / InputMediaDocument
+    family: str
+
+
+class TelegramSink:
+    def __init__(
+        self,
+        hub: TelegramHub,
+        store: Store,
+        target: TelegramTarget,
+        *,
+        caption_limit: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.hub = hub
+        self.store = store
+        self.target = target
+        self.caption_limit = caption_limit
+        self.clock = clock
+
+    # ---------------------------------------------------------------- deliver
+
+    async def deliver(self, delivery: Delivery) -> str:
+        client = await self.hub.client()
+        peer = await self._peer(client)
+        peer_key = _peer_key(peer)
+        await self._honour_waits(peer_key)
+        files = outgoing_files(delivery.album)
+        plan = await self.store.tg_plan_sends(
+            delivery.album.id, [(f.item.id, f.part) for f in files]
+        )
+        by_slot = {p.slot: p for p in plan}
+        first = min((p.slot for p in plan if p.state != "dropped"), default=None)
+        try:
+            ready = [
+                r
+                for f in files
+                if by_slot[f.slot].state == "pending"
+                and (r := await self._ready(client, peer, f, by_slot[f.slot])) is not None
+            ]
+            for chunk in _chunks(ready):
+                await self._send(client, peer, peer_key, chunk, delivery.caption, first)
+        except TelegramWait as wait:
+            await self._record_wait(wait, peer_key)
+            raise
+        sent = [p for p in await self.store.tg_sends(delivery.album.id) if p.state == "sent"]
+        if not sent:
+            raise FerrymanError(
+                "telegram.media_rejected", "Telegram refused every file of this album"
+            )
+        return f"telegram:{self._label()}#{sent[0].message_id}"
+
+    def _label(self) -> str:
+        chat = str(self.target.chat)
+        return f"{chat}/topic/{self.target.topic}" if self.target.topic else chat
+
+    async def _peer(self, client: Any) -> Any:
+        chat = self.target.chat
+        try:
+            try:
+                return await client.get_input_entity(chat)
+            except ValueError:
+                if isinstance(chat, int) and not (await client.get_me()).bot:
+                    await client.get_dialogs()  # ids of chats not seen yet come from dialogs
+                    return await client.get_input_entity(chat)
+                raise
+        except ValueError as exc:
+            raise FerrymanError(
+                "telegram.peer_invalid", f"{chat} is not a chat this account can see"
+            ) from exc
+        except Exception as exc:
+            raise from_telethon(exc) from exc
+
+    # ------------------------------------------------------------------ waits
+
+    async def _honour_waits(self, peer_key: str) -> None:
+        """A wait Telegram imposed earlier (even before a restart): no request until it ends."""
+        until = await self.store.tg_wait_until(["account", f"peer:{peer_key}"])
+        left = until - self.clock()
+        if left > 0:
+            raise TelegramWait(
+                "telegram.flood_wait",
+                f"waiting {math.ceil(left)} s as Telegram asked",
+                math.ceil(left),
+            )
+
+    async def _record_wait(self, wait: TelegramWait, peer_key: str) -> None:
+        scope = f"peer:{peer_key}" if wait.code == "telegram.slowmode_wait" else "account"
+        await self.store.tg_wait_set(scope, self.clock() + wait.seconds, wait.code)
+
+    # ------------------------------------------------------------------ media
+
+    async def _ready(
+        self, client: Any, peer: Any, out: Outgoing, send: PlannedSend
+    ) -> _Ready | None:
+        """The file's media reference: the stored one, else upload and ``uploadMedia``."""
+        stored = (await self.store.tg_media(out.item.id)).get(out.part)
+        if stored is not None:
+            return _Ready(out, send, decode(stored.media), stored.family)
+        uploader = await self.hub.uploader()
+        handle = await uploader.upload(out.path, name=out.name)
+        attempts = [False, True] if out.kind != "document" else [True]
+        last: FerrymanError | None = None
+        for as_document in attempts:
+            media = await media_for(out, handle, uploader, as_document=as_document)
+            try:
+                result = await client(functions.messages.UploadMediaRequest(peer=peer, media=media))
+            except Exception as exc:
+                err = from_telethon(exc)
+                if err.code != "telegram.media_rejected":
+                    raise err from exc
+                log.warning("Telegram refused %s as %s: %s", out.name, out.kind, err.message)
+                last = err
+                continue
+            family = "document" if as_document else out.family
+            ref = reference(result)
+            await self.store.tg_media_put(out.item.id, out.part, MediaRef(encode(ref), family))
+            return _Ready(out, send, ref, family)
+        await self.store.tg_drop(send.album_id, send.slot)
+        log.error("Telegram refused %s in every form: %s", out.name, last)
+        return None
+
+    async def _refresh(self, client: Any, peer: Any, chunk: list[_Ready]) -> list[_Ready]:
+        """References went stale (FILE_REFERENCE_EXPIRED): upload again, same ``random_id``s."""
+        fresh = []
+        for r in chunk:
+            await self.store.tg_media_forget(r.out.item.id, r.out.part)
+            again = await self._ready(client, peer, r.out, r.send)
+            if again is not None:
+                fresh.append(again)
+        return fresh
+
+    # ------------------------------------------------------------------ sends
+
+    async def _send(
+        self,
+        client: Any,
+        peer: Any,
+        peer_key: str,
+        chunk: list[_Ready],
+        caption: str,
+        first_slot: int | None,
+    ) -> None:
+        refreshed = False
+        duplicates = 0
+        while chunk:
+            request = self._request(peer, chunk, caption, first_slot)
+            try:
+                result = await client(request)
+            except tg.RandomIdDuplicateError:
+                duplicates += 1  # the first send is still being processed: ask again
+                if duplicates > DUPLICATE_RETRIES:
+                    raise FerrymanError(
+                        "telegram.server", "Telegram kept answering RANDOM_ID_DUPLICATE"
+                    ) from None
+                await asyncio.sleep(min(2.0**duplicates / 4, 8.0))
+                continue
+            except tg.FileReferenceExpiredError:
+                if refreshed:
+                    raise FerrymanError(
+                        "telegram.server", "media references expired twice in a row"
+                    ) from None
+                refreshed = True
+                chunk = await self._refresh(client, peer, chunk)
+                continue
+            except Exception as exc:
+                err = from_telethon(exc)
+                if err.code != "telegram.media_rejected":
+                    raise err from exc
+                kept = await self._keep_valid(client, peer, chunk)
+                if len(kept) == len(chunk):
+                    if len(chunk) == 1:  # refused only in this chat: the file cannot go
+                        await self._drop(chunk[0], err)
+                        return
+                    raise err from exc  # no single file is at fault: retry the album later
+                chunk = kept
+                continue
+            await self._record(result, chunk, peer_key)
+            return
+
+    def _request(self, peer: Any, chunk: list[_Ready], caption: str, first_slot: int | None) -> Any:
+        text = _fit_caption(caption, self.caption_limit)
+        reply_to = None
+        if self.target.topic:
+            reply_to = types.InputReplyToMessage(
+                reply_to_msg_id=self.target.topic, top_msg_id=self.target.topic
+            )
+
+        def message(r: _Ready) -> str:
+            return text if r.send.slot == first_slot else ""
+
+        if len(chunk) == 1:
+            r = chunk[0]
+            return functions.messages.SendMediaRequest(
+                peer=peer,
+                media=r.media,
+                message=message(r),
+                random_id=r.send.random_id,
+                reply_to=reply_to,
+            )
+        return functions.messages.SendMultiMediaRequest(
+            peer=peer,
+            multi_media=[
+                types.InputSingleMedia(
+                    media=r.media, message=message(r), random_id=r.send.random_id
+                )
+                for r in chunk
+            ],
+            reply_to=reply_to,
+        )
+
+    async def _keep_valid(self, client: Any, peer: Any, chunk: list[_Ready]) -> list[_Ready]:
+        """Ask about each reference alone (no upload); drop the ones Telegram refuses."""
+        kept = []
+        for r in chunk:
+            try:
+                await client(functions.messages.UploadMediaRequest(peer=peer, media=r.media))
+            except Exception as exc:
+                err = from_telethon(exc)
+                if err.code != "telegram.media_rejected":
+                    raise err from exc
+                await self._drop(r, err)
+                continue
+            kept.append(r)
+        return kept
+
+    async def _drop(self, r: _Ready, err: FerrymanError) -> None:
+        log.error("Telegram refused %s in this album: %s", r.out.name, err.message)
+        await self.store.tg_forget_and_drop(r.send.album_id, r.send.slot, r.out.item.id, r.out.part)
+
+    async def _record(self, result: Any, chunk: list[_Ready], peer_key: str) -> None:
+        ids = {
+            u.random_id: u.id
+            for u in getattr(result, "updates", [])
+            if isinstance(u, types.UpdateMessageID)
+        }
+        found = {r.send.slot: ids[r.send.random_id] for r in chunk if r.send.random_id in ids}
+        if len(found) != len(chunk):
+            raise FerrymanError(
+                "telegram.server", "Telegram's answer did not name every message sent"
+            )
+        await self.store.tg_sent(chunk[0].send.album_id, found, peer_key)
+
+
+def _chunks(ready: list[_Ready]) -> list[list[_Ready]]:
+    """Messages of at most ten, one family each; a file that fell back to a document
+    leaves its album whole instead of cutting it in two."""
+    families: dict[str, list[_Ready]] = {}
+    for r in ready:
+        families.setdefault(r.family, []).append(r)
+    return [
+        members[i : i + ALBUM_MAX]
+        for members in families.values()
+        for i in range(0, len(members), ALBUM_MAX)
+    ]
+
+
+def _fit_caption(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _peer_key(peer: Any) -> str:
+    for attr in ("channel_id", "user_id", "chat_id"):
+        value = getattr(peer, attr, None)
+        if value is not None:
+            return str(value)
+    return "self"
+
+
+__all__ = ["TelegramSink", "family_of"]

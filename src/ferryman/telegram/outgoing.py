@@ -1,0 +1,155 @@
+"""What each file of an album becomes in Telegram: upload, InputMedia, media reference.
+
+Telethon's ``send_file`` drops ``attributes`` and ``thumb`` for albums, so videos arrive
+as 00:00 squares with black thumbnails. ferryman builds the requests itself: every video
+carries an explicit ``DocumentAttributeVideo`` (duration, width, height, streaming) and
+its thumbnail, audio a ``DocumentAttributeAudio``, every file its name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from telethon.extensions import BinaryReader
+from telethon.tl import types
+
+from ferryman.errors import FerrymanError
+from ferryman.media.probe import probe
+from ferryman.media.thumbnail import video_attributes
+from ferryman.model import Album, Item, MediaInfo, MediaKind, Plan
+from ferryman.sinks.base import delivered_name
+
+if TYPE_CHECKING:
+    from ferryman.telegram.upload import Uploader
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One file of an album, in delivery order."""
+
+    slot: int
+    item: Item
+    part: int
+    path: Path
+    name: str
+    kind: str  # photo | video | audio | document
+
+    @property
+    def family(self) -> str:
+        return family_of(self.kind)
+
+
+def family_of(kind: str) -> str:
+    """Telegram's album families: photos and videos mix; documents and audio stay apart."""
+    return {"photo": "visual", "video": "visual", "audio": "audio"}.get(kind, "document")
+
+
+def _kind(item: Item) -> str:
+    if item.plan is Plan.DOCUMENT:
+        return "document"
+    if item.kind is MediaKind.PHOTO:
+        return "photo"
+    if item.kind in (MediaKind.VIDEO, MediaKind.ANIMATION):
+        return "video"
+    if item.kind is MediaKind.AUDIO:
+        return "audio"
+    return "document"
+
+
+def outgoing_files(album: Album) -> list[Outgoing]:
+    """Every file of the album (a split video gives several), numbered by slot."""
+    found: list[Outgoing] = []
+    for item in album.items:
+        files = item.files
+        if not files:
+            raise FerrymanError("engine.internal", f"item {item.id} has no file to deliver")
+        for part, path in enumerate(files):
+            name = delivered_name(item, part + 1 if item.parts else None)
+            found.append(Outgoing(len(found), item, part, Path(path), name, _kind(item)))
+    return found
+
+
+def _video_info(out: Outgoing) -> MediaInfo:
+    """A split part has its own duration: probe it; a whole file uses the item's probe."""
+    if out.item.parts or out.item.media is None:
+        return probe(out.path)
+    return out.item.media
+
+
+async def uploaded_media(out: Outgoing, uploader: Uploader, *, as_document: bool) -> Any:
+    """Upload the file (and a video's thumbnail) and describe it as an InputMedia."""
+    handle = await uploader.upload(out.path, name=out.name)
+    return await media_for(out, handle, uploader, as_document=as_document)
+
+
+async def media_for(out: Outgoing, handle: Any, uploader: Uploader, *, as_document: bool) -> Any:
+    """The InputMedia for an uploaded file; ``as_document`` sends it as a plain file."""
+    name_attr = types.DocumentAttributeFilename(file_name=out.name)
+    mime = mimetypes.guess_type(out.name)[0] or "application/octet-stream"
+    if as_document or out.kind == "document":
+        return types.InputMediaUploadedDocument(
+            file=handle, mime_type=mime, attributes=[name_attr], force_file=True
+        )
+    if out.kind == "photo":
+        return types.InputMediaUploadedPhoto(file=handle)
+    if out.kind == "audio":
+        info = out.item.media
+        duration = round(info.duration) if info and info.duration else 0
+        return types.InputMediaUploadedDocument(
+            file=handle,
+            mime_type=mime,
+            attributes=[types.DocumentAttributeAudio(duration=duration), name_attr],
+        )
+    info = await asyncio.to_thread(_video_info, out)
+    attrs = video_attributes(info)
+    thumb = None
+    if out.item.thumb_path:
+        thumb = await uploader.upload(Path(out.item.thumb_path), name="thumb.jpg")
+    return types.InputMediaUploadedDocument(
+        file=handle,
+        mime_type="video/mp4",
+        attributes=[
+            types.DocumentAttributeVideo(
+                duration=attrs.duration,
+                w=attrs.width,
+                h=attrs.height,
+                supports_streaming=attrs.supports_streaming,
+            ),
+            name_attr,
+        ],
+        thumb=thumb,
+        nosound_video=info.audio_codec is None or None,
+    )
+
+
+def reference(result: Any) -> Any:
+    """The reusable media reference in an ``uploadMedia`` answer."""
+    if isinstance(result, types.MessageMediaPhoto) and isinstance(result.photo, types.Photo):
+        p = result.photo
+        return types.InputMediaPhoto(
+            id=types.InputPhoto(id=p.id, access_hash=p.access_hash, file_reference=p.file_reference)
+        )
+    if isinstance(result, types.MessageMediaDocument) and isinstance(
+        result.document, types.Document
+    ):
+        d = result.document
+        return types.InputMediaDocument(
+            id=types.InputDocument(
+                id=d.id, access_hash=d.access_hash, file_reference=d.file_reference
+            )
+        )
+    raise FerrymanError("telegram.rejected", f"uploadMedia answered {type(result).__name__}")
+
+
+def encode(tl: Any) -> str:
+    return base64.b64encode(bytes(tl)).decode("ascii")
+
+
+def decode(text: str) -> Any:
+    with BinaryReader(base64.b64decode(text)) as reader:
+        return reader.tgread_object()

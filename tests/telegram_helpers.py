@@ -1,0 +1,58 @@
+"""Helpers for Telegram tests: a fake Telegram world, settings, and a logged-in session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from faketg import FakeTelegram
+from faketg.client import FakeDialer
+from faketg.state import Account
+from ferryman.config import Settings, load_settings
+from ferryman.telegram.client import make_client
+
+
+def tg_settings(tmp_path: Path, **extra: Any) -> Settings:
+    return load_settings(
+        None,
+        {
+            "data_dir": tmp_path / "data",
+            "poll_seconds": 0.05,
+            "space_floor": 0,
+            "media": {"segment_seconds": 2},
+            "telegram": {"api_id": 1, "api_hash": "fakehash", **extra.pop("telegram", {})},
+            **extra,
+        },
+    )
+
+
+async def log_in(settings: Settings, server: FakeTelegram, account: Account) -> None:
+    """Leave a session file in the data dir that the fake knows as ``account``'s."""
+    client = make_client(settings, FakeDialer(server))
+    await client.connect()
+    server.authorize(client.session.auth_key.key_id, account)
+    client.session.save()
+    await client.disconnect()
+
+
+def media_kind(message: Any) -> str:
+    """What a person sees: photo, video, audio or document (a file)."""
+    from telethon.tl import types
+
+    media = message.media
+    if media is None:
+        return "text"
+    if media.kind == "photo":
+        return "photo"
+    attrs = media.attributes
+    if any(isinstance(a, types.DocumentAttributeVideo) for a in attrs):
+        return "video"
+    if any(isinstance(a, types.DocumentAttributeAudio) for a in attrs):
+        return "audio"
+    return "document"
+
+
+def video_attribute(message: Any) -> Any:
+    from telethon.tl import types
+
+    return next(a for a in message.media.attributes if isinstance(a, types.DocumentAttributeVideo))

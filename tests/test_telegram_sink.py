@@ -1,0 +1,318 @@
+"""The Telegram sink through the whole engine, against the fake Telegram with the real client.
+
+Assertions read the chat as a person would see it: every item once, in albums of at most
+ten, documents apart, each video with its duration, size and thumbnail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from telethon.tl import functions, types
+
+from faketg import FakeTelegram
+from faketg.client import FakeDialer
+from ferryman.config import Settings
+from ferryman.engine import intake
+from ferryman.engine.runner import Engine
+from ferryman.media.probe import probe
+from ferryman.model import ItemState, JobState
+from ferryman.samples import make_zip
+from ferryman.store import Store
+
+from .engine_helpers import leftovers
+from .telegram_helpers import log_in, media_kind, tg_settings, video_attribute
+from .test_media_probe_plan import write_video
+
+
+class World:
+    def __init__(self, tmp_path: Path, **settings: Any) -> None:
+        self.server = FakeTelegram()
+        self.me = self.server.add_user("Ann", username="ann", phone="+1555")
+        self.channel = self.server.add_channel("Dest", username="dest", admins=[self.me])
+        self.settings: Settings = tg_settings(tmp_path, **settings)
+        self.tmp = tmp_path
+
+    async def store(self, clock: Any = None) -> Store:
+        if clock is None:
+            return await Store.open(self.settings.database)
+        return await Store.open(self.settings.database, clock=clock)
+
+    def engine(self, store: Store) -> Engine:
+        return Engine(store, self.settings, dialer=FakeDialer(self.server))
+
+    async def run(self, store: Store, limit: float = 120) -> None:
+        await asyncio.wait_for(self.engine(store).run(until_idle=True), limit)
+
+
+def photos(root: Path, n: int, size: tuple[int, int] = (320, 240)) -> list[tuple[str, Path]]:
+    root.mkdir(parents=True, exist_ok=True)
+    found = []
+    for i in range(n):
+        path = root / f"p{i:02d}.jpg"
+        Image.new("RGB", size, (i * 20 % 255, 90, 160)).save(path, quality=90)
+        found.append((path.name, path))
+    return found
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def test_an_archive_arrives_as_albums_once_with_video_attributes_and_thumbnails(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    await log_in(w.settings, w.server, w.me)
+    inputs = photos(tmp_path / "in", 11)
+    inputs.append(("clip.mp4", write_video(tmp_path / "in" / "clip.mp4", faststart=True)))
+    inputs.append(("late.mp4", write_video(tmp_path / "in" / "late.mp4")))  # remuxed
+    strip = tmp_path / "in" / "strip.png"
+    Image.new("RGB", (3000, 100), (200, 30, 30)).save(strip)  # 30:1 goes as a document
+    inputs.append(("strip.png", strip))
+    archive = make_zip(tmp_path / "media.zip", inputs)
+    store = await w.store()
+    job = await intake.add_path(store, archive, dest="telegram:@dest")
+    await w.run(store)
+
+    items = await store.job_items(job.id)
+    assert {it.state for it in items} == {ItemState.DELIVERED}, [
+        (it.source_path, it.state, it.error_message) for it in items
+    ]
+    chat = w.server.chat(w.channel)
+    assert len(chat) == len(inputs)  # every item exactly once
+    albums = w.server.albums(w.channel)
+    assert all(len(a) <= 10 for a in albums)
+    kinds = [[media_kind(m) for m in a] for a in albums]
+    assert sorted(k for a in kinds for k in a) == sorted(
+        ["photo"] * 11 + ["video"] * 2 + ["document"]
+    )
+    for album in kinds:  # documents never share an album with photos and videos
+        assert "document" not in album or set(album) == {"document"}
+    # Each album's caption rides on its first message only.
+    for album in albums:
+        assert album[0].text.startswith("media")
+        assert all(m.text == "" for m in album[1:])
+    # Photos arrive byte for byte; videos with true attributes and a thumbnail.
+    sources = {name: path for name, path in inputs}
+    by_name = {}
+    for m in chat:
+        names = [
+            a.file_name
+            for a in m.media.attributes
+            if isinstance(a, types.DocumentAttributeFilename)
+        ]
+        by_name[names[0] if names else m.media.file.name] = m
+    for name in ("p00.jpg", "p10.jpg"):
+        assert by_name[name].media.file.sha256 == sha(sources[name].read_bytes())
+    for name in ("clip.mp4", "late.mp4"):
+        msg = by_name[name]
+        attr = video_attribute(msg)
+        src = probe(sources[name])
+        assert src.duration is not None
+        assert abs(attr.duration - src.duration) < 0.1
+        assert (attr.w, attr.h) == (src.width, src.height)
+        assert attr.supports_streaming
+        assert msg.media.thumb is not None, f"{name} arrived without a thumbnail"
+    # The message ids are stored per item.
+    for it in items:
+        assert len(await store.tg_messages(it.id)) == 1
+    assert leftovers(w.settings.work_dir) == []
+    await store.close()
+
+
+async def test_a_lost_answer_to_send_multi_media_does_not_send_the_album_twice(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    await log_in(w.settings, w.server, w.me)
+    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 4))
+    # Telegram posts the album, then the connection drops before the answer arrives.
+    w.server.inject(functions.messages.SendMultiMediaRequest, drop=True, after=True)
+    store = await w.store()
+    job = await intake.add_path(store, archive, dest="telegram:me")
+    await w.run(store)
+
+    chat = w.server.chat(w.me)
+    assert len(chat) == 4, "the album was posted twice"
+    sends = [r for r in w.server.log if r[1] == "SendMultiMediaRequest"]
+    assert len(sends) == 2  # the repeat happened, and was answered with the first messages
+    assert {it.state for it in await store.job_items(job.id)} == {ItemState.DELIVERED}
+    saved = {m.id for m in chat}
+    for it in await store.job_items(job.id):
+        assert set(await store.tg_messages(it.id)) <= saved
+    uploads = w.server.stats.requests.get("SaveFilePartRequest", 0)
+    assert uploads == 4  # nothing was uploaded again for the repeat
+    await store.close()
+
+
+async def test_random_id_duplicate_waits_and_repeats(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    await log_in(w.settings, w.server, w.me)
+    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 3))
+    w.server.inject(functions.messages.SendMultiMediaRequest, "RANDOM_ID_DUPLICATE")
+    store = await w.store()
+    await intake.add_path(store, archive, dest="telegram:me")
+    await w.run(store)
+    assert len(w.server.chat(w.me)) == 3
+    await store.close()
+
+
+async def test_expired_references_are_uploaded_again_under_the_same_random_ids(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    await log_in(w.settings, w.server, w.me)
+    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 3))
+    w.server.inject(functions.messages.SendMultiMediaRequest, "FILE_REFERENCE_EXPIRED")
+    store = await w.store()
+    await intake.add_path(store, archive, dest="telegram:me")
+    await w.run(store)
+    chat = w.server.chat(w.me)
+    assert len(chat) == 3
+    assert w.server.stats.requests["SaveFilePartRequest"] == 6  # each file uploaded twice
+    random_ids = {m.random_id for m in chat}
+    async with store.engine.connect() as conn:
+        from ferryman.store.schema import tg_sends
+
+        stored = {r.random_id for r in (await conn.execute(tg_sends.select())).all()}
+    assert random_ids == stored
+    await store.close()
+
+
+async def test_a_photo_telegram_refuses_goes_as_a_document_and_the_album_goes_on(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    await log_in(w.settings, w.server, w.me)
+    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 4))
+
+    def the_third_photo(req: Any) -> bool:
+        media = req.media
+        return isinstance(media, types.InputMediaUploadedPhoto) and media.file.name == "p02.jpg"
+
+    w.server.inject(
+        functions.messages.UploadMediaRequest, "PHOTO_INVALID_DIMENSIONS", match=the_third_photo
+    )
+    store = await w.store()
+    job = await intake.add_path(store, archive, dest="telegram:me")
+    await w.run(store)
+    chat = w.server.chat(w.me)
+    assert sorted(media_kind(m) for m in chat) == ["document", "photo", "photo", "photo"]
+    album = [m for m in chat if m.grouped_id is not None]
+    assert len(album) == 3  # the other three still travel together
+    assert {it.state for it in await store.job_items(job.id)} == {ItemState.DELIVERED}
+    assert w.server.stats.requests["SaveFilePartRequest"] == 4  # the fallback reused the upload
+    await store.close()
+
+
+async def test_a_file_refused_in_every_form_is_quarantined_and_the_rest_delivered(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    await log_in(w.settings, w.server, w.me)
+    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 3))
+
+    def p01(req: Any) -> bool:
+        media = req.media
+        return hasattr(media, "file") and media.file.name == "p01.jpg"
+
+    w.server.inject(functions.messages.UploadMediaRequest, "MEDIA_INVALID", match=p01, times=2)
+    store = await w.store()
+    job = await intake.add_path(store, archive, dest="telegram:me")
+    await w.run(store)
+    assert len(w.server.chat(w.me)) == 2
+    states = {Path(it.source_path).name: it.state for it in await store.job_items(job.id)}
+    assert states == {
+        "p00.jpg": ItemState.DELIVERED,
+        "p01.jpg": ItemState.QUARANTINED,
+        "p02.jpg": ItemState.DELIVERED,
+    }
+    kept = list(w.settings.quarantine_dir.rglob("p01.jpg*"))
+    assert kept, "the refused file is not in quarantine"
+    await store.close()
+
+
+async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before_it_ends(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    await log_in(w.settings, w.server, w.me)
+    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 2))
+    now = [1_000_000.0]
+    w.server.clock = lambda: now[0]
+    w.server.inject(functions.messages.SendMultiMediaRequest, "FLOOD_WAIT_300")
+    store = await w.store(clock=lambda: now[0])
+    job = await intake.add_path(store, archive, dest="telegram:me")
+
+    engine = w.engine(store)
+    task = asyncio.create_task(engine.run())
+    for _ in range(400):
+        await asyncio.sleep(0.05)
+        if await store.tg_wait_until(["account"]) > 0:
+            break
+    engine.stop()
+    await task
+    assert await store.tg_wait_until(["account"]) == pytest.approx(now[0] + 300)
+    seen = len(w.server.log)
+
+    # A restart 299 s later: the album stays put and no request reaches Telegram.
+    now[0] += 299
+    engine = w.engine(store)
+    task = asyncio.create_task(engine.run())
+    await asyncio.sleep(1.0)
+    engine.stop()
+    await task
+    assert len(w.server.log) == seen, w.server.log[seen:]
+    assert w.server.chat(w.me) == []
+
+    now[0] += 2  # the wait is over
+    await w.run(store)
+    assert len(w.server.chat(w.me)) == 2
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    await store.close()
+
+
+async def test_an_album_refused_for_one_file_goes_again_without_it_and_uploads_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    await log_in(w.settings, w.server, w.me)
+    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 4))
+    w.server.inject(functions.messages.SendMultiMediaRequest, "MEDIA_INVALID")
+    # Asked alone, the first reference is the one Telegram refuses.
+    w.server.inject(
+        functions.messages.UploadMediaRequest,
+        "MEDIA_INVALID",
+        match=lambda req: isinstance(req.media, types.InputMediaPhoto),
+    )
+    store = await w.store()
+    job = await intake.add_path(store, archive, dest="telegram:me")
+    await w.run(store)
+    chat = w.server.chat(w.me)
+    assert len(chat) == 3 and len({m.grouped_id for m in chat}) == 1
+    states = sorted(it.state.value for it in await store.job_items(job.id))
+    assert states == ["delivered", "delivered", "delivered", "quarantined"]
+    assert w.server.stats.requests["SaveFilePartRequest"] == 4
+    await store.close()
+
+
+async def test_forum_topic_and_caption_limit(tmp_path: Path) -> None:
+    w = World(tmp_path, caption_template="{job_name} " + "x" * 990 + " {album}/{albums}")
+    forum = w.server.add_channel("Forum", forum=True, broadcast=False, admins=[w.me])
+    forum.topics.add(7)
+    await log_in(w.settings, w.server, w.me)
+    archive = make_zip(tmp_path / ("n" * 100 + ".zip"), photos(tmp_path / "in", 2))
+    store = await w.store()
+    await intake.add_path(store, archive, dest=f"telegram:-100{forum.id}/topic/7")
+    await w.run(store)
+    chat = w.server.chat(forum)
+    assert len(chat) == 2
+    assert {m.topic_id for m in chat} == {7}
+    assert len(chat[0].text) == 1024 and chat[0].text.endswith("…")
+    await store.close()

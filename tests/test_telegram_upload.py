@@ -1,0 +1,383 @@
+"""The parallel uploader against the fake Telegram, through the real Telethon client."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telethon import TelegramClient
+from telethon.tl import functions, types
+
+from faketg import FakeTelegram, LinkModel
+from faketg.client import FakeDialer, logged_in_client
+from faketg.state import Account
+from ferryman.errors import FerrymanError
+from ferryman.telegram.errors import TelegramWait
+from ferryman.telegram.upload import Uploader
+
+KIB = 1024
+PART = 512 * KIB
+SMALL = functions.upload.SaveFilePartRequest
+BIG = functions.upload.SaveBigFilePartRequest
+
+
+@dataclass
+class Env:
+    server: FakeTelegram
+    me: Account
+    client: TelegramClient
+    dialer: FakeDialer
+    tmp: Path
+
+    def file(self, size: int, name: str = "blob.bin", seed: int = 1) -> tuple[Path, bytes]:
+        data = random.Random(seed).randbytes(size)
+        path = self.tmp / name
+        path.write_bytes(data)
+        return path, data
+
+    async def uploaded_sha256(self, input_file: Any) -> str:
+        """Turn the upload into a document as the sink would, and hash what the server kept."""
+        media = await self.client(
+            functions.messages.UploadMediaRequest(
+                types.InputPeerSelf(),
+                types.InputMediaUploadedDocument(
+                    file=input_file, mime_type="application/octet-stream", attributes=[]
+                ),
+            )
+        )
+        return self.server.media[media.document.id].file.sha256
+
+    def record_arrivals(self, kind: type) -> list[tuple[float, int, int]]:
+        """(loop time, part, parts in flight) for each part request reaching its handler."""
+        arrivals: list[tuple[float, int, int]] = []
+        handler = self.server.handlers[kind]
+        loop = asyncio.get_running_loop()
+
+        async def recording(server: FakeTelegram, call: Any, req: Any) -> Any:
+            arrivals.append((loop.time(), req.file_part, server.stats.parts_in_flight))
+            return await handler(server, call, req)
+
+        self.server.handlers[kind] = recording
+        return arrivals
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    server = FakeTelegram()
+    me = server.add_user("Ann", phone="+15550001")
+    client = await logged_in_client(server, me, flood_sleep_threshold=0)  # as make_client
+    try:
+        yield Env(server, me, client, FakeDialer(server), tmp_path)
+    finally:
+        await client.disconnect()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def test_small_file_is_an_input_file_with_md5(env: Env) -> None:
+    path, data = env.file(2 * PART + 1000)
+    uploader = Uploader(env.client, env.dialer)
+    result = await uploader.upload(path, name="photo.bin")
+    await uploader.close()
+    assert isinstance(result, types.InputFile)
+    assert result.parts == 3 and result.name == "photo.bin"
+    assert result.md5_checksum == hashlib.md5(data).hexdigest()
+    assert env.server.stats.requests.get(SMALL.__name__) == 3
+    assert BIG.__name__ not in env.server.stats.requests
+    upload = env.server.uploads[(env.client.session.auth_key.key_id, result.id)]
+    assert [len(upload.parts[i]) for i in range(3)] == [PART, PART, 1000]
+    assert await env.uploaded_sha256(result) == sha(data)
+
+
+async def test_big_file_is_an_input_file_big(env: Env) -> None:
+    size = 11 * 1024 * 1024 + 12345
+    path, data = env.file(size)
+    uploader = Uploader(env.client, env.dialer)
+    result = await uploader.upload(path)
+    await uploader.close()
+    assert isinstance(result, types.InputFileBig)
+    assert result.parts == 23 and result.name == "blob.bin"
+    assert env.server.stats.requests.get(BIG.__name__) == 23
+    assert SMALL.__name__ not in env.server.stats.requests
+    assert await env.uploaded_sha256(result) == sha(data)
+    stats = uploader.last_stats
+    assert stats is not None and stats.parts == 23 and stats.resent_parts == 0
+
+
+async def test_one_byte_file(env: Env) -> None:
+    path, data = env.file(1)
+    uploader = Uploader(env.client, env.dialer)
+    result = await uploader.upload(path)
+    assert isinstance(result, types.InputFile) and result.parts == 1
+    assert result.md5_checksum == hashlib.md5(data).hexdigest()
+    assert await env.uploaded_sha256(result) == sha(data)
+    assert env.dialer.opened == 1  # one part: one connection is all it needs
+    await uploader.close()
+
+
+async def test_empty_and_missing_files_are_refused(env: Env) -> None:
+    empty = env.tmp / "empty.bin"
+    empty.write_bytes(b"")
+    uploader = Uploader(env.client, env.dialer)
+    with pytest.raises(FerrymanError) as info:
+        await uploader.upload(empty)
+    assert info.value.code == "source.empty"
+    with pytest.raises(FerrymanError) as info:
+        await uploader.upload(env.tmp / "nowhere.bin")
+    assert info.value.code == "source.not_found"
+    assert SMALL.__name__ not in env.server.stats.requests
+
+
+async def test_progress_is_monotonic_and_ends_at_size(env: Env) -> None:
+    size = 5 * PART + 77
+    path, _ = env.file(size)
+    seen: list[tuple[int, int]] = []
+    uploader = Uploader(env.client, env.dialer)
+    await uploader.upload(path, progress=lambda sent, total: seen.append((sent, total)))
+    await uploader.close()
+    assert len(seen) == 6
+    assert all(total == size for _, total in seen)
+    sent = [s for s, _ in seen]
+    assert sent == sorted(sent) and len(set(sent)) == len(sent)
+    assert sent[-1] == size
+
+
+async def test_parallel_parts_beat_telethons_upload_file(env: Env) -> None:
+    env.server.network.model = LinkModel(latency=0.02)
+    path, data = env.file(8 * PART)
+    loop = asyncio.get_running_loop()
+
+    started = loop.time()
+    await env.client.upload_file(path, part_size_kb=512)
+    telethon_seconds = loop.time() - started
+    assert env.server.stats.max_parts_in_flight == 1  # one part at a time, as claimed
+
+    env.server.stats.max_parts_in_flight = 0
+    env.server.stats.parts_by_connection.clear()
+    uploader = Uploader(env.client, env.dialer, connections=4, max_in_flight=8)
+    started = loop.time()
+    result = await uploader.upload(path)
+    ours_seconds = loop.time() - started
+    await uploader.close()
+
+    stats = uploader.last_stats
+    assert stats is not None
+    assert env.server.stats.max_parts_in_flight > 1
+    assert stats.max_in_flight > 1 and stats.connections > 1
+    assert len(env.server.stats.parts_by_connection) > 1  # server side: several connections
+    assert telethon_seconds >= 2 * ours_seconds, (telethon_seconds, ours_seconds)
+    assert await env.uploaded_sha256(result) == sha(data)
+
+
+async def test_short_flood_wait_is_slept_and_halves_the_window(env: Env) -> None:
+    env.server.network.model = LinkModel(latency=0.05)
+    path, data = env.file(10 * PART)
+    arrivals = env.record_arrivals(SMALL)
+    waits: list[tuple[int, float]] = []
+    loop = asyncio.get_running_loop()
+
+    async def on_wait(wait: TelegramWait) -> None:
+        waits.append((wait.seconds, loop.time()))
+        await asyncio.sleep(0.2)  # storing not_before takes a while: nothing goes out meanwhile
+
+    env.server.inject(SMALL, "FLOOD_WAIT_1", skip=0)
+    uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4, on_wait=on_wait)
+    started = loop.time()
+    result = await uploader.upload(path)
+    elapsed = loop.time() - started
+    await uploader.close()
+
+    assert elapsed >= 1.2
+    assert [s for s, _ in waits] == [1]
+    stats = uploader.last_stats
+    assert stats is not None and stats.waits == 1 and stats.max_in_flight == 4
+    waited_at = waits[0][1]
+    # Parts sent before the answer still arrive (one way: 0.05 s); none is sent while
+    # on_wait runs (0.2 s) nor during the wait itself (1 s after that).
+    assert not [a for a in arrivals if waited_at + 0.04 <= a[0] < waited_at + 1.2]
+    after = [a for a in arrivals if a[0] >= waited_at + 1.2]
+    first_round = [a for a in after if a[0] < after[0][0] + 0.08]  # before any reply is back
+    assert len(first_round) == 2  # the window went from 4 to 2
+    assert await env.uploaded_sha256(result) == sha(data)
+
+
+async def test_long_flood_wait_is_raised_after_on_wait(env: Env) -> None:
+    path, _ = env.file(6 * PART)
+    calls: list[int] = []
+
+    async def on_wait(wait: TelegramWait) -> None:
+        calls.append(wait.seconds)
+
+    env.server.inject(SMALL, "FLOOD_WAIT_120", skip=2)
+    uploader = Uploader(env.client, env.dialer, max_inline_wait=30, on_wait=on_wait)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TelegramWait) as info:
+        await uploader.upload(path)
+    assert loop.time() - started < 5
+    assert info.value.seconds == 120 and not info.value.premium
+    assert info.value.code == "telegram.flood_wait"
+    assert calls == [120]
+    stats = uploader.last_stats
+    assert stats is not None and stats.waits == 1
+    await uploader.close()
+
+
+async def test_premium_flood_wait_lowers_parts_in_flight_for_good(env: Env) -> None:
+    env.server.network.model = LinkModel(latency=0.02)
+    first, first_data = env.file(8 * PART, "a.bin", seed=1)
+    second, second_data = env.file(16 * PART, "b.bin", seed=2)
+    env.server.inject(SMALL, "FLOOD_PREMIUM_WAIT_1", skip=0)
+    waits: list[TelegramWait] = []
+
+    async def on_wait(wait: TelegramWait) -> None:
+        waits.append(wait)
+
+    uploader = Uploader(env.client, env.dialer, connections=4, max_in_flight=8, on_wait=on_wait)
+    result = await uploader.upload(first)
+    before = uploader.last_stats
+    assert before is not None and before.waits == 1 and before.max_in_flight > 4
+    assert [(w.seconds, w.premium) for w in waits] == [(1, True)]
+
+    env.server.stats.max_parts_in_flight = 0
+    result2 = await uploader.upload(second)
+    after = uploader.last_stats
+    await uploader.close()
+    assert after is not None and after.waits == 0
+    # Halved to 4, and sixteen acknowledged parts would have grown it to 7 but for the cap.
+    assert uploader.window == 4
+    assert after.max_in_flight <= 4
+    assert env.server.stats.max_parts_in_flight <= 4
+    assert await env.uploaded_sha256(result) == sha(first_data)
+    assert await env.uploaded_sha256(result2) == sha(second_data)
+
+
+class TracingDialer(FakeDialer):
+    """Notes, client side, each part request's outcome as the sender settles it."""
+
+    def __init__(self, server: FakeTelegram, events: list[tuple[str, int]]) -> None:
+        super().__init__(server)
+        self.events = events
+
+    async def open_sender(self, client: TelegramClient) -> Any:
+        sender = await super().open_sender(client)
+        send = sender.send
+
+        def traced(request: Any, ordered: bool = False) -> Any:
+            future = send(request, ordered)
+            future.add_done_callback(lambda f: self._settled(request, f))
+            return future
+
+        sender.send = traced
+        return sender
+
+    def _settled(self, request: Any, future: asyncio.Future[Any]) -> None:
+        if isinstance(request, SMALL | BIG):
+            ok = not future.cancelled() and future.exception() is None
+            self.events.append(("ack" if ok else "fail", request.file_part))
+
+
+async def test_dropped_connection_resends_only_unacknowledged_parts(env: Env) -> None:
+    env.server.network.model = LinkModel(latency=0.01)
+    path, data = env.file(12 * PART)
+    events: list[tuple[str, int]] = []
+    dialer = TracingDialer(env.server, events)
+    handler = env.server.handlers[SMALL]
+
+    async def saving(server: FakeTelegram, call: Any, req: Any) -> Any:
+        events.append(("save", req.file_part))
+        return await handler(server, call, req)
+
+    env.server.handlers[SMALL] = saving
+    fault = env.server.inject(SMALL, drop=True, skip=8)  # after the first round of six
+    uploader = Uploader(env.client, dialer, connections=3, max_in_flight=6)
+    result = await uploader.upload(path)
+    await uploader.close()
+
+    assert fault.hits == 1
+    first_fail = next(i for i, e in enumerate(events) if e[0] == "fail")
+    acked_before = {p for kind, p in events[:first_fail] if kind == "ack"}
+    assert acked_before  # the drop came mid-upload, after some parts were acknowledged
+    for part in range(12):
+        acked_at = events.index(("ack", part))
+        assert ("save", part) not in events[acked_at + 1 :], f"part {part} sent after its ack"
+    for part in acked_before:
+        assert events.count(("save", part)) == 1
+    stats = uploader.last_stats
+    assert stats is not None and stats.resent_parts >= 1
+    assert dialer.opened == 4  # three connections, and one to replace the dropped one
+    assert await env.uploaded_sha256(result) == sha(data)
+
+
+async def test_server_error_is_retried(env: Env) -> None:
+    path, data = env.file(4 * PART)
+    env.server.inject(SMALL, "RPC_CALL_FAIL", skip=1)
+    uploader = Uploader(env.client, env.dialer, retry_delay=0.01)
+    result = await uploader.upload(path)
+    await uploader.close()
+    assert env.server.stats.requests[SMALL.__name__] == 5
+    stats = uploader.last_stats
+    assert stats is not None and stats.resent_parts == 1 and stats.waits == 0
+    assert await env.uploaded_sha256(result) == sha(data)
+
+
+async def test_server_error_gives_up_after_five_retries(env: Env) -> None:
+    path, _ = env.file(2 * PART)
+    env.server.inject(SMALL, "RPC_CALL_FAIL", times=50, match=lambda r: r.file_part == 0)
+    uploader = Uploader(env.client, env.dialer, retry_delay=0.001)
+    with pytest.raises(FerrymanError) as info:
+        await uploader.upload(path)
+    await uploader.close()
+    assert info.value.code == "telegram.server"
+    assert env.server.stats.requests[SMALL.__name__] == 1 + 6  # part 1 once, part 0 six times
+
+
+async def test_connections_are_reused_and_closed(env: Env) -> None:
+    env.server.network.model = LinkModel(latency=0.01)  # so parts overlap and need them all
+    path, data = env.file(6 * PART)
+    uploader = Uploader(env.client, env.dialer, connections=3, max_in_flight=6)
+    for _ in range(2):
+        result = await uploader.upload(path)
+        assert await env.uploaded_sha256(result) == sha(data)
+    assert env.dialer.opened == 3
+    assert len(env.server.senders) == 4  # the client's own and three extra
+    await uploader.close()
+    assert list(env.server.senders.values()) == [env.client._sender]
+
+
+async def test_reads_stay_a_few_parts_ahead_of_the_network(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ferryman.telegram import upload as upload_module
+
+    env.server.network.model = LinkModel(latency=0.01)
+    part = 64 * KIB
+    path, data = env.file(40 * part)
+    counts = {"read": 0, "acked": 0, "lead": 0}
+    read = upload_module._Parts._read
+
+    def counting_read(self: Any, fh: Any, want: int) -> bytes:
+        chunk = read(self, fh, want)
+        counts["read"] += 1
+        counts["lead"] = max(counts["lead"], counts["read"] - counts["acked"])
+        return chunk
+
+    def progress(sent: int, total: int) -> None:
+        counts["acked"] += 1
+
+    monkeypatch.setattr(upload_module._Parts, "_read", counting_read)
+    uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4, part_size=part)
+    result = await uploader.upload(path, progress=progress)
+    await uploader.close()
+    assert counts["read"] == counts["acked"] == 40
+    # in flight or waiting for a slot (4), read ahead (4), one being read
+    assert counts["lead"] <= 4 + upload_module.READ_AHEAD + 1
+    assert await env.uploaded_sha256(result) == sha(data)
