@@ -64,14 +64,21 @@ class FakeSender:
     async def connect(self, connection: Any = None) -> bool:
         if self._user_connected:
             return False
-        if self.auth_key.key is None:
-            self.auth_key.key = os.urandom(256)  # what the key exchange would have made
         self._connection = connection
-        self.pipe = Pipe()
-        self.id = self.server.attach(self)
+        await self._attach()
         self._user_connected = True
         self._disconnected_future = asyncio.get_running_loop().create_future()
         return True
+
+    async def _attach(self) -> None:
+        """Join the server (a subclass may reach it some other way, see ``remote``)."""
+        if self.auth_key.key is None:
+            self.auth_key.key = os.urandom(256)  # what the key exchange would have made
+        self.pipe = Pipe()
+        self.id = self.server.attach(self)
+
+    def _detach(self) -> None:
+        self.server.detach(self)
 
     def is_connected(self) -> bool:
         return self._user_connected
@@ -89,7 +96,7 @@ class FakeSender:
         if not self._user_connected:
             return
         self._user_connected = False
-        self.server.detach(self)
+        self._detach()
         for task in list(self._tasks):
             task.cancel()
         fut = self._disconnected_future
@@ -133,7 +140,7 @@ class FakeSender:
 
     async def _roundtrip(self, request: Any, data: bytes, fut: asyncio.Future[Any]) -> None:
         try:
-            body = await self.server.call(self, data)
+            body = await self._call(data)
         except RpcFault as fault:
             _settle(fut, error=rpc_message_to_error(RpcError(fault.code, fault.message), request))
         except Dropped:
@@ -149,6 +156,10 @@ class FakeSender:
                 _settle(fut, error=exc)
             else:
                 _settle(fut, result=result)
+
+    async def _call(self, data: bytes) -> bytes:
+        """One request's answer; raises :class:`RpcFault` or :class:`Dropped` instead."""
+        return await self.server.call(self, data)
 
     def deliver_update(self, body: bytes) -> None:
         """Push an ``Updates`` object (as bytes) the way the server pushes updates."""
