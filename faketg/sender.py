@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from telethon.crypto import AuthKey
 from telethon.errors import rpc_message_to_error
 from telethon.extensions import BinaryReader
+from telethon.network.mtprotosender import MTProtoSender
 from telethon.tl.types import RpcError
 from telethon.utils import is_list_like
 
@@ -155,6 +156,9 @@ class FakeSender:
             except Exception as exc:
                 _settle(fut, error=exc)
             else:
+                # As Telethon's own sender does: a reply's updates also feed the update
+                # loop (flagged outgoing), so the client's pts never shows a false gap.
+                MTProtoSender._store_own_updates(self, result)
                 _settle(fut, result=result)
 
     async def _call(self, data: bytes) -> bytes:

@@ -50,28 +50,44 @@ class Box:
 
 @dataclass(slots=True)
 class StoredFile:
-    """A finished upload, assembled from its parts."""
+    """A finished upload, assembled from its parts.
+
+    A file kept without its bytes (``FakeTelegram.keep_part_bytes`` off) has empty
+    ``data`` and carries its size and SHA-256 instead; it cannot be downloaded.
+    """
 
     data: bytes = field(repr=False)
     name: str
+    known_size: int | None = None
+    known_sha256: str | None = None
 
     @property
     def sha256(self) -> str:
+        if self.known_sha256 is not None:
+            return self.known_sha256
         return hashlib.sha256(self.data).hexdigest()
 
     @property
     def size(self) -> int:
-        return len(self.data)
+        return self.known_size if self.known_size is not None else len(self.data)
 
 
 @dataclass(slots=True)
 class Upload:
-    """Parts received for one client ``file_id``, before ``uploadMedia`` uses them."""
+    """Parts received for one client ``file_id``, before ``uploadMedia`` uses them.
+
+    Without part bytes (big files while ``FakeTelegram.keep_part_bytes`` is off), parts
+    are folded into ``digest`` in order as soon as the ones before them are in; ``parts``
+    then holds only those that arrived ahead of a gap, so memory stays near the window.
+    """
 
     parts: dict[int, bytes] = field(default_factory=dict)
     total: int | None = None  # known for big files (saveBigFilePart)
     big: bool = False
     saves: int = 0  # how many part requests arrived (repeats included)
+    sizes: dict[int, int] = field(default_factory=dict)  # part -> its length
+    digest: Any = None  # hashlib.sha256 of parts 0..hashed-1, when bytes are not kept
+    hashed: int = 0
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from telethon.tl import functions, types
 
 from faketg.handlers.uploads import stored_media
 from faketg.sender import RpcFault
-from faketg.state import StoredMedia, StoredMessage
+from faketg.state import Account, StoredMedia, StoredMessage
 from faketg.tl import entities_for, message_tl, resolve_peer
 
 if TYPE_CHECKING:
@@ -88,7 +88,22 @@ def post(
 
     Returns each message (the sender's copy) with the pts it got in the sender's box.
     """
-    me = call.me()
+    return post_as(
+        server, call.me(), peer, entries, grouped=grouped, topic=topic, reply_to=reply_to
+    )
+
+
+def post_as(
+    server: FakeTelegram,
+    me: Account,
+    peer: tuple[str, int],
+    entries: list[tuple[str, StoredMedia | None, int | None]],
+    *,
+    grouped: bool,
+    topic: int | None,
+    reply_to: int | None,
+) -> list[tuple[StoredMessage, int]]:
+    """:func:`post` for a sender without a connection (a person in a test, see ``people``)."""
     now = int(server.clock())
     grouped_id = server.new_id() if grouped and len(entries) > 1 else None
     out: list[tuple[StoredMessage, int]] = []

@@ -46,7 +46,7 @@ def _check_part(data: bytes, part: int, limit: int) -> None:
 async def save_file_part(server: FakeTelegram, call: Call, req: Any) -> Any:
     _check_part(req.bytes, req.file_part, 4000)
     up = server.uploads.setdefault(_key(call, req.file_id), Upload())
-    up.parts[req.file_part] = req.bytes
+    _keep(server, up, req.file_part, req.bytes)
     up.saves += 1
     return Raw(BOOL_TRUE)
 
@@ -60,9 +60,28 @@ async def save_big_file_part(server: FakeTelegram, call: Call, req: Any) -> Any:
     if up.total is not None and up.total != req.file_total_parts:
         raise RpcFault(400, "FILE_PARTS_INVALID")
     up.total, up.big = req.file_total_parts, True
-    up.parts[req.file_part] = req.bytes
+    _keep(server, up, req.file_part, req.bytes)
     up.saves += 1
     return Raw(BOOL_TRUE)
+
+
+def _keep(server: FakeTelegram, up: Upload, index: int, data: bytes) -> None:
+    """Keep a part's bytes, or (a big file without ``keep_part_bytes``) fold them into a hash.
+
+    Parts are hashed in order, so one that arrives ahead of a gap waits in ``parts``. A part
+    sent again after it was hashed only updates its size: its bytes are gone to compare.
+    """
+    up.sizes[index] = len(data)
+    if up.digest is None and (server.keep_part_bytes or not up.big):
+        up.parts[index] = data
+        return
+    if up.digest is None:
+        up.digest = hashlib.sha256()
+    if index >= up.hashed:
+        up.parts[index] = data
+    while up.hashed in up.parts:
+        up.digest.update(up.parts.pop(up.hashed))
+        up.hashed += 1
 
 
 def assemble(server: FakeTelegram, call: Call, input_file: Any) -> StoredFile:
@@ -74,29 +93,38 @@ def assemble(server: FakeTelegram, call: Call, input_file: Any) -> StoredFile:
         raise RpcFault(400, "FILE_PART_0_MISSING")
     if big != up.big or (big and up.total != count):
         raise RpcFault(400, "FILE_PARTS_INVALID")
+    sizes = up.sizes
     for i in range(count):
-        if i not in up.parts:
+        if i not in sizes:
             raise RpcFault(400, f"FILE_PART_{i}_MISSING")
-    if any(i >= count for i in up.parts):
+    if any(i >= count for i in sizes):
         raise RpcFault(400, "FILE_PARTS_INVALID")
-    size = len(up.parts[0])
+    size = sizes[0]
     if count > 1 and (size % 1024 or MAX_PART % size):
         raise RpcFault(400, "FILE_PART_SIZE_INVALID")
     for i in range(count - 1):
-        if len(up.parts[i]) != size:
+        if sizes[i] != size:
             raise RpcFault(400, "FILE_PART_SIZE_CHANGED")
-    if len(up.parts[count - 1]) > size:
+    if sizes[count - 1] > size:
         raise RpcFault(400, "FILE_PART_SIZE_CHANGED")
+    if up.digest is not None:  # big, bytes not kept: every part is in the hash by now
+        total = sum(sizes[i] for i in range(count))
+        _check_total(call, total)
+        return StoredFile(b"", input_file.name, total, up.digest.hexdigest())
     data = b"".join(up.parts[i] for i in range(count))
     if not big:
         if len(data) > SMALL_FILE_MAX:
             raise RpcFault(400, "FILE_PARTS_INVALID")
         if input_file.md5_checksum and hashlib.md5(data).hexdigest() != input_file.md5_checksum:
             raise RpcFault(400, "MD5_CHECKSUM_INVALID")
-    limit = (4000 if call.me().premium else 2000) * 1024 * 1024
-    if len(data) > limit:
-        raise RpcFault(400, "FILE_PARTS_INVALID")
+    _check_total(call, len(data))
     return StoredFile(data, input_file.name)
+
+
+def _check_total(call: Call, size: int) -> None:
+    limit = (4000 if call.me().premium else 2000) * 1024 * 1024
+    if size > limit:
+        raise RpcFault(400, "FILE_PARTS_INVALID")
 
 
 def _photo(server: FakeTelegram, call: Call, file: StoredFile) -> StoredMedia:

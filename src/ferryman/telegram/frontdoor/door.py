@@ -1,0 +1,121 @@
+"""The front door: private messages from allowed people become jobs, commands and replies.
+
+Telethon runs each event handler as its own task; the handler here only queues the
+message, and one consumer answers them in the order they came, so ``/pause`` followed
+by ``/resume`` never runs the other way round. Long work (downloads) runs in tasks of
+its own, so a big file never holds up a command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from telethon import events
+
+from ferryman.config import Settings
+from ferryman.engine.events import EventBus
+from ferryman.errors import FerrymanError
+from ferryman.store import Store
+from ferryman.telegram.client import Dialer, MTProtoDialer
+from ferryman.telegram.frontdoor.allow import AllowList
+from ferryman.telegram.frontdoor.caption import has_link
+from ferryman.telegram.frontdoor.chat import Chat
+from ferryman.telegram.frontdoor.commands import Commands
+from ferryman.telegram.frontdoor.download import close_quietly
+from ferryman.telegram.frontdoor.inbox import CHUNKS_IN_FLIGHT, Inbox
+from ferryman.telegram.frontdoor.remote import remote_file
+from ferryman.telegram.frontdoor.status import StatusBoard
+from ferryman.telegram.pool import SenderPool
+
+log = logging.getLogger(__name__)
+
+LINKS_NOT_YET = "links are not supported yet; send the file itself (any archive or media file)"
+NOT_UNDERSTOOD = "send me an archive or a media file, or /help"
+CLOSE_GRACE_SECONDS = 10.0  # for the message being answered when ferryman stops
+
+
+class FrontDoor:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: Any,
+        bus: EventBus,
+        nudge: Callable[[], None],
+        dialer: Dialer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.bus = bus
+        self.chat = Chat(client)
+        self.board = StatusBoard(store, self.chat, settings.telegram.status_every_seconds)
+        connections = min(settings.telegram.upload_connections, CHUNKS_IN_FLIGHT)
+        self.pool = SenderPool(client, dialer or MTProtoDialer(), connections)
+        self.inbox = Inbox(settings, store, client, self.pool, self.board, nudge)
+        self.commands = Commands(settings, store, self.inbox, nudge)
+        self.allow = AllowList(set())
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._answering: asyncio.Task[None] | None = None
+        self._showing: asyncio.Task[None] | None = None
+        self._unsubscribe: Any = None
+
+    async def start(self) -> None:
+        """Resolve who is allowed, pick up earlier status messages and downloads, listen."""
+        self.allow = await AllowList.resolve(self.client, self.settings.telegram.allow_users)
+        await self.board.load()
+        self._unsubscribe = self.bus.subscribe(self.board.on_event)
+        self._showing = asyncio.create_task(self.board.run(), name="status-board")
+        self._answering = asyncio.create_task(self._answer_all(), name="front-door")
+        self.client.add_event_handler(self._on_message, events.NewMessage(incoming=True))
+        await self.inbox.resume()
+
+    async def close(self) -> None:
+        """Stop listening; a message being answered is finished first (store writes are
+        not cut in half), downloads stop where they are and go on at the next start."""
+        self.client.remove_event_handler(self._on_message)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._queue.put_nowait(None)
+        if self._answering is not None:
+            await asyncio.wait({self._answering}, timeout=CLOSE_GRACE_SECONDS)
+        await self.inbox.close()
+        tasks = [t for t in (self._answering, self._showing) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await close_quietly(self.pool)
+
+    async def _on_message(self, event: Any) -> None:
+        # No await before queueing: handlers run as tasks, and order is kept only here.
+        if event.is_private and self.allow.allows(event.sender_id):
+            self._queue.put_nowait(event)
+
+    async def _answer_all(self) -> None:
+        while (event := await self._queue.get()) is not None:
+            message = event.message
+            try:
+                with contextlib.suppress(Exception):  # else looked up when answering
+                    self.chat.remember(event.chat_id, await event.get_input_chat())
+                reply = await self.answer(message)
+                if reply:
+                    await self.chat.send(message.chat_id, reply, reply_to=message.id)
+            except FerrymanError as exc:
+                log.warning("answering message %s failed: %s", message.id, exc)
+            except Exception:
+                log.exception("answering message %s failed", message.id)
+
+    async def answer(self, message: Any) -> str | None:
+        """The reply to one message from an allowed person (None: no reply)."""
+        text = message.message or ""
+        if remote_file(message) is not None:
+            return await self.inbox.receive(message, message.chat_id, message.sender_id)
+        if text.startswith("/"):
+            return await self.commands.run(text)
+        if has_link(text):
+            return LINKS_NOT_YET
+        return NOT_UNDERSTOOD

@@ -1,0 +1,242 @@
+"""Files sent in the chat become jobs: record, download (resumably), add as a job.
+
+Each file gets a row before anything is downloaded, and its own folder
+``<data_dir>/inbox/<row id>/`` so it keeps its name (the job is named after it). A file
+received before (same Telegram file id and size) is not taken again unless the caption
+says ``force``. Downloads left half done by a stop or a crash go on at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ferryman.config import Settings
+from ferryman.engine import intake
+from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.errors import FerrymanError
+from ferryman.model import Job
+from ferryman.store import Store
+from ferryman.store.telegram_inbox import DOWNLOADING, DUPLICATE, FAILED, InboxRow
+from ferryman.telegram.errors import TelegramWait, from_telethon
+from ferryman.telegram.frontdoor import render
+from ferryman.telegram.frontdoor.caption import read_caption
+from ferryman.telegram.frontdoor.download import Download
+from ferryman.telegram.frontdoor.remote import RemoteFile, remote_file
+from ferryman.telegram.frontdoor.status import Board, StatusBoard
+from ferryman.telegram.pool import SenderPool
+
+log = logging.getLogger(__name__)
+
+DOWNLOADS_AT_ONCE = 2  # files; each has several chunks in flight
+CHUNKS_IN_FLIGHT = 4
+
+
+@dataclass(slots=True)
+class Transfer:
+    """A download in progress, for ``/queue``."""
+
+    row: InboxRow
+    name: str
+    size: int
+    done: int = 0
+
+
+class Inbox:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: Any,
+        pool: SenderPool,
+        board: StatusBoard,
+        nudge: Callable[[], None],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.pool = pool
+        self.board = board
+        self.nudge = nudge
+        self.folder = settings.data_dir / "inbox"
+        self.transfers: dict[int, Transfer] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
+
+    @property
+    def default_dest(self) -> str:
+        return self.settings.telegram.default_target or "library:"
+
+    def _path_for(self, name: str) -> Callable[[int], str]:
+        return lambda row_id: str(self.folder / str(row_id) / name)
+
+    async def receive(self, message: Any, chat_id: int, sender_id: int) -> str | None:
+        """A message with a file from an allowed sender; returns a reply, if one is due."""
+        remote = remote_file(message)
+        if remote is None:
+            return None
+        try:
+            wishes = read_caption(message.message or "", self.default_dest)
+        except FerrymanError as exc:
+            await self.store.inbox_note(
+                chat_id=chat_id,
+                message_id=message.id,
+                sender_id=sender_id,
+                state=FAILED,
+                code=exc.code,
+            )
+            return f"not taken: {exc.message}"
+        added = await self.store.inbox_add(
+            chat_id=chat_id,
+            message_id=message.id,
+            sender_id=sender_id,
+            file_key=remote.key,
+            name=remote.name,
+            size=remote.size,
+            dest=wishes.dest,
+            force=wishes.force,
+            path_for=self._path_for(remote.name),
+        )
+        if added is None:
+            return None  # this very message was handled before
+        row, earlier = added
+        if row.state == DUPLICATE:
+            where = f"job {earlier.job_id}" if earlier and earlier.job_id else "a download"
+            return (
+                f"{remote.name} was received before ({where}); send it again with the"
+                " caption force to process it again"
+            )
+        board = await self._open_board(chat_id, message.id, remote)
+        self._start(row, remote, board)
+        return None
+
+    async def _open_board(self, chat_id: int, message_id: int, remote: RemoteFile) -> Board | None:
+        """The file's status message; without one (say, a flood wait) the file still comes."""
+        try:
+            first = render.downloading(remote.name, 0, remote.size)
+            return await self.board.open(chat_id, message_id, first)
+        except FerrymanError as exc:
+            log.warning("no status message for %s: %s", remote.name, exc)
+            return None
+
+    async def resume(self) -> None:
+        """Go on with downloads a stop or crash left half done."""
+        for row in await self.store.inbox_rows([DOWNLOADING]):
+            try:
+                remote = await self._fetch_remote(row)
+            except FerrymanError as exc:
+                if exc.retryable:
+                    log.warning("inbox %s: cannot resume now (%s); next start", row.id, exc)
+                    continue
+                await self.store.inbox_failed(row.id, exc.code)
+                continue
+            board = await self._open_board(row.chat_id, row.message_id, remote)
+            self._start(row, remote, board)
+
+    async def close(self) -> None:
+        """Stop the downloads; their partial files stay for the next start."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ------------------------------------------------------------ download
+
+    def _start(self, row: InboxRow, remote: RemoteFile, board: Board | None) -> None:
+        task = asyncio.create_task(self._take(row, remote, board), name=f"inbox-{row.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _take(self, row: InboxRow, remote: RemoteFile, board: Board | None) -> None:
+        transfer = Transfer(row, remote.name, remote.size)
+        self.transfers[row.id] = transfer
+
+        def progress(done: int) -> None:
+            transfer.done = done
+            self._show(board, render.downloading(remote.name, done, remote.size))
+
+        try:
+            async with self._slots:
+                await self._download(row, remote, progress)
+            job = await self._make_job(row)
+        except FerrymanError as exc:
+            await self.store.inbox_failed(row.id, exc.code)
+            self._show(board, render.download_failed(remote.name, exc.code, exc.message))
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug: show it, keep the row for the next start
+            log.exception("inbox %s: taking the file failed", row.id)
+            self._show(board, render.download_failed(remote.name, "engine.internal", str(exc)))
+            return
+        finally:
+            self.transfers.pop(row.id, None)
+        await self.store.inbox_done(row.id, job.id)
+        if board is not None:
+            await self.board.attach(board, job.id)
+        self.nudge()
+
+    def _show(self, board: Board | None, shown: render.Shown) -> None:
+        if board is not None:
+            self.board.want(board, shown)
+
+    async def _download(
+        self, row: InboxRow, remote: RemoteFile, progress: Callable[[int], None]
+    ) -> None:
+        """Download with retries; a wait Telegram imposes is honoured and not counted."""
+        assert row.path is not None
+        failures = 0
+        while True:
+            download = Download(
+                self.client,
+                self.pool,
+                remote.location,
+                remote.size,
+                Path(row.path),
+                dc_id=remote.dc_id,
+                in_flight=CHUNKS_IN_FLIGHT,
+                refresh=lambda: self._fresh_location(row),
+                on_progress=progress,
+            )
+            try:
+                await download.run()
+                return
+            except TelegramWait as wait:
+                await asyncio.sleep(wait.seconds)
+            except FerrymanError as exc:
+                failures += 1
+                if not should_retry(exc, failures, self.settings.retry):
+                    raise
+                log.warning("inbox %s: download interrupted (%s); again", row.id, exc.code)
+                await asyncio.sleep(backoff_seconds(failures, self.settings.retry))
+
+    async def _fetch_remote(self, row: InboxRow) -> RemoteFile:
+        """The file of the row's message, asked from Telegram again (fresh reference)."""
+        try:
+            message = await self.client.get_messages(row.chat_id, ids=row.message_id)
+        except Exception as exc:
+            raise from_telethon(exc) from exc
+        remote = remote_file(message) if message is not None else None
+        if remote is None:
+            # Not retryable: a deleted message does not come back.
+            raise FerrymanError("source.not_found", "the message with the file was deleted")
+        return remote
+
+    async def _fresh_location(self, row: InboxRow) -> Any:
+        return (await self._fetch_remote(row)).location
+
+    async def _make_job(self, row: InboxRow) -> Job:
+        """The job for a finished download (the one already made, after a crash)."""
+        assert row.path is not None and row.dest is not None
+        try:
+            return await intake.add_path(self.store, Path(row.path), dest=row.dest)
+        except FerrymanError as exc:
+            if exc.code != "source.duplicate":
+                raise
+        for job in await self.store.list_jobs():
+            if job.source == row.path:
+                return job
+        raise FerrymanError("source.duplicate", f"{row.path} was added before")

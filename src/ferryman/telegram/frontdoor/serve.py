@@ -1,0 +1,52 @@
+"""``serve``: the engine and the chat front door in one event loop, until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from ferryman.config import Settings
+from ferryman.engine.runner import Engine
+from ferryman.store import Store
+from ferryman.telegram.client import Dialer
+from ferryman.telegram.frontdoor.door import FrontDoor
+
+
+async def serve(
+    settings: Settings,
+    store: Store,
+    client: Any = None,
+    *,
+    dialer: Dialer | None = None,
+    stop: asyncio.Event | None = None,
+    engine: Engine | None = None,
+) -> None:
+    """Listen in the chat and run the engine until ``stop`` is set or the client is gone.
+
+    Without ``client`` the engine's own Telegram connection is used, so deliveries to
+    Telegram and the chat share one login (the way ``ferryman telegram serve`` runs).
+    """
+    engine = engine or Engine(store, settings, dialer=dialer)
+    if client is None:
+        client = await engine.ctx.telegram().client()
+    door = FrontDoor(settings, store, client, engine.bus, engine.ctx.wakeup.notify, dialer)
+    stop = stop or asyncio.Event()
+    try:
+        await door.start()
+    except BaseException:
+        await door.close()
+        raise
+    running = asyncio.create_task(engine.run(), name="engine")
+    stopped = asyncio.create_task(stop.wait(), name="stop")
+    gone = asyncio.ensure_future(client.disconnected)
+    try:
+        await asyncio.wait({running, stopped, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await door.close()
+        engine.stop()
+        for task in (stopped, gone):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await gone
+        await running
