@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # Telethon loads on use: other commands start without it
 T = TypeVar("T")
 
 telegram_app = typer.Typer(
-    help="Log in to Telegram (a user or a bot), see who is logged in, log out.",
+    help="Log in to Telegram (a user or a bot), see who is logged in, log out, and serve"
+    " the chat as a front door.",
     no_args_is_help=True,
 )
 out = Console()
