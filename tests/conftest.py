@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from ferryman.config import Settings, load_settings
-from ferryman.store import Store
+from ferryman.store import Store, schema
 from ferryman.store.connect import normalise_url
 
 PG_DSN = os.environ.get("FERRYMAN_TEST_PG_DSN")
@@ -20,7 +20,10 @@ PG_DSN = os.environ.get("FERRYMAN_TEST_PG_DSN")
 async def _reset_postgres(dsn: str) -> None:
     engine = create_async_engine(normalise_url(dsn))
     async with engine.begin() as conn:
-        for table in ("items", "albums", "jobs", "runtime_settings", "schema_version"):
+        # Every table the schema knows (a table left behind keeps rows whose ids the
+        # next test's rows would reuse), dependents first.
+        names = [t.name for t in reversed(schema.metadata.sorted_tables)]
+        for table in [*names, "schema_version"]:
             await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     await engine.dispose()
 

@@ -67,7 +67,9 @@ async def deliver(ctx: Context, album: Album) -> None:
         await _failed(ctx, album, FerrymanError.internal(bug))
         return
     await ctx.store.album_delivered(album.id, ctx.owner, ref)
-    dropped = await _quarantine_dropped(ctx, job, album)
+    dropped = (
+        await _quarantine_dropped(ctx, job, album) if isinstance(sink, TelegramSink) else set()
+    )
     # Only now may the work files go: the store says the album is safe.
     paths = [p for it in album.items if it.id not in dropped for p in it.work_files]
     await asyncio.to_thread(remove_files, paths)
