@@ -74,25 +74,6 @@ def _caption(call: Call, server: FakeTelegram, text: str) -> None:
         raise RpcFault(400, "MEDIA_CAPTION_TOO_LONG")
 
 
-def post(
-    server: FakeTelegram,
-    call: Call,
-    peer: tuple[str, int],
-    entries: list[tuple[str, StoredMedia | None, int | None]],
-    *,
-    grouped: bool,
-    topic: int | None,
-    reply_to: int | None,
-) -> list[tuple[StoredMessage, int]]:
-    """Store new messages in every box that sees them; push updates to the other side.
-
-    Returns each message (the sender's copy) with the pts it got in the sender's box.
-    """
-    return post_as(
-        server, call.me(), peer, entries, grouped=grouped, topic=topic, reply_to=reply_to
-    )
-
-
 def post_as(
     server: FakeTelegram,
     me: Account,
@@ -103,7 +84,11 @@ def post_as(
     topic: int | None,
     reply_to: int | None,
 ) -> list[tuple[StoredMessage, int]]:
-    """:func:`post` for a sender without a connection (a person in a test, see ``people``)."""
+    """Store new messages in every box that sees them; push updates to the other side.
+
+    Returns each message (the sender's copy) with the pts it got in the sender's box.
+    ``me`` needs no connection: a person in a test (see ``people``) posts this way too.
+    """
     now = int(server.clock())
     grouped_id = server.new_id() if grouped and len(entries) > 1 else None
     out: list[tuple[StoredMessage, int]] = []
@@ -238,7 +223,9 @@ async def _send(
         delay = server.processing_delay.get(type(req))
         if delay:
             await asyncio.sleep(delay)
-        sent = post(server, call, peer, entries, grouped=album, topic=topic, reply_to=reply_to)
+        sent = post_as(
+            server, call.me(), peer, entries, grouped=album, topic=topic, reply_to=reply_to
+        )
         for (msg, _pts), key in zip(sent, keys, strict=True):
             server.sent_random[key] = [msg.id]
     finally:
