@@ -1,4 +1,4 @@
-"""``python -m bench [pipeline|streaming|memory|archives|media|all]``: run benchmarks.
+"""``python -m bench [pipeline|streaming|memory|archives|media|telegram|all]``: run benchmarks.
 
 Each prints its tables, baselines and ratios.
 
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import archives, media, memory, pipeline, streaming
+from bench import archives, media, memory, pipeline, streaming, telegram
 from bench._common import Check, Result, ferryman_env_note, progress, source_description
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "memory": memory.run,
     "archives": archives.run,
     "media": media.run,
+    "telegram": telegram.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
@@ -34,6 +35,8 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "size_mb": (1024, "BENCH_SIZE_MB"),
     "small_mb": (256, "BENCH_SMALL_MB"),
     "archive_mb": (512, "BENCH_ARCHIVE_MB"),
+    "tg_file_mb": (1024, "BENCH_TG_FILE_MB"),
+    "tg_photos": (200, "BENCH_TG_PHOTOS"),
 }
 
 
@@ -42,8 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench",
         description="ferryman benchmarks; each prints a table with its baseline and ratios.",
         epilog="Sizes also come from BENCH_ITEMS, BENCH_ENTRIES, BENCH_SIZE_MB, BENCH_SMALL_MB,"
-        " BENCH_ARCHIVE_MB and BENCH_SCALE (flags win). Temporary files go to --tmp-dir"
-        " (else $TMPDIR or /tmp) and are deleted afterwards.",
+        " BENCH_ARCHIVE_MB, BENCH_TG_FILE_MB, BENCH_TG_PHOTOS and BENCH_SCALE (flags win)."
+        " Temporary files go to --tmp-dir (else $TMPDIR or /tmp) and are deleted afterwards.",
     )
     parser.add_argument(
         "which",
@@ -78,6 +81,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         dest="archive_formats",
         default=",".join(archives.FORMAT_KEYS),
         help=f"archives: comma-separated formats to measure ({','.join(archives.FORMAT_KEYS)})",
+    )
+    parser.add_argument("--tg-file-mb", type=int, help="telegram: the big file in MiB (1024)")
+    parser.add_argument("--tg-photos", type=int, help="telegram: photos in the folder (200)")
+    parser.add_argument(
+        "--tg-baseline-mb",
+        type=int,
+        help="telegram: MiB of the big file the baseline (Telethon's send_file) sends; default:"
+        " the shortest prefix with Telethon's part size for the whole file (751 at 1 GiB)",
+    )
+    parser.add_argument(
+        "--tg-skip-engine",
+        action="store_true",
+        help="telegram: leave out the big file through the whole engine",
     )
     parser.add_argument(
         "--interval", type=float, default=0.05, help="memory: sampling period in seconds (0.05)"

@@ -316,3 +316,35 @@ async def test_forum_topic_and_caption_limit(tmp_path: Path) -> None:
     assert {m.topic_id for m in chat} == {7}
     assert len(chat[0].text) == 1024 and chat[0].text.endswith("…")
     await store.close()
+
+
+async def test_a_flood_wait_while_files_are_prepared_stops_the_album_before_any_send(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    await log_in(w.settings, w.server, w.me)
+    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 6))
+    now = [2_000_000.0]
+    w.server.clock = lambda: now[0]
+    w.server.inject(functions.messages.UploadMediaRequest, "FLOOD_WAIT_120", skip=2)
+    store = await w.store(clock=lambda: now[0])
+    job = await intake.add_path(store, archive, dest="telegram:me")
+    engine = w.engine(store)
+    task = asyncio.create_task(engine.run())
+    for _ in range(400):
+        await asyncio.sleep(0.05)
+        if await store.tg_wait_until(["account"]) > 0:
+            break
+    await asyncio.sleep(0.3)  # anything still running would send now
+    engine.stop()
+    await task
+    assert await store.tg_wait_until(["account"]) == pytest.approx(now[0] + 120)
+    assert "SendMultiMediaRequest" not in {name for _acc, name in w.server.log}
+    assert w.server.chat(w.me) == []
+
+    now[0] += 121
+    await w.run(store)
+    chat = w.server.chat(w.me)
+    assert len(chat) == 6 and len({m.grouped_id for m in chat}) == 1
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    await store.close()

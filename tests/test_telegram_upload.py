@@ -381,3 +381,90 @@ async def test_reads_stay_a_few_parts_ahead_of_the_network(
     # in flight or waiting for a slot (4), read ahead (4), one being read
     assert counts["lead"] <= 4 + upload_module.READ_AHEAD + 1
     assert await env.uploaded_sha256(result) == sha(data)
+
+
+def record_files(env: Env) -> dict[int, list[float]]:
+    """Loop time of each part request reaching its handler, by the upload's file_id."""
+    seen: dict[int, list[float]] = {}
+    handler = env.server.handlers[SMALL]
+    loop = asyncio.get_running_loop()
+
+    async def recording(server: FakeTelegram, call: Any, req: Any) -> Any:
+        seen.setdefault(req.file_id, []).append(loop.time())
+        return await handler(server, call, req)
+
+    env.server.handlers[SMALL] = recording
+    return seen
+
+
+async def test_concurrent_uploads_overlap_and_share_one_window(env: Env) -> None:
+    env.server.network.model = LinkModel(latency=0.02)
+    a, a_data = env.file(6 * PART, "a.bin", seed=1)
+    b, b_data = env.file(6 * PART, "b.bin", seed=2)
+    seen = record_files(env)
+    uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4)
+    ra, rb = await asyncio.gather(uploader.upload(a), uploader.upload(b))
+    await uploader.close()
+
+    assert ra.id != rb.id
+    ta, tb = seen[ra.id], seen[rb.id]
+    assert len(ta) == len(tb) == 6
+    assert min(tb) < max(ta) and min(ta) < max(tb)  # both were under way at once
+    assert env.server.stats.max_parts_in_flight <= 4  # one window for both files
+    assert env.dialer.opened == 2  # and one pool
+    assert await env.uploaded_sha256(ra) == sha(a_data)
+    assert await env.uploaded_sha256(rb) == sha(b_data)
+
+
+async def test_a_flood_wait_in_one_upload_holds_the_others(env: Env) -> None:
+    env.server.network.model = LinkModel(latency=0.02)
+    a, a_data = env.file(4 * PART, "a.bin", seed=1)
+    b, b_data = env.file(4 * PART, "b.bin", seed=2)
+    seen = record_files(env)
+    waited: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def on_wait(wait: TelegramWait) -> None:
+        waited.append(loop.time())
+
+    env.server.inject(SMALL, "FLOOD_WAIT_1", skip=2)
+    uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4, on_wait=on_wait)
+    ra, rb = await asyncio.gather(uploader.upload(a), uploader.upload(b))
+    await uploader.close()
+
+    assert len(waited) == 1
+    quiet = [t for ts in seen.values() for t in ts if waited[0] + 0.03 <= t < waited[0] + 0.95]
+    assert not quiet  # neither file sent a part during the wait
+    assert await env.uploaded_sha256(ra) == sha(a_data)
+    assert await env.uploaded_sha256(rb) == sha(b_data)
+
+
+async def test_a_wait_given_up_on_does_not_hold_the_next_upload(env: Env) -> None:
+    path, data = env.file(3 * PART)
+    env.server.inject(SMALL, "FLOOD_WAIT_120")
+    uploader = Uploader(env.client, env.dialer, max_inline_wait=30)
+    with pytest.raises(TelegramWait):
+        await uploader.upload(path)
+    result = await asyncio.wait_for(uploader.upload(path), 5)
+    await uploader.close()
+    assert await env.uploaded_sha256(result) == sha(data)
+
+
+async def test_an_upload_cancelled_during_on_wait_releases_the_window(env: Env) -> None:
+    path, data = env.file(3 * PART)
+    called = asyncio.Event()
+
+    async def on_wait(wait: TelegramWait) -> None:
+        called.set()
+        await asyncio.sleep(30)
+
+    env.server.inject(SMALL, "FLOOD_WAIT_1")
+    uploader = Uploader(env.client, env.dialer, on_wait=on_wait)
+    task = asyncio.create_task(uploader.upload(path))
+    await asyncio.wait_for(called.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    result = await asyncio.wait_for(uploader.upload(path), 5)
+    await uploader.close()
+    assert await env.uploaded_sha256(result) == sha(data)

@@ -167,7 +167,7 @@ class TelegramSettings(BaseModel):
         8, ge=1, le=20, description="Connections used at most for one file's parts."
     )
     parts_in_flight: int = Field(
-        16, ge=1, le=64, description="Upload parts in flight at most (adapts down on floods)."
+        32, ge=1, le=64, description="Upload parts in flight at most (adapts down on floods)."
     )
     allow_users: list[str] = Field(
         default_factory=list,

@@ -13,11 +13,12 @@ deliver stage) while the rest goes out without uploading anything again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from telethon import errors as tg
 from telethon.tl import functions, types
@@ -41,7 +42,13 @@ from ferryman.telegram.outgoing import (
 log = logging.getLogger(__name__)
 
 ALBUM_MAX = 10
+# Files of an album prepared (uploaded, then uploadMedia) at once: a photo is one part,
+# so one file at a time leaves one part and one round trip in flight. The uploader's
+# window still bounds the parts in flight over all of them.
+PREPARE_AT_ONCE = ALBUM_MAX
 DUPLICATE_RETRIES = 6  # RANDOM_ID_DUPLICATE: the first send is still being processed
+
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -82,12 +89,15 @@ class TelegramSink:
         by_slot = {p.slot: p for p in plan}
         first = min((p.slot for p in plan if p.state != "dropped"), default=None)
         try:
-            ready = [
-                r
-                for f in files
-                if by_slot[f.slot].state == "pending"
-                and (r := await self._ready(client, peer, f, by_slot[f.slot])) is not None
-            ]
+            prepared = await _at_most(
+                PREPARE_AT_ONCE,
+                [
+                    functools.partial(self._ready, client, peer, f, by_slot[f.slot])
+                    for f in files
+                    if by_slot[f.slot].state == "pending"
+                ],
+            )
+            ready = [r for r in prepared if r is not None]
             for chunk in _chunks(ready):
                 await self._send(client, peer, peer_key, chunk, delivery.caption, first)
         except TelegramWait as wait:
@@ -290,6 +300,33 @@ class TelegramSink:
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
         await self.store.tg_sent(chunk[0].send.album_id, found, peer_key)
+
+
+async def _at_most(limit: int, calls: list[Callable[[], Awaitable[_T]]]) -> list[_T]:
+    """Run ``calls`` with at most ``limit`` under way; their results in the same order.
+
+    The first failure (a ``TelegramWait`` among them) cancels the others, waits until they
+    have stopped, and is raised as itself.
+    """
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[], Awaitable[_T]]) -> _T:
+        async with gate:
+            return await call()
+
+    tasks = [asyncio.create_task(one(c)) for c in calls]
+    try:
+        pending: set[asyncio.Task[_T]] = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            for task in tasks:  # in album order, so the same file's error wins each time
+                if task in done and (error := task.exception()) is not None:
+                    raise error
+        return [t.result() for t in tasks]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _chunks(ready: list[_Ready]) -> list[list[_Ready]]:

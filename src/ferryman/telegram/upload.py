@@ -5,7 +5,10 @@ connection, so a round trip per part caps the speed (telegram-upload measured 4.
 that way against 48 MiB/s with ten parts in flight). Here parts go out in parallel over
 a pool of extra connections, as many at once as an AIMD window allows: it grows by one
 after a window's worth of acknowledged parts and halves on a flood wait, so a healthy
-link fills up and a server that pushes back gets less.
+link fills up and a server that pushes back gets less. Several files may upload at once
+(an album's photos are one part each, so one file at a time leaves one part in flight):
+they share the window and the connections, so the window bounds the whole account's
+parts in flight, and a flood wait holds every one of them.
 
 Rules kept (core.telegram.org/api/files): every part but the last is ``part_size``;
 files up to 10 MB go as ``saveFilePart`` + ``InputFile`` with the MD5 of the whole file,
@@ -33,6 +36,9 @@ from ferryman.telegram.pool import SenderPool
 
 SMALL_FILE_MAX = 10 * 1024 * 1024  # above this, saveBigFilePart and InputFileBig
 MAX_PART = 512 * 1024
+# 8 connections x 4 parts: at 50 ms one way and 100 Mbit/s a connection, a round trip
+# plus a part's own 42 ms on the wire needs ~27 parts in flight to fill 800 Mbit/s.
+DEFAULT_IN_FLIGHT = 32
 PART_RETRIES = 5  # per part, for server errors and for dropped connections each
 READ_AHEAD = 4  # parts read and waiting for a free slot in the window
 
@@ -114,12 +120,16 @@ class Window:
             self.ceiling = min(self.ceiling, self.size)
 
     def hold(self) -> None:
-        """No new sends until :meth:`resume_after` (never, if the upload gives up)."""
+        """No new sends until :meth:`resume_after` or :meth:`unhold`."""
         self._holds += 1
 
     def resume_after(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
         self._resume_at = max(self._resume_at, loop.time() + seconds)
+        self.unhold()
+
+    def unhold(self) -> None:
+        """End a hold without a wait: Telegram will tell the next send what is left."""
         self._holds -= 1
         self._wake()
 
@@ -187,12 +197,14 @@ class _Job:
     parts: _Parts
     file_id: int
     big: bool
-    window: Window
     progress: Progress | None
     sent_bytes: int = 0
     resent: int = 0
     waits: int = 0
     serials: set[int] = field(default_factory=set)
+    in_flight: int = 0  # this file's parts awaiting their answer
+    peak: int = 0
+    held: int = 0  # window holds of waits given up on, released once the job is over
 
     def request(self, index: int, data: bytes) -> Any:
         if self.big:
@@ -203,10 +215,11 @@ class _Job:
 
 
 class Uploader:
-    """Uploads files over extra connections opened with ``dialer``; one upload at a time.
+    """Uploads files over extra connections opened with ``dialer``, several at once if asked.
 
-    The window and its ceiling carry over from one upload to the next: a server that
-    pushed back on the last file is not hit at full width again on the next one.
+    Concurrent uploads share one window and one pool of connections. The window and its
+    ceiling carry over from one upload to the next: a server that pushed back on the last
+    file is not hit at full width again on the next one.
     """
 
     def __init__(
@@ -215,7 +228,7 @@ class Uploader:
         dialer: Dialer,
         *,
         connections: int = 8,
-        max_in_flight: int = 16,
+        max_in_flight: int = DEFAULT_IN_FLIGHT,
         part_size: int = 512 * 1024,
         max_inline_wait: float = 30.0,
         on_wait: OnWait | None = None,
@@ -230,20 +243,18 @@ class Uploader:
         self._max_inline_wait = max_inline_wait
         self._on_wait = on_wait
         self._retry_delay = retry_delay  # before the first retry of a server error, doubling
-        self._size = min(max_in_flight, 2 * connections)
-        self._ceiling = max_in_flight
-        self._lock = asyncio.Lock()
+        self._window = Window(min(max_in_flight, 2 * connections), max_in_flight)
         self._last_stats: UploadStats | None = None
 
     @property
     def last_stats(self) -> UploadStats | None:
-        """How the last upload went (also one that failed)."""
+        """How the last upload to end went (also one that failed)."""
         return self._last_stats
 
     @property
     def window(self) -> int:
-        """Parts the next upload starts with in flight."""
-        return self._size
+        """Parts that may be in flight now, over all uploads."""
+        return self._window.size
 
     async def close(self) -> None:
         """Disconnect the extra connections; the client's own stays as it is."""
@@ -257,42 +268,38 @@ class Uploader:
         Raises :class:`TelegramWait` for a flood wait longer than ``max_inline_wait``
         (after ``on_wait``), or the mapped :class:`FerrymanError` once retries run out.
         """
-        async with self._lock:
-            try:
-                stat = await asyncio.to_thread(path.stat)
-            except OSError as exc:
-                raise _source_error(path, exc) from exc
-            if stat.st_size == 0:
-                raise FerrymanError("source.empty", f"{path} is empty; Telegram takes no such file")
-            big = stat.st_size > SMALL_FILE_MAX
-            parts = _Parts(path, stat.st_size, self._part_size, md5=not big)
-            job = _Job(
-                parts, secrets.randbits(63), big, Window(self._size, self._ceiling), progress
+        try:
+            stat = await asyncio.to_thread(path.stat)
+        except OSError as exc:
+            raise _source_error(path, exc) from exc
+        if stat.st_size == 0:
+            raise FerrymanError("source.empty", f"{path} is empty; Telegram takes no such file")
+        big = stat.st_size > SMALL_FILE_MAX
+        parts = _Parts(path, stat.st_size, self._part_size, md5=not big)
+        job = _Job(parts, secrets.randbits(63), big, progress)
+        started = asyncio.get_running_loop().time()
+        try:
+            await self._run(job)
+        finally:
+            self._last_stats = UploadStats(
+                parts=parts.count,
+                resent_parts=job.resent,
+                connections=len(job.serials),
+                max_in_flight=job.peak,
+                waits=job.waits,
+                seconds=asyncio.get_running_loop().time() - started,
             )
-            started = asyncio.get_running_loop().time()
-            try:
-                await self._run(job)
-            finally:
-                self._size, self._ceiling = job.window.size, job.window.ceiling
-                self._last_stats = UploadStats(
-                    parts=parts.count,
-                    resent_parts=job.resent,
-                    connections=len(job.serials),
-                    max_in_flight=job.window.peak,
-                    waits=job.waits,
-                    seconds=asyncio.get_running_loop().time() - started,
-                )
-            file_name = name if name is not None else path.name
-            if big:
-                return types.InputFileBig(job.file_id, parts.count, file_name)
-            return types.InputFile(job.file_id, parts.count, file_name, parts.md5_hex)
+        file_name = name if name is not None else path.name
+        if big:
+            return types.InputFileBig(job.file_id, parts.count, file_name)
+        return types.InputFile(job.file_id, parts.count, file_name, parts.md5_hex)
 
     async def _run(self, job: _Job) -> None:
         """Read and send until every part is acknowledged; the first failure ends it all."""
         tasks = {asyncio.create_task(job.parts.run())}
         tasks.update(
             asyncio.create_task(self._worker(job))
-            for _ in range(min(job.window.ceiling, job.parts.count))
+            for _ in range(min(self._window.ceiling, job.parts.count))
         )
         try:
             pending = set(tasks)
@@ -305,6 +312,11 @@ class Uploader:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            # Holds of waits given up on last until this upload sent its last part; the
+            # others (and the next upload) go on, and Telegram tells them what is left.
+            for _ in range(job.held):
+                self._window.unhold()
+            job.held = 0
 
     async def _worker(self, job: _Job) -> None:
         while (part := await job.parts.take()) is not None:
@@ -313,30 +325,34 @@ class Uploader:
     async def _deliver(self, job: _Job, index: int, data: bytes) -> None:
         """Send one part until it is acknowledged (never again after that)."""
         request = job.request(index, data)
+        window = self._window
         server_failures = 0
         connection_failures = 0
         sent = False
         while True:
-            epoch = await job.window.acquire()
+            epoch = await window.acquire()
             try:
                 lane, sender = await self._pool.acquire()
             except BaseException:
-                job.window.release()
+                window.release()
                 raise
             job.serials.add(lane.serial)
             if sent:
                 job.resent += 1
             sent = True
+            job.in_flight += 1
+            job.peak = max(job.peak, job.in_flight)
             error: Exception | None = None
             try:
                 await _send(sender, request)
             except Exception as exc:  # sorted below, once the slot is given back
                 error = exc
             finally:
+                job.in_flight -= 1
                 self._pool.release(lane)
-                job.window.release()
+                window.release()
             if error is None:
-                job.window.succeeded(epoch)
+                window.succeeded(epoch)
                 job.sent_bytes += len(data)
                 if job.progress is not None:
                     job.progress(job.sent_bytes, job.parts.size)
@@ -358,15 +374,25 @@ class Uploader:
                 raise mapped from error
 
     async def _flood_wait(self, job: _Job, wait: TelegramWait, epoch: int) -> bool:
-        """Halve the window and hold every send for the wait; False if it is too long."""
+        """Halve the window and hold every send for the wait; False if it is too long.
+
+        On False the hold stays until this upload has stopped (see :meth:`_run`), so none
+        of its own parts goes out after it gave up.
+        """
         job.waits += 1
-        job.window.hold()  # nothing new goes out while on_wait runs, nor after a give-up
-        job.window.shrink(epoch, premium=wait.premium)
-        if self._on_wait is not None:
-            await self._on_wait(wait)
+        window = self._window
+        window.hold()  # nothing new goes out while on_wait runs
+        try:
+            window.shrink(epoch, premium=wait.premium)
+            if self._on_wait is not None:
+                await self._on_wait(wait)
+        except BaseException:
+            window.unhold()
+            raise
         if wait.seconds > self._max_inline_wait:
+            job.held += 1
             return False
-        job.window.resume_after(wait.seconds)
+        window.resume_after(wait.seconds)
         return True
 
 
