@@ -114,12 +114,9 @@ class FakeTelegram:
         self.log: list[tuple[int | None, str]] = []  # (account, request name) in order
         self.caption_limit = 1024
         self.caption_limit_premium = 2048
-        self.expire_references = False  # every media reference goes stale once used
         # Off: big files keep only each part's size and a running SHA-256, not the bytes
         # (a benchmark's 1 GB upload would otherwise hold 2 GB here); no downloads then.
         self.keep_part_bytes = True
-        self.flood_rules: dict[type, tuple[int, float]] = {}  # request -> (count, per seconds)
-        self._flood_seen: dict[tuple[int, type], list[float]] = {}
         self._ids = itertools.count(1000)
         self._conn_ids = itertools.count(1)
         self.processing_delay: dict[type, float] = {}  # extra server-side time per request
@@ -293,7 +290,6 @@ class FakeTelegram:
         handler = self.handlers.get(kind)
         if handler is None:
             raise RpcFault(400, f"FAKE_NOT_IMPLEMENTED_{kind.__name__.upper()}")
-        self._check_flood(call, kind)
         delay = self.processing_delay.get(kind)
         if delay:
             await asyncio.sleep(delay)
@@ -320,21 +316,6 @@ class FakeTelegram:
         if fault.drop:
             raise Dropped
         raise RpcFault(fault.code, fault.error or "INTERNAL")
-
-    def _check_flood(self, call: Call, kind: type) -> None:
-        rule = self.flood_rules.get(kind)
-        if rule is None or call.account is None:
-            return
-        count, per = rule
-        now = self.clock()
-        key = (call.account.id, kind)
-        seen = [t for t in self._flood_seen.get(key, []) if t > now - per]
-        if len(seen) >= count:
-            wait = int(seen[0] + per - now) + 1
-            self._flood_seen[key] = seen
-            raise RpcFault(420, f"FLOOD_WAIT_{wait}")
-        seen.append(now)
-        self._flood_seen[key] = seen
 
     # ---------------------------------------------------------------- updates
 

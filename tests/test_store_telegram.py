@@ -21,7 +21,7 @@ async def test_random_ids_are_chosen_once_and_survive_a_repeat(store: Store) -> 
 
     # A 64-bit random_id (sign included) round-trips exactly.
     await store.tg_sent(album.id, {0: 2**40 + 1}, "42")
-    await store.tg_forget_and_drop(album.id, 2, album.items[2].id, 0)
+    await store.tg_drop(album.id, 2, album.items[2].id, 0)
     rows = await store.tg_sends(album.id)
     assert [r.state for r in rows] == ["sent", "pending", "dropped"]
     assert rows[0].message_id == 2**40 + 1

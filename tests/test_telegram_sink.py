@@ -261,11 +261,18 @@ async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before
     assert await store.tg_wait_until(["account"]) == pytest.approx(now[0] + 300)
     seen = len(w.server.log)
 
-    # A restart 299 s later: the album stays put and no request reaches Telegram.
+    # A restart 299 s later, with a second job whose album is ready at once: nothing
+    # reaches Telegram (not even a connection) while the account's wait lasts.
     now[0] += 299
+    other = make_zip(tmp_path / "other.zip", photos(tmp_path / "other", 2))
+    second = await intake.add_path(store, other, dest="telegram:me")
     engine = w.engine(store)
     task = asyncio.create_task(engine.run())
-    await asyncio.sleep(1.0)
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if [it for it in await store.job_items(second.id) if it.state is ItemState.GROUPED]:
+            break
+    await asyncio.sleep(0.5)
     engine.stop()
     await task
     assert len(w.server.log) == seen, w.server.log[seen:]
@@ -273,7 +280,7 @@ async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before
 
     now[0] += 2  # the wait is over
     await w.run(store)
-    assert len(w.server.chat(w.me)) == 2
+    assert len(w.server.chat(w.me)) == 4
     assert (await store.get_job(job.id)).state is JobState.DONE
     await store.close()
 

@@ -67,23 +67,23 @@ async def deliver(ctx: Context, album: Album) -> None:
         await _failed(ctx, album, FerrymanError.internal(bug))
         return
     await ctx.store.album_delivered(album.id, ctx.owner, ref)
-    dropped = (
-        await _quarantine_dropped(ctx, job, album) if isinstance(sink, TelegramSink) else set()
-    )
-    # Only now may the work files go: the store says the album is safe.
-    paths = [p for it in album.items if it.id not in dropped for p in it.work_files]
+    if isinstance(sink, TelegramSink):
+        await _quarantine_dropped(ctx, job, album)
+    # Only now may the work files go: the store says the album is safe. (A file moved to
+    # quarantine is already gone from here; the rest of its item's files go too.)
+    paths = [p for it in album.items for p in it.work_files]
     await asyncio.to_thread(remove_files, paths)
     ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=len(album.items), ref=ref)
     ctx.wakeup.notify()
 
 
-async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> set[int]:
+async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> None:
     """Items Telegram refused in every form: kept in quarantine, the rest went out."""
     sends = await ctx.store.tg_sends(album.id)
     dropped = {s.item_id for s in sends if s.state == "dropped"}
     dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
     if not dropped:
-        return set()
+        return
     settings = await ctx.settings()
     error = FerrymanError(
         "telegram.media_rejected", "Telegram refused the file as media and as a document"
@@ -103,7 +103,6 @@ async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> set[int]:
         )
         await ctx.store.item_final(item.id, ItemState.QUARANTINED, error, work_path=str(kept))
         ctx.bus.emit("item.quarantined", item.job_id, item.id, code=error.code)
-    return dropped
 
 
 async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:

@@ -33,7 +33,6 @@ from ferryman.telegram.outgoing import (
     Outgoing,
     decode,
     encode,
-    family_of,
     media_for,
     outgoing_files,
     reference,
@@ -78,17 +77,21 @@ class TelegramSink:
     # ---------------------------------------------------------------- deliver
 
     async def deliver(self, delivery: Delivery) -> str:
-        client = await self.hub.client()
-        peer = await self._peer(client)
-        peer_key = _peer_key(peer)
-        await self._honour_waits(peer_key)
-        files = outgoing_files(delivery.album)
-        plan = await self.store.tg_plan_sends(
-            delivery.album.id, [(f.item.id, f.part) for f in files]
-        )
-        by_slot = {p.slot: p for p in plan}
-        first = min((p.slot for p in plan if p.state != "dropped"), default=None)
+        # An account-wide wait (even from before a restart) holds every request, the
+        # connection and the chat's lookup included; slow mode holds only its chat.
+        await self._honour_waits("account")
+        peer_key = "?"
         try:
+            client = await self.hub.client()
+            peer = await self._peer(client)
+            peer_key = _peer_key(peer)
+            await self._honour_waits(f"peer:{peer_key}")
+            files = outgoing_files(delivery.album)
+            plan = await self.store.tg_plan_sends(
+                delivery.album.id, [(f.item.id, f.part) for f in files]
+            )
+            by_slot = {p.slot: p for p in plan}
+            first = min((p.slot for p in plan if p.state != "dropped"), default=None)
             prepared = await _at_most(
                 PREPARE_AT_ONCE,
                 [
@@ -133,9 +136,9 @@ class TelegramSink:
 
     # ------------------------------------------------------------------ waits
 
-    async def _honour_waits(self, peer_key: str) -> None:
+    async def _honour_waits(self, scope: str) -> None:
         """A wait Telegram imposed earlier (even before a restart): no request until it ends."""
-        until = await self.store.tg_wait_until(["account", f"peer:{peer_key}"])
+        until = await self.store.tg_wait_until([scope])
         left = until - self.clock()
         if left > 0:
             raise TelegramWait(
@@ -176,7 +179,7 @@ class TelegramSink:
             ref = reference(result)
             await self.store.tg_media_put(out.item.id, out.part, MediaRef(encode(ref), family))
             return _Ready(out, send, ref, family)
-        await self.store.tg_drop(send.album_id, send.slot)
+        await self.store.tg_drop(send.album_id, send.slot, out.item.id, out.part)
         log.error("Telegram refused %s in every form: %s", out.name, last)
         return None
 
@@ -286,7 +289,7 @@ class TelegramSink:
 
     async def _drop(self, r: _Ready, err: FerrymanError) -> None:
         log.error("Telegram refused %s in this album: %s", r.out.name, err.message)
-        await self.store.tg_forget_and_drop(r.send.album_id, r.send.slot, r.out.item.id, r.out.part)
+        await self.store.tg_drop(r.send.album_id, r.send.slot, r.out.item.id, r.out.part)
 
     async def _record(self, result: Any, chunk: list[_Ready], peer_key: str) -> None:
         ids = {
@@ -354,4 +357,4 @@ def _peer_key(peer: Any) -> str:
     return "self"
 
 
-__all__ = ["TelegramSink", "family_of"]
+__all__ = ["TelegramSink"]

@@ -130,17 +130,9 @@ class TelegramQueries(StoreBase):
                     .values(state="sent", message_id=message_id, peer=peer, updated_at=now)
                 )
 
-    async def tg_drop(self, album_id: int, slot: int) -> None:
-        """Telegram refused this file in any form: the album goes on without it."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(tg_sends)
-                .where(tg_sends.c.album_id == album_id, tg_sends.c.slot == slot)
-                .values(state="dropped", updated_at=self.clock())
-            )
-
-    async def tg_forget_and_drop(self, album_id: int, slot: int, item_id: int, part: int) -> None:
-        """Drop a slot and its media reference together (the reference was refused)."""
+    async def tg_drop(self, album_id: int, slot: int, item_id: int, part: int) -> None:
+        """Telegram refused this file in any form: the album goes on without it, and its
+        media reference (if one was made) goes with it."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 delete(tg_media).where(tg_media.c.item_id == item_id, tg_media.c.part == part)

@@ -7,15 +7,12 @@ disconnects everything it opened.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ferryman.config import Settings
 from ferryman.telegram.client import Dialer, MTProtoDialer
-from ferryman.telegram.errors import TelegramWait
 from ferryman.telegram.login import open_session
-
-if TYPE_CHECKING:
-    from ferryman.telegram.upload import Uploader
+from ferryman.telegram.upload import Uploader
 
 
 class TelegramHub:
@@ -25,7 +22,6 @@ class TelegramHub:
         self._client: Any = None
         self._uploader: Uploader | None = None
         self._lock = asyncio.Lock()
-        self.on_wait: Any = None  # async (TelegramWait) -> None, set by the sink's owner
 
     async def client(self) -> Any:
         async with self._lock:
@@ -52,8 +48,6 @@ class TelegramHub:
         return await open_session(self.settings, self.dialer)
 
     async def uploader(self) -> Uploader:
-        from ferryman.telegram.upload import Uploader  # the upload machinery, on first use
-
         client = await self.client()
         if self._uploader is None:
             tg = self.settings.telegram
@@ -62,13 +56,8 @@ class TelegramHub:
                 self.dialer,
                 connections=tg.upload_connections,
                 max_in_flight=tg.parts_in_flight,
-                on_wait=self._waited,
             )
         return self._uploader
-
-    async def _waited(self, wait: TelegramWait) -> None:
-        if self.on_wait is not None:
-            await self.on_wait(wait)
 
     async def close(self) -> None:
         await self._dispose()

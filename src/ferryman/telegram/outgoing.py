@@ -13,7 +13,7 @@ import base64
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from telethon.extensions import BinaryReader
 from telethon.tl import types
@@ -23,9 +23,7 @@ from ferryman.media.probe import probe
 from ferryman.media.thumbnail import video_attributes
 from ferryman.model import Album, Item, MediaInfo, MediaKind, Plan
 from ferryman.sinks.base import delivered_name
-
-if TYPE_CHECKING:
-    from ferryman.telegram.upload import Uploader
+from ferryman.telegram.upload import Uploader
 
 
 @dataclass(frozen=True, slots=True)
