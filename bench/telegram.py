@@ -34,6 +34,7 @@ from telethon import utils as telethon_utils
 from telethon.tl import functions, types
 
 from bench._common import (
+    POLL_SECONDS,
     Check,
     MiB,
     Result,
@@ -51,6 +52,7 @@ from faketg.state import Account, StoredMessage
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake
 from ferryman.engine.runner import Engine
+from ferryman.engine.stage import sha256_file
 from ferryman.model import JobState
 from ferryman.store import Store
 from ferryman.telegram.client import make_client
@@ -138,14 +140,6 @@ def make_photos(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-def sha_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(MiB):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # --------------------------------------------------------------------------- the fake
 
 
@@ -165,7 +159,7 @@ def engine_settings(data_dir: Path, *, documents: bool) -> Settings:
         {
             "data_dir": data_dir,
             "space_floor": 0,
-            "poll_seconds": 0.05,
+            "poll_seconds": POLL_SECONDS,
             "send_documents": documents,
             "telegram": {"api_id": 1, "api_hash": "fakehash"},
         },
@@ -471,7 +465,7 @@ def photos_section(b: Bench) -> None:
     photos = make_photos(folder, count)
     b.generated.append(f"{count} photos {time.perf_counter() - t0:.1f} s")
     sizes = [p.stat().st_size for p in photos]
-    shas = {p.name: sha_file(p) for p in photos}
+    shas = {p.name: sha256_file(p)[1] for p in photos}
 
     progress(f"telegram: {count} photos, ferryman engine to telegram:me")
     ours = asyncio.run(

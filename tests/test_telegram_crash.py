@@ -206,13 +206,7 @@ def nth(kind: type, n: int) -> Callable[[Any], bool]:
 
 def after_requests(n: int) -> Callable[[Any], bool]:
     """True at the n-th request of any kind."""
-    seen = [0]
-
-    def when(_request: Any) -> bool:
-        seen[0] += 1
-        return seen[0] == n
-
-    return when
+    return nth(object, n)
 
 
 # ------------------------------------------------------------------ transport

@@ -33,6 +33,8 @@ from ferryman.telegram.login import (
     whoami,
 )
 
+from .telegram_helpers import tg_settings
+
 PHONE = "+15550001"
 
 
@@ -61,13 +63,7 @@ class Script:
 
 
 def make_settings(tmp_path: Path, **telegram: Any) -> Settings:
-    return load_settings(
-        None,
-        {
-            "data_dir": tmp_path / "data",
-            "telegram": {"api_id": 1, "api_hash": "fakehash", **telegram},
-        },
-    )
+    return tg_settings(tmp_path, telegram=telegram)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,17 +53,24 @@ class Env:
         )
         return self.server.media[media.document.id].file.sha256
 
+    def spy(self, kind: type, note: Callable[[Any], None]) -> None:
+        """Call ``note(request)`` as each ``kind`` request reaches its handler."""
+        handler = self.server.handlers[kind]
+
+        async def noting(server: FakeTelegram, call: Any, req: Any) -> Any:
+            note(req)
+            return await handler(server, call, req)
+
+        self.server.handlers[kind] = noting
+
     def record_arrivals(self, kind: type) -> list[tuple[float, int, int]]:
         """(loop time, part, parts in flight) for each part request reaching its handler."""
         arrivals: list[tuple[float, int, int]] = []
-        handler = self.server.handlers[kind]
         loop = asyncio.get_running_loop()
-
-        async def recording(server: FakeTelegram, call: Any, req: Any) -> Any:
-            arrivals.append((loop.time(), req.file_part, server.stats.parts_in_flight))
-            return await handler(server, call, req)
-
-        self.server.handlers[kind] = recording
+        stats = self.server.stats
+        self.spy(
+            kind, lambda req: arrivals.append((loop.time(), req.file_part, stats.parts_in_flight))
+        )
         return arrivals
 
 
@@ -290,13 +297,7 @@ async def test_dropped_connection_resends_only_unacknowledged_parts(env: Env) ->
     path, data = env.file(12 * PART)
     events: list[tuple[str, int]] = []
     dialer = TracingDialer(env.server, events)
-    handler = env.server.handlers[SMALL]
-
-    async def saving(server: FakeTelegram, call: Any, req: Any) -> Any:
-        events.append(("save", req.file_part))
-        return await handler(server, call, req)
-
-    env.server.handlers[SMALL] = saving
+    env.spy(SMALL, lambda req: events.append(("save", req.file_part)))
     fault = env.server.inject(SMALL, drop=True, skip=8)  # after the first round of six
     uploader = Uploader(env.client, dialer, connections=3, max_in_flight=6)
     result = await uploader.upload(path)
@@ -386,14 +387,8 @@ async def test_reads_stay_a_few_parts_ahead_of_the_network(
 def record_files(env: Env) -> dict[int, list[float]]:
     """Loop time of each part request reaching its handler, by the upload's file_id."""
     seen: dict[int, list[float]] = {}
-    handler = env.server.handlers[SMALL]
     loop = asyncio.get_running_loop()
-
-    async def recording(server: FakeTelegram, call: Any, req: Any) -> Any:
-        seen.setdefault(req.file_id, []).append(loop.time())
-        return await handler(server, call, req)
-
-    env.server.handlers[SMALL] = recording
+    env.spy(SMALL, lambda req: seen.setdefault(req.file_id, []).append(loop.time()))
     return seen
 
 

@@ -173,8 +173,7 @@ def _good_mod_exp(value: int) -> bool:
     return 0 < value < PRIME and min(value, PRIME - value).bit_length() >= least
 
 
-def _k() -> int:
-    return int.from_bytes(_sha256(_num(PRIME), _num(GENERATOR)), "big")
+_K = int.from_bytes(_sha256(_num(PRIME), _num(GENERATOR)), "big")  # SRP's k = H(p, g)
 
 
 def _challenge(server: FakeTelegram, account: Account, verifier: Verifier) -> tuple[int, bytes]:
@@ -182,7 +181,7 @@ def _challenge(server: FakeTelegram, account: Account, verifier: Verifier) -> tu
     while True:
         b = int.from_bytes(server.rng.randbytes(_SIZE), "big")
         g_b = pow(GENERATOR, b, PRIME)
-        big_b = (_k() * verifier.v + g_b) % PRIME
+        big_b = (_K * verifier.v + g_b) % PRIME
         if _good_mod_exp(g_b) and _good_mod_exp(big_b):
             break
     srp_id = server.rng.getrandbits(63)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from telethon.tl import functions, types
 
 from faketg.sender import RpcFault
-from faketg.state import StoredFile, StoredMedia
+from faketg.state import StoredFile, StoredMedia, StoredMessage
 from faketg.tl import entities_for, message_tl, resolve_peer
 
 if TYPE_CHECKING:
@@ -81,30 +81,30 @@ def expire_reference(media: StoredMedia) -> bytes:
     return media.file_reference
 
 
-def _wanted_ids(ids: list[Any]) -> list[int]:
-    found = []
+def _pick(
+    server: FakeTelegram, messages: list[StoredMessage], ids: list[Any]
+) -> tuple[list[Any], list[StoredMessage]]:
+    """The messages ``ids`` name, as TL (a missing one comes back empty), and those found."""
+    by_id = {m.id: m for m in messages}
+    out: list[Any] = []
+    found: list[StoredMessage] = []
     for ref in ids:
-        if isinstance(ref, types.InputMessageID):
-            found.append(ref.id)
-        else:
+        if not isinstance(ref, types.InputMessageID):
             raise RpcFault(400, "MESSAGE_IDS_EMPTY")
-    return found
+        msg = by_id.get(ref.id)
+        if msg is None:
+            out.append(types.MessageEmpty(id=ref.id, peer_id=None))
+        else:
+            out.append(message_tl(server, msg))
+            found.append(msg)
+    return out, found
 
 
 async def get_messages(server: FakeTelegram, call: Call, req: Any) -> Any:
     """Messages of the caller's private chats by id (missing ones come back empty)."""
     me = call.me()
-    box = server.box("user", me.id)
-    by_id = {m.id: m for m in box.messages}
-    out: list[Any] = []
-    peers: list[tuple[str, int]] = []
-    for mid in _wanted_ids(req.id):
-        msg = by_id.get(mid)
-        if msg is None:
-            out.append(types.MessageEmpty(id=mid, peer_id=None))
-            continue
-        out.append(message_tl(server, msg))
-        peers += [msg.peer, ("user", msg.from_id)]
+    out, found = _pick(server, server.box("user", me.id).messages, req.id)
+    peers = [p for msg in found for p in (msg.peer, ("user", msg.from_id))]
     users, chats = entities_for(server, peers, me)
     return types.messages.Messages(messages=out, topics=[], chats=chats, users=users)
 
@@ -112,21 +112,11 @@ async def get_messages(server: FakeTelegram, call: Call, req: Any) -> Any:
 async def get_channel_messages(server: FakeTelegram, call: Call, req: Any) -> Any:
     me = call.me()
     peer = resolve_peer(server, call, _as_peer(req.channel))
-    by_id = {m.id: m for m in server.box("channel", peer[1]).messages}
-    out: list[Any] = []
-    for mid in _wanted_ids(req.id):
-        msg = by_id.get(mid)
-        out.append(
-            types.MessageEmpty(id=mid, peer_id=None) if msg is None else message_tl(server, msg)
-        )
+    box = server.box("channel", peer[1])
+    out, _found = _pick(server, box.messages, req.id)
     users, chats = entities_for(server, [peer], me)
     return types.messages.ChannelMessages(
-        pts=server.box("channel", peer[1]).pts,
-        count=len(out),
-        messages=out,
-        topics=[],
-        chats=chats,
-        users=users,
+        pts=box.pts, count=len(out), messages=out, topics=[], chats=chats, users=users
     )
 
 

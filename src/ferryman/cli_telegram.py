@@ -1,4 +1,5 @@
-"""`ferryman telegram login | whoami | logout`: the account ferryman sends with.
+"""`ferryman telegram login | whoami | logout | serve`: the account ferryman sends with,
+and the chat front door.
 
 The commands read the settings from the context object (``cli.State`` when run as
 ``ferryman telegram …``). The network comes from the object's ``dialer`` if it has one,

@@ -164,7 +164,7 @@ class TelegramSettings(BaseModel):
     )
     premium: bool = Field(False, description="The account has Premium (4 GB files, 2048 captions).")
     upload_connections: int = Field(
-        8, ge=1, le=20, description="Connections used at most for one file's parts."
+        8, ge=1, le=20, description="Upload connections at most (shared by the files of an album)."
     )
     parts_in_flight: int = Field(
         32, ge=1, le=64, description="Upload parts in flight at most (adapts down on floods)."

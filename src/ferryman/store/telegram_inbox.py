@@ -160,11 +160,6 @@ class TelegramInboxQueries(StoreBase):
         except IntegrityError:
             return
 
-    async def inbox_get(self, row_id: int) -> InboxRow:
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(select(tg_inbox).where(tg_inbox.c.id == row_id))).one()
-        return _inbox(row)
-
     async def inbox_rows(self, states: list[str] | None = None) -> list[InboxRow]:
         query = select(tg_inbox).order_by(tg_inbox.c.id)
         if states is not None:

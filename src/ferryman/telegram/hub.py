@@ -11,7 +11,7 @@ from typing import Any
 
 from ferryman.config import Settings
 from ferryman.telegram.client import Dialer, MTProtoDialer
-from ferryman.telegram.login import open_session
+from ferryman.telegram.login import disconnect, open_session
 from ferryman.telegram.upload import Uploader
 
 
@@ -40,7 +40,7 @@ class TelegramHub:
             await self._uploader.close()
             self._uploader = None
         if self._client is not None:
-            await _quiet_disconnect(self._client)
+            await disconnect(self._client)
             self._client = None
 
     async def _connect(self) -> Any:
@@ -61,10 +61,3 @@ class TelegramHub:
 
     async def close(self) -> None:
         await self._dispose()
-
-
-async def _quiet_disconnect(client: Any) -> None:
-    try:
-        await client.disconnect()
-    except Exception:  # already gone: nothing to hand back
-        return

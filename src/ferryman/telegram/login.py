@@ -13,10 +13,10 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from telethon import TelegramClient
 from telethon import errors as tg
@@ -28,6 +28,8 @@ from ferryman.telegram.client import Dialer, make_client, secure_session_file, s
 from ferryman.telegram.errors import from_telethon
 
 ATTEMPTS = 3  # a mistyped code or password is asked again, this many tries in all
+
+T = TypeVar("T")
 
 
 class Prompter(Protocol):
@@ -158,14 +160,13 @@ async def open_session(settings: Settings, dialer: Dialer) -> TelegramClient:
 
 async def _require_login(client: TelegramClient) -> None:
     try:
-        await client(functions.users.GetUsersRequest([types.InputUserSelf()]))
-    except Exception as exc:
-        error = from_telethon(exc)
+        await whoami(client)
+    except FerrymanError as error:
         if error.code == "telegram.session_revoked" and not _had_login(client):
             raise FerrymanError(
                 "telegram.not_logged_in", "the session never finished a login"
-            ) from exc
-        raise error from exc
+            ) from error
+        raise
 
 
 def _had_login(client: TelegramClient) -> bool:
@@ -206,41 +207,50 @@ async def login_user(client: TelegramClient, prompter: Prompter, phone: str | No
 
 async def _enter_code(client: TelegramClient, prompter: Prompter, phone: str) -> bool:
     """Sign in with the code; True when the account then wants its 2FA password."""
-    question = "Login code (Telegram sent it to your other devices)"
-    for attempt in range(1, ATTEMPTS + 1):
-        code = await ask(prompter, question, secret=False)
+
+    async def sign_in(code: str) -> bool:
         try:
-            if not code:
-                raise FerrymanError("telegram.code_invalid", "no code given")
-            with _telegram_errors():
-                try:
-                    await client.sign_in(phone, code)
-                except tg.SessionPasswordNeededError:  # a 401, but not a revoked session
-                    return True
-        except FerrymanError as error:
-            if error.code != "telegram.code_invalid" or attempt == ATTEMPTS:
-                raise
-            question = f"Wrong code; try again ({attempt + 1} of {ATTEMPTS})"
-        else:
-            return False
-    raise AssertionError("unreachable")  # the last attempt returns or raises
+            await client.sign_in(phone, code)
+        except tg.SessionPasswordNeededError:  # a 401, but not a revoked session
+            return True
+        return False
+
+    question = "Login code (Telegram sent it to your other devices)"
+    return await _until_right(prompter, question, "code", "telegram.code_invalid", sign_in)
 
 
 async def _enter_password(client: TelegramClient, prompter: Prompter) -> None:
+    async def sign_in(password: str) -> None:
+        await client.sign_in(password=password)
+
     question = "Two-step verification password"
-    for attempt in range(1, ATTEMPTS + 1):
-        password = await ask(prompter, question, secret=True)
+    await _until_right(
+        prompter, question, "password", "telegram.password_invalid", sign_in, secret=True
+    )
+
+
+async def _until_right(
+    prompter: Prompter,
+    question: str,
+    what: str,
+    wrong: str,
+    attempt: Callable[[str], Awaitable[T]],
+    *,
+    secret: bool = False,
+) -> T:
+    """Ask and ``attempt`` the answer; an answer Telegram calls ``wrong`` is asked again."""
+    for tries in range(1, ATTEMPTS + 1):
+        answer = await ask(prompter, question, secret=secret)
         try:
-            if not password:
-                raise FerrymanError("telegram.password_invalid", "no password given")
+            if not answer:
+                raise FerrymanError(wrong, f"no {what} given")
             with _telegram_errors():
-                await client.sign_in(password=password)
+                return await attempt(answer)
         except FerrymanError as error:
-            if error.code != "telegram.password_invalid" or attempt == ATTEMPTS:
+            if error.code != wrong or tries == ATTEMPTS:
                 raise
-            question = f"Wrong password; try again ({attempt + 1} of {ATTEMPTS})"
-        else:
-            return
+            question = f"Wrong {what}; try again ({tries + 1} of {ATTEMPTS})"
+    raise AssertionError("unreachable")  # the last try returns or raises
 
 
 async def login_bot(client: TelegramClient, token: str) -> Me:

@@ -43,10 +43,6 @@ class SenderPool:
         self._lanes: list[Lane] = []
         self._serials = itertools.count(1)
 
-    @property
-    def size(self) -> int:
-        return len(self._lanes)
-
     async def acquire(self) -> tuple[Lane, Any]:
         """The least busy connection and its sender, opening another if all are busy.
 

@@ -71,7 +71,6 @@ class Window:
         self.ceiling = max(1, ceiling)
         self.size = max(1, min(size, self.ceiling))
         self.in_flight = 0
-        self.peak = 0
         self.epoch = 0  # bumped on every halving
         self._successes = 0
         self._holds = 0
@@ -95,7 +94,6 @@ class Window:
             finally:
                 self._waiters.remove(waiter)
         self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
         return self.epoch
 
     def release(self) -> None:
@@ -229,7 +227,7 @@ class Uploader:
         *,
         connections: int = 8,
         max_in_flight: int = DEFAULT_IN_FLIGHT,
-        part_size: int = 512 * 1024,
+        part_size: int = MAX_PART,
         max_inline_wait: float = 30.0,
         on_wait: OnWait | None = None,
         retry_delay: float = 0.25,
@@ -302,12 +300,7 @@ class Uploader:
             for _ in range(min(self._window.ceiling, job.parts.count))
         )
         try:
-            pending = set(tasks)
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
-                for task in done:
-                    if (error := task.exception()) is not None:
-                        raise error
+            await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()

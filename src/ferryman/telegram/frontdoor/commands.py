@@ -106,7 +106,7 @@ class Commands:
 
     async def queue(self, _arg: str) -> str:
         lines = [
-            f"downloading {t.name}: {int(t.done * 100 / t.size) if t.size else 100}%"
+            f"downloading {t.name}: {render.percent_of(t.done, t.size)}%"
             for t in self.inbox.transfers.values()
         ]
         waiting = [j for j in await self.store.list_jobs() if not j.state.terminal]

@@ -25,7 +25,6 @@ from ferryman.telegram.frontdoor.allow import AllowList
 from ferryman.telegram.frontdoor.caption import has_link
 from ferryman.telegram.frontdoor.chat import Chat
 from ferryman.telegram.frontdoor.commands import Commands
-from ferryman.telegram.frontdoor.download import close_quietly
 from ferryman.telegram.frontdoor.inbox import CHUNKS_IN_FLIGHT, Inbox
 from ferryman.telegram.frontdoor.remote import remote_file
 from ferryman.telegram.frontdoor.status import StatusBoard
@@ -88,7 +87,7 @@ class FrontDoor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await close_quietly(self.pool)
+        await self.pool.close()
 
     async def _on_message(self, event: Any) -> None:
         # No await before queueing: handlers run as tasks, and order is kept only here.
@@ -112,8 +111,9 @@ class FrontDoor:
     async def answer(self, message: Any) -> str | None:
         """The reply to one message from an allowed person (None: no reply)."""
         text = message.message or ""
-        if remote_file(message) is not None:
-            return await self.inbox.receive(message, message.chat_id, message.sender_id)
+        remote = remote_file(message)
+        if remote is not None:
+            return await self.inbox.receive(message, remote)
         if text.startswith("/"):
             return await self.commands.run(text)
         if has_link(text):

@@ -14,7 +14,6 @@ connection there), one chunk at a time, from the same resume point.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from telethon import errors as tg
 from telethon.tl import functions
 
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import make_durable
 from ferryman.telegram.errors import from_telethon
 from ferryman.telegram.pool import SenderPool
 
@@ -57,11 +57,6 @@ def resume_point(path: Path, size: int) -> int:
 def _append(path: Path, data: bytes) -> None:
     with open(path, "ab") as handle:
         handle.write(data)
-
-
-def _sync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
 
 
 class Download:
@@ -108,7 +103,7 @@ class Download:
                 except tg.FileMigrateError as exc:
                     self.dc_id = exc.new_dc
                     await self._sequential()
-        await asyncio.to_thread(_sync, self.path)
+        await asyncio.to_thread(make_durable, [self.path])  # the job will name this file
 
     def _elsewhere(self) -> bool:
         home = getattr(self.client.session, "dc_id", 0)
@@ -214,8 +209,3 @@ class Download:
             raise FerrymanError(
                 "telegram.download_failed", f"got {self.written} of {self.size} bytes"
             )
-
-
-async def close_quietly(pool: SenderPool) -> None:
-    with contextlib.suppress(Exception):
-        await pool.close()

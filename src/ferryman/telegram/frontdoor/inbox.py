@@ -40,7 +40,6 @@ CHUNKS_IN_FLIGHT = 4
 class Transfer:
     """A download in progress, for ``/queue``."""
 
-    row: InboxRow
     name: str
     size: int
     done: int = 0
@@ -74,11 +73,9 @@ class Inbox:
     def _path_for(self, name: str) -> Callable[[int], str]:
         return lambda row_id: str(self.folder / str(row_id) / name)
 
-    async def receive(self, message: Any, chat_id: int, sender_id: int) -> str | None:
-        """A message with a file from an allowed sender; returns a reply, if one is due."""
-        remote = remote_file(message)
-        if remote is None:
-            return None
+    async def receive(self, message: Any, remote: RemoteFile) -> str | None:
+        """``message`` (from an allowed sender) carries ``remote``; returns a reply, if due."""
+        chat_id, sender_id = message.chat_id, message.sender_id
         try:
             wishes = read_caption(message.message or "", self.default_dest)
         except FerrymanError as exc:
@@ -151,7 +148,7 @@ class Inbox:
         task.add_done_callback(self._tasks.discard)
 
     async def _take(self, row: InboxRow, remote: RemoteFile, board: Board | None) -> None:
-        transfer = Transfer(row, remote.name, remote.size)
+        transfer = Transfer(remote.name, remote.size)
         self.transfers[row.id] = transfer
 
         def progress(done: int) -> None:

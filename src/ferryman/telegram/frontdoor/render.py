@@ -40,8 +40,13 @@ def size_text(n: int) -> str:
     return f"{n / 1000**3:.2f} GB"
 
 
+def percent_of(done: int, size: int) -> int:
+    """Whole percent, rounded down; an empty file counts as complete."""
+    return int(done * 100 / size) if size else 100
+
+
 def downloading(name: str, done: int, size: int) -> Shown:
-    percent = int(done * 100 / size) if size else 100
+    percent = percent_of(done, size)
     return Shown(
         percent,
         "downloading",

@@ -8,7 +8,8 @@ is kept in the store, so the rule holds across restarts and a job that ended whi
 ferryman was down still gets its summary.
 
 Engine events only mark a job as changed (subscribers must not block); one loop reads
-the store and edits.
+the store and edits. A changed job is read only once its message may be edited again, so
+a burst of events (a conversion's progress) costs one read per interval, not one each.
 """
 
 from __future__ import annotations
@@ -101,12 +102,16 @@ class StatusBoard:
 
     # --------------------------------------------------------------- rule
 
+    def earliest(self, board: Board) -> float:
+        """The first moment ``board`` may be edited again."""
+        return max(board.edited_at + self.every, self.flood_until)
+
     def due(self, board: Board, now: float) -> float | None:
         """When ``board`` may be edited to what it should show; None: not worth an edit."""
         wanted = board.wanted
         if wanted is None or wanted.text == board.shown.text:
             return None
-        earliest = max(board.edited_at + self.every, self.flood_until)
+        earliest = self.earliest(board)
         if wanted.final or wanted.phase != board.shown.phase:
             return earliest
         if wanted.percent >= board.shown.percent + STEP:
@@ -126,9 +131,8 @@ class StatusBoard:
     async def _round(self) -> None:
         """Edit what is due, then sleep until the next edit is due or something changes."""
         self._wake.clear()
-        await self._refresh_jobs()
+        next_due = await self._refresh_jobs(self.clock())
         now = self.clock()
-        next_due: float | None = None
         for board in list(self._boards):
             due = self.due(board, now)
             if due is not None and due <= now:
@@ -144,15 +148,28 @@ class StatusBoard:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _refresh_jobs(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        if not dirty:
-            return
-        try:
-            await self._compute(dirty)
-        except BaseException:
-            self._dirty |= dirty  # not lost: the next round asks again
-            raise
+    async def _refresh_jobs(self, now: float) -> float | None:
+        """Read the changed jobs whose message may be edited now; the others stay marked.
+
+        Returns when the first of those may be edited (None: none waits).
+        """
+        later: dict[int, float] = {}
+        ready: set[int] = set()
+        for board in self._boards:
+            if board.job_id in self._dirty:
+                at = self.earliest(board)
+                if at <= now:
+                    ready.add(board.job_id)
+                else:
+                    later[board.job_id] = min(at, later.get(board.job_id, at))
+        self._dirty = set(later) - ready  # a job without a message any more is dropped
+        if ready:
+            try:
+                await self._compute(ready)
+            except BaseException:
+                self._dirty |= ready  # not lost: the next round asks again
+                raise
+        return min(later.values(), default=None)
 
     async def _compute(self, dirty: set[int]) -> None:
         per_job = await self.store.item_counts()
