@@ -32,6 +32,7 @@ def test_doctor_reports_both_backends(tmp_path: Path) -> None:
     done = cli(tmp_path, "doctor", "--json")
     data = json.loads(done.stdout)
     assert data["libarchive"].count(".") == 2
+    assert data["crc32"] == "zlib-ng"  # a dependency: "zlib" here means a broken install
     if SEVEN is None:
         assert data["sevenzip"] is None and done.returncode == 1
         return

@@ -320,6 +320,7 @@ def doctor(
 ) -> None:
     """Which archive backends this machine has, and which formats they read."""
     from ferryman.archive.capabilities import MATRIX, probe_backends
+    from ferryman.archive.checksum import implementation as crc_implementation
 
     state: State = ctx.obj
     try:
@@ -344,6 +345,7 @@ def doctor(
         "sevenzip": None
         if seven is None
         else {"path": str(seven.path), "version": seven.version, "rar": found.sevenzip_rar},
+        "crc32": crc_implementation(),
         "formats": rows,
     }
     if as_json:
@@ -355,6 +357,7 @@ def doctor(
         else:
             rar = "reads RAR" if found.sevenzip_rar else "[yellow]no RAR support[/yellow]"
             out.print(f"7zz: {seven.version} at {seven.path} ({rar})")
+        out.print(f"CRC-32 of 7zz's output: {crc_implementation()}")
         table = Table("format", "features", "backend", "from a pipe", "here")
         for row in rows:
             table.add_row(

@@ -21,11 +21,11 @@ import os
 import re
 import subprocess
 import tempfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from ferryman.archive.checksum import crc32
 from ferryman.archive.sevenzip_listing import Item
 from ferryman.archive.sevenzip_process import PROMPT, environment, send_password, stop
 
@@ -180,7 +180,7 @@ class Run:
                 self._desync = True
                 return b""
         self._got += len(data)
-        self._crc = zlib.crc32(data, self._crc)
+        self._crc = crc32(data, self._crc)
         if self._left is not None:
             self._left -= len(data)
         return data
@@ -238,6 +238,9 @@ class Run:
             return data
         if self._eof:
             return b""
+        # Whole blocks (fewer bytes only at the end): one os.read returns what the
+        # pipe holds, and the shrunken tails of 1 MiB allocations fragmented the heap
+        # (peak RSS 24 -> 35 MiB on 512 MiB of 7z; BufferedReader.read fills a block).
         data = self._out.read(size)
         if not data:
             self._eof = True
