@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +132,87 @@ def test_evil_symlink_traversal_cannot_reach_through_the_link() -> None:
     # so nothing written later can land under the link's name.
     assert got["up"] == "symlink"
     assert set(got) == {"up", "up (2)/pwned.txt"}
+
+
+def _passes_check(zf: Any, name: str, password: str) -> bool:
+    """Whether ``password`` passes zip's one-byte ZipCrypto check for ``name`` (as
+    libarchive's own check does: same byte, same rule)."""
+    try:
+        zf.open(name, pwd=password.encode()).close()
+    except RuntimeError:  # "Bad password for file"
+        return False
+    except Exception:  # passed the check, then decrypted to garbage
+        return True
+    return True
+
+
+@needs_7zz
+@pytest.mark.skipif(shutil.which("zip") is None, reason="zip is not installed")
+def test_zipcrypto_wrong_candidate_passing_the_check_falls_to_the_next(tmp_path: Path) -> None:
+    """A wrong candidate that passes ZipCrypto's one-byte check (1 in 256) must not turn
+    a readable entry into a damaged one: the next candidate gets its turn."""
+    photo = bytes(random.Random(7).randrange(256) for _ in range(300_000))
+    (tmp_path / "plain.txt").write_bytes(b"no secret here\n" * 50)
+    (tmp_path / "locked.jpg").write_bytes(photo)
+    archive = tmp_path / "mixed.zip"
+    subprocess.run(["zip", "-q", "-0", archive, "plain.txt"], cwd=tmp_path, check=True)
+    subprocess.run(
+        ["zip", "-q", "-P", "right-one", archive, "locked.jpg"], cwd=tmp_path, check=True
+    )
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.read("locked.jpg", pwd=b"right-one") == photo
+        impostor = next(
+            candidate
+            for candidate in (f"guess-{n}" for n in range(100_000))
+            if _passes_check(zf, "locked.jpg", candidate)
+        )
+    backend, got = read_all(archive, (impostor, "right-one"))
+    assert got == {
+        "plain.txt": hashlib.sha256(b"no secret here\n" * 50).hexdigest(),
+        "locked.jpg": hashlib.sha256(photo).hexdigest(),
+    }
+    assert backend == "SevenZipReader"  # took over at locked.jpg
+    # The right one first: libarchive reads it all, nothing is held back for long.
+    backend, got = read_all(archive, ("right-one", impostor))
+    assert got["locked.jpg"] == hashlib.sha256(photo).hexdigest()
+    assert backend == "LibarchiveReader"
+    # No candidate fits, but one passed the check: damaged or wrong, ZipCrypto cannot
+    # tell; the entry fails alone rather than stopping the archive for a password.
+    _, got = read_all(archive, (impostor, "also-wrong-but-refused-or-not"))
+    assert got["locked.jpg"] == "archive.entry_corrupt"
+
+
+def _zipcrypto_with_a_damaged_entry(tmp_path: Path) -> tuple[Path, bytes, bytes]:
+    first = bytes(random.Random(8).randrange(256) for _ in range(200_000))
+    after = b"still here\n" * 100
+    (tmp_path / "damaged.jpg").write_bytes(first)
+    (tmp_path / "after.txt").write_bytes(after)
+    archive = tmp_path / "damaged.zip"
+    subprocess.run(
+        ["zip", "-q", "-0", "-P", "right-one", archive, "damaged.jpg", "after.txt"],
+        cwd=tmp_path,
+        check=True,
+    )
+    data = bytearray(archive.read_bytes())
+    data[30 + len("damaged.jpg") + 12 + 50_000] ^= 0xFF  # a byte of the first entry's data
+    archive.write_bytes(bytes(data))
+    return archive, first, after
+
+
+@needs_7zz
+@pytest.mark.skipif(shutil.which("zip") is None, reason="zip is not installed")
+def test_a_damaged_encrypted_entry_with_several_candidates_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive, _, after = _zipcrypto_with_a_damaged_entry(tmp_path)
+    want_after = hashlib.sha256(after).hexdigest()
+    _, got = read_all(archive, ("right-one",))
+    assert got == {"damaged.jpg": "archive.entry_corrupt", "after.txt": want_after}
+    backend, got = read_all(archive, ("other", "right-one"))
+    assert got == {"damaged.jpg": "archive.entry_corrupt", "after.txt": want_after}
+    assert backend == "SevenZipReader"  # 7zz tried both, then read on
+    # Without 7zz (Termux without 7-Zip): the same outcome, from libarchive alone.
+    monkeypatch.setattr("ferryman.archive.opener.find_7zz", lambda *_: None)
+    backend, got = read_all(archive, ("other", "right-one"))
+    assert got == {"damaged.jpg": "archive.entry_corrupt", "after.txt": want_after}
+    assert backend == "LibarchiveReader"

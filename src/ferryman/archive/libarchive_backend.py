@@ -20,7 +20,13 @@ Choices worth knowing:
   logs). Nothing is sanitised here: ``GuardedReader`` does that.
 * Passwords: every candidate of ``OpenOptions.passwords`` is handed to
   ``archive_read_add_passphrase``; libarchive tries them all for each encrypted
-  zip entry by itself. libarchive decrypts zip (ZipCrypto, WinZip AES) only.
+  zip entry by itself, and keeps the first that passes zip's password check
+  (ZipCrypto's is one byte, so a wrong one passes 1 time in 256): with several
+  candidates, an encrypted zip entry of up to 8 MiB is held in memory until its CRC
+  checks out, and a failure before any block is ``CandidateMayBeWrong``, on which
+  ``open_archive`` lets 7-Zip try the candidates one by one (see
+  ``LibarchiveEntry._checked_first``). libarchive decrypts zip (ZipCrypto, WinZip
+  AES) only.
   Encrypted RAR/7z data is recognised before reading it (libarchive flags RAR4
   and 7z entries; RAR5 it does not flag, and then reads the ciphertext as if
   plain, so ``Rar5Scan`` reads the RAR5 headers itself) and refused as
@@ -68,13 +74,20 @@ from libarchive import ffi
 
 from ferryman.archive.libarchive_messages import FATAL_STATE_HINT, classify
 from ferryman.archive.rar_headers import RAR5_MAGIC, Rar5Scan, refuse_rar_volume
-from ferryman.archive.reader import EntryInfo, EntryType, OpenOptions, sniff_format
+from ferryman.archive.reader import (
+    CandidateMayBeWrong,
+    EntryInfo,
+    EntryType,
+    OpenOptions,
+    sniff_format,
+)
 from ferryman.errors import FerrymanError
 
 __all__ = ["LibarchiveEntry", "LibarchiveReader", "classify", "single_file_name"]
 
 _BLOCK_SIZE = 1 << 20  # bytes per read_blocks block
 _INPUT_BLOCK = 1 << 16  # bytes per read of the packed input (file or stream)
+_HOLD_IN_MEMORY = 8 << 20  # encrypted zip entries up to this are checked before handing on
 _SNIFF_BYTES = 262  # what sniff_format needs (tar's magic sits at 257)
 
 # --- libarchive through ctypes ---------------------------------------------------------
@@ -245,6 +258,13 @@ class LibarchiveEntry:
                 f"{reader.name}: {self.info.path}: encrypted {reader.format_label} data, "
                 "which libarchive cannot decrypt",
             )
+        if self._encrypted and reader.guesses_passwords:
+            yield from self._checked_first()
+            return
+        yield from self._read()
+
+    def _read(self) -> Iterator[bytes]:
+        reader = self._reader
         buf = reader.data_buffer
         while True:
             reader.check_current(self._generation)
@@ -258,6 +278,52 @@ class LibarchiveEntry:
         declared = self.info.size
         if declared is not None and declared != self._bytes_read:
             raise self._corrupt(f"declared {declared} bytes, read {self._bytes_read}")
+
+    def _checked_first(self) -> Iterator[bytes]:
+        """An encrypted zip entry read with several candidate passwords.
+
+        libarchive keeps the first candidate that passes zip's password check, and
+        ZipCrypto's check is one byte: a wrong one passes 1 time in 256, and the
+        entry then fails (inflate at once, or a stored entry's CRC at the end)
+        though a later candidate fits. Such a failure is raised as
+        ``CandidateMayBeWrong`` before any block is handed on, so that
+        ``open_archive`` can let 7-Zip try the candidates one by one. Entries of up
+        to 8 MiB are held in memory until their CRC checks out (never beyond their
+        declared size, so a bomb stops there); larger ones stream, and only a
+        failure before their first block can be handed over.
+        """
+        declared = self.info.size
+        if declared is None or declared > _HOLD_IN_MEMORY:
+            blocks = self._read()
+            try:
+                first = next(blocks, None)
+            except FerrymanError as exc:
+                raise self._maybe_wrong_candidate(exc) from exc
+            if first is None:
+                return
+            yield first
+            del first
+            yield from blocks
+            return
+        held: list[bytes] = []
+        try:
+            for block in self._read():
+                held.append(block)
+                if self._bytes_read > declared:
+                    raise self._corrupt(f"yields more than the {declared} bytes it declares")
+        except FerrymanError as exc:
+            raise self._maybe_wrong_candidate(exc) from exc
+        yield from held
+
+    def _maybe_wrong_candidate(self, exc: FerrymanError) -> FerrymanError:
+        if exc.code != "archive.entry_corrupt":
+            return exc
+        count = len(self._reader.passwords)
+        return CandidateMayBeWrong(
+            exc.code,
+            f"{exc.message} (a wrong one of the {count} passwords can pass zip's password"
+            " check and fail like this)",
+        )
 
     def _data_error(self, status: int) -> FerrymanError:
         reader = self._reader
@@ -473,6 +539,17 @@ class LibarchiveReader:
         return self._fmt in _DECRYPTS
 
     @property
+    def passwords(self) -> tuple[str, ...]:
+        return self._passwords
+
+    @property
+    def guesses_passwords(self) -> bool:
+        """Whether libarchive may pick a wrong password for an encrypted entry that
+        7-Zip could then read: a zip file (not a stream, which 7-Zip cannot take
+        over), with more than one candidate (see ``LibarchiveEntry._checked_first``)."""
+        return self._fmt == "zip" and len(self._passwords) > 1 and self._source is None
+
+    @property
     def format_label(self) -> str:
         return {"rar": "RAR", "7z": "7z"}.get(self._fmt, self._fmt)
 
@@ -483,9 +560,22 @@ class LibarchiveReader:
         64 KiB; seekable zip and 7z read their directory at the end first, so the
         value can drop once after that and grows from there.
         """
-        if self._closed or self._archive is None:
+        if not self._live():
             return self._final_consumed
         return max(0, int(_filter_bytes(self._archive, -1)))
+
+    def _live(self) -> bool:
+        """Whether the libarchive handle may be used. Not after ``close``, nor once
+        the garbage collector has run the finalizer: it frees the handle of an
+        unreachable reader *before* the generators that hold the reader in a
+        ``with`` are closed, and their ``__exit__`` must then not touch it
+        (measured: a segfault in ``archive_filter_bytes``)."""
+        return (
+            not self._closed
+            and self._archive is not None
+            and self._finalizer is not None
+            and self._finalizer.alive
+        )
 
     def __enter__(self) -> LibarchiveReader:
         return self
@@ -521,7 +611,7 @@ class LibarchiveReader:
         self._last_data_error = message
 
     def error_string(self) -> str:
-        raw = _error_string(self._archive) if self._archive is not None else None
+        raw = _error_string(self._archive) if self._live() else None
         if isinstance(raw, bytes):
             return raw.decode("utf-8", "replace")
         return str(raw or "unknown libarchive error")
@@ -550,7 +640,7 @@ class LibarchiveReader:
         entry_p = c_void_p()
         while True:
             self._generation += 1
-            if self._closed:  # libarchive's handle is freed: touching it would crash
+            if not self._live():  # libarchive's handle is freed: touching it would crash
                 raise RuntimeError(f"{self.name}: archive reader used after it was closed")
             status = _next_header(self._archive, byref(entry_p))
             if status == _ARCHIVE_EOF:

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ferryman.archive.allocator import tune_for_streaming
-from ferryman.archive.guard import GuardedReader
+from ferryman.archive.guard import GuardedReader, NestingTally
 from ferryman.archive.libarchive_backend import LibarchiveReader
 from ferryman.archive.reader import (
     ArchiveEntry,
     ArchiveReader,
+    CandidateMayBeWrong,
     EntryInfo,
     OpenOptions,
     detect_format,
@@ -32,9 +33,15 @@ _UNSUPPORTED = "archive.unsupported"
 
 
 def open_archive(
-    path: Path, options: OpenOptions | None = None, sevenzip: Path | None = None
+    path: Path,
+    options: OpenOptions | None = None,
+    sevenzip: Path | None = None,
+    tally: NestingTally | None = None,
 ) -> ArchiveReader:
     """Open ``path`` (an archive, or any volume of a set); use the result in ``with``.
+
+    ``tally``: shared by an archive and the archives inside it, so the byte and
+    ratio limits also hold for the whole tree.
 
     Raises ``FerrymanError`` as the backends do ("archive.unreadable", "…truncated",
     "…password_required", "…volume_missing", "…unsupported", "…limit_exceeded"),
@@ -46,7 +53,7 @@ def open_archive(
     if volumes is not None:
         exe = _require_7zz(sevenzip, path, "multi-volume archives")
         inner: ArchiveReader = SevenZipReader(exe, volumes.first, options, path.name)
-        return GuardedReader(inner, path.name, options.limits)
+        return GuardedReader(inner, path.name, options.limits, tally)
     try:
         fmt = detect_format(path)
     except FileNotFoundError as err:
@@ -57,7 +64,8 @@ def open_archive(
         raise FerrymanError(
             "archive.unreadable", f"{path.name}: not an archive (no known format signature)"
         )
-    return GuardedReader(_FallbackReader(path, fmt, options, sevenzip), path.name, options.limits)
+    fallback = _FallbackReader(path, fmt, options, sevenzip)
+    return GuardedReader(fallback, path.name, options.limits, tally)
 
 
 def open_archive_stream(
@@ -91,6 +99,8 @@ class _FallbackReader:
         self._current: ArchiveReader
         self._entries: Iterator[ArchiveEntry]
         self._switched = False
+        self._looked_for_7zz = False
+        self._exe: SevenZip | None = None
         try:
             self._current = LibarchiveReader(path, fmt, options)
         except FerrymanError as exc:
@@ -135,31 +145,62 @@ class _FallbackReader:
             index += 1
 
     def blocks_of(self, entry: ArchiveEntry, blocks: Iterator[bytes]) -> Iterator[bytes]:
-        """The entry's blocks; if libarchive refuses it, the same entry read by 7zz."""
+        """The entry's blocks; if libarchive refuses it, the same entry read by 7zz.
+
+        Also when libarchive may have picked a wrong candidate password
+        (``CandidateMayBeWrong``) and 7zz is there to try them one by one; if none
+        fits then either, the entry is damaged or no candidate fits, which
+        ZipCrypto cannot tell apart: it fails alone ("archive.entry_corrupt").
+        """
         try:
             first = next(blocks)
         except StopIteration:
             return
+        except CandidateMayBeWrong as exc:
+            if self._switched or self._seven() is None:
+                raise
+            try:
+                yield from self._replacement(entry, exc)
+            except FerrymanError as retried:
+                if retried.code != "archive.password_required":
+                    raise
+                raise FerrymanError(
+                    "archive.entry_corrupt",
+                    f"{self._path.name}: {entry.info.path}: damaged, or none of the passwords"
+                    " given fits (zip's ZipCrypto cannot tell which)",
+                ) from retried
+            return
         except FerrymanError as exc:
             if exc.code != _UNSUPPORTED or self._switched:
                 raise
-            self._switch(entry.info.index, exc)
-            replacement = next(self._entries, None)
-            if replacement is None or replacement.info.path != entry.info.path:
-                raise FerrymanError(
-                    "archive.unreadable",
-                    f"{self._path.name}: 7zz and libarchive disagree about entry"
-                    f" {entry.info.index} ({entry.info.path!r})",
-                ) from exc
-            yield from replacement.read_blocks()
+            yield from self._replacement(entry, exc)
             return
         yield first
         del first  # holding it for the whole entry costs a heap trim per block
         yield from blocks
 
+    def _seven(self) -> SevenZip | None:
+        """The 7zz to switch to, looked for (a probe runs it) at most once."""
+        if not self._looked_for_7zz:
+            self._looked_for_7zz = True
+            self._exe = find_7zz(self._sevenzip)
+        return self._exe
+
+    def _replacement(self, entry: ArchiveEntry, cause: FerrymanError) -> Iterator[bytes]:
+        """``entry`` read by 7zz, which takes over the rest of the archive."""
+        self._switch(entry.info.index, cause)
+        replacement = next(self._entries, None)
+        if replacement is None or replacement.info.path != entry.info.path:
+            raise FerrymanError(
+                "archive.unreadable",
+                f"{self._path.name}: 7zz and libarchive disagree about entry"
+                f" {entry.info.index} ({entry.info.path!r})",
+            ) from cause
+        yield from replacement.read_blocks()
+
     def _switch(self, skip: int, cause: FerrymanError) -> None:
         """Reopen with 7zz, positioned before entry ``skip`` (earlier ones read past)."""
-        exe = find_7zz(self._sevenzip)
+        exe = self._seven()
         if exe is None:
             raise FerrymanError(
                 _UNSUPPORTED,

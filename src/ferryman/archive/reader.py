@@ -13,6 +13,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from ferryman.errors import FerrymanError
+
+
+class CandidateMayBeWrong(FerrymanError):
+    """An encrypted entry failed before its first block after a candidate password
+    passed a weak check (zip's ZipCrypto: one byte). Its code is still
+    "archive.entry_corrupt"; a backend that tries the candidates one by one against
+    the CRC (7zz) may read it."""
+
 
 class EntryType(StrEnum):
     """What an entry is; directories are never yielded (paths imply them)."""
