@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from ferryman.config import Settings
-from ferryman.engine import intake, report
+from ferryman.engine import control, intake, report
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
@@ -295,6 +295,22 @@ def tiny_work_area(settings: Settings) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(work)], check=False)
 
 
+async def _run_until_it_waits_for_space(
+    store: Store, settings: Settings, job_id: int
+) -> asyncio.Task[None]:
+    """The engine, running, with the job seen waiting on space.low (and still waiting)."""
+    engine = Engine(store, settings)
+    running = asyncio.create_task(engine.run(until_idle=True))
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if (await store.get_job(job_id)).wait_reason == "space.low":
+            break
+    assert (await store.get_job(job_id)).wait_reason == "space.low"
+    await asyncio.sleep(0.3)
+    assert not running.done()
+    return running
+
+
 async def test_freeing_space_lets_a_waiting_job_resume(
     tmp_path: Path, settings: Settings, sqlite_store: Store, tiny_work_area: Path
 ) -> None:
@@ -306,20 +322,87 @@ async def test_freeing_space_lets_a_waiting_job_resume(
     job = await intake.add_path(store, make_zip(tmp_path / "big.zip", [(p.name, p) for p in big]))
     filler = tiny_work_area / "someone-elses-file"
     filler.write_bytes(b"\0" * 1_900_000)  # another program fills the disk
-    engine = Engine(store, settings)
-    running = asyncio.create_task(engine.run(until_idle=True))
-    for _ in range(200):
-        await asyncio.sleep(0.05)
-        if (await store.get_job(job.id)).wait_reason == "space.low":
-            break
-    assert (await store.get_job(job.id)).wait_reason == "space.low"
-    await asyncio.sleep(0.3)
-    assert not running.done()
+    running = await _run_until_it_waits_for_space(store, settings, job.id)
     filler.unlink()  # space is freed: the job resumes by itself
     await asyncio.wait_for(running, 60)
     assert (await store.get_job(job.id)).state is JobState.DONE
     delivered = sorted(f["disk_sha256"] for f in library_files(settings.library))
     assert delivered == sorted(sha256(p) for p in big)  # copied across filesystems intact
+    await store.close()
+
+
+async def test_a_nested_archive_waits_for_room_before_it_is_copied_out(
+    tmp_path: Path, settings: Settings, sqlite_store: Store, tiny_work_area: Path
+) -> None:
+    """A nested archive is copied to the work area to be read: it waits for room like
+    an entry does, instead of filling the disk (ENOSPC) or failing the job."""
+    store = sqlite_store
+    small = make_photo(tmp_path / "small.jpg", 1)
+    big = tmp_path / "big.png"  # ~270 KB of noise: incompressible
+    Image.frombytes("RGB", (300, 300), random.Random(5).randbytes(300 * 300 * 3)).save(big)
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(big, "big.png")
+        zf.writestr("padding.bin", random.Random(6).randbytes(600_000))
+    top = tmp_path / "top.zip"
+    with zipfile.ZipFile(top, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(small, "small.jpg")
+        zf.write(inner, "inner.zip")
+    job = await intake.add_path(store, top)
+    filler = tiny_work_area / "someone-elses-file"
+    filler.write_bytes(b"\0" * 1_300_000)  # room for the photo, not for inner.zip (~870 KB)
+    running = await _run_until_it_waits_for_space(store, settings, job.id)
+    # Waiting inside the reading step (not a failed copy sent back to the queue):
+    assert (await store.get_job(job.id)).state is JobState.EXPANDING
+    nested = tiny_work_area / f"job-{job.id:05d}" / "nested"
+    assert not nested.exists() or not any(p.is_file() for p in nested.rglob("*"))
+    filler.unlink()
+    await asyncio.wait_for(running, 60)
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    delivered = sorted(f["disk_sha256"] for f in library_files(settings.library))
+    assert delivered == sorted(sha256(p) for p in (small, big))
+    await store.close()
+
+
+async def test_cancelling_a_job_whose_nested_archive_waits_for_room(
+    tmp_path: Path, settings: Settings, sqlite_store: Store, tiny_work_area: Path
+) -> None:
+    """The wait for room runs for the reading thread; cancelling the job must end it
+    at once, not when room appears, and nothing is copied out afterwards."""
+    store = sqlite_store
+    inner = tmp_path / "inner.zip"
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("padding.bin", random.Random(7).randbytes(900_000))
+    top = tmp_path / "top.zip"
+    with zipfile.ZipFile(top, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(inner, "inner.zip")
+    job = await intake.add_path(store, top)
+    filler = tiny_work_area / "someone-elses-file"
+    filler.write_bytes(b"\0" * 1_300_000)
+    quick = settings.model_copy(update={"lease_seconds": 1.0})  # the lost lease seen soon
+    engine = Engine(store, quick)
+    running = asyncio.create_task(engine.run())  # a long-running engine: it stays up
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if (await store.get_job(job.id)).wait_reason == "space.low":
+            break
+    assert (await store.get_job(job.id)).wait_reason == "space.low"
+    await control.cancel_job(store, job.id)
+    assert (await store.get_job(job.id)).state is JobState.CANCELLED
+    # The reading worker is free again while there is still no room: the next job runs.
+    photo = make_photo(tmp_path / "next.jpg", 2)
+    following = await intake.add_path(store, photo)
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if (await store.get_job(following.id)).state is JobState.DONE:
+            break
+    assert (await store.get_job(following.id)).state is JobState.DONE
+    filler.unlink()  # room now: a wait still running would copy inner.zip out
+    await asyncio.sleep(1.0)
+    nested = tiny_work_area / f"job-{job.id:05d}" / "nested"
+    assert not nested.exists() or not any(p.is_file() for p in nested.rglob("*"))
+    engine.stop()
+    await asyncio.wait_for(running, 20)
     await store.close()
 
 

@@ -9,6 +9,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import zipfile
@@ -18,9 +19,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ferryman.archive.reader import EntryInfo, EntryType
+from ferryman.archive.reader import ArchiveLimits, EntryInfo, EntryType, OpenOptions
 from ferryman.errors import FerrymanError
-from ferryman.sources.local import BLOCK_SIZE, Kind, LocalInput, inspect_local, iter_local
+from ferryman.sources.local import (
+    BLOCK_SIZE,
+    Kind,
+    LocalInput,
+    ReadOptions,
+    inspect_local,
+    iter_local,
+)
 
 NOBODY = 65534
 
@@ -402,3 +410,127 @@ def test_nested_archive_without_a_scratch_folder_uses_a_temporary_one(tmp_path: 
     with iter_local(outer) as entries:
         got = [(e.info.path, b"".join(e.read_blocks())) for e in entries]
     assert got == [("sub/inner.zip/x.txt", b"inside")]
+
+
+# --- nested archives: room and limits across levels ----------------------------------------
+
+
+def test_a_nested_archive_waits_for_room_before_it_is_copied_out(tmp_path: Path) -> None:
+    inner = make_zip(tmp_path / "inner.zip", {"x.txt": b"inside"})
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w") as zf:
+        zf.writestr("a.txt", b"first")
+        zf.write(inner, "sub/inner.zip")
+    scratch = tmp_path / "scratch"
+    asked: list[tuple[int, list[Path]]] = []
+
+    def make_room(size: int) -> None:
+        asked.append((size, sorted(p for p in scratch.rglob("*") if p.is_file())))
+
+    options = ReadOptions(scratch=scratch, make_room=make_room)
+    with iter_local(outer, options) as entries:
+        got = [(e.info.path, b"".join(e.read_blocks())) for e in entries]
+    assert got == [("a.txt", b"first"), ("sub/inner.zip/x.txt", b"inside")]
+    assert asked == [(inner.stat().st_size, [])]  # asked once, before the copy was written
+
+    def no_room(size: int) -> None:
+        raise FerrymanError("space.low", f"no room for {size} bytes")
+
+    read: list[str] = []
+    with (
+        iter_local(outer, ReadOptions(scratch=scratch, make_room=no_room)) as entries,
+        pytest.raises(FerrymanError) as raised,
+    ):
+        for entry in entries:
+            read.append(entry.info.path)
+    assert raised.value.code == "space.low"
+    assert read == ["a.txt"]
+    assert not any(p.is_file() for p in scratch.rglob("*"))  # nothing copied out
+
+
+def _read_nested(path: Path, limits: ArchiveLimits) -> tuple[list[str], FerrymanError | None]:
+    options = ReadOptions(archive=OpenOptions(limits=limits))
+    read: list[str] = []
+    try:
+        with iter_local(path, options) as entries:
+            for entry in entries:
+                for _ in entry.read_blocks():
+                    pass
+                read.append(entry.info.path)
+    except FerrymanError as exc:
+        return read, exc
+    return read, None
+
+
+def test_the_byte_limit_holds_across_nesting_levels(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_STORED) as zf:
+        for i in range(2):
+            zf.writestr(
+                f"part{i}.zip",
+                make_zip(
+                    tmp_path / f"p{i}.zip", {f"p{i}.bin": rng.randbytes(3 << 20)}
+                ).read_bytes(),
+            )
+    limits = ArchiveLimits(max_total_bytes=10 << 20)
+    # Each archive alone stays under 10 MiB (outer 6, each inner 3); the tree writes 12.
+    read, error = _read_nested(outer, limits)
+    assert error is not None and error.code == "archive.limit_exceeded"
+    assert "archives around and inside it" in error.message
+    assert "outer.zip" in error.message
+    assert read == ["part0.zip/p0.bin"]
+    read, error = _read_nested(outer, ArchiveLimits(max_total_bytes=13 << 20))
+    assert error is None and read == ["part0.zip/p0.bin", "part1.zip/p1.bin"]
+
+
+def test_the_ratio_limit_multiplies_across_nesting_levels(tmp_path: Path) -> None:
+    """Each level expands less than max_ratio, the two together far more: a nested bomb."""
+    zeros = make_zip(tmp_path / "zeros.zip", {"z.jpg": bytes(48 << 20)})
+    outer = make_zip(tmp_path / "outer.zip", {"inner.zip": zeros.read_bytes()})
+    inner_ratio = (48 << 20) / zeros.stat().st_size
+    outer_ratio = zeros.stat().st_size / outer.stat().st_size
+    limit = 2 * max(inner_ratio, outer_ratio)
+    assert inner_ratio * outer_ratio > 10 * limit  # so only the tree's tally can stop it
+    read, error = _read_nested(outer, ArchiveLimits(max_ratio=limit))
+    assert error is not None and error.code == "archive.limit_exceeded"
+    assert "outer.zip and the archives inside it expand more than" in error.message
+    assert read == []
+
+
+def test_an_abandoned_nested_read_is_collected_without_a_crash(tmp_path: Path) -> None:
+    """The garbage collector frees an unreachable libarchive handle before it closes the
+    generators holding it in ``with``; their ``__exit__`` must not touch it (this
+    segfaulted). Run in a child: a crash must fail the test, not end the test run."""
+    script = f"""
+import gc, io, random, zipfile
+from pathlib import Path
+from ferryman.archive.reader import ArchiveLimits, OpenOptions
+from ferryman.errors import FerrymanError
+from ferryman.sources.local import ReadOptions, iter_local
+
+outer = Path({str(tmp_path / "outer.zip")!r})
+rng = random.Random(3)
+with zipfile.ZipFile(outer, "w", zipfile.ZIP_STORED) as zf:
+    for i in range(2):
+        inner = io.BytesIO()
+        with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(f"p{{i}}.bin", rng.randbytes(30_000))
+        zf.writestr(f"part{{i}}.zip", inner.getvalue())
+limits = ArchiveLimits(max_total_bytes=100_000)
+for _ in range(3):
+    try:  # the tree limit stops the second inner archive; ``entries`` is never closed
+        with iter_local(outer, ReadOptions(archive=OpenOptions(limits=limits))) as entries:
+            for entry in entries:
+                for _ in entry.read_blocks():
+                    pass
+    except FerrymanError as exc:
+        assert exc.code == "archive.limit_exceeded", exc
+    gc.collect()
+print("survived")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "survived"

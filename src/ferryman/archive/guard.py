@@ -122,15 +122,24 @@ class GuardedReader:
     hostile archive is not worth reading.
     """
 
-    __slots__ = ("_inner", "_iterated", "_out", "_poisoned", "limits", "name")
+    __slots__ = ("_inner", "_iterated", "_out", "_poisoned", "_tally", "limits", "name")
 
-    def __init__(self, inner: ArchiveReader, name: str, limits: ArchiveLimits) -> None:
+    def __init__(
+        self,
+        inner: ArchiveReader,
+        name: str,
+        limits: ArchiveLimits,
+        tally: NestingTally | None = None,
+    ) -> None:
         self._inner = inner
         self.name = name
         self.limits = limits
         self._iterated = False
         self._out = 0  # unpacked bytes yielded so far, all entries
         self._poisoned: FerrymanError | None = None
+        self._tally = tally
+        if tally is not None:
+            tally.join(self)
 
     def __enter__(self) -> GuardedReader:
         self._inner.__enter__()
@@ -183,4 +192,49 @@ class GuardedReader:
             raise self.poison(
                 f"{self.name}: expands more than {limits.max_ratio:g}:1 (archive.max_ratio)"
             )
+        if self._tally is not None:
+            problem = self._tally.refuses(n)
+            if problem is not None:
+                raise self.poison(f"{self.name}: {problem}")
+            self._tally.total += n
         self._out = total
+
+
+class NestingTally:
+    """Unpacked bytes of an archive and of every archive inside it, counted together.
+
+    Limits per archive alone let a nested bomb multiply: each level may expand
+    ``max_ratio`` times and yield ``max_total_bytes``. The tree's total (the copies
+    of nested archives included: they are written too) is held to the outermost
+    archive's limits, its ratio against the bytes read of the outermost archive.
+    """
+
+    __slots__ = ("_root", "total")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._root: GuardedReader | None = None
+
+    def join(self, reader: GuardedReader) -> None:
+        """The first reader to join is the outermost archive."""
+        if self._root is None:
+            self._root = reader
+
+    def refuses(self, n: int) -> str | None:
+        """Why ``n`` more bytes would break the tree's limits, or None."""
+        root = self._root
+        if root is None:
+            return None
+        limits = root.limits
+        total = self.total + n
+        if total > limits.max_total_bytes:
+            return (
+                f"more than {_size(limits.max_total_bytes)} unpacked with the archives"
+                f" around and inside it (archive.max_total_bytes, counted from {root.name})"
+            )
+        if total > limits.ratio_grace_bytes and total > limits.max_ratio * max(root.consumed(), 1):
+            return (
+                f"{root.name} and the archives inside it expand more than"
+                f" {limits.max_ratio:g}:1 (archive.max_ratio)"
+            )
+        return None

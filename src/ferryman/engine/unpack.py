@@ -4,17 +4,21 @@ Nothing is unpacked in full. The reader runs on a thread of its own (every call 
 archive handle from the same thread); each entry is staged, prepared and recorded
 together with the job's cursor in one transaction, so a restart resumes after the
 last recorded entry. Reading waits while the job already has ``backlog_items`` files
-on disk, or while writing the next entry would take free space below the floor.
+on disk, or while writing the next entry (or copying a nested archive out to read
+it) would take free space below the floor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import logging
 import shutil
-from collections.abc import Iterator
+import threading
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -120,7 +124,14 @@ async def _expand(ctx: Context, job: Job) -> None:
         work = job_work_dir(settings, job.id)
         await reader.call(functools.partial(work.mkdir, parents=True, exist_ok=True))
         known = await ctx.store.known_seqs(job.id)
-        opened = iter_local(source, read_options(settings, job))
+        waits = _RoomWaits(asyncio.get_running_loop())
+
+        def make_room(size: int) -> None:
+            """On the reading thread: a nested archive waits for room like an entry."""
+            waits.wait(_wait_for_room(ctx, job, work, size, None))
+
+        options = dataclasses.replace(read_options(settings, job), make_room=make_room)
+        opened = iter_local(source, options)
         error: FerrymanError | None
         try:
             entries: Iterator[SourceEntry] = await reader.call(opened.__enter__)
@@ -130,6 +141,7 @@ async def _expand(ctx: Context, job: Job) -> None:
             try:
                 error = await _read_all(ctx, job, reader, entries, work, known)
             finally:  # close the entries first: that removes a nested archive's copy
+                waits.cancel()  # a cancelled step must not leave the thread waiting for room
                 with contextlib.suppress(Exception):
                     await reader.call(getattr(entries, "close", _nothing))
                 with contextlib.suppress(Exception):
@@ -141,6 +153,37 @@ async def _expand(ctx: Context, job: Job) -> None:
 
 def _nothing() -> None:
     return None
+
+
+class _RoomWaits:
+    """Waits for room that the reading thread runs on the event loop, cancellable.
+
+    When the unpack step is cancelled (the job cancelled, the lease lost) the loop
+    task stops awaiting the thread, but the thread would still sit in a wait for
+    room; ``cancel`` ends those waits, so the thread is free to close the reader.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._pending: set[concurrent.futures.Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def wait(self, waited: Coroutine[Any, Any, None]) -> None:
+        """Run ``waited`` on the loop and block this (non-loop) thread until it ends."""
+        future = asyncio.run_coroutine_threadsafe(waited, self._loop)
+        with self._lock:
+            self._pending.add(future)
+        try:
+            future.result()
+        finally:
+            with self._lock:
+                self._pending.discard(future)
+
+    def cancel(self) -> None:
+        with self._lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.cancel()
 
 
 async def _conclude(ctx: Context, job: Job, source: Path, error: FerrymanError | None) -> None:

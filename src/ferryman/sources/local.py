@@ -9,6 +9,7 @@ the stream; indexes count across all levels, so they stay stable across restarts
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from ferryman.archive.guard import NestingTally
 from ferryman.archive.names import sanitize_path
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import (
@@ -84,11 +86,14 @@ class ReadOptions:
 
     ``scratch`` holds a nested archive while it is read (zip and 7z need to seek);
     without one, a temporary folder serves for the duration of ``iter_local``.
+    ``make_room(size)`` is called on the reading thread before a nested archive of
+    ``size`` bytes is copied there: it may block until there is room, or raise.
     """
 
     archive: OpenOptions = field(default_factory=OpenOptions)
     scratch: Path | None = None
     sevenzip: Path | None = None
+    make_room: Callable[[int], None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +171,9 @@ def iter_local(path: Path, options: ReadOptions | None = None) -> Iterator[Itera
             yield entries
         return
     if source.kind == "archive":
-        with open_archive(path, options.archive, options.sevenzip) as reader:
-            yield _archive_entries(reader, "", 0, options, counter)
+        tally = NestingTally()
+        with open_archive(path, options.archive, options.sevenzip, tally) as reader:
+            yield _archive_entries(reader, "", 0, options, counter, tally)
     elif source.kind == "folder":
         yield _folder_entries(path, options, counter)
     else:
@@ -186,13 +192,18 @@ class _Counter:
 
 
 def _archive_entries(
-    reader: ArchiveReader, prefix: str, depth: int, options: ReadOptions, counter: _Counter
+    reader: ArchiveReader,
+    prefix: str,
+    depth: int,
+    options: ReadOptions,
+    counter: _Counter,
+    tally: NestingTally,
 ) -> Iterator[SourceEntry]:
     for entry in reader:
         info = entry.info
         path = f"{prefix}{info.path}"
         if info.type is EntryType.FILE and _named_archive(info.path):
-            yield from _nested(entry, path, depth + 1, options, counter)
+            yield from _nested(entry, path, depth + 1, options, counter, tally)
             continue
         out = replace(info, index=counter.next(), path=path)
         skip = "junk" if info.type is EntryType.JUNK else None
@@ -200,9 +211,15 @@ def _archive_entries(
 
 
 def _nested(
-    entry: ArchiveEntry, path: str, depth: int, options: ReadOptions, counter: _Counter
+    entry: ArchiveEntry,
+    path: str,
+    depth: int,
+    options: ReadOptions,
+    counter: _Counter,
+    tally: NestingTally,
 ) -> Iterator[SourceEntry]:
-    """An archive inside an archive: written to scratch, opened, its entries in its place."""
+    """An archive inside an archive: written to scratch (once there is room for it),
+    opened, its entries in its place; its bytes count against the outer one's limits."""
     info = entry.info
     if depth > options.archive.limits.max_depth:
         yield _too_deep(info, path, counter, options)
@@ -211,6 +228,8 @@ def _nested(
     assert options.scratch is not None  # iter_local provides one
     held = options.scratch / f"level-{depth}" / safe_name(Path(info.path).name)
     held.parent.mkdir(parents=True, exist_ok=True)
+    if options.make_room is not None:
+        options.make_room(info.size or 0)
     try:
         try:
             _write(entry.read_blocks(), held)
@@ -219,24 +238,31 @@ def _nested(
                 raise
             yield _failed(info, path, counter, exc)
             return
-        yield from _open_nested(held, info, path, depth, options, counter)
+        yield from _open_nested(held, info, path, depth, options, counter, tally)
     finally:
         held.unlink(missing_ok=True)
 
 
 def _open_nested(
-    held: Path, info: EntryInfo, path: str, depth: int, options: ReadOptions, counter: _Counter
+    held: Path,
+    info: EntryInfo,
+    path: str,
+    depth: int,
+    options: ReadOptions,
+    counter: _Counter,
+    tally: NestingTally,
 ) -> Iterator[SourceEntry]:
     """Entries of the archive at ``held`` (``info`` describes it as an entry), or one
     entry: the file itself if it is not an archive, or its failure if it is broken.
+    ``tally``: the unpacked bytes of the archive tree it belongs to.
     """
     if detect_format(held) is None and find_volumes(held) is None:
         out = replace(info, index=counter.next(), path=path)
         yield SourceEntry(out, lambda: _read_file(held))
         return
     try:
-        with open_archive(held, options.archive, options.sevenzip) as reader:
-            yield from _archive_entries(reader, f"{path}/", depth, options, counter)
+        with open_archive(held, options.archive, options.sevenzip, tally) as reader:
+            yield from _archive_entries(reader, f"{path}/", depth, options, counter, tally)
     except FerrymanError as exc:
         if exc.code not in _ARCHIVE_BROKEN:
             raise  # passwords and limits concern the whole input
@@ -265,6 +291,8 @@ def _write(blocks: Iterator[bytes], dest: Path) -> None:
                 out.write(block)
     except OSError as exc:
         dest.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:  # filled after the room check: wait, as staging does
+            raise FerrymanError("space.low", f"the disk filled up copying {dest.name}") from exc
         raise FerrymanError("source.io", f"cannot write {dest}: {exc}") from exc
 
 
@@ -307,7 +335,8 @@ def _folder_archive(
     elif options.archive.limits.max_depth < 1:
         yield _too_deep(info, path, counter, options)
     else:
-        yield from _open_nested(full, info, path, 1, options, counter)
+        # Each archive of a folder is a tree of its own: a new tally.
+        yield from _open_nested(full, info, path, 1, options, counter, NestingTally())
 
 
 def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, Path, os.stat_result]]:
