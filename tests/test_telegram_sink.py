@@ -38,6 +38,17 @@ class World:
         self.settings: Settings = tg_settings(tmp_path, **settings)
         self.tmp = tmp_path
 
+    @classmethod
+    async def logged_in(cls, tmp_path: Path, **settings: Any) -> World:
+        """A world whose user ``Ann`` has logged ferryman in."""
+        world = cls(tmp_path, **settings)
+        await log_in(world.settings, world.server, world.me)
+        return world
+
+    def photo_zip(self, n: int) -> Path:
+        """A zip of ``n`` small photos, p00.jpg…"""
+        return make_zip(self.tmp / "in.zip", photos(self.tmp / "in", n))
+
     async def store(self, clock: Any = None) -> Store:
         if clock is None:
             return await Store.open(self.settings.database)
@@ -67,8 +78,7 @@ def sha(data: bytes) -> str:
 async def test_an_archive_arrives_as_albums_once_with_video_attributes_and_thumbnails(
     tmp_path: Path,
 ) -> None:
-    w = World(tmp_path)
-    await log_in(w.settings, w.server, w.me)
+    w = await World.logged_in(tmp_path)
     inputs = photos(tmp_path / "in", 11)
     inputs.append(("clip.mp4", write_video(tmp_path / "in" / "clip.mp4", faststart=True)))
     inputs.append(("late.mp4", write_video(tmp_path / "in" / "late.mp4")))  # remuxed
@@ -129,9 +139,8 @@ async def test_an_archive_arrives_as_albums_once_with_video_attributes_and_thumb
 async def test_a_lost_answer_to_send_multi_media_does_not_send_the_album_twice(
     tmp_path: Path,
 ) -> None:
-    w = World(tmp_path)
-    await log_in(w.settings, w.server, w.me)
-    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 4))
+    w = await World.logged_in(tmp_path)
+    archive = w.photo_zip(4)
     # Telegram posts the album, then the connection drops before the answer arrives.
     w.server.inject(functions.messages.SendMultiMediaRequest, drop=True, after=True)
     store = await w.store()
@@ -152,9 +161,8 @@ async def test_a_lost_answer_to_send_multi_media_does_not_send_the_album_twice(
 
 
 async def test_random_id_duplicate_waits_and_repeats(tmp_path: Path) -> None:
-    w = World(tmp_path)
-    await log_in(w.settings, w.server, w.me)
-    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 3))
+    w = await World.logged_in(tmp_path)
+    archive = w.photo_zip(3)
     w.server.inject(functions.messages.SendMultiMediaRequest, "RANDOM_ID_DUPLICATE")
     store = await w.store()
     await intake.add_path(store, archive, dest="telegram:me")
@@ -166,9 +174,8 @@ async def test_random_id_duplicate_waits_and_repeats(tmp_path: Path) -> None:
 async def test_expired_references_are_uploaded_again_under_the_same_random_ids(
     tmp_path: Path,
 ) -> None:
-    w = World(tmp_path)
-    await log_in(w.settings, w.server, w.me)
-    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 3))
+    w = await World.logged_in(tmp_path)
+    archive = w.photo_zip(3)
     w.server.inject(functions.messages.SendMultiMediaRequest, "FILE_REFERENCE_EXPIRED")
     store = await w.store()
     await intake.add_path(store, archive, dest="telegram:me")
@@ -188,9 +195,8 @@ async def test_expired_references_are_uploaded_again_under_the_same_random_ids(
 async def test_a_photo_telegram_refuses_goes_as_a_document_and_the_album_goes_on(
     tmp_path: Path,
 ) -> None:
-    w = World(tmp_path)
-    await log_in(w.settings, w.server, w.me)
-    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 4))
+    w = await World.logged_in(tmp_path)
+    archive = w.photo_zip(4)
 
     def the_third_photo(req: Any) -> bool:
         media = req.media
@@ -214,9 +220,8 @@ async def test_a_photo_telegram_refuses_goes_as_a_document_and_the_album_goes_on
 async def test_a_file_refused_in_every_form_is_quarantined_and_the_rest_delivered(
     tmp_path: Path,
 ) -> None:
-    w = World(tmp_path)
-    await log_in(w.settings, w.server, w.me)
-    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 3))
+    w = await World.logged_in(tmp_path)
+    archive = w.photo_zip(3)
 
     def p01(req: Any) -> bool:
         media = req.media
@@ -241,9 +246,8 @@ async def test_a_file_refused_in_every_form_is_quarantined_and_the_rest_delivere
 async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before_it_ends(
     tmp_path: Path,
 ) -> None:
-    w = World(tmp_path)
-    await log_in(w.settings, w.server, w.me)
-    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 2))
+    w = await World.logged_in(tmp_path)
+    archive = w.photo_zip(2)
     now = [1_000_000.0]
     w.server.clock = lambda: now[0]
     w.server.inject(functions.messages.SendMultiMediaRequest, "FLOOD_WAIT_300")
@@ -288,9 +292,8 @@ async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before
 async def test_an_album_refused_for_one_file_goes_again_without_it_and_uploads_nothing_twice(
     tmp_path: Path,
 ) -> None:
-    w = World(tmp_path)
-    await log_in(w.settings, w.server, w.me)
-    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 4))
+    w = await World.logged_in(tmp_path)
+    archive = w.photo_zip(4)
     w.server.inject(functions.messages.SendMultiMediaRequest, "MEDIA_INVALID")
     # Asked alone, the first reference is the one Telegram refuses.
     w.server.inject(
@@ -310,10 +313,11 @@ async def test_an_album_refused_for_one_file_goes_again_without_it_and_uploads_n
 
 
 async def test_forum_topic_and_caption_limit(tmp_path: Path) -> None:
-    w = World(tmp_path, caption_template="{job_name} " + "x" * 990 + " {album}/{albums}")
+    w = await World.logged_in(
+        tmp_path, caption_template="{job_name} " + "x" * 990 + " {album}/{albums}"
+    )
     forum = w.server.add_channel("Forum", forum=True, broadcast=False, admins=[w.me])
     forum.topics.add(7)
-    await log_in(w.settings, w.server, w.me)
     archive = make_zip(tmp_path / ("n" * 100 + ".zip"), photos(tmp_path / "in", 2))
     store = await w.store()
     await intake.add_path(store, archive, dest=f"telegram:-100{forum.id}/topic/7")
@@ -328,9 +332,8 @@ async def test_forum_topic_and_caption_limit(tmp_path: Path) -> None:
 async def test_a_flood_wait_while_files_are_prepared_stops_the_album_before_any_send(
     tmp_path: Path,
 ) -> None:
-    w = World(tmp_path)
-    await log_in(w.settings, w.server, w.me)
-    archive = make_zip(tmp_path / "in.zip", photos(tmp_path / "in", 6))
+    w = await World.logged_in(tmp_path)
+    archive = w.photo_zip(6)
     now = [2_000_000.0]
     w.server.clock = lambda: now[0]
     w.server.inject(functions.messages.UploadMediaRequest, "FLOOD_WAIT_120", skip=2)
