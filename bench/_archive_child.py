@@ -1,11 +1,13 @@
 """The ferryman side of ``bench archives``: read one archive as the engine's staging does.
 
-``python -m bench._archive_child [--pipe | --backend 7zz] [--profile FILE] ARCHIVE OUT_DIR``
+``python -m bench._archive_child [--pipe | --backend 7zz] [--password PW] [--profile FILE]
+ARCHIVE OUT_DIR``
 
 Opens ARCHIVE with ``ferryman.archive.opener.open_archive`` (with ``--pipe``: fed
 through ``cat`` into ``open_archive_stream``, a non-seekable input; with ``--backend
 7zz``: the 7zz backend behind the guard, as the opener uses it when libarchive cannot
-read an archive), reads every file entry with ``read_blocks`` and writes it to one file
+read an archive; ``--password``: the one password to try, as
+``OpenOptions.passwords``), reads every file entry with ``read_blocks`` and writes it to one file
 in OUT_DIR, deleted before the next entry (the engine's staging, minus fsync). Prints
 one JSON line on stdout: what it read, the backend that served the archive, its time
 from open to close, the largest file it held on disk, and its peak RSS (VmHWM).
@@ -67,9 +69,10 @@ def backend_chain(reader: object) -> list[str]:
 
 
 @contextmanager
-def open_reader(path: Path, how: str, exe: SevenZip | None) -> Iterator[ArchiveReader]:
+def open_reader(
+    path: Path, how: str, exe: SevenZip | None, options: OpenOptions
+) -> Iterator[ArchiveReader]:
     """The reader for ``path``: "file" (open_archive), "pipe" or "7zz" (see the module doc)."""
-    options = OpenOptions()
     if how == "file":
         with open_archive(path, options) as reader:
             yield reader
@@ -94,11 +97,13 @@ def open_reader(path: Path, how: str, exe: SevenZip | None) -> Iterator[ArchiveR
         raise ValueError(how)
 
 
-def read_all(path: Path, out_dir: Path, how: str, exe: SevenZip | None) -> dict[str, Any]:
+def read_all(
+    path: Path, out_dir: Path, how: str, exe: SevenZip | None, options: OpenOptions
+) -> dict[str, Any]:
     """Read every entry of ``path`` into ``out_dir``, one file at a time."""
     entries = files = total = largest = 0
     started = time.perf_counter()
-    with open_reader(path, how, exe) as reader:
+    with open_reader(path, how, exe, options) as reader:
         for entry in reader:
             entries += 1
             if entry.info.type != "file":  # a StrEnum; junk, links and the like are not read
@@ -141,17 +146,19 @@ def main(argv: list[str] | None = None) -> int:
         dest="how",
         help="the 7zz backend (behind the guard) instead of open_archive",
     )
+    parser.add_argument("--password", help="the password to try (OpenOptions.passwords)")
     parser.add_argument("--profile", type=Path, help="write a cProfile dump here")
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     how: str = args.how or "file"
     exe = find_7zz() if how == "7zz" else None  # found once per engine, not per archive
+    options = OpenOptions(passwords=(args.password,) if args.password is not None else ())
     if args.profile is not None:
         profiler = cProfile.Profile()
-        report = profiler.runcall(read_all, args.archive, args.out_dir, how, exe)
+        report = profiler.runcall(read_all, args.archive, args.out_dir, how, exe, options)
         profiler.dump_stats(args.profile)
     else:
-        report = read_all(args.archive, args.out_dir, how, exe)
+        report = read_all(args.archive, args.out_dir, how, exe, options)
     report["hwm"] = vm_hwm()
     report["heavy_modules"] = sorted(
         m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in HEAVY)

@@ -3,7 +3,8 @@
 One seeded data set of media-like files (JPEG "photos" of 1-6 MB and a few MP4
 "videos" of 20-60 MB: magic bytes then random bytes, incompressible like real media)
 is packed into zip (stored and deflate), tar, tar.gz, tar.zst and 7z (LZMA2 solid,
-and copy). Archive building is not timed. For each archive, in the same run and
+copy, and LZMA2 solid with AES-encrypted data under password "bench", names in
+clear). Archive building is not timed. For each archive, in the same run and
 interleaved round by round:
 
 * ferryman: a child process (``bench._archive_child``) opens it with
@@ -12,18 +13,24 @@ interleaved round by round:
   to close, the backend that served the archive and the largest file it held; this
   process samples its RSS tree (VmHWM) and the bytes in its output and temp folders;
 * ``bsdtar -xf ARCHIVE -C DIR`` (libarchive, the engine of ferryman's libarchive
-  backend) and ``7zz x -y -oDIR ARCHIVE`` (the engine of the 7zz backend; for
-  tar.gz/tar.zst ``7zz x -so | 7zz x -si -ttar``, since ``7zz x`` unpacks one layer).
+  backend; not for the AES 7z, which libarchive cannot decrypt) and ``7zz x -y -oDIR
+  ARCHIVE`` (the engine of the 7zz backend; for tar.gz/tar.zst ``7zz x -so | 7zz x
+  -si -ttar``, since ``7zz x`` unpacks one layer);
+* for formats with a row that 7zz serves: ``7zz x -so | dd`` into one file, the
+  floor of any reader that takes its bytes from ``7zz x -so`` as SevenZipReader does
+  (on incompressible data the pipe costs about as much CPU as ``7zz x`` in all).
 
 One warm-up round per archive is not counted; medians of the rest are.
 
 Ratio = ferryman's seconds / the seconds of the baseline that runs the same engine
-(the other baseline is shown for information). ``open_archive`` serves all of these
-with libarchive (it turns to 7zz only for what libarchive cannot read), so zip
-(stored) and both 7z archives are also read with the 7zz backend forced, against
-``7zz x``. Also: the same child on a quarter-size archive (peak RSS must not grow),
-and pipe vs file (``open_archive_stream`` fed by ``cat``) for zip, tar, tar.zst and a
-RAR fixture, with ``cat | bsdtar -xf -`` for scale.
+(the other baseline is shown for information; "vs pipe floor" = ferryman's seconds /
+``7zz x -so | dd``'s, for rows SevenZipReader served, no target). ``open_archive``
+serves the unencrypted archives with libarchive (it turns to 7zz only for what
+libarchive cannot read, here the AES 7z), so zip (stored) and both unencrypted 7z
+archives are also read with the 7zz backend forced, against ``7zz x``. Also: the same
+child on a quarter-size archive (peak RSS must not grow), and pipe vs file
+(``open_archive_stream`` fed by ``cat``) for zip, tar, tar.zst and a RAR fixture,
+with ``cat | bsdtar -xf -`` for scale.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -173,6 +181,13 @@ class Format:
     sevenzip: bool = False  # also read with the 7zz backend forced (open_archive's fallback)
     flat: tuple[str, ...] = ()  # readers ("file", "7zz") also run on a quarter-size archive
     tar_layer: bool = False  # compressed tar: 7zz x unpacks only the outer layer
+    password: str | None = None  # encrypted: given to the child and to 7zz (-p)
+    bsdtar: bool = True  # libarchive can read it (else no bsdtar baseline)
+
+    @property
+    def pipe_floor(self) -> bool:
+        """Has a row that 7zz serves, so the ``7zz x -so | dd`` floor is measured."""
+        return self.sevenzip or self.password is not None
 
 
 FORMATS: tuple[Format, ...] = (
@@ -183,6 +198,10 @@ FORMATS: tuple[Format, ...] = (
     Format("tar.zst", "tar.zst", ".tar.zst", pipe=True, tar_layer=True),
     Format("7z-lzma2", "7z (LZMA2, solid)", ".7z", sevenzip=True, flat=("file", "7zz")),
     Format("7z-copy", "7z (copy)", ".7z", sevenzip=True),
+    # libarchive cannot decrypt 7z: open_archive serves it through its 7zz fallback.
+    Format(
+        "7z-aes", "7z (LZMA2, solid, AES)", ".7z", flat=("file",), password="bench", bsdtar=False
+    ),
 )
 FORMAT_KEYS = tuple(f.key for f in FORMATS)
 
@@ -194,6 +213,7 @@ BUILD_NOTES = {
     "tar.zst": "bsdtar -c | zstd -3 -T0",
     "7z-lzma2": "7zz a -t7z -m0=LZMA2 -mx=1 -ms=on",
     "7z-copy": "7zz a -t7z -mx=0",
+    "7z-aes": "7zz a -t7z -m0=LZMA2 -mx=1 -ms=on -pbench (AES-256 data, names in clear)",
 }
 
 
@@ -257,8 +277,9 @@ def build_archive(fmt: Format, media: MediaSet, out: Path, sevenzip: str) -> Non
             _run_pipeline([tar, ["gzip", "-1"]], out, cwd)
         elif fmt.key == "tar.zst":
             _run_pipeline([tar, ["zstd", "-q", "-3", "-T0", "-c"]], out, cwd)
-        elif fmt.key == "7z-lzma2":
-            cmd = [*sz, "-m0=LZMA2", "-mx=1", "-ms=on", str(out), f"@{listing}"]
+        elif fmt.key in ("7z-lzma2", "7z-aes"):  # 7z-aes: no -mhe, the names stay in clear
+            secret = [] if fmt.password is None else [f"-p{fmt.password}"]
+            cmd = [*sz, "-m0=LZMA2", "-mx=1", "-ms=on", *secret, str(out), f"@{listing}"]
             subprocess.run(cmd, cwd=cwd, check=True)
         elif fmt.key == "7z-copy":
             subprocess.run([*sz, "-mx=0", str(out), f"@{listing}"], cwd=cwd, check=True)
@@ -354,10 +375,12 @@ class Runner:
         log.unlink(missing_ok=True)
         os.sync()  # no dirty pages from this run get written back during the next
 
-    def ferryman(self, archive: Path, how: str = "file") -> Run:
+    def ferryman(self, archive: Path, how: str = "file", password: str | None = None) -> Run:
         """The reader child: ``how`` is "file" (open_archive), "pipe" or "7zz"."""
         out, tmp, log = self._folders()
         flags = {"file": [], "pipe": ["--pipe"], "7zz": ["--backend", "7zz"]}[how]
+        if password is not None:
+            flags = [*flags, "--password", password]
         warm(archive)
         measured = run_measured(
             [*CHILD, *flags, str(archive), str(out)],
@@ -384,15 +407,21 @@ class Runner:
     def baseline(self, tool: str, archive: Path, fmt: Format) -> Run:
         out, tmp, log = self._folders()
         cmd: list[str]
+        secret = [] if fmt.password is None else [f"-p{fmt.password}"]  # argv: fine for a bench
         if tool == "bsdtar":
             cmd = ["bsdtar", "-xf", str(archive), "-C", str(out)]
         elif tool == "bsdtar-pipe":  # what a pipe costs libarchive's own tool
             cmd = ["sh", "-c", 'cat "$0" | bsdtar -xf - -C "$1"', str(archive), str(out)]
+        elif tool == "7zz-pipe":  # the floor of any reader fed by 7zz x -so: all through one pipe
+            script = " ".join(['"$0" x -so -bd -bso0 -bsp0', *map(shlex.quote, secret), '"$1"'])
+            script += ' | dd of="$2/all.bin" bs=1M status=none'
+            cmd = ["sh", "-c", script, self.sevenzip, str(archive), str(out)]
         elif fmt.tar_layer:  # 7zz x would leave the .tar; unpack it from a pipe instead
             script = '"$0" x -so -bd "$1" | "$0" x -si -ttar -y -bd -bso0 -bsp0 -o"$2"'
             cmd = ["sh", "-c", script, self.sevenzip, str(archive), str(out)]
         else:
-            cmd = [self.sevenzip, "x", "-y", "-bd", "-bso0", "-bsp0", f"-o{out}", str(archive)]
+            cmd = [self.sevenzip, "x", "-y", "-bd", "-bso0", "-bsp0", *secret, f"-o{out}"]
+            cmd.append(str(archive))
         warm(archive)
         measured = run_measured(
             cmd,
@@ -417,7 +446,7 @@ class Runner:
         )
 
 
-BASELINE_KINDS = ("bsdtar", "7zz x", "bsdtar-pipe")
+BASELINE_KINDS = ("bsdtar", "7zz x", "bsdtar-pipe", "7zz-pipe")
 # What each kind of run is: the reader child's mode, and whether it reads the small archive.
 FERRYMAN_KINDS = {
     "file": ("file", False),
@@ -437,7 +466,7 @@ class FormatResult:
     small_media: MediaSet | None = None
     small_archive_bytes: int = 0
     # ferryman: "file", "pipe", "7zz" (forced 7zz backend), "file-small", "7zz-small";
-    # baselines: "bsdtar", "7zz x", "bsdtar-pipe"
+    # baselines: "bsdtar", "7zz x", "bsdtar-pipe", "7zz-pipe" (7zz x -so | dd)
     runs: dict[str, list[Run]] = field(default_factory=dict)
 
     def med(self, kind: str) -> float:
@@ -467,12 +496,16 @@ class FormatResult:
         runs = [x for kind in BASELINE_KINDS for x in self.runs.get(kind, [])]
         return all(r.ok and r.out_bytes == self.media.total for r in runs)
 
+    def served_by_7zz(self, kind: str) -> bool:
+        name = self.backend(kind).lower()
+        return "seven" in name or "7z" in name
+
     def same_engine(self, kind: str) -> str:
         """The baseline running the engine of the backend that served ``kind``'s runs."""
         name = self.backend(kind).lower()
-        if "libarchive" in name:
+        if "libarchive" in name and self.fmt.bsdtar:
             return "bsdtar"
-        if "seven" in name or "7z" in name:
+        if self.served_by_7zz(kind) or not self.fmt.bsdtar:
             return "7zz x"
         return "bsdtar" if self.med("bsdtar") <= self.med("7zz x") else "7zz x"
 
@@ -491,7 +524,7 @@ def measure_format(
         build_archive(fmt, result.small_media, small, runner.sevenzip)
         result.small_archive_bytes = small.stat().st_size
 
-    kinds = ["file", "bsdtar", "7zz x"]
+    kinds = ["file", *["bsdtar"] * fmt.bsdtar, "7zz x", *["7zz-pipe"] * fmt.pipe_floor]
     kinds += ["pipe", "bsdtar-pipe"] * fmt.pipe + ["7zz"] * fmt.sevenzip
     kinds += [f"{f}-small" for f in fmt.flat]
 
@@ -499,7 +532,7 @@ def measure_format(
         if kind in BASELINE_KINDS:
             return runner.baseline(kind.split()[0], archive, fmt)
         how, is_small = FERRYMAN_KINDS[kind]
-        return runner.ferryman(small if is_small else archive, how)
+        return runner.ferryman(small if is_small else archive, how, fmt.password)
 
     result.runs = {kind: [] for kind in kinds}
     os.sync()  # the build's dirty pages must not be written back during the first run
@@ -590,8 +623,9 @@ def run(args: argparse.Namespace) -> Result:
             try:
                 results.append(measure_format(fmt, media, runner, root, repeat))
             except (OSError, subprocess.CalledProcessError, RuntimeError) as exc:
-                progress(f"archives: {fmt.label} could not be built: {exc}")
-                result.checks.append(Check(f"{fmt.label}: archive built", str(exc), "", False))
+                progress(f"archives: {fmt.label} could not be built or measured: {exc}")
+                check = Check(f"{fmt.label}: built and measured", str(exc), "", False)
+                result.checks.append(check)
         rar = measure_rar(runner, repeat)
     report(result, media, results, rar, repeat, sevenzip)
     return result
@@ -599,6 +633,11 @@ def run(args: argparse.Namespace) -> Result:
 
 def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else float("inf")
+
+
+def _secs(r: FormatResult, kind: str) -> str:
+    """The median seconds of a baseline, "-" where it was not run (bsdtar on AES 7z)."""
+    return fmt_seconds(r.med(kind)) if r.runs.get(kind) else "-"
 
 
 def _readers(r: FormatResult) -> list[tuple[str, str]]:
@@ -625,9 +664,11 @@ def report(
             "ferryman s",
             "bsdtar -xf s",
             "7zz x s",
+            "7zz -so|dd s",
             "ratio (same engine)",
             "best-run ratio",
             "vs other",
+            "vs pipe floor",
             "ferryman wall s",
         ]
     )
@@ -643,22 +684,25 @@ def report(
             other = "7zz x" if same == "bsdtar" else "bsdtar"
             ratio, ratio_other = _ratio(r.med(kind), r.med(same)), _ratio(r.med(kind), r.med(other))
             served = r.backend(kind) + (" (forced)" if kind == "7zz" else "")
+            floor = r.served_by_7zz(kind) and bool(r.runs.get("7zz-pipe"))
             speed.add(
                 label,
                 fmt_bytes(r.archive_bytes),
                 served,
                 fmt_seconds(r.med(kind)) if ok else "failed",
-                fmt_seconds(r.med("bsdtar")),
-                fmt_seconds(r.med("7zz x")),
+                _secs(r, "bsdtar"),
+                _secs(r, "7zz x"),
+                _secs(r, "7zz-pipe"),
                 f"{fmt_ratio(ratio)} vs {same}" if ok else "-",
                 fmt_ratio(_ratio(r.best(kind), r.best(same))) if ok else "-",
-                f"{fmt_ratio(ratio_other)} vs {other}" if ok else "-",
+                f"{fmt_ratio(ratio_other)} vs {other}" if ok and r.runs.get(other) else "-",
+                fmt_ratio(_ratio(r.med(kind), r.med("7zz-pipe"))) if ok and floor else "-",
                 fmt_seconds(median([x.wall for x in r.runs[kind]])),
             )
             mem.add(
                 label,
                 fmt_bytes(r.peak_rss(kind)),
-                fmt_bytes(r.peak_rss("bsdtar")),
+                fmt_bytes(r.peak_rss("bsdtar")) if r.runs.get("bsdtar") else "-",
                 fmt_bytes(r.peak_rss("7zz x")),
                 fmt_bytes(r.peak_disk(kind)),
             )
@@ -792,7 +836,7 @@ def report(
             if not all(x.read_all(rar.media) for x in runs)
         ]
     everything = Check(
-        "every entry read by every ferryman run, extracted by both baselines",
+        "every entry read by every ferryman run, extracted by every baseline",
         "all" if not missed else "missing: " + ", ".join(missed),
         "all",
         not missed,
@@ -837,11 +881,22 @@ def report(
         "RSS: VmHWM of the process tree (the child and any 7zz or cat under it) sampled every"
         " --interval, and the child's own VmHWM at exit; the larger. ferryman disk: the"
         " largest file the child held, or the bytes sampled in its output folder and TMPDIR",
+        "7zz -so|dd s: 7zz x -so piped into dd writing one file, the least any reader fed by"
+        " 7zz x -so (SevenZipReader) must pay; on incompressible data the pipe alone costs"
+        " about as much CPU as 7zz x does in all. vs pipe floor = ferryman s / it, for rows"
+        " SevenZipReader served; no target (the target stays ratio (same engine))",
         "archives built with (untimed): "
         + "; ".join(
             f"{r.fmt.label}: {BUILD_NOTES[r.fmt.key]}, {r.build_seconds:.1f} s" for r in results
         ),
     ]
+    for locked in (r.fmt for r in results if r.fmt.password is not None):
+        note = f"{locked.label}: password {locked.password!r}, given to the child"
+        note += " (OpenOptions.passwords) and to 7zz (-p)"
+        if not locked.bsdtar:
+            note += "; libarchive cannot decrypt it: no bsdtar baseline ('-'), and open_archive"
+            note += " serves it through its 7zz fallback"
+        result.notes.append(note)
     result.data = {
         "media": {
             "files": len(media.files),
