@@ -18,7 +18,7 @@ from ferryman.config import Settings
 from ferryman.engine import control, intake, report
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
-from ferryman.model import JobState
+from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo, make_photo_set, make_tar, make_video, make_zip
 from ferryman.store import Store
 
@@ -432,3 +432,22 @@ async def test_an_unexpected_error_is_retried_a_bounded_number_of_times(
     assert final.error_code == "engine.internal"
     assert final.attempts == 2  # two retries, then the third failure ends it
     await store.close()
+
+
+async def test_two_broken_videos_of_one_name_are_both_kept_in_quarantine(
+    tmp_path: Path, settings: Settings, sqlite_store: Store
+) -> None:
+    root = tmp_path / "trip"
+    made = {}
+    for day in ("day1", "day2"):
+        (root / day).mkdir(parents=True)
+        data = b"\x00\x00\x00\x18ftypmp42" + os.urandom(3000)
+        (root / day / "movie.mp4").write_bytes(data)
+        made[day] = data
+    job = await intake.add_path(sqlite_store, root)
+    await run_until_idle(sqlite_store, settings)
+    states = [it.state for it in await sqlite_store.job_items(job.id)]
+    assert states == [ItemState.QUARANTINED, ItemState.QUARANTINED]
+    kept = sorted(p for p in settings.quarantine_dir.rglob("movie.mp4") if p.is_file())
+    assert [p.read_bytes() for p in kept] == [made["day1"], made["day2"]]
+    assert [p.parent.name for p in kept] == ["day1", "day2"]

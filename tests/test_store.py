@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
+
 from ferryman.config import Retry
 from ferryman.engine.retry import backoff_seconds
 from ferryman.errors import FerrymanError
@@ -210,6 +212,26 @@ async def test_finish_and_summary(store: Store) -> None:
     assert job.state is JobState.DONE
     assert job.summary is not None
     assert job.summary["delivered"] == 12 and job.summary["total"] == 12
+
+
+async def test_an_album_and_its_quarantined_items_are_recorded_together(store: Store) -> None:
+    job_id = await _expanded_job(store, 3)
+    album = await store.claim_album("d", 30)
+    assert album is not None
+    refused = album.items[1].id
+    error = FerrymanError("telegram.media_rejected", "refused as media and as a document")
+    with pytest.raises(ValueError):
+        await store.album_delivered(album.id, "d", "ref", kept={refused: "/q/x.jpg"})
+    await store.album_delivered(album.id, "d", "ref", kept={refused: "/q/x.jpg"}, kept_error=error)
+    items = {i.id: i for i in await store.job_items(job_id)}
+    assert items[refused].state is ItemState.QUARANTINED
+    assert items[refused].work_path == "/q/x.jpg"
+    assert items[refused].error_code == "telegram.media_rejected"
+    others = [i.state for i in items.values() if i.id != refused]
+    assert others == [ItemState.DELIVERED, ItemState.DELIVERED]
+    assert await store.finish_jobs() == [job_id]
+    summary = (await store.get_job(job_id)).summary
+    assert summary is not None and summary["delivered"] == 2
 
 
 async def test_cancel_and_retry(store: Store) -> None:

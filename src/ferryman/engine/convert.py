@@ -280,7 +280,7 @@ async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> No
         job.id,
         job.name,
         src,
-        Path(item.source_path).name,
+        item.source_path,
         exc,
         move=True,
     )

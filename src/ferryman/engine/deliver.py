@@ -13,7 +13,7 @@ from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
-from ferryman.model import Album, ItemState, Job
+from ferryman.model import Album, Job
 from ferryman.sinks.base import Delivery, Sink, parse_destination, telegram_target
 from ferryman.sinks.library import LibrarySink
 from ferryman.sinks.telegram import TelegramSink
@@ -66,43 +66,54 @@ async def deliver(ctx: Context, album: Album) -> None:
         log.exception("delivering album %s of job %s failed unexpectedly", album.seq, job.id)
         await _failed(ctx, album, FerrymanError.internal(bug))
         return
-    await ctx.store.album_delivered(album.id, ctx.owner, ref)
-    if isinstance(sink, TelegramSink):
-        await _quarantine_dropped(ctx, job, album)
+    # Refused files go to quarantine before the album is recorded: once it is, the job
+    # may end and its work folder go at any moment.
+    kept = await _quarantine_dropped(ctx, job, album) if isinstance(sink, TelegramSink) else {}
+    await ctx.store.album_delivered(
+        album.id, ctx.owner, ref, kept=kept, kept_error=_REFUSED if kept else None
+    )
+    for item_id in kept:
+        ctx.bus.emit("item.quarantined", album.job_id, item_id, code=_REFUSED.code)
     # Only now may the work files go: the store says the album is safe. (A file moved to
     # quarantine is already gone from here; the rest of its item's files go too.)
     paths = [p for it in album.items for p in it.work_files]
     await asyncio.to_thread(remove_files, paths)
-    ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=len(album.items), ref=ref)
+    sent = len(album.items) - len(kept)
+    ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=sent, ref=ref)
     ctx.wakeup.notify()
 
 
-async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> None:
-    """Items Telegram refused in every form: kept in quarantine, the rest went out."""
+_REFUSED = FerrymanError(
+    "telegram.media_rejected", "Telegram refused the file as media and as a document"
+)
+
+
+async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> dict[int, str]:
+    """Move the files Telegram refused in every form to quarantine: item id → kept file.
+
+    Safe to run again after a crash: a file already moved is found where it went.
+    """
     sends = await ctx.store.tg_sends(album.id)
     dropped = {s.item_id for s in sends if s.state == "dropped"}
     dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
     if not dropped:
-        return
+        return {}
     settings = await ctx.settings()
-    error = FerrymanError(
-        "telegram.media_rejected", "Telegram refused the file as media and as a document"
-    )
+    kept: dict[int, str] = {}
     for item in album.items:
         if item.id not in dropped or not item.files:
             continue
-        kept = await asyncio.to_thread(
-            quarantine.keep,
+        path = await asyncio.to_thread(
+            quarantine.keep_again,
             settings.quarantine_dir,
             job.id,
             job.name,
             Path(item.files[0]),
-            Path(item.source_path).name,
-            error,
-            move=True,
+            item.source_path,
+            _REFUSED,
         )
-        await ctx.store.item_final(item.id, ItemState.QUARANTINED, error, work_path=str(kept))
-        ctx.bus.emit("item.quarantined", item.job_id, item.id, code=error.code)
+        kept[item.id] = str(path)
+    return kept
 
 
 async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:

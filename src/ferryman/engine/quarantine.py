@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import link_or_copy, safe_name
@@ -27,20 +27,43 @@ def keep(
 ) -> Path:
     """Put ``src`` in the job's quarantine folder with ``<name>.reason.txt`` beside it.
 
+    ``label`` is the item's path in its input (``folder/clip.mp4``) and keeps its
+    folders, so two ``clip.mp4`` from different folders do not overwrite each other.
     Work-area files are moved. A user's own input is never moved: it is hard-linked
     when possible (no extra space), else copied.
     """
     if not src.is_file():
         raise FileNotFoundError(f"nothing to keep at {src}")
-    folder = job_folder(root, job_id, job_name)
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / safe_name(label)
+    dest = kept_path(root, job_id, job_name, label)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     if move:
-        os.replace(src, dest) if _same_fs(src, folder) else shutil.move(src, dest)
+        os.replace(src, dest) if _same_fs(src, dest.parent) else shutil.move(src, dest)
     elif not dest.exists():
         link_or_copy(src, dest)
     write_reason(dest, error)
     return dest
+
+
+def kept_path(root: Path, job_id: int, job_name: str, label: str) -> Path:
+    """Where ``label`` (a relative path, already sanitised or not) is kept."""
+    parts = [
+        safe_name(part)
+        for part in PurePosixPath(label.replace("\\", "/")).parts
+        if part not in ("/", ".", "..")
+    ]
+    return job_folder(root, job_id, job_name).joinpath(*(parts or ["file"]))
+
+
+def keep_again(
+    root: Path, job_id: int, job_name: str, src: Path, label: str, error: FerrymanError
+) -> Path:
+    """Move a work file to quarantine, as ``keep(move=True)``, where a crash may already
+    have moved it: a missing ``src`` with the file kept already is that earlier move."""
+    dest = kept_path(root, job_id, job_name, label)
+    if not src.exists() and dest.is_file():
+        write_reason(dest, error)
+        return dest
+    return keep(root, job_id, job_name, src, label, error, move=True)
 
 
 def write_reason(dest: Path, error: FerrymanError) -> Path:

@@ -262,7 +262,7 @@ async def _read_all(
                 job.id,
                 job.name,
                 prepared.work_path,
-                Path(info.path).name,
+                info.path,
                 prepared.error,
                 move=True,
             )

@@ -45,6 +45,7 @@ ALBUM_MAX = 10
 # so one file at a time leaves one part and one round trip in flight. The uploader's
 # window still bounds the parts in flight over all of them.
 PREPARE_AT_ONCE = ALBUM_MAX
+REFUSED_ALL = "none"  # a ref's message id when Telegram refused every file of the album
 DUPLICATE_RETRIES = 6  # RANDOM_ID_DUPLICATE: the first send is still being processed
 
 _T = TypeVar("_T")
@@ -106,12 +107,15 @@ class TelegramSink:
         except TelegramWait as wait:
             await self._record_wait(wait, peer_key)
             raise
-        sent = [p for p in await self.store.tg_sends(delivery.album.id) if p.state == "sent"]
-        if not sent:
-            raise FerrymanError(
-                "telegram.media_rejected", "Telegram refused every file of this album"
-            )
-        return f"telegram:{self._label()}#{sent[0].message_id}"
+        sends = await self.store.tg_sends(delivery.album.id)
+        sent = [p for p in sends if p.state == "sent"]
+        if sent:
+            return f"telegram:{self._label()}#{sent[0].message_id}"
+        if sends and all(p.state == "dropped" for p in sends):
+            # Every file refused in every form: nothing to retry; the engine keeps each
+            # in quarantine, as it does a single refused file of an album that went out.
+            return f"telegram:{self._label()}#{REFUSED_ALL}"
+        raise FerrymanError("telegram.server", "the album's sends ended with none recorded")
 
     def _label(self) -> str:
         chat = str(self.target.chat)

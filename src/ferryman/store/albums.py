@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -183,8 +183,22 @@ class AlbumQueries(StoreBase):
             ).scalar_one()
         return int(n), bool(expanded) and open_items == 0
 
-    async def album_delivered(self, album_id: int, owner: str, ref: str) -> None:
+    async def album_delivered(
+        self,
+        album_id: int,
+        owner: str,
+        ref: str,
+        *,
+        kept: Mapping[int, str] | None = None,
+        kept_error: FerrymanError | None = None,
+    ) -> None:
+        """The album is safe at its sink; ``kept`` items (id → quarantined file) went
+        there instead. One transaction, so the job cannot end, and its work folder go,
+        between the album's delivery and its quarantined items' record."""
         now = self.clock()
+        kept = kept or {}
+        if kept and kept_error is None:
+            raise ValueError("quarantined items need the error that put them there")
         async with self.engine.begin() as conn:
             await self._update_owned(
                 conn,
@@ -201,9 +215,25 @@ class AlbumQueries(StoreBase):
             )
             await conn.execute(
                 update(items)
-                .where(items.c.album_id == album_id)
+                .where(items.c.album_id == album_id, items.c.id.not_in(list(kept)))
                 .values(state=ItemState.DELIVERED.value, updated_at=now)
             )
+            for item_id, path in kept.items():
+                assert kept_error is not None
+                await conn.execute(
+                    update(items)
+                    .where(items.c.id == item_id, items.c.album_id == album_id)
+                    .values(
+                        state=ItemState.QUARANTINED.value,
+                        owner=None,
+                        lease_until=None,
+                        error_code=kept_error.code,
+                        error_message=kept_error.message,
+                        reason=kept_error.code,
+                        work_path=path,
+                        updated_at=now,
+                    )
+                )
 
     async def album_retry(
         self, album_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
