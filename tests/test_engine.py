@@ -10,6 +10,7 @@ import subprocess
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -451,3 +452,55 @@ async def test_two_broken_videos_of_one_name_are_both_kept_in_quarantine(
     kept = sorted(p for p in settings.quarantine_dir.rglob("movie.mp4") if p.is_file())
     assert [p.read_bytes() for p in kept] == [made["day1"], made["day2"]]
     assert [p.parent.name for p in kept] == ["day1", "day2"]
+
+
+@pytest.mark.parametrize("outcome", ["fails", "succeeds"])
+async def test_cancelling_a_job_mid_album_leaves_no_work_files(
+    tmp_path: Path,
+    settings: Settings,
+    sqlite_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    outcome: str,
+) -> None:
+    """A cancel lets the album being delivered finish; whichever way it ends, the job's
+    work folder goes, and the summary counts what went out."""
+    from ferryman.sinks.library import LibrarySink
+
+    store = sqlite_store
+    photos = make_photo_set(tmp_path / "p", 4)
+    job = await intake.add_path(store, make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos]))
+    started, release = asyncio.Event(), asyncio.Event()
+    real = LibrarySink.deliver
+
+    async def held_open(self: LibrarySink, delivery: Any) -> str:
+        started.set()
+        await release.wait()
+        if outcome == "fails":
+            raise OSError(28, "No space left on device")
+        return await real(self, delivery)
+
+    monkeypatch.setattr(LibrarySink, "deliver", held_open)
+    engine = Engine(store, settings)
+    running = asyncio.create_task(engine.run())
+    await asyncio.wait_for(started.wait(), 30)
+    work = settings.work_dir / f"job-{job.id:05d}"
+    assert leftovers(work), "the album's files are in the work area while it is delivered"
+    await control.cancel_job(store, job.id)
+    release.set()
+    for _ in range(200):
+        if not work.exists():
+            break
+        await asyncio.sleep(0.05)
+    engine.stop()
+    await asyncio.wait_for(running, 30)
+    assert not work.exists() and leftovers(settings.work_dir) == []
+    ended = await store.get_job(job.id)
+    assert ended.state is JobState.CANCELLED and ended.summary is not None
+    states = {it.state for it in await store.job_items(job.id)}
+    if outcome == "fails":
+        assert states == {ItemState.CANCELLED}
+        assert library_files(settings.library) == []
+    else:
+        assert states == {ItemState.DELIVERED}
+        assert ended.summary["delivered"] == 4
+        assert len(library_files(settings.library)) == 4

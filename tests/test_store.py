@@ -234,6 +234,20 @@ async def test_an_album_and_its_quarantined_items_are_recorded_together(store: S
     assert summary is not None and summary["delivered"] == 2
 
 
+async def test_a_cancelled_job_settles_once_its_last_delivery_ends(store: Store) -> None:
+    job_id = await _expanded_job(store, 3)
+    album = await store.claim_album("d", 30)
+    assert album is not None
+    await store.cancel(job_id)
+    assert await store.settle_ended([job_id]) == []  # its album is still being delivered
+    await store.album_retry(album.id, "d", FerrymanError("sink.io", "disk full"), 1.0)
+    assert await store.settle_ended([job_id, 999]) == [job_id]
+    assert {i.state for i in await store.job_items(job_id)} == {ItemState.CANCELLED}
+    assert await store.claim_album("d", 30) is None
+    summary = (await store.get_job(job_id)).summary
+    assert summary is not None and summary["delivered"] == 0
+
+
 async def test_cancel_and_retry(store: Store) -> None:
     job_id = await _expanded_job(store, 12)
     album = await store.claim_album("d", 30)

@@ -3,8 +3,9 @@
 Each worker claims one unit (a job to read, an album to deliver, an item to convert)
 with a lease, keeps the lease alive while it works, and looks for the next. The
 housekeeper re-queues expired leases, seals albums, ends finished jobs and clears
-their work folders. Stopping cancels the steps in flight (each is safe to redo) and
-hands every lease back, so a restart continues at once.
+their work folders, and those of ended jobs once nothing works on them. Stopping
+cancels the steps in flight (each is safe to redo) and hands every lease back, so a
+restart continues at once.
 """
 
 from __future__ import annotations
@@ -177,7 +178,8 @@ class Engine:
             try:
                 if await store.reap():
                     self.ctx.wakeup.notify()
-                for job_id in await store.active_jobs():
+                active = await store.active_jobs()
+                for job_id in active:
                     if await store.seal_albums(job_id, settings.album_size):
                         self.ctx.wakeup.notify()
                 for job_id in await store.finish_jobs():
@@ -186,12 +188,21 @@ class Engine:
                     )
                     job = await store.get_job(job_id)
                     self.ctx.bus.emit("job.finished", job_id, state=job.state.value)
+                await self._tidy_ended(settings.work_dir, set(active))
                 if until_idle and await store.idle():
                     self.stop()
                     return
             except Exception:
                 log.exception("housekeeping failed; trying again")
             await self.ctx.wakeup.wait(settings.poll_seconds)
+
+    async def _tidy_ended(self, work: Path, active: set[int]) -> None:
+        """Work folders of ended jobs go once no step works on them: a job cancelled
+        mid-album, or whose late step wrote after it ended, leaves nothing behind."""
+        folders = await asyncio.to_thread(_job_folders, work)
+        candidates = {job_id: path for job_id, path in folders.items() if job_id not in active}
+        for job_id in await self.ctx.store.settle_ended(list(candidates)):
+            await asyncio.to_thread(shutil.rmtree, candidates[job_id], True)
 
     async def _sweep_work_area(self) -> None:
         """After a crash: drop half-written files and folders of jobs that have ended."""
@@ -216,3 +227,15 @@ def _sweep(work: Path, live: set[str], running: set[str]) -> None:
             if ".part" in path.name and str(path) not in live:
                 with contextlib.suppress(OSError):
                     path.unlink()
+
+
+def _job_folders(work: Path) -> dict[int, Path]:
+    """The work area's job folders (``job-00012``) by job id."""
+    if not work.exists():
+        return {}
+    found = {}
+    for folder in work.iterdir():
+        prefix, _, number = folder.name.partition("-")
+        if prefix == "job" and number.isdigit() and folder.is_dir():
+            found[int(number)] = folder
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import (
@@ -441,6 +442,49 @@ class JobQueries(StoreBase):
                 )
             )
             return list(found.scalars())
+
+    async def settle_ended(self, job_ids: Collection[int]) -> list[int]:
+        """Of ``job_ids``, the ended jobs no step works on any more: their work folders
+        can go. A cancel leaves an album being delivered to finish; if that delivery
+        then failed, its items are cancelled now, and the summary counts what went out.
+        """
+        if not job_ids:
+            return []
+        ended = [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
+        busy_album = exists().where(albums.c.job_id == jobs.c.id, albums.c.owner.is_not(None))
+        busy_item = exists().where(items.c.job_id == jobs.c.id, items.c.owner.is_not(None))
+        settled = (
+            select(jobs.c.id, jobs.c.state)
+            .where(jobs.c.id.in_(list(job_ids)), jobs.c.state.in_(ended), jobs.c.owner.is_(None))
+            .where(~busy_album, ~busy_item)
+        )
+        async with self.reader.connect() as conn:
+            found = (await conn.execute(settled)).all()
+        cancelled = [job_id for job_id, state in found if state == JobState.CANCELLED.value]
+        if cancelled:
+            await self._settle_cancelled(cancelled)
+        return [job_id for job_id, _ in found]
+
+    async def _settle_cancelled(self, job_ids: list[int]) -> None:
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            strays = await conn.execute(
+                update(items)
+                .where(
+                    items.c.job_id.in_(job_ids),
+                    items.c.state.not_in(TERMINAL_STATES),
+                    items.c.owner.is_(None),
+                )
+                .values(state=ItemState.CANCELLED.value, reason="job.cancelled", updated_at=now)
+            )
+            if strays.rowcount:
+                await conn.execute(
+                    update(albums)
+                    .where(albums.c.job_id.in_(job_ids), albums.c.state == AlbumState.SEALED.value)
+                    .values(state=AlbumState.FAILED.value, error_code="job.cancelled")
+                )
+            for job_id in job_ids:  # an album delivered after the cancel counts
+                await self._store_summary(conn, job_id, now)
 
     async def idle(self) -> bool:
         """No job is left that could still make progress (``run --until-idle``).
