@@ -28,6 +28,17 @@ def test_layers_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert load_settings(config, {"album_size": 8}).album_size == 8  # flags win
 
 
+def test_list_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FERRYMAN_PASSWORDS", '["one", "two, with a comma"]')
+    monkeypatch.setenv("FERRYMAN_TELEGRAM__ALLOW_USERS", '["12345", "@ann"]')
+    settings = load_settings(None)
+    assert settings.passwords == ["one", "two, with a comma"]
+    assert settings.telegram.allow_users == ["12345", "@ann"]
+    for single in ("a,b", "[not json", '{"x": 1}', "[1, 2]"):
+        monkeypatch.setenv("FERRYMAN_PASSWORDS", single)
+        assert load_settings(None).passwords == [single]  # one password, never split
+
+
 def test_errors_name_the_source_key_and_value(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

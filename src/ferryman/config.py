@@ -7,11 +7,12 @@ overrides live in the store, never in module state, so a running engine sees the
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_origin
 
 from pydantic import (
     BaseModel,
@@ -275,10 +276,29 @@ def _environment() -> dict[str, Any]:
         if "__" in key:
             head, _, tail = key.partition("__")
             if head in nested:
-                found.setdefault(head, {})[tail] = value
+                model = fields[head].default_factory
+                inner = model.model_fields if isinstance(model, type) else {}  # type: ignore[attr-defined]
+                found.setdefault(head, {})[tail] = _env_value(inner.get(tail), value)
         elif key in fields:
-            found[key] = value
+            found[key] = _env_value(fields[key], value)
     return found
+
+
+def _env_value(field: Any, value: str | None) -> Any:
+    """A list setting from one variable: a JSON array of strings, else that one value.
+
+    ``FERRYMAN_PASSWORDS='["one", "two, with a comma"]'`` or ``FERRYMAN_PASSWORDS=one``;
+    never split on commas, which passwords may hold.
+    """
+    if value is None or field is None or get_origin(field.annotation) is not list:
+        return value
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return [value]
+    if isinstance(decoded, list) and all(isinstance(v, str) for v in decoded):
+        return decoded
+    return [value]
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
