@@ -261,6 +261,49 @@ def test_encrypted(tmp_path: Path, tree: Path, headers: bool, suffix: str) -> No
                     assert isinstance(data, FerrymanError) and "wrong-1" not in data.message
 
 
+@pytest.mark.parametrize("headers", [False, True], ids=["data-encrypted", "names-encrypted"])
+def test_a_7z_password_once_known_holds_nothing_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, headers: bool
+) -> None:
+    """7z has one key: after the names open or one entry checks out with a password,
+    later entries stream instead of being spooled (a 4 GB video once went to TMPDIR)."""
+    from ferryman.archive import sevenzip_backend
+
+    files = {
+        "a-small.txt": b"small first\n",
+        "b-big.bin": random.Random(3).randbytes(9 * MiB),
+        "c-more.bin": random.Random(4).randbytes(200_000),
+    }
+    switches = ["-pright", "-mx1", "-ms=off"] + (["-mhe=on"] if headers else [])
+    archive = make(tmp_path / "k.7z", write_tree(tmp_path / "src", files), *switches)
+    spools: list[int] = []
+    real = sevenzip_backend.tempfile.SpooledTemporaryFile
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        spools.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sevenzip_backend.tempfile, "SpooledTemporaryFile", counted)
+    assert_files(read_all(archive, "wrong", "right"), files)
+    # Only the first entry is held, once per password tried ("wrong", then "right").
+    assert len(spools) == (0 if headers else 2)
+
+
+def test_a_damaged_entry_of_a_7z_whose_password_is_known_is_corrupt_not_locked(
+    tmp_path: Path,
+) -> None:
+    files = {f"f{n}.bin": random.Random(20 + n).randbytes(100_000) for n in range(3)}
+    src = write_tree(tmp_path / "src", files)
+    archive = make(tmp_path / "d.7z", src, "-pright", "-ms=off", "-mx1")
+    data = bytearray(archive.read_bytes())
+    data[32 + 150_000] ^= 0xFF  # inside f1's packed (encrypted) data
+    archive.write_bytes(bytes(data))
+    for passwords in [("right",), ("wrong", "right")]:
+        got = read_all(archive, *passwords)
+        assert got["f0.bin"][1] == files["f0.bin"] and got["f2.bin"][1] == files["f2.bin"]
+        assert code_of(got["f1.bin"][1]) == "archive.entry_corrupt", passwords
+
+
 def test_password_never_in_argv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "Sup3r-Secret-Pässword"
     files = {"big.bin": random.Random(4).randbytes(8 * MiB), "z.txt": b"z\n"}

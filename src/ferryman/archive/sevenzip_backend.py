@@ -102,6 +102,11 @@ class SevenZipReader:
         self._poisoned: set[str] = set()  # names whose selection drags in a broken entry
         self._pending: FerrymanError | None = None  # raised after the last entry
         self._password: str | None = self._passwords[0] if self._passwords else None
+        # A 7z archive has one key: once a password opened its names or checked out on
+        # an entry, it is the password, entries need not be held back, and an entry
+        # that fails with it is damaged, not locked.
+        self._one_key = False
+        self._key_known = False
         if not self._archive.is_file():
             raise FerrymanError("source.not_found", f"{self._name}: no such file")
         self._items = self._list()
@@ -133,6 +138,8 @@ class SevenZipReader:
             if _WRONG_HEADER_PASSWORD in stderr:
                 continue
             self._password = password if parser.prompted else self._password
+            self._one_key = parser.arc_type == "7z"
+            self._key_known = self._one_key and parser.prompted and rc == 0
             return self._check_listing(parser, rc, stderr)
         given = self._given
         raise FerrymanError(
@@ -267,7 +274,7 @@ class SevenZipReader:
             raise known
         # With several passwords, an encrypted entry is held back until it checks
         # out: the first password tried may decode it to garbage of the full size.
-        hold = item.encrypted and len(self._passwords) > 1
+        hold = item.encrypted and len(self._passwords) > 1 and not self._key_known
         password = self._password
         tried: list[str | None] = []
         fresh_retry = False
@@ -281,6 +288,7 @@ class SevenZipReader:
                     problem = run.verdict(target=True)
                     if problem is None:
                         self._password = password  # the last one that worked
+                        self._key_known = self._one_key
                         spool.seek(0)
                         while block := spool.read(BLOCK_SIZE):
                             yield block
@@ -292,6 +300,7 @@ class SevenZipReader:
                 if problem is None:
                     if item.encrypted:
                         self._password = password
+                        self._key_known = self._one_key
                     return
             structural = problem.kind in ("data", "short") and not item.encrypted
             self._stop_run(failed=pos if structural else None)
@@ -317,6 +326,11 @@ class SevenZipReader:
                 "archive.unsupported", f"{where}: 7-Zip cannot extract it ({problem.detail})"
             )
         cut_short = problem.kind == "short" and self._pending is not None
+        if self._key_known and item.encrypted and not cut_short:
+            return FerrymanError(
+                "archive.entry_corrupt",
+                f"{where}: {problem.detail}, with the password that opens the archive",
+            )
         if item.encrypted and not cut_short:
             given = self._given
             return FerrymanError(

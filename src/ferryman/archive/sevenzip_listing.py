@@ -147,6 +147,11 @@ class ListingParser:
         self._files = 0
         self._arc_type = ""
 
+    @property
+    def arc_type(self) -> str:
+        """7-Zip's name for the archive's format (``7z``, ``Rar5``, ``zip`` …)."""
+        return self._arc_type
+
     def feed(self, line: str) -> None:
         if line.startswith(PROMPT):  # the prompt is printed to stdout in list mode
             self.prompted = True
