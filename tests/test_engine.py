@@ -504,3 +504,31 @@ async def test_cancelling_a_job_mid_album_leaves_no_work_files(
         assert states == {ItemState.DELIVERED}
         assert ended.summary["delivered"] == 4
         assert len(library_files(settings.library)) == 4
+
+
+async def test_an_entry_larger_than_the_whole_disk_fails_alone_instead_of_waiting(
+    tmp_path: Path, settings: Settings, sqlite_store: Store, tiny_work_area: Path
+) -> None:
+    """On a 2 MB disk, a 3 MB entry (or nested archive) can never have room: it fails
+    with space.too_large and the rest of the archive is delivered."""
+    store = sqlite_store
+    small = make_photo(tmp_path / "a.jpg", 1)
+    big = tmp_path / "big.jpg"
+    big.write_bytes(random.Random(1).randbytes(3_000_000))
+    inner_file = tmp_path / "inner.jpg"
+    inner_file.write_bytes(random.Random(2).randbytes(3_000_000))
+    inner = make_zip(tmp_path / "inner.zip", [("inner.jpg", inner_file)], compress=False)
+    archive = make_zip(
+        tmp_path / "o.zip",
+        [("a.jpg", small), ("big.jpg", big), ("inner.zip", inner)],
+        compress=False,
+    )
+    job = await intake.add_path(store, archive)
+    await run_until_idle(store, settings, limit=60)
+    items = {Path(it.source_path).name: it for it in await store.job_items(job.id)}
+    assert items["a.jpg"].state is ItemState.DELIVERED
+    for name in ("big.jpg", "inner.zip"):
+        assert items[name].state is ItemState.FAILED, name
+        assert items[name].error_code == "space.too_large", name
+    assert (await store.get_job(job.id)).state.terminal
+    assert [f["source_path"] for f in library_files(settings.library)] == ["a.jpg"]

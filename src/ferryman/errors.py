@@ -93,6 +93,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
     # engine
     ErrorSpec("space.low", True, "Free disk space or lower `space_floor`; the job resumes itself."),
     ErrorSpec(
+        "space.too_large",
+        False,
+        "The entry is larger than the whole disk of the work area: move the data dir to a"
+        " bigger disk, then `ferryman retry JOB`.",
+    ),
+    ErrorSpec(
         "job.cancelled", False, "Cancelled on request; `ferryman retry JOB` starts it again."
     ),
     ErrorSpec("engine.lease_lost", True, "Another worker took over; nothing to do."),

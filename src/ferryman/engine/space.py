@@ -8,10 +8,21 @@ from pathlib import Path
 
 def free_bytes(path: Path) -> int:
     """Free bytes on the filesystem holding ``path`` (its nearest existing parent)."""
+    return shutil.disk_usage(_existing(path)).free
+
+
+def never_fits(path: Path, size: int) -> bool:
+    """Whether ``size`` bytes exceed the whole filesystem: a wait for room could never
+    end, whatever is delivered, deleted or set. (A floor that is too high is waited
+    out instead: a person can lower it while the job waits.)"""
+    return size > shutil.disk_usage(_existing(path)).total
+
+
+def _existing(path: Path) -> Path:
     probe = path
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
-    return shutil.disk_usage(probe).free
+    return probe
 
 
 def room_for(path: Path, size: int, floor: int) -> bool:

@@ -29,7 +29,7 @@ from ferryman.engine import quarantine
 from ferryman.engine.context import Context
 from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
 from ferryman.engine.retry import backoff_seconds, should_retry
-from ferryman.engine.space import room_for
+from ferryman.engine.space import never_fits, room_for
 from ferryman.engine.stage import Staged, stage_entry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
@@ -232,7 +232,13 @@ async def _read_all(
             reason = entry.skip or f"unsupported_{info.type}"
             on_disk = await _record(ctx, job, info.index, info.path, _skipped(reason))
             continue
-        await _wait_for_room(ctx, job, work, info.size or 0, on_disk)
+        try:
+            await _wait_for_room(ctx, job, work, info.size or 0, on_disk)
+        except FerrymanError as exc:
+            if exc.code != "space.too_large":
+                raise
+            on_disk = await _record(ctx, job, info.index, info.path, _failed(exc))
+            continue  # reading past it costs no room
         settings = await ctx.settings()
         dest = work / f"{info.index:06d}-{safe_name(Path(info.path).name)}"
         try:
@@ -339,11 +345,20 @@ def _s(path: Path | None) -> str | None:
 async def _wait_for_room(
     ctx: Context, job: Job, work: Path, size: int, on_disk: int | None
 ) -> None:
-    """Backpressure and the space guard: wait, showing why, until the entry may be written."""
+    """Backpressure and the space guard: wait, showing why, until the entry may be written.
+
+    Raises ``space.too_large`` for an entry no amount of waiting could make room for.
+    """
     waiting: str | None = None
     while True:
         ctx.checkpoint()
         settings = await ctx.settings()
+        if await asyncio.to_thread(never_fits, work, size):
+            if waiting is not None:
+                await ctx.store.set_wait(job.id, ctx.owner, None, blocked=False)
+            raise FerrymanError(
+                "space.too_large", f"{size} bytes: more than the whole disk holding the work area"
+            )
         if on_disk is None:
             on_disk = await ctx.store.on_disk(job.id)
         if on_disk >= settings.backlog_items:

@@ -229,7 +229,13 @@ def _nested(
     held = options.scratch / f"level-{depth}" / safe_name(Path(info.path).name)
     held.parent.mkdir(parents=True, exist_ok=True)
     if options.make_room is not None:
-        options.make_room(info.size or 0)
+        try:
+            options.make_room(info.size or 0)
+        except FerrymanError as exc:
+            if exc.code != "space.too_large":
+                raise
+            yield _failed(info, path, counter, exc)
+            return
     try:
         try:
             _write(entry.read_blocks(), held)
