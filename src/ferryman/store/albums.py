@@ -29,6 +29,7 @@ from ferryman.model import (
 from ferryman.store.base import StoreBase
 from ferryman.store.rows import (
     album_from_row,
+    ended_item,
     item_from_row,
 )
 from ferryman.store.schema import albums, items, jobs
@@ -223,16 +224,7 @@ class AlbumQueries(StoreBase):
                 await conn.execute(
                     update(items)
                     .where(items.c.id == item_id, items.c.album_id == album_id)
-                    .values(
-                        state=ItemState.QUARANTINED.value,
-                        owner=None,
-                        lease_until=None,
-                        error_code=kept_error.code,
-                        error_message=kept_error.message,
-                        reason=kept_error.code,
-                        work_path=path,
-                        updated_at=now,
-                    )
+                    .values(**ended_item(ItemState.QUARANTINED, kept_error, now, path))
                 )
 
     async def album_retry(

@@ -25,6 +25,7 @@ from ferryman.store.base import StoreBase
 from ferryman.store.rows import (
     LeaseLost,
     NewItem,
+    ended_item,
     item_from_row,
 )
 from ferryman.store.schema import albums, items, jobs, segments
@@ -165,16 +166,7 @@ class ItemQueries(StoreBase):
             await conn.execute(
                 update(items)
                 .where(*cond)
-                .values(
-                    state=state.value,
-                    owner=None,
-                    lease_until=None,
-                    error_code=error.code,
-                    error_message=error.message,
-                    reason=error.code,
-                    work_path=work_path,
-                    updated_at=self.clock(),
-                )
+                .values(**ended_item(state, error, self.clock(), work_path))
             )
 
     async def job_items(self, job_id: int) -> list[Item]:

@@ -85,6 +85,22 @@ class LeaseLost(FerrymanError):
         super().__init__("engine.lease_lost", f"lease on {what} is no longer ours")
 
 
+def ended_item(
+    state: ItemState, error: FerrymanError, now: float, work_path: str | None
+) -> dict[str, Any]:
+    """The columns of an item that ends undelivered (quarantined, failed) for ``error``."""
+    return {
+        "state": state.value,
+        "owner": None,
+        "lease_until": None,
+        "error_code": error.code,
+        "error_message": error.message,
+        "reason": error.code,
+        "work_path": work_path,
+        "updated_at": now,
+    }
+
+
 def decode_passwords(stored: str | None) -> tuple[str, ...]:
     """The job's passwords: a JSON list in the ``password`` column."""
     return tuple(json.loads(stored)) if stored else ()
