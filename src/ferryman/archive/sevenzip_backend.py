@@ -102,10 +102,11 @@ class SevenZipReader:
         self._poisoned: set[str] = set()  # names whose selection drags in a broken entry
         self._pending: FerrymanError | None = None  # raised after the last entry
         self._password: str | None = self._passwords[0] if self._passwords else None
-        # A 7z archive has one key: once a password opened its names or checked out on
-        # an entry, it is the password, entries need not be held back, and an entry
-        # that fails with it is damaged, not locked.
-        self._one_key = False
+        # A password that opened a 7z archive's encrypted names is the only one 7zz can
+        # extract it with (one -p per run): entries need not be held back, and one that
+        # fails with it is damaged, not locked. (Without encrypted names one 7z archive
+        # can hold entries under different passwords: 7-Zip adds files to an archive
+        # with a new password and keeps the old data as it was.)
         self._key_known = False
         if not self._archive.is_file():
             raise FerrymanError("source.not_found", f"{self._name}: no such file")
@@ -138,8 +139,7 @@ class SevenZipReader:
             if _WRONG_HEADER_PASSWORD in stderr:
                 continue
             self._password = password if parser.prompted else self._password
-            self._one_key = parser.arc_type == "7z"
-            self._key_known = self._one_key and parser.prompted and rc == 0
+            self._key_known = parser.arc_type == "7z" and parser.prompted and rc == 0
             return self._check_listing(parser, rc, stderr)
         given = self._given
         raise FerrymanError(
@@ -288,7 +288,6 @@ class SevenZipReader:
                     problem = run.verdict(target=True)
                     if problem is None:
                         self._password = password  # the last one that worked
-                        self._key_known = self._one_key
                         spool.seek(0)
                         while block := spool.read(BLOCK_SIZE):
                             yield block
@@ -300,7 +299,6 @@ class SevenZipReader:
                 if problem is None:
                     if item.encrypted:
                         self._password = password
-                        self._key_known = self._one_key
                     return
             structural = problem.kind in ("data", "short") and not item.encrypted
             self._stop_run(failed=pos if structural else None)
