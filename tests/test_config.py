@@ -34,9 +34,13 @@ def test_list_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch
     settings = load_settings(None)
     assert settings.passwords == ["one", "two, with a comma"]
     assert settings.telegram.allow_users == ["12345", "@ann"]
-    for single in ("a,b", "[not json", '{"x": 1}', "[1, 2]"):
+    for single in ("a,b", "[not json", '{"x": 1}', '["a", [1]]'):
         monkeypatch.setenv("FERRYMAN_PASSWORDS", single)
         assert load_settings(None).passwords == [single]  # one password, never split
+    monkeypatch.setenv("FERRYMAN_TELEGRAM__ALLOW_USERS", "[12345, 67890]")
+    assert load_settings(None).telegram.allow_users == ["12345", "67890"]
+    monkeypatch.setenv("FERRYMAN_PASSWORDS", "")
+    assert load_settings(None).passwords == []
 
 
 def test_errors_name_the_source_key_and_value(

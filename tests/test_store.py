@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-import pytest
+from sqlalchemy import select
 
 from ferryman.config import Retry
 from ferryman.engine.retry import backoff_seconds
@@ -220,18 +220,22 @@ async def test_an_album_and_its_quarantined_items_are_recorded_together(store: S
     assert album is not None
     refused = album.items[1].id
     error = FerrymanError("telegram.media_rejected", "refused as media and as a document")
-    with pytest.raises(ValueError):
-        await store.album_delivered(album.id, "d", "ref", kept={refused: "/q/x.jpg"})
-    await store.album_delivered(album.id, "d", "ref", kept={refused: "/q/x.jpg"}, kept_error=error)
+    lost = album.items[2].id
+    io = FerrymanError("sink.io", "not kept in quarantine: disk full")
+    ended = {
+        refused: (ItemState.QUARANTINED, error, "/q/x.jpg"),
+        lost: (ItemState.FAILED, io, None),
+    }
+    await store.album_delivered(album.id, "d", "ref", ended=ended)
     items = {i.id: i for i in await store.job_items(job_id)}
     assert items[refused].state is ItemState.QUARANTINED
     assert items[refused].work_path == "/q/x.jpg"
     assert items[refused].error_code == "telegram.media_rejected"
-    others = [i.state for i in items.values() if i.id != refused]
-    assert others == [ItemState.DELIVERED, ItemState.DELIVERED]
+    assert items[lost].state is ItemState.FAILED and items[lost].error_code == "sink.io"
+    assert items[album.items[0].id].state is ItemState.DELIVERED
     assert await store.finish_jobs() == [job_id]
     summary = (await store.get_job(job_id)).summary
-    assert summary is not None and summary["delivered"] == 2
+    assert summary is not None and summary["delivered"] == 1
 
 
 async def test_a_cancelled_job_settles_once_its_last_delivery_ends(store: Store) -> None:
@@ -239,13 +243,35 @@ async def test_a_cancelled_job_settles_once_its_last_delivery_ends(store: Store)
     album = await store.claim_album("d", 30)
     assert album is not None
     await store.cancel(job_id)
-    assert await store.settle_ended([job_id]) == []  # its album is still being delivered
+    assert await store.settle_ended([job_id], 0) == []  # its album is still being delivered
     await store.album_retry(album.id, "d", FerrymanError("sink.io", "disk full"), 1.0)
-    assert await store.settle_ended([job_id, 999]) == [job_id]
+    assert await store.settle_ended([job_id], 3600) == []  # ended too recently
+    assert await store.settle_ended([job_id, 999], 0) == [job_id]
     assert {i.state for i in await store.job_items(job_id)} == {ItemState.CANCELLED}
-    assert await store.claim_album("d", 30) is None
+    async with store.reader.connect() as conn:
+        state = (await conn.execute(select(albums.c.state))).scalar_one()
+    assert state == "failed"
     summary = (await store.get_job(job_id)).summary
     assert summary is not None and summary["delivered"] == 0
+
+
+async def test_a_cancelled_job_handed_back_by_a_stop_settles_without_a_folder(
+    store: Store,
+) -> None:
+    """A stop hands the album back; the start-up sweep removed the folder: still settled."""
+    job_id = await _expanded_job(store, 2)
+    assert await store.claim_album("d", 30) is not None
+    await store.cancel(job_id)
+    await store.release("d")
+    assert await store.settle_ended([], 0) == []  # no folder to remove
+    assert {i.state for i in await store.job_items(job_id)} == {ItemState.CANCELLED}
+
+
+async def test_a_retried_job_is_not_settled(store: Store) -> None:
+    job_id = await _expanded_job(store, 2)
+    await store.cancel(job_id)
+    await store.retry(job_id)
+    assert await store.settle_ended([job_id], 0) == []
 
 
 async def test_cancel_and_retry(store: Store) -> None:

@@ -285,19 +285,22 @@ def _environment() -> dict[str, Any]:
 
 
 def _env_value(field: Any, value: str | None) -> Any:
-    """A list setting from one variable: a JSON array of strings, else that one value.
+    """A list setting from one variable: a JSON array (of strings or numbers), else that
+    one value; empty is an empty list.
 
     ``FERRYMAN_PASSWORDS='["one", "two, with a comma"]'`` or ``FERRYMAN_PASSWORDS=one``;
     never split on commas, which passwords may hold.
     """
     if value is None or field is None or get_origin(field.annotation) is not list:
         return value
+    if not value:
+        return []
     try:
         decoded = json.loads(value)
     except ValueError:
         return [value]
-    if isinstance(decoded, list) and all(isinstance(v, str) for v in decoded):
-        return decoded
+    if isinstance(decoded, list) and all(isinstance(v, str | int) for v in decoded):
+        return [str(v) for v in decoded]  # user IDs may come as numbers
     return [value]
 
 

@@ -275,14 +275,14 @@ async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> No
         return
     job = await ctx.store.get_job(item.job_id)
     kept = await asyncio.to_thread(
-        quarantine.keep,
+        quarantine.keep_again,  # a crash after the move and before the record: found
         settings.quarantine_dir,
         job.id,
         job.name,
         src,
         item.source_path,
         exc,
-        move=True,
+        f"{item.seq:06d}",
     )
     await ctx.store.item_final(
         item.id, ItemState.QUARANTINED, exc, owner=ctx.owner, work_path=str(kept)

@@ -13,10 +13,11 @@ from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
-from ferryman.model import Album, Job
+from ferryman.model import Album, ItemState, Job
 from ferryman.sinks.base import Delivery, Sink, parse_destination, telegram_target
 from ferryman.sinks.library import LibrarySink
 from ferryman.sinks.telegram import TelegramSink
+from ferryman.store.rows import Ended
 from ferryman.telegram.errors import TelegramWait
 
 log = logging.getLogger(__name__)
@@ -68,17 +69,16 @@ async def deliver(ctx: Context, album: Album) -> None:
         return
     # Refused files go to quarantine before the album is recorded: once it is, the job
     # may end and its work folder go at any moment.
-    kept = await _quarantine_dropped(ctx, job, album) if isinstance(sink, TelegramSink) else {}
-    await ctx.store.album_delivered(
-        album.id, ctx.owner, ref, kept=kept, kept_error=_REFUSED if kept else None
-    )
-    for item_id in kept:
-        ctx.bus.emit("item.quarantined", album.job_id, item_id, code=_REFUSED.code)
+    ended = await _quarantine_dropped(ctx, job, album) if isinstance(sink, TelegramSink) else {}
+    await ctx.store.album_delivered(album.id, ctx.owner, ref, ended=ended)
+    for item_id, (state, error, _) in ended.items():
+        if state is ItemState.QUARANTINED:
+            ctx.bus.emit("item.quarantined", album.job_id, item_id, code=error.code)
     # Only now may the work files go: the store says the album is safe. (A file moved to
     # quarantine is already gone from here; the rest of its item's files go too.)
     paths = [p for it in album.items for p in it.work_files]
     await asyncio.to_thread(remove_files, paths)
-    sent = len(album.items) - len(kept)
+    sent = len(album.items) - len(ended)
     ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=sent, ref=ref)
     ctx.wakeup.notify()
 
@@ -88,10 +88,11 @@ _REFUSED = FerrymanError(
 )
 
 
-async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> dict[int, str]:
-    """Move the files Telegram refused in every form to quarantine: item id → kept file.
+async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> dict[int, Ended]:
+    """Move the files Telegram refused in every form to quarantine: item id → its end.
 
-    Safe to run again after a crash: a file already moved is found where it went.
+    Safe to run again after a crash: a file already moved is found where it went. A
+    file that cannot be kept (the disk, permissions) fails alone; the album still counts.
     """
     sends = await ctx.store.tg_sends(album.id)
     dropped = {s.item_id for s in sends if s.state == "dropped"}
@@ -99,21 +100,30 @@ async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> dict[int,
     if not dropped:
         return {}
     settings = await ctx.settings()
-    kept: dict[int, str] = {}
+    ended: dict[int, Ended] = {}
     for item in album.items:
         if item.id not in dropped or not item.files:
             continue
-        path = await asyncio.to_thread(
-            quarantine.keep_again,
-            settings.quarantine_dir,
-            job.id,
-            job.name,
-            Path(item.files[0]),
-            item.source_path,
-            _REFUSED,
-        )
-        kept[item.id] = str(path)
-    return kept
+        # A split video is kept whole (its parts are cut from it), else the one file.
+        src = Path(item.work_path) if item.parts and item.work_path else Path(item.files[0])
+        try:
+            path = await asyncio.to_thread(
+                quarantine.keep_again,
+                settings.quarantine_dir,
+                job.id,
+                job.name,
+                src,
+                item.source_path,
+                _REFUSED,
+                f"{item.seq:06d}",
+            )
+        except OSError as exc:
+            log.error("could not keep %s in quarantine: %s", item.source_path, exc)
+            lost = FerrymanError("sink.io", f"refused by Telegram; not kept in quarantine: {exc}")
+            ended[item.id] = (ItemState.FAILED, lost, None)
+            continue
+        ended[item.id] = (ItemState.QUARANTINED, _REFUSED, str(path))
+    return ended
 
 
 async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:

@@ -24,17 +24,24 @@ def keep(
     error: FerrymanError,
     *,
     move: bool,
+    unique: str = "input",
 ) -> Path:
     """Put ``src`` in the job's quarantine folder with ``<name>.reason.txt`` beside it.
 
     ``label`` is the item's path in its input (``folder/clip.mp4``) and keeps its
-    folders, so two ``clip.mp4`` from different folders do not overwrite each other.
+    folders, so two ``clip.mp4`` from different folders do not overwrite each other;
+    where that path is taken all the same (names made safe can meet, a file can stand
+    where a folder would go), ``unique`` (the item's number) tells them apart.
     Work-area files are moved. A user's own input is never moved: it is hard-linked
-    when possible (no extra space), else copied.
+    when possible (no extra space), else copied, once.
     """
     if not src.is_file():
         raise FileNotFoundError(f"nothing to keep at {src}")
-    dest = kept_path(root, job_id, job_name, label)
+    plain = kept_path(root, job_id, job_name, label)
+    if not move and plain.is_file():
+        dest = plain  # this input was kept before
+    else:
+        dest = _free(plain, job_folder(root, job_id, job_name), unique)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if move:
         os.replace(src, dest) if _same_fs(src, dest.parent) else shutil.move(src, dest)
@@ -45,7 +52,7 @@ def keep(
 
 
 def kept_path(root: Path, job_id: int, job_name: str, label: str) -> Path:
-    """Where ``label`` (a relative path, already sanitised or not) is kept."""
+    """Where ``label`` (a relative path, already sanitised or not) is kept, if free."""
     parts = [
         safe_name(part)
         for part in PurePosixPath(label.replace("\\", "/")).parts
@@ -54,16 +61,43 @@ def kept_path(root: Path, job_id: int, job_name: str, label: str) -> Path:
     return job_folder(root, job_id, job_name).joinpath(*(parts or ["file"]))
 
 
+def _free(dest: Path, folder: Path, unique: str) -> Path:
+    """``dest`` if nothing stands there or in the way of its folders; else the same name
+    marked ``~unique`` beside it, or at the top of the job's folder."""
+    marked = f"{dest.stem}~{unique}{dest.suffix}"
+    for candidate in (dest, dest.with_name(marked), folder / marked):
+        if not candidate.exists() and _folders_clear(candidate, folder):
+            return candidate
+    raise FileExistsError(f"{dest} and its alternatives are taken")
+
+
+def _folders_clear(path: Path, top: Path) -> bool:
+    """Every folder between ``top`` and ``path`` is a folder or not there yet."""
+    return all(not p.exists() or p.is_dir() for p in path.parents if top in p.parents)
+
+
 def keep_again(
-    root: Path, job_id: int, job_name: str, src: Path, label: str, error: FerrymanError
+    root: Path,
+    job_id: int,
+    job_name: str,
+    src: Path,
+    label: str,
+    error: FerrymanError,
+    unique: str,
 ) -> Path:
     """Move a work file to quarantine, as ``keep(move=True)``, where a crash may already
     have moved it: a missing ``src`` with the file kept already is that earlier move."""
-    dest = kept_path(root, job_id, job_name, label)
-    if not src.exists() and dest.is_file():
-        write_reason(dest, error)
-        return dest
-    return keep(root, job_id, job_name, src, label, error, move=True)
+    if not src.exists():
+        plain = kept_path(root, job_id, job_name, label)
+        marked = f"{plain.stem}~{unique}{plain.suffix}"
+        for earlier in (plain.with_name(marked), job_folder(root, job_id, job_name) / marked):
+            if earlier.is_file():
+                write_reason(earlier, error)
+                return earlier
+        if plain.is_file():
+            write_reason(plain, error)
+            return plain
+    return keep(root, job_id, job_name, src, label, error, move=True, unique=unique)
 
 
 def write_reason(dest: Path, error: FerrymanError) -> Path:

@@ -188,7 +188,7 @@ class Engine:
                     )
                     job = await store.get_job(job_id)
                     self.ctx.bus.emit("job.finished", job_id, state=job.state.value)
-                await self._tidy_ended(settings.work_dir, set(active))
+                await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)
                 if until_idle and await store.idle():
                     self.stop()
                     return
@@ -196,13 +196,13 @@ class Engine:
                 log.exception("housekeeping failed; trying again")
             await self.ctx.wakeup.wait(settings.poll_seconds)
 
-    async def _tidy_ended(self, work: Path, active: set[int]) -> None:
+    async def _tidy_ended(self, work: Path, active: set[int], grace: float) -> None:
         """Work folders of ended jobs go once no step works on them: a job cancelled
         mid-album, or whose late step wrote after it ended, leaves nothing behind."""
         folders = await asyncio.to_thread(_job_folders, work)
         candidates = {job_id: path for job_id, path in folders.items() if job_id not in active}
-        for job_id in await self.ctx.store.settle_ended(list(candidates)):
-            await asyncio.to_thread(shutil.rmtree, candidates[job_id], True)
+        for job_id in await self.ctx.store.settle_ended(list(candidates), grace):
+            await asyncio.to_thread(_remove_folder, candidates[job_id])
 
     async def _sweep_work_area(self) -> None:
         """After a crash: drop half-written files and folders of jobs that have ended."""
@@ -239,3 +239,14 @@ def _job_folders(work: Path) -> dict[int, Path]:
         if prefix == "job" and number.isdigit() and folder.is_dir():
             found[int(number)] = folder
     return found
+
+
+def _remove_folder(folder: Path) -> None:
+    """Renamed first (one step), so a job retried meanwhile starts in a fresh folder;
+    a crash before the rest is removed leaves a name the start-up sweep clears."""
+    gone = folder.with_name(f".gone-{folder.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        folder.rename(gone)
+    except OSError:
+        return
+    shutil.rmtree(gone, ignore_errors=True)

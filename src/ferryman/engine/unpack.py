@@ -271,6 +271,7 @@ async def _read_all(
                 info.path,
                 prepared.error,
                 move=True,
+                unique=f"{info.index:06d}",
             )
             prepared.work_path = kept
         on_disk = await _record(ctx, job, info.index, info.path, prepared)

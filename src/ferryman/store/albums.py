@@ -28,6 +28,7 @@ from ferryman.model import (
 )
 from ferryman.store.base import StoreBase
 from ferryman.store.rows import (
+    Ended,
     album_from_row,
     ended_item,
     item_from_row,
@@ -185,21 +186,13 @@ class AlbumQueries(StoreBase):
         return int(n), bool(expanded) and open_items == 0
 
     async def album_delivered(
-        self,
-        album_id: int,
-        owner: str,
-        ref: str,
-        *,
-        kept: Mapping[int, str] | None = None,
-        kept_error: FerrymanError | None = None,
+        self, album_id: int, owner: str, ref: str, *, ended: Mapping[int, Ended] | None = None
     ) -> None:
-        """The album is safe at its sink; ``kept`` items (id → quarantined file) went
-        there instead. One transaction, so the job cannot end, and its work folder go,
-        between the album's delivery and its quarantined items' record."""
+        """The album is safe at its sink; ``ended`` items (id → state, error, kept file)
+        did not go: quarantined, or failed. One transaction, so the job cannot end, and
+        its work folder go, between the album's delivery and those items' record."""
         now = self.clock()
-        kept = kept or {}
-        if kept and kept_error is None:
-            raise ValueError("quarantined items need the error that put them there")
+        ended = ended or {}
         async with self.engine.begin() as conn:
             await self._update_owned(
                 conn,
@@ -216,15 +209,14 @@ class AlbumQueries(StoreBase):
             )
             await conn.execute(
                 update(items)
-                .where(items.c.album_id == album_id, items.c.id.not_in(list(kept)))
+                .where(items.c.album_id == album_id, items.c.id.not_in(list(ended)))
                 .values(state=ItemState.DELIVERED.value, updated_at=now)
             )
-            for item_id, path in kept.items():
-                assert kept_error is not None
+            for item_id, (state, error, path) in ended.items():
                 await conn.execute(
                     update(items)
                     .where(items.c.id == item_id, items.c.album_id == album_id)
-                    .values(**ended_item(ItemState.QUARANTINED, kept_error, now, path))
+                    .values(**ended_item(state, error, now, path))
                 )
 
     async def album_retry(

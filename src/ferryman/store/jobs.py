@@ -443,35 +443,68 @@ class JobQueries(StoreBase):
             )
             return list(found.scalars())
 
-    async def settle_ended(self, job_ids: Collection[int]) -> list[int]:
+    async def settle_ended(self, job_ids: Collection[int], grace: float) -> list[int]:
         """Of ``job_ids``, the ended jobs no step works on any more: their work folders
-        can go. A cancel leaves an album being delivered to finish; if that delivery
-        then failed, its items are cancelled now, and the summary counts what went out.
+        can go. "No more" means nothing of the job is leased and it ended ``grace``
+        seconds ago (a lease's length: by then every heartbeat has stopped its step).
+
+        A cancel lets the album being delivered finish. If that delivery failed (or a
+        restart handed it back), its items are cancelled now, whether or not a folder
+        is left, and every settled cancelled job's summary counts what went out.
         """
-        if not job_ids:
-            return []
+        now = self.clock()
+        candidates = list(job_ids)
+        stray = exists().where(items.c.job_id == jobs.c.id, items.c.state.not_in(TERMINAL_STATES))
+        query = select(jobs.c.id, jobs.c.state).where(
+            *self._quiet(now - grace),
+            or_(
+                jobs.c.id.in_(candidates),
+                and_(jobs.c.state == JobState.CANCELLED.value, stray),
+            ),
+        )
+        async with self.reader.connect() as conn:
+            found = (await conn.execute(query)).all()
+        cancelled = [job_id for job_id, state in found if state == JobState.CANCELLED.value]
+        if cancelled:
+            await self._settle_cancelled(cancelled, now - grace)
+        wanted = set(candidates)
+        return [job_id for job_id, _ in found if job_id in wanted]
+
+    def _quiet(self, ended_by: float) -> list[Any]:
+        """Conditions on ``jobs``: ended by ``ended_by`` and nothing of it leased."""
         ended = [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
         busy_album = exists().where(albums.c.job_id == jobs.c.id, albums.c.owner.is_not(None))
         busy_item = exists().where(items.c.job_id == jobs.c.id, items.c.owner.is_not(None))
-        settled = (
-            select(jobs.c.id, jobs.c.state)
-            .where(jobs.c.id.in_(list(job_ids)), jobs.c.state.in_(ended), jobs.c.owner.is_(None))
-            .where(~busy_album, ~busy_item)
-        )
-        async with self.reader.connect() as conn:
-            found = (await conn.execute(settled)).all()
-        cancelled = [job_id for job_id, state in found if state == JobState.CANCELLED.value]
-        if cancelled:
-            await self._settle_cancelled(cancelled)
-        return [job_id for job_id, _ in found]
+        return [
+            jobs.c.state.in_(ended),
+            jobs.c.owner.is_(None),
+            jobs.c.finished_at <= ended_by,
+            ~busy_album,
+            ~busy_item,
+        ]
 
-    async def _settle_cancelled(self, job_ids: list[int]) -> None:
+    async def _settle_cancelled(self, job_ids: list[int], ended_by: float) -> None:
         now = self.clock()
         async with self.engine.begin() as conn:
+            # Checked again under lock: a retry in between makes the job live again.
+            still = (
+                (
+                    await conn.execute(
+                        select(jobs.c.id)
+                        .where(jobs.c.id.in_(job_ids), *self._quiet(ended_by))
+                        .where(jobs.c.state == JobState.CANCELLED.value)
+                        .with_for_update()
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not still:
+                return
             strays = await conn.execute(
                 update(items)
                 .where(
-                    items.c.job_id.in_(job_ids),
+                    items.c.job_id.in_(still),
                     items.c.state.not_in(TERMINAL_STATES),
                     items.c.owner.is_(None),
                 )
@@ -480,10 +513,10 @@ class JobQueries(StoreBase):
             if strays.rowcount:
                 await conn.execute(
                     update(albums)
-                    .where(albums.c.job_id.in_(job_ids), albums.c.state == AlbumState.SEALED.value)
+                    .where(albums.c.job_id.in_(still), albums.c.state == AlbumState.SEALED.value)
                     .values(state=AlbumState.FAILED.value, error_code="job.cancelled")
                 )
-            for job_id in job_ids:  # an album delivered after the cancel counts
+            for job_id in still:  # an album delivered after the cancel counts
                 await self._store_summary(conn, job_id, now)
 
     async def idle(self) -> bool:

@@ -85,6 +85,9 @@ class LeaseLost(FerrymanError):
         super().__init__("engine.lease_lost", f"lease on {what} is no longer ours")
 
 
+Ended = tuple[ItemState, FerrymanError, str | None]  # an item's end: state, why, kept file
+
+
 def ended_item(
     state: ItemState, error: FerrymanError, now: float, work_path: str | None
 ) -> dict[str, Any]:
