@@ -47,7 +47,7 @@ from bench._common import (
 )
 from bench.media import noisy_rgb
 from faketg import FakeTelegram, LinkModel
-from faketg.client import FakeDialer, logged_in_client
+from faketg.client import FakeDialer, logged_in_client, save_login
 from faketg.state import Account, StoredMessage
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake
@@ -168,11 +168,7 @@ def engine_settings(data_dir: Path, *, documents: bool) -> Settings:
 
 async def log_in(settings: Settings, server: FakeTelegram, account: Account) -> None:
     """A session file in the data dir that the fake knows as ``account``'s (untimed)."""
-    client = make_client(settings, FakeDialer(server))
-    await client.connect()
-    server.authorize(client.session.auth_key.key_id, account)
-    client.session.save()
-    await client.disconnect()
+    await save_login(server, make_client(settings, FakeDialer(server)), account)
 
 
 async def timed(work: Callable[[], Awaitable[_T]]) -> tuple[float, _T]:

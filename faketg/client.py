@@ -50,3 +50,12 @@ async def logged_in_client(
     server.authorize(sender.auth_key.key_id, account)
     await client.connect()
     return client
+
+
+async def save_login(server: FakeTelegram, client: TelegramClient, account: Account) -> None:
+    """Connect ``client`` (its dialer the fake's), let the fake know its key as
+    ``account``'s, save its session and disconnect: a session file as after a login."""
+    await client.connect()
+    server.authorize(client.session.auth_key.key_id, account)
+    client.session.save()
+    await client.disconnect()

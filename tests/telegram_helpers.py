@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from faketg import FakeTelegram
-from faketg.client import FakeDialer
+from faketg.client import FakeDialer, save_login
 from faketg.state import Account
 from ferryman.config import Settings, load_settings
 from ferryman.telegram.client import make_client
@@ -28,11 +28,7 @@ def tg_settings(tmp_path: Path, **extra: Any) -> Settings:
 
 async def log_in(settings: Settings, server: FakeTelegram, account: Account) -> None:
     """Leave a session file in the data dir that the fake knows as ``account``'s."""
-    client = make_client(settings, FakeDialer(server))
-    await client.connect()
-    server.authorize(client.session.auth_key.key_id, account)
-    client.session.save()
-    await client.disconnect()
+    await save_login(server, make_client(settings, FakeDialer(server)), account)
 
 
 def media_kind(message: Any) -> str:

@@ -60,6 +60,19 @@ class World:
     async def run(self, store: Store, limit: float = 120) -> None:
         await asyncio.wait_for(self.engine(store).run(until_idle=True), limit)
 
+    async def run_until_told_to_wait(self, store: Store, settle: float = 0.0) -> None:
+        """Run the engine until an account-wide wait is stored (then ``settle`` seconds
+        more, for anything still running to show itself), and stop it."""
+        engine = self.engine(store)
+        task = asyncio.create_task(engine.run())
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            if await store.tg_wait_until(["account"]) > 0:
+                break
+        await asyncio.sleep(settle)
+        engine.stop()
+        await task
+
 
 def photos(root: Path, n: int, size: tuple[int, int] = (320, 240)) -> list[tuple[str, Path]]:
     root.mkdir(parents=True, exist_ok=True)
@@ -287,14 +300,7 @@ async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before
     store = await w.store(clock=lambda: now[0])
     job = await intake.add_path(store, archive, dest="telegram:me")
 
-    engine = w.engine(store)
-    task = asyncio.create_task(engine.run())
-    for _ in range(400):
-        await asyncio.sleep(0.05)
-        if await store.tg_wait_until(["account"]) > 0:
-            break
-    engine.stop()
-    await task
+    await w.run_until_told_to_wait(store)
     assert await store.tg_wait_until(["account"]) == pytest.approx(now[0] + 300)
     seen = len(w.server.log)
 
@@ -372,15 +378,7 @@ async def test_a_flood_wait_while_files_are_prepared_stops_the_album_before_any_
     w.server.inject(functions.messages.UploadMediaRequest, "FLOOD_WAIT_120", skip=2)
     store = await w.store(clock=lambda: now[0])
     job = await intake.add_path(store, archive, dest="telegram:me")
-    engine = w.engine(store)
-    task = asyncio.create_task(engine.run())
-    for _ in range(400):
-        await asyncio.sleep(0.05)
-        if await store.tg_wait_until(["account"]) > 0:
-            break
-    await asyncio.sleep(0.3)  # anything still running would send now
-    engine.stop()
-    await task
+    await w.run_until_told_to_wait(store, settle=0.3)  # anything still running would send
     assert await store.tg_wait_until(["account"]) == pytest.approx(now[0] + 120)
     assert "SendMultiMediaRequest" not in {name for _acc, name in w.server.log}
     assert w.server.chat(w.me) == []

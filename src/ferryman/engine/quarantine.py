@@ -61,11 +61,16 @@ def kept_path(root: Path, job_id: int, job_name: str, label: str) -> Path:
     return job_folder(root, job_id, job_name).joinpath(*(parts or ["file"]))
 
 
-def _free(dest: Path, folder: Path, unique: str) -> Path:
-    """``dest`` if nothing stands there or in the way of its folders; else the same name
-    marked ``~unique`` beside it, or at the top of the job's folder."""
+def _spots(dest: Path, folder: Path, unique: str) -> tuple[Path, Path, Path]:
+    """Where a file may be kept, in order: ``dest``, else the same name marked
+    ``~unique`` beside it, else that name at the top of the job's folder."""
     marked = f"{dest.stem}~{unique}{dest.suffix}"
-    for candidate in (dest, dest.with_name(marked), folder / marked):
+    return dest, dest.with_name(marked), folder / marked
+
+
+def _free(dest: Path, folder: Path, unique: str) -> Path:
+    """The first spot nothing stands on or in the way of."""
+    for candidate in _spots(dest, folder, unique):
         if not candidate.exists() and _folders_clear(candidate, folder):
             return candidate
     raise FileExistsError(f"{dest} and its alternatives are taken")
@@ -88,15 +93,14 @@ def keep_again(
     """Move a work file to quarantine, as ``keep(move=True)``, where a crash may already
     have moved it: a missing ``src`` with the file kept already is that earlier move."""
     if not src.exists():
-        plain = kept_path(root, job_id, job_name, label)
-        marked = f"{plain.stem}~{unique}{plain.suffix}"
-        for earlier in (plain.with_name(marked), job_folder(root, job_id, job_name) / marked):
+        plain, *marked = _spots(
+            kept_path(root, job_id, job_name, label), job_folder(root, job_id, job_name), unique
+        )
+        # A marked spot is surely this item's; the plain one, only if no marked one is.
+        for earlier in (*marked, plain):
             if earlier.is_file():
                 write_reason(earlier, error)
                 return earlier
-        if plain.is_file():
-            write_reason(plain, error)
-            return plain
     return keep(root, job_id, job_name, src, label, error, move=True, unique=unique)
 
 

@@ -354,17 +354,18 @@ async def _wait_for_room(
     while True:
         ctx.checkpoint()
         settings = await ctx.settings()
-        if await asyncio.to_thread(never_fits, work, size):
-            if waiting is not None:
-                await ctx.store.set_wait(job.id, ctx.owner, None, blocked=False)
-            raise FerrymanError(
-                "space.too_large", f"{size} bytes: more than the whole disk holding the work area"
-            )
         if on_disk is None:
             on_disk = await ctx.store.on_disk(job.id)
         if on_disk >= settings.backlog_items:
             reason: str | None = "backlog"
         elif not room_for(work, size, settings.space_floor):
+            if never_fits(work, size):  # asked only when there is no room now
+                if waiting is not None:
+                    await ctx.store.set_wait(job.id, ctx.owner, None, blocked=False)
+                raise FerrymanError(
+                    "space.too_large",
+                    f"{size} bytes: more than the whole disk holding the work area",
+                )
             reason = "space.low"
         else:
             reason = None

@@ -456,11 +456,12 @@ class JobQueries(StoreBase):
         candidates = list(job_ids)
         stray = exists().where(items.c.job_id == jobs.c.id, items.c.state.not_in(TERMINAL_STATES))
         query = select(jobs.c.id, jobs.c.state).where(
-            *self._quiet(now - grace),
+            # The cheap terms first: this runs on every housekeeping round.
             or_(
                 jobs.c.id.in_(candidates),
                 and_(jobs.c.state == JobState.CANCELLED.value, stray),
             ),
+            *self._quiet(now - grace),
         )
         async with self.reader.connect() as conn:
             found = (await conn.execute(query)).all()
