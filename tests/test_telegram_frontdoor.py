@@ -33,13 +33,13 @@ from faketg.state import Account, StoredMessage
 from ferryman.config import Settings, load_settings
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.telegram import serve
+from ferryman.frontdoors.telegram.caption import read_caption
+from ferryman.frontdoors.telegram.download import CHUNK
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import StatusRow
-from ferryman.telegram.frontdoor import serve
-from ferryman.telegram.frontdoor.caption import read_caption
-from ferryman.telegram.frontdoor.download import CHUNK
 from tests.engine_helpers import library_files, sha256
 from tests.test_archive_engine import needs_7zz, zip_with_password
 
@@ -228,7 +228,7 @@ async def test_a_stranger_gets_nothing_and_is_logged_once(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     zipped = photo_zip(world.tmp)
-    caplog.set_level(logging.WARNING, logger="ferryman.telegram.frontdoor")
+    caplog.set_level(logging.WARNING, logger="ferryman.frontdoors.telegram")
     async with serving(world):
         world.send(world.mallory, file=zipped.read_bytes(), name="x.zip")
         world.send(world.mallory, "/status")

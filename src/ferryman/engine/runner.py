@@ -26,6 +26,7 @@ from ferryman.engine import convert, deliver, unpack
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import EventBus
 from ferryman.engine.leases import held
+from ferryman.engine.workarea import job_work_dir
 from ferryman.store import Store
 from ferryman.store.schema import albums, items, jobs
 
@@ -183,9 +184,7 @@ class Engine:
                     if await store.seal_albums(job_id, settings.album_size):
                         self.ctx.wakeup.notify()
                 for job_id in await store.finish_jobs():
-                    await asyncio.to_thread(
-                        shutil.rmtree, unpack.job_work_dir(settings, job_id), True
-                    )
+                    await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job_id), True)
                     job = await store.get_job(job_id)
                     self.ctx.bus.emit("job.finished", job_id, state=job.state.value)
                 await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)
@@ -209,7 +208,7 @@ class Engine:
         settings = await self.ctx.settings()
         live = await self.ctx.store.work_paths()
         running = {
-            unpack.job_work_dir(settings, j.id).name
+            job_work_dir(settings, j.id).name
             for j in await self.ctx.store.list_jobs()
             if not j.state.terminal
         }

@@ -31,6 +31,7 @@ from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.engine.space import never_fits, room_for
 from ferryman.engine.stage import Staged, stage_entry
+from ferryman.engine.workarea import job_work_dir, nested_scratch
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, Job, MediaKind
@@ -39,10 +40,6 @@ from ferryman.store.store import LeaseLost, NewItem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def job_work_dir(settings: Settings, job_id: int) -> Path:
-    return settings.work_dir / f"job-{job_id:05d}"
 
 
 class _Reader:
@@ -106,7 +103,7 @@ def read_options(settings: Settings, job: Job) -> ReadOptions:
             passwords=tuple(dict.fromkeys((*job.passwords, *settings.passwords))),
             limits=limits,
         ),
-        scratch=job_work_dir(settings, job.id) / "nested",
+        scratch=nested_scratch(settings, job.id),
         sevenzip=settings.archive.sevenzip,
     )
 

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 from ferryman.engine.events import Event
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.telegram.chat import Chat
+from ferryman.frontdoors.telegram.render import Shown, job_shown
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import StatusRow
 from ferryman.telegram.errors import TelegramWait
-from ferryman.telegram.frontdoor.chat import Chat
-from ferryman.telegram.frontdoor.render import Shown, job_shown
 
 log = logging.getLogger(__name__)
 

@@ -19,15 +19,15 @@ from ferryman.config import Settings
 from ferryman.engine import intake
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.telegram import render
+from ferryman.frontdoors.telegram.caption import read_caption
+from ferryman.frontdoors.telegram.download import Download
+from ferryman.frontdoors.telegram.remote import RemoteFile, remote_file
+from ferryman.frontdoors.telegram.status import Board, StatusBoard
 from ferryman.model import Job
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import DOWNLOADING, DUPLICATE, FAILED, InboxRow
 from ferryman.telegram.errors import TelegramWait, from_telethon
-from ferryman.telegram.frontdoor import render
-from ferryman.telegram.frontdoor.caption import read_caption
-from ferryman.telegram.frontdoor.download import Download
-from ferryman.telegram.frontdoor.remote import RemoteFile, remote_file
-from ferryman.telegram.frontdoor.status import Board, StatusBoard
 from ferryman.telegram.pool import SenderPool
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from typing import Any
 
 from ferryman.config import Settings
 from ferryman.engine.runner import Engine
+from ferryman.frontdoors.telegram.door import FrontDoor
 from ferryman.store import Store
 from ferryman.telegram.client import Dialer
-from ferryman.telegram.frontdoor.door import FrontDoor
 
 
 async def serve(

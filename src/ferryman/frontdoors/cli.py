@@ -5,26 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ferryman.cli_telegram import telegram_app
 from ferryman.config import Settings, load_settings, mask_secrets, with_runtime
-from ferryman.engine import control, intake, report, runtime_config
-from ferryman.engine.lock import DataDirLock
-from ferryman.engine.quarantine import list_quarantine
-from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError, spec_for
-from ferryman.model import JobState
-from ferryman.progress import attach_renderer
-from ferryman.store import Store
+from ferryman.frontdoors.cli_telegram import telegram_app
+from ferryman.frontdoors.terminal import fail, print_report
+
+# The engine, the store and what they pull in (SQLAlchemy, PyAV, Pillow, Telethon) load
+# in the commands that use them, so `--help` and light commands answer at once.
+if TYPE_CHECKING:
+    from ferryman.store import Store
 
 T = TypeVar("T")
 
@@ -79,7 +77,7 @@ def main_options(
 
 
 def _fail(exc: FerrymanError) -> None:
-    err.print(f"[red]error[/red] {exc.code}: {exc.message}\n  next: {exc.next_step}")
+    fail(err, exc)
 
 
 def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) -> T:
@@ -87,6 +85,8 @@ def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) ->
     state: State = ctx.obj
 
     async def go() -> T:
+        from ferryman.store import Store
+
         settings = state.settings()
         store = await Store.open(settings.database)
         try:
@@ -120,6 +120,8 @@ def add(
     force: Annotated[bool, typer.Option("--force", help="Add even if added before.")] = False,
 ) -> None:
     """Add inputs as jobs (they run with `ferryman run`)."""
+
+    from ferryman.engine import intake
 
     async def work(settings: Settings, store: Store) -> int:
         problems = 0
@@ -157,26 +159,18 @@ def run(
     state: State = ctx.obj
 
     async def go() -> None:
-        settings = state.settings()
-        store = await Store.open(settings.database)
-        engine = Engine(store, settings)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, engine.stop)
-        detach = attach_renderer(engine.bus, store, sys.stdout.isatty())
-        try:
-            await engine.run(until_idle=until_idle)
-        finally:
-            detach()
-            await store.close()
+        from ferryman.frontdoors.progress import attach_renderer
+        from ferryman.frontdoors.startup import running
+
+        async with running(state.settings()) as started:
+            detach = attach_renderer(started.engine.bus, started.store, sys.stdout.isatty())
+            try:
+                await started.engine.run(until_idle=until_idle)
+            finally:
+                detach()
 
     try:
-        settings = state.settings()
-        if settings.database.startswith("sqlite"):
-            with DataDirLock(settings.data_dir):
-                asyncio.run(go())
-        else:
-            asyncio.run(go())
+        asyncio.run(go())
     except FerrymanError as exc:
         _fail(exc)
         raise typer.Exit(2) from exc
@@ -188,6 +182,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Every job with its state and item counts."""
+    from ferryman.engine import report
+
     data = _run(ctx, lambda _s, store: report.status(store))
     if as_json:
         out.print_json(json.dumps(data))
@@ -216,41 +212,13 @@ def report_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """What a job delivered, converted, skipped and quarantined, and why."""
+    from ferryman.engine import report
+
     data = _run(ctx, lambda _s, store: report.report(store, job))
     if as_json:
         out.print_json(json.dumps(data))
         return
-    print_report(data)
-
-
-def print_report(data: dict[str, Any]) -> None:
-    out.print(f"[bold]job {data['job']}[/bold] {data['name']} — {data['state']}")
-    out.print(f"  source: {data['source']}")
-    if data["error"]:
-        out.print(f"  [red]{data['error']['code']}[/red]: {data['error']['message']}")
-    out.print(
-        f"  {data['delivered']} of {data['total']} delivered"
-        f" ({data['converted']} converted), {data['bytes_delivered']:,} bytes,"
-        f" {data['seconds']:.1f} s"
-    )
-    for entry in data.get("items", []):
-        if entry["plan"] not in (None, "as_is", "document", "quarantine"):
-            out.print(f"  {entry['plan']} {entry['path']}: {_fix_line(entry)}")
-    for reason, n in sorted(data["skipped"].items()):
-        out.print(f"  skipped {n}: {reason}")
-    for entry in data["quarantined"]:
-        out.print(f"  [yellow]quarantined[/yellow] {entry['path']}: {entry['code']}")
-    for entry in data["failed"]:
-        out.print(f"  [red]failed[/red] {entry['path']}: {entry['code']}")
-
-
-def _fix_line(entry: dict[str, Any]) -> str:
-    """Why an item was changed, and what it cost: reason, sizes before/after, time."""
-    before = entry.get("size_before")
-    sizes = f"{before:,} → {entry['size']:,} bytes" if before else f"{entry['size']:,} bytes"
-    parts = f", {entry['parts']} parts" if entry.get("parts") else ""
-    why = entry.get("reason") or "-"
-    return f"{why}; {sizes}{parts}, {entry.get('seconds') or 0:.1f} s"
+    print_report(out, data)
 
 
 def _control(ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]]) -> None:
@@ -260,6 +228,8 @@ def _control(ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, A
 @app.command()
 def pause(ctx: typer.Context, job: int) -> None:
     """Pause a job: nothing of it is claimed until `resume`."""
+    from ferryman.engine import control
+
     _control(ctx, lambda store: control.pause_job(store, job))
     out.print(f"job {job} paused")
 
@@ -267,6 +237,8 @@ def pause(ctx: typer.Context, job: int) -> None:
 @app.command()
 def resume(ctx: typer.Context, job: int) -> None:
     """Resume a paused job."""
+    from ferryman.engine import control
+
     _control(ctx, lambda store: control.resume_job(store, job))
     out.print(f"job {job} resumed")
 
@@ -275,6 +247,8 @@ def resume(ctx: typer.Context, job: int) -> None:
 def cancel(ctx: typer.Context, job: int) -> None:
     """Cancel a job and delete its files from the work area."""
 
+    from ferryman.engine import control
+
     _control(ctx, lambda store: control.cancel_job(store, job))
     out.print(f"job {job} cancelled")
 
@@ -282,6 +256,8 @@ def cancel(ctx: typer.Context, job: int) -> None:
 @app.command()
 def retry(ctx: typer.Context, job: int) -> None:
     """Run an ended job again; what was delivered is not delivered twice."""
+    from ferryman.engine import control
+
     _control(ctx, lambda store: control.retry_job(store, job))
     out.print(f"job {job} queued again")
 
@@ -306,6 +282,9 @@ def password(
         else:
             secret = sys.stdin.readline().rstrip("\r\n")
     given = secret
+    from ferryman.engine import control
+    from ferryman.model import JobState
+
     found = _run(ctx, lambda _s, store: control.give_password(store, job, given))
     if found.state is JobState.QUEUED:
         out.print(f"job {job}: password added; reading goes on where it stopped")
@@ -375,6 +354,8 @@ def doctor(
 @quarantine_app.command("list")
 def quarantine_list(ctx: typer.Context) -> None:
     """Every quarantined file with its reason code."""
+    from ferryman.engine.quarantine import list_quarantine
+
     settings = ctx.obj.settings()
     found = list_quarantine(settings.quarantine_dir)
     if not found:
@@ -397,6 +378,8 @@ def config_show(ctx: typer.Context) -> None:
 @config_app.command("set")
 def config_set(ctx: typer.Context, key: str, value: str) -> None:
     """Change a runtime setting; a running engine applies it within a second."""
+    from ferryman.engine import runtime_config
+
     _run(ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value))
     out.print(f"{key} = {value}")
 
@@ -404,7 +387,7 @@ def config_set(ctx: typer.Context, key: str, value: str) -> None:
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Make sample inputs, run them into the library, and print the reports."""
-    from ferryman.demo import run_demo
+    from ferryman.frontdoors.demo import run_demo  # the engine, PyAV, the samples
 
     state: State = ctx.obj
     try:

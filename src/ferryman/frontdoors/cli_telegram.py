@@ -21,6 +21,7 @@ from rich.console import Console
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.terminal import fail
 
 if TYPE_CHECKING:  # Telethon loads on use: other commands start without it
     from ferryman.telegram.client import Dialer
@@ -58,9 +59,7 @@ class TerminalPrompter:
 
 
 def _fail(exc: FerrymanError) -> NoReturn:
-    from ferryman.cli import _fail as report  # cli imports this module: import on use
-
-    report(exc)
+    fail(Console(stderr=True), exc)
     raise typer.Exit(2) from exc
 
 
@@ -183,30 +182,13 @@ def logout_cmd(ctx: typer.Context) -> None:
 @telegram_app.command("serve")
 def serve_cmd(ctx: typer.Context) -> None:
     """Run the engine and answer in the chat: allowed people send files and commands."""
-    import signal
-
-    from ferryman.engine.lock import DataDirLock
-    from ferryman.store import Store
-    from ferryman.telegram.frontdoor import serve
+    from ferryman.frontdoors.startup import running
+    from ferryman.frontdoors.telegram import serve
 
     async def work(settings: Settings, dialer: Dialer) -> None:
-        store = await Store.open(settings.database)
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        out.print("serving the chat front door; Ctrl+C stops", markup=False)
-        try:
-            await serve(settings, store, dialer=dialer, stop=stop)
-        finally:
-            await store.close()
+        async with running(settings, on_signal=stop.set, dialer=dialer) as started:
+            out.print("serving the chat front door; Ctrl+C stops", markup=False)
+            await serve(settings, started.store, dialer=dialer, stop=stop, engine=started.engine)
 
-    try:
-        settings = ctx.obj.settings()
-        if settings.database.startswith("sqlite"):
-            with DataDirLock(settings.data_dir):
-                _run(ctx, work)
-        else:
-            _run(ctx, work)
-    except FerrymanError as exc:
-        _fail(exc)
+    _run(ctx, work)

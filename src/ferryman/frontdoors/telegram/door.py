@@ -19,15 +19,15 @@ from telethon import events
 from ferryman.config import Settings
 from ferryman.engine.events import EventBus
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.telegram.allow import AllowList
+from ferryman.frontdoors.telegram.caption import has_link
+from ferryman.frontdoors.telegram.chat import Chat
+from ferryman.frontdoors.telegram.commands import Commands
+from ferryman.frontdoors.telegram.inbox import CHUNKS_IN_FLIGHT, Inbox
+from ferryman.frontdoors.telegram.remote import remote_file
+from ferryman.frontdoors.telegram.status import StatusBoard
 from ferryman.store import Store
 from ferryman.telegram.client import Dialer, MTProtoDialer
-from ferryman.telegram.frontdoor.allow import AllowList
-from ferryman.telegram.frontdoor.caption import has_link
-from ferryman.telegram.frontdoor.chat import Chat
-from ferryman.telegram.frontdoor.commands import Commands
-from ferryman.telegram.frontdoor.inbox import CHUNKS_IN_FLIGHT, Inbox
-from ferryman.telegram.frontdoor.remote import remote_file
-from ferryman.telegram.frontdoor.status import StatusBoard
 from ferryman.telegram.pool import SenderPool
 
 log = logging.getLogger(__name__)

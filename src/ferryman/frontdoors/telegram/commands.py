@@ -15,10 +15,10 @@ from ferryman.config import Settings
 from ferryman.engine import control, report, runtime_config
 from ferryman.engine.quarantine import list_quarantine
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.telegram import cleanup, render
+from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.model import Job, JobState
 from ferryman.store import Store
-from ferryman.telegram.frontdoor import cleanup, render
-from ferryman.telegram.frontdoor.inbox import Inbox
 
 Handler = Callable[[str], Awaitable[str]]
 LIST_MAX = 15  # lines in /status, /queue, /quarantine

@@ -1,0 +1,60 @@
+"""One start-up for every front door that runs the engine (``run``, ``demo``, the chat).
+
+The order matters and was written three times before: the data dir's run lock (SQLite
+only: PostgreSQL is made for several workers), the store, the engine, signal handlers
+that ask for a graceful stop; and on the way out the handlers go and the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ferryman.config import Settings
+from ferryman.engine.lock import DataDirLock
+from ferryman.engine.runner import Engine
+from ferryman.store import Store
+
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    store: Store
+    engine: Engine
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    on_signal: Callable[[], None] | None = None,
+    **engine_options: Any,
+) -> AsyncIterator[Running]:
+    """The store and an engine, ready to run; SIGTERM/SIGINT call ``on_signal``
+    (default: the engine's graceful stop). Raises ``engine.locked`` when another
+    process runs on this SQLite data dir."""
+    with contextlib.ExitStack() as stack:
+        if settings.database.startswith("sqlite"):
+            stack.enter_context(DataDirLock(settings.data_dir))
+        store = await Store.open(settings.database)
+        try:
+            engine = Engine(store, settings, **engine_options)
+            stop = on_signal or engine.stop
+            loop = asyncio.get_running_loop()
+            # Only the main thread may take signals (an embedder may run us elsewhere).
+            handled = _STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()
+            for sig in handled:
+                loop.add_signal_handler(sig, stop)
+            try:
+                yield Running(store, engine)
+            finally:
+                for sig in handled:
+                    loop.remove_signal_handler(sig)
+        finally:
+            await store.close()
