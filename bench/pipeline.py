@@ -1,7 +1,7 @@
 """Pipeline overhead: small photos from a folder into the library, against ``cp -r``.
 
 ferryman runs in-process (asyncio) on a fresh data dir; the clock runs from
-``intake.add_path`` until the engine is idle (every album delivered, the job done).
+``intake.add_source`` until the engine is idle (every album delivered, the job done).
 The baseline copies the same folder with ``cp -r`` into a fresh folder on the same
 filesystem. A second reference copies each file with an fsync, as ferryman's staging
 does, to show how much of the gap is durability rather than bookkeeping.
@@ -72,7 +72,7 @@ async def ferry(src: Path, data_dir: Path, limit: float) -> tuple[float, dict[st
     store = await Store.open(settings.database)  # schema set-up is not counted
     try:
         started = time.perf_counter()
-        job = await intake.add_path(store, src)
+        job = await intake.add_source(store, src)
         await asyncio.wait_for(Engine(store, settings).run(until_idle=True), limit)
         seconds = time.perf_counter() - started
         done = await store.get_job(job.id)

@@ -1,7 +1,7 @@
 """Streaming: how soon the first album arrives, as a share of the whole run.
 
 A zip of photos (~30 KB JPEGs, 320x240 with seeded noise so they do not shrink to
-nothing) goes through ferryman in-process. Times count from ``intake.add_path``:
+nothing) goes through ferryman in-process. Times count from ``intake.add_source``:
 the first ``album.delivered`` event, and the engine going idle. Target: the first
 album arrives before 5 % of the total time.
 
@@ -87,7 +87,7 @@ async def ferry(archive: Path, data_dir: Path, limit: float) -> dict[str, float 
 
     try:
         started = time.perf_counter()
-        job = await intake.add_path(store, archive)
+        job = await intake.add_source(store, archive)
         engine = Engine(store, settings)
         engine.bus.subscribe(on_event)
         await asyncio.wait_for(engine.run(until_idle=True), limit)

@@ -258,14 +258,14 @@ async def engine_run(
     *,
     documents: bool = False,
 ) -> Run:
-    """The whole engine, in-process, from ``add_path`` until idle, to ``telegram:me``."""
+    """The whole engine, in-process, from ``add_source`` until idle, to ``telegram:me``."""
     server, me = world()
     settings = engine_settings(data_dir, documents=documents)
     await log_in(settings, server, me)
     store = await Store.open(settings.database)  # schema set-up is not counted
     try:
         started = time.perf_counter()
-        job = await intake.add_path(store, src, dest="telegram:me")
+        job = await intake.add_source(store, src, dest="telegram:me")
         engine = Engine(store, settings, dialer=FakeDialer(server))
         await asyncio.wait_for(engine.run(until_idle=True), limit)
         seconds = time.perf_counter() - started
@@ -558,7 +558,7 @@ def run(args: argparse.Namespace) -> Result:
         "the fake runs in this process: it parses every request, checks the upload rules and"
         " decodes every photo; there is no MTProto encryption, which real uploads pay on the"
         " client's CPU (install cryptg)",
-        "ferryman engine rows count from add_path until idle: staging (copy + fsync + SHA-256)"
+        "ferryman engine rows count from add_source until idle: staging (copy + fsync + SHA-256)"
         " and probing included",
         "inputs (untimed): " + ", ".join(b.generated),
     ]

@@ -77,7 +77,7 @@ async def test_a_job_waits_for_a_password_then_reads_on_where_it_stopped(
 ) -> None:
     photos = make_photo_set(tmp_path / "src", 4)
     archive = zip_with_password(tmp_path / "mixed.zip", photos[:2], photos[2:], "s3cret")
-    job = await intake.add_path(store, archive)
+    job = await intake.add_source(store, archive)
     await run_until_idle(store, settings)
 
     waiting = await store.get_job(job.id)
@@ -112,7 +112,7 @@ async def test_encrypted_headers_open_with_a_configured_candidate(
         *[p.name for p in photos],
         cwd=photos[0].parent,
     )
-    plain = await intake.add_path(store, tmp_path / "hidden.7z")
+    plain = await intake.add_source(store, tmp_path / "hidden.7z")
     await run_until_idle(store, settings)
     job = await store.get_job(plain.id)
     assert job.state is JobState.NEEDS_PASSWORD
@@ -141,7 +141,7 @@ async def test_hostile_names_stay_inside_the_data_dir(
     with zipfile.ZipFile(archive, "w") as zf:
         for name, photo in zip(names, photos, strict=True):
             zf.writestr(zipfile.ZipInfo(name), photo.read_bytes())
-    job = await intake.add_path(store, archive)
+    job = await intake.add_source(store, archive)
     await run_until_idle(store, settings)
 
     assert (await store.get_job(job.id)).state is JobState.DONE
@@ -170,7 +170,7 @@ async def test_links_are_skipped_and_never_followed(
         data = photo.read_bytes()
         through.size = len(data)
         tf.addfile(through, io.BytesIO(data))
-    job = await intake.add_path(store, archive)
+    job = await intake.add_source(store, archive)
     await run_until_idle(store, settings)
 
     found = await items_by_path(store, job.id)
@@ -190,7 +190,7 @@ async def test_junk_is_skipped_quietly(store: Store, settings: Settings, tmp_pat
         zf.writestr("__MACOSX/album/._p.jpg", photo.read_bytes()[:100])
         zf.writestr("album/.DS_Store", b"\0\0\0\1Bud1")
         zf.writestr("album/Thumbs.db", b"\xd0\xcf\x11\xe0")
-    job = await intake.add_path(store, archive)
+    job = await intake.add_source(store, archive)
     await run_until_idle(store, settings)
     found = await items_by_path(store, job.id)
     assert found.pop("album/p.jpg")[0] is ItemState.DELIVERED
@@ -224,7 +224,7 @@ async def test_a_zip_bomb_is_stopped_and_what_came_before_is_delivered(
         [("first.jpg", photo.read_bytes()), ("bomb.jpg", 512 << 20), ("after.jpg", b"x")],
     )
     assert bomb.stat().st_size < 2 << 20
-    job = await intake.add_path(store, bomb)
+    job = await intake.add_source(store, bomb)
     await run_until_idle(store, settings)
 
     ended = await store.get_job(job.id)
@@ -247,7 +247,7 @@ async def test_a_nested_bomb_is_stopped_inside(
     with zipfile.ZipFile(outer, "w") as zf:
         for i in range(8):
             zf.write(inner, f"level1-{i}.zip")
-    job = await intake.add_path(store, outer)
+    job = await intake.add_source(store, outer)
     await run_until_idle(store, settings)
     ended = await store.get_job(job.id)
     assert ended.error_code == "archive.limit_exceeded", ended
@@ -277,7 +277,7 @@ async def test_nested_archives_are_read_in_place_up_to_the_depth_limit(
         zf.write(gz, "sub/one.jpg.gz")
         zf.write(level2, "sub/l2.tar.gz")
         zf.writestr("fake.zip", b"not an archive at all")
-    job = await intake.add_path(store, top)
+    job = await intake.add_source(store, top)
     one_level = settings.model_copy(
         update={"archive": settings.archive.model_copy(update={"max_depth": 1})}
     )
@@ -308,7 +308,7 @@ async def test_a_broken_nested_archive_fails_alone(
         zf.write(photos[0], "a.jpg")
         zf.writestr("broken.zip", inner.read_bytes()[:40])
         zf.write(photos[2], "c.jpg")
-    job = await intake.add_path(store, top)
+    job = await intake.add_source(store, top)
     await run_until_idle(store, settings)
     found = await items_by_path(store, job.id)
     assert found["broken.zip"][0] is ItemState.FAILED
@@ -327,7 +327,7 @@ async def test_volumes_deliver_and_a_missing_one_is_named(
     seven("a", "-mx=0", "-v8k", sets / "all.7z", *[p.name for p in photos], cwd=photos[0].parent)
     parts = sorted(sets.iterdir())
     assert len(parts) >= 3
-    job = await intake.add_path(store, parts[0])
+    job = await intake.add_source(store, parts[0])
     await run_until_idle(store, settings)
     assert (await store.get_job(job.id)).state is JobState.DONE
     assert delivered_hashes(settings) == sorted(sha256(p) for p in photos)
@@ -337,7 +337,7 @@ async def test_volumes_deliver_and_a_missing_one_is_named(
     for part in parts:
         if part != parts[1]:
             shutil.copy(part, broken / part.name)
-    failed = await intake.add_path(store, broken / parts[0].name)
+    failed = await intake.add_source(store, broken / parts[0].name)
     await run_until_idle(store, settings)
     ended = await store.get_job(failed.id)
     assert ended.error_code == "archive.volume_missing"
@@ -353,7 +353,7 @@ async def test_a_7z_half_encrypted_resumes_through_the_7zz_fallback(
     src = photos[0].parent
     seven("a", archive, photos[0].name, photos[1].name, cwd=src)
     seven("a", "-pK3y", archive, photos[2].name, photos[3].name, cwd=src)
-    job = await intake.add_path(store, archive)
+    job = await intake.add_source(store, archive)
     await run_until_idle(store, settings)
     waiting = await store.get_job(job.id)
     assert (waiting.state, waiting.cursor) == (JobState.NEEDS_PASSWORD, 2)

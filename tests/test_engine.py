@@ -49,7 +49,7 @@ async def test_archives_folders_and_files_become_albums(
         tmp_path / "t.tar.gz", [(f"a/b/{p.name}", p) for p in photos[12:]], compression="gz"
     )
     mkv = make_video(tmp_path / "remux-me.mkv", 2)
-    jobs = [await intake.add_path(store, p) for p in (archive, tarball, mkv)]
+    jobs = [await intake.add_source(store, p) for p in (archive, tarball, mkv)]
     await run_until_idle(store, settings)
 
     files = library_files(settings.library)
@@ -87,7 +87,7 @@ async def test_documents_are_sent_apart_when_asked(
     doc = tmp_path / "notes.txt"
     doc.write_text("hello")
     archive = make_zip(tmp_path / "mixed.zip", [("a.jpg", photo), ("notes.txt", doc)])
-    await intake.add_path(store, archive)
+    await intake.add_source(store, archive)
     await run_until_idle(store, settings)
     files = library_files(settings.library)
     by_name = {f["file"]: f for f in files}
@@ -103,7 +103,7 @@ async def test_transcode_waits_for_deliverable_work(
     hevc = make_video(tmp_path / "h.mkv", 3, vcodec="libx265", acodec=None)
     photos = make_photo_set(tmp_path / "p", 5)
     archive = make_zip(tmp_path / "m.zip", [("h.mkv", hevc)] + [(p.name, p) for p in photos])
-    await intake.add_path(store, archive)
+    await intake.add_source(store, archive)
     engine = Engine(store, settings)
     order: list[str] = []
     engine.bus.subscribe(
@@ -125,7 +125,7 @@ async def test_disk_floor_makes_the_job_wait_then_resume(
     store = sqlite_store
     photos = make_photo_set(tmp_path / "p", 4)
     archive = make_zip(tmp_path / "z.zip", [(p.name, p) for p in photos])
-    job = await intake.add_path(store, archive)
+    job = await intake.add_source(store, archive)
     await store.set_runtime_setting("space_floor", "1000TB")
     engine = Engine(store, settings)
     waits: list[str] = []
@@ -177,7 +177,7 @@ async def test_bad_inputs_get_codes_and_the_rest_continues(
         "fake_video": fake_video,
         "good": good,
     }
-    jobs = {k: await intake.add_path(store, p) for k, p in inputs.items()}
+    jobs = {k: await intake.add_source(store, p) for k, p in inputs.items()}
     await run_until_idle(store, settings)
     codes = {k: (await store.get_job(j.id)).error_code for k, j in jobs.items()}
     assert codes["missing"] == "source.not_found"
@@ -209,7 +209,7 @@ async def test_unreadable_file_permission(
     store = sqlite_store
     locked = make_photo(tmp_path / "locked.jpg", 1)
     locked.chmod(0)
-    job = await intake.add_path(store, locked)
+    job = await intake.add_source(store, locked)
     await run_until_idle(store, settings)
     assert (await store.get_job(job.id)).error_code == "source.unreadable"
     await store.close()
@@ -220,10 +220,10 @@ async def test_cancel_and_pause_from_outside(
 ) -> None:
     store = sqlite_store
     photos = make_photo_set(tmp_path / "p", 30)
-    first = await intake.add_path(
+    first = await intake.add_source(
         store, make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos])
     )
-    second = await intake.add_path(
+    second = await intake.add_source(
         store, make_zip(tmp_path / "b.zip", [(p.name, p) for p in photos[:3]])
     )
     await store.set_paused(second.id, True)
@@ -252,7 +252,9 @@ async def test_passing_read_errors_are_retried_with_backoff(
 
     store = sqlite_store
     photos = make_photo_set(tmp_path / "p", 3)
-    job = await intake.add_path(store, make_zip(tmp_path / "z.zip", [(p.name, p) for p in photos]))
+    job = await intake.add_source(
+        store, make_zip(tmp_path / "z.zip", [(p.name, p) for p in photos])
+    )
     real = stage.stage_entry
     calls = {"n": 0}
 
@@ -320,7 +322,7 @@ async def test_freeing_space_lets_a_waiting_job_resume(
     for n, path in enumerate(big):  # ~270 KB each: real PNGs of noise, incompressible
         noise = random.Random(n).randbytes(300 * 300 * 3)
         Image.frombytes("RGB", (300, 300), noise).save(path, "PNG")
-    job = await intake.add_path(store, make_zip(tmp_path / "big.zip", [(p.name, p) for p in big]))
+    job = await intake.add_source(store, make_zip(tmp_path / "big.zip", [(p.name, p) for p in big]))
     filler = tiny_work_area / "someone-elses-file"
     filler.write_bytes(b"\0" * 1_900_000)  # another program fills the disk
     running = await _run_until_it_waits_for_space(store, settings, job.id)
@@ -349,7 +351,7 @@ async def test_a_nested_archive_waits_for_room_before_it_is_copied_out(
     with zipfile.ZipFile(top, "w", zipfile.ZIP_STORED) as zf:
         zf.write(small, "small.jpg")
         zf.write(inner, "inner.zip")
-    job = await intake.add_path(store, top)
+    job = await intake.add_source(store, top)
     filler = tiny_work_area / "someone-elses-file"
     filler.write_bytes(b"\0" * 1_300_000)  # room for the photo, not for inner.zip (~870 KB)
     running = await _run_until_it_waits_for_space(store, settings, job.id)
@@ -377,7 +379,7 @@ async def test_cancelling_a_job_whose_nested_archive_waits_for_room(
     top = tmp_path / "top.zip"
     with zipfile.ZipFile(top, "w", zipfile.ZIP_STORED) as zf:
         zf.write(inner, "inner.zip")
-    job = await intake.add_path(store, top)
+    job = await intake.add_source(store, top)
     filler = tiny_work_area / "someone-elses-file"
     filler.write_bytes(b"\0" * 1_300_000)
     quick = settings.model_copy(update={"lease_seconds": 1.0})  # the lost lease seen soon
@@ -392,7 +394,7 @@ async def test_cancelling_a_job_whose_nested_archive_waits_for_room(
     assert (await store.get_job(job.id)).state is JobState.CANCELLED
     # The reading worker is free again while there is still no room: the next job runs.
     photo = make_photo(tmp_path / "next.jpg", 2)
-    following = await intake.add_path(store, photo)
+    following = await intake.add_source(store, photo)
     for _ in range(200):
         await asyncio.sleep(0.05)
         if (await store.get_job(following.id)).state is JobState.DONE:
@@ -421,7 +423,9 @@ async def test_an_unexpected_error_is_retried_a_bounded_number_of_times(
         }
     )
     photos = make_photo_set(tmp_path / "p", 2)
-    job = await intake.add_path(store, make_zip(tmp_path / "z.zip", [(p.name, p) for p in photos]))
+    job = await intake.add_source(
+        store, make_zip(tmp_path / "z.zip", [(p.name, p) for p in photos])
+    )
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
@@ -445,7 +449,7 @@ async def test_two_broken_videos_of_one_name_are_both_kept_in_quarantine(
         data = b"\x00\x00\x00\x18ftypmp42" + os.urandom(3000)
         (root / day / "movie.mp4").write_bytes(data)
         made[day] = data
-    job = await intake.add_path(sqlite_store, root)
+    job = await intake.add_source(sqlite_store, root)
     await run_until_idle(sqlite_store, settings)
     states = [it.state for it in await sqlite_store.job_items(job.id)]
     assert states == [ItemState.QUARANTINED, ItemState.QUARANTINED]
@@ -468,7 +472,9 @@ async def test_cancelling_a_job_mid_album_leaves_no_work_files(
 
     store = sqlite_store
     photos = make_photo_set(tmp_path / "p", 4)
-    job = await intake.add_path(store, make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos]))
+    job = await intake.add_source(
+        store, make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos])
+    )
     started, release = asyncio.Event(), asyncio.Event()
     real = LibrarySink.deliver
 
@@ -524,7 +530,7 @@ async def test_an_entry_larger_than_the_whole_disk_fails_alone_instead_of_waitin
         [("a.jpg", small), ("big.jpg", big), ("inner.zip", inner)],
         compress=False,
     )
-    job = await intake.add_path(store, archive)
+    job = await intake.add_source(store, archive)
     await run_until_idle(store, settings, limit=60)
     items = {Path(it.source_path).name: it for it in await store.job_items(job.id)}
     assert items["a.jpg"].state is ItemState.DELIVERED

@@ -112,7 +112,7 @@ async def test_every_kind_of_media_arrives_deliverable_under_telegrams_policy(
     settings = telegram_settings(tmp_path)
     files = sources(tmp_path / "in")
     archive = make_zip(tmp_path / "media.zip", [(name, path) for name, path in files.items()])
-    job = await intake.add_path(store, archive)
+    job = await intake.add_source(store, archive)
     await run_until_idle(store, settings, limit=150)
 
     items = {it.source_path: it for it in await store.job_items(job.id)}
@@ -188,7 +188,7 @@ async def test_a_video_over_the_size_limit_arrives_in_playable_parts(
     )
     limit = int(source.stat().st_size * 0.45)
     settings = telegram_settings(tmp_path, max_file_bytes=limit, oversize=oversize)
-    job = await intake.add_path(store, source)
+    job = await intake.add_source(store, source)
     await run_until_idle(store, settings, limit=120)
 
     (item,) = await store.job_items(job.id)
@@ -232,7 +232,7 @@ async def test_oversize_scale_re_encodes_under_the_limit_instead_of_splitting(
     source = noisy_video(tmp_path / "noise.mp4")
     limit = int(source.stat().st_size * 0.3)
     settings = telegram_settings(tmp_path, max_file_bytes=limit, oversize="scale")
-    job = await intake.add_path(store, source)
+    job = await intake.add_source(store, source)
     await run_until_idle(store, settings, limit=120)
 
     (item,) = await store.job_items(job.id)
@@ -263,7 +263,7 @@ async def test_a_smaller_upload_cap_binds_photos_and_quarantines_big_audio(
     folder.mkdir()
     for path in (photo, tone):
         path.rename(folder / path.name)
-    job = await intake.add_path(store, folder)
+    job = await intake.add_source(store, folder)
     await run_until_idle(store, settings, limit=120)
 
     items = {it.source_path: it for it in await store.job_items(job.id)}

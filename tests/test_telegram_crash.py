@@ -71,7 +71,7 @@ class World:
         archive = make_zip(self.tmp / "photos.zip", entries)
         store = await Store.open(self.settings.database)
         try:
-            job = await intake.add_path(store, archive, dest="telegram:@dest")
+            job = await intake.add_source(store, archive, dest="telegram:@dest")
         finally:
             await store.close()
         self.job_id = job.id

@@ -100,7 +100,7 @@ async def test_an_archive_arrives_as_albums_once_with_video_attributes_and_thumb
     inputs.append(("strip.png", strip))
     archive = make_zip(tmp_path / "media.zip", inputs)
     store = await w.store()
-    job = await intake.add_path(store, archive, dest="telegram:@dest")
+    job = await intake.add_source(store, archive, dest="telegram:@dest")
     await w.run(store)
 
     items = await store.job_items(job.id)
@@ -157,7 +157,7 @@ async def test_a_lost_answer_to_send_multi_media_does_not_send_the_album_twice(
     # Telegram posts the album, then the connection drops before the answer arrives.
     w.server.inject(functions.messages.SendMultiMediaRequest, drop=True, after=True)
     store = await w.store()
-    job = await intake.add_path(store, archive, dest="telegram:me")
+    job = await intake.add_source(store, archive, dest="telegram:me")
     await w.run(store)
 
     chat = w.server.chat(w.me)
@@ -178,7 +178,7 @@ async def test_random_id_duplicate_waits_and_repeats(tmp_path: Path) -> None:
     archive = w.photo_zip(3)
     w.server.inject(functions.messages.SendMultiMediaRequest, "RANDOM_ID_DUPLICATE")
     store = await w.store()
-    await intake.add_path(store, archive, dest="telegram:me")
+    await intake.add_source(store, archive, dest="telegram:me")
     await w.run(store)
     assert len(w.server.chat(w.me)) == 3
     await store.close()
@@ -191,7 +191,7 @@ async def test_expired_references_are_uploaded_again_under_the_same_random_ids(
     archive = w.photo_zip(3)
     w.server.inject(functions.messages.SendMultiMediaRequest, "FILE_REFERENCE_EXPIRED")
     store = await w.store()
-    await intake.add_path(store, archive, dest="telegram:me")
+    await intake.add_source(store, archive, dest="telegram:me")
     await w.run(store)
     chat = w.server.chat(w.me)
     assert len(chat) == 3
@@ -219,7 +219,7 @@ async def test_a_photo_telegram_refuses_goes_as_a_document_and_the_album_goes_on
         functions.messages.UploadMediaRequest, "PHOTO_INVALID_DIMENSIONS", match=the_third_photo
     )
     store = await w.store()
-    job = await intake.add_path(store, archive, dest="telegram:me")
+    job = await intake.add_source(store, archive, dest="telegram:me")
     await w.run(store)
     chat = w.server.chat(w.me)
     assert sorted(media_kind(m) for m in chat) == ["document", "photo", "photo", "photo"]
@@ -251,7 +251,7 @@ async def test_a_file_refused_in_every_form_is_quarantined_and_the_rest_delivere
         await asyncio.sleep(0.5)
 
     store.album_delivered = then_housekeeping  # type: ignore[method-assign]
-    job = await intake.add_path(store, archive, dest="telegram:me")
+    job = await intake.add_source(store, archive, dest="telegram:me")
     await w.run(store)
     assert (await store.get_job(job.id)).state is JobState.DONE
     assert len(w.server.chat(w.me)) == 2
@@ -274,7 +274,7 @@ async def test_an_album_refused_in_every_file_is_kept_whole_in_quarantine(
     archive = w.photo_zip(2)
     w.server.inject(functions.messages.UploadMediaRequest, "PHOTO_INVALID", times=4)
     store = await w.store()
-    job = await intake.add_path(store, archive, dest="telegram:me")
+    job = await intake.add_source(store, archive, dest="telegram:me")
     await w.run(store)
     assert w.server.chat(w.me) == []
     done = await store.get_job(job.id)
@@ -298,7 +298,7 @@ async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before
     w.server.clock = lambda: now[0]
     w.server.inject(functions.messages.SendMultiMediaRequest, "FLOOD_WAIT_300")
     store = await w.store(clock=lambda: now[0])
-    job = await intake.add_path(store, archive, dest="telegram:me")
+    job = await intake.add_source(store, archive, dest="telegram:me")
 
     await w.run_until_told_to_wait(store)
     assert await store.tg_wait_until(["account"]) == pytest.approx(now[0] + 300)
@@ -308,7 +308,7 @@ async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before
     # reaches Telegram (not even a connection) while the account's wait lasts.
     now[0] += 299
     other = make_zip(tmp_path / "other.zip", photos(tmp_path / "other", 2))
-    second = await intake.add_path(store, other, dest="telegram:me")
+    second = await intake.add_source(store, other, dest="telegram:me")
     engine = w.engine(store)
     task = asyncio.create_task(engine.run())
     for _ in range(100):
@@ -341,7 +341,7 @@ async def test_an_album_refused_for_one_file_goes_again_without_it_and_uploads_n
         match=lambda req: isinstance(req.media, types.InputMediaPhoto),
     )
     store = await w.store()
-    job = await intake.add_path(store, archive, dest="telegram:me")
+    job = await intake.add_source(store, archive, dest="telegram:me")
     await w.run(store)
     chat = w.server.chat(w.me)
     assert len(chat) == 3 and len({m.grouped_id for m in chat}) == 1
@@ -359,7 +359,7 @@ async def test_forum_topic_and_caption_limit(tmp_path: Path) -> None:
     forum.topics.add(7)
     archive = make_zip(tmp_path / ("n" * 100 + ".zip"), photos(tmp_path / "in", 2))
     store = await w.store()
-    await intake.add_path(store, archive, dest=f"telegram:-100{forum.id}/topic/7")
+    await intake.add_source(store, archive, dest=f"telegram:-100{forum.id}/topic/7")
     await w.run(store)
     chat = w.server.chat(forum)
     assert len(chat) == 2
@@ -377,7 +377,7 @@ async def test_a_flood_wait_while_files_are_prepared_stops_the_album_before_any_
     w.server.clock = lambda: now[0]
     w.server.inject(functions.messages.UploadMediaRequest, "FLOOD_WAIT_120", skip=2)
     store = await w.store(clock=lambda: now[0])
-    job = await intake.add_path(store, archive, dest="telegram:me")
+    job = await intake.add_source(store, archive, dest="telegram:me")
     await w.run_until_told_to_wait(store, settle=0.3)  # anything still running would send
     assert await store.tg_wait_until(["account"]) == pytest.approx(now[0] + 120)
     assert "SendMultiMediaRequest" not in {name for _acc, name in w.server.log}

@@ -26,6 +26,11 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
     ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
     ErrorSpec("source.duplicate", False, "Already added; use --force to process it again."),
+    ErrorSpec(
+        "source.unsupported",
+        False,
+        "ferryman cannot read this kind of input; give a local file, folder or archive.",
+    ),
     # archives
     ErrorSpec(
         "archive.unreadable",

@@ -81,6 +81,7 @@ from ferryman.archive.reader import (
     OpenOptions,
     sniff_format,
 )
+from ferryman.archive.suffixes import inner_name
 from ferryman.errors import FerrymanError
 
 __all__ = ["LibarchiveEntry", "LibarchiveReader", "classify", "single_file_name"]
@@ -150,28 +151,6 @@ _SINGLE_FILE_FILTERS = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz", "zstd": "z
 # Formats whose encrypted data libarchive decrypts itself.
 _DECRYPTS = frozenset({"zip"})
 
-# Compression suffixes (lower case), longest first where one ends another;
-# like gunzip, the tar shorthands become ".tar".
-_SUFFIXES: tuple[tuple[str, str], ...] = (
-    (".tgz", ".tar"),
-    (".taz", ".tar"),
-    (".tbz2", ".tar"),
-    (".tbz", ".tar"),
-    (".tb2", ".tar"),
-    (".txz", ".tar"),
-    (".tzst", ".tar"),
-    (".tzs", ".tar"),
-    (".gzip", ""),
-    (".gz", ""),
-    (".z", ""),
-    (".bzip2", ""),
-    (".bz2", ""),
-    (".bz", ""),
-    (".xz", ""),
-    (".zstd", ""),
-    (".zst", ""),
-)
-
 
 def single_file_name(archive_name: str) -> str:
     """The name of the one file inside a compressed non-tar file.
@@ -181,11 +160,8 @@ def single_file_name(archive_name: str) -> str:
     is ignored: it is whatever the sender chose.
     """
     base = archive_name.replace("\\", "/").rsplit("/", 1)[-1]
-    lowered = base.lower()
-    for suffix, replacement in _SUFFIXES:
-        if lowered.endswith(suffix) and len(base) > len(suffix):
-            return base[: -len(suffix)] + replacement
-    return base or "data"
+    inner = inner_name(base)
+    return inner if inner is not None else (base or "data")
 
 
 def _libarchive_names(fmt: str, *, rar5: bool, stream: bool) -> tuple[tuple[str, ...], str]:

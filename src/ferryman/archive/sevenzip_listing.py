@@ -237,7 +237,9 @@ def run_listing(
     return parser, rc, stderr
 
 
-# Compressed-stream suffixes and what 7zz names the stream inside (x.txz -> x.tar).
+# What 7zz itself names the stream inside a compressed file (x.txz -> x.tar): a model
+# of 7zz's behaviour, matched against its listings, so it is kept apart from
+# archive/suffixes.py (which says what ferryman treats as an archive) on purpose.
 _STREAM_SUFFIXES = {
     ".xz": "",
     ".lzma": "",

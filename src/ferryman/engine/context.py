@@ -10,6 +10,8 @@ from typing import Any
 from ferryman.config import Settings, with_runtime
 from ferryman.engine.events import EventBus
 from ferryman.engine.wakeup import Wakeup
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
 from ferryman.telegram.hub import TelegramHub
 
@@ -30,6 +32,7 @@ class Context:
     wakeup: Wakeup = field(default_factory=Wakeup)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     dialer: Any = None  # the Telegram network seam (None: the real network)
+    sources: SourceRegistry = field(default_factory=default_sources)
     _telegram: TelegramHub | None = None
     _cached: Settings | None = None
     _cached_at: float = 0.0

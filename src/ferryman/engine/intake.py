@@ -1,66 +1,76 @@
-"""Turning what a person hands over into jobs: names, dedupe keys, early errors."""
+"""Turning what a person hands over into jobs: source URIs, names, dedupe keys, early errors."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import re
-from pathlib import Path
+import urllib.parse
+from pathlib import Path, PurePosixPath
 
+from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import Job
 from ferryman.sinks.base import parse_destination
+from ferryman.sources.base import Inspection, Source, SourceRegistry
+from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
 
-_ARCHIVE_SUFFIX = re.compile(r"(\.tar)?\.(zip|tar|tgz|tbz2|txz|gz|bz2|xz|zst|7z|rar)$", re.I)
 
-
-def job_name(path: Path) -> str:
-    """``holiday.tar.gz`` → ``holiday``, ``clip.mkv`` → ``clip``: the folder albums go under."""
-    name = path.name or str(path)
-    stripped = _ARCHIVE_SUFFIX.sub("", name)
-    if stripped == name and path.suffix and not path.is_dir():
-        stripped = path.stem
-    return safe_name(stripped or name, "job")
-
-
-def dedupe_key(path: Path, dest: str) -> str:
-    """The same file (path, size, mtime) to the same place is one job, unless forced."""
-    try:
-        st = path.stat()
-        ident = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-    except OSError:
-        ident = f"{path}|missing"
+def dedupe_key(ident: str, dest: str) -> str:
+    """The same input (its source's identity) to the same place is one job, unless forced."""
     return hashlib.sha256(f"{dest}|{ident}".encode()).hexdigest()
 
 
-def _identify(raw: Path, dest: str) -> tuple[Path, bool, str]:
-    path = Path(os.path.abspath(raw))
-    return path, path.exists(), dedupe_key(path, dest)
+def _fallback_name(described: str) -> str:
+    """A job name when the source could not say one: the last part of what was given
+    (of a URI's path: ``mem:trip`` → ``trip``, ``https://h/a/b.zip?x`` → ``b``)."""
+    parts = urllib.parse.urlsplit(described)
+    tail = parts.path or parts.netloc or described if parts.scheme else described
+    last = PurePosixPath(tail.rstrip("/")).name or described
+    return safe_name(strip_archive_suffixes(last), "job")
 
 
-async def add_path(
+def _inspect(source: Source, uri: str) -> Inspection | FerrymanError:
+    try:
+        return source.inspect(uri)
+    except FerrymanError as exc:
+        return exc
+
+
+async def add_source(
     store: Store,
-    raw: Path,
+    raw: str | Path,
     *,
     dest: str = "library:",
     password: str | None = None,
     priority: int = 0,
     force: bool = False,
+    sources: SourceRegistry | None = None,
 ) -> Job:
-    """Record one input as a job. A path that is missing is recorded failed, with its code.
+    """Record one input (a path, a URI, a link) as a job. An input its source cannot
+    read (a missing path, an empty file…) is recorded failed, with its code, so the
+    person sees it in ``status``.
 
-    Raises ``source.duplicate`` (nothing recorded) when the same input was added before.
+    Raises ``source.duplicate`` (nothing recorded) when the same input was added
+    before, and ``source.unsupported`` / ``sink.unknown`` (nothing recorded) for an
+    input or a destination ferryman does not know.
     """
     parse_destination(dest)
-    path, exists, ident = await asyncio.to_thread(_identify, raw, dest)
-    error = None if exists else FerrymanError("source.not_found", f"{path} does not exist")
-    key = None if force else ident
-    name = await store.unique_name(job_name(path), dest)
+    registry = sources or default_sources()
+    uri = registry.to_uri(str(raw))
+    source = registry.for_uri(uri)
+    found = await asyncio.to_thread(_inspect, source, uri)
+    if isinstance(found, FerrymanError):
+        error: FerrymanError | None = found
+        described = source.describe(uri)
+        found = Inspection(_fallback_name(described), f"{described}|missing")
+    else:
+        error = None
+    key = None if force else dedupe_key(found.ident, dest)
+    name = await store.unique_name(found.name, dest)
     return await store.add_job(
-        source=str(path),
+        source=uri,
         name=name,
         dest=dest,
         priority=priority,

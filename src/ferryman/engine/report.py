@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ferryman.model import ItemState, Job
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
 from ferryman.store.store import summarise_items
 
@@ -24,11 +26,15 @@ def counts(by_state: dict[str, int]) -> dict[str, int]:
     }
 
 
-def job_status(job: Job, by_state: dict[str, int]) -> dict[str, Any]:
+def job_status(
+    job: Job, by_state: dict[str, int], sources: SourceRegistry | None = None
+) -> dict[str, Any]:
+    """``source`` as a person names it (a path), ``uri`` as the job stores it."""
     return {
         "id": job.id,
         "name": job.name,
-        "source": job.source,
+        "source": (sources or default_sources()).describe(job.source),
+        "uri": job.source,
         "dest": job.dest,
         "state": job.state.value,
         "paused": job.paused,
@@ -38,16 +44,22 @@ def job_status(job: Job, by_state: dict[str, int]) -> dict[str, Any]:
     }
 
 
-async def status(store: Store) -> dict[str, Any]:
+async def status(store: Store, sources: SourceRegistry | None = None) -> dict[str, Any]:
     per_job = await store.item_counts()
-    return {"jobs": [job_status(j, per_job.get(j.id, {})) for j in await store.list_jobs()]}
+    registry = sources or default_sources()
+    jobs = await store.list_jobs()
+    return {"jobs": [job_status(j, per_job.get(j.id, {}), registry) for j in jobs]}
 
 
-async def report(store: Store, job_id: int) -> dict[str, Any]:
+async def report(
+    store: Store, job_id: int, sources: SourceRegistry | None = None
+) -> dict[str, Any]:
     """The stored summary of an ended job, or a live one; plus every item's outcome."""
     job = await store.get_job(job_id)
     rows = await store.job_items(job_id)
     summary = job.summary or summarise_items(job, rows, store.clock())
+    summary["source"] = (sources or default_sources()).describe(job.source)
+    summary["uri"] = job.source
     summary["items"] = [
         {
             "seq": it.seq,

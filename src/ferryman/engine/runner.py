@@ -27,6 +27,8 @@ from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import EventBus
 from ferryman.engine.leases import held
 from ferryman.engine.workarea import job_work_dir
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
 from ferryman.store.schema import albums, items, jobs
 
@@ -51,8 +53,16 @@ class Engine:
         bus: EventBus | None = None,
         *,
         dialer: Any = None,
+        sources: SourceRegistry | None = None,
     ) -> None:
-        self.ctx = Context(store, bus or EventBus(), settings, new_owner(), dialer=dialer)
+        self.ctx = Context(
+            store,
+            bus or EventBus(),
+            settings,
+            new_owner(),
+            dialer=dialer,
+            sources=sources or default_sources(),
+        )
 
     @property
     def bus(self) -> EventBus:

@@ -35,7 +35,7 @@ from ferryman.engine.workarea import job_work_dir, nested_scratch
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, Job, MediaKind
-from ferryman.sources.local import ReadOptions, SourceEntry, inspect_local, iter_local
+from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.store.store import LeaseLost, NewItem
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ async def expand(ctx: Context, job: Job) -> None:
         log.warning("reading job %s failed (%s); again in %.1fs", job.id, exc, delay)
         await ctx.store.job_retry(job.id, ctx.owner, exc, delay)
     else:
-        await _input_failed(ctx, job, Path(job.source), exc)
+        await _input_failed(ctx, job, exc)
         return
     ctx.bus.emit("job.waiting", job.id, reason=exc.code)
 
@@ -110,13 +110,13 @@ def read_options(settings: Settings, job: Job) -> ReadOptions:
 
 async def _expand(ctx: Context, job: Job) -> None:
     settings = await ctx.settings()
-    source = Path(job.source)
     reader = _Reader()
     try:
         try:
-            await reader.call(inspect_local, source)
+            source = ctx.sources.for_uri(job.source)
+            await reader.call(source.inspect, job.source)
         except FerrymanError as exc:
-            await _input_failed(ctx, job, source, exc)
+            await _input_failed(ctx, job, exc)
             return
         work = job_work_dir(settings, job.id)
         await reader.call(functools.partial(work.mkdir, parents=True, exist_ok=True))
@@ -128,7 +128,7 @@ async def _expand(ctx: Context, job: Job) -> None:
             waits.wait(_wait_for_room(ctx, job, work, size, None))
 
         options = dataclasses.replace(read_options(settings, job), make_room=make_room)
-        opened = iter_local(source, options)
+        opened = source.open(job.source, options)
         error: FerrymanError | None
         try:
             entries: Iterator[SourceEntry] = await reader.call(opened.__enter__)
@@ -143,7 +143,7 @@ async def _expand(ctx: Context, job: Job) -> None:
                     await reader.call(getattr(entries, "close", _nothing))
                 with contextlib.suppress(Exception):
                     await reader.call(opened.__exit__, None, None, None)
-        await _conclude(ctx, job, source, error)
+        await _conclude(ctx, job, error)
     finally:
         reader.close()
 
@@ -183,7 +183,7 @@ class _RoomWaits:
             future.cancel()
 
 
-async def _conclude(ctx: Context, job: Job, source: Path, error: FerrymanError | None) -> None:
+async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None:
     """Reading stopped: at the end, at a password, or because the input broke."""
     if error is not None and error.code == _PASSWORD:
         await ctx.store.need_password(job.id, ctx.owner, error)
@@ -193,10 +193,10 @@ async def _conclude(ctx: Context, job: Job, source: Path, error: FerrymanError |
     if error is not None and error.code not in _INPUT_ENDS:
         raise error
     if error is not None and not await ctx.store.known_seqs(job.id):
-        await _input_failed(ctx, job, source, error)
+        await _input_failed(ctx, job, error)
         return
     if error is not None:
-        await _keep_input(ctx, job, source, error)  # broken part-way: keep it for a look
+        await _keep_input(ctx, job, error)  # broken part-way: keep it for a look
     await ctx.store.finish_expansion(job.id, ctx.owner, error)
     ctx.bus.emit("job.expanded", job.id, error=error.code if error else None)
 
@@ -383,9 +383,15 @@ async def _wait_for_room(
         on_disk = None  # deliveries may have freed room meanwhile
 
 
-async def _keep_input(ctx: Context, job: Job, source: Path, exc: FerrymanError) -> None:
+async def _keep_input(ctx: Context, job: Job, exc: FerrymanError) -> None:
     """Link (or copy) a broken archive into quarantine; the user's file stays where it is."""
     if not exc.code.startswith("archive."):
+        return
+    try:
+        source = ctx.sources.for_uri(job.source).local_path(job.source)
+    except FerrymanError:
+        return
+    if source is None:
         return
     settings = await ctx.settings()
     try:
@@ -403,10 +409,10 @@ async def _keep_input(ctx: Context, job: Job, source: Path, exc: FerrymanError) 
         log.warning("could not keep %s in quarantine", source, exc_info=True)
 
 
-async def _input_failed(ctx: Context, job: Job, source: Path, exc: FerrymanError) -> None:
+async def _input_failed(ctx: Context, job: Job, exc: FerrymanError) -> None:
     """The input itself is unusable: fail the job, keep a copy of a broken archive."""
     settings = await ctx.settings()
-    await _keep_input(ctx, job, source, exc)
+    await _keep_input(ctx, job, exc)
     await ctx.store.fail_job(job.id, exc, ctx.owner)
     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job.id), True)
     ctx.bus.emit("job.finished", job.id, state="failed", code=exc.code)

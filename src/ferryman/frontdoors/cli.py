@@ -104,7 +104,9 @@ def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) ->
 @app.command()
 def add(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Files, folders or archives.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="Files, folders or archives (paths or file: URIs).")
+    ],
     to: Annotated[
         str, typer.Option("--to", help="library: (default) or library:/some/path")
     ] = "library:",
@@ -127,7 +129,7 @@ def add(
         problems = 0
         for path in paths:
             try:
-                job = await intake.add_path(
+                job = await intake.add_source(
                     store, path, dest=to, password=password, priority=priority, force=force
                 )
             except FerrymanError as exc:
@@ -141,7 +143,7 @@ def add(
                     f"  next: {spec_for(job.error_code).next_step}"
                 )
             else:
-                out.print(f"job {job.id}: {job.source} → {job.dest} ({job.name})")
+                out.print(f"job {job.id}: {path} → {job.dest} ({job.name})", markup=False)
         return problems
 
     if _run(ctx, work):

@@ -31,7 +31,7 @@ async def _demo(settings: Settings, console: Console) -> int:
         job_ids = []
         for path in inputs.paths:
             try:
-                job = await intake.add_path(store, path, force=True)
+                job = await intake.add_source(store, path, force=True)
             except FerrymanError as exc:
                 console.print(f"{exc.code}: {exc.message}", style="red", markup=False)
                 continue

@@ -14,9 +14,9 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -28,36 +28,16 @@ from ferryman.archive.reader import (
     ArchiveReader,
     EntryInfo,
     EntryType,
-    OpenOptions,
     detect_format,
 )
+from ferryman.archive.suffixes import ARCHIVE_SUFFIXES, named_archive
 from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
+from ferryman.sources.base import ReadOptions, SourceEntry
 
 BLOCK_SIZE = 1 << 20
 
-# Names that promise an archive. A top-level file named so that is not one is reported
-# as a damaged archive; an entry named so is opened as a nested archive if its bytes agree.
-_ARCHIVE_SUFFIXES = (
-    ".zip",
-    ".rar",
-    ".7z",
-    ".tar",
-    ".tgz",
-    ".tar.gz",
-    ".tbz2",
-    ".tar.bz2",
-    ".txz",
-    ".tar.xz",
-    ".tzst",
-    ".tar.zst",
-    ".gz",
-    ".bz2",
-    ".xz",
-    ".zst",
-)
-_VOLUME_NAME = re.compile(r".+\.(part\d+\.rar|r\d{2,3}|z\d{2,3}|[a-z0-9]+\.\d{3})", re.IGNORECASE)
 # Errors that end one archive early; inside another archive they fail that one entry.
 _ARCHIVE_BROKEN = frozenset(
     {
@@ -78,38 +58,6 @@ class LocalInput:
     kind: Kind
     path: Path
     format: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReadOptions:
-    """How to read an input: archive passwords and limits, 7zz, a scratch folder.
-
-    ``scratch`` holds a nested archive while it is read (zip and 7z need to seek);
-    without one, a temporary folder serves for the duration of ``iter_local``.
-    ``make_room(size)`` is called on the reading thread before a nested archive of
-    ``size`` bytes is copied there: it may block until there is room, or raise.
-    """
-
-    archive: OpenOptions = field(default_factory=OpenOptions)
-    scratch: Path | None = None
-    sevenzip: Path | None = None
-    make_room: Callable[[int], None] | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceEntry:
-    """One entry of a source; ``blocks`` produces its bytes on demand.
-
-    ``skip`` (a reason) or ``error`` mark an entry to be recorded without reading it.
-    """
-
-    info: EntryInfo
-    blocks: Callable[[], Iterator[bytes]] = field(repr=False, compare=False)
-    skip: str | None = None
-    error: FerrymanError | None = None
-
-    def read_blocks(self) -> Iterator[bytes]:
-        return self.blocks()
 
 
 def inspect_local(path: Path) -> LocalInput:
@@ -145,7 +93,7 @@ def inspect_local(path: Path) -> LocalInput:
         raise _unreadable(path, err) from err
     if fmt is not None:
         return LocalInput("archive", path, fmt)
-    if path.name.lower().endswith(_ARCHIVE_SUFFIXES):
+    if path.name.lower().endswith(ARCHIVE_SUFFIXES):
         raise FerrymanError(
             "archive.unreadable",
             f"{path.name}: named like an archive, but its bytes match no archive format",
@@ -202,7 +150,7 @@ def _archive_entries(
     for entry in reader:
         info = entry.info
         path = f"{prefix}{info.path}"
-        if info.type is EntryType.FILE and _named_archive(info.path):
+        if info.type is EntryType.FILE and named_archive(info.path):
             yield from _nested(entry, path, depth + 1, options, counter, tally)
             continue
         out = replace(info, index=counter.next(), path=path)
@@ -285,11 +233,6 @@ def _failed(info: EntryInfo, path: str, counter: _Counter, exc: FerrymanError) -
     return SourceEntry(out, _no_blocks, error=exc)
 
 
-def _named_archive(name: str) -> bool:
-    lowered = name.lower()
-    return lowered.endswith(_ARCHIVE_SUFFIXES) or bool(_VOLUME_NAME.fullmatch(lowered))
-
-
 def _write(blocks: Iterator[bytes], dest: Path) -> None:
     try:
         with open(dest, "wb") as out:
@@ -319,7 +262,7 @@ def _folder_entries(root: Path, options: ReadOptions, counter: _Counter) -> Iter
             kind = EntryType.SYMLINK if stat.S_ISLNK(st.st_mode) else EntryType.OTHER
             info = EntryInfo(counter.next(), path, 0, st.st_mtime, kind)
             yield SourceEntry(info, _no_blocks)
-        elif _named_archive(full.name):
+        elif named_archive(full.name):
             yield from _folder_archive(full, path, st, options, counter)
         else:
             yield _file_entry(full, path, counter.next(), st)

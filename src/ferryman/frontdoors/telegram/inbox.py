@@ -229,11 +229,11 @@ class Inbox:
         """The job for a finished download (the one already made, after a crash)."""
         assert row.path is not None and row.dest is not None
         try:
-            return await intake.add_path(self.store, Path(row.path), dest=row.dest)
+            return await intake.add_source(self.store, Path(row.path), dest=row.dest)
         except FerrymanError as exc:
             if exc.code != "source.duplicate":
                 raise
         for job in await self.store.list_jobs():
-            if job.source == row.path:
+            if job.source == Path(row.path).as_uri():
                 return job
         raise FerrymanError("source.duplicate", f"{row.path} was added before")

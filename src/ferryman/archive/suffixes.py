@@ -1,0 +1,68 @@
+"""The one table of names that promise an archive, and what such a name becomes.
+
+Names decide little (a file's bytes decide what it is), but they decide three things:
+which entries of an input are opened as nested archives, the job's name
+(``holiday.tar.gz`` → ``holiday``), and the name of the one file inside a compressed
+stream that stores none (``clip.mp4.gz`` → ``clip.mp4``, ``x.tgz`` → ``x.tar``).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Containers: they hold many entries.
+CONTAINER_SUFFIXES = (".zip", ".rar", ".7z", ".tar")
+
+# Compressed streams (lower case) → what the file inside is called, like gunzip does:
+# the tar shorthands become ".tar". Longest first where one ends another.
+COMPRESSION_SUFFIXES: tuple[tuple[str, str], ...] = (
+    (".tgz", ".tar"),
+    (".taz", ".tar"),
+    (".tbz2", ".tar"),
+    (".tbz", ".tar"),
+    (".tb2", ".tar"),
+    (".txz", ".tar"),
+    (".tzst", ".tar"),
+    (".tzs", ".tar"),
+    (".gzip", ""),
+    (".gz", ""),
+    (".z", ""),
+    (".bzip2", ""),
+    (".bz2", ""),
+    (".bz", ""),
+    (".xz", ""),
+    (".zstd", ""),
+    (".zst", ""),
+    (".lzma", ""),
+)
+
+ARCHIVE_SUFFIXES: tuple[str, ...] = CONTAINER_SUFFIXES + tuple(s for s, _ in COMPRESSION_SUFFIXES)
+
+# Later volumes of a set: x.part2.rar, x.r00, x.z01, x.7z.001 / x.zip.001.
+_VOLUME_NAME = re.compile(r".+\.(part\d+\.rar|r\d{2,3}|z\d{2,3}|[a-z0-9]+\.\d{3})", re.IGNORECASE)
+
+
+def named_archive(name: str) -> bool:
+    """Whether ``name`` promises an archive or a volume of one."""
+    lowered = name.lower()
+    return lowered.endswith(ARCHIVE_SUFFIXES) or bool(_VOLUME_NAME.fullmatch(lowered))
+
+
+def inner_name(name: str) -> str | None:
+    """The file inside a compressed stream named ``name``; None without such a suffix."""
+    lowered = name.lower()
+    for suffix, replacement in COMPRESSION_SUFFIXES:
+        if lowered.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)] + replacement
+    return None
+
+
+def strip_archive_suffixes(name: str) -> str:
+    """``holiday.tar.gz`` → ``holiday``, ``x.zip`` → ``x``; other names unchanged."""
+    inner = inner_name(name)
+    stripped = inner if inner is not None else name
+    lowered = stripped.lower()
+    for suffix in CONTAINER_SUFFIXES:
+        if lowered.endswith(suffix) and len(stripped) > len(suffix):
+            return stripped[: -len(suffix)]
+    return stripped

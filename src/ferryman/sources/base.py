@@ -1,0 +1,150 @@
+"""The source seam: what every input kind implements, and the registry that picks one.
+
+A job's ``source`` is a URI (``file:///home/ann/holiday.zip``; ``http(s):``, ``dav(s):``,
+``torbox:`` and platform links come as new modules). The registry turns what a person
+typed into such a URI and finds the source for it; the engine asks that source to
+inspect the input (a name, a size if known, a dedupe identity) and to open it as one
+stream of ``SourceEntry`` with stable indexes, which is all the engine knows of inputs.
+
+Every call but ``recognise`` and ``describe`` may block (disk, network): the engine makes
+them on its reading thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from ferryman.archive.reader import EntryInfo, OpenOptions
+from ferryman.errors import FerrymanError
+
+
+class Access(StrEnum):
+    """How a source's bytes are read. Every source today reads in place (a local file
+    or folder, an in-memory test input); fetch-first sources come with the network
+    sources and their durable download step."""
+
+    IN_PLACE = "in_place"
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """What a source says of an input before reading it.
+
+    ``name``: what the job is called (``holiday.tar.gz`` → ``holiday``); ``ident``: the
+    same input gives the same ident (the dedupe key is made from it); ``size`` when
+    known.
+    """
+
+    name: str
+    ident: str
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How to read an input: archive passwords and limits, 7zz, a scratch folder.
+
+    ``scratch`` holds a nested archive while it is read (zip and 7z need to seek);
+    without one, a temporary folder serves for the duration of ``iter_local``.
+    ``make_room(size)`` is called on the reading thread before a nested archive of
+    ``size`` bytes is copied there: it may block until there is room, or raise.
+    """
+
+    archive: OpenOptions = field(default_factory=OpenOptions)
+    scratch: Path | None = None
+    sevenzip: Path | None = None
+    make_room: Callable[[int], None] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceEntry:
+    """One entry of a source; ``blocks`` produces its bytes on demand.
+
+    ``skip`` (a reason) or ``error`` mark an entry to be recorded without reading it.
+    """
+
+    info: EntryInfo
+    blocks: Callable[[], Iterator[bytes]] = field(repr=False, compare=False)
+    skip: str | None = None
+    error: FerrymanError | None = None
+
+    def read_blocks(self) -> Iterator[bytes]:
+        return self.blocks()
+
+
+class Source(Protocol):
+    """One kind of input, named by its URI scheme."""
+
+    scheme: str
+    access: Access
+
+    def recognise(self, raw: str) -> str | None:
+        """This source's URI for what a person typed, or None if it is not for us."""
+        ...
+
+    def describe(self, uri: str) -> str:
+        """The input as a person would name it (a path, a URL without secrets)."""
+        ...
+
+    def local_path(self, uri: str) -> Path | None:
+        """A file on this machine holding the input (a broken archive is kept in
+        quarantine from it), or None."""
+        ...
+
+    def inspect(self, uri: str) -> Inspection:
+        """Name, identity and size; raises a coded error (``source.not_found`` …)."""
+        ...
+
+    def open(self, uri: str, options: ReadOptions) -> AbstractContextManager[Iterator[SourceEntry]]:
+        """The input's entries, in a stable order, each with a stable ``info.index``."""
+        ...
+
+
+class SourceRegistry:
+    """The sources an engine and its front doors know, by scheme. Immutable: a test or
+    an embedder adds one with ``with_source`` and passes the new registry along."""
+
+    def __init__(self, sources: tuple[Source, ...] = ()) -> None:
+        self._sources = sources
+        self._by_scheme = {source.scheme: source for source in sources}
+
+    def with_source(self, source: Source) -> SourceRegistry:
+        """A registry that also knows ``source`` (checked first when recognising)."""
+        rest = tuple(s for s in self._sources if s.scheme != source.scheme)
+        return SourceRegistry((source, *rest))
+
+    @property
+    def schemes(self) -> tuple[str, ...]:
+        return tuple(self._by_scheme)
+
+    def for_uri(self, uri: str) -> Source:
+        scheme, sep, _ = uri.partition(":")
+        source = self._by_scheme.get(scheme.lower()) if sep else None
+        if source is None:
+            raise FerrymanError(
+                "source.unsupported",
+                f"no source reads '{uri}'; known: {', '.join(self.schemes) or 'none'}",
+            )
+        return source
+
+    def to_uri(self, raw: str) -> str:
+        """What a person typed (a path, a URI, a link) as a source URI."""
+        for source in self._sources:
+            uri = source.recognise(raw)
+            if uri is not None:
+                return uri
+        raise FerrymanError(
+            "source.unsupported",
+            f"'{raw}' is not an input ferryman can read; known: {', '.join(self.schemes)}",
+        )
+
+    def describe(self, uri: str) -> str:
+        try:
+            return self.for_uri(uri).describe(uri)
+        except FerrymanError:
+            return uri

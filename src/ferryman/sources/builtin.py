@@ -1,0 +1,10 @@
+"""The sources ferryman ships, as a fresh registry (a test adds its own to a copy)."""
+
+from __future__ import annotations
+
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.file import FileSource
+
+
+def default_sources() -> SourceRegistry:
+    return SourceRegistry((FileSource(),))
