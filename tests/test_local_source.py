@@ -21,14 +21,9 @@ from PIL import Image
 
 from ferryman.archive.reader import ArchiveLimits, EntryInfo, EntryType, OpenOptions
 from ferryman.errors import FerrymanError
-from ferryman.sources.local import (
-    BLOCK_SIZE,
-    Kind,
-    LocalInput,
-    ReadOptions,
-    inspect_local,
-    iter_local,
-)
+from ferryman.sources.base import ReadOptions
+from ferryman.sources.file import Kind, LocalInput, inspect_local
+from ferryman.sources.local import BLOCK_SIZE, iter_local
 
 NOBODY = 65534
 
@@ -507,7 +502,8 @@ import gc, io, random, zipfile
 from pathlib import Path
 from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.errors import FerrymanError
-from ferryman.sources.local import ReadOptions, iter_local
+from ferryman.sources.base import ReadOptions
+from ferryman.sources.local import iter_local
 
 outer = Path({str(tmp_path / "outer.zip")!r})
 rng = random.Random(3)

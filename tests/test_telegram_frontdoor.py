@@ -38,6 +38,7 @@ from ferryman.frontdoors.telegram.caption import read_caption
 from ferryman.frontdoors.telegram.download import CHUNK
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set, make_zip
+from ferryman.sources.file import FileSource
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import StatusRow
 from tests.engine_helpers import library_files, sha256
@@ -149,6 +150,11 @@ async def reply_to(w: World, person: Account, text: str) -> str:
         return said[before].text if len(said) > before else None
 
     return await eventually(answered)
+
+
+def local_path(uri: str) -> Path:
+    """The downloaded file a chat job reads (its source is a file: URI)."""
+    return FileSource().path(uri)
 
 
 def content(path: Path) -> bytes:
@@ -287,7 +293,7 @@ async def test_a_zip_from_an_allowed_user_becomes_a_job_with_the_same_bytes(
 
         await eventually(summary_shown)
     assert job.name == "holiday" and job.dest == "library:"
-    source = Path(job.source)
+    source = local_path(job.source)
     assert content(source) == content(zipped)
     assert source.parent.parent == world.settings.data_dir / "inbox"
     delivered = sorted(f["disk_sha256"] for f in library_files(world.settings.library))
@@ -324,8 +330,8 @@ async def test_a_file_sent_again_is_not_processed_twice_but_force_takes_it(
 
         forced = await eventually(second_job)
     assert forced.state is JobState.DONE
-    assert Path(forced.source) != Path(job.source)
-    assert content(Path(forced.source)) == content(zipped)
+    assert local_path(forced.source) != local_path(job.source)
+    assert content(local_path(forced.source)) == content(zipped)
     assert world.server.stats.requests["GetFileRequest"] == 2  # the duplicate was not fetched
 
 
@@ -392,7 +398,7 @@ async def test_cleanup_asks_first_then_deletes_downloads_of_ended_jobs(world: Wo
     async with serving(world):
         world.send(world.alice, file=photo_zip(world.tmp).read_bytes(), name="trip.zip")
         job = await job_in(world, JobState.DONE)
-        download = Path(job.source)
+        download = local_path(job.source)
         asked = await reply_to(world, world.alice, "/cleanup")
         assert (
             asked.startswith("this deletes 1 downloads of ended jobs") and "/cleanup yes" in asked
@@ -551,7 +557,7 @@ async def test_a_stale_file_reference_is_renewed_and_the_download_goes_on(world:
         assert sent.media is not None
         expire_reference(sent.media)  # the reference ferryman got is stale before it asks
         job = await job_in(world, JobState.DONE)
-    assert content(Path(job.source)) == data
+    assert content(local_path(job.source)) == data
     assert world.server.stats.requests["GetMessagesRequest"] >= 1
 
 
@@ -588,4 +594,4 @@ async def test_an_interrupted_download_resumes_from_the_partial_file(world: Worl
     assert offsets == [3 * CHUNK, 4 * CHUNK, 5 * CHUNK]  # nothing before the partial file's end
     assert asked.max_in_flight > 1  # chunks travel side by side
     assert len({seen.connection for seen in asked.seen}) > 1  # on several connections
-    assert Path(job.source) == path and content(path) == data
+    assert local_path(job.source) == path and content(path) == data

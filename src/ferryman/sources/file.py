@@ -1,24 +1,86 @@
 """The ``file:`` source: local files, folders and archives, read in place.
 
 A job's source is ``file:///abs/path`` (percent-encoded, as ``Path.as_uri`` writes it);
-what a person types is a path. Reading is ``sources.local``'s; this module stays light
-(no archive backend loads until an input is inspected or read).
+what a person types is a path. Inspecting an input (type, size, magic bytes) is here;
+reading it is ``sources.local``'s, which loads the archive backends only when needed.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from ferryman.archive.suffixes import strip_archive_suffixes
+from ferryman.archive.reader import detect_format
+from ferryman.archive.suffixes import ARCHIVE_SUFFIXES, strip_archive_suffixes
+from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.sources.base import Access, Inspection, ReadOptions, SourceEntry
+
+Kind = Literal["file", "folder", "archive"]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalInput:
+    """What a local path is; ``format`` is the sniffed format of a file, if any."""
+
+    kind: Kind
+    path: Path
+    format: str | None
+
+
+def inspect_local(path: Path) -> LocalInput:
+    """Classify ``path`` from its type, size and magic bytes, without reading it all.
+
+    Raises ``FerrymanError``: "source.not_found", "source.unreadable",
+    "source.empty", "archive.volume_missing", or "archive.unreadable" for a file
+    named like an archive whose bytes are not one.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError as err:
+        raise FerrymanError("source.not_found", f"{path}: no such file or folder") from err
+    except OSError as err:
+        raise unreadable(path, err) from err
+    if stat.S_ISDIR(st.st_mode):
+        try:
+            with os.scandir(path):
+                pass
+        except OSError as err:
+            raise unreadable(path, err) from err
+        return LocalInput("folder", path, None)
+    if not stat.S_ISREG(st.st_mode):
+        raise FerrymanError("source.unreadable", f"{path}: not a regular file or folder")
+    if st.st_size == 0:
+        raise FerrymanError("source.empty", f"{path.name}: the file has zero bytes")
+    volumes = find_volumes(path)
+    if volumes is not None and len(volumes.parts) > 1:
+        return LocalInput("archive", path, "volumes")
+    try:
+        fmt = detect_format(path)
+    except OSError as err:
+        raise unreadable(path, err) from err
+    if fmt is not None:
+        return LocalInput("archive", path, fmt)
+    if path.name.lower().endswith(ARCHIVE_SUFFIXES):
+        raise FerrymanError(
+            "archive.unreadable",
+            f"{path.name}: named like an archive, but its bytes match no archive format",
+        )
+    return LocalInput("file", path, None)
+
+
+def unreadable(path: Path, err: OSError) -> FerrymanError:
+    return FerrymanError("source.unreadable", f"{path}: {err.strerror or err}")
+
 
 _OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
@@ -58,8 +120,6 @@ class FileSource:
         return self.path(uri)
 
     def inspect(self, uri: str) -> Inspection:
-        from ferryman.sources.local import inspect_local  # the archive backends load on use
-
         path = self.path(uri)
         found = inspect_local(path)
         st = path.stat()

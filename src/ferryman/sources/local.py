@@ -16,9 +16,8 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Literal
 
 from ferryman.archive.guard import NestingTally
 from ferryman.archive.names import sanitize_path
@@ -30,11 +29,12 @@ from ferryman.archive.reader import (
     EntryType,
     detect_format,
 )
-from ferryman.archive.suffixes import ARCHIVE_SUFFIXES, named_archive
+from ferryman.archive.suffixes import named_archive
 from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.sources.base import ReadOptions, SourceEntry
+from ferryman.sources.file import inspect_local, unreadable
 
 BLOCK_SIZE = 1 << 20
 
@@ -47,58 +47,6 @@ _ARCHIVE_BROKEN = frozenset(
         "archive.unsupported",
     }
 )
-
-Kind = Literal["file", "folder", "archive"]
-
-
-@dataclass(frozen=True, slots=True)
-class LocalInput:
-    """What a local path is; ``format`` is the sniffed format of a file, if any."""
-
-    kind: Kind
-    path: Path
-    format: str | None
-
-
-def inspect_local(path: Path) -> LocalInput:
-    """Classify ``path`` from its type, size and magic bytes, without reading it all.
-
-    Raises ``FerrymanError``: "source.not_found", "source.unreadable",
-    "source.empty", "archive.volume_missing", or "archive.unreadable" for a file
-    named like an archive whose bytes are not one.
-    """
-    try:
-        st = path.stat()
-    except FileNotFoundError as err:
-        raise FerrymanError("source.not_found", f"{path}: no such file or folder") from err
-    except OSError as err:
-        raise _unreadable(path, err) from err
-    if stat.S_ISDIR(st.st_mode):
-        try:
-            with os.scandir(path):
-                pass
-        except OSError as err:
-            raise _unreadable(path, err) from err
-        return LocalInput("folder", path, None)
-    if not stat.S_ISREG(st.st_mode):
-        raise FerrymanError("source.unreadable", f"{path}: not a regular file or folder")
-    if st.st_size == 0:
-        raise FerrymanError("source.empty", f"{path.name}: the file has zero bytes")
-    volumes = find_volumes(path)
-    if volumes is not None and len(volumes.parts) > 1:
-        return LocalInput("archive", path, "volumes")
-    try:
-        fmt = detect_format(path)
-    except OSError as err:
-        raise _unreadable(path, err) from err
-    if fmt is not None:
-        return LocalInput("archive", path, fmt)
-    if path.name.lower().endswith(ARCHIVE_SUFFIXES):
-        raise FerrymanError(
-            "archive.unreadable",
-            f"{path.name}: named like an archive, but its bytes match no archive format",
-        )
-    return LocalInput("file", path, None)
 
 
 @contextmanager
@@ -294,12 +242,12 @@ def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, Path, os.stat_result
         with os.scandir(folder) as it:
             children = sorted(it, key=lambda e: natural_key(e.name))
     except OSError as err:
-        raise _unreadable(folder, err) from err
+        raise unreadable(folder, err) from err
     for child in children:
         try:
             st = child.stat(follow_symlinks=False)
         except OSError as err:
-            raise _unreadable(Path(child.path), err) from err
+            raise unreadable(Path(child.path), err) from err
         rel = f"{prefix}{child.name}"
         if stat.S_ISDIR(st.st_mode):
             yield from _walk(Path(child.path), f"{rel}/")
@@ -320,14 +268,10 @@ def _read_file(path: Path) -> Iterator[bytes]:
     except FileNotFoundError as err:
         raise FerrymanError("source.not_found", f"{path}: no such file") from err
     except PermissionError as err:
-        raise _unreadable(path, err) from err
+        raise unreadable(path, err) from err
     except OSError as err:
         raise FerrymanError("source.io", f"{path}: {err.strerror or err}") from err
 
 
 def _no_blocks() -> Iterator[bytes]:
     return iter(())
-
-
-def _unreadable(path: Path, err: OSError) -> FerrymanError:
-    return FerrymanError("source.unreadable", f"{path}: {err.strerror or err}")
