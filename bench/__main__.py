@@ -1,4 +1,4 @@
-"""``python -m bench [pipeline|streaming|memory|archives|media|telegram|all]``: run benchmarks.
+"""``python -m bench [NAME|all]``: run benchmarks (names: see BENCHMARKS below).
 
 Each prints its tables, baselines and ratios.
 
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import archives, media, memory, pipeline, streaming, telegram
+from bench import archives, media, memory, pipeline, startup, streaming, telegram
 from bench._common import Check, Result, ferryman_env_note, progress, source_description
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "archives": archives.run,
     "media": media.run,
     "telegram": telegram.run,
+    "startup": startup.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
