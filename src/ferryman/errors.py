@@ -54,6 +54,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
         " `passwords` in the settings and run `ferryman password JOB` with it).",
     ),
     ErrorSpec(
+        "archive.password_wrong",
+        False,
+        "None of the passwords given opened it; give the right one with"
+        " `ferryman password JOB` (the job reads on from where it stopped).",
+    ),
+    ErrorSpec(
         "archive.unsupported",
         False,
         "Run `ferryman doctor` to see the formats available; most need a RAR-capable 7zz.",
@@ -194,6 +200,22 @@ _SPECS: tuple[ErrorSpec, ...] = (
     # settings
     ErrorSpec("config.invalid", False, "Fix the setting named in the message."),
     ErrorSpec("job.not_found", False, "Run `ferryman status` to list the jobs."),
+    ErrorSpec(
+        "job.waiting_for_password",
+        False,
+        "The job has not ended: it waits for a password; give it with `ferryman password JOB`.",
+    ),
+    ErrorSpec(
+        "job.not_ended",
+        False,
+        "The job is still running: wait for it to end, or `ferryman cancel JOB` first.",
+    ),
+    ErrorSpec(
+        "job.already_ended",
+        False,
+        "The job has ended already: `ferryman retry JOB` runs it again, or"
+        " `ferryman remove JOB` removes it.",
+    ),
 )
 
 ERRORS: dict[str, ErrorSpec] = {spec.code: spec for spec in _SPECS}

@@ -1,9 +1,17 @@
-"""What a person can do to a job from any front door: pause, resume, cancel, retry."""
+"""What a person can do to a job from any front door: pause, resume, cancel, retry,
+remove. A command that would change nothing (cancel an ended job, retry a running
+one) raises its own code rather than answering as if it had worked."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
+from ferryman.config import Settings
+from ferryman.engine.quarantine import job_folder
+from ferryman.engine.workarea import job_work_dir
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
 from ferryman.model import Job
@@ -34,3 +42,34 @@ async def give_password(store: Store, job_id: int, password: str) -> Job:
     if not password:
         raise FerrymanError("config.invalid", "the password is empty")
     return await store.add_password(job_id, password)
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """What ``remove_job`` took away, for the person who asked."""
+
+    job: Job
+    folders: tuple[Path, ...]  # the folders deleted with it (work area, quarantine)
+
+
+async def remove_job(
+    store: Store, settings: Settings, job_id: int, *, quarantine: bool = False
+) -> Removed:
+    """Forget an ended job: its rows, its work folder, and with ``quarantine`` its
+    quarantine folder (kept by default: it may be the only copy of a broken file).
+
+    Raises ``job.not_ended`` / ``job.waiting_for_password`` for a job not ended yet.
+    """
+    job = await store.remove_job(job_id)
+    folders = [job_work_dir(settings, job_id)]
+    if quarantine:
+        folders.append(job_folder(settings.quarantine_dir, job_id, job.name))
+    gone = await asyncio.to_thread(_remove_folders, folders)
+    return Removed(job, gone)
+
+
+def _remove_folders(folders: list[Path]) -> tuple[Path, ...]:
+    gone = tuple(folder for folder in folders if folder.exists())
+    for folder in gone:
+        shutil.rmtree(folder, ignore_errors=True)
+    return gone

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ferryman.model import ItemState, Job
+from ferryman.errors import ERRORS, spec_for
+from ferryman.model import ItemState, Job, JobState
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
@@ -60,6 +61,18 @@ async def report(
     summary = job.summary or summarise_items(job, rows, store.clock())
     summary["source"] = (sources or default_sources()).describe(job.source)
     summary["uri"] = job.source
+    summary["state"] = job.state.value  # a stored summary may predate a retry's start
+    if summary["error"]:
+        summary["error"]["next"] = spec_for(summary["error"]["code"]).next_step
+    summary["waiting"] = (
+        {
+            "code": job.wait_reason,
+            "message": job.error_message,
+            "next": ERRORS[job.wait_reason].next_step if job.wait_reason in ERRORS else None,
+        }
+        if job.wait_reason
+        else None
+    )
     summary["items"] = [
         {
             "seq": it.seq,
@@ -81,3 +94,43 @@ async def report(
         for it in rows
     ]
     return summary
+
+
+async def run_summary(store: Store, since: float) -> dict[str, Any]:
+    """What a ``run`` leaves behind: the jobs it touched (not ended, or ended at or
+    after ``since``) by outcome, their items, and what each waiting or failed job needs.
+    """
+    per_job = await store.item_counts()
+    jobs: dict[str, int] = {}
+    items = {"delivered": 0, "failed": 0, "quarantined": 0, "skipped": 0, "pending": 0}
+    needs: list[dict[str, Any]] = []
+    for job in await store.list_jobs():
+        if job.state.terminal and (job.finished_at or 0.0) < since:
+            continue
+        outcome = "paused" if job.paused else _outcome(job)
+        jobs[outcome] = jobs.get(outcome, 0) + 1
+        c = counts(per_job.get(job.id, {}))
+        for key in items:
+            items[key] += c[key]
+        code = job.wait_reason if outcome == "waiting" else job.error_code
+        if outcome != "done" or job.error_code:
+            needs.append(
+                {
+                    "id": job.id,
+                    "name": job.name,
+                    "state": outcome,
+                    "code": code,
+                    "next": spec_for(code).next_step if code in ERRORS else None,
+                }
+            )
+    return {"jobs": jobs, "items": items, "needs": needs}
+
+
+def _outcome(job: Job) -> str:
+    """``done`` / ``failed`` / ``cancelled`` for an ended job, ``waiting`` for one that
+    waits on a person or on disk space, else ``running``."""
+    if job.state.terminal:
+        return job.state.value
+    if job.state is JobState.NEEDS_PASSWORD or job.wait_reason:
+        return "waiting"
+    return "running"

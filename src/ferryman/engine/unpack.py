@@ -186,6 +186,13 @@ class _RoomWaits:
 async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None:
     """Reading stopped: at the end, at a password, or because the input broke."""
     if error is not None and error.code == _PASSWORD:
+        tried = read_options(await ctx.settings(), job).archive.passwords
+        if tried:  # a wrong password says so, not "required" as if none was given
+            error = FerrymanError(
+                "archive.password_wrong",
+                f"none of the {len(tried)} password{'s' * (len(tried) != 1)} given"
+                f" opened it ({error.message})",
+            )
         await ctx.store.need_password(job.id, ctx.owner, error)
         ctx.wakeup.notify()  # what was read may go out in partial albums meanwhile
         ctx.bus.emit("job.waiting", job.id, reason=error.code)

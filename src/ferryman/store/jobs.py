@@ -37,7 +37,16 @@ from ferryman.store.rows import (
     item_from_row,
     job_from_row,
 )
-from ferryman.store.schema import albums, items, jobs, segments
+from ferryman.store.schema import (
+    albums,
+    items,
+    jobs,
+    segments,
+    tg_inbox,
+    tg_media,
+    tg_sends,
+    tg_status,
+)
 
 
 class JobQueries(StoreBase):
@@ -260,10 +269,16 @@ class JobQueries(StoreBase):
         async with self.engine.begin() as conn:
             row = await _locked_job(conn, job_id)
             known = list(decode_passwords(row.password))
+            waits = row.state == JobState.NEEDS_PASSWORD.value
+            if password in known and waits:
+                raise FerrymanError(
+                    "archive.password_wrong",
+                    f"job {job_id} was given this password before, and it did not open it",
+                )
             if password not in known:
                 known.append(password)
             values: dict[str, Any] = {"password": json.dumps(known), "updated_at": now}
-            if row.state == JobState.NEEDS_PASSWORD.value:
+            if waits:
                 values |= {
                     "state": JobState.QUEUED.value,
                     "wait_reason": None,
@@ -314,37 +329,43 @@ class JobQueries(StoreBase):
                 )
             ).all()
             for job_id, error_code in ready:
-                state = JobState.FAILED if error_code else JobState.DONE
-                await conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == job_id)
-                    .values(state=state.value, finished_at=now, updated_at=now)
-                )
+                values: dict[str, Any] = {"finished_at": now, "updated_at": now}
+                failure = None if error_code else await _item_failures(conn, job_id)
+                if failure is not None:
+                    values |= failure
+                else:
+                    values["state"] = (JobState.FAILED if error_code else JobState.DONE).value
+                await conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
                 await self._store_summary(conn, job_id, now)
                 finished.append(job_id)
         return finished
 
     async def set_paused(self, job_id: int, paused: bool) -> Job:
+        """Raises ``job.already_ended``: an ended job has nothing left to pause."""
         async with self.engine.begin() as conn:
+            job = await _locked_job(conn, job_id)
+            if JobState(job.state).terminal:
+                verb = "paused" if paused else "resumed"
+                raise _already_ended(job_id, job.state, verb)
             done = await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
                 .values(paused=paused, updated_at=self.clock())
                 .returning(*jobs.c)
             )
-            row = done.first()
-        if row is None:
-            raise FerrymanError("job.not_found", f"there is no job {job_id}")
-        return job_from_row(row)
+            return job_from_row(done.one())
 
     async def cancel(self, job_id: int) -> list[str]:
-        """End the job now; returns the work files its undelivered items leave behind."""
+        """End the job now; returns the work files its undelivered items leave behind.
+
+        Raises ``job.already_ended`` for a job that has ended: nothing would change.
+        """
         now = self.clock()
         error = FerrymanError("job.cancelled", "cancelled on request")
         async with self.engine.begin() as conn:
             job = await _locked_job(conn, job_id)
             if JobState(job.state).terminal:
-                return []
+                raise _already_ended(job_id, job.state, "cancelled")
             in_flight = select(albums.c.id).where(
                 albums.c.job_id == job_id, albums.c.state == AlbumState.DELIVERING.value
             )
@@ -391,9 +412,7 @@ class JobQueries(StoreBase):
         async with self.engine.begin() as conn:
             job = await _locked_job(conn, job_id)
             if not JobState(job.state).terminal:
-                raise FerrymanError(
-                    "job.not_found", f"job {job_id} is {job.state}; only ended jobs can be retried"
-                )
+                raise _not_ended(job_id, job.state, "retried")
             redo = select(items.c.id).where(items.c.job_id == job_id, items.c.state.not_in(keep))
             await conn.execute(delete(segments).where(segments.c.item_id.in_(redo)))
             await conn.execute(
@@ -424,6 +443,34 @@ class JobQueries(StoreBase):
                     .returning(*jobs.c)
                 )
             ).one()
+        return job_from_row(row)
+
+    async def remove_job(self, job_id: int) -> Job:
+        """Forget an ended job: its rows in every table that refers to it, in one
+        transaction. Returns the job as it was, so the caller can delete its files
+        (work files of items left are under the job's work folder).
+
+        Raises ``job.not_ended`` (or ``job.waiting_for_password``) for a job that has
+        not ended: a step may be working on it; cancel it first.
+        """
+        async with self.engine.begin() as conn:
+            row = await _locked_job(conn, job_id)
+            if not JobState(row.state).terminal:
+                raise _not_ended(job_id, row.state, "removed; cancel it first")
+            its_items = select(items.c.id).where(items.c.job_id == job_id)
+            its_albums = select(albums.c.id).where(albums.c.job_id == job_id)
+            await conn.execute(delete(segments).where(segments.c.item_id.in_(its_items)))
+            await conn.execute(delete(tg_media).where(tg_media.c.item_id.in_(its_items)))
+            await conn.execute(
+                delete(tg_sends).where(
+                    or_(tg_sends.c.album_id.in_(its_albums), tg_sends.c.item_id.in_(its_items))
+                )
+            )
+            await conn.execute(delete(tg_status).where(tg_status.c.job_id == job_id))
+            await conn.execute(delete(tg_inbox).where(tg_inbox.c.job_id == job_id))
+            await conn.execute(delete(items).where(items.c.job_id == job_id))
+            await conn.execute(delete(albums).where(albums.c.job_id == job_id))
+            await conn.execute(delete(jobs).where(jobs.c.id == job_id))
         return job_from_row(row)
 
     async def active_jobs(self) -> list[int]:
@@ -547,6 +594,56 @@ async def _locked_job(conn: AsyncConnection, job_id: int) -> Row[Any]:
     if row is None:
         raise FerrymanError("job.not_found", f"there is no job {job_id}")
     return row
+
+
+def _already_ended(job_id: int, state: str, verb: str) -> FerrymanError:
+    return FerrymanError(
+        "job.already_ended", f"job {job_id} has ended ({state}); it cannot be {verb}"
+    )
+
+
+def _not_ended(job_id: int, state: str, verb: str) -> FerrymanError:
+    """A job that has not ended yet: waiting for a password has its own code."""
+    if state == JobState.NEEDS_PASSWORD.value:
+        return FerrymanError(
+            "job.waiting_for_password",
+            f"job {job_id} waits for a password; only ended jobs can be {verb}",
+        )
+    return FerrymanError("job.not_ended", f"job {job_id} is {state}; only ended jobs can be {verb}")
+
+
+async def _item_failures(conn: AsyncConnection, job_id: int) -> dict[str, Any] | None:
+    """The columns that say a finishing job's items failed, or None when none did.
+
+    Nothing delivered: the job failed, with its items' most common code. Some
+    delivered: the job is done, and still carries that code and the failed count, so
+    it does not look like a clean run.
+    """
+    found = await conn.execute(
+        select(items.c.state, items.c.error_code, items.c.reason, items.c.error_message).where(
+            items.c.job_id == job_id,
+            items.c.state.in_([ItemState.FAILED.value, ItemState.DELIVERED.value]),
+        )
+    )
+    delivered = 0
+    codes: dict[str, int] = {}
+    first: dict[str, str] = {}
+    for state, code, reason, message in found.all():
+        if state == ItemState.DELIVERED.value:
+            delivered += 1
+            continue
+        key = code or reason or "engine.internal"
+        codes[key] = codes.get(key, 0) + 1
+        first.setdefault(key, message or key)
+    if not codes:
+        return None
+    code = max(codes, key=lambda c: codes[c])
+    failed = sum(codes.values())
+    return {
+        "state": (JobState.DONE if delivered else JobState.FAILED).value,
+        "error_code": code,
+        "error_message": f"{failed} failed, {delivered} delivered: {first[code]}",
+    }
 
 
 def _ended(state: JobState, error: FerrymanError, now: float) -> dict[str, Any]:

@@ -1,0 +1,203 @@
+"""How a job ends and what a person can do to it, on both store engines: failed items
+show in the job's state, control commands on the wrong state get their own codes,
+and `remove` forgets a job in every table."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from ferryman.errors import ERRORS, FerrymanError
+from ferryman.model import ItemState, JobState, MediaKind, Plan
+from ferryman.store import Store
+from ferryman.store.schema import (
+    albums,
+    items,
+    jobs,
+    segments,
+    tg_inbox,
+    tg_media,
+    tg_sends,
+    tg_status,
+)
+from ferryman.store.store import NewItem
+
+NOT_CONFIGURED = FerrymanError("telegram.not_configured", "telegram.api_id is not set")
+
+
+def _photo(seq: int) -> NewItem:
+    return NewItem(
+        seq=seq,
+        source_path=f"p{seq:03d}.jpg",
+        kind=MediaKind.PHOTO,
+        state=ItemState.READY,
+        size=100,
+        plan=Plan.AS_IS,
+    )
+
+
+async def _expanded_job(store: Store, n_items: int, album_size: int) -> int:
+    job = await store.add_job(source=f"/in{n_items}.zip", name="in", dest="library:")
+    claimed = await store.claim_job("reader", 30)
+    assert claimed is not None and claimed.id == job.id
+    for seq in range(n_items):
+        await store.record_entry(job.id, "reader", seq + 1, _photo(seq))
+    await store.finish_expansion(job.id, "reader")
+    await store.seal_albums(job.id, album_size)
+    return job.id
+
+
+async def _deliver_albums(store: Store, *outcomes: bool) -> None:
+    """Claim albums in order: True delivers one, False fails it as Telegram unset does."""
+    for delivered in outcomes:
+        album = await store.claim_album("d", 30)
+        assert album is not None
+        if delivered:
+            await store.album_delivered(album.id, "d", "ref")
+        else:
+            await store.album_failed(album.id, "d", NOT_CONFIGURED)
+
+
+async def test_a_job_whose_every_item_failed_ends_failed_with_their_code(store: Store) -> None:
+    job_id = await _expanded_job(store, 4, album_size=10)
+    await _deliver_albums(store, False)
+    assert await store.finish_jobs() == [job_id]
+    job = await store.get_job(job_id)
+    assert (job.state, job.error_code) == (JobState.FAILED, "telegram.not_configured")
+    assert job.error_message is not None and job.error_message.startswith("4 failed, 0 delivered")
+    assert job.summary is not None and job.summary["state"] == "failed"
+    assert len(job.summary["failed"]) == 4
+
+
+async def test_a_job_with_some_failed_items_is_done_and_says_so(store: Store) -> None:
+    job_id = await _expanded_job(store, 4, album_size=2)
+    await _deliver_albums(store, True, False)
+    assert await store.finish_jobs() == [job_id]
+    job = await store.get_job(job_id)
+    assert (job.state, job.error_code) == (JobState.DONE, "telegram.not_configured")
+    assert job.error_message is not None and job.error_message.startswith("2 failed, 2 delivered")
+
+
+async def test_a_clean_job_is_done_without_a_code(store: Store) -> None:
+    job_id = await _expanded_job(store, 2, album_size=10)
+    await _deliver_albums(store, True)
+    assert await store.finish_jobs() == [job_id]
+    job = await store.get_job(job_id)
+    assert (job.state, job.error_code) == (JobState.DONE, None)
+
+
+async def test_control_on_an_ended_job_says_it_has_ended(store: Store) -> None:
+    job_id = await _expanded_job(store, 1, album_size=10)
+    await _deliver_albums(store, True)
+    await store.finish_jobs()
+    for action in (store.cancel(job_id), store.set_paused(job_id, True)):
+        with pytest.raises(FerrymanError) as caught:
+            await action
+        assert caught.value.code == "job.already_ended"
+    job = await store.get_job(job_id)
+    assert (job.state, job.paused, job.error_code) == (JobState.DONE, False, None)
+
+
+async def test_retry_of_a_job_that_has_not_ended_names_what_it_waits_for(store: Store) -> None:
+    job_id = await _expanded_job(store, 1, album_size=10)
+    with pytest.raises(FerrymanError) as caught:
+        await store.retry(job_id)
+    assert caught.value.code == "job.not_ended"
+
+    waiting = await store.add_job(source="/locked.zip", name="locked", dest="library:")
+    assert (await store.claim_job("reader", 30)) is not None
+    await store.need_password(
+        waiting.id, "reader", FerrymanError("archive.password_required", "x.zip: encrypted")
+    )
+    with pytest.raises(FerrymanError) as caught:
+        await store.retry(waiting.id)
+    assert caught.value.code == "job.waiting_for_password"
+    assert "ferryman password JOB" in ERRORS["job.waiting_for_password"].next_step
+
+
+async def test_a_password_that_did_not_open_it_is_not_taken_again(store: Store) -> None:
+    job = await store.add_job(source="/locked.zip", name="locked", dest="library:")
+    error = FerrymanError("archive.password_required", "x.zip: encrypted")
+    assert (await store.claim_job("reader", 30)) is not None
+    await store.need_password(job.id, "reader", error)
+    assert (await store.add_password(job.id, "wrong")).state is JobState.QUEUED
+    assert (await store.claim_job("reader", 30)) is not None
+    await store.need_password(job.id, "reader", FerrymanError("archive.password_wrong", "no"))
+    with pytest.raises(FerrymanError) as caught:
+        await store.add_password(job.id, "wrong")
+    assert caught.value.code == "archive.password_wrong"
+    assert (await store.get_job(job.id)).state is JobState.NEEDS_PASSWORD
+
+
+async def _rows_of(store: Store) -> dict[str, int]:
+    async with store.reader.connect() as conn:
+        return {
+            table.name: (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+            for table in (jobs, items, albums, segments, tg_media, tg_sends, tg_status, tg_inbox)
+        }
+
+
+async def test_remove_forgets_an_ended_job_in_every_table(store: Store) -> None:
+    job_id = await _expanded_job(store, 2, album_size=10)
+    kept_id = await _expanded_job(store, 3, album_size=10)
+    item_ids = [i.id for i in await store.job_items(job_id)]
+    async with store.engine.begin() as conn:
+        found = await conn.execute(select(albums.c.id).where(albums.c.job_id == job_id))
+        album_ids = list(found.scalars())
+        await conn.execute(
+            insert(segments).values(item_id=item_ids[0], part=0, created_at=0, updated_at=0)
+        )
+        await conn.execute(
+            insert(tg_media).values(
+                item_id=item_ids[0], part=0, media="x", family="visual", created_at=0
+            )
+        )
+        await conn.execute(
+            insert(tg_sends).values(
+                album_id=album_ids[0],
+                slot=0,
+                item_id=item_ids[0],
+                part=0,
+                random_id=7,
+                state="sent",
+                updated_at=0,
+            )
+        )
+        await conn.execute(
+            insert(tg_status).values(job_id=job_id, chat_id=1, message_id=2, edited_at=0)
+        )
+        await conn.execute(
+            insert(tg_inbox).values(
+                chat_id=1,
+                message_id=3,
+                sender_id=4,
+                state="done",
+                job_id=job_id,
+                created_at=0,
+                updated_at=0,
+            )
+        )
+
+    with pytest.raises(FerrymanError) as caught:
+        await store.remove_job(job_id)  # still active: cancel it first
+    assert caught.value.code == "job.not_ended"
+
+    await store.cancel(job_id)
+    before = await _rows_of(store)
+    removed = await store.remove_job(job_id)
+    assert removed.id == job_id
+    after = await _rows_of(store)
+    assert after == {
+        "jobs": 1,
+        "items": 3,
+        "albums": 1,
+        "segments": 0,
+        "tg_media": 0,
+        "tg_sends": 0,
+        "tg_status": 0,
+        "tg_inbox": 0,
+    }, before
+    assert (await store.get_job(kept_id)).state is JobState.ACTIVE
+    with pytest.raises(FerrymanError) as caught:
+        await store.get_job(job_id)
+    assert caught.value.code == "job.not_found"
