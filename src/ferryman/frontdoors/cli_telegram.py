@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.terminal import fail
+from ferryman.frontdoors.terminal import console, fail
 
 if TYPE_CHECKING:  # Telethon loads on use: other commands start without it
     from ferryman.telegram.client import Dialer
@@ -34,7 +33,7 @@ telegram_app = typer.Typer(
     " the chat as a front door.",
     no_args_is_help=True,
 )
-out = Console()
+out = console()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +58,7 @@ class TerminalPrompter:
 
 
 def _fail(exc: FerrymanError) -> NoReturn:
-    fail(Console(stderr=True), exc)
+    fail(console(stderr=True), exc)
     raise typer.Exit(2) from exc
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from ferryman.config import Settings
 from ferryman.engine import intake, report
@@ -12,22 +14,28 @@ from ferryman.errors import FerrymanError
 from ferryman.frontdoors.progress import attach_renderer
 from ferryman.frontdoors.startup import running
 from ferryman.frontdoors.terminal import print_report
+from ferryman.model import Job
 from ferryman.samples import make_demo_inputs
+from ferryman.sources.builtin import default_sources
+from ferryman.store import Store
 
 
 def run_demo(settings: Settings, console: Console) -> int:
     """Returns the exit code: 0 when every job ended as the demo expects."""
-    return asyncio.run(_demo(settings, console))
+    return asyncio.run(_demo(settings, console, (settings.data_dir / "demo-inputs").absolute()))
 
 
-async def _demo(settings: Settings, console: Console) -> int:
-    inputs_dir = settings.data_dir / "demo-inputs"
-    console.print(f"making sample inputs in {inputs_dir} …")
-    inputs = await asyncio.to_thread(make_demo_inputs, inputs_dir)
-    for line in inputs.description:
-        console.print(f"  {line}")
+async def _demo(settings: Settings, console: Console, inputs_dir: Path) -> int:
     async with running(settings) as started:
         store, engine = started.store, started.engine
+        earlier = await _earlier_demo_jobs(store, inputs_dir)
+        if earlier:
+            _already_ran(console, settings, earlier)
+            return 0
+        console.print(f"making sample inputs in {inputs_dir} …", markup=False)
+        inputs = await asyncio.to_thread(make_demo_inputs, inputs_dir)
+        for line in inputs.description:
+            console.print(f"  {line}", markup=False)
         job_ids = []
         for path in inputs.paths:
             try:
@@ -36,11 +44,11 @@ async def _demo(settings: Settings, console: Console) -> int:
                 console.print(f"{exc.code}: {exc.message}", style="red", markup=False)
                 continue
             job_ids.append(job.id)
-        detach = attach_renderer(engine.bus, store, console.is_terminal)
+        renderer = attach_renderer(engine.bus, store, console.is_terminal)
         try:
             await engine.run(until_idle=True)
         finally:
-            detach()
+            await renderer.close()
         intact = rescued = 0
         for job_id in job_ids:
             data = await report.report(store, job_id)
@@ -48,13 +56,39 @@ async def _demo(settings: Settings, console: Console) -> int:
                 rescued += data["delivered"]  # entries before the damage still arrive
             else:
                 intact += data["delivered"]
-            _print(console, data)
+            print_report(console, data)
         console.print(
-            f"\n[bold]{intact} of {inputs.expected_media} sample media delivered[/bold]"
-            f" (+{rescued} rescued from the broken archive) into {settings.library}"
+            Text.assemble(
+                "\n",
+                (f"{intact} of {inputs.expected_media} sample media delivered", "bold"),
+                f" (+{rescued} rescued from the broken archive) into {settings.library}",
+            )
         )
         return 0 if intact == inputs.expected_media else 1
 
 
-def _print(console: Console, data: dict[str, object]) -> None:
-    print_report(console, dict(data))
+async def _earlier_demo_jobs(store: Store, inputs_dir: Path) -> list[Job]:
+    """Jobs an earlier demo added in this data dir: their inputs are in ``inputs_dir``.
+
+    The inputs are made afresh each time (new files, so dedupe would not see them), so
+    a second demo would deliver everything again as ``holiday (2)``; it says where the
+    first one's albums are instead.
+    """
+    sources = default_sources()
+    found = []
+    for job in await store.list_jobs():
+        where = Path(sources.describe(job.source))
+        if where.parent == inputs_dir:
+            found.append(job)
+    return found
+
+
+def _already_ran(console: Console, settings: Settings, jobs: list[Job]) -> None:
+    ids = ", ".join(str(job.id) for job in jobs)
+    for line in (
+        f"the demo already ran in {settings.data_dir} (jobs {ids});"
+        f" its albums are in {settings.library}",
+        "  `ferryman status` lists the jobs and `ferryman report JOB` tells each one's story;"
+        " to run the demo afresh, delete that data dir or give another --data-dir",
+    ):
+        console.print(line, markup=False, highlight=False)

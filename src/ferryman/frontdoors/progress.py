@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
@@ -41,61 +40,97 @@ def plain_line(event: Event) -> str | None:
     return f"{subject}: {event.kind} {details}".rstrip()
 
 
-def attach_renderer(bus: EventBus, store: Store, tty: bool) -> Callable[[], None]:
-    """Subscribe a renderer to ``bus``; returns the function that detaches it."""
-    if not tty:
-        last: dict[tuple[int | None, int | None], str] = {}
+class Renderer:
+    """Live bars for ``run`` in a terminal. ``close`` draws the final state once more
+    (the last frame would otherwise be up to half a second stale), then stops."""
 
-        def show(event: Event) -> None:
-            line = plain_line(event)
-            if line is None or last.get((event.job_id, event.item_id)) == line:
-                return
-            last[(event.job_id, event.item_id)] = line
-            print(line, file=sys.stdout, flush=True)
+    def __init__(self, bus: EventBus, store: Store) -> None:
+        self._store = store
+        # Names and paths are user text: never markup.
+        self._progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[note]}", markup=False),
+        )
+        self._bars: dict[int, TaskID] = {}
+        self._converting: dict[int, TaskID] = {}
+        self._names: dict[int, str] = {}
+        self._progress.start()
+        self._unsubscribe = bus.subscribe(self._on_event)
+        self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
 
-        return bus.subscribe(show)
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
-    )
-    bars: dict[int, TaskID] = {}
-    converting: dict[int, TaskID] = {}
-
-    def on_event(event: Event) -> None:
-        if event.kind == "item.progress" and event.item_id is not None:
-            task = converting.get(event.item_id)
+    def _on_event(self, event: Event) -> None:
+        item = event.item_id
+        if item is None:
+            return
+        if event.kind == "item.converting":
+            self._names[item] = str(event.data.get("path") or f"item {item}")
+        elif event.kind == "item.progress":
+            task = self._converting.get(item)
             if task is None:
-                task = progress.add_task(f"  convert item {event.item_id}", total=100, note="")
-                converting[event.item_id] = task
-            progress.update(task, completed=float(event.data.get("fraction", 0)) * 100)
-        elif event.kind in ("item.converted", "item.quarantined") and event.item_id in converting:
-            progress.remove_task(converting.pop(event.item_id))
+                name = self._names.get(item, f"item {item}")
+                task = self._progress.add_task(f"  convert {name}", total=100, note="")
+                self._converting[item] = task
+            self._progress.update(task, completed=float(event.data.get("fraction", 0)) * 100)
+        elif event.kind in ("item.converted", "item.quarantined") and item in self._converting:
+            self._progress.remove_task(self._converting.pop(item))
+            self._names.pop(item, None)
 
-    async def refresh() -> None:
+    async def _refresh_forever(self) -> None:
         while True:
-            status = await store.item_counts()
-            for job in await store.list_jobs():
-                if job.state.terminal and job.id not in bars:
-                    continue
-                c = counts(status.get(job.id, {}))
-                done = c["total"] - c["pending"]
-                note = job.wait_reason or ("paused" if job.paused else job.state.value)
-                if job.id not in bars:
-                    bars[job.id] = progress.add_task(job.name, total=c["total"] or None, note=note)
-                progress.update(bars[job.id], completed=done, total=c["total"] or None, note=note)
+            await self._draw()
             await asyncio.sleep(0.5)
 
-    progress.start()
-    unsubscribe = bus.subscribe(on_event)
-    task = asyncio.get_running_loop().create_task(refresh())
+    async def _draw(self) -> None:
+        status = await self._store.item_counts()
+        for job in await self._store.list_jobs():
+            if job.state.terminal and job.id not in self._bars:
+                continue
+            c = counts(status.get(job.id, {}))
+            done = c["total"] - c["pending"]
+            note = job.wait_reason or ("paused" if job.paused else job.state.value)
+            if job.error_code:
+                note += f" {job.error_code}"
+            if c["failed"]:
+                note += f", {c['failed']} failed"
+            total = c["total"] or None
+            if job.id not in self._bars:
+                self._bars[job.id] = self._progress.add_task(job.name, total=total, note=note)
+            self._progress.update(self._bars[job.id], completed=done, total=total, note=note)
 
-    def detach() -> None:
-        unsubscribe()
-        task.cancel()
-        with contextlib.suppress(Exception):
-            progress.stop()
+    async def close(self) -> None:
+        self._unsubscribe()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        try:
+            for task in self._converting.values():  # what a stop cut short is not shown
+                self._progress.remove_task(task)
+            await self._draw()
+        finally:
+            with contextlib.suppress(Exception):
+                self._progress.stop()
 
-    return detach
+
+class PlainRenderer:
+    """One line per event worth a line, for output that is not a terminal."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._last: dict[tuple[int | None, int | None], str] = {}
+        self._unsubscribe = bus.subscribe(self._show)
+
+    def _show(self, event: Event) -> None:
+        line = plain_line(event)
+        if line is None or self._last.get((event.job_id, event.item_id)) == line:
+            return
+        self._last[(event.job_id, event.item_id)] = line
+        print(line, file=sys.stdout, flush=True)
+
+    async def close(self) -> None:
+        self._unsubscribe()
+
+
+def attach_renderer(bus: EventBus, store: Store, tty: bool) -> Renderer | PlainRenderer:
+    """Subscribe a renderer to ``bus``; ``await renderer.close()`` detaches it."""
+    return Renderer(bus, store) if tty else PlainRenderer(bus)

@@ -1,8 +1,11 @@
-"""What the terminal front doors print: errors with their next step, and job reports.
+"""What the terminal front doors print: errors with their next step, job tables and reports.
 
-User text (file names, paths, error messages) is never read as Rich markup: a file
-called ``trip [b] day.jpg`` prints as it is, and a message holding ``[/topic/ID]``
-cannot crash the printer.
+User text (file names, paths, error messages, codes) is never read as Rich markup: a
+file called ``trip [b] day.jpg`` prints as it is, and a message holding ``[/topic/ID]``
+cannot crash the printer. Styles are applied to whole ``Text`` spans instead.
+
+Output that is not a terminal is not hard-wrapped: a piped line stays one line, so a
+script (or a person's ``| grep``) sees whole messages.
 """
 
 from __future__ import annotations
@@ -10,9 +13,27 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from ferryman.errors import FerrymanError
+
+_UNWRAPPED_WIDTH = 10_000  # a table printed to a pipe: as wide as its cells need
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for the CLI: soft-wrapped (the terminal wraps, not Rich)."""
+    return Console(stderr=stderr, soft_wrap=True)
+
+
+def show(out: Console, renderable: Any) -> None:
+    """Print a table: at the terminal's width, or unwrapped when piped."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    # A console's width caps any width asked of print(): a wide one, same file.
+    wide = Console(file=out.file, width=_UNWRAPPED_WIDTH, no_color=out.no_color)
+    wide.print(renderable)
 
 
 def fail(console: Console, exc: FerrymanError) -> None:
@@ -21,25 +42,93 @@ def fail(console: Console, exc: FerrymanError) -> None:
     console.print(f"  next: {exc.next_step}", markup=False)
 
 
+def state_cell(job: dict[str, Any]) -> str:
+    """A job's state as the status table shows it: paused, waiting, its error code,
+    and for a job that ended with failed items, how many."""
+    state = str(job["state"]) + (" (paused)" if job["paused"] else "")
+    if job["waiting"]:
+        state += f" [{job['waiting']}]"
+    if job["error"]:
+        state += f" {job['error']['code']}"
+    return state
+
+
+def status_table(data: dict[str, Any]) -> Table:
+    """``ferryman status``: one row per job; cells are plain text, never markup."""
+    columns = ("total", "delivered", "failed", "skipped", "quarantined", "pending")
+    table = Table("job", "name", "state", *(c if c != "quarantined" else "quar." for c in columns))
+    for job in data["jobs"]:
+        c = job["counts"]
+        cells = [Text(str(c[k]), style="red" if k == "failed" and c[k] else "") for k in columns]
+        table.add_row(Text(str(job["id"])), Text(job["name"]), Text(state_cell(job)), *cells)
+    return table
+
+
 def print_report(out: Console, data: dict[str, Any]) -> None:
-    out.print(f"[bold]job {data['job']}[/bold] {data['name']} — {data['state']}")
-    out.print(f"  source: {data['source']}")
-    if data["error"]:
-        out.print(f"  [red]{data['error']['code']}[/red]: {data['error']['message']}")
-    out.print(
+    """``ferryman report JOB``: what was delivered, changed, skipped, kept, and why."""
+    out.print(Text.assemble((f"job {data['job']}", "bold"), f" {data['name']} — {data['state']}"))
+    _line(out, f"  source: {data['source']}")
+    for key, style in (("error", "red"), ("waiting", "yellow")):
+        problem = data.get(key)
+        if problem:
+            out.print(Text.assemble("  ", (str(problem["code"]), style), f": {problem['message']}"))
+            if problem.get("next"):
+                _line(out, f"  next: {problem['next']}")
+    failed = len(data["failed"])
+    _line(
+        out,
         f"  {data['delivered']} of {data['total']} delivered"
-        f" ({data['converted']} converted), {data['bytes_delivered']:,} bytes,"
-        f" {data['seconds']:.1f} s"
+        f" ({data['converted']} converted)"
+        + (f", {failed} failed" if failed else "")
+        + f", {data['bytes_delivered']:,} bytes, {data['seconds']:.1f} s",
     )
     for entry in data.get("items", []):
         if entry["plan"] not in (None, "as_is", "document", "quarantine"):
-            out.print(f"  {entry['plan']} {entry['path']}: {_fix_line(entry)}")
+            _line(out, f"  {entry['plan']} {entry['path']}: {_fix_line(entry)}")
     for reason, n in sorted(data["skipped"].items()):
-        out.print(f"  skipped {n}: {reason}")
+        _line(out, f"  skipped {n}: {reason}")
     for entry in data["quarantined"]:
-        out.print(f"  [yellow]quarantined[/yellow] {entry['path']}: {entry['code']}")
+        out.print(Text.assemble("  ", ("quarantined", "yellow"), f" {_outcome(entry)}"))
     for entry in data["failed"]:
-        out.print(f"  [red]failed[/red] {entry['path']}: {entry['code']}")
+        out.print(Text.assemble("  ", ("failed", "red"), f" {_outcome(entry)}"))
+
+
+_STEP_FOR_STATE = {
+    "paused": "`ferryman resume {id}`",
+    "running": "`ferryman run` goes on with it",
+    "cancelled": "`ferryman retry {id}` runs it again, or `ferryman remove {id}`",
+}
+
+
+def print_run_summary(out: Console, data: dict[str, Any]) -> None:
+    """The end of ``run``: how the jobs it touched ended, their items, and what each
+    job that waits or failed needs from a person."""
+    if not data["jobs"]:
+        _line(out, "nothing to do: no job is queued (`ferryman add` adds one)")
+        return
+    order = ("done", "failed", "waiting", "paused", "cancelled", "running")
+    jobs = ", ".join(f"{data['jobs'][k]} {k}" for k in order if data["jobs"].get(k))
+    i = data["items"]
+    items = f"{i['delivered']} delivered, {i['failed']} failed"
+    items += "".join(f", {i[k]} {k}" for k in ("quarantined", "skipped", "pending") if i[k])
+    _line(out, f"jobs: {jobs}; items: {items}")
+    for job in data["needs"]:
+        code = f" {job['code']}" if job["code"] else ""
+        if job["next"]:
+            step = job["next"].replace("JOB", str(job["id"]))
+        else:
+            step = _STEP_FOR_STATE.get(job["state"], "`ferryman report {id}`").format(id=job["id"])
+        _line(out, f"  job {job['id']} {job['name']}: {job['state']}{code}")
+        _line(out, f"    next: {step}")
+
+
+def _line(out: Console, text: str) -> None:
+    out.print(text, markup=False, highlight=False)
+
+
+def _outcome(entry: dict[str, Any]) -> str:
+    message = f" ({entry['message']})" if entry.get("message") else ""
+    return f"{entry['path']}: {entry['code']}{message}"
 
 
 def _fix_line(entry: dict[str, Any]) -> str:

