@@ -216,3 +216,19 @@ def test_the_demo_says_it_already_ran(tmp_path: Path) -> None:
     assert "the demo already ran" in second.stdout and str(data / "library") in second.stdout
     assert sorted(p.name for p in inputs.iterdir()) == ["holiday.jpg"]  # nothing made again
     assert len(status(data)) == 1
+
+
+def test_quarantine_reasons_name_the_entry_not_the_work_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 12)
+    archive = make_zip(tmp_path / "trip.zip", [("day1/cut vid.mp4", broken)])
+    data = tmp_path / "data"
+    assert cli(data, "add", str(archive)).exit_code == 0
+    assert cli(data, "run", "--until-idle").exit_code == 0
+    (note,) = (data / "quarantine").rglob("*.reason.txt")
+    what = note.read_text(encoding="utf-8").splitlines()[1]
+    assert what.startswith("what: day1/cut vid.mp4"), what
+    assert "000000-" not in what and "job-00001" not in what
+    report = json.loads(cli(data, "report", "1", "--json").stdout)
+    (kept,) = report["quarantined"]
+    assert kept["message"].startswith("day1/cut vid.mp4"), kept

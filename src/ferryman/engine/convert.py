@@ -274,6 +274,7 @@ async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> No
         await ctx.store.item_retry(item.id, ctx.owner, exc, delay)
         return
     job = await ctx.store.get_job(item.job_id)
+    exc = quarantine.in_input_terms(exc, src, item.source_path)
     kept = await asyncio.to_thread(
         quarantine.keep_again,  # a crash after the move and before the record: found
         settings.quarantine_dir,

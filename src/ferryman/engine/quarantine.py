@@ -37,6 +37,7 @@ def keep(
     """
     if not src.is_file():
         raise FileNotFoundError(f"nothing to keep at {src}")
+    error = in_input_terms(error, src, label)
     plain = kept_path(root, job_id, job_name, label)
     if not move and plain.is_file():
         dest = plain  # this input was kept before
@@ -99,9 +100,21 @@ def keep_again(
         # A marked spot is surely this item's; the plain one, only if no marked one is.
         for earlier in (*marked, plain):
             if earlier.is_file():
-                write_reason(earlier, error)
+                write_reason(earlier, in_input_terms(error, src, label))
                 return earlier
     return keep(root, job_id, job_name, src, label, error, move=True, unique=unique)
+
+
+def in_input_terms(error: FerrymanError, work_file: Path, label: str) -> FerrymanError:
+    """``error`` with the work area's name of the file (``000001-cutvid.mp4``) replaced
+    by the entry's path inside the input (``trip/cut vid.mp4``): the name a person knows.
+    """
+    if not work_file.name or work_file.name not in error.message:
+        return error
+    message = error.message.replace(str(work_file), label).replace(work_file.name, label)
+    renamed = FerrymanError(error.code, message)
+    renamed.__cause__ = error.__cause__
+    return renamed
 
 
 def write_reason(dest: Path, error: FerrymanError) -> Path:

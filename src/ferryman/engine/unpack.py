@@ -266,6 +266,7 @@ async def _read_all(
         prepared = await asyncio.to_thread(prepare, staged, settings.send_documents, options)
         if prepared.state is ItemState.QUARANTINED and prepared.work_path is not None:
             assert prepared.error is not None
+            prepared.error = quarantine.in_input_terms(prepared.error, dest, info.path)
             kept = await asyncio.to_thread(
                 quarantine.keep,
                 settings.quarantine_dir,
