@@ -81,6 +81,7 @@ class Concurrency(BaseModel):
     unpack: int = Field(1, ge=1, le=32)
     convert: int = Field(1, ge=1, le=16)
     deliver: int = Field(1, ge=1, le=32)
+    fetch: int = Field(1, ge=1, le=16, description="Downloads at once (one suits a phone).")
 
 
 class Retry(BaseModel):
@@ -182,6 +183,24 @@ class TelegramSettings(BaseModel):
     )
 
 
+class NetworkSettings(BaseModel):
+    """Downloads: when a connection counts as stalled, and how links are followed."""
+
+    model_config = ConfigDict(extra="forbid")
+    stall_seconds: float = Field(
+        60.0, gt=0, description="No bytes for this long: reconnect and resume."
+    )
+    connect_timeout: float = Field(20.0, gt=0)
+    max_redirects: int = Field(10, ge=0, le=50)
+    user_agent: str = Field("ferryman/0.1", min_length=1, max_length=256)
+    stream_archives: str = Field(
+        "auto",
+        pattern="^(auto|never)$",
+        description="auto: read an archive over HTTP when the server allows; never: fetch first.",
+    )
+    wifi_only: bool = Field(False, description="Download only on Wi-Fi (a phone's data plan).")
+
+
 class Settings(BaseModel):
     """Everything ferryman can be told; see ``ferryman config show``."""
 
@@ -208,6 +227,7 @@ class Settings(BaseModel):
     media: MediaSettings = Field(default_factory=MediaSettings)  # type: ignore[arg-type]
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)  # type: ignore[arg-type]
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)  # type: ignore[arg-type]
+    network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type]
     passwords: list[str] = Field(
         default_factory=list, description="Tried on every encrypted archive, after the job's."
     )

@@ -21,7 +21,9 @@ class ErrorSpec:
 
 _SPECS: tuple[ErrorSpec, ...] = (
     # input / sources
-    ErrorSpec("source.not_found", False, "Check the path; it may have moved or been renamed."),
+    ErrorSpec(
+        "source.not_found", False, "Check the path or link; it may have moved or been removed."
+    ),
     ErrorSpec("source.unreadable", False, "Check the file's permissions (ferryman needs read)."),
     ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
     ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
@@ -30,6 +32,34 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "source.unsupported",
         False,
         "ferryman cannot read this kind of input; give a local file, folder or archive.",
+    ),
+    # network sources
+    ErrorSpec(
+        "source.http.status",
+        True,
+        "The server answered with an error (the status is in the message); it is retried."
+        " If it stays, try the link in a browser.",
+    ),
+    ErrorSpec(
+        "source.http.refused",
+        False,
+        "The server refused the request (the status is in the message); check the link.",
+    ),
+    ErrorSpec(
+        "source.http.stalled",
+        True,
+        "The download stopped sending bytes; it reconnects and resumes. Raise"
+        " `network.stall_seconds` on a very slow link.",
+    ),
+    ErrorSpec(
+        "source.http.changed",
+        True,
+        "The file on the server changed during the download; it starts again from zero.",
+    ),
+    ErrorSpec(
+        "source.auth",
+        False,
+        "The server wants a login or the link expired; get a fresh link and add it again.",
     ),
     # archives
     ErrorSpec(
