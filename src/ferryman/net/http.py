@@ -1,0 +1,97 @@
+"""HTTP facts shared by the probe and the downloader: the client, ranges, statuses as codes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import httpx
+
+from ferryman.config import NetworkSettings
+from ferryman.errors import FerrymanError
+from ferryman.net.waits import retry_after_seconds
+
+_CONTENT_RANGE = re.compile(r"\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*", re.IGNORECASE)
+# Asked for explicitly: a compressed transfer would make offsets and lengths meaningless.
+BASE_HEADERS = {"Accept-Encoding": "identity"}
+
+
+class ServerWait(FerrymanError):
+    """The server asked to be left alone for ``seconds`` (429/503 with Retry-After)."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__("source.http.status", message)
+        self.seconds = seconds
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRange:
+    """``Content-Range: bytes start-end/total`` (``start``/``end`` None for ``*/total``)."""
+
+    start: int | None
+    end: int | None
+    total: int | None
+
+
+def make_client(settings: NetworkSettings) -> httpx.AsyncClient:
+    """The client downloads and probes share: redirects followed up to the limit, our
+    User-Agent, the connect timeout; the read timeout is the stall watchdog."""
+    return httpx.AsyncClient(
+        follow_redirects=True,
+        max_redirects=settings.max_redirects,
+        headers={"User-Agent": settings.user_agent},
+        timeout=request_timeout(settings),
+    )
+
+
+def request_timeout(settings: NetworkSettings) -> httpx.Timeout:
+    """No bytes for ``stall_seconds`` while waiting for a response or its body: stalled."""
+    return httpx.Timeout(settings.stall_seconds, connect=settings.connect_timeout)
+
+
+def parse_content_range(value: str | None) -> ContentRange | None:
+    """The header's numbers, or None when it is missing or malformed."""
+    match = _CONTENT_RANGE.fullmatch(value or "")
+    if not match:
+        return None
+    start, end, total = match.groups()
+    if (start is None) != (end is None):
+        return None
+    first = int(start) if start is not None else None
+    last = int(end) if end is not None else None
+    if first is not None and last is not None and last < first:
+        return None
+    return ContentRange(first, last, int(total) if total != "*" else None)
+
+
+def content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("content-length", "")
+    return int(value) if value.strip().isdigit() else None
+
+
+def status_error(response: httpx.Response) -> FerrymanError:
+    """A failed status as an error code: whether retrying can help follows from the code."""
+    status = response.status_code
+    where = str(response.url)
+    if status in (401, 403, 407):
+        return FerrymanError("source.auth", f"HTTP {status} for {where}")
+    if status in (404, 410):
+        return FerrymanError("source.not_found", f"HTTP {status} for {where}")
+    if status in (429, 503):
+        wait = retry_after_seconds(response.headers.get("retry-after"))
+        if wait is not None:
+            return ServerWait(f"HTTP {status} for {where}: retry after {wait:.0f} s", wait)
+    if status >= 500 or status in (408, 425, 429):
+        return FerrymanError("source.http.status", f"HTTP {status} for {where}")
+    return FerrymanError("source.http.refused", f"HTTP {status} for {where}")
+
+
+def transport_error(exc: httpx.HTTPError, url: str) -> FerrymanError:
+    """A failure below HTTP: a stall, a dropped or refused connection, too many redirects."""
+    if isinstance(exc, httpx.ReadTimeout):
+        return FerrymanError("source.http.stalled", f"no bytes from {url} in time")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return FerrymanError("source.http.refused", f"too many redirects from {url}")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return FerrymanError("source.unsupported", f"{url}: {exc}")
+    return FerrymanError("source.io", f"{type(exc).__name__} from {url}: {exc}")

@@ -1,0 +1,113 @@
+"""What a link is, from what the server says: Content-Type first, then the first bytes.
+
+A link's extension decides nothing (``/get?id=3`` is a zip, ``video.mp4`` may be an
+HTML login page). A specific Content-Type is believed; a generic one
+(``application/octet-stream``, none at all, ``text/plain``) lets the bytes decide,
+and the bytes also settle what a type cannot (an animated GIF, a zip that is a
+document).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from ferryman.media.classify import HEAD_SIZE, classify
+from ferryman.model import MediaKind
+
+SNIFF_BYTES = HEAD_SIZE
+
+
+class LinkKind(StrEnum):
+    """How a link is handled: unpacked, delivered as media, read as a page, or neither."""
+
+    ARCHIVE = "archive"
+    VIDEO = "video"
+    PHOTO = "photo"
+    ANIMATION = "animation"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    PAGE = "page"  # HTML: a landing page, a login form or an error, never the file itself
+    OTHER = "other"
+
+
+_GENERIC = frozenset(
+    {
+        "",
+        "application/octet-stream",
+        "binary/octet-stream",
+        "application/x-download",
+        "application/download",
+        "application/force-download",
+        "application/unknown",
+        "text/plain",
+    }
+)
+_ARCHIVE_TYPES = frozenset(
+    {
+        "application/zip",
+        "application/x-zip",
+        "application/x-zip-compressed",
+        "application/vnd.rar",
+        "application/x-rar",
+        "application/x-rar-compressed",
+        "application/x-7z-compressed",
+        "application/x-tar",
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-gtar",
+        "application/x-xz",
+        "application/x-bzip2",
+        "application/zstd",
+        "application/x-zstd",
+        "application/x-lzip",
+        "application/vnd.ms-cab-compressed",
+    }
+)
+_PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_BY_MEDIA = {
+    MediaKind.ARCHIVE: LinkKind.ARCHIVE,
+    MediaKind.VIDEO: LinkKind.VIDEO,
+    MediaKind.PHOTO: LinkKind.PHOTO,
+    MediaKind.ANIMATION: LinkKind.ANIMATION,
+    MediaKind.AUDIO: LinkKind.AUDIO,
+    MediaKind.DOCUMENT: LinkKind.DOCUMENT,
+    MediaKind.OTHER: LinkKind.OTHER,
+}
+_MEDIA_FAMILIES = {"video": LinkKind.VIDEO, "image": LinkKind.PHOTO, "audio": LinkKind.AUDIO}
+
+
+def mime_type(content_type: str | None) -> str:
+    """``"Text/HTML; charset=utf-8"`` → ``"text/html"``."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def looks_like_html(head: bytes) -> bool:
+    """An HTML document by its start (after a BOM and whitespace)."""
+    text = head[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return text.startswith((b"<!doctype html", b"<html"))
+
+
+def kind_of(content_type: str | None, head: bytes = b"", name: str = "") -> LinkKind:
+    """The link's kind; ``head`` is the body's first bytes (may be empty), ``name`` only
+    breaks ties the bytes cannot settle (as in ``media.classify``)."""
+    mime = mime_type(content_type)
+    if mime in _PAGE_TYPES:
+        return LinkKind.PAGE
+    if mime in _ARCHIVE_TYPES:
+        return LinkKind.ARCHIVE
+    family = mime.split("/", 1)[0]
+    if family in _MEDIA_FAMILIES:
+        if head:  # the type says media; the bytes say which (a GIF may be an animation)
+            sniffed = _BY_MEDIA[classify(head, name)]
+            if sniffed in (LinkKind.VIDEO, LinkKind.PHOTO, LinkKind.ANIMATION, LinkKind.AUDIO):
+                return sniffed
+        return _MEDIA_FAMILIES[family]
+    if mime == "application/pdf":
+        return LinkKind.DOCUMENT
+    if mime not in _GENERIC and not head:
+        return LinkKind.OTHER
+    if not head:
+        return LinkKind.OTHER
+    if looks_like_html(head):
+        return LinkKind.PAGE
+    return _BY_MEDIA[classify(head, name)]
