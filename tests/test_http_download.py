@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -19,6 +20,7 @@ from ferryman.errors import FerrymanError
 from ferryman.net.download import Downloaded, download
 from ferryman.net.http import make_client
 from ferryman.net.kinds import LinkKind
+from ferryman.net.partfile import PartWriter
 from ferryman.net.progress import DownloadProgress, SpeedMeter
 from ferryman.net.sidecar import PartRecord, write_record
 from tests.httpserve import Faults, FaultServer, Link, serving
@@ -416,6 +418,23 @@ async def test_names_come_from_rfc6266_then_the_final_url(
         "m\u00e4rz clip.mp4",
         "m\u00e4rz clip.mp4.part.json",
     ]
+
+
+def test_a_full_disk_while_writing_is_space_low() -> None:
+    writer = PartWriter(Path("/dev/full"), 0)  # every write: ENOSPC, from the kernel
+    try:
+        with pytest.raises(FerrymanError) as caught:
+            writer.write(b"x" * 4096, sync=False)
+    finally:
+        with contextlib.suppress(OSError):
+            writer.close()
+    assert caught.value.code == "space.low" and caught.value.retryable
+
+
+async def test_a_given_name_is_made_safe_too(server: FaultServer, tmp_path: Path) -> None:
+    server.add("/n", b"abc", disposition='attachment; filename="server.bin"')
+    result = await fetch(server.url("/n"), tmp_path, name="../mine:1.bin")
+    assert result.name == "mine_1.bin" and result.path == tmp_path / "mine_1.bin"
 
 
 async def test_a_refused_connection_is_a_retryable_io_error(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ from ferryman.net.http import (
     transport_error,
 )
 from ferryman.net.kinds import SNIFF_BYTES, LinkKind, kind_of
-from ferryman.net.names import pick_filename
+from ferryman.net.names import FALLBACK_NAME, pick_filename, safe_filename
 from ferryman.net.progress import ProgressCallback, ProgressReporter
 from ferryman.net.sidecar import PartRecord, part_path, write_record
 from ferryman.net.waits import backoff_seconds
@@ -299,7 +299,7 @@ class _Download:
         final_url = str(response.url)
         old = self.record
         if self.fixed_name:
-            name = self.fixed_name
+            name = safe_filename(self.fixed_name) or FALLBACK_NAME
         elif old is not None and old.same_content(etag, modified):
             name = old.name  # the same file again (maybe by a refreshed link): same name
         else:

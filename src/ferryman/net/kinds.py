@@ -87,6 +87,12 @@ def looks_like_html(head: bytes) -> bool:
     return text.startswith((b"<!doctype html", b"<html"))
 
 
+def type_decides(content_type: str | None) -> bool:
+    """Whether the Content-Type alone settles the kind (the bytes would add nothing)."""
+    mime = mime_type(content_type)
+    return mime in _PAGE_TYPES or mime in _ARCHIVE_TYPES or mime == "application/pdf"
+
+
 def kind_of(content_type: str | None, head: bytes = b"", name: str = "") -> LinkKind:
     """The link's kind; ``head`` is the body's first bytes (may be empty), ``name`` only
     breaks ties the bytes cannot settle (as in ``media.classify``)."""

@@ -24,11 +24,8 @@ from ferryman.net.http import (
     status_error,
     transport_error,
 )
-from ferryman.net.kinds import SNIFF_BYTES, LinkKind, kind_of, mime_type
+from ferryman.net.kinds import SNIFF_BYTES, LinkKind, kind_of, type_decides
 from ferryman.net.names import pick_filename
-
-# Types that settle a link's kind without its bytes.
-_DECISIVE_FAMILIES = ("text/html", "application/xhtml+xml", "application/pdf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +86,10 @@ def _from_headers(url: str, response: httpx.Response, body: bytes = b"") -> Link
 
 
 def _needs_bytes(facts: LinkFacts) -> bool:
-    decided = mime_type(facts.content_type) in _DECISIVE_FAMILIES
-    return not facts.accepts_ranges or not decided and facts.size != 0
+    """The first bytes are worth a request: they say what the type cannot, or prove Range."""
+    if facts.size == 0:
+        return False
+    return not facts.accepts_ranges or not type_decides(facts.content_type)
 
 
 async def _ranged_get(
