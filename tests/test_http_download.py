@@ -172,6 +172,16 @@ async def test_a_stall_that_never_ends_is_reported(server: FaultServer, tmp_path
     assert (tmp_path / "dead.part").stat().st_size == 1000  # kept for the engine's next try
 
 
+async def test_a_server_that_never_answers_counts_as_stalled(tmp_path: Path) -> None:
+    with serving(Link(latency=3.0)) as mute:  # headers come only after 3 s
+        mute.add("/quiet", payload(1000))
+        started = time.monotonic()
+        with pytest.raises(FerrymanError) as caught:
+            await fetch(mute.url("/quiet"), tmp_path, stall=0.3, attempts=2)
+        assert caught.value.code == "source.http.stalled"
+        assert time.monotonic() - started < 2.5
+
+
 async def test_429_waits_for_retry_after(server: FaultServer, tmp_path: Path) -> None:
     data = payload(MiB)
     server.add("/busy", data, faults=Faults(status=429, retry_after="1"))
@@ -391,7 +401,7 @@ async def test_a_killed_download_resumes_from_its_part(tmp_path: Path) -> None:
         slow.link.bandwidth = None
         result = await fetch(url, folder)
         assert result.path.read_bytes() == data
-        assert result.kind is LinkKind.ARCHIVE or result.kind is LinkKind.OTHER
+        assert result.kind is LinkKind.ARCHIVE  # by its Content-Type
         assert slow.served["/big.zip"] <= 1.2 * len(data)
         assert statuses(slow, "/big.zip")[-1][:2] == (206, f"bytes={kept}-")
 
