@@ -18,7 +18,15 @@ from ferryman.media.audio import extract_audio, transcode_audio_only
 from ferryman.media.plan import plan_for
 from ferryman.media.probe import MP4_FAMILY, probe
 from ferryman.model import MediaKind, Plan
-from tests.test_media_probe_plan import FPS, SIZE, frame_image, write_audio, write_video
+from tests.test_media_probe_plan import (
+    AVI_AUDIO,
+    FPS,
+    SIZE,
+    frame_image,
+    write_audio,
+    write_avi,
+    write_video,
+)
 
 # ---------------------------------------------------------------------------- factory
 
@@ -191,6 +199,24 @@ def test_audio_transcode_copies_video_and_makes_aac(
     assert info.duration == pytest.approx(probe(src).duration, abs=0.1)
     assert tone_frequency(dst) == pytest.approx(440, rel=0.05)
     assert rising_to_one(fractions), fractions
+
+
+@pytest.mark.parametrize("audio", sorted(AVI_AUDIO))
+def test_avi_sound_timed_per_codec_frame_becomes_aac_of_the_same_length(
+    tmp_path: Path, audio: str
+) -> None:
+    # AVI ticks once per AC-3 or MP3 frame; AAC's 1024-sample pieces stamped from those
+    # ticks went back in time and the muxer refused them (EINVAL).
+    src = write_avi(tmp_path / f"{audio}.avi", audio=audio, seconds=2.0)
+    length = probe(src).duration
+    video, sound = tmp_path / "out.mp4", tmp_path / "out.m4a"
+    transcode_audio_only(src, video)
+    extract_audio(src, sound, fmt="m4a")
+    assert packet_bytes(video, "video") == packet_bytes(src, "video")
+    assert audio_layout(video) == ("aac", 2, 48_000, 1)
+    for out in (video, sound):
+        assert probe(out).duration == pytest.approx(length, abs=0.1), out.name
+        assert tone_frequency(out) == pytest.approx(440, rel=0.05), out.name
 
 
 def test_audio_transcode_keeps_sync_when_the_source_starts_late(

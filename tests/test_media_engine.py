@@ -27,7 +27,15 @@ from ferryman.samples import make_zip
 from ferryman.store import Store
 
 from .engine_helpers import leftovers, library_files, run_until_idle
-from .test_media_probe_plan import frame_image, huge_png, write_audio, write_image, write_video
+from .test_media_probe_plan import (
+    AVI_AUDIO,
+    frame_image,
+    huge_png,
+    write_audio,
+    write_avi,
+    write_image,
+    write_video,
+)
 
 KEYFRAME_EVERY_SECOND = {"g": "25", "keyint_min": "25", "sc_threshold": "0"}
 
@@ -170,6 +178,36 @@ async def test_every_kind_of_media_arrives_deliverable_under_telegrams_policy(
     history = await store.part_history(items["hevc.mkv"].id)
     assert -1 in history and {0, 1} <= set(history)
     assert set(history.values()) == {1}
+    assert leftovers(settings.work_dir) == []
+    await store.close()
+
+
+async def test_avi_rips_with_ac3_vbr_mp3_and_pcm_arrive_as_h264_aac_of_the_same_length(
+    tmp_path: Path, telegram_store: Store
+) -> None:
+    # AC-3 and MP3 in AVI are timed per codec frame; the AAC encoder once stamped its
+    # 1024-sample pieces from that and the muxer refused them (EINVAL), quarantining it.
+    store = telegram_store
+    settings = telegram_settings(tmp_path)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    files = {f"{audio}.avi": write_avi(folder / f"{audio}.avi", audio=audio) for audio in AVI_AUDIO}
+    job = await intake.add_source(store, folder)
+    await run_until_idle(store, settings, limit=150)
+
+    items = {it.source_path: it for it in await store.job_items(job.id)}
+    delivered = {f["source_path"]: f for f in library_files(settings.library)}
+    for name, source in files.items():
+        item = items[name]
+        assert item.state is ItemState.DELIVERED, (name, item.state, item.error_message)
+        assert item.plan is Plan.TRANSCODE, name
+        entry = delivered[name]
+        info = probe(Path(entry["album_dir"]) / entry["file"])
+        assert (info.video_codec, info.audio_codec) == ("h264", "aac"), name
+        assert explain(MediaKind.VIDEO, info, TELEGRAM)[0] is Plan.AS_IS, name
+        before = probe(source).duration
+        assert info.duration is not None and before is not None
+        assert abs(info.duration - before) < 0.1, (name, info.duration, before)
     assert leftovers(settings.work_dir) == []
     await store.close()
 

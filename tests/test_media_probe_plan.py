@@ -74,6 +74,38 @@ def write_video(
     return path
 
 
+# AVI's usual sound, as ``write_avi`` names it: (encoder, options). The MP3 is VBR
+# (LAME quality 4), so its packets differ in size the way real rips' do.
+AVI_AUDIO = {
+    "ac3": ("ac3", {}),
+    "mp3": ("libmp3lame", {"flags": "+qscale", "global_quality": str(4 * 118)}),
+    "pcm": ("pcm_s16le", {}),
+}
+
+
+def write_avi(path: Path, *, audio: str, seconds: float = 3.0) -> Path:
+    """An AVI as old rips are: MPEG-4 Part 2 with B-frames, 48 kHz stereo ``AVI_AUDIO``.
+
+    AVI times AC-3 and MP3 in one tick per codec frame (1536 or 1152 samples), not
+    per sample: that is what an encoder re-cutting frames must cope with.
+    """
+    codec, options = AVI_AUDIO[audio]
+    with av.open(str(path), "w", format="avi") as out:
+        stream = out.add_stream("mpeg4", rate=FPS, options={"bf": "2", "g": str(FPS)})
+        stream.width, stream.height = SIZE
+        stream.pix_fmt = "yuv420p"
+        sound = out.add_stream(codec, rate=48_000, options=options)
+        assert isinstance(sound, av.audio.stream.AudioStream)
+        sound.layout = "stereo"
+        for i in range(round(seconds * FPS)):
+            frame = av.VideoFrame.from_image(frame_image(i))
+            frame.pts, frame.time_base = i, Fraction(1, FPS)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+        _write_tone(out, sound, seconds)
+    return path
+
+
 def write_audio(
     path: Path, *, fmt: str, codec: str, seconds: float = 1.0, faststart: bool = False
 ) -> Path:

@@ -25,7 +25,7 @@ from ferryman.media.failures import removing_on_failure
 from ferryman.media.probe import first_streams
 from ferryman.media.progress import Progress
 from ferryman.media.remux import MP4_OPTIONS, Timestamps
-from ferryman.media.transcode import AUDIO_RATE
+from ferryman.media.transcode import AUDIO_RATE, retime_in_samples
 
 # Sample rates each encoder accepts; anything else is resampled (see ``_output_rate``).
 _MP3_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
@@ -184,7 +184,7 @@ class _AudioEncoder:
         stream.codec_context.bit_rate = bitrate
         self._stream = stream
         self._time_base = audio.time_base or Fraction(1, audio.codec_context.sample_rate)
-        self._offset = round(start / self._time_base)
+        self._start = start
         self._out = out
         self.frames = 0
 
@@ -195,9 +195,7 @@ class _AudioEncoder:
             return  # a damaged packet: skip it like FFmpeg does
         for frame in frames:
             if isinstance(frame, AudioFrame):
-                if frame.pts is not None:
-                    frame.pts -= self._offset
-                    frame.time_base = self._time_base
+                retime_in_samples(frame, self._time_base, self._start)
                 self._out.mux(self._stream.encode(frame))
                 self.frames += 1
 

@@ -35,7 +35,7 @@ from ferryman.errors import FerrymanError
 from ferryman.media.probe import first_streams
 from ferryman.media.progress import PROGRESS_INTERVAL
 from ferryman.media.remux import MP4_OPTIONS
-from ferryman.media.transcode import AUDIO_RATE, output_size
+from ferryman.media.transcode import AUDIO_RATE, output_size, retime_in_samples
 
 AUDIO_PART = -1  # the index reported for the audio track's part
 AUDIO_NAME = "audio.m4a"
@@ -557,16 +557,12 @@ class _AudioEncoder:
         self._stream.layout = "stereo"
         self._stream.codec_context.bit_rate = settings.audio_bitrate
         self._time_base = audio.time_base or Fraction(1, audio.codec_context.sample_rate)
-        self._offset = round(start / self._time_base)
+        self._start = start
         self._out = out
 
     def encode(self, frame: AudioFrame) -> float:
         """Encode one decoded frame; returns its time in seconds from the start."""
-        seconds = 0.0
-        if frame.pts is not None:
-            frame.pts -= self._offset
-            frame.time_base = self._time_base
-            seconds = float(frame.pts * self._time_base)
+        seconds = retime_in_samples(frame, self._time_base, self._start) or 0.0
         for resampled in self._resampler.resample(frame):
             self._out.mux(self._stream.encode(resampled))
         return seconds
