@@ -7,6 +7,7 @@ written outside the data dir.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
 import shutil
@@ -20,6 +21,8 @@ import pytest
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.config import Settings
 from ferryman.engine import control, intake
+from ferryman.engine.events import Event
+from ferryman.engine.runner import Engine
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo, make_photo_set
 from ferryman.store import Store
@@ -281,7 +284,19 @@ async def test_nested_archives_are_read_in_place_up_to_the_depth_limit(
     one_level = settings.model_copy(
         update={"archive": settings.archive.model_copy(update={"max_depth": 1})}
     )
-    await run_until_idle(store, one_level)  # l2.tar.gz is level 1; l3.zip would be 2
+    # What the nested archives' scratch folder holds as each entry is recorded, while
+    # the job is still being read (the housekeeper clears it anyway once the job ends).
+    nested = settings.work_dir / f"job-{job.id:05d}" / "nested"
+    held: dict[str, list[str]] = {}
+
+    def look(event: Event) -> None:
+        if event.kind == "item.recorded":
+            files = [p for p in nested.rglob("*") if p.is_file()] if nested.exists() else []
+            held[event.data["path"]] = sorted(str(p.relative_to(nested)) for p in files)
+
+    engine = Engine(store, one_level)
+    engine.bus.subscribe(look)
+    await asyncio.wait_for(engine.run(until_idle=True), 120)  # l2.tar.gz: level 1; l3.zip: 2
 
     found = await items_by_path(store, job.id)
     assert found["zero.jpg"][0] is ItemState.DELIVERED
@@ -291,9 +306,12 @@ async def test_nested_archives_are_read_in_place_up_to_the_depth_limit(
     assert state is ItemState.SKIPPED and "archive.max_depth" in (reason or "")
     assert found["fake.zip"][0] is ItemState.SKIPPED  # a plain file, not media
     assert delivered_hashes(settings) == sorted(sha256(p) for p in photos[:3])
-    assert not (settings.work_dir / f"job-{job.id:05d}" / "nested").exists() or not any(
-        (settings.work_dir / f"job-{job.id:05d}" / "nested").iterdir()
-    )
+    # A nested archive's copy lives while its entries are read, and goes right after.
+    assert held["zero.jpg"] == []
+    assert held["sub/one.jpg.gz/one.jpg"] == ["level-1/one.jpg.gz"]
+    assert held["sub/l2.tar.gz/two.jpg"] == ["level-1/l2.tar.gz"]
+    assert held["sub/l2.tar.gz/l3.zip"] == ["level-1/l2.tar.gz"]
+    assert held["fake.zip"] == ["level-1/fake.zip"]  # named so: copied out, read as a file
 
 
 async def test_a_broken_nested_archive_fails_alone(

@@ -7,6 +7,7 @@ import json
 import os
 import random
 import subprocess
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from ferryman.samples import make_photo, make_photo_set, make_tar, make_video, m
 from ferryman.store import Store
 
 from .engine_helpers import leftovers, library_files, run_until_idle, sha256
+from .waiting import eventually
 
 
 @pytest.fixture
@@ -133,10 +135,7 @@ async def test_disk_floor_makes_the_job_wait_then_resume(
         lambda e: waits.append(e.data["reason"]) if e.kind == "job.waiting" else None
     )
     running = asyncio.create_task(engine.run(until_idle=True))
-    for _ in range(200):
-        await asyncio.sleep(0.05)
-        if (await store.get_job(job.id)).wait_reason == "space.low":
-            break
+    await waiting_for_space(store, job.id)
     status = await report.status(store)
     assert status["jobs"][0]["waiting"] == "space.low"
     assert status["jobs"][0]["counts"]["delivered"] == 0
@@ -298,17 +297,20 @@ def tiny_work_area(settings: Settings) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(work)], check=False)
 
 
+async def waiting_for_space(store: Store, job_id: int) -> None:
+    async def waits() -> bool:
+        return (await store.get_job(job_id)).wait_reason == "space.low"
+
+    await eventually(waits, f"job {job_id} waiting for space.low")
+
+
 async def _run_until_it_waits_for_space(
     store: Store, settings: Settings, job_id: int
 ) -> asyncio.Task[None]:
     """The engine, running, with the job seen waiting on space.low (and still waiting)."""
     engine = Engine(store, settings)
     running = asyncio.create_task(engine.run(until_idle=True))
-    for _ in range(200):
-        await asyncio.sleep(0.05)
-        if (await store.get_job(job_id)).wait_reason == "space.low":
-            break
-    assert (await store.get_job(job_id)).wait_reason == "space.low"
+    await waiting_for_space(store, job_id)
     await asyncio.sleep(0.3)
     assert not running.done()
     return running
@@ -384,24 +386,29 @@ async def test_cancelling_a_job_whose_nested_archive_waits_for_room(
     filler.write_bytes(b"\0" * 1_300_000)
     quick = settings.model_copy(update={"lease_seconds": 1.0})  # the lost lease seen soon
     engine = Engine(store, quick)
+    readers_before = set(threading.enumerate())
     running = asyncio.create_task(engine.run())  # a long-running engine: it stays up
-    for _ in range(200):
-        await asyncio.sleep(0.05)
-        if (await store.get_job(job.id)).wait_reason == "space.low":
-            break
-    assert (await store.get_job(job.id)).wait_reason == "space.low"
+    await waiting_for_space(store, job.id)
     await control.cancel_job(store, job.id)
     assert (await store.get_job(job.id)).state is JobState.CANCELLED
     # The reading worker is free again while there is still no room: the next job runs.
     photo = make_photo(tmp_path / "next.jpg", 2)
     following = await intake.add_source(store, photo)
-    for _ in range(200):
-        await asyncio.sleep(0.05)
-        if (await store.get_job(following.id)).state is JobState.DONE:
-            break
-    assert (await store.get_job(following.id)).state is JobState.DONE
-    filler.unlink()  # room now: a wait still running would copy inner.zip out
-    await asyncio.sleep(1.0)
+
+    async def done() -> bool:
+        return (await store.get_job(following.id)).state is JobState.DONE
+
+    await eventually(done, "the next job done while the cancelled one's input waits")
+    # Still no room: a reading thread stuck in the wait would stay alive; each ends only
+    # once its wait ended and it closed its reader. None left: nothing can copy out.
+    await eventually(
+        lambda: not [
+            t for t in threading.enumerate()
+            if t.name.startswith("ferryman-read") and t not in readers_before
+        ],
+        "every reading thread of this engine ended (none left waiting for room)",
+    )  # fmt: skip
+    filler.unlink()
     nested = tiny_work_area / f"job-{job.id:05d}" / "nested"
     assert not nested.exists() or not any(p.is_file() for p in nested.rglob("*"))
     engine.stop()
@@ -494,10 +501,7 @@ async def test_cancelling_a_job_mid_album_leaves_no_work_files(
     assert leftovers(work), "the album's files are in the work area while it is delivered"
     await control.cancel_job(store, job.id)
     release.set()
-    for _ in range(200):
-        if not work.exists():
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: not work.exists(), f"{work} removed after the cancel")
     engine.stop()
     await asyncio.wait_for(running, 30)
     assert not work.exists() and leftovers(settings.work_dir) == []
