@@ -63,6 +63,20 @@ class Env:
 
         self.server.handlers[kind] = noting
 
+    def hold_until(self, kind: type, enough: Callable[[], bool]) -> None:
+        """Hold ``kind`` requests at their handler until ``enough()`` (checked as each one
+        arrives); then the held ones go on together and later ones pass straight."""
+        handler = self.server.handlers[kind]
+        opened = asyncio.Event()
+
+        async def held(server: FakeTelegram, call: Any, req: Any) -> Any:
+            if enough():
+                opened.set()
+            await opened.wait()
+            return await handler(server, call, req)
+
+        self.server.handlers[kind] = held
+
     def record_arrivals(self, kind: type) -> list[tuple[float, int, int]]:
         """(loop time, part, parts in flight) for each part request reaching its handler."""
         arrivals: list[tuple[float, int, int]] = []
@@ -242,7 +256,11 @@ async def test_premium_flood_wait_lowers_parts_in_flight_for_good(env: Env) -> N
     env.server.network.model = LinkModel(latency=0.02)
     first, first_data = env.file(8 * PART, "a.bin", seed=1)
     second, second_data = env.file(16 * PART, "b.bin", seed=2)
-    env.server.inject(SMALL, "FLOOD_PREMIUM_WAIT_1", skip=0)
+    # The wait answers the first part only once more than four are in flight, so the
+    # window is seen wider than its halved size however slowly the parts are read (the
+    # answer used to race the reading of parts 2 to 5, and lost under load).
+    env.hold_until(SMALL, lambda: env.server.stats.parts_in_flight > 4)
+    env.server.inject(SMALL, "FLOOD_PREMIUM_WAIT_1", after=True)
     waits: list[TelegramWait] = []
 
     async def on_wait(wait: TelegramWait) -> None:
