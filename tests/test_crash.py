@@ -17,6 +17,7 @@ from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.samples import make_photo_set, make_tar, make_video, make_zip
 
 from .engine_helpers import leftovers, library_files, sha256
+from .waiting import eventually_sync
 
 
 def _env(data: Path, **extra: str) -> dict[str, str]:
@@ -157,10 +158,11 @@ def test_sigkill_while_7zz_reads_loses_and_duplicates_nothing(tmp_path: Path) ->
     assert sorted(delivered) == sorted(expected)  # every entry, exactly once
     assert leftovers(data / "work") == []
     assert _all_terminal(data / "ferryman.db")
-    deadline = time.monotonic() + 10  # a 7zz of a killed run dies on its broken pipe
-    while _sevenzip_children(tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _sevenzip_children(tmp_path), "a 7zz outlived the run that started it"
+    eventually_sync(  # a 7zz of a killed run dies on its broken pipe
+        lambda: not _sevenzip_children(tmp_path),
+        "no 7zz outliving the run that started it",
+        within=10,
+    )
 
 
 def _sevenzip_children(tmp_path: Path) -> list[str]:
@@ -184,9 +186,7 @@ def test_sigterm_releases_leases_and_restart_continues_at_once(tmp_path: Path) -
     photos = make_photo_set(tmp_path / "p", 150, size=(96, 72))
     _add([make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos])], env)
     proc = _cli("run", "--until-idle", env=env)
-    deadline = time.monotonic() + 60
-    while not list((data / "library").rglob("0002")) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually_sync(lambda: list((data / "library").rglob("0002")), "album 2 delivered", within=60)
     assert proc.poll() is None, "the run ended before it could be stopped"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0

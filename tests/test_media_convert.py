@@ -24,6 +24,7 @@ from ferryman.media.transcode import output_size
 from ferryman.model import MediaKind, Plan
 
 from .test_media_probe_plan import build_media, write_video
+from .waiting import eventually
 
 
 def transcode_to_mp4(
@@ -232,12 +233,7 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 async def wait_for_pid(pid_file: Path) -> int:
-    for _ in range(1000):
-        pid = read_pid(pid_file)
-        if pid is not None:
-            return pid
-        await asyncio.sleep(0.01)
-    raise AssertionError("the child never started")
+    return await eventually(lambda: read_pid(pid_file), f"the child's pid in {pid_file.name}")
 
 
 def gone(pid: int) -> bool:

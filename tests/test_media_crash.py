@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import time
 from pathlib import Path
 
 import av
@@ -21,6 +20,7 @@ from ferryman.media.segmented import plan_segments
 from .engine_helpers import library_files
 from .test_crash import _add, _cli, _env
 from .test_media_probe_plan import write_video
+from .waiting import eventually_sync
 
 SECONDS = 20.0
 FPS = 25
@@ -34,16 +34,15 @@ def _parts(db: Path) -> dict[int, tuple[int, float]]:
 
 
 def _wait_for_video_parts(db: Path, count: int, limit: float) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if db.exists():
-            try:
-                if sum(1 for part in _parts(db) if part >= 0) >= count:
-                    return
-            except sqlite3.OperationalError:
-                pass  # the table is not there yet, or the database is busy
-        time.sleep(0.02)
-    raise AssertionError(f"fewer than {count} segments were recorded in {limit:.0f} s")
+    def recorded() -> bool:
+        if not db.exists():
+            return False
+        try:
+            return sum(1 for part in _parts(db) if part >= 0) >= count
+        except sqlite3.OperationalError:
+            return False  # the table is not there yet, or the database is busy
+
+    eventually_sync(recorded, f"{count} video segments recorded", within=limit)
 
 
 @pytest.mark.slow

@@ -38,6 +38,7 @@ from ferryman.telegram.client import make_client
 
 from .engine_helpers import leftovers
 from .telegram_helpers import log_in, tg_settings
+from .waiting import eventually
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = 12  # two albums: ten and two
@@ -241,8 +242,9 @@ async def test_the_tcp_transport_carries_answers_errors_drops_and_keys(tmp_path:
         with pytest.raises(ConnectionError):
             await extra.send(functions.users.GetUsersRequest([types.InputUserSelf()]))
         assert not extra.is_connected()
-        await asyncio.sleep(0.05)
-        assert len(server.connections_of(me.id)) == 1  # the fake saw it go, too
+        await eventually(  # the fake sees it go, too
+            lambda: len(server.connections_of(me.id)) == 1, "the fake dropping the connection"
+        )
 
         fresh = RemoteSender("127.0.0.1", remote.port)  # no key yet: the server makes one
         await fresh.connect()
@@ -252,8 +254,7 @@ async def test_the_tcp_transport_carries_answers_errors_drops_and_keys(tmp_path:
     finally:
         await client.disconnect()
         await remote.close()
-    await asyncio.sleep(0.05)
-    assert server.senders == {}
+    await eventually(lambda: server.senders == {}, "every connection gone from the fake")
 
 
 # ------------------------------------------------------------------ crashes

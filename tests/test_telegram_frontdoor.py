@@ -14,10 +14,10 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from telethon import errors
@@ -43,8 +43,7 @@ from ferryman.store import Store
 from ferryman.store.telegram_inbox import StatusRow
 from tests.engine_helpers import library_files, sha256
 from tests.test_archive_engine import needs_7zz, zip_with_password
-
-T = TypeVar("T")
+from tests.waiting import eventually
 
 
 @dataclass
@@ -128,18 +127,6 @@ async def serving(w: World) -> AsyncIterator[Engine]:
             await client.disconnect()
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 15) -> T:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + within
-    while True:
-        found = await check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 async def reply_to(w: World, person: Account, text: str) -> str:
     """Send ``text`` and wait for the account's next message to ``person``."""
     before = len(w.said(person))
@@ -149,7 +136,7 @@ async def reply_to(w: World, person: Account, text: str) -> str:
         said = w.said(person)
         return said[before].text if len(said) > before else None
 
-    return await eventually(answered)
+    return await eventually(answered, f"an answer to {text!r}")
 
 
 def local_path(uri: str) -> Path:
@@ -175,7 +162,7 @@ async def job_in(w: World, state: JobState, job_id: int | None = None) -> Any:
         jobs = [j for j in await w.store.list_jobs() if job_id is None or j.id == job_id]
         return next((j for j in jobs if j.state is state), None)
 
-    return await eventually(found)
+    return await eventually(found, f"a job {job_id or ''} in state {state.value}")
 
 
 def tear(path: Path) -> None:
@@ -291,7 +278,7 @@ async def test_a_zip_from_an_allowed_user_becomes_a_job_with_the_same_bytes(
         async def summary_shown() -> bool:
             return any("done, 3 delivered" in t for t in world.texts(world.alice))
 
-        await eventually(summary_shown)
+        await eventually(summary_shown, "the summary 'done, 3 delivered'")
     assert job.name == "holiday" and job.dest == "library:"
     source = local_path(job.source)
     assert content(source) == content(zipped)
@@ -319,7 +306,7 @@ async def test_a_file_sent_again_is_not_processed_twice_but_force_takes_it(
             said = world.texts(world.alice)
             return said[before] if len(said) > before else None
 
-        assert "received before" in await eventually(refused)
+        assert "received before" in await eventually(refused, "an answer to the forward")
         assert [j.id for j in await world.store.list_jobs()] == [job.id]
 
         world.send(world.alice, "force", media=first.media)
@@ -328,7 +315,7 @@ async def test_a_file_sent_again_is_not_processed_twice_but_force_takes_it(
             jobs = await world.store.list_jobs()
             return jobs[1] if len(jobs) == 2 and jobs[1].state.terminal else None
 
-        forced = await eventually(second_job)
+        forced = await eventually(second_job, "a second job, ended")
     assert forced.state is JobState.DONE
     assert local_path(forced.source) != local_path(job.source)
     assert content(local_path(forced.source)) == content(zipped)
@@ -349,7 +336,7 @@ async def test_pass_unblocks_a_job_waiting_for_a_password(world: World) -> None:
         async def asked() -> bool:
             return any("needs the archive password" in t for t in world.texts(world.bob))
 
-        await eventually(asked)  # the status message tells what to do
+        await eventually(asked, "the status asking for the password")  # what to do
         answer = await reply_to(world, world.bob, "/pass s3cret")
         assert answer.startswith(f"job {waiting.id}: password added")
         assert "s3cret" not in answer
@@ -463,7 +450,7 @@ async def test_a_job_that_ended_while_ferryman_was_down_gets_its_summary_at_the_
             shown = status is not None and status.text == message.text != stale
             return status if shown else None
 
-        status = await eventually(summary)  # shown, and remembered as shown
+        status = await eventually(summary, "the summary shown and remembered as shown")
     assert message.text.startswith(f"job {job.id} trip: done, 2 delivered")
     assert message.edits == edits + 1
     assert status.percent == 100
@@ -491,7 +478,7 @@ async def test_the_status_message_follows_the_job_no_faster_than_the_rule(
             async def final_shown() -> bool:
                 return any("big: done" in t for t in w.texts(w.alice))
 
-            await eventually(final_shown)
+            await eventually(final_shown, "the status 'big: done'")
     finally:
         await w.store.close()
 
@@ -578,7 +565,7 @@ async def test_an_interrupted_download_resumes_from_the_partial_file(world: Worl
             path = Path(rows[0].path)
             return path if size_of(path) >= 3 * CHUNK else None
 
-        path = await eventually(partial)
+        path = await eventually(partial, "three chunks of the download on disk")
         await asyncio.sleep(0.3)  # the dropped chunk is asked again, and dropped again
     assert size_of(path) == 3 * CHUNK
     assert content(path) == data[: 3 * CHUNK]

@@ -28,6 +28,7 @@ from ferryman.store import Store
 from .engine_helpers import leftovers
 from .telegram_helpers import log_in, media_kind, tg_settings, video_attribute
 from .test_media_probe_plan import write_video
+from .waiting import eventually
 
 
 class World:
@@ -65,10 +66,11 @@ class World:
         more, for anything still running to show itself), and stop it."""
         engine = self.engine(store)
         task = asyncio.create_task(engine.run())
-        for _ in range(400):
-            await asyncio.sleep(0.05)
-            if await store.tg_wait_until(["account"]) > 0:
-                break
+
+        async def told() -> bool:
+            return await store.tg_wait_until(["account"]) > 0
+
+        await eventually(told, "an account-wide wait stored")
         await asyncio.sleep(settle)
         engine.stop()
         await task
@@ -311,10 +313,11 @@ async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before
     second = await intake.add_source(store, other, dest="telegram:me")
     engine = w.engine(store)
     task = asyncio.create_task(engine.run())
-    for _ in range(100):
-        await asyncio.sleep(0.05)
-        if [it for it in await store.job_items(second.id) if it.state is ItemState.GROUPED]:
-            break
+
+    async def grouped() -> bool:
+        return any(it.state is ItemState.GROUPED for it in await store.job_items(second.id))
+
+    await eventually(grouped, "the second job's album sealed")
     await asyncio.sleep(0.5)
     engine.stop()
     await task
