@@ -84,14 +84,16 @@ AVI_AUDIO = {
 
 
 def write_avi(path: Path, *, audio: str, seconds: float = 3.0) -> Path:
-    """An AVI as old rips are: MPEG-4 Part 2 with B-frames, 48 kHz stereo ``AVI_AUDIO``.
+    """An AVI as old rips are: MPEG-4 Part 2 with B-frames (a keyframe each second) and
+    48 kHz stereo ``AVI_AUDIO``.
 
     AVI times AC-3 and MP3 in one tick per codec frame (1536 or 1152 samples), not
     per sample: that is what an encoder re-cutting frames must cope with.
     """
     codec, options = AVI_AUDIO[audio]
     with av.open(str(path), "w", format="avi") as out:
-        stream = out.add_stream("mpeg4", rate=FPS, options={"bf": "2", "g": str(FPS)})
+        every_second = {"bf": "2", "g": str(FPS), "sc_threshold": "1000000000"}
+        stream = out.add_stream("mpeg4", rate=FPS, options=every_second)
         stream.width, stream.height = SIZE
         stream.pix_fmt = "yuv420p"
         sound = out.add_stream(codec, rate=48_000, options=options)

@@ -27,7 +27,8 @@ from ferryman.media.segmented import (
     transcode_resumable,
 )
 
-from .test_media_probe_plan import FPS, SIZE, frame_image, write_video
+from .test_media_probe_plan import AVI_AUDIO, FPS, SIZE, frame_image, write_avi, write_video
+from .waiting import eventually_sync
 
 SECONDS = 6
 STEP = 1.5  # segment_seconds: with a keyframe every second, segments of 2 s
@@ -81,6 +82,11 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             seconds=SECONDS,
             video_options=MPEG4_EVERY_SECOND,
         ),
+        # AVI times AC-3 and MP3 per codec frame (see ``write_avi``), PCM per sample.
+        **{
+            f"{audio}.avi": write_avi(root / f"{audio}.avi", audio=audio, seconds=SECONDS)
+            for audio in AVI_AUDIO
+        },
         "mpeg2.ts": write_video(  # a TV recording: no index, so seeks land late
             root / "mpeg2.ts",
             vcodec="mpeg2video",
@@ -194,6 +200,7 @@ def test_a_single_keyframe_gives_one_segment(tmp_path: Path) -> None:
         "h264_10bit.mp4",
         "h264_444.mp4",
         "mpeg4.avi",
+        *(f"{audio}.avi" for audio in AVI_AUDIO),
         "mpeg2.ts",
         "odd.mkv",
         "rotated.mp4",
@@ -304,11 +311,14 @@ def kill_after_two_parts(src: Path, dst: Path, workdir: Path, record: Path) -> l
     child = ctx.Process(target=record_parts, args=(src, dst, workdir, record))
     child.start()
     try:
-        deadline = time.monotonic() + 60
-        while len(read_record(record)) < 2:
-            assert child.is_alive() and time.monotonic() < deadline, "no two parts recorded"
-            time.sleep(0.01)
-        time.sleep(0.3)  # well inside the next part
+        eventually_sync(
+            lambda: len(read_record(record)) >= 2 or not child.is_alive(),
+            "two parts recorded",
+            within=60,
+        )
+        assert child.is_alive(), "the child ended before two parts were recorded"
+        # Inside the next part: its temporary file is there (the part is not done yet).
+        eventually_sync(lambda: list(workdir.glob(".*.tmp")), "the next part begun")
         assert child.pid is not None
         os.kill(child.pid, signal.SIGKILL)
     finally:
