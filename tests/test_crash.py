@@ -180,6 +180,7 @@ def _sevenzip_children(tmp_path: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_sigterm_releases_leases_and_restart_continues_at_once(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = _env(data, FERRYMAN_LEASE_SECONDS="3600")  # a kept lease would block for an hour
@@ -198,6 +199,7 @@ def test_sigterm_releases_leases_and_restart_continues_at_once(tmp_path: Path) -
     assert delivered == sorted(sha256(p) for p in photos)
 
 
+@pytest.mark.slow
 def test_second_run_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = _env(data)

@@ -113,6 +113,7 @@ async def telegram_store(tmp_path: Path) -> Store:
     return await Store.open(telegram_settings(tmp_path).database)
 
 
+@pytest.mark.slow
 async def test_every_kind_of_media_arrives_deliverable_under_telegrams_policy(
     tmp_path: Path, telegram_store: Store
 ) -> None:
@@ -182,6 +183,7 @@ async def test_every_kind_of_media_arrives_deliverable_under_telegrams_policy(
     await store.close()
 
 
+@pytest.mark.slow
 async def test_avi_rips_with_ac3_vbr_mp3_and_pcm_arrive_as_h264_aac_of_the_same_length(
     tmp_path: Path, telegram_store: Store
 ) -> None:
@@ -263,6 +265,7 @@ def noisy_video(path: Path, seconds: float = 4.0, size: tuple[int, int] = (320, 
     return path
 
 
+@pytest.mark.slow
 async def test_oversize_scale_re_encodes_under_the_limit_instead_of_splitting(
     tmp_path: Path, telegram_store: Store
 ) -> None:

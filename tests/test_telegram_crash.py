@@ -260,6 +260,7 @@ async def test_the_tcp_transport_carries_answers_errors_drops_and_keys(tmp_path:
 # ------------------------------------------------------------------ crashes
 
 
+@pytest.mark.slow
 async def test_sigkill_between_send_multi_media_and_its_record_sends_each_photo_once(
     tmp_path: Path,
 ) -> None:
@@ -303,6 +304,7 @@ async def test_sigkill_between_send_multi_media_and_its_record_sends_each_photo_
     assert not {m.media.file.name for m in posted if m.media} & set(uploaded)
 
 
+@pytest.mark.slow
 async def test_sigkill_during_uploads_delivers_each_photo_once(tmp_path: Path) -> None:
     w = World(tmp_path)
     await w.start()

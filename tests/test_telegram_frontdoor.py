@@ -456,6 +456,7 @@ async def test_a_job_that_ended_while_ferryman_was_down_gets_its_summary_at_the_
     assert status.percent == 100
 
 
+@pytest.mark.slow
 async def test_the_status_message_follows_the_job_no_faster_than_the_rule(
     tmp_path: Path,
 ) -> None:

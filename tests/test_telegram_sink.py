@@ -151,6 +151,7 @@ async def test_an_archive_arrives_as_albums_once_with_video_attributes_and_thumb
     await store.close()
 
 
+@pytest.mark.slow
 async def test_a_lost_answer_to_send_multi_media_does_not_send_the_album_twice(
     tmp_path: Path,
 ) -> None:
@@ -291,6 +292,7 @@ async def test_an_album_refused_in_every_file_is_kept_whole_in_quarantine(
     await store.close()
 
 
+@pytest.mark.slow
 async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before_it_ends(
     tmp_path: Path,
 ) -> None:
