@@ -204,9 +204,14 @@ def test_second_run_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = _env(data)
     first = _cli("run", env=env)
-    try:
-        time.sleep(1.5)
+    lock = data / "run.lock"
+    try:  # the pid is written into the lock file once the lock is taken
+        eventually_sync(
+            lambda: first.poll() is not None or (lock.exists() and lock.read_text().strip()),
+            "the first run holding the data dir's lock",
+        )
         assert first.poll() is None
+        assert lock.read_text().strip() == str(first.pid)
         second = _cli("run", "--until-idle", env=env)
         assert second.wait(30) == 2
         assert second.stderr is not None
