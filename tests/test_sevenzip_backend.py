@@ -261,7 +261,6 @@ def test_encrypted(tmp_path: Path, tree: Path, headers: bool, suffix: str) -> No
                     assert isinstance(data, FerrymanError) and "wrong-1" not in data.message
 
 
-@pytest.mark.slow
 def test_a_7z_whose_names_opened_holds_nothing_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

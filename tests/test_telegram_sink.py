@@ -292,7 +292,6 @@ async def test_an_album_refused_in_every_file_is_kept_whole_in_quarantine(
     await store.close()
 
 
-@pytest.mark.slow
 async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before_it_ends(
     tmp_path: Path,
 ) -> None:
