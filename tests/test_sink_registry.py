@@ -242,6 +242,14 @@ def test_adding_for_telegram_without_telegram_is_refused_at_once(tmp_path: Path)
     assert [job["dest"] for job in _jobs(data)] == ["telegram:me"]
 
 
+def test_add_help_lists_every_destination_form(tmp_path: Path) -> None:
+    done = _cli(tmp_path, "add", "--help", COLUMNS="300")
+    assert done.returncode == 0, done
+    line = next(line for line in done.stdout.splitlines() if "--to" in line)
+    for form in ("library:/some/path", "telegram:@name", "telegram:-100…/topic/ID"):
+        assert form in line, line
+
+
 def test_the_telegram_kind_is_light_until_a_sink_opens(tmp_path: Path) -> None:
     """Parsing, the policy and the readiness check never load Telethon."""
     code = (

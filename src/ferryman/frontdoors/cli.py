@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -116,7 +117,7 @@ def add(
         list[str], typer.Argument(help="Files, folders or archives (paths or file: URIs).")
     ],
     to: Annotated[
-        str, typer.Option("--to", help=f"Where albums go: {default_sinks().describe()}.")
+        str, typer.Option("--to", help=f"Where albums go: {escape(default_sinks().describe())}.")
     ] = "library:",
     password: Annotated[
         str | None,

@@ -72,7 +72,7 @@ class TelegramKind:
     """``telegram:me``, ``telegram:@name``, ``telegram:-100…[/topic/ID]``."""
 
     scheme = "telegram"
-    description = "telegram:me, telegram:@name or telegram:-100…[/topic/ID]"
+    description = "telegram:me, telegram:@name, telegram:-100… or telegram:-100…/topic/ID"
     album_max: int | None = ALBUM_MAX
 
     def parse(self, target: str) -> str:
