@@ -47,10 +47,10 @@ def test_errors_name_the_source_key_and_value(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(FerrymanError) as bad_file:
-        load_settings(_toml(tmp_path, "album_size = 12\n"))
+        load_settings(_toml(tmp_path, "album_size = 51\n"))
     assert bad_file.value.code == "config.invalid"
-    assert "ferryman.toml: key 'album_size' = 12" in bad_file.value.message
-    assert "less than or equal to 10" in bad_file.value.message
+    assert "ferryman.toml: key 'album_size' = 51" in bad_file.value.message
+    assert "less than or equal to 50" in bad_file.value.message
     monkeypatch.setenv("FERRYMAN_SPACE_FLOOR", "lots")
     with pytest.raises(FerrymanError) as bad_env:
         load_settings(None)

@@ -214,7 +214,12 @@ class Settings(BaseModel):
         None, description="Default library; empty: <data_dir>/library."
     )
     send_documents: bool = False
-    album_size: int = Field(10, ge=1, le=10)
+    album_size: int = Field(
+        10,
+        ge=1,
+        le=50,
+        description="Files per album at most; a destination may take fewer (Telegram: 10).",
+    )
     caption_template: str = Field("{job_name} — {album}/{albums}", max_length=1024)
     space_floor: ByteSize = Field(256 * 1024**2, description="Free bytes kept in the work area.")
     space_recheck_seconds: float = Field(5.0, gt=0)

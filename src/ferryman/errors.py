@@ -149,7 +149,23 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ),
     # sinks
     ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),
-    ErrorSpec("sink.unknown", False, "Use a destination like library:/path (see --help)."),
+    ErrorSpec(
+        "sink.refused",
+        False,
+        "The destination refused this file for good; it is kept in quarantine, the rest of"
+        " its album was delivered.",
+    ),
+    ErrorSpec(
+        "sink.wait",
+        True,
+        "The destination asked ferryman to wait; it waits exactly that long and goes on.",
+    ),
+    ErrorSpec(
+        "sink.unknown",
+        False,
+        "Use a destination ferryman knows, like library:/path or telegram:me (see"
+        " `ferryman add --help`).",
+    ),
     # telegram
     ErrorSpec(
         "telegram.not_configured",
@@ -280,3 +296,15 @@ class FerrymanError(Exception):
     @property
     def next_step(self) -> str:
         return spec_for(self.code).next_step
+
+
+class ServerWait(FerrymanError):
+    """A destination said: not before ``seconds`` from now (a flood wait, slow mode).
+
+    Not a failure: the engine puts the album back, uncounted, for exactly that long. A
+    sink raises it (or a subclass such as ``TelegramWait``) with a retryable code.
+    """
+
+    def __init__(self, code: str, message: str, seconds: int) -> None:
+        super().__init__(code, message)
+        self.seconds = seconds

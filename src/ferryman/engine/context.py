@@ -1,4 +1,5 @@
-"""What every stage needs: the store, the bus, settings as they are *now*, the owner id."""
+"""What every stage needs: the store, the bus, settings as they are *now*, the owner id,
+the registries of sources and destinations, and the resources their sinks share."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 from ferryman.config import Settings, with_runtime
 from ferryman.engine.events import EventBus
 from ferryman.engine.wakeup import Wakeup
+from ferryman.sinks.base import SinkRegistry, SinkResources
+from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
-from ferryman.telegram.hub import TelegramHub
 
 
 class Stopping(BaseException):
@@ -31,12 +33,17 @@ class Context:
     owner: str
     wakeup: Wakeup = field(default_factory=Wakeup)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    dialer: Any = None  # the Telegram network seam (None: the real network)
+    dialer: Any = None  # the network seam sinks use (None: the real network)
     sources: SourceRegistry = field(default_factory=default_sources)
-    _telegram: TelegramHub | None = None
+    sinks: SinkRegistry = field(default_factory=default_sinks)
+    resources: SinkResources = field(init=False)
+    _dests: dict[int, str] = field(default_factory=dict)
     _cached: Settings | None = None
     _cached_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.resources = SinkResources(self.base_settings, self.dialer)
 
     def checkpoint(self) -> None:
         """A safe place to stop: nothing half-written depends on going on from here."""
@@ -52,13 +59,13 @@ class Context:
                 self._cached_at = now
             return self._cached
 
-    def telegram(self) -> TelegramHub:
-        """The engine's one Telegram connection, opened on first use."""
-        if self._telegram is None:
-            self._telegram = TelegramHub(self.base_settings, self.dialer)
-        return self._telegram
+    async def album_size(self, job_id: int) -> int:
+        """A job's album size now: the setting, within what its destination takes."""
+        dest = self._dests.get(job_id)
+        if dest is None:  # a job's destination never changes: asked once per job
+            dest = self._dests[job_id] = (await self.store.get_job(job_id)).dest
+        return self.sinks.album_size(await self.settings(), dest)
 
     async def close(self) -> None:
-        if self._telegram is not None:
-            await self._telegram.close()
-            self._telegram = None
+        """Close what the sinks opened (connections); the engine is done with them."""
+        await self.resources.close()

@@ -57,7 +57,7 @@ async def convert(ctx: Context, item: Item) -> None:
         )
         return
     job = await ctx.store.get_job(item.job_id)
-    policy = media_options(settings, job.dest).policy
+    policy = media_options(settings, job.dest, ctx.sinks).policy
     src = Path(item.work_path)
     out = src.with_name(src.stem + ".converted.mp4")
     # Per attempt: a worker that lost its lease never writes the same temporary file.
@@ -119,7 +119,7 @@ async def convert(ctx: Context, item: Item) -> None:
     )
     await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
     ctx.bus.emit("item.converted", item.job_id, item.id, seconds=seconds)
-    if await ctx.store.seal_albums(item.job_id, settings.album_size):
+    if await ctx.store.seal_albums(item.job_id, await ctx.album_size(item.job_id)):
         ctx.wakeup.notify()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from ferryman.config import render_caption
@@ -11,31 +12,20 @@ from ferryman.engine import quarantine
 from ferryman.engine.context import Context
 from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
-from ferryman.errors import FerrymanError
+from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import remove_files
 from ferryman.model import Album, ItemState, Job
-from ferryman.sinks.base import Delivery, Sink, parse_destination, telegram_target
-from ferryman.sinks.library import LibrarySink
-from ferryman.sinks.telegram import TelegramSink
+from ferryman.sinks.base import Delivery, Sink, SinkEnv
 from ferryman.store.rows import Ended
-from ferryman.telegram.errors import TelegramWait
 
 log = logging.getLogger(__name__)
 
 
 async def sink_for(ctx: Context, dest: str) -> Sink:
-    """The sink a job's destination names."""
-    target = parse_destination(dest)
+    """The sink a job's destination names, opened by its kind in the registry."""
     settings = await ctx.settings()
-    if target.scheme == "telegram":
-        return TelegramSink(
-            ctx.telegram(),
-            ctx.store,
-            telegram_target(target.target),
-            caption_limit=media_options(settings, dest).policy.caption_chars,
-            clock=ctx.store.clock,
-        )
-    return LibrarySink(Path(target.target) if target.target else settings.library)
+    policy = media_options(settings, dest, ctx.sinks).policy
+    return ctx.sinks.open(dest, SinkEnv(settings, ctx.store, policy, ctx.resources))
 
 
 async def caption(ctx: Context, album: Album, job_name: str) -> str:
@@ -56,7 +46,7 @@ async def deliver(ctx: Context, album: Album) -> None:
     try:
         sink = await sink_for(ctx, job.dest)
         text = await caption(ctx, album, job.name)
-        ref = await sink.deliver(Delivery(job, album, text))
+        done = await sink.deliver(Delivery(job, album, text))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
         return
@@ -69,7 +59,8 @@ async def deliver(ctx: Context, album: Album) -> None:
         return
     # Refused files go to quarantine before the album is recorded: once it is, the job
     # may end and its work folder go at any moment.
-    ended = await _quarantine_dropped(ctx, job, album) if isinstance(sink, TelegramSink) else {}
+    ended = await _quarantine_refused(ctx, job, album, done.refused)
+    ref = done.ref
     await ctx.store.album_delivered(album.id, ctx.owner, ref, ended=ended)
     for item_id, (state, error, _) in ended.items():
         if state is ItemState.QUARANTINED:
@@ -83,26 +74,22 @@ async def deliver(ctx: Context, album: Album) -> None:
     ctx.wakeup.notify()
 
 
-_REFUSED = FerrymanError(
-    "telegram.media_rejected", "Telegram refused the file as media and as a document"
-)
+async def _quarantine_refused(
+    ctx: Context, job: Job, album: Album, refused: Mapping[int, FerrymanError]
+) -> dict[int, Ended]:
+    """Move the files the sink refused for good to quarantine: item id → its end.
 
-
-async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> dict[int, Ended]:
-    """Move the files Telegram refused in every form to quarantine: item id → its end.
-
-    Safe to run again after a crash: a file already moved is found where it went. A
-    file that cannot be kept (the disk, permissions) fails alone; the album still counts.
+    Safe to run again after a crash: the sink names the same items again and a file
+    already moved is found where it went. A file that cannot be kept (the disk,
+    permissions) fails alone; the album still counts.
     """
-    sends = await ctx.store.tg_sends(album.id)
-    dropped = {s.item_id for s in sends if s.state == "dropped"}
-    dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
-    if not dropped:
+    if not refused:
         return {}
     settings = await ctx.settings()
     ended: dict[int, Ended] = {}
     for item in album.items:
-        if item.id not in dropped or not item.files:
+        why = refused.get(item.id)
+        if why is None or not item.files:
             continue
         # A split video is kept whole (its parts are cut from it), else the one file.
         src = Path(item.work_path) if item.parts and item.work_path else Path(item.files[0])
@@ -114,22 +101,22 @@ async def _quarantine_dropped(ctx: Context, job: Job, album: Album) -> dict[int,
                 job.name,
                 src,
                 item.source_path,
-                _REFUSED,
+                why,
                 f"{item.seq:06d}",
             )
         except OSError as exc:
             log.error("could not keep %s in quarantine: %s", item.source_path, exc)
-            lost = FerrymanError("sink.io", f"refused by Telegram; not kept in quarantine: {exc}")
+            lost = FerrymanError("sink.io", f"{why.message}; not kept in quarantine: {exc}")
             ended[item.id] = (ItemState.FAILED, lost, None)
             continue
-        ended[item.id] = (ItemState.QUARANTINED, _REFUSED, str(path))
+        ended[item.id] = (ItemState.QUARANTINED, why, str(path))
     return ended
 
 
 async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
     settings = await ctx.settings()
-    if isinstance(exc, TelegramWait):
-        # A wait Telegram imposed is not a failure: honour it to the second, uncounted.
+    if isinstance(exc, ServerWait):
+        # A wait the destination imposed is not a failure: honour it to the second, uncounted.
         log.warning("album %s of job %s waits %ss: %s", album.seq, album.job_id, exc.seconds, exc)
         await ctx.store.album_retry(album.id, ctx.owner, exc, float(exc.seconds), count=False)
         ctx.bus.emit("album.waiting", album.job_id, album=album.seq, seconds=exc.seconds)

@@ -8,10 +8,12 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 
 from ferryman.archive.suffixes import strip_archive_suffixes
+from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import Job
-from ferryman.sinks.base import parse_destination
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import Inspection, Source, SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
@@ -47,6 +49,8 @@ async def add_source(
     priority: int = 0,
     force: bool = False,
     sources: SourceRegistry | None = None,
+    sinks: SinkRegistry | None = None,
+    settings: Settings | None = None,
 ) -> Job:
     """Record one input (a path, a URI, a link) as a job. An input its source cannot
     read (a missing path, an empty file…) is recorded failed, with its code, so the
@@ -54,9 +58,15 @@ async def add_source(
 
     Raises ``source.duplicate`` (nothing recorded) when the same input was added
     before, and ``source.unsupported`` / ``sink.unknown`` (nothing recorded) for an
-    input or a destination ferryman does not know.
+    input or a destination ferryman does not know. With ``settings`` (front doors pass
+    theirs), a destination that cannot work yet is refused too, nothing recorded
+    (not configured, not logged in: the kind says which), instead of every album
+    failing later; the check is offline and cheap.
     """
-    parse_destination(dest)
+    destinations = sinks or default_sinks()
+    destinations.parse(dest)
+    if settings is not None:
+        destinations.check_ready(settings, dest)
     registry = sources or default_sources()
     uri = registry.to_uri(str(raw))
     source = registry.for_uri(uri)

@@ -19,16 +19,15 @@ from ferryman.fsutil import make_durable
 from ferryman.media.finish import finish_video
 from ferryman.media.images import fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
-from ferryman.media.policy import LIBRARY, TELEGRAM, TELEGRAM_PREMIUM, Policy, policy_named
+from ferryman.media.policy import Policy, policy_named
 from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
 from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
-from ferryman.sinks.base import parse_destination
+from ferryman.sinks.base import SinkRegistry
 
 log = logging.getLogger(__name__)
 
 VISUAL = frozenset({MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION})
-_SINK_POLICIES = {"library": LIBRARY, "telegram": TELEGRAM}
 
 
 def wanted(kind: MediaKind, send_documents: bool) -> bool:
@@ -46,15 +45,11 @@ class MediaOptions:
     audio_bitrate: int = 128_000  # what a transcode spends on audio (for "scale")
 
 
-def media_options(settings: Settings, dest: str) -> MediaOptions:
-    """The destination's policy, unless the settings name one."""
+def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
+    """The destination kind's policy, unless the settings name one (``sink.unknown`` for
+    a destination no kind takes)."""
     name = settings.media.policy
-    if name == "auto":
-        policy = _SINK_POLICIES.get(parse_destination(dest).scheme, LIBRARY)
-        if policy is TELEGRAM and settings.telegram.premium:
-            policy = TELEGRAM_PREMIUM
-    else:
-        policy = policy_named(name)
+    policy = sinks.policy(settings, dest) if name == "auto" else policy_named(name)
     if settings.media.max_file_bytes is not None:
         policy = replace(policy, max_file_bytes=int(settings.media.max_file_bytes))
     return MediaOptions(

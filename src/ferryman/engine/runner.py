@@ -27,6 +27,8 @@ from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import EventBus
 from ferryman.engine.leases import held
 from ferryman.engine.workarea import job_work_dir
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
@@ -54,6 +56,7 @@ class Engine:
         *,
         dialer: Any = None,
         sources: SourceRegistry | None = None,
+        sinks: SinkRegistry | None = None,
     ) -> None:
         self.ctx = Context(
             store,
@@ -62,6 +65,7 @@ class Engine:
             new_owner(),
             dialer=dialer,
             sources=sources or default_sources(),
+            sinks=sinks or default_sinks(),
         )
 
     @property
@@ -191,7 +195,7 @@ class Engine:
                     self.ctx.wakeup.notify()
                 active = await store.active_jobs()
                 for job_id in active:
-                    if await store.seal_albums(job_id, settings.album_size):
+                    if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
                         self.ctx.wakeup.notify()
                 for job_id in await store.finish_jobs():
                     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job_id), True)

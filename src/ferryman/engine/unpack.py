@@ -262,7 +262,7 @@ async def _read_all(
             if exc.code == "archive.limit_exceeded":
                 return exc
             continue
-        options = media_options(settings, job.dest)
+        options = media_options(settings, job.dest, ctx.sinks)
         prepared = await asyncio.to_thread(prepare, staged, settings.send_documents, options)
         if prepared.state is ItemState.QUARANTINED and prepared.work_path is not None:
             assert prepared.error is not None
@@ -336,8 +336,9 @@ async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) ->
     )
     settings = await ctx.settings()
     # Only a full album can be sealed while reading goes on; partial ones wait for the end.
-    if item.state is ItemState.READY and recorded.ready >= settings.album_size:
-        if await ctx.store.seal_albums(job.id, settings.album_size):
+    album_size = ctx.sinks.album_size(settings, job.dest)
+    if item.state is ItemState.READY and recorded.ready >= album_size:
+        if await ctx.store.seal_albums(job.id, album_size):
             ctx.wakeup.notify()
     elif item.state is ItemState.CONVERT:
         ctx.wakeup.notify()
@@ -379,7 +380,7 @@ async def _wait_for_room(
             if reason is not None:
                 ctx.bus.emit("job.waiting", job.id, reason=reason)
                 # Items on disk may now go out in partial albums: that is what frees room.
-                await ctx.store.seal_albums(job.id, settings.album_size)
+                await ctx.store.seal_albums(job.id, ctx.sinks.album_size(settings, job.dest))
                 ctx.wakeup.notify()
             else:
                 ctx.bus.emit("job.resumed", job.id)

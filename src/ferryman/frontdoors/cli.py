@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -25,6 +26,7 @@ from ferryman.frontdoors.terminal import (
     show,
     status_table,
 )
+from ferryman.sinks.builtin import default_sinks
 
 # The engine, the store and what they pull in (SQLAlchemy, PyAV, Pillow, Telethon) load
 # in the commands that use them, so `--help` and light commands answer at once.
@@ -115,7 +117,7 @@ def add(
         list[str], typer.Argument(help="Files, folders or archives (paths or file: URIs).")
     ],
     to: Annotated[
-        str, typer.Option("--to", help="library: (default) or library:/some/path")
+        str, typer.Option("--to", help=f"Where albums go: {escape(default_sinks().describe())}.")
     ] = "library:",
     password: Annotated[
         str | None,
@@ -137,7 +139,13 @@ def add(
         for path in paths:
             try:
                 job = await intake.add_source(
-                    store, path, dest=to, password=password, priority=priority, force=force
+                    store,
+                    path,
+                    dest=to,
+                    password=password,
+                    priority=priority,
+                    force=force,
+                    settings=settings,
                 )
             except FerrymanError as exc:
                 _fail(exc)

@@ -1,1 +1,1 @@
-"""Where albums go. A sink is one module behind the ``Sink`` protocol."""
+"""Where albums go: each destination kind is one module behind ``SinkKind`` (see base)."""

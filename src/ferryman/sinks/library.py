@@ -12,14 +12,43 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
+from ferryman.media.policy import LIBRARY
 from ferryman.model import Item
-from ferryman.sinks.base import Delivery, delivered_name
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, delivered_name
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
+    from ferryman.media.policy import Policy
 
 MANIFEST = "manifest.json"
+
+
+class LibraryKind:
+    """``library:`` (the default library) or ``library:/some/path``: folders on disk,
+    any album size, Telegram's playback rules without its size limits."""
+
+    scheme = "library"
+    description = "library: (the default library) or library:/some/path"
+    album_max: int | None = None
+
+    def parse(self, target: str) -> str:
+        return os.path.abspath(target) if target else ""  # no filesystem access: loop-safe
+
+    def shorthand(self, value: str) -> str | None:
+        return None
+
+    def policy(self, settings: Settings) -> Policy:
+        return LIBRARY
+
+    def check_ready(self, settings: Settings, target: str) -> None:
+        return None  # the folder is made on first delivery; a failure there is retried
+
+    def open(self, target: str, env: SinkEnv) -> Sink:
+        return LibrarySink(Path(target) if target else env.settings.library)
 
 
 class LibrarySink:
@@ -28,8 +57,8 @@ class LibrarySink:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    async def deliver(self, delivery: Delivery) -> str:
-        return await asyncio.to_thread(self._deliver, delivery)
+    async def deliver(self, delivery: Delivery) -> Delivered:
+        return Delivered(await asyncio.to_thread(self._deliver, delivery))
 
     def album_dir(self, delivery: Delivery) -> Path:
         return self.root / safe_name(delivery.job.name, "job") / f"{delivery.album.seq:04d}"

@@ -24,7 +24,8 @@ from telethon import errors as tg
 from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
-from ferryman.sinks.base import Delivery, TelegramTarget
+from ferryman.sinks.base import Delivered, Delivery
+from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
 from ferryman.store import Store
 from ferryman.store.telegram import MediaRef, PlannedSend
 from ferryman.telegram.errors import TelegramWait, from_telethon
@@ -40,13 +41,15 @@ from ferryman.telegram.outgoing import (
 
 log = logging.getLogger(__name__)
 
-ALBUM_MAX = 10
 # Files of an album prepared (uploaded, then uploadMedia) at once: a photo is one part,
 # so one file at a time leaves one part and one round trip in flight. The uploader's
 # window still bounds the parts in flight over all of them.
 PREPARE_AT_ONCE = ALBUM_MAX
 REFUSED_ALL = "none"  # a ref's message id when Telegram refused every file of the album
 DUPLICATE_RETRIES = 6  # RANDOM_ID_DUPLICATE: the first send is still being processed
+REFUSED = FerrymanError(
+    "telegram.media_rejected", "Telegram refused the file as media and as a document"
+)
 
 _T = TypeVar("_T")
 
@@ -77,7 +80,7 @@ class TelegramSink:
 
     # ---------------------------------------------------------------- deliver
 
-    async def deliver(self, delivery: Delivery) -> str:
+    async def deliver(self, delivery: Delivery) -> Delivered:
         # An account-wide wait (even from before a restart) holds every request, the
         # connection and the chat's lookup included; slow mode holds only its chat.
         await self._honour_waits("account")
@@ -108,13 +111,17 @@ class TelegramSink:
             await self._record_wait(wait, peer_key)
             raise
         sends = await self.store.tg_sends(delivery.album.id)
+        # Read from the store, so a repeat after a crash names the same files.
+        dropped = {s.item_id for s in sends if s.state == "dropped"}
+        dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
+        refused = dict.fromkeys(sorted(dropped), REFUSED)
         sent = [p for p in sends if p.state == "sent"]
         if sent:
-            return f"telegram:{self._label()}#{sent[0].message_id}"
+            return Delivered(f"telegram:{self._label()}#{sent[0].message_id}", refused)
         if sends and all(p.state == "dropped" for p in sends):
             # Every file refused in every form: nothing to retry; the engine keeps each
             # in quarantine, as it does a single refused file of an album that went out.
-            return f"telegram:{self._label()}#{REFUSED_ALL}"
+            return Delivered(f"telegram:{self._label()}#{REFUSED_ALL}", refused)
         raise FerrymanError("telegram.server", "the album's sends ended with none recorded")
 
     def _label(self) -> str:

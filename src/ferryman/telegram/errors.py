@@ -12,15 +12,14 @@ import asyncio
 
 from telethon import errors as tg
 
-from ferryman.errors import FerrymanError
+from ferryman.errors import FerrymanError, ServerWait
 
 
-class TelegramWait(FerrymanError):
+class TelegramWait(ServerWait):
     """Telegram said: not before ``seconds`` from now (flood wait, slow mode)."""
 
     def __init__(self, code: str, message: str, seconds: int, *, premium: bool = False) -> None:
-        super().__init__(code, message)
-        self.seconds = seconds
+        super().__init__(code, message, seconds)
         self.premium = premium  # FLOOD_PREMIUM_WAIT: slow down this account's parallelism
 
 

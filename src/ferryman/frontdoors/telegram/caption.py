@@ -1,7 +1,8 @@
 """What a caption (or a message's text) asks for: where the job goes, and ``force``.
 
 ``to: @channel``, ``to: telegram:-100…``, ``to: me`` and ``to: library:[/path]`` pick
-the destination; the word ``force`` takes a file that was received before once more.
+the destination (any scheme the registry knows, and each kind's shorthands); the word
+``force`` takes a file that was received before once more.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ferryman.sinks.base import parse_destination
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
 
 _TO = re.compile(r"(?:^|\s)to:\s*(\S+)", re.IGNORECASE)
 _FORCE = re.compile(r"(?:^|\s)force(?:\s|$)", re.IGNORECASE)
@@ -22,21 +24,15 @@ class Wishes:
     force: bool
 
 
-def destination(value: str) -> str:
-    """``@name``, ``-100…`` and ``me`` are Telegram chats; ``telegram:…``/``library:…`` as is."""
-    if value.startswith(("telegram:", "library:")):
-        return value
-    chat = value.split("/", 1)[0]  # a forum topic may follow: -100…/topic/ID
-    if chat.startswith("@") or chat == "me" or chat.lstrip("-").isdigit():
-        return f"telegram:{value}"
-    return value  # parse_destination names what is wrong with it
+def read_caption(text: str, default_dest: str, sinks: SinkRegistry | None = None) -> Wishes:
+    """The caption's wishes; a destination ferryman does not know raises ``sink.unknown``.
 
-
-def read_caption(text: str, default_dest: str) -> Wishes:
-    """The caption's wishes; a destination ferryman does not know raises ``sink.unknown``."""
+    ``sinks``: the destinations the engine knows (the built-in ones by default).
+    """
+    sinks = sinks or default_sinks()
     found = _TO.search(text or "")
-    dest = destination(found.group(1)) if found else default_dest
-    parse_destination(dest)
+    dest = sinks.expand(found.group(1)) if found else default_dest
+    sinks.parse(dest)
     return Wishes(dest, bool(_FORCE.search(text or "")))
 
 

@@ -26,6 +26,8 @@ from ferryman.frontdoors.telegram.commands import Commands
 from ferryman.frontdoors.telegram.inbox import CHUNKS_IN_FLIGHT, Inbox
 from ferryman.frontdoors.telegram.remote import remote_file
 from ferryman.frontdoors.telegram.status import StatusBoard
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
 from ferryman.telegram.client import Dialer, MTProtoDialer
 from ferryman.telegram.pool import SenderPool
@@ -46,6 +48,7 @@ class FrontDoor:
         bus: EventBus,
         nudge: Callable[[], None],
         dialer: Dialer | None = None,
+        sinks: SinkRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -55,7 +58,9 @@ class FrontDoor:
         self.board = StatusBoard(store, self.chat, settings.telegram.status_every_seconds)
         connections = min(settings.telegram.upload_connections, CHUNKS_IN_FLIGHT)
         self.pool = SenderPool(client, dialer or MTProtoDialer(), connections)
-        self.inbox = Inbox(settings, store, client, self.pool, self.board, nudge)
+        self.inbox = Inbox(
+            settings, store, client, self.pool, self.board, nudge, sinks or default_sinks()
+        )
         self.commands = Commands(settings, store, self.inbox, nudge)
         self.allow = AllowList(set())
         self._queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -25,6 +25,7 @@ from ferryman.frontdoors.telegram.download import Download
 from ferryman.frontdoors.telegram.remote import RemoteFile, remote_file
 from ferryman.frontdoors.telegram.status import Board, StatusBoard
 from ferryman.model import Job
+from ferryman.sinks.base import SinkRegistry
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import DOWNLOADING, DUPLICATE, FAILED, InboxRow
 from ferryman.telegram.errors import TelegramWait, from_telethon
@@ -54,8 +55,10 @@ class Inbox:
         pool: SenderPool,
         board: StatusBoard,
         nudge: Callable[[], None],
+        sinks: SinkRegistry,
     ) -> None:
         self.settings = settings
+        self.sinks = sinks
         self.store = store
         self.client = client
         self.pool = pool
@@ -77,7 +80,7 @@ class Inbox:
         """``message`` (from an allowed sender) carries ``remote``; returns a reply, if due."""
         chat_id, sender_id = message.chat_id, message.sender_id
         try:
-            wishes = read_caption(message.message or "", self.default_dest)
+            wishes = read_caption(message.message or "", self.default_dest, self.sinks)
         except FerrymanError as exc:
             await self.store.inbox_note(
                 chat_id=chat_id,
@@ -229,7 +232,9 @@ class Inbox:
         """The job for a finished download (the one already made, after a crash)."""
         assert row.path is not None and row.dest is not None
         try:
-            return await intake.add_source(self.store, Path(row.path), dest=row.dest)
+            return await intake.add_source(
+                self.store, Path(row.path), dest=row.dest, sinks=self.sinks
+            )
         except FerrymanError as exc:
             if exc.code != "source.duplicate":
                 raise

@@ -9,6 +9,7 @@ from typing import Any
 from ferryman.config import Settings
 from ferryman.engine.runner import Engine
 from ferryman.frontdoors.telegram.door import FrontDoor
+from ferryman.sinks.telegram_kind import telegram_hub
 from ferryman.store import Store
 from ferryman.telegram.client import Dialer
 
@@ -29,8 +30,10 @@ async def serve(
     """
     engine = engine or Engine(store, settings, dialer=dialer)
     if client is None:
-        client = await engine.ctx.telegram().client()
-    door = FrontDoor(settings, store, client, engine.bus, engine.ctx.wakeup.notify, dialer)
+        client = await telegram_hub(engine.ctx.resources).client()
+    door = FrontDoor(
+        settings, store, client, engine.bus, engine.ctx.wakeup.notify, dialer, engine.ctx.sinks
+    )
     stop = stop or asyncio.Event()
     try:
         await door.start()

@@ -1,0 +1,98 @@
+"""An in-memory destination (``mem:NAME``): the proof that a sink is one module.
+
+It touches nothing of ferryman but the sink seam: a test registers it with
+``default_sinks().with_kind(MemKind(...))`` and hands the registry to the engine and
+to intake. Albums are kept by their delivery key, so delivering one again (a crash
+after the sink, before the store) changes nothing and answers the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ferryman.config import Settings
+from ferryman.errors import FerrymanError, ServerWait
+from ferryman.media.policy import LIBRARY, Policy
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
+
+
+@dataclass(frozen=True, slots=True)
+class MemFile:
+    source_path: str
+    sha256: str
+
+
+@dataclass(slots=True)
+class MemAlbum:
+    target: str
+    caption: str
+    files: list[MemFile]
+    refused: dict[int, FerrymanError]
+
+
+@dataclass(slots=True)
+class MemKind:
+    """``mem:NAME``. ``refuse``: source names it refuses for good; ``waits``: seconds
+    to make the first deliveries wait, one per call; ``ready``: whether intake may add."""
+
+    album_max: int | None = 4
+    refuse: frozenset[str] = frozenset()
+    waits: list[int] = field(default_factory=list)
+    ready: bool = True
+    albums: dict[str, MemAlbum] = field(default_factory=dict)
+    calls: list[float] = field(default_factory=list)  # when deliver was called
+
+    scheme = "mem"
+    description = "mem:NAME (in memory)"
+
+    def parse(self, target: str) -> str:
+        if not target.isidentifier():
+            raise FerrymanError("sink.unknown", f"mem:{target}: give a name, mem:NAME")
+        return target
+
+    def shorthand(self, value: str) -> str | None:
+        return f"mem:{value[1:]}" if value.startswith("%") else None
+
+    def policy(self, settings: Settings) -> Policy:
+        return replace(LIBRARY, name="mem", caption_chars=12)
+
+    def check_ready(self, settings: Settings, target: str) -> None:
+        if not self.ready:
+            raise FerrymanError("sink.io", f"mem:{target} is not ready")
+
+    def open(self, target: str, env: SinkEnv) -> Sink:
+        return MemSink(self, target, env.policy.caption_chars)
+
+
+@dataclass(slots=True)
+class MemSink:
+    kind: MemKind
+    target: str
+    caption_limit: int
+
+    async def deliver(self, delivery: Delivery) -> Delivered:
+        self.kind.calls.append(time.monotonic())
+        if self.kind.waits:
+            seconds = self.kind.waits.pop(0)
+            raise ServerWait("sink.wait", f"mem asks to wait {seconds} s", seconds)
+        album = self.kind.albums.get(delivery.key)
+        if album is None:
+            album = await asyncio.to_thread(self._keep, delivery)
+            self.kind.albums[delivery.key] = album
+        return Delivered(f"mem:{self.target}#{delivery.key}", album.refused)
+
+    def _keep(self, delivery: Delivery) -> MemAlbum:
+        files, refused = [], {}
+        for item in delivery.album.items:
+            if Path(item.source_path).name in self.kind.refuse:
+                refused[item.id] = FerrymanError("sink.refused", "mem refused it")
+                continue
+            for path in item.files:
+                digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                files.append(MemFile(item.source_path, digest))
+        caption = delivery.caption[: self.caption_limit]
+        return MemAlbum(self.target, caption, files, refused)
