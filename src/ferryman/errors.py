@@ -197,6 +197,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "telegram.download_failed", True, "Downloading the file from Telegram failed; retried."
     ),
+    # store
+    ErrorSpec(
+        "store.migration_failed",
+        False,
+        "The database could not be brought to this version and was left as it was; keep"
+        " a copy of it and report the message (use the ferryman that made it meanwhile).",
+    ),
     # settings
     ErrorSpec("config.invalid", False, "Fix the setting named in the message."),
     ErrorSpec("job.not_found", False, "Run `ferryman status` to list the jobs."),
