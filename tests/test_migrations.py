@@ -217,6 +217,24 @@ async def test_every_old_version_upgrades_to_the_new_schema_with_its_rows(
         assert {r["work_seconds"] for r in after["items"]} == {0.0}
 
 
+async def test_a_new_database_is_the_schema_at_the_newest_version(
+    kind: str, tmp_path: Path
+) -> None:
+    """An empty database skips the steps (made from ``schema.py``); the steps from
+    version 0 are the first case of the test above."""
+    (tmp_path / "fresh").mkdir()
+    async with _database(kind, tmp_path) as engine:
+        assert await _run(engine, migrate.migrate) == NEWEST
+        shape = await _run(engine, _shape)
+        stamped = await _run(
+            engine,
+            lambda c: c.exec_driver_sql("SELECT version FROM schema_version").scalars().all(),
+        )
+        assert await _run(engine, migrate.migrate) == NEWEST  # again: nothing to do
+    assert sorted(stamped) == list(range(1, NEWEST + 1))
+    assert shape == await _fresh_shape(kind, tmp_path)
+
+
 async def test_a_version_1_database_that_already_has_the_media_columns_upgrades(
     kind: str, tmp_path: Path
 ) -> None:
