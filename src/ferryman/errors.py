@@ -1,22 +1,38 @@
 """Error codes: every failure ferryman reports carries one of these.
 
-A code says what went wrong, whether retrying can help, and what a person can do
-next. The registry is plain data so reports, the CLI and later the chat can all
-render the same words.
+A code says what went wrong, whether retrying can help, how far the failure reaches
+and what a person can do next. The registry is plain data so reports, the CLI and the
+chat render the same words and the engine and sources decide from the same table.
+Every code the code raises is registered (``tests/test_error_codes.py``); an unknown
+code is a bug: not retried, logged, and its next step says to report it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorSpec:
-    """What a code means: retryable or not, and the next step for a person."""
+    """What a code means.
+
+    ``retryable``: trying the same step again later can help (backoff, then give up).
+    ``ends_input``: reading the input stops here; what was read before is delivered and
+    the job ends failed with this code (nothing read: the job fails).
+    ``fails_entry``: met inside an archive (a nested archive broken), that entry fails
+    alone and reading the rest goes on. ``archive.limit_exceeded`` ends the input but
+    never fails an entry alone: a limit concerns the whole input, wherever it trips.
+    """
 
     code: str
     retryable: bool
     next_step: str
+    ends_input: bool = field(default=False, kw_only=True)
+    fails_entry: bool = field(default=False, kw_only=True)
 
 
 _SPECS: tuple[ErrorSpec, ...] = (
@@ -66,11 +82,15 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "archive.unreadable",
         False,
         "The archive is damaged or not an archive; re-download it. A copy is in quarantine.",
+        ends_input=True,
+        fails_entry=True,
     ),
     ErrorSpec(
         "archive.truncated",
         False,
         "The archive ends early (incomplete download?); re-download it.",
+        ends_input=True,
+        fails_entry=True,
     ),
     ErrorSpec(
         "archive.entry_corrupt",
@@ -93,17 +113,22 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "archive.unsupported",
         False,
         "Run `ferryman doctor` to see the formats available; most need a RAR-capable 7zz.",
+        ends_input=True,
+        fails_entry=True,
     ),
     ErrorSpec(
         "archive.volume_missing",
         False,
         "Put the missing volume next to the others (same folder, same name) and retry the job.",
+        ends_input=True,
+        fails_entry=True,
     ),
     ErrorSpec(
         "archive.limit_exceeded",
         False,
         "A safety limit stopped the archive (a bomb?). If you trust it, raise the setting"
         " named in the message and retry the job.",
+        ends_input=True,
     ),
     # media
     ErrorSpec(
@@ -243,6 +268,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "telegram.download_failed", True, "Downloading the file from Telegram failed; retried."
     ),
+    # store
+    ErrorSpec(
+        "store.migration_failed",
+        False,
+        "The database could not be brought to this version and was left as it was; keep"
+        " a copy of it and report the message (use the ferryman that made it meanwhile).",
+    ),
     # settings
     ErrorSpec("config.invalid", False, "Fix the setting named in the message."),
     ErrorSpec("job.not_found", False, "Run `ferryman status` to list the jobs."),
@@ -268,8 +300,22 @@ ERRORS: dict[str, ErrorSpec] = {spec.code: spec for spec in _SPECS}
 
 
 def spec_for(code: str) -> ErrorSpec:
-    """The spec of a code; unknown codes are treated as internal (retryable) errors."""
-    return ERRORS.get(code) or ErrorSpec(code, True, ERRORS["engine.internal"].next_step)
+    """The spec of a code. An unknown code is a bug: logged, never retried, and its next
+    step asks for a report (retrying what nobody understood would only hide it)."""
+    spec = ERRORS.get(code)
+    if spec is not None:
+        return spec
+    log.error("error code %r is not registered in ferryman.errors (a bug)", code)
+    return ErrorSpec(
+        code,
+        False,
+        f"This is a bug in ferryman: the error code '{code}' is unknown. Please report it"
+        " with the message; `ferryman retry JOB` tries again.",
+    )
+
+
+class UnregisteredCodeWarning(UserWarning):
+    """A ``FerrymanError`` was made with a code the registry lacks; tests make it an error."""
 
 
 class FerrymanError(Exception):
@@ -280,6 +326,8 @@ class FerrymanError(Exception):
     """
 
     def __init__(self, code: str, message: str) -> None:
+        if code not in ERRORS:
+            warnings.warn(f"unregistered error code {code!r}", UnregisteredCodeWarning, 2)
         super().__init__(f"[{code}] {message}")
         self.code = code
         self.message = message
@@ -292,6 +340,14 @@ class FerrymanError(Exception):
     @property
     def retryable(self) -> bool:
         return spec_for(self.code).retryable
+
+    @property
+    def ends_input(self) -> bool:
+        return spec_for(self.code).ends_input
+
+    @property
+    def fails_entry(self) -> bool:
+        return spec_for(self.code).fails_entry
 
     @property
     def next_step(self) -> str:

@@ -82,16 +82,6 @@ async def expand(ctx: Context, job: Job) -> None:
     ctx.bus.emit("job.waiting", job.id, reason=exc.code)
 
 
-# Errors that end an input early: what was read before stays; nothing read: the job fails.
-_INPUT_ENDS = frozenset(
-    {
-        "archive.truncated",
-        "archive.unreadable",
-        "archive.limit_exceeded",
-        "archive.volume_missing",
-        "archive.unsupported",
-    }
-)
 _PASSWORD = "archive.password_required"
 
 
@@ -197,7 +187,7 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None
         ctx.wakeup.notify()  # what was read may go out in partial albums meanwhile
         ctx.bus.emit("job.waiting", job.id, reason=error.code)
         return
-    if error is not None and error.code not in _INPUT_ENDS:
+    if error is not None and not error.ends_input:  # see errors.ErrorSpec
         raise error
     if error is not None and not await ctx.store.known_seqs(job.id):
         await _input_failed(ctx, job, error)

@@ -38,16 +38,6 @@ from ferryman.sources.file import inspect_local, unreadable
 
 BLOCK_SIZE = 1 << 20
 
-# Errors that end one archive early; inside another archive they fail that one entry.
-_ARCHIVE_BROKEN = frozenset(
-    {
-        "archive.unreadable",
-        "archive.truncated",
-        "archive.volume_missing",
-        "archive.unsupported",
-    }
-)
-
 
 @contextmanager
 def iter_local(path: Path, options: ReadOptions | None = None) -> Iterator[Iterator[SourceEntry]]:
@@ -166,7 +156,7 @@ def _open_nested(
         with open_archive(held, options.archive, options.sevenzip, tally) as reader:
             yield from _archive_entries(reader, f"{path}/", depth, options, counter, tally)
     except FerrymanError as exc:
-        if exc.code not in _ARCHIVE_BROKEN:
+        if not exc.fails_entry:  # see errors.ErrorSpec
             raise  # passwords and limits concern the whole input
         yield _failed(info, path, counter, exc)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -77,11 +77,8 @@ async def create_engine(url: str) -> AsyncEngine:
     else:
         engine = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
     try:
-        async with engine.begin() as conn:
-            if parsed.get_backend_name() == "postgresql":
-                # Two workers starting at once must not both run the migrations.
-                await conn.execute(text("SELECT pg_advisory_xact_lock(7316548)"))
-            await conn.run_sync(migrate.upgrade)
+        async with engine.connect() as conn:
+            await conn.run_sync(migrate.migrate)  # its own transaction (and lock on PostgreSQL)
     except OSError as exc:
         await engine.dispose()
         raise FerrymanError("config.invalid", f"cannot reach the database: {exc}") from exc

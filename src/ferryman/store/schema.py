@@ -1,10 +1,17 @@
-"""Tables. One row per job, per item (media entry) and per album; nothing else is truth."""
+"""Tables. One row per job, per item (media entry) and per album; nothing else is truth.
+
+The live shape: queries use it, and ``tests/test_migrations.py`` checks that the frozen
+steps in ``migrations/`` build exactly this. Changing anything here needs a new step.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Float,
     ForeignKey,
@@ -17,7 +24,21 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from ferryman.model import AlbumGroup, AlbumState, ItemState, JobState, MediaKind, Plan
+
 metadata = MetaData()
+
+# Telegram's own row states (no enum in model.py: only the store reads them).
+TG_SEND_STATES = ("pending", "sent", "dropped")
+TG_INBOX_STATES = ("downloading", "done", "failed", "duplicate")
+
+
+def one_of(table: str, column: str, values: Iterable[str]) -> CheckConstraint:
+    """The column holds one of ``values`` (or NULL where nullable): the database refuses
+    a state the code does not know instead of storing it."""
+    listed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=f"{table}_{column}_check")
+
 
 # Lease columns shared by everything a worker can claim.
 _LEASE = ("owner", "lease_until", "attempts", "not_before")
@@ -56,6 +77,7 @@ jobs = Table(
     Column("started_at", Float),
     Column("finished_at", Float),
     *_lease_columns(),
+    one_of("jobs", "state", JobState),
 )
 Index("jobs_claim", jobs.c.state, jobs.c.priority, jobs.c.id)
 
@@ -75,6 +97,8 @@ albums = Table(
     Column("delivered_at", Float),
     *_lease_columns(),
     UniqueConstraint("job_id", "seq", name="albums_job_seq"),
+    one_of("albums", "grp", AlbumGroup),
+    one_of("albums", "state", AlbumState),
 )
 Index("albums_claim", albums.c.state, albums.c.priority, albums.c.id)
 
@@ -107,6 +131,9 @@ items = Table(
     Column("updated_at", Float, nullable=False),
     *_lease_columns(),
     UniqueConstraint("job_id", "seq", name="items_job_seq"),
+    one_of("items", "kind", MediaKind),
+    one_of("items", "state", ItemState),
+    one_of("items", "plan", Plan),
 )
 Index("items_job_state", items.c.job_id, items.c.state, items.c.seq)
 Index("items_claim", items.c.state, items.c.priority, items.c.id)
@@ -133,6 +160,7 @@ tg_media = Table(
     Column("media", Text, nullable=False),  # the TL InputMedia, base64
     Column("family", String(16), nullable=False),  # visual | document | audio
     Column("created_at", Float, nullable=False),
+    one_of("tg_media", "family", AlbumGroup),
 )
 
 # One row per message of an album, written before anything is sent: the ``random_id``
@@ -145,10 +173,11 @@ tg_sends = Table(
     Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
     Column("part", Integer, nullable=False),
     Column("random_id", BigInteger, nullable=False),
-    Column("state", String(16), nullable=False),  # pending | sent | dropped
+    Column("state", String(16), nullable=False),
     Column("message_id", BigInteger),
     Column("peer", Text),
     Column("updated_at", Float, nullable=False),
+    one_of("tg_sends", "state", TG_SEND_STATES),
 )
 
 # Waits Telegram imposed (FLOOD_WAIT, SLOWMODE_WAIT): honoured to the second, across restarts.
@@ -173,7 +202,7 @@ tg_inbox = Table(
     Column("name", Text),
     Column("size", BigInteger),
     Column("path", Text),  # where the download goes (resumes from its length)
-    Column("state", String(16), nullable=False),  # downloading | done | failed | duplicate
+    Column("state", String(16), nullable=False),
     Column("job_id", Integer, ForeignKey("jobs.id")),
     Column("dest", Text),
     Column("error_code", String(64)),
@@ -181,6 +210,7 @@ tg_inbox = Table(
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("chat_id", "message_id", name="uq_tg_inbox_message"),
     Index("ix_tg_inbox_file_key", "file_key"),
+    one_of("tg_inbox", "state", TG_INBOX_STATES),
 )
 
 # The one status message per job that the front door keeps editing.

@@ -1,0 +1,396 @@
+"""Frozen migrations: a database at every old version, filled, then upgraded, ends up
+exactly like one built from ``schema.py``, with its rows; the CHECK constraints hold.
+
+On SQLite and PostgreSQL (``FERRYMAN_TEST_PG_DSN``; each database in a schema of its own,
+dropped afterwards, so the store tests' tables are never touched).
+"""
+
+from __future__ import annotations
+
+import ast
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, event, inspect, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ferryman.errors import FerrymanError
+from ferryman.store import connect, migrate, migrations, schema
+from ferryman.store.connect import normalise_url
+from tests.conftest import PG_DSN
+
+NEWEST = len(migrations.STEPS)
+ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+MIGRATIONS_DIR = Path(migrations.__file__).parent
+
+
+@asynccontextmanager
+async def _database(kind: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty database of its own, opened with the store's connection settings."""
+    name = f"mig_{uuid.uuid4().hex[:12]}"
+    if kind == "sqlite":
+        engine = create_async_engine(normalise_url(f"sqlite:///{tmp_path / name}.db"))
+        event.listen(engine.sync_engine, "connect", connect._sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", connect._sqlite_begin)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+        return
+    if not PG_DSN:
+        pytest.skip("PostgreSQL tests need FERRYMAN_TEST_PG_DSN (CI sets it)")
+    admin = create_async_engine(normalise_url(PG_DSN))
+    async with admin.begin() as conn:
+        await conn.execute(text(f"CREATE SCHEMA {name}"))
+    engine = create_async_engine(
+        normalise_url(PG_DSN), connect_args={"server_settings": {"search_path": name}}
+    )
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
+        await admin.dispose()
+
+
+async def _run(engine: AsyncEngine, work: Callable[[Connection], Any]) -> Any:
+    """``work`` on a connection outside any transaction (``migrate`` begins its own)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(work)
+
+
+def _in_transaction(work: Callable[[Connection], Any]) -> Callable[[Connection], Any]:
+    def run(conn: Connection) -> Any:
+        with conn.begin():
+            return work(conn)
+
+    return run
+
+
+# Rows as each version's code wrote them: literal SQL, frozen like the steps.
+_V1_ROWS = (
+    "INSERT INTO jobs (id, source, name, dest, state, paused, priority, password, dedupe_key,"
+    " blocked, cursor, expanded, created_at, updated_at, attempts, not_before)"
+    " VALUES (1, '/in/a.zip', 'a', 'library:/out', 'active', FALSE, 0, '[\"pw\"]', 'k1',"
+    " FALSE, 3, TRUE, 10.0, 11.0, 0, 0.0)",
+    "INSERT INTO jobs (id, source, name, dest, state, paused, priority, blocked, cursor,"
+    " expanded, created_at, updated_at, attempts, not_before, error_code)"
+    " VALUES (2, '/in/b.rar', 'b', 'telegram:me', 'needs_password', TRUE, 5, TRUE, 0, FALSE,"
+    " 12.0, 12.5, 1, 0.0, 'archive.password_required')",
+    "INSERT INTO albums (id, job_id, seq, grp, state, priority, created_at, attempts,"
+    " not_before) VALUES (1, 1, 1, 'visual', 'delivering', 0, 13.0, 1, 0.0)",
+    "INSERT INTO items (id, job_id, seq, source_path, kind, state, priority, size, sha256,"
+    " work_path, plan, album_id, created_at, updated_at, attempts, not_before)"
+    " VALUES (1, 1, 1, 'x/p.jpg', 'photo', 'grouped', 0, 100, 'ab', '/w/p.jpg', 'as_is', 1,"
+    " 13.0, 13.0, 0, 0.0)",
+    "INSERT INTO items (id, job_id, seq, source_path, kind, state, priority, size,"
+    " original_path, plan, created_at, updated_at, attempts, not_before)"
+    " VALUES (2, 1, 2, 'x/v.avi', 'video', 'convert', 0, 2000, '/w/v.avi', 'transcode',"
+    " 13.0, 13.0, 0, 0.0)",
+    "INSERT INTO items (id, job_id, seq, source_path, kind, state, priority, size, reason,"
+    " created_at, updated_at, attempts, not_before)"
+    " VALUES (3, 1, 3, 'x/notes.txt', 'other', 'skipped', 0, 5, 'not media', 13.0, 13.0,"
+    " 0, 0.0)",
+    "INSERT INTO runtime_settings (key, value) VALUES ('space_floor', '\"2GB\"')",
+)
+_V2_ROWS = (
+    "INSERT INTO items (id, job_id, seq, source_path, kind, state, priority, size, plan,"
+    " thumb_path, parts, source_size, work_seconds, created_at, updated_at, attempts,"
+    " not_before) VALUES (4, 1, 4, 'x/big.mp4', 'video', 'ready', 0, 900, 'split',"
+    " '/w/big.jpg', '[\"/w/big.1.mp4\"]', 950, 2.5, 14.0, 14.0, 0, 0.0)",
+    "INSERT INTO segments (item_id, part, reports, created_at, updated_at)"
+    " VALUES (2, -1, 1, 15.0, 15.0)",
+    "INSERT INTO segments (item_id, part, reports, created_at, updated_at)"
+    " VALUES (2, 0, 2, 15.0, 16.0)",
+)
+_V3_ROWS = (
+    "INSERT INTO tg_media (item_id, part, media, family, created_at)"
+    " VALUES (1, 0, 'AAAA', 'visual', 17.0)",
+    "INSERT INTO tg_sends (album_id, slot, item_id, part, random_id, state, message_id, peer,"
+    " updated_at) VALUES (1, 0, 1, 0, 1234567890123, 'sent', 77, 'me', 17.0)",
+    "INSERT INTO tg_waits (scope, not_before, reason, updated_at)"
+    " VALUES ('account', 99.0, 'telegram.flood_wait', 17.0)",
+    "INSERT INTO tg_inbox (id, chat_id, message_id, sender_id, file_key, name, size, path,"
+    " state, job_id, dest, created_at, updated_at) VALUES (1, 42, 7, 42, 'f:10', 'b.rar', 10,"
+    " '/d/b.rar', 'done', 2, 'telegram:me', 18.0, 18.0)",
+    "INSERT INTO tg_status (job_id, chat_id, message_id, percent, text, edited_at)"
+    " VALUES (2, 42, 8, 50, 'half', 18.0)",
+)
+# The rows inserted at each version (those of the versions before it too).
+_ROWS_AT = {0: (), 1: _V1_ROWS, 2: _V1_ROWS + _V2_ROWS, 3: _V1_ROWS + _V2_ROWS + _V3_ROWS}
+
+
+def _fill(version: int) -> Callable[[Connection], None]:
+    """Insert the rows a database at ``version`` can hold (later versions: version 3's)."""
+
+    def fill(conn: Connection) -> None:
+        for row in _ROWS_AT[min(version, max(_ROWS_AT))]:
+            conn.exec_driver_sql(row)
+
+    return _in_transaction(fill)
+
+
+def _rows(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but ``schema_version``, by table, in a stable order."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for table in inspect(conn).get_table_names():
+        if table != "schema_version":
+            found[table] = sorted(
+                conn.exec_driver_sql(f"SELECT * FROM {table}").mappings().all(),
+                key=repr,
+            )
+    return found
+
+
+def _shape(conn: Connection) -> dict[str, Any]:
+    """What the schema is: tables, columns, keys, indexes, unique and check constraints."""
+    look = inspect(conn)
+    dialect = conn.dialect
+    shape: dict[str, Any] = {}
+    for table in sorted(look.get_table_names()):
+        columns = {
+            c["name"]: (c["type"].compile(dialect=dialect), c["nullable"], c.get("default"))
+            for c in look.get_columns(table)
+        }
+        shape[table] = {
+            "columns": columns,
+            "primary key": look.get_pk_constraint(table)["constrained_columns"],
+            "foreign keys": sorted(
+                (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                for f in look.get_foreign_keys(table)
+            ),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in look.get_indexes(table)
+            ),
+            "unique": sorted(
+                (u["name"], tuple(u["column_names"])) for u in look.get_unique_constraints(table)
+            ),
+            "checks": sorted((c["name"], c["sqltext"]) for c in look.get_check_constraints(table)),
+        }
+    return shape
+
+
+def _fresh(conn: Connection) -> None:
+    with conn.begin():
+        schema.metadata.create_all(conn)
+
+
+async def _fresh_shape(kind: str, tmp_path: Path) -> dict[str, Any]:
+    async with _database(kind, tmp_path / "fresh") as engine:
+        await _run(engine, _fresh)
+        shape: dict[str, Any] = await _run(engine, _shape)
+    return shape
+
+
+@pytest.fixture(params=ENGINES)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.mark.parametrize("old", range(NEWEST))
+async def test_every_old_version_upgrades_to_the_new_schema_with_its_rows(
+    kind: str, old: int, tmp_path: Path
+) -> None:
+    (tmp_path / "fresh").mkdir()
+    async with _database(kind, tmp_path) as engine:
+        assert await _run(engine, lambda c: migrate.migrate(c, old)) == old
+        await _run(engine, _fill(old))
+        before = await _run(engine, _rows)
+        assert await _run(engine, migrate.migrate) == NEWEST
+        migrated = await _run(engine, _shape)
+        after = await _run(engine, _rows)
+        versions = await _run(engine, lambda c: migrate.current_version(c))
+    assert versions == NEWEST
+    assert migrated == await _fresh_shape(kind, tmp_path)
+    assert sum(len(rows) for rows in before.values()) == len(_ROWS_AT[min(old, 3)])
+    for table, rows in before.items():
+        kept = [{k: row[k] for k in rows[0]} for row in after[table]] if rows else after[table]
+        assert kept == [dict(row) for row in rows], table
+    if old == 1:  # the columns version 2 added start at their defaults
+        assert {r["work_seconds"] for r in after["items"]} == {0.0}
+
+
+async def test_a_new_database_is_the_schema_at_the_newest_version(
+    kind: str, tmp_path: Path
+) -> None:
+    """An empty database skips the steps (made from ``schema.py``); the steps from
+    version 0 are the first case of the test above."""
+    (tmp_path / "fresh").mkdir()
+    async with _database(kind, tmp_path) as engine:
+        assert await _run(engine, migrate.migrate) == NEWEST
+        shape = await _run(engine, _shape)
+        stamped = await _run(
+            engine,
+            lambda c: c.exec_driver_sql("SELECT version FROM schema_version").scalars().all(),
+        )
+        assert await _run(engine, migrate.migrate) == NEWEST  # again: nothing to do
+    assert sorted(stamped) == list(range(1, NEWEST + 1))
+    assert shape == await _fresh_shape(kind, tmp_path)
+
+
+async def test_a_version_1_database_that_already_has_the_media_columns_upgrades(
+    kind: str, tmp_path: Path
+) -> None:
+    """Step 1 once created ``items`` from the live schema: such a database is at version 1
+    with version 2's columns (without ``segments``)."""
+    (tmp_path / "fresh").mkdir()
+
+    def legacy_v1(conn: Connection) -> None:
+        conn.exec_driver_sql("DROP TABLE segments")
+        conn.exec_driver_sql("DELETE FROM schema_version WHERE version = 2")
+
+    async with _database(kind, tmp_path) as engine:
+        await _run(engine, lambda c: migrate.migrate(c, 2))
+        await _run(engine, _in_transaction(legacy_v1))
+        assert await _run(engine, lambda c: migrate.current_version(c)) == 1
+        await _run(engine, _fill(1))
+        assert await _run(engine, migrate.migrate) == NEWEST
+        migrated = await _run(engine, _shape)
+    assert migrated == await _fresh_shape(kind, tmp_path)
+
+
+# (the constraint that refuses it, a row whose only fault is one unknown value)
+_BAD_ROWS = (
+    (
+        "jobs_state_check",
+        "INSERT INTO jobs (id, source, name, dest, state, paused, priority, blocked, cursor,"
+        " expanded, created_at, updated_at, attempts, not_before) VALUES (100, '/x', 'x',"
+        " 'library:', 'exploding', FALSE, 0, FALSE, 0, FALSE, 1.0, 1.0, 0, 0.0)",
+    ),
+    (
+        "albums_state_check",
+        "INSERT INTO albums (id, job_id, seq, grp, state, priority, created_at, attempts,"
+        " not_before) VALUES (100, 1, 9, 'visual', 'lost', 0, 1.0, 0, 0.0)",
+    ),
+    (
+        "albums_grp_check",
+        "INSERT INTO albums (id, job_id, seq, grp, state, priority, created_at, attempts,"
+        " not_before) VALUES (100, 1, 9, 'sticker', 'sealed', 0, 1.0, 0, 0.0)",
+    ),
+    (
+        "items_state_check",
+        "INSERT INTO items (id, job_id, seq, source_path, kind, state, priority, size,"
+        " work_seconds, created_at, updated_at, attempts, not_before)"
+        " VALUES (100, 1, 9, 'y', 'photo', 'teleported', 0, 1, 0.0, 1.0, 1.0, 0, 0.0)",
+    ),
+    (
+        "items_kind_check",
+        "INSERT INTO items (id, job_id, seq, source_path, kind, state, priority, size,"
+        " work_seconds, created_at, updated_at, attempts, not_before)"
+        " VALUES (100, 1, 9, 'y', 'hologram', 'ready', 0, 1, 0.0, 1.0, 1.0, 0, 0.0)",
+    ),
+    (
+        "items_plan_check",
+        "INSERT INTO items (id, job_id, seq, source_path, kind, state, priority, size,"
+        " work_seconds, plan, created_at, updated_at, attempts, not_before)"
+        " VALUES (100, 1, 9, 'y', 'photo', 'ready', 0, 1, 0.0, 'hope', 1.0, 1.0, 0, 0.0)",
+    ),
+    (
+        "tg_media_family_check",
+        "INSERT INTO tg_media (item_id, part, media, family, created_at)"
+        " VALUES (1, 1, 'A', 'sticker', 1.0)",
+    ),
+    (
+        "tg_sends_state_check",
+        "INSERT INTO tg_sends (album_id, slot, item_id, part, random_id, state, updated_at)"
+        " VALUES (1, 5, 1, 0, 1, 'maybe', 1.0)",
+    ),
+    (
+        "tg_inbox_state_check",
+        "INSERT INTO tg_inbox (id, chat_id, message_id, sender_id, state, created_at,"
+        " updated_at) VALUES (100, 1, 1, 1, 'misplaced', 1.0, 1.0)",
+    ),
+)
+
+
+def _parents(conn: Connection) -> None:
+    """Job 1, album 1 and item 1 as the newest code writes them (the bad rows' parents)."""
+    for row in (*_V1_ROWS[:1], _V1_ROWS[2]):
+        conn.exec_driver_sql(row)
+    conn.exec_driver_sql(
+        "INSERT INTO items (id, job_id, seq, source_path, kind, state, priority, size,"
+        " work_seconds, created_at, updated_at, attempts, not_before)"
+        " VALUES (1, 1, 1, 'p.jpg', 'photo', 'ready', 0, 1, 0.0, 1.0, 1.0, 0, 0.0)"
+    )
+
+
+@pytest.mark.parametrize("start", [0, 1, 3])
+async def test_the_database_refuses_a_value_no_enum_has(
+    kind: str, start: int, tmp_path: Path
+) -> None:
+    """A new database and migrated ones alike: every checked column refuses a stranger."""
+    async with _database(kind, tmp_path) as engine:
+        await _run(engine, lambda c: migrate.migrate(c, start))
+        await _run(engine, _fill(start))
+        await _run(engine, migrate.migrate)
+        if start == 0:
+            await _run(engine, _in_transaction(_parents))
+        for constraint, bad in _BAD_ROWS:
+            with pytest.raises(IntegrityError, match=constraint):
+                await _run(engine, _in_transaction(lambda c, sql=bad: c.exec_driver_sql(sql)))
+        # The same rows with a known value go in: the refusals were the values' doing.
+        for bad, good in (
+            ("'exploding'", "'queued'"),
+            ("'hope'", "'remux'"),
+            ("'misplaced'", "'done'"),
+        ):
+            row = next(sql for _, sql in _BAD_ROWS if bad in sql).replace(bad, good)
+            await _run(engine, _in_transaction(lambda c, sql=row: c.exec_driver_sql(sql)))
+
+
+async def test_an_unknown_value_stops_the_migration_and_changes_nothing(
+    kind: str, tmp_path: Path
+) -> None:
+    async with _database(kind, tmp_path) as engine:
+        await _run(engine, lambda c: migrate.migrate(c, 3))
+        await _run(engine, _fill(3))
+        await _run(engine, _in_transaction(lambda c: c.exec_driver_sql(_BAD_ROWS[0][1])))
+        before = await _run(engine, _rows)
+        with pytest.raises(FerrymanError) as caught:
+            await _run(engine, migrate.migrate)
+        assert caught.value.code == "store.migration_failed"
+        assert "jobs.state" in caught.value.message and "exploding" in caught.value.message
+        assert await _run(engine, lambda c: migrate.current_version(c)) == 3
+        assert await _run(engine, _rows) == before
+
+
+async def test_a_database_newer_than_the_code_is_refused(kind: str, tmp_path: Path) -> None:
+    def from_the_future(conn: Connection) -> None:
+        conn.exec_driver_sql(
+            f"INSERT INTO schema_version (version, applied_at) VALUES ({NEWEST + 1}, 1.0)"
+        )
+
+    async with _database(kind, tmp_path) as engine:
+        await _run(engine, migrate.migrate)
+        await _run(engine, _in_transaction(from_the_future))
+        with pytest.raises(FerrymanError, match="knows") as caught:
+            await _run(engine, migrate.migrate)
+    assert caught.value.code == "store.migration_failed"
+
+
+def test_the_steps_are_numbered_files_that_never_import_the_live_schema() -> None:
+    files = sorted(p.stem for p in MIGRATIONS_DIR.glob("v[0-9][0-9][0-9][0-9]_*.py"))
+    assert [int(stem[1:5]) for stem in files] == list(range(1, NEWEST + 1))
+    assert [step.__module__.rsplit(".", 1)[1] for step in migrations.STEPS] == files
+    live = {"ferryman.store.schema", "ferryman.model"}
+    for stem in files:
+        tree = ast.parse((MIGRATIONS_DIR / f"{stem}.py").read_text())
+        imported = {
+            *(n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module),
+            *(a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names),
+        }
+        assert not imported & live, f"{stem} imports {imported & live}: freeze it instead"
+        names = {
+            alias.name
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module == "ferryman.store"
+            for alias in n.names
+        }
+        assert "schema" not in names, stem
