@@ -29,7 +29,7 @@ from ferryman.errors import (
 
 SRC = Path(ferryman.__file__).parent
 README = SRC.parents[1] / "README.md"
-CODE_SHAPE = re.compile(r"^[a-z]+\.[a-z_]+$")
+CODE_SHAPE = re.compile(r"^[a-z]+(\.[a-z_]+)+$")  # area.what, or area.sub.what (source.http.status)
 
 # (module, function) whose code argument carries a code some other FerrymanError had.
 PASS_THROUGH = {

@@ -355,10 +355,12 @@ class FerrymanError(Exception):
 
 
 class ServerWait(FerrymanError):
-    """A destination said: not before ``seconds`` from now (a flood wait, slow mode).
+    """A server said: not before ``seconds`` from now (a flood wait, slow mode, a
+    Retry-After longer than a download should sleep in place).
 
-    Not a failure: the engine puts the album back, uncounted, for exactly that long. A
-    sink raises it (or a subclass such as ``TelegramWait``) with a retryable code.
+    Not a failure: the engine puts the work back, uncounted, for exactly that long. A
+    sink or a source raises it (or a subclass: ``TelegramWait``, ``HttpWait``) with a
+    retryable code.
     """
 
     def __init__(self, code: str, message: str, seconds: int) -> None:

@@ -34,7 +34,7 @@ from ferryman.errors import FerrymanError
 from ferryman.net import partfile
 from ferryman.net.http import (
     BASE_HEADERS,
-    ServerWait,
+    HttpWait,
     content_length,
     parse_content_range,
     request_timeout,
@@ -92,7 +92,7 @@ async def download(
     Raises ``FerrymanError``: ``source.not_found``, ``source.auth``,
     ``source.http.refused`` at once; ``source.http.status``, ``source.http.stalled``,
     ``source.io`` once ``retry.max_attempts`` attempts in a row brought no new bytes
-    (``ServerWait`` when a server's Retry-After is longer than ``retry.max_seconds``);
+    (``HttpWait`` when a server's Retry-After is longer than ``retry.max_seconds``);
     ``source.http.changed`` when the content keeps changing; ``space.*`` from
     ``make_room`` or a full disk.
     """
@@ -176,7 +176,7 @@ class _Download:
 
     def _delay(self, failures: int) -> float:
         problem = self.problem
-        if isinstance(problem, ServerWait):
+        if isinstance(problem, HttpWait):
             if problem.seconds > self.retry.max_seconds:
                 raise problem  # the engine keeps waits this long (not_before), not a sleep
             return problem.seconds

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
 import httpx
 
 from ferryman.config import NetworkSettings
-from ferryman.errors import FerrymanError
+from ferryman.errors import FerrymanError, ServerWait
 from ferryman.net.waits import retry_after_seconds
 
 _CONTENT_RANGE = re.compile(r"\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*", re.IGNORECASE)
@@ -16,12 +17,11 @@ _CONTENT_RANGE = re.compile(r"\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*", 
 BASE_HEADERS = {"Accept-Encoding": "identity"}
 
 
-class ServerWait(FerrymanError):
+class HttpWait(ServerWait):
     """The server asked to be left alone for ``seconds`` (429/503 with Retry-After)."""
 
     def __init__(self, message: str, seconds: float) -> None:
-        super().__init__("source.http.status", message)
-        self.seconds = seconds
+        super().__init__("source.http.status", message, math.ceil(seconds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ def status_error(response: httpx.Response) -> FerrymanError:
     if status in (429, 503):
         wait = retry_after_seconds(response.headers.get("retry-after"))
         if wait is not None:
-            return ServerWait(f"HTTP {status} for {where}: retry after {wait:.0f} s", wait)
+            return HttpWait(f"HTTP {status} for {where}: retry after {wait:.0f} s", wait)
     if status >= 500 or status in (408, 425, 429):
         return FerrymanError("source.http.status", f"HTTP {status} for {where}")
     return FerrymanError("source.http.refused", f"HTTP {status} for {where}")
