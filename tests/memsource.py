@@ -21,7 +21,7 @@ from ferryman.sources.base import Access, Inspection, ReadOptions, SourceEntry
 class MemSource:
     """Inputs held in memory: ``mem:NAME`` names a mapping of relative path → bytes."""
 
-    scheme = "mem"
+    schemes: tuple[str, ...] = ("mem",)
     access = Access.IN_PLACE
 
     def __init__(self, inputs: Mapping[str, Mapping[str, bytes]]) -> None:

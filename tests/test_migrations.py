@@ -11,7 +11,7 @@ import ast
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -122,8 +122,22 @@ _V3_ROWS = (
     "INSERT INTO tg_status (job_id, chat_id, message_id, percent, text, edited_at)"
     " VALUES (2, 42, 8, 50, 'half', 18.0)",
 )
+_UP_TO_V4 = _V1_ROWS + _V2_ROWS + _V3_ROWS
 # The rows inserted at each version (those of the versions before it too).
-_ROWS_AT = {0: (), 1: _V1_ROWS, 2: _V1_ROWS + _V2_ROWS, 3: _V1_ROWS + _V2_ROWS + _V3_ROWS}
+_ROWS_AT = {
+    0: (),
+    1: _V1_ROWS,
+    2: _V1_ROWS + _V2_ROWS,
+    3: _UP_TO_V4,
+    4: _UP_TO_V4,  # written at version 3, then migrated to 4 (step 4 drops a default)
+}
+
+
+def _as_migrated(table: str, row: dict[str, Any], old: int) -> dict[str, Any]:
+    """A row as the steps after ``old`` leave it: step 5 made local paths file: URIs."""
+    if table == "jobs" and old < 5 and row["source"].startswith("/"):
+        return row | {"source": PurePosixPath(row["source"]).as_uri()}
+    return row
 
 
 def _fill(version: int) -> Callable[[Connection], None]:
@@ -200,8 +214,10 @@ async def test_every_old_version_upgrades_to_the_new_schema_with_its_rows(
 ) -> None:
     (tmp_path / "fresh").mkdir()
     async with _database(kind, tmp_path) as engine:
+        written_at = min(old, 3)  # the rows' literal SQL is that of versions 1 to 3
+        assert await _run(engine, lambda c: migrate.migrate(c, written_at)) == written_at
+        await _run(engine, _fill(written_at))
         assert await _run(engine, lambda c: migrate.migrate(c, old)) == old
-        await _run(engine, _fill(old))
         before = await _run(engine, _rows)
         assert await _run(engine, migrate.migrate) == NEWEST
         migrated = await _run(engine, _shape)
@@ -209,10 +225,13 @@ async def test_every_old_version_upgrades_to_the_new_schema_with_its_rows(
         versions = await _run(engine, lambda c: migrate.current_version(c))
     assert versions == NEWEST
     assert migrated == await _fresh_shape(kind, tmp_path)
-    assert sum(len(rows) for rows in before.values()) == len(_ROWS_AT[min(old, 3)])
+    assert sum(len(rows) for rows in before.values()) == len(_ROWS_AT[old])
     for table, rows in before.items():
         kept = [{k: row[k] for k in rows[0]} for row in after[table]] if rows else after[table]
-        assert kept == [dict(row) for row in rows], table
+        expected = sorted((_as_migrated(table, dict(row), old) for row in rows), key=repr)
+        assert sorted(kept, key=repr) == expected, table
+    if old in (1, 2, 3, 4):  # a local path became a file: URI
+        assert {r["source"] for r in after["jobs"]} == {"file:///in/a.zip", "file:///in/b.rar"}
     if old == 1:  # the columns version 2 added start at their defaults
         assert {r["work_seconds"] for r in after["items"]} == {0.0}
 

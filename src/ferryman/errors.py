@@ -44,6 +44,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
     ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
     ErrorSpec("source.duplicate", False, "Already added; use --force to process it again."),
+    ErrorSpec("link.invalid", False, "The link is malformed; copy it again in full."),
+    ErrorSpec(
+        "link.unsupported",
+        False,
+        "The link leads to a web page, not a file: send a direct link to the file"
+        " (links to pages with media come with the link converter).",
+    ),
     ErrorSpec(
         "source.unsupported",
         False,

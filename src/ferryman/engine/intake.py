@@ -14,7 +14,7 @@ from ferryman.fsutil import safe_name
 from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
-from ferryman.sources.base import Inspection, Source, SourceRegistry
+from ferryman.sources.base import Access, Inspection, Source, SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
 
@@ -80,6 +80,7 @@ async def add_source(
     key = None if force else dedupe_key(found.ident, dest)
     name = await store.unique_name(found.name, dest)
     return await store.add_job(
+        fetch=source.access is Access.FETCH,
         source=uri,
         name=name,
         dest=dest,

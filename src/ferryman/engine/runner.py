@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
-from ferryman.engine import convert, deliver, unpack
+from ferryman.engine import convert, deliver, fetch, unpack
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import EventBus
 from ferryman.engine.leases import held
@@ -32,7 +32,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
-from ferryman.store.schema import albums, items, jobs
+from ferryman.store.schema import albums, fetches, items, jobs
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class Engine:
         await store.reap()
         await self._sweep_work_area()
         workers = [
+            *self._pool("fetch", settings.concurrency.fetch, self._claim_fetch, self._fetch),
             *self._pool("unpack", settings.concurrency.unpack, self._claim_job, self._unpack),
             *self._pool("deliver", settings.concurrency.deliver, self._claim_album, self._deliver),
             *self._pool("convert", settings.concurrency.convert, self._claim_item, self._convert),
@@ -161,6 +162,9 @@ class Engine:
     async def _claim_job(self) -> Any:
         return await self.ctx.store.claim_job(self.ctx.owner, await self._lease())
 
+    async def _claim_fetch(self) -> Any:
+        return await self.ctx.store.claim_fetch(self.ctx.owner, await self._lease())
+
     async def _claim_album(self) -> Any:
         return await self.ctx.store.claim_album(self.ctx.owner, await self._lease())
 
@@ -174,6 +178,10 @@ class Engine:
         self.ctx.bus.emit("job.started", job.id, source=job.source)
         async with held(self.ctx.store, jobs, job.id, self.ctx.owner, await self._lease()):
             await unpack.expand(self.ctx, job)
+
+    async def _fetch(self, claimed: Any) -> None:
+        async with held(self.ctx.store, fetches, claimed.id, self.ctx.owner, await self._lease()):
+            await fetch.fetch(self.ctx, claimed)
 
     async def _deliver(self, album: Any) -> None:
         async with held(self.ctx.store, albums, album.id, self.ctx.owner, await self._lease()):

@@ -117,7 +117,12 @@ async def _expand(ctx: Context, job: Job) -> None:
             """On the reading thread: a nested archive waits for room like an entry."""
             waits.wait(_wait_for_room(ctx, job, work, size, None))
 
-        options = dataclasses.replace(read_options(settings, job), make_room=make_room)
+        fetched = await ctx.store.fetched(job.id)
+        options = dataclasses.replace(
+            read_options(settings, job),
+            make_room=make_room,
+            fetched=Path(fetched.path) if fetched is not None and fetched.path else None,
+        )
         opened = source.open(job.source, options)
         error: FerrymanError | None
         try:
@@ -390,8 +395,11 @@ async def _keep_input(ctx: Context, job: Job, exc: FerrymanError) -> None:
         source = ctx.sources.for_uri(job.source).local_path(job.source)
     except FerrymanError:
         return
-    if source is None:
-        return
+    if source is None:  # a fetched input: the copy in the work area
+        fetched = await ctx.store.fetched(job.id)
+        if fetched is None or fetched.path is None:
+            return
+        source = Path(fetched.path)
     settings = await ctx.settings()
     try:
         await asyncio.to_thread(

@@ -12,23 +12,30 @@ them on its reading thread, never on the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ferryman.archive.reader import EntryInfo, OpenOptions
+from ferryman.config import NetworkSettings, Retry
 from ferryman.errors import FerrymanError
+
+if TYPE_CHECKING:  # httpx and the downloader load only when something is fetched
+    import httpx
+
+    from ferryman.net.progress import DownloadProgress
 
 
 class Access(StrEnum):
-    """How a source's bytes are read. Every source today reads in place (a local file
-    or folder, an in-memory test input); fetch-first sources come with the network
-    sources and their durable download step."""
+    """How a source's bytes are read: in place (a local file or folder), or fetched
+    first into the job's work area by the engine's fetch stage (claimed, leased,
+    resumable work with its own concurrency), then read from there."""
 
     IN_PLACE = "in_place"
+    FETCH = "fetch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,7 @@ class ReadOptions:
     scratch: Path | None = None
     sevenzip: Path | None = None
     make_room: Callable[[int], None] | None = field(default=None, compare=False)
+    fetched: Path | None = None  # what the fetch stage brought, for a fetch-first source
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +85,34 @@ class SourceEntry:
         return self.blocks()
 
 
-class Source(Protocol):
-    """One kind of input, named by its URI scheme."""
+@dataclass(frozen=True, slots=True)
+class FetchPlan:
+    """What the engine's fetch stage hands a fetch-first source: where to write (one
+    folder per input; what a crash left there is resumed), the network and retry
+    settings, an HTTP client factory, and the engine's hooks for disk room (may wait
+    or raise ``space.low`` / ``space.too_large``) and progress."""
 
-    scheme: str
+    folder: Path
+    network: NetworkSettings
+    retry: Retry
+    client: Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
+    make_room: Callable[[int], Awaitable[None]] | None = None
+    on_progress: Callable[[DownloadProgress], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A fetched input: the local file the source then reads, its size and name."""
+
+    path: Path
+    size: int
+    name: str
+
+
+class Source(Protocol):
+    """One kind of input, named by its URI schemes."""
+
+    schemes: tuple[str, ...]
     access: Access
 
     def recognise(self, raw: str) -> str | None:
@@ -105,17 +137,26 @@ class Source(Protocol):
         ...
 
 
+@runtime_checkable
+class Fetching(Source, Protocol):
+    """A source whose input is fetched before it is read (``Access.FETCH``)."""
+
+    async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
+        """Bring the input into ``plan.folder``, resuming what is there; coded errors."""
+        ...
+
+
 class SourceRegistry:
     """The sources an engine and its front doors know, by scheme. Immutable: a test or
     an embedder adds one with ``with_source`` and passes the new registry along."""
 
     def __init__(self, sources: tuple[Source, ...] = ()) -> None:
         self._sources = sources
-        self._by_scheme = {source.scheme: source for source in sources}
+        self._by_scheme = {scheme: source for source in sources for scheme in source.schemes}
 
     def with_source(self, source: Source) -> SourceRegistry:
         """A registry that also knows ``source`` (checked first when recognising)."""
-        rest = tuple(s for s in self._sources if s.scheme != source.scheme)
+        rest = tuple(s for s in self._sources if not set(s.schemes) & set(source.schemes))
         return SourceRegistry((source, *rest))
 
     @property

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.file import FileSource
+from ferryman.sources.http import HttpSource
 
 
 def default_sources() -> SourceRegistry:
-    return SourceRegistry((FileSource(),))
+    return SourceRegistry((HttpSource(), FileSource()))

@@ -97,7 +97,7 @@ def job_name(path: Path) -> str:
 class FileSource:
     """Local files, folders and archives, read in place: ``file:///abs/path``."""
 
-    scheme = "file"
+    schemes: tuple[str, ...] = ("file",)
     access = Access.IN_PLACE
 
     def recognise(self, raw: str) -> str | None:

@@ -34,13 +34,14 @@ from ferryman.store.rows import (
     item_from_row,
     summarise,
 )
-from ferryman.store.schema import albums, items, jobs
+from ferryman.store.schema import albums, fetches, items, jobs
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
 _BUSY_TO_READY = (
     (jobs, JobState.EXPANDING.value, JobState.QUEUED.value),
     (albums, AlbumState.DELIVERING.value, AlbumState.SEALED.value),
     (items, ItemState.CONVERTING.value, ItemState.CONVERT.value),
+    (fetches, "fetching", "queued"),
 )
 
 

@@ -28,6 +28,7 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.store.base import StoreBase
+from ferryman.store.fetches import unfinished_fetch
 from ferryman.store.rows import (
     TERMINAL_STATES,
     LeaseLost,
@@ -39,6 +40,7 @@ from ferryman.store.rows import (
 )
 from ferryman.store.schema import (
     albums,
+    fetches,
     items,
     jobs,
     segments,
@@ -62,8 +64,11 @@ class JobQueries(StoreBase):
         password: str | None = None,
         dedupe_key: str | None = None,
         error: FerrymanError | None = None,
+        fetch: bool = False,
     ) -> Job:
-        """Record a job; a job whose input is already known to be bad is stored failed."""
+        """Record a job; a job whose input is already known to be bad is stored failed.
+        ``fetch``: its input is downloaded first (a ``fetches`` row, in the same
+        transaction), and the unpack stage waits for that."""
         now = self.clock()
         values: dict[str, Any] = {
             "source": source,
@@ -100,6 +105,18 @@ class JobQueries(StoreBase):
             job = job_from_row(row)
             if error is not None:
                 await self._store_summary(conn, job.id, now)
+            elif fetch:
+                await conn.execute(
+                    insert(fetches).values(
+                        job_id=job.id,
+                        state="queued",
+                        priority=priority,
+                        created_at=now,
+                        updated_at=now,
+                        attempts=0,
+                        not_before=0.0,
+                    )
+                )
         return job
 
     async def unique_name(self, base: str, dest: str) -> str:
@@ -145,7 +162,7 @@ class JobQueries(StoreBase):
             JobState.EXPANDING,
             owner,
             lease_seconds,
-            [jobs.c.paused.is_(False)],
+            [jobs.c.paused.is_(False), ~unfinished_fetch()],
             started=True,
         )
         return job_from_row(row) if row is not None else None
@@ -397,6 +414,11 @@ class JobQueries(StoreBase):
                 .where(albums.c.job_id == job_id, albums.c.state == AlbumState.SEALED.value)
                 .values(state=AlbumState.FAILED.value, error_code=error.code)
             )
+            await conn.execute(  # a download in flight loses its lease: its step stops
+                update(fetches)
+                .where(fetches.c.job_id == job_id, fetches.c.state.in_(["queued", "fetching"]))
+                .values(state="cancelled", owner=None, lease_until=None, updated_at=now)
+            )
             await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
@@ -415,6 +437,22 @@ class JobQueries(StoreBase):
                 raise _not_ended(job_id, job.state, "retried")
             redo = select(items.c.id).where(items.c.job_id == job_id, items.c.state.not_in(keep))
             await conn.execute(delete(segments).where(segments.c.item_id.in_(redo)))
+            await conn.execute(  # the work folder (and what was fetched) went with the end
+                update(fetches)
+                .where(fetches.c.job_id == job_id)
+                .values(
+                    state="queued",
+                    path=None,
+                    size=None,
+                    attempts=0,
+                    not_before=0.0,
+                    error_code=None,
+                    error_message=None,
+                    owner=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+            )
             await conn.execute(
                 delete(items).where(items.c.job_id == job_id, items.c.state.not_in(keep))
             )
@@ -468,6 +506,7 @@ class JobQueries(StoreBase):
             )
             await conn.execute(delete(tg_status).where(tg_status.c.job_id == job_id))
             await conn.execute(delete(tg_inbox).where(tg_inbox.c.job_id == job_id))
+            await conn.execute(delete(fetches).where(fetches.c.job_id == job_id))
             await conn.execute(delete(items).where(items.c.job_id == job_id))
             await conn.execute(delete(albums).where(albums.c.job_id == job_id))
             await conn.execute(delete(jobs).where(jobs.c.id == job_id))

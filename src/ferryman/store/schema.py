@@ -225,6 +225,27 @@ tg_status = Table(
     Column("edited_at", Float, nullable=False),
 )
 
+# What the fetch stage does with a fetch-first input (sources.base.Access.FETCH).
+FETCH_STATES = ("queued", "fetching", "done", "failed", "cancelled")
+
+fetches = Table(
+    "fetches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("path", Text),  # the fetched file, once done
+    Column("size", BigInteger),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    *_lease_columns(),
+    one_of("fetches", "state", FETCH_STATES),
+)
+Index("fetches_claim", fetches.c.state, fetches.c.priority, fetches.c.id)
+
 runtime_settings = Table(
     "runtime_settings",
     metadata,

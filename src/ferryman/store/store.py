@@ -1,7 +1,7 @@
 """The store: every state change is one transaction; work is claimed with leases.
 
 One class assembled from query modules by concern: ``jobs``, ``albums``, ``items``,
-``runtime``; ``base`` holds the claim and lease machinery they share.
+``fetches``, ``runtime``, Telegram's; ``base`` holds the claim and lease machinery they share.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import time
 
 from ferryman.store.albums import AlbumQueries
 from ferryman.store.connect import create_engines
+from ferryman.store.fetches import FetchQueries
 from ferryman.store.items import ItemQueries
 from ferryman.store.jobs import JobQueries
 from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
@@ -21,7 +22,13 @@ __all__ = ["LeaseLost", "NewItem", "Store", "summarise", "summarise_items"]
 
 
 class Store(
-    JobQueries, AlbumQueries, ItemQueries, RuntimeQueries, TelegramQueries, TelegramInboxQueries
+    JobQueries,
+    AlbumQueries,
+    ItemQueries,
+    FetchQueries,
+    RuntimeQueries,
+    TelegramQueries,
+    TelegramInboxQueries,
 ):
     """Async access to jobs, items, albums and runtime settings."""
 

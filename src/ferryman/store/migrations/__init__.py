@@ -25,7 +25,13 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection
 
-from ferryman.store.migrations import v0001_initial, v0002_media, v0003_telegram, v0004_checks
+from ferryman.store.migrations import (
+    v0001_initial,
+    v0002_media,
+    v0003_telegram,
+    v0004_checks,
+    v0005_sources,
+)
 
 Step = Callable[[Connection], None]
 
@@ -34,4 +40,5 @@ STEPS: tuple[Step, ...] = (
     v0002_media.apply,
     v0003_telegram.apply,
     v0004_checks.apply,
+    v0005_sources.apply,
 )

@@ -1,0 +1,108 @@
+"""The fetch stage: a fetch-first input (a link) is brought into the job's work area.
+
+Claimed work with a lease and a heartbeat like every stage, with its own concurrency
+(``concurrency.fetch``, one on a phone), so a long download never holds up reading
+the inputs that are already here. The source does the fetching (``Fetching.fetch``):
+what a crash or a stop left in the folder is resumed. A passing problem puts the
+fetch back with a backoff; waits for disk room or a server's Retry-After are not
+counted as attempts; anything else fails the job with its code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+
+from ferryman.config import NetworkSettings
+from ferryman.engine.context import Context
+from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.engine.space import never_fits, room_for
+from ferryman.engine.workarea import job_work_dir
+from ferryman.errors import FerrymanError, ServerWait
+from ferryman.net.http import make_client
+from ferryman.net.progress import DownloadProgress
+from ferryman.sources.base import Fetching, FetchPlan
+from ferryman.store.fetches import Fetch
+from ferryman.store.store import LeaseLost
+
+log = logging.getLogger(__name__)
+
+
+async def fetch(ctx: Context, claimed: Fetch) -> None:
+    """Fetch one claimed input; on failure retry later or fail its job."""
+    job = await ctx.store.get_job(claimed.job_id)
+    settings = await ctx.settings()
+    folder = job_work_dir(settings, job.id) / "fetch"
+
+    async def make_room(size: int) -> None:
+        if room_for(folder, size, settings.space_floor):
+            return
+        if never_fits(folder, size):
+            raise FerrymanError(
+                "space.too_large", f"{size} bytes: more than the whole disk of the work area"
+            )
+        raise FerrymanError("space.low", f"{size} more bytes would go below space_floor")
+
+    def progress(p: DownloadProgress) -> None:
+        ctx.bus.emit("job.fetching", job.id, done=p.done, total=p.total, speed=p.speed, eta=p.eta)
+
+    try:
+        source = ctx.sources.for_uri(job.source)
+        if not isinstance(source, Fetching):
+            raise FerrymanError("engine.internal", f"{job.source}: its source fetches nothing")
+        folder.mkdir(parents=True, exist_ok=True)
+        plan = FetchPlan(
+            folder=folder,
+            network=settings.network,
+            retry=settings.retry,
+            client=lambda: _client(settings.network),
+            make_room=make_room,
+            on_progress=progress,
+        )
+        ctx.bus.emit("job.fetching", job.id, done=0, total=None, speed=0.0, eta=None)
+        got = await source.fetch(job.source, plan)
+    except LeaseLost:
+        raise
+    except FerrymanError as exc:
+        await _failed(ctx, claimed, exc)
+        return
+    except OSError as exc:
+        await _failed(ctx, claimed, FerrymanError("source.io", str(exc)))
+        return
+    except Exception as bug:
+        log.exception("fetching job %s failed unexpectedly", job.id)
+        await _failed(ctx, claimed, FerrymanError.internal(bug))
+        return
+    await ctx.store.fetch_done(claimed.id, ctx.owner, str(got.path), got.size)
+    ctx.bus.emit("job.fetched", job.id, size=got.size, name=got.name)
+    ctx.wakeup.notify()
+
+
+@contextlib.asynccontextmanager
+async def _client(network: NetworkSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(network) as client:
+        yield client
+
+
+async def _failed(ctx: Context, claimed: Fetch, exc: FerrymanError) -> None:
+    settings = await ctx.settings()
+    if isinstance(exc, ServerWait):
+        log.warning("fetch of job %s waits %ss: %s", claimed.job_id, exc.seconds, exc)
+        await ctx.store.fetch_retry(claimed.id, ctx.owner, exc, float(exc.seconds), count=False)
+    elif exc.code == "space.low":  # waiting for room is not a failed attempt
+        await ctx.store.fetch_retry(
+            claimed.id, ctx.owner, exc, settings.space_recheck_seconds, count=False
+        )
+    elif should_retry(exc, claimed.attempts + 1, settings.retry):
+        delay = backoff_seconds(claimed.attempts + 1, settings.retry)
+        log.warning("fetch of job %s failed (%s); again in %.1fs", claimed.job_id, exc, delay)
+        await ctx.store.fetch_retry(claimed.id, ctx.owner, exc, delay)
+    else:
+        log.error("fetch of job %s failed for good: %s", claimed.job_id, exc)
+        job_id = await ctx.store.fetch_failed(claimed.id, ctx.owner, exc)
+        ctx.bus.emit("job.finished", job_id, state="failed", code=exc.code)
+        return
+    ctx.bus.emit("job.waiting", claimed.job_id, reason=exc.code)

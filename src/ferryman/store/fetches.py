@@ -1,0 +1,142 @@
+"""Fetches: the fetch stage's claimed work, one row per job whose input is downloaded
+before it is read. The unpack stage claims such a job only once its fetch is done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, select, update
+
+from ferryman.errors import FerrymanError
+from ferryman.model import JobState
+from ferryman.store.base import StoreBase
+from ferryman.store.schema import fetches, jobs
+
+QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    id: int
+    job_id: int
+    state: str
+    attempts: int
+    path: str | None
+    size: int | None
+
+
+def _fetch(row: Row[Any]) -> Fetch:
+    return Fetch(row.id, row.job_id, row.state, row.attempts, row.path, row.size)
+
+
+def unfinished_fetch() -> Any:
+    """A condition on ``jobs``: the job's input is still being fetched (or waits to be)."""
+    return (
+        select(fetches.c.id).where(fetches.c.job_id == jobs.c.id, fetches.c.state != DONE).exists()
+    )
+
+
+class FetchQueries(StoreBase):
+    async def claim_fetch(self, owner: str, lease_seconds: float) -> Fetch | None:
+        """A queued fetch of a running (not paused, not ended) job, highest priority first."""
+        row = await self._claim(
+            fetches, QUEUED, FETCHING, owner, lease_seconds, [self._job_runs(fetches)]
+        )
+        return _fetch(row) if row is not None else None
+
+    async def fetched(self, job_id: int) -> Fetch | None:
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(select(fetches).where(fetches.c.job_id == job_id))).first()
+        return _fetch(row) if row is not None else None
+
+    async def fetch_done(self, fetch_id: int, owner: str, path: str, size: int) -> None:
+        """The input is on disk: the unpack stage may claim its job now."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            values = {
+                "state": DONE,
+                "path": path,
+                "size": size,
+                "owner": None,
+                "lease_until": None,
+                "error_code": None,
+                "error_message": None,
+                "updated_at": now,
+            }
+            await self._update_owned(conn, fetches, fetch_id, owner, values)
+            await conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id
+                    == select(fetches.c.job_id).where(fetches.c.id == fetch_id).scalar_subquery()
+                )
+                .values(wait_reason=None, blocked=False, updated_at=now)
+            )
+
+    async def fetch_retry(
+        self,
+        fetch_id: int,
+        owner: str,
+        error: FerrymanError,
+        delay: float,
+        *,
+        count: bool = True,
+    ) -> None:
+        """Back in the queue after ``delay``; the job shows why it waits (``error.code``).
+        A wait a server or the device imposed is not counted as an attempt."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            values: dict[str, Any] = {
+                "state": QUEUED,
+                "owner": None,
+                "lease_until": None,
+                "not_before": now + delay,
+                "error_code": error.code,
+                "error_message": error.message,
+                "updated_at": now,
+            }
+            if count:
+                values["attempts"] = fetches.c.attempts + 1
+            await self._update_owned(conn, fetches, fetch_id, owner, values)
+            job_id = select(fetches.c.job_id).where(fetches.c.id == fetch_id).scalar_subquery()
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(wait_reason=error.code, updated_at=now)
+            )
+
+    async def fetch_failed(self, fetch_id: int, owner: str, error: FerrymanError) -> int:
+        """The input cannot be fetched: the fetch and its job end failed; returns the job."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(fetches).where(fetches.c.id == fetch_id))).one()
+            values = {
+                "state": FAILED,
+                "owner": None,
+                "lease_until": None,
+                "error_code": error.code,
+                "error_message": error.message,
+                "updated_at": now,
+            }
+            await self._update_owned(conn, fetches, fetch_id, owner, values)
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == row.job_id, jobs.c.state.not_in(_ENDED))
+                .values(
+                    state=JobState.FAILED.value,
+                    error_code=error.code,
+                    error_message=error.message,
+                    expanded=True,
+                    finished_at=now,
+                    updated_at=now,
+                    blocked=False,
+                    wait_reason=None,
+                    summary=None,
+                )
+            )
+            await self._store_summary(conn, row.job_id, now)
+        return int(row.job_id)
+
+
+_ENDED = [s.value for s in JobState if s.terminal]
