@@ -8,6 +8,7 @@ engine and to intake.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -56,9 +57,15 @@ class MemSource:
         files = self._files(uri)
         self.opened += 1
         now = time.time()
+        # The listing is remembered, as a network walk's would be: a later run reads the
+        # same entries under the same indexes, whatever was added meanwhile.
+        remembered = options.memo.get("listing") if options.memo is not None else None
+        listing = json.loads(remembered) if remembered is not None else sorted(files)
+        if remembered is None and options.memo is not None:
+            options.memo.put("listing", json.dumps(listing))
 
         def entries() -> Iterator[SourceEntry]:
-            for index, path in enumerate(sorted(files)):
+            for index, path in enumerate(listing):
                 data = files[path]
                 info = EntryInfo(index, path, len(data), now, EntryType.FILE)
                 yield SourceEntry(info, lambda data=data: iter([data]))  # type: ignore[misc]

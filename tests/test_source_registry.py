@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine import intake, report
+from ferryman.engine import control, intake, report
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
@@ -56,6 +57,29 @@ async def test_an_in_memory_source_runs_through_the_engine(
         else:
             assert by_path[path] == hashlib.sha256(data_bytes).hexdigest()
     assert mem.opened == 1
+
+
+async def test_a_source_memo_keeps_indexes_stable_across_runs(
+    tmp_path: Path, settings: Settings
+) -> None:
+    photos = make_photo_set(tmp_path / "made", 5)
+    files = {f"b/{p.name}": p.read_bytes() for p in photos[:4]}
+    mem = MemSource({"share": files})
+    sources = default_sources().with_source(mem)
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, "mem:share", sources=sources)
+        await Engine(store, settings, sources=sources).run(until_idle=True)
+        assert json.loads((await store.source_memos(job.id))["listing"]) == sorted(files)
+        files["a/first.jpg"] = photos[4].read_bytes()  # sorts first: would shift indexes
+        await control.retry_job(store, job.id)
+        await Engine(store, settings, sources=sources).run(until_idle=True)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert done.state is JobState.DONE
+    delivered = [entry["source_path"] for entry in library_files(settings.library)]
+    assert sorted(delivered) == sorted(set(delivered)) == sorted(set(files) - {"a/first.jpg"})
 
 
 async def test_a_missing_in_memory_input_is_recorded_failed(settings: Settings) -> None:

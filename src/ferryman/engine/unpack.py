@@ -118,10 +118,12 @@ async def _expand(ctx: Context, job: Job) -> None:
             waits.wait(_wait_for_room(ctx, job, work, size, None))
 
         fetched = await ctx.store.fetched(job.id)
+        memo = _Memo(ctx, job.id, await ctx.store.source_memos(job.id), waits)
         options = dataclasses.replace(
             read_options(settings, job),
             make_room=make_room,
             fetched=Path(fetched.path) if fetched is not None and fetched.path else None,
+            memo=memo,
         )
         opened = source.open(job.source, options)
         error: FerrymanError | None
@@ -176,6 +178,24 @@ class _RoomWaits:
             pending = list(self._pending)
         for future in pending:
             future.cancel()
+
+
+class _Memo:
+    """The job's source memo: read once before reading starts, written through to the
+    store from the reading thread (it blocks until the write is committed)."""
+
+    def __init__(self, ctx: Context, job_id: int, known: dict[str, str], waits: _RoomWaits) -> None:
+        self._ctx = ctx
+        self._job_id = job_id
+        self._known = dict(known)
+        self._waits = waits
+
+    def get(self, key: str) -> str | None:
+        return self._known.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self._waits.wait(self._ctx.store.put_source_memo(self._job_id, key, value))
+        self._known[key] = value
 
 
 async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None:

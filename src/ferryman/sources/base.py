@@ -52,6 +52,17 @@ class Inspection:
     size: int | None = None
 
 
+class SourceMemo(Protocol):
+    """What a source remembers of one input between runs, kept in the store: a WebDAV
+    walk's listing, so a restart reads the same entries in the same order (indexes
+    stay stable) whatever the server shows meanwhile. Blocking: call it from the
+    reading thread, never from the event loop."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def put(self, key: str, value: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ReadOptions:
     """How to read an input: archive passwords and limits, 7zz, a scratch folder.
@@ -67,6 +78,7 @@ class ReadOptions:
     sevenzip: Path | None = None
     make_room: Callable[[int], None] | None = field(default=None, compare=False)
     fetched: Path | None = None  # what the fetch stage brought, for a fetch-first source
+    memo: SourceMemo | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,18 @@
-"""Fetches: the fetch stage's claimed work, one row per job whose input is downloaded
-before it is read. The unpack stage claims such a job only once its fetch is done."""
+"""What the engine keeps for sources: the fetch stage's claimed work (one row per job whose
+input is downloaded before it is read; the unpack stage claims such a job only once its
+fetch is done), and what a source remembers of an input between runs (``source_memos``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.store.base import StoreBase
-from ferryman.store.schema import fetches, jobs
+from ferryman.store.schema import fetches, jobs, source_memos
 
 QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
 
@@ -137,6 +138,30 @@ class FetchQueries(StoreBase):
             )
             await self._store_summary(conn, row.job_id, now)
         return int(row.job_id)
+
+    # ------------------------------------------------ what a source remembers
+
+    async def source_memos(self, job_id: int) -> dict[str, str]:
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(
+                select(source_memos.c.key, source_memos.c.value).where(
+                    source_memos.c.job_id == job_id
+                )
+            )
+            return {key: value for key, value in rows.all()}
+
+    async def put_source_memo(self, job_id: int, key: str, value: str) -> None:
+        """Remember ``value`` for the job's source (written once; a second put replaces)."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(source_memos).where(
+                    source_memos.c.job_id == job_id, source_memos.c.key == key
+                )
+            )
+            await conn.execute(
+                insert(source_memos).values(job_id=job_id, key=key, value=value, updated_at=now)
+            )
 
 
 _ENDED = [s.value for s in JobState if s.terminal]

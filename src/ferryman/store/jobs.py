@@ -44,6 +44,7 @@ from ferryman.store.schema import (
     items,
     jobs,
     segments,
+    source_memos,
     tg_inbox,
     tg_media,
     tg_sends,
@@ -507,6 +508,7 @@ class JobQueries(StoreBase):
             await conn.execute(delete(tg_status).where(tg_status.c.job_id == job_id))
             await conn.execute(delete(tg_inbox).where(tg_inbox.c.job_id == job_id))
             await conn.execute(delete(fetches).where(fetches.c.job_id == job_id))
+            await conn.execute(delete(source_memos).where(source_memos.c.job_id == job_id))
             await conn.execute(delete(items).where(items.c.job_id == job_id))
             await conn.execute(delete(albums).where(albums.c.job_id == job_id))
             await conn.execute(delete(jobs).where(jobs.c.id == job_id))

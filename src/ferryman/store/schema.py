@@ -246,6 +246,17 @@ fetches = Table(
 )
 Index("fetches_claim", fetches.c.state, fetches.c.priority, fetches.c.id)
 
+# What a source keeps of an input between runs (a WebDAV walk's listing): a restart
+# reads the same entries in the same order, whatever the server shows meanwhile.
+source_memos = Table(
+    "source_memos",
+    metadata,
+    Column("job_id", Integer, ForeignKey("jobs.id"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
 runtime_settings = Table(
     "runtime_settings",
     metadata,

@@ -1,4 +1,5 @@
-"""Step 5 (frozen): a job's input is a URI, and fetch-first inputs have a ``fetches`` row.
+"""Step 5 (frozen): a job's input is a URI; fetch-first inputs have a ``fetches`` row;
+sources keep what they must remember of an input in ``source_memos``.
 
 Version 4 stored a local path in ``jobs.source``; the source registry reads URIs, so a
 path becomes ``file:///…`` (percent-encoded, as ``Path.as_uri`` writes it). The
@@ -54,6 +55,16 @@ _fetches = Table(
 Index("fetches_claim", _fetches.c.state, _fetches.c.priority, _fetches.c.id)
 
 
+_source_memos = Table(
+    "source_memos",
+    _meta,
+    Column("job_id", Integer, ForeignKey("jobs.id"), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+
 def apply(conn: Connection) -> None:
     rows = conn.execute(text("SELECT id, source FROM jobs")).all()
     for job_id, source in rows:
@@ -63,3 +74,4 @@ def apply(conn: Connection) -> None:
                 text("UPDATE jobs SET source = :uri WHERE id = :id"), {"uri": uri, "id": job_id}
             )
     _fetches.create(conn)
+    _source_memos.create(conn)
