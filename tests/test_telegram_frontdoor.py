@@ -42,6 +42,7 @@ from ferryman.sources.file import FileSource
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import StatusRow
 from tests.engine_helpers import library_files, sha256
+from tests.httpserve import serving as http_serving
 from tests.test_archive_engine import needs_7zz, zip_with_password
 from tests.waiting import eventually
 
@@ -400,6 +401,35 @@ async def test_cleanup_asks_first_then_deletes_downloads_of_ended_jobs(world: Wo
     assert row.path is None and row.job_id == job.id  # kept: the same file is still known
 
 
+async def test_links_in_a_message_become_jobs(world: World) -> None:
+    zipped = photo_zip(world.tmp, "trip.zip", count=3)
+    with http_serving() as web:
+        web.add("/dl/trip.zip", zipped.read_bytes(), content_type="application/zip")
+        web.add(
+            "/one.jpg",
+            (world.tmp / "src-trip.zip" / "photo_000000.jpg").read_bytes(),
+            content_type="image/jpeg",
+        )
+        async with serving(world):
+            # Punctuation and angle brackets around links are not part of them.
+            world.send(world.alice, f"grab <{web.url('/dl/trip.zip')}>, and {web.url('/one.jpg')}.")
+
+            async def both_done() -> bool:
+                jobs = await world.store.list_jobs()
+                return len(jobs) == 2 and all(j.state is JobState.DONE for j in jobs)
+
+            await eventually(both_done, "both links delivered")
+            jobs = await world.store.list_jobs()
+            await eventually(
+                lambda: sum("done" in t for t in world.texts(world.alice)) >= 2,
+                "a done status message per link",
+            )
+    assert sorted(j.name for j in jobs) == ["one", "trip"]
+    assert all(j.source.startswith("http://127.0.0.1") for j in jobs)
+    delivered = library_files(world.settings.library)
+    assert len(delivered) == 4  # three photos from the zip, one photo on its own
+
+
 async def test_status_settings_and_links_round_trip(world: World) -> None:
     async with serving(world):
         assert await reply_to(world, world.alice, "/status") == (
@@ -415,8 +445,8 @@ async def test_status_settings_and_links_round_trip(world: World) -> None:
         refused = await reply_to(world, world.alice, "/settings lease_seconds 5")
         assert refused.startswith("config.invalid") and "cannot be changed at runtime" in refused
         assert "album_size = 3" in await reply_to(world, world.alice, "/settings")
-        link = await reply_to(world, world.alice, "please get https://example.com/a.zip")
-        assert link.startswith("links are not supported yet")
+        link = await reply_to(world, world.alice, "please get ftp://example.com/a.zip")
+        assert "source.unsupported" in link and "ftp://example.com/a.zip" in link
 
         world.send(world.alice, file=photo_zip(world.tmp).read_bytes(), name="trip.zip")
         job = await job_in(world, JobState.DONE)
@@ -583,3 +613,34 @@ async def test_an_interrupted_download_resumes_from_the_partial_file(world: Worl
     assert asked.max_in_flight > 1  # chunks travel side by side
     assert len({seen.connection for seen in asked.seen}) > 1  # on several connections
     assert local_path(job.source) == path and content(path) == data
+
+
+@pytest.mark.parametrize(
+    ("text", "links"),
+    [
+        ("see https://h.example/a.zip.", ["https://h.example/a.zip"]),
+        (
+            "<https://h.example/a.zip>, and (https://h.example/b_(1).mp4)",
+            ["https://h.example/a.zip", "https://h.example/b_(1).mp4"],
+        ),
+        (
+            "two: https://h.example/x?t=1&u=2; https://h.example/x?t=1&u=2!",
+            ["https://h.example/x?t=1&u=2"],
+        ),
+        ("«https://h.example/c.rar»", ["https://h.example/c.rar"]),
+        ("no links here", []),
+    ],
+)
+def test_links_are_found_without_the_punctuation_around_them(text: str, links: list[str]) -> None:
+    from ferryman.frontdoors.telegram.caption import links_in
+
+    assert links_in(text) == links
+
+
+def test_hidden_links_behind_text_count_first() -> None:
+    from ferryman.frontdoors.telegram.caption import links_in
+
+    assert links_in("get this and https://h.example/b.zip", ["https://h.example/a.zip"]) == [
+        "https://h.example/a.zip",
+        "https://h.example/b.zip",
+    ]

@@ -52,11 +52,12 @@ class HttpSource:
         return None  # the fetched copy is the engine's (ReadOptions.fetched)
 
     def inspect(self, uri: str) -> Inspection:
-        last = urllib.parse.unquote(PurePosixPath(urllib.parse.urlsplit(uri).path).name)
-        name = safe_name(
-            strip_archive_suffixes(last) or urllib.parse.urlsplit(uri).hostname or "", "link"
-        )
-        return Inspection(name, uri)
+        parts = urllib.parse.urlsplit(uri)
+        last = urllib.parse.unquote(PurePosixPath(parts.path).name)
+        stripped = strip_archive_suffixes(last)
+        if stripped == last and PurePosixPath(last).suffix:  # clip.mp4 → clip, as for files
+            stripped = PurePosixPath(last).stem
+        return Inspection(safe_name(stripped or parts.hostname or "", "link"), uri)
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         from ferryman.net.download import download

@@ -38,3 +38,35 @@ def read_caption(text: str, default_dest: str, sinks: SinkRegistry | None = None
 
 def has_link(text: str) -> bool:
     return bool(_URL.search(text or ""))
+
+
+# What a sentence puts after a link without meaning it: "see https://x.zip." or "(https://…)".
+_TRAILING = ".,;:!?'\"»”’"
+_CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
+
+
+def trim_link(raw: str) -> str:
+    """A link as written in a sentence, without the punctuation around it: angle brackets,
+    trailing stops and commas, a closing bracket that the link itself did not open."""
+    link = raw.strip().lstrip("<([{\"'«“‘")
+    while link:
+        last = link[-1]
+        if last in _TRAILING or (
+            last in _CLOSERS and link.count(_CLOSERS[last]) < link.count(last)
+        ):
+            link = link[:-1]
+        else:
+            break
+    return link
+
+
+def links_in(text: str, entity_urls: list[str] | None = None) -> list[str]:
+    """Every link of a message, in order, once: those Telegram marked (entities: plain
+    and hidden behind text) first, then any in the text it did not mark."""
+    found = [*(entity_urls or []), *(m.group(0) for m in _URL.finditer(text or ""))]
+    links: list[str] = []
+    for raw in found:
+        link = trim_link(raw)
+        if link and link not in links:
+            links.append(link)
+    return links

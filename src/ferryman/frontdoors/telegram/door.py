@@ -20,7 +20,7 @@ from ferryman.config import Settings
 from ferryman.engine.events import EventBus
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.allow import AllowList
-from ferryman.frontdoors.telegram.caption import has_link
+from ferryman.frontdoors.telegram.caption import links_in
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.commands import Commands
 from ferryman.frontdoors.telegram.inbox import CHUNKS_IN_FLIGHT, Inbox
@@ -34,8 +34,7 @@ from ferryman.telegram.pool import SenderPool
 
 log = logging.getLogger(__name__)
 
-LINKS_NOT_YET = "links are not supported yet; send the file itself (any archive or media file)"
-NOT_UNDERSTOOD = "send me an archive or a media file, or /help"
+NOT_UNDERSTOOD = "send me an archive, a media file or a link to one, or /help"
 CLOSE_GRACE_SECONDS = 10.0  # for the message being answered when ferryman stops
 
 
@@ -121,6 +120,24 @@ class FrontDoor:
             return await self.inbox.receive(message, remote)
         if text.startswith("/"):
             return await self.commands.run(text)
-        if has_link(text):
-            return LINKS_NOT_YET
+        links = links_in(text, _entity_urls(message))
+        if links:
+            return await self.inbox.take_links(message, links)
         return NOT_UNDERSTOOD
+
+
+def _entity_urls(message: Any) -> list[str]:
+    """The links Telegram marked in a message: a plain URL entity (its text, which
+    Telethon cuts out by UTF-16 offsets) or a hidden one behind other text."""
+    urls: list[str] = []
+    try:
+        pairs = message.get_entities_text() if getattr(message, "entities", None) else []
+    except Exception:  # a message object without entity helpers: fall back to the text
+        return urls
+    for entity, text in pairs:
+        kind = type(entity).__name__
+        if kind == "MessageEntityTextUrl":
+            urls.append(entity.url)
+        elif kind == "MessageEntityUrl":
+            urls.append(text)
+    return urls

@@ -114,6 +114,40 @@ class Inbox:
         self._start(row, remote, board)
         return None
 
+    async def take_links(self, message: Any, links: list[str]) -> str | None:
+        """Each link of ``message`` becomes a job (a ``to:``/``force`` caption applies to
+        all); each gets a status message. Returns a reply for what was not taken."""
+        try:
+            wishes = read_caption(message.message or "", self.default_dest, self.sinks)
+        except FerrymanError as exc:
+            return f"not taken: {exc.message}"
+        problems: list[str] = []
+        for link in links:
+            try:
+                job = await intake.add_source(
+                    self.store,
+                    link,
+                    dest=wishes.dest,
+                    force=wishes.force,
+                    sinks=self.sinks,
+                    settings=self.settings,
+                )
+            except FerrymanError as exc:
+                problems.append(f"{link}: {exc.message} ({exc.code}) — {exc.next_step}")
+                continue
+            if job.error_code:
+                problems.append(f"{link}: {job.error_message} ({job.error_code})")
+                continue
+            try:
+                board = await self.board.open(
+                    message.chat_id, message.id, render.queued_link(job.name)
+                )
+                await self.board.attach(board, job.id)
+            except FerrymanError as exc:
+                log.warning("no status message for job %s: %s", job.id, exc)
+            self.nudge()
+        return "\n".join(problems) or None
+
     async def _open_board(self, chat_id: int, message_id: int, remote: RemoteFile) -> Board | None:
         """The file's status message; without one (say, a flood wait) the file still comes."""
         try:

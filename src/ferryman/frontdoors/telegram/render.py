@@ -54,6 +54,10 @@ def downloading(name: str, done: int, size: int) -> Shown:
     )
 
 
+def queued_link(name: str) -> Shown:
+    return Shown(0, "", f"{name}: queued; fetching starts shortly")
+
+
 def download_failed(name: str, code: str, message: str) -> Shown:
     return Shown(0, "failed", f"{name}: download failed, {code}: {message}", final=True)
 
