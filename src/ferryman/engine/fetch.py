@@ -18,10 +18,10 @@ import httpx
 
 from ferryman.config import NetworkSettings
 from ferryman.engine.context import Context
-from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.engine.retry import again_after
 from ferryman.engine.space import never_fits, room_for
 from ferryman.engine.workarea import job_work_dir
-from ferryman.errors import FerrymanError, ServerWait
+from ferryman.errors import FerrymanError
 from ferryman.net.http import make_client
 from ferryman.net.progress import DownloadProgress
 from ferryman.sources.base import Fetching, FetchPlan
@@ -88,21 +88,12 @@ async def _client(network: NetworkSettings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def _failed(ctx: Context, claimed: Fetch, exc: FerrymanError) -> None:
-    settings = await ctx.settings()
-    if isinstance(exc, ServerWait):
-        log.warning("fetch of job %s waits %ss: %s", claimed.job_id, exc.seconds, exc)
-        await ctx.store.fetch_retry(claimed.id, ctx.owner, exc, float(exc.seconds), count=False)
-    elif exc.code == "space.low":  # waiting for room is not a failed attempt
-        await ctx.store.fetch_retry(
-            claimed.id, ctx.owner, exc, settings.space_recheck_seconds, count=False
-        )
-    elif should_retry(exc, claimed.attempts + 1, settings.retry):
-        delay = backoff_seconds(claimed.attempts + 1, settings.retry)
-        log.warning("fetch of job %s failed (%s); again in %.1fs", claimed.job_id, exc, delay)
-        await ctx.store.fetch_retry(claimed.id, ctx.owner, exc, delay)
-    else:
+    again = again_after(exc, claimed.attempts + 1, await ctx.settings())
+    if again is None:
         log.error("fetch of job %s failed for good: %s", claimed.job_id, exc)
         job_id = await ctx.store.fetch_failed(claimed.id, ctx.owner, exc)
         ctx.bus.emit("job.finished", job_id, state="failed", code=exc.code)
         return
+    log.warning("fetch of job %s: %s; again in %.1fs", claimed.job_id, exc, again.delay)
+    await ctx.store.fetch_retry(claimed.id, ctx.owner, exc, again.delay, count=again.counted)
     ctx.bus.emit("job.waiting", claimed.job_id, reason=exc.code)

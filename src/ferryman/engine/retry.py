@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
-from ferryman.config import Retry
-from ferryman.errors import FerrymanError
+from ferryman.config import Retry, Settings
+from ferryman.errors import FerrymanError, ServerWait
 
 
 def backoff_seconds(attempt: int, policy: Retry, rng: random.Random | None = None) -> float:
@@ -18,3 +19,26 @@ def backoff_seconds(attempt: int, policy: Retry, rng: random.Random | None = Non
 def should_retry(error: FerrymanError, failures: int, policy: Retry) -> bool:
     """Retry only what can heal, and only ``max_attempts`` times in all."""
     return error.retryable and failures < policy.max_attempts
+
+
+@dataclass(frozen=True, slots=True)
+class Again:
+    """Try again in ``delay`` seconds; ``counted``: it was a failed attempt."""
+
+    delay: float
+    counted: bool
+
+
+def again_after(error: FerrymanError, failures: int, settings: Settings) -> Again | None:
+    """When claimed work that failed with ``error`` runs again (None: it fails for good).
+
+    A wait a server imposed is honoured to the second and a wait for disk room rechecked
+    soon; neither counts as an attempt. Anything else retryable backs off and counts.
+    """
+    if isinstance(error, ServerWait):
+        return Again(float(error.seconds), counted=False)
+    if error.code == "space.low":
+        return Again(settings.space_recheck_seconds, counted=False)
+    if should_retry(error, failures, settings.retry):
+        return Again(backoff_seconds(failures, settings.retry), counted=True)
+    return None

@@ -28,7 +28,7 @@ from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context
 from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
-from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.engine.retry import again_after
 from ferryman.engine.space import never_fits, room_for
 from ferryman.engine.stage import Staged, stage_entry
 from ferryman.engine.workarea import job_work_dir, nested_scratch
@@ -67,18 +67,13 @@ async def expand(ctx: Context, job: Job) -> None:
     except Exception as bug:  # counted like any retryable error, so it cannot loop forever
         log.exception("reading job %s failed unexpectedly", job.id)
         exc = FerrymanError.internal(bug)
-    settings = await ctx.settings()
-    if exc.code == "space.low":  # waiting for space is not a failed attempt
-        await ctx.store.job_retry(
-            job.id, ctx.owner, exc, settings.space_recheck_seconds, count=False
-        )
-    elif should_retry(exc, job.attempts + 1, settings.retry):
-        delay = backoff_seconds(job.attempts + 1, settings.retry)
-        log.warning("reading job %s failed (%s); again in %.1fs", job.id, exc, delay)
-        await ctx.store.job_retry(job.id, ctx.owner, exc, delay)
-    else:
+    again = again_after(exc, job.attempts + 1, await ctx.settings())
+    if again is None:
         await _input_failed(ctx, job, exc)
         return
+    if again.counted:
+        log.warning("reading job %s failed (%s); again in %.1fs", job.id, exc, again.delay)
+    await ctx.store.job_retry(job.id, ctx.owner, exc, again.delay, count=again.counted)
     ctx.bus.emit("job.waiting", job.id, reason=exc.code)
 
 
