@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -15,7 +14,6 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ferryman.config import Settings, load_settings, mask_secrets, with_runtime
 from ferryman.errors import FerrymanError, spec_for
 from ferryman.frontdoors.cli_telegram import telegram_app
 from ferryman.frontdoors.terminal import (
@@ -30,7 +28,9 @@ from ferryman.sinks.builtin import default_sinks
 
 # The engine, the store and what they pull in (SQLAlchemy, PyAV, Pillow, Telethon) load
 # in the commands that use them, so `--help` and light commands answer at once.
+# Settings (pydantic) load when a command first reads them, not for `--help`.
 if TYPE_CHECKING:
+    from ferryman.config import Settings
     from ferryman.store import Store
 
 T = TypeVar("T")
@@ -59,6 +59,8 @@ class State:
         self.verbose = verbose
 
     def settings(self) -> Settings:
+        from ferryman.config import load_settings
+
         return load_settings(self.config, {"data_dir": self.data_dir})
 
 
@@ -104,6 +106,8 @@ def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) ->
             await store.close()
 
     try:
+        import asyncio  # not for `--help`: it costs a noticeable share of start-up
+
         return asyncio.run(go())
     except FerrymanError as exc:
         _fail(exc)
@@ -193,6 +197,8 @@ def run(
             print_run_summary(out, await run_summary(started.store, since))
 
     try:
+        import asyncio  # not for `--help`: it costs a noticeable share of start-up
+
         asyncio.run(go())
     except FerrymanError as exc:
         _fail(exc)
@@ -404,6 +410,8 @@ def quarantine_list(ctx: typer.Context) -> None:
 @config_app.command("show")
 def config_show(ctx: typer.Context) -> None:
     """The effective settings (file, environment, flags, runtime), secrets masked."""
+
+    from ferryman.config import mask_secrets, with_runtime
 
     async def work(settings: Settings, store: Store) -> dict[str, Any]:
         runtime = await store.runtime_settings()

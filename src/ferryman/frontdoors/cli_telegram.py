@@ -9,7 +9,6 @@ MTProto network.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
@@ -18,11 +17,11 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
-from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.terminal import console, fail
 
-if TYPE_CHECKING:  # Telethon loads on use: other commands start without it
+if TYPE_CHECKING:  # Telethon and the settings load on use, so `--help` needs neither
+    from ferryman.config import Settings
     from ferryman.telegram.client import Dialer
     from ferryman.telegram.login import Me
 
@@ -72,6 +71,8 @@ def _run(ctx: typer.Context, work: Callable[[Settings, Dialer], Awaitable[T]]) -
         return await work(ctx.obj.settings(), dialer)
 
     try:
+        import asyncio  # not for `--help`: it costs a noticeable share of start-up
+
         return asyncio.run(go())
     except FerrymanError as exc:
         _fail(exc)
@@ -185,6 +186,8 @@ def serve_cmd(ctx: typer.Context) -> None:
     from ferryman.frontdoors.telegram import serve
 
     async def work(settings: Settings, dialer: Dialer) -> None:
+        import asyncio  # not for `--help`: it costs a noticeable share of start-up
+
         stop = asyncio.Event()
         async with running(settings, on_signal=stop.set, dialer=dialer) as started:
             out.print("serving the chat front door; Ctrl+C stops", markup=False)

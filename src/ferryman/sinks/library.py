@@ -7,7 +7,6 @@ work area when it shares the filesystem (no second copy on a full phone), else c
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -58,6 +57,8 @@ class LibrarySink:
         self.root = root
 
     async def deliver(self, delivery: Delivery) -> Delivered:
+        import asyncio  # loads with the engine, not with the CLI that lists destinations
+
         return Delivered(await asyncio.to_thread(self._deliver, delivery))
 
     def album_dir(self, delivery: Delivery) -> Path:

@@ -1,0 +1,69 @@
+"""Light commands answer at once: they must not load the engine, media, archive or
+network libraries (each costs tenths of a second, seconds on a phone)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ferryman.samples import make_photo
+
+# Loaded only by the commands that do the work (run, demo, telegram serve, doctor…).
+HEAVY = (
+    "av",
+    "PIL",
+    "pillow_heif",
+    "telethon",
+    "libarchive",
+    "httpx",
+    "yt_dlp",
+    "ferryman.engine.runner",
+    "ferryman.engine.unpack",
+    "ferryman.media.probe",
+    "ferryman.archive.opener",
+    "ferryman.sources.local",
+    "ferryman.net.download",
+)
+# `--help` reads no settings and opens no store.
+NOT_FOR_HELP = ("pydantic", "pydantic_settings", "sqlalchemy", "asyncio", "ferryman.config")
+
+_PROBE = """
+import json, sys
+from ferryman.frontdoors.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit:
+    pass
+print("\\n@@modules@@" + json.dumps(sorted(sys.modules)))
+"""
+
+
+def _modules_after(args: list[str]) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120
+    )
+    marker = done.stdout.rindex("@@modules@@")
+    return set(json.loads(done.stdout[marker + len("@@modules@@") :]))
+
+
+def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(n for n in names if n in modules or any(m.startswith(n + ".") for m in modules))
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["--help"], ["status"], ["status", "--json"], ["config", "show"], ["add", "PHOTO"]],
+    ids=lambda words: " ".join(words),
+)
+def test_light_commands_load_nothing_heavy(tmp_path: Path, words: list[str]) -> None:
+    photo = make_photo(tmp_path / "photo.jpg", 1)
+    args = [str(photo) if w == "PHOTO" else w for w in words]
+    modules = _modules_after(["--data-dir", str(tmp_path / "data"), *args])
+    assert "ferryman.frontdoors.cli" in modules  # the probe ran the command
+    assert _loaded(modules, HEAVY) == []
+    if words == ["--help"]:
+        assert _loaded(modules, NOT_FOR_HELP) == []
