@@ -199,6 +199,16 @@ class NetworkSettings(BaseModel):
         description="auto: read an archive over HTTP when the server allows; never: fetch first.",
     )
     wifi_only: bool = Field(False, description="Download only on Wi-Fi (a phone's data plan).")
+    recheck_seconds: float = Field(
+        30.0, gt=0, description="How often a download waiting for Wi-Fi or charge looks again."
+    )
+
+
+class PowerSettings(BaseModel):
+    """A phone's battery: downloads wait below ``min_battery`` % unless charging."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_battery: int = Field(0, ge=0, le=100, description="0: no battery condition.")
 
 
 class Settings(BaseModel):
@@ -233,6 +243,7 @@ class Settings(BaseModel):
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)  # type: ignore[arg-type]
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)  # type: ignore[arg-type]
     network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type]
+    power: PowerSettings = Field(default_factory=PowerSettings)  # type: ignore[arg-type]
     passwords: list[str] = Field(
         default_factory=list, description="Tried on every encrypted archive, after the job's."
     )

@@ -44,6 +44,18 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
     ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
     ErrorSpec("source.duplicate", False, "Already added; use --force to process it again."),
+    ErrorSpec(
+        "network.metered",
+        True,
+        "Not on Wi-Fi and network.wifi_only is set: downloads go on by themselves on Wi-Fi"
+        " (or set network.wifi_only = false).",
+    ),
+    ErrorSpec(
+        "power.low",
+        True,
+        "The battery is below power.min_battery and not charging: downloads go on by"
+        " themselves once it charges (or lower power.min_battery).",
+    ),
     ErrorSpec("link.invalid", False, "The link is malformed; copy it again in full."),
     ErrorSpec(
         "link.unsupported",

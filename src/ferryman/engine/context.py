@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ferryman.config import Settings, with_runtime
+from ferryman.device.conditions import Device
 from ferryman.engine.events import EventBus
 from ferryman.engine.wakeup import Wakeup
 from ferryman.sinks.base import SinkRegistry, SinkResources
@@ -36,6 +37,7 @@ class Context:
     dialer: Any = None  # the network seam sinks use (None: the real network)
     sources: SourceRegistry = field(default_factory=default_sources)
     sinks: SinkRegistry = field(default_factory=default_sinks)
+    device: Device = field(default_factory=Device)  # Wi-Fi and battery, for downloads
     resources: SinkResources = field(init=False)
     _dests: dict[int, str] = field(default_factory=dict)
     _cached: Settings | None = None

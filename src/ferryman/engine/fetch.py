@@ -50,6 +50,9 @@ async def fetch(ctx: Context, claimed: Fetch) -> None:
         ctx.bus.emit("job.fetching", job.id, done=p.done, total=p.total, speed=p.speed, eta=p.eta)
 
     try:
+        waiting = await ctx.device.check(settings.network.wifi_only, settings.power.min_battery)
+        if waiting is not None:
+            raise waiting  # not on Wi-Fi, or the battery is low: wait, uncounted
         source = ctx.sources.for_uri(job.source)
         if not isinstance(source, Fetching):
             raise FerrymanError("engine.internal", f"{job.source}: its source fetches nothing")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
+from ferryman.device.conditions import Device
 from ferryman.engine import convert, deliver, fetch, unpack
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import EventBus
@@ -57,6 +58,7 @@ class Engine:
         dialer: Any = None,
         sources: SourceRegistry | None = None,
         sinks: SinkRegistry | None = None,
+        device: Device | None = None,
     ) -> None:
         self.ctx = Context(
             store,
@@ -66,6 +68,7 @@ class Engine:
             dialer=dialer,
             sources=sources or default_sources(),
             sinks=sinks or default_sinks(),
+            device=device or Device(),
         )
 
     @property
