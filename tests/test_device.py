@@ -194,3 +194,26 @@ async def test_a_link_waits_for_wifi_uncounted_then_goes(
             await store.close()
     assert done.state is JobState.DONE
     assert len(library_files(settings.library)) == 3
+
+
+async def test_the_phone_is_kept_awake_while_jobs_run_and_let_go_when_idle(
+    tmp_path: Path, settings: Settings
+) -> None:
+    log_file = tmp_path / "wake.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, word in (("termux-wake-lock", "lock"), ("termux-wake-unlock", "unlock")):
+        (bin_dir / name).write_text(f"#!/bin/sh\necho {word} >> '{log_file}'\n")
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{SYSTEM_PATH}", "TERMUX_VERSION": "0.118.0"}
+    photos = make_photo_set(tmp_path / "p", 4)
+    store = await Store.open(settings.database)
+    try:
+        await Engine(store, settings, device=Device(env=env)).run(until_idle=True)
+        assert not log_file.exists()  # nothing to do: the phone may sleep
+        await intake.add_source(store, str(tmp_path / "p"))
+        await Engine(store, settings, device=Device(env=env)).run(until_idle=True)
+    finally:
+        await store.close()
+    assert log_file.read_text().split() == ["lock", "unlock"]
+    assert len(library_files(settings.library)) == len(photos)

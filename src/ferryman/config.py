@@ -209,6 +209,7 @@ class PowerSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     min_battery: int = Field(0, ge=0, le=100, description="0: no battery condition.")
+    wake_lock: bool = Field(True, description="On Termux: hold a wake lock while jobs run.")
 
 
 class Settings(BaseModel):

@@ -23,6 +23,7 @@ from typing import Any
 
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
+from ferryman.device.wakelock import WakeLock
 from ferryman.engine import convert, deliver, fetch, unpack
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import EventBus
@@ -70,6 +71,7 @@ class Engine:
             sinks=sinks or default_sinks(),
             device=device or Device(),
         )
+        self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
 
     @property
     def bus(self) -> EventBus:
@@ -112,6 +114,7 @@ class Engine:
                 ):
                     log.error("worker ended with %r", result)
             await self.ctx.close()
+            await self.wake.let_go()
             released = await store.release(self.ctx.owner)
             self.ctx.bus.emit("engine.stopped", released=released)
 
@@ -213,7 +216,9 @@ class Engine:
                     job = await store.get_job(job_id)
                     self.ctx.bus.emit("job.finished", job_id, state=job.state.value)
                 await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)
-                if until_idle and await store.idle():
+                idle = await store.idle()
+                await (self.wake.let_go() if idle else self.wake.hold())
+                if until_idle and idle:
                     self.stop()
                     return
             except Exception:
