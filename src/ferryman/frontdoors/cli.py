@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ferryman.errors import FerrymanError, spec_for
+from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_telegram import telegram_app
 from ferryman.frontdoors.terminal import (
     console,
@@ -45,6 +46,7 @@ quarantine_app = typer.Typer(help="What could not be delivered, kept with a reas
 app.add_typer(config_app, name="config")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(telegram_app, name="telegram")
+app.add_typer(service_app, name="service")
 
 out = console()
 err = console(stderr=True)

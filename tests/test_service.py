@@ -1,0 +1,55 @@
+"""`ferryman service install | uninstall`: a Termux:Boot script or a systemd user unit."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ferryman.frontdoors.cli import app
+
+
+def _cli(tmp: Path, *args: str, termux: bool) -> tuple[int, str]:
+    env = {"HOME": str(tmp / "home"), "FERRYMAN_CONFIG": ""}
+    if termux:
+        env["TERMUX_VERSION"] = "0.118.0"
+    done = CliRunner().invoke(app, ["--data-dir", str(tmp / "data"), *args], env=env)
+    return done.exit_code, done.stdout
+
+
+@pytest.fixture(autouse=True)
+def _plain_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TERMUX_VERSION", raising=False)
+    monkeypatch.setenv("PREFIX", "/usr/local")
+
+
+def test_on_termux_a_boot_script_takes_a_wake_lock_and_serves(tmp_path: Path) -> None:
+    code, shown = _cli(tmp_path, "service", "install", "--print", termux=True)
+    boot = tmp_path / "home" / ".termux" / "boot" / "ferryman"
+    assert code == 0 and not boot.exists()  # --print writes nothing
+    assert "termux-wake-lock" in shown and "telegram serve" in shown
+    code, said = _cli(tmp_path, "service", "install", termux=True)
+    assert code == 0 and "Termux:Boot" in said
+    text = boot.read_text()
+    assert text.startswith("#!/data/data/com.termux/files/usr/bin/sh\n")
+    assert f"--data-dir {tmp_path / 'data'} telegram serve" in text
+    assert str(tmp_path / "data" / "ferryman.log") in text
+    assert stat.S_IMODE(boot.stat().st_mode) == 0o700
+    code, said = _cli(tmp_path, "service", "uninstall", termux=True)
+    assert code == 0 and not boot.exists()
+
+
+def test_elsewhere_a_systemd_user_unit_restarts_the_engine(tmp_path: Path) -> None:
+    code, said = _cli(tmp_path, "service", "install", "--command", "run", termux=False)
+    unit = tmp_path / "home" / ".config" / "systemd" / "user" / "ferryman.service"
+    assert code == 0 and "systemctl --user daemon-reload" in said
+    text = unit.read_text()
+    assert "Restart=on-failure" in text and "WantedBy=default.target" in text
+    exec_line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    assert exec_line.endswith(f"-m ferryman --data-dir {tmp_path / 'data'} run")
+    assert _cli(tmp_path, "service", "uninstall", termux=False)[0] == 0
+    assert not unit.exists()
+    code, said = _cli(tmp_path, "service", "uninstall", termux=False)
+    assert code == 0 and "nothing to do" in said
