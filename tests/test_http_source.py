@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,29 +50,73 @@ async def _run(store: Store, settings: Settings) -> None:
     await asyncio.wait_for(Engine(store, settings).run(until_idle=True), 120)
 
 
-async def test_a_zip_link_is_fetched_and_delivered_even_when_the_connection_is_cut(
-    tmp_path: Path, link_settings: Settings, server: FaultServer
+@pytest.mark.parametrize("stream", ["auto", "never"])
+async def test_a_zip_link_is_delivered_even_when_the_connection_is_cut(
+    tmp_path: Path, link_settings: Settings, server: FaultServer, stream: str
 ) -> None:
+    """auto: the zip is read where it is (by range, nothing stored); never: fetched whole
+    first. Either way a cut connection is resumed, not started over."""
     data, made = _zip_of_photos(tmp_path, 12)
     server.add("/dl/trip.zip", data, content_type="application/zip")
     server.resources["/dl/trip.zip"].faults = Faults(cut_at=len(data) // 2)
-    store = await Store.open(link_settings.database)
+    settings = link_settings.model_copy(
+        update={"network": link_settings.network.model_copy(update={"stream_archives": stream})}
+    )
+    store = await Store.open(settings.database)
     try:
         job = await intake.add_source(store, server.url("/dl/trip.zip"))
         assert job.source.startswith("http://127.0.0.1") and job.name == "trip"
-        await _run(store, link_settings)
+        await _run(store, settings)
         done = await store.get_job(job.id)
         data_report = await report.report(store, job.id)
+        fetched = await store.fetched(job.id)
     finally:
         await store.close()
     assert done.state is JobState.DONE, done
     assert data_report["delivered"] == 12
     delivered = {
-        Path(e["source_path"]).name: e["disk_sha256"] for e in library_files(link_settings.library)
+        Path(e["source_path"]).name: e["disk_sha256"] for e in library_files(settings.library)
     }
     assert delivered == made  # every photo once, byte-exact
-    assert server.served["/dl/trip.zip"] <= 1.05 * len(data)  # resumed, not fetched again
-    assert not (link_settings.work_dir / f"job-{job.id:05d}").exists()  # the copy is gone
+    assert fetched is not None and fetched.state == "done"
+    assert (fetched.path is None) == (stream == "auto")  # in place: no copy was made
+    # Resumed, not fetched again; read in place, the central directory (the tail from its
+    # start) is read twice: once to decide, once to read.
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        tail = len(data) - archive.start_dir
+    assert server.served["/dl/trip.zip"] <= 1.05 * len(data) + 2 * tail
+    assert not (settings.work_dir / f"job-{job.id:05d}").exists()  # nothing left behind
+
+
+async def test_a_zip_read_in_place_stores_no_copy_and_crosses_the_link_once(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    photos = make_photo_set(tmp_path / "photos", 40, size=(640, 480))
+    archive = make_zip(tmp_path / "big.zip", [(p.name, p) for p in photos], compress=False)
+    data = archive.read_bytes()
+    server.add("/big.zip", data, content_type="application/zip")
+    seen: list[Path] = []
+    store = await Store.open(link_settings.database)
+    engine = Engine(store, link_settings)
+    work = link_settings.work_dir
+
+    def watch(event: object) -> None:  # what the work area holds as each entry lands
+        seen.extend(p for p in work.rglob("*") if p.is_file() and p.suffix == ".zip")
+
+    engine.bus.subscribe(watch)
+    try:
+        job = await intake.add_source(store, server.url("/big.zip"))
+        await asyncio.wait_for(engine.run(until_idle=True), 120)
+        done = await store.get_job(job.id)
+        fetched = await store.fetched(job.id)
+    finally:
+        await store.close()
+    assert done.state is JobState.DONE
+    assert len(library_files(link_settings.library)) == 40
+    assert fetched is not None and fetched.path is None and seen == []  # never stored
+    with zipfile.ZipFile(io.BytesIO(data)) as opened:
+        tail = len(data) - opened.start_dir
+    assert server.served["/big.zip"] <= 1.01 * len(data) + 2 * tail
 
 
 async def test_a_web_page_is_refused_with_a_code(
@@ -109,7 +155,9 @@ async def test_cancel_stops_a_download_in_flight(
     server.resources["/slow.zip"].faults = Faults(stall_at=len(data) // 2, stall_seconds=30)
     settings = link_settings.model_copy(
         update={
-            "network": link_settings.network.model_copy(update={"stall_seconds": 60.0}),
+            "network": link_settings.network.model_copy(
+                update={"stall_seconds": 60.0, "stream_archives": "never"}  # a download
+            ),
             "lease_seconds": 3.0,  # the housekeeper removes an ended job's folder a lease after
         }
     )
@@ -144,3 +192,27 @@ def test_links_are_described_without_their_secrets() -> None:
     shown = registry.describe(uri)
     assert shown == "https://store-12.eu.tb-cdn.st/dl/x.zip?…"
     assert "pw" not in shown and "abc" not in shown
+
+
+def test_a_range_file_resumes_a_cut_and_refuses_a_changed_file(server: FaultServer) -> None:
+    import httpx
+
+    from ferryman.config import Retry
+    from ferryman.errors import FerrymanError
+    from ferryman.net.rangefile import RangeFile
+
+    data = bytes(range(256)) * 4096  # 1 MiB
+    server.add("/f.bin", data)
+    server.resources["/f.bin"].faults = Faults(cut_at=300_000)
+    etag = server.resources["/f.bin"].etag
+    retry = Retry(max_attempts=3, base_seconds=0.01, max_seconds=1, jitter=0)
+    with httpx.Client() as client:
+        remote = RangeFile(client, server.url("/f.bin"), len(data), etag, retry)
+        remote.seek(100_000)
+        assert remote.read(400_000) == data[100_000:500_000]  # across the cut
+        assert remote.fetched == 400_000  # the cut part was not asked again
+        server.replace("/f.bin", b"x" * len(data))
+        remote.seek(0)
+        with pytest.raises(FerrymanError) as caught:
+            remote.read(10)
+    assert caught.value.code == "source.http.changed"

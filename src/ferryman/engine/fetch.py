@@ -79,7 +79,8 @@ async def fetch(ctx: Context, claimed: Fetch) -> None:
         log.exception("fetching job %s failed unexpectedly", job.id)
         await _failed(ctx, claimed, FerrymanError.internal(bug))
         return
-    await ctx.store.fetch_done(claimed.id, ctx.owner, str(got.path), got.size)
+    path = str(got.path) if got.path is not None else None  # None: read in place
+    await ctx.store.fetch_done(claimed.id, ctx.owner, path, got.size)
     ctx.bus.emit("job.fetched", job.id, size=got.size, name=got.name)
     ctx.wakeup.notify()
 

@@ -89,6 +89,7 @@ def read_options(settings: Settings, job: Job) -> ReadOptions:
             limits=limits,
         ),
         scratch=nested_scratch(settings, job.id),
+        network=settings.network,
         sevenzip=settings.archive.sevenzip,
     )
 

@@ -79,6 +79,7 @@ class ReadOptions:
     make_room: Callable[[int], None] | None = field(default=None, compare=False)
     fetched: Path | None = None  # what the fetch stage brought, for a fetch-first source
     memo: SourceMemo | None = field(default=None, compare=False)
+    network: NetworkSettings | None = None  # for sources that read over the network
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +115,11 @@ class FetchPlan:
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """A fetched input: the local file the source then reads, its size and name."""
+    """A fetched input: the local file the source then reads (None: nothing was
+    stored, the source reads the input where it is), its size and name."""
 
-    path: Path
-    size: int
+    path: Path | None
+    size: int | None
     name: str
 
 

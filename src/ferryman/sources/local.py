@@ -66,6 +66,14 @@ def iter_local(path: Path, options: ReadOptions | None = None) -> Iterator[Itera
         yield iter([_file_entry(path, sanitize_path(path.name, 0), counter.next(), path.stat())])
 
 
+def archive_entries(
+    reader: ArchiveReader, options: ReadOptions, tally: NestingTally
+) -> Iterator[SourceEntry]:
+    """The entries of an archive opened anywhere (a zip read in place over HTTP too),
+    with archives inside it opened in their place, as for a local archive."""
+    return _archive_entries(reader, "", 0, options, _Counter(), tally)
+
+
 class _Counter:
     """Indexes across every level of nesting, in reading order."""
 

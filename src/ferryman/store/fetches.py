@@ -51,8 +51,11 @@ class FetchQueries(StoreBase):
             row = (await conn.execute(select(fetches).where(fetches.c.job_id == job_id))).first()
         return _fetch(row) if row is not None else None
 
-    async def fetch_done(self, fetch_id: int, owner: str, path: str, size: int) -> None:
-        """The input is on disk: the unpack stage may claim its job now."""
+    async def fetch_done(
+        self, fetch_id: int, owner: str, path: str | None, size: int | None
+    ) -> None:
+        """The input is on disk (or, ``path`` None, is read where it is): the unpack
+        stage may claim its job now."""
         now = self.clock()
         async with self.engine.begin() as conn:
             values = {
