@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,3 +217,40 @@ def test_a_range_file_resumes_a_cut_and_refuses_a_changed_file(server: FaultServ
         with pytest.raises(FerrymanError) as caught:
             remote.read(10)
     assert caught.value.code == "source.http.changed"
+
+
+def test_a_links_token_appears_nowhere_a_person_looks(tmp_path: Path, server: FaultServer) -> None:
+    from typer.testing import CliRunner
+
+    from ferryman.frontdoors.cli import app
+
+    data, _ = _zip_of_photos(tmp_path, 2)
+    server.add("/t.zip", data, content_type="application/zip", token="s3cr3t-t0ken")
+    link = server.url("/t.zip")
+    assert "s3cr3t-t0ken" in link
+
+    def cli(*args: str) -> str:
+        done = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), *args])
+        assert done.exit_code == 0, done.output
+        return done.output
+
+    said = cli("add", link) + cli("run", "--until-idle") + cli("status", "--json")
+    said += cli("report", "1") + cli("status")
+    assert "s3cr3t-t0ken" not in said
+    assert json.loads(cli("status", "--json"))["jobs"][0]["state"] == "done"  # it was used
+
+
+async def test_an_error_names_the_link_without_its_token(
+    link_settings: Settings, server: FaultServer
+) -> None:
+    store = await Store.open(link_settings.database)
+    try:
+        job = await intake.add_source(store, server.base + "/gone.zip?token=s3cr3t&u=ann")
+        await _run(store, link_settings)
+        done = await store.get_job(job.id)
+        text = json.dumps(await report.report(store, job.id))
+    finally:
+        await store.close()
+    assert done.error_code == "source.not_found"
+    assert "/gone.zip?…" in (done.error_message or "")
+    assert "s3cr3t" not in (done.error_message or "") and "s3cr3t" not in text

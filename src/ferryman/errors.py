@@ -66,7 +66,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "source.unsupported",
         False,
-        "ferryman cannot read this kind of input; give a local file, folder or archive.",
+        "ferryman cannot read this kind of input: give a local file, folder or archive,"
+        " or an http(s) link to one.",
     ),
     # network sources
     ErrorSpec(

@@ -30,12 +30,11 @@ def counts(by_state: dict[str, int]) -> dict[str, int]:
 def job_status(
     job: Job, by_state: dict[str, int], sources: SourceRegistry | None = None
 ) -> dict[str, Any]:
-    """``source`` as a person names it (a path), ``uri`` as the job stores it."""
+    """``source`` as a person names it: a path, or a link without its secrets."""
     return {
         "id": job.id,
         "name": job.name,
         "source": (sources or default_sources()).describe(job.source),
-        "uri": job.source,
         "dest": job.dest,
         "state": job.state.value,
         "paused": job.paused,
@@ -60,7 +59,6 @@ async def report(
     rows = await store.job_items(job_id)
     summary = job.summary or summarise_items(job, rows, store.clock())
     summary["source"] = (sources or default_sources()).describe(job.source)
-    summary["uri"] = job.source
     summary["state"] = job.state.value  # a stored summary may predate a retry's start
     if summary["error"]:
         summary["error"]["next"] = spec_for(summary["error"]["code"]).next_step

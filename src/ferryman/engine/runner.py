@@ -181,7 +181,8 @@ class Engine:
         return (await self.ctx.settings()).lease_seconds
 
     async def _unpack(self, job: Any) -> None:
-        self.ctx.bus.emit("job.started", job.id, source=job.source)
+        shown = self.ctx.sources.describe(job.source)  # a link's token never reaches a log
+        self.ctx.bus.emit("job.started", job.id, source=shown)
         async with held(self.ctx.store, jobs, job.id, self.ctx.owner, await self._lease()):
             await unpack.expand(self.ctx, job)
 

@@ -120,7 +120,8 @@ def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) ->
 def add(
     ctx: typer.Context,
     paths: Annotated[
-        list[str], typer.Argument(help="Files, folders or archives (paths or file: URIs).")
+        list[str],
+        typer.Argument(help="Files, folders or archives: paths, or http(s) links to them."),
     ],
     to: Annotated[
         str, typer.Option("--to", help=f"Where albums go: {escape(default_sinks().describe())}.")
@@ -139,6 +140,9 @@ def add(
     """Add inputs as jobs (they run with `ferryman run`)."""
 
     from ferryman.engine import intake
+    from ferryman.sources.builtin import default_sources
+
+    shown_source = default_sources().describe
 
     async def work(settings: Settings, store: Store) -> int:
         problems = 0
@@ -166,7 +170,8 @@ def add(
                 )
                 err.print(f"  next: {spec_for(job.error_code).next_step}", markup=False)
             else:
-                out.print(f"job {job.id}: {path} → {job.dest} ({job.name})", markup=False)
+                shown = shown_source(job.source)  # a link without its token
+                out.print(f"job {job.id}: {shown} → {job.dest} ({job.name})", markup=False)
         return problems
 
     if _run(ctx, work):

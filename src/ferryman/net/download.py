@@ -38,6 +38,7 @@ from ferryman.net.http import (
     content_length,
     parse_content_range,
     request_timeout,
+    shown_url,
     status_error,
     transport_error,
 )
@@ -170,7 +171,8 @@ class _Download:
             failures = 0 if self.high_water > before else failures + 1
             if failures >= self.retry.max_attempts:
                 raise self.problem or FerrymanError(
-                    "source.http.status", f"{self.url}: no progress after {failures} attempts"
+                    "source.http.status",
+                    f"{shown_url(self.url)}: no progress after {failures} attempts",
                 )
             await asyncio.sleep(self._delay(failures))
 
@@ -202,7 +204,7 @@ class _Download:
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.url) from exc
         except httpx.InvalidURL as exc:
-            raise FerrymanError("source.unsupported", f"{self.url}: {exc}") from exc
+            raise FerrymanError("source.unsupported", f"{shown_url(self.url)}: {exc}") from exc
 
     async def _answer(self, response: httpx.Response, asked: int) -> PartRecord | None:
         status = response.status_code
@@ -273,19 +275,20 @@ class _Download:
         self.high_water = 0
         if self.changes > self.retry.max_attempts:
             raise FerrymanError(
-                "source.http.changed", f"{self.url} changed {self.changes} times while downloading"
+                "source.http.changed",
+                f"{shown_url(self.url)} changed {self.changes} times while downloading",
             )
 
     async def _changed(self, why: str) -> None:
         self._count_change()
         await self._drop_bytes()
-        self.problem = FerrymanError("source.http.changed", f"{self.url}: {why}")
+        self.problem = FerrymanError("source.http.changed", f"{shown_url(self.url)}: {why}")
 
     async def _start_over(self, why: str) -> None:
         """Refuse what the server sent; the next request asks for the whole file."""
         self.restarts += 1
         await self._drop_bytes()
-        self.problem = FerrymanError("source.http.status", f"{self.url}: {why}")
+        self.problem = FerrymanError("source.http.status", f"{shown_url(self.url)}: {why}")
 
     async def _drop_bytes(self) -> None:
         if self.record is not None:
@@ -324,7 +327,8 @@ class _Download:
             async for chunk in response.aiter_raw():
                 if record.size is not None and self.offset + len(chunk) > record.size:
                     raise FerrymanError(
-                        "source.http.status", f"{self.url} sent more than its {record.size} bytes"
+                        "source.http.status",
+                        f"{shown_url(self.url)} sent more than its {record.size} bytes",
                     )
                 buffer += chunk
                 self.offset += len(chunk)
@@ -349,7 +353,7 @@ class _Download:
                 await asyncio.to_thread(writer.close)
         if record.size is not None and self.offset < record.size:
             raise FerrymanError(
-                "source.io", f"{self.url} ended at byte {self.offset} of {record.size}"
+                "source.io", f"{shown_url(self.url)} ended at byte {self.offset} of {record.size}"
             )
         if record.size is None:
             record = replace(record, size=self.offset)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import urllib.parse
 from dataclasses import dataclass
 
 import httpx
@@ -69,10 +70,20 @@ def content_length(response: httpx.Response) -> int | None:
     return int(value) if value.strip().isdigit() else None
 
 
+def shown_url(url: str) -> str:
+    """A link as messages show it: no user info, the query (tokens) elided."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    shown = urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return shown + ("?…" if parts.query else "")
+
+
 def status_error(response: httpx.Response) -> FerrymanError:
     """A failed status as an error code: whether retrying can help follows from the code."""
     status = response.status_code
-    where = str(response.url)
+    where = shown_url(str(response.url))
     if status in (401, 403, 407):
         return FerrymanError("source.auth", f"HTTP {status} for {where}")
     if status in (404, 410):
@@ -86,8 +97,9 @@ def status_error(response: httpx.Response) -> FerrymanError:
     return FerrymanError("source.http.refused", f"HTTP {status} for {where}")
 
 
-def transport_error(exc: httpx.HTTPError, url: str) -> FerrymanError:
+def transport_error(exc: httpx.HTTPError, link: str) -> FerrymanError:
     """A failure below HTTP: a stall, a dropped or refused connection, too many redirects."""
+    url = shown_url(link)
     if isinstance(exc, httpx.ReadTimeout):
         return FerrymanError("source.http.stalled", f"no bytes from {url} in time")
     if isinstance(exc, httpx.TooManyRedirects):

@@ -21,6 +21,7 @@ from ferryman.net.http import (
     content_length,
     parse_content_range,
     request_timeout,
+    shown_url,
     status_error,
     transport_error,
 )
@@ -57,7 +58,7 @@ async def probe(client: httpx.AsyncClient, url: str, *, network: NetworkSettings
     except httpx.HTTPError as exc:
         raise transport_error(exc, url) from exc
     except httpx.InvalidURL as exc:
-        raise FerrymanError("source.unsupported", f"{url}: {exc}") from exc
+        raise FerrymanError("source.unsupported", f"{shown_url(url)}: {exc}") from exc
 
 
 def _from_headers(url: str, response: httpx.Response, body: bytes = b"") -> LinkFacts:

@@ -17,7 +17,7 @@ import httpx
 
 from ferryman.config import Retry
 from ferryman.errors import FerrymanError
-from ferryman.net.http import parse_content_range, status_error, transport_error
+from ferryman.net.http import parse_content_range, shown_url, status_error, transport_error
 from ferryman.net.waits import backoff_seconds
 
 READ_AHEAD = 1 << 20  # sequential reads become few large requests
@@ -79,7 +79,9 @@ class RangeFile(io.RawIOBase):
                 problem = exc
             if len(got) >= length:
                 break
-            problem = problem or FerrymanError("source.io", f"{self.url}: the range ended early")
+            problem = problem or FerrymanError(
+                "source.io", f"{shown_url(self.url)}: the range ended early"
+            )
             failures = 0 if len(got) > before else failures + 1
             changed = problem.code == "source.http.changed"  # asking again cannot help
             if changed or not problem.retryable or failures >= self.retry.max_attempts:
@@ -97,7 +99,7 @@ class RangeFile(io.RawIOBase):
                 if response.status_code == 200:
                     raise FerrymanError(
                         "source.http.changed",
-                        f"{self.url} changed on the server while it was read",
+                        f"{shown_url(self.url)} changed on the server while it was read",
                     )
                 if response.status_code != 206:
                     response.read()
@@ -106,7 +108,7 @@ class RangeFile(io.RawIOBase):
                 if found is None or found.start != start:
                     raise FerrymanError(
                         "source.http.status",
-                        f"{self.url}: asked from byte {start}, got another range",
+                        f"{shown_url(self.url)}: asked from byte {start}, got another range",
                     )
                 for chunk in response.iter_bytes():
                     into += chunk

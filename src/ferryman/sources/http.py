@@ -48,12 +48,9 @@ class HttpSource:
 
     def describe(self, uri: str) -> str:
         """The link without secrets: no user info, and the query (tokens) elided."""
-        parts = urllib.parse.urlsplit(uri)
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        shown = urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
-        return shown + ("?…" if parts.query else "")
+        from ferryman.net.http import shown_url
+
+        return shown_url(uri)
 
     def local_path(self, uri: str) -> None:
         return None  # the fetched copy is the engine's (ReadOptions.fetched)
