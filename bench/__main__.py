@@ -16,7 +16,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import archives, media, memory, pipeline, startup, streaming, telegram
+from bench import (
+    archives,
+    media,
+    memory,
+    network,
+    pipeline,
+    startup,
+    streaming,
+    telegram,
+    torbox,
+    webdav,
+)
 from bench._common import Check, Result, ferryman_env_note, progress, source_description
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
@@ -27,6 +38,9 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "media": media.run,
     "telegram": telegram.run,
     "startup": startup.run,
+    "webdav": webdav.run,
+    "torbox": torbox.run,
+    "network": network.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
@@ -38,6 +52,9 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "archive_mb": (512, "BENCH_ARCHIVE_MB"),
     "tg_file_mb": (1024, "BENCH_TG_FILE_MB"),
     "tg_photos": (200, "BENCH_TG_PHOTOS"),
+    "dav_files": (500, "BENCH_DAV_FILES"),
+    "net_mb": (1024, "BENCH_NET_MB"),
+    "tb_files": (60, "BENCH_TB_FILES"),
 }
 
 
@@ -85,6 +102,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--tg-file-mb", type=int, help="telegram: the big file in MiB (1024)")
     parser.add_argument("--tg-photos", type=int, help="telegram: photos in the folder (200)")
+    parser.add_argument("--dav-files", type=int, help="webdav: photos in the folder (500)")
+    parser.add_argument("--tb-files", type=int, help="torbox: photos in the torrent (60)")
+    parser.add_argument("--net-mb", type=int, help="network: the zip over the link, MiB (1024)")
+    parser.add_argument(
+        "--size",
+        dest="net_mb",
+        type=_mebibytes,
+        help="network: the zip over the link, with a unit: 256M, 1G (= --net-mb)",
+    )
     parser.add_argument(
         "--tg-baseline-mb",
         type=int,
@@ -134,6 +160,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.tmp_dir is not None:
         args.tmp_dir.mkdir(parents=True, exist_ok=True)
     return args
+
+
+def _mebibytes(text: str) -> int:
+    """``256M``, ``256MiB``, ``1G``, ``1.5GiB`` or a bare number of MiB, in MiB."""
+    units = {"": 1, "m": 1, "mib": 1, "mb": 1, "g": 1024, "gib": 1024, "gb": 1024}
+    number = text.strip().lower().rstrip("ibgm") or "0"
+    unit = text.strip().lower()[len(number) :]
+    try:
+        return max(1, round(float(number) * units[unit]))
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (256M, 1G)") from None
 
 
 def main(argv: list[str] | None = None) -> int:

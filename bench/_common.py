@@ -163,6 +163,16 @@ def scratch(prefix: str, base: Path | None, keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def cache_dir() -> Path:
+    """Where inputs that take long to make are kept between runs: ``$BENCH_CACHE``, else
+    ``$XDG_CACHE_HOME/ferryman-bench`` (``~/.cache/ferryman-bench``). Delete it at will."""
+    explicit = os.environ.get("BENCH_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ferryman-bench"
+
+
 def bench_settings(data_dir: Path) -> Settings:
     """Defaults (plus any FERRYMAN_* in the environment), a fresh data dir, no space floor."""
     return load_settings(

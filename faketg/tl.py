@@ -71,7 +71,8 @@ def peer_tl(peer: tuple[str, int]) -> Any:
 def resolve_peer(
     server: FakeTelegram, call: Call, peer: Any, *, write: bool = False
 ) -> tuple[str, int]:
-    """An InputPeer as ("user", id) or ("channel", id), checking hashes and membership."""
+    """An InputPeer as ("user", id) or ("channel", id), checking hashes and membership
+    (reading a public channel, one with a username, needs none)."""
     me = call.me()
     if isinstance(peer, types.InputPeerSelf):
         return ("user", me.id)
@@ -84,8 +85,8 @@ def resolve_peer(
         ch = server.channels.get(peer.channel_id)
         if ch is None or peer.access_hash != ch.access_hash:
             raise RpcFault(400, "CHANNEL_INVALID")
-        if me.id not in ch.members:
-            raise RpcFault(400, "CHANNEL_PRIVATE")
+        if me.id not in ch.members and (write or ch.username is None):
+            raise RpcFault(400, "CHANNEL_PRIVATE")  # a public one is read without joining
         if write and ch.broadcast and me.id not in ch.admins:
             raise RpcFault(403, "CHAT_ADMIN_REQUIRED")
         return ("channel", ch.id)

@@ -35,10 +35,39 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 @dataclass
 class Link:
     """The network between client and server: ``bandwidth`` in bytes/s (None: as fast
-    as loopback goes) and ``latency`` seconds before each response's headers."""
+    as loopback goes), one link that every response shares, as a phone's connection is
+    (two parallel requests get half each); ``latency`` seconds before each response's
+    headers (a request's round trip)."""
 
     bandwidth: float | None = None
     latency: float = 0.0
+
+
+_BURST = 0.02  # seconds of the link's bandwidth that an idle link may send at once
+
+
+class _Pacer:
+    """A token bucket on the sending side: each chunk books its time on the one link,
+    then its sender waits until that time has passed. Bookings advance by exact amounts,
+    so a late wake-up (sleep overshoot) is made up within the bucket, not lost: a GiB
+    at 100 Mbit/s takes within a fraction of a per cent of 85.9 s."""
+
+    def __init__(self, bandwidth: float | None) -> None:
+        self.bandwidth = bandwidth
+        self._free = 0.0  # when the link has sent everything booked so far
+        self._lock = threading.Lock()
+
+    def send(self, size: int) -> None:
+        """Wait until ``size`` more bytes have had their time on the link."""
+        if not self.bandwidth:
+            return
+        with self._lock:
+            now = time.monotonic()
+            self._free = max(self._free, now - _BURST) + size / self.bandwidth
+            due = self._free
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
 
 
 @dataclass
@@ -75,10 +104,15 @@ class Resource:
     token: str | None = None  # when set, requests need ?token=<token> or get 403
     faults: Faults = field(default_factory=Faults)
     version: int = 0
+    _digest: tuple[int, int, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def etag(self) -> str:
-        digest = hashlib.sha256(self.data).hexdigest()[:16]
+        # Hashed once per content (a GiB takes a large part of a second, every request).
+        if self._digest is None or self._digest[:2] != (self.version, id(self.data)):
+            full = hashlib.sha256(self.data).hexdigest()[:16]
+            self._digest = (self.version, id(self.data), full)
+        digest = self._digest[2]
         return f'W/"{digest}"' if self.weak_etag else f'"{digest}"'
 
     @property
@@ -102,6 +136,7 @@ class FaultServer:
 
     def __init__(self, link: Link | None = None) -> None:
         self.link = link or Link()
+        self.pacer = _Pacer(self.link.bandwidth)
         self.resources: dict[str, Resource] = {}
         self.redirects: dict[str, str] = {}
         self.served: dict[str, int] = {}
@@ -313,8 +348,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self, resource: Resource, data: bytes, start: int, stop: int) -> None:
         faults = resource.faults
-        began = time.monotonic()
-        sent = 0
         position = start
         try:
             while position < stop:
@@ -326,11 +359,10 @@ class _Handler(BaseHTTPRequestHandler):
                         limit = mark
                 chunk = data[position : min(limit, position + _CHUNK)]
                 self.wfile.write(chunk)
-                sent += len(chunk)
                 position += len(chunk)
                 with self.fs.lock:
                     self.fs.served[self.fs_path] = self.fs.served.get(self.fs_path, 0) + len(chunk)
-                self._throttle(began, sent)
+                self.fs.pacer.send(len(chunk))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
@@ -361,10 +393,3 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return True
         return False
-
-    def _throttle(self, began: float, sent: int) -> None:
-        bandwidth = self.fs.link.bandwidth
-        if bandwidth:
-            ahead = sent / bandwidth - (time.monotonic() - began)
-            if ahead > 0:
-                time.sleep(ahead)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -301,11 +302,14 @@ async def test_make_room_is_asked_before_and_during(server: FaultServer, tmp_pat
         asked.append(needed)
 
     await fetch(server.url("/room"), tmp_path, make_room=make_room, room_check_bytes=MiB)
-    # all of it before the first byte, then what is left after every MiB written
+    # All of it before the first byte; then, each time at least another MiB has been
+    # written since the last ask, what is left (how the chunks fall decides exactly
+    # where, and whether one more ask comes with the last few bytes).
     assert asked[0] == len(data)
-    assert len(asked) == 3
-    assert len(data) - 2 * MiB >= asked[2] > len(data) - 3 * MiB
-    assert len(data) - MiB >= asked[1] > len(data) - 2 * MiB
+    gaps = [before - after for before, after in itertools.pairwise(asked)]
+    assert all(MiB <= gap < 2 * MiB for gap in gaps)  # never more than a MiB (+ a chunk) unasked
+    assert 0 < asked[-1] <= MiB  # and no whole MiB written after the last ask
+    assert len(asked) >= 3
 
 
 async def test_too_large_before_the_first_byte_leaves_nothing(

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import io
 import json
+import random
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from ferryman.config import Settings
 from ferryman.engine import control, intake, report
 from ferryman.engine.runner import Engine
+from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
@@ -254,3 +256,60 @@ async def test_an_error_names_the_link_without_its_token(
     assert done.error_code == "source.not_found"
     assert "/gone.zip?…" in (done.error_message or "")
     assert "s3cr3t" not in (done.error_message or "") and "s3cr3t" not in text
+
+
+async def test_adding_a_link_twice_names_it_without_its_token(tmp_path: Path) -> None:
+    """Both stores refuse the second add; the message names the link as a person sees
+    it, never with its token (the stored URI keeps the token for the download)."""
+    from ferryman.store.lite import open_lite
+
+    link = "https://cdn.example.org/dl/trip.zip?token=S3CRET-T0KEN"
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}")
+    try:
+        await intake.add_source(store, link)
+        with pytest.raises(FerrymanError) as full:
+            await intake.add_source(store, link)
+    finally:
+        await store.close()
+    lite = open_lite(f"sqlite:///{tmp_path / 'lite.db'}", create=True)
+    assert lite is not None
+    try:
+        intake.add_source_now(lite, link)
+        with pytest.raises(FerrymanError) as light:
+            intake.add_source_now(lite, link)
+    finally:
+        lite.close()
+    for refused in (full.value, light.value):
+        assert refused.code == "source.duplicate"
+        assert "S3CRET" not in refused.message
+        assert "cdn.example.org/dl/trip.zip" in refused.message and "job 1" in refused.message
+
+
+def test_a_range_file_read_front_to_back_costs_one_get_for_the_run(server: FaultServer) -> None:
+    """Reads that follow on go on in one GET of the rest (not a request, and a round
+    trip, per read), and nothing is sent twice; a seek elsewhere ends that GET."""
+    import httpx
+
+    from ferryman.config import Retry
+    from ferryman.net.rangefile import READ_AHEAD, STREAM_AFTER, open_range_file
+
+    data = random.Random(5).randbytes(8 * READ_AHEAD + 123)
+    server.add("/f.zip", data)
+    etag = server.resources["/f.zip"].etag
+    retry = Retry(max_attempts=3, base_seconds=0.01, max_seconds=1, jitter=0)
+    url = server.url("/f.zip")
+    with httpx.Client() as client, open_range_file(client, url, len(data), etag, retry) as remote:
+        got = b"".join(iter(lambda: remote.read(64 * 1024), b""))
+        assert got == data
+        ranged = len(server.requests_for("/f.zip"))
+        assert ranged == STREAM_AFTER + 1  # the first reads by range, then one GET
+        assert server.served["/f.zip"] == len(data)  # no byte twice
+        remote.seek(READ_AHEAD // 2)
+        assert remote.read(1000) == data[READ_AHEAD // 2 : READ_AHEAD // 2 + 1000]
+    sent = server.requests_for("/f.zip")
+    assert len(sent) == ranged + 1  # the seek asked for its range alone
+    assert (
+        sent[-1].headers.get("Range")
+        == f"bytes={READ_AHEAD // 2}-{READ_AHEAD // 2 + READ_AHEAD - 1}"
+    )
+    assert all(r.headers.get("If-Range") == etag for r in sent)

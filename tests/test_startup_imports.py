@@ -27,6 +27,12 @@ HEAVY = (
     "ferryman.archive.opener",
     "ferryman.sources.local",
     "ferryman.net.download",
+    # On SQLite the light commands read and write through the standard library's
+    # sqlite3 (store/lite.py): no SQLAlchemy, no event loop.
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncio",
+    "pydantic_settings",
 )
 # `--help` reads no settings and opens no store.
 NOT_FOR_HELP = ("pydantic", "pydantic_settings", "sqlalchemy", "asyncio", "ferryman.config")

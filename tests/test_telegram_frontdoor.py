@@ -35,12 +35,12 @@ from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import serve
 from ferryman.frontdoors.telegram.caption import read_caption
-from ferryman.frontdoors.telegram.download import CHUNK
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.sources.file import FileSource
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import StatusRow
+from ferryman.telegram.download import CHUNK
 from tests.engine_helpers import library_files, sha256
 from tests.httpserve import serving as http_serving
 from tests.test_archive_engine import needs_7zz, zip_with_password
@@ -364,7 +364,7 @@ async def test_cancel_stops_a_job_and_deletes_its_work_files(world: World) -> No
         assert len(items) == 3 and files and all(f.exists() for f in files)
 
         answer = await reply_to(world, world.alice, "/cancel")
-        assert answer == f"job {job.id} cancelled; its work files are deleted"
+        assert answer == f"job {job.id} (a) cancelled; its work files are deleted"
         await asyncio.sleep(0.3)  # the engine goes on meanwhile: nothing of it comes back
         assert not any(f.exists() for f in files)
         items = await world.store.job_items(job.id)
@@ -484,6 +484,55 @@ async def test_a_job_that_ended_while_ferryman_was_down_gets_its_summary_at_the_
     assert message.text.startswith(f"job {job.id} trip: done, 2 delivered")
     assert message.edits == edits + 1
     assert status.percent == 100
+
+
+@contextlib.asynccontextmanager
+async def serving_as_installed(w: World) -> AsyncIterator[Engine]:
+    """``serve`` as ``ferryman telegram serve`` runs it: the engine's own client, opened
+    from the session file in the data dir (what it saw is kept there between runs)."""
+    engine = Engine(w.store, w.settings, dialer=FakeDialer(w.server))
+    started = asyncio.Event()
+    engine.bus.subscribe(lambda e: started.set() if e.kind == "engine.started" else None)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        serve(w.settings, w.store, dialer=FakeDialer(w.server), stop=stop, engine=engine)
+    )
+    ready = asyncio.create_task(started.wait())
+    await asyncio.wait({ready, task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    try:
+        yield engine
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await engine.ctx.resources.close()
+
+
+async def test_messages_sent_while_ferryman_was_off_are_caught_up_once(world: World) -> None:
+    """A zip and a link sent while the front door was down are taken when it starts
+    again (the session's update state, then getDifference), each once, after a command
+    seen live; a third start takes nothing again."""
+    from tests.telegram_helpers import log_in
+
+    await log_in(world.settings, world.server, world.bot)
+    async with serving_as_installed(world):
+        assert "job" in (await reply_to(world, world.alice, "/status")).lower()
+    world.send(world.alice, file=photo_zip(world.tmp).read_bytes(), name="while-off.zip")
+    world.send(world.alice, "and https://example.invalid/dl/later.zip please")
+    world.send(world.mallory, "https://example.invalid/not-allowed.zip")  # a stranger
+    async with serving_as_installed(world):
+
+        async def both() -> list[Any] | None:
+            jobs = await world.store.list_jobs()
+            return jobs if len(jobs) >= 2 else None
+
+        jobs = await eventually(both, "the two messages sent meanwhile taken")
+        await job_in(world, JobState.DONE, next(j.id for j in jobs if j.name == "while-off"))
+    async with serving_as_installed(world):
+        assert await reply_to(world, world.alice, "/status")  # live again
+    names = sorted(j.name for j in await world.store.list_jobs())
+    assert names == ["later", "while-off"]  # each once, nothing of the stranger's
 
 
 @pytest.mark.slow
@@ -613,6 +662,38 @@ async def test_an_interrupted_download_resumes_from_the_partial_file(world: Worl
     assert asked.max_in_flight > 1  # chunks travel side by side
     assert len({seen.connection for seen in asked.seen}) > 1  # on several connections
     assert local_path(job.source) == path and content(path) == data
+
+
+async def test_cancel_stops_a_file_still_downloading_in_the_chat(world: World) -> None:
+    """Before a sent file is a job, /cancel stops its download: no more chunks asked,
+    the partial file gone, no job made, and the next start does not resume it."""
+    data = os.urandom(24 * CHUNK)
+    world.server.processing_delay[functions.upload.GetFileRequest] = 0.3
+    asked = record_requests(world.server, functions.upload.GetFileRequest)
+    async with serving(world):
+        world.send(world.alice, file=data, name="huge.bin", mime="application/octet-stream")
+
+        async def started() -> Path | None:
+            rows = await world.store.inbox_rows()
+            path = Path(rows[0].path) if rows and rows[0].path else None
+            return path if path is not None and size_of(path) >= CHUNK else None
+
+        path = await eventually(started, "the download under way")
+        reply = await reply_to(world, world.alice, "/cancel")
+        assert "huge.bin: download cancelled" in reply
+        count = len(asked.seen)
+        await asyncio.sleep(1.0)
+        assert len(asked.seen) <= count + 4  # at most what was already in flight
+        assert not path.exists() and not path.parent.exists()
+    (row,) = await world.store.inbox_rows()
+    assert row.error_code == "job.cancelled"
+    world.server.processing_delay.clear()
+    async with serving(world):
+        await asyncio.sleep(0.5)
+        assert await world.store.list_jobs() == []  # not resumed at the next start
+        world.send(world.alice, file=data, name="huge.bin", mime="application/octet-stream")
+        job = await job_in(world, JobState.DONE)  # sent again: taken, not "received before"
+    assert content(local_path(job.source)) == data
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,6 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from ferryman.errors import FerrymanError
 
@@ -212,6 +211,44 @@ class PowerSettings(BaseModel):
     wake_lock: bool = Field(True, description="On Termux: hold a wake lock while jobs run.")
 
 
+class WebdavLogin(BaseModel):
+    """A WebDAV server's account (``[webdav.hosts."dav.example.com"]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(..., min_length=1)
+    password: str = ""
+
+
+class WebdavSettings(BaseModel):
+    """WebDAV logins by host (``host`` or ``host:port``); a ``dav://user:pw@host/``
+    link's own user info is taken first, for a quick try."""
+
+    model_config = ConfigDict(extra="forbid")
+    hosts: dict[str, WebdavLogin] = Field(default_factory=dict)
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts_any_case(cls, hosts: dict[str, WebdavLogin]) -> dict[str, WebdavLogin]:
+        return {name.lower(): login for name, login in hosts.items()}
+
+    def login_for(self, host: str, port: int | None) -> WebdavLogin | None:
+        """The login for ``host:port``, else for ``host``, else None."""
+        host = host.lower()
+        found = self.hosts.get(f"{host}:{port}") if port else None
+        return found or self.hosts.get(host)
+
+
+class TorboxSettings(BaseModel):
+    """The Torbox account that ``torbox:`` references are resolved with."""
+
+    model_config = ConfigDict(extra="forbid")
+    api_key: str = Field("", description="From torbox.app/settings; a secret.")
+    api_base: str = Field("https://api.torbox.app", pattern="^https?://")
+    requests_per_minute: int = Field(
+        300, ge=1, le=300, description="API calls a minute at most (Torbox allows 300)."
+    )
+
+
 class Settings(BaseModel):
     """Everything ferryman can be told; see ``ferryman config show``."""
 
@@ -245,6 +282,8 @@ class Settings(BaseModel):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)  # type: ignore[arg-type]
     network: NetworkSettings = Field(default_factory=NetworkSettings)  # type: ignore[arg-type]
     power: PowerSettings = Field(default_factory=PowerSettings)  # type: ignore[arg-type]
+    webdav: WebdavSettings = Field(default_factory=WebdavSettings)
+    torbox: TorboxSettings = Field(default_factory=TorboxSettings)  # type: ignore[arg-type]
     passwords: list[str] = Field(
         default_factory=list, description="Tried on every encrypted archive, after the job's."
     )
@@ -278,7 +317,9 @@ class Settings(BaseModel):
 
 
 SECRET_KEYS = frozenset({"database_url"})
-SECRET_NESTED = frozenset({("telegram", "api_hash"), ("telegram", "bot_token")})
+SECRET_NESTED = frozenset(
+    {("telegram", "api_hash"), ("telegram", "bot_token"), ("torbox", "api_key")}
+)
 SECRET_LISTS = frozenset({"passwords"})
 
 # Keys that a running engine re-reads from the store; ``ferryman config set`` writes them.
@@ -293,22 +334,19 @@ def _describe(error: dict[str, Any], source: str) -> str:
     return f"{source}: key '{key}' = {value!r} is not allowed: {error['msg']}"
 
 
-class _Environment(BaseSettings):
-    """Reads ``FERRYMAN_*`` variables only; validation happens once, on the merged layers."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="FERRYMAN_", env_nested_delimiter="__", extra="ignore"
-    )
-
-
 def _environment() -> dict[str, Any]:
-    source = EnvSettingsSource(
-        _Environment, env_prefix="FERRYMAN_", env_nested_delimiter="__", case_sensitive=False
-    )
+    """``FERRYMAN_*`` variables, any case; ``FERRYMAN_NETWORK__WIFI_ONLY`` is
+    ``network.wifi_only``. Read directly (not through pydantic-settings, whose import
+    alone costs a light command a tenth of a second)."""
+    env_vars = {
+        name.lower(): value
+        for name, value in os.environ.items()
+        if name.lower().startswith("ferryman_")
+    }
     fields = Settings.model_fields
     nested = {name for name, f in fields.items() if isinstance(f.default_factory, type)}
     found: dict[str, Any] = {}
-    for name, value in source.env_vars.items():
+    for name, value in env_vars.items():
         key = name.removeprefix("ferryman_")
         if "__" in key:
             head, _, tail = key.partition("__")
@@ -399,6 +437,9 @@ def mask_secrets(settings: Settings) -> dict[str, Any]:
     for section, key in SECRET_NESTED:
         if data.get(section, {}).get(key):
             data[section][key] = "***"
+    for login in data.get("webdav", {}).get("hosts", {}).values():
+        if login.get("password"):
+            login["password"] = "***"
     data["effective"] = {
         "database": re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", settings.database),
         "library": str(settings.library),

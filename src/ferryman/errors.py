@@ -43,6 +43,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("source.unreadable", False, "Check the file's permissions (ferryman needs read)."),
     ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
     ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
+    ErrorSpec(
+        "source.entry_gone",
+        False,
+        "This file was in the folder when ferryman listed it, but the server no longer has"
+        " it; the rest of the folder went on. If it moved, add it from where it is now.",
+    ),
     ErrorSpec("source.duplicate", False, "Already added; use --force to process it again."),
     ErrorSpec(
         "network.metered",
@@ -93,9 +99,49 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The file on the server changed during the download; it starts again from zero.",
     ),
     ErrorSpec(
+        "source.http.replaced",
+        False,
+        "The file at the link is no longer the one ferryman began reading in place; what"
+        " was delivered came from the first one. To take the new file, add the link again"
+        " with --force.",
+        ends_input=True,
+    ),
+    ErrorSpec(
         "source.auth",
         False,
-        "The server wants a login or the link expired; get a fresh link and add it again.",
+        "The server wants a login or the link expired: set the login the message names"
+        " (a WebDAV server's in [webdav.hosts]; for a private Telegram chat, join it with"
+        " the account `ferryman telegram login` used) and retry the job, or add a fresh"
+        " link.",
+    ),
+    ErrorSpec(
+        "torbox.auth",
+        False,
+        "Set a valid torbox.api_key (torbox.app → Settings → API key; or the variable"
+        " FERRYMAN_TORBOX__API_KEY), then retry the job.",
+    ),
+    ErrorSpec(
+        "torbox.not_found",
+        False,
+        "Torbox has no such item or file on this account: check the ID in your Torbox"
+        " dashboard (torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID).",
+    ),
+    ErrorSpec(
+        "torbox.not_ready",
+        True,
+        "Torbox is still downloading this item; ferryman looks again by itself.",
+    ),
+    ErrorSpec(
+        "torbox.api",
+        True,
+        "Torbox's API answered with an error (its words are in the message); ferryman"
+        " tries again. If it keeps failing, look at status.torbox.app.",
+    ),
+    ErrorSpec(
+        "webdav.protocol",
+        False,
+        "The server did not answer as a WebDAV server: check the address (a Nextcloud"
+        " folder is davs://host/remote.php/dav/files/USER/...), or use its http(s) link.",
     ),
     # archives
     ErrorSpec(

@@ -593,10 +593,14 @@ class LibarchiveReader:
         return str(raw or "unknown libarchive error")
 
     def stream_error(self) -> FerrymanError | None:
-        """A failed read of the stream being read, as "source.io"."""
+        """A failed read of the stream being read: its own code when the stream gave
+        one (a download that stalled for good, a file that changed on the server), else
+        "source.io"."""
         if self._source is None or self._source.error is None:
             return None
         cause = self._source.error
+        if isinstance(cause, FerrymanError):
+            return cause
         err = FerrymanError("source.io", f"{self.name}: reading the stream failed: {cause}")
         err.__cause__ = cause
         return err

@@ -18,10 +18,26 @@ from ferryman.archive.reader import ArchiveEntry, EntryInfo, EntryType, OpenOpti
 from ferryman.errors import FerrymanError
 
 BLOCK = 1 << 20
+# The first block is small: a caller that looks at an entry's head and stops (a
+# non-media entry, skipped) has made zipfile read, and so fetch, no more than this.
+FIRST_BLOCK = 64 << 10
 READABLE_METHODS = frozenset(
     {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
 _AES = 99  # WinZip AES: zipfile cannot decrypt it
+
+
+def readable_in_place(file: IO[bytes]) -> bool:
+    """Whether ``file`` (seekable; a remote zip by Range) is a zip this backend reads
+    whole: the central directory alone says (else it is fetched or copied for the full
+    backends). Leaves the file at its start."""
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return unreadable_reason(archive) is None
+    except zipfile.BadZipFile:
+        return False
+    finally:
+        file.seek(0)
 
 
 def unreadable_reason(archive: zipfile.ZipFile) -> str | None:
@@ -77,10 +93,12 @@ class _Entry:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _stream(self, opened: IO[bytes]) -> Iterator[bytes]:
+        size = FIRST_BLOCK
         with opened:
             while True:
                 try:
-                    block = opened.read(BLOCK)
+                    block = opened.read(size)
+                    size = BLOCK
                 except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
                     raise FerrymanError(
                         "archive.entry_corrupt", f"{self._member.filename}: {exc}"
@@ -134,3 +152,9 @@ class ZipfileReader:
 
     def consumed(self) -> int:
         return self._read
+
+
+def reader_in_place(file: IO[bytes], name: str, options: OpenOptions) -> ZipfileReader | None:
+    """A reader over ``file`` where it lies, or None when this backend cannot read it
+    all (``readable_in_place``)."""
+    return ZipfileReader(file, name, options) if readable_in_place(file) else None

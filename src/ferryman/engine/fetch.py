@@ -10,6 +10,7 @@ counted as attempts; anything else fails the job with its code.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -64,6 +65,8 @@ async def fetch(ctx: Context, claimed: Fetch) -> None:
             client=lambda: _client(settings.network),
             make_room=make_room,
             on_progress=progress,
+            settings=settings,
+            shared=ctx.resources,
         )
         ctx.bus.emit("job.fetching", job.id, done=0, total=None, speed=0.0, eta=None)
         got = await source.fetch(job.source, plan)
@@ -83,6 +86,18 @@ async def fetch(ctx: Context, claimed: Fetch) -> None:
     await ctx.store.fetch_done(claimed.id, ctx.owner, path, got.size)
     ctx.bus.emit("job.fetched", job.id, size=got.size, name=got.name)
     ctx.wakeup.notify()
+
+
+async def drop_if_cancelled(ctx: Context, claimed: Fetch) -> None:
+    """The partial download of a cancelled job goes as soon as its fetch has stopped
+    (the step that wrote it is over; nothing else of the job runs before its items).
+    A fetch whose lease went elsewhere keeps its folder: the new owner resumes it."""
+    import shutil
+
+    found = await ctx.store.fetched(claimed.job_id)
+    if found is not None and found.state == "cancelled":
+        folder = job_work_dir(await ctx.settings(), claimed.job_id) / "fetch"
+        await asyncio.to_thread(shutil.rmtree, folder, True)
 
 
 @contextlib.asynccontextmanager

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.config import Settings
@@ -16,7 +17,10 @@ from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import Access, Inspection, Source, SourceRegistry
 from ferryman.sources.builtin import default_sources
-from ferryman.store import Store
+
+if TYPE_CHECKING:  # `ferryman add` writes through the light store, without SQLAlchemy
+    from ferryman.store import Store
+    from ferryman.store.lite import LiteStore
 
 
 def dedupe_key(ident: str, dest: str) -> str:
@@ -40,6 +44,74 @@ def _inspect(source: Source, uri: str) -> Inspection | FerrymanError:
         return exc
 
 
+@dataclass(frozen=True, slots=True)
+class NewInput:
+    """What a job is made of: its source URI, whether it is fetched first, its name,
+    its dedupe key (None: forced), and the error that fails it at once, if any."""
+
+    uri: str
+    fetch: bool
+    name: str
+    dedupe_key: str | None
+    error: FerrymanError | None
+    described: str  # as a person names it: a link without its secrets
+
+    def job(self, name: str, dest: str, priority: int, password: str | None) -> dict[str, Any]:
+        """The store's ``add_job`` arguments (the full store and the light one alike)."""
+        return {
+            "fetch": self.fetch,
+            "source": self.uri,
+            "name": name,
+            "dest": dest,
+            "priority": priority,
+            "password": password,
+            "dedupe_key": self.dedupe_key,
+            "error": self.error,
+        }
+
+    def duplicate(self, exc: FerrymanError) -> FerrymanError:
+        """The store's "already job N", naming the input the way a person sees it."""
+        if exc.code != "source.duplicate":
+            return exc
+        return FerrymanError(exc.code, f"{self.described} is {exc.message}")
+
+
+def understand(
+    raw: str | Path,
+    *,
+    dest: str = "library:",
+    force: bool = False,
+    sources: SourceRegistry | None = None,
+    sinks: SinkRegistry | None = None,
+    settings: Settings | None = None,
+) -> NewInput:
+    """Everything ``add_source`` decides before it writes. Blocking (the source may
+    look at the input): call it off the event loop.
+
+    Raises ``source.unsupported`` / ``sink.unknown`` for an input or a destination
+    ferryman does not know; with ``settings``, a destination that cannot work yet is
+    refused (not configured, not logged in: the kind says which), instead of every
+    album failing later; the check is offline and cheap.
+    """
+    destinations = sinks or default_sinks()
+    destinations.parse(dest)
+    if settings is not None:
+        destinations.check_ready(settings, dest)
+    registry = sources or default_sources()
+    uri = registry.to_uri(str(raw))
+    source = registry.for_uri(uri)
+    found = _inspect(source, uri)
+    if isinstance(found, FerrymanError):
+        error: FerrymanError | None = found
+        described = source.describe(uri)
+        found = Inspection(_fallback_name(described), f"{described}|missing")
+    else:
+        error = None
+    key = None if force else dedupe_key(found.ident, dest)
+    fetch = source.access is Access.FETCH
+    return NewInput(uri, fetch, found.name, key, error, source.describe(uri))
+
+
 async def add_source(
     store: Store,
     raw: str | Path,
@@ -57,35 +129,35 @@ async def add_source(
     person sees it in ``status``.
 
     Raises ``source.duplicate`` (nothing recorded) when the same input was added
-    before, and ``source.unsupported`` / ``sink.unknown`` (nothing recorded) for an
-    input or a destination ferryman does not know. With ``settings`` (front doors pass
-    theirs), a destination that cannot work yet is refused too, nothing recorded
-    (not configured, not logged in: the kind says which), instead of every album
-    failing later; the check is offline and cheap.
+    before, and what ``understand`` raises (nothing recorded).
     """
-    destinations = sinks or default_sinks()
-    destinations.parse(dest)
-    if settings is not None:
-        destinations.check_ready(settings, dest)
-    registry = sources or default_sources()
-    uri = registry.to_uri(str(raw))
-    source = registry.for_uri(uri)
-    found = await asyncio.to_thread(_inspect, source, uri)
-    if isinstance(found, FerrymanError):
-        error: FerrymanError | None = found
-        described = source.describe(uri)
-        found = Inspection(_fallback_name(described), f"{described}|missing")
-    else:
-        error = None
-    key = None if force else dedupe_key(found.ident, dest)
-    name = await store.unique_name(found.name, dest)
-    return await store.add_job(
-        fetch=source.access is Access.FETCH,
-        source=uri,
-        name=name,
-        dest=dest,
-        priority=priority,
-        password=password,
-        dedupe_key=key,
-        error=error,
+    import asyncio
+
+    new = await asyncio.to_thread(
+        understand, raw, dest=dest, force=force, sources=sources, sinks=sinks, settings=settings
     )
+    try:
+        name = await store.unique_name(new.name, dest)
+        return await store.add_job(**new.job(name, dest, priority, password))
+    except FerrymanError as exc:
+        raise new.duplicate(exc) from exc
+
+
+def add_source_now(
+    store: LiteStore,
+    raw: str | Path,
+    *,
+    dest: str = "library:",
+    password: str | None = None,
+    priority: int = 0,
+    force: bool = False,
+    settings: Settings | None = None,
+) -> Job:
+    """``add_source`` through the light store, for ``ferryman add``: no event loop,
+    no SQLAlchemy; the same decisions and the same row."""
+    new = understand(raw, dest=dest, force=force, settings=settings)
+    try:
+        name = store.unique_name(new.name, dest)
+        return store.add_job(**new.job(name, dest, priority, password))
+    except FerrymanError as exc:
+        raise new.duplicate(exc) from exc

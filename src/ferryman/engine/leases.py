@@ -13,22 +13,39 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import Table
 
+from ferryman.engine.wakeup import Wakeup
 from ferryman.store import Store
 
 log = logging.getLogger(__name__)
 
+NUDGED_GAP = 0.5  # seconds between renewals at least, however often the engine is nudged
+
 
 @contextlib.asynccontextmanager
 async def held(
-    store: Store, table: Table, row_id: int, owner: str, seconds: float
+    store: Store,
+    table: Table,
+    row_id: int,
+    owner: str,
+    seconds: float,
+    wakeup: Wakeup | None = None,
 ) -> AsyncIterator[None]:
-    """Renew the lease every third of its length; cancel the caller if it is lost."""
+    """Renew the lease every third of its length; cancel the caller if it is lost.
+
+    With ``wakeup``, a nudge renews at once too (at most every ``NUDGED_GAP``): a
+    ``/cancel`` in this process takes the lease away and nudges, so a long step (a
+    download) stops within a moment instead of a third of a lease later.
+    """
     worker = asyncio.current_task()
     assert worker is not None
 
     async def beat() -> None:
         while True:
-            await asyncio.sleep(seconds / 3)
+            if wakeup is None:
+                await asyncio.sleep(seconds / 3)
+            else:
+                await asyncio.sleep(NUDGED_GAP)
+                await wakeup.wait(max(0.0, seconds / 3 - NUDGED_GAP))
             try:
                 # shielded: a cancelled beat must not leave a transaction half-done
                 ours = await asyncio.shield(store.renew(table, row_id, owner, seconds))

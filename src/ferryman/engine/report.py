@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import ERRORS, spec_for
 from ferryman.model import ItemState, Job, JobState
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
-from ferryman.store import Store
-from ferryman.store.store import summarise_items
+from ferryman.store.rows import summarise_items
+
+if TYPE_CHECKING:  # `ferryman status` reads through the light store, without SQLAlchemy
+    from ferryman.store import Store
 
 _PENDING = [s for s in ItemState if not s.terminal]
 
@@ -46,8 +48,14 @@ def job_status(
 
 async def status(store: Store, sources: SourceRegistry | None = None) -> dict[str, Any]:
     per_job = await store.item_counts()
+    return status_of(await store.list_jobs(), per_job, sources)
+
+
+def status_of(
+    jobs: list[Job], per_job: dict[int, dict[str, int]], sources: SourceRegistry | None = None
+) -> dict[str, Any]:
+    """Every job with its counts (``per_job``: item states by job, as the store counts)."""
     registry = sources or default_sources()
-    jobs = await store.list_jobs()
     return {"jobs": [job_status(j, per_job.get(j.id, {}), registry) for j in jobs]}
 
 

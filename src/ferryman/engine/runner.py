@@ -187,8 +187,16 @@ class Engine:
             await unpack.expand(self.ctx, job)
 
     async def _fetch(self, claimed: Any) -> None:
-        async with held(self.ctx.store, fetches, claimed.id, self.ctx.owner, await self._lease()):
-            await fetch.fetch(self.ctx, claimed)
+        lease = await self._lease()
+        try:
+            async with held(
+                self.ctx.store, fetches, claimed.id, self.ctx.owner, lease, self.ctx.wakeup
+            ):
+                await fetch.fetch(self.ctx, claimed)
+        except asyncio.CancelledError:
+            if not self.ctx.stopping.is_set():  # the lease was taken: a cancel, most likely
+                await fetch.drop_if_cancelled(self.ctx, claimed)
+            raise
 
     async def _deliver(self, album: Any) -> None:
         async with held(self.ctx.store, albums, album.id, self.ctx.owner, await self._lease()):

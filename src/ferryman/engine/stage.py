@@ -35,8 +35,16 @@ def stage_entry(
     name: str,
     dest: Path,
     keep: Callable[[MediaKind], bool],
+    *,
+    unread_size: int | None = None,
+    stop_unwanted: bool = False,
 ) -> Staged:
-    """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``."""
+    """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
+
+    An unwanted entry is read to its end (hashed, metered by the archive guard), unless
+    ``stop_unwanted``: then reading stops after the head (its bytes would cross the
+    network for nothing) and its size is ``unread_size`` (as declared), unhashed.
+    """
     digest = hashlib.sha256()
     pending: list[bytes] = []
     head = b""
@@ -47,6 +55,11 @@ def stage_entry(
             break
     kind = classify(head, name)
     size = 0
+    if not keep(kind) and stop_unwanted:
+        close = getattr(blocks, "close", None)
+        if close is not None:
+            close()  # the backend stops reading now
+        return Staged(None, unread_size if unread_size is not None else len(head), "", kind)
     if not keep(kind):
         for block in _chain(pending, blocks):
             digest.update(block)

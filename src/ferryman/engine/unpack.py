@@ -78,6 +78,9 @@ async def expand(ctx: Context, job: Job) -> None:
 
 
 _PASSWORD = "archive.password_required"
+# Met while staging one entry, these fail that entry alone; anything else stops the read
+# (source.entry_gone: a remote folder's file went away after its listing was kept).
+_FAILS_ENTRY = ("archive.entry_corrupt", "archive.limit_exceeded", "source.entry_gone")
 
 
 def read_options(settings: Settings, job: Job) -> ReadOptions:
@@ -91,6 +94,7 @@ def read_options(settings: Settings, job: Job) -> ReadOptions:
         scratch=nested_scratch(settings, job.id),
         network=settings.network,
         sevenzip=settings.archive.sevenzip,
+        settings=settings,
     )
 
 
@@ -267,7 +271,7 @@ async def _read_all(
         except FerrymanError as exc:
             if exc.code == _PASSWORD:
                 return exc  # this entry is read again once a password arrives
-            if exc.code not in ("archive.entry_corrupt", "archive.limit_exceeded"):
+            if exc.code not in _FAILS_ENTRY:
                 raise
             on_disk = await _record(ctx, job, info.index, info.path, _failed(exc))
             if exc.code == "archive.limit_exceeded":
@@ -295,7 +299,14 @@ async def _read_all(
 
 
 def _stage(entry: SourceEntry, name: str, dest: Path, keep: Any) -> Staged:
-    return stage_entry(entry.read_blocks(), name, dest, keep)
+    return stage_entry(
+        entry.read_blocks(),
+        name,
+        dest,
+        keep,
+        stop_unwanted=entry.over_network,  # its bytes are not fetched for nothing
+        unread_size=entry.info.size,
+    )
 
 
 def _skipped(reason: str) -> Prepared:

@@ -32,7 +32,9 @@ from ferryman.sinks.builtin import default_sinks
 # Settings (pydantic) load when a command first reads them, not for `--help`.
 if TYPE_CHECKING:
     from ferryman.config import Settings
+    from ferryman.model import Job
     from ferryman.store import Store
+    from ferryman.store.lite import LiteStore
 
 T = TypeVar("T")
 
@@ -116,12 +118,43 @@ def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) ->
         raise typer.Exit(2) from exc
 
 
+def _run_light(
+    ctx: typer.Context,
+    light: Callable[[Settings, LiteStore], T],
+    full: Callable[[Settings, Store], Awaitable[T]],
+    *,
+    writes: bool = False,
+) -> T:
+    """``light`` on the SQLite store through the standard library (a command that
+    must answer at once); ``full`` through the store when that cannot serve: another
+    database, or one at another schema version (the full store migrates it)."""
+    from ferryman.store.lite import open_lite
+
+    state: State = ctx.obj
+    try:
+        settings = state.settings()
+        store = open_lite(settings.database, create=writes)
+        if store is not None:
+            try:
+                return light(settings, store)
+            finally:
+                store.close()
+    except FerrymanError as exc:
+        _fail(exc)
+        raise typer.Exit(2) from exc
+    return _run(ctx, full)
+
+
 @app.command()
 def add(
     ctx: typer.Context,
     paths: Annotated[
         list[str],
-        typer.Argument(help="Files, folders or archives: paths, or http(s) links to them."),
+        typer.Argument(
+            help="Files, folders or archives: paths, http(s) links to them, WebDAV"
+            " folders and files (davs://host/path/, dav:// for plain http), or Torbox"
+            " items (torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID, /FILE for one)."
+        ),
     ],
     to: Annotated[
         str, typer.Option("--to", help=f"Where albums go: {escape(default_sinks().describe())}.")
@@ -143,25 +176,21 @@ def add(
     from ferryman.sources.builtin import default_sources
 
     shown_source = default_sources().describe
+    options: dict[str, Any] = {
+        "dest": to,
+        "password": password,
+        "priority": priority,
+        "force": force,
+    }
 
-    async def work(settings: Settings, store: Store) -> int:
+    def told(results: list[Job | FerrymanError]) -> int:
+        """Say what became of every input; how many had a problem."""
         problems = 0
-        for path in paths:
-            try:
-                job = await intake.add_source(
-                    store,
-                    path,
-                    dest=to,
-                    password=password,
-                    priority=priority,
-                    force=force,
-                    settings=settings,
-                )
-            except FerrymanError as exc:
-                _fail(exc)
+        for job in results:
+            if isinstance(job, FerrymanError):
+                _fail(job)
                 problems += 1
-                continue
-            if job.error_code:
+            elif job.error_code:
                 problems += 1
                 err.print(
                     Text.assemble(
@@ -174,7 +203,25 @@ def add(
                 out.print(f"job {job.id}: {shown} → {job.dest} ({job.name})", markup=False)
         return problems
 
-    if _run(ctx, work):
+    def light(settings: Settings, store: LiteStore) -> int:
+        results: list[Job | FerrymanError] = []
+        for path in paths:
+            try:
+                results.append(intake.add_source_now(store, path, settings=settings, **options))
+            except FerrymanError as exc:
+                results.append(exc)
+        return told(results)
+
+    async def full(settings: Settings, store: Store) -> int:
+        results: list[Job | FerrymanError] = []
+        for path in paths:
+            try:
+                results.append(await intake.add_source(store, path, settings=settings, **options))
+            except FerrymanError as exc:
+                results.append(exc)
+        return told(results)
+
+    if _run_light(ctx, light, full, writes=True):
         raise typer.Exit(1)
 
 
@@ -220,7 +267,11 @@ def status(
     """Every job with its state and item counts."""
     from ferryman.engine import report
 
-    data = _run(ctx, lambda _s, store: report.status(store))
+    data = _run_light(
+        ctx,
+        lambda _s, store: report.status_of(store.list_jobs(), store.item_counts()),
+        lambda _s, store: report.status(store),
+    )
     if as_json:
         out.print_json(json.dumps(data))
         return
@@ -420,11 +471,14 @@ def config_show(ctx: typer.Context) -> None:
 
     from ferryman.config import mask_secrets, with_runtime
 
-    async def work(settings: Settings, store: Store) -> dict[str, Any]:
-        runtime = await store.runtime_settings()
+    def shown(settings: Settings, runtime: dict[str, Any]) -> dict[str, Any]:
         return mask_secrets(with_runtime(settings, runtime)) | {"runtime_overrides": runtime}
 
-    out.print_json(json.dumps(_run(ctx, work)))
+    async def full(settings: Settings, store: Store) -> dict[str, Any]:
+        return shown(settings, await store.runtime_settings())
+
+    data = _run_light(ctx, lambda settings, store: shown(settings, store.runtime_settings()), full)
+    out.print_json(json.dumps(data))
 
 
 @config_app.command("set")

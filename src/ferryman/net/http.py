@@ -45,6 +45,24 @@ def make_client(settings: NetworkSettings) -> httpx.AsyncClient:
     )
 
 
+def make_sync_client(
+    settings: NetworkSettings,
+    *,
+    base_url: str = "",
+    auth: tuple[str, str] | None = None,
+) -> httpx.Client:
+    """``make_client``'s blocking twin, for what reads on the engine's reading thread
+    (a zip or a tar in place, a WebDAV folder, a Torbox item)."""
+    return httpx.Client(
+        base_url=base_url,
+        auth=auth,
+        follow_redirects=True,
+        max_redirects=settings.max_redirects,
+        headers={"User-Agent": settings.user_agent},
+        timeout=request_timeout(settings),
+    )
+
+
 def request_timeout(settings: NetworkSettings) -> httpx.Timeout:
     """No bytes for ``stall_seconds`` while waiting for a response or its body: stalled."""
     return httpx.Timeout(settings.stall_seconds, connect=settings.connect_timeout)
@@ -107,3 +125,27 @@ def transport_error(exc: httpx.HTTPError, link: str) -> FerrymanError:
     if isinstance(exc, httpx.UnsupportedProtocol):
         return FerrymanError("source.unsupported", f"{url}: {exc}")
     return FerrymanError("source.io", f"{type(exc).__name__} from {url}: {exc}")
+
+
+def check_partial(response: httpx.Response, url: str, start: int, size: int) -> None:
+    """A ranged answer holds the same file from ``start`` on, or raise: a 200 to a
+    request pinned by If-Range means the file changed (``source.http.changed``); a
+    ``Content-Range`` that starts elsewhere is refused; another total is a changed file.
+    Anything but 206 is the status's own error (the body read, so the connection
+    can be kept)."""
+    if response.status_code == 200:
+        raise FerrymanError(
+            "source.http.changed", f"{shown_url(url)} changed on the server while it was read"
+        )
+    if response.status_code != 206:
+        response.read()
+        raise status_error(response)
+    found = parse_content_range(response.headers.get("content-range"))
+    if found is None or found.start != start:
+        raise FerrymanError(
+            "source.http.status", f"{shown_url(url)}: asked from byte {start}, got another range"
+        )
+    if found.total is not None and found.total != size:
+        raise FerrymanError(
+            "source.http.changed", f"{shown_url(url)} is {found.total} bytes now, not {size}"
+        )

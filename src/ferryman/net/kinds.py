@@ -117,3 +117,45 @@ def kind_of(content_type: str | None, head: bytes = b"", name: str = "") -> Link
     if looks_like_html(head):
         return LinkKind.PAGE
     return _BY_MEDIA[classify(head, name)]
+
+
+_TAR_NAMES = (".tar", ".tgz", ".tbz", ".tbz2", ".txz", ".tzst", ".taz")
+_TAR_TYPES = frozenset({"application/x-tar", "application/x-gtar", "application/x-ustar"})
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
+
+
+def tar_stream(head: bytes, name: str = "", content_type: str | None = None) -> bool:
+    """Whether a link is a tar, plain or compressed (gzip, bzip2, xz, zstd), that can be
+    read front to back as it downloads. The bytes first: ``ustar`` at offset 257, or,
+    under gzip or xz, in the first decompressed block; a bzip2 or zstd head says only
+    "compressed", so then the name or the type must say tar too."""
+    if head[257:262] == b"ustar":
+        return True
+    compressed = head.startswith(_COMPRESSED)
+    inner = _inner_ustar(head) if compressed else None
+    if inner is not None:
+        return inner
+    lowered = name.lower()
+    named = lowered.endswith(_TAR_NAMES) or ".tar." in lowered
+    typed = mime_type(content_type) in _TAR_TYPES
+    if head and not compressed:
+        return False  # the bytes say it is something else
+    return named or typed
+
+
+def _inner_ustar(head: bytes) -> bool | None:
+    """Under gzip or xz: whether the first decompressed block is a tar header (None:
+    cannot tell, as under bzip2 or zstd, or from too few bytes)."""
+    import lzma
+    import zlib
+
+    try:
+        if head.startswith(b"\x1f\x8b"):
+            inner = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 512)
+        elif head.startswith(b"\xfd7zXZ\x00"):
+            inner = lzma.LZMADecompressor().decompress(head, 512)
+        else:
+            return None
+    except (zlib.error, lzma.LZMAError, EOFError):
+        return False
+    return inner[257:262] == b"ustar" if len(inner) >= 262 else None

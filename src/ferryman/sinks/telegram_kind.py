@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from ferryman.telegram.hub import TelegramHub
 
 ALBUM_MAX = 10  # messages.sendMultiMedia takes at most ten
-_HUB = "telegram.hub"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +62,9 @@ def session_file(settings: Settings) -> Path:
 def telegram_hub(resources: SinkResources) -> TelegramHub:
     """The engine's one Telegram client and uploader, opened on first use and closed
     with the engine; the chat front door uses it too, so both share one login."""
-    from ferryman.telegram.hub import TelegramHub
+    from ferryman.telegram.hub import shared_hub
 
-    return resources.get(_HUB, lambda: TelegramHub(resources.settings, resources.dialer))
+    return shared_hub(resources)
 
 
 class TelegramKind:

@@ -17,10 +17,10 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from ferryman.archive.reader import EntryInfo, OpenOptions
-from ferryman.config import NetworkSettings, Retry
+from ferryman.config import NetworkSettings, Retry, Settings
 from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:  # httpx and the downloader load only when something is fetched
@@ -80,6 +80,7 @@ class ReadOptions:
     fetched: Path | None = None  # what the fetch stage brought, for a fetch-first source
     memo: SourceMemo | None = field(default=None, compare=False)
     network: NetworkSettings | None = None  # for sources that read over the network
+    settings: Settings | None = field(default=None, compare=False, repr=False)  # logins, keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,23 +88,46 @@ class SourceEntry:
     """One entry of a source; ``blocks`` produces its bytes on demand.
 
     ``skip`` (a reason) or ``error`` mark an entry to be recorded without reading it.
+    ``over_network``: its bytes are fetched as they are read (a zip entry read by
+    Range), so an entry whose first bytes show it unwanted is left there, not read to
+    its end; local bytes are read through (hashed, and metered by the archive guard).
     """
 
     info: EntryInfo
     blocks: Callable[[], Iterator[bytes]] = field(repr=False, compare=False)
     skip: str | None = None
     error: FerrymanError | None = None
+    over_network: bool = False
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()
+
+
+class Closeable(Protocol):
+    async def close(self) -> None: ...
+
+
+_R = TypeVar("_R", bound=Closeable)
+
+
+class Shared(Protocol):
+    """What the engine's sources and sinks share (one Telegram connection: a message
+    link is fetched over the login the chat and the Telegram sink use), each resource
+    made by whoever asks first and closed with the engine. ``dialer`` is the network
+    seam a test passes to the engine (None: the real network)."""
+
+    settings: Settings
+    dialer: Any
+
+    def get(self, key: str, make: Callable[[], _R]) -> _R: ...
 
 
 @dataclass(frozen=True, slots=True)
 class FetchPlan:
     """What the engine's fetch stage hands a fetch-first source: where to write (one
     folder per input; what a crash left there is resumed), the network and retry
-    settings, an HTTP client factory, and the engine's hooks for disk room (may wait
-    or raise ``space.low`` / ``space.too_large``) and progress."""
+    settings, an HTTP client factory, the engine's hooks for disk room (may wait or
+    raise ``space.low`` / ``space.too_large``) and progress, and its shared resources."""
 
     folder: Path
     network: NetworkSettings
@@ -111,6 +135,8 @@ class FetchPlan:
     client: Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
     make_room: Callable[[int], Awaitable[None]] | None = None
     on_progress: Callable[[DownloadProgress], None] | None = None
+    settings: Settings | None = field(default=None, compare=False, repr=False)  # logins, keys
+    shared: Shared | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.file import FileSource
 from ferryman.sources.http import HttpSource
+from ferryman.sources.telegram_link import TelegramLinkSource
+from ferryman.sources.torbox import TorboxSource
+from ferryman.sources.webdav import WebdavSource
 
 
 def default_sources() -> SourceRegistry:
-    return SourceRegistry((HttpSource(), FileSource()))
+    """Asked in this order: a t.me link is a Telegram message before it is a web link,
+    and anything with a scheme before a local path."""
+    return SourceRegistry(
+        (TelegramLinkSource(), HttpSource(), WebdavSource(), TorboxSource(), FileSource())
+    )

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -26,9 +27,12 @@ from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOp
 if TYPE_CHECKING:  # httpx loads when a link is fetched or read, not when it is added
     import httpx
 
+    from ferryman.archive.reader import ArchiveReader
+    from ferryman.config import Retry
     from ferryman.net.probe import LinkFacts
 
 _HTTP = re.compile(r"^https?://", re.IGNORECASE)
+_ZIP_TYPES = frozenset({"application/zip", "application/x-zip", "application/x-zip-compressed"})
 
 
 class HttpSource:
@@ -64,6 +68,12 @@ class HttpSource:
         return Inspection(safe_name(stripped or parts.hostname or "", "link"), uri)
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
+        try:
+            return await self._fetch(uri, plan)
+        except FerrymanError as exc:
+            raise _expired_hint(uri, exc) from exc
+
+    async def _fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         import asyncio
 
         from ferryman.net.download import download
@@ -82,6 +92,8 @@ class HttpSource:
                 _zip_readable_in_place, uri, plan
             ):
                 return Fetched(None, facts.size, facts.name)  # read where it is
+            if self._streams(facts, plan):
+                return Fetched(None, facts.size, facts.name)  # read as it downloads
             got = await download(
                 client,
                 uri,
@@ -97,11 +109,11 @@ class HttpSource:
     def _in_place(facts: LinkFacts, plan: FetchPlan) -> bool:
         """Whether to try reading a zip where it is: the server answers Range and says
         (by its bytes, type or name) it is a zip; the central directory decides."""
-        from ferryman.net.kinds import LinkKind
+        from ferryman.net.kinds import LinkKind, mime_type
 
         zip_like = (
             facts.head[:2] == b"PK"
-            or "zip" in (facts.content_type or "").lower()
+            or mime_type(facts.content_type) in _ZIP_TYPES
             or facts.name.lower().endswith(".zip")
         )
         return (
@@ -112,6 +124,21 @@ class HttpSource:
             and zip_like
         )
 
+    @staticmethod
+    def _streams(facts: LinkFacts, plan: FetchPlan) -> bool:
+        """Whether to read a tar (plain or compressed) front to back as it downloads:
+        the server answers Range (a cut is picked up where it stopped) and the bytes,
+        name or type say tar."""
+        from ferryman.net.kinds import LinkKind, tar_stream
+
+        return (
+            plan.network.stream_archives == "auto"
+            and facts.accepts_ranges
+            and bool(facts.size)
+            and facts.kind in (LinkKind.ARCHIVE, LinkKind.OTHER)
+            and tar_stream(facts.head, facts.name, facts.content_type)
+        )
+
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
         from ferryman.sources.local import iter_local
@@ -120,25 +147,37 @@ class HttpSource:
             with iter_local(options.fetched, options) as entries:
                 yield entries
             return
-        with _remote_zip(uri, options) as entries:
+        with _remote_archive(uri, options) as entries:
             yield entries
 
 
-def _sync_client(network: NetworkSettings) -> httpx.Client:
-    import httpx
-
-    from ferryman.net.http import request_timeout
-
-    return httpx.Client(
-        follow_redirects=True,
-        max_redirects=network.max_redirects,
-        headers={"User-Agent": network.user_agent},
-        timeout=request_timeout(network),
+def _expired_hint(uri: str, exc: FerrymanError) -> FerrymanError:
+    """A debrid CDN link (Torbox's ``*.tb-cdn.st``) that is refused has most likely
+    expired: say so, and what lasts instead. Other errors pass unchanged."""
+    host = (urllib.parse.urlsplit(uri).hostname or "").lower()
+    if not host.endswith(".tb-cdn.st") or exc.code not in ("source.auth", "source.not_found"):
+        return exc
+    return FerrymanError(
+        exc.code,
+        f"{exc.message}: this Torbox link has expired; add torbox:torrent/ID (or usenet/,"
+        " webdl/) instead, which ferryman renews by itself, or a fresh link",
     )
+
+
+def _sync_client(network: NetworkSettings) -> httpx.Client:
+    from ferryman.net.http import make_sync_client
+
+    return make_sync_client(network)
 
 
 def _head(client: httpx.Client, uri: str) -> tuple[str, int, str | None]:
     """The final URL, size and validator of a link, for reading it by range."""
+    final, size, validator, _ = _head_facts(client, uri)
+    return final, size, validator
+
+
+def _head_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, str | None]:
+    """``_head``, and the Content-Type."""
     import httpx
 
     from ferryman.net.http import content_length, status_error, transport_error
@@ -155,43 +194,116 @@ def _head(client: httpx.Client, uri: str) -> tuple[str, int, str | None]:
     validator = response.headers.get("etag")
     if validator is None or validator.startswith("W/"):
         validator = response.headers.get("last-modified")
-    return str(response.url), size, validator
+    return str(response.url), size, validator, response.headers.get("content-type")
 
 
 def _zip_readable_in_place(uri: str, plan: FetchPlan) -> bool:
     """Whether the zip's central directory reads over Range and holds only what the
     in-place backend reads (else it is fetched whole for the full backends)."""
-    import zipfile
-
-    from ferryman.archive.zipfile_backend import unreadable_reason
+    from ferryman.archive.zipfile_backend import readable_in_place
     from ferryman.net.rangefile import open_range_file
 
     with _sync_client(plan.network) as client:
         final, size, validator = _head(client, uri)
         with open_range_file(client, final, size, validator, plan.retry) as remote:
-            try:
-                with zipfile.ZipFile(remote) as archive:
-                    return unreadable_reason(archive) is None
-            except zipfile.BadZipFile:
-                return False
+            return readable_in_place(remote)
 
 
 @contextmanager
-def _remote_zip(uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
-    """A zip read where it is: the central directory, then only the entries read."""
+def _remote_archive(uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
+    """An archive read where it is (nothing stored): a tar front to back as it
+    downloads, a zip by range (the central directory, then only the entries read).
+    The first bytes, asked again, say which (the fetch stage decided the same way)."""
     from ferryman.archive.guard import GuardedReader, NestingTally
-    from ferryman.archive.zipfile_backend import ZipfileReader
     from ferryman.config import Retry
-    from ferryman.net.rangefile import open_range_file
     from ferryman.sources.local import archive_entries
 
     network = options.network or NetworkSettings()  # type: ignore[call-arg]
+    retry = options.settings.retry if options.settings else Retry.model_validate({})
     name = urllib.parse.unquote(PurePosixPath(urllib.parse.urlsplit(uri).path).name) or "link"
     with _sync_client(network) as client:
-        final, size, validator = _head(client, uri)
-        with open_range_file(client, final, size, validator, Retry()) as remote:  # type: ignore[call-arg]
-            tally = NestingTally()
-            inner = ZipfileReader(remote, name, options.archive)
-            reader = GuardedReader(inner, name, options.archive.limits, tally)
-            with reader:
-                yield archive_entries(reader, options, tally)
+        final, size, validator, content_type = _head_facts(client, uri)
+        _same_as_before(options, uri, size, validator)
+        link = _Pinned(client, final, size, validator, retry)
+        tally = NestingTally()
+        with ExitStack() as stack:
+            by_range = not _tar_read(link, name, content_type)
+            if by_range:
+                inner = _zip_in_place(stack, link, name, options)
+            else:
+                inner = _tar_stream(stack, link, name, options)
+            reader = stack.enter_context(GuardedReader(inner, name, options.archive.limits, tally))
+            # By range, an entry skipped at its head is not fetched; a stream reads past it.
+            yield archive_entries(reader, options, tally, over_network=by_range)
+
+
+_PIN_KEY = "http.pinned"
+
+
+def _same_as_before(options: ReadOptions, uri: str, size: int, validator: str | None) -> None:
+    """The file read in place is the one an earlier run began on (its size and validator
+    are kept in the source memo), or ``source.http.replaced``: entries are counted by
+    index, so reading a new version past the cursor would skip some and mix two files."""
+    import json
+
+    from ferryman.net.http import shown_url
+
+    if options.memo is None:
+        return
+    now = json.dumps([size, validator])
+    before = options.memo.get(_PIN_KEY)
+    if before is None:
+        options.memo.put(_PIN_KEY, now)
+    elif before != now:
+        raise FerrymanError(
+            "source.http.replaced",
+            f"{shown_url(uri)} changed on the server after ferryman began reading it",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Pinned:
+    """A link's final URL with its size and validator: what every read in place pins."""
+
+    client: httpx.Client
+    url: str
+    size: int
+    validator: str | None
+    retry: Retry
+
+
+def _tar_read(link: _Pinned, name: str, content_type: str | None) -> bool:
+    """Whether the archive the fetch stage left in place is a tar (else a zip): the type
+    or the name when they say, else the first KiB."""
+    from ferryman.net.kinds import mime_type, tar_stream
+    from ferryman.net.rangefile import RangeFile
+
+    if mime_type(content_type) in _ZIP_TYPES or name.lower().endswith(".zip"):
+        return False
+    if tar_stream(b"", name, content_type):
+        return True
+    remote = RangeFile(link.client, link.url, link.size, link.validator, link.retry)
+    head = remote.read(min(1024, link.size)) or b""
+    return head[:2] != b"PK" and tar_stream(head, name, content_type)
+
+
+def _tar_stream(stack: ExitStack, link: _Pinned, name: str, options: ReadOptions) -> ArchiveReader:
+    """libarchive over one GET of the whole body, resumed by Range when cut."""
+    import io
+
+    from ferryman.archive.libarchive_backend import LibarchiveReader
+    from ferryman.net.streamfile import StreamFile
+
+    body = StreamFile(link.client, link.url, link.size, link.validator, link.retry)
+    buffered = stack.enter_context(io.BufferedReader(stack.enter_context(body), 1 << 20))
+    return LibarchiveReader.from_stream(buffered, name, options.archive)
+
+
+def _zip_in_place(
+    stack: ExitStack, link: _Pinned, name: str, options: ReadOptions
+) -> ArchiveReader:
+    from ferryman.archive.zipfile_backend import ZipfileReader
+    from ferryman.net.rangefile import open_range_file
+
+    pinned = open_range_file(link.client, link.url, link.size, link.validator, link.retry)
+    return ZipfileReader(stack.enter_context(pinned), name, options.archive)

@@ -37,6 +37,8 @@ from ferryman.store.rows import (
     decode_passwords,
     item_from_row,
     job_from_row,
+    new_fetch_values,
+    new_job_values,
 )
 from ferryman.store.schema import (
     albums,
@@ -71,53 +73,28 @@ class JobQueries(StoreBase):
         ``fetch``: its input is downloaded first (a ``fetches`` row, in the same
         transaction), and the unpack stage waits for that."""
         now = self.clock()
-        values: dict[str, Any] = {
-            "source": source,
-            "name": name,
-            "dest": dest,
-            "state": JobState.QUEUED.value,
-            "priority": priority,
-            "password": json.dumps([password]) if password else None,
-            "dedupe_key": dedupe_key,
-            "created_at": now,
-            "updated_at": now,
-            "paused": False,
-            "blocked": False,
-            "cursor": 0,
-            "expanded": False,
-            "attempts": 0,
-            "not_before": 0.0,
-        }
-        if error is not None:
-            values |= {
-                "state": JobState.FAILED.value,
-                "error_code": error.code,
-                "error_message": error.message,
-                "expanded": True,
-                "finished_at": now,
-            }
+        values = new_job_values(
+            source=source,
+            name=name,
+            dest=dest,
+            priority=priority,
+            password=password,
+            dedupe_key=dedupe_key,
+            error=error,
+            now=now,
+        )
         async with self.engine.begin() as conn:
             if dedupe_key is not None:
                 found = await conn.execute(select(jobs.c.id).where(jobs.c.dedupe_key == dedupe_key))
                 existing = found.scalar()
                 if existing is not None:
-                    raise FerrymanError("source.duplicate", f"{source} is already job {existing}")
+                    raise FerrymanError("source.duplicate", f"already job {existing}")
             row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
             job = job_from_row(row)
             if error is not None:
                 await self._store_summary(conn, job.id, now)
             elif fetch:
-                await conn.execute(
-                    insert(fetches).values(
-                        job_id=job.id,
-                        state="queued",
-                        priority=priority,
-                        created_at=now,
-                        updated_at=now,
-                        attempts=0,
-                        not_before=0.0,
-                    )
-                )
+                await conn.execute(insert(fetches).values(new_fetch_values(job.id, priority, now)))
         return job
 
     async def unique_name(self, base: str, dest: str) -> str:

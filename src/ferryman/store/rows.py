@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import (
-    Row,
-)
+if TYPE_CHECKING:  # rows are plain mappings to the light store (store/lite.py)
+    from sqlalchemy import Row
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
@@ -109,8 +108,71 @@ def decode_passwords(stored: str | None) -> tuple[str, ...]:
     return tuple(json.loads(stored)) if stored else ()
 
 
+def new_job_values(
+    *,
+    source: str,
+    name: str,
+    dest: str,
+    priority: int,
+    password: str | None,
+    dedupe_key: str | None,
+    error: FerrymanError | None,
+    now: float,
+) -> dict[str, Any]:
+    """The columns of a new job (the store and the light store write the same row);
+    a job whose input is already known to be bad starts failed."""
+    values: dict[str, Any] = {
+        "source": source,
+        "name": name,
+        "dest": dest,
+        "state": JobState.QUEUED.value,
+        "priority": priority,
+        "password": json.dumps([password]) if password else None,
+        "dedupe_key": dedupe_key,
+        "created_at": now,
+        "updated_at": now,
+        "paused": False,
+        "blocked": False,
+        "cursor": 0,
+        "expanded": False,
+        "attempts": 0,
+        "not_before": 0.0,
+    }
+    if error is not None:
+        values |= {
+            "state": JobState.FAILED.value,
+            "error_code": error.code,
+            "error_message": error.message,
+            "expanded": True,
+            "finished_at": now,
+        }
+    return values
+
+
+def new_fetch_values(job_id: int, priority: int, now: float) -> dict[str, Any]:
+    """The columns of a new job's ``fetches`` row (its input is downloaded first)."""
+    return {
+        "job_id": job_id,
+        "state": "queued",
+        "priority": priority,
+        "created_at": now,
+        "updated_at": now,
+        "attempts": 0,
+        "not_before": 0.0,
+    }
+
+
 def job_from_row(row: Row[Any]) -> Job:
-    m = row._mapping
+    return job_from_mapping(row._mapping)
+
+
+class Columns(Protocol):
+    """A row's columns by name: SQLAlchemy's ``RowMapping`` or ``sqlite3.Row``."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def job_from_mapping(m: Columns) -> Job:
     return Job(
         id=m["id"],
         source=m["source"],

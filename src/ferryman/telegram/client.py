@@ -98,6 +98,10 @@ def make_client(settings: Settings, dialer: Dialer | None = None) -> TelegramCli
             device_model="ferryman",
             app_version="ferryman 0.1",
             request_retries=1,
+            # The session keeps what was seen (its update state); at connect the client
+            # asks for what came meanwhile (getDifference) and hands it to the handlers
+            # registered before connecting: messages sent while ferryman was off.
+            catch_up=True,
         )
     finally:
         os.umask(old_umask)

@@ -7,12 +7,24 @@ disconnects everything it opened.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferryman.config import Settings
 from ferryman.telegram.client import Dialer, MTProtoDialer
 from ferryman.telegram.login import disconnect, open_session
 from ferryman.telegram.upload import Uploader
+
+if TYPE_CHECKING:
+    from ferryman.sources.base import Shared
+
+
+SHARED_KEY = "telegram.hub"
+
+
+def shared_hub(shared: Shared) -> TelegramHub:
+    """The engine's one hub (made on first use, closed with the engine): the Telegram
+    sink, the chat and the message-link source all go through it, one login."""
+    return shared.get(SHARED_KEY, lambda: TelegramHub(shared.settings, shared.dialer))
 
 
 class TelegramHub:
@@ -22,6 +34,19 @@ class TelegramHub:
         self._client: Any = None
         self._uploader: Uploader | None = None
         self._lock = asyncio.Lock()
+        self._listeners: list[tuple[Any, Any]] = []
+
+    def listen(self, callback: Any, event: Any) -> None:
+        """Hand ``event``s to ``callback`` from the connection on, caught-up ones included:
+        registered before the client connects (now too, if it is connected already)."""
+        self._listeners.append((callback, event))
+        if self._client is not None:
+            self._client.add_event_handler(callback, event)
+
+    def unlisten(self, callback: Any) -> None:
+        self._listeners = [(c, e) for c, e in self._listeners if c != callback]
+        if self._client is not None:
+            self._client.remove_event_handler(callback)
 
     async def client(self) -> Any:
         async with self._lock:
@@ -45,7 +70,12 @@ class TelegramHub:
 
     async def _connect(self) -> Any:
         """Connected and logged in, or a clear reason: not logged in, revoked, banned."""
-        return await open_session(self.settings, self.dialer)
+
+        def prepare(client: Any) -> None:
+            for callback, event in self._listeners:
+                client.add_event_handler(callback, event)
+
+        return await open_session(self.settings, self.dialer, prepare)
 
     async def uploader(self) -> Uploader:
         client = await self.client()

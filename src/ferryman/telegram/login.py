@@ -123,9 +123,14 @@ def _secure(client: TelegramClient) -> None:
 # ------------------------------------------------------------------ connecting
 
 
-async def connect(settings: Settings, dialer: Dialer) -> TelegramClient:
-    """A connected client for the configured session, logged in or not."""
+async def connect(
+    settings: Settings, dialer: Dialer, prepare: Callable[[TelegramClient], None] | None = None
+) -> TelegramClient:
+    """A connected client for the configured session, logged in or not; ``prepare``
+    runs before it connects (event handlers that must see the caught-up messages)."""
     client = make_client(settings, dialer)
+    if prepare is not None:
+        prepare(client)
     try:
         with _telegram_errors():
             await client.connect()
@@ -143,13 +148,15 @@ async def disconnect(client: TelegramClient) -> None:
     _secure(client)
 
 
-async def open_session(settings: Settings, dialer: Dialer) -> TelegramClient:
+async def open_session(
+    settings: Settings, dialer: Dialer, prepare: Callable[[TelegramClient], None] | None = None
+) -> TelegramClient:
     """A connected client of an account that is logged in, or a clear reason why not."""
     tg_settings = settings.telegram
     configured = tg_settings.api_id is not None and tg_settings.api_hash  # else make_client says
     if configured and not session_path(settings).exists():
         raise FerrymanError("telegram.not_logged_in", "there is no Telegram session yet")
-    client = await connect(settings, dialer)
+    client = await connect(settings, dialer, prepare)
     try:
         await _require_login(client)
     except BaseException:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ferryman.errors import FerrymanError
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
+from ferryman.sources.base import SourceRegistry
 
 _TO = re.compile(r"(?:^|\s)to:\s*(\S+)", re.IGNORECASE)
 _FORCE = re.compile(r"(?:^|\s)force(?:\s|$)", re.IGNORECASE)
@@ -60,13 +62,40 @@ def trim_link(raw: str) -> str:
     return link
 
 
-def links_in(text: str, entity_urls: list[str] | None = None) -> list[str]:
+def links_in(
+    text: str, entity_urls: list[str] | None = None, sources: SourceRegistry | None = None
+) -> list[str]:
     """Every link of a message, in order, once: those Telegram marked (entities: plain
-    and hidden behind text) first, then any in the text it did not mark."""
-    found = [*(entity_urls or []), *(m.group(0) for m in _URL.finditer(text or ""))]
+    and hidden behind text) first, then any in the text it did not mark.
+
+    Besides web links, a word is a link when a source of ``sources`` claims it (a
+    ``t.me/…`` message without its scheme, ``dav://…``, ``torbox:…``; the registry
+    decides, so a source added later is taken too); never a local path (``file:``).
+    """
+    found = [*(entity_urls or [])]
+    spans: list[tuple[int, str]] = [(m.start(), m.group(0)) for m in _URL.finditer(text or "")]
+    if sources is not None:
+        taken = [range(m.start(), m.end()) for m in _URL.finditer(text or "")]
+        for word in re.finditer(r"\S+", text or ""):
+            if not any(word.start() in r for r in taken) and _claimed(sources, word.group(0)):
+                spans.append((word.start(), word.group(0)))
+    found += [link for _, link in sorted(spans)]
     links: list[str] = []
     for raw in found:
         link = trim_link(raw)
         if link and link not in links:
             links.append(link)
     return links
+
+
+def _claimed(sources: SourceRegistry, word: str) -> bool:
+    """Whether a source other than local files takes ``word``: it names one of its
+    inputs, or is written like one but wrong (then the person is told why)."""
+    link = trim_link(word)
+    if ":" not in link and "/" not in link:
+        return False  # a plain word (a path would need a slash)
+    try:
+        uri = sources.to_uri(link)
+    except FerrymanError as exc:
+        return exc.code != "source.unsupported"
+    return not uri.lower().startswith("file:")

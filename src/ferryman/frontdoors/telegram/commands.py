@@ -136,10 +136,19 @@ class Commands:
         return f"job {job.id}: password added (the job is {found.state.value})"
 
     async def cancel(self, arg: str) -> str:
+        """``/cancel N``: job N. Without a number: a file still downloading in the chat
+        (the newest: it is not a job yet), else the newest job that has not ended."""
+        if not arg:
+            stopped = await self.inbox.cancel_download()
+            if stopped is not None:
+                return stopped
         job = await self._job("cancel", arg)
+        fetch = await self.store.fetched(job.id)
+        downloading = fetch is not None and fetch.state in ("queued", "fetching")
         await control.cancel_job(self.store, job.id)
-        self.nudge()
-        return f"job {job.id} cancelled; its work files are deleted"
+        self.nudge()  # a download in progress stops now, not at its next heartbeat
+        where = " while downloading (the partial download is deleted)" if downloading else ""
+        return f"job {job.id} ({job.name}) cancelled{where}; its work files are deleted"
 
     async def retry(self, arg: str) -> str:
         job = await self._job("retry", arg)

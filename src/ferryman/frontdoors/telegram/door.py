@@ -24,13 +24,15 @@ from ferryman.frontdoors.telegram.caption import links_in
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.commands import Commands
 from ferryman.frontdoors.telegram.inbox import CHUNKS_IN_FLIGHT, Inbox
-from ferryman.frontdoors.telegram.remote import remote_file
 from ferryman.frontdoors.telegram.status import StatusBoard
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
 from ferryman.telegram.client import Dialer, MTProtoDialer
 from ferryman.telegram.pool import SenderPool
+from ferryman.telegram.remote import remote_file
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +50,35 @@ class FrontDoor:
         nudge: Callable[[], None],
         dialer: Dialer | None = None,
         sinks: SinkRegistry | None = None,
+        arrived: asyncio.Queue[Any] | None = None,
+        sources: SourceRegistry | None = None,
     ) -> None:
+        """``arrived``: messages someone else listens for on the door's behalf since
+        before the client connected (``serve`` with the engine's shared client), so the
+        caught-up ones are answered too; without it the door listens from ``start``."""
         self.settings = settings
         self.store = store
         self.client = client
         self.bus = bus
+        self.sources = sources or default_sources()  # what a message's words may name
         self.chat = Chat(client)
         self.board = StatusBoard(store, self.chat, settings.telegram.status_every_seconds)
         connections = min(settings.telegram.upload_connections, CHUNKS_IN_FLIGHT)
         self.pool = SenderPool(client, dialer or MTProtoDialer(), connections)
         self.inbox = Inbox(
-            settings, store, client, self.pool, self.board, nudge, sinks or default_sinks()
+            settings,
+            store,
+            client,
+            self.pool,
+            self.board,
+            nudge,
+            sinks or default_sinks(),
+            self.sources,
         )
         self.commands = Commands(settings, store, self.inbox, nudge)
         self.allow = AllowList(set())
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._listens = arrived is None
+        self._queue: asyncio.Queue[Any] = arrived if arrived is not None else asyncio.Queue()
         self._answering: asyncio.Task[None] | None = None
         self._showing: asyncio.Task[None] | None = None
         self._unsubscribe: Any = None
@@ -74,13 +90,15 @@ class FrontDoor:
         self._unsubscribe = self.bus.subscribe(self.board.on_event)
         self._showing = asyncio.create_task(self.board.run(), name="status-board")
         self._answering = asyncio.create_task(self._answer_all(), name="front-door")
-        self.client.add_event_handler(self._on_message, events.NewMessage(incoming=True))
+        if self._listens:
+            self.client.add_event_handler(self._on_message, events.NewMessage(incoming=True))
         await self.inbox.resume()
 
     async def close(self) -> None:
         """Stop listening; a message being answered is finished first (store writes are
         not cut in half), downloads stop where they are and go on at the next start."""
-        self.client.remove_event_handler(self._on_message)
+        if self._listens:
+            self.client.remove_event_handler(self._on_message)
         if self._unsubscribe is not None:
             self._unsubscribe()
         self._queue.put_nowait(None)
@@ -95,11 +113,12 @@ class FrontDoor:
 
     async def _on_message(self, event: Any) -> None:
         # No await before queueing: handlers run as tasks, and order is kept only here.
-        if event.is_private and self.allow.allows(event.sender_id):
-            self._queue.put_nowait(event)
+        self._queue.put_nowait(event)
 
     async def _answer_all(self) -> None:
         while (event := await self._queue.get()) is not None:
+            if not (event.is_private and self.allow.allows(event.sender_id)):
+                continue  # the allow-list is known only once started: checked here
             message = event.message
             try:
                 with contextlib.suppress(Exception):  # else looked up when answering
@@ -120,7 +139,7 @@ class FrontDoor:
             return await self.inbox.receive(message, remote)
         if text.startswith("/"):
             return await self.commands.run(text)
-        links = links_in(text, _entity_urls(message))
+        links = links_in(text, _entity_urls(message), self.sources)
         if links:
             return await self.inbox.take_links(message, links)
         return NOT_UNDERSTOOD

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +22,16 @@ from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import render
 from ferryman.frontdoors.telegram.caption import read_caption
-from ferryman.frontdoors.telegram.download import Download
-from ferryman.frontdoors.telegram.remote import RemoteFile, remote_file
 from ferryman.frontdoors.telegram.status import Board, StatusBoard
 from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
+from ferryman.sources.base import SourceRegistry
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import DOWNLOADING, DUPLICATE, FAILED, InboxRow
+from ferryman.telegram.download import Download
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.pool import SenderPool
+from ferryman.telegram.remote import RemoteFile, remote_file
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +58,11 @@ class Inbox:
         board: StatusBoard,
         nudge: Callable[[], None],
         sinks: SinkRegistry,
+        sources: SourceRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.sinks = sinks
+        self.sources = sources
         self.store = store
         self.client = client
         self.pool = pool
@@ -67,6 +71,7 @@ class Inbox:
         self.folder = settings.data_dir / "inbox"
         self.transfers: dict[int, Transfer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: dict[int, tuple[asyncio.Task[None], Board | None]] = {}
         self._slots = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
 
     @property
@@ -129,6 +134,7 @@ class Inbox:
                     link,
                     dest=wishes.dest,
                     force=wishes.force,
+                    sources=self.sources,
                     sinks=self.sinks,
                     settings=self.settings,
                 )
@@ -182,7 +188,25 @@ class Inbox:
     def _start(self, row: InboxRow, remote: RemoteFile, board: Board | None) -> None:
         task = asyncio.create_task(self._take(row, remote, board), name=f"inbox-{row.id}")
         self._tasks.add(task)
+        self._running[row.id] = (task, board)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _t: self._running.pop(row.id, None))
+
+    async def cancel_download(self) -> str | None:
+        """Stop the newest file still downloading (not a job yet): its partial file is
+        deleted and its row ends ``job.cancelled``, so a restart does not resume it.
+        None when no file is downloading."""
+        if not self._running:
+            return None
+        row_id = max(self._running)
+        task, board = self._running.pop(row_id)
+        name = self.transfers.get(row_id, Transfer("the file", 0)).name
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await self.store.inbox_failed(row_id, "job.cancelled")
+        await asyncio.to_thread(shutil.rmtree, self.folder / str(row_id), True)
+        self._show(board, render.download_failed(name, "job.cancelled", "cancelled on request"))
+        return f"{name}: download cancelled; the partial file is deleted"
 
     async def _take(self, row: InboxRow, remote: RemoteFile, board: Board | None) -> None:
         transfer = Transfer(remote.name, remote.size)

@@ -15,7 +15,8 @@ force (take a file that came before once more).
 /status  jobs and their progress
 /queue  what waits
 /pass PASSWORD  or  /pass JOB PASSWORD
-/cancel [JOB]  /pause [JOB]  /resume [JOB]  /retry [JOB]
+/cancel [JOB]  (no JOB: a file still downloading first)
+/pause [JOB]  /resume [JOB]  /retry [JOB]
 /report [JOB]  what a job delivered, skipped, quarantined
 /quarantine  files kept back, with the reason
 /cleanup  delete downloads of ended jobs (asks first)

@@ -29,10 +29,30 @@ async def serve(
     Telegram and the chat share one login (the way ``ferryman telegram serve`` runs).
     """
     engine = engine or Engine(store, settings, dialer=dialer)
+    arrived: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def take(event: Any) -> None:  # Telethon awaits what a handler returns
+        arrived.put_nowait(event)
+
+    hub = None
     if client is None:
-        client = await telegram_hub(engine.ctx.resources).client()
+        from telethon import events
+
+        hub = telegram_hub(engine.ctx.resources)
+        # Listening before the connection: what was sent while ferryman was off comes
+        # with it (catch-up) and is answered, in order, once the door is open.
+        hub.listen(take, events.NewMessage(incoming=True))
+        client = await hub.client()
     door = FrontDoor(
-        settings, store, client, engine.bus, engine.ctx.wakeup.notify, dialer, engine.ctx.sinks
+        settings,
+        store,
+        client,
+        engine.bus,
+        engine.ctx.wakeup.notify,
+        dialer,
+        engine.ctx.sinks,
+        arrived if hub is not None else None,
+        engine.ctx.sources,
     )
     stop = stop or asyncio.Event()
     try:
@@ -46,6 +66,8 @@ async def serve(
     try:
         await asyncio.wait({running, stopped, gone}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        if hub is not None:
+            hub.unlisten(take)
         await door.close()
         engine.stop()
         for task in (stopped, gone):

@@ -13,7 +13,9 @@ To add step N:
    PostgreSQL (SQLite cannot alter a constraint: ``sqlite_rebuild.rebuild`` with the
    table's full new definition);
 3. append its ``apply`` to ``STEPS`` below, and representative rows for any new table
-   to ``tests/test_migrations.py`` (the test fails until both ends agree).
+   to ``tests/test_migrations.py`` (the test fails until both ends agree);
+4. regenerate the light store's DDL: ``python -m tests.sqlite_ddl_gen``, then
+   ``ruff format`` (``tests/test_store_lite.py`` fails until then).
 
 A step runs inside the migration's one transaction; on SQLite foreign keys are off
 meanwhile and checked before the commit. Never edit a step once it is on main.
