@@ -88,6 +88,8 @@ class Engine:
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         await store.reap()
         await self._sweep_work_area()
+        if not await store.idle():  # before any worker: a job done within one poll counts too
+            await self.wake.hold()
         workers = [
             *self._pool("fetch", settings.concurrency.fetch, self._claim_fetch, self._fetch),
             *self._pool("unpack", settings.concurrency.unpack, self._claim_job, self._unpack),
