@@ -1,5 +1,6 @@
 """Links through the whole engine: added, fetched (resumably, with its own stage),
-read like a local input, delivered; a page, a missing file and a cancel mid-download."""
+read like a local input, delivered; a page without media, a missing file and a cancel
+mid-download."""
 
 from __future__ import annotations
 
@@ -122,9 +123,10 @@ async def test_a_zip_read_in_place_stores_no_copy_and_crosses_the_link_once(
     assert server.served["/big.zip"] <= 1.01 * len(data) + 2 * tail
 
 
-async def test_a_web_page_is_refused_with_a_code(
+async def test_a_web_page_without_media_fails_with_a_code(
     link_settings: Settings, server: FaultServer
 ) -> None:
+    """A page goes to the link converter (yt-dlp), which finds nothing in this one."""
     server.add("/page", b"<!doctype html><html><body>hi</body></html>", content_type="text/html")
     store = await Store.open(link_settings.database)
     try:
@@ -133,7 +135,7 @@ async def test_a_web_page_is_refused_with_a_code(
         done = await store.get_job(job.id)
     finally:
         await store.close()
-    assert (done.state, done.error_code) == (JobState.FAILED, "link.unsupported")
+    assert (done.state, done.error_code) == (JobState.FAILED, "link.no_media")
 
 
 async def test_a_missing_file_fails_the_job_at_once(

@@ -249,6 +249,28 @@ class TorboxSettings(BaseModel):
     )
 
 
+class LinksSettings(BaseModel):
+    """Links to media (pages and platforms, through yt-dlp)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cookies_file: Path | None = Field(
+        None,
+        description="A Netscape cookies.txt of a logged-in browser, for sites that need a"
+        " login; never logged.",
+    )
+    cache_ttl: float = Field(
+        86400.0, ge=0, description="Seconds a result is reused for the same link and output."
+    )
+    playlist_max: int = Field(50, ge=1, le=5000, description="Entries taken of a playlist.")
+    max_duration: float = Field(
+        0.0, ge=0, description="Longest video taken, in seconds; 0: no limit."
+    )
+    max_size: ByteSize = Field(0, description="Largest download; 0: no limit.")
+    timeout_seconds: float = Field(
+        12 * 3600.0, gt=0, description="One link's fetch and conversion at most."
+    )
+
+
 class Settings(BaseModel):
     """Everything ferryman can be told; see ``ferryman config show``."""
 
@@ -284,6 +306,7 @@ class Settings(BaseModel):
     power: PowerSettings = Field(default_factory=PowerSettings)  # type: ignore[arg-type]
     webdav: WebdavSettings = Field(default_factory=WebdavSettings)
     torbox: TorboxSettings = Field(default_factory=TorboxSettings)  # type: ignore[arg-type]
+    links: LinksSettings = Field(default_factory=LinksSettings)  # type: ignore[arg-type]
     passwords: list[str] = Field(
         default_factory=list, description="Tried on every encrypted archive, after the job's."
     )

@@ -66,8 +66,97 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "link.unsupported",
         False,
-        "The link leads to a web page, not a file: send a direct link to the file"
-        " (links to pages with media come with the link converter).",
+        "No extractor reads this kind of link: send a direct link to the file, or a"
+        " link to a page that plays the video in a browser.",
+    ),
+    ErrorSpec(
+        "link.no_media",
+        False,
+        "The page holds no video or audio ferryman can find: open it in a browser, and"
+        " send the link of the video itself (right-click → copy video address).",
+    ),
+    ErrorSpec(
+        "link.bad_profile",
+        False,
+        "Choose a quality of 2160p, 1440p, 1080p, 720p, 480p, 360p or best; or audio as"
+        " mp3 (320, 256, 192, 128 or 96 kbps), m4a or opus; or mute.",
+    ),
+    ErrorSpec(
+        "content.private",
+        False,
+        "The video is private: only its owner's accounts can see it. Ask for a public"
+        " link, or set links.cookies_file to a logged-in browser's cookies.",
+    ),
+    ErrorSpec(
+        "content.login_required",
+        False,
+        "The site shows this only to logged-in users: export the cookies of a logged-in"
+        " browser to a file, set links.cookies_file to it, and retry the job.",
+    ),
+    ErrorSpec(
+        "content.age_restricted",
+        False,
+        "The video is age-restricted: set links.cookies_file to the cookies of a logged-in"
+        " adult account, and retry the job.",
+    ),
+    ErrorSpec(
+        "content.geo_blocked",
+        False,
+        "The video is not available in this machine's country; a machine elsewhere (or a"
+        " VPN) can fetch it.",
+    ),
+    ErrorSpec(
+        "content.unavailable",
+        False,
+        "The video was removed or never existed: check the link in a browser.",
+    ),
+    ErrorSpec(
+        "content.live",
+        True,
+        "This is a live stream or a premiere that has not ended; ferryman tries again"
+        " later and fetches the recording once it is over.",
+    ),
+    ErrorSpec(
+        "content.drm",
+        False,
+        "The video is protected by DRM: no tool may convert it. Nothing can be done here.",
+    ),
+    ErrorSpec(
+        "content.too_long",
+        False,
+        "The video is longer than links.max_duration: raise it (seconds; 0 for no limit)"
+        " and retry the job.",
+    ),
+    ErrorSpec(
+        "content.too_large",
+        False,
+        "The file would be larger than links.max_size: choose a lower quality or audio,"
+        " or raise links.max_size.",
+    ),
+    ErrorSpec(
+        "source.bot_check",
+        True,
+        "The site asked ferryman to prove it is not a bot; this passes with time and is"
+        " retried with a growing wait. If it persists, set links.cookies_file.",
+    ),
+    ErrorSpec(
+        "source.rate_limited",
+        True,
+        "The site says too many requests: ferryman waits as long as it asks, then goes"
+        " on by itself.",
+    ),
+    ErrorSpec(
+        "source.network",
+        True,
+        "The connection to the site failed; ferryman retries. Check this machine's"
+        " network if it keeps failing.",
+    ),
+    ErrorSpec(
+        "source.changed",
+        False,
+        "The site answered in a way its extractor does not expect, usually because the"
+        " site changed: update yt-dlp (`pip install -U yt-dlp` in ferryman's environment;"
+        " `ferryman doctor` shows its version), then retry the job.",
     ),
     ErrorSpec(
         "source.unsupported",
@@ -204,6 +293,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("media.convert_failed", True, "Conversion failed; it is retried, then quarantined."),
     ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
+    ErrorSpec(
+        "media.incomplete",
+        True,
+        "The file made was empty, shorter than the source says, or its end does not play:"
+        " ferryman fetches and makes it again. If it keeps failing, the site's copy may be"
+        " broken; try another quality.",
+    ),
     ErrorSpec(
         "media.parts_unusable",
         True,

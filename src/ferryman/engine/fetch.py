@@ -25,15 +25,19 @@ from ferryman.engine.workarea import job_work_dir
 from ferryman.errors import FerrymanError
 from ferryman.net.http import make_client
 from ferryman.net.progress import DownloadProgress
-from ferryman.sources.base import Fetching, FetchPlan
+from ferryman.sources.base import Fetched, Fetching, FetchPlan
 from ferryman.store.fetches import Fetch
 from ferryman.store.store import LeaseLost
 
 log = logging.getLogger(__name__)
 
+FETCH_NOTE = "fetch.note"  # the source memo holding what the fetch says of its result
 
-async def fetch(ctx: Context, claimed: Fetch) -> None:
-    """Fetch one claimed input; on failure retry later or fail its job."""
+
+async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
+    """Fetch one claimed input: what it gave, or the error to settle it with. The
+    caller records it with ``settle`` once its heartbeat has stopped (a nudged beat
+    would otherwise see the lease it just gave back and cancel the finished step)."""
     job = await ctx.store.get_job(claimed.job_id)
     settings = await ctx.settings()
     folder = job_work_dir(settings, job.id) / "fetch"
@@ -48,7 +52,15 @@ async def fetch(ctx: Context, claimed: Fetch) -> None:
         raise FerrymanError("space.low", f"{size} more bytes would go below space_floor")
 
     def progress(p: DownloadProgress) -> None:
-        ctx.bus.emit("job.fetching", job.id, done=p.done, total=p.total, speed=p.speed, eta=p.eta)
+        ctx.bus.emit(
+            "job.fetching",
+            job.id,
+            done=p.done,
+            total=p.total,
+            speed=p.speed,
+            eta=p.eta,
+            fraction=p.share,
+        )
 
     try:
         waiting = await ctx.device.check(settings.network.wifi_only, settings.power.min_battery)
@@ -68,23 +80,32 @@ async def fetch(ctx: Context, claimed: Fetch) -> None:
             settings=settings,
             shared=ctx.resources,
         )
-        ctx.bus.emit("job.fetching", job.id, done=0, total=None, speed=0.0, eta=None)
+        ctx.bus.emit("job.fetching", job.id, done=0, total=None, speed=0.0, eta=None, fraction=0.0)
         got = await source.fetch(job.source, plan)
     except LeaseLost:
         raise
     except FerrymanError as exc:
-        await _failed(ctx, claimed, exc)
-        return
+        return exc
     except OSError as exc:
-        await _failed(ctx, claimed, FerrymanError("source.io", str(exc)))
-        return
+        return FerrymanError("source.io", str(exc))
     except Exception as bug:
         log.exception("fetching job %s failed unexpectedly", job.id)
-        await _failed(ctx, claimed, FerrymanError.internal(bug))
+        return FerrymanError.internal(bug)
+    return got
+
+
+async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError) -> None:
+    """Record what ``fetch`` gave: done (the unpack stage may claim the job), or
+    retried later, or the job failed."""
+    if isinstance(outcome, FerrymanError):
+        await _failed(ctx, claimed, outcome)
         return
+    got, job_id = outcome, claimed.job_id
     path = str(got.path) if got.path is not None else None  # None: read in place
+    if got.note:  # kept for the job's report
+        await ctx.store.put_source_memo(job_id, FETCH_NOTE, got.note)
     await ctx.store.fetch_done(claimed.id, ctx.owner, path, got.size)
-    ctx.bus.emit("job.fetched", job.id, size=got.size, name=got.name)
+    ctx.bus.emit("job.fetched", job_id, size=got.size, name=got.name, note=got.note)
     ctx.wakeup.notify()
 
 

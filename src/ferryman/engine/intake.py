@@ -12,6 +12,7 @@ from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
+from ferryman.links.profile import Profile
 from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
@@ -84,6 +85,7 @@ def understand(
     sources: SourceRegistry | None = None,
     sinks: SinkRegistry | None = None,
     settings: Settings | None = None,
+    profile: Profile | None = None,
 ) -> NewInput:
     """Everything ``add_source`` decides before it writes. Blocking (the source may
     look at the input): call it off the event loop.
@@ -98,7 +100,7 @@ def understand(
     if settings is not None:
         destinations.check_ready(settings, dest)
     registry = sources or default_sources()
-    uri = registry.to_uri(str(raw))
+    uri = _with_profile(registry.to_uri(str(raw)), profile, force)
     source = registry.for_uri(uri)
     found = _inspect(source, uri)
     if isinstance(found, FerrymanError):
@@ -112,6 +114,25 @@ def understand(
     return NewInput(uri, fetch, found.name, key, error, source.describe(uri))
 
 
+def _with_profile(uri: str, profile: Profile | None, force: bool) -> str:
+    """A web link with an output profile (or a platform's link added with ``force``,
+    which skips the result cache) becomes a ``media:`` URI; a profile for any other
+    input (a file, a t.me message, a Torbox item) is refused, nothing recorded."""
+    from ferryman.links.uri import as_media
+
+    if profile is None and not force:
+        return uri
+    web = uri.partition(":")[0].lower() in ("http", "https", "media")
+    media = as_media(uri, profile, fresh=force) if web else None
+    if media is None and profile is not None:
+        raise FerrymanError(
+            "link.bad_profile",
+            f"'{uri}' is not a web link: an output (audio, quality, mute, playlist) applies"
+            " to links to media only",
+        )
+    return media or uri
+
+
 async def add_source(
     store: Store,
     raw: str | Path,
@@ -123,6 +144,7 @@ async def add_source(
     sources: SourceRegistry | None = None,
     sinks: SinkRegistry | None = None,
     settings: Settings | None = None,
+    profile: Profile | None = None,
 ) -> Job:
     """Record one input (a path, a URI, a link) as a job. An input its source cannot
     read (a missing path, an empty file…) is recorded failed, with its code, so the
@@ -134,7 +156,14 @@ async def add_source(
     import asyncio
 
     new = await asyncio.to_thread(
-        understand, raw, dest=dest, force=force, sources=sources, sinks=sinks, settings=settings
+        understand,
+        raw,
+        dest=dest,
+        force=force,
+        sources=sources,
+        sinks=sinks,
+        settings=settings,
+        profile=profile,
     )
     try:
         name = await store.unique_name(new.name, dest)
@@ -152,10 +181,11 @@ def add_source_now(
     priority: int = 0,
     force: bool = False,
     settings: Settings | None = None,
+    profile: Profile | None = None,
 ) -> Job:
     """``add_source`` through the light store, for ``ferryman add``: no event loop,
     no SQLAlchemy; the same decisions and the same row."""
-    new = understand(raw, dest=dest, force=force, settings=settings)
+    new = understand(raw, dest=dest, force=force, settings=settings, profile=profile)
     try:
         name = store.unique_name(new.name, dest)
         return store.add_job(**new.job(name, dest, priority, password))

@@ -68,6 +68,7 @@ async def report(
     summary = job.summary or summarise_items(job, rows, store.clock())
     summary["source"] = (sources or default_sources()).describe(job.source)
     summary["state"] = job.state.value  # a stored summary may predate a retry's start
+    summary["fetched_as"] = (await store.source_memos(job_id)).get("fetch.note")
     if summary["error"]:
         summary["error"]["next"] = spec_for(summary["error"]["code"]).next_step
     summary["waiting"] = (

@@ -194,7 +194,8 @@ class Engine:
             async with held(
                 self.ctx.store, fetches, claimed.id, self.ctx.owner, lease, self.ctx.wakeup
             ):
-                await fetch.fetch(self.ctx, claimed)
+                outcome = await fetch.fetch(self.ctx, claimed)
+            await fetch.settle(self.ctx, claimed, outcome)
         except asyncio.CancelledError:
             if not self.ctx.stopping.is_set():  # the lease was taken: a cancel, most likely
                 await fetch.drop_if_cancelled(self.ctx, claimed)

@@ -259,6 +259,7 @@ async def _read_all(
             on_disk = await _record(ctx, job, info.index, info.path, _failed(exc))
             continue  # reading past it costs no room
         settings = await ctx.settings()
+        send_all = settings.send_documents or entry.asked
         dest = work / f"{info.index:06d}-{safe_name(Path(info.path).name)}"
         try:
             staged = await reader.call(
@@ -266,7 +267,7 @@ async def _read_all(
                 entry,
                 info.path,
                 dest,
-                functools.partial(wanted, send_documents=settings.send_documents),
+                functools.partial(wanted, send_documents=send_all),
             )
         except FerrymanError as exc:
             if exc.code == _PASSWORD:
@@ -278,7 +279,7 @@ async def _read_all(
                 return exc
             continue
         options = media_options(settings, job.dest, ctx.sinks)
-        prepared = await asyncio.to_thread(prepare, staged, settings.send_documents, options)
+        prepared = await asyncio.to_thread(prepare, staged, send_all, options)
         if prepared.state is ItemState.QUARANTINED and prepared.work_path is not None:
             assert prepared.error is not None
             prepared.error = quarantine.in_input_terms(prepared.error, dest, info.path)

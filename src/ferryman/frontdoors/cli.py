@@ -152,8 +152,10 @@ def add(
         list[str],
         typer.Argument(
             help="Files, folders or archives: paths, http(s) links to them, WebDAV"
-            " folders and files (davs://host/path/, dav:// for plain http), or Torbox"
-            " items (torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID, /FILE for one)."
+            " folders and files (davs://host/path/, dav:// for plain http), Torbox"
+            " items (torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID, /FILE for one),"
+            " or links to media: a page or a platform's video (YouTube, X, TikTok…),"
+            " made into an MP4 up to 1080p unless --quality, --audio or --mute say else."
         ),
     ],
     to: Annotated[
@@ -168,19 +170,65 @@ def add(
         ),
     ] = None,
     priority: Annotated[int, typer.Option("--priority", help="Higher goes first.")] = 0,
-    force: Annotated[bool, typer.Option("--force", help="Add even if added before.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Add even if added before; a link to media skips the result cache."
+        ),
+    ] = False,
+    quality: Annotated[
+        str | None,
+        typer.Option(
+            "--quality",
+            help="Links to media: the MP4's largest size, 2160p, 1440p, 1080p (the"
+            " default), 720p, 480p, 360p or best (a vertical video's short side counts).",
+        ),
+    ] = None,
+    audio: Annotated[
+        str | None,
+        typer.Option(
+            "--audio", help="Links to media: the sound alone, as mp3, m4a (AAC kept) or opus."
+        ),
+    ] = None,
+    bitrate: Annotated[
+        int | None,
+        typer.Option(
+            "--bitrate",
+            help="With --audio mp3: 320, 256, 192 (the default), 128 or 96 kbps; opus: 32–256.",
+        ),
+    ] = None,
+    mute: Annotated[
+        bool, typer.Option("--mute", help="Links to media: the MP4 without its sound.")
+    ] = False,
+    playlist: Annotated[
+        bool,
+        typer.Option(
+            "--playlist",
+            help="Links to media: every entry of a playlist or channel (up to"
+            " links.playlist_max), each its own file; without it, only the one video.",
+        ),
+    ] = False,
 ) -> None:
     """Add inputs as jobs (they run with `ferryman run`)."""
 
     from ferryman.engine import intake
+    from ferryman.links.profile import from_choices
     from ferryman.sources.builtin import default_sources
 
     shown_source = default_sources().describe
+    try:
+        profile = from_choices(
+            audio=audio, bitrate=bitrate, quality=quality, mute=mute, playlist=playlist
+        )
+    except FerrymanError as exc:
+        _fail(exc)
+        raise typer.Exit(2) from None
     options: dict[str, Any] = {
         "dest": to,
         "password": password,
         "priority": priority,
         "force": force,
+        "profile": profile,
     }
 
     def told(results: list[Job | FerrymanError]) -> int:

@@ -26,8 +26,26 @@ _PLAIN = {
 }
 
 
+def fetch_note(data: dict[str, object]) -> str:
+    """A fetch's speed and time left, as a person reads them ("2.1 MB/s, 40 s left")."""
+    parts = []
+    speed = data.get("speed")
+    if isinstance(speed, int | float) and speed > 0:
+        parts.append(f"{speed / 1e6:.1f} MB/s")
+    eta = data.get("eta")
+    if isinstance(eta, int | float):
+        parts.append(f"{eta:.0f} s left" if eta < 120 else f"{eta / 60:.0f} min left")
+    return ", ".join(parts)
+
+
 def plain_line(event: Event) -> str | None:
     """One log line for an event worth a line, else None."""
+    if event.kind == "job.fetching":
+        fraction = event.data.get("fraction")
+        if not isinstance(fraction, int | float) or round(fraction * 100) % 10 != 0:
+            return None
+        note = fetch_note(event.data)
+        return f"job {event.job_id}: fetching {fraction:.0%}" + (f" ({note})" if note else "")
     if event.kind == "item.progress":
         fraction = float(event.data.get("fraction", 0))
         if round(fraction * 100) % 10 != 0:
@@ -55,12 +73,15 @@ class Renderer:
         )
         self._bars: dict[int, TaskID] = {}
         self._converting: dict[int, TaskID] = {}
+        self._fetching: dict[int, TaskID] = {}
         self._names: dict[int, str] = {}
         self._progress.start()
         self._unsubscribe = bus.subscribe(self._on_event)
         self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
 
     def _on_event(self, event: Event) -> None:
+        if event.job_id is not None and event.kind.startswith("job."):
+            self._on_job(event.job_id, event)
         item = event.item_id
         if item is None:
             return
@@ -76,6 +97,19 @@ class Renderer:
         elif event.kind in ("item.converted", "item.quarantined") and item in self._converting:
             self._progress.remove_task(self._converting.pop(item))
             self._names.pop(item, None)
+
+    def _on_job(self, job: int, event: Event) -> None:
+        """A download's bar: its share done, speed and time left; gone once fetched."""
+        if event.kind == "job.fetching":
+            fraction = event.data.get("fraction")
+            task = self._fetching.get(job)
+            if task is None:
+                task = self._progress.add_task(f"  fetch job {job}", total=100, note="")
+                self._fetching[job] = task
+            completed = float(fraction) * 100 if isinstance(fraction, int | float) else 0.0
+            self._progress.update(task, completed=completed, note=fetch_note(event.data))
+        elif event.kind in ("job.fetched", "job.finished", "job.waiting") and job in self._fetching:
+            self._progress.remove_task(self._fetching.pop(job))
 
     async def _refresh_forever(self) -> None:
         while True:
@@ -105,8 +139,8 @@ class Renderer:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         try:
-            for task in self._converting.values():  # what a stop cut short is not shown
-                self._progress.remove_task(task)
+            for task in [*self._converting.values(), *self._fetching.values()]:
+                self._progress.remove_task(task)  # what a stop cut short is not shown
             await self._draw()
         finally:
             with contextlib.suppress(Exception):

@@ -68,6 +68,8 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
     """``ferryman report JOB``: what was delivered, changed, skipped, kept, and why."""
     out.print(Text.assemble((f"job {data['job']}", "bold"), f" {data['name']} — {data['state']}"))
     _line(out, f"  source: {data['source']}")
+    if data.get("fetched_as"):
+        _line(out, f"  made: {data['fetched_as']}")
     for key, style in (("error", "red"), ("waiting", "yellow")):
         problem = data.get(key)
         if problem:

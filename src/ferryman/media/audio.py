@@ -30,6 +30,17 @@ from ferryman.media.transcode import AUDIO_RATE, retime_in_samples
 # Sample rates each encoder accepts; anything else is resampled (see ``_output_rate``).
 _MP3_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
 _AAC_RATES = _MP3_RATES | {7350, 64000, 88200, 96000}
+_OPUS_RATES = frozenset({48000})  # libopus takes 8–48 kHz; players expect 48
+_MUXERS: dict[str, tuple[str, dict[str, str]]] = {
+    "mp3": ("mp3", {}),
+    "m4a": ("ipod", MP4_OPTIONS),
+    "opus": ("opus", {}),
+}
+_ENCODERS = {
+    "mp3": ("libmp3lame", _MP3_RATES),
+    "m4a": ("aac", _AAC_RATES),
+    "opus": ("libopus", _OPUS_RATES),
+}
 
 
 def transcode_audio_only(
@@ -54,18 +65,20 @@ def extract_audio(
     src: Path,
     dst: Path,
     *,
-    fmt: Literal["mp3", "m4a"],
+    fmt: Literal["mp3", "m4a", "opus"],
     bitrate: int = 192_000,
     progress: Callable[[float], None] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> None:
-    """Write the main audio track of ``src`` (any container) alone as MP3 or M4A ``dst``.
+    """Write the main audio track of ``src`` (any container) alone as MP3, M4A or Opus
+    ``dst``, with ``tags`` (title, artist…) in its header.
 
     Stereo, or mono if the source is mono; the sample rate is kept where the format
-    allows it. AAC going to M4A is copied, not re-encoded. Raises
-    ``media.convert_failed``; a partial ``dst`` is removed.
+    allows it (Opus runs at 48 kHz). AAC going to M4A is copied, not re-encoded.
+    Raises ``media.convert_failed``; a partial ``dst`` is removed.
     """
     with removing_on_failure(src, dst, f"{fmt} extraction"):
-        _extract(src, dst, fmt, bitrate, Progress(progress))
+        _extract(src, dst, fmt, bitrate, Progress(progress), tags or {})
 
 
 def main_audio(container: InputContainer) -> AudioStream | None:
@@ -99,15 +112,18 @@ def _transcode_audio(src: Path, dst: Path, bitrate: int, progress: Progress) -> 
     progress.done()
 
 
-def _extract(src: Path, dst: Path, fmt: str, bitrate: int, progress: Progress) -> None:
+def _extract(
+    src: Path, dst: Path, fmt: str, bitrate: int, progress: Progress, tags: dict[str, str]
+) -> None:
     with av.open(str(src)) as inp:
         audio = main_audio(inp)
         if audio is None:
             raise FerrymanError("media.convert_failed", f"{src.name}: no audio stream")
         progress.start(_duration(inp))
         copy = fmt == "m4a" and audio.codec_context.name == "aac"
-        muxer, options = ("mp3", {}) if fmt == "mp3" else ("ipod", MP4_OPTIONS)
+        muxer, options = _MUXERS[fmt]
         with av.open(str(dst), "w", format=muxer, options=options) as out:
+            out.metadata.update(tags)
             if copy:
                 _copy_audio(inp, audio, out, progress)
             else:
@@ -125,7 +141,7 @@ def _encode_audio(
     progress: Progress,
 ) -> None:
     ctx = audio.codec_context
-    codec, rates = ("libmp3lame", _MP3_RATES) if fmt == "mp3" else ("aac", _AAC_RATES)
+    codec, rates = _ENCODERS[fmt]
     channels = 1 if ctx.channels == 1 else 2
     rate = _output_rate(ctx.sample_rate, rates)
     start = _stream_start(audio)
@@ -210,7 +226,8 @@ def _output_rate(rate: int, allowed: frozenset[int]) -> int:
     """The source rate if the encoder takes it, else 48 kHz or 44.1 kHz, whichever divides."""
     if rate in allowed:
         return rate
-    return 44_100 if rate % 11_025 == 0 else 48_000
+    fallback = 44_100 if rate % 11_025 == 0 else 48_000
+    return fallback if fallback in allowed else 48_000
 
 
 def _stream_start(stream: AudioStream) -> Fraction:

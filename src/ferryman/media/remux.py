@@ -90,11 +90,18 @@ class Timestamps:
     """
 
     def __init__(
-        self, inp: InputContainer, stream: VideoStream | AudioStream, out: OutputContainer
+        self,
+        inp: InputContainer,
+        stream: VideoStream | AudioStream,
+        out: OutputContainer,
+        start: int | None = None,
     ):
+        """``start`` (in ``av.time_base`` units) replaces the input's own start: streams
+        joined from several files move back by one shared start, so they stay in sync."""
         self._out_stream: Stream = out.add_stream_from_template(stream)
         time_base = stream.time_base or Fraction(1, av.time_base)
-        self._offset = round(Fraction(inp.start_time or 0, av.time_base) / time_base)
+        begin = inp.start_time or 0 if start is None else start
+        self._offset = round(Fraction(begin, av.time_base) / time_base)
         self._pending: list[Packet[Stream]] = []
         self._last_dts: int | None = None
         self._last_duration = 1

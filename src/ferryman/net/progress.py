@@ -20,6 +20,15 @@ class DownloadProgress:
     speed: float  # bytes per second over the last few seconds
     eta: float | None  # seconds left; None while the total or the speed is unknown
     restarts: int
+    fraction: float | None = None  # the whole fetch's share done, when not done/total
+    # (a link to media: several downloads, then the conversion, in one rising value)
+
+    @property
+    def share(self) -> float | None:
+        """The share done, 0..1, when known."""
+        if self.fraction is not None:
+            return self.fraction
+        return self.done / self.total if self.total else None
 
 
 ProgressCallback = Callable[[DownloadProgress], None]

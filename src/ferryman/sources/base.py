@@ -91,6 +91,8 @@ class SourceEntry:
     ``over_network``: its bytes are fetched as they are read (a zip entry read by
     Range), so an entry whose first bytes show it unwanted is left there, not read to
     its end; local bytes are read through (hashed, and metered by the archive guard).
+    ``asked``: the person asked for this very file (a link converter's MP3): it is
+    delivered whatever its kind, as if ``send_documents`` were on.
     """
 
     info: EntryInfo
@@ -98,6 +100,7 @@ class SourceEntry:
     skip: str | None = None
     error: FerrymanError | None = None
     over_network: bool = False
+    asked: bool = False
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()
@@ -147,6 +150,7 @@ class Fetched:
     path: Path | None
     size: int | None
     name: str
+    note: str = ""  # what a person is told of it ("asked 1080p; best available 720p")
 
 
 class Source(Protocol):

@@ -5,14 +5,23 @@ from __future__ import annotations
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.file import FileSource
 from ferryman.sources.http import HttpSource
+from ferryman.sources.media_link import MediaLinkSource
 from ferryman.sources.telegram_link import TelegramLinkSource
 from ferryman.sources.torbox import TorboxSource
 from ferryman.sources.webdav import WebdavSource
 
 
 def default_sources() -> SourceRegistry:
-    """Asked in this order: a t.me link is a Telegram message before it is a web link,
-    and anything with a scheme before a local path."""
+    """Asked in this order: a t.me link is a Telegram message, and a platform's link
+    (YouTube, X…) a link to media, before either is a web link; anything with a scheme
+    before a local path."""
     return SourceRegistry(
-        (TelegramLinkSource(), HttpSource(), WebdavSource(), TorboxSource(), FileSource())
+        (
+            TelegramLinkSource(),
+            MediaLinkSource(),
+            HttpSource(),
+            WebdavSource(),
+            TorboxSource(),
+            FileSource(),
+        )
     )

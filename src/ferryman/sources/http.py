@@ -82,12 +82,13 @@ class HttpSource:
 
         async with plan.client() as client:
             facts = await probe(client, uri, network=plan.network)
-            if facts.kind is LinkKind.PAGE:
-                raise FerrymanError(
-                    "link.unsupported",
-                    f"{self.describe(uri)} is a web page ({facts.content_type or 'HTML'}),"
-                    " not a file",
-                )
+            if facts.kind is LinkKind.PAGE or _manifest(facts):
+                # a page around media, or an HLS/DASH playlist: the link converter's
+                from ferryman.links.profile import Profile
+                from ferryman.links.uri import MediaRef
+                from ferryman.sources.media_link import fetch_media
+
+                return await fetch_media(MediaRef(uri, Profile()), plan)
             if self._in_place(facts, plan) and await asyncio.to_thread(
                 _zip_readable_in_place, uri, plan
             ):
@@ -149,6 +150,30 @@ class HttpSource:
             return
         with _remote_archive(uri, options) as entries:
             yield entries
+
+
+_MANIFEST_TYPES = frozenset(
+    {
+        "application/vnd.apple.mpegurl",
+        "application/x-mpegurl",
+        "audio/mpegurl",
+        "audio/x-mpegurl",
+        "application/dash+xml",
+    }
+)
+
+
+def _manifest(facts: LinkFacts) -> bool:
+    """An HLS or DASH playlist (by type or bytes): a stream to assemble, not a file."""
+    from ferryman.net.kinds import mime_type
+
+    head = facts.head.lstrip()[:512]
+    return (
+        mime_type(facts.content_type) in _MANIFEST_TYPES
+        or head.startswith(b"#EXTM3U")
+        or (head.startswith(b"<?xml") and b"<MPD" in head)
+        or head.startswith(b"<MPD")
+    )
 
 
 def _expired_hint(uri: str, exc: FerrymanError) -> FerrymanError:

@@ -1,8 +1,12 @@
-"""What a caption (or a message's text) asks for: where the job goes, and ``force``.
+"""What a caption (or a message's text) asks for: where the job goes, ``force``, and
+what a link to media becomes.
 
 ``to: @channel``, ``to: telegram:-100…``, ``to: me`` and ``to: library:[/path]`` pick
 the destination (any scheme the registry knows, and each kind's shorthands); the word
-``force`` takes a file that was received before once more.
+``force`` takes a file that was received before once more (and skips the result cache
+of a link to media); ``mp3 192``, ``m4a``, ``opus``, ``720p``, ``best``, ``mute`` and
+``playlist`` choose a link's output (``links.profile.from_caption``), read outside the
+links themselves.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from ferryman.errors import FerrymanError
+from ferryman.links.profile import Profile, from_caption
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
@@ -24,6 +29,7 @@ _URL = re.compile(r"\b(?:https?|ftp|magnet):\S+", re.IGNORECASE)
 class Wishes:
     dest: str
     force: bool
+    profile: Profile | None = None  # for links to media
 
 
 def read_caption(text: str, default_dest: str, sinks: SinkRegistry | None = None) -> Wishes:
@@ -35,7 +41,8 @@ def read_caption(text: str, default_dest: str, sinks: SinkRegistry | None = None
     found = _TO.search(text or "")
     dest = sinks.expand(found.group(1)) if found else default_dest
     sinks.parse(dest)
-    return Wishes(dest, bool(_FORCE.search(text or "")))
+    words = _URL.sub(" ", _TO.sub(" ", text or ""))
+    return Wishes(dest, bool(_FORCE.search(text or "")), from_caption(words))
 
 
 def has_link(text: str) -> bool:

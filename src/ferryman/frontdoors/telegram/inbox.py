@@ -137,6 +137,7 @@ class Inbox:
                     sources=self.sources,
                     sinks=self.sinks,
                     settings=self.settings,
+                    profile=wishes.profile,
                 )
             except FerrymanError as exc:
                 problems.append(f"{link}: {exc.message} ({exc.code}) — {exc.next_step}")

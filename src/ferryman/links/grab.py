@@ -1,0 +1,401 @@
+"""One link to media, fetched and made into its output profile: the work of the fetch
+stage's child process (``media.child.run_in_child``), so a cancel or a stop kills it.
+
+yt-dlp extracts the page (or reads a platform's API) and lists its formats; ferryman
+chooses (``links.select``), lets yt-dlp's own downloaders fetch each chosen format
+(plain HTTP with Range resume; HLS and DASH fragment by fragment, its ``.ytdl`` file
+recording the fragment reached, so a SIGKILL costs at most the fragment in flight) and
+makes the output itself with PyAV: no ffmpeg binary is needed.
+
+Layout of the folder (the job's fetch folder, kept across restarts):
+``entry-N/`` the downloads of entry N (its chosen format IDs in ``choice.json``),
+``out/`` the finished, verified files, and ``done.json`` what each finished entry gave
+(a restart skips them). Progress is one curve: each entry an equal share, inside an
+entry the download (by bytes, or fragments) then the making of the output, weighted
+by what each costs; it only rises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ferryman.errors import FerrymanError, ServerWait
+from ferryman.fsutil import safe_name
+from ferryman.links.failures import error_for, from_exception
+from ferryman.links.profile import Profile
+from ferryman.links.select import Choice, choose
+
+log = logging.getLogger(__name__)
+
+Event = Callable[[str, Any], None]
+DONE_FILE = "done.json"
+OUT_DIR = "out"
+
+
+@dataclass(frozen=True, slots=True)
+class GrabOptions:
+    """What the child needs from the settings (plain data: it crosses a process)."""
+
+    cookies_file: str | None = None
+    max_duration: float = 0.0  # seconds; 0: no limit
+    max_size: int = 0  # bytes; 0: no limit
+    playlist_max: int = 50
+    socket_timeout: float = 60.0
+    user_agent: str | None = None
+    retries: int = 3
+    proxy: str | None = None
+
+
+def grab(
+    *,
+    url: str,
+    token: str,
+    folder: str,
+    options: GrabOptions,
+    progress: Callable[[float], None],
+    event: Event,
+) -> None:
+    """Fetch ``url`` as profile ``token`` into ``folder`` (see the module's layout)."""
+    from ferryman.links.profile import parse_token
+
+    profile = parse_token(token)
+    root = Path(folder)
+    (root / OUT_DIR).mkdir(parents=True, exist_ok=True)
+    curve = _Curve(progress, event)
+    try:
+        _grab(url, profile, root, options, curve, event)
+    except ServerWait as wait:
+        event("wait", wait.seconds)
+        raise
+    except FerrymanError:
+        raise
+    except Exception as exc:  # yt-dlp's own: DownloadError, ExtractorError, network…
+        raise _coded(exc) from exc
+
+
+def _grab(
+    url: str, profile: Profile, root: Path, options: GrabOptions, curve: _Curve, event: Event
+) -> None:
+    import yt_dlp
+
+    done = read_done(root)
+    with yt_dlp.YoutubeDL(_params(options, profile)) as ydl:
+        info = _extract(ydl, url)
+        entries = list(_entries(info, profile, options))
+        if not entries:
+            raise FerrymanError("link.no_media", "the playlist has no entries")
+        event("entries", len(entries))
+        for number, entry in enumerate(entries):
+            curve.enter(number, len(entries))
+            key = str(number)
+            if key in done and (root / OUT_DIR / done[key]["file"]).exists():
+                curve.at(1.0)
+                continue
+            if entry.get("_type") in ("url", "url_transparent"):
+                entry = _extract(ydl, str(entry.get("url") or entry.get("webpage_url")))
+            made = _one(
+                ydl, entry, profile, root / f"entry-{number}", root / OUT_DIR, options, curve
+            )
+            done[key] = made
+            _write_done(root, done)
+            event("made", made)
+            shutil.rmtree(root / f"entry-{number}", ignore_errors=True)
+        curve.at(1.0)
+
+
+def _params(options: GrabOptions, profile: Profile) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "logger": _Quiet(),
+        "noplaylist": not profile.playlist,
+        "extract_flat": "in_playlist",
+        "playlistend": options.playlist_max,
+        "socket_timeout": options.socket_timeout,
+        "retries": options.retries,
+        "fragment_retries": options.retries,
+        "continuedl": True,
+        "skip_unavailable_fragments": False,  # a hole in the video is a failure, not a pass
+        "format": "all",  # every format listed; ferryman chooses (links.select)
+        "check_formats": False,
+        "cachedir": False,
+        "color": "no_color",
+    }
+    if options.cookies_file:
+        params["cookiefile"] = options.cookies_file
+    if options.user_agent:
+        params["http_headers"] = {"User-Agent": options.user_agent}
+    if options.proxy:
+        params["proxy"] = options.proxy
+    return params
+
+
+def _extract(ydl: Any, url: str) -> dict[str, Any]:
+    info = ydl.extract_info(url, download=False)
+    if not isinstance(info, dict):
+        raise FerrymanError("link.no_media", "the extractor returned nothing")
+    return info
+
+
+def _entries(info: dict[str, Any], profile: Profile, options: GrabOptions) -> Iterator[Any]:
+    if info.get("_type") == "playlist" or "entries" in info:
+        for count, entry in enumerate(info.get("entries") or ()):
+            if count >= options.playlist_max:
+                return
+            if entry:
+                yield entry
+        return
+    yield info
+
+
+def _one(
+    ydl: Any,
+    info: dict[str, Any],
+    profile: Profile,
+    work: Path,
+    out: Path,
+    options: GrabOptions,
+    curve: _Curve,
+) -> dict[str, Any]:
+    """Download and make one entry; returns what ``done.json`` records of it."""
+    from ferryman.links import make
+
+    _refuse(info, options)
+    work.mkdir(parents=True, exist_ok=True)
+    choice = _remembered(work, info) or choose(info.get("formats") or [info], profile)
+    (work / "choice.json").write_text(json.dumps(list(choice.format_ids)))
+    (work / "note.txt").write_text(choice.note)
+    downloads = [f for f in (choice.video, choice.audio) if f is not None]
+    sizes = [_expected_size(f, info) for f in downloads]
+    convert_share = make.cost_share(profile, choice)
+    fetched: list[Path] = []
+    done_before = 0.0
+    total = sum(sizes) or len(sizes)
+    for fmt, size in zip(downloads, sizes, strict=True):
+        share = (size or 1) / total * (1 - convert_share)
+        start = done_before
+        path = work / f"{safe_name(str(fmt['format_id']), 'f')}.{fmt.get('ext') or 'bin'}"
+        _download(ydl, info, fmt, path, _scaled(curve, start, share), curve)
+        fetched.append(path)
+        done_before += share
+    name = _file_name(info, profile)
+    target = out / name
+    verified = make.make_output(
+        info,
+        profile,
+        choice,
+        fetched,
+        target,
+        work,
+        lambda f: curve.at(done_before + f * convert_share),
+    )
+    return {
+        "file": name,
+        "id": str(info.get("id") or ""),
+        "title": str(info.get("title") or ""),
+        "extractor": str(info.get("extractor_key") or info.get("extractor") or "generic"),
+        "asked": profile.describe(),
+        "note": _note(profile, choice, verified),
+        "duration": info.get("duration"),
+        "webpage_url": str(info.get("webpage_url") or ""),
+    }
+
+
+def _note(profile: Profile, choice: Choice, verified: Any) -> str:
+    """What was asked and what came: the chooser's words when it knew the sizes, else
+    what the made file is."""
+    if profile.output.is_audio:
+        rate = f", {verified.audio_kbps:.0f} kbps measured" if verified.audio_kbps else ""
+        return f"{choice.note}{rate}"
+    if choice.height is None and verified.height:
+        asked = f"{profile.height}p" if profile.height else "best"
+        got = min(verified.width or verified.height, verified.height)
+        return f"asked {asked}; delivered {got}p"
+    return choice.note
+
+
+def _refuse(info: dict[str, Any], options: GrabOptions) -> None:
+    """What no download can fix, said before a byte is fetched."""
+    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+        raise FerrymanError("content.live", f"{info.get('title') or 'this'} is live or upcoming")
+    formats = info.get("formats") or ()
+    if info.get("_has_drm") or (formats and all(f.get("has_drm") for f in formats)):
+        raise FerrymanError("content.drm", "every format of this video is DRM-protected")
+    duration = info.get("duration")
+    limit = options.max_duration
+    if limit and isinstance(duration, int | float) and duration > limit:
+        raise FerrymanError(
+            "content.too_long",
+            f"{duration / 60:.0f} min, over links.max_duration ({limit / 60:.0f} min)",
+        )
+
+
+def _remembered(work: Path, info: dict[str, Any]) -> Choice | None:
+    """The formats chosen before a restart, when the page still offers them: a new
+    choice would leave the half-fetched files of the first one unused."""
+    try:
+        ids = json.loads((work / "choice.json").read_text())
+    except (OSError, ValueError):
+        return None
+    by_id = {str(f.get("format_id")): f for f in info.get("formats") or ()}
+    if not ids or not all(i in by_id for i in ids):
+        return None
+    from ferryman.links.select import has_video, short_side
+
+    picked = [by_id[i] for i in ids]
+    video = next((f for f in picked if has_video(f)), None)
+    audio = next((f for f in picked if f is not video), None)
+    height = short_side(video) if video is not None else None
+    note_file = work / "note.txt"
+    note = note_file.read_text() if note_file.exists() else ""
+    return Choice(video, audio, height, None, note)
+
+
+def _download(
+    ydl: Any,
+    info: dict[str, Any],
+    fmt: Mapping[str, Any],
+    path: Path,
+    report: Callable[[float], None],
+    curve: _Curve,
+) -> None:
+    def hook(state: dict[str, Any]) -> None:
+        fraction = _fraction(state)
+        if fraction is not None:
+            report(fraction)
+        curve.bytes(state)
+
+    merged = dict(info)
+    merged.update(fmt)
+    merged.pop("requested_formats", None)
+    ydl._progress_hooks = [hook]  # one download at a time: this format's hook only
+    ok = ydl.dl(str(path), merged)
+    if not ok or not path.exists() or path.stat().st_size == 0:
+        raise FerrymanError("source.network", f"format {fmt.get('format_id')} did not download")
+    report(1.0)
+
+
+def _scaled(curve: _Curve, start: float, share: float) -> Callable[[float], None]:
+    return lambda fraction: curve.at(start + fraction * share)
+
+
+def _fraction(state: dict[str, Any]) -> float | None:
+    if state.get("status") == "finished":
+        return 1.0
+    done = state.get("downloaded_bytes")
+    total = state.get("total_bytes")
+    if isinstance(done, int) and isinstance(total, int) and total > 0:
+        return min(done / total, 1.0)
+    index, count = state.get("fragment_index"), state.get("fragment_count")
+    if isinstance(index, int) and isinstance(count, int) and count > 0:
+        return min(max(index - 1, 0) / count, 1.0)
+    estimate = state.get("total_bytes_estimate")
+    if isinstance(done, int) and isinstance(estimate, int | float) and estimate > 0:
+        return min(done / estimate, 0.99)
+    return None
+
+
+def _expected_size(fmt: Mapping[str, Any], info: dict[str, Any]) -> float:
+    for key in ("filesize", "filesize_approx"):
+        value = fmt.get(key)
+        if isinstance(value, int | float) and value > 0:
+            return float(value)
+    rate, duration = fmt.get("tbr"), info.get("duration")
+    if isinstance(rate, int | float) and isinstance(duration, int | float):
+        return float(rate) * 125 * float(duration)
+    return 1.0 if fmt.get("vcodec") != "none" else 0.15
+
+
+def _file_name(info: dict[str, Any], profile: Profile) -> str:
+    """``Title [ID].mp4``: a person's name for it, and the platform's ID that finds it."""
+    title = str(info.get("title") or info.get("fulltitle") or "").strip()
+    ident = str(info.get("id") or "").strip()
+    stem = safe_name(title, "") if title else ""
+    if ident and ident not in stem:
+        stem = f"{stem} [{safe_name(ident, 'id')}]" if stem else safe_name(ident, "media")
+    stem = stem or "media"
+    encoded = stem.encode()
+    if len(encoded) > 180:  # file names are bytes-limited (255), keep room for the suffix
+        stem = encoded[:180].decode(errors="ignore").rstrip()
+    return stem + profile.suffix
+
+
+def read_done(root: Path) -> dict[str, Any]:
+    try:
+        found = json.loads((root / DONE_FILE).read_text())
+        return found if isinstance(found, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_done(root: Path, done: dict[str, Any]) -> None:
+    tmp = root / (DONE_FILE + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(done, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, root / DONE_FILE)
+
+
+def _coded(exc: BaseException) -> FerrymanError:
+    failure = from_exception(exc)
+    coded = error_for(failure)
+    log.info("yt-dlp failed (%s): %s → %s", failure.kind, failure.message, coded.code)
+    return coded
+
+
+class _Curve:
+    """One rising progress value over every entry, plus the bytes and speed of the
+    download in flight (for the speed and ETA a person sees)."""
+
+    def __init__(self, send: Callable[[float], None], event: Event) -> None:
+        self._send = send
+        self._event = event
+        self._entry = 0
+        self._entries = 1
+        self._last = 0.0
+
+    def enter(self, number: int, count: int) -> None:
+        self._entry, self._entries = number, count
+
+    def at(self, fraction: float) -> None:
+        value = (self._entry + min(max(fraction, 0.0), 1.0)) / self._entries
+        if value > self._last:
+            self._last = value
+            self._send(value)
+
+    def bytes(self, state: dict[str, Any]) -> None:
+        self._event(
+            "bytes",
+            {
+                "done": state.get("downloaded_bytes"),
+                "total": state.get("total_bytes") or state.get("total_bytes_estimate"),
+                "speed": state.get("speed"),
+                "eta": state.get("eta"),
+            },
+        )
+
+
+class _Quiet:
+    """yt-dlp's logger: its words go to ferryman's log at debug, never to a terminal
+    (a cookies file's path and a link's token stay out of what a person sees)."""
+
+    def debug(self, message: str) -> None:
+        log.debug("yt-dlp: %s", message)
+
+    def info(self, message: str) -> None:
+        log.debug("yt-dlp: %s", message)
+
+    def warning(self, message: str) -> None:
+        log.debug("yt-dlp warning: %s", message)
+
+    def error(self, message: str) -> None:
+        log.debug("yt-dlp error: %s", message)

@@ -1,0 +1,184 @@
+"""The ``media:`` source: a link to a page or a platform's video, made into the output
+profile asked for (an MP4 up to 1080p by default; MP3, M4A, Opus, mute).
+
+Platform links (YouTube, X, TikTok…) come here when added; any other link comes from
+the HTTP source once the server says it is a page or a stream manifest. The fetch
+stage calls ``fetch``: a fresh result for the same video and profile is taken from the
+cache without touching the network; otherwise ``links.grab`` runs in a child process
+(killed on cancel or stop, resumed from its folder after a crash) and reports one
+rising progress value with the download's speed and ETA. The made files are then read
+like a local folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ferryman.errors import FerrymanError, ServerWait
+from ferryman.fsutil import safe_name
+from ferryman.links.canonical import canonical, host_of, is_platform
+from ferryman.links.profile import Profile
+from ferryman.links.uri import SCHEME, MediaRef, parse
+from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
+
+log = logging.getLogger(__name__)
+
+
+class MediaLinkSource:
+    schemes: tuple[str, ...] = (SCHEME,)
+    access = Access.FETCH
+
+    def recognise(self, raw: str) -> str | None:
+        text = raw.strip().strip("<>")
+        if text.lower().startswith(SCHEME + ":"):
+            return parse(text).uri
+        if text.lower().startswith(("http://", "https://")) and is_platform(text):
+            return MediaRef(text, Profile()).uri
+        return None
+
+    def describe(self, uri: str) -> str:
+        from ferryman.net.http import shown_url
+
+        ref = parse(uri)
+        return f"{shown_url(ref.url)} as {ref.profile.describe()}"
+
+    def local_path(self, uri: str) -> None:
+        return None
+
+    def inspect(self, uri: str) -> Inspection:
+        ref = parse(uri)
+        key = canonical(ref.url)
+        if key.startswith(("youtube:", "x:")):
+            name = key.split(":", 1)[1]
+        else:  # the page's own name (watch.html → watch), else its host
+            last = PurePosixPath(urllib.parse.urlsplit(ref.url).path).stem
+            name = last or host_of(ref.url)
+        return Inspection(safe_name(name, "link"), f"media|{ref.cache_key}")
+
+    async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
+        return await fetch_media(parse(uri), plan)
+
+    @contextmanager
+    def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
+        from ferryman.sources.local import iter_local
+
+        if options.fetched is None:
+            raise FerrymanError("engine.internal", f"{uri}: read before it was fetched")
+        with iter_local(options.fetched, options) as entries:
+            yield (replace(entry, asked=True) for entry in entries)
+
+
+async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
+    """Bring ``ref`` into ``plan.folder/out`` as its profile asks (cache first)."""
+    import asyncio  # not at import: `ferryman status` lists sources without an event loop
+
+    from ferryman.links import grab as grabbing
+    from ferryman.links.cache import ResultCache
+    from ferryman.links.health import record
+    from ferryman.media.child import run_in_child
+    from ferryman.net.progress import DownloadProgress
+
+    settings = plan.settings
+    if settings is None:
+        raise FerrymanError("engine.internal", "a media link needs the settings")
+    links = settings.links
+    cache = ResultCache(settings.data_dir / "cache" / "links", links.cache_ttl)
+    out = plan.folder / grabbing.OUT_DIR
+    hit = None if ref.fresh else await asyncio.to_thread(cache.get, ref.cache_key)
+    if hit is not None:
+        await asyncio.to_thread(cache.restore, hit, out)
+        log.info("%s: from the cache (made %.0f s ago)", ref.cache_key, cache.clock() - hit.at)
+        return _fetched(out, hit.done, cached=True)
+
+    started = time.monotonic()
+    state: dict[str, Any] = {"fraction": 0.0, "bytes": {}, "wait": None, "extractor": None}
+
+    def report() -> None:
+        if plan.on_progress is None:
+            return
+        seen = state["bytes"]
+        done, total = seen.get("done"), seen.get("total")
+        fraction, elapsed = state["fraction"], time.monotonic() - started
+        # The whole fetch's time left, conversion included: from the rate the one
+        # rising value climbs at (yt-dlp's own ETA is for the download in flight only).
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0.02 else None
+        plan.on_progress(
+            DownloadProgress(
+                done=int(done) if isinstance(done, int | float) else 0,
+                total=int(total) if isinstance(total, int | float) else None,
+                speed=float(seen.get("speed") or 0.0),
+                eta=float(eta) if isinstance(eta, int | float) else None,
+                restarts=0,
+                fraction=state["fraction"],
+            )
+        )
+
+    def on_progress(fraction: float) -> None:
+        if fraction > state["fraction"]:  # only ever rises
+            state["fraction"] = fraction
+            report()
+
+    def on_event(name: str, value: Any) -> None:
+        if name == "bytes" and isinstance(value, dict):
+            state["bytes"] = value
+        elif name == "wait":
+            state["wait"] = int(value)
+        elif name == "made" and isinstance(value, dict):
+            state["extractor"] = value.get("extractor")
+
+    options = grabbing.GrabOptions(
+        cookies_file=str(links.cookies_file) if links.cookies_file else None,
+        max_duration=links.max_duration,
+        max_size=int(links.max_size),
+        playlist_max=links.playlist_max,
+        socket_timeout=min(plan.network.stall_seconds, 120.0),
+        user_agent=None,  # yt-dlp's own browser-like agent: sites refuse unknown ones
+    )
+    extractor = _extractor_guess(ref.url)
+    try:
+        await run_in_child(
+            grabbing.grab,
+            {
+                "url": ref.url,
+                "token": ref.profile.token(),
+                "folder": str(plan.folder),
+                "options": options,
+            },
+            on_progress=on_progress,
+            timeout=links.timeout_seconds,
+            on_event=on_event,
+        )
+    except FerrymanError as exc:
+        await asyncio.to_thread(record, settings.data_dir, extractor, exc.code)
+        if state["wait"] is not None and not isinstance(exc, ServerWait):
+            raise ServerWait(exc.code, exc.message, state["wait"]) from exc
+        raise
+    done = grabbing.read_done(plan.folder)
+    await asyncio.to_thread(record, settings.data_dir, str(state["extractor"] or extractor), None)
+    fetched = _fetched(out, done, cached=False)
+    files = sorted(str(entry["file"]) for entry in done.values())
+    await asyncio.to_thread(cache.put, ref.cache_key, out, files, done)
+    return fetched
+
+
+def _fetched(out: Path, done: dict[str, Any], *, cached: bool) -> Fetched:
+    files = [out / str(entry["file"]) for entry in done.values()]
+    size = sum(f.stat().st_size for f in files if f.exists())
+    first: dict[str, Any] = next(iter(done.values()), {})
+    name = str(first.get("title") or first.get("id") or "media")
+    notes = "; ".join(sorted({str(e.get("note")) for e in done.values() if e.get("note")}))
+    log.info("%s: %s%s", name, notes, " (cached)" if cached else "")
+    return Fetched(out, size, name, note=notes + (" (from the cache)" if cached else ""))
+
+
+def _extractor_guess(url: str) -> str:
+    host = host_of(url)
+    parts = host.split(".")
+    return parts[-2] if len(parts) >= 2 else host or "generic"

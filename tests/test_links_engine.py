@@ -1,0 +1,232 @@
+"""Links to media through the whole engine, offline: a local server serves a direct MP4,
+pages with ``<video src>`` and ``og:video``, an HLS master (1080p/720p/360p video-only
+variants with a separate audio rendition), a page with nothing, a 404 and a 403 (see
+``tests/mediaserve.py``). yt-dlp really extracts them; PyAV makes the files; the library
+receives them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import pytest
+
+from ferryman.config import Settings
+from ferryman.engine import intake, report
+from ferryman.engine.events import Event
+from ferryman.engine.runner import Engine
+from ferryman.links.profile import Output, Profile
+from ferryman.model import JobState
+from ferryman.store import Store
+from tests.httpserve import FaultServer, Link, serving
+from tests.mediaserve import SECONDS, MediaSite
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> MediaSite:
+    return MediaSite.make(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture
+def server(site: MediaSite) -> Iterator[FaultServer]:
+    with serving() as started:
+        yield site.serve(started)
+
+
+@pytest.fixture
+def link_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"retry": settings.retry.model_copy(update={"base_seconds": 0.05})}
+    )
+
+
+async def _deliver(
+    settings: Settings,
+    url: str,
+    profile: Profile | None,
+    events: list[Event] | None = None,
+    dest: str = "library:",
+) -> tuple[int, JobState, str | None, list[Path]]:
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, url, profile=profile, dest=dest)
+        engine = Engine(store, settings)
+        if events is not None:
+            engine.bus.subscribe(events.append)
+        await asyncio.wait_for(engine.run(until_idle=True), 180)
+        done = await store.get_job(job.id)
+        made = (await report.report(store, job.id))["fetched_as"]
+    finally:
+        await store.close()
+    files = _made(settings.library)
+    return job.id, done.state, done.error_code or made, files
+
+
+def _made(library: Path) -> list[Path]:
+    """The delivered files (not the albums' manifests)."""
+    return sorted(p for p in library.rglob("*") if p.is_file() and p.name != "manifest.json")
+
+
+def _streams(path: Path) -> tuple[float, tuple[int, int] | None, str | None, int | None]:
+    with av.open(str(path)) as media:
+        video = media.streams.video[0] if media.streams.video else None
+        audio = media.streams.audio[0] if media.streams.audio else None
+        size = (video.codec_context.width, video.codec_context.height) if video else None
+        rate = audio.codec_context.bit_rate if audio else None
+        return (
+            media.duration / av.time_base,
+            size,
+            audio.codec_context.name if audio else None,
+            rate,
+        )
+
+
+@pytest.mark.parametrize("kbps", [128, 192])
+async def test_hls_with_separate_audio_becomes_an_mp3_at_the_asked_bitrate(
+    link_settings: Settings, server: FaultServer, kbps: int
+) -> None:
+    _, state, made, files = await _deliver(
+        link_settings, server.url("/hls/master.m3u8"), Profile(Output.MP3, None, kbps)
+    )
+    assert state is JobState.DONE, made
+    (mp3,) = files
+    assert mp3.suffix == ".mp3"
+    duration, size, codec, _ = _streams(mp3)
+    assert size is None and codec is not None and codec.startswith("mp3")
+    assert abs(duration - SECONDS) <= 1.0
+    measured = mp3.stat().st_size * 8 / duration / 1000
+    assert abs(measured - kbps) <= 0.1 * kbps, measured
+    assert made is not None and f"MP3 {kbps} kbps" in made
+
+
+async def test_720p_takes_the_best_variant_that_fits_and_merges_its_sound(
+    link_settings: Settings, server: FaultServer
+) -> None:
+    _, state, made, files = await _deliver(
+        link_settings, server.url("/hls/master.m3u8"), Profile(Output.VIDEO, 720)
+    )
+    assert state is JobState.DONE, made
+    (mp4,) = files
+    duration, size, codec, _ = _streams(mp4)
+    assert size == (1280, 720)  # not 360p: the best that fits
+    assert codec == "aac"  # the separate audio rendition, merged
+    assert abs(duration - SECONDS) <= 1.0
+    assert made == "asked 720p; delivered 720p"
+
+
+async def test_mute_has_no_sound_and_best_takes_the_largest(
+    link_settings: Settings, server: FaultServer
+) -> None:
+    _, state, _, files = await _deliver(
+        link_settings, server.url("/hls/master.m3u8"), Profile(Output.MUTE, 360)
+    )
+    assert state is JobState.DONE
+    (mute,) = files
+    _, size, codec, _ = _streams(mute)
+    assert size == (640, 360) and codec is None
+
+
+async def test_the_default_is_1080p_when_the_source_has_it(
+    link_settings: Settings, server: FaultServer
+) -> None:
+    _, state, made, files = await _deliver(link_settings, server.url("/muxed/master.m3u8"), None)
+    assert state is JobState.DONE, made
+    (mp4,) = files
+    _, size, codec, _ = _streams(mp4)
+    assert size == (1920, 1080) and codec == "aac"
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [("/video-tag.html", "A walk by the sea"), ("/og.html", "Harbour at dusk")],
+)
+async def test_pages_with_a_video_are_converted_and_named_from_their_title(
+    link_settings: Settings, server: FaultServer, path: str, title: str
+) -> None:
+    _, state, made, files = await _deliver(link_settings, server.url(path), None)
+    assert state is JobState.DONE, made
+    (mp4,) = files
+    assert mp4.name.startswith(title) and mp4.suffix == ".mp4"
+    duration, size, _, _ = _streams(mp4)
+    assert size == (640, 360) and abs(duration - SECONDS) <= 1.0
+    with av.open(str(mp4)) as media:
+        assert media.metadata.get("title", "").startswith(title)
+    assert made == "asked 1080p; delivered 360p"
+
+
+async def test_a_direct_mp4_asked_as_m4a_keeps_its_aac(
+    link_settings: Settings, server: FaultServer
+) -> None:
+    _, state, _, files = await _deliver(
+        link_settings, server.url("/clip.mp4"), Profile(Output.M4A, None)
+    )
+    assert state is JobState.DONE
+    (m4a,) = files
+    duration, size, codec, _ = _streams(m4a)
+    assert m4a.suffix == ".m4a" and size is None and codec == "aac"
+    assert abs(duration - SECONDS) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/nothing.html", "link.no_media"),
+        ("/gone.mp4", "content.unavailable"),
+        ("/secret.mp4", "content.login_required"),
+    ],
+)
+async def test_failures_end_the_job_with_a_code_a_person_understands(
+    link_settings: Settings, server: FaultServer, path: str, code: str
+) -> None:
+    _, state, error, files = await _deliver(
+        link_settings, server.url(path), Profile(Output.MP3, None, 192)
+    )
+    assert (state, error) == (JobState.FAILED, code)
+    assert files == []
+
+
+async def test_progress_rises_from_above_zero_to_one_on_a_slow_stream(
+    site: MediaSite, link_settings: Settings
+) -> None:
+    events: list[Event] = []
+    with serving(Link(bandwidth=400_000)) as slow:
+        site.serve(slow)
+        _, state, _, _ = await _deliver(
+            link_settings, slow.url("/hls/master.m3u8"), Profile(Output.VIDEO, 720), events
+        )
+    assert state is JobState.DONE
+    values = [
+        float(e.data["fraction"])
+        for e in events
+        if e.kind == "job.fetching" and e.data.get("fraction")
+    ]
+    assert values and values[-1] == pytest.approx(1.0)
+    assert all(b > a for a, b in itertools.pairwise(values)), values
+    assert len(set(values)) >= 5 and values[0] > 0
+    assert any(e.data.get("eta") is not None for e in events if e.kind == "job.fetching")
+
+
+async def test_a_cache_hit_does_not_touch_the_server_and_force_does(
+    link_settings: Settings, server: FaultServer
+) -> None:
+    url = server.url("/hls/master.m3u8")
+    mp3 = Profile(Output.MP3, None, 128)
+    first = await _deliver(link_settings, url, mp3)
+    assert first[1] is JobState.DONE
+    before = len(server.requests)
+    other = link_settings.library / "elsewhere"
+    second = await _deliver(link_settings, url, mp3, dest=f"library:{other}")
+    assert second[1] is JobState.DONE
+    assert len(server.requests) == before  # not one request: the cache answered
+    assert second[2] is not None and "from the cache" in second[2]
+    assert [p.suffix for p in _made(other)] == [".mp3"]
+    # Another profile is another key: an MP4 is not served from the MP3's entry.
+    video = await _deliver(
+        link_settings, url, Profile(Output.VIDEO, 360), dest=f"library:{other}/v"
+    )
+    assert video[1] is JobState.DONE and len(server.requests) > before
