@@ -4,6 +4,7 @@ yt-dlp's failures mapped to codes (a table of recorded messages per platform).""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -268,3 +269,42 @@ def test_a_rate_limit_is_a_server_wait_honouring_retry_after() -> None:
     assert isinstance(coded, ServerWait) and coded.seconds == 120
     unsaid = error_for(Failure("ExtractorError", "rate-limited by YouTube for up to an hour"))
     assert isinstance(unsaid, ServerWait) and unsaid.seconds > 0
+
+
+# ------------------------------------------------------------------ cache and health
+
+
+def test_the_result_cache_keeps_a_result_for_its_ttl_under_its_own_key(tmp_path: Path) -> None:
+    from ferryman.links.cache import ResultCache
+
+    now = [1000.0]
+    cache = ResultCache(tmp_path / "cache", ttl=60, clock=lambda: now[0])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "song.mp3").write_bytes(b"ID3" + bytes(100))
+    mp3 = MediaRef("https://youtu.be/dQw4w9WgXcQ", Profile(Output.MP3, None, 192))
+    cache.put(mp3.cache_key, out, ["song.mp3"], {"0": {"file": "song.mp3"}})
+    same_video = MediaRef("https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=3", mp3.profile)
+    hit = cache.get(same_video.cache_key)
+    assert hit is not None and hit.files == ("song.mp3",)
+    assert cache.get(MediaRef(mp3.url, Profile()).cache_key) is None  # an MP4 is not the MP3
+    restored = tmp_path / "again"
+    cache.restore(hit, restored)
+    assert (restored / "song.mp3").read_bytes() == (out / "song.mp3").read_bytes()
+    now[0] += 61
+    assert cache.get(mp3.cache_key) is None  # expired, and removed
+    assert list((tmp_path / "cache").iterdir()) == []
+    assert ResultCache(tmp_path / "off", ttl=0).get(mp3.cache_key) is None
+
+
+def test_health_says_how_each_extractor_fared(tmp_path: Path) -> None:
+    from ferryman.links.health import extractors, record, summary
+
+    for n in range(10):
+        record(tmp_path, "YouTube", "source.bot_check" if n < 3 else None, now=5000.0 + n)
+    record(tmp_path, "vimeo", None, now=10.0)  # long ago
+    lines = [t.line("in the last hour") for t in summary(tmp_path, since=4000.0)]
+    assert lines == ["youtube: 3 of 10 failed (3 with source.bot_check) in the last hour"]
+    found = extractors()
+    assert found.version is not None and found.age_days is not None and found.age_days >= 0
+    assert "pip install -U yt-dlp" in found.update

@@ -230,3 +230,47 @@ async def test_a_cache_hit_does_not_touch_the_server_and_force_does(
         link_settings, url, Profile(Output.VIDEO, 360), dest=f"library:{other}/v"
     )
     assert video[1] is JobState.DONE and len(server.requests) > before
+
+
+def test_sigkill_during_an_hls_download_fetches_again_at_most_the_fragment_in_flight(
+    tmp_path: Path, site: MediaSite
+) -> None:
+    """`ferryman run` is killed (SIGKILL; its yt-dlp child dies with it) once two video
+    fragments have arrived; the next run resumes from yt-dlp's fragment record."""
+    import signal
+    import sqlite3
+
+    from tests.test_crash import _cli, _env
+    from tests.waiting import eventually_sync
+
+    env = _env(tmp_path / "data", FERRYMAN_LEASE_SECONDS="1")
+    with serving(Link(bandwidth=150_000)) as slow:
+        site.serve(slow)
+        added = _cli("add", slow.url("/hls/master.m3u8"), "--quality", "720p", env=env)
+        assert added.wait(60) == 0, added.stderr.read() if added.stderr else ""
+        fragments = sorted(p for p in slow.resources if p.endswith(".ts"))
+        video = [p for p in fragments if p.startswith("/hls/v720/")]
+
+        def whole(path: str) -> bool:
+            return slow.served[path] >= len(slow.resources[path].data)
+
+        run = _cli("run", "--until-idle", env=env)
+        eventually_sync(lambda: sum(map(whole, video)) >= 2, "two fragments fetched", within=90)
+        run.send_signal(signal.SIGKILL)
+        run.wait(10)
+        assert not all(map(whole, video))  # killed mid-download
+        final = _cli("run", "--until-idle", env=env)
+        assert final.wait(300) == 0, final.stderr.read() if final.stderr else ""
+        again = [p for p in fragments if slow.served[p] > len(slow.resources[p].data)]
+        over = {
+            p: slow.served[p] for p in fragments if slow.served[p] > 2 * len(slow.resources[p].data)
+        }
+    assert len(again) <= 1, again  # only the fragment in flight went twice
+    assert over == {}
+    assert all(slow.served[p] == 0 for p in fragments if "/v1080/" in p or "/v360/" in p)
+    with sqlite3.connect(tmp_path / "data" / "ferryman.db") as db:
+        assert db.execute("SELECT state FROM jobs").fetchall() == [("done",)]
+    made = _made(tmp_path / "data" / "library")
+    assert [p.suffix for p in made] == [".mp4"]
+    duration, size, codec, _ = _streams(made[0])
+    assert size == (1280, 720) and codec == "aac" and abs(duration - SECONDS) <= 1.0

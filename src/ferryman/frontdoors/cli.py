@@ -458,6 +458,7 @@ def doctor(
         raise typer.Exit(2) from exc
     found = probe_backends(settings.archive.sevenzip)
     seven = found.sevenzip
+    links = _links_health(settings)
     rows = [
         {
             "format": cap.format,
@@ -475,6 +476,7 @@ def doctor(
         else {"path": str(seven.path), "version": seven.version, "rar": found.sevenzip_rar},
         "crc32": crc_implementation(),
         "formats": rows,
+        "links": links,
     }
     if as_json:
         out.print_json(json.dumps(data))
@@ -496,8 +498,39 @@ def doctor(
                 "[green]yes[/green]" if row["available"] else "[red]no[/red]",
             )
         show(out, table)
+        _show_links_health(links)
     if not all(row["available"] for row in rows):
         raise typer.Exit(1)
+
+
+def _links_health(settings: Settings) -> dict[str, Any]:
+    """yt-dlp's version and age, and how each site's extractor fared lately."""
+    import time
+
+    from ferryman.links.health import extractors, summary
+
+    now = time.time()
+    found = extractors(now)
+    return {
+        "yt_dlp": found.version,
+        "age_days": found.age_days,
+        "stale": found.stale,
+        "update": found.update,
+        "last_hour": [t.line("in the last hour") for t in summary(settings.data_dir, now - 3600)],
+        "last_day": [t.line("in the last day") for t in summary(settings.data_dir, now - 86400)],
+    }
+
+
+def _show_links_health(links: dict[str, Any]) -> None:
+    if links["yt_dlp"] is None:
+        out.print(f"yt-dlp: [red]not installed[/red] (links to media need it: {links['update']})")
+        return
+    age = f", {links['age_days']} days old" if links["age_days"] is not None else ""
+    out.print(f"yt-dlp: {links['yt_dlp']}{age}", markup=False)
+    if links["stale"]:
+        out.print(f"  sites change often; update it: {links['update']}", markup=False)
+    for line in links["last_hour"] or links["last_day"]:
+        out.print(f"  {line}", markup=False)
 
 
 @quarantine_app.command("list")

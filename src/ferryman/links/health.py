@@ -78,3 +78,34 @@ def _trim(path: Path, since: float) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(line + "\n" for line in kept))
     tmp.replace(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Extractors:
+    """yt-dlp as installed: its version (a release date), how old it is, and how to
+    update it (sites change; an old yt-dlp is the usual cause of ``source.changed``)."""
+
+    version: str | None
+    age_days: int | None
+    update: str
+
+    @property
+    def stale(self) -> bool:
+        return self.age_days is None or self.age_days > 60
+
+
+def extractors(now: float | None = None) -> Extractors:
+    import sys
+    from datetime import date, datetime, timezone
+
+    update = f"{sys.executable} -m pip install -U yt-dlp"
+    try:
+        from yt_dlp.version import __version__ as version
+    except ImportError:
+        return Extractors(None, None, update)
+    try:
+        released = date(*(int(part) for part in version.split(".")[:3]))
+    except (TypeError, ValueError):
+        return Extractors(version, None, update)
+    today = datetime.fromtimestamp(now or time.time(), timezone.utc).date()
+    return Extractors(version, (today - released).days, update)

@@ -13,6 +13,7 @@ like a local folder.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -141,7 +142,6 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         socket_timeout=min(plan.network.stall_seconds, 120.0),
         user_agent=None,  # yt-dlp's own browser-like agent: sites refuse unknown ones
     )
-    extractor = _extractor_guess(ref.url)
     try:
         await run_in_child(
             grabbing.grab,
@@ -156,12 +156,14 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
             on_event=on_event,
         )
     except FerrymanError as exc:
+        extractor = _extractor_named(exc.message) or _extractor_guess(ref.url)
         await asyncio.to_thread(record, settings.data_dir, extractor, exc.code)
         if state["wait"] is not None and not isinstance(exc, ServerWait):
             raise ServerWait(exc.code, exc.message, state["wait"]) from exc
         raise
     done = grabbing.read_done(plan.folder)
-    await asyncio.to_thread(record, settings.data_dir, str(state["extractor"] or extractor), None)
+    extractor = str(state["extractor"] or _extractor_guess(ref.url))
+    await asyncio.to_thread(record, settings.data_dir, extractor, None)
     fetched = _fetched(out, done, cached=False)
     files = sorted(str(entry["file"]) for entry in done.values())
     await asyncio.to_thread(cache.put, ref.cache_key, out, files, done)
@@ -178,7 +180,15 @@ def _fetched(out: Path, done: dict[str, Any], *, cached: bool) -> Fetched:
     return Fetched(out, size, name, note=notes + (" (from the cache)" if cached else ""))
 
 
+def _extractor_named(message: str) -> str | None:
+    """The extractor a yt-dlp message names (``[youtube] ID: …``)."""
+    found = re.match(r"\s*\[([\w:.-]+)\]", message)
+    return found.group(1).split(":")[0] if found else None
+
+
 def _extractor_guess(url: str) -> str:
-    host = host_of(url)
-    parts = host.split(".")
-    return parts[-2] if len(parts) >= 2 else host or "generic"
+    """The site's name from its host (www.youtube.com → youtube), or generic."""
+    parts = host_of(url).split(".")
+    if len(parts) < 2 or parts[-1].isdigit():
+        return "generic"
+    return parts[-2]
