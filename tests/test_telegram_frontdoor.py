@@ -430,6 +430,37 @@ async def test_links_in_a_message_become_jobs(world: World) -> None:
     assert len(delivered) == 4  # three photos from the zip, one photo on its own
 
 
+@pytest.mark.slow
+async def test_a_caption_asks_a_link_to_media_for_an_mp3(world: World) -> None:
+    """ "mp3 128" beside a link to a video: the chat's job makes an MP3 of it."""
+    from tests.mediaserve import write_media
+
+    clip = write_media(world.tmp / "clip.mp4", size=(320, 180), audio=True, seconds=2.0)
+    with http_serving() as web:
+        web.add("/clip.mp4", clip.read_bytes(), content_type="video/mp4")
+        async with serving(world):
+            world.send(world.alice, f"mp3 128 {web.url('/clip.mp4')}")
+
+            async def done() -> bool:
+                jobs = await world.store.list_jobs()
+                return len(jobs) == 1 and jobs[0].state is JobState.DONE
+
+            await eventually(done, "the MP3 made", within=60)
+            (job,) = await world.store.list_jobs()
+    assert job.source.startswith("media:mp3-128:http://127.0.0.1")
+    made = sorted(p.suffix for p in world.settings.library.rglob("*") if p.is_file())
+    assert made == [".json", ".mp3"]
+
+
+def test_a_caption_names_a_links_output_outside_the_link_itself() -> None:
+    wishes = read_caption("720p please https://example.com/watch/mp3", "library:")
+    assert wishes.profile is not None and wishes.profile.height == 720
+    assert read_caption("https://example.com/a/mp3 to: me", "library:").profile is None
+    with pytest.raises(FerrymanError) as caught:
+        read_caption("mp3 500 https://example.com/v", "library:")
+    assert caught.value.code == "link.bad_profile"
+
+
 async def test_status_settings_and_links_round_trip(world: World) -> None:
     async with serving(world):
         assert await reply_to(world, world.alice, "/status") == (
