@@ -4,6 +4,7 @@
 - ``/video-tag.html``: a page with ``<video src>``; ``/og.html``: a page with ``og:video``;
 - ``/hls/master.m3u8``: an HLS master with 1080p, 720p and 360p video-only variants
   and a separate AAC audio rendition (so a merge is needed);
+- ``/two.html``: a page with two videos (a playlist: ``/clip2.mp4`` is 2 s, 320×180);
 - ``/muxed/master.m3u8``: an HLS master whose variants carry their own sound;
 - ``/nothing.html``: a page with no media; ``/gone.mp4`` 404, ``/secret.mp4`` 403.
 
@@ -119,6 +120,7 @@ class MediaSite:
             seconds=seconds,
             options={"movflags": "+faststart"},
         )
+        write_media(root / "clip2.mp4", size=(320, 180), audio=True, seconds=2.0)
         for width, height in VARIANTS:
             _hls(root / "hls" / f"v{height}", (width, height), False, seconds)
             _hls(root / "muxed" / f"v{height}", (width, height), True, seconds)
@@ -135,6 +137,10 @@ class MediaSite:
             '<meta property="og:video" content="/clip.mp4">'
             '<meta property="og:video:type" content="video/mp4">'
             "</head><body><p>Watch it.</p></body></html>"
+        )
+        (root / "two.html").write_text(
+            "<!doctype html><html><head><title>Two clips</title></head><body>"
+            '<video src="/clip.mp4"></video><video src="/clip2.mp4"></video></body></html>'
         )
         (root / "nothing.html").write_text(
             "<!doctype html><html><head><title>Plain page</title></head>"

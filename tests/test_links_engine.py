@@ -274,3 +274,24 @@ def test_sigkill_during_an_hls_download_fetches_again_at_most_the_fragment_in_fl
     assert [p.suffix for p in made] == [".mp4"]
     duration, size, codec, _ = _streams(made[0])
     assert size == (1280, 720) and codec == "aac" and abs(duration - SECONDS) <= 1.0
+
+
+async def test_a_page_of_several_videos_gives_one_unless_the_playlist_is_asked(
+    link_settings: Settings, server: FaultServer
+) -> None:
+    url = server.url("/two.html")
+    _, state, _, files = await _deliver(link_settings, url, Profile(Output.VIDEO, 1080))
+    assert state is JobState.DONE and len(files) == 1
+    other = link_settings.library / "all"
+    whole = Profile(Output.VIDEO, 1080, playlist=True)
+    _, state, _, _ = await _deliver(link_settings, url, whole, dest=f"library:{other}")
+    assert state is JobState.DONE
+    sizes = sorted(_streams(p)[1] or (0, 0) for p in _made(other))
+    assert sizes == [(320, 180), (640, 360)]
+    capped = link_settings.model_copy(
+        update={"links": link_settings.links.model_copy(update={"playlist_max": 1})}
+    )
+    few = link_settings.library / "few"
+    mp3s = Profile(Output.MP3, None, 96, playlist=True)
+    _, state, _, _ = await _deliver(capped, url, mp3s, dest=f"library:{few}")
+    assert state is JobState.DONE and len(_made(few)) == 1

@@ -146,11 +146,16 @@ def _extract(ydl: Any, url: str) -> dict[str, Any]:
 
 
 def _entries(info: dict[str, Any], profile: Profile, options: GrabOptions) -> Iterator[Any]:
+    """The videos to make: a playlist's entries (up to ``playlist_max``) when asked for
+    with ``playlist``, else only its first (a page holding several videos)."""
     if info.get("_type") == "playlist" or "entries" in info:
-        for count, entry in enumerate(info.get("entries") or ()):
-            if count >= options.playlist_max:
+        most = options.playlist_max if profile.playlist else 1
+        taken = 0
+        for entry in info.get("entries") or ():
+            if taken >= most:
                 return
             if entry:
+                taken += 1
                 yield entry
         return
     yield info
