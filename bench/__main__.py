@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench import (
     archives,
+    links,
     media,
     memory,
     network,
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "webdav": webdav.run,
     "torbox": torbox.run,
     "network": network.run,
+    "links": links.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
@@ -104,6 +106,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tg-photos", type=int, help="telegram: photos in the folder (200)")
     parser.add_argument("--dav-files", type=int, help="webdav: photos in the folder (500)")
     parser.add_argument("--tb-files", type=int, help="torbox: photos in the torrent (60)")
+    parser.add_argument(
+        "--hls-minutes", type=float, help="links: the HLS video's length in minutes (5)"
+    )
     parser.add_argument("--net-mb", type=int, help="network: the zip over the link, MiB (1024)")
     parser.add_argument(
         "--size",

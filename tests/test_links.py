@@ -243,6 +243,7 @@ RECORDED: list[tuple[str, str, str, int | None, bool, str]] = [
     ("generic", "HTTPError", "[generic] Unable to download webpage: HTTP Error 503: Service Unavailable", 503, True, "source.network"),
     ("generic", "ExtractorError", "[generic] 'not a link' is not a valid URL", None, True, "link.invalid"),
     ("generic", "DownloadError", "ERROR: something nobody foresaw", None, True, "source.changed"),
+    ("youtube", "ExtractorError", "[youtube:tab] UCxyz: This tab is not supported", None, True, "link.unsupported"),
 ]  # fmt: skip
 
 

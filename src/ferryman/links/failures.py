@@ -78,7 +78,8 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"|does not contain (a )?video|no (playable )?media",
         "link.no_media",
     ),
-    (r"unsupported url", "link.no_media"),
+    (r"unsupported url", "link.no_media"),  # the generic extractor found nothing on the page
+    (r"is not supported|not a supported|unsupported (site|tab|playlist|type)", "link.unsupported"),
     (r"is not a valid url|invalid url|url is not", "link.invalid"),
 )
 # Read after the HTTP status: "Unable to download webpage: HTTP Error 403" is a refusal.

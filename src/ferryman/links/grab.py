@@ -180,6 +180,12 @@ def _one(
     (work / "note.txt").write_text(choice.note)
     downloads = [f for f in (choice.video, choice.audio) if f is not None]
     sizes = [_expected_size(f, info) for f in downloads]
+    if options.max_size and sum(sizes) > options.max_size:
+        raise FerrymanError(
+            "content.too_large",
+            f"about {sum(sizes) / 1e6:.0f} MB, over links.max_size"
+            f" ({options.max_size / 1e6:.0f} MB)",
+        )
     convert_share = make.cost_share(profile, choice)
     fetched: list[Path] = []
     done_before = 0.0
@@ -188,7 +194,7 @@ def _one(
         share = (size or 1) / total * (1 - convert_share)
         start = done_before
         path = work / f"{safe_name(str(fmt['format_id']), 'f')}.{fmt.get('ext') or 'bin'}"
-        _download(ydl, info, fmt, path, _scaled(curve, start, share), curve)
+        _download(ydl, info, fmt, path, _scaled(curve, start, share), curve, options.max_size)
         fetched.append(path)
         done_before += share
     name = _file_name(info, profile)
@@ -271,8 +277,14 @@ def _download(
     path: Path,
     report: Callable[[float], None],
     curve: _Curve,
+    max_size: int = 0,
 ) -> None:
     def hook(state: dict[str, Any]) -> None:
+        done = state.get("downloaded_bytes")
+        if max_size and isinstance(done, int) and done > max_size:  # the size was unknown
+            raise FerrymanError(
+                "content.too_large", f"over links.max_size ({max_size / 1e6:.0f} MB)"
+            )
         fraction = _fraction(state)
         if fraction is not None:
             report(fraction)

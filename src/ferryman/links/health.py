@@ -12,6 +12,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 
 FILE = "links-health.jsonl"
@@ -96,7 +97,7 @@ class Extractors:
 
 def extractors(now: float | None = None) -> Extractors:
     import sys
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     update = f"{sys.executable} -m pip install -U yt-dlp"
     try:
@@ -107,5 +108,5 @@ def extractors(now: float | None = None) -> Extractors:
         released = date(*(int(part) for part in version.split(".")[:3]))
     except (TypeError, ValueError):
         return Extractors(version, None, update)
-    today = datetime.fromtimestamp(now or time.time(), timezone.utc).date()
+    today = datetime.fromtimestamp(now or time.time(), UTC).date()
     return Extractors(version, (today - released).days, update)
