@@ -35,7 +35,7 @@ from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import serve
 from ferryman.frontdoors.telegram.caption import read_caption
-from ferryman.model import ItemState, JobState
+from ferryman.model import ItemState, Job, JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.sources.file import FileSource
 from ferryman.store import Store
@@ -756,3 +756,17 @@ def test_hidden_links_behind_text_count_first() -> None:
         "https://h.example/a.zip",
         "https://h.example/b.zip",
     ]
+
+
+def test_a_links_status_message_shows_its_download_rising_with_speed_and_time_left() -> None:
+    from ferryman.frontdoors.telegram.render import fetching_shown
+
+    job = Job(
+        id=7, source="media:mp3-192:https://youtu.be/x", name="x", dest="library:",
+        state=JobState.QUEUED, priority=0, wait_reason=None, error_code=None,
+        error_message=None, cursor=0, expanded=False, created_at=0.0, finished_at=None,
+    )  # fmt: skip
+    early = fetching_shown(job, {"fraction": 0.03, "speed": 0, "eta": None})
+    later = fetching_shown(job, {"fraction": 0.42, "speed": 2_100_000, "eta": 95})
+    assert (early.percent, early.phase) == (3, "fetching")
+    assert later.text == "job 7 x: fetching 42% (2.1 MB/s, 95 s left)"

@@ -8,9 +8,12 @@ from typing import Any
 from ferryman.engine.report import counts
 from ferryman.model import Job, JobState
 
-HELP = """Send me an archive or a media file and I make it a job.
+HELP = """Send me an archive, a media file or a link and I make it a job.
 Caption: to: @channel, to: telegram:-100… or to: library: (where it goes);
 force (take a file that came before once more).
+A link to a video (YouTube, X, TikTok… or any page with one) becomes an MP4 up to
+1080p; beside it: 720p, 480p, best, mute, mp3 192 (or 320, 256, 128, 96), m4a, opus,
+playlist.
 
 /status  jobs and their progress
 /queue  what waits
@@ -57,6 +60,19 @@ def downloading(name: str, done: int, size: int) -> Shown:
 
 def queued_link(name: str) -> Shown:
     return Shown(0, "", f"{name}: queued; fetching starts shortly")
+
+
+def fetching_shown(job: Job, progress: dict[str, Any]) -> Shown:
+    """A link's download (and, for a link to media, its conversion) as it goes: one
+    rising percentage with speed and time left, never a made-up milestone."""
+    from ferryman.frontdoors.progress import fetch_note
+
+    fraction = progress.get("fraction")
+    percent = int(float(fraction) * 100) if isinstance(fraction, int | float) else 0
+    note = fetch_note(progress)
+    extra = f" ({note})" if note else ""
+    wait = f", waiting: {job.wait_reason}" if job.wait_reason else ""
+    return Shown(percent, "fetching", f"{job_title(job)}: fetching {percent}%{extra}{wait}")
 
 
 def download_failed(name: str, code: str, message: str) -> Shown:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ferryman.engine.events import Event
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.chat import Chat
-from ferryman.frontdoors.telegram.render import Shown, job_shown
+from ferryman.frontdoors.telegram.render import Shown, fetching_shown, job_shown
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import StatusRow
 from ferryman.telegram.errors import TelegramWait
@@ -60,6 +60,7 @@ class StatusBoard:
         self.clock = clock
         self._boards: list[Board] = []
         self._dirty: set[int] = set()
+        self._fetching: dict[int, dict[str, object]] = {}  # a download's latest progress
         self._wake = asyncio.Event()
         self.flood_until = 0.0
 
@@ -78,6 +79,10 @@ class StatusBoard:
     def on_event(self, event: Event) -> None:
         """An engine event (synchronous, from the engine's own code: just mark and wake)."""
         if event.job_id is not None and any(b.job_id == event.job_id for b in self._boards):
+            if event.kind == "job.fetching":
+                self._fetching[event.job_id] = dict(event.data)
+            elif event.kind in ("job.fetched", "job.finished"):
+                self._fetching.pop(event.job_id, None)
             self._dirty.add(event.job_id)
             self._wake.set()
 
@@ -181,6 +186,9 @@ class StatusBoard:
                     board.wanted = None
                     continue
                 wanted = job_shown(job, per_job.get(board.job_id, {}))
+                progress = self._fetching.get(board.job_id)
+                if progress is not None and not wanted.final and not job.paused:
+                    wanted = fetching_shown(job, progress)
                 if wanted.final and wanted.text == board.shown.text:
                     board.shown = wanted  # shown before a restart: nothing left to say
                 board.wanted = wanted
