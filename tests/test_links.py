@@ -4,6 +4,7 @@ yt-dlp's failures mapped to codes (a table of recorded messages per platform).""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -309,3 +310,25 @@ def test_health_says_how_each_extractor_fared(tmp_path: Path) -> None:
     found = extractors()
     assert found.version is not None and found.age_days is not None and found.age_days >= 0
     assert "pip install -U yt-dlp" in found.update
+
+
+def test_staging_a_file_the_job_owns_links_it_instead_of_copying(tmp_path: Path) -> None:
+    import hashlib
+
+    from ferryman.engine.stage import stage_entry
+    from ferryman.model import MediaKind
+    from tests.mediaserve import write_media
+
+    made = write_media(tmp_path / "made.mp4", size=(160, 90), audio=True, seconds=1.0)
+
+    def blocks() -> Iterator[bytes]:
+        with open(made, "rb") as handle:
+            while block := handle.read(1000):
+                yield block
+
+    staged = stage_entry(blocks(), "made.mp4", tmp_path / "w.mp4", lambda k: True, link_from=made)
+    assert staged.kind is MediaKind.VIDEO and staged.path == tmp_path / "w.mp4"
+    assert staged.sha256 == hashlib.sha256(made.read_bytes()).hexdigest()
+    assert staged.size == made.stat().st_size
+    assert (tmp_path / "w.mp4").stat().st_ino == made.stat().st_ino  # one file, two names
+    assert not (tmp_path / "w.mp4.part").exists()

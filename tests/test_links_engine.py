@@ -86,12 +86,16 @@ def _streams(path: Path) -> tuple[float, tuple[int, int] | None, str | None, int
         )
 
 
-@pytest.mark.parametrize("kbps", [128, 192])
+@pytest.mark.parametrize(("kbps", "encoder"), [(128, "auto"), (192, "auto"), (192, "off")])
 async def test_hls_with_separate_audio_becomes_an_mp3_at_the_asked_bitrate(
-    link_settings: Settings, server: FaultServer, kbps: int
+    link_settings: Settings, server: FaultServer, kbps: int, encoder: str
 ) -> None:
+    """auto: an ffmpeg binary where one is found (imageio-ffmpeg's here); off: PyAV."""
+    settings = link_settings.model_copy(
+        update={"links": link_settings.links.model_copy(update={"ffmpeg": encoder})}
+    )
     _, state, made, files = await _deliver(
-        link_settings, server.url("/hls/master.m3u8"), Profile(Output.MP3, None, kbps)
+        settings, server.url("/hls/master.m3u8"), Profile(Output.MP3, None, kbps)
     )
     assert state is JobState.DONE, made
     (mp3,) = files

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.media.classify import classify
@@ -38,12 +39,16 @@ def stage_entry(
     *,
     unread_size: int | None = None,
     stop_unwanted: bool = False,
+    link_from: Path | None = None,
 ) -> Staged:
     """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
 
     An unwanted entry is read to its end (hashed, metered by the archive guard), unless
     ``stop_unwanted``: then reading stops after the head (its bytes would cross the
     network for nothing) and its size is ``unread_size`` (as declared), unhashed.
+    ``link_from``: the entry is that whole file, on this disk and the job's own (a link
+    converter's result): it is hashed as it is read but hard-linked, not written again
+    (a 600 MB video costs a read, not a copy); a copy where linking fails.
     """
     digest = hashlib.sha256()
     pending: list[bytes] = []
@@ -66,6 +71,11 @@ def stage_entry(
             size += len(block)
         return Staged(None, size, digest.hexdigest(), kind)
     tmp = dest.with_name(dest.name + ".part")
+    if link_from is not None:
+        linked = _linked(pending, blocks, digest, link_from, tmp, dest)
+        if linked is not None:
+            return Staged(dest, linked, digest.hexdigest(), kind)
+        # not linked (another disk): nothing was read past the head; copy as usual
     try:
         with open(tmp, "wb") as out:
             for block in _chain(pending, blocks):
@@ -84,6 +94,33 @@ def stage_entry(
         tmp.unlink(missing_ok=True)
         raise
     return Staged(dest, size, digest.hexdigest(), kind)
+
+
+def _linked(
+    pending: list[bytes],
+    blocks: Iterator[bytes],
+    digest: Any,
+    source: Path,
+    tmp: Path,
+    dest: Path,
+) -> int | None:
+    """Hard-link ``source`` as ``dest`` and hash its bytes; None when it cannot be linked
+    (another disk), before anything was read past the head."""
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return None
+    size = 0
+    try:
+        for block in _chain(pending, blocks):
+            digest.update(block)
+            size += len(block)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return size
 
 
 def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:

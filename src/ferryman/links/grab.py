@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Event = Callable[[str, Any], None]
 DONE_FILE = "done.json"
+STEP = 0.001  # progress messages: one per 0.1 %
 OUT_DIR = "out"
 
 
@@ -51,6 +52,7 @@ class GrabOptions:
     user_agent: str | None = None
     retries: int = 3
     proxy: str | None = None
+    ffmpeg: str = "auto"  # links.ffmpeg: a binary for MP3/Opus (see media.ffmpeg_audio)
 
 
 def grab(
@@ -199,6 +201,8 @@ def _one(
         done_before += share
     name = _file_name(info, profile)
     target = out / name
+    from ferryman.media.ffmpeg_audio import find_ffmpeg
+
     verified = make.make_output(
         info,
         profile,
@@ -207,6 +211,7 @@ def _one(
         target,
         work,
         lambda f: curve.at(done_before + f * convert_share),
+        find_ffmpeg(options.ffmpeg) if profile.output.is_audio else None,
     )
     return {
         "file": name,
@@ -384,8 +389,10 @@ class _Curve:
         self._entry, self._entries = number, count
 
     def at(self, fraction: float) -> None:
+        """Send the overall value when it has risen by a step worth a message (a join
+        reports every packet: tens of thousands) or reached the end."""
         value = (self._entry + min(max(fraction, 0.0), 1.0)) / self._entries
-        if value > self._last:
+        if value >= self._last + STEP or (value >= 1.0 > self._last):
             self._last = value
             self._send(value)
 

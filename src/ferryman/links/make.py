@@ -67,6 +67,7 @@ def make_output(
     target: Path,
     work: Path,
     progress: Callable[[float], None],
+    ffmpeg: str | None = None,
 ) -> Verified:
     """Write ``target`` for ``profile`` from the ``fetched`` files (picture first), verify
     it, and only then put it in place (a crash leaves no half file under its name).
@@ -79,7 +80,9 @@ def make_output(
     partial.unlink(missing_ok=True)
     if profile.output.is_audio:
         source = fetched[-1] if choice.audio is not None else fetched[0]
-        linkout.audio_file(source, partial, profile.output.value, profile.kbps, tags, progress)
+        linkout.audio_file(
+            source, partial, profile.output.value, profile.kbps, tags, progress, ffmpeg
+        )
         wants_video, wants_audio = False, True
     else:
         picture = fetched[0]

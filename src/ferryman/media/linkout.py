@@ -71,13 +71,27 @@ def video_file(
 
 
 def audio_file(
-    src: Path, dst: Path, fmt: str, kbps: int | None, tags: dict[str, str], progress: Progress
+    src: Path,
+    dst: Path,
+    fmt: str,
+    kbps: int | None,
+    tags: dict[str, str],
+    progress: Progress,
+    ffmpeg: str | None = None,
 ) -> None:
-    """Write ``dst`` as ``fmt`` (mp3, opus at ``kbps``; m4a with AAC copied) with tags."""
+    """Write ``dst`` as ``fmt`` (mp3, opus at ``kbps``; m4a with AAC copied) with tags;
+    MP3 and Opus through the ``ffmpeg`` binary when one is given (see ffmpeg_audio)."""
     from ferryman.media.audio import extract_audio
 
     if fmt not in ("mp3", "m4a", "opus"):
         raise FerrymanError("media.convert_failed", f"no audio format {fmt}")
+    if ffmpeg is not None and fmt in ("mp3", "opus"):
+        from ferryman.media.ffmpeg_audio import encode_audio
+
+        with av.open(str(src)) as inp:
+            seconds = inp.duration / av.time_base if inp.duration else None
+        encode_audio(ffmpeg, src, dst, fmt, kbps or 192, tags, seconds, progress)
+        return
     extract_audio(
         src,
         dst,

@@ -101,6 +101,9 @@ class SourceEntry:
     error: FerrymanError | None = None
     over_network: bool = False
     asked: bool = False
+    # The entry is this whole file, on this machine and the job's own (the fetch stage
+    # made it): staging may hard-link it instead of writing a copy.
+    local_file: Path | None = None
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()

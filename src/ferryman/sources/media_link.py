@@ -72,8 +72,17 @@ class MediaLinkSource:
 
         if options.fetched is None:
             raise FerrymanError("engine.internal", f"{uri}: read before it was fetched")
-        with iter_local(options.fetched, options) as entries:
-            yield (replace(entry, asked=True) for entry in entries)
+        folder = options.fetched
+        with iter_local(folder, options) as entries:
+            yield (_made(entry, folder) for entry in entries)
+
+
+def _made(entry: SourceEntry, folder: Path) -> SourceEntry:
+    """A made file: asked for (delivered whatever its kind), and the job's own (staged by
+    a hard link, not a second copy)."""
+    path = folder / entry.info.path
+    own = path if path.is_file() and path.stat().st_size == entry.info.size else None
+    return replace(entry, asked=True, local_file=own)
 
 
 async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
@@ -141,6 +150,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         playlist_max=links.playlist_max,
         socket_timeout=min(plan.network.stall_seconds, 120.0),
         user_agent=None,  # yt-dlp's own browser-like agent: sites refuse unknown ones
+        ffmpeg=links.ffmpeg,
     )
     try:
         await run_in_child(
