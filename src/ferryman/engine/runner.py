@@ -142,6 +142,7 @@ class Engine:
     ) -> None:
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
+            mark = self.ctx.wakeup.mark()
             try:
                 unit = await claim()
             except Exception:
@@ -149,7 +150,7 @@ class Engine:
                 await asyncio.sleep(settings.poll_seconds)
                 continue
             if unit is None:
-                await self.ctx.wakeup.wait(settings.poll_seconds)
+                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark)
                 continue
             if self.ctx.stopping.is_set():
                 return  # claimed as the stop came: release() hands it back
@@ -216,6 +217,7 @@ class Engine:
         store = self.ctx.store
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
+            mark = self.ctx.wakeup.mark()
             try:
                 if await store.reap():
                     self.ctx.wakeup.notify()
@@ -235,7 +237,7 @@ class Engine:
                     return
             except Exception:
                 log.exception("housekeeping failed; trying again")
-            await self.ctx.wakeup.wait(settings.poll_seconds)
+            await self.ctx.wakeup.wait(settings.poll_seconds, since=mark)
 
     async def _tidy_ended(self, work: Path, active: set[int], grace: float) -> None:
         """Work folders of ended jobs go once no step works on them: a job cancelled
