@@ -27,6 +27,7 @@ from bench import (
     streaming,
     telegram,
     torbox,
+    wakeup,
     webdav,
 )
 from bench._common import Check, Result, ferryman_env_note, progress, source_description
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "torbox": torbox.run,
     "network": network.run,
     "links": links.run,
+    "wakeup": wakeup.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
@@ -106,6 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tg-photos", type=int, help="telegram: photos in the folder (200)")
     parser.add_argument("--dav-files", type=int, help="webdav: photos in the folder (500)")
     parser.add_argument("--tb-files", type=int, help="torbox: photos in the torrent (60)")
+    parser.add_argument("--rounds", type=int, help="wakeup: adds per case (20)")
     parser.add_argument(
         "--hls-minutes", type=float, help="links: the HLS video's length in minutes (5)"
     )

@@ -30,18 +30,24 @@ async def pause_job(store: Store, job_id: int) -> Job:
 
 
 async def resume_job(store: Store, job_id: int) -> Job:
-    return await store.set_paused(job_id, False)
+    job = await store.set_paused(job_id, False)
+    await store.nudge()  # a running engine (maybe another process) takes it up now
+    return job
 
 
 async def retry_job(store: Store, job_id: int) -> Job:
-    return await store.retry(job_id)
+    job = await store.retry(job_id)
+    await store.nudge()
+    return job
 
 
 async def give_password(store: Store, job_id: int, password: str) -> Job:
     """Add a password to the job; a job waiting for one reads on from where it stopped."""
     if not password:
         raise FerrymanError("config.invalid", "the password is empty")
-    return await store.add_password(job_id, password)
+    job = await store.add_password(job_id, password)
+    await store.nudge()
+    return job
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,9 +167,12 @@ async def add_source(
     )
     try:
         name = await store.unique_name(new.name, dest)
-        return await store.add_job(**new.job(name, dest, priority, password))
+        job = await store.add_job(**new.job(name, dest, priority, password))
     except FerrymanError as exc:
         raise new.duplicate(exc) from exc
+    if job.error_code is None:
+        await store.nudge()  # a running engine, maybe another process, takes it now
+    return job
 
 
 def add_source_now(

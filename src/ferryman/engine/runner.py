@@ -90,6 +90,7 @@ class Engine:
         await self._sweep_work_area()
         if not await store.idle():  # before any worker: a job done within one poll counts too
             await self.wake.hold()
+        listener = await self._listen()
         workers = [
             *self._pool("fetch", settings.concurrency.fetch, self._claim_fetch, self._fetch),
             *self._pool("unpack", settings.concurrency.unpack, self._claim_job, self._unpack),
@@ -116,9 +117,23 @@ class Engine:
                 ):
                     log.error("worker ended with %r", result)
             await self.ctx.close()
+            if listener is not None:
+                await listener.close()
             await self.wake.let_go()
             released = await store.release(self.ctx.owner)
             self.ctx.bus.emit("engine.stopped", released=released)
+
+    async def _listen(self) -> Any:
+        """Wake-ups from other processes (``ferryman add``, a web front end, another
+        machine's ``resume``): a datagram on SQLite, LISTEN on PostgreSQL. None when
+        ``FERRYMAN_NO_WAKE`` is set (benchmarks measure the polling baseline) or the
+        store cannot listen: polls still find the work."""
+        from ferryman.store.nudge import listener_for
+
+        if self.ctx.device.env.get("FERRYMAN_NO_WAKE"):
+            return None
+        listener = listener_for(self.ctx.store.engine.url, self.ctx.wakeup.notify)
+        return listener if await listener.start() else None
 
     # ------------------------------------------------------------ workers
 

@@ -56,6 +56,13 @@ class StoreBase:
         self.reader = reader or engine
         self.clock = clock
 
+    async def nudge(self) -> None:
+        """Tell running engines (other processes, other machines) that work was added:
+        they take it now instead of at their next poll (see ``store.nudge``)."""
+        from ferryman.store.nudge import nudge
+
+        await nudge(self.engine)
+
     async def close(self) -> None:
         await self.engine.dispose()
         if self.reader is not self.engine:

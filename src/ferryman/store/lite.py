@@ -50,7 +50,13 @@ def sqlite_path(url: str) -> Path | None:
 class LiteStore:
     """A few of ``Store``'s queries, synchronous, on one SQLite connection."""
 
-    def __init__(self, conn: sqlite3.Connection | None, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection | None,
+        clock: Clock = time.time,
+        wake: str | None = None,  # a running engine's wake-up address (store.nudge)
+    ) -> None:
+        self.wake = wake
         self._conn = conn  # None: no database yet, every read is empty
         self.clock = clock
 
@@ -132,6 +138,10 @@ class LiteStore:
                 )
             elif fetch:
                 _insert(conn, "fetches", new_fetch_values(job_id, priority, now))
+        if self.wake is not None and error is None:
+            from ferryman.store.nudge import send
+
+            send(self.wake)  # a running engine takes it now, not at its next poll
         return job
 
     @contextlib.contextmanager
@@ -188,7 +198,9 @@ def open_lite(url: str, *, create: bool, clock: Clock = time.time) -> LiteStore 
     if version != SCHEMA_VERSION:
         conn.close()
         return None
-    return LiteStore(conn, clock)
+    from ferryman.store.nudge import sqlite_address
+
+    return LiteStore(conn, clock, sqlite_address(path))
 
 
 def _connect(path: Path) -> sqlite3.Connection:
