@@ -194,16 +194,25 @@ async def test_failures_end_the_job_with_a_code_a_person_understands(
     assert files == []
 
 
+@pytest.mark.parametrize(
+    "profile",
+    [Profile(Output.VIDEO, 720), Profile(Output.MP3, None, 128)],
+    ids=["mp4-720", "mp3-encoded-as-it-arrives"],
+)
 async def test_progress_rises_from_above_zero_to_one_on_a_slow_stream(
-    site: MediaSite, link_settings: Settings
+    site: MediaSite, link_settings: Settings, profile: Profile
 ) -> None:
+    """The MP3 is encoded by an ffmpeg binary reading the download as it grows."""
     events: list[Event] = []
-    with serving(Link(bandwidth=400_000)) as slow:
+    with serving(Link(bandwidth=400_000 if profile.output is Output.VIDEO else 60_000)) as slow:
         site.serve(slow)
-        _, state, _, _ = await _deliver(
-            link_settings, slow.url("/hls/master.m3u8"), Profile(Output.VIDEO, 720), events
+        _, state, _, files = await _deliver(
+            link_settings, slow.url("/hls/master.m3u8"), profile, events
         )
     assert state is JobState.DONE
+    (made,) = files
+    duration, _, codec, _ = _streams(made)
+    assert abs(duration - SECONDS) <= 1.0 and codec is not None
     values = [
         float(e.data["fraction"])
         for e in events

@@ -29,7 +29,7 @@ from typing import Any
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import safe_name
 from ferryman.links.failures import error_for, from_exception
-from ferryman.links.profile import Profile
+from ferryman.links.profile import Output, Profile
 from ferryman.links.select import Choice, choose
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,13 @@ def _one(
             f"about {sum(sizes) / 1e6:.0f} MB, over links.max_size"
             f" ({options.max_size / 1e6:.0f} MB)",
         )
+    from ferryman.media.ffmpeg_audio import find_ffmpeg
+
+    ffmpeg = find_ffmpeg(options.ffmpeg) if profile.output in _STREAMED else None
+    name = _file_name(info, profile)
+    if ffmpeg is not None and len(downloads) == 1 and _pipes(downloads[0]):
+        made = _streamed(ydl, info, downloads[0], profile, work, out / name, ffmpeg, options, curve)
+        return _record(info, profile, choice, name, made)
     convert_share = make.cost_share(profile, choice)
     fetched: list[Path] = []
     done_before = 0.0
@@ -199,10 +206,7 @@ def _one(
         _download(ydl, info, fmt, path, _scaled(curve, start, share), curve, options.max_size)
         fetched.append(path)
         done_before += share
-    name = _file_name(info, profile)
     target = out / name
-    from ferryman.media.ffmpeg_audio import find_ffmpeg
-
     verified = make.make_output(
         info,
         profile,
@@ -211,8 +215,86 @@ def _one(
         target,
         work,
         lambda f: curve.at(done_before + f * convert_share),
-        find_ffmpeg(options.ffmpeg) if profile.output.is_audio else None,
+        ffmpeg,
     )
+    return _record(info, profile, choice, name, verified)
+
+
+_STREAMED = (Output.MP3, Output.OPUS)
+# Containers ffmpeg reads from a pipe, front to back (an MP4 with its index at the end
+# is not one of them: those are downloaded first).
+_PIPEABLE = frozenset({"ts", "webm", "mka", "mkv", "ogg", "opus", "mp3", "aac", "flac", "wav"})
+
+
+def _pipes(fmt: Mapping[str, Any]) -> bool:
+    protocol = str(fmt.get("protocol") or "")
+    return protocol.startswith("m3u8") or str(fmt.get("ext") or "") in _PIPEABLE
+
+
+def _streamed(
+    ydl: Any,
+    info: dict[str, Any],
+    fmt: Mapping[str, Any],
+    profile: Profile,
+    work: Path,
+    target: Path,
+    ffmpeg: str,
+    options: GrabOptions,
+    curve: _Curve,
+) -> Any:
+    """Download the sound and encode it at once, the encoder reading the download as it
+    grows (``media.ffmpeg_audio.StreamingEncoder``): the encode hides behind the
+    download, or the download behind the encode, instead of following it."""
+    import threading
+
+    from ferryman.links import make
+    from ferryman.media.ffmpeg_audio import StreamingEncoder
+
+    path = work / f"{safe_name(str(fmt['format_id']), 'f')}.{fmt.get('ext') or 'bin'}"
+    partial = work / ("making" + profile.suffix)
+    duration = info.get("duration")
+    shares = {"download": 0.0, "encode": 0.0}
+
+    def moved(which: str) -> Callable[[float], None]:
+        def report(fraction: float) -> None:
+            shares[which] = max(shares[which], fraction)
+            curve.at(0.5 * shares["download"] + 0.5 * shares["encode"])
+
+        return report
+
+    encoder = StreamingEncoder(
+        ffmpeg,
+        partial,
+        profile.output.value,
+        profile.kbps or 192,
+        make.metadata_of(info),
+        float(duration) if isinstance(duration, int | float) else None,
+        moved("encode"),
+        work / "ffmpeg.log",
+    )
+    downloaded = threading.Event()
+    feeder = threading.Thread(
+        target=encoder.feed,
+        args=(path.with_name(path.name + ".part"), path, downloaded),
+        daemon=True,
+    )
+    feeder.start()
+    try:
+        _download(ydl, info, fmt, path, moved("download"), curve, options.max_size)
+    except BaseException:
+        downloaded.set()
+        encoder.kill()
+        raise
+    downloaded.set()
+    feeder.join()
+    encoder.finish()
+    return make.finish_output(info, profile, partial, target, [path])
+
+
+def _record(
+    info: dict[str, Any], profile: Profile, choice: Choice, name: str, verified: Any
+) -> dict[str, Any]:
+    """What ``done.json`` keeps of a made entry."""
     return {
         "file": name,
         "id": str(info.get("id") or ""),

@@ -73,7 +73,6 @@ def make_output(
     it, and only then put it in place (a crash leaves no half file under its name).
     The length it must have is the page's, else the longest download's."""
     from ferryman.media import linkout
-    from ferryman.media.verify import verify
 
     tags = metadata_of(info)
     partial = work / ("making" + profile.suffix)
@@ -83,7 +82,6 @@ def make_output(
         linkout.audio_file(
             source, partial, profile.output.value, profile.kbps, tags, progress, ffmpeg
         )
-        wants_video, wants_audio = False, True
     else:
         picture = fetched[0]
         sound = fetched[1] if len(fetched) > 1 else None
@@ -91,14 +89,28 @@ def make_output(
         linkout.video_file(
             picture, sound, partial, work, keep_sound, profile.height, tags, progress
         )
-        wants_video, wants_audio = True, keep_sound
+    return finish_output(info, profile, partial, target, fetched)
+
+
+def finish_output(
+    info: dict[str, Any],
+    profile: Profile,
+    partial: Path,
+    target: Path,
+    fetched: Sequence[Path],
+) -> Verified:
+    """Verify a made file against what was asked and the source's length, make it
+    durable, and only then give it its name."""
+    from ferryman.media.verify import verify
+
+    wants_video = not profile.output.is_audio
     duration = info.get("duration")
     expected = float(duration) if isinstance(duration, int | float) else _longest(fetched)
     verified = verify(
         partial,
         expected,
         video=wants_video,
-        audio=wants_audio,
+        audio=profile.output is not Output.MUTE,
         max_height=profile.height if wants_video else None,
     )
     with open(partial, "rb") as f:

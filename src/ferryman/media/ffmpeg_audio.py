@@ -20,6 +20,7 @@ import logging
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,6 +88,103 @@ def encode_audio(
             "media.convert_failed", f"{src.name}: ffmpeg's {fmt} encode failed: {err[-300:]}"
         )
     progress(1.0)
+
+
+class StreamingEncoder:
+    """An ffmpeg that encodes a download while it is still arriving: ``feed`` follows
+    the growing file yt-dlp writes (``.part``, then renamed) and pipes it in, so the
+    encode overlaps the download instead of following it. A restart after a crash
+    simply encodes again from the file's start (yt-dlp resumes its download)."""
+
+    def __init__(
+        self,
+        ffmpeg: str,
+        dst: Path,
+        fmt: str,
+        kbps: int,
+        tags: dict[str, str],
+        seconds: float | None,
+        progress: Callable[[float], None],
+        log_path: Path,
+    ) -> None:
+        codec, muxer = _ENCODERS[fmt]
+        cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", "pipe:0"]
+        cmd = [c for c in cmd if c != "-nostdin"]  # it reads stdin: the stream
+        cmd += ["-map", "0:a:0", "-vn", "-c:a", codec, "-b:a", f"{kbps}k"]
+        for key, value in tags.items():
+            cmd += ["-metadata", f"{key}={value}"]
+        cmd += ["-progress", "pipe:1", "-nostats", "-f", muxer, str(dst)]
+        self.dst = dst
+        self.fmt = fmt
+        self._log = open(log_path, "w")  # noqa: SIM115 (closed in finish)
+        self._log_path = log_path
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=False,
+            preexec_fn=_die_with_parent,
+        )
+        self._seconds = seconds
+        self._progress = progress
+        self._reader = threading.Thread(target=self._read_progress, daemon=True)
+        self._reader.start()
+
+    def _read_progress(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            if key == "out_time_us" and self._seconds and value.isdigit():
+                self._progress(min(int(value) / 1e6 / self._seconds, 0.999))
+
+    def feed(self, part: Path, final: Path, downloaded: threading.Event) -> None:
+        """Pipe the download into the encoder as it grows, until it is complete."""
+        assert self.proc.stdin is not None
+        handle = None
+        try:
+            while handle is None:
+                for candidate in (part, final):
+                    with contextlib.suppress(FileNotFoundError):
+                        handle = open(candidate, "rb")  # noqa: SIM115 (closed below)
+                        break
+                gone = handle is None and downloaded.wait(0.05)
+                if gone and not final.exists() and not part.exists():
+                    return  # the download failed before writing anything
+            while True:
+                done = downloaded.is_set()  # before reading: bytes written after it are read
+                block = handle.read(1 << 20)
+                if block:
+                    self.proc.stdin.write(block)
+                elif done:
+                    break  # the download had ended and everything it wrote is in
+                else:
+                    downloaded.wait(0.05)
+        except (BrokenPipeError, ValueError):
+            pass  # the encoder ended early: finish() says why
+        finally:
+            if handle is not None:
+                handle.close()
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+
+    def finish(self) -> None:
+        """Wait for the encode; raises ``media.convert_failed`` with ffmpeg's words."""
+        code = self.proc.wait()
+        self._reader.join(5)
+        self._log.close()
+        if code != 0:
+            self.dst.unlink(missing_ok=True)
+            words = self._log_path.read_text(errors="replace")[-300:]
+            raise FerrymanError("media.convert_failed", f"ffmpeg's {self.fmt} encode: {words}")
+        self._progress(1.0)
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+        self._log.close()
+        self.dst.unlink(missing_ok=True)
 
 
 def _die_with_parent() -> None:
