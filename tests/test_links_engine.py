@@ -121,6 +121,11 @@ async def test_720p_takes_the_best_variant_that_fits_and_merges_its_sound(
     assert codec == "aac"  # the separate audio rendition, merged
     assert abs(duration - SECONDS) <= 1.0
     assert made == "asked 720p; delivered 720p"
+    # Staged by a hard link with the hash its maker computed: the manifest's is the file's.
+    from tests.engine_helpers import library_files
+
+    (entry,) = library_files(link_settings.library)
+    assert entry["sha256"] == entry["disk_sha256"]
 
 
 async def test_mute_has_no_sound_and_best_takes_the_largest(

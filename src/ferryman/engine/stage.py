@@ -40,6 +40,7 @@ def stage_entry(
     unread_size: int | None = None,
     stop_unwanted: bool = False,
     link_from: Path | None = None,
+    known_sha256: str | None = None,
 ) -> Staged:
     """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
 
@@ -48,7 +49,8 @@ def stage_entry(
     network for nothing) and its size is ``unread_size`` (as declared), unhashed.
     ``link_from``: the entry is that whole file, on this disk and the job's own (a link
     converter's result): it is hashed as it is read but hard-linked, not written again
-    (a 600 MB video costs a read, not a copy); a copy where linking fails.
+    (a 600 MB video costs a read, not a copy); a copy where linking fails. With
+    ``known_sha256`` (its maker hashed it) it is not read past its head at all.
     """
     digest = hashlib.sha256()
     pending: list[bytes] = []
@@ -71,6 +73,13 @@ def stage_entry(
             size += len(block)
         return Staged(None, size, digest.hexdigest(), kind)
     tmp = dest.with_name(dest.name + ".part")
+    if link_from is not None and known_sha256 is not None and keep(kind):
+        linked_size = _link(link_from, tmp, dest)
+        if linked_size is not None:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+            return Staged(dest, linked_size, known_sha256, kind)
     if link_from is not None:
         linked = _linked(pending, blocks, digest, link_from, tmp, dest)
         if linked is not None:
@@ -94,6 +103,18 @@ def stage_entry(
         tmp.unlink(missing_ok=True)
         raise
     return Staged(dest, size, digest.hexdigest(), kind)
+
+
+def _link(source: Path, tmp: Path, dest: Path) -> int | None:
+    """Hard-link ``source`` as ``dest``; its size, or None on another disk."""
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+        os.replace(tmp, dest)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return None
+    return dest.stat().st_size
 
 
 def _linked(

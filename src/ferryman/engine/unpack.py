@@ -308,6 +308,7 @@ def _stage(entry: SourceEntry, name: str, dest: Path, keep: Any) -> Staged:
         stop_unwanted=entry.over_network,  # its bytes are not fetched for nothing
         unread_size=entry.info.size,
         link_from=entry.local_file,
+        known_sha256=entry.local_sha256,
     )
 
 

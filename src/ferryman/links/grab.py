@@ -304,6 +304,8 @@ def _record(
         "note": _note(profile, choice, verified),
         "duration": info.get("duration"),
         "webpage_url": str(info.get("webpage_url") or ""),
+        "size": verified.size,
+        "sha256": verified.sha256,
     }
 
 

@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,22 +103,39 @@ def finish_output(
 ) -> Verified:
     """Verify a made file against what was asked and the source's length, make it
     durable, and only then give it its name."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ferryman.media.verify import verify
 
     wants_video = not profile.output.is_audio
     duration = info.get("duration")
     expected = float(duration) if isinstance(duration, int | float) else _longest(fetched)
-    verified = verify(
-        partial,
-        expected,
-        video=wants_video,
-        audio=profile.output is not Output.MUTE,
-        max_height=profile.height if wants_video else None,
-    )
-    with open(partial, "rb") as f:
-        os.fsync(f.fileno())
+    # The file's hash, computed while it is verified and made durable (hashlib works
+    # outside the GIL): staging then links it without reading it again.
+    with ThreadPoolExecutor(1) as pool:
+        hashing = pool.submit(_sha256, partial)
+        verified = verify(
+            partial,
+            expected,
+            video=wants_video,
+            audio=profile.output is not Output.MUTE,
+            max_height=profile.height if wants_video else None,
+        )
+        with open(partial, "rb") as f:
+            os.fsync(f.fileno())
+        size, digest = hashing.result()
     os.replace(partial, target)
-    return verified
+    return replace(verified, size=size, sha256=digest)
+
+
+def _sha256(path: Path) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()
 
 
 def _longest(paths: Sequence[Path]) -> float | None:

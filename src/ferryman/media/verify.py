@@ -28,6 +28,8 @@ class Verified:
     height: int | None
     audio_codec: str | None
     audio_kbps: float | None  # measured: the audio stream's bytes over its length
+    size: int | None = None  # filled in by whoever hashed the file (links.make)
+    sha256: str | None = None
 
 
 def tolerance(expected: float) -> float:

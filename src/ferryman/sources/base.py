@@ -102,8 +102,10 @@ class SourceEntry:
     over_network: bool = False
     asked: bool = False
     # The entry is this whole file, on this machine and the job's own (the fetch stage
-    # made it): staging may hard-link it instead of writing a copy.
+    # made it): staging may hard-link it instead of writing a copy, and, when the maker
+    # hashed it (``local_sha256``), not even read it again.
     local_file: Path | None = None
+    local_sha256: str | None = None
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()

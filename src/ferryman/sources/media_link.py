@@ -73,16 +73,32 @@ class MediaLinkSource:
         if options.fetched is None:
             raise FerrymanError("engine.internal", f"{uri}: read before it was fetched")
         folder = options.fetched
+        hashes = _hashes(folder.parent)
         with iter_local(folder, options) as entries:
-            yield (_made(entry, folder) for entry in entries)
+            yield (_made(entry, folder, hashes) for entry in entries)
 
 
-def _made(entry: SourceEntry, folder: Path) -> SourceEntry:
+def _made(entry: SourceEntry, folder: Path, hashes: dict[str, tuple[int, str]]) -> SourceEntry:
     """A made file: asked for (delivered whatever its kind), and the job's own (staged by
-    a hard link, not a second copy)."""
+    a hard link, not a second copy; not even read again when its maker hashed it and it
+    is still that size)."""
     path = folder / entry.info.path
     own = path if path.is_file() and path.stat().st_size == entry.info.size else None
-    return replace(entry, asked=True, local_file=own)
+    known = hashes.get(entry.info.path)
+    digest = known[1] if own is not None and known and known[0] == entry.info.size else None
+    return replace(entry, asked=True, local_file=own, local_sha256=digest)
+
+
+def _hashes(root: Path) -> dict[str, tuple[int, str]]:
+    """File name → (size, sha256) as grab recorded them (a cached result has none)."""
+    from ferryman.links.grab import read_done
+
+    found = {}
+    for entry in read_done(root).values():
+        size, digest = entry.get("size"), entry.get("sha256")
+        if isinstance(size, int) and isinstance(digest, str):
+            found[str(entry["file"])] = (size, digest)
+    return found
 
 
 async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
