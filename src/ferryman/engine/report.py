@@ -71,10 +71,11 @@ async def report(
     summary["fetched_as"] = (await store.source_memos(job_id)).get("fetch.note")
     if summary["error"]:
         summary["error"]["next"] = spec_for(summary["error"]["code"]).next_step
+    fetch = await store.fetched(job_id) if job.wait_reason and not job.error_message else None
     summary["waiting"] = (
         {
             "code": job.wait_reason,
-            "message": job.error_message,
+            "message": job.error_message or (fetch.error_message if fetch else None),
             "next": ERRORS[job.wait_reason].next_step if job.wait_reason in ERRORS else None,
         }
         if job.wait_reason

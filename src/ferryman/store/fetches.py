@@ -25,10 +25,11 @@ class Fetch:
     attempts: int
     path: str | None
     size: int | None
+    error_message: str | None = None  # what the last try said (a wait's reason, in words)
 
 
 def _fetch(row: Row[Any]) -> Fetch:
-    return Fetch(row.id, row.job_id, row.state, row.attempts, row.path, row.size)
+    return Fetch(row.id, row.job_id, row.state, row.attempts, row.path, row.size, row.error_message)
 
 
 def unfinished_fetch() -> Any:
