@@ -52,7 +52,7 @@ from faketg.state import Account, StoredMessage
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake
 from ferryman.engine.runner import Engine
-from ferryman.engine.stage import sha256_file
+from ferryman.fsutil import sha256_file
 from ferryman.model import JobState
 from ferryman.store import Store
 from ferryman.telegram.client import make_client

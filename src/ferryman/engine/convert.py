@@ -27,9 +27,8 @@ from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
-from ferryman.engine.stage import sha256_file
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import make_durable
+from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.animation import animation_to_mp4
 from ferryman.media.audio import transcode_audio_only
 from ferryman.media.child import run_in_child

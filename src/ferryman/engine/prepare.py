@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ferryman.config import Settings
-from ferryman.engine.stage import Staged, sha256_file
+from ferryman.engine.stage import Staged
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import make_durable
+from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.finish import finish_video
 from ferryman.media.images import fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ferryman import fsutil
+
 META = "result.json"
 
 
@@ -95,8 +97,6 @@ class ResultCache:
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
+    """``fsutil.link_or_copy`` over whatever ``dst`` held."""
     dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+    fsutil.link_or_copy(src, dst)

@@ -12,13 +12,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ferryman.fsutil import sha256_file
 from ferryman.links.profile import Output, Profile
 from ferryman.links.select import Choice
 
@@ -113,7 +113,7 @@ def finish_output(
     # The file's hash, computed while it is verified and made durable (hashlib works
     # outside the GIL): staging then links it without reading it again.
     with ThreadPoolExecutor(1) as pool:
-        hashing = pool.submit(_sha256, partial)
+        hashing = pool.submit(sha256_file, partial)
         verified = verify(
             partial,
             expected,
@@ -126,16 +126,6 @@ def finish_output(
         size, digest = hashing.result()
     os.replace(partial, target)
     return replace(verified, size=size, sha256=digest)
-
-
-def _sha256(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
 
 
 def _longest(paths: Sequence[Path]) -> float | None:

@@ -63,12 +63,7 @@ def encode_audio(
     """Encode the first audio stream of ``src`` as ``fmt`` at ``kbps`` into ``dst``.
 
     Raises ``media.convert_failed`` with ffmpeg's last words; a partial ``dst`` goes."""
-    codec, muxer = _ENCODERS[fmt]
-    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(src)]
-    cmd += ["-map", "0:a:0", "-vn", "-c:a", codec, "-b:a", f"{kbps}k"]
-    for key, value in tags.items():
-        cmd += ["-metadata", f"{key}={value}"]
-    cmd += ["-progress", "pipe:1", "-nostats", "-f", muxer, str(dst)]
+    cmd = _command(ffmpeg, ["-nostdin", "-i", str(src)], dst, fmt, kbps, tags)
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -107,13 +102,7 @@ class StreamingEncoder:
         progress: Callable[[float], None],
         log_path: Path,
     ) -> None:
-        codec, muxer = _ENCODERS[fmt]
-        cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", "pipe:0"]
-        cmd = [c for c in cmd if c != "-nostdin"]  # it reads stdin: the stream
-        cmd += ["-map", "0:a:0", "-vn", "-c:a", codec, "-b:a", f"{kbps}k"]
-        for key, value in tags.items():
-            cmd += ["-metadata", f"{key}={value}"]
-        cmd += ["-progress", "pipe:1", "-nostats", "-f", muxer, str(dst)]
+        cmd = _command(ffmpeg, ["-i", "pipe:0"], dst, fmt, kbps, tags)  # reads stdin
         self.dst = dst
         self.fmt = fmt
         self._log = open(log_path, "w")  # noqa: SIM115 (closed in finish)
@@ -185,6 +174,19 @@ class StreamingEncoder:
         self.proc.wait()
         self._log.close()
         self.dst.unlink(missing_ok=True)
+
+
+def _command(
+    ffmpeg: str, source: list[str], dst: Path, fmt: str, kbps: int, tags: dict[str, str]
+) -> list[str]:
+    """The encode of the first audio stream of ``source`` into ``dst``, progress on
+    stdout (``-progress``), errors only on stderr."""
+    codec, muxer = _ENCODERS[fmt]
+    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *source]
+    cmd += ["-map", "0:a:0", "-vn", "-c:a", codec, "-b:a", f"{kbps}k"]
+    for key, value in tags.items():
+        cmd += ["-metadata", f"{key}={value}"]
+    return [*cmd, "-progress", "pipe:1", "-nostats", "-f", muxer, str(dst)]
 
 
 def _die_with_parent() -> None:
