@@ -266,6 +266,11 @@ def test_retrying_helps_only_where_waiting_can() -> None:
         assert error_for(Failure(kind, message, status, expected)).retryable == (code in waits)
 
 
+def test_a_live_stream_is_looked_at_again_without_using_up_the_tries() -> None:
+    live = error_for(Failure("ExtractorError", "This live event will begin in 3 hours."))
+    assert isinstance(live, ServerWait) and live.code == "content.live" and live.seconds >= 600
+
+
 def test_a_rate_limit_is_a_server_wait_honouring_retry_after() -> None:
     coded = error_for(Failure("HTTPError", "HTTP Error 429", 429, True, retry_after=120))
     assert isinstance(coded, ServerWait) and coded.seconds == 120

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from ferryman.errors import FerrymanError, ServerWait
 
 RATE_LIMIT_WAIT = 600  # seconds, when the site asks for a pause but says not how long
+LIVE_WAIT = 900  # seconds between looks at a live stream or premiere that has not ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,8 @@ def error_for(failure: Failure) -> FerrymanError:
     message = _cleaned(failure.message)
     if code == "source.rate_limited":
         return ServerWait(code, message, failure.retry_after or RATE_LIMIT_WAIT)
+    if code == "content.live":  # uncounted: a three-hour stream must not use up the tries
+        return ServerWait(code, message, LIVE_WAIT)
     return FerrymanError(code, message)
 
 

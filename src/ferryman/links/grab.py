@@ -28,7 +28,7 @@ from typing import Any
 
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import safe_name
-from ferryman.links.failures import error_for, from_exception
+from ferryman.links.failures import LIVE_WAIT, error_for, from_exception
 from ferryman.links.profile import Output, Profile
 from ferryman.links.select import Choice, choose
 
@@ -325,7 +325,9 @@ def _note(profile: Profile, choice: Choice, verified: Any) -> str:
 def _refuse(info: dict[str, Any], options: GrabOptions) -> None:
     """What no download can fix, said before a byte is fetched."""
     if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
-        raise FerrymanError("content.live", f"{info.get('title') or 'this'} is live or upcoming")
+        raise ServerWait(
+            "content.live", f"{info.get('title') or 'this'} is live or upcoming", LIVE_WAIT
+        )
     formats = info.get("formats") or ()
     if info.get("_has_drm") or (formats and all(f.get("has_drm") for f in formats)):
         raise FerrymanError("content.drm", "every format of this video is DRM-protected")
