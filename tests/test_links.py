@@ -337,3 +337,18 @@ def test_staging_a_file_the_job_owns_links_it_instead_of_copying(tmp_path: Path)
     assert staged.size == made.stat().st_size
     assert (tmp_path / "w.mp4").stat().st_ino == made.stat().st_ino  # one file, two names
     assert not (tmp_path / "w.mp4.part").exists()
+
+
+def _asks_to_wait(progress: object) -> None:
+    """A child target (module level: ``spawn`` imports it) that meets a live stream."""
+    raise ServerWait("content.live", "the premiere has not begun", 900)
+
+
+async def test_a_server_wait_in_the_child_arrives_with_its_seconds() -> None:
+    """grab runs in a child process: a wait it meets must reach the fetch stage as a
+    wait (uncounted, for that long), not as a plain failure."""
+    from ferryman.media.child import run_in_child
+
+    with pytest.raises(ServerWait) as caught:
+        await run_in_child(_asks_to_wait, {}, on_progress=None, timeout=60)
+    assert (caught.value.code, caught.value.seconds) == ("content.live", 900)

@@ -48,10 +48,8 @@ class GrabOptions:
     max_duration: float = 0.0  # seconds; 0: no limit
     max_size: int = 0  # bytes; 0: no limit
     playlist_max: int = 50
-    socket_timeout: float = 60.0
-    user_agent: str | None = None
+    socket_timeout: float = 60.0  # yt-dlp keeps its own browser-like User-Agent
     retries: int = 3
-    proxy: str | None = None
     ffmpeg: str = "auto"  # links.ffmpeg: a binary for MP3/Opus (see media.ffmpeg_audio)
 
 
@@ -73,11 +71,8 @@ def grab(
     curve = _Curve(progress, event)
     try:
         _grab(url, profile, root, options, curve, event)
-    except ServerWait as wait:
-        event("wait", wait.seconds)
-        raise
     except FerrymanError:
-        raise
+        raise  # a ServerWait too: run_in_child hands its seconds to the fetch stage
     except Exception as exc:  # yt-dlp's own: DownloadError, ExtractorError, network…
         raise _coded(exc) from exc
 
@@ -133,10 +128,6 @@ def _params(options: GrabOptions, profile: Profile) -> dict[str, Any]:
     }
     if options.cookies_file:
         params["cookiefile"] = options.cookies_file
-    if options.user_agent:
-        params["http_headers"] = {"User-Agent": options.user_agent}
-    if options.proxy:
-        params["proxy"] = options.proxy
     return params
 
 
@@ -177,9 +168,9 @@ def _one(
 
     _refuse(info, options)
     work.mkdir(parents=True, exist_ok=True)
-    choice = _remembered(work, info) or choose(info.get("formats") or [info], profile)
+    formats = info.get("formats") or [info]
+    choice = choose(_remembered(work, formats), profile)
     (work / "choice.json").write_text(json.dumps(list(choice.format_ids)))
-    (work / "note.txt").write_text(choice.note)
     downloads = [f for f in (choice.video, choice.audio) if f is not None]
     sizes = [_expected_size(f, info) for f in downloads]
     if options.max_size and sum(sizes) > options.max_size:
@@ -202,7 +193,7 @@ def _one(
     for fmt, size in zip(downloads, sizes, strict=True):
         share = (size or 1) / total * (1 - convert_share)
         start = done_before
-        path = work / f"{safe_name(str(fmt['format_id']), 'f')}.{fmt.get('ext') or 'bin'}"
+        path = _download_path(work, fmt)
         _download(ydl, info, fmt, path, _scaled(curve, start, share), curve, options.max_size)
         fetched.append(path)
         done_before += share
@@ -250,7 +241,7 @@ def _streamed(
     from ferryman.links import make
     from ferryman.media.ffmpeg_audio import StreamingEncoder
 
-    path = work / f"{safe_name(str(fmt['format_id']), 'f')}.{fmt.get('ext') or 'bin'}"
+    path = _download_path(work, fmt)
     partial = work / ("making" + profile.suffix)
     duration = info.get("duration")
     shares = {"download": 0.0, "encode": 0.0}
@@ -340,25 +331,22 @@ def _refuse(info: dict[str, Any], options: GrabOptions) -> None:
         )
 
 
-def _remembered(work: Path, info: dict[str, Any]) -> Choice | None:
-    """The formats chosen before a restart, when the page still offers them: a new
-    choice would leave the half-fetched files of the first one unused."""
+def _remembered(work: Path, formats: list[Any]) -> list[Any]:
+    """The formats to choose from: after a restart only those chosen before, when the
+    page still offers them all (a new choice would leave the half-fetched files of the
+    first unused); choosing among them gives the same choice and the same words."""
     try:
         ids = json.loads((work / "choice.json").read_text())
     except (OSError, ValueError):
-        return None
-    by_id = {str(f.get("format_id")): f for f in info.get("formats") or ()}
-    if not ids or not all(i in by_id for i in ids):
-        return None
-    from ferryman.links.select import has_video, short_side
+        return formats
+    kept = [f for f in formats if str(f.get("format_id")) in ids]
+    return kept if ids and len(kept) == len(ids) else formats
 
-    picked = [by_id[i] for i in ids]
-    video = next((f for f in picked if has_video(f)), None)
-    audio = next((f for f in picked if f is not video), None)
-    height = short_side(video) if video is not None else None
-    note_file = work / "note.txt"
-    note = note_file.read_text() if note_file.exists() else ""
-    return Choice(video, audio, height, None, note)
+
+def _download_path(work: Path, fmt: Mapping[str, Any]) -> Path:
+    """Where one format's download goes: the same name after a restart, so yt-dlp
+    resumes it."""
+    return work / f"{safe_name(str(fmt['format_id']), 'f')}.{fmt.get('ext') or 'bin'}"
 
 
 def _download(

@@ -19,14 +19,14 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from ferryman.errors import FerrymanError
+from ferryman.errors import FerrymanError, ServerWait
 
 POLL_INTERVAL = 0.02  # seconds between looks at the pipe
 TERM_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 # Messages from the child: ("progress", fraction), ("event", name, value), then
-# ("ok",) or ("error", code, message).
+# ("ok",) or ("error", code, message, wait) (wait: a ServerWait's seconds, else None).
 _Message = tuple[Any, ...]
 EventHandler = Callable[[str, Any], None]
 
@@ -45,8 +45,9 @@ async def run_in_child(
     ``on_event`` in order, before the outcome (progress reports may be thinned out).
 
     Raises ``media.convert_timeout`` after ``timeout`` seconds, the child's own
-    FerrymanError (same code) if it raised one, and ``media.convert_failed`` if it
-    raised anything else or died. On timeout and on cancellation the child is killed.
+    FerrymanError (same code; a ``ServerWait`` keeps its seconds) if it raised one, and
+    ``media.convert_failed`` if it raised anything else or died. On timeout and on
+    cancellation the child is killed.
     """
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
@@ -120,7 +121,10 @@ def _raise_for(
     if outcome[0] == "ok":
         return
     if outcome[0] == "error":
-        raise FerrymanError(str(outcome[1]), str(outcome[2]))
+        code, message, wait = outcome[1], outcome[2], outcome[3]
+        if wait is not None:
+            raise ServerWait(str(code), str(message), int(wait))
+        raise FerrymanError(str(code), str(message))
     process.join(TERM_GRACE)
     raise FerrymanError(
         "media.convert_failed",
@@ -192,10 +196,12 @@ def _child_main(
     try:
         target(**kwargs, **extra, progress=send)
     except FerrymanError as exc:
-        sender.send(("error", exc.code, exc.message))
+        wait = exc.seconds if isinstance(exc, ServerWait) else None
+        sender.send(("error", exc.code, exc.message, wait))
     except BaseException as exc:  # the parent must hear about anything, even KeyboardInterrupt
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        sender.send(("error", "media.convert_failed", f"{_describe(target, kwargs)}: {detail}"))
+        failed = f"{_describe(target, kwargs)}: {detail}"
+        sender.send(("error", "media.convert_failed", failed, None))
     else:
         sender.send(("ok",))
     finally:

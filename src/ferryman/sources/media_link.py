@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ferryman.errors import FerrymanError, ServerWait
+from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.links.canonical import canonical, host_of, is_platform
 from ferryman.links.profile import Profile
@@ -121,10 +121,10 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
     if hit is not None:
         await asyncio.to_thread(cache.restore, hit, out)
         log.info("%s: from the cache (made %.0f s ago)", ref.cache_key, cache.clock() - hit.at)
-        return _fetched(out, hit.done, cached=True)
+        return await asyncio.to_thread(_fetched, out, hit.done, cached=True)
 
     started = time.monotonic()
-    state: dict[str, Any] = {"fraction": 0.0, "bytes": {}, "wait": None, "extractor": None}
+    state: dict[str, Any] = {"fraction": 0.0, "bytes": {}, "extractor": None}
 
     def report() -> None:
         if plan.on_progress is None:
@@ -154,8 +154,6 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
     def on_event(name: str, value: Any) -> None:
         if name == "bytes" and isinstance(value, dict):
             state["bytes"] = value
-        elif name == "wait":
-            state["wait"] = int(value)
         elif name == "made" and isinstance(value, dict):
             state["extractor"] = value.get("extractor")
 
@@ -165,7 +163,6 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         max_size=int(links.max_size),
         playlist_max=links.playlist_max,
         socket_timeout=min(plan.network.stall_seconds, 120.0),
-        user_agent=None,  # yt-dlp's own browser-like agent: sites refuse unknown ones
         ffmpeg=links.ffmpeg,
     )
     try:
@@ -184,16 +181,19 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
     except FerrymanError as exc:
         extractor = _extractor_named(exc.message) or _extractor_guess(ref.url)
         await asyncio.to_thread(record, settings.data_dir, extractor, exc.code)
-        if state["wait"] is not None and not isinstance(exc, ServerWait):
-            raise ServerWait(exc.code, exc.message, state["wait"]) from exc
         raise
-    done = grabbing.read_done(plan.folder)
     extractor = str(state["extractor"] or _extractor_guess(ref.url))
     await asyncio.to_thread(record, settings.data_dir, extractor, None)
-    fetched = _fetched(out, done, cached=False)
-    files = sorted(str(entry["file"]) for entry in done.values())
-    await asyncio.to_thread(cache.put, ref.cache_key, out, files, done)
-    return fetched
+    return await asyncio.to_thread(_kept, plan.folder, out, cache, ref.cache_key)
+
+
+def _kept(folder: Path, out: Path, cache: Any, key: str) -> Fetched:
+    """What grab made, also kept in the result cache (blocking: a thread's work)."""
+    from ferryman.links.grab import read_done
+
+    done = read_done(folder)
+    cache.put(key, out, sorted(str(entry["file"]) for entry in done.values()), done)
+    return _fetched(out, done, cached=False)
 
 
 def _fetched(out: Path, done: dict[str, Any], *, cached: bool) -> Fetched:
