@@ -70,18 +70,19 @@ def write_media(
     seconds: float = SECONDS,
     fmt: str | None = None,
     options: dict[str, str] | None = None,
+    vcodec: str = "libx264",
+    acodec: str = "aac",
 ) -> Path:
     """A clip: moving frames of ``size`` (None: sound only) and a 440 Hz tone."""
     with av.open(str(path), "w", format=fmt, options=options or {}) as out:
         video = None
         if size is not None:
-            video = out.add_stream(
-                "libx264", rate=FPS, options={"preset": "ultrafast", "g": str(FPS)}
-            )
+            x264 = {"preset": "ultrafast"} if vcodec == "libx264" else {}
+            video = out.add_stream(vcodec, rate=FPS, options={**x264, "g": str(FPS)})
             video.width, video.height = size
             video.pix_fmt = "yuv420p"
         if audio:
-            sound = out.add_stream("aac", rate=48_000)
+            sound = out.add_stream(acodec, rate=48_000)
             sound.layout = "stereo"
         if video is not None:
             for i in range(round(seconds * FPS)):

@@ -313,3 +313,33 @@ async def test_a_page_of_several_videos_gives_one_unless_the_playlist_is_asked(
     mp3s = Profile(Output.MP3, None, 96, playlist=True)
     _, state, _, _ = await _deliver(capped, url, mp3s, dest=f"library:{few}")
     assert state is JobState.DONE and len(_made(few)) == 1
+
+
+@pytest.mark.parametrize(
+    ("vcodec", "acodec", "size"),
+    [("libx264", "libopus", (640, 360)), ("mpeg4", "aac", (1280, 720))],
+    ids=["h264-opus-sound-re-encoded", "mpeg4-too-large-transcoded"],
+)
+async def test_a_source_that_does_not_play_everywhere_is_made_into_h264_aac(
+    tmp_path: Path, link_settings: Settings, vcodec: str, acodec: str, size: tuple[int, int]
+) -> None:
+    """Opus sound beside H.264 (YouTube's usual pair): only the sound is re-encoded;
+    MPEG-4 Part 2 above the height asked: the segmented transcoder, scaled. Either way
+    an MP4 of H.264 and AAC, as long as the source, with its title in the tags."""
+    from tests.mediaserve import write_media
+
+    clip = write_media(
+        tmp_path / "odd.mkv", size=size, audio=True, seconds=3.0, vcodec=vcodec, acodec=acodec
+    )
+    with serving() as web:
+        web.add("/odd.mkv", clip.read_bytes(), content_type="video/x-matroska")
+        _, state, made, files = await _deliver(
+            link_settings, web.url("/odd.mkv"), Profile(Output.VIDEO, 360)
+        )
+    assert state is JobState.DONE, made
+    (mp4,) = files
+    duration, got, codec, _ = _streams(mp4)
+    assert got == (640, 360) and codec == "aac" and abs(duration - 3.0) <= 1.0
+    with av.open(str(mp4)) as media:
+        assert media.streams.video[0].codec_context.name == "h264"
+        assert media.metadata.get("title") == "odd"

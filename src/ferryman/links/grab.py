@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -236,7 +237,6 @@ def _streamed(
     """Download the sound and encode it at once, the encoder reading the download as it
     grows (``media.ffmpeg_audio.StreamingEncoder``): the encode hides behind the
     download, or the download behind the encode, instead of following it."""
-    import threading
 
     from ferryman.links import make
     from ferryman.media.ffmpeg_audio import StreamingEncoder
@@ -453,6 +453,9 @@ class _Curve:
     download in flight (for the speed and ETA a person sees)."""
 
     def __init__(self, send: Callable[[float], None], event: Event) -> None:
+        # Both the download (this thread) and a streaming encoder's progress reader
+        # report: one pipe to the parent, so one sender at a time.
+        self._lock = threading.Lock()
         self._send = send
         self._event = event
         self._entry = 0
@@ -466,20 +469,20 @@ class _Curve:
         """Send the overall value when it has risen by a step worth a message (a join
         reports every packet: tens of thousands) or reached the end."""
         value = (self._entry + min(max(fraction, 0.0), 1.0)) / self._entries
-        if value >= self._last + STEP or (value >= 1.0 > self._last):
-            self._last = value
-            self._send(value)
+        with self._lock:
+            if value >= self._last + STEP or (value >= 1.0 > self._last):
+                self._last = value
+                self._send(value)
 
     def bytes(self, state: dict[str, Any]) -> None:
-        self._event(
-            "bytes",
-            {
-                "done": state.get("downloaded_bytes"),
-                "total": state.get("total_bytes") or state.get("total_bytes_estimate"),
-                "speed": state.get("speed"),
-                "eta": state.get("eta"),
-            },
-        )
+        seen = {
+            "done": state.get("downloaded_bytes"),
+            "total": state.get("total_bytes") or state.get("total_bytes_estimate"),
+            "speed": state.get("speed"),
+            "eta": state.get("eta"),
+        }
+        with self._lock:
+            self._event("bytes", seen)
 
 
 class _Quiet:

@@ -49,8 +49,10 @@ def transcode_audio_only(
     *,
     audio_bitrate: int = 128_000,
     progress: Callable[[float], None] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> None:
-    """Copy the video of ``src`` and re-encode its main audio to AAC, into MP4 ``dst``.
+    """Copy the video of ``src`` and re-encode its main audio to AAC, into MP4 ``dst``
+    (with ``tags``, title and the like, in its header).
 
     The audio taken is the track flagged default (else the first), as stereo 48 kHz at
     ``audio_bitrate``; both tracks move back by the same start offset, so they stay in
@@ -58,7 +60,7 @@ def transcode_audio_only(
     ``media.convert_failed``; a partial ``dst`` is removed.
     """
     with removing_on_failure(src, dst, "audio transcode"):
-        _transcode_audio(src, dst, audio_bitrate, Progress(progress))
+        _transcode_audio(src, dst, audio_bitrate, Progress(progress), tags or {})
 
 
 def extract_audio(
@@ -86,7 +88,9 @@ def main_audio(container: InputContainer) -> AudioStream | None:
     return first_streams(container)[1]
 
 
-def _transcode_audio(src: Path, dst: Path, bitrate: int, progress: Progress) -> None:
+def _transcode_audio(
+    src: Path, dst: Path, bitrate: int, progress: Progress, tags: dict[str, str]
+) -> None:
     with av.open(str(src)) as inp:
         video, _ = first_streams(inp)
         audio = main_audio(inp)
@@ -97,6 +101,7 @@ def _transcode_audio(src: Path, dst: Path, bitrate: int, progress: Progress) -> 
         start = Fraction(inp.start_time or 0, av.time_base)
         progress.start(_duration(inp))
         with av.open(str(dst), "w", format="mp4", options=MP4_OPTIONS) as out:
+            out.metadata.update(tags)
             copier = Timestamps(inp, video, out)  # offsets by the same start as ``start``
             sound = _AudioEncoder(out, audio, "aac", AUDIO_RATE, 2, bitrate, start)
             for packet in inp.demux([video, audio]):

@@ -56,15 +56,16 @@ def video_file(
     joined = work / "joined.mkv"
     join(picture, sound, joined, keep_sound, {}, lambda f: progress(f * 0.1), fmt="matroska")
     encoded = work / "encoded.mp4"
-    if picture_ok:
-        transcode_audio_only(joined, encoded, progress=lambda f: progress(0.1 + f * 0.8))
-    else:
-        settings = EncodeSettings(max_height=max_height or 4320)
-        transcode_resumable(
-            joined, encoded, work / "parts", settings, progress=lambda f: progress(0.1 + f * 0.8)
-        )
-        if not keep_sound:
-            _drop_sound(encoded, work)
+    if picture_ok:  # only the sound re-encoded, straight into the result, tags and all
+        transcode_audio_only(joined, dst, progress=lambda f: progress(0.1 + f * 0.9), tags=tags)
+        joined.unlink(missing_ok=True)
+        return
+    settings = EncodeSettings(max_height=max_height or 4320)
+    transcode_resumable(
+        joined, encoded, work / "parts", settings, progress=lambda f: progress(0.1 + f * 0.8)
+    )
+    if not keep_sound:
+        _drop_sound(encoded, work)
     join(encoded, None, dst, keep_sound, tags, lambda f: progress(0.9 + f * 0.1))
     for leftover in (joined, encoded):
         leftover.unlink(missing_ok=True)
