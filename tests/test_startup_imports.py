@@ -36,6 +36,8 @@ HEAVY = (
 )
 # `--help` reads no settings and opens no store.
 NOT_FOR_HELP = ("pydantic", "pydantic_settings", "sqlalchemy", "asyncio", "ferryman.config")
+# `status` with no job names no input: the source modules (and what they import) stay out.
+NOT_FOR_EMPTY_STATUS = ("ferryman.sources.builtin", "ferryman.sources.http", "ferryman.links")
 
 _PROBE = """
 import json, sys
@@ -73,3 +75,5 @@ def test_light_commands_load_nothing_heavy(tmp_path: Path, words: list[str]) -> 
     assert _loaded(modules, HEAVY) == []
     if words == ["--help"]:
         assert _loaded(modules, NOT_FOR_HELP) == []
+    if words[0] == "status":
+        assert _loaded(modules, NOT_FOR_EMPTY_STATUS) == []

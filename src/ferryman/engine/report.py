@@ -6,14 +6,20 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import ERRORS, spec_for
 from ferryman.model import ItemState, Job, JobState
-from ferryman.sources.base import SourceRegistry
-from ferryman.sources.builtin import default_sources
 from ferryman.store.rows import summarise_items
 
 if TYPE_CHECKING:  # `ferryman status` reads through the light store, without SQLAlchemy
+    from ferryman.sources.base import SourceRegistry
     from ferryman.store import Store
 
 _PENDING = [s for s in ItemState if not s.terminal]
+
+
+def _sources() -> SourceRegistry:
+    """Loaded only to name a job's input: an empty ``status`` answers without them."""
+    from ferryman.sources.builtin import default_sources
+
+    return default_sources()
 
 
 def counts(by_state: dict[str, int]) -> dict[str, int]:
@@ -36,7 +42,7 @@ def job_status(
     return {
         "id": job.id,
         "name": job.name,
-        "source": (sources or default_sources()).describe(job.source),
+        "source": (sources or _sources()).describe(job.source),
         "dest": job.dest,
         "state": job.state.value,
         "paused": job.paused,
@@ -55,7 +61,9 @@ def status_of(
     jobs: list[Job], per_job: dict[int, dict[str, int]], sources: SourceRegistry | None = None
 ) -> dict[str, Any]:
     """Every job with its counts (``per_job``: item states by job, as the store counts)."""
-    registry = sources or default_sources()
+    if not jobs:
+        return {"jobs": []}
+    registry = sources or _sources()
     return {"jobs": [job_status(j, per_job.get(j.id, {}), registry) for j in jobs]}
 
 
@@ -66,7 +74,7 @@ async def report(
     job = await store.get_job(job_id)
     rows = await store.job_items(job_id)
     summary = job.summary or summarise_items(job, rows, store.clock())
-    summary["source"] = (sources or default_sources()).describe(job.source)
+    summary["source"] = (sources or _sources()).describe(job.source)
     summary["state"] = job.state.value  # a stored summary may predate a retry's start
     summary["fetched_as"] = (await store.source_memos(job_id)).get("fetch.note")
     if summary["error"]:
