@@ -72,6 +72,12 @@ def _made(library: Path) -> list[Path]:
     return sorted(p for p in library.rglob("*") if p.is_file() and p.name != "manifest.json")
 
 
+def _moov_first(path: Path) -> bool:
+    """The MP4's index (moov) comes before its media data (mdat)."""
+    data = path.read_bytes()
+    return 0 <= data.find(b"moov") < data.find(b"mdat")
+
+
 def _streams(path: Path) -> tuple[float, tuple[int, int] | None, str | None, int | None]:
     with av.open(str(path)) as media:
         video = media.streams.video[0] if media.streams.video else None
@@ -108,11 +114,16 @@ async def test_hls_with_separate_audio_becomes_an_mp3_at_the_asked_bitrate(
     assert made is not None and f"MP3 {kbps} kbps" in made
 
 
+@pytest.mark.parametrize("joiner", ["auto", "off"])
 async def test_720p_takes_the_best_variant_that_fits_and_merges_its_sound(
-    link_settings: Settings, server: FaultServer
+    link_settings: Settings, server: FaultServer, joiner: str
 ) -> None:
+    """Joined by an ffmpeg binary (auto, imageio-ffmpeg's here) or by PyAV (off)."""
+    settings = link_settings.model_copy(
+        update={"links": link_settings.links.model_copy(update={"ffmpeg": joiner})}
+    )
     _, state, made, files = await _deliver(
-        link_settings, server.url("/hls/master.m3u8"), Profile(Output.VIDEO, 720)
+        settings, server.url("/hls/master.m3u8"), Profile(Output.VIDEO, 720)
     )
     assert state is JobState.DONE, made
     (mp4,) = files
@@ -121,6 +132,11 @@ async def test_720p_takes_the_best_variant_that_fits_and_merges_its_sound(
     assert codec == "aac"  # the separate audio rendition, merged
     assert abs(duration - SECONDS) <= 1.0
     assert made == "asked 720p; delivered 720p"
+    with av.open(str(mp4)) as media:
+        assert media.metadata.get("title")  # the page's title, tagged by either joiner
+        starts = [float((s.start_time or 0) * s.time_base) for s in media.streams]
+        assert all(abs(start) < 0.1 for start in starts), starts  # both begin at zero
+        assert _moov_first(mp4)  # plays while it loads
     # Staged by a hard link with the hash its maker computed: the manifest's is the file's.
     from tests.engine_helpers import library_files
 

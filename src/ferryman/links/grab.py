@@ -51,7 +51,7 @@ class GrabOptions:
     playlist_max: int = 50
     socket_timeout: float = 60.0  # yt-dlp keeps its own browser-like User-Agent
     retries: int = 3
-    ffmpeg: str = "auto"  # links.ffmpeg: a binary for MP3/Opus (see media.ffmpeg_audio)
+    ffmpeg: str = "auto"  # links.ffmpeg: a binary for MP3/Opus and joins (media.ffmpeg_binary)
 
 
 def grab(
@@ -180,11 +180,12 @@ def _one(
             f"about {sum(sizes) / 1e6:.0f} MB, over links.max_size"
             f" ({options.max_size / 1e6:.0f} MB)",
         )
-    from ferryman.media.ffmpeg_audio import find_ffmpeg
+    from ferryman.media.ffmpeg_binary import find_ffmpeg
 
-    ffmpeg = find_ffmpeg(options.ffmpeg) if profile.output in _STREAMED else None
+    ffmpeg = find_ffmpeg(options.ffmpeg)
     name = _file_name(info, profile)
-    if ffmpeg is not None and len(downloads) == 1 and _pipes(downloads[0]):
+    streams = profile.output in _STREAMED and len(downloads) == 1 and _pipes(downloads[0])
+    if ffmpeg is not None and streams:
         made = _streamed(ydl, info, downloads[0], profile, work, out / name, ffmpeg, options, curve)
         return _record(info, profile, choice, name, made)
     convert_share = make.cost_share(profile, choice)
@@ -235,11 +236,11 @@ def _streamed(
     curve: _Curve,
 ) -> Any:
     """Download the sound and encode it at once, the encoder reading the download as it
-    grows (``media.ffmpeg_audio.StreamingEncoder``): the encode hides behind the
+    grows (``media.ffmpeg_binary.StreamingEncoder``): the encode hides behind the
     download, or the download behind the encode, instead of following it."""
 
     from ferryman.links import make
-    from ferryman.media.ffmpeg_audio import StreamingEncoder
+    from ferryman.media.ffmpeg_binary import StreamingEncoder
 
     path = _download_path(work, fmt)
     partial = work / ("making" + profile.suffix)

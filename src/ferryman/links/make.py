@@ -89,7 +89,7 @@ def make_output(
         sound = fetched[1] if len(fetched) > 1 else None
         keep_sound = profile.output is not Output.MUTE
         linkout.video_file(
-            picture, sound, partial, work, keep_sound, profile.height, tags, progress
+            picture, sound, partial, work, keep_sound, profile.height, tags, progress, ffmpeg
         )
     return finish_output(info, profile, partial, target, fetched)
 

@@ -42,8 +42,10 @@ def video_file(
     max_height: int | None,
     tags: dict[str, str],
     progress: Progress,
+    ffmpeg: str | None = None,
 ) -> None:
-    """Write MP4 ``dst`` from ``picture`` (and ``sound``, a separate download, if any).
+    """Write MP4 ``dst`` from ``picture`` (and ``sound``, a separate download, if any);
+    a join that only copies goes through the ``ffmpeg`` binary when one is given.
 
     Raises ``media.convert_failed``; a partial ``dst`` is removed."""
     from ferryman.media.audio import transcode_audio_only
@@ -51,7 +53,13 @@ def video_file(
 
     picture_ok, sound_codec = _facts(picture, sound, keep_sound, max_height)
     if picture_ok and sound_codec in (None, "aac"):
-        join(picture, sound, dst, keep_sound, tags, progress)
+        if ffmpeg is not None:
+            from ferryman.media.ffmpeg_binary import join_copy
+
+            seconds = max(_length(p) for p in (picture, sound) if p is not None)
+            join_copy(ffmpeg, picture, sound, dst, keep_sound, tags, seconds or None, progress)
+        else:
+            join(picture, sound, dst, keep_sound, tags, progress)
         return
     joined = work / "joined.mkv"
     join(picture, sound, joined, keep_sound, {}, lambda f: progress(f * 0.1), fmt="matroska")
@@ -81,13 +89,13 @@ def audio_file(
     ffmpeg: str | None = None,
 ) -> None:
     """Write ``dst`` as ``fmt`` (mp3, opus at ``kbps``; m4a with AAC copied) with tags;
-    MP3 and Opus through the ``ffmpeg`` binary when one is given (see ffmpeg_audio)."""
+    MP3 and Opus through the ``ffmpeg`` binary when one is given (see ffmpeg_binary)."""
     from ferryman.media.audio import extract_audio
 
     if fmt not in ("mp3", "m4a", "opus"):
         raise FerrymanError("media.convert_failed", f"no audio format {fmt}")
     if ffmpeg is not None and fmt in ("mp3", "opus"):
-        from ferryman.media.ffmpeg_audio import encode_audio
+        from ferryman.media.ffmpeg_binary import encode_audio
 
         with av.open(str(src)) as inp:
             seconds = inp.duration / av.time_base if inp.duration else None
@@ -210,6 +218,11 @@ def _start_of(container: InputContainer, stream: VideoStream | AudioStream) -> i
     if stream.start_time is not None and stream.time_base is not None:
         return round(Fraction(stream.start_time) * stream.time_base * av.time_base)
     return container.start_time or 0
+
+
+def _length(path: Path) -> float:
+    with av.open(str(path)) as container:
+        return _seconds_of(container)
 
 
 def _seconds_of(container: InputContainer) -> float:
