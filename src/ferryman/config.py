@@ -276,6 +276,42 @@ class LinksSettings(BaseModel):
     )
 
 
+class WebSettings(BaseModel):
+    """``ferryman web``: the page and the API."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = Field(
+        "127.0.0.1", description="Address to listen on; any but loopback needs web.tokens."
+    )
+    port: int = Field(8080, ge=0, le=65535)
+    tokens: list[str] = Field(
+        default_factory=list,
+        description="API tokens, stored hashed (sha256:<hex>, from `ferryman web token`);"
+        " empty: no login, allowed on loopback only.",
+    )
+    link_ttl: float = Field(86400.0, gt=0, description="Seconds a download link stays valid.")
+    stuck_after: float = Field(
+        300.0, gt=0, description="Seconds without progress before a running job is flagged."
+    )
+    max_upload: ByteSize = Field(20 * 1024**3, description="Largest upload.")
+    allow_private_links: bool = Field(
+        False,
+        description="Take links to loopback, private and link-local addresses (home"
+        " networks, tests); off: refused with link.blocked.",
+    )
+    rate_limit: int = Field(120, ge=1, description="API requests a minute per token.")
+
+
+class ResultsSettings(BaseModel):
+    """Where the ``link:`` destination keeps finished files for download."""
+
+    model_config = ConfigDict(extra="forbid")
+    dir: Path | None = Field(None, description="Results folder; empty: <data_dir>/results.")
+    retention: float = Field(
+        7 * 86400.0, gt=0, description="Seconds a result is kept before it is deleted."
+    )
+
+
 class Settings(BaseModel):
     """Everything ferryman can be told; see ``ferryman config show``."""
 
@@ -312,6 +348,8 @@ class Settings(BaseModel):
     webdav: WebdavSettings = Field(default_factory=WebdavSettings)
     torbox: TorboxSettings = Field(default_factory=TorboxSettings)  # type: ignore[arg-type]
     links: LinksSettings = Field(default_factory=LinksSettings)  # type: ignore[arg-type]
+    web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
+    results: ResultsSettings = Field(default_factory=ResultsSettings)  # type: ignore[arg-type]
     passwords: list[str] = Field(
         default_factory=list, description="Tried on every encrypted archive, after the job's."
     )
@@ -338,6 +376,10 @@ class Settings(BaseModel):
     @property
     def library(self) -> Path:
         return self.library_dir or self.data_dir / "library"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.results.dir or self.data_dir / "results"
 
     @property
     def database(self) -> str:

@@ -456,6 +456,54 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The job has ended already: `ferryman retry JOB` runs it again, or"
         " `ferryman remove JOB` removes it.",
     ),
+    # the web page and API
+    ErrorSpec(
+        "request.invalid",
+        False,
+        "Fix the request as the message says; /api/docs describes every field.",
+    ),
+    ErrorSpec(
+        "auth.required",
+        False,
+        "Send `Authorization: Bearer TOKEN` (a token from `ferryman web token`), or log in"
+        " on the page.",
+    ),
+    ErrorSpec("auth.csrf", False, "Reload the page and try again."),
+    ErrorSpec(
+        "rate.limited", True, "Too many requests: wait the seconds Retry-After says, then retry."
+    ),
+    ErrorSpec(
+        "link.expired",
+        False,
+        "Download links expire after web.link_ttl: open the job on the page (links renew"
+        " themselves) or POST /api/v1/jobs/JOB/links for new ones.",
+    ),
+    ErrorSpec(
+        "link.tampered",
+        False,
+        "This link was changed or made by another server: copy it again from the page.",
+    ),
+    ErrorSpec(
+        "link.gone",
+        False,
+        "The result is no longer kept (results.retention): retry the job to make it again.",
+    ),
+    ErrorSpec(
+        "link.blocked",
+        False,
+        "Links to this machine, to private networks and to cloud metadata are refused;"
+        " on a home network, set web.allow_private_links = true.",
+    ),
+    ErrorSpec(
+        "upload.not_found", False, "Start the upload again: this one is unknown or finished."
+    ),
+    ErrorSpec(
+        "upload.offset",
+        False,
+        "Resume from the offset the server gave (GET /api/v1/uploads/ID says where).",
+    ),
+    ErrorSpec("upload.too_large", False, "The file is larger than web.max_upload allows."),
+    ErrorSpec("upload.incomplete", False, "Send the rest of the file before starting the job."),
 )
 
 ERRORS: dict[str, ErrorSpec] = {spec.code: spec for spec in _SPECS}

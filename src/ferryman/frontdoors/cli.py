@@ -17,6 +17,7 @@ from rich.text import Text
 from ferryman.errors import FerrymanError, spec_for
 from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_telegram import telegram_app
+from ferryman.frontdoors.cli_web import web_app
 from ferryman.frontdoors.terminal import (
     console,
     fail,
@@ -49,6 +50,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(service_app, name="service")
+app.add_typer(web_app, name="web")
 
 out = console()
 err = console(stderr=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.library import LibraryKind
+from ferryman.sinks.link import LinkKind
 from ferryman.sinks.telegram_kind import TelegramKind
 
 
 def default_sinks() -> SinkRegistry:
-    return SinkRegistry((LibraryKind(), TelegramKind()))
+    return SinkRegistry((LibraryKind(), LinkKind(), TelegramKind()))

@@ -1,0 +1,147 @@
+"""Who may use the server, how often, and which links it may fetch.
+
+- Tokens are kept hashed (``sha256:<hex>`` in ``web.tokens``): the settings never hold
+  one that works. With none configured the server answers anyone, so it refuses to
+  listen anywhere but loopback.
+- The page logs in with a token into an HttpOnly, SameSite=Strict cookie; a request
+  that changes something on the strength of that cookie must also carry the
+  ``X-Ferryman-CSRF`` header the page's script sets (a form on another site cannot).
+- A fixed window per token (or per address) limits requests, with ``RateLimit-*``
+  headers and 429 ``Retry-After``.
+- A link is refused (``link.blocked``) when its host resolves to loopback, private,
+  link-local, reserved or cloud-metadata addresses, unless ``web.allow_private_links``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import socket
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+
+from ferryman.errors import FerrymanError
+
+COOKIE = "ferryman_session"
+CSRF_HEADER = "x-ferryman-csrf"
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh token and the line that goes into ``web.tokens``."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, tokens: list[str]) -> None:
+    """Refuse to serve beyond this machine without a token to ask for."""
+    if not is_loopback(host) and not tokens:
+        raise FerrymanError(
+            "config.invalid",
+            f"web.host is {host}, reachable from other machines, and web.tokens is empty:"
+            " make a token with `ferryman web token` and add its sha256 line to web.tokens",
+        )
+
+
+class Tokens:
+    def __init__(self, hashed: list[str]) -> None:
+        self._hashed = [h.strip().lower() for h in hashed if h.strip()]
+
+    @property
+    def required(self) -> bool:
+        return bool(self._hashed)
+
+    def known(self, token: str | None) -> bool:
+        if not token:
+            return False
+        given = hash_token(token)
+        return any(hmac.compare_digest(given, h) for h in self._hashed)
+
+
+@dataclass(slots=True)
+class _Window:
+    start: float
+    used: int = 0
+
+
+@dataclass(slots=True)
+class RateLimiter:
+    """``limit`` requests per ``period`` seconds per key (a fixed window)."""
+
+    limit: int
+    period: float = 60.0
+    _windows: dict[str, _Window] = field(default_factory=dict)
+
+    def take(self, key: str, now: float | None = None) -> tuple[bool, int, float]:
+        """(allowed, remaining, seconds until the window resets)."""
+        now = time.monotonic() if now is None else now
+        window = self._windows.get(key)
+        if window is None or now - window.start >= self.period:
+            if len(self._windows) > 10_000:
+                self._windows.clear()  # old windows of many addresses: forget them
+            window = self._windows[key] = _Window(now)
+        reset = window.start + self.period - now
+        if window.used >= self.limit:
+            return False, 0, reset
+        window.used += 1
+        return True, self.limit - window.used, reset
+
+
+_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+def blocked_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip in _METADATA
+        or ip.is_loopback
+        or ip.is_private
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
+
+
+def check_link(url: str, resolve: bool = True) -> None:
+    """Raise ``link.blocked`` when a web link's host is, or resolves to, an address
+    inside this machine or a private network (SSRF: a server must not be made to
+    fetch from where only it can reach)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https", "dav", "davs"):
+        return  # not a web link (media:…, torbox:…, a path is refused elsewhere)
+    host = (parts.hostname or "").strip("[]")
+    if not host:
+        raise FerrymanError("link.invalid", "the link has no host")
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        if not resolve:
+            return
+        try:
+            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+        except OSError:
+            return  # unknown here: the fetch reports it with its own code
+        addresses = [str(info[4][0]) for info in infos]
+    for address in addresses:
+        if blocked_address(address):
+            raise FerrymanError(
+                "link.blocked", f"{host} is {address}, inside a private or local network"
+            )

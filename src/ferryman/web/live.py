@@ -1,0 +1,309 @@
+"""Live job views for the page and the API, and the numbered stream they travel on.
+
+``Tracker`` turns what happens into one view per job (state, phase, a progress that only
+rises, speed, ETA, counts, the error with its next step, the files to download). It is
+told by the engine's bus when the engine runs in this process, and by looking at the
+store every ``poll`` seconds when workers are other processes (``--no-engine``); either
+way a job that changed is looked up again at most every ``flush`` seconds.
+
+``Stream`` numbers every view it sends (``seq``) and keeps the last few thousand, so a
+client that reconnects with the last number it saw gets exactly what it missed. Its
+``epoch`` changes when the server restarts: a client with another epoch, or one too far
+behind, gets a ``snapshot`` of every job instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ferryman.engine.events import Event
+from ferryman.errors import spec_for
+from ferryman.model import ItemState, Job, JobState
+
+if TYPE_CHECKING:
+    from ferryman.store import Store
+    from ferryman.web.results import ResultFile
+
+log = logging.getLogger(__name__)
+
+FETCH_SHARE = 0.9  # of a fetched job's bar: the download (and making) before its items
+_DONE_ITEMS = (
+    ItemState.DELIVERED.value,
+    ItemState.SKIPPED.value,
+    ItemState.QUARANTINED.value,
+    ItemState.FAILED.value,
+    ItemState.CANCELLED.value,
+)
+
+
+@dataclass(slots=True)
+class _Live:
+    """What the bus said of a job since this process started."""
+
+    fetch_fraction: float | None = None
+    done: int | None = None
+    total: int | None = None
+    speed: float | None = None
+    eta: float | None = None
+    converting: float | None = None
+    phase: str | None = None
+    shown: float = 0.0  # the highest fraction sent: the bar never goes back
+    last_progress: float = field(default_factory=time.time)
+
+
+Files = Callable[[Job], dict[str, Any]]  # a link job's files and zip, with signed URLs
+
+
+class Tracker:
+    """Job views, kept fresh; ``publish`` gets each changed one."""
+
+    def __init__(
+        self,
+        store: Store,
+        publish: Callable[[dict[str, Any]], None],
+        files: Files,
+        describe: Callable[[str], str],
+        *,
+        stuck_after: float,
+        flush: float = 0.2,
+    ) -> None:
+        self.store = store
+        self._publish = publish
+        self._files = files
+        self._describe = describe
+        self._stuck_after = stuck_after
+        self._flush = flush
+        self._live: dict[int, _Live] = {}
+        self._dirty: set[int] = set()
+        self._sent: dict[int, dict[str, Any]] = {}
+        self._wake = asyncio.Event()
+
+    # -- told by the bus (on the event loop) -------------------------------------------
+    def on_event(self, event: Event) -> None:
+        if event.job_id is None:
+            return
+        live = self._live.setdefault(event.job_id, _Live())
+        data = event.data
+        if event.kind == "job.fetching":
+            fraction = data.get("fraction")
+            if isinstance(fraction, int | float):
+                live.fetch_fraction = float(fraction)
+            live.done, live.total = data.get("done"), data.get("total")
+            live.speed, live.eta = data.get("speed"), data.get("eta")
+            live.phase = "fetching"
+            live.last_progress = time.time()
+        elif event.kind == "job.fetched":
+            live.fetch_fraction, live.phase = 1.0, "reading"
+            live.speed = live.eta = None
+        elif event.kind == "item.progress":
+            live.converting = data.get("fraction")
+            live.phase = "converting"
+            live.last_progress = time.time()
+        else:
+            live.last_progress = time.time()
+            live.phase = _PHASES.get(event.kind, live.phase)
+        self.touch(event.job_id)
+
+    def touch(self, job_id: int) -> None:
+        self._dirty.add(job_id)
+        self._wake.set()
+
+    # -- looked up -----------------------------------------------------------------------
+    async def view(self, job_id: int) -> dict[str, Any]:
+        job = await self.store.get_job(job_id)
+        counts = (await self.store.item_counts()).get(job_id, {})
+        return self._compose(job, counts)
+
+    async def views(self, limit: int = 200) -> list[dict[str, Any]]:
+        jobs = (await self.store.list_jobs())[-limit:]
+        per_job = await self.store.item_counts()
+        return [self._compose(job, per_job.get(job.id, {})) for job in reversed(jobs)]
+
+    def stuck(self) -> list[dict[str, Any]]:
+        """Running jobs that sent no progress for ``web.stuck_after`` (from the views sent)."""
+        return [v for v in self._sent.values() if v.get("stuck")]
+
+    async def run(self, poll: float | None) -> None:
+        """Send the views of changed jobs; with ``poll``, also look at the store that
+        often for changes made by other processes."""
+        next_poll = 0.0
+        while True:
+            timeout = None if poll is None else max(0.0, next_poll - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            if poll is not None and time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + poll
+                await self._poll()
+            await self._send_dirty()
+            await asyncio.sleep(self._flush)  # changes within one flush go out as one
+
+    async def _poll(self) -> None:
+        try:
+            views = await self.views()
+        except Exception:
+            log.exception("reading jobs for live views failed")
+            return
+        for view in views:
+            if self._sent.get(view["id"]) != view:
+                self._emit(view)
+
+    async def _send_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        if not dirty:
+            return
+        try:
+            per_job = await self.store.item_counts()
+            for job_id in sorted(dirty):
+                job = await self.store.get_job(job_id)
+                view = self._compose(job, per_job.get(job_id, {}))
+                if self._sent.get(job_id) != view:
+                    self._emit(view)
+        except Exception:
+            log.exception("reading jobs for live views failed")
+            self._dirty |= dirty
+
+    def _emit(self, view: dict[str, Any]) -> None:
+        self._sent[view["id"]] = view
+        self._publish({"type": "job", "job": view})
+
+    def _compose(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
+        live = self._live.get(job.id) or _Live()
+        total = sum(by_state.values())
+        finished = sum(by_state.get(s, 0) for s in _DONE_ITEMS)
+        fraction = self._fraction(job, live, finished, total)
+        live.shown = max(live.shown, fraction)
+        self._live[job.id] = live
+        running = not job.state.terminal and not job.paused and job.wait_reason is None
+        stuck = running and time.time() - live.last_progress > self._stuck_after
+        error = None
+        if job.error_code:
+            spec = spec_for(job.error_code)
+            error = {
+                "code": job.error_code,
+                "message": job.error_message or job.error_code,
+                "next": spec.next_step,
+                "retryable": spec.retryable,
+            }
+        return {
+            "id": job.id,
+            "name": job.name,
+            "source": self._describe(job.source),
+            "dest": job.dest,
+            "status": job.state.value,
+            "paused": job.paused,
+            "phase": _phase(job, live),
+            "waiting": job.wait_reason,
+            "stuck": stuck,
+            "progress": {
+                "fraction": round(live.shown, 4),
+                "bytes": live.done,
+                "total": live.total,
+                "speed": live.speed,
+                "eta_s": live.eta,
+            },
+            "counts": {"total": total, "finished": finished, **by_state},
+            "error": error,
+            "result": self._files(job) if job.dest.startswith("link:") else None,
+        }
+
+    @staticmethod
+    def _fraction(job: Job, live: _Live, finished: int, total: int) -> float:
+        if job.state is JobState.DONE:
+            return 1.0
+        items = finished / total if total and job.expanded else 0.0
+        if live.fetch_fraction is None and not job.source.startswith(_FETCHED):
+            return items * 0.999
+        fetched = live.fetch_fraction if live.fetch_fraction is not None else 0.0
+        if job.expanded or live.phase not in (None, "fetching"):
+            fetched = 1.0
+        return min(FETCH_SHARE * fetched + (1 - FETCH_SHARE) * items, 0.999)
+
+
+# Sources that are downloaded before they are read (their bar starts with the fetch).
+_FETCHED = ("http:", "https:", "media:", "dav:", "davs:", "torbox:", "tg:")
+
+_PHASES = {
+    "job.started": "reading",
+    "job.progress": "reading",
+    "job.expanded": "delivering",
+    "item.converting": "converting",
+    "item.converted": "delivering",
+    "album.delivered": "delivering",
+    "job.waiting": "waiting",
+    "job.resumed": "reading",
+}
+
+
+def _phase(job: Job, live: _Live) -> str:
+    if job.state.terminal:
+        return job.state.value
+    if job.state is JobState.NEEDS_PASSWORD:
+        return "needs_password"
+    if job.paused:
+        return "paused"
+    if job.wait_reason:
+        return "waiting"
+    return live.phase or "queued"
+
+
+class Stream:
+    """Numbered messages, the last ``keep`` of them kept for clients that reconnect."""
+
+    def __init__(self, keep: int = 5000) -> None:
+        self.epoch = f"{int(time.time() * 1000):x}"
+        self._seq = 0
+        self._kept: deque[dict[str, Any]] = deque(maxlen=keep)
+        self._changed = asyncio.Condition()
+        self.clients = 0
+
+    @property
+    def seq(self) -> int:
+        return self._seq
+
+    def publish(self, message: dict[str, Any]) -> None:
+        self._seq += 1
+        self._kept.append({"seq": self._seq, "epoch": self.epoch, **message})
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def since(self, seq: int, epoch: str | None) -> list[dict[str, Any]] | None:
+        """What came after ``seq``; None when that cannot be told (another epoch, or
+        older than what is kept): the client needs a snapshot."""
+        if epoch != self.epoch or seq > self._seq:
+            return None
+        if seq == self._seq:
+            return []
+        if not self._kept or self._kept[0]["seq"] > seq + 1:
+            return None
+        return [m for m in self._kept if m["seq"] > seq]
+
+    async def wait_after(self, seq: int, within: float) -> None:
+        """Return when a message after ``seq`` is there, or after ``within`` seconds."""
+        async with self._changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait_for(lambda: self._seq > seq), within)
+
+
+def wanted(message: dict[str, Any], jobs: set[int] | None) -> bool:
+    return jobs is None or message.get("job", {}).get("id") in jobs
+
+
+def file_view(result: ResultFile, url: str, expires: float) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "size": result.size,
+        "mime": result.mime,
+        "url": url,
+        "expires_at": expires,
+    }

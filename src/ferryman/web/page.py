@@ -1,0 +1,160 @@
+"""The page, rendered on the server: the form, and the job list as it is now (the script
+in ``static/app.js`` keeps it live; without the script the list still shows)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+_HEAD = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ferryman</title>
+<link rel="stylesheet" href="/static/app.css">
+<script src="/static/app.js" defer></script>
+</head>
+"""
+
+_QUALITIES = ("2160p", "1440p", "1080p", "720p", "480p", "360p", "best")
+_BITRATES = (320, 256, 192, 128, 96)
+
+
+def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> str:
+    return "".join(
+        f'<option value="{v}"{" selected" if v == chosen else ""}>{label.format(v)}</option>'
+        for v in values
+    )
+
+
+def main_page(views: list[dict[str, Any]], *, telegram: bool) -> str:
+    jobs = "".join(job_item(v) for v in views)
+    telegram_choice = (
+        '<label><input type="radio" name="dest" value="telegram"> Telegram</label>'
+        if telegram
+        else ""
+    )
+    return f"""{_HEAD}<body>
+<header>
+  <h1>ferryman</h1>
+  <p id="conn" role="status" hidden>Reconnecting…</p>
+</header>
+<main>
+<form id="start" novalidate>
+  <div class="field">
+    <label for="link">Link</label>
+    <textarea id="link" name="link" rows="2" autocomplete="off"
+      placeholder="https://… a video page, an archive or a file; one per line"></textarea>
+  </div>
+  <div class="field">
+    <label for="files">Files</label>
+    <input id="files" name="files" type="file" multiple>
+  </div>
+  <fieldset>
+    <legend>Output</legend>
+    <label for="output">Make</label>
+    <select id="output" name="output">
+      <option value="as_is">As they are</option>
+      <option value="video">Video (MP4)</option>
+      <option value="audio">Audio only</option>
+      <option value="mute">Video without sound</option>
+    </select>
+    <span class="for-video"><label for="quality">Quality</label>
+    <select id="quality" name="quality">{_options(_QUALITIES, "1080p")}</select></span>
+    <span class="for-audio"><label for="format">Format</label>
+    <select id="format" name="format">{_options(("mp3", "m4a", "opus"), "mp3")}</select>
+    <label for="bitrate">Bitrate</label>
+    <select id="bitrate" name="bitrate">{_options(_BITRATES, 192, "{} kbps")}</select></span>
+  </fieldset>
+  <fieldset>
+    <legend>Destination</legend>
+    <label><input type="radio" name="dest" value="link" checked> Download link</label>
+    <label><input type="radio" name="dest" value="library"> Library</label>
+    {telegram_choice}
+  </fieldset>
+  <button type="submit">Start</button>
+  <p id="form-error" class="error" role="alert"></p>
+  <p id="upload-state" role="status"></p>
+</form>
+<section aria-labelledby="jobs-title">
+  <h2 id="jobs-title">Jobs</h2>
+  <ul id="jobs">{jobs}</ul>
+</section>
+</main>
+</body>
+</html>
+"""
+
+
+def job_item(view: dict[str, Any]) -> str:
+    """One job as a list item (the script renders the same from the same data)."""
+    progress = view["progress"]
+    percent = round((progress.get("fraction") or 0) * 100)
+    error = view.get("error")
+    name = escape(view["name"])
+    parts = [
+        f'<li class="job" data-job="{view["id"]}" data-status="{escape(view["status"])}">',
+        f'<div class="title"><strong>{name}</strong> <span class="status">'
+        f"{escape(status_text(view))}</span></div>",
+        f'<progress max="100" value="{percent}" aria-label="Progress of {name}">'
+        f"{percent}%</progress>",
+        f'<div class="detail">{escape(detail_text(view))}</div>',
+    ]
+    if error:
+        parts.append(
+            f'<p class="error">{escape(error["message"])} <span class="next">'
+            f"{escape(error['next'])}</span></p>"
+        )
+    result = view.get("result") or {}
+    links = [
+        f'<a href="{escape(f["url"])}">Download {escape(f["name"])}</a>'
+        for f in result.get("files") or []
+    ]
+    if len(links) > 1 and (result.get("zip") or {}).get("url"):
+        links.append(f'<a href="{escape(result["zip"]["url"])}">Download all (zip)</a>')
+    if links:
+        parts.append('<div class="files">' + "".join(links) + "</div>")
+    parts.append("</li>")
+    return "".join(parts)
+
+
+def status_text(view: dict[str, Any]) -> str:
+    if view["status"] == "needs_password":
+        return "needs a password"
+    if view.get("stuck"):
+        return f"{view['phase']} — no progress for a while"
+    return str(view["phase"])
+
+
+def detail_text(view: dict[str, Any]) -> str:
+    progress = view["progress"]
+    bits = [f"{round((progress.get('fraction') or 0) * 100)}%"]
+    if progress.get("speed"):
+        bits.append(f"{progress['speed'] / 1e6:.1f} MB/s")
+    if progress.get("eta_s") is not None and view["status"] not in ("done", "failed"):
+        bits.append(f"{round(progress['eta_s'])} s left")
+    counts = view.get("counts") or {}
+    if counts.get("total"):
+        bits.append(f"{counts.get('finished', 0)}/{counts['total']} files")
+    if view.get("waiting"):
+        bits.append(str(view["waiting"]))
+    return " · ".join(bits)
+
+
+def login_page() -> str:
+    return f"""{_HEAD}<body>
+<header><h1>ferryman</h1></header>
+<main>
+<form id="login">
+  <div class="field">
+    <label for="token">Token</label>
+    <input id="token" name="token" type="password" autocomplete="current-password">
+  </div>
+  <button type="submit">Log in</button>
+  <p id="form-error" class="error" role="alert"></p>
+</form>
+</main>
+</body>
+</html>
+"""

@@ -1,0 +1,177 @@
+"""``ferryman web``: uvicorn serving the app, with the engine in the same process by
+default (one command on the embedded SQLite store), or without it (``--no-engine``:
+``ferryman run`` workers elsewhere share a PostgreSQL store; the live views then come
+from looking at the store every second).
+
+On SIGINT/SIGTERM uvicorn stops taking requests, then the engine stops gracefully, as
+``ferryman run`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ferryman.web import guard
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from ferryman.config import Settings
+    from ferryman.engine.events import EventBus
+    from ferryman.store import Store
+    from ferryman.web.app import Web
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 3600.0  # how often results past results.retention are deleted
+POLL_SECONDS = 1.0  # --no-engine: how often the store is looked at for changes
+ENGINE_POLL_SECONDS = 2.0  # with the engine: the bus tells; this flags stuck jobs
+
+
+@dataclass(slots=True)
+class Served:
+    app: FastAPI
+    web: Web
+
+
+@contextlib.asynccontextmanager
+async def web_app(
+    settings: Settings,
+    store: Store,
+    bus: EventBus | None,
+    engine_alive: Callable[[], bool] | None,
+) -> AsyncIterator[Served]:
+    """The app over ``store``, kept live by ``bus`` (the engine's, in this process) or
+    by polling; its background tasks end with the context."""
+    from ferryman.sources.builtin import default_sources
+    from ferryman.web.app import Web, create_app
+    from ferryman.web.live import Stream, Tracker
+    from ferryman.web.results import Results
+    from ferryman.web.signing import Signer, load_secret
+    from ferryman.web.uploads import Uploads
+
+    stream = Stream()
+    describe = default_sources().describe
+    holder: list[Web] = []
+    tracker = Tracker(
+        store,
+        stream.publish,
+        lambda job: holder[0].links_of(job),
+        describe,
+        stuck_after=settings.web.stuck_after,
+    )
+    web = Web(
+        settings=settings,
+        store=store,
+        stream=stream,
+        tracker=tracker,
+        results=Results(settings.results_dir),
+        uploads=Uploads(settings.data_dir / "uploads", settings.web.max_upload),
+        signer=Signer(load_secret(settings.data_dir)),
+        tokens=guard.Tokens(settings.web.tokens),
+        limiter=guard.RateLimiter(settings.web.rate_limit),
+        describe=describe,
+        engine_alive=engine_alive,
+    )
+    holder.append(web)
+    unsubscribe = bus.subscribe(tracker.on_event) if bus is not None else None
+    poll = ENGINE_POLL_SECONDS if bus is not None else POLL_SECONDS
+    tasks = [
+        asyncio.create_task(tracker.run(poll), name="web-tracker"),
+        asyncio.create_task(_sweep(web), name="web-results-sweep"),
+    ]
+    try:
+        yield Served(create_app(web), web)
+    finally:
+        if unsubscribe is not None:
+            unsubscribe()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _sweep(web: Web) -> None:
+    while True:
+        try:
+            removed, freed = await asyncio.to_thread(
+                web.results.sweep, web.settings.results.retention
+            )
+            if removed:
+                log.info("results: %d jobs past retention deleted, %d bytes freed", removed, freed)
+        except Exception:
+            log.exception("results sweep failed")
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    engine: bool = True,
+    ready: Callable[[int], None] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM. Raises ``config.invalid`` for a non-loopback host
+    without tokens, ``engine.locked`` if another engine runs on this SQLite data dir."""
+    guard.check_bind(host, settings.web.tokens)
+    if engine:
+        from ferryman.frontdoors.startup import running
+
+        async with running(settings, on_signal=lambda: None) as started:
+            task = asyncio.create_task(started.engine.run(), name="engine")
+            async with web_app(
+                settings, started.store, started.engine.bus, lambda: not task.done()
+            ) as served:
+                try:
+                    await _uvicorn(served.app, host, port, ready)
+                finally:
+                    started.engine.stop()
+                    await task
+    else:
+        from ferryman.store import Store
+
+        store = await Store.open(settings.database)
+        loop = asyncio.get_running_loop()
+        for sig in _SIGNALS:  # uvicorn raises the signal it caught again once it stops
+            loop.add_signal_handler(sig, lambda: None)
+        try:
+            async with web_app(settings, store, None, None) as served:
+                await _uvicorn(served.app, host, port, ready)
+        finally:
+            for sig in _SIGNALS:
+                loop.remove_signal_handler(sig)
+            await store.close()
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+async def _uvicorn(app: FastAPI, host: str, port: int, ready: Callable[[int], None] | None) -> None:
+    import uvicorn as uv
+
+    config = uv.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, ws_ping_interval=20
+    )
+    server = uv.Server(config)
+    telling = asyncio.create_task(_tell_ready(server, ready)) if ready is not None else None
+    try:
+        await server.serve()
+    finally:
+        if telling is not None:
+            telling.cancel()
+
+
+async def _tell_ready(server: object, ready: Callable[[int], None]) -> None:
+    import uvicorn as uv
+
+    assert isinstance(server, uv.Server)
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for it)
+        await asyncio.sleep(0.05)
+    sockets = [s for srv in server.servers for s in srv.sockets]
+    ready(sockets[0].getsockname()[1] if sockets else 0)

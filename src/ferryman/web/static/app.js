@@ -1,0 +1,385 @@
+// ferryman's page: start jobs, upload files in resumable pieces, keep the job list live.
+// Live updates come over a WebSocket; if that fails, Server-Sent Events; if those fail,
+// polling. Each message has a number: a reconnect asks for what came after the last one.
+"use strict";
+
+const API = "/api/v1";
+const CSRF = { "X-Ferryman-CSRF": "1" };
+const PIECE = 8 * 1024 * 1024;
+const jobs = new Map();
+let last = 0;
+let epoch = null;
+
+async function api(method, path, body) {
+  const init = { method, headers: { ...CSRF }, credentials: "same-origin" };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(API + path, init);
+  const data = response.status === 204 ? {} : await response.json();
+  if (!response.ok) {
+    const error = new Error(data.error ? data.error.message : response.statusText);
+    error.info = data.error;
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+function text(tag, content, cls) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  node.textContent = content;
+  return node;
+}
+
+function statusText(view) {
+  if (view.status === "needs_password") return "needs a password";
+  if (view.stuck) return view.phase + " — no progress for a while";
+  return view.phase;
+}
+
+function detailText(view) {
+  const p = view.progress;
+  const bits = [Math.round((p.fraction || 0) * 100) + "%"];
+  if (p.speed) bits.push((p.speed / 1e6).toFixed(1) + " MB/s");
+  if (p.eta_s !== null && p.eta_s !== undefined && !["done", "failed"].includes(view.status)) {
+    bits.push(Math.round(p.eta_s) + " s left");
+  }
+  const c = view.counts || {};
+  if (c.total) bits.push((c.finished || 0) + "/" + c.total + " files");
+  if (view.waiting) bits.push(view.waiting);
+  return bits.join(" · ");
+}
+
+function render(view) {
+  const old = jobs.get(view.id);
+  if (old && old.progress && view.progress.fraction < old.progress.fraction) {
+    view.progress.fraction = old.progress.fraction; // the bar never goes back
+  }
+  jobs.set(view.id, view);
+  const list = document.getElementById("jobs");
+  let item = list.querySelector(`li[data-job="${view.id}"]`);
+  if (!item) {
+    item = document.createElement("li");
+    item.className = "job";
+    item.dataset.job = view.id;
+    list.prepend(item);
+  }
+  const typing = item.querySelector("input[type=password]");
+  if (typing && document.activeElement === typing && view.status === "needs_password") {
+    return; // do not wipe a password being typed
+  }
+  item.dataset.status = view.status;
+  item.replaceChildren();
+  const title = document.createElement("div");
+  title.className = "title";
+  title.append(text("strong", view.name), " ", text("span", statusText(view), "status"));
+  const bar = document.createElement("progress");
+  bar.max = 100;
+  bar.value = Math.round((view.progress.fraction || 0) * 100);
+  bar.setAttribute("aria-label", "Progress of " + view.name);
+  bar.textContent = bar.value + "%";
+  item.append(title, bar, text("div", detailText(view), "detail"));
+  if (view.error) {
+    const error = text("p", view.error.message + " ", "error");
+    error.append(text("span", view.error.next, "next"));
+    item.append(error);
+  }
+  if (view.status === "needs_password") item.append(passwordForm(view));
+  const files = (view.result && view.result.files) || [];
+  if (files.length) {
+    const box = document.createElement("div");
+    box.className = "files";
+    for (const f of files) {
+      const a = text("a", "Download " + f.name);
+      a.href = f.url;
+      a.dataset.expires = f.expires_at;
+      box.append(a);
+    }
+    if (files.length > 1 && view.result.zip && view.result.zip.url) {
+      const a = text("a", "Download all (zip)");
+      a.href = view.result.zip.url;
+      a.dataset.expires = view.result.zip.expires_at;
+      box.append(a);
+    }
+    item.append(box);
+  }
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  if (!["done", "failed", "cancelled"].includes(view.status)) {
+    actions.append(button("Cancel", () => api("POST", `/jobs/${view.id}/cancel`)));
+  }
+  if (["failed", "cancelled"].includes(view.status) || (view.status === "done" && view.counts.failed)) {
+    actions.append(button("Retry", () => api("POST", `/jobs/${view.id}/retry`)));
+  }
+  if (actions.childElementCount) item.append(actions);
+}
+
+function button(label, action) {
+  const b = text("button", label);
+  b.type = "button";
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    try {
+      render(await action());
+    } catch (e) {
+      showError(e);
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return b;
+}
+
+function passwordForm(view) {
+  const form = document.createElement("form");
+  form.className = "password";
+  const id = "password-" + view.id;
+  const label = text("label", "Password");
+  label.htmlFor = id;
+  const input = document.createElement("input");
+  input.type = "password";
+  input.id = id;
+  input.autocomplete = "off";
+  const send = text("button", "Send password");
+  send.type = "submit";
+  form.append(label, input, send);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      render(await api("POST", `/jobs/${view.id}/password`, { password: input.value }));
+    } catch (e) {
+      showError(e);
+    }
+  });
+  return form;
+}
+
+function showError(e) {
+  const box = document.getElementById("form-error");
+  if (!box) return;
+  box.textContent = e.info ? `${e.info.message} — ${e.info.next}` : String(e.message || e);
+}
+
+function output() {
+  const kind = document.getElementById("output").value;
+  const spec = { kind };
+  if (kind === "video" || kind === "mute") spec.quality = document.getElementById("quality").value;
+  if (kind === "audio") {
+    spec.format = document.getElementById("format").value;
+    if (spec.format !== "m4a") spec.bitrate = Number(document.getElementById("bitrate").value);
+  }
+  return spec;
+}
+
+function deliver() {
+  const chosen = document.querySelector('input[name="dest"]:checked');
+  return { to: chosen ? chosen.value : "link" };
+}
+
+async function upload(file, say) {
+  let state = await api("POST", "/uploads", { name: file.name, size: file.size });
+  let failures = 0;
+  while (!state.done) {
+    const end = Math.min(state.offset + PIECE, file.size);
+    try {
+      const response = await fetch(`${API}/uploads/${state.id}`, {
+        method: "PUT",
+        credentials: "same-origin",
+        headers: { ...CSRF, "Content-Range": `bytes ${state.offset}-${end - 1}/${file.size}` },
+        body: file.slice(state.offset, end),
+      });
+      if (!response.ok && response.status !== 409) throw new Error(response.statusText);
+      state = response.ok ? await response.json() : await api("GET", `/uploads/${state.id}`);
+      failures = 0;
+    } catch (e) {
+      failures += 1; // the connection dropped: ask where the server is, and go on
+      if (failures > 20) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(1000 * failures, 10000)));
+      state = await api("GET", `/uploads/${state.id}`);
+    }
+    say(`Uploading ${file.name}: ${Math.round((state.offset / Math.max(file.size, 1)) * 100)}%`);
+  }
+  return state.id;
+}
+
+async function start(event) {
+  event.preventDefault();
+  const form = event.target;
+  const submit = form.querySelector("button[type=submit]");
+  const error = document.getElementById("form-error");
+  const status = document.getElementById("upload-state");
+  error.textContent = "";
+  const links = document.getElementById("link").value.split(/\s+/).filter(Boolean);
+  const files = Array.from(document.getElementById("files").files);
+  if (!links.length && !files.length) {
+    error.textContent = "Paste a link or choose files first.";
+    return;
+  }
+  submit.disabled = true;
+  try {
+    for (const source of links) {
+      const made = await api("POST", "/jobs", { source, output: output(), deliver: deliver() });
+      render(await api("GET", `/jobs/${made.id}`));
+    }
+    for (const file of files) {
+      const id = await upload(file, (t) => (status.textContent = t));
+      const made = await api("POST", "/jobs", { upload_id: id, output: output(), deliver: deliver() });
+      render(await api("GET", `/jobs/${made.id}`));
+    }
+    status.textContent = "";
+    form.reset();
+    showOptions();
+  } catch (e) {
+    showError(e);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+function showOptions() {
+  const kind = document.getElementById("output").value;
+  for (const node of document.querySelectorAll(".for-video")) node.hidden = !(kind === "video" || kind === "mute");
+  for (const node of document.querySelectorAll(".for-audio")) node.hidden = kind !== "audio";
+}
+
+function receive(message) {
+  if (message.seq !== undefined) last = Math.max(last, message.seq);
+  if (message.epoch) epoch = message.epoch;
+  if (message.type === "snapshot") {
+    last = message.seq;
+    for (const view of message.jobs) render(view);
+  } else if (message.type === "job") {
+    render(message.job);
+  }
+}
+
+function reconnecting(on) {
+  const banner = document.getElementById("conn");
+  if (banner) banner.hidden = !on;
+}
+
+// WebSocket first; after repeated failures Server-Sent Events; then polling.
+let failures = { ws: 0, sse: 0 };
+
+function connect() {
+  if (failures.ws < 3 && "WebSocket" in window) return viaWebSocket();
+  if (failures.sse < 3 && "EventSource" in window) return viaEvents();
+  return viaPolling();
+}
+
+function viaWebSocket() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(`${scheme}//${location.host}${API}/events`);
+  let opened = false;
+  socket.onopen = () => {
+    opened = true;
+    failures.ws = 0;
+    reconnecting(false);
+    socket.send(JSON.stringify({ jobs: "all", after: last, epoch }));
+  };
+  socket.onmessage = (event) => receive(JSON.parse(event.data));
+  socket.onclose = () => {
+    if (!opened) failures.ws += 1;
+    reconnecting(true);
+    setTimeout(connect, 1000);
+  };
+}
+
+function viaEvents() {
+  const query = new URLSearchParams({ after: String(last) });
+  if (epoch) query.set("epoch", epoch);
+  const source = new EventSource(`${API}/events?${query}`);
+  let opened = false;
+  source.onopen = () => {
+    opened = true;
+    failures.sse = 0;
+    reconnecting(false);
+  };
+  source.onmessage = (event) => receive(JSON.parse(event.data));
+  source.onerror = () => {
+    reconnecting(true);
+    if (!opened) {
+      failures.sse += 1;
+      source.close();
+      setTimeout(connect, 1000);
+    }
+  };
+}
+
+async function viaPolling() {
+  for (;;) {
+    try {
+      const query = new URLSearchParams({ after: String(last) });
+      if (epoch) query.set("epoch", epoch);
+      const data = await api("GET", `/events/poll?${query}`);
+      reconnecting(false);
+      for (const message of data.messages) receive(message);
+      last = data.seq;
+      epoch = data.epoch;
+    } catch (e) {
+      reconnecting(true);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
+// Links renew themselves before they expire (and after a 410, on the next look).
+setInterval(async () => {
+  const soon = Date.now() / 1000 + 300;
+  for (const [id, view] of jobs) {
+    const files = (view.result && view.result.files) || [];
+    if (files.some((f) => f.expires_at < soon)) {
+      try {
+        view.result = await api("POST", `/jobs/${id}/links`);
+        render(view);
+      } catch (e) {
+        /* the next round tries again */
+      }
+    }
+  }
+}, 30000);
+
+async function renewIfExpired(event) {
+  const link = event.target.closest("a[data-expires]");
+  if (!link || Number(link.dataset.expires) > Date.now() / 1000 + 5) return;
+  event.preventDefault();
+  const id = Number(link.closest("li").dataset.job);
+  const view = jobs.get(id);
+  view.result = await api("POST", `/jobs/${id}/links`);
+  render(view);
+  const name = link.textContent;
+  const fresh = Array.from(document.querySelectorAll(`li[data-job="${id}"] a`)).find((a) => a.textContent === name);
+  if (fresh) location.href = fresh.href;
+}
+
+async function login(event) {
+  event.preventDefault();
+  try {
+    await api("POST", "/session", { token: document.getElementById("token").value });
+    location.reload();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const loginForm = document.getElementById("login");
+  if (loginForm) {
+    loginForm.addEventListener("submit", login);
+    return;
+  }
+  document.getElementById("start").addEventListener("submit", start);
+  document.getElementById("output").addEventListener("change", showOptions);
+  document.getElementById("jobs").addEventListener("click", renewIfExpired);
+  showOptions();
+  try {
+    const listed = await api("GET", "/jobs?limit=50");
+    for (const view of listed.jobs.reverse()) render(view);
+  } catch (e) {
+    showError(e);
+  }
+  connect();
+});

@@ -1,0 +1,309 @@
+"""The API as a client uses it: `ferryman web` in a child process (engine inside, SQLite),
+links served by the tests' own HTTP server, real uploads, real downloads."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from ferryman.samples import make_photo_set, make_zip
+from ferryman.web.guard import new_token
+from tests.httpserve import FaultServer, serving
+from tests.mediaserve import MediaSite
+from tests.webserve import running_web, web_env
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> MediaSite:
+    return MediaSite.make(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture
+def links(site: MediaSite) -> Iterator[FaultServer]:
+    with serving() as started:
+        yield site.serve(started)
+
+
+def test_a_link_becomes_an_mp3_with_a_download_link_that_honours_ranges(
+    tmp_path: Path, links: FaultServer
+) -> None:
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        made = client.post(
+            "/api/v1/jobs",
+            json={
+                "source": links.url("/hls/master.m3u8"),
+                "output": {"kind": "audio", "format": "mp3", "bitrate": 128},
+            },
+        )
+        assert made.status_code == 202, made.text
+        body = made.json()
+        assert body["links"]["self"] == f"/api/v1/jobs/{body['id']}"
+        view = web.wait_for(body["id"], ("done", "failed"))
+        assert view["status"] == "done", view
+        assert view["progress"]["fraction"] == 1.0
+        assert [i["state"] for i in view["items"]] == ["delivered"]
+        (file,) = view["result"]["files"]
+        assert file["name"].endswith(".mp3") and file["mime"] == "audio/mpeg"
+        assert file["expires_at"] > time.time() + 3600
+        whole = client.get(file["url"])
+        assert whole.status_code == 200 and len(whole.content) == file["size"]
+        assert whole.content[:3] == b"ID3" or whole.content[0] == 0xFF
+        assert "filename*=UTF-8''" in whole.headers["content-disposition"]
+        part = client.get(file["url"], headers={"Range": "bytes=10-19"})
+        assert part.status_code == 206 and part.content == whole.content[10:20]
+        zipped = client.get(view["result"]["zip"]["url"])
+        assert zipped.headers["content-type"] == "application/zip"
+        with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+            assert archive.namelist() == [file["name"]]
+            assert archive.read(file["name"]) == whole.content
+        # A token changed by one character is refused; so is a made-up one.
+        token = file["url"].rsplit("/", 1)[1]
+        forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+        refused = client.get(f"/d/{forged}")
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "link.tampered"
+        listed = client.get("/api/v1/jobs").json()["jobs"]
+        assert [j["id"] for j in listed] == [body["id"]]
+
+
+def test_an_expired_link_answers_410_and_new_links_can_be_asked_for(
+    tmp_path: Path, links: FaultServer
+) -> None:
+    with running_web(tmp_path / "data", FERRYMAN_WEB__LINK_TTL="3") as web, web.client() as c:
+        made = c.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")}).json()
+        view = web.wait_for(made["id"], ("done", "failed"))
+        (file,) = view["result"]["files"]
+        time.sleep(max(0.0, file["expires_at"] - time.time()) + 1.1)
+        gone = c.get(file["url"])
+        assert gone.status_code == 410
+        error = gone.json()["error"]
+        assert error["code"] == "link.expired" and "/links" in error["next"]
+        fresh = c.post(f"/api/v1/jobs/{made['id']}/links").json()
+        (renewed,) = fresh["files"]
+        assert renewed["url"] != file["url"]
+        assert c.get(renewed["url"]).status_code == 200
+
+
+def test_requests_are_strict_and_errors_carry_a_code_and_a_next_step(
+    tmp_path: Path, links: FaultServer
+) -> None:
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        cases = [
+            ({"source": links.url("/clip.mp4"), "colour": "red"}, 422, "request.invalid"),
+            ({}, 422, "request.invalid"),
+            ({"source": "x", "upload_id": "y"}, 422, "request.invalid"),
+            (
+                {"source": links.url("/clip.mp4"), "output": {"kind": "audio", "quality": "720p"}},
+                400,
+                "link.bad_profile",
+            ),
+            (
+                {"source": links.url("/clip.mp4"), "output": {"kind": "audio", "bitrate": 999}},
+                422,
+                "request.invalid",
+            ),
+            ({"source": "/etc/passwd"}, 400, "link.invalid"),
+            ({"source": links.url("/clip.mp4"), "deliver": {"to": "ftp"}}, 422, "request.invalid"),
+        ]
+        for body, status, code in cases:
+            answer = client.post("/api/v1/jobs", json=body)
+            assert answer.status_code == status, (body, answer.text)
+            error = answer.json()["error"]
+            assert error["code"] == code, (body, error)
+            assert error["message"] and error["next"] and error["retryable"] is False
+        missing = client.get("/api/v1/jobs/999")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "job.not_found"
+        assert client.get("/api/v1/nowhere").json()["error"]["code"] == "request.invalid"
+        first = client.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")})
+        again = client.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")})
+        assert first.status_code == 202
+        assert again.status_code == 409 and again.json()["error"]["code"] == "source.duplicate"
+        spec = client.get("/api/openapi.json").json()
+        assert "/api/v1/jobs" in spec["paths"]
+        assert client.get("/api/docs").status_code == 200
+
+
+def test_links_into_this_machine_or_private_networks_are_refused(tmp_path: Path) -> None:
+    private = {"FERRYMAN_WEB__ALLOW_PRIVATE_LINKS": "false"}
+    with running_web(tmp_path / "data", **private) as web, web.client() as client:
+        for link in (
+            "http://127.0.0.1:9/a.zip",
+            "http://[::1]/a.zip",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.1.2.3/a.zip",
+            "http://localhost:8080/a.zip",
+            "davs://192.168.1.5/photos/",
+        ):
+            answer = client.post("/api/v1/jobs", json={"source": link})
+            assert answer.status_code == 403, (link, answer.text)
+            assert answer.json()["error"]["code"] == "link.blocked"
+        assert client.get("/api/v1/jobs").json()["jobs"] == []
+
+
+def test_a_resumable_upload_of_a_zip_becomes_a_job_whose_zip_can_be_downloaded(
+    tmp_path: Path,
+) -> None:
+    photos = make_photo_set(tmp_path / "photos", 4)
+    archive = make_zip(tmp_path / "holiday.zip", [(p.name, p) for p in photos])
+    data = archive.read_bytes()
+    half = len(data) // 2
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        upload = client.post(
+            "/api/v1/uploads", json={"name": "../../holiday.zip", "size": len(data)}
+        ).json()
+        assert upload["name"] == "holiday.zip" and upload["offset"] == 0
+        url = f"/api/v1/uploads/{upload['id']}"
+        first = client.put(
+            url, content=data[:half], headers={"Content-Range": f"bytes 0-{half - 1}/{len(data)}"}
+        )
+        assert first.json()["offset"] == half
+        # A client that lost track sends the first half again: told where to go on.
+        wrong = client.put(
+            url, content=data[:half], headers={"Content-Range": f"bytes 0-{half - 1}/{len(data)}"}
+        )
+        assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "upload.offset"
+        assert client.get(url).json()["offset"] == half
+        early = client.post("/api/v1/jobs", json={"upload_id": upload["id"]})
+        assert early.status_code == 409 and early.json()["error"]["code"] == "upload.incomplete"
+        rest = client.put(
+            url,
+            content=data[half:],
+            headers={"Content-Range": f"bytes {half}-{len(data) - 1}/{len(data)}"},
+        )
+        assert rest.json()["done"] is True
+        made = client.post("/api/v1/jobs", json={"upload_id": upload["id"]}).json()
+        view = web.wait_for(made["id"], ("done", "failed"))
+        assert view["status"] == "done", view
+        assert len(view["result"]["files"]) == 4
+        zipped = client.get(view["result"]["zip"]["url"])
+        with zipfile.ZipFile(io.BytesIO(zipped.content)) as got:
+            assert sorted(got.namelist()) == sorted(f["name"] for f in view["result"]["files"])
+            assert got.testzip() is None
+
+
+def test_events_are_numbered_and_a_reconnect_gets_what_it_missed(
+    tmp_path: Path, links: FaultServer
+) -> None:
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        ws_url = web.base.replace("http://", "ws://") + "/api/v1/events"
+        with connect(ws_url) as socket:
+            socket.send(json.dumps({"jobs": "all", "after": 0}))
+            snapshot = json.loads(socket.recv(10))
+            assert snapshot["type"] == "snapshot" and snapshot["jobs"] == []
+            made = client.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")}).json()
+            seen = []
+            while not seen or seen[-1]["job"]["status"] != "done":
+                message = json.loads(socket.recv(60))
+                if message["type"] == "job":
+                    seen.append(message)
+            epoch = seen[0]["epoch"]
+            numbers = [m["seq"] for m in seen]
+            assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+            fractions = [m["job"]["progress"]["fraction"] for m in seen]
+            assert fractions == sorted(fractions) and fractions[-1] == 1.0
+            assert all(m["job"]["id"] == made["id"] for m in seen)
+        # Back after the first message: exactly the rest, in order, no snapshot.
+        with connect(ws_url) as socket:
+            socket.send(json.dumps({"jobs": [made["id"]], "after": numbers[0], "epoch": epoch}))
+            again = [json.loads(socket.recv(10)) for _ in numbers[1:]]
+            assert [m["seq"] for m in again] == numbers[1:]
+        # Another epoch (a restarted server) or none: a snapshot of the jobs asked for.
+        with connect(ws_url) as socket:
+            socket.send(json.dumps({"jobs": "all", "after": 5, "epoch": "older"}))
+            fresh = json.loads(socket.recv(10))
+            assert fresh["type"] == "snapshot" and [j["id"] for j in fresh["jobs"]] == [made["id"]]
+        # The same stream as Server-Sent Events, resumed by Last-Event-ID.
+        with client.stream(
+            "GET", "/api/v1/events", headers={"Last-Event-ID": f"{epoch}:{numbers[0]}"}
+        ) as events:
+            ids = []
+            for line in events.iter_lines():
+                if line.startswith("id: "):
+                    ids.append(int(line.split(":")[-1]))
+                if len(ids) == len(numbers) - 1:
+                    break
+            assert ids == numbers[1:]
+        polled = client.get("/api/v1/events/poll", params={"after": numbers[-2], "epoch": epoch})
+        assert [m["seq"] for m in polled.json()["messages"]] == numbers[-1:]
+
+
+def test_tokens_guard_the_api_and_requests_are_rate_limited(tmp_path: Path) -> None:
+    token, hashed = new_token()
+    with running_web(
+        tmp_path / "data",
+        FERRYMAN_WEB__TOKENS=json.dumps([hashed]),
+        FERRYMAN_WEB__RATE_LIMIT="5",
+    ) as web:
+        with web.client() as anonymous:
+            refused = anonymous.get("/api/v1/jobs")
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "auth.required"
+            wrong = anonymous.get("/api/v1/jobs", headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 401
+            assert "Token" in anonymous.get("/").text  # the login page
+            assert anonymous.get("/healthz").status_code == 200
+        with web.client(headers={"Authorization": f"Bearer {token}"}) as client:
+            answers = [client.get("/api/v1/jobs") for _ in range(6)]
+        assert [a.status_code for a in answers] == [200] * 5 + [429]
+        assert [a.headers["RateLimit-Remaining"] for a in answers[:5]] == ["4", "3", "2", "1", "0"]
+        assert answers[0].headers["RateLimit-Limit"] == "5"
+        assert int(answers[5].headers["Retry-After"]) >= 1
+        assert answers[5].json()["error"]["code"] == "rate.limited"
+        for answer in answers:
+            assert answer.headers["X-Content-Type-Options"] == "nosniff"
+            assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
+        # The page logs in into an HttpOnly cookie; changes then need the page's header.
+        with web.client() as page:
+            assert page.post("/api/v1/session", json={"token": "nope"}).status_code == 401
+            logged = page.post("/api/v1/session", json={"token": token})
+            assert logged.status_code == 204
+            cookie = logged.headers["set-cookie"].lower()
+            assert "httponly" in cookie and "samesite=strict" in cookie
+            assert token not in logged.headers["set-cookie"]
+            assert page.get("/api/v1/uploads/" + "x" * 20).status_code == 404  # reads: cookie
+            forged = page.post("/api/v1/uploads", json={"name": "a.zip", "size": 1})
+            assert forged.status_code == 403  # a change without the page's header
+            assert forged.json()["error"]["code"] == "auth.csrf"
+            allowed = page.post(
+                "/api/v1/uploads",
+                json={"name": "a.zip", "size": 1},
+                headers={"X-Ferryman-CSRF": "1"},
+            )
+            assert allowed.status_code == 201
+
+
+def test_a_public_address_without_tokens_refuses_to_start(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ferryman", "web", "--host", "0.0.0.0", "--port", "0"],
+        env=web_env(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "config.invalid" in done.stderr and "web.tokens" in done.stderr
+
+
+def test_health_readiness_and_metrics(tmp_path: Path) -> None:
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        checks = ready.json()["checks"]
+        assert set(checks) == {"store", "work_area", "media", "workers", "results"}
+        assert all(c["ok"] for c in checks.values())
+        metrics = client.get("/metrics").text
+        assert "ferryman_queue_depth 0" in metrics
+        assert "ferryman_event_clients" in metrics
+        assert httpx.get(web.base + "/healthz").json() == {"status": "ok"}
