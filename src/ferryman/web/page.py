@@ -12,6 +12,7 @@ _HEAD = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ferryman</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/app.css">
 <script src="/static/app.js" defer></script>
 </head>
@@ -69,7 +70,7 @@ def main_page(views: list[dict[str, Any]], *, telegram: bool) -> str:
   </fieldset>
   <fieldset>
     <legend>Destination</legend>
-    <label><input type="radio" name="dest" value="link" checked> Download link</label>
+    <label><input type="radio" name="dest" value="link" checked> To download</label>
     <label><input type="radio" name="dest" value="library"> Library</label>
     {telegram_choice}
   </fieldset>
@@ -97,6 +98,7 @@ def job_item(view: dict[str, Any]) -> str:
         f'<li class="job" data-job="{view["id"]}" data-status="{escape(view["status"])}">',
         f'<div class="title"><strong>{name}</strong> <span class="status">'
         f"{escape(status_text(view))}</span></div>",
+        f'<div class="source">{escape(view["source"])}</div>',
         f'<progress max="100" value="{percent}" aria-label="Progress of {name}">'
         f"{percent}%</progress>",
         f'<div class="detail">{escape(detail_text(view))}</div>',

@@ -81,7 +81,7 @@ function render(view) {
   bar.value = Math.round((view.progress.fraction || 0) * 100);
   bar.setAttribute("aria-label", "Progress of " + view.name);
   bar.textContent = bar.value + "%";
-  item.append(title, bar, text("div", detailText(view), "detail"));
+  item.append(title, text("div", view.source, "source"), bar, text("div", detailText(view), "detail"));
   if (view.error) {
     const error = text("p", view.error.message + " ", "error");
     error.append(text("span", view.error.next, "next"));

@@ -1,0 +1,218 @@
+"""The page in a real browser: Playwright drives Debian's Chromium (/usr/bin/chromium)
+against `ferryman web` on loopback, finding everything by role and label as a person
+(or a screen reader) would. Skipped when no Chromium is installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.samples import make_photo_set, make_video, make_zip
+from tests.httpserve import Link, serving
+from tests.mediaserve import MediaSite
+from tests.webserve import running_web
+
+CHROMIUM = os.environ.get("FERRYMAN_TEST_CHROMIUM", "/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium at " + CHROMIUM),
+]
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> MediaSite:
+    return MediaSite.make(tmp_path_factory.mktemp("site"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def _bar_values(page: Any, until: int, within: float) -> list[int]:
+    """Every value the job's <progress> showed, sampled until it reads ``until``."""
+    bar = page.get_by_role("listitem").first.locator("progress")
+    seen: list[int] = []
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = round(float(bar.get_attribute("value") or 0))
+        if not seen or seen[-1] != value:
+            seen.append(value)
+        if value >= until:
+            return seen
+        time.sleep(0.03)
+    raise AssertionError(f"the bar stopped at {seen}")
+
+
+def _done(page: Any, within: float = 120) -> None:
+    item = page.get_by_role("listitem").first
+    playwright_api.expect(item).to_have_attribute("data-status", "done", timeout=within * 1000)
+
+
+def test_a_link_made_into_an_mp3_shows_real_progress_and_downloads(
+    tmp_path: Path, site: MediaSite, page: Any
+) -> None:
+    with serving(Link(bandwidth=40_000)) as slow, running_web(tmp_path / "data") as web:
+        site.serve(slow)
+        page.goto(web.base)
+        page.get_by_role("textbox", name="Link").fill(slow.url("/hls/master.m3u8"))
+        page.get_by_label("Make").select_option("audio")
+        page.get_by_label("Format").select_option("mp3")
+        page.get_by_label("Bitrate").select_option("128")
+        page.get_by_role("button", name="Start").click()
+        values = _bar_values(page, 100, 120)
+        between = {v for v in values if 0 < v < 100}
+        assert len(between) >= 3, values
+        assert values == sorted(values), values  # it never went back
+        _done(page)
+        link = page.get_by_role("link", name="Download").first
+        assert (link.text_content() or "").startswith("Download")
+        with page.expect_download() as waiting:
+            link.click()
+        saved = tmp_path / "got.mp3"
+        waiting.value.save_as(saved)
+        with av.open(str(saved)) as media:
+            (stream,) = media.streams.audio
+            assert stream.codec_context.name.startswith("mp3")
+            assert abs(media.duration / av.time_base - site.seconds) <= 1.0
+        page.screenshot(path=str(tmp_path / "desktop.png"), full_page=True)
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"]  # nothing sticks out sideways on a phone
+        _keep_screenshots(tmp_path)
+
+
+def test_dropped_archive_uploads_and_the_whole_job_downloads_as_one_zip(
+    tmp_path: Path, page: Any
+) -> None:
+    photos = make_photo_set(tmp_path / "in", 3)
+    video = make_video(tmp_path / "in" / "clip.mp4", 7, seconds=1.0)
+    archive = make_zip(tmp_path / "trip.zip", [(p.name, p) for p in [*photos, video]])
+    with running_web(tmp_path / "data") as web:
+        page.goto(web.base)
+        page.get_by_label("Files").set_input_files(str(archive))
+        page.get_by_role("button", name="Start").click()
+        _done(page)
+        item = page.get_by_role("listitem").first
+        playwright_api.expect(item.locator("progress")).to_have_attribute("value", "100")
+        files = item.get_by_role("link", name="Download")
+        playwright_api.expect(files).to_have_count(5)  # 4 files and the zip of them all
+        with page.expect_download() as waiting:
+            item.get_by_role("link", name="Download all (zip)").click()
+        saved = tmp_path / "all.zip"
+        waiting.value.save_as(saved)
+        with zipfile.ZipFile(saved) as got:
+            names = got.namelist()
+            assert len(names) == 4 and got.testzip() is None
+            assert sum(n.endswith(".mp4") for n in names) == 1
+
+
+@pytest.mark.skipif(find_7zz() is None, reason="no 7zz to make an encrypted zip")
+def test_a_zip_with_a_password_makes_the_page_ask_and_goes_on_once_given(
+    tmp_path: Path, page: Any
+) -> None:
+    seven = find_7zz()
+    assert seven is not None
+    photos = make_photo_set(tmp_path / "in", 2)
+    archive = tmp_path / "locked.zip"
+    subprocess.run(
+        [str(seven.path), "a", "-tzip", "-pOpen sesame", str(archive), *[p.name for p in photos]],
+        cwd=photos[0].parent,
+        check=True,
+        capture_output=True,
+    )
+    with running_web(tmp_path / "data") as web:
+        page.goto(web.base)
+        page.get_by_label("Files").set_input_files(str(archive))
+        page.get_by_role("button", name="Start").click()
+        item = page.get_by_role("listitem").first
+        playwright_api.expect(item).to_have_attribute(
+            "data-status", "needs_password", timeout=60_000
+        )
+        item.get_by_label("Password").fill("wrong")
+        item.get_by_role("button", name="Send password").click()
+        time.sleep(2)  # a wrong one: still asking
+        playwright_api.expect(item).to_have_attribute("data-status", "needs_password")
+        item.get_by_label("Password").fill("Open sesame")
+        item.get_by_role("button", name="Send password").click()
+        _done(page, 60)
+        playwright_api.expect(item.get_by_role("link", name="Download")).to_have_count(3)
+
+
+def test_the_page_reconnects_and_catches_up_after_the_server_restarts(
+    tmp_path: Path, site: MediaSite, page: Any
+) -> None:
+    with serving(Link(bandwidth=150_000)) as slow:
+        site.serve(slow)
+        data = tmp_path / "data"
+        with running_web(data) as web:
+            port = web.base.rsplit(":", 1)[1]
+            page.goto(web.base)
+            page.get_by_role("textbox", name="Link").fill(slow.url("/hls/master.m3u8"))
+            page.get_by_label("Make").select_option("video")
+            page.get_by_label("Quality").select_option("720p")
+            page.get_by_role("button", name="Start").click()
+            values = _bar_values(page, 5, 60)
+            assert values[-1] < 90, "the job ended before the restart could be tried"
+        banner = page.get_by_role("status").filter(has_text="Reconnecting")
+        playwright_api.expect(banner).to_be_visible(timeout=10_000)
+        with running_web(data, "--port", port) as again:
+            assert again.base.endswith(":" + port)
+            playwright_api.expect(banner).to_be_hidden(timeout=20_000)
+            _done(page, 120)
+            item = page.get_by_role("listitem").first
+            playwright_api.expect(item.get_by_role("link", name="Download")).to_have_count(1)
+
+
+def test_an_expired_link_is_renewed_by_the_page(tmp_path: Path, site: MediaSite, page: Any) -> None:
+    with serving() as server, running_web(tmp_path / "data", FERRYMAN_WEB__LINK_TTL="3") as web:
+        site.serve(server)
+        page.goto(web.base)
+        page.get_by_role("textbox", name="Link").fill(server.url("/clip.mp4"))
+        page.get_by_role("button", name="Start").click()
+        _done(page, 60)
+        link = page.get_by_role("link", name="Download").first
+        first = link.get_attribute("href")
+        time.sleep(4.5)  # past web.link_ttl
+        with page.expect_download() as waiting:
+            link.click()
+        saved = tmp_path / "clip.mp4"
+        waiting.value.save_as(saved)
+        assert saved.stat().st_size > 0
+        renewed = page.get_by_role("link", name="Download").first.get_attribute("href")
+        assert renewed != first
+
+
+def _keep_screenshots(tmp_path: Path) -> None:
+    """FERRYMAN_SCREENSHOTS=DIR keeps the page's screenshots to look at."""
+    keep = os.environ.get("FERRYMAN_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for shot in ("desktop.png", "phone.png"):
+            shutil.copy(tmp_path / shot, Path(keep) / shot)
