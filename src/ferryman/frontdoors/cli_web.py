@@ -41,6 +41,7 @@ def web(
         return
     import asyncio
 
+    from ferryman.web.guard import check_bind
     from ferryman.web.server import serve
 
     settings = ctx.obj.settings()
@@ -52,10 +53,38 @@ def web(
         shown = f"[{chosen_host}]" if ":" in chosen_host else chosen_host
         out.print(f"ferryman web: http://{shown}:{bound}/ (Ctrl-C stops)", markup=False)
 
+    async def go() -> None:
+        check_bind(chosen_host, settings.web.tokens)  # before any store or engine
+        if no_engine:
+            from ferryman.store import Store
+
+            store = await Store.open(settings.database)
+            try:
+                await serve(settings, store, host=chosen_host, port=chosen_port, ready=ready)
+            finally:
+                await store.close()
+            return
+        from ferryman.frontdoors.startup import running
+
+        # Signals go to uvicorn while it serves; the engine stops once it has.
+        async with running(settings, on_signal=lambda: None) as started:
+            engine = asyncio.create_task(started.engine.run(), name="engine")
+            try:
+                await serve(
+                    settings,
+                    started.store,
+                    host=chosen_host,
+                    port=chosen_port,
+                    bus=started.engine.bus,
+                    engine_alive=lambda: not engine.done(),
+                    ready=ready,
+                )
+            finally:
+                started.engine.stop()
+                await engine
+
     try:
-        asyncio.run(
-            serve(settings, host=chosen_host, port=chosen_port, engine=not no_engine, ready=ready)
-        )
+        asyncio.run(go())
     except FerrymanError as exc:
         fail(console(stderr=True), exc)
         raise typer.Exit(2) from exc

@@ -1,10 +1,7 @@
-"""``ferryman web``: uvicorn serving the app, with the engine in the same process by
-default (one command on the embedded SQLite store), or without it (``--no-engine``:
-``ferryman run`` workers elsewhere share a PostgreSQL store; the live views then come
-from looking at the store every second).
-
-On SIGINT/SIGTERM uvicorn stops taking requests, then the engine stops gracefully, as
-``ferryman run`` does.
+"""uvicorn serving the app over a store: kept live by the engine's bus when the engine
+runs in the same process (``ferryman web``), or by looking at the store every second
+(``--no-engine``: ``ferryman run`` workers elsewhere). The front door (``cli_web``)
+starts and stops the engine; on SIGINT/SIGTERM uvicorn stops taking requests first.
 """
 
 from __future__ import annotations
@@ -111,42 +108,27 @@ async def _sweep(web: Web) -> None:
 
 async def serve(
     settings: Settings,
+    store: Store,
     *,
     host: str,
     port: int,
-    engine: bool = True,
+    bus: EventBus | None = None,
+    engine_alive: Callable[[], bool] | None = None,
     ready: Callable[[int], None] | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM. Raises ``config.invalid`` for a non-loopback host
-    without tokens, ``engine.locked`` if another engine runs on this SQLite data dir."""
+    """Serve ``store`` until SIGINT/SIGTERM, kept live by ``bus`` when the engine runs in
+    this process (the caller starts and stops it). Raises ``config.invalid`` for a
+    non-loopback host without tokens."""
     guard.check_bind(host, settings.web.tokens)
-    if engine:
-        from ferryman.frontdoors.startup import running
-
-        async with running(settings, on_signal=lambda: None) as started:
-            task = asyncio.create_task(started.engine.run(), name="engine")
-            async with web_app(
-                settings, started.store, started.engine.bus, lambda: not task.done()
-            ) as served:
-                try:
-                    await _uvicorn(served.app, host, port, ready)
-                finally:
-                    started.engine.stop()
-                    await task
-    else:
-        from ferryman.store import Store
-
-        store = await Store.open(settings.database)
-        loop = asyncio.get_running_loop()
-        for sig in _SIGNALS:  # uvicorn raises the signal it caught again once it stops
-            loop.add_signal_handler(sig, lambda: None)
-        try:
-            async with web_app(settings, store, None, None) as served:
-                await _uvicorn(served.app, host, port, ready)
-        finally:
-            for sig in _SIGNALS:
-                loop.remove_signal_handler(sig)
-            await store.close()
+    loop = asyncio.get_running_loop()
+    for sig in _SIGNALS:  # uvicorn raises the signal it caught again once it stops
+        loop.add_signal_handler(sig, lambda: None)
+    try:
+        async with web_app(settings, store, bus, engine_alive) as served:
+            await _uvicorn(served.app, host, port, ready)
+    finally:
+        for sig in _SIGNALS:
+            loop.remove_signal_handler(sig)
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
