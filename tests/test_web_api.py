@@ -307,3 +307,40 @@ def test_health_readiness_and_metrics(tmp_path: Path) -> None:
         assert "ferryman_queue_depth 0" in metrics
         assert "ferryman_event_clients" in metrics
         assert httpx.get(web.base + "/healthz").json() == {"status": "ok"}
+
+
+@pytest.mark.postgres
+def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(
+    tmp_path: Path, links: FaultServer
+) -> None:
+    """`ferryman web --no-engine` and a `ferryman run` worker share a PostgreSQL store."""
+    import asyncio
+
+    from tests.conftest import PG_DSN, _reset_postgres
+
+    if not PG_DSN:
+        pytest.skip("PostgreSQL tests need FERRYMAN_TEST_PG_DSN (CI sets it)")
+    asyncio.run(_reset_postgres(PG_DSN))
+    data = tmp_path / "data"
+    shared = {"FERRYMAN_DATABASE_URL": PG_DSN}
+    with running_web(data, "--no-engine", **shared) as web, web.client() as client:
+        made = client.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")}).json()
+        time.sleep(1.5)
+        waiting = client.get(f"/api/v1/jobs/{made['id']}").json()
+        assert (waiting["status"], waiting["phase"]) == ("queued", "queued")  # no engine here
+        ready = client.get("/readyz").json()["checks"]["workers"]
+        assert ready["ok"] and "other processes" in ready["detail"]
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "ferryman", "run", "--until-idle"],
+            env=web_env(data, **shared),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            view = web.wait_for(made["id"], ("done", "failed"))
+            assert worker.wait(60) == 0, worker.stderr.read() if worker.stderr else ""
+        finally:
+            worker.kill()
+        assert view["status"] == "done" and view["progress"]["fraction"] == 1.0
+        (file,) = view["result"]["files"]
+        assert client.get(file["url"]).content == links.resources["/clip.mp4"].data
