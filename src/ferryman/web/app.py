@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferryman.errors import FerrymanError, spec_for
 from ferryman.web import guard
-from ferryman.web.live import Stream, Tracker, file_view, wanted
+from ferryman.web.live import Sent, Stream, Tracker, file_view, wanted
 from ferryman.web.page import login_page, main_page
 from ferryman.web.schemas import JobRequest, PasswordRequest, SessionRequest, UploadRequest
 from ferryman.web.signing import WHOLE_JOB, Signer
@@ -392,7 +392,7 @@ def _uploads(app: FastAPI, web: Web) -> None:
 def _events(app: FastAPI, web: Web) -> None:
     async def catch_up(
         after: int, epoch: str | None, jobs: set[int] | None
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[Sent], int]:
         """What a client that saw ``after`` (of ``epoch``) is missing, and the number
         it has seen then: a snapshot when the stream cannot tell."""
         seq = web.stream.seq  # read before any await: nothing published later is lost
@@ -402,7 +402,7 @@ def _events(app: FastAPI, web: Web) -> None:
         views = await web.tracker.views()
         chosen = [v for v in views if jobs is None or v["id"] in jobs]
         snapshot = {"type": "snapshot", "seq": seq, "epoch": web.stream.epoch, "jobs": chosen}
-        return [snapshot], seq
+        return [Sent(seq, None, json.dumps(snapshot))], seq
 
     @app.websocket(f"{API}/events")
     async def websocket(socket: WebSocket) -> None:
@@ -421,7 +421,7 @@ def _events(app: FastAPI, web: Web) -> None:
                 messages, last = await catch_up(last, epoch, jobs)
                 epoch = web.stream.epoch
                 for message in messages:
-                    await socket.send_text(json.dumps(message))
+                    await socket.send_text(message.text)
                 await web.stream.wait_after(last, 15.0)
                 if web.stream.seq == last:
                     await socket.send_text(json.dumps({"type": "ping", "seq": last}))
@@ -451,7 +451,7 @@ def _events(app: FastAPI, web: Web) -> None:
                     messages, last = await catch_up(last, era, wanted_jobs)
                     era = web.stream.epoch
                     for message in messages:
-                        yield f"id: {era}:{message['seq']}\ndata: {json.dumps(message)}\n\n"
+                        yield f"id: {era}:{message.seq}\ndata: {message.text}\n\n"
                     await web.stream.wait_after(last, 15.0)
                     if web.stream.seq == last:
                         yield ": ping\n\n"
@@ -471,7 +471,11 @@ def _events(app: FastAPI, web: Web) -> None:
         if web.stream.since(after, epoch) == []:
             await web.stream.wait_after(after, 10.0)
         messages, seq = await catch_up(after, epoch, wanted_jobs)
-        return {"messages": messages, "seq": seq, "epoch": web.stream.epoch}
+        return {
+            "messages": [json.loads(m.text) for m in messages],
+            "seq": seq,
+            "epoch": web.stream.epoch,
+        }
 
 
 def _job_set(value: object) -> set[int] | None:

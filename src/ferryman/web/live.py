@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import logging
 import time
 from collections import deque
@@ -254,13 +256,23 @@ def _phase(job: Job, live: _Live) -> str:
     return live.phase or "queued"
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message as every client gets it: its number, its job, its JSON made once."""
+
+    seq: int
+    job_id: int | None
+    text: str
+
+
 class Stream:
-    """Numbered messages, the last ``keep`` of them kept for clients that reconnect."""
+    """Numbered messages, the last ``keep`` of them kept for clients that reconnect.
+    Each is turned into JSON once, however many clients it goes to."""
 
     def __init__(self, keep: int = 5000) -> None:
         self.epoch = f"{int(time.time() * 1000):x}"
         self._seq = 0
-        self._kept: deque[dict[str, Any]] = deque(maxlen=keep)
+        self._kept: deque[Sent] = deque(maxlen=keep)
         self._changed = asyncio.Condition()
         self.clients = 0
 
@@ -270,23 +282,26 @@ class Stream:
 
     def publish(self, message: dict[str, Any]) -> None:
         self._seq += 1
-        self._kept.append({"seq": self._seq, "epoch": self.epoch, **message})
+        full = {"seq": self._seq, "epoch": self.epoch, **message}
+        job = message.get("job", {}).get("id")
+        self._kept.append(Sent(self._seq, job, json.dumps(full)))
         asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
 
-    def since(self, seq: int, epoch: str | None) -> list[dict[str, Any]] | None:
+    def since(self, seq: int, epoch: str | None) -> list[Sent] | None:
         """What came after ``seq``; None when that cannot be told (another epoch, or
         older than what is kept): the client needs a snapshot."""
-        if epoch != self.epoch or seq > self._seq:
+        if epoch != self.epoch or seq > self._seq or seq < 0:
             return None
         if seq == self._seq:
             return []
-        if not self._kept or self._kept[0]["seq"] > seq + 1:
+        first = self._kept[0].seq if self._kept else self._seq + 1
+        if first > seq + 1:
             return None
-        return [m for m in self._kept if m["seq"] > seq]
+        return list(itertools.islice(self._kept, seq + 1 - first, None))
 
     async def wait_after(self, seq: int, within: float) -> None:
         """Return when a message after ``seq`` is there, or after ``within`` seconds."""
@@ -295,8 +310,8 @@ class Stream:
                 await asyncio.wait_for(self._changed.wait_for(lambda: self._seq > seq), within)
 
 
-def wanted(message: dict[str, Any], jobs: set[int] | None) -> bool:
-    return jobs is None or message.get("job", {}).get("id") in jobs
+def wanted(sent: Sent, jobs: set[int] | None) -> bool:
+    return jobs is None or sent.job_id in jobs
 
 
 def file_view(result: ResultFile, url: str, expires: float) -> dict[str, Any]:

@@ -1,0 +1,181 @@
+"""The web's parts on their own: the numbered stream, signed links, the address guard,
+the rate limiter, the results store's zip and retention, resumable uploads."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ferryman.errors import FerrymanError
+from ferryman.web import guard
+from ferryman.web.live import Stream
+from ferryman.web.results import Results
+from ferryman.web.signing import Signer, load_secret
+from ferryman.web.uploads import Uploads
+
+
+async def test_the_stream_numbers_keeps_and_tells_a_late_client_what_it_missed() -> None:
+    stream = Stream(keep=3)
+    for n in range(1, 6):
+        stream.publish({"type": "job", "job": {"id": n % 2, "n": n}})
+    assert stream.seq == 5
+    missed = stream.since(3, stream.epoch)
+    assert missed is not None and [m.seq for m in missed] == [4, 5]
+    assert json.loads(missed[0].text)["job"]["n"] == 4
+    assert stream.since(5, stream.epoch) == []
+    assert stream.since(1, stream.epoch) is None  # older than what is kept: snapshot
+    assert stream.since(2, stream.epoch) is not None  # 3, 4, 5 are all kept
+    assert stream.since(3, "another") is None  # a restarted server
+    assert stream.since(9, stream.epoch) is None  # from the future: resync
+
+
+def test_signed_links_are_refused_when_changed_or_expired(tmp_path: Path) -> None:
+    secret = load_secret(tmp_path)
+    assert load_secret(tmp_path) == secret  # made once
+    assert (tmp_path / "web.secret").stat().st_mode & 0o777 == 0o600
+    signer = Signer(secret)
+    token = signer.sign(7, "0001/clip.mp4", time.time() + 60)
+    grant = signer.check(token, time.time())
+    assert (grant.job_id, grant.path) == (7, "0001/clip.mp4")
+    head, _, tail = token.partition(".")
+    other = Signer(secret).sign(8, "0001/clip.mp4", time.time() + 60).partition(".")[0]
+    for bad in (f"{other}.{tail}", f"{head}.{tail[:-2]}", "x.y", "", token + "x"):
+        with pytest.raises(FerrymanError) as refused:
+            signer.check(bad, time.time())
+        assert refused.value.code == "link.tampered"
+    with pytest.raises(FerrymanError) as late:
+        signer.check(token, time.time() + 61)
+    assert late.value.code == "link.expired"
+    with pytest.raises(FerrymanError):
+        Signer(b"another secret").check(token, time.time())
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://127.0.0.1/a",
+        "http://[::1]/a",
+        "http://[::ffff:127.0.0.1]/a",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.8/a",
+        "https://172.16.3.4/a",
+        "http://192.168.0.1/a",
+        "http://0.0.0.0/a",
+        "http://[fe80::1]/a",
+        "davs://localhost/photos/",
+    ],
+)
+def test_private_and_local_addresses_are_blocked(link: str) -> None:
+    with pytest.raises(FerrymanError) as refused:
+        guard.check_link(link)
+    assert refused.value.code == "link.blocked"
+
+
+def test_a_name_that_resolves_inside_is_blocked_and_one_outside_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = {"inside.example": "10.1.2.3", "outside.example": "93.184.216.34"}
+
+    def resolve(host: str, *_args: object, **_kw: object) -> list[tuple[object, ...]]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], 443))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    with pytest.raises(FerrymanError) as refused:
+        guard.check_link("https://inside.example/a.zip")
+    assert refused.value.code == "link.blocked" and "10.1.2.3" in refused.value.message
+    guard.check_link("https://outside.example/a.zip")
+    guard.check_link("torbox:torrent/1")  # not a web link: nothing to resolve
+
+
+def test_binding_beyond_loopback_needs_a_token() -> None:
+    guard.check_bind("127.0.0.1", [])
+    guard.check_bind("::1", [])
+    guard.check_bind("0.0.0.0", ["sha256:" + "0" * 64])
+    with pytest.raises(FerrymanError) as refused:
+        guard.check_bind("0.0.0.0", [])
+    assert refused.value.code == "config.invalid"
+    token, hashed = guard.new_token()
+    tokens = guard.Tokens([hashed])
+    assert tokens.known(token) and not tokens.known(token + "x") and not tokens.known(None)
+    assert token not in hashed
+
+
+def test_the_rate_limiter_counts_per_key_and_resets_with_its_window() -> None:
+    limiter = guard.RateLimiter(2, period=10)
+    assert limiter.take("a", now=0)[:2] == (True, 1)
+    assert limiter.take("a", now=1)[:2] == (True, 0)
+    allowed, remaining, reset = limiter.take("a", now=2)
+    assert (allowed, remaining, reset) == (False, 0, 8)
+    assert limiter.take("b", now=2)[0]
+    assert limiter.take("a", now=10.5)[:2] == (True, 1)
+
+
+def _album(root: Path, job: int, seq: int, names: list[str]) -> None:
+    folder = root / f"job-{job}" / f"{seq:04d}"
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).write_bytes(name.encode() * 1000)
+    items = [{"file": name, "parts": None} for name in names]
+    (folder / "manifest.json").write_text(json.dumps({"items": items}))
+
+
+def test_results_list_zip_and_expire(tmp_path: Path) -> None:
+    results = Results(tmp_path / "results")
+    _album(results.root, 3, 1, ["b.jpg", "a.jpg"])
+    _album(results.root, 3, 2, ["a.jpg"])
+    (results.root / "job-3" / ".0003.partial").mkdir()  # an album being written
+    files = results.files(3)
+    assert [f.path for f in files] == ["0001/b.jpg", "0001/a.jpg", "0002/a.jpg"]
+    assert files[0].mime == "image/jpeg" and files[0].size == 5000
+    zipped = b"".join(results.zip_stream(3, chunk=777))
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        assert archive.namelist() == ["b.jpg", "a.jpg", "a (2).jpg"]
+        assert archive.read("a (2).jpg") == b"a.jpg" * 1000
+    with pytest.raises(FerrymanError) as outside:
+        results.locate(3, "../job-4/0001/x.jpg")
+    assert outside.value.code == "link.gone"
+    with pytest.raises(FerrymanError):
+        results.locate(3, "0001/manifest.json")
+    assert results.locate(3, "0002/a.jpg").read_bytes() == b"a.jpg" * 1000
+    _album(results.root, 4, 1, ["new.jpg"])
+    old = time.time() - 10 * 86400
+    os.utime(results.root / "job-3", (old, old))
+    removed, freed = results.sweep(7 * 86400)
+    assert removed == 1 and freed > 15000
+    assert results.files(3) == [] and len(results.files(4)) == 1
+
+
+async def test_uploads_go_on_from_where_they_stopped(tmp_path: Path) -> None:
+    uploads = Uploads(tmp_path / "uploads", max_size=100)
+
+    async def body(*blocks: bytes):  # type: ignore[no-untyped-def]
+        for block in blocks:
+            yield block
+
+    made = uploads.create("..\\evil/../../trip.zip", 10)
+    assert made.name == "trip.zip" and made.path.parent.parent == tmp_path / "uploads"
+    got = await uploads.append(made.id, "bytes 0-3/10", body(b"01", b"23"))
+    assert got.offset == 4 and not got.done
+    with pytest.raises(FerrymanError) as wrong:
+        await uploads.append(made.id, "bytes 0-3/10", body(b"0123"))
+    assert wrong.value.code == "upload.offset"
+    with pytest.raises(FerrymanError) as early:
+        uploads.finished(made.id)
+    assert early.value.code == "upload.incomplete"
+    with pytest.raises(FerrymanError):
+        await uploads.append(made.id, "bytes 4-12/10", body(b"x"))
+    done = await uploads.append(made.id, "bytes 4-9/10", body(b"456789", b"extra"))
+    assert done.done and done.path.read_bytes() == b"0123456789"
+    with pytest.raises(FerrymanError) as big:
+        uploads.create("big.zip", 101)
+    assert big.value.code == "upload.too_large"
+    with pytest.raises(FerrymanError) as unknown:
+        uploads.get("../../etc")
+    assert unknown.value.code == "upload.not_found"
