@@ -28,6 +28,7 @@ from bench import (
     telegram,
     torbox,
     wakeup,
+    web,
     webdav,
 )
 from bench._common import Check, Result, ferryman_env_note, progress, source_description
@@ -45,6 +46,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "network": network.run,
     "links": links.run,
     "wakeup": wakeup.run,
+    "web": web.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
@@ -112,6 +114,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--hls-minutes", type=float, help="links: the HLS video's length in minutes (5)"
     )
+    parser.add_argument(
+        "--web-clients", type=int, help="web: WebSocket clients watching the jobs (1000)"
+    )
+    parser.add_argument("--web-seconds", type=float, help="web: seconds of fan-out (20)")
+    parser.add_argument("--web-file-mb", type=int, help="web: the downloaded result, MiB (1024)")
     parser.add_argument("--net-mb", type=int, help="network: the zip over the link, MiB (1024)")
     parser.add_argument(
         "--size",

@@ -163,39 +163,74 @@ def _errors(app: FastAPI) -> None:
 
 
 def _middleware(app: FastAPI, web: Web) -> None:
-    @app.middleware("http")
-    async def guarded(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        path = request.url.path
-        headers: dict[str, str] = {}
+    app.add_middleware(_Guard, web=web)
+
+
+_SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class _Guard:
+    """Tokens, rate limits and security headers, as plain ASGI: a download streams
+    through untouched (an ``@app.middleware("http")`` wrapper copies every chunk
+    through a queue, and measured a quarter slower on a 1 GiB file)."""
+
+    def __init__(self, app: Any, web: Web) -> None:
+        self.app = app
+        self.web = web
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra: list[tuple[bytes, bytes]] = list(_SECURITY_HEADERS)
+        path: str = scope["path"]
         if path.startswith(API) and path != f"{API}/session":
-            who, problem = _who(web, request)
+            request = Request(scope)
+            who, problem = _who(self.web, request)
             if problem is not None:
-                return _secured(error_response(problem))
-            allowed, remaining, reset = web.limiter.take(who)
-            headers = {
-                "RateLimit-Limit": str(web.limiter.limit),
-                "RateLimit-Remaining": str(remaining),
-                "RateLimit-Reset": str(max(1, round(reset))),
-            }
+                await _send_error(send, error_response(problem), extra)
+                return
+            limiter = self.web.limiter
+            allowed, remaining, reset = limiter.take(who)
+            seconds = str(max(1, round(reset))).encode()
+            extra += [
+                (b"ratelimit-limit", str(limiter.limit).encode()),
+                (b"ratelimit-remaining", str(remaining).encode()),
+                (b"ratelimit-reset", seconds),
+            ]
             if not allowed:
-                headers["Retry-After"] = headers["RateLimit-Reset"]
-                limited = FerrymanError(
-                    "rate.limited", f"over {web.limiter.limit} requests a minute"
+                limited = FerrymanError("rate.limited", f"over {limiter.limit} requests a minute")
+                await _send_error(
+                    send, error_response(limited), [*extra, (b"retry-after", seconds)]
                 )
-                return _secured(error_response(limited, headers))
-        response = await call_next(request)
-        response.headers.update(headers)
-        return _secured(response)
+                return
+
+        async def with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                have = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(h for h in extra if h[0] not in have),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
-def _secured(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
-    return response
+async def _send_error(send: Any, response: JSONResponse, extra: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": [*response.raw_headers, *extra],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
 
 
 def _who(web: Web, request: Request | WebSocket) -> tuple[str, FerrymanError | None]:
@@ -264,24 +299,7 @@ def _jobs(app: FastAPI, web: Web) -> None:
     from ferryman.engine import control, intake
 
     async def view(job_id: int) -> dict[str, Any]:
-        found = await web.tracker.view(job_id)
-        items = await web.store.job_items(job_id)
-        found["items"] = [
-            {
-                "seq": item.seq,
-                "name": item.source_path,
-                "kind": item.kind.value,
-                "state": item.state.value,
-                "size": item.size,
-                "error": (
-                    {"code": item.error_code, "message": item.error_message or item.reason}
-                    if item.error_code
-                    else None
-                ),
-            }
-            for item in items
-        ]
-        return found
+        return await web.tracker.detail(job_id)
 
     @app.post(f"{API}/jobs", status_code=202, tags=["jobs"])
     async def create(body: JobRequest) -> dict[str, Any]:

@@ -20,14 +20,14 @@ import itertools
 import json
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ferryman.engine.events import Event
 from ferryman.errors import spec_for
-from ferryman.model import ItemState, Job, JobState
+from ferryman.model import Item, ItemState, Job, JobState
 
 if TYPE_CHECKING:
     from ferryman.store import Store
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DETAILS_KEPT = 256  # jobs whose view with items is kept for GET /api/v1/jobs/{id}
 FETCH_SHARE = 0.9  # of a fetched job's bar: the download (and making) before its items
 _DONE_ITEMS = (
     ItemState.DELIVERED.value,
@@ -64,7 +65,13 @@ Files = Callable[[Job], dict[str, Any]]  # a link job's files and zip, with sign
 
 
 class Tracker:
-    """Job views, kept fresh; ``publish`` gets each changed one."""
+    """Job views, kept fresh; ``publish`` gets each changed one.
+
+    What the store said of a job (its row, its item counts, its items) is kept and read
+    again only when something other than progress happened to it: a download's progress
+    changes a view many times a second without touching the store, so neither sending
+    the view nor answering ``GET /api/v1/jobs/{id}`` reads it then.
+    """
 
     def __init__(
         self,
@@ -83,8 +90,13 @@ class Tracker:
         self._stuck_after = stuck_after
         self._flush = flush
         self._live: dict[int, _Live] = {}
-        self._dirty: set[int] = set()
+        self._dirty: set[int] = set()  # views to send
+        self._stale: set[int] = set()  # rows to read again from the store
+        self._changes: dict[int, int] = {}  # stored changes told, per job
+        self._rows: dict[int, tuple[Job, dict[str, int]]] = {}
+        self._items: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
         self._sent: dict[int, dict[str, Any]] = {}
+        self._next_send: dict[int, float] = {}  # a job's next view not before (monotonic)
         self._wake = asyncio.Event()
 
     # -- told by the bus (on the event loop) -------------------------------------------
@@ -101,51 +113,114 @@ class Tracker:
             live.speed, live.eta = data.get("speed"), data.get("eta")
             live.phase = "fetching"
             live.last_progress = time.time()
-        elif event.kind == "job.fetched":
-            live.fetch_fraction, live.phase = 1.0, "reading"
-            live.speed = live.eta = None
-        elif event.kind == "item.progress":
+            self.touch(event.job_id, stored=False)
+            return
+        if event.kind == "item.progress":
             live.converting = data.get("fraction")
             live.phase = "converting"
             live.last_progress = time.time()
+            self.touch(event.job_id, stored=False)
+            return
+        if event.kind == "job.fetched":
+            live.fetch_fraction, live.phase = 1.0, "reading"
+            live.speed = live.eta = None
         else:
-            live.last_progress = time.time()
             live.phase = _PHASES.get(event.kind, live.phase)
+        live.last_progress = time.time()
         self.touch(event.job_id)
 
-    def touch(self, job_id: int) -> None:
+    def touch(self, job_id: int, *, stored: bool = True) -> None:
+        """The job's view must be sent again; ``stored``: something in the store changed."""
         self._dirty.add(job_id)
+        if stored:
+            self._stale.add(job_id)
+            self._changes[job_id] = self._changes.get(job_id, 0) + 1
         self._wake.set()
+
+    def _fresh(self, job_id: int, seen: int) -> None:
+        """What was read counts as current unless the job changed while it was read."""
+        if self._changes.get(job_id, 0) == seen:
+            self._stale.discard(job_id)
 
     # -- looked up -----------------------------------------------------------------------
     async def view(self, job_id: int) -> dict[str, Any]:
-        job = await self.store.get_job(job_id)
-        counts = (await self.store.item_counts()).get(job_id, {})
+        job, counts = await self._row(job_id)
         return self._compose(job, counts)
 
+    async def detail(self, job_id: int) -> dict[str, Any]:
+        """The job's view with its items, read from the store only when it changed."""
+        items = self._items.get(job_id)
+        if items is None or job_id in self._stale or job_id not in self._rows:
+            seen = self._changes.get(job_id, 0)
+            job = await self.store.get_job(job_id)
+            rows = await self.store.job_items(job_id)
+            counts: dict[str, int] = {}
+            for item in rows:
+                counts[item.state.value] = counts.get(item.state.value, 0) + 1
+            items = [_item_view(item) for item in rows]
+            self._rows[job_id] = (job, counts)
+            self._fresh(job_id, seen)
+            self._items[job_id] = items
+            while len(self._items) > DETAILS_KEPT:
+                self._items.popitem(last=False)
+        self._items.move_to_end(job_id)
+        job, counts = self._rows[job_id]
+        return {**self._compose(job, counts), "items": items}
+
+    async def _row(self, job_id: int) -> tuple[Job, dict[str, int]]:
+        if job_id in self._stale or job_id not in self._rows:
+            seen = self._changes.get(job_id, 0)
+            job = await self.store.get_job(job_id)
+            counts = (await self.store.item_counts()).get(job_id, {})
+            self._rows[job_id] = (job, counts)
+            self._items.pop(job_id, None)
+            self._fresh(job_id, seen)
+        return self._rows[job_id]
+
     async def views(self, limit: int = 200) -> list[dict[str, Any]]:
+        seen = dict(self._changes)
         jobs = (await self.store.list_jobs())[-limit:]
         per_job = await self.store.item_counts()
-        return [self._compose(job, per_job.get(job.id, {})) for job in reversed(jobs)]
+        found = []
+        for job in reversed(jobs):
+            counts = per_job.get(job.id, {})
+            if self._rows.get(job.id) != (job, counts):
+                self._items.pop(job.id, None)  # changed elsewhere: items read again
+            self._rows[job.id] = (job, counts)
+            self._fresh(job.id, seen.get(job.id, 0))
+            found.append(self._compose(job, counts))
+        return found
 
     def stuck(self) -> list[dict[str, Any]]:
         """Running jobs that sent no progress for ``web.stuck_after`` (from the views sent)."""
         return [v for v in self._sent.values() if v.get("stuck")]
 
     async def run(self, poll: float | None) -> None:
-        """Send the views of changed jobs; with ``poll``, also look at the store that
-        often for changes made by other processes."""
-        next_poll = 0.0
+        """Send the views of changed jobs: a job quiet for ``flush`` seconds at once,
+        a busy one at most every ``flush`` seconds (its changes in between go out as
+        one). With ``poll``, also look at the store that often for changes made by
+        other processes (and for jobs that went quiet: stuck)."""
+        next_poll = time.monotonic()
         while True:
-            timeout = None if poll is None else max(0.0, next_poll - time.monotonic())
+            now = time.monotonic()
+            if poll is not None and now >= next_poll:
+                next_poll = now + poll
+                await self._poll()
+            due = {j for j in self._dirty if self._next_send.get(j, 0.0) <= now}
+            if due:
+                self._dirty -= due
+                await self._send(due)
+                later = time.monotonic() + self._flush
+                for job_id in due:
+                    self._next_send[job_id] = later
+                continue
+            deadlines = [self._next_send[j] for j in self._dirty]
+            if poll is not None:
+                deadlines.append(next_poll)
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
-            self._wake.clear()
-            if poll is not None and time.monotonic() >= next_poll:
-                next_poll = time.monotonic() + poll
-                await self._poll()
-            await self._send_dirty()
-            await asyncio.sleep(self._flush)  # changes within one flush go out as one
 
     async def _poll(self) -> None:
         try:
@@ -157,15 +232,10 @@ class Tracker:
             if self._sent.get(view["id"]) != view:
                 self._emit(view)
 
-    async def _send_dirty(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        if not dirty:
-            return
+    async def _send(self, dirty: set[int]) -> None:
         try:
-            per_job = await self.store.item_counts()
             for job_id in sorted(dirty):
-                job = await self.store.get_job(job_id)
-                view = self._compose(job, per_job.get(job_id, {}))
+                view = await self.view(job_id)
                 if self._sent.get(job_id) != view:
                     self._emit(view)
         except Exception:
@@ -244,6 +314,20 @@ _PHASES = {
 }
 
 
+def _item_view(item: Item) -> dict[str, Any]:
+    error = None
+    if item.error_code:
+        error = {"code": item.error_code, "message": item.error_message or item.reason}
+    return {
+        "seq": item.seq,
+        "name": item.source_path,
+        "kind": item.kind.value,
+        "state": item.state.value,
+        "size": item.size,
+        "error": error,
+    }
+
+
 def _phase(job: Job, live: _Live) -> str:
     if job.state.terminal:
         return job.state.value
@@ -274,6 +358,7 @@ class Stream:
         self._seq = 0
         self._kept: deque[Sent] = deque(maxlen=keep)
         self._changed = asyncio.Condition()
+        self._notifying: asyncio.Task[None] | None = None
         self.clients = 0
 
     @property
@@ -285,9 +370,11 @@ class Stream:
         full = {"seq": self._seq, "epoch": self.epoch, **message}
         job = message.get("job", {}).get("id")
         self._kept.append(Sent(self._seq, job, json.dumps(full)))
-        asyncio.get_running_loop().create_task(self._notify())
+        if self._notifying is None:  # one wake-up for all published in one go
+            self._notifying = asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
+        self._notifying = None
         async with self._changed:
             self._changed.notify_all()
 
