@@ -1,11 +1,14 @@
 """Many WebSocket clients of ``bench web``, in their own process: ``python -m
-bench._web_clients URL COUNT SECONDS OUT``. Each subscribes to every job and writes, per
-job message, ``job fraction receive-time`` to OUT (the job and fraction read with a
-regular expression: parsing JSON for every message would measure this process)."""
+bench._web_clients URL COUNT SECONDS OUT [JOBS]``. Each subscribes to every job, or with
+JOBS to one of them (client n to job n % JOBS + 1); once all have subscribed they listen
+for SECONDS, writing per job message ``job tick receive-time`` to OUT (the tick: the
+view's ``bytes``; read with a regular expression: parsing JSON for every message would
+measure this process). The first line says how many failed and when all were in."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 import time
@@ -13,39 +16,61 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-_JOB = re.compile(r'"job": \{"id": (\d+)')
-_BYTES = re.compile(r'"bytes": (\d+)')
+_MESSAGE = re.compile(r'"job": \{"id": (\d+).*?"bytes": (\d+)')
 
 
-async def _client(url: str, until: float, seen: list[tuple[str, str, float]]) -> None:
-    async with connect(url, max_queue=None, ping_interval=None) as socket:
-        await socket.send('{"jobs": "all", "after": 0}')
-        while time.time() < until:
+class _Run:
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.connected: list[float] = []
+        self.seen: list[tuple[str, str, float]] = []
+        self.all_in = asyncio.Event()
+        self.until = float("inf")
+
+
+async def _client(url: str, jobs: object, run: _Run) -> None:
+    async with connect(url, max_queue=None, ping_interval=None, open_timeout=120) as socket:
+        await socket.send(json.dumps({"jobs": jobs, "after": 0}))
+        await socket.recv()  # the snapshot: subscribed
+        run.connected.append(time.time())
+        if len(run.connected) == run.count:
+            run.all_in.set()
+        while (left := run.until - time.time()) > 0:
             try:
-                text = await asyncio.wait_for(socket.recv(), max(0.01, until - time.time()))
+                text = await asyncio.wait_for(socket.recv(), min(left, 1.0))
             except TimeoutError:
-                break
+                continue
             now = time.time()
-            job = _JOB.search(text)  # type: ignore[arg-type]
-            tick = _BYTES.search(text)  # type: ignore[arg-type]
-            if job and tick:
-                seen.append((job.group(1), tick.group(1), now))
+            if not run.all_in.is_set():
+                continue  # still connecting: not steady yet
+            for found in _MESSAGE.finditer(str(text)):
+                run.seen.append((found.group(1), found.group(2), now))
 
 
-async def _main(url: str, count: int, seconds: float, out: Path) -> None:
-    seen: list[tuple[str, str, float]] = []
+async def _main(url: str, count: int, seconds: float, spread: int) -> str:
+    run = _Run(count)
+    started = time.time()
     opened = []
-    until = time.time() + seconds
-    for _ in range(count):  # connect in a trickle: a thousand at once is a SYN flood
-        opened.append(asyncio.create_task(_client(url, until, seen)))
+    for n in range(count):  # connect in a trickle: a thousand at once is a SYN flood
+        jobs: object = [n % spread + 1] if spread else "all"
+        opened.append(asyncio.create_task(_client(url, jobs, run)))
         await asyncio.sleep(0.002)
+    waiting = asyncio.ensure_future(run.all_in.wait())
+    await asyncio.wait([waiting, *opened], return_when=asyncio.FIRST_COMPLETED)
+    if run.all_in.is_set():
+        run.until = time.time() + seconds
+    else:  # a client failed before all were in: stop now
+        run.until = time.time()
+    waiting.cancel()
     results = await asyncio.gather(*opened, return_exceptions=True)
     failed = sum(isinstance(r, BaseException) for r in results)
-    with open(out, "w") as handle:
-        handle.write(f"# failed {failed}\n")
-        for job, fraction, at in seen:
-            handle.write(f"{job} {fraction} {at:.6f}\n")
+    all_in = max(run.connected, default=started)
+    lines = [f"# failed {failed} connect_seconds {all_in - started:.3f} all_in {all_in:.6f}"]
+    lines += [f"{job} {tick} {at:.6f}" for job, tick, at in run.seen]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    asyncio.run(_main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), Path(sys.argv[4])))
+    spread = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    text = asyncio.run(_main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), spread))
+    Path(sys.argv[4]).write_text(text)

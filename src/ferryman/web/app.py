@@ -417,8 +417,10 @@ def _events(app: FastAPI, web: Web) -> None:
         missed = web.stream.since(after, epoch)
         if missed is not None:
             return [m for m in missed if wanted(m, jobs)], seq
-        views = await web.tracker.views()
-        chosen = [v for v in views if jobs is None or v["id"] in jobs]
+        views = web.tracker.snapshot()
+        if views is None:
+            views = await web.tracker.views()
+        chosen = [v for v in views if jobs is None or v["id"] in jobs][:SNAPSHOT_JOBS]
         snapshot = {"type": "snapshot", "seq": seq, "epoch": web.stream.epoch, "jobs": chosen}
         return [Sent(seq, None, json.dumps(snapshot))], seq
 
@@ -435,12 +437,17 @@ def _events(app: FastAPI, web: Web) -> None:
             jobs = _job_set(hello.get("jobs"))
             last = int(hello.get("after") or 0)
             epoch = hello.get("epoch")
+            sent_at = 0.0
             while True:
                 messages, last = await catch_up(last, epoch, jobs)
                 epoch = web.stream.epoch
-                for message in messages:
-                    await socket.send_text(message.text)
-                await web.stream.wait_after(last, 15.0)
+                if messages:
+                    await socket.send_text(frame(messages))
+                    sent_at = time.monotonic()
+                await web.stream.wait_after(last, 15.0, jobs)
+                wait = BATCH_SECONDS - (time.monotonic() - sent_at)
+                if wait > 0 and web.stream.newer(last, jobs):  # busy: one frame for what comes
+                    await asyncio.sleep(wait)
                 if web.stream.seq == last:
                     await socket.send_text(json.dumps({"type": "ping", "seq": last}))
         except (WebSocketDisconnect, ValueError, TypeError, RuntimeError):
@@ -468,9 +475,9 @@ def _events(app: FastAPI, web: Web) -> None:
                 while not await request.is_disconnected():
                     messages, last = await catch_up(last, era, wanted_jobs)
                     era = web.stream.epoch
-                    for message in messages:
-                        yield f"id: {era}:{message.seq}\ndata: {message.text}\n\n"
-                    await web.stream.wait_after(last, 15.0)
+                    if messages:
+                        yield "".join(f"id: {era}:{m.seq}\ndata: {m.text}\n\n" for m in messages)
+                    await web.stream.wait_after(last, 15.0, wanted_jobs)
                     if web.stream.seq == last:
                         yield ": ping\n\n"
             finally:
@@ -494,6 +501,17 @@ def _events(app: FastAPI, web: Web) -> None:
             "seq": seq,
             "epoch": web.stream.epoch,
         }
+
+
+SNAPSHOT_JOBS = 200  # the newest jobs a snapshot holds
+BATCH_SECONDS = 0.05  # a busy client gets a frame at most this often, with all that came
+
+
+def frame(messages: list[Sent]) -> str:
+    """One WebSocket frame: a message, or a JSON array of several."""
+    if len(messages) == 1:
+        return messages[0].text
+    return "[" + ",".join(m.text for m in messages) + "]"
 
 
 def _job_set(value: object) -> set[int] | None:

@@ -97,6 +97,7 @@ class Tracker:
         self._items: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
         self._sent: dict[int, dict[str, Any]] = {}
         self._next_send: dict[int, float] = {}  # a job's next view not before (monotonic)
+        self._polled = False  # the store read whole once: _sent holds every job
         self._wake = asyncio.Event()
 
     # -- told by the bus (on the event loop) -------------------------------------------
@@ -191,6 +192,14 @@ class Tracker:
             found.append(self._compose(job, counts))
         return found
 
+    def snapshot(self) -> list[dict[str, Any]] | None:
+        """Every job's view as last sent, newest first, once the store has been read
+        whole (the first poll): a thousand clients reconnecting after a restart cost no
+        store reads. None before that."""
+        if not self._polled:
+            return None
+        return sorted(self._sent.values(), key=lambda v: v["id"], reverse=True)
+
     def stuck(self) -> list[dict[str, Any]]:
         """Running jobs that sent no progress for ``web.stuck_after`` (from the views sent)."""
         return [v for v in self._sent.values() if v.get("stuck")]
@@ -231,6 +240,7 @@ class Tracker:
         for view in views:
             if self._sent.get(view["id"]) != view:
                 self._emit(view)
+        self._polled = True
 
     async def _send(self, dirty: set[int]) -> None:
         try:
@@ -357,8 +367,11 @@ class Stream:
         self.epoch = f"{int(time.time() * 1000):x}"
         self._seq = 0
         self._kept: deque[Sent] = deque(maxlen=keep)
-        self._changed = asyncio.Condition()
-        self._notifying: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()  # set, and replaced, when messages came
+        self._job_changed: dict[int, asyncio.Event] = {}  # the same, for one job's
+        self._job_seq: dict[int, int] = {}  # each job's newest message
+        self._rung: set[int] = set()  # jobs with messages since the last wake-up
+        self._ringing = False
         self.clients = 0
 
     @property
@@ -370,13 +383,22 @@ class Stream:
         full = {"seq": self._seq, "epoch": self.epoch, **message}
         job = message.get("job", {}).get("id")
         self._kept.append(Sent(self._seq, job, json.dumps(full)))
-        if self._notifying is None:  # one wake-up for all published in one go
-            self._notifying = asyncio.get_running_loop().create_task(self._notify())
+        if job is not None:
+            self._job_seq[job] = self._seq
+            self._rung.add(job)
+        if not self._ringing:  # one wake-up for all published in one go
+            self._ringing = True
+            asyncio.get_running_loop().call_soon(self._ring)
 
-    async def _notify(self) -> None:
-        self._notifying = None
-        async with self._changed:
-            self._changed.notify_all()
+    def _ring(self) -> None:
+        self._ringing = False
+        rung, self._changed = self._changed, asyncio.Event()
+        rung.set()
+        jobs, self._rung = self._rung, set()
+        for job in jobs:
+            event = self._job_changed.pop(job, None)
+            if event is not None:
+                event.set()
 
     def since(self, seq: int, epoch: str | None) -> list[Sent] | None:
         """What came after ``seq``; None when that cannot be told (another epoch, or
@@ -390,11 +412,25 @@ class Stream:
             return None
         return list(itertools.islice(self._kept, seq + 1 - first, None))
 
-    async def wait_after(self, seq: int, within: float) -> None:
-        """Return when a message after ``seq`` is there, or after ``within`` seconds."""
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait_for(lambda: self._seq > seq), within)
+    def newer(self, seq: int, jobs: set[int] | None = None) -> bool:
+        """Whether a message after ``seq`` is there (about one of ``jobs``, if few)."""
+        if jobs is not None and len(jobs) == 1:
+            return self._job_seq.get(next(iter(jobs)), 0) > seq
+        return self._seq > seq
+
+    async def wait_after(self, seq: int, within: float, jobs: set[int] | None = None) -> None:
+        """Return when a message after ``seq`` is there (about one of ``jobs``, when a
+        client watches a single job: it is not woken for every other job's), or after
+        ``within`` seconds."""
+        if self.newer(seq, jobs):
+            return
+        if jobs is not None and len(jobs) == 1:
+            changed = self._job_changed.setdefault(next(iter(jobs)), asyncio.Event())
+        else:
+            changed = self._changed  # many waiters share one event: no lock, no task each
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await changed.wait()
 
 
 def wanted(sent: Sent, jobs: set[int] | None) -> bool:

@@ -280,7 +280,10 @@ function viaWebSocket() {
     reconnecting(false);
     socket.send(JSON.stringify({ jobs: "all", after: last, epoch }));
   };
-  socket.onmessage = (event) => receive(JSON.parse(event.data));
+  socket.onmessage = (event) => {
+    const data = JSON.parse(event.data); // one message, or several in an array
+    for (const message of Array.isArray(data) ? data : [data]) receive(message);
+  };
   socket.onclose = () => {
     if (!opened) failures.ws += 1;
     reconnecting(true);
