@@ -134,7 +134,7 @@ class Request:
 class FaultServer:
     """The server; use as a context manager (or the ``serving`` helper)."""
 
-    def __init__(self, link: Link | None = None) -> None:
+    def __init__(self, link: Link | None = None, host: str = "127.0.0.1") -> None:
         self.link = link or Link()
         self.pacer = _Pacer(self.link.bandwidth)
         self.resources: dict[str, Resource] = {}
@@ -143,7 +143,7 @@ class FaultServer:
         self.requests: list[Request] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self._httpd = _QuietServer(("127.0.0.1", 0), _Handler)
+        self._httpd = _QuietServer((host, 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.fault_server = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(
@@ -199,9 +199,9 @@ class FaultServer:
 
 
 @contextmanager
-def serving(link: Link | None = None) -> Iterator[FaultServer]:
+def serving(link: Link | None = None, host: str = "127.0.0.1") -> Iterator[FaultServer]:
     """A started server, stopped (stalled responses woken) when the block ends."""
-    with FaultServer(link) as server:
+    with FaultServer(link, host) as server:
         yield server
 
 
