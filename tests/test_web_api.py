@@ -350,3 +350,27 @@ def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(
         assert view["status"] == "done" and view["progress"]["fraction"] == 1.0
         (file,) = view["result"]["files"]
         assert client.get(file["url"]).content == links.resources["/clip.mp4"].data
+
+
+def test_a_redirect_into_a_private_network_is_refused_when_the_download_follows_it(
+    tmp_path: Path, links: FaultServer
+) -> None:
+    """127.0.0.1 stands for a public server (network.private_allowed), 127.0.0.2 for
+    one inside: the link passes when added, its redirect is refused when followed."""
+    with serving(host="127.0.0.2") as inside:
+        inside.add("/secret.zip", b"PK\x05\x06" + bytes(18), content_type="application/zip")
+        links.redirect("/away.zip", inside.url("/secret.zip"))
+        env = {
+            "FERRYMAN_WEB__ALLOW_PRIVATE_LINKS": "false",
+            "FERRYMAN_NETWORK__PRIVATE_ALLOWED": '["127.0.0.1"]',
+        }
+        with running_web(tmp_path / "data", **env) as web, web.client() as client:
+            made = client.post("/api/v1/jobs", json={"source": links.url("/away.zip")})
+            assert made.status_code == 202, made.text  # the link itself is fine
+            direct = client.post("/api/v1/jobs", json={"source": inside.url("/secret.zip")})
+            assert direct.json()["error"]["code"] == "link.blocked"
+            view = web.wait_for(made.json()["id"], ("done", "failed"))
+            assert view["status"] == "failed"
+            assert view["error"]["code"] == "link.blocked", view["error"]
+            assert "127.0.0.2" in view["error"]["message"]
+        assert inside.served["/secret.zip"] == 0  # never asked

@@ -191,6 +191,16 @@ class NetworkSettings(BaseModel):
     )
     connect_timeout: float = Field(20.0, gt=0)
     max_redirects: int = Field(10, ge=0, le=50)
+    block_private: bool = Field(
+        False,
+        description="Refuse downloads from loopback, private, link-local and cloud-metadata"
+        " addresses, checked at every connection and redirect (link.blocked); `ferryman"
+        " web` turns it on unless web.allow_private_links.",
+    )
+    private_allowed: list[str] = Field(
+        default_factory=list,
+        description="Hosts or addresses taken even with block_private (a NAS at home).",
+    )
     user_agent: str = Field("ferryman/0.1", min_length=1, max_length=256)
     stream_archives: str = Field(
         "auto",

@@ -45,6 +45,9 @@ def web(
     from ferryman.web.server import serve
 
     settings = ctx.obj.settings()
+    if not settings.web.allow_private_links:  # links from the web: no fetch inward
+        network = settings.network.model_copy(update={"block_private": True})
+        settings = settings.model_copy(update={"network": network})
     chosen_host = host or settings.web.host
     chosen_port = settings.web.port if port is None else port
     out = console()

@@ -11,6 +11,7 @@ import httpx
 
 from ferryman.config import NetworkSettings
 from ferryman.errors import FerrymanError, ServerWait
+from ferryman.net.addresses import check_host
 from ferryman.net.waits import retry_after_seconds
 
 _CONTENT_RANGE = re.compile(r"\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*", re.IGNORECASE)
@@ -34,10 +35,37 @@ class ContentRange:
     total: int | None
 
 
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """Every request (each redirect is one) checked against ``network.block_private``."""
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__()
+        self._allowed = allowed
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        await asyncio.to_thread(check_host, request.url.host, request.url.port, self._allowed)
+        return await super().handle_async_request(request)
+
+
+class _GuardedSyncTransport(httpx.HTTPTransport):
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__()
+        self._allowed = allowed
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        check_host(request.url.host, request.url.port, self._allowed)
+        return super().handle_request(request)
+
+
 def make_client(settings: NetworkSettings) -> httpx.AsyncClient:
     """The client downloads and probes share: redirects followed up to the limit, our
-    User-Agent, the connect timeout; the read timeout is the stall watchdog."""
+    User-Agent, the connect timeout; the read timeout is the stall watchdog; with
+    ``block_private``, no request to a private or local address (``net.addresses``)."""
+    guarded = _GuardedTransport(settings.private_allowed) if settings.block_private else None
     return httpx.AsyncClient(
+        transport=guarded,
         follow_redirects=True,
         max_redirects=settings.max_redirects,
         headers={"User-Agent": settings.user_agent},
@@ -53,7 +81,9 @@ def make_sync_client(
 ) -> httpx.Client:
     """``make_client``'s blocking twin, for what reads on the engine's reading thread
     (a zip or a tar in place, a WebDAV folder, a Torbox item)."""
+    guarded = _GuardedSyncTransport(settings.private_allowed) if settings.block_private else None
     return httpx.Client(
+        transport=guarded,
         base_url=base_url,
         auth=auth,
         follow_redirects=True,

@@ -312,7 +312,8 @@ def _jobs(app: FastAPI, web: Web) -> None:
             source = (body.source or "").strip()
             _only_links(source)
             if not web.settings.web.allow_private_links:
-                await asyncio.to_thread(guard.check_link, _first_url(source))
+                allowed = web.settings.network.private_allowed
+                await asyncio.to_thread(guard.check_link, _first_url(source), allowed)
         job = await intake.add_source(
             web.store,
             source,

@@ -9,7 +9,9 @@
 - A fixed window per token (or per address) limits requests, with ``RateLimit-*``
   headers and 429 ``Retry-After``.
 - A link is refused (``link.blocked``) when its host resolves to loopback, private,
-  link-local, reserved or cloud-metadata addresses, unless ``web.allow_private_links``.
+  link-local, reserved or cloud-metadata addresses, unless ``web.allow_private_links``:
+  when the job is added (here), and at every connection and redirect of its download
+  (``net.addresses``, switched on by ``ferryman web`` through ``network.block_private``).
 """
 
 from __future__ import annotations
@@ -18,12 +20,15 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import socket
 import time
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ferryman.errors import FerrymanError
+from ferryman.net.addresses import blocked_address, check_host
+
+__all__ = ["blocked_address", "check_host", "check_link"]
 
 COOKIE = "ferryman_session"
 CSRF_HEADER = "x-ferryman-csrf"
@@ -102,46 +107,11 @@ class RateLimiter:
         return True, self.limit - window.used, reset
 
 
-_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-
-
-def blocked_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip in _METADATA
-        or ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    )
-
-
-def check_link(url: str, resolve: bool = True) -> None:
+def check_link(url: str, allowed: Iterable[str] = ()) -> None:
     """Raise ``link.blocked`` when a web link's host is, or resolves to, an address
-    inside this machine or a private network (SSRF: a server must not be made to
-    fetch from where only it can reach)."""
+    inside this machine or a private network, when the job is added (the downloads
+    check again at every connection and redirect: ``net.addresses``)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https", "dav", "davs"):
         return  # not a web link (media:…, torbox:…, a path is refused elsewhere)
-    host = (parts.hostname or "").strip("[]")
-    if not host:
-        raise FerrymanError("link.invalid", "the link has no host")
-    try:
-        addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
-        if not resolve:
-            return
-        try:
-            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-        except OSError:
-            return  # unknown here: the fetch reports it with its own code
-        addresses = [str(info[4][0]) for info in infos]
-    for address in addresses:
-        if blocked_address(address):
-            raise FerrymanError(
-                "link.blocked", f"{host} is {address}, inside a private or local network"
-            )
+    check_host(parts.hostname or "", parts.port, allowed)
