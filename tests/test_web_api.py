@@ -374,3 +374,29 @@ def test_a_redirect_into_a_private_network_is_refused_when_the_download_follows_
             assert view["error"]["code"] == "link.blocked", view["error"]
             assert "127.0.0.2" in view["error"]["message"]
         assert inside.served["/secret.zip"] == 0  # never asked
+
+
+def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
+    """schemathesis against the OpenAPI description: every operation, with valid and
+    invalid inputs, must never answer 5xx. The event streams (which never end) are tried
+    by their own tests."""
+    st = Path(sys.executable).with_name("schemathesis")
+    if not st.exists():
+        pytest.skip("schemathesis is not installed")
+    with running_web(tmp_path / "data", FERRYMAN_WEB__RATE_LIMIT="1000000000") as web:
+        done = subprocess.run(
+            [str(st), "run", f"{web.base}/api/openapi.json", "--checks", "not_a_server_error",
+             "--max-examples", "60", "--seed", "20261123", "--request-timeout", "20",
+             "--exclude-path-regex", "^/api/v1/events"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:]
+        with web.client() as client:
+            for query in ("jobs=null", "jobs=1,x", "after=-5&jobs=1"):
+                answer = client.get(f"/api/v1/events/poll?{query}", timeout=30)
+                assert answer.status_code in (200, 422), (query, answer.text)
+                if answer.status_code == 422:
+                    assert answer.json()["error"]["code"] == "request.invalid"
+            huge = client.get(f"/api/v1/jobs/{2**80}")
+            assert huge.status_code == 422 and huge.json()["error"]["code"] == "request.invalid"
+    assert "Traceback" not in "".join(web.output)

@@ -15,9 +15,10 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from ferryman.web.uploads import Uploads
 
 API = "/api/v1"
+JobId = Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="The job's number.")]
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
     " connect-src 'self'; media-src 'self'; frame-ancestors 'none'; base-uri 'none';"
@@ -338,29 +340,29 @@ def _jobs(app: FastAPI, web: Web) -> None:
         return {"jobs": await web.tracker.views(limit=max(1, min(limit, 1000)))}
 
     @app.get(f"{API}/jobs/{{job_id}}", tags=["jobs"])
-    async def get_job(job_id: int) -> dict[str, Any]:
+    async def get_job(job_id: JobId) -> dict[str, Any]:
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/cancel", tags=["jobs"])
-    async def cancel(job_id: int) -> dict[str, Any]:
+    async def cancel(job_id: JobId) -> dict[str, Any]:
         await control.cancel_job(web.store, job_id)
         web.tracker.touch(job_id)
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/retry", tags=["jobs"])
-    async def retry(job_id: int) -> dict[str, Any]:
+    async def retry(job_id: JobId) -> dict[str, Any]:
         await control.retry_job(web.store, job_id)
         web.tracker.touch(job_id)
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/password", tags=["jobs"])
-    async def password(job_id: int, body: PasswordRequest) -> dict[str, Any]:
+    async def password(job_id: JobId, body: PasswordRequest) -> dict[str, Any]:
         await control.give_password(web.store, job_id, body.password)
         web.tracker.touch(job_id)
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/links", tags=["jobs"])
-    async def links(job_id: int) -> dict[str, Any]:
+    async def links(job_id: JobId) -> dict[str, Any]:
         """New download links for the job's files (the old ones keep their expiry)."""
         job = await web.store.get_job(job_id)
         if not job.dest.startswith("link:"):
@@ -451,6 +453,8 @@ def _events(app: FastAPI, web: Web) -> None:
                     await asyncio.sleep(wait)
                 if web.stream.seq == last:
                     await socket.send_text(json.dumps({"type": "ping", "seq": last}))
+        except FerrymanError as exc:  # a malformed subscription
+            await socket.close(code=4400, reason=exc.message[:120])
         except (WebSocketDisconnect, ValueError, TypeError, RuntimeError):
             pass
         finally:
@@ -516,11 +520,16 @@ def frame(messages: list[Sent]) -> str:
 
 
 def _job_set(value: object) -> set[int] | None:
+    """``all`` (or nothing): every job; else job ids, a list or ``1,2,3``."""
     if value in (None, "", "all"):
         return None
-    if isinstance(value, list):
-        return {int(v) for v in value}
-    return {int(v) for v in str(value).split(",") if v.strip()}
+    parts = value if isinstance(value, list) else str(value).split(",")
+    try:
+        return {int(str(v).strip()) for v in parts if str(v).strip()}
+    except ValueError:
+        raise FerrymanError(
+            "request.invalid", "jobs: 'all' or job numbers separated by commas"
+        ) from None
 
 
 def _downloads(app: FastAPI, web: Web) -> None:
