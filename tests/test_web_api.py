@@ -302,18 +302,40 @@ def test_a_public_address_without_tokens_refuses_to_start(tmp_path: Path) -> Non
     assert "config.invalid" in done.stderr and "web.tokens" in done.stderr
 
 
-def test_health_readiness_and_metrics(tmp_path: Path) -> None:
-    with running_web(tmp_path / "data") as web, web.client() as client:
+def test_health_readiness_and_metrics(tmp_path: Path, links: FaultServer) -> None:
+    # A download that stalls for longer than web.stuck_after: flagged, then it goes on.
+    clip = links.resources["/clip.mp4"].data
+    stalled = links.add("/stalls.mp4", clip, content_type="video/mp4")
+    stalled.faults.stall_at, stalled.faults.stall_seconds = len(clip) // 2, 6.0
+    env = {"FERRYMAN_WEB__STUCK_AFTER": "2", "FERRYMAN_NETWORK__STALL_SECONDS": "30"}
+    with running_web(tmp_path / "data", **env) as web, web.client() as client:
         ready = client.get("/readyz")
         assert ready.status_code == 200
         checks = ready.json()["checks"]
         assert set(checks) == {"store", "work_area", "media", "workers", "results"}
         assert all(c["ok"] for c in checks.values())
+        assert "ferryman_queue_depth 0" in client.get("/metrics").text
+        good = client.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")}).json()
+        bad = client.post("/api/v1/jobs", json={"source": links.url("/gone.mp4")}).json()
+        assert web.wait_for(good["id"], ("done",))["status"] == "done"
+        assert web.wait_for(bad["id"], ("failed",))["error"]["code"].startswith("source.")
+        slow = client.post("/api/v1/jobs", json={"source": links.url("/stalls.mp4")}).json()
+        deadline = time.monotonic() + 20
+        while not client.get(f"/api/v1/jobs/{slow['id']}").json()["stuck"]:
+            assert time.monotonic() < deadline, "never flagged as stuck"
+            time.sleep(0.3)
+        flagged = client.get("/readyz").json()["stuck"]
+        assert [j["id"] for j in flagged] == [slow["id"]]
+        assert web.wait_for(slow["id"], ("done",))["stuck"] is False  # going on clears it
         metrics = client.get("/metrics").text
-        assert "ferryman_queue_depth 0" in metrics
-        assert "ferryman_event_clients" in metrics
+        assert 'ferryman_jobs{state="done"} 2' in metrics
+        assert 'ferryman_jobs{state="failed"} 1' in metrics
+        assert f"ferryman_bytes_delivered {2 * len(clip)}" in metrics
+        assert f"ferryman_bytes_fetched {2 * len(clip)}" in metrics
+        assert 'ferryman_source_success_ratio{source="http"} 0.6667' in metrics
+        assert 'ferryman_stage_seconds_count{stage="fetch"} 2' in metrics
+        assert "ferryman_event_clients 0" in metrics
         assert httpx.get(web.base + "/healthz").json() == {"status": "ok"}
-
 
 @pytest.mark.postgres
 def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
     from ferryman.store import Store
+    from ferryman.web.metrics import StageClock
     from ferryman.web.results import Results
     from ferryman.web.uploads import Uploads
 
@@ -100,6 +101,7 @@ class Web:
     limiter: guard.RateLimiter
     describe: Callable[[str], str]
     engine_alive: Callable[[], bool] | None  # None: workers are other processes
+    clock: StageClock | None = None  # stage durations, when the engine's bus is here
     _signed: dict[int, tuple[int, float, list[dict[str, Any]], dict[str, Any]]] = field(
         default_factory=dict
     )
@@ -574,7 +576,7 @@ def _health(app: FastAPI, web: Web) -> None:
         """Each thing a job needs, and which one fails."""
         checks = await readiness(web)
         ok = all(c["ok"] for c in checks.values())
-        stuck = web.tracker.stuck()
+        stuck = await web.tracker.stuck()
         body = {"ready": ok, "checks": checks, "stuck": stuck}
         return JSONResponse(body, status_code=200 if ok else 503)
 
@@ -646,34 +648,18 @@ def _media_libraries() -> str:
 
 
 async def metrics_text(web: Web) -> str:
-    views = await web.tracker.views(limit=100_000)
+    from ferryman.web.metrics import render
+
+    figures = await web.store.figures()
     by_state: dict[str, int] = {}
-    delivered = failed = 0
-    for v in views:
-        by_state[v["status"]] = by_state.get(v["status"], 0) + 1
-        delivered += v["counts"].get("delivered", 0)
-        failed += v["counts"].get("failed", 0)
-    lines = [
-        "# HELP ferryman_jobs Jobs by state.",
-        "# TYPE ferryman_jobs gauge",
-        *(f'ferryman_jobs{{state="{s}"}} {n}' for s, n in sorted(by_state.items())),
-        "# HELP ferryman_items_delivered Items delivered.",
-        "# TYPE ferryman_items_delivered gauge",
-        f"ferryman_items_delivered {delivered}",
-        "# HELP ferryman_items_failed Items failed.",
-        "# TYPE ferryman_items_failed gauge",
-        f"ferryman_items_failed {failed}",
-        "# HELP ferryman_queue_depth Jobs not ended.",
-        "# TYPE ferryman_queue_depth gauge",
-        f"ferryman_queue_depth {sum(n for s, n in by_state.items() if s not in _ENDED)}",
-        "# HELP ferryman_event_clients Connected event clients.",
-        "# TYPE ferryman_event_clients gauge",
-        f"ferryman_event_clients {web.stream.clients}",
-        "# HELP ferryman_results_bytes Bytes kept in the results store.",
-        "# TYPE ferryman_results_bytes gauge",
-        f"ferryman_results_bytes {await asyncio.to_thread(web.results.used_bytes)}",
-    ]
-    return "\n".join(lines) + "\n"
+    for (_, state), n in figures["jobs_by_source"].items():
+        by_state[state] = by_state.get(state, 0) + n
+    extra = {
+        "queue_depth": sum(n for s, n in by_state.items() if s not in _ENDED),
+        "event_clients": web.stream.clients,
+        "results_bytes": await asyncio.to_thread(web.results.used_bytes),
+    }
+    return render(figures, by_state, extra, web.clock)
 
 
 _ENDED = ("done", "failed", "cancelled")

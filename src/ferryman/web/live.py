@@ -200,9 +200,10 @@ class Tracker:
             return None
         return sorted(self._sent.values(), key=lambda v: v["id"], reverse=True)
 
-    def stuck(self) -> list[dict[str, Any]]:
-        """Running jobs that sent no progress for ``web.stuck_after`` (from the views sent)."""
-        return [v for v in self._sent.values() if v.get("stuck")]
+    async def stuck(self) -> list[dict[str, Any]]:
+        """Running jobs that sent no progress for ``web.stuck_after``, with what they
+        were doing (their phase)."""
+        return [v for v in await self.views(limit=10_000) if v["stuck"]]
 
     async def run(self, poll: float | None) -> None:
         """Send the views of changed jobs: a job quiet for ``flush`` seconds at once,
@@ -263,7 +264,8 @@ class Tracker:
         fraction = self._fraction(job, live, finished, total)
         live.shown = max(live.shown, fraction)
         self._live[job.id] = live
-        running = not job.state.terminal and not job.paused and job.wait_reason is None
+        began = live.phase is not None or job.started_at is not None  # not waiting in line
+        running = began and not job.state.terminal and not job.paused and not job.wait_reason
         stuck = running and time.time() - live.last_progress > self._stuck_after
         error = None
         if job.error_code:

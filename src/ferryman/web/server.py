@@ -77,7 +77,12 @@ async def web_app(
         engine_alive=engine_alive,
     )
     holder.append(web)
-    unsubscribe = bus.subscribe(tracker.on_event) if bus is not None else None
+    unsubscribe = []
+    if bus is not None:
+        from ferryman.web.metrics import StageClock
+
+        web.clock = StageClock()
+        unsubscribe = [bus.subscribe(tracker.on_event), bus.subscribe(web.clock.on_event)]
     poll = ENGINE_POLL_SECONDS if bus is not None else POLL_SECONDS
     tasks = [
         asyncio.create_task(tracker.run(poll), name="web-tracker"),
@@ -86,8 +91,8 @@ async def web_app(
     try:
         yield Served(create_app(web), web)
     finally:
-        if unsubscribe is not None:
-            unsubscribe()
+        for stop in unsubscribe:
+            stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
