@@ -337,6 +337,7 @@ def test_health_readiness_and_metrics(tmp_path: Path, links: FaultServer) -> Non
         assert "ferryman_event_clients 0" in metrics
         assert httpx.get(web.base + "/healthz").json() == {"status": "ok"}
 
+
 @pytest.mark.postgres
 def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(
     tmp_path: Path, links: FaultServer
