@@ -173,12 +173,13 @@ def test_unknown_and_malformed_destinations_are_sink_unknown(settings: Settings)
 
 def test_parse_expand_and_describe(tmp_path: Path) -> None:
     sinks = default_sinks().with_kind(MemKind())
-    assert sinks.schemes == ("library", "telegram", "mem")
+    assert sinks.schemes == ("library", "link", "telegram", "mem")
     assert "mem" not in default_sinks().schemes  # a fresh registry each time, never shared
     assert sinks.parse("library:").target == ""
     assert sinks.parse("library:rel/x").target == os.path.abspath("rel/x")
     assert sinks.parse("telegram:-1001234/topic/5").target == "-1001234/topic/5"
     assert sinks.parse("mem:box").scheme == "mem"
+    assert sinks.parse("link:").scheme == "link" and sinks.parse("link:").target == ""
     assert sinks.expand("@name") == "telegram:@name"
     assert sinks.expand("me") == "telegram:me"
     assert sinks.expand("-100123/topic/4") == "telegram:-100123/topic/4"
