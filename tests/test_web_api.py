@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from ferryman.samples import make_photo_set, make_zip
@@ -140,7 +141,30 @@ def test_requests_are_strict_and_errors_carry_a_code_and_a_next_step(
         assert again.status_code == 409 and again.json()["error"]["code"] == "source.duplicate"
         spec = client.get("/api/openapi.json").json()
         assert "/api/v1/jobs" in spec["paths"]
-        assert client.get("/api/docs").status_code == 200
+        docs = client.get("/api/docs")
+        assert docs.status_code == 200 and "/api/v1/jobs/{job_id}/password" in docs.text
+        assert 'id="JobRequest"' in docs.text and "cdn" not in docs.text.lower()
+
+
+def test_requests_from_another_sites_page_are_refused(tmp_path: Path, links: FaultServer) -> None:
+    """No tokens on loopback: what stops a web page the user visits from starting or
+    cancelling jobs here is its Origin (browsers always send it across sites)."""
+    body = {"source": links.url("/clip.mp4")}
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        evil = client.post("/api/v1/jobs", json=body, headers={"Origin": "https://evil.test"})
+        assert evil.status_code == 403 and evil.json()["error"]["code"] == "auth.csrf"
+        masked = client.post("/api/v1/jobs", json=body, headers={"Origin": "null"})
+        assert masked.status_code == 403
+        assert client.get("/api/v1/jobs").json()["jobs"] == []  # nothing was added
+        same = client.post("/api/v1/jobs", json=body, headers={"Origin": web.base})
+        assert same.status_code == 202  # the page itself
+        ws_url = web.base.replace("http://", "ws://") + "/api/v1/events"
+        with pytest.raises(InvalidStatus) as refused_ws:  # closed before the handshake ends
+            connect(ws_url, additional_headers={"Origin": "https://evil.test"})
+        assert refused_ws.value.response.status_code == 403
+        with connect(ws_url, additional_headers={"Origin": web.base}) as socket:
+            socket.send(json.dumps({"jobs": "all"}))
+            assert _frames(socket, 10)[0]["type"] == "snapshot"
 
 
 def test_links_into_this_machine_or_private_networks_are_refused(tmp_path: Path) -> None:

@@ -184,3 +184,8 @@ async def test_uploads_go_on_from_where_they_stopped(tmp_path: Path) -> None:
     with pytest.raises(FerrymanError) as unknown:
         uploads.get("../../etc")
     assert unknown.value.code == "upload.not_found"
+    fresh = uploads.create("new.zip", 1)
+    assert uploads.sweep(3600) == 0
+    assert uploads.sweep(3600, now=time.time() + 7200) == 2  # trip.zip and new.zip
+    with pytest.raises(FerrymanError):
+        uploads.get(fresh.id)

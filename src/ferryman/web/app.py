@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ferryman.errors import FerrymanError, spec_for
 from ferryman.web import guard
 from ferryman.web.live import Sent, Stream, Tracker, file_view, wanted
-from ferryman.web.page import login_page, main_page
+from ferryman.web.page import api_page, login_page, main_page
 from ferryman.web.schemas import JobRequest, PasswordRequest, SessionRequest, UploadRequest
 from ferryman.web.signing import WHOLE_JOB, Signer
 
@@ -129,7 +129,7 @@ def create_app(web: Web) -> FastAPI:
     app = FastAPI(
         title="ferryman",
         summary="Archives, media files and links in; playable media out.",
-        docs_url="/api/docs",
+        docs_url=None,  # served by _pages, without a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -193,6 +193,10 @@ class _Guard:
             return
         extra: list[tuple[bytes, bytes]] = list(_SECURITY_HEADERS)
         path: str = scope["path"]
+        if scope["method"] not in _SAFE and _foreign(Request(scope)):
+            refused = FerrymanError("auth.csrf", "a request from another site's page")
+            await _send_error(send, error_response(refused), extra)
+            return
         if path.startswith(API) and path != f"{API}/session":
             request = Request(scope)
             who, problem = _who(self.web, request)
@@ -224,6 +228,18 @@ class _Guard:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _foreign(request: Request | WebSocket) -> bool:
+    """Sent by a page of another site (its Origin names another host): a browser sends
+    the user's cookies, and on loopback without tokens nothing else would stop it."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin == "null"
+    return urllib.parse.urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
 
 
 async def _send_error(send: Any, response: JSONResponse, extra: list[tuple[bytes, bytes]]) -> None:
@@ -279,6 +295,10 @@ def _pages(app: FastAPI, web: Web) -> None:
             return HTMLResponse(login_page())
         views = await web.tracker.views(limit=50)
         return HTMLResponse(main_page(views, telegram=bool(web.settings.telegram.api_id)))
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(api_page(app.openapi()))
 
     @app.post(f"{API}/session", status_code=204, tags=["session"])
     async def log_in(body: SessionRequest, request: Request) -> Response:
@@ -432,6 +452,8 @@ def _events(app: FastAPI, web: Web) -> None:
     @app.websocket(f"{API}/events")
     async def websocket(socket: WebSocket) -> None:
         _, problem = _who(web, socket)
+        if _foreign(socket):  # browsers allow any site to open a WebSocket here
+            problem = FerrymanError("auth.csrf", "a connection from another site's page")
         if problem is not None:
             await socket.close(code=4401, reason=problem.code)
             return

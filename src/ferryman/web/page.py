@@ -160,3 +160,60 @@ def login_page() -> str:
 </body>
 </html>
 """
+
+
+def api_page(spec: dict[str, Any]) -> str:
+    """The API described from its OpenAPI document, on the server: no script, nothing
+    fetched from elsewhere (Swagger UI would load from a CDN, which the page's CSP and
+    an offline machine both refuse)."""
+    rows = []
+    for path, operations in spec.get("paths", {}).items():
+        for method, op in operations.items():
+            params = ", ".join(
+                p["name"] + ("" if p.get("required") else "?") for p in op.get("parameters", [])
+            )
+            body: dict[str, Any] = op.get("requestBody", {}).get("content", {})
+            first: dict[str, Any] = next(iter(body.values()), {})
+            ref = str(first.get("schema", {}).get("$ref", "")).rsplit("/", 1)[-1]
+            rows.append(
+                f"<tr><td>{escape(method.upper())}</td><td><code>{escape(path)}</code></td>"
+                f"<td>{escape(op.get('summary') or '')}</td><td>{escape(params)}</td>"
+                f"<td>{f'<a href=#{escape(ref)}>{escape(ref)}</a>' if ref else ''}</td></tr>"
+            )
+    models = []
+    for name, model in spec.get("components", {}).get("schemas", {}).items():
+        required = set(model.get("required", []))
+        fields = "".join(
+            f"<li><code>{escape(field)}</code>{'' if field in required else ' (optional)'}"
+            f" {escape(_type_of(info))}"
+            f"{' — ' + escape(info['description']) if info.get('description') else ''}</li>"
+            for field, info in model.get("properties", {}).items()
+        )
+        text = escape(model.get("description") or "")
+        models.append(f'<h3 id="{escape(name)}">{escape(name)}</h3><p>{text}</p><ul>{fields}</ul>')
+    return f"""{_HEAD}<body>
+<header><h1>ferryman API</h1></header>
+<main class="docs">
+<p>Every error is <code>{{"error": {{"code", "message", "next", "retryable"}}}}</code>.
+The machine-readable description: <a href="/api/openapi.json">/api/openapi.json</a>.
+More in docs/web.md.</p>
+<table><thead><tr><th>method</th><th>path</th><th>what</th><th>parameters</th>
+<th>body</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
+<h2>Bodies</h2>
+{"".join(models)}
+</main>
+</body>
+</html>
+"""
+
+
+def _type_of(info: dict[str, Any]) -> str:
+    if "enum" in info:
+        return "one of " + ", ".join(str(v) for v in info["enum"])
+    if "const" in info:
+        return f"= {info['const']}"
+    if "anyOf" in info:
+        return " or ".join(_type_of(option) for option in info["anyOf"])
+    if "$ref" in info:
+        return str(info["$ref"]).rsplit("/", 1)[-1]
+    return str(info.get("type", "any"))

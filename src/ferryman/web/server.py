@@ -106,6 +106,7 @@ async def _sweep(web: Web) -> None:
             )
             if removed:
                 log.info("results: %d jobs past retention deleted, %d bytes freed", removed, freed)
+            await asyncio.to_thread(web.uploads.sweep, web.settings.results.retention)
         except Exception:
             log.exception("results sweep failed")
         await asyncio.sleep(SWEEP_SECONDS)

@@ -118,6 +118,25 @@ class Uploads:
             handle.close()
         return self.get(upload_id)
 
+    def sweep(self, older_than: float, now: float | None = None) -> int:
+        """Delete uploads untouched for ``older_than`` seconds (an abandoned one, or one
+        whose job has long ended); how many went."""
+        import shutil
+        import time
+
+        now = time.time() if now is None else now
+        gone = 0
+        if not self.root.is_dir():
+            return 0
+        for folder in self.root.iterdir():
+            if not folder.is_dir():
+                continue
+            newest = max((p.stat().st_mtime for p in folder.iterdir()), default=0.0)
+            if now - max(newest, folder.stat().st_mtime) > older_than:
+                shutil.rmtree(folder, ignore_errors=True)
+                gone += 1
+        return gone
+
     def finished(self, upload_id: str) -> Upload:
         upload = self.get(upload_id)
         if not upload.done:
