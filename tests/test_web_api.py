@@ -218,6 +218,7 @@ def test_a_resumable_upload_of_a_zip_becomes_a_job_whose_zip_can_be_downloaded(
         made = client.post("/api/v1/jobs", json={"upload_id": upload["id"]}).json()
         view = web.wait_for(made["id"], ("done", "failed"))
         assert view["status"] == "done", view
+        assert view["source"] == "holiday.zip (uploaded)"  # not where it lies on the server
         assert len(view["result"]["files"]) == 4
         zipped = client.get(view["result"]["zip"]["url"])
         with zipfile.ZipFile(io.BytesIO(zipped.content)) as got:

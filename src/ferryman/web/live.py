@@ -285,6 +285,7 @@ class Tracker:
             "paused": job.paused,
             "phase": _phase(job, live),
             "waiting": job.wait_reason,
+            "waiting_next": spec_for(job.wait_reason).next_step if job.wait_reason else None,
             "stuck": stuck,
             "progress": {
                 "fraction": round(live.shown, 4),
@@ -302,12 +303,14 @@ class Tracker:
     def _fraction(job: Job, live: _Live, finished: int, total: int) -> float:
         if job.state is JobState.DONE:
             return 1.0
+        if job.state.terminal:
+            return 0.0  # failed or cancelled: the bar stays where it was (never jumps)
         items = finished / total if total and job.expanded else 0.0
         if live.fetch_fraction is None and not job.source.startswith(_FETCHED):
             return items * 0.999
         fetched = live.fetch_fraction if live.fetch_fraction is not None else 0.0
-        if job.expanded or live.phase not in (None, "fetching"):
-            fetched = 1.0
+        if job.expanded or job.state is JobState.EXPANDING:
+            fetched = 1.0  # reading it: the download is whole
         return min(FETCH_SHARE * fetched + (1 - FETCH_SHARE) * items, 0.999)
 
 

@@ -133,15 +133,21 @@ def detail_text(view: dict[str, Any]) -> str:
     progress = view["progress"]
     bits = [f"{round((progress.get('fraction') or 0) * 100)}%"]
     if progress.get("speed"):
-        bits.append(f"{progress['speed'] / 1e6:.1f} MB/s")
+        bits.append(speed_text(progress["speed"]))
     if progress.get("eta_s") is not None and view["status"] not in ("done", "failed"):
         bits.append(f"{round(progress['eta_s'])} s left")
     counts = view.get("counts") or {}
     if counts.get("total"):
         bits.append(f"{counts.get('finished', 0)}/{counts['total']} files")
-    if view.get("waiting"):
-        bits.append(str(view["waiting"]))
+    if view.get("waiting_next") and view["status"] != "needs_password":
+        bits.append(str(view["waiting_next"]))
     return " · ".join(bits)
+
+
+def speed_text(per_second: float) -> str:
+    if per_second >= 1e6:
+        return f"{per_second / 1e6:.1f} MB/s"
+    return f"{per_second / 1e3:.0f} kB/s"
 
 
 def login_page() -> str:
@@ -177,7 +183,7 @@ def api_page(spec: dict[str, Any]) -> str:
             ref = str(first.get("schema", {}).get("$ref", "")).rsplit("/", 1)[-1]
             rows.append(
                 f"<tr><td>{escape(method.upper())}</td><td><code>{escape(path)}</code></td>"
-                f"<td>{escape(op.get('summary') or '')}</td><td>{escape(params)}</td>"
+                f"<td>{escape(_what(op))}</td><td>{escape(params)}</td>"
                 f"<td>{f'<a href=#{escape(ref)}>{escape(ref)}</a>' if ref else ''}</td></tr>"
             )
     models = []
@@ -196,7 +202,8 @@ def api_page(spec: dict[str, Any]) -> str:
 <main class="docs">
 <p>Every error is <code>{{"error": {{"code", "message", "next", "retryable"}}}}</code>.
 The machine-readable description: <a href="/api/openapi.json">/api/openapi.json</a>.
-More in docs/web.md.</p>
+Live events also come over a WebSocket at <code>/api/v1/events</code>: send
+<code>{{"jobs": "all" | [ids], "after": N, "epoch": E}}</code> first. More in docs/web.md.</p>
 <table><thead><tr><th>method</th><th>path</th><th>what</th><th>parameters</th>
 <th>body</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
 <h2>Bodies</h2>
@@ -205,6 +212,12 @@ More in docs/web.md.</p>
 </body>
 </html>
 """
+
+
+def _what(op: dict[str, Any]) -> str:
+    """The first sentence of the route's docstring, else FastAPI's summary."""
+    text = str(op.get("description") or "").strip()
+    return text.split("\n\n")[0].replace("\n", " ") if text else str(op.get("summary") or "")
 
 
 def _type_of(info: dict[str, Any]) -> str:

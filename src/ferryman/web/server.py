@@ -54,7 +54,16 @@ async def web_app(
     from ferryman.web.uploads import Uploads
 
     stream = Stream()
-    describe = default_sources().describe
+    uploads_root = settings.data_dir / "uploads"
+    shown = default_sources().describe
+
+    def describe(source: str) -> str:
+        """An upload by its name, not by where it lies on the server."""
+        text = shown(source)
+        if text.startswith(str(uploads_root) + "/"):
+            return f"{text.rsplit('/', 1)[-1]} (uploaded)"
+        return text
+
     holder: list[Web] = []
     tracker = Tracker(
         store,
@@ -69,7 +78,7 @@ async def web_app(
         stream=stream,
         tracker=tracker,
         results=Results(settings.results_dir),
-        uploads=Uploads(settings.data_dir / "uploads", settings.web.max_upload),
+        uploads=Uploads(uploads_root, settings.web.max_upload),
         signer=Signer(load_secret(settings.data_dir)),
         tokens=guard.Tokens(settings.web.tokens),
         limiter=guard.RateLimiter(settings.web.rate_limit),

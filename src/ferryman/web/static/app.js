@@ -43,13 +43,13 @@ function statusText(view) {
 function detailText(view) {
   const p = view.progress;
   const bits = [Math.round((p.fraction || 0) * 100) + "%"];
-  if (p.speed) bits.push((p.speed / 1e6).toFixed(1) + " MB/s");
+  if (p.speed) bits.push(p.speed >= 1e6 ? (p.speed / 1e6).toFixed(1) + " MB/s" : Math.round(p.speed / 1e3) + " kB/s");
   if (p.eta_s !== null && p.eta_s !== undefined && !["done", "failed"].includes(view.status)) {
     bits.push(Math.round(p.eta_s) + " s left");
   }
   const c = view.counts || {};
   if (c.total) bits.push((c.finished || 0) + "/" + c.total + " files");
-  if (view.waiting) bits.push(view.waiting);
+  if (view.waiting_next && view.status !== "needs_password") bits.push(view.waiting_next);
   return bits.join(" · ");
 }
 
