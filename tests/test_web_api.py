@@ -124,6 +124,16 @@ def test_requests_are_strict_and_errors_carry_a_code_and_a_next_step(
                 "request.invalid",
             ),
             ({"source": "/etc/passwd"}, 400, "link.invalid"),
+            (
+                {"source": links.url("/clip.mp4"), "deliver": {"to": "telegram", "chat": "@trip"}},
+                400,
+                "telegram.not_configured",
+            ),
+            (
+                {"source": links.url("/clip.mp4"), "deliver": {"to": "library", "chat": "@x"}},
+                422,
+                "request.invalid",
+            ),
             ({"source": links.url("/clip.mp4"), "deliver": {"to": "ftp"}}, 422, "request.invalid"),
         ]
         for body, status, code in cases:

@@ -33,6 +33,9 @@ def main_page(views: list[dict[str, Any]], *, telegram: bool) -> str:
     jobs = "".join(job_item(v) for v in views)
     telegram_choice = (
         '<label><input type="radio" name="dest" value="telegram"> Telegram</label>'
+        '<span class="for-telegram" hidden><label for="chat">Chat</label>'
+        '<input id="chat" name="chat" type="text" value="me" size="16"'
+        ' placeholder="me or @channel"></span>'
         if telegram
         else ""
     )

@@ -176,7 +176,10 @@ function output() {
 
 function deliver() {
   const chosen = document.querySelector('input[name="dest"]:checked');
-  return { to: chosen ? chosen.value : "link" };
+  const to = chosen ? chosen.value : "link";
+  if (to !== "telegram") return { to };
+  const chat = document.getElementById("chat");
+  return { to, chat: (chat && chat.value.trim()) || "me" };
 }
 
 async function upload(file, say) {
@@ -240,6 +243,8 @@ async function start(event) {
 }
 
 function showOptions() {
+  const chosen = document.querySelector('input[name="dest"]:checked');
+  for (const node of document.querySelectorAll(".for-telegram")) node.hidden = !chosen || chosen.value !== "telegram";
   const kind = document.getElementById("output").value;
   for (const node of document.querySelectorAll(".for-video")) node.hidden = !(kind === "video" || kind === "mute");
   for (const node of document.querySelectorAll(".for-audio")) node.hidden = kind !== "audio";
@@ -376,6 +381,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   }
   document.getElementById("start").addEventListener("submit", start);
   document.getElementById("output").addEventListener("change", showOptions);
+  for (const radio of document.querySelectorAll('input[name="dest"]')) radio.addEventListener("change", showOptions);
   document.getElementById("jobs").addEventListener("click", renewIfExpired);
   showOptions();
   try {
