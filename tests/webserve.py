@@ -4,7 +4,6 @@ address read from what it prints, stopped with SIGTERM (and its exit code checke
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -45,14 +44,10 @@ class WebServer:
 
 
 def web_env(data: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
-    env |= {
-        "FERRYMAN_DATA_DIR": str(data),
-        "FERRYMAN_POLL_SECONDS": "0.05",
-        "FERRYMAN_SPACE_FLOOR": "0",
-        "FERRYMAN_WEB__ALLOW_PRIVATE_LINKS": "true",  # the test's servers are on loopback
-    }
-    return env | extra
+    """The crash tests' environment, taking links to loopback (the tests' servers)."""
+    from tests.test_crash import _env
+
+    return _env(data, **({"FERRYMAN_WEB__ALLOW_PRIVATE_LINKS": "true"} | extra))
 
 
 @contextmanager

@@ -14,6 +14,18 @@ from pathlib import Path
 _NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
 
 
+def unique_name(name: str, used: set[str]) -> str:
+    """``name``, or ``name (2).ext``… when a name equal but for case is in ``used``
+    (which it joins): one folder or one zip never holds two files a phone would mix up."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, n = name, 2
+    while candidate.lower() in used:
+        candidate = f"{stem} ({n}){suffix}"
+        n += 1
+    used.add(candidate.lower())
+    return candidate
+
+
 def safe_name(name: str, fallback: str = "file") -> str:
     """A file or folder name that is safe on every filesystem ferryman writes to."""
     name = unicodedata.normalize("NFC", name)

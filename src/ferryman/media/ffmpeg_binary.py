@@ -123,9 +123,7 @@ def _run(
     )
     assert proc.stdout is not None
     for line in proc.stdout:
-        key, _, value = line.strip().partition("=")
-        if key == "out_time_us" and seconds and value.isdigit():
-            progress(min(int(value) / 1e6 / seconds, 0.999))
+        _report(line, seconds, progress)
     err = proc.stderr.read() if proc.stderr is not None else ""
     if proc.wait() != 0:
         dst.unlink(missing_ok=True)
@@ -171,9 +169,7 @@ class StreamingEncoder:
     def _read_progress(self) -> None:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
-            key, _, value = raw.decode(errors="replace").strip().partition("=")
-            if key == "out_time_us" and self._seconds and value.isdigit():
-                self._progress(min(int(value) / 1e6 / self._seconds, 0.999))
+            _report(raw.decode(errors="replace"), self._seconds, self._progress)
 
     def feed(self, part: Path, final: Path, downloaded: threading.Event) -> None:
         """Pipe the download into the encoder as it grows, until it is complete."""
@@ -235,6 +231,14 @@ def _command(
     for key, value in tags.items():
         cmd += ["-metadata", f"{key}={value}"]
     return [*cmd, "-progress", "pipe:1", "-nostats", "-f", muxer, str(dst)]
+
+
+def _report(line: str, seconds: float | None, progress: Callable[[float], None]) -> None:
+    """One line of ``-progress`` output: its position against ``seconds`` (below 1:
+    done is said only once the file is complete)."""
+    key, _, value = line.strip().partition("=")
+    if key == "out_time_us" and seconds and value.isdigit():
+        progress(min(int(value) / 1e6 / seconds, 0.999))
 
 
 def _die_with_parent() -> None:

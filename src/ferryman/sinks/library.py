@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
+from ferryman.fsutil import fsync_dir, link_or_copy, safe_name, unique_name
 from ferryman.media.policy import LIBRARY
 from ferryman.model import Item
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, delivered_name
@@ -78,7 +78,7 @@ class LibrarySink:
             for item in delivery.album.items:
                 names = []
                 for number, path in enumerate(_require(item.files, item), start=1):
-                    name = _unique(delivered_name(item, number if item.parts else None), used)
+                    name = unique_name(delivered_name(item, number if item.parts else None), used)
                     link_or_copy(Path(path), tmp / name)
                     names.append(name)
                 entries.append(_manifest_entry(item, names))
@@ -117,16 +117,6 @@ def _require(paths: list[str], item: Item) -> list[str]:
     if not paths:
         raise FerrymanError("engine.internal", f"item {item.id} has no file to deliver")
     return paths
-
-
-def _unique(name: str, used: set[str]) -> str:
-    stem, suffix = Path(name).stem, Path(name).suffix
-    candidate, n = name, 2
-    while candidate.lower() in used:
-        candidate = f"{stem} ({n}){suffix}"
-        n += 1
-    used.add(candidate.lower())
-    return candidate
 
 
 def _manifest_entry(item: Item, names: list[str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import unique_name
 from ferryman.sinks.library import MANIFEST
 from ferryman.sinks.link import job_results
 
@@ -62,7 +63,7 @@ class Results:
         with zipfile.ZipFile(cast("IO[bytes]", sink), "w", zipfile.ZIP_STORED) as archive:
             used: set[str] = set()
             for entry in files:
-                name = _unique(entry.name, used)
+                name = unique_name(entry.name, used)
                 source = job_results(self.root, job_id) / entry.path
                 with open(source, "rb") as src, archive.open(name, "w", force_zip64=True) as dst:
                     while block := src.read(chunk):
@@ -102,16 +103,6 @@ def _album_files(album: Path) -> list[str]:
         return [n for n in names if (album / n).is_file()]
     except (OSError, ValueError, KeyError, TypeError):
         return sorted(p.name for p in album.iterdir() if p.is_file() and p.name != MANIFEST)
-
-
-def _unique(name: str, used: set[str]) -> str:
-    stem, suffix = Path(name).stem, Path(name).suffix
-    candidate, n = name, 2
-    while candidate.lower() in used:
-        candidate = f"{stem} ({n}){suffix}"
-        n += 1
-    used.add(candidate.lower())
-    return candidate
 
 
 class _Chunks:
