@@ -53,3 +53,9 @@ def test_elsewhere_a_systemd_user_unit_restarts_the_engine(tmp_path: Path) -> No
     assert not unit.exists()
     code, said = _cli(tmp_path, "service", "uninstall", termux=False)
     assert code == 0 and "nothing to do" in said
+
+
+def test_the_web_page_can_start_with_the_machine(tmp_path: Path) -> None:
+    code, shown = _cli(tmp_path, "service", "install", "--command", "web", "--print", termux=False)
+    exec_line = next(line for line in shown.splitlines() if line.startswith("ExecStart="))
+    assert code == 0 and exec_line.endswith(f"--data-dir {tmp_path / 'data'} web")

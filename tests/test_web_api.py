@@ -168,6 +168,9 @@ def test_requests_from_another_sites_page_are_refused(tmp_path: Path, links: Fau
         assert client.get("/api/v1/jobs").json()["jobs"] == []  # nothing was added
         same = client.post("/api/v1/jobs", json=body, headers={"Origin": web.base})
         assert same.status_code == 202  # the page itself
+        proxied = client.get("/api/v1/jobs", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert proxied.status_code == 401  # behind a proxy, loopback is not "only me"
+        assert "web.tokens" in proxied.json()["error"]["message"]
         ws_url = web.base.replace("http://", "ws://") + "/api/v1/events"
         with pytest.raises(InvalidStatus) as refused_ws:  # closed before the handshake ends
             connect(ws_url, additional_headers={"Origin": "https://evil.test"})

@@ -29,6 +29,7 @@ out = console()
 class Command(StrEnum):
     serve = "serve"
     run = "run"
+    web = "web"
 
 
 def _on_termux() -> bool:
@@ -46,7 +47,9 @@ def service_file() -> Path:
 
 
 def _argv(data_dir: Path, command: Command) -> list[str]:
-    words = ["telegram", "serve"] if command is Command.serve else ["run"]
+    words = {Command.serve: ["telegram", "serve"], Command.run: ["run"], Command.web: ["web"]}[
+        command
+    ]
     return [sys.executable, "-m", "ferryman", "--data-dir", str(data_dir), *words]
 
 
@@ -79,7 +82,12 @@ def render(data_dir: Path, command: Command) -> str:
 def install(
     ctx: typer.Context,
     command: Annotated[
-        Command, typer.Option("--command", help="serve: the chat and the engine; run: the engine.")
+        Command,
+        typer.Option(
+            "--command",
+            help="serve: the chat and the engine; run: the engine; web: the page, the API and"
+            " the engine.",
+        ),
     ] = Command.serve,
     show: Annotated[bool, typer.Option("--print", help="Print it; write nothing.")] = False,
 ) -> None:

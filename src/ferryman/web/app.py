@@ -257,6 +257,12 @@ def _who(web: Web, request: Request | WebSocket) -> tuple[str, FerrymanError | N
     """The rate-limit key of an API request, or why it is refused."""
     client = request.client.host if request.client else "?"
     if not web.tokens.required:
+        if "x-forwarded-for" in request.headers or "forwarded" in request.headers:
+            # Loopback without tokens trusts whoever connects; behind a proxy that is
+            # everyone the proxy lets in.
+            return f"addr:{client}", FerrymanError(
+                "auth.required", "this server is behind a proxy: set web.tokens"
+            )
         return f"addr:{client}", None
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
