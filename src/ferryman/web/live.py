@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RESULT_RECHECK = 3600.0  # signed links this close to expiring are signed again
 DETAILS_KEPT = 256  # jobs whose view with items is kept for GET /api/v1/jobs/{id}
 FETCH_SHARE = 0.9  # of a fetched job's bar: the download (and making) before its items
 _DONE_ITEMS = (
@@ -98,6 +100,7 @@ class Tracker:
         self._sent: dict[int, dict[str, Any]] = {}
         self._next_send: dict[int, float] = {}  # a job's next view not before (monotonic)
         self._polled = False  # the store read whole once: _sent holds every job
+        self._results: dict[int, tuple[tuple[str, int], dict[str, Any], float]] = {}
         self._wake = asyncio.Event()
 
     # -- told by the bus (on the event loop) -------------------------------------------
@@ -296,8 +299,20 @@ class Tracker:
             },
             "counts": {"total": total, "finished": finished, **by_state},
             "error": error,
-            "result": self._files(job) if job.dest.startswith("link:") else None,
+            "result": self._result(job, by_state) if job.dest.startswith("link:") else None,
         }
+
+    def _result(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
+        """The job's files, listed again only when it delivered more (or ended): the
+        views are made on the event loop, and a folder listing is disk work."""
+        key = (job.state.value, by_state.get(ItemState.DELIVERED.value, 0))
+        kept = self._results.get(job.id)
+        if kept is None or kept[0] != key or kept[2] - time.time() < RESULT_RECHECK:
+            found = self._files(job)
+            expiry = min((f["expires_at"] for f in found.get("files", [])), default=math.inf)
+            kept = (key, found, expiry)
+            self._results[job.id] = kept
+        return kept[1]
 
     @staticmethod
     def _fraction(job: Job, live: _Live, finished: int, total: int) -> float:
