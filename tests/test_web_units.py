@@ -110,6 +110,10 @@ def test_binding_beyond_loopback_needs_a_token() -> None:
     tokens = guard.Tokens([hashed])
     assert tokens.known(token) and not tokens.known(token + "x") and not tokens.known(None)
     assert token not in hashed
+    # A page's session names its token by a prefix of the hash: gone with the token.
+    prefix = hashed.removeprefix("sha256:")[:16]
+    assert tokens.still_listed(prefix) and not tokens.still_listed("")
+    assert not guard.Tokens([guard.new_token()[1]]).still_listed(prefix)
 
 
 def test_the_rate_limiter_counts_per_key_and_resets_with_its_window() -> None:
@@ -139,7 +143,7 @@ def test_results_list_zip_and_expire(tmp_path: Path) -> None:
     files = results.files(3)
     assert [f.path for f in files] == ["0001/b.jpg", "0001/a.jpg", "0002/a.jpg"]
     assert files[0].mime == "image/jpeg" and files[0].size == 5000
-    zipped = b"".join(results.zip_stream(3, chunk=777))
+    zipped = b"".join(results.zip_stream(3, files, chunk=777))
     with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
         assert archive.namelist() == ["b.jpg", "a.jpg", "a (2).jpg"]
         assert archive.read("a (2).jpg") == b"a.jpg" * 1000

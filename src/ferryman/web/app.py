@@ -13,7 +13,7 @@ import shutil
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -99,27 +99,17 @@ class Web:
     signer: Signer
     tokens: guard.Tokens
     limiter: guard.RateLimiter
-    describe: Callable[[str], str]
     engine_alive: Callable[[], bool] | None  # None: workers are other processes
     clock: StageClock | None = None  # stage durations, when the engine's bus is here
-    _signed: dict[int, tuple[int, float, list[dict[str, Any]], dict[str, Any]]] = field(
-        default_factory=dict
-    )
 
-    def links_of(self, job: Job, *, fresh: bool = False) -> dict[str, Any]:
-        """The job's files with signed links, re-signed once half their life is gone."""
-        now = time.time()
+    def links_of(self, job: Job) -> dict[str, Any]:
+        """The job's files with links signed now (the tracker keeps them while they
+        are young; ``POST …/links`` asks for new ones)."""
         found = self.results.files(job.id)
-        cached = self._signed.get(job.id)
-        ttl = self.settings.web.link_ttl
-        if not fresh and cached and cached[0] == len(found) and cached[1] - now > ttl / 2:
-            return {"files": cached[2], "zip": cached[3]}
-        expires = now + ttl
+        expires = time.time() + self.settings.web.link_ttl
         files = [file_view(f, self.download_url(job.id, f.path, expires), expires) for f in found]
         whole = {"url": self.download_url(job.id, WHOLE_JOB, expires), "expires_at": expires}
-        zipped = whole if found else {}
-        self._signed[job.id] = (len(found), expires, files, zipped)
-        return {"files": files, "zip": zipped}
+        return {"files": files, "zip": whole if found else {}}
 
     def download_url(self, job_id: int, path: str, expires: float) -> str:
         return f"/d/{self.signer.sign(job_id, path, expires)}"
@@ -284,7 +274,9 @@ def _session_ok(web: Web, session: str) -> bool:
         grant = web.signer.check(session, time.time())
     except FerrymanError:
         return False
-    return grant.job_id == 0 and grant.path.startswith("session:")
+    if grant.job_id != 0 or not grant.path.startswith("session:"):
+        return False
+    return not web.tokens.required or web.tokens.still_listed(grant.path.removeprefix("session:"))
 
 
 def _logged_in(web: Web, request: Request) -> bool:
@@ -395,7 +387,7 @@ def _jobs(app: FastAPI, web: Web) -> None:
         job = await web.store.get_job(job_id)
         if not job.dest.startswith("link:"):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
-        return web.links_of(job, fresh=True)
+        return web.links_of(job)
 
 
 _LINK_SCHEMES = ("http://", "https://", "dav://", "davs://", "torbox:", "media:")
@@ -572,11 +564,12 @@ def _downloads(app: FastAPI, web: Web) -> None:
         if grant.job_id == 0:
             raise FerrymanError("link.tampered", "not a download link")
         if grant.path == WHOLE_JOB:
-            if not web.results.files(grant.job_id):
+            kept = await asyncio.to_thread(web.results.files, grant.job_id)
+            if not kept:  # said before any byte is sent
                 raise FerrymanError("link.gone", f"job {grant.job_id} has no files kept")
             job = await web.store.get_job(grant.job_id)
             return StreamingResponse(
-                web.results.zip_stream(grant.job_id),
+                web.results.zip_stream(grant.job_id, kept),
                 media_type="application/zip",
                 headers={"Content-Disposition": disposition(f"{job.name}.zip")},
             )

@@ -26,9 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ferryman.errors import FerrymanError
-from ferryman.net.addresses import blocked_address, check_host
-
-__all__ = ["blocked_address", "check_host", "check_link"]
+from ferryman.net.addresses import check_host
 
 COOKIE = "ferryman_session"
 CSRF_HEADER = "x-ferryman-csrf"
@@ -70,6 +68,11 @@ class Tokens:
     @property
     def required(self) -> bool:
         return bool(self._hashed)
+
+    def still_listed(self, prefix: str) -> bool:
+        """A session made with a token whose hash starts so: it ends when the token is
+        taken out of ``web.tokens``."""
+        return any(h.startswith("sha256:" + prefix) for h in self._hashed) if prefix else False
 
     def known(self, token: str | None) -> bool:
         if not token:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.engine.events import Event
 from ferryman.errors import spec_for
-from ferryman.model import Item, ItemState, Job, JobState
+from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 
 if TYPE_CHECKING:
     from ferryman.store import Store
@@ -36,16 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESULT_RECHECK = 3600.0  # signed links this close to expiring are signed again
 DETAILS_KEPT = 256  # jobs whose view with items is kept for GET /api/v1/jobs/{id}
 FETCH_SHARE = 0.9  # of a fetched job's bar: the download (and making) before its items
-_DONE_ITEMS = (
-    ItemState.DELIVERED.value,
-    ItemState.SKIPPED.value,
-    ItemState.QUARANTINED.value,
-    ItemState.FAILED.value,
-    ItemState.CANCELLED.value,
-)
+_DONE_ITEMS = frozenset(state.value for state in TERMINAL_ITEM_STATES)
 
 
 @dataclass(slots=True)
@@ -57,7 +50,6 @@ class _Live:
     total: int | None = None
     speed: float | None = None
     eta: float | None = None
-    converting: float | None = None
     phase: str | None = None
     shown: float = 0.0  # the highest fraction sent: the bar never goes back
     last_progress: float = field(default_factory=time.time)
@@ -100,6 +92,7 @@ class Tracker:
         self._sent: dict[int, dict[str, Any]] = {}
         self._next_send: dict[int, float] = {}  # a job's next view not before (monotonic)
         self._polled = False  # the store read whole once: _sent holds every job
+        # A link job's files: (state, delivered), the result, when its links go stale.
         self._results: dict[int, tuple[tuple[str, int], dict[str, Any], float]] = {}
         self._wake = asyncio.Event()
 
@@ -120,7 +113,6 @@ class Tracker:
             self.touch(event.job_id, stored=False)
             return
         if event.kind == "item.progress":
-            live.converting = data.get("fraction")
             live.phase = "converting"
             live.last_progress = time.time()
             self.touch(event.job_id, stored=False)
@@ -303,14 +295,16 @@ class Tracker:
         }
 
     def _result(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
-        """The job's files, listed again only when it delivered more (or ended): the
-        views are made on the event loop, and a folder listing is disk work."""
+        """The job's files, listed and signed again only when it delivered more (or
+        ended), or once its links are past half their life: the views are made on the
+        event loop, and a folder listing is disk work."""
         key = (job.state.value, by_state.get(ItemState.DELIVERED.value, 0))
+        now = time.time()
         kept = self._results.get(job.id)
-        if kept is None or kept[0] != key or kept[2] - time.time() < RESULT_RECHECK:
+        if kept is None or kept[0] != key or now >= kept[2]:
             found = self._files(job)
             expiry = min((f["expires_at"] for f in found.get("files", [])), default=math.inf)
-            kept = (key, found, expiry)
+            kept = (key, found, now + (expiry - now) / 2)
             self._results[job.id] = kept
         return kept[1]
 
@@ -320,17 +314,18 @@ class Tracker:
             return 1.0
         if job.state.terminal:
             return 0.0  # failed or cancelled: the bar stays where it was (never jumps)
-        items = finished / total if total and job.expanded else 0.0
-        if live.fetch_fraction is None and not job.source.startswith(_FETCHED):
-            return items * 0.999
+        # Items finished of those found; while the input is still being read more may
+        # come, so that share holds back a tenth (the bar only rises: ``shown``).
+        items = finished / total if total else 0.0
+        if not job.expanded:
+            items *= 0.9
+        if live.fetch_fraction is None:  # nothing downloaded first (or not seen here)
+            return min(items, 0.999)
         fetched = live.fetch_fraction if live.fetch_fraction is not None else 0.0
         if job.expanded or job.state is JobState.EXPANDING:
             fetched = 1.0  # reading it: the download is whole
         return min(FETCH_SHARE * fetched + (1 - FETCH_SHARE) * items, 0.999)
 
-
-# Sources that are downloaded before they are read (their bar starts with the fetch).
-_FETCHED = ("http:", "https:", "media:", "dav:", "davs:", "torbox:", "tg:")
 
 _PHASES = {
     "job.started": "reading",

@@ -53,12 +53,12 @@ class Results:
             raise FerrymanError("link.gone", f"job {job_id}: {path} is no longer kept")
         return target
 
-    def zip_stream(self, job_id: int, chunk: int = 1 << 20) -> Iterator[bytes]:
-        """The job's files as one zip, written as it is sent (stored: media does not
-        compress), so nothing is kept on disk and the first bytes leave at once."""
-        files = self.files(job_id)
-        if not files:
-            raise FerrymanError("link.gone", f"job {job_id} has no files kept")
+    def zip_stream(
+        self, job_id: int, files: list[ResultFile], chunk: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """``files`` of the job (``files()``) as one zip, written as it is sent (stored:
+        media does not compress), so nothing is kept on disk and the first bytes leave
+        at once."""
         sink = _Chunks()
         with zipfile.ZipFile(cast("IO[bytes]", sink), "w", zipfile.ZIP_STORED) as archive:
             used: set[str] = set()

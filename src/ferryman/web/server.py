@@ -82,7 +82,6 @@ async def web_app(
         signer=Signer(load_secret(settings.data_dir)),
         tokens=guard.Tokens(settings.web.tokens),
         limiter=guard.RateLimiter(settings.web.rate_limit),
-        describe=describe,
         engine_alive=engine_alive,
     )
     holder.append(web)
@@ -132,9 +131,8 @@ async def serve(
     ready: Callable[[int], None] | None = None,
 ) -> None:
     """Serve ``store`` until SIGINT/SIGTERM, kept live by ``bus`` when the engine runs in
-    this process (the caller starts and stops it). Raises ``config.invalid`` for a
-    non-loopback host without tokens."""
-    guard.check_bind(host, settings.web.tokens)
+    this process (the caller starts and stops it, and checks the address first:
+    ``guard.check_bind``)."""
     loop = asyncio.get_running_loop()
     for sig in _SIGNALS:  # uvicorn raises the signal it caught again once it stops
         loop.add_signal_handler(sig, lambda: None)
