@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from ferryman.config import Settings, load_settings
 from ferryman.store import Store, schema
 from ferryman.store.connect import normalise_url
+
+from .s3serve import S3Server, running_s3
 
 PG_DSN = os.environ.get("FERRYMAN_TEST_PG_DSN")
 
@@ -63,3 +65,11 @@ def settings(tmp_path: Path) -> Settings:
             "space_recheck_seconds": 0.1,
         },
     )
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One SeaweedFS for the whole run (it takes seconds to start); each test uses a
+    bucket of its own."""
+    with running_s3(tmp_path_factory.mktemp("s3")) as server:
+        yield server

@@ -75,3 +75,27 @@ def test_show_masks_the_database_password(tmp_path: Path) -> None:
     shown = mask_secrets(load_settings(None, {"database_url": "postgresql://bob:hunter2@db/ferry"}))
     assert "hunter2" not in str(shown)
     assert shown["database_url"] == "postgresql://bob:***@db/ferry"
+
+
+def test_s3_results_from_file_and_environment_with_the_secret_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _toml(
+        tmp_path,
+        '[results.s3]\nendpoint = "https://s3.example.com"\nbucket = "ferry-results"\n'
+        'access_key = "AKID"\n',
+    )
+    with pytest.raises(FerrymanError) as missing:
+        load_settings(path)
+    assert missing.value.code == "config.invalid" and "secret_key" in missing.value.message
+    monkeypatch.setenv("FERRYMAN_RESULTS__S3__SECRET_KEY", "s3cr3t/value")
+    monkeypatch.setenv("FERRYMAN_RESULTS__S3__PREFIX", "team/")
+    s3 = load_settings(path).results.s3
+    assert s3 is not None and s3.secret_key == "s3cr3t/value" and s3.prefix == "team/"
+    assert s3.bucket == "ferry-results" and s3.region == "us-east-1" and not s3.virtual_host
+    shown = mask_secrets(load_settings(path))
+    assert "s3cr3t" not in str(shown) and shown["results"]["s3"]["secret_key"] == "***"
+    monkeypatch.setenv("FERRYMAN_RESULTS__S3__ENDPOINT", "s3.example.com")  # no scheme
+    with pytest.raises(FerrymanError) as bad:
+        load_settings(path)
+    assert "results.s3.endpoint" in bad.value.message

@@ -20,6 +20,7 @@ from ferryman.archive.sevenzip_process import find_7zz
 from ferryman.samples import make_photo_set, make_video, make_zip
 from tests.httpserve import Link, serving
 from tests.mediaserve import MediaSite
+from tests.s3serve import S3Server
 from tests.webserve import running_web
 
 CHROMIUM = os.environ.get("FERRYMAN_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -134,6 +135,37 @@ def test_dropped_archive_uploads_and_the_whole_job_downloads_as_one_zip(
 
 
 @pytest.mark.skipif(find_7zz() is None, reason="no 7zz to make an encrypted zip")
+def test_with_an_s3_bucket_a_click_downloads_from_the_bucket(
+    tmp_path: Path, page: Any, s3_server: S3Server
+) -> None:
+    """[results.s3]: the page's links are presigned URLs of another origin; a click still
+    saves the file under its own name, and the zip still comes through ferryman."""
+    photos = make_photo_set(tmp_path / "in", 2, start_seed=4)
+    archive = make_zip(tmp_path / "pair.zip", [(p.name, p) for p in photos])
+    bucket = s3_server.settings()
+    s3_server.make_bucket(bucket)
+    env = {f"FERRYMAN_RESULTS__S3__{k.upper()}": str(v) for k, v in bucket.items()}
+    with running_web(tmp_path / "data", **env) as web:
+        page.goto(web.base)
+        page.get_by_label("Files").set_input_files(str(archive))
+        page.get_by_role("button", name="Start").click()
+        _done(page)
+        item = page.get_by_role("listitem").first
+        link = item.get_by_role("link", name=f"Download {photos[1].name}")
+        assert (link.get_attribute("href") or "").startswith(s3_server.endpoint)
+        with page.expect_download() as waiting:
+            link.click()
+        assert waiting.value.suggested_filename == photos[1].name
+        saved = tmp_path / "one.jpg"
+        waiting.value.save_as(saved)
+        assert saved.read_bytes() == photos[1].read_bytes()
+        with page.expect_download() as waiting:
+            item.get_by_role("link", name="Download all (zip)").click()
+        waiting.value.save_as(tmp_path / "all.zip")
+        with zipfile.ZipFile(tmp_path / "all.zip") as got:
+            assert sorted(got.namelist()) == sorted(p.name for p in photos)
+
+
 def test_a_zip_with_a_password_makes_the_page_ask_and_goes_on_once_given(
     tmp_path: Path, page: Any
 ) -> None:

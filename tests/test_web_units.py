@@ -16,7 +16,7 @@ import pytest
 from ferryman.errors import FerrymanError
 from ferryman.web import guard
 from ferryman.web.live import Stream
-from ferryman.web.results import Results
+from ferryman.web.results import LocalResults
 from ferryman.web.signing import Signer, load_secret
 from ferryman.web.uploads import Uploads
 
@@ -136,11 +136,11 @@ def _album(root: Path, job: int, seq: int, names: list[str]) -> None:
 
 
 def test_results_list_zip_and_expire(tmp_path: Path) -> None:
-    results = Results(tmp_path / "results")
+    results = LocalResults(tmp_path / "results")
     _album(results.root, 3, 1, ["b.jpg", "a.jpg"])
     _album(results.root, 3, 2, ["a.jpg"])
     (results.root / "job-3" / ".0003.partial").mkdir()  # an album being written
-    files = results.files(3)
+    files = results.files_now(3)
     assert [f.path for f in files] == ["0001/b.jpg", "0001/a.jpg", "0002/a.jpg"]
     assert files[0].mime == "image/jpeg" and files[0].size == 5000
     zipped = b"".join(results.zip_stream(3, files, chunk=777))
@@ -148,17 +148,17 @@ def test_results_list_zip_and_expire(tmp_path: Path) -> None:
         assert archive.namelist() == ["b.jpg", "a.jpg", "a (2).jpg"]
         assert archive.read("a (2).jpg") == b"a.jpg" * 1000
     with pytest.raises(FerrymanError) as outside:
-        results.locate(3, "../job-4/0001/x.jpg")
+        results.locate_now(3, "../job-4/0001/x.jpg")
     assert outside.value.code == "link.gone"
     with pytest.raises(FerrymanError):
-        results.locate(3, "0001/manifest.json")
-    assert results.locate(3, "0002/a.jpg").read_bytes() == b"a.jpg" * 1000
+        results.locate_now(3, "0001/manifest.json")
+    assert results.locate_now(3, "0002/a.jpg").read_bytes() == b"a.jpg" * 1000
     _album(results.root, 4, 1, ["new.jpg"])
     old = time.time() - 10 * 86400
     os.utime(results.root / "job-3", (old, old))
-    removed, freed = results.sweep(7 * 86400)
+    removed, freed = results.sweep_now(7 * 86400)
     assert removed == 1 and freed > 15000
-    assert results.files(3) == [] and len(results.files(4)) == 1
+    assert results.files_now(3) == [] and len(results.files_now(4)) == 1
 
 
 async def test_uploads_go_on_from_where_they_stopped(tmp_path: Path) -> None:

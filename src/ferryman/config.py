@@ -312,11 +312,32 @@ class WebSettings(BaseModel):
     rate_limit: int = Field(120, ge=1, description="API requests a minute per token.")
 
 
+class S3Settings(BaseModel):
+    """An S3-compatible bucket for results (AWS, SeaweedFS, MinIO, R2…): several web
+    front ends serve one set of results, and links are presigned S3 URLs."""
+
+    model_config = ConfigDict(extra="forbid")
+    endpoint: str = Field(
+        ..., pattern=r"^https?://[^/\s]+", description="http(s)://host[:port] of the S3 API."
+    )
+    bucket: str = Field(..., min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    access_key: str = Field(..., min_length=1)
+    secret_key: str = Field(..., min_length=1, description="Kept secret.")
+    region: str = "us-east-1"
+    prefix: str = Field(
+        "", pattern=r"^([^/].*/)?$", description="Keys start with this ('' or 'name/')."
+    )
+    virtual_host: bool = Field(
+        False, description="bucket.host/key URLs (AWS) instead of host/bucket/key."
+    )
+
+
 class ResultsSettings(BaseModel):
     """Where the ``link:`` destination keeps finished files for download."""
 
     model_config = ConfigDict(extra="forbid")
     dir: Path | None = Field(None, description="Results folder; empty: <data_dir>/results.")
+    s3: S3Settings | None = Field(None, description="An S3 bucket instead of the folder.")
     retention: float = Field(
         7 * 86400.0, gt=0, description="Seconds a result is kept before it is deleted."
     )
@@ -410,6 +431,8 @@ RUNTIME_KEYS = frozenset(
 
 def _describe(error: dict[str, Any], source: str) -> str:
     key = ".".join(str(part) for part in error["loc"])
+    if error.get("type") == "missing":
+        return f"{source}: key '{key}' must be set"
     value = error.get("input")
     return f"{source}: key '{key}' = {value!r} is not allowed: {error['msg']}"
 
@@ -433,7 +456,12 @@ def _environment() -> dict[str, Any]:
             if head in nested:
                 model = fields[head].default_factory
                 inner = model.model_fields if isinstance(model, type) else {}  # type: ignore[attr-defined]
-                found.setdefault(head, {})[tail] = _env_value(inner.get(tail), value)
+                section = found.setdefault(head, {})
+                if "__" in tail:  # FERRYMAN_RESULTS__S3__SECRET_KEY: results.s3.secret_key
+                    sub, _, leaf = tail.partition("__")
+                    section.setdefault(sub, {})[leaf] = value
+                else:
+                    section[tail] = _env_value(inner.get(tail), value)
         elif key in fields:
             found[key] = _env_value(fields[key], value)
     return found
@@ -469,12 +497,23 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _validate(data: dict[str, Any], source: str) -> Settings:
+def _validate(data: dict[str, Any], source: str, *, partial: bool = False) -> Settings | None:
+    """Settings from ``data``; ``partial``: a key it lacks may come from a later layer
+    (a secret in the environment), so only what it says wrong is refused."""
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        lines = [_describe(dict(err), source) for err in exc.errors()]
+        errors = [dict(e) for e in exc.errors() if not (partial and e["type"] == "missing")]
+        if not errors:
+            return None
+        lines = [_describe(err, source) for err in errors]
         raise FerrymanError("config.invalid", "; ".join(lines)) from exc
+
+
+def _checked(data: dict[str, Any], source: str) -> Settings:
+    found = _validate(data, source)
+    assert found is not None
+    return found
 
 
 def load_settings(
@@ -490,11 +529,12 @@ def load_settings(
             raise FerrymanError("config.invalid", f"config file {path} does not exist") from exc
         except tomllib.TOMLDecodeError as exc:
             raise FerrymanError("config.invalid", f"{path} is not valid TOML: {exc}") from exc
-        _validate(data, str(path))  # name the file when the file is what is wrong
+        _validate(data, str(path), partial=True)  # name the file when it is what is wrong
     env = _environment()
-    _validate(_deep_merge(data, env), "environment (FERRYMAN_*)")
+    _validate(_deep_merge(data, env), "environment (FERRYMAN_*)", partial=True)
     flags = {k: v for k, v in (overrides or {}).items() if v is not None}
-    return _validate(_deep_merge(_deep_merge(data, env), flags), "command line")
+    source = "command line" if flags else str(path or "environment (FERRYMAN_*)")
+    return _checked(_deep_merge(_deep_merge(data, env), flags), source)
 
 
 def with_runtime(settings: Settings, runtime: dict[str, Any]) -> Settings:
@@ -502,7 +542,7 @@ def with_runtime(settings: Settings, runtime: dict[str, Any]) -> Settings:
     known = {k: v for k, v in runtime.items() if k in RUNTIME_KEYS}
     if not known:
         return settings
-    return _validate(settings.model_dump() | known, "runtime setting")
+    return _checked(settings.model_dump() | known, "runtime setting")
 
 
 def mask_secrets(settings: Settings) -> dict[str, Any]:
@@ -517,6 +557,8 @@ def mask_secrets(settings: Settings) -> dict[str, Any]:
     for section, key in SECRET_NESTED:
         if data.get(section, {}).get(key):
             data[section][key] = "***"
+    if (data.get("results") or {}).get("s3"):
+        data["results"]["s3"]["secret_key"] = "***"
     for login in data.get("webdav", {}).get("hosts", {}).values():
         if login.get("password"):
             login["password"] = "***"

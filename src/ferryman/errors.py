@@ -348,6 +348,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The destination asked ferryman to wait; it waits exactly that long and goes on.",
     ),
     ErrorSpec(
+        "results.bucket",
+        True,
+        "The S3 results store failed (the status is in the message); it is retried. If it"
+        " stays, check [results.s3] endpoint, bucket and keys (`ferryman config show`).",
+    ),
+    ErrorSpec(
         "sink.unknown",
         False,
         "Use a destination ferryman knows, like library:/path or telegram:me (see"

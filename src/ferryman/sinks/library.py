@@ -73,24 +73,9 @@ class LibrarySink:
             if tmp.exists():
                 shutil.rmtree(tmp)  # a crash left half an album: start it over
             tmp.mkdir(parents=True)
-            entries = []
-            used: set[str] = set()
-            for item in delivery.album.items:
-                names = []
-                for number, path in enumerate(_require(item.files, item), start=1):
-                    name = unique_name(delivered_name(item, number if item.parts else None), used)
-                    link_or_copy(Path(path), tmp / name)
-                    names.append(name)
-                entries.append(_manifest_entry(item, names))
-            manifest = {
-                "key": delivery.key,
-                "job": delivery.job.id,
-                "source": delivery.job.source,
-                "album": delivery.album.seq,
-                "group": delivery.album.group.value,
-                "caption": delivery.caption,
-                "items": entries,
-            }
+            files, manifest = album_layout(delivery)
+            for path, name in files:
+                link_or_copy(path, tmp / name)
             _write_json(tmp / MANIFEST, manifest)
             fsync_dir(tmp)
             os.rename(tmp, final)
@@ -111,6 +96,31 @@ class LibrarySink:
                 "sink.io", f"{final} holds album {found.get('key')}, not {delivery.key}"
             )
         return str(final)
+
+
+def album_layout(delivery: Delivery) -> tuple[list[tuple[Path, str]], dict[str, Any]]:
+    """Which file goes under which name, and the album's manifest: the same for every
+    store that keeps albums as folders of files (the library, the link sink's results)."""
+    files: list[tuple[Path, str]] = []
+    entries = []
+    used: set[str] = set()
+    for item in delivery.album.items:
+        names = []
+        for number, path in enumerate(_require(item.files, item), start=1):
+            name = unique_name(delivered_name(item, number if item.parts else None), used)
+            files.append((Path(path), name))
+            names.append(name)
+        entries.append(_manifest_entry(item, names))
+    manifest = {
+        "key": delivery.key,
+        "job": delivery.job.id,
+        "source": delivery.job.source,
+        "album": delivery.album.seq,
+        "group": delivery.album.group.value,
+        "caption": delivery.caption,
+        "items": entries,
+    }
+    return files, manifest
 
 
 def _require(paths: list[str], item: Item) -> list[str]:

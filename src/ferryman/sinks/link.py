@@ -6,6 +6,10 @@ place, hard-linked from the work area when it can), but into
 ``<results_dir>/job-<id>/<NNNN>/``: by job id, so two jobs of the same name never meet,
 and so the web finds a job's files without asking the store. ``results.retention``
 deletes them later (``web.results``).
+
+With ``[results.s3]`` the same layout goes into a bucket: ``<prefix>job-<id>/<NNNN>/``,
+each file uploaded, the manifest last, so an album without its manifest is not yet
+there (a crash mid-album uploads it again under the same keys: nothing twice).
 """
 
 from __future__ import annotations
@@ -13,18 +17,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY
-from ferryman.sinks.base import Delivery, Sink, SinkEnv
-from ferryman.sinks.library import LibrarySink
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
+from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout
 
 if TYPE_CHECKING:
-    from ferryman.config import Settings
+    from ferryman.config import S3Settings, Settings
     from ferryman.media.policy import Policy
+    from ferryman.net.s3 import S3Client
 
 
 def job_results(root: Path, job_id: int) -> Path:
     """The folder holding one job's delivered albums."""
     return root / f"job-{job_id}"
+
+
+def job_prefix(prefix: str, job_id: int) -> str:
+    """The keys of one job's albums in the S3 results store start with this."""
+    return f"{prefix}job-{job_id}/"
+
+
+def s3_client(settings: S3Settings) -> S3Client:
+    """A client for the results bucket (the sink's and the web's)."""
+    from ferryman.net.s3 import S3Client, S3Target
+
+    return S3Client(
+        S3Target(
+            endpoint=settings.endpoint,
+            bucket=settings.bucket,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            region=settings.region,
+            virtual_host=settings.virtual_host,
+        )
+    )
 
 
 class LinkKind:
@@ -48,7 +75,11 @@ class LinkKind:
         return None
 
     def open(self, target: str, env: SinkEnv) -> Sink:
-        return LinkSink(env.settings.results_dir)
+        s3 = env.settings.results.s3
+        if s3 is None:
+            return LinkSink(env.settings.results_dir)
+        client = env.resources.get(f"s3-results:{s3.endpoint}/{s3.bucket}", lambda: s3_client(s3))
+        return S3LinkSink(client, s3.prefix)
 
 
 class LinkSink(LibrarySink):
@@ -56,3 +87,37 @@ class LinkSink(LibrarySink):
 
     def album_dir(self, delivery: Delivery) -> Path:
         return job_results(self.root, delivery.job.id) / f"{delivery.album.seq:04d}"
+
+
+class S3LinkSink:
+    """The same albums, uploaded to the results bucket."""
+
+    def __init__(self, client: S3Client, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    async def deliver(self, delivery: Delivery) -> Delivered:
+        import json
+        import mimetypes
+
+        base = f"{job_prefix(self.prefix, delivery.job.id)}{delivery.album.seq:04d}/"
+        ref = f"s3://{self.client.target.bucket}/{base}"
+        found = await self.client.get_bytes(base + MANIFEST)
+        if found is not None:  # delivered before a crash kept the store from knowing
+            try:
+                key = json.loads(found).get("key")
+            except (ValueError, AttributeError):
+                key = None
+            if key != delivery.key:
+                raise FerrymanError("sink.io", f"{ref} holds album {key}, not {delivery.key}")
+            return Delivered(ref)
+        files, manifest = album_layout(delivery)
+        for path, name in files:
+            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            try:
+                await self.client.put_file(base + name, path, mime)
+            except FileNotFoundError as exc:
+                raise FerrymanError("sink.io", f"{path} is gone from the work area") from exc
+        document = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+        await self.client.put_bytes(base + MANIFEST, document, "application/json")
+        return Delivered(ref)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +19,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,6 +34,7 @@ from ferryman.errors import FerrymanError, spec_for
 from ferryman.web import guard
 from ferryman.web.live import Sent, Stream, Tracker, file_view, wanted
 from ferryman.web.page import api_page, login_page, main_page
+from ferryman.web.results import disposition, writable_with_space
 from ferryman.web.schemas import JobRequest, PasswordRequest, SessionRequest, UploadRequest
 from ferryman.web.signing import WHOLE_JOB, Signer
 
@@ -36,7 +43,7 @@ if TYPE_CHECKING:
     from ferryman.model import Job
     from ferryman.store import Store
     from ferryman.web.metrics import StageClock
-    from ferryman.web.results import Results
+    from ferryman.web.results import ResultsStore
     from ferryman.web.uploads import Uploads
 
 API = "/api/v1"
@@ -61,6 +68,7 @@ _STATUS = {
     "link.gone": 410,
     "link.tampered": 403,
     "link.blocked": 403,
+    "results.bucket": 502,
     "auth.required": 401,
     "auth.csrf": 403,
     "rate.limited": 429,
@@ -94,7 +102,7 @@ class Web:
     store: Store
     stream: Stream
     tracker: Tracker
-    results: Results
+    results: ResultsStore
     uploads: Uploads
     signer: Signer
     tokens: guard.Tokens
@@ -102,12 +110,21 @@ class Web:
     engine_alive: Callable[[], bool] | None  # None: workers are other processes
     clock: StageClock | None = None  # stage durations, when the engine's bus is here
 
-    def links_of(self, job: Job) -> dict[str, Any]:
+    async def links_of(self, job: Job) -> dict[str, Any]:
         """The job's files with links signed now (the tracker keeps them while they
-        are young; ``POST …/links`` asks for new ones)."""
-        found = self.results.files(job.id)
-        expires = time.time() + self.settings.web.link_ttl
-        files = [file_view(f, self.download_url(job.id, f.path, expires), expires) for f in found]
+        are young; ``POST …/links`` asks for new ones): presigned S3 URLs when the
+        results are in a bucket, else ``/d/`` links to this server."""
+        found = await self.results.files(job.id)
+        expires = time.time() + min(self.settings.web.link_ttl, self.results.max_ttl)
+        files = [
+            file_view(
+                f,
+                self.results.direct_url(job.id, f, expires)
+                or self.download_url(job.id, f.path, expires),
+                expires,
+            )
+            for f in found
+        ]
         whole = {"url": self.download_url(job.id, WHOLE_JOB, expires), "expires_at": expires}
         return {"files": files, "zip": whole if found else {}}
 
@@ -387,7 +404,7 @@ def _jobs(app: FastAPI, web: Web) -> None:
         job = await web.store.get_job(job_id)
         if not job.dest.startswith("link:"):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
-        return web.links_of(job)
+        return await web.links_of(job)
 
 
 _LINK_SCHEMES = ("http://", "https://", "dav://", "davs://", "torbox:", "media:")
@@ -564,7 +581,7 @@ def _downloads(app: FastAPI, web: Web) -> None:
         if grant.job_id == 0:
             raise FerrymanError("link.tampered", "not a download link")
         if grant.path == WHOLE_JOB:
-            kept = await asyncio.to_thread(web.results.files, grant.job_id)
+            kept = await web.results.files(grant.job_id)
             if not kept:  # said before any byte is sent
                 raise FerrymanError("link.gone", f"job {grant.job_id} has no files kept")
             job = await web.store.get_job(grant.job_id)
@@ -573,17 +590,13 @@ def _downloads(app: FastAPI, web: Web) -> None:
                 media_type="application/zip",
                 headers={"Content-Disposition": disposition(f"{job.name}.zip")},
             )
-        path = web.results.locate(grant.job_id, grant.path)
+        path = await web.results.locate(grant.job_id, grant.path)
+        if isinstance(path, str):  # in a bucket: fetched from there
+            return RedirectResponse(path, status_code=307, headers={"Cache-Control": "no-store"})
         return FileResponse(
             path,
             headers={"Content-Disposition": disposition(path.name), "Cache-Control": "private"},
         )
-
-
-def disposition(name: str) -> str:
-    """RFC 6266: an ASCII fallback and the real name as UTF-8 ``filename*``."""
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name)}"
 
 
 def _health(app: FastAPI, web: Web) -> None:
@@ -621,9 +634,7 @@ async def readiness(web: Web) -> dict[str, dict[str, Any]]:
         return "reachable"
 
     async def work_area() -> str:
-        return await asyncio.to_thread(
-            _writable_with_space, settings.work_dir, settings.space_floor
-        )
+        return await asyncio.to_thread(writable_with_space, settings.work_dir, settings.space_floor)
 
     async def media() -> str:
         return await asyncio.to_thread(_media_libraries)
@@ -636,7 +647,7 @@ async def readiness(web: Web) -> dict[str, dict[str, Any]]:
         return "the engine runs in this process"
 
     async def results() -> str:
-        return await asyncio.to_thread(_writable_with_space, settings.results_dir, 0)
+        return await web.results.check()
 
     for name, probe in (
         ("store", store),
@@ -647,17 +658,6 @@ async def readiness(web: Web) -> dict[str, dict[str, Any]]:
     ):
         await check(name, probe)
     return checks
-
-
-def _writable_with_space(folder: Any, floor: int) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    probe = folder / ".ready-probe"
-    probe.write_bytes(b"ok")
-    probe.unlink()
-    free = shutil.disk_usage(folder).free
-    if free < floor:
-        raise RuntimeError(f"{free} bytes free, under the floor of {floor}")
-    return f"writable, {free // 2**20} MiB free"
 
 
 def _media_libraries() -> str:
@@ -678,7 +678,7 @@ async def metrics_text(web: Web) -> str:
     extra = {
         "queue_depth": sum(n for s, n in by_state.items() if s not in _ENDED),
         "event_clients": web.stream.clients,
-        "results_bytes": await asyncio.to_thread(web.results.used_bytes),
+        "results_bytes": await web.results.used_bytes(),
     }
     return render(figures, by_state, extra, web.clock)
 

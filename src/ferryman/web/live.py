@@ -22,12 +22,12 @@ import logging
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ferryman.engine.events import Event
-from ferryman.errors import spec_for
+from ferryman.errors import FerrymanError, spec_for
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class _Live:
     last_progress: float = field(default_factory=time.time)
 
 
-Files = Callable[[Job], dict[str, Any]]  # a link job's files and zip, with signed URLs
+Files = Callable[[Job], Awaitable[dict[str, Any]]]  # a link job's files and zip, signed
 
 
 class Tracker:
@@ -141,7 +141,7 @@ class Tracker:
     # -- looked up -----------------------------------------------------------------------
     async def view(self, job_id: int) -> dict[str, Any]:
         job, counts = await self._row(job_id)
-        return self._compose(job, counts)
+        return await self._compose(job, counts)
 
     async def detail(self, job_id: int) -> dict[str, Any]:
         """The job's view with its items, read from the store only when it changed."""
@@ -161,7 +161,7 @@ class Tracker:
                 self._items.popitem(last=False)
         self._items.move_to_end(job_id)
         job, counts = self._rows[job_id]
-        return {**self._compose(job, counts), "items": items}
+        return {**(await self._compose(job, counts)), "items": items}
 
     async def _row(self, job_id: int) -> tuple[Job, dict[str, int]]:
         if job_id in self._stale or job_id not in self._rows:
@@ -184,7 +184,7 @@ class Tracker:
                 self._items.pop(job.id, None)  # changed elsewhere: items read again
             self._rows[job.id] = (job, counts)
             self._fresh(job.id, seen.get(job.id, 0))
-            found.append(self._compose(job, counts))
+            found.append(await self._compose(job, counts))
         return found
 
     def snapshot(self) -> list[dict[str, Any]] | None:
@@ -252,7 +252,7 @@ class Tracker:
         self._sent[view["id"]] = view
         self._publish({"type": "job", "job": view})
 
-    def _compose(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
+    async def _compose(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
         live = self._live.get(job.id) or _Live()
         total = sum(by_state.values())
         finished = sum(by_state.get(s, 0) for s in _DONE_ITEMS)
@@ -291,18 +291,23 @@ class Tracker:
             },
             "counts": {"total": total, "finished": finished, **by_state},
             "error": error,
-            "result": self._result(job, by_state) if job.dest.startswith("link:") else None,
+            "result": await self._result(job, by_state) if job.dest.startswith("link:") else None,
         }
 
-    def _result(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
+    async def _result(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
         """The job's files, listed and signed again only when it delivered more (or
-        ended), or once its links are past half their life: the views are made on the
-        event loop, and a folder listing is disk work."""
+        ended), or once its links are past half their life: a listing is disk or
+        network work, and views are made many times a second."""
         key = (job.state.value, by_state.get(ItemState.DELIVERED.value, 0))
         now = time.time()
         kept = self._results.get(job.id)
         if kept is None or kept[0] != key or now >= kept[2]:
-            found = self._files(job)
+            try:
+                found = await self._files(job)
+            except FerrymanError as exc:  # the results store is down: the rest is shown
+                log.warning("listing job %d's results: %s", job.id, exc)
+                last = kept[1] if kept is not None else {"files": [], "zip": {}}
+                return {**last, "unavailable": exc.message}
             expiry = min((f["expires_at"] for f in found.get("files", [])), default=math.inf)
             kept = (key, found, now + (expiry - now) / 2)
             self._results[job.id] = kept

@@ -1,23 +1,31 @@
-"""The results store on disk: what the ``link:`` destination delivered, listed for the
-API, served one file at a time or as a zip made on the fly, and deleted after
-``results.retention``."""
+"""The results store, as the web sees it: what the ``link:`` destination delivered, listed
+for the API, served one file at a time or as a zip made on the fly, and deleted after
+``results.retention``. A folder on disk by default (``LocalResults``); an S3 bucket with
+``[results.s3]`` (``web.results_s3``), whose files are fetched from S3 itself through
+presigned URLs.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import mimetypes
 import shutil
 import time
+import urllib.parse
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, Protocol, cast
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import unique_name
 from ferryman.sinks.library import MANIFEST
 from ferryman.sinks.link import job_results
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,25 +36,81 @@ class ResultFile:
     mime: str
 
 
-class Results:
+class ResultsStore(Protocol):
+    """What the web needs of a results store, folder or bucket."""
+
+    max_ttl: float  # the longest a link to one of its files may live
+
+    async def files(self, job_id: int) -> list[ResultFile]:
+        """A job's delivered files in album order (albums still being written are not)."""
+        ...
+
+    def direct_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
+        """A URL serving the file without ferryman (presigned S3); None: use ``/d/``."""
+        ...
+
+    async def locate(self, job_id: int, path: str) -> Path | str:
+        """The file behind a ``/d/`` link: a local path, or a URL to send the client to;
+        ``link.gone`` when it is no longer kept."""
+        ...
+
+    def zip_stream(
+        self, job_id: int, files: list[ResultFile]
+    ) -> Iterator[bytes] | AsyncIterator[bytes]:
+        """``files`` of the job as one zip, made while it is sent."""
+        ...
+
+    async def sweep(self, retention: float, now: float | None = None) -> tuple[int, int]:
+        """Delete jobs' results older than ``retention``; (jobs, bytes) removed."""
+        ...
+
+    async def used_bytes(self) -> int: ...
+
+    async def check(self) -> str:
+        """Raise when results cannot be kept; else say where they go."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def open_results(settings: Settings) -> ResultsStore:
+    """The results store the settings name."""
+    if settings.results.s3 is not None:
+        from ferryman.web.results_s3 import S3Results
+
+        return S3Results(settings.results.s3)
+    return LocalResults(settings.results_dir)
+
+
+class LocalResults:
+    """Results in a folder (``results.dir``), served by ferryman's ``/d/`` links."""
+
+    max_ttl = float("inf")
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def files(self, job_id: int) -> list[ResultFile]:
-        """A job's delivered files in album order (albums being written are skipped)."""
+    async def files(self, job_id: int) -> list[ResultFile]:
+        return await asyncio.to_thread(self.files_now, job_id)
+
+    def files_now(self, job_id: int) -> list[ResultFile]:
         folder = job_results(self.root, job_id)
         found: list[ResultFile] = []
         if not folder.is_dir():
             return found
         for album in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()):
             for name in _album_files(album):
-                file = album / name
-                mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-                found.append(ResultFile(f"{album.name}/{name}", name, file.stat().st_size, mime))
+                size = (album / name).stat().st_size
+                found.append(ResultFile(f"{album.name}/{name}", name, size, mime_of(name)))
         return found
 
-    def locate(self, job_id: int, path: str) -> Path:
-        """The file ``path`` of a job; ``link.gone`` if it is no longer kept."""
+    def direct_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
+        return None
+
+    async def locate(self, job_id: int, path: str) -> Path:
+        return self.locate_now(job_id, path)
+
+    def locate_now(self, job_id: int, path: str) -> Path:
         folder = job_results(self.root, job_id).resolve()
         target = (folder / path).resolve()
         if folder not in target.parents or not target.is_file() or target.name == MANIFEST:
@@ -56,24 +120,22 @@ class Results:
     def zip_stream(
         self, job_id: int, files: list[ResultFile], chunk: int = 1 << 20
     ) -> Iterator[bytes]:
-        """``files`` of the job (``files()``) as one zip, written as it is sent (stored:
-        media does not compress), so nothing is kept on disk and the first bytes leave
-        at once."""
-        sink = _Chunks()
-        with zipfile.ZipFile(cast("IO[bytes]", sink), "w", zipfile.ZIP_STORED) as archive:
-            used: set[str] = set()
-            for entry in files:
-                name = unique_name(entry.name, used)
-                source = job_results(self.root, job_id) / entry.path
-                with open(source, "rb") as src, archive.open(name, "w", force_zip64=True) as dst:
-                    while block := src.read(chunk):
-                        dst.write(block)
-                        yield from sink.take()
-            yield from sink.take()
-        yield from sink.take()
+        """Read and zipped in the server's thread pool (a plain iterator), so the event
+        loop never waits on the disk."""
+        writer = ZipWriter()
+        for entry in files:
+            yield writer.start(entry.name)
+            with open(job_results(self.root, job_id) / entry.path, "rb") as src:
+                while block := src.read(chunk):
+                    if out := writer.write(block):
+                        yield out
+            yield writer.end()
+        yield writer.finish()
 
-    def sweep(self, retention: float, now: float | None = None) -> tuple[int, int]:
-        """Delete jobs' results older than ``retention``; (folders, bytes) removed."""
+    async def sweep(self, retention: float, now: float | None = None) -> tuple[int, int]:
+        return await asyncio.to_thread(self.sweep_now, retention, now)
+
+    def sweep_now(self, retention: float, now: float | None = None) -> tuple[int, int]:
         now = time.time() if now is None else now
         removed = freed = 0
         if not self.root.is_dir():
@@ -89,20 +151,91 @@ class Results:
             freed += size
         return removed, freed
 
-    def used_bytes(self) -> int:
+    async def used_bytes(self) -> int:
+        return await asyncio.to_thread(self._used)
+
+    def _used(self) -> int:
         if not self.root.is_dir():
             return 0
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+    async def check(self) -> str:
+        return await asyncio.to_thread(writable_with_space, self.root, 0)
+
+    async def close(self) -> None:
+        return None
+
+
+def writable_with_space(folder: Path, floor: int) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / ".ready-probe"
+    probe.write_bytes(b"ok")
+    probe.unlink()
+    free = shutil.disk_usage(folder).free
+    if free < floor:
+        raise RuntimeError(f"{free} bytes free, under the floor of {floor}")
+    return f"writable, {free // 2**20} MiB free"
+
+
+def disposition(name: str) -> str:
+    """RFC 6266: an ASCII fallback and the real name as UTF-8 ``filename*``."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name)}"
+
+
+def mime_of(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def album_names(manifest: bytes) -> list[str] | None:
+    """The files of an album in the manifest's order; None if it is not a manifest."""
+    try:
+        items = json.loads(manifest)["items"]
+        return [n for e in items for n in (e.get("parts") or [e["file"]])]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _album_files(album: Path) -> list[str]:
     """The files in the manifest's order; a folder without one lists its files."""
     try:
-        manifest = json.loads((album / MANIFEST).read_text(encoding="utf-8"))
-        names = [n for e in manifest["items"] for n in (e.get("parts") or [e["file"]])]
+        names = album_names((album / MANIFEST).read_bytes())
+    except OSError:
+        names = None
+    if names is not None:
         return [n for n in names if (album / n).is_file()]
-    except (OSError, ValueError, KeyError, TypeError):
-        return sorted(p.name for p in album.iterdir() if p.is_file() and p.name != MANIFEST)
+    return sorted(p.name for p in album.iterdir() if p.is_file() and p.name != MANIFEST)
+
+
+class ZipWriter:
+    """A zip written as it is sent (stored: media does not compress; ZIP64, so any
+    size): each call returns the bytes it made, for the response to send."""
+
+    def __init__(self) -> None:
+        self._sink = _Chunks()
+        self._archive = zipfile.ZipFile(cast("IO[bytes]", self._sink), "w", zipfile.ZIP_STORED)
+        self._used: set[str] = set()
+        self._entry: IO[bytes] | None = None
+
+    def start(self, name: str) -> bytes:
+        """Begin the next file (a second ``a.jpg`` becomes ``a (2).jpg``)."""
+        self._entry = self._archive.open(unique_name(name, self._used), "w", force_zip64=True)
+        return self._sink.take()
+
+    def write(self, block: bytes) -> bytes:
+        assert self._entry is not None
+        self._entry.write(block)
+        return self._sink.take()
+
+    def end(self) -> bytes:
+        assert self._entry is not None
+        self._entry.close()
+        self._entry = None
+        return self._sink.take()
+
+    def finish(self) -> bytes:
+        self._archive.close()
+        return self._sink.take()
 
 
 class _Chunks:
@@ -123,7 +256,6 @@ class _Chunks:
     def flush(self) -> None:
         return None
 
-    def take(self) -> Iterator[bytes]:
+    def take(self) -> bytes:
         parts, self._parts = self._parts, []
-        if parts:
-            yield b"".join(parts)
+        return b"".join(parts)

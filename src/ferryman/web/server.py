@@ -49,7 +49,7 @@ async def web_app(
     from ferryman.sources.builtin import default_sources
     from ferryman.web.app import Web, create_app
     from ferryman.web.live import Stream, Tracker
-    from ferryman.web.results import Results
+    from ferryman.web.results import open_results
     from ferryman.web.signing import Signer, load_secret
     from ferryman.web.uploads import Uploads
 
@@ -77,7 +77,7 @@ async def web_app(
         store=store,
         stream=stream,
         tracker=tracker,
-        results=Results(settings.results_dir),
+        results=open_results(settings),
         uploads=Uploads(uploads_root, settings.web.max_upload),
         signer=Signer(load_secret(settings.data_dir)),
         tokens=guard.Tokens(settings.web.tokens),
@@ -104,14 +104,13 @@ async def web_app(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await web.results.close()
 
 
 async def _sweep(web: Web) -> None:
     while True:
         try:
-            removed, freed = await asyncio.to_thread(
-                web.results.sweep, web.settings.results.retention
-            )
+            removed, freed = await web.results.sweep(web.settings.results.retention)
             if removed:
                 log.info("results: %d jobs past retention deleted, %d bytes freed", removed, freed)
             await asyncio.to_thread(web.uploads.sweep, web.settings.results.retention)

@@ -88,6 +88,11 @@ function render(view) {
     item.append(error);
   }
   if (view.status === "needs_password") item.append(passwordForm(view));
+  if (view.result && view.result.unavailable) {
+    const note = text("p", "Downloads are unavailable for now: " + view.result.unavailable + " ", "error");
+    note.append(text("span", "They come back by themselves once the results store answers.", "next"));
+    item.append(note);
+  }
   const files = (view.result && view.result.files) || [];
   if (files.length) {
     const box = document.createElement("div");

