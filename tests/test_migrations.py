@@ -130,6 +130,7 @@ _ROWS_AT = {
     2: _V1_ROWS + _V2_ROWS,
     3: _UP_TO_V4,
     4: _UP_TO_V4,  # written at version 3, then migrated to 4 (step 4 drops a default)
+    5: _UP_TO_V4,  # and migrated to 5 (local paths became file: URIs)
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -395,19 +396,34 @@ def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(
         time.sleep(1.5)
         waiting = client.get(f"/api/v1/jobs/{made['id']}").json()
         assert (waiting["status"], waiting["phase"]) == ("queued", "queued")  # no engine here
-        ready = client.get("/readyz").json()["checks"]["workers"]
-        assert ready["ok"] and "other processes" in ready["detail"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503  # no worker yet: the heartbeats say so
+        assert "no worker" in ready.json()["checks"]["workers"]["detail"]
         worker = subprocess.Popen(
-            [sys.executable, "-m", "ferryman", "run", "--until-idle"],
-            env=web_env(data, **shared),
+            [sys.executable, "-m", "ferryman", "run"],
+            env=web_env(data, FERRYMAN_NODE_NAME="worker-a", **shared),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
         try:
             view = web.wait_for(made["id"], ("done", "failed"))
+            ready = client.get("/readyz").json()["checks"]["workers"]
+            assert ready["ok"] and "worker-a" in ready["detail"], ready
+            listed = subprocess.run(
+                [sys.executable, "-m", "ferryman", "workers", "--json"],
+                env=web_env(data, **shared),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            (run,) = json.loads(listed.stdout)
+            assert (run["node"], run["state"], run["pid"]) == ("worker-a", "alive", worker.pid)
+            worker.send_signal(signal.SIGTERM)
             assert worker.wait(60) == 0, worker.stderr.read() if worker.stderr else ""
         finally:
             worker.kill()
+        gone = client.get("/readyz").json()["checks"]["workers"]
+        assert not gone["ok"], gone  # it said it stopped: not waited for two leases
         assert view["status"] == "done" and view["progress"]["fraction"] == 1.0
         (file,) = view["result"]["files"]
         assert client.get(file["url"]).content == links.resources["/clip.mp4"].data

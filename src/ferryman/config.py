@@ -368,6 +368,12 @@ class Settings(BaseModel):
     backlog_items: int = Field(20, ge=1, description="Items on disk per job before reading waits.")
     lease_seconds: float = Field(30.0, ge=1)
     poll_seconds: float = Field(0.5, gt=0)
+    node_name: str | None = Field(
+        None,
+        max_length=120,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="This machine's name in `ferryman workers`; empty: the host name.",
+    )
     concurrency: Concurrency = Field(default_factory=Concurrency)  # type: ignore[arg-type]
     retry: Retry = Field(default_factory=Retry)  # type: ignore[arg-type]
     convert: Convert = Field(default_factory=Convert)  # type: ignore[arg-type]
@@ -407,6 +413,12 @@ class Settings(BaseModel):
     @property
     def library(self) -> Path:
         return self.library_dir or self.data_dir / "library"
+
+    @property
+    def node(self) -> str:
+        import socket
+
+        return self.node_name or socket.gethostname()
 
     @property
     def results_dir(self) -> Path:

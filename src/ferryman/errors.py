@@ -329,6 +329,7 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "job.cancelled", False, "Cancelled on request; `ferryman retry JOB` starts it again."
     ),
+    ErrorSpec("node.unknown", False, "Name a node as `ferryman workers` lists it."),
     ErrorSpec("engine.lease_lost", True, "Another worker took over; nothing to do."),
     ErrorSpec("engine.locked", False, "Another `ferryman run` uses this data dir; stop it first."),
     ErrorSpec(

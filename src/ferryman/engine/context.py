@@ -39,6 +39,7 @@ class Context:
     sinks: SinkRegistry = field(default_factory=default_sinks)
     device: Device = field(default_factory=Device)  # Wi-Fi and battery, for downloads
     resources: SinkResources = field(init=False)
+    draining: bool = False  # `ferryman drain NODE`: finish what is held, claim nothing new
     _dests: dict[int, str] = field(default_factory=dict)
     _cached: Settings | None = None
     _cached_at: float = 0.0

@@ -91,6 +91,7 @@ class Engine:
         if not await store.idle():  # before any worker: a job done within one poll counts too
             await self.wake.hold()
         listener = await self._listen()
+        await self._beat_once(settings)  # a drained node must know before its first claim
         workers = [
             *self._pool("fetch", settings.concurrency.fetch, self._claim_fetch, self._fetch),
             *self._pool("unpack", settings.concurrency.unpack, self._claim_job, self._unpack),
@@ -98,8 +99,9 @@ class Engine:
             *self._pool("convert", settings.concurrency.convert, self._claim_item, self._convert),
         ]
         keeper = asyncio.create_task(self._housekeep(until_idle), name="housekeeper")
-        self.ctx.bus.emit("engine.started", owner=self.ctx.owner)
-        tasks = [*workers, keeper]
+        beat = asyncio.create_task(self._beat(), name="node-heartbeat")
+        self.ctx.bus.emit("engine.started", owner=self.ctx.owner, node=settings.node)
+        tasks = [*workers, keeper, beat]
         try:
             await self.ctx.stopping.wait()
         finally:
@@ -121,7 +123,46 @@ class Engine:
                 await listener.close()
             await self.wake.let_go()
             released = await store.release(self.ctx.owner)
+            try:
+                await store.node_stopped(self.ctx.owner)
+            except Exception:
+                log.warning("could not record this node's stop", exc_info=True)
             self.ctx.bus.emit("engine.stopped", released=released)
+
+    async def _beat(self) -> None:
+        """The node's heartbeat (``ferryman workers``, ``/readyz``), every third of a
+        lease; it also learns whether the node was drained."""
+        while not self.ctx.stopping.is_set():
+            settings = await self.ctx.settings()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ctx.stopping.wait(), settings.lease_seconds / 3)
+            if not self.ctx.stopping.is_set():
+                await self._beat_once(settings)
+
+    async def _beat_once(self, settings: Settings) -> None:
+        stages = tuple(
+            stage
+            for stage, size in (
+                ("fetch", settings.concurrency.fetch),
+                ("unpack", settings.concurrency.unpack),
+                ("deliver", settings.concurrency.deliver),
+                ("convert", settings.concurrency.convert),
+            )
+            if size > 0
+        )
+        try:
+            draining = await self.ctx.store.node_beat(
+                self.ctx.owner, settings.node, os.getpid(), stages
+            )
+        except Exception:  # a missed beat is not fatal: the next one tells
+            log.warning("node heartbeat failed", exc_info=True)
+            return
+        if draining != self.ctx.draining:
+            self.ctx.draining = draining
+            log.info("node %s %s", settings.node, "drained" if draining else "takes work again")
+            self.ctx.bus.emit("engine.draining" if draining else "engine.undrained")
+            if not draining:
+                self.ctx.wakeup.notify()
 
     async def _listen(self) -> Any:
         """Wake-ups from other processes (``ferryman add``, a web front end, another
@@ -158,6 +199,9 @@ class Engine:
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
             mark = self.ctx.wakeup.mark()
+            if self.ctx.draining:  # what it holds goes on; nothing new is taken
+                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark)
+                continue
             try:
                 unit = await claim()
             except Exception:

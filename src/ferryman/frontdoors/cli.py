@@ -344,6 +344,53 @@ def report_cmd(
     print_report(out, data)
 
 
+@app.command()
+def workers(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The engines that ran against this store: node, stages, last heartbeat, work held."""
+    from ferryman.engine import nodes
+
+    runs = _run(ctx, lambda settings, store: nodes.workers(store, settings.lease_seconds))
+    if as_json:
+        out.print_json(json.dumps(runs))
+        return
+    if not runs:
+        out.print("no worker has run against this store yet (start one: ferryman run)")
+        return
+    from rich.table import Table
+
+    table = Table("node", "pid", "state", "stages", "heartbeat", "holds")
+    for run in runs:
+        age = run["heartbeat_age"]
+        table.add_row(
+            run["node"],
+            str(run["pid"]),
+            run["state"],
+            ",".join(run["stages"]),
+            f"{age:.0f} s ago",
+            str(run["held"]),
+        )
+    show(out, table)
+
+
+@app.command()
+def drain(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="A node as `ferryman workers` names it.")],
+    undo: Annotated[bool, typer.Option("--undo", help="Let the node take work again.")] = False,
+) -> None:
+    """Let a node finish what it holds and take nothing new (stays so across restarts)."""
+    from ferryman.engine import nodes
+
+    _run(ctx, lambda _s, store: nodes.drain(store, node, not undo))
+    if undo:
+        out.print(f"{node} takes work again")
+    else:
+        out.print(f"{node} is draining: it finishes what it holds; see `ferryman workers`")
+
+
 def _control(ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]]) -> None:
     _run(ctx, lambda _s, store: action(store))
 

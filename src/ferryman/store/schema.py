@@ -264,6 +264,29 @@ runtime_settings = Table(
     Column("value", Text, nullable=False),
 )
 
+# Engines that ran against this store, one row per run (``owner``, as in the leases):
+# heartbeats tell who is alive (``ferryman workers``, ``/readyz``).
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("owner", String(120), primary_key=True),
+    Column("node", String(120), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("stages", Text, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("stopped_at", Float),
+)
+Index("nodes_node", nodes.c.node)
+
+# Nodes told to take no new work (``ferryman drain NODE``), by name: a restart stays drained.
+drains = Table(
+    "drains",
+    metadata,
+    Column("node", String(120), primary_key=True),
+    Column("since", Float, nullable=False),
+)
+
 schema_version = Table(
     "schema_version",
     metadata,

@@ -1,7 +1,8 @@
 """The store: every state change is one transaction; work is claimed with leases.
 
 One class assembled from query modules by concern: ``jobs``, ``albums``, ``items``,
-``fetches``, ``runtime``, Telegram's; ``base`` holds the claim and lease machinery they share.
+``fetches``, ``nodes``, ``runtime``, Telegram's; ``base`` holds the claim and lease
+machinery they share.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from ferryman.store.connect import create_engines
 from ferryman.store.fetches import FetchQueries
 from ferryman.store.items import ItemQueries
 from ferryman.store.jobs import JobQueries
+from ferryman.store.nodes import NodeQueries
 from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
 from ferryman.store.runtime import RuntimeQueries
 from ferryman.store.telegram import TelegramQueries
@@ -26,6 +28,7 @@ class Store(
     AlbumQueries,
     ItemQueries,
     FetchQueries,
+    NodeQueries,
     RuntimeQueries,
     TelegramQueries,
     TelegramInboxQueries,

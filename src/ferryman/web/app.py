@@ -640,8 +640,10 @@ async def readiness(web: Web) -> dict[str, dict[str, Any]]:
         return await asyncio.to_thread(_media_libraries)
 
     async def workers() -> str:
-        if web.engine_alive is None:
-            return "workers are other processes (ferryman run); not watched from here"
+        if web.engine_alive is None:  # ferryman run workers: their heartbeats tell
+            from ferryman.engine.nodes import ready_workers
+
+            return await ready_workers(web.store, settings.lease_seconds)
         if not web.engine_alive():
             raise RuntimeError("the engine in this process has stopped")
         return "the engine runs in this process"

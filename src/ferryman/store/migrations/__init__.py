@@ -33,6 +33,7 @@ from ferryman.store.migrations import (
     v0003_telegram,
     v0004_checks,
     v0005_sources,
+    v0006_nodes,
 )
 
 Step = Callable[[Connection], None]
@@ -43,4 +44,5 @@ STEPS: tuple[Step, ...] = (
     v0003_telegram.apply,
     v0004_checks.apply,
     v0005_sources.apply,
+    v0006_nodes.apply,
 )

@@ -1,0 +1,122 @@
+"""The node registry: runs with heartbeats, the work they hold, drains by node name; on
+both store engines, then through the engine (a drained node claims nothing) and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ferryman.config import Settings
+from ferryman.engine import intake, nodes
+from ferryman.engine.runner import Engine
+from ferryman.errors import FerrymanError
+from ferryman.model import JobState
+from ferryman.samples import make_photo_set
+from ferryman.store import Store
+
+from .waiting import eventually
+
+
+async def test_runs_beat_hold_work_and_drain_by_node_name(store: Store, tmp_path: Path) -> None:
+    clock = [1000.0]
+    store.clock = lambda: clock[0]
+    assert await store.node_beat("a:1:x", "alpha", 11, ("fetch", "unpack")) is False
+    assert await store.node_beat("b:2:y", "beta", 22, ("deliver",)) is False
+    photos = make_photo_set(tmp_path / "in", 2)
+    job = await intake.add_source(store, photos[0].parent)
+    claimed = await store.claim_job("a:1:x", 30)
+    assert claimed is not None and claimed.id == job.id
+    clock[0] = 1010.0
+    await store.node_beat("a:1:x", "alpha", 11, ("fetch", "unpack"))
+
+    runs = {r["node"]: r for r in await nodes.workers(store, 30, now=1011.0)}
+    assert runs["alpha"]["held"] == 1 and runs["beta"]["held"] == 0
+    assert runs["alpha"]["stages"] == ["fetch", "unpack"] and runs["alpha"]["pid"] == 11
+    assert runs["alpha"]["state"] == runs["beta"]["state"] == "alive"
+    assert runs["beta"]["heartbeat_age"] == 11.0
+
+    with_error = None
+    try:
+        await nodes.drain(store, "gamma")
+    except FerrymanError as exc:
+        with_error = exc
+    assert with_error is not None and with_error.code == "node.unknown"
+    await nodes.drain(store, "alpha")
+    assert await store.node_beat("a:1:x", "alpha", 11, ("fetch",)) is True
+    assert await store.node_beat("a:9:z", "alpha", 99, ("fetch",)) is True  # a restart too
+    runs = {r["owner"]: r for r in await nodes.workers(store, 30, now=1011.0)}
+    assert runs["a:1:x"]["state"] == "draining"  # holds the job still
+    assert runs["a:9:z"]["state"] == "drained"
+
+    await store.node_stopped("b:2:y")
+    later = {r["owner"]: r["state"] for r in await nodes.workers(store, 30, now=1100.0)}
+    assert later == {"a:1:x": "silent", "a:9:z": "silent", "b:2:y": "stopped"}
+    await nodes.drain(store, "alpha", on=False)
+    assert await store.node_beat("a:9:z", "alpha", 99, ("fetch",)) is False
+
+
+async def test_a_drained_node_claims_nothing_until_undrained(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"node_name": "phone", "lease_seconds": 3.0})
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings)
+    running = asyncio.create_task(engine.run())
+    try:
+        await eventually(lambda: _has_run(store), "the engine beat", within=10)
+        await nodes.drain(store, "phone")
+        await eventually(lambda: _draining(engine), "the engine drained", within=10)
+        photos = make_photo_set(tmp_path / "in", 3)
+        job = await intake.add_source(store, photos[0].parent)
+        await asyncio.sleep(2.0)  # several polls and wake-ups: nothing is taken
+        assert (await store.get_job(job.id)).state is JobState.QUEUED
+        assert (await nodes.workers(store, 3.0))[0]["state"] == "drained"
+        await nodes.drain(store, "phone", on=False)
+        await eventually(lambda: _done(store, job.id), "the job done", within=30)
+    finally:
+        engine.stop()
+        await running
+    (run,) = await nodes.workers(store, 3.0)
+    assert run["state"] == "stopped" and run["held"] == 0
+    await store.close()
+
+
+async def _has_run(store: Store) -> bool:
+    return bool(await store.node_runs())
+
+
+async def _draining(engine: Engine) -> bool:
+    return engine.ctx.draining
+
+
+async def _done(store: Store, job_id: int) -> bool:
+    return (await store.get_job(job_id)).state is JobState.DONE
+
+
+def test_the_cli_lists_workers_and_drains_by_name(tmp_path: Path) -> None:
+    from .webserve import web_env
+
+    env = web_env(tmp_path / "data", FERRYMAN_NODE_NAME="box-1")
+    make_photo_set(tmp_path / "in", 2)
+
+    def ferryman(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ferryman", *args], env=env, capture_output=True, text=True
+        )
+
+    empty = ferryman("workers")
+    assert empty.returncode == 0 and "no worker has run" in empty.stdout
+    assert ferryman("add", str(tmp_path / "in")).returncode == 0
+    assert ferryman("run", "--until-idle").returncode == 0
+    listed = ferryman("workers")
+    assert listed.returncode == 0 and "box-1" in listed.stdout and "stopped" in listed.stdout
+    (run,) = json.loads(ferryman("workers", "--json").stdout)
+    assert run["node"] == "box-1" and run["state"] == "stopped"
+    unknown = ferryman("drain", "nobody")
+    assert unknown.returncode == 2 and "node.unknown" in unknown.stderr
+    drained = ferryman("drain", "box-1")
+    assert drained.returncode == 0 and "draining" in drained.stdout
+    assert ferryman("drain", "box-1", "--undo").returncode == 0
