@@ -359,3 +359,29 @@ async def test_a_source_that_does_not_play_everywhere_is_made_into_h264_aac(
     with av.open(str(mp4)) as media:
         assert media.streams.video[0].codec_context.name == "h264"
         assert media.metadata.get("title") == "odd"
+
+
+async def test_a_page_pointing_inside_a_private_network_is_refused_at_connect_time(
+    link_settings: Settings, server: FaultServer, site: MediaSite
+) -> None:
+    """yt-dlp makes its own connections: with network.block_private each one is checked
+    as it is made. 127.0.0.1 stands for a public site (network.private_allowed), 127.0.0.2
+    for a machine inside: the page is read, the video it points to is never asked for."""
+    settings = link_settings.model_copy(
+        update={
+            "network": link_settings.network.model_copy(
+                update={"block_private": True, "private_allowed": ["127.0.0.1"]}
+            )
+        }
+    )
+    with serving(host="127.0.0.2") as inside:
+        site.serve(inside)
+        page = (
+            "<!doctype html><html><head><title>Inward</title></head><body>"
+            f'<video src="{inside.url("/clip.mp4")}"></video></body></html>'
+        )
+        server.add("/inward.html", page.encode(), content_type="text/html")
+        _, state, error, files = await _deliver(settings, server.url("/inward.html"), None)
+        assert (state, error, files) == (JobState.FAILED, "link.blocked", [])
+        assert inside.served.get("/clip.mp4", 0) == 0
+        assert server.served["/inward.html"] >= 1  # the allowed page itself was read

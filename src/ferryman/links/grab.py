@@ -17,6 +17,7 @@ by what each costs; it only rises.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -52,6 +53,8 @@ class GrabOptions:
     socket_timeout: float = 60.0  # yt-dlp keeps its own browser-like User-Agent
     retries: int = 3
     ffmpeg: str = "auto"  # links.ffmpeg: a binary for MP3/Opus and joins (media.ffmpeg_binary)
+    block_private: bool = False  # network.block_private: every connection yt-dlp makes
+    private_allowed: tuple[str, ...] = ()
 
 
 def grab(
@@ -70,12 +73,20 @@ def grab(
     root = Path(folder)
     (root / OUT_DIR).mkdir(parents=True, exist_ok=True)
     curve = _Curve(progress, event)
-    try:
-        _grab(url, profile, root, options, curve, event)
-    except FerrymanError:
-        raise  # a ServerWait too: run_in_child hands its seconds to the fetch stage
-    except Exception as exc:  # yt-dlp's own: DownloadError, ExtractorError, network…
-        raise _coded(exc) from exc
+    with contextlib.ExitStack() as stack:
+        guard = None
+        if options.block_private:  # yt-dlp connects by itself: its lookups are checked
+            from ferryman.net.addresses import guarded_lookups
+
+            guard = stack.enter_context(guarded_lookups(options.private_allowed))
+        try:
+            _grab(url, profile, root, options, curve, event)
+        except Exception as exc:  # yt-dlp's own: DownloadError, ExtractorError, network…
+            if guard is not None and guard.refused:  # whatever yt-dlp made of it
+                raise FerrymanError("link.blocked", guard.refused) from exc
+            if isinstance(exc, FerrymanError):
+                raise  # a ServerWait too: run_in_child hands its seconds to the fetch stage
+            raise _coded(exc) from exc
 
 
 def _grab(

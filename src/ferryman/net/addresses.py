@@ -10,9 +10,12 @@ addresses in ``network.private_allowed`` (a NAS at home) are taken anyway.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ferryman.errors import FerrymanError
 
@@ -59,3 +62,40 @@ def check_host(host: str, port: int | None, allowed: Iterable[str] = ()) -> None
             raise FerrymanError(
                 "link.blocked", f"{host} is {address}, inside a private or local network"
             )
+
+
+class LookupGuard:
+    """Name lookups in this process answer only addresses that may be reached: for
+    connections ferryman does not make itself (yt-dlp's, each redirect and fragment, in
+    the fetch stage's child process). Every connection starts with ``getaddrinfo``
+    (a literal address too), so the check is at connect time, on the addresses the
+    connection then uses. ``refused`` says what was refused, for the error."""
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        self.allowed = frozenset(a.strip("[]").lower() for a in allowed)
+        self.refused: str | None = None
+
+    def lookup(self, original: Any, host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        infos = original(host, port, *args, **kwargs)
+        name = host.decode() if isinstance(host, bytes) else str(host or "")
+        if not name or name.strip("[]").lower() in self.allowed:
+            return infos
+        for info in infos:
+            address = str(info[4][0])
+            if address.lower() not in self.allowed and blocked_address(address):
+                self.refused = f"{name} is {address}, inside a private or local network"
+                raise socket.gaierror(socket.EAI_NONAME, self.refused)
+        return infos
+
+
+@contextlib.contextmanager
+def guarded_lookups(allowed: Iterable[str]) -> Iterator[LookupGuard]:
+    """``socket.getaddrinfo`` checked by a ``LookupGuard`` while the block runs. It
+    changes the process's socket module: only for a child process of ferryman's own."""
+    guard = LookupGuard(allowed)
+    original = socket.getaddrinfo
+    socket.getaddrinfo = functools.partial(guard.lookup, original)
+    try:
+        yield guard
+    finally:
+        socket.getaddrinfo = original

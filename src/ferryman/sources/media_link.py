@@ -164,6 +164,8 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         playlist_max=links.playlist_max,
         socket_timeout=min(plan.network.stall_seconds, 120.0),
         ffmpeg=links.ffmpeg,
+        block_private=plan.network.block_private,
+        private_allowed=tuple(plan.network.private_allowed),
     )
     try:
         await run_in_child(
