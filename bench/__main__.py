@@ -23,6 +23,7 @@ from bench import (
     memory,
     network,
     pipeline,
+    scale,
     startup,
     streaming,
     telegram,
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "links": links.run,
     "wakeup": wakeup.run,
     "web": web.run,
+    "scale": scale.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
@@ -93,6 +95,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " media: runs per measurement (3)",
     )
     parser.add_argument("--entries", type=int, help="streaming: entries in the zip (500)")
+    parser.add_argument("--scale-jobs", type=int, help="scale: links added for each round (24)")
     parser.add_argument("--size-mb", type=int, help="memory: the big archive in MiB (1024)")
     parser.add_argument("--size-gb", type=float, help="memory: the big archive in GiB")
     parser.add_argument(

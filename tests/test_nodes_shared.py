@@ -1,0 +1,159 @@
+"""Several nodes on one queue: three `ferryman run` workers, each its own process and node
+name, on one PostgreSQL store and one S3 bucket for results, sharing the data dir (the
+work area on shared storage, as several machines would mount it). Sixty mixed jobs;
+one node is SIGKILLed while it holds work, a fresh one joins; every photo arrives in
+the bucket exactly once, no job is left behind, and the dead node's work is done by the
+others."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ferryman.net.s3 import S3Client, S3Target
+from ferryman.samples import make_photo_set, make_zip
+from tests.conftest import PG_DSN, _reset_postgres
+from tests.httpserve import Link, serving
+from tests.s3serve import S3Server
+from tests.test_crash import _env
+
+pytestmark = pytest.mark.slow
+
+JOBS_EACH = 20  # of each kind: zips, folders, links to zips
+
+
+def _ferryman(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ferryman", *args], env=env, capture_output=True, text=True
+    )
+
+
+def _node(name: str, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+    with open(logs / f"{name}.log", "wb") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "ferryman", "run"],
+            env=env | {"FERRYMAN_NODE_NAME": name},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+
+
+def _workers(env: dict[str, str]) -> list[dict[str, Any]]:
+    listed = _ferryman("workers", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    runs: list[dict[str, Any]] = json.loads(listed.stdout)
+    return runs
+
+
+def _jobs(env: dict[str, str]) -> list[dict[str, Any]]:
+    status = _ferryman("status", "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    jobs: list[dict[str, Any]] = json.loads(status.stdout)["jobs"]
+    return jobs
+
+
+async def _bucket_hashes(s3: dict[str, Any]) -> list[str]:
+    client = S3Client(S3Target(**s3))
+    try:
+        found = []
+        for obj in await client.list(""):
+            if not obj.key.endswith("manifest.json"):
+                body = await client.get_bytes(obj.key)
+                assert body is not None
+                found.append(hashlib.sha256(body).hexdigest())
+        return found
+    finally:
+        await client.close()
+
+
+def test_three_nodes_one_killed_one_joining_deliver_everything_once(
+    tmp_path: Path, s3_server: S3Server
+) -> None:
+    if not PG_DSN:
+        pytest.skip("several nodes share a queue on PostgreSQL: FERRYMAN_TEST_PG_DSN")
+    asyncio.run(_reset_postgres(PG_DSN))
+    s3 = s3_server.settings()
+    s3_server.make_bucket(s3)
+    env = _env(
+        tmp_path / "data",
+        FERRYMAN_DATABASE_URL=PG_DSN,
+        FERRYMAN_LEASE_SECONDS="3",  # a killed node's work is taken again within seconds
+        FERRYMAN_NETWORK__BLOCK_PRIVATE="false",
+        **{f"FERRYMAN_RESULTS__S3__{k.upper()}": str(v) for k, v in s3.items()},
+    )
+    logs = tmp_path / "logs"
+    logs.mkdir()
+
+    inputs: list[str] = []
+    photos: list[Path] = []
+    with serving(Link(latency=0.4)) as site:  # each response a little slow: work in flight
+        for n in range(JOBS_EACH):
+            zipped = make_photo_set(tmp_path / f"z{n}", 3, start_seed=1000 + 10 * n)
+            archive = make_zip(tmp_path / f"zip-{n}.zip", [(p.name, p) for p in zipped])
+            folder = make_photo_set(tmp_path / f"folder-{n}", 2, start_seed=5000 + 10 * n)
+            linked = make_photo_set(tmp_path / f"l{n}", 2, start_seed=9000 + 10 * n)
+            site.add(
+                f"/link-{n}.zip",
+                make_zip(tmp_path / f"link-{n}.zip", [(p.name, p) for p in linked]).read_bytes(),
+                content_type="application/zip",
+            )
+            inputs += [str(archive), str(folder[0].parent), site.url(f"/link-{n}.zip")]
+            photos += [*zipped, *folder, *linked]
+        added = _ferryman("add", "--to", "link:", *inputs, env=env)
+        assert added.returncode == 0, added.stderr
+
+        nodes = {name: _node(name, env, logs) for name in ("node-a", "node-b", "node-c")}
+        try:
+            deadline = time.monotonic() + 120
+            while True:  # node-b holds work: kill it there
+                held = {r["node"]: r["held"] for r in _workers(env) if r["state"] == "alive"}
+                if held.get("node-b", 0) > 0 and len(held) == 3:
+                    break
+                assert time.monotonic() < deadline, f"node-b never held work: {held}"
+                time.sleep(0.1)
+            nodes["node-b"].send_signal(signal.SIGKILL)
+            nodes["node-b"].wait(10)
+            killed_holding = held["node-b"]
+            nodes["node-d"] = _node("node-d", env, logs)
+
+            deadline = time.monotonic() + 240
+            while True:
+                jobs = _jobs(env)
+                if all(j["state"] in ("done", "failed", "cancelled") for j in jobs):
+                    break
+                assert time.monotonic() < deadline, [
+                    (j["id"], j["state"]) for j in jobs if j["state"] != "done"
+                ]
+                time.sleep(0.5)
+            runs = _workers(env)
+        finally:
+            for process in nodes.values():
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for name, process in nodes.items():
+                try:
+                    code = process.wait(60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    code = process.wait()
+                if name != "node-b":
+                    assert code == 0, (logs / f"{name}.log").read_text()[-3000:]
+
+    assert len(jobs) == 3 * JOBS_EACH
+    assert [j["id"] for j in jobs if j["state"] != "done"] == []
+    delivered = asyncio.run(_bucket_hashes(s3))
+    expected = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in photos)
+    assert sorted(delivered) == expected  # each photo once: none lost, none twice
+    states = {r["node"]: r["state"] for r in runs}
+    assert states["node-b"] in ("alive", "silent") and killed_holding > 0
+    assert {states[n] for n in ("node-a", "node-c", "node-d")} == {"alive"}
+    assert all(r["held"] == 0 for r in runs)  # nothing held at the end, the dead node's too
