@@ -110,6 +110,7 @@ def _fanout(
         last = float(at) if last is None else max(last, float(at))
     latencies.sort()
     span = (last - first) if first is not None and last is not None and last > first else 1.0
+    window = [t for t in emitted.values() if all_in <= t <= all_in + seconds]
 
     def pct(share: float) -> float:
         return latencies[min(len(latencies) - 1, round(share * (len(latencies) - 1)))]
@@ -119,6 +120,7 @@ def _fanout(
         "p99": pct(0.99) if latencies else float("nan"),
         "messages": len(latencies),
         "rate": len(latencies) / span,
+        "events": len(window) / seconds,  # what the driver emitted a second meanwhile
         "rss": peak,
         "failed": failed,
         "connecting": connecting,
@@ -184,14 +186,15 @@ def run(args: argparse.Namespace) -> Result:
             _server("bare", work / "bare", big, jobs) as bare,
         ):
             table = Table(
-                ["clients", "each watches", "all in after", "messages/s", "p50", "p99",
-                 "server RSS", "failed"]
+                ["clients", "each watches", "all in after", "events/s", "messages/s", "p50",
+                 "p99", "server RSS", "failed"]
             )  # fmt: skip
             for spread, watches in ((jobs, "its own job"), (0, f"all {jobs} jobs")):
                 progress(f"web: {clients} WebSocket clients, each watching {watches}")
                 fan = _fanout(mine[0], mine[1], mine[2], clients, seconds, spread)
                 table.add(
-                    clients, watches, f"{fan['connecting']:.1f} s", f"{fan['rate']:.0f}",
+                    clients, watches, f"{fan['connecting']:.1f} s", f"{fan['events']:.0f}",
+                    f"{fan['rate']:.0f}",
                     f"{fan['p50'] * 1000:.0f} ms",
                     f"{fan['p99'] * 1000:.0f} ms", f"{fan['rss'] / 2**20:.0f} MiB", fan["failed"],
                 )  # fmt: skip
