@@ -285,6 +285,10 @@ def test_the_web_serves_results_from_the_bucket(s3_server: S3Server, tmp_path: P
         assert answer.status_code == 503
         check = answer.json()["checks"]["results"]
         assert not check["ok"] and "SignatureDoesNotMatch" in check["detail"]
+        job = api.get(f"/api/v1/jobs/{made.json()['id']}")  # the rest of the view still shows
+        assert job.status_code == 200 and job.json()["status"] == "done"
+        result = job.json()["result"]
+        assert result["files"] == [] and "SignatureDoesNotMatch" in result["unavailable"]
 
 
 def sha256_of(data: bytes) -> str:

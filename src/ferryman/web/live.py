@@ -56,6 +56,8 @@ class _Live:
 
 
 Files = Callable[[Job], Awaitable[dict[str, Any]]]  # a link job's files and zip, signed
+LISTING_SECONDS = 5.0  # a results store slower than this counts as down for a view
+RETRY_LISTING = 30.0  # seconds before a store that was down is asked again
 
 
 class Tracker:
@@ -303,11 +305,15 @@ class Tracker:
         kept = self._results.get(job.id)
         if kept is None or kept[0] != key or now >= kept[2]:
             try:
-                found = await self._files(job)
-            except FerrymanError as exc:  # the results store is down: the rest is shown
-                log.warning("listing job %d's results: %s", job.id, exc)
+                found = await asyncio.wait_for(self._files(job), LISTING_SECONDS)
+            except (FerrymanError, TimeoutError) as exc:  # the store is down: the rest shows
+                why = exc.message if isinstance(exc, FerrymanError) else "no answer in time"
+                log.warning("listing job %d's results: %s", job.id, why)
                 last = kept[1] if kept is not None else {"files": [], "zip": {}}
-                return {**last, "unavailable": exc.message}
+                # Asked again after a while, not for every view meanwhile (each would wait).
+                down = {k: v for k, v in last.items() if k != "unavailable"}
+                self._results[job.id] = (key, {**down, "unavailable": why}, now + RETRY_LISTING)
+                return self._results[job.id][1]
             expiry = min((f["expires_at"] for f in found.get("files", [])), default=math.inf)
             kept = (key, found, now + (expiry - now) / 2)
             self._results[job.id] = kept
