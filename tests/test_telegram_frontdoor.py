@@ -347,6 +347,36 @@ async def test_pass_unblocks_a_job_waiting_for_a_password(world: World) -> None:
     assert delivered == sorted(sha256(p) for p in photos)
 
 
+async def test_a_cancel_right_after_the_file_became_a_job_cancels_the_job(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is a job, but its status message is still being tied to it: /cancel is
+    the job's, and the file's row is not marked failed (it was a race: seen in CI)."""
+    from ferryman.frontdoors.telegram.status import StatusBoard
+
+    attaching = asyncio.Event()
+    release = asyncio.Event()
+    original = StatusBoard.attach
+
+    async def slow_attach(self: StatusBoard, board: Any, job_id: int) -> None:
+        attaching.set()
+        await release.wait()
+        await original(self, board, job_id)
+
+    monkeypatch.setattr(StatusBoard, "attach", slow_attach)
+    zipped = photo_zip(world.tmp, count=2)
+    async with serving(world):
+        world.send(world.alice, "", file=zipped.read_bytes(), name="b.zip")
+        await asyncio.wait_for(attaching.wait(), 10)
+        (job,) = await world.store.list_jobs()
+        answer = await reply_to(world, world.alice, "/cancel")
+        release.set()
+        assert answer.startswith(f"job {job.id} (b) cancelled"), answer
+        assert (await world.store.get_job(job.id)).state is JobState.CANCELLED
+        (row,) = await world.store.inbox_rows(["done"])
+        assert row.job_id == job.id
+
+
 async def test_cancel_stops_a_job_and_deletes_its_work_files(world: World) -> None:
     zipped = photo_zip(world.tmp, count=3)
     blocker = world.tmp / "not-a-folder"

@@ -221,6 +221,9 @@ class Inbox:
             async with self._slots:
                 await self._download(row, remote, progress)
             job = await self._make_job(row)
+            # A job now: a /cancel from here on is the job's (cancel_download must not
+            # stop this task while it only tells the chat, and mark the row failed).
+            self._running.pop(row.id, None)
         except FerrymanError as exc:
             await self.store.inbox_failed(row.id, exc.code)
             self._show(board, render.download_failed(remote.name, exc.code, exc.message))
