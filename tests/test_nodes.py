@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ferryman.config import Settings
 from ferryman.engine import intake, nodes
 from ferryman.engine.runner import Engine
@@ -38,12 +40,9 @@ async def test_runs_beat_hold_work_and_drain_by_node_name(store: Store, tmp_path
     assert runs["alpha"]["state"] == runs["beta"]["state"] == "alive"
     assert runs["beta"]["heartbeat_age"] == 11.0
 
-    with_error = None
-    try:
+    with pytest.raises(FerrymanError) as unknown:
         await nodes.drain(store, "gamma")
-    except FerrymanError as exc:
-        with_error = exc
-    assert with_error is not None and with_error.code == "node.unknown"
+    assert unknown.value.code == "node.unknown"
     await nodes.drain(store, "alpha")
     assert await store.node_beat("a:1:x", "alpha", 11, ("fetch",)) is True
     assert await store.node_beat("a:9:z", "alpha", 99, ("fetch",)) is True  # a restart too

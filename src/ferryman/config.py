@@ -430,8 +430,13 @@ class Settings(BaseModel):
 
 
 SECRET_KEYS = frozenset({"database_url"})
-SECRET_NESTED = frozenset(
-    {("telegram", "api_hash"), ("telegram", "bot_token"), ("torbox", "api_key")}
+SECRET_NESTED = frozenset(  # paths into the settings, any depth
+    {
+        ("telegram", "api_hash"),
+        ("telegram", "bot_token"),
+        ("torbox", "api_key"),
+        ("results", "s3", "secret_key"),
+    }
 )
 SECRET_LISTS = frozenset({"passwords"})
 
@@ -566,11 +571,12 @@ def mask_secrets(settings: Settings) -> dict[str, Any]:
             data[key] = re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", value)
     for key in SECRET_LISTS:
         data[key] = ["***"] * len(data.get(key) or [])
-    for section, key in SECRET_NESTED:
-        if data.get(section, {}).get(key):
-            data[section][key] = "***"
-    if (data.get("results") or {}).get("s3"):
-        data["results"]["s3"]["secret_key"] = "***"
+    for *sections, key in SECRET_NESTED:
+        holder: Any = data
+        for section in sections:
+            holder = holder.get(section) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and holder.get(key):
+            holder[key] = "***"
     for login in data.get("webdav", {}).get("hosts", {}).values():
         if login.get("password"):
             login["password"] = "***"

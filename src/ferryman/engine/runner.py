@@ -39,6 +39,7 @@ from ferryman.store.schema import albums, fetches, items, jobs
 log = logging.getLogger(__name__)
 
 
+STAGES = ("fetch", "unpack", "deliver", "convert")  # every engine runs each (concurrency ≥ 1)
 STOP_GRACE_SECONDS = 20.0  # how long a graceful stop waits for steps to reach a checkpoint
 
 
@@ -140,19 +141,9 @@ class Engine:
                 await self._beat_once(settings)
 
     async def _beat_once(self, settings: Settings) -> None:
-        stages = tuple(
-            stage
-            for stage, size in (
-                ("fetch", settings.concurrency.fetch),
-                ("unpack", settings.concurrency.unpack),
-                ("deliver", settings.concurrency.deliver),
-                ("convert", settings.concurrency.convert),
-            )
-            if size > 0
-        )
         try:
             draining = await self.ctx.store.node_beat(
-                self.ctx.owner, settings.node, os.getpid(), stages
+                self.ctx.owner, settings.node, os.getpid(), STAGES
             )
         except Exception:  # a missed beat is not fatal: the next one tells
             log.warning("node heartbeat failed", exc_info=True)

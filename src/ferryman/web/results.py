@@ -108,7 +108,7 @@ class LocalResults:
         return None
 
     async def locate(self, job_id: int, path: str) -> Path:
-        return self.locate_now(job_id, path)
+        return await asyncio.to_thread(self.locate_now, job_id, path)
 
     def locate_now(self, job_id: int, path: str) -> Path:
         folder = job_results(self.root, job_id).resolve()
