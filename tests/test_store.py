@@ -167,6 +167,30 @@ async def test_cursor_moves_only_with_the_lease(store: Store) -> None:
     assert await store.known_seqs(job.id) == {0}
 
 
+async def test_a_batch_of_entries_is_one_transaction_with_its_albums(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    assert await store.claim_job("w", 30) is not None
+    skipped = NewItem(seq=3, source_path="notes.txt", kind=MediaKind.OTHER, state=ItemState.SKIPPED)
+    batch = [_photo(seq) for seq in (0, 1, 2)] + [skipped] + [_photo(s) for s in range(4, 25)]
+    recorded = await store.record_entries(job.id, "w", 25, batch, album_size=10)
+    assert [item.seq for item in recorded.items] == list(range(25))  # in entry order
+    assert [item.state for item in recorded.items][3] is ItemState.SKIPPED
+    assert (recorded.ready, recorded.on_disk) == (24, 24)  # the skipped file is not on disk
+    assert len(recorded.sealed) == 2  # two full albums; the last 4 wait for more
+    assert (await store.get_job(job.id)).cursor == 25
+    first = await store.claim_album("d", 30)
+    assert first is not None and [i.seq for i in first.items] == [0, 1, 2, *range(4, 11)]
+    # Without the lease nothing of a batch is written, not even its first entries.
+    try:
+        await store.record_entries(job.id, "intruder", 27, [_photo(25), _photo(26)], 10)
+    except FerrymanError as exc:
+        assert exc.code == "engine.lease_lost"
+    else:
+        raise AssertionError("a worker without the lease wrote a batch")
+    assert await store.known_seqs(job.id) == set(range(25))
+    assert (await store.get_job(job.id)).cursor == 25
+
+
 async def test_partial_albums_wait_while_input_is_open(store: Store) -> None:
     job = await store.add_job(source="/a", name="a", dest="library:")
     await store.claim_job("w", 30)

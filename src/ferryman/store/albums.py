@@ -7,9 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     Row,
-    func,
-    insert,
-    select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,14 +23,16 @@ from ferryman.model import (
     MediaKind,
     album_group,
 )
+from ferryman.store import hot
 from ferryman.store.base import StoreBase
 from ferryman.store.rows import (
     Ended,
+    LeaseLost,
     album_from_row,
     ended_item,
     item_from_row,
 )
-from ferryman.store.schema import albums, items, jobs
+from ferryman.store.schema import albums, items
 
 
 class AlbumQueries(StoreBase):
@@ -42,101 +41,10 @@ class AlbumQueries(StoreBase):
     # -------------------------------------------------------------- albums
 
     async def seal_albums(self, job_id: int, album_size: int) -> list[int]:
-        """Group ready items, in archive order, into albums of at most ``album_size``.
-
-        Full albums are sealed at once. A partial one waits for more items while the
-        input is still being read, unless reading is blocked (it waits for these very
-        items to leave the disk). Converted items wait for the other conversions of
-        their group so they travel together instead of one album each.
-        """
-        sealed: list[int] = []
+        """Group ready items, in archive order, into albums of at most ``album_size``
+        (see ``seal_in``); the ids of the albums sealed."""
         async with self.engine.begin() as conn:
-            job_row = (
-                await conn.execute(select(jobs).where(jobs.c.id == job_id).with_for_update())
-            ).first()
-            if job_row is None or job_row.state in (
-                JobState.CANCELLED.value,
-                JobState.FAILED.value,
-            ):
-                return sealed
-            ready = [
-                item_from_row(r)
-                for r in (
-                    await conn.execute(
-                        select(items)
-                        .where(items.c.job_id == job_id, items.c.state == ItemState.READY.value)
-                        .order_by(items.c.seq)
-                    )
-                ).all()
-            ]
-            if not ready:
-                return sealed
-            pending = await conn.execute(
-                select(items.c.kind).where(
-                    items.c.job_id == job_id,
-                    items.c.state.in_([ItemState.CONVERT.value, ItemState.CONVERTING.value]),
-                )
-            )
-            converting = {album_group(MediaKind(k)) for k in pending.scalars()}
-            next_seq = (
-                await conn.execute(
-                    select(func.coalesce(func.max(albums.c.seq), 0)).where(
-                        albums.c.job_id == job_id
-                    )
-                )
-            ).scalar_one() + 1
-            open_input = not job_row.expanded and not job_row.blocked
-            for group in AlbumGroup:
-                members = [it for it in ready if album_group(it.kind, it.plan) is group]
-                while members:
-                    chunk = members[:album_size]
-                    if len(chunk) < album_size:
-                        if open_input:
-                            break
-                        waiting = group in converting and not job_row.blocked
-                        chunk = [it for it in chunk if not (waiting and it.plan in ENCODED_PLANS)]
-                        if not chunk:
-                            break
-                    members = [it for it in members if it not in chunk]
-                    album_id = await self._insert_album(
-                        conn, job_id, next_seq, group, job_row.priority, chunk
-                    )
-                    sealed.append(album_id)
-                    next_seq += 1
-        return sealed
-
-    async def _insert_album(
-        self,
-        conn: AsyncConnection,
-        job_id: int,
-        seq: int,
-        group: AlbumGroup,
-        priority: int,
-        chunk: Sequence[Item],
-    ) -> int:
-        now = self.clock()
-        album_id = (
-            await conn.execute(
-                insert(albums)
-                .values(
-                    job_id=job_id,
-                    seq=seq,
-                    grp=group.value,
-                    state=AlbumState.SEALED.value,
-                    priority=priority,
-                    created_at=now,
-                    attempts=0,
-                    not_before=0.0,
-                )
-                .returning(albums.c.id)
-            )
-        ).scalar_one()
-        await conn.execute(
-            update(items)
-            .where(items.c.id.in_([it.id for it in chunk]))
-            .values(album_id=album_id, state=ItemState.GROUPED.value, updated_at=now)
-        )
-        return int(album_id)
+            return await seal_in(conn, job_id, album_size, self.clock())
 
     async def claim_album(self, owner: str, lease_seconds: float) -> Album | None:
         row = await self._claim(
@@ -145,7 +53,7 @@ class AlbumQueries(StoreBase):
             AlbumState.DELIVERING,
             owner,
             lease_seconds,
-            [self._job_runs(albums)],
+            lambda: [self._job_runs(albums)],
         )
         if row is None:
             return None
@@ -153,37 +61,15 @@ class AlbumQueries(StoreBase):
 
     async def _with_items(self, row: Row[Any]) -> Album:
         async with self.reader.connect() as conn:
-            members = (
-                await conn.execute(
-                    select(items).where(items.c.album_id == row.id).order_by(items.c.seq)
-                )
-            ).all()
+            members = (await conn.execute(hot.ALBUM_ITEMS, {"album": row.id})).all()
         return album_from_row(row, [item_from_row(r) for r in members])
 
     async def album_count(self, job_id: int) -> tuple[int, bool]:
-        """How many albums the job has, and whether that number is final."""
+        """How many albums the job has, and whether that number is final (one query: it
+        runs for every album's caption)."""
         async with self.reader.connect() as conn:
-            n = (
-                await conn.execute(select(func.count()).where(albums.c.job_id == job_id))
-            ).scalar_one()
-            open_items = (
-                await conn.execute(
-                    select(func.count()).where(
-                        items.c.job_id == job_id,
-                        items.c.state.in_(
-                            [
-                                ItemState.READY.value,
-                                ItemState.CONVERT.value,
-                                ItemState.CONVERTING.value,
-                            ]
-                        ),
-                    )
-                )
-            ).scalar_one()
-            expanded = (
-                await conn.execute(select(jobs.c.expanded).where(jobs.c.id == job_id))
-            ).scalar_one()
-        return int(n), bool(expanded) and open_items == 0
+            row = (await conn.execute(hot.ALBUM_COUNT, {"job_id": job_id})).one()
+        return int(row.albums), bool(row.expanded) and row.open_items == 0
 
     async def album_delivered(
         self, album_id: int, owner: str, ref: str, *, ended: Mapping[int, Ended] | None = None
@@ -193,25 +79,11 @@ class AlbumQueries(StoreBase):
         its work folder go, between the album's delivery and those items' record."""
         now = self.clock()
         ended = ended or {}
+        params = {"album": album_id, "holder": owner, "delivered_ref": ref, "now": now}
         async with self.engine.begin() as conn:
-            await self._update_owned(
-                conn,
-                albums,
-                album_id,
-                owner,
-                {
-                    "state": AlbumState.DELIVERED.value,
-                    "ref": ref,
-                    "delivered_at": now,
-                    "owner": None,
-                    "lease_until": None,
-                },
-            )
-            await conn.execute(
-                update(items)
-                .where(items.c.album_id == album_id, items.c.id.not_in(list(ended)))
-                .values(state=ItemState.DELIVERED.value, updated_at=now)
-            )
+            if (await conn.execute(hot.ALBUM_DELIVERED, params)).rowcount != 1:
+                raise LeaseLost(f"albums {album_id}")
+            await conn.execute(hot.ITEMS_DELIVERED, {**params, "ended": list(ended)})
             for item_id, (state, error, path) in ended.items():
                 await conn.execute(
                     update(items)
@@ -251,3 +123,68 @@ class AlbumQueries(StoreBase):
                     updated_at=now,
                 )
             )
+
+
+async def seal_in(conn: AsyncConnection, job_id: int, album_size: int, now: float) -> list[int]:
+    """Group ready items, in archive order, into albums of at most ``album_size``, inside
+    the caller's transaction (the unpack stage seals with the entries it records).
+
+    Full albums are sealed at once. A partial one waits for more items while the
+    input is still being read, unless reading is blocked (it waits for these very
+    items to leave the disk). Converted items wait for the other conversions of
+    their group so they travel together instead of one album each.
+    """
+    sealed: list[int] = []
+    job = {"job_id": job_id}
+    job_row = (await conn.execute(hot.JOB_FOR_SEAL, job)).first()
+    if job_row is None or job_row.state in (JobState.CANCELLED.value, JobState.FAILED.value):
+        return sealed
+    ready = [item_from_row(r) for r in (await conn.execute(hot.READY_ITEMS, job)).all()]
+    if not ready:
+        return sealed
+    pending = await conn.execute(hot.CONVERTING_KINDS, job)
+    converting = {album_group(MediaKind(k)) for k in pending.scalars()}
+    next_seq = (await conn.execute(hot.LAST_ALBUM_SEQ, job)).scalar_one() + 1
+    open_input = not job_row.expanded and not job_row.blocked
+    for group in AlbumGroup:
+        members = [it for it in ready if album_group(it.kind, it.plan) is group]
+        while members:
+            chunk = members[:album_size]
+            if len(chunk) < album_size:
+                if open_input:
+                    break
+                waiting = group in converting and not job_row.blocked
+                chunk = [it for it in chunk if not (waiting and it.plan in ENCODED_PLANS)]
+                if not chunk:
+                    break
+            members = [it for it in members if it not in chunk]
+            sealed.append(
+                await _insert_album(conn, job_id, next_seq, group, job_row.priority, chunk, now)
+            )
+            next_seq += 1
+    return sealed
+
+
+async def _insert_album(
+    conn: AsyncConnection,
+    job_id: int,
+    seq: int,
+    group: AlbumGroup,
+    priority: int,
+    chunk: Sequence[Item],
+    now: float,
+) -> int:
+    values = {
+        "job_id": job_id,
+        "seq": seq,
+        "grp": group.value,
+        "state": AlbumState.SEALED.value,
+        "priority": priority,
+        "created_at": now,
+        "attempts": 0,
+        "not_before": 0.0,
+    }
+    album_id = (await conn.execute(hot.INSERT_ALBUM, values)).scalar_one()
+    grouped = {"ids": [it.id for it in chunk], "album": album_id, "now": now}
+    await conn.execute(hot.GROUP_ITEMS, grouped)
+    return int(album_id)

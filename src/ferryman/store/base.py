@@ -13,9 +13,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
+    Float,
     FromClause,
     Row,
+    String,
     Table,
+    bindparam,
     exists,
     func,
     select,
@@ -55,6 +59,7 @@ class StoreBase:
         # Reads need no write lock: on SQLite they get an engine that begins deferred.
         self.reader = reader or engine
         self.clock = clock
+        self._claims: dict[tuple[str, str, str, bool], Any] = {}  # see _claim
 
     async def nudge(self) -> None:
         """Tell running engines (other processes, other machines) that work was added:
@@ -145,30 +150,21 @@ class StoreBase:
         busy: str,
         owner: str,
         lease_seconds: float,
-        where: Iterable[Any] = (),
+        where: Callable[[], Iterable[Any]] = tuple,
         started: bool = False,
     ) -> Row[Any] | None:
+        """Claim the first claimable row. Each kind of claim's statement is built once
+        per store (its time is a parameter): building and keying it anew cost more than
+        running it, and idle workers claim often. ``where`` makes the extra conditions
+        (built once; use ``bindparam("claim_now")`` for the time)."""
+        key = (table.name, ready, busy, started)
+        statement = self._claims.get(key)
+        if statement is None:
+            statement = self._claims[key] = _claim_statement(table, ready, busy, where, started)
         now = self.clock()
-        pick = (
-            select(table.c.id)
-            .where(table.c.state == ready, table.c.not_before <= now, *where)
-            .order_by(table.c.priority.desc(), table.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        values: dict[str, Any] = {"state": busy, "owner": owner, "lease_until": now + lease_seconds}
-        if started:  # a job: remember when it first started, forget why it last waited
-            values["started_at"] = func.coalesce(table.c.started_at, now)
-            values["wait_reason"] = None
-            values["blocked"] = False
+        params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
         async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    update(table).where(table.c.id == pick).values(**values).returning(*table.c)
-                )
-            ).first()
-        return row
+            return (await conn.execute(statement, params)).first()
 
     async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool:
         """Heartbeat: push the lease forward; False means another worker has it now."""
@@ -207,3 +203,29 @@ class StoreBase:
         await conn.execute(
             update(jobs).where(jobs.c.id == job_id).values(summary=json.dumps(summary))
         )
+
+
+def _claim_statement(
+    table: Table, ready: str, busy: str, where: Callable[[], Iterable[Any]], started: bool
+) -> Any:
+    """``UPDATE … WHERE id = (the first claimable row) RETURNING …``, with the time, the
+    owner and the lease's end as parameters."""
+    now: BindParameter[float] = bindparam("claim_now", type_=Float)
+    pick = (
+        select(table.c.id)
+        .where(table.c.state == ready, table.c.not_before <= now, *where())
+        .order_by(table.c.priority.desc(), table.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    values: dict[str, Any] = {
+        "state": busy,
+        "owner": bindparam("claim_owner", type_=String),
+        "lease_until": bindparam("claim_until", type_=Float),
+    }
+    if started:  # a job: remember when it first started, forget why it last waited
+        values["started_at"] = func.coalesce(table.c.started_at, now)
+        values["wait_reason"] = None
+        values["blocked"] = False
+    return update(table).where(table.c.id == pick).values(**values).returning(*table.c)

@@ -43,7 +43,7 @@ class FetchQueries(StoreBase):
     async def claim_fetch(self, owner: str, lease_seconds: float) -> Fetch | None:
         """A queued fetch of a running (not paused, not ended) job, highest priority first."""
         row = await self._claim(
-            fetches, QUEUED, FETCHING, owner, lease_seconds, [self._job_runs(fetches)]
+            fetches, QUEUED, FETCHING, owner, lease_seconds, lambda: [self._job_runs(fetches)]
         )
         return _fetch(row) if row is not None else None
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
+    Float,
+    bindparam,
     delete,
     exists,
     insert,
@@ -38,9 +42,22 @@ class ItemQueries(StoreBase):
 
     async def claim_conversion(self, owner: str, lease_seconds: float) -> Item | None:
         """A deferred item, but only while no deliverable work waits anywhere."""
-        now = self.clock()
+        row = await self._claim(
+            items,
+            ItemState.CONVERT,
+            ItemState.CONVERTING,
+            owner,
+            lease_seconds,
+            lambda: [self._job_runs(items), ~self._deliverable_work()],
+        )
+        return item_from_row(row) if row is not None else None
+
+    def _deliverable_work(self) -> Any:
+        """Anything that could move before a conversion: an album being delivered or
+        ready, an item ready for an album, a job to read."""
+        now: BindParameter[float] = bindparam("claim_now", type_=Float)
         ready = items.alias("ready_items")
-        busy = or_(
+        return or_(
             exists().where(
                 albums.c.state == AlbumState.DELIVERING.value,
             ),
@@ -63,15 +80,6 @@ class ItemQueries(StoreBase):
                 jobs.c.not_before <= now,
             ),
         )
-        row = await self._claim(
-            items,
-            ItemState.CONVERT,
-            ItemState.CONVERTING,
-            owner,
-            lease_seconds,
-            [self._job_runs(items), ~busy],
-        )
-        return item_from_row(row) if row is not None else None
 
     async def item_ready(self, item_id: int, owner: str, fixed: NewItem, action: str) -> None:
         """A conversion finished: the item carries ``fixed``'s files from now on."""

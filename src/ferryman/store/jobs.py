@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import (
     Row,
     and_,
-    case,
     delete,
     exists,
     func,
@@ -27,6 +26,8 @@ from ferryman.model import (
     Job,
     JobState,
 )
+from ferryman.store import hot
+from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
 from ferryman.store.fetches import unfinished_fetch
 from ferryman.store.rows import (
@@ -34,6 +35,7 @@ from ferryman.store.rows import (
     LeaseLost,
     NewItem,
     Recorded,
+    RecordedBatch,
     decode_passwords,
     item_from_row,
     job_from_row,
@@ -111,7 +113,7 @@ class JobQueries(StoreBase):
 
     async def get_job(self, job_id: int) -> Job:
         async with self.reader.connect() as conn:
-            row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
+            row = (await conn.execute(hot.GET_JOB, {"job_id": job_id})).first()
         if row is None:
             raise FerrymanError("job.not_found", f"there is no job {job_id}")
         return job_from_row(row)
@@ -181,7 +183,7 @@ class JobQueries(StoreBase):
             JobState.EXPANDING,
             owner,
             lease_seconds,
-            [jobs.c.paused.is_(False), ~unfinished_fetch()],
+            lambda: [jobs.c.paused.is_(False), ~unfinished_fetch()],
             started=True,
         )
         return job_from_row(row) if row is not None else None
@@ -193,64 +195,59 @@ class JobQueries(StoreBase):
 
     async def record_entry(self, job_id: int, owner: str, cursor: int, new: NewItem) -> Recorded:
         """Insert the item and move the job's cursor past it, in one transaction."""
+        batch = await self.record_entries(job_id, owner, cursor, [new])
+        return Recorded(batch.items[0], batch.ready, batch.on_disk)
+
+    async def record_entries(
+        self,
+        job_id: int,
+        owner: str,
+        cursor: int,
+        new: Sequence[NewItem],
+        album_size: int | None = None,
+    ) -> RecordedBatch:
+        """Insert the items and move the job's cursor past them, in one transaction.
+
+        With ``album_size``, the albums they fill are sealed in the same transaction. A
+        batch of entries costs one commit (a WAL fsync on SQLite) instead of two per
+        entry; a crash before it leaves the cursor before them, so they are read again.
+        """
         now = self.clock()
         async with self.engine.begin() as conn:
-            await self._advance(conn, job_id, owner, cursor)
-            row = (
-                await conn.execute(
-                    insert(items)
-                    .values(
-                        job_id=job_id,
-                        seq=new.seq,
-                        source_path=new.source_path,
-                        kind=new.kind.value,
-                        state=new.state.value,
-                        reason=new.reason,
-                        error_code=new.error_code,
-                        error_message=new.error_message,
-                        actions=json.dumps(list(new.actions)),
-                        **new.media_columns(),
-                        priority=select(jobs.c.priority)
-                        .where(jobs.c.id == job_id)
-                        .scalar_subquery(),
-                        created_at=now,
-                        updated_at=now,
-                        attempts=0,
-                        not_before=0.0,
-                    )
-                    .returning(*items.c)
+            priority = await self._advance(conn, job_id, owner, cursor)
+            rows: list[Row[Any]] = []
+            if new:
+                found = await conn.execute(
+                    hot.INSERT_ITEMS, [_item_values(job_id, n, priority, now) for n in new]
                 )
-            ).one()
-            live = [s.value for s in ItemState if not s.terminal]
-            ready, on_disk = (
-                await conn.execute(
-                    select(
-                        func.coalesce(
-                            func.sum(case((items.c.state == ItemState.READY.value, 1), else_=0)), 0
-                        ),
-                        func.count(),
-                    ).where(items.c.job_id == job_id, items.c.state.in_(live))
-                )
-            ).one()
-        return Recorded(item_from_row(row), int(ready), int(on_disk))
-
-    async def _advance(self, conn: AsyncConnection, job_id: int, owner: str, cursor: int) -> None:
-        moved = await conn.execute(
-            update(jobs)
-            .where(
-                jobs.c.id == job_id,
-                jobs.c.owner == owner,
-                jobs.c.state == JobState.EXPANDING.value,
-            )
-            .values(cursor=cursor, updated_at=self.clock())
+                rows = sorted(found.all(), key=lambda row: row.seq)
+            ready, on_disk = (await conn.execute(hot.JOB_LOAD, {"job_id": job_id})).one()
+            sealed: list[int] = []
+            if album_size is not None and ready >= album_size:
+                sealed = await seal_in(conn, job_id, album_size, now)
+        return RecordedBatch(
+            tuple(item_from_row(row) for row in rows), int(ready), int(on_disk), tuple(sealed)
         )
-        if moved.rowcount != 1:
+
+    async def _advance(self, conn: AsyncConnection, job_id: int, owner: str, cursor: int) -> int:
+        """Move the cursor while ``owner`` reads the job; returns the job's priority."""
+        params = {"job_id": job_id, "holder": owner, "to": cursor, "now": self.clock()}
+        moved = (await conn.execute(hot.ADVANCE, params)).first()
+        if moved is None:
             raise LeaseLost(f"job {job_id}")
+        return int(moved.priority)
 
     async def finish_expansion(
-        self, job_id: int, owner: str, error: FerrymanError | None = None
-    ) -> None:
-        """Every entry is an item now (or the input broke part-way: ``error``)."""
+        self,
+        job_id: int,
+        owner: str,
+        error: FerrymanError | None = None,
+        album_size: int | None = None,
+    ) -> list[int]:
+        """Every entry is an item now (or the input broke part-way: ``error``). With
+        ``album_size`` the last, partial albums are sealed in the same transaction (the
+        lease ends with it: nothing of the job is the reader's to write afterwards).
+        Returns the albums sealed."""
         values: dict[str, Any] = {
             "state": JobState.ACTIVE.value,
             "expanded": True,
@@ -264,6 +261,9 @@ class JobQueries(StoreBase):
             values |= {"error_code": error.code, "error_message": error.message}
         async with self.engine.begin() as conn:
             await self._update_owned(conn, jobs, job_id, owner, values)
+            if album_size is None:
+                return []
+            return await seal_in(conn, job_id, album_size, self.clock())
 
     async def fail_job(self, job_id: int, error: FerrymanError, owner: str) -> None:
         """The whole input is unusable: the job ends now with the error's code."""
@@ -282,10 +282,13 @@ class JobQueries(StoreBase):
             jobs, job_id, owner, JobState.QUEUED.value, delay, extra, count=count
         )
 
-    async def need_password(self, job_id: int, owner: str, error: FerrymanError) -> None:
+    async def need_password(
+        self, job_id: int, owner: str, error: FerrymanError, album_size: int | None = None
+    ) -> list[int]:
         """Reading stopped at an entry no known password opens: wait for one, keep the rest.
 
-        Blocked, so items already read still go out in partial albums meanwhile.
+        Blocked, so items already read still go out in partial albums meanwhile (sealed
+        in the same transaction with ``album_size``). Returns the albums sealed.
         """
         values = {
             "state": JobState.NEEDS_PASSWORD.value,
@@ -298,6 +301,9 @@ class JobQueries(StoreBase):
         }
         async with self.engine.begin() as conn:
             await self._update_owned(conn, jobs, job_id, owner, values)
+            if album_size is None:
+                return []
+            return await seal_in(conn, job_id, album_size, self.clock())
 
     async def add_password(self, job_id: int, password: str) -> Job:
         """Add a password to the job's list; a job waiting for one is queued again."""
@@ -348,22 +354,17 @@ class JobQueries(StoreBase):
     # ------------------------------------------------------- job lifecycle
 
     async def finish_jobs(self) -> list[int]:
-        """End every expanded job whose items are all terminal; returns their ids."""
+        """End every expanded job whose items are all terminal; returns their ids.
+
+        Looked for on a read first: this runs in every housekeeping round, and a write
+        transaction would wait for (and hold up) the stages' writes."""
+        async with self.reader.connect() as conn:
+            if (await conn.execute(hot.FINISHABLE_JOBS)).first() is None:
+                return []
         now = self.clock()
-        open_items = exists().where(
-            items.c.job_id == jobs.c.id, items.c.state.not_in(TERMINAL_STATES)
-        )
         finished: list[int] = []
         async with self.engine.begin() as conn:
-            ready = (
-                await conn.execute(
-                    select(jobs.c.id, jobs.c.error_code).where(
-                        jobs.c.state == JobState.ACTIVE.value,
-                        jobs.c.expanded.is_(True),
-                        ~open_items,
-                    )
-                )
-            ).all()
+            ready = (await conn.execute(hot.FINISHABLE_JOBS)).all()
             for job_id, error_code in ready:
                 values: dict[str, Any] = {"finished_at": now, "updated_at": now}
                 failure = None if error_code else await _item_failures(conn, job_id)
@@ -535,19 +536,7 @@ class JobQueries(StoreBase):
     async def active_jobs(self) -> list[int]:
         """Jobs that may have items to seal."""
         async with self.reader.connect() as conn:
-            found = await conn.execute(
-                select(jobs.c.id).where(
-                    jobs.c.state.in_(
-                        [
-                            JobState.EXPANDING.value,
-                            JobState.ACTIVE.value,
-                            JobState.NEEDS_PASSWORD.value,
-                        ]
-                    ),
-                    and_(jobs.c.paused.is_(False)),
-                )
-            )
-            return list(found.scalars())
+            return list((await conn.execute(hot.ACTIVE_JOBS)).scalars())
 
     async def settle_ended(self, job_ids: Collection[int], grace: float) -> list[int]:
         """Of ``job_ids``, the ended jobs no step works on any more: their work folders
@@ -631,18 +620,8 @@ class JobQueries(StoreBase):
 
         A job waiting for a password counts as idle once nothing of it is in flight.
         """
-        live_items = [s.value for s in ItemState if not s.terminal]
-        in_flight = exists().where(items.c.job_id == jobs.c.id, items.c.state.in_(live_items))
         async with self.reader.connect() as conn:
-            found = await conn.execute(
-                select(func.count()).where(
-                    jobs.c.state.not_in(
-                        [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
-                    ),
-                    jobs.c.paused.is_(False),
-                    or_(jobs.c.state != JobState.NEEDS_PASSWORD.value, in_flight),
-                )
-            )
+            found = await conn.execute(hot.BUSY_JOBS)
             return found.scalar_one() == 0
 
 
@@ -717,4 +696,25 @@ def _ended(state: JobState, error: FerrymanError, now: float) -> dict[str, Any]:
         "updated_at": now,
         "blocked": False,
         "wait_reason": None,
+    }
+
+
+def _item_values(job_id: int, new: NewItem, priority: int, now: float) -> dict[str, Any]:
+    """An ``items`` row for an entry just read."""
+    return {
+        "job_id": job_id,
+        "seq": new.seq,
+        "source_path": new.source_path,
+        "kind": new.kind.value,
+        "state": new.state.value,
+        "reason": new.reason,
+        "error_code": new.error_code,
+        "error_message": new.error_message,
+        "actions": json.dumps(list(new.actions)),
+        **new.media_columns(),
+        "priority": priority,
+        "created_at": now,
+        "updated_at": now,
+        "attempts": 0,
+        "not_before": 0.0,
     }

@@ -77,6 +77,16 @@ class Recorded:
     on_disk: int  # the job's items whose files are in the work area
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedBatch:
+    """Items recorded together, the job's load right after, and the albums they sealed."""
+
+    items: tuple[Item, ...]  # in the order of their entries
+    ready: int  # the job's items ready for an album (before sealing)
+    on_disk: int  # the job's items whose files are in the work area
+    sealed: tuple[int, ...]  # albums sealed in the same transaction
+
+
 class LeaseLost(FerrymanError):
     """Another worker owns this row now: stop, and do not write its results."""
 
