@@ -119,7 +119,7 @@ async def convert(ctx: Context, item: Item) -> None:
     await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
     ctx.bus.emit("item.converted", item.job_id, item.id, seconds=seconds)
     if await ctx.store.seal_albums(item.job_id, await ctx.album_size(item.job_id)):
-        ctx.wakeup.notify()
+        ctx.wakeup.notify("deliver")
 
 
 def _parts_dir(src: Path, encode: EncodeSettings, segment_seconds: float) -> Path:

@@ -71,7 +71,6 @@ async def deliver(ctx: Context, album: Album) -> None:
     await asyncio.to_thread(remove_files, paths)
     sent = len(album.items) - len(ended)
     ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=sent, ref=ref)
-    ctx.wakeup.notify()
 
 
 async def _quarantine_refused(

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -40,7 +41,24 @@ log = logging.getLogger(__name__)
 
 
 STAGES = ("fetch", "unpack", "deliver", "convert")  # every engine runs each (concurrency ≥ 1)
-STOP_GRACE_SECONDS = 20.0  # how long a graceful stop waits for steps to reach a checkpoint
+# Whom a finished step may have given work (wake-up topics; "room": a read waiting for
+# the work area to empty, "keeper": the housekeeper, which ends jobs). The step's own
+# stage claims again at once anyway.
+WAKES = {
+    "fetch": ("unpack", "keeper"),
+    "unpack": ("deliver", "convert", "keeper"),
+    # Conversions wait until nothing deliverable is left: their poll finds that moment
+    # (a conversion takes seconds; a claim after every album was a tenth of a photo's cost).
+    "deliver": ("room", "keeper"),
+    "convert": ("deliver", "keeper"),
+}
+STOP_GRACE_SECONDS = 20.0
+# A housekeeping round costs transactions: a busy engine, waking it after every album,
+# ran one per album. Rounds are this far apart at least (a finished job ends at most
+# this late), and expired leases are looked for once a second at most (a lease lasts
+# far longer than that).
+KEEPER_GAP_SECONDS = 0.1
+REAP_GAP_SECONDS = 1.0  # how long a graceful stop waits for steps to reach a checkpoint
 
 
 def new_owner() -> str:
@@ -189,9 +207,9 @@ class Engine:
     ) -> None:
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            mark = self.ctx.wakeup.mark()
+            mark = self.ctx.wakeup.mark(stage)
             if self.ctx.draining:  # what it holds goes on; nothing new is taken
-                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark)
+                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=stage)
                 continue
             try:
                 unit = await claim()
@@ -200,7 +218,7 @@ class Engine:
                 await asyncio.sleep(settings.poll_seconds)
                 continue
             if unit is None:
-                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark)
+                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=stage)
                 continue
             if self.ctx.stopping.is_set():
                 return  # claimed as the stop came: release() hands it back
@@ -216,7 +234,7 @@ class Engine:
                 log.warning("%s: lost the lease on %s; moving on", stage, unit)
             except Exception:
                 log.exception("%s: step failed; its lease will expire and it runs again", stage)
-            self.ctx.wakeup.notify()
+            self.ctx.wakeup.notify(*WAKES[stage])
 
     async def _claim_job(self) -> Any:
         return await self.ctx.store.claim_job(self.ctx.owner, await self._lease())
@@ -264,22 +282,39 @@ class Engine:
     # -------------------------------------------------------- housekeeping
 
     async def _housekeep(self, until_idle: bool) -> None:
+        """Rounds on every wake-up: end finished jobs, notice idleness. A full round
+        (at most every ``poll_seconds``, or after a wake-up for everyone: a control, a
+        new job) also re-queues expired leases, seals what the stages did not, and
+        tidies ended jobs' folders; the stages seal their own albums as they go."""
         store = self.ctx.store
+        reaped = full_at = float("-inf")
+        broadcasts = -1
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            mark = self.ctx.wakeup.mark()
+            mark = self.ctx.wakeup.mark("keeper")
+            started = time.monotonic()
+            full = (
+                started - full_at >= settings.poll_seconds
+                or broadcasts != self.ctx.wakeup.broadcasts()
+            )
             try:
-                if await store.reap():
-                    self.ctx.wakeup.notify()
-                active = await store.active_jobs()
-                for job_id in active:
-                    if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
-                        self.ctx.wakeup.notify()
+                active: list[int] = []
+                if full:
+                    full_at, broadcasts = started, self.ctx.wakeup.broadcasts()
+                    if started - reaped >= REAP_GAP_SECONDS:
+                        reaped = started
+                        if await store.reap():
+                            self.ctx.wakeup.notify()
+                    active = await store.active_jobs()
+                    for job_id in active:
+                        if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
+                            self.ctx.wakeup.notify("deliver")
                 for job_id in await store.finish_jobs():
                     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job_id), True)
                     job = await store.get_job(job_id)
                     self.ctx.bus.emit("job.finished", job_id, state=job.state.value)
-                await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)
+                if full:
+                    await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)
                 idle = await store.idle()
                 await (self.wake.let_go() if idle else self.wake.hold())
                 if until_idle and idle:
@@ -287,7 +322,10 @@ class Engine:
                     return
             except Exception:
                 log.exception("housekeeping failed; trying again")
-            await self.ctx.wakeup.wait(settings.poll_seconds, since=mark)
+            await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="keeper")
+            rest = KEEPER_GAP_SECONDS - (time.monotonic() - started)
+            if rest > 0:
+                await asyncio.sleep(rest)
 
     async def _tidy_ended(self, work: Path, active: set[int], grace: float) -> None:
         """Work folders of ended jobs go once no step works on them: a job cancelled

@@ -18,6 +18,7 @@ import functools
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine import quarantine
-from ferryman.engine.context import Context
+from ferryman.engine.context import Context, Stopping
 from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
 from ferryman.engine.retry import again_after
 from ferryman.engine.space import never_fits, room_for
@@ -112,10 +113,11 @@ async def _expand(ctx: Context, job: Job) -> None:
         await reader.call(functools.partial(work.mkdir, parents=True, exist_ok=True))
         known = await ctx.store.known_seqs(job.id)
         waits = _RoomWaits(asyncio.get_running_loop())
+        batch = _Batch(ctx, job)
 
         def make_room(size: int) -> None:
             """On the reading thread: a nested archive waits for room like an entry."""
-            waits.wait(_wait_for_room(ctx, job, work, size, None))
+            waits.wait(_wait_for_room(ctx, job, work, size, batch))
 
         fetched = await ctx.store.fetched(job.id)
         memo = _Memo(ctx, job.id, await ctx.store.source_memos(job.id), waits)
@@ -133,7 +135,7 @@ async def _expand(ctx: Context, job: Job) -> None:
             error = exc
         else:
             try:
-                error = await _read_all(ctx, job, reader, entries, work, known)
+                error = await _read_all(ctx, job, reader, entries, work, known, batch)
             finally:  # close the entries first: that removes a nested archive's copy
                 waits.cancel()  # a cancelled step must not leave the thread waiting for room
                 with contextlib.suppress(Exception):
@@ -208,8 +210,9 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None
                 f"none of the {len(tried)} password{'s' * (len(tried) != 1)} given"
                 f" opened it ({error.message})",
             )
-        await ctx.store.need_password(job.id, ctx.owner, error)
-        ctx.wakeup.notify()  # what was read may go out in partial albums meanwhile
+        # what was read goes out in partial albums meanwhile
+        await ctx.store.need_password(job.id, ctx.owner, error, await _album_size(ctx, job))
+        ctx.wakeup.notify()
         ctx.bus.emit("job.waiting", job.id, reason=error.code)
         return
     if error is not None and not error.ends_input:  # see errors.ErrorSpec
@@ -219,8 +222,14 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None
         return
     if error is not None:
         await _keep_input(ctx, job, error)  # broken part-way: keep it for a look
-    await ctx.store.finish_expansion(job.id, ctx.owner, error)
+    # the last, partial albums are sealed with it
+    if await ctx.store.finish_expansion(job.id, ctx.owner, error, await _album_size(ctx, job)):
+        ctx.wakeup.notify("deliver")
     ctx.bus.emit("job.expanded", job.id, error=error.code if error else None)
+
+
+async def _album_size(ctx: Context, job: Job) -> int:
+    return ctx.sinks.album_size(await ctx.settings(), job.dest)
 
 
 async def _read_all(
@@ -230,56 +239,85 @@ async def _read_all(
     entries: Iterator[SourceEntry],
     work: Path,
     known: set[int],
+    batch: _Batch,
 ) -> FerrymanError | None:
     """Stage every new entry; returns the error that ended the input early, if any."""
-    on_disk: int | None = None  # as of the last recorded entry; None: ask the store
+    try:
+        return await _read_entries(ctx, job, reader, entries, work, known, batch)
+    except (Stopping, LeaseLost):
+        raise  # write nothing more: the entries not yet recorded are read again
+    except Exception:
+        # An error that stops the read (it is retried) still records what was read
+        # before it. A cancel (the lease taken away, the engine stopping) writes nothing.
+        with contextlib.suppress(Exception):
+            await batch.flush()
+        raise
+
+
+async def _read_entries(
+    ctx: Context,
+    job: Job,
+    reader: _Reader,
+    entries: Iterator[SourceEntry],
+    work: Path,
+    known: set[int],
+    batch: _Batch,
+) -> FerrymanError | None:
     while True:
         ctx.checkpoint()
         try:
             entry: SourceEntry | None = await reader.call(next, entries, None)
         except FerrymanError as exc:
+            await batch.flush()
             return exc
         if entry is None:
+            await batch.flush()
             return None
         info = entry.info
         if info.index < job.cursor or info.index in known:
             continue  # handled before a restart: read past it without writing
         if entry.error is not None:  # a nested archive that could not be read
-            on_disk = await _record(ctx, job, info.index, info.path, _failed(entry.error))
+            await batch.add(info.index, info.path, _failed(entry.error))
             continue
         if entry.skip is not None or info.type is not EntryType.FILE:
             reason = entry.skip or f"unsupported_{info.type}"
-            on_disk = await _record(ctx, job, info.index, info.path, _skipped(reason))
+            await batch.add(info.index, info.path, _skipped(reason))
             continue
+        size = info.size or 0
+        if info.size is None or size >= BATCH_LARGE:
+            await batch.flush()  # reading it may take a while: what came before goes now
         try:
-            await _wait_for_room(ctx, job, work, info.size or 0, on_disk)
+            await _wait_for_room(ctx, job, work, size, batch)
         except FerrymanError as exc:
             if exc.code != "space.too_large":
                 raise
-            on_disk = await _record(ctx, job, info.index, info.path, _failed(exc))
+            await batch.add(info.index, info.path, _failed(exc))
             continue  # reading past it costs no room
         settings = await ctx.settings()
         send_all = settings.send_documents or entry.asked
         dest = work / f"{info.index:06d}-{safe_name(Path(info.path).name)}"
+        options = media_options(settings, job.dest, ctx.sinks)
         try:
-            staged = await reader.call(
-                _stage,
+            prepared = await reader.call(
+                _stage_and_prepare,
                 entry,
                 info.path,
                 dest,
                 functools.partial(wanted, send_documents=send_all),
+                send_all,
+                options,
             )
         except FerrymanError as exc:
             if exc.code == _PASSWORD:
+                await batch.flush()
                 return exc  # this entry is read again once a password arrives
             if exc.code not in _FAILS_ENTRY:
                 raise
-            on_disk = await _record(ctx, job, info.index, info.path, _failed(exc))
+            await batch.add(info.index, info.path, _failed(exc))
             if exc.code == "archive.limit_exceeded":
+                await batch.flush()
                 return exc
             continue
-        options = media_options(settings, job.dest, ctx.sinks)
-        prepared = await asyncio.to_thread(prepare, staged, send_all, options)
         if prepared.state is ItemState.QUARANTINED and prepared.work_path is not None:
             assert prepared.error is not None
             prepared.error = quarantine.in_input_terms(prepared.error, dest, info.path)
@@ -295,8 +333,14 @@ async def _read_all(
                 unique=f"{info.index:06d}",
             )
             prepared.work_path = kept
-        on_disk = await _record(ctx, job, info.index, info.path, prepared)
-        ctx.bus.emit("job.progress", job.id, entry=info.index, path=info.path)
+        await batch.add(info.index, info.path, prepared, read=True)
+
+
+def _stage_and_prepare(
+    entry: SourceEntry, name: str, dest: Path, keep: Any, send_all: bool, options: Any
+) -> Prepared:
+    """On the reading thread: one hop for the entry's bytes and what is learned of them."""
+    return prepare(_stage(entry, name, dest, keep), send_all, options)
 
 
 def _stage(entry: SourceEntry, name: str, dest: Path, keep: Any) -> Staged:
@@ -322,72 +366,139 @@ def _failed(exc: FerrymanError) -> Prepared:
     )
 
 
-async def _record(ctx: Context, job: Job, index: int, path: str, p: Prepared) -> int:
-    """Record the entry; returns how many of the job's files are in the work area now."""
-    recorded = await ctx.store.record_entry(
-        job.id,
-        ctx.owner,
-        index + 1,
-        NewItem(
-            seq=index,
-            source_path=path,
-            kind=p.kind,
-            state=p.state,
-            size=p.size,
-            sha256=p.sha256 or None,
-            work_path=_s(p.work_path),  # skipped entries are never written: None
-            original_path=_s(p.original_path),
-            plan=p.plan,
-            reason=p.reason,
-            error_code=p.error.code if p.error else None,
-            error_message=p.error.message if p.error else None,
-            media=p.media,
-            actions=tuple(p.actions),
-            thumb_path=_s(p.thumb_path),
-            parts=tuple(str(part) for part in p.parts),
-            source_size=p.source_size,
-            work_seconds=p.seconds,
-        ),
+# Entries are recorded in batches: one transaction holds several entries' items, the
+# job's cursor past them and the albums they fill (a commit per entry was most of the
+# cost of a small photo). A batch goes to the store once it holds BATCH_ENTRIES entries,
+# an album's worth of ready items, or its first entry has waited BATCH_SECONDS; before
+# a large entry (or one of unknown size) is read; before reading waits for room; when
+# an entry needs prompt handling (a conversion, a quarantined file); and when reading
+# stops. Entries not yet recorded when the process dies are read again: the cursor has
+# not moved past them.
+BATCH_ENTRIES = 64
+BATCH_SECONDS = 0.25
+BATCH_LARGE = 4 * 1024 * 1024
+# How long reading waits for deliveries to free room before it records that it waits
+# (which also lets partial albums go: the slow path, for a sink that takes its time).
+BACKLOG_GRACE_SECONDS = 1.0
+
+
+@dataclasses.dataclass
+class _Batch:
+    """Entries read but not yet recorded, and the job's load as last recorded."""
+
+    ctx: Context
+    job: Job
+    entries: list[tuple[int, str, Prepared, bool]] = dataclasses.field(default_factory=list)
+    since: float = 0.0  # when the first pending entry was added (monotonic)
+    recorded_on_disk: int | None = None  # None: ask the store
+
+    async def add(self, index: int, path: str, prepared: Prepared, *, read: bool = False) -> None:
+        """``read``: the entry was staged (a skipped or failed one was not): progress."""
+        if not self.entries:
+            self.since = time.monotonic()
+        self.entries.append((index, path, prepared, read))
+        urgent = prepared.state in (ItemState.CONVERT, ItemState.QUARANTINED)
+        if (
+            urgent
+            or len(self.entries) >= BATCH_ENTRIES
+            or time.monotonic() - self.since >= BATCH_SECONDS
+            or await self._fills_an_album()
+        ):
+            await self.flush()
+
+    async def _fills_an_album(self) -> bool:
+        """The batch alone holds an album's worth of ready items: it goes now, so the
+        first album leaves as soon as it can."""
+        album_size = self.ctx.sinks.album_size(await self.ctx.settings(), self.job.dest)
+        ready = sum(1 for _, _, p, _ in self.entries if p.state is ItemState.READY)
+        return ready >= album_size
+
+    async def on_disk(self) -> int:
+        """The job's files in the work area, those not yet recorded included."""
+        if self.recorded_on_disk is None:
+            self.recorded_on_disk = await self.ctx.store.on_disk(self.job.id)
+        pending = sum(1 for _, _, p, _ in self.entries if not p.state.terminal)
+        return self.recorded_on_disk + pending
+
+    def forget_load(self) -> None:
+        """Deliveries may have freed room: ask the store next time."""
+        self.recorded_on_disk = None
+
+    async def flush(self) -> None:
+        """Record the pending entries in one transaction, then tell whom it concerns."""
+        if not self.entries:
+            return
+        ctx, job = self.ctx, self.job
+        pending, self.entries = self.entries, []
+        settings = await ctx.settings()
+        album_size = ctx.sinks.album_size(settings, job.dest)
+        recorded = await ctx.store.record_entries(
+            job.id,
+            ctx.owner,
+            pending[-1][0] + 1,
+            [_new_item(index, path, p) for index, path, p, _ in pending],
+            album_size,  # only full albums are sealed while reading goes on
+        )
+        self.recorded_on_disk = recorded.on_disk
+        for (index, path, _, read), item in zip(pending, recorded.items, strict=True):
+            ctx.bus.emit(
+                "item.recorded",
+                job.id,
+                item.id,
+                state=item.state.value,
+                kind=item.kind.value,
+                path=path,
+                reason=item.reason,
+            )
+            if read:
+                ctx.bus.emit("job.progress", job.id, entry=index, path=path)
+        if recorded.sealed:
+            ctx.wakeup.notify("deliver")
+        if any(p.state is ItemState.CONVERT for _, _, p, _ in pending):
+            ctx.wakeup.notify("convert")
+
+
+def _new_item(index: int, path: str, p: Prepared) -> NewItem:
+    return NewItem(
+        seq=index,
+        source_path=path,
+        kind=p.kind,
+        state=p.state,
+        size=p.size,
+        sha256=p.sha256 or None,
+        work_path=_s(p.work_path),  # skipped entries are never written: None
+        original_path=_s(p.original_path),
+        plan=p.plan,
+        reason=p.reason,
+        error_code=p.error.code if p.error else None,
+        error_message=p.error.message if p.error else None,
+        media=p.media,
+        actions=tuple(p.actions),
+        thumb_path=_s(p.thumb_path),
+        parts=tuple(str(part) for part in p.parts),
+        source_size=p.source_size,
+        work_seconds=p.seconds,
     )
-    item = recorded.item
-    ctx.bus.emit(
-        "item.recorded",
-        job.id,
-        item.id,
-        state=item.state.value,
-        kind=item.kind.value,
-        path=path,
-        reason=item.reason,
-    )
-    settings = await ctx.settings()
-    # Only a full album can be sealed while reading goes on; partial ones wait for the end.
-    album_size = ctx.sinks.album_size(settings, job.dest)
-    if item.state is ItemState.READY and recorded.ready >= album_size:
-        if await ctx.store.seal_albums(job.id, album_size):
-            ctx.wakeup.notify()
-    elif item.state is ItemState.CONVERT:
-        ctx.wakeup.notify()
-    return recorded.on_disk
 
 
 def _s(path: Path | None) -> str | None:
     return str(path) if path is not None else None
 
 
-async def _wait_for_room(
-    ctx: Context, job: Job, work: Path, size: int, on_disk: int | None
-) -> None:
+async def _wait_for_room(ctx: Context, job: Job, work: Path, size: int, batch: _Batch) -> None:
     """Backpressure and the space guard: wait, showing why, until the entry may be written.
 
-    Raises ``space.too_large`` for an entry no amount of waiting could make room for.
+    What the batch holds is recorded before any wait: the albums it fills are what
+    frees room. Raises ``space.too_large`` for an entry no amount of waiting could make
+    room for.
     """
     waiting: str | None = None
+    grace_until: float | None = None
     while True:
         ctx.checkpoint()
+        mark = ctx.wakeup.mark("room")  # a delivery while we look is not missed
         settings = await ctx.settings()
-        if on_disk is None:
-            on_disk = await ctx.store.on_disk(job.id)
-        if on_disk >= settings.backlog_items:
+        if await batch.on_disk() >= settings.backlog_items:
             reason: str | None = "backlog"
         elif not room_for(work, size, settings.space_floor):
             if never_fits(work, size):  # asked only when there is no room now
@@ -400,6 +511,19 @@ async def _wait_for_room(
             reason = "space.low"
         else:
             reason = None
+        if reason is not None and batch.entries:
+            await batch.flush()
+            continue  # the count is the store's own now
+        if reason == "backlog" and waiting is None:
+            # Deliveries usually free room within moments: wait for them here first.
+            # Telling the store (a wait, a seal, a resume) cost three commits per album.
+            if grace_until is None:
+                grace_until = time.monotonic() + BACKLOG_GRACE_SECONDS
+            left = grace_until - time.monotonic()
+            if left > 0:
+                await ctx.wakeup.wait(left, since=mark, topic="room")
+                batch.forget_load()
+                continue
         if reason != waiting:
             await ctx.store.set_wait(job.id, ctx.owner, reason, blocked=reason is not None)
             if reason is not None:
@@ -413,8 +537,8 @@ async def _wait_for_room(
         if reason is None:
             return
         pause = settings.space_recheck_seconds if reason == "space.low" else settings.poll_seconds
-        await ctx.wakeup.wait(pause)
-        on_disk = None  # deliveries may have freed room meanwhile
+        await ctx.wakeup.wait(pause, since=mark, topic="room")
+        batch.forget_load()
 
 
 async def _keep_input(ctx: Context, job: Job, exc: FerrymanError) -> None:
