@@ -47,20 +47,19 @@ class AlbumQueries(StoreBase):
             return await seal_in(conn, job_id, album_size, self.clock())
 
     async def claim_album(self, owner: str, lease_seconds: float) -> Album | None:
-        row = await self._claim(
-            albums,
-            AlbumState.SEALED,
-            AlbumState.DELIVERING,
-            owner,
-            lease_seconds,
-            lambda: [self._job_runs(albums)],
-        )
-        if row is None:
-            return None
-        return await self._with_items(row)
-
-    async def _with_items(self, row: Row[Any]) -> Album:
-        async with self.reader.connect() as conn:
+        """The next sealed album with its items, read in the claim's own transaction."""
+        async with self.engine.begin() as conn:
+            row = await self._claim_in(
+                conn,
+                albums,
+                AlbumState.SEALED,
+                AlbumState.DELIVERING,
+                owner,
+                lease_seconds,
+                lambda: [self._job_runs(albums)],
+            )
+            if row is None:
+                return None
             members = (await conn.execute(hot.ALBUM_ITEMS, {"album": row.id})).all()
         return album_from_row(row, [item_from_row(r) for r in members])
 
@@ -125,26 +124,33 @@ class AlbumQueries(StoreBase):
             )
 
 
-async def seal_in(conn: AsyncConnection, job_id: int, album_size: int, now: float) -> list[int]:
+async def seal_in(
+    conn: AsyncConnection,
+    job_id: int,
+    album_size: int,
+    now: float,
+    job_row: Row[Any] | None = None,
+) -> list[int]:
     """Group ready items, in archive order, into albums of at most ``album_size``, inside
     the caller's transaction (the unpack stage seals with the entries it records).
 
     Full albums are sealed at once. A partial one waits for more items while the
     input is still being read, unless reading is blocked (it waits for these very
     items to leave the disk). Converted items wait for the other conversions of
-    their group so they travel together instead of one album each.
+    their group so they travel together instead of one album each. ``job_row``: the
+    job as this transaction already locked and read it.
     """
     sealed: list[int] = []
     job = {"job_id": job_id}
-    job_row = (await conn.execute(hot.JOB_FOR_SEAL, job)).first()
+    if job_row is None:
+        job_row = (await conn.execute(hot.JOB_FOR_SEAL, job)).first()
     if job_row is None or job_row.state in (JobState.CANCELLED.value, JobState.FAILED.value):
         return sealed
     ready = [item_from_row(r) for r in (await conn.execute(hot.READY_ITEMS, job)).all()]
     if not ready:
         return sealed
-    pending = await conn.execute(hot.CONVERTING_KINDS, job)
-    converting = {album_group(MediaKind(k)) for k in pending.scalars()}
-    next_seq = (await conn.execute(hot.LAST_ALBUM_SEQ, job)).scalar_one() + 1
+    converting: set[AlbumGroup] | None = None  # asked for when a partial album may go
+    next_seq: int | None = None  # asked for when an album is sealed
     open_input = not job_row.expanded and not job_row.blocked
     for group in AlbumGroup:
         members = [it for it in ready if album_group(it.kind, it.plan) is group]
@@ -153,11 +159,16 @@ async def seal_in(conn: AsyncConnection, job_id: int, album_size: int, now: floa
             if len(chunk) < album_size:
                 if open_input:
                     break
+                if converting is None:
+                    pending = await conn.execute(hot.CONVERTING_KINDS, job)
+                    converting = {album_group(MediaKind(k)) for k in pending.scalars()}
                 waiting = group in converting and not job_row.blocked
                 chunk = [it for it in chunk if not (waiting and it.plan in ENCODED_PLANS)]
                 if not chunk:
                     break
             members = [it for it in members if it not in chunk]
+            if next_seq is None:
+                next_seq = (await conn.execute(hot.LAST_ALBUM_SEQ, job)).scalar_one() + 1
             sealed.append(
                 await _insert_album(conn, job_id, next_seq, group, job_row.priority, chunk, now)
             )

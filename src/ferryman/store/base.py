@@ -153,6 +153,23 @@ class StoreBase:
         where: Callable[[], Iterable[Any]] = tuple,
         started: bool = False,
     ) -> Row[Any] | None:
+        """Claim the first claimable row (see ``_claim_in``), in a transaction of its own."""
+        async with self.engine.begin() as conn:
+            return await self._claim_in(
+                conn, table, ready, busy, owner, lease_seconds, where, started
+            )
+
+    async def _claim_in(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        ready: str,
+        busy: str,
+        owner: str,
+        lease_seconds: float,
+        where: Callable[[], Iterable[Any]] = tuple,
+        started: bool = False,
+    ) -> Row[Any] | None:
         """Claim the first claimable row. Each kind of claim's statement is built once
         per store (its time is a parameter): building and keying it anew cost more than
         running it, and idle workers claim often. ``where`` makes the extra conditions
@@ -163,8 +180,7 @@ class StoreBase:
             statement = self._claims[key] = _claim_statement(table, ready, busy, where, started)
         now = self.clock()
         params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
-        async with self.engine.begin() as conn:
-            return (await conn.execute(statement, params)).first()
+        return (await conn.execute(statement, params)).first()
 
     async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool:
         """Heartbeat: push the lease forward; False means another worker has it now."""

@@ -42,7 +42,7 @@ ADVANCE = (
         jobs.c.state == JobState.EXPANDING.value,
     )
     .values(cursor=bindparam("to", type_=Integer), updated_at=NOW)
-    .returning(jobs.c.priority)
+    .returning(*jobs.c)
 )
 INSERT_ITEMS = insert(items).returning(*items.c)
 JOB_LOAD = select(

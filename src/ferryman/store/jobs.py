@@ -214,28 +214,31 @@ class JobQueries(StoreBase):
         """
         now = self.clock()
         async with self.engine.begin() as conn:
-            priority = await self._advance(conn, job_id, owner, cursor)
+            job = await self._advance(conn, job_id, owner, cursor)
             rows: list[Row[Any]] = []
             if new:
                 found = await conn.execute(
-                    hot.INSERT_ITEMS, [_item_values(job_id, n, priority, now) for n in new]
+                    hot.INSERT_ITEMS, [_item_values(job_id, n, job.priority, now) for n in new]
                 )
                 rows = sorted(found.all(), key=lambda row: row.seq)
             ready, on_disk = (await conn.execute(hot.JOB_LOAD, {"job_id": job_id})).one()
             sealed: list[int] = []
             if album_size is not None and ready >= album_size:
-                sealed = await seal_in(conn, job_id, album_size, now)
+                sealed = await seal_in(conn, job_id, album_size, now, job)
         return RecordedBatch(
             tuple(item_from_row(row) for row in rows), int(ready), int(on_disk), tuple(sealed)
         )
 
-    async def _advance(self, conn: AsyncConnection, job_id: int, owner: str, cursor: int) -> int:
-        """Move the cursor while ``owner`` reads the job; returns the job's priority."""
+    async def _advance(
+        self, conn: AsyncConnection, job_id: int, owner: str, cursor: int
+    ) -> Row[Any]:
+        """Move the cursor while ``owner`` reads the job; returns the job's row (locked
+        for this transaction on PostgreSQL, as sealing needs it)."""
         params = {"job_id": job_id, "holder": owner, "to": cursor, "now": self.clock()}
         moved = (await conn.execute(hot.ADVANCE, params)).first()
         if moved is None:
             raise LeaseLost(f"job {job_id}")
-        return int(moved.priority)
+        return moved
 
     async def finish_expansion(
         self,

@@ -101,6 +101,7 @@ albums = Table(
     one_of("albums", "state", AlbumState),
 )
 Index("albums_claim", albums.c.state, albums.c.priority, albums.c.id)
+Index("albums_job", albums.c.job_id, albums.c.seq)  # a job's albums, at every seal
 
 items = Table(
     "items",
@@ -137,6 +138,7 @@ items = Table(
 )
 Index("items_job_state", items.c.job_id, items.c.state, items.c.seq)
 Index("items_claim", items.c.state, items.c.priority, items.c.id)
+Index("items_album", items.c.album_id)  # an album's items, at every delivery
 
 # Finished parts of a resumable transcode: a row exists only once its file is safe on disk.
 # Kept after the item is done, as its history: ``reports`` > 1 means a part was redone.

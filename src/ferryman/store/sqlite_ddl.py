@@ -7,7 +7,7 @@ database made from these statements with one the full store makes).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6  # the migration steps these statements stand for
+SCHEMA_VERSION = 7  # the migration steps these statements stand for
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE drains ( node VARCHAR(120) NOT NULL, since FLOAT NOT NULL, PRIMARY KEY (node) )",
@@ -20,6 +20,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE tg_waits ( scope VARCHAR(200) NOT NULL, not_before FLOAT NOT NULL, reason VARCHAR(64) NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (scope) )",
     "CREATE TABLE albums ( id INTEGER NOT NULL, job_id INTEGER NOT NULL, seq INTEGER NOT NULL, grp VARCHAR(16) NOT NULL, state VARCHAR(16) NOT NULL, priority INTEGER NOT NULL, ref TEXT, error_code VARCHAR(64), error_message TEXT, created_at FLOAT NOT NULL, delivered_at FLOAT, owner VARCHAR(120), lease_until FLOAT, attempts INTEGER NOT NULL, not_before FLOAT NOT NULL, PRIMARY KEY (id), CONSTRAINT albums_job_seq UNIQUE (job_id, seq), CONSTRAINT albums_grp_check CHECK (grp IN ('visual', 'document', 'audio')), CONSTRAINT albums_state_check CHECK (state IN ('sealed', 'delivering', 'delivered', 'failed')), FOREIGN KEY(job_id) REFERENCES jobs (id) )",
     "CREATE INDEX albums_claim ON albums (state, priority, id)",
+    "CREATE INDEX albums_job ON albums (job_id, seq)",
     "CREATE TABLE fetches ( id INTEGER NOT NULL, job_id INTEGER NOT NULL, state VARCHAR(16) NOT NULL, priority INTEGER NOT NULL, path TEXT, size BIGINT, error_code VARCHAR(64), error_message TEXT, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, owner VARCHAR(120), lease_until FLOAT, attempts INTEGER NOT NULL, not_before FLOAT NOT NULL, PRIMARY KEY (id), CONSTRAINT fetches_state_check CHECK (state IN ('queued', 'fetching', 'done', 'failed', 'cancelled')), UNIQUE (job_id), FOREIGN KEY(job_id) REFERENCES jobs (id) )",
     "CREATE INDEX fetches_claim ON fetches (state, priority, id)",
     'CREATE TABLE source_memos ( job_id INTEGER NOT NULL, "key" VARCHAR(64) NOT NULL, value TEXT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (job_id, "key"), FOREIGN KEY(job_id) REFERENCES jobs (id) )',
@@ -27,6 +28,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX ix_tg_inbox_file_key ON tg_inbox (file_key)",
     "CREATE TABLE tg_status ( job_id INTEGER NOT NULL, chat_id BIGINT NOT NULL, message_id BIGINT NOT NULL, percent INTEGER NOT NULL, text TEXT, edited_at FLOAT NOT NULL, PRIMARY KEY (job_id), FOREIGN KEY(job_id) REFERENCES jobs (id) )",
     "CREATE TABLE items ( id INTEGER NOT NULL, job_id INTEGER NOT NULL, seq INTEGER NOT NULL, source_path TEXT NOT NULL, kind VARCHAR(16) NOT NULL, state VARCHAR(16) NOT NULL, priority INTEGER NOT NULL, size BIGINT NOT NULL, sha256 VARCHAR(64), work_path TEXT, original_path TEXT, \"plan\" VARCHAR(16), reason TEXT, error_code VARCHAR(64), error_message TEXT, album_id INTEGER, media TEXT, actions TEXT, thumb_path TEXT, parts TEXT, source_size BIGINT, work_seconds FLOAT NOT NULL, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, owner VARCHAR(120), lease_until FLOAT, attempts INTEGER NOT NULL, not_before FLOAT NOT NULL, PRIMARY KEY (id), CONSTRAINT items_job_seq UNIQUE (job_id, seq), CONSTRAINT items_kind_check CHECK (kind IN ('photo', 'video', 'audio', 'animation', 'document', 'archive', 'other')), CONSTRAINT items_state_check CHECK (state IN ('convert', 'converting', 'ready', 'grouped', 'delivered', 'skipped', 'quarantined', 'failed', 'cancelled')), CONSTRAINT items_plan_check CHECK (plan IN ('as_is', 'remux', 'audio_transcode', 'image', 'animation', 'transcode', 'split', 'document', 'quarantine')), FOREIGN KEY(job_id) REFERENCES jobs (id), FOREIGN KEY(album_id) REFERENCES albums (id) )",
+    "CREATE INDEX items_album ON items (album_id)",
     "CREATE INDEX items_claim ON items (state, priority, id)",
     "CREATE INDEX items_job_state ON items (job_id, state, seq)",
     "CREATE TABLE segments ( item_id INTEGER NOT NULL, part INTEGER NOT NULL, reports INTEGER NOT NULL, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (item_id, part), FOREIGN KEY(item_id) REFERENCES items (id) )",

@@ -34,6 +34,7 @@ from ferryman.store.migrations import (
     v0004_checks,
     v0005_sources,
     v0006_nodes,
+    v0007_lookup_indexes,
 )
 
 Step = Callable[[Connection], None]
@@ -45,4 +46,5 @@ STEPS: tuple[Step, ...] = (
     v0004_checks.apply,
     v0005_sources.apply,
     v0006_nodes.apply,
+    v0007_lookup_indexes.apply,
 )
