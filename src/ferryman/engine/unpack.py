@@ -19,7 +19,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -135,7 +135,8 @@ async def _expand(ctx: Context, job: Job) -> None:
             error = exc
         else:
             try:
-                error = await _read_all(ctx, job, reader, entries, work, known, batch)
+                async with _recorded_on_error(batch):
+                    error = await _read_all(ctx, job, reader, entries, work, known, batch)
             finally:  # close the entries first: that removes a nested archive's copy
                 waits.cancel()  # a cancelled step must not leave the thread waiting for room
                 with contextlib.suppress(Exception):
@@ -232,6 +233,21 @@ async def _album_size(ctx: Context, job: Job) -> int:
     return ctx.sinks.album_size(await ctx.settings(), job.dest)
 
 
+@contextlib.asynccontextmanager
+async def _recorded_on_error(batch: _Batch) -> AsyncIterator[None]:
+    """An error that stops the read (it is retried) still records what was read before
+    it. A stop or a lost lease writes nothing: the entries not yet recorded are read
+    again (a cancel, being a BaseException, passes through too)."""
+    try:
+        yield
+    except (Stopping, LeaseLost):
+        raise
+    except Exception:
+        with contextlib.suppress(Exception):
+            await batch.flush()
+        raise
+
+
 async def _read_all(
     ctx: Context,
     job: Job,
@@ -242,27 +258,6 @@ async def _read_all(
     batch: _Batch,
 ) -> FerrymanError | None:
     """Stage every new entry; returns the error that ended the input early, if any."""
-    try:
-        return await _read_entries(ctx, job, reader, entries, work, known, batch)
-    except (Stopping, LeaseLost):
-        raise  # write nothing more: the entries not yet recorded are read again
-    except Exception:
-        # An error that stops the read (it is retried) still records what was read
-        # before it. A cancel (the lease taken away, the engine stopping) writes nothing.
-        with contextlib.suppress(Exception):
-            await batch.flush()
-        raise
-
-
-async def _read_entries(
-    ctx: Context,
-    job: Job,
-    reader: _Reader,
-    entries: Iterator[SourceEntry],
-    work: Path,
-    known: set[int],
-    batch: _Batch,
-) -> FerrymanError | None:
     while True:
         ctx.checkpoint()
         try:
@@ -409,7 +404,7 @@ class _Batch:
     async def _fills_an_album(self) -> bool:
         """The batch alone holds an album's worth of ready items: it goes now, so the
         first album leaves as soon as it can."""
-        album_size = self.ctx.sinks.album_size(await self.ctx.settings(), self.job.dest)
+        album_size = await _album_size(self.ctx, self.job)
         ready = sum(1 for _, _, p, _ in self.entries if p.state is ItemState.READY)
         return ready >= album_size
 
@@ -430,14 +425,12 @@ class _Batch:
             return
         ctx, job = self.ctx, self.job
         pending, self.entries = self.entries, []
-        settings = await ctx.settings()
-        album_size = ctx.sinks.album_size(settings, job.dest)
         recorded = await ctx.store.record_entries(
             job.id,
             ctx.owner,
             pending[-1][0] + 1,
             [_new_item(index, path, p) for index, path, p, _ in pending],
-            album_size,  # only full albums are sealed while reading goes on
+            await _album_size(ctx, job),  # only full albums are sealed while reading goes on
         )
         self.recorded_on_disk = recorded.on_disk
         for (index, path, _, read), item in zip(pending, recorded.items, strict=True):
