@@ -146,8 +146,8 @@ def run(args: argparse.Namespace) -> Result:
         f"input: {count} JPEGs, {size / 1024:,.0f} KiB in all ({size / count:,.0f} B each)",
         "ratio = seconds / cp -r seconds (lower is better; 1.00x would be as fast as cp);"
         f" cp -r runs {_spread(cp_times)}, copy+fsync runs {_spread(sync_times)}",
-        "settings: defaults with space_floor=0, poll_seconds=0.05; the store is opened before"
-        " the clock starts; each ferryman run: "
+        "settings: defaults with space_floor=0 (poll_seconds at its default, 0.5); the store"
+        " is opened before the clock starts; each ferryman run: "
         + ", ".join(f"{fmt_seconds(s)} s" for s in ferry_times),
     ]
     result.data = {

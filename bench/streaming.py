@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> Result:
         f" ({1 / max(1, int(times['albums'])):.1%} here): one album's worth of work",
         "first vs baseline = ferryman's first album / the time a whole-archive extraction"
         " takes before anything could be delivered (lower is better)",
-        "settings: defaults with space_floor=0, poll_seconds=0.05",
+        "settings: defaults with space_floor=0 (poll_seconds at its default, 0.5)",
     ]
     result.data = {"entries": count, "extract_seconds": extract_s, **times}
     return result
