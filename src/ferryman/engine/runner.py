@@ -50,15 +50,17 @@ WAKES = {
     # Conversions wait until nothing deliverable is left: their poll finds that moment
     # (a conversion takes seconds; a claim after every album was a tenth of a photo's cost).
     "deliver": ("room", "keeper"),
-    "convert": ("deliver", "keeper"),
+    # A conversion that failed frees room and may let a partial album go (the full
+    # round seals it): everyone, as conversions are few.
+    "convert": (),
 }
-STOP_GRACE_SECONDS = 20.0
+STOP_GRACE_SECONDS = 20.0  # how long a graceful stop waits for steps to reach a checkpoint
 # A housekeeping round costs transactions: a busy engine, waking it after every album,
 # ran one per album. Rounds are this far apart at least (a finished job ends at most
 # this late), and expired leases are looked for once a second at most (a lease lasts
 # far longer than that).
 KEEPER_GAP_SECONDS = 0.1
-REAP_GAP_SECONDS = 1.0  # how long a graceful stop waits for steps to reach a checkpoint
+REAP_GAP_SECONDS = 1.0
 
 
 def new_owner() -> str:

@@ -510,8 +510,15 @@ async def _wait_for_room(ctx: Context, job: Job, work: Path, size: int, batch: _
         if reason == "backlog" and waiting is None:
             # Deliveries usually free room within moments: wait for them here first.
             # Telling the store (a wait, a seal, a resume) cost three commits per album.
+            # First the store's own count (deliveries may have freed room since the
+            # last batch), and only while an album is on its way: else nothing but
+            # the partial albums that recording the wait lets go can free room.
             if grace_until is None:
-                grace_until = time.monotonic() + BACKLOG_GRACE_SECONDS
+                batch.forget_load()
+                if await batch.on_disk() < settings.backlog_items:
+                    continue
+                in_flight = await ctx.store.albums_in_flight(job.id)
+                grace_until = time.monotonic() + (BACKLOG_GRACE_SECONDS if in_flight else 0)
             left = grace_until - time.monotonic()
             if left > 0:
                 await ctx.wakeup.wait(left, since=mark, topic="room")

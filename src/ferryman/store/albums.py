@@ -63,6 +63,11 @@ class AlbumQueries(StoreBase):
             members = (await conn.execute(hot.ALBUM_ITEMS, {"album": row.id})).all()
         return album_from_row(row, [item_from_row(r) for r in members])
 
+    async def albums_in_flight(self, job_id: int) -> bool:
+        """Whether an album of the job is sealed or being delivered (room will come)."""
+        async with self.reader.connect() as conn:
+            return bool((await conn.execute(hot.ALBUMS_IN_FLIGHT, {"job_id": job_id})).scalar())
+
     async def album_count(self, job_id: int) -> tuple[int, bool]:
         """How many albums the job has, and whether that number is final (one query: it
         runs for every album's caption)."""

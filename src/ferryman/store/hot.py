@@ -126,3 +126,11 @@ BUSY_JOBS = select(func.count()).where(
         exists().where(items.c.job_id == jobs.c.id, items.c.state.in_(LIVE_STATES)),
     ),
 )
+
+# An album of the job waits for its sink or is being delivered: room will come.
+ALBUMS_IN_FLIGHT = select(
+    exists().where(
+        albums.c.job_id == JOB_ID,
+        albums.c.state.in_([AlbumState.SEALED.value, AlbumState.DELIVERING.value]),
+    )
+)
