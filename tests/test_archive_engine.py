@@ -20,7 +20,7 @@ import pytest
 
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.config import Settings
-from ferryman.engine import control, intake, unpack
+from ferryman.engine import control, intake, read_run, unpack
 from ferryman.engine.events import Event
 from ferryman.engine.runner import Engine
 from ferryman.model import ItemState, JobState
@@ -263,8 +263,11 @@ async def test_a_nested_bomb_is_stopped_inside(
 async def test_nested_archives_are_read_in_place_up_to_the_depth_limit(
     store: Store, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Each entry recorded as it is read, so `item.recorded` shows what was on disk then.
+    # Each entry recorded as it is read, and none read ahead of the last recorded, so
+    # `item.recorded` shows what was on disk then.
     monkeypatch.setattr(unpack, "BATCH_ENTRIES", 1)
+    monkeypatch.setattr(read_run, "RUN_ENTRIES", 1)
+    monkeypatch.setattr(unpack, "READ_AHEAD", False)
     photos = make_photo_set(tmp_path / "src", 4)
     level3 = tmp_path / "l3.zip"
     with zipfile.ZipFile(level3, "w") as zf:

@@ -18,7 +18,7 @@ from PIL import Image
 from sqlalchemy import event
 
 from ferryman.config import Settings
-from ferryman.engine import control, intake, report
+from ferryman.engine import control, intake, report, unpack
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
@@ -544,6 +544,32 @@ async def test_an_entry_larger_than_the_whole_disk_fails_alone_instead_of_waitin
         assert items[name].error_code == "space.too_large", name
     assert (await store.get_job(job.id)).state.terminal
     assert [f["source_path"] for f in library_files(settings.library)] == ["a.jpg"]
+
+
+async def test_the_reading_thread_stages_small_entries_in_runs(
+    tmp_path: Path, settings: Settings, sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hop to the reading thread and back per entry, and one more for the next entry,
+    was most of a small photo's cost on the loop: a run stages many in one hop."""
+    photos = make_photo_set(tmp_path / "photos", 120, size=(32, 24))
+    job = await intake.add_source(sqlite_store, tmp_path / "photos")
+    hops: list[str] = []
+    call = unpack._Reader.call
+
+    async def counted(reader: Any, fn: Any, *args: Any) -> Any:
+        hops.append(getattr(fn, "__name__", repr(fn)))
+        return await call(reader, fn, *args)
+
+    monkeypatch.setattr(unpack._Reader, "call", counted)
+    await run_until_idle(sqlite_store, settings)
+
+    delivered = [f["disk_sha256"] for f in library_files(settings.library)]
+    assert sorted(delivered) == sorted(sha256(p) for p in photos)
+    assert (await sqlite_store.get_job(job.id)).state is JobState.DONE
+    # Each run, and each entry a run left to the loop (the backlog was full then):
+    # together at most a quarter as many hops as entries.
+    staging = hops.count("read_run") + hops.count("_stage_and_prepare")
+    assert 1 <= staging <= 120 / 4, f"{staging} hops for 120 entries: {hops}"  # was 240
 
 
 async def test_small_entries_are_recorded_in_batches_and_a_stop_loses_none(

@@ -11,6 +11,7 @@ it) would take free space below the floor.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -24,17 +25,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
+from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
+from ferryman.engine.read_run import Read, Run, RunLimits, entry_dest, read_run, stages_here
 from ferryman.engine.retry import again_after
-from ferryman.engine.space import never_fits, room_for
+from ferryman.engine.space import free_bytes, never_fits, room_for
 from ferryman.engine.stage import Staged, stage_entry
 from ferryman.engine.workarea import job_work_dir, nested_scratch
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, Job, MediaKind
 from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.store.store import LeaseLost, NewItem
@@ -257,27 +258,68 @@ async def _read_all(
     known: set[int],
     batch: _Batch,
 ) -> FerrymanError | None:
-    """Stage every new entry; returns the error that ended the input early, if any."""
-    while True:
-        ctx.checkpoint()
-        try:
-            entry: SourceEntry | None = await reader.call(next, entries, None)
-        except FerrymanError as exc:
-            await batch.flush()
-            return exc
-        if entry is None:
-            await batch.flush()
-            return None
-        info = entry.info
-        if info.index < job.cursor or info.index in known:
-            continue  # handled before a restart: read past it without writing
-        if entry.error is not None:  # a nested archive that could not be read
-            await batch.add(info.index, info.path, _failed(entry.error))
-            continue
-        if entry.skip is not None or info.type is not EntryType.FILE:
-            reason = entry.skip or f"unsupported_{info.type}"
-            await batch.add(info.index, info.path, _skipped(reason))
-            continue
+    """Stage every new entry; returns the error that ended the input early, if any.
+
+    The reading thread reads on in runs (``read_run``), staging the small entries that
+    fit the room and backlog left when the run began; an entry it leaves is staged here,
+    after what came before it is recorded and the wait for room is over. While the loop
+    records one run, the next is already reading (when the first ended for its length
+    alone): a stop drops what it staged, read again next time like an unrecorded batch."""
+    steps: collections.deque[Read] = collections.deque()
+    ahead: asyncio.Future[Run] | None = None
+
+    async def start(staged: int) -> asyncio.Future[Run]:
+        limits = await _run_limits(ctx, job, work, known, batch, staged)
+        return asyncio.ensure_future(reader.call(read_run, entries, limits, _stage_and_prepare))
+
+    try:
+        while True:
+            ctx.checkpoint()
+            if not steps:
+                run = await (ahead or await start(0))
+                ahead = None
+                steps.extend(run.steps)
+                if run.more and READ_AHEAD:
+                    ahead = await start(run.files)
+            stop = await _take(ctx, job, reader, work, batch, steps.popleft())
+            if stop is not None:
+                return stop.error
+    finally:
+        if ahead is not None:
+            _forget(ahead)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Stop:
+    """The read ends: the input ended (``error`` None) or ``error`` ended it early."""
+
+    error: FerrymanError | None
+
+
+def _forget(run: asyncio.Future[Run]) -> None:
+    """A run nobody will look at: its entries are read again next time."""
+    run.cancel()  # the thread finishes the run; its outcome is dropped
+    run.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
+async def _take(
+    ctx: Context, job: Job, reader: _Reader, work: Path, batch: _Batch, step: Read
+) -> _Stop | None:
+    """One step of the input into the batch; a ``_Stop`` when the read ends here."""
+    entry = step.entry
+    if entry is None:
+        await batch.flush()
+        return _Stop(step.error)
+    info = entry.info
+    if entry.error is not None:  # a nested archive that could not be read
+        await batch.add(info.index, info.path, _failed(entry.error))
+        return None
+    if not stages_here(entry):
+        reason = entry.skip or f"unsupported_{info.type}"
+        await batch.add(info.index, info.path, _skipped(reason))
+        return None
+    settings = await ctx.settings()
+    if step.prepared is None and step.failure is None:
         size = info.size or 0
         if info.size is None or size >= BATCH_LARGE:
             await batch.flush()  # reading it may take a while: what came before goes now
@@ -287,48 +329,71 @@ async def _read_all(
             if exc.code != "space.too_large":
                 raise
             await batch.add(info.index, info.path, _failed(exc))
-            continue  # reading past it costs no room
-        settings = await ctx.settings()
+            return None  # reading past it costs no room
         send_all = settings.send_documents or entry.asked
-        dest = work / f"{info.index:06d}-{safe_name(Path(info.path).name)}"
-        options = media_options(settings, job.dest, ctx.sinks)
         try:
-            prepared = await reader.call(
+            step.prepared = await reader.call(
                 _stage_and_prepare,
                 entry,
                 info.path,
-                dest,
+                entry_dest(work, entry),
                 functools.partial(wanted, send_documents=send_all),
                 send_all,
-                options,
+                media_options(settings, job.dest, ctx.sinks),
             )
         except FerrymanError as exc:
-            if exc.code == _PASSWORD:
-                await batch.flush()
-                return exc  # this entry is read again once a password arrives
-            if exc.code not in _FAILS_ENTRY:
-                raise
-            await batch.add(info.index, info.path, _failed(exc))
-            if exc.code == "archive.limit_exceeded":
-                await batch.flush()
-                return exc
-            continue
-        if prepared.state is ItemState.QUARANTINED and prepared.work_path is not None:
-            assert prepared.error is not None
-            prepared.error = quarantine.in_input_terms(prepared.error, dest, info.path)
-            kept = await asyncio.to_thread(
-                quarantine.keep,
-                settings.quarantine_dir,
-                job.id,
-                job.name,
-                prepared.work_path,
-                info.path,
-                prepared.error,
-                move=True,
-                unique=f"{info.index:06d}",
-            )
-            prepared.work_path = kept
-        await batch.add(info.index, info.path, prepared, read=True)
+            step.failure = exc
+    failure = step.failure
+    if failure is not None:
+        if failure.code == _PASSWORD:
+            await batch.flush()
+            return _Stop(failure)  # this entry is read again once a password arrives
+        if failure.code not in _FAILS_ENTRY:
+            raise failure
+        await batch.add(info.index, info.path, _failed(failure))
+        if failure.code == "archive.limit_exceeded":
+            await batch.flush()
+            return _Stop(failure)
+        return None
+    prepared = step.prepared
+    assert prepared is not None
+    if prepared.state is ItemState.QUARANTINED and prepared.work_path is not None:
+        assert prepared.error is not None
+        dest = entry_dest(work, entry)
+        prepared.error = quarantine.in_input_terms(prepared.error, dest, info.path)
+        kept = await asyncio.to_thread(
+            quarantine.keep,
+            settings.quarantine_dir,
+            job.id,
+            job.name,
+            prepared.work_path,
+            info.path,
+            prepared.error,
+            move=True,
+            unique=f"{info.index:06d}",
+        )
+        prepared.work_path = kept
+    await batch.add(info.index, info.path, prepared, read=True)
+    return None
+
+
+async def _run_limits(
+    ctx: Context, job: Job, work: Path, known: set[int], batch: _Batch, staged: int
+) -> RunLimits:
+    """What the next run may stage without asking: the backlog's files and the free
+    space over the floor, as they stand now (``_wait_for_room``'s own measures);
+    ``staged``: files a run before it staged that the batch does not hold yet."""
+    settings = await ctx.settings()
+    return RunLimits(
+        work=work,
+        cursor=job.cursor,
+        known=known,
+        files=settings.backlog_items - await batch.on_disk() - staged,
+        room=free_bytes(work) - settings.space_floor,
+        large=BATCH_LARGE,
+        send_documents=settings.send_documents,
+        options=media_options(settings, job.dest, ctx.sinks),
+    )
 
 
 def _stage_and_prepare(
@@ -372,6 +437,9 @@ def _failed(exc: FerrymanError) -> Prepared:
 BATCH_ENTRIES = 64
 BATCH_SECONDS = 0.25
 BATCH_LARGE = 4 * 1024 * 1024
+# The next run of reading starts while the loop records the last, so reading and
+# recording overlap; off, the reading thread waits for each run to be recorded.
+READ_AHEAD = True
 # How long reading waits for deliveries to free room before it records that it waits
 # (which also lets partial albums go: the slow path, for a sink that takes its time).
 BACKLOG_GRACE_SECONDS = 1.0
@@ -424,13 +492,18 @@ class _Batch:
         if not self.entries:
             return
         ctx, job = self.ctx, self.job
+        album_size = await _album_size(ctx, job)  # only full albums are sealed meanwhile
+        if not self.entries:
+            return  # a flush that ran while the album size was asked took them
+        # Taken and handed to the store with no wait between: a flush from a nested
+        # archive's wait for room cannot record later entries before these.
         pending, self.entries = self.entries, []
         recorded = await ctx.store.record_entries(
             job.id,
             ctx.owner,
             pending[-1][0] + 1,
             [_new_item(index, path, p) for index, path, p, _ in pending],
-            await _album_size(ctx, job),  # only full albums are sealed while reading goes on
+            album_size,
         )
         self.recorded_on_disk = recorded.on_disk
         for (index, path, _, read), item in zip(pending, recorded.items, strict=True):

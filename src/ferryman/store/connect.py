@@ -53,9 +53,11 @@ def _sqlite_begin_read(conn: Any) -> None:
     sqlite_thread.begin(conn, "BEGIN")  # deferred: a WAL reader never waits for the writer
 
 
-def _sqlite_engine(url: str) -> AsyncEngine:
+def _sqlite_engine(url: str, **pool: Any) -> AsyncEngine:
     """SQLite through ``sqlite_thread``: one thread hop per statement, not four."""
-    return create_async_engine(url, module=sqlite_thread.dbapi(), connect_args={"timeout": 30})
+    return create_async_engine(
+        url, module=sqlite_thread.dbapi(), connect_args={"timeout": 30}, **pool
+    )
 
 
 async def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
@@ -76,7 +78,11 @@ async def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = _sqlite_engine(url)
+        # One writing connection: SQLite lets one writer in at a time anyway, and a
+        # writer kept out by another connection of this process sleeps in SQLite's busy
+        # handler (1, 2, 5, 10 … ms) where the pool's queue wakes it the moment the
+        # connection is free. Other processes still wait on the lock (busy_timeout).
+        engine = _sqlite_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:

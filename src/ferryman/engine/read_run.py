@@ -1,0 +1,134 @@
+"""A run of reading: the reading thread reads on and stages small entries, in one hop.
+
+One hop to the reading thread and back per entry (and one more to get the next entry)
+was most of what a small photo cost the event loop: two wake-ups of each thread, a GIL
+hand-over each way, and the loop's own bookkeeping around them. A run reads entries and
+stages those that are plainly fine to stage until it has done a few, spent a few
+hundredths of a second, or met an entry that the loop must look at first:
+
+- one of unknown size, or large (``large``): what came before it is recorded first;
+- one that needs more room than the run was given (``room``, the free bytes over the
+  floor when the run started, and ``files``, the files the backlog still allows): the
+  loop waits for room the careful way;
+- one that failed, or that must be converted or was quarantined: the loop deals with it
+  at once.
+
+Entries the loop records without staging (skipped ones, unsupported types, a nested
+archive that could not be read) ride along. The run never waits for anything but the
+source: the loop's rules on room and backlog are kept by the limits it was given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ferryman.archive.reader import EntryType
+from ferryman.engine.prepare import MediaOptions, Prepared, wanted
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
+from ferryman.model import ItemState
+from ferryman.sources.base import SourceEntry
+
+RUN_ENTRIES = 16
+RUN_SECONDS = 0.05
+
+Stager = Callable[[SourceEntry, str, Path, Any, bool, MediaOptions], Prepared]
+
+
+@dataclasses.dataclass(slots=True)
+class Read:
+    """One step of the input, as the run left it.
+
+    ``entry`` None: the entries ended (or ``error`` says why they stopped). An entry with
+    neither ``prepared`` nor ``failure`` is the loop's to stage."""
+
+    entry: SourceEntry | None
+    prepared: Prepared | None = None
+    failure: FerrymanError | None = None  # staging this entry raised it
+    error: FerrymanError | None = None  # reading the next entry raised it
+
+
+@dataclasses.dataclass(slots=True)
+class Run:
+    """A run's steps; ``more``: it ended for its length or time alone, so the next run
+    may start before the loop has looked at these (nothing here waits for it)."""
+
+    steps: list[Read]
+    more: bool = False
+    files: int = 0  # files staged that count towards the backlog
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunLimits:
+    """What the loop allows one run, taken just before it."""
+
+    work: Path
+    cursor: int  # entries before it were recorded before a restart
+    known: frozenset[int] | set[int]  # entries recorded out of order
+    files: int  # files the backlog still allows on disk
+    room: int  # bytes that may be written before the free-space floor
+    large: int  # an entry this size or larger is left to the loop
+    send_documents: bool
+    options: MediaOptions
+
+
+def entry_dest(work: Path, entry: SourceEntry) -> Path:
+    """Where an entry is staged in the job's work area."""
+    return work / f"{entry.info.index:06d}-{safe_name(Path(entry.info.path).name)}"
+
+
+def stages_here(entry: SourceEntry) -> bool:
+    """Whether the entry is a file to stage (else it is recorded as skipped or failed)."""
+    return entry.error is None and entry.skip is None and entry.info.type is EntryType.FILE
+
+
+def read_run(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager) -> Run:
+    """On the reading thread: the next steps of the input, small entries staged."""
+    run = Run([])
+    out = run.steps
+    deadline = time.monotonic() + RUN_SECONDS
+    room = limits.room
+    while True:
+        try:
+            entry = next(entries, None)
+        except FerrymanError as exc:
+            out.append(Read(None, error=exc))
+            return run
+        if entry is None:
+            out.append(Read(None))
+            return run
+        info = entry.info
+        if info.index < limits.cursor or info.index in limits.known:
+            continue  # handled before a restart: read past it without writing
+        step = Read(entry)
+        out.append(step)
+        if stages_here(entry):
+            size = info.size
+            if size is None or size >= limits.large or size > room or run.files >= limits.files:
+                return run  # the loop records what came before and looks at this one
+            send_all = limits.send_documents or entry.asked
+            try:
+                step.prepared = stage(
+                    entry,
+                    info.path,
+                    entry_dest(limits.work, entry),
+                    functools.partial(wanted, send_documents=send_all),
+                    send_all,
+                    limits.options,
+                )
+            except FerrymanError as exc:
+                step.failure = exc
+                return run
+            if not step.prepared.state.terminal:
+                run.files += 1  # as the backlog counts: files on disk still to go
+            room -= size
+            if step.prepared.state in (ItemState.CONVERT, ItemState.QUARANTINED):
+                return run
+        if len(out) >= RUN_ENTRIES or time.monotonic() >= deadline:
+            run.more = True
+            return run

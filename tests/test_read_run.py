@@ -1,0 +1,166 @@
+"""A run of reading (``engine.read_run``): which entries the reading thread stages in one
+hop, and where it stops to let the loop look. Real photos and a real video, staged and
+prepared by the engine's own ``_stage_and_prepare``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ferryman.archive.reader import EntryInfo, EntryType
+from ferryman.engine import read_run
+from ferryman.engine.prepare import MediaOptions
+from ferryman.engine.read_run import Read, RunLimits
+from ferryman.engine.unpack import _stage_and_prepare
+from ferryman.errors import FerrymanError
+from ferryman.media.policy import policy_named
+from ferryman.model import ItemState
+from ferryman.samples import make_photo_set, make_video
+from ferryman.sources.base import SourceEntry
+
+
+def _entry(index: int, path: Path, *, size: int | None = -1, **kw: object) -> SourceEntry:
+    data = path.read_bytes()
+    declared = len(data) if size == -1 else size
+    info = EntryInfo(index, path.name, declared, None, EntryType.FILE)
+    return SourceEntry(info, lambda: iter([data]), **kw)  # type: ignore[arg-type]
+
+
+def _limits(tmp_path: Path, **kw: object) -> RunLimits:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    values: dict[str, object] = {
+        "work": work,
+        "cursor": 0,
+        "known": set(),
+        "files": 1000,
+        "room": 10**12,
+        "large": 4 << 20,
+        "send_documents": False,
+        "options": MediaOptions(policy_named("telegram")),
+    }
+    values.update(kw)
+    return RunLimits(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> list[Path]:
+    return make_photo_set(tmp_path / "photos", 40)
+
+
+def _staged(steps: list[Read]) -> list[int]:
+    return [s.entry.info.index for s in steps if s.entry is not None and s.prepared is not None]
+
+
+def test_small_entries_are_staged_in_one_run_up_to_its_length(
+    tmp_path: Path, photos: list[Path]
+) -> None:
+    entries = iter([_entry(i, p) for i, p in enumerate(photos)])
+    run = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare)
+    steps = run.steps
+    assert len(steps) == read_run.RUN_ENTRIES  # a full run (the time limit is far off)
+    assert run.more and run.files == read_run.RUN_ENTRIES  # the next may start at once
+    assert _staged(steps) == list(range(read_run.RUN_ENTRIES))
+    for step in steps:
+        assert step.prepared is not None and step.prepared.state is ItemState.READY
+        assert step.prepared.work_path is not None and step.prepared.work_path.is_file()
+    rest = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare).steps
+    assert _staged(rest)[0] == read_run.RUN_ENTRIES  # the next run goes on from there
+
+
+def test_the_run_ends_with_the_entries(tmp_path: Path, photos: list[Path]) -> None:
+    entries = iter([_entry(i, p) for i, p in enumerate(photos[:3])])
+    run = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare)
+    steps = run.steps
+    assert _staged(steps) == [0, 1, 2]
+    assert steps[-1].entry is None and steps[-1].error is None
+    assert not run.more
+
+
+@pytest.mark.parametrize(
+    ("limit", "value"),
+    [
+        ("files", 3),  # the backlog allows three more files on disk
+        ("room", "three"),  # the free space over the floor holds three photos
+        ("large", "fourth"),  # the fourth entry counts as large
+    ],
+)
+def test_an_entry_over_the_runs_limits_is_left_to_the_loop(
+    tmp_path: Path, photos: list[Path], limit: str, value: object
+) -> None:
+    sizes = [p.stat().st_size for p in photos]
+    if value == "three":
+        value = sum(sizes[:3]) + sizes[3] - 1
+    elif value == "fourth":
+        value = sizes[3]
+    entries = iter([_entry(i, p) for i, p in enumerate(photos)])
+    run = read_run.read_run(entries, _limits(tmp_path, **{limit: value}), _stage_and_prepare)
+    steps = run.steps
+    assert _staged(steps) == [0, 1, 2]
+    assert not run.more  # the loop must look at the fourth before anything reads on
+    last = steps[-1]
+    assert last.entry is not None and last.entry.info.index == 3
+    assert last.prepared is None and last.failure is None  # read, not staged
+    assert not any(p.name.startswith("000003") for p in (tmp_path / "work").iterdir())
+
+
+def test_an_entry_of_unknown_size_is_left_to_the_loop(tmp_path: Path, photos: list[Path]) -> None:
+    entries = iter([_entry(0, photos[0]), _entry(1, photos[1], size=None)])
+    steps = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare).steps
+    assert _staged(steps) == [0]
+    assert steps[-1].entry is not None and steps[-1].prepared is None
+
+
+def test_recorded_and_skipped_entries_are_passed_over_or_along(
+    tmp_path: Path, photos: list[Path]
+) -> None:
+    gone = FerrymanError("archive.entry_corrupt", "nested archive unreadable")
+    entries = iter(
+        [
+            _entry(0, photos[0]),  # before the cursor: read past
+            _entry(1, photos[1]),
+            _entry(2, photos[2]),  # recorded out of order before a restart
+            _entry(3, photos[3], skip="encrypted"),
+            _entry(4, photos[4], error=gone),
+            _entry(5, photos[5]),
+        ]
+    )
+    limits = _limits(tmp_path, cursor=1, known={2})
+    steps = read_run.read_run(entries, limits, _stage_and_prepare).steps
+    indexes = [s.entry.info.index if s.entry else None for s in steps]
+    assert indexes == [1, 3, 4, 5, None]
+    assert _staged(steps) == [1, 5]  # the skipped and the broken one: the loop records them
+
+
+def test_a_failure_or_a_conversion_ends_the_run(tmp_path: Path, photos: list[Path]) -> None:
+    def failing(entry: SourceEntry, *args: object) -> object:
+        if entry.info.index == 1:
+            raise FerrymanError("archive.entry_corrupt", "bad CRC")
+        return _stage_and_prepare(entry, *args)  # type: ignore[arg-type]
+
+    entries = iter([_entry(i, p) for i, p in enumerate(photos)])
+    steps = read_run.read_run(entries, _limits(tmp_path), failing).steps  # type: ignore[arg-type]
+    assert len(steps) == 2 and steps[1].failure is not None
+    assert steps[1].failure.code == "archive.entry_corrupt"
+
+    hevc = make_video(tmp_path / "clip.mkv", 1, seconds=0.4, vcodec="libx265", acodec=None)
+    entries = iter([_entry(0, photos[0]), _entry(1, hevc), _entry(2, photos[2])])
+    steps = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare).steps
+    assert len(steps) == 2  # the loop hands the conversion on before reading further
+    assert steps[1].prepared is not None and steps[1].prepared.state is ItemState.CONVERT
+
+
+def test_an_error_reading_on_comes_after_what_was_read_before_it(
+    tmp_path: Path, photos: list[Path]
+) -> None:
+    def entries() -> Iterator[SourceEntry]:
+        yield _entry(0, photos[0])
+        yield _entry(1, photos[1])
+        raise FerrymanError("archive.truncated", "unexpected end of archive")
+
+    steps = read_run.read_run(entries(), _limits(tmp_path), _stage_and_prepare).steps
+    assert _staged(steps) == [0, 1]
+    assert steps[-1].entry is None
+    assert steps[-1].error is not None and steps[-1].error.code == "archive.truncated"
