@@ -181,10 +181,20 @@ def bench_settings(data_dir: Path) -> Settings:
 
 
 def ferryman_env_note() -> str | None:
+    notes = []
     found = sorted(k for k in os.environ if k.startswith("FERRYMAN_"))
-    if not found:
-        return None
-    return "FERRYMAN_* variables in the environment apply to these runs: " + ", ".join(found)
+    if found:
+        notes.append(
+            "FERRYMAN_* variables in the environment apply to these runs: " + ", ".join(found)
+        )
+    if sys.dont_write_bytecode:
+        # Then every module is compiled from source at each import: a start-up, a first
+        # archive opened, a first album cost tens of ms more than where .pyc files are kept.
+        notes.append(
+            "PYTHONDONTWRITEBYTECODE is set: imports compile from source each time,"
+            " so start-up and first-use times are longer than a user's"
+        )
+    return "; ".join(notes) or None
 
 
 def files_under(root: Path) -> list[Path]:

@@ -4,7 +4,11 @@ prepared by the engine's own ``_stage_and_prepare``."""
 
 from __future__ import annotations
 
+import errno
+import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -164,3 +168,55 @@ def test_an_error_reading_on_comes_after_what_was_read_before_it(
     assert _staged(steps) == [0, 1]
     assert steps[-1].entry is None
     assert steps[-1].error is not None and steps[-1].error.code == "archive.truncated"
+
+
+def test_with_a_syncer_every_fsync_is_done_on_its_threads_before_the_run_returns(
+    tmp_path: Path, photos: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        fsync(fd)
+        synced.append(threading.current_thread().name)
+
+    monkeypatch.setattr(read_run.os, "fsync", recording)
+    with ThreadPoolExecutor(4, thread_name_prefix="test-sync") as pool:
+        entries = iter([_entry(i, p) for i, p in enumerate(photos[:10])])
+        run = read_run.read_run(entries, _limits(tmp_path, syncer=pool), _stage_and_prepare)
+        assert _staged(run.steps) == list(range(10))
+        assert len(synced) == 10  # all done before the run came back
+        assert all(name.startswith("test-sync") for name in synced)
+    for step in run.steps[:10]:
+        assert step.prepared is not None and step.prepared.work_path is not None
+        assert step.prepared.work_path.read_bytes() == photos[step.entry.info.index].read_bytes()  # type: ignore[union-attr]
+
+
+def test_a_file_that_cannot_be_made_durable_fails_its_entry_and_ends_the_run_there(
+    tmp_path: Path, photos: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsync = os.fsync
+
+    def full_at_the_third(fd: int) -> None:
+        if "/000002-" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        fsync(fd)
+
+    monkeypatch.setattr(read_run.os, "fsync", full_at_the_third)
+    with ThreadPoolExecutor(4) as pool:
+        entries = iter([_entry(i, p) for i, p in enumerate(photos[:10])])
+        run = read_run.read_run(entries, _limits(tmp_path, syncer=pool), _stage_and_prepare)
+    assert _staged(run.steps) == [0, 1]
+    assert len(run.steps) == 3  # the rest is read again after the failure is dealt with
+    failure = run.steps[2].failure
+    assert failure is not None and failure.code == "space.low"
+    assert not run.more
+
+
+def test_a_run_that_fills_the_first_album_ends_there_and_reading_goes_on(
+    tmp_path: Path, photos: list[Path]
+) -> None:
+    entries = iter([_entry(i, p) for i, p in enumerate(photos)])
+    run = read_run.read_run(entries, _limits(tmp_path, album=7), _stage_and_prepare)
+    assert _staged(run.steps) == list(range(7))
+    assert run.ready == 7 and run.more  # recorded now, and the next run may start

@@ -41,8 +41,13 @@ def stage_entry(
     stop_unwanted: bool = False,
     link_from: Path | None = None,
     known_sha256: str | None = None,
+    sync: Callable[[int, Path], None] | None = None,
 ) -> Staged:
     """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
+
+    ``sync``: the fsync is handed over (a duplicate of the file's descriptor, which the
+    taker fsyncs and closes) instead of waited for here; the taker must have it done
+    before the entry is recorded (see ``read_run``).
 
     An unwanted entry is read to its end (hashed, metered by the archive guard), unless
     ``stop_unwanted``: then reading stops after the head (its bytes would cross the
@@ -92,17 +97,25 @@ def stage_entry(
                 out.write(block)
                 size += len(block)
             out.flush()
-            os.fsync(out.fileno())
+            if sync is None:
+                os.fsync(out.fileno())
+            else:
+                sync(os.dup(out.fileno()), dest)
         os.replace(tmp, dest)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise FerrymanError("space.low", f"the disk filled up writing {dest.name}") from exc
-        raise FerrymanError("source.io", f"cannot write {dest}: {exc}") from exc
+        raise write_failed(dest, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return Staged(dest, size, digest.hexdigest(), kind)
+
+
+def write_failed(dest: Path, exc: OSError) -> FerrymanError:
+    """A staged file could not be written (or made durable)."""
+    if exc.errno == errno.ENOSPC:
+        return FerrymanError("space.low", f"the disk filled up writing {dest.name}")
+    return FerrymanError("source.io", f"cannot write {dest}: {exc}")
 
 
 def _link(source: Path, tmp: Path, dest: Path) -> int | None:
