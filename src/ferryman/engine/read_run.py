@@ -135,7 +135,12 @@ class _Syncs:
         pool = self.pool
 
         def take(fd: int, path: Path) -> None:
-            self.pending.append((step, path, pool.submit(_fsync_close, fd)))
+            try:
+                future = pool.submit(_fsync_close, fd)
+            except RuntimeError:  # the pool is shut down (a read cancelled): sync here
+                _fsync_close(fd)
+                return
+            self.pending.append((step, path, future))
 
         return take
 

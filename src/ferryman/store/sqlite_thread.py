@@ -24,8 +24,10 @@ wait up to the busy timeout for another process's write lock, and a commit fsync
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from queue import SimpleQueue
@@ -88,7 +90,7 @@ class Cursor:
         self.description: Any = None
         self.rowcount = -1
         self.lastrowid: int | None = None
-        self._rows: list[Any] = []
+        self._rows: collections.deque[Any] = collections.deque()
 
     async def __aenter__(self) -> Cursor:
         return self
@@ -114,26 +116,26 @@ class Cursor:
         try:
             getattr(cursor, method)(*args)
             self.description = cursor.description
-            self._rows = cursor.fetchall() if cursor.description else []
+            self._rows = collections.deque(cursor.fetchall() if cursor.description else ())
             self.rowcount = cursor.rowcount
             self.lastrowid = cursor.lastrowid
         finally:
             cursor.close()
 
     async def fetchone(self) -> Any:
-        return self._rows.pop(0) if self._rows else None
+        return self._rows.popleft() if self._rows else None
 
     async def fetchmany(self, size: int | None = None) -> list[Any]:
         size = self.arraysize if size is None else size
-        taken, self._rows = self._rows[:size], self._rows[size:]
-        return taken
+        return [self._rows.popleft() for _ in range(min(size, len(self._rows)))]
 
     async def fetchall(self) -> list[Any]:
-        taken, self._rows = self._rows, []
+        taken = list(self._rows)
+        self._rows.clear()
         return taken
 
     async def close(self) -> None:
-        self._rows = []
+        self._rows.clear()
 
     async def nextset(self) -> None:
         return None
@@ -315,6 +317,4 @@ def begin(conn: Any, statement: str) -> None:
 
 def dbapi() -> ThreadDBAPI:
     """A fresh DBAPI object for one engine (it holds no connections itself)."""
-    import sys
-
     return ThreadDBAPI(sys.modules[__name__], sqlite3)
