@@ -23,7 +23,7 @@ source: the loop's rules on room and backlog are kept by the limits it was given
 
 With a pool of sync threads (``RunLimits.syncer``), a staged file's fsync goes to the
 pool and the reading thread writes the next: fsyncs waiting together are committed
-together by the filesystem's journal (two to three times as many a second here as
+together by the filesystem's journal (about twice as many a second here as
 one after another). The run waits for all of them before it returns, so nothing it
 staged is recorded before it is on disk; a file that could not be made durable fails
 its entry, and the entries after it are read again.
