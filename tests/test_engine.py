@@ -16,9 +16,12 @@ from typing import Any
 import pytest
 from PIL import Image
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from ferryman.config import Settings
 from ferryman.engine import control, intake, report, unpack
+from ferryman.engine.context import Context
+from ferryman.engine.events import EventBus
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
@@ -570,6 +573,41 @@ async def test_the_reading_thread_stages_small_entries_in_runs(
     # together at most a quarter as many hops as entries.
     staging = hops.count("read_run") + hops.count("_stage_and_prepare")
     assert 1 <= staging <= 120 / 4, f"{staging} hops for 120 entries: {hops}"  # was 240
+
+
+async def test_a_batch_that_failed_to_record_goes_first_in_the_next_flush(
+    tmp_path: Path, settings: Settings, sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nested archive's wait for room may flush the batch while the loop adds to it:
+    a flush that fails must not let the next one move the cursor past its entries."""
+    store = sqlite_store
+    make_photo_set(tmp_path / "photos", 6)
+    await intake.add_source(store, tmp_path / "photos")
+    job = await store.claim_job("test", 60)
+    assert job is not None
+    ctx = Context(store, EventBus(), settings, owner="test")
+    batch = unpack._Batch(ctx, job)
+    record = store.record_entries
+    calls = 0
+
+    async def failing_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record_entries", failing_once)
+    for index in range(3):
+        await batch.add(index, f"skipped-{index}", unpack._skipped("not_media"))
+    with pytest.raises(OperationalError):
+        await batch.flush()
+    for index in range(3, 5):  # added meanwhile, flushed by someone else
+        await batch.add(index, f"skipped-{index}", unpack._skipped("not_media"))
+    await batch.flush()
+    items = await store.job_items(job.id)
+    assert [item.seq for item in items] == [0, 1, 2, 3, 4]
+    assert (await store.get_job(job.id)).cursor == 5
 
 
 async def test_small_entries_are_recorded_in_batches_and_a_stop_loses_none(

@@ -40,7 +40,7 @@ def _limits(tmp_path: Path, **kw: object) -> RunLimits:
         "cursor": 0,
         "known": set(),
         "files": 1000,
-        "room": 10**12,
+        "floor": 0,
         "large": 4 << 20,
         "send_documents": False,
         "options": MediaOptions(policy_named("telegram")),
@@ -83,24 +83,26 @@ def test_the_run_ends_with_the_entries(tmp_path: Path, photos: list[Path]) -> No
     assert not run.more
 
 
-@pytest.mark.parametrize(
-    ("limit", "value"),
-    [
-        ("files", 3),  # the backlog allows three more files on disk
-        ("room", "three"),  # the free space over the floor holds three photos
-        ("large", "fourth"),  # the fourth entry counts as large
-    ],
-)
+@pytest.mark.parametrize("limit", ["files", "room", "large"])
 def test_an_entry_over_the_runs_limits_is_left_to_the_loop(
-    tmp_path: Path, photos: list[Path], limit: str, value: object
+    tmp_path: Path, photos: list[Path], limit: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sizes = [p.stat().st_size for p in photos]
-    if value == "three":
-        value = sum(sizes[:3]) + sizes[3] - 1
-    elif value == "fourth":
-        value = sizes[3]
+    limits = _limits(tmp_path)
+    if limit == "files":  # the backlog allows three more files on disk
+        limits = _limits(tmp_path, files=3)
+    elif limit == "large":  # the fourth entry counts as large
+        limits = _limits(tmp_path, large=sizes[3])
+    else:  # a disk whose free space over the floor holds three photos, looked at each time
+        free = sum(sizes[:4]) - 1
+
+        def disk(work: Path, size: int, floor: int) -> bool:
+            used = sum(p.stat().st_size for p in work.iterdir())
+            return free - used - size >= floor
+
+        monkeypatch.setattr(read_run, "room_for", disk)
     entries = iter([_entry(i, p) for i, p in enumerate(photos)])
-    run = read_run.read_run(entries, _limits(tmp_path, **{limit: value}), _stage_and_prepare)
+    run = read_run.read_run(entries, limits, _stage_and_prepare)
     steps = run.steps
     assert _staged(steps) == [0, 1, 2]
     assert not run.more  # the loop must look at the fourth before anything reads on
@@ -220,3 +222,18 @@ def test_a_run_that_fills_the_first_album_ends_there_and_reading_goes_on(
     run = read_run.read_run(entries, _limits(tmp_path, album=7), _stage_and_prepare)
     assert _staged(run.steps) == list(range(7))
     assert run.ready == 7 and run.more  # recorded now, and the next run may start
+
+
+def test_without_an_album_to_fill_a_run_of_skipped_entries_goes_on(
+    tmp_path: Path, photos: list[Path]
+) -> None:
+    """After the first batch no album ends a run: one that starts with entries that are
+    not ready (skipped, unsupported) must not stop after the first of them."""
+    notes = [tmp_path / f"note-{i}.txt" for i in range(10)]
+    for note in notes:
+        note.write_text("not media")
+    entries = iter([_entry(i, n) for i, n in enumerate(notes)])
+    run = read_run.read_run(entries, _limits(tmp_path, album=0), _stage_and_prepare)
+    assert len(run.steps) == 11 and run.steps[-1].entry is None  # all, then the end
+    assert all(s.prepared is not None and s.prepared.state.terminal for s in run.steps[:10])
+    assert run.ready == 0

@@ -184,3 +184,28 @@ async def test_each_connection_thread_ends_when_the_engine_is_disposed(tmp_path:
     for thread in ours() - before:
         await asyncio.to_thread(thread.join, 5)
     assert not ours() - before
+
+
+async def test_an_in_memory_database_opens(tmp_path: Path) -> None:
+    engine, reader = await create_engines("sqlite:///:memory:")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+    finally:
+        await engine.dispose()
+        await reader.dispose()
+
+
+async def test_a_connection_that_cannot_open_leaves_no_thread(tmp_path: Path) -> None:
+    def ours() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "ferryman-sqlite"}
+
+    before = ours()
+    for _ in range(3):
+        with pytest.raises(sqlite3.OperationalError):
+            await sqlite_thread.connect(tmp_path / "no" / "such" / "dir" / "x.db")
+    for thread in ours() - before:
+        await asyncio.to_thread(thread.join, 5)
+    assert not ours() - before

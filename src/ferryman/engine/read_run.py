@@ -7,9 +7,9 @@ stages those that are plainly fine to stage until it has done a few, spent a few
 hundredths of a second, or met an entry that the loop must look at first:
 
 - one of unknown size, or large (``large``): what came before it is recorded first;
-- one that needs more room than the run was given (``room``, the free bytes over the
-  floor when the run started, and ``files``, the files the backlog still allows): the
-  loop waits for room the careful way;
+- one that needs more room than there is (the disk's free bytes over ``floor``, looked
+  at before each entry: a nested archive copied out, or another job, may have taken
+  some) or than the backlog allows (``files``): the loop waits for room the careful way;
 - one that failed, or that must be converted or was quarantined: the loop deals with it
   at once.
 
@@ -42,6 +42,7 @@ from typing import Any
 
 from ferryman.archive.reader import EntryType
 from ferryman.engine.prepare import MediaOptions, Prepared, wanted
+from ferryman.engine.space import room_for
 from ferryman.engine.stage import write_failed
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
@@ -87,7 +88,7 @@ class RunLimits:
     cursor: int  # entries before it were recorded before a restart
     known: frozenset[int] | set[int]  # entries recorded out of order
     files: int  # files the backlog still allows on disk
-    room: int  # bytes that may be written before the free-space floor
+    floor: int  # free bytes to leave on the work area's disk
     large: int  # an entry this size or larger is left to the loop
     send_documents: bool
     options: MediaOptions
@@ -167,7 +168,6 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
     run = Run([])
     out = run.steps
     deadline = time.monotonic() + RUN_SECONDS
-    room = limits.room
     while True:
         try:
             entry = next(entries, None)
@@ -184,7 +184,12 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
         out.append(step)
         if stages_here(entry):
             size = info.size
-            if size is None or size >= limits.large or size > room or run.files >= limits.files:
+            if (
+                size is None
+                or size >= limits.large
+                or run.files >= limits.files
+                or not room_for(limits.work, size, limits.floor)
+            ):
                 return run  # the loop records what came before and looks at this one
             send_all = limits.send_documents or entry.asked
             try:
@@ -202,7 +207,6 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
                 return run
             if not step.prepared.state.terminal:
                 run.files += 1  # as the backlog counts: files on disk still to go
-            room -= size
             if step.prepared.state in (ItemState.CONVERT, ItemState.QUARANTINED):
                 return run
             if step.prepared.state is ItemState.READY:
@@ -210,7 +214,7 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
         if (
             len(out) >= RUN_ENTRIES
             or time.monotonic() >= deadline
-            or run.ready == limits.album  # an album can go: the loop records it now
+            or (limits.album and run.ready == limits.album)  # an album can go now
         ):
             run.more = True
             return run

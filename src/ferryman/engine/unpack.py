@@ -32,7 +32,7 @@ from ferryman.engine.context import Context, Stopping
 from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
 from ferryman.engine.read_run import Read, Run, RunLimits, entry_dest, read_run, stages_here
 from ferryman.engine.retry import again_after
-from ferryman.engine.space import free_bytes, never_fits, room_for
+from ferryman.engine.space import never_fits, room_for
 from ferryman.engine.stage import Staged, stage_entry
 from ferryman.engine.workarea import job_work_dir, nested_scratch
 from ferryman.errors import FerrymanError
@@ -392,8 +392,8 @@ async def _run_limits(
     before: Run | None,
     syncer: Executor,
 ) -> RunLimits:
-    """What the next run may stage without asking: the backlog's files and the free
-    space over the floor, as they stand now (``_wait_for_room``'s own measures), and
+    """What the next run may stage without asking: the backlog's files as they stand
+    now and the free-space floor (``_wait_for_room``'s own measures), and
     the ready entries that fill the first album; ``before``: a run whose entries the
     batch does not hold yet."""
     settings = await ctx.settings()
@@ -408,7 +408,7 @@ async def _run_limits(
         # Until this read's first batch is recorded: the first album goes out sooner.
         # Later ones leave as the loop meets them, the runs kept long (few hops).
         album=0 if batch.recorded else album_size - ready % album_size,
-        room=free_bytes(work) - settings.space_floor,
+        floor=settings.space_floor,
         large=BATCH_LARGE,
         send_documents=settings.send_documents,
         options=media_options(settings, job.dest, ctx.sinks),
@@ -530,14 +530,20 @@ class _Batch:
         # Taken and handed to the store with no wait between: a flush from a nested
         # archive's wait for room cannot record later entries before these.
         pending, self.entries = self.entries, []
+        try:
+            recorded = await ctx.store.record_entries(
+                job.id,
+                ctx.owner,
+                pending[-1][0] + 1,
+                [_new_item(index, path, p) for index, path, p, _ in pending],
+                album_size,
+            )
+        except Exception:
+            # Not recorded: they go first in the next flush. Another flush (from a nested
+            # archive's wait for room) must not move the cursor past them without them.
+            self.entries[:0] = pending
+            raise
         self.recorded = True
-        recorded = await ctx.store.record_entries(
-            job.id,
-            ctx.owner,
-            pending[-1][0] + 1,
-            [_new_item(index, path, p) for index, path, p, _ in pending],
-            album_size,
-        )
         self.recorded_on_disk = recorded.on_disk
         for (index, path, _, read), item in zip(pending, recorded.items, strict=True):
             ctx.bus.emit(

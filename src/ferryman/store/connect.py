@@ -82,7 +82,9 @@ async def create_engine(url: str) -> AsyncEngine:
         # writer kept out by another connection of this process sleeps in SQLite's busy
         # handler (1, 2, 5, 10 … ms) where the pool's queue wakes it the moment the
         # connection is free. Other processes still wait on the lock (busy_timeout).
-        engine = _sqlite_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+        in_file = bool(parsed.database) and parsed.database != ":memory:"
+        pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 60} if in_file else {}
+        engine = _sqlite_engine(url, **pool)  # in memory: one shared connection already
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:

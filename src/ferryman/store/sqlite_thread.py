@@ -169,7 +169,11 @@ class Connection:
 
     async def _open(self) -> Connection:
         self._thread.start()
-        self._db = await self._call(lambda: sqlite3.connect(self._database, **self._kwargs))
+        try:
+            self._db = await self._call(lambda: sqlite3.connect(self._database, **self._kwargs))
+        except BaseException:  # no connection: its thread ends (a cancel too)
+            self._queue.put(None)
+            raise
         return self
 
     def _call(self, call: Callable[[], T]) -> asyncio.Future[T]:
