@@ -36,6 +36,7 @@ from ferryman.samples import make_photo_set
 from ferryman.store import Store
 
 BASELINE_RUNS = 5  # baselines are quick: take the median of a few
+TARGET_MS_PER_ITEM = 1.0  # issue 16: at most 1 ms per item above the fsync-per-file copy
 
 
 def cp_r(src: Path, dst: Path) -> float:
@@ -99,8 +100,10 @@ def run(args: argparse.Namespace) -> Result:
             copied = len(files_under(root / f"cp-{i}"))
             if copied != count:
                 raise RuntimeError(f"cp -r copied {copied} of {count} files")
-            shutil.rmtree(root / f"cp-{i}")
-            shutil.rmtree(root / f"fsync-{i}")
+        # Nothing is deleted until every timed run is over: ext4 skips inodes freed in
+        # the last minute or more when it allocates new ones, one lookup per skipped
+        # inode, so a run made just after 20,000 deletions pays for them (measured: 2.8
+        # s -> 3.7 s for 2,000 photos) while the baselines, made before, did not.
 
         ferry_times: list[float] = []
         problems: list[str] = []
@@ -117,7 +120,6 @@ def run(args: argparse.Namespace) -> Result:
                     f" {delivered} files in the library"
                 )
             ferry_times.append(seconds)
-            shutil.rmtree(root / f"data-{i}")
 
     cp_s, sync_s, ferry_s = median(cp_times), median(sync_times), median(ferry_times)
     table = Table(["method", "items", "seconds", "items/s", "ms/item", "ratio vs cp"])
@@ -157,7 +159,14 @@ def run(args: argparse.Namespace) -> Result:
         "ferryman_seconds": ferry_times,
         "overhead_ms_per_item": overhead_ms,
     }
-    # No speed target is set here: the ratio is reported so that changes show up.
+    result.checks.append(
+        Check(
+            "overhead per item over the durable copy (issue 16)",
+            f"{over_durable_ms:.2f} ms",
+            f"<= {TARGET_MS_PER_ITEM:.2f} ms",
+            over_durable_ms <= TARGET_MS_PER_ITEM,
+        )
+    )
     result.checks.append(
         Check(
             "every photo delivered, job done",

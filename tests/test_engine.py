@@ -645,3 +645,48 @@ async def test_small_entries_are_recorded_in_batches_and_a_stop_loses_none(
     assert leftovers(settings.work_dir) == []
     # both runs together: at most a fifth as many statements as entries
     assert 1 <= len(inserts) <= 300 / 5, f"{len(inserts)} item inserts for 300 entries"
+
+
+async def test_a_delivered_album_hands_the_next_one_to_its_worker(
+    tmp_path: Path, settings: Settings, sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transaction that records an album delivered claims the next sealed one: one
+    claim of its own per run of sealed albums, not one per album."""
+    import gc
+
+    from ferryman.sinks.library import LibrarySink
+
+    store = sqlite_store
+    photos = make_photo_set(tmp_path / "photos", 45, size=(32, 24))
+    job = await intake.add_source(store, tmp_path / "photos")
+    claimed: list[int] = []
+    claim = store.claim_delivery
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        got = await claim(*args, **kwargs)
+        if got is not None:
+            claimed.append(got.album.seq)
+        return got
+
+    monkeypatch.setattr(store, "claim_delivery", counted)
+    read = asyncio.Event()
+    frozen: list[int] = []
+    deliver = LibrarySink.deliver
+
+    async def after_reading(sink: LibrarySink, delivery: Any) -> Any:
+        await read.wait()  # every album is sealed before the first one goes
+        frozen.append(gc.get_freeze_count())
+        return await deliver(sink, delivery)
+
+    monkeypatch.setattr(LibrarySink, "deliver", after_reading)
+    engine = Engine(store, settings.model_copy(update={"backlog_items": 1000}))
+    engine.bus.subscribe(lambda e: read.set() if e.kind == "job.expanded" else None)
+    await asyncio.wait_for(engine.run(until_idle=True), 60)
+
+    delivered = [f["disk_sha256"] for f in library_files(settings.library)]
+    assert sorted(delivered) == sorted(sha256(p) for p in photos)
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    assert claimed == [1], claimed  # albums 2-5 came with the deliveries before them
+    # What start-up made is kept out of the collector's walks while the engine runs.
+    assert len(frozen) == 5 and min(frozen) > 0
+    assert gc.get_freeze_count() == 0

@@ -238,6 +238,35 @@ async def test_finish_and_summary(store: Store) -> None:
     assert job.summary["delivered"] == 12 and job.summary["total"] == 12
 
 
+async def test_a_delivery_claims_the_next_album_in_its_own_transaction(store: Store) -> None:
+    job_id = await _expanded_job(store, 25)  # albums of 10, 10 and 5; reading is over
+    first = await store.claim_delivery("d", 30)
+    assert first is not None and first.album.seq == 1
+    # What delivery needs of the job comes with the claim: no read of its own.
+    assert (first.job.id, first.job.name, first.job.dest) == (job_id, "in", "library:")
+    assert (first.albums, first.final) == (3, True)
+    second = await store.album_delivered(first.album.id, "d", "ref-1", claim_next=30)
+    assert second is not None and second.album.seq == 2
+    assert [i.seq for i in second.album.items] == list(range(10, 20))
+    assert await store.claim_album("other", 30) is not None  # the third, still free
+    assert await store.claim_album("other", 30) is None  # the second is held by "d"
+    # Nothing left to claim: the delivery is recorded all the same.
+    assert await store.album_delivered(second.album.id, "d", "ref-2", claim_next=30) is None
+    states = {i.seq: i.state for i in await store.job_items(job_id)}
+    assert all(states[seq] is ItemState.DELIVERED for seq in range(20))
+    assert not any(states[seq] is ItemState.DELIVERED for seq in range(20, 25))  # "other"'s
+
+
+async def test_a_claim_says_the_album_count_is_not_final_while_reading(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    await store.claim_job("w", 30)
+    for seq in range(13):
+        await store.record_entry(job.id, "w", seq + 1, _photo(seq))
+    await store.seal_albums(job.id, 10)
+    claim = await store.claim_delivery("d", 30)
+    assert claim is not None and (claim.albums, claim.final) == (1, False)
+
+
 async def test_an_album_and_its_quarantined_items_are_recorded_together(store: Store) -> None:
     job_id = await _expanded_job(store, 3)
     album = await store.claim_album("d", 30)

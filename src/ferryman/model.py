@@ -214,3 +214,14 @@ class Album:
     state: AlbumState
     attempts: int
     items: list[Item] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumClaim:
+    """A claimed album with what its delivery needs of the job, read in the claim's own
+    transaction (two reads fewer per album on the way out)."""
+
+    album: Album
+    job: Job
+    albums: int  # the job's albums so far
+    final: bool  # that number will not grow: the job is read and nothing is left open

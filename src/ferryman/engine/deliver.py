@@ -7,14 +7,14 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from ferryman.config import render_caption
+from ferryman.config import Settings, render_caption
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context
 from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import remove_files
-from ferryman.model import Album, ItemState, Job
+from ferryman.model import Album, AlbumClaim, ItemState, Job
 from ferryman.sinks.base import Delivery, Sink, SinkEnv
 from ferryman.store.rows import Ended
 
@@ -28,40 +28,49 @@ async def sink_for(ctx: Context, dest: str) -> Sink:
     return ctx.sinks.open(dest, SinkEnv(settings, ctx.store, policy, ctx.resources))
 
 
-async def caption(ctx: Context, album: Album, job_name: str) -> str:
-    settings = await ctx.settings()
-    count, final = await ctx.store.album_count(album.job_id)
+def caption(settings: Settings, claim: AlbumClaim) -> str:
     return render_caption(
         settings.caption_template,
-        job_name=job_name,
-        album=album.seq,
-        albums=str(count) if final else "?",
-        items=len(album.items),
+        job_name=claim.job.name,
+        album=claim.album.seq,
+        albums=str(claim.albums) if claim.final else "?",
+        items=len(claim.album.items),
     )
 
 
-async def deliver(ctx: Context, album: Album) -> None:
-    """Deliver one claimed album exactly once; on failure retry later or give up."""
-    job = await ctx.store.get_job(album.job_id)
+async def deliver(
+    ctx: Context, claim: AlbumClaim, *, chain: bool = False
+) -> tuple[bool, AlbumClaim | None]:
+    """Deliver one claimed album exactly once; on failure retry later or give up.
+
+    ``chain``: the transaction that records the album delivered also claims the next
+    album. Returns whether it looked for one, and the one it claimed."""
+    album, job = claim.album, claim.job
+    settings = await ctx.settings()
     try:
         sink = await sink_for(ctx, job.dest)
-        text = await caption(ctx, album, job.name)
-        done = await sink.deliver(Delivery(job, album, text))
+        done = await sink.deliver(Delivery(job, album, caption(settings, claim)))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
-        return
+        return False, None
     except OSError as exc:
         await _failed(ctx, album, FerrymanError("sink.io", str(exc)))
-        return
+        return False, None
     except Exception as bug:  # counted, so a bug cannot retry the album forever
         log.exception("delivering album %s of job %s failed unexpectedly", album.seq, job.id)
         await _failed(ctx, album, FerrymanError.internal(bug))
-        return
+        return False, None
     # Refused files go to quarantine before the album is recorded: once it is, the job
     # may end and its work folder go at any moment.
     ended = await _quarantine_refused(ctx, job, album, done.refused)
     ref = done.ref
-    await ctx.store.album_delivered(album.id, ctx.owner, ref, ended=ended)
+    after = await ctx.store.album_delivered(
+        album.id,
+        ctx.owner,
+        ref,
+        ended=ended,
+        claim_next=settings.lease_seconds if chain else None,
+    )
     for item_id, (state, error, _) in ended.items():
         if state is ItemState.QUARANTINED:
             ctx.bus.emit("item.quarantined", album.job_id, item_id, code=error.code)
@@ -71,6 +80,7 @@ async def deliver(ctx: Context, album: Album) -> None:
     await asyncio.to_thread(remove_files, paths)
     sent = len(album.items) - len(ended)
     ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=sent, ref=ref)
+    return chain, after
 
 
 async def _quarantine_refused(

@@ -25,7 +25,7 @@ from typing import Any
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
-from ferryman.engine import convert, deliver, fetch, unpack
+from ferryman.engine import collector, convert, deliver, fetch, unpack
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import EventBus
 from ferryman.engine.leases import held
@@ -44,6 +44,7 @@ STAGES = ("fetch", "unpack", "deliver", "convert")  # every engine runs each (co
 # Whom a finished step may have given work (wake-up topics; "room": a read waiting for
 # the work area to empty, "keeper": the housekeeper, which ends jobs). The step's own
 # stage claims again at once anyway.
+LOOKED = object()  # a step looked for the next unit itself and found none (see _work)
 WAKES = {
     "fetch": ("unpack", "keeper"),
     "unpack": ("deliver", "convert", "keeper"),
@@ -104,6 +105,11 @@ class Engine:
         self.ctx.wakeup.notify()
 
     async def run(self, *, until_idle: bool = False) -> None:
+        """Run the stages until a stop (or, ``until_idle``, until no work is left)."""
+        with collector.startup_set_aside():
+            await self._run(until_idle)
+
+    async def _run(self, until_idle: bool) -> None:
         store = self.ctx.store
         settings = await self.ctx.settings()
         settings.work_dir.mkdir(parents=True, exist_ok=True)
@@ -194,7 +200,7 @@ class Engine:
         stage: str,
         size: int,
         claim: Callable[[], Awaitable[Any]],
-        handle: Callable[[Any], Awaitable[None]],
+        handle: Callable[[Any], Awaitable[Any]],
     ) -> list[asyncio.Task[None]]:
         return [
             asyncio.create_task(self._work(stage, claim, handle), name=f"{stage}-{n}")
@@ -205,38 +211,56 @@ class Engine:
         self,
         stage: str,
         claim: Callable[[], Awaitable[Any]],
-        handle: Callable[[Any], Awaitable[None]],
+        handle: Callable[[Any], Awaitable[Any]],
     ) -> None:
+        """Claim a unit and handle it, for as long as the engine runs.
+
+        A step may hand over the next unit, claimed in the transaction that recorded its
+        own end; or ``LOOKED``: it looked there and found none, so the worker waits for
+        a wake-up since that look instead of asking the store again at once."""
+        looked: int | None = None  # the wake-up mark taken before such a step
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            mark = self.ctx.wakeup.mark(stage)
-            if self.ctx.draining:  # what it holds goes on; nothing new is taken
-                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=stage)
-                continue
-            try:
-                unit = await claim()
-            except Exception:
-                log.exception("%s: claiming failed; trying again", stage)
-                await asyncio.sleep(settings.poll_seconds)
-                continue
+            unit: Any = None
+            if looked is not None:
+                mark, looked = looked, None
+            else:
+                mark = self.ctx.wakeup.mark(stage)
+                if self.ctx.draining:  # what it holds goes on; nothing new is taken
+                    await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=stage)
+                    continue
+                try:
+                    unit = await claim()
+                except Exception:
+                    log.exception("%s: claiming failed; trying again", stage)
+                    await asyncio.sleep(settings.poll_seconds)
+                    continue
             if unit is None:
                 await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=stage)
                 continue
-            if self.ctx.stopping.is_set():
-                return  # claimed as the stop came: release() hands it back
-            try:
-                await handle(unit)
-            except Stopping:
-                return
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if self.ctx.stopping.is_set() or task is None:
-                    raise
-                task.uncancel()  # our heartbeat cancelled the step, not the engine
-                log.warning("%s: lost the lease on %s; moving on", stage, unit)
-            except Exception:
-                log.exception("%s: step failed; its lease will expire and it runs again", stage)
-            self.ctx.wakeup.notify(*WAKES[stage])
+            while unit is not None:
+                if self.ctx.stopping.is_set():
+                    return  # claimed as the stop came: release() hands it back
+                done, unit = unit, None
+                before = self.ctx.wakeup.mark(stage)
+                try:
+                    after = await handle(done)
+                except Stopping:
+                    return
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if self.ctx.stopping.is_set() or task is None:
+                        raise
+                    task.uncancel()  # our heartbeat cancelled the step, not the engine
+                    log.warning("%s: lost the lease on %s; moving on", stage, done)
+                except Exception:
+                    log.exception("%s: step failed; its lease will expire and it runs again", stage)
+                else:
+                    if after is LOOKED:
+                        looked = before
+                    else:
+                        unit = after
+                self.ctx.wakeup.notify(*WAKES[stage])
 
     async def _claim_job(self) -> Any:
         return await self.ctx.store.claim_job(self.ctx.owner, await self._lease())
@@ -245,7 +269,7 @@ class Engine:
         return await self.ctx.store.claim_fetch(self.ctx.owner, await self._lease())
 
     async def _claim_album(self) -> Any:
-        return await self.ctx.store.claim_album(self.ctx.owner, await self._lease())
+        return await self.ctx.store.claim_delivery(self.ctx.owner, await self._lease())
 
     async def _claim_item(self) -> Any:
         return await self.ctx.store.claim_conversion(self.ctx.owner, await self._lease())
@@ -272,9 +296,13 @@ class Engine:
                 await fetch.drop_if_cancelled(self.ctx, claimed)
             raise
 
-    async def _deliver(self, album: Any) -> None:
-        async with held(self.ctx.store, albums, album.id, self.ctx.owner, await self._lease()):
-            await deliver.deliver(self.ctx, album)
+    async def _deliver(self, claim: Any) -> Any:
+        """Deliver the album; the next one, claimed as this one is recorded (not while
+        draining: a drained node takes nothing new)."""
+        lease = await self._lease()
+        async with held(self.ctx.store, albums, claim.album.id, self.ctx.owner, lease):
+            looked, after = await deliver.deliver(self.ctx, claim, chain=not self.ctx.draining)
+        return LOOKED if looked and after is None else after
 
     async def _convert(self, item: Any) -> None:
         self.ctx.bus.emit("item.converting", item.job_id, item.id, path=item.source_path)

@@ -15,6 +15,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import (
     ENCODED_PLANS,
     Album,
+    AlbumClaim,
     AlbumGroup,
     AlbumState,
     Item,
@@ -31,6 +32,7 @@ from ferryman.store.rows import (
     album_from_row,
     ended_item,
     item_from_row,
+    job_from_row,
 )
 from ferryman.store.schema import albums, items
 
@@ -48,20 +50,36 @@ class AlbumQueries(StoreBase):
 
     async def claim_album(self, owner: str, lease_seconds: float) -> Album | None:
         """The next sealed album with its items, read in the claim's own transaction."""
+        claim = await self.claim_delivery(owner, lease_seconds)
+        return claim.album if claim is not None else None
+
+    async def claim_delivery(self, owner: str, lease_seconds: float) -> AlbumClaim | None:
+        """The next sealed album with its items and what its delivery needs of its job."""
         async with self.engine.begin() as conn:
-            row = await self._claim_in(
-                conn,
-                albums,
-                AlbumState.SEALED,
-                AlbumState.DELIVERING,
-                owner,
-                lease_seconds,
-                lambda: [self._job_runs(albums)],
-            )
-            if row is None:
-                return None
-            members = (await conn.execute(hot.ALBUM_ITEMS, {"album": row.id})).all()
-        return album_from_row(row, [item_from_row(r) for r in members])
+            return await self._claim_delivery_in(conn, owner, lease_seconds)
+
+    async def _claim_delivery_in(
+        self, conn: AsyncConnection, owner: str, lease_seconds: float
+    ) -> AlbumClaim | None:
+        row = await self._claim_in(
+            conn,
+            albums,
+            AlbumState.SEALED,
+            AlbumState.DELIVERING,
+            owner,
+            lease_seconds,
+            lambda: [self._job_runs(albums)],
+        )
+        if row is None:
+            return None
+        members = (await conn.execute(hot.ALBUM_ITEMS, {"album": row.id})).all()
+        job = (await conn.execute(hot.DELIVERY_JOB, {"job_id": row.job_id})).one()
+        return AlbumClaim(
+            album_from_row(row, [item_from_row(r) for r in members]),
+            job_from_row(job),
+            albums=int(job.claim_albums),
+            final=bool(job.expanded) and job.claim_open_items == 0,
+        )
 
     async def albums_in_flight(self, job_id: int) -> bool:
         """Whether an album of the job is sealed or being delivered (room will come)."""
@@ -76,11 +94,20 @@ class AlbumQueries(StoreBase):
         return int(row.albums), bool(row.expanded) and row.open_items == 0
 
     async def album_delivered(
-        self, album_id: int, owner: str, ref: str, *, ended: Mapping[int, Ended] | None = None
-    ) -> None:
+        self,
+        album_id: int,
+        owner: str,
+        ref: str,
+        *,
+        ended: Mapping[int, Ended] | None = None,
+        claim_next: float | None = None,
+    ) -> AlbumClaim | None:
         """The album is safe at its sink; ``ended`` items (id → state, error, kept file)
         did not go: quarantined, or failed. One transaction, so the job cannot end, and
-        its work folder go, between the album's delivery and those items' record."""
+        its work folder go, between the album's delivery and those items' record.
+
+        ``claim_next`` (a lease, in seconds): the same transaction claims the next album
+        to deliver (``claim_delivery``), one commit less per album; None: nothing."""
         now = self.clock()
         ended = ended or {}
         params = {"album": album_id, "holder": owner, "delivered_ref": ref, "now": now}
@@ -94,6 +121,9 @@ class AlbumQueries(StoreBase):
                     .where(items.c.id == item_id, items.c.album_id == album_id)
                     .values(**ended_item(state, error, now, path))
                 )
+            if claim_next is None:
+                return None
+            return await self._claim_delivery_in(conn, owner, claim_next)
 
     async def album_retry(
         self, album_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True

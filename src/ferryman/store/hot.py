@@ -76,14 +76,24 @@ ALBUM_ITEMS = (
     select(items).where(items.c.album_id == bindparam("album", type_=Integer)).order_by(items.c.seq)
 )
 _OPEN_STATES = [ItemState.READY.value, ItemState.CONVERT.value, ItemState.CONVERTING.value]
-ALBUM_COUNT = select(
-    select(func.count()).where(albums.c.job_id == JOB_ID).scalar_subquery().label("albums"),
+_JOB_ALBUMS = select(func.count()).where(albums.c.job_id == JOB_ID).scalar_subquery()
+_JOB_OPEN_ITEMS = (
     select(func.count())
     .where(items.c.job_id == JOB_ID, items.c.state.in_(_OPEN_STATES))
     .scalar_subquery()
-    .label("open_items"),
+)
+ALBUM_COUNT = select(
+    _JOB_ALBUMS.label("albums"),
+    _JOB_OPEN_ITEMS.label("open_items"),
     select(jobs.c.expanded).where(jobs.c.id == JOB_ID).scalar_subquery().label("expanded"),
 )
+# What an album's delivery needs of its job, read where the album is claimed: the job and
+# the caption's album count (with ALBUM_COUNT's columns).
+DELIVERY_JOB = select(
+    jobs,
+    _JOB_ALBUMS.label("claim_albums"),
+    _JOB_OPEN_ITEMS.label("claim_open_items"),
+).where(jobs.c.id == JOB_ID)
 ALBUM_DELIVERED = (
     update(albums)
     .where(albums.c.id == bindparam("album", type_=Integer), albums.c.owner == bindparam("holder"))
