@@ -7,7 +7,8 @@ ffmpeg and cached (``cache_dir()``), served on loopback by the tests' fault serv
 child process (so its sending never waits on anyone's GIL).
 
 Each run is a fresh process on a fresh data dir, timed from start to exit, its process
-tree's peak RSS (VmHWM) sampled:
+tree's peak RSS (VmHWM) sampled; ``os.sync()`` before each, so no run pays for writing
+back the files the one before it left unsynced:
 - ferryman: ``ferryman add URL --quality 1080p`` (not timed: it asks nothing of the
   network), then ``ferryman run --until-idle``: extraction, both downloads, the PyAV
   join, the probe of the result, delivery into the library;
@@ -15,6 +16,8 @@ tree's peak RSS (VmHWM) sampled:
   ``--ffmpeg-location`` imageio-ffmpeg's binary (its merge);
 - MP3 192: ``ferryman add URL --audio mp3 --bitrate 192`` against
   ``yt-dlp -x --audio-format mp3 --audio-quality 192K``.
+Before the rounds, ferryman's own modules are compiled to bytecode
+(``compile_like_an_install``), as pip does when it installs a package: yt-dlp's are.
 The order alternates between rounds; the table shows medians. Targets: ferryman within
 1.10x of yt-dlp for both.
 """
@@ -32,6 +35,7 @@ from bench._common import (
     Result,
     Table,
     cache_dir,
+    compile_like_an_install,
     fmt_bytes,
     fmt_ratio,
     fmt_seconds,
@@ -165,6 +169,7 @@ def run(args: argparse.Namespace) -> Result:
     rounds = args.repeat or 2
     result = Result("links", f"a {minutes:g}-minute 1080p HLS link: ferryman against yt-dlp")
     source = make_input(minutes)
+    package = compile_like_an_install()
     root = Path(__file__).resolve().parent.parent
     server = subprocess.Popen(
         [sys.executable, "-c", _SERVER, str(source)],
@@ -188,6 +193,9 @@ def run(args: argparse.Namespace) -> Result:
                         progress(f"links: {case}, {tool}, round {n + 1} of {rounds}")
                         slug = f"{case.replace(' ', '')}-{tool}-{n}"
                         measure = _ferryman if tool == "ferryman" else _yt_dlp
+                        # The last run's files (yt-dlp leaves ~400 MB unsynced) are not
+                        # written back during this one, at its expense.
+                        os.sync()
                         seconds, peak, ok = measure(
                             url, ours if tool == "ferryman" else theirs, work, slug
                         )
@@ -215,10 +223,21 @@ def run(args: argparse.Namespace) -> Result:
                     )
                 )
                 result.data[case] = {"times": times, "peaks": peaks}
+                result.notes.append(
+                    f"{case}: each run, s: "
+                    + "; ".join(
+                        f"{tool} " + ", ".join(f"{t:.2f}" for t in times[tool])
+                        for tool in ("yt-dlp", "ferryman")
+                    )
+                )
         result.tables.append(("", table))
         result.notes.append(
             f"medians of {rounds} rounds, order alternating; the input is served on loopback"
             " (no bandwidth limit), so the time is the tools' own work"
+        )
+        result.notes.append(
+            f"ferryman's modules were compiled to bytecode first ({package}), as pip does"
+            " at install: yt-dlp's, installed, are compiled too"
         )
     finally:
         if server.stdin is not None:

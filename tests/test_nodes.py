@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from ferryman.config import Settings
 from ferryman.engine import intake, nodes
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
-from ferryman.model import JobState
+from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
 
@@ -119,3 +120,52 @@ def test_the_cli_lists_workers_and_drains_by_name(tmp_path: Path) -> None:
     drained = ferryman("drain", "box-1")
     assert drained.returncode == 0 and "draining" in drained.stdout
     assert ferryman("drain", "box-1", "--undo").returncode == 0
+
+
+async def test_a_node_drained_mid_delivery_does_not_chain_the_next_album(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery's record claims the next album; not on a drained node, which finishes
+    the album it holds and takes nothing new."""
+    from ferryman.sinks.library import LibrarySink
+
+    settings = settings.model_copy(
+        update={"node_name": "phone", "lease_seconds": 3.0, "backlog_items": 1000}
+    )
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings)
+    read = asyncio.Event()
+    engine.bus.subscribe(lambda e: read.set() if e.kind == "job.expanded" else None)
+    deliver = LibrarySink.deliver
+    delivered: list[int] = []
+
+    async def drained_first(sink: LibrarySink, delivery: Any) -> Any:
+        if not delivered:
+            await read.wait()  # every album is sealed before the first one goes
+            await nodes.drain(store, "phone")
+            await eventually(lambda: _draining(engine), "the engine drained", within=10)
+        delivered.append(delivery.album.seq)
+        return await deliver(sink, delivery)
+
+    monkeypatch.setattr(LibrarySink, "deliver", drained_first)
+    job = await intake.add_source(store, make_photo_set(tmp_path / "in", 30)[0].parent)
+    running = asyncio.create_task(engine.run())
+    try:
+        await eventually(lambda: _albums_delivered(store, job.id, 1), "album 1", within=30)
+        await asyncio.sleep(1.5)  # polls and wake-ups: nothing more is taken
+        assert delivered == [1]
+        assert await _albums_delivered(store, job.id, 1)
+        assert (await nodes.workers(store, 3.0))[0]["held"] == 0
+        await nodes.drain(store, "phone", on=False)
+        await eventually(lambda: _done(store, job.id), "the job done", within=30)
+        assert delivered == [1, 2, 3]
+    finally:
+        engine.stop()
+        await running
+    await store.close()
+
+
+async def _albums_delivered(store: Store, job_id: int, count: int) -> bool:
+    """``count`` albums of 10 delivered, no more."""
+    items = await store.job_items(job_id)
+    return sum(1 for it in items if it.state is ItemState.DELIVERED) == 10 * count

@@ -44,7 +44,8 @@ async def deliver(
     """Deliver one claimed album exactly once; on failure retry later or give up.
 
     ``chain``: the transaction that records the album delivered also claims the next
-    album. Returns whether it looked for one, and the one it claimed."""
+    album (not on a drained node). Returns whether it looked for one, and the one it
+    claimed."""
     album, job = claim.album, claim.job
     settings = await ctx.settings()
     try:
@@ -64,6 +65,8 @@ async def deliver(
     # may end and its work folder go at any moment.
     ended = await _quarantine_refused(ctx, job, album, done.refused)
     ref = done.ref
+    # Asked now, not when the album was claimed: a drain may come during a delivery.
+    chain = chain and not ctx.draining
     after = await ctx.store.album_delivered(
         album.id,
         ctx.owner,

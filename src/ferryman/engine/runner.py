@@ -301,7 +301,7 @@ class Engine:
         draining: a drained node takes nothing new)."""
         lease = await self._lease()
         async with held(self.ctx.store, albums, claim.album.id, self.ctx.owner, lease):
-            looked, after = await deliver.deliver(self.ctx, claim, chain=not self.ctx.draining)
+            looked, after = await deliver.deliver(self.ctx, claim, chain=True)
         return LOOKED if looked and after is None else after
 
     async def _convert(self, item: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -635,4 +636,9 @@ def demo(ctx: typer.Context) -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The process ends here: its last act would be a full collection of a heap that
+        # is about to go anyway (0.15 s of every command after the engine ran).
+        gc.freeze()
