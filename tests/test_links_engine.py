@@ -10,6 +10,7 @@ import asyncio
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -385,3 +386,75 @@ async def test_a_page_pointing_inside_a_private_network_is_refused_at_connect_ti
         assert (state, error, files) == (JobState.FAILED, "link.blocked", [])
         assert inside.served.get("/clip.mp4", 0) == 0
         assert server.served["/inward.html"] >= 1  # the allowed page itself was read
+
+
+def _grab_in_process(url: str, profile: Profile, folder: Path) -> list[Path]:
+    """The link child's work, run here so its parts can be watched; the files made."""
+    from ferryman.links import grab
+
+    grab.grab(
+        url=url,
+        token=profile.token(),
+        folder=str(folder),
+        options=grab.GrabOptions(),
+        progress=lambda _f: None,
+        event=lambda _name, _value: None,
+    )
+    return sorted((folder / grab.OUT_DIR).iterdir())
+
+
+def test_an_hls_picture_is_joined_with_its_sound_while_it_downloads(
+    server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sound first, then ffmpeg copies the picture into the MP4 as it arrives: the
+    join overlaps the download instead of following it."""
+    from ferryman.media import ffmpeg_binary
+
+    streamed: list[Path] = []
+    after: list[Path] = []
+    join, join_copy = ffmpeg_binary.StreamingEncoder.join, ffmpeg_binary.join_copy
+
+    def watched_join(*args: Any, **kwargs: Any) -> Any:
+        streamed.append(args[1])  # the sound, already downloaded when the join starts
+        assert args[1].exists()
+        return join(*args, **kwargs)
+
+    def watched_copy(*args: Any, **kwargs: Any) -> Any:
+        after.append(args[1])
+        return join_copy(*args, **kwargs)
+
+    monkeypatch.setattr(ffmpeg_binary.StreamingEncoder, "join", watched_join)
+    monkeypatch.setattr(ffmpeg_binary, "join_copy", watched_copy)
+    (made,) = _grab_in_process(
+        server.url("/hls/master.m3u8"), Profile(Output.VIDEO, 720), tmp_path / "grab"
+    )
+    assert len(streamed) == 1 and after == []
+    duration, size, sound, _ = _streams(made)
+    assert size == (1280, 720) and sound == "aac"
+    assert abs(duration - SECONDS) < 0.5
+    assert _moov_first(made)
+
+
+def test_a_join_while_downloading_that_does_not_fit_is_made_from_the_files(
+    server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the copy fits (H.264 at the size asked, AAC) is known only once both
+    are in: when it does not, the streamed join is dropped and the files are joined."""
+    from ferryman.media import ffmpeg_binary, linkout
+
+    after: list[Path] = []
+    join_copy = ffmpeg_binary.join_copy
+
+    def watched_copy(*args: Any, **kwargs: Any) -> Any:
+        after.append(args[1])
+        return join_copy(*args, **kwargs)
+
+    monkeypatch.setattr(linkout, "joins_by_copy", lambda *_args: False)
+    monkeypatch.setattr(ffmpeg_binary, "join_copy", watched_copy)
+    (made,) = _grab_in_process(
+        server.url("/hls/master.m3u8"), Profile(Output.VIDEO, 720), tmp_path / "grab"
+    )
+    assert len(after) == 1  # made again from the two downloads
+    assert not list((tmp_path / "grab").rglob("making.mp4"))
+    duration, size, sound, _ = _streams(made)
+    assert size == (1280, 720) and sound == "aac" and abs(duration - SECONDS) < 0.5

@@ -86,10 +86,22 @@ def join_copy(
     index first (``+faststart``: it plays while it loads). Nothing is re-encoded.
 
     Raises ``media.convert_failed`` with ffmpeg's last words; a partial ``dst`` goes."""
+    cmd = _join_command(ffmpeg, ["-nostdin", "-i", str(picture)], sound, dst, keep_sound, tags)
+    _run(cmd, dst, seconds, progress, f"{picture.name}: ffmpeg's join")
+
+
+def _join_command(
+    ffmpeg: str,
+    picture: list[str],
+    sound: Path | None,
+    dst: Path,
+    keep_sound: bool,
+    tags: dict[str, str],
+) -> list[str]:
+    """``join_copy``'s command; ``picture``: the options and ``-i`` of its input."""
     # -copyts with one muxer-wide shift to zero: two downloads keep their offset to each
     # other (ffmpeg would otherwise move each file to its own zero, as PyAV's join doesn't).
-    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-copyts"]
-    cmd += ["-i", str(picture)]
+    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-copyts", *picture]
     audio_from = "0"
     if sound is not None and keep_sound:
         cmd += ["-i", str(sound)]
@@ -101,8 +113,7 @@ def join_copy(
     cmd += ["-avoid_negative_ts", "make_zero"]
     for key, value in tags.items():
         cmd += ["-metadata", f"{key}={value}"]
-    cmd += ["-progress", "pipe:1", "-nostats", "-f", "mp4", str(dst)]
-    _run(cmd, dst, seconds, progress, f"{picture.name}: ffmpeg's join")
+    return [*cmd, "-progress", "pipe:1", "-nostats", "-f", "mp4", str(dst)]
 
 
 def _run(
@@ -149,8 +160,38 @@ class StreamingEncoder:
         log_path: Path,
     ) -> None:
         cmd = _command(ffmpeg, ["-i", "pipe:0"], dst, fmt, kbps, tags)  # reads stdin
+        self._start(cmd, dst, f"ffmpeg's {fmt} encode", seconds, progress, log_path)
+
+    @classmethod
+    def join(
+        cls,
+        ffmpeg: str,
+        sound: Path | None,
+        dst: Path,
+        keep_sound: bool,
+        tags: dict[str, str],
+        seconds: float | None,
+        progress: Callable[[float], None],
+        log_path: Path,
+    ) -> StreamingEncoder:
+        """``join_copy`` of a picture still downloading (fed on stdin: a container read
+        front to back, such as HLS's MPEG-TS) with ``sound``, already downloaded."""
+        self = cls.__new__(cls)
+        cmd = _join_command(ffmpeg, ["-i", "pipe:0"], sound, dst, keep_sound, tags)
+        self._start(cmd, dst, "ffmpeg's join", seconds, progress, log_path)
+        return self
+
+    def _start(
+        self,
+        cmd: list[str],
+        dst: Path,
+        what: str,
+        seconds: float | None,
+        progress: Callable[[float], None],
+        log_path: Path,
+    ) -> None:
         self.dst = dst
-        self.fmt = fmt
+        self.what = what
         self._log = open(log_path, "w")  # noqa: SIM115 (closed in finish)
         self._log_path = log_path
         self.proc = subprocess.Popen(
@@ -209,7 +250,7 @@ class StreamingEncoder:
         if code != 0:
             self.dst.unlink(missing_ok=True)
             words = self._log_path.read_text(errors="replace")[-300:]
-            raise FerrymanError("media.convert_failed", f"ffmpeg's {self.fmt} encode: {words}")
+            raise FerrymanError("media.convert_failed", f"{self.what}: {words}")
         self._progress(1.0)
 
     def kill(self) -> None:

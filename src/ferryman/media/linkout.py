@@ -52,7 +52,7 @@ def video_file(
     from ferryman.media.segmented import EncodeSettings, transcode_resumable
 
     picture_ok, sound_codec = _facts(picture, sound, keep_sound, max_height)
-    if picture_ok and sound_codec in (None, "aac"):
+    if picture_ok and sound_codec in (None, "aac"):  # as joins_by_copy says
         if ffmpeg is not None:
             from ferryman.media.ffmpeg_binary import join_copy
 
@@ -180,6 +180,15 @@ def _timed(
         if ts is not None and packet.time_base:
             last = float(ts * packet.time_base)
         yield last, index, packet
+
+
+def joins_by_copy(
+    picture: Path, sound: Path | None, keep_sound: bool, max_height: int | None
+) -> bool:
+    """Whether ``video_file`` makes the MP4 by copying packets (nothing re-encoded): the
+    picture plays everywhere at the size asked, and the sound is AAC or none."""
+    picture_ok, sound_codec = _facts(picture, sound, keep_sound, max_height)
+    return picture_ok and sound_codec in (None, "aac")
 
 
 def _facts(
