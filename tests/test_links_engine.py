@@ -455,6 +455,52 @@ def test_a_join_while_downloading_that_does_not_fit_is_made_from_the_files(
         server.url("/hls/master.m3u8"), Profile(Output.VIDEO, 720), tmp_path / "grab"
     )
     assert len(after) == 1  # made again from the two downloads
-    assert not list((tmp_path / "grab").rglob("making.mp4"))
+    duration, size, sound, _ = _streams(made)
+    assert size == (1280, 720) and sound == "aac" and abs(duration - SECONDS) < 0.5
+
+
+@pytest.mark.parametrize("fault", ["ffmpeg fails", "ffmpeg reads part of it", "verify fails"])
+def test_a_join_while_downloading_that_fails_is_made_from_the_files(
+    server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    """ffmpeg's own failure, a stream it stopped reading early (it may still exit 0)
+    or a made file that does not pass the check: the two downloads are joined anew."""
+    from ferryman.errors import FerrymanError
+    from ferryman.links import make
+    from ferryman.media import ffmpeg_binary
+
+    encoder = ffmpeg_binary.StreamingEncoder
+    finish, finish_output = encoder.finish, make.finish_output
+    remade: list[Path] = []
+
+    def failing_finish(self: Any) -> None:
+        finish(self)
+        if fault == "ffmpeg fails":
+            raise FerrymanError("media.convert_failed", "ffmpeg's join: broken")
+        if fault == "ffmpeg reads part of it":
+            self.fed -= 1
+
+    def checked(info: Any, profile: Any, partial: Path, *args: Any) -> Any:
+        if fault == "verify fails" and not remade:
+            remade.append(partial)
+            raise FerrymanError("media.incomplete", "the picture ends early")
+        remade.append(partial)
+        return finish_output(info, profile, partial, *args)
+
+    joined: list[Path] = []
+    join_copy = ffmpeg_binary.join_copy
+
+    def watched_copy(*args: Any, **kwargs: Any) -> Any:
+        joined.append(args[1])
+        return join_copy(*args, **kwargs)
+
+    monkeypatch.setattr(encoder, "finish", failing_finish)
+    monkeypatch.setattr(make, "finish_output", checked)
+    monkeypatch.setattr(ffmpeg_binary, "join_copy", watched_copy)
+    (made,) = _grab_in_process(
+        server.url("/hls/master.m3u8"), Profile(Output.VIDEO, 720), tmp_path / "grab"
+    )
+    assert len(joined) == 1  # the two downloads, joined anew
+    assert len(remade) == (2 if fault == "verify fails" else 1)  # the second: the files'
     duration, size, sound, _ = _streams(made)
     assert size == (1280, 720) and sound == "aac" and abs(duration - SECONDS) < 0.5

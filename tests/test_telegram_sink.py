@@ -247,11 +247,12 @@ async def test_a_file_refused_in_every_form_is_quarantined_and_the_rest_delivere
     store = await w.store()
     recorded = store.album_delivered
 
-    async def then_housekeeping(*args: Any, **kwargs: Any) -> None:
+    async def then_housekeeping(*args: Any, **kwargs: Any) -> Any:
         # Once the album is recorded the job may end and its work folder go at once:
         # give the housekeeper (every 0.05 s) that chance before the step goes on.
-        await recorded(*args, **kwargs)
+        chained = await recorded(*args, **kwargs)
         await asyncio.sleep(0.5)
+        return chained
 
     store.album_delivered = then_housekeeping  # type: ignore[method-assign]
     job = await intake.add_source(store, archive, dest="telegram:me")

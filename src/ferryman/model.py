@@ -225,3 +225,4 @@ class AlbumClaim:
     job: Job
     albums: int  # the job's albums so far
     final: bool  # that number will not grow: the job is read and nothing is left open
+    lease_until: float  # the claim's lease, in the store's clock

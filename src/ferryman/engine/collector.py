@@ -6,11 +6,15 @@ statements, Pydantic's models, none of which will ever be garbage. A run that ma
 few hundred short-lived objects per entry (rows, parameters, events) triggers those
 walks again and again. ``gc.freeze()`` moves everything alive at the start out of the
 collector's sight (it is still freed by reference counting as usual); what the run
-makes is collected as before. ``python -m bench pipeline``: about 7 % less CPU and
-wall time for 2,000 small photos, measured alternating with and without.
+makes is collected as before. About 7 % less CPU and wall time for 2,000 small photos
+(the pipeline bench, which sets it aside as ``ferryman run`` does), measured
+alternating with and without.
 
-Thawed when the run ends, so a process that runs engines one after another (the test
-suite) does not keep each one's cyclic garbage for good.
+Used where a front door runs the engine (``frontdoors.startup.running``: ``run``, the
+chat, the web, the demo), not inside ``Engine.run``: the collector is the whole
+process's, and only its entry point knows it owns the process. Thawed when the run
+ends. While it runs, start-up objects that later become cyclic garbage wait for the
+thaw; start-up makes few that die.
 """
 
 from __future__ import annotations

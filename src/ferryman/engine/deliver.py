@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from ferryman.config import Settings, render_caption
@@ -39,13 +39,20 @@ def caption(settings: Settings, claim: AlbumClaim) -> str:
 
 
 async def deliver(
-    ctx: Context, claim: AlbumClaim, *, chain: bool = False
+    ctx: Context,
+    claim: AlbumClaim,
+    *,
+    chain: bool = False,
+    before_record: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[bool, AlbumClaim | None]:
     """Deliver one claimed album exactly once; on failure retry later or give up.
 
     ``chain``: the transaction that records the album delivered also claims the next
     album (not on a drained node). Returns whether it looked for one, and the one it
-    claimed."""
+    claimed: nothing after that record raises, so the next album is never dropped
+    (it would wait out its lease while later ones went first). ``before_record``: the
+    album's heartbeat ends there (a renewal after the record would find the album no
+    longer ours and cancel this step)."""
     album, job = claim.album, claim.job
     settings = await ctx.settings()
     try:
@@ -67,6 +74,8 @@ async def deliver(
     ref = done.ref
     # Asked now, not when the album was claimed: a drain may come during a delivery.
     chain = chain and not ctx.draining
+    if before_record is not None:
+        await before_record()
     after = await ctx.store.album_delivered(
         album.id,
         ctx.owner,
@@ -80,7 +89,10 @@ async def deliver(
     # Only now may the work files go: the store says the album is safe. (A file moved to
     # quarantine is already gone from here; the rest of its item's files go too.)
     paths = [p for it in album.items for p in it.work_files]
-    await asyncio.to_thread(remove_files, paths)
+    try:
+        await asyncio.to_thread(remove_files, paths)
+    except OSError as exc:  # the album is safe; the job's folder goes when it ends
+        log.warning("album %s of job %s: work files not removed: %s", album.seq, job.id, exc)
     sent = len(album.items) - len(ended)
     ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=sent, ref=ref)
     return chain, after

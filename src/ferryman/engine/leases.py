@@ -21,6 +21,19 @@ log = logging.getLogger(__name__)
 NUDGED_GAP = 0.5  # seconds between renewals at least, however often the engine is nudged
 
 
+class Beat:
+    """A running heartbeat; ``stop`` ends it before the step ends (its record clears the
+    owner, and a renewal after it would take that for a lost lease)."""
+
+    def __init__(self, task: asyncio.Task[None]) -> None:
+        self._task = task
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
 @contextlib.asynccontextmanager
 async def held(
     store: Store,
@@ -29,7 +42,7 @@ async def held(
     owner: str,
     seconds: float,
     wakeup: Wakeup | None = None,
-) -> AsyncIterator[None]:
+) -> AsyncIterator[Beat]:
     """Renew the lease every third of its length; cancel the caller if it is lost.
 
     With ``wakeup``, a nudge renews at once too (at most every ``NUDGED_GAP``): a
@@ -57,10 +70,8 @@ async def held(
                 worker.cancel()
                 return
 
-    task = asyncio.create_task(beat())
+    running = Beat(asyncio.create_task(beat()))
     try:
-        yield
+        yield running
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await running.stop()

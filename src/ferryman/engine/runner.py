@@ -25,7 +25,7 @@ from typing import Any
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
-from ferryman.engine import collector, convert, deliver, fetch, unpack
+from ferryman.engine import convert, deliver, fetch, unpack
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import EventBus
 from ferryman.engine.leases import held
@@ -45,6 +45,14 @@ STAGES = ("fetch", "unpack", "deliver", "convert")  # every engine runs each (co
 # the work area to empty, "keeper": the housekeeper, which ends jobs). The step's own
 # stage claims again at once anyway.
 LOOKED = object()  # a step looked for the next unit itself and found none (see _work)
+
+
+def _named(unit: Any) -> str:
+    """A unit as a log names it: its kind and id (a job's source may hold a token)."""
+    inner = getattr(unit, "album", unit)
+    return f"{type(inner).__name__.lower()} {getattr(inner, 'id', '?')}"
+
+
 WAKES = {
     "fetch": ("unpack", "keeper"),
     "unpack": ("deliver", "convert", "keeper"),
@@ -105,11 +113,6 @@ class Engine:
         self.ctx.wakeup.notify()
 
     async def run(self, *, until_idle: bool = False) -> None:
-        """Run the stages until a stop (or, ``until_idle``, until no work is left)."""
-        with collector.startup_set_aside():
-            await self._run(until_idle)
-
-    async def _run(self, until_idle: bool) -> None:
         store = self.ctx.store
         settings = await self.ctx.settings()
         settings.work_dir.mkdir(parents=True, exist_ok=True)
@@ -252,7 +255,7 @@ class Engine:
                     if self.ctx.stopping.is_set() or task is None:
                         raise
                     task.uncancel()  # our heartbeat cancelled the step, not the engine
-                    log.warning("%s: lost the lease on %s; moving on", stage, done)
+                    log.warning("%s: lost the lease on %s; moving on", stage, _named(done))
                 except Exception:
                     log.exception("%s: step failed; its lease will expire and it runs again", stage)
                 else:
@@ -300,8 +303,17 @@ class Engine:
         """Deliver the album; the next one, claimed as this one is recorded (not while
         draining: a drained node takes nothing new)."""
         lease = await self._lease()
-        async with held(self.ctx.store, albums, claim.album.id, self.ctx.owner, lease):
-            looked, after = await deliver.deliver(self.ctx, claim, chain=True)
+        store, owner, album_id = self.ctx.store, self.ctx.owner, claim.album.id
+        # Claimed a while ago (the album before it took long to tidy): renewed before
+        # anything is sent, or left to whoever has it now.
+        stale = claim.lease_until - store.clock() < lease / 2
+        if stale and not await store.renew(albums, album_id, owner, lease):
+            log.warning("deliver: album %s was taken back before it went", album_id)
+            return None
+        async with held(store, albums, album_id, owner, lease) as beat:
+            looked, after = await deliver.deliver(
+                self.ctx, claim, chain=True, before_record=beat.stop
+            )
         return LOOKED if looked and after is None else after
 
     async def _convert(self, item: Any) -> None:

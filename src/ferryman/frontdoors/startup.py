@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ferryman.config import Settings
+from ferryman.engine import collector
 from ferryman.engine.lock import DataDirLock
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
@@ -52,7 +53,10 @@ async def running(
             for sig in handled:
                 loop.add_signal_handler(sig, stop)
             try:
-                yield Running(store, engine)
+                # Start-up's heap set aside from the collector while the engine runs
+                # (engine/collector.py): here, where the process is ours to tune.
+                with collector.startup_set_aside():
+                    yield Running(store, engine)
             finally:
                 for sig in handled:
                     loop.remove_signal_handler(sig)

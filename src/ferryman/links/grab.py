@@ -236,9 +236,19 @@ def _one(
 
 
 def _joins_streamed(profile: Profile, downloads: Sequence[Mapping[str, Any]]) -> bool:
-    """An MP4 of a picture read front to back (HLS) and a separate sound: the sound is
-    downloaded first and ffmpeg joins the picture as it arrives (``_joined``)."""
-    return profile.output is Output.VIDEO and len(downloads) == 2 and _pipes(downloads[0])
+    """An MP4 of an HLS picture (yt-dlp's own HLS downloader writes its segments one
+    after another: a file read front to back) and a separate sound, neither known to
+    need more than a copy: the sound is downloaded first and ffmpeg joins the picture
+    as it arrives (``_joined``)."""
+    if profile.output is not Output.VIDEO or len(downloads) != 2:
+        return False
+    picture, sound = downloads
+    vcodec, acodec = str(picture.get("vcodec") or ""), str(sound.get("acodec") or "")
+    return (  # an unknown codec is tried: what the copy makes is checked after
+        picture.get("protocol") == "m3u8_native"
+        and (not vcodec or vcodec.startswith(("avc1", "h264")))
+        and (not acodec or acodec.startswith(("mp4a", "aac")))
+    )
 
 
 def _joined(
@@ -302,13 +312,14 @@ def _joined(
     fetched = [picture, sound]
     try:
         joiner.finish()
-    except FerrymanError as exc:
-        log.info("the join while downloading failed (%s); joining the files", exc)
-        return None, fetched
-    if not joins_by_copy(picture, sound, True, profile.height):
-        partial.unlink(missing_ok=True)
-        return None, fetched
-    return make.finish_output(info, profile, partial, target, fetched), fetched
+        if joiner.fed != picture.stat().st_size:  # ffmpeg may end well on a cut stream
+            raise FerrymanError("media.convert_failed", "the join did not read it all")
+        if joins_by_copy(picture, sound, True, profile.height):
+            return make.finish_output(info, profile, partial, target, fetched), fetched
+    except FerrymanError as exc:  # its verify too: the files are still here to join
+        log.info("the join while downloading did not make it (%s); joining the files", exc)
+    partial.unlink(missing_ok=True)
+    return None, fetched
 
 
 _STREAMED = (Output.MP3, Output.OPUS)

@@ -192,6 +192,7 @@ class StreamingEncoder:
     ) -> None:
         self.dst = dst
         self.what = what
+        self.fed = 0
         self._log = open(log_path, "w")  # noqa: SIM115 (closed in finish)
         self._log_path = log_path
         self.proc = subprocess.Popen(
@@ -213,7 +214,8 @@ class StreamingEncoder:
             _report(raw.decode(errors="replace"), self._seconds, self._progress)
 
     def feed(self, part: Path, final: Path, downloaded: threading.Event) -> None:
-        """Pipe the download into the encoder as it grows, until it is complete."""
+        """Pipe the download into the encoder as it grows, until it is complete;
+        ``fed`` counts the bytes it took."""
         assert self.proc.stdin is not None
         handle = None
         try:
@@ -230,6 +232,7 @@ class StreamingEncoder:
                 block = handle.read(1 << 20)
                 if block:
                     self.proc.stdin.write(block)
+                    self.fed += len(block)
                 elif done:
                     break  # the download had ended and everything it wrote is in
                 else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +36,8 @@ from ferryman.store.rows import (
     job_from_row,
 )
 from ferryman.store.schema import albums, items
+
+log = logging.getLogger(__name__)
 
 
 class AlbumQueries(StoreBase):
@@ -79,6 +82,7 @@ class AlbumQueries(StoreBase):
             job_from_row(job),
             albums=int(job.claim_albums),
             final=bool(job.expanded) and job.claim_open_items == 0,
+            lease_until=float(row.lease_until),
         )
 
     async def albums_in_flight(self, job_id: int) -> bool:
@@ -123,7 +127,12 @@ class AlbumQueries(StoreBase):
                 )
             if claim_next is None:
                 return None
-            return await self._claim_delivery_in(conn, owner, claim_next)
+            try:  # a savepoint: a claim that fails never undoes the record before it
+                async with conn.begin_nested():
+                    return await self._claim_delivery_in(conn, owner, claim_next)
+            except Exception:
+                log.exception("claiming the next album failed; the worker claims anew")
+                return None
 
     async def album_retry(
         self, album_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
