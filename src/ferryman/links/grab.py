@@ -293,22 +293,8 @@ def _joined(
         lambda _f: None,
         work / "ffmpeg.log",
     )
-    downloaded = threading.Event()
-    feeder = threading.Thread(
-        target=joiner.feed,
-        args=(picture.with_name(picture.name + ".part"), picture, downloaded),
-        daemon=True,
-    )
-    feeder.start()
-    try:
-        moved = _scaled(curve, sound_share, 0.95 - sound_share)
-        _download(ydl, info, picture_fmt, picture, moved, curve, options.max_size)
-    except BaseException:
-        downloaded.set()
-        joiner.kill()
-        raise
-    downloaded.set()
-    feeder.join()
+    moved = _scaled(curve, sound_share, 0.95 - sound_share)
+    _download_fed(joiner, ydl, info, picture_fmt, picture, moved, curve, options.max_size)
     fetched = [picture, sound]
     try:
         joiner.finish()
@@ -373,21 +359,7 @@ def _streamed(
         moved("encode"),
         work / "ffmpeg.log",
     )
-    downloaded = threading.Event()
-    feeder = threading.Thread(
-        target=encoder.feed,
-        args=(path.with_name(path.name + ".part"), path, downloaded),
-        daemon=True,
-    )
-    feeder.start()
-    try:
-        _download(ydl, info, fmt, path, moved("download"), curve, options.max_size)
-    except BaseException:
-        downloaded.set()
-        encoder.kill()
-        raise
-    downloaded.set()
-    feeder.join()
+    _download_fed(encoder, ydl, info, fmt, path, moved("download"), curve, options.max_size)
     encoder.finish()
     return make.finish_output(info, profile, partial, target, [path])
 
@@ -487,6 +459,35 @@ def _download(
     if not ok or not path.exists() or path.stat().st_size == 0:
         raise FerrymanError("source.network", f"format {fmt.get('format_id')} did not download")
     report(1.0)
+
+
+def _download_fed(
+    encoder: Any,
+    ydl: Any,
+    info: dict[str, Any],
+    fmt: Mapping[str, Any],
+    path: Path,
+    report: Callable[[float], None],
+    curve: _Curve,
+    max_size: int,
+) -> None:
+    """Download ``fmt`` to ``path`` while ``encoder`` (a ``StreamingEncoder``) reads
+    the file as it grows; on failure the encoder is killed, else left to finish."""
+    downloaded = threading.Event()
+    feeder = threading.Thread(
+        target=encoder.feed,
+        args=(path.with_name(path.name + ".part"), path, downloaded),
+        daemon=True,
+    )
+    feeder.start()
+    try:
+        _download(ydl, info, fmt, path, report, curve, max_size)
+    except BaseException:
+        downloaded.set()
+        encoder.kill()
+        raise
+    downloaded.set()
+    feeder.join()
 
 
 def _scaled(curve: _Curve, start: float, share: float) -> Callable[[float], None]:
