@@ -44,15 +44,6 @@ STAGES = ("fetch", "unpack", "deliver", "convert")  # every engine runs each (co
 # Whom a finished step may have given work (wake-up topics; "room": a read waiting for
 # the work area to empty, "keeper": the housekeeper, which ends jobs). The step's own
 # stage claims again at once anyway.
-LOOKED = object()  # a step looked for the next unit itself and found none (see _work)
-
-
-def _named(unit: Any) -> str:
-    """A unit as a log names it: its kind and id (a job's source may hold a token)."""
-    inner = getattr(unit, "album", unit)
-    return f"{type(inner).__name__.lower()} {getattr(inner, 'id', '?')}"
-
-
 WAKES = {
     "fetch": ("unpack", "keeper"),
     "unpack": ("deliver", "convert", "keeper"),
@@ -63,6 +54,16 @@ WAKES = {
     # round seals it): everyone, as conversions are few.
     "convert": (),
 }
+
+LOOKED = object()  # a step looked for the next unit itself and found none (see _work)
+
+
+def _named(unit: Any) -> str:
+    """A unit as a log names it: its kind and id (a job's source may hold a token)."""
+    inner = getattr(unit, "album", unit)
+    return f"{type(inner).__name__.lower()} {getattr(inner, 'id', '?')}"
+
+
 STOP_GRACE_SECONDS = 20.0  # how long a graceful stop waits for steps to reach a checkpoint
 # A housekeeping round costs transactions: a busy engine, waking it after every album,
 # ran one per album. Rounds are this far apart at least (a finished job ends at most
