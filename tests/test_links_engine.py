@@ -412,7 +412,7 @@ def test_an_hls_picture_is_joined_with_its_sound_while_it_downloads(
 
     streamed: list[Path] = []
     after: list[Path] = []
-    join, join_copy = ffmpeg_binary.StreamingEncoder.join, ffmpeg_binary.join_copy
+    join, join_copy = ffmpeg_binary.streaming_join, ffmpeg_binary.join_copy
 
     def watched_join(*args: Any, **kwargs: Any) -> Any:
         streamed.append(args[1])  # the sound, already downloaded when the join starts
@@ -423,7 +423,7 @@ def test_an_hls_picture_is_joined_with_its_sound_while_it_downloads(
         after.append(args[1])
         return join_copy(*args, **kwargs)
 
-    monkeypatch.setattr(ffmpeg_binary.StreamingEncoder, "join", watched_join)
+    monkeypatch.setattr(ffmpeg_binary, "streaming_join", watched_join)
     monkeypatch.setattr(ffmpeg_binary, "join_copy", watched_copy)
     (made,) = _grab_in_process(
         server.url("/hls/master.m3u8"), Profile(Output.VIDEO, 720), tmp_path / "grab"

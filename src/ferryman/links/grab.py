@@ -272,7 +272,7 @@ def _joined(
     or ffmpeg could not read the stream; then the caller makes it from the two files,
     which are returned either way. A restart joins again from the picture's start."""
     from ferryman.links import make
-    from ferryman.media.ffmpeg_binary import StreamingEncoder
+    from ferryman.media.ffmpeg_binary import streaming_join
     from ferryman.media.linkout import joins_by_copy
 
     picture_fmt, sound_fmt = downloads
@@ -283,16 +283,7 @@ def _joined(
     picture = _download_path(work, picture_fmt)
     partial = work / ("making" + profile.suffix)
     partial.unlink(missing_ok=True)
-    joiner = StreamingEncoder.join(
-        ffmpeg,
-        sound,
-        partial,
-        True,
-        make.metadata_of(info),
-        None,
-        lambda _f: None,
-        work / "ffmpeg.log",
-    )
+    joiner = streaming_join(ffmpeg, sound, partial, make.metadata_of(info), work / "ffmpeg.log")
     moved = _scaled(curve, sound_share, 0.95 - sound_share)
     _download_fed(joiner, ydl, info, picture_fmt, picture, moved, curve, options.max_size)
     fetched = [picture, sound]
@@ -335,7 +326,7 @@ def _streamed(
     download, or the download behind the encode, instead of following it."""
 
     from ferryman.links import make
-    from ferryman.media.ffmpeg_binary import StreamingEncoder
+    from ferryman.media.ffmpeg_binary import streaming_encode
 
     path = _download_path(work, fmt)
     partial = work / ("making" + profile.suffix)
@@ -349,7 +340,7 @@ def _streamed(
 
         return report
 
-    encoder = StreamingEncoder(
+    encoder = streaming_encode(
         ffmpeg,
         partial,
         profile.output.value,

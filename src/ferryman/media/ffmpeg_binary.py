@@ -142,46 +142,39 @@ def _run(
     progress(1.0)
 
 
+def streaming_encode(
+    ffmpeg: str,
+    dst: Path,
+    fmt: str,
+    kbps: int,
+    tags: dict[str, str],
+    seconds: float | None,
+    progress: Callable[[float], None],
+    log_path: Path,
+) -> StreamingEncoder:
+    """``encode_audio`` of a download still arriving (fed on stdin)."""
+    cmd = _command(ffmpeg, ["-i", "pipe:0"], dst, fmt, kbps, tags)
+    return StreamingEncoder(cmd, dst, f"ffmpeg's {fmt} encode", seconds, progress, log_path)
+
+
+def streaming_join(
+    ffmpeg: str, sound: Path, dst: Path, tags: dict[str, str], log_path: Path
+) -> StreamingEncoder:
+    """``join_copy`` of a picture still downloading (fed on stdin: a container read
+    front to back, such as HLS's MPEG-TS) with ``sound``, already downloaded; its
+    progress is the download's."""
+    cmd = _join_command(ffmpeg, ["-i", "pipe:0"], sound, dst, True, tags)
+    return StreamingEncoder(cmd, dst, "ffmpeg's join", None, lambda _f: None, log_path)
+
+
 class StreamingEncoder:
-    """An ffmpeg that encodes a download while it is still arriving: ``feed`` follows
-    the growing file yt-dlp writes (``.part``, then renamed) and pipes it in, so the
-    encode overlaps the download instead of following it. A restart after a crash
+    """An ffmpeg that encodes or joins a download while it is still arriving
+    (``streaming_encode``, ``streaming_join``): ``feed`` follows the growing file yt-dlp
+    writes (``.part``, then renamed) and pipes it in, so the work overlaps the download
+    instead of following it. A restart after a crash
     simply encodes again from the file's start (yt-dlp resumes its download)."""
 
     def __init__(
-        self,
-        ffmpeg: str,
-        dst: Path,
-        fmt: str,
-        kbps: int,
-        tags: dict[str, str],
-        seconds: float | None,
-        progress: Callable[[float], None],
-        log_path: Path,
-    ) -> None:
-        cmd = _command(ffmpeg, ["-i", "pipe:0"], dst, fmt, kbps, tags)  # reads stdin
-        self._start(cmd, dst, f"ffmpeg's {fmt} encode", seconds, progress, log_path)
-
-    @classmethod
-    def join(
-        cls,
-        ffmpeg: str,
-        sound: Path | None,
-        dst: Path,
-        keep_sound: bool,
-        tags: dict[str, str],
-        seconds: float | None,
-        progress: Callable[[float], None],
-        log_path: Path,
-    ) -> StreamingEncoder:
-        """``join_copy`` of a picture still downloading (fed on stdin: a container read
-        front to back, such as HLS's MPEG-TS) with ``sound``, already downloaded."""
-        self = cls.__new__(cls)
-        cmd = _join_command(ffmpeg, ["-i", "pipe:0"], sound, dst, keep_sound, tags)
-        self._start(cmd, dst, "ffmpeg's join", seconds, progress, log_path)
-        return self
-
-    def _start(
         self,
         cmd: list[str],
         dst: Path,
@@ -190,6 +183,7 @@ class StreamingEncoder:
         progress: Callable[[float], None],
         log_path: Path,
     ) -> None:
+        """Start ``cmd`` (an ffmpeg reading ``pipe:0``); ``what`` names it in errors."""
         self.dst = dst
         self.what = what
         self.fed = 0

@@ -52,7 +52,7 @@ def video_file(
     from ferryman.media.segmented import EncodeSettings, transcode_resumable
 
     picture_ok, sound_codec = _facts(picture, sound, keep_sound, max_height)
-    if picture_ok and sound_codec in (None, "aac"):  # as joins_by_copy says
+    if _copies(picture_ok, sound_codec):
         if ffmpeg is not None:
             from ferryman.media.ffmpeg_binary import join_copy
 
@@ -187,7 +187,10 @@ def joins_by_copy(
 ) -> bool:
     """Whether ``video_file`` makes the MP4 by copying packets (nothing re-encoded): the
     picture plays everywhere at the size asked, and the sound is AAC or none."""
-    picture_ok, sound_codec = _facts(picture, sound, keep_sound, max_height)
+    return _copies(*_facts(picture, sound, keep_sound, max_height))
+
+
+def _copies(picture_ok: bool, sound_codec: str | None) -> bool:
     return picture_ok and sound_codec in (None, "aac")
 
 

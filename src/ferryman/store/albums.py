@@ -90,13 +90,6 @@ class AlbumQueries(StoreBase):
         async with self.reader.connect() as conn:
             return bool((await conn.execute(hot.ALBUMS_IN_FLIGHT, {"job_id": job_id})).scalar())
 
-    async def album_count(self, job_id: int) -> tuple[int, bool]:
-        """How many albums the job has, and whether that number is final (one query: it
-        runs for every album's caption)."""
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(hot.ALBUM_COUNT, {"job_id": job_id})).one()
-        return int(row.albums), bool(row.expanded) and row.open_items == 0
-
     async def album_delivered(
         self,
         album_id: int,

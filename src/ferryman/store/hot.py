@@ -82,13 +82,8 @@ _JOB_OPEN_ITEMS = (
     .where(items.c.job_id == JOB_ID, items.c.state.in_(_OPEN_STATES))
     .scalar_subquery()
 )
-ALBUM_COUNT = select(
-    _JOB_ALBUMS.label("albums"),
-    _JOB_OPEN_ITEMS.label("open_items"),
-    select(jobs.c.expanded).where(jobs.c.id == JOB_ID).scalar_subquery().label("expanded"),
-)
 # What an album's delivery needs of its job, read where the album is claimed: the job and
-# the caption's album count (with ALBUM_COUNT's columns).
+# the caption's album count (final once the job is read and no item is left open).
 DELIVERY_JOB = select(
     jobs,
     _JOB_ALBUMS.label("claim_albums"),
