@@ -36,7 +36,7 @@ from ferryman.media.finish import finish_video
 from ferryman.media.plan import explain, scale_bitrate
 from ferryman.media.policy import Policy
 from ferryman.media.probe import probe
-from ferryman.media.segmented import PARTS_UNUSABLE, EncodeSettings, transcode_resumable
+from ferryman.media.segmented import PARTS_UNUSABLE, EncodeSettings, transcode_in_child
 from ferryman.model import Item, ItemState, MediaKind, Plan
 from ferryman.store.rows import LeaseLost, NewItem
 from ferryman.store.schema import items
@@ -213,32 +213,8 @@ async def _encode(
                 log.warning("a finished part of %s was not recorded: %s", src.name, failure)
 
 
-def _resumable(
-    *,
-    src: Path,
-    dst: Path,
-    workdir: Path,
-    settings: EncodeSettings,
-    done: frozenset[int],
-    segment_seconds: float,
-    event: Callable[[str, Any], None],
-    progress: Callable[[float], None],
-) -> None:
-    """Child-process entry: a resumable transcode whose finished parts go to the parent."""
-    transcode_resumable(
-        src,
-        dst,
-        workdir,
-        settings,
-        done=done,
-        on_part=lambda index: event("part", index),
-        progress=progress,
-        segment_seconds=segment_seconds,
-    )
-
-
 _ENCODERS: dict[Plan | None, Callable[..., None]] = {
-    Plan.TRANSCODE: _resumable,
+    Plan.TRANSCODE: transcode_in_child,
     Plan.AUDIO: transcode_audio_only,
     Plan.ANIMATION: animation_to_mp4,
 }

@@ -286,6 +286,9 @@ def run(
     """Run the engine: read inputs, prepare media, deliver albums; then sum up what
     ended, and what each job that waits or failed needs."""
     state: State = ctx.obj
+    from ferryman.engine.children import warm_children
+
+    warm_children()  # loads what children need while this process loads the engine
 
     async def go() -> None:
         from ferryman.engine.report import run_summary

@@ -2,21 +2,33 @@
 
 FFmpeg work in a thread cannot be interrupted; a process can be killed. The child
 reports progress and its outcome over a pipe; the parent polls it from asyncio
-without blocking the loop. ``spawn`` gives the child a clean interpreter (no copied
-locks or event loop), so ``target`` must be a module-level function.
+without blocking the loop. The child never copies the engine's own process (its
+locks, threads, event loop), so ``target`` must be a module-level function:
+- where the platform has it, children fork from multiprocessing's *forkserver*, a
+  template process that has loaded the modules children need (``warm``): a child is
+  ready in milliseconds, where a fresh interpreter that imports yt-dlp or PyAV takes
+  ~0.3 s (a link's whole download is often ten times that);
+- elsewhere, each child is a fresh interpreter (``spawn``).
+Either way the child runs with the environment, working folder and ``sys.path`` the
+parent has when it starts the child, not those the template started with.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -50,24 +62,35 @@ async def run_in_child(
     ``media.convert_failed`` if it raised anything else or died. On timeout and on
     cancellation the child is killed.
     """
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _context()
     receiver, sender = ctx.Pipe(duplex=False)
+    lifeline, held = ctx.Pipe(duplex=False)  # EOF in the child: the parent is gone
+    surroundings = _Surroundings(dict(os.environ), os.getcwd(), list(sys.path))
     process = ctx.Process(
         target=_child_main,
-        args=(target, kwargs, sender, on_event is not None),
+        args=(target, kwargs, sender, on_event is not None, lifeline, surroundings),
         name=f"ferryman-{target.__name__}",
     )
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     try:
-        process.start()
+        await _start(process)
     except Exception as exc:  # e.g. a target or kwargs that cannot be pickled
         receiver.close()
+        held.close()
         raise FerrymanError(
             "media.convert_failed", f"{_describe(target, kwargs)}: cannot start worker ({exc})"
         ) from exc
+    except BaseException:  # cancelled: _start waited for the child, which is stopped here
+        receiver.close()
+        try:
+            await _stop(process, finishing=False)
+        finally:
+            held.close()
+        raise
     finally:
         sender.close()  # the child holds the only writer now: EOF means it is gone
+        lifeline.close()
     outcome: _Message | None = None
     try:
         outcome = await _wait(process, receiver, on_progress, on_event, deadline, loop)
@@ -78,7 +101,83 @@ async def run_in_child(
         _raise_for(outcome, process, target, kwargs)
     finally:
         receiver.close()
-        await _stop(process, finishing=outcome is not None)
+        try:
+            await _stop(process, finishing=outcome is not None)
+        finally:
+            held.close()
+
+
+@dataclass(frozen=True)
+class _Surroundings:
+    """What a spawned child would inherit from the parent at the moment it starts; a
+    forked one gets the template's, from when it started, so these are sent along."""
+
+    environ: dict[str, str]
+    cwd: str
+    path: list[str]
+
+    def enter(self) -> None:
+        os.environ.clear()
+        os.environ.update(self.environ)
+        os.chdir(self.cwd)
+        sys.path[:] = self.path
+
+
+def _context() -> ForkServerContext | SpawnContext:
+    """The forkserver where the platform has one, else spawn (module docstring)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
+
+
+def warm(modules: Sequence[str]) -> None:
+    """Start the template children fork from now, loading ``modules`` (those the
+    targets live in, and what they import), so it loads while the caller does its own
+    start-up. The template is the standard library's, one per process: only the first
+    call's ``modules`` count. Without it, the first child starts the template itself."""
+    ctx = _context()
+    if not isinstance(ctx, ForkServerContext):
+        return
+    from multiprocessing import forkserver
+
+    ctx.set_forkserver_preload(list(modules))
+    forkserver.ensure_running()
+
+
+async def _start(process: BaseProcess) -> None:
+    """``process.start()`` in a thread of its own: a forkserver still loading its
+    modules answers only once it has, and the loop must not wait for it (nor the start
+    for a busy shared pool). A cancel waits for the start (so the caller can stop the
+    child it made) before it goes on."""
+    loop = asyncio.get_running_loop()
+    started: asyncio.Future[None] = loop.create_future()
+    ended = threading.Event()
+
+    def settle(failure: BaseException | None) -> None:
+        if started.done():  # cancelled meanwhile
+            return
+        if failure is None:
+            started.set_result(None)
+        else:
+            started.set_exception(failure)
+
+    def start() -> None:
+        failure: BaseException | None = None
+        try:
+            process.start()
+        except BaseException as exc:  # handed to the waiting task
+            failure = exc
+        finally:
+            ended.set()
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, failure)
+
+    threading.Thread(target=start, name="child-start", daemon=True).start()
+    try:
+        await started
+    except asyncio.CancelledError:
+        ended.wait()  # blocks the loop, but only a cancel in these few moments does
+        raise
 
 
 async def _wait(
@@ -138,6 +237,8 @@ async def _stop(process: BaseProcess, *, finishing: bool) -> None:
 
     A ``finishing`` child (it sent its outcome) first gets a grace period to exit itself.
     """
+    if process.pid is None:  # never started: its start failed while we were cancelled
+        return
     try:
         if finishing:
             await _exited(process)
@@ -164,25 +265,46 @@ def _describe(target: Callable[..., None], kwargs: dict[str, Any]) -> str:
     return str(name)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this child when the parent dies (``kill -9`` on ferryman).
+def _die_with_parent(lifeline: Connection) -> None:
+    """SIGKILL this child when the parent dies (``kill -9`` on ferryman).
 
     Without it an orphaned encoder runs on, and after a restart two processes would
-    write the same parts. Elsewhere (no prctl) the parent's own cleanup is all there is.
+    write the same parts. Two ways, as each start method allows:
+    - a thread waits on the lifeline, whose other end only the parent holds: it ends
+      when the parent does, whoever made this process;
+    - Linux's parent-death signal, when the process that made this one is the parent
+      itself (spawn; a forked child's maker is the template, which outlives it). It
+      needs no thread to get the GIL. Elsewhere (no prctl) the lifeline is all there is.
     """
+    watcher = threading.Thread(target=_watch, args=(lifeline,), name="lifeline", daemon=True)
+    watcher.start()
     spawner = multiprocessing.parent_process()
-    parent = spawner.pid if spawner is not None else os.getppid()
+    if spawner is None or spawner.pid != os.getppid():
+        return
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if os.getppid() != parent:  # the parent died before the request took effect
+    if os.getppid() != spawner.pid:  # the parent died before the request took effect
         os._exit(1)
 
 
+def _watch(lifeline: Connection) -> None:
+    """Wait for the parent's end of the lifeline to close, then end this process."""
+    with contextlib.suppress(EOFError, OSError):
+        while True:
+            lifeline.recv_bytes()  # the parent sends nothing; only EOF comes
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _child_main(
-    target: Callable[..., None], kwargs: dict[str, Any], sender: Connection, events: bool
+    target: Callable[..., None],
+    kwargs: dict[str, Any],
+    sender: Connection,
+    events: bool,
+    lifeline: Connection,
+    surroundings: _Surroundings,
 ) -> None:
     """Runs in the child: call ``target`` and send its outcome to the parent."""
 
@@ -193,7 +315,8 @@ def _child_main(
         sender.send(("event", name, value))
 
     extra: dict[str, Any] = {"event": event} if events else {}
-    _die_with_parent()
+    _die_with_parent(lifeline)
+    surroundings.enter()
     try:
         target(**kwargs, **extra, progress=send)
     except FerrymanError as exc:

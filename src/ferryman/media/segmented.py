@@ -125,6 +125,32 @@ def transcode_resumable(
         raise
 
 
+def transcode_in_child(
+    *,
+    src: Path,
+    dst: Path,
+    workdir: Path,
+    settings: EncodeSettings,
+    done: frozenset[int],
+    segment_seconds: float,
+    event: Callable[[str, Any], None],
+    progress: Callable[[float], None],
+) -> None:
+    """``transcode_resumable`` as a child process's target (``media.child``): each
+    finished part is told to the parent as a ``("part", index)`` event. Here, not in
+    the convert stage, so a child imports the media modules only, not the engine's."""
+    transcode_resumable(
+        src,
+        dst,
+        workdir,
+        settings,
+        done=done,
+        on_part=lambda index: event("part", index),
+        progress=progress,
+        segment_seconds=segment_seconds,
+    )
+
+
 # ---------------------------------------------------------------------------- planning
 
 
