@@ -67,8 +67,8 @@ def _named(unit: Any) -> str:
 STOP_GRACE_SECONDS = 20.0  # how long a graceful stop waits for steps to reach a checkpoint
 # A housekeeping round costs transactions: a busy engine, waking it after every album,
 # ran one per album. Rounds are this far apart at least (a finished job ends at most
-# this late), and expired leases are looked for once a second at most (a lease lasts
-# far longer than that).
+# this late, except after its last album, which cuts the gap short), and expired leases
+# are looked for once a second at most (a lease lasts far longer than that).
 KEEPER_GAP_SECONDS = 0.1
 REAP_GAP_SECONDS = 1.0
 
@@ -315,6 +315,8 @@ class Engine:
             looked, after = await deliver.deliver(
                 self.ctx, claim, chain=True, before_record=beat.stop
             )
+        if claim.final and claim.album.seq >= claim.albums:
+            self.ctx.wakeup.notify("last")  # the job's last album: the keeper ends it now
         return LOOKED if looked and after is None else after
 
     async def _convert(self, item: Any) -> None:
@@ -334,7 +336,7 @@ class Engine:
         broadcasts = -1
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            mark = self.ctx.wakeup.mark("keeper")
+            mark, last = self.ctx.wakeup.mark("keeper"), self.ctx.wakeup.mark("last")
             started = time.monotonic()
             full = (
                 started - full_at >= settings.poll_seconds
@@ -367,8 +369,8 @@ class Engine:
                 log.exception("housekeeping failed; trying again")
             await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="keeper")
             rest = KEEPER_GAP_SECONDS - (time.monotonic() - started)
-            if rest > 0:
-                await asyncio.sleep(rest)
+            if rest > 0:  # a job's last album cuts it short: that job ends without the wait
+                await self.ctx.wakeup.wait(rest, since=last, topic="last")
 
     async def _tidy_ended(self, work: Path, active: set[int], grace: float) -> None:
         """Work folders of ended jobs go once no step works on them: a job cancelled
