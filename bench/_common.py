@@ -296,6 +296,27 @@ def hwm_tree(proc: psutil.Process) -> int:
     return total
 
 
+def pss_tree(proc: psutil.Process) -> int:
+    """Proportional set size of ``proc`` plus its descendants (bytes): each page shared
+    by several of them (a forked child and its template) counted once in all, where a
+    sum of their RSS counts it in each. A sample (the kernel keeps no peak of it)."""
+    total = 0
+    try:
+        members = [proc, *proc.children(recursive=True)]
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return 0
+    for member in members:
+        with (
+            contextlib.suppress(OSError, ValueError),
+            open(f"/proc/{member.pid}/smaps_rollup", "rb") as rollup,
+        ):
+            for line in rollup:
+                if line.startswith(b"Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+    return total
+
+
 class Sampler:
     """Calls each probe every ``interval`` seconds on a thread; keeps each one's peak."""
 
@@ -357,6 +378,7 @@ def run_measured(
     interval: float,
     probes: dict[str, Callable[[], int]],
     timeout: float,
+    pss: bool = False,
 ) -> Measured:
     """Run ``cmd``, sampling its RSS tree (probe ``rss``) and the given probes meanwhile.
 
@@ -380,6 +402,8 @@ def run_measured(
         timer.daemon = True
         timer.start()
         all_probes = {"rss": lambda: rss_tree(handle), "hwm": lambda: hwm_tree(handle), **probes}
+        if pss:  # opt-in: reading smaps_rollup walks each process's page tables
+            all_probes["pss"] = lambda: pss_tree(handle)
         try:
             with Sampler(all_probes, interval) as sampler:
                 returncode = proc.wait()

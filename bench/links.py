@@ -7,8 +7,8 @@ ffmpeg and cached (``cache_dir()``), served on loopback by the tests' fault serv
 child process (so its sending never waits on anyone's GIL).
 
 Each run is a fresh process on a fresh data dir, timed from start to exit, its process
-tree's peak RSS (VmHWM) sampled; ``os.sync()`` before each, so no run pays for writing
-back the files the one before it left unsynced:
+tree's peak RSS (VmHWM) and peak PSS sampled; ``os.sync()`` before each, so no run pays
+for writing back the files the one before it left unsynced:
 - ferryman: ``ferryman add URL --quality 1080p`` (not timed: it asks nothing of the
   network), then ``ferryman run --until-idle``: extraction, both downloads, the PyAV
   join, the probe of the result, delivery into the library;
@@ -120,7 +120,9 @@ def _env(data: Path) -> dict[str, str]:
     return env | {"FERRYMAN_DATA_DIR": str(data), "FERRYMAN_LINKS__CACHE_TTL": "0"}
 
 
-def _ferryman(url: str, flags: list[str], work: Path, name: str) -> tuple[float, int, bool]:
+def _ferryman(
+    url: str, flags: list[str], work: Path, name: str
+) -> tuple[float, dict[str, int], bool]:
     data = work / f"{name}-data"
     env = _env(data)
     added = subprocess.run(
@@ -130,13 +132,15 @@ def _ferryman(url: str, flags: list[str], work: Path, name: str) -> tuple[float,
         raise RuntimeError(added.stderr.decode())
     cmd = [sys.executable, "-m", "ferryman", "run", "--until-idle"]
     done = run_measured(
-        cmd, env=env, log=work / f"{name}.log", interval=0.1, probes={}, timeout=3600
+        cmd, env=env, log=work / f"{name}.log", interval=0.1, probes={}, timeout=3600, pss=True
     )
     made = [p for p in (data / "library").rglob("*") if p.suffix in (".mp4", ".mp3")]
-    return done.seconds, done.peaks["hwm"], done.returncode == 0 and len(made) == 1
+    return done.seconds, done.peaks, done.returncode == 0 and len(made) == 1
 
 
-def _yt_dlp(url: str, flags: list[str], work: Path, name: str) -> tuple[float, int, bool]:
+def _yt_dlp(
+    url: str, flags: list[str], work: Path, name: str
+) -> tuple[float, dict[str, int], bool]:
     from bench.media import ffmpeg_exe
 
     out = work / name
@@ -146,10 +150,16 @@ def _yt_dlp(url: str, flags: list[str], work: Path, name: str) -> tuple[float, i
         *("--ffmpeg-location", ffmpeg_exe(), "-o", str(out / "out.%(ext)s"), *flags, url),
     ]
     done = run_measured(
-        cmd, env=dict(os.environ), log=work / f"{name}.log", interval=0.1, probes={}, timeout=3600
+        cmd,
+        env=dict(os.environ),
+        log=work / f"{name}.log",
+        interval=0.1,
+        probes={},
+        timeout=3600,
+        pss=True,
     )
     made = [p for p in out.iterdir() if p.suffix in (".mp4", ".mp3")]
-    return done.seconds, done.peaks["hwm"], done.returncode == 0 and len(made) == 1
+    return done.seconds, done.peaks, done.returncode == 0 and len(made) == 1
 
 
 CASES = {
@@ -182,11 +192,12 @@ def run(args: argparse.Namespace) -> Result:
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
-        table = Table(["output", "tool", "time", "peak RSS", "vs yt-dlp"])
+        table = Table(["output", "tool", "time", "peak RSS", "peak PSS", "vs yt-dlp"])
         with scratch("ferryman-bench-links-", args.tmp_dir, args.keep) as work:
             for case, (ours, theirs) in CASES.items():
                 times: dict[str, list[float]] = {"yt-dlp": [], "ferryman": []}
                 peaks: dict[str, list[int]] = {"yt-dlp": [], "ferryman": []}
+                shares: dict[str, list[int]] = {"yt-dlp": [], "ferryman": []}
                 for n in range(rounds):
                     order = ["yt-dlp", "ferryman"] if n % 2 == 0 else ["ferryman", "yt-dlp"]
                     for tool in order:
@@ -202,7 +213,8 @@ def run(args: argparse.Namespace) -> Result:
                         if not ok:
                             raise RuntimeError(f"{tool} failed on {case}; see {work / slug}.log")
                         times[tool].append(seconds)
-                        peaks[tool].append(peak)
+                        peaks[tool].append(peak["hwm"])
+                        shares[tool].append(peak.get("pss", 0))
                 base = median(times["yt-dlp"])
                 for tool in ("yt-dlp", "ferryman"):
                     mid = median(times[tool])
@@ -211,6 +223,7 @@ def run(args: argparse.Namespace) -> Result:
                         tool,
                         fmt_seconds(mid),
                         fmt_bytes(max(peaks[tool])),
+                        fmt_bytes(max(shares[tool])),
                         fmt_ratio(mid / base),
                     )
                 ratio = median(times["ferryman"]) / base
@@ -234,6 +247,12 @@ def run(args: argparse.Namespace) -> Result:
         result.notes.append(
             f"medians of {rounds} rounds, order alternating; the input is served on loopback"
             " (no bandwidth limit), so the time is the tools' own work"
+        )
+        result.notes.append(
+            "peak RSS: the kernel's high-water mark of each process in the tree, summed (a"
+            " page shared by two processes, as ferryman's child and the template it forks"
+            " from share theirs, counts twice); peak PSS: the tree's proportional set size,"
+            " sampled every 0.1 s (each page once in all)"
         )
         result.notes.append(
             f"ferryman's modules were compiled to bytecode first ({package}), as pip does"
