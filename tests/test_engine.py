@@ -735,18 +735,25 @@ async def test_a_chained_album_survives_its_predecessors_heartbeat(
     assert (await store.get_job(job.id)).state is JobState.DONE
 
 
+@pytest.mark.parametrize("photos", [1, 10, 12, 20, 30])
 async def test_a_jobs_last_album_ends_it_without_the_keepers_gap(
-    tmp_path: Path, settings: Settings, sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    settings: Settings,
+    sqlite_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    photos: int,
 ) -> None:
     """Housekeeping rounds are kept apart (a busy engine ran one per album); the job's
-    last album cuts the gap short, so the job ends, and ``run --until-idle`` exits, at once."""
+    last album, or the end of its reading when that comes last, cuts the gap short, so
+    the job ends, and ``run --until-idle`` exits, at once. Full albums only (10, 20, 30)
+    are often claimed before the reading ends, partial ones after."""
     from ferryman.engine import runner
 
     monkeypatch.setattr(runner, "KEEPER_GAP_SECONDS", 60.0)
     store = sqlite_store
-    make_photo_set(tmp_path / "photos", 12, size=(32, 24))
+    make_photo_set(tmp_path / "photos", photos, size=(32, 24))
     job = await intake.add_source(store, tmp_path / "photos")
     engine = Engine(store, settings.model_copy(update={"poll_seconds": 60.0}))
     await asyncio.wait_for(engine.run(until_idle=True), 20)
     assert (await store.get_job(job.id)).state is JobState.DONE
-    assert len(library_files(settings.library)) == 12
+    assert len(library_files(settings.library)) == photos

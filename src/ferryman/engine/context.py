@@ -40,6 +40,9 @@ class Context:
     device: Device = field(default_factory=Device)  # Wi-Fi and battery, for downloads
     resources: SinkResources = field(init=False)
     draining: bool = False  # `ferryman drain NODE`: finish what is held, claim nothing new
+    # Jobs this process has finished reading: after the last album it knows of, such a
+    # job may end, and the housekeeper is told at once (the "last" wake-up topic).
+    read_ended: set[int] = field(default_factory=set)
     _dests: dict[int, str] = field(default_factory=dict)
     _cached: Settings | None = None
     _cached_at: float = 0.0

@@ -315,8 +315,9 @@ class Engine:
             looked, after = await deliver.deliver(
                 self.ctx, claim, chain=True, before_record=beat.stop
             )
-        if claim.final and claim.album.seq >= claim.albums:
-            self.ctx.wakeup.notify("last")  # the job's last album: the keeper ends it now
+        read = claim.final or claim.album.job_id in self.ctx.read_ended
+        if read and claim.album.seq >= claim.albums:  # the last album it knew of
+            self.ctx.wakeup.notify("last")  # the job may end: the keeper looks at once
         return LOOKED if looked and after is None else after
 
     async def _convert(self, item: Any) -> None:
@@ -351,6 +352,7 @@ class Engine:
                         if await store.reap():
                             self.ctx.wakeup.notify()
                     active = await store.active_jobs()
+                    self.ctx.read_ended.intersection_update(active)  # kept for live jobs
                     for job_id in active:
                         if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
                             self.ctx.wakeup.notify("deliver")

@@ -233,6 +233,8 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None
     # the last, partial albums are sealed with it
     if await ctx.store.finish_expansion(job.id, ctx.owner, error, await _album_size(ctx, job)):
         ctx.wakeup.notify("deliver")
+    ctx.read_ended.add(job.id)
+    ctx.wakeup.notify("last")  # its albums may all be out already: the job ends now
     ctx.bus.emit("job.expanded", job.id, error=error.code if error else None)
 
 
