@@ -352,3 +352,41 @@ async def test_a_server_wait_in_the_child_arrives_with_its_seconds() -> None:
     with pytest.raises(ServerWait) as caught:
         await run_in_child(_asks_to_wait, {}, on_progress=None, timeout=60)
     assert (caught.value.code, caught.value.seconds) == ("content.live", 900)
+
+
+_YT_DLP_UPDATED = """
+import json
+import yt_dlp
+from yt_dlp import version
+from ferryman.links.grab import installed_yt_dlp
+
+loaded, on_disk = yt_dlp, version.__version__
+unchanged = installed_yt_dlp() is loaded
+version.__version__ = "1999.01.01"  # what a template loaded before an update holds
+fresh = installed_yt_dlp()
+print(json.dumps({
+    "unchanged_kept": unchanged,
+    "reloaded": fresh is not loaded,
+    "version": fresh.version.__version__,
+    "on_disk": on_disk,
+    "kept_after": installed_yt_dlp() is fresh,
+}))
+"""
+
+
+def test_a_child_loads_yt_dlp_afresh_after_an_update() -> None:
+    """A link's child forks from a template that loaded yt-dlp when ferryman started;
+    after ``pip install -U yt-dlp`` it must not run the old core with new extractors."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _YT_DLP_UPDATED], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["unchanged_kept"] is True  # no update: nothing loaded again
+    assert seen["reloaded"] is True
+    assert seen["version"] == seen["on_disk"] != "1999.01.01"
+    assert seen["kept_after"] is True

@@ -1,5 +1,6 @@
 """Children fork from a warmed template (``media.child.warm``), yet behave as if started
-fresh by the parent as it is at their start; and they die with the parent."""
+fresh by the parent as it is at their start; they die with the parent, outlive a lost
+template, and are spawned fresh where no template can start."""
 
 from __future__ import annotations
 
@@ -19,13 +20,27 @@ import pytest
 from ferryman.media.child import run_in_child
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="forkserver and prctl: Linux")
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="forkserver and fcntl: Linux")
 
 
 def sleep_forever(pid_file: Path, progress: Callable[[float], None]) -> None:
     """A target: says its pid, then waits to be killed (the import above is all it loads)."""
     pid_file.write_text(str(os.getpid()))
     time.sleep(120)
+
+
+def hold_the_gil(pid_file: Path, progress: Callable[[float], None]) -> None:
+    """A target: says its pid, then runs one long C call that never lets the GIL go (a
+    thread of this process waiting for its parent's end would never run)."""
+    pid_file.write_text(str(os.getpid()))
+    while True:
+        sum(range(10**10))
+
+
+def nap(pid_file: Path, progress: Callable[[float], None]) -> None:
+    """A target: says its pid, waits 3 s, then ends well."""
+    pid_file.write_text(str(os.getpid()))
+    time.sleep(3)
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -49,27 +64,55 @@ def tell_surroundings(out: Path, progress: Callable[[float], None]) -> None:
 
 
 _PARENT = """
-import asyncio, sys
+import asyncio, sys, time
 from pathlib import Path
 from ferryman.engine.children import warm_children
-from ferryman.media.child import run_in_child
-from tests.test_media_child import sleep_forever, tell_surroundings
+from ferryman.media import child
+from tests import test_media_child as targets
 
 async def main(what, out):
+    run = child.run_in_child
     if what == "tell":
-        await run_in_child(tell_surroundings, {"out": out}, on_progress=None, timeout=60)
+        await run(targets.tell_surroundings, {"out": out}, on_progress=None, timeout=60)
+    elif what == "cancel":  # the template is still loading: a cancel must not wait for it
+        task = asyncio.create_task(
+            run(targets.sleep_forever, {"pid_file": out}, on_progress=None, timeout=60)
+        )
+        await asyncio.sleep(0.3)
+        began = time.monotonic()
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        print(f"cancel took {time.monotonic() - began:.3f}", flush=True)
     else:
-        await run_in_child(sleep_forever, {"pid_file": out}, on_progress=None, timeout=120)
+        target = getattr(targets, what)
+        await run(target, {"pid_file": out}, on_progress=None, timeout=120)
 
 if __name__ == "__main__":
-    warm_children()
+    if sys.argv[1] == "cancel":
+        child.warm(["tests._slow_import"])
+    else:
+        warm_children()
     asyncio.run(main(sys.argv[1], Path(sys.argv[2])))
 """
 
 
-def _parent(what: str, out: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-c", _PARENT, what, str(out)], env=env, cwd=ROOT)
+def _parent(
+    what: str, out: Path, env: dict[str, str] | None = None, stdout: int | None = None
+) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+    cmd = [sys.executable, "-c", _PARENT, what, str(out)]
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, text=True, stdout=stdout)
+
+
+def _wait_for_pid(pid_file: Path, parent: subprocess.Popen[str]) -> int:
+    deadline = time.monotonic() + 60
+    while (pid := read_pid(pid_file)) is None:
+        assert parent.poll() is None and time.monotonic() < deadline, "no child started"
+        time.sleep(0.05)
+    return pid
 
 
 def test_a_child_forks_from_the_warmed_template(tmp_path: Path) -> None:
@@ -81,6 +124,19 @@ def test_a_child_forks_from_the_warmed_template(tmp_path: Path) -> None:
     # which is the child's parent, not the process that asked for it.
     assert seen["preloaded"] is True
     assert seen["ppid"] != parent.pid
+
+
+def test_where_no_template_can_start_children_are_spawned(tmp_path: Path) -> None:
+    """A template listens on a socket under TMPDIR, whose name has a length limit: a
+    TMPDIR too long for it still runs children, started afresh."""
+    long_tmp = tmp_path / ("d" * 110)
+    long_tmp.mkdir()
+    out = tmp_path / "seen.json"
+    parent = _parent("tell", out, env={"TMPDIR": str(long_tmp)})
+    assert parent.wait(120) == 0
+    seen = json.loads(out.read_text())
+    assert seen["ppid"] == parent.pid  # spawned by the parent itself
+    assert seen["preloaded"] is False
 
 
 async def test_a_child_has_the_parents_environment_as_it_starts(
@@ -101,24 +157,54 @@ async def test_a_child_has_the_parents_environment_as_it_starts(
     assert json.loads(first.read_text())["env"] is None
 
 
-def test_a_forked_child_dies_with_its_parent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["sleep_forever", "hold_the_gil"])
+def test_a_forked_child_dies_with_its_parent(tmp_path: Path, target: str) -> None:
     pid_file = tmp_path / "pid"
-    parent = _parent("sleep", pid_file)
+    parent = _parent(target, pid_file)
     try:
-        deadline = time.monotonic() + 60
-        while read_pid(pid_file) is None:
-            assert parent.poll() is None and time.monotonic() < deadline, "no child started"
-            time.sleep(0.05)
-        child = read_pid(pid_file)
-        assert child is not None and psutil.pid_exists(child)
+        child = _wait_for_pid(pid_file, parent)
         assert psutil.Process(child).ppid() != parent.pid  # the template made it
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
-        _gone, alive = psutil.wait_procs([psutil.Process(child)], timeout=10)
+        # The kernel ends it: a thread waiting for the parent's end would not get the
+        # GIL from hold_the_gil for many seconds.
+        _gone, alive = psutil.wait_procs([psutil.Process(child)], timeout=3)
         assert alive == []
     finally:
         if parent.poll() is None:
             parent.kill()
+        if (pid := read_pid(pid_file)) is not None and psutil.pid_exists(pid):
+            psutil.Process(pid).kill()
+
+
+def test_a_child_outlives_a_lost_template(tmp_path: Path) -> None:
+    """The template gone (the OOM killer, Android's process limit), a running child's
+    exit status can no longer be had through it: the child still finishes, and its
+    outcome counts."""
+    pid_file = tmp_path / "pid"
+    parent = _parent("nap", pid_file)
+    try:
+        child = _wait_for_pid(pid_file, parent)
+        template = psutil.Process(child).ppid()
+        assert template != parent.pid
+        os.kill(template, signal.SIGKILL)
+        assert parent.wait(60) == 0  # the child's "ok", not "the worker process died"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_a_cancel_while_the_template_loads_does_not_wait_for_it(tmp_path: Path) -> None:
+    """The template loads its modules for 5 s here (a phone's PyAV and yt-dlp): a cancel
+    0.3 s into a child's start returns at once, and no child is left behind."""
+    pid_file = tmp_path / "pid"
+    parent = _parent("cancel", pid_file, stdout=subprocess.PIPE)
+    out, _ = parent.communicate(timeout=120)
+    assert parent.returncode == 0
+    took = float(out.split("cancel took ")[1])
+    assert took < 2.0, out
+    pid = read_pid(pid_file)
+    assert pid is None or not psutil.pid_exists(pid)
 
 
 async def test_a_cancel_while_the_child_starts_leaves_no_child(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def transcode_to_mp4(
 ) -> None:
     """A one-shot transcode with the engine's encoder: parts in a folder next to ``dst``.
 
-    Module level, so ``run_in_child`` can start it in a spawned process.
+    Module level, so ``run_in_child`` can run it in a child process.
     """
     workdir = dst.with_name(f".{dst.name}.parts")
     try:

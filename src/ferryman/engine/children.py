@@ -17,6 +17,10 @@ CHILD_MODULES = (
     "ferryman.media.animation",
     "ferryman.links.grab",
     "yt_dlp",
+    # multiprocessing runs the parent's main script again in each child (as
+    # ``__mp_main__``), and the ``ferryman`` command's script imports the CLI: loaded
+    # here, that is a lookup (~100 ms a child otherwise; ``python -m`` skips it).
+    "ferryman.frontdoors.cli",
 )
 
 

@@ -18,10 +18,13 @@ by what each costs; it only rises.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
+import re
 import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -89,11 +92,32 @@ def grab(
             raise _coded(exc) from exc
 
 
+def installed_yt_dlp() -> Any:  # yt-dlp has no types
+    """yt-dlp as installed now. This child forked from a template that loaded yt-dlp
+    when the engine started (``media.child``); after an update while ferryman runs
+    (``pip install -U yt-dlp``, the next step ``source.changed`` gives), that old core
+    would meet the new extractor files it loads from disk. So when the version on disk
+    is not the one loaded, yt-dlp is loaded afresh."""
+    import yt_dlp
+    from yt_dlp import version
+
+    try:
+        text = Path(version.__file__).read_text(encoding="utf-8")
+    except (OSError, TypeError, UnicodeDecodeError):
+        return yt_dlp
+    found = re.search(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", text, re.MULTILINE)
+    if found is None or found.group(1) == version.__version__:
+        return yt_dlp
+    for name in [n for n in sys.modules if n == "yt_dlp" or n.startswith("yt_dlp.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    return importlib.import_module("yt_dlp")
+
+
 def _grab(
     url: str, profile: Profile, root: Path, options: GrabOptions, curve: _Curve, event: Event
 ) -> None:
-    import yt_dlp
-
+    yt_dlp = installed_yt_dlp()
     done = read_done(root)
     with yt_dlp.YoutubeDL(_params(options, profile)) as ydl:
         info = _extract(ydl, url)

@@ -10,33 +10,33 @@ locks, threads, event loop), so ``target`` must be a module-level function:
   ~0.3 s (a link's whole download is often ten times that);
 - elsewhere, each child is a fresh interpreter (``spawn``).
 Either way the child runs with the environment, working folder and ``sys.path`` the
-parent has when it starts the child, not those the template started with.
+parent has when it starts the child, not those the template started with, and dies
+with the parent (``_die_with_parent``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import gc
+import logging
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, cast
 
 from ferryman.errors import FerrymanError, ServerWait
 
+log = logging.getLogger(__name__)
+
 POLL_INTERVAL = 0.02  # seconds between looks at the pipe
 TERM_GRACE = 0.5  # seconds between SIGTERM and SIGKILL
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 # Messages from the child: ("progress", fraction), ("event", name, value), then
 # ("ok",) or ("error", code, message, wait) (wait: a ServerWait's seconds, else None).
@@ -62,38 +62,29 @@ async def run_in_child(
     ``media.convert_failed`` if it raised anything else or died. On timeout and on
     cancellation the child is killed.
     """
-    ctx = _context()
-    receiver, sender = ctx.Pipe(duplex=False)
-    lifeline, held = ctx.Pipe(duplex=False)  # EOF in the child: the parent is gone
-    surroundings = _Surroundings(dict(os.environ), os.getcwd(), list(sys.path))
-    process = ctx.Process(
-        target=_child_main,
-        args=(target, kwargs, sender, on_event is not None, lifeline, surroundings),
-        name=f"ferryman-{target.__name__}",
-    )
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    lifeline, held = multiprocessing.Pipe(duplex=False)  # EOF in the child: parent gone
+    args = (target, kwargs, sender, on_event is not None, lifeline, dict(os.environ))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     try:
-        await _start(process)
+        process = await _start(args, f"ferryman-{target.__name__}")
     except Exception as exc:  # e.g. a target or kwargs that cannot be pickled
         receiver.close()
         held.close()
         raise FerrymanError(
             "media.convert_failed", f"{_describe(target, kwargs)}: cannot start worker ({exc})"
         ) from exc
-    except BaseException:  # cancelled: _start waited for the child, which is stopped here
+    except BaseException:  # cancelled: a child started after all dies of its lifeline
         receiver.close()
-        try:
-            await _stop(process, finishing=False)
-        finally:
-            held.close()
+        held.close()
         raise
     finally:
         sender.close()  # the child holds the only writer now: EOF means it is gone
         lifeline.close()
     outcome: _Message | None = None
     try:
-        outcome = await _wait(process, receiver, on_progress, on_event, deadline, loop)
+        outcome = await _wait(receiver, on_progress, on_event, deadline, loop)
         if outcome is None:
             raise FerrymanError(
                 "media.convert_timeout", f"{_describe(target, kwargs)} exceeded {timeout:g} s"
@@ -104,91 +95,115 @@ async def run_in_child(
         try:
             await _stop(process, finishing=outcome is not None)
         finally:
-            held.close()
+            held.close()  # the last word: a child still there (an unknown state) dies
 
 
-@dataclass(frozen=True)
-class _Surroundings:
-    """What a spawned child would inherit from the parent at the moment it starts; a
-    forked one gets the template's, from when it started, so these are sent along."""
-
-    environ: dict[str, str]
-    cwd: str
-    path: list[str]
-
-    def enter(self) -> None:
-        os.environ.clear()
-        os.environ.update(self.environ)
-        os.chdir(self.cwd)
-        sys.path[:] = self.path
-
-
-def _context() -> ForkServerContext | SpawnContext:
-    """The forkserver where the platform has one, else spawn (module docstring)."""
+def _contexts() -> list[ForkServerContext | SpawnContext]:
+    """Where children come from, in order of preference (module docstring): the
+    forkserver where the platform has one, then spawn."""
+    spawn = multiprocessing.get_context("spawn")
     if "forkserver" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("forkserver")
-    return multiprocessing.get_context("spawn")
+        return [multiprocessing.get_context("forkserver"), spawn]
+    return [spawn]
 
 
 def warm(modules: Sequence[str]) -> None:
     """Start the template children fork from now, loading ``modules`` (those the
     targets live in, and what they import), so it loads while the caller does its own
     start-up. The template is the standard library's, one per process: only the first
-    call's ``modules`` count. Without it, the first child starts the template itself."""
-    ctx = _context()
-    if not isinstance(ctx, ForkServerContext):
+    call's ``modules`` count. Without it, the first child starts the template itself.
+    Where no template can start (a ``TMPDIR`` too long for its socket's name, say),
+    children are spawned fresh, and this says so in the log."""
+    preferred = _contexts()[0]
+    if not isinstance(preferred, ForkServerContext):
         return
     from multiprocessing import forkserver
 
-    ctx.set_forkserver_preload(list(modules))
-    forkserver.ensure_running()
+    preferred.set_forkserver_preload(list(modules))
+    try:
+        forkserver.ensure_running()
+    except _NO_TEMPLATE as exc:
+        log.info("no template for child processes (%s): each starts afresh", exc)
 
 
-async def _start(process: BaseProcess) -> None:
-    """``process.start()`` in a thread of its own: a forkserver still loading its
+# What a template that cannot start or answer raises (its socket, a crash while loading).
+_NO_TEMPLATE = (OSError, EOFError)
+
+
+async def _start(args: tuple[Any, ...], name: str) -> BaseProcess:
+    """A started child running ``_child_main(*args)``, from the template where it can
+    be, else spawned.
+
+    ``process.start()`` runs in a thread of its own: a template still loading its
     modules answers only once it has, and the loop must not wait for it (nor the start
-    for a busy shared pool). A cancel waits for the start (so the caller can stop the
-    child it made) before it goes on."""
+    for a busy shared pool). A cancel returns at once; a child that the thread starts
+    after all is reaped there, and dies of its lifeline, which the caller closes."""
     loop = asyncio.get_running_loop()
-    started: asyncio.Future[None] = loop.create_future()
-    ended = threading.Event()
+    started: asyncio.Future[BaseProcess] = loop.create_future()
+    lock = threading.Lock()
+    abandoned = False
 
-    def settle(failure: BaseException | None) -> None:
-        if started.done():  # cancelled meanwhile
-            return
-        if failure is None:
-            started.set_result(None)
-        else:
-            started.set_exception(failure)
+    def settle(process: BaseProcess | None, failure: BaseException | None) -> None:
+        if not started.done():
+            if failure is None:
+                started.set_result(cast(BaseProcess, process))
+            else:
+                started.set_exception(failure)
+        elif failure is None and process is not None:  # its waiter was cancelled meanwhile
+            _reap(process)
 
     def start() -> None:
+        process: BaseProcess | None = None
         failure: BaseException | None = None
-        try:
-            process.start()
-        except BaseException as exc:  # handed to the waiting task
-            failure = exc
-        finally:
-            ended.set()
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(settle, failure)
+        contexts = _contexts()
+        for n, ctx in enumerate(contexts):
+            process = ctx.Process(target=_child_main, args=args, name=name)
+            try:
+                process.start()
+            except _NO_TEMPLATE as exc:
+                if n + 1 < len(contexts):
+                    log.info("no template for child processes (%s): spawning one", exc)
+                    continue
+                failure = exc
+            except BaseException as exc:  # handed to the waiting task
+                failure = exc
+            break
+        with lock:
+            gone = abandoned
+        if not gone:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle, process, failure)
+        elif failure is None and process is not None:
+            _reap(process)
 
     threading.Thread(target=start, name="child-start", daemon=True).start()
     try:
-        await started
+        return await started
     except asyncio.CancelledError:
-        ended.wait()  # blocks the loop, but only a cancel in these few moments does
+        with lock:
+            abandoned = True
         raise
 
 
+def _reap(process: BaseProcess) -> None:
+    """A child nobody waits for: killed (its lifeline is closed too) and reaped."""
+    process.kill()
+    process.join()
+    process.close()
+
+
 async def _wait(
-    process: BaseProcess,
     receiver: Connection,
     on_progress: Callable[[float], None] | None,
     on_event: EventHandler | None,
     deadline: float,
     loop: asyncio.AbstractEventLoop,
 ) -> _Message | None:
-    """The child's final message (("died",) if it left none), or None on timeout."""
+    """The child's final message (("died",) if it left none), or None on timeout.
+
+    The child's end is the end of the pipe, whose only writer it holds: a forked
+    child's exit status comes through its template, and says "gone" for a running
+    child when the template is gone."""
     while True:
         latest: float | None = None
         final: _Message | None = None
@@ -208,8 +223,6 @@ async def _wait(
             on_progress(latest)  # only the newest of a burst: the rest is stale
         if final is not None:
             return final
-        if not process.is_alive() and not receiver.poll():
-            return ("died",)
         if loop.time() >= deadline:
             return None
         await asyncio.sleep(POLL_INTERVAL)
@@ -269,24 +282,24 @@ def _die_with_parent(lifeline: Connection) -> None:
     """SIGKILL this child when the parent dies (``kill -9`` on ferryman).
 
     Without it an orphaned encoder runs on, and after a restart two processes would
-    write the same parts. Two ways, as each start method allows:
-    - a thread waits on the lifeline, whose other end only the parent holds: it ends
-      when the parent does, whoever made this process;
-    - Linux's parent-death signal, when the process that made this one is the parent
-      itself (spawn; a forked child's maker is the template, which outlives it). It
-      needs no thread to get the GIL. Elsewhere (no prctl) the lifeline is all there is.
+    write the same parts. The lifeline's other end is held by the parent alone, so it
+    closes when the parent ends, whoever made this process (a forked child's maker is
+    the template, which outlives the parent while a child runs). On Linux the kernel
+    itself sends SIGKILL then (the pipe's close signal, made SIGKILL: no thread, no
+    GIL, however busy the target); elsewhere a thread waits for the end of the pipe.
     """
-    watcher = threading.Thread(target=_watch, args=(lifeline,), name="lifeline", daemon=True)
-    watcher.start()
-    spawner = multiprocessing.parent_process()
-    if spawner is None or spawner.pid != os.getppid():
-        return
+    fd = lifeline.fileno()
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
+        import fcntl  # not on every platform
+
+        fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
+        fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGKILL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
+    except (ImportError, AttributeError, OSError):
+        watcher = threading.Thread(target=_watch, args=(lifeline,), name="lifeline", daemon=True)
+        watcher.start()
         return
-    if os.getppid() != spawner.pid:  # the parent died before the request took effect
+    if lifeline.poll(0):  # closed before the signal was asked for: the parent is gone
         os._exit(1)
 
 
@@ -304,9 +317,13 @@ def _child_main(
     sender: Connection,
     events: bool,
     lifeline: Connection,
-    surroundings: _Surroundings,
+    environ: dict[str, str],
 ) -> None:
-    """Runs in the child: call ``target`` and send its outcome to the parent."""
+    """Runs in the child: call ``target`` and send its outcome to the parent.
+
+    ``environ``: the parent's environment as it started this child. A spawned child
+    inherits it; a forked one has the template's, from when the template started.
+    (Its working folder and ``sys.path`` multiprocessing sets either way.)"""
 
     def send(fraction: float) -> None:
         sender.send(("progress", fraction))
@@ -316,7 +333,8 @@ def _child_main(
 
     extra: dict[str, Any] = {"event": event} if events else {}
     _die_with_parent(lifeline)
-    surroundings.enter()
+    os.environ.clear()
+    os.environ.update(environ)
     try:
         target(**kwargs, **extra, progress=send)
     except FerrymanError as exc:
