@@ -66,7 +66,7 @@ def tell_surroundings(out: Path, progress: Callable[[float], None]) -> None:
 _PARENT = """
 import asyncio, sys, time
 from pathlib import Path
-from ferryman.engine.children import warm_children
+from ferryman.engine.children import CHILD_MODULES
 from ferryman.media import child
 from tests import test_media_child as targets
 
@@ -94,7 +94,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "cancel":
         child.warm(["tests._slow_import"])
     else:
-        warm_children()
+        child.warm(CHILD_MODULES)
     asyncio.run(main(sys.argv[1], Path(sys.argv[2])))
 """
 

@@ -1,5 +1,5 @@
 """The modules the engine's child processes run in, loaded ahead into the template
-they fork from (``media.child.warm``).
+they fork from (``media.child``), and when that template starts.
 
 The fetch stage runs yt-dlp (``links.grab``) and the convert stage runs its encoders
 (``engine.convert``'s targets: ``media.segmented``, ``media.audio``,
@@ -9,7 +9,8 @@ The fetch stage runs yt-dlp (``links.grab``) and the convert stage runs its enco
 
 from __future__ import annotations
 
-from ferryman.media.child import warm
+from ferryman.media.child import prepare, warm
+from ferryman.store.peek import children_wanted
 
 CHILD_MODULES = (
     "ferryman.media.segmented",
@@ -24,6 +25,12 @@ CHILD_MODULES = (
 )
 
 
-def warm_children() -> None:
-    """Start the template now; call it early, so it loads while the caller starts up."""
-    warm(CHILD_MODULES)
+def start_children_for(database_url: str) -> None:
+    """Ready the template: started now when the queue holds work that runs in children
+    (call this early, so it loads while the engine does: ~0.2 s of a link's run), else
+    by the first child. It holds ~70 MB while it lives, which an archive of photos,
+    needing no child, is spared (``bench memory``)."""
+    if children_wanted(database_url):
+        warm(CHILD_MODULES)
+    else:
+        prepare(CHILD_MODULES)

@@ -286,16 +286,13 @@ def run(
     """Run the engine: read inputs, prepare media, deliver albums; then sum up what
     ended, and what each job that waits or failed needs."""
     state: State = ctx.obj
-    from ferryman.engine.children import warm_children
-
-    warm_children()  # loads what children need while this process loads the engine
 
     async def go() -> None:
         from ferryman.engine.report import run_summary
         from ferryman.frontdoors.progress import attach_renderer
         from ferryman.frontdoors.startup import running
 
-        async with running(state.settings()) as started:
+        async with running(settings) as started:
             since = started.store.clock()
             renderer = attach_renderer(started.engine.bus, started.store, sys.stdout.isatty())
             try:
@@ -305,6 +302,10 @@ def run(
             print_run_summary(out, await run_summary(started.store, since))
 
     try:
+        from ferryman.engine.children import start_children_for
+
+        settings = state.settings()
+        start_children_for(settings.database)  # before the engine's half second of loading
         import asyncio  # not for `--help`: it costs a noticeable share of start-up
 
         asyncio.run(go())

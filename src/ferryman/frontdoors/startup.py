@@ -17,7 +17,7 @@ from typing import Any
 
 from ferryman.config import Settings
 from ferryman.engine import collector
-from ferryman.engine.children import warm_children
+from ferryman.engine.children import start_children_for
 from ferryman.engine.lock import DataDirLock
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
@@ -41,7 +41,7 @@ async def running(
     """The store and an engine, ready to run; SIGTERM/SIGINT call ``on_signal``
     (default: the engine's graceful stop). Raises ``engine.locked`` when another
     process runs on this SQLite data dir."""
-    warm_children()  # at once, if the front door has not (the first child waits for it)
+    start_children_for(settings.database)  # if the front door has not yet
     with contextlib.ExitStack() as stack:
         if settings.database.startswith("sqlite"):
             stack.enter_context(DataDirLock(settings.data_dir))

@@ -5,9 +5,9 @@ reports progress and its outcome over a pipe; the parent polls it from asyncio
 without blocking the loop. The child never copies the engine's own process (its
 locks, threads, event loop), so ``target`` must be a module-level function:
 - where the platform has it, children fork from multiprocessing's *forkserver*, a
-  template process that has loaded the modules children need (``warm``): a child is
-  ready in milliseconds, where a fresh interpreter that imports yt-dlp or PyAV takes
-  ~0.3 s (a link's whole download is often ten times that);
+  template process that has loaded the modules children need (``prepare``, ``warm``):
+  a child is ready in milliseconds, where a fresh interpreter that imports yt-dlp or
+  PyAV takes ~0.3 s (a link's whole download is often ten times that);
 - elsewhere, each child is a fresh interpreter (``spawn``).
 Either way the child runs with the environment, working folder and ``sys.path`` the
 parent has when it starts the child, not those the template started with, and dies
@@ -107,19 +107,25 @@ def _contexts() -> list[ForkServerContext | SpawnContext]:
     return [spawn]
 
 
-def warm(modules: Sequence[str]) -> None:
-    """Start the template children fork from now, loading ``modules`` (those the
-    targets live in, and what they import), so it loads while the caller does its own
-    start-up. The template is the standard library's, one per process: only the first
-    call's ``modules`` count. Without it, the first child starts the template itself.
-    Where no template can start (a ``TMPDIR`` too long for its socket's name, say),
-    children are spawned fresh, and this says so in the log."""
+def prepare(modules: Sequence[str]) -> None:
+    """Name the modules the template children fork from loads (those the targets live
+    in, and what they import). The template is the standard library's, one per process,
+    and starts with the first child, or with ``warm``; modules named after it started
+    count from the next template only."""
     preferred = _contexts()[0]
-    if not isinstance(preferred, ForkServerContext):
+    if isinstance(preferred, ForkServerContext):
+        preferred.set_forkserver_preload(list(modules))
+
+
+def warm(modules: Sequence[str]) -> None:
+    """``prepare``, and start the template now, so that it loads while the caller does
+    its own start-up. Where no template can start (a ``TMPDIR`` too long for its
+    socket's name, say), children are spawned fresh, and this says so in the log."""
+    prepare(modules)
+    if not isinstance(_contexts()[0], ForkServerContext):
         return
     from multiprocessing import forkserver
 
-    preferred.set_forkserver_preload(list(modules))
     try:
         forkserver.ensure_running()
     except _NO_TEMPLATE as exc:
