@@ -275,6 +275,14 @@ def _vm_hwm(pid: int) -> int:
     raise OSError(f"no VmHWM for {pid}")
 
 
+def _tree(proc: psutil.Process) -> list[psutil.Process]:
+    """``proc`` and its live descendants; none when ``proc`` itself is gone."""
+    try:
+        return [proc, *proc.children(recursive=True)]
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return []
+
+
 def hwm_tree(proc: psutil.Process) -> int:
     """Peak RSS (VmHWM) of ``proc`` plus that of each live descendant; falls back to RSS.
 
@@ -283,11 +291,7 @@ def hwm_tree(proc: psutil.Process) -> int:
     inherited across fork+exec, so every child looked as big as this benchmark process.
     """
     total = 0
-    try:
-        members = [proc, *proc.children(recursive=True)]
-    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-        return 0
-    for member in members:
+    for member in _tree(proc):
         try:
             total += _vm_hwm(member.pid)
         except (OSError, ValueError):
@@ -301,11 +305,7 @@ def pss_tree(proc: psutil.Process) -> int:
     by several of them (a forked child and its template) counted once in all, where a
     sum of their RSS counts it in each. A sample (the kernel keeps no peak of it)."""
     total = 0
-    try:
-        members = [proc, *proc.children(recursive=True)]
-    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-        return 0
-    for member in members:
+    for member in _tree(proc):
         with (
             contextlib.suppress(OSError, ValueError),
             open(f"/proc/{member.pid}/smaps_rollup", "rb") as rollup,
