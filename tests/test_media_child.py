@@ -86,12 +86,18 @@ async def main(what, out):
         except asyncio.CancelledError:
             pass
         print(f"cancel took {time.monotonic() - began:.3f}", flush=True)
+    elif what == "timeout":  # the template is still loading when the time is up
+        began = time.monotonic()
+        try:
+            await run(targets.sleep_forever, {"pid_file": out}, on_progress=None, timeout=1)
+        except child.FerrymanError as exc:
+            print(f"{exc.code} after {time.monotonic() - began:.3f}", flush=True)
     else:
         target = getattr(targets, what)
         await run(target, {"pid_file": out}, on_progress=None, timeout=120)
 
 if __name__ == "__main__":
-    if sys.argv[1] == "cancel":
+    if sys.argv[1] in ("cancel", "timeout"):
         child.warm(["tests._slow_import"])
     else:
         child.warm(CHILD_MODULES)
@@ -219,3 +225,15 @@ async def test_a_cancel_while_the_child_starts_leaves_no_child(tmp_path: Path) -
     await asyncio.sleep(3.0)  # a child that outlived the cancel has written its pid by now
     pid = read_pid(pid_file)
     assert pid is None or not psutil.pid_exists(pid)
+
+
+def test_a_start_that_outlasts_the_timeout_is_a_timeout(tmp_path: Path) -> None:
+    """The timeout covers the child's start too: a template still loading (5 s here)
+    when the time is up (1 s) gives ``media.convert_timeout`` at once."""
+    pid_file = tmp_path / "pid"
+    parent = _parent("timeout", pid_file, stdout=subprocess.PIPE)
+    out, _ = parent.communicate(timeout=120)
+    assert parent.returncode == 0
+    code, took = out.split(" after ")
+    assert code == "media.convert_timeout", out
+    assert float(took) < 3.0, out

@@ -67,8 +67,15 @@ async def run_in_child(
     args = (target, kwargs, sender, on_event is not None, lifeline, dict(os.environ))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    try:
-        process = await _start(args, f"ferryman-{target.__name__}")
+    try:  # the start takes the child's ends of both pipes (see _start)
+        async with asyncio.timeout_at(deadline):
+            process = await _start(args, f"ferryman-{target.__name__}", (sender, lifeline))
+    except TimeoutError as exc:  # a template that never answers, say
+        receiver.close()
+        held.close()
+        raise FerrymanError(
+            "media.convert_timeout", f"{_describe(target, kwargs)}: no worker in {timeout:g} s"
+        ) from exc
     except Exception as exc:  # e.g. a target or kwargs that cannot be pickled
         receiver.close()
         held.close()
@@ -79,9 +86,6 @@ async def run_in_child(
         receiver.close()
         held.close()
         raise
-    finally:
-        sender.close()  # the child holds the only writer now: EOF means it is gone
-        lifeline.close()
     outcome: _Message | None = None
     try:
         outcome = await _wait(receiver, on_progress, on_event, deadline, loop)
@@ -136,14 +140,18 @@ def warm(modules: Sequence[str]) -> None:
 _NO_TEMPLATE = (OSError, EOFError)
 
 
-async def _start(args: tuple[Any, ...], name: str) -> BaseProcess:
+async def _start(
+    args: tuple[Any, ...], name: str, childs_ends: tuple[Connection, ...]
+) -> BaseProcess:
     """A started child running ``_child_main(*args)``, from the template where it can
     be, else spawned.
 
     ``process.start()`` runs in a thread of its own: a template still loading its
     modules answers only once it has, and the loop must not wait for it (nor the start
     for a busy shared pool). A cancel returns at once; a child that the thread starts
-    after all is reaped there, and dies of its lifeline, which the caller closes."""
+    after all is reaped there, and dies of its lifeline, which the caller closes.
+    ``childs_ends`` (the pipe ends the child gets) are closed by that thread once the
+    start is over: the start sends them by number, which must not be reused before."""
     loop = asyncio.get_running_loop()
     started: asyncio.Future[BaseProcess] = loop.create_future()
     lock = threading.Lock()
@@ -156,7 +164,7 @@ async def _start(args: tuple[Any, ...], name: str) -> BaseProcess:
             else:
                 started.set_exception(failure)
         elif failure is None and process is not None:  # its waiter was cancelled meanwhile
-            _reap(process)
+            _reap_apart(process)
 
     def start() -> None:
         process: BaseProcess | None = None
@@ -174,6 +182,8 @@ async def _start(args: tuple[Any, ...], name: str) -> BaseProcess:
             except BaseException as exc:  # handed to the waiting task
                 failure = exc
             break
+        for end in childs_ends:  # the child has them now (or never will): EOF is its end
+            end.close()
         with lock:
             gone = abandoned
         if not gone:
@@ -188,6 +198,8 @@ async def _start(args: tuple[Any, ...], name: str) -> BaseProcess:
     except asyncio.CancelledError:
         with lock:
             abandoned = True
+        if started.done() and not started.cancelled() and started.exception() is None:
+            _reap_apart(started.result())  # settled just before the cancel came
         raise
 
 
@@ -196,6 +208,11 @@ def _reap(process: BaseProcess) -> None:
     process.kill()
     process.join()
     process.close()
+
+
+def _reap_apart(process: BaseProcess) -> None:
+    """``_reap`` on a thread of its own: the event loop never waits for a join."""
+    threading.Thread(target=_reap, args=(process,), name="child-reap", daemon=True).start()
 
 
 async def _wait(
@@ -338,6 +355,8 @@ def _child_main(
         sender.send(("event", name, value))
 
     extra: dict[str, Any] = {"event": event} if events else {}
+    for end in (sender, lifeline):  # a grandchild kept from them: EOF is this one's end
+        os.set_inheritable(end.fileno(), False)
     _die_with_parent(lifeline)
     os.environ.clear()
     os.environ.update(environ)
