@@ -25,6 +25,11 @@ CHILD_MODULES = (
 )
 
 
+def prepare_children() -> None:
+    """Name the template's modules without starting it: the first child starts it."""
+    prepare(CHILD_MODULES)
+
+
 def start_children_for(database_url: str) -> None:
     """Ready the template: started now when the queue holds work that runs in children
     (call this early, so it loads while the engine does: ~0.2 s of a link's run), else

@@ -17,7 +17,7 @@ from typing import Any
 
 from ferryman.config import Settings
 from ferryman.engine import collector
-from ferryman.engine.children import start_children_for
+from ferryman.engine.children import prepare_children
 from ferryman.engine.lock import DataDirLock
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
@@ -41,7 +41,9 @@ async def running(
     """The store and an engine, ready to run; SIGTERM/SIGINT call ``on_signal``
     (default: the engine's graceful stop). Raises ``engine.locked`` when another
     process runs on this SQLite data dir."""
-    start_children_for(settings.database)  # if the front door has not yet
+    # The template's modules named; started by the first child, unless the front door
+    # started it already (``ferryman run`` looks at the queue before it loads the engine).
+    prepare_children()
     with contextlib.ExitStack() as stack:
         if settings.database.startswith("sqlite"):
             stack.enter_context(DataDirLock(settings.data_dir))

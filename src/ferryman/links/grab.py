@@ -29,13 +29,16 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import safe_name
 from ferryman.links.failures import LIVE_WAIT, error_for, from_exception
 from ferryman.links.profile import Output, Profile
 from ferryman.links.select import Choice, choose
+
+if TYPE_CHECKING:
+    from ferryman.media.ffmpeg_binary import StreamingEncoder
 
 log = logging.getLogger(__name__)
 
@@ -477,7 +480,7 @@ def _download(
 
 
 def _download_fed(
-    encoder: Any,
+    encoder: StreamingEncoder,
     ydl: Any,
     info: dict[str, Any],
     fmt: Mapping[str, Any],
@@ -486,8 +489,8 @@ def _download_fed(
     curve: _Curve,
     max_size: int,
 ) -> None:
-    """Download ``fmt`` to ``path`` while ``encoder`` (a ``StreamingEncoder``) reads
-    the file as it grows; on failure the encoder is killed, else left to finish."""
+    """Download ``fmt`` to ``path`` while ``encoder`` reads the file as it grows; on
+    failure the encoder is killed, else left to finish."""
     downloaded = threading.Event()
     feeder = threading.Thread(
         target=encoder.feed,
