@@ -169,3 +169,53 @@ async def _albums_delivered(store: Store, job_id: int, count: int) -> bool:
     """``count`` albums of 10 delivered, no more."""
     items = await store.job_items(job_id)
     return sum(1 for it in items if it.state is ItemState.DELIVERED) == 10 * count
+
+
+class _Outage:
+    """The store's database engine, unreachable while ``down`` (a network gone away)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.down = False
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if self.down and name in ("begin", "connect"):
+            self.refused += 1
+            raise OSError(113, "No route to host")
+        return getattr(self.real, name)
+
+
+async def test_an_engine_goes_on_after_its_store_was_unreachable(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Longer than the settings' one-second cache: no loop of the engine may end on it
+    (they did: the node stayed up, silent, its work taken over by others for good)."""
+    settings = settings.model_copy(update={"node_name": "phone", "lease_seconds": 3.0})
+    store = await Store.open(settings.database)
+    outage, reads = _Outage(store.engine), _Outage(store.reader)
+    real = store.engine, store.reader
+    engine = Engine(store, settings)
+    running = asyncio.create_task(engine.run())
+    try:
+        await eventually(lambda: _has_run(store), "the engine beat", within=10)
+        store.engine, store.reader = outage, reads  # type: ignore[assignment]
+        outage.down = reads.down = True
+        await asyncio.sleep(2.5)  # polls every 0.05 s: every loop asked and was refused
+        outage.down = reads.down = False
+        assert outage.refused + reads.refused > 10 and not running.done()
+        beat_before = (await store.node_runs())[0].heartbeat_at
+        job = await intake.add_source(store, make_photo_set(tmp_path / "in", 3)[0].parent)
+        await eventually(lambda: _done(store, job.id), "the job done after the outage", within=30)
+        await eventually(
+            lambda: _beat_after(store, beat_before), "a heartbeat after the outage", within=10
+        )
+    finally:
+        engine.stop()
+        await running
+    store.engine, store.reader = real
+    await store.close()
+
+
+async def _beat_after(store: Store, before: float) -> bool:
+    return (await store.node_runs())[0].heartbeat_at > before

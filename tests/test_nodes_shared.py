@@ -3,7 +3,13 @@ name, on one PostgreSQL store and one S3 bucket for results, sharing the data di
 work area on shared storage, as several machines would mount it). Sixty mixed jobs;
 one node is SIGKILLed while it holds work, a fresh one joins; every photo arrives in
 the bucket exactly once, no job is left behind, and the dead node's work is done by the
-others."""
+others.
+
+Where the machine allows it (root, ``ip netns``), each node runs in a network namespace
+of its own and reaches the database, the bucket and the links' site across a link
+(tests/netns.py), and one more node has its cable pulled while it holds work: it goes
+silent, the others take its work over, and once its link is back it beats and works
+again. Elsewhere the nodes are processes on loopback."""
 
 from __future__ import annotations
 
@@ -14,13 +20,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from ferryman.net.s3 import S3Client, S3Target
 from ferryman.samples import make_photo_set, make_zip
+from tests import netns
 from tests.conftest import PG_DSN, _reset_postgres
 from tests.httpserve import Link, serving
 from tests.s3serve import S3Server
@@ -37,10 +46,17 @@ def _ferryman(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
-def _node(name: str, env: dict[str, str], logs: Path) -> subprocess.Popen[bytes]:
+def _node(
+    name: str, env: dict[str, str], logs: Path, net: netns.Network | None
+) -> subprocess.Popen[bytes]:
+    """``ferryman run`` as node ``name``: in a namespace of its own when ``net`` is given."""
+    prefix: list[str] = []
+    if net is not None:
+        net.add(name)
+        prefix = net.prefix(name)
     with open(logs / f"{name}.log", "wb") as log:  # the child keeps its own copy
         return subprocess.Popen(
-            [sys.executable, "-m", "ferryman", "run"],
+            [*prefix, sys.executable, "-m", "ferryman", "run"],
             env=env | {"FERRYMAN_NODE_NAME": name},
             stdout=subprocess.DEVNULL,
             stderr=log,
@@ -75,8 +91,28 @@ async def _bucket_hashes(s3: dict[str, Any]) -> list[str]:
         await client.close()
 
 
+def _through(net: netns.Network, url: str) -> str:
+    """``url`` (to a loopback service) as a node in a namespace reaches it: via a forwarder."""
+    parts = urlsplit(url)
+    assert parts.port is not None, url
+    netloc = f"{netns.SERVICE}:{net.forward(parts.port)}"
+    if parts.username:
+        netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@pytest.fixture
+def network() -> Iterator[netns.Network | None]:
+    """Namespaces for the nodes where this machine allows them, else None (loopback)."""
+    if netns.available() is not None:
+        yield None
+        return
+    with netns.network() as net:
+        yield net
+
+
 def test_three_nodes_one_killed_one_joining_deliver_everything_once(
-    tmp_path: Path, s3_server: S3Server
+    tmp_path: Path, s3_server: S3Server, network: netns.Network | None
 ) -> None:
     if not PG_DSN:
         pytest.skip("several nodes share a queue on PostgreSQL: FERRYMAN_TEST_PG_DSN")
@@ -90,12 +126,19 @@ def test_three_nodes_one_killed_one_joining_deliver_everything_once(
         FERRYMAN_NETWORK__BLOCK_PRIVATE="false",
         **{f"FERRYMAN_RESULTS__S3__{k.upper()}": str(v) for k, v in s3.items()},
     )
+    node_env = env  # what a node is given: on its own network, the services' addresses
+    if network is not None:
+        node_env = env | {
+            "FERRYMAN_DATABASE_URL": _through(network, PG_DSN),
+            "FERRYMAN_RESULTS__S3__ENDPOINT": _through(network, str(s3["endpoint"])),
+        }
     logs = tmp_path / "logs"
     logs.mkdir()
 
     inputs: list[str] = []
     photos: list[Path] = []
-    with serving(Link(latency=0.4)) as site:  # each response a little slow: work in flight
+    site_host = netns.SERVICE if network is not None else "127.0.0.1"
+    with serving(Link(latency=0.4), host=site_host) as site:  # slow answers: work in flight
         for n in range(JOBS_EACH):
             zipped = make_photo_set(tmp_path / f"z{n}", 3, start_seed=1000 + 10 * n)
             archive = make_zip(tmp_path / f"zip-{n}.zip", [(p.name, p) for p in zipped])
@@ -111,7 +154,9 @@ def test_three_nodes_one_killed_one_joining_deliver_everything_once(
         added = _ferryman("add", "--to", "link:", *inputs, env=env)
         assert added.returncode == 0, added.stderr
 
-        nodes = {name: _node(name, env, logs) for name in ("node-a", "node-b", "node-c")}
+        nodes = {
+            name: _node(name, node_env, logs, network) for name in ("node-a", "node-b", "node-c")
+        }
         try:
             deadline = time.monotonic() + 120
             while True:  # node-b holds work: kill it there
@@ -123,7 +168,8 @@ def test_three_nodes_one_killed_one_joining_deliver_everything_once(
             nodes["node-b"].send_signal(signal.SIGKILL)
             nodes["node-b"].wait(10)
             killed_holding = held["node-b"]
-            nodes["node-d"] = _node("node-d", env, logs)
+            nodes["node-d"] = _node("node-d", node_env, logs, network)
+            cut_holding = _partition(network, "node-c", env) if network is not None else None
 
             deadline = time.monotonic() + 240
             while True:
@@ -134,7 +180,14 @@ def test_three_nodes_one_killed_one_joining_deliver_everything_once(
                     (j["id"], j["state"]) for j in jobs if j["state"] != "done"
                 ]
                 time.sleep(0.5)
-            runs = _workers(env)
+            deadline = time.monotonic() + 60  # a node cut off beats again once it is back
+            while True:
+                runs = _workers(env)
+                states = {r["node"]: r["state"] for r in runs}
+                if {states[n] for n in ("node-a", "node-c", "node-d")} == {"alive"}:
+                    break
+                assert time.monotonic() < deadline, states
+                time.sleep(0.5)
         finally:
             for process in nodes.values():
                 if process.poll() is None:
@@ -153,7 +206,40 @@ def test_three_nodes_one_killed_one_joining_deliver_everything_once(
     delivered = asyncio.run(_bucket_hashes(s3))
     expected = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in photos)
     assert sorted(delivered) == expected  # each photo once: none lost, none twice
-    states = {r["node"]: r["state"] for r in runs}
     assert states["node-b"] in ("alive", "silent") and killed_holding > 0
-    assert {states[n] for n in ("node-a", "node-c", "node-d")} == {"alive"}
     assert all(r["held"] == 0 for r in runs)  # nothing held at the end, the dead node's too
+    if network is not None:  # node-c was cut off holding work, then came back and went on
+        assert cut_holding is not None and cut_holding > 0
+        assert _reaches_host_loopback(network, "node-a") is False  # each node its own network
+
+
+def _partition(net: netns.Network, node: str, env: dict[str, str]) -> int:
+    """Pull ``node``'s cable while it holds work, until the others see it silent; mend it.
+
+    Returns what it held. Its leases lapse while it is away, so the others take its work
+    over; when its link returns, its late writes must find the work no longer its own.
+    """
+    deadline = time.monotonic() + 120
+    while True:
+        held = {r["node"]: r["held"] for r in _workers(env) if r["state"] == "alive"}
+        if held.get(node, 0) > 0:
+            break
+        assert time.monotonic() < deadline, f"{node} never held work: {held}"
+        time.sleep(0.1)
+    net.cut(node)
+    try:
+        deadline = time.monotonic() + 60
+        while {r["node"]: r["state"] for r in _workers(env)}.get(node) != "silent":
+            assert time.monotonic() < deadline, f"{node} cut off but never silent"
+            time.sleep(0.2)
+    finally:
+        net.mend(node)
+    return int(held[node])
+
+
+def _reaches_host_loopback(net: netns.Network, node: str) -> bool:
+    """Whether a process on ``node`` reaches the host's PostgreSQL at 127.0.0.1."""
+    probe = "import socket,sys; s=socket.socket(); s.settimeout(2);"
+    probe += " sys.exit(s.connect_ex(('127.0.0.1', 5432)) == 0)"
+    ran = subprocess.run([*net.prefix(node), sys.executable, "-c", probe])
+    return ran.returncode == 1

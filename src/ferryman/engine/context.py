@@ -4,6 +4,7 @@ the registries of sources and destinations, and the resources their sinks share.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class Stopping(BaseException):
@@ -57,11 +60,24 @@ class Context:
             raise Stopping
 
     async def settings(self) -> Settings:
-        """Base settings with the store's runtime overrides, re-read at most once a second."""
+        """Base settings with the store's runtime overrides, re-read at most once a second.
+
+        While the store cannot be read (a database across a network that went away), the
+        last settings read stand: every loop of the engine asks for settings, and a
+        raise here would end each loop for good while the process lived on, silent.
+        """
         async with self._lock:
             now = time.monotonic()
             if self._cached is None or now - self._cached_at > 1.0:
-                self._cached = with_runtime(self.base_settings, await self.store.runtime_settings())
+                try:
+                    overrides = await self.store.runtime_settings()
+                except Exception:
+                    if self._cached is None:
+                        raise
+                    log.warning("runtime settings unreadable; the last ones stand", exc_info=True)
+                    self._cached_at = now  # asked again in a second, not at every call
+                    return self._cached
+                self._cached = with_runtime(self.base_settings, overrides)
                 self._cached_at = now
             return self._cached
 
