@@ -32,7 +32,14 @@ from bench import (
     web,
     webdav,
 )
-from bench._common import Check, Result, ferryman_env_note, progress, source_description
+from bench._common import (
+    Check,
+    Result,
+    ferryman_env_note,
+    machine_speed,
+    progress,
+    source_description,
+)
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "pipeline": pipeline.run,
@@ -200,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print(source_description())
+    print(machine_speed())
     note = ferryman_env_note()
     if note:
         print(f"note: {note}")

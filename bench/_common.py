@@ -197,6 +197,42 @@ def ferryman_env_note() -> str | None:
     return "; ".join(notes) or None
 
 
+def machine_speed() -> str:
+    """How fast this machine is right now, for comparing absolute figures across days.
+
+    The targets are ratios to baselines measured in the same run, but two (pipeline's
+    ms per item, web's p99) are absolute, and these shared machines differ: the same
+    code gave 2.6 s one day and 8 s another. A pure-Python loop and a small file's
+    write+fsync, measured here, say which kind of day it was.
+    """
+    loop = min(_timed_loop() for _ in range(3))
+    with tempfile.TemporaryDirectory() as folder:
+        fsyncs = sorted(_timed_fsync(Path(folder) / f"f{n}") for n in range(20))
+    return (
+        f"machine now: 1e6-step Python loop {loop * 1000:.0f} ms,"
+        f" 1 KB write+fsync median {fsyncs[len(fsyncs) // 2] * 1000:.2f} ms"
+    )
+
+
+def _timed_loop() -> float:
+    started = time.perf_counter()
+    total = 0
+    for step in range(1_000_000):
+        total += step
+    return time.perf_counter() - started
+
+
+def _timed_fsync(path: Path) -> float:
+    started = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"x" * 1024)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return time.perf_counter() - started
+
+
 def compile_like_an_install() -> Path:
     """Compile ferryman's own modules to bytecode, as pip does when it installs a package;
     returns the package folder.

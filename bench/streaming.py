@@ -3,7 +3,8 @@
 A zip of photos (~30 KB JPEGs, 320x240 with seeded noise so they do not shrink to
 nothing) goes through ferryman in-process. Times count from ``intake.add_source``:
 the first ``album.delivered`` event, and the engine going idle. Target (issue 16): the
-first album arrives before 2 % of the total time (5 % before it).
+first album arrives before 2 % of the total time (5 % before it). A second run adds the
+same zip to an engine that already runs and has done a job (a service between jobs).
 
 Baseline, in the same run: a tool that unpacks the whole archive before it delivers
 anything (``zipfile.extractall``) cannot deliver its first album before that
@@ -104,6 +105,71 @@ async def ferry(archive: Path, data_dir: Path, limit: float) -> dict[str, float 
     return times
 
 
+async def ferry_warm(
+    archive: Path, warm_up: Path, data_dir: Path, limit: float
+) -> dict[str, float | int | str]:
+    """The same archive added to an engine that already runs and has done a job before.
+
+    A chat bot, ``ferryman web`` or a ``ferryman run`` service waits with its modules
+    loaded and its statements prepared; the clock starts at the add and the engine is
+    woken by it (as another process's ``ferryman add`` wakes it), so this is what a
+    user of a running service sees. ``warm_up``: a small archive done first.
+    """
+    settings = bench_settings(data_dir)
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings)
+    finished: dict[int, asyncio.Event] = {}
+    marks: dict[str, float] = {}
+    watched: list[int] = []
+    albums = 0
+
+    def on_event(event: Event) -> None:
+        nonlocal albums
+        now = time.perf_counter()
+        if event.job_id is None:
+            return
+        if event.kind == "job.finished":
+            finished.setdefault(event.job_id, asyncio.Event()).set()
+        if event.job_id not in watched:
+            return
+        if event.kind == "album.delivered":
+            albums += 1
+            marks.setdefault("first_album", now)
+        elif event.kind == "item.recorded":
+            marks.setdefault("first_item", now)
+        elif event.kind == "job.finished":
+            marks.setdefault("finished", now)
+
+    async def done(job_id: int) -> None:
+        await asyncio.wait_for(finished.setdefault(job_id, asyncio.Event()).wait(), limit)
+
+    engine.bus.subscribe(on_event)
+    with collector.startup_set_aside():
+        running = asyncio.create_task(engine.run())
+        try:
+            first = await intake.add_source(store, warm_up)
+            await done(first.id)
+            await asyncio.sleep(1.0)  # the engine idles, as a service does between jobs
+            started = time.perf_counter()
+            job = await intake.add_source(store, archive)
+            watched.append(job.id)
+            await done(job.id)
+            ended = time.perf_counter()
+        finally:
+            engine.stop()
+            await running
+    try:
+        got = await store.get_job(job.id)
+    finally:
+        await store.close()
+    times: dict[str, float | int | str] = {k: v - started for k, v in marks.items()}
+    times["total"] = ended - started
+    times["albums"] = albums
+    times["state"] = got.state.value
+    times["delivered"] = (got.summary or {}).get("delivered", 0)
+    return times
+
+
 def run(args: argparse.Namespace) -> Result:
     count: int = args.entries
     result = Result("streaming", f"time to the first album, {count}-entry zip of photos")
@@ -111,6 +177,7 @@ def run(args: argparse.Namespace) -> Result:
         progress(f"streaming: making {count} photos ({PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG)")
         photos = make_photos(root / "photos", count)
         archive = make_zip(root / "photos.zip", [(f"album/{p.name}", p) for p in photos])
+        warm_up = make_zip(root / "warm-up.zip", [(f"w/{p.name}", p) for p in photos[:3]])
         entry_sizes = [p.stat().st_size for p in photos]
         shutil.rmtree(root / "photos")
 
@@ -120,11 +187,16 @@ def run(args: argparse.Namespace) -> Result:
 
         progress("streaming: ferryman")
         times = asyncio.run(ferry(archive, root / "data", args.timeout))
+        progress("streaming: ferryman, the engine already running")
+        warm = asyncio.run(ferry_warm(archive, warm_up, root / "data-warm", args.timeout))
         archive_size = archive.stat().st_size
 
     total = float(times["total"])
     first = float(times.get("first_album", total))
     fraction = first / total
+    warm_total = float(warm["total"])
+    warm_first = float(warm.get("first_album", warm_total))
+    warm_fraction = warm_first / warm_total
     table = Table(["method", "first album s", "total s", "first/total", "first vs baseline"])
     table.add(
         "extract whole zip first (baseline: zipfile.extractall)",
@@ -134,30 +206,42 @@ def run(args: argparse.Namespace) -> Result:
         "1.00x",
     )
     table.add(
-        "ferryman add -> idle (streaming)",
+        "ferryman add -> idle (streaming, engine started by the add)",
         fmt_seconds(first),
         fmt_seconds(total),
         f"{fraction:.1%}",
         fmt_ratio(first / extract_s),
     )
+    table.add(
+        "ferryman add -> job done (engine already running)",
+        fmt_seconds(warm_first),
+        fmt_seconds(warm_total),
+        f"{warm_fraction:.1%}",
+        fmt_ratio(warm_first / extract_s),
+    )
     result.tables.append(("", table))
-    result.checks.append(
-        Check(
-            f"first album before {TARGET_FRACTION:.0%} of the total time",
-            f"{fraction:.1%} ({fmt_seconds(first)} of {fmt_seconds(total)} s)",
-            f"< {TARGET_FRACTION:.0%}",
-            fraction < TARGET_FRACTION,
+    for label, share, first_s, total_s in (
+        ("engine started by the add", fraction, first, total),
+        ("engine already running", warm_fraction, warm_first, warm_total),
+    ):
+        result.checks.append(
+            Check(
+                f"first album before {TARGET_FRACTION:.0%} of the total time ({label})",
+                f"{share:.1%} ({fmt_seconds(first_s)} of {fmt_seconds(total_s)} s)",
+                f"< {TARGET_FRACTION:.0%}",
+                share < TARGET_FRACTION,
+            )
         )
-    )
-    ok = times["state"] == JobState.DONE.value and times["delivered"] == count
-    result.checks.append(
-        Check(
-            "every entry delivered, job done",
-            f"{times['delivered']}/{count}, job {times['state']}",
-            "all",
-            bool(ok),
+    for label, got in (("engine started by the add", times), ("engine already running", warm)):
+        ok = got["state"] == JobState.DONE.value and got["delivered"] == count
+        result.checks.append(
+            Check(
+                f"every entry delivered, job done ({label})",
+                f"{got['delivered']}/{count}, job {got['state']}",
+                "all",
+                bool(ok),
+            )
         )
-    )
     milestones = ", ".join(
         f"{k} {float(times[k]):.3f} s"
         for k in ("first_item", "first_album", "expanded", "finished")
@@ -168,11 +252,14 @@ def run(args: argparse.Namespace) -> Result:
         f" (mean {sum(entry_sizes) / count / 1000:.0f} KB), zip {archive_size / 1e6:.1f} MB;"
         f" {times['albums']} albums delivered",
         f"milestones from add: {milestones}, idle {total:.3f} s",
+        "engine already running: it did a 3-photo zip, then idled 1 s before the add;"
+        f" milestones from add: first item {float(warm.get('first_item', 0)):.3f} s,"
+        f" first album {warm_first:.3f} s, job done {warm_total:.3f} s",
         "the ideal first/total for N albums is about 1/N"
         f" ({1 / max(1, int(times['albums'])):.1%} here): one album's worth of work",
         "first vs baseline = ferryman's first album / the time a whole-archive extraction"
         " takes before anything could be delivered (lower is better)",
         "settings: defaults with space_floor=0 (poll_seconds at its default, 0.5)",
     ]
-    result.data = {"entries": count, "extract_seconds": extract_s, **times}
+    result.data = {"entries": count, "extract_seconds": extract_s, **times, "warm": warm}
     return result
