@@ -104,6 +104,7 @@ class Network:
 def network() -> Iterator[Network]:
     net = Network()
     try:
+        _ip("addr", "del", f"{SERVICE}/32", "dev", "lo", check=False)  # a killed run's
         _ip("addr", "add", f"{SERVICE}/32", "dev", "lo")
         yield net
     finally:

@@ -4,6 +4,8 @@ and `remove` forgets a job in every table."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, insert, select
 
@@ -21,6 +23,7 @@ from ferryman.store.schema import (
     tg_status,
 )
 from ferryman.store.store import NewItem
+from tests.conftest import _reset_postgres
 
 NOT_CONFIGURED = FerrymanError("telegram.not_configured", "telegram.api_id is not set")
 
@@ -201,3 +204,21 @@ async def test_remove_forgets_an_ended_job_in_every_table(store: Store) -> None:
     with pytest.raises(FerrymanError) as caught:
         await store.get_job(job_id)
     assert caught.value.code == "job.not_found"
+
+
+async def test_two_nodes_finishing_at_once_end_each_job_once(db_url: str) -> None:
+    """Every node's housekeeper ends finished jobs; on PostgreSQL two of them read the
+    same finishable jobs at once. Each job must be ended (summary, ``job.finished``)
+    by one of them only: three nodes announced the same job's end three times."""
+    if db_url.startswith("postgres"):
+        await _reset_postgres(db_url)
+    first, second = await Store.open(db_url), await Store.open(db_url)
+    try:
+        for _ in range(5):
+            ids = [await _expanded_job(first, 2, album_size=10) for _ in range(8)]
+            await _deliver_albums(first, *[True] * 8)
+            ended = await asyncio.gather(*(s.finish_jobs() for s in (first, second, first)))
+            assert sorted(i for found in ended for i in found) == ids
+    finally:
+        await first.close()
+        await second.close()

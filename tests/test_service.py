@@ -59,3 +59,36 @@ def test_the_web_page_can_start_with_the_machine(tmp_path: Path) -> None:
     code, shown = _cli(tmp_path, "service", "install", "--command", "web", "--print", termux=False)
     exec_line = next(line for line in shown.splitlines() if line.startswith("ExecStart="))
     assert code == 0 and exec_line.endswith(f"--data-dir {tmp_path / 'data'} web")
+
+
+def test_the_service_starts_with_the_config_and_variables_it_was_installed_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker of several machines: its config file names the PostgreSQL store and its
+    node name comes from the environment; the unit must carry both, or it would start
+    a SQLite engine of its own on the shared data dir."""
+    config = tmp_path / "ferryman.toml"
+    config.write_text('database_url = "postgresql://ferryman@db.internal/ferryman"\n')
+    for name in [k for k in __import__("os").environ if k.startswith("FERRYMAN_")]:
+        monkeypatch.delenv(name)
+    env = {"HOME": str(tmp_path / "home"), "FERRYMAN_CONFIG": str(config)}
+    env |= {"FERRYMAN_NODE_NAME": "worker-1", "FERRYMAN_TELEGRAM__API_HASH": 'p"w 50%'}
+    args = ["--data-dir", str(tmp_path / "data"), "service", "install"]
+    done = CliRunner().invoke(app, [*args, "--command", "web", "--no-engine"], env=env)
+    assert done.exit_code == 0, done.output
+    unit = tmp_path / "home" / ".config" / "systemd" / "user" / "ferryman.service"
+    text = unit.read_text()
+    exec_line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    assert f"-m ferryman --config {config} --data-dir {tmp_path / 'data'} web --no-engine" in (
+        exec_line
+    )
+    assert 'Environment="FERRYMAN_NODE_NAME=worker-1"\n' in text
+    assert 'Environment="FERRYMAN_TELEGRAM__API_HASH=p\\"w 50%%"\n' in text  # as systemd unquotes it
+    assert "FERRYMAN_CONFIG" not in text
+    assert stat.S_IMODE(unit.stat().st_mode) == 0o600  # a secret may be among them
+
+    wrong = CliRunner().invoke(app, [*args, "--command", "run", "--no-engine"], env=env)
+    assert wrong.exit_code == 2 and "--command web only" in wrong.stdout
+    env["FERRYMAN_NODE_NAME"] = "not a name"
+    bad = CliRunner().invoke(app, [*args, "--print"], env=env)
+    assert bad.exit_code == 2 and "node_name" in bad.output and "Traceback" not in bad.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
 from sqlalchemy import select
 
 from ferryman.config import Retry
@@ -14,6 +15,7 @@ from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store import Store
 from ferryman.store.schema import albums, jobs
 from ferryman.store.store import NewItem
+from tests.conftest import PG_DSN
 
 
 def _photo(seq: int, state: ItemState = ItemState.READY) -> NewItem:
@@ -392,3 +394,23 @@ async def test_release_clears_the_wait_of_a_released_job(store: Store) -> None:
     released = await store.get_job(job.id)
     assert released.wait_reason is None and released.state is JobState.QUEUED
     assert await store.claim_job("next", 30) is not None
+
+
+async def test_a_bad_database_url_says_which_setting_and_why() -> None:
+    """Not a traceback: a code, the URL with its password masked, the cause."""
+    from ferryman.store.connect import create_engine
+
+    cases = [
+        ("not a url", "config.invalid", "not a database URL"),
+        ("postgresql://me:s3cret@127.0.0.1:1/db", "store.unreachable", "cannot reach"),
+    ]
+    if PG_DSN:
+        wrong_db = PG_DSN.rsplit("/", 1)[0] + "/no_such_db_here"
+        cases.append((wrong_db, "config.invalid", 'database "no_such_db_here" does not exist'))
+    for url, code, said in cases:
+        with pytest.raises(FerrymanError) as caught:
+            await create_engine(url)
+        assert caught.value.code == code and said in caught.value.message, caught.value
+        assert "s3cret" not in caught.value.message
+        if code == "store.unreachable":
+            assert "postgresql://me:***@127.0.0.1:1/db" in caught.value.message

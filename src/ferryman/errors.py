@@ -444,6 +444,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The database could not be brought to this version and was left as it was; keep"
         " a copy of it and report the message (use the ferryman that made it meanwhile).",
     ),
+    ErrorSpec(
+        "store.unreachable",
+        True,
+        "Start the database server named in the message, or check the network to it and"
+        " `database_url`; then run the command again.",
+    ),
     # settings
     ErrorSpec("config.invalid", False, "Fix the setting named in the message."),
     ErrorSpec("job.not_found", False, "Run `ferryman status` to list the jobs."),

@@ -17,7 +17,8 @@ from typing import Annotated
 
 import typer
 
-from ferryman.frontdoors.terminal import console
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.terminal import console, fail
 
 service_app = typer.Typer(
     help="Start ferryman with the device (Termux:Boot, or a systemd user unit).",
@@ -46,36 +47,69 @@ def service_file() -> Path:
     return _home() / ".config" / "systemd" / "user" / "ferryman.service"
 
 
-def _argv(data_dir: Path, command: Command) -> list[str]:
+def _argv(
+    data_dir: Path, command: Command, config: Path | None, no_engine: bool = False
+) -> list[str]:
     words = {Command.serve: ["telegram", "serve"], Command.run: ["run"], Command.web: ["web"]}[
         command
     ]
-    return [sys.executable, "-m", "ferryman", "--data-dir", str(data_dir), *words]
+    if no_engine:
+        words.append("--no-engine")
+    where = ["--config", str(config)] if config is not None else []
+    return [sys.executable, "-m", "ferryman", *where, "--data-dir", str(data_dir), *words]
 
 
-def render(data_dir: Path, command: Command) -> str:
+def carried_environment() -> dict[str, str]:
+    """The ``FERRYMAN_*`` settings of the shell that installs the service, which the
+    service must see too: a unit or a boot script starts with none of them (the config
+    file travels as ``--config``)."""
+    return {
+        k: v
+        for k, v in sorted(os.environ.items())
+        if k.startswith("FERRYMAN_") and k != "FERRYMAN_CONFIG"
+    }
+
+
+def render(
+    data_dir: Path,
+    command: Command,
+    config: Path | None = None,
+    env: dict[str, str] | None = None,
+    no_engine: bool = False,
+) -> str:
     """What the service file holds, for this machine."""
-    argv = shlex.join(_argv(data_dir, command))
+    argv = shlex.join(_argv(data_dir, command, config, no_engine))
+    env = env or {}
     if _on_termux():
         log = shlex.quote(str(data_dir / "ferryman.log"))
+        exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
         return (
             "#!/data/data/com.termux/files/usr/bin/sh\n"
             "# Written by `ferryman service install`; Termux:Boot runs it after a boot.\n"
             "termux-wake-lock\n"
+            f"{exports}"
             f"exec {argv} >> {log} 2>&1\n"
         )
+    environment = "".join(f"Environment={_systemd_quoted(f'{k}={v}')}\n" for k, v in env.items())
     return (
         "# Written by `ferryman service install`.\n"
         "[Unit]\n"
         "Description=ferryman\n"
         "After=network-online.target\n\n"
         "[Service]\n"
+        f"{environment}"
         f"ExecStart={argv}\n"
         "Restart=on-failure\n"
         "RestartSec=10\n\n"
         "[Install]\n"
         "WantedBy=default.target\n"
     )
+
+
+def _systemd_quoted(assignment: str) -> str:
+    """One ``Environment=`` assignment, quoted as systemd reads it (spaces, quotes, %)."""
+    escaped = assignment.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    return f'"{escaped}"'
 
 
 @service_app.command()
@@ -89,11 +123,32 @@ def install(
             " the engine.",
         ),
     ] = Command.serve,
+    no_engine: Annotated[
+        bool,
+        typer.Option(
+            "--no-engine",
+            help="With --command web: the page and the API only; workers run elsewhere.",
+        ),
+    ] = False,
     show: Annotated[bool, typer.Option("--print", help="Print it; write nothing.")] = False,
 ) -> None:
-    """Write the boot script (Termux) or the systemd user unit."""
-    settings = ctx.obj.settings()
-    text = render(settings.data_dir, command)
+    """Write the boot script (Termux) or the systemd user unit.
+
+    It starts ferryman as this shell would: with the config file in use (``--config``
+    or ``$FERRYMAN_CONFIG``) and this shell's other ``FERRYMAN_*`` variables.
+    """
+    state = ctx.obj
+    try:
+        settings = state.settings()
+    except FerrymanError as exc:
+        fail(console(stderr=True), exc)
+        raise typer.Exit(2) from None
+    if no_engine and command is not Command.web:
+        out.print("--no-engine goes with --command web only", markup=False)
+        raise typer.Exit(2)
+    config = state.config or _config_from_env()
+    env = carried_environment()
+    text = render(settings.data_dir, command, config.resolve() if config else None, env, no_engine)
     target = service_file()
     if show:
         out.print(f"# {target}", markup=False)
@@ -101,7 +156,8 @@ def install(
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
-    target.chmod(0o700 if _on_termux() else 0o644)
+    # A secret among the variables (an S3 key, a database password) is the user's alone.
+    target.chmod(0o700 if _on_termux() else (0o600 if env else 0o644))
     out.print(f"wrote {target}", markup=False)
     if _on_termux():
         out.print("next: install the Termux:Boot app and open it once", markup=False)
@@ -110,6 +166,11 @@ def install(
             "next: systemctl --user daemon-reload && systemctl --user enable --now ferryman",
             markup=False,
         )
+
+
+def _config_from_env() -> Path | None:
+    named = os.environ.get("FERRYMAN_CONFIG")
+    return Path(named) if named else None
 
 
 @service_app.command()

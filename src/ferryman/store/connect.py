@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ferryman.errors import FerrymanError
@@ -72,9 +73,18 @@ async def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
 
 
 async def create_engine(url: str) -> AsyncEngine:
-    """An engine with the schema migrated to the newest version."""
-    url = normalise_url(url)
-    parsed = make_url(url)
+    """An engine with the schema migrated to the newest version.
+
+    Raises ``config.invalid`` for a ``database_url`` that cannot be parsed or that the
+    server refuses (no such database, role or password), ``store.unreachable`` for a
+    server that cannot be reached; both name the URL, its password masked.
+    """
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)  # as the user wrote it
+        url = normalise_url(url)
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise FerrymanError("config.invalid", f"database_url: not a database URL ({exc})") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -89,10 +99,30 @@ async def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
         engine = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    connected = False
     try:
         async with engine.connect() as conn:
+            connected = True
             await conn.run_sync(migrate.migrate)  # its own transaction (and lock on PostgreSQL)
-    except OSError as exc:
+    except (OSError, DBAPIError) as exc:
         await engine.dispose()
-        raise FerrymanError("config.invalid", f"cannot reach the database: {exc}") from exc
+        if connected:
+            raise
+        raise _connect_error(shown, exc) from exc
     return engine
+
+
+def _connect_error(shown: str, exc: OSError | DBAPIError) -> FerrymanError:
+    """Why no connection could be made: the server out of reach, or it said no."""
+    cause: BaseException = exc
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        cause = exc.orig
+    told = str(cause).strip() or type(cause).__name__
+    name = type(cause).__name__.lower()
+    if isinstance(cause, OSError) or "connect" in name or "timeout" in name:
+        return FerrymanError(
+            "store.unreachable", f"database_url {shown}: cannot reach the database ({told})"
+        )
+    return FerrymanError(  # no such database or role, a wrong password, a bad option
+        "config.invalid", f"database_url {shown}: the database refused it ({told})"
+    )

@@ -357,7 +357,8 @@ class JobQueries(StoreBase):
     # ------------------------------------------------------- job lifecycle
 
     async def finish_jobs(self) -> list[int]:
-        """End every expanded job whose items are all terminal; returns their ids.
+        """End every expanded job whose items are all terminal; returns the ids of those
+        this call ended (several nodes' housekeepers look at once: each job is ended once).
 
         Looked for on a read first: this runs in every housekeeping round, and a write
         transaction would wait for (and hold up) the stages' writes."""
@@ -375,7 +376,13 @@ class JobQueries(StoreBase):
                     values |= failure
                 else:
                     values["state"] = (JobState.FAILED if error_code else JobState.DONE).value
-                await conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+                ended = await conn.execute(
+                    update(jobs)  # another node's housekeeper may have ended it meanwhile
+                    .where(jobs.c.id == job_id, jobs.c.state == JobState.ACTIVE.value)
+                    .values(**values)
+                )
+                if ended.rowcount != 1:
+                    continue  # ended once, by that node: no second summary, no second event
                 await self._store_summary(conn, job_id, now)
                 finished.append(job_id)
         return finished
