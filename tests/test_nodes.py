@@ -219,3 +219,31 @@ async def test_an_engine_goes_on_after_its_store_was_unreachable(
 
 async def _beat_after(store: Store, before: float) -> bool:
     return (await store.node_runs())[0].heartbeat_at > before
+
+
+async def test_a_drain_is_heard_at_once_not_at_the_next_heartbeat(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Beats every 10 s here; a drain must still stop claims within moments (a trial saw
+    a node unpack two jobs added right after its drain), and an undo restart them."""
+    settings = settings.model_copy(update={"node_name": "phone", "lease_seconds": 30.0})
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings)
+    running = asyncio.create_task(engine.run())
+    try:
+        await eventually(lambda: _has_run(store), "the engine beat", within=10)
+        await asyncio.sleep(0.5)  # past its first beat: the next is ~10 s away
+        await nodes.drain(store, "phone")
+        await eventually(lambda: _draining(engine), "the drain heard", within=2)
+        job = await intake.add_source(store, make_photo_set(tmp_path / "in", 2)[0].parent)
+        await asyncio.sleep(1.0)
+        assert (await store.get_job(job.id)).state is JobState.QUEUED
+        await nodes.drain(store, "phone", on=False)
+        await eventually(lambda: _done(store, job.id), "the job done after the undo", within=5)
+    finally:
+        engine.stop()
+        await running
+    with pytest.raises(FerrymanError) as unknown:
+        await nodes.drain(store, "tablet", on=False)  # an undo names a real node too
+    assert unknown.value.code == "node.unknown" and "known: phone" in unknown.value.message
+    await store.close()

@@ -43,6 +43,9 @@ class Context:
     device: Device = field(default_factory=Device)  # Wi-Fi and battery, for downloads
     resources: SinkResources = field(init=False)
     draining: bool = False  # `ferryman drain NODE`: finish what is held, claim nothing new
+    # Set by a nudge from another process (an add, a drain): the heartbeat goes at once,
+    # so a drain is heard in a moment instead of at the next beat.
+    nudged: asyncio.Event = field(default_factory=asyncio.Event)
     # Jobs this process has finished reading: after the last album it knows of, such a
     # job may end, and the housekeeper is told at once (the "last" wake-up topic).
     read_ended: set[int] = field(default_factory=set)

@@ -51,9 +51,9 @@ async def workers(
 async def drain(store: Store, node: str, on: bool = True) -> None:
     """Let ``node`` finish what it holds and take nothing new (or take work again)."""
     if not await store.set_drain(node, on):
-        raise FerrymanError(
-            "node.unknown", f"no worker named {node!r} has run here; see `ferryman workers`"
-        )
+        names = sorted({run.node for run in await store.node_runs()})
+        known = f"known: {', '.join(names)}" if names else "none has run against this store"
+        raise FerrymanError("node.unknown", f"no worker named {node!r} has run here ({known})")
 
 
 async def ready_workers(store: Store, lease_seconds: float) -> str:

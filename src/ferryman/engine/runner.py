@@ -165,8 +165,15 @@ class Engine:
         lease; it also learns whether the node was drained."""
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.ctx.stopping.wait(), settings.lease_seconds / 3)
+            waits = [asyncio.ensure_future(e.wait()) for e in (self.ctx.stopping, self.ctx.nudged)]
+            try:
+                await asyncio.wait(
+                    waits, timeout=settings.lease_seconds / 3, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+            self.ctx.nudged.clear()
             if not self.ctx.stopping.is_set():
                 await self._beat_once(settings)
 
@@ -194,7 +201,12 @@ class Engine:
 
         if self.ctx.device.env.get("FERRYMAN_NO_WAKE"):
             return None
-        listener = listener_for(self.ctx.store.engine.url, self.ctx.wakeup.notify)
+
+        def nudged() -> None:
+            self.ctx.wakeup.notify()
+            self.ctx.nudged.set()
+
+        listener = listener_for(self.ctx.store.engine.url, nudged)
         return listener if await listener.start() else None
 
     # ------------------------------------------------------------ workers

@@ -393,7 +393,11 @@ def drain(
     if undo:
         out.print(f"{node} takes work again")
     else:
-        out.print(f"{node} is draining: it finishes what it holds; see `ferryman workers`")
+        out.print(
+            f"{node} is draining: a running node hears of it at once (one cut off, at its"
+            " next heartbeat), finishes what it holds and takes nothing new;"
+            " see `ferryman workers`"
+        )
 
 
 def _control(ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]]) -> None:

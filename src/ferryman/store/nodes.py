@@ -65,14 +65,16 @@ class NodeQueries(StoreBase):
             )
 
     async def set_drain(self, node: str, on: bool) -> bool:
-        """Drain ``node`` (or stop draining it); False if no run of that name is known."""
+        """Drain ``node`` (or stop draining it); False if no run of that name is known
+        (and, for an undo, no drain of that name is kept either)."""
         async with self.engine.begin() as conn:
             known = await conn.execute(select(nodes.c.owner).where(nodes.c.node == node).limit(1))
-            if known.first() is None and on:
+            undone = await conn.execute(delete(drains).where(drains.c.node == node))
+            if known.first() is None and (on or undone.rowcount == 0):
                 return False
-            await conn.execute(delete(drains).where(drains.c.node == node))
             if on:
                 await conn.execute(insert(drains).values(node=node, since=self.clock()))
+        await self.nudge()  # a running node hears of it now, not at its next heartbeat
         return True
 
     async def node_runs(self) -> list[NodeRun]:
