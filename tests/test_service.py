@@ -83,7 +83,7 @@ def test_the_service_starts_with_the_config_and_variables_it_was_installed_with(
         exec_line
     )
     assert 'Environment="FERRYMAN_NODE_NAME=worker-1"\n' in text
-    assert 'Environment="FERRYMAN_TELEGRAM__API_HASH=p\\"w 50%%"\n' in text  # as systemd unquotes it
+    assert 'Environment="FERRYMAN_TELEGRAM__API_HASH=p\\"w 50%%"\n' in text  # systemd quoting
     assert "FERRYMAN_CONFIG" not in text
     assert stat.S_IMODE(unit.stat().st_mode) == 0o600  # a secret may be among them
 
