@@ -187,7 +187,15 @@ class Engine:
             return
         if draining != self.ctx.draining:
             self.ctx.draining = draining
-            log.info("node %s %s", settings.node, "drained" if draining else "takes work again")
+            if draining:  # said where a person sees it: a drained node looks idle, not stuck
+                log.warning(
+                    "node %s is drained: it finishes what it holds and takes nothing new"
+                    " (`ferryman drain %s --undo` lets it take work)",
+                    settings.node,
+                    settings.node,
+                )
+            else:
+                log.info("node %s takes work again", settings.node)
             self.ctx.bus.emit("engine.draining" if draining else "engine.undrained")
             if not draining:
                 self.ctx.wakeup.notify()
