@@ -36,7 +36,7 @@ from bench._common import (
 from ferryman.engine import collector, intake
 from ferryman.engine.events import Event
 from ferryman.engine.runner import Engine
-from ferryman.model import JobState
+from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 
@@ -97,11 +97,18 @@ async def ferry(archive: Path, data_dir: Path, limit: float) -> dict[str, float 
         done = await store.get_job(job.id)
     finally:
         await store.close()
+    return _times(marks, started, ended, albums, done)
+
+
+def _times(
+    marks: dict[str, float], started: float, ended: float, albums: int, job: Job
+) -> dict[str, float | int | str]:
+    """The marks counted from ``started``, with the total and how the job ended."""
     times: dict[str, float | int | str] = {k: v - started for k, v in marks.items()}
     times["total"] = ended - started
     times["albums"] = albums
-    times["state"] = done.state.value
-    times["delivered"] = (done.summary or {}).get("delivered", 0)
+    times["state"] = job.state.value
+    times["delivered"] = (job.summary or {}).get("delivered", 0)
     return times
 
 
@@ -162,12 +169,7 @@ async def ferry_warm(
         got = await store.get_job(job.id)
     finally:
         await store.close()
-    times: dict[str, float | int | str] = {k: v - started for k, v in marks.items()}
-    times["total"] = ended - started
-    times["albums"] = albums
-    times["state"] = got.state.value
-    times["delivered"] = (got.summary or {}).get("delivered", 0)
-    return times
+    return _times(marks, started, ended, albums, got)
 
 
 def run(args: argparse.Namespace) -> Result:
