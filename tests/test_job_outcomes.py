@@ -222,3 +222,20 @@ async def test_two_nodes_finishing_at_once_end_each_job_once(db_url: str) -> Non
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_runs_summary_counts_the_ended_jobs_it_worked_on(store: Store) -> None:
+    """With several nodes on one store, a run's summary is its own: another node's
+    finished jobs are not counted (two workers printed the same store-wide totals)."""
+    from ferryman.engine.report import run_summary
+
+    mine = await _expanded_job(store, 2, album_size=10)
+    theirs = await _expanded_job(store, 3, album_size=10)
+    await _deliver_albums(store, True, True)
+    assert sorted(await store.finish_jobs()) == [mine, theirs]
+    waiting = await store.add_job(source="/in.zip", name="in", dest="library:")
+    everything = await run_summary(store, 0.0)
+    assert everything["jobs"] == {"done": 2, "running": 1}
+    own = await run_summary(store, 0.0, touched={mine})
+    assert own["jobs"] == {"done": 1, "running": 1}  # a job not ended still counts
+    assert own["items"]["delivered"] == 2 and waiting.id not in (mine, theirs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import ERRORS, spec_for
@@ -112,16 +113,22 @@ async def report(
     return summary
 
 
-async def run_summary(store: Store, since: float) -> dict[str, Any]:
-    """What a ``run`` leaves behind: the jobs it touched (not ended, or ended at or
-    after ``since``) by outcome, their items, and what each waiting or failed job needs.
+async def run_summary(
+    store: Store, since: float, touched: Collection[int] | None = None
+) -> dict[str, Any]:
+    """What a ``run`` leaves behind: the jobs not ended, and those that ended at or after
+    ``since`` (and, given ``touched``, that this run worked on: with several nodes on one
+    store, the others' jobs are theirs to report), by outcome, their items, and what each
+    waiting or failed job needs.
     """
     per_job = await store.item_counts()
     jobs: dict[str, int] = {}
     items = {"delivered": 0, "failed": 0, "quarantined": 0, "skipped": 0, "pending": 0}
     needs: list[dict[str, Any]] = []
     for job in await store.list_jobs():
-        if job.state.terminal and (job.finished_at or 0.0) < since:
+        if job.state.terminal and (
+            (job.finished_at or 0.0) < since or (touched is not None and job.id not in touched)
+        ):
             continue
         outcome = "paused" if job.paused else _outcome(job)
         jobs[outcome] = jobs.get(outcome, 0) + 1

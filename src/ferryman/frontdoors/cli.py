@@ -295,11 +295,15 @@ def run(
         async with running(settings) as started:
             since = started.store.clock()
             renderer = attach_renderer(started.engine.bus, started.store, sys.stdout.isatty())
+            touched: set[int] = set()  # the jobs this run worked on (not other nodes')
+            started.engine.bus.subscribe(
+                lambda event: touched.add(event.job_id) if event.job_id is not None else None
+            )
             try:
                 await started.engine.run(until_idle=until_idle)
             finally:
                 await renderer.close()
-            print_run_summary(out, await run_summary(started.store, since))
+            print_run_summary(out, await run_summary(started.store, since, touched))
 
     try:
         from ferryman.engine.children import start_children_for
