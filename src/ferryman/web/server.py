@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ferryman.errors import FerrymanError
 from ferryman.web import guard
 
 if TYPE_CHECKING:
@@ -114,6 +115,8 @@ async def _sweep(web: Web) -> None:
             if removed:
                 log.info("results: %d jobs past retention deleted, %d bytes freed", removed, freed)
             await asyncio.to_thread(web.uploads.sweep, web.settings.results.retention)
+        except FerrymanError as exc:  # a bucket out of reach or refusing: one line, not a trace
+            log.warning("results sweep failed: %s (next: %s)", exc, exc.next_step)
         except Exception:
             log.exception("results sweep failed")
         await asyncio.sleep(SWEEP_SECONDS)
