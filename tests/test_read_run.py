@@ -32,6 +32,14 @@ def _entry(index: int, path: Path, *, size: int | None = -1, **kw: object) -> So
     return SourceEntry(info, lambda: iter([data]), **kw)  # type: ignore[arg-type]
 
 
+@pytest.fixture(autouse=True)
+def _no_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run also ends after ``RUN_SECONDS`` (0.05 s); on a loaded machine one entry can
+    take that long, and these tests are about the other limits (CI saw a run end after
+    one photo). The time limit has its own test, which sets it."""
+    monkeypatch.setattr(read_run, "RUN_SECONDS", 60.0)
+
+
 def _limits(tmp_path: Path, **kw: object) -> RunLimits:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
@@ -237,3 +245,12 @@ def test_without_an_album_to_fill_a_run_of_skipped_entries_goes_on(
     assert len(run.steps) == 11 and run.steps[-1].entry is None  # all, then the end
     assert all(s.prepared is not None and s.prepared.state.terminal for s in run.steps[:10])
     assert run.ready == 0
+
+
+def test_a_run_ends_when_its_time_is_up(
+    tmp_path: Path, photos: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(read_run, "RUN_SECONDS", 0.0)  # up after the first entry
+    entries = iter([_entry(i, p) for i, p in enumerate(photos)])
+    steps = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare).steps
+    assert _staged(steps) == [0]
