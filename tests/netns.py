@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -48,7 +49,7 @@ def available() -> str | None:
 class Network:
     """The namespaces and links of one test; everything goes when the block ends."""
 
-    tag: str = field(default_factory=lambda: f"fm{os.getpid() % 100000}")
+    tag: str = field(default_factory=lambda: f"fm{os.getpid()}")  # fm<pid>h<n>: 15 at most
     nodes: dict[str, int] = field(default_factory=dict)  # node name -> its link's number
     _forwarders: list[_Forwarder] = field(default_factory=list)
 
@@ -100,8 +101,22 @@ class Network:
         _ip("addr", "del", f"{SERVICE}/32", "dev", "lo", check=False)
 
 
+def _clear_stale() -> None:
+    """Namespaces and links a killed run left (their pid is gone): they hold the same
+    subnets, and a second route to one sends the new node's replies down the dead link."""
+    listed = _ip("-o", "link", "show", check=False).stdout
+    for name, pid in re.findall(r"^\d+: (fm(\d+)h\d+)[@:]", listed, re.M):
+        if not os.path.exists(f"/proc/{pid}"):
+            _ip("link", "del", name, check=False)
+    spaces = _ip("netns", "list", check=False).stdout
+    for name, pid in re.findall(r"^(fm(\d+)-\d+)\b", spaces, re.M):
+        if not os.path.exists(f"/proc/{pid}"):
+            _ip("netns", "del", name, check=False)
+
+
 @contextlib.contextmanager
 def network() -> Iterator[Network]:
+    _clear_stale()
     net = Network()
     try:
         _ip("addr", "del", f"{SERVICE}/32", "dev", "lo", check=False)  # a killed run's

@@ -247,3 +247,25 @@ async def test_a_drain_is_heard_at_once_not_at_the_next_heartbeat(
         await nodes.drain(store, "tablet", on=False)  # an undo names a real node too
     assert unknown.value.code == "node.unknown" and "known: phone" in unknown.value.message
     await store.close()
+
+
+async def test_a_drain_outlives_its_nodes_rows_being_pruned(store: Store) -> None:
+    """A drained node's rows go after a day; draining it again then says node.unknown,
+    and must not take away the drain that is kept (it did: the node took work again)."""
+    from sqlalchemy import delete, select
+
+    from ferryman.store.schema import drains
+    from ferryman.store.schema import nodes as node_rows
+
+    await store.node_beat("a:1:x", "alpha", 11, ("fetch",))
+    await nodes.drain(store, "alpha")
+    async with store.engine.begin() as conn:
+        await conn.execute(delete(node_rows))
+    with pytest.raises(FerrymanError) as unknown:
+        await nodes.drain(store, "alpha")
+    assert unknown.value.code == "node.unknown"
+    async with store.engine.connect() as conn:
+        kept = (await conn.execute(select(drains.c.node))).scalars().all()
+    assert kept == ["alpha"]
+    assert await store.node_beat("a:2:y", "alpha", 12, ("fetch",)) is True  # still drained
+    await nodes.drain(store, "alpha", on=False)  # an undo finds the kept drain: no error

@@ -72,8 +72,9 @@ def test_the_service_starts_with_the_config_and_variables_it_was_installed_with(
     for name in [k for k in __import__("os").environ if k.startswith("FERRYMAN_")]:
         monkeypatch.delenv(name)
     env = {"HOME": str(tmp_path / "home"), "FERRYMAN_CONFIG": str(config)}
-    env |= {"FERRYMAN_NODE_NAME": "worker-1", "FERRYMAN_TELEGRAM__API_HASH": 'p"w 50%'}
     args = ["--data-dir", str(tmp_path / "data"), "service", "install"]
+    assert CliRunner().invoke(app, [*args, "--command", "run"], env=env).exit_code == 0
+    env |= {"FERRYMAN_NODE_NAME": "worker-1", "FERRYMAN_TELEGRAM__API_HASH": 'p"w 50%\nx'}
     done = CliRunner().invoke(app, [*args, "--command", "web", "--no-engine"], env=env)
     assert done.exit_code == 0, done.output
     unit = tmp_path / "home" / ".config" / "systemd" / "user" / "ferryman.service"
@@ -83,9 +84,10 @@ def test_the_service_starts_with_the_config_and_variables_it_was_installed_with(
         exec_line
     )
     assert 'Environment="FERRYMAN_NODE_NAME=worker-1"\n' in text
-    assert 'Environment="FERRYMAN_TELEGRAM__API_HASH=p\\"w 50%%"\n' in text  # systemd quoting
+    assert 'Environment="FERRYMAN_TELEGRAM__API_HASH=p\\"w 50%%\\nx"\n' in text  # systemd quoting
     assert "FERRYMAN_CONFIG" not in text
-    assert stat.S_IMODE(unit.stat().st_mode) == 0o600  # a secret may be among them
+    assert stat.S_IMODE(unit.stat().st_mode) == 0o600  # a secret may be among them, and
+    # the unit written before them (0644) was narrowed before they went in
 
     wrong = CliRunner().invoke(app, [*args, "--command", "run", "--no-engine"], env=env)
     assert wrong.exit_code == 2 and "--command web only" in wrong.stdout

@@ -52,6 +52,7 @@ class Context:
     _dests: dict[int, str] = field(default_factory=dict)
     _cached: Settings | None = None
     _cached_at: float = 0.0
+    _unreadable: bool = False  # the last read of the runtime settings failed
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
@@ -73,15 +74,20 @@ class Context:
             now = time.monotonic()
             if self._cached is None or now - self._cached_at > 1.0:
                 try:
-                    overrides = await self.store.runtime_settings()
-                except Exception:
+                    fresh = with_runtime(self.base_settings, await self.store.runtime_settings())
+                except Exception as exc:
                     if self._cached is None:
                         raise
-                    log.warning("runtime settings unreadable; the last ones stand", exc_info=True)
+                    # The whole trace once per outage, then a line a second.
+                    log.warning(
+                        "runtime settings unreadable; the last ones stand (%s)",
+                        exc,
+                        exc_info=not self._unreadable,
+                    )
+                    self._unreadable = True
                     self._cached_at = now  # asked again in a second, not at every call
                     return self._cached
-                self._cached = with_runtime(self.base_settings, overrides)
-                self._cached_at = now
+                self._cached, self._cached_at, self._unreadable = fresh, now, False
             return self._cached
 
     async def album_size(self, job_id: int) -> int:

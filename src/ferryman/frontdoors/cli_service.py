@@ -98,7 +98,7 @@ def render(
         "After=network-online.target\n\n"
         "[Service]\n"
         f"{environment}"
-        f"ExecStart={argv}\n"
+        f"ExecStart={_systemd_literal(argv)}\n"
         "Restart=on-failure\n"
         "RestartSec=10\n\n"
         "[Install]\n"
@@ -106,9 +106,16 @@ def render(
     )
 
 
+def _systemd_literal(command: str) -> str:
+    """A command line as ``ExecStart=`` keeps it: ``%`` starts a specifier, ``$`` a
+    variable (a path like ``/x/50%off`` would change silently)."""
+    return command.replace("%", "%%").replace("$", "$$")
+
+
 def _systemd_quoted(assignment: str) -> str:
     """One ``Environment=`` assignment, quoted as systemd reads it (spaces, quotes, %)."""
     escaped = assignment.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
+    escaped = escaped.replace("\n", "\\n")  # systemd reads C escapes back
     return f'"{escaped}"'
 
 
@@ -155,9 +162,15 @@ def install(
         out.print(text, markup=False, end="")
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    # A secret among the variables (an S3 key, a database password) is the user's alone.
-    target.chmod(0o700 if _on_termux() else (0o600 if env else 0o644))
+    # A secret among the variables (an S3 key, a database password) is the user's alone,
+    # from the first byte: the file is made with its mode, an older one narrowed first.
+    mode = 0o700 if _on_termux() else (0o600 if env else 0o644)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
     out.print(f"wrote {target}", markup=False)
     if _on_termux():
         out.print("next: install the Termux:Boot app and open it once", markup=False)

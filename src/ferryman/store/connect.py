@@ -83,11 +83,16 @@ async def create_engine(url: str) -> AsyncEngine:
         shown = make_url(url).render_as_string(hide_password=True)  # as the user wrote it
         url = normalise_url(url)
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise FerrymanError("config.invalid", f"database_url: not a database URL ({exc})") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise FerrymanError(
+                    "config.invalid", f"database_url {shown}: cannot make its folder ({exc})"
+                ) from exc
         # One writing connection: SQLite lets one writer in at a time anyway, and a
         # writer kept out by another connection of this process sleeps in SQLite's busy
         # handler (1, 2, 5, 10 … ms) where the pool's queue wakes it the moment the
@@ -109,6 +114,13 @@ async def create_engine(url: str) -> AsyncEngine:
         if connected:
             raise
         raise _connect_error(shown, exc) from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # ?sslmode=…, a port not a number
+        await engine.dispose()
+        if connected:
+            raise
+        raise FerrymanError(
+            "config.invalid", f"database_url {shown}: the driver cannot use it ({exc})"
+        ) from exc
     return engine
 
 

@@ -110,10 +110,14 @@ ITEMS_DELIVERED = (
 )
 
 # Housekeeping, every round.
-FINISHABLE_JOBS = select(jobs.c.id, jobs.c.error_code).where(
-    jobs.c.state == JobState.ACTIVE.value,
-    jobs.c.expanded.is_(True),
-    ~exists().where(items.c.job_id == jobs.c.id, items.c.state.not_in(TERMINAL_STATES)),
+FINISHABLE_JOBS = (
+    select(jobs.c.id, jobs.c.error_code)
+    .where(
+        jobs.c.state == JobState.ACTIVE.value,
+        jobs.c.expanded.is_(True),
+        ~exists().where(items.c.job_id == jobs.c.id, items.c.state.not_in(TERMINAL_STATES)),
+    )
+    .order_by(jobs.c.id)  # several nodes' housekeepers lock them in one order: no deadlock
 )
 ACTIVE_JOBS = select(jobs.c.id).where(
     jobs.c.state.in_(

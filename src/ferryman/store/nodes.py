@@ -68,9 +68,13 @@ class NodeQueries(StoreBase):
         """Drain ``node`` (or stop draining it); False if no run of that name is known
         (and, for an undo, no drain of that name is kept either)."""
         async with self.engine.begin() as conn:
-            known = await conn.execute(select(nodes.c.owner).where(nodes.c.node == node).limit(1))
+            known = (
+                await conn.execute(select(nodes.c.owner).where(nodes.c.node == node).limit(1))
+            ).first() is not None
+            if not known and on:
+                return False  # before the delete: a drain kept for a pruned node stays
             undone = await conn.execute(delete(drains).where(drains.c.node == node))
-            if known.first() is None and (on or undone.rowcount == 0):
+            if not known and undone.rowcount == 0:
                 return False
             if on:
                 await conn.execute(insert(drains).values(node=node, since=self.clock()))
