@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ferryman.store import sqlite_thread
@@ -133,6 +134,101 @@ async def test_a_cancelled_statement_still_in_flight_is_rolled_back_after_it_run
         assert names == []  # the cancelled transaction did not commit
         async with engine.begin() as conn:  # and the pool's connections still work
             await conn.execute(text("INSERT INTO t (name) VALUES ('next')"))
+    finally:
+        holder.close()
+        await engine.dispose()
+        await reader.dispose()
+
+
+def _insert_names(conn: Connection, names: list[str]) -> tuple[str, list[str]]:
+    """A transaction's body as the store writes its hot ones: SQLAlchemy's sync API."""
+    for name in names:
+        conn.execute(text("INSERT INTO t (name) VALUES (:n)"), {"n": name})
+    rows = conn.execute(text("SELECT name FROM t ORDER BY id")).scalars().all()
+    return threading.current_thread().name, list(rows)
+
+
+async def test_run_sync_runs_a_whole_transaction_on_the_connection_thread_in_one_hop(
+    tmp_path: Path, hops: list[int]
+) -> None:
+    engine, reader = await _engines(tmp_path)
+    try:
+        hops[0] = 0
+        async with engine.begin() as conn:
+            where, names = await sqlite_thread.run_sync(conn, _insert_names, ["a", "b", "c"])
+        assert where == "ferryman-sqlite"  # never the event loop's thread
+        assert names == ["a", "b", "c"]
+        assert hops[0] == 2  # the body (four statements and the BEGIN) and the COMMIT
+        async with reader.connect() as conn:
+            stored = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+        assert stored == ["a", "b", "c"]  # committed
+    finally:
+        await engine.dispose()
+        await reader.dispose()
+
+
+async def test_run_sync_raises_as_sqlalchemy_does_and_the_transaction_is_undone(
+    tmp_path: Path,
+) -> None:
+    engine, reader = await _engines(tmp_path)
+    try:
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await sqlite_thread.run_sync(conn, _insert_names, ["x", "y", "x"])
+        async with engine.begin() as conn:  # the connection is usable, the lock free
+            await sqlite_thread.run_sync(conn, _insert_names, ["z"])
+        async with reader.connect() as conn:
+            names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+        assert names == ["z"]
+        assert _can_write(tmp_path / "db.sqlite", 1.0)
+    finally:
+        await engine.dispose()
+        await reader.dispose()
+
+
+async def test_a_cancelled_run_sync_is_waited_for_before_the_connection_is_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body waits on another process's lock when its caller is cancelled: the caller
+    waits for the body to end (the connection is the body's until then), then the
+    transaction is rolled back and nothing of it is kept."""
+    engine, reader = await _engines(tmp_path)
+    path = tmp_path / "db.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    order: list[str] = []
+    rollback = sqlite_thread.Connection.rollback
+
+    async def noted_rollback(self: sqlite_thread.Connection) -> None:
+        order.append("rollback")
+        await rollback(self)
+
+    def body(conn: Connection) -> None:
+        try:
+            _insert_names(conn, ["late"])
+        finally:
+            order.append("body ended")
+
+    monkeypatch.setattr(sqlite_thread.Connection, "rollback", noted_rollback)
+    try:
+
+        async def write() -> None:
+            async with engine.begin() as conn:
+                await sqlite_thread.run_sync(conn, body)
+
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0.3)  # the body's BEGIN IMMEDIATE waits on the holder
+        task.cancel()
+        await asyncio.sleep(0.3)
+        assert not task.done()  # still waiting for the body
+        holder.execute("ROLLBACK")
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await asyncio.to_thread(_can_write, path, 5.0), "the write lock was kept"
+        async with reader.connect() as conn:
+            names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+        assert names == []
+        assert order[:2] == ["body ended", "rollback"]  # SQLAlchemy's way out came after
     finally:
         holder.close()
         await engine.dispose()

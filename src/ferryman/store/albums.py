@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Row,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
@@ -19,13 +20,13 @@ from ferryman.model import (
     AlbumClaim,
     AlbumGroup,
     AlbumState,
-    Item,
     ItemState,
     JobState,
     MediaKind,
+    Plan,
     album_group,
 )
-from ferryman.store import hot
+from ferryman.store import hot, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.rows import (
     Ended,
@@ -64,25 +65,17 @@ class AlbumQueries(StoreBase):
     async def _claim_delivery_in(
         self, conn: AsyncConnection, owner: str, lease_seconds: float
     ) -> AlbumClaim | None:
-        row = await self._claim_in(
-            conn,
+        claim = self._delivery_claim_args(owner, lease_seconds)
+        return await sqlite_thread.run_sync(conn, _claim_delivery, *claim)
+
+    def _delivery_claim_args(self, owner: str, lease_seconds: float) -> tuple[Any, dict[str, Any]]:
+        return self._claim_args(
             albums,
             AlbumState.SEALED,
             AlbumState.DELIVERING,
             owner,
             lease_seconds,
             lambda: [self._job_runs(albums)],
-        )
-        if row is None:
-            return None
-        members = (await conn.execute(hot.ALBUM_ITEMS, {"album": row.id})).all()
-        job = (await conn.execute(hot.DELIVERY_JOB, {"job_id": row.job_id})).one()
-        return AlbumClaim(
-            album_from_row(row, [item_from_row(r) for r in members]),
-            job_from_row(job),
-            albums=int(job.claim_albums),
-            final=bool(job.expanded) and job.claim_open_items == 0,
-            lease_until=float(row.lease_until),
         )
 
     async def albums_in_flight(self, job_id: int) -> bool:
@@ -106,26 +99,12 @@ class AlbumQueries(StoreBase):
         ``claim_next`` (a lease, in seconds): the same transaction claims the next album
         to deliver (``claim_delivery``), one commit less per album; None: nothing."""
         now = self.clock()
-        ended = ended or {}
         params = {"album": album_id, "holder": owner, "delivered_ref": ref, "now": now}
+        claim = None if claim_next is None else self._delivery_claim_args(owner, claim_next)
         async with self.engine.begin() as conn:
-            if (await conn.execute(hot.ALBUM_DELIVERED, params)).rowcount != 1:
-                raise LeaseLost(f"albums {album_id}")
-            await conn.execute(hot.ITEMS_DELIVERED, {**params, "ended": list(ended)})
-            for item_id, (state, error, path) in ended.items():
-                await conn.execute(
-                    update(items)
-                    .where(items.c.id == item_id, items.c.album_id == album_id)
-                    .values(**ended_item(state, error, now, path))
-                )
-            if claim_next is None:
-                return None
-            try:  # a savepoint: a claim that fails never undoes the record before it
-                async with conn.begin_nested():
-                    return await self._claim_delivery_in(conn, owner, claim_next)
-            except Exception:
-                log.exception("claiming the next album failed; the worker claims anew")
-                return None
+            return await sqlite_thread.run_sync(
+                conn, _record_delivery, params, dict(ended or {}), claim
+            )
 
     async def album_retry(
         self, album_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
@@ -161,8 +140,70 @@ class AlbumQueries(StoreBase):
             )
 
 
+def _claim_delivery(conn: Connection, statement: Any, params: dict[str, Any]) -> AlbumClaim | None:
+    """``claim_delivery``'s body: the album, its items, and what its delivery needs of its
+    job, in the caller's transaction."""
+    row = conn.execute(statement, params).first()
+    if row is None:
+        return None
+    members = conn.execute(hot.ALBUM_ITEMS, {"album": row.id}).all()
+    job = conn.execute(hot.DELIVERY_JOB, {"job_id": row.job_id}).one()
+    return AlbumClaim(
+        album_from_row(row, [item_from_row(r) for r in members]),
+        job_from_row(job),
+        albums=int(job.claim_albums),
+        final=bool(job.expanded) and job.claim_open_items == 0,
+        lease_until=float(row.lease_until),
+    )
+
+
+def _record_delivery(
+    conn: Connection,
+    params: dict[str, Any],
+    ended: dict[int, Ended],
+    claim: tuple[Any, dict[str, Any]] | None,
+) -> AlbumClaim | None:
+    """``album_delivered``'s body (on SQLite's thread: one hop)."""
+    if conn.execute(hot.ALBUM_DELIVERED, params).rowcount != 1:
+        raise LeaseLost(f"albums {params['album']}")
+    conn.execute(hot.ITEMS_DELIVERED, {**params, "ended": list(ended)})
+    for item_id, (state, error, path) in ended.items():
+        conn.execute(
+            update(items)
+            .where(items.c.id == item_id, items.c.album_id == params["album"])
+            .values(**ended_item(state, error, params["now"], path))
+        )
+    if claim is None:
+        return None
+    try:  # a savepoint: a claim that fails never undoes the record before it
+        with conn.begin_nested():
+            return _claim_delivery(conn, *claim)
+    except Exception:
+        log.exception("claiming the next album failed; the worker claims anew")
+        return None
+
+
+class _Ready(NamedTuple):
+    """A ready item as grouping sees it."""
+
+    id: int
+    kind: MediaKind
+    plan: Plan | None
+
+
 async def seal_in(
     conn: AsyncConnection,
+    job_id: int,
+    album_size: int,
+    now: float,
+    job_row: Row[Any] | None = None,
+) -> list[int]:
+    """``seal`` in the caller's transaction, in one hop to SQLite's thread."""
+    return await sqlite_thread.run_sync(conn, seal, job_id, album_size, now, job_row)
+
+
+def seal(
+    conn: Connection,
     job_id: int,
     album_size: int,
     now: float,
@@ -180,10 +221,13 @@ async def seal_in(
     sealed: list[int] = []
     job = {"job_id": job_id}
     if job_row is None:
-        job_row = (await conn.execute(hot.JOB_FOR_SEAL, job)).first()
+        job_row = (conn.execute(hot.JOB_FOR_SEAL, job)).first()
     if job_row is None or job_row.state in (JobState.CANCELLED.value, JobState.FAILED.value):
         return sealed
-    ready = [item_from_row(r) for r in (await conn.execute(hot.READY_ITEMS, job)).all()]
+    ready = [
+        _Ready(r.id, MediaKind(r.kind), Plan(r.plan) if r.plan else None)
+        for r in (conn.execute(hot.READY_ITEMS, job)).all()
+    ]
     if not ready:
         return sealed
     converting: set[AlbumGroup] | None = None  # asked for when a partial album may go
@@ -197,29 +241,30 @@ async def seal_in(
                 if open_input:
                     break
                 if converting is None:
-                    pending = await conn.execute(hot.CONVERTING_KINDS, job)
+                    pending = conn.execute(hot.CONVERTING_KINDS, job)
                     converting = {album_group(MediaKind(k)) for k in pending.scalars()}
                 waiting = group in converting and not job_row.blocked
                 chunk = [it for it in chunk if not (waiting and it.plan in ENCODED_PLANS)]
                 if not chunk:
                     break
-            members = [it for it in members if it not in chunk]
+            taken = {it.id for it in chunk}
+            members = [it for it in members if it.id not in taken]
             if next_seq is None:
-                next_seq = (await conn.execute(hot.LAST_ALBUM_SEQ, job)).scalar_one() + 1
+                next_seq = (conn.execute(hot.LAST_ALBUM_SEQ, job)).scalar_one() + 1
             sealed.append(
-                await _insert_album(conn, job_id, next_seq, group, job_row.priority, chunk, now)
+                _insert_album(conn, job_id, next_seq, group, job_row.priority, chunk, now)
             )
             next_seq += 1
     return sealed
 
 
-async def _insert_album(
-    conn: AsyncConnection,
+def _insert_album(
+    conn: Connection,
     job_id: int,
     seq: int,
     group: AlbumGroup,
     priority: int,
-    chunk: Sequence[Item],
+    chunk: Sequence[_Ready],
     now: float,
 ) -> int:
     values = {
@@ -232,7 +277,7 @@ async def _insert_album(
         "attempts": 0,
         "not_before": 0.0,
     }
-    album_id = (await conn.execute(hot.INSERT_ALBUM, values)).scalar_one()
+    album_id = (conn.execute(hot.INSERT_ALBUM, values)).scalar_one()
     grouped = {"ids": [it.id for it in chunk], "album": album_id, "now": now}
-    await conn.execute(hot.GROUP_ITEMS, grouped)
+    conn.execute(hot.GROUP_ITEMS, grouped)
     return int(album_id)

@@ -174,13 +174,29 @@ class StoreBase:
         per store (its time is a parameter): building and keying it anew cost more than
         running it, and idle workers claim often. ``where`` makes the extra conditions
         (built once; use ``bindparam("claim_now")`` for the time)."""
+        statement, params = self._claim_args(
+            table, ready, busy, owner, lease_seconds, where, started
+        )
+        return (await conn.execute(statement, params)).first()
+
+    def _claim_args(
+        self,
+        table: Table,
+        ready: str,
+        busy: str,
+        owner: str,
+        lease_seconds: float,
+        where: Callable[[], Iterable[Any]] = tuple,
+        started: bool = False,
+    ) -> tuple[Any, dict[str, Any]]:
+        """The claim's statement (built once per kind) and its parameters for now."""
         key = (table.name, ready, busy, started)
         statement = self._claims.get(key)
         if statement is None:
             statement = self._claims[key] = _claim_statement(table, ready, busy, where, started)
         now = self.clock()
         params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
-        return (await conn.execute(statement, params)).first()
+        return statement, params
 
     async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool:
         """Heartbeat: push the lease forward; False means another worker has it now."""

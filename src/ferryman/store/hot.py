@@ -44,7 +44,8 @@ ADVANCE = (
     .values(cursor=bindparam("to", type_=Integer), updated_at=NOW)
     .returning(*jobs.c)
 )
-INSERT_ITEMS = insert(items).returning(*items.c)
+# Only the ids come back: the rest is what the reader just wrote (no JSON read back).
+INSERT_ITEMS = insert(items).returning(items.c.id, items.c.seq)
 JOB_LOAD = select(
     func.coalesce(func.sum(case((items.c.state == ItemState.READY.value, 1), else_=0)), 0),
     func.count(),
@@ -52,8 +53,9 @@ JOB_LOAD = select(
 
 # Sealing albums.
 JOB_FOR_SEAL = select(jobs).where(jobs.c.id == JOB_ID).with_for_update()
+# What grouping needs of a ready item: its id, kind and plan (not the whole row).
 READY_ITEMS = (
-    select(items)
+    select(items.c.id, items.c.kind, items.c.plan)
     .where(items.c.job_id == JOB_ID, items.c.state == ItemState.READY.value)
     .order_by(items.c.seq)
 )
