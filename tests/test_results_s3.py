@@ -295,3 +295,47 @@ def sha256_of(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+async def test_the_engine_says_at_start_when_the_bucket_refuses_its_keys(
+    s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Wrong keys are said once, at start, with the next step: not album by album after
+    each one's retries. A bucket that answers says nothing."""
+    from ferryman.engine.runner import Engine
+
+    good, _ = _settings(tmp_path / "good", s3_server)
+    s3 = good.results.s3
+    assert s3 is not None
+    await s3_client(s3).make_bucket()
+    wrong_keys = s3.model_copy(update={"secret_key": "not-the-key"})
+    wrong = good.model_copy(update={"results": good.results.model_copy(update={"s3": wrong_keys})})
+    for settings, expect_warning in ((wrong, True), (good, False)):
+        store = await Store.open(settings.database)
+        engine = Engine(store, settings)
+        warned: list[dict[str, object]] = []
+        engine.bus.subscribe(
+            lambda event, warned=warned: (
+                warned.append(event.data) if event.kind == "engine.warning" else None
+            )
+        )
+        caplog.clear()
+        running = asyncio.create_task(engine.run())
+        try:
+            for _ in range(100):  # the check is a request away; it has 10 s
+                if warned:
+                    break
+                await asyncio.sleep(0.1)
+            if not expect_warning:
+                await asyncio.sleep(1.0)  # a good bucket's answer is in by now
+        finally:
+            engine.stop()
+            await running
+            await store.close()
+        if expect_warning:
+            assert [w["code"] for w in warned] == ["results.bucket"]
+            assert "403" in str(warned[0]["message"])
+            logged = [r.getMessage() for r in caplog.records if "results.bucket" in r.getMessage()]
+            assert logged and "[results.s3]" in logged[0]  # the next step names the setting
+        else:
+            assert warned == []

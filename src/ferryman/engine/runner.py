@@ -129,6 +129,9 @@ class Engine:
             *self._pool("deliver", settings.concurrency.deliver, self._claim_album, self._deliver),
             *self._pool("convert", settings.concurrency.convert, self._claim_item, self._convert),
         ]
+        # Not one of the tasks a stop waits for: a remote that does not answer must not
+        # hold the stop up.
+        preflight = asyncio.create_task(self._preflight(settings), name="sink-preflight")
         keeper = asyncio.create_task(self._housekeep(until_idle), name="housekeeper")
         beat = asyncio.create_task(self._beat(), name="node-heartbeat")
         self.ctx.bus.emit("engine.started", owner=self.ctx.owner, node=settings.node)
@@ -137,6 +140,7 @@ class Engine:
             await self.ctx.stopping.wait()
         finally:
             self.stop()
+            preflight.cancel()
             # Steps stop at their next checkpoint; cancelling one inside a store
             # transaction could leave SQLite locked, so that is only the last resort.
             _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
@@ -176,6 +180,19 @@ class Engine:
             self.ctx.nudged.clear()
             if not self.ctx.stopping.is_set():
                 await self._beat_once(settings)
+
+    async def _preflight(self, settings: Settings) -> None:
+        """Each destination kind's start-up check of its remote end (the results bucket):
+        what is wrong is said at once, with its next step, and work goes on (other
+        destinations are not held up; the sink's own errors still fail its albums)."""
+        try:
+            found = await self.ctx.sinks.preflight(settings, self.ctx.resources)
+        except Exception:  # a check's own bug must not stop the engine
+            log.warning("a destination's start-up check failed", exc_info=True)
+            return
+        for error in found:
+            log.warning("%s: %s. %s", error.code, error.message, error.next_step)
+            self.ctx.bus.emit("engine.warning", code=error.code, message=error.message)
 
     async def _beat_once(self, settings: Settings) -> None:
         try:

@@ -162,6 +162,21 @@ class SinkRegistry:
     def schemes(self) -> tuple[str, ...]:
         return tuple(self._by_scheme)
 
+    async def preflight(self, settings: Settings, resources: SinkResources) -> list[FerrymanError]:
+        """What each kind with a ``preflight(settings, resources)`` coroutine finds wrong
+        with its remote end at start (the results bucket, say): a wrong key is said once,
+        at start, not album by album after each one's retries."""
+        found: list[FerrymanError] = []
+        for kind in self._kinds:
+            check = getattr(kind, "preflight", None)
+            if check is None:
+                continue
+            try:
+                await check(settings, resources)
+            except FerrymanError as exc:
+                found.append(exc)
+        return found
+
     def describe(self) -> str:
         """Every form a destination takes, for ``--help`` and error messages."""
         return "; ".join(kind.description for kind in self._kinds)
