@@ -121,6 +121,14 @@ def test_the_cli_lists_workers_and_drains_by_name(tmp_path: Path) -> None:
     assert drained.returncode == 0 and "draining" in drained.stdout
     assert ferryman("drain", "box-1", "--undo").returncode == 0
 
+    # --node-name is over the setting, and a name that could not be typed back is refused.
+    assert ferryman("add", str(tmp_path / "in"), "--force").returncode == 0
+    assert ferryman("run", "--until-idle", "--node-name", "box-2").returncode == 0
+    names = {run["node"] for run in json.loads(ferryman("workers", "--json").stdout)}
+    assert names == {"box-1", "box-2"}
+    bad = ferryman("run", "--until-idle", "--node-name", "box 3")
+    assert bad.returncode == 2 and "config.invalid" in bad.stderr and "node_name" in bad.stderr
+
 
 async def test_a_node_drained_mid_delivery_does_not_chain_the_next_album(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

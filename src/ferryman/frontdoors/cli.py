@@ -65,10 +65,11 @@ class State:
         self.data_dir = data_dir
         self.verbose = verbose
 
-    def settings(self) -> Settings:
+    def settings(self, **flags: Any) -> Settings:
+        """The settings, with a command's own flags over the file and environment."""
         from ferryman.config import load_settings
 
-        return load_settings(self.config, {"data_dir": self.data_dir})
+        return load_settings(self.config, {"data_dir": self.data_dir, **flags})
 
 
 @app.callback()
@@ -282,6 +283,14 @@ def run(
     until_idle: Annotated[
         bool, typer.Option("--until-idle", help="Exit 0 once every job has ended.")
     ] = False,
+    node_name: Annotated[
+        str | None,
+        typer.Option(
+            "--node-name",
+            help="This node's name in `ferryman workers` and `ferryman drain` (else the"
+            " node_name setting, else the host name).",
+        ),
+    ] = None,
 ) -> None:
     """Run the engine: read inputs, prepare media, deliver albums; then sum up what
     ended, and what each job that waits or failed needs."""
@@ -308,7 +317,7 @@ def run(
     try:
         from ferryman.engine.children import start_children_for
 
-        settings = state.settings()
+        settings = state.settings(node_name=node_name)
         start_children_for(settings.database)  # before the engine's half second of loading
         import asyncio  # not for `--help`: it costs a noticeable share of start-up
 
