@@ -109,6 +109,7 @@ def test_the_cli_lists_workers_and_drains_by_name(tmp_path: Path) -> None:
 
     empty = ferryman("workers")
     assert empty.returncode == 0 and "no worker has run" in empty.stdout
+    assert str(tmp_path / "data" / "ferryman.db") in empty.stdout  # which store it read
     assert ferryman("add", str(tmp_path / "in")).returncode == 0
     assert ferryman("run", "--until-idle").returncode == 0
     listed = ferryman("workers")

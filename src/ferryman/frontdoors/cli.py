@@ -370,12 +370,29 @@ def workers(
     """The engines that ran against this store: node, stages, last heartbeat, work held."""
     from ferryman.engine import nodes
 
-    runs = _run(ctx, lambda settings, store: nodes.workers(store, settings.lease_seconds))
+    async def listed(settings: Settings, store: Store) -> tuple[list[dict[str, Any]], str]:
+        where = settings.database_url or str(settings.data_dir / "ferryman.db")
+        return await nodes.workers(store, settings.lease_seconds), where
+
+    runs, database = _run(ctx, listed)
     if as_json:
         out.print_json(json.dumps(runs))
         return
     if not runs:
-        out.print("no worker has run against this store yet (start one: ferryman run)")
+        from sqlalchemy.engine import make_url
+
+        shown = (
+            make_url(database).render_as_string(hide_password=True)
+            if "://" in database
+            else database
+        )
+        out.print(
+            f"no worker has run against the store {shown} yet (start one: ferryman run;"
+            " another store: --config, or database_url)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,  # a path stays whole, to be copied
+        )
         return
     from rich.table import Table
 
