@@ -312,6 +312,9 @@ def test_probe_refuses_broken_files(media: dict[str, Path], name: str) -> None:
 def test_probe_image(media: dict[str, Path], name: str, size: tuple[int, int], frames: int) -> None:
     info = probe_image(media[name])
     assert ((info.width, info.height), info.frames) == (size, frames)
+    # Read from the bytes staging kept, the same is learned, and the file is not opened.
+    kept = media[name].read_bytes()
+    assert probe_image(Path("/nonexistent") / name, kept) == info
 
 
 @pytest.mark.parametrize("name", ["photo.jpg", "photo.png"])
@@ -321,9 +324,10 @@ def test_probe_image_refuses_a_truncated_image(
     cut = tmp_path / name
     data = media[name].read_bytes()
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(FerrymanError) as caught:
-        probe_image(cut)
-    assert caught.value.code == "media.unreadable"
+    for kept in (None, cut.read_bytes()):  # from the file, and from staging's bytes
+        with pytest.raises(FerrymanError) as caught:
+            probe_image(cut, kept)
+        assert caught.value.code == "media.unreadable"
 
 
 @pytest.mark.parametrize("name", ["text.mp4", "noise.mp4"])

@@ -105,7 +105,7 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     if kind not in VISUAL and kind is not MediaKind.AUDIO:
         return _as_document(base, options.policy, None)
     try:
-        info = _probe(kind, path)
+        info = _probe(kind, path, staged.data)
     except FerrymanError as exc:
         if exc.code == "media.too_many_pixels":
             return _as_document(base, options.policy, exc.code)
@@ -147,11 +147,12 @@ def _scale_instead(kind: MediaKind, plan: Plan, info: MediaInfo, options: MediaO
     )
 
 
-def _probe(kind: MediaKind, path: Path) -> MediaInfo:
+def _probe(kind: MediaKind, path: Path, data: bytes | None = None) -> MediaInfo:
+    """``data``: the file's bytes when staging kept them (a photo is read there)."""
     if kind is not MediaKind.PHOTO:
         return probe(path)
     try:
-        return probe_image(path)
+        return probe_image(path, data)
     except FerrymanError as exc:
         if exc.code == "media.too_many_pixels":
             raise

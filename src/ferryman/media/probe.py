@@ -7,7 +7,9 @@ Pillow, which applies EXIF orientation and decodes animated WebP (this FFmpeg ca
 
 from __future__ import annotations
 
+import io
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +55,15 @@ def probe(path: Path) -> MediaInfo:
         raise _unreadable(path, exc) from exc
 
 
-def probe_image(path: Path) -> MediaInfo:
+def probe_image(path: Path, data: bytes | None = None) -> MediaInfo:
     """Size (after EXIF rotation) and frame count (capped at 2) of an image, via Pillow.
+    ``data``: the file's bytes, already in memory (the file is then not opened).
 
     Raises ``media.unreadable``, or ``media.too_many_pixels`` for an image over Pillow's
     decompression-bomb limit (it is never decoded).
     """
     try:
-        return _probe_pillow(path)
+        return _probe_pillow(path, data)
     except Image.DecompressionBombError as exc:
         raise FerrymanError(
             "media.too_many_pixels", f"{path.name}: too many pixels ({exc})"
@@ -69,11 +72,15 @@ def probe_image(path: Path) -> MediaInfo:
         raise _unreadable(path, exc) from exc
 
 
-def _probe_pillow(path: Path) -> MediaInfo:
+def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
     from ferryman.media.images import ensure_heif  # pillow-heif: loaded only when needed
 
     ensure_heif()
-    with Image.open(path) as image:
+
+    def source() -> Path | io.BytesIO:
+        return path if data is None else io.BytesIO(data)
+
+    with Image.open(source()) as image:
         width, height = image.size
         frames = 2 if getattr(image, "is_animated", False) else 1
         orientation = image.getexif().get(_EXIF_ORIENTATION)
@@ -85,18 +92,18 @@ def _probe_pillow(path: Path) -> MediaInfo:
             height=height,
             frames=frames,
             rotation=_EXIF_DEGREES.get(orientation or 1, 0),
-            size=path.stat().st_size,
+            size=path.stat().st_size if data is None else len(data),
             image_mode=image.mode,
             bit_depth=_MODE_BITS.get(image.mode, 8),
         )
-        _check_data(image, path)
+        _check_data(image, source)
         return info
 
 
-def _check_data(image: Image.Image, path: Path) -> None:
+def _check_data(image: Image.Image, source: Callable[[], Path | io.BytesIO]) -> None:
     """Read the pixel data cheaply, so a cut-off file fails here and not at delivery."""
     if image.format == "PNG":
-        with Image.open(path) as fresh:  # verify() must come straight after open
+        with Image.open(source()) as fresh:  # verify() must come straight after open
             fresh.verify()  # checks every chunk's CRC without holding the pixels
         return
     if image.format == "JPEG":  # decode at 1/8 scale: enough to reach the end of the data
