@@ -94,3 +94,50 @@ def test_the_service_starts_with_the_config_and_variables_it_was_installed_with(
     env["FERRYMAN_NODE_NAME"] = "not a name"
     bad = CliRunner().invoke(app, [*args, "--print"], env=env)
     assert bad.exit_code == 2 and "node_name" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize("termux", [False, True])
+def test_a_web_front_end_and_a_worker_are_two_services_by_name(
+    tmp_path: Path, termux: bool
+) -> None:
+    """Installing one over the other said so; with --name both are kept."""
+    folder = (
+        tmp_path / "home" / ".termux" / "boot"
+        if termux
+        else tmp_path / "home" / ".config" / "systemd" / "user"
+    )
+    suffix = "" if termux else ".service"
+    code, said = _cli(tmp_path, "service", "install", "--command", "run", termux=termux)
+    assert code == 0 and "replaced" not in said
+    code, said = _cli(
+        tmp_path, "service", "install", "--command", "web", "--no-engine", termux=termux
+    )
+    assert code == 0 and "replaced a service that started `run`" in said and "--name" in said
+    code, said = _cli(tmp_path, "service", "install", "--command", "run", termux=termux)
+    assert code == 0 and "replaced a service that started `web --no-engine`" in said
+    code, said = _cli(tmp_path, "service", "install", "--command", "run", termux=termux)
+    assert code == 0 and "replaced" not in said  # the same again: nothing to warn of
+    code, said = _cli(
+        tmp_path,
+        "service",
+        "install",
+        "--command",
+        "web",
+        "--no-engine",
+        "--name",
+        "ferryman-web",
+        termux=termux,
+    )
+    assert code == 0 and "replaced" not in said
+    if not termux:
+        assert "enable --now ferryman-web" in said
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"ferryman{suffix}", f"ferryman-web{suffix}"]
+    )
+    assert "web --no-engine" in (folder / f"ferryman-web{suffix}").read_text()
+    assert " run" in (folder / f"ferryman{suffix}").read_text()
+    code, said = _cli(tmp_path, "service", "uninstall", "--name", "ferryman-web", termux=termux)
+    assert code == 0 and [p.name for p in folder.iterdir()] == [f"ferryman{suffix}"]
+    code, said = _cli(tmp_path, "service", "install", "--name", "../evil", termux=termux)
+    assert code == 2 and "service.name" in said
+    assert not (tmp_path / "home" / ".config" / "systemd" / "evil.service").exists()

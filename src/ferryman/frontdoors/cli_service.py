@@ -9,6 +9,7 @@ unit (``~/.config/systemd/user/ferryman.service``) restarts it when it fails. Ei
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from enum import StrEnum
@@ -41,10 +42,29 @@ def _home() -> Path:
     return Path(os.environ.get("HOME") or Path.home())
 
 
-def service_file() -> Path:
+DEFAULT_NAME = "ferryman"
+_NAME_HELP = (
+    "The service's name: one file per name, so a web front end and a worker on one"
+    " machine are two services (`--name ferryman-web`)."
+)
+
+
+def service_file(name: str = DEFAULT_NAME) -> Path:
     if _on_termux():
-        return _home() / ".termux" / "boot" / "ferryman"
-    return _home() / ".config" / "systemd" / "user" / "ferryman.service"
+        return _home() / ".termux" / "boot" / name
+    return _home() / ".config" / "systemd" / "user" / f"{name}.service"
+
+
+def _checked_name(name: str) -> str:
+    """A name that is one file name and a systemd unit name alike."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name) or name.endswith(".service"):
+        out.print(
+            f"error service.name: '{name}' is not a service name\n"
+            "  next: use letters, digits, '.', '_' or '-' (no '.service'), e.g. ferryman-web",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    return name
 
 
 def _argv(
@@ -138,6 +158,7 @@ def install(
         ),
     ] = False,
     show: Annotated[bool, typer.Option("--print", help="Print it; write nothing.")] = False,
+    name: Annotated[str, typer.Option("--name", help=_NAME_HELP)] = DEFAULT_NAME,
 ) -> None:
     """Write the boot script (Termux) or the systemd user unit.
 
@@ -156,12 +177,13 @@ def install(
     config = state.config or _config_from_env()
     env = carried_environment()
     text = render(settings.data_dir, command, config.resolve() if config else None, env, no_engine)
-    target = service_file()
+    target = service_file(_checked_name(name))
     if show:
         out.print(f"# {target}", markup=False)
         out.print(text, markup=False, end="")
         return
     target.parent.mkdir(parents=True, exist_ok=True)
+    replaced = _started_by(target)
     # A secret among the variables (an S3 key, a database password) is the user's alone,
     # from the first byte: the file is made with its mode, an older one narrowed first.
     mode = 0o700 if _on_termux() else (0o600 if env else 0o644)
@@ -172,13 +194,40 @@ def install(
     finally:
         os.close(fd)
     out.print(f"wrote {target}", markup=False)
+    if replaced is not None and replaced != _started_by(target):
+        out.print(
+            f"it replaced a service that started `{replaced}`; to keep both, install one"
+            " of them with another --name",
+            markup=False,
+        )
     if _on_termux():
         out.print("next: install the Termux:Boot app and open it once", markup=False)
     else:
         out.print(
-            "next: systemctl --user daemon-reload && systemctl --user enable --now ferryman",
+            f"next: systemctl --user daemon-reload && systemctl --user enable --now {name}",
             markup=False,
         )
+
+
+def _started_by(target: Path) -> str | None:
+    """The ferryman command an existing service file starts (None: no file)."""
+    try:
+        text = target.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        words = line.removeprefix("ExecStart=").split()
+        if "ferryman" in words and "-m" in words:
+            rest = words[words.index("ferryman") + 1 :]
+            while rest and rest[0].startswith("--"):  # --config X, --data-dir X
+                rest = rest[2:]
+            shown = []
+            for word in rest:
+                if word.startswith(">"):  # the boot script's log redirection
+                    break
+                shown.append(word)
+            return " ".join(shown)
+    return ""
 
 
 def _config_from_env() -> Path | None:
@@ -187,13 +236,15 @@ def _config_from_env() -> Path | None:
 
 
 @service_app.command()
-def uninstall() -> None:
+def uninstall(
+    name: Annotated[str, typer.Option("--name", help=_NAME_HELP)] = DEFAULT_NAME,
+) -> None:
     """Remove what `install` wrote."""
-    target = service_file()
+    target = service_file(_checked_name(name))
     if not target.exists():
-        out.print("no service file; nothing to do", markup=False)
+        out.print(f"no service file {target}; nothing to do", markup=False)
         return
     target.unlink()
     out.print(f"removed {target}", markup=False)
     if not _on_termux():
-        out.print("next: systemctl --user disable --now ferryman", markup=False)
+        out.print(f"next: systemctl --user disable --now {name}", markup=False)
