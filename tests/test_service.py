@@ -139,5 +139,5 @@ def test_a_web_front_end_and_a_worker_are_two_services_by_name(
     code, said = _cli(tmp_path, "service", "uninstall", "--name", "ferryman-web", termux=termux)
     assert code == 0 and [p.name for p in folder.iterdir()] == [f"ferryman{suffix}"]
     code, said = _cli(tmp_path, "service", "install", "--name", "../evil", termux=termux)
-    assert code == 2 and "service.name" in said
+    assert code == 2 and "config.invalid" in said and "--name" in said
     assert not (tmp_path / "home" / ".config" / "systemd" / "evil.service").exists()

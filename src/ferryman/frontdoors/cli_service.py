@@ -58,11 +58,8 @@ def service_file(name: str = DEFAULT_NAME) -> Path:
 def _checked_name(name: str) -> str:
     """A name that is one file name and a systemd unit name alike."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name) or name.endswith(".service"):
-        out.print(
-            f"error service.name: '{name}' is not a service name\n"
-            "  next: use letters, digits, '.', '_' or '-' (no '.service'), e.g. ferryman-web",
-            markup=False,
-        )
+        why = "letters, digits, '.', '_' or '-', without '.service' (e.g. ferryman-web)"
+        fail(out, FerrymanError("config.invalid", f"--name '{name}' is not a service name: {why}"))
         raise typer.Exit(2)
     return name
 
