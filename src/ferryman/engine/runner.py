@@ -191,7 +191,7 @@ class Engine:
             log.warning("a destination's start-up check failed", exc_info=True)
             return
         for error in found:
-            log.warning("%s: %s. %s", error.code, error.message, error.next_step)
+            log.warning("checked at start: %s: %s. %s", error.code, error.message, error.next_step)
             self.ctx.bus.emit("engine.warning", code=error.code, message=error.message)
 
     async def _beat_once(self, settings: Settings) -> None:
