@@ -84,15 +84,25 @@ async def test_a_transaction_costs_one_hop_per_statement_and_one_for_the_commit(
         await reader.dispose()
 
 
-async def test_a_failed_statement_rolls_its_transaction_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("whole", [False, True], ids=["statement-by-statement", "run_sync"])
+async def test_a_failed_statement_rolls_its_transaction_back(tmp_path: Path, whole: bool) -> None:
+    """So does one in a function ``run_sync`` runs on the connection's thread: it raises
+    as SQLAlchemy does, and the connection is usable after."""
     engine, reader = await _engines(tmp_path)
+
+    async def insert(conn: Any, names: list[str]) -> None:
+        if whole:
+            await sqlite_thread.run_sync(conn, _insert_names, names)
+            return
+        for name in names:
+            await conn.execute(text("INSERT INTO t (name) VALUES (:n)"), {"n": name})
+
     try:
         with pytest.raises(IntegrityError):
             async with engine.begin() as conn:
-                await conn.execute(text("INSERT INTO t (name) VALUES ('x')"))
-                await conn.execute(text("INSERT INTO t (name) VALUES ('x')"))
+                await insert(conn, ["x", "w", "x"])
         async with engine.begin() as conn:  # the connection is usable, the lock free
-            await conn.execute(text("INSERT INTO t (name) VALUES ('y')"))
+            await insert(conn, ["y"])
         async with reader.connect() as conn:
             names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
         assert names == ["y"]
@@ -162,25 +172,6 @@ async def test_run_sync_runs_a_whole_transaction_on_the_connection_thread_in_one
         async with reader.connect() as conn:
             stored = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
         assert stored == ["a", "b", "c"]  # committed
-    finally:
-        await engine.dispose()
-        await reader.dispose()
-
-
-async def test_run_sync_raises_as_sqlalchemy_does_and_the_transaction_is_undone(
-    tmp_path: Path,
-) -> None:
-    engine, reader = await _engines(tmp_path)
-    try:
-        with pytest.raises(IntegrityError):
-            async with engine.begin() as conn:
-                await sqlite_thread.run_sync(conn, _insert_names, ["x", "y", "x"])
-        async with engine.begin() as conn:  # the connection is usable, the lock free
-            await sqlite_thread.run_sync(conn, _insert_names, ["z"])
-        async with reader.connect() as conn:
-            names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
-        assert names == ["z"]
-        assert _can_write(tmp_path / "db.sqlite", 1.0)
     finally:
         await engine.dispose()
         await reader.dispose()
