@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text, update
 
 from ferryman.config import Settings
 from ferryman.engine import intake, nodes
@@ -18,8 +19,10 @@ from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set
-from ferryman.store import Store
+from ferryman.store import Store, connect
+from ferryman.store.schema import jobs
 
+from .conftest import _reset_postgres, store_url
 from .waiting import eventually
 
 
@@ -278,3 +281,38 @@ async def test_a_drain_outlives_its_nodes_rows_being_pruned(store: Store) -> Non
     assert kept == ["alpha"]
     assert await store.node_beat("a:2:y", "alpha", 12, ("fetch",)) is True  # still drained
     await nodes.drain(store, "alpha", on=False)  # an undo finds the kept drain: no error
+
+
+@pytest.mark.postgres
+async def test_a_node_frozen_mid_transaction_does_not_hold_the_others_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node whose link froze inside a transaction holds row locks on the server. The
+    others' housekeeping (handing back lapsed leases) updates those rows: without the
+    server's idle-in-transaction bound it would wait as long as TCP takes to give up."""
+    url = store_url("postgres", tmp_path)
+    await _reset_postgres(url)
+    monkeypatch.setattr(connect, "IDLE_IN_TRANSACTION_MS", 1000)
+    frozen, other = await Store.open(url), await Store.open(url)
+    try:
+        photos = make_photo_set(tmp_path / "in", 1)
+        job = await intake.add_source(frozen, photos[0].parent)
+        assert (await frozen.claim_job("frozen:1:x", 0.5)) is not None
+        conn = await frozen.engine.connect()
+        await conn.begin()
+        # what recording a batch does first: the job's row, locked until the commit
+        await conn.execute(update(jobs).where(jobs.c.id == job.id).values(cursor=jobs.c.cursor))
+        await asyncio.sleep(0.6)  # the lease lapses; the commit never comes
+
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(other.reap(), 15) == 1
+        assert asyncio.get_running_loop().time() - started < 8
+        claimed = await other.claim_job("other:2:y", 30)
+        assert claimed is not None and claimed.id == job.id
+
+        with pytest.raises(Exception, match=r"idle-in-transaction|terminat|closed"):
+            await conn.execute(text("SELECT 1"))  # the server ended the frozen session
+        await conn.invalidate()
+    finally:
+        await frozen.close()
+        await other.close()

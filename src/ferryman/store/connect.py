@@ -2,6 +2,13 @@
 
 SQLite: every transaction starts with ``BEGIN IMMEDIATE`` so a writer waits for the
 lock (busy_timeout) instead of failing when a read transaction tries to upgrade.
+
+PostgreSQL: the server ends a session that sits inside a transaction with nothing to
+do for ``IDLE_IN_TRANSACTION_MS`` (the node across the network froze or lost its link
+mid-transaction): its locks go with it, so the other nodes' housekeeping, which
+updates the same rows, does not wait on it for the hours TCP can take to notice.
+The engine never holds a transaction open while it waits on anything but the
+database, so a live node never comes near that bound.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ferryman.errors import FerrymanError
 from ferryman.store import migrate, sqlite_thread
+
+IDLE_IN_TRANSACTION_MS = 60_000
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -103,7 +112,17 @@ async def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
-        engine = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+        engine = create_async_engine(
+            url,
+            pool_size=5,
+            max_overflow=5,
+            pool_pre_ping=True,
+            connect_args={
+                "server_settings": {
+                    "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)
+                }
+            },
+        )
     connected = False
     try:
         async with engine.connect() as conn:
