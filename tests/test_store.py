@@ -414,3 +414,44 @@ async def test_a_bad_database_url_says_which_setting_and_why() -> None:
         assert "s3cret" not in caught.value.message
         if code == "store.unreachable":
             assert "postgresql://me:***@127.0.0.1:1/db" in caught.value.message
+
+
+@pytest.mark.postgres
+async def test_a_providers_connection_string_works_as_given() -> None:
+    """Hosted PostgreSQL hands out libpq URLs (``?sslmode=…&connect_timeout=…``); asyncpg
+    names those differently. The store, and the engine's LISTEN for new work, take them."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from ferryman.store.connect import create_engine, normalise_url
+    from ferryman.store.nudge import listener_for
+
+    if not PG_DSN:
+        pytest.skip("PostgreSQL tests need FERRYMAN_TEST_PG_DSN (CI sets it)")
+    url = f"{PG_DSN}?sslmode=prefer&connect_timeout=5&application_name=ferryman-test"
+    engine = await create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            named = await conn.scalar(
+                text("SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+            )
+            idle_bound = await conn.scalar(text("SHOW idle_in_transaction_session_timeout"))
+        assert named == "ferryman-test" and idle_bound == "1min"
+    finally:
+        await engine.dispose()
+    listener = listener_for(make_url(normalise_url(url)), lambda: None)
+    try:
+        assert await listener.start()
+    finally:
+        await listener.close()
+
+    with pytest.raises(FerrymanError) as caught:
+        await create_engine(f"{PG_DSN}?connect_timeout=soon")
+    assert caught.value.code == "config.invalid" and "connect_timeout" in caught.value.message
+    try:
+        refused = await create_engine(f"{PG_DSN}?sslmode=require")
+    except FerrymanError as exc:  # this server takes no SSL: say so, not "unreachable"
+        assert exc.code == "config.invalid" and "SSL failed" in exc.message, exc
+        assert "sslmode=disable" in exc.message
+    else:
+        await refused.dispose()  # a server with SSL: the URL works as given

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -42,7 +42,45 @@ def normalise_url(url: str) -> str:
             "config.invalid",
             f"database_url scheme '{parsed.drivername}' is not supported: use sqlite or postgresql",
         )
-    return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
+    if driver is None:
+        return url
+    if driver.startswith("postgresql"):
+        parsed = _asyncpg_query(parsed)
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+# The libpq spellings a provider's connection string carries (``?sslmode=require``),
+# as asyncpg's connect() names them: SQLAlchemy hands the URL's query to it as is.
+_LIBPQ_NAMES = {"sslmode": "ssl", "connect_timeout": "timeout"}
+
+
+def _asyncpg_query(parsed: URL) -> URL:
+    query = dict(parsed.query)
+    for libpq, asyncpg in _LIBPQ_NAMES.items():
+        if libpq in query and asyncpg not in query:
+            query[asyncpg] = query.pop(libpq)
+    return parsed.set(query=query)
+
+
+def _connect_args(parsed: URL, shown: str) -> tuple[URL, dict[str, Any]]:
+    """asyncpg's connect() arguments: what the URL's query gives as text that it takes
+    typed (the connect timeout in seconds, the application's name), and the session
+    settings every connection asks for."""
+    query = dict(parsed.query)
+    server_settings = {"idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)}
+    args: dict[str, Any] = {"server_settings": server_settings}
+    if "application_name" in query:
+        server_settings["application_name"] = str(query.pop("application_name"))
+    if "timeout" in query:
+        given = query.pop("timeout")
+        try:
+            args["timeout"] = float(str(given))
+        except ValueError:
+            raise FerrymanError(
+                "config.invalid",
+                f"database_url {shown}: connect_timeout must be a number of seconds, not {given}",
+            ) from None
+    return parsed.set(query=query), args
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -112,16 +150,9 @@ async def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
+        parsed, connect_args = _connect_args(parsed, shown)
         engine = create_async_engine(
-            url,
-            pool_size=5,
-            max_overflow=5,
-            pool_pre_ping=True,
-            connect_args={
-                "server_settings": {
-                    "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS)
-                }
-            },
+            parsed, pool_size=5, max_overflow=5, pool_pre_ping=True, connect_args=connect_args
         )
     connected = False
     try:
@@ -150,6 +181,12 @@ def _connect_error(shown: str, exc: OSError | DBAPIError) -> FerrymanError:
         cause = exc.orig
     told = str(cause).strip() or type(cause).__name__
     name = type(cause).__name__.lower()
+    if "ssl" in told.lower() or "ssl" in name:  # the server takes none, or its certificate
+        return FerrymanError(
+            "config.invalid",
+            f"database_url {shown}: SSL failed ({told}); for a server without SSL,"
+            " sslmode=disable (or leave it out), else turn SSL on at the server",
+        )
     if isinstance(cause, OSError) or "connect" in name or "timeout" in name:
         return FerrymanError(
             "store.unreachable", f"database_url {shown}: cannot reach the database ({told})"

@@ -99,7 +99,12 @@ def listener_for(url: Any, on_nudge: Callable[[], None]) -> SqliteListener | Pos
     """The engine's end for the store at SQLAlchemy ``url``."""
     if url.get_backend_name() == "sqlite":
         return SqliteListener(sqlite_address(Path(url.database)), on_nudge)
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    query = dict(url.query)
+    if "ssl" in query:  # asyncpg's connect(ssl=…) is sslmode in a DSN it parses itself
+        query["sslmode"] = query.pop("ssl")
+    for name in ("timeout", "connect_timeout"):  # a DSN has no word for it: the default
+        query.pop(name, None)
+    dsn = url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
     return PostgresListener(dsn, on_nudge)
 
 
