@@ -121,9 +121,11 @@ def test_the_cli_lists_workers_and_drains_by_name(tmp_path: Path) -> None:
     assert run["node"] == "box-1" and run["state"] == "stopped"
     unknown = ferryman("drain", "nobody")
     assert unknown.returncode == 2 and "node.unknown" in unknown.stderr
-    drained = ferryman("drain", "box-1")
-    assert drained.returncode == 0 and "draining" in drained.stdout
+    drained = ferryman("drain", "box-1")  # not running: it is drained for its next start
+    assert drained.returncode == 0 and "box-1 is drained: it is not running" in drained.stdout
+    assert "stopped (drained)" in ferryman("workers").stdout
     assert ferryman("drain", "box-1", "--undo").returncode == 0
+    assert "(drained)" not in ferryman("workers").stdout
 
     # --node-name is over the setting, and a name that could not be typed back is refused.
     assert ferryman("add", str(tmp_path / "in"), "--force").returncode == 0

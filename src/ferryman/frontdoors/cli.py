@@ -399,10 +399,13 @@ def workers(
     table = Table("node", "pid", "state", "stages", "heartbeat", "holds")
     for run in runs:
         age = run["heartbeat_age"]
+        state = run["state"]
+        if run["draining"] and state in ("stopped", "silent"):
+            state += " (drained)"  # its next start takes nothing: seen before it starts
         table.add_row(
             run["node"],
             str(run["pid"]),
-            run["state"],
+            state,
             ",".join(run["stages"]),
             f"{age:.0f} s ago",
             str(run["held"]),
@@ -419,14 +422,24 @@ def drain(
     """Let a node finish what it holds and take nothing new (stays so across restarts)."""
     from ferryman.engine import nodes
 
-    _run(ctx, lambda _s, store: nodes.drain(store, node, not undo))
+    async def act(settings: Settings, store: Store) -> bool:
+        await nodes.drain(store, node, not undo)
+        runs = await nodes.workers(store, settings.lease_seconds)
+        return any(r["node"] == node and r["state"] not in ("stopped", "silent") for r in runs)
+
+    running = _run(ctx, act)
     if undo:
         out.print(f"{node} takes work again")
-    else:
+    elif running:
         out.print(
             f"{node} is draining: a running node hears of it at once (one cut off, at its"
             " next heartbeat), finishes what it holds and takes nothing new;"
             " see `ferryman workers`"
+        )
+    else:
+        out.print(
+            f"{node} is drained: it is not running now, and when it starts it takes"
+            f" nothing until `ferryman drain {node} --undo`"
         )
 
 
