@@ -23,6 +23,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 SERVICE = "10.231.255.1"  # on the host's loopback while a Network lives
 
@@ -90,6 +91,16 @@ class Network:
         forwarder = _Forwarder(port)
         self._forwarders.append(forwarder)
         return forwarder.listening
+
+    def reach(self, url: str) -> str:
+        """``url`` (to a loopback service) as a node reaches it: through a forwarder."""
+        parts = urlsplit(url)
+        assert parts.port is not None, url
+        netloc = f"{SERVICE}:{self.forward(parts.port)}"
+        if parts.username:
+            password = f":{parts.password}" if parts.password else ""
+            netloc = f"{parts.username}{password}@{netloc}"
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def close(self) -> None:
         for forwarder in self._forwarders:

@@ -23,7 +23,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -91,16 +90,6 @@ async def _bucket_hashes(s3: dict[str, Any]) -> list[str]:
         await client.close()
 
 
-def _through(net: netns.Network, url: str) -> str:
-    """``url`` (to a loopback service) as a node in a namespace reaches it: via a forwarder."""
-    parts = urlsplit(url)
-    assert parts.port is not None, url
-    netloc = f"{netns.SERVICE}:{net.forward(parts.port)}"
-    if parts.username:
-        netloc = f"{parts.username}{':' + parts.password if parts.password else ''}@{netloc}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 @pytest.fixture
 def network() -> Iterator[netns.Network | None]:
     """Namespaces for the nodes where this machine allows them, else None (loopback)."""
@@ -129,8 +118,8 @@ def test_three_nodes_one_killed_one_joining_deliver_everything_once(
     node_env = env  # what a node is given: on its own network, the services' addresses
     if network is not None:
         node_env = env | {
-            "FERRYMAN_DATABASE_URL": _through(network, PG_DSN),
-            "FERRYMAN_RESULTS__S3__ENDPOINT": _through(network, str(s3["endpoint"])),
+            "FERRYMAN_DATABASE_URL": network.reach(PG_DSN),
+            "FERRYMAN_RESULTS__S3__ENDPOINT": network.reach(str(s3["endpoint"])),
         }
     logs = tmp_path / "logs"
     logs.mkdir()

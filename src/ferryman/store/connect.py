@@ -8,7 +8,8 @@ do for ``IDLE_IN_TRANSACTION_MS`` (the node across the network froze or lost its
 mid-transaction): its locks go with it, so the other nodes' housekeeping, which
 updates the same rows, does not wait on it for the hours TCP can take to notice.
 The engine never holds a transaction open while it waits on anything but the
-database, so a live node never comes near that bound.
+database, so a live node never comes near that bound. The node's own end notices a
+server that vanished within a minute too (``dead_peer``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ferryman.errors import FerrymanError
-from ferryman.store import migrate, sqlite_thread
+from ferryman.store import dead_peer, migrate, sqlite_thread
 
 IDLE_IN_TRANSACTION_MS = 60_000
 
@@ -93,6 +94,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _watch_peer(dbapi_conn: Any, _record: Any) -> None:
+    dead_peer.watch_asyncpg(getattr(dbapi_conn, "driver_connection", None))
+
+
 def _sqlite_begin(conn: Any) -> None:
     sqlite_thread.begin(conn, "BEGIN IMMEDIATE")
 
@@ -154,6 +159,7 @@ async def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(
             parsed, pool_size=5, max_overflow=5, pool_pre_ping=True, connect_args=connect_args
         )
+        event.listen(engine.sync_engine, "connect", _watch_peer)
     connected = False
     try:
         async with engine.connect() as conn:

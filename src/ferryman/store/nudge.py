@@ -125,29 +125,88 @@ async def nudge(engine: Any) -> None:
 
 
 class PostgresListener:
-    """The engine's end on PostgreSQL: LISTEN on its own connection (asyncpg)."""
+    """The engine's end on PostgreSQL: LISTEN on its own connection (asyncpg).
+
+    The connection is watched like the pool's (``dead_peer``), and when it ends (the
+    server restarted, a failover, a dead peer noticed) it is made again, 1 s, 2 s …
+    30 s apart, for as long as the engine runs; once back, one nudge makes the engine
+    look for what was added while nobody listened.
+    """
+
+    RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
     def __init__(self, dsn: str, on_nudge: Callable[[], None]) -> None:
         self.dsn = dsn
         self.on_nudge = on_nudge
         self._conn: Any = None
+        self._closed = False
+        self._again: Any = None  # the task making the connection again
 
     async def start(self) -> bool:
         try:
-            import asyncpg  # type: ignore[import-untyped]
-
-            self._conn = await asyncpg.connect(self.dsn)
-            await self._conn.add_listener(CHANNEL, self._notified)
+            await self._listen()
         except Exception as exc:  # polls still find the work
             log.warning("cannot LISTEN for new work (%s); polling instead", exc)
             self._conn = None
             return False
         return True
 
+    async def _listen(self) -> None:
+        import asyncpg  # type: ignore[import-untyped]
+
+        from ferryman.store import dead_peer
+
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            dead_peer.watch_asyncpg(conn)
+            await conn.add_listener(CHANNEL, self._notified)
+        except BaseException:
+            conn.terminate()
+            raise
+        conn.add_termination_listener(self._ended)
+        self._conn = conn
+
     def _notified(self, *_args: object) -> None:
         self.on_nudge()
 
+    def _ended(self, *_args: object) -> None:
+        import asyncio
+
+        self._conn = None
+        if self._closed or self._again is not None:
+            return
+        log.warning("the LISTEN connection ended; making it again (polls find work meanwhile)")
+        self._again = asyncio.get_running_loop().create_task(self._reconnect(), name="listen")
+
+    async def _reconnect(self) -> None:
+        import asyncio
+
+        tries = 0
+        try:
+            while not self._closed:
+                await asyncio.sleep(self.RETRY_S[min(tries, len(self.RETRY_S) - 1)])
+                tries += 1
+                try:
+                    await self._listen()
+                except Exception as exc:
+                    log.debug("LISTEN again failed (%s); retrying", exc)
+                    continue
+                log.info("listening for new work again")
+                self.on_nudge()
+                return
+        finally:
+            self._again = None
+
+    @property
+    def listening(self) -> bool:
+        """Whether a LISTEN connection is open now."""
+        return self._conn is not None and not self._conn.is_closed()
+
     async def close(self) -> None:
+        self._closed = True
+        if self._again is not None:
+            self._again.cancel()
+            self._again = None
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()
