@@ -75,6 +75,7 @@ class Faults:
     """What goes wrong on one path; each ``*_times`` counts down (None: every time)."""
 
     ignore_range: bool = False  # answer 200 with the whole file to a Range request
+    claim_ranges: bool = False  # ...while still saying Accept-Ranges: bytes (a proxy's copy)
     wrong_range_start: bool = False  # answer a Range request with a 206 from byte 0
     stall_at: int | None = None  # before sending this byte, send nothing for stall_seconds
     stall_seconds: float = 0.0
@@ -101,6 +102,11 @@ class Resource:
     send_last_modified: bool = True
     send_length: bool = True  # False: no Content-Length, the body ends with the connection
     accept_ranges: bool = True  # False: Range is ignored (and not advertised)
+    # gzip on the fly to a client that accepts it (nginx's `gzip on`): no length, no
+    # ranges, a weak ETag; ``Accept-Encoding: identity`` gets the file as it is
+    gzip_on_the_fly: bool = False
+    encoding: str | None = None  # Content-Encoding sent with the stored bytes (a .tar.gz
+    # that Apache's `AddEncoding x-gzip .gz` labels so): lengths and ranges count them
     token: str | None = None  # when set, requests need ?token=<token> or get 403
     faults: Faults = field(default_factory=Faults)
     version: int = 0
@@ -317,12 +323,19 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Type"] = resource.content_type
         if resource.disposition:
             headers["Content-Disposition"] = resource.disposition
+        if resource.encoding:
+            headers["Content-Encoding"] = resource.encoding
         if resource.send_etag:
             headers["ETag"] = etag
         if resource.send_last_modified:
             headers["Last-Modified"] = modified
-        if resource.accept_ranges and not resource.faults.ignore_range:
+        if resource.accept_ranges and (
+            not resource.faults.ignore_range or resource.faults.claim_ranges
+        ):
             headers["Accept-Ranges"] = "bytes"
+        if resource.gzip_on_the_fly and "gzip" in self.headers.get("Accept-Encoding", ""):
+            self._send_gzipped(headers, data, head=head)
+            return
         if wanted is not None and wanted[0] >= size:
             self._simple(416, headers | {"Content-Range": f"bytes */{size}"})
             return
@@ -345,6 +358,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self._body(resource, data, start, end + 1)
+
+    def _send_gzipped(self, headers: dict[str, str], data: bytes, *, head: bool) -> None:
+        import gzip
+
+        headers.pop("Accept-Ranges", None)
+        if "ETag" in headers:
+            headers["ETag"] = "W/" + headers["ETag"]
+        self._record(200)
+        self.send_response(200)
+        for key, value in (headers | {"Content-Encoding": "gzip"}).items():
+            self.send_header(key, value)
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        if not head:
+            with suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(gzip.compress(data, 1))
 
     def _body(self, resource: Resource, data: bytes, start: int, stop: int) -> None:
         faults = resource.faults

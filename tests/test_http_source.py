@@ -315,3 +315,74 @@ def test_a_range_file_read_front_to_back_costs_one_get_for_the_run(server: Fault
         == f"bytes={READ_AHEAD // 2}-{READ_AHEAD // 2 + READ_AHEAD - 1}"
     )
     assert all(r.headers.get("If-Range") == etag for r in sent)
+
+
+async def _deliver_link(
+    tmp_path: Path, settings: Settings, server: FaultServer, path: str
+) -> tuple[JobState, dict[str, str], str | None]:
+    """Add the link at ``path``, run until idle: the job's state, what the library got
+    (name -> sha256) and where the fetch stored the input (None: read in place)."""
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, server.url(path))
+        await _run(store, settings)
+        done = await store.get_job(job.id)
+        fetched = await store.fetched(job.id)
+    finally:
+        await store.close()
+    delivered = {
+        Path(e["source_path"]).name: e["disk_sha256"] for e in library_files(settings.library)
+    }
+    return done.state, delivered, fetched.path if fetched is not None else None
+
+
+async def test_a_server_that_claims_ranges_but_ignores_them_has_its_zip_downloaded_whole(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    """`Accept-Ranges: bytes` copied by a proxy or a download script that then sends
+    the whole file to every ranged GET: not a file that changed (it failed for good as
+    one), but a server to download from whole."""
+    data, made = _zip_of_photos(tmp_path, 6)
+    server.add("/get.php", data, content_type="application/zip")
+    server.resources["/get.php"].faults = Faults(ignore_range=True, claim_ranges=True)
+    state, delivered, stored = await _deliver_link(tmp_path, link_settings, server, "/get.php")
+    assert state is JobState.DONE
+    assert delivered == made
+    assert stored is not None  # downloaded, not read in place
+
+
+async def test_a_server_compressing_on_the_fly_is_asked_for_the_file_as_it_is(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    """nginx's `gzip on` compresses for any client that accepts gzip, and then gives no
+    length and no ranges. Every request asks `Accept-Encoding: identity`, so the zip is
+    read in place as usual (it failed for good with 'the server gives no size')."""
+    data, made = _zip_of_photos(tmp_path, 6)
+    server.add("/trip.zip", data, content_type="application/zip", gzip_on_the_fly=True)
+    state, delivered, stored = await _deliver_link(tmp_path, link_settings, server, "/trip.zip")
+    assert state is JobState.DONE
+    assert delivered == made
+    assert stored is None  # read where it is
+    asked = {r.headers.get("Accept-Encoding") for r in server.requests_for("/trip.zip")}
+    assert asked == {"identity"}
+
+
+async def test_a_tar_gz_labelled_content_encoding_gzip_is_read_as_its_bytes_are(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    """Apache's `AddEncoding x-gzip .gz` labels a stored .tar.gz `Content-Encoding: gzip`;
+    its length and ranges count the stored bytes. Read as it downloads, the stream must
+    hand over those bytes, not the client's unzipping of them (which overran the
+    length, and a cut resumed at an offset into the wrong bytes)."""
+    from ferryman.samples import make_tar
+
+    photos = make_photo_set(tmp_path / "photos", 6)
+    archive = make_tar(tmp_path / "trip.tar.gz", [(p.name, p) for p in photos], compression="gz")
+    made = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in photos}
+    data = archive.read_bytes()
+    server.add("/trip.tar.gz", data, content_type="application/x-tar", encoding="gzip")
+    server.resources["/trip.tar.gz"].faults = Faults(cut_at=len(data) // 2)
+    state, delivered, stored = await _deliver_link(tmp_path, link_settings, server, "/trip.tar.gz")
+    assert state is JobState.DONE
+    assert delivered == made
+    assert stored is None  # streamed, resumed after the cut

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from ferryman.model import JobState
 from ferryman.samples import make_photo_set, make_tar, make_video, make_zip
 from ferryman.store import Store
 from tests.engine_helpers import library_files
-from tests.httpserve import Faults, FaultServer, serving
+from tests.httpserve import Faults, FaultServer, Link, serving
 
 COMPRESSIONS = ["", "gz", "bz2", "xz", "zst"]
 _TYPES = {"": "application/x-tar", "gz": "application/gzip", "bz2": "application/x-bzip2"}
@@ -189,13 +190,18 @@ def _served_total(server: FaultServer, path: str) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["zip", "tar.gz"])
 def test_sigkill_while_reading_over_http_loses_and_duplicates_nothing(
-    tmp_path: Path, server: FaultServer, kind: str
+    tmp_path: Path, kind: str
 ) -> None:
     """A 200-entry zip read in place, a .tar.gz read as it streams: `ferryman run`
     killed at random moments; every media file once in the library, and (the zip) the
-    bytes served across every attempt ≤ 1.2× the archive."""
-    import random
+    bytes served across every attempt ≤ 1.2× the archive. The link is paced at 12 MB/s
+    (~2.5 s for the archive): on loopback a fast machine finished the whole job before
+    the first kill came."""
+    with serving(Link(bandwidth=12e6)) as server:
+        _kill_while_reading(tmp_path, server, kind)
 
+
+def _kill_while_reading(tmp_path: Path, server: FaultServer, kind: str) -> None:
     from tests.test_crash import _add, _all_terminal, _env, _kill_repeatedly
 
     photos = make_photo_set(tmp_path / "p", 200, size=(320, 240))
@@ -240,8 +246,6 @@ async def test_a_skipped_entry_of_a_zip_read_in_place_is_not_fetched(
 ) -> None:
     """A 16 MiB file that is not media, among photos: its head is looked at, the rest
     never crosses the link (the unpack stage stops there: SourceEntry.over_network)."""
-    import random
-
     photos = make_photo_set(tmp_path / "p", 8, size=(320, 240))
     big = tmp_path / "disk-image.bin"
     big.write_bytes(random.Random(5).randbytes(16 << 20))

@@ -115,3 +115,23 @@ def test_a_renewed_link_to_other_content_is_refused(
     with pytest.raises(FerrymanError) as refused:
         remote.read()
     assert refused.value.code == "source.http.changed"
+
+
+def test_a_server_ignoring_ranges_hands_over_the_whole_file_in_one_get(
+    server: FaultServer, client: httpx.Client
+) -> None:
+    """A remote folder's file (WebDAV, a debrid item) on a server that claims Range but
+    sends the whole file: read in one GET from the start, not refused as changed."""
+    data = random.Random(5).randbytes(_SIZE)
+    resource = server.add("/whole.bin", data)
+    resource.faults = Faults(ignore_range=True, claim_ranges=True)
+    pinned = resource.etag
+    got = b"".join(
+        remote_blocks(client, server.url("/whole.bin"), _SIZE, pinned, _RETRY, block=1 << 20)
+    )
+    assert got == data
+    changed = random.Random(6).randbytes(_SIZE)
+    server.replace("/whole.bin", changed)  # a real change is still told apart
+    with pytest.raises(FerrymanError) as caught:
+        RangeFile(client, server.url("/whole.bin"), _SIZE, pinned, _RETRY).read(10)
+    assert caught.value.code == "source.http.changed"

@@ -188,6 +188,19 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The file on the server changed during the download; it starts again from zero.",
     ),
     ErrorSpec(
+        "source.http.no_ranges",
+        True,
+        "The server sends the whole file when asked for a part, so a cut cannot be"
+        " resumed where it stopped; the read starts again from the beginning.",
+    ),
+    ErrorSpec(
+        "source.http.no_size",
+        True,
+        "The server did not say how large the file is, which reading it in place needs;"
+        " it is asked again. If it stays, set `network.stream_archives = \"never\"` to"
+        " download such links whole.",
+    ),
+    ErrorSpec(
         "source.http.replaced",
         False,
         "The file at the link is no longer the one ferryman began reading in place; what"

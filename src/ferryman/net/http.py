@@ -15,7 +15,10 @@ from ferryman.net.addresses import check_host
 from ferryman.net.waits import retry_after_seconds
 
 _CONTENT_RANGE = re.compile(r"\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*", re.IGNORECASE)
-# Asked for explicitly: a compressed transfer would make offsets and lengths meaningless.
+# Asked for explicitly, by every request of the clients below: a server compressing on
+# the fly (nginx's `gzip on`) would drop the length and ranges, and offsets into its
+# output mean nothing. A file stored compressed (`Content-Encoding: gzip` on a .tar.gz)
+# is read as its bytes are: lengths and ranges count those.
 BASE_HEADERS = {"Accept-Encoding": "identity"}
 
 
@@ -68,7 +71,7 @@ def make_client(settings: NetworkSettings) -> httpx.AsyncClient:
         transport=guarded,
         follow_redirects=True,
         max_redirects=settings.max_redirects,
-        headers={"User-Agent": settings.user_agent},
+        headers={"User-Agent": settings.user_agent} | BASE_HEADERS,
         timeout=request_timeout(settings),
     )
 
@@ -88,7 +91,7 @@ def make_sync_client(
         auth=auth,
         follow_redirects=True,
         max_redirects=settings.max_redirects,
-        headers={"User-Agent": settings.user_agent},
+        headers={"User-Agent": settings.user_agent} | BASE_HEADERS,
         timeout=request_timeout(settings),
     )
 
@@ -157,13 +160,23 @@ def transport_error(exc: httpx.HTTPError, link: str) -> FerrymanError:
     return FerrymanError("source.io", f"{type(exc).__name__} from {url}: {exc}")
 
 
-def check_partial(response: httpx.Response, url: str, start: int, size: int) -> None:
+def check_partial(
+    response: httpx.Response, url: str, start: int, size: int, pinned: str | None = None
+) -> None:
     """A ranged answer holds the same file from ``start`` on, or raise: a 200 to a
-    request pinned by If-Range means the file changed (``source.http.changed``); a
-    ``Content-Range`` that starts elsewhere is refused; another total is a changed file.
-    Anything but 206 is the status's own error (the body read, so the connection
-    can be kept)."""
+    request pinned by If-Range (``pinned``) means the file changed
+    (``source.http.changed``), unless the 200 carries that same validator and size, or
+    nothing pinned it: then the server ignores Range (``source.http.no_ranges``; some
+    copy ``Accept-Ranges: bytes`` without honouring it). A ``Content-Range`` that starts
+    elsewhere is refused; another total is a changed file. Anything but 206 is the
+    status's own error (the body read, so the connection can be kept)."""
     if response.status_code == 200:
+        if _ignores_ranges(response, pinned, size):
+            raise FerrymanError(
+                "source.http.no_ranges",
+                f"{shown_url(url)}: the server says it takes byte ranges but sent the whole"
+                " file, unchanged, when asked for a part",
+            )
         raise FerrymanError(
             "source.http.changed", f"{shown_url(url)} changed on the server while it was read"
         )
@@ -179,3 +192,15 @@ def check_partial(response: httpx.Response, url: str, start: int, size: int) -> 
         raise FerrymanError(
             "source.http.changed", f"{shown_url(url)} is {found.total} bytes now, not {size}"
         )
+
+
+def _ignores_ranges(response: httpx.Response, pinned: str | None, size: int) -> bool:
+    """A 200 to a ranged request is the same file, sent whole: no If-Range could have
+    turned the range down, or the 200 names the validator the request pinned."""
+    length = content_length(response)
+    if length is not None and length != size:
+        return False
+    if pinned is None:
+        return True
+    headers = response.headers
+    return pinned in (headers.get("etag"), headers.get("last-modified"))

@@ -172,8 +172,8 @@ class RangeFile(io.RawIOBase):
                 if response.status_code in EXPIRED and self.renew is not None:
                     response.read()
                     raise _Expired(status_error(response))
-                check_partial(response, self.url, start, self.size)
-                for chunk in response.iter_bytes():
+                check_partial(response, self.url, start, self.size, self.validator)
+                for chunk in response.iter_raw():  # the file's bytes, as ranges count them
                     into += chunk
                     self.fetched += len(chunk)
         except httpx.HTTPError as exc:
@@ -218,7 +218,8 @@ def remote_blocks(
     its first byte is handed out, a file that changed since is read as it is now (the
     entry is staged whole or not at all, so nothing of the old one is kept), and a file
     gone since is ``source.entry_gone``, which fails that entry alone. A change once
-    bytes went out stays ``source.http.changed``: the entry is read again from zero.
+    bytes went out stays ``source.http.changed``: the entry is read again from zero. A
+    server that sends the whole file when asked for a part is read in one GET.
 
     ``renew``: where a fresh link comes from when this one expires mid-read (a debrid
     CDN's token): the read goes on at the byte reached (see ``RangeFile``).
@@ -233,6 +234,9 @@ def remote_blocks(
         url = remote.url  # a renewed link, when one was asked for
         if exc.code == "source.not_found":
             raise _gone(url) from exc
+        if exc.code == "source.http.no_ranges":  # sent whole when asked for a part
+            yield from _whole(client, url, size, validator, retry, block)
+            return
         if exc.code != "source.http.changed":
             raise
         size, validator = _current(client, url)
@@ -245,6 +249,16 @@ def remote_blocks(
         while data:
             yield data
             data = remote.read(block)
+
+
+def _whole(
+    client: httpx.Client, url: str, size: int, validator: str | None, retry: Retry, block: int
+) -> Iterator[bytes]:
+    """The file in one GET from its start, for a server that ignores Range: a cut is
+    ``source.http.no_ranges`` again, and the entry is read again from zero."""
+    with StreamFile(client, url, size, validator, retry) as whole:
+        while data := whole.read(block):
+            yield data
 
 
 def _gone(url: str) -> FerrymanError:

@@ -115,12 +115,12 @@ class StreamFile(io.RawIOBase):
             response.close()
             raise
         self._response = response
-        self._chunks = response.iter_bytes()
+        self._chunks = response.iter_raw()  # the file's bytes, as ranges count them
 
     def _check(self, response: httpx.Response) -> None:
         if response.status_code == 200 and self._pos == 0:
             return  # the whole body from the start: as good as a range from 0
-        check_partial(response, self.url, self._pos, self.size)
+        check_partial(response, self.url, self._pos, self.size, self.validator)
 
     def _drop(self) -> None:
         if self._response is not None:

@@ -10,6 +10,7 @@ read from there like a local input.
 
 from __future__ import annotations
 
+import logging
 import re
 import urllib.parse
 from collections.abc import Iterator
@@ -30,6 +31,8 @@ if TYPE_CHECKING:  # httpx loads when a link is fetched or read, not when it is 
     from ferryman.archive.reader import ArchiveReader
     from ferryman.config import Retry
     from ferryman.net.probe import LinkFacts
+
+log = logging.getLogger(__name__)
 
 _HTTP = re.compile(r"^https?://", re.IGNORECASE)
 _ZIP_TYPES = frozenset({"application/zip", "application/x-zip", "application/x-zip-compressed"})
@@ -205,7 +208,7 @@ def _head_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, s
     """``_head``, and the Content-Type."""
     import httpx
 
-    from ferryman.net.http import content_length, status_error, transport_error
+    from ferryman.net.http import content_length, shown_url, status_error, transport_error
 
     try:
         response = client.head(uri)
@@ -215,7 +218,7 @@ def _head_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, s
         raise status_error(response)
     size = content_length(response)
     if not size:
-        raise FerrymanError("source.http.refused", f"{uri}: the server gives no size")
+        raise FerrymanError(_NO_SIZE, f"{shown_url(uri)}: the server gives no size")
     validator = response.headers.get("etag")
     if validator is None or validator.startswith("W/"):
         validator = response.headers.get("last-modified")
@@ -224,14 +227,26 @@ def _head_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, s
 
 def _zip_readable_in_place(uri: str, plan: FetchPlan) -> bool:
     """Whether the zip's central directory reads over Range and holds only what the
-    in-place backend reads (else it is fetched whole for the full backends)."""
+    in-place backend reads (else it is fetched whole for the full backends). A server
+    whose HEAD gives no size, or that sends the whole file when asked for a part (its
+    ``Accept-Ranges`` notwithstanding), is not read in place but downloaded."""
     from ferryman.archive.zipfile_backend import readable_in_place
     from ferryman.net.rangefile import open_range_file
 
     with _sync_client(plan.network) as client:
-        final, size, validator = _head(client, uri)
-        with open_range_file(client, final, size, validator, plan.retry) as remote:
-            return readable_in_place(remote)
+        try:
+            final, size, validator = _head(client, uri)
+            with open_range_file(client, final, size, validator, plan.retry) as remote:
+                return readable_in_place(remote)
+        except FerrymanError as exc:
+            if exc.code not in _NOT_BY_RANGE:
+                raise
+            log.info("%s: downloading it whole (%s)", exc.message, exc.code)
+            return False
+
+
+_NO_SIZE = "source.http.no_size"  # a HEAD without Content-Length: ranges cannot be planned
+_NOT_BY_RANGE = frozenset({"source.http.no_ranges", _NO_SIZE})
 
 
 @contextmanager
