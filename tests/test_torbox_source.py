@@ -396,7 +396,7 @@ def test_sigkill_while_links_expire_loses_and_duplicates_nothing(
         FERRYMAN_RETRY__BASE_SECONDS="0.05",
     )
     _add(["torbox:torrent/77"], env)  # type: ignore[list-item]
-    _kill_repeatedly(env, random.Random(77), (0.6, 1.4), wanted=4, most=8)
+    _kill_repeatedly(env, random.Random(77), (0.05, 0.9), wanted=4, most=8)
 
     delivered = sorted(f["disk_sha256"] for f in library_files(data / "library"))
     assert delivered == sorted(_digest(d) for _, d, _ in files)  # every file, exactly once
