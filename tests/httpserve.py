@@ -88,6 +88,7 @@ class Faults:
     status_times: int | None = 1  # ...this many times
     retry_after: str | None = None  # with this Retry-After header
     refuse_head: bool = False  # 405 to HEAD
+    two_origins: bool = False  # balanced origins: each request's ETag names its origin
 
 
 @dataclass
@@ -309,13 +310,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _if_range_holds(self, resource: Resource, value: str) -> bool:
         if value.startswith(('"', "W/")):
-            return not resource.weak_etag and resource.send_etag and value == resource.etag
+            return not resource.weak_etag and resource.send_etag and value == self._etag
         return resource.send_last_modified and value == resource.last_modified
 
     def _send_file(self, resource: Resource, *, head: bool) -> None:
         with self.fs.lock:
             data = resource.data
             etag, modified = resource.etag, resource.last_modified
+            if resource.faults.two_origins:  # the same bytes, another origin's ETag
+                origin = len(self.fs.requests) % 2
+                etag = f'{etag[:-1]}-{origin}"'
+        self._etag = etag
         size = len(data)
         wanted = self._wanted_range(resource)
         headers: dict[str, str] = {}

@@ -386,3 +386,42 @@ async def test_a_tar_gz_labelled_content_encoding_gzip_is_read_as_its_bytes_are(
     assert state is JobState.DONE
     assert delivered == made
     assert stored is None  # streamed, resumed after the cut
+
+
+@pytest.mark.parametrize("name", ["trip.zip", "trip.tar.gz"])
+async def test_a_link_that_refuses_head_is_read_where_it_is(
+    tmp_path: Path, link_settings: Settings, server: FaultServer, name: str
+) -> None:
+    """A presigned link refuses HEAD (403 or 405: it was signed for GET) and serves
+    GET with Range. The probe asks by GET; so must reading in place (it failed for good
+    with source.http.refused, or source.auth for a 403)."""
+    from ferryman.samples import make_tar
+
+    photos = make_photo_set(tmp_path / "photos", 6)
+    members = [(p.name, p) for p in photos]
+    if name.endswith(".zip"):
+        archive = make_zip(tmp_path / name, members, compress=False)
+    else:
+        archive = make_tar(tmp_path / name, members, compression="gz")
+    made = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in photos}
+    server.add(f"/{name}", archive.read_bytes(), content_type="application/octet-stream")
+    server.resources[f"/{name}"].faults = Faults(refuse_head=True)
+    state, delivered, stored = await _deliver_link(tmp_path, link_settings, server, f"/{name}")
+    assert state is JobState.DONE
+    assert delivered == made
+    assert stored is None  # read where it is, no copy
+
+
+async def test_balanced_origins_with_their_own_etags_have_the_zip_downloaded_whole(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    """Two origins behind one name send the same bytes under different ETags, so a read
+    pinned to one is refused by the other: not a changed file to fail for good, but a
+    link to download whole."""
+    data, made = _zip_of_photos(tmp_path, 6)
+    server.add("/lb.zip", data, content_type="application/zip")
+    server.resources["/lb.zip"].faults = Faults(two_origins=True)
+    state, delivered, stored = await _deliver_link(tmp_path, link_settings, server, "/lb.zip")
+    assert state is JobState.DONE
+    assert delivered == made
+    assert stored is not None  # downloaded

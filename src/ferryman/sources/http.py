@@ -205,13 +205,16 @@ def _head(client: httpx.Client, uri: str) -> tuple[str, int, str | None]:
 
 
 def _head_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, str | None]:
-    """``_head``, and the Content-Type."""
+    """``_head``, and the Content-Type. A server that refuses HEAD (a presigned link
+    often does: 403 or 405) is asked by a GET of the first byte, as the probe does."""
     import httpx
 
     from ferryman.net.http import content_length, shown_url, status_error, transport_error
 
     try:
         response = client.head(uri)
+        if response.status_code >= 400:
+            return _first_byte_facts(client, uri)
     except httpx.HTTPError as exc:
         raise transport_error(exc, uri) from exc
     if response.status_code != 200:
@@ -219,10 +222,40 @@ def _head_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, s
     size = content_length(response)
     if not size:
         raise FerrymanError(_NO_SIZE, f"{shown_url(uri)}: the server gives no size")
-    validator = response.headers.get("etag")
+    return str(response.url), size, _validator(response), response.headers.get("content-type")
+
+
+def _first_byte_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, str | None]:
+    """What a HEAD would have said, from ``Range: bytes=0-0`` (the total in its
+    Content-Range); a server that answers it with the whole file takes no ranges."""
+    from ferryman.net.http import parse_content_range, shown_url, status_error
+
+    with client.stream("GET", uri, headers={"Range": "bytes=0-0"}) as response:
+        if response.status_code == 200:
+            raise FerrymanError(
+                "source.http.no_ranges",
+                f"{shown_url(uri)}: the server sent the whole file when asked for a part",
+            )
+        if response.status_code != 206:
+            response.read()
+            raise status_error(response)
+        span = parse_content_range(response.headers.get("content-range"))
+        if span is None or not span.total:
+            raise FerrymanError(_NO_SIZE, f"{shown_url(uri)}: the server gives no size")
+        return (
+            str(response.url),
+            span.total,
+            _validator(response),
+            response.headers.get("content-type"),
+        )
+
+
+def _validator(response: httpx.Response) -> str | None:
+    """What ``If-Range`` may pin: a strong ETag, else Last-Modified."""
+    validator: str | None = response.headers.get("etag")
     if validator is None or validator.startswith("W/"):
         validator = response.headers.get("last-modified")
-    return str(response.url), size, validator, response.headers.get("content-type")
+    return validator
 
 
 def _zip_readable_in_place(uri: str, plan: FetchPlan) -> bool:
@@ -246,7 +279,10 @@ def _zip_readable_in_place(uri: str, plan: FetchPlan) -> bool:
 
 
 _NO_SIZE = "source.http.no_size"  # a HEAD without Content-Length: ranges cannot be planned
-_NOT_BY_RANGE = frozenset({"source.http.no_ranges", _NO_SIZE})
+# Seen only while deciding: a file that "changed" between two requests a second apart
+# is more likely served by balanced origins whose validators differ; downloading it
+# whole is right either way.
+_NOT_BY_RANGE = frozenset({"source.http.no_ranges", "source.http.changed", _NO_SIZE})
 
 
 @contextmanager
