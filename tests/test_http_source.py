@@ -242,6 +242,12 @@ def test_a_links_token_appears_nowhere_a_person_looks(tmp_path: Path, server: Fa
     said += cli("report", "1") + cli("status")
     assert "s3cr3t-t0ken" not in said
     assert json.loads(cli("status", "--json"))["jobs"][0]["state"] == "done"  # it was used
+    manifests = list((tmp_path / "data" / "library").rglob("manifest.json"))
+    assert manifests  # the library's record of the album, which others may read
+    for manifest in manifests:
+        written = manifest.read_text()
+        assert "s3cr3t-t0ken" not in written
+        assert json.loads(written)["source"] == server.base + "/t.zip?…"
 
 
 async def test_an_error_names_the_link_without_its_token(

@@ -57,7 +57,8 @@ async def deliver(
     settings = await ctx.settings()
     try:
         sink = await sink_for(ctx, job.dest)
-        done = await sink.deliver(Delivery(job, album, caption(settings, claim)))
+        shown = ctx.sources.describe(job.source)
+        done = await sink.deliver(Delivery(job, album, caption(settings, claim), shown))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
         return False, None

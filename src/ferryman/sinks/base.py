@@ -39,6 +39,9 @@ class Delivery:
     job: Job
     album: Album
     caption: str
+    # The job's input as people may see it (no user info, no token: the source's
+    # ``describe``); what a sink writes where others read it (a manifest) names this.
+    source: str = ""
 
     @property
     def key(self) -> str:

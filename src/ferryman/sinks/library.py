@@ -114,7 +114,7 @@ def album_layout(delivery: Delivery) -> tuple[list[tuple[Path, str]], dict[str, 
     manifest = {
         "key": delivery.key,
         "job": delivery.job.id,
-        "source": delivery.job.source,
+        "source": delivery.source,  # never job.source: a link's token or login
         "album": delivery.album.seq,
         "group": delivery.album.group.value,
         "caption": delivery.caption,
