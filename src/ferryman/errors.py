@@ -197,7 +197,7 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "source.http.no_size",
         True,
         "The server did not say how large the file is, which reading it in place needs;"
-        " it is asked again. If it stays, set `network.stream_archives = \"never\"` to"
+        ' it is asked again. If it stays, set `network.stream_archives = "never"` to'
         " download such links whole.",
     ),
     ErrorSpec(
