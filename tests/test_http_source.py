@@ -431,3 +431,36 @@ async def test_balanced_origins_with_their_own_etags_have_the_zip_downloaded_who
     assert state is JobState.DONE
     assert delivered == made
     assert stored is not None  # downloaded
+
+
+async def test_a_job_is_named_as_the_server_names_its_file(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    """A debrid or share link (`/dl/8f3a9c2b/`) says the file's name only in
+    Content-Disposition: the job, and the library folder its albums go under, take that
+    name (they were named `8f3a9c2b`); two such files stay apart."""
+    data, made = _zip_of_photos(tmp_path, 3)
+    server.add("/dl/8f3a9c2b/", data, disposition='attachment; filename="Trip photos.zip"')
+    other, _ = _zip_of_photos(tmp_path / "b", 2)
+    server.add(
+        "/dl/77aa/", other, disposition="attachment; filename*=UTF-8''%E7%85%A7%E7%89%87.zip"
+    )
+    again, _ = _zip_of_photos(tmp_path / "c", 2)
+    server.add("/dl/99bb/", again, disposition='attachment; filename="Trip photos.zip"')
+    store = await Store.open(link_settings.database)
+    try:
+        added = [
+            await intake.add_source(store, server.url(p)) for p in ("/dl/8f3a9c2b/", "/dl/77aa/")
+        ]
+        await _run(store, link_settings)
+        added.append(await intake.add_source(store, server.url("/dl/99bb/")))
+        await _run(store, link_settings)
+        names = [(await store.get_job(job.id)).name for job in added]
+        kept = await store.name_from_input(added[0].id, "something else")
+    finally:
+        await store.close()
+    assert [job.name for job in added] == ["8f3a9c2b", "77aa", "99bb"]  # as added
+    assert names == ["Trip photos", "照片", "Trip photos (2)"]
+    folders = sorted(p.name for p in link_settings.library.iterdir() if p.is_dir())
+    assert folders == ["Trip photos", "Trip photos (2)", "照片"]
+    assert kept is None  # once albums exist, the name stays

@@ -17,12 +17,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.config import NetworkSettings
 from ferryman.engine.context import Context
 from ferryman.engine.retry import again_after
 from ferryman.engine.space import never_fits, room_for
 from ferryman.engine.workarea import job_work_dir
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
 from ferryman.net.http import make_client
 from ferryman.net.progress import DownloadProgress
 from ferryman.sources.base import Fetched, Fetching, FetchPlan
@@ -105,8 +107,24 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
     if got.note:  # kept for the job's report
         await ctx.store.put_source_memo(job_id, FETCH_NOTE, got.note)
     await ctx.store.fetch_done(claimed.id, ctx.owner, path, got.size)
+    named = got.name and await ctx.store.name_from_input(job_id, _job_name(got.name))
+    if named:
+        log.info("job %s is named %r, as its input calls itself", job_id, named)
     ctx.bus.emit("job.fetched", job_id, size=got.size, name=got.name, note=got.note)
     ctx.wakeup.notify()
+
+
+def _job_name(found: str) -> str:
+    """``a b.zip`` → ``a b``, ``clip.mp4`` → ``clip``, a video's title as it is: an
+    extension goes only when it is an archive's or a known file type's."""
+    import mimetypes
+
+    stripped = strip_archive_suffixes(found)
+    if stripped == found:
+        stem, dot, ext = found.rpartition(".")
+        if dot and stem.strip() and mimetypes.guess_type(f"x.{ext}")[0] is not None:
+            stripped = stem
+    return safe_name(stripped.strip() or found, "job")
 
 
 async def drop_if_cancelled(ctx: Context, claimed: Fetch) -> None:

@@ -203,6 +203,8 @@ def _fetched(out: Path, done: dict[str, Any], *, cached: bool) -> Fetched:
     size = sum(f.stat().st_size for f in files if f.exists())
     first: dict[str, Any] = next(iter(done.values()), {})
     name = str(first.get("title") or first.get("id") or "media")
+    if len(done) > 1:  # a playlist: its first video's title would name it wrongly alone
+        name = f"{name} (+{len(done) - 1} more)"
     notes = "; ".join(sorted({str(e.get("note")) for e in done.values() if e.get("note")}))
     log.info("%s: %s%s", name, notes, " (cached)" if cached else "")
     return Fetched(out, size, name, note=notes + (" (from the cache)" if cached else ""))

@@ -113,6 +113,37 @@ class JobQueries(StoreBase):
             n += 1
         return name
 
+    async def name_from_input(self, job_id: int, base: str) -> str | None:
+        """Name the job after what its fetch found (a server's file name, a video's
+        title) instead of the link it was added by, while nothing of it has been sealed:
+        its albums then all go under the one name. The new name is unique among the
+        destination's jobs as at the add. Returns it, or None when the job kept its name."""
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(select(jobs.c.name, jobs.c.dest).where(jobs.c.id == job_id))
+            ).first()
+            if row is None or row.name == base:
+                return None
+            if (await conn.execute(select(albums.c.id).where(albums.c.job_id == job_id))).first():
+                return None
+            taken = set(
+                (
+                    await conn.execute(
+                        select(jobs.c.name).where(jobs.c.dest == row.dest, jobs.c.id != job_id)
+                    )
+                ).scalars()
+            )
+            name, n = base, 2
+            while name in taken:
+                name = f"{base} ({n})"
+                n += 1
+            if name == row.name:
+                return None
+            await conn.execute(
+                update(jobs).where(jobs.c.id == job_id).values(name=name, updated_at=self.clock())
+            )
+        return name
+
     async def get_job(self, job_id: int) -> Job:
         async with self.reader.connect() as conn:
             row = (await conn.execute(hot.GET_JOB, {"job_id": job_id})).first()
