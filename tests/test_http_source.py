@@ -439,7 +439,7 @@ async def test_a_job_is_named_as_the_server_names_its_file(
     """A debrid or share link (`/dl/8f3a9c2b/`) says the file's name only in
     Content-Disposition: the job, and the library folder its albums go under, take that
     name (they were named `8f3a9c2b`); two such files stay apart."""
-    data, made = _zip_of_photos(tmp_path, 3)
+    data, _ = _zip_of_photos(tmp_path, 3)
     server.add("/dl/8f3a9c2b/", data, disposition='attachment; filename="Trip photos.zip"')
     other, _ = _zip_of_photos(tmp_path / "b", 2)
     server.add(
@@ -464,3 +464,17 @@ async def test_a_job_is_named_as_the_server_names_its_file(
     folders = sorted(p.name for p in link_settings.library.iterdir() if p.is_dir())
     assert folders == ["Trip photos", "Trip photos (2)", "照片"]
     assert kept is None  # once albums exist, the name stays
+
+
+async def test_a_photo_from_a_link_without_a_suffix_is_delivered_with_one(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    """`/media/IMG_0042` sent as application/octet-stream: the library file is
+    `IMG_0042.jpg`, which a gallery shows (it was `IMG_0042`, which none does)."""
+    photo = make_photo_set(tmp_path / "p", 1)[0]
+    server.add("/media/IMG_0042", photo.read_bytes())
+    state, delivered, _ = await _deliver_link(tmp_path, link_settings, server, "/media/IMG_0042")
+    assert state is JobState.DONE
+    files = [p.name for p in link_settings.library.rglob("*") if p.is_file()]
+    assert "IMG_0042.jpg" in files, files
+    assert list(delivered.values()) == [hashlib.sha256(photo.read_bytes()).hexdigest()]
