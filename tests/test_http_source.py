@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import random
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -186,6 +187,43 @@ async def test_cancel_stops_a_download_in_flight(
         engine.stop()
         await asyncio.wait_for(running, 60)
         await store.close()
+
+
+async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_meanwhile(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    """`ferryman cancel` from another shell while `run --until-idle` downloads: the run
+    ends idle at once, and the partial file must not outlive it (a multi-GB `.part`
+    stayed on a phone's disk until a `remove`)."""
+    data, _ = _zip_of_photos(tmp_path, 4)
+    server.add("/slow.zip", data, content_type="application/zip")
+    server.resources["/slow.zip"].faults = Faults(stall_at=len(data) // 2, stall_seconds=30)
+    settings = link_settings.model_copy(
+        update={
+            "network": link_settings.network.model_copy(
+                update={"stall_seconds": 60.0, "stream_archives": "never"}
+            ),
+            "lease_seconds": 30.0,  # the grace a running engine gives is not what ends it
+        }
+    )
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, server.url("/slow.zip"))
+        running = asyncio.create_task(Engine(store, settings).run(until_idle=True))
+        folder = settings.work_dir / f"job-{job.id:05d}"
+        await eventually(
+            lambda: server.served["/slow.zip"] >= len(data) // 2, "half the zip was sent"
+        )
+        assert list(folder.rglob("*.part"))
+        cancelled = time.monotonic()
+        await control.cancel_job(store, job.id)
+        await asyncio.wait_for(running, 60)
+        ended = time.monotonic() - cancelled
+        assert (await store.get_job(job.id)).state is JobState.CANCELLED
+    finally:
+        await store.close()
+    assert not folder.exists()
+    assert ended < 5, f"the download went on {ended:.1f} s after the cancel"  # 10 s un-nudged
 
 
 def test_links_are_described_without_their_secrets() -> None:

@@ -19,9 +19,14 @@ from ferryman.store import Store
 
 
 async def cancel_job(store: Store, job_id: int) -> list[str]:
-    """Cancel the job and delete the work files of everything it had not delivered."""
+    """Cancel the job and delete the work files of everything it had not delivered.
+
+    The nudge wakes running engines, in this process or another (`ferryman cancel`
+    from a second shell): their leases' heartbeats renew at once, find the job's
+    leases taken, and stop its steps (a download went on for a third of a lease)."""
     paths = await store.cancel(job_id)
     await asyncio.to_thread(remove_files, paths)
+    await store.nudge()
     return paths
 
 

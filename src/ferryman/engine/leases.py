@@ -18,6 +18,7 @@ from ferryman.store import Store
 
 log = logging.getLogger(__name__)
 
+_LEASES = "leases"  # the heartbeats' topic: no stage notifies it, broadcasts reach it
 NUDGED_GAP = 0.5  # seconds between renewals at least, however often the engine is nudged
 
 
@@ -57,8 +58,12 @@ async def held(
             if wakeup is None:
                 await asyncio.sleep(seconds / 3)
             else:
+                # Broadcasts only (a control, another process's nudge), and one that came
+                # during the gap counts (a cancel right after the claim went unheard for
+                # a third of a lease); the stages' own notifies name their topics.
+                mark = wakeup.mark(_LEASES)
                 await asyncio.sleep(NUDGED_GAP)
-                await wakeup.wait(max(0.0, seconds / 3 - NUDGED_GAP))
+                await wakeup.wait(max(0.0, seconds / 3 - NUDGED_GAP), since=mark, topic=_LEASES)
             try:
                 # shielded: a cancelled beat must not leave a transaction half-done
                 ours = await asyncio.shield(store.renew(table, row_id, owner, seconds))

@@ -402,6 +402,9 @@ class Engine:
                 idle = await store.idle()
                 await (self.wake.let_go() if idle else self.wake.hold())
                 if until_idle and idle:
+                    # No grace at the end: this run holds nothing, and what it leaves
+                    # stays until the next one (a cancelled download's partial file).
+                    await self._tidy_ended(settings.work_dir, set(), 0.0)
                     self.stop()
                     return
             except Exception:
