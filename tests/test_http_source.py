@@ -516,3 +516,30 @@ async def test_a_photo_from_a_link_without_a_suffix_is_delivered_with_one(
     files = [p.name for p in link_settings.library.rglob("*") if p.is_file()]
     assert "IMG_0042.jpg" in files, files
     assert list(delivered.values()) == [hashlib.sha256(photo.read_bytes()).hexdigest()]
+
+
+async def test_a_job_failed_for_good_is_not_said_to_be_retried(
+    link_settings: Settings, server: FaultServer
+) -> None:
+    """A server that answers 500 every time: the code is one that is retried, and once
+    the attempts ran out, what a person reads must say how to try again, not that it
+    is retried automatically (what it said)."""
+    from ferryman.errors import spec_for
+
+    server.add("/down.zip", b"PK")
+    server.resources["/down.zip"].faults = Faults(status=500, status_times=None)
+    store = await Store.open(link_settings.database)
+    try:
+        job = await intake.add_source(store, server.url("/down.zip"))
+        since = store.clock()
+        await _run(store, link_settings)
+        done = await store.get_job(job.id)
+        told = await report.report(store, job.id)
+        summary = await report.run_summary(store, since - 1)
+    finally:
+        await store.close()
+    assert done.state is JobState.FAILED and done.error_code == "source.http.status"
+    assert "retried" in spec_for("source.http.status").next_step  # while it still was
+    for said in (told["error"]["next"], summary["needs"][0]["next"]):
+        assert "ran out" in said and f"ferryman retry {job.id}" in said.replace("JOB", str(job.id))
+        assert "it is retried" not in said

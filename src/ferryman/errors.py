@@ -590,6 +590,20 @@ class FerrymanError(Exception):
         return spec_for(self.code).next_step
 
 
+RETRIED_OUT = (
+    "It was retried until its attempts ran out, and nothing retries it now: once the"
+    " cause in the message is gone, `ferryman retry JOB` (or /retry in the chat, or Retry"
+    " on the page) starts it again from where it stopped."
+)
+
+
+def next_step_for(code: str, *, failed: bool) -> str:
+    """``code``'s next step; for work that failed for good, a retryable code's own text
+    (it is retried, it starts again) is no longer true, and this says what is."""
+    spec = spec_for(code)
+    return RETRIED_OUT if failed and spec.retryable else spec.next_step
+
+
 class ServerWait(FerrymanError):
     """A server said: not before ``seconds`` from now (a flood wait, slow mode, a
     Retry-After longer than a download should sleep in place).

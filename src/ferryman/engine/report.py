@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from ferryman.errors import ERRORS, spec_for
+from ferryman.errors import ERRORS, next_step_for
 from ferryman.model import ItemState, Job, JobState
 from ferryman.store.rows import summarise_items
 
@@ -79,7 +79,9 @@ async def report(
     summary["state"] = job.state.value  # a stored summary may predate a retry's start
     summary["fetched_as"] = (await store.source_memos(job_id)).get("fetch.note")
     if summary["error"]:
-        summary["error"]["next"] = spec_for(summary["error"]["code"]).next_step
+        summary["error"]["next"] = next_step_for(
+            summary["error"]["code"], failed=job.state is JobState.FAILED
+        ).replace("JOB", str(job.id))
     fetch = await store.fetched(job_id) if job.wait_reason and not job.error_message else None
     summary["waiting"] = (
         {
@@ -143,7 +145,9 @@ async def run_summary(
                     "name": job.name,
                     "state": outcome,
                     "code": code,
-                    "next": spec_for(code).next_step if code in ERRORS else None,
+                    "next": (
+                        next_step_for(code, failed=outcome == "failed") if code in ERRORS else None
+                    ),
                 }
             )
     return {"jobs": jobs, "items": items, "needs": needs}

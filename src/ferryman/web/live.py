@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ferryman.engine.events import Event
-from ferryman.errors import FerrymanError, spec_for
+from ferryman.errors import FerrymanError, next_step_for, spec_for
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 
 if TYPE_CHECKING:
@@ -270,7 +270,9 @@ class Tracker:
             error = {
                 "code": job.error_code,
                 "message": job.error_message or job.error_code,
-                "next": spec.next_step,
+                "next": next_step_for(job.error_code, failed=job.state is JobState.FAILED).replace(
+                    "JOB", str(job.id)
+                ),
                 "retryable": spec.retryable,
             }
         return {
