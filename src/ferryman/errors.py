@@ -72,8 +72,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "link.no_media",
         False,
-        "The page holds no video or audio ferryman can find: open it in a browser, and"
-        " send the link of the video itself (right-click → copy video address).",
+        "The link gave a web page with no video or audio ferryman can find. A download"
+        " link that expired or wants a login gives such a page: get a fresh link. For a"
+        " page around a video, open it in a browser and send the link of the video itself"
+        " (right-click → copy video address).",
     ),
     ErrorSpec(
         "link.bad_profile",
