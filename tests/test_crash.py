@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -90,7 +91,7 @@ def _holds_work(db: Path, pid: int) -> bool:
     if not db.exists():
         return False
     try:
-        with sqlite3.connect(db, timeout=5) as conn:
+        with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
             return any(
                 conn.execute(
                     f"SELECT 1 FROM {table} WHERE owner LIKE ? LIMIT 1", (f"%:{pid}:%",)
@@ -101,8 +102,25 @@ def _holds_work(db: Path, pid: int) -> bool:
         return False
 
 
+def _progress(db: Path) -> int:
+    """Items recorded plus items delivered: what a run has got done (0 before the schema)."""
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+            count, delivered = conn.execute(
+                "SELECT count(*), coalesce(sum(state = 'delivered'), 0) FROM items"
+            ).fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    return int(count) + int(delivered)
+
+
 def _kill_repeatedly(
-    env: dict[str, str], rng: random.Random, pause: tuple[float, float], wanted: int, most: int
+    env: dict[str, str],
+    rng: random.Random,
+    pause: tuple[float, float],
+    wanted: int,
+    most: int,
+    items: int | None = None,
 ) -> int:
     """SIGKILL `ferryman run` a random ``pause`` after it first holds work, up to
     ``most`` times (at least ``wanted`` must land while work remains), then let a last
@@ -110,8 +128,12 @@ def _kill_repeatedly(
 
     The pause counts from the first claim, not from the start: counted from the start,
     a fast machine spent most of it starting up and waiting for the killed run's leases
-    to lapse, and finished the whole input in fewer kills than the test wants."""
+    to lapse. With ``items`` (the media the input holds), a run is also killed once it
+    has got a random share of them done (recorded, delivered), about 1/(most + 5) of
+    the work on average: however fast the machine, the kills spread over the work
+    instead of a fast machine finishing it in fewer kills than the test wants."""
     db = Path(env["FERRYMAN_DATA_DIR"]) / "ferryman.db"
+    share = max(1, 4 * items // (most + 5)) if items else None  # progress counts 2 per item
     kills = 0
     for _ in range(8 * most):
         proc = _cli("run", "--until-idle", env=env)
@@ -119,8 +141,12 @@ def _kill_repeatedly(
         while proc.poll() is None and not _holds_work(db, proc.pid):
             assert time.monotonic() < deadline, "the run claimed nothing in 60 s"
             time.sleep(0.01)
-        if proc.poll() is None:
-            time.sleep(rng.uniform(*pause))
+        due = time.monotonic() + rng.uniform(*pause)
+        enough = _progress(db) + rng.randint(1, share) if share else None
+        while proc.poll() is None and time.monotonic() < due:
+            if enough is not None and _progress(db) >= enough:
+                break
+            time.sleep(0.01)
         if proc.poll() is not None:
             assert proc.wait() == 0, proc.stderr.read() if proc.stderr else ""
             break  # it finished before the kill came
@@ -143,7 +169,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) 
     inputs, expected = _inputs(tmp_path)
     assert len(expected) == 2615
     _add(inputs, env)
-    _kill_repeatedly(env, random.Random(20261120), (0.02, 0.6), wanted=20, most=25)
+    _kill_repeatedly(env, random.Random(20261120), (0.02, 0.6), wanted=20, most=25, items=2615)
 
     files = library_files(data / "library")
     delivered = [f["disk_sha256"] for f in files]
@@ -184,7 +210,7 @@ def test_sigkill_while_7zz_reads_loses_and_duplicates_nothing(tmp_path: Path) ->
     env = _env(data, FERRYMAN_LEASE_SECONDS="1", FERRYMAN_CONFIG=str(config))
     inputs, expected = _seven_inputs(tmp_path, "crash-pw")
     _add(inputs, env)
-    _kill_repeatedly(env, random.Random(20261121), (0.02, 0.5), wanted=8, most=12)
+    _kill_repeatedly(env, random.Random(20261121), (0.02, 0.5), wanted=8, most=12, items=1000)
 
     delivered = [f["disk_sha256"] for f in library_files(data / "library")]
     assert sorted(delivered) == sorted(expected)  # every entry, exactly once

@@ -217,7 +217,7 @@ def _kill_while_reading(tmp_path: Path, server: FaultServer, kind: str) -> None:
     server.add(path, data, content_type="application/octet-stream")
     env = _env(tmp_path / "data", FERRYMAN_LEASE_SECONDS="1", FERRYMAN_RETRY__BASE_SECONDS="0.05")
     _add([server.url(path)], env)  # type: ignore[list-item]
-    _kill_repeatedly(env, random.Random(len(data)), (0.05, 0.6), wanted=4, most=4)
+    _kill_repeatedly(env, random.Random(len(data)), (0.05, 0.6), wanted=4, most=4, items=200)
 
     delivered = sorted(f["disk_sha256"] for f in library_files(tmp_path / "data" / "library"))
     assert delivered == sorted(_digest(p) for p in photos)  # every entry, exactly once

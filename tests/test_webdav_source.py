@@ -281,7 +281,7 @@ def test_sigkill_during_a_walk_loses_and_duplicates_nothing(tmp_path: Path, dav:
     data = tmp_path / "data"
     env = _env(data, FERRYMAN_LEASE_SECONDS="1")
     _add([dav.uri("Trip/", login=True)], env)  # type: ignore[list-item]
-    _kill_repeatedly(env, random.Random(20261122), (0.02, 0.5), wanted=5, most=8)
+    _kill_repeatedly(env, random.Random(20261122), (0.02, 0.5), wanted=5, most=8, items=364)
 
     delivered = sorted(f["disk_sha256"] for f in library_files(data / "library"))
     assert delivered == expected  # every file, exactly once
