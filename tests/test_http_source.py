@@ -153,9 +153,10 @@ async def test_a_missing_file_fails_the_job_at_once(
     assert len(server.requests_for("/nothing.zip")) <= 2  # a probe, maybe a GET: no retries
 
 
-async def test_cancel_stops_a_download_in_flight(
-    tmp_path: Path, link_settings: Settings, server: FaultServer
-) -> None:
+def _stalling_download(
+    tmp_path: Path, link_settings: Settings, server: FaultServer, lease_seconds: float
+) -> tuple[bytes, Settings]:
+    """`/slow.zip`, which stalls for 30 s halfway, and settings that download it whole."""
     data, _ = _zip_of_photos(tmp_path, 4)
     server.add("/slow.zip", data, content_type="application/zip")
     server.resources["/slow.zip"].faults = Faults(stall_at=len(data) // 2, stall_seconds=30)
@@ -164,9 +165,17 @@ async def test_cancel_stops_a_download_in_flight(
             "network": link_settings.network.model_copy(
                 update={"stall_seconds": 60.0, "stream_archives": "never"}  # a download
             ),
-            "lease_seconds": 3.0,  # the housekeeper removes an ended job's folder a lease after
+            "lease_seconds": lease_seconds,
         }
     )
+    return data, settings
+
+
+async def test_cancel_stops_a_download_in_flight(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    # the housekeeper removes an ended job's folder a lease after
+    data, settings = _stalling_download(tmp_path, link_settings, server, lease_seconds=3.0)
     store = await Store.open(settings.database)
     engine = Engine(store, settings)
     running = asyncio.create_task(engine.run())
@@ -195,17 +204,8 @@ async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_me
     """`ferryman cancel` from another shell while `run --until-idle` downloads: the run
     ends idle at once, and the partial file must not outlive it (a multi-GB `.part`
     stayed on a phone's disk until a `remove`)."""
-    data, _ = _zip_of_photos(tmp_path, 4)
-    server.add("/slow.zip", data, content_type="application/zip")
-    server.resources["/slow.zip"].faults = Faults(stall_at=len(data) // 2, stall_seconds=30)
-    settings = link_settings.model_copy(
-        update={
-            "network": link_settings.network.model_copy(
-                update={"stall_seconds": 60.0, "stream_archives": "never"}
-            ),
-            "lease_seconds": 30.0,  # the grace a running engine gives is not what ends it
-        }
-    )
+    # the grace a running engine gives (a lease) is not what ends it
+    data, settings = _stalling_download(tmp_path, link_settings, server, lease_seconds=30.0)
     store = await Store.open(settings.database)
     try:
         job = await intake.add_source(store, server.url("/slow.zip"))
