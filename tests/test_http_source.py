@@ -543,3 +543,40 @@ async def test_a_job_failed_for_good_is_not_said_to_be_retried(
     for said in (told["error"]["next"], summary["needs"][0]["next"]):
         assert "ran out" in said and f"ferryman retry {job.id}" in said.replace("JOB", str(job.id))
         assert "it is retried" not in said
+
+
+async def test_status_says_a_job_is_fetching_while_its_link_downloads(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    """A job whose link downloads is still `queued` for the unpack stage; `status` (the
+    full store, and the light one the CLI reads) says `fetching` instead of `queued`."""
+    from ferryman.frontdoors.terminal import state_cell
+    from ferryman.store.lite import open_lite
+
+    data, settings = _stalling_download(tmp_path, link_settings, server, lease_seconds=3.0)
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings)
+    running = asyncio.create_task(engine.run())
+    try:
+        job = await intake.add_source(store, server.url("/slow.zip"))
+        await eventually(
+            lambda: server.served["/slow.zip"] >= len(data) // 2, "half the zip was sent"
+        )
+        full = (await report.status(store))["jobs"][0]
+        lite = open_lite(settings.database, create=False)
+        assert lite is not None
+        try:
+            light = report.status_of(
+                lite.list_jobs(), lite.item_counts(), fetching=lite.fetching_jobs()
+            )["jobs"][0]
+        finally:
+            lite.close()
+        await control.cancel_job(store, job.id)
+        after = (await report.status(store))["jobs"][0]
+    finally:
+        engine.stop()
+        await asyncio.wait_for(running, 60)
+        await store.close()
+    assert full["state"] == "queued" and full["fetching"] is True
+    assert light["fetching"] is True and state_cell(light) == "fetching"
+    assert after["fetching"] is False and state_cell(after).startswith("cancelled")

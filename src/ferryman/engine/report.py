@@ -37,9 +37,13 @@ def counts(by_state: dict[str, int]) -> dict[str, int]:
 
 
 def job_status(
-    job: Job, by_state: dict[str, int], sources: SourceRegistry | None = None
+    job: Job,
+    by_state: dict[str, int],
+    sources: SourceRegistry | None = None,
+    fetching: bool = False,
 ) -> dict[str, Any]:
-    """``source`` as a person names it: a path, or a link without its secrets."""
+    """``source`` as a person names it: a path, or a link without its secrets;
+    ``fetching``: its input is being downloaded now (the job itself is still queued)."""
     return {
         "id": job.id,
         "name": job.name,
@@ -50,22 +54,29 @@ def job_status(
         "waiting": job.wait_reason,
         "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
         "counts": counts(by_state),
+        "fetching": fetching and job.state is JobState.QUEUED,
     }
 
 
 async def status(store: Store, sources: SourceRegistry | None = None) -> dict[str, Any]:
     per_job = await store.item_counts()
-    return status_of(await store.list_jobs(), per_job, sources)
+    return status_of(await store.list_jobs(), per_job, sources, await store.fetching_jobs())
 
 
 def status_of(
-    jobs: list[Job], per_job: dict[int, dict[str, int]], sources: SourceRegistry | None = None
+    jobs: list[Job],
+    per_job: dict[int, dict[str, int]],
+    sources: SourceRegistry | None = None,
+    fetching: Collection[int] = (),
 ) -> dict[str, Any]:
-    """Every job with its counts (``per_job``: item states by job, as the store counts)."""
+    """Every job with its counts (``per_job``: item states by job, as the store counts)
+    and whether its input is being fetched (``fetching``: those jobs' ids)."""
     if not jobs:
         return {"jobs": []}
     registry = sources or _sources()
-    return {"jobs": [job_status(j, per_job.get(j.id, {}), registry) for j in jobs]}
+    return {
+        "jobs": [job_status(j, per_job.get(j.id, {}), registry, j.id in fetching) for j in jobs]
+    }
 
 
 async def report(

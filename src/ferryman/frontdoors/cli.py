@@ -337,7 +337,9 @@ def status(
 
     data = _run_light(
         ctx,
-        lambda _s, store: report.status_of(store.list_jobs(), store.item_counts()),
+        lambda _s, store: report.status_of(
+            store.list_jobs(), store.item_counts(), fetching=store.fetching_jobs()
+        ),
         lambda _s, store: report.status(store),
     )
     if as_json:

@@ -43,9 +43,10 @@ def fail(console: Console, exc: FerrymanError) -> None:
 
 
 def state_cell(job: dict[str, Any]) -> str:
-    """A job's state as the status table shows it: paused, waiting, its error code,
-    and for a job that ended with failed items, how many."""
-    state = str(job["state"]) + (" (paused)" if job["paused"] else "")
+    """A job's state as the status table shows it (a queued job whose input downloads
+    is "fetching"): paused, waiting, its error code."""
+    state = "fetching" if job.get("fetching") else str(job["state"])
+    state += " (paused)" if job["paused"] else ""
     if job["waiting"]:
         state += f" [{job['waiting']}]"
     if job["error"]:

@@ -47,6 +47,12 @@ class FetchQueries(StoreBase):
         )
         return _fetch(row) if row is not None else None
 
+    async def fetching_jobs(self) -> set[int]:
+        """Jobs whose input is being fetched now (``status`` shows them as such)."""
+        async with self.reader.connect() as conn:
+            found = await conn.execute(select(fetches.c.job_id).where(fetches.c.state == FETCHING))
+            return set(found.scalars())
+
     async def fetched(self, job_id: int) -> Fetch | None:
         async with self.reader.connect() as conn:
             row = (await conn.execute(select(fetches).where(fetches.c.job_id == job_id))).first()

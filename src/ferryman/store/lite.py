@@ -69,6 +69,13 @@ class LiteStore:
     def list_jobs(self) -> list[Job]:
         return [job_from_mapping(r) for r in self._rows("SELECT * FROM jobs ORDER BY id")]
 
+    def fetching_jobs(self) -> set[int]:
+        """Jobs whose input is being fetched now."""
+        return {
+            r["job_id"]
+            for r in self._rows("SELECT job_id FROM fetches WHERE state = ?", "fetching")
+        }
+
     def item_counts(self) -> dict[int, dict[str, int]]:
         """Per job: how many items are in each state."""
         counts: dict[int, dict[str, int]] = {}

@@ -132,7 +132,9 @@ def job_row(job: dict[str, Any]) -> str:
     """One line of ``/status`` from :func:`ferryman.engine.report.status` data."""
     c = job["counts"]
     done = c["total"] - c["pending"]
-    state = job["state"] + (" paused" if job["paused"] else "")
+    state = ("fetching" if job.get("fetching") else job["state"]) + (
+        " paused" if job["paused"] else ""
+    )
     if job["waiting"]:
         state += f" ({job['waiting']})"
     if job["error"]:
