@@ -81,6 +81,12 @@ class Network:
     def cut(self, node: str) -> None:
         _ip("link", "set", self._names(node)[1], "down")
 
+    def offline(self, node: str) -> None:
+        """``node`` as a phone in airplane mode: its link down and no route out at all
+        (a pulled cable keeps its routes, marked linkdown)."""
+        self.cut(node)
+        _ip("-n", self._names(node)[0], "route", "del", "default", check=False)
+
     def mend(self, node: str) -> None:
         _ip("link", "set", self._names(node)[1], "up")
         n = self.nodes[node]  # the address's route went with the link

@@ -57,6 +57,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
         " (or set network.wifi_only = false).",
     ),
     ErrorSpec(
+        "network.offline",
+        True,
+        "The device has no network (no route out: airplane mode, no signal): downloads"
+        " go on by themselves when it is back, without counting as attempts.",
+    ),
+    ErrorSpec(
         "power.low",
         True,
         "The battery is below power.min_battery and not charging: downloads go on by"

@@ -1,5 +1,6 @@
 """Whether the device may download now: on Wi-Fi when ``network.wifi_only``, and with
-enough battery (or charging) when ``power.min_battery`` is set.
+enough battery (or charging) when ``power.min_battery`` is set; and whether it has a
+network at all, asked when a connection failed (``online``).
 
 On Termux the Termux:API commands answer (``termux-wifi-connectioninfo``,
 ``termux-battery-status``): Android 10 and later deny reading ``/proc/net``, so the
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
 import shutil
 import signal
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,8 @@ log = logging.getLogger(__name__)
 COMMAND_SECONDS = 10.0  # Termux:API hangs when its app is missing: then it is unknown
 _NOT_ON_WIFI = {"DISCONNECTED", "DORMANT", "INACTIVE", "INTERFACE_DISABLED", "SCANNING"}
 _CHARGING = {"CHARGING", "FULL"}
+# Public resolvers' addresses, only looked up in the routing table (nothing is sent).
+_PROBES = ((socket.AF_INET, "8.8.8.8"), (socket.AF_INET6, "2001:4860:4860::8888"))
 
 
 @dataclass
@@ -88,6 +93,21 @@ class Device:
             ).upper() not in ("UNPLUGGED", "")
             return int(info["percentage"]), charging
         return await asyncio.to_thread(self._sys_battery)
+
+    def online(self) -> bool | None:
+        """Whether the device has a route out at all (False: none, a phone in airplane
+        mode or a tunnel; None: cannot tell). A UDP ``connect`` asks the routing table
+        and sends nothing; it works where ``/proc/net`` is denied (Android 10+)."""
+        told: bool | None = None
+        for family, address in _PROBES:
+            try:
+                with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                    probe.connect((address, 53))
+                return True
+            except OSError as exc:
+                if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
+                    told = False
+        return told
 
     def _route_is_wireless(self) -> bool | None:
         try:

@@ -32,14 +32,15 @@ class Again:
 def again_after(error: FerrymanError, failures: int, settings: Settings) -> Again | None:
     """When claimed work that failed with ``error`` runs again (None: it fails for good).
 
-    A wait a server imposed is honoured to the second; waits for disk room, Wi-Fi or
-    charge are rechecked; none counts as an attempt. Anything else retryable backs off and counts.
+    A wait a server imposed is honoured to the second; waits for disk room, Wi-Fi, a
+    network at all or charge are rechecked; none counts as an attempt. Anything else
+    retryable backs off and counts.
     """
     if isinstance(error, ServerWait):
         return Again(float(error.seconds), counted=False)
     if error.code == "space.low":
         return Again(settings.space_recheck_seconds, counted=False)
-    if error.code in ("network.metered", "power.low"):  # the device's state, not a failure
+    if error.code in ("network.metered", "network.offline", "power.low"):  # the device's state
         return Again(settings.network.recheck_seconds, counted=False)
     if should_retry(error, failures, settings.retry):
         return Again(backoff_seconds(failures, settings.retry), counted=True)

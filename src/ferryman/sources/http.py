@@ -74,7 +74,10 @@ class HttpSource:
         try:
             return await self._fetch(uri, plan)
         except FerrymanError as exc:
-            raise _expired_hint(uri, exc) from exc
+            hinted = _expired_hint(uri, exc)
+            if hinted is exc:
+                raise  # its cause kept (`raise exc from exc` made it its own)
+            raise hinted from exc
 
     async def _fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         import asyncio
