@@ -20,6 +20,7 @@ import httpx
 from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.config import NetworkSettings
 from ferryman.engine.context import Context
+from ferryman.engine.offline import offline_or
 from ferryman.engine.retry import again_after
 from ferryman.engine.space import never_fits, room_for
 from ferryman.engine.workarea import job_work_dir
@@ -87,37 +88,13 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
     except LeaseLost:
         raise
     except FerrymanError as exc:
-        return await _offline_or(ctx, exc)
+        return await offline_or(ctx, exc)
     except OSError as exc:
         return FerrymanError("source.io", str(exc))
     except Exception as bug:
         log.exception("fetching job %s failed unexpectedly", job.id)
         return FerrymanError.internal(bug)
     return got
-
-
-async def _offline_or(ctx: Context, exc: FerrymanError) -> FerrymanError:
-    """A connection that could not be made (no DNS answer, no route) on a device with
-    no network at all is a wait (``network.offline``), not an attempt: a phone in a
-    tunnel failed its links for good after about 30 s. With a network, it counts."""
-    if (
-        exc.retryable
-        and _could_not_connect(exc)
-        and await asyncio.to_thread(ctx.device.online) is False
-    ):
-        return FerrymanError("network.offline", f"no network: {exc.message}")
-    return exc
-
-
-def _could_not_connect(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, httpx.ConnectError):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError) -> None:

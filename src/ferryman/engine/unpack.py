@@ -29,6 +29,7 @@ from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
+from ferryman.engine.offline import offline_or
 from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
 from ferryman.engine.read_run import Read, Run, RunLimits, entry_dest, read_run, stages_here
 from ferryman.engine.retry import again_after
@@ -75,6 +76,7 @@ async def expand(ctx: Context, job: Job) -> None:
     except Exception as bug:  # counted like any retryable error, so it cannot loop forever
         log.exception("reading job %s failed unexpectedly", job.id)
         exc = FerrymanError.internal(bug)
+    exc = await offline_or(ctx, exc)  # a remote folder on a phone with no network
     again = again_after(exc, job.attempts + 1, await ctx.settings())
     if again is None:
         await _input_failed(ctx, job, exc)
