@@ -132,6 +132,18 @@ def _clear_stale() -> None:
 
 
 @contextlib.contextmanager
+def network_or_skip(what: str) -> Iterator[Network]:
+    """``network()``, or the test skipped saying why ``what`` cannot be made here."""
+    import pytest
+
+    why = available()
+    if why is not None:
+        pytest.skip(f"{what} needs a network namespace: {why}")
+    with network() as net:
+        yield net
+
+
+@contextlib.contextmanager
 def network() -> Iterator[Network]:
     _clear_stale()
     net = Network()

@@ -5,13 +5,14 @@ mid-download."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import json
 import random
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from ferryman.config import Settings
 from ferryman.engine import control, intake, report
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
-from ferryman.model import JobState
+from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 from tests.engine_helpers import library_files
@@ -171,11 +172,12 @@ def _stalling_download(
     return data, settings
 
 
-async def test_cancel_stops_a_download_in_flight(
-    tmp_path: Path, link_settings: Settings, server: FaultServer
-) -> None:
-    # the housekeeper removes an ended job's folder a lease after
-    data, settings = _stalling_download(tmp_path, link_settings, server, lease_seconds=3.0)
+@contextlib.asynccontextmanager
+async def _halfway(
+    tmp_path: Path, link_settings: Settings, server: FaultServer, lease_seconds: float
+) -> AsyncIterator[tuple[Store, Job, Settings]]:
+    """An engine running, and a job whose download stalls halfway (30 s) right now."""
+    data, settings = _stalling_download(tmp_path, link_settings, server, lease_seconds)
     store = await Store.open(settings.database)
     engine = Engine(store, settings)
     running = asyncio.create_task(engine.run())
@@ -184,6 +186,18 @@ async def test_cancel_stops_a_download_in_flight(
         await eventually(
             lambda: server.served["/slow.zip"] >= len(data) // 2, "half the zip was sent"
         )
+        yield store, job, settings
+    finally:
+        engine.stop()
+        await asyncio.wait_for(running, 60)
+        await store.close()
+
+
+async def test_cancel_stops_a_download_in_flight(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    # the housekeeper removes an ended job's folder a lease after
+    async with _halfway(tmp_path, link_settings, server, 3.0) as (store, job, settings):
         await control.cancel_job(store, job.id)
         fetched = await store.fetched(job.id)
         assert fetched is not None and fetched.state == "cancelled"
@@ -192,10 +206,6 @@ async def test_cancel_stops_a_download_in_flight(
             "the cancelled job's work folder removed",
         )
         assert (await store.get_job(job.id)).state is JobState.CANCELLED
-    finally:
-        engine.stop()
-        await asyncio.wait_for(running, 60)
-        await store.close()
 
 
 async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_meanwhile(
@@ -553,15 +563,7 @@ async def test_status_says_a_job_is_fetching_while_its_link_downloads(
     from ferryman.frontdoors.terminal import state_cell
     from ferryman.store.lite import open_lite
 
-    data, settings = _stalling_download(tmp_path, link_settings, server, lease_seconds=3.0)
-    store = await Store.open(settings.database)
-    engine = Engine(store, settings)
-    running = asyncio.create_task(engine.run())
-    try:
-        job = await intake.add_source(store, server.url("/slow.zip"))
-        await eventually(
-            lambda: server.served["/slow.zip"] >= len(data) // 2, "half the zip was sent"
-        )
+    async with _halfway(tmp_path, link_settings, server, 3.0) as (store, job, settings):
         full = (await report.status(store))["jobs"][0]
         lite = open_lite(settings.database, create=False)
         assert lite is not None
@@ -573,10 +575,6 @@ async def test_status_says_a_job_is_fetching_while_its_link_downloads(
             lite.close()
         await control.cancel_job(store, job.id)
         after = (await report.status(store))["jobs"][0]
-    finally:
-        engine.stop()
-        await asyncio.wait_for(running, 60)
-        await store.close()
     assert full["state"] == "queued" and full["fetching"] is True
     assert light["fetching"] is True and state_cell(light) == "fetching"
     assert after["fetching"] is False and state_cell(after).startswith("cancelled")

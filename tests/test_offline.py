@@ -29,10 +29,7 @@ from tests.test_crash import _add, _env
 
 @pytest.fixture
 def network() -> Iterator[netns.Network]:
-    why = netns.available()
-    if why is not None:
-        pytest.skip(f"a phone without a network needs a network namespace: {why}")
-    with netns.network() as net:
+    with netns.network_or_skip("a phone without a network") as net:
         yield net
 
 
@@ -95,17 +92,22 @@ def _state(db: Path, kind: str) -> tuple[str, str | None, int]:
     return str(row[0]), row[1], int(row[2])
 
 
-def _offline_then_online(tmp_path: Path, network: netns.Network, given: str, kind: str) -> None:
-    data = tmp_path / "data"
-    env = _env(
+def _phone_env(data: Path, **extra: str) -> dict[str, str]:
+    return _env(
         data,
         FERRYMAN_NETWORK__BLOCK_PRIVATE="false",
         FERRYMAN_NETWORK__RECHECK_SECONDS="0.3",
         FERRYMAN_RETRY__BASE_SECONDS="0.05",  # five counted attempts: gone within ~2 s
         FERRYMAN_RETRY__MAX_SECONDS="0.2",
+        **extra,
     )
-    _add([given], env)  # type: ignore[list-item]
-    network.offline("phone")
+
+
+@contextlib.contextmanager
+def _running_on_phone(
+    network: netns.Network, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`ferryman run --until-idle` on the phone's network; killed if the test fails."""
     run = subprocess.Popen(
         [*network.prefix("phone"), sys.executable, "-m", "ferryman", "run", "--until-idle"],
         env=env,
@@ -113,15 +115,29 @@ def _offline_then_online(tmp_path: Path, network: netns.Network, given: str, kin
         stderr=subprocess.PIPE,
     )
     try:
-        time.sleep(4)  # many times what five counted attempts take
-        assert run.poll() is None, run.stderr.read() if run.stderr else ""
-        assert _state(data / "ferryman.db", kind) == ("queued", "network.offline", 0)
-        network.mend("phone")
-        assert run.wait(60) == 0, run.stderr.read() if run.stderr else ""
+        yield run
     finally:
         if run.poll() is None:
             run.kill()
             run.wait()
+
+
+def _back_online(network: netns.Network, run: subprocess.Popen[bytes], within: float) -> None:
+    """The network returns: the run must finish everything and end well."""
+    network.mend("phone")
+    assert run.wait(within) == 0, run.stderr.read() if run.stderr else ""
+
+
+def _offline_then_online(tmp_path: Path, network: netns.Network, given: str, kind: str) -> None:
+    data = tmp_path / "data"
+    env = _phone_env(data)
+    _add([given], env)  # type: ignore[list-item]
+    network.offline("phone")
+    with _running_on_phone(network, env) as run:
+        time.sleep(4)  # many times what five counted attempts take
+        assert run.poll() is None, run.stderr.read() if run.stderr else ""
+        assert _state(data / "ferryman.db", kind) == ("queued", "network.offline", 0)
+        _back_online(network, run, 60)
 
 
 @pytest.mark.slow
@@ -136,24 +152,11 @@ def test_a_webdav_folder_whose_network_goes_mid_read_waits_and_reads_on(
     for photo in photos:
         (root / "Trip" / photo.name).write_bytes(photo.read_bytes())
     data = tmp_path / "data"
-    env = _env(
-        data,
-        FERRYMAN_NETWORK__BLOCK_PRIVATE="false",
-        FERRYMAN_NETWORK__RECHECK_SECONDS="0.3",
-        FERRYMAN_NETWORK__STALL_SECONDS="2",
-        FERRYMAN_RETRY__BASE_SECONDS="0.05",
-        FERRYMAN_RETRY__MAX_SECONDS="0.2",
-    )
+    env = _phone_env(data, FERRYMAN_NETWORK__STALL_SECONDS="2")
     with dav_serving(root) as dav:
         network.add("phone")
         _add([network.reach(dav.uri("Trip/", login=True))], env)  # type: ignore[list-item]
-        run = subprocess.Popen(
-            [*network.prefix("phone"), sys.executable, "-m", "ferryman", "run", "--until-idle"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        try:
+        with _running_on_phone(network, env) as run:
             db = data / "ferryman.db"
             deadline = time.monotonic() + 60
             while _recorded(db) < 20:
@@ -169,12 +172,7 @@ def test_a_webdav_folder_whose_network_goes_mid_read_waits_and_reads_on(
             state, _, attempts = _state(db, "webdav")  # between rechecks, or trying again
             assert state in ("queued", "expanding") and attempts == 0
             assert _recorded(db) < 300  # it stopped for want of a network, not done
-            network.mend("phone")
-            assert run.wait(120) == 0, run.stderr.read() if run.stderr else ""
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
+            _back_online(network, run, 120)
     assert len(library_files(data / "library")) == 300
 
 

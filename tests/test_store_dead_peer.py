@@ -148,10 +148,7 @@ asyncio.run(main())
 
 @pytest.fixture
 def network() -> Iterator[netns.Network]:
-    why = netns.available()
-    if why is not None:
-        pytest.skip(f"a pulled cable needs a network namespace: {why}")
-    with netns.network() as net:
+    with netns.network_or_skip("a pulled cable") as net:
         yield net
 
 
