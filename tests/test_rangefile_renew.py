@@ -135,3 +135,30 @@ def test_a_server_ignoring_ranges_hands_over_the_whole_file_in_one_get(
     with pytest.raises(FerrymanError) as caught:
         RangeFile(client, server.url("/whole.bin"), _SIZE, pinned, _RETRY).read(10)
     assert caught.value.code == "source.http.changed"
+
+
+def test_a_range_read_waits_as_long_as_the_server_asks(
+    server: FaultServer, client: httpx.Client
+) -> None:
+    """429 with `Retry-After: 1`, twice, to a read in place: the next request comes a
+    second later each time, not after the short backoff (it asked four times in the
+    server's 20 s); a wait longer than `retry.max_seconds` is handed to the engine."""
+    import time
+
+    from ferryman.net.http import HttpWait
+
+    data = random.Random(8).randbytes(1 << 16)
+    resource = server.add("/busy.bin", data)
+    resource.faults = Faults(status=429, status_times=2, retry_after="1")
+    patient = Retry(max_attempts=3, base_seconds=0.01, max_seconds=5, jitter=0)
+    started = time.monotonic()
+    got = RangeFile(client, server.url("/busy.bin"), len(data), None, patient).read(100)
+    assert got == data[:100]
+    assert time.monotonic() - started >= 2.0  # two waits of the server's second
+    asked = [r.status for r in server.requests_for("/busy.bin")]
+    assert asked == [429, 429, 206]
+
+    resource.faults = Faults(status=429, status_times=1, retry_after="60")
+    with pytest.raises(HttpWait) as caught:  # 60 s > max_seconds 5: the engine's to keep
+        RangeFile(client, server.url("/busy.bin"), len(data), None, patient).read(100)
+    assert caught.value.seconds == 60

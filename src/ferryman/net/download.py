@@ -34,8 +34,8 @@ from ferryman.errors import FerrymanError
 from ferryman.net import partfile
 from ferryman.net.http import (
     BASE_HEADERS,
-    HttpWait,
     content_length,
+    delay_after,
     parse_content_range,
     request_timeout,
     shown_url,
@@ -46,7 +46,6 @@ from ferryman.net.kinds import SNIFF_BYTES, LinkKind, kind_of
 from ferryman.net.names import FALLBACK_NAME, pick_filename, safe_filename
 from ferryman.net.progress import ProgressCallback, ProgressReporter
 from ferryman.net.sidecar import PartRecord, part_path, write_record
-from ferryman.net.waits import backoff_seconds
 
 MakeRoom = Callable[[int], Awaitable[None]]
 RefreshUrl = Callable[[], Awaitable[str]]
@@ -177,14 +176,7 @@ class _Download:
             await asyncio.sleep(self._delay(failures))
 
     def _delay(self, failures: int) -> float:
-        problem = self.problem
-        if isinstance(problem, HttpWait):
-            if problem.seconds > self.retry.max_seconds:
-                raise problem  # the engine keeps waits this long (not_before), not a sleep
-            return problem.seconds
-        if problem is None:
-            return 0.0
-        return backoff_seconds(max(1, failures), self.retry, self.rng)
+        return delay_after(self.problem, failures, self.retry, self.rng)
 
     async def _attempt(self) -> PartRecord | None:
         """One request; the finished record, or None to ask again."""

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
+import random
 import re
 import urllib.parse
 from dataclasses import dataclass
 
 import httpx
 
-from ferryman.config import NetworkSettings
+from ferryman.config import NetworkSettings, Retry
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.net.addresses import check_host
-from ferryman.net.waits import retry_after_seconds
+from ferryman.net.waits import backoff_seconds, retry_after_seconds
 
 _CONTENT_RANGE = re.compile(r"\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*", re.IGNORECASE)
 # Asked for explicitly, by every request of the clients below: a server compressing on
@@ -27,6 +28,22 @@ class HttpWait(ServerWait):
 
     def __init__(self, message: str, seconds: float) -> None:
         super().__init__("source.http.status", message, math.ceil(seconds))
+
+
+def delay_after(
+    problem: FerrymanError | None, failures: int, retry: Retry, rng: random.Random
+) -> float:
+    """How long to wait before asking again after ``failures`` failed attempts in a row:
+    a server's Retry-After to the second (429/503), raised as it is when longer than
+    ``retry.max_seconds`` (the engine keeps such a wait, uncounted, instead of a
+    sleep); else the backoff."""
+    if isinstance(problem, HttpWait):
+        if problem.seconds > retry.max_seconds:
+            raise problem
+        return float(problem.seconds)
+    if problem is None:
+        return 0.0
+    return backoff_seconds(max(1, failures), retry, rng)
 
 
 @dataclass(frozen=True, slots=True)

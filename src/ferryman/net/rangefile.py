@@ -18,9 +18,14 @@ import httpx
 
 from ferryman.config import Retry
 from ferryman.errors import FerrymanError
-from ferryman.net.http import check_partial, shown_url, status_error, transport_error
+from ferryman.net.http import (
+    check_partial,
+    delay_after,
+    shown_url,
+    status_error,
+    transport_error,
+)
 from ferryman.net.streamfile import StreamFile
-from ferryman.net.waits import backoff_seconds
 
 READ_AHEAD = 1 << 20  # sequential reads become few large requests
 STREAM_AFTER = 2  # reads in a row that follow on before the rest comes in one GET
@@ -158,7 +163,7 @@ class RangeFile(io.RawIOBase):
             changed = problem.code == "source.http.changed"  # asking again cannot help
             if changed or not problem.retryable or failures >= self.retry.max_attempts:
                 raise problem
-            time.sleep(backoff_seconds(max(1, failures), self.retry, random.Random()))
+            time.sleep(delay_after(problem, failures, self.retry, random.Random()))
         return bytes(got)
 
     def _request(self, start: int, end: int, into: bytearray) -> None:

@@ -22,8 +22,7 @@ import httpx
 
 from ferryman.config import Retry
 from ferryman.errors import FerrymanError
-from ferryman.net.http import check_partial, shown_url, transport_error
-from ferryman.net.waits import backoff_seconds
+from ferryman.net.http import check_partial, delay_after, shown_url, transport_error
 
 
 class StreamFile(io.RawIOBase):
@@ -99,7 +98,7 @@ class StreamFile(io.RawIOBase):
             changed = problem.code == "source.http.changed"
             if changed or not problem.retryable or failures >= self.retry.max_attempts:
                 raise problem
-            time.sleep(backoff_seconds(failures, self.retry, random.Random()))
+            time.sleep(delay_after(problem, failures, self.retry, random.Random()))
 
     def _connect(self) -> None:
         headers = {"Range": f"bytes={self._pos}-"}
