@@ -88,6 +88,7 @@ class Faults:
     status_times: int | None = 1  # ...this many times
     retry_after: str | None = None  # with this Retry-After header
     refuse_head: bool = False  # 405 to HEAD
+    head_says_page: bool = False  # HEAD answers a framework's HTML default; GET the file
     two_origins: bool = False  # balanced origins: each request's ETag names its origin
 
 
@@ -274,6 +275,9 @@ class _Handler(BaseHTTPRequestHandler):
         faults = resource.faults
         if head and faults.refuse_head:
             self._simple(405, {"Allow": "GET"})
+            return
+        if head and faults.head_says_page:
+            self._simple(200, {"Content-Type": "text/html; charset=utf-8"})
             return
         if resource.token is not None:
             given = parse_qs(parts.query).get("token", [""])[0]

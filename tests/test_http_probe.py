@@ -98,6 +98,26 @@ async def test_a_refused_head_falls_back_to_a_ranged_get(server: FaultServer) ->
     assert methods(server, "/signed") == [("HEAD", 405, None), ("GET", 206, "bytes=0-4095")]
 
 
+async def test_a_head_that_says_page_is_checked_by_a_get(server: FaultServer) -> None:
+    """Some servers answer HEAD with their HTML default while GET sends the file: a
+    page is believed only from the GET (the file was sent to the link converter)."""
+    data = a_zip()
+    server.add(
+        "/download.php",
+        data,
+        content_type="application/zip",
+        disposition='attachment; filename="trip.zip"',
+        faults=Faults(head_says_page=True),
+    )
+    facts = await ask(server.url("/download.php") + "?id=7")
+    assert (facts.kind, facts.size, facts.accepts_ranges) == (LinkKind.ARCHIVE, len(data), True)
+    assert (facts.name, facts.content_type) == ("trip.zip", "application/zip")
+    assert methods(server, "/download.php") == [("HEAD", 200, None), ("GET", 206, "bytes=0-4095")]
+    page = b"<!DOCTYPE html><html><body>a video page</body></html>"
+    server.add("/watch", page, content_type="text/html")
+    assert (await ask(server.url("/watch"))).kind is LinkKind.PAGE
+
+
 async def test_a_server_without_ranges_is_found_out(server: FaultServer) -> None:
     data = bytes(1_000_000)
     server.add("/flat", data, accept_ranges=False)

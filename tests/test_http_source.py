@@ -443,12 +443,17 @@ async def test_a_tar_gz_labelled_content_encoding_gzip_is_read_as_its_bytes_are(
 
 
 @pytest.mark.parametrize("name", ["trip.zip", "trip.tar.gz"])
-async def test_a_link_that_refuses_head_is_read_where_it_is(
-    tmp_path: Path, link_settings: Settings, server: FaultServer, name: str
+@pytest.mark.parametrize(
+    "head", [Faults(refuse_head=True), Faults(head_says_page=True)], ids=["refused", "page"]
+)
+async def test_a_link_whose_head_cannot_be_believed_is_read_where_it_is(
+    tmp_path: Path, link_settings: Settings, server: FaultServer, name: str, head: Faults
 ) -> None:
     """A presigned link refuses HEAD (403 or 405: it was signed for GET) and serves
     GET with Range. The probe asks by GET; so must reading in place (it failed for good
-    with source.http.refused, or source.auth for a 403)."""
+    with source.http.refused, or source.auth for a 403). A server whose HEAD answers
+    its HTML default (GET sends the file) was taken for a page and sent to the link
+    converter, which found no media."""
     from ferryman.samples import make_tar
 
     photos = make_photo_set(tmp_path / "photos", 6)
@@ -459,7 +464,7 @@ async def test_a_link_that_refuses_head_is_read_where_it_is(
         archive = make_tar(tmp_path / name, members, compression="gz")
     made = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in photos}
     server.add(f"/{name}", archive.read_bytes(), content_type="application/octet-stream")
-    server.resources[f"/{name}"].faults = Faults(refuse_head=True)
+    server.resources[f"/{name}"].faults = head
     state, delivered, stored = await _deliver_link(tmp_path, link_settings, server, f"/{name}")
     assert state is JobState.DONE
     assert delivered == made

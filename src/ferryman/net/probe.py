@@ -3,8 +3,10 @@
 A HEAD gives size, type, validators and the final URL after redirects; servers
 that refuse HEAD (presigned CDN links often do) get a ranged GET of the first
 bytes instead. The first bytes are also fetched when the type alone cannot say
-what the link is, or when the server did not say it accepts ranges: a 206 to
-``Range: bytes=0-…`` proves it does. One attempt, no retries: the caller's stage
+what the link is, when the server did not say it accepts ranges (a 206 to
+``Range: bytes=0-…`` proves it does), and when HEAD says "a page": some servers
+answer HEAD with their HTML default while GET sends the file, so a page is believed
+only from a GET. One attempt, no retries: the caller's stage
 retries like any other step.
 """
 
@@ -88,6 +90,8 @@ def _from_headers(url: str, response: httpx.Response, body: bytes = b"") -> Link
 
 def _needs_bytes(facts: LinkFacts) -> bool:
     """The first bytes are worth a request: they say what the type cannot, or prove Range."""
+    if facts.kind is LinkKind.PAGE:
+        return True  # believed only from a GET (see the module's docstring)
     if facts.size == 0:
         return False
     return not facts.accepts_ranges or not type_decides(facts.content_type)
@@ -108,8 +112,8 @@ async def _ranged_get(
             if len(body) >= SNIFF_BYTES:
                 break
         facts = _from_headers(url, got, bytes(body[:SNIFF_BYTES]))
-    if known is None:
-        return facts
+    if known is None or known.kind is LinkKind.PAGE:
+        return facts  # a HEAD that said "page" described the page, not what GET sends
     return LinkFacts(
         url=url,
         final_url=known.final_url,

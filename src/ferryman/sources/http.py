@@ -209,14 +209,17 @@ def _head(client: httpx.Client, uri: str) -> tuple[str, int, str | None]:
 
 def _head_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, str | None]:
     """``_head``, and the Content-Type. A server that refuses HEAD (a presigned link
-    often does: 403 or 405) is asked by a GET of the first byte, as the probe does."""
+    often does: 403 or 405), or answers it with a page where the probe's GET found a
+    file, is asked by a GET of the first byte, as the probe does."""
     import httpx
 
     from ferryman.net.http import content_length, shown_url, status_error, transport_error
+    from ferryman.net.kinds import LinkKind, kind_of
 
     try:
         response = client.head(uri)
-        if response.status_code >= 400:
+        said = response.headers.get("content-type")
+        if response.status_code >= 400 or kind_of(said) is LinkKind.PAGE:
             return _first_byte_facts(client, uri)
     except httpx.HTTPError as exc:
         raise transport_error(exc, uri) from exc
