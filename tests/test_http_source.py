@@ -19,6 +19,7 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.engine import control, intake, report
+from ferryman.engine.events import Event
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
@@ -234,6 +235,42 @@ async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_me
         await store.close()
     assert not folder.exists()
     assert ended < 5, f"the download went on {ended:.1f} s after the cancel"  # 10 s un-nudged
+
+
+async def test_a_stop_mid_download_is_at_once_and_the_download_goes_on_from_its_part(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    """A stop while a server stalls is at once (it waited STOP_GRACE_SECONDS, 20 s). The
+    fetch goes on from its part next time, and so does its progress: every fetch began
+    with 0 %, then jumped back to where its part was."""
+    _, settings = _stalling_download(tmp_path, link_settings, server, lease_seconds=30.0)
+    events: list[Event] = []
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, server.url("/slow.zip"))
+        engine = Engine(store, settings)
+        engine.bus.subscribe(events.append)
+        running = asyncio.create_task(engine.run())
+        await eventually(
+            lambda: any(e.kind == "job.fetching" and e.data["done"] for e in events),
+            "bytes received before the stall",
+        )
+        stopped = time.monotonic()
+        engine.stop()  # with half the zip in its part
+        await asyncio.wait_for(running, 60)
+        assert time.monotonic() - stopped < 5, "the stop waited for the stalled download"
+        events.clear()
+        engine = Engine(store, settings)
+        engine.bus.subscribe(events.append)
+        await asyncio.wait_for(engine.run(until_idle=True), 60)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+    finally:
+        await store.close()
+    shown = [e.data for e in events if e.kind == "job.fetching"]
+    assert shown, "no progress at all"
+    assert shown[0]["done"] > 0 and shown[0]["fraction"] >= 0.4, shown[0]
+    fractions = [float(d["fraction"]) for d in shown if d["fraction"] is not None]
+    assert fractions == sorted(fractions), fractions
 
 
 def test_links_are_described_without_their_secrets() -> None:

@@ -26,6 +26,7 @@ from ferryman.engine.space import never_fits, room_for
 from ferryman.engine.workarea import job_work_dir
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
+from ferryman.net import partfile
 from ferryman.net.http import make_client
 from ferryman.net.progress import DownloadProgress
 from ferryman.sources.base import Fetched, Fetching, FetchPlan
@@ -83,7 +84,16 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
             settings=settings,
             shared=ctx.resources,
         )
-        ctx.bus.emit("job.fetching", job.id, done=0, total=None, speed=0.0, eta=None, fraction=0.0)
+        done, total = await asyncio.to_thread(partfile.held, folder)
+        ctx.bus.emit(  # a fetch tried again goes on from its part: not back to 0 %
+            "job.fetching",
+            job.id,
+            done=done,
+            total=total,
+            speed=0.0,
+            eta=None,
+            fraction=(done / total if total else None) if done else 0.0,
+        )
         got = await source.fetch(job.source, plan)
     except LeaseLost:
         raise

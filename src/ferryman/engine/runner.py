@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
@@ -64,6 +64,7 @@ def _named(unit: Any) -> str:
     return f"{type(inner).__name__.lower()} {getattr(inner, 'id', '?')}"
 
 
+T = TypeVar("T")
 STOP_GRACE_SECONDS = 20.0  # how long a graceful stop waits for steps to reach a checkpoint
 # A housekeeping round costs transactions: a busy engine, waking it after every album,
 # ran one per album. Rounds are this far apart at least (a finished job ends at most
@@ -330,12 +331,30 @@ class Engine:
             async with held(
                 self.ctx.store, fetches, claimed.id, self.ctx.owner, lease, self.ctx.wakeup
             ):
-                outcome = await fetch.fetch(self.ctx, claimed)
+                outcome = await self._until_stopped(fetch.fetch(self.ctx, claimed))
             await fetch.settle(self.ctx, claimed, outcome)
         except asyncio.CancelledError:
             if not self.ctx.stopping.is_set():  # the lease was taken: a cancel, most likely
                 await fetch.drop_if_cancelled(self.ctx, claimed)
             raise
+
+    async def _until_stopped(self, step: Awaitable[T]) -> T:
+        """A step that may be cut anywhere (a download keeps its part and record), so a
+        stop need not wait for a checkpoint: a stalled server held a stop up for
+        STOP_GRACE_SECONDS. Raises ``Stopping`` when the stop came first."""
+        work = asyncio.ensure_future(step)
+        stop = asyncio.ensure_future(self.ctx.stopping.wait())
+        try:
+            await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await work
+        if work.cancelled() and self.ctx.stopping.is_set():
+            raise Stopping
+        return work.result()
 
     async def _deliver(self, claim: Any) -> Any:
         """Deliver the album; the next one, claimed as this one is recorded (not while

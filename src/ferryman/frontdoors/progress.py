@@ -106,8 +106,9 @@ class Renderer:
             if task is None:
                 task = self._progress.add_task(f"  fetch job {job}", total=100, note="")
                 self._fetching[job] = task
-            completed = float(fraction) * 100 if isinstance(fraction, int | float) else 0.0
-            self._progress.update(task, completed=completed, note=fetch_note(event.data))
+            if isinstance(fraction, int | float):
+                self._progress.update(task, completed=float(fraction) * 100)
+            self._progress.update(task, note=fetch_note(event.data))  # None: the bar stays
         elif event.kind in ("job.fetched", "job.finished", "job.waiting") and job in self._fetching:
             self._progress.remove_task(self._fetching.pop(job))
 

@@ -116,6 +116,20 @@ def recover(folder: Path) -> tuple[PartRecord | None, int]:
     return record, length
 
 
+def held(folder: Path) -> tuple[int, int | None]:
+    """Bytes a download in ``folder`` already holds, and its total when known; it reads
+    and changes nothing else (``recover`` decides what is trusted)."""
+    record = read_record(folder)
+    if record is None:
+        return 0, None
+    with contextlib.suppress(OSError):
+        return part_path(folder, record.name).stat().st_size, record.size
+    with contextlib.suppress(OSError):
+        if record.complete:
+            return (folder / record.name).stat().st_size, record.size
+    return 0, record.size
+
+
 def read_head(path: Path, limit: int) -> bytes:
     with open(path, "rb") as handle:
         return handle.read(limit)

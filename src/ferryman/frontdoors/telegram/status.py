@@ -80,7 +80,11 @@ class StatusBoard:
         """An engine event (synchronous, from the engine's own code: just mark and wake)."""
         if event.job_id is not None and any(b.job_id == event.job_id for b in self._boards):
             if event.kind == "job.fetching":
-                self._fetching[event.job_id] = dict(event.data)
+                was = self._fetching.get(event.job_id, {})
+                now = dict(event.data)
+                if now.get("fraction") is None and "fraction" in was:
+                    now["fraction"] = was["fraction"]  # a fetch tried again: not back to 0 %
+                self._fetching[event.job_id] = now
             elif event.kind in ("job.fetched", "job.finished"):
                 self._fetching.pop(event.job_id, None)
             self._dirty.add(event.job_id)
