@@ -57,6 +57,10 @@ def test_device_online_reads_the_routing_table(network: netns.Network) -> None:
     assert online() == "False"
     network.mend("phone")
     assert online() == "True"
+    network.cut("phone")  # a pulled cable: the route stays, marked linkdown
+    assert online() == "False"
+    network.mend("phone")
+    assert online() == "True"
 
 
 @pytest.mark.slow

@@ -97,16 +97,23 @@ class Device:
     def online(self) -> bool | None:
         """Whether the device has a route out at all (False: none, a phone in airplane
         mode or a tunnel; None: cannot tell). A UDP ``connect`` asks the routing table
-        and sends nothing; it works where ``/proc/net`` is denied (Android 10+)."""
+        and sends nothing; it works where ``/proc/net`` is denied (Android 10+). A route
+        whose link has no carrier (a pulled cable, a Wi-Fi that dropped with its
+        address kept) stays in the table marked linkdown, so the link is asked too."""
         told: bool | None = None
         for family, address in _PROBES:
             try:
                 with socket.socket(family, socket.SOCK_DGRAM) as probe:
                     probe.connect((address, 53))
-                return True
+                    local = str(probe.getsockname()[0])
             except OSError as exc:
                 if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
                     told = False
+                continue
+            if _link_down(local):
+                told = False
+                continue
+            return True
         return told
 
     def _route_is_wireless(self) -> bool | None:
@@ -172,3 +179,23 @@ class Device:
         if key not in self.warned:
             self.warned.add(key)
             log.warning("%s", message)
+
+
+def _link_down(local: str) -> bool:
+    """Whether the interface holding ``local`` has lost its carrier; False when that
+    cannot be read (Android may deny it): the route is then believed."""
+    import psutil
+
+    try:
+        named = next(
+            (
+                name
+                for name, addresses in psutil.net_if_addrs().items()
+                if any(a.address.split("%", 1)[0] == local for a in addresses)
+            ),
+            None,
+        )
+        stats = psutil.net_if_stats().get(named or "")
+    except (OSError, RuntimeError, psutil.Error):
+        return False
+    return stats is not None and not stats.isup  # isup: IFF_RUNNING, the carrier
