@@ -273,6 +273,58 @@ async def test_a_stop_mid_download_is_at_once_and_the_download_goes_on_from_its_
     assert fractions == sorted(fractions), fractions
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["trip.zip", "trip.tar"])
+def test_ctrl_c_while_a_server_stalls_a_read_in_place_ends_the_run_at_once(
+    tmp_path: Path, server: FaultServer, name: str
+) -> None:
+    """`ferryman run`, reading a zip in place (or a tar as it streams) when the server
+    stalls for good: Ctrl-C ends it at once. The reading thread sat in a `recv` for
+    `stall_seconds`, then in retries, and the process could not exit: it was still
+    there two minutes later. The next run delivers every photo once."""
+    import signal
+    import subprocess
+    import sys
+
+    from ferryman.samples import make_tar
+    from tests.test_crash import _env
+
+    photos = make_photo_set(tmp_path / "photos", 60, size=(640, 480))
+    members = [(p.name, p) for p in photos]
+    if name.endswith(".zip"):
+        archive = make_zip(tmp_path / name, members, compress=False)
+    else:
+        archive = make_tar(tmp_path / name, members)
+    data = archive.read_bytes()
+    made = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in photos}
+    server.add(f"/{name}", data, content_type="application/octet-stream")
+    stall = Faults(stall_at=len(data) * 3 // 4, stall_seconds=600, stall_times=None)
+    server.resources[f"/{name}"].faults = stall
+    env = _env(tmp_path / "data", FERRYMAN_NETWORK__STALL_SECONDS="30")
+    ferryman = [sys.executable, "-m", "ferryman"]
+    subprocess.run([*ferryman, "add", server.url(f"/{name}")], env=env, check=True, timeout=60)
+    run = subprocess.Popen([*ferryman, "run"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while server.served[f"/{name}"] < len(data) * 3 // 4 - 1:
+            assert run.poll() is None and time.monotonic() < deadline, "the read never stalled"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the reading thread is in its recv now
+        asked = time.monotonic()
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+        took = time.monotonic() - asked
+    finally:
+        run.kill()
+    assert run.returncode == 0, err[-2000:]
+    assert took < 5, f"Ctrl-C took {took:.1f} s to end the run"
+    server.resources[f"/{name}"].faults = Faults()
+    subprocess.run([*ferryman, "run", "--until-idle"], env=env, check=True, timeout=120)
+    delivered = library_files(tmp_path / "data" / "library")
+    assert sorted(Path(d["source_path"]).name for d in delivered) == sorted(made)  # each once
+    assert {Path(d["source_path"]).name: d["disk_sha256"] for d in delivered} == made
+
+
 def test_links_are_described_without_their_secrets() -> None:
     from ferryman.sources.builtin import default_sources
 

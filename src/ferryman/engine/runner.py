@@ -30,6 +30,7 @@ from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import EventBus
 from ferryman.engine.leases import held
 from ferryman.engine.workarea import job_work_dir
+from ferryman.net import abort
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
@@ -341,14 +342,22 @@ class Engine:
     async def _until_stopped(self, step: Awaitable[T]) -> T:
         """A step that may be cut anywhere (a download keeps its part and record), so a
         stop need not wait for a checkpoint: a stalled server held a stop up for
-        STOP_GRACE_SECONDS. Raises ``Stopping`` when the stop came first."""
-        work = asyncio.ensure_future(step)
+        STOP_GRACE_SECONDS. What it runs on threads (a zip's directory read in place)
+        is cut too (``net.abort``). Raises ``Stopping`` when the stop came first."""
+        cut = abort.Abort()
+
+        async def within() -> T:
+            abort.current.set(cut)  # this task's context, which its threads copy
+            return await step
+
+        work = asyncio.ensure_future(within())
         stop = asyncio.ensure_future(self.ctx.stopping.wait())
         try:
             await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
             if not work.done():
+                cut.trigger()
                 work.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await work

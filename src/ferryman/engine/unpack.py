@@ -38,6 +38,7 @@ from ferryman.engine.stage import Staged, stage_entry
 from ferryman.engine.workarea import job_work_dir, nested_scratch
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, Job, MediaKind
+from ferryman.net import abort
 from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.store.store import LeaseLost, NewItem
 
@@ -48,16 +49,37 @@ SYNC_THREADS = 4  # fsyncs of staged files at once: 4 took ~half the time of 1 h
 
 class _Reader:
     """Runs every blocking call on one thread, so the archive handle never changes hands;
-    and a few threads that fsync what it staged, several at once (see ``read_run``)."""
+    and a few threads that fsync what it staged, several at once (see ``read_run``).
 
-    def __init__(self) -> None:
+    ``step`` is a call that a stop cuts short: the thread's network reads, retry pauses
+    and staging end at once (``net.abort``), and the step leaves with ``Stopping``. A
+    stalled server held a stop (and the process's exit) for minutes."""
+
+    def __init__(self, stopping: asyncio.Event) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferryman-read")
         self.syncer = ThreadPoolExecutor(
             max_workers=SYNC_THREADS, thread_name_prefix="ferryman-sync"
         )
+        self._stopping = stopping
+        self._abort = abort.Abort()
 
     async def call(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, abort.run_with, self._abort, fn, *args)
+
+    async def step(self, fn: Any, *args: Any) -> Any:
+        work = asyncio.ensure_future(self.call(fn, *args))
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not work.done():
+            self._abort.trigger()
+            with contextlib.suppress(BaseException):  # what it says no longer matters
+                await work
+            raise Stopping
+        return work.result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -110,11 +132,11 @@ def read_options(settings: Settings, job: Job) -> ReadOptions:
 
 async def _expand(ctx: Context, job: Job) -> None:
     settings = await ctx.settings()
-    reader = _Reader()
+    reader = _Reader(ctx.stopping)
     try:
         try:
             source = ctx.sources.for_uri(job.source)
-            await reader.call(source.inspect, job.source)
+            await reader.step(source.inspect, job.source)
         except FerrymanError as exc:
             await _input_failed(ctx, job, exc)
             return
@@ -139,7 +161,7 @@ async def _expand(ctx: Context, job: Job) -> None:
         opened = source.open(job.source, options)
         error: FerrymanError | None
         try:
-            entries: Iterator[SourceEntry] = await reader.call(opened.__enter__)
+            entries: Iterator[SourceEntry] = await reader.step(opened.__enter__)
         except FerrymanError as exc:  # encrypted names, a missing volume, no 7zz…
             error = exc
         else:
@@ -148,9 +170,9 @@ async def _expand(ctx: Context, job: Job) -> None:
                     error = await _read_all(ctx, job, reader, entries, work, known, batch)
             finally:  # close the entries first: that removes a nested archive's copy
                 waits.cancel()  # a cancelled step must not leave the thread waiting for room
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception, abort.Aborted):  # after a stop, too
                     await reader.call(getattr(entries, "close", _nothing))
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception, abort.Aborted):
                     await reader.call(opened.__exit__, None, None, None)
         await _conclude(ctx, job, error)
     finally:
@@ -280,7 +302,7 @@ async def _read_all(
 
     async def start(before: Run | None) -> asyncio.Future[Run]:
         limits = await _run_limits(ctx, job, work, known, batch, before, reader.syncer)
-        return asyncio.ensure_future(reader.call(read_run, entries, limits, _stage_and_prepare))
+        return asyncio.ensure_future(reader.step(read_run, entries, limits, _stage_and_prepare))
 
     try:
         while True:
@@ -342,7 +364,7 @@ async def _take(
             return None  # reading past it costs no room
         send_all = settings.send_documents or entry.asked
         try:
-            step.prepared = await reader.call(
+            step.prepared = await reader.step(
                 _stage_and_prepare,
                 entry,
                 info.path,
@@ -437,7 +459,7 @@ def _stage(
     entry: SourceEntry, name: str, dest: Path, keep: Any, sync: Callable[[int, Path], None] | None
 ) -> Staged:
     return stage_entry(
-        entry.read_blocks(),
+        abort.checked(entry.read_blocks()),
         name,
         dest,
         keep,

@@ -12,6 +12,7 @@ import httpx
 
 from ferryman.config import NetworkSettings, Retry
 from ferryman.errors import FerrymanError, ServerWait
+from ferryman.net import abort
 from ferryman.net.addresses import check_host
 from ferryman.net.waits import backoff_seconds, retry_after_seconds
 
@@ -110,6 +111,7 @@ def make_sync_client(
         max_redirects=settings.max_redirects,
         headers={"User-Agent": settings.user_agent} | BASE_HEADERS,
         timeout=request_timeout(settings),
+        event_hooks={"request": [abort.on_request]},  # a stop cuts its reads short
     )
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import io
 import random
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
 
 from ferryman.config import Retry
 from ferryman.errors import FerrymanError
+from ferryman.net import abort
 from ferryman.net.http import (
     check_partial,
     delay_after,
@@ -163,7 +163,7 @@ class RangeFile(io.RawIOBase):
             changed = problem.code == "source.http.changed"  # asking again cannot help
             if changed or not problem.retryable or failures >= self.retry.max_attempts:
                 raise problem
-            time.sleep(delay_after(problem, failures, self.retry, random.Random()))
+            abort.pause(delay_after(problem, failures, self.retry, random.Random()))
         return bytes(got)
 
     def _request(self, start: int, end: int, into: bytearray) -> None:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import io
 import random
-import time
 from collections.abc import Iterator
 
 import httpx
 
 from ferryman.config import Retry
 from ferryman.errors import FerrymanError
+from ferryman.net import abort
 from ferryman.net.http import check_partial, delay_after, shown_url, transport_error
 
 
@@ -98,7 +98,7 @@ class StreamFile(io.RawIOBase):
             changed = problem.code == "source.http.changed"
             if changed or not problem.retryable or failures >= self.retry.max_attempts:
                 raise problem
-            time.sleep(delay_after(problem, failures, self.retry, random.Random()))
+            abort.pause(delay_after(problem, failures, self.retry, random.Random()))
 
     def _connect(self) -> None:
         headers = {"Range": f"bytes={self._pos}-"}

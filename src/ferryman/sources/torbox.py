@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.config import NetworkSettings, Retry, Settings, TorboxSettings
 from ferryman.errors import FerrymanError, ServerWait
+from ferryman.net import abort
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
 
 if TYPE_CHECKING:  # httpx loads when an item is read, not when it is added
@@ -91,7 +92,7 @@ class RateLimit:
         self,
         per_minute: int,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = abort.pause,  # a stop ends a wait
     ) -> None:
         self.per_minute = per_minute
         self._clock = clock
@@ -220,7 +221,7 @@ class TorboxSource:
     def __init__(
         self,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = abort.pause,  # a stop ends a wait
     ) -> None:
         self._clock, self._sleep = clock, sleep
         self._limits: dict[tuple[str, int], RateLimit] = {}
