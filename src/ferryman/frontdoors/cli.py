@@ -292,8 +292,10 @@ def run(
         ),
     ] = None,
 ) -> None:
-    """Run the engine: read inputs, prepare media, deliver albums; then sum up what
-    ended, and what each job that waits or failed needs."""
+    """Run the engine: read inputs, prepare media, deliver albums.
+
+    When it stops, it sums up what ended, and what each job that waits or failed needs.
+    """
     state: State = ctx.obj
 
     async def go() -> None:
