@@ -334,15 +334,22 @@ async def test_a_page_of_several_videos_gives_one_unless_the_playlist_is_asked(
 
 @pytest.mark.parametrize(
     ("vcodec", "acodec", "size"),
-    [("libx264", "libopus", (640, 360)), ("mpeg4", "aac", (1280, 720))],
-    ids=["h264-opus-sound-re-encoded", "mpeg4-too-large-transcoded"],
+    [
+        ("libx264", "libopus", (640, 360)),
+        ("mpeg4", "aac", (1280, 720)),
+        ("hevc", "aac", (640, 360)),
+    ],
+    ids=["h264-opus-sound-re-encoded", "mpeg4-too-large-transcoded", "hevc-b-frames-transcoded"],
 )
 async def test_a_source_that_does_not_play_everywhere_is_made_into_h264_aac(
     tmp_path: Path, link_settings: Settings, vcodec: str, acodec: str, size: tuple[int, int]
 ) -> None:
     """Opus sound beside H.264 (YouTube's usual pair): only the sound is re-encoded;
-    MPEG-4 Part 2 above the height asked: the segmented transcoder, scaled. Either way
-    an MP4 of H.264 and AAC, as long as the source, with its title in the tags."""
+    MPEG-4 Part 2 above the height asked, or HEVC with B-frames: the segmented
+    transcoder, scaled. Either way an MP4 of H.264 and AAC, as long as the source, with
+    its title in the tags, and every picture and sound frame of the source in it (the
+    join into Matroska once dropped packets of a file's own sound and picture: an HEVC
+    link was a 0.0 s file)."""
     from tests.mediaserve import write_media
 
     clip = write_media(
@@ -360,6 +367,21 @@ async def test_a_source_that_does_not_play_everywhere_is_made_into_h264_aac(
     with av.open(str(mp4)) as media:
         assert media.streams.video[0].codec_context.name == "h264"
         assert media.metadata.get("title") == "odd"
+    assert _frames(mp4) == _frames(clip)
+    assert abs(_seconds_of_sound(mp4) - _seconds_of_sound(clip)) <= 0.05
+
+
+def _frames(path: Path) -> int:
+    """How many pictures decode from the file's video."""
+    with av.open(str(path)) as media:
+        return sum(1 for _ in media.decode(video=0))
+
+
+def _seconds_of_sound(path: Path) -> float:
+    """The decoded sound's length in seconds (samples over the rate)."""
+    with av.open(str(path)) as media:
+        frames = list(media.decode(audio=0))
+    return sum(f.samples for f in frames) / frames[0].sample_rate
 
 
 async def test_a_page_pointing_inside_a_private_network_is_refused_at_connect_time(

@@ -154,7 +154,7 @@ def _join(
             with av.open(str(dst), "w", format=fmt, options=options) as out:
                 out.metadata.update(tags)
                 fixers = [Timestamps(c, s, out, start=start) for c, s in inputs]
-                streams = [_timed(c, s, i) for i, (c, s) in enumerate(inputs)]
+                streams = [_timed(c, inputs) for c in {id(c): c for c, _ in inputs}.values()]
                 for seconds, index, packet in heapq.merge(*streams, key=lambda t: (t[0], t[1])):
                     out.mux(fixers[index].push(packet))
                     if length:
@@ -168,18 +168,24 @@ def _join(
 
 
 def _timed(
-    container: InputContainer, stream: VideoStream | AudioStream, index: int
+    container: InputContainer, inputs: list[tuple[InputContainer, VideoStream | AudioStream]]
 ) -> Iterator[tuple[float, int, Packet[Stream]]]:
-    """A stream's packets with their time in seconds (a packet without one keeps the
-    last), for merging two files' packets in time order."""
-    last = 0.0
-    for packet in container.demux(stream):
-        if packet.size == 0:
+    """The packets of the ``inputs`` that ``container`` holds, each with its index in
+    ``inputs`` and its time in seconds (a packet without one keeps its stream's last),
+    for merging two files' packets in time order.
+
+    One demux per container: two over the same file (a picture with its own sound) each
+    dropped the packets the other wanted, and the join lost frames of both."""
+    index = {s.index: i for i, (c, s) in enumerate(inputs) if c is container}
+    last: dict[int, float] = {}
+    for packet in container.demux(*(inputs[i][1] for i in index.values())):
+        if packet.size == 0 or packet.stream.index not in index:
             continue
+        which = index[packet.stream.index]
         ts = packet.dts if packet.dts is not None else packet.pts
         if ts is not None and packet.time_base:
-            last = float(ts * packet.time_base)
-        yield last, index, packet
+            last[which] = float(ts * packet.time_base)
+        yield last.get(which, 0.0), which, packet
 
 
 def joins_by_copy(
