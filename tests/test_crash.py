@@ -258,6 +258,26 @@ def test_sigterm_releases_leases_and_restart_continues_at_once(tmp_path: Path) -
 
 
 @pytest.mark.slow
+def test_a_run_after_a_sigkill_takes_the_dead_runs_work_at_once(tmp_path: Path) -> None:
+    """On SQLite the data dir's lock shows the killed run is gone: its leases are handed
+    back at start, so the next run goes on at once (it sat silent until they lapsed,
+    ``lease_seconds``: here an hour)."""
+    data = tmp_path / "data"
+    env = _env(data, FERRYMAN_LEASE_SECONDS="3600")
+    photos = make_photo_set(tmp_path / "p", 150, size=(96, 72))
+    _add([make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos])], env)
+    proc = _cli("run", "--until-idle", env=env)
+    eventually_sync(lambda: _holds_work(data / "ferryman.db", proc.pid), "a claim", within=60)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert _busy_leases(data / "ferryman.db") > 0  # what the killed run held
+    restart = _cli("run", "--until-idle", env=env)
+    assert restart.wait(60) == 0, restart.stderr.read() if restart.stderr else ""
+    delivered = sorted(f["disk_sha256"] for f in library_files(data / "library"))
+    assert delivered == sorted(sha256(p) for p in photos)
+
+
+@pytest.mark.slow
 def test_second_run_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = _env(data)

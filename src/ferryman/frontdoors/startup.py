@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,7 @@ from ferryman.engine.lock import DataDirLock
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
 
+log = logging.getLogger(__name__)
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -45,10 +47,13 @@ async def running(
     # started it already (``ferryman run`` looks at the queue before it loads the engine).
     prepare_children()
     with contextlib.ExitStack() as stack:
-        if settings.database.startswith("sqlite"):
+        sole = settings.database.startswith("sqlite")
+        if sole:
             stack.enter_context(DataDirLock(settings.data_dir))
         store = await Store.open(settings.database)
         try:
+            if sole:
+                await _hand_back_a_dead_runs_work(store)
             engine = Engine(store, settings, **engine_options)
             stop = on_signal or engine.stop
             loop = asyncio.get_running_loop()
@@ -66,3 +71,12 @@ async def running(
                     loop.remove_signal_handler(sig)
         finally:
             await store.close()
+
+
+async def _hand_back_a_dead_runs_work(store: Store) -> None:
+    """With the data dir's lock ours, no other engine runs on this store: a lease in it
+    is a run's that died (SIGKILL, a phone's reboot), and its work is claimable now,
+    not when the lease lapses (``lease_seconds``: a restart sat silent that long)."""
+    handed = await store.release(None)
+    if handed:
+        log.info("handed back %d unit(s) of work a run before this one held", handed)

@@ -213,13 +213,18 @@ class StoreBase:
         now = self.clock()
         return await self._hand_back(lambda table: table.c.lease_until < now)
 
-    async def release(self, owner: str) -> int:
-        """Hand back everything ``owner`` holds (a graceful stop): claimable at once."""
+    async def release(self, owner: str | None) -> int:
+        """Hand back everything ``owner`` holds (a graceful stop): claimable at once.
+        ``None``: every holder's (the data dir's lock shows none of them runs now)."""
+
+        def held(table: Table) -> Any:
+            return table.c.owner.is_not(None) if owner is None else table.c.owner == owner
+
         async with self.engine.begin() as conn:  # before the hand-back clears the owner
             await conn.execute(
-                update(jobs).where(jobs.c.owner == owner).values(blocked=False, wait_reason=None)
+                update(jobs).where(held(jobs)).values(blocked=False, wait_reason=None)
             )
-        return await self._hand_back(lambda table: table.c.owner == owner)
+        return await self._hand_back(held)
 
     async def _store_summary(self, conn: AsyncConnection, job_id: int, now: float) -> None:
         job = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).one()
