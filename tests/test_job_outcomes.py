@@ -89,6 +89,30 @@ async def test_a_clean_job_is_done_without_a_code(store: Store) -> None:
     assert (job.state, job.error_code) == (JobState.DONE, None)
 
 
+@pytest.mark.parametrize("skipped", [0, 3])
+async def test_a_job_that_delivered_nothing_is_done_and_says_so(store: Store, skipped: int) -> None:
+    """An empty input, or one of files that are not media, looked like a clean run."""
+    job = await store.add_job(source=f"/in{skipped}", name="in", dest="library:")
+    claimed = await store.claim_job("reader", 30)
+    assert claimed is not None
+    for seq in range(skipped):
+        other = NewItem(
+            seq=seq,
+            source_path=f"notes{seq}.txt",
+            kind=MediaKind.DOCUMENT,
+            state=ItemState.SKIPPED,
+            size=10,
+            reason="not_media",
+        )
+        await store.record_entry(job.id, "reader", seq + 1, other)
+    await store.finish_expansion(job.id, "reader")
+    assert await store.finish_jobs() == [job.id]
+    ended = await store.get_job(job.id)
+    assert (ended.state, ended.error_code) == (JobState.DONE, "source.nothing_delivered")
+    expected = "3 skipped (not_media)" if skipped else "it holds no files"
+    assert ended.error_message is not None and expected in ended.error_message
+
+
 async def test_control_on_an_ended_job_says_it_has_ended(store: Store) -> None:
     job_id = await _expanded_job(store, 1, album_size=10)
     await _deliver_albums(store, True)

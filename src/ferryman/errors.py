@@ -44,6 +44,14 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
     ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
     ErrorSpec(
+        "source.nothing_delivered",
+        False,
+        "Check that this is the input you meant; `ferryman report JOB` says why each file"
+        " was left out. Files other than photos and videos go out only with"
+        " send_documents = true (`ferryman config set send_documents true`, then add the"
+        " input again with --force).",
+    ),
+    ErrorSpec(
         "source.entry_gone",
         False,
         "This file was in the folder when ferryman listed it, but the server no longer has"

@@ -676,26 +676,48 @@ async def _item_failures(conn: AsyncConnection, job_id: int) -> dict[str, Any] |
 
     Nothing delivered: the job failed, with its items' most common code. Some
     delivered: the job is done, and still carries that code and the failed count, so
-    it does not look like a clean run.
+    it does not look like a clean run. Nothing delivered and nothing failed (an empty
+    input, or one of files that are not media): done, with ``source.nothing_delivered``
+    saying so (a wrong input looked like a clean run).
     """
     found = await conn.execute(
         select(items.c.state, items.c.error_code, items.c.reason, items.c.error_message).where(
             items.c.job_id == job_id,
-            items.c.state.in_([ItemState.FAILED.value, ItemState.DELIVERED.value]),
+            items.c.state.in_(
+                [
+                    ItemState.FAILED.value,
+                    ItemState.DELIVERED.value,
+                    ItemState.SKIPPED.value,
+                    ItemState.QUARANTINED.value,
+                ]
+            ),
         )
     )
     delivered = 0
     codes: dict[str, int] = {}
     first: dict[str, str] = {}
+    left_out: dict[str, int] = {}
     for state, code, reason, message in found.all():
         if state == ItemState.DELIVERED.value:
             delivered += 1
+            continue
+        if state != ItemState.FAILED.value:
+            why = f"{state} ({reason or code or 'no reason'})"
+            left_out[why] = left_out.get(why, 0) + 1
             continue
         key = code or reason or "engine.internal"
         codes[key] = codes.get(key, 0) + 1
         first.setdefault(key, message or key)
     if not codes:
-        return None
+        if delivered:
+            return None
+        found_none = ", ".join(f"{n} {why}" for why, n in sorted(left_out.items()))
+        return {
+            "state": JobState.DONE.value,
+            "error_code": "source.nothing_delivered",
+            "error_message": "nothing was delivered: "
+            + (f"no photo or video in it ({found_none})" if left_out else "it holds no files"),
+        }
     code = max(codes, key=lambda c: codes[c])
     failed = sum(codes.values())
     return {
