@@ -788,6 +788,70 @@ def test_truncated_tar(tmp_path: Path) -> None:
     assert codes == ["archive.entry_corrupt", "archive.truncated"]
 
 
+def _tar_of(path: Path, files: list[tuple[str, bytes]]) -> bytearray:
+    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tf:
+        for rel, content in files:
+            info = tarfile.TarInfo(rel)
+            info.size = len(content)
+            tf.addfile(info, io.BytesIO(content))
+    return bytearray(path.read_bytes())
+
+
+def _read_until_error(path: Path) -> tuple[list[Row], FerrymanError | None]:
+    """Every entry the reader yields (an entry that fails to read, as the engine does,
+    fails alone: its digest is its error's code), and the error that ended the read."""
+    rows: list[Row] = []
+    with open_file(path) as reader:
+        try:
+            for entry in reader:
+                try:
+                    digest = read_entry(entry)
+                except FerrymanError as err:
+                    digest = err.code
+                rows.append((entry.info.path, entry.info.size, digest))
+        except FerrymanError as err:
+            return rows, err
+    return rows, None
+
+
+def test_a_damaged_tar_header_is_skipped_and_said_the_rest_is_read(tmp_path: Path) -> None:
+    """libarchive's "Damaged tar archive" (ARCHIVE_RETRY) returned a header that is
+    none: it became a nameless phantom entry, and the job ended done. Now the entries
+    on both sides of the damage come, and the damage is said once they have."""
+    files = [(f"p{n}.jpg", random.Random(n).randbytes(3000)) for n in range(8)]
+    path = tmp_path / "d.tar"
+    data = _tar_of(path, files)
+    fourth = sum(512 + -(-len(c) // 512) * 512 for _, c in files[:3])
+    data[fourth : fourth + 8] = b"XXXXXXXX"  # its name: the header's checksum fails
+    path.write_bytes(data)
+    rows, error = _read_until_error(path)
+    wanted = [(name, len(c), hashlib.sha256(c).hexdigest()) for name, c in files]
+    assert rows == wanted[:3] + wanted[4:]
+    assert error is not None and error.code == "archive.unreadable"
+    assert "damaged in 1 place" in error.message and "7 entries read" in error.message
+
+
+def test_a_tar_gz_with_damaged_data_gives_no_phantom_entries(tmp_path: Path) -> None:
+    """Flipped bytes inside the gzip stream: what follows decompresses to garbage, which
+    gave 1,000+ nameless "entries"; now the entries before it, then the damage."""
+    words = [b"ferry", b"man", b"album", b"photo", b"video", b" ", b"\n"]
+    files = [
+        (f"p{n}.txt", b"".join(random.Random(n).choices(words, k=8000))) for n in range(20)
+    ]  # compressible: Huffman-coded, so the damage garbles what follows it
+    path = tmp_path / "d.tar.gz"
+    import gzip
+
+    packed = bytearray(gzip.compress(bytes(_tar_of(tmp_path / "plain.tar", files))))
+    middle = len(packed) // 2
+    packed[middle : middle + 200] = bytes(b ^ 0xFF for b in packed[middle : middle + 200])
+    path.write_bytes(packed)
+    rows, error = _read_until_error(path)
+    names = [name for name, _ in files]
+    assert 0 < len(rows) < len(files)
+    assert all(name in names for name, _, _ in rows)
+    assert error is not None
+
+
 def test_entry_read_after_advance_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "a.zip"
     with zipfile.ZipFile(path, "w") as zf:

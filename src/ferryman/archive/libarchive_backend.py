@@ -94,6 +94,7 @@ _SNIFF_BYTES = 262  # what sniff_format needs (tar's magic sits at 257)
 # --- libarchive through ctypes ---------------------------------------------------------
 
 _ARCHIVE_EOF = 1
+_ARCHIVE_RETRY = -10  # a damaged header: the next call looks for the next good one
 _ARCHIVE_WARN = -20
 _ARCHIVE_FATAL = -30
 _AE_IFMT = 0o170000
@@ -617,13 +618,33 @@ class LibarchiveReader:
     def _entries(self) -> Iterator[LibarchiveEntry]:
         index = 0  # among yielded entries
         header_number = 0  # among every header libarchive returns (directories too)
+        damaged: list[str] = []  # a damaged stretch's first message (see below)
+        retrying = False  # inside a damaged stretch: libarchive looks for a good header
         entry_p = c_void_p()
         while True:
             self._generation += 1
             if not self._live():  # libarchive's handle is freed: touching it would crash
                 raise RuntimeError(f"{self.name}: archive reader used after it was closed")
             status = _next_header(self._archive, byref(entry_p))
+            if status == _ARCHIVE_RETRY:
+                # A tar header whose checksum failed ("Damaged tar archive"): the entry
+                # it returns is not one (it was yielded, nameless, as 1,035 phantom
+                # entries of a damaged .tar.gz, and the job ended done). Asked again,
+                # libarchive looks for the next good header, as bsdtar's "Retrying"
+                # does: the entries after the damage still come, and it is said at the
+                # end, once everything readable has been read.
+                if not retrying:
+                    damaged.append(self.error_string())
+                retrying = True
+                continue
+            retrying = False
             if status == _ARCHIVE_EOF:
+                if damaged:
+                    raise FerrymanError(
+                        classify(damaged[0]),
+                        f"{self.name}: damaged in {len(damaged)} place(s) ({damaged[0]}):"
+                        f" what lay there could not be read; {index} entries read around it",
+                    )
                 return
             if status < _ARCHIVE_WARN:
                 raise self._structure_error(index)
