@@ -77,6 +77,7 @@ class Faults:
     ignore_range: bool = False  # answer 200 with the whole file to a Range request
     claim_ranges: bool = False  # ...while still saying Accept-Ranges: bytes (a proxy's copy)
     wrong_range_start: bool = False  # answer a Range request with a 206 from byte 0
+    range_to_end: bool = False  # answer a Range request with a 206 from its start to the end
     stall_at: int | None = None  # before sending this byte, send nothing for stall_seconds
     stall_seconds: float = 0.0
     stall_times: int | None = 1
@@ -354,6 +355,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, (start, end) = 206, wanted
             if resource.faults.wrong_range_start:
                 start = 0
+            if resource.faults.range_to_end:
+                end = size - 1
             headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         self._record(status)
         self.send_response(status)

@@ -360,6 +360,49 @@ def test_a_range_file_resumes_a_cut_and_refuses_a_changed_file(server: FaultServ
     assert caught.value.code == "source.http.changed"
 
 
+def test_a_range_file_takes_only_what_it_asked_of_a_server_sending_more(
+    server: FaultServer,
+) -> None:
+    """A 206 from the byte asked for to the file's end (a trial's server): the read
+    overfilled its buffer and the zip reader failed with engine.internal."""
+    import httpx
+
+    from ferryman.config import Retry
+    from ferryman.net.rangefile import open_range_file
+
+    data = random.Random(5).randbytes(3 << 20)
+    server.add("/f.bin", data)
+    server.resources["/f.bin"].faults = Faults(range_to_end=True)
+    retry = Retry(max_attempts=3, base_seconds=0.01, max_seconds=1, jitter=0)
+    with httpx.Client() as client:
+        remote = open_range_file(client, server.url("/f.bin"), len(data), None, retry)
+        for start, length in ((2_000_000, 100), (10, 70_000), (2_900_000, 300_000)):
+            remote.seek(start)
+            assert remote.read(length) == data[start : start + length]
+        assert remote.raw.fetched < len(data)  # what it asked, not the file's ends
+
+
+async def test_a_zip_on_a_server_sending_more_than_each_range_is_delivered(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    from PIL import Image
+
+    photos = make_photo_set(tmp_path / "photos", 20, size=(640, 480))
+    large = tmp_path / "photos" / "large.jpg"  # larger than the 1 MiB read-ahead: read by range
+    noise = random.Random(6).randbytes(1200 * 900 * 3)
+    Image.frombytes("RGB", (1200, 900), noise).save(large, quality=95)
+    assert large.stat().st_size > 1 << 20
+    photos.insert(10, large)
+    archive = make_zip(tmp_path / "more.zip", [(p.name, p) for p in photos], compress=False)
+    data = archive.read_bytes()
+    made = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in photos}
+    server.add("/more.zip", data, content_type="application/zip")
+    server.resources["/more.zip"].faults = Faults(range_to_end=True)
+    state, delivered, _ = await _deliver_link(tmp_path, link_settings, server, "/more.zip")
+    assert state is JobState.DONE
+    assert delivered == made
+
+
 def test_a_links_token_appears_nowhere_a_person_looks(tmp_path: Path, server: FaultServer) -> None:
     from typer.testing import CliRunner
 

@@ -167,7 +167,11 @@ class RangeFile(io.RawIOBase):
         return bytes(got)
 
     def _request(self, start: int, end: int, into: bytearray) -> None:
-        """Append bytes ``start..end`` (as many as arrive) to ``into``."""
+        """Append bytes ``start..end`` (as many as arrive, none past ``end``) to ``into``.
+
+        A server may answer a part with more than was asked (a 206 to the file's end):
+        the rest is not taken (it crashed the zip reader with ``engine.internal``)."""
+        left = end - start + 1
         headers = {"Range": f"bytes={start}-{end}"}
         self.requests += 1
         if self.validator:
@@ -179,8 +183,12 @@ class RangeFile(io.RawIOBase):
                     raise _Expired(status_error(response))
                 check_partial(response, self.url, start, self.size, self.validator)
                 for chunk in response.iter_raw():  # the file's bytes, as ranges count them
-                    into += chunk
-                    self.fetched += len(chunk)
+                    taken = chunk[:left]
+                    into += taken
+                    self.fetched += len(taken)
+                    left -= len(taken)
+                    if left <= 0:
+                        break  # closing the stream drops the rest of the answer
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.url) from exc
 
