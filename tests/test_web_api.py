@@ -19,7 +19,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from ferryman.samples import make_photo_set, make_zip
+from ferryman.samples import make_photo_set, make_video, make_zip
 from ferryman.web.guard import new_token
 from tests.httpserve import FaultServer, serving
 from tests.mediaserve import MediaSite
@@ -238,6 +238,28 @@ def test_a_resumable_upload_of_a_zip_becomes_a_job_whose_zip_can_be_downloaded(
         with zipfile.ZipFile(io.BytesIO(zipped.content)) as got:
             assert sorted(got.namelist()) == sorted(f["name"] for f in view["result"]["files"])
             assert got.testzip() is None
+
+
+def test_an_upload_with_an_output_is_refused_by_its_name_and_removed(tmp_path: Path) -> None:
+    """Audio or a quality applies to links: an uploaded file asked as MP3 was refused
+    with the server's path in the message and the next step of a bad quality, and the
+    file stayed on disk."""
+    data = make_video(tmp_path / "clip.mp4", 3, seconds=0.5).read_bytes()
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        upload = client.post("/api/v1/uploads", json={"name": "clip.mp4", "size": len(data)})
+        url = f"/api/v1/uploads/{upload.json()['id']}"
+        sent = client.put(
+            url, content=data, headers={"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"}
+        )
+        assert sent.json()["done"] is True
+        asked = {"upload_id": upload.json()["id"], "output": {"kind": "audio", "format": "mp3"}}
+        refused = client.post("/api/v1/jobs", json=asked)
+        error = refused.json()["error"]
+        assert refused.status_code == 400 and error["code"] == "link.output_for_file"
+        assert error["message"].startswith("clip.mp4 ") and str(tmp_path) not in error["message"]
+        assert "As they are" in error["next"]
+        assert client.get(url).status_code == 404  # the upload went with the refusal
+        assert client.get("/api/v1/jobs").json()["jobs"] == []
 
 
 def test_events_are_numbered_and_a_reconnect_gets_what_it_missed(

@@ -98,6 +98,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
         " mp3 (320, 256, 192, 128 or 96 kbps), m4a or opus; or mute.",
     ),
     ErrorSpec(
+        "link.output_for_file",
+        False,
+        "A file or upload is delivered as it is (converted only where it would not play):"
+        " choose 'As they are' (or leave out --audio, --quality and --mute) for it."
+        " Audio, quality and mute apply to links to media.",
+    ),
+    ErrorSpec(
         "content.private",
         False,
         "The video is private: only its owner's accounts can see it. Ask for a public"

@@ -345,23 +345,30 @@ def _jobs(app: FastAPI, web: Web) -> None:
         """Start a job from a link or a finished upload."""
         profile = body.output.profile()
         dest = body.deliver.dest()
+        upload = None
         if body.upload_id is not None:
-            source: str = str(web.uploads.finished(body.upload_id).path)
+            upload = web.uploads.finished(body.upload_id)
+            source: str = str(upload.path)
         else:
             source = (body.source or "").strip()
             _only_links(source)
             if not web.settings.web.allow_private_links:
                 allowed = web.settings.network.private_allowed
                 await asyncio.to_thread(guard.check_link, _first_url(source), allowed)
-        job = await intake.add_source(
-            web.store,
-            source,
-            dest=dest,
-            password=body.password,
-            force=body.force,
-            settings=web.settings,
-            profile=profile,
-        )
+        try:
+            job = await intake.add_source(
+                web.store,
+                source,
+                dest=dest,
+                password=body.password,
+                force=body.force,
+                settings=web.settings,
+                profile=profile,
+            )
+        except FerrymanError:
+            if upload is not None:  # refused, nothing recorded: it would lie there for days
+                await asyncio.to_thread(web.uploads.remove, upload.id)
+            raise
         web.tracker.touch(job.id)
         return {
             "id": job.id,

@@ -137,6 +137,12 @@ class Uploads:
                 gone += 1
         return gone
 
+    def remove(self, upload_id: str) -> None:
+        """Delete an upload that no job took (its job was refused)."""
+        import shutil
+
+        shutil.rmtree(self.get(upload_id).path.parent, ignore_errors=True)
+
     def finished(self, upload_id: str) -> Upload:
         upload = self.get(upload_id)
         if not upload.done:

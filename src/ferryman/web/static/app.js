@@ -226,6 +226,12 @@ async function start(event) {
     error.textContent = "Paste a link or choose files first.";
     return;
   }
+  if (files.length && output().kind !== "as_is") {
+    // Refused by the server after the whole upload otherwise (link.output_for_file).
+    error.textContent =
+      "An uploaded file is delivered as it is, converted only where it would not play: choose “As they are” for files. Audio, quality and mute apply to links.";
+    return;
+  }
   submit.disabled = true;
   try {
     for (const source of links) {
