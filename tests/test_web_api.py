@@ -240,6 +240,21 @@ def test_a_resumable_upload_of_a_zip_becomes_a_job_whose_zip_can_be_downloaded(
             assert got.testzip() is None
 
 
+def test_a_link_to_a_file_that_is_not_media_says_why_nothing_came(
+    tmp_path: Path, links: FaultServer
+) -> None:
+    """It ended 'done · 100 % · 1/1 files' with no download, no reason (a trial's)."""
+    links.add("/notes.txt", b"a shopping list\n" * 50, content_type="text/plain")
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        made = client.post("/api/v1/jobs", json={"source": links.url("/notes.txt")}).json()
+        view = web.wait_for(made["id"], ("done", "failed"))
+        assert view["status"] == "done" and view["counts"]["skipped"] == 1
+        assert view["error"]["code"] == "source.nothing_delivered"
+        assert "not_media" in view["error"]["message"]
+        (item,) = client.get(f"/api/v1/jobs/{made['id']}").json()["items"]
+        assert item["state"] == "skipped" and item["reason"] == "not_media"
+
+
 def test_an_upload_with_an_output_is_refused_by_its_name_and_removed(tmp_path: Path) -> None:
     """Audio or a quality applies to links: an uploaded file asked as MP3 was refused
     with the server's path in the message and the next step of a bad quality, and the

@@ -362,6 +362,7 @@ def _item_view(item: Item) -> dict[str, Any]:
         "kind": item.kind.value,
         "state": item.state.value,
         "size": item.size,
+        "reason": item.reason,  # why it was skipped (not_media…): a skip is no error
         "error": error,
     }
 

@@ -49,6 +49,7 @@ function detailText(view) {
   }
   const c = view.counts || {};
   if (c.total) bits.push((c.finished || 0) + "/" + c.total + " files");
+  if (c.skipped) bits.push(c.skipped + " skipped (not a photo or video)");
   if (view.waiting_next && view.status !== "needs_password") bits.push(view.waiting_next);
   return bits.join(" · ");
 }
