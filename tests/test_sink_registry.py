@@ -284,3 +284,17 @@ async def test_a_kind_that_is_not_ready_records_nothing(tmp_path: Path, settings
         assert await store.list_jobs() == []
     finally:
         await store.close()
+
+
+def test_a_relative_library_is_kept_as_the_folder_named_where_the_job_was_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`add --to library:out` in one folder, `run` started in another: it went to the
+    other folder's out/ (a trial's). The job keeps the folder made absolute."""
+    photos = make_photo_set(tmp_path / "p", 1)
+    monkeypatch.chdir(tmp_path)
+    new = intake.understand(photos[0], dest="library:out")
+    assert new.dest == f"library:{tmp_path / 'out'}"
+    assert intake.understand(photos[0], dest="library:").dest == "library:"
+    again = intake.understand(photos[0], dest=f"library:{tmp_path}/out/")
+    assert again.dedupe_key == new.dedupe_key  # the same folder, however it was named

@@ -272,7 +272,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "archive.unreadable",
         False,
-        "The archive is damaged or not an archive; re-download it. A copy is in quarantine.",
+        "The archive is damaged or not an archive; re-download it (`ferryman quarantine"
+        " list` shows the copy kept of one a run had begun to read).",
         ends_input=True,
         fails_entry=True,
     ),

@@ -56,14 +56,15 @@ class NewInput:
     dedupe_key: str | None
     error: FerrymanError | None
     described: str  # as a person names it: a link without its secrets
+    dest: str  # the destination made canonical (``SinkKind.parse``)
 
-    def job(self, name: str, dest: str, priority: int, password: str | None) -> dict[str, Any]:
+    def job(self, name: str, priority: int, password: str | None) -> dict[str, Any]:
         """The store's ``add_job`` arguments (the full store and the light one alike)."""
         return {
             "fetch": self.fetch,
             "source": self.uri,
             "name": name,
-            "dest": dest,
+            "dest": self.dest,
             "priority": priority,
             "password": password,
             "dedupe_key": self.dedupe_key,
@@ -96,7 +97,7 @@ def understand(
     album failing later; the check is offline and cheap.
     """
     destinations = sinks or default_sinks()
-    destinations.parse(dest)
+    dest = destinations.parse(dest).text  # library:out is where `add` ran, not `run`
     if settings is not None:
         destinations.check_ready(settings, dest)
     registry = sources or default_sources()
@@ -111,7 +112,7 @@ def understand(
         error = None
     key = None if force else dedupe_key(found.ident, dest)
     fetch = source.access is Access.FETCH
-    return NewInput(uri, fetch, found.name, key, error, source.describe(uri))
+    return NewInput(uri, fetch, found.name, key, error, source.describe(uri), dest)
 
 
 def _with_profile(uri: str, profile: Profile | None, force: bool) -> str:
@@ -168,8 +169,8 @@ async def add_source(
         profile=profile,
     )
     try:
-        name = await store.unique_name(new.name, dest)
-        job = await store.add_job(**new.job(name, dest, priority, password))
+        name = await store.unique_name(new.name, new.dest)
+        job = await store.add_job(**new.job(name, priority, password))
     except FerrymanError as exc:
         raise new.duplicate(exc) from exc
     if job.error_code is None:
@@ -192,7 +193,7 @@ def add_source_now(
     no SQLAlchemy; the same decisions and the same row."""
     new = understand(raw, dest=dest, force=force, settings=settings, profile=profile)
     try:
-        name = store.unique_name(new.name, dest)
-        return store.add_job(**new.job(name, dest, priority, password))
+        name = store.unique_name(new.name, new.dest)
+        return store.add_job(**new.job(name, priority, password))
     except FerrymanError as exc:
         raise new.duplicate(exc) from exc

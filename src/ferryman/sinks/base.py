@@ -147,6 +147,12 @@ class Destination:
     scheme: str
     target: str
 
+    @property
+    def text(self) -> str:
+        """``scheme:target`` as a job keeps it (a library's folder made absolute where
+        it was named, not where a run later starts)."""
+        return f"{self.scheme}:{self.target}"
+
 
 class SinkRegistry:
     """The destination kinds an engine and its front doors know, by scheme. Immutable:
