@@ -238,3 +238,10 @@ def test_quarantine_reasons_name_the_entry_not_the_work_file(tmp_path: Path) -> 
     report = json.loads(cli(data, "report", "1", "--json").stdout)
     (kept,) = report["quarantined"]
     assert kept["message"].startswith("day1/cut vid.mp4"), kept
+
+
+def test_version_names_the_release_without_a_data_dir(tmp_path: Path) -> None:
+    from ferryman import __version__
+
+    result = CliRunner().invoke(app, ["--version"], env=ENV)
+    assert result.exit_code == 0 and result.output.strip() == f"ferryman {__version__}"

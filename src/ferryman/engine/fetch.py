@@ -159,7 +159,7 @@ async def _client(network: NetworkSettings) -> AsyncIterator[httpx.AsyncClient]:
 async def _failed(ctx: Context, claimed: Fetch, exc: FerrymanError) -> None:
     again = again_after(exc, claimed.attempts + 1, await ctx.settings())
     if again is None:
-        log.error("fetch of job %s failed for good: %s", claimed.job_id, exc)
+        log.info("fetch of job %s failed for good: %s", claimed.job_id, exc)  # the run says it
         job_id = await ctx.store.fetch_failed(claimed.id, ctx.owner, exc)
         ctx.bus.emit("job.finished", job_id, state="failed", code=exc.code)
         return

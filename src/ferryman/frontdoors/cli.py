@@ -72,6 +72,15 @@ class State:
         return load_settings(self.config, {"data_dir": self.data_dir, **flags})
 
 
+def _print_version(wanted: bool) -> None:
+    """``ferryman --version``: what a bug report names (nothing else is loaded)."""
+    if wanted:
+        from ferryman import __version__
+
+        out.print(f"ferryman {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -87,6 +96,12 @@ def main_options(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version."
+        ),
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
