@@ -193,3 +193,30 @@ async def test_uploads_go_on_from_where_they_stopped(tmp_path: Path) -> None:
     assert uploads.sweep(3600, now=time.time() + 7200) == 2  # trip.zip and new.zip
     with pytest.raises(FerrymanError):
         uploads.get(fresh.id)
+
+
+@pytest.mark.parametrize(("in_place", "shown"), [(True, 0.0), (False, 0.9)])
+async def test_a_job_read_where_it_lies_spends_its_bar_on_its_items(
+    tmp_path: Path, in_place: bool, shown: float
+) -> None:
+    """A zip read by Range was fetched 'whole' at once: its bar sat at 90 % from the
+    first second to the end (a trial's). A download fills 90 % of it; reading in place,
+    none."""
+    from ferryman.engine.events import Event
+    from ferryman.store import Store
+    from ferryman.web.live import Tracker
+
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    try:
+        job = await store.add_job(source="http://h/a.zip", name="a", dest="link:", fetch=True)
+
+        async def no_files(_job: object) -> dict[str, object]:
+            return {"files": [], "zip": {}}
+
+        tracker = Tracker(store, lambda _view: None, no_files, str, stuck_after=60)
+        tracker.on_event(Event("job.fetching", job.id, data={"fraction": 0.0}))
+        tracker.on_event(Event("job.fetched", job.id, data={"in_place": in_place}))
+        view = await tracker.view(job.id)
+    finally:
+        await store.close()
+    assert view["progress"]["fraction"] == pytest.approx(shown)

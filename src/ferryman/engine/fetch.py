@@ -121,7 +121,9 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
     named = got.name and await ctx.store.name_from_input(job_id, _job_name(got.name))
     if named:
         log.info("job %s is named %r, as its input calls itself", job_id, named)
-    ctx.bus.emit("job.fetched", job_id, size=got.size, name=got.name, note=got.note)
+    ctx.bus.emit(
+        "job.fetched", job_id, size=got.size, name=got.name, note=got.note, in_place=path is None
+    )
     ctx.wakeup.notify()
 
 

@@ -120,7 +120,10 @@ class Tracker:
             self.touch(event.job_id, stored=False)
             return
         if event.kind == "job.fetched":
-            live.fetch_fraction, live.phase = 1.0, "reading"
+            # Read where it lies (a zip by Range, a streamed tar): nothing was downloaded
+            # first, so the bar is its items' alone; it sat at 90 % until the end.
+            live.fetch_fraction = None if data.get("in_place") else 1.0
+            live.phase = "reading"
             live.speed = live.eta = None
         else:
             live.phase = _PHASES.get(event.kind, live.phase)
