@@ -73,3 +73,17 @@ def test_backoff_grows_with_jitter_and_stops_at_the_cap() -> None:
     assert 0.75 <= backoff_seconds(1, policy) <= 1.25
     assert 3.0 <= backoff_seconds(3, policy) <= 5.0
     assert backoff_seconds(20, policy) <= 10.0
+
+
+def test_a_refused_connection_is_said_in_words_and_ipv6_hosts_keep_their_brackets() -> None:
+    import httpx
+
+    from ferryman.net.http import shown_url, transport_error
+
+    refused = transport_error(
+        httpx.ConnectError("All connection attempts failed"), "http://u:pw@127.0.0.1:8799/a?t=1"
+    )
+    assert refused.code == "source.io"
+    assert refused.message.startswith("could not connect to http://127.0.0.1:8799/a?…")
+    assert "ConnectError" not in refused.message and "pw" not in refused.message
+    assert shown_url("davs://[::1]:8443/photos/") == "davs://[::1]:8443/photos/"

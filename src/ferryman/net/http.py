@@ -144,6 +144,8 @@ def shown_url(url: str) -> str:
     """A link as messages show it: no user info, the query (tokens) elided."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
+    if ":" in host:  # an IPv6 address keeps its brackets
+        host = f"[{host}]"
     if parts.port:
         host = f"{host}:{parts.port}"
     shown = urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
@@ -176,6 +178,10 @@ def transport_error(exc: httpx.HTTPError, link: str) -> FerrymanError:
         return FerrymanError("source.http.refused", f"too many redirects from {url}")
     if isinstance(exc, httpx.UnsupportedProtocol):
         return FerrymanError("source.unsupported", f"{url}: {exc}")
+    if isinstance(exc, httpx.ConnectError):  # httpx's own words: "All connection attempts…"
+        return FerrymanError(
+            "source.io", f"could not connect to {url} (the server is down or refusing connections)"
+        )
     return FerrymanError("source.io", f"{type(exc).__name__} from {url}: {exc}")
 
 
