@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.errors import FerrymanError
+from ferryman.errors import FerrymanError, spec_for
 from ferryman.web import guard
 from ferryman.web.live import Stream
 from ferryman.web.results import LocalResults
@@ -94,7 +94,12 @@ def test_a_name_that_resolves_inside_is_blocked_and_one_outside_is_not(
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     with pytest.raises(FerrymanError) as refused:
         guard.check_link("https://inside.example/a.zip")
-    assert refused.value.code == "link.blocked" and "10.1.2.3" in refused.value.message
+    assert refused.value.code == "link.blocked"
+    assert refused.value.message.startswith("inside.example (10.1.2.3) is inside")
+    with pytest.raises(FerrymanError) as literal:
+        guard.check_link("http://127.0.0.1:8080/a.zip")
+    assert literal.value.message == "127.0.0.1 is inside a private or local network"
+    assert "ferryman.toml" in spec_for("link.blocked").next_step  # says how, not only what
     guard.check_link("https://outside.example/a.zip")
     guard.check_link("torbox:torrent/1")  # not a web link: nothing to resolve
 

@@ -542,7 +542,9 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "link.blocked",
         False,
         "Links to this machine, to private networks and to cloud metadata are refused;"
-        " on a home network, set web.allow_private_links = true.",
+        " on a home network, allow them: `allow_private_links = true` under [web] in"
+        " ferryman.toml (or FERRYMAN_WEB__ALLOW_PRIVATE_LINKS=true), then start"
+        " `ferryman web` again.",
     ),
     ErrorSpec(
         "upload.not_found", False, "Start the upload again: this one is unknown or finished."

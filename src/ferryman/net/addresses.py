@@ -59,9 +59,13 @@ def check_host(host: str, port: int | None, allowed: Iterable[str] = ()) -> None
         addresses = [str(info[4][0]) for info in infos]
     for address in addresses:
         if address not in exempt and blocked_address(address):
-            raise FerrymanError(
-                "link.blocked", f"{host} is {address}, inside a private or local network"
-            )
+            raise FerrymanError("link.blocked", _inside(host, address))
+
+
+def _inside(host: str, address: str) -> str:
+    """What a refusal says: the host, and the address it has when that is another."""
+    named = host if host.strip("[]") == address else f"{host} ({address})"
+    return f"{named} is inside a private or local network"
 
 
 class LookupGuard:
@@ -83,7 +87,7 @@ class LookupGuard:
         for info in infos:
             address = str(info[4][0])
             if address.lower() not in self.allowed and blocked_address(address):
-                self.refused = f"{name} is {address}, inside a private or local network"
+                self.refused = _inside(name, address)
                 raise socket.gaierror(socket.EAI_NONAME, self.refused)
         return infos
 
