@@ -150,6 +150,27 @@ def test_a_file_with_an_output_choice_is_refused_before_it_is_uploaded(
         assert page.get_by_role("listitem").count() == 0
 
 
+def test_a_duplicate_among_several_links_stops_none_of_them_and_can_be_added_again(
+    tmp_path: Path, site: MediaSite, page: Any
+) -> None:
+    """One link already added stopped the others with "use --force" (a trial's)."""
+    with serving() as web_links, running_web(tmp_path / "data") as web:
+        site.serve(web_links)
+        first, second = web_links.url("/clip.mp4"), web_links.url("/clip2.mp4")
+        page.goto(web.base)
+        page.get_by_role("textbox", name="Link").fill(first)
+        page.get_by_role("button", name="Start").click()
+        _done(page)
+        page.get_by_role("textbox", name="Link").fill(f"{first}\n{second}")
+        page.get_by_role("button", name="Start").click()
+        playwright_api.expect(page.get_by_role("listitem")).to_have_count(2)
+        playwright_api.expect(page.locator("#form-error")).to_contain_text(first)
+        assert page.get_by_role("textbox", name="Link").input_value() == first
+        page.get_by_role("button", name="Add it again").click()
+        playwright_api.expect(page.get_by_role("listitem")).to_have_count(3)
+        assert page.get_by_role("textbox", name="Link").input_value() == ""
+
+
 @pytest.mark.skipif(find_7zz() is None, reason="no 7zz to make an encrypted zip")
 def test_with_an_s3_bucket_a_click_downloads_from_the_bucket(
     tmp_path: Path, page: Any, s3_server: S3Server

@@ -78,7 +78,7 @@ def main_page(views: list[dict[str, Any]], *, telegram: bool) -> str:
     {telegram_choice}
   </fieldset>
   <button type="submit">Start</button>
-  <p id="form-error" class="error" role="alert"></p>
+  <div id="form-error" class="error" role="alert"></div>
   <p id="upload-state" role="status"></p>
 </form>
 <section aria-labelledby="jobs-title">

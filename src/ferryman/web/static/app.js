@@ -234,10 +234,19 @@ async function start(event) {
     return;
   }
   submit.disabled = true;
+  // Each link on its own: one refused (a duplicate) no longer stops the others, and the
+  // box keeps only the links that were not added, each error said beside its link.
+  const refused = [];
   try {
     for (const source of links) {
-      const made = await api("POST", "/jobs", { source, output: output(), deliver: deliver() });
-      render(await api("GET", `/jobs/${made.id}`));
+      const request = { source, output: output(), deliver: deliver() };
+      try {
+        const made = await api("POST", "/jobs", request);
+        render(await api("GET", `/jobs/${made.id}`));
+      } catch (e) {
+        if (!e.info) throw e; // the server is out of reach: said once, below
+        refused.push({ request, error: e });
+      }
     }
     for (const file of files) {
       const id = await upload(file, (t) => (status.textContent = t));
@@ -245,12 +254,40 @@ async function start(event) {
       render(await api("GET", `/jobs/${made.id}`));
     }
     status.textContent = "";
-    form.reset();
-    showOptions();
+    if (refused.length) {
+      document.getElementById("link").value = refused.map((r) => r.request.source).join("\n");
+      showRefused(refused);
+    } else {
+      form.reset();
+      showOptions();
+    }
   } catch (e) {
     showError(e);
   } finally {
     submit.disabled = false;
+  }
+}
+
+function showRefused(refused) {
+  const box = document.getElementById("form-error");
+  box.replaceChildren();
+  for (const { request, error } of refused) {
+    const line = text("div", `${request.source}: ${error.info.message} `);
+    if (error.info.code === "source.duplicate") {
+      // The API's next step names the CLI's --force; here it is a button.
+      line.append(
+        button("Add it again", async () => {
+          const made = await api("POST", "/jobs", { ...request, force: true });
+          line.remove();
+          const links = document.getElementById("link");
+          links.value = links.value.split("\n").filter((l) => l !== request.source).join("\n");
+          return await api("GET", `/jobs/${made.id}`);
+        }),
+      );
+    } else {
+      line.append(text("span", error.info.next, "next"));
+    }
+    box.append(line);
   }
 }
 
