@@ -272,7 +272,10 @@ function showRefused(refused) {
   const box = document.getElementById("form-error");
   box.replaceChildren();
   for (const { request, error } of refused) {
-    const line = text("div", `${request.source}: ${error.info.message} `);
+    const said = error.info.message.includes(request.source)
+      ? error.info.message
+      : `${request.source}: ${error.info.message}`;
+    const line = text("div", said + " ");
     if (error.info.code === "source.duplicate") {
       // The API's next step names the CLI's --force; here it is a button.
       line.append(
