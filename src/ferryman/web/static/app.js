@@ -43,10 +43,11 @@ function statusText(view) {
 function detailText(view) {
   const p = view.progress;
   const bits = [Math.round((p.fraction || 0) * 100) + "%"];
-  if (p.speed) bits.push(p.speed >= 1e6 ? (p.speed / 1e6).toFixed(1) + " MB/s" : Math.round(p.speed / 1e3) + " kB/s");
-  if (p.eta_s !== null && p.eta_s !== undefined && !["done", "failed"].includes(view.status)) {
-    bits.push(Math.round(p.eta_s) + " s left");
-  }
+  // Speed and time left belong to a download under way: a job waiting between tries,
+  // or cancelled, kept its last ones (and "0 s left" flickered).
+  const moving = view.phase === "fetching";
+  if (moving && p.speed) bits.push(p.speed >= 1e6 ? (p.speed / 1e6).toFixed(1) + " MB/s" : Math.round(p.speed / 1e3) + " kB/s");
+  if (moving && p.eta_s !== null && p.eta_s !== undefined) bits.push(Math.round(p.eta_s) + " s left");
   const c = view.counts || {};
   if (c.total) bits.push((c.finished || 0) + "/" + c.total + " files");
   if (c.skipped) bits.push(c.skipped + " skipped (not a photo or video)");
@@ -166,6 +167,11 @@ function passwordForm(view) {
 function showError(e) {
   const box = document.getElementById("form-error");
   if (!box) return;
+  if (e instanceof TypeError) {
+    // fetch() could not reach the server: the browser's words ("Failed to fetch") say little.
+    box.textContent = "ferryman is not answering right now; try again once it is back (the job list reconnects by itself).";
+    return;
+  }
   box.textContent = e.info ? `${e.info.message} — ${e.info.next}` : String(e.message || e);
 }
 
