@@ -390,3 +390,20 @@ def test_a_child_loads_yt_dlp_afresh_after_an_update() -> None:
     assert seen["reloaded"] is True
     assert seen["version"] == seen["on_disk"] != "1999.01.01"
     assert seen["kept_after"] is True
+
+
+def test_an_output_asked_of_an_input_that_is_no_link_names_it_plainly(tmp_path: Path) -> None:
+    """A file by its name alone (an upload's server path is not shown); another kind of
+    input (a Torbox item) as it was given, not cut to its last part."""
+    from ferryman.engine import intake
+    from ferryman.errors import FerrymanError
+
+    clip = tmp_path / "deep" / "clip.mp4"
+    clip.parent.mkdir()
+    clip.write_bytes(b"\x00" * 64)
+    mp3 = Profile(Output.MP3, None, 192)
+    for given, named in ((clip, "clip.mp4 "), ("torbox:torrent/7", "torbox:torrent/7 ")):
+        with pytest.raises(FerrymanError) as caught:
+            intake.understand(given, profile=mp3)
+        assert caught.value.code == "link.output_for_file"
+        assert caught.value.message.startswith(named) and "deep" not in caught.value.message

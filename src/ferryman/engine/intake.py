@@ -126,8 +126,8 @@ def _with_profile(uri: str, profile: Profile | None, force: bool) -> str:
     web = uri.partition(":")[0].lower() in ("http", "https", "media")
     media = as_media(uri, profile, fresh=force) if web else None
     if media is None and profile is not None:
-        # Named by its last part: a web upload's path on the server is nobody's business.
-        named = uri.rstrip("/").rpartition("/")[2] or uri
+        # A file by its name: a web upload's path on the server is nobody's business.
+        named = uri.rstrip("/").rpartition("/")[2] if uri.startswith("file:") else uri
         raise FerrymanError(
             "link.output_for_file",
             f"{named} is not a link to media: an output (audio, quality, mute, playlist)"
