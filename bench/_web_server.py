@@ -3,7 +3,7 @@ DATA PORT_FILE``.
 
 - ``ferryman``: ferryman's web app over a SQLite store holding ``--jobs`` link jobs, a
   1 GiB result for job 1, and an event driver standing in for the engine: every
-  ``--period`` seconds each job gets a ``job.fetching`` event on the bus the app
+  ``--period`` seconds each job gets a ``JobFetching`` event on the bus the app
   listens to, its fraction unique; the time of each is written to ``DATA/emitted.log``
   so the clients' receive times can be matched to it.
 - ``bare``: the baseline, a FastAPI app with one endpoint returning a job-sized dict
@@ -75,6 +75,8 @@ async def _drive(bus: Any, jobs: list[int], period: float, log: Path) -> None:
     """Progress for every job, every ``period`` seconds, spread over the period, on a
     fixed schedule: a loop too busy to keep it sends the late ones at once, so a server
     that cannot keep up shows it as latency, not as fewer events."""
+    from ferryman.engine.events import JobFetching
+
     tick = 0
     loop = asyncio.get_running_loop()
     step = period / len(jobs)
@@ -88,14 +90,10 @@ async def _drive(bus: Any, jobs: list[int], period: float, log: Path) -> None:
                     await asyncio.sleep(wait)
                 fraction = round(tick / 100_000, 6)
                 out.write(f"{job_id} {tick} {time.time():.6f}\n")
-                bus.emit(
-                    "job.fetching",
-                    job_id,
-                    done=tick,
-                    total=None,
-                    speed=1e6,
-                    eta=1.0,
-                    fraction=fraction,
+                bus.publish(
+                    JobFetching(
+                        job_id, done=tick, total=None, speed=1e6, eta=1.0, fraction=fraction
+                    )
                 )
 
 

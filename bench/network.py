@@ -13,7 +13,7 @@ distinct file. The zip is cached (``cache_dir()``), so a second run starts at on
 
 ferryman: the real engine, in-process on a fresh data dir (``bench_settings``; the store
 is opened before the clock starts), a job on the zip's ``http://`` link into the library:
-the first album is the first ``album.delivered`` event on the engine's bus, the total
+the first album is the first ``AlbumDelivered`` event on the engine's bus, the total
 runs until the engine is idle. A sampler thread measures the extra disk (work area plus
 albums being assembled, each inode once) every ``--interval`` seconds.
 """
@@ -164,7 +164,7 @@ def album_sizes(library: Path) -> list[int]:
 async def ferry(url: str, data: Path, limit: float, interval: float) -> dict[str, Any]:
     """The engine on one ``http://`` job, until idle; the times are from the add."""
     from ferryman.engine import intake
-    from ferryman.engine.events import Event
+    from ferryman.engine.events import AlbumDelivered, Event
     from ferryman.engine.runner import Engine
     from ferryman.store import Store
 
@@ -173,7 +173,7 @@ async def ferry(url: str, data: Path, limit: float, interval: float) -> dict[str
     marks: dict[str, float] = {}
 
     def on_event(event: Event) -> None:
-        if event.kind == "album.delivered" and "first_album" not in marks:
+        if isinstance(event, AlbumDelivered) and "first_album" not in marks:
             marks["first_album"] = time.perf_counter()
 
     try:

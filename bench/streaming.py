@@ -2,7 +2,7 @@
 
 A zip of photos (~30 KB JPEGs, 320x240 with seeded noise so they do not shrink to
 nothing) goes through ferryman in-process. Times count from ``intake.add_source``:
-the first ``album.delivered`` event, and the engine going idle. Target (issue 16): the
+the first ``AlbumDelivered`` event, and the engine going idle. Target (issue 16): the
 first album arrives before 2 % of the total time (5 % before it). A second run adds the
 same zip to an engine that already runs and has done a job (a service between jobs).
 
@@ -34,7 +34,7 @@ from bench._common import (
     scratch,
 )
 from ferryman.engine import collector, intake
-from ferryman.engine.events import Event
+from ferryman.engine.events import AlbumDelivered, Event, ItemRecorded, JobExpanded, JobFinished
 from ferryman.engine.runner import Engine
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip
@@ -75,14 +75,14 @@ async def ferry(archive: Path, data_dir: Path, limit: float) -> dict[str, float 
     def on_event(event: Event) -> None:
         nonlocal albums
         now = time.perf_counter()
-        if event.kind == "album.delivered":
+        if isinstance(event, AlbumDelivered):
             albums += 1
         key = {
-            "item.recorded": "first_item",
-            "album.delivered": "first_album",
-            "job.expanded": "expanded",
-            "job.finished": "finished",
-        }.get(event.kind)
+            ItemRecorded: "first_item",
+            AlbumDelivered: "first_album",
+            JobExpanded: "expanded",
+            JobFinished: "finished",
+        }.get(type(event))
         if key is not None and key not in marks:
             marks[key] = now
 
@@ -135,16 +135,16 @@ async def ferry_warm(
         now = time.perf_counter()
         if event.job_id is None:
             return
-        if event.kind == "job.finished":
+        if isinstance(event, JobFinished):
             finished.setdefault(event.job_id, asyncio.Event()).set()
         if event.job_id not in watched:
             return
-        if event.kind == "album.delivered":
+        if isinstance(event, AlbumDelivered):
             albums += 1
             marks.setdefault("first_album", now)
-        elif event.kind == "item.recorded":
+        elif isinstance(event, ItemRecorded):
             marks.setdefault("first_item", now)
-        elif event.kind == "job.finished":
+        elif isinstance(event, JobFinished):
             marks.setdefault("finished", now)
 
     async def done(job_id: int) -> None:

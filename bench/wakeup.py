@@ -62,11 +62,11 @@ def _measure(work: Path, database: str | None, wake: bool, rounds: int) -> list[
     try:
         add = [sys.executable, "-m", "ferryman", "add"]
         subprocess.run([*add, str(photos[0])], env=env, check=True, stdout=subprocess.DEVNULL)
-        _wait_for(lines, "job.finished", 60)  # the engine is up and idle
+        _wait_for(lines, "job_finished", 60)  # the engine is up and idle
         for photo in photos[1:]:
             time.sleep(0.2)  # the engine idle, as a person's add finds it
             subprocess.run([*add, str(photo)], env=env, check=True, stdout=subprocess.DEVNULL)
-            _wait_for(lines, "job.finished", 30)
+            _wait_for(lines, "job_finished", 30)
         latencies = asyncio.run(_claim_delays(database or f"sqlite:///{data / 'ferryman.db'}"))
         return latencies
     finally:

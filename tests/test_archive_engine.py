@@ -21,7 +21,7 @@ import pytest
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.config import Settings
 from ferryman.engine import control, intake, read_run, unpack
-from ferryman.engine.events import Event
+from ferryman.engine.events import Event, ItemRecorded
 from ferryman.engine.runner import Engine
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo, make_photo_set
@@ -295,9 +295,9 @@ async def test_nested_archives_are_read_in_place_up_to_the_depth_limit(
     held: dict[str, list[str]] = {}
 
     def look(event: Event) -> None:
-        if event.kind == "item.recorded":
+        if isinstance(event, ItemRecorded):
             files = [p for p in nested.rglob("*") if p.is_file()] if nested.exists() else []
-            held[event.data["path"]] = sorted(str(p.relative_to(nested)) for p in files)
+            held[event.path] = sorted(str(p.relative_to(nested)) for p in files)
 
     engine = Engine(store, one_level)
     engine.bus.subscribe(look)

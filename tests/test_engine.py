@@ -21,7 +21,13 @@ from sqlalchemy.exc import OperationalError
 from ferryman.config import Settings
 from ferryman.engine import control, intake, report, unpack
 from ferryman.engine.context import Context
-from ferryman.engine.events import EventBus
+from ferryman.engine.events import (
+    AlbumDelivered,
+    EventBus,
+    ItemConverting,
+    JobExpanded,
+    JobWaiting,
+)
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
@@ -113,10 +119,10 @@ async def test_transcode_waits_for_deliverable_work(
     engine = Engine(store, settings)
     order: list[str] = []
     engine.bus.subscribe(
-        lambda e: order.append(e.kind) if e.kind in ("album.delivered", "item.converting") else None
+        lambda e: order.append(e.kind) if isinstance(e, AlbumDelivered | ItemConverting) else None
     )
     await asyncio.wait_for(engine.run(until_idle=True), 120)
-    assert order == ["album.delivered", "item.converting", "album.delivered"]
+    assert order == ["album_delivered", "item_converting", "album_delivered"]
     files = library_files(settings.library)
     converted = [f for f in files if f["source_path"] == "h.mkv"]
     assert converted[0]["file"] == "h.mp4" and converted[0]["actions"] == ["transcode"]
@@ -135,9 +141,7 @@ async def test_disk_floor_makes_the_job_wait_then_resume(
     await store.set_runtime_setting("space_floor", "1000TB")
     engine = Engine(store, settings)
     waits: list[str] = []
-    engine.bus.subscribe(
-        lambda e: waits.append(e.data["reason"]) if e.kind == "job.waiting" else None
-    )
+    engine.bus.subscribe(lambda e: waits.append(e.reason) if isinstance(e, JobWaiting) else None)
     running = asyncio.create_task(engine.run(until_idle=True))
     await waiting_for_space(store, job.id)
     status = await report.status(store)
@@ -269,9 +273,7 @@ async def test_passing_read_errors_are_retried_with_backoff(
 
     waits: list[str] = []
     engine = Engine(store, settings)
-    engine.bus.subscribe(
-        lambda e: waits.append(e.data["reason"]) if e.kind == "job.waiting" else None
-    )
+    engine.bus.subscribe(lambda e: waits.append(e.reason) if isinstance(e, JobWaiting) else None)
     from unittest import mock
 
     with mock.patch("ferryman.engine.unpack.stage_entry", flaky):
@@ -631,7 +633,7 @@ async def test_small_entries_are_recorded_in_batches_and_a_stop_loses_none(
     engine = Engine(store, settings)
 
     def stop_after_two_albums(ev: Any) -> None:
-        if ev.kind == "album.delivered" and ev.data["album"] == 2:
+        if isinstance(ev, AlbumDelivered) and ev.album == 2:
             engine.stop()  # the reader may hold a batch it has not recorded yet
 
     engine.bus.subscribe(stop_after_two_albums)
@@ -676,7 +678,7 @@ async def test_a_delivered_album_hands_the_next_one_to_its_worker(
 
     monkeypatch.setattr(LibrarySink, "deliver", after_reading)
     engine = Engine(store, settings.model_copy(update={"backlog_items": 1000}))
-    engine.bus.subscribe(lambda e: read.set() if e.kind == "job.expanded" else None)
+    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobExpanded) else None)
     await asyncio.wait_for(engine.run(until_idle=True), 60)
 
     delivered = [f["disk_sha256"] for f in library_files(settings.library)]
@@ -729,7 +731,7 @@ async def test_a_chained_album_survives_its_predecessors_heartbeat(
     monkeypatch.setattr(store, "album_delivered", slow_after_record)
     quick = settings.model_copy(update={"backlog_items": 1000, "lease_seconds": 1.0})
     engine = Engine(store, quick)
-    engine.bus.subscribe(lambda e: read.set() if e.kind == "job.expanded" else None)
+    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobExpanded) else None)
     await asyncio.wait_for(engine.run(until_idle=True), 60)
     assert sent == [1, 2, 3]  # in order: none stranded behind a false lost lease
     assert (await store.get_job(job.id)).state is JobState.DONE

@@ -19,7 +19,7 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.engine import control, intake, report
-from ferryman.engine.events import Event
+from ferryman.engine.events import Event, JobFetching
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
@@ -252,7 +252,7 @@ async def test_a_stop_mid_download_is_at_once_and_the_download_goes_on_from_its_
         engine.bus.subscribe(events.append)
         running = asyncio.create_task(engine.run())
         await eventually(
-            lambda: any(e.kind == "job.fetching" and e.data["done"] for e in events),
+            lambda: any(isinstance(e, JobFetching) and e.done for e in events),
             "bytes received before the stall",
         )
         stopped = time.monotonic()
@@ -266,10 +266,11 @@ async def test_a_stop_mid_download_is_at_once_and_the_download_goes_on_from_its_
         assert (await store.get_job(job.id)).state is JobState.DONE
     finally:
         await store.close()
-    shown = [e.data for e in events if e.kind == "job.fetching"]
+    shown = [e for e in events if isinstance(e, JobFetching)]
     assert shown, "no progress at all"
-    assert shown[0]["done"] > 0 and shown[0]["fraction"] >= 0.4, shown[0]
-    fractions = [float(d["fraction"]) for d in shown if d["fraction"] is not None]
+    first = shown[0].fraction
+    assert shown[0].done > 0 and first is not None and first >= 0.4, shown[0]
+    fractions = [float(d.fraction) for d in shown if d.fraction is not None]
     assert fractions == sorted(fractions), fractions
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.engine import intake, report
-from ferryman.engine.events import Event
+from ferryman.engine.events import Event, JobFetching
 from ferryman.engine.runner import Engine
 from ferryman.links.profile import Output, Profile
 from ferryman.model import JobState
@@ -235,15 +235,11 @@ async def test_progress_rises_from_above_zero_to_one_on_a_slow_stream(
     (made,) = files
     duration, _, codec, _ = _streams(made)
     assert abs(duration - SECONDS) <= 1.0 and codec is not None
-    values = [
-        float(e.data["fraction"])
-        for e in events
-        if e.kind == "job.fetching" and e.data.get("fraction")
-    ]
+    values = [float(e.fraction) for e in events if isinstance(e, JobFetching) and e.fraction]
     assert values and values[-1] == pytest.approx(1.0)
     assert all(b > a for a, b in itertools.pairwise(values)), values
     assert len(set(values)) >= 5 and values[0] > 0
-    assert any(e.data.get("eta") is not None for e in events if e.kind == "job.fetching")
+    assert any(e.eta is not None for e in events if isinstance(e, JobFetching))
 
 
 async def test_a_cache_hit_does_not_touch_the_server_and_force_does(

@@ -15,6 +15,7 @@ from sqlalchemy import text, update
 
 from ferryman.config import Settings
 from ferryman.engine import intake, nodes
+from ferryman.engine.events import JobExpanded
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
@@ -149,7 +150,7 @@ async def test_a_node_drained_mid_delivery_does_not_chain_the_next_album(
     store = await Store.open(settings.database)
     engine = Engine(store, settings)
     read = asyncio.Event()
-    engine.bus.subscribe(lambda e: read.set() if e.kind == "job.expanded" else None)
+    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobExpanded) else None)
     deliver = LibrarySink.deliver
     delivered: list[int] = []
 

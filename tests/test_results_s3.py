@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake
+from ferryman.engine.events import EngineWarning
 from ferryman.errors import FerrymanError
 from ferryman.net import s3
 from ferryman.net.s3 import EMPTY_SHA256, S3Client, S3Target, presign_query, sign_headers
@@ -313,10 +314,10 @@ async def test_the_engine_says_at_start_when_the_bucket_refuses_its_keys(
     for settings, expect_warning in ((wrong, True), (good, False)):
         store = await Store.open(settings.database)
         engine = Engine(store, settings)
-        warned: list[dict[str, object]] = []
+        warned: list[EngineWarning] = []
         engine.bus.subscribe(
             lambda event, warned=warned: (
-                warned.append(event.data) if event.kind == "engine.warning" else None
+                warned.append(event) if isinstance(event, EngineWarning) else None
             )
         )
         caplog.clear()
@@ -333,8 +334,8 @@ async def test_the_engine_says_at_start_when_the_bucket_refuses_its_keys(
             await running
             await store.close()
         if expect_warning:
-            assert [w["code"] for w in warned] == ["results.bucket"]
-            assert "403" in str(warned[0]["message"])
+            assert [w.code for w in warned] == ["results.bucket"]
+            assert "403" in str(warned[0].message)
             logged = [r.getMessage() for r in caplog.records if "results.bucket" in r.getMessage()]
             assert logged and "[results.s3]" in logged[0]  # the next step names the setting
         else:

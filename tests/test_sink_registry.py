@@ -19,7 +19,7 @@ import pytest
 
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake
-from ferryman.engine.events import Event, EventBus
+from ferryman.engine.events import AlbumFailed, AlbumWaiting, Event, EventBus
 from ferryman.engine.prepare import media_options
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
@@ -123,10 +123,10 @@ async def test_a_wait_the_sink_asks_for_is_honoured_uncounted(
         await store.close()
     assert done.state is JobState.DONE, done
     assert {it.state for it in items} == {ItemState.DELIVERED}
-    waiting = [e.data for e in events if e.kind == "album.waiting"]
-    assert waiting == [{"album": 1, "seconds": 1}]
+    waiting = [(e.album, e.seconds) for e in events if isinstance(e, AlbumWaiting)]
+    assert waiting == [(1, 1)]
     assert len(mem.calls) == 2 and mem.calls[1] - mem.calls[0] >= 0.95  # to the second
-    assert not [e for e in events if e.kind == "album.failed"]
+    assert not [e for e in events if isinstance(e, AlbumFailed)]
 
 
 async def test_the_library_takes_albums_larger_than_telegram(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from faketg.handlers.downloads import expire_reference
 from faketg.people import user_sends
 from faketg.state import Account, StoredMessage
 from ferryman.config import Settings, load_settings
+from ferryman.engine.events import AlbumFailed, EngineStarted, JobFetching
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import serve
@@ -109,7 +110,7 @@ async def serving(w: World) -> AsyncIterator[Engine]:
     client = await logged_in_client(w.server, w.bot, flood_sleep_threshold=0)
     engine = Engine(w.store, w.settings)
     started = asyncio.Event()
-    engine.bus.subscribe(lambda e: started.set() if e.kind == "engine.started" else None)
+    engine.bus.subscribe(lambda e: started.set() if isinstance(e, EngineStarted) else None)
     stop = asyncio.Event()
     task = asyncio.create_task(
         serve(w.settings, w.store, client, dialer=FakeDialer(w.server), stop=stop, engine=engine)
@@ -383,7 +384,7 @@ async def test_cancel_stops_a_job_and_deletes_its_work_files(world: World) -> No
     blocker.write_text("a file where the library should be: every delivery fails")
     async with serving(world) as engine:
         failed = asyncio.Event()
-        engine.bus.subscribe(lambda e: failed.set() if e.kind == "album.failed" else None)
+        engine.bus.subscribe(lambda e: failed.set() if isinstance(e, AlbumFailed) else None)
         world.send(world.alice, f"to: library:{blocker}", file=zipped.read_bytes(), name="a.zip")
         # The album failed once and waits for its retry: its files are in the work area.
         await asyncio.wait_for(failed.wait(), 10)
@@ -553,7 +554,7 @@ async def serving_as_installed(w: World) -> AsyncIterator[Engine]:
     from the session file in the data dir (what it saw is kept there between runs)."""
     engine = Engine(w.store, w.settings, dialer=FakeDialer(w.server))
     started = asyncio.Event()
-    engine.bus.subscribe(lambda e: started.set() if e.kind == "engine.started" else None)
+    engine.bus.subscribe(lambda e: started.set() if isinstance(e, EngineStarted) else None)
     stop = asyncio.Event()
     task = asyncio.create_task(
         serve(w.settings, w.store, dialer=FakeDialer(w.server), stop=stop, engine=engine)
@@ -796,7 +797,9 @@ def test_a_links_status_message_shows_its_download_rising_with_speed_and_time_le
         state=JobState.QUEUED, priority=0, wait_reason=None, error_code=None,
         error_message=None, cursor=0, expanded=False, created_at=0.0, finished_at=None,
     )  # fmt: skip
-    early = fetching_shown(job, {"fraction": 0.03, "speed": 0, "eta": None})
-    later = fetching_shown(job, {"fraction": 0.42, "speed": 2_100_000, "eta": 95})
+    early = fetching_shown(job, JobFetching(7, done=3, total=100, speed=0, eta=None, fraction=0.03))
+    later = fetching_shown(
+        job, JobFetching(7, done=42, total=100, speed=2_100_000, eta=95, fraction=0.42)
+    )
     assert (early.percent, early.phase) == (3, "fetching")
     assert later.text == "job 7 x: fetching 42% (2.1 MB/s, 95 s left)"

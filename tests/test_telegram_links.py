@@ -22,6 +22,7 @@ from faketg.people import stored_document
 from faketg.state import Account, Channel
 from ferryman.config import Settings
 from ferryman.engine import intake, report
+from ferryman.engine.events import JobFetching
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
@@ -171,11 +172,7 @@ async def test_a_video_and_a_zip_in_channels_reach_the_library(
         )
         engine = Engine(store, w.settings, dialer=FakeDialer(w.server))
         engine.bus.subscribe(
-            lambda e: (
-                progress.append((e.job_id, e.data.get("done")))
-                if e.kind == "job.fetching"
-                else None
-            )
+            lambda e: progress.append((e.job_id, e.done)) if isinstance(e, JobFetching) else None
         )
         try:
             await asyncio.wait_for(engine.run(until_idle=True), 120)

@@ -207,7 +207,7 @@ async def test_a_job_read_where_it_lies_spends_its_bar_on_its_items(
     """A zip read by Range was fetched 'whole' at once: its bar sat at 90 % from the
     first second to the end (a trial's). A download fills 90 % of it; reading in place,
     none."""
-    from ferryman.engine.events import Event
+    from ferryman.engine.events import JobFetched, JobFetching
     from ferryman.store import Store
     from ferryman.web.live import Tracker
 
@@ -219,8 +219,8 @@ async def test_a_job_read_where_it_lies_spends_its_bar_on_its_items(
             return {"files": [], "zip": {}}
 
         tracker = Tracker(store, lambda _view: None, no_files, str, stuck_after=60)
-        tracker.on_event(Event("job.fetching", job.id, data={"fraction": 0.0}))
-        tracker.on_event(Event("job.fetched", job.id, data={"in_place": in_place}))
+        tracker.on_event(JobFetching(job.id, done=0, total=None, speed=0.0, eta=None, fraction=0.0))
+        tracker.on_event(JobFetched(job.id, size=None, name=None, note=None, in_place=in_place))
         view = await tracker.view(job.id)
     finally:
         await store.close()

@@ -25,6 +25,7 @@ import av
 from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
+from ferryman.engine.events import ItemConverted, ItemProgress, ItemQuarantined
 from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
@@ -117,7 +118,7 @@ async def convert(ctx: Context, item: Item) -> None:
         action=str(item.plan),
     )
     await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
-    ctx.bus.emit("item.converted", item.job_id, item.id, seconds=seconds)
+    ctx.bus.publish(ItemConverted(item.job_id, item.id, seconds=seconds))
     if await ctx.store.seal_albums(item.job_id, await ctx.album_size(item.job_id)):
         ctx.wakeup.notify("deliver")
 
@@ -166,7 +167,7 @@ async def _encode(
         nonlocal last
         if fraction - last >= 0.01 or fraction >= 1.0:
             last = fraction
-            ctx.bus.emit("item.progress", item.job_id, item.id, stage="convert", fraction=fraction)
+            ctx.bus.publish(ItemProgress(item.job_id, item.id, stage="convert", fraction=fraction))
 
     assert item.plan is not None
     kwargs: dict[str, Any] = {"src": src, "dst": dst}
@@ -264,4 +265,4 @@ async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> No
         item.id, ItemState.QUARANTINED, exc, owner=ctx.owner, work_path=str(kept)
     )
     await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
-    ctx.bus.emit("item.quarantined", item.job_id, item.id, code=exc.code)
+    ctx.bus.publish(ItemQuarantined(item.job_id, item.id, code=exc.code))

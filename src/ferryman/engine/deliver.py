@@ -10,6 +10,7 @@ from pathlib import Path
 from ferryman.config import Settings, render_caption
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context
+from ferryman.engine.events import AlbumDelivered, AlbumFailed, AlbumWaiting, ItemQuarantined
 from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError, ServerWait
@@ -86,7 +87,7 @@ async def deliver(
     )
     for item_id, (state, error, _) in ended.items():
         if state is ItemState.QUARANTINED:
-            ctx.bus.emit("item.quarantined", album.job_id, item_id, code=error.code)
+            ctx.bus.publish(ItemQuarantined(album.job_id, item_id, code=error.code))
     # Only now may the work files go: the store says the album is safe. (A file moved to
     # quarantine is already gone from here; the rest of its item's files go too.)
     paths = [p for it in album.items for p in it.work_files]
@@ -95,7 +96,7 @@ async def deliver(
     except OSError as exc:  # the album is safe; the job's folder goes when it ends
         log.warning("album %s of job %s: work files not removed: %s", album.seq, job.id, exc)
     sent = len(album.items) - len(ended)
-    ctx.bus.emit("album.delivered", album.job_id, album=album.seq, items=sent, ref=ref)
+    ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=sent, ref=ref))
     return chain, after
 
 
@@ -144,7 +145,7 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
         # A wait the destination imposed is not a failure: honour it to the second, uncounted.
         log.warning("album %s of job %s waits %ss: %s", album.seq, album.job_id, exc.seconds, exc)
         await ctx.store.album_retry(album.id, ctx.owner, exc, float(exc.seconds), count=False)
-        ctx.bus.emit("album.waiting", album.job_id, album=album.seq, seconds=exc.seconds)
+        ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=exc.seconds))
         return
     failures = album.attempts + 1
     if should_retry(exc, failures, settings.retry):
@@ -156,4 +157,4 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
     else:
         log.error("album %s of job %s failed for good: %s", album.seq, album.job_id, exc)
         await ctx.store.album_failed(album.id, ctx.owner, exc)
-    ctx.bus.emit("album.failed", album.job_id, album=album.seq, code=exc.code)
+    ctx.bus.publish(AlbumFailed(album.job_id, album=album.seq, code=exc.code))

@@ -20,6 +20,7 @@ import httpx
 from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.config import NetworkSettings
 from ferryman.engine.context import Context
+from ferryman.engine.events import JobFetched, JobFetching, JobFinished, JobWaiting
 from ferryman.engine.offline import offline_or
 from ferryman.engine.retry import again_after
 from ferryman.engine.space import never_fits, room_for
@@ -56,14 +57,10 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
         raise FerrymanError("space.low", f"{size} more bytes would go below space_floor")
 
     def progress(p: DownloadProgress) -> None:
-        ctx.bus.emit(
-            "job.fetching",
-            job.id,
-            done=p.done,
-            total=p.total,
-            speed=p.speed,
-            eta=p.eta,
-            fraction=p.share,
+        ctx.bus.publish(
+            JobFetching(
+                job.id, done=p.done, total=p.total, speed=p.speed, eta=p.eta, fraction=p.share
+            )
         )
 
     try:
@@ -85,14 +82,15 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
             shared=ctx.resources,
         )
         done, total = await asyncio.to_thread(partfile.held, folder)
-        ctx.bus.emit(  # a fetch tried again goes on from its part: not back to 0 %
-            "job.fetching",
-            job.id,
-            done=done,
-            total=total,
-            speed=0.0,
-            eta=None,
-            fraction=(done / total if total else None) if done else 0.0,
+        ctx.bus.publish(  # a fetch tried again goes on from its part: not back to 0 %
+            JobFetching(
+                job.id,
+                done=done,
+                total=total,
+                speed=0.0,
+                eta=None,
+                fraction=(done / total if total else None) if done else 0.0,
+            )
         )
         got = await source.fetch(job.source, plan)
     except LeaseLost:
@@ -121,8 +119,8 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
     named = got.name and await ctx.store.name_from_input(job_id, _job_name(got.name))
     if named:
         log.info("job %s is named %r, as its input calls itself", job_id, named)
-    ctx.bus.emit(
-        "job.fetched", job_id, size=got.size, name=got.name, note=got.note, in_place=path is None
+    ctx.bus.publish(
+        JobFetched(job_id, size=got.size, name=got.name, note=got.note, in_place=path is None)
     )
     ctx.wakeup.notify()
 
@@ -163,8 +161,8 @@ async def _failed(ctx: Context, claimed: Fetch, exc: FerrymanError) -> None:
     if again is None:
         log.info("fetch of job %s failed for good: %s", claimed.job_id, exc)  # the run says it
         job_id = await ctx.store.fetch_failed(claimed.id, ctx.owner, exc)
-        ctx.bus.emit("job.finished", job_id, state="failed", code=exc.code)
+        ctx.bus.publish(JobFinished(job_id, state="failed", code=exc.code))
         return
     log.warning("fetch of job %s: %s; again in %.1fs", claimed.job_id, exc, again.delay)
     await ctx.store.fetch_retry(claimed.id, ctx.owner, exc, again.delay, count=again.counted)
-    ctx.bus.emit("job.waiting", claimed.job_id, reason=exc.code)
+    ctx.bus.publish(JobWaiting(claimed.job_id, reason=exc.code))

@@ -27,7 +27,16 @@ from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
 from ferryman.engine import convert, deliver, fetch, unpack
 from ferryman.engine.context import Context, Stopping
-from ferryman.engine.events import EventBus
+from ferryman.engine.events import (
+    EngineDraining,
+    EngineStarted,
+    EngineStopped,
+    EngineWarning,
+    EventBus,
+    ItemConverting,
+    JobFinished,
+    JobStarted,
+)
 from ferryman.engine.leases import held
 from ferryman.engine.workarea import job_work_dir
 from ferryman.net import abort
@@ -136,7 +145,7 @@ class Engine:
         preflight = asyncio.create_task(self._preflight(settings), name="sink-preflight")
         keeper = asyncio.create_task(self._housekeep(until_idle), name="housekeeper")
         beat = asyncio.create_task(self._beat(), name="node-heartbeat")
-        self.ctx.bus.emit("engine.started", owner=self.ctx.owner, node=settings.node)
+        self.ctx.bus.publish(EngineStarted(owner=self.ctx.owner, node=settings.node))
         tasks = [*workers, keeper, beat]
         try:
             await self.ctx.stopping.wait()
@@ -164,7 +173,7 @@ class Engine:
                 await store.node_stopped(self.ctx.owner)
             except Exception:
                 log.warning("could not record this node's stop", exc_info=True)
-            self.ctx.bus.emit("engine.stopped", released=released)
+            self.ctx.bus.publish(EngineStopped(released=released))
 
     async def _beat(self) -> None:
         """The node's heartbeat (``ferryman workers``, ``/readyz``), every third of a
@@ -194,7 +203,7 @@ class Engine:
             return
         for error in found:
             log.warning("checked at start: %s: %s. %s", error.code, error.message, error.next_step)
-            self.ctx.bus.emit("engine.warning", code=error.code, message=error.message)
+            self.ctx.bus.publish(EngineWarning(code=error.code, message=error.message))
 
     async def _beat_once(self, settings: Settings) -> None:
         try:
@@ -215,7 +224,7 @@ class Engine:
                 )
             else:
                 log.info("node %s takes work again", settings.node)
-            self.ctx.bus.emit("engine.draining" if draining else "engine.undrained")
+            self.ctx.bus.publish(EngineDraining(draining=draining))
             if not draining:
                 self.ctx.wakeup.notify()
 
@@ -322,7 +331,7 @@ class Engine:
 
     async def _unpack(self, job: Any) -> None:
         shown = self.ctx.sources.describe(job.source)  # a link's token never reaches a log
-        self.ctx.bus.emit("job.started", job.id, source=shown)
+        self.ctx.bus.publish(JobStarted(job.id, source=shown))
         async with held(self.ctx.store, jobs, job.id, self.ctx.owner, await self._lease()):
             await unpack.expand(self.ctx, job)
 
@@ -386,7 +395,7 @@ class Engine:
         return LOOKED if looked and after is None else after
 
     async def _convert(self, item: Any) -> None:
-        self.ctx.bus.emit("item.converting", item.job_id, item.id, path=item.source_path)
+        self.ctx.bus.publish(ItemConverting(item.job_id, item.id, path=item.source_path))
         async with held(self.ctx.store, items, item.id, self.ctx.owner, await self._lease()):
             await convert.convert(self.ctx, item)
 
@@ -424,7 +433,7 @@ class Engine:
                 for job_id in await store.finish_jobs():
                     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job_id), True)
                     job = await store.get_job(job_id)
-                    self.ctx.bus.emit("job.finished", job_id, state=job.state.value)
+                    self.ctx.bus.publish(JobFinished(job_id, state=job.state.value))
                 if full:
                     await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)
                 idle = await store.idle()

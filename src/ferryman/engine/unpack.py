@@ -29,6 +29,14 @@ from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
+from ferryman.engine.events import (
+    ItemRecorded,
+    JobExpanded,
+    JobFinished,
+    JobProgress,
+    JobResumed,
+    JobWaiting,
+)
 from ferryman.engine.offline import offline_or
 from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
 from ferryman.engine.read_run import Read, Run, RunLimits, entry_dest, read_run, stages_here
@@ -106,7 +114,7 @@ async def expand(ctx: Context, job: Job) -> None:
     if again.counted:
         log.warning("reading job %s failed (%s); again in %.1fs", job.id, exc, again.delay)
     await ctx.store.job_retry(job.id, ctx.owner, exc, again.delay, count=again.counted)
-    ctx.bus.emit("job.waiting", job.id, reason=exc.code)
+    ctx.bus.publish(JobWaiting(job.id, reason=exc.code))
 
 
 _PASSWORD = "archive.password_required"
@@ -245,7 +253,7 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None
         # what was read goes out in partial albums meanwhile
         await ctx.store.need_password(job.id, ctx.owner, error, await _album_size(ctx, job))
         ctx.wakeup.notify()
-        ctx.bus.emit("job.waiting", job.id, reason=error.code)
+        ctx.bus.publish(JobWaiting(job.id, reason=error.code))
         return
     if error is not None and not error.ends_input:  # see errors.ErrorSpec
         raise error
@@ -259,7 +267,7 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None
         ctx.wakeup.notify("deliver")
     ctx.read_ended.add(job.id)
     ctx.wakeup.notify("last")  # its albums may all be out already: the job ends now
-    ctx.bus.emit("job.expanded", job.id, error=error.code if error else None)
+    ctx.bus.publish(JobExpanded(job.id, error=error.code if error else None))
 
 
 async def _album_size(ctx: Context, job: Job) -> int:
@@ -572,17 +580,18 @@ class _Batch:
         self.recorded = True
         self.recorded_on_disk = recorded.on_disk
         for (index, path, _, read), item in zip(pending, recorded.items, strict=True):
-            ctx.bus.emit(
-                "item.recorded",
-                job.id,
-                item.id,
-                state=item.state.value,
-                kind=item.kind.value,
-                path=path,
-                reason=item.reason,
+            ctx.bus.publish(
+                ItemRecorded(
+                    job.id,
+                    item.id,
+                    state=item.state.value,
+                    media=item.kind.value,
+                    path=path,
+                    reason=item.reason,
+                )
             )
             if read:
-                ctx.bus.emit("job.progress", job.id, entry=index, path=path)
+                ctx.bus.publish(JobProgress(job.id, entry=index, path=path))
         if recorded.sealed:
             ctx.wakeup.notify("deliver")
         if any(p.state is ItemState.CONVERT for _, _, p, _ in pending):
@@ -665,12 +674,12 @@ async def _wait_for_room(ctx: Context, job: Job, work: Path, size: int, batch: _
         if reason != waiting:
             await ctx.store.set_wait(job.id, ctx.owner, reason, blocked=reason is not None)
             if reason is not None:
-                ctx.bus.emit("job.waiting", job.id, reason=reason)
+                ctx.bus.publish(JobWaiting(job.id, reason=reason))
                 # Items on disk may now go out in partial albums: that is what frees room.
                 await ctx.store.seal_albums(job.id, ctx.sinks.album_size(settings, job.dest))
                 ctx.wakeup.notify()
             else:
-                ctx.bus.emit("job.resumed", job.id)
+                ctx.bus.publish(JobResumed(job.id))
             waiting = reason
         if reason is None:
             return
@@ -714,4 +723,4 @@ async def _input_failed(ctx: Context, job: Job, exc: FerrymanError) -> None:
     await _keep_input(ctx, job, exc)
     await ctx.store.fail_job(job.id, exc, ctx.owner)
     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job.id), True)
-    ctx.bus.emit("job.finished", job.id, state="failed", code=exc.code)
+    ctx.bus.publish(JobFinished(job.id, state="failed", code=exc.code))

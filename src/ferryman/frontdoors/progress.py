@@ -8,52 +8,68 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from ferryman.engine.events import Event, EventBus
+from ferryman.engine.events import (
+    AlbumDelivered,
+    AlbumFailed,
+    Event,
+    EventBus,
+    ItemConverted,
+    ItemConverting,
+    ItemProgress,
+    ItemQuarantined,
+    JobExpanded,
+    JobFetched,
+    JobFetching,
+    JobFinished,
+    JobResumed,
+    JobStarted,
+    JobWaiting,
+)
 from ferryman.engine.report import counts
 from ferryman.store import Store
 
-_PLAIN = {
-    "job.started",
-    "job.waiting",
-    "job.resumed",
-    "job.expanded",
-    "album.delivered",
-    "album.failed",
-    "item.converting",
-    "item.converted",
-    "item.quarantined",
-    "job.finished",
-}
+_PLAIN = (
+    JobStarted,
+    JobWaiting,
+    JobResumed,
+    JobExpanded,
+    AlbumDelivered,
+    AlbumFailed,
+    ItemConverting,
+    ItemConverted,
+    ItemQuarantined,
+    JobFinished,
+)
 
 
-def fetch_note(data: dict[str, object]) -> str:
+def fetch_note(fetching: JobFetching) -> str:
     """A fetch's speed and time left, as a person reads them ("2.1 MB/s, 40 s left")."""
     parts = []
-    speed = data.get("speed")
-    if isinstance(speed, int | float) and speed > 0:
+    speed = fetching.speed
+    if speed > 0:
         parts.append(f"{speed / 1e6:.1f} MB/s")
-    eta = data.get("eta")
-    if isinstance(eta, int | float):
+    eta = fetching.eta
+    if eta is not None:
         parts.append(f"{eta:.0f} s left" if eta < 120 else f"{eta / 60:.0f} min left")
     return ", ".join(parts)
 
 
 def plain_line(event: Event) -> str | None:
     """One log line for an event worth a line, else None."""
-    if event.kind == "job.fetching":
-        fraction = event.data.get("fraction")
-        if not isinstance(fraction, int | float) or round(fraction * 100) % 10 != 0:
+    if isinstance(event, JobFetching):
+        fraction = event.fraction
+        if fraction is None or round(fraction * 100) % 10 != 0:
             return None
-        note = fetch_note(event.data)
+        note = fetch_note(event)
         return f"job {event.job_id}: fetching {fraction:.0%}" + (f" ({note})" if note else "")
-    if event.kind == "item.progress":
-        fraction = float(event.data.get("fraction", 0))
+    if isinstance(event, ItemProgress):
+        fraction = event.fraction
         if round(fraction * 100) % 10 != 0:
             return None
         return f"job {event.job_id} item {event.item_id}: converting {fraction:.0%}"
-    if event.kind not in _PLAIN:
+    if not isinstance(event, _PLAIN):
         return None
-    details = " ".join(f"{k}={v}" for k, v in event.data.items() if v is not None)
+    details = " ".join(f"{k}={v}" for k, v in event.details() if v is not None)
     subject = f"job {event.job_id}" if event.job_id is not None else "engine"
     return f"{subject}: {event.kind} {details}".rstrip()
 
@@ -80,36 +96,36 @@ class Renderer:
         self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
 
     def _on_event(self, event: Event) -> None:
-        if event.job_id is not None and event.kind.startswith("job."):
+        if isinstance(event, JobFetching | JobFetched | JobFinished | JobWaiting):
             self._on_job(event.job_id, event)
         item = event.item_id
         if item is None:
             return
-        if event.kind == "item.converting":
-            self._names[item] = str(event.data.get("path") or f"item {item}")
-        elif event.kind == "item.progress":
+        if isinstance(event, ItemConverting):
+            self._names[item] = event.path or f"item {item}"
+        elif isinstance(event, ItemProgress):
             task = self._converting.get(item)
             if task is None:
                 name = self._names.get(item, f"item {item}")
                 task = self._progress.add_task(f"  convert {name}", total=100, note="")
                 self._converting[item] = task
-            self._progress.update(task, completed=float(event.data.get("fraction", 0)) * 100)
-        elif event.kind in ("item.converted", "item.quarantined") and item in self._converting:
+            self._progress.update(task, completed=event.fraction * 100)
+        elif isinstance(event, ItemConverted | ItemQuarantined) and item in self._converting:
             self._progress.remove_task(self._converting.pop(item))
             self._names.pop(item, None)
 
-    def _on_job(self, job: int, event: Event) -> None:
+    def _on_job(self, job: int, event: JobFetching | JobFetched | JobFinished | JobWaiting) -> None:
         """A download's bar: its share done, speed and time left; gone once fetched."""
-        if event.kind == "job.fetching":
-            fraction = event.data.get("fraction")
+        if isinstance(event, JobFetching):
+            fraction = event.fraction
             task = self._fetching.get(job)
             if task is None:
                 task = self._progress.add_task(f"  fetch job {job}", total=100, note="")
                 self._fetching[job] = task
-            if isinstance(fraction, int | float):
-                self._progress.update(task, completed=float(fraction) * 100)
-            self._progress.update(task, note=fetch_note(event.data))  # None: the bar stays
-        elif event.kind in ("job.fetched", "job.finished", "job.waiting") and job in self._fetching:
+            if fraction is not None:
+                self._progress.update(task, completed=fraction * 100)
+            self._progress.update(task, note=fetch_note(event))  # None: the bar stays
+        elif job in self._fetching:
             self._progress.remove_task(self._fetching.pop(job))
 
     async def _refresh_forever(self) -> None:

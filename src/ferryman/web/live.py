@@ -26,7 +26,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ferryman.engine.events import Event
+from ferryman.engine.events import (
+    AlbumDelivered,
+    Event,
+    ItemConverted,
+    ItemConverting,
+    ItemProgress,
+    JobExpanded,
+    JobFetched,
+    JobFetching,
+    JobProgress,
+    JobResumed,
+    JobStarted,
+    JobWaiting,
+)
 from ferryman.errors import FerrymanError, next_step_for, spec_for
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 
@@ -103,30 +116,28 @@ class Tracker:
         if event.job_id is None:
             return
         live = self._live.setdefault(event.job_id, _Live())
-        data = event.data
-        if event.kind == "job.fetching":
-            fraction = data.get("fraction")
-            if isinstance(fraction, int | float):
-                live.fetch_fraction = float(fraction)
-            live.done, live.total = data.get("done"), data.get("total")
-            live.speed, live.eta = data.get("speed"), data.get("eta")
+        if isinstance(event, JobFetching):
+            if event.fraction is not None:
+                live.fetch_fraction = event.fraction
+            live.done, live.total = event.done, event.total
+            live.speed, live.eta = event.speed, event.eta
             live.phase = "fetching"
             live.last_progress = time.time()
             self.touch(event.job_id, stored=False)
             return
-        if event.kind == "item.progress":
+        if isinstance(event, ItemProgress):
             live.phase = "converting"
             live.last_progress = time.time()
             self.touch(event.job_id, stored=False)
             return
-        if event.kind == "job.fetched":
+        if isinstance(event, JobFetched):
             # Read where it lies (a zip by Range, a streamed tar): nothing was downloaded
             # first, so the bar is its items' alone; it sat at 90 % until the end.
-            live.fetch_fraction = None if data.get("in_place") else 1.0
+            live.fetch_fraction = None if event.in_place else 1.0
             live.phase = "reading"
             live.speed = live.eta = None
         else:
-            live.phase = _PHASES.get(event.kind, live.phase)
+            live.phase = _PHASES.get(type(event), live.phase)
         live.last_progress = time.time()
         self.touch(event.job_id)
 
@@ -343,15 +354,15 @@ class Tracker:
         return min(FETCH_SHARE * fetched + (1 - FETCH_SHARE) * items, 0.999)
 
 
-_PHASES = {
-    "job.started": "reading",
-    "job.progress": "reading",
-    "job.expanded": "delivering",
-    "item.converting": "converting",
-    "item.converted": "delivering",
-    "album.delivered": "delivering",
-    "job.waiting": "waiting",
-    "job.resumed": "reading",
+_PHASES: dict[type[Event], str] = {
+    JobStarted: "reading",
+    JobProgress: "reading",
+    JobExpanded: "delivering",
+    ItemConverting: "converting",
+    ItemConverted: "delivering",
+    AlbumDelivered: "delivering",
+    JobWaiting: "waiting",
+    JobResumed: "reading",
 }
 
 

@@ -9,15 +9,23 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from typing import Any
 
-from ferryman.engine.events import Event
+from ferryman.engine.events import (
+    Event,
+    ItemConverted,
+    ItemConverting,
+    JobExpanded,
+    JobFetched,
+    JobFetching,
+    JobStarted,
+)
 
 BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
-_STARTS = {
-    "job.fetching": "fetch",
-    "item.converting": "convert",
-    "job.started": "read",
+_STARTS: dict[type[Event], str] = {
+    JobFetching: "fetch",
+    ItemConverting: "convert",
+    JobStarted: "read",
 }
-_ENDS = {"job.fetched": "fetch", "item.converted": "convert", "job.expanded": "read"}
+_ENDS: dict[type[Event], str] = {JobFetched: "fetch", ItemConverted: "convert", JobExpanded: "read"}
 
 
 class Histogram:
@@ -50,15 +58,15 @@ class StageClock:
         self._open: dict[tuple[str, int], float] = {}
 
     def on_event(self, event: Event) -> None:
-        key_id = event.item_id if event.kind.startswith("item.") else event.job_id
+        key_id = event.item_id if event.item_id is not None else event.job_id
         if key_id is None:
             return
         now = time.monotonic()
-        start = _STARTS.get(event.kind)
+        start = _STARTS.get(type(event))
         if start is not None:
             self._open.setdefault((start, key_id), now)
             return
-        end = _ENDS.get(event.kind)
+        end = _ENDS.get(type(event))
         if end is not None:
             began = self._open.pop((end, key_id), None)
             if began is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ferryman.engine.events import JobFetching
 from ferryman.engine.report import counts
 from ferryman.model import Job, JobState
 
@@ -62,13 +63,13 @@ def queued_link(name: str) -> Shown:
     return Shown(0, "", f"{name}: queued; fetching starts shortly")
 
 
-def fetching_shown(job: Job, progress: dict[str, Any]) -> Shown:
+def fetching_shown(job: Job, progress: JobFetching) -> Shown:
     """A link's download (and, for a link to media, its conversion) as it goes: one
     rising percentage with speed and time left, never a made-up milestone."""
     from ferryman.frontdoors.progress import fetch_note
 
-    fraction = progress.get("fraction")
-    percent = int(float(fraction) * 100) if isinstance(fraction, int | float) else 0
+    fraction = progress.fraction
+    percent = int(fraction * 100) if fraction is not None else 0
     note = fetch_note(progress)
     extra = f" ({note})" if note else ""
     wait = f", waiting: {job.wait_reason}" if job.wait_reason else ""

@@ -19,9 +19,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from ferryman.engine.events import Event
+from ferryman.engine.events import Event, JobFetched, JobFetching, JobFinished
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.render import Shown, fetching_shown, job_shown
@@ -60,7 +60,7 @@ class StatusBoard:
         self.clock = clock
         self._boards: list[Board] = []
         self._dirty: set[int] = set()
-        self._fetching: dict[int, dict[str, object]] = {}  # a download's latest progress
+        self._fetching: dict[int, JobFetching] = {}  # a download's latest progress
         self._wake = asyncio.Event()
         self.flood_until = 0.0
 
@@ -79,13 +79,13 @@ class StatusBoard:
     def on_event(self, event: Event) -> None:
         """An engine event (synchronous, from the engine's own code: just mark and wake)."""
         if event.job_id is not None and any(b.job_id == event.job_id for b in self._boards):
-            if event.kind == "job.fetching":
-                was = self._fetching.get(event.job_id, {})
-                now = dict(event.data)
-                if now.get("fraction") is None and "fraction" in was:
-                    now["fraction"] = was["fraction"]  # a fetch tried again: not back to 0 %
+            if isinstance(event, JobFetching):
+                was = self._fetching.get(event.job_id)
+                now = event
+                if now.fraction is None and was is not None:
+                    now = replace(now, fraction=was.fraction)  # tried again: not back to 0 %
                 self._fetching[event.job_id] = now
-            elif event.kind in ("job.fetched", "job.finished"):
+            elif isinstance(event, JobFetched | JobFinished):
                 self._fetching.pop(event.job_id, None)
             self._dirty.add(event.job_id)
             self._wake.set()
