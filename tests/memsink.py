@@ -48,6 +48,7 @@ class MemKind:
 
     scheme = "mem"
     description = "mem:NAME (in memory)"
+    client_target: str | None = "box"
 
     def parse(self, target: str) -> str:
         if not target.isidentifier():

@@ -23,6 +23,8 @@ class MemSource:
     """Inputs held in memory: ``mem:NAME`` names a mapping of relative path → bytes."""
 
     schemes: tuple[str, ...] = ("mem",)
+
+    description = "mem:NAME (in memory)"
     access = Access.IN_PLACE
 
     def __init__(self, inputs: Mapping[str, Mapping[str, bytes]]) -> None:

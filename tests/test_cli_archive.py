@@ -33,6 +33,12 @@ def test_doctor_reports_both_backends(tmp_path: Path) -> None:
     data = json.loads(done.stdout)
     assert data["libarchive"].count(".") == 2
     assert data["crc32"] == "zlib-ng"  # a dependency: "zlib" here means a broken install
+    # The kinds it knows are the registries', not a list of its own.
+    from ferryman.sinks.builtin import default_sinks
+    from ferryman.sources.builtin import default_sources
+
+    assert data["inputs"] == default_sources().forms() and len(data["inputs"]) >= 6
+    assert data["destinations"] == default_sinks().forms()
     if SEVEN is None:
         assert data["sevenzip"] is None and done.returncode == 1
         return

@@ -101,7 +101,7 @@ def understand(
     if settings is not None:
         destinations.check_ready(settings, dest)
     registry = sources or default_sources()
-    uri = _with_profile(registry.to_uri(str(raw)), profile, force)
+    uri = _with_profile(registry, registry.to_uri(str(raw)), profile, force)
     source = registry.for_uri(uri)
     found = _inspect(source, uri)
     if isinstance(found, FerrymanError):
@@ -115,25 +115,23 @@ def understand(
     return NewInput(uri, fetch, found.name, key, error, source.describe(uri), dest)
 
 
-def _with_profile(uri: str, profile: Profile | None, force: bool) -> str:
-    """A web link with an output profile (or a platform's link added with ``force``,
-    which skips the result cache) becomes a ``media:`` URI; a profile for any other
-    input (a file, a t.me message, a Torbox item) is refused, nothing recorded."""
-    from ferryman.links.uri import as_media
-
+def _with_profile(registry: SourceRegistry, uri: str, profile: Profile | None, force: bool) -> str:
+    """An input whose source takes an output profile (a web link) carries it (or, added
+    with ``force``, skips the result cache) in its URI; a profile for any other input
+    (a file, a t.me message, a Torbox item) is refused, nothing recorded."""
     if profile is None and not force:
         return uri
-    web = uri.partition(":")[0].lower() in ("http", "https", "media")
-    media = as_media(uri, profile, fresh=force) if web else None
-    if media is None and profile is not None:
+    made = registry.with_profile(uri, profile, force)
+    if made is None and profile is not None:
         # A file by its name: a web upload's path on the server is nobody's business.
-        named = uri.rstrip("/").rpartition("/")[2] if uri.startswith("file:") else uri
+        path = registry.for_uri(uri).local_path(uri)
+        named = path.name if path is not None else uri
         raise FerrymanError(
             "link.output_for_file",
             f"{named} is not a link to media: an output (audio, quality, mute, playlist)"
             " applies to links only",
         )
-    return media or uri
+    return made or uri
 
 
 async def add_source(

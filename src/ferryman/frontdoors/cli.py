@@ -597,6 +597,7 @@ def doctor(
         "crc32": crc_implementation(),
         "formats": rows,
         "links": links,
+        **_kinds(),
     }
     if as_json:
         out.print_json(json.dumps(data))
@@ -619,8 +620,23 @@ def doctor(
             )
         show(out, table)
         _show_links_health(links)
+        _show_kinds(data)
     if not all(row["available"] for row in rows):
         raise typer.Exit(1)
+
+
+def _kinds() -> dict[str, list[str]]:
+    """The inputs and destinations this ferryman knows, as its registries say."""
+    from ferryman.sources.builtin import default_sources
+
+    return {"inputs": default_sources().forms(), "destinations": default_sinks().forms()}
+
+
+def _show_kinds(data: dict[str, Any]) -> None:
+    for title in ("inputs", "destinations"):
+        out.print(f"{title}:", markup=False)
+        for form in data[title]:
+            out.print(f"  {form}", markup=False, highlight=False)
 
 
 def _links_health(settings: Settings) -> dict[str, Any]:

@@ -118,6 +118,10 @@ class SinkKind(Protocol):
     scheme: str
     description: str  # the forms it takes, for help texts: "telegram:me, telegram:@name"
     album_max: int | None  # the largest album it takes; None: no limit of its own
+    # What a remote client (the web API) may name: None, no target (a library's folder
+    # is this server's business, not a client's), else the target it gets when it names
+    # none (``me``), and it may name another (a chat).
+    client_target: str | None
 
     def parse(self, target: str) -> str:
         """The target (after ``scheme:``) made canonical; ``sink.unknown`` if malformed."""
@@ -188,7 +192,11 @@ class SinkRegistry:
 
     def describe(self) -> str:
         """Every form a destination takes, for ``--help`` and error messages."""
-        return "; ".join(kind.description for kind in self._kinds)
+        return "; ".join(self.forms())
+
+    def forms(self) -> list[str]:
+        """Each kind's forms (``doctor``)."""
+        return [kind.description for kind in self._kinds]
 
     def kind(self, dest: str) -> SinkKind:
         scheme, sep, _ = dest.partition(":")
@@ -203,6 +211,20 @@ class SinkRegistry:
         """Check a destination now (``sink.unknown`` names what is wrong), not at delivery."""
         kind = self.kind(dest)
         return Destination(kind.scheme, kind.parse(dest.partition(":")[2]))
+
+    def for_client(self, scheme: str, target: str | None) -> str:
+        """The destination a remote client (the web API) asks for by kind, and target if
+        the kind takes one from a client; ``request.invalid`` names what is wrong."""
+        kind = self._by_scheme.get(scheme)
+        if kind is None:
+            raise FerrymanError(
+                "request.invalid",
+                f"deliver.to '{scheme}' is not a destination; use {', '.join(self.schemes)}",
+            )
+        if target and kind.client_target is None:
+            takes = [k.scheme for k in self._kinds if k.client_target is not None]
+            raise FerrymanError("request.invalid", f"chat is for deliver.to = {' or '.join(takes)}")
+        return f"{scheme}:{target or kind.client_target or ''}"
 
     def expand(self, value: str) -> str:
         """A destination typed in a chat: ``scheme:…`` as is, else a kind's shorthand

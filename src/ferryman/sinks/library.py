@@ -32,6 +32,7 @@ class LibraryKind:
 
     scheme = "library"
     description = "library: (the default library) or library:/some/path"
+    client_target: str | None = None
     album_max: int | None = None
 
     def parse(self, target: str) -> str:

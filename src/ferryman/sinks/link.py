@@ -60,6 +60,7 @@ class LinkKind:
 
     scheme = "link"
     description = "link: (a download link, served by `ferryman web`)"
+    client_target: str | None = None
     album_max: int | None = None
 
     def parse(self, target: str) -> str:

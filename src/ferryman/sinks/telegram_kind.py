@@ -72,6 +72,7 @@ class TelegramKind:
 
     scheme = "telegram"
     description = "telegram:me, telegram:@name, telegram:-100… or telegram:-100…/topic/ID"
+    client_target: str | None = "me"
     album_max: int | None = ALBUM_MAX
 
     def parse(self, target: str) -> str:

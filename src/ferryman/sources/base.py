@@ -26,6 +26,7 @@ from ferryman.errors import FerrymanError
 if TYPE_CHECKING:  # httpx and the downloader load only when something is fetched
     import httpx
 
+    from ferryman.links.profile import Profile
     from ferryman.net.progress import DownloadProgress
 
 
@@ -162,6 +163,7 @@ class Source(Protocol):
     """One kind of input, named by its URI schemes."""
 
     schemes: tuple[str, ...]
+    description: str  # the forms it takes, for help texts and ``doctor``
     access: Access
 
     def recognise(self, raw: str) -> str | None:
@@ -195,6 +197,27 @@ class Fetching(Source, Protocol):
         ...
 
 
+@runtime_checkable
+class Addressed(Source, Protocol):
+    """A source whose URI wraps the web address it is fetched from (``media:PROFILE:URL``):
+    that address is what a front door checks against private networks."""
+
+    def address(self, uri: str) -> str:
+        """The URL the input is fetched from."""
+        ...
+
+
+@runtime_checkable
+class Profiled(Source, Protocol):
+    """A source whose inputs can be made into another output (a link to media: audio, a
+    quality): the profile travels inside the URI it returns."""
+
+    def with_profile(self, uri: str, profile: Profile | None, fresh: bool) -> str | None:
+        """``uri`` carrying ``profile`` (``fresh``: past the result cache); None when this
+        input takes no profile (a direct link asked with ``fresh`` alone stays itself)."""
+        ...
+
+
 class SourceRegistry:
     """The sources an engine and its front doors know, by scheme. Immutable: a test or
     an embedder adds one with ``with_source`` and passes the new registry along."""
@@ -211,6 +234,10 @@ class SourceRegistry:
     @property
     def schemes(self) -> tuple[str, ...]:
         return tuple(self._by_scheme)
+
+    def forms(self) -> list[str]:
+        """What each source reads, as a person types it (``doctor``, help texts)."""
+        return [source.description for source in self._sources]
 
     def for_uri(self, uri: str) -> Source:
         scheme, sep, _ = uri.partition(":")
@@ -238,3 +265,31 @@ class SourceRegistry:
             return self.for_uri(uri).describe(uri)
         except FerrymanError:
             return uri
+
+    def remote_uri(self, raw: str) -> str:
+        """What a remote client (the web API) typed, as a URI: only an input that is not
+        a file on this machine (``link.invalid`` else: those come as uploads)."""
+        try:
+            uri = self.to_uri(raw)
+            local = self.for_uri(uri).local_path(uri) is not None
+        except FerrymanError as exc:
+            if exc.code != "source.unsupported":
+                raise
+            local = True
+        if local:
+            raise FerrymanError(
+                "link.invalid",
+                "give a link or upload the file; paths on the server are not taken from the web",
+            )
+        return uri
+
+    def address(self, uri: str) -> str:
+        """The web address ``uri`` is fetched from (checked against private networks):
+        the URI itself unless its source wraps one (``Addressed``)."""
+        source = self.for_uri(uri)
+        return source.address(uri) if isinstance(source, Addressed) else uri
+
+    def with_profile(self, uri: str, profile: Profile | None, fresh: bool) -> str | None:
+        """``uri`` carrying an output profile, if its source takes one (``Profiled``)."""
+        source = self.for_uri(uri)
+        return source.with_profile(uri, profile, fresh) if isinstance(source, Profiled) else None

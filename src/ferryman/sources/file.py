@@ -97,6 +97,8 @@ class FileSource:
     """Local files, folders and archives, read in place: ``file:///abs/path``."""
 
     schemes: tuple[str, ...] = ("file",)
+
+    description = "a path: a file, a folder or an archive on this machine"
     access = Access.IN_PLACE
 
     def recognise(self, raw: str) -> str | None:

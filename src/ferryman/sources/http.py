@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # httpx loads when a link is fetched or read, not when it is 
 
     from ferryman.archive.reader import ArchiveReader
     from ferryman.config import Retry
+    from ferryman.links.profile import Profile
     from ferryman.net.probe import LinkFacts
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ class HttpSource:
     """Direct links, fetched first into the work area."""
 
     schemes: tuple[str, ...] = ("http", "https")
+
+    description = "http(s)://host/file: a link to a file or an archive"
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:
@@ -61,6 +64,13 @@ class HttpSource:
 
     def local_path(self, uri: str) -> None:
         return None  # the fetched copy is the engine's (ReadOptions.fetched)
+
+    def with_profile(self, uri: str, profile: Profile | None, fresh: bool) -> str | None:
+        """A link asked as audio or a quality goes to the link converter (``media:``);
+        with ``fresh`` alone, only a platform's link does."""
+        from ferryman.links.uri import as_media
+
+        return as_media(uri, profile, fresh=fresh)
 
     def inspect(self, uri: str) -> Inspection:
         parts = urllib.parse.urlsplit(uri)

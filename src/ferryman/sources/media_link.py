@@ -26,7 +26,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.links.canonical import canonical, host_of, is_platform
 from ferryman.links.profile import Profile
-from ferryman.links.uri import SCHEME, MediaRef, parse
+from ferryman.links.uri import SCHEME, MediaRef, as_media, parse
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 class MediaLinkSource:
     schemes: tuple[str, ...] = (SCHEME,)
+    description = "a page or a platform's video (YouTube, X, TikTok…), as media:PROFILE:URL"
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:
@@ -43,6 +44,12 @@ class MediaLinkSource:
         if text.lower().startswith(("http://", "https://")) and is_platform(text):
             return MediaRef(text, Profile()).uri
         return None
+
+    def address(self, uri: str) -> str:
+        return parse(uri).url
+
+    def with_profile(self, uri: str, profile: Profile | None, fresh: bool) -> str | None:
+        return as_media(uri, profile, fresh=fresh)
 
     def describe(self, uri: str) -> str:
         from ferryman.net.http import shown_url

@@ -113,6 +113,8 @@ class TelegramLinkSource:
     """Messages of channels and groups by link, fetched through the logged-in account."""
 
     schemes: tuple[str, ...] = ("tg",)
+
+    description = "https://t.me/c/ID/N or t.me/NAME/N: a Telegram message's file"
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:

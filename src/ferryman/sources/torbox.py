@@ -216,6 +216,8 @@ class TorboxSource:
     """Torbox items by reference, read file by file from its CDN where they lie."""
 
     schemes: tuple[str, ...] = ("torbox",)
+
+    description = "torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID (/FILE for one)"
     access = Access.FETCH
 
     def __init__(

@@ -70,6 +70,8 @@ class WebdavSource:
     """Folders and files on WebDAV servers, read where they are, file by file."""
 
     schemes: tuple[str, ...] = ("dav", "davs")
+
+    description = "davs://host/path/ (dav:// for plain http): a WebDAV folder or file"
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:

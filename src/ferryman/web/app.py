@@ -12,7 +12,7 @@ import json
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,6 +31,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferryman.errors import FerrymanError, spec_for
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.builtin import default_sources
 from ferryman.web import guard
 from ferryman.web.live import Sent, Stream, Tracker, file_view, wanted
 from ferryman.web.page import api_page, login_page, main_page
@@ -109,6 +113,9 @@ class Web:
     limiter: guard.RateLimiter
     engine_alive: Callable[[], bool] | None  # None: workers are other processes
     clock: StageClock | None = None  # stage durations, when the engine's bus is here
+    # The kinds of input and destination the API accepts: the engine's registries.
+    sources: SourceRegistry = field(default_factory=default_sources)
+    sinks: SinkRegistry = field(default_factory=default_sinks)
 
     async def links_of(self, job: Job) -> dict[str, Any]:
         """The job's files with links signed now (the tracker keeps them while they
@@ -344,17 +351,17 @@ def _jobs(app: FastAPI, web: Web) -> None:
     async def create(body: JobRequest) -> dict[str, Any]:
         """Start a job from a link or a finished upload."""
         profile = body.output.profile()
-        dest = body.deliver.dest()
+        dest = web.sinks.for_client(body.deliver.to, body.deliver.chat)
         upload = None
         if body.upload_id is not None:
             upload = web.uploads.finished(body.upload_id)
             source: str = str(upload.path)
         else:
-            source = (body.source or "").strip()
-            _only_links(source)
+            source = web.sources.remote_uri((body.source or "").strip())  # never a path
             if not web.settings.web.allow_private_links:
                 allowed = web.settings.network.private_allowed
-                await asyncio.to_thread(guard.check_link, _first_url(source), allowed)
+                address = web.sources.address(source)
+                await asyncio.to_thread(guard.check_link, address, allowed)
         try:
             job = await intake.add_source(
                 web.store,
@@ -364,6 +371,8 @@ def _jobs(app: FastAPI, web: Web) -> None:
                 force=body.force,
                 settings=web.settings,
                 profile=profile,
+                sources=web.sources,
+                sinks=web.sinks,
             )
         except FerrymanError:
             if upload is not None:  # refused, nothing recorded: it would lie there for days
@@ -412,26 +421,6 @@ def _jobs(app: FastAPI, web: Web) -> None:
         if not job.dest.startswith("link:"):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
         return await web.links_of(job)
-
-
-_LINK_SCHEMES = ("http://", "https://", "dav://", "davs://", "torbox:", "media:")
-
-
-def _only_links(source: str) -> None:
-    """A web client names links, never paths on the server (those come as uploads)."""
-    lowered = source.lower()
-    if not lowered.startswith(_LINK_SCHEMES) and not lowered.startswith(("t.me/", "tg:")):
-        raise FerrymanError(
-            "link.invalid",
-            "give a link (https://…, davs://…, torbox:…) or upload the file; paths on the"
-            " server are not taken from the web",
-        )
-
-
-def _first_url(source: str) -> str:
-    if source.lower().startswith("media:"):  # media:PROFILE:URL
-        return source.split(":", 2)[2] if source.count(":") >= 2 else source
-    return source
 
 
 def _uploads(app: FastAPI, web: Web) -> None:

@@ -115,6 +115,6 @@ def check_link(url: str, allowed: Iterable[str] = ()) -> None:
     inside this machine or a private network, when the job is added (the downloads
     check again at every connection and redirect: ``net.addresses``)."""
     parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https", "dav", "davs"):
-        return  # not a web link (media:…, torbox:…, a path is refused elsewhere)
+    if not parts.netloc:
+        return  # names no host (torbox:…, tg:…; a source's ``address`` unwraps media:…)
     check_host(parts.hostname or "", parts.port, allowed)

@@ -45,15 +45,19 @@ class OutputSpec(_Strict):
 
 
 class DeliverSpec(_Strict):
-    to: Literal["link", "library", "telegram"] = "link"
-    chat: str | None = Field(default=None, max_length=200, description="telegram: me or @name")
+    """Where albums go: a destination kind the server knows (its sink registry: link,
+    library, telegram by default); the registry checks it (``SinkRegistry.for_client``)."""
 
-    def dest(self) -> str:
-        if self.to == "telegram":
-            return f"telegram:{self.chat or 'me'}"
-        if self.chat:
-            raise FerrymanError("request.invalid", "chat is for deliver.to = telegram")
-        return f"{self.to}:"
+    to: str = Field(
+        default="link",
+        max_length=40,
+        description="A destination kind: link, library or telegram (and any the server adds).",
+    )
+    chat: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The target of a kind that takes one from a client (telegram: me or @name).",
+    )
 
 
 class JobRequest(_Strict):

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from ferryman.config import Settings
     from ferryman.engine.events import EventBus
+    from ferryman.sinks.base import SinkRegistry
+    from ferryman.sources.base import SourceRegistry
     from ferryman.store import Store
     from ferryman.web.app import Web
 
@@ -44,9 +46,14 @@ async def web_app(
     store: Store,
     bus: EventBus | None,
     engine_alive: Callable[[], bool] | None,
+    *,
+    sources: SourceRegistry | None = None,
+    sinks: SinkRegistry | None = None,
 ) -> AsyncIterator[Served]:
     """The app over ``store``, kept live by ``bus`` (the engine's, in this process) or
-    by polling; its background tasks end with the context."""
+    by polling; its background tasks end with the context. ``sources`` and ``sinks``:
+    the kinds the API accepts (the engine's registries; the defaults when None)."""
+    from ferryman.sinks.builtin import default_sinks
     from ferryman.sources.builtin import default_sources
     from ferryman.web.app import Web, create_app
     from ferryman.web.live import Stream, Tracker
@@ -56,7 +63,8 @@ async def web_app(
 
     stream = Stream()
     uploads_root = settings.data_dir / "uploads"
-    shown = default_sources().describe
+    sources = sources or default_sources()
+    shown = sources.describe
 
     def describe(source: str) -> str:
         """An upload by its name, not by where it lies on the server."""
@@ -84,6 +92,8 @@ async def web_app(
         tokens=guard.Tokens(settings.web.tokens),
         limiter=guard.RateLimiter(settings.web.rate_limit),
         engine_alive=engine_alive,
+        sources=sources,
+        sinks=sinks or default_sinks(),
     )
     holder.append(web)
     unsubscribe = []

@@ -103,6 +103,6 @@ def _claimed(sources: SourceRegistry, word: str) -> bool:
         return False  # a plain word (a path would need a slash)
     try:
         uri = sources.to_uri(link)
+        return sources.for_uri(uri).local_path(uri) is None  # a path is no link
     except FerrymanError as exc:
         return exc.code != "source.unsupported"
-    return not uri.lower().startswith("file:")
