@@ -23,6 +23,9 @@ def test_only_a_sqlite_file_has_a_path() -> None:
     assert sqlite_path("sqlite:///rel/f.db?timeout=3") == Path("rel/f.db")
     assert sqlite_path("sqlite+aiosqlite:///:memory:") is None
     assert sqlite_path("postgresql://u@localhost/ferryman") is None
+    # One parser with the light store's: a path is percent-decoded (it was not here).
+    assert sqlite_path("sqlite:////abs/x%20y.db") == Path("/abs/x y.db")
+    assert sqlite_path("sqlite3:///x.db") is None  # not SQLAlchemy's sqlite scheme
 
 
 def test_no_database_yet_wants_no_children(tmp_path: Path) -> None:

@@ -28,8 +28,8 @@ from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.net.progress import DownloadProgress
 from ferryman.net.sidecar import part_path
+from ferryman.resources import Shared
 from ferryman.samples import make_photo_set, make_video, make_zip
-from ferryman.sinks.base import SinkResources
 from ferryman.sources.base import FetchPlan
 from ferryman.sources.builtin import default_sources
 from ferryman.sources.telegram_link import TelegramLinkSource
@@ -51,7 +51,7 @@ class World:
     public: Channel  # @holidays; me is not a member (a public channel reads without joining)
     secret: Channel  # private, me is not a member
     settings: Settings
-    shared: SinkResources  # the engine's: one Telegram connection for all fetches
+    shared: Shared  # the engine's: one Telegram connection for all fetches
 
     def post(
         self, channel: Channel, data: bytes | None, name: str = "", mime: str = "", video=False
@@ -103,7 +103,7 @@ async def world_at(
     settings = tg_settings(tmp_path, retry={"base_seconds": 0.05}, network={"stall_seconds": 2.0})
     if logged_in:
         await log_in(settings, server, me)
-    shared = SinkResources(settings, FakeDialer(server))
+    shared = Shared(settings, FakeDialer(server))
     try:
         yield World(server, me, poster, private, public, secret, settings, shared)
     finally:

@@ -13,7 +13,8 @@ from ferryman.config import Settings, with_runtime
 from ferryman.device.conditions import Device
 from ferryman.engine.events import EventBus
 from ferryman.engine.wakeup import Wakeup
-from ferryman.sinks.base import SinkRegistry, SinkResources
+from ferryman.resources import Shared
+from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
@@ -41,7 +42,7 @@ class Context:
     sources: SourceRegistry = field(default_factory=default_sources)
     sinks: SinkRegistry = field(default_factory=default_sinks)
     device: Device = field(default_factory=Device)  # Wi-Fi and battery, for downloads
-    resources: SinkResources = field(init=False)
+    resources: Shared = field(init=False)
     draining: bool = False  # `ferryman drain NODE`: finish what is held, claim nothing new
     # Set by a nudge from another process (an add, a drain): the heartbeat goes at once,
     # so a drain is heard in a moment instead of at the next beat.
@@ -56,7 +57,7 @@ class Context:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
-        self.resources = SinkResources(self.base_settings, self.dialer)
+        self.resources = Shared(self.base_settings, self.dialer)
 
     def checkpoint(self) -> None:
         """A safe place to stop: nothing half-written depends on going on from here."""

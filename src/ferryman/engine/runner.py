@@ -19,8 +19,9 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
@@ -39,13 +40,18 @@ from ferryman.engine.events import (
 )
 from ferryman.engine.leases import held
 from ferryman.engine.workarea import job_work_dir
+from ferryman.model import AlbumClaim, Item, Job
 from ferryman.net import abort
+from ferryman.resources import Closeable
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
 from ferryman.store.schema import albums, fetches, items, jobs
+
+if TYPE_CHECKING:
+    from ferryman.store.fetches import Fetch
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +71,19 @@ WAKES = {
     "convert": (),
 }
 
-LOOKED = object()  # a step looked for the next unit itself and found none (see _work)
+
+class _Looked(Enum):
+    LOOKED = "looked"
 
 
-def _named(unit: Any) -> str:
+LOOKED = _Looked.LOOKED  # a step looked for the next unit itself and found none (see _work)
+# What a stage claims and handles: a Job (unpack), a Fetch, an AlbumClaim (deliver) or an
+# Item (convert). A step answers with the next unit, claimed as it recorded its own end,
+# LOOKED, or None.
+Unit = TypeVar("Unit", Job, "Fetch", AlbumClaim, Item)
+
+
+def _named(unit: Job | Fetch | AlbumClaim | Item) -> str:
     """A unit as a log names it: its kind and id (a job's source may hold a token)."""
     inner = getattr(unit, "album", unit)
     return f"{type(inner).__name__.lower()} {getattr(inner, 'id', '?')}"
@@ -228,7 +243,7 @@ class Engine:
             if not draining:
                 self.ctx.wakeup.notify()
 
-    async def _listen(self) -> Any:
+    async def _listen(self) -> Closeable | None:
         """Wake-ups from other processes (``ferryman add``, a web front end, another
         machine's ``resume``): a datagram on SQLite, LISTEN on PostgreSQL. None when
         ``FERRYMAN_NO_WAKE`` is set (benchmarks measure the polling baseline) or the
@@ -251,8 +266,8 @@ class Engine:
         self,
         stage: str,
         size: int,
-        claim: Callable[[], Awaitable[Any]],
-        handle: Callable[[Any], Awaitable[Any]],
+        claim: Callable[[], Awaitable[Unit | None]],
+        handle: Callable[[Unit], Awaitable[Unit | _Looked | None]],
     ) -> list[asyncio.Task[None]]:
         return [
             asyncio.create_task(self._work(stage, claim, handle), name=f"{stage}-{n}")
@@ -262,8 +277,8 @@ class Engine:
     async def _work(
         self,
         stage: str,
-        claim: Callable[[], Awaitable[Any]],
-        handle: Callable[[Any], Awaitable[Any]],
+        claim: Callable[[], Awaitable[Unit | None]],
+        handle: Callable[[Unit], Awaitable[Unit | _Looked | None]],
     ) -> None:
         """Claim a unit and handle it, for as long as the engine runs.
 
@@ -273,7 +288,7 @@ class Engine:
         looked: int | None = None  # the wake-up mark taken before such a step
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            unit: Any = None
+            unit: Unit | None = None
             if looked is not None:
                 mark, looked = looked, None
             else:
@@ -308,34 +323,34 @@ class Engine:
                 except Exception:
                     log.exception("%s: step failed; its lease will expire and it runs again", stage)
                 else:
-                    if after is LOOKED:
+                    if isinstance(after, _Looked):
                         looked = before
                     else:
                         unit = after
                 self.ctx.wakeup.notify(*WAKES[stage])
 
-    async def _claim_job(self) -> Any:
+    async def _claim_job(self) -> Job | None:
         return await self.ctx.store.claim_job(self.ctx.owner, await self._lease())
 
-    async def _claim_fetch(self) -> Any:
+    async def _claim_fetch(self) -> Fetch | None:
         return await self.ctx.store.claim_fetch(self.ctx.owner, await self._lease())
 
-    async def _claim_album(self) -> Any:
+    async def _claim_album(self) -> AlbumClaim | None:
         return await self.ctx.store.claim_delivery(self.ctx.owner, await self._lease())
 
-    async def _claim_item(self) -> Any:
+    async def _claim_item(self) -> Item | None:
         return await self.ctx.store.claim_conversion(self.ctx.owner, await self._lease())
 
     async def _lease(self) -> float:
         return (await self.ctx.settings()).lease_seconds
 
-    async def _unpack(self, job: Any) -> None:
+    async def _unpack(self, job: Job) -> None:
         shown = self.ctx.sources.describe(job.source)  # a link's token never reaches a log
         self.ctx.bus.publish(JobStarted(job.id, source=shown))
         async with held(self.ctx.store, jobs, job.id, self.ctx.owner, await self._lease()):
             await unpack.expand(self.ctx, job)
 
-    async def _fetch(self, claimed: Any) -> None:
+    async def _fetch(self, claimed: Fetch) -> None:
         lease = await self._lease()
         try:
             async with held(
@@ -374,7 +389,7 @@ class Engine:
             raise Stopping
         return work.result()
 
-    async def _deliver(self, claim: Any) -> Any:
+    async def _deliver(self, claim: AlbumClaim) -> AlbumClaim | _Looked | None:
         """Deliver the album; the next one, claimed as this one is recorded (not while
         draining: a drained node takes nothing new)."""
         lease = await self._lease()
@@ -394,7 +409,7 @@ class Engine:
             self.ctx.wakeup.notify("last")  # the job may end: the keeper looks at once
         return LOOKED if looked and after is None else after
 
-    async def _convert(self, item: Any) -> None:
+    async def _convert(self, item: Item) -> None:
         self.ctx.bus.publish(ItemConverting(item.job_id, item.id, path=item.source_path))
         async with held(self.ctx.store, items, item.id, self.ctx.owner, await self._lease()):
             await convert.convert(self.ctx, item)

@@ -17,14 +17,13 @@ its network client only when it opens a sink.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Protocol
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import safe_name
-from ferryman.model import Album, Item, Job
+from ferryman.model import Album, Job
+from ferryman.resources import Shared
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -68,38 +67,6 @@ class Sink(Protocol):
         ...
 
 
-class Closeable(Protocol):
-    async def close(self) -> None: ...
-
-
-_C = TypeVar("_C", bound=Closeable)
-
-
-class SinkResources:
-    """What the sinks of one engine share (one Telegram connection, say): each made by
-    its kind on first use and closed when the engine closes.
-
-    ``settings`` are the engine's base settings; ``dialer`` is the network seam a test
-    passes to ``Engine(..., dialer=...)`` (None: the real network).
-    """
-
-    def __init__(self, settings: Settings, dialer: Any = None) -> None:
-        self.settings = settings
-        self.dialer = dialer
-        self._made: dict[str, Closeable] = {}
-
-    def get(self, key: str, make: Callable[[], _C]) -> _C:
-        """The resource under ``key``, made by ``make`` the first time it is asked for."""
-        if key not in self._made:
-            self._made[key] = make()
-        return cast(_C, self._made[key])
-
-    async def close(self) -> None:
-        made, self._made = self._made, {}
-        for resource in made.values():
-            await resource.close()
-
-
 @dataclass(frozen=True, slots=True)
 class SinkEnv:
     """What opening a sink may use: the settings now, the store, the media policy of
@@ -108,7 +75,7 @@ class SinkEnv:
     settings: Settings
     store: Store
     policy: Policy
-    resources: SinkResources
+    resources: Shared
 
 
 class SinkKind(Protocol):
@@ -175,7 +142,7 @@ class SinkRegistry:
     def schemes(self) -> tuple[str, ...]:
         return tuple(self._by_scheme)
 
-    async def preflight(self, settings: Settings, resources: SinkResources) -> list[FerrymanError]:
+    async def preflight(self, settings: Settings, resources: Shared) -> list[FerrymanError]:
         """What each kind with a ``preflight(settings, resources)`` coroutine finds wrong
         with its remote end at start (the results bucket, say): a wrong key is said once,
         at start, not album by album after each one's retries."""
@@ -254,39 +221,3 @@ class SinkRegistry:
     def open(self, dest: str, env: SinkEnv) -> Sink:
         found = self.parse(dest)
         return self._by_scheme[found.scheme].open(found.target, env)
-
-
-# What a file with no suffix is called by what its bytes are (the probe's container),
-# so a gallery or a player opens it: a photo from a link that named it `IMG_0042`.
-_SUFFIX_OF_CONTAINER = {
-    "jpeg": ".jpg",
-    "mpo": ".jpg",
-    "png": ".png",
-    "webp": ".webp",
-    "gif": ".gif",
-    "heif": ".heic",
-    "avif": ".avif",
-    "tiff": ".tif",
-    "bmp": ".bmp",
-    "mov": ".mp4",  # ffmpeg's "mov,mp4,m4a,3gp,3g2,mj2"
-    "matroska": ".mkv",
-    "avi": ".avi",
-    "mpegts": ".ts",
-    "mp3": ".mp3",
-    "ogg": ".ogg",
-    "wav": ".wav",
-    "flac": ".flac",
-}
-
-
-def delivered_name(item: Item, part: int | None) -> str:
-    """The source's name; a converted file gets its new suffix, a split part its number,
-    a name without a suffix the one its bytes call for."""
-    base = safe_name(Path(item.source_path).name, f"item-{item.seq}")
-    if item.work_path and Path(item.work_path).suffix.lower() != Path(base).suffix.lower():
-        base = f"{Path(base).stem}{Path(item.work_path).suffix}"  # converted: new container
-    if not Path(base).suffix and item.media is not None and item.media.container:
-        base += _SUFFIX_OF_CONTAINER.get(item.media.container.split(",")[0].lower(), "")
-    if part is not None:
-        base = f"{Path(base).stem}.part{part}{Path(base).suffix}"
-    return base

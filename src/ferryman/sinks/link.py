@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkResources
+from ferryman.resources import Shared
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
 from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout
 
 if TYPE_CHECKING:
@@ -81,14 +82,14 @@ class LinkKind:
             return LinkSink(env.settings.results_dir)
         return S3LinkSink(_shared_client(s3, env.resources), s3.prefix)
 
-    async def preflight(self, settings: Settings, resources: SinkResources) -> None:
+    async def preflight(self, settings: Settings, resources: Shared) -> None:
         """The results bucket answers to the keys (``results.bucket`` if not)."""
         s3 = settings.results.s3
         if s3 is not None:
             await _shared_client(s3, resources).check()
 
 
-def _shared_client(s3: S3Settings, resources: SinkResources) -> S3Client:
+def _shared_client(s3: S3Settings, resources: Shared) -> S3Client:
     return resources.get(f"s3-results:{s3.endpoint}/{s3.bucket}", lambda: s3_client(s3))
 
 

@@ -24,6 +24,8 @@ from telethon import errors as tg
 from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
+from ferryman.media.probe import probe
+from ferryman.media.thumbnail import video_attributes
 from ferryman.sinks.base import Delivered, Delivery
 from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
 from ferryman.store import Store
@@ -32,6 +34,7 @@ from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.hub import TelegramHub
 from ferryman.telegram.outgoing import (
     Outgoing,
+    VideoFacts,
     decode,
     encode,
     media_for,
@@ -176,7 +179,9 @@ class TelegramSink:
         attempts = [False, True] if out.kind != "document" else [True]
         last: FerrymanError | None = None
         for as_document in attempts:
-            media = await media_for(out, handle, uploader, as_document=as_document)
+            media = await media_for(
+                out, handle, uploader, as_document=as_document, video=video_facts
+            )
             try:
                 result = await client(functions.messages.UploadMediaRequest(peer=peer, media=media))
             except Exception as exc:
@@ -354,6 +359,21 @@ def _chunks(ready: list[_Ready]) -> list[list[_Ready]]:
         for members in families.values()
         for i in range(0, len(members), ALBUM_MAX)
     ]
+
+
+def video_facts(out: Outgoing) -> VideoFacts:
+    """A video's duration, size and sound as Telegram shows them (blocking): a split part
+    has its own duration, so it is probed; a whole file uses the item's probe. A probe
+    missing them is ``media.unreadable`` (the video would show as a 00:00 square)."""
+    info = probe(out.path) if out.item.parts or out.item.media is None else out.item.media
+    attrs = video_attributes(info)
+    return VideoFacts(
+        attrs.duration,
+        attrs.width,
+        attrs.height,
+        attrs.supports_streaming,
+        info.audio_codec is None,
+    )
 
 
 def _fit_caption(text: str, limit: int) -> str:

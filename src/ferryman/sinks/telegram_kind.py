@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import TELEGRAM, TELEGRAM_PREMIUM, Policy
-from ferryman.sinks.base import Sink, SinkEnv, SinkResources
+from ferryman.resources import Shared
+from ferryman.sinks.base import Sink, SinkEnv
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -59,7 +60,7 @@ def session_file(settings: Settings) -> Path:
     return settings.telegram_dir / f"{settings.telegram.session}.session"
 
 
-def telegram_hub(resources: SinkResources) -> TelegramHub:
+def telegram_hub(resources: Shared) -> TelegramHub:
     """The engine's one Telegram client and uploader, opened on first use and closed
     with the engine; the chat front door uses it too, so both share one login."""
     from ferryman.telegram.hub import shared_hub

@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ferryman.archive.reader import EntryInfo, OpenOptions
 from ferryman.config import NetworkSettings, Retry, Settings
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # httpx and the downloader load only when something is fetche
 
     from ferryman.links.profile import Profile
     from ferryman.net.progress import DownloadProgress
+    from ferryman.resources import Shared
 
 
 class Access(StrEnum):
@@ -110,25 +111,6 @@ class SourceEntry:
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()
-
-
-class Closeable(Protocol):
-    async def close(self) -> None: ...
-
-
-_R = TypeVar("_R", bound=Closeable)
-
-
-class Shared(Protocol):
-    """What the engine's sources and sinks share (one Telegram connection: a message
-    link is fetched over the login the chat and the Telegram sink use), each resource
-    made by whoever asks first and closed with the engine. ``dialer`` is the network
-    seam a test passes to the engine (None: the real network)."""
-
-    settings: Settings
-    dialer: Any
-
-    def get(self, key: str, make: Callable[[], _R]) -> _R: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,16 +35,16 @@ from ferryman.store.rows import (
 )
 from ferryman.store.sqlite_ddl import SCHEMA_VERSION, STATEMENTS
 
-_SQLITE_PREFIXES = ("sqlite:///", "sqlite+aiosqlite:///", "sqlite+pysqlite:///")
-
 
 def sqlite_path(url: str) -> Path | None:
-    """The database file of an SQLite URL, or None (another database, or in memory)."""
-    for prefix in _SQLITE_PREFIXES:
-        if url.startswith(prefix):
-            rest = urllib.parse.unquote(url.removeprefix(prefix).partition("?")[0])
-            return Path(rest) if rest and rest != ":memory:" else None
-    return None
+    """The database file of an SQLite URL (``sqlite[+driver]:///path``, the path
+    percent-decoded, the query dropped), or None (another database, or in memory). The
+    one parser: the light store, ``store.peek`` and the CLI all ask it."""
+    scheme, sep, rest = url.partition(":///")
+    if not sep or not (scheme == "sqlite" or scheme.startswith("sqlite+")):
+        return None
+    path = urllib.parse.unquote(rest.partition("?")[0])
+    return Path(path) if path and path != ":memory:" else None
 
 
 class LiteStore:

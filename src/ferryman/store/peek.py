@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from pathlib import Path
 from urllib.parse import quote
 
 from ferryman.links.uri import SCHEME
+from ferryman.store.lite import sqlite_path
 
 _CHILD_WORK = """
 SELECT EXISTS (
@@ -25,15 +25,6 @@ SELECT EXISTS (
     SELECT 1 FROM items WHERE items.state IN ('convert', 'converting')
 )
 """
-
-
-def sqlite_path(database_url: str) -> Path | None:
-    """The file of a ``sqlite…:///path`` URL; None for another database or memory."""
-    scheme, sep, rest = database_url.partition(":///")
-    if not sep or not scheme.startswith("sqlite"):
-        return None
-    path = rest.split("?", 1)[0]
-    return Path(path) if path and path != ":memory:" else None
 
 
 def children_wanted(database_url: str) -> bool:

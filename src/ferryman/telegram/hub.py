@@ -15,7 +15,7 @@ from ferryman.telegram.login import disconnect, open_session
 from ferryman.telegram.upload import Uploader
 
 if TYPE_CHECKING:
-    from ferryman.sources.base import Shared
+    from ferryman.resources import Shared
 
 
 SHARED_KEY = "telegram.hub"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,8 @@ from telethon.extensions import BinaryReader
 from telethon.tl import types
 
 from ferryman.errors import FerrymanError
-from ferryman.media.probe import probe
-from ferryman.media.thumbnail import video_attributes
-from ferryman.model import Album, Item, MediaInfo, MediaKind, Plan
-from ferryman.sinks.base import delivered_name
+from ferryman.fsutil import delivered_name
+from ferryman.model import Album, Item, MediaKind, Plan
 from ferryman.telegram.upload import Uploader
 
 
@@ -72,21 +71,28 @@ def outgoing_files(album: Album) -> list[Outgoing]:
     return found
 
 
-def _video_info(out: Outgoing) -> MediaInfo:
-    """A split part has its own duration: probe it; a whole file uses the item's probe."""
-    if out.item.parts or out.item.media is None:
-        return probe(out.path)
-    return out.item.media
+@dataclass(frozen=True, slots=True)
+class VideoFacts:
+    """What Telegram shows of a video before it plays: made from its probe by the sink
+    (this package reads no media itself)."""
+
+    duration: float
+    width: int
+    height: int
+    streaming: bool
+    silent: bool
 
 
-async def uploaded_media(out: Outgoing, uploader: Uploader, *, as_document: bool) -> Any:
-    """Upload the file (and a video's thumbnail) and describe it as an InputMedia."""
-    handle = await uploader.upload(out.path, name=out.name)
-    return await media_for(out, handle, uploader, as_document=as_document)
-
-
-async def media_for(out: Outgoing, handle: Any, uploader: Uploader, *, as_document: bool) -> Any:
-    """The InputMedia for an uploaded file; ``as_document`` sends it as a plain file."""
+async def media_for(
+    out: Outgoing,
+    handle: Any,
+    uploader: Uploader,
+    *,
+    as_document: bool,
+    video: Callable[[Outgoing], VideoFacts],
+) -> Any:
+    """The InputMedia for an uploaded file; ``as_document`` sends it as a plain file;
+    ``video`` says a video's facts (blocking: it may probe a split part)."""
     name_attr = types.DocumentAttributeFilename(file_name=out.name)
     mime = mimetypes.guess_type(out.name)[0] or "application/octet-stream"
     if as_document or out.kind == "document":
@@ -103,8 +109,7 @@ async def media_for(out: Outgoing, handle: Any, uploader: Uploader, *, as_docume
             mime_type=mime,
             attributes=[types.DocumentAttributeAudio(duration=duration), name_attr],
         )
-    info = await asyncio.to_thread(_video_info, out)
-    attrs = video_attributes(info)
+    facts = await asyncio.to_thread(video, out)
     thumb = None
     if out.item.thumb_path:
         thumb = await uploader.upload(Path(out.item.thumb_path), name="thumb.jpg")
@@ -113,15 +118,15 @@ async def media_for(out: Outgoing, handle: Any, uploader: Uploader, *, as_docume
         mime_type="video/mp4",
         attributes=[
             types.DocumentAttributeVideo(
-                duration=attrs.duration,
-                w=attrs.width,
-                h=attrs.height,
-                supports_streaming=attrs.supports_streaming,
+                duration=facts.duration,
+                w=facts.width,
+                h=facts.height,
+                supports_streaming=facts.streaming,
             ),
             name_attr,
         ],
         thumb=thumb,
-        nosound_video=info.audio_codec is None or None,
+        nosound_video=facts.silent or None,
     )
 
 

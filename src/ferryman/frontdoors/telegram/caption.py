@@ -45,10 +45,6 @@ def read_caption(text: str, default_dest: str, sinks: SinkRegistry | None = None
     return Wishes(dest, bool(_FORCE.search(text or "")), from_caption(words))
 
 
-def has_link(text: str) -> bool:
-    return bool(_URL.search(text or ""))
-
-
 # What a sentence puts after a link without meaning it: "see https://x.zip." or "(https://…)".
 _TRAILING = ".,;:!?'\"»”’"
 _CLOSERS = {")": "(", "]": "[", "}": "{", ">": "<"}
