@@ -1,0 +1,96 @@
+"""``/api/v1/jobs``: start a job from a link or an upload (the registries decide which
+inputs and destinations), list, look at, cancel, retry, give a password, new links."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI
+
+from ferryman.errors import FerrymanError
+from ferryman.web import guard
+from ferryman.web.core import API, JobId, Web, error_body
+from ferryman.web.schemas import JobRequest, PasswordRequest
+
+
+def routes(app: FastAPI, web: Web) -> None:
+    from ferryman.engine import control, intake
+
+    async def view(job_id: int) -> dict[str, Any]:
+        return await web.tracker.detail(job_id)
+
+    @app.post(f"{API}/jobs", status_code=202, tags=["jobs"])
+    async def create(body: JobRequest) -> dict[str, Any]:
+        """Start a job from a link or a finished upload."""
+        profile = body.output.profile()
+        dest = web.sinks.for_client(body.deliver.to, body.deliver.chat)
+        upload = None
+        if body.upload_id is not None:
+            upload = web.uploads.finished(body.upload_id)
+            source: str = str(upload.path)
+        else:
+            source = web.sources.remote_uri((body.source or "").strip())  # never a path
+            if not web.settings.web.allow_private_links:
+                allowed = web.settings.network.private_allowed
+                address = web.sources.address(source)
+                await asyncio.to_thread(guard.check_link, address, allowed)
+        try:
+            job = await intake.add_source(
+                web.store,
+                source,
+                dest=dest,
+                password=body.password,
+                force=body.force,
+                settings=web.settings,
+                profile=profile,
+                sources=web.sources,
+                sinks=web.sinks,
+            )
+        except FerrymanError:
+            if upload is not None:  # refused, nothing recorded: it would lie there for days
+                await asyncio.to_thread(web.uploads.remove, upload.id)
+            raise
+        web.tracker.touch(job.id)
+        return {
+            "id": job.id,
+            "status": job.state.value,
+            "error": error_body(job.error_code, job.error_message or "")["error"]
+            if job.error_code
+            else None,
+            "links": {"self": f"{API}/jobs/{job.id}", "events": f"{API}/events?jobs={job.id}"},
+        }
+
+    @app.get(f"{API}/jobs", tags=["jobs"])
+    async def list_jobs(limit: int = 100) -> dict[str, Any]:
+        return {"jobs": await web.tracker.views(limit=max(1, min(limit, 1000)))}
+
+    @app.get(f"{API}/jobs/{{job_id}}", tags=["jobs"])
+    async def get_job(job_id: JobId) -> dict[str, Any]:
+        return await view(job_id)
+
+    @app.post(f"{API}/jobs/{{job_id}}/cancel", tags=["jobs"])
+    async def cancel(job_id: JobId) -> dict[str, Any]:
+        await control.cancel_job(web.store, job_id)
+        web.tracker.touch(job_id)
+        return await view(job_id)
+
+    @app.post(f"{API}/jobs/{{job_id}}/retry", tags=["jobs"])
+    async def retry(job_id: JobId) -> dict[str, Any]:
+        await control.retry_job(web.store, job_id)
+        web.tracker.touch(job_id)
+        return await view(job_id)
+
+    @app.post(f"{API}/jobs/{{job_id}}/password", tags=["jobs"])
+    async def password(job_id: JobId, body: PasswordRequest) -> dict[str, Any]:
+        await control.give_password(web.store, job_id, body.password)
+        web.tracker.touch(job_id)
+        return await view(job_id)
+
+    @app.post(f"{API}/jobs/{{job_id}}/links", tags=["jobs"])
+    async def links(job_id: JobId) -> dict[str, Any]:
+        """New download links for the job's files (the old ones keep their expiry)."""
+        job = await web.store.get_job(job_id)
+        if not job.dest.startswith("link:"):
+            raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
+        return await web.links_of(job)
