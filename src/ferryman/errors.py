@@ -388,7 +388,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("node.unknown", False, "Name a node as `ferryman workers` lists it."),
     ErrorSpec("engine.lease_lost", True, "Another worker took over; nothing to do."),
-    ErrorSpec("engine.locked", False, "Another `ferryman run` uses this data dir; stop it first."),
+    ErrorSpec(
+        "engine.locked",
+        False,
+        "Another ferryman (named in the message, with its process id) runs the engine on"
+        " this data dir: stop it first (Ctrl-C where it runs, or `kill` that process id),"
+        " or use it: `ferryman add` hands it new jobs.",
+    ),
     ErrorSpec(
         "engine.internal", True, "An unexpected error; it is retried. Report it if it stays."
     ),

@@ -189,7 +189,9 @@ def serve_cmd(ctx: typer.Context) -> None:
         import asyncio  # not for `--help`: it costs a noticeable share of start-up
 
         stop = asyncio.Event()
-        async with running(settings, on_signal=stop.set, dialer=dialer) as started:
+        async with running(
+            settings, on_signal=stop.set, command="telegram serve", dialer=dialer
+        ) as started:
             out.print("serving the chat front door; Ctrl+C stops", markup=False)
             await serve(settings, started.store, dialer=dialer, stop=stop, engine=started.engine)
 
