@@ -259,3 +259,21 @@ async def test_a_torbox_api_with_a_refused_certificate_or_unknown_host(
         done, _, took = await _run(settings, "torbox:torrent/7")
         assert done.error_code == code, done
         assert name in (done.error_message or "") and took < 10
+
+
+async def test_a_link_to_media_on_an_unknown_host_fails_fast(
+    fast: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same for a link yt-dlp reads (its own connections, its own words)."""
+    done, _, took = await _run(fast, f"media:mp3-128:https://login.{UNKNOWN}/watch?v=1")
+    assert (done.state, done.error_code) == (JobState.FAILED, "source.host_unknown"), done
+    assert f"login.{UNKNOWN}" in (done.error_message or "")
+    assert _retries(caplog) == 1 and took < 30
+
+
+async def test_a_link_to_media_with_a_refused_certificate_names_the_host(
+    fast: Settings, self_signed: TlsServer
+) -> None:
+    done, _, _ = await _run(fast, "media:mp3-128:" + self_signed.url("/watch"))
+    assert (done.state, done.error_code) == (JobState.FAILED, "source.tls_refused"), done
+    assert "127.0.0.1" in (done.error_message or "")

@@ -192,11 +192,10 @@ def transport_error(exc: httpx.HTTPError, link: str) -> FerrymanError:
     return FerrymanError("source.io", f"{type(exc).__name__} from {url}: {exc}")
 
 
-# getaddrinfo's answers that the name has no address (NXDOMAIN, no A/AAAA record); a
-# resolver that could not be asked says EAI_AGAIN, a passing fault.
-_NO_SUCH_NAME = frozenset(
-    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
-)
+# getaddrinfo's answer that the name does not exist (NXDOMAIN: glibc and macOS say
+# EAI_NONAME). A resolver that could not be asked says EAI_AGAIN, a passing fault; so
+# does EAI_NODATA here, which Android's resolver gives for "no network" as well.
+_NO_SUCH_NAME = frozenset({socket.EAI_NONAME})
 
 
 def _permanent_connect_error(exc: httpx.HTTPError, url: str) -> FerrymanError | None:
