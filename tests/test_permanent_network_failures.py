@@ -277,3 +277,39 @@ async def test_a_link_to_media_with_a_refused_certificate_names_the_host(
     done, _, _ = await _run(fast, "media:mp3-128:" + self_signed.url("/watch"))
     assert (done.state, done.error_code) == (JobState.FAILED, "source.tls_refused"), done
     assert "127.0.0.1" in (done.error_message or "")
+
+
+@dataclass
+class _Device:
+    """A device whose route out is as the test says (the real probe of the routing
+    table is tested in a network namespace: tests/test_offline.py)."""
+
+    has_route: bool
+
+    def online(self) -> bool:
+        return self.has_route
+
+
+@dataclass
+class _Ctx:
+    device: _Device
+
+
+async def test_an_unknown_host_on_a_device_without_network_is_a_wait() -> None:
+    """A phone in a tunnel cannot ask any resolver: whatever the resolver said, with no
+    route out the fetch waits (`network.offline`, uncounted) instead of failing."""
+    from ferryman.engine.offline import offline_or
+
+    request = httpx.Request("GET", f"http://{UNKNOWN}/x")
+    try:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    except socket.gaierror as cause:
+        exc = httpx.ConnectError(str(cause), request=request)
+        exc.__cause__ = cause
+    unknown = transport_error(exc, str(request.url))
+    unknown.__cause__ = exc
+    assert unknown.code == "source.host_unknown"
+    offline = await offline_or(_Ctx(_Device(False)), unknown)  # type: ignore[arg-type]
+    assert offline.code == "network.offline" and UNKNOWN in offline.message
+    online = await offline_or(_Ctx(_Device(True)), unknown)  # type: ignore[arg-type]
+    assert online is unknown
