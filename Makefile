@@ -16,8 +16,8 @@ demo: $(BIN)/.installed
 	$(BIN)/ferryman --data-dir $${FERRYMAN_DATA_DIR:-./demo-data} demo
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests bench faketg
-	$(BIN)/ruff format --check src tests bench faketg
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 
 typecheck: $(BIN)/.installed

@@ -294,11 +294,12 @@ def test_second_run_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
             "the first run holding the data dir's lock",
         )
         assert first.poll() is None
-        assert lock.read_text().strip() == str(first.pid)
+        assert lock.read_text().split() == [str(first.pid), "run"]
         second = _cli("run", "--until-idle", env=env)
         assert second.wait(30) == 2
         assert second.stderr is not None
-        assert b"engine.locked" in second.stderr.read()
+        said = second.stderr.read().decode()
+        assert "engine.locked" in said and f"`ferryman run` (process {first.pid})" in said
     finally:
         first.send_signal(signal.SIGTERM)
         first.wait(30)

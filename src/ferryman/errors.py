@@ -26,6 +26,8 @@ class ErrorSpec:
     ``fails_entry``: met inside an archive (a nested archive broken), that entry fails
     alone and reading the rest goes on. ``archive.limit_exceeded`` ends the input but
     never fails an entry alone: a limit concerns the whole input, wherever it trips.
+    ``confirm_once``: not retryable, yet tried once more before the work fails (a name
+    that did not resolve may have been a resolver's hiccup; a second answer settles it).
     """
 
     code: str
@@ -33,6 +35,7 @@ class ErrorSpec:
     next_step: str
     ends_input: bool = field(default=False, kw_only=True)
     fails_entry: bool = field(default=False, kw_only=True)
+    confirm_once: bool = field(default=False, kw_only=True)
 
 
 _SPECS: tuple[ErrorSpec, ...] = (
@@ -43,6 +46,23 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("source.unreadable", False, "Check the file's permissions (ferryman needs read)."),
     ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
     ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
+    ErrorSpec(
+        "source.host_unknown",
+        False,
+        "No server has that name (it does not resolve): check the link for a typo, then"
+        " add it again. If the name is right, the site is gone or this machine's DNS"
+        " blocks it; `ferryman retry JOB` asks again.",
+        confirm_once=True,
+    ),
+    ErrorSpec(
+        "source.tls_refused",
+        False,
+        "The server's TLS certificate is not trusted (self-signed, expired, or made for"
+        " another name), so nothing was read from it. Check that the link names the right"
+        " host; for a server of your own with its own CA, point SSL_CERT_FILE at that"
+        " CA's certificate, then `ferryman retry JOB`.",
+        confirm_once=True,
+    ),
     ErrorSpec(
         "source.nothing_delivered",
         False,
@@ -368,7 +388,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("node.unknown", False, "Name a node as `ferryman workers` lists it."),
     ErrorSpec("engine.lease_lost", True, "Another worker took over; nothing to do."),
-    ErrorSpec("engine.locked", False, "Another `ferryman run` uses this data dir; stop it first."),
+    ErrorSpec(
+        "engine.locked",
+        False,
+        "Another ferryman (named in the message, with its process id) runs the engine on"
+        " this data dir: stop it first (Ctrl-C where it runs, or `kill` that process id),"
+        " or use it: `ferryman add` hands it new jobs.",
+    ),
     ErrorSpec(
         "engine.internal", True, "An unexpected error; it is retried. Report it if it stays."
     ),
@@ -610,6 +636,10 @@ class FerrymanError(Exception):
     @property
     def fails_entry(self) -> bool:
         return spec_for(self.code).fails_entry
+
+    @property
+    def confirm_once(self) -> bool:
+        return spec_for(self.code).confirm_once
 
     @property
     def next_step(self) -> str:

@@ -20,7 +20,7 @@ from ferryman.errors import FerrymanError
 async def offline_or(ctx: Context, exc: FerrymanError) -> FerrymanError:
     """``network.offline`` for a connection failure with no network, else ``exc``."""
     if (
-        exc.retryable
+        (exc.retryable or exc.code == "source.host_unknown")  # no DNS to ask, offline
         and could_not_connect(exc)
         and await asyncio.to_thread(ctx.device.online) is False
     ):

@@ -33,7 +33,8 @@ def again_after(error: FerrymanError, failures: int, settings: Settings) -> Agai
     """When claimed work that failed with ``error`` runs again (None: it fails for good).
 
     A wait a server imposed is honoured to the second; waits for disk room, Wi-Fi, a
-    network at all or charge are rechecked; none counts as an attempt. Anything else
+    network at all or charge are rechecked; none counts as an attempt. A permanent
+    fault worth confirming (an unknown host) is tried once more; anything else
     retryable backs off and counts.
     """
     if isinstance(error, ServerWait):
@@ -42,6 +43,8 @@ def again_after(error: FerrymanError, failures: int, settings: Settings) -> Agai
         return Again(settings.space_recheck_seconds, counted=False)
     if error.code in ("network.metered", "network.offline", "power.low"):  # the device's state
         return Again(settings.network.recheck_seconds, counted=False)
+    if error.confirm_once:  # a permanent fault, asked about once more before it fails
+        return Again(backoff_seconds(1, settings.retry), counted=True) if failures <= 1 else None
     if should_retry(error, failures, settings.retry):
         return Again(backoff_seconds(failures, settings.retry), counted=True)
     return None

@@ -1,5 +1,5 @@
-"""`ferryman telegram login | whoami | logout | serve`: the account ferryman sends with,
-and the chat front door.
+"""`ferryman telegram login | whoami | logout | serve | demo`: the account ferryman sends
+with, the chat front door, and the chat tried on a fake Telegram (``chat_demo``).
 
 The commands read the settings from the context object (``cli.State`` when run as
 ``ferryman telegram …``). The network comes from the object's ``dialer`` if it has one,
@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 telegram_app = typer.Typer(
     help="Log in to Telegram (a user or a bot), see who is logged in, log out, and serve"
-    " the chat as a front door.",
+    " the chat as a front door (`telegram demo` tries it without an account).",
     no_args_is_help=True,
 )
 out = console()
@@ -188,9 +188,30 @@ def serve_cmd(ctx: typer.Context) -> None:
     async def work(settings: Settings, dialer: Dialer) -> None:
         import asyncio  # not for `--help`: it costs a noticeable share of start-up
 
+        from ferryman.frontdoors.telegram.serve import check_ready
+
+        check_ready(settings)  # before saying it serves (and before the lock)
         stop = asyncio.Event()
-        async with running(settings, on_signal=stop.set, dialer=dialer) as started:
+        async with running(
+            settings, on_signal=stop.set, command="telegram serve", dialer=dialer
+        ) as started:
             out.print("serving the chat front door; Ctrl+C stops", markup=False)
             await serve(settings, started.store, dialer=dialer, stop=stop, engine=started.engine)
 
     _run(ctx, work)
+
+
+@telegram_app.command("demo")
+def demo_cmd(
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the demo's data dir (its jobs and albums).")
+    ] = False,
+) -> None:
+    """Try the chat without an account: a scripted chat on a fake Telegram, printed."""
+    from ferryman.frontdoors.chat_demo import run_chat_demo
+
+    try:
+        code = run_chat_demo(out, keep=keep)
+    except FerrymanError as exc:
+        _fail(exc)
+    raise typer.Exit(code)

@@ -56,6 +56,9 @@ def web(
         shown = f"[{chosen_host}]" if ":" in chosen_host else chosen_host
         out.print(f"ferryman web: http://{shown}:{bound}/ (Ctrl-C stops)", markup=False)
 
+    def stopping() -> None:
+        out.print("stopping…", markup=False)
+
     async def go() -> None:
         check_bind(chosen_host, settings.web.tokens)  # before any store or engine
         if no_engine:
@@ -63,15 +66,27 @@ def web(
 
             store = await Store.open(settings.database)
             try:
-                await serve(settings, store, host=chosen_host, port=chosen_port, ready=ready)
+                await serve(
+                    settings,
+                    store,
+                    host=chosen_host,
+                    port=chosen_port,
+                    ready=ready,
+                    on_stop=stopping,
+                )
             finally:
                 await store.close()
             return
         from ferryman.frontdoors.startup import running
 
         # Signals go to uvicorn while it serves; the engine stops once it has.
-        async with running(settings, on_signal=lambda: None) as started:
+        async with running(settings, on_signal=lambda: None, command="web") as started:
             engine = asyncio.create_task(started.engine.run(), name="engine")
+
+            def stopping_engine() -> None:  # the engine winds down while uvicorn does
+                stopping()
+                started.engine.stop()
+
             try:
                 await serve(
                     settings,
@@ -81,6 +96,7 @@ def web(
                     bus=started.engine.bus,
                     engine_alive=lambda: not engine.done(),
                     ready=ready,
+                    on_stop=stopping_engine,
                 )
             finally:
                 started.engine.stop()

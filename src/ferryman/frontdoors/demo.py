@@ -26,7 +26,7 @@ def run_demo(settings: Settings, console: Console) -> int:
 
 
 async def _demo(settings: Settings, console: Console, inputs_dir: Path) -> int:
-    async with running(settings) as started:
+    async with running(settings, command="demo") as started:
         store, engine = started.store, started.engine
         earlier = await _earlier_demo_jobs(store, inputs_dir)
         if earlier:

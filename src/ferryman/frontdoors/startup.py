@@ -38,18 +38,20 @@ async def running(
     settings: Settings,
     *,
     on_signal: Callable[[], None] | None = None,
+    command: str = "run",
     **engine_options: Any,
 ) -> AsyncIterator[Running]:
     """The store and an engine, ready to run; SIGTERM/SIGINT call ``on_signal``
     (default: the engine's graceful stop). Raises ``engine.locked`` when another
-    process runs on this SQLite data dir."""
+    process runs on this SQLite data dir; ``command`` is what this one is called in
+    such a refusal (``web``, ``serve``)."""
     # The template's modules named; started by the first child, unless the front door
     # started it already (``ferryman run`` looks at the queue before it loads the engine).
     prepare_children()
     with contextlib.ExitStack() as stack:
         sole = settings.database.startswith("sqlite")
         if sole:
-            stack.enter_context(DataDirLock(settings.data_dir))
+            stack.enter_context(DataDirLock(settings.data_dir, command))
         store = await Store.open(settings.database)
         try:
             if sole:

@@ -107,11 +107,21 @@ def normalised(message: str) -> str:
     return text.lower()
 
 
+# Read first: a host's name may hold any rule's words (login.example.com).
+_PERMANENT = (
+    (r"name or service not known|nodename nor servname provided", "source.host_unknown"),
+    (r"certificate verify failed", "source.tls_refused"),
+)
+
+
 def code_for(failure: Failure) -> str:
     """The error code of one yt-dlp failure."""
     if failure.kind == "GeoRestrictedError":
         return "content.geo_blocked"
     text = normalised(failure.message)
+    for pattern, code in _PERMANENT:  # the name does not resolve, the certificate is refused
+        if re.search(pattern, text):
+            return code
     if failure.status == 429:
         return "source.rate_limited"
     if failure.status is not None and failure.status >= 500:

@@ -26,6 +26,7 @@ import re
 import shutil
 import sys
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,7 @@ def grab(
                 raise FerrymanError("link.blocked", guard.refused) from exc
             if isinstance(exc, FerrymanError):
                 raise  # a ServerWait too: run_in_child hands its seconds to the fetch stage
-            raise _coded(exc) from exc
+            raise _coded(exc, url) from exc
 
 
 def installed_yt_dlp() -> Any:  # yt-dlp has no types
@@ -570,10 +571,13 @@ def _write_done(root: Path, done: dict[str, Any]) -> None:
     os.replace(tmp, root / DONE_FILE)
 
 
-def _coded(exc: BaseException) -> FerrymanError:
+def _coded(exc: BaseException, url: str) -> FerrymanError:
     failure = from_exception(exc)
     coded = error_for(failure)
     log.info("yt-dlp failed (%s): %s → %s", failure.kind, failure.message, coded.code)
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if coded.code in ("source.host_unknown", "source.tls_refused") and host not in coded.message:
+        return FerrymanError(coded.code, f"{host}: {coded.message}")  # yt-dlp's words lack it
     return coded
 
 

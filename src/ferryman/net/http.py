@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import random
 import re
+import socket
+import ssl
 import urllib.parse
 from dataclasses import dataclass
 
@@ -159,7 +161,9 @@ def status_error(response: httpx.Response) -> FerrymanError:
     if status in (401, 403, 407):
         return FerrymanError("source.auth", f"HTTP {status} for {where}")
     if status in (404, 410):
-        return FerrymanError("source.not_found", f"HTTP {status} for {where}")
+        gone = "has no such file" if status == 404 else "says the file is gone for good"
+        host = response.url.host or where
+        return FerrymanError("source.not_found", f"HTTP {status}: {host} {gone} ({where})")
     if status in (429, 503):
         wait = retry_after_seconds(response.headers.get("retry-after"))
         if wait is not None:
@@ -178,11 +182,57 @@ def transport_error(exc: httpx.HTTPError, link: str) -> FerrymanError:
         return FerrymanError("source.http.refused", f"too many redirects from {url}")
     if isinstance(exc, httpx.UnsupportedProtocol):
         return FerrymanError("source.unsupported", f"{url}: {exc}")
+    permanent = _permanent_connect_error(exc, url)
+    if permanent is not None:
+        return permanent
     if isinstance(exc, httpx.ConnectError):  # httpx's own words: "All connection attempts…"
         return FerrymanError(
             "source.io", f"could not connect to {url} (the server is down or refusing connections)"
         )
     return FerrymanError("source.io", f"{type(exc).__name__} from {url}: {exc}")
+
+
+# getaddrinfo's answer that the name does not exist (NXDOMAIN: glibc and macOS say
+# EAI_NONAME). A resolver that could not be asked says EAI_AGAIN, a passing fault; so
+# does EAI_NODATA here, which Android's resolver gives for "no network" as well.
+_NO_SUCH_NAME = frozenset({socket.EAI_NONAME})
+
+
+def _permanent_connect_error(exc: httpx.HTTPError, url: str) -> FerrymanError | None:
+    """A connection that cannot work however often it is tried: the name does not
+    resolve (``source.host_unknown``), the server's TLS certificate is refused
+    (``source.tls_refused``). The host named is the one asked (a redirect's too)."""
+    if not isinstance(exc, httpx.ConnectError):
+        return None
+    host = _host_asked(exc) or urllib.parse.urlsplit(url).hostname or url
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            why = cause.verify_message or cause.reason or str(cause)
+            return FerrymanError(
+                "source.tls_refused", f"the TLS certificate of {host} was refused: {why} ({url})"
+            )
+        if isinstance(cause, socket.gaierror) and cause.errno in _NO_SUCH_NAME:
+            return FerrymanError(
+                "source.host_unknown", f"the host name {host} does not resolve ({url})"
+            )
+    return None
+
+
+def _host_asked(exc: httpx.ConnectError) -> str | None:
+    try:
+        return exc.request.url.host or None
+    except RuntimeError:  # made without a request
+        return None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, each once (httpx wraps httpcore wraps the OS error)."""
+    found: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and all(cause is not seen for seen in found):
+        found.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return found
 
 
 def check_partial(

@@ -52,7 +52,7 @@ def routes(app: FastAPI, web: Web) -> None:
             last = int(hello.get("after") or 0)
             epoch = hello.get("epoch")
             sent_at = 0.0
-            while True:
+            while not web.stream.closed:
                 messages, last = await catch_up(last, epoch, jobs)
                 epoch = web.stream.epoch
                 if messages:
@@ -62,8 +62,9 @@ def routes(app: FastAPI, web: Web) -> None:
                 wait = BATCH_SECONDS - (time.monotonic() - sent_at)
                 if wait > 0 and web.stream.newer(last, jobs):  # busy: one frame for what comes
                     await asyncio.sleep(wait)
-                if web.stream.seq == last:
+                if web.stream.seq == last and not web.stream.closed:
                     await socket.send_text(json.dumps({"type": "ping", "seq": last}))
+            await socket.close(code=1001, reason="the server is stopping")  # going away
         except FerrymanError as exc:  # a malformed subscription
             await socket.close(code=4400, reason=exc.message[:120])
         except (WebSocketDisconnect, ValueError, TypeError, RuntimeError):
@@ -88,13 +89,13 @@ def routes(app: FastAPI, web: Web) -> None:
             last, era = after, epoch
             try:
                 yield "retry: 1000\n\n"
-                while not await request.is_disconnected():
+                while not web.stream.closed and not await request.is_disconnected():
                     messages, last = await catch_up(last, era, wanted_jobs)
                     era = web.stream.epoch
                     if messages:
                         yield "".join(f"id: {era}:{m.seq}\ndata: {m.text}\n\n" for m in messages)
                     await web.stream.wait_after(last, 15.0, wanted_jobs)
-                    if web.stream.seq == last:
+                    if web.stream.seq == last and not web.stream.closed:
                         yield ": ping\n\n"
             finally:
                 web.stream.clients -= 1

@@ -416,6 +416,18 @@ class Stream:
         self._rung: set[int] = set()  # jobs with messages since the last wake-up
         self._ringing = False
         self.clients = 0
+        self.closed = False  # the server is stopping: every client's loop ends
+
+    def close(self) -> None:
+        """End every event stream now (the server stops): waiters wake, loops see
+        ``closed`` and return, so uvicorn's graceful stop has no open stream to wait
+        for (a browser tab held a stop for 13 s, a client that answers pings forever)."""
+        self.closed = True
+        rung, self._changed = self._changed, asyncio.Event()
+        rung.set()
+        for event in self._job_changed.values():
+            event.set()
+        self._job_changed.clear()
 
     @property
     def seq(self) -> int:
@@ -464,8 +476,8 @@ class Stream:
     async def wait_after(self, seq: int, within: float, jobs: set[int] | None = None) -> None:
         """Return when a message after ``seq`` is there (about one of ``jobs``, when a
         client watches a single job: it is not woken for every other job's), or after
-        ``within`` seconds."""
-        if self.newer(seq, jobs):
+        ``within`` seconds; at once when the stream is closed."""
+        if self.closed or self.newer(seq, jobs):
             return
         if jobs is not None and len(jobs) == 1:
             changed = self._job_changed.setdefault(next(iter(jobs)), asyncio.Event())

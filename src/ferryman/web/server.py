@@ -12,6 +12,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
@@ -141,31 +142,66 @@ async def serve(
     bus: EventBus | None = None,
     engine_alive: Callable[[], bool] | None = None,
     ready: Callable[[int], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
 ) -> None:
     """Serve ``store`` until SIGINT/SIGTERM, kept live by ``bus`` when the engine runs in
     this process (the caller starts and stops it, and checks the address first:
-    ``guard.check_bind``)."""
+    ``guard.check_bind``). At the signal the event streams close at once and
+    ``on_stop`` is called (to say "stopping…", to stop the engine meanwhile)."""
     loop = asyncio.get_running_loop()
     for sig in _SIGNALS:  # uvicorn raises the signal it caught again once it stops
         loop.add_signal_handler(sig, lambda: None)
     try:
         async with web_app(settings, store, bus, engine_alive) as served:
-            await _uvicorn(served.app, host, port, ready)
+
+            def stopping() -> None:
+                served.web.stream.close()
+                if on_stop is not None:
+                    on_stop()
+
+            await _uvicorn(served.app, host, port, ready, stopping)
     finally:
         for sig in _SIGNALS:
             loop.remove_signal_handler(sig)
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# After the signal, how long a response still under way (a results download) may take
+# before it is cut: the event streams end at once, so only such a response waits.
+GRACE_SECONDS = 1
 
 
-async def _uvicorn(app: FastAPI, host: str, port: int, ready: Callable[[int], None] | None) -> None:
+async def _uvicorn(
+    app: FastAPI,
+    host: str,
+    port: int,
+    ready: Callable[[int], None] | None,
+    stopping: Callable[[], None],
+) -> None:
     import uvicorn as uv
 
     config = uv.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, ws_ping_interval=20
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        ws_ping_interval=20,
+        timeout_graceful_shutdown=GRACE_SECONDS,
     )
-    server = uv.Server(config)
+    loop = asyncio.get_running_loop()
+
+    class Server(uv.Server):
+        """uvicorn's server, telling ``stopping`` (on the loop) at the first signal:
+        uvicorn waits for open connections, and an event stream never ends by itself."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            first = not self.should_exit
+            super().handle_exit(sig, frame)
+            if first:
+                loop.call_soon_threadsafe(stopping)
+
+    server = Server(config)
     telling = asyncio.create_task(_tell_ready(server, ready)) if ready is not None else None
     try:
         await server.serve()

@@ -8,10 +8,29 @@ from typing import Any
 
 from ferryman.config import Settings
 from ferryman.engine.runner import Engine
+from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.door import FrontDoor
-from ferryman.sinks.telegram_kind import telegram_hub
+from ferryman.sinks.telegram_kind import session_file, telegram_hub
 from ferryman.store import Store
 from ferryman.telegram.client import Dialer
+
+
+def check_ready(settings: Settings) -> None:
+    """Refuse, before anything starts, a chat that cannot be served: no api_id/api_hash
+    (``telegram.not_configured``), no session yet (``telegram.not_logged_in``)."""
+    tg = settings.telegram
+    if tg.api_id is None or not tg.api_hash:
+        raise FerrymanError(
+            "telegram.not_configured",
+            "telegram.api_id and telegram.api_hash are not set, so the chat cannot be"
+            " served; to try the chat without an account: `ferryman telegram demo`",
+        )
+    if not session_file(settings).exists():
+        raise FerrymanError(
+            "telegram.not_logged_in",
+            f"there is no Telegram session yet ({session_file(settings)}), so the chat"
+            " cannot be served",
+        )
 
 
 async def serve(
