@@ -238,6 +238,13 @@ def apng_frames(mode: str) -> bytes:
     return save(images[0], "PNG", save_all=True, append_images=images[1:], duration=90, loop=0)
 
 
+def png_canvas(data: bytes, width: int, height: int) -> bytes:
+    """The PNG (or APNG) with its header claiming another canvas size (CRC kept valid)."""
+    start = data.index(b"IHDR")
+    header = struct.pack(">II", width, height) + data[start + 12 : start + 17]
+    return data[: start - 4] + png_chunk(b"IHDR", header) + data[start + 21 :]
+
+
 def apng_subframes() -> bytes:
     """Frames that change only a small region: Pillow writes them as offset sub-frames."""
     base = picture((80, 60))
@@ -390,6 +397,12 @@ def samples() -> list[Sample]:
     add("apng", "anim_palette.png", lambda: apng_frames("P"), expect="animation")
     add("apng", "anim_gray_alpha.png", lambda: apng_frames("LA"), expect="animation")
     add("apng", "anim_subframes.png", apng_subframes, expect="animation")
+    add(
+        "apng",
+        "anim_canvas_over_limit.png",
+        lambda: png_canvas(animated("PNG", count=2), 12300, 12300),
+        expect="document",
+    )
     add("apng", "anim_truncated.png", lambda: truncated(animated("PNG", count=3)))
     # JPEG: encodings, colour spaces, every EXIF orientation, limits, damage.
     add("jpeg", "baseline.jpg", lambda: save(picture(), "JPEG", quality=90))

@@ -107,7 +107,7 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     try:
         info = _probe(kind, path, staged.data)
         if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:
-            _check_canvas(path, info, options.max_image_pixels)
+            _check_canvas(path, options.max_image_pixels)
     except FerrymanError as exc:
         if exc.code == "media.too_many_pixels":
             return _as_document(base, options.policy, _why(exc))
@@ -169,11 +169,9 @@ def _probe(kind: MediaKind, path: Path, data: bytes | None = None) -> MediaInfo:
             raise exc from None
 
 
-def _check_canvas(path: Path, info: MediaInfo, max_pixels: int) -> None:
-    """An animation is decoded whole, frame by frame, on its full canvas: refuse a GIF
-    whose canvas (any frame may grow it) is over the pixel limit, before decoding."""
-    if info.container != "gif":
-        return
+def _check_canvas(path: Path, max_pixels: int) -> None:
+    """An animation is decoded whole, frame by frame, on its full canvas: refuse one
+    whose canvas (any GIF frame may grow it) is over the pixel limit, before decoding."""
     try:
         check_pixels(path, max_pixels)
     except FerrymanError as exc:
