@@ -297,6 +297,22 @@ def bmp_top_down() -> bytes:
     return bytes(data[:54]) + flipped
 
 
+def sun_raster(size: tuple[int, int] = SIZE) -> bytes:
+    """A Sun raster file (24-bit, standard encoding), written by hand: Pillow reads only."""
+    width, height = size
+    rows = picture(size).tobytes("raw", "BGR")
+    header = struct.pack(">8I", 0x59A66A95, width, height, 24, len(rows), 1, 0, 0)
+    return header + rows  # width * 3 is even here: no row padding
+
+
+def psd(size: tuple[int, int] = SIZE) -> bytes:
+    """A flat Photoshop file (RGB, raw planes), written by hand: Pillow reads only."""
+    width, height = size
+    planes = b"".join(band.tobytes() for band in picture(size).split())
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, height, width, 8, 3)
+    return header + struct.pack(">III", 0, 0, 0) + struct.pack(">H", 0) + planes
+
+
 def heif(image: Image.Image, **options: object) -> bytes:
     buffer = io.BytesIO()
     pillow_heif.from_pillow(image).save(buffer, format="HEIF", quality=85, **options)
@@ -558,6 +574,12 @@ def samples() -> list[Sample]:
     add("other", "image.jp2", lambda: save(picture(), "JPEG2000"))
     add("other", "image.j2k", lambda: save(picture(), "JPEG2000", no_jp2=True))
     add("other", "image.dds", lambda: save(with_alpha((64, 64)), "DDS"))
+    add("other", "texture.blp", lambda: save(picture().convert("P"), "BLP"))
+    add("other", "paint.msp", lambda: save(picture(mode="1"), "MSP"))
+    add("other", "image.im", lambda: save(picture(), "IM"))
+    add("other", "glyph.xbm", lambda: save(picture(mode="1"), "XBM"))
+    add("other", "image.ras", sun_raster)
+    add("other", "flat.psd", psd)
     add("other", "icon.icns", lambda: save(picture((128, 128)), "ICNS"))
     return s
 

@@ -90,9 +90,38 @@ def classify(head: bytes, name: str) -> MediaKind:
         return MediaKind.DOCUMENT
     if _mpeg_audio(head):
         return MediaKind.AUDIO
+    if _XBM.match(head) or head.startswith(b"/* XPM */"):
+        return MediaKind.PHOTO  # X bitmaps and pixmaps: text, but pictures
     if _is_text(head):
         return MediaKind.DOCUMENT
-    return MediaKind.OTHER
+    return _pillow_kind(head)
+
+
+# Raster formats Pillow identifies by a strong signature and decodes by itself; the
+# rest of its readers want a helper (EPS: Ghostscript; FITS, GRIB, HDF5, BUFR: handlers)
+# or accept too much by shape alone (TGA, PCX, SPIDER: see ``_by_suffix_image``).
+_PILLOW_PICTURES = frozenset(
+    {"BLP", "CUR", "DCX", "FLI", "FTEX", "GBR", "IM", "MSP", "PCD", "PIXAR", "PSD", "SUN"}
+)
+_XBM = re.compile(rb"\A\s*#define[ \t]+\S*_width[ \t]+\d+\s*#define[ \t]+\S*_height[ \t]+\d+")
+
+
+def _pillow_kind(head: bytes) -> MediaKind:
+    """What no signature here claimed: a picture if Pillow recognises one of the formats
+    above from the head (its header only; nothing is decoded), else other."""
+    import io
+    import warnings
+
+    from PIL import Image  # only for the files nothing else claimed: imported late
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(head), formats=sorted(_PILLOW_PICTURES)) as image:
+                fmt = image.format
+    except Exception:  # any reader's complaint means "not one of these"
+        return MediaKind.OTHER
+    return MediaKind.PHOTO if fmt in _PILLOW_PICTURES else MediaKind.OTHER
 
 
 def _suffix(name: str) -> str:
