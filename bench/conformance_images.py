@@ -7,9 +7,10 @@ extents, TIFF depths and pages, BMP, ICO, TGA, PPM/PFM, WebP, HEIC, AVIF, PCX, S
 JPEG 2000, DDS, ICNS, BLP, MSP, IM, XBM, Sun raster, PSD, strips, 1x1s, truncated
 files), sends it through the whole engine as one job (the library as destination,
 judged by Telegram's policy), and prints per format: how many Pillow decodes (every
-frame, truncation refused), how many of those ferryman delivers, how many it ends with a clear code where Pillow cannot, how many
-photos meet Telegram's photo rules, and how many samples arrived as they must (a bomb
-as a document, an APNG as an animation, a broken MPO as its base JPEG).
+frame, truncation refused), how many of those ferryman delivers, how many it ends with
+a clear code where Pillow cannot, how many photos meet Telegram's photo rules, and how
+many samples arrived as they must (a bomb as a document, an APNG as an animation, a
+broken MPO as its base JPEG).
 
 ``image_rows(work)`` gives the rows (the same fields as ``bench.conformance``'s, plus
 the photo and expectation counts), so the images can join the archives' table.
