@@ -313,6 +313,82 @@ def psd(size: tuple[int, int] = SIZE) -> bytes:
     return header + struct.pack(">III", 0, 0, 0) + struct.pack(">H", 0) + planes
 
 
+def bmp(
+    size: tuple[int, int],
+    bits: int,
+    pixels: bytes,
+    *,
+    header: int = 40,
+    compression: int = 0,
+    palette: bytes = b"",
+    masks: bytes = b"",
+) -> bytes:
+    """A BMP with the given DIB header size (12: OS/2 core; 40: v3; 124: v5), bit depth and
+    compression, around ``pixels`` already encoded (rows bottom-up, padded to 4 bytes)."""
+    width, height = size
+    if header == 12:
+        dib = struct.pack("<IHHHH", 12, width, height, 1, bits)
+    else:
+        colours = len(palette) // 4
+        dib = struct.pack(
+            "<IiiHHIIiiII", header, width, height, 1, bits, compression, len(pixels),
+            2835, 2835, colours, 0,
+        )  # fmt: skip
+        dib += masks
+        dib += bytes(header - len(dib))
+    offset = 14 + len(dib) + len(palette)
+    head = b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset)
+    return head + dib + palette + pixels
+
+
+def _grey_palette(entry: int = 4) -> bytes:
+    return b"".join(bytes((v, v, v, 0)[:entry]) for v in range(256))
+
+
+def bmp_rle8(size: tuple[int, int] = SIZE) -> bytes:
+    """8-bit RLE: each row as runs of equal grey, an end-of-line after each."""
+    width, height = size
+    grey = picture(size, mode="L").transpose(Image.Transpose.FLIP_TOP_BOTTOM).tobytes()
+    data = bytearray()
+    for y in range(height):
+        row = grey[y * width : (y + 1) * width]
+        x = 0
+        while x < width:
+            run = 1
+            while x + run < width and run < 255 and row[x + run] == row[x]:
+                run += 1
+            data += bytes((run, row[x]))
+            x += run
+        data += b"\x00\x00"
+    data += b"\x00\x01"
+    return bmp(size, 8, bytes(data), compression=1, palette=_grey_palette())
+
+
+def bmp_565(size: tuple[int, int] = SIZE, header: int = 40) -> bytes:
+    """16-bit RGB 5-6-5 with bit-field masks (BI_BITFIELDS), as phones' screenshots had."""
+    width, height = size
+    image = picture(size).transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    rows = bytearray()
+    for y in range(height):
+        for x in range(width):
+            r, g, b = image.getpixel((x, y))  # type: ignore[misc]
+            rows += struct.pack("<H", (r >> 3) << 11 | (g >> 2) << 5 | b >> 3)
+        rows += bytes(-(width * 2) % 4)
+    masks = struct.pack("<III", 0xF800, 0x07E0, 0x001F)
+    if header == 40:  # after a v3 header the masks sit where a palette would
+        return bmp(size, 16, bytes(rows), compression=3, palette=masks)
+    return bmp(size, 16, bytes(rows), header=header, compression=3, masks=masks)
+
+
+def bmp_core(size: tuple[int, int] = SIZE) -> bytes:
+    """OS/2 1.x: a 12-byte header and a 3-byte-per-entry palette."""
+    width, height = size
+    grey = picture(size, mode="L").transpose(Image.Transpose.FLIP_TOP_BOTTOM).tobytes()
+    pad = bytes(-width % 4)
+    rows = b"".join(grey[y * width : (y + 1) * width] + pad for y in range(height))
+    return bmp(size, 8, rows, header=12, palette=_grey_palette(3))
+
+
 def heif(image: Image.Image, **options: object) -> bytes:
     buffer = io.BytesIO()
     pillow_heif.from_pillow(image).save(buffer, format="HEIF", quality=85, **options)
@@ -340,6 +416,15 @@ def ppm16(size: tuple[int, int] = SIZE) -> bytes:
 
 def _cmyk() -> Image.Image:
     return picture().convert("CMYK")
+
+
+def _lab() -> Image.Image:
+    from PIL import ImageCms
+
+    srgb, lab = ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB")
+    converted = ImageCms.profileToProfile(picture(), srgb, lab, outputMode="LAB")
+    assert converted is not None
+    return converted
 
 
 def _deep(mode: str) -> Image.Image:
@@ -516,6 +601,9 @@ def samples() -> list[Sample]:
     add("tiff", "g4.tif", lambda: save(picture(mode="1"), "TIFF", compression="group4"))
     add("tiff", "pages.tif", lambda: animated("TIFF", count=3))
     add("tiff", "exif8.tif", lambda: save(picture(), "TIFF", exif=exif(8)))
+    add("tiff", "lab.tif", lambda: save(_lab(), "TIFF"))
+    add("tiff", "ycbcr.tif", lambda: save(picture().convert("YCbCr"), "TIFF"))
+    add("tiff", "packbits.tif", lambda: save(picture(), "TIFF", compression="packbits"))
     add("tiff", "truncated.tif", lambda: truncated(save(noise(SIZE), "TIFF")))
     # BMP
     add("bmp", "rgb24.bmp", lambda: save(picture(), "BMP"))
@@ -524,6 +612,10 @@ def samples() -> list[Sample]:
     add("bmp", "gray.bmp", lambda: save(picture(mode="L"), "BMP"))
     add("bmp", "rgba32.bmp", lambda: save(with_alpha(), "BMP"))
     add("bmp", "top_down.bmp", bmp_top_down)
+    add("bmp", "rle8.bmp", bmp_rle8)
+    add("bmp", "rgb565_v3.bmp", bmp_565)
+    add("bmp", "rgb565_v5.bmp", lambda: bmp_565(header=124))
+    add("bmp", "os2_core.bmp", bmp_core)
     add("bmp", "truncated.bmp", lambda: truncated(save(picture(), "BMP")))
     # ICO
     add(
