@@ -67,10 +67,14 @@ class Row:
         )
 
 
-def image_rows(work: Path) -> list[Row]:
-    """The image section: the corpus made under ``work``, through the engine, judged."""
+def image_rows(work: Path | None = None) -> list[Row]:
+    """The image section: the corpus made under ``work`` (else a temporary folder),
+    through the engine, judged."""
     from tests.image_corpus import run_engine
 
+    if work is None:
+        with tempfile.TemporaryDirectory(prefix="ferryman-images-") as tmp:
+            return image_rows(Path(tmp))
     outcomes = asyncio.run(run_engine(work))
     rows: dict[str, Row] = {}
     for outcome in outcomes.values():

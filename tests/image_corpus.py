@@ -659,6 +659,9 @@ def samples() -> list[Sample]:
     add("heic", "odd_size.heic", lambda: heif(picture((97, 63))))
     add("heic", "truncated.heic", lambda: truncated(heif(noise(SIZE)), 0.5))
     add("avif", "photo.avif", lambda: save(picture(), "AVIF"))
+    add("avif", "alpha.avif", lambda: save(with_alpha(), "AVIF"))
+    add("avif", "animated.avif", lambda: animated("AVIF", count=3), expect="animation")
+    add("avif", "truncated.avif", lambda: truncated(save(noise(SIZE), "AVIF"), 0.5))
     # Other formats Pillow reads and writes.
     add("other", "image.pcx", lambda: save(picture(), "PCX"))
     add("other", "image.sgi", lambda: save(picture(), "SGI"))
