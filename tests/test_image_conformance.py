@@ -195,3 +195,20 @@ async def test_the_whole_corpus_through_the_engine_under_telegrams_policy(
     assert mpo is not None
     with Image.open(mpo) as image:
         assert (image.format, image.size) == ("JPEG", (96, 64))
+
+
+def test_a_cut_off_animation_is_unreadable_at_its_frame(
+    corpus: tuple[Path, dict[str, Sample]], tmp_path: Path
+) -> None:
+    from ferryman.errors import FerrymanError
+    from ferryman.media.animation import animation_to_mp4
+
+    folder, _ = corpus
+    out = tmp_path / "out.mp4"
+    with pytest.raises(FerrymanError) as caught:
+        animation_to_mp4(folder / "truncated.gif", out)
+    assert caught.value.code == "media.unreadable"  # no retry heals a cut-off file
+    assert "frame 2 cannot be decoded" in caught.value.message
+    assert not out.exists()
+    animation_to_mp4(folder / "anim_gray16.png", out)  # 16-bit APNG frames convert
+    assert explain(MediaKind.VIDEO, probe(out), TELEGRAM)[0] is Plan.AS_IS
