@@ -17,7 +17,7 @@ from ferryman.engine.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.finish import finish_video
-from ferryman.media.images import fit_photo
+from ferryman.media.images import check_pixels, fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
 from ferryman.media.policy import Policy, policy_named
 from ferryman.media.probe import probe, probe_image
@@ -106,9 +106,11 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
         return _as_document(base, options.policy, None)
     try:
         info = _probe(kind, path, staged.data)
+        if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:
+            _check_canvas(path, options.max_image_pixels)
     except FerrymanError as exc:
         if exc.code == "media.too_many_pixels":
-            return _as_document(base, options.policy, exc.code)
+            return _as_document(base, options.policy, _why(exc))
         return _broken(base, exc)
     if kind is MediaKind.PHOTO and (info.frames or 1) > 1:
         kind = base.kind = MediaKind.ANIMATION
@@ -148,18 +150,41 @@ def _scale_instead(kind: MediaKind, plan: Plan, info: MediaInfo, options: MediaO
 
 
 def _probe(kind: MediaKind, path: Path, data: bytes | None = None) -> MediaInfo:
-    """``data``: the file's bytes when staging kept them (a photo is read there)."""
-    if kind is not MediaKind.PHOTO:
+    """``data``: the file's bytes when staging kept them (a photo is read there).
+
+    Pictures and animations are read by Pillow first, as their fixers read them (FFmpeg
+    gives up on a GIF without a palette, which Pillow decodes with a grey one); FFmpeg
+    is the fallback for what Pillow cannot open.
+    """
+    if kind not in (MediaKind.PHOTO, MediaKind.ANIMATION):
         return probe(path)
     try:
         return probe_image(path, data)
     except FerrymanError as exc:
         if exc.code == "media.too_many_pixels":
             raise
-        try:  # GIF/WebP may be animations that Pillow reads but classify called photos
+        try:
             return probe(path)
         except FerrymanError:
             raise exc from None
+
+
+def _check_canvas(path: Path, max_pixels: int) -> None:
+    """An animation is decoded whole, frame by frame, on its full canvas: refuse one
+    whose canvas (any GIF frame may grow it) is over the pixel limit, before decoding."""
+    try:
+        check_pixels(path, max_pixels)
+    except FerrymanError as exc:
+        if exc.code == "media.too_many_pixels":
+            raise
+        # unreadable by Pillow but probed by FFmpeg: the encoder will tell
+
+
+def _why(exc: FerrymanError) -> str:
+    """An error as an item's reason: its code and what it says, without the work-area
+    file name the message starts with (the report names the input already)."""
+    detail = exc.message.split(": ", 1)[-1]
+    return f"{exc.code}: {detail}"
 
 
 def _as_document(base: Prepared, policy: Policy, why: str | None) -> Prepared:
@@ -192,7 +217,7 @@ def _fit_image(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
     except FerrymanError as exc:
         out.unlink(missing_ok=True)
         if exc.code in ("media.over_limit", "media.too_many_pixels"):
-            return _as_document(base, options.policy, exc.message)
+            return _as_document(base, options.policy, _why(exc))
         return _broken(base, exc)
     size, digest = sha256_file(out)
     base.original_path, base.work_path = path, out

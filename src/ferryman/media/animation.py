@@ -7,6 +7,7 @@ The delays become real timestamps, so a GIF that pauses on one frame still pause
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +30,7 @@ _MIN_DELAY_MS = 20
 _DEFAULT_DELAY_MS = 100
 _BACKGROUND = (255, 255, 255, 255)  # transparency is composited on white
 _FAILURES = (*MEDIA_FAILURES, UnidentifiedImageError, SyntaxError)
+_DECODE_FAILURES = (OSError, ValueError, SyntaxError, EOFError)  # Pillow reading a frame
 
 
 def animation_to_mp4(
@@ -45,8 +47,9 @@ def animation_to_mp4(
     Each frame keeps its delay; the sides are made even by repeating the last row or
     column, and the short side is scaled down to ``max_height``. A single frame is
     written twice, so the result is still an animation. ``progress`` receives rising
-    fractions ending at 1.0. Raises ``media.too_many_pixels`` for a decompression bomb
-    and ``media.convert_failed`` otherwise; a partial ``dst`` is removed.
+    fractions ending at 1.0. Raises ``media.too_many_pixels`` for a decompression bomb,
+    ``media.unreadable`` for a frame Pillow cannot decode (a cut-off file: no retry
+    heals it) and ``media.convert_failed`` otherwise; a partial ``dst`` is removed.
     """
     try:
         with removing_on_failure(src, dst, "animation conversion", _FAILURES):
@@ -67,7 +70,7 @@ def _convert(
             stream = _add_video(out, size, crf, preset)
             delays: dict[int, int] = {}  # frame pts -> its delay, both in ms
             pts = 0
-            for index, (frame, delay) in enumerate(_frames(image, count)):
+            for index, (frame, delay) in enumerate(_frames(image, count, src.name)):
                 rgba = _even(_flatten(frame, size))
                 picture = av.VideoFrame.from_bytes(rgba.tobytes(), *rgba.size, format="rgba")
                 picture = picture.reformat(format="yuv420p")
@@ -91,13 +94,22 @@ def _add_video(out: OutputContainer, size: tuple[int, int], crf: int, preset: st
     return stream
 
 
-def _frames(image: Image.Image, count: int) -> Iterator[tuple[Image.Image, int]]:
+def _frames(image: Image.Image, count: int, name: str) -> Iterator[tuple[Image.Image, int]]:
     """Each composed frame with its delay in ms; a lone frame comes twice (half each).
 
     Pillow moves one image from frame to frame, so each must be used before the next.
     """
-    for frame in ImageSequence.Iterator(image):
-        delay = _delay(frame)
+    frames = ImageSequence.Iterator(image)
+    for index in itertools.count(1):
+        try:
+            frame = next(frames)
+            delay = _delay(frame)  # decodes the frame
+        except StopIteration:
+            return
+        except _DECODE_FAILURES as exc:
+            raise FerrymanError(
+                "media.unreadable", f"{name}: frame {index} cannot be decoded ({exc})"
+            ) from exc
         if count > 1:
             yield frame, delay
         else:

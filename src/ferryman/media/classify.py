@@ -7,6 +7,7 @@ whether it holds video.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 
@@ -23,6 +24,11 @@ _MAGICS: tuple[tuple[int, bytes, MediaKind], ...] = (
     (0, b"II*\x00", MediaKind.PHOTO),  # TIFF, little-endian
     (0, b"MM\x00*", MediaKind.PHOTO),  # TIFF, big-endian
     (0, b"II+\x00", MediaKind.PHOTO),  # BigTIFF
+    (0, b"qoif", MediaKind.PHOTO),  # QOI
+    (0, b"\x00\x00\x00\x0cjP  \r\n\x87\n", MediaKind.PHOTO),  # JPEG 2000 (JP2)
+    (0, b"\xffO\xffQ", MediaKind.PHOTO),  # JPEG 2000 codestream (J2K)
+    (0, b"DDS |", MediaKind.PHOTO),  # DirectDraw Surface
+    (0, b"icns", MediaKind.PHOTO),  # Apple icon
     (0, b"\x1a\x45\xdf\xa3", MediaKind.VIDEO),  # Matroska / WebM (audio-only: by name)
     (0, b"\x00\x00\x01\xba", MediaKind.VIDEO),  # MPEG program stream
     (0, b"\x00\x00\x01\xb3", MediaKind.VIDEO),  # MPEG-1/2 video elementary stream
@@ -84,9 +90,38 @@ def classify(head: bytes, name: str) -> MediaKind:
         return MediaKind.DOCUMENT
     if _mpeg_audio(head):
         return MediaKind.AUDIO
+    if _XBM.match(head) or head.startswith(b"/* XPM */"):
+        return MediaKind.PHOTO  # X bitmaps and pixmaps: text, but pictures
     if _is_text(head):
         return MediaKind.DOCUMENT
-    return MediaKind.OTHER
+    return _pillow_kind(head)
+
+
+# Raster formats Pillow identifies by a strong signature and decodes by itself; the
+# rest of its readers want a helper (EPS: Ghostscript; FITS, GRIB, HDF5, BUFR: handlers)
+# or accept too much by shape alone (TGA, PCX, SPIDER: see ``_by_suffix_image``).
+_PILLOW_PICTURES = frozenset(
+    {"BLP", "CUR", "DCX", "FLI", "FTEX", "GBR", "IM", "MSP", "PCD", "PIXAR", "PSD", "SUN"}
+)
+_XBM = re.compile(rb"\A\s*#define[ \t]+\S*_width[ \t]+\d+\s*#define[ \t]+\S*_height[ \t]+\d+")
+
+
+def _pillow_kind(head: bytes) -> MediaKind:
+    """What no signature here claimed: a picture if Pillow recognises one of the formats
+    above from the head (its header only; nothing is decoded), else other."""
+    import io
+    import warnings
+
+    from PIL import Image  # only for the files nothing else claimed: imported late
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(head), formats=sorted(_PILLOW_PICTURES)) as image:
+                fmt = image.format
+    except Exception:  # any reader's complaint means "not one of these"
+        return MediaKind.OTHER
+    return MediaKind.PHOTO if fmt in _PILLOW_PICTURES else MediaKind.OTHER
 
 
 def _suffix(name: str) -> str:
@@ -246,6 +281,48 @@ def _bmp(head: bytes, suffix: str) -> MediaKind | None:
     return MediaKind.PHOTO if dib_size in (12, 40, 52, 56, 64, 108, 124) else None
 
 
+def _ico(head: bytes, suffix: str) -> MediaKind | None:
+    """Windows icon or cursor: a reserved zero, type 1 or 2, and a sane first entry."""
+    if head[:2] != b"\x00\x00" or head[2:4] not in (b"\x01\x00", b"\x02\x00") or len(head) < 22:
+        return None
+    count, reserved, bits = struct.unpack_from("<H", head, 4)[0], head[9], head[12]
+    offset = struct.unpack_from("<I", head, 18)[0]
+    if 0 < count <= 256 and reserved == 0 and bits in (0, 1, 4, 8, 16, 24, 32):
+        return MediaKind.PHOTO if offset >= 6 + 16 * count else None
+    return None
+
+
+# PBM/PGM/PPM (P1-P6) and PFM (Pf): magic, then width and height, comments allowed.
+_NETPBM = re.compile(rb"\AP[1-6f](?:\s|#[^\n]*\n)+\d+(?:\s|#[^\n]*\n)+\d+\s")
+
+
+def _netpbm(head: bytes, suffix: str) -> MediaKind | None:
+    return MediaKind.PHOTO if _NETPBM.match(head) else None
+
+
+def _sgi(head: bytes, suffix: str) -> MediaKind | None:
+    """SGI image: magic 474, RLE flag, bytes per channel, dimension count."""
+    if head[:2] == b"\x01\xda" and len(head) > 5 and head[2] in (0, 1) and head[3] in (1, 2):
+        return MediaKind.PHOTO if head[5] in (1, 2, 3) else None
+    return None
+
+
+_TGA_SUFFIXES = frozenset({".tga", ".icb", ".vda", ".vst", ".tpic"})
+_PCX_SUFFIXES = frozenset({".pcx", ".dcx"})
+
+
+def _by_suffix_image(head: bytes, suffix: str) -> MediaKind | None:
+    """TGA has no magic and PCX a weak one: the name must agree with a sane header."""
+    if suffix in _TGA_SUFFIXES and len(head) >= 18:
+        colour_map, image_type, depth = head[1], head[2], head[16]
+        if colour_map in (0, 1) and image_type in (1, 2, 3, 9, 10, 11):
+            return MediaKind.PHOTO if depth in (1, 8, 15, 16, 24, 32) else None
+    pcx = len(head) >= 4 and head[0] == 0x0A and head[1] <= 5 and head[2] <= 1
+    if suffix in _PCX_SUFFIXES and pcx and head[3] in (1, 2, 4, 8):
+        return MediaKind.PHOTO
+    return None
+
+
 def _bzip2(head: bytes, suffix: str) -> MediaKind | None:
     if head[:3] == b"BZh" and head[3:4].isdigit() and head[3:4] != b"0":
         return MediaKind.ARCHIVE
@@ -346,4 +423,8 @@ _SNIFFERS: tuple[Sniffer, ...] = (
     _bmp,
     _bzip2,
     _adts,
+    _ico,
+    _netpbm,
+    _sgi,
+    _by_suffix_image,
 )

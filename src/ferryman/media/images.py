@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,8 @@ def check_pixels(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int,
         with Image.open(path) as image:
             size, fmt = image.size, image.format
         sizes = _heif_sizes(path) if fmt == "HEIF" else [size]
+        if fmt == "GIF":
+            sizes.append(gif_canvas(path))
     except Image.DecompressionBombError as exc:
         raise FerrymanError("media.too_many_pixels", f"{path.name}: {exc}") from exc
     except _DECODE_ERRORS as exc:
@@ -412,6 +415,33 @@ def _write(dst: Path, data: bytes, src: Path) -> None:
         raise FerrymanError(
             "media.convert_failed", f"{src.name}: cannot write {dst} ({exc})"
         ) from exc
+
+
+def gif_canvas(path: Path) -> tuple[int, int]:
+    """The canvas a GIF needs to show every frame: its screen, grown to each frame's
+    extent (Pillow grows it the same way when it reaches that frame), from the block
+    structure alone. Frame extents far outside a small screen are how a few-hundred-byte
+    GIF claims gigapixels, and the frame that claims them may come last."""
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        end = len(data)
+        if end < 13:
+            return 0, 0
+        width, height = struct.unpack_from("<HH", data, 6)
+        pos = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+        while pos < end:
+            block = data[pos]
+            if block == 0x2C and pos + 10 <= end:  # image descriptor
+                left, top, w, h, flags = struct.unpack_from("<HHHHB", data, pos + 1)
+                width, height = max(width, left + w), max(height, top + h)
+                pos += 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1
+            elif block == 0x21:  # extension: introducer and label, then sub-blocks
+                pos += 2
+            else:  # the trailer, or garbage: Pillow stops there too
+                break
+            while pos < end and data[pos]:  # sub-blocks, up to the empty one
+                pos += 1 + data[pos]
+            pos += 1
+    return width, height
 
 
 def _heif_sizes(path: Path) -> list[tuple[int, int]]:

@@ -77,7 +77,7 @@ _FIXED_PLANS: dict[MediaKind, Plan] = {
 }
 _VIDEO_COST = (Plan.AS_IS, Plan.REMUX, Plan.AUDIO, Plan.TRANSCODE)  # cheapest first
 _PHOTO_MODES = frozenset({"RGB", "L", "P"})  # what needs no colour conversion
-_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})  # probe: a colour key too
 
 
 def plan_for(kind: MediaKind, info: MediaInfo | None, policy: Policy = TELEGRAM) -> Plan:
@@ -114,6 +114,8 @@ def _photo(info: MediaInfo | None, limits: PhotoLimits) -> tuple[Plan, str | Non
     missed = limits.problems(fmt, info.width, info.height, info.size or 0)
     if info.rotation and limits.upright:
         missed.append(f"exif_rotation={info.rotation}")
+    elif info.mirrored and limits.upright:
+        missed.append("exif_mirrored")
     mode = info.image_mode or "RGB"
     if limits.plain_colour and mode in _ALPHA_MODES:
         missed.append(f"alpha={mode}")

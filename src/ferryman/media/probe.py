@@ -37,6 +37,9 @@ _MAX_DECODE_PACKETS = 1000
 _EXIF_ORIENTATION = 0x0112
 _EXIF_TRANSPOSED = frozenset({5, 6, 7, 8})  # orientations that rotate by 90 or 270 degrees
 _EXIF_DEGREES = {3: 180, 4: 180, 5: 90, 6: 270, 7: 270, 8: 90}  # counter-clockwise to fix
+_EXIF_MIRRORED = frozenset({2, 4, 5, 7})
+# A colour key (tRNS) makes these modes transparent: the plan must see the alpha.
+_KEYED_MODES = {"P": "PA", "L": "LA", "RGB": "RGBA", "1": "LA"}
 _MODE_BITS = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
 
 
@@ -65,9 +68,7 @@ def probe_image(path: Path, data: bytes | None = None) -> MediaInfo:
     try:
         return _probe_pillow(path, data)
     except Image.DecompressionBombError as exc:
-        raise FerrymanError(
-            "media.too_many_pixels", f"{path.name}: too many pixels ({exc})"
-        ) from exc
+        raise FerrymanError("media.too_many_pixels", f"{path.name}: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise _unreadable(path, exc) from exc
 
@@ -82,7 +83,7 @@ def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
 
     with Image.open(source()) as image:
         width, height = image.size
-        frames = 2 if getattr(image, "is_animated", False) else 1
+        frames = 2 if _animated(image) else 1
         orientation = image.getexif().get(_EXIF_ORIENTATION)
         if orientation in _EXIF_TRANSPOSED:
             width, height = height, width
@@ -92,12 +93,28 @@ def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
             height=height,
             frames=frames,
             rotation=_EXIF_DEGREES.get(orientation or 1, 0),
+            mirrored=orientation in _EXIF_MIRRORED or None,
             size=path.stat().st_size if data is None else len(data),
-            image_mode=image.mode,
+            image_mode=_mode(image),
             bit_depth=_MODE_BITS.get(image.mode, 8),
         )
         _check_data(image, source)
         return info
+
+
+def _animated(image: Image.Image) -> bool:
+    """More than one frame to show in turn. An MPO's frames are views of one scene (a
+    stereo pair, a preview): it is a photo, its base JPEG, even when the index is wrong."""
+    if image.format == "MPO":
+        return False
+    return bool(getattr(image, "is_animated", False))
+
+
+def _mode(image: Image.Image) -> str:
+    """Pillow's mode, with the alpha a colour key (``transparency``) gives it."""
+    if "transparency" in image.info and image.mode in _KEYED_MODES:
+        return _KEYED_MODES[image.mode]
+    return image.mode
 
 
 def _check_data(image: Image.Image, source: Callable[[], Path | io.BytesIO]) -> None:
