@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ferryman.errors import FerrymanError, spec_for
+from ferryman.frontdoors.cli_help import HelpGroup
 from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_telegram import telegram_app
 from ferryman.frontdoors.cli_web import web_app
@@ -44,6 +44,9 @@ app = typer.Typer(
     help="ferryman: archives, media files and links in; playable media out.",
     no_args_is_help=True,
     add_completion=False,
+    cls=HelpGroup,  # help and usage lines as cli_help writes them, for every command
+    rich_markup_mode=None,  # usage errors as plain lines, not boxes
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 config_app = typer.Typer(help="Show or change settings.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="What could not be delivered, kept with a reason.")
@@ -55,6 +58,20 @@ app.add_typer(web_app, name="web")
 
 out = console()
 err = console(stderr=True)
+
+# A job as the commands take it: text, so a mistyped one gets one line of ferryman's
+# own (`_job_number`), not the parser's boxed type error.
+JobArg = Annotated[
+    str, typer.Argument(metavar="JOB", help="The job's number (`ferryman status` lists them).")
+]
+
+
+def _job_number(job: str) -> int:
+    """``job`` as a number, or one line that says what a job is and exit 2."""
+    if job.strip().isdecimal():
+        return int(job)
+    err.print(f"job must be a number (see `ferryman status`), not {job!r}", markup=False)
+    raise typer.Exit(2)
 
 
 class State:
@@ -86,12 +103,15 @@ def main_options(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="ferryman.toml to read (else $FERRYMAN_CONFIG)."),
+        typer.Option(
+            "--config", metavar="FILE", help="ferryman.toml to read (else $FERRYMAN_CONFIG)."
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
             "--data-dir",
+            metavar="DIR",
             help="Database, work area, library, quarantine (else $FERRYMAN_DATA_DIR or XDG).",
         ),
     ] = None,
@@ -170,15 +190,19 @@ def add(
     paths: Annotated[
         list[str],
         typer.Argument(
+            metavar="PATH",
             help="Files, folders or archives: paths, http(s) links to them, WebDAV"
             " folders and files (davs://host/path/, dav:// for plain http), Torbox"
             " items (torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID, /FILE for one),"
             " or links to media: a page or a platform's video (YouTube, X, TikTok…),"
-            " made into an MP4 up to 1080p unless --quality, --audio or --mute say else."
+            " made into an MP4 up to 1080p unless --quality, --audio or --mute say else.",
         ),
     ],
     to: Annotated[
-        str, typer.Option("--to", help=f"Where albums go: {escape(default_sinks().describe())}.")
+        str,
+        typer.Option(
+            "--to", metavar="DEST", help=f"Where albums go: {default_sinks().describe()}."
+        ),
     ] = "library:",
     password: Annotated[
         str | None,
@@ -188,7 +212,9 @@ def add(
             " `ferryman password` for a way that is not).",
         ),
     ] = None,
-    priority: Annotated[int, typer.Option("--priority", help="Higher goes first.")] = 0,
+    priority: Annotated[
+        int, typer.Option("--priority", metavar="N", help="Higher goes first.")
+    ] = 0,
     force: Annotated[
         bool,
         typer.Option(
@@ -199,6 +225,7 @@ def add(
         str | None,
         typer.Option(
             "--quality",
+            metavar="SIZE",
             help="Links to media: the MP4's largest size, 2160p, 1440p, 1080p (the"
             " default), 720p, 480p, 360p or best (a vertical video's short side counts).",
         ),
@@ -206,13 +233,16 @@ def add(
     audio: Annotated[
         str | None,
         typer.Option(
-            "--audio", help="Links to media: the sound alone, as mp3, m4a (AAC kept) or opus."
+            "--audio",
+            metavar="FORMAT",
+            help="Links to media: the sound alone, as mp3, m4a (AAC kept) or opus.",
         ),
     ] = None,
     bitrate: Annotated[
         int | None,
         typer.Option(
             "--bitrate",
+            metavar="KBPS",
             help="With --audio mp3: 320, 256, 192 (the default), 128 or 96 kbps; opus: 32–256.",
         ),
     ] = None,
@@ -302,6 +332,7 @@ def run(
         str | None,
         typer.Option(
             "--node-name",
+            metavar="NAME",
             help="This node's name in `ferryman workers` and `ferryman drain` (else the"
             " node_name setting, else the host name).",
         ),
@@ -368,13 +399,14 @@ def status(
 @app.command("report")
 def report_cmd(
     ctx: typer.Context,
-    job: Annotated[int, typer.Argument(help="Job id (see `ferryman status`).")],
+    job: JobArg,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """What a job delivered, converted, skipped and quarantined, and why."""
     from ferryman.engine import report
 
-    data = _run(ctx, lambda _s, store: report.report(store, job))
+    number = _job_number(job)
+    data = _run(ctx, lambda _s, store: report.report(store, number))
     if as_json:
         out.print_json(json.dumps(data))
         return
@@ -467,46 +499,50 @@ def _control(ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, A
 
 
 @app.command()
-def pause(ctx: typer.Context, job: int) -> None:
+def pause(ctx: typer.Context, job: JobArg) -> None:
     """Pause a job: nothing of it is claimed until `resume`."""
     from ferryman.engine import control
 
-    _control(ctx, lambda store: control.pause_job(store, job))
-    out.print(f"job {job} paused")
+    number = _job_number(job)
+    _control(ctx, lambda store: control.pause_job(store, number))
+    out.print(f"job {number} paused")
 
 
 @app.command()
-def resume(ctx: typer.Context, job: int) -> None:
+def resume(ctx: typer.Context, job: JobArg) -> None:
     """Resume a paused job."""
     from ferryman.engine import control
 
-    _control(ctx, lambda store: control.resume_job(store, job))
-    out.print(f"job {job} resumed")
+    number = _job_number(job)
+    _control(ctx, lambda store: control.resume_job(store, number))
+    out.print(f"job {number} resumed")
 
 
 @app.command()
-def cancel(ctx: typer.Context, job: int) -> None:
+def cancel(ctx: typer.Context, job: JobArg) -> None:
     """Cancel a job and delete its files from the work area."""
 
     from ferryman.engine import control
 
-    _control(ctx, lambda store: control.cancel_job(store, job))
-    out.print(f"job {job} cancelled")
+    number = _job_number(job)
+    _control(ctx, lambda store: control.cancel_job(store, number))
+    out.print(f"job {number} cancelled")
 
 
 @app.command()
-def retry(ctx: typer.Context, job: int) -> None:
+def retry(ctx: typer.Context, job: JobArg) -> None:
     """Run an ended job again; what was delivered is not delivered twice."""
     from ferryman.engine import control
 
-    _control(ctx, lambda store: control.retry_job(store, job))
-    out.print(f"job {job} queued again")
+    number = _job_number(job)
+    _control(ctx, lambda store: control.retry_job(store, number))
+    out.print(f"job {number} queued again")
 
 
 @app.command()
 def remove(
     ctx: typer.Context,
-    job: Annotated[int, typer.Argument(help="Job id (see `ferryman status`).")],
+    job: JobArg,
     quarantine: Annotated[
         bool,
         typer.Option("--quarantine", help="Delete the job's quarantine folder too."),
@@ -519,10 +555,12 @@ def remove(
     """
     from ferryman.engine import control
 
+    number = _job_number(job)
     removed = _run(
-        ctx, lambda settings, store: control.remove_job(store, settings, job, quarantine=quarantine)
+        ctx,
+        lambda settings, store: control.remove_job(store, settings, number, quarantine=quarantine),
     )
-    out.print(f"job {job} ({removed.job.name}) removed", markup=False)
+    out.print(f"job {number} ({removed.job.name}) removed", markup=False)
     for folder in removed.folders:
         out.print(f"  deleted {folder}", markup=False, highlight=False)
 
@@ -530,17 +568,18 @@ def remove(
 @app.command()
 def password(
     ctx: typer.Context,
-    job: Annotated[int, typer.Argument(help="Job id (see `ferryman status`).")],
+    job: JobArg,
     secret: Annotated[
         str | None,
         typer.Argument(
-            metavar="[PASSWORD]",
+            metavar="PASSWORD",
             help="Omit it to type it unseen (or pipe it in): then it stays out of the"
             " shell history and the process list.",
         ),
     ] = None,
 ) -> None:
     """Give a job a password; a job in needs_password reads on from where it stopped."""
+    number = _job_number(job)
     if secret is None:
         if sys.stdin.isatty():
             secret = typer.prompt("password", hide_input=True)
@@ -550,15 +589,15 @@ def password(
     from ferryman.engine import control
     from ferryman.model import JobState
 
-    found = _run(ctx, lambda _s, store: control.give_password(store, job, given))
+    found = _run(ctx, lambda _s, store: control.give_password(store, number, given))
     if found.state is JobState.QUEUED:
         out.print(
-            f"job {job}: password added; the next `ferryman run` tries it where reading"
+            f"job {number}: password added; the next `ferryman run` tries it where reading"
             " stopped (`ferryman status` then shows whether it opened)",
             markup=False,
         )
     else:
-        out.print(f"job {job}: password added (the job is {found.state.value})")
+        out.print(f"job {number}: password added (the job is {found.state.value})")
 
 
 @app.command()
@@ -683,7 +722,16 @@ def config_show(ctx: typer.Context) -> None:
 
 
 @config_app.command("set")
-def config_set(ctx: typer.Context, key: str, value: str) -> None:
+def config_set(
+    ctx: typer.Context,
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="A runtime setting, e.g. space_floor (a wrong one is refused with the list)."
+        ),
+    ],
+    value: Annotated[str, typer.Argument(help="Its new value, e.g. 2GB or true.")],
+) -> None:
     """Change a runtime setting; a running engine applies it within a second."""
     from ferryman.engine import runtime_config
 
