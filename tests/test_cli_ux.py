@@ -100,7 +100,10 @@ def test_a_job_whose_albums_all_failed_is_failed_with_their_code(tmp_path: Path)
     assert ran.exit_code == 0, ran.output
     job = status(data)[0]
     assert job["state"] == "failed", job
-    assert job["error"] == {"code": "telegram.not_configured", "message": job["error"]["message"]}  # type: ignore[index]
+    error: dict[str, str] = job["error"]  # type: ignore[assignment]
+    assert sorted(error) == ["code", "message", "next"]
+    assert error["code"] == "telegram.not_configured"
+    assert error["next"].startswith("Set telegram.api_id")
     assert job["counts"]["failed"] == 3  # type: ignore[index]
     table = cli(data, "status").stdout
     assert "failed" in table.splitlines()[1] or "failed" in table

@@ -52,9 +52,21 @@ def job_status(
         "state": job.state.value,
         "paused": job.paused,
         "waiting": job.wait_reason,
-        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "error": _error(job),
         "counts": counts(by_state),
         "fetching": fetching and job.state is JobState.QUEUED,
+    }
+
+
+def _error(job: Job) -> dict[str, Any] | None:
+    """A job's error as people need it: the code, its message, and the next step."""
+    if not job.error_code:
+        return None
+    failed = job.state is JobState.FAILED
+    return {
+        "code": job.error_code,
+        "message": job.error_message,
+        "next": next_step_for(job.error_code, failed=failed).replace("JOB", str(job.id)),
     }
 
 
@@ -156,6 +168,7 @@ async def run_summary(
                     "name": job.name,
                     "state": outcome,
                     "code": code,
+                    "message": job.error_message,
                     "next": (
                         next_step_for(code, failed=outcome == "failed") if code in ERRORS else None
                     ),

@@ -22,6 +22,7 @@ from ferryman.frontdoors.cli_web import web_app
 from ferryman.frontdoors.terminal import (
     console,
     fail,
+    print_problems,
     print_report,
     print_run_summary,
     show,
@@ -257,8 +258,15 @@ def add(
             " links.playlist_max), each its own file; without it, only the one video.",
         ),
     ] = False,
+    run_now: Annotated[
+        bool,
+        typer.Option(
+            "--run", help="Then run the engine here until every job has ended (`run --until-idle`)."
+        ),
+    ] = False,
 ) -> None:
-    """Add inputs as jobs (they run with `ferryman run`)."""
+    """Add inputs as jobs: they run with `ferryman run` (or at once with --run, or in a
+    ferryman that is running already)."""
 
     from ferryman.engine import intake
     from ferryman.links.profile import from_choices
@@ -300,26 +308,62 @@ def add(
                 out.print(f"job {job.id}: {shown} → {job.dest} ({job.name})", markup=False)
         return problems
 
-    def light(settings: Settings, store: LiteStore) -> int:
+    silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
+
+    def light(settings: Settings, store: LiteStore) -> tuple[int, int, list[str]]:
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:
                 results.append(intake.add_source_now(store, path, settings=settings, **options))
             except FerrymanError as exc:
                 results.append(exc)
-        return told(results)
+        live = store.live_nodes(silent_after * settings.lease_seconds)
+        return told(results), _added(results), live
 
-    async def full(settings: Settings, store: Store) -> int:
+    async def full(settings: Settings, store: Store) -> tuple[int, int, list[str]]:
+        from ferryman.engine import nodes
+
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:
                 results.append(await intake.add_source(store, path, settings=settings, **options))
             except FerrymanError as exc:
                 results.append(exc)
-        return told(results)
+        runs = await nodes.workers(store, settings.lease_seconds)
+        live = sorted({r["node"] for r in runs if r["state"] == "alive"})
+        return told(results), _added(results), live
 
-    if _run_light(ctx, light, full, writes=True):
+    problems, added, live = _run_light(ctx, light, full, writes=True)
+    if run_now and added:
+        _run_engine(ctx.obj, until_idle=True)
+    elif added:
+        _say_what_next(live)
+    if problems:
         raise typer.Exit(1)
+
+
+def _added(results: list[Job | FerrymanError]) -> int:
+    """How many jobs were added and have work to do (not refused, not failed at once)."""
+    return sum(1 for job in results if not isinstance(job, FerrymanError) and not job.error_code)
+
+
+def _say_what_next(live: list[str]) -> None:
+    """After `add`: whether anything happens now, and where to look."""
+    if live:
+        err.print(
+            f"a running ferryman ({', '.join(live)}) takes it now;"
+            " `ferryman status` shows how it goes",
+            markup=False,
+            highlight=False,
+        )
+        return
+    err.print(
+        "queued: nothing runs it until `ferryman run --until-idle` (or `ferryman run`,"
+        " `web`, `telegram serve`; next time `ferryman add --run` does both);"
+        " `ferryman status` shows how it goes",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command()
@@ -342,7 +386,11 @@ def run(
 
     When it stops, it sums up what ended, and what each job that waits or failed needs.
     """
-    state: State = ctx.obj
+    _run_engine(ctx.obj, until_idle=until_idle, node_name=node_name)
+
+
+def _run_engine(state: State, *, until_idle: bool, node_name: str | None = None) -> None:
+    """The engine with progress bars, then the summary (`run`, and `add --run`)."""
 
     async def go() -> None:
         from ferryman.engine.report import run_summary
@@ -393,7 +441,27 @@ def status(
     if as_json:
         out.print_json(json.dumps(data))
         return
+    if not data["jobs"]:
+        settings = ctx.obj.settings()
+        out.print(
+            f"no jobs yet in {_store_shown(settings)}: `ferryman add PATH` adds one"
+            " (`ferryman add --run PATH` runs it at once); jobs added with another"
+            " --data-dir are listed with that --data-dir",
+            markup=False,
+            highlight=False,
+        )
+        return
     show(out, status_table(data))
+    print_problems(out, data)
+
+
+def _store_shown(settings: Settings) -> str:
+    """The data dir, or a database_url without its password: where jobs were looked for."""
+    if not settings.database_url:
+        return str(settings.data_dir)
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 @app.command("report")

@@ -65,6 +65,24 @@ def status_table(data: dict[str, Any]) -> Table:
     return table
 
 
+def print_problems(out: Console, data: dict[str, Any]) -> None:
+    """Under ``status``'s table: each job's error or wait with its message and next step."""
+    for job in data["jobs"]:
+        problem = job["error"]
+        if not problem:
+            continue
+        out.print(
+            Text.assemble(
+                (f"job {job['id']}", "bold"),
+                " ",
+                (str(problem["code"]), "red" if job["state"] == "failed" else "yellow"),
+                f": {problem['message']}" if problem.get("message") else "",
+            )
+        )
+        if problem.get("next"):
+            _line(out, f"  next: {problem['next']}")
+
+
 def print_report(out: Console, data: dict[str, Any]) -> None:
     """``ferryman report JOB``: what was delivered, changed, skipped, kept, and why."""
     out.print(Text.assemble((f"job {data['job']}", "bold"), f" {data['name']} — {data['state']}"))
@@ -121,7 +139,8 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
             step = job["next"].replace("JOB", str(job["id"]))
         else:
             step = _STEP_FOR_STATE.get(job["state"], "`ferryman report {id}`").format(id=job["id"])
-        _line(out, f"  job {job['id']} {job['name']}: {job['state']}{code}")
+        said = f": {job['message']}" if job.get("message") and code else ""
+        _line(out, f"  job {job['id']} {job['name']}: {job['state']}{code}{said}")
         _line(out, f"    next: {step}")
 
 

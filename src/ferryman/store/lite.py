@@ -90,6 +90,16 @@ class LiteStore:
             r["key"]: json.loads(r["value"]) for r in self._rows("SELECT * FROM runtime_settings")
         }
 
+    def live_nodes(self, silent_after: float) -> list[str]:
+        """Nodes with an engine running now that take work (``ferryman workers``'s
+        alive): a job added here is theirs at once."""
+        rows = self._rows(
+            "SELECT DISTINCT node FROM nodes WHERE stopped_at IS NULL AND heartbeat_at >= ?"
+            " AND node NOT IN (SELECT node FROM drains) ORDER BY node",
+            self.clock() - silent_after,
+        )
+        return [r["node"] for r in rows]
+
     def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""
         taken = {r["name"] for r in self._rows("SELECT name FROM jobs WHERE dest = ?", dest)}
