@@ -5,7 +5,9 @@ names are never markup, failures show, control commands say when they cannot act
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from typer.testing import CliRunner, Result
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.frontdoors.cli import app
 from ferryman.samples import make_photo, make_photo_set, make_zip
+from tests.waiting import eventually_sync
 
 SEVEN = find_7zz()
 ENV = {
@@ -248,3 +251,91 @@ def test_version_names_the_release_without_a_data_dir(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(app, ["--version"], env=ENV)
     assert result.exit_code == 0 and result.output.strip() == f"ferryman {__version__}"
+
+
+@pytest.mark.slow
+def test_the_demos_next_steps_work_as_printed_in_a_new_shell(tmp_path: Path) -> None:
+    """As after `make demo`: `.venv/bin/ferryman --data-dir ./demo-data demo` in a clone;
+    every step it prints, typed as printed in a fresh shell there, shows the demo's jobs."""
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    make_photo(tmp_path / "demo-data" / "demo-inputs" / "holiday.jpg", 5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    env["FERRYMAN_SPACE_FLOOR"] = "0"  # the shell's own settings, as a person's would be
+
+    def shell(line: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    added = shell(".venv/bin/ferryman --data-dir ./demo-data add demo-data/demo-inputs/holiday.jpg")
+    assert added.returncode == 0, added.stderr
+    demo = shell(".venv/bin/ferryman --data-dir ./demo-data demo")
+    assert demo.returncode == 0, demo.stderr
+    lines = demo.stdout.splitlines()
+    steps = lines[lines.index("next, from this folder in any shell:") + 1 :]
+    assert len(steps) >= 3, demo.stdout
+    status_step, report_step = steps[0].strip(), steps[1].strip()
+    assert status_step.startswith(".venv/bin/ferryman --data-dir ./demo-data status"), steps
+    shown = shell(status_step)
+    assert shown.returncode == 0 and "holiday" in shown.stdout, (status_step, shown)
+    told = shell(report_step)
+    assert told.returncode == 0 and "job 1 holiday" in told.stdout, (report_step, told)
+    own = next(step for step in steps if "add --run PATH" in step)
+    assert own.strip().startswith(".venv/bin/ferryman add --run PATH"), own
+    assert any(step.strip().startswith(". .venv/bin/activate") for step in steps), steps
+
+
+# --- what happens next --------------------------------------------------------------------
+
+
+def test_add_says_what_happens_next_and_add_run_runs_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    empty = cli(data, "status")
+    assert empty.exit_code == 0
+    assert empty.stdout.startswith(f"no jobs yet in {data}: `ferryman add PATH` adds one")
+    assert "┏" not in empty.stdout  # no bare table frame
+    first = make_photo(tmp_path / "first.jpg", 1)
+    added = cli(data, "add", str(first))
+    assert added.exit_code == 0, added.output
+    assert "queued: nothing runs it until `ferryman run --until-idle`" in added.stderr
+    assert [job["state"] for job in status(data)] == ["queued"]
+    second = make_photo(tmp_path / "second.jpg", 2)
+    ran = cli(data, "add", "--run", str(second))
+    assert ran.exit_code == 0, ran.output
+    assert "queued:" not in ran.stderr
+    assert "jobs: 2 done" in ran.stdout, ran.stdout
+    assert [job["state"] for job in status(data)] == ["done", "done"]
+
+
+def test_add_run_runs_nothing_when_nothing_was_added(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    ran = cli(data, "add", "--run", str(tmp_path / "gone.zip"))
+    assert ran.exit_code == 1
+    assert "source.not_found" in ran.stderr and "jobs:" not in ran.stdout
+
+
+@pytest.mark.slow
+def test_add_says_a_running_engine_takes_the_job(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    env |= {"FERRYMAN_SPACE_FLOOR": "0", "FERRYMAN_POLL_SECONDS": "0.05"}
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "ferryman", "--data-dir", str(data), "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def alive() -> bool:
+            shown = cli(data, "workers", "--json")
+            return shown.exit_code == 0 and '"alive"' in shown.stdout
+
+        eventually_sync(alive, "the engine's heartbeat")
+        added = cli(data, "add", str(make_photo(tmp_path / "a.jpg", 1)))
+        assert added.exit_code == 0, added.output
+        assert "a running ferryman (" in added.stderr and "takes it now" in added.stderr
+        eventually_sync(lambda: status(data)[0]["state"] == "done", "the job done")
+    finally:
+        engine.terminate()
+        engine.wait(30)

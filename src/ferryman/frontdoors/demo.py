@@ -91,7 +91,7 @@ async def _earlier_demo_jobs(store: Store, inputs_dir: Path) -> list[Job]:
 def _already_ran(console: Console, settings: Settings, jobs: list[Job]) -> None:
     ids = ", ".join(str(job.id) for job in jobs)
     console.print(
-        f"the demo already ran in {settings.data_dir} (jobs {ids});"
+        f"the demo already ran in {settings.data_dir} (job{'s' if len(jobs) > 1 else ''} {ids});"
         f" its albums are in {settings.library}; to run it afresh, delete that data dir"
         " or give another --data-dir",
         markup=False,
@@ -121,9 +121,10 @@ def next_steps(settings: Settings, job_ids: list[int], *, argv0: str, cwd: Path)
     if settings.data_dir.absolute() != default_data_dir().absolute():
         here += f" --data-dir {_shown_path(settings.data_dir, cwd)}"
     first = job_ids[0] if job_ids else 1
+    others = f" (jobs {first} to {job_ids[-1]})" if len(job_ids) > 1 else ""
     steps = [
         f"{here} status  # the demo's jobs",
-        f"{here} report {first}  # one job's story",
+        f"{here} report {first}  # one job's story{others}",
     ]
     if command != "ferryman":
         activate = Path(argv0).parent / "activate"
@@ -150,5 +151,12 @@ def _shown_path(path: Path, cwd: Path) -> str:
 
 def _print_next_steps(console: Console, settings: Settings, job_ids: list[int]) -> None:
     console.print("next, from this folder in any shell:", markup=False, highlight=False)
-    for step in next_steps(settings, job_ids, argv0=sys.argv[0], cwd=Path.cwd()):
-        console.print(f"  {step}", markup=False, highlight=False, soft_wrap=True)
+    steps = [
+        step.partition("  # ")
+        for step in next_steps(settings, job_ids, argv0=sys.argv[0], cwd=Path.cwd())
+    ]
+    width = max(len(command) for command, _, _ in steps)
+    for command, _, why in steps:
+        console.print(
+            f"  {command.ljust(width)}  # {why}", markup=False, highlight=False, soft_wrap=True
+        )
