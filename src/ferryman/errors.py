@@ -501,6 +501,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The job is still running: wait for it to end, or `ferryman cancel JOB` first.",
     ),
     ErrorSpec(
+        "job.no_links",
+        False,
+        "Its albums are where `ferryman report JOB` says; for download links, add the input"
+        " again with `--to link:` (and --force).",
+    ),
+    ErrorSpec(
         "job.already_ended",
         False,
         "The job has ended already: `ferryman retry JOB` runs it again, or"

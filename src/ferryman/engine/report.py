@@ -101,6 +101,7 @@ async def report(
     summary["source"] = (sources or _sources()).describe(job.source)
     summary["state"] = job.state.value  # a stored summary may predate a retry's start
     summary["fetched_as"] = (await store.source_memos(job_id)).get("fetch.note")
+    summary["dest"] = job.dest
     if summary["error"]:
         summary["error"]["next"] = next_step_for(
             summary["error"]["code"], failed=job.state is JobState.FAILED
@@ -150,6 +151,7 @@ async def run_summary(
     jobs: dict[str, int] = {}
     items = {"delivered": 0, "failed": 0, "quarantined": 0, "skipped": 0, "pending": 0}
     needs: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []  # link: jobs that delivered: `ferryman links JOB`
     for job in await store.list_jobs():
         if job.state.terminal and (
             (job.finished_at or 0.0) < since or (touched is not None and job.id not in touched)
@@ -161,6 +163,8 @@ async def run_summary(
         for key in items:
             items[key] += c[key]
         code = job.wait_reason if outcome == "waiting" else job.error_code
+        if job.dest.startswith("link:") and job.state.terminal and c["delivered"]:
+            links.append({"id": job.id, "name": job.name})
         if outcome != "done" or job.error_code:
             needs.append(
                 {
@@ -174,7 +178,7 @@ async def run_summary(
                     ),
                 }
             )
-    return {"jobs": jobs, "items": items, "needs": needs}
+    return {"jobs": jobs, "items": items, "needs": needs, "links": links}
 
 
 def _outcome(job: Job) -> str:

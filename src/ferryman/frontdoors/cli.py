@@ -22,6 +22,7 @@ from ferryman.frontdoors.cli_web import web_app
 from ferryman.frontdoors.terminal import (
     console,
     fail,
+    print_links,
     print_problems,
     print_report,
     print_run_summary,
@@ -479,6 +480,31 @@ def report_cmd(
         out.print_json(json.dumps(data))
         return
     print_report(out, data)
+
+
+@app.command()
+def links(
+    ctx: typer.Context,
+    job: JobArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """A `--to link:` job's download links, signed afresh (valid for web.link_ttl)."""
+    from ferryman.frontdoors.result_links import job_links, listening
+
+    number = _job_number(job)
+
+    async def signed(settings: Settings, store: Store) -> tuple[Job, Any]:
+        found = await store.get_job(number)
+        return found, await job_links(settings, found)
+
+    found, made = _run(ctx, signed)
+    serving = listening(made.base)
+    if as_json:
+        files = [{"name": f.name, "size": f.size, "url": f.url} for f in made.files]
+        data = {"job": number, "files": files, "zip": made.whole, "expires_at": made.expires}
+        out.print_json(json.dumps(data | {"served_by": made.base, "serving": serving}))
+        return
+    print_links(out, found, made, serving)
 
 
 @app.command()

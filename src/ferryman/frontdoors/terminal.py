@@ -10,13 +10,18 @@ script (or a person's ``| grep``) sees whole messages.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ferryman.errors import FerrymanError
+
+if TYPE_CHECKING:
+    from ferryman.frontdoors.result_links import Links
+    from ferryman.model import Job
 
 _UNWRAPPED_WIDTH = 10_000  # a table printed to a pipe: as wide as its cells need
 
@@ -83,12 +88,39 @@ def print_problems(out: Console, data: dict[str, Any]) -> None:
             _line(out, f"  next: {problem['next']}")
 
 
+def print_links(out: Console, job: Job, made: Links, serving: bool) -> None:
+    """``ferryman links JOB``: each file with its link, the zip, and who serves them."""
+    if not made.files:
+        ended = job.state.terminal
+        why = "it delivered none" if ended else f"it is {job.state.value}: `ferryman run` delivers"
+        _line(out, f"job {job.id} {job.name}: no files yet ({why})")
+        return
+    until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(made.expires))
+    n = len(made.files)
+    files = f"{n} file{'' if n == 1 else 's'}"
+    _line(out, f"job {job.id} {job.name}: {files}, links valid until {until}")
+    for link in made.files:
+        _line(out, f"  {link.name} ({link.size:,} bytes): {link.url}")
+    if made.whole:
+        _line(out, f"  all as one zip: {made.whole}")
+    where = f"served by `ferryman web` at {made.base}"
+    if any(not link.url.startswith(made.base) for link in made.files):
+        where = f"the files come from the S3 bucket; the zip is {where}"
+    if not serving:
+        where += " (not running now: start it with `ferryman web`)"
+    if not made.configured:
+        where += "; set web.public_url to the address others reach it at"
+    _line(out, where + "; `ferryman links` again signs new links")
+
+
 def print_report(out: Console, data: dict[str, Any]) -> None:
     """``ferryman report JOB``: what was delivered, changed, skipped, kept, and why."""
     out.print(Text.assemble((f"job {data['job']}", "bold"), f" {data['name']} — {data['state']}"))
     _line(out, f"  source: {data['source']}")
     if data.get("fetched_as"):
         _line(out, f"  made: {data['fetched_as']}")
+    if str(data.get("dest", "")).startswith("link:"):
+        _line(out, f"  download links: `ferryman links {data['job']}` (served by `ferryman web`)")
     for key, style in (("error", "red"), ("waiting", "yellow")):
         problem = data.get(key)
         if problem:
@@ -142,6 +174,8 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
         said = f": {job['message']}" if job.get("message") and code else ""
         _line(out, f"  job {job['id']} {job['name']}: {job['state']}{code}{said}")
         _line(out, f"    next: {step}")
+    for job in data.get("links", []):
+        _line(out, f"  job {job['id']} {job['name']}: download links: `ferryman links {job['id']}`")
 
 
 def _line(out: Console, text: str) -> None:
