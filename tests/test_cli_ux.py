@@ -339,3 +339,21 @@ def test_add_says_a_running_engine_takes_the_job(tmp_path: Path) -> None:
     finally:
         engine.terminate()
         engine.wait(30)
+
+
+def test_a_destination_that_cannot_work_is_refused_at_add(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    photo = make_photo(tmp_path / "a.jpg", 1)
+    for dest, said in (
+        ("library:/proc/nope", "cannot write to /proc/nope (it would be made in /proc)"),
+        (f"library:{photo}/x", f"{photo}/x is under {photo}, a file, not a folder"),
+    ):
+        refused = cli(data, "add", str(photo), "--to", dest)
+        assert refused.exit_code == 1, refused.output
+        assert f"error sink.unwritable: {said}" in refused.stderr, refused.stderr
+        assert "next: Choose a folder ferryman may write to" in refused.stderr
+    assert status(data) == []  # nothing recorded
+    later = tmp_path / "made" / "later"
+    taken = cli(data, "add", str(photo), "--to", f"library:{later}")
+    assert taken.exit_code == 0, taken.output
+    assert not (tmp_path / "made").exists()  # made on first delivery, not by the check

@@ -375,6 +375,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
     # sinks
     ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),
     ErrorSpec(
+        "sink.unwritable",
+        False,
+        "Choose a folder ferryman may write to: library:/some/path (made if missing, in a"
+        " folder you can write to) or library: for the default library.",
+    ),
+    ErrorSpec(
         "sink.refused",
         False,
         "The destination refused this file for good; it is kept in quarantine, the rest of"

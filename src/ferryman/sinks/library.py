@@ -44,10 +44,35 @@ class LibraryKind:
         return LIBRARY
 
     def check_ready(self, settings: Settings, target: str) -> None:
-        return None  # the folder is made on first delivery; a failure there is retried
+        """The folder is made on first delivery; here, at ``add``, it must be one that
+        can be: a writable folder, or one creatable in the nearest folder that exists
+        (``/proc/nope`` is refused now, not retried for a minute and failed later)."""
+        check_writable(Path(target) if target else settings.library)
 
     def open(self, target: str, env: SinkEnv) -> Sink:
         return LibrarySink(Path(target) if target else env.settings.library)
+
+
+def check_writable(folder: Path) -> None:
+    """``sink.unwritable`` unless ``folder`` is a writable folder or can be made: tried
+    for real (a probe made and removed), since permissions alone do not tell (root, a
+    read-only mount, /proc)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == folder else f"is under {existing}, a file"
+        raise FerrymanError("sink.unwritable", f"{folder} {what}, not a folder")
+    probe = existing / f".ferryman-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        where = "" if existing == folder else f" (it would be made in {existing})"
+        raise FerrymanError(
+            "sink.unwritable", f"cannot write to {folder}{where}: {reason}"
+        ) from exc
 
 
 class LibrarySink:
