@@ -143,10 +143,12 @@ def test_a_wrong_password_says_it_did_not_open_the_archive(tmp_path: Path) -> No
     report = cli(data, "report", "1").stdout
     assert "none of the 1 password given opened it" in report
     assert "next: None of the passwords given opened it" in report
+    assert "`ferryman password 1`" in report and "JOB" not in report
 
     again = cli(data, "password", "1", "wrongpw")
     assert again.exit_code == 2
     assert "archive.password_wrong" in again.stderr and "password added" not in again.stdout
+    assert "`ferryman password 1`" in again.stderr and "JOB" not in again.stderr
 
 
 # --- 4. control commands on the wrong state ---------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from ferryman.errors import ERRORS, next_step_for
+from ferryman.errors import ERRORS, next_step_for, with_job
 from ferryman.model import ItemState, Job, JobState
 from ferryman.store.rows import summarise_items
 
@@ -66,7 +66,7 @@ def _error(job: Job) -> dict[str, Any] | None:
     return {
         "code": job.error_code,
         "message": job.error_message,
-        "next": next_step_for(job.error_code, failed=failed).replace("JOB", str(job.id)),
+        "next": next_step_for(job.error_code, failed=failed, job=job.id),
     }
 
 
@@ -104,14 +104,18 @@ async def report(
     summary["dest"] = job.dest
     if summary["error"]:
         summary["error"]["next"] = next_step_for(
-            summary["error"]["code"], failed=job.state is JobState.FAILED
-        ).replace("JOB", str(job.id))
+            summary["error"]["code"], failed=job.state is JobState.FAILED, job=job.id
+        )
     fetch = await store.fetched(job_id) if job.wait_reason and not job.error_message else None
     summary["waiting"] = (
         {
             "code": job.wait_reason,
             "message": job.error_message or (fetch.error_message if fetch else None),
-            "next": ERRORS[job.wait_reason].next_step if job.wait_reason in ERRORS else None,
+            "next": (
+                with_job(ERRORS[job.wait_reason].next_step, job.id)
+                if job.wait_reason in ERRORS
+                else None
+            ),
         }
         if job.wait_reason
         else None
@@ -174,7 +178,9 @@ async def run_summary(
                     "code": code,
                     "message": job.error_message,
                     "next": (
-                        next_step_for(code, failed=outcome == "failed") if code in ERRORS else None
+                        next_step_for(code, failed=outcome == "failed", job=job.id)
+                        if code in ERRORS
+                        else None
                     ),
                 }
             )

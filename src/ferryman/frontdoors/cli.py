@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ferryman.errors import FerrymanError, spec_for
+from ferryman.errors import FerrymanError, spec_for, with_job
 from ferryman.frontdoors.cli_help import HelpGroup
 from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_telegram import telegram_app
@@ -132,12 +132,15 @@ def main_options(
     ctx.obj = State(config, data_dir.resolve() if data_dir else None, verbose)
 
 
-def _fail(exc: FerrymanError) -> None:
-    fail(err, exc)
+def _fail(exc: FerrymanError, job: int | None = None) -> None:
+    fail(err, exc, job)
 
 
-def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) -> T:
-    """Open the store, run ``work``, close; a FerrymanError becomes a clear exit 2."""
+def _run(
+    ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]], job: int | None = None
+) -> T:
+    """Open the store, run ``work``, close; a FerrymanError becomes a clear exit 2 (its
+    next step with ``job``'s number, when the command named one)."""
     state: State = ctx.obj
 
     async def go() -> T:
@@ -155,7 +158,7 @@ def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) ->
 
         return asyncio.run(go())
     except FerrymanError as exc:
-        _fail(exc)
+        _fail(exc, job)
         raise typer.Exit(2) from exc
 
 
@@ -303,7 +306,8 @@ def add(
                         (f"job {job.id}", "red"), f" {job.error_code}: {job.error_message}"
                     )
                 )
-                err.print(f"  next: {spec_for(job.error_code).next_step}", markup=False)
+                step = with_job(spec_for(job.error_code).next_step, job.id)
+                err.print(f"  next: {step}", markup=False)
             else:
                 shown = shown_source(job.source)  # a link without its token
                 out.print(f"job {job.id}: {shown} → {job.dest} ({job.name})", markup=False)
@@ -475,7 +479,7 @@ def report_cmd(
     from ferryman.engine import report
 
     number = _job_number(job)
-    data = _run(ctx, lambda _s, store: report.report(store, number))
+    data = _run(ctx, lambda _s, store: report.report(store, number), number)
     if as_json:
         out.print_json(json.dumps(data))
         return
@@ -497,7 +501,7 @@ def links(
         found = await store.get_job(number)
         return found, await job_links(settings, found)
 
-    found, made = _run(ctx, signed)
+    found, made = _run(ctx, signed, number)
     serving = listening(made.base)
     if as_json:
         files = [{"name": f.name, "size": f.size, "url": f.url} for f in made.files]
@@ -588,8 +592,10 @@ def drain(
         )
 
 
-def _control(ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]]) -> None:
-    _run(ctx, lambda _s, store: action(store))
+def _control(
+    ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]], job: int
+) -> None:
+    _run(ctx, lambda _s, store: action(store), job)
 
 
 @app.command()
@@ -598,7 +604,7 @@ def pause(ctx: typer.Context, job: JobArg) -> None:
     from ferryman.engine import control
 
     number = _job_number(job)
-    _control(ctx, lambda store: control.pause_job(store, number))
+    _control(ctx, lambda store: control.pause_job(store, number), number)
     out.print(f"job {number} paused")
 
 
@@ -608,7 +614,7 @@ def resume(ctx: typer.Context, job: JobArg) -> None:
     from ferryman.engine import control
 
     number = _job_number(job)
-    _control(ctx, lambda store: control.resume_job(store, number))
+    _control(ctx, lambda store: control.resume_job(store, number), number)
     out.print(f"job {number} resumed")
 
 
@@ -619,7 +625,7 @@ def cancel(ctx: typer.Context, job: JobArg) -> None:
     from ferryman.engine import control
 
     number = _job_number(job)
-    _control(ctx, lambda store: control.cancel_job(store, number))
+    _control(ctx, lambda store: control.cancel_job(store, number), number)
     out.print(f"job {number} cancelled")
 
 
@@ -629,7 +635,7 @@ def retry(ctx: typer.Context, job: JobArg) -> None:
     from ferryman.engine import control
 
     number = _job_number(job)
-    _control(ctx, lambda store: control.retry_job(store, number))
+    _control(ctx, lambda store: control.retry_job(store, number), number)
     out.print(f"job {number} queued again")
 
 
@@ -653,6 +659,7 @@ def remove(
     removed = _run(
         ctx,
         lambda settings, store: control.remove_job(store, settings, number, quarantine=quarantine),
+        number,
     )
     out.print(f"job {number} ({removed.job.name}) removed", markup=False)
     for folder in removed.folders:
@@ -683,7 +690,7 @@ def password(
     from ferryman.engine import control
     from ferryman.model import JobState
 
-    found = _run(ctx, lambda _s, store: control.give_password(store, number, given))
+    found = _run(ctx, lambda _s, store: control.give_password(store, number, given), number)
     if found.state is JobState.QUEUED:
         out.print(
             f"job {number}: password added; the next `ferryman run` tries it where reading"

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ferryman.errors import FerrymanError
+from ferryman.errors import FerrymanError, with_job
 
 if TYPE_CHECKING:
     from ferryman.frontdoors.result_links import Links
@@ -41,10 +41,11 @@ def show(out: Console, renderable: Any) -> None:
     wide.print(renderable)
 
 
-def fail(console: Console, exc: FerrymanError) -> None:
-    """``error CODE: message`` and the next step, on ``console`` (stderr for the CLI)."""
+def fail(console: Console, exc: FerrymanError, job: int | None = None) -> None:
+    """``error CODE: message`` and the next step, on ``console`` (stderr for the CLI);
+    ``job``: the job the command named, whose number the next step then gives."""
     console.print(Text.assemble(("error", "red"), f" {exc.code}: {exc.message}"))
-    console.print(f"  next: {exc.next_step}", markup=False)
+    console.print(f"  next: {with_job(exc.next_step, job)}", markup=False)
 
 
 def state_cell(job: dict[str, Any]) -> str:
@@ -168,7 +169,7 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
     for job in data["needs"]:
         code = f" {job['code']}" if job["code"] else ""
         if job["next"]:
-            step = job["next"].replace("JOB", str(job["id"]))
+            step = with_job(job["next"], job["id"])
         else:
             step = _STEP_FOR_STATE.get(job["state"], "`ferryman report {id}`").format(id=job["id"])
         said = f": {job['message']}" if job.get("message") and code else ""

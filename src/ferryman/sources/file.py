@@ -97,6 +97,7 @@ class FileSource:
     """Local files, folders and archives, read in place: ``file:///abs/path``."""
 
     schemes: tuple[str, ...] = ("file",)
+    shown_as = "local files, folders and archives"
     access = Access.IN_PLACE
 
     def recognise(self, raw: str) -> str | None:

@@ -42,6 +42,7 @@ class HttpSource:
     """Direct links, fetched first into the work area."""
 
     schemes: tuple[str, ...] = ("http", "https")
+    shown_as = "http(s):// links"
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:

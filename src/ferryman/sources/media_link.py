@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 class MediaLinkSource:
     schemes: tuple[str, ...] = (SCHEME,)
+    shown_as = ""  # reached through http(s) links, never typed
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:

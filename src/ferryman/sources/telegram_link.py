@@ -113,6 +113,7 @@ class TelegramLinkSource:
     """Messages of channels and groups by link, fetched through the logged-in account."""
 
     schemes: tuple[str, ...] = ("tg",)
+    shown_as = "t.me message links"
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:

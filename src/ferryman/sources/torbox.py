@@ -216,6 +216,7 @@ class TorboxSource:
     """Torbox items by reference, read file by file from its CDN where they lie."""
 
     schemes: tuple[str, ...] = ("torbox",)
+    shown_as = "torbox:torrent/ID (usenet/ID, webdl/ID)"
     access = Access.FETCH
 
     def __init__(

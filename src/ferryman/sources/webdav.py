@@ -70,6 +70,7 @@ class WebdavSource:
     """Folders and files on WebDAV servers, read where they are, file by file."""
 
     schemes: tuple[str, ...] = ("dav", "davs")
+    shown_as = "dav(s):// WebDAV folders and files"
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:
