@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.frontdoors.cli import app
-from ferryman.samples import make_photo, make_photo_set, make_zip
+from ferryman.samples import make_photo, make_photo_set, make_video, make_zip
 from tests.waiting import eventually_sync
 
 SEVEN = find_7zz()
@@ -359,3 +359,22 @@ def test_a_destination_that_cannot_work_is_refused_at_add(tmp_path: Path) -> Non
     taken = cli(data, "add", str(photo), "--to", f"library:{later}")
     assert taken.exit_code == 0, taken.output
     assert not (tmp_path / "made").exists()  # made on first delivery, not by the check
+
+
+@pytest.mark.slow
+def test_the_report_says_why_converted_videos_came_last(tmp_path: Path) -> None:
+    photos = make_photo_set(tmp_path / "src", 3)
+    clip = make_video(tmp_path / "src" / "clip.avi", 4, vcodec="mpeg4", acodec="mp3")
+    archive = make_zip(tmp_path / "trip.zip", [("clip.avi", clip)] + [(p.name, p) for p in photos])
+    data = tmp_path / "data"
+    assert cli(data, "add", "--run", str(archive)).exit_code == 0
+    told = cli(data, "report", "1").stdout
+    assert "converted files came last, in albums of their own: encoding waits" in told, told
+    assert "(deferred conversion)" in told
+    # ...as it happened: the video, first in the zip, is in the last album
+    manifests = sorted((data / "library" / "trip").glob("*/manifest.json"))
+    last = json.loads(manifests[-1].read_text())
+    assert [i["source_path"] for i in last["items"]] == ["clip.avi"], manifests
+    plain = make_photo(tmp_path / "plain.jpg", 9)
+    assert cli(data, "add", "--run", str(plain)).exit_code == 0
+    assert "deferred conversion" not in cli(data, "report", "2").stdout

@@ -29,13 +29,28 @@ async def sink_for(ctx: Context, dest: str) -> Sink:
 
 
 def caption(settings: Settings, claim: AlbumClaim) -> str:
+    """The album's caption. Until the job's number of albums is final it says the
+    albums known so far, honestly open-ended: ``1/3+`` (one of at least three)."""
     return render_caption(
         settings.caption_template,
         job_name=claim.job.name,
         album=claim.album.seq,
-        albums=str(claim.albums) if claim.final else "?",
+        albums=str(claim.albums) if claim.final else f"{claim.albums}+",
         items=len(claim.album.items),
     )
+
+
+def recaption(settings: Settings, claim: AlbumClaim) -> Callable[[int, int], str] | None:
+    """Once the number of albums is final: album N's caption (with its number of
+    items) with it, for sinks that can rewrite captions given before it was known."""
+    if not claim.final:
+        return None
+    template, name, total = settings.caption_template, claim.job.name, str(claim.albums)
+
+    def render(seq: int, items: int) -> str:
+        return render_caption(template, job_name=name, album=seq, albums=total, items=items)
+
+    return render
 
 
 async def deliver(
@@ -58,7 +73,8 @@ async def deliver(
     try:
         sink = await sink_for(ctx, job.dest)
         shown = ctx.sources.describe(job.source)
-        done = await sink.deliver(Delivery(job, album, caption(settings, claim), shown))
+        told = caption(settings, claim)
+        done = await sink.deliver(Delivery(job, album, told, shown, recaption(settings, claim)))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
         return False, None

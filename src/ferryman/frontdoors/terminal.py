@@ -139,12 +139,29 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
     for entry in data.get("items", []):
         if entry["plan"] not in (None, "as_is", "document", "quarantine"):
             _line(out, f"  {entry['plan']} {entry['path']}: {_fix_line(entry)}")
+    if deferred_note(data):
+        _line(out, f"  {deferred_note(data)}")
     for reason, n in sorted(data["skipped"].items()):
         _line(out, f"  skipped {n}: {reason}")
     for entry in data["quarantined"]:
         out.print(Text.assemble("  ", ("quarantined", "yellow"), f" {_outcome(entry)}"))
     for entry in data["failed"]:
         out.print(Text.assemble("  ", ("failed", "red"), f" {_outcome(entry)}"))
+
+
+DEFERRED_PLANS = frozenset({"transcode", "audio", "animation"})  # the convert stage's
+
+
+def deferred_note(data: dict[str, Any]) -> str:
+    """Why converted files came last, for a report whose items include any: encoding
+    waits until nothing deliverable does (by design, not a fault)."""
+    items = data.get("items", [])
+    if not any(i["plan"] in DEFERRED_PLANS and i["state"] == "delivered" for i in items):
+        return ""
+    return (
+        "converted files came last, in albums of their own: encoding waits until what"
+        " plays as it is has gone out (deferred conversion)"
+    )
 
 
 _STEP_FOR_STATE = {

@@ -8,8 +8,11 @@ work area when it shares the filesystem (no second copy on a full phone), else c
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from ferryman.media.policy import Policy
 
 MANIFEST = "manifest.json"
+log = logging.getLogger(__name__)
 
 
 class LibraryKind:
@@ -92,7 +96,14 @@ class LibrarySink:
     def _deliver(self, delivery: Delivery) -> str:
         final = self.album_dir(delivery)
         if final.exists():
-            return self._already_there(final, delivery)
+            ref = self._already_there(final, delivery)
+        else:
+            ref = self._write_album(final, delivery)
+        if delivery.recaption is not None:
+            final_captions(final.parent, delivery.job.id, delivery.recaption)
+        return ref
+
+    def _write_album(self, final: Path, delivery: Delivery) -> str:
         tmp = final.with_name(f".{final.name}.partial")
         try:
             if tmp.exists():
@@ -121,6 +132,32 @@ class LibrarySink:
                 "sink.io", f"{final} holds album {found.get('key')}, not {delivery.key}"
             )
         return str(final)
+
+
+def final_captions(job_dir: Path, job_id: int, render: Callable[[int, int], str]) -> int:
+    """Rewrite the captions of the job's albums in ``job_dir`` whose manifests were
+    written before the number of albums was known ("1/3+"); how many changed. Each
+    manifest is replaced whole (written beside it, then renamed); one that cannot be
+    is left as it was, logged: the albums themselves are delivered."""
+    changed = 0
+    for album in sorted(p for p in job_dir.iterdir() if p.name.isdigit() and p.is_dir()):
+        path = album / MANIFEST
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            if manifest.get("job") != job_id:
+                continue
+            wanted = render(int(manifest["album"]), len(manifest.get("items") or ()))
+            if manifest.get("caption") == wanted:
+                continue
+            manifest["caption"] = wanted
+            fresh = album / f".{MANIFEST}.{os.getpid()}.{threading.get_ident()}"  # one each
+            _write_json(fresh, manifest)
+            os.replace(fresh, path)
+            fsync_dir(album)
+            changed += 1
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("caption of %s not made final: %s", album, exc)
+    return changed
 
 
 def album_layout(delivery: Delivery) -> tuple[list[tuple[Path, str]], dict[str, Any]]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ferryman.engine.report import counts
+from ferryman.frontdoors.terminal import deferred_note
 from ferryman.model import Job, JobState
 
 HELP = """Send me an archive, a media file or a link and I make it a job.
@@ -158,6 +159,8 @@ def report_text(data: dict[str, Any]) -> str:
         f"{data['delivered']} of {data['total']} delivered ({data['converted']} converted),"
         f" {size_text(data['bytes_delivered'])}, {data['seconds']:.0f} s"
     )
+    if deferred_note(data):
+        lines.append(deferred_note(data))
     for reason, n in sorted(data["skipped"].items()):
         lines.append(f"skipped {n}: {reason}")
     for entry in data["quarantined"][:10]:

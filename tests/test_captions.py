@@ -1,0 +1,69 @@
+"""Album captions: open-ended while the number of albums is not known ("1/1+": one of
+at least one), and final in every manifest once it is: albums delivered before then
+have their manifests' captions rewritten when a later album brings the total."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from ferryman.config import Settings
+from ferryman.engine.deliver import caption, recaption
+from ferryman.media.plan import Plan
+from ferryman.model import (
+    Album,
+    AlbumClaim,
+    AlbumGroup,
+    AlbumState,
+    Item,
+    ItemState,
+    Job,
+    JobState,
+    MediaKind,
+)
+from ferryman.samples import make_photo
+from ferryman.sinks.base import Delivery
+from ferryman.sinks.library import LibrarySink
+
+
+def _album(tmp: Path, seq: int) -> Album:
+    photo = make_photo(tmp / f"work-{seq}.jpg", seq)
+    item = Item(
+        id=seq, job_id=7, seq=seq, source_path=f"p{seq}.jpg", kind=MediaKind.PHOTO,
+        state=ItemState.GROUPED, size=photo.stat().st_size, sha256=None,
+        work_path=str(photo), plan=Plan.AS_IS, reason=None, error_code=None, attempts=0,
+        album_id=seq,
+    )  # fmt: skip
+    return Album(seq, 7, seq, AlbumGroup.VISUAL, AlbumState.DELIVERING, 0, [item])
+
+
+def _captions(root: Path) -> list[str]:
+    return [json.loads(p.read_text())["caption"] for p in sorted(root.glob("trip/*/manifest.json"))]
+
+
+def test_captions_become_final_in_every_manifest(tmp_path: Path, settings: Settings) -> None:
+    job = Job(
+        id=7, source="file:///trip.zip", name="trip", dest="library:", state=JobState.ACTIVE,
+        priority=0, wait_reason=None, error_code=None, error_message=None, cursor=0,
+        expanded=False, created_at=0.0, finished_at=None,
+    )  # fmt: skip
+    sink = LibrarySink(tmp_path / "library")
+
+    def deliver(seq: int, albums: int, final: bool) -> None:
+        claim = AlbumClaim(_album(tmp_path, seq), job, albums, final, 0.0)
+        told = caption(settings, claim)
+        asyncio.run(sink.deliver(Delivery(job, claim.album, told, "", recaption(settings, claim))))
+
+    deliver(1, 1, final=False)  # left while the archive was still being read
+    assert _captions(sink.root) == ["trip — 1/1+"]
+    deliver(2, 2, final=False)
+    assert _captions(sink.root) == ["trip — 1/1+", "trip — 2/2+"]
+    deliver(3, 3, final=True)  # the last: the total is known now
+    assert _captions(sink.root) == ["trip — 1/3", "trip — 2/3", "trip — 3/3"]
+    deliver(3, 3, final=True)  # again after a crash: the same, nothing twice
+    assert _captions(sink.root) == ["trip — 1/3", "trip — 2/3", "trip — 3/3"]
+    assert sorted(p.name for p in (sink.root / "trip" / "0001").iterdir()) == [
+        "manifest.json",
+        "p1.jpg",
+    ]  # no temporary file left beside a rewritten manifest
