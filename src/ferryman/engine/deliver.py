@@ -53,6 +53,29 @@ def recaption(settings: Settings, claim: AlbumClaim) -> Callable[[int, int], str
     return render
 
 
+async def captions_at_end(ctx: Context, job: Job) -> None:
+    """A job ended: its number of albums is known even if no album was claimed knowing
+    it (all left while the input was being read). A sink that keeps captions where they
+    can be rewritten (``make_captions_final``) makes them final now; others are left."""
+    if not job.state.terminal:
+        return
+    settings = await ctx.settings()
+    try:
+        sink = await sink_for(ctx, job.dest)
+    except FerrymanError:
+        return  # a destination no longer usable: its albums are where they went
+    finish = getattr(sink, "make_captions_final", None)
+    if finish is None:
+        return
+    total = str(await ctx.store.album_count(job.id))
+    template, name = settings.caption_template, job.name
+
+    def render(seq: int, items: int) -> str:
+        return render_caption(template, job_name=name, album=seq, albums=total, items=items)
+
+    await finish(job, render)
+
+
 async def deliver(
     ctx: Context,
     claim: AlbumClaim,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, link_or_copy, safe_name, unique_name
 from ferryman.media.policy import LIBRARY
-from ferryman.model import Item
+from ferryman.model import Item, Job
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, delivered_name
 
 if TYPE_CHECKING:
@@ -90,8 +90,22 @@ class LibrarySink:
 
         return Delivered(await asyncio.to_thread(self._deliver, delivery))
 
+    def job_dir(self, job: Job) -> Path:
+        """The folder of the job's albums."""
+        return self.root / safe_name(job.name, "job")
+
     def album_dir(self, delivery: Delivery) -> Path:
-        return self.root / safe_name(delivery.job.name, "job") / f"{delivery.album.seq:04d}"
+        return self.job_dir(delivery.job) / f"{delivery.album.seq:04d}"
+
+    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+        """At the job's end: every album's caption with the final number of albums
+        (the deliveries may all have gone before it was known)."""
+        import asyncio
+
+        folder = self.job_dir(job)
+        if not folder.is_dir():
+            return 0
+        return await asyncio.to_thread(final_captions, folder, job.id, render)
 
     def _deliver(self, delivery: Delivery) -> str:
         final = self.album_dir(delivery)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY
+from ferryman.model import Job
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkResources
 from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout
 
@@ -94,8 +95,8 @@ def _shared_client(s3: S3Settings, resources: SinkResources) -> S3Client:
 class LinkSink(LibrarySink):
     """The library's delivery, laid out by job id."""
 
-    def album_dir(self, delivery: Delivery) -> Path:
-        return job_results(self.root, delivery.job.id) / f"{delivery.album.seq:04d}"
+    def job_dir(self, job: Job) -> Path:
+        return job_results(self.root, job.id)
 
 
 class S3LinkSink:
