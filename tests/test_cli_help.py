@@ -84,3 +84,12 @@ def test_a_missing_job_is_a_plain_usage_error() -> None:
     assert told.exit_code == 2
     assert "Usage: ferryman report [OPTIONS] JOB" in told.stderr
     assert "Missing argument 'JOB'" in told.stderr and "╭" not in told.stderr
+
+
+def test_usage_errors_name_arguments_as_usage_lines_do_in_plain_words() -> None:
+    missing = invoke("drain")
+    assert missing.exit_code == 2 and "Missing argument 'NODE'." in missing.stderr
+    bad = invoke("add", "--priority", "x", "a.jpg")
+    assert bad.exit_code == 2
+    assert "Invalid value for '--priority': must be a whole number" in bad.stderr
+    assert "Input should be" not in bad.stderr

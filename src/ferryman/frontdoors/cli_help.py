@@ -18,6 +18,7 @@ import inspect
 import shutil
 from typing import Any
 
+import typer
 from typer.core import TyperCommand, TyperGroup
 
 
@@ -102,11 +103,34 @@ def _write_help(command: Any, ctx: Any, formatter: Any) -> None:
             formatter.write_dl(rows)
 
 
+# What a type check says in Typer's words (pydantic's, on recent Typers), in a person's.
+_PLAIN_TYPE_ERRORS = (
+    ("Input should be a valid integer", "must be a whole number"),
+    ("Input should be a valid number", "must be a number"),
+    ("Input should be a valid boolean", "must be true or false"),
+)
+
+
+def _parse(parse: Any, ctx: Any, args: list[str]) -> list[str]:
+    """``parse(ctx, args)``, with a bad value's message in plain words."""
+    try:
+        parsed: list[str] = parse(ctx, args)
+    except typer.BadParameter as exc:
+        for said, plain in _PLAIN_TYPE_ERRORS:
+            if exc.message.startswith(said):
+                exc.message = plain
+        raise
+    return parsed
+
+
 class HelpCommand(TyperCommand):
     """A command whose help and usage are written by this module."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return _usage_pieces(self, ctx)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return _parse(super().parse_args, ctx, args)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         _write_help(self, ctx, formatter)
@@ -119,6 +143,10 @@ class HelpGroup(TyperGroup):
         super().__init__(**attrs)
         for command in self.commands.values():
             _adopt(command)
+        _name_arguments(self)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return _parse(super().parse_args, ctx, args)
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         wanted = "[COMMAND]" if self.invoke_without_command else "COMMAND [ARGS]..."
@@ -129,10 +157,18 @@ class HelpGroup(TyperGroup):
 
 
 def _adopt(command: Any) -> None:
-    """Make a Typer command or group below the root render as this module does."""
+    """Make a Typer command or group below the root render as this module does, its
+    arguments named in errors as in usage lines ('JOB', not 'job')."""
     if type(command) is TyperCommand:
         command.__class__ = HelpCommand
     elif type(command) is TyperGroup:
         command.__class__ = HelpGroup
         for sub in command.commands.values():
             _adopt(sub)
+    _name_arguments(command)
+
+
+def _name_arguments(command: Any) -> None:
+    for param in command.params:
+        if param.param_type_name == "argument" and param.metavar is None:
+            param.metavar = _metavar(param)
