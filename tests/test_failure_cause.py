@@ -101,3 +101,45 @@ def test_the_page_says_the_cause_and_the_next_step(failed: tuple[Path, str]) -> 
     assert "retry 1" in error["next"], view
     script = (Path(__file__).parents[1] / "src/ferryman/web/static/app.js").read_text()
     assert 'text("code", view.error.code' in script  # the card shows the code beside it
+
+
+def test_a_job_waiting_between_tries_says_why(failed: tuple[Path, str]) -> None:
+    """A wait is a failure under way: status says its cause and next step too. The
+    cause of a fetch's wait is on the fetch (both stores read it)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from ferryman.frontdoors.terminal import print_problems
+    from ferryman.model import Job, JobState
+    from ferryman.store.lite import open_lite
+
+    data, port = failed
+    settings = load_settings(None, {"data_dir": data})
+    lite = open_lite(settings.database, create=False)
+    assert lite is not None
+    try:
+        light = lite.fetch_errors()
+    finally:
+        lite.close()
+
+    async def full() -> dict[int, str]:
+        store = await Store.open(settings.database)
+        try:
+            return await store.fetch_errors()
+        finally:
+            await store.close()
+
+    assert light == asyncio.run(full()) and f"127.0.0.1:{port}" in light[1], light
+    waiting = Job(
+        id=1, source=f"http://127.0.0.1:{port}/x.zip", name="x", dest="library:",
+        state=JobState.QUEUED, priority=0, wait_reason="source.io", error_code=None,
+        error_message=None, cursor=0, expanded=False, created_at=0.0, finished_at=None,
+    )  # fmt: skip
+    shown = report.status_of([waiting], {}, fetch_errors=light)
+    job = shown["jobs"][0]
+    assert job["waiting_message"] == light[1] and job["waiting_next"], job
+    out = StringIO()
+    print_problems(Console(file=out, width=300), shown)
+    lines = out.getvalue().splitlines()
+    assert lines == [f"job 1 source.io: {light[1]}", f"  next: {job['waiting_next']}"], lines

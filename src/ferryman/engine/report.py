@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ferryman.errors import ERRORS, next_step_for, with_job
+from ferryman.errors import ERRORS, next_step_for, spec_for, with_job
 from ferryman.model import ItemState, Job, JobState
 from ferryman.store.rows import summarise_items
 
@@ -41,9 +41,12 @@ def job_status(
     by_state: dict[str, int],
     sources: SourceRegistry | None = None,
     fetching: bool = False,
+    fetch_error: str | None = None,
 ) -> dict[str, Any]:
     """``source`` as a person names it: a path, or a link without its secrets;
-    ``fetching``: its input is being downloaded now (the job itself is still queued)."""
+    ``fetching``: its input is being downloaded now (the job itself is still queued);
+    a waiting job's ``waiting_message`` and ``waiting_next`` say why and what to do."""
+    waits = job.wait_reason
     return {
         "id": job.id,
         "name": job.name,
@@ -51,7 +54,9 @@ def job_status(
         "dest": job.dest,
         "state": job.state.value,
         "paused": job.paused,
-        "waiting": job.wait_reason,
+        "waiting": waits,
+        "waiting_message": (job.error_message or fetch_error) if waits else None,
+        "waiting_next": with_job(spec_for(waits).next_step, job.id) if waits else None,
         "error": _error(job),
         "counts": counts(by_state),
         "fetching": fetching and job.state is JobState.QUEUED,
@@ -72,7 +77,8 @@ def _error(job: Job) -> dict[str, Any] | None:
 
 async def status(store: Store, sources: SourceRegistry | None = None) -> dict[str, Any]:
     per_job = await store.item_counts()
-    return status_of(await store.list_jobs(), per_job, sources, await store.fetching_jobs())
+    fetching, errors = await store.fetching_jobs(), await store.fetch_errors()
+    return status_of(await store.list_jobs(), per_job, sources, fetching, errors)
 
 
 def status_of(
@@ -80,14 +86,20 @@ def status_of(
     per_job: dict[int, dict[str, int]],
     sources: SourceRegistry | None = None,
     fetching: Collection[int] = (),
+    fetch_errors: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    """Every job with its counts (``per_job``: item states by job, as the store counts)
-    and whether its input is being fetched (``fetching``: those jobs' ids)."""
+    """Every job with its counts (``per_job``: item states by job, as the store counts),
+    whether its input is being fetched (``fetching``: those jobs' ids), and why a job
+    waits (``fetch_errors``: its fetch's last error, when the job itself says none)."""
     if not jobs:
         return {"jobs": []}
     registry = sources or _sources()
+    errors = fetch_errors or {}
     return {
-        "jobs": [job_status(j, per_job.get(j.id, {}), registry, j.id in fetching) for j in jobs]
+        "jobs": [
+            job_status(j, per_job.get(j.id, {}), registry, j.id in fetching, errors.get(j.id))
+            for j in jobs
+        ]
     }
 
 
@@ -155,6 +167,7 @@ async def run_summary(
     jobs: dict[str, int] = {}
     items = {"delivered": 0, "failed": 0, "quarantined": 0, "skipped": 0, "pending": 0}
     needs: list[dict[str, Any]] = []
+    waiting_why = await store.fetch_errors()  # a fetch waiting between tries says why
     links: list[dict[str, Any]] = []  # link: jobs that delivered: `ferryman links JOB`
     for job in await store.list_jobs():
         if job.state.terminal and (
@@ -176,7 +189,8 @@ async def run_summary(
                     "name": job.name,
                     "state": outcome,
                     "code": code,
-                    "message": job.error_message,
+                    "message": job.error_message
+                    or (waiting_why.get(job.id) if outcome == "waiting" else None),
                     "next": (
                         next_step_for(code, failed=outcome == "failed", job=job.id)
                         if code in ERRORS

@@ -439,7 +439,10 @@ def status(
     data = _run_light(
         ctx,
         lambda _s, store: report.status_of(
-            store.list_jobs(), store.item_counts(), fetching=store.fetching_jobs()
+            store.list_jobs(),
+            store.item_counts(),
+            fetching=store.fetching_jobs(),
+            fetch_errors=store.fetch_errors(),
         ),
         lambda _s, store: report.status(store),
     )

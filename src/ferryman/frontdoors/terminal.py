@@ -75,18 +75,22 @@ def print_problems(out: Console, data: dict[str, Any]) -> None:
     """Under ``status``'s table: each job's error or wait with its message and next step."""
     for job in data["jobs"]:
         problem = job["error"]
-        if not problem:
+        if problem:
+            code, message, step = problem["code"], problem.get("message"), problem.get("next")
+        elif job.get("waiting"):
+            code, message, step = job["waiting"], job.get("waiting_message"), job["waiting_next"]
+        else:
             continue
         out.print(
             Text.assemble(
                 (f"job {job['id']}", "bold"),
                 " ",
-                (str(problem["code"]), "red" if job["state"] == "failed" else "yellow"),
-                f": {problem['message']}" if problem.get("message") else "",
+                (str(code), "red" if job["state"] == "failed" else "yellow"),
+                f": {message}" if message else "",
             )
         )
-        if problem.get("next"):
-            _line(out, f"  next: {problem['next']}")
+        if step:
+            _line(out, f"  next: {step}")
 
 
 def print_links(out: Console, job: Job, made: Links, serving: bool) -> None:

@@ -76,6 +76,13 @@ class LiteStore:
             for r in self._rows("SELECT job_id FROM fetches WHERE state = ?", "fetching")
         }
 
+    def fetch_errors(self) -> dict[int, str]:
+        """Per job, the last error of its fetch (a wait between tries says why)."""
+        rows = self._rows(
+            "SELECT job_id, error_message FROM fetches WHERE error_message IS NOT NULL"
+        )
+        return {r["job_id"]: r["error_message"] for r in rows}
+
     def item_counts(self) -> dict[int, dict[str, int]]:
         """Per job: how many items are in each state."""
         counts: dict[int, dict[str, int]] = {}
