@@ -143,3 +143,5 @@ def test_a_job_waiting_between_tries_says_why(failed: tuple[Path, str]) -> None:
     print_problems(Console(file=out, width=300), shown)
     lines = out.getvalue().splitlines()
     assert lines == [f"job 1 source.io: {light[1]}", f"  next: {job['waiting_next']}"], lines
+    row = render.job_row(job).splitlines()  # the chat's /status
+    assert row[1:] == [f"  source.io: {light[1]}", f"  next: {job['waiting_next']}"], row

@@ -143,6 +143,9 @@ def job_row(job: dict[str, Any]) -> str:
         error = job["error"]
         line += f"\n  {error['code']}: {error['message']}"
         line += f"\n  next: {error['next']}" if error.get("next") else ""
+    elif job.get("waiting_message"):
+        line += f"\n  {job['waiting']}: {job['waiting_message']}"
+        line += f"\n  next: {job['waiting_next']}" if job.get("waiting_next") else ""
     return line
 
 
