@@ -337,7 +337,12 @@ def test_add_says_a_running_engine_takes_the_job(tmp_path: Path) -> None:
         added = cli(data, "add", str(make_photo(tmp_path / "a.jpg", 1)))
         assert added.exit_code == 0, added.output
         assert "a running ferryman (" in added.stderr and "takes it now" in added.stderr
-        eventually_sync(lambda: status(data)[0]["state"] == "done", "the job done")
+        also = cli(data, "add", "--run", str(make_photo(tmp_path / "b.jpg", 2)))
+        assert also.exit_code == 0, also.output  # not engine.locked: the running one takes it
+        assert "takes it now" in also.stderr and "jobs:" not in also.stdout
+        eventually_sync(
+            lambda: [job["state"] for job in status(data)] == ["done", "done"], "both jobs done"
+        )
     finally:
         engine.terminate()
         engine.wait(30)

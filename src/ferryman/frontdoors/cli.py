@@ -339,7 +339,7 @@ def add(
         return told(results), _added(results), live
 
     problems, added, live = _run_light(ctx, light, full, writes=True)
-    if run_now and added:
+    if run_now and added and not live:  # a running ferryman takes it: no second engine
         _run_engine(ctx.obj, until_idle=True)
     elif added:
         _say_what_next(live)
