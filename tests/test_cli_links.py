@@ -90,3 +90,13 @@ def test_the_links_download_and_are_signed_again_on_demand(
         eventually_sync(lambda: _get(web, expired).status_code == 410, "the link expired")
         again = json.loads(cli(data, "links", "1", "--json", **base).stdout)
         assert _get(web, again["files"][0]["url"]).content == photo.read_bytes()
+
+
+def test_a_results_folder_that_cannot_work_is_refused_at_add(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    photo = make_photo(tmp_path / "a.jpg", 1)
+    refused = cli(data, "add", "--to", "link:", str(photo), FERRYMAN_RESULTS__DIR="/proc/x")
+    assert refused.exit_code == 1
+    assert "error sink.unwritable: cannot write to /proc/x" in refused.stderr
+    assert "results.dir" in refused.stderr
+    assert cli(data, "status", "--json").stdout.count('"id"') == 0  # nothing recorded

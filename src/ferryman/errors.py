@@ -380,7 +380,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "sink.unwritable",
         False,
         "Choose a folder ferryman may write to: library:/some/path (made if missing, in a"
-        " folder you can write to) or library: for the default library.",
+        " folder you can write to) or library: for the default library; for link:, set"
+        " results.dir to such a folder.",
     ),
     ErrorSpec(
         "sink.refused",

@@ -21,7 +21,7 @@ from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY
 from ferryman.model import Job
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkResources
-from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout
+from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout, check_writable
 
 if TYPE_CHECKING:
     from ferryman.config import S3Settings, Settings
@@ -73,7 +73,10 @@ class LinkKind:
         return LIBRARY
 
     def check_ready(self, settings: Settings, target: str) -> None:
-        return None
+        """The results folder must be one ferryman can write (a bucket is asked when
+        the engine starts: ``preflight``)."""
+        if settings.results.s3 is None:
+            check_writable(settings.results_dir)
 
     def open(self, target: str, env: SinkEnv) -> Sink:
         s3 = env.settings.results.s3
