@@ -120,3 +120,17 @@ async def test_the_engine_leaves_every_caption_final(tmp_path: Path, settings: S
         assert captions == [f"one-each — {n}/5" for n in range(1, 6)]
     finally:
         await store.close()
+
+
+async def test_album_count_and_fetch_errors_on_both_stores(
+    store: Store, tmp_path: Path, settings: Settings
+) -> None:
+    """The two queries the end of a job and `status` added, on SQLite and PostgreSQL."""
+    photos = [make_photo(tmp_path / "src" / f"p{n}.jpg", n) for n in range(3)]
+    archive = make_zip(tmp_path / "three.zip", [(p.name, p) for p in photos])
+    job = await intake.add_source(store, archive)
+    assert await store.album_count(job.id) == 0
+    assert await store.fetch_errors() == {}
+    await store.set_runtime_setting("album_size", 2)
+    await run_until_idle(store, settings)
+    assert await store.album_count(job.id) == 2
