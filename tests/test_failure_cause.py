@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +101,12 @@ def test_the_page_says_the_cause_and_the_next_step(failed: tuple[Path, str]) -> 
     error = view["error"]
     assert error["code"] and f"127.0.0.1:{port}" in error["message"], view
     assert "retry 1" in error["next"], view
-    script = (Path(__file__).parents[1] / "src/ferryman/web/static/app.js").read_text()
-    assert 'text("code", view.error.code' in script  # the card shows the code beside it
+    script = Path(__file__).parents[1] / "src/ferryman/web/static/app.js"
+    assert 'text("code", view.error.code' in script.read_text()  # the card shows the code
+    node = shutil.which("node")
+    if node:  # and the script still parses
+        checked = subprocess.run([node, "--check", str(script)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr
 
 
 def test_a_job_waiting_between_tries_says_why(failed: tuple[Path, str]) -> None:
