@@ -38,6 +38,8 @@ def delivered(tmp_path: Path) -> tuple[Path, Path]:
     ran = cli(data, "add", "--run", "--to", "link:", str(photo))
     assert ran.exit_code == 0, ran.output
     assert "job 1 trip: download links: `ferryman links 1`" in ran.stdout, ran.stdout
+    assert "job 1 trip: 1 file, links valid until" in ran.stdout  # and the links themselves
+    assert "  trip.jpg (" in ran.stdout and "/d/" in ran.stdout
     told = cli(data, "report", "1")
     assert "download links: `ferryman links 1`" in told.stdout
     return data, photo

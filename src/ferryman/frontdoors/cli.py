@@ -413,7 +413,9 @@ def _run_engine(state: State, *, until_idle: bool, node_name: str | None = None)
                 await started.engine.run(until_idle=until_idle)
             finally:
                 await renderer.close()
-            print_run_summary(out, await run_summary(started.store, since, touched))
+            summary = await run_summary(started.store, since, touched)
+            print_run_summary(out, summary)
+            await _print_new_links(settings, started.store, summary["links"])
 
     try:
         from ferryman.engine.children import start_children_for
@@ -426,6 +428,28 @@ def _run_engine(state: State, *, until_idle: bool, node_name: str | None = None)
     except FerrymanError as exc:
         _fail(exc)
         raise typer.Exit(2) from exc
+
+
+async def _print_new_links(settings: Settings, store: Store, jobs: list[dict[str, Any]]) -> None:
+    """After a run: the download links of the link: jobs it delivered (a few per job)."""
+    if not jobs:
+        return
+    import asyncio
+
+    from ferryman.frontdoors.result_links import job_links, listening
+
+    for shown in jobs:
+        job = await store.get_job(shown["id"])
+        try:
+            made = await job_links(settings, job)
+        except FerrymanError as exc:  # the results store is away: the run still ended
+            err.print(f"job {job.id}: links not listed now: {exc.message}", markup=False)
+            continue
+        serving = await asyncio.to_thread(listening, made.base)
+        print_links(out, job, made, serving, limit=LINKS_AFTER_RUN)
+
+
+LINKS_AFTER_RUN = 10  # files per job whose links a run prints (`ferryman links` has all)
 
 
 @app.command()

@@ -93,8 +93,11 @@ def print_problems(out: Console, data: dict[str, Any]) -> None:
             _line(out, f"  next: {step}")
 
 
-def print_links(out: Console, job: Job, made: Links, serving: bool) -> None:
-    """``ferryman links JOB``: each file with its link, the zip, and who serves them."""
+def print_links(
+    out: Console, job: Job, made: Links, serving: bool, limit: int | None = None
+) -> None:
+    """``ferryman links JOB``: each file with its link (the first ``limit``), the zip,
+    and who serves them."""
     if not made.files:
         ended = job.state.terminal
         why = "it delivered none" if ended else f"it is {job.state.value}: `ferryman run` delivers"
@@ -104,8 +107,10 @@ def print_links(out: Console, job: Job, made: Links, serving: bool) -> None:
     n = len(made.files)
     files = f"{n} file{'' if n == 1 else 's'}"
     _line(out, f"job {job.id} {job.name}: {files}, links valid until {until}")
-    for link in made.files:
+    for link in made.files[:limit]:
         _line(out, f"  {link.name} ({link.size:,} bytes): {link.url}")
+    if limit is not None and n > limit:
+        _line(out, f"  … and {n - limit} more: `ferryman links {job.id}`")
     if made.whole:
         _line(out, f"  all as one zip: {made.whole}")
     where = f"served by `ferryman web` at {made.base}"
