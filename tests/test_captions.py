@@ -1,6 +1,6 @@
 """Album captions: open-ended while the number of albums is not known ("1/1+": one of
-at least one), and final in every manifest once it is: albums delivered before then
-have their manifests' captions rewritten when a later album brings the total."""
+at least one), and final in every manifest once the job ends: albums delivered before
+the total was known have their manifests' captions rewritten, each once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ferryman.config import Settings
 from ferryman.engine import deliver, intake
-from ferryman.engine.deliver import caption, recaption
+from ferryman.engine.deliver import caption
 from ferryman.media.plan import Plan
 from ferryman.model import (
     Album,
@@ -46,31 +46,20 @@ def _captions(root: Path) -> list[str]:
     return [json.loads(p.read_text())["caption"] for p in sorted(root.glob("trip/*/manifest.json"))]
 
 
-def test_captions_become_final_in_every_manifest(tmp_path: Path, settings: Settings) -> None:
+def test_captions_are_open_ended_until_the_total_is_known(
+    tmp_path: Path, settings: Settings
+) -> None:
     job = Job(
         id=7, source="file:///trip.zip", name="trip", dest="library:", state=JobState.ACTIVE,
         priority=0, wait_reason=None, error_code=None, error_message=None, cursor=0,
         expanded=False, created_at=0.0, finished_at=None,
     )  # fmt: skip
     sink = LibrarySink(tmp_path / "library")
-
-    def deliver(seq: int, albums: int, final: bool) -> None:
-        claim = AlbumClaim(_album(tmp_path, seq), job, albums, final, 0.0)
-        told = caption(settings, claim)
-        asyncio.run(sink.deliver(Delivery(job, claim.album, told, "", recaption(settings, claim))))
-
-    deliver(1, 1, final=False)  # left while the archive was still being read
-    assert _captions(sink.root) == ["trip — 1/1+"]
-    deliver(2, 2, final=False)
-    assert _captions(sink.root) == ["trip — 1/1+", "trip — 2/2+"]
-    deliver(3, 3, final=True)  # the last: the total is known now
-    assert _captions(sink.root) == ["trip — 1/3", "trip — 2/3", "trip — 3/3"]
-    deliver(3, 3, final=True)  # again after a crash: the same, nothing twice
-    assert _captions(sink.root) == ["trip — 1/3", "trip — 2/3", "trip — 3/3"]
-    assert sorted(p.name for p in (sink.root / "trip" / "0001").iterdir()) == [
-        "manifest.json",
-        "p1.jpg",
-    ]  # no temporary file left beside a rewritten manifest
+    for seq, final in ((1, False), (2, False), (3, True)):
+        claim = AlbumClaim(_album(tmp_path, seq), job, seq, final, 0.0)
+        asyncio.run(sink.deliver(Delivery(job, claim.album, caption(settings, claim), "")))
+    # the first two left while the archive was still being read
+    assert _captions(sink.root) == ["trip — 1/1+", "trip — 2/2+", "trip — 3/3"]
 
 
 def test_a_job_that_ends_makes_every_caption_final(tmp_path: Path, settings: Settings) -> None:
@@ -98,6 +87,8 @@ def test_a_job_that_ends_makes_every_caption_final(tmp_path: Path, settings: Set
         assert asyncio.run(sink.make_captions_final(job, render)) == 2
         shown = [json.loads((folder / f"000{n}" / "manifest.json").read_text()) for n in (1, 2)]
         assert [m["caption"] for m in shown] == ["trip — 1/2 (1)", "trip — 2/2 (1)"]
+        assert asyncio.run(sink.make_captions_final(job, render)) == 0  # each once
+        assert sorted(p.name for p in (folder / "0001").iterdir()) == ["manifest.json", "p1.jpg"]
 
 
 async def test_the_engine_leaves_every_caption_final(tmp_path: Path, settings: Settings) -> None:

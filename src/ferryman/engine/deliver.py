@@ -40,23 +40,10 @@ def caption(settings: Settings, claim: AlbumClaim) -> str:
     )
 
 
-def recaption(settings: Settings, claim: AlbumClaim) -> Callable[[int, int], str] | None:
-    """Once the number of albums is final: album N's caption (with its number of
-    items) with it, for sinks that can rewrite captions given before it was known."""
-    if not claim.final:
-        return None
-    template, name, total = settings.caption_template, claim.job.name, str(claim.albums)
-
-    def render(seq: int, items: int) -> str:
-        return render_caption(template, job_name=name, album=seq, albums=total, items=items)
-
-    return render
-
-
 async def captions_at_end(ctx: Context, job: Job) -> None:
-    """A job ended: its number of albums is known even if no album was claimed knowing
-    it (all left while the input was being read). A sink that keeps captions where they
-    can be rewritten (``make_captions_final``) makes them final now; others are left."""
+    """A job ended: its number of albums is final. A sink that keeps captions where
+    they can be rewritten (manifests: ``make_captions_final``) makes those its albums
+    were given before it was known ("1/3+") final now, each once; others are left."""
     if not job.state.terminal:
         return
     settings = await ctx.settings()
@@ -96,8 +83,7 @@ async def deliver(
     try:
         sink = await sink_for(ctx, job.dest)
         shown = ctx.sources.describe(job.source)
-        told = caption(settings, claim)
-        done = await sink.deliver(Delivery(job, album, told, shown, recaption(settings, claim)))
+        done = await sink.deliver(Delivery(job, album, caption(settings, claim), shown))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
         return False, None

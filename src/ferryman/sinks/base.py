@@ -42,10 +42,6 @@ class Delivery:
     # The job's input as people may see it (no user info, no token: the source's
     # ``describe``); what a sink writes where others read it (a manifest) names this.
     source: str = ""
-    # Once the job's number of albums is final: album N's caption (given its number of
-    # items) with that number. A sink that keeps captions where they can be rewritten
-    # (manifests) makes its earlier albums' captions final with it ("2/3+" → "2/5").
-    recaption: Callable[[int, int], str] | None = None
 
     @property
     def key(self) -> str:

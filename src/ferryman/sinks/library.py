@@ -110,12 +110,8 @@ class LibrarySink:
     def _deliver(self, delivery: Delivery) -> str:
         final = self.album_dir(delivery)
         if final.exists():
-            ref = self._already_there(final, delivery)
-        else:
-            ref = self._write_album(final, delivery)
-        if delivery.recaption is not None:
-            final_captions(final.parent, delivery.job.id, delivery.recaption)
-        return ref
+            return self._already_there(final, delivery)
+        return self._write_album(final, delivery)
 
     def _write_album(self, final: Path, delivery: Delivery) -> str:
         tmp = final.with_name(f".{final.name}.partial")

@@ -14,6 +14,7 @@ there (a crash mid-album uploads it again under the same keys: nothing twice).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -134,3 +135,26 @@ class S3LinkSink:
         document = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
         await self.client.put_bytes(base + MANIFEST, document, "application/json")
         return Delivered(ref)
+
+    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+        """At the job's end: each album's manifest in the bucket with its caption final
+        (one listing, then a read and at most a write per album)."""
+        import json
+
+        changed = 0
+        for found in await self.client.list(job_prefix(self.prefix, job.id)):
+            if not found.key.endswith(f"/{MANIFEST}"):
+                continue
+            raw = await self.client.get_bytes(found.key)
+            try:
+                manifest = json.loads(raw or b"")
+                wanted = render(int(manifest["album"]), len(manifest.get("items") or ()))
+            except (ValueError, KeyError, TypeError):
+                continue  # not one of ours: left as it is
+            if manifest.get("job") != job.id or manifest.get("caption") == wanted:
+                continue
+            manifest["caption"] = wanted
+            document = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+            await self.client.put_bytes(found.key, document, "application/json")
+            changed += 1
+        return changed
