@@ -46,6 +46,9 @@ async def captions_at_end(ctx: Context, job: Job) -> None:
     were given before it was known ("1/3+") final now, each once; others are left."""
     if not job.state.terminal:
         return
+    albums = await ctx.store.album_count(job.id)
+    if not albums:
+        return  # nothing went out: no sink to open
     settings = await ctx.settings()
     try:
         sink = await sink_for(ctx, job.dest)
@@ -54,7 +57,7 @@ async def captions_at_end(ctx: Context, job: Job) -> None:
     finish = getattr(sink, "make_captions_final", None)
     if finish is None:
         return
-    total = str(await ctx.store.album_count(job.id))
+    total = str(albums)
     template, name = settings.caption_template, job.name
 
     def render(seq: int, items: int) -> str:
