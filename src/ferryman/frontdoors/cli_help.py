@@ -9,7 +9,8 @@ PATH...``, ``--to DEST``, a flag with no type.
 Only the root group is declared with ``cls=HelpGroup``; it gives every command and
 group below it (the sub-apps of other modules too, and any added later) the same
 rendering, by making each an instance of the matching class here. These classes only
-override how help and usage are written, so the switch changes nothing else.
+override how help, usage lines and usage errors are worded (an argument is named as
+its usage line names it; a bad number "must be a whole number"), nothing else.
 """
 
 from __future__ import annotations
