@@ -85,3 +85,15 @@ def test_unknown_inputs_are_answered_with_what_people_type() -> None:
     refused = CliRunner().invoke(app, ["add", "ftp://host/x.zip"], env={"FERRYMAN_CONFIG": None})
     assert "source.unsupported" in refused.stderr
     assert "it reads local files" in refused.stderr and "tg," not in refused.stderr
+
+
+def test_a_destination_without_its_colon_is_pointed_at_it(tmp_path: Path) -> None:
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"")
+    refused = CliRunner().invoke(
+        app,
+        ["--data-dir", str(tmp_path / "d"), "add", "--to", "library", str(photo)],
+        env={"FERRYMAN_CONFIG": None},
+    )
+    assert refused.exit_code == 1
+    assert "destination 'library' is not known (did you mean library:?)" in refused.stderr
