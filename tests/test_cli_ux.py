@@ -5,7 +5,9 @@ names are never markup, failures show, control commands say when they cannot act
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from typer.testing import CliRunner, Result
 
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.frontdoors.cli import app
-from ferryman.samples import make_photo, make_photo_set, make_zip
+from ferryman.samples import make_photo, make_photo_set, make_video, make_zip
+from tests.waiting import eventually_sync
 
 SEVEN = find_7zz()
 ENV = {
@@ -100,7 +103,10 @@ def test_a_job_whose_albums_all_failed_is_failed_with_their_code(tmp_path: Path)
     assert ran.exit_code == 0, ran.output
     job = status(data)[0]
     assert job["state"] == "failed", job
-    assert job["error"] == {"code": "telegram.not_configured", "message": job["error"]["message"]}  # type: ignore[index]
+    error: dict[str, str] = job["error"]  # type: ignore[assignment]
+    assert sorted(error) == ["code", "message", "next"]
+    assert error["code"] == "telegram.not_configured"
+    assert error["next"].startswith("Set telegram.api_id")
     assert job["counts"]["failed"] == 3  # type: ignore[index]
     table = cli(data, "status").stdout
     assert "failed" in table.splitlines()[1] or "failed" in table
@@ -137,10 +143,12 @@ def test_a_wrong_password_says_it_did_not_open_the_archive(tmp_path: Path) -> No
     report = cli(data, "report", "1").stdout
     assert "none of the 1 password given opened it" in report
     assert "next: None of the passwords given opened it" in report
+    assert "`ferryman password 1`" in report and "JOB" not in report
 
     again = cli(data, "password", "1", "wrongpw")
     assert again.exit_code == 2
     assert "archive.password_wrong" in again.stderr and "password added" not in again.stdout
+    assert "`ferryman password 1`" in again.stderr and "JOB" not in again.stderr
 
 
 # --- 4. control commands on the wrong state ---------------------------------------------
@@ -245,3 +253,133 @@ def test_version_names_the_release_without_a_data_dir(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(app, ["--version"], env=ENV)
     assert result.exit_code == 0 and result.output.strip() == f"ferryman {__version__}"
+
+
+@pytest.mark.slow
+def test_the_demos_next_steps_work_as_printed_in_a_new_shell(tmp_path: Path) -> None:
+    """As after `make demo`: `.venv/bin/ferryman --data-dir ./demo-data demo` in a clone;
+    every step it prints, typed as printed in a fresh shell there, shows the demo's jobs."""
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    make_photo(tmp_path / "demo-data" / "demo-inputs" / "holiday.jpg", 5)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    env["FERRYMAN_SPACE_FLOOR"] = "0"  # the shell's own settings, as a person's would be
+
+    def shell(line: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    added = shell(".venv/bin/ferryman --data-dir ./demo-data add demo-data/demo-inputs/holiday.jpg")
+    assert added.returncode == 0, added.stderr
+    demo = shell(".venv/bin/ferryman --data-dir ./demo-data demo")
+    assert demo.returncode == 0, demo.stderr
+    lines = demo.stdout.splitlines()
+    steps = lines[lines.index("next, from this folder in any shell:") + 1 :]
+    assert len(steps) >= 3, demo.stdout
+    status_step, report_step = steps[0].strip(), steps[1].strip()
+    assert status_step.startswith(".venv/bin/ferryman --data-dir ./demo-data status"), steps
+    shown = shell(status_step)
+    assert shown.returncode == 0 and "holiday" in shown.stdout, (status_step, shown)
+    told = shell(report_step)
+    assert told.returncode == 0 and "job 1 holiday" in told.stdout, (report_step, told)
+    own = next(step for step in steps if "add --run PATH" in step)
+    assert own.strip().startswith(".venv/bin/ferryman add --run PATH"), own
+    assert any(step.strip().startswith(". .venv/bin/activate") for step in steps), steps
+
+
+# --- what happens next --------------------------------------------------------------------
+
+
+def test_add_says_what_happens_next_and_add_run_runs_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    empty = cli(data, "status")
+    assert empty.exit_code == 0
+    assert empty.stdout.startswith(f"no jobs yet in {data}: `ferryman add PATH` adds one")
+    assert "┏" not in empty.stdout  # no bare table frame
+    first = make_photo(tmp_path / "first.jpg", 1)
+    added = cli(data, "add", str(first))
+    assert added.exit_code == 0, added.output
+    assert "queued: nothing runs it until `ferryman run --until-idle`" in added.stderr
+    assert [job["state"] for job in status(data)] == ["queued"]
+    second = make_photo(tmp_path / "second.jpg", 2)
+    ran = cli(data, "add", "--run", str(second))
+    assert ran.exit_code == 0, ran.output
+    assert "queued:" not in ran.stderr
+    assert "jobs: 2 done" in ran.stdout, ran.stdout
+    assert [job["state"] for job in status(data)] == ["done", "done"]
+
+
+def test_add_run_runs_nothing_when_nothing_was_added(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    ran = cli(data, "add", "--run", str(tmp_path / "gone.zip"))
+    assert ran.exit_code == 1
+    assert "source.not_found" in ran.stderr and "jobs:" not in ran.stdout
+
+
+@pytest.mark.slow
+def test_add_says_a_running_engine_takes_the_job(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    env |= {"FERRYMAN_SPACE_FLOOR": "0", "FERRYMAN_POLL_SECONDS": "0.05"}
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "ferryman", "--data-dir", str(data), "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def alive() -> bool:
+            shown = cli(data, "workers", "--json")
+            return shown.exit_code == 0 and '"alive"' in shown.stdout
+
+        eventually_sync(alive, "the engine's heartbeat")
+        added = cli(data, "add", str(make_photo(tmp_path / "a.jpg", 1)))
+        assert added.exit_code == 0, added.output
+        assert "a running ferryman (" in added.stderr and "takes it now" in added.stderr
+        also = cli(data, "add", "--run", str(make_photo(tmp_path / "b.jpg", 2)))
+        assert also.exit_code == 0, also.output  # not engine.locked: the running one takes it
+        assert "takes it now" in also.stderr and "jobs:" not in also.stdout
+        eventually_sync(
+            lambda: [job["state"] for job in status(data)] == ["done", "done"], "both jobs done"
+        )
+    finally:
+        engine.terminate()
+        engine.wait(30)
+
+
+def test_a_destination_that_cannot_work_is_refused_at_add(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    photo = make_photo(tmp_path / "a.jpg", 1)
+    for dest, said in (
+        ("library:/proc/nope", "cannot write to /proc/nope (it would be made in /proc)"),
+        (f"library:{photo}/x", f"{photo}/x is under {photo}, a file, not a folder"),
+    ):
+        refused = cli(data, "add", str(photo), "--to", dest)
+        assert refused.exit_code == 1, refused.output
+        assert f"error sink.unwritable: {said}" in refused.stderr, refused.stderr
+        assert "next: Choose a folder ferryman may write to" in refused.stderr
+    assert status(data) == []  # nothing recorded
+    later = tmp_path / "made" / "later"
+    taken = cli(data, "add", str(photo), "--to", f"library:{later}")
+    assert taken.exit_code == 0, taken.output
+    assert not (tmp_path / "made").exists()  # made on first delivery, not by the check
+
+
+@pytest.mark.slow
+def test_the_report_says_why_converted_videos_came_last(tmp_path: Path) -> None:
+    photos = make_photo_set(tmp_path / "src", 3)
+    clip = make_video(tmp_path / "src" / "clip.avi", 4, vcodec="mpeg4", acodec="mp3")
+    archive = make_zip(tmp_path / "trip.zip", [("clip.avi", clip)] + [(p.name, p) for p in photos])
+    data = tmp_path / "data"
+    assert cli(data, "add", "--run", str(archive)).exit_code == 0
+    told = cli(data, "report", "1").stdout
+    assert "converted files came last, in albums of their own: encoding waits" in told, told
+    assert "(deferred conversion)" in told
+    # ...as it happened: the video, first in the zip, is in the last album
+    manifests = sorted((data / "library" / "trip").glob("*/manifest.json"))
+    last = json.loads(manifests[-1].read_text())
+    assert [i["source_path"] for i in last["items"]] == ["clip.avi"], manifests
+    plain = make_photo(tmp_path / "plain.jpg", 9)
+    assert cli(data, "add", "--run", str(plain)).exit_code == 0
+    assert "deferred conversion" not in cli(data, "report", "2").stdout

@@ -23,6 +23,7 @@ BY_NAME = [
     "readable", "seekable", "tell", "fetchmany", "nextset", "setinputsizes",
     "__getattr__", "__getitem__",
     "do_GET", "do_HEAD", "log_message",  # http.server's handler hooks
+    "format_help",  # click's Command hook (cli_help writes every --help)
 ]  # fmt: skip
 
 

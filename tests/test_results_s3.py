@@ -147,6 +147,9 @@ async def test_engine_delivers_a_job_into_the_bucket_once(
     files = await results.files(job.id)
     assert sorted(f.name for f in files) == sorted(p.name for p in [*photos, video])
     assert [f.path.split("/")[0] for f in files] == ["0001"] * 10 + ["0002"] * 3
+    for seq in (1, 2):  # captions final in the bucket's manifests too, once the job ended
+        manifest = json.loads(await client.get_bytes(f"job-{job.id}/000{seq}/manifest.json") or b"")
+        assert manifest["caption"] == f"trip — {seq}/2", manifest
     by_name = {f.name: f for f in files}
     assert by_name["clip.mp4"].mime == "video/mp4"
     async with httpx.AsyncClient() as web:

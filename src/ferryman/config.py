@@ -300,6 +300,12 @@ class WebSettings(BaseModel):
         " empty: no login, allowed on loopback only.",
     )
     link_ttl: float = Field(86400.0, gt=0, description="Seconds a download link stays valid.")
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+(/\S*)?$",
+        description="Where people reach `ferryman web` (a proxy's address):"
+        " `ferryman links` begins its links with it; empty: http://host:port.",
+    )
     stuck_after: float = Field(
         300.0, gt=0, description="Seconds without progress before a running job is flagged."
     )

@@ -10,6 +10,7 @@ code is a bug: not retried, logged, and its next step says to report it.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -204,8 +205,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "source.unsupported",
         False,
-        "ferryman cannot read this kind of input: give a local file, folder or archive,"
-        " or an http(s) link to one.",
+        "Give a local file, folder or archive, or a link of a kind the message lists"
+        " (http(s)://, dav(s)://, torbox:…, a t.me message link).",
     ),
     # network sources
     ErrorSpec(
@@ -292,8 +293,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "archive.unreadable",
         False,
-        "The archive is damaged or not an archive; re-download it (`ferryman quarantine"
-        " list` shows the copy kept of one a run had begun to read).",
+        "The archive is damaged or not an archive: download it again. When a run had"
+        " begun reading it, a copy is kept in quarantine (`ferryman quarantine list`).",
         ends_input=True,
         fails_entry=True,
     ),
@@ -312,8 +313,9 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "archive.password_required",
         False,
-        "The job waits: give the password with `ferryman password JOB` (or add it to"
-        " `passwords` in the settings and run `ferryman password JOB` with it).",
+        "The job waits for its password: give it with `ferryman password JOB` (or /pass"
+        " in the chat, or on the page); it reads on from where it stopped. The `passwords`"
+        " setting's list was tried already.",
     ),
     ErrorSpec(
         "archive.password_wrong",
@@ -400,6 +402,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ),
     # sinks
     ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),
+    ErrorSpec(
+        "sink.unwritable",
+        False,
+        "Choose a folder ferryman may write to: library:/some/path (made if missing, in a"
+        " folder you can write to) or library: for the default library; for link:, set"
+        " results.dir to such a folder.",
+    ),
     ErrorSpec(
         "sink.refused",
         False,
@@ -525,6 +534,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "job.not_ended",
         False,
         "The job is still running: wait for it to end, or `ferryman cancel JOB` first.",
+    ),
+    ErrorSpec(
+        "job.no_links",
+        False,
+        "Its albums are where `ferryman report JOB` says; for download links, add the input"
+        " again with `--to link:` (and --force).",
     ),
     ErrorSpec(
         "job.already_ended",
@@ -653,11 +668,18 @@ RETRIED_OUT = (
 )
 
 
-def next_step_for(code: str, *, failed: bool) -> str:
+def next_step_for(code: str, *, failed: bool, job: int | None = None) -> str:
     """``code``'s next step; for work that failed for good, a retryable code's own text
-    (it is retried, it starts again) is no longer true, and this says what is."""
+    (it is retried, it starts again) is no longer true, and this says what is. With
+    ``job``, its number stands where the text says JOB."""
     spec = spec_for(code)
-    return RETRIED_OUT if failed and spec.retryable else spec.next_step
+    return with_job(RETRIED_OUT if failed and spec.retryable else spec.next_step, job)
+
+
+def with_job(text: str, job: int | None) -> str:
+    """A next step with the job's number where it says ``JOB`` (``ferryman password
+    JOB`` → ``ferryman password 3``), when the number is known."""
+    return text if job is None else re.sub(r"\bJOB\b", str(job), text)
 
 
 class ServerWait(FerrymanError):

@@ -30,13 +30,41 @@ async def sink_for(ctx: Context, dest: str) -> Sink:
 
 
 def caption(settings: Settings, claim: AlbumClaim) -> str:
+    """The album's caption. Until the job's number of albums is final it says the
+    albums known so far, honestly open-ended: ``1/3+`` (one of at least three)."""
     return render_caption(
         settings.caption_template,
         job_name=claim.job.name,
         album=claim.album.seq,
-        albums=str(claim.albums) if claim.final else "?",
+        albums=str(claim.albums) if claim.final else f"{claim.albums}+",
         items=len(claim.album.items),
     )
+
+
+async def captions_at_end(ctx: Context, job: Job) -> None:
+    """A job ended: its number of albums is final. A sink that keeps captions where
+    they can be rewritten (manifests: ``make_captions_final``) makes those its albums
+    were given before it was known ("1/3+") final now, each once; others are left."""
+    if not job.state.terminal:
+        return
+    albums = await ctx.store.album_count(job.id)
+    if not albums:
+        return  # nothing went out: no sink to open
+    settings = await ctx.settings()
+    try:
+        sink = await sink_for(ctx, job.dest)
+    except FerrymanError:
+        return  # a destination no longer usable: its albums are where they went
+    finish = getattr(sink, "make_captions_final", None)
+    if finish is None:
+        return
+    total = str(albums)
+    template, name = settings.caption_template, job.name
+
+    def render(seq: int, items: int) -> str:
+        return render_caption(template, job_name=name, album=seq, albums=total, items=items)
+
+    await finish(job, render)
 
 
 async def deliver(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ferryman.errors import ERRORS, next_step_for
+from ferryman.errors import ERRORS, next_step_for, spec_for, with_job
 from ferryman.model import ItemState, Job, JobState
 from ferryman.store.rows import summarise_items
 
@@ -41,9 +41,12 @@ def job_status(
     by_state: dict[str, int],
     sources: SourceRegistry | None = None,
     fetching: bool = False,
+    fetch_error: str | None = None,
 ) -> dict[str, Any]:
     """``source`` as a person names it: a path, or a link without its secrets;
-    ``fetching``: its input is being downloaded now (the job itself is still queued)."""
+    ``fetching``: its input is being downloaded now (the job itself is still queued);
+    a waiting job's ``waiting_message`` and ``waiting_next`` say why and what to do."""
+    waits = job.wait_reason
     return {
         "id": job.id,
         "name": job.name,
@@ -51,16 +54,31 @@ def job_status(
         "dest": job.dest,
         "state": job.state.value,
         "paused": job.paused,
-        "waiting": job.wait_reason,
-        "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        "waiting": waits,
+        "waiting_message": (job.error_message or fetch_error) if waits else None,
+        "waiting_next": with_job(spec_for(waits).next_step, job.id) if waits else None,
+        "error": _error(job),
         "counts": counts(by_state),
         "fetching": fetching and job.state is JobState.QUEUED,
     }
 
 
+def _error(job: Job) -> dict[str, Any] | None:
+    """A job's error as people need it: the code, its message, and the next step."""
+    if not job.error_code:
+        return None
+    failed = job.state is JobState.FAILED
+    return {
+        "code": job.error_code,
+        "message": job.error_message,
+        "next": next_step_for(job.error_code, failed=failed, job=job.id),
+    }
+
+
 async def status(store: Store, sources: SourceRegistry | None = None) -> dict[str, Any]:
     per_job = await store.item_counts()
-    return status_of(await store.list_jobs(), per_job, sources, await store.fetching_jobs())
+    fetching, errors = await store.fetching_jobs(), await store.fetch_errors()
+    return status_of(await store.list_jobs(), per_job, sources, fetching, errors)
 
 
 def status_of(
@@ -68,14 +86,20 @@ def status_of(
     per_job: dict[int, dict[str, int]],
     sources: SourceRegistry | None = None,
     fetching: Collection[int] = (),
+    fetch_errors: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    """Every job with its counts (``per_job``: item states by job, as the store counts)
-    and whether its input is being fetched (``fetching``: those jobs' ids)."""
+    """Every job with its counts (``per_job``: item states by job, as the store counts),
+    whether its input is being fetched (``fetching``: those jobs' ids), and why a job
+    waits (``fetch_errors``: its fetch's last error, when the job itself says none)."""
     if not jobs:
         return {"jobs": []}
     registry = sources or _sources()
+    errors = fetch_errors or {}
     return {
-        "jobs": [job_status(j, per_job.get(j.id, {}), registry, j.id in fetching) for j in jobs]
+        "jobs": [
+            job_status(j, per_job.get(j.id, {}), registry, j.id in fetching, errors.get(j.id))
+            for j in jobs
+        ]
     }
 
 
@@ -89,16 +113,21 @@ async def report(
     summary["source"] = (sources or _sources()).describe(job.source)
     summary["state"] = job.state.value  # a stored summary may predate a retry's start
     summary["fetched_as"] = (await store.source_memos(job_id)).get("fetch.note")
+    summary["dest"] = job.dest
     if summary["error"]:
         summary["error"]["next"] = next_step_for(
-            summary["error"]["code"], failed=job.state is JobState.FAILED
-        ).replace("JOB", str(job.id))
+            summary["error"]["code"], failed=job.state is JobState.FAILED, job=job.id
+        )
     fetch = await store.fetched(job_id) if job.wait_reason and not job.error_message else None
     summary["waiting"] = (
         {
             "code": job.wait_reason,
             "message": job.error_message or (fetch.error_message if fetch else None),
-            "next": ERRORS[job.wait_reason].next_step if job.wait_reason in ERRORS else None,
+            "next": (
+                with_job(ERRORS[job.wait_reason].next_step, job.id)
+                if job.wait_reason in ERRORS
+                else None
+            ),
         }
         if job.wait_reason
         else None
@@ -138,6 +167,8 @@ async def run_summary(
     jobs: dict[str, int] = {}
     items = {"delivered": 0, "failed": 0, "quarantined": 0, "skipped": 0, "pending": 0}
     needs: list[dict[str, Any]] = []
+    waiting_why = await store.fetch_errors()  # a fetch waiting between tries says why
+    links: list[dict[str, Any]] = []  # link: jobs that delivered: `ferryman links JOB`
     for job in await store.list_jobs():
         if job.state.terminal and (
             (job.finished_at or 0.0) < since or (touched is not None and job.id not in touched)
@@ -149,6 +180,8 @@ async def run_summary(
         for key in items:
             items[key] += c[key]
         code = job.wait_reason if outcome == "waiting" else job.error_code
+        if job.dest.startswith("link:") and job.state.terminal and c["delivered"]:
+            links.append({"id": job.id, "name": job.name})
         if outcome != "done" or job.error_code:
             needs.append(
                 {
@@ -156,12 +189,16 @@ async def run_summary(
                     "name": job.name,
                     "state": outcome,
                     "code": code,
+                    "message": job.error_message
+                    or (waiting_why.get(job.id) if outcome == "waiting" else None),
                     "next": (
-                        next_step_for(code, failed=outcome == "failed") if code in ERRORS else None
+                        next_step_for(code, failed=outcome == "failed", job=job.id)
+                        if code in ERRORS
+                        else None
                     ),
                 }
             )
-    return {"jobs": jobs, "items": items, "needs": needs}
+    return {"jobs": jobs, "items": items, "needs": needs, "links": links}
 
 
 def _outcome(job: Job) -> str:

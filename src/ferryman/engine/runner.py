@@ -448,6 +448,10 @@ class Engine:
                 for job_id in await store.finish_jobs():
                     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job_id), True)
                     job = await store.get_job(job_id)
+                    try:  # before anyone hears it ended; never in the way of the end
+                        await deliver.captions_at_end(self.ctx, job)
+                    except Exception:
+                        log.exception("job %d: captions not made final", job_id)
                     self.ctx.bus.publish(JobFinished(job_id, state=job.state.value))
                 if full:
                     await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)

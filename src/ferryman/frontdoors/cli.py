@@ -11,17 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ferryman.errors import FerrymanError, spec_for
+from ferryman.errors import FerrymanError, spec_for, with_job
+from ferryman.frontdoors.cli_help import HelpGroup
 from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_telegram import telegram_app
 from ferryman.frontdoors.cli_web import web_app
 from ferryman.frontdoors.terminal import (
     console,
     fail,
+    print_links,
+    print_problems,
     print_report,
     print_run_summary,
     show,
@@ -44,6 +46,9 @@ app = typer.Typer(
     help="ferryman: archives, media files and links in; playable media out.",
     no_args_is_help=True,
     add_completion=False,
+    cls=HelpGroup,  # help and usage lines as cli_help writes them, for every command
+    rich_markup_mode=None,  # usage errors as plain lines, not boxes
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 config_app = typer.Typer(help="Show or change settings.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="What could not be delivered, kept with a reason.")
@@ -55,6 +60,20 @@ app.add_typer(web_app, name="web")
 
 out = console()
 err = console(stderr=True)
+
+# A job as the commands take it: text, so a mistyped one gets one line of ferryman's
+# own (`_job_number`), not the parser's boxed type error.
+JobArg = Annotated[
+    str, typer.Argument(metavar="JOB", help="The job's number (`ferryman status` lists them).")
+]
+
+
+def _job_number(job: str) -> int:
+    """``job`` as a number, or one line that says what a job is and exit 2."""
+    if job.strip().isdecimal():
+        return int(job)
+    err.print(f"job must be a number (see `ferryman status`), not {job!r}", markup=False)
+    raise typer.Exit(2)
 
 
 class State:
@@ -86,12 +105,15 @@ def main_options(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="ferryman.toml to read (else $FERRYMAN_CONFIG)."),
+        typer.Option(
+            "--config", metavar="FILE", help="ferryman.toml to read (else $FERRYMAN_CONFIG)."
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
             "--data-dir",
+            metavar="DIR",
             help="Database, work area, library, quarantine (else $FERRYMAN_DATA_DIR or XDG).",
         ),
     ] = None,
@@ -110,12 +132,15 @@ def main_options(
     ctx.obj = State(config, data_dir.resolve() if data_dir else None, verbose)
 
 
-def _fail(exc: FerrymanError) -> None:
-    fail(err, exc)
+def _fail(exc: FerrymanError, job: int | None = None) -> None:
+    fail(err, exc, job)
 
 
-def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) -> T:
-    """Open the store, run ``work``, close; a FerrymanError becomes a clear exit 2."""
+def _run(
+    ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]], job: int | None = None
+) -> T:
+    """Open the store, run ``work``, close; a FerrymanError becomes a clear exit 2 (its
+    next step with ``job``'s number, when the command named one)."""
     state: State = ctx.obj
 
     async def go() -> T:
@@ -133,7 +158,7 @@ def _run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) ->
 
         return asyncio.run(go())
     except FerrymanError as exc:
-        _fail(exc)
+        _fail(exc, job)
         raise typer.Exit(2) from exc
 
 
@@ -170,15 +195,19 @@ def add(
     paths: Annotated[
         list[str],
         typer.Argument(
+            metavar="PATH",
             help="Files, folders or archives: paths, http(s) links to them, WebDAV"
             " folders and files (davs://host/path/, dav:// for plain http), Torbox"
             " items (torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID, /FILE for one),"
             " or links to media: a page or a platform's video (YouTube, X, TikTok…),"
-            " made into an MP4 up to 1080p unless --quality, --audio or --mute say else."
+            " made into an MP4 up to 1080p unless --quality, --audio or --mute say else.",
         ),
     ],
     to: Annotated[
-        str, typer.Option("--to", help=f"Where albums go: {escape(default_sinks().describe())}.")
+        str,
+        typer.Option(
+            "--to", metavar="DEST", help=f"Where albums go: {default_sinks().describe()}."
+        ),
     ] = "library:",
     password: Annotated[
         str | None,
@@ -188,7 +217,9 @@ def add(
             " `ferryman password` for a way that is not).",
         ),
     ] = None,
-    priority: Annotated[int, typer.Option("--priority", help="Higher goes first.")] = 0,
+    priority: Annotated[
+        int, typer.Option("--priority", metavar="N", help="Higher goes first.")
+    ] = 0,
     force: Annotated[
         bool,
         typer.Option(
@@ -199,6 +230,7 @@ def add(
         str | None,
         typer.Option(
             "--quality",
+            metavar="SIZE",
             help="Links to media: the MP4's largest size, 2160p, 1440p, 1080p (the"
             " default), 720p, 480p, 360p or best (a vertical video's short side counts).",
         ),
@@ -206,13 +238,16 @@ def add(
     audio: Annotated[
         str | None,
         typer.Option(
-            "--audio", help="Links to media: the sound alone, as mp3, m4a (AAC kept) or opus."
+            "--audio",
+            metavar="FORMAT",
+            help="Links to media: the sound alone, as mp3, m4a (AAC kept) or opus.",
         ),
     ] = None,
     bitrate: Annotated[
         int | None,
         typer.Option(
             "--bitrate",
+            metavar="KBPS",
             help="With --audio mp3: 320, 256, 192 (the default), 128 or 96 kbps; opus: 32–256.",
         ),
     ] = None,
@@ -227,8 +262,15 @@ def add(
             " links.playlist_max), each its own file; without it, only the one video.",
         ),
     ] = False,
+    run_now: Annotated[
+        bool,
+        typer.Option(
+            "--run", help="Then run the engine here until every job has ended (`run --until-idle`)."
+        ),
+    ] = False,
 ) -> None:
-    """Add inputs as jobs (they run with `ferryman run`)."""
+    """Add inputs as jobs: they run with `ferryman run` (or at once with --run, or in a
+    ferryman that is running already)."""
 
     from ferryman.engine import intake
     from ferryman.links.profile import from_choices
@@ -264,32 +306,69 @@ def add(
                         (f"job {job.id}", "red"), f" {job.error_code}: {job.error_message}"
                     )
                 )
-                err.print(f"  next: {spec_for(job.error_code).next_step}", markup=False)
+                step = with_job(spec_for(job.error_code).next_step, job.id)
+                err.print(f"  next: {step}", markup=False)
             else:
                 shown = shown_source(job.source)  # a link without its token
                 out.print(f"job {job.id}: {shown} → {job.dest} ({job.name})", markup=False)
         return problems
 
-    def light(settings: Settings, store: LiteStore) -> int:
+    silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
+
+    def light(settings: Settings, store: LiteStore) -> tuple[int, int, list[str]]:
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:
                 results.append(intake.add_source_now(store, path, settings=settings, **options))
             except FerrymanError as exc:
                 results.append(exc)
-        return told(results)
+        live = store.live_nodes(silent_after * settings.lease_seconds)
+        return told(results), _added(results), live
 
-    async def full(settings: Settings, store: Store) -> int:
+    async def full(settings: Settings, store: Store) -> tuple[int, int, list[str]]:
+        from ferryman.engine import nodes
+
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:
                 results.append(await intake.add_source(store, path, settings=settings, **options))
             except FerrymanError as exc:
                 results.append(exc)
-        return told(results)
+        runs = await nodes.workers(store, settings.lease_seconds)
+        live = sorted({r["node"] for r in runs if r["state"] == "alive"})
+        return told(results), _added(results), live
 
-    if _run_light(ctx, light, full, writes=True):
+    problems, added, live = _run_light(ctx, light, full, writes=True)
+    if run_now and added and not live:  # a running ferryman takes it: no second engine
+        _run_engine(ctx.obj, until_idle=True)
+    elif added:
+        _say_what_next(live)
+    if problems:
         raise typer.Exit(1)
+
+
+def _added(results: list[Job | FerrymanError]) -> int:
+    """How many jobs were added and have work to do (not refused, not failed at once)."""
+    return sum(1 for job in results if not isinstance(job, FerrymanError) and not job.error_code)
+
+
+def _say_what_next(live: list[str]) -> None:
+    """After `add`: whether anything happens now, and where to look."""
+    if live:
+        err.print(
+            f"a running ferryman ({', '.join(live)}) takes it now;"
+            " `ferryman status` shows how it goes",
+            markup=False,
+            highlight=False,
+        )
+        return
+    err.print(
+        "queued: nothing runs it until `ferryman run --until-idle` (or `ferryman run`,"
+        " `web`, `telegram serve`; next time `ferryman add --run` does both);"
+        " `ferryman status` shows how it goes",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command()
@@ -302,6 +381,7 @@ def run(
         str | None,
         typer.Option(
             "--node-name",
+            metavar="NAME",
             help="This node's name in `ferryman workers` and `ferryman drain` (else the"
             " node_name setting, else the host name).",
         ),
@@ -311,7 +391,11 @@ def run(
 
     When it stops, it sums up what ended, and what each job that waits or failed needs.
     """
-    state: State = ctx.obj
+    _run_engine(ctx.obj, until_idle=until_idle, node_name=node_name)
+
+
+def _run_engine(state: State, *, until_idle: bool, node_name: str | None = None) -> None:
+    """The engine with progress bars, then the summary (`run`, and `add --run`)."""
 
     async def go() -> None:
         from ferryman.engine.report import run_summary
@@ -329,7 +413,9 @@ def run(
                 await started.engine.run(until_idle=until_idle)
             finally:
                 await renderer.close()
-            print_run_summary(out, await run_summary(started.store, since, touched))
+            summary = await run_summary(started.store, since, touched)
+            print_run_summary(out, summary)
+            await _print_new_links(settings, started.store, summary["links"])
 
     try:
         from ferryman.engine.children import start_children_for
@@ -344,6 +430,28 @@ def run(
         raise typer.Exit(2) from exc
 
 
+async def _print_new_links(settings: Settings, store: Store, jobs: list[dict[str, Any]]) -> None:
+    """After a run: the download links of the link: jobs it delivered (a few per job)."""
+    if not jobs:
+        return
+    import asyncio
+
+    from ferryman.frontdoors.result_links import job_links, listening
+
+    for shown in jobs:
+        job = await store.get_job(shown["id"])
+        try:
+            made = await job_links(settings, job)
+        except FerrymanError as exc:  # the results store is away: the run still ended
+            err.print(f"job {job.id}: links not listed now: {exc.message}", markup=False)
+            continue
+        serving = await asyncio.to_thread(listening, made.base)
+        print_links(out, job, made, serving, limit=LINKS_AFTER_RUN)
+
+
+LINKS_AFTER_RUN = 10  # files per job whose links a run prints (`ferryman links` has all)
+
+
 @app.command()
 def status(
     ctx: typer.Context,
@@ -355,30 +463,79 @@ def status(
     data = _run_light(
         ctx,
         lambda _s, store: report.status_of(
-            store.list_jobs(), store.item_counts(), fetching=store.fetching_jobs()
+            store.list_jobs(),
+            store.item_counts(),
+            fetching=store.fetching_jobs(),
+            fetch_errors=store.fetch_errors(),
         ),
         lambda _s, store: report.status(store),
     )
     if as_json:
         out.print_json(json.dumps(data))
         return
+    if not data["jobs"]:
+        settings = ctx.obj.settings()
+        out.print(
+            f"no jobs yet in {_store_shown(settings)}: `ferryman add PATH` adds one"
+            " (`ferryman add --run PATH` runs it at once); jobs added with another"
+            " --data-dir are listed with that --data-dir",
+            markup=False,
+            highlight=False,
+        )
+        return
     show(out, status_table(data))
+    print_problems(out, data)
+
+
+def _store_shown(settings: Settings) -> str:
+    """The data dir, or a database_url without its password: where jobs were looked for."""
+    if not settings.database_url:
+        return str(settings.data_dir)
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 @app.command("report")
 def report_cmd(
     ctx: typer.Context,
-    job: Annotated[int, typer.Argument(help="Job id (see `ferryman status`).")],
+    job: JobArg,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """What a job delivered, converted, skipped and quarantined, and why."""
     from ferryman.engine import report
 
-    data = _run(ctx, lambda _s, store: report.report(store, job))
+    number = _job_number(job)
+    data = _run(ctx, lambda _s, store: report.report(store, number), number)
     if as_json:
         out.print_json(json.dumps(data))
         return
     print_report(out, data)
+
+
+@app.command()
+def links(
+    ctx: typer.Context,
+    job: JobArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """A `--to link:` job's download links, signed afresh (valid for web.link_ttl)."""
+    from ferryman.frontdoors.result_links import job_links, listening
+
+    number = _job_number(job)
+
+    async def signed(settings: Settings, store: Store) -> tuple[Job, Any]:
+        found = await store.get_job(number)
+        return found, await job_links(settings, found)
+
+    found, made = _run(ctx, signed, number)
+    serving = listening(made.base)
+    if as_json:
+        files = [{"name": f.name, "size": f.size, "url": f.url} for f in made.files]
+        data = {"job": number, "files": files, "zip": made.whole, "expires_at": made.expires}
+        out.print_json(json.dumps(data | {"served_by": made.base, "serving": serving}))
+        return
+    print_links(out, found, made, serving)
 
 
 @app.command()
@@ -462,51 +619,57 @@ def drain(
         )
 
 
-def _control(ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]]) -> None:
-    _run(ctx, lambda _s, store: action(store))
+def _control(
+    ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]], job: int
+) -> None:
+    _run(ctx, lambda _s, store: action(store), job)
 
 
 @app.command()
-def pause(ctx: typer.Context, job: int) -> None:
+def pause(ctx: typer.Context, job: JobArg) -> None:
     """Pause a job: nothing of it is claimed until `resume`."""
     from ferryman.engine import control
 
-    _control(ctx, lambda store: control.pause_job(store, job))
-    out.print(f"job {job} paused")
+    number = _job_number(job)
+    _control(ctx, lambda store: control.pause_job(store, number), number)
+    out.print(f"job {number} paused")
 
 
 @app.command()
-def resume(ctx: typer.Context, job: int) -> None:
+def resume(ctx: typer.Context, job: JobArg) -> None:
     """Resume a paused job."""
     from ferryman.engine import control
 
-    _control(ctx, lambda store: control.resume_job(store, job))
-    out.print(f"job {job} resumed")
+    number = _job_number(job)
+    _control(ctx, lambda store: control.resume_job(store, number), number)
+    out.print(f"job {number} resumed")
 
 
 @app.command()
-def cancel(ctx: typer.Context, job: int) -> None:
+def cancel(ctx: typer.Context, job: JobArg) -> None:
     """Cancel a job and delete its files from the work area."""
 
     from ferryman.engine import control
 
-    _control(ctx, lambda store: control.cancel_job(store, job))
-    out.print(f"job {job} cancelled")
+    number = _job_number(job)
+    _control(ctx, lambda store: control.cancel_job(store, number), number)
+    out.print(f"job {number} cancelled")
 
 
 @app.command()
-def retry(ctx: typer.Context, job: int) -> None:
+def retry(ctx: typer.Context, job: JobArg) -> None:
     """Run an ended job again; what was delivered is not delivered twice."""
     from ferryman.engine import control
 
-    _control(ctx, lambda store: control.retry_job(store, job))
-    out.print(f"job {job} queued again")
+    number = _job_number(job)
+    _control(ctx, lambda store: control.retry_job(store, number), number)
+    out.print(f"job {number} queued again")
 
 
 @app.command()
 def remove(
     ctx: typer.Context,
-    job: Annotated[int, typer.Argument(help="Job id (see `ferryman status`).")],
+    job: JobArg,
     quarantine: Annotated[
         bool,
         typer.Option("--quarantine", help="Delete the job's quarantine folder too."),
@@ -519,10 +682,13 @@ def remove(
     """
     from ferryman.engine import control
 
+    number = _job_number(job)
     removed = _run(
-        ctx, lambda settings, store: control.remove_job(store, settings, job, quarantine=quarantine)
+        ctx,
+        lambda settings, store: control.remove_job(store, settings, number, quarantine=quarantine),
+        number,
     )
-    out.print(f"job {job} ({removed.job.name}) removed", markup=False)
+    out.print(f"job {number} ({removed.job.name}) removed", markup=False)
     for folder in removed.folders:
         out.print(f"  deleted {folder}", markup=False, highlight=False)
 
@@ -530,17 +696,18 @@ def remove(
 @app.command()
 def password(
     ctx: typer.Context,
-    job: Annotated[int, typer.Argument(help="Job id (see `ferryman status`).")],
+    job: JobArg,
     secret: Annotated[
         str | None,
         typer.Argument(
-            metavar="[PASSWORD]",
+            metavar="PASSWORD",
             help="Omit it to type it unseen (or pipe it in): then it stays out of the"
             " shell history and the process list.",
         ),
     ] = None,
 ) -> None:
     """Give a job a password; a job in needs_password reads on from where it stopped."""
+    number = _job_number(job)
     if secret is None:
         if sys.stdin.isatty():
             secret = typer.prompt("password", hide_input=True)
@@ -550,15 +717,15 @@ def password(
     from ferryman.engine import control
     from ferryman.model import JobState
 
-    found = _run(ctx, lambda _s, store: control.give_password(store, job, given))
+    found = _run(ctx, lambda _s, store: control.give_password(store, number, given), number)
     if found.state is JobState.QUEUED:
         out.print(
-            f"job {job}: password added; the next `ferryman run` tries it where reading"
+            f"job {number}: password added; the next `ferryman run` tries it where reading"
             " stopped (`ferryman status` then shows whether it opened)",
             markup=False,
         )
     else:
-        out.print(f"job {job}: password added (the job is {found.state.value})")
+        out.print(f"job {number}: password added (the job is {found.state.value})")
 
 
 @app.command()
@@ -699,7 +866,16 @@ def config_show(ctx: typer.Context) -> None:
 
 
 @config_app.command("set")
-def config_set(ctx: typer.Context, key: str, value: str) -> None:
+def config_set(
+    ctx: typer.Context,
+    key: Annotated[
+        str,
+        typer.Argument(
+            help="A runtime setting, e.g. space_floor (a wrong one is refused with the list)."
+        ),
+    ],
+    value: Annotated[str, typer.Argument(help="Its new value, e.g. 2GB or true.")],
+) -> None:
     """Change a runtime setting; a running engine applies it within a second."""
     from ferryman.engine import runtime_config
 

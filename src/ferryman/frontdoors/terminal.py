@@ -10,13 +10,18 @@ script (or a person's ``| grep``) sees whole messages.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ferryman.errors import FerrymanError
+from ferryman.errors import FerrymanError, with_job
+
+if TYPE_CHECKING:
+    from ferryman.frontdoors.result_links import Links
+    from ferryman.model import Job
 
 _UNWRAPPED_WIDTH = 10_000  # a table printed to a pipe: as wide as its cells need
 
@@ -36,10 +41,11 @@ def show(out: Console, renderable: Any) -> None:
     wide.print(renderable)
 
 
-def fail(console: Console, exc: FerrymanError) -> None:
-    """``error CODE: message`` and the next step, on ``console`` (stderr for the CLI)."""
+def fail(console: Console, exc: FerrymanError, job: int | None = None) -> None:
+    """``error CODE: message`` and the next step, on ``console`` (stderr for the CLI);
+    ``job``: the job the command named, whose number the next step then gives."""
     console.print(Text.assemble(("error", "red"), f" {exc.code}: {exc.message}"))
-    console.print(f"  next: {exc.next_step}", markup=False)
+    console.print(f"  next: {with_job(exc.next_step, job)}", markup=False)
 
 
 def state_cell(job: dict[str, Any]) -> str:
@@ -65,12 +71,66 @@ def status_table(data: dict[str, Any]) -> Table:
     return table
 
 
+def print_problems(out: Console, data: dict[str, Any]) -> None:
+    """Under ``status``'s table: each job's error or wait with its message and next step."""
+    for job in data["jobs"]:
+        problem = job["error"]
+        if problem:
+            code, message, step = problem["code"], problem.get("message"), problem.get("next")
+        elif job.get("waiting"):
+            code, message, step = job["waiting"], job.get("waiting_message"), job["waiting_next"]
+        else:
+            continue
+        out.print(
+            Text.assemble(
+                (f"job {job['id']}", "bold"),
+                " ",
+                (str(code), "red" if job["state"] == "failed" else "yellow"),
+                f": {message}" if message else "",
+            )
+        )
+        if step:
+            _line(out, f"  next: {step}")
+
+
+def print_links(
+    out: Console, job: Job, made: Links, serving: bool, limit: int | None = None
+) -> None:
+    """``ferryman links JOB``: each file with its link (the first ``limit``), the zip,
+    and who serves them."""
+    if not made.files:
+        ended = job.state.terminal
+        why = "it delivered none" if ended else f"it is {job.state.value}: `ferryman run` delivers"
+        _line(out, f"job {job.id} {job.name}: no files yet ({why})")
+        return
+    until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(made.expires))
+    n = len(made.files)
+    files = f"{n} file{'' if n == 1 else 's'}"
+    _line(out, f"job {job.id} {job.name}: {files}, links valid until {until}")
+    for link in made.files[:limit]:
+        _line(out, f"  {link.name} ({link.size:,} bytes): {link.url}")
+    if limit is not None and n > limit:
+        _line(out, f"  … and {n - limit} more: `ferryman links {job.id}`")
+    if made.whole:
+        _line(out, f"  all as one zip: {made.whole}")
+    where = f"served by `ferryman web` at {made.base}"
+    if any(not link.url.startswith(made.base) for link in made.files):
+        where = f"the files come from the S3 bucket; the zip is {where}"
+    if not serving:
+        where += " (not running now: start it with `ferryman web`)"
+    if not made.configured:
+        where += "; set web.public_url to the address others reach it at"
+    _line(out, where + "; `ferryman links` again signs new links")
+
+
 def print_report(out: Console, data: dict[str, Any]) -> None:
     """``ferryman report JOB``: what was delivered, changed, skipped, kept, and why."""
     out.print(Text.assemble((f"job {data['job']}", "bold"), f" {data['name']} — {data['state']}"))
     _line(out, f"  source: {data['source']}")
     if data.get("fetched_as"):
         _line(out, f"  made: {data['fetched_as']}")
+    if str(data.get("dest", "")).startswith("link:"):
+        _line(out, f"  download links: `ferryman links {data['job']}` (served by `ferryman web`)")
     for key, style in (("error", "red"), ("waiting", "yellow")):
         problem = data.get(key)
         if problem:
@@ -88,12 +148,29 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
     for entry in data.get("items", []):
         if entry["plan"] not in (None, "as_is", "document", "quarantine"):
             _line(out, f"  {entry['plan']} {entry['path']}: {_fix_line(entry)}")
+    if deferred_note(data):
+        _line(out, f"  {deferred_note(data)}")
     for reason, n in sorted(data["skipped"].items()):
         _line(out, f"  skipped {n}: {reason}")
     for entry in data["quarantined"]:
         out.print(Text.assemble("  ", ("quarantined", "yellow"), f" {_outcome(entry)}"))
     for entry in data["failed"]:
         out.print(Text.assemble("  ", ("failed", "red"), f" {_outcome(entry)}"))
+
+
+DEFERRED_PLANS = frozenset({"transcode", "audio", "animation"})  # the convert stage's
+
+
+def deferred_note(data: dict[str, Any]) -> str:
+    """Why converted files came last, for a report whose items include any: encoding
+    waits until nothing deliverable does (by design, not a fault)."""
+    items = data.get("items", [])
+    if not any(i["plan"] in DEFERRED_PLANS and i["state"] == "delivered" for i in items):
+        return ""
+    return (
+        "converted files came last, in albums of their own: encoding waits until what"
+        " plays as it is has gone out (deferred conversion)"
+    )
 
 
 _STEP_FOR_STATE = {
@@ -118,11 +195,14 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
     for job in data["needs"]:
         code = f" {job['code']}" if job["code"] else ""
         if job["next"]:
-            step = job["next"].replace("JOB", str(job["id"]))
+            step = with_job(job["next"], job["id"])
         else:
             step = _STEP_FOR_STATE.get(job["state"], "`ferryman report {id}`").format(id=job["id"])
-        _line(out, f"  job {job['id']} {job['name']}: {job['state']}{code}")
+        said = f": {job['message']}" if job.get("message") and code else ""
+        _line(out, f"  job {job['id']} {job['name']}: {job['state']}{code}{said}")
         _line(out, f"    next: {step}")
+    for job in data.get("links", []):
+        _line(out, f"  job {job['id']} {job['name']}: download links: `ferryman links {job['id']}`")
 
 
 def _line(out: Console, text: str) -> None:

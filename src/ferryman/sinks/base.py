@@ -169,8 +169,10 @@ class SinkRegistry:
         scheme, sep, _ = dest.partition(":")
         kind = self._by_scheme.get(scheme) if sep else None
         if kind is None:
+            meant = f" (did you mean {dest}:?)" if not sep and dest in self._by_scheme else ""
             raise FerrymanError(
-                "sink.unknown", f"destination '{dest}' is not known; use {self.describe()}"
+                "sink.unknown",
+                f"destination '{dest}' is not known{meant}; use {self.describe()}",
             )
         return kind
 

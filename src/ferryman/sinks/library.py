@@ -8,15 +8,18 @@ work area when it shares the filesystem (no second copy on a full phone), else c
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import delivered_name, fsync_dir, link_or_copy, safe_name, unique_name
 from ferryman.media.policy import LIBRARY
-from ferryman.model import Item
+from ferryman.model import Item, Job
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
 
 if TYPE_CHECKING:
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from ferryman.media.policy import Policy
 
 MANIFEST = "manifest.json"
+log = logging.getLogger(__name__)
 
 
 class LibraryKind:
@@ -45,10 +49,35 @@ class LibraryKind:
         return LIBRARY
 
     def check_ready(self, settings: Settings, target: str) -> None:
-        return None  # the folder is made on first delivery; a failure there is retried
+        """The folder is made on first delivery; here, at ``add``, it must be one that
+        can be: a writable folder, or one creatable in the nearest folder that exists
+        (``/proc/nope`` is refused now, not retried for a minute and failed later)."""
+        check_writable(Path(target) if target else settings.library)
 
     def open(self, target: str, env: SinkEnv) -> Sink:
         return LibrarySink(Path(target) if target else env.settings.library)
+
+
+def check_writable(folder: Path) -> None:
+    """``sink.unwritable`` unless ``folder`` is a writable folder or can be made: tried
+    for real (a probe made and removed), since permissions alone do not tell (root, a
+    read-only mount, /proc)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == folder else f"is under {existing}, a file"
+        raise FerrymanError("sink.unwritable", f"{folder} {what}, not a folder")
+    probe = existing / f".ferryman-probe-{os.getpid()}"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        where = "" if existing == folder else f" (it would be made in {existing})"
+        raise FerrymanError(
+            "sink.unwritable", f"cannot write to {folder}{where}: {reason}"
+        ) from exc
 
 
 class LibrarySink:
@@ -62,13 +91,30 @@ class LibrarySink:
 
         return Delivered(await asyncio.to_thread(self._deliver, delivery))
 
+    def job_dir(self, job: Job) -> Path:
+        """The folder of the job's albums."""
+        return self.root / safe_name(job.name, "job")
+
     def album_dir(self, delivery: Delivery) -> Path:
-        return self.root / safe_name(delivery.job.name, "job") / f"{delivery.album.seq:04d}"
+        return self.job_dir(delivery.job) / f"{delivery.album.seq:04d}"
+
+    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+        """At the job's end: every album's caption with the final number of albums
+        (the deliveries may all have gone before it was known)."""
+        import asyncio
+
+        folder = self.job_dir(job)
+        if not folder.is_dir():
+            return 0
+        return await asyncio.to_thread(final_captions, folder, job.id, render)
 
     def _deliver(self, delivery: Delivery) -> str:
         final = self.album_dir(delivery)
         if final.exists():
             return self._already_there(final, delivery)
+        return self._write_album(final, delivery)
+
+    def _write_album(self, final: Path, delivery: Delivery) -> str:
         tmp = final.with_name(f".{final.name}.partial")
         try:
             if tmp.exists():
@@ -97,6 +143,32 @@ class LibrarySink:
                 "sink.io", f"{final} holds album {found.get('key')}, not {delivery.key}"
             )
         return str(final)
+
+
+def final_captions(job_dir: Path, job_id: int, render: Callable[[int, int], str]) -> int:
+    """Rewrite the captions of the job's albums in ``job_dir`` whose manifests were
+    written before the number of albums was known ("1/3+"); how many changed. Each
+    manifest is replaced whole (written beside it, then renamed); one that cannot be
+    is left as it was, logged: the albums themselves are delivered."""
+    changed = 0
+    for album in sorted(p for p in job_dir.iterdir() if p.name.isdigit() and p.is_dir()):
+        path = album / MANIFEST
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            if manifest.get("job") != job_id:
+                continue
+            wanted = render(int(manifest["album"]), len(manifest.get("items") or ()))
+            if manifest.get("caption") == wanted:
+                continue
+            manifest["caption"] = wanted
+            fresh = album / f".{MANIFEST}.{os.getpid()}.{threading.get_ident()}"  # one each
+            _write_json(fresh, manifest)
+            os.replace(fresh, path)
+            fsync_dir(album)
+            changed += 1
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("caption of %s not made final: %s", album, exc)
+    return changed
 
 
 def album_layout(delivery: Delivery) -> tuple[list[tuple[Path, str]], dict[str, Any]]:

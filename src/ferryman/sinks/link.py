@@ -14,14 +14,16 @@ there (a crash mid-album uploads it again under the same keys: nothing twice).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY
+from ferryman.model import Job
 from ferryman.resources import Shared
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
-from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout
+from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout, check_writable
 
 if TYPE_CHECKING:
     from ferryman.config import S3Settings, Settings
@@ -74,7 +76,10 @@ class LinkKind:
         return LIBRARY
 
     def check_ready(self, settings: Settings, target: str) -> None:
-        return None
+        """The results folder must be one ferryman can write (a bucket is asked when
+        the engine starts: ``preflight``)."""
+        if settings.results.s3 is None:
+            check_writable(settings.results_dir)
 
     def open(self, target: str, env: SinkEnv) -> Sink:
         s3 = env.settings.results.s3
@@ -96,8 +101,8 @@ def _shared_client(s3: S3Settings, resources: Shared) -> S3Client:
 class LinkSink(LibrarySink):
     """The library's delivery, laid out by job id."""
 
-    def album_dir(self, delivery: Delivery) -> Path:
-        return job_results(self.root, delivery.job.id) / f"{delivery.album.seq:04d}"
+    def job_dir(self, job: Job) -> Path:
+        return job_results(self.root, job.id)
 
 
 class S3LinkSink:
@@ -132,3 +137,26 @@ class S3LinkSink:
         document = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
         await self.client.put_bytes(base + MANIFEST, document, "application/json")
         return Delivered(ref)
+
+    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+        """At the job's end: each album's manifest in the bucket with its caption final
+        (one listing, then a read and at most a write per album)."""
+        import json
+
+        changed = 0
+        for found in await self.client.list(job_prefix(self.prefix, job.id)):
+            if not found.key.endswith(f"/{MANIFEST}"):
+                continue
+            raw = await self.client.get_bytes(found.key)
+            try:
+                manifest = json.loads(raw or b"")
+                wanted = render(int(manifest["album"]), len(manifest.get("items") or ()))
+            except (ValueError, KeyError, TypeError):
+                continue  # not one of ours: left as it is
+            if manifest.get("job") != job.id or manifest.get("caption") == wanted:
+                continue
+            manifest["caption"] = wanted
+            document = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+            await self.client.put_bytes(found.key, document, "application/json")
+            changed += 1
+        return changed

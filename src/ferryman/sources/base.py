@@ -221,13 +221,27 @@ class SourceRegistry:
         """What each source reads, as a person types it (``doctor``, help texts)."""
         return [source.description for source in self._sources]
 
+    def readable(self) -> str:
+        """What these sources read, as people name it (``http(s):// links``, not the
+        internal ``media`` or ``tg``): a source's ``shown_as`` if it has one (empty:
+        not typed by people), else its schemes."""
+        shown: list[str] = []
+        files_first = sorted(self._sources, key=lambda source: "file" not in source.schemes)
+        for source in files_first:
+            said = getattr(source, "shown_as", None)
+            if said is None:
+                said = ", ".join(f"{scheme}:" for scheme in source.schemes)
+            if said and said not in shown:
+                shown.append(said)
+        return ", ".join(shown) or "nothing"
+
     def for_uri(self, uri: str) -> Source:
         scheme, sep, _ = uri.partition(":")
         source = self._by_scheme.get(scheme.lower()) if sep else None
         if source is None:
             raise FerrymanError(
                 "source.unsupported",
-                f"no source reads '{uri}'; known: {', '.join(self.schemes) or 'none'}",
+                f"no source reads '{uri}'; ferryman reads {self.readable()}",
             )
         return source
 
@@ -239,7 +253,7 @@ class SourceRegistry:
                 return uri
         raise FerrymanError(
             "source.unsupported",
-            f"'{raw}' is not an input ferryman can read; known: {', '.join(self.schemes)}",
+            f"'{raw}' is not an input ferryman can read; it reads {self.readable()}",
         )
 
     def describe(self, uri: str) -> str:

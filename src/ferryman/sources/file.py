@@ -99,6 +99,7 @@ class FileSource:
     schemes: tuple[str, ...] = ("file",)
 
     description = "a path: a file, a folder or an archive on this machine"
+    shown_as = "local files, folders and archives"
     access = Access.IN_PLACE
 
     def recognise(self, raw: str) -> str | None:

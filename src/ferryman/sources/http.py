@@ -45,6 +45,7 @@ class HttpSource:
     schemes: tuple[str, ...] = ("http", "https")
 
     description = "http(s)://host/file: a link to a file or an archive"
+    shown_as = "http(s):// links"
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 class MediaLinkSource:
     schemes: tuple[str, ...] = (SCHEME,)
     description = "a page or a platform's video (YouTube, X, TikTok…), as media:PROFILE:URL"
+    shown_as = ""  # reached through http(s) links, never typed
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:

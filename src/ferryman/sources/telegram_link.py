@@ -115,6 +115,7 @@ class TelegramLinkSource:
     schemes: tuple[str, ...] = ("tg",)
 
     description = "https://t.me/c/ID/N or t.me/NAME/N: a Telegram message's file"
+    shown_as = "t.me message links"
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:

@@ -218,6 +218,7 @@ class TorboxSource:
     schemes: tuple[str, ...] = ("torbox",)
 
     description = "torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID (/FILE for one)"
+    shown_as = "torbox:torrent/ID (usenet/ID, webdl/ID)"
     access = Access.FETCH
 
     def __init__(

@@ -72,6 +72,7 @@ class WebdavSource:
     schemes: tuple[str, ...] = ("dav", "davs")
 
     description = "davs://host/path/ (dav:// for plain http): a WebDAV folder or file"
+    shown_as = "dav(s):// WebDAV folders and files"
     access = Access.FETCH
 
     def recognise(self, raw: str) -> str | None:

@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Row,
+    func,
+    select,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -77,6 +79,12 @@ class AlbumQueries(StoreBase):
             lease_seconds,
             lambda: [self._job_runs(albums)],
         )
+
+    async def album_count(self, job_id: int) -> int:
+        """How many albums the job has (what captions count as its total)."""
+        query = select(func.count()).select_from(albums).where(albums.c.job_id == job_id)
+        async with self.reader.connect() as conn:
+            return int((await conn.execute(query)).scalar() or 0)
 
     async def albums_in_flight(self, job_id: int) -> bool:
         """Whether an album of the job is sealed or being delivered (room will come)."""

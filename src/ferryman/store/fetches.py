@@ -53,6 +53,14 @@ class FetchQueries(StoreBase):
             found = await conn.execute(select(fetches.c.job_id).where(fetches.c.state == FETCHING))
             return set(found.scalars())
 
+    async def fetch_errors(self) -> dict[int, str]:
+        """Per job, the last error of its fetch (a wait between tries says why)."""
+        query = select(fetches.c.job_id, fetches.c.error_message).where(
+            fetches.c.error_message.is_not(None)
+        )
+        async with self.reader.connect() as conn:
+            return {job_id: message for job_id, message in (await conn.execute(query)).all()}
+
     async def fetched(self, job_id: int) -> Fetch | None:
         async with self.reader.connect() as conn:
             row = (await conn.execute(select(fetches).where(fetches.c.job_id == job_id))).first()

@@ -76,6 +76,13 @@ class LiteStore:
             for r in self._rows("SELECT job_id FROM fetches WHERE state = ?", "fetching")
         }
 
+    def fetch_errors(self) -> dict[int, str]:
+        """Per job, the last error of its fetch (a wait between tries says why)."""
+        rows = self._rows(
+            "SELECT job_id, error_message FROM fetches WHERE error_message IS NOT NULL"
+        )
+        return {r["job_id"]: r["error_message"] for r in rows}
+
     def item_counts(self) -> dict[int, dict[str, int]]:
         """Per job: how many items are in each state."""
         counts: dict[int, dict[str, int]] = {}
@@ -89,6 +96,16 @@ class LiteStore:
         return {
             r["key"]: json.loads(r["value"]) for r in self._rows("SELECT * FROM runtime_settings")
         }
+
+    def live_nodes(self, silent_after: float) -> list[str]:
+        """Nodes with an engine running now that take work (``ferryman workers``'s
+        alive): a job added here is theirs at once."""
+        rows = self._rows(
+            "SELECT DISTINCT node FROM nodes WHERE stopped_at IS NULL AND heartbeat_at >= ?"
+            " AND node NOT IN (SELECT node FROM drains) ORDER BY node",
+            self.clock() - silent_after,
+        )
+        return [r["node"] for r in rows]
 
     def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""

@@ -40,7 +40,7 @@ from ferryman.engine.events import (
     JobStarted,
     JobWaiting,
 )
-from ferryman.errors import FerrymanError, next_step_for, spec_for
+from ferryman.errors import FerrymanError, next_step_for, spec_for, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 
 if TYPE_CHECKING:
@@ -284,8 +284,8 @@ class Tracker:
             error = {
                 "code": job.error_code,
                 "message": job.error_message or job.error_code,
-                "next": next_step_for(job.error_code, failed=job.state is JobState.FAILED).replace(
-                    "JOB", str(job.id)
+                "next": next_step_for(
+                    job.error_code, failed=job.state is JobState.FAILED, job=job.id
                 ),
                 "retryable": spec.retryable,
             }
@@ -298,7 +298,9 @@ class Tracker:
             "paused": job.paused,
             "phase": _phase(job, live),
             "waiting": job.wait_reason,
-            "waiting_next": spec_for(job.wait_reason).next_step if job.wait_reason else None,
+            "waiting_next": (
+                with_job(spec_for(job.wait_reason).next_step, job.id) if job.wait_reason else None
+            ),
             "stuck": stuck,
             "progress": {
                 "fraction": round(live.shown, 4),

@@ -7,6 +7,7 @@ from typing import Any
 
 from ferryman.engine.events import JobFetching
 from ferryman.engine.report import counts
+from ferryman.frontdoors.terminal import deferred_note
 from ferryman.model import Job, JobState
 
 HELP = """Send me an archive, a media file or a link and I make it a job.
@@ -138,20 +139,32 @@ def job_row(job: dict[str, Any]) -> str:
     )
     if job["waiting"]:
         state += f" ({job['waiting']})"
+    line = f"{job['id']} {job['name']}: {state}, {done}/{c['total']} files"
     if job["error"]:
-        state += f" {job['error']['code']}"
-    return f"{job['id']} {job['name']}: {state}, {done}/{c['total']} files"
+        error = job["error"]
+        line += f"\n  {error['code']}: {error['message']}"
+        line += f"\n  next: {error['next']}" if error.get("next") else ""
+    elif job.get("waiting_message"):
+        line += f"\n  {job['waiting']}: {job['waiting_message']}"
+        line += f"\n  next: {job['waiting_next']}" if job.get("waiting_next") else ""
+    return line
 
 
 def report_text(data: dict[str, Any]) -> str:
     """``/report``: the essentials of :func:`ferryman.engine.report.report`."""
     lines = [f"job {data['job']} {data['name']}: {data['state']}"]
-    if data["error"]:
-        lines.append(f"{data['error']['code']}: {data['error']['message']}")
+    for key in ("error", "waiting"):
+        problem = data.get(key)
+        if problem:
+            lines.append(f"{problem['code']}: {problem['message'] or problem['code']}")
+            if problem.get("next"):
+                lines.append(f"next: {problem['next']}")
     lines.append(
         f"{data['delivered']} of {data['total']} delivered ({data['converted']} converted),"
         f" {size_text(data['bytes_delivered'])}, {data['seconds']:.0f} s"
     )
+    if deferred_note(data):
+        lines.append(deferred_note(data))
     for reason, n in sorted(data["skipped"].items()):
         lines.append(f"skipped {n}: {reason}")
     for entry in data["quarantined"][:10]:

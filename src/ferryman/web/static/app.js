@@ -85,7 +85,8 @@ function render(view) {
   bar.textContent = bar.value + "%";
   item.append(title, text("div", view.source, "source"), bar, text("div", detailText(view), "detail"));
   if (view.error) {
-    const error = text("p", view.error.message + " ", "error");
+    const error = text("p", "", "error");
+    error.append(text("code", view.error.code, "code"), " " + view.error.message + " ");
     error.append(text("span", view.error.next, "next"));
     item.append(error);
   }

@@ -1,0 +1,95 @@
+"""Every command's ``--help`` reads like a well-kept CLI's: no type tags such as
+``<bool>``, no ``{job}`` or ``[[PASSWORD]]`` in usage lines, every argument and option
+described; a job that is not a number gets one line."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from ferryman.frontdoors.cli import app
+
+ENV = {"FERRYMAN_CONFIG": None, "COLUMNS": "80"}
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args), env=ENV, prog_name="ferryman")
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, command
+    for name, sub in (getattr(command, "commands", None) or {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+COMMANDS = list(_commands(typer.main.get_command(app)))
+
+
+def test_every_command_is_walked() -> None:
+    names = {" ".join(path) for path, _ in COMMANDS}
+    assert {"add", "report", "password", "web", "telegram login", "config set"} <= names
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=lambda p: " ".join(p) or "-")
+def test_help_has_no_artefacts(path: tuple[str, ...]) -> None:
+    shown = invoke(*path, "--help")
+    assert shown.exit_code == 0, shown.output
+    text = shown.stdout
+    usage = text.splitlines()[0]
+    assert usage.startswith("Usage: ferryman"), text
+    for artefact in ("<bool>", "<str>", "<int>", "<list", "<path>", "[[", "]]", "╭", "│"):
+        assert artefact not in text, f"{artefact!r} in the help of {path}:\n{text}"
+    assert not re.search(r"[{}]", usage), usage
+    # Metavars are capitals: JOB, PATH..., [PASSWORD]; never the parameter's own name.
+    for piece in usage.split()[2 + len(path) :]:
+        assert piece == piece.upper() or piece in ("[OPTIONS]",), usage
+    assert re.search(r"^  -h, --help\s+Show this message and exit\.$", text, re.M), text
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=lambda p: " ".join(p) or "-")
+def test_every_parameter_is_described(path: tuple[str, ...]) -> None:
+    command = dict(COMMANDS)[path]
+    for param in command.params:
+        assert (param.help or "").strip(), f"{param.name} of `ferryman {' '.join(path)}`"
+
+
+def test_usage_lines_name_what_they_take() -> None:
+    def usage(*path: str) -> str:
+        return invoke(*path, "--help").stdout.splitlines()[0]
+
+    assert usage("add") == "Usage: ferryman add [OPTIONS] PATH..."
+    assert usage("password") == "Usage: ferryman password [OPTIONS] JOB [PASSWORD]"
+    assert usage("report") == "Usage: ferryman report [OPTIONS] JOB"
+    assert usage("web") == "Usage: ferryman web [OPTIONS] [COMMAND]"
+    assert "--to DEST" in invoke("add", "--help").stdout
+
+
+@pytest.mark.parametrize("command", ["report", "pause", "resume", "cancel", "retry", "remove"])
+def test_a_job_that_is_not_a_number_gets_one_line(command: str) -> None:
+    told = invoke(command, "abc")
+    assert told.exit_code == 2
+    assert told.stderr.splitlines() == [
+        "job must be a number (see `ferryman status`), not 'abc'"
+    ], told.stderr
+    assert told.stdout == ""
+
+
+def test_a_missing_job_is_a_plain_usage_error() -> None:
+    told = invoke("report")
+    assert told.exit_code == 2
+    assert "Usage: ferryman report [OPTIONS] JOB" in told.stderr
+    assert "Missing argument 'JOB'" in told.stderr and "╭" not in told.stderr
+
+
+def test_usage_errors_name_arguments_as_usage_lines_do_in_plain_words() -> None:
+    missing = invoke("drain")
+    assert missing.exit_code == 2 and "Missing argument 'NODE'." in missing.stderr
+    bad = invoke("add", "--priority", "x", "a.jpg")
+    assert bad.exit_code == 2
+    assert "Invalid value for '--priority': must be a whole number" in bad.stderr
+    assert "Input should be" not in bad.stderr
