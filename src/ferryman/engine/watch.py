@@ -195,7 +195,10 @@ class Checker:
             settings=settings,
             profile=profile,
         )
-        return new.job(new.name, 0, None)
+        job = new.job(new.name, 0, None)
+        if self.listers.get(watch.kind).changes_in_place:
+            job["dedupe_key"] = None  # a changed file is new: the seen rows keep it once
+        return job
 
 
 def _first_check(

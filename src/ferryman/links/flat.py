@@ -61,23 +61,37 @@ def _list(url: str, options: GrabOptions) -> list[dict[str, Any]]:
     for entry in entries or ():
         if not isinstance(entry, dict):
             continue
-        link = entry.get("webpage_url") or entry.get("url") or entry.get("original_url")
-        if not link:
-            continue
-        key = entry.get("ie_key") or entry.get("extractor_key") or ""
-        ident = f"{key}:{entry['id']}" if entry.get("id") else str(link)
-        found.append(
-            {
-                "id": ident,
-                "url": str(link),
-                "title": str(entry.get("title") or entry.get("id") or link),
-                "duration": _number(entry.get("duration")),
-                "published": _number(entry.get("timestamp") or entry.get("release_timestamp")),
-            }
-        )
+        made = _entry(entry, yt_dlp)
+        if made is not None:
+            found.append(made)
         if len(found) >= options.playlist_max:
             break
     return found
+
+
+def _entry(entry: dict[str, Any], yt_dlp: Any) -> dict[str, Any] | None:
+    """One entry as the parent needs it. A flat entry (``_type`` url: a channel's video,
+    a feed's item) is its link, its id the extractor's (a feed item's guid); an entry
+    yt-dlp already resolved (a page's ``<video>`` tags, numbered by position) is the
+    media's own link, which is also its id, as positions shift when a page grows."""
+    flat = entry.get("_type") in ("url", "url_transparent")
+    link = entry.get("url") if flat else None
+    if not link:
+        formats = entry.get("formats") or ()
+        media = [f.get("url") for f in formats if isinstance(f, dict) and f.get("url")]
+        link = media[-1] if len(media) == 1 else entry.get("webpage_url") or entry.get("url")
+    if not link:
+        return None
+    link, smuggled = yt_dlp.utils.unsmuggle_url(str(link), {})
+    key = entry.get("ie_key") or entry.get("extractor_key") or "generic"
+    ident = (smuggled or {}).get("force_videoid") or (entry.get("id") if flat else None)
+    return {
+        "id": f"{key}:{ident}" if ident else str(link),
+        "url": str(link),
+        "title": str(entry.get("title") or entry.get("id") or link),
+        "duration": _number(entry.get("duration")),
+        "published": _number(entry.get("timestamp") or entry.get("release_timestamp")),
+    }
 
 
 def _number(value: Any) -> float | None:

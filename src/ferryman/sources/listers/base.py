@@ -33,6 +33,9 @@ class Lister(Protocol):
 
     kind: str  # stored with the watch: "feed", "dav", "ytdlp"…
     description: str  # what it watches, for `watch add --help` and errors
+    # An entry's input may come back with new content (a changed file at the same
+    # link): its job is then not deduplicated against the job the old content made.
+    changes_in_place: bool
 
     def accepts(self, source: str) -> bool:
         """Whether this kind can follow ``source`` (offline, cheap: by its form)."""

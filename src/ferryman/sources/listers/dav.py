@@ -15,6 +15,7 @@ from ferryman.sources.listers.base import WatchEntry
 class DavLister:
     kind = "dav"
     description = "a WebDAV folder (dav:// or davs://): new or changed files"
+    changes_in_place = True
 
     def accepts(self, source: str) -> bool:
         return urllib.parse.urlsplit(source).scheme.lower() in ("dav", "davs")

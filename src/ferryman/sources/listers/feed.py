@@ -23,6 +23,7 @@ MAX_FEED_BYTES = 16 << 20  # a feed larger than this is no feed
 class FeedLister:
     kind = "feed"
     description = "an RSS or Atom feed whose entries link to files or archives"
+    changes_in_place = False
 
     def accepts(self, source: str) -> bool:
         return urllib.parse.urlsplit(source).scheme.lower() in ("http", "https")

@@ -17,6 +17,7 @@ LIST_TIMEOUT = 600.0  # seconds one listing may take
 class YtdlpLister:
     kind = "ytdlp"
     description = "a playlist, channel or feed yt-dlp lists (entries made as --audio/--quality say)"
+    changes_in_place = False
 
     def accepts(self, source: str) -> bool:
         return urllib.parse.urlsplit(source).scheme.lower() in ("http", "https")
