@@ -3,6 +3,7 @@ together, once, only while the lease is held (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -138,3 +139,14 @@ async def test_failures_keep_the_place_and_pause_remove_work(store: Store) -> No
     assert missing.value.code == "watch.not_found"
     with pytest.raises(FerrymanError):
         await store.remove_watch(added.id)
+
+
+async def test_two_stores_claiming_at_once_get_the_watch_once(store: Store, db_url: str) -> None:
+    other = await Store.open(db_url)
+    try:
+        for round_ in range(20):
+            added = await store.add_watch(**_watch(source=f"https://h/{round_}.xml"))
+            got = await asyncio.gather(store.claim_watch("a", 30), other.claim_watch("b", 30))
+            assert [w.id for w in got if w is not None] == [added.id], round_
+    finally:
+        await other.close()
