@@ -37,11 +37,21 @@ class FeedLister:
         return await asyncio.to_thread(list_feed, source, settings)
 
     async def matches(self, source: str, settings: Settings) -> bool:
-        """A link is a feed when what it serves parses as RSS or Atom."""
+        """A link is a feed when what it serves parses as RSS or Atom; a platform's link
+        (YouTube, Vimeo…) is yt-dlp's, unasked. A link that cannot be fetched now cannot
+        be told: that is said, with ``--kind`` as the way on."""
+        from ferryman.links.canonical import is_platform
+
+        if is_platform(source):
+            return False
         try:
             body, _ = await asyncio.to_thread(_fetch, source, settings)
-        except FerrymanError:
-            return False
+        except FerrymanError as exc:
+            raise FerrymanError(
+                exc.code,
+                f"{exc.message}; cannot tell whether it is a feed: try again, or name the"
+                " kind with --kind feed or --kind ytdlp",
+            ) from exc
         return _parsed(body).get("version") not in (None, "")
 
 
