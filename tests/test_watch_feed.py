@@ -19,7 +19,6 @@ from ferryman.frontdoors.cli import app
 from ferryman.samples import make_photo, make_zip
 from ferryman.store import Store
 
-from .engine_helpers import library_files
 from .httpserve import FaultServer, serving
 from .waiting import eventually
 
@@ -33,7 +32,7 @@ async def until(get: Callable[[], Awaitable[T]], ok: Callable[[T], bool], what: 
         value = await get()
         return (value,) if ok(value) else None
 
-    return (await eventually(check, what))[0]
+    return (await eventually(check, what, within=90))[0]
 
 
 def rss(server: FaultServer, entries: list[tuple[str, str]]) -> bytes:
@@ -69,7 +68,14 @@ def serve_feed(server: FaultServer, tmp_path: Path, names: list[str]) -> None:
 
 
 def delivered_names(settings: Settings) -> list[str]:
-    return sorted(Path(f["file"]).name for f in library_files(settings.library))
+    """The library's delivered files while the engine may be writing to it: an album
+    still being built (a hidden folder renamed into place when whole) does not count."""
+    found = []
+    for manifest in settings.library.rglob("manifest.json"):
+        if any(part.startswith(".") for part in manifest.relative_to(settings.library).parts):
+            continue
+        found.extend(Path(e["file"]).name for e in json.loads(manifest.read_text())["items"])
+    return sorted(found)
 
 
 async def test_a_feed_that_gains_entries_delivers_each_new_one_once(
@@ -103,6 +109,11 @@ async def test_a_feed_that_gains_entries_delivers_each_new_one_once(
                 lambda: store.get_watch(watch.id),
                 lambda w: (w.last_check_at or 0) > (checks or 0) + 0.5,
                 "two more looks",
+            )
+            await until(
+                store.list_jobs,
+                lambda jobs: all(j.state.value == "done" for j in jobs),
+                "every job ended",
             )
         finally:
             engine.stop()

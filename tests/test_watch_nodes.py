@@ -13,16 +13,14 @@ from ferryman.engine.runner import Engine
 from ferryman.store import Store
 
 from .conftest import PG_DSN, _reset_postgres
-from .engine_helpers import library_files
 from .httpserve import serving
-from .test_watch_feed import serve_feed, until
+from .test_watch_feed import delivered_names, serve_feed, until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 async def _names(settings: Settings) -> list[str]:
-    found = await asyncio.to_thread(library_files, settings.library)
-    return sorted(Path(f["file"]).name for f in found)
+    return await asyncio.to_thread(delivered_names, settings)
 
 
 async def test_two_engines_checking_one_watch_make_each_entry_once(
@@ -58,6 +56,11 @@ async def test_two_engines_checking_one_watch_make_each_entry_once(
                 lambda: stores[0].get_watch(watch.id),
                 lambda w: (w.last_check_at or 0) > before + 0.5,
                 "more looks",
+            )
+            await until(
+                stores[0].list_jobs,
+                lambda jobs: all(j.state.value == "done" for j in jobs),
+                "every job ended",
             )
             owners = {r.owner for r in await stores[0].node_runs()}
             assert len(owners) == 2

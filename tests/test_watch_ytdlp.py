@@ -16,9 +16,9 @@ from ferryman.engine.runner import Engine
 from ferryman.sources.listers.ytdlp import YtdlpLister
 from ferryman.store import Store
 
-from .engine_helpers import library_files
 from .httpserve import FaultServer, serving
 from .mediaserve import write_media
+from .test_watch_feed import delivered_names
 from .waiting import eventually
 
 T = TypeVar("T")
@@ -58,8 +58,8 @@ def _serve(server: FaultServer, clips: dict[str, bytes]) -> None:
 
 
 async def _files(settings: Settings) -> list[str]:
-    found = await asyncio.to_thread(library_files, settings.library)
-    return sorted(Path(f["file"]).suffix for f in found)
+    found = await asyncio.to_thread(delivered_names, settings)
+    return sorted(Path(name).suffix for name in found)
 
 
 async def test_a_page_that_gains_a_video_gives_each_once_as_mp3(
@@ -88,6 +88,11 @@ async def test_a_page_that_gains_a_video_gives_each_once_as_mp3(
                 lambda: store.get_watch(watch.id),
                 lambda w: (w.last_check_at or 0) > before + 1,
                 "more looks",
+            )
+            await until(
+                store.list_jobs,
+                lambda jobs: all(j.state.value == "done" for j in jobs),
+                "every job ended",
             )
         finally:
             engine.stop()
