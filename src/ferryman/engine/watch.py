@@ -26,6 +26,7 @@ from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.listers.base import ListerRegistry, WatchEntry
 from ferryman.store import Store
+from ferryman.store.rows import LeaseLost
 from ferryman.store.schema import watches
 from ferryman.store.watches import Watch, WatchJob, entry_key
 
@@ -105,7 +106,16 @@ class Checker:
 
     async def check(self, watch: Watch, settings: Settings, *, now_asked: bool = False) -> Found:
         """Check a watch this checker holds the lease of. ``now_asked``: a person asked
-        (``watch check``): the window does not hold it back, the device still does."""
+        (``watch check``): the window does not hold it back, the device still does. A
+        check whose lease was taken meanwhile (it took longer than the lease, and
+        another node looked) records nothing and says so."""
+        try:
+            return await self._check(watch, settings, now_asked)
+        except LeaseLost as exc:
+            log.warning("watch %s: %s; its look is not recorded", watch.id, exc.message)
+            return Found(watch, error=exc)
+
+    async def _check(self, watch: Watch, settings: Settings, now_asked: bool) -> Found:
         store = self.store
         now = store.clock()
         if not now_asked and not in_window(watch.window, now):
@@ -123,9 +133,11 @@ class Checker:
             async with held(store, watches, watch.id, self.owner, settings.lease_seconds):
                 entries = await self.listers.get(watch.kind).entries(watch.source, settings)
                 found = await self._sort(watch, entries, settings)
+        except LeaseLost:
+            raise
         except FerrymanError as exc:
             when = next_in_window(watch.window, store.clock() + backoff(watch, watch.failures + 1))
-            log.warning(
+            log.info(
                 "watch %s: %s: %s (next look in %.0f s)",
                 watch.id,
                 exc.code,
