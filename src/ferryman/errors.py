@@ -511,8 +511,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "watch.source_unsupported",
         False,
-        "Watch a feed or page link (http/https), a WebDAV folder (dav:// or davs://), or"
-        " name the kind with `--kind feed|dav|ytdlp`.",
+        "Watch a feed or page link (http/https), a WebDAV folder (dav:// or davs://), a"
+        " Torbox account (torbox:), or name the kind with `--kind feed|dav|ytdlp|torbox`.",
     ),
     ErrorSpec(
         "watch.feed_unreadable",

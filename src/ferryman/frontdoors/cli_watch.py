@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 watch_app = typer.Typer(
-    help="Watch a feed, a channel or playlist, or a WebDAV folder: new entries become jobs.",
+    help="Watch a feed, a channel or playlist, a WebDAV folder or a Torbox account: new"
+    " entries become jobs.",
     no_args_is_help=True,
 )
 
@@ -143,8 +144,9 @@ def add(
     source: Annotated[
         str,
         typer.Argument(
-            help="A feed (RSS/Atom) link, a playlist, channel or page yt-dlp lists, or a"
-            " WebDAV folder (davs://host/path/, dav:// for plain http)."
+            help="A feed (RSS/Atom) link, a playlist, channel or page yt-dlp lists, a"
+            " WebDAV folder (davs://host/path/, dav:// for plain http), or a Torbox"
+            " account's items as they become ready (torbox:, torbox:torrent, …usenet, …webdl)."
         ),
     ],
     to: Annotated[str, typer.Option("--to", help="Where new entries go (as `add --to`).")],
@@ -182,7 +184,7 @@ def add(
         str | None,
         typer.Option(
             "--kind",
-            help="feed, dav or ytdlp; default: dav for dav(s)://, a web link is a feed if"
+            help="feed, dav, ytdlp or torbox; default: dav for dav(s)://, a web link is a feed if"
             " it serves RSS/Atom (and no output option is given), else ytdlp.",
         ),
     ] = None,
