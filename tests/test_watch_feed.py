@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from pathlib import Path
@@ -233,3 +234,34 @@ def test_the_cli_adds_lists_checks_pauses_and_removes_a_feed_watch(tmp_path: Pat
     assert bad.exit_code == 2 and "watch.bad_option" in bad.output
     bad = cli(data, "watch", "add", "dav://h/x/", "--to", "library:", "--window", "25:00-01:00")
     assert bad.exit_code == 2 and "watch.bad_window" in bad.output
+
+
+async def test_a_stop_cuts_a_stalled_listing_at_once_and_records_nothing(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    with serving() as server:
+        serve_feed(server, tmp_path, ["s1"])
+        faults = server.resources["/feed.xml"].faults
+        faults.stall_at, faults.stall_seconds, faults.stall_times = 0, 60.0, None
+        watch = await store.add_watch(
+            kind="feed",
+            source=server.url("/feed.xml"),
+            dest="library:",
+            every_seconds=3600.0,
+            since="all",
+            next_check_at=0.0,
+        )
+        engine = Engine(store, settings)
+        running = asyncio.create_task(engine.run())
+        await until(
+            lambda: asyncio.to_thread(server.requests_for, "/feed.xml"), bool, "the feed asked"
+        )
+        assert (await store.get_watch(watch.id)).owner is not None
+        started = time.monotonic()
+        engine.stop()
+        await running
+        took = time.monotonic() - started
+    assert took < 10, took  # not the 20 s grace, nor the 60 s stall
+    after = await store.get_watch(watch.id)
+    assert after.owner is None and after.last_check_at is None and after.failures == 0
+    assert await store.list_jobs() == [] and await store.watch_seen_rows(watch.id) == []

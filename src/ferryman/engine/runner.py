@@ -329,7 +329,13 @@ class Engine:
 
         ctx = self.ctx
         checker = Checker(
-            ctx.store, ctx.sources, ctx.sinks, default_listers(), ctx.device, ctx.owner
+            ctx.store,
+            ctx.sources,
+            ctx.sinks,
+            default_listers(),
+            ctx.device,
+            ctx.owner,
+            cut=self._until_stopped,
         )
         await checker.check(claimed, await ctx.settings())
 

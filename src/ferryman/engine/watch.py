@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -103,6 +103,9 @@ class Checker:
     listers: ListerRegistry
     device: Device
     owner: str
+    # How the listing is run: the engine cuts it at a stop (``runner._until_stopped``:
+    # its threads' sockets closed, yt-dlp's child killed); nothing is recorded then.
+    cut: Callable[[Awaitable[list[WatchEntry]]], Awaitable[list[WatchEntry]]] | None = None
 
     async def check(self, watch: Watch, settings: Settings, *, now_asked: bool = False) -> Found:
         """Check a watch this checker holds the lease of. ``now_asked``: a person asked
@@ -131,7 +134,8 @@ class Checker:
 
         try:
             async with held(store, watches, watch.id, self.owner, settings.lease_seconds):
-                entries = await self.listers.get(watch.kind).entries(watch.source, settings)
+                listing = self.listers.get(watch.kind).entries(watch.source, settings)
+                entries = await (self.cut(listing) if self.cut is not None else listing)
                 found = await self._sort(watch, entries, settings)
         except LeaseLost:
             raise
