@@ -57,6 +57,31 @@ def zip_of(tmp_path: Path, name: str, seed: int) -> bytes:
     return make_zip(tmp_path / f"{name}.zip", [(f"{name}.jpg", photo)]).read_bytes()
 
 
+def test_a_feed_entry_naming_a_local_path_or_another_scheme_is_not_listed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from ferryman.sources.listers.feed import list_feed
+
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(b"private")
+    with serving() as server:
+        server.add("/a.zip", b"zip")
+        items = "".join(
+            f"<item><title>{n}</title><guid>{n}</guid><enclosure url='{link}'/></item>"
+            for n, link in enumerate(
+                [secret.as_uri(), str(secret), "torbox:torrent/1", "dav://h/x", "/a.zip"]
+            )
+        )
+        feed = f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'
+        server.add("/feed.xml", feed.encode(), content_type="application/rss+xml")
+        listed = list_feed(server.url("/feed.xml"), settings)
+    # A path becomes a link on the feed's own server; the rest are left out.
+    assert [(e.id, e.input) for e in listed] == [
+        ("1", server.url(str(secret))),
+        ("4", server.url("/a.zip")),
+    ]
+
+
 def serve_feed(server: FaultServer, tmp_path: Path, names: list[str]) -> None:
     for n, name in enumerate(names):
         if f"/{name}.zip" not in server.resources:

@@ -83,6 +83,8 @@ def _entry(entry: dict[str, Any], yt_dlp: Any) -> dict[str, Any] | None:
     if not link:
         return None
     link, smuggled = yt_dlp.utils.unsmuggle_url(str(link), {})
+    if not str(link).lower().startswith(("http://", "https://")):
+        return None  # a listing from afar never names a local path or another scheme
     key = entry.get("ie_key") or entry.get("extractor_key") or "generic"
     ident = (smuggled or {}).get("force_videoid") or (entry.get("id") if flat else None)
     return {

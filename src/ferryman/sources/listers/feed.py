@@ -117,6 +117,8 @@ def _entry(entry: Any, base: str) -> WatchEntry | None:
     if not link:
         return None
     link = urllib.parse.urljoin(base, str(link))
+    if urllib.parse.urlsplit(link).scheme.lower() not in ("http", "https"):
+        return None  # a feed from afar never names a local path (file:, /etc/…) or a login
     ident = str(entry.get("id") or link)
     when = entry.get("published_parsed") or entry.get("updated_parsed")
     return WatchEntry(
