@@ -181,20 +181,32 @@ class Checker:
             else:
                 skipped.append((entry, why))
         wanted = _oldest_first(wanted)
+        understood = await asyncio.to_thread(self._understand_all, watch, wanted, settings)
         records: list[WatchJob] = []
         made: list[WatchEntry] = []
-        for entry in wanted:
-            try:
-                job = await asyncio.to_thread(self._understand, watch, entry, settings)
-            except FerrymanError as exc:
-                if exc.code.startswith(("sink.", "telegram.", "link.bad_profile")):
-                    raise  # the destination or the profile: no entry can go; try later
-                skipped.append((entry, f"{exc.code}: {exc.message}"))
+        for entry, job in zip(wanted, understood, strict=True):
+            if isinstance(job, str):
+                skipped.append((entry, job))
                 continue
             made.append(entry)
             records.append(WatchJob(entry.id, entry.title, job))
         records.extend(WatchJob(entry.id, entry.title, None) for entry, _ in skipped)
         return made, skipped, records
+
+    def _understand_all(
+        self, watch: Watch, entries: list[WatchEntry], settings: Settings
+    ) -> list[dict[str, object] | str]:
+        """Each entry's job (``add_job`` arguments), or why it cannot be one; on one
+        thread (a hop per entry cost more than the work)."""
+        found: list[dict[str, object] | str] = []
+        for entry in entries:
+            try:
+                found.append(self._understand(watch, entry, settings))
+            except FerrymanError as exc:
+                if exc.code.startswith(("sink.", "telegram.", "link.bad_profile")):
+                    raise  # the destination or the profile: no entry can go; try later
+                found.append(f"{exc.code}: {exc.message}")
+        return found
 
     def _understand(self, watch: Watch, entry: WatchEntry, settings: Settings) -> dict[str, object]:
         from ferryman.engine.intake import understand

@@ -273,12 +273,13 @@ class WatchQueries(StoreBase):
                 ).scalars()
             )
             count = 0
+            taken: dict[str, set[str]] = {}  # job names per destination, read once
             for entry in new:
                 key = entry_key(entry.entry_id)
                 if key in seen:
                     continue
                 seen.add(key)
-                job = await self._watch_job(conn, entry.job, now) if entry.job else None
+                job = await self._watch_job(conn, entry.job, now, taken) if entry.job else None
                 if job is not None:
                     count += 1
                 await conn.execute(
@@ -302,23 +303,28 @@ class WatchQueries(StoreBase):
             await self.nudge()
         return Made(made)
 
-    async def _watch_job(self, conn: AsyncConnection, job: dict[str, Any], now: float) -> Job:
+    async def _watch_job(
+        self, conn: AsyncConnection, job: dict[str, Any], now: float, taken: dict[str, set[str]]
+    ) -> Job:
         """``add_job`` inside the check's transaction, with a name unique to its
-        destination; an input already a job to the same place is that job."""
+        destination (``taken``: the names in use, per destination, kept up to date);
+        an input already a job to the same place is that job."""
         key = job["dedupe_key"]
         if key is not None:
             found = await conn.execute(select(jobs).where(jobs.c.dedupe_key == key))
             existing = found.first()
             if existing is not None:
                 return job_from_row(existing)
-        taken = set(
-            (await conn.execute(select(jobs.c.name).where(jobs.c.dest == job["dest"]))).scalars()
-        )
+        names = taken.get(job["dest"])
+        if names is None:
+            found = await conn.execute(select(jobs.c.name).where(jobs.c.dest == job["dest"]))
+            names = taken[job["dest"]] = set(found.scalars())
         base = name = job["name"]
         n = 2
-        while name in taken:
+        while name in names:
             name = f"{base} ({n})"
             n += 1
+        names.add(name)
         values = new_job_values(
             source=job["source"],
             name=name,
