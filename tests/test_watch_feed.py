@@ -290,3 +290,30 @@ async def test_a_stop_cuts_a_stalled_listing_at_once_and_records_nothing(
     after = await store.get_watch(watch.id)
     assert after.owner is None and after.last_check_at is None and after.failures == 0
     assert await store.list_jobs() == [] and await store.watch_seen_rows(watch.id) == []
+
+
+def test_watch_add_tells_a_feed_from_a_page_and_says_when_it_cannot(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with serving() as server:
+        serve_feed(server, tmp_path, ["k1"])
+        server.add("/page.html", b"<html><body><video src='/k1.zip'></video></body></html>",
+                   content_type="text/html")  # fmt: skip
+        feed = cli(data, "watch", "add", server.url("/feed.xml"), "--to", "library:")
+        assert "(feed)" in feed.stdout, feed.output
+        page = cli(data, "watch", "add", server.url("/page.html"), "--to", "library:")
+        assert "(ytdlp)" in page.stdout, page.output
+        mp3 = cli(data, "watch", "add", server.url("/feed.xml"), "--to", "library:",
+                  "--audio", "mp3")  # fmt: skip
+        assert "(ytdlp)" in mp3.stdout, mp3.output  # an output asked: made by yt-dlp
+        gone = cli(data, "watch", "add", f"{server.base}/missing.xml", "--to", "library:")
+        assert gone.exit_code == 2 and "source.not_found" in gone.output
+        assert "--kind feed or --kind ytdlp" in gone.output
+        named = cli(data, "watch", "add", f"{server.base}/missing.xml", "--to", "library:",
+                    "--kind", "feed")  # fmt: skip
+        assert "(feed)" in named.stdout, named.output  # named: not asked
+    dav = cli(data, "watch", "add", "dav://h/x/", "--to", "library:", "--audio", "mp3")
+    assert dav.exit_code == 2 and "link.output_for_file" in dav.output
+    views = json.loads(cli(data, "watch", "list", "--json").stdout)["watches"]
+    assert [(v["kind"], v["output"]) for v in views] == [
+        ("feed", None), ("ytdlp", None), ("ytdlp", "mp3"), ("feed", None),
+    ]  # fmt: skip

@@ -215,12 +215,14 @@ def add(
         sinks.check_ready(settings, dest)
         text = source.strip().strip("<>")
         listers = default_listers()
-        prefer = kind or ("ytdlp" if profile is not None else None)
+        web = text.partition(":")[0].lower() in ("http", "https")
+        prefer = kind or ("ytdlp" if profile is not None and web else None)
         lister = await listers.choose(text, settings, prefer=prefer)
-        if profile is not None and lister.kind == "dav":
+        if profile is not None and lister.kind not in ("ytdlp", "feed"):
             raise FerrymanError(
                 "link.output_for_file",
-                "an output (audio, quality, mute) applies to links to media, not a WebDAV folder",
+                f"an output (audio, quality, mute) applies to links to media, not to a"
+                f" {lister.kind} watch's files",
             )
         watch = await store.add_watch(
             kind=lister.kind,
