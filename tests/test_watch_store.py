@@ -56,9 +56,11 @@ async def _count(store: Store, table: Any) -> int:
 async def test_a_due_watch_is_claimed_by_one_checker_at_a_time(store: Store) -> None:
     store.clock = clock = Clock()
     added = await store.add_watch(**_watch(next_check_at=clock.now))
+    await store.node_beat("a", "phone", 1, ("watch",))
     first = await store.claim_watch("a", 30)
     assert first is not None and first.id == added.id
     assert await store.claim_watch("b", 30) is None  # held
+    assert [r.held for r in await store.node_runs()] == [1]  # `ferryman workers` counts it
     assert not await store.watches_idle()
     clock.now += 31  # the lease expired (a checker died): the reaper hands it back
     assert await store.reap() == 1
