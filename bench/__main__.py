@@ -30,6 +30,7 @@ from bench import (
     telegram,
     torbox,
     wakeup,
+    watch,
     web,
     webdav,
 )
@@ -58,6 +59,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "web": web.run,
     "scale": scale.run,
     "conformance-images": conformance_images.run,
+    "watch": watch.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
@@ -123,6 +125,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dav-files", type=int, help="webdav: photos in the folder (500)")
     parser.add_argument("--tb-files", type=int, help="torbox: photos in the torrent (60)")
     parser.add_argument("--rounds", type=int, help="wakeup: adds per case (20)")
+    parser.add_argument("--watch-entries", type=int, help="watch: entries in the feed (1000)")
     parser.add_argument(
         "--hls-minutes", type=float, help="links: the HLS video's length in minutes (5)"
     )

@@ -104,6 +104,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _fail(self, status: int, error: str, detail: str) -> None:
         self._answer(status, {"success": False, "error": error, "detail": detail, "data": None})
 
+    @staticmethod
+    def _view(item: Item) -> dict[str, Any]:
+        files = [{k: v for k, v in f.items() if k != "cdn_path"} for f in item.files]
+        return {
+            "id": item.id,
+            "name": item.name,
+            "size": sum(f["size"] for f in files),
+            "download_state": "cached" if item.finished else "downloading",
+            "download_finished": item.finished,
+            "download_present": item.finished,
+            "files": files,
+        }
+
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -123,20 +136,15 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("Authorization") != f"Bearer {API_KEY}":
                 self._fail(403, "BAD_TOKEN", "Invalid API token. Get yours at torbox.app/settings.")
                 return
+            if "id" not in query:  # the whole list of that kind
+                every = [self._view(i) for (k, _), i in self.fake.items.items() if k == kind]
+                self._answer(200, {"success": True, "error": None, "detail": "", "data": every})
+                return
             item = self.fake.items.get((kind, int(query.get("id", "0"))))
             if item is None:
                 self._fail(404, "ITEM_NOT_FOUND", "Item not found in your list.")
                 return
-            files = [{k: v for k, v in f.items() if k != "cdn_path"} for f in item.files]
-            data = {
-                "id": item.id,
-                "name": item.name,
-                "size": sum(f["size"] for f in files),
-                "download_state": "cached" if item.finished else "downloading",
-                "download_finished": item.finished,
-                "download_present": item.finished,
-                "files": files,
-            }
+            data = self._view(item)
             self._answer(200, {"success": True, "error": None, "detail": "Found.", "data": data})
         elif call == "requestdl":
             if query.get("token") != API_KEY:

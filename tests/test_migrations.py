@@ -132,6 +132,7 @@ _ROWS_AT = {
     4: _UP_TO_V4,  # written at version 3, then migrated to 4 (step 4 drops a default)
     5: _UP_TO_V4,  # and migrated to 5 (local paths became file: URIs)
     6: _UP_TO_V4,  # and to 6 (nodes and drains: new tables, empty here); 7 adds indexes
+    7: _UP_TO_V4,  # 8 adds watches and watch_seen: new tables, empty here
 }
 
 

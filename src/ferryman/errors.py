@@ -547,6 +547,28 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "The job has ended already: `ferryman retry JOB` runs it again, or"
         " `ferryman remove JOB` removes it.",
     ),
+    # watches (sources checked on a schedule)
+    ErrorSpec("watch.not_found", False, "Run `ferryman watch list` to see the watches."),
+    ErrorSpec(
+        "watch.source_unsupported",
+        False,
+        "Watch a feed or page link (http/https), a WebDAV folder (dav:// or davs://), a"
+        " Torbox account (torbox:), or name the kind with `--kind feed|dav|ytdlp|torbox`.",
+    ),
+    ErrorSpec(
+        "watch.feed_unreadable",
+        True,
+        "Open the link in a browser: it must serve an RSS or Atom feed; for a page or"
+        " channel yt-dlp reads, add the watch with `--kind ytdlp`.",
+    ),
+    ErrorSpec(
+        "watch.bad_window", False, "Give the window as HH:MM-HH:MM in local time, e.g. 01:00-07:00."
+    ),
+    ErrorSpec(
+        "watch.bad_option",
+        False,
+        "Fix the option as the message says; `ferryman watch add --help` lists them.",
+    ),
     # the web page and API
     ErrorSpec(
         "request.invalid",

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-STAGES = ("fetch", "unpack", "deliver", "convert")  # every engine runs each (concurrency ≥ 1)
+STAGES = ("fetch", "unpack", "deliver", "convert", "watch")  # every engine runs each (≥ 1)
 # Whom a finished step may have given work (wake-up topics; "room": a read waiting for
 # the work area to empty, "keeper": the housekeeper, which ends jobs). The step's own
 # stage claims again at once anyway.
@@ -69,6 +69,7 @@ WAKES = {
     # A conversion that failed frees room and may let a partial album go (the full
     # round seals it): everyone, as conversions are few.
     "convert": (),
+    "watch": (),  # a check made jobs (or none): rare, so everyone looks
 }
 
 
@@ -154,6 +155,7 @@ class Engine:
             *self._pool("unpack", settings.concurrency.unpack, self._claim_job, self._unpack),
             *self._pool("deliver", settings.concurrency.deliver, self._claim_album, self._deliver),
             *self._pool("convert", settings.concurrency.convert, self._claim_item, self._convert),
+            *self._pool("watch", 1, self._claim_watch, self._watch),
         ]
         # Not one of the tasks a stop waits for: a remote that does not answer must not
         # hold the stop up.
@@ -341,6 +343,26 @@ class Engine:
     async def _claim_item(self) -> Item | None:
         return await self.ctx.store.claim_conversion(self.ctx.owner, await self._lease())
 
+    async def _claim_watch(self) -> Any:
+        return await self.ctx.store.claim_watch(self.ctx.owner, await self._lease())
+
+    async def _watch(self, claimed: Any) -> None:
+        """Check a due watch (``engine/watch``): its new entries become jobs."""
+        from ferryman.engine.watch import Checker
+        from ferryman.sources.listers.builtin import default_listers
+
+        ctx = self.ctx
+        checker = Checker(
+            ctx.store,
+            ctx.sources,
+            ctx.sinks,
+            default_listers(),
+            ctx.device,
+            ctx.owner,
+            cut=self._until_stopped,
+        )
+        await checker.check(claimed, await ctx.settings())
+
     async def _lease(self) -> float:
         return (await self.ctx.settings()).lease_seconds
 
@@ -455,7 +477,7 @@ class Engine:
                     self.ctx.bus.publish(JobFinished(job_id, state=job.state.value))
                 if full:
                     await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)
-                idle = await store.idle()
+                idle = await store.idle() and await store.watches_idle()
                 await (self.wake.let_go() if idle else self.wake.hold())
                 if until_idle and idle:
                     # No grace at the end: this run holds nothing, and what it leaves

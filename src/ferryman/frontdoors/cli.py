@@ -18,6 +18,7 @@ from ferryman.errors import FerrymanError, spec_for, with_job
 from ferryman.frontdoors.cli_help import HelpGroup
 from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_telegram import telegram_app
+from ferryman.frontdoors.cli_watch import watch_app
 from ferryman.frontdoors.cli_web import web_app
 from ferryman.frontdoors.terminal import (
     console,
@@ -57,6 +58,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(service_app, name="service")
 app.add_typer(web_app, name="web")
+app.add_typer(watch_app, name="watch")
 
 out = console()
 err = console(stderr=True)

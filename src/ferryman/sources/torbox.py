@@ -152,6 +152,16 @@ class TorboxApi:
             raise FerrymanError("torbox.not_found", f"{ref}: Torbox has no such item")
         return found
 
+    def items(self, kind: str) -> list[dict[str, Any]]:
+        """``mylist`` for every item of a kind (a watch of the account lists them)."""
+        found = self._get(
+            f"/v1/api/{_PATH[kind]}/mylist",
+            {"bypass_cache": "true"},
+            Reference(kind, 0, None),
+            bearer=True,
+        )
+        return [x for x in found if isinstance(x, dict)] if isinstance(found, list) else []
+
     def link(self, ref: Reference, file_id: int) -> str:
         """A fresh CDN link for one file (``requestdl``; valid a few hours)."""
         params = {"token": self._key(), _ID_PARAM[ref.kind]: ref.item, "file_id": file_id}
@@ -435,3 +445,11 @@ def _zip_in_place(
 def _retry(settings: Settings | None) -> Retry:
     """The engine's retry settings when it gave them, else the defaults."""
     return settings.retry if settings is not None else Retry.model_validate({})
+
+
+def account_items(kind: str, network: NetworkSettings, settings: Settings) -> list[dict[str, Any]]:
+    """Every item of ``kind`` (torrent, usenet, webdl) on the account, as ``mylist``
+    gives them (a watch of the account: ``sources/listers/torbox``). Blocking."""
+    limit = RateLimit(_settings_of(settings).requests_per_minute)
+    with _client(network) as client:
+        return _api(client, settings, limit).items(kind)

@@ -368,3 +368,12 @@ def _refused(uri: str, why: str) -> FerrymanError:
 def _retry(settings: Settings | None) -> Retry:
     """The engine's retry settings when it gave them, else the defaults."""
     return settings.retry if settings is not None else Retry.model_validate({})
+
+
+def walk(uri: str, network: NetworkSettings, settings: Settings | None) -> list[_Remote]:
+    """The folder's files as the source would read them now (a watch lists a folder
+    with it: ``sources/listers/dav``). Blocking."""
+    with _client(uri, network, settings) as client:
+        _, root_path = _base(uri)
+        found: list[_Remote] = _call(uri, lambda dav: _walk(dav, root_path), client)
+        return found

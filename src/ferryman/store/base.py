@@ -38,7 +38,7 @@ from ferryman.store.rows import (
     item_from_row,
     summarise,
 )
-from ferryman.store.schema import albums, fetches, items, jobs
+from ferryman.store.schema import albums, fetches, items, jobs, watches
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
 _BUSY_TO_READY = (
@@ -46,6 +46,7 @@ _BUSY_TO_READY = (
     (albums, AlbumState.DELIVERING.value, AlbumState.SEALED.value),
     (items, ItemState.CONVERTING.value, ItemState.CONVERT.value),
     (fetches, "fetching", "queued"),
+    (watches, "checking", "idle"),
 )
 
 

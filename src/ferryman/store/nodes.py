@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, insert, select, update
 
 from ferryman.store.base import StoreBase
-from ferryman.store.schema import albums, drains, fetches, items, jobs, nodes
+from ferryman.store.schema import albums, drains, fetches, items, jobs, nodes, watches
 
 PRUNE_AFTER = 86400.0  # a stopped or silent run's row is forgotten after a day
 
@@ -25,7 +25,7 @@ class NodeRun:
     heartbeat_at: float
     stopped_at: float | None
     draining: bool
-    held: int  # jobs, fetches, albums and conversions it holds a lease on now
+    held: int  # jobs, fetches, albums, conversions and watch checks it holds a lease on now
 
     def alive(self, now: float, silent_after: float) -> bool:
         return self.stopped_at is None and now - self.heartbeat_at <= silent_after
@@ -90,7 +90,7 @@ class NodeQueries(StoreBase):
             ).all()
             drained = {r.node for r in (await conn.execute(select(drains.c.node))).all()}
             held: dict[str, int] = {}
-            for table in (jobs, fetches, albums, items):
+            for table in (jobs, fetches, albums, items, watches):
                 counted = await conn.execute(
                     select(table.c.owner, func.count())
                     .where(table.c.owner.is_not(None), table.c.lease_until > now)

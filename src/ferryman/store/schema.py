@@ -289,6 +289,55 @@ drains = Table(
     Column("since", Float, nullable=False),
 )
 
+# Watches (schema v8): a source checked on a schedule whose new entries become jobs.
+WATCH_STATES = ("idle", "checking")
+
+watches = Table(
+    "watches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # the lister kind (feed, dav, ytdlp…)
+    Column("source", Text, nullable=False),
+    Column("dest", Text, nullable=False),
+    Column("profile", Text),  # the output profile's words (links to media), or NULL
+    Column("every_seconds", Float, nullable=False),
+    Column("window", String(16)),  # "HH:MM-HH:MM", local time, or NULL: any time
+    Column("since", String(16), nullable=False),  # the first check: now | all | N newest
+    Column("match", Text),
+    Column("skip_match", Text),
+    Column("min_duration", Float),
+    Column("max_duration", Float),
+    Column("state", String(16), nullable=False),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("primed", Boolean, nullable=False, default=False),  # the first check happened
+    Column("next_check_at", Float, nullable=False),
+    Column("last_check_at", Float),
+    Column("last_ok_at", Float),
+    Column("last_code", String(64)),
+    Column("last_message", Text),
+    Column("failures", Integer, nullable=False, default=0),  # in a row, for the backoff
+    Column("found", Integer, nullable=False, default=0),  # jobs made, all told
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    *_lease_columns(),
+    one_of("watches", "state", WATCH_STATES),
+)
+Index("watches_due", watches.c.state, watches.c.next_check_at)
+
+# What a watch has seen, by the source's stable id (hashed: ids can be long links):
+# written in the transaction that makes the entry's job, so nothing is made twice.
+watch_seen = Table(
+    "watch_seen",
+    metadata,
+    Column("watch_id", Integer, ForeignKey("watches.id", ondelete="CASCADE"), primary_key=True),
+    Column("entry_key", String(64), primary_key=True),  # sha256 of the stable id
+    Column("entry_id", Text, nullable=False),
+    Column("title", Text),
+    Column("job_id", Integer),  # NULL: marked seen without a job (--since now, filtered)
+    Column("seen_at", Float, nullable=False),
+)
+
 schema_version = Table(
     "schema_version",
     metadata,

@@ -7,7 +7,7 @@ database made from these statements with one the full store makes).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7  # the migration steps these statements stand for
+SCHEMA_VERSION = 8  # the migration steps these statements stand for
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE drains ( node VARCHAR(120) NOT NULL, since FLOAT NOT NULL, PRIMARY KEY (node) )",
@@ -18,6 +18,8 @@ STATEMENTS: tuple[str, ...] = (
     'CREATE TABLE runtime_settings ( "key" VARCHAR(64) NOT NULL, value TEXT NOT NULL, PRIMARY KEY ("key") )',
     "CREATE TABLE schema_version ( version INTEGER NOT NULL, applied_at FLOAT NOT NULL, PRIMARY KEY (version) )",
     "CREATE TABLE tg_waits ( scope VARCHAR(200) NOT NULL, not_before FLOAT NOT NULL, reason VARCHAR(64) NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (scope) )",
+    "CREATE TABLE watches ( id INTEGER NOT NULL, kind VARCHAR(16) NOT NULL, source TEXT NOT NULL, dest TEXT NOT NULL, profile TEXT, every_seconds FLOAT NOT NULL, window VARCHAR(16), since VARCHAR(16) NOT NULL, \"match\" TEXT, skip_match TEXT, min_duration FLOAT, max_duration FLOAT, state VARCHAR(16) NOT NULL, paused BOOLEAN NOT NULL, priority INTEGER NOT NULL, primed BOOLEAN NOT NULL, next_check_at FLOAT NOT NULL, last_check_at FLOAT, last_ok_at FLOAT, last_code VARCHAR(64), last_message TEXT, failures INTEGER NOT NULL, found INTEGER NOT NULL, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, owner VARCHAR(120), lease_until FLOAT, attempts INTEGER NOT NULL, not_before FLOAT NOT NULL, PRIMARY KEY (id), CONSTRAINT watches_state_check CHECK (state IN ('idle', 'checking')) )",
+    "CREATE INDEX watches_due ON watches (state, next_check_at)",
     "CREATE TABLE albums ( id INTEGER NOT NULL, job_id INTEGER NOT NULL, seq INTEGER NOT NULL, grp VARCHAR(16) NOT NULL, state VARCHAR(16) NOT NULL, priority INTEGER NOT NULL, ref TEXT, error_code VARCHAR(64), error_message TEXT, created_at FLOAT NOT NULL, delivered_at FLOAT, owner VARCHAR(120), lease_until FLOAT, attempts INTEGER NOT NULL, not_before FLOAT NOT NULL, PRIMARY KEY (id), CONSTRAINT albums_job_seq UNIQUE (job_id, seq), CONSTRAINT albums_grp_check CHECK (grp IN ('visual', 'document', 'audio')), CONSTRAINT albums_state_check CHECK (state IN ('sealed', 'delivering', 'delivered', 'failed')), FOREIGN KEY(job_id) REFERENCES jobs (id) )",
     "CREATE INDEX albums_claim ON albums (state, priority, id)",
     "CREATE INDEX albums_job ON albums (job_id, seq)",
@@ -27,6 +29,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE tg_inbox ( id INTEGER NOT NULL, chat_id BIGINT NOT NULL, message_id BIGINT NOT NULL, sender_id BIGINT NOT NULL, file_key VARCHAR(120), name TEXT, size BIGINT, path TEXT, state VARCHAR(16) NOT NULL, job_id INTEGER, dest TEXT, error_code VARCHAR(64), created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (id), CONSTRAINT uq_tg_inbox_message UNIQUE (chat_id, message_id), CONSTRAINT tg_inbox_state_check CHECK (state IN ('downloading', 'done', 'failed', 'duplicate')), FOREIGN KEY(job_id) REFERENCES jobs (id) )",
     "CREATE INDEX ix_tg_inbox_file_key ON tg_inbox (file_key)",
     "CREATE TABLE tg_status ( job_id INTEGER NOT NULL, chat_id BIGINT NOT NULL, message_id BIGINT NOT NULL, percent INTEGER NOT NULL, text TEXT, edited_at FLOAT NOT NULL, PRIMARY KEY (job_id), FOREIGN KEY(job_id) REFERENCES jobs (id) )",
+    "CREATE TABLE watch_seen ( watch_id INTEGER NOT NULL, entry_key VARCHAR(64) NOT NULL, entry_id TEXT NOT NULL, title TEXT, job_id INTEGER, seen_at FLOAT NOT NULL, PRIMARY KEY (watch_id, entry_key), FOREIGN KEY(watch_id) REFERENCES watches (id) ON DELETE CASCADE )",
     "CREATE TABLE items ( id INTEGER NOT NULL, job_id INTEGER NOT NULL, seq INTEGER NOT NULL, source_path TEXT NOT NULL, kind VARCHAR(16) NOT NULL, state VARCHAR(16) NOT NULL, priority INTEGER NOT NULL, size BIGINT NOT NULL, sha256 VARCHAR(64), work_path TEXT, original_path TEXT, \"plan\" VARCHAR(16), reason TEXT, error_code VARCHAR(64), error_message TEXT, album_id INTEGER, media TEXT, actions TEXT, thumb_path TEXT, parts TEXT, source_size BIGINT, work_seconds FLOAT NOT NULL, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, owner VARCHAR(120), lease_until FLOAT, attempts INTEGER NOT NULL, not_before FLOAT NOT NULL, PRIMARY KEY (id), CONSTRAINT items_job_seq UNIQUE (job_id, seq), CONSTRAINT items_kind_check CHECK (kind IN ('photo', 'video', 'audio', 'animation', 'document', 'archive', 'other')), CONSTRAINT items_state_check CHECK (state IN ('convert', 'converting', 'ready', 'grouped', 'delivered', 'skipped', 'quarantined', 'failed', 'cancelled')), CONSTRAINT items_plan_check CHECK (plan IN ('as_is', 'remux', 'audio_transcode', 'image', 'animation', 'transcode', 'split', 'document', 'quarantine')), FOREIGN KEY(job_id) REFERENCES jobs (id), FOREIGN KEY(album_id) REFERENCES albums (id) )",
     "CREATE INDEX items_album ON items (album_id)",
     "CREATE INDEX items_claim ON items (state, priority, id)",

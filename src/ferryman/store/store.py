@@ -1,7 +1,7 @@
 """The store: every state change is one transaction; work is claimed with leases.
 
 One class assembled from query modules by concern: ``jobs``, ``albums``, ``items``,
-``fetches``, ``nodes``, ``runtime``, Telegram's; ``base`` holds the claim and lease
+``fetches``, ``nodes``, ``runtime``, Telegram's, ``watches``; ``base`` holds the claim and lease
 machinery they share.
 """
 
@@ -19,6 +19,7 @@ from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_
 from ferryman.store.runtime import RuntimeQueries
 from ferryman.store.telegram import TelegramQueries
 from ferryman.store.telegram_inbox import TelegramInboxQueries
+from ferryman.store.watches import WatchQueries
 
 __all__ = ["LeaseLost", "NewItem", "Store", "summarise", "summarise_items"]
 
@@ -32,6 +33,7 @@ class Store(
     RuntimeQueries,
     TelegramQueries,
     TelegramInboxQueries,
+    WatchQueries,
 ):
     """Async access to jobs, items, albums and runtime settings."""
 

@@ -35,6 +35,7 @@ from ferryman.store.migrations import (
     v0005_sources,
     v0006_nodes,
     v0007_lookup_indexes,
+    v0008_watches,
 )
 
 Step = Callable[[Connection], None]
@@ -47,4 +48,5 @@ STEPS: tuple[Step, ...] = (
     v0005_sources.apply,
     v0006_nodes.apply,
     v0007_lookup_indexes.apply,
+    v0008_watches.apply,
 )

@@ -1,0 +1,154 @@
+"""The watch store: claims with leases, and a check's jobs and seen rows written
+together, once, only while the lease is held (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from ferryman.errors import FerrymanError
+from ferryman.store import Store
+from ferryman.store.rows import LeaseLost
+from ferryman.store.schema import fetches, jobs, watch_seen
+from ferryman.store.watches import WatchJob
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _watch(**over: Any) -> dict[str, Any]:
+    return {
+        "kind": "feed",
+        "source": "https://h/feed.xml",
+        "dest": "library:",
+        "every_seconds": 60.0,
+        "since": "all",
+        "next_check_at": 0.0,
+    } | over
+
+
+def _job(link: str, key: str | None) -> dict[str, Any]:
+    return {
+        "fetch": True,
+        "source": link,
+        "name": link.rpartition("/")[2],
+        "dest": "library:",
+        "priority": 0,
+        "password": None,
+        "dedupe_key": key,
+        "error": None,
+    }
+
+
+async def _count(store: Store, table: Any) -> int:
+    async with store.reader.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def test_a_due_watch_is_claimed_by_one_checker_at_a_time(store: Store) -> None:
+    store.clock = clock = Clock()
+    added = await store.add_watch(**_watch(next_check_at=clock.now))
+    await store.node_beat("a", "phone", 1, ("watch",))
+    first = await store.claim_watch("a", 30)
+    assert first is not None and first.id == added.id
+    assert await store.claim_watch("b", 30) is None  # held
+    assert [r.held for r in await store.node_runs()] == [1]  # `ferryman workers` counts it
+    assert not await store.watches_idle()
+    clock.now += 31  # the lease expired (a checker died): the reaper hands it back
+    assert await store.reap() == 1
+    second = await store.claim_watch("b", 30)
+    assert second is not None and second.id == added.id
+    # The dead checker's late record fails and writes nothing.
+    with pytest.raises(LeaseLost):
+        await store.watch_checked(
+            added.id, "a", [WatchJob("e1", "E1", _job("http://h/1", "k1"))], 0
+        )
+    assert await _count(store, jobs) == 0 and await _count(store, watch_seen) == 0
+
+
+async def test_a_check_writes_jobs_and_seen_rows_together_and_never_twice(store: Store) -> None:
+    store.clock = clock = Clock()
+    added = await store.add_watch(**_watch(next_check_at=clock.now))
+    claimed = await store.claim_watch("a", 30)
+    assert claimed is not None
+    made = await store.watch_checked(
+        added.id,
+        "a",
+        [
+            WatchJob("e1", "One", _job("http://h/1.zip", "k1")),
+            WatchJob("e1", "One again", _job("http://h/1.zip", "k1")),  # listed twice
+            WatchJob("e2", "Two", None),  # marked seen only
+        ],
+        clock.now + 60,
+        message="2 listed",
+    )
+    assert [(entry, job is not None) for entry, job in made.jobs] == [("e1", True), ("e2", False)]
+    assert await _count(store, jobs) == 1 and await _count(store, fetches) == 1
+    watch = await store.get_watch(added.id)
+    assert watch.found == 1 and watch.primed and watch.next_check_at == clock.now + 60
+    assert watch.owner is None and watch.last_message == "2 listed"
+    assert await store.watches_idle()
+    clock.now += 60
+    assert await store.claim_watch("b", 30) is not None
+    again = await store.watch_checked(
+        added.id, "b", [WatchJob("e1", "One", _job("http://h/1.zip", "k1"))], clock.now + 60
+    )
+    assert again.jobs == []  # seen before: no second job
+    assert await _count(store, jobs) == 1
+    job_id = made.jobs[0][1].id  # type: ignore[union-attr]
+    assert await store.watch_seen_rows(added.id) == [("e1", job_id), ("e2", None)]
+
+
+async def test_an_input_already_a_job_is_marked_seen_with_that_job(store: Store) -> None:
+    store.clock = Clock()
+    existing = await store.add_job(**_job("http://h/1.zip", "k1"))
+    added = await store.add_watch(**_watch())
+    assert await store.claim_watch("a", 30) is not None
+    made = await store.watch_checked(
+        added.id, "a", [WatchJob("e1", "1", _job("http://h/1.zip", "k1"))], 0
+    )
+    assert made.jobs[0][1] is not None and made.jobs[0][1].id == existing.id
+    assert await _count(store, jobs) == 1
+
+
+async def test_failures_keep_the_place_and_pause_remove_work(store: Store) -> None:
+    store.clock = clock = Clock()
+    added = await store.add_watch(**_watch(next_check_at=clock.now))
+    assert await store.claim_watch("a", 30) is not None
+    await store.watch_checked(added.id, "a", [WatchJob("e1", "1", None)], clock.now)
+    assert await store.claim_watch("a", 30) is not None
+    await store.watch_failed(added.id, "a", FerrymanError("source.io", "down"), clock.now + 120)
+    watch = await store.get_watch(added.id)
+    assert (watch.failures, watch.last_code, watch.last_message) == (1, "source.io", "down")
+    assert await store.watch_seen_rows(added.id) == [("e1", None)]  # its place is kept
+    await store.set_watch_paused(added.id, True)
+    clock.now += 500
+    assert await store.claim_watch("a", 30) is None and await store.watches_idle()
+    resumed = await store.set_watch_paused(added.id, False)
+    assert not resumed.paused and resumed.failures == 0
+    await store.remove_watch(added.id)
+    assert await _count(store, watch_seen) == 0
+    with pytest.raises(FerrymanError) as missing:
+        await store.get_watch(added.id)
+    assert missing.value.code == "watch.not_found"
+    with pytest.raises(FerrymanError):
+        await store.remove_watch(added.id)
+
+
+async def test_two_stores_claiming_at_once_get_the_watch_once(store: Store, db_url: str) -> None:
+    other = await Store.open(db_url)
+    try:
+        for round_ in range(20):
+            added = await store.add_watch(**_watch(source=f"https://h/{round_}.xml"))
+            got = await asyncio.gather(store.claim_watch("a", 30), other.claim_watch("b", 30))
+            assert [w.id for w in got if w is not None] == [added.id], round_
+    finally:
+        await other.close()
