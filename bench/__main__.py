@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench import (
     archives,
+    conformance,
     links,
     media,
     memory,
@@ -56,6 +57,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "wakeup": wakeup.run,
     "web": web.run,
     "scale": scale.run,
+    "conformance": conformance.run,
 }
 
 # name -> (default, environment variable); a flag beats the variable, which beats the default.
