@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -51,6 +52,8 @@ class Sample:
     # bsdtar's files count even though it exits non-zero (it warns about a header
     # that lies, but extracts data whose CRC checks out).
     warned_ok: bool = False
+    volumes: bool = False  # the first volume of a set: 7zz reads them all, bsdtar one
+    hostile: bool = False  # made to attack an extractor: a safe reading is the answer
 
 
 @dataclass(slots=True)
@@ -71,11 +74,12 @@ class Outcome:
 
     @property
     def clear_code(self) -> bool:
-        """Where no oracle reads it: ferryman ended with a registered code, no crash."""
+        """Where no oracle reads it: ferryman ended with a registered code, no crash
+        (for a hostile sample, which the oracles refuse: read safely, no crash)."""
         return (
             self.oracle is None
             and self.crashed is None
-            and bool(self.codes)
+            and (bool(self.codes) or self.sample.hostile)
             and "engine.internal" not in self.codes
         )
 
@@ -437,12 +441,14 @@ def gen_rar_fixtures(_src: Path, _out: Path) -> Iterator[Sample]:
             continue
         if name.endswith(".rar") and not _later_rar_volume(name):
             password = (expected.get(path.name) or {}).get("password")
-            yield Sample("rar", path, "fixture", password=password)
+            volumes = re.search(r"\.part0*1\.rar$", name) is not None
+            hostile = "evil" in name
+            yield Sample(
+                "rar", path, "fixture", password=password, volumes=volumes, hostile=hostile
+            )
 
 
 def _later_rar_volume(name: str) -> bool:
-    import re
-
     match = re.search(r"\.part(\d+)\.rar$", name)
     return match is not None and int(match.group(1)) > 1
 
@@ -491,7 +497,7 @@ def oracle_extract(sample: Sample, dest: Path) -> str | None:
             return None
         (dest / "data").write_bytes(done.stdout)
         return sample.decompress[0]
-    if sample.password is None and _have("bsdtar"):
+    if sample.password is None and not sample.volumes and _have("bsdtar"):
         if _run(["bsdtar", "-x", "-f", sample.path, "-C", dest]):
             return "bsdtar"
         if sample.warned_ok and any(p.is_file() for p in dest.rglob("*")):

@@ -138,6 +138,20 @@ _entry_mtime = _bind("archive_entry_mtime", [c_void_p], c_longlong)
 _entry_mtime_nsec = _bind("archive_entry_mtime_nsec", [c_void_p], c_longlong)
 _entry_mtime_is_set = _bind("archive_entry_mtime_is_set", [c_void_p], c_int)
 _entry_is_data_encrypted = _bind("archive_entry_is_data_encrypted", [c_void_p], c_int)
+_entry_sparse_reset = _bind("archive_entry_sparse_reset", [c_void_p], c_int)
+_entry_sparse_next = _bind(
+    "archive_entry_sparse_next", [c_void_p, POINTER(c_longlong), POINTER(c_longlong)], c_int
+)
+
+
+def _sparse_stored(entry: int) -> int | None:
+    """The data bytes of a sparse entry (its map's lengths summed); None if not sparse."""
+    if _entry_sparse_reset(entry) <= 0:
+        return None
+    offset, length, total = c_longlong(), c_longlong(), 0
+    while _entry_sparse_next(entry, byref(offset), byref(length)) == 0:
+        total += max(0, length.value)
+    return total
 
 
 def _support(archive: Any, kind: str, name: str) -> None:
@@ -149,6 +163,18 @@ def _support(archive: Any, kind: str, name: str) -> None:
 # --- formats -----------------------------------------------------------------------
 
 _SINGLE_FILE_FILTERS = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz", "zstd": "zstd"}
+_OTHER_FILTERS = frozenset({"compress", "lzip", "lz4", "lzop", "lrzip", "lzma", "uu"})
+# Containers libarchive reads besides zip, tar, 7z and RAR (an RPM is a cpio behind its
+# own filter and a compression); "sfx": an archive appended to an executable.
+_OTHER_FORMATS: dict[str, tuple[str, ...]] = {
+    "iso9660": ("iso9660",),
+    "cab": ("cab",),
+    "cpio": ("cpio",),
+    "rpm": ("cpio",),
+    "lha": ("lha",),
+    "xar": ("xar",),
+    "sfx": ("zip", "7zip", "rar", "rar5"),
+}
 # Formats whose encrypted data libarchive decrypts itself.
 _DECRYPTS = frozenset({"zip"})
 
@@ -174,7 +200,13 @@ def _libarchive_names(fmt: str, *, rar5: bool, stream: bool) -> tuple[tuple[str,
     if fmt == "tar":
         return ("tar",), "none"
     if fmt in _SINGLE_FILE_FILTERS:
-        return ("tar", "raw", "empty"), _SINGLE_FILE_FILTERS[fmt]
+        return ("tar", "cpio", "raw", "empty"), _SINGLE_FILE_FILTERS[fmt]
+    if fmt in _OTHER_FILTERS:
+        # Whatever filters libarchive has (some stack: uuencoded gzip), a tar, a cpio
+        # or one file inside.
+        return ("tar", "cpio", "raw", "empty"), "all"
+    if fmt in _OTHER_FORMATS:
+        return _OTHER_FORMATS[fmt], "all"
     if fmt == "7z":
         return ("7zip",), "none"
     if fmt == "rar":
@@ -695,7 +727,9 @@ class LibarchiveReader:
         else:
             kind = EntryType.OTHER
         size = _entry_size(entry) if _entry_size_is_set(entry) else None
-        return EntryInfo(index=index, path=name, size=size, mtime=mtime, type=kind), raw
+        stored = _sparse_stored(entry) if kind is EntryType.FILE else None
+        info = EntryInfo(index=index, path=name, size=size, mtime=mtime, type=kind, stored=stored)
+        return info, raw
 
 
 def _read_head(stream: BinaryIO) -> bytes:
