@@ -33,8 +33,8 @@ _UNSUPPORTED = "archive.unsupported"
 # Formats 7zz reads when libarchive cannot open them at all.
 _SEVEN_READS_TOO = frozenset({"sfx", "lha", "iso9660", "cab", "rpm", "cpio", "wim", "xar"})
 # Formats 7zz reads better, when it is there: libarchive 3.6 fails the CRC of LHA
-# entries other tools write and misstates the sizes of xar entries.
-_SEVEN_FIRST = frozenset({"lha", "xar"})
+# entries other tools write.
+_SEVEN_FIRST = frozenset({"lha"})
 
 
 def open_archive(

@@ -1,0 +1,334 @@
+"""Conformance with the reference tools (a quick subset of ``bench conformance``), the
+bomb guard's promise under the default limits, and the hostile-archive rules in every
+format read since issue 33 (ISO, CAB, cpio, RPM, LHA, SFX, .tar.Z, sparse tar)."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from ferryman.archive.opener import open_archive
+from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
+from ferryman.errors import FerrymanError
+from ferryman.sources.base import ReadOptions
+from ferryman.sources.local import iter_local
+from tests.archive_corpus import (
+    GENERATORS,
+    Sample,
+    build_corpus,
+    judge,
+    payload,
+)
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+# --------------------------------------------------------------------------- the corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Sample]]:
+    root = tmp_path_factory.mktemp("corpus")
+    quick = tuple(name for name in GENERATORS if name != "rar")
+    return root, build_corpus(root / "samples", quick)
+
+
+def test_every_sample_the_oracle_reads_is_delivered_byte_for_byte(
+    corpus: tuple[Path, list[Sample]],
+) -> None:
+    root, samples = corpus
+    if not shutil.which("bsdtar"):
+        pytest.skip("bsdtar (libarchive-tools) is not installed: no oracle")
+    misses = []
+    read = 0
+    for sample in samples:
+        outcome = judge(sample, root)
+        if outcome.oracle is None:
+            if not outcome.clear_code:
+                misses.append(outcome.describe())
+            continue
+        read += 1
+        if not outcome.byte_for_byte and sample.path.name not in KNOWN_GAPS:
+            misses.append(outcome.describe())
+    assert read >= 20, "the corpus should hold more than a handful of readable archives"
+    assert misses == []
+
+
+# Read, but not yet byte for byte (see docs/archive-backends.md, "Not covered"):
+# libarchive 3.6 misstates xar entry sizes and cannot inflate bsdtar's own zisofs,
+# and 7zz lists that ISO in another order, so it cannot take over mid-way.
+KNOWN_GAPS = frozenset({"bsdtar-xar.xar", "bsdtar-zisofs.iso"})
+
+
+# --------------------------------------------------------------------------- bombs
+
+
+def _zeros_zip(path: Path, size: int, name: str = "zeros.bin") -> Path:
+    """A zip holding ``size`` zero bytes, built block by block (no 3 GiB in memory)."""
+    chunk = bytes(MiB)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = packer.compress(chunk) + packer.flush(zlib.Z_FULL_FLUSH)
+    again = packer.compress(chunk) + packer.flush(zlib.Z_FULL_FLUSH)
+    tail = packer.flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(size // MiB):
+        crc = zlib.crc32(chunk, crc)
+    packed = len(head) + len(again) * (size // MiB - 1) + len(tail)
+    raw = name.encode()
+    with path.open("wb") as f:
+        f.write(
+            struct.pack(
+                "<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, packed, size, len(raw), 0
+            )
+            + raw
+        )
+        f.write(head)
+        for _ in range(size // MiB - 1):
+            f.write(again)
+        f.write(tail)
+        central = struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            20,
+            20,
+            0,
+            8,
+            0,
+            0x21,
+            crc,
+            packed,
+            size,
+            len(raw),
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        )
+        start = f.tell()
+        f.write(central + raw)
+        f.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central) + len(raw), start, 0))
+    return path
+
+
+def test_a_3_gib_zip_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
+    bomb = _zeros_zip(tmp_path / "bomb.zip", 3 * GiB)
+    assert bomb.stat().st_size < 8 * MiB
+    yielded = 0
+    with open_archive(bomb) as reader:  # the default limits
+        entry = next(iter(reader))
+        assert entry.info.size == 3 * GiB
+        with pytest.raises(FerrymanError) as caught:
+            for block in entry.read_blocks():
+                yielded += len(block)
+    assert caught.value.code == "archive.limit_exceeded"
+    assert "(archive.max_ratio)" in caught.value.message
+    assert yielded == 0
+
+
+def test_a_nested_bomb_is_stopped_within_a_few_mib(tmp_path: Path) -> None:
+    inner = _zeros_zip(tmp_path / "inner.zip", 3 * GiB)
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("before.txt", b"read first\n")
+        zf.write(inner, "level1.zip")
+    inner.unlink()
+    written = 0
+    options = ReadOptions(scratch=tmp_path / "scratch")
+    with pytest.raises(FerrymanError) as caught, iter_local(outer, options) as entries:
+        for entry in entries:
+            if entry.error is not None:
+                raise entry.error
+            for block in entry.read_blocks():
+                written += len(block)
+    assert caught.value.code == "archive.limit_exceeded"
+    assert written < 4 * MiB
+
+
+def test_a_small_archive_of_compressible_text_goes_through(tmp_path: Path) -> None:
+    text = b"The quick brown fox jumps over the lazy dog.\n" * (5 * MiB // 45)
+    small = tmp_path / "notes.zip"
+    with zipfile.ZipFile(small, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("notes.txt", text)
+    assert len(text) / small.stat().st_size > 200  # past the old 200:1 refusal
+    with open_archive(small) as reader:
+        entry = next(iter(reader))
+        assert b"".join(entry.read_blocks()) == text
+
+
+@pytest.mark.skipif(shutil.which("tar") is None, reason="GNU tar is not installed")
+@pytest.mark.parametrize("flags", [["--format=gnu"], ["--format=posix", "--sparse-version=1.0"]])
+def test_a_sparse_entry_is_read_whole_and_its_holes_spare_the_ratio(
+    tmp_path: Path, flags: list[str]
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    with (src / "disk.img").open("wb") as f:
+        f.seek(20 * MiB)
+        f.write(b"data at 20 MiB")
+        f.truncate(64 * MiB)
+    archive = tmp_path / "sparse.tar"
+    subprocess.run(["tar", "-cf", archive, "--sparse", *flags, "-C", src, "."], check=True)
+    assert archive.stat().st_size < MiB
+    # A ratio floor of 1 MiB: the 64 MiB of holes would break it, the data does not.
+    options = OpenOptions(limits=ArchiveLimits(ratio_grace_bytes=MiB))
+    data = b""
+    with open_archive(archive, options) as reader:
+        for entry in reader:
+            if entry.info.type is not EntryType.FILE:
+                continue
+            assert entry.info.size == 64 * MiB and entry.info.stored is not None
+            assert entry.info.stored < MiB
+            data = b"".join(entry.read_blocks())
+    assert data == (src / "disk.img").read_bytes()
+    # max_total_bytes still counts what is written, holes included.
+    options = OpenOptions(limits=ArchiveLimits(max_total_bytes=32 * MiB))
+    with open_archive(archive, options) as reader, pytest.raises(FerrymanError) as caught:
+        for entry in reader:
+            if entry.info.type is EntryType.FILE:
+                b"".join(entry.read_blocks())
+    assert caught.value.code == "archive.limit_exceeded"
+
+
+# --------------------------------------------------------------------------- hostile
+
+
+def _hostile_tree(root: Path) -> Path:
+    """A folder whose names try to escape when archived with absolute/.. paths by
+    the tools below (those that keep them), plus a symlink out and a normal file."""
+    root.mkdir(parents=True)
+    (root / "ok.txt").write_bytes(b"fine\n")
+    (root / "link").symlink_to("/etc/passwd")
+    return root
+
+
+def _make_hostile(tool: str, tmp_path: Path) -> Path | None:
+    """An archive of ``tool``'s format with ``../escape.txt``, an absolute path, a
+    symlink to /etc/passwd and a normal file; None when the tool is missing."""
+    src = _hostile_tree(tmp_path / "tree")
+    (tmp_path / "escape.txt").write_bytes(b"escaped\n")
+    if tool == "cpio" and shutil.which("cpio"):
+        dest = tmp_path / "hostile.cpio"
+        listing = b"ok.txt\nlink\n../escape.txt\n"
+        with dest.open("wb") as out:
+            subprocess.run(
+                ["cpio", "--quiet", "-o", "-H", "newc"],
+                cwd=src,
+                input=listing,
+                stdout=out,
+                check=True,
+            )
+        return dest
+    if tool == "tar.Z" and shutil.which("bsdtar") and shutil.which("compress"):
+        dest = tmp_path / "hostile.tar.Z"
+        subprocess.run(
+            [
+                "bsdtar",
+                "-cZf",
+                dest,
+                "-P",
+                "-C",
+                src,
+                "ok.txt",
+                "link",
+                "../escape.txt",
+                "/etc/hostname",
+            ],
+            check=True,
+        )
+        return dest
+    if tool == "iso" and shutil.which("xorriso"):
+        dest = tmp_path / "hostile.iso"
+        done = subprocess.run(
+            ["xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", dest, src],
+            capture_output=True,
+            check=False,
+        )
+        return dest if done.returncode == 0 else None
+    if tool == "sfx":
+        inner = tmp_path / "inner.zip"
+        with zipfile.ZipFile(inner, "w") as zf:
+            zf.writestr("ok.txt", b"fine\n")
+            zf.writestr("../../escape.txt", b"escaped\n")
+            zf.writestr("/abs/path.txt", b"absolute\n")
+            info = zipfile.ZipInfo("link")
+            info.external_attr = 0o120777 << 16
+            zf.writestr(info, "/etc/passwd")
+        dest = tmp_path / "Setup.exe"
+        dest.write_bytes(b"MZ" + bytes(4000) + inner.read_bytes())
+        return dest
+    if tool == "cab" and shutil.which("gcab"):
+        dest = tmp_path / "hostile.cab"
+        subprocess.run(["gcab", "-c", dest, "ok.txt"], cwd=src, check=True)
+        return dest
+    if tool == "lha" and shutil.which("lha"):
+        dest = tmp_path / "hostile.lzh"
+        subprocess.run(["lha", "aq", dest, "ok.txt", "../escape.txt"], cwd=src, check=True)
+        return dest
+    return None
+
+
+@pytest.mark.parametrize("tool", ["cpio", "tar.Z", "iso", "sfx", "cab", "lha"])
+def test_hostile_names_and_links_in_every_new_format(tmp_path: Path, tool: str) -> None:
+    archive = _make_hostile(tool, tmp_path)
+    if archive is None:
+        pytest.skip(f"no tool here writes {tool}")
+    out = tmp_path / "scratch"
+    delivered: dict[str, bytes] = {}
+    kinds: dict[str, EntryType] = {}
+    with iter_local(archive, ReadOptions(scratch=out)) as entries:
+        for entry in entries:
+            assert entry.error is None, entry.error
+            kinds[entry.info.path] = entry.info.type
+            assert not entry.info.path.startswith("/")
+            assert ".." not in entry.info.path.split("/")
+            if entry.info.type is EntryType.FILE:
+                delivered[entry.info.path] = b"".join(entry.read_blocks())
+    assert b"fine\n" in delivered.values()
+    # Links are reported, never followed: nothing of /etc/passwd is delivered.
+    passwd = Path("/etc/passwd").read_bytes()
+    assert passwd not in delivered.values()
+    assert all(kinds[p] is not EntryType.FILE for p in kinds if p.endswith("link"))
+    # Nothing was written outside the scratch folder.
+    assert (tmp_path / "escape.txt").read_bytes() == b"escaped\n"
+    assert not (tmp_path.parent / "escape.txt").exists()
+
+
+def test_an_entry_yielding_more_than_declared_is_stopped_in_cpio(tmp_path: Path) -> None:
+    """A cpio (newc) header declaring 4 bytes for 40: the guard stops at the declared
+    size (libarchive reads the rest as the next header, and fails on it)."""
+    if not shutil.which("cpio"):
+        pytest.skip("GNU cpio is not installed")
+    src = payload(tmp_path / "src", compressible_mb=0.01)
+    archive = tmp_path / "liar.cpio"
+    with archive.open("wb") as out:
+        subprocess.run(
+            ["cpio", "--quiet", "-o", "-H", "newc"],
+            cwd=src,
+            input=b"notes/readme.txt\n",
+            stdout=out,
+            check=True,
+        )
+    data = bytearray(archive.read_bytes())
+    # newc: the file size is 8 hex digits at offset 54 of the header.
+    declared = int(data[54:62], 16)
+    data[54:62] = b"%08X" % (declared // 2)
+    archive.write_bytes(bytes(data))
+    with open_archive(archive) as reader:
+        entries = iter(reader)
+        entry = next(entries)
+        assert entry.info.size == declared // 2
+        got = b""
+        with pytest.raises(FerrymanError):
+            for block in entry.read_blocks():
+                got += block
+            list(entries)
+    assert len(got) <= declared // 2
