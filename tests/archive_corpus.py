@@ -53,6 +53,9 @@ class Sample:
     # that lies, but extracts data whose CRC checks out).
     warned_ok: bool = False
     volumes: bool = False  # the first volume of a set: 7zz reads them all, bsdtar one
+    # Crafted by hand where the reference tools disagree about a header that lies
+    # (bsdtar writes a 4 GiB file, 7zz fails): the contents written are the answer.
+    contents: tuple[bytes, ...] | None = None
     hostile: bool = False  # made to attack an extractor: a safe reading is the answer
 
 
@@ -321,6 +324,12 @@ def gen_zip(src: Path, out: Path) -> Iterator[Sample]:
     dest = out / "zip-size-off-4gib.zip"
     dest.write_bytes(_zip_size_off_by_4gib(b"hello", b"five bytes that lie: 4 GiB more"))
     yield Sample("zip", dest, "central directory size + 4 GiB (ZIP64 extra)", warned_ok=True)
+    dest = out / "zip-size-off-4gib-descriptor.zip"
+    contents = (b"hello", b"size in a data descriptor")
+    dest.write_bytes(_zip_size_off_by_4gib(*contents, descriptor=True))
+    yield Sample(
+        "zip", dest, "size + 4 GiB in the central directory, data descriptors", contents=contents
+    )
 
 
 def gen_iso(src: Path, out: Path) -> Iterator[Sample]:
@@ -483,6 +492,10 @@ def build_corpus(out: Path, which: tuple[str, ...] | None = None) -> list[Sample
 def oracle_extract(sample: Sample, dest: Path) -> str | None:
     """Extract with bsdtar, else 7zz; the tool that extracted cleanly, or None."""
     dest.mkdir(parents=True, exist_ok=True)
+    if sample.contents is not None:
+        for i, data in enumerate(sample.contents):
+            (dest / f"file{i}").write_bytes(data)
+        return "the writer"
     if sample.decompress is not None:
         try:
             done = subprocess.run(
@@ -611,7 +624,7 @@ class _Unseekable:
         self._raw.flush()  # type: ignore[attr-defined]
 
 
-def _zip_size_off_by_4gib(*contents: bytes) -> bytes:
+def _zip_size_off_by_4gib(*contents: bytes, descriptor: bool = False) -> bytes:
     """A zip whose central directory gives each deflated entry's size + 4 GiB in a
     ZIP64 extra field (the local headers are right), as some ZIP64 writers did."""
     local = b""
@@ -622,17 +635,21 @@ def _zip_size_off_by_4gib(*contents: bytes) -> bytes:
         packed = packer.compress(data) + packer.flush()
         crc = zlib.crc32(data)
         offset = len(local)
+        flags = 0x08 if descriptor else 0
+        sizes = (0, 0, 0) if descriptor else (crc, len(packed), len(data))
         local += struct.pack(
-            "<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(packed), len(data), len(name), 0
+            "<IHHHHHIIIHH", 0x04034B50, 20, flags, 8, 0, 0x21, *sizes, len(name), 0
         )
         local += name + packed
+        if descriptor:
+            local += struct.pack("<IIII", 0x08074B50, crc, len(packed), len(data))
         extra = struct.pack("<HHQ", 1, 8, len(data) + (1 << 32))
         central += struct.pack(
             "<IHHHHHHIIIHHHHHII",
             0x02014B50,
             45,
             45,
-            0,
+            flags,
             8,
             0,
             0x21,

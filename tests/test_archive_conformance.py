@@ -71,7 +71,8 @@ KNOWN_GAPS = frozenset({"bsdtar-xar.xar", "bsdtar-zisofs.iso"})
 
 
 def _zeros_zip(path: Path, size: int, name: str = "zeros.bin") -> Path:
-    """A zip holding ``size`` zero bytes, built block by block (no 3 GiB in memory)."""
+    """A zip holding ``size`` zero bytes (ZIP64 sizes from 4 GiB on), built block by
+    block: no gigabytes in memory, and 3 GiB of deflate written in a second."""
     chunk = bytes(MiB)
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
     head = packer.compress(chunk) + packer.flush(zlib.Z_FULL_FLUSH)
@@ -82,12 +83,27 @@ def _zeros_zip(path: Path, size: int, name: str = "zeros.bin") -> Path:
         crc = zlib.crc32(chunk, crc)
     packed = len(head) + len(again) * (size // MiB - 1) + len(tail)
     raw = name.encode()
+    big = size >= 1 << 32
+    extra = struct.pack("<HHQQ", 1, 16, size, packed) if big else b""
+    sizes = (0xFFFFFFFF, 0xFFFFFFFF) if big else (packed, size)
+    version = 45 if big else 20
     with path.open("wb") as f:
         f.write(
             struct.pack(
-                "<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, packed, size, len(raw), 0
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                version,
+                0,
+                8,
+                0,
+                0x21,
+                crc,
+                *sizes,
+                len(raw),
+                len(extra),
             )
             + raw
+            + extra
         )
         f.write(head)
         for _ in range(size // MiB - 1):
@@ -96,17 +112,16 @@ def _zeros_zip(path: Path, size: int, name: str = "zeros.bin") -> Path:
         central = struct.pack(
             "<IHHHHHHIIIHHHHHII",
             0x02014B50,
-            20,
-            20,
+            version,
+            version,
             0,
             8,
             0,
             0x21,
             crc,
-            packed,
-            size,
+            *sizes,
             len(raw),
-            0,
+            len(extra),
             0,
             0,
             0,
@@ -114,9 +129,39 @@ def _zeros_zip(path: Path, size: int, name: str = "zeros.bin") -> Path:
             0,
         )
         start = f.tell()
-        f.write(central + raw)
-        f.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central) + len(raw), start, 0))
+        f.write(central + raw + extra)
+        length = len(central) + len(raw) + len(extra)
+        f.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, length, start, 0))
     return path
+
+
+def test_a_5_gib_bomb_declaring_its_size_is_watched_and_stopped_within_a_few_mib(
+    tmp_path: Path,
+) -> None:
+    """From 4 GiB on a declared size may be a ZIP64 size off by 4 GiB (the data then
+    decides), so the entry is not refused at once: its ratio is judged from 1 MiB."""
+    bomb = _zeros_zip(tmp_path / "bomb.zip", 5 * GiB)
+    yielded = 0
+    with open_archive(bomb) as reader:
+        entry = next(iter(reader))
+        assert entry.info.size == 5 * GiB
+        with pytest.raises(FerrymanError) as caught:
+            for block in entry.read_blocks():
+                yielded += len(block)
+    assert caught.value.code == "archive.limit_exceeded"
+    assert "(archive.max_ratio)" in caught.value.message
+    assert yielded < 8 * MiB
+
+
+def test_a_zip64_size_off_by_4_gib_is_delivered_as_its_data(tmp_path: Path) -> None:
+    from tests.archive_corpus import _zip_size_off_by_4gib
+
+    for descriptor in (False, True):
+        liar = tmp_path / f"liar-{descriptor}.zip"
+        liar.write_bytes(_zip_size_off_by_4gib(b"hello", b"second", descriptor=descriptor))
+        with open_archive(liar) as reader:
+            got = [b"".join(entry.read_blocks()) for entry in reader]
+        assert got == [b"hello", b"second"]
 
 
 def test_a_3_gib_zip_bomb_is_refused_before_decoding(tmp_path: Path) -> None:

@@ -31,6 +31,9 @@ from ferryman.archive.reader import (
 )
 from ferryman.errors import FerrymanError
 
+# The ratio floor for an entry whose declared size was not believed (see check_declared).
+_STRICT_FLOOR = 1 << 20
+
 
 def _size(n: int) -> str:
     """A byte count for a message: "256 GiB" when exact in a binary unit, else bytes."""
@@ -67,10 +70,10 @@ class GuardedEntry:
             raise RuntimeError(f"{self.info.path}: read_blocks may be called once per entry")
         self._started = True
         self._reader.check_usable()
-        self._reader.check_declared(self.info)
-        return self._blocks(self._inner.read_blocks())
+        strict = self._reader.check_declared(self.info)
+        return self._blocks(self._inner.read_blocks(), strict)
 
-    def _blocks(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+    def _blocks(self, blocks: Iterator[bytes], strict: bool) -> Iterator[bytes]:
         declared = self.info.size
         stored = self.info.stored
         produced = 0
@@ -85,10 +88,10 @@ class GuardedEntry:
                         f"yields more than the {declared} bytes it declares",
                     )
                 if stored is None:
-                    self._reader.count_output(len(block))
+                    self._reader.count_output(len(block), strict=strict)
                 else:  # holes are written but not packed: the ratio counts stored data
                     self._reader.count_output(
-                        len(block), max(0, min(produced, stored) - min(before, stored))
+                        len(block), max(0, min(produced, stored) - min(before, stored)), strict
                     )
                 yield block
         finally:
@@ -205,36 +208,45 @@ class GuardedReader:
         self._poisoned = FerrymanError("archive.limit_exceeded", message)
         return self._poisoned
 
-    def check_declared(self, info: EntryInfo) -> None:
+    def check_declared(self, info: EntryInfo) -> bool:
         """Refuse an entry whose declared size alone breaks the limits, before a byte
         of it is decoded: past the ratio floor and more than ``max_ratio`` times the
         whole archive's packed size (so no reading of the archive could stay within
         it). A sparse entry counts its stored data. (``max_total_bytes`` is judged
-        as the bytes come: the block that crosses it is refused.)"""
+        as the bytes come: the block that crosses it is refused.)
+
+        Returns True when the entry is to be watched closely instead: a declared
+        size of 4 GiB or more may be a ZIP64 size off by a multiple of 4 GiB (a
+        writer bug seen in the wild), so the data decides; its ratio is then judged
+        from ``_STRICT_FLOOR`` on, which stops a real bomb within a few MiB."""
         if info.size is None or info.type is not EntryType.FILE:
-            return
+            return False
         limits = self.limits
         weight = info.size if info.stored is None else info.stored
         projected = self._ratio_out + weight
+        problem: str | None = None
         if (
             self.packed_size is not None
             and projected > limits.ratio_grace_bytes
             and projected > limits.max_ratio * max(self.packed_size, 1)
         ):
-            raise self.poison(
-                f"{self.name}: {info.path} declares {info.size} bytes unpacked from an"
-                f" archive of {self.packed_size} bytes: expands more than"
-                f" {limits.max_ratio:g}:1 (archive.max_ratio)"
+            problem = (
+                f"{info.path} declares {info.size} bytes unpacked from an archive of"
+                f" {self.packed_size} bytes: expands more than {limits.max_ratio:g}:1"
+                " (archive.max_ratio)"
             )
-        if self._tally is not None:
+        elif self._tally is not None:
             problem = self._tally.refuses_declared(info.size, weight)
-            if problem is not None:
-                raise self.poison(f"{self.name}: {problem}")
+        if problem is None:
+            return False
+        if info.size >= 1 << 32:
+            return True
+        raise self.poison(f"{self.name}: {problem}")
 
-    def count_output(self, n: int, ratio_n: int | None = None) -> None:
+    def count_output(self, n: int, ratio_n: int | None = None, strict: bool = False) -> None:
         """Account ``n`` more unpacked bytes, refusing them if they break a limit;
         ``ratio_n`` of them count towards the ratio (all, unless holes of a sparse
-        entry are among them).
+        entry are among them); ``strict``: the ratio judged from ``_STRICT_FLOOR``.
 
         Called before the block is yielded, so the block that crosses a limit never
         reaches the caller.
@@ -245,19 +257,18 @@ class GuardedReader:
         limits = self.limits
         total = self._out + n
         ratio_total = self._ratio_out + ratio_n
+        floor = min(limits.ratio_grace_bytes, _STRICT_FLOOR) if strict else limits.ratio_grace_bytes
         if total > limits.max_total_bytes:
             raise self.poison(
                 f"{self.name}: more than {_size(limits.max_total_bytes)} unpacked "
                 "(archive.max_total_bytes)"
             )
-        if ratio_total > limits.ratio_grace_bytes and ratio_total > limits.max_ratio * max(
-            self._inner.consumed(), 1
-        ):
+        if ratio_total > floor and ratio_total > limits.max_ratio * max(self._inner.consumed(), 1):
             raise self.poison(
                 f"{self.name}: expands more than {limits.max_ratio:g}:1 (archive.max_ratio)"
             )
         if self._tally is not None:
-            problem = self._tally.refuses(n, ratio_n)
+            problem = self._tally.refuses(n, ratio_n, floor)
             if problem is not None:
                 raise self.poison(f"{self.name}: {problem}")
             self._tally.total += n
@@ -304,22 +315,23 @@ class NestingTally:
             )
         return None
 
-    def refuses(self, n: int, ratio_n: int | None = None) -> str | None:
-        """Why ``n`` more bytes would break the tree's limits, or None."""
+    def refuses(self, n: int, ratio_n: int | None = None, floor: int | None = None) -> str | None:
+        """Why ``n`` more bytes would break the tree's limits, or None (``floor``:
+        the ratio judged past it, not the root's ``ratio_grace_bytes``)."""
         root = self._root
         if root is None:
             return None
         limits = root.limits
         total = self.total + n
         ratio_total = self.ratio_total + (n if ratio_n is None else ratio_n)
+        if floor is None:
+            floor = limits.ratio_grace_bytes
         if total > limits.max_total_bytes:
             return (
                 f"more than {_size(limits.max_total_bytes)} unpacked with the archives"
                 f" around and inside it (archive.max_total_bytes, counted from {root.name})"
             )
-        if ratio_total > limits.ratio_grace_bytes and ratio_total > limits.max_ratio * max(
-            root.consumed(), 1
-        ):
+        if ratio_total > floor and ratio_total > limits.max_ratio * max(root.consumed(), 1):
             return (
                 f"{root.name} and the archives inside it expand more than"
                 f" {limits.max_ratio:g}:1 (archive.max_ratio)"

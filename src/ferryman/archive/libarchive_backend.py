@@ -286,6 +286,8 @@ class LibarchiveEntry:
             yield string_at(buf, n)
         declared = self.info.size
         if declared is not None and declared != self._bytes_read:
+            if reader.trusts_crc_over_size(declared, self._bytes_read):
+                return  # a ZIP64 size off by 4 GiB: the data passed its CRC
             raise self._corrupt(f"declared {declared} bytes, read {self._bytes_read}")
 
     def _checked_first(self) -> Iterator[bytes]:
@@ -546,6 +548,14 @@ class LibarchiveReader:
     def decrypts(self) -> bool:
         """Whether libarchive decrypts this format's encrypted entries."""
         return self._fmt in _DECRYPTS
+
+    def trusts_crc_over_size(self, declared: int, read: int) -> bool:
+        """Whether a zip entry that read fewer bytes than declared is whole: the
+        shortfall is a multiple of 4 GiB (a ZIP64 writer's bug seen in the wild: the
+        central directory adds 4 GiB) and libarchive checked the CRC of what it read."""
+        return (
+            self._fmt in ("zip", "sfx") and declared > read and (declared - read) % (1 << 32) == 0
+        )
 
     @property
     def passwords(self) -> tuple[str, ...]:
