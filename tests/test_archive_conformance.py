@@ -61,6 +61,14 @@ def test_every_sample_the_oracle_reads_is_delivered_byte_for_byte(
     assert misses == []
 
 
+def test_doctor_lists_every_format_the_corpus_reads(corpus: tuple[Path, list[Sample]]) -> None:
+    from ferryman.archive.capabilities import MATRIX
+
+    listed = {cap.format for cap in MATRIX}
+    rows = {sample.row for sample in corpus[1]} - {"broken"}
+    assert {("single file" if row == "single" else row) for row in rows} <= listed
+
+
 # Read, but not yet byte for byte (see docs/archive-backends.md, "Not covered"):
 # libarchive 3.6 misstates xar entry sizes and cannot inflate bsdtar's own zisofs,
 # and 7zz lists that ISO in another order, so it cannot take over mid-way.
@@ -377,3 +385,12 @@ def test_an_entry_yielding_more_than_declared_is_stopped_in_cpio(tmp_path: Path)
                 got += block
             list(entries)
     assert len(got) <= declared // 2
+
+
+def test_the_docs_matrix_is_the_doctor_matrix() -> None:
+    from ferryman.archive.capabilities import MATRIX
+
+    docs = (Path(__file__).parent.parent / "docs" / "archive-backends.md").read_text()
+    for cap in MATRIX:
+        row = f"| {cap.format} | {cap.features}"
+        assert row in docs, row
