@@ -369,6 +369,9 @@ def gen_other(src: Path, out: Path) -> Iterator[Sample]:
             dest = out / f"cpio-{fmt}.cpio"
             if _run(["sh", "-c", f"cpio --quiet -o -H {fmt} > '{dest}'"], cwd=src, stdin=listing):
                 yield Sample("cpio", dest, f"cpio -o -H {fmt}")
+    dest = out / "cpio-mode-without-type.cpio"
+    dest.write_bytes(_cpio_without_type_bits({"plain.txt": b"a file with mode 0644 only\n"}))
+    yield Sample("cpio", dest, "newc cpio whose mode has no file-type bits")
     if _have("lha"):
         for method in ("5", "6", "7"):
             dest = out / f"lha-lh{method}.lzh"
@@ -669,6 +672,20 @@ def _zip_size_off_by_4gib(*contents: bytes, descriptor: bool = False) -> bytes:
         "<IHHHHIIH", 0x06054B50, 0, 0, len(contents), len(contents), len(central), len(local), 0
     )
     return local + central + end
+
+
+def _cpio_without_type_bits(files: dict[str, bytes]) -> bytes:
+    """A newc cpio whose entries' modes hold permissions only (no S_IFREG), as some
+    writers (and RAR3's Unix attributes) leave them."""
+    out = b""
+    for ino, (name, data) in enumerate([*files.items(), ("TRAILER!!!", b"")], 1):
+        raw = name.encode() + b"\x00"
+        mode = 0o644 if data or name != "TRAILER!!!" else 0
+        fields = (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(raw), 0)
+        header = b"070701" + b"".join(b"%08X" % f for f in fields)
+        out += header + raw + bytes(-(len(header) + len(raw)) % 4)
+        out += data + bytes(-len(data) % 4)
+    return out + bytes(-len(out) % 512)
 
 
 def _make_rpm(src: Path, out: Path) -> Path | None:

@@ -394,3 +394,18 @@ def test_the_docs_matrix_is_the_doctor_matrix() -> None:
     for cap in MATRIX:
         row = f"| {cap.format} | {cap.features}"
         assert row in docs, row
+
+
+def test_an_entry_whose_mode_has_no_type_bits_is_a_file(tmp_path: Path) -> None:
+    """libarchive gives such an entry (RAR3 Unix attributes, some cpio writers) no file
+    type; it was skipped as ``unsupported_other``, where bsdtar and 7zz extract a file."""
+    from tests.archive_corpus import _cpio_without_type_bits
+
+    archive = tmp_path / "modes.cpio"
+    archive.write_bytes(_cpio_without_type_bits({"a.txt": b"first\n", "b.txt": b"second\n"}))
+    with open_archive(archive) as reader:
+        got = {e.info.path: (e.info.type, b"".join(e.read_blocks())) for e in reader}
+    assert got == {
+        "a.txt": (EntryType.FILE, b"first\n"),
+        "b.txt": (EntryType.FILE, b"second\n"),
+    }

@@ -732,7 +732,9 @@ class LibarchiveReader:
             kind = EntryType.HARDLINK
         elif filetype == _AE_IFLNK:
             kind = EntryType.SYMLINK
-        elif filetype == _AE_IFREG:
+        elif filetype in (_AE_IFREG, 0):
+            # No type bits at all (a RAR3 or cpio written with permissions only):
+            # a file, as bsdtar and 7zz extract it; devices and fifos say so.
             kind = EntryType.FILE
         else:
             kind = EntryType.OTHER
