@@ -69,10 +69,8 @@ def test_doctor_lists_every_format_the_corpus_reads(corpus: tuple[Path, list[Sam
     assert {("single file" if row == "single" else row) for row in rows} <= listed
 
 
-# Read, but not yet byte for byte (see docs/archive-backends.md, "Not covered"):
-# libarchive 3.6 misstates xar entry sizes and cannot inflate bsdtar's own zisofs,
-# and 7zz lists that ISO in another order, so it cannot take over mid-way.
-KNOWN_GAPS = frozenset({"bsdtar-xar.xar", "bsdtar-zisofs.iso"})
+# Read, but not yet byte for byte (see docs/archive-backends.md, "Not covered").
+KNOWN_GAPS: frozenset[str] = frozenset()
 
 
 # --------------------------------------------------------------------------- bombs

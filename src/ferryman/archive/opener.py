@@ -118,6 +118,7 @@ class _FallbackReader:
         # first entry: an SFX whose archive libarchive does not look for so far in)
         # hands the whole archive to 7zz.
         self._seven_too = fmt in _SEVEN_READS_TOO
+        self._seven_decodes = self._seven_too and fmt != "iso9660"
         if fmt in _SEVEN_FIRST and self._seven() is not None:
             self._switch(0, FerrymanError(_UNSUPPORTED, f"{path.name}: {fmt}: 7zz reads it"))
             return
@@ -201,9 +202,10 @@ class _FallbackReader:
         except FerrymanError as exc:
             if self._switched:
                 raise
-            # A data error before any byte, in a format 7zz reads too (a zisofs
-            # file libarchive fails to inflate): 7zz gets the entry and the rest.
-            decodes = exc.code == "archive.entry_corrupt" and self._seven_too
+            # A data error before any byte, in a format 7zz decodes too: 7zz gets
+            # the entry and the rest. Not ISO: 7zz hands out a zisofs file still
+            # compressed, so its bytes would be wrong.
+            decodes = exc.code == "archive.entry_corrupt" and self._seven_decodes
             if exc.code != _UNSUPPORTED and not (decodes and self._seven() is not None):
                 raise
             yield from self._replacement(entry, exc)
