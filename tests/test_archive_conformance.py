@@ -320,6 +320,30 @@ def _make_hostile(tool: str, tmp_path: Path) -> Path | None:
         dest = tmp_path / "hostile.cab"
         subprocess.run(["gcab", "-c", dest, "ok.txt"], cwd=src, check=True)
         return dest
+    if tool == "xar" and shutil.which("bsdtar"):
+        dest = tmp_path / "hostile.xar"
+        subprocess.run(
+            [
+                "bsdtar",
+                "-cf",
+                dest,
+                "--format",
+                "xar",
+                "-P",
+                "-C",
+                src,
+                "ok.txt",
+                "link",
+                "../escape.txt",
+            ],
+            check=True,
+        )
+        return dest
+    if tool == "rpm" and shutil.which("rpmbuild"):
+        from tests.archive_corpus import _make_rpm
+
+        (src / "link").unlink()
+        return _make_rpm(src, tmp_path)  # its payload's paths are absolute: /opt/corpus/…
     if tool == "lha" and shutil.which("lha"):
         dest = tmp_path / "hostile.lzh"
         subprocess.run(["lha", "aq", dest, "ok.txt", "../escape.txt"], cwd=src, check=True)
@@ -327,7 +351,7 @@ def _make_hostile(tool: str, tmp_path: Path) -> Path | None:
     return None
 
 
-@pytest.mark.parametrize("tool", ["cpio", "tar.Z", "iso", "sfx", "cab", "lha"])
+@pytest.mark.parametrize("tool", ["cpio", "tar.Z", "iso", "sfx", "cab", "lha", "xar", "rpm"])
 def test_hostile_names_and_links_in_every_new_format(tmp_path: Path, tool: str) -> None:
     archive = _make_hostile(tool, tmp_path)
     if archive is None:
@@ -348,9 +372,40 @@ def test_hostile_names_and_links_in_every_new_format(tmp_path: Path, tool: str) 
     passwd = Path("/etc/passwd").read_bytes()
     assert passwd not in delivered.values()
     assert all(kinds[p] is not EntryType.FILE for p in kinds if p.endswith("link"))
+    assert all(not p.startswith(("opt/", "etc/")) or p.count("/") > 0 for p in kinds)
     # Nothing was written outside the scratch folder.
     assert (tmp_path / "escape.txt").read_bytes() == b"escaped\n"
     assert not (tmp_path.parent / "escape.txt").exists()
+
+
+NEW_ROWS = ("iso", "cab", "cpio", "rpm", "lha", "xar", "sfx", "wim", "single", "tar")
+
+
+def test_the_limits_hold_in_every_newly_read_format(corpus: tuple[Path, list[Sample]]) -> None:
+    """Bytes, entries and ratio limits stop every format read since issue 33, whatever
+    backend reads it, before the block that crosses them reaches the caller."""
+    from tests.archive_corpus import Outcome, ferryman_read
+
+    checked: set[str] = set()
+    for sample in corpus[1]:
+        if sample.row not in NEW_ROWS or sample.row in checked:
+            continue
+        for limits, words in (
+            (ArchiveLimits(max_total_bytes=1000), "max_total_bytes"),
+            (ArchiveLimits(max_entries=1), "max_entries"),
+            (ArchiveLimits(max_ratio=1.0, ratio_grace_bytes=512), "max_ratio"),
+        ):
+            if sample.row == "single" and words == "max_entries":
+                continue  # one entry
+            if words == "max_ratio" and sample.path.stat().st_size > MiB:
+                continue  # stored, not compressed (ISO, cpio): no ratio to judge
+            outcome = Outcome(sample, None)
+            ferryman_read(sample, outcome, limits)
+            assert outcome.crashed is None, outcome.describe()
+            assert "archive.limit_exceeded" in outcome.codes, (words, outcome.describe())
+            assert any(words in m for m in outcome.messages), (words, outcome.describe())
+        checked.add(sample.row)
+    assert len(checked) >= 6, checked
 
 
 def test_an_entry_yielding_more_than_declared_is_stopped_in_cpio(tmp_path: Path) -> None:

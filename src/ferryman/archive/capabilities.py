@@ -72,7 +72,7 @@ MATRIX: tuple[Capability, ...] = (
     Capability("cpio", "odc, newc, crc, old binary; compressed", "libarchive", True),
     Capability("rpm", "its cpio payload (gzip, xz, zstd…)", "libarchive", True),
     Capability("lha", ".lzh/.lha, -lh0- to -lh7- (libarchive without 7zz)", "7zz", False),
-    Capability("xar", "gzip, bzip2, xz; entries cut at their declared size", "libarchive", False),
+    Capability("xar", "gzip, bzip2, xz; entries cut at their declared size", "libarchive", True),
     Capability("wim", "Windows images", "7zz", False),
     Capability(
         "sfx",

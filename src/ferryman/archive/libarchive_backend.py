@@ -89,7 +89,7 @@ __all__ = ["LibarchiveEntry", "LibarchiveReader", "classify", "single_file_name"
 _BLOCK_SIZE = 1 << 20  # bytes per read_blocks block
 _INPUT_BLOCK = 1 << 16  # bytes per read of the packed input (file or stream)
 _HOLD_IN_MEMORY = 8 << 20  # encrypted zip entries up to this are checked before handing on
-_SNIFF_BYTES = 262  # what sniff_format needs (tar's magic sits at 257)
+_SNIFF_BYTES = 512  # what sniff_format needs (a v7 tar's header checksum: 512 bytes)
 
 # --- libarchive through ctypes ---------------------------------------------------------
 
@@ -466,9 +466,10 @@ class LibarchiveReader:
             raise FerrymanError(
                 "archive.unreadable", f"{name}: not an archive (no known format signature)"
             )
-        if fmt == "7z":
+        if fmt in ("7z", "lha", "wim"):
             raise FerrymanError(
-                "archive.unsupported", f"{name}: 7z cannot be read from a stream (it needs seeking)"
+                "archive.unsupported",
+                f"{name}: {fmt} cannot be read from a stream (it needs seeking or 7zz)",
             )
         if fmt == "rar":
             refuse_rar_volume(name, head)
