@@ -467,6 +467,13 @@ def _later_rar_volume(name: str) -> bool:
     return match is not None and int(match.group(1)) > 1
 
 
+def gen_rar_by_hand(_src: Path, out: Path) -> Iterator[Sample]:
+    """RAR5 written from the format's description: an encrypted comment only."""
+    dest = out / "rar5-hand-encrypted-comment.rar"
+    dest.write_bytes(rar5_by_hand({"a.txt": b"plain\n"}, encrypted_comment=True))
+    yield Sample("rar", dest, "by hand: RAR5, only its comment's header encrypted")
+
+
 GENERATORS: dict[str, Generator] = {
     "bsdtar": gen_bsdtar,
     "gnutar": gen_gnutar,
@@ -477,6 +484,7 @@ GENERATORS: dict[str, Generator] = {
     "sfx": gen_sfx,
     "broken": gen_broken,
     "rar": gen_rar_fixtures,
+    "rarhand": gen_rar_by_hand,
 }
 
 
@@ -725,3 +733,45 @@ def _make_rpm(src: Path, out: Path) -> Path | None:
     dest = out / "rpmbuild.rpm"
     shutil.copyfile(built[0], dest)
     return dest
+
+
+def _vint(n: int) -> bytes:
+    """RAR5's variable-length integer."""
+    out = b""
+    while True:
+        low, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([low])
+        out += bytes([low | 0x80])
+
+
+def _rar5_block(kind: int, body: bytes, extra: bytes = b"", data: bytes = b"") -> bytes:
+    flags = (0x01 if extra else 0) | (0x02 if data else 0)
+    fields = _vint(kind) + _vint(flags)
+    fields += (_vint(len(extra)) if extra else b"") + (_vint(len(data)) if data else b"")
+    fields += body + extra
+    size = _vint(len(fields))
+    return struct.pack("<I", zlib.crc32(size + fields)) + size + fields + data
+
+
+def rar5_by_hand(
+    files: dict[str, bytes], *, encrypted_comment: bool = False, encrypted: tuple[str, ...] = ()
+) -> bytes:
+    """A RAR5 of stored files, written from the format's description (no free tool
+    writes RAR): optionally an archive comment whose service header carries an
+    encryption record (its only encrypted part), or files whose headers do."""
+    rng = random.Random(5)
+    crypt = _vint(1) + _vint(0) + _vint(1) + bytes([15]) + rng.randbytes(44)
+    crypt_record = _vint(len(crypt)) + crypt
+    out = b"Rar!\x1a\x07\x01\x00" + _rar5_block(1, _vint(0))
+    if encrypted_comment:
+        comment = rng.randbytes(32)
+        body = _vint(0) + _vint(len(comment)) + _vint(0) + _vint(0) + _vint(1) + _vint(3) + b"CMT"
+        out += _rar5_block(3, body, extra=crypt_record, data=comment)
+    for name, data in files.items():
+        raw = name.encode()
+        body = _vint(0x04) + _vint(len(data)) + _vint(0o100644)
+        body += struct.pack("<I", zlib.crc32(data)) + _vint(0) + _vint(1) + _vint(len(raw)) + raw
+        extra = crypt_record if name in encrypted else b""
+        out += _rar5_block(2, body, extra=extra, data=data)
+    return out + _rar5_block(5, _vint(0))

@@ -462,3 +462,32 @@ def test_an_entry_whose_mode_has_no_type_bits_is_a_file(tmp_path: Path) -> None:
         "a.txt": (EntryType.FILE, b"first\n"),
         "b.txt": (EntryType.FILE, b"second\n"),
     }
+
+
+def test_a_rar5_whose_only_encrypted_part_is_its_comment_is_delivered(tmp_path: Path) -> None:
+    from tests.archive_corpus import rar5_by_hand
+
+    archive = tmp_path / "comment.rar"
+    archive.write_bytes(rar5_by_hand({"a.txt": b"plain\n"}, encrypted_comment=True))
+    with iter_local(archive, ReadOptions(scratch=tmp_path / "s")) as entries:
+        got = {e.info.path: b"".join(e.read_blocks()) for e in entries}
+    assert got == {"a.txt": b"plain\n"}
+
+
+def test_a_rar5_entry_with_an_encryption_record_asks_for_a_password(tmp_path: Path) -> None:
+    """Named as a password question, not as damaged headers; the plain entry arrives."""
+    from tests.archive_corpus import rar5_by_hand
+
+    archive = tmp_path / "mixed.rar"
+    archive.write_bytes(
+        rar5_by_hand({"a.txt": b"plain\n", "b.txt": bytes(32)}, encrypted=("b.txt",))
+    )
+    delivered: dict[str, bytes] = {}
+    with iter_local(archive, ReadOptions(scratch=tmp_path / "s")) as entries:
+        for entry in entries:
+            try:
+                delivered[entry.info.path] = b"".join(entry.read_blocks())
+            except FerrymanError as exc:
+                assert exc.code == "archive.password_required", exc
+                assert "b.txt" in exc.message and "damaged" not in exc.message
+    assert delivered == {"a.txt": b"plain\n"}
