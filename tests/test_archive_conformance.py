@@ -491,3 +491,20 @@ def test_a_rar5_entry_with_an_encryption_record_asks_for_a_password(tmp_path: Pa
                 assert exc.code == "archive.password_required", exc
                 assert "b.txt" in exc.message and "damaged" not in exc.message
     assert delivered == {"a.txt": b"plain\n"}
+
+
+@pytest.mark.parametrize("name", ["disc.iso", "setup.exe", "data.cab", "tool"])
+def test_a_file_that_only_looks_like_an_archive_by_name_is_a_file(
+    tmp_path: Path, name: str
+) -> None:
+    """An .iso that is no ISO 9660 (UDF only), an executable with no archive inside:
+    delivered as the file they are, neither refused nor unpacked."""
+    from ferryman.sources.file import inspect_local
+
+    path = tmp_path / name
+    stub = Path("/bin/true").read_bytes() if name in ("setup.exe", "tool") else b""
+    path.write_bytes(stub + bytes(40_000) + b"BEA01 NSR02 not ISO 9660" + bytes(100))
+    assert inspect_local(path).kind == "file"
+    with iter_local(path) as entries:
+        (entry,) = list(entries)
+        assert b"".join(entry.read_blocks()) == path.read_bytes()

@@ -11,20 +11,11 @@ from __future__ import annotations
 import re
 
 # Containers: they hold many entries.
-CONTAINER_SUFFIXES = (
-    ".zip",
-    ".rar",
-    ".7z",
-    ".tar",
-    ".iso",
-    ".cab",
-    ".cpio",
-    ".rpm",
-    ".lzh",
-    ".lha",
-    ".xar",
-    ".wim",
-)
+CONTAINER_SUFFIXES = (".zip", ".rar", ".7z", ".tar")
+# Containers that are opened when their bytes say so and are otherwise delivered as
+# files (a UDF-only .iso is no ISO 9660; a .cab may be anything): never "named like an
+# archive" when they are not one.
+OTHER_CONTAINER_SUFFIXES = (".iso", ".cab", ".cpio", ".rpm", ".lzh", ".lha", ".xar", ".wim")
 # Executables that may carry an archive (self-extracting): opened when one is found
 # inside, else delivered as they are; never "named like an archive" when none is.
 SFX_SUFFIXES = (".exe",)
@@ -70,6 +61,7 @@ def named_archive(name: str) -> bool:
     lowered = name.lower()
     return (
         lowered.endswith(ARCHIVE_SUFFIXES)
+        or lowered.endswith(OTHER_CONTAINER_SUFFIXES)
         or lowered.endswith(SFX_SUFFIXES)
         or bool(_VOLUME_NAME.fullmatch(lowered))
     )
