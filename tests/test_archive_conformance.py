@@ -15,9 +15,14 @@ import pytest
 
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
+from ferryman.config import Settings
+from ferryman.engine import intake
 from ferryman.errors import FerrymanError
+from ferryman.model import JobState
+from ferryman.samples import make_photo_set
 from ferryman.sources.base import ReadOptions
 from ferryman.sources.local import iter_local
+from ferryman.store import Store
 from tests.archive_corpus import (
     GENERATORS,
     Sample,
@@ -25,6 +30,7 @@ from tests.archive_corpus import (
     judge,
     payload,
 )
+from tests.engine_helpers import library_files, run_until_idle, sha256
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -508,3 +514,50 @@ def test_a_file_that_only_looks_like_an_archive_by_name_is_a_file(
     with iter_local(path) as entries:
         (entry,) = list(entries)
         assert b"".join(entry.read_blocks()) == path.read_bytes()
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def _new_format_archives(src: Path, photos: list[Path], out: Path) -> list[Path]:
+    """The photos as a .tar.Z, an ISO, a cpio.gz, a CAB and a Setup.exe, where the
+    tools are here (the SFX needs none)."""
+    names = [p.name for p in photos]
+    made: list[Path] = []
+    commands: list[tuple[str, Path, list[str | Path]]] = [
+        ("bsdtar", out / "photos.tar.Z", ["bsdtar", "-cZf", out / "photos.tar.Z", *names]),
+        ("xorriso", out / "photos.iso",
+         ["xorriso", "-as", "mkisofs", "-quiet", "-J", "-R", "-o", out / "photos.iso", "."]),
+        ("gcab", out / "photos.cab", ["gcab", "-cz", out / "photos.cab", *names]),
+    ]  # fmt: skip
+    for tool, dest, command in commands:
+        if shutil.which(tool) and subprocess.run(command, cwd=src, check=False).returncode == 0:
+            made.append(dest)
+    inner = out / "inner.zip"
+    with zipfile.ZipFile(inner, "w") as zf:
+        for photo in photos:
+            zf.write(photo, photo.name)
+    setup = out / "Setup.exe"
+    setup.write_bytes(b"MZ" + bytes(20_000) + inner.read_bytes())
+    inner.unlink()
+    made.append(setup)
+    return made
+
+
+async def test_photos_in_each_new_format_arrive_in_the_library(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    photos = make_photo_set(src, 3)
+    out = tmp_path / "in"
+    out.mkdir()
+    archives = _new_format_archives(src, photos, out)
+    wanted = {sha256(p) for p in photos}
+    for archive in archives:
+        job = await intake.add_source(store, archive)
+        await run_until_idle(store, settings)
+        ended = await store.get_job(job.id)
+        assert ended.state is JobState.DONE, (archive.name, ended.error_message)
+        delivered = {f["disk_sha256"] for f in library_files(settings.library)}
+        assert wanted <= delivered, archive.name
+        shutil.rmtree(settings.library)  # the next archive delivers the same photos
