@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
 import shutil
@@ -34,6 +33,7 @@ from ferryman.errors import FerrymanError
 from ferryman.sources.base import ReadOptions
 from ferryman.sources.file import inspect_local
 from ferryman.sources.local import iter_local
+from tests.paths import RAR_FIXTURES
 
 TOOL_TIMEOUT = 120.0
 
@@ -442,7 +442,9 @@ def gen_broken(src: Path, out: Path) -> Iterator[Sample]:
 
 def gen_rar_fixtures(_src: Path, _out: Path) -> Iterator[Sample]:
     """RAR archives from a shared fixture folder when present (never copied here)."""
-    folder = Path(os.environ.get("FERRYMAN_RAR_FIXTURES", "/work/shared/fixtures/rar"))
+    folder = RAR_FIXTURES
+    if not folder.is_dir():  # a worktree one level deeper than the checkout
+        folder = Path(__file__).resolve().parents[3] / "shared/fixtures/rar"
     if not folder.is_dir():
         return
     try:

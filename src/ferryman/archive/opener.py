@@ -31,7 +31,7 @@ from ferryman.errors import FerrymanError
 
 _UNSUPPORTED = "archive.unsupported"
 # Formats 7zz reads when libarchive cannot open them at all.
-_SEVEN_READS_TOO = frozenset({"sfx", "lha", "iso9660", "cab", "rpm", "cpio", "wim", "xar"})
+_SEVEN_READS_TOO = frozenset({"sfx", "lha", "iso9660", "cab", "rpm", "cpio", "wim", "xar", "7z"})
 # Formats 7zz reads better, when it is there: libarchive 3.6 fails the CRC of LHA
 # entries other tools write.
 _SEVEN_FIRST = frozenset({"lha"})
