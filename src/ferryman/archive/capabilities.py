@@ -48,7 +48,7 @@ MATRIX: tuple[Capability, ...] = (
         "libarchive",
         True,
     ),
-    Capability("tar", ".lrz (lrzip)", "libarchive", True, program="lrzip"),
+    Capability("tar", ".lrz (runs the lrzip program)", "libarchive", True, program="lrzip"),
     Capability(
         "single file",
         ".gz, .bz2, .xz, .zst, .Z, .lz, .lzma, .lz4, .lzo (one entry, named without the suffix)",
