@@ -44,14 +44,21 @@ MATRIX: tuple[Capability, ...] = (
     Capability(
         "tar",
         "v7, ustar, pax, GNU; sparse (GNU old, PAX 0.0/0.1/1.0);"
-        " plain, .gz, .bz2, .xz, .zst, .Z, .lz, .lzma, .lz4, .lzo, uuencoded",
+        " plain, .gz, .bz2, .xz, .zst, .Z, .lz, .lzma, .lz4, uuencoded",
         "libarchive",
         True,
     ),
     Capability("tar", ".lrz (runs the lrzip program)", "libarchive", True, program="lrzip"),
     Capability(
+        "tar",
+        ".lzo, and a lone .lzo file (runs the lzop program)",
+        "libarchive",
+        True,
+        program="lzop",
+    ),
+    Capability(
         "single file",
-        ".gz, .bz2, .xz, .zst, .Z, .lz, .lzma, .lz4, .lzo (one entry, named without the suffix)",
+        ".gz, .bz2, .xz, .zst, .Z, .lz, .lzma, .lz4 (one entry, named without the suffix)",
         "libarchive",
         True,
     ),
