@@ -10,19 +10,26 @@ byte for byte (every file the oracle wrote, at least once), and how many it ends
 a clear code where no oracle reads them.
 
 A section is a function returning ``Row``s per format; images can add theirs to
-``SECTIONS`` the same way.
+``SECTIONS`` the same way. ``CONFORMANCE_COLLECTION=DIR`` adds a section judging every
+file of DIR (another project's test archives: libarchive's ``libarchive/test/*.uu``
+uudecoded, say), each in the row of the format its bytes name.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench._common import Check, Result, Table, progress
+
+if TYPE_CHECKING:
+    from tests.archive_corpus import Sample
 
 
 @dataclass(slots=True)
@@ -45,13 +52,30 @@ class Row:
 
 def archive_rows(work: Path) -> list[Row]:
     """The archive section: the corpus made, judged sample by sample."""
-    from tests.archive_corpus import build_corpus, judge
+    from tests.archive_corpus import build_corpus
 
-    samples = build_corpus(work / "corpus")
+    return judge_samples("archives", build_corpus(work / "corpus"), work)
+
+
+def collection_rows(work: Path) -> list[Row]:
+    """Files of ``CONFORMANCE_COLLECTION`` (e.g. libarchive's own test archives,
+    uudecoded), judged the same way; nothing when it is not set."""
+    from tests.archive_corpus import collection
+
+    folder = os.environ.get("CONFORMANCE_COLLECTION")
+    if not folder:
+        return []
+    return judge_samples("collection", collection(Path(folder)), work)
+
+
+def judge_samples(section: str, samples: list[Sample], work: Path) -> list[Row]:
+    from tests.archive_corpus import judge
+
+    work.mkdir(parents=True, exist_ok=True)
     rows: dict[str, Row] = {}
     for sample in samples:
         outcome = judge(sample, work)
-        row = rows.setdefault(sample.row, Row("archives", sample.row))
+        row = rows.setdefault(sample.row, Row(section, sample.row))
         row.samples += 1
         if outcome.oracle is not None:
             row.oracle_reads += 1
@@ -64,7 +88,10 @@ def archive_rows(work: Path) -> list[Row]:
     return sorted(rows.values(), key=lambda r: r.format)
 
 
-SECTIONS: dict[str, Callable[[Path], list[Row]]] = {"archives": archive_rows}
+SECTIONS: dict[str, Callable[[Path], list[Row]]] = {
+    "archives": archive_rows,
+    "collection": collection_rows,
+}
 
 
 def run(args: argparse.Namespace) -> Result:
@@ -77,6 +104,8 @@ def run(args: argparse.Namespace) -> Result:
         for name, section in SECTIONS.items():
             progress(f"conformance: {name}")
             rows = section(Path(tmp) / name)
+            if not rows:
+                continue
             for row in rows:
                 table.add(
                     row.section,
