@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench import (
     archives,
+    conformance,
     conformance_images,
     links,
     media,
@@ -58,6 +59,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "wakeup": wakeup.run,
     "web": web.run,
     "scale": scale.run,
+    "conformance": conformance.run,
     "conformance-images": conformance_images.run,
     "watch": watch.run,
 }

@@ -228,7 +228,10 @@ async def test_a_zip_bomb_is_stopped_and_what_came_before_is_delivered(
     )
     assert bomb.stat().st_size < 2 << 20
     job = await intake.add_source(store, bomb)
-    await run_until_idle(store, settings)
+    # The ratio judged past 1 MiB (the default floor, 1 GiB, lets 512 MiB through;
+    # test_archive_conformance stops a 3 GiB bomb under the defaults).
+    floor = settings.archive.model_copy(update={"ratio_grace_bytes": 1 << 20})
+    await run_until_idle(store, settings.model_copy(update={"archive": floor}))
 
     ended = await store.get_job(job.id)
     assert ended.state is JobState.FAILED and ended.error_code == "archive.limit_exceeded"

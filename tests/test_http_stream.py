@@ -282,7 +282,9 @@ async def test_a_nested_bomb_in_a_zip_read_in_place_is_still_stopped(
         for i in range(4):
             zf.write(inner, f"level1-{i}.zip")
     server.add("/outer.zip", buffer.getvalue(), content_type="application/zip")
-    limits = link_settings.archive.model_copy(update={"max_ratio": 20.0})
+    limits = link_settings.archive.model_copy(
+        update={"max_ratio": 20.0, "ratio_grace_bytes": 1 << 20}  # the default floor: 1 GiB
+    )
     state, code, _ = await _items(
         link_settings.model_copy(update={"archive": limits}), server.url("/outer.zip")
     )

@@ -486,8 +486,8 @@ def test_exit_kills_a_running_extraction_at_once(zeros_7z: Path) -> None:
 
 
 def test_ratio_limit_refuses_a_bomb_from_its_listing(zeros_7z: Path) -> None:
-    with pytest.raises(FerrymanError) as caught:
-        reader(zeros_7z, max_ratio=200)
+    with pytest.raises(FerrymanError) as caught:  # past a 1 MiB floor (the default is 1 GiB)
+        reader(zeros_7z, max_ratio=200, ratio_grace_bytes=MiB)
     assert caught.value.code == "archive.limit_exceeded"
     assert "max_ratio 200" in caught.value.message and "zeros.7z" in caught.value.message
     with pytest.raises(FerrymanError) as caught:

@@ -142,6 +142,11 @@ class ArchiveSettings(BaseModel):
     max_total_bytes: ByteSize = Field(256 * 1024**3, description="Unpacked bytes per archive.")
     max_entries: int = Field(200_000, ge=1)
     max_ratio: float = Field(200.0, ge=1, description="Unpacked / packed bytes.")
+    ratio_grace_bytes: ByteSize = Field(
+        1024**3,
+        description="max_ratio is judged only past this many unpacked bytes (a small"
+        " archive of text may expand 250:1); a declared size is judged before decoding.",
+    )
     max_depth: int = Field(2, ge=0, le=8, description="Archives inside archives.")
     sevenzip: Path | None = Field(
         None, description="A RAR-capable 7zz; empty: the bundled one, then 7zz/7z on PATH."

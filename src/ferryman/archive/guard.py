@@ -4,6 +4,16 @@ Backends report what an archive says; the guard decides what ferryman believes.
 It renames every entry (``archive.names``), flags OS clutter as junk, and stops
 zip bombs, entry floods and entries that produce more than they declare, counting
 bytes as they stream so a bomb is stopped within a few MiB of output.
+
+The ratio (unpacked / packed) is judged only past ``ratio_grace_bytes`` (1 GiB) of
+output: below that a ratio cannot tell a bomb from a small text archive. A bomb is
+still stopped early because an entry's declared size is checked before it is decoded:
+when the bytes out so far plus what it declares pass that floor *and* ``max_ratio``
+times the whole archive's packed size, no reading of the archive could stay within
+the limit, and it is refused with nothing decoded. An entry that declares less than
+it yields is stopped at its declared size. Only entries of unknown size (a lone .gz,
+a zip streamed with data descriptors) can run to the floor. A sparse entry's holes
+count towards ``max_total_bytes`` but not towards the ratio: its stored data does.
 """
 
 from __future__ import annotations
@@ -20,6 +30,9 @@ from ferryman.archive.reader import (
     EntryType,
 )
 from ferryman.errors import FerrymanError
+
+# The ratio floor for an entry whose declared size was not believed (see check_declared).
+_STRICT_FLOOR = 1 << 20
 
 
 def _size(n: int) -> str:
@@ -57,13 +70,16 @@ class GuardedEntry:
             raise RuntimeError(f"{self.info.path}: read_blocks may be called once per entry")
         self._started = True
         self._reader.check_usable()
-        return self._blocks(self._inner.read_blocks())
+        strict = self._reader.check_declared(self.info)
+        return self._blocks(self._inner.read_blocks(), strict)
 
-    def _blocks(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+    def _blocks(self, blocks: Iterator[bytes], strict: bool) -> Iterator[bytes]:
         declared = self.info.size
+        stored = self.info.stored
         produced = 0
         try:
             for block in blocks:
+                before = produced
                 produced += len(block)
                 if declared is not None and produced > declared:
                     raise FerrymanError(
@@ -71,7 +87,12 @@ class GuardedEntry:
                         f"{self._reader.name}: {self.info.path}: "
                         f"yields more than the {declared} bytes it declares",
                     )
-                self._reader.count_output(len(block))
+                if stored is None:
+                    self._reader.count_output(len(block), strict=strict)
+                else:  # holes are written but not packed: the ratio counts stored data
+                    self._reader.count_output(
+                        len(block), max(0, min(produced, stored) - min(before, stored)), strict
+                    )
                 yield block
         finally:
             # Stop the backend's decompression now, not whenever the GC gets to it.
@@ -122,7 +143,17 @@ class GuardedReader:
     hostile archive is not worth reading.
     """
 
-    __slots__ = ("_inner", "_iterated", "_out", "_poisoned", "_tally", "limits", "name")
+    __slots__ = (
+        "_inner",
+        "_iterated",
+        "_out",
+        "_poisoned",
+        "_ratio_out",
+        "_tally",
+        "limits",
+        "name",
+        "packed_size",
+    )
 
     def __init__(
         self,
@@ -130,12 +161,17 @@ class GuardedReader:
         name: str,
         limits: ArchiveLimits,
         tally: NestingTally | None = None,
+        packed_size: int | None = None,
     ) -> None:
+        """``packed_size``: the whole archive's bytes, when known (a file, not a
+        pipe): lets a declared size be judged before the entry is decoded."""
         self._inner = inner
         self.name = name
         self.limits = limits
+        self.packed_size = packed_size
         self._iterated = False
         self._out = 0  # unpacked bytes yielded so far, all entries
+        self._ratio_out = 0  # the same, without the holes of sparse entries
         self._poisoned: FerrymanError | None = None
         self._tally = tally
         if tally is not None:
@@ -172,32 +208,73 @@ class GuardedReader:
         self._poisoned = FerrymanError("archive.limit_exceeded", message)
         return self._poisoned
 
-    def count_output(self, n: int) -> None:
-        """Account ``n`` more unpacked bytes, refusing them if they break a limit.
+    def check_declared(self, info: EntryInfo) -> bool:
+        """Refuse an entry whose declared size alone breaks the limits, before a byte
+        of it is decoded: past the ratio floor and more than ``max_ratio`` times the
+        whole archive's packed size (so no reading of the archive could stay within
+        it). A sparse entry counts its stored data. (``max_total_bytes`` is judged
+        as the bytes come: the block that crosses it is refused.)
+
+        Returns True when the entry is to be watched closely instead: a declared
+        size of 4 GiB or more may be a ZIP64 size off by a multiple of 4 GiB (a
+        writer bug seen in the wild), so the data decides; its ratio is then judged
+        from ``_STRICT_FLOOR`` on, which stops a real bomb within a few MiB."""
+        if info.size is None or info.type is not EntryType.FILE:
+            return False
+        limits = self.limits
+        weight = info.size if info.stored is None else info.stored
+        projected = self._ratio_out + weight
+        problem: str | None = None
+        if (
+            self.packed_size is not None
+            and projected > limits.ratio_grace_bytes
+            and projected > limits.max_ratio * max(self.packed_size, 1)
+        ):
+            problem = (
+                f"{info.path} declares {info.size} bytes unpacked from an archive of"
+                f" {self.packed_size} bytes: expands more than {limits.max_ratio:g}:1"
+                " (archive.max_ratio)"
+            )
+        elif self._tally is not None:
+            problem = self._tally.refuses_declared(info.size, weight)
+        if problem is None:
+            return False
+        if info.size >= 1 << 32:
+            return True
+        raise self.poison(f"{self.name}: {problem}")
+
+    def count_output(self, n: int, ratio_n: int | None = None, strict: bool = False) -> None:
+        """Account ``n`` more unpacked bytes, refusing them if they break a limit;
+        ``ratio_n`` of them count towards the ratio (all, unless holes of a sparse
+        entry are among them); ``strict``: the ratio judged from ``_STRICT_FLOOR``.
 
         Called before the block is yielded, so the block that crosses a limit never
         reaches the caller.
         """
         self.check_usable()
+        if ratio_n is None:
+            ratio_n = n
         limits = self.limits
         total = self._out + n
+        ratio_total = self._ratio_out + ratio_n
+        floor = min(limits.ratio_grace_bytes, _STRICT_FLOOR) if strict else limits.ratio_grace_bytes
         if total > limits.max_total_bytes:
             raise self.poison(
                 f"{self.name}: more than {_size(limits.max_total_bytes)} unpacked "
                 "(archive.max_total_bytes)"
             )
-        if total > limits.ratio_grace_bytes and total > limits.max_ratio * max(
-            self._inner.consumed(), 1
-        ):
+        if ratio_total > floor and ratio_total > limits.max_ratio * max(self._inner.consumed(), 1):
             raise self.poison(
                 f"{self.name}: expands more than {limits.max_ratio:g}:1 (archive.max_ratio)"
             )
         if self._tally is not None:
-            problem = self._tally.refuses(n)
+            problem = self._tally.refuses(n, ratio_n, floor)
             if problem is not None:
                 raise self.poison(f"{self.name}: {problem}")
             self._tally.total += n
+            self._tally.ratio_total += ratio_n
         self._out = total
+        self._ratio_out = ratio_total
 
 
 class NestingTally:
@@ -209,10 +286,11 @@ class NestingTally:
     archive's limits, its ratio against the bytes read of the outermost archive.
     """
 
-    __slots__ = ("_root", "total")
+    __slots__ = ("_root", "ratio_total", "total")
 
     def __init__(self) -> None:
         self.total = 0
+        self.ratio_total = 0  # without the holes of sparse entries
         self._root: GuardedReader | None = None
 
     def join(self, reader: GuardedReader) -> None:
@@ -220,19 +298,40 @@ class NestingTally:
         if self._root is None:
             self._root = reader
 
-    def refuses(self, n: int) -> str | None:
-        """Why ``n`` more bytes would break the tree's limits, or None."""
+    def refuses_declared(self, size: int, weight: int) -> str | None:
+        """Why an entry declaring ``size`` (``weight`` of it stored data) would break
+        the tree's limits whatever is read, or None."""
+        root = self._root
+        if root is None or root.packed_size is None:
+            return None
+        limits = root.limits
+        projected = self.ratio_total + weight
+        if projected > limits.ratio_grace_bytes and projected > limits.max_ratio * max(
+            root.packed_size, 1
+        ):
+            return (
+                f"declares {size} bytes: {root.name} and the archives inside it would expand"
+                f" more than {limits.max_ratio:g}:1 (archive.max_ratio)"
+            )
+        return None
+
+    def refuses(self, n: int, ratio_n: int | None = None, floor: int | None = None) -> str | None:
+        """Why ``n`` more bytes would break the tree's limits, or None (``floor``:
+        the ratio judged past it, not the root's ``ratio_grace_bytes``)."""
         root = self._root
         if root is None:
             return None
         limits = root.limits
         total = self.total + n
+        ratio_total = self.ratio_total + (n if ratio_n is None else ratio_n)
+        if floor is None:
+            floor = limits.ratio_grace_bytes
         if total > limits.max_total_bytes:
             return (
                 f"more than {_size(limits.max_total_bytes)} unpacked with the archives"
                 f" around and inside it (archive.max_total_bytes, counted from {root.name})"
             )
-        if total > limits.ratio_grace_bytes and total > limits.max_ratio * max(root.consumed(), 1):
+        if ratio_total > floor and ratio_total > limits.max_ratio * max(root.consumed(), 1):
             return (
                 f"{root.name} and the archives inside it expand more than"
                 f" {limits.max_ratio:g}:1 (archive.max_ratio)"

@@ -22,6 +22,7 @@ Unsupported ZIP compression method          zip Deflate64 (method 9),    unsuppo
 (9: deflation-64-bit)                       and any method it lacks
 Unsupported block header size               RAR5 ciphertext read as      unsupported
 (was 5, max is 2)                           plain data
+Unexpected codec ID: a                      7z ARM64/RISC-V filters      unsupported
 any other "unsupported", "not supported",   e.g. RAR VM filters, 7z      unsupported
 "support unavailable", "no support for",    codecs, "Decryption is
 "unknown codec", "unknown encryption"       unsupported due to lack of
@@ -50,6 +51,8 @@ MESSAGE_CODES: tuple[tuple[str, str], ...] = (
     ("no support for", "archive.unsupported"),
     ("unknown codec", "archive.unsupported"),
     ("unknown encryption", "archive.unsupported"),
+    # 7z coders libarchive lacks (ARM64 "a", RISC-V "b" branch filters): 7zz reads them.
+    ("unexpected codec id", "archive.unsupported"),
     # libarchive reports a premature end in words only: tar/zip "Truncated ...",
     # gzip/bzip2 "truncated ... input", xz "No progress is possible".
     ("truncat", "archive.truncated"),

@@ -30,6 +30,11 @@ from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 
 _UNSUPPORTED = "archive.unsupported"
+# Formats 7zz reads when libarchive cannot open them at all.
+_SEVEN_READS_TOO = frozenset({"sfx", "lha", "iso9660", "cab", "rpm", "cpio", "wim", "xar", "7z"})
+# Formats 7zz reads better, when it is there: libarchive 3.6 fails the CRC of LHA
+# entries other tools write.
+_SEVEN_FIRST = frozenset({"lha"})
 
 
 def open_archive(
@@ -53,7 +58,8 @@ def open_archive(
     if volumes is not None:
         exe = _require_7zz(sevenzip, path, "multi-volume archives")
         inner: ArchiveReader = SevenZipReader(exe, volumes.first, options, path.name)
-        return GuardedReader(inner, path.name, options.limits, tally)
+        packed = sum(_size_of(part) for part in volumes.parts)
+        return GuardedReader(inner, path.name, options.limits, tally, packed)
     try:
         fmt = detect_format(path)
     except FileNotFoundError as err:
@@ -65,7 +71,14 @@ def open_archive(
             "archive.unreadable", f"{path.name}: not an archive (no known format signature)"
         )
     fallback = _FallbackReader(path, fmt, options, sevenzip)
-    return GuardedReader(fallback, path.name, options.limits, tally)
+    return GuardedReader(fallback, path.name, options.limits, tally, _size_of(path))
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def open_archive_stream(
@@ -101,14 +114,28 @@ class _FallbackReader:
         self._switched = False
         self._looked_for_7zz = False
         self._exe: SevenZip | None = None
+        # Formats 7zz reads too, where libarchive's failure to open (or to find a
+        # first entry: an SFX whose archive libarchive does not look for so far in)
+        # hands the whole archive to 7zz.
+        self._seven_too = fmt in _SEVEN_READS_TOO
+        self._seven_decodes = self._seven_too and fmt != "iso9660"
+        if fmt in _SEVEN_FIRST and self._seven() is not None:
+            self._switch(0, FerrymanError(_UNSUPPORTED, f"{path.name}: {fmt}: 7zz reads it"))
+            return
         try:
             self._current = LibarchiveReader(path, fmt, options)
         except FerrymanError as exc:
-            if exc.code != _UNSUPPORTED:
+            if not self._hand_over(exc):
                 raise
             self._switch(0, exc)
             return
         self._entries = iter(self._current)
+
+    def _hand_over(self, exc: FerrymanError) -> bool:
+        """Whether an error before the first entry sends the archive to 7zz."""
+        if exc.code == _UNSUPPORTED:
+            return True
+        return self._seven_too and exc.code in ("archive.unreadable", "archive.truncated")
 
     @property
     def backend(self) -> str:
@@ -137,7 +164,9 @@ class _FallbackReader:
             except StopIteration:
                 return
             except FerrymanError as exc:
-                if exc.code != _UNSUPPORTED or self._switched:
+                if self._switched:
+                    raise
+                if exc.code != _UNSUPPORTED and not (index == 0 and self._hand_over(exc)):
                     raise
                 self._switch(index, exc)
                 continue
@@ -171,7 +200,13 @@ class _FallbackReader:
                 ) from retried
             return
         except FerrymanError as exc:
-            if exc.code != _UNSUPPORTED or self._switched:
+            if self._switched:
+                raise
+            # A data error before any byte, in a format 7zz decodes too: 7zz gets
+            # the entry and the rest. Not ISO: 7zz hands out a zisofs file still
+            # compressed, so its bytes would be wrong.
+            decodes = exc.code == "archive.entry_corrupt" and self._seven_decodes
+            if exc.code != _UNSUPPORTED and not (decodes and self._seven() is not None):
                 raise
             yield from self._replacement(entry, exc)
             return

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from ferryman.archive.suffixes import ARCHIVE_SUFFIXES
 from ferryman.errors import FerrymanError
 
 
@@ -37,14 +38,16 @@ class EntryType(StrEnum):
 class ArchiveLimits:
     """Hostile-input limits, checked by ``GuardedReader`` whatever the backend.
 
-    The defaults let any real media archive through (media barely compresses) and
-    stop known bombs within a few MiB of output.
+    The defaults let any real archive through (a 20 KB text archive that unpacks to
+    5 MB too: a ratio alone cannot tell it from a bomb) and stop bombs within a few MiB
+    of output: the ratio is judged only past ``ratio_grace_bytes`` unpacked, and an
+    entry whose declared size already breaks both is refused before it is decoded.
     """
 
     max_total_bytes: int = 256 << 30  # unpacked bytes per archive
     max_entries: int = 200_000
     max_ratio: float = 200.0  # unpacked / packed bytes, over the archive so far
-    ratio_grace_bytes: int = 1 << 20  # no ratio check before this much output
+    ratio_grace_bytes: int = 1 << 30  # no ratio judged before this much output
     max_depth: int = 2  # archives inside archives inside the input
 
 
@@ -67,6 +70,9 @@ class EntryInfo:
     size: int | None  # declared size; None if the format does not say
     mtime: float | None
     type: EntryType
+    # A sparse entry (GNU/PAX sparse tar): ``size`` is its logical size, holes
+    # included; this is the data really stored. None: not sparse.
+    stored: int | None = None
 
 
 class ArchiveEntry(Protocol):
@@ -119,8 +125,27 @@ _MAGICS: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\x28\xb5\x2f\xfd", "zstd"),
     (0, b"\x1f\x8b", "gzip"),
     (257, b"ustar", "tar"),  # POSIX ("ustar\0") and GNU ("ustar  \0") tar
+    (0, b"\x1f\x9d", "compress"),  # .Z (compress), .tar.Z
+    (0, b"LZIP", "lzip"),
+    (0, b"\x04\x22\x4d\x18", "lz4"),
+    (0, b"\x89LZO\x00\r\n\x1a\n", "lzop"),
+    (0, b"LRZI", "lrzip"),
+    (0, b"begin-base64 ", "uu"),
+    (0, b"begin ", "uu"),
+    (0, b"MSCF\x00\x00\x00\x00", "cab"),
+    (0, b"070707", "cpio"),
+    (0, b"070701", "cpio"),
+    (0, b"070702", "cpio"),
+    (0, b"\xc7\x71", "cpio"),  # old binary cpio, little-endian
+    (0, b"\x71\xc7", "cpio"),  # and big-endian
+    (0, b"\xed\xab\xee\xdb", "rpm"),
+    (0, b"xar!", "xar"),
+    (0, b"MSWIM\x00\x00\x00", "wim"),
+    (32769, b"CD001", "iso9660"),
 )
-_SNIFF_BYTES = 262
+_SNIFF_BYTES = 32774  # the ISO 9660 signature ends there
+# Formats libarchive reads that are no stream of one compressed file or a tar.
+CONTAINER_FORMATS = frozenset({"zip", "7z", "rar", "tar", "cab", "cpio", "rpm", "xar", "wim"})
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -131,14 +156,79 @@ def sniff_format(head: bytes) -> str | None:
     # "BZh" + block size digit: checked last, since three letters are a weak signature.
     if len(head) >= 4 and head[:3] == b"BZh" and head[3:4] in b"123456789":
         return "bzip2"
+    if _lha_header(head):
+        return "lha"
+    if _tar_checksum_ok(head):
+        return "tar"  # a pre-POSIX (v7) tar: no magic, only a header checksum
+    if _lzma_alone(head):
+        return "lzma"
     return None
 
 
-def detect_format(path: Path) -> str | None:
-    """Sniff ``path``'s format from its magic bytes only (never its name).
+def _lha_header(head: bytes) -> bool:
+    """LHA/LZH: "-lh?-" or "-lz?-" at offset 2 and a known header level at 20."""
+    method = head[2:7]
+    return (
+        len(head) >= 22
+        and method[:3] in (b"-lh", b"-lz")
+        and method[4:5] == b"-"
+        and head[20] in (0, 1, 2, 3)
+    )
 
-    Returns "zip", "tar", "gzip", "bzip2", "xz", "zstd", "7z", "rar" or None.
+
+def _tar_checksum_ok(head: bytes) -> bool:
+    """A 512-byte tar header whose checksum field matches its bytes (and a name)."""
+    if len(head) < 512 or head[0] == 0:
+        return False
+    field = head[148:156].replace(b"\x00", b" ").strip()
+    if not field or any(c not in b"01234567" for c in field):
+        return False
+    total = sum(head[:148]) + 8 * 32 + sum(head[156:512])
+    return int(field, 8) == total
+
+
+def _lzma_alone(head: bytes) -> bool:
+    """An .lzma ("LZMA alone") stream: properties 0x5d and a 2^n dictionary size."""
+    if len(head) < 13 or head[0] != 0x5D:
+        return False
+    dictionary = int.from_bytes(head[1:5], "little")
+    return dictionary >= 1 << 12 and dictionary & (dictionary - 1) == 0
+
+
+_TAIL_BYTES = (1 << 16) + 22  # a zip's end record: 22 bytes and a comment of up to 64 KiB
+_SFX_SCAN = 16 << 20  # how far into an executable a 7z or RAR may start
+_EXECUTABLE = (b"MZ", b"\x7fELF")
+
+
+def detect_format(path: Path) -> str | None:
+    """Sniff ``path``'s format from its bytes.
+
+    Returns "zip", "tar", "gzip", "bzip2", "xz", "zstd", "7z", "rar", one of the
+    formats libarchive reads besides ("compress", "lzip", "lz4", "lzop", "lrzip",
+    "lzma", "uu", "cab", "cpio", "rpm", "xar", "lha", "iso9660"), "wim" (7zz only),
+    "sfx" (an executable with an archive appended), "zip" for a zip after junk
+    when the name promises an archive, or None.
     Raises ``OSError`` if the file cannot be read.
     """
     with path.open("rb") as f:
-        return sniff_format(f.read(_SNIFF_BYTES))
+        head = f.read(_SNIFF_BYTES)
+        fmt = sniff_format(head)
+        if fmt is not None:
+            return fmt
+        executable = head.startswith(_EXECUTABLE)
+        if not executable and not _promises_archive(path.name):
+            return None
+        size = f.seek(0, 2)
+        f.seek(max(0, size - _TAIL_BYTES))
+        zip_at_end = b"PK\x05\x06" in f.read(_TAIL_BYTES)
+        if not executable:
+            return "zip" if zip_at_end else None
+        if zip_at_end:
+            return "sfx"
+        f.seek(0)
+        window = f.read(_SFX_SCAN)
+    return "sfx" if (b"7z\xbc\xaf\x27\x1c" in window or b"Rar!\x1a\x07" in window) else None
+
+
+def _promises_archive(name: str) -> bool:
+    return name.lower().endswith(ARCHIVE_SUFFIXES)

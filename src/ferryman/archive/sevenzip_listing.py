@@ -108,6 +108,8 @@ def _make_item(fields: dict[str, str], ordinal: int, arc_type: str) -> Item:
         crc = int(crc_text, 16) if crc_text else None
     except ValueError:
         crc = None
+    if arc_type == "Lzh":
+        crc = None  # LHA's is a CRC-16, not the CRC-32 the extraction checks
     stream_size: int | None = size
     if is_dir:
         stream_size = 0

@@ -12,6 +12,13 @@ import re
 
 # Containers: they hold many entries.
 CONTAINER_SUFFIXES = (".zip", ".rar", ".7z", ".tar")
+# Containers that are opened when their bytes say so and are otherwise delivered as
+# files (a UDF-only .iso is no ISO 9660; a .cab may be anything): never "named like an
+# archive" when they are not one.
+OTHER_CONTAINER_SUFFIXES = (".iso", ".cab", ".cpio", ".rpm", ".lzh", ".lha", ".xar", ".wim")
+# Executables that may carry an archive (self-extracting): opened when one is found
+# inside, else delivered as they are; never "named like an archive" when none is.
+SFX_SUFFIXES = (".exe",)
 
 # Compressed streams (lower case) → what the file inside is called, like gunzip does:
 # the tar shorthands become ".tar". Longest first where one ends another.
@@ -24,6 +31,9 @@ COMPRESSION_SUFFIXES: tuple[tuple[str, str], ...] = (
     (".txz", ".tar"),
     (".tzst", ".tar"),
     (".tzs", ".tar"),
+    (".tlz", ".tar"),
+    (".tlz4", ".tar"),
+    (".tzo", ".tar"),
     (".gzip", ""),
     (".gz", ""),
     (".z", ""),
@@ -34,6 +44,10 @@ COMPRESSION_SUFFIXES: tuple[tuple[str, str], ...] = (
     (".zstd", ""),
     (".zst", ""),
     (".lzma", ""),
+    (".lz4", ""),
+    (".lzo", ""),
+    (".lrz", ""),
+    (".lz", ""),
 )
 
 ARCHIVE_SUFFIXES: tuple[str, ...] = CONTAINER_SUFFIXES + tuple(s for s, _ in COMPRESSION_SUFFIXES)
@@ -45,7 +59,12 @@ _VOLUME_NAME = re.compile(r".+\.(part\d+\.rar|r\d{2,3}|z\d{2,3}|[a-z0-9]+\.\d{3}
 def named_archive(name: str) -> bool:
     """Whether ``name`` promises an archive or a volume of one."""
     lowered = name.lower()
-    return lowered.endswith(ARCHIVE_SUFFIXES) or bool(_VOLUME_NAME.fullmatch(lowered))
+    return (
+        lowered.endswith(ARCHIVE_SUFFIXES)
+        or lowered.endswith(OTHER_CONTAINER_SUFFIXES)
+        or lowered.endswith(SFX_SUFFIXES)
+        or bool(_VOLUME_NAME.fullmatch(lowered))
+    )
 
 
 def inner_name(name: str) -> str | None:

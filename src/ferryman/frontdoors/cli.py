@@ -754,7 +754,8 @@ def doctor(
             "features": cap.features,
             "backend": cap.backend,
             "from_pipe": cap.from_pipe,
-            "available": found.has(cap.backend),
+            "program": cap.program,
+            "available": found.offers(cap),
         }
         for cap in MATRIX
     ]
