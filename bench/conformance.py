@@ -9,8 +9,9 @@ does, and prints per format: how many the oracle reads, how many ferryman delive
 byte for byte (every file the oracle wrote, at least once), and how many it ends with
 a clear code where no oracle reads them.
 
-A section is a function returning ``Row``s per format; images can add theirs to
-``SECTIONS`` the same way. ``CONFORMANCE_COLLECTION=DIR`` adds a section judging every
+A section is a function returning ``Row``s per format: archives, then images (Pillow as
+the oracle, ``bench/conformance_images.py``, also runnable alone as
+``conformance-images``). ``CONFORMANCE_COLLECTION=DIR`` adds a section judging every
 file of DIR (another project's test archives: libarchive's ``libarchive/test/*.uu``
 uudecoded, say), each in the row of the format its bytes name.
 """
@@ -88,8 +89,17 @@ def judge_samples(section: str, samples: list[Sample], work: Path) -> list[Row]:
     return sorted(rows.values(), key=lambda r: r.format)
 
 
+def image_rows(work: Path) -> list[Row]:
+    """The image section (``bench/conformance_images.py``): Pillow is the oracle; its rows
+    carry the same counts, and the photos' Telegram rules besides."""
+    from bench.conformance_images import image_rows as rows
+
+    return rows(work)  # type: ignore[return-value]  # the same fields, and more
+
+
 SECTIONS: dict[str, Callable[[Path], list[Row]]] = {
     "archives": archive_rows,
+    "images": image_rows,
     "collection": collection_rows,
 }
 
@@ -137,6 +147,17 @@ def run(args: argparse.Namespace) -> Result:
                     clear == unread,
                 )
             )
+            if all(hasattr(r, "photos_ok") for r in rows):  # images: Telegram's photo rules
+                photos = sum(getattr(r, "photos", 0) for r in rows)
+                fit = sum(getattr(r, "photos_ok", 0) for r in rows)
+                result.checks.append(
+                    Check(
+                        f"{name}: photos within Telegram's rules",
+                        f"{fit}/{photos}",
+                        "all",
+                        fit == photos,
+                    )
+                )
             result.data[name] = [
                 {
                     k: getattr(r, k)
