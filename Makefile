@@ -23,13 +23,21 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy src
 
+# Tests run on PYTEST_WORKERS pytest-xdist workers (more than this machine's 2 cores: much
+# of a test's time is spent waiting on child processes, servers and the disk); each worker
+# has a PostgreSQL database of its own (tests/conftest.py). PYTEST_WORKERS=0 runs them in
+# one process. --dist worksteal: an idle worker takes tests queued on a busy one.
+PYTEST_WORKERS ?= 4
+XDIST := -n $(PYTEST_WORKERS) --dist worksteal
+
 # The quick loop while working: every test but those marked slow (crash loops, CLI runs
 # in child processes, whole-engine media runs); `make test` runs them all.
 unit: $(BIN)/.installed
-	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
+# --durations=20: the slowest tests, for docs/testing.md's list.
 test: lint typecheck
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(XDIST) --durations=20 $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
