@@ -25,10 +25,11 @@ typecheck: $(BIN)/.installed
 
 # Tests run on PYTEST_WORKERS pytest-xdist workers (more than this machine's 2 cores: much
 # of a test's time is spent waiting on child processes, servers and the disk); each worker
-# has a PostgreSQL database of its own (tests/conftest.py). PYTEST_WORKERS=0 runs them in
-# one process. --dist worksteal: an idle worker takes tests queued on a busy one.
-PYTEST_WORKERS ?= 4
-XDIST := -n $(PYTEST_WORKERS) --dist worksteal
+# has a PostgreSQL database of its own (docs/testing.md). PYTEST_WORKERS=0: one process.
+# --dist load --maxschedchunk 1: a worker is handed the next test when it is free, and the
+# slow tests come first (tests/conftest.py), so no crash loop starts last.
+PYTEST_WORKERS ?= 3
+XDIST := -n $(PYTEST_WORKERS) --dist load --maxschedchunk 1
 
 # The quick loop while working: every test but those marked slow (crash loops, CLI runs
 # in child processes, whole-engine media runs); `make test` runs them all.

@@ -113,3 +113,12 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     bucket of its own."""
     with running_s3(tmp_path_factory.mktemp("s3")) as server:
         yield server
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the tests marked slow (crash loops of a minute) go first, in
+    their order: begun last, one of them would run on alone while the other workers idle.
+    Every worker collects the same order, as xdist requires; a run in one process keeps
+    the files' order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -265,7 +265,12 @@ async def test_child_timeout_kills_the_child(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(FerrymanError) as caught:
         await run_in_child(
-            sleep_forever, {"pid_file": pid_file}, on_progress=seen.append, timeout=2
+            # 5 s: the child's start (a fork that imports this module) is within them
+            # on a machine loaded by parallel tests, so it is killed mid-sleep, not at start.
+            sleep_forever,
+            {"pid_file": pid_file},
+            on_progress=seen.append,
+            timeout=5,
         )
     assert caught.value.code == "media.convert_timeout"
     assert time.monotonic() - started < 10
