@@ -23,13 +23,22 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy src
 
+# Tests run on PYTEST_WORKERS pytest-xdist workers (more than this machine's 2 cores: much
+# of a test's time is spent waiting on child processes, servers and the disk); each worker
+# has a PostgreSQL database of its own (docs/testing.md). PYTEST_WORKERS=0: one process.
+# --dist load --maxschedchunk 1: a worker is handed the next test when it is free, and the
+# slow tests come first (tests/conftest.py), so no crash loop starts last.
+PYTEST_WORKERS ?= 3
+XDIST := -n $(PYTEST_WORKERS) --dist load --maxschedchunk 1
+
 # The quick loop while working: every test but those marked slow (crash loops, CLI runs
 # in child processes, whole-engine media runs); `make test` runs them all.
 unit: $(BIN)/.installed
-	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
+# --durations=20: the slowest tests, for docs/testing.md's list.
 test: lint typecheck
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(XDIST) --durations=20 $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench

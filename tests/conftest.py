@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import text
@@ -16,7 +20,43 @@ from ferryman.store.connect import normalise_url
 
 from .s3serve import S3Server, running_s3
 
-PG_DSN = os.environ.get("FERRYMAN_TEST_PG_DSN")
+
+def _worker_database(dsn: str | None, worker: str | None) -> str | None:
+    """``dsn`` with the database renamed for a pytest-xdist worker (``test`` -> ``test_gw0``):
+    workers that reset the schema under each other's tests would fail at random."""
+    if not dsn or not worker:
+        return dsn
+    parts = urlsplit(dsn)
+    base = parts.path.lstrip("/") or "postgres"
+    return urlunsplit(parts._replace(path=f"/{base}_{worker}"))
+
+
+async def _create_database(dsn: str) -> None:
+    """Create ``dsn``'s database if it is missing, through the server's ``postgres`` one."""
+    import asyncpg
+
+    parts = urlsplit(dsn)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres", query=""))
+    conn = await asyncpg.connect(admin)
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name) is None:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # a run beside ours
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+# Under pytest-xdist each worker (PYTEST_XDIST_WORKER=gw0, gw1, ...) has a database of its
+# own, made on first use; tests read PG_DSN from here and so follow.
+PG_DSN = _worker_database(
+    os.environ.get("FERRYMAN_TEST_PG_DSN"), os.environ.get("PYTEST_XDIST_WORKER")
+)
+if PG_DSN and os.environ.get("PYTEST_XDIST_WORKER"):
+    try:
+        asyncio.run(_create_database(PG_DSN))
+    except Exception as exc:  # the PostgreSQL tests then fail, saying why
+        warnings.warn(f"could not create the worker's database {PG_DSN}: {exc}", stacklevel=1)
 
 
 async def _reset_postgres(dsn: str) -> None:
@@ -73,3 +113,12 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     bucket of its own."""
     with running_s3(tmp_path_factory.mktemp("s3")) as server:
         yield server
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the tests marked slow (crash loops of a minute) go first, in
+    their order: begun last, one of them would run on alone while the other workers idle.
+    Every worker collects the same order, as xdist requires; a run in one process keeps
+    the files' order."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 SERVICE = "10.231.255.1"  # on the host's loopback while a Network lives
+_LOCK = "/tmp/ferryman-netns.lock"  # every run on this host takes it to change links
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -59,14 +61,19 @@ class Network:
         return f"{self.tag}-{n}", f"{self.tag}h{n}", f"{self.tag}n{n}"
 
     def add(self, node: str) -> None:
-        """A namespace for ``node``, linked to the host, its default route through it."""
-        n = len(self.nodes) + 1
-        self.nodes[node] = n
-        netns, host_end, node_end = self._names(node)
-        _ip("netns", "add", netns)
-        _ip("link", "add", host_end, "type", "veth", "peer", "name", node_end)
-        _ip("link", "set", node_end, "netns", netns)
-        _ip("addr", "add", f"10.231.{n}.1/30", "dev", host_end)
+        """A namespace for ``node``, linked to the host, its default route through it.
+
+        Its subnet, 10.231.<n>.0/30, is one no other live link holds (runs beside this one,
+        pytest-xdist's workers among them, make namespaces at the same time): picked and
+        taken under a lock every run shares."""
+        with _host_lock():
+            n = _free_subnet()
+            self.nodes[node] = n
+            netns, host_end, node_end = self._names(node)
+            _ip("netns", "add", netns)
+            _ip("link", "add", host_end, "type", "veth", "peer", "name", node_end)
+            _ip("link", "set", node_end, "netns", netns)
+            _ip("addr", "add", f"10.231.{n}.1/30", "dev", host_end)
         _ip("link", "set", host_end, "up")
         inside = ("-n", netns)
         _ip(*inside, "addr", "add", f"10.231.{n}.2/30", "dev", node_end)
@@ -111,11 +118,13 @@ class Network:
     def close(self) -> None:
         for forwarder in self._forwarders:
             forwarder.close()
-        for node in list(self.nodes):
-            netns, host_end, _ = self._names(node)
-            _ip("link", "del", host_end, check=False)
-            _ip("netns", "del", netns, check=False)
-        _ip("addr", "del", f"{SERVICE}/32", "dev", "lo", check=False)
+        with _host_lock():
+            for node in list(self.nodes):
+                netns, host_end, _ = self._names(node)
+                _ip("link", "del", host_end, check=False)
+                _ip("netns", "del", netns, check=False)
+            if not _others_live():  # the service address is shared by every live run
+                _ip("addr", "del", f"{SERVICE}/32", "dev", "lo", check=False)
 
 
 def _clear_stale() -> None:
@@ -145,14 +154,47 @@ def network_or_skip(what: str) -> Iterator[Network]:
 
 @contextlib.contextmanager
 def network() -> Iterator[Network]:
-    _clear_stale()
     net = Network()
     try:
-        _ip("addr", "del", f"{SERVICE}/32", "dev", "lo", check=False)  # a killed run's
-        _ip("addr", "add", f"{SERVICE}/32", "dev", "lo")
+        with _host_lock():
+            _clear_stale()
+            if f" {SERVICE}/32 " not in _ip("-o", "addr", "show", "dev", "lo").stdout:
+                _ip("addr", "add", f"{SERVICE}/32", "dev", "lo")
         yield net
     finally:
         net.close()
+
+
+@contextlib.contextmanager
+def _host_lock() -> Iterator[None]:
+    """One run at a time changes the host's links and addresses (xdist workers, or
+    runs started side by side, would otherwise pick the same subnet)."""
+    with open(_LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+
+
+def _free_subnet() -> int:
+    """The lowest n whose 10.231.<n>.1 no link on the host holds (1-254; 255 is SERVICE's)."""
+    held = {
+        int(n) for n in re.findall(r"\b10\.231\.(\d+)\.1/30\b", _ip("-o", "addr", "show").stdout)
+    }
+    for n in range(1, 255):
+        if n not in held:
+            return n
+    raise RuntimeError("every 10.231.<n>.0/30 subnet is taken")
+
+
+def _others_live() -> bool:
+    """Whether a namespace of another live process exists (it still needs SERVICE)."""
+    spaces = _ip("netns", "list", check=False).stdout
+    return any(
+        int(pid) != os.getpid() and os.path.exists(f"/proc/{pid}")
+        for pid in re.findall(r"^fm(\d+)-\d+\b", spaces, re.M)
+    )
 
 
 class _Forwarder:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -96,8 +97,33 @@ def running_s3(folder: Path) -> Iterator[S3Server]:
         ]
     }
     (folder / "s3.json").write_text(json.dumps(identities))
-    ports = {name: _free_pair() for name in ("master", "volume", "filer", "s3")}
     log = open(folder / "weed.log", "wb")  # noqa: SIM115 (closed below)
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        # A port found free may be taken before weed binds it (tests run side by side,
+        # pytest-xdist's workers each start a weed): a weed that exits starting is tried
+        # again on other ports.
+        for attempt in range(3):
+            process, endpoint = _start_weed(binary, folder, log)
+            try:
+                _wait_listening(process, endpoint, folder)
+                break
+            except _ExitedStarting:
+                if attempt == 2:
+                    raise
+        yield S3Server(endpoint)
+    finally:
+        if process is not None:
+            _stop(process)
+        log.close()
+
+
+class _ExitedStarting(RuntimeError):
+    pass
+
+
+def _start_weed(binary: str, folder: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
+    ports = {name: _free_pair() for name in ("master", "volume", "filer", "s3")}
     process = subprocess.Popen(
         [
             binary,
@@ -119,26 +145,32 @@ def running_s3(folder: Path) -> Iterator[S3Server]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    endpoint = f"http://127.0.0.1:{ports['s3']}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"weed exited: {(folder / 'weed.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(endpoint, timeout=1).status_code in (200, 403):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("SeaweedFS did not start within 60 s")
-            time.sleep(0.1)
-        yield S3Server(endpoint)
-    finally:
-        process.terminate()
+    return process, f"http://127.0.0.1:{ports['s3']}"
+
+
+def _wait_listening(process: subprocess.Popen[bytes], endpoint: str, folder: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            said = (folder / "weed.log").read_text(errors="replace")[-2000:]
+            raise _ExitedStarting(f"weed exited: {said}")
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            if httpx.get(endpoint, timeout=1).status_code in (200, 403):
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            _stop(process)
+            raise RuntimeError("SeaweedFS did not start within 60 s")
+        time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -26,6 +26,7 @@ from ferryman.errors import (
     UnregisteredCodeWarning,
     spec_for,
 )
+from tests.once import built_once
 
 SRC = Path(ferryman.__file__).parent
 README = SRC.parents[1] / "README.md"
@@ -337,8 +338,9 @@ def scan_source() -> Scan:
 
 
 @pytest.fixture(scope="module")
-def scan() -> Scan:
-    return scan_source()
+def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
+    # Seconds of parsing: once per run, not once per xdist worker.
+    return built_once(tmp_path_factory, "error-code-scan", lambda _folder: scan_source())
 
 
 def test_every_code_the_code_uses_is_registered(scan: Scan) -> None:

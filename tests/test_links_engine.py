@@ -24,13 +24,14 @@ from ferryman.model import JobState
 from ferryman.store import Store
 from tests.httpserve import FaultServer, Link, serving
 from tests.mediaserve import SECONDS, MediaSite
+from tests.once import built_once
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> MediaSite:
-    return MediaSite.make(tmp_path_factory.mktemp("site"))
+    return built_once(tmp_path_factory, "media-site", MediaSite.make)  # one per run
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 
 from ferryman.media.classify import HEAD_SIZE, classify
 from ferryman.model import MediaKind
+from tests.once import built_once
 
 from .test_media_probe_plan import build_media, frame_image, write_audio
 
@@ -63,7 +64,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return build_media(tmp_path_factory.mktemp("media"))
+    return built_once(tmp_path_factory, "probe-media", build_media)  # one per run
 
 
 def head_of(path: Path) -> bytes:

@@ -22,6 +22,7 @@ from ferryman.media.remux import remux_to_mp4
 from ferryman.media.segmented import EncodeSettings, transcode_resumable
 from ferryman.media.transcode import output_size
 from ferryman.model import MediaKind, Plan
+from tests.once import built_once
 
 from .test_media_probe_plan import build_media, write_video
 from .waiting import eventually
@@ -49,13 +50,15 @@ def transcode_to_mp4(
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("media")
-    samples = build_media(root)
-    # Long enough (and big enough) that progress has time to say something in between.
-    samples["long_hevc.mkv"] = write_video(
-        root / "long_hevc.mkv", vcodec="libx265", size=(320, 240), seconds=4
-    )
+    # The probe tests' media (one per run), and a clip of this module's own.
+    samples = dict(built_once(tmp_path_factory, "probe-media", build_media))
+    samples["long_hevc.mkv"] = built_once(tmp_path_factory, "long-hevc", _long_hevc)
     return samples
+
+
+def _long_hevc(root: Path) -> Path:
+    """Long enough (and big enough) that progress has time to say something in between."""
+    return write_video(root / "long_hevc.mkv", vcodec="libx265", size=(320, 240), seconds=4)
 
 
 def video_packets(path: Path) -> list[int]:
@@ -262,7 +265,12 @@ async def test_child_timeout_kills_the_child(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(FerrymanError) as caught:
         await run_in_child(
-            sleep_forever, {"pid_file": pid_file}, on_progress=seen.append, timeout=2
+            # 5 s: the child's start (a fork that imports this module) is within them
+            # on a machine loaded by parallel tests, so it is killed mid-sleep, not at start.
+            sleep_forever,
+            {"pid_file": pid_file},
+            on_progress=seen.append,
+            timeout=5,
         )
     assert caught.value.code == "media.convert_timeout"
     assert time.monotonic() - started < 10

@@ -23,6 +23,7 @@ from ferryman.media.plan import VIDEO_RULES, explain, over_limit, plan_for
 from ferryman.media.policy import LIBRARY, MIB, TELEGRAM, TELEGRAM_BOT_API, TELEGRAM_PREMIUM
 from ferryman.media.probe import MP4_FAMILY, probe, probe_image
 from ferryman.model import MediaInfo, MediaKind, Plan
+from tests.once import built_once
 
 SIZE = (160, 120)
 FPS = 25
@@ -221,7 +222,7 @@ def build_media(root: Path) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return build_media(tmp_path_factory.mktemp("media"))
+    return built_once(tmp_path_factory, "probe-media", build_media)  # one per run
 
 
 # ---------------------------------------------------------------------------- probe

@@ -26,6 +26,7 @@ from ferryman.media.segmented import (
     plan_segments,
     transcode_resumable,
 )
+from tests.once import built_once
 
 from .test_media_probe_plan import AVI_AUDIO, FPS, SIZE, frame_image, write_avi, write_video
 from .waiting import eventually_sync
@@ -60,7 +61,10 @@ def write_vfr(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("segmented")
+    return built_once(tmp_path_factory, "segmented-samples", _make_samples)  # one per run
+
+
+def _make_samples(root: Path) -> dict[str, Path]:
     common: dict[str, Any] = {"seconds": SECONDS, "video_options": EVERY_SECOND}
     return {
         "hevc.mkv": write_video(

@@ -15,6 +15,7 @@ from ferryman.media.policy import ThumbLimits
 from ferryman.media.probe import probe
 from ferryman.media.thumbnail import Thumbnail, make_thumbnail, video_attributes
 from ferryman.model import MediaInfo
+from tests.once import built_once
 from tests.test_media_probe_plan import FPS, SIZE, write_audio, write_video
 
 LIMITS = ThumbLimits()
@@ -100,7 +101,10 @@ def quadrant(index: int) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("thumbs")
+    return built_once(tmp_path_factory, "thumbnail-clips", _make_clips)  # one per run
+
+
+def _make_clips(root: Path) -> dict[str, Path]:
     text = root / "text.mp4"
     text.write_text("not a video, just text\n")
     quiet = {"preset": "ultrafast"}

@@ -100,6 +100,7 @@ async def _done(store: Store, job_id: int) -> bool:
     return (await store.get_job(job_id)).state is JobState.DONE
 
 
+@pytest.mark.slow  # about 15 CLI processes in a row: 24 s
 def test_the_cli_lists_workers_and_drains_by_name(tmp_path: Path) -> None:
     from .webserve import web_env
 

@@ -25,6 +25,7 @@ from tests.davserve import dav_serving
 from tests.engine_helpers import library_files
 from tests.httpserve import FaultServer, serving
 from tests.test_crash import _add, _env
+from tests.waiting import eventually_sync
 
 
 @pytest.fixture
@@ -138,6 +139,13 @@ def _offline_then_online(tmp_path: Path, network: netns.Network, given: str, kin
     _add([given], env)  # type: ignore[list-item]
     network.offline("phone")
     with _running_on_phone(network, env) as run:
+        # The run starts (seconds on a loaded machine) and meets no route out: from the
+        # first offline wait on, it must go on waiting, uncounted.
+        eventually_sync(
+            lambda: run.poll() is not None or _state(data / "ferryman.db", kind)[1:] != (None, 0),
+            "the first try, offline",
+            every=0.1,
+        )
         time.sleep(4)  # many times what five counted attempts take
         assert run.poll() is None, run.stderr.read() if run.stderr else ""
         # Waiting, uncounted: between rechecks (queued) or in one (every 0.3 s it is

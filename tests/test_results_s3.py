@@ -301,6 +301,7 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@pytest.mark.slow  # two engine starts against SeaweedFS: 11 s
 async def test_the_engine_says_at_start_when_the_bucket_refuses_its_keys(
     s3_server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -23,6 +23,7 @@ from ferryman.samples import make_photo_set, make_video, make_zip
 from ferryman.web.guard import new_token
 from tests.httpserve import FaultServer, serving
 from tests.mediaserve import MediaSite
+from tests.once import built_once
 from tests.webserve import running_web, web_env
 
 
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> MediaSite:
-    return MediaSite.make(tmp_path_factory.mktemp("site"))
+    return built_once(tmp_path_factory, "media-site", MediaSite.make)  # one per run
 
 
 @pytest.fixture

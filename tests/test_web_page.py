@@ -20,6 +20,7 @@ from ferryman.archive.sevenzip_process import find_7zz
 from ferryman.samples import make_photo_set, make_video, make_zip
 from tests.httpserve import Link, serving
 from tests.mediaserve import MediaSite
+from tests.once import built_once
 from tests.s3serve import S3Server
 from tests.webserve import running_web
 
@@ -36,7 +37,7 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> MediaSite:
-    return MediaSite.make(tmp_path_factory.mktemp("site"))
+    return built_once(tmp_path_factory, "media-site", MediaSite.make)  # one per run
 
 
 @pytest.fixture(scope="module")
