@@ -196,16 +196,27 @@ def add(
     ] = None,
     bitrate: Annotated[int | None, typer.Option("--bitrate", help="As `add --bitrate`.")] = None,
     mute: Annotated[bool, typer.Option("--mute", help="As `add --mute`.")] = False,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help="Where this watch's notices (and its jobs') go instead of notify.urls:"
+            " Apprise URLs, ferryman(s)://host/path (a signed webhook), or none.",
+        ),
+    ] = None,
 ) -> None:
     """Watch SOURCE: every --every, its new entries become jobs to --to."""
 
     async def work(settings: Settings, store: Store) -> None:
+        from ferryman.engine.notify import check_target
         from ferryman.engine.watch import next_in_window, parse_window
         from ferryman.links.profile import from_choices
         from ferryman.sinks.builtin import default_sinks
         from ferryman.sources.listers.builtin import default_listers
 
         period = parse_every(every)
+        targets = check_target(notify) if notify is not None else None
         first = parse_since(since)
         if window is not None:
             parse_window(window)
@@ -237,6 +248,7 @@ def add(
             min_duration=min_duration,
             max_duration=max_duration,
             next_check_at=next_in_window(window, store.clock()),
+            notify=targets,
         )
         out = console()
         out.print(
