@@ -25,6 +25,7 @@ from ferryman.samples import make_photo, make_zip
 from ferryman.store import Store
 
 from .httpserve import serving
+from .test_archive_engine import needs_7zz, zip_with_password
 from .test_watch_feed import serve_feed
 from .waiting import eventually
 
@@ -263,3 +264,84 @@ def test_targets_the_override_then_the_settings_unless_quiet(settings: Settings)
         assert getattr(exc, "code", None) == "notify.bad_url"
     else:
         raise AssertionError("a target without a scheme was taken")
+
+
+@needs_7zz
+async def test_a_job_waiting_for_a_password_says_so_at_once(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    with receiving() as hook:
+        settings = with_notify(
+            settings, urls=[f"ferryman://127.0.0.1:{hook.port}/p"], digest_seconds=30.0
+        )
+        photo = make_photo(tmp_path / "open.jpg", 11)
+        hidden = make_photo(tmp_path / "hidden.jpg", 12)
+        archive = zip_with_password(tmp_path / "locked.zip", [photo], [hidden], "pw")
+        job = await add_source(store, archive, dest="library:", settings=settings)
+        # digest_seconds holds job ends back, not a wait on the person
+        await run_until(Engine(store, settings), "the wait's notice", lambda: hook.bodies())
+        (sent,) = hook.bodies()
+    assert sent["event"] == "job_waiting"
+    assert sent["job"]["id"] == job.id
+    assert sent["job"]["status"] == "needs_password"
+    assert sent["body"].startswith("archive.password_required: ")
+    assert f"ferryman password {job.id}" in sent["body"]
+
+
+async def test_a_watch_that_starts_failing_says_so_once(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    with receiving() as hook, serving() as feed:
+        settings = with_notify(settings, urls=[f"ferryman://127.0.0.1:{hook.port}/f"])
+        watch = await store.add_watch(
+            kind="feed",
+            source=feed.url("/missing.xml"),
+            dest="library:",
+            every_seconds=0.2,
+            since="all",
+            next_check_at=0.0,
+        )
+
+        async def failed_thrice() -> bool:
+            return (await store.get_watch(watch.id)).failures >= 3
+
+        await run_until(Engine(store, settings), "three failed looks", failed_thrice)
+        await asyncio.sleep(0.3)
+        sent = hook.bodies()
+    assert [b["event"] for b in sent] == ["watch_failing"]  # once, not at every retry
+    assert sent[0]["watch"]["id"] == watch.id
+    assert sent[0]["watch"]["error"]["code"] == "source.not_found"
+
+
+def test_add_and_watch_add_keep_their_notify_target(
+    settings: Settings, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from typer.testing import CliRunner
+
+    from ferryman.frontdoors.cli import app
+
+    monkeypatch.setenv("FERRYMAN_DATA_DIR", str(settings.data_dir))
+    photo = make_photo(tmp_path / "c.jpg", 13)
+    archive = make_zip(tmp_path / "c.zip", [("c.jpg", photo)])
+    runner = CliRunner()
+    added = runner.invoke(app, ["add", str(archive), "--notify", "ntfy://t, json://h/"])
+    assert added.exit_code == 0, added.output
+    bad = runner.invoke(app, ["add", str(archive), "--force", "--notify", "example.com"])
+    assert bad.exit_code == 2
+    assert "notify.bad_url" in bad.output
+    with serving() as feed:
+        serve_feed(feed, tmp_path, ["ep1"])
+        watched = runner.invoke(
+            app, ["watch", "add", feed.url("/feed.xml"), "--to", "library:", "--notify", "none"]
+        )
+        assert watched.exit_code == 0, watched.output
+
+    async def stored() -> tuple[list[str | None], list[str | None]]:
+        store = await Store.open(settings.database)
+        try:
+            jobs = [await store.job_notify(j.id) for j in await store.list_jobs()]
+            return jobs, [w.notify for w in await store.list_watches()]
+        finally:
+            await store.close()
+
+    assert asyncio.run(stored()) == (["ntfy://t json://h/"], ["none"])

@@ -108,7 +108,7 @@ class Notifier:
         while not stopping.is_set():
             await self._record_heard()
             try:
-                while await self.send_due():
+                while not stopping.is_set() and await self.send_due():
                     pass
             except Exception:
                 log.exception("notices: delivering failed; trying again")
