@@ -345,3 +345,42 @@ def test_add_and_watch_add_keep_their_notify_target(
             await store.close()
 
     assert asyncio.run(stored()) == (["ntfy://t json://h/"], ["none"])
+
+
+async def test_a_job_done_with_a_quarantined_file_is_done_with_problems(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    make_photo(folder / "good.jpg", 14)
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 12)
+    with receiving() as hook:
+        settings = with_notify(settings, urls=[f"ferryman://127.0.0.1:{hook.port}/x"])
+        job = await add_source(store, folder, dest="library:", settings=settings)
+        await run_until(Engine(store, settings), "a notice", lambda: hook.bodies())
+        (sent,) = hook.bodies()
+    assert sent["event"] == "job_problems"
+    assert sent["title"] == f"ferryman: done with problems: {job.name}"
+    counts = sent["job"]["counts"]
+    assert (counts["delivered"], counts["quarantined"]) == (1, 1)
+    assert f"ferryman report {job.id}" in sent["body"]
+
+
+async def test_a_notice_held_by_a_node_that_died_is_sent_by_the_next_engine(
+    store: Store, settings: Settings
+) -> None:
+    """The outbox outlives its sender: a claimed, unsent notice whose lease ran out (a
+    SIGKILLed node) is handed back and sent once."""
+    with receiving() as hook:
+        url = f"ferryman://127.0.0.1:{hook.port}/late"
+        settings = with_notify(settings, urls=[url])
+        payload = {"event": "job_done", "title": "ferryman: done: x", "body": "b", "job": None}
+        (made,) = await store.add_notices("job_done", [url], payload, job_id=None)
+        (held,) = await store.claim_notices("dead-node", 0.05, 0.0)
+        assert held.id == made
+        await asyncio.sleep(0.1)  # its lease runs out
+        await run_until(Engine(store, settings), "the late notice", lambda: hook.bodies())
+        await asyncio.sleep(0.3)
+        assert hook.bodies() == [payload]  # once
+    (notice,) = await store.list_notices()
+    assert notice.state == "sent"
