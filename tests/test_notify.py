@@ -384,3 +384,27 @@ async def test_a_notice_held_by_a_node_that_died_is_sent_by_the_next_engine(
         assert hook.bodies() == [payload]  # once
     (notice,) = await store.list_notices()
     assert notice.state == "sent"
+
+
+async def test_a_run_until_idle_sends_its_last_jobs_ends_before_it_returns(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """The digest's window does not keep a finished run's notices for the next run."""
+    with receiving() as hook:
+        url = f"ferryman://127.0.0.1:{hook.port}/idle"
+        settings = with_notify(settings, urls=[url], digest_seconds=60.0)
+        made = [await a_job(store, settings, tmp_path, n) for n in (15, 16)]
+        await asyncio.wait_for(Engine(store, settings).run(until_idle=True), 120)
+        sent = hook.bodies()
+    assert [b["event"] for b in sent] == ["digest"]
+    assert sorted(j["id"] for j in sent[0]["jobs"]) == sorted(j.id for j in made)
+    assert {n.state for n in await store.list_notices()} == {"sent"}
+
+
+def test_config_show_hides_the_targets_tokens_and_the_secret(settings: Settings) -> None:
+    from ferryman.config import mask_secrets
+
+    shown = mask_secrets(with_notify(settings, urls=["tgram://123:TOKEN/456"]))
+    assert shown["notify"]["urls"] == ["tgram://***"]
+    assert shown["notify"]["webhook_secret"] == "***"
+    assert "TOKEN" not in json.dumps(shown)

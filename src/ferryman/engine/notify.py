@@ -43,6 +43,7 @@ QUIET = "none"
 POLL_SECONDS = 1.0  # the sender's look at the outbox when nothing woke it
 MAX_WAIT = 3600.0  # a retry's longest wait
 KEEP_SENT = 7 * 86400.0  # seconds a sent notice stays in the outbox
+FLUSH_SECONDS = 3.0  # a stop's last round of deliveries, at most
 # Waits that need the person: a password, room on the disk.
 _ASKS = ("archive.password_required", "archive.password_wrong", "space.")
 
@@ -114,10 +115,19 @@ class Notifier:
                 log.exception("notices: delivering failed; trying again")
             await self._nap()
         await self._record_heard()
-        try:
-            await asyncio.wait_for(self.send_due(), 2.0)
+        try:  # a run that ends (--until-idle) does not keep its last jobs' ends back
+            await asyncio.wait_for(self._flush(), FLUSH_SECONDS)
         except (TimeoutError, Exception):
-            log.info("notices: left in the outbox for the next run")
+            log.info("notices: some are left in the outbox for the next run")
+
+    async def _flush(self) -> None:
+        """At a stop: job ends waiting out the digest's window go now (still as one
+        digest per URL), then whatever is due, once."""
+        settings = await self.ctx.settings()
+        await self.ctx.store.notices_due_now(settings.notify.digest_seconds)
+        sent: set[int] = set()
+        while claimed := await self.send_due(skip=sent):
+            sent.update(claimed)
 
     async def _nap(self) -> None:
         if not self._heard.empty():
@@ -196,16 +206,21 @@ class Notifier:
             return await store.add_notices(kind, urls, payload, watch_id=watch.id)
         return []
 
-    async def send_due(self) -> bool:
-        """Claim and deliver the next due notice (a digest with it); False: none due."""
+    async def send_due(self, skip: set[int] | None = None) -> list[int]:
+        """Claim and deliver the next due notice (a digest with it); returns their ids,
+        [] when none is due. ``skip``: tried in this round already (a failed one is due
+        again at once when its wait is short: the stop's round tries each once)."""
         settings = await self.ctx.settings()
         notify = settings.notify
         store = self.ctx.store
         owner = self.ctx.owner
         claimed = await store.claim_notices(owner, settings.lease_seconds, notify.digest_seconds)
         if not claimed:
-            return False
+            return []
         ids = [n.id for n in claimed]
+        if skip is not None and set(ids) <= skip:
+            await store.notices_failed(ids, owner, "", 0.0, give_up=False, count=False)
+            return []
         try:
             await deliver(claimed, settings)
         except FerrymanError as exc:
@@ -229,9 +244,9 @@ class Notifier:
                     wait,
                 )
             await store.notices_failed(ids, owner, exc.message, wait, give_up=give_up)
-            return True
+            return ids
         await store.notices_sent(ids, owner)
-        return True
+        return ids
 
 
 def _finished(view: dict[str, Any]) -> tuple[str, str, str] | None:

@@ -127,22 +127,48 @@ class NoticeQueries(StoreBase):
             )
 
     async def notices_failed(
-        self, ids: Sequence[int], owner: str, message: str, delay: float, *, give_up: bool
+        self,
+        ids: Sequence[int],
+        owner: str,
+        message: str,
+        delay: float,
+        *,
+        give_up: bool,
+        count: bool = True,
     ) -> None:
-        """A delivery failed: due again after ``delay``, or given up (``failed``)."""
+        """A delivery failed: due again after ``delay``, or given up (``failed``).
+        ``count=False``: not tried, only handed back (its error kept)."""
+        values: dict[str, Any] = {
+            "state": FAILED if give_up else QUEUED,
+            "not_before": self.clock() + delay,
+            "owner": None,
+            "lease_until": None,
+        }
+        if count:
+            values |= {"error_message": message[:2000], "attempts": notices.c.attempts + 1}
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(notices)
                 .where(notices.c.id.in_(ids), notices.c.owner == owner)
-                .values(
-                    state=FAILED if give_up else QUEUED,
-                    error_message=message[:2000],
-                    attempts=notices.c.attempts + 1,
-                    not_before=self.clock() + delay,
-                    owner=None,
-                    lease_until=None,
-                )
+                .values(**values)
             )
+
+    async def notices_due_now(self, within: float) -> int:
+        """Job ends waiting out a digest's window (never tried) are due now: a stopping
+        engine sends them instead of leaving them to the next run."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(notices)
+                .where(
+                    notices.c.state == QUEUED,
+                    notices.c.digest == 1,
+                    notices.c.attempts == 0,
+                    notices.c.not_before <= now + within,
+                )
+                .values(not_before=now)
+            )
+            return done.rowcount
 
     async def list_notices(self, state: str | None = None) -> list[Notice]:
         query = select(notices).order_by(notices.c.id)
