@@ -133,6 +133,7 @@ _ROWS_AT = {
     5: _UP_TO_V4,  # and migrated to 5 (local paths became file: URIs)
     6: _UP_TO_V4,  # and to 6 (nodes and drains: new tables, empty here); 7 adds indexes
     7: _UP_TO_V4,  # 8 adds watches and watch_seen: new tables, empty here
+    8: _UP_TO_V4,  # 9 adds jobs.notify, watches.notify (NULL) and notices (empty here)
 }
 
 

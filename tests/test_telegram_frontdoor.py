@@ -803,3 +803,36 @@ def test_a_links_status_message_shows_its_download_rising_with_speed_and_time_le
     )
     assert (early.percent, early.phase) == (3, "fetching")
     assert later.text == "job 7 x: fetching 42% (2.1 MB/s, 95 s left)"
+
+
+# --- watches ----------------------------------------------------------------------------
+
+
+async def test_the_chat_adds_lists_and_removes_a_watch(world: World) -> None:
+    from tests.test_watch_feed import serve_feed
+
+    with http_serving() as feed:
+        serve_feed(feed, world.tmp, ["ep1"])
+        link = feed.url("/feed.xml")
+        async with serving(world):
+            assert await reply_to(world, world.alice, "/watches") == (
+                "no watches; add one with /watch SOURCE [to DEST] [every 1h]"
+            )
+            added = await reply_to(world, world.alice, f"/watch {link} to library: every 30m")
+            (watch,) = await world.store.list_watches()
+            assert added == (
+                f"watch {watch.id}: {link} (feed) → library:, every 30m; new entries from"
+                f" now on become jobs (/unwatch {watch.id} stops it)"
+            )
+            assert (watch.kind, watch.dest, watch.every_seconds) == ("feed", "library:", 1800.0)
+            listed = await reply_to(world, world.alice, "/watches")
+            assert listed.startswith(f"{watch.id} {link} → library:, every 30m: ")
+            refused = await reply_to(world, world.alice, f"/watch {link} every 1s")
+            assert refused.startswith("watch.bad_option")
+            assert "say to DEST" in await reply_to(world, world.alice, f"/watch {link} soon")
+            assert await reply_to(world, world.alice, f"/unwatch {watch.id}") == (
+                f"watch {watch.id} removed; the jobs it made stay"
+            )
+            gone = await reply_to(world, world.alice, f"/unwatch {watch.id}")
+            assert gone == f"watch.not_found: there is no watch {watch.id}"
+    assert await world.store.list_watches() == []

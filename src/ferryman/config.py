@@ -323,6 +323,35 @@ class WebSettings(BaseModel):
     rate_limit: int = Field(120, ge=1, description="API requests a minute per token.")
 
 
+class NotifySettings(BaseModel):
+    """Notices when a job ends or waits on you, and when a watch finds or fails
+    (``docs/watch.md``): Apprise URLs, or ``ferryman://``/``ferrymans://`` for a signed
+    webhook whose body carries the job's view."""
+
+    model_config = ConfigDict(extra="forbid")
+    urls: list[str] = Field(
+        default_factory=list,
+        description="Apprise URLs (tgram://, discord://, ntfy://, json://…) or ferryman(s)://host/path.",
+    )
+    quiet: bool = Field(
+        False,
+        description="Send nothing to these URLs (a job's or a watch's --notify still speaks).",
+    )
+    digest_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Jobs ending within this many seconds go out as one notice; 0: each alone.",
+    )
+    webhook_secret: str = Field(
+        "", description="Signs ferryman(s):// webhook bodies (X-Ferryman-Signature: HMAC-SHA256)."
+    )
+    max_tries: int = Field(
+        8, ge=1, le=100, description="Deliveries tried before a notice is given up."
+    )
+    retry_seconds: float = Field(5.0, gt=0, description="The first retry's wait; it doubles.")
+    timeout_seconds: float = Field(15.0, gt=0, description="One delivery's time limit.")
+
+
 class S3Settings(BaseModel):
     """An S3-compatible bucket for results (AWS, SeaweedFS, MinIO, R2…): several web
     front ends serve one set of results, and links are presigned S3 URLs."""
@@ -398,6 +427,7 @@ class Settings(BaseModel):
     links: LinksSettings = Field(default_factory=LinksSettings)  # type: ignore[arg-type]
     web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
     results: ResultsSettings = Field(default_factory=ResultsSettings)  # type: ignore[arg-type]
+    notify: NotifySettings = Field(default_factory=NotifySettings)  # type: ignore[arg-type]
     passwords: list[str] = Field(
         default_factory=list, description="Tried on every encrypted archive, after the job's."
     )
@@ -447,6 +477,7 @@ SECRET_NESTED = frozenset(  # paths into the settings, any depth
         ("telegram", "bot_token"),
         ("torbox", "api_key"),
         ("results", "s3", "secret_key"),
+        ("notify", "webhook_secret"),
     }
 )
 SECRET_LISTS = frozenset({"passwords"})
@@ -588,6 +619,8 @@ def mask_secrets(settings: Settings) -> dict[str, Any]:
             holder = holder.get(section) if isinstance(holder, dict) else None
         if isinstance(holder, dict) and holder.get(key):
             holder[key] = "***"
+    notify = data.get("notify", {})  # an Apprise URL holds its service's token
+    notify["urls"] = [url.split("://", 1)[0] + "://***" for url in notify.get("urls", [])]
     for login in data.get("webdav", {}).get("hosts", {}).values():
         if login.get("password"):
             login["password"] = "***"

@@ -548,6 +548,19 @@ _SPECS: tuple[ErrorSpec, ...] = (
         " `ferryman remove JOB` removes it.",
     ),
     # watches (sources checked on a schedule)
+    # notices
+    ErrorSpec(
+        "notify.bad_url",
+        False,
+        "Give an Apprise URL (tgram://, ntfy://, json://host/…), ferryman(s)://host/path for a"
+        " signed webhook, or none; see docs/watch.md, Notices.",
+    ),
+    ErrorSpec(
+        "notify.undelivered",
+        True,
+        "The notice is tried again with a growing wait; check the target is up. The job is"
+        " not affected.",
+    ),
     ErrorSpec("watch.not_found", False, "Run `ferryman watch list` to see the watches."),
     ErrorSpec(
         "watch.source_unsupported",

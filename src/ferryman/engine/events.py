@@ -228,6 +228,33 @@ class AlbumFailed(JobEvent):
     code: str
 
 
+# ------------------------------------------------------------------- watches
+
+
+@dataclass(frozen=True, slots=True)
+class WatchFound(_Base):
+    """A check made jobs of new entries (``titles``: theirs, in the order made)."""
+
+    kind: ClassVar[str] = "watch_found"
+    watch_id: int
+    source: str  # as shown: a link's token never reaches a notice
+    dest: str
+    jobs: tuple[int, ...]
+    titles: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WatchFailing(_Base):
+    """A watch that was fine could not be checked (said once, not at every retry)."""
+
+    kind: ClassVar[str] = "watch_failing"
+    watch_id: int
+    source: str
+    code: str
+    message: str
+    next_at: float
+
+
 Event = (
     EngineStarted
     | EngineStopped
@@ -249,6 +276,8 @@ Event = (
     | AlbumDelivered
     | AlbumWaiting
     | AlbumFailed
+    | WatchFound
+    | WatchFailing
 )
 """Every event the engine publishes."""
 

@@ -146,6 +146,7 @@ async def add_source(
     sinks: SinkRegistry | None = None,
     settings: Settings | None = None,
     profile: Profile | None = None,
+    notify: str | None = None,
 ) -> Job:
     """Record one input (a path, a URI, a link) as a job. An input its source cannot
     read (a missing path, an empty file…) is recorded failed, with its code, so the
@@ -168,7 +169,7 @@ async def add_source(
     )
     try:
         name = await store.unique_name(new.name, new.dest)
-        job = await store.add_job(**new.job(name, priority, password))
+        job = await store.add_job(**new.job(name, priority, password), notify=notify)
     except FerrymanError as exc:
         raise new.duplicate(exc) from exc
     if job.error_code is None:
@@ -186,12 +187,13 @@ def add_source_now(
     force: bool = False,
     settings: Settings | None = None,
     profile: Profile | None = None,
+    notify: str | None = None,
 ) -> Job:
     """``add_source`` through the light store, for ``ferryman add``: no event loop,
     no SQLAlchemy; the same decisions and the same row."""
     new = understand(raw, dest=dest, force=force, settings=settings, profile=profile)
     try:
         name = store.unique_name(new.name, new.dest)
-        return store.add_job(**new.job(name, priority, password))
+        return store.add_job(**new.job(name, priority, password), notify=notify)
     except FerrymanError as exc:
         raise new.duplicate(exc) from exc

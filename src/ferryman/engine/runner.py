@@ -161,9 +161,14 @@ class Engine:
         # hold the stop up.
         preflight = asyncio.create_task(self._preflight(settings), name="sink-preflight")
         keeper = asyncio.create_task(self._housekeep(until_idle), name="housekeeper")
+        from ferryman.engine.notify import Notifier
+
+        notifier = Notifier(self.ctx)
+        unheard = self.ctx.bus.subscribe(notifier.on_event)
+        notices = asyncio.create_task(notifier.run(), name="notifier")
         beat = asyncio.create_task(self._beat(), name="node-heartbeat")
         self.ctx.bus.publish(EngineStarted(owner=self.ctx.owner, node=settings.node))
-        tasks = [*workers, keeper, beat]
+        tasks = [*workers, keeper, beat, notices]
         try:
             await self.ctx.stopping.wait()
         finally:
@@ -181,6 +186,7 @@ class Engine:
                     result, asyncio.CancelledError | Stopping
                 ):
                     log.error("worker ended with %r", result)
+            unheard()
             await self.ctx.close()
             if listener is not None:
                 await listener.close()
@@ -360,6 +366,7 @@ class Engine:
             ctx.device,
             ctx.owner,
             cut=self._until_stopped,
+            publish=ctx.bus.publish,
         )
         await checker.check(claimed, await ctx.settings())
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
+from ferryman.engine.events import Event, WatchFailing, WatchFound
 from ferryman.errors import FerrymanError
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
@@ -106,6 +107,8 @@ class Checker:
     # How the listing is run: the engine cuts it at a stop (``runner._until_stopped``:
     # its threads' sockets closed, yt-dlp's child killed); nothing is recorded then.
     cut: Callable[[Awaitable[list[WatchEntry]]], Awaitable[list[WatchEntry]]] | None = None
+    # The engine's bus (notices hear WatchFound and WatchFailing there); None: unheard.
+    publish: Callable[[Event], None] | None = None
 
     async def check(self, watch: Watch, settings: Settings, *, now_asked: bool = False) -> Found:
         """Check a watch this checker holds the lease of. ``now_asked``: a person asked
@@ -149,6 +152,16 @@ class Checker:
                 when - store.clock(),
             )
             await store.watch_failed(watch.id, self.owner, exc, when)
+            if watch.failures == 0 and self.publish is not None:  # it was fine until now
+                self.publish(
+                    WatchFailing(
+                        watch_id=watch.id,
+                        source=self._shown(watch),
+                        code=exc.code,
+                        message=exc.message,
+                        next_at=when,
+                    )
+                )
             return Found(watch, error=exc, next_at=when)
         made, skipped, jobs = found
         when = next_in_window(watch.window, store.clock() + watch.every_seconds)
@@ -158,7 +171,24 @@ class Checker:
         made_jobs = [
             (entry, job.id) for entry in made if (job := by_entry.get(entry.id)) is not None
         ]
+        if made_jobs and self.publish is not None:
+            self.publish(
+                WatchFound(
+                    watch_id=watch.id,
+                    source=self._shown(watch),
+                    dest=watch.dest,
+                    jobs=tuple(job_id for _, job_id in made_jobs),
+                    titles=tuple(entry.title for entry, _ in made_jobs),
+                )
+            )
         return Found(watch, len(entries), made_jobs, skipped, next_at=when)
+
+    def _shown(self, watch: Watch) -> str:
+        """The source as ``watch list`` shows it (no user info, no query)."""
+        try:
+            return self.listers.get(watch.kind).describe(watch.source)
+        except FerrymanError:
+            return watch.kind
 
     async def _sort(
         self, watch: Watch, entries: Sequence[WatchEntry], settings: Settings
@@ -224,6 +254,7 @@ class Checker:
             profile=profile,
         )
         job = new.job(new.name, 0, None)
+        job["notify"] = watch.notify  # the watch's notice targets are its jobs' too
         if self.listers.get(watch.kind).changes_in_place:
             job["dedupe_key"] = None  # a changed file is new: the seen rows keep it once
         return job

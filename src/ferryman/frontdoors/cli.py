@@ -270,6 +270,16 @@ def add(
             "--run", help="Then run the engine here until every job has ended (`run --until-idle`)."
         ),
     ] = False,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help="Where these jobs' notices go instead of notify.urls: Apprise URLs"
+            " (tgram://, ntfy://, json://…), ferryman(s)://host/path (a signed webhook),"
+            " or none.",
+        ),
+    ] = None,
 ) -> None:
     """Add inputs as jobs: they run with `ferryman run` (or at once with --run, or in a
     ferryman that is running already)."""
@@ -283,10 +293,15 @@ def add(
         profile = from_choices(
             audio=audio, bitrate=bitrate, quality=quality, mute=mute, playlist=playlist
         )
+        if notify is not None:
+            from ferryman.engine.notify import check_target
+
+            notify = check_target(notify)
     except FerrymanError as exc:
         _fail(exc)
         raise typer.Exit(2) from None
     options: dict[str, Any] = {
+        "notify": notify,
         "dest": to,
         "password": password,
         "priority": priority,

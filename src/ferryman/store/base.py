@@ -38,7 +38,7 @@ from ferryman.store.rows import (
     item_from_row,
     summarise,
 )
-from ferryman.store.schema import albums, fetches, items, jobs, watches
+from ferryman.store.schema import albums, fetches, items, jobs, notices, watches
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
 _BUSY_TO_READY = (
@@ -47,6 +47,7 @@ _BUSY_TO_READY = (
     (items, ItemState.CONVERTING.value, ItemState.CONVERT.value),
     (fetches, "fetching", "queued"),
     (watches, "checking", "idle"),
+    (notices, "sending", "queued"),
 )
 
 

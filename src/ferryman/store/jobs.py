@@ -72,6 +72,7 @@ class JobQueries(StoreBase):
         dedupe_key: str | None = None,
         error: FerrymanError | None = None,
         fetch: bool = False,
+        notify: str | None = None,
     ) -> Job:
         """Record a job; a job whose input is already known to be bad is stored failed.
         ``fetch``: its input is downloaded first (a ``fetches`` row, in the same
@@ -86,6 +87,7 @@ class JobQueries(StoreBase):
             dedupe_key=dedupe_key,
             error=error,
             now=now,
+            notify=notify,
         )
         async with self.engine.begin() as conn:
             if dedupe_key is not None:

@@ -129,6 +129,7 @@ class LiteStore:
         dedupe_key: str | None = None,
         error: FerrymanError | None = None,
         fetch: bool = False,
+        notify: str | None = None,
     ) -> Job:
         """``Store.add_job``, row for row: the job (failed at once when its input is
         known bad, with its summary), or its ``fetches`` row when it is downloaded first."""
@@ -144,6 +145,7 @@ class LiteStore:
             dedupe_key=dedupe_key,
             error=error,
             now=now,
+            notify=notify,
         )
         with self._write() as conn:
             if dedupe_key is not None:

@@ -128,6 +128,7 @@ def new_job_values(
     dedupe_key: str | None,
     error: FerrymanError | None,
     now: float,
+    notify: str | None = None,
 ) -> dict[str, Any]:
     """The columns of a new job (the store and the light store write the same row);
     a job whose input is already known to be bad starts failed."""
@@ -147,6 +148,7 @@ def new_job_values(
         "expanded": False,
         "attempts": 0,
         "not_before": 0.0,
+        "notify": notify,
     }
     if error is not None:
         values |= {

@@ -77,6 +77,7 @@ jobs = Table(
     Column("started_at", Float),
     Column("finished_at", Float),
     *_lease_columns(),
+    Column("notify", Text),  # schema v9: where this job's notices go (URLs, "none"), or NULL
     one_of("jobs", "state", JobState),
 )
 Index("jobs_claim", jobs.c.state, jobs.c.priority, jobs.c.id)
@@ -321,6 +322,7 @@ watches = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     *_lease_columns(),
+    Column("notify", Text),  # schema v9: where its notices (and its jobs') go, or NULL
     one_of("watches", "state", WATCH_STATES),
 )
 Index("watches_due", watches.c.state, watches.c.next_check_at)
@@ -337,6 +339,31 @@ watch_seen = Table(
     Column("job_id", Integer),  # NULL: marked seen without a job (--since now, filtered)
     Column("seen_at", Float, nullable=False),
 )
+
+# The notices' outbox (schema v9): written when the event happens, sent by the
+# engine's notifier under a lease, tried again with a growing wait, given up after
+# ``notify.max_tries``. ``digest``: a job's end, which may go out with others.
+NOTICE_STATES = ("queued", "sending", "sent", "failed")
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # the event's kind (job_finished…)
+    Column("url", Text, nullable=False),  # one target: an Apprise URL or ferryman(s)://
+    Column("job_id", Integer),
+    Column("watch_id", Integer),
+    Column("digest", Integer, nullable=False, default=0),
+    Column("payload", Text, nullable=False),  # JSON: title, body, event, job view, watch
+    Column("state", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("error_message", Text),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    *_lease_columns(),
+    one_of("notices", "state", NOTICE_STATES),
+)
+Index("notices_claim", notices.c.state, notices.c.not_before)
 
 schema_version = Table(
     "schema_version",

@@ -1,8 +1,8 @@
 """The store: every state change is one transaction; work is claimed with leases.
 
 One class assembled from query modules by concern: ``jobs``, ``albums``, ``items``,
-``fetches``, ``nodes``, ``runtime``, Telegram's, ``watches``; ``base`` holds the claim and lease
-machinery they share.
+``fetches``, ``nodes``, ``runtime``, Telegram's, ``watches``, ``notices``; ``base`` holds
+the claim and lease machinery they share.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ferryman.store.fetches import FetchQueries
 from ferryman.store.items import ItemQueries
 from ferryman.store.jobs import JobQueries
 from ferryman.store.nodes import NodeQueries
+from ferryman.store.notices import NoticeQueries
 from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
 from ferryman.store.runtime import RuntimeQueries
 from ferryman.store.telegram import TelegramQueries
@@ -34,6 +35,7 @@ class Store(
     TelegramQueries,
     TelegramInboxQueries,
     WatchQueries,
+    NoticeQueries,
 ):
     """Async access to jobs, items, albums and runtime settings."""
 

@@ -60,6 +60,7 @@ class Watch:
     created_at: float
     owner: str | None = None
     lease_until: float | None = None
+    notify: str | None = None  # where its notices (and its jobs') go: URLs, "none"; None: settings
 
 
 def _watch(row: Row[Any]) -> Watch:
@@ -88,6 +89,7 @@ def _watch(row: Row[Any]) -> Watch:
         created_at=row.created_at,
         owner=row.owner,
         lease_until=row.lease_until,
+        notify=row.notify,
     )
 
 
@@ -334,6 +336,7 @@ class WatchQueries(StoreBase):
             dedupe_key=key,
             error=job["error"],
             now=now,
+            notify=job.get("notify"),
         )
         row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
         made = job_from_row(row)

@@ -38,6 +38,7 @@ JobId = Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="The job's nu
 
 _STATUS = {
     "job.not_found": 404,
+    "watch.not_found": 404,
     "upload.not_found": 404,
     "source.duplicate": 409,
     "job.not_ended": 409,

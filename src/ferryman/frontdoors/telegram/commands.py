@@ -67,6 +67,9 @@ class Commands:
             "quarantine": self.quarantine,
             "cleanup": self.cleanup,
             "settings": self.settings_cmd,
+            "watch": self.watch,
+            "watches": self.watches,
+            "unwatch": self.unwatch,
         }
 
     async def run(self, text: str) -> str:
@@ -198,6 +201,66 @@ class Commands:
             )
         await cleanup.remove(self.store, found)
         return f"deleted {what}"
+
+    # ----------------------------------------------------------- watches
+
+    async def watch(self, arg: str) -> str:
+        """``/watch SOURCE [to DEST] [every 1h]``: as ``ferryman watch add`` (new entries
+        only; the destination defaults to where the chat's files go)."""
+        from ferryman.engine.watch_admin import NewWatch, add_watch, every_text
+
+        words = arg.split()
+        if not words:
+            return "send /watch SOURCE [to DEST] [every 1h]"
+        source, options = words[0], words[1:]
+        given: dict[str, str] = {}
+        while options:
+            if len(options) < 2 or options[0].lower() not in ("to", "every"):
+                return (
+                    f"'{' '.join(options)}': say to DEST or every 1h"
+                    " (/watch SOURCE [to DEST] [every 1h])"
+                )
+            given[options[0].lower()] = options[1]
+            options = options[2:]
+        asked = NewWatch(
+            source=source,
+            to=given.get("to", self.inbox.default_dest),
+            every=given.get("every", "1h"),
+        )
+        watch, shown = await add_watch(self.store, self.settings, asked)
+        return (
+            f"watch {watch.id}: {shown} ({watch.kind}) → {watch.dest}, every"
+            f" {every_text(watch.every_seconds)}; new entries from now on become jobs"
+            f" (/unwatch {watch.id} stops it)"
+        )
+
+    async def watches(self, _arg: str) -> str:
+        from ferryman.engine.watch_admin import every_text, list_views
+
+        views = await list_views(self.store)
+        if not views:
+            return "no watches; add one with /watch SOURCE [to DEST] [every 1h]"
+        lines = []
+        for view in views[:LIST_MAX]:
+            state = view["state"]
+            if view["error"]:
+                state += f" ({view['error']['code']})"
+            lines.append(
+                f"{view['id']} {view['source']} → {view['dest']}, every"
+                f" {every_text(view['every_seconds'])}: {state}, {view['jobs_made']} jobs"
+            )
+        if len(views) > LIST_MAX:
+            lines.append(f"… and {len(views) - LIST_MAX} more")
+        return "\n".join(lines)
+
+    async def unwatch(self, arg: str) -> str:
+        from ferryman.engine.watch_admin import remove_watch
+
+        number = arg.strip().lstrip("#")
+        if not number.isdigit():
+            return "send /unwatch ID (/watches lists them)"
+        await remove_watch(self.store, int(number))
+        return f"watch {number} removed; the jobs it made stay"
 
     async def settings_cmd(self, arg: str) -> str:
         key, _, value = arg.partition(" ")

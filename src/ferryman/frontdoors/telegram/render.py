@@ -25,7 +25,9 @@ playlist.
 /report [JOB]  what a job delivered, skipped, quarantined
 /quarantine  files kept back, with the reason
 /cleanup  delete downloads of ended jobs (asks first)
-/settings  or  /settings KEY VALUE"""
+/settings  or  /settings KEY VALUE
+/watch SOURCE [to DEST] [every 1h]  a feed, channel, folder: new entries become jobs
+/watches  the watches   /unwatch ID  stop one"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from ferryman.store.migrations import (
     v0006_nodes,
     v0007_lookup_indexes,
     v0008_watches,
+    v0009_notices,
 )
 
 Step = Callable[[Connection], None]
@@ -49,4 +50,5 @@ STEPS: tuple[Step, ...] = (
     v0006_nodes.apply,
     v0007_lookup_indexes.apply,
     v0008_watches.apply,
+    v0009_notices.apply,
 )
