@@ -74,8 +74,14 @@ def judge_samples(section: str, samples: list[Sample], work: Path) -> list[Row]:
 
     work.mkdir(parents=True, exist_ok=True)
     rows: dict[str, Row] = {}
-    for sample in samples:
+    for number, sample in enumerate(samples, 1):
+        started = time.perf_counter()
         outcome = judge(sample, work)
+        verdict = "ok" if outcome.byte_for_byte or outcome.clear_code else "MISS"
+        progress(
+            f"{section} {number}/{len(samples)} {sample.path.name}: {verdict}"
+            f" ({time.perf_counter() - started:.1f} s)"
+        )
         row = rows.setdefault(sample.row, Row(section, sample.row))
         row.samples += 1
         if outcome.oracle is not None:

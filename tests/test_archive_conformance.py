@@ -574,3 +574,22 @@ async def test_photos_in_each_new_format_arrive_in_the_library(
         delivered = {f["disk_sha256"] for f in library_files(settings.library)}
         assert wanted <= delivered, archive.name
         shutil.rmtree(settings.library)  # the next archive delivers the same photos
+
+
+@pytest.mark.skipif(not (shutil.which("lz4") and shutil.which("zstd")), reason="no lz4/zstd")
+def test_a_zstd_skippable_frame_and_lz4_legacy_frames_are_read(tmp_path: Path) -> None:
+    """Found by libarchive's own test archives: a .tar.zst that starts with a skippable
+    frame, and lz4's legacy format (``lz4 -l``), were "no archive format"."""
+    src = payload(tmp_path / "src", compressible_mb=0.01)
+    plain = tmp_path / "p.tar"
+    subprocess.run(["tar", "-cf", plain, "-C", src, "."], check=True)
+    zst = tmp_path / "p.tar.zst"
+    packed = subprocess.run(["zstd", "-c", plain], capture_output=True, check=True).stdout
+    zst.write_bytes(b"\x50\x2a\x4d\x18" + struct.pack("<I", 4) + b"skip" + packed)
+    legacy = tmp_path / "p.tar.lz4"
+    subprocess.run(["lz4", "-q", "-l", "-f", plain, legacy], check=True)
+    want = (src / "notes" / "readme.txt").read_bytes()
+    for archive in (zst, legacy):
+        with iter_local(archive) as entries:
+            got = {e.info.path: b"".join(e.read_blocks()) for e in entries}
+        assert got["notes/readme.txt"] == want, archive.name

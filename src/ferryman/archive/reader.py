@@ -156,6 +156,10 @@ def sniff_format(head: bytes) -> str | None:
     # "BZh" + block size digit: checked last, since three letters are a weak signature.
     if len(head) >= 4 and head[:3] == b"BZh" and head[3:4] in b"123456789":
         return "bzip2"
+    if head[1:4] == b"\x2a\x4d\x18" and head[0] & 0xF0 == 0x50:
+        return "zstd"  # a zstd skippable frame (0x184D2A5?) before the first frame
+    if head[:4] == b"\x02\x21\x4c\x18":
+        return "lz4"  # lz4's legacy frame
     if _lha_header(head):
         return "lha"
     if _tar_checksum_ok(head):
