@@ -5,6 +5,7 @@ against `ferryman web` on loopback, finding everything by role and label as a pe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -123,6 +124,10 @@ def test_dropped_archive_uploads_and_the_whole_job_downloads_as_one_zip(
         item = page.get_by_role("listitem").first
         playwright_api.expect(item.locator("progress")).to_have_attribute("value", "100")
         files = item.get_by_role("link", name="Download")
+        playwright_api.expect(files).to_have_count(1)  # folded: only the zip shows
+        summary = item.locator("summary")
+        playwright_api.expect(summary).to_have_text(re.compile(r"^4 files · \d+ kB$"))
+        summary.click()
         playwright_api.expect(files).to_have_count(5)  # 4 files and the zip of them all
         with page.expect_download() as waiting:
             item.get_by_role("link", name="Download all (zip)").click()
@@ -188,6 +193,7 @@ def test_with_an_s3_bucket_a_click_downloads_from_the_bucket(
         page.get_by_role("button", name="Start").click()
         _done(page)
         item = page.get_by_role("listitem").first
+        item.locator("summary").click()
         link = item.get_by_role("link", name=f"Download {photos[1].name}")
         assert (link.get_attribute("href") or "").startswith(s3_server.endpoint)
         with page.expect_download() as waiting:
@@ -231,6 +237,7 @@ def test_a_zip_with_a_password_makes_the_page_ask_and_goes_on_once_given(
         item.get_by_label("Password").fill("Open sesame")
         item.get_by_role("button", name="Send password").click()
         _done(page, 60)
+        item.locator("summary").click()
         playwright_api.expect(item.get_by_role("link", name="Download")).to_have_count(3)
 
 
@@ -276,6 +283,74 @@ def test_an_expired_link_is_renewed_by_the_page(tmp_path: Path, site: MediaSite,
         assert saved.stat().st_size > 0
         renewed = page.get_by_role("link", name="Download").first.get_attribute("href")
         assert renewed != first
+
+
+def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
+    tmp_path: Path, site: MediaSite, page: Any
+) -> None:
+    """The list people manage: newest first, filters, Remove (after a confirm) takes the
+    job's results and upload with it, "Clear finished" the rest; a running job stays."""
+    photos = make_photo_set(tmp_path / "in", 2, start_seed=9)
+    archive = make_zip(tmp_path / "pair.zip", [(p.name, p) for p in photos])
+    with serving() as links, serving(Link(bandwidth=20_000)) as slow:
+        site.serve(links)
+        site.serve(slow)
+        with running_web(tmp_path / "data") as web:
+            page.goto(web.base)
+            playwright_api.expect(page.get_by_text("No jobs yet")).to_be_visible()
+            page.get_by_label("Files").set_input_files(str(archive))
+            page.get_by_role("button", name="Start").click()
+            _done(page, 60)
+            items = page.get_by_role("listitem")
+            page.get_by_role("textbox", name="Link").fill(links.url("/clip.mp4"))
+            page.get_by_role("button", name="Start").click()
+            playwright_api.expect(items).to_have_count(2)
+            _done(page, 60)
+            page.get_by_role("textbox", name="Link").fill(slow.url("/clip2.mp4"))
+            page.get_by_role("button", name="Start").click()
+            playwright_api.expect(items).to_have_count(3)
+            numbers = [int(i.get_attribute("data-job") or 0) for i in items.all()]
+            assert numbers == sorted(numbers, reverse=True), numbers  # newest first
+            zip_job = page.locator(f'li[data-job="{numbers[2]}"]')
+            data = tmp_path / "data"
+            assert (data / "results" / f"job-{numbers[2]}").is_dir()
+            assert any((data / "uploads").iterdir())
+
+            page.get_by_label("Running").check()
+            playwright_api.expect(items).to_have_count(1)
+            running = items.first
+            assert running.get_attribute("data-job") == str(numbers[0])
+            assert running.get_by_role("button", name="Remove").count() == 0  # cancel first
+            page.get_by_label("Failed").check()
+            playwright_api.expect(items).to_have_count(0)
+            playwright_api.expect(page.get_by_text("No jobs of this kind")).to_be_visible()
+            page.get_by_label("Done").check()
+            playwright_api.expect(items).to_have_count(2)
+            page.get_by_label("All").check()
+
+            page.once("dialog", lambda d: d.dismiss())  # "no": nothing goes
+            zip_job.get_by_role("button", name="Remove").click()
+            time.sleep(0.5)
+            playwright_api.expect(items).to_have_count(3)
+            page.once("dialog", lambda d: d.accept())
+            zip_job.get_by_role("button", name="Remove").click()
+            playwright_api.expect(items).to_have_count(2)
+            assert not (data / "results" / f"job-{numbers[2]}").exists()
+            assert not any((data / "uploads").iterdir())  # the upload went with it
+            with web.client() as api:
+                gone = api.get(f"/api/v1/jobs/{numbers[2]}")
+                assert gone.status_code == 404
+                busy = api.delete(f"/api/v1/jobs/{numbers[0]}", headers={"X-Ferryman-CSRF": "1"})
+                assert busy.status_code == 409, busy.text
+                assert busy.json()["error"]["code"] == "job.not_ended"
+
+            page.once("dialog", lambda d: d.accept())
+            page.get_by_role("button", name="Clear finished").click()
+            playwright_api.expect(items).to_have_count(1)  # the running one stays
+            assert items.first.get_attribute("data-job") == str(numbers[0])
+            assert not (data / "results" / f"job-{numbers[1]}").exists()
+            page.reload()  # the server forgot them too
+            playwright_api.expect(items).to_have_count(1)
 
 
 def _keep_screenshots(tmp_path: Path) -> None:

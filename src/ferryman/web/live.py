@@ -149,6 +149,16 @@ class Tracker:
             self._changes[job_id] = self._changes.get(job_id, 0) + 1
         self._wake.set()
 
+    def forget(self, job_id: int) -> None:
+        """The job was removed: drop what is kept of it and tell every page."""
+        for kept in (self._live, self._rows, self._items, self._sent, self._results):
+            kept.pop(job_id, None)
+        self._changes.pop(job_id, None)
+        self._next_send.pop(job_id, None)
+        self._dirty.discard(job_id)
+        self._stale.discard(job_id)
+        self._publish({"type": "removed", "job": {"id": job_id}})
+
     def _fresh(self, job_id: int, seen: int) -> None:
         """What was read counts as current unless the job changed while it was read."""
         if self._changes.get(job_id, 0) == seen:
@@ -257,7 +267,12 @@ class Tracker:
     async def _send(self, dirty: set[int]) -> None:
         try:
             for job_id in sorted(dirty):
-                view = await self.view(job_id)
+                try:
+                    view = await self.view(job_id)
+                except FerrymanError as exc:
+                    if exc.code == "job.not_found":  # removed meanwhile
+                        continue
+                    raise
                 if self._sent.get(job_id) != view:
                     self._emit(view)
         except Exception:

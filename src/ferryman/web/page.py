@@ -18,6 +18,7 @@ _HEAD = """<!doctype html>
 </head>
 """
 
+_EMPTY = "No jobs yet. Paste a link above, or choose files, and press Start."
 _QUALITIES = ("2160p", "1440p", "1080p", "720p", "480p", "360p", "best")
 _BITRATES = (320, 256, 192, 128, 96)
 
@@ -82,7 +83,18 @@ def main_page(views: list[dict[str, Any]], *, telegram: bool) -> str:
   <p id="upload-state" role="status"></p>
 </form>
 <section aria-labelledby="jobs-title">
-  <h2 id="jobs-title">Jobs</h2>
+  <div class="jobs-head">
+    <h2 id="jobs-title">Jobs</h2>
+    <fieldset class="show">
+      <legend class="sr">Show</legend>
+      <label><input type="radio" name="show" value="all" checked> All</label>
+      <label><input type="radio" name="show" value="running"> Running</label>
+      <label><input type="radio" name="show" value="failed"> Failed</label>
+      <label><input type="radio" name="show" value="done"> Done</label>
+    </fieldset>
+    <button type="button" id="clear" class="quiet">Clear finished</button>
+  </div>
+  <p id="empty" role="status">{"" if views else _EMPTY}</p>
   <ul id="jobs">{jobs}</ul>
 </section>
 </main>
@@ -112,14 +124,19 @@ def job_item(view: dict[str, Any]) -> str:
             f"{escape(error['next'])}</span></p>"
         )
     result = view.get("result") or {}
-    links = [
-        f'<a href="{escape(f["url"])}">Download {escape(f["name"])}</a>'
-        for f in result.get("files") or []
-    ]
-    if len(links) > 1 and (result.get("zip") or {}).get("url"):
-        links.append(f'<a href="{escape(result["zip"]["url"])}">Download all (zip)</a>')
-    if links:
-        parts.append('<div class="files">' + "".join(links) + "</div>")
+    files = result.get("files") or []
+    links = [f'<a href="{escape(f["url"])}">Download {escape(f["name"])}</a>' for f in files]
+    if len(links) == 1:
+        parts.append(f'<div class="files">{links[0]}</div>')
+    elif links:  # folded, as the script does: "42 files · 1.2 GB", then the zip
+        total = sum(int(f.get("size") or 0) for f in files)
+        zipped = (result.get("zip") or {}).get("url")
+        parts.append(
+            f'<div class="files"><details><summary>{len(files)} files · {size_text(total)}'
+            f'</summary><div class="file-links">{"".join(links)}</div></details>'
+            + (f'<a href="{escape(zipped)}">Download all (zip)</a>' if zipped else "")
+            + "</div>"
+        )
     parts.append("</li>")
     return "".join(parts)
 
@@ -145,6 +162,14 @@ def detail_text(view: dict[str, Any]) -> str:
     if view.get("waiting_next") and view["status"] != "needs_password":
         bits.append(str(view["waiting_next"]))
     return " · ".join(bits)
+
+
+def size_text(size: int) -> str:
+    if size >= 1e9:
+        return f"{size / 1e9:.1f} GB"
+    if size >= 1e6:
+        return f"{size / 1e6:.1f} MB"
+    return f"{max(1, round(size / 1e3))} kB"
 
 
 def speed_text(per_second: float) -> str:

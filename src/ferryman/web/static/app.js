@@ -67,7 +67,9 @@ function render(view) {
     item = document.createElement("li");
     item.className = "job";
     item.dataset.job = view.id;
-    list.prepend(item);
+    // Newest first, whatever order views arrive in (a snapshot, a reconnect).
+    const after = Array.from(list.children).find((li) => Number(li.dataset.job) < view.id);
+    list.insertBefore(item, after || null);
   }
   const typing = item.querySelector("input[type=password]");
   if (typing && document.activeElement === typing && view.status === "needs_password") {
@@ -97,23 +99,7 @@ function render(view) {
     item.append(note);
   }
   const files = (view.result && view.result.files) || [];
-  if (files.length) {
-    const box = document.createElement("div");
-    box.className = "files";
-    for (const f of files) {
-      const a = text("a", "Download " + f.name);
-      a.href = f.url;
-      a.dataset.expires = f.expires_at;
-      box.append(a);
-    }
-    if (files.length > 1 && view.result.zip && view.result.zip.url) {
-      const a = text("a", "Download all (zip)");
-      a.href = view.result.zip.url;
-      a.dataset.expires = view.result.zip.expires_at;
-      box.append(a);
-    }
-    item.append(box);
-  }
+  if (files.length) item.append(fileList(view, files));
   const actions = document.createElement("div");
   actions.className = "actions";
   if (!["done", "failed", "cancelled"].includes(view.status)) {
@@ -122,7 +108,113 @@ function render(view) {
   if (["failed", "cancelled"].includes(view.status) || (view.status === "done" && view.counts.failed)) {
     actions.append(button("Retry", () => api("POST", `/jobs/${view.id}/retry`)));
   }
+  if (ENDED.includes(view.status)) {
+    const remove = text("button", "Remove");
+    remove.type = "button";
+    remove.addEventListener("click", async () => {
+      if (!confirm(`Remove “${view.name}” with its files? This cannot be undone.`)) return;
+      remove.disabled = true;
+      try {
+        await api("DELETE", `/jobs/${view.id}`);
+        forget(view.id);
+      } catch (e) {
+        showError(e);
+        remove.disabled = false;
+      }
+    });
+    actions.append(remove);
+  }
   if (actions.childElementCount) item.append(actions);
+  filterOne(item);
+  emptyState();
+}
+
+const ENDED = ["done", "failed", "cancelled"];
+const opened = new Set(); // jobs whose file list a person unfolded: kept open on re-render
+
+function size(bytes) {
+  if (bytes >= 1e9) return (bytes / 1e9).toFixed(1) + " GB";
+  if (bytes >= 1e6) return (bytes / 1e6).toFixed(1) + " MB";
+  return Math.max(1, Math.round(bytes / 1e3)) + " kB";
+}
+
+function fileLink(label, target) {
+  const a = text("a", label);
+  a.href = target.url;
+  a.dataset.expires = target.expires_at;
+  return a;
+}
+
+// One file: its link. Several: folded behind "42 files · 1.2 GB" and "Download all",
+// unfolded on a click (a 42-file job listed 42 links before the zip).
+function fileList(view, files) {
+  const box = document.createElement("div");
+  box.className = "files";
+  if (files.length === 1) {
+    box.append(fileLink("Download " + files[0].name, files[0]));
+    return box;
+  }
+  const total = files.reduce((sum, f) => sum + (f.size || 0), 0);
+  const fold = document.createElement("details");
+  fold.open = opened.has(view.id);
+  fold.addEventListener("toggle", () => (fold.open ? opened.add(view.id) : opened.delete(view.id)));
+  fold.append(text("summary", `${files.length} files · ${size(total)}`));
+  const inner = document.createElement("div");
+  inner.className = "file-links";
+  for (const f of files) inner.append(fileLink("Download " + f.name, f));
+  fold.append(inner);
+  box.append(fold);
+  if (view.result.zip && view.result.zip.url) box.append(fileLink("Download all (zip)", view.result.zip));
+  return box;
+}
+
+function forget(id) {
+  jobs.delete(id);
+  opened.delete(id);
+  const item = document.querySelector(`#jobs li[data-job="${id}"]`);
+  if (item) item.remove();
+  emptyState();
+}
+
+const FILTERS = {
+  all: () => true,
+  running: (s) => !ENDED.includes(s),
+  failed: (s) => s === "failed" || s === "cancelled",
+  done: (s) => s === "done",
+};
+
+function filterNow() {
+  const chosen = document.querySelector('input[name="show"]:checked');
+  return FILTERS[chosen ? chosen.value : "all"];
+}
+
+function filterOne(item) {
+  item.hidden = !filterNow()(item.dataset.status);
+}
+
+function emptyState() {
+  const note = document.getElementById("empty");
+  if (!note) return;
+  const items = Array.from(document.querySelectorAll("#jobs li.job"));
+  const shown = items.filter((li) => !li.hidden).length;
+  note.textContent = !items.length
+    ? "No jobs yet. Paste a link above, or choose files, and press Start."
+    : shown
+      ? ""
+      : "No jobs of this kind.";
+  note.hidden = shown > 0;
+}
+
+async function clearFinished() {
+  const ended = Array.from(jobs.values()).filter((v) => ENDED.includes(v.status));
+  if (!ended.length) return;
+  if (!confirm(`Remove ${ended.length} finished job${ended.length > 1 ? "s" : ""} with their files?`)) return;
+  try {
+    const answer = await api("POST", "/jobs/clear", {});
+    for (const id of answer.removed) forget(id);
+  } catch (e) {
+    showError(e);
+  }
 }
 
 function button(label, action) {
@@ -317,6 +409,8 @@ function receive(message) {
     for (const view of message.jobs) render(view);
   } else if (message.type === "job") {
     render(message.job);
+  } else if (message.type === "removed") {
+    forget(message.job.id);
   }
 }
 
@@ -442,7 +536,15 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("output").addEventListener("change", showOptions);
   for (const radio of document.querySelectorAll('input[name="dest"]')) radio.addEventListener("change", showOptions);
   document.getElementById("jobs").addEventListener("click", renewIfExpired);
+  for (const radio of document.querySelectorAll('input[name="show"]')) {
+    radio.addEventListener("change", () => {
+      for (const item of document.querySelectorAll("#jobs li.job")) filterOne(item);
+      emptyState();
+    });
+  }
+  document.getElementById("clear").addEventListener("click", clearFinished);
   showOptions();
+  emptyState();
   try {
     const listed = await api("GET", "/jobs?limit=50");
     for (const view of listed.jobs.reverse()) render(view);
