@@ -170,8 +170,13 @@ def test_a_duplicate_among_several_links_stops_none_of_them_and_can_be_added_aga
         page.get_by_role("button", name="Start").click()
         playwright_api.expect(page.get_by_role("listitem")).to_have_count(2)
         playwright_api.expect(page.locator("#form-error")).to_contain_text(first)
+        assert "--force" not in (page.locator("#form-error").text_content() or "")
         assert page.get_by_role("textbox", name="Link").input_value() == first
-        page.get_by_role("button", name="Add it again").click()
+        original = page.get_by_role("listitem").last
+        page.get_by_role("button", name="Open it").click()
+        playwright_api.expect(original).to_have_class(re.compile(r"\bflash\b"))
+        playwright_api.expect(original).to_be_in_viewport()
+        page.get_by_role("button", name="Add again").click()
         playwright_api.expect(page.get_by_role("listitem")).to_have_count(3)
         assert page.get_by_role("textbox", name="Link").input_value() == ""
 
@@ -232,8 +237,15 @@ def test_a_zip_with_a_password_makes_the_page_ask_and_goes_on_once_given(
         )
         item.get_by_label("Password").fill("wrong")
         item.get_by_role("button", name="Send password").click()
-        time.sleep(2)  # a wrong one: still asking
+        # A wrong one says so on the card, with a new prompt, in the page's words.
+        playwright_api.expect(item).to_contain_text("That password did not open it", timeout=60_000)
         playwright_api.expect(item).to_have_attribute("data-status", "needs_password")
+        playwright_api.expect(item.locator(".status")).to_have_text("wrong password")
+        assert "ferryman password" not in (item.text_content() or "")
+        page.screenshot(path=str(tmp_path / "password.png"), full_page=True)
+        item.get_by_label("Password").fill("wrong")  # the same again: said on the card
+        item.get_by_role("button", name="Send password").click()
+        playwright_api.expect(item.get_by_role("alert")).to_contain_text("given this password")
         item.get_by_label("Password").fill("Open sesame")
         item.get_by_role("button", name="Send password").click()
         _done(page, 60)

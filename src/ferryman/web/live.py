@@ -40,7 +40,7 @@ from ferryman.engine.events import (
     JobStarted,
     JobWaiting,
 )
-from ferryman.errors import FerrymanError, next_step_for, spec_for, with_job
+from ferryman.errors import FerrymanError, page_step, spec_for, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 
 if TYPE_CHECKING:
@@ -299,8 +299,8 @@ class Tracker:
             error = {
                 "code": job.error_code,
                 "message": job.error_message or job.error_code,
-                "next": next_step_for(
-                    job.error_code, failed=job.state is JobState.FAILED, job=job.id
+                "next": with_job(
+                    page_step(job.error_code, failed=job.state is JobState.FAILED), job.id
                 ),
                 "retryable": spec.retryable,
             }
@@ -314,7 +314,7 @@ class Tracker:
             "phase": _phase(job, live),
             "waiting": job.wait_reason,
             "waiting_next": (
-                with_job(spec_for(job.wait_reason).next_step, job.id) if job.wait_reason else None
+                with_job(page_step(job.wait_reason), job.id) if job.wait_reason else None
             ),
             "stuck": stuck,
             "progress": {

@@ -35,7 +35,7 @@ function text(tag, content, cls) {
 }
 
 function statusText(view) {
-  if (view.status === "needs_password") return "needs a password";
+  if (view.status === "needs_password") return view.waiting === "archive.password_wrong" ? "wrong password" : "needs a password";
   if (view.stuck) return view.phase + " — no progress for a while";
   return view.phase;
 }
@@ -92,7 +92,15 @@ function render(view) {
     error.append(text("span", view.error.next, "next"));
     item.append(error);
   }
-  if (view.status === "needs_password") item.append(passwordForm(view));
+  if (view.status === "needs_password") {
+    if (view.waiting === "archive.password_wrong") {
+      // Said on the card, with a new prompt (the card said "needs a password" as before).
+      const wrong = text("p", "That password did not open it. ", "error wrong-password");
+      wrong.append(text("span", view.waiting_next || "", "next"));
+      item.append(wrong);
+    }
+    item.append(passwordForm(view));
+  }
   if (view.result && view.result.unavailable) {
     const note = text("p", "Downloads are unavailable for now: " + view.result.unavailable + " ", "error");
     note.append(text("span", "They come back by themselves once the results store answers.", "next"));
@@ -245,13 +253,16 @@ function passwordForm(view) {
   input.autocomplete = "off";
   const send = text("button", "Send password");
   send.type = "submit";
-  form.append(label, input, send);
+  const said = text("p", "", "error");
+  said.setAttribute("role", "alert");
+  form.append(label, input, send, said);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
       render(await api("POST", `/jobs/${view.id}/password`, { password: input.value }));
     } catch (e) {
-      showError(e);
+      if (!e.info) return showError(e);
+      said.textContent = `${e.info.message} — ${e.info.next}`; // on the card, not above
     }
   });
   return form;
@@ -376,9 +387,27 @@ function showRefused(refused) {
       : `${request.source}: ${error.info.message}`;
     const line = text("div", said + " ");
     if (error.info.code === "source.duplicate") {
-      // The API's next step names the CLI's --force; here it is a button.
+      // "is already job 12": the page shows no numbers, so "Open it" scrolls to that job.
+      const found = /\bjob (\d+)/.exec(error.info.message);
+      const card = found && document.querySelector(`#jobs li[data-job="${found[1]}"]`);
+      if (card) {
+        const open = text("button", "Open it");
+        open.type = "button";
+        open.className = "quiet";
+        open.addEventListener("click", () => {
+          const all = document.querySelector('input[name="show"][value="all"]');
+          if (all && card.hidden) {
+            all.checked = true;
+            all.dispatchEvent(new Event("change"));
+          }
+          card.scrollIntoView({ behavior: "smooth", block: "center" });
+          card.classList.add("flash");
+          setTimeout(() => card.classList.remove("flash"), 1600);
+        });
+        line.append(open, " ");
+      }
       line.append(
-        button("Add it again", async () => {
+        button("Add again", async () => {
           const made = await api("POST", "/jobs", { ...request, force: true });
           line.remove();
           const links = document.getElementById("link");
