@@ -4,6 +4,7 @@ against `ferryman web` on loopback, finding everything by role and label as a pe
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -363,6 +364,93 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
             assert not (data / "results" / f"job-{numbers[1]}").exists()
             page.reload()  # the server forgot them too
             playwright_api.expect(items).to_have_count(1)
+
+
+def test_links_are_found_in_any_text_and_the_form_remembers_its_choices(
+    tmp_path: Path, site: MediaSite, page: Any
+) -> None:
+    """Words alone get one message and stay in the box; a link pasted with words around
+    it is taken; the output and destination chosen last come back after a reload; a
+    playlist link offers the playlist choice."""
+    with serving() as links, running_web(tmp_path / "data") as web:
+        site.serve(links)
+        page.goto(web.base)
+        box = page.get_by_role("textbox", name="Link")
+        box.fill("not a link at all")
+        page.get_by_role("button", name="Start").click()
+        error = page.locator("#form-error")
+        playwright_api.expect(error).to_contain_text("No link in")
+        assert (error.text_content() or "").count("No link") == 1  # one message, not five
+        assert box.input_value() == "not a link at all"  # kept, not one word per line
+        assert page.get_by_role("listitem").count() == 0
+
+        playlist = page.get_by_label("Whole playlist")
+        playwright_api.expect(playlist).to_be_hidden()
+        box.fill("https://video.example/watch?v=abc&list=PL123")
+        playwright_api.expect(playlist).to_be_visible()
+        box.fill("")
+        playwright_api.expect(playlist).to_be_hidden()
+
+        clip = links.url("/clip.mp4")
+        box.fill(f"look at this ({clip}), nice one!\nand this {clip}.")
+        page.get_by_label("Make").select_option("audio")
+        page.get_by_label("Bitrate").select_option("128")
+        page.get_by_label("Library").check()
+        page.get_by_role("button", name="Start").click()
+        playwright_api.expect(page.get_by_role("listitem")).to_have_count(1)  # once
+        playwright_api.expect(box).to_have_value("")
+        with web.client() as api:
+            (job,) = api.get("/api/v1/jobs").json()["jobs"]
+        assert "clip.mp4" in job["source"] and job["dest"].startswith("library:"), job
+        page.reload()
+        playwright_api.expect(page.get_by_label("Make")).to_have_value("audio")
+        playwright_api.expect(page.get_by_label("Bitrate")).to_have_value("128")
+        playwright_api.expect(page.get_by_label("Library")).to_be_checked()
+
+
+def test_an_upload_shows_bytes_speed_and_time_left_and_a_drop_on_the_form_is_taken(
+    tmp_path: Path, page: Any
+) -> None:
+    """A 2.5 MB zip, under one 8 MiB piece, on a 1 MB/s upload: the page says its
+    percentage rising with speed and time left (it showed nothing below 8 MiB); the file
+    is dropped on the form, not chosen."""
+    photos = make_photo_set(tmp_path / "in", 2, start_seed=20)
+    filler = tmp_path / "in" / "noise.bin"
+    filler.write_bytes(os.urandom(2_500_000))
+    archive = make_zip(tmp_path / "drop.zip", [(p.name, p) for p in [*photos, filler]])
+    with running_web(tmp_path / "data") as web:
+        page.goto(web.base)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 5, "downloadThroughput": -1, "uploadThroughput": 1e6},
+        )
+        page.evaluate(
+            """() => { window.said = []; const box = document.getElementById("upload-state");
+            new MutationObserver(() => window.said.push(box.textContent))
+              .observe(box, { childList: true, characterData: true, subtree: true }); }"""
+        )
+        data = base64.b64encode(archive.read_bytes()).decode()
+        page.evaluate(
+            """([name, data]) => {
+              const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+              const dt = new DataTransfer();
+              dt.items.add(new File([bytes], name, { type: "application/zip" }));
+              const at = document.querySelector("fieldset");  // not the file input
+              at.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true }));
+              at.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true }));
+            }""",
+            ["drop.zip", data],
+        )
+        playwright_api.expect(page.locator("#upload-state")).to_contain_text("drop.zip ready")
+        page.get_by_role("button", name="Start").click()
+        _done(page, 90)
+        said: list[str] = page.evaluate("window.said")
+        shares = [int(m.group(1)) for t in said if (m := re.search(r"(\d+)% of", t))]
+        assert len({v for v in shares if 0 < v < 100}) >= 3, said  # by bytes, as it goes
+        assert shares == sorted(shares), said
+        assert any(re.search(r"[kM]B/s · \d+ s left", t) for t in said), said
 
 
 def _keep_screenshots(tmp_path: Path) -> None:

@@ -71,7 +71,13 @@ def _pages(app: FastAPI, web: Web) -> None:
         if not auth.logged_in(web, request):
             return HTMLResponse(login_page())
         views = await web.tracker.views(limit=50)
-        return HTMLResponse(main_page(views, telegram=bool(web.settings.telegram.api_id)))
+        return HTMLResponse(
+            main_page(
+                views,
+                telegram=bool(web.settings.telegram.api_id),
+                playlist_max=web.settings.links.playlist_max,
+            )
+        )
 
     @app.get("/api/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -30,7 +30,7 @@ def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> s
     )
 
 
-def main_page(views: list[dict[str, Any]], *, telegram: bool) -> str:
+def main_page(views: list[dict[str, Any]], *, telegram: bool, playlist_max: int = 50) -> str:
     jobs = "".join(job_item(v) for v in views)
     telegram_choice = (
         '<label><input type="radio" name="dest" value="telegram"> Telegram</label>'
@@ -51,6 +51,8 @@ def main_page(views: list[dict[str, Any]], *, telegram: bool) -> str:
     <label for="link">Link</label>
     <textarea id="link" name="link" rows="2" autocomplete="off"
       placeholder="https://… a video page, an archive or a file; one per line"></textarea>
+    <label class="for-playlist" hidden><input type="checkbox" id="playlist" name="playlist">
+      Whole playlist (up to {playlist_max} videos), not only this one</label>
   </div>
   <div class="field">
     <label for="files">Files</label>

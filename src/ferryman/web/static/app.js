@@ -279,9 +279,68 @@ function showError(e) {
   box.textContent = e.info ? `${e.info.message} — ${e.info.next}` : String(e.message || e);
 }
 
+// Links in any text: one per line, or pasted from a message with words around them
+// (a trailing full stop or bracket is the sentence's, not the link's).
+const LINK = /\b(?:https?|davs?):\/\/[^\s<>"'`]+/gi;
+
+function findLinks(typed) {
+  const found = [];
+  for (const match of typed.matchAll(LINK)) {
+    const link = match[0].replace(/[.,;:!?)\]}'"»”]+$/, "");
+    if (!found.includes(link)) found.push(link);
+  }
+  return found;
+}
+
+const PLAYLIST = /[?&]list=|\/playlist\b|\/sets\/|\/album\//i;
+
+function showPlaylist() {
+  const box = document.querySelector(".for-playlist");
+  if (box) box.hidden = !findLinks(document.getElementById("link").value).some((l) => PLAYLIST.test(l));
+}
+
+// The form remembers per browser the output and destination chosen last.
+const REMEMBERED = ["output", "quality", "format", "bitrate", "chat"];
+
+function remember() {
+  const kept = {};
+  for (const id of REMEMBERED) {
+    const node = document.getElementById(id);
+    if (node) kept[id] = node.value;
+  }
+  const dest = document.querySelector('input[name="dest"]:checked');
+  if (dest) kept.dest = dest.value;
+  try {
+    localStorage.setItem("ferryman.form", JSON.stringify(kept));
+  } catch (e) {
+    /* private mode: the form forgets, as before */
+  }
+}
+
+function recall() {
+  let kept = {};
+  try {
+    kept = JSON.parse(localStorage.getItem("ferryman.form") || "{}");
+  } catch (e) {
+    kept = {};
+  }
+  for (const id of REMEMBERED) {
+    const node = document.getElementById(id);
+    if (!node || typeof kept[id] !== "string") continue;
+    if (node.tagName === "SELECT" && !Array.from(node.options).some((o) => o.value === kept[id])) continue;
+    node.value = kept[id];
+  }
+  const dest = kept.dest && document.querySelector(`input[name="dest"][value="${CSS.escape(kept.dest)}"]`);
+  if (dest) dest.checked = true;
+  showOptions();
+  showPlaylist();
+}
+
 function output() {
   const kind = document.getElementById("output").value;
   const spec = { kind };
+  const playlist = document.getElementById("playlist");
+  if (playlist && playlist.checked && !document.querySelector(".for-playlist").hidden) spec.playlist = true;
   if (kind === "video" || kind === "mute") spec.quality = document.getElementById("quality").value;
   if (kind === "audio") {
     spec.format = document.getElementById("format").value;
@@ -298,20 +357,45 @@ function deliver() {
   return { to, chat: (chat && chat.value.trim()) || "me" };
 }
 
+// One piece by XMLHttpRequest: its upload progress events say the bytes sent as they go
+// (fetch() says nothing until the piece is whole: a 5 MB file showed nothing for 12 s).
+function sendPiece(id, file, offset, end, sent) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", `${API}/uploads/${id}`);
+    xhr.withCredentials = true;
+    for (const [k, v] of Object.entries(CSRF)) xhr.setRequestHeader(k, v);
+    xhr.setRequestHeader("Content-Range", `bytes ${offset}-${end - 1}/${file.size}`);
+    xhr.upload.onprogress = (event) => sent(offset + event.loaded);
+    xhr.onload = () => resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, body: xhr.responseText });
+    xhr.onerror = () => reject(new TypeError("upload interrupted"));
+    xhr.send(file.slice(offset, end));
+  });
+}
+
+function uploadText(file, bytes, began) {
+  const share = Math.round((bytes / Math.max(file.size, 1)) * 100);
+  const bits = [`Uploading ${file.name}: ${share}% of ${size(file.size)}`];
+  const seconds = (performance.now() - began.at) / 1000;
+  const rate = seconds > 0.3 ? (bytes - began.bytes) / seconds : 0;
+  if (rate > 0) {
+    bits.push(rate >= 1e6 ? (rate / 1e6).toFixed(1) + " MB/s" : Math.round(rate / 1e3) + " kB/s");
+    bits.push(Math.ceil((file.size - bytes) / rate) + " s left");
+  }
+  return bits.join(" · ");
+}
+
 async function upload(file, say) {
   let state = await api("POST", "/uploads", { name: file.name, size: file.size });
+  const began = { at: performance.now(), bytes: state.offset };
   let failures = 0;
+  say(uploadText(file, state.offset, began));
   while (!state.done) {
     const end = Math.min(state.offset + PIECE, file.size);
     try {
-      const response = await fetch(`${API}/uploads/${state.id}`, {
-        method: "PUT",
-        credentials: "same-origin",
-        headers: { ...CSRF, "Content-Range": `bytes ${state.offset}-${end - 1}/${file.size}` },
-        body: file.slice(state.offset, end),
-      });
-      if (!response.ok && response.status !== 409) throw new Error(response.statusText);
-      state = response.ok ? await response.json() : await api("GET", `/uploads/${state.id}`);
+      const answer = await sendPiece(state.id, file, state.offset, end, (bytes) => say(uploadText(file, bytes, began)));
+      if (!answer.ok && answer.status !== 409) throw new Error("upload answered " + answer.status);
+      state = answer.ok ? JSON.parse(answer.body) : await api("GET", `/uploads/${state.id}`);
       failures = 0;
     } catch (e) {
       failures += 1; // the connection dropped: ask where the server is, and go on
@@ -319,7 +403,7 @@ async function upload(file, say) {
       await new Promise((r) => setTimeout(r, Math.min(1000 * failures, 10000)));
       state = await api("GET", `/uploads/${state.id}`);
     }
-    say(`Uploading ${file.name}: ${Math.round((state.offset / Math.max(file.size, 1)) * 100)}%`);
+    say(uploadText(file, state.offset, began));
   }
   return state.id;
 }
@@ -331,12 +415,19 @@ async function start(event) {
   const error = document.getElementById("form-error");
   const status = document.getElementById("upload-state");
   error.textContent = "";
-  const links = document.getElementById("link").value.split(/\s+/).filter(Boolean);
+  const typed = document.getElementById("link").value;
+  const links = findLinks(typed);
   const files = Array.from(document.getElementById("files").files);
+  if (!links.length && typed.trim()) {
+    // One message for all the words, and the box keeps them (it made one error per word).
+    error.textContent = `No link in “${typed.trim().slice(0, 80)}”: paste a link that starts with https:// (words around it are fine).`;
+    return;
+  }
   if (!links.length && !files.length) {
     error.textContent = "Paste a link or choose files first.";
     return;
   }
+  remember();
   if (files.length && output().kind !== "as_is") {
     // Refused by the server after the whole upload otherwise (link.output_for_file).
     error.textContent =
@@ -369,7 +460,7 @@ async function start(event) {
       showRefused(refused);
     } else {
       form.reset();
-      showOptions();
+      recall(); // the output and destination chosen last, not the defaults again
     }
   } catch (e) {
     showError(e);
@@ -572,7 +663,24 @@ document.addEventListener("DOMContentLoaded", async () => {
     });
   }
   document.getElementById("clear").addEventListener("click", clearFinished);
-  showOptions();
+  document.getElementById("link").addEventListener("input", showPlaylist);
+  // A file dropped anywhere on the form is taken (dropped on the Link box it was lost).
+  const startForm = document.getElementById("start");
+  startForm.addEventListener("dragover", (event) => {
+    if (!event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
+    event.preventDefault();
+    startForm.classList.add("dropping");
+  });
+  startForm.addEventListener("dragleave", () => startForm.classList.remove("dropping"));
+  startForm.addEventListener("drop", (event) => {
+    startForm.classList.remove("dropping");
+    if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    document.getElementById("files").files = event.dataTransfer.files;
+    document.getElementById("upload-state").textContent =
+      Array.from(event.dataTransfer.files).map((f) => f.name).join(", ") + " ready: press Start.";
+  });
+  recall();
   emptyState();
   try {
     const listed = await api("GET", "/jobs?limit=50");
