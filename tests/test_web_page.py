@@ -5,6 +5,7 @@ against `ferryman web` on loopback, finding everything by role and label as a pe
 from __future__ import annotations
 
 import base64
+import io
 import os
 import re
 import shutil
@@ -14,9 +15,11 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import av
 import pytest
+from PIL import Image
 
 from ferryman.archive.sevenzip_process import find_7zz
 from ferryman.samples import make_photo_set, make_video, make_zip
@@ -451,6 +454,50 @@ def test_an_upload_shows_bytes_speed_and_time_left_and_a_drop_on_the_form_is_tak
         assert len({v for v in shares if 0 < v < 100}) >= 3, said  # by bytes, as it goes
         assert shares == sorted(shares), said
         assert any(re.search(r"[kM]B/s · \d+ s left", t) for t in said), said
+
+
+def test_a_phone_can_install_it_share_to_it_and_it_follows_a_dark_system(
+    tmp_path: Path, browser: Any
+) -> None:
+    """The manifest names icons that are there at their sizes and a share target; a page
+    shared to /share lands in the Link box; the first screen says what ferryman does and
+    that the list is empty; a dark system gives a dark page."""
+    with running_web(tmp_path / "data") as web:
+        with web.client() as api:
+            answer = api.get("/manifest.webmanifest")
+            assert answer.headers["content-type"].startswith("application/manifest+json")
+            manifest = answer.json()
+            assert manifest["start_url"] == "/" and manifest["display"] == "standalone"
+            for icon in manifest["icons"]:
+                got = api.get(icon["src"])
+                assert got.status_code == 200 and got.headers["content-type"] == icon["type"]
+                if icon["type"] == "image/png":
+                    with Image.open(io.BytesIO(got.content)) as image:
+                        assert f"{image.width}x{image.height}" == icon["sizes"]
+            target = manifest["share_target"]
+        context = browser.new_context(viewport=PHONE, color_scheme="dark")
+        page = context.new_page()
+        try:
+            page.goto(web.base)
+            assert page.locator('link[rel="manifest"]').get_attribute("href") == (
+                "/manifest.webmanifest"
+            )
+            playwright_api.expect(page.locator(".intro")).to_contain_text("playable media out")
+            playwright_api.expect(page.get_by_text("No jobs yet")).to_be_visible()
+            background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            red, green, blue = (int(v) for v in re.findall(r"\d+", background)[:3])
+            assert red + green + blue < 150, background  # dark, as the system is
+            shared = "Look at this https://video.example/watch?v=abc&list=PL9 !"
+            page.goto(
+                f"{web.base}{target['action']}?{urlencode({target['params']['text']: shared})}"
+            )
+            box = page.get_by_role("textbox", name="Link")
+            playwright_api.expect(box).to_have_value("https://video.example/watch?v=abc&list=PL9")
+            playwright_api.expect(page.get_by_label("Whole playlist")).to_be_visible()
+            assert page.url == web.base + "/"  # a reload does not add it again
+            page.screenshot(path=str(tmp_path / "empty-dark.png"), full_page=True)
+        finally:
+            context.close()
 
 
 def _keep_screenshots(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferryman.errors import FerrymanError
-from ferryman.web import api_downloads, api_events, api_health, api_jobs, api_uploads, auth
+from ferryman.web import api_downloads, api_events, api_health, api_jobs, api_uploads, auth, pwa
 from ferryman.web.core import Web, error_body, error_response
 from ferryman.web.page import api_page, login_page, main_page
 
@@ -42,6 +42,7 @@ def create_app(web: Web) -> FastAPI:
     api_events.routes(app, web)
     api_downloads.routes(app, web)
     api_health.routes(app, web)
+    pwa.routes(app)
     return app
 
 

@@ -12,7 +12,11 @@ _HEAD = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ferryman</title>
-<link rel="icon" href="data:,">
+<link rel="icon" href="/static/icon.svg" type="image/svg+xml">
+<link rel="apple-touch-icon" href="/static/icon-192.png">
+<link rel="manifest" href="/manifest.webmanifest">
+<meta name="theme-color" content="#2563eb">
+<meta name="color-scheme" content="light dark">
 <link rel="stylesheet" href="/static/app.css">
 <script src="/static/app.js" defer></script>
 </head>
@@ -46,6 +50,9 @@ def main_page(views: list[dict[str, Any]], *, telegram: bool, playlist_max: int 
   <p id="conn" role="status" hidden>Reconnecting…</p>
 </header>
 <main>
+<p class="intro">Archives, media files and links in; playable media out. For example,
+paste <code>https://example.com/watch?v=…</code>, choose Audio only, press Start, and
+download the MP3.</p>
 <form id="start" novalidate>
   <div class="field">
     <label for="link">Link</label>

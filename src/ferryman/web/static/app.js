@@ -682,6 +682,18 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   recall();
   emptyState();
+  // "Share → ferryman" on a phone: /share sent us here with what was shared in ?add=.
+  const shared = new URLSearchParams(location.search).get("add");
+  if (shared !== null) {
+    const box = document.getElementById("link");
+    const found = findLinks(shared);
+    box.value = found.length ? found.join("\n") : shared;
+    showPlaylist();
+    history.replaceState(null, "", "/"); // a reload does not add it twice
+    document.getElementById("upload-state").textContent = found.length
+      ? "Shared link ready: choose the output and press Start."
+      : "";
+  }
   try {
     const listed = await api("GET", "/jobs?limit=50");
     for (const view of listed.jobs.reverse()) render(view);
