@@ -127,6 +127,7 @@ class Tracker:
             return
         if isinstance(event, ItemProgress):
             live.phase = "converting"
+            live.speed = live.eta = None  # the download's figures are not converting's
             live.last_progress = time.time()
             self.touch(event.job_id, stored=False)
             return
@@ -138,6 +139,8 @@ class Tracker:
             live.speed = live.eta = None
         else:
             live.phase = _PHASES.get(type(event), live.phase)
+            if live.phase != "fetching":  # speed and time left only where they are known
+                live.speed = live.eta = None
         live.last_progress = time.time()
         self.touch(event.job_id)
 
@@ -287,7 +290,7 @@ class Tracker:
         live = self._live.get(job.id) or _Live()
         total = sum(by_state.values())
         finished = sum(by_state.get(s, 0) for s in _DONE_ITEMS)
-        fraction = self._fraction(job, live, finished, total)
+        fraction = self._fraction(job, live, finished, total, by_state)
         live.shown = max(live.shown, fraction)
         self._live[job.id] = live
         began = live.phase is not None or job.started_at is not None  # not waiting in line
@@ -353,11 +356,17 @@ class Tracker:
         return kept[1]
 
     @staticmethod
-    def _fraction(job: Job, live: _Live, finished: int, total: int) -> float:
+    def _fraction(
+        job: Job, live: _Live, finished: int, total: int, by_state: dict[str, int]
+    ) -> float:
         if job.state is JobState.DONE:
             return 1.0
         if job.state.terminal:
-            return 0.0  # failed or cancelled: the bar stays where it was (never jumps)
+            # Failed or cancelled: the bar stays where it was (``shown``), and after a
+            # restart, when nothing was shown yet, where the store says: the items that
+            # finished (a cancelled job's bar dropped from 3 % to 0 % across a restart).
+            ended = by_state.get("delivered", 0) + by_state.get("skipped", 0)
+            return min(ended / total, 0.999) if total else 0.0
         # Items finished of those found; while the input is still being read more may
         # come, so that share holds back a tenth (the bar only rises: ``shown``).
         items = finished / total if total else 0.0

@@ -161,9 +161,10 @@ def status_text(view: dict[str, Any]) -> str:
 def detail_text(view: dict[str, Any]) -> str:
     progress = view["progress"]
     bits = [f"{round((progress.get('fraction') or 0) * 100)}%"]
-    if progress.get("speed"):
+    moving = view.get("phase") == "fetching"  # as the script: figures where known
+    if moving and progress.get("speed"):
         bits.append(speed_text(progress["speed"]))
-    if progress.get("eta_s") is not None and view["status"] not in ("done", "failed"):
+    if moving and progress.get("eta_s") is not None:
         bits.append(f"{round(progress['eta_s'])} s left")
     counts = view.get("counts") or {}
     if counts.get("total"):
