@@ -649,8 +649,8 @@ _WEB_STEPS: dict[str, str] = {
     " add the new copy.",
     "archive.password_required": "The archive needs its password: type it in the Password"
     " field; it reads on from where it stopped.",
-    "archive.password_wrong": "That password did not open it: type the right one in the"
-    " Password field; it reads on from where it stopped.",
+    "archive.password_wrong": "Type the right one in the Password field; it reads on from"
+    " where it stopped.",
     "archive.unsupported": "This server cannot read this kind of archive (most need a"
     " RAR-capable 7zz); whoever runs ferryman can check with its doctor.",
     "space.too_large": "The file is larger than the server's whole work disk: whoever runs"

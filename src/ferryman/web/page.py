@@ -36,6 +36,7 @@ def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> s
 
 def main_page(views: list[dict[str, Any]], *, telegram: bool, playlist_max: int = 50) -> str:
     jobs = "".join(job_item(v) for v in views)
+    ended = "" if any(v["status"] in ("done", "failed", "cancelled") for v in views) else " hidden"
     telegram_choice = (
         '<label><input type="radio" name="dest" value="telegram"> Telegram</label>'
         '<span class="for-telegram" hidden><label for="chat">Chat</label>'
@@ -101,7 +102,7 @@ download the MP3.</p>
       <label><input type="radio" name="show" value="failed"> Failed</label>
       <label><input type="radio" name="show" value="done"> Done</label>
     </fieldset>
-    <button type="button" id="clear" class="quiet">Clear finished</button>
+    <button type="button" id="clear" class="quiet"{ended}>Clear finished</button>
   </div>
   <p id="empty" role="status">{"" if views else _EMPTY}</p>
   <ul id="jobs">{jobs}</ul>

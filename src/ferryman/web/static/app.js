@@ -211,6 +211,8 @@ function emptyState() {
       ? ""
       : "No jobs of this kind.";
   note.hidden = shown > 0;
+  const clear = document.getElementById("clear");
+  if (clear) clear.hidden = !items.some((li) => ENDED.includes(li.dataset.status));
 }
 
 async function clearFinished() {
