@@ -500,6 +500,38 @@ def test_a_phone_can_install_it_share_to_it_and_it_follows_a_dark_system(
             context.close()
 
 
+def test_several_jobs_selected_are_removed_together(
+    tmp_path: Path, site: MediaSite, page: Any
+) -> None:
+    with serving() as links, running_web(tmp_path / "data") as web:
+        site.serve(links)
+        page.goto(web.base)
+        items = page.get_by_role("listitem")
+        for n, path in enumerate(("/clip.mp4", "/clip2.mp4", "/missing.mp4")):
+            page.get_by_role("textbox", name="Link").fill(links.url(path))
+            page.get_by_role("button", name="Start").click()
+            playwright_api.expect(items).to_have_count(n + 1)
+            playwright_api.expect(page.get_by_role("textbox", name="Link")).to_have_value("")
+        for item in items.all():
+            playwright_api.expect(item).not_to_have_attribute(
+                "data-status", re.compile("queued|active|expanding"), timeout=60_000
+            )
+        done = page.locator('li[data-status="done"]')
+        playwright_api.expect(done).to_have_count(2)
+        bar = page.locator("#picked")
+        playwright_api.expect(bar).to_be_hidden()
+        for item in done.all():
+            item.get_by_role("checkbox", name=re.compile("^Select ")).check()
+        playwright_api.expect(bar).to_contain_text("2 selected")
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Remove selected").click()
+        playwright_api.expect(items).to_have_count(1)
+        playwright_api.expect(items.first).to_have_attribute("data-status", "failed")
+        playwright_api.expect(bar).to_be_hidden()
+        with web.client() as api:
+            assert len(api.get("/api/v1/jobs").json()["jobs"]) == 1
+
+
 def _keep_screenshots(tmp_path: Path) -> None:
     """FERRYMAN_SCREENSHOTS=DIR keeps the page's screenshots to look at."""
     keep = os.environ.get("FERRYMAN_SCREENSHOTS")

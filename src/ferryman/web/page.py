@@ -104,6 +104,9 @@ download the MP3.</p>
     </fieldset>
     <button type="button" id="clear" class="quiet"{ended}>Clear finished</button>
   </div>
+  <div id="picked" class="picked" hidden><span id="picked-count"></span>
+    <button type="button" id="picked-retry" class="quiet">Retry selected</button>
+    <button type="button" id="picked-remove" class="quiet">Remove selected</button></div>
   <p id="empty" role="status">{"" if views else _EMPTY}</p>
   <ul id="jobs">{jobs}</ul>
 </section>

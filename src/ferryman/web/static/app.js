@@ -79,7 +79,18 @@ function render(view) {
   item.replaceChildren();
   const title = document.createElement("div");
   title.className = "title";
-  title.append(text("strong", view.name), " ", text("span", statusText(view), "status"));
+  const pick = document.createElement("input");
+  pick.type = "checkbox";
+  pick.className = "pick";
+  pick.checked = picked.has(view.id);
+  pick.setAttribute("aria-label", "Select " + view.name);
+  pick.addEventListener("change", () => {
+    pick.checked ? picked.add(view.id) : picked.delete(view.id);
+    showPicked();
+  });
+  const named = document.createElement("span");
+  named.append(pick, " ", text("strong", view.name));
+  title.append(named, " ", text("span", statusText(view), "status"));
   const bar = document.createElement("progress");
   bar.max = 100;
   bar.value = Math.round((view.progress.fraction || 0) * 100);
@@ -176,9 +187,46 @@ function fileList(view, files) {
   return box;
 }
 
+// Several jobs selected: retry or remove them together.
+const picked = new Set();
+
+function showPicked() {
+  for (const id of picked) if (!jobs.has(id)) picked.delete(id);
+  const bar = document.getElementById("picked");
+  if (!bar) return;
+  bar.hidden = picked.size === 0;
+  document.getElementById("picked-count").textContent = `${picked.size} selected`;
+}
+
+async function onPicked(verb) {
+  const views = Array.from(picked, (id) => jobs.get(id)).filter(Boolean);
+  const ended = views.filter((v) => ENDED.includes(v.status));
+  try {
+    if (verb === "remove") {
+      if (!ended.length) return showError(new Error("Only ended jobs can be removed; cancel the others first."));
+      if (!confirm(`Remove ${ended.length} job${ended.length > 1 ? "s" : ""} with their files?`)) return;
+      for (const v of ended) {
+        await api("DELETE", `/jobs/${v.id}`);
+        forget(v.id);
+      }
+    } else {
+      for (const v of views.filter((v) => v.status === "failed" || v.status === "cancelled")) {
+        render(await api("POST", `/jobs/${v.id}/retry`));
+      }
+    }
+    picked.clear();
+    for (const box of document.querySelectorAll("#jobs input.pick")) box.checked = false;
+  } catch (e) {
+    showError(e);
+  }
+  showPicked();
+}
+
 function forget(id) {
   jobs.delete(id);
   opened.delete(id);
+  picked.delete(id);
+  showPicked();
   const item = document.querySelector(`#jobs li[data-job="${id}"]`);
   if (item) item.remove();
   emptyState();
@@ -665,6 +713,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     });
   }
   document.getElementById("clear").addEventListener("click", clearFinished);
+  document.getElementById("picked-retry").addEventListener("click", () => onPicked("retry"));
+  document.getElementById("picked-remove").addEventListener("click", () => onPicked("remove"));
   document.getElementById("link").addEventListener("input", showPlaylist);
   // A file dropped anywhere on the form is taken (dropped on the Link box it was lost).
   const startForm = document.getElementById("start");
