@@ -288,3 +288,31 @@ async def test_speed_and_time_left_are_dropped_once_a_job_stops_downloading(
     assert converting["phase"] == "converting"
     assert converting["progress"]["speed"] is None and converting["progress"]["eta_s"] is None
     assert converting["progress"]["fraction"] >= fetching["progress"]["fraction"]
+
+
+async def test_removing_a_link_job_deletes_its_results_folder_for_the_cli_too(
+    tmp_path: Path,
+) -> None:
+    """``ferryman remove`` and the page's Remove share ``control.remove_job``: a link
+    job's delivered files go with it (they stayed until results.retention)."""
+    from ferryman.config import Settings
+    from ferryman.engine import control
+    from ferryman.sinks.link import job_results
+    from ferryman.store import Store
+
+    settings = Settings(data_dir=tmp_path / "data")
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    try:
+        job = await store.add_job(source="http://h/a.mp4", name="a", dest="link:")
+        kept = job_results(settings.results_dir, job.id) / "0001"
+        kept.mkdir(parents=True)
+        (kept / "a.mp4").write_bytes(b"x" * 10)
+        with pytest.raises(FerrymanError) as running:
+            await control.remove_job(store, settings, job.id)
+        assert running.value.code == "job.not_ended" and kept.exists()
+        await store.cancel(job.id)
+        removed = await control.remove_job(store, settings, job.id)
+    finally:
+        await store.close()
+    assert not kept.parent.exists()
+    assert job_results(settings.results_dir, job.id) in removed.folders
