@@ -4,7 +4,10 @@ against `ferryman web` on loopback, finding everything by role and label as a pe
 
 from __future__ import annotations
 
+import base64
+import io
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -12,9 +15,11 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import av
 import pytest
+from PIL import Image
 
 from ferryman.archive.sevenzip_process import find_7zz
 from ferryman.samples import make_photo_set, make_video, make_zip
@@ -124,6 +129,10 @@ def test_dropped_archive_uploads_and_the_whole_job_downloads_as_one_zip(
         item = page.get_by_role("listitem").first
         playwright_api.expect(item.locator("progress")).to_have_attribute("value", "100")
         files = item.get_by_role("link", name="Download")
+        playwright_api.expect(files).to_have_count(1)  # folded: only the zip shows
+        summary = item.locator("summary")
+        playwright_api.expect(summary).to_have_text(re.compile(r"^4 files · \d+ kB$"))
+        summary.click()
         playwright_api.expect(files).to_have_count(5)  # 4 files and the zip of them all
         with page.expect_download() as waiting:
             item.get_by_role("link", name="Download all (zip)").click()
@@ -166,8 +175,13 @@ def test_a_duplicate_among_several_links_stops_none_of_them_and_can_be_added_aga
         page.get_by_role("button", name="Start").click()
         playwright_api.expect(page.get_by_role("listitem")).to_have_count(2)
         playwright_api.expect(page.locator("#form-error")).to_contain_text(first)
+        assert "--force" not in (page.locator("#form-error").text_content() or "")
         assert page.get_by_role("textbox", name="Link").input_value() == first
-        page.get_by_role("button", name="Add it again").click()
+        original = page.get_by_role("listitem").last
+        page.get_by_role("button", name="Open it").click()
+        playwright_api.expect(original).to_have_class(re.compile(r"\bflash\b"))
+        playwright_api.expect(original).to_be_in_viewport()
+        page.get_by_role("button", name="Add again").click()
         playwright_api.expect(page.get_by_role("listitem")).to_have_count(3)
         assert page.get_by_role("textbox", name="Link").input_value() == ""
 
@@ -189,6 +203,7 @@ def test_with_an_s3_bucket_a_click_downloads_from_the_bucket(
         page.get_by_role("button", name="Start").click()
         _done(page)
         item = page.get_by_role("listitem").first
+        item.locator("summary").click()
         link = item.get_by_role("link", name=f"Download {photos[1].name}")
         assert (link.get_attribute("href") or "").startswith(s3_server.endpoint)
         with page.expect_download() as waiting:
@@ -227,11 +242,19 @@ def test_a_zip_with_a_password_makes_the_page_ask_and_goes_on_once_given(
         )
         item.get_by_label("Password").fill("wrong")
         item.get_by_role("button", name="Send password").click()
-        time.sleep(2)  # a wrong one: still asking
+        # A wrong one says so on the card, with a new prompt, in the page's words.
+        playwright_api.expect(item).to_contain_text("That password did not open it", timeout=60_000)
         playwright_api.expect(item).to_have_attribute("data-status", "needs_password")
+        playwright_api.expect(item.locator(".status")).to_have_text("wrong password")
+        assert "ferryman password" not in (item.text_content() or "")
+        page.screenshot(path=str(tmp_path / "password.png"), full_page=True)
+        item.get_by_label("Password").fill("wrong")  # the same again: said on the card
+        item.get_by_role("button", name="Send password").click()
+        playwright_api.expect(item.get_by_role("alert")).to_contain_text("given this password")
         item.get_by_label("Password").fill("Open sesame")
         item.get_by_role("button", name="Send password").click()
         _done(page, 60)
+        item.locator("summary").click()
         playwright_api.expect(item.get_by_role("link", name="Download")).to_have_count(3)
 
 
@@ -277,6 +300,237 @@ def test_an_expired_link_is_renewed_by_the_page(tmp_path: Path, site: MediaSite,
         assert saved.stat().st_size > 0
         renewed = page.get_by_role("link", name="Download").first.get_attribute("href")
         assert renewed != first
+
+
+def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
+    tmp_path: Path, site: MediaSite, page: Any
+) -> None:
+    """The list people manage: newest first, filters, Remove (after a confirm) takes the
+    job's results and upload with it, "Clear finished" the rest; a running job stays."""
+    photos = make_photo_set(tmp_path / "in", 2, start_seed=9)
+    archive = make_zip(tmp_path / "pair.zip", [(p.name, p) for p in photos])
+    with serving() as links, serving(Link(bandwidth=20_000)) as slow:
+        site.serve(links)
+        site.serve(slow)
+        with running_web(tmp_path / "data") as web:
+            page.goto(web.base)
+            playwright_api.expect(page.get_by_text("No jobs yet")).to_be_visible()
+            page.get_by_label("Files").set_input_files(str(archive))
+            page.get_by_role("button", name="Start").click()
+            _done(page, 60)
+            items = page.get_by_role("listitem")
+            page.get_by_role("textbox", name="Link").fill(links.url("/clip.mp4"))
+            page.get_by_role("button", name="Start").click()
+            playwright_api.expect(items).to_have_count(2)
+            _done(page, 60)
+            page.get_by_role("textbox", name="Link").fill(slow.url("/clip2.mp4"))
+            page.get_by_role("button", name="Start").click()
+            playwright_api.expect(items).to_have_count(3)
+            numbers = [int(i.get_attribute("data-job") or 0) for i in items.all()]
+            assert numbers == sorted(numbers, reverse=True), numbers  # newest first
+            zip_job = page.locator(f'li[data-job="{numbers[2]}"]')
+            data = tmp_path / "data"
+            assert (data / "results" / f"job-{numbers[2]}").is_dir()
+            assert any((data / "uploads").iterdir())
+
+            page.get_by_label("Running").check()
+            playwright_api.expect(items).to_have_count(1)
+            running = items.first
+            assert running.get_attribute("data-job") == str(numbers[0])
+            assert running.get_by_role("button", name="Remove").count() == 0  # cancel first
+            page.get_by_label("Failed").check()
+            playwright_api.expect(items).to_have_count(0)
+            playwright_api.expect(page.get_by_text("No jobs of this kind")).to_be_visible()
+            page.get_by_label("Done").check()
+            playwright_api.expect(items).to_have_count(2)
+            page.get_by_label("All").check()
+
+            page.once("dialog", lambda d: d.dismiss())  # "no": nothing goes
+            zip_job.get_by_role("button", name="Remove").click()
+            time.sleep(0.5)
+            playwright_api.expect(items).to_have_count(3)
+            page.once("dialog", lambda d: d.accept())
+            zip_job.get_by_role("button", name="Remove").click()
+            playwright_api.expect(items).to_have_count(2)
+            assert not (data / "results" / f"job-{numbers[2]}").exists()
+            assert not any((data / "uploads").iterdir())  # the upload went with it
+            with web.client() as api:
+                gone = api.get(f"/api/v1/jobs/{numbers[2]}")
+                assert gone.status_code == 404
+                busy = api.delete(f"/api/v1/jobs/{numbers[0]}", headers={"X-Ferryman-CSRF": "1"})
+                assert busy.status_code == 409, busy.text
+                assert busy.json()["error"]["code"] == "job.not_ended"
+
+            page.once("dialog", lambda d: d.accept())
+            page.get_by_role("button", name="Clear finished").click()
+            playwright_api.expect(items).to_have_count(1)  # the running one stays
+            assert items.first.get_attribute("data-job") == str(numbers[0])
+            assert not (data / "results" / f"job-{numbers[1]}").exists()
+            page.reload()  # the server forgot them too
+            playwright_api.expect(items).to_have_count(1)
+
+
+def test_links_are_found_in_any_text_and_the_form_remembers_its_choices(
+    tmp_path: Path, site: MediaSite, page: Any
+) -> None:
+    """Words alone get one message and stay in the box; a link pasted with words around
+    it is taken; the output and destination chosen last come back after a reload; a
+    playlist link offers the playlist choice."""
+    with serving() as links, running_web(tmp_path / "data") as web:
+        site.serve(links)
+        page.goto(web.base)
+        box = page.get_by_role("textbox", name="Link")
+        box.fill("not a link at all")
+        page.get_by_role("button", name="Start").click()
+        error = page.locator("#form-error")
+        playwright_api.expect(error).to_contain_text("No link in")
+        assert (error.text_content() or "").count("No link") == 1  # one message, not five
+        assert box.input_value() == "not a link at all"  # kept, not one word per line
+        assert page.get_by_role("listitem").count() == 0
+
+        playlist = page.get_by_label("Whole playlist")
+        playwright_api.expect(playlist).to_be_hidden()
+        box.fill("https://video.example/watch?v=abc&list=PL123")
+        playwright_api.expect(playlist).to_be_visible()
+        box.fill("")
+        playwright_api.expect(playlist).to_be_hidden()
+
+        clip = links.url("/clip.mp4")
+        box.fill(f"look at this ({clip}), nice one!\nand this {clip}.")
+        page.get_by_label("Make").select_option("audio")
+        page.get_by_label("Bitrate").select_option("128")
+        page.get_by_label("Library").check()
+        page.get_by_role("button", name="Start").click()
+        playwright_api.expect(page.get_by_role("listitem")).to_have_count(1)  # once
+        playwright_api.expect(box).to_have_value("")
+        with web.client() as api:
+            (job,) = api.get("/api/v1/jobs").json()["jobs"]
+        assert "clip.mp4" in job["source"] and job["dest"].startswith("library:"), job
+        page.reload()
+        playwright_api.expect(page.get_by_label("Make")).to_have_value("audio")
+        playwright_api.expect(page.get_by_label("Bitrate")).to_have_value("128")
+        playwright_api.expect(page.get_by_label("Library")).to_be_checked()
+
+
+def test_an_upload_shows_bytes_speed_and_time_left_and_a_drop_on_the_form_is_taken(
+    tmp_path: Path, page: Any
+) -> None:
+    """A 2.5 MB zip, under one 8 MiB piece, on a 1 MB/s upload: the page says its
+    percentage rising with speed and time left (it showed nothing below 8 MiB); the file
+    is dropped on the form, not chosen."""
+    photos = make_photo_set(tmp_path / "in", 2, start_seed=20)
+    filler = tmp_path / "in" / "noise.bin"
+    filler.write_bytes(os.urandom(2_500_000))
+    archive = make_zip(tmp_path / "drop.zip", [(p.name, p) for p in [*photos, filler]])
+    with running_web(tmp_path / "data") as web:
+        page.goto(web.base)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 5, "downloadThroughput": -1, "uploadThroughput": 1e6},
+        )
+        page.evaluate(
+            """() => { window.said = []; const box = document.getElementById("upload-state");
+            new MutationObserver(() => window.said.push(box.textContent))
+              .observe(box, { childList: true, characterData: true, subtree: true }); }"""
+        )
+        data = base64.b64encode(archive.read_bytes()).decode()
+        page.evaluate(
+            """([name, data]) => {
+              const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+              const dt = new DataTransfer();
+              dt.items.add(new File([bytes], name, { type: "application/zip" }));
+              const at = document.querySelector("fieldset");  // not the file input
+              at.dispatchEvent(new DragEvent("dragover", { dataTransfer: dt, bubbles: true }));
+              at.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true }));
+            }""",
+            ["drop.zip", data],
+        )
+        playwright_api.expect(page.locator("#upload-state")).to_contain_text("drop.zip ready")
+        page.get_by_role("button", name="Start").click()
+        _done(page, 90)
+        said: list[str] = page.evaluate("window.said")
+        shares = [int(m.group(1)) for t in said if (m := re.search(r"(\d+)% of", t))]
+        assert len({v for v in shares if 0 < v < 100}) >= 3, said  # by bytes, as it goes
+        assert shares == sorted(shares), said
+        assert any(re.search(r"[kM]B/s · \d+ s left", t) for t in said), said
+
+
+def test_a_phone_can_install_it_share_to_it_and_it_follows_a_dark_system(
+    tmp_path: Path, browser: Any
+) -> None:
+    """The manifest names icons that are there at their sizes and a share target; a page
+    shared to /share lands in the Link box; the first screen says what ferryman does and
+    that the list is empty; a dark system gives a dark page."""
+    with running_web(tmp_path / "data") as web:
+        with web.client() as api:
+            answer = api.get("/manifest.webmanifest")
+            assert answer.headers["content-type"].startswith("application/manifest+json")
+            manifest = answer.json()
+            assert manifest["start_url"] == "/" and manifest["display"] == "standalone"
+            for icon in manifest["icons"]:
+                got = api.get(icon["src"])
+                assert got.status_code == 200 and got.headers["content-type"] == icon["type"]
+                if icon["type"] == "image/png":
+                    with Image.open(io.BytesIO(got.content)) as image:
+                        assert f"{image.width}x{image.height}" == icon["sizes"]
+            target = manifest["share_target"]
+        context = browser.new_context(viewport=PHONE, color_scheme="dark")
+        page = context.new_page()
+        try:
+            page.goto(web.base)
+            assert page.locator('link[rel="manifest"]').get_attribute("href") == (
+                "/manifest.webmanifest"
+            )
+            playwright_api.expect(page.locator(".intro")).to_contain_text("playable media out")
+            playwright_api.expect(page.get_by_text("No jobs yet")).to_be_visible()
+            background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            red, green, blue = (int(v) for v in re.findall(r"\d+", background)[:3])
+            assert red + green + blue < 150, background  # dark, as the system is
+            shared = "Look at this https://video.example/watch?v=abc&list=PL9 !"
+            page.goto(
+                f"{web.base}{target['action']}?{urlencode({target['params']['text']: shared})}"
+            )
+            box = page.get_by_role("textbox", name="Link")
+            playwright_api.expect(box).to_have_value("https://video.example/watch?v=abc&list=PL9")
+            playwright_api.expect(page.get_by_label("Whole playlist")).to_be_visible()
+            assert page.url == web.base + "/"  # a reload does not add it again
+            page.screenshot(path=str(tmp_path / "empty-dark.png"), full_page=True)
+        finally:
+            context.close()
+
+
+def test_several_jobs_selected_are_removed_together(
+    tmp_path: Path, site: MediaSite, page: Any
+) -> None:
+    with serving() as links, running_web(tmp_path / "data") as web:
+        site.serve(links)
+        page.goto(web.base)
+        items = page.get_by_role("listitem")
+        for n, path in enumerate(("/clip.mp4", "/clip2.mp4", "/missing.mp4")):
+            page.get_by_role("textbox", name="Link").fill(links.url(path))
+            page.get_by_role("button", name="Start").click()
+            playwright_api.expect(items).to_have_count(n + 1)
+            playwright_api.expect(page.get_by_role("textbox", name="Link")).to_have_value("")
+        for item in items.all():
+            playwright_api.expect(item).not_to_have_attribute(
+                "data-status", re.compile("queued|active|expanding"), timeout=60_000
+            )
+        done = page.locator('li[data-status="done"]')
+        playwright_api.expect(done).to_have_count(2)
+        bar = page.locator("#picked")
+        playwright_api.expect(bar).to_be_hidden()
+        for item in done.all():
+            item.get_by_role("checkbox", name=re.compile("^Select ")).check()
+        playwright_api.expect(bar).to_contain_text("2 selected")
+        page.once("dialog", lambda d: d.accept())
+        page.get_by_role("button", name="Remove selected").click()
+        playwright_api.expect(items).to_have_count(1)
+        playwright_api.expect(items.first).to_have_attribute("data-status", "failed")
+        playwright_api.expect(bar).to_be_hidden()
+        with web.client() as api:
+            assert len(api.get("/api/v1/jobs").json()["jobs"]) == 1
 
 
 def _keep_screenshots(tmp_path: Path) -> None:

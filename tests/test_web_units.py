@@ -225,3 +225,94 @@ async def test_a_job_read_where_it_lies_spends_its_bar_on_its_items(
     finally:
         await store.close()
     assert view["progress"]["fraction"] == pytest.approx(shown)
+
+
+async def test_a_cancelled_jobs_bar_keeps_what_the_store_knows_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    """A new process (a restarted server) has seen no progress; the bar of a cancelled
+    job with 1 of 4 files delivered stays at 25 %, not 0 % (it dropped from 3 % to 0 %)."""
+    from ferryman.model import ItemState, MediaKind, Plan
+    from ferryman.store import Store
+    from ferryman.store.store import NewItem
+    from ferryman.web.live import Tracker
+
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    try:
+        job = await store.add_job(source="/in.zip", name="in", dest="link:")
+        assert await store.claim_job("reader", 30) is not None
+        for seq in range(4):
+            state = ItemState.SKIPPED if seq == 0 else ItemState.READY
+            new = NewItem(
+                seq=seq, source_path=f"p{seq}.jpg", kind=MediaKind.PHOTO, state=state,
+                size=100, plan=Plan.AS_IS,
+            )  # fmt: skip
+            await store.record_entry(job.id, "reader", seq + 1, new)
+        await store.finish_expansion(job.id, "reader")
+        await store.cancel(job.id)
+
+        async def no_files(_job: object) -> dict[str, object]:
+            return {"files": [], "zip": {}}
+
+        fresh = Tracker(store, lambda _view: None, no_files, str, stuck_after=60)
+        view = await fresh.view(job.id)
+    finally:
+        await store.close()
+    assert view["status"] == "cancelled"
+    assert view["progress"]["fraction"] == pytest.approx(0.25)
+    assert view["progress"]["speed"] is None  # no figures where none is known
+
+
+async def test_speed_and_time_left_are_dropped_once_a_job_stops_downloading(
+    tmp_path: Path,
+) -> None:
+    from ferryman.engine.events import ItemProgress, JobFetching
+    from ferryman.store import Store
+    from ferryman.web.live import Tracker
+
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    try:
+        job = await store.add_job(source="http://h/a.mp4", name="a", dest="link:", fetch=True)
+
+        async def no_files(_job: object) -> dict[str, object]:
+            return {"files": [], "zip": {}}
+
+        tracker = Tracker(store, lambda _view: None, no_files, str, stuck_after=60)
+        tracker.on_event(JobFetching(job.id, done=5, total=10, speed=9e6, eta=1.0, fraction=0.5))
+        fetching = await tracker.view(job.id)
+        tracker.on_event(ItemProgress(job.id, 1, stage="convert", fraction=0.3))
+        converting = await tracker.view(job.id)
+    finally:
+        await store.close()
+    assert fetching["progress"]["speed"] == 9e6 and fetching["progress"]["eta_s"] == 1.0
+    assert converting["phase"] == "converting"
+    assert converting["progress"]["speed"] is None and converting["progress"]["eta_s"] is None
+    assert converting["progress"]["fraction"] >= fetching["progress"]["fraction"]
+
+
+async def test_removing_a_link_job_deletes_its_results_folder_for_the_cli_too(
+    tmp_path: Path,
+) -> None:
+    """``ferryman remove`` and the page's Remove share ``control.remove_job``: a link
+    job's delivered files go with it (they stayed until results.retention)."""
+    from ferryman.config import Settings
+    from ferryman.engine import control
+    from ferryman.sinks.link import job_results
+    from ferryman.store import Store
+
+    settings = Settings(data_dir=tmp_path / "data")
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    try:
+        job = await store.add_job(source="http://h/a.mp4", name="a", dest="link:")
+        kept = job_results(settings.results_dir, job.id) / "0001"
+        kept.mkdir(parents=True)
+        (kept / "a.mp4").write_bytes(b"x" * 10)
+        with pytest.raises(FerrymanError) as running:
+            await control.remove_job(store, settings, job.id)
+        assert running.value.code == "job.not_ended" and kept.exists()
+        await store.cancel(job.id)
+        removed = await control.remove_job(store, settings, job.id)
+    finally:
+        await store.close()
+    assert not kept.parent.exists()
+    assert job_results(settings.results_dir, job.id) in removed.folders

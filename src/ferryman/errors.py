@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,9 @@ class ErrorSpec:
     ends_input: bool = field(default=False, kw_only=True)
     fails_entry: bool = field(default=False, kw_only=True)
     confirm_once: bool = field(default=False, kw_only=True)
+    # The page's wording where ``next_step`` names a shell command or a flag (the page
+    # has buttons instead); None: ``page_step`` drops such sentences from ``next_step``.
+    web_step: str | None = field(default=None, kw_only=True)
 
 
 _SPECS: tuple[ErrorSpec, ...] = (
@@ -634,7 +637,59 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("upload.incomplete", False, "Send the rest of the file before starting the job."),
 )
 
-ERRORS: dict[str, ErrorSpec] = {spec.code: spec for spec in _SPECS}
+# The page's words for steps that name a command (``ErrorSpec.web_step``): kept apart
+# from the specs above so adding a code needs none, and the page never shows a command.
+_WEB_STEPS: dict[str, str] = {
+    "source.host_unknown": "No server has that name (it does not resolve): check the link"
+    " for a typo, then add it again. If the name is right, Retry asks again.",
+    "source.tls_refused": "The server's TLS certificate is not trusted (self-signed, expired,"
+    " or made for another name), so nothing was read from it. Check that the link names"
+    " the right host, then Retry.",
+    "source.nothing_delivered": "Check that this is the input you meant: none of its files"
+    " was a photo or a video ferryman delivers (the counts above say what was skipped).",
+    "source.duplicate": "Already added: open that job, or add it again.",
+    "link.output_for_file": "A file or upload is delivered as it is (converted only where"
+    " it would not play): choose “As they are” for it. Audio, quality and mute apply to"
+    " links to media.",
+    "source.changed": "The site answered in a way its extractor does not expect, usually"
+    " because the site changed: whoever runs ferryman should update yt-dlp; then Retry.",
+    "source.http.replaced": "The file at the link is no longer the one ferryman began"
+    " reading; what was delivered came from the first one. To take the new file, add the"
+    " link again.",
+    "source.auth": "The server wants a login or the link expired: add a fresh link, or"
+    " have the login the message names set on the server, then Retry.",
+    "archive.unreadable": "The archive is damaged or not an archive: download it again and"
+    " add the new copy.",
+    "archive.password_required": "The archive needs its password: type it in the Password"
+    " field; it reads on from where it stopped.",
+    "archive.password_wrong": "Type the right one in the Password field; it reads on from"
+    " where it stopped.",
+    "archive.unsupported": "This server cannot read this kind of archive (most need a"
+    " RAR-capable 7zz); whoever runs ferryman can check with its doctor.",
+    "space.too_large": "The file is larger than the server's whole work disk: whoever runs"
+    " ferryman must give it a bigger disk, then Retry.",
+    "job.cancelled": "Cancelled on request; Retry starts it again.",
+    "telegram.not_logged_in": "No Telegram account is logged in on the server: log in"
+    " there, then Retry.",
+    "telegram.session_revoked": "The Telegram session was ended elsewhere: log in again on"
+    " the server, then Retry.",
+    "telegram.write_forbidden": "The account may not post there; make it an admin or"
+    " choose another chat, then Retry.",
+    "job.not_found": "It was removed; reload the page for the list as it is.",
+    "job.waiting_for_password": "The job waits for a password: type it in the Password field.",
+    "job.not_ended": "The job is still running: Cancel it first, or wait for it to end.",
+    "job.already_ended": "The job has ended already: Retry runs it again, Remove removes it.",
+    "job.no_links": "Its files went to another destination; for download links, add the"
+    " input again with “To download”.",
+    "sink.unknown": "Choose one of the destinations the form offers.",
+    "auth.required": "Log in again with your token.",
+    "engine.locked": "Another ferryman runs on this data dir; stop it first.",
+    "store.unreachable": "The server's database does not answer; try again in a moment.",
+}
+
+ERRORS: dict[str, ErrorSpec] = {
+    spec.code: replace(spec, web_step=spec.web_step or _WEB_STEPS.get(spec.code)) for spec in _SPECS
+}
 
 
 def spec_for(code: str) -> ErrorSpec:
@@ -709,6 +764,25 @@ def next_step_for(code: str, *, failed: bool, job: int | None = None) -> str:
     ``job``, its number stands where the text says JOB."""
     spec = spec_for(code)
     return with_job(RETRIED_OUT if failed and spec.retryable else spec.next_step, job)
+
+
+RETRIED_OUT_WEB = (
+    "It was retried until its attempts ran out: once the cause in the message is gone,"
+    " Retry starts it again from where it stopped."
+)
+_COMMAND = re.compile(r"`(?:ferryman|pip|kill)\b|(?<![\w-])--[a-z]|/[a-z]+ in the chat|\bRun `")
+
+
+def page_step(code: str, *, failed: bool = False) -> str:
+    """``code``'s next step in the page's words: its ``web_step``, else its CLI step with
+    any sentence naming a command dropped (the page has buttons, not a shell)."""
+    spec = spec_for(code)
+    if failed and spec.retryable:
+        return RETRIED_OUT_WEB
+    if spec.web_step is not None:
+        return spec.web_step
+    kept = [s for s in re.split(r"(?<=[.;])\s+", spec.next_step) if not _COMMAND.search(s)]
+    return " ".join(kept) or "The message above says what went wrong."
 
 
 def with_job(text: str, job: int | None) -> str:

@@ -15,6 +15,7 @@ from ferryman.engine.workarea import job_work_dir
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
 from ferryman.model import Job
+from ferryman.sinks.link import job_results
 from ferryman.store import Store
 
 
@@ -66,13 +67,16 @@ class Removed:
 async def remove_job(
     store: Store, settings: Settings, job_id: int, *, quarantine: bool = False
 ) -> Removed:
-    """Forget an ended job: its rows, its work folder, and with ``quarantine`` its
+    """Forget an ended job: its rows, its work folder, a link job's results in a folder
+    (a bucket's are the web's ``ResultsStore.remove``), and with ``quarantine`` its
     quarantine folder (kept by default: it may be the only copy of a broken file).
 
     Raises ``job.not_ended`` / ``job.waiting_for_password`` for a job not ended yet.
     """
     job = await store.remove_job(job_id)
     folders = [job_work_dir(settings, job_id)]
+    if job.dest.startswith("link:") and settings.results.s3 is None:
+        folders.append(job_results(settings.results_dir, job_id))  # its download links' files
     if quarantine:
         folders.append(job_folder(settings.quarantine_dir, job_id, job.name))
     gone = await asyncio.to_thread(_remove_folders, folders)

@@ -694,8 +694,8 @@ def remove(
 ) -> None:
     """Forget an ended job: its records and work files (a running job: cancel it first).
 
-    What it delivered stays where it was delivered; its quarantine folder stays unless
-    --quarantine is given.
+    What it delivered to a library or a chat stays there; the files behind its download
+    links (to link:) go with it; its quarantine folder stays unless --quarantine is given.
     """
     from ferryman.engine import control
 

@@ -1,17 +1,18 @@
 """``/api/v1/jobs``: start a job from a link or an upload (the registries decide which
-inputs and destinations), list, look at, cancel, retry, give a password, new links."""
+inputs and destinations), list, look at, cancel, retry, give a password, new links, remove one
+or clear the ended ones (with their results and uploads)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from ferryman.errors import FerrymanError
 from ferryman.web import guard
 from ferryman.web.core import API, JobId, Web, error_body
-from ferryman.web.schemas import JobRequest, PasswordRequest
+from ferryman.web.schemas import ENDED, ClearRequest, JobRequest, PasswordRequest
 
 
 def routes(app: FastAPI, web: Web) -> None:
@@ -86,6 +87,43 @@ def routes(app: FastAPI, web: Web) -> None:
         await control.give_password(web.store, job_id, body.password)
         web.tracker.touch(job_id)
         return await view(job_id)
+
+    async def remove(job_id: int) -> None:
+        """The job's rows and work folder (``control.remove_job``, as ``ferryman
+        remove``), then its results and the upload it read from."""
+        removed = await control.remove_job(web.store, web.settings, job_id)
+        await web.results.remove(job_id)
+        try:
+            path = web.sources.for_uri(removed.job.source).local_path(removed.job.source)
+        except FerrymanError:  # a kind of input no longer known: nothing local
+            path = None
+        if path is not None:
+            await asyncio.to_thread(web.uploads.remove_source, path)
+        web.tracker.forget(job_id)
+
+    @app.delete(f"{API}/jobs/{{job_id}}", status_code=204, tags=["jobs"])
+    async def delete_job(job_id: JobId) -> Response:
+        """Remove an ended job with its results and its upload (a running one: cancel
+        it first, else ``job.not_ended``)."""
+        await remove(job_id)
+        return Response(status_code=204)
+
+    @app.post(f"{API}/jobs/clear", tags=["jobs"])
+    async def clear(body: ClearRequest | None = None) -> dict[str, Any]:
+        """Remove every ended job in the given states (by default done, failed and
+        cancelled); running ones stay. Answers the numbers removed."""
+        states = set(body.status if body is not None else ENDED)
+        gone = []
+        for job in await web.store.list_jobs():
+            if job.state.value in states:
+                try:
+                    await remove(job.id)
+                except FerrymanError as exc:  # retried or removed meanwhile: left
+                    if exc.code not in ("job.not_found", "job.not_ended"):
+                        raise
+                    continue
+                gone.append(job.id)
+        return {"removed": gone}
 
     @app.post(f"{API}/jobs/{{job_id}}/links", tags=["jobs"])
     async def links(job_id: JobId) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from ferryman.web import (
     api_uploads,
     api_watches,
     auth,
+    pwa,
 )
 from ferryman.web.core import Web, error_body, error_response
 from ferryman.web.page import api_page, login_page, main_page
@@ -51,6 +52,7 @@ def create_app(web: Web) -> FastAPI:
     api_downloads.routes(app, web)
     api_health.routes(app, web)
     api_watches.routes(app, web)
+    pwa.routes(app)
     return app
 
 
@@ -80,7 +82,13 @@ def _pages(app: FastAPI, web: Web) -> None:
         if not auth.logged_in(web, request):
             return HTMLResponse(login_page())
         views = await web.tracker.views(limit=50)
-        return HTMLResponse(main_page(views, telegram=bool(web.settings.telegram.api_id)))
+        return HTMLResponse(
+            main_page(
+                views,
+                telegram=bool(web.settings.telegram.api_id),
+                playlist_max=web.settings.links.playlist_max,
+            )
+        )
 
     @app.get("/api/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Path as FastAPIPath
 from fastapi.responses import JSONResponse
 
-from ferryman.errors import FerrymanError, spec_for
+from ferryman.errors import FerrymanError, page_step, spec_for
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
@@ -66,7 +66,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
         "error": {
             "code": code,
             "message": message,
-            "next": spec.next_step,
+            "next": page_step(code),  # the web's words: buttons, never a shell command
             "retryable": spec.retryable,
         }
     }

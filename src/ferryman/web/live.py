@@ -40,7 +40,7 @@ from ferryman.engine.events import (
     JobStarted,
     JobWaiting,
 )
-from ferryman.errors import FerrymanError, next_step_for, spec_for, with_job
+from ferryman.errors import FerrymanError, page_step, spec_for, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 
 if TYPE_CHECKING:
@@ -127,6 +127,7 @@ class Tracker:
             return
         if isinstance(event, ItemProgress):
             live.phase = "converting"
+            live.speed = live.eta = None  # the download's figures are not converting's
             live.last_progress = time.time()
             self.touch(event.job_id, stored=False)
             return
@@ -138,6 +139,8 @@ class Tracker:
             live.speed = live.eta = None
         else:
             live.phase = _PHASES.get(type(event), live.phase)
+            if live.phase != "fetching":  # speed and time left only where they are known
+                live.speed = live.eta = None
         live.last_progress = time.time()
         self.touch(event.job_id)
 
@@ -148,6 +151,16 @@ class Tracker:
             self._stale.add(job_id)
             self._changes[job_id] = self._changes.get(job_id, 0) + 1
         self._wake.set()
+
+    def forget(self, job_id: int) -> None:
+        """The job was removed: drop what is kept of it and tell every page."""
+        for kept in (self._live, self._rows, self._items, self._sent, self._results):
+            kept.pop(job_id, None)
+        self._changes.pop(job_id, None)
+        self._next_send.pop(job_id, None)
+        self._dirty.discard(job_id)
+        self._stale.discard(job_id)
+        self._publish({"type": "removed", "job": {"id": job_id}})
 
     def _fresh(self, job_id: int, seen: int) -> None:
         """What was read counts as current unless the job changed while it was read."""
@@ -257,7 +270,12 @@ class Tracker:
     async def _send(self, dirty: set[int]) -> None:
         try:
             for job_id in sorted(dirty):
-                view = await self.view(job_id)
+                try:
+                    view = await self.view(job_id)
+                except FerrymanError as exc:
+                    if exc.code == "job.not_found":  # removed meanwhile
+                        continue
+                    raise
                 if self._sent.get(job_id) != view:
                     self._emit(view)
         except Exception:
@@ -272,7 +290,7 @@ class Tracker:
         live = self._live.get(job.id) or _Live()
         total = sum(by_state.values())
         finished = sum(by_state.get(s, 0) for s in _DONE_ITEMS)
-        fraction = self._fraction(job, live, finished, total)
+        fraction = self._fraction(job, live, finished, total, by_state)
         live.shown = max(live.shown, fraction)
         self._live[job.id] = live
         began = live.phase is not None or job.started_at is not None  # not waiting in line
@@ -284,8 +302,8 @@ class Tracker:
             error = {
                 "code": job.error_code,
                 "message": job.error_message or job.error_code,
-                "next": next_step_for(
-                    job.error_code, failed=job.state is JobState.FAILED, job=job.id
+                "next": with_job(
+                    page_step(job.error_code, failed=job.state is JobState.FAILED), job.id
                 ),
                 "retryable": spec.retryable,
             }
@@ -299,7 +317,7 @@ class Tracker:
             "phase": _phase(job, live),
             "waiting": job.wait_reason,
             "waiting_next": (
-                with_job(spec_for(job.wait_reason).next_step, job.id) if job.wait_reason else None
+                with_job(page_step(job.wait_reason), job.id) if job.wait_reason else None
             ),
             "stuck": stuck,
             "progress": {
@@ -338,11 +356,17 @@ class Tracker:
         return kept[1]
 
     @staticmethod
-    def _fraction(job: Job, live: _Live, finished: int, total: int) -> float:
+    def _fraction(
+        job: Job, live: _Live, finished: int, total: int, by_state: dict[str, int]
+    ) -> float:
         if job.state is JobState.DONE:
             return 1.0
         if job.state.terminal:
-            return 0.0  # failed or cancelled: the bar stays where it was (never jumps)
+            # Failed or cancelled: the bar stays where it was (``shown``), and after a
+            # restart, when nothing was shown yet, where the store says: the items that
+            # finished (a cancelled job's bar dropped from 3 % to 0 % across a restart).
+            ended = by_state.get("delivered", 0) + by_state.get("skipped", 0)
+            return min(ended / total, 0.999) if total else 0.0
         # Items finished of those found; while the input is still being read more may
         # come, so that share holds back a tenth (the bar only rises: ``shown``).
         items = finished / total if total else 0.0

@@ -12,12 +12,17 @@ _HEAD = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ferryman</title>
-<link rel="icon" href="data:,">
+<link rel="icon" href="/static/icon.svg" type="image/svg+xml">
+<link rel="apple-touch-icon" href="/static/icon-192.png">
+<link rel="manifest" href="/manifest.webmanifest">
+<meta name="theme-color" content="#2563eb">
+<meta name="color-scheme" content="light dark">
 <link rel="stylesheet" href="/static/app.css">
 <script src="/static/app.js" defer></script>
 </head>
 """
 
+_EMPTY = "No jobs yet. Paste a link above, or choose files, and press Start."
 _QUALITIES = ("2160p", "1440p", "1080p", "720p", "480p", "360p", "best")
 _BITRATES = (320, 256, 192, 128, 96)
 
@@ -29,8 +34,9 @@ def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> s
     )
 
 
-def main_page(views: list[dict[str, Any]], *, telegram: bool) -> str:
+def main_page(views: list[dict[str, Any]], *, telegram: bool, playlist_max: int = 50) -> str:
     jobs = "".join(job_item(v) for v in views)
+    ended = "" if any(v["status"] in ("done", "failed", "cancelled") for v in views) else " hidden"
     telegram_choice = (
         '<label><input type="radio" name="dest" value="telegram"> Telegram</label>'
         '<span class="for-telegram" hidden><label for="chat">Chat</label>'
@@ -45,11 +51,16 @@ def main_page(views: list[dict[str, Any]], *, telegram: bool) -> str:
   <p id="conn" role="status" hidden>Reconnecting…</p>
 </header>
 <main>
+<p class="intro">Archives, media files and links in; playable media out. For example,
+paste <code>https://example.com/watch?v=…</code>, choose Audio only, press Start, and
+download the MP3.</p>
 <form id="start" novalidate>
   <div class="field">
     <label for="link">Link</label>
     <textarea id="link" name="link" rows="2" autocomplete="off"
       placeholder="https://… a video page, an archive or a file; one per line"></textarea>
+    <label class="for-playlist" hidden><input type="checkbox" id="playlist" name="playlist">
+      Whole playlist (up to {playlist_max} videos), not only this one</label>
   </div>
   <div class="field">
     <label for="files">Files</label>
@@ -82,7 +93,21 @@ def main_page(views: list[dict[str, Any]], *, telegram: bool) -> str:
   <p id="upload-state" role="status"></p>
 </form>
 <section aria-labelledby="jobs-title">
-  <h2 id="jobs-title">Jobs</h2>
+  <div class="jobs-head">
+    <h2 id="jobs-title">Jobs</h2>
+    <fieldset class="show">
+      <legend class="sr">Show</legend>
+      <label><input type="radio" name="show" value="all" checked> All</label>
+      <label><input type="radio" name="show" value="running"> Running</label>
+      <label><input type="radio" name="show" value="failed"> Failed</label>
+      <label><input type="radio" name="show" value="done"> Done</label>
+    </fieldset>
+    <button type="button" id="clear" class="quiet"{ended}>Clear finished</button>
+  </div>
+  <div id="picked" class="picked" hidden><span id="picked-count"></span>
+    <button type="button" id="picked-retry" class="quiet">Retry selected</button>
+    <button type="button" id="picked-remove" class="quiet">Remove selected</button></div>
+  <p id="empty" role="status">{"" if views else _EMPTY}</p>
   <ul id="jobs">{jobs}</ul>
 </section>
 </main>
@@ -112,14 +137,19 @@ def job_item(view: dict[str, Any]) -> str:
             f"{escape(error['next'])}</span></p>"
         )
     result = view.get("result") or {}
-    links = [
-        f'<a href="{escape(f["url"])}">Download {escape(f["name"])}</a>'
-        for f in result.get("files") or []
-    ]
-    if len(links) > 1 and (result.get("zip") or {}).get("url"):
-        links.append(f'<a href="{escape(result["zip"]["url"])}">Download all (zip)</a>')
-    if links:
-        parts.append('<div class="files">' + "".join(links) + "</div>")
+    files = result.get("files") or []
+    links = [f'<a href="{escape(f["url"])}">Download {escape(f["name"])}</a>' for f in files]
+    if len(links) == 1:
+        parts.append(f'<div class="files">{links[0]}</div>')
+    elif links:  # folded, as the script does: "42 files · 1.2 GB", then the zip
+        total = sum(int(f.get("size") or 0) for f in files)
+        zipped = (result.get("zip") or {}).get("url")
+        parts.append(
+            f'<div class="files"><details><summary>{len(files)} files · {size_text(total)}'
+            f'</summary><div class="file-links">{"".join(links)}</div></details>'
+            + (f'<a href="{escape(zipped)}">Download all (zip)</a>' if zipped else "")
+            + "</div>"
+        )
     parts.append("</li>")
     return "".join(parts)
 
@@ -135,9 +165,10 @@ def status_text(view: dict[str, Any]) -> str:
 def detail_text(view: dict[str, Any]) -> str:
     progress = view["progress"]
     bits = [f"{round((progress.get('fraction') or 0) * 100)}%"]
-    if progress.get("speed"):
+    moving = view.get("phase") == "fetching"  # as the script: figures where known
+    if moving and progress.get("speed"):
         bits.append(speed_text(progress["speed"]))
-    if progress.get("eta_s") is not None and view["status"] not in ("done", "failed"):
+    if moving and progress.get("eta_s") is not None:
         bits.append(f"{round(progress['eta_s'])} s left")
     counts = view.get("counts") or {}
     if counts.get("total"):
@@ -145,6 +176,14 @@ def detail_text(view: dict[str, Any]) -> str:
     if view.get("waiting_next") and view["status"] != "needs_password":
         bits.append(str(view["waiting_next"]))
     return " · ".join(bits)
+
+
+def size_text(size: int) -> str:
+    if size >= 1e9:
+        return f"{size / 1e9:.1f} GB"
+    if size >= 1e6:
+        return f"{size / 1e6:.1f} MB"
+    return f"{max(1, round(size / 1e3))} kB"
 
 
 def speed_text(per_second: float) -> str:

@@ -66,6 +66,10 @@ class ResultsStore(Protocol):
 
     async def used_bytes(self) -> int: ...
 
+    async def remove(self, job_id: int) -> None:
+        """Delete the job's results now (the job is removed; its links go with it)."""
+        ...
+
     async def check(self) -> str:
         """Raise when results cannot be kept; else say where they go."""
         ...
@@ -153,6 +157,9 @@ class LocalResults:
 
     async def used_bytes(self) -> int:
         return await asyncio.to_thread(self._used)
+
+    async def remove(self, job_id: int) -> None:
+        await asyncio.to_thread(shutil.rmtree, job_results(self.root, job_id), True)
 
     def _used(self) -> int:
         if not self.root.is_dir():

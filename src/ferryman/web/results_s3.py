@@ -109,6 +109,12 @@ class S3Results:
         self._manifests.clear()
         return removed, freed
 
+    async def remove(self, job_id: int) -> None:
+        objects = await self.client.list(self._key(job_id, ""))
+        for obj in sorted(objects, key=lambda o: not o.key.endswith(MANIFEST)):
+            await self.client.delete(obj.key)  # manifests first, as in sweep
+        self._manifests.clear()
+
     async def used_bytes(self) -> int:
         if self._used is None or time.monotonic() - self._used[0] > USED_FRESH:
             total = sum(o.size for o in await self.client.list(f"{self.prefix}job-"))

@@ -86,3 +86,13 @@ class UploadRequest(_Strict):
 
 class SessionRequest(_Strict):
     token: str = Field(min_length=1, max_length=1000)
+
+
+EndedState = Literal["done", "failed", "cancelled"]
+ENDED: tuple[EndedState, ...] = ("done", "failed", "cancelled")
+
+
+class ClearRequest(_Strict):
+    """Which ended jobs ``POST /api/v1/jobs/clear`` removes."""
+
+    status: list[EndedState] = Field(default_factory=lambda: list(ENDED), min_length=1)

@@ -143,6 +143,16 @@ class Uploads:
 
         shutil.rmtree(self.get(upload_id).path.parent, ignore_errors=True)
 
+    def remove_source(self, source: Path) -> bool:
+        """Delete the upload a removed job read from, when its input was one."""
+        import shutil
+
+        folder = source.parent
+        if folder.parent.resolve() != self.root.resolve() or not _ID.match(folder.name):
+            return False  # a link, or a file elsewhere: not ours to delete
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+
     def finished(self, upload_id: str) -> Upload:
         upload = self.get(upload_id)
         if not upload.done:

@@ -35,7 +35,7 @@ function text(tag, content, cls) {
 }
 
 function statusText(view) {
-  if (view.status === "needs_password") return "needs a password";
+  if (view.status === "needs_password") return view.waiting === "archive.password_wrong" ? "wrong password" : "needs a password";
   if (view.stuck) return view.phase + " — no progress for a while";
   return view.phase;
 }
@@ -67,7 +67,9 @@ function render(view) {
     item = document.createElement("li");
     item.className = "job";
     item.dataset.job = view.id;
-    list.prepend(item);
+    // Newest first, whatever order views arrive in (a snapshot, a reconnect).
+    const after = Array.from(list.children).find((li) => Number(li.dataset.job) < view.id);
+    list.insertBefore(item, after || null);
   }
   const typing = item.querySelector("input[type=password]");
   if (typing && document.activeElement === typing && view.status === "needs_password") {
@@ -77,7 +79,18 @@ function render(view) {
   item.replaceChildren();
   const title = document.createElement("div");
   title.className = "title";
-  title.append(text("strong", view.name), " ", text("span", statusText(view), "status"));
+  const pick = document.createElement("input");
+  pick.type = "checkbox";
+  pick.className = "pick";
+  pick.checked = picked.has(view.id);
+  pick.setAttribute("aria-label", "Select " + view.name);
+  pick.addEventListener("change", () => {
+    pick.checked ? picked.add(view.id) : picked.delete(view.id);
+    showPicked();
+  });
+  const named = document.createElement("span");
+  named.append(pick, " ", text("strong", view.name));
+  title.append(named, " ", text("span", statusText(view), "status"));
   const bar = document.createElement("progress");
   bar.max = 100;
   bar.value = Math.round((view.progress.fraction || 0) * 100);
@@ -90,30 +103,22 @@ function render(view) {
     error.append(text("span", view.error.next, "next"));
     item.append(error);
   }
-  if (view.status === "needs_password") item.append(passwordForm(view));
+  if (view.status === "needs_password") {
+    if (view.waiting === "archive.password_wrong") {
+      // Said on the card, with a new prompt (the card said "needs a password" as before).
+      const wrong = text("p", "That password did not open it. ", "error wrong-password");
+      wrong.append(text("span", view.waiting_next || "", "next"));
+      item.append(wrong);
+    }
+    item.append(passwordForm(view));
+  }
   if (view.result && view.result.unavailable) {
     const note = text("p", "Downloads are unavailable for now: " + view.result.unavailable + " ", "error");
     note.append(text("span", "They come back by themselves once the results store answers.", "next"));
     item.append(note);
   }
   const files = (view.result && view.result.files) || [];
-  if (files.length) {
-    const box = document.createElement("div");
-    box.className = "files";
-    for (const f of files) {
-      const a = text("a", "Download " + f.name);
-      a.href = f.url;
-      a.dataset.expires = f.expires_at;
-      box.append(a);
-    }
-    if (files.length > 1 && view.result.zip && view.result.zip.url) {
-      const a = text("a", "Download all (zip)");
-      a.href = view.result.zip.url;
-      a.dataset.expires = view.result.zip.expires_at;
-      box.append(a);
-    }
-    item.append(box);
-  }
+  if (files.length) item.append(fileList(view, files));
   const actions = document.createElement("div");
   actions.className = "actions";
   if (!["done", "failed", "cancelled"].includes(view.status)) {
@@ -122,7 +127,152 @@ function render(view) {
   if (["failed", "cancelled"].includes(view.status) || (view.status === "done" && view.counts.failed)) {
     actions.append(button("Retry", () => api("POST", `/jobs/${view.id}/retry`)));
   }
+  if (ENDED.includes(view.status)) {
+    const remove = text("button", "Remove");
+    remove.type = "button";
+    remove.addEventListener("click", async () => {
+      if (!confirm(`Remove “${view.name}” with its files? This cannot be undone.`)) return;
+      remove.disabled = true;
+      try {
+        await api("DELETE", `/jobs/${view.id}`);
+        forget(view.id);
+      } catch (e) {
+        showError(e);
+        remove.disabled = false;
+      }
+    });
+    actions.append(remove);
+  }
   if (actions.childElementCount) item.append(actions);
+  filterOne(item);
+  emptyState();
+}
+
+const ENDED = ["done", "failed", "cancelled"];
+const opened = new Set(); // jobs whose file list a person unfolded: kept open on re-render
+
+function size(bytes) {
+  if (bytes >= 1e9) return (bytes / 1e9).toFixed(1) + " GB";
+  if (bytes >= 1e6) return (bytes / 1e6).toFixed(1) + " MB";
+  return Math.max(1, Math.round(bytes / 1e3)) + " kB";
+}
+
+function fileLink(label, target) {
+  const a = text("a", label);
+  a.href = target.url;
+  a.dataset.expires = target.expires_at;
+  return a;
+}
+
+// One file: its link. Several: folded behind "42 files · 1.2 GB" and "Download all",
+// unfolded on a click (a 42-file job listed 42 links before the zip).
+function fileList(view, files) {
+  const box = document.createElement("div");
+  box.className = "files";
+  if (files.length === 1) {
+    box.append(fileLink("Download " + files[0].name, files[0]));
+    return box;
+  }
+  const total = files.reduce((sum, f) => sum + (f.size || 0), 0);
+  const fold = document.createElement("details");
+  fold.open = opened.has(view.id);
+  fold.addEventListener("toggle", () => (fold.open ? opened.add(view.id) : opened.delete(view.id)));
+  fold.append(text("summary", `${files.length} files · ${size(total)}`));
+  const inner = document.createElement("div");
+  inner.className = "file-links";
+  for (const f of files) inner.append(fileLink("Download " + f.name, f));
+  fold.append(inner);
+  box.append(fold);
+  if (view.result.zip && view.result.zip.url) box.append(fileLink("Download all (zip)", view.result.zip));
+  return box;
+}
+
+// Several jobs selected: retry or remove them together.
+const picked = new Set();
+
+function showPicked() {
+  for (const id of picked) if (!jobs.has(id)) picked.delete(id);
+  const bar = document.getElementById("picked");
+  if (!bar) return;
+  bar.hidden = picked.size === 0;
+  document.getElementById("picked-count").textContent = `${picked.size} selected`;
+}
+
+async function onPicked(verb) {
+  const views = Array.from(picked, (id) => jobs.get(id)).filter(Boolean);
+  const ended = views.filter((v) => ENDED.includes(v.status));
+  try {
+    if (verb === "remove") {
+      if (!ended.length) return showError(new Error("Only ended jobs can be removed; cancel the others first."));
+      if (!confirm(`Remove ${ended.length} job${ended.length > 1 ? "s" : ""} with their files?`)) return;
+      for (const v of ended) {
+        await api("DELETE", `/jobs/${v.id}`);
+        forget(v.id);
+      }
+    } else {
+      for (const v of views.filter((v) => v.status === "failed" || v.status === "cancelled")) {
+        render(await api("POST", `/jobs/${v.id}/retry`));
+      }
+    }
+    picked.clear();
+    for (const box of document.querySelectorAll("#jobs input.pick")) box.checked = false;
+  } catch (e) {
+    showError(e);
+  }
+  showPicked();
+}
+
+function forget(id) {
+  jobs.delete(id);
+  opened.delete(id);
+  picked.delete(id);
+  showPicked();
+  const item = document.querySelector(`#jobs li[data-job="${id}"]`);
+  if (item) item.remove();
+  emptyState();
+}
+
+const FILTERS = {
+  all: () => true,
+  running: (s) => !ENDED.includes(s),
+  failed: (s) => s === "failed" || s === "cancelled",
+  done: (s) => s === "done",
+};
+
+function filterNow() {
+  const chosen = document.querySelector('input[name="show"]:checked');
+  return FILTERS[chosen ? chosen.value : "all"];
+}
+
+function filterOne(item) {
+  item.hidden = !filterNow()(item.dataset.status);
+}
+
+function emptyState() {
+  const note = document.getElementById("empty");
+  if (!note) return;
+  const items = Array.from(document.querySelectorAll("#jobs li.job"));
+  const shown = items.filter((li) => !li.hidden).length;
+  note.textContent = !items.length
+    ? "No jobs yet. Paste a link above, or choose files, and press Start."
+    : shown
+      ? ""
+      : "No jobs of this kind.";
+  note.hidden = shown > 0;
+  const clear = document.getElementById("clear");
+  if (clear) clear.hidden = !items.some((li) => ENDED.includes(li.dataset.status));
+}
+
+async function clearFinished() {
+  const ended = Array.from(jobs.values()).filter((v) => ENDED.includes(v.status));
+  if (!ended.length) return;
+  if (!confirm(`Remove ${ended.length} finished job${ended.length > 1 ? "s" : ""} with their files?`)) return;
+  try {
+    const answer = await api("POST", "/jobs/clear", {});
+    for (const id of answer.removed) forget(id);
+  } catch (e) {
+    showError(e);
+  }
 }
 
 function button(label, action) {
@@ -153,13 +303,16 @@ function passwordForm(view) {
   input.autocomplete = "off";
   const send = text("button", "Send password");
   send.type = "submit";
-  form.append(label, input, send);
+  const said = text("p", "", "error");
+  said.setAttribute("role", "alert");
+  form.append(label, input, send, said);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
       render(await api("POST", `/jobs/${view.id}/password`, { password: input.value }));
     } catch (e) {
-      showError(e);
+      if (!e.info) return showError(e);
+      said.textContent = `${e.info.message} — ${e.info.next}`; // on the card, not above
     }
   });
   return form;
@@ -176,9 +329,68 @@ function showError(e) {
   box.textContent = e.info ? `${e.info.message} — ${e.info.next}` : String(e.message || e);
 }
 
+// Links in any text: one per line, or pasted from a message with words around them
+// (a trailing full stop or bracket is the sentence's, not the link's).
+const LINK = /\b(?:https?|davs?):\/\/[^\s<>"'`]+/gi;
+
+function findLinks(typed) {
+  const found = [];
+  for (const match of typed.matchAll(LINK)) {
+    const link = match[0].replace(/[.,;:!?)\]}'"»”]+$/, "");
+    if (!found.includes(link)) found.push(link);
+  }
+  return found;
+}
+
+const PLAYLIST = /[?&]list=|\/playlist\b|\/sets\/|\/album\//i;
+
+function showPlaylist() {
+  const box = document.querySelector(".for-playlist");
+  if (box) box.hidden = !findLinks(document.getElementById("link").value).some((l) => PLAYLIST.test(l));
+}
+
+// The form remembers per browser the output and destination chosen last.
+const REMEMBERED = ["output", "quality", "format", "bitrate", "chat"];
+
+function remember() {
+  const kept = {};
+  for (const id of REMEMBERED) {
+    const node = document.getElementById(id);
+    if (node) kept[id] = node.value;
+  }
+  const dest = document.querySelector('input[name="dest"]:checked');
+  if (dest) kept.dest = dest.value;
+  try {
+    localStorage.setItem("ferryman.form", JSON.stringify(kept));
+  } catch (e) {
+    /* private mode: the form forgets, as before */
+  }
+}
+
+function recall() {
+  let kept = {};
+  try {
+    kept = JSON.parse(localStorage.getItem("ferryman.form") || "{}");
+  } catch (e) {
+    kept = {};
+  }
+  for (const id of REMEMBERED) {
+    const node = document.getElementById(id);
+    if (!node || typeof kept[id] !== "string") continue;
+    if (node.tagName === "SELECT" && !Array.from(node.options).some((o) => o.value === kept[id])) continue;
+    node.value = kept[id];
+  }
+  const dest = kept.dest && document.querySelector(`input[name="dest"][value="${CSS.escape(kept.dest)}"]`);
+  if (dest) dest.checked = true;
+  showOptions();
+  showPlaylist();
+}
+
 function output() {
   const kind = document.getElementById("output").value;
   const spec = { kind };
+  const playlist = document.getElementById("playlist");
+  if (playlist && playlist.checked && !document.querySelector(".for-playlist").hidden) spec.playlist = true;
   if (kind === "video" || kind === "mute") spec.quality = document.getElementById("quality").value;
   if (kind === "audio") {
     spec.format = document.getElementById("format").value;
@@ -195,20 +407,45 @@ function deliver() {
   return { to, chat: (chat && chat.value.trim()) || "me" };
 }
 
+// One piece by XMLHttpRequest: its upload progress events say the bytes sent as they go
+// (fetch() says nothing until the piece is whole: a 5 MB file showed nothing for 12 s).
+function sendPiece(id, file, offset, end, sent) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", `${API}/uploads/${id}`);
+    xhr.withCredentials = true;
+    for (const [k, v] of Object.entries(CSRF)) xhr.setRequestHeader(k, v);
+    xhr.setRequestHeader("Content-Range", `bytes ${offset}-${end - 1}/${file.size}`);
+    xhr.upload.onprogress = (event) => sent(offset + event.loaded);
+    xhr.onload = () => resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, body: xhr.responseText });
+    xhr.onerror = () => reject(new TypeError("upload interrupted"));
+    xhr.send(file.slice(offset, end));
+  });
+}
+
+function uploadText(file, bytes, began) {
+  const share = Math.round((bytes / Math.max(file.size, 1)) * 100);
+  const bits = [`Uploading ${file.name}: ${share}% of ${size(file.size)}`];
+  const seconds = (performance.now() - began.at) / 1000;
+  const rate = seconds > 0.3 ? (bytes - began.bytes) / seconds : 0;
+  if (rate > 0) {
+    bits.push(rate >= 1e6 ? (rate / 1e6).toFixed(1) + " MB/s" : Math.round(rate / 1e3) + " kB/s");
+    bits.push(Math.ceil((file.size - bytes) / rate) + " s left");
+  }
+  return bits.join(" · ");
+}
+
 async function upload(file, say) {
   let state = await api("POST", "/uploads", { name: file.name, size: file.size });
+  const began = { at: performance.now(), bytes: state.offset };
   let failures = 0;
+  say(uploadText(file, state.offset, began));
   while (!state.done) {
     const end = Math.min(state.offset + PIECE, file.size);
     try {
-      const response = await fetch(`${API}/uploads/${state.id}`, {
-        method: "PUT",
-        credentials: "same-origin",
-        headers: { ...CSRF, "Content-Range": `bytes ${state.offset}-${end - 1}/${file.size}` },
-        body: file.slice(state.offset, end),
-      });
-      if (!response.ok && response.status !== 409) throw new Error(response.statusText);
-      state = response.ok ? await response.json() : await api("GET", `/uploads/${state.id}`);
+      const answer = await sendPiece(state.id, file, state.offset, end, (bytes) => say(uploadText(file, bytes, began)));
+      if (!answer.ok && answer.status !== 409) throw new Error("upload answered " + answer.status);
+      state = answer.ok ? JSON.parse(answer.body) : await api("GET", `/uploads/${state.id}`);
       failures = 0;
     } catch (e) {
       failures += 1; // the connection dropped: ask where the server is, and go on
@@ -216,7 +453,7 @@ async function upload(file, say) {
       await new Promise((r) => setTimeout(r, Math.min(1000 * failures, 10000)));
       state = await api("GET", `/uploads/${state.id}`);
     }
-    say(`Uploading ${file.name}: ${Math.round((state.offset / Math.max(file.size, 1)) * 100)}%`);
+    say(uploadText(file, state.offset, began));
   }
   return state.id;
 }
@@ -228,12 +465,19 @@ async function start(event) {
   const error = document.getElementById("form-error");
   const status = document.getElementById("upload-state");
   error.textContent = "";
-  const links = document.getElementById("link").value.split(/\s+/).filter(Boolean);
+  const typed = document.getElementById("link").value;
+  const links = findLinks(typed);
   const files = Array.from(document.getElementById("files").files);
+  if (!links.length && typed.trim()) {
+    // One message for all the words, and the box keeps them (it made one error per word).
+    error.textContent = `No link in “${typed.trim().slice(0, 80)}”: paste a link that starts with https:// (words around it are fine).`;
+    return;
+  }
   if (!links.length && !files.length) {
     error.textContent = "Paste a link or choose files first.";
     return;
   }
+  remember();
   if (files.length && output().kind !== "as_is") {
     // Refused by the server after the whole upload otherwise (link.output_for_file).
     error.textContent =
@@ -266,7 +510,7 @@ async function start(event) {
       showRefused(refused);
     } else {
       form.reset();
-      showOptions();
+      recall(); // the output and destination chosen last, not the defaults again
     }
   } catch (e) {
     showError(e);
@@ -284,9 +528,27 @@ function showRefused(refused) {
       : `${request.source}: ${error.info.message}`;
     const line = text("div", said + " ");
     if (error.info.code === "source.duplicate") {
-      // The API's next step names the CLI's --force; here it is a button.
+      // "is already job 12": the page shows no numbers, so "Open it" scrolls to that job.
+      const found = /\bjob (\d+)/.exec(error.info.message);
+      const card = found && document.querySelector(`#jobs li[data-job="${found[1]}"]`);
+      if (card) {
+        const open = text("button", "Open it");
+        open.type = "button";
+        open.className = "quiet";
+        open.addEventListener("click", () => {
+          const all = document.querySelector('input[name="show"][value="all"]');
+          if (all && card.hidden) {
+            all.checked = true;
+            all.dispatchEvent(new Event("change"));
+          }
+          card.scrollIntoView({ behavior: "smooth", block: "center" });
+          card.classList.add("flash");
+          setTimeout(() => card.classList.remove("flash"), 1600);
+        });
+        line.append(open, " ");
+      }
       line.append(
-        button("Add it again", async () => {
+        button("Add again", async () => {
           const made = await api("POST", "/jobs", { ...request, force: true });
           line.remove();
           const links = document.getElementById("link");
@@ -317,6 +579,8 @@ function receive(message) {
     for (const view of message.jobs) render(view);
   } else if (message.type === "job") {
     render(message.job);
+  } else if (message.type === "removed") {
+    forget(message.job.id);
   }
 }
 
@@ -442,7 +706,46 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("output").addEventListener("change", showOptions);
   for (const radio of document.querySelectorAll('input[name="dest"]')) radio.addEventListener("change", showOptions);
   document.getElementById("jobs").addEventListener("click", renewIfExpired);
-  showOptions();
+  for (const radio of document.querySelectorAll('input[name="show"]')) {
+    radio.addEventListener("change", () => {
+      for (const item of document.querySelectorAll("#jobs li.job")) filterOne(item);
+      emptyState();
+    });
+  }
+  document.getElementById("clear").addEventListener("click", clearFinished);
+  document.getElementById("picked-retry").addEventListener("click", () => onPicked("retry"));
+  document.getElementById("picked-remove").addEventListener("click", () => onPicked("remove"));
+  document.getElementById("link").addEventListener("input", showPlaylist);
+  // A file dropped anywhere on the form is taken (dropped on the Link box it was lost).
+  const startForm = document.getElementById("start");
+  startForm.addEventListener("dragover", (event) => {
+    if (!event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
+    event.preventDefault();
+    startForm.classList.add("dropping");
+  });
+  startForm.addEventListener("dragleave", () => startForm.classList.remove("dropping"));
+  startForm.addEventListener("drop", (event) => {
+    startForm.classList.remove("dropping");
+    if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    document.getElementById("files").files = event.dataTransfer.files;
+    document.getElementById("upload-state").textContent =
+      Array.from(event.dataTransfer.files).map((f) => f.name).join(", ") + " ready: press Start.";
+  });
+  recall();
+  emptyState();
+  // "Share → ferryman" on a phone: /share sent us here with what was shared in ?add=.
+  const shared = new URLSearchParams(location.search).get("add");
+  if (shared !== null) {
+    const box = document.getElementById("link");
+    const found = findLinks(shared);
+    box.value = found.length ? found.join("\n") : shared;
+    showPlaylist();
+    history.replaceState(null, "", "/"); // a reload does not add it twice
+    document.getElementById("upload-state").textContent = found.length
+      ? "Shared link ready: choose the output and press Start."
+      : "";
+  }
   try {
     const listed = await api("GET", "/jobs?limit=50");
     for (const view of listed.jobs.reverse()) render(view);
