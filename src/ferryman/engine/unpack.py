@@ -475,6 +475,7 @@ def _stage(
         unread_size=entry.info.size,
         link_from=entry.local_file,
         known_sha256=entry.local_sha256,
+        seen=entry.local_seen,
         sync=sync,
     )
 
