@@ -29,6 +29,7 @@ from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
+from ferryman.engine.deliver import sink_for
 from ferryman.engine.events import (
     ItemRecorded,
     JobExpanded,
@@ -149,6 +150,7 @@ async def _expand(ctx: Context, job: Job) -> None:
             await _input_failed(ctx, job, exc)
             return
         work = job_work_dir(settings, job.id)
+        await _warm_sink(ctx, job)
         await reader.call(functools.partial(work.mkdir, parents=True, exist_ok=True))
         known = await ctx.store.known_seqs(job.id)
         waits = _RoomWaits(asyncio.get_running_loop())
@@ -238,6 +240,18 @@ class _Memo:
     def put(self, key: str, value: str) -> None:
         self._waits.wait(self._ctx.store.put_source_memo(self._job_id, key, value))
         self._known[key] = value
+
+
+async def _warm_sink(ctx: Context, job: Job) -> None:
+    """The job's sink may start what its first delivery needs (a login, connections)
+    while the input is read; it does so in the background."""
+    try:
+        sink = await sink_for(ctx, job.dest)
+    except FerrymanError:
+        return  # the delivery meets it again and says so
+    warm = getattr(sink, "warm", None)
+    if warm is not None:
+        warm()
 
 
 async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None:

@@ -82,6 +82,15 @@ class TelegramSink:
         self.caption_limit = caption_limit
         self.clock = clock
 
+    def warm(self) -> None:
+        """A job bound here started reading: log in and open the upload connections now,
+        unless Telegram asked the account to wait."""
+
+        async def allowed() -> bool:
+            return await self.store.tg_wait_until(["account"]) <= self.clock()
+
+        self.hub.warm(allowed)
+
     # ---------------------------------------------------------------- deliver
 
     async def deliver(self, delivery: Delivery) -> Delivered:
