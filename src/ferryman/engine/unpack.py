@@ -152,7 +152,10 @@ async def _expand(ctx: Context, job: Job) -> None:
         work = job_work_dir(settings, job.id)
         await _warm_sink(ctx, job)
         await reader.call(functools.partial(work.mkdir, parents=True, exist_ok=True))
-        known = await ctx.store.known_seqs(job.id)
+        # The job's recorded entries, its fetched copy and its memos: read side by side.
+        known, fetched, memos = await asyncio.gather(
+            ctx.store.known_seqs(job.id), ctx.store.fetched(job.id), ctx.store.source_memos(job.id)
+        )
         waits = _RoomWaits(asyncio.get_running_loop())
         batch = _Batch(ctx, job)
 
@@ -160,8 +163,7 @@ async def _expand(ctx: Context, job: Job) -> None:
             """On the reading thread: a nested archive waits for room like an entry."""
             waits.wait(_wait_for_room(ctx, job, work, size, batch))
 
-        fetched = await ctx.store.fetched(job.id)
-        memo = _Memo(ctx, job.id, await ctx.store.source_memos(job.id), waits)
+        memo = _Memo(ctx, job.id, memos, waits)
         options = dataclasses.replace(
             read_options(settings, job),
             make_room=make_room,
