@@ -249,8 +249,8 @@ async def _warm_sink(ctx: Context, job: Job) -> None:
     while the input is read; it does so in the background."""
     try:
         sink = await sink_for(ctx, job.dest)
-    except FerrymanError:
-        return  # the delivery meets it again and says so
+    except Exception:  # a sink that cannot open: the delivery meets it again and says so
+        return
     warm = getattr(sink, "warm", None)
     if warm is not None:
         warm()
