@@ -68,6 +68,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
 DEFAULTS: dict[str, tuple[float, str]] = {
     "items": (2000, "BENCH_ITEMS"),
     "entries": (500, "BENCH_ENTRIES"),
+    "big_entries": (5000, "BENCH_BIG_ENTRIES"),
     "size_mb": (1024, "BENCH_SIZE_MB"),
     "small_mb": (256, "BENCH_SMALL_MB"),
     "archive_mb": (512, "BENCH_ARCHIVE_MB"),
@@ -108,6 +109,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " media: runs per measurement (3)",
     )
     parser.add_argument("--entries", type=int, help="streaming: entries in the zip (500)")
+    parser.add_argument(
+        "--big-entries",
+        type=int,
+        help="streaming: entries in the large zip, for the share of the run (5000; 0 skips it)",
+    )
     parser.add_argument("--scale-jobs", type=int, help="scale: links added for each round (24)")
     parser.add_argument("--size-mb", type=int, help="memory: the big archive in MiB (1024)")
     parser.add_argument("--size-gb", type=float, help="memory: the big archive in GiB")

@@ -1,10 +1,12 @@
-"""Streaming: how soon the first album arrives, as a share of the whole run.
+"""Streaming: how soon the first album arrives.
 
 A zip of photos (~30 KB JPEGs, 320x240 with seeded noise so they do not shrink to
 nothing) goes through ferryman in-process. Times count from ``intake.add_source``:
-the first ``AlbumDelivered`` event, and the engine going idle. Target (issue 16): the
-first album arrives before 2 % of the total time (5 % before it). A second run adds the
-same zip to an engine that already runs and has done a job (a service between jobs).
+the engine claiming the job (``JobStarted``), the first ``AlbumDelivered`` event, and
+the engine going idle. Targets (issue 36, restating issue 16's): on the 500-entry zip
+the first album within 150 ms of the claim; on a 5,000-entry zip the first album within
+2 % of the whole run. A second run adds the 500-entry zip to an engine that already
+runs and has done a job (a service between jobs).
 
 Baseline, in the same run: a tool that unpacks the whole archive before it delivers
 anything (``zipfile.extractall``) cannot deliver its first album before that
@@ -34,13 +36,21 @@ from bench._common import (
     scratch,
 )
 from ferryman.engine import collector, intake
-from ferryman.engine.events import AlbumDelivered, Event, ItemRecorded, JobExpanded, JobFinished
+from ferryman.engine.events import (
+    AlbumDelivered,
+    Event,
+    ItemRecorded,
+    JobExpanded,
+    JobFinished,
+    JobStarted,
+)
 from ferryman.engine.runner import Engine
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 
-TARGET_FRACTION = 0.02
+TARGET_FRACTION = 0.02  # of the whole run, on the large zip
+TARGET_AFTER_CLAIM = 0.150  # seconds from the claim to the first album, on the small zip
 PHOTO_SIZE = (320, 240)
 NOISE = 0.2  # share of seeded noise blended in: ~30-35 KB per JPEG at quality 90
 
@@ -82,6 +92,7 @@ async def ferry(archive: Path, data_dir: Path, limit: float) -> dict[str, float 
             AlbumDelivered: "first_album",
             JobExpanded: "expanded",
             JobFinished: "finished",
+            JobStarted: "claimed",
         }.get(type(event))
         if key is not None and key not in marks:
             marks[key] = now
@@ -146,6 +157,8 @@ async def ferry_warm(
             marks.setdefault("first_item", now)
         elif isinstance(event, JobFinished):
             marks.setdefault("finished", now)
+        elif isinstance(event, JobStarted):
+            marks.setdefault("claimed", now)
 
     async def done(job_id: int) -> None:
         await asyncio.wait_for(finished.setdefault(job_id, asyncio.Event()).wait(), limit)
@@ -192,6 +205,15 @@ def run(args: argparse.Namespace) -> Result:
         progress("streaming: ferryman, the engine already running")
         warm = asyncio.run(ferry_warm(archive, warm_up, root / "data-warm", args.timeout))
         archive_size = archive.stat().st_size
+        big: dict[str, float | int | str] | None = None
+        big_count: int = args.big_entries
+        if big_count:
+            progress(f"streaming: making {big_count} photos for the large zip")
+            many = make_photos(root / "many", big_count)
+            big_zip = make_zip(root / "many.zip", [(f"album/{p.name}", p) for p in many])
+            shutil.rmtree(root / "many")
+            progress(f"streaming: ferryman, {big_count}-entry zip")
+            big = asyncio.run(ferry(big_zip, root / "data-big", args.timeout))
 
     total = float(times["total"])
     first = float(times.get("first_album", total))
@@ -221,17 +243,36 @@ def run(args: argparse.Namespace) -> Result:
         f"{warm_fraction:.1%}",
         fmt_ratio(warm_first / extract_s),
     )
-    result.tables.append(("", table))
-    for label, share, first_s, total_s in (
-        ("engine started by the add", fraction, first, total),
-        ("engine already running", warm_fraction, warm_first, warm_total),
-    ):
+    if big is not None:
+        big_total = float(big["total"])
+        big_first = float(big.get("first_album", big_total))
+        table.add(
+            f"ferryman add -> idle, {big_count}-entry zip (engine started by the add)",
+            fmt_seconds(big_first),
+            fmt_seconds(big_total),
+            f"{big_first / big_total:.1%}",
+            "-",
+        )
         result.checks.append(
             Check(
-                f"first album before {TARGET_FRACTION:.0%} of the total time ({label})",
-                f"{share:.1%} ({fmt_seconds(first_s)} of {fmt_seconds(total_s)} s)",
-                f"< {TARGET_FRACTION:.0%}",
-                share < TARGET_FRACTION,
+                f"first album within {TARGET_FRACTION:.0%} of the whole run ({big_count} entries)",
+                f"{big_first / big_total:.2%} ({fmt_seconds(big_first)} of"
+                f" {fmt_seconds(big_total)} s)",
+                f"<= {TARGET_FRACTION:.0%}",
+                big_first / big_total <= TARGET_FRACTION,
+            )
+        )
+    result.tables.append(("", table))
+    for label, got in (("engine started by the add", times), ("engine already running", warm)):
+        total_s = float(got["total"])
+        after = float(got.get("first_album", total_s)) - float(got.get("claimed", 0.0))
+        result.checks.append(
+            Check(
+                f"first album within {TARGET_AFTER_CLAIM * 1000:.0f} ms of the claim"
+                f" ({count} entries, {label})",
+                f"{after * 1000:.0f} ms",
+                f"<= {TARGET_AFTER_CLAIM * 1000:.0f} ms",
+                after <= TARGET_AFTER_CLAIM,
             )
         )
     for label, got in (("engine started by the add", times), ("engine already running", warm)):
@@ -246,7 +287,7 @@ def run(args: argparse.Namespace) -> Result:
         )
     milestones = ", ".join(
         f"{k} {float(times[k]):.3f} s"
-        for k in ("first_item", "first_album", "expanded", "finished")
+        for k in ("claimed", "first_item", "first_album", "expanded", "finished")
         if k in times
     )
     result.notes += [
@@ -261,7 +302,15 @@ def run(args: argparse.Namespace) -> Result:
         f" ({1 / max(1, int(times['albums'])):.1%} here): one album's worth of work",
         "first vs baseline = ferryman's first album / the time a whole-archive extraction"
         " takes before anything could be delivered (lower is better)",
+        "claimed = the engine's JobStarted event (the job claimed, reading about to begin);"
+        " the 150 ms target counts from there, so the engine's own start is left out",
         "settings: defaults with space_floor=0 (poll_seconds at its default, 0.5)",
     ]
-    result.data = {"entries": count, "extract_seconds": extract_s, **times, "warm": warm}
+    result.data = {
+        "entries": count,
+        "extract_seconds": extract_s,
+        **times,
+        "warm": warm,
+        "big": big,
+    }
     return result

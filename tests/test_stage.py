@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ferryman.engine.stage import HEAD_BYTES as HEAD
 from ferryman.engine.stage import KEEP_BYTES, stage_entry
+from ferryman.errors import FerrymanError
 from ferryman.model import MediaKind
 
 JPEG_HEAD = b"\xff\xd8\xff\xe0" + b"\x00" * 60
@@ -58,3 +61,63 @@ def test_a_failed_write_leaves_no_part_file_and_no_open_descriptor(tmp_path: Pat
     assert getattr(caught.value, "code", None) == "source.io"
     assert list(tmp_path.iterdir()) == []
     assert set(os.listdir("/proc/self/fd")) == before
+
+
+def _listed(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _read(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    return _blocks(data)
+
+
+def test_a_local_file_is_linked_not_copied_and_hashed_as_read(tmp_path: Path) -> None:
+    data = JPEG_HEAD + os.urandom(3 * KEEP_BYTES)
+    source = tmp_path / "in" / "photo.jpg"
+    source.parent.mkdir()
+    source.write_bytes(data)
+    seen = _listed(source)
+    taken: list[Path] = []
+
+    def take(fd: int, path: Path) -> None:
+        os.fsync(fd)
+        os.close(fd)
+        taken.append(path)
+
+    dest = tmp_path / "000001-photo.jpg"
+    staged = stage_entry(
+        iter(_read(source)),
+        "photo.jpg",
+        dest,
+        lambda kind: True,
+        link_from=source,
+        seen=seen,
+        sync=take,
+    )
+    assert staged.path == dest and staged.size == len(data)
+    assert staged.sha256 == hashlib.sha256(data).hexdigest()
+    assert os.path.samefile(dest, source)  # one inode: no second copy on disk
+    assert taken == [dest]  # made durable before it counts as staged
+    assert not (tmp_path / "000001-photo.jpg.part").exists()
+
+
+def test_a_local_file_changed_while_read_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    data = JPEG_HEAD + os.urandom(1000)
+    source = tmp_path / "photo.jpg"
+    source.write_bytes(data)
+    seen = _listed(source)
+
+    def blocks() -> Iterator[bytes]:
+        yield data[:HEAD]
+        with source.open("ab") as fh:  # the person's program appends as we read
+            fh.write(b"more")
+        yield data[HEAD:]
+
+    dest = tmp_path / "000001-photo.jpg"
+    with pytest.raises(FerrymanError) as caught:
+        stage_entry(blocks(), "photo.jpg", dest, lambda kind: True, link_from=source, seen=seen)
+    assert caught.value.code == "source.io" and "changed while it was read" in caught.value.message
+    assert not dest.exists() and not (tmp_path / "000001-photo.jpg.part").exists()
+    assert source.read_bytes() == data + b"more"  # the person's file is untouched by us

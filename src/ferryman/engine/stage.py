@@ -45,6 +45,7 @@ def stage_entry(
     stop_unwanted: bool = False,
     link_from: Path | None = None,
     known_sha256: str | None = None,
+    seen: tuple[int, int] | None = None,
     sync: Callable[[int, Path], None] | None = None,
 ) -> Staged:
     """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
@@ -60,6 +61,9 @@ def stage_entry(
     converter's result): it is hashed as it is read but hard-linked, not written again
     (a 600 MB video costs a read, not a copy); a copy where linking fails. With
     ``known_sha256`` (its maker hashed it) it is not read past its head at all.
+    ``seen``: ``link_from`` is the person's own file, (size, mtime_ns) as listed; once
+    linked and hashed it must still be so (else ``source.io``: it changed while read),
+    and it is fsynced as a written copy would be (cheap when already on disk).
     """
     digest = hashlib.sha256()
     pending: list[bytes] = []
@@ -90,9 +94,10 @@ def stage_entry(
                 close()
             return Staged(dest, linked_size, known_sha256, kind)
     if link_from is not None:
-        linked = _linked(pending, blocks, digest, link_from, tmp, dest)
+        linked = _linked(pending, blocks, digest, link_from, tmp, dest, seen, sync)
         if linked is not None:
-            return Staged(dest, linked, digest.hexdigest(), kind)
+            size, data = linked
+            return Staged(dest, size, digest.hexdigest(), kind, data)
         # not linked (another disk): nothing was read past the head; copy as usual
     kept: list[bytes] | None = []
     try:
@@ -160,24 +165,53 @@ def _linked(
     source: Path,
     tmp: Path,
     dest: Path,
-) -> int | None:
-    """Hard-link ``source`` as ``dest`` and hash its bytes; None when it cannot be linked
-    (another disk), before anything was read past the head."""
+    seen: tuple[int, int] | None = None,
+    sync: Callable[[int, Path], None] | None = None,
+) -> tuple[int, bytes | None] | None:
+    """Hard-link ``source`` as ``dest`` and hash its bytes: (size, the bytes when small);
+    None when it cannot be linked (another disk, not ours to link), before anything was
+    read past the head."""
     tmp.unlink(missing_ok=True)
     try:
         os.link(source, tmp)
     except OSError:
         return None
     size = 0
+    kept: list[bytes] | None = []
     try:
         for block in _chain(pending, blocks):
             digest.update(block)
             size += len(block)
+            if kept is not None and size <= KEEP_BYTES:
+                kept.append(block)
+            else:
+                kept = None
+        if seen is not None:
+            st = os.stat(tmp)
+            if (st.st_size, st.st_mtime_ns) != seen or st.st_size != size:
+                raise FerrymanError(
+                    "source.io", f"{source} changed while it was read; add it again once it is"
+                )
+            # The person's file may not be on disk yet: durable before it counts as
+            # staged, as a written copy is (nothing to write when it already is).
+            try:
+                fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise write_failed(dest, exc) from exc
+            if sync is None:
+                try:
+                    os.fsync(fd)
+                except OSError as exc:
+                    raise write_failed(dest, exc) from exc
+                finally:
+                    os.close(fd)
+            else:
+                sync(fd, dest)  # the taker fsyncs and closes it
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return size
+    return size, (b"".join(kept) if kept is not None else None)
 
 
 def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -29,6 +29,7 @@ from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
+from ferryman.engine.deliver import sink_for
 from ferryman.engine.events import (
     ItemRecorded,
     JobExpanded,
@@ -149,8 +150,12 @@ async def _expand(ctx: Context, job: Job) -> None:
             await _input_failed(ctx, job, exc)
             return
         work = job_work_dir(settings, job.id)
+        await _warm_sink(ctx, job)
         await reader.call(functools.partial(work.mkdir, parents=True, exist_ok=True))
-        known = await ctx.store.known_seqs(job.id)
+        # The job's recorded entries, its fetched copy and its memos: read side by side.
+        known, fetched, memos = await asyncio.gather(
+            ctx.store.known_seqs(job.id), ctx.store.fetched(job.id), ctx.store.source_memos(job.id)
+        )
         waits = _RoomWaits(asyncio.get_running_loop())
         batch = _Batch(ctx, job)
 
@@ -158,8 +163,7 @@ async def _expand(ctx: Context, job: Job) -> None:
             """On the reading thread: a nested archive waits for room like an entry."""
             waits.wait(_wait_for_room(ctx, job, work, size, batch))
 
-        fetched = await ctx.store.fetched(job.id)
-        memo = _Memo(ctx, job.id, await ctx.store.source_memos(job.id), waits)
+        memo = _Memo(ctx, job.id, memos, waits)
         options = dataclasses.replace(
             read_options(settings, job),
             make_room=make_room,
@@ -238,6 +242,18 @@ class _Memo:
     def put(self, key: str, value: str) -> None:
         self._waits.wait(self._ctx.store.put_source_memo(self._job_id, key, value))
         self._known[key] = value
+
+
+async def _warm_sink(ctx: Context, job: Job) -> None:
+    """The job's sink may start what its first delivery needs (a login, connections)
+    while the input is read; it does so in the background."""
+    try:
+        sink = await sink_for(ctx, job.dest)
+    except Exception:  # a sink that cannot open: the delivery meets it again and says so
+        return
+    warm = getattr(sink, "warm", None)
+    if warm is not None:
+        warm()
 
 
 async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None:
@@ -475,6 +491,7 @@ def _stage(
         unread_size=entry.info.size,
         link_from=entry.local_file,
         known_sha256=entry.local_sha256,
+        seen=entry.local_seen,
         sync=sync,
     )
 

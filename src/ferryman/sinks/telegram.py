@@ -40,6 +40,7 @@ from ferryman.telegram.outgoing import (
     media_for,
     outgoing_files,
     reference,
+    video_extras,
 )
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,15 @@ class TelegramSink:
         self.target = target
         self.caption_limit = caption_limit
         self.clock = clock
+
+    def warm(self) -> None:
+        """A job bound here started reading: log in and open the upload connections now,
+        unless Telegram asked the account to wait."""
+
+        async def allowed() -> bool:
+            return await self.store.tg_wait_until(["account"]) <= self.clock()
+
+        self.hub.warm(allowed)
 
     # ---------------------------------------------------------------- deliver
 
@@ -175,12 +185,34 @@ class TelegramSink:
         if stored is not None:
             return _Ready(out, send, decode(stored.media), stored.family)
         uploader = await self.hub.uploader()
+        # A video's facts and thumbnail are made and uploaded while the video uploads.
+        extras = (
+            asyncio.ensure_future(video_extras(out, uploader, video_facts))
+            if out.kind == "video"
+            else None
+        )
+        try:
+            return await self._upload_and_refer(client, peer, out, send, uploader, extras)
+        finally:
+            if extras is not None and not extras.done():
+                extras.cancel()
+                await asyncio.gather(extras, return_exceptions=True)
+
+    async def _upload_and_refer(
+        self,
+        client: Any,
+        peer: Any,
+        out: Outgoing,
+        send: PlannedSend,
+        uploader: Any,
+        extras: asyncio.Future[tuple[VideoFacts, Any]] | None,
+    ) -> _Ready | None:
         handle = await uploader.upload(out.path, name=out.name)
         attempts = [False, True] if out.kind != "document" else [True]
         last: FerrymanError | None = None
         for as_document in attempts:
             media = await media_for(
-                out, handle, uploader, as_document=as_document, video=video_facts
+                out, handle, uploader, as_document=as_document, video=video_facts, extras=extras
             )
             try:
                 result = await client(functions.messages.UploadMediaRequest(peer=peer, media=media))

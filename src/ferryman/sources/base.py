@@ -108,6 +108,10 @@ class SourceEntry:
     # hashed it (``local_sha256``), not even read it again.
     local_file: Path | None = None
     local_sha256: str | None = None
+    # A file of the person's own (a local input): (size, mtime_ns) as listed. Staging
+    # hard-links it where the disk allows and checks, once it has hashed it, that
+    # neither changed; the work area then costs no second copy.
+    local_seen: tuple[int, int] | None = None
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()

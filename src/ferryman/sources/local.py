@@ -327,7 +327,12 @@ def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, Path, os.stat_result
 
 def _file_entry(path: Path, rel: str, index: int, st: os.stat_result) -> SourceEntry:
     info = EntryInfo(index, rel, st.st_size, st.st_mtime, EntryType.FILE)
-    return SourceEntry(info, lambda: _read_file(path, st.st_size))
+    return SourceEntry(
+        info,
+        lambda: _read_file(path, st.st_size),
+        local_file=path,
+        local_seen=(st.st_size, st.st_mtime_ns),
+    )
 
 
 def _read_file(path: Path, size_hint: int | None = None) -> Iterator[bytes]:

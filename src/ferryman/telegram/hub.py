@@ -7,6 +7,7 @@ disconnects everything it opened.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ferryman.config import Settings
@@ -35,6 +36,7 @@ class TelegramHub:
         self._uploader: Uploader | None = None
         self._lock = asyncio.Lock()
         self._listeners: list[tuple[Any, Any]] = []
+        self._warming: asyncio.Task[None] | None = None
 
     def listen(self, callback: Any, event: Any) -> None:
         """Hand ``event``s to ``callback`` from the connection on, caught-up ones included:
@@ -89,5 +91,24 @@ class TelegramHub:
             )
         return self._uploader
 
+    def warm(self, allowed: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """Log in and open the upload connections in the background (once): a job that
+        will deliver here has them ready when its first album is. A failure is left to
+        the delivery, which meets it again and reports it. ``allowed``: asked first (no
+        request goes out during a flood wait Telegram imposed)."""
+        if self._warming is None or self._warming.done():
+            self._warming = asyncio.create_task(self._warm(allowed))
+
+    async def _warm(self, allowed: Callable[[], Awaitable[bool]] | None) -> None:
+        try:
+            if allowed is not None and not await allowed():
+                return
+            (await self.uploader()).warm()
+        except Exception:
+            return
+
     async def close(self) -> None:
+        if self._warming is not None:
+            self._warming.cancel()
+            await asyncio.gather(self._warming, return_exceptions=True)
         await self._dispose()

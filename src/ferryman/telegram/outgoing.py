@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,18 @@ class VideoFacts:
     silent: bool
 
 
+async def video_extras(
+    out: Outgoing, uploader: Uploader, video: Callable[[Outgoing], VideoFacts]
+) -> tuple[VideoFacts, Any]:
+    """A video's facts and its uploaded thumbnail (None without one): started beside the
+    video's own upload, so neither waits for the other."""
+    facts = await asyncio.to_thread(video, out)
+    thumb = None
+    if out.item.thumb_path:
+        thumb = await uploader.upload(Path(out.item.thumb_path), name="thumb.jpg")
+    return facts, thumb
+
+
 async def media_for(
     out: Outgoing,
     handle: Any,
@@ -90,9 +102,11 @@ async def media_for(
     *,
     as_document: bool,
     video: Callable[[Outgoing], VideoFacts],
+    extras: Awaitable[tuple[VideoFacts, Any]] | None = None,
 ) -> Any:
     """The InputMedia for an uploaded file; ``as_document`` sends it as a plain file;
-    ``video`` says a video's facts (blocking: it may probe a split part)."""
+    ``video`` says a video's facts (blocking: it may probe a split part); ``extras``:
+    those facts and the thumbnail, already under way (see :func:`video_extras`)."""
     name_attr = types.DocumentAttributeFilename(file_name=out.name)
     mime = mimetypes.guess_type(out.name)[0] or "application/octet-stream"
     if as_document or out.kind == "document":
@@ -109,10 +123,7 @@ async def media_for(
             mime_type=mime,
             attributes=[types.DocumentAttributeAudio(duration=duration), name_attr],
         )
-    facts = await asyncio.to_thread(video, out)
-    thumb = None
-    if out.item.thumb_path:
-        thumb = await uploader.upload(Path(out.item.thumb_path), name="thumb.jpg")
+    facts, thumb = await (extras if extras is not None else video_extras(out, uploader, video))
     return types.InputMediaUploadedDocument(
         file=handle,
         mime_type="video/mp4",

@@ -65,6 +65,14 @@ class SenderPool:
     def release(self, lane: Lane) -> None:
         lane.load -= 1
 
+    def warm(self) -> None:
+        """Start opening every connection now (none waits for it): a job that will upload
+        soon has them open by its first part instead of paying their handshakes then."""
+        while len(self._lanes) < self._limit:
+            lane = Lane()
+            self._lanes.append(lane)
+            self._start_open(lane, None)
+
     def broken(self, lane: Lane, sender: Any) -> None:
         """``sender`` failed on ``lane``: replace it, once, however many requests saw it."""
         if lane.sender is not sender or lane.opening is not None:

@@ -254,6 +254,10 @@ class Uploader:
         """Parts that may be in flight now, over all uploads."""
         return self._window.size
 
+    def warm(self) -> None:
+        """Open the extra connections now, before the first upload needs them."""
+        self._pool.warm()
+
     async def close(self) -> None:
         """Disconnect the extra connections; the client's own stays as it is."""
         await self._pool.close()
