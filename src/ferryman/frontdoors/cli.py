@@ -17,6 +17,7 @@ from rich.text import Text
 from ferryman.errors import FerrymanError, spec_for, with_job
 from ferryman.frontdoors.cli_help import HelpGroup
 from ferryman.frontdoors.cli_service import service_app
+from ferryman.frontdoors.cli_store import run_with_store
 from ferryman.frontdoors.cli_telegram import telegram_app
 from ferryman.frontdoors.cli_watch import watch_app
 from ferryman.frontdoors.cli_web import web_app
@@ -138,32 +139,6 @@ def _fail(exc: FerrymanError, job: int | None = None) -> None:
     fail(err, exc, job)
 
 
-def _run(
-    ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]], job: int | None = None
-) -> T:
-    """Open the store, run ``work``, close; a FerrymanError becomes a clear exit 2 (its
-    next step with ``job``'s number, when the command named one)."""
-    state: State = ctx.obj
-
-    async def go() -> T:
-        from ferryman.store import Store
-
-        settings = state.settings()
-        store = await Store.open(settings.database)
-        try:
-            return await work(settings, store)
-        finally:
-            await store.close()
-
-    try:
-        import asyncio  # not for `--help`: it costs a noticeable share of start-up
-
-        return asyncio.run(go())
-    except FerrymanError as exc:
-        _fail(exc, job)
-        raise typer.Exit(2) from exc
-
-
 def _run_light(
     ctx: typer.Context,
     light: Callable[[Settings, LiteStore], T],
@@ -188,7 +163,7 @@ def _run_light(
     except FerrymanError as exc:
         _fail(exc)
         raise typer.Exit(2) from exc
-    return _run(ctx, full)
+    return run_with_store(ctx, full)
 
 
 @app.command()
@@ -523,7 +498,7 @@ def report_cmd(
     from ferryman.engine import report
 
     number = _job_number(job)
-    data = _run(ctx, lambda _s, store: report.report(store, number), number)
+    data = run_with_store(ctx, lambda _s, store: report.report(store, number), number)
     if as_json:
         out.print_json(json.dumps(data))
         return
@@ -545,7 +520,7 @@ def links(
         found = await store.get_job(number)
         return found, await job_links(settings, found)
 
-    found, made = _run(ctx, signed, number)
+    found, made = run_with_store(ctx, signed, number)
     serving = listening(made.base)
     if as_json:
         files = [{"name": f.name, "size": f.size, "url": f.url} for f in made.files]
@@ -567,7 +542,7 @@ def workers(
         where = settings.database_url or str(settings.data_dir / "ferryman.db")
         return await nodes.workers(store, settings.lease_seconds), where
 
-    runs, database = _run(ctx, listed)
+    runs, database = run_with_store(ctx, listed)
     if as_json:
         out.print_json(json.dumps(runs))
         return
@@ -620,7 +595,7 @@ def drain(
         runs = await nodes.workers(store, settings.lease_seconds)
         return any(r["node"] == node and r["state"] not in ("stopped", "silent") for r in runs)
 
-    running = _run(ctx, act)
+    running = run_with_store(ctx, act)
     if undo:
         out.print(f"{node} takes work again")
     elif running:
@@ -639,7 +614,7 @@ def drain(
 def _control(
     ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]], job: int
 ) -> None:
-    _run(ctx, lambda _s, store: action(store), job)
+    run_with_store(ctx, lambda _s, store: action(store), job)
 
 
 @app.command()
@@ -700,7 +675,7 @@ def remove(
     from ferryman.engine import control
 
     number = _job_number(job)
-    removed = _run(
+    removed = run_with_store(
         ctx,
         lambda settings, store: control.remove_job(store, settings, number, quarantine=quarantine),
         number,
@@ -734,7 +709,9 @@ def password(
     from ferryman.engine import control
     from ferryman.model import JobState
 
-    found = _run(ctx, lambda _s, store: control.give_password(store, number, given), number)
+    found = run_with_store(
+        ctx, lambda _s, store: control.give_password(store, number, given), number
+    )
     if found.state is JobState.QUEUED:
         out.print(
             f"job {number}: password added; the next `ferryman run` tries it where reading"
@@ -897,7 +874,9 @@ def config_set(
     """Change a runtime setting; a running engine applies it within a second."""
     from ferryman.engine import runtime_config
 
-    _run(ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value))
+    run_with_store(
+        ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value)
+    )
     out.print(f"{key} = {value}", markup=False)
 
 

@@ -5,14 +5,13 @@ due watches; ``watch check`` checks now, in this process."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from ferryman.engine.watch_admin import every_text
-from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli_store import run_with_store
 from ferryman.frontdoors.terminal import console, fail, show
 
 if TYPE_CHECKING:
@@ -26,27 +25,6 @@ watch_app = typer.Typer(
     " entries become jobs.",
     no_args_is_help=True,
 )
-
-
-def _store_run(ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]]) -> T:
-    """Open the store, run ``work``, close; a FerrymanError is a clear exit 2."""
-    import asyncio
-
-    async def go() -> T:
-        from ferryman.store import Store
-
-        settings = ctx.obj.settings()
-        store = await Store.open(settings.database)
-        try:
-            return await work(settings, store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(go())
-    except FerrymanError as exc:
-        fail(console(stderr=True), exc)
-        raise typer.Exit(2) from exc
 
 
 def _when(at: float | None) -> str:
@@ -155,7 +133,7 @@ def add(
             markup=False,
         )
 
-    _store_run(ctx, work)
+    run_with_store(ctx, work)
 
 
 @watch_app.command("list")
@@ -170,7 +148,7 @@ def list_watches(
 
         return await list_views(store)
 
-    views = _store_run(ctx, work)
+    views = run_with_store(ctx, work)
     out = console()
     if as_json:
         out.print_json(json.dumps({"watches": views}))
@@ -247,7 +225,7 @@ def check(
             out.print("no watches to check", markup=False)
         return problems
 
-    if _store_run(ctx, work):
+    if run_with_store(ctx, work):
         raise typer.Exit(1)
 
 
@@ -259,7 +237,7 @@ def _toggle(ctx: typer.Context, watch_id: int, paused: bool) -> None:
         word = "paused" if paused else f"resumed; next look {_when(watch.next_check_at)}"
         console().print(f"watch {watch.id} {word}", markup=False)
 
-    _store_run(ctx, work)
+    run_with_store(ctx, work)
 
 
 @watch_app.command("pause")
@@ -299,4 +277,4 @@ def remove(
         await remove_watch(store, watch_id)
         console().print(f"watch {watch_id} removed", markup=False)
 
-    _store_run(ctx, work)
+    run_with_store(ctx, work)
