@@ -487,7 +487,9 @@ class Engine:
                     self.ctx.bus.publish(JobFinished(job_id, state=job.state.value))
                 if full:
                     await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)
-                idle = await store.idle() and await store.watches_idle()
+                # Watches first: a check that commits its jobs between the two reads
+                # then shows as jobs, never as neither (a run that ended with them queued).
+                idle = await store.watches_idle() and await store.idle()
                 await (self.wake.let_go() if idle else self.wake.hold())
                 if until_idle and idle:
                     # No grace at the end: this run holds nothing, and what it leaves
