@@ -22,12 +22,17 @@ import shutil
 import socket
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 SERVICE = "10.231.255.1"  # on the host's loopback while a Network lives
 _LOCK = "/tmp/ferryman-netns.lock"  # every run on this host takes it to change links
+# One file per live Network (``<pid>-<n>``): SERVICE goes when the last one closes. A
+# Network needs SERVICE from its start, before it has any namespace, so namespaces alone
+# cannot say who still uses it.
+_USERS = "/tmp/ferryman-netns.users"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -55,6 +60,7 @@ class Network:
     tag: str = field(default_factory=lambda: f"fm{os.getpid()}")  # fm<pid>h<n>: 15 at most
     nodes: dict[str, int] = field(default_factory=dict)  # node name -> its link's number
     _forwarders: list[_Forwarder] = field(default_factory=list)
+    _user: str = field(default_factory=lambda: f"{_USERS}/{os.getpid()}-{uuid.uuid4().hex}")
 
     def _names(self, node: str) -> tuple[str, str, str]:
         n = self.nodes[node]
@@ -123,6 +129,8 @@ class Network:
                 netns, host_end, _ = self._names(node)
                 _ip("link", "del", host_end, check=False)
                 _ip("netns", "del", netns, check=False)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._user)
             if not _others_live():  # the service address is shared by every live run
                 _ip("addr", "del", f"{SERVICE}/32", "dev", "lo", check=False)
 
@@ -158,6 +166,8 @@ def network() -> Iterator[Network]:
     try:
         with _host_lock():
             _clear_stale()
+            os.makedirs(_USERS, exist_ok=True)
+            open(net._user, "w").close()  # a marker: this Network lives
             if f" {SERVICE}/32 " not in _ip("-o", "addr", "show", "dev", "lo").stdout:
                 _ip("addr", "add", f"{SERVICE}/32", "dev", "lo")
         yield net
@@ -189,12 +199,16 @@ def _free_subnet() -> int:
 
 
 def _others_live() -> bool:
-    """Whether a namespace of another live process exists (it still needs SERVICE)."""
-    spaces = _ip("netns", "list", check=False).stdout
-    return any(
-        int(pid) != os.getpid() and os.path.exists(f"/proc/{pid}")
-        for pid in re.findall(r"^fm(\d+)-\d+\b", spaces, re.M)
-    )
+    """Whether another live Network exists, in this process or another (it still needs
+    SERVICE); a user file whose process is gone is removed on the way."""
+    live = False
+    for name in os.listdir(_USERS) if os.path.isdir(_USERS) else ():
+        if os.path.exists(f"/proc/{name.partition('-')[0]}"):
+            live = True
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(_USERS, name))
+    return live
 
 
 class _Forwarder:
