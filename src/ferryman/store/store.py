@@ -1,6 +1,8 @@
 """The store: every state change is one transaction; work is claimed with leases.
 
-One class assembled from query modules by concern: ``jobs``, ``albums``, ``items``,
+One class assembled from query modules by concern: a job's reading (``jobs``), what
+it reads (``entries``), what a person does to it (``job_actions``), how it ends
+(``job_ends``), the dashboard's counts (``figures``), ``albums``, ``items``,
 ``fetches``, ``nodes``, ``runtime``, Telegram's, ``watches``, ``notices``; ``base`` holds
 the claim and lease machinery they share.
 """
@@ -11,8 +13,12 @@ import time
 
 from ferryman.store.albums import AlbumQueries
 from ferryman.store.connect import create_engines
+from ferryman.store.entries import EntryQueries
 from ferryman.store.fetches import FetchQueries
+from ferryman.store.figures import FigureQueries
 from ferryman.store.items import ItemQueries
+from ferryman.store.job_actions import JobActionQueries
+from ferryman.store.job_ends import JobEndQueries
 from ferryman.store.jobs import JobQueries
 from ferryman.store.nodes import NodeQueries
 from ferryman.store.notices import NoticeQueries
@@ -27,6 +33,10 @@ __all__ = ["LeaseLost", "NewItem", "Store", "summarise", "summarise_items"]
 
 class Store(
     JobQueries,
+    EntryQueries,
+    JobActionQueries,
+    JobEndQueries,
+    FigureQueries,
     AlbumQueries,
     ItemQueries,
     FetchQueries,
