@@ -7,13 +7,15 @@ clients, so a client's event handlers fire exactly as they would for a real mess
 
 from __future__ import annotations
 
+import io
 import os
 
+from PIL import Image
 from telethon.tl import types
 
 from faketg.handlers.messages import post_as
 from faketg.server import FakeTelegram
-from faketg.state import Account, StoredFile, StoredMedia, StoredMessage
+from faketg.state import Account, Channel, StoredFile, StoredMedia, StoredMessage
 from faketg.tl import when
 
 
@@ -78,3 +80,60 @@ def user_sends(
         reply_to=None,
     )
     return server.box("user", to.id).messages[-1]
+
+
+def stored_photo(server: FakeTelegram, owner: Account, data: bytes) -> StoredMedia:
+    """A photo on the server as if ``owner`` had uploaded it (one size, the JPEG as is)."""
+    from faketg.sender import RpcFault
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+    except Exception as exc:
+        raise RpcFault(400, "IMAGE_PROCESS_FAILED") from exc
+    pid, access = server.new_id(), server.rng.getrandbits(63)
+    ref = os.urandom(8)
+    tl = types.Photo(
+        id=pid,
+        access_hash=access,
+        file_reference=ref,
+        date=when(server.clock()),
+        sizes=[types.PhotoSize(type="y", w=w, h=h, size=len(data))],
+        dc_id=2,
+    )
+    media = StoredMedia(
+        "photo",
+        pid,
+        access,
+        ref,
+        StoredFile(data, f"{pid}.jpg"),
+        tl,
+        "image/jpeg",
+        width=w,
+        height=h,
+        owner=owner.id,
+    )
+    server.media[pid] = media
+    return media
+
+
+def channel_posts(
+    server: FakeTelegram,
+    poster: Account,
+    channel: Channel,
+    posts: list[tuple[str, StoredMedia | None]],
+    *,
+    album: bool = False,
+) -> list[StoredMessage]:
+    """``poster`` (an admin) posts in ``channel``: each (caption, media) a message, or
+    all of them one album; the channel's history holds them as Telegram would."""
+    sent = post_as(
+        server,
+        poster,
+        ("channel", channel.id),
+        [(text, media, None) for text, media in posts],
+        grouped=album,
+        topic=None,
+        reply_to=None,
+    )
+    return [message for message, _pts in sent]

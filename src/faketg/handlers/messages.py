@@ -283,6 +283,11 @@ async def edit_message(server: FakeTelegram, call: Call, req: Any) -> Any:
 
 
 async def get_history(server: FakeTelegram, call: Call, req: Any) -> Any:
+    """A page of a chat's history as Telegram cuts it: newest first, starting
+    ``add_offset`` places after the first message older than ``offset_id`` (a negative
+    offset reaches newer ones: Telethon reads forwards, ``reverse=True``, that way), then
+    ``min_id``/``max_id`` applied. A channel answers ``ChannelMessages`` and a longer
+    private chat a ``MessagesSlice``, both with the full count, so a client pages on."""
     peer = resolve_peer(server, call, req.peer)
     me = call.me()
     if peer[0] == "channel":
@@ -290,18 +295,29 @@ async def get_history(server: FakeTelegram, call: Call, req: Any) -> Any:
     else:
         msgs = [m for m in server.box("user", me.id).messages if m.peer == peer]
     msgs.sort(key=lambda m: m.id, reverse=True)
+    start = 0
     if req.offset_id:
-        msgs = [m for m in msgs if m.id < req.offset_id]
+        start = next((i for i, m in enumerate(msgs) if m.id < req.offset_id), len(msgs))
+    start += req.add_offset
+    limit = req.limit or 100
+    page = msgs[max(start, 0) : max(start + limit, 0)]
     if req.min_id:
-        msgs = [m for m in msgs if m.id > req.min_id]
+        page = [m for m in page if m.id > req.min_id]
     if req.max_id:
-        msgs = [m for m in msgs if m.id < req.max_id]
-    msgs = msgs[req.add_offset if req.add_offset > 0 else 0 :][: req.limit or 100]
-    peers = [peer] + [("user", m.from_id) for m in msgs]
+        page = [m for m in page if m.id < req.max_id]
+    peers = [peer] + [("user", m.from_id) for m in page]
     users, chats = entities_for(server, peers, me)
-    return types.messages.Messages(
-        messages=[message_tl(server, m) for m in msgs], topics=[], chats=chats, users=users
-    )
+    shown = [message_tl(server, m) for m in page]
+    if peer[0] == "channel":
+        pts = server.box("channel", peer[1]).pts
+        return types.messages.ChannelMessages(
+            pts=pts, count=len(msgs), messages=shown, topics=[], chats=chats, users=users
+        )
+    if len(page) < len(msgs):
+        return types.messages.MessagesSlice(
+            count=len(msgs), messages=shown, topics=[], chats=chats, users=users
+        )
+    return types.messages.Messages(messages=shown, topics=[], chats=chats, users=users)
 
 
 HANDLERS: dict[type, Any] = {

@@ -365,7 +365,7 @@ class Engine:
             ctx.store,
             ctx.sources,
             ctx.sinks,
-            default_listers(),
+            default_listers(ctx.resources),
             ctx.device,
             ctx.owner,
             cut=self._until_stopped,

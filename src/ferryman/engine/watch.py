@@ -25,7 +25,7 @@ from ferryman.engine.events import Event, WatchFailing, WatchFound
 from ferryman.errors import FerrymanError
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
-from ferryman.sources.listers.base import ListerRegistry, WatchEntry
+from ferryman.sources.listers.base import ListerRegistry, Resuming, Seen, WatchEntry
 from ferryman.store import Store
 from ferryman.store.rows import LeaseLost
 from ferryman.store.schema import watches
@@ -137,7 +137,7 @@ class Checker:
 
         try:
             async with held(store, watches, watch.id, self.owner, settings.lease_seconds):
-                listing = self.listers.get(watch.kind).entries(watch.source, settings)
+                listing = await self._listing(watch, settings)
                 entries = await (self.cut(listing) if self.cut is not None else listing)
                 found = await self._sort(watch, entries, settings)
         except LeaseLost:
@@ -183,6 +183,16 @@ class Checker:
             )
         return Found(watch, len(entries), made_jobs, skipped, next_at=when)
 
+    async def _listing(self, watch: Watch, settings: Settings) -> Awaitable[list[WatchEntry]]:
+        """The source's listing, to be awaited: a source read on from a point (a chat's
+        history) is told what the watch has seen and what its first check takes."""
+        lister = self.listers.get(watch.kind)
+        if isinstance(lister, Resuming):
+            ids = tuple(entry for entry, _ in await self.store.watch_seen_rows(watch.id))
+            seen = Seen(ids, None if watch.primed else watch.since)
+            return lister.entries_after(watch.source, settings, seen)
+        return lister.entries(watch.source, settings)
+
     def _shown(self, watch: Watch) -> str:
         """The source as ``watch list`` shows it (no user info, no query)."""
         try:
@@ -202,7 +212,9 @@ class Checker:
             if key not in seen:
                 seen.add(key)
                 new.append(entry)
-        take, skipped = _first_check(watch, new)
+        marks = [(e, e.skip) for e in new if e.skip is not None]  # seen, never a job
+        take, skipped = _first_check(watch, [e for e in new if e.skip is None])
+        skipped.extend(marks)
         wanted: list[WatchEntry] = []
         for entry in take:
             why = _filtered(watch, entry)

@@ -94,6 +94,7 @@ async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[
     from ferryman.engine.watch import next_in_window, parse_window
     from ferryman.links.profile import from_choices
     from ferryman.sinks.builtin import default_sinks
+    from ferryman.sources.listers.base import Ready
     from ferryman.sources.listers.builtin import default_listers
 
     period = parse_every(asked.every)
@@ -112,6 +113,8 @@ async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[
     web = text.partition(":")[0].lower() in ("http", "https")
     prefer = asked.kind or ("ytdlp" if profile is not None and web else None)
     lister = await listers.choose(text, settings, prefer=prefer)
+    if isinstance(lister, Ready):
+        lister.check_ready(settings)  # a chat needs a login: refused now, not at each look
     if profile is not None and lister.kind not in ("ytdlp", "feed"):
         raise FerrymanError(
             "link.output_for_file",

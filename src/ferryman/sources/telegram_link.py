@@ -13,13 +13,18 @@ record beside it (``net/sidecar``), 1 MiB requests several at once written stric
 order, so a crash or a cut resumes from the last whole MiB; then it is read like a local
 file (a zip is unpacked like any archive). Only the linked message is fetched: the other
 messages of an album are linked (or forwarded to the chat) one by one.
+
+A watch on a chat (``sources/listers/telegram_chat``) makes one job of an album:
+``tg:c/<id>/<n>,<m>,…`` names its messages, each fetched into a folder of its own
+(``1/``, ``2/``… in the album's order) and read in that order, so the destination keeps
+them together.
 """
 
 from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +43,8 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 _NUMBER = re.compile(r"^[0-9]{1,19}$")
 _DEEP = re.compile(r"^tg://(resolve|privatepost)\?(.*)$", re.IGNORECASE)
 _URI = re.compile(
-    r"^tg:(?:c/(?P<id>[0-9]{1,19})|(?P<name>[a-z][a-z0-9_]{3,31}))/(?P<n>[0-9]{1,19})$"
+    r"^tg:(?:c/(?P<id>[0-9]{1,19})|(?P<name>[a-z][a-z0-9_]{3,31}))"
+    r"/(?P<n>[0-9]{1,19})(?P<more>(?:,[0-9]{1,19}){0,9})$"
 )
 _EXPECTED = "a link to a message: https://t.me/NAME/N or https://t.me/c/ID/N"
 CONNECTIONS = 4  # upload.getFile requests in flight, over as many connections
@@ -46,11 +52,13 @@ CONNECTIONS = 4  # upload.getFile requests in flight, over as many connections
 
 @dataclass(frozen=True, slots=True)
 class MessageRef:
-    """One message: in the private channel ``channel`` or the public one ``name``."""
+    """One message: in the private channel ``channel`` or the public one ``name``;
+    ``more``: the rest of its album, when a watch took the album as one input."""
 
     message: int
     channel: int | None = None
     name: str | None = None
+    more: tuple[int, ...] = ()
 
     @classmethod
     def parse(cls, uri: str) -> MessageRef:
@@ -58,14 +66,31 @@ class MessageRef:
         if match is None:
             raise FerrymanError("link.invalid", f"'{uri}' is not {_EXPECTED}")
         channel = match.group("id")
-        return cls(int(match.group("n")), int(channel) if channel else None, match.group("name"))
+        more = tuple(int(n) for n in match.group("more").split(",") if n)
+        first = int(match.group("n"))
+        return cls(first, int(channel) if channel else None, match.group("name"), more)
+
+    @property
+    def messages(self) -> tuple[int, ...]:
+        return (self.message, *self.more)
+
+    def single(self, message: int) -> MessageRef:
+        """One message of the same chat."""
+        return MessageRef(message, self.channel, self.name)
 
     def __str__(self) -> str:
         where = f"c/{self.channel}" if self.channel is not None else self.name
-        return f"tg:{where}/{self.message}"
+        return f"tg:{where}/{','.join(str(n) for n in self.messages)}"
 
     def link(self) -> str:
-        return f"https://t.me/{str(self).removeprefix('tg:')}"
+        """The first message's t.me link (an album's others follow it); the chat's own
+        for message 0 (a watch names the whole chat so)."""
+        if self.message == 0:
+            return self.chat_link()
+        return f"https://t.me/{str(self.single(self.message)).removeprefix('tg:')}"
+
+    def chat_link(self) -> str:
+        return f"https://t.me/{f'c/{self.channel}' if self.channel is not None else self.name}"
 
 
 def _ref(channel: str | None, name: str | None, message: str | None) -> MessageRef | None:
@@ -155,27 +180,65 @@ class TelegramLinkSource:
 
         if options.fetched is None:
             raise FerrymanError("engine.internal", f"{uri}: read before it was fetched")
+        if MessageRef.parse(uri).more:
+            album = _album_entries(options.fetched, options)
+            try:
+                yield album
+            finally:
+                album.close()
+            return
         with iter_local(options.fetched, options) as entries:
             yield entries
 
 
 async def _fetch(ref: MessageRef, plan: FetchPlan, hub: TelegramHub) -> Fetched:
-    """The message's file into ``plan.folder``, resumed from what is there."""
+    """The message's file into ``plan.folder``, resumed from what is there; an album's
+    files each into a folder of its own below it."""
+    from ferryman.net.progress import ProgressReporter
+
+    client = await hub.client()  # telegram.not_logged_in: `ferryman telegram login`
+    reporter = ProgressReporter(plan.on_progress)
+    if not ref.more:
+        remote = await _remote(client, ref)
+        path = await _download(client, hub, ref, remote, plan.folder, plan, reporter, 0, 0)
+        reporter.update(remote.size, remote.size, 0, force=True)
+        return Fetched(path, remote.size, remote.name)
+    remotes = await _album_remotes(client, ref)
+    total = sum(remote.size for _, remote in remotes)
+    before = 0
+    for place, (one, remote) in enumerate(remotes, 1):
+        folder = plan.folder / str(place)
+        await _download(client, hub, one, remote, folder, plan, reporter, before, total)
+        before += remote.size
+    reporter.update(total, total, 0, force=True)
+    return Fetched(plan.folder, total, remotes[0][1].name)
+
+
+async def _download(
+    client: Any,
+    hub: TelegramHub,
+    ref: MessageRef,
+    remote: RemoteFile,
+    folder: Path,
+    plan: FetchPlan,
+    reporter: Any,
+    before: int,
+    total: int,
+) -> Path:
+    """One message's file into ``folder`` (resumed); progress counts ``before`` bytes
+    of the files ahead of it, of ``total`` (0: this file is all)."""
     import asyncio
 
-    from ferryman.net.progress import ProgressReporter
     from ferryman.net.sidecar import part_path
     from ferryman.telegram.download import Download
     from ferryman.telegram.pool import SenderPool
 
-    client = await hub.client()  # telegram.not_logged_in: `ferryman telegram login`
-    remote = await _remote(client, ref)
-    record, have = await asyncio.to_thread(_prepare, plan.folder, ref, remote)
+    record, have = await asyncio.to_thread(_prepare, folder, ref, remote)
     if record.complete:
-        return Fetched(plan.folder / record.name, remote.size, remote.name)
+        return folder / record.name
     if plan.make_room is not None:
         await plan.make_room(remote.size - have)
-    reporter = ProgressReporter(plan.on_progress)
+    whole = total or remote.size
     pool = SenderPool(client, hub.dialer, CONNECTIONS)
     try:
         download = Download(
@@ -183,18 +246,31 @@ async def _fetch(ref: MessageRef, plan: FetchPlan, hub: TelegramHub) -> Fetched:
             pool,
             remote.location,
             remote.size,
-            part_path(plan.folder, record.name),
+            part_path(folder, record.name),
             dc_id=remote.dc_id,
             in_flight=CONNECTIONS,
             refresh=lambda: _fresh_location(client, ref),
-            on_progress=lambda done: reporter.update(done, remote.size, 0),
+            on_progress=lambda done: reporter.update(before + done, whole, 0),
         )
         await download.run()
     finally:
         await pool.close()
-    reporter.update(remote.size, remote.size, 0, force=True)
-    path = await asyncio.to_thread(_finish, plan.folder, record)
-    return Fetched(path, remote.size, remote.name)
+    return await asyncio.to_thread(_finish, folder, record)
+
+
+async def _album_remotes(client: Any, ref: MessageRef) -> list[tuple[MessageRef, RemoteFile]]:
+    """The files of an album's messages, in its order; a message deleted (or left
+    without a file) since the watch saw it is left out, all of them gone is an error."""
+    from ferryman.telegram.remote import remote_file
+
+    found = []
+    for message in await _messages(client, ref):
+        remote = remote_file(message) if message is not None else None
+        if remote is not None:
+            found.append((ref.single(int(message.id)), remote))
+    if not found:
+        raise FerrymanError("source.not_found", f"{ref.link()}: the album's messages are gone")
+    return found
 
 
 def _prepare(folder: Path, ref: MessageRef, remote: RemoteFile) -> tuple[PartRecord, int]:
@@ -237,16 +313,45 @@ async def _fresh_location(client: Any, ref: MessageRef) -> Any:
 
 
 async def _message(client: Any, ref: MessageRef) -> Any:
-    from telethon import errors as tg
+    return (await _messages(client, ref.single(ref.message)))[0]
+
+
+async def _messages(client: Any, ref: MessageRef) -> list[Any]:
+    """The messages ``ref`` names (one request), None for each that is gone."""
     from telethon.tl import types
+
+    peer = await chat_peer(client, ref)
+    with coded_errors(ref):
+        messages = await client.get_messages(peer, ids=list(ref.messages))
+    return [
+        None if m is None or isinstance(m, types.MessageEmpty | types.MessageService) else m
+        for m in messages
+    ]
+
+
+async def chat_peer(client: Any, ref: MessageRef) -> Any:
+    """The input peer of ``ref``'s channel or supergroup, or the coded reason there is
+    none the account can read (a watch on a chat lists it through this too)."""
+    from telethon.tl import types
+
+    with coded_errors(ref):
+        peer = await _peer(client, ref)
+    if not isinstance(peer, types.InputPeerChannel):
+        raise FerrymanError(
+            "source.not_found", f"{ref.link()}: @{ref.name} is not a channel or group"
+        )
+    return peer
+
+
+@contextmanager
+def coded_errors(ref: MessageRef) -> Iterator[None]:
+    """Telethon's errors while reading ``ref``'s chat, as ferryman's codes."""
+    from telethon import errors as tg
 
     from ferryman.telegram.errors import from_telethon
 
     try:
-        peer = await _peer(client, ref)
-        if not isinstance(peer, types.InputPeerChannel):
-            raise FerrymanError("source.not_found", f"{ref.link()}: @{ref.name} is not a channel")
-        message = await client.get_messages(peer, ids=ref.message)
+        yield
     except FerrymanError:
         raise
     except (tg.ChannelPrivateError, tg.ChannelInvalidError, tg.ChatForbiddenError) as exc:
@@ -257,9 +362,33 @@ async def _message(client: Any, ref: MessageRef) -> Any:
         raise FerrymanError("source.not_found", f"{ref.link()}: no such message") from exc
     except Exception as exc:
         raise from_telethon(exc) from exc
-    if isinstance(message, types.MessageEmpty | types.MessageService):
-        return None
-    return message
+
+
+def _album_entries(folder: Path, options: ReadOptions) -> Generator[SourceEntry]:
+    """An album's files (``folder/1/``, ``2/``… as fetched) in its order, as one input:
+    indexes count on across them; a name met twice gets its place as a suffix."""
+    import dataclasses
+
+    from ferryman.net.sidecar import read_record
+    from ferryman.sources.local import iter_local
+
+    index = 0
+    used: set[str] = set()
+    places = sorted((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    for place in places:
+        record = read_record(place)
+        if record is None or not (place / record.name).is_file():
+            continue
+        with iter_local(place / record.name, options) as entries:
+            for entry in entries:
+                path = entry.info.path
+                if path in used:
+                    stem, dot, suffix = path.rpartition(".")
+                    path = f"{stem} ({place.name}).{suffix}" if dot else f"{path} ({place.name})"
+                used.add(path)
+                info = dataclasses.replace(entry.info, index=index, path=path)
+                index += 1
+                yield dataclasses.replace(entry, info=info)
 
 
 async def _peer(client: Any, ref: MessageRef) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
@@ -26,6 +26,39 @@ class WatchEntry:
     title: str
     duration: float | None = None  # seconds, when the source says
     published: float | None = None  # epoch seconds, when the source says
+    # Why this entry makes no job (a chat's text post, listed so the chat's reading
+    # point passes it): it is only marked seen. None: an entry like any other.
+    skip: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What a watch knows before it lists, for a source read on from a point (a chat's
+    history): the stable ids it has seen, and the first check's ``--since`` (``now``,
+    ``all``, ``N``), or None once the first check happened."""
+
+    ids: tuple[str, ...]
+    first: str | None
+
+
+@runtime_checkable
+class Resuming(Protocol):
+    """A kind of source read on from what the watch saw last (a chat's history from its
+    last seen message), rather than listed whole at each check."""
+
+    async def entries_after(self, source: str, settings: Settings, seen: Seen) -> list[WatchEntry]:
+        """What is new since ``seen`` (on a first check: what ``seen.first`` asks for,
+        and the newest message, so the next check starts after it)."""
+        ...
+
+
+@runtime_checkable
+class Ready(Protocol):
+    """A kind of source that needs something set up first (a Telegram login)."""
+
+    def check_ready(self, settings: Settings) -> None:
+        """Raise a coded FerrymanError when the watch could not list its source."""
+        ...
 
 
 class Lister(Protocol):

@@ -1,0 +1,309 @@
+"""Watching a Telegram channel (the real Telethon client against the fake's servers): new
+posts' files become jobs once each, an album one job delivered as one album, a post
+without a file left out; a restart catches up on what was posted while ferryman was
+off, reading on from the last message seen; ``--since`` now, N and all."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from faketg import FakeTelegram
+from faketg.client import FakeDialer
+from faketg.people import channel_posts, stored_photo
+from faketg.state import Account, Channel
+from ferryman.config import Settings
+from ferryman.device.conditions import Device
+from ferryman.engine.runner import Engine
+from ferryman.engine.watch import Checker, Found
+from ferryman.engine.watch_admin import NewWatch, add_watch
+from ferryman.errors import FerrymanError
+from ferryman.model import JobState
+from ferryman.resources import Shared
+from ferryman.samples import make_photo
+from ferryman.sinks.builtin import default_sinks
+from ferryman.sources.builtin import default_sources
+from ferryman.sources.listers.builtin import default_listers
+from ferryman.sources.listers.telegram_chat import parse_chat
+from ferryman.store import Store
+from tests.engine_helpers import library_files
+from tests.telegram_helpers import log_in, tg_settings
+from tests.waiting import eventually
+
+
+@dataclass
+class World:
+    server: FakeTelegram
+    me: Account
+    poster: Account
+    news: Channel  # public, @newsroom: read without joining
+    family: Channel  # private, me is a member
+    secret: Channel  # private, me is not a member
+    settings: Settings
+    tmp: Path
+    seed: int = 0
+
+    def photo(self) -> tuple[bytes, str]:
+        self.seed += 1
+        data = make_photo(self.tmp / "made" / f"{self.seed}.jpg", self.seed).read_bytes()
+        return data, hashlib.sha256(data).hexdigest()
+
+    def post(self, channel: Channel, caption: str = "") -> tuple[int, str]:
+        data, sha = self.photo()
+        media = stored_photo(self.server, self.poster, data)
+        [message] = channel_posts(self.server, self.poster, channel, [(caption, media)])
+        return message.id, sha
+
+    def album(self, channel: Channel, count: int, caption: str) -> tuple[list[int], list[str]]:
+        made = [self.photo() for _ in range(count)]
+        posts = [
+            (caption if i == 0 else "", stored_photo(self.server, self.poster, data))
+            for i, (data, _) in enumerate(made)
+        ]
+        sent = channel_posts(self.server, self.poster, channel, posts, album=True)
+        return [m.id for m in sent], [sha for _, sha in made]
+
+    def text(self, channel: Channel, words: str = "just words") -> int:
+        [message] = channel_posts(self.server, self.poster, channel, [(words, None)])
+        return message.id
+
+
+@contextlib.asynccontextmanager
+async def world_at(tmp_path: Path) -> AsyncIterator[World]:
+    server = FakeTelegram()
+    me = server.add_user("Ann", username="ann_phone")
+    poster = server.add_user("Poster", username="poster")
+    news = server.add_channel("News", username="newsroom", admins=[poster])
+    family = server.add_channel("Family", members=[me], admins=[poster])
+    secret = server.add_channel("Secret", admins=[poster])
+    settings = tg_settings(tmp_path, retry={"base_seconds": 0.05})
+    await log_in(settings, server, me)
+    yield World(server, me, poster, news, family, secret, settings, tmp_path)
+
+
+def _delivered(settings: Settings) -> list[dict[str, str]]:
+    return library_files(settings.library)
+
+
+async def _watch(store: Store, source: str, since: str, dest: str = "library:") -> int:
+    kind = "telegram"
+    watch = await store.add_watch(
+        kind=kind, source=source, dest=dest, every_seconds=0.2, since=since, next_check_at=0.0
+    )
+    return watch.id
+
+
+async def _check(store: Store, world: World, watch_id: int) -> Found:
+    """One look, as ``watch check`` takes it, through a connection to the fake."""
+    shared = Shared(world.settings, FakeDialer(world.server))
+    owner = "test-checker"
+    try:
+        claimed = await store.claim_watch(owner, 30.0, watch_id)
+        assert claimed is not None
+        checker = Checker(
+            store,
+            default_sources(),
+            default_sinks(),
+            default_listers(shared),
+            Device(env={}),
+            owner,
+        )
+        return await checker.check(claimed, world.settings, now_asked=True)
+    finally:
+        await shared.close()
+
+
+def _history_pages(world: World) -> int:
+    return sum(1 for _, name in world.server.log if name == "GetHistoryRequest")
+
+
+def test_chat_spellings_name_one_channel() -> None:
+    """The spellings the project takes for Telegram chats elsewhere name the watched
+    chat; a private chat, an invite link or a message-less name are no channel watch."""
+    named = {
+        "https://t.me/Newsroom",
+        "t.me/newsroom",
+        "https://t.me/s/newsroom",
+        "https://t.me/newsroom/57",
+        "telegram:@newsroom",
+        "telegram:newsroom",
+        "tg://resolve?domain=newsroom",
+    }
+    assert {str(parse_chat(s)) for s in named} == {"tg:newsroom/0"}
+    by_id = {"https://t.me/c/1234567", "t.me/c/1234567/55", "telegram:-1001234567"}
+    assert {str(parse_chat(s)) for s in by_id} == {"tg:c/1234567/0"}
+    for other in (
+        "telegram:me",
+        "telegram:-12345",
+        "https://t.me/+AbCdEf",
+        "https://example.org/x",
+    ):
+        assert parse_chat(other) is None, other
+    listers = default_listers()
+    assert listers.get("telegram").describe("telegram:-1001234567") == "https://t.me/c/1234567"
+
+
+async def test_watch_add_takes_a_channel_link_and_needs_a_login(
+    store: Store, tmp_path: Path
+) -> None:
+    """`watch add https://t.me/NAME` is a telegram watch, chosen offline (nothing asks
+    whether it is a feed); without a login it is refused and nothing is recorded."""
+    async with world_at(tmp_path) as world:
+        logged_in = len(world.server.log)
+        watch, shown = await add_watch(
+            store, world.settings, NewWatch(source="https://t.me/newsroom", to="library:")
+        )
+        assert (watch.kind, shown) == ("telegram", "https://t.me/newsroom")
+        assert len(world.server.log) == logged_in  # chosen by its form: no request went out
+    bare = tg_settings(tmp_path / "bare")
+    with pytest.raises(FerrymanError) as refused:
+        await add_watch(store, bare, NewWatch(source="telegram:@newsroom", to="library:"))
+    assert refused.value.code == "telegram.not_logged_in"
+    assert [w.id for w in await store.list_watches()] == [watch.id]
+
+
+async def test_new_posts_while_an_engine_runs_are_delivered_once_albums_whole(
+    store: Store, tmp_path: Path
+) -> None:
+    """A running engine checks the channel every 0.2 s; what was there before (`--since
+    now`) is not taken; each new post with a file is one job, delivered once; the album's
+    three photos are one job and one album at the destination; a text post is left out."""
+    async with world_at(tmp_path) as world:
+        world.post(world.news, "old photo")
+        world.text(world.news, "old words")
+        watch_id = await _watch(store, "https://t.me/newsroom", "now")
+        engine = Engine(store, world.settings, dialer=FakeDialer(world.server))
+        running = asyncio.create_task(engine.run())
+        try:
+            await eventually(lambda: _primed(store, watch_id), "the first look")
+            _, single = world.post(world.news, "a sunset")
+            album_ids, album_shas = world.album(world.news, 3, "the trip")
+            world.text(world.news, "see you")
+            _, late = world.post(world.news, "a late one")
+            await eventually(lambda: _all_done(store, 3), "three jobs done", within=60)
+            checks = (await store.get_watch(watch_id)).last_check_at or 0.0
+            await eventually(lambda: _checked_after(store, watch_id, checks + 0.5), "more looks")
+        finally:
+            engine.stop()
+            await asyncio.wait_for(running, 30)
+            await engine.ctx.resources.close()
+        jobs = await store.list_jobs()
+        assert len(jobs) == 3 and all(j.state is JobState.DONE for j in jobs)
+        album_job = next(j for j in jobs if "," in j.source)
+        assert album_job.source == f"tg:newsroom/{','.join(map(str, album_ids))}"
+        files = _delivered(world.settings)
+        assert sorted(f["disk_sha256"] for f in files) == sorted([single, late, *album_shas])
+        in_album = [f for f in files if f["disk_sha256"] in album_shas]
+        assert len({f["album_dir"] for f in in_album}) == 1  # kept together, one album
+        seen = await store.watch_seen_rows(watch_id)
+        assert sum(1 for _, job in seen if job is not None) == 3
+
+
+async def _primed(store: Store, watch_id: int) -> bool:
+    return (await store.get_watch(watch_id)).primed
+
+
+async def _all_done(store: Store, count: int) -> bool:
+    jobs = await store.list_jobs()
+    return len(jobs) == count and all(j.state is JobState.DONE for j in jobs)
+
+
+async def _checked_after(store: Store, watch_id: int, at: float) -> bool:
+    return ((await store.get_watch(watch_id)).last_check_at or 0.0) > at
+
+
+async def test_a_restart_catches_up_reading_on_from_the_last_message_seen(
+    store: Store, tmp_path: Path
+) -> None:
+    """Posts made while no engine ran are found at the next start, once each: the look
+    reads on from the highest message seen (one history page, though the channel holds
+    more than a page), and what was seen before is not made again."""
+    async with world_at(tmp_path) as world:
+        for n in range(120):  # a chatty channel: more than one page of history
+            world.text(world.family, f"chatter {n}")
+        _, first = world.post(world.family, "first")
+        watch_id = await _watch(store, f"telegram:-100{world.family.id}", "all")
+        pages = _history_pages(world)
+        found = await _check(store, world, watch_id)
+        assert [e.title for e, _ in found.made] == ["first"]
+        assert _history_pages(world) - pages == 3  # 100, 21, and the empty page that ends it
+        _, second = world.post(world.family, "second")
+        album_ids, album_shas = world.album(world.family, 2, "pair")
+        world.text(world.family, "bye")
+        before = _history_pages(world)
+        found = await _check(store, world, watch_id)
+        assert _history_pages(world) - before == 2  # the 4 new ones and the empty end page
+        assert [e.title for e, _ in found.made] == ["second", "pair"]
+        assert [why for _, why in found.skipped] == ["a post without a file"]
+        made = found.made[1][0]
+        assert made.input == f"tg:c/{world.family.id}/{album_ids[0]},{album_ids[1]}"
+        again = await _check(store, world, watch_id)
+        assert again.made == [] and again.listed == 0  # the text post moved the cursor
+        engine = Engine(store, world.settings, dialer=FakeDialer(world.server))
+        try:
+            await asyncio.wait_for(engine.run(until_idle=True), 120)
+        finally:
+            await engine.ctx.resources.close()
+        shas = sorted(f["disk_sha256"] for f in _delivered(world.settings))
+        assert shas == sorted([first, second, *album_shas])
+
+
+async def test_since_now_takes_only_new_posts_and_n_back_fills(
+    store: Store, tmp_path: Path
+) -> None:
+    """On a channel with history: `--since now` takes nothing at its first look, then
+    what comes; `--since 2` the two newest posts with files (an album counts as one);
+    `--since all` each post with a file."""
+    async with world_at(tmp_path) as world:
+        world.post(world.news, "oldest")
+        world.album(world.news, 2, "old pair")
+        world.text(world.news, "chatter")
+        world.post(world.news, "newest")
+        world.text(world.news, "last words")
+        now = await _watch(store, "https://t.me/newsroom", "now")
+        two = await _watch(store, "telegram:@newsroom", "2")
+        every = await _watch(store, "t.me/s/newsroom", "all")
+        assert (await _check(store, world, now)).made == []
+        two_made = (await _check(store, world, two)).made
+        assert [e.title for e, _ in two_made] == ["old pair", "newest"]
+        all_made = (await _check(store, world, every)).made
+        assert [e.title for e, _ in all_made] == ["oldest", "old pair", "newest"]
+        world.post(world.news, "fresh")
+        for watch_id in (now, two, every):
+            assert [e.title for e, _ in (await _check(store, world, watch_id)).made] == ["fresh"]
+
+
+async def test_a_private_channel_the_account_cannot_read_is_the_watchs_error(
+    store: Store, tmp_path: Path
+) -> None:
+    async with world_at(tmp_path) as world:
+        world.post(world.secret, "hidden")
+        watch_id = await _watch(store, f"https://t.me/c/{world.secret.id}", "all")
+        found = await _check(store, world, watch_id)
+        assert found.error is not None and found.error.code == "source.auth"
+        assert (await store.get_watch(watch_id)).failures == 1
+        assert await store.list_jobs() == []
+
+
+async def test_an_album_to_a_telegram_chat_stays_one_album(store: Store, tmp_path: Path) -> None:
+    """To `telegram:me`: the album's photos arrive in Saved Messages as one album."""
+    async with world_at(tmp_path) as world:
+        watch_id = await _watch(store, "https://t.me/newsroom", "all", dest="telegram:me")
+        _ids, shas = world.album(world.news, 3, "the trip")
+        world.post(world.news, "alone")
+        assert len((await _check(store, world, watch_id)).made) == 2
+        engine = Engine(store, world.settings, dialer=FakeDialer(world.server))
+        try:
+            await asyncio.wait_for(engine.run(until_idle=True), 120)
+        finally:
+            await engine.ctx.resources.close()
+        albums = world.server.albums(world.me)
+        assert sorted(len(a) for a in albums) == [1, 3]
+        three = next(a for a in albums if len(a) == 3)
+        assert sorted(m.media.file.sha256 for m in three if m.media) == sorted(shas)
