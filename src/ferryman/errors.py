@@ -569,7 +569,9 @@ _SPECS: tuple[ErrorSpec, ...] = (
         "watch.source_unsupported",
         False,
         "Watch a feed or page link (http/https), a WebDAV folder (dav:// or davs://), a"
-        " Torbox account (torbox:), or name the kind with `--kind feed|dav|ytdlp|torbox`.",
+        " Torbox account (torbox:), a Telegram channel or group (https://t.me/NAME, t.me/c/ID,"
+        " telegram:@NAME, telegram:-100ID), or name the kind with"
+        " `--kind feed|dav|ytdlp|torbox|telegram`.",
     ),
     ErrorSpec(
         "watch.feed_unreadable",

@@ -110,7 +110,9 @@ async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[
     sinks.check_ready(settings, dest)
     text = asked.source.strip().strip("<>")
     listers = default_listers()
-    web = text.partition(":")[0].lower() in ("http", "https")
+    web = text.partition(":")[0].lower() in ("http", "https") and not any(
+        k.accepts(text) for k in listers.kinds if k.kind not in ("feed", "ytdlp")
+    )  # a t.me chat link is no page of media to make into an output
     prefer = asked.kind or ("ytdlp" if profile is not None and web else None)
     lister = await listers.choose(text, settings, prefer=prefer)
     if isinstance(lister, Ready):

@@ -40,8 +40,10 @@ def add(
         str,
         typer.Argument(
             help="A feed (RSS/Atom) link, a playlist, channel or page yt-dlp lists, a"
-            " WebDAV folder (davs://host/path/, dav:// for plain http), or a Torbox"
-            " account's items as they become ready (torbox:, torbox:torrent, …usenet, …webdl)."
+            " WebDAV folder (davs://host/path/, dav:// for plain http), a Torbox"
+            " account's items as they become ready (torbox:, torbox:torrent, …usenet, …webdl),"
+            " or a Telegram channel or group the logged-in account reads (https://t.me/NAME,"
+            " t.me/c/ID, telegram:@NAME, telegram:-100ID)."
         ),
     ],
     to: Annotated[str, typer.Option("--to", help="Where new entries go (as `add --to`).")],
@@ -79,8 +81,9 @@ def add(
         str | None,
         typer.Option(
             "--kind",
-            help="feed, dav, ytdlp or torbox; default: dav for dav(s)://, a web link is a feed if"
-            " it serves RSS/Atom (and no output option is given), else ytdlp.",
+            help="feed, dav, ytdlp, torbox or telegram; default: dav for dav(s)://, telegram for"
+            " a t.me chat link, another web link is a feed if it serves RSS/Atom (and no output"
+            " option is given), else ytdlp.",
         ),
     ] = None,
     quality: Annotated[

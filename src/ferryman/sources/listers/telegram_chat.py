@@ -34,7 +34,7 @@ TITLE_MAX = 120
 _NAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 _CHANNEL_ID = re.compile(r"^-100([0-9]{1,16})$")
 _WEB = re.compile(r"^(?:https?://)?(?:www\.)?(?:t|telegram)\.me/([^?#]*)", re.IGNORECASE)
-_TEXT_POST = "a post without a file"
+_TEXT_POST = "a post without a file"  # text, a sticker, a poll, a link preview
 
 
 def parse_chat(source: str) -> MessageRef | None:
@@ -180,12 +180,10 @@ async def _read(client: Any, ref: MessageRef, peer: Any, seen: Seen) -> list[Any
 async def _newest_groups(client: Any, peer: Any, wanted: int) -> list[Any]:
     """The newest messages back to the ``wanted``-th newest post with a file (its whole
     album), oldest first."""
-    from ferryman.telegram.remote import remote_file
-
     got: list[Any] = []
     groups: list[int] = []
     async for message in client.iter_messages(peer, limit=MAX_MESSAGES):
-        if remote_file(message) is not None:
+        if _has_file(message):
             group = message.grouped_id or -message.id
             if group not in groups:
                 if len(groups) == wanted:
@@ -200,13 +198,11 @@ def _entries(ref: MessageRef, chat_id: int, messages: list[Any]) -> list[WatchEn
     message as a marked-seen entry when it carries no file."""
     from telethon.tl import types
 
-    from ferryman.telegram.remote import remote_file
-
     posts = [m for m in messages if isinstance(m, types.Message)]
     posts.sort(key=lambda m: m.id)
     groups: list[list[Any]] = []
     for message in posts:
-        if remote_file(message) is None:
+        if not _has_file(message):
             continue
         last = groups[-1][-1] if groups else None
         if last is not None and message.grouped_id and message.grouped_id == last.grouped_id:
@@ -215,7 +211,7 @@ def _entries(ref: MessageRef, chat_id: int, messages: list[Any]) -> list[WatchEn
             groups.append([message])
     found = [_entry(ref, chat_id, group) for group in groups]
     newest = posts[-1] if posts else None
-    if newest is not None and remote_file(newest) is None:
+    if newest is not None and not _has_file(newest):
         found.append(
             WatchEntry(
                 id=f"{chat_id}/{newest.id}",
@@ -226,6 +222,19 @@ def _entries(ref: MessageRef, chat_id: int, messages: list[Any]) -> list[WatchEn
             )
         )
     return list(reversed(found))
+
+
+def _has_file(message: Any) -> bool:
+    """A photo, a video, a document, audio: not a sticker (a document too, to Telegram)."""
+    from telethon.tl import types
+
+    from ferryman.telegram.remote import remote_file
+
+    if remote_file(message) is None:
+        return False
+    document = getattr(getattr(message, "media", None), "document", None)
+    attributes = getattr(document, "attributes", None) or ()
+    return not any(isinstance(a, types.DocumentAttributeSticker) for a in attributes)
 
 
 def _entry(ref: MessageRef, chat_id: int, group: list[Any]) -> WatchEntry:
