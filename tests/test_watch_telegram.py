@@ -307,3 +307,18 @@ async def test_an_album_to_a_telegram_chat_stays_one_album(store: Store, tmp_pat
         assert sorted(len(a) for a in albums) == [1, 3]
         three = next(a for a in albums if len(a) == 3)
         assert sorted(m.media.file.sha256 for m in three if m.media) == sorted(shas)
+
+
+async def test_a_bot_session_cannot_watch_a_chat(store: Store, tmp_path: Path) -> None:
+    """A bot sees no chat's history: the watch says so with its own code, not Telegram's."""
+    async with world_at(tmp_path) as world:
+        bot = world.server.add_user("ferryman", username="ferrybot", bot=True)
+        world.news.admins.add(bot.id)
+        world.news.members.add(bot.id)
+        await log_in(world.settings, world.server, bot)
+        world.post(world.news, "hello")
+        watch_id = await _watch(store, "https://t.me/newsroom", "all")
+        found = await _check(store, world, watch_id)
+        assert found.error is not None and found.error.code == "watch.needs_user"
+        assert "as a bot" in found.error.message
+        assert await store.list_jobs() == []

@@ -574,6 +574,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
         " `--kind feed|dav|ytdlp|torbox|telegram`.",
     ),
     ErrorSpec(
+        "watch.needs_user",
+        False,
+        "Log in as a person's account (`ferryman telegram login` with a phone number, not a"
+        " bot token), then `ferryman watch resume ID`.",
+    ),
+    ErrorSpec(
         "watch.feed_unreadable",
         True,
         "Open the link in a browser: it must serve an RSS or Atom feed; for a page or"
@@ -677,6 +683,8 @@ _WEB_STEPS: dict[str, str] = {
     " the server, then Retry.",
     "telegram.write_forbidden": "The account may not post there; make it an admin or"
     " choose another chat, then Retry.",
+    "watch.needs_user": "A bot cannot read a chat's history: whoever runs ferryman must log"
+    " it in to Telegram as a person's account; then resume the watch.",
     "job.not_found": "It was removed; reload the page for the list as it is.",
     "job.waiting_for_password": "The job waits for a password: type it in the Password field.",
     "job.not_ended": "The job is still running: Cancel it first, or wait for it to end.",

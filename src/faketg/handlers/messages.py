@@ -290,6 +290,8 @@ async def get_history(server: FakeTelegram, call: Call, req: Any) -> Any:
     private chat a ``MessagesSlice``, both with the full count, so a client pages on."""
     peer = resolve_peer(server, call, req.peer)
     me = call.me()
+    if me.bot:  # a bot sees messages as updates, never a chat's history
+        raise RpcFault(400, "BOT_METHOD_INVALID")
     if peer[0] == "channel":
         msgs = list(server.box("channel", peer[1]).messages)
     else:

@@ -123,6 +123,12 @@ class TelegramChatLister:
             from ferryman.sources.telegram_link import chat_peer
 
             client = await hub.client()  # telegram.not_logged_in: `ferryman telegram login`
+            if await client.is_bot():
+                raise FerrymanError(
+                    "watch.needs_user",
+                    f"{ref.chat_link()}: ferryman is logged in to Telegram as a bot, and a bot"
+                    " cannot read a chat's history",
+                )
             peer = await chat_peer(client, ref)
             messages = await _read(client, ref, peer, seen)
             return _entries(ref, int(get_peer_id(peer)), messages)
