@@ -836,3 +836,24 @@ async def test_the_chat_adds_lists_and_removes_a_watch(world: World) -> None:
             gone = await reply_to(world, world.alice, f"/unwatch {watch.id}")
             assert gone == f"watch.not_found: there is no watch {watch.id}"
     assert await world.store.list_watches() == []
+
+
+async def test_the_chat_watches_a_telegram_channel_by_its_link(world: World) -> None:
+    """`/watch https://t.me/NAME` is a Telegram chat watch, chosen by its form (no feed is
+    asked for); the destination defaults as for files sent in the chat. (A bot's session
+    then fails its looks with `watch.needs_user`: tests/test_watch_telegram.py.)"""
+    from tests.telegram_helpers import log_in
+
+    await log_in(world.settings, world.server, world.bot)  # as `telegram serve` has it
+    async with serving(world):
+        added = await reply_to(world, world.alice, "/watch https://t.me/newsroom every 10m")
+        (watch,) = await world.store.list_watches()
+        assert added == (
+            f"watch {watch.id}: https://t.me/newsroom (telegram) → library:, every 10m; new"
+            f" entries from now on become jobs (/unwatch {watch.id} stops it)"
+        )
+        assert (watch.kind, watch.source, watch.since) == (
+            "telegram",
+            "https://t.me/newsroom",
+            "now",
+        )
