@@ -19,16 +19,13 @@ from faketg.client import FakeDialer
 from faketg.people import channel_posts, stored_photo
 from faketg.state import Account, Channel
 from ferryman.config import Settings
-from ferryman.device.conditions import Device
 from ferryman.engine.runner import Engine
-from ferryman.engine.watch import Checker, Found
-from ferryman.engine.watch_admin import NewWatch, add_watch
+from ferryman.engine.watch import Found
+from ferryman.engine.watch_admin import NewWatch, add_watch, check_now
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.resources import Shared
 from ferryman.samples import make_photo
-from ferryman.sinks.builtin import default_sinks
-from ferryman.sources.builtin import default_sources
 from ferryman.sources.listers.builtin import default_listers
 from ferryman.sources.listers.telegram_chat import parse_chat
 from ferryman.store import Store
@@ -100,21 +97,13 @@ async def _watch(store: Store, source: str, since: str, dest: str = "library:") 
 
 
 async def _check(store: Store, world: World, watch_id: int) -> Found:
-    """One look, as ``watch check`` takes it, through a connection to the fake."""
+    """One look, as ``watch check`` takes it, through a connection to the fake (an
+    engine's shared resources, as the web's check would pass them)."""
     shared = Shared(world.settings, FakeDialer(world.server))
-    owner = "test-checker"
     try:
-        claimed = await store.claim_watch(owner, 30.0, watch_id)
-        assert claimed is not None
-        checker = Checker(
-            store,
-            default_sources(),
-            default_sinks(),
-            default_listers(shared),
-            Device(env={}),
-            owner,
-        )
-        return await checker.check(claimed, world.settings, now_asked=True)
+        found = await check_now(store, world.settings, watch_id, owner="test", shared=shared)
+        assert found is not None
+        return found
     finally:
         await shared.close()
 

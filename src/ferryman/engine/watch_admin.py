@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # `ferryman --help` imports this module: only what it needs a
     from ferryman.config import Settings
     from ferryman.engine.events import Event
     from ferryman.engine.watch import Found
+    from ferryman.resources import Shared
     from ferryman.store import Store
     from ferryman.store.watches import Watch
 
@@ -217,9 +218,11 @@ async def check_now(
     *,
     owner: str,
     publish: Callable[[Event], None] | None = None,
+    shared: Shared | None = None,
 ) -> Found | None:
     """Look at one watch now, outside its window (the device still decides); None when
-    another checker holds it at the moment."""
+    another checker holds it at the moment. ``shared``: a running engine's resources
+    (a Telegram chat is then read through its one connection, not a second one)."""
     from ferryman.device.conditions import Device
     from ferryman.engine.watch import Checker
     from ferryman.sinks.builtin import default_sinks
@@ -233,7 +236,7 @@ async def check_now(
         store,
         default_sources(),
         default_sinks(),
-        default_listers(),
+        default_listers(shared),
         Device(),
         owner,
         publish=publish,
