@@ -311,3 +311,31 @@ async def test_a_bot_session_cannot_watch_a_chat(store: Store, tmp_path: Path) -
         assert found.error is not None and found.error.code == "watch.needs_user"
         assert "as a bot" in found.error.message
         assert await store.list_jobs() == []
+
+
+async def test_a_long_backlog_is_caught_up_over_looks_without_cutting_an_album(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look reads at most MAX_MESSAGES (5 here) from where the last one stopped; one
+    that ends inside an album reads on to the album's end, so it stays one job."""
+    from ferryman.sources.listers import telegram_chat
+
+    monkeypatch.setattr(telegram_chat, "MAX_MESSAGES", 5)
+    async with world_at(tmp_path) as world:
+        for n in range(3):
+            world.text(world.news, f"hello {n}")
+        world.album(world.news, 4, "four")  # messages 4-7: the first look stops at 5
+        for n in range(6):
+            world.post(world.news, f"photo {n}")
+        watch_id = await _watch(store, "https://t.me/newsroom", "all")
+        looks = []
+        for _ in range(4):
+            looks.append([e.title for e, _ in (await _check(store, world, watch_id)).made])
+        assert looks == [
+            ["four"],
+            ["photo 0", "photo 1", "photo 2", "photo 3", "photo 4"],
+            ["photo 5"],
+            [],
+        ]
+        jobs = {j.source for j in await store.list_jobs()}
+        assert "tg:newsroom/4,5,6,7" in jobs and len(jobs) == 7

@@ -171,7 +171,7 @@ async def _read(client: Any, ref: MessageRef, peer: Any, seen: Seen) -> list[Any
                 peer, min_id=cursor, reverse=True, limit=MAX_MESSAGES
             )
         ]
-        while len(got) >= MAX_MESSAGES and got[-1].grouped_id is not None:
+        while len(got) >= MAX_MESSAGES and getattr(got[-1], "grouped_id", None) is not None:
             more = [
                 m
                 async for m in client.iter_messages(peer, min_id=got[-1].id, reverse=True, limit=10)
@@ -204,8 +204,11 @@ def _entries(ref: MessageRef, chat_id: int, messages: list[Any]) -> list[WatchEn
     message as a marked-seen entry when it carries no file."""
     from telethon.tl import types
 
-    posts = [m for m in messages if isinstance(m, types.Message)]
-    posts.sort(key=lambda m: m.id)
+    everything = sorted(
+        (m for m in messages if isinstance(m, types.Message | types.MessageService)),
+        key=lambda m: m.id,
+    )
+    posts = [m for m in everything if isinstance(m, types.Message)]
     groups: list[list[Any]] = []
     for message in posts:
         if not _has_file(message):
@@ -216,7 +219,7 @@ def _entries(ref: MessageRef, chat_id: int, messages: list[Any]) -> list[WatchEn
         else:
             groups.append([message])
     found = [_entry(ref, chat_id, group) for group in groups]
-    newest = posts[-1] if posts else None
+    newest = everything[-1] if everything else None  # a service message moves it too
     if newest is not None and not _has_file(newest):
         found.append(
             WatchEntry(
@@ -263,7 +266,7 @@ def _entry(ref: MessageRef, chat_id: int, group: list[Any]) -> WatchEntry:
 def _title(group: list[Any]) -> str:
     """The first line of the post's (or the album's) caption."""
     for message in group:
-        text = (message.message or "").strip()
+        text = (getattr(message, "message", None) or "").strip()
         if text:
             return text.splitlines()[0][:TITLE_MAX]
     return ""
