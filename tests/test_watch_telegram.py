@@ -150,6 +150,13 @@ async def test_watch_add_takes_a_channel_link_and_needs_a_login(
         )
         assert (watch.kind, shown) == ("telegram", "https://t.me/newsroom")
         assert len(world.server.log) == logged_in  # chosen by its form: no request went out
+        with pytest.raises(FerrymanError) as output:  # not handed to yt-dlp as a page
+            await add_watch(
+                store,
+                world.settings,
+                NewWatch(source="https://t.me/newsroom", to="library:", audio="mp3"),
+            )
+        assert output.value.code == "link.output_for_file"
     bare = tg_settings(tmp_path / "bare")
     with pytest.raises(FerrymanError) as refused:
         await add_watch(store, bare, NewWatch(source="telegram:@newsroom", to="library:"))
