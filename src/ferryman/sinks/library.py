@@ -108,6 +108,10 @@ class LibrarySink:
             return 0
         return await asyncio.to_thread(final_captions, folder, job.id, render)
 
+    def add_extras(self, delivery: Delivery, files: list[tuple[Path, str]], tmp: Path) -> None:
+        """Written into the album's folder before it is renamed into place (a blocking
+        call, on the delivery's thread): nothing for a library."""
+
     def _deliver(self, delivery: Delivery) -> str:
         final = self.album_dir(delivery)
         if final.exists():
@@ -123,6 +127,7 @@ class LibrarySink:
             files, manifest = album_layout(delivery)
             for path, name in files:
                 link_or_copy(path, tmp / name)
+            self.add_extras(delivery, files, tmp)
             _write_json(tmp / MANIFEST, manifest)
             fsync_dir(tmp)
             os.rename(tmp, final)

@@ -10,11 +10,15 @@ deletes them later (``web.results``).
 With ``[results.s3]`` the same layout goes into a bucket: ``<prefix>job-<id>/<NNNN>/``,
 each file uploaded, the manifest last, so an album without its manifest is not yet
 there (a crash mid-album uploads it again under the same keys: nothing twice).
+
+Each photo and video also gets a small WebP preview beside it, made at delivery
+(``media.preview``, on a thread): ``<NNNN>/.thumbs/<file name>.webp``, for the page's
+gallery. A file without one (audio, a preview that could not be made) is still there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +33,33 @@ if TYPE_CHECKING:
     from ferryman.config import S3Settings, Settings
     from ferryman.media.policy import Policy
     from ferryman.net.s3 import S3Client
+
+
+PREVIEWS = ".thumbs"  # the folder of previews inside an album
+
+
+def preview_path(name: str) -> str:
+    """Where the preview of an album's file ``name`` is kept, inside the album."""
+    return f"{PREVIEWS}/{name}.webp"
+
+
+def album_previews(
+    delivery: Delivery, files: list[tuple[Path, str]]
+) -> Iterator[tuple[str, bytes]]:
+    """(delivered name, WebP) for each file of the album with a picture; blocking.
+    ``files`` is ``album_layout``'s: each item's files in turn (a split video's parts
+    share its thumbnail)."""
+    from ferryman.media.preview import make_preview
+
+    at = 0
+    for item in delivery.album.items:
+        count = len(item.files)
+        thumb = Path(item.thumb_path) if item.thumb_path else None
+        for path, name in files[at : at + count]:
+            data = make_preview(path, item.kind, thumb)
+            if data is not None:
+                yield name, data
+        at += count
 
 
 def job_results(root: Path, job_id: int) -> Path:
@@ -104,6 +135,13 @@ class LinkSink(LibrarySink):
     def job_dir(self, job: Job) -> Path:
         return job_results(self.root, job.id)
 
+    def add_extras(self, delivery: Delivery, files: list[tuple[Path, str]], tmp: Path) -> None:
+        """The previews, in the album's folder before it is renamed into place."""
+        for name, data in album_previews(delivery, files):
+            target = tmp / preview_path(name)
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(data)
+
 
 class S3LinkSink:
     """The same albums, uploaded to the results bucket."""
@@ -113,6 +151,7 @@ class S3LinkSink:
         self.prefix = prefix
 
     async def deliver(self, delivery: Delivery) -> Delivered:
+        import asyncio
         import json
         import mimetypes
 
@@ -134,6 +173,8 @@ class S3LinkSink:
                 await self.client.put_file(base + name, path, mime)
             except FileNotFoundError as exc:
                 raise FerrymanError("sink.io", f"{path} is gone from the work area") from exc
+        for name, data in await asyncio.to_thread(list, album_previews(delivery, files)):
+            await self.client.put_bytes(base + preview_path(name), data, "image/webp")
         document = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
         await self.client.put_bytes(base + MANIFEST, document, "application/json")
         return Delivered(ref)

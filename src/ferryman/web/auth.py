@@ -30,7 +30,6 @@ def install(app: FastAPI, web: Web) -> None:
 
 
 _SECURITY_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
@@ -45,12 +44,13 @@ class _Guard:
     def __init__(self, app: Any, web: Web) -> None:
         self.app = app
         self.web = web
+        self.csp = (b"content-security-policy", csp_for(web).encode())
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra: list[tuple[bytes, bytes]] = list(_SECURITY_HEADERS)
+        extra: list[tuple[bytes, bytes]] = [self.csp, *_SECURITY_HEADERS]
         path: str = scope["path"]
         if scope["method"] not in _SAFE and foreign(Request(scope)):
             refused = FerrymanError("auth.csrf", "a request from another site's page")
@@ -90,6 +90,21 @@ class _Guard:
 
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def csp_for(web: Web) -> str:
+    """``CSP``, with the results bucket's origin allowed for pictures and media when
+    files are served from there (presigned URLs): the gallery shows and plays them."""
+    from ferryman.web.results import ResultFile
+
+    direct = web.results.direct_url(0, ResultFile("-", "-", 0, "-"), time.time() + 60)
+    if direct is None:
+        return CSP
+    parts = urllib.parse.urlsplit(direct)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return CSP.replace("img-src 'self'", f"img-src 'self' {origin}").replace(
+        "media-src 'self'", f"media-src 'self' {origin}"
+    )
 
 
 def foreign(request: Request | WebSocket) -> bool:

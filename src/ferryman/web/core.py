@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ferryman.model import Job
     from ferryman.store import Store
     from ferryman.web.metrics import StageClock
-    from ferryman.web.results import ResultsStore
+    from ferryman.web.results import ResultFile, ResultsStore
     from ferryman.web.uploads import Uploads
 
 API = "/api/v1"
@@ -108,11 +108,22 @@ class Web:
                 self.results.direct_url(job.id, f, expires)
                 or self.download_url(job.id, f.path, expires),
                 expires,
+                self._preview_url(job.id, f, expires),
             )
             for f in found
         ]
         whole = {"url": self.download_url(job.id, WHOLE_JOB, expires), "expires_at": expires}
         return {"files": files, "zip": whole if found else {}}
+
+    def _preview_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
+        """The file's preview, signed as the file is (its own path in the token)."""
+        from ferryman.web.results import ResultFile
+
+        if file.preview is None:
+            return None
+        shown = ResultFile(file.preview, f"{file.name}.webp", 0, "image/webp")
+        direct = self.results.direct_url(job_id, shown, expires)
+        return direct or self.download_url(job_id, file.preview, expires)
 
     def download_url(self, job_id: int, path: str, expires: float) -> str:
         return f"/d/{self.signer.sign(job_id, path, expires)}"

@@ -518,11 +518,16 @@ def wanted(sent: Sent, jobs: set[int] | None) -> bool:
     return jobs is None or sent.job_id in jobs
 
 
-def file_view(result: ResultFile, url: str, expires: float) -> dict[str, Any]:
+def file_view(
+    result: ResultFile, url: str, expires: float, preview: str | None = None
+) -> dict[str, Any]:
     return {
         "name": result.name,
         "size": result.size,
         "mime": result.mime,
         "url": url,
         "expires_at": expires,
+        "kind": result.kind,
+        "duration": result.duration,
+        "preview": preview,
     }

@@ -18,6 +18,7 @@ _HEAD = """<!doctype html>
 <meta name="theme-color" content="#2563eb">
 <meta name="color-scheme" content="light dark">
 <link rel="stylesheet" href="/static/app.css">
+<script src="/static/gallery.js" defer></script>
 <script src="/static/app.js" defer></script>
 </head>
 """

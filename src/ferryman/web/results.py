@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Protocol, cast
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import unique_name
 from ferryman.sinks.library import MANIFEST
-from ferryman.sinks.link import job_results
+from ferryman.sinks.link import PREVIEWS, job_results, preview_path
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -34,6 +34,33 @@ class ResultFile:
     name: str
     size: int
     mime: str
+    kind: str = "other"  # photo, video, audio or other: how the page shows it
+    duration: float | None = None  # seconds, for a video or audio file
+    preview: str | None = None  # its WebP preview inside the job's results, if made
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What an album's manifest says of one of its files."""
+
+    kind: str
+    duration: float | None
+
+
+_SHOWN_AS = {"photo": "photo", "video": "video", "animation": "video", "audio": "audio"}
+_BY_MIME = {"image": "photo", "video": "video", "audio": "audio"}
+
+
+def result_file(
+    album: str, name: str, size: int, facts: Facts | None, previews: set[str]
+) -> ResultFile:
+    """One delivered file as the web lists it; without a manifest, its kind is guessed
+    from its name."""
+    mime = mime_of(name)
+    if facts is None:
+        facts = Facts(_BY_MIME.get(mime.partition("/")[0], "other"), None)
+    preview = f"{album}/{preview_path(name)}" if preview_path(name) in previews else None
+    return ResultFile(f"{album}/{name}", name, size, mime, facts.kind, facts.duration, preview)
 
 
 class ResultsStore(Protocol):
@@ -103,9 +130,11 @@ class LocalResults:
         if not folder.is_dir():
             return found
         for album in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.isdigit()):
-            for name in _album_files(album):
+            names, facts = _album_files(album)
+            previews = _previews(album)
+            for name in names:
                 size = (album / name).stat().st_size
-                found.append(ResultFile(f"{album.name}/{name}", name, size, mime_of(name)))
+                found.append(result_file(album.name, name, size, facts.get(name), previews))
         return found
 
     def direct_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
@@ -194,24 +223,45 @@ def mime_of(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def album_names(manifest: bytes) -> list[str] | None:
-    """The files of an album in the manifest's order; None if it is not a manifest."""
+def album_facts(manifest: bytes) -> tuple[list[str], dict[str, Facts]] | None:
+    """The files of an album in the manifest's order, with what it says of each (a
+    split video's parts share its kind; the duration is the whole video's, so it is
+    given to the only file of an unsplit one); None if it is not a manifest."""
     try:
         items = json.loads(manifest)["items"]
-        return [n for e in items for n in (e.get("parts") or [e["file"]])]
+        names: list[str] = []
+        facts: dict[str, Facts] = {}
+        for entry in items:
+            files = entry.get("parts") or [entry["file"]]
+            media = entry.get("media") or {}
+            seconds = media.get("duration") if len(files) == 1 else None
+            kind = _SHOWN_AS.get(str(entry.get("kind")), "other")
+            for name in files:
+                names.append(name)
+                facts[name] = Facts(kind, float(seconds) if seconds else None)
+        return names, facts
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _album_files(album: Path) -> list[str]:
+def _album_files(album: Path) -> tuple[list[str], dict[str, Facts]]:
     """The files in the manifest's order; a folder without one lists its files."""
     try:
-        names = album_names((album / MANIFEST).read_bytes())
+        read = album_facts((album / MANIFEST).read_bytes())
     except OSError:
-        names = None
-    if names is not None:
-        return [n for n in names if (album / n).is_file()]
-    return sorted(p.name for p in album.iterdir() if p.is_file() and p.name != MANIFEST)
+        read = None
+    if read is not None:
+        return [n for n in read[0] if (album / n).is_file()], read[1]
+    names = sorted(p.name for p in album.iterdir() if p.is_file() and p.name != MANIFEST)
+    return names, {}
+
+
+def _previews(album: Path) -> set[str]:
+    """The album's previews, as paths inside it (one listing, not a look per file)."""
+    try:
+        return {f"{PREVIEWS}/{p.name}" for p in (album / PREVIEWS).iterdir()}
+    except OSError:
+        return set()
 
 
 class ZipWriter:

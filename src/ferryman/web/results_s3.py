@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING
 from ferryman.errors import FerrymanError
 from ferryman.net.s3 import PRESIGN_MAX, S3Object
 from ferryman.sinks.library import MANIFEST
-from ferryman.sinks.link import job_prefix, s3_client
-from ferryman.web.results import ResultFile, ZipWriter, album_names, disposition, mime_of
+from ferryman.sinks.link import PREVIEWS, job_prefix, s3_client
+from ferryman.web.results import (
+    Facts,
+    ResultFile,
+    ZipWriter,
+    album_facts,
+    disposition,
+    result_file,
+)
 
 if TYPE_CHECKING:
     from ferryman.config import S3Settings
@@ -29,35 +36,42 @@ class S3Results:
     def __init__(self, settings: S3Settings) -> None:
         self.client = s3_client(settings)
         self.prefix = settings.prefix
-        self._manifests: dict[tuple[str, float], list[str] | None] = {}  # (key, modified)
+        # (key, modified) -> the album's files and facts, None when not a manifest
+        self._manifests: dict[tuple[str, float], tuple[list[str], dict[str, Facts]] | None] = {}
         self._used: tuple[float, int] | None = None
 
     async def files(self, job_id: int) -> list[ResultFile]:
         base = job_prefix(self.prefix, job_id)
         albums: dict[str, dict[str, S3Object]] = {}
+        previews: dict[str, set[str]] = {}
         for obj in await self.client.list(base):
             album, _, name = obj.key[len(base) :].partition("/")
             if album.isdigit() and name and "/" not in name:
                 albums.setdefault(album, {})[name] = obj
+            elif album.isdigit() and name.startswith(f"{PREVIEWS}/"):
+                previews.setdefault(album, set()).add(name)
         found: list[ResultFile] = []
         for album in sorted(albums):
             objects = albums[album]
             manifest = objects.get(MANIFEST)
             if manifest is None:
                 continue  # still being uploaded: the manifest goes last
-            for name in await self._names(manifest) or sorted(objects):
+            names, facts = await self._facts(manifest) or (sorted(objects), {})
+            for name in names:
                 if name in objects and name != MANIFEST:
+                    size = objects[name].size
                     found.append(
-                        ResultFile(f"{album}/{name}", name, objects[name].size, mime_of(name))
+                        result_file(album, name, size, facts.get(name), previews.get(album, set()))
                     )
         return found
 
-    async def _names(self, manifest: S3Object) -> list[str] | None:
-        """An album's files in order; a manifest is read once (it never changes)."""
+    async def _facts(self, manifest: S3Object) -> tuple[list[str], dict[str, Facts]] | None:
+        """An album's files in order, with their facts; a manifest is read once (it
+        never changes)."""
         key = (manifest.key, manifest.modified)
         if key not in self._manifests:
             body = await self.client.get_bytes(manifest.key)
-            self._manifests[key] = album_names(body) if body is not None else None
+            self._manifests[key] = album_facts(body) if body is not None else None
         return self._manifests[key]
 
     def direct_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
@@ -73,6 +87,9 @@ class S3Results:
 
     async def locate(self, job_id: int, path: str) -> str:
         found = {f.path: f for f in await self.files(job_id)}
+        previews = {f.preview: f for f in found.values() if f.preview}
+        if path in previews:  # a preview: served as the file it shows would be
+            found[path] = ResultFile(path, f"{previews[path].name}.webp", 0, "image/webp")
         file = found.get(path)
         if file is None:
             raise FerrymanError("link.gone", f"job {job_id}: {path} is no longer kept")

@@ -169,7 +169,9 @@ function fileLink(label, target) {
 function fileList(view, files) {
   const box = document.createElement("div");
   box.className = "files";
+  const gallery = window.ferrymanGallery; // gallery.js: previews, and a viewer in the page
   if (files.length === 1) {
+    if (gallery && window.ferrymanViewable(files[0])) box.append(gallery(view, files, null, false));
     box.append(fileLink("Download " + files[0].name, files[0]));
     return box;
   }
@@ -180,7 +182,8 @@ function fileList(view, files) {
   fold.append(text("summary", `${files.length} files · ${size(total)}`));
   const inner = document.createElement("div");
   inner.className = "file-links";
-  for (const f of files) inner.append(fileLink("Download " + f.name, f));
+  if (gallery) inner.append(gallery(view, files, fold));
+  else for (const f of files) inner.append(fileLink("Download " + f.name, f));
   fold.append(inner);
   box.append(fold);
   if (view.result.zip && view.result.zip.url) box.append(fileLink("Download all (zip)", view.result.zip));
