@@ -20,6 +20,7 @@ from bench import (
     archives,
     conformance,
     conformance_images,
+    gallery,
     links,
     media,
     memory,
@@ -58,6 +59,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "links": links.run,
     "wakeup": wakeup.run,
     "web": web.run,
+    "gallery": gallery.run,
     "scale": scale.run,
     "conformance": conformance.run,
     "conformance-images": conformance_images.run,
@@ -139,6 +141,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--web-clients", type=int, help="web: WebSocket clients watching the jobs (1000)"
+    )
+    parser.add_argument(
+        "--gallery-photos", type=int, help="gallery: photos in the finished job (1000)"
     )
     parser.add_argument("--web-seconds", type=float, help="web: seconds of fan-out (20)")
     parser.add_argument("--web-file-mb", type=int, help="web: the downloaded result, MiB (1024)")

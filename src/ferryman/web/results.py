@@ -59,6 +59,8 @@ def result_file(
     mime = mime_of(name)
     if facts is None:
         facts = Facts(_BY_MIME.get(mime.partition("/")[0], "other"), None)
+    elif facts.kind == "video" and mime.startswith("image/"):  # an animation kept as a GIF
+        facts = Facts("photo", None)
     preview = f"{album}/{preview_path(name)}" if preview_path(name) in previews else None
     return ResultFile(f"{album}/{name}", name, size, mime, facts.kind, facts.duration, preview)
 
