@@ -70,9 +70,9 @@ def test_a_job_that_ends_makes_every_caption_final(tmp_path: Path, settings: Set
         priority=0, wait_reason=None, error_code=None, error_message=None, cursor=0,
         expanded=True, created_at=0.0, finished_at=1.0,
     )  # fmt: skip
-    for sink, folder in (
-        (LibrarySink(tmp_path / "library"), tmp_path / "library" / "trip"),
-        (LinkSink(tmp_path / "results"), tmp_path / "results" / "job-7"),
+    for sink, folder, previews in (
+        (LibrarySink(tmp_path / "library"), tmp_path / "library" / "trip", []),
+        (LinkSink(tmp_path / "results"), tmp_path / "results" / "job-7", [".thumbs"]),
     ):
         for seq in (1, 2):
             claim = AlbumClaim(_album(tmp_path, seq), job, seq, False, 0.0)
@@ -88,7 +88,10 @@ def test_a_job_that_ends_makes_every_caption_final(tmp_path: Path, settings: Set
         shown = [json.loads((folder / f"000{n}" / "manifest.json").read_text()) for n in (1, 2)]
         assert [m["caption"] for m in shown] == ["trip — 1/2 (1)", "trip — 2/2 (1)"]
         assert asyncio.run(sink.make_captions_final(job, render)) == 0  # each once
-        assert sorted(p.name for p in (folder / "0001").iterdir()) == ["manifest.json", "p1.jpg"]
+        kept = sorted(p.name for p in (folder / "0001").iterdir())
+        assert kept == [*previews, "manifest.json", "p1.jpg"]  # and no stray manifest copy
+        if previews:  # link: results keep the gallery's preview beside the photo
+            assert [p.name for p in (folder / "0001" / ".thumbs").iterdir()] == ["p1.jpg.webp"]
 
 
 async def test_the_engine_leaves_every_caption_final(tmp_path: Path, settings: Settings) -> None:

@@ -76,16 +76,20 @@ def _jobs(env: dict[str, str]) -> list[dict[str, Any]]:
     return jobs
 
 
-async def _bucket_hashes(s3: dict[str, Any]) -> list[str]:
+async def _bucket_hashes(s3: dict[str, Any]) -> tuple[list[str], int]:
+    """The delivered files' hashes, and how many previews (the gallery's) lie beside them."""
     client = S3Client(S3Target(**s3))
     try:
         found = []
+        previews = 0
         for obj in await client.list(""):
-            if not obj.key.endswith("manifest.json"):
+            if "/.thumbs/" in obj.key:
+                previews += 1
+            elif not obj.key.endswith("manifest.json"):
                 body = await client.get_bytes(obj.key)
                 assert body is not None
                 found.append(hashlib.sha256(body).hexdigest())
-        return found
+        return found, previews
     finally:
         await client.close()
 
@@ -192,9 +196,10 @@ def test_three_nodes_one_killed_one_joining_deliver_everything_once(
 
     assert len(jobs) == 3 * JOBS_EACH
     assert [j["id"] for j in jobs if j["state"] != "done"] == []
-    delivered = asyncio.run(_bucket_hashes(s3))
+    delivered, previews = asyncio.run(_bucket_hashes(s3))
     expected = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in photos)
     assert sorted(delivered) == expected  # each photo once: none lost, none twice
+    assert previews == len(photos)  # and each one's preview
     assert states["node-b"] in ("alive", "silent") and killed_holding > 0
     assert all(r["held"] == 0 for r in runs)  # nothing held at the end, the dead node's too
     if network is not None:  # node-c was cut off holding work, then came back and went on

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from ferryman.samples import make_photo, make_video, make_zip
+from ferryman.samples import make_photo, make_photo_set, make_video, make_zip
 from tests.s3serve import S3Server
 from tests.test_media_audio import add_tone, write_tone
 from tests.webserve import WebServer, running_web
@@ -144,6 +144,8 @@ def test_a_finished_job_shows_previews_opens_a_photo_and_plays_video_and_audio(
         page.screenshot(path=f"{tmp_path}/viewer-phone.png")
         page.set_viewport_size(DESKTOP)
         _keep(tmp_path, "viewer")
+        page.keyboard.press("ArrowLeft")  # the file before it
+        expect(page.get_by_role("dialog", name="wide.jpg")).to_be_visible()
         page.get_by_role("button", name="Close").click()
         expect(page.get_by_role("dialog")).to_be_hidden()
         _play_video(page, item, ranges)
@@ -169,6 +171,22 @@ def test_a_finished_job_shows_previews_opens_a_photo_and_plays_video_and_audio(
             assert client.get(forged).status_code in (403, 404, 410)
             partial = client.get(files["clip.mp4"]["url"], headers={"Range": "bytes=0-99"})
             assert partial.status_code == 206 and len(partial.content) == 100
+
+
+def test_a_job_of_many_files_shows_60_tiles_then_more_on_a_click(tmp_path: Path, page: Any) -> None:
+    photos = make_photo_set(tmp_path / "in", 62)
+    archive = make_zip(tmp_path / "many.zip", [(p.name, p) for p in photos])
+    with running_web(tmp_path / "data") as web:
+        item = _finished(page, web, archive)
+        tiles = item.locator(".tile")
+        expect(tiles).to_have_count(0)  # nothing built while the list is folded
+        item.locator("summary").click()
+        expect(tiles).to_have_count(60)
+        more = item.get_by_role("button", name="Show 2 more (2 not shown)")
+        more.click()
+        expect(tiles).to_have_count(62)
+        expect(more).to_be_hidden()
+        expect(item.get_by_role("link", name=f"Download {photos[-1].name}")).to_be_visible()
 
 
 def test_with_an_s3_bucket_previews_and_the_video_come_from_the_bucket(
