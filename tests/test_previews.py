@@ -46,6 +46,15 @@ def test_a_photo_in_any_mode_gets_a_preview(tmp_path: Path, mode: str) -> None:
     assert max(image.size) == PREVIEW_SIDE
 
 
+def test_an_iphone_heic_photo_gets_a_preview(tmp_path: Path) -> None:
+    import pillow_heif
+
+    source = Image.open(make_photo(tmp_path / "p.jpg", 2, size=(1024, 768)))
+    pillow_heif.from_pillow(source).save(tmp_path / "IMG_0001.HEIC", quality=80)
+    image = _shown(make_preview(tmp_path / "IMG_0001.HEIC", MediaKind.PHOTO))
+    assert image.size == (PREVIEW_SIDE, 240)
+
+
 def test_a_video_preview_is_its_prepared_thumbnail_or_a_frame_made_now(tmp_path: Path) -> None:
     clip = make_video(tmp_path / "clip.mp4", 5, seconds=3.0, size=(480, 270))
     made = _shown(make_preview(clip, MediaKind.VIDEO))

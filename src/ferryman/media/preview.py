@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from ferryman.errors import FerrymanError
+from ferryman.media.images import ensure_heif
 from ferryman.media.policy import ThumbLimits
 from ferryman.model import MediaKind
 
@@ -42,6 +43,7 @@ def make_preview(src: Path, kind: MediaKind, thumb: Path | None = None) -> bytes
 
 
 def _webp_of(path: Path) -> bytes:
+    ensure_heif()  # a HEIC kept as it is (a library policy may deliver one)
     with Image.open(path) as image:
         image.draft("RGB", (PREVIEW_SIDE, PREVIEW_SIDE))  # JPEG: decode already shrunk
         upright = ImageOps.exif_transpose(image)
