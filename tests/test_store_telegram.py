@@ -3,6 +3,8 @@ random_ids chosen once, waits kept, refs swapped."""
 
 from __future__ import annotations
 
+from ferryman.errors import FerrymanError
+from ferryman.model import JobState
 from ferryman.sinks.telegram_state import MediaRef, TelegramState
 from ferryman.store import Store
 
@@ -61,3 +63,22 @@ async def test_a_dropped_file_loses_its_media_reference_with_the_same_write(stor
     await telegram.drop(plan[1])
     assert await telegram.media(job_id, album.items[1].id) == {}
     assert await telegram.media(job_id, album.items[0].id) == {0: MediaRef("CCCC", "visual")}
+
+
+async def test_a_job_whose_album_failed_after_its_sends_were_planned_can_be_retried(
+    store: Store,
+) -> None:
+    """``retry`` deletes the undelivered albums and items; the sends planned for them go
+    with them (before the generic sink state, the old tables' foreign keys made the
+    retry fail: FOREIGN KEY constraint failed)."""
+    job_id = await _expanded_job(store, 2)
+    album = await store.claim_album("deliverer", 30)
+    assert album is not None
+    telegram = TelegramState(store.sink_state("telegram"))
+    await telegram.plan_sends(job_id, album.id, [(it.id, 0) for it in album.items])
+    await telegram.media_put(job_id, album.items[0].id, 0, MediaRef("AAAA", "visual"))
+    await store.album_failed(album.id, "deliverer", FerrymanError("telegram.server", "no"))
+    await store.cancel(job_id)
+    assert (await store.retry(job_id)).state is JobState.QUEUED
+    assert await telegram.sends(job_id, album.id) == []
+    assert await telegram.media(job_id, album.items[0].id) == {}
