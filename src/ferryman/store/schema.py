@@ -168,8 +168,10 @@ sink_records = Table(
     Column("value", Text, nullable=False),  # JSON
     Column("updated_at", Float, nullable=False),
 )
-Index("sink_records_album", sink_records.c.album_id)  # an album's records; its cascade
-Index("sink_records_item", sink_records.c.item_id)  # an item's records; its cascade
+# An album's or item's records (a sink's lookups, their cascades), led by the parent's
+# id: a job's records by the key alone would be scanned for each file of a big job.
+Index("sink_records_album", sink_records.c.album_id, sink_records.c.sink, sink_records.c.job_id)
+Index("sink_records_item", sink_records.c.item_id, sink_records.c.sink, sink_records.c.job_id)
 
 # Waits a destination imposed (Telegram's FLOOD_WAIT, SLOWMODE_WAIT), per sink and scope
 # ("account", "peer:<id>"): honoured to the second, across restarts. Not a job's: kept.

@@ -46,8 +46,10 @@ class StoredSinkState:
         if item_id is not None:
             query = query.where(sink_records.c.item_id == item_id)
         async with self._reader.connect() as conn:
-            rows = (await conn.execute(query.order_by(sink_records.c.key))).all()
-        return [_record(row) for row in rows]
+            rows = (await conn.execute(query)).all()
+        # Sorted here: an ORDER BY key made SQLite walk the job's records by primary key
+        # instead of the album's or item's index.
+        return sorted((_record(row) for row in rows), key=lambda r: r.key)
 
     async def claim(self, job_id: int, records: Sequence[SinkRecord]) -> list[SinkRecord]:
         if not records:

@@ -51,8 +51,8 @@ _sink_records = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
-Index("sink_records_album", _sink_records.c.album_id)
-Index("sink_records_item", _sink_records.c.item_id)
+Index("sink_records_album", _sink_records.c.album_id, _sink_records.c.sink, _sink_records.c.job_id)
+Index("sink_records_item", _sink_records.c.item_id, _sink_records.c.sink, _sink_records.c.job_id)
 
 _sink_waits = Table(
     "sink_waits",
