@@ -17,9 +17,6 @@ where foreign keys were off) points at nothing and is not carried.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from sqlalchemy import (
     Column,
     Connection,
@@ -31,7 +28,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    text,
 )
 
 _SINK = "telegram"
@@ -65,81 +61,64 @@ _sink_waits = Table(
 )
 
 
-def _json(value: dict[str, Any]) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+def _number(column: str) -> str:
+    """A JSON number (or null) from an integer column, in SQL both engines speak."""
+    return f"COALESCE(CAST({column} AS TEXT), 'null')"
 
 
-def _records(conn: Connection) -> list[dict[str, Any]]:
-    sends = conn.execute(
-        text(
-            "SELECT s.album_id, s.slot, s.item_id, s.part, s.random_id, s.state,"
-            " s.message_id, s.peer, s.updated_at, a.job_id"
-            " FROM tg_sends s JOIN albums a ON a.id = s.album_id"
-            " JOIN items i ON i.id = s.item_id"
-        )
-    ).all()
-    media = conn.execute(
-        text(
-            "SELECT m.item_id, m.part, m.media, m.family, m.created_at, i.job_id"
-            " FROM tg_media m JOIN items i ON i.id = m.item_id"
-        )
-    ).all()
-    found = [
-        {
-            "sink": _SINK,
-            "job_id": s.job_id,
-            "key": f"send:{s.album_id}:{s.slot}",
-            "album_id": s.album_id,
-            "item_id": s.item_id,
-            "value": _json(
-                {
-                    "slot": s.slot,
-                    "item_id": s.item_id,
-                    "part": s.part,
-                    "random_id": s.random_id,
-                    "state": s.state,
-                    "message_id": s.message_id,
-                    "peer": s.peer,
-                }
-            ),
-            "updated_at": s.updated_at,
-        }
-        for s in sends
+def _string(column: str) -> str:
+    """A JSON string (or null) from a text column, backslash and quote escaped (the
+    values are ids, states and base64: no control characters)."""
+    escaped = rf"""REPLACE(REPLACE({column}, '\', '\\'), '"', '\"')"""
+    return f"""CASE WHEN {column} IS NULL THEN 'null' ELSE '"' || {escaped} || '"' END"""
+
+
+def _object(fields: dict[str, str]) -> str:
+    """A JSON object from SQL values, keys sorted as the live code writes them."""
+    parts = [
+        f"""'{"," if n else "{"}"{key}":' || {value}"""
+        for n, (key, value) in enumerate(fields.items())
     ]
-    found += [
-        {
-            "sink": _SINK,
-            "job_id": m.job_id,
-            "key": f"media:{m.item_id}:{m.part}",
-            "album_id": None,
-            "item_id": m.item_id,
-            "value": _json({"part": m.part, "media": m.media, "family": m.family}),
-            "updated_at": m.created_at,
-        }
-        for m in media
-    ]
-    return found
+    return " || ".join([*parts, "'}'"])
+
+
+_SEND_VALUE = _object(
+    {
+        "item_id": _number("s.item_id"),
+        "message_id": _number("s.message_id"),
+        "part": _number("s.part"),
+        "peer": _string("s.peer"),
+        "random_id": _number("s.random_id"),
+        "slot": _number("s.slot"),
+        "state": _string("s.state"),
+    }
+)
+_MEDIA_VALUE = _object(
+    {"family": _string("m.family"), "media": _string("m.media"), "part": _number("m.part")}
+)
+
+# In SQL (INSERT … SELECT), not row by row in Python: years of albums move without
+# being held in memory. The joins leave out rows whose album or item is gone.
+_INSERTS = (
+    "INSERT INTO sink_records (sink, job_id, key, album_id, item_id, value, updated_at)"
+    f" SELECT '{_SINK}', a.job_id,"
+    " 'send:' || CAST(s.album_id AS TEXT) || ':' || CAST(s.slot AS TEXT),"
+    f" s.album_id, s.item_id, {_SEND_VALUE}, s.updated_at"
+    " FROM tg_sends s JOIN albums a ON a.id = s.album_id JOIN items i ON i.id = s.item_id",
+    "INSERT INTO sink_records (sink, job_id, key, album_id, item_id, value, updated_at)"
+    f" SELECT '{_SINK}', i.job_id,"
+    " 'media:' || CAST(m.item_id AS TEXT) || ':' || CAST(m.part AS TEXT),"
+    f" NULL, m.item_id, {_MEDIA_VALUE}, m.created_at"
+    " FROM tg_media m JOIN items i ON i.id = m.item_id",
+    "INSERT INTO sink_waits (sink, scope, not_before, reason, updated_at)"
+    f" SELECT '{_SINK}', scope, not_before, reason, updated_at FROM tg_waits",
+)
 
 
 def apply(conn: Connection) -> None:
     _sink_records.create(conn)
     _sink_waits.create(conn)
-    records = _records(conn)
-    if records:
-        conn.execute(_sink_records.insert(), records)
-    waits = [
-        {
-            "sink": _SINK,
-            "scope": w.scope,
-            "not_before": w.not_before,
-            "reason": w.reason,
-            "updated_at": w.updated_at,
-        }
-        for w in conn.execute(
-            text("SELECT scope, not_before, reason, updated_at FROM tg_waits")
-        ).all()
-    ]
-    if waits:
-        conn.execute(_sink_waits.insert(), waits)
+    for statement in _INSERTS:
+        conn.exec_driver_sql(statement)
     for table in ("tg_sends", "tg_media", "tg_waits"):
-        conn.execute(text(f"DROP TABLE {table}"))
+        conn.exec_driver_sql(f"DROP TABLE {table}")
