@@ -9,7 +9,9 @@ registration (``default_sinks().with_kind(...)``).
 
 A sink receives a whole album and must be idempotent: delivering an album it already
 has (a crash struck after it wrote, before the store recorded it) returns the same
-result and writes nothing twice.
+result and writes nothing twice. What it must remember for that it keeps through its
+``SinkState`` (records per job, server waits), never the store: a sink that keeps state
+needs no table or migration of its own.
 
 Import-light on purpose: ``ferryman status`` and ``add`` load this, so a kind imports
 its network client only when it opens a sink.
