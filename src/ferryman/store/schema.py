@@ -160,16 +160,18 @@ segments = Table(
 sink_records = Table(
     "sink_records",
     metadata,
-    Column("sink", String(32), primary_key=True),  # the sink's scheme: "telegram"
+    # The job first: its cascade and a sink's look-ups of a job's records both use it.
     Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("sink", String(32), primary_key=True),  # the sink's scheme: "telegram"
     Column("key", String(200), primary_key=True),
     Column("album_id", Integer, ForeignKey("albums.id", ondelete="CASCADE")),
     Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE")),
     Column("value", Text, nullable=False),  # JSON
     Column("updated_at", Float, nullable=False),
 )
-# An album's or item's records (a sink's lookups, their cascades), led by the parent's
-# id: a job's records by the key alone would be scanned for each file of a big job.
+# An album's or item's records (a sink's look-ups, their cascades), led by the parent's
+# id: walking the job's records by the primary key instead, for each file, grew with
+# the job.
 Index("sink_records_album", sink_records.c.album_id, sink_records.c.sink, sink_records.c.job_id)
 Index("sink_records_item", sink_records.c.item_id, sink_records.c.sink, sink_records.c.job_id)
 

@@ -131,7 +131,7 @@ class StoredSinkState:
 def _insert_new(conn: AsyncConnection) -> Insert:
     """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect: a key already
     stored keeps its first value, whoever wrote it."""
-    keys = [sink_records.c.sink, sink_records.c.job_id, sink_records.c.key]
+    keys = [sink_records.c.job_id, sink_records.c.sink, sink_records.c.key]
     if conn.dialect.name == "postgresql":
         return postgresql.insert(sink_records).on_conflict_do_nothing(index_elements=keys)
     return sqlite.insert(sink_records).on_conflict_do_nothing(index_elements=keys)

@@ -37,7 +37,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX items_claim ON items (state, priority, id)",
     "CREATE INDEX items_job_state ON items (job_id, state, seq)",
     "CREATE TABLE segments ( item_id INTEGER NOT NULL, part INTEGER NOT NULL, reports INTEGER NOT NULL, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (item_id, part), FOREIGN KEY(item_id) REFERENCES items (id) )",
-    'CREATE TABLE sink_records ( sink VARCHAR(32) NOT NULL, job_id INTEGER NOT NULL, "key" VARCHAR(200) NOT NULL, album_id INTEGER, item_id INTEGER, value TEXT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (sink, job_id, "key"), FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE, FOREIGN KEY(album_id) REFERENCES albums (id) ON DELETE CASCADE, FOREIGN KEY(item_id) REFERENCES items (id) ON DELETE CASCADE )',
+    'CREATE TABLE sink_records ( job_id INTEGER NOT NULL, sink VARCHAR(32) NOT NULL, "key" VARCHAR(200) NOT NULL, album_id INTEGER, item_id INTEGER, value TEXT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (job_id, sink, "key"), FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE, FOREIGN KEY(album_id) REFERENCES albums (id) ON DELETE CASCADE, FOREIGN KEY(item_id) REFERENCES items (id) ON DELETE CASCADE )',
     "CREATE INDEX sink_records_album ON sink_records (album_id, sink, job_id)",
     "CREATE INDEX sink_records_item ON sink_records (item_id, sink, job_id)",
 )

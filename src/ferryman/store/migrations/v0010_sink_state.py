@@ -39,8 +39,8 @@ for _target in ("jobs", "albums", "items"):  # the foreign keys' targets; not cr
 _sink_records = Table(
     "sink_records",
     _meta,
-    Column("sink", String(32), primary_key=True),
     Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("sink", String(32), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("album_id", Integer, ForeignKey("albums.id", ondelete="CASCADE")),
     Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE")),
