@@ -62,10 +62,15 @@ if PG_DSN and os.environ.get("PYTEST_XDIST_WORKER"):
 async def _reset_postgres(dsn: str) -> None:
     engine = create_async_engine(normalise_url(dsn))
     async with engine.begin() as conn:
-        # Every table the schema knows (a table left behind keeps rows whose ids the
-        # next test's rows would reuse), dependents first.
+        # Every table there, the schema's and those an older schema had (a table left
+        # behind keeps rows whose ids the next test's rows would reuse, and a database
+        # that is not empty is migrated step by step instead of made).
         names = [t.name for t in reversed(schema.metadata.sorted_tables)]
-        for table in [*names, "schema_version"]:
+        found = await conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        )
+        others = sorted(set(found.scalars()) - set(names))
+        for table in [*names, *others, "schema_version"]:
             await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     await engine.dispose()
 

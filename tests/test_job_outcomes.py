@@ -10,16 +10,15 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from ferryman.errors import ERRORS, FerrymanError
-from ferryman.model import ItemState, JobState, MediaKind, Plan
+from ferryman.model import ItemState, JobState, MediaKind, Plan, SinkRecord
 from ferryman.store import Store
 from ferryman.store.schema import (
     albums,
     items,
     jobs,
     segments,
+    sink_records,
     tg_inbox,
-    tg_media,
-    tg_sends,
     tg_status,
 )
 from ferryman.store.store import NewItem
@@ -160,7 +159,7 @@ async def _rows_of(store: Store) -> dict[str, int]:
     async with store.reader.connect() as conn:
         return {
             table.name: (await conn.execute(select(func.count()).select_from(table))).scalar_one()
-            for table in (jobs, items, albums, segments, tg_media, tg_sends, tg_status, tg_inbox)
+            for table in (jobs, items, albums, segments, sink_records, tg_status, tg_inbox)
         }
 
 
@@ -173,22 +172,6 @@ async def test_remove_forgets_an_ended_job_in_every_table(store: Store) -> None:
         album_ids = list(found.scalars())
         await conn.execute(
             insert(segments).values(item_id=item_ids[0], part=0, created_at=0, updated_at=0)
-        )
-        await conn.execute(
-            insert(tg_media).values(
-                item_id=item_ids[0], part=0, media="x", family="visual", created_at=0
-            )
-        )
-        await conn.execute(
-            insert(tg_sends).values(
-                album_id=album_ids[0],
-                slot=0,
-                item_id=item_ids[0],
-                part=0,
-                random_id=7,
-                state="sent",
-                updated_at=0,
-            )
         )
         await conn.execute(
             insert(tg_status).values(job_id=job_id, chat_id=1, message_id=2, edited_at=0)
@@ -205,6 +188,18 @@ async def test_remove_forgets_an_ended_job_in_every_table(store: Store) -> None:
             )
         )
 
+    # What sinks kept of both jobs: of an item, of an album, of the job alone.
+    for sink in ("telegram", "other"):
+        await store.sink_state(sink).put(
+            job_id,
+            [
+                SinkRecord("media:0", {"part": 0}, item_id=item_ids[0]),
+                SinkRecord("send:0", {"random_id": 7}, album_ids[0], item_ids[0]),
+                SinkRecord("job", {}),
+            ],
+        )
+    await store.sink_state("telegram").put(kept_id, [SinkRecord("job", {})])
+
     with pytest.raises(FerrymanError) as caught:
         await store.remove_job(job_id)  # still active: cancel it first
     assert caught.value.code == "job.not_ended"
@@ -219,8 +214,7 @@ async def test_remove_forgets_an_ended_job_in_every_table(store: Store) -> None:
         "items": 3,
         "albums": 1,
         "segments": 0,
-        "tg_media": 0,
-        "tg_sends": 0,
+        "sink_records": 1,  # the other job's
         "tg_status": 0,
         "tg_inbox": 0,
     }, before

@@ -31,6 +31,7 @@ from ferryman.store import Store
 
 from .engine_helpers import library_files, sha256
 from .memsink import MemKind
+from .statesink import Board, PostKind
 
 
 def _inputs(folder: Path, photos: int) -> dict[str, str]:
@@ -127,6 +128,46 @@ async def test_a_wait_the_sink_asks_for_is_honoured_uncounted(
     assert waiting == [(1, 1)]
     assert len(mem.calls) == 2 and mem.calls[1] - mem.calls[0] >= 0.95  # to the second
     assert not [e for e in events if isinstance(e, AlbumFailed)]
+
+
+async def test_a_sink_that_keeps_state_is_one_module_plus_registration_too(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """``tests/statesink.py`` keeps what it must (a post id before posting, the post's
+    number after, a wait its board imposed) through the ``SinkState`` it is given: no
+    table, migration or store method names it. Its board loses the first answer: the
+    repeat posts nothing twice. Removing the job removes what it kept."""
+    made = _inputs(tmp_path / "trip", 9)
+    board = Board(lose_answers=1, waits=[1])
+    sinks = default_sinks().with_kind(PostKind(board, album_max=4))
+    quick = settings.model_copy(
+        update={"retry": settings.retry.model_copy(update={"base_seconds": 0.05})}
+    )
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(
+            store, tmp_path / "trip", dest="post:wall", sinks=sinks, settings=settings
+        )
+        await _run(store, quick, sinks=sinks)
+        done = await store.get_job(job.id)
+        items = await store.job_items(job.id)
+        state = store.sink_state("post")
+        kept = await state.records(job.id)
+        wait = await state.wait_until(["board"])
+        await store.remove_job(job.id)
+        left = await state.records(job.id)
+    finally:
+        await store.close()
+    assert done.state is JobState.DONE, done
+    assert {it.state for it in items} == {ItemState.DELIVERED}
+    posted = sorted(h for post in board.posts.values() for h in post.files)
+    assert posted == sorted(made.values())  # every file once, though an answer was lost
+    assert len(board.posts) == 3 and len(board.requests) == 4  # one album asked twice
+    assert len(set(board.requests)) == 3
+    assert sorted(r.value["number"] for r in kept) == [1, 2, 3]
+    assert {r.value["post_id"] for r in kept} == set(board.posts)
+    assert wait > 0  # the board's wait, kept for the next run
+    assert left == []
 
 
 async def test_the_library_takes_albums_larger_than_telegram(tmp_path: Path) -> None:

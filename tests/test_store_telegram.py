@@ -1,9 +1,12 @@
-"""Telegram delivery state on both stores: random_ids chosen once, waits kept, refs swapped."""
+"""Telegram delivery state on both stores, through the sink's own ``SinkState``:
+random_ids chosen once, waits kept, refs swapped."""
 
 from __future__ import annotations
 
+from ferryman.errors import FerrymanError
+from ferryman.model import JobState
+from ferryman.sinks.telegram_state import MediaRef, TelegramState
 from ferryman.store import Store
-from ferryman.store.telegram import MediaRef
 
 from .test_store import _expanded_job
 
@@ -12,34 +15,70 @@ async def test_random_ids_are_chosen_once_and_survive_a_repeat(store: Store) -> 
     job_id = await _expanded_job(store, 3)
     album = await store.claim_album("deliverer", 30)
     assert album is not None and album.job_id == job_id
+    telegram = TelegramState(store.sink_state("telegram"))
     slots = [(it.id, 0) for it in album.items]
-    first = await store.tg_plan_sends(album.id, slots)
-    again = await store.tg_plan_sends(album.id, slots)
+    first = await telegram.plan_sends(job_id, album.id, slots)
+    again = await telegram.plan_sends(job_id, album.id, slots)
     assert [p.random_id for p in first] == [p.random_id for p in again]
     assert len({p.random_id for p in first}) == 3 and all(p.random_id for p in first)
     assert {p.state for p in first} == {"pending"}
 
     # A 64-bit random_id (sign included) round-trips exactly.
-    await store.tg_sent(album.id, {0: 2**40 + 1}, "42")
-    await store.tg_drop(album.id, 2, album.items[2].id, 0)
-    rows = await store.tg_sends(album.id)
+    await telegram.sent(first[:1], {0: 2**40 + 1}, "42")
+    await telegram.drop(first[2])
+    rows = await telegram.sends(job_id, album.id)
     assert [r.state for r in rows] == ["sent", "pending", "dropped"]
-    assert rows[0].message_id == 2**40 + 1
-    assert await store.tg_messages(album.items[0].id) == [2**40 + 1]
+    assert rows[0].message_id == 2**40 + 1 and rows[0].peer == "42"
+    assert [r.random_id for r in rows] == [p.random_id for p in first]
+    assert await telegram.messages(job_id, album.items[0].id) == [2**40 + 1]
+    assert await telegram.messages(job_id, album.items[1].id) == []
 
 
 async def test_waits_and_media_references(store: Store) -> None:
     job_id = await _expanded_job(store, 1)
     items = await store.job_items(job_id)
-    assert await store.tg_wait_until(["account"]) == 0.0
-    await store.tg_wait_set("account", 1000.5, "telegram.flood_wait")
-    await store.tg_wait_set("peer:7", 2000.0, "telegram.slowmode_wait")
-    await store.tg_wait_set("account", 1500.0, "telegram.flood_wait")  # replaced, not added
-    assert await store.tg_wait_until(["account"]) == 1500.0
-    assert await store.tg_wait_until(["account", "peer:7"]) == 2000.0
+    telegram = TelegramState(store.sink_state("telegram"))
+    assert await telegram.wait_until(["account"]) == 0.0
+    await telegram.wait_set("account", 1000.5, "telegram.flood_wait")
+    await telegram.wait_set("peer:7", 2000.0, "telegram.slowmode_wait")
+    await telegram.wait_set("account", 1500.0, "telegram.flood_wait")  # replaced, not added
+    assert await telegram.wait_until(["account"]) == 1500.0
+    assert await telegram.wait_until(["account", "peer:7"]) == 2000.0
 
-    await store.tg_media_put(items[0].id, 0, MediaRef("AAAA", "visual"))
-    await store.tg_media_put(items[0].id, 0, MediaRef("BBBB", "document"))
-    assert await store.tg_media(items[0].id) == {0: MediaRef("BBBB", "document")}
-    await store.tg_media_forget(items[0].id, 0)
-    assert await store.tg_media(items[0].id) == {}
+    await telegram.media_put(job_id, items[0].id, 0, MediaRef("AAAA", "visual"))
+    await telegram.media_put(job_id, items[0].id, 0, MediaRef("BBBB", "document"))
+    assert await telegram.media(job_id, items[0].id) == {0: MediaRef("BBBB", "document")}
+    await telegram.media_forget(job_id, items[0].id, 0)
+    assert await telegram.media(job_id, items[0].id) == {}
+
+
+async def test_a_dropped_file_loses_its_media_reference_with_the_same_write(store: Store) -> None:
+    job_id = await _expanded_job(store, 2)
+    album = await store.claim_album("deliverer", 30)
+    assert album is not None
+    telegram = TelegramState(store.sink_state("telegram"))
+    plan = await telegram.plan_sends(job_id, album.id, [(it.id, 0) for it in album.items])
+    for it in album.items:
+        await telegram.media_put(job_id, it.id, 0, MediaRef("CCCC", "visual"))
+    await telegram.drop(plan[1])
+    assert await telegram.media(job_id, album.items[1].id) == {}
+    assert await telegram.media(job_id, album.items[0].id) == {0: MediaRef("CCCC", "visual")}
+
+
+async def test_a_job_whose_album_failed_after_its_sends_were_planned_can_be_retried(
+    store: Store,
+) -> None:
+    """``retry`` deletes the undelivered albums and items; the sends planned for them go
+    with them (before the generic sink state, the old tables' foreign keys made the
+    retry fail: FOREIGN KEY constraint failed)."""
+    job_id = await _expanded_job(store, 2)
+    album = await store.claim_album("deliverer", 30)
+    assert album is not None
+    telegram = TelegramState(store.sink_state("telegram"))
+    await telegram.plan_sends(job_id, album.id, [(it.id, 0) for it in album.items])
+    await telegram.media_put(job_id, album.items[0].id, 0, MediaRef("AAAA", "visual"))
+    await store.album_failed(album.id, "deliverer", FerrymanError("telegram.server", "no"))
+    await store.cancel(job_id)
+    assert (await store.retry(job_id)).state is JobState.QUEUED
+    assert await telegram.sends(job_id, album.id) == []
+    assert await telegram.media(job_id, album.items[0].id) == {}

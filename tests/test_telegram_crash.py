@@ -4,13 +4,14 @@ The engine runs in a child process (``tests.telegram_child``) and reaches the fa
 Telegram here over TCP (``faketg.remote``), so the fake keeps everything it was asked
 while the child dies at a chosen request: a hook in the fake sends the SIGKILL right
 after the request was handled, before its answer leaves. The evidence is the chat as a
-person sees it, the fake's request log, and the store's ``tg_sends`` rows.
+person sees it, the fake's request log, and the Telegram sink's send records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import random
 import signal
@@ -114,17 +115,24 @@ class World:
     def chat(self) -> list[StoredMessage]:
         return self.server.chat(self.channel)
 
-    def sends(self) -> list[sqlite3.Row]:
+    def sends(self) -> list[dict[str, Any]]:
+        """The Telegram sink's send records (``sink_records``): album_id, slot,
+        item_id, random_id, state, message_id, by album and slot."""
         with sqlite3.connect(self.settings.data_dir / "ferryman.db") as conn:
-            conn.row_factory = sqlite3.Row
-            return conn.execute(
-                "SELECT album_id, slot, item_id, random_id, state, message_id FROM tg_sends"
-                " ORDER BY album_id, slot"
+            rows = conn.execute(
+                "SELECT album_id, value FROM sink_records"
+                " WHERE sink = 'telegram' AND key LIKE 'send:%'"
             ).fetchall()
+        fields = ("slot", "item_id", "random_id", "state", "message_id")
+        found = [
+            {"album_id": album_id} | {f: json.loads(value)[f] for f in fields}
+            for album_id, value in rows
+        ]
+        return sorted(found, key=lambda r: (r["album_id"], r["slot"]))
 
     def evidence(self) -> str:
         chat = [(m.id, m.random_id, m.media and m.media.file.name) for m in self.chat()]
-        return f"chat={chat}\ntg_sends={[tuple(r) for r in self.sends()]}\n{self.child_log()}"
+        return f"chat={chat}\nsends={[tuple(r.values()) for r in self.sends()]}\n{self.child_log()}"
 
     async def assert_every_photo_once(self) -> None:
         chat = self.chat()

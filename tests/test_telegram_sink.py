@@ -23,6 +23,7 @@ from ferryman.engine.runner import Engine
 from ferryman.media.probe import probe
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_zip
+from ferryman.sinks.telegram_state import TelegramState
 from ferryman.store import Store
 
 from .engine_helpers import leftovers
@@ -68,12 +69,17 @@ class World:
         task = asyncio.create_task(engine.run())
 
         async def told() -> bool:
-            return await store.tg_wait_until(["account"]) > 0
+            return await telegram_state(store).wait_until(["account"]) > 0
 
         await eventually(told, "an account-wide wait stored")
         await asyncio.sleep(settle)
         engine.stop()
         await task
+
+
+def telegram_state(store: Store) -> TelegramState:
+    """What the Telegram sink keeps, read as the sink reads it."""
+    return TelegramState(store.sink_state("telegram"))
 
 
 def photos(root: Path, n: int, size: tuple[int, int] = (320, 240)) -> list[tuple[str, Path]]:
@@ -146,7 +152,7 @@ async def test_an_archive_arrives_as_albums_once_with_video_attributes_and_thumb
         assert msg.media.thumb is not None, f"{name} arrived without a thumbnail"
     # The message ids are stored per item.
     for it in items:
-        assert len(await store.tg_messages(it.id)) == 1
+        assert len(await telegram_state(store).messages(it.job_id, it.id)) == 1
     assert leftovers(w.settings.work_dir) == []
     await store.close()
 
@@ -170,7 +176,7 @@ async def test_a_lost_answer_to_send_multi_media_does_not_send_the_album_twice(
     assert {it.state for it in await store.job_items(job.id)} == {ItemState.DELIVERED}
     saved = {m.id for m in chat}
     for it in await store.job_items(job.id):
-        assert set(await store.tg_messages(it.id)) <= saved
+        assert set(await telegram_state(store).messages(it.job_id, it.id)) <= saved
     uploads = w.server.stats.requests.get("SaveFilePartRequest", 0)
     assert uploads == 4  # nothing was uploaded again for the repeat
     await store.close()
@@ -194,16 +200,14 @@ async def test_expired_references_are_uploaded_again_under_the_same_random_ids(
     archive = w.photo_zip(3)
     w.server.inject(functions.messages.SendMultiMediaRequest, "FILE_REFERENCE_EXPIRED")
     store = await w.store()
-    await intake.add_source(store, archive, dest="telegram:me")
+    job = await intake.add_source(store, archive, dest="telegram:me")
     await w.run(store)
     chat = w.server.chat(w.me)
     assert len(chat) == 3
     assert w.server.stats.requests["SaveFilePartRequest"] == 6  # each file uploaded twice
     random_ids = {m.random_id for m in chat}
-    async with store.engine.connect() as conn:
-        from ferryman.store.schema import tg_sends
-
-        stored = {r.random_id for r in (await conn.execute(tg_sends.select())).all()}
+    records = await store.sink_state("telegram").records(job.id)
+    stored = {r.value["random_id"] for r in records if r.key.startswith("send:")}
     assert random_ids == stored
     await store.close()
 
@@ -305,7 +309,7 @@ async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before
     job = await intake.add_source(store, archive, dest="telegram:me")
 
     await w.run_until_told_to_wait(store)
-    assert await store.tg_wait_until(["account"]) == pytest.approx(now[0] + 300)
+    assert await telegram_state(store).wait_until(["account"]) == pytest.approx(now[0] + 300)
     seen = len(w.server.log)
 
     # A restart 299 s later, with a second job whose album is ready at once: nothing
@@ -384,7 +388,7 @@ async def test_a_flood_wait_while_files_are_prepared_stops_the_album_before_any_
     store = await w.store(clock=lambda: now[0])
     job = await intake.add_source(store, archive, dest="telegram:me")
     await w.run_until_told_to_wait(store, settle=0.3)  # anything still running would send
-    assert await store.tg_wait_until(["account"]) == pytest.approx(now[0] + 120)
+    assert await telegram_state(store).wait_until(["account"]) == pytest.approx(now[0] + 120)
     assert "SendMultiMediaRequest" not in {name for _acc, name in w.server.log}
     assert w.server.chat(w.me) == []
 

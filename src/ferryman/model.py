@@ -227,3 +227,15 @@ class AlbumClaim:
     albums: int  # the job's albums so far
     final: bool  # that number will not grow: the job is read and nothing is left open
     lease_until: float  # the claim's lease, in the store's clock
+
+
+@dataclass(frozen=True, slots=True)
+class SinkRecord:
+    """One thing a sink keeps of a job (``sinks.base.SinkState``): its ``key`` among the
+    job's records of that sink, a JSON-able ``value`` of the sink's own shape, and the
+    album or item it is about, if any (it goes with them)."""
+
+    key: str
+    value: dict[str, Any]
+    album_id: int | None = None
+    item_id: int | None = None

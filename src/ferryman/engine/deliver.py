@@ -26,7 +26,8 @@ async def sink_for(ctx: Context, dest: str) -> Sink:
     """The sink a job's destination names, opened by its kind in the registry."""
     settings = await ctx.settings()
     policy = media_options(settings, dest, ctx.sinks).policy
-    return ctx.sinks.open(dest, SinkEnv(settings, ctx.store, policy, ctx.resources))
+    state = ctx.store.sink_state(ctx.sinks.parse(dest).scheme)  # its own, not the store
+    return ctx.sinks.open(dest, SinkEnv(settings, state, policy, ctx.resources))
 
 
 def caption(settings: Settings, claim: AlbumClaim) -> str:

@@ -9,7 +9,9 @@ registration (``default_sinks().with_kind(...)``).
 
 A sink receives a whole album and must be idempotent: delivering an album it already
 has (a crash struck after it wrote, before the store recorded it) returns the same
-result and writes nothing twice.
+result and writes nothing twice. What it must remember for that it keeps through its
+``SinkState`` (records per job, server waits), never the store: a sink that keeps state
+needs no table or migration of its own.
 
 Import-light on purpose: ``ferryman status`` and ``add`` load this, so a kind imports
 its network client only when it opens a sink.
@@ -17,18 +19,17 @@ its network client only when it opens a sink.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from ferryman.errors import FerrymanError
-from ferryman.model import Album, Job
+from ferryman.model import Album, Job, SinkRecord
 from ferryman.resources import Shared
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.media.policy import Policy
-    from ferryman.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +68,53 @@ class Sink(Protocol):
         ...
 
 
+class SinkState(Protocol):
+    """All a sink may read and write of the store, scoped to its own scheme: records of
+    its own per job (``SinkRecord``: a key, a JSON value, the album or item it is
+    about) and waits its server imposed. The engine gives each sink its own; removing a
+    job, album or item removes their records, so the store names no sink and a sink
+    that keeps state needs no table or migration of its own."""
+
+    def now(self) -> float:
+        """The store's clock, which waits are kept in."""
+        ...
+
+    async def records(
+        self, job_id: int, *, album_id: int | None = None, item_id: int | None = None
+    ) -> list[SinkRecord]:
+        """The job's records (only the album's or the item's, if named), by key."""
+        ...
+
+    async def claim(self, job_id: int, records: Sequence[SinkRecord]) -> list[SinkRecord]:
+        """Store those of ``records`` whose key is new, in one transaction, and return
+        the stored record for each key, in order: what was written first wins, so a
+        repeat after a crash gets what the first attempt chose (Telegram's random_ids)."""
+        ...
+
+    async def put(
+        self, job_id: int, records: Sequence[SinkRecord] = (), *, forget: Sequence[str] = ()
+    ) -> None:
+        """Write ``records`` (replacing those of the same key) and drop the keys in
+        ``forget``, in one transaction."""
+        ...
+
+    async def wait_until(self, scopes: Sequence[str]) -> float:
+        """The latest ``not_before`` among these scopes (0 when none is set)."""
+        ...
+
+    async def set_wait(self, scope: str, not_before: float, reason: str) -> None:
+        """No request to ``scope`` before ``not_before`` (the store's clock), across restarts."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SinkEnv:
-    """What opening a sink may use: the settings now, the store, the media policy of
-    the job (its caption limit among them) and the engine's shared resources."""
+    """What opening a sink may use: the settings now, its own state in the store (never
+    the store itself), the media policy of the job (its caption limit among them) and
+    the engine's shared resources."""
 
     settings: Settings
-    store: Store
+    state: SinkState
     policy: Policy
     resources: Shared
 

@@ -28,8 +28,7 @@ from ferryman.media.probe import probe
 from ferryman.media.thumbnail import video_attributes
 from ferryman.sinks.base import Delivered, Delivery
 from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
-from ferryman.store import Store
-from ferryman.store.telegram import MediaRef, PlannedSend
+from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.hub import TelegramHub
 from ferryman.telegram.outgoing import (
@@ -70,14 +69,14 @@ class TelegramSink:
     def __init__(
         self,
         hub: TelegramHub,
-        store: Store,
+        state: TelegramState,
         target: TelegramTarget,
         *,
         caption_limit: int,
         clock: Callable[[], float],
     ) -> None:
         self.hub = hub
-        self.store = store
+        self.state = state
         self.target = target
         self.caption_limit = caption_limit
         self.clock = clock
@@ -87,7 +86,7 @@ class TelegramSink:
         unless Telegram asked the account to wait."""
 
         async def allowed() -> bool:
-            return await self.store.tg_wait_until(["account"]) <= self.clock()
+            return await self.state.wait_until(["account"]) <= self.clock()
 
         self.hub.warm(allowed)
 
@@ -104,8 +103,8 @@ class TelegramSink:
             peer_key = _peer_key(peer)
             await self._honour_waits(f"peer:{peer_key}")
             files = outgoing_files(delivery.album)
-            plan = await self.store.tg_plan_sends(
-                delivery.album.id, [(f.item.id, f.part) for f in files]
+            plan = await self.state.plan_sends(
+                delivery.job.id, delivery.album.id, [(f.item.id, f.part) for f in files]
             )
             by_slot = {p.slot: p for p in plan}
             first = min((p.slot for p in plan if p.state != "dropped"), default=None)
@@ -123,7 +122,7 @@ class TelegramSink:
         except TelegramWait as wait:
             await self._record_wait(wait, peer_key)
             raise
-        sends = await self.store.tg_sends(delivery.album.id)
+        sends = await self.state.sends(delivery.job.id, delivery.album.id)
         # Read from the store, so a repeat after a crash names the same files.
         dropped = {s.item_id for s in sends if s.state == "dropped"}
         dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
@@ -162,7 +161,7 @@ class TelegramSink:
 
     async def _honour_waits(self, scope: str) -> None:
         """A wait Telegram imposed earlier (even before a restart): no request until it ends."""
-        until = await self.store.tg_wait_until([scope])
+        until = await self.state.wait_until([scope])
         left = until - self.clock()
         if left > 0:
             raise TelegramWait(
@@ -173,7 +172,7 @@ class TelegramSink:
 
     async def _record_wait(self, wait: TelegramWait, peer_key: str) -> None:
         scope = f"peer:{peer_key}" if wait.code == "telegram.slowmode_wait" else "account"
-        await self.store.tg_wait_set(scope, self.clock() + wait.seconds, wait.code)
+        await self.state.wait_set(scope, self.clock() + wait.seconds, wait.code)
 
     # ------------------------------------------------------------------ media
 
@@ -181,7 +180,7 @@ class TelegramSink:
         self, client: Any, peer: Any, out: Outgoing, send: PlannedSend
     ) -> _Ready | None:
         """The file's media reference: the stored one, else upload and ``uploadMedia``."""
-        stored = (await self.store.tg_media(out.item.id)).get(out.part)
+        stored = (await self.state.media(out.item.job_id, out.item.id)).get(out.part)
         if stored is not None:
             return _Ready(out, send, decode(stored.media), stored.family)
         uploader = await self.hub.uploader()
@@ -225,9 +224,11 @@ class TelegramSink:
                 continue
             family = "document" if as_document else out.family
             ref = reference(result)
-            await self.store.tg_media_put(out.item.id, out.part, MediaRef(encode(ref), family))
+            await self.state.media_put(
+                out.item.job_id, out.item.id, out.part, MediaRef(encode(ref), family)
+            )
             return _Ready(out, send, ref, family)
-        await self.store.tg_drop(send.album_id, send.slot, out.item.id, out.part)
+        await self.state.drop(send)
         log.error("Telegram refused %s in every form: %s", out.name, last)
         return None
 
@@ -235,7 +236,7 @@ class TelegramSink:
         """References went stale (FILE_REFERENCE_EXPIRED): upload again, same ``random_id``s."""
         fresh = []
         for r in chunk:
-            await self.store.tg_media_forget(r.out.item.id, r.out.part)
+            await self.state.media_forget(r.out.item.job_id, r.out.item.id, r.out.part)
             again = await self._ready(client, peer, r.out, r.send)
             if again is not None:
                 fresh.append(again)
@@ -337,7 +338,7 @@ class TelegramSink:
 
     async def _drop(self, r: _Ready, err: FerrymanError) -> None:
         log.error("Telegram refused %s in this album: %s", r.out.name, err.message)
-        await self.store.tg_drop(r.send.album_id, r.send.slot, r.out.item.id, r.out.part)
+        await self.state.drop(r.send)
 
     async def _record(self, result: Any, chunk: list[_Ready], peer_key: str) -> None:
         ids = {
@@ -350,7 +351,7 @@ class TelegramSink:
             raise FerrymanError(
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
-        await self.store.tg_sent(chunk[0].send.album_id, found, peer_key)
+        await self.state.sent([r.send for r in chunk], found, peer_key)
 
 
 async def _at_most(limit: int, calls: list[Callable[[], Awaitable[_T]]]) -> list[_T]:

@@ -128,11 +128,12 @@ class TelegramKind:
 
     def open(self, target: str, env: SinkEnv) -> Sink:
         from ferryman.sinks.telegram import TelegramSink
+        from ferryman.sinks.telegram_state import TelegramState
 
         return TelegramSink(
             telegram_hub(env.resources),
-            env.store,
+            TelegramState(env.state),
             telegram_target(target),
             caption_limit=env.policy.caption_chars,
-            clock=env.store.clock,
+            clock=env.state.now,
         )

@@ -37,8 +37,6 @@ from ferryman.store.schema import (
     segments,
     source_memos,
     tg_inbox,
-    tg_media,
-    tg_sends,
     tg_status,
 )
 
@@ -213,14 +211,8 @@ class JobActionQueries(StoreBase):
             if not JobState(row.state).terminal:
                 raise _not_ended(job_id, row.state, "removed; cancel it first")
             its_items = select(items.c.id).where(items.c.job_id == job_id)
-            its_albums = select(albums.c.id).where(albums.c.job_id == job_id)
             await conn.execute(delete(segments).where(segments.c.item_id.in_(its_items)))
-            await conn.execute(delete(tg_media).where(tg_media.c.item_id.in_(its_items)))
-            await conn.execute(
-                delete(tg_sends).where(
-                    or_(tg_sends.c.album_id.in_(its_albums), tg_sends.c.item_id.in_(its_items))
-                )
-            )
+            # What sinks kept of it (sink_records) goes by ON DELETE CASCADE.
             await conn.execute(delete(tg_status).where(tg_status.c.job_id == job_id))
             await conn.execute(delete(tg_inbox).where(tg_inbox.c.job_id == job_id))
             await conn.execute(delete(fetches).where(fetches.c.job_id == job_id))

@@ -28,8 +28,7 @@ from ferryman.model import AlbumGroup, AlbumState, ItemState, JobState, MediaKin
 
 metadata = MetaData()
 
-# Telegram's own row states (no enum in model.py: only the store reads them).
-TG_SEND_STATES = ("pending", "sent", "dropped")
+# The chat's inbox states (no enum in model.py: only the store reads them).
 TG_INBOX_STATES = ("downloading", "done", "failed", "duplicate")
 
 
@@ -153,41 +152,36 @@ segments = Table(
     Column("updated_at", Float, nullable=False),
 )
 
-# Telegram (schema v3). A media reference made by ``messages.uploadMedia``, per file of an
-# item, so a repeat of a send never uploads again while the reference is valid.
-tg_media = Table(
-    "tg_media",
+# What sinks keep (schema v10), through ``sinks.base.SinkState``: a sink's records, keyed
+# by (sink, job, key), the value JSON of the sink's own shape (Telegram: each message's
+# ``random_id``, written before the send, and each file's media reference). Every record
+# belongs to a job, and to an album or item when it names one: removing those removes
+# it, so no code that removes a job names a sink.
+sink_records = Table(
+    "sink_records",
     metadata,
-    Column("item_id", Integer, ForeignKey("items.id"), primary_key=True),
-    Column("part", Integer, primary_key=True),  # index into the item's files
-    Column("media", Text, nullable=False),  # the TL InputMedia, base64
-    Column("family", String(16), nullable=False),  # visual | document | audio
-    Column("created_at", Float, nullable=False),
-    one_of("tg_media", "family", AlbumGroup),
-)
-
-# One row per message of an album, written before anything is sent: the ``random_id``
-# that makes a repeated send return the first send's messages instead of new ones.
-tg_sends = Table(
-    "tg_sends",
-    metadata,
-    Column("album_id", Integer, ForeignKey("albums.id"), primary_key=True),
-    Column("slot", Integer, primary_key=True),  # position of the file in the album
-    Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
-    Column("part", Integer, nullable=False),
-    Column("random_id", BigInteger, nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("message_id", BigInteger),
-    Column("peer", Text),
+    # The job first: its cascade and a sink's look-ups of a job's records both use it.
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("sink", String(32), primary_key=True),  # the sink's scheme: "telegram"
+    Column("key", String(200), primary_key=True),
+    Column("album_id", Integer, ForeignKey("albums.id", ondelete="CASCADE")),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE")),
+    Column("value", Text, nullable=False),  # JSON
     Column("updated_at", Float, nullable=False),
-    one_of("tg_sends", "state", TG_SEND_STATES),
 )
+# An album's or item's records (a sink's look-ups, their cascades), led by the parent's
+# id: walking the job's records by the primary key instead, for each file, grew with
+# the job.
+Index("sink_records_album", sink_records.c.album_id, sink_records.c.sink, sink_records.c.job_id)
+Index("sink_records_item", sink_records.c.item_id, sink_records.c.sink, sink_records.c.job_id)
 
-# Waits Telegram imposed (FLOOD_WAIT, SLOWMODE_WAIT): honoured to the second, across restarts.
-tg_waits = Table(
-    "tg_waits",
+# Waits a destination imposed (Telegram's FLOOD_WAIT, SLOWMODE_WAIT), per sink and scope
+# ("account", "peer:<id>"): honoured to the second, across restarts. Not a job's: kept.
+sink_waits = Table(
+    "sink_waits",
     metadata,
-    Column("scope", String(200), primary_key=True),  # "account" or "peer:<id>"
+    Column("sink", String(32), primary_key=True),
+    Column("scope", String(200), primary_key=True),
     Column("not_before", Float, nullable=False),
     Column("reason", String(64), nullable=False),
     Column("updated_at", Float, nullable=False),

@@ -3,8 +3,8 @@
 One class assembled from query modules by concern: a job's reading (``jobs``), what
 it reads (``entries``), what a person does to it (``job_actions``), how it ends
 (``job_ends``), the dashboard's counts (``figures``), ``albums``, ``items``,
-``fetches``, ``nodes``, ``runtime``, Telegram's, ``watches``, ``notices``; ``base`` holds
-the claim and lease machinery they share.
+``fetches``, ``nodes``, ``runtime``, the chat's inbox, ``watches``, ``notices``; ``base``
+holds the claim and lease machinery they share. Sinks get ``sink_state``, not this.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ferryman.store.nodes import NodeQueries
 from ferryman.store.notices import NoticeQueries
 from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
 from ferryman.store.runtime import RuntimeQueries
-from ferryman.store.telegram import TelegramQueries
+from ferryman.store.sink_state import StoredSinkState
 from ferryman.store.telegram_inbox import TelegramInboxQueries
 from ferryman.store.watches import WatchQueries
 
@@ -42,7 +42,6 @@ class Store(
     FetchQueries,
     NodeQueries,
     RuntimeQueries,
-    TelegramQueries,
     TelegramInboxQueries,
     WatchQueries,
     NoticeQueries,
@@ -53,3 +52,8 @@ class Store(
     async def open(cls, url: str, clock: Clock = time.time) -> Store:
         writer, reader = await create_engines(url)
         return cls(writer, clock, reader)
+
+    def sink_state(self, sink: str) -> StoredSinkState:
+        """All the sink ``sink`` may keep here (``sinks.base.SinkState``): a sink is
+        given this, never the store."""
+        return StoredSinkState(self.engine, self.reader, self.clock, sink)

@@ -37,6 +37,7 @@ from ferryman.store.migrations import (
     v0007_lookup_indexes,
     v0008_watches,
     v0009_notices,
+    v0010_sink_state,
 )
 
 Step = Callable[[Connection], None]
@@ -51,4 +52,5 @@ STEPS: tuple[Step, ...] = (
     v0007_lookup_indexes.apply,
     v0008_watches.apply,
     v0009_notices.apply,
+    v0010_sink_state.apply,
 )
