@@ -1,8 +1,9 @@
 """Notices: a word when a job ends or waits on you, and when a watch finds or fails.
 
-The notifier hears the engine's bus and writes each notice to the store's outbox
-(``store/notices``) right after the state change it tells of, one row per target; a
-second loop claims due rows with a lease and delivers them. A target that does not
+The store writes an event row to the outbox (``store/notices``) in the transaction of
+the state change it tells of; the notifier (woken by the engine's bus, else every
+second) makes each event into its notices, one row per target, and claims due rows
+with a lease to deliver them. A target that does not
 answer is tried again with a doubling wait and given up after ``notify.max_tries``
 (with a log line); the job never waits for a notice, and a notice never fails a job.
 
@@ -32,20 +33,26 @@ from ferryman.engine.context import Context
 from ferryman.engine.events import Event, JobFinished, JobWaiting, WatchFailing, WatchFound
 from ferryman.engine.job_view import job_view
 from ferryman.errors import FerrymanError, spec_for, with_job
-from ferryman.store.notices import Notice
+from ferryman.store.notices import (
+    ASKS,
+    JOB_ENDED,
+    JOB_WAITING,
+    WATCH_FAILING,
+    WATCH_FOUND,
+    Notice,
+)
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Ferryman-Signature"
 EVENT_HEADER = "X-Ferryman-Event"
+NOTICE_HEADER = "X-Ferryman-Notice"  # the notice's id (a digest's: theirs, comma-separated)
 WEBHOOK_SCHEMES = {"ferryman": "http", "ferrymans": "https"}
 QUIET = "none"
 POLL_SECONDS = 1.0  # the sender's look at the outbox when nothing woke it
 MAX_WAIT = 3600.0  # a retry's longest wait
 KEEP_SENT = 7 * 86400.0  # seconds a sent notice stays in the outbox
 FLUSH_SECONDS = 3.0  # a stop's last round of deliveries, at most
-# Waits that need the person: a password, room on the disk.
-_ASKS = ("archive.password_required", "archive.password_wrong", "space.")
 
 
 def targets(override: str | None, settings: NotifySettings) -> list[str]:
@@ -83,39 +90,40 @@ def retry_wait(settings: NotifySettings, tries: int) -> float:
 
 
 class Notifier:
-    """Hears the bus, keeps notices in the outbox, delivers them (``run``)."""
+    """Makes the store's events into notices and delivers them (``run``)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self._heard: asyncio.Queue[Event] = asyncio.Queue()
         self._wake = asyncio.Event()
+        self._broken: set[int] = set()  # events that could not be prepared in this run
 
     def on_event(self, event: Event) -> None:
-        """A bus subscriber: quick, never blocks; the writing is ``run``'s."""
+        """A bus subscriber: an event a notice may tell of wakes the notifier (its row
+        is in the store already, written with the change)."""
         if isinstance(event, JobFinished | WatchFound | WatchFailing) or (
-            isinstance(event, JobWaiting) and event.reason.startswith(_ASKS)
+            isinstance(event, JobWaiting) and event.reason.startswith(ASKS)
         ):
-            self._heard.put_nowait(event)
             self._wake.set()
 
     async def run(self) -> None:
-        """Record what was heard and deliver what is due until the engine stops; then
-        record what is left (so nothing heard is lost) and try once what is due."""
+        """Prepare and deliver what is due until the engine stops; then prepare what is
+        left and try once what is due."""
         stopping = self.ctx.stopping
         try:  # the outbox is not a history: sent notices go after a week
             await self.ctx.store.forget_sent_notices(time.time() - KEEP_SENT)
         except Exception:
             log.warning("notices: could not forget old sent ones", exc_info=True)
         while not stopping.is_set():
-            await self._record_heard()
+            self._wake.clear()
             try:
+                await self.prepare_events()
                 while not stopping.is_set() and await self.send_due():
                     pass
             except Exception:
                 log.exception("notices: delivering failed; trying again")
             await self._nap()
-        await self._record_heard()
         try:  # a run that ends (--until-idle) does not keep its last jobs' ends back
+            await self.prepare_events()
             await asyncio.wait_for(self._flush(), FLUSH_SECONDS)
         except Exception:  # a timeout among them
             log.info("notices: some are left in the outbox for the next run")
@@ -130,9 +138,8 @@ class Notifier:
             sent.update(claimed)
 
     async def _nap(self) -> None:
-        if not self._heard.empty():
+        if self._wake.is_set():
             return
-        self._wake.clear()
         waits = [
             asyncio.ensure_future(self.ctx.stopping.wait()),
             asyncio.ensure_future(self._wake.wait()),
@@ -143,68 +150,96 @@ class Notifier:
             for wait in waits:
                 wait.cancel()
 
-    async def _record_heard(self) -> None:
-        while not self._heard.empty():
-            event = self._heard.get_nowait()
+    async def prepare_events(self) -> int:
+        """Make the store's event rows into notices; returns how many events were made."""
+        made = 0
+        for event in await self.ctx.store.notice_events():
+            if event.id in self._broken:
+                continue
             try:
-                await self.record(event)
-            except Exception:  # a notice must never stop the engine
-                log.exception("notices: could not record %s", event.kind)
+                await self.prepare(event)
+                made += 1
+            except Exception:  # a notice must never stop the engine; the next run tries again
+                self._broken.add(event.id)
+                log.exception("notices: could not prepare event %d (%s)", event.id, event.kind)
+        return made
 
-    async def record(self, event: Event) -> list[int]:
-        """Write the event's notices to the outbox; returns their ids."""
+    async def prepare(self, event: Notice) -> list[int] | None:
+        """One event row becomes its notices (one per target URL); their ids, None when
+        another node prepared it first."""
         settings = await self.ctx.settings()
         store = self.ctx.store
-        if isinstance(event, JobFinished | JobWaiting):
-            job = await store.get_job(event.job_id)
-            urls = targets(await store.job_notify(job.id), settings.notify)
-            if not urls:
-                return []
-            view = job_view(job, self.ctx.sources)
-            if isinstance(event, JobWaiting):
-                kind, title, body = _waiting(view, event.reason)
-                digest, delay = False, 0.0
-            else:
-                found = _finished(view)
-                if found is None:
-                    return []  # cancelled: the person who cancelled it knows
-                kind, title, body = found
-                digest, delay = True, settings.notify.digest_seconds
-            payload = {"event": kind, "title": title, "body": body, "job": view, "at": event.at}
-            return await store.add_notices(
-                kind, urls, payload, job_id=job.id, digest=digest, delay=delay
+        facts = event.payload
+        drop: tuple[str, list[str], dict[str, Any]] = (event.kind, [], {})
+        made = drop
+        try:
+            if event.kind in (JOB_ENDED, JOB_WAITING) and event.job_id is not None:
+                made = await self._job_notice(event, settings) or drop
+            elif event.kind in (WATCH_FOUND, WATCH_FAILING) and event.watch_id is not None:
+                made = await self._watch_notice(event, settings) or drop
+        except FerrymanError as exc:
+            if not exc.code.endswith(".not_found"):
+                raise
+            made = drop  # removed since: nothing to tell of
+        kind, urls, payload = made
+        digest = kind in _DIGESTED  # held for the window from the end, not from now
+        window = settings.notify.digest_seconds
+        delay = max(0.0, facts.get("at", 0.0) + window - store.clock()) if digest else 0.0
+        return await store.prepare_event(
+            event.id, kind, urls, {**payload, "at": facts.get("at")}, digest=digest, delay=delay
+        )
+
+    async def _job_notice(
+        self, event: Notice, settings: Settings
+    ) -> tuple[str, list[str], dict[str, Any]] | None:
+        store = self.ctx.store
+        assert event.job_id is not None
+        job = await store.get_job(event.job_id)
+        urls = targets(await store.job_notify(job.id), settings.notify)
+        if not urls:
+            return None
+        view = job_view(job, self.ctx.sources)
+        if event.kind == JOB_WAITING:
+            kind, title, body = _waiting(view, str(event.payload.get("reason")))
+        else:
+            found = _finished(view, str(event.payload.get("status") or view["status"]))
+            if found is None:
+                return None  # cancelled: the person who cancelled it knows
+            kind, title, body = found
+        return kind, urls, {"event": kind, "title": title, "body": body, "job": view}
+
+    async def _watch_notice(
+        self, event: Notice, settings: Settings
+    ) -> tuple[str, list[str], dict[str, Any]] | None:
+        from ferryman.engine.watch_admin import shown_source
+
+        assert event.watch_id is not None
+        watch = await self.ctx.store.get_watch(event.watch_id)
+        urls = targets(watch.notify, settings.notify)
+        if not urls:
+            return None
+        facts = event.payload
+        source = shown_source(watch)
+        shown = {"id": watch.id, "kind": watch.kind, "source": source, "dest": watch.dest}
+        if event.kind == WATCH_FOUND:
+            jobs, titles = list(facts["jobs"]), list(facts["titles"])
+            n = len(jobs)
+            kind, title = "watch_found", f"ferryman: {n} new from {source}"
+            lines = [f"- {t}" for t in titles[:10]]
+            if n > 10:
+                lines.append(f"… and {n - 10} more")
+            body = "\n".join([f"{n} new job{'s' * (n != 1)} to {watch.dest}:", *lines])
+            extra: dict[str, Any] = {"jobs": jobs, "titles": titles}
+        else:
+            kind, title = "watch_failing", f"ferryman: watch {watch.id} is failing"
+            next_at = time.strftime("%H:%M", time.localtime(facts["next_at"]))
+            body = (
+                f"{source}: {facts['code']}: {facts['message']}. Next look at {next_at};"
+                f" `ferryman watch list` shows it."
             )
-        if isinstance(event, WatchFound | WatchFailing):
-            watch = await store.get_watch(event.watch_id)
-            urls = targets(watch.notify, settings.notify)
-            if not urls:
-                return []
-            shown = {"id": watch.id, "kind": watch.kind, "source": event.source, "dest": watch.dest}
-            if isinstance(event, WatchFound):
-                n = len(event.jobs)
-                kind, title = "watch_found", f"ferryman: {n} new from {event.source}"
-                lines = [f"- {t}" for t in event.titles[:10]]
-                if n > 10:
-                    lines.append(f"… and {n - 10} more")
-                body = "\n".join([f"{n} new job{'s' * (n != 1)} to {watch.dest}:", *lines])
-                extra: dict[str, Any] = {"jobs": list(event.jobs), "titles": list(event.titles)}
-            else:
-                kind, title = "watch_failing", f"ferryman: watch {watch.id} is failing"
-                next_at = time.strftime("%H:%M", time.localtime(event.next_at))
-                body = (
-                    f"{event.source}: {event.code}: {event.message}. Next look at {next_at};"
-                    f" `ferryman watch list` shows it."
-                )
-                extra = {"error": {"code": event.code, "message": event.message}}
-            payload = {
-                "event": kind,
-                "title": title,
-                "body": body,
-                "watch": {**shown, **extra},
-                "at": event.at,
-            }
-            return await store.add_notices(kind, urls, payload, watch_id=watch.id)
-        return []
+            extra = {"error": {"code": facts["code"], "message": facts["message"]}}
+        payload = {"event": kind, "title": title, "body": body, "watch": {**shown, **extra}}
+        return kind, urls, payload
 
     async def send_due(self, skip: set[int] | None = None) -> list[int]:
         """Claim and deliver the next due notice (a digest with it); returns their ids,
@@ -249,10 +284,15 @@ class Notifier:
         return ids
 
 
-def _finished(view: dict[str, Any]) -> tuple[str, str, str] | None:
+_DIGESTED = ("job_done", "job_problems", "job_failed")  # job ends: they may go as one
+
+
+def _finished(view: dict[str, Any], status: str) -> tuple[str, str, str] | None:
+    """A job's end as a notice, by the state it ended in (``status``: the view is read
+    later, when the job may have been retried)."""
     counts = view["counts"]
     name, dest = view["name"], view["dest"]
-    if view["status"] == "done":
+    if status == "done":
         problems = counts["failed"] + counts["quarantined"]
         delivered = f"{counts['delivered']} file{'s' * (counts['delivered'] != 1)} to {dest}"
         if problems:
@@ -263,7 +303,7 @@ def _finished(view: dict[str, Any]) -> tuple[str, str, str] | None:
                 f" `ferryman report {view['id']}` says why.",
             )
         return "job_done", f"ferryman: done: {name}", f"{delivered}."
-    if view["status"] == "failed":
+    if status == "failed":
         error = view["error"] or {"code": "?", "message": "", "next": ""}
         return (
             "job_failed",
@@ -299,6 +339,7 @@ def digest_of(notices: Sequence[Notice]) -> dict[str, Any]:
         "title": f"ferryman: {len(notices)} jobs ended ({counted})",
         "body": "\n".join(f"- {p['title'].removeprefix('ferryman: ')}" for p in payloads),
         "jobs": [p.get("job") for p in payloads],
+        "notices": [n.id for n in notices],  # each job end's notice id, as the jobs' order
         "at": max(p.get("at", 0.0) for p in payloads),
     }
 
@@ -311,19 +352,24 @@ async def deliver(notices: Sequence[Notice], settings: Settings) -> None:
     scheme = url.partition("://")[0].lower()
     timeout = settings.notify.timeout_seconds
     if scheme in WEBHOOK_SCHEMES:
-        await _post(url, scheme, payload, settings.notify.webhook_secret, timeout)
+        ids = ",".join(str(n.id) for n in notices)
+        await _post(url, scheme, payload, settings.notify.webhook_secret, timeout, ids)
     else:
         await _apprise(url, payload["title"], payload["body"], timeout)
 
 
 async def _post(
-    url: str, scheme: str, payload: dict[str, Any], secret: str, seconds: float
+    url: str, scheme: str, payload: dict[str, Any], secret: str, seconds: float, ids: str
 ) -> None:
     import httpx
 
     target = WEBHOOK_SCHEMES[scheme] + url[len(scheme) :]
     body = json.dumps(payload, sort_keys=True).encode()
-    headers = {"Content-Type": "application/json", EVENT_HEADER: str(payload["event"])}
+    headers = {
+        "Content-Type": "application/json",
+        EVENT_HEADER: str(payload["event"]),
+        NOTICE_HEADER: ids,  # the same on every try: what a receiver dedupes by
+    }
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, body)
     try:

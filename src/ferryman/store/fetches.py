@@ -12,6 +12,7 @@ from sqlalchemy import Row, delete, insert, select, update
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.store.base import StoreBase
+from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
 from ferryman.store.schema import fetches, jobs, source_memos
 
 QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
@@ -119,11 +120,15 @@ class FetchQueries(StoreBase):
                 values["attempts"] = fetches.c.attempts + 1
             await self._update_owned(conn, fetches, fetch_id, owner, values)
             job_id = select(fetches.c.job_id).where(fetches.c.id == fetch_id).scalar_subquery()
-            await conn.execute(
+            waits = await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
                 .values(wait_reason=error.code, updated_at=now)
+                .returning(jobs.c.id)
             )
+            waiting = waits.scalar()
+            if waiting is not None and error.code.startswith(ASKS):
+                await event_in(conn, JOB_WAITING, now, job_id=waiting, reason=error.code)
 
     async def fetch_failed(self, fetch_id: int, owner: str, error: FerrymanError) -> int:
         """The input cannot be fetched: the fetch and its job end failed; returns the job."""
@@ -139,7 +144,7 @@ class FetchQueries(StoreBase):
                 "updated_at": now,
             }
             await self._update_owned(conn, fetches, fetch_id, owner, values)
-            await conn.execute(
+            ended = await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == row.job_id, jobs.c.state.not_in(_ENDED))
                 .values(
@@ -155,6 +160,8 @@ class FetchQueries(StoreBase):
                 )
             )
             await self._store_summary(conn, row.job_id, now)
+            if ended.rowcount == 1:  # not ended (cancelled) before: a notice's event
+                await event_in(conn, JOB_ENDED, now, job_id=row.job_id, status="failed")
         return int(row.job_id)
 
     # ------------------------------------------------ what a source remembers

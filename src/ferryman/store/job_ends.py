@@ -24,6 +24,7 @@ from ferryman.model import (
 )
 from ferryman.store import hot
 from ferryman.store.base import StoreBase
+from ferryman.store.notices import JOB_ENDED, event_in
 from ferryman.store.rows import (
     TERMINAL_STATES,
 )
@@ -65,6 +66,8 @@ class JobEndQueries(StoreBase):
                 if ended.rowcount != 1:
                     continue  # ended once, by that node: no second summary, no second event
                 await self._store_summary(conn, job_id, now)
+                status = values.get("state", JobState.DONE.value)
+                await event_in(conn, JOB_ENDED, now, job_id=job_id, status=status)
                 finished.append(job_id)
         return finished
 

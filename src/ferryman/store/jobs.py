@@ -25,6 +25,7 @@ from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
 from ferryman.store.fetches import unfinished_fetch
 from ferryman.store.job_ends import ended_columns
+from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
 from ferryman.store.rows import (
     job_from_row,
     new_fetch_values,
@@ -186,15 +187,28 @@ class JobQueries(StoreBase):
             values = ended_columns(JobState.FAILED, error, now) | {"expanded": True}
             await self._update_owned(conn, jobs, job_id, owner, values)
             await self._store_summary(conn, job_id, now)
+            await event_in(conn, JOB_ENDED, now, job_id=job_id, status=JobState.FAILED.value)
 
     async def job_retry(
         self, job_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
     ) -> None:
-        """Reading hit a passing problem: queue the job again after ``delay`` seconds."""
-        extra = {"wait_reason": error.code, "blocked": False, "updated_at": self.clock()}
-        await self._retry_later(
-            jobs, job_id, owner, JobState.QUEUED.value, delay, extra, count=count
-        )
+        """Reading hit a passing problem: queue the job again after ``delay`` seconds
+        (a wait on the person, such as room on the disk, is a notice's event)."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            values = {
+                "state": JobState.QUEUED.value,
+                "owner": None,
+                "lease_until": None,
+                "attempts": jobs.c.attempts + (1 if count else 0),
+                "not_before": now + delay,
+                "wait_reason": error.code,
+                "blocked": False,
+                "updated_at": now,
+            }
+            await self._update_owned(conn, jobs, job_id, owner, values)
+            if error.code.startswith(ASKS):
+                await event_in(conn, JOB_WAITING, now, job_id=job_id, reason=error.code)
 
     async def need_password(
         self, job_id: int, owner: str, error: FerrymanError, album_size: int | None = None
@@ -215,18 +229,22 @@ class JobQueries(StoreBase):
         }
         async with self.engine.begin() as conn:
             await self._update_owned(conn, jobs, job_id, owner, values)
+            await event_in(conn, JOB_WAITING, self.clock(), job_id=job_id, reason=error.code)
             if album_size is None:
                 return []
             return await seal_in(conn, job_id, album_size, self.clock())
 
     async def set_wait(self, job_id: int, owner: str, reason: str | None, blocked: bool) -> None:
         """Unpack is waiting (for space, for deliveries): show why, and allow partial albums."""
+        now = self.clock()
         async with self.engine.begin() as conn:
-            await conn.execute(
+            done = await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.owner == owner)
-                .values(wait_reason=reason, blocked=blocked, updated_at=self.clock())
+                .values(wait_reason=reason, blocked=blocked, updated_at=now)
             )
+            if done.rowcount == 1 and reason is not None and reason.startswith(ASKS):
+                await event_in(conn, JOB_WAITING, now, job_id=job_id, reason=reason)
 
     async def on_disk(self, job_id: int) -> int:
         """Items of this job whose files still occupy the work area."""

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.store.base import StoreBase
+from ferryman.store.notices import WATCH_FAILING, WATCH_FOUND, event_in
 from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values
 from ferryman.store.schema import fetches, jobs, watch_seen, watches
 
@@ -275,6 +276,7 @@ class WatchQueries(StoreBase):
                 ).scalars()
             )
             count = 0
+            told: list[tuple[int, str]] = []  # (job, title) of each entry made a job
             taken: dict[str, set[str]] = {}  # job names per destination, read once
             for entry in new:
                 key = entry_key(entry.entry_id)
@@ -284,6 +286,7 @@ class WatchQueries(StoreBase):
                 job = await self._watch_job(conn, entry.job, now, taken) if entry.job else None
                 if job is not None:
                     count += 1
+                    told.append((job.id, entry.title or entry.entry_id))
                 await conn.execute(
                     insert(watch_seen).values(
                         watch_id=watch_id,
@@ -300,6 +303,11 @@ class WatchQueries(StoreBase):
                     update(watches)
                     .where(watches.c.id == watch_id)
                     .values(found=watches.c.found + count)
+                )
+            if told:  # one notice for the check, with its entries' titles
+                jobs_made, titles = zip(*told, strict=True)
+                await event_in(
+                    conn, WATCH_FOUND, now, watch_id=watch_id, jobs=jobs_made, titles=titles
                 )
         if any(job is not None for _, job in made):
             await self.nudge()
@@ -372,7 +380,19 @@ class WatchQueries(StoreBase):
         if count:
             values["failures"] = watches.c.failures + 1
         async with self.engine.begin() as conn:
+            before = await conn.execute(select(watches.c.failures).where(watches.c.id == watch_id))
+            fine_until_now = before.scalar() == 0
             await self._update_owned(conn, watches, watch_id, owner, values)
+            if count and fine_until_now:  # said once, when a watch that was fine fails
+                await event_in(
+                    conn,
+                    WATCH_FAILING,
+                    now,
+                    watch_id=watch_id,
+                    code=error.code,
+                    message=error.message,
+                    next_at=next_at,
+                )
 
     async def watch_moved(self, watch_id: int, owner: str, next_at: float) -> None:
         """Not checked now (outside its window): the next check is at ``next_at``."""
