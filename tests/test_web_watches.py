@@ -73,3 +73,42 @@ async def test_the_api_adds_lists_checks_pauses_resumes_and_removes_a_watch(
                 assert (await client.get(api)).json() == {"watches": []}
     finally:
         await store.close()
+
+
+async def test_the_api_keeps_the_library_folder_the_servers_and_says_next_steps(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """As for a job: a client names a destination's kind, never a folder on the server;
+    a failing watch's error carries its next step in the page's words."""
+    store = await Store.open(settings.database)
+    try:
+        with serving() as feed:
+            serve_feed(feed, tmp_path, ["ep1"])
+            async with (
+                web_app(settings, store, EventBus(), lambda: True) as served,
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=served.app), base_url="http://127.0.0.1"
+                ) as client,
+            ):
+                api = "/api/v1/watches"
+                source = feed.url("/feed.xml")
+                folder = await client.post(api, json={"source": source, "to": "library:/tmp/x"})
+                assert folder.status_code == 422
+                assert folder.json()["error"]["code"] == "request.invalid"
+                assert "library:" in folder.json()["error"]["message"]
+                nowhere = await client.post(api, json={"source": source, "to": "ftp:"})
+                assert nowhere.json()["error"]["code"] == "request.invalid"
+                assert await store.list_watches() == []
+                added = await client.post(api, json={"source": source, "to": "library:"})
+                watch = added.json()
+                assert watch["dest"] == "library:"
+                del feed.resources["/feed.xml"]
+                checked = (await client.post(f"{api}/{watch['id']}/check")).json()
+                assert checked["error"]["code"] == "source.not_found"
+                assert checked["error"]["next"]
+                (listed,) = (await client.get(api)).json()["watches"]
+                assert listed["state"] == "failing"
+                assert listed["error"]["next"] == checked["error"]["next"]
+                assert "ferryman" not in listed["error"]["next"]
+    finally:
+        await store.close()

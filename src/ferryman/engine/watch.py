@@ -107,7 +107,8 @@ class Checker:
     # How the listing is run: the engine cuts it at a stop (``runner._until_stopped``:
     # its threads' sockets closed, yt-dlp's child killed); nothing is recorded then.
     cut: Callable[[Awaitable[list[WatchEntry]]], Awaitable[list[WatchEntry]]] | None = None
-    # The engine's bus (notices hear WatchFound and WatchFailing there); None: unheard.
+    # The engine's bus (WatchFound, WatchFailing wake the notifier; the notice's event is
+    # written with the check, in the store); None: unheard.
     publish: Callable[[Event], None] | None = None
 
     async def check(self, watch: Watch, settings: Settings, *, now_asked: bool = False) -> Found:

@@ -1,5 +1,7 @@
 """The page, rendered on the server: the form, and the job list as it is now (the script
-in ``static/app.js`` keeps it live; without the script the list still shows)."""
+in ``static/app.js`` keeps it live; without the script the list still shows), and the
+Watches panel's frame (``static/watches.js`` fills it: watches have no page without a
+script)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,23 @@ _HEAD = """<!doctype html>
 _EMPTY = "No jobs yet. Paste a link above, or choose files, and press Start."
 _QUALITIES = ("2160p", "1440p", "1080p", "720p", "480p", "360p", "best")
 _BITRATES = (320, 256, 192, 128, 96)
+
+
+# The Watches panel: its list and form are made by static/watches.js (with its styles).
+_WATCHES = """<section id="watches-panel" aria-labelledby="watches-title">
+  <link rel="stylesheet" href="/static/watches.css">
+  <div class="jobs-head">
+    <h2 id="watches-title">Watches</h2>
+    <button type="button" id="watch-open" class="quiet" aria-expanded="false"
+      aria-controls="watch-form-slot">Add a watch</button>
+  </div>
+  <p class="hint">A feed, a WebDAV folder or a channel, looked at on a schedule: each new
+  entry becomes a job.</p>
+  <div id="watch-form-slot"></div>
+  <p id="watches-empty">No watches yet.</p>
+  <ul id="watches"></ul>
+  <script src="/static/watches.js" defer></script>
+</section>"""
 
 
 def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> str:
@@ -111,6 +130,7 @@ download the MP3.</p>
   <p id="empty" role="status">{"" if views else _EMPTY}</p>
   <ul id="jobs">{jobs}</ul>
 </section>
+{_WATCHES}
 </main>
 </body>
 </html>
