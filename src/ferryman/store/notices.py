@@ -153,7 +153,10 @@ class NoticeQueries(StoreBase):
     async def notice_events(self, limit: int = 100) -> list[Notice]:
         """Event rows not yet made into notices, oldest first."""
         query = (
-            select(notices).where(notices.c.url == EVENT_URL).order_by(notices.c.id).limit(limit)
+            select(notices)  # the state first: the claim's index finds them
+            .where(notices.c.state == QUEUED, notices.c.url == EVENT_URL)
+            .order_by(notices.c.id)
+            .limit(limit)
         )
         async with self.reader.connect() as conn:
             return [_notice(r) for r in (await conn.execute(query)).all()]
