@@ -125,6 +125,9 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
             page.set_viewport_size(PHONE)
             page.screenshot(path=str(shots / "watches-390.png"), full_page=True)
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            page.emulate_media(color_scheme="light")  # the system's light theme too
+            page.screenshot(path=str(shots / "watches-390-light.png"), full_page=True)
+            page.emulate_media(color_scheme="dark")
             page.set_viewport_size(DESKTOP)
             # Remove, after a confirm: dismissed keeps it, accepted removes it.
             page.once("dialog", lambda dialog: dialog.dismiss())
