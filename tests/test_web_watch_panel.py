@@ -65,6 +65,8 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
             "FERRYMAN_NOTIFY__DIGEST_SECONDS": "0",
         }
         with running_web(tmp_path / "data", **env) as web:
+            broken: list[str] = []
+            page.on("pageerror", lambda error: broken.append(str(error)))
             page.goto(web.base)
             expect(page.get_by_text("No watches yet.")).to_be_visible()
             # Add: listed with its state, period, and (after its first look) the next one.
@@ -141,3 +143,4 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
             assert [w["source"] for w in listed] == [feed.url("/feed.xml")]
             page.reload()  # the panel is the store's, not the page's memory
             expect(page.locator("#watches li.watch")).to_have_count(1)
+            assert broken == []  # no script error on the way

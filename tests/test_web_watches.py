@@ -101,7 +101,11 @@ async def test_the_api_keeps_the_library_folder_the_servers_and_says_next_steps(
                 assert await store.list_watches() == []
                 added = await client.post(api, json={"source": source, "to": "library:"})
                 watch = added.json()
-                assert watch["dest"] == "library:"
+                assert (watch["dest"], watch["output_text"]) == ("library:", None)
+                audio = {"source": source, "to": "link:", "audio": "mp3", "bitrate": 128}
+                heard = (await client.post(api, json=audio)).json()
+                assert (heard["output"], heard["output_text"]) == ("mp3-128", "MP3 128 kbps")
+                await client.delete(f"{api}/{heard['id']}")
                 del feed.resources["/feed.xml"]
                 checked = (await client.post(f"{api}/{watch['id']}/check")).json()
                 assert checked["error"]["code"] == "source.not_found"

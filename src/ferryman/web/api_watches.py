@@ -89,10 +89,19 @@ def routes(app: FastAPI, web: Web) -> None:
 
 
 def _with_next(view: dict[str, Any]) -> dict[str, Any]:
-    """A watch's (or a check's) error with its next step in the page's words."""
+    """A watch's (or a check's) error with its next step in the page's words, and a
+    watch's output as a person says it (``output_text``: "MP3 192 kbps")."""
+    from ferryman.links.profile import parse_token
+
     error = view.get("error")
     if error:
         view["error"] = {**error, "next": page_step(error["code"])}
+    if "output" in view:
+        token = view["output"]
+        try:
+            view["output_text"] = parse_token(token).describe() if token else None
+        except FerrymanError:
+            view["output_text"] = token
     return view
 
 
