@@ -31,6 +31,7 @@ expect = playwright_api.expect
 
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
+LOOK = 30_000  # ms: what waits on the engine's look (a loaded machine is slow)
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def _add(page: Any, source: str, every: str) -> Any:
     form.get_by_label("Look every").select_option(label=every)
     form.get_by_label("Library").check()
     form.get_by_role("button", name="Watch it").click()
-    expect(form).to_have_count(0)  # closed once added
+    expect(form).to_have_count(0, timeout=LOOK)  # closed once added
     return page.locator("#watches li.watch").filter(has_text=source)
 
 
@@ -73,7 +74,9 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
             card = _add(page, feed.url("/feed.xml"), "day")
             expect(card).to_contain_text("to library:")
             expect(card).to_contain_text("every day")
-            expect(card).to_contain_text(re.compile(r"Last look .* · next .+ \(in 2\d h\)"))
+            expect(card).to_contain_text(
+                re.compile(r"Last look .* · next .+ \(in 2\d h\)"), timeout=LOOK
+            )
             expect(page.get_by_text("No watches yet.")).to_be_hidden()
             # The first look (only what is new from now on) made no job.
             expect(card).to_contain_text("0 jobs made")
@@ -86,12 +89,14 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
             expect(card.get_by_role("button", name="Pause")).to_be_visible()
             # Resumed: it looks again at once, then every day.
             looked_again = re.compile(r"less than a minute ago\) · next .+ \(in 2\d h\)")
-            expect(card).to_contain_text(looked_again)
+            expect(card).to_contain_text(looked_again, timeout=LOOK)
             # Check now: a new entry in the feed becomes a job, said on the card.
             serve_feed(feed, tmp_path, ["ep1", "ep2"])
             card.get_by_role("button", name="Check now").click()
-            expect(card.get_by_role("status")).to_have_text("Found 1 new: Episode ep2.")
-            expect(card).to_contain_text("1 job made")
+            expect(card.get_by_role("status")).to_have_text(
+                "Found 1 new: Episode ep2.", timeout=LOOK
+            )
+            expect(card).to_contain_text("1 job made", timeout=LOOK)
             job = page.locator("#jobs li.job").filter(has_text="ep2")
             expect(job).to_have_attribute("data-status", "done", timeout=120_000)
             # ... and the engine sent its notice, signed.
@@ -115,10 +120,10 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
             form.get_by_role("button", name="Cancel").click()
             other = _add(page, feed.url("/other.xml"), "hour")
             expect(other).to_contain_text("every 1 h")
-            expect(other).to_contain_text(re.compile(r"· next .+ \(in (59|60) min\)"))
+            expect(other).to_contain_text(re.compile(r"· next .+ \(in (59|60) min\)"), timeout=LOOK)
             del feed.resources["/other.xml"]
             other.get_by_role("button", name="Check now").click()
-            expect(other.locator(".status")).to_have_text("failing")
+            expect(other.locator(".status")).to_have_text("failing", timeout=LOOK)
             expect(other.locator("p.error").first).to_contain_text("source.")
             expect(other.locator("p.error .next").first).not_to_be_empty()
             expect(other.get_by_role("status")).to_contain_text("it failed")
