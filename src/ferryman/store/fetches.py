@@ -168,6 +168,14 @@ class FetchQueries(StoreBase):
             )
             return {key: value for key, value in rows.all()}
 
+    async def memos_named(self, key: str) -> dict[int, str]:
+        """Every job's memo under ``key`` (one read for all: the page's progress floors)."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(
+                select(source_memos.c.job_id, source_memos.c.value).where(source_memos.c.key == key)
+            )
+            return {int(job_id): value for job_id, value in rows.all()}
+
     async def put_source_memo(self, job_id: int, key: str, value: str) -> None:
         """Remember ``value`` for the job's source (written once; a second put replaces)."""
         now = self.clock()
