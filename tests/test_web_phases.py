@@ -1,0 +1,125 @@
+"""The page's live figures in a real browser (Debian's Chromium through Playwright):
+each card says its phase with that phase's own speed, and a bar never drops, also when
+the server starts again (issue 35, point 9). Skipped when no Chromium is installed."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.httpserve import Link, serving
+from tests.once import built_once
+from tests.test_media_probe_plan import write_video
+from tests.test_web_page import CHROMIUM, DESKTOP
+from tests.webserve import running_web
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium at " + CHROMIUM),
+]
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+# Every text a card's phase and figures showed, as the page drew them.
+RECORD = """
+window.seen = [];
+new MutationObserver(() => {
+  for (const card of document.querySelectorAll("li.job")) {
+    const status = card.querySelector(".status"), detail = card.querySelector(".detail");
+    if (status && detail) window.seen.push(status.textContent + " | " + detail.textContent);
+  }
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+def _hevc(folder: Path) -> Path:
+    return write_video(
+        folder / "clip.mkv",
+        vcodec="libx265",
+        size=(640, 360),
+        seconds=8.0,
+        video_options={"x265-params": "log-level=error"},
+    )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=DESKTOP)
+    opened = context.new_page()
+    opened.add_init_script(RECORD)
+    yield opened
+    context.close()
+
+
+def test_the_card_says_each_phase_with_its_own_speed(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, page: Any
+) -> None:
+    """An HEVC clip behind a slow link: the card says ``downloading`` with a speed in
+    kB/s, then ``converting`` with the encode's own speed in media time per second,
+    never the download's speed under the converting phase."""
+    clip = built_once(tmp_path_factory, "phases-hevc", _hevc)
+    data = clip.read_bytes()
+    with serving(Link(bandwidth=len(data) / 4)) as slow, running_web(tmp_path / "data") as web:
+        slow.add("/clip.mkv", data, content_type="video/x-matroska")
+        page.goto(web.base)
+        page.get_by_role("textbox", name="Link").fill(slow.url("/clip.mkv"))
+        page.get_by_role("button", name="Start").click()
+        item = page.get_by_role("listitem").first
+        playwright_api.expect(item).to_have_attribute("data-status", "done", timeout=120_000)
+        seen: list[str] = page.evaluate("window.seen")
+    downloading = [t for t in seen if t.startswith("downloading |")]
+    converting = [t for t in seen if t.startswith("converting |")]
+    assert any(re.search(r"\d+ kB/s|\d\.\d MB/s", t) for t in downloading), seen
+    assert any(re.search(r"\d\.\d× real time", t) for t in converting), seen
+    assert not any("B/s" in t for t in converting), converting  # no download figure there
+    assert not any("real time" in t for t in downloading), downloading
+
+
+def test_a_cancelled_jobs_bar_stays_where_it_was_when_the_server_starts_again(
+    tmp_path: Path, page: Any
+) -> None:
+    """The issue's case: a download cancelled at a few per cent showed 0 % after a
+    restart (nothing of it was in the store's counts). Now the API and the page show at
+    least what they showed before, and no speed."""
+    blob = bytes(range(256)) * (4 * 1024 * 4)  # 4 MiB
+    data = tmp_path / "data"
+    with serving(Link(bandwidth=200_000)) as slow:
+        slow.add("/big.zip", blob, content_type="application/zip")
+        with running_web(data) as web, web.client() as api:
+            job = api.post("/api/v1/jobs", json={"source": slow.url("/big.zip")}).json()
+            deadline = time.monotonic() + 60
+            while True:
+                view = api.get(f"/api/v1/jobs/{job['id']}").json()
+                if view["progress"]["fraction"] >= 0.03:
+                    break
+                assert time.monotonic() < deadline, view
+                time.sleep(0.1)
+            api.post(f"/api/v1/jobs/{job['id']}/cancel").raise_for_status()
+            cancelled = web.wait_for(job["id"], ("cancelled",), within=30)
+            page.goto(web.base)
+            bar = page.get_by_role("listitem").first.locator("progress")
+            playwright_api.expect(bar).to_have_attribute("value", re.compile(r"^[1-9]\d*$"))
+            shown_before = int(bar.get_attribute("value") or 0)
+        with running_web(data) as again:
+            after = httpx.get(f"{again.base}/api/v1/jobs/{job['id']}", timeout=30).json()
+            page.goto(again.base)
+            bar = page.get_by_role("listitem").first.locator("progress")
+            playwright_api.expect(bar).to_have_attribute("value", str(shown_before))
+    before = cancelled["progress"]["fraction"]
+    assert before >= 0.9 * 0.03 - 1e-4
+    assert after["status"] == "cancelled"
+    assert after["progress"]["fraction"] >= before
+    assert after["progress"]["speed"] is None and after["progress"]["eta_s"] is None
