@@ -186,7 +186,6 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
             state["extractor"] = value.get("extractor")
         elif name == "phase" and isinstance(value, dict):
             state["phase"] = {**value, "pace": Pace(value.get("duration"))}
-            report()  # the phase shows at once, without the last one's figures
 
     options = grabbing.GrabOptions(
         cookies_file=str(links.cookies_file) if links.cookies_file else None,
