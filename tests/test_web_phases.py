@@ -5,6 +5,7 @@ the server starts again (issue 35, point 9). Skipped when no Chromium is install
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.samples import make_photo_set
 from tests.httpserve import Link, serving
 from tests.once import built_once
 from tests.test_media_probe_plan import write_video
-from tests.test_web_page import CHROMIUM, DESKTOP
+from tests.test_web_page import CHROMIUM, DESKTOP, PHONE
 from tests.webserve import running_web
 
 pytestmark = [
@@ -123,3 +126,62 @@ def test_a_cancelled_jobs_bar_stays_where_it_was_when_the_server_starts_again(
     assert after["status"] == "cancelled"
     assert after["progress"]["fraction"] >= before
     assert after["progress"]["speed"] is None and after["progress"]["eta_s"] is None
+
+
+def test_on_a_phone_the_cards_fit_and_the_password_prompt_shows(
+    tmp_path: Path, browser: Any
+) -> None:
+    """Issue 35, point 11: at 390 px a running download, a failed job and a password
+    prompt fit the width (nothing sticks out of the page or its card), the prompt's
+    field and button are on screen once scrolled to, and an empty error line below
+    Start takes no room."""
+    seven = find_7zz()
+    assert seven is not None
+    photos = make_photo_set(tmp_path / "in", 2)
+    locked = tmp_path / "locked.zip"
+    subprocess.run(
+        [str(seven.path), "a", "-tzip", "-pOpen sesame", str(locked), *[p.name for p in photos]],
+        cwd=photos[0].parent,
+        check=True,
+        capture_output=True,
+    )
+    with serving(Link(bandwidth=50_000)) as slow, running_web(tmp_path / "data") as web:
+        slow.add(
+            "/a-rather-long-archive-name-of-holiday-photos.zip",
+            bytes(range(256)) * (4 << 12),  # 4 MiB at 50 kB/s: downloading all along
+            content_type="application/zip",
+        )
+        context = browser.new_context(viewport=PHONE)
+        page = context.new_page()
+        try:
+            page.goto(web.base)
+            assert page.locator("#form-error").bounding_box() is None  # empty: not laid out
+            for link in ("/missing-file.zip", "/a-rather-long-archive-name-of-holiday-photos.zip"):
+                box = page.get_by_role("textbox", name="Link")
+                box.fill(slow.url(link))
+                page.get_by_role("button", name="Start").click()
+                playwright_api.expect(box).to_have_value("")  # taken: the next may go in
+            page.get_by_label("Files").set_input_files(str(locked))
+            page.get_by_role("button", name="Start").click()
+            cards = page.locator("li.job")
+            for shown in ("failed", "needs a password", "downloading"):
+                playwright_api.expect(cards.filter(has_text=shown)).to_have_count(1, timeout=60_000)
+            prompt = page.locator('li[data-status="needs_password"]')
+            field = prompt.get_by_label("Password")
+            send = prompt.get_by_role("button", name="Send password")
+            prompt.locator("form.password").scroll_into_view_if_needed()
+            playwright_api.expect(field).to_be_in_viewport()
+            playwright_api.expect(send).to_be_in_viewport()
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            outside = page.evaluate(
+                """() => [...document.querySelectorAll("li.job")].flatMap((card) => {
+                    const edge = card.getBoundingClientRect().right + 0.5;
+                    return [...card.querySelectorAll("*")]
+                        .filter((el) => el.getBoundingClientRect().right > edge)
+                        .map((el) => el.tagName + "." + el.className);
+                })"""
+            )
+            assert outside == []
+            page.screenshot(path=str(tmp_path / "phone-cards.png"), full_page=True)
+        finally:
+            context.close()
