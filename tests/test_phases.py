@@ -5,6 +5,7 @@ only rises, also across a server restart (issue 35, point 9)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +259,40 @@ async def test_a_real_conversion_reports_converting_with_its_speed_then_deliveri
     assert converting and all(u == REALTIME for _, u in converting)
     last_converting = max(i for i, p in enumerate(phase_order) if p == "converting")
     assert "delivering" in phase_order[last_converting:]
+
+
+def test_the_cli_and_the_chat_say_the_same_phase_figures_as_the_page() -> None:
+    """One place (``engine.phases``) words a phase for every front door: the run's
+    plain lines, the chat's status message and the page's server-drawn card."""
+    from ferryman.frontdoors.progress import plain_line
+    from ferryman.frontdoors.telegram.render import fetching_shown, job_shown
+    from ferryman.model import Job, JobState
+    from ferryman.web.page import detail_text
+
+    converting = ItemProgress(3, 9, stage="convert", fraction=0.5, speed=2.5, eta=12.0)
+    assert plain_line(converting) == "job 3 item 9: converting 50% (2.5× real time, 12 s left)"
+    sending = AlbumSending(3, album=2, done=7_000_000, total=10_000_000, speed=2e6, eta=1.5)
+    assert plain_line(sending) == "job 3 album 2: delivering 70% (2.0 MB/s, 2 s left)"
+    job = Job(
+        id=7, source="media:mp4:https://youtu.be/x", name="x", dest="library:",
+        state=JobState.QUEUED, priority=0, wait_reason=None, error_code=None,
+        error_message=None, cursor=0, expanded=False, created_at=0.0, finished_at=None,
+    )  # fmt: skip
+    making = JobFetching(
+        7, done=10, total=10, speed=1.5, eta=3.0, fraction=0.86, phase="converting"
+    )
+    assert fetching_shown(job, making).text == (
+        "job 7 x: converting 86% (1.5× real time, 3 s left)"
+    )
+    running = dataclasses.replace(job, state=JobState.ACTIVE, expanded=True)
+    figures = figures_of(converting)
+    assert job_shown(running, {"delivered": 1, "ready": 1}, figures).text == (
+        "job 7 x: 50% (1 of 2 files), converting (2.5× real time, 12 s left)"
+    )
+    view = {
+        "status": "active",
+        "phase": "converting",
+        "progress": {"fraction": 0.5, "speed": 2.5, "speed_unit": "x", "eta_s": 12.0},
+        "counts": {},
+    }
+    assert detail_text(view) == "50% · 2.5× real time · 12 s left"
