@@ -19,6 +19,7 @@ from ferryman.engine.events import (
     Event,
     ItemConverting,
     ItemProgress,
+    JobFetched,
     JobFetching,
     JobWaiting,
 )
@@ -171,6 +172,44 @@ async def test_a_cancelled_jobs_bar_does_not_drop_when_the_server_starts_again(
     assert after["progress"]["fraction"] == before["progress"]["fraction"]
     assert listed[job.id]["progress"]["fraction"] == before["progress"]["fraction"]
     assert after["progress"]["speed"] is None and after["phase"] == "cancelled"
+
+
+async def test_a_downloaded_jobs_bar_counts_its_download_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """A link downloaded whole spends 90 % of its bar on the download: a restarted
+    server, which saw no event of it, still counts the download as done (the store's
+    fetch row says so) instead of showing its items' share alone, and writes no floor
+    for what the store's counts give anyway."""
+    from ferryman.model import ItemState, MediaKind, Plan
+    from ferryman.store.store import NewItem
+
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    try:
+        job = await store.add_job(source="http://h/a.zip", name="a", dest="link:", fetch=True)
+        fetch = await store.claim_fetch("fetcher", 30)
+        assert fetch is not None
+        await store.fetch_done(fetch.id, "fetcher", str(tmp_path / "a.zip"), 100)
+        assert await store.claim_job("reader", 30) is not None
+        for seq in range(4):
+            state = ItemState.SKIPPED if seq == 0 else ItemState.READY
+            new = NewItem(
+                seq=seq, source_path=f"p{seq}.jpg", kind=MediaKind.PHOTO, state=state,
+                size=100, plan=Plan.AS_IS,
+            )  # fmt: skip
+            await store.record_entry(job.id, "reader", seq + 1, new)
+        await store.finish_expansion(job.id, "reader")
+        first = _tracker(store)
+        first.on_event(JobFetched(job.id, size=100, name="a.zip", note=None, in_place=False))
+        before = await first.view(job.id)
+        await first.close()
+        restarted = {v["id"]: v for v in await _tracker(store).views()}
+        memos = await store.source_memos(job.id)
+    finally:
+        await store.close()
+    assert before["progress"]["fraction"] == pytest.approx(0.9 + 0.1 * 0.25)
+    assert restarted[job.id]["progress"]["fraction"] == before["progress"]["fraction"]
+    assert FLOOR_MEMO not in memos  # the store's own figures give it back
 
 
 async def test_a_moving_jobs_bar_is_saved_while_it_moves_and_at_the_stop(tmp_path: Path) -> None:

@@ -61,6 +61,13 @@ class FetchQueries(StoreBase):
         async with self.reader.connect() as conn:
             return {job_id: message for job_id, message in (await conn.execute(query)).all()}
 
+    async def downloaded_jobs(self) -> set[int]:
+        """Jobs whose input was downloaded whole (not read in place): the page's bar
+        counts their download as done after a restart, when no event said so."""
+        query = select(fetches.c.job_id).where(fetches.c.state == DONE, fetches.c.path.is_not(None))
+        async with self.reader.connect() as conn:
+            return set((await conn.execute(query)).scalars())
+
     async def fetched(self, job_id: int) -> Fetch | None:
         async with self.reader.connect() as conn:
             row = (await conn.execute(select(fetches).where(fetches.c.job_id == job_id))).first()

@@ -101,6 +101,7 @@ class Tracker:
         self._floor_saved: dict[int, float] = {}
         self._floor_due: dict[int, tuple[float, float]] = {}  # job → (value, save at)
         self._floor_at: dict[int, float] = {}  # job → when last saved (monotonic)
+        self._downloaded: set[int] = set()  # jobs whose download the store says is done
 
     # -- told by the bus (on the event loop) -------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -122,6 +123,8 @@ class Tracker:
             # Read where it lies (a zip by Range, a streamed tar): nothing was downloaded
             # first, so the bar is its items' alone; it sat at 90 % until the end.
             live.fetch_fraction = None if event.in_place else 1.0
+            if not event.in_place:
+                self._downloaded.add(event.job_id)
         self.touch(event.job_id)
 
     def touch(self, job_id: int, *, stored: bool = True) -> None:
@@ -138,6 +141,7 @@ class Tracker:
             kept.pop(job_id, None)
         for floor in (self._floor_saved, self._floor_due, self._floor_at):
             floor.pop(job_id, None)
+        self._downloaded.discard(job_id)
         self._changes.pop(job_id, None)
         self._next_send.pop(job_id, None)
         self._dirty.discard(job_id)
@@ -234,6 +238,11 @@ class Tracker:
         seen = dict(self._changes)
         jobs = (await self.store.list_jobs())[-limit:]
         per_job = await self.store.item_counts()
+        for job_id in await self.store.downloaded_jobs():  # seen by no event here
+            live = self._live.get(job_id)
+            if live is not None and live.fetch_fraction is None:
+                live.fetch_fraction = 1.0
+            self._downloaded.add(job_id)
         found = []
         for job in reversed(jobs):
             counts = per_job.get(job.id, {})
@@ -320,12 +329,17 @@ class Tracker:
         live = self._live.get(job.id)
         if live is None:  # first seen here: the bar starts where it was shown before
             live = _Live(shown=(await self._floors()).get(job.id, 0.0))
+            if job.id in self._downloaded:
+                live.fetch_fraction = 1.0
         total = sum(by_state.values())
         finished = sum(by_state.get(s, 0) for s in _DONE_ITEMS)
         fraction = self._fraction(job, live, finished, total, by_state)
         live.shown = max(live.shown, fraction)
         self._live[job.id] = live
-        self._keep_floor(job, live.shown)
+        # Kept only where the store's counts alone would show less (a download's share).
+        durable = _Live(fetch_fraction=1.0 if job.id in self._downloaded else None)
+        if live.shown > self._fraction(job, durable, finished, total, by_state) + 1e-4:
+            self._keep_floor(job, live.shown)
         began = live.figures is not None or job.started_at is not None  # not waiting in line
         running = began and not job.state.terminal and not job.paused and not job.wait_reason
         stuck = running and time.time() - live.last_progress > self._stuck_after
