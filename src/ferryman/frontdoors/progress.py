@@ -26,7 +26,7 @@ from ferryman.engine.events import (
     JobStarted,
     JobWaiting,
 )
-from ferryman.engine.phases import Phases, figures_of
+from ferryman.engine.phases import CONVERTING, DOWNLOADING, Phases, figures_of
 from ferryman.engine.report import counts
 from ferryman.store import Store
 
@@ -145,7 +145,9 @@ class Renderer:
             note = job.wait_reason or ("paused" if job.paused else job.state.value)
             figures = self._phases.get(job.id)
             if figures is not None and not (job.state.terminal or job.paused or job.wait_reason):
-                note = figures.line()  # the phase under way, with its own figures
+                # The phase under way; its figures where no bar of its own shows them.
+                own_bar = figures.phase in (DOWNLOADING, CONVERTING)
+                note = figures.phase if own_bar else figures.line()
             if job.error_code:
                 note += f" {job.error_code}"
             if c["failed"]:
