@@ -27,7 +27,8 @@ from ferryman.engine.phases import BYTES, REALTIME, Phases, figures_of
 from ferryman.engine.runner import Engine
 from ferryman.media.progress import Pace
 from ferryman.store import Store
-from ferryman.web.live import FLOOR_MEMO, Tracker
+from ferryman.web.floors import FLOOR_MEMO
+from ferryman.web.live import Tracker
 
 from .once import built_once
 from .test_media_probe_plan import write_video

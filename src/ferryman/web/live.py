@@ -30,6 +30,7 @@ from ferryman.engine.events import AlbumSending, Event, ItemProgress, JobFetched
 from ferryman.engine.phases import Figures, figures_of
 from ferryman.errors import FerrymanError, page_step, spec_for, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
+from ferryman.web.floors import Floors
 
 if TYPE_CHECKING:
     from ferryman.store import Store
@@ -39,8 +40,6 @@ log = logging.getLogger(__name__)
 
 DETAILS_KEPT = 256  # jobs whose view with items is kept for GET /api/v1/jobs/{id}
 FETCH_SHARE = 0.9  # of a fetched job's bar: the download (and making) before its items
-FLOOR_MEMO = "progress.shown"  # the job's memo holding the bar as last shown
-FLOOR_EVERY = 1.0  # seconds between saves of a moving job's bar
 _DONE_ITEMS = frozenset(state.value for state in TERMINAL_ITEM_STATES)
 
 
@@ -96,11 +95,7 @@ class Tracker:
         # A link job's files: (state, delivered), the result, when its links go stale.
         self._results: dict[int, tuple[tuple[str, int], dict[str, Any], float]] = {}
         self._wake = asyncio.Event()
-        # Each job's bar as shown, kept in the store so a restarted server starts there.
-        self._floor_read: dict[int, float] | None = None
-        self._floor_saved: dict[int, float] = {}
-        self._floor_due: dict[int, tuple[float, float]] = {}  # job → (value, save at)
-        self._floor_at: dict[int, float] = {}  # job → when last saved (monotonic)
+        self._floors = Floors(store)  # each bar as shown, for the next server
         self._downloaded: set[int] = set()  # jobs whose download the store says is done
 
     # -- told by the bus (on the event loop) -------------------------------------------
@@ -139,8 +134,7 @@ class Tracker:
         """The job was removed: drop what is kept of it and tell every page."""
         for kept in (self._live, self._rows, self._items, self._sent, self._results):
             kept.pop(job_id, None)
-        for floor in (self._floor_saved, self._floor_due, self._floor_at):
-            floor.pop(job_id, None)
+        self._floors.forget(job_id)
         self._downloaded.discard(job_id)
         self._changes.pop(job_id, None)
         self._next_send.pop(job_id, None)
@@ -148,51 +142,9 @@ class Tracker:
         self._stale.discard(job_id)
         self._publish({"type": "removed", "job": {"id": job_id}})
 
-    # -- the bar's floor, kept across restarts -----------------------------------------
-    async def _floors(self) -> dict[int, float]:
-        """What each job's bar showed before this process (read once)."""
-        if self._floor_read is None:
-            try:
-                raw = await self.store.memos_named(FLOOR_MEMO)
-            except Exception:
-                log.exception("reading the progress shown before failed")
-                raw = {}
-            read = {}
-            for job_id, text in raw.items():
-                with contextlib.suppress(ValueError):
-                    read[job_id] = float(text)
-            self._floor_read = read
-            for job_id, value in read.items():
-                self._floor_saved.setdefault(job_id, value)
-        return self._floor_read
-
-    def _keep_floor(self, job: Job, shown: float) -> None:
-        """Save ``shown`` when it rose: at once when the job stops moving (ended, paused,
-        waiting: it may stay there), else at most every ``FLOOR_EVERY`` seconds."""
-        value = round(shown, 4)
-        if job.state is JobState.DONE or value <= self._floor_saved.get(job.id, 0.0):
-            return
-        still = job.state.terminal or job.paused or job.wait_reason is not None
-        at = self._floor_at.get(job.id, -math.inf) + (0.0 if still else FLOOR_EVERY)
-        self._floor_due[job.id] = (value, at)
-        self._wake.set()
-
-    async def _save_floors(self, *, all_due: bool = False) -> None:
-        now = time.monotonic()
-        due = [(j, v) for j, (v, at) in self._floor_due.items() if all_due or at <= now]
-        for job_id, value in due:
-            self._floor_due.pop(job_id, None)
-            self._floor_at[job_id] = now
-            try:
-                await self.store.put_source_memo(job_id, FLOOR_MEMO, f"{value:.4f}")
-            except Exception as exc:  # removed meanwhile, or the store hiccuped: next rise
-                log.debug("saving job %d's progress shown failed: %s", job_id, exc)
-                continue
-            self._floor_saved[job_id] = value
-
     async def close(self) -> None:
         """The server stops: what the bars showed is saved (the next server starts there)."""
-        await self._save_floors(all_due=True)
+        await self._floors.save(all_due=True)
 
     def _fresh(self, job_id: int, seen: int) -> None:
         """What was read counts as current unless the job changed while it was read."""
@@ -285,9 +237,8 @@ class Tracker:
                 for job_id in due:
                     self._next_send[job_id] = later
                 continue
-            await self._save_floors()
-            deadlines = [self._next_send[j] for j in self._dirty]
-            deadlines += [at for _, at in self._floor_due.values()]
+            await self._floors.save()
+            deadlines = [self._next_send[j] for j in self._dirty] + self._floors.deadlines()
             if poll is not None:
                 deadlines.append(next_poll)
             timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
@@ -328,7 +279,7 @@ class Tracker:
     async def _compose(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
         live = self._live.get(job.id)
         if live is None:  # first seen here: the bar starts where it was shown before
-            live = _Live(shown=(await self._floors()).get(job.id, 0.0))
+            live = _Live(shown=await self._floors.before(job.id))
             if job.id in self._downloaded:
                 live.fetch_fraction = 1.0
         total = sum(by_state.values())
@@ -338,8 +289,9 @@ class Tracker:
         self._live[job.id] = live
         # Kept only where the store's counts alone would show less (a download's share).
         durable = _Live(fetch_fraction=1.0 if job.id in self._downloaded else None)
-        if live.shown > self._fraction(job, durable, finished, total, by_state) + 1e-4:
-            self._keep_floor(job, live.shown)
+        shown_more = live.shown > self._fraction(job, durable, finished, total, by_state) + 1e-4
+        if shown_more and self._floors.keep(job, live.shown):
+            self._wake.set()
         began = live.figures is not None or job.started_at is not None  # not waiting in line
         running = began and not job.state.terminal and not job.paused and not job.wait_reason
         stuck = running and time.time() - live.last_progress > self._stuck_after
