@@ -54,7 +54,12 @@ def test_events_are_frozen_and_say_their_job_and_item() -> None:
     progress = ItemProgress(7, 9, stage="convert", fraction=0.5)
     assert (progress.job_id, progress.item_id) == (7, 9)
     assert isinstance(progress, JobEvent)
-    assert dict(progress.details()) == {"stage": "convert", "fraction": 0.5}
+    assert dict(progress.details()) == {
+        "stage": "convert",
+        "fraction": 0.5,
+        "speed": None,
+        "eta": None,
+    }
     with pytest.raises(TypeError):
         JobFinished(state="done")  # type: ignore[call-arg]
 
@@ -80,7 +85,7 @@ def test_plain_lines_name_the_kind_and_its_fields() -> None:
         "job 3: job_finished state=failed code=archive.truncated"
     )
     fetching = JobFetching(3, done=5, total=10, speed=2.1e6, eta=40.0, fraction=0.5)
-    assert plain_line(fetching) == "job 3: fetching 50% (2.1 MB/s, 40 s left)"
+    assert plain_line(fetching) == "job 3: downloading 50% (2.1 MB/s, 40 s left)"
     assert plain_line(JobFetching(3, done=5, total=None, speed=0, eta=None, fraction=None)) is None
 
 

@@ -243,6 +243,33 @@ async def test_progress_rises_from_above_zero_to_one_on_a_slow_stream(
     assert any(e.eta is not None for e in events if isinstance(e, JobFetching))
 
 
+async def test_making_the_file_is_its_own_phase_after_the_download(
+    site: MediaSite, link_settings: Settings
+) -> None:
+    """A link's file made from its download (an MP4's sound kept as M4A) says
+    ``converting`` once the download is in, with its own figures: the download's
+    bytes-per-second speed is not carried into it (the issue's "86 % · 9.2 MB/s · 0 s
+    left" while converting), and it never says ``downloading`` again."""
+    events: list[Event] = []
+    with serving(Link(bandwidth=300_000)) as slow:
+        site.serve(slow)
+        _, state, _, _ = await _deliver(
+            link_settings, slow.url("/clip.mp4"), Profile(Output.M4A, None), events
+        )
+    assert state is JobState.DONE
+    fetching = [e for e in events if isinstance(e, JobFetching)]
+    phases = [e.phase for e in fetching]
+    assert "downloading" in phases and "converting" in phases, phases
+    first = phases.index("converting")
+    assert set(phases[first:]) == {"converting"}, phases
+    downloaded = [e.speed for e in fetching[:first] if e.speed > 0]
+    assert downloaded, "the download reported no speed"
+    made = fetching[first:]
+    assert all(e.speed not in downloaded for e in made if e.speed > 0)
+    shares = [e.fraction or 0.0 for e in made]
+    assert shares == sorted(shares) and shares[-1] == pytest.approx(1.0)
+
+
 async def test_a_cache_hit_does_not_touch_the_server_and_force_does(
     link_settings: Settings, server: FaultServer
 ) -> None:

@@ -81,7 +81,10 @@ async def test_upload_in_parts_and_presigned_links(
     big = tmp_path / "big.bin"
     big.write_bytes(body)
     key = "job-1/0001/clip été #1.mp4"  # spaces, a hash and an accent in the key
-    await client.put_file(key, big, "video/mp4")
+    told: list[int] = []
+    await client.put_file(key, big, "video/mp4", sent=told.append)
+    assert told[-1] == len(body) and told == sorted(told)  # after each part: delivering's
+    assert len(set(told)) == 3  # bytes, for its speed and time left
     listed = await client.list("job-1/")
     assert [(o.key, o.size) for o in listed] == [(key, len(body))]
 

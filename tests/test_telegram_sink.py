@@ -158,6 +158,34 @@ async def test_an_archive_arrives_as_albums_once_with_video_attributes_and_thumb
 
 
 @pytest.mark.slow
+async def test_an_albums_upload_reports_delivering_with_its_own_bytes_and_speed(
+    tmp_path: Path,
+) -> None:
+    """The deliver stage's progress comes from the uploader's parts (issue 35, point
+    9): each album says its bytes sent rising to its size, with a speed once known."""
+    from ferryman.engine.events import AlbumDelivered, AlbumSending, Event
+
+    w = await World.logged_in(tmp_path)
+    inputs = photos(tmp_path / "in", 3)
+    clip = write_video(tmp_path / "in" / "clip.mp4", faststart=True, seconds=3.0)
+    archive = make_zip(tmp_path / "media.zip", [*inputs, ("clip.mp4", clip)])
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest="telegram:@dest")
+    engine = w.engine(store)
+    heard: list[Event] = []
+    engine.bus.subscribe(heard.append)
+    await asyncio.wait_for(engine.run(until_idle=True), 120)
+    sends = [e for e in heard if isinstance(e, AlbumSending) and e.job_id == job.id]
+    delivered = [e for e in heard if isinstance(e, AlbumDelivered) and e.job_id == job.id]
+    assert delivered and sends
+    for album in {e.album for e in delivered}:
+        mine = [e for e in sends if e.album == album]
+        assert mine, f"album {album} said nothing while it went"
+        assert [e.done for e in mine] == sorted(e.done for e in mine)
+        assert mine[-1].done == mine[-1].total > clip.stat().st_size // 2
+        assert mine[-1].eta == 0.0
+
+
 async def test_a_lost_answer_to_send_multi_media_does_not_send_the_album_twice(
     tmp_path: Path,
 ) -> None:

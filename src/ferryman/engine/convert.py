@@ -37,6 +37,7 @@ from ferryman.media.finish import finish_video
 from ferryman.media.plan import explain, scale_bitrate
 from ferryman.media.policy import Policy
 from ferryman.media.probe import probe
+from ferryman.media.progress import Pace
 from ferryman.media.segmented import PARTS_UNUSABLE, EncodeSettings, transcode_in_child
 from ferryman.model import Item, ItemState, MediaKind, Plan
 from ferryman.store.rows import LeaseLost, NewItem
@@ -162,12 +163,18 @@ async def _encode(
     """Run the plan's encoder in a child process; transcode parts are recorded as they land."""
     cfg = settings.convert
     last = -1.0
+    pace = Pace(item.media.duration if item.media else None)
 
     def progress(fraction: float) -> None:
         nonlocal last
+        speed, eta = pace.at(fraction, time.monotonic())
         if fraction - last >= 0.01 or fraction >= 1.0:
             last = fraction
-            ctx.bus.publish(ItemProgress(item.job_id, item.id, stage="convert", fraction=fraction))
+            ctx.bus.publish(
+                ItemProgress(
+                    item.job_id, item.id, stage="convert", fraction=fraction, speed=speed, eta=eta
+                )
+            )
 
     assert item.plan is not None
     kwargs: dict[str, Any] = {"src": src, "dst": dst}

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from ferryman.config import Settings, render_caption
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context
-from ferryman.engine.events import AlbumDelivered, AlbumFailed, AlbumWaiting, ItemQuarantined
+from ferryman.engine.events import (
+    AlbumDelivered,
+    AlbumFailed,
+    AlbumSending,
+    AlbumWaiting,
+    ItemQuarantined,
+)
 from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import remove_files
 from ferryman.model import Album, AlbumClaim, ItemState, Job
+from ferryman.net.progress import EMIT_EVERY_SECONDS, SpeedMeter
 from ferryman.sinks.base import Delivery, Sink, SinkEnv
 from ferryman.store.rows import Ended
 
@@ -88,7 +97,8 @@ async def deliver(
     try:
         sink = await sink_for(ctx, job.dest)
         shown = ctx.sources.describe(job.source)
-        done = await sink.deliver(Delivery(job, album, caption(settings, claim), shown))
+        sending = _sending(ctx, job.id, album.seq)
+        done = await sink.deliver(Delivery(job, album, caption(settings, claim), shown, sending))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
         return False, None
@@ -127,6 +137,31 @@ async def deliver(
     sent = len(album.items) - len(ended)
     ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=sent, ref=ref))
     return chain, after
+
+
+def _sending(ctx: Context, job_id: int, seq: int) -> Callable[[int, int], None]:
+    """What a sink tells as its album's bytes go (from the loop or its thread): the
+    delivering phase's own speed and time left, on the bus a few times a second."""
+    loop = asyncio.get_running_loop()
+    meter = SpeedMeter()
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        meter.add(done, now)
+        if done < total and now - last[0] < EMIT_EVERY_SECONDS:
+            return
+        last[0] = now
+        speed = meter.speed()
+        eta = 0.0 if done >= total else ((total - done) / speed if speed > 0 else None)
+        event = AlbumSending(job_id, album=seq, done=done, total=total, speed=speed, eta=eta)
+        if threading.get_ident() == owner:
+            ctx.bus.publish(event)
+        else:  # a sink's thread (a copy): the bus is the loop's
+            loop.call_soon_threadsafe(ctx.bus.publish, event)
+
+    owner = threading.get_ident()
+    return report
 
 
 async def _quarantine_refused(

@@ -108,14 +108,19 @@ class JobStarted(JobEvent):
 
 @dataclass(frozen=True, slots=True)
 class JobFetching(JobEvent):
-    """A download's (or a link converter's) progress."""
+    """A download's (or a link converter's) progress.
+
+    ``phase`` says what the fetch does now: ``downloading`` (``speed`` in bytes per
+    second) or, for a link to media once its files are in, ``converting`` (``speed``:
+    seconds of media made per second, 0 when the length is unknown)."""
 
     kind: ClassVar[str] = "job_fetching"
     done: int
     total: int | None
-    speed: float  # bytes per second
+    speed: float
     eta: float | None  # seconds left
     fraction: float | None  # the whole fetch's share done, when known
+    phase: str = "downloading"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +189,14 @@ class ItemConverting(ItemEvent):
 
 @dataclass(frozen=True, slots=True)
 class ItemProgress(ItemEvent):
+    """A conversion's share done, from the encoder's position in the media; ``speed``:
+    seconds of media made per second, ``eta``: seconds left (None until known)."""
+
     kind: ClassVar[str] = "item_progress"
     stage: str
     fraction: float
+    speed: float | None = None
+    eta: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +220,18 @@ class AlbumDelivered(JobEvent):
     album: int  # its seq in the job
     items: int
     ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumSending(JobEvent):
+    """An album's bytes on their way to the destination (an upload, a copy)."""
+
+    kind: ClassVar[str] = "album_sending"
+    album: int  # its seq in the job
+    done: int  # bytes sent of the album's files
+    total: int
+    speed: float  # bytes per second
+    eta: float | None  # seconds left
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +296,7 @@ Event = (
     | ItemConverted
     | ItemQuarantined
     | AlbumDelivered
+    | AlbumSending
     | AlbumWaiting
     | AlbumFailed
     | WatchFound

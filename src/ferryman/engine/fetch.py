@@ -59,7 +59,13 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
     def progress(p: DownloadProgress) -> None:
         ctx.bus.publish(
             JobFetching(
-                job.id, done=p.done, total=p.total, speed=p.speed, eta=p.eta, fraction=p.share
+                job.id,
+                done=p.done,
+                total=p.total,
+                speed=p.speed,
+                eta=p.eta,
+                fraction=p.share,
+                phase=p.phase,
             )
         )
 

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from ferryman.engine.events import (
     AlbumDelivered,
     AlbumFailed,
+    AlbumSending,
     Event,
     EventBus,
     ItemConverted,
@@ -25,6 +26,7 @@ from ferryman.engine.events import (
     JobStarted,
     JobWaiting,
 )
+from ferryman.engine.phases import CONVERTING, DOWNLOADING, Phases, figures_of
 from ferryman.engine.report import counts
 from ferryman.store import Store
 
@@ -42,31 +44,26 @@ _PLAIN = (
 )
 
 
-def fetch_note(fetching: JobFetching) -> str:
-    """A fetch's speed and time left, as a person reads them ("2.1 MB/s, 40 s left")."""
-    parts = []
-    speed = fetching.speed
-    if speed > 0:
-        parts.append(f"{speed / 1e6:.1f} MB/s")
-    eta = fetching.eta
-    if eta is not None:
-        parts.append(f"{eta:.0f} s left" if eta < 120 else f"{eta / 60:.0f} min left")
-    return ", ".join(parts)
+def _progress_line(event: JobFetching | ItemProgress | AlbumSending) -> str | None:
+    """A phase's progress at each tenth: its name, share done and its own figures."""
+    figures = figures_of(event)
+    if figures is None or figures.fraction is None:
+        return None
+    if round(figures.fraction * 100) % 10 != 0:
+        return None
+    note = figures.note()
+    subject = f"job {event.job_id}"
+    if isinstance(event, ItemProgress):
+        subject += f" item {event.item_id}"
+    elif isinstance(event, AlbumSending):
+        subject += f" album {event.album}"
+    return f"{subject}: {figures.phase} {figures.fraction:.0%}" + (f" ({note})" if note else "")
 
 
 def plain_line(event: Event) -> str | None:
     """One log line for an event worth a line, else None."""
-    if isinstance(event, JobFetching):
-        fraction = event.fraction
-        if fraction is None or round(fraction * 100) % 10 != 0:
-            return None
-        note = fetch_note(event)
-        return f"job {event.job_id}: fetching {fraction:.0%}" + (f" ({note})" if note else "")
-    if isinstance(event, ItemProgress):
-        fraction = event.fraction
-        if round(fraction * 100) % 10 != 0:
-            return None
-        return f"job {event.job_id} item {event.item_id}: converting {fraction:.0%}"
+    if isinstance(event, JobFetching | ItemProgress | AlbumSending):
+        return _progress_line(event)
     if not isinstance(event, _PLAIN):
         return None
     details = " ".join(f"{k}={v}" for k, v in event.details() if v is not None)
@@ -88,6 +85,7 @@ class Renderer:
             TextColumn("{task.fields[note]}", markup=False),
         )
         self._bars: dict[int, TaskID] = {}
+        self._phases = Phases()  # each job's phase and its own figures, as the page has them
         self._converting: dict[int, TaskID] = {}
         self._fetching: dict[int, TaskID] = {}
         self._names: dict[int, str] = {}
@@ -96,6 +94,7 @@ class Renderer:
         self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
 
     def _on_event(self, event: Event) -> None:
+        self._phases.on_event(event)
         if isinstance(event, JobFetching | JobFetched | JobFinished | JobWaiting):
             self._on_job(event.job_id, event)
         item = event.item_id
@@ -109,7 +108,9 @@ class Renderer:
                 name = self._names.get(item, f"item {item}")
                 task = self._progress.add_task(f"  convert {name}", total=100, note="")
                 self._converting[item] = task
-            self._progress.update(task, completed=event.fraction * 100)
+            figures = self._phases.get(event.job_id)
+            note = figures.note() if figures is not None else ""
+            self._progress.update(task, completed=event.fraction * 100, note=note)
         elif isinstance(event, ItemConverted | ItemQuarantined) and item in self._converting:
             self._progress.remove_task(self._converting.pop(item))
             self._names.pop(item, None)
@@ -117,14 +118,15 @@ class Renderer:
     def _on_job(self, job: int, event: JobFetching | JobFetched | JobFinished | JobWaiting) -> None:
         """A download's bar: its share done, speed and time left; gone once fetched."""
         if isinstance(event, JobFetching):
-            fraction = event.fraction
             task = self._fetching.get(job)
             if task is None:
                 task = self._progress.add_task(f"  fetch job {job}", total=100, note="")
                 self._fetching[job] = task
-            if fraction is not None:
-                self._progress.update(task, completed=fraction * 100)
-            self._progress.update(task, note=fetch_note(event))  # None: the bar stays
+            figures = self._phases.get(job)
+            if figures is not None and figures.fraction is not None:  # None: the bar stays
+                self._progress.update(task, completed=figures.fraction * 100)
+            line = figures.line() if figures is not None else ""
+            self._progress.update(task, note=line)
         elif job in self._fetching:
             self._progress.remove_task(self._fetching.pop(job))
 
@@ -141,6 +143,11 @@ class Renderer:
             c = counts(status.get(job.id, {}))
             done = c["total"] - c["pending"]
             note = job.wait_reason or ("paused" if job.paused else job.state.value)
+            figures = self._phases.get(job.id)
+            if figures is not None and not (job.state.terminal or job.paused or job.wait_reason):
+                # The phase under way; its figures where no bar of its own shows them.
+                own_bar = figures.phase in (DOWNLOADING, CONVERTING)
+                note = figures.phase if own_bar else figures.line()
             if job.error_code:
                 note += f" {job.error_code}"
             if c["failed"]:

@@ -211,6 +211,7 @@ def _one(
     from ferryman.links import make
 
     _refuse(info, options)
+    curve.phase("downloading")
     work.mkdir(parents=True, exist_ok=True)
     formats = info.get("formats") or [info]
     choice = choose(_remembered(work, formats), profile)
@@ -250,6 +251,7 @@ def _one(
         _download(ydl, info, fmt, path, _scaled(curve, start, share), curve, options.max_size)
         fetched.append(path)
         done_before += share
+    curve.phase("converting", done_before, convert_share, info.get("duration"))
     verified = make.make_output(
         info,
         profile,
@@ -606,6 +608,22 @@ class _Curve:
             if value >= self._last + STEP or (value >= 1.0 > self._last):
                 self._last = value
                 self._send(value)
+
+    def phase(
+        self, name: str, start: float = 0.0, share: float = 1.0, duration: Any = None
+    ) -> None:
+        """The entry is now ``downloading`` or ``converting`` (its value climbing from
+        ``start`` over ``share`` of it, ``duration`` seconds of media): the parent turns
+        that climb into the phase's own speed and time left."""
+        seconds = float(duration) if isinstance(duration, int | float) and duration > 0 else None
+        told = {
+            "name": name,
+            "start": (self._entry + start) / self._entries,
+            "share": share / self._entries,
+            "duration": seconds,
+        }
+        with self._lock:
+            self._event("phase", told)
 
     def bytes(self, state: dict[str, Any]) -> None:
         seen = {

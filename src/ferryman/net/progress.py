@@ -22,6 +22,7 @@ class DownloadProgress:
     restarts: int
     fraction: float | None = None  # the whole fetch's share done, when not done/total
     # (a link to media: several downloads, then the conversion, in one rising value)
+    phase: str = "downloading"  # or "converting": ``speed`` is then media seconds a second
 
     @property
     def share(self) -> float | None:

@@ -268,8 +268,15 @@ class S3Client:
         )
         await self._check(response, f"writing {key}")
 
-    async def put_file(self, key: str, path: Path, content_type: str) -> None:
-        """Upload a file, in parts when it is large; nothing is read into memory whole."""
+    async def put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str,
+        sent: Callable[[int], None] | None = None,
+    ) -> None:
+        """Upload a file, in parts when it is large; nothing is read into memory whole.
+        ``sent``: told the bytes stored so far, after each part."""
         size = (await asyncio.to_thread(path.stat)).st_size
         if size < MULTIPART_FROM:
             response = await self._send(
@@ -280,10 +287,19 @@ class S3Client:
                 headers={"content-type": content_type, "content-length": str(size)},
             )
             await self._check(response, f"writing {key}")
-            return
-        await self._multipart(key, path, size, content_type)
+        else:
+            await self._multipart(key, path, size, content_type, sent)
+        if sent is not None:
+            sent(size)
 
-    async def _multipart(self, key: str, path: Path, size: int, content_type: str) -> None:
+    async def _multipart(
+        self,
+        key: str,
+        path: Path,
+        size: int,
+        content_type: str,
+        sent: Callable[[int], None] | None,
+    ) -> None:
         started = await self._send(
             "POST", key, {"uploads": ""}, headers={"content-type": content_type}
         )
@@ -306,6 +322,8 @@ class S3Client:
                 )
                 await self._check(response, f"writing part {number} of {key}")
                 etags.append(response.headers.get("etag", ""))
+                if sent is not None:
+                    sent(offset + length)
             body = "".join(
                 f"<Part><PartNumber>{n}</PartNumber><ETag>{_xml_escape(e)}</ETag></Part>"
                 for n, e in enumerate(etags, start=1)

@@ -19,9 +19,10 @@ its network client only when it opens a sink.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Album, Job, SinkRecord
@@ -42,11 +43,49 @@ class Delivery:
     # The job's input as people may see it (no user info, no token: the source's
     # ``describe``); what a sink writes where others read it (a manifest) names this.
     source: str = ""
+    # Told (bytes sent, bytes in all) as the album's files go, from any thread: the
+    # delivering phase's speed and time left. None: nobody asked.
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
         """Stable across retries and restarts: the sink's idempotency key."""
         return f"job-{self.job.id}/album-{self.album.seq}"
+
+    def tally(self, sizes: Mapping[Any, int]) -> Tally:
+        """A counter of this album's bytes sent (its files' ``sizes``, by a key of the
+        sink's choosing), told to ``progress``."""
+        return Tally(self.progress, sizes)
+
+
+def size_of(path: Path) -> int:
+    """A file's size for a tally; 0 when it is gone (the send says why, not this)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+class Tally:
+    """An album's bytes sent, summed over its files (several may go at once): each
+    file says how far it is by its key."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, sizes: Mapping[Any, int]):
+        self._progress = progress
+        self._sizes = dict(sizes)
+        self._total = sum(self._sizes.values())
+        self._sent: dict[Any, int] = {}
+
+    def sent(self, key: object, done: int) -> None:
+        """File ``key`` has ``done`` bytes sent."""
+        if self._progress is None:
+            return
+        self._sent[key] = done
+        self._progress(min(sum(self._sent.values()), self._total), self._total)
+
+    def whole(self, key: object) -> None:
+        """File ``key`` is there in full (sent now, or before)."""
+        self.sent(key, self._sizes.get(key, 0))
 
 
 @dataclass(frozen=True, slots=True)

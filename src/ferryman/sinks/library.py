@@ -20,7 +20,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import delivered_name, fsync_dir, link_or_copy, safe_name, unique_name
 from ferryman.media.policy import LIBRARY
 from ferryman.model import Item, Job
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, size_of
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -125,8 +125,10 @@ class LibrarySink:
                 shutil.rmtree(tmp)  # a crash left half an album: start it over
             tmp.mkdir(parents=True)
             files, manifest = album_layout(delivery)
+            tally = delivery.tally({name: size_of(path) for path, name in files})
             for path, name in files:
                 link_or_copy(path, tmp / name)
+                tally.whole(name)
             self.add_extras(delivery, files, tmp)
             _write_json(tmp / MANIFEST, manifest)
             fsync_dir(tmp)

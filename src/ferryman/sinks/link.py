@@ -26,7 +26,7 @@ from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY
 from ferryman.model import Job
 from ferryman.resources import Shared
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, size_of
 from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout, check_writable
 
 if TYPE_CHECKING:
@@ -152,6 +152,7 @@ class S3LinkSink:
 
     async def deliver(self, delivery: Delivery) -> Delivered:
         import asyncio
+        import functools
         import json
         import mimetypes
 
@@ -167,10 +168,14 @@ class S3LinkSink:
                 raise FerrymanError("sink.io", f"{ref} holds album {key}, not {delivery.key}")
             return Delivered(ref)
         files, manifest = album_layout(delivery)
+        sizes = await asyncio.to_thread(lambda: {n: size_of(p) for p, n in files})
+        tally = delivery.tally(sizes)
         for path, name in files:
             mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
             try:
-                await self.client.put_file(base + name, path, mime)
+                await self.client.put_file(
+                    base + name, path, mime, sent=functools.partial(tally.sent, name)
+                )
             except FileNotFoundError as exc:
                 raise FerrymanError("sink.io", f"{path} is gone from the work area") from exc
         for name, data in await asyncio.to_thread(list, album_previews(delivery, files)):

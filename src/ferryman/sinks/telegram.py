@@ -26,7 +26,7 @@ from telethon.tl import functions, types
 from ferryman.errors import FerrymanError
 from ferryman.media.probe import probe
 from ferryman.media.thumbnail import video_attributes
-from ferryman.sinks.base import Delivered, Delivery
+from ferryman.sinks.base import Delivered, Delivery, Tally, size_of
 from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState
 from ferryman.telegram.errors import TelegramWait, from_telethon
@@ -108,12 +108,14 @@ class TelegramSink:
             )
             by_slot = {p.slot: p for p in plan}
             first = min((p.slot for p in plan if p.state != "dropped"), default=None)
+            pending = [f for f in files if by_slot[f.slot].state == "pending"]
+            sizes = await asyncio.to_thread(lambda: {f.slot: size_of(f.path) for f in pending})
+            tally = delivery.tally(sizes)
             prepared = await _at_most(
                 PREPARE_AT_ONCE,
                 [
-                    functools.partial(self._ready, client, peer, f, by_slot[f.slot])
-                    for f in files
-                    if by_slot[f.slot].state == "pending"
+                    functools.partial(self._ready, client, peer, f, by_slot[f.slot], tally)
+                    for f in pending
                 ],
             )
             ready = [r for r in prepared if r is not None]
@@ -177,11 +179,13 @@ class TelegramSink:
     # ------------------------------------------------------------------ media
 
     async def _ready(
-        self, client: Any, peer: Any, out: Outgoing, send: PlannedSend
+        self, client: Any, peer: Any, out: Outgoing, send: PlannedSend, tally: Tally | None = None
     ) -> _Ready | None:
         """The file's media reference: the stored one, else upload and ``uploadMedia``."""
         stored = (await self.state.media(out.item.job_id, out.item.id)).get(out.part)
         if stored is not None:
+            if tally is not None:
+                tally.whole(out.slot)  # uploaded before: nothing to send
             return _Ready(out, send, decode(stored.media), stored.family)
         uploader = await self.hub.uploader()
         # A video's facts and thumbnail are made and uploaded while the video uploads.
@@ -191,7 +195,7 @@ class TelegramSink:
             else None
         )
         try:
-            return await self._upload_and_refer(client, peer, out, send, uploader, extras)
+            return await self._upload_and_refer(client, peer, out, send, uploader, extras, tally)
         finally:
             if extras is not None and not extras.done():
                 extras.cancel()
@@ -205,8 +209,10 @@ class TelegramSink:
         send: PlannedSend,
         uploader: Any,
         extras: asyncio.Future[tuple[VideoFacts, Any]] | None,
+        tally: Tally | None = None,
     ) -> _Ready | None:
-        handle = await uploader.upload(out.path, name=out.name)
+        progress = None if tally is None else (lambda done, _size: tally.sent(out.slot, done))
+        handle = await uploader.upload(out.path, name=out.name, progress=progress)
         attempts = [False, True] if out.kind != "document" else [True]
         last: FerrymanError | None = None
         for as_document in attempts:

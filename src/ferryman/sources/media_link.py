@@ -117,6 +117,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
     from ferryman.links.cache import ResultCache
     from ferryman.links.health import record
     from ferryman.media.child import run_in_child
+    from ferryman.media.progress import Pace
     from ferryman.net.progress import DownloadProgress
 
     settings = plan.settings
@@ -132,16 +133,35 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         return await asyncio.to_thread(_fetched, out, hit.done, cached=True)
 
     started = time.monotonic()
-    state: dict[str, Any] = {"fraction": 0.0, "bytes": {}, "extractor": None}
+    state: dict[str, Any] = {"fraction": 0.0, "bytes": {}, "extractor": None, "phase": None}
 
     def report() -> None:
         if plan.on_progress is None:
             return
         seen = state["bytes"]
         done, total = seen.get("done"), seen.get("total")
-        fraction, elapsed = state["fraction"], time.monotonic() - started
+        fraction, now = state["fraction"], time.monotonic()
+        phase = state["phase"]
+        if phase is not None and phase["name"] == "converting":
+            # Making the file: its own speed (media seconds a second) and time left,
+            # never the download's last speed held while the file is made.
+            within = (fraction - phase["start"]) / phase["share"] if phase["share"] else 1.0
+            speed, eta = phase["pace"].at(min(max(within, 0.0), 1.0), now)
+            plan.on_progress(
+                DownloadProgress(
+                    done=int(done) if isinstance(done, int | float) else 0,
+                    total=int(total) if isinstance(total, int | float) else None,
+                    speed=speed or 0.0,
+                    eta=eta,
+                    restarts=0,
+                    fraction=fraction,
+                    phase="converting",
+                )
+            )
+            return
         # The whole fetch's time left, conversion included: from the rate the one
         # rising value climbs at (yt-dlp's own ETA is for the download in flight only).
+        elapsed = now - started
         eta = elapsed * (1 - fraction) / fraction if fraction > 0.02 else None
         plan.on_progress(
             DownloadProgress(
@@ -164,6 +184,8 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
             state["bytes"] = value
         elif name == "made" and isinstance(value, dict):
             state["extractor"] = value.get("extractor")
+        elif name == "phase" and isinstance(value, dict):
+            state["phase"] = {**value, "pace": Pace(value.get("duration"))}
 
     options = grabbing.GrabOptions(
         cookies_file=str(links.cookies_file) if links.cookies_file else None,

@@ -62,6 +62,13 @@ class FetchQueries(StoreBase):
         async with self.reader.connect() as conn:
             return {job_id: message for job_id, message in (await conn.execute(query)).all()}
 
+    async def downloaded_jobs(self) -> set[int]:
+        """Jobs whose input was downloaded whole (not read in place): the page's bar
+        counts their download as done after a restart, when no event said so."""
+        query = select(fetches.c.job_id).where(fetches.c.state == DONE, fetches.c.path.is_not(None))
+        async with self.reader.connect() as conn:
+            return set((await conn.execute(query)).scalars())
+
     async def fetched(self, job_id: int) -> Fetch | None:
         async with self.reader.connect() as conn:
             row = (await conn.execute(select(fetches).where(fetches.c.job_id == job_id))).first()
@@ -174,6 +181,14 @@ class FetchQueries(StoreBase):
                 )
             )
             return {key: value for key, value in rows.all()}
+
+    async def memos_named(self, key: str) -> dict[int, str]:
+        """Every job's memo under ``key`` (one read for all: the page's progress floors)."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(
+                select(source_memos.c.job_id, source_memos.c.value).where(source_memos.c.key == key)
+            )
+            return {int(job_id): value for job_id, value in rows.all()}
 
     async def put_source_memo(self, job_id: int, key: str, value: str) -> None:
         """Remember ``value`` for the job's source (written once; a second put replaces)."""

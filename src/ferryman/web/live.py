@@ -26,22 +26,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ferryman.engine.events import (
-    AlbumDelivered,
-    Event,
-    ItemConverted,
-    ItemConverting,
-    ItemProgress,
-    JobExpanded,
-    JobFetched,
-    JobFetching,
-    JobProgress,
-    JobResumed,
-    JobStarted,
-    JobWaiting,
-)
+from ferryman.engine.events import AlbumSending, Event, ItemProgress, JobFetched, JobFetching
+from ferryman.engine.phases import Figures, figures_of
 from ferryman.errors import FerrymanError, page_step, spec_for, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
+from ferryman.web.floors import Floors
 
 if TYPE_CHECKING:
     from ferryman.store import Store
@@ -59,11 +48,7 @@ class _Live:
     """What the bus said of a job since this process started."""
 
     fetch_fraction: float | None = None
-    done: int | None = None
-    total: int | None = None
-    speed: float | None = None
-    eta: float | None = None
-    phase: str | None = None
+    figures: Figures | None = None  # its phase now, with that phase's own figures
     shown: float = 0.0  # the highest fraction sent: the bar never goes back
     last_progress: float = field(default_factory=time.time)
 
@@ -110,38 +95,31 @@ class Tracker:
         # A link job's files: (state, delivered), the result, when its links go stale.
         self._results: dict[int, tuple[tuple[str, int], dict[str, Any], float]] = {}
         self._wake = asyncio.Event()
+        self._floors = Floors(store)  # each bar as shown, for the next server
+        self._downloaded: set[int] = set()  # jobs whose download the store says is done
 
     # -- told by the bus (on the event loop) -------------------------------------------
     def on_event(self, event: Event) -> None:
         if event.job_id is None:
             return
         live = self._live.setdefault(event.job_id, _Live())
+        # The phase and its own speed and time left: a new phase drops the last one's.
+        live.figures = figures_of(event, live.figures) or live.figures
+        live.last_progress = time.time()
         if isinstance(event, JobFetching):
-            if event.fraction is not None:
-                live.fetch_fraction = event.fraction
-            live.done, live.total = event.done, event.total
-            live.speed, live.eta = event.speed, event.eta
-            live.phase = "fetching"
-            live.last_progress = time.time()
+            if live.figures is not None and live.figures.fraction is not None:
+                live.fetch_fraction = live.figures.fraction
             self.touch(event.job_id, stored=False)
             return
-        if isinstance(event, ItemProgress):
-            live.phase = "converting"
-            live.speed = live.eta = None  # the download's figures are not converting's
-            live.last_progress = time.time()
+        if isinstance(event, ItemProgress | AlbumSending):
             self.touch(event.job_id, stored=False)
             return
         if isinstance(event, JobFetched):
             # Read where it lies (a zip by Range, a streamed tar): nothing was downloaded
             # first, so the bar is its items' alone; it sat at 90 % until the end.
             live.fetch_fraction = None if event.in_place else 1.0
-            live.phase = "reading"
-            live.speed = live.eta = None
-        else:
-            live.phase = _PHASES.get(type(event), live.phase)
-            if live.phase != "fetching":  # speed and time left only where they are known
-                live.speed = live.eta = None
-        live.last_progress = time.time()
+            if not event.in_place:
+                self._downloaded.add(event.job_id)
         self.touch(event.job_id)
 
     def touch(self, job_id: int, *, stored: bool = True) -> None:
@@ -156,11 +134,17 @@ class Tracker:
         """The job was removed: drop what is kept of it and tell every page."""
         for kept in (self._live, self._rows, self._items, self._sent, self._results):
             kept.pop(job_id, None)
+        self._floors.forget(job_id)
+        self._downloaded.discard(job_id)
         self._changes.pop(job_id, None)
         self._next_send.pop(job_id, None)
         self._dirty.discard(job_id)
         self._stale.discard(job_id)
         self._publish({"type": "removed", "job": {"id": job_id}})
+
+    async def close(self) -> None:
+        """The server stops: what the bars showed is saved (the next server starts there)."""
+        await self._floors.save(all_due=True)
 
     def _fresh(self, job_id: int, seen: int) -> None:
         """What was read counts as current unless the job changed while it was read."""
@@ -206,6 +190,11 @@ class Tracker:
         seen = dict(self._changes)
         jobs = (await self.store.list_jobs())[-limit:]
         per_job = await self.store.item_counts()
+        for job_id in await self.store.downloaded_jobs():  # seen by no event here
+            live = self._live.get(job_id)
+            if live is not None and live.fetch_fraction is None:
+                live.fetch_fraction = 1.0
+            self._downloaded.add(job_id)
         found = []
         for job in reversed(jobs):
             counts = per_job.get(job.id, {})
@@ -248,7 +237,8 @@ class Tracker:
                 for job_id in due:
                     self._next_send[job_id] = later
                 continue
-            deadlines = [self._next_send[j] for j in self._dirty]
+            await self._floors.save()
+            deadlines = [self._next_send[j] for j in self._dirty] + self._floors.deadlines()
             if poll is not None:
                 deadlines.append(next_poll)
             timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
@@ -287,15 +277,28 @@ class Tracker:
         self._publish({"type": "job", "job": view})
 
     async def _compose(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
-        live = self._live.get(job.id) or _Live()
+        live = self._live.get(job.id)
+        if live is None:  # first seen here: the bar starts where it was shown before
+            live = _Live(shown=await self._floors.before(job.id))
+            if job.id in self._downloaded:
+                live.fetch_fraction = 1.0
         total = sum(by_state.values())
         finished = sum(by_state.get(s, 0) for s in _DONE_ITEMS)
         fraction = self._fraction(job, live, finished, total, by_state)
         live.shown = max(live.shown, fraction)
         self._live[job.id] = live
-        began = live.phase is not None or job.started_at is not None  # not waiting in line
+        # Kept only where the store's counts alone would show less (a download's share).
+        durable = _Live(fetch_fraction=1.0 if job.id in self._downloaded else None)
+        shown_more = live.shown > self._fraction(job, durable, finished, total, by_state) + 1e-4
+        if shown_more and self._floors.keep(job, live.shown):
+            self._wake.set()
+        began = live.figures is not None or job.started_at is not None  # not waiting in line
         running = began and not job.state.terminal and not job.paused and not job.wait_reason
         stuck = running and time.time() - live.last_progress > self._stuck_after
+        phase = _phase(job, live)
+        # Figures only for the phase under way: a job waiting, paused or ended has none.
+        figures = live.figures
+        moving = figures if figures is not None and figures.phase == phase else None
         error = None
         if job.error_code:
             spec = spec_for(job.error_code)
@@ -314,7 +317,7 @@ class Tracker:
             "dest": job.dest,
             "status": job.state.value,
             "paused": job.paused,
-            "phase": _phase(job, live),
+            "phase": phase,
             "waiting": job.wait_reason,
             "waiting_next": (
                 with_job(page_step(job.wait_reason), job.id) if job.wait_reason else None
@@ -322,10 +325,11 @@ class Tracker:
             "stuck": stuck,
             "progress": {
                 "fraction": round(live.shown, 4),
-                "bytes": live.done,
-                "total": live.total,
-                "speed": live.speed,
-                "eta_s": live.eta,
+                "bytes": moving.done if moving is not None else None,
+                "total": moving.total if moving is not None else None,
+                "speed": moving.speed if moving is not None else None,
+                "speed_unit": moving.unit if moving is not None else None,
+                "eta_s": moving.eta if moving is not None else None,
             },
             "counts": {"total": total, "finished": finished, **by_state},
             "error": error,
@@ -380,18 +384,6 @@ class Tracker:
         return min(FETCH_SHARE * fetched + (1 - FETCH_SHARE) * items, 0.999)
 
 
-_PHASES: dict[type[Event], str] = {
-    JobStarted: "reading",
-    JobProgress: "reading",
-    JobExpanded: "delivering",
-    ItemConverting: "converting",
-    ItemConverted: "delivering",
-    AlbumDelivered: "delivering",
-    JobWaiting: "waiting",
-    JobResumed: "reading",
-}
-
-
 def _item_view(item: Item) -> dict[str, Any]:
     error = None
     if item.error_code:
@@ -416,7 +408,7 @@ def _phase(job: Job, live: _Live) -> str:
         return "paused"
     if job.wait_reason:
         return "waiting"
-    return live.phase or "queued"
+    return live.figures.phase if live.figures is not None else "queued"
 
 
 @dataclass(frozen=True, slots=True)

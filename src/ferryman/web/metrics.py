@@ -10,6 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ferryman.engine.events import (
+    AlbumDelivered,
+    AlbumFailed,
+    AlbumSending,
+    AlbumWaiting,
     Event,
     ItemConverted,
     ItemConverting,
@@ -56,12 +60,24 @@ class StageClock:
     def __init__(self) -> None:
         self.stages: dict[str, Histogram] = {}
         self._open: dict[tuple[str, int], float] = {}
+        self._sending: dict[tuple[int, int], float] = {}  # (job, album) → its first send
 
     def on_event(self, event: Event) -> None:
         key_id = event.item_id if event.item_id is not None else event.job_id
         if key_id is None:
             return
         now = time.monotonic()
+        if isinstance(event, AlbumSending):
+            self._sending.setdefault((event.job_id, event.album), now)
+            return
+        if isinstance(event, AlbumDelivered):
+            began = self._sending.pop((event.job_id, event.album), None)
+            if began is not None:
+                self.stages.setdefault("deliver", Histogram()).observe(now - began)
+            return
+        if isinstance(event, AlbumFailed | AlbumWaiting):  # its next try is timed afresh
+            self._sending.pop((event.job_id, event.album), None)
+            return
         start = _STARTS.get(type(event))
         if start is not None:
             self._open.setdefault((start, key_id), now)

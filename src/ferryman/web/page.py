@@ -8,6 +8,15 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ferryman.engine.phases import (
+    BYTES,
+    CONVERTING,
+    DELIVERING,
+    DOWNLOADING,
+    eta_text,
+    speed_text,
+)
+
 _HEAD = """<!doctype html>
 <html lang="en">
 <head>
@@ -186,11 +195,12 @@ def status_text(view: dict[str, Any]) -> str:
 def detail_text(view: dict[str, Any]) -> str:
     progress = view["progress"]
     bits = [f"{round((progress.get('fraction') or 0) * 100)}%"]
-    moving = view.get("phase") == "fetching"  # as the script: figures where known
+    # As the script: the phase under way with its own figures, where known.
+    moving = view.get("phase") in (DOWNLOADING, CONVERTING, DELIVERING)
     if moving and progress.get("speed"):
-        bits.append(speed_text(progress["speed"]))
+        bits.append(speed_text(progress["speed"], progress.get("speed_unit") or BYTES))
     if moving and progress.get("eta_s") is not None:
-        bits.append(f"{round(progress['eta_s'])} s left")
+        bits.append(eta_text(progress["eta_s"]))
     counts = view.get("counts") or {}
     if counts.get("total"):
         bits.append(f"{counts.get('finished', 0)}/{counts['total']} files")
@@ -205,12 +215,6 @@ def size_text(size: int) -> str:
     if size >= 1e6:
         return f"{size / 1e6:.1f} MB"
     return f"{max(1, round(size / 1e3))} kB"
-
-
-def speed_text(per_second: float) -> str:
-    if per_second >= 1e6:
-        return f"{per_second / 1e6:.1f} MB/s"
-    return f"{per_second / 1e3:.0f} kB/s"
 
 
 def login_page() -> str:

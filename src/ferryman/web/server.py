@@ -116,6 +116,7 @@ async def web_app(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await tracker.close()
         await web.results.close()
 
 

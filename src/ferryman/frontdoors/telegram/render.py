@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ferryman.engine.events import JobFetching
+from ferryman.engine.phases import CONVERTING, DOWNLOADING, Figures, figures_of
 from ferryman.engine.report import counts
 from ferryman.frontdoors.terminal import deferred_note
 from ferryman.model import Job, JobState
@@ -66,17 +67,19 @@ def queued_link(name: str) -> Shown:
     return Shown(0, "", f"{name}: queued; fetching starts shortly")
 
 
-def fetching_shown(job: Job, progress: JobFetching) -> Shown:
+def fetching_shown(job: Job, progress: JobFetching, figures: Figures | None = None) -> Shown:
     """A link's download (and, for a link to media, its conversion) as it goes: one
-    rising percentage with speed and time left, never a made-up milestone."""
-    from ferryman.frontdoors.progress import fetch_note
-
+    rising percentage with the phase under way and its own speed and time left (the
+    page's figures: ``engine.phases``), never a made-up milestone."""
+    if figures is None or figures.phase not in (DOWNLOADING, CONVERTING):
+        figures = figures_of(progress)  # between tries: the phase it waits to go on with
     fraction = progress.fraction
     percent = int(fraction * 100) if fraction is not None else 0
-    note = fetch_note(progress)
+    phase = figures.phase if figures is not None else "downloading"
+    note = figures.note() if figures is not None and not job.wait_reason else ""
     extra = f" ({note})" if note else ""
     wait = f", waiting: {job.wait_reason}" if job.wait_reason else ""
-    return Shown(percent, "fetching", f"{job_title(job)}: fetching {percent}%{extra}{wait}")
+    return Shown(percent, "fetching", f"{job_title(job)}: {phase} {percent}%{extra}{wait}")
 
 
 def download_failed(name: str, code: str, message: str) -> Shown:
@@ -87,8 +90,9 @@ def job_title(job: Job) -> str:
     return f"job {job.id} {job.name}"
 
 
-def job_shown(job: Job, by_state: dict[str, int]) -> Shown:
-    """A job's status line from its state and item counts (summary once it ended)."""
+def job_shown(job: Job, by_state: dict[str, int], figures: Figures | None = None) -> Shown:
+    """A job's status line from its state and item counts (summary once it ended);
+    ``figures``: the phase under way, said with its own speed and time left."""
     c = counts(by_state)
     total, pending = c["total"], c["pending"]
     done = total - pending
@@ -111,7 +115,8 @@ def job_shown(job: Job, by_state: dict[str, int]) -> Shown:
         return Shown(0, "queued", f"{title}: queued")
     files = f"{done} of {total} files" if job.expanded else f"{done} of {total} files so far"
     wait = f", waiting: {job.wait_reason}" if job.wait_reason else ""
-    return Shown(percent, "running", f"{title}: {percent}% ({files}{wait})")
+    doing = f", {figures.line()}" if figures is not None and not job.wait_reason else ""
+    return Shown(percent, "running", f"{title}: {percent}% ({files}{wait}){doing}")
 
 
 def ended_text(job: Job, c: dict[str, int]) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ferryman.engine.events import Event, JobFetched, JobFetching, JobFinished
+from ferryman.engine.phases import Phases
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.render import Shown, fetching_shown, job_shown
@@ -61,6 +62,7 @@ class StatusBoard:
         self._boards: list[Board] = []
         self._dirty: set[int] = set()
         self._fetching: dict[int, JobFetching] = {}  # a download's latest progress
+        self._phases = Phases()  # each job's phase and its own figures, as the page has them
         self._wake = asyncio.Event()
         self.flood_until = 0.0
 
@@ -79,6 +81,7 @@ class StatusBoard:
     def on_event(self, event: Event) -> None:
         """An engine event (synchronous, from the engine's own code: just mark and wake)."""
         if event.job_id is not None and any(b.job_id == event.job_id for b in self._boards):
+            self._phases.on_event(event)
             if isinstance(event, JobFetching):
                 was = self._fetching.get(event.job_id)
                 now = event
@@ -189,10 +192,11 @@ class StatusBoard:
                 except FerrymanError:
                     board.wanted = None
                     continue
-                wanted = job_shown(job, per_job.get(board.job_id, {}))
+                figures = self._phases.get(board.job_id)
+                wanted = job_shown(job, per_job.get(board.job_id, {}), figures)
                 progress = self._fetching.get(board.job_id)
                 if progress is not None and not wanted.final and not job.paused:
-                    wanted = fetching_shown(job, progress)
+                    wanted = fetching_shown(job, progress, figures)
                 if wanted.final and wanted.text == board.shown.text:
                     board.shown = wanted  # shown before a restart: nothing left to say
                 board.wanted = wanted

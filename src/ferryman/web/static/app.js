@@ -43,16 +43,27 @@ function statusText(view) {
 function detailText(view) {
   const p = view.progress;
   const bits = [Math.round((p.fraction || 0) * 100) + "%"];
-  // Speed and time left belong to a download under way: a job waiting between tries,
-  // or cancelled, kept its last ones (and "0 s left" flickered).
-  const moving = view.phase === "fetching";
-  if (moving && p.speed) bits.push(p.speed >= 1e6 ? (p.speed / 1e6).toFixed(1) + " MB/s" : Math.round(p.speed / 1e3) + " kB/s");
-  if (moving && p.eta_s !== null && p.eta_s !== undefined) bits.push(Math.round(p.eta_s) + " s left");
+  // Speed and time left belong to the phase under way, in its own unit (a conversion's
+  // is media time per second); a job waiting, paused or ended has none.
+  const moving = ["downloading", "converting", "delivering"].includes(view.phase);
+  if (moving && p.speed) bits.push(speedText(p.speed, p.speed_unit));
+  if (moving && p.eta_s !== null && p.eta_s !== undefined) bits.push(etaText(p.eta_s));
   const c = view.counts || {};
   if (c.total) bits.push((c.finished || 0) + "/" + c.total + " files");
   if (c.skipped) bits.push(c.skipped + " skipped (not a photo or video)");
   if (view.waiting_next && view.status !== "needs_password") bits.push(view.waiting_next);
   return bits.join(" · ");
+}
+
+function speedText(speed, unit) {
+  if (unit === "x") return speed.toFixed(1) + "× real time";
+  return speed >= 1e6 ? (speed / 1e6).toFixed(1) + " MB/s" : Math.round(speed / 1e3) + " kB/s";
+}
+
+function etaText(seconds) {
+  if (seconds < 120) return Math.round(seconds) + " s left";
+  if (seconds < 7200) return Math.round(seconds / 60) + " min left";
+  return (seconds / 3600).toFixed(1) + " h left";
 }
 
 function render(view) {
