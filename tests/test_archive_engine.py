@@ -20,7 +20,7 @@ import pytest
 
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.config import Settings
-from ferryman.engine import control, intake, read_run, unpack
+from ferryman.engine import control, entry_batch, intake, read_loop, read_run
 from ferryman.engine.events import Event, ItemRecorded
 from ferryman.engine.runner import Engine
 from ferryman.model import ItemState, JobState
@@ -268,9 +268,9 @@ async def test_nested_archives_are_read_in_place_up_to_the_depth_limit(
 ) -> None:
     # Each entry recorded as it is read, and none read ahead of the last recorded, so
     # `item.recorded` shows what was on disk then.
-    monkeypatch.setattr(unpack, "BATCH_ENTRIES", 1)
+    monkeypatch.setattr(entry_batch, "BATCH_ENTRIES", 1)
     monkeypatch.setattr(read_run, "RUN_ENTRIES", 1)
-    monkeypatch.setattr(unpack, "READ_AHEAD", False)
+    monkeypatch.setattr(read_loop, "READ_AHEAD", False)
     photos = make_photo_set(tmp_path / "src", 4)
     level3 = tmp_path / "l3.zip"
     with zipfile.ZipFile(level3, "w") as zf:

@@ -19,7 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from ferryman.config import Settings
-from ferryman.engine import control, intake, report, unpack
+from ferryman.engine import control, entry_batch, intake, read_loop, report
 from ferryman.engine.context import Context
 from ferryman.engine.events import (
     AlbumDelivered,
@@ -276,7 +276,7 @@ async def test_passing_read_errors_are_retried_with_backoff(
     engine.bus.subscribe(lambda e: waits.append(e.reason) if isinstance(e, JobWaiting) else None)
     from unittest import mock
 
-    with mock.patch("ferryman.engine.unpack.stage_entry", flaky):
+    with mock.patch("ferryman.engine.read_loop.stage_entry", flaky):
         await asyncio.wait_for(engine.run(until_idle=True), 60)
     final = await store.get_job(job.id)
     assert waits == ["space.low"]
@@ -443,7 +443,7 @@ async def test_an_unexpected_error_is_retried_a_bounded_number_of_times(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    with mock.patch("ferryman.engine.unpack.prepare", broken):
+    with mock.patch("ferryman.engine.read_loop.prepare", broken):
         await asyncio.wait_for(run_until_idle(store, fast), 60)
     final = await store.get_job(job.id)
     assert final.state is JobState.FAILED
@@ -559,13 +559,13 @@ async def test_the_reading_thread_stages_small_entries_in_runs(
     photos = make_photo_set(tmp_path / "photos", 120, size=(32, 24))
     job = await intake.add_source(sqlite_store, tmp_path / "photos")
     hops: list[str] = []
-    call = unpack._Reader.call
+    call = read_loop.ReadingThread.call
 
     async def counted(reader: Any, fn: Any, *args: Any) -> Any:
         hops.append(getattr(fn, "__name__", repr(fn)))
         return await call(reader, fn, *args)
 
-    monkeypatch.setattr(unpack._Reader, "call", counted)
+    monkeypatch.setattr(read_loop.ReadingThread, "call", counted)
     # A backlog that never fills: how often a full one cuts a run short depends on how
     # fast albums leave (with 20, about one entry per album went the careful way).
     roomy = settings.model_copy(update={"backlog_items": 1000})
@@ -590,7 +590,7 @@ async def test_a_batch_that_failed_to_record_goes_first_in_the_next_flush(
     job = await store.claim_job("test", 60)
     assert job is not None
     ctx = Context(store, EventBus(), settings, owner="test")
-    batch = unpack._Batch(ctx, job)
+    batch = entry_batch.EntryBatch(ctx, job)
     record = store.record_entries
     calls = 0
 
@@ -603,11 +603,11 @@ async def test_a_batch_that_failed_to_record_goes_first_in_the_next_flush(
 
     monkeypatch.setattr(store, "record_entries", failing_once)
     for index in range(3):
-        await batch.add(index, f"skipped-{index}", unpack._skipped("not_media"))
+        await batch.add(index, f"skipped-{index}", read_loop._skipped("not_media"))
     with pytest.raises(OperationalError):
         await batch.flush()
     for index in range(3, 5):  # added meanwhile, flushed by someone else
-        await batch.add(index, f"skipped-{index}", unpack._skipped("not_media"))
+        await batch.add(index, f"skipped-{index}", read_loop._skipped("not_media"))
     await batch.flush()
     items = await store.job_items(job.id)
     assert [item.seq for item in items] == [0, 1, 2, 3, 4]

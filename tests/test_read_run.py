@@ -16,8 +16,8 @@ import pytest
 from ferryman.archive.reader import EntryInfo, EntryType
 from ferryman.engine import read_run
 from ferryman.engine.prepare import MediaOptions
+from ferryman.engine.read_loop import _stage_and_prepare
 from ferryman.engine.read_run import Read, RunLimits
-from ferryman.engine.unpack import _stage_and_prepare
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import policy_named
 from ferryman.model import ItemState
