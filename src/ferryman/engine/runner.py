@@ -1,7 +1,8 @@
 """The engine: worker pools per stage plus a housekeeper, until stopped or idle.
 
-Each worker claims one unit (a job to read, an album to deliver, an item to convert)
-with a lease, keeps the lease alive while it works, and looks for the next. The
+The stages, what each claims and what wakes it are listed in ``pipeline``. Each worker
+claims one unit (a fetch, a job to read, an album to deliver, an item to convert, a due
+watch) with a lease, keeps the lease alive while it works, and looks for the next. The
 housekeeper re-queues expired leases, seals albums, ends finished jobs and clears
 their work folders, and those of ended jobs once nothing works on them. Stopping
 cancels the steps in flight (each is safe to redo) and hands every lease back, so a
@@ -20,15 +21,13 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
-from ferryman.engine import convert, deliver, fetch, unpack
+from ferryman.engine import deliver
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.events import (
     EngineDraining,
@@ -36,63 +35,27 @@ from ferryman.engine.events import (
     EngineStopped,
     EngineWarning,
     EventBus,
-    ItemConverting,
     JobFinished,
-    JobStarted,
 )
-from ferryman.engine.leases import held
+from ferryman.engine.pipeline import PIPELINE, STAGES, Looked, Stage, lease_seconds
 from ferryman.engine.workarea import job_work_dir
-from ferryman.model import AlbumClaim, Item, Job
-from ferryman.net import abort
 from ferryman.resources import Closeable
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
-from ferryman.store.schema import albums, fetches, items, jobs
-
-if TYPE_CHECKING:
-    from ferryman.store.fetches import Fetch
 
 log = logging.getLogger(__name__)
 
 
-STAGES = ("fetch", "unpack", "deliver", "convert", "watch")  # every engine runs each (≥ 1)
-# Whom a finished step may have given work (wake-up topics; "room": a read waiting for
-# the work area to empty, "keeper": the housekeeper, which ends jobs). The step's own
-# stage claims again at once anyway.
-WAKES = {
-    "fetch": ("unpack", "keeper"),
-    "unpack": ("deliver", "convert", "keeper"),
-    # Conversions wait until nothing deliverable is left: their poll finds that moment
-    # (a conversion takes seconds; a claim after every album was a tenth of a photo's cost).
-    "deliver": ("room", "keeper"),
-    # A conversion that failed frees room and may let a partial album go (the full
-    # round seals it): everyone, as conversions are few.
-    "convert": (),
-    "watch": (),  # a check made jobs (or none): rare, so everyone looks
-}
-
-
-class _Looked(Enum):
-    LOOKED = "looked"
-
-
-LOOKED = _Looked.LOOKED  # a step looked for the next unit itself and found none (see _work)
-# What a stage claims and handles: a Job (unpack), a Fetch, an AlbumClaim (deliver) or an
-# Item (convert). A step answers with the next unit, claimed as it recorded its own end,
-# LOOKED, or None.
-Unit = TypeVar("Unit", Job, "Fetch", AlbumClaim, Item)
-
-
-def _named(unit: Job | Fetch | AlbumClaim | Item) -> str:
+def _named(unit: object) -> str:
     """A unit as a log names it: its kind and id (a job's source may hold a token)."""
     inner = getattr(unit, "album", unit)
     return f"{type(inner).__name__.lower()} {getattr(inner, 'id', '?')}"
 
 
-T = TypeVar("T")
+U = TypeVar("U")
 STOP_GRACE_SECONDS = 20.0  # how long a graceful stop waits for steps to reach a checkpoint
 # A housekeeping round costs transactions: a busy engine, waking it after every album,
 # ran one per album. Rounds are this far apart at least (a finished job ends at most
@@ -116,7 +79,7 @@ class Engine:
         settings: Settings,
         bus: EventBus | None = None,
         *,
-        dialer: Any = None,
+        dialer: object = None,  # the network seam sinks use (None: the real network)
         sources: SourceRegistry | None = None,
         sinks: SinkRegistry | None = None,
         device: Device | None = None,
@@ -153,13 +116,7 @@ class Engine:
             _warm_reading()
         listener = await self._listen()
         await self._beat_once(settings)  # a drained node must know before its first claim
-        workers = [
-            *self._pool("fetch", settings.concurrency.fetch, self._claim_fetch, self._fetch),
-            *self._pool("unpack", settings.concurrency.unpack, self._claim_job, self._unpack),
-            *self._pool("deliver", settings.concurrency.deliver, self._claim_album, self._deliver),
-            *self._pool("convert", settings.concurrency.convert, self._claim_item, self._convert),
-            *self._pool("watch", 1, self._claim_watch, self._watch),
-        ]
+        workers = [task for stage in PIPELINE for task in stage.start(self._pool, settings)]
         # Not one of the tasks a stop waits for: a remote that does not answer must not
         # hold the stop up.
         preflight = asyncio.create_task(self._preflight(settings), name="sink-preflight")
@@ -273,56 +230,45 @@ class Engine:
 
     # ------------------------------------------------------------ workers
 
-    def _pool(
-        self,
-        stage: str,
-        size: int,
-        claim: Callable[[], Awaitable[Unit | None]],
-        handle: Callable[[Unit], Awaitable[Unit | _Looked | None]],
-    ) -> list[asyncio.Task[None]]:
+    def _pool(self, stage: Stage[U], size: int) -> list[asyncio.Task[None]]:
         return [
-            asyncio.create_task(self._work(stage, claim, handle), name=f"{stage}-{n}")
-            for n in range(size)
+            asyncio.create_task(self._work(stage), name=f"{stage.name}-{n}") for n in range(size)
         ]
 
-    async def _work(
-        self,
-        stage: str,
-        claim: Callable[[], Awaitable[Unit | None]],
-        handle: Callable[[Unit], Awaitable[Unit | _Looked | None]],
-    ) -> None:
+    async def _work(self, stage: Stage[U]) -> None:
         """Claim a unit and handle it, for as long as the engine runs.
 
         A step may hand over the next unit, claimed in the transaction that recorded its
         own end; or ``LOOKED``: it looked there and found none, so the worker waits for
         a wake-up since that look instead of asking the store again at once."""
         looked: int | None = None  # the wake-up mark taken before such a step
+        topic = stage.name
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            unit: Unit | None = None
+            unit: U | None = None
             if looked is not None:
                 mark, looked = looked, None
             else:
-                mark = self.ctx.wakeup.mark(stage)
+                mark = self.ctx.wakeup.mark(topic)
                 if self.ctx.draining:  # what it holds goes on; nothing new is taken
-                    await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=stage)
+                    await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
                     continue
                 try:
-                    unit = await claim()
+                    unit = await stage.claim(self.ctx, await lease_seconds(self.ctx))
                 except Exception:
-                    log.exception("%s: claiming failed; trying again", stage)
+                    log.exception("%s: claiming failed; trying again", topic)
                     await asyncio.sleep(settings.poll_seconds)
                     continue
             if unit is None:
-                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=stage)
+                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
                 continue
             while unit is not None:
                 if self.ctx.stopping.is_set():
                     return  # claimed as the stop came: release() hands it back
                 done, unit = unit, None
-                before = self.ctx.wakeup.mark(stage)
+                before = self.ctx.wakeup.mark(topic)
                 try:
-                    after = await handle(done)
+                    after = await stage.step(self.ctx, done)
                 except Stopping:
                     return
                 except asyncio.CancelledError:
@@ -330,121 +276,15 @@ class Engine:
                     if self.ctx.stopping.is_set() or task is None:
                         raise
                     task.uncancel()  # our heartbeat cancelled the step, not the engine
-                    log.warning("%s: lost the lease on %s; moving on", stage, _named(done))
+                    log.warning("%s: lost the lease on %s; moving on", topic, _named(done))
                 except Exception:
-                    log.exception("%s: step failed; its lease will expire and it runs again", stage)
+                    log.exception("%s: step failed; its lease will expire and it runs again", topic)
                 else:
-                    if isinstance(after, _Looked):
+                    if isinstance(after, Looked):
                         looked = before
                     else:
                         unit = after
-                self.ctx.wakeup.notify(*WAKES[stage])
-
-    async def _claim_job(self) -> Job | None:
-        return await self.ctx.store.claim_job(self.ctx.owner, await self._lease())
-
-    async def _claim_fetch(self) -> Fetch | None:
-        return await self.ctx.store.claim_fetch(self.ctx.owner, await self._lease())
-
-    async def _claim_album(self) -> AlbumClaim | None:
-        return await self.ctx.store.claim_delivery(self.ctx.owner, await self._lease())
-
-    async def _claim_item(self) -> Item | None:
-        return await self.ctx.store.claim_conversion(self.ctx.owner, await self._lease())
-
-    async def _claim_watch(self) -> Any:
-        return await self.ctx.store.claim_watch(self.ctx.owner, await self._lease())
-
-    async def _watch(self, claimed: Any) -> None:
-        """Check a due watch (``engine/watch``): its new entries become jobs."""
-        from ferryman.engine.watch import Checker
-        from ferryman.sources.listers.builtin import default_listers
-
-        ctx = self.ctx
-        checker = Checker(
-            ctx.store,
-            ctx.sources,
-            ctx.sinks,
-            default_listers(ctx.resources),
-            ctx.device,
-            ctx.owner,
-            cut=self._until_stopped,
-            publish=ctx.bus.publish,
-        )
-        await checker.check(claimed, await ctx.settings())
-
-    async def _lease(self) -> float:
-        return (await self.ctx.settings()).lease_seconds
-
-    async def _unpack(self, job: Job) -> None:
-        shown = self.ctx.sources.describe(job.source)  # a link's token never reaches a log
-        self.ctx.bus.publish(JobStarted(job.id, source=shown))
-        async with held(self.ctx.store, jobs, job.id, self.ctx.owner, await self._lease()):
-            await unpack.expand(self.ctx, job)
-
-    async def _fetch(self, claimed: Fetch) -> None:
-        lease = await self._lease()
-        try:
-            async with held(
-                self.ctx.store, fetches, claimed.id, self.ctx.owner, lease, self.ctx.wakeup
-            ):
-                outcome = await self._until_stopped(fetch.fetch(self.ctx, claimed))
-            await fetch.settle(self.ctx, claimed, outcome)
-        except asyncio.CancelledError:
-            if not self.ctx.stopping.is_set():  # the lease was taken: a cancel, most likely
-                await fetch.drop_if_cancelled(self.ctx, claimed)
-            raise
-
-    async def _until_stopped(self, step: Awaitable[T]) -> T:
-        """A step that may be cut anywhere (a download keeps its part and record), so a
-        stop need not wait for a checkpoint: a stalled server held a stop up for
-        STOP_GRACE_SECONDS. What it runs on threads (a zip's directory read in place)
-        is cut too (``net.abort``). Raises ``Stopping`` when the stop came first."""
-        cut = abort.Abort()
-
-        async def within() -> T:
-            abort.current.set(cut)  # this task's context, which its threads copy
-            return await step
-
-        work = asyncio.ensure_future(within())
-        stop = asyncio.ensure_future(self.ctx.stopping.wait())
-        try:
-            await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-            if not work.done():
-                cut.trigger()
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await work
-        if work.cancelled() and self.ctx.stopping.is_set():
-            raise Stopping
-        return work.result()
-
-    async def _deliver(self, claim: AlbumClaim) -> AlbumClaim | _Looked | None:
-        """Deliver the album; the next one, claimed as this one is recorded (not while
-        draining: a drained node takes nothing new)."""
-        lease = await self._lease()
-        store, owner, album_id = self.ctx.store, self.ctx.owner, claim.album.id
-        # Claimed a while ago (the album before it took long to tidy): renewed before
-        # anything is sent, or left to whoever has it now.
-        stale = claim.lease_until - store.clock() < lease / 2
-        if stale and not await store.renew(albums, album_id, owner, lease):
-            log.warning("deliver: album %s was taken back before it went", album_id)
-            return None
-        async with held(store, albums, album_id, owner, lease) as beat:
-            looked, after = await deliver.deliver(
-                self.ctx, claim, chain=True, before_record=beat.stop
-            )
-        read = claim.final or claim.album.job_id in self.ctx.read_ended
-        if read and claim.album.seq >= claim.albums:  # the last album it knew of
-            self.ctx.wakeup.notify("last")  # the job may end: the keeper looks at once
-        return LOOKED if looked and after is None else after
-
-    async def _convert(self, item: Item) -> None:
-        self.ctx.bus.publish(ItemConverting(item.job_id, item.id, path=item.source_path))
-        async with held(self.ctx.store, items, item.id, self.ctx.owner, await self._lease()):
-            await convert.convert(self.ctx, item)
+                self.ctx.wakeup.notify(*stage.wakes)
 
     # -------------------------------------------------------- housekeeping
 

@@ -104,7 +104,7 @@ class Checker:
     listers: ListerRegistry
     device: Device
     owner: str
-    # How the listing is run: the engine cuts it at a stop (``runner._until_stopped``:
+    # How the listing is run: the engine cuts it at a stop (``pipeline.until_stopped``:
     # its threads' sockets closed, yt-dlp's child killed); nothing is recorded then.
     cut: Callable[[Awaitable[list[WatchEntry]]], Awaitable[list[WatchEntry]]] | None = None
     # The engine's bus (WatchFound, WatchFailing wake the notifier; the notice's event is
