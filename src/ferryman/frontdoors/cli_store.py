@@ -1,5 +1,6 @@
-"""How a command reaches the full store: open it, run the work, close it; a coded error
-becomes a clear exit 2. One place for every command module (``cli``, ``cli_watch``…)."""
+"""How a command reaches the store: open it, run the work, close it; a coded error
+becomes a clear exit 2. One place for every command module (``cli``, ``cli_watch``…).
+``run_light``: a command that must answer at once reads SQLite without SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ferryman.frontdoors.terminal import console, fail
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.store import Store
+    from ferryman.store.lite import LiteStore
 
 T = TypeVar("T")
 
@@ -41,3 +43,29 @@ def run_with_store(
     except FerrymanError as exc:
         fail(console(stderr=True), exc, job)
         raise typer.Exit(2) from exc
+
+
+def run_light(
+    ctx: typer.Context,
+    light: Callable[[Settings, LiteStore], T],
+    full: Callable[[Settings, Store], Awaitable[T]],
+    *,
+    writes: bool = False,
+) -> T:
+    """``light`` on the SQLite store through the standard library (a command that
+    must answer at once); ``full`` through the store when that cannot serve: another
+    database, or one at another schema version (the full store migrates it)."""
+    from ferryman.store.lite import open_lite
+
+    try:
+        settings: Settings = ctx.obj.settings()
+        store = open_lite(settings.database, create=writes)
+        if store is not None:
+            try:
+                return light(settings, store)
+            finally:
+                store.close()
+    except FerrymanError as exc:
+        fail(console(stderr=True), exc)
+        raise typer.Exit(2) from exc
+    return run_with_store(ctx, full)
