@@ -51,375 +51,70 @@ import os
 import weakref
 from collections.abc import Callable, Iterator
 from ctypes import (
-    CFUNCTYPE,
-    POINTER,
     Array,
     byref,
     c_char,
-    c_char_p,
-    c_int,
-    c_longlong,
-    c_size_t,
-    c_ssize_t,
     c_void_p,
-    cast,
     create_string_buffer,
-    memmove,
-    string_at,
 )
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from libarchive import ffi
-
+from ferryman.archive.libarchive_entry import BLOCK_SIZE, LibarchiveEntry
+from ferryman.archive.libarchive_ffi import (
+    AE_IFDIR,
+    AE_IFLNK,
+    AE_IFMT,
+    AE_IFREG,
+    ARCHIVE_EOF,
+    ARCHIVE_FORMAT_RAW,
+    ARCHIVE_RETRY,
+    ARCHIVE_WARN,
+    DECRYPTS,
+    INPUT_BLOCK,
+    StreamSource,
+    archive_entry_filetype,
+    archive_entry_hardlink,
+    archive_entry_is_data_encrypted,
+    archive_entry_mtime,
+    archive_entry_mtime_is_set,
+    archive_entry_mtime_nsec,
+    archive_entry_pathname,
+    archive_entry_pathname_utf8,
+    archive_entry_size,
+    archive_entry_size_is_set,
+    archive_error_string,
+    archive_filter_bytes,
+    archive_format,
+    archive_read_add_passphrase,
+    archive_read_free,
+    archive_read_new,
+    archive_read_next_header,
+    archive_read_open_filename,
+    libarchive_names,
+    single_file_name,
+    sparse_stored,
+    support,
+)
 from ferryman.archive.libarchive_messages import FATAL_STATE_HINT, classify
 from ferryman.archive.rar_headers import RAR5_MAGIC, Rar5Scan, refuse_rar_volume
 from ferryman.archive.reader import (
-    CandidateMayBeWrong,
     EntryInfo,
     EntryType,
     OpenOptions,
     sniff_format,
 )
-from ferryman.archive.suffixes import inner_name
 from ferryman.errors import FerrymanError
 
 __all__ = ["LibarchiveEntry", "LibarchiveReader", "classify", "single_file_name"]
 
-_BLOCK_SIZE = 1 << 20  # bytes per read_blocks block
-_INPUT_BLOCK = 1 << 16  # bytes per read of the packed input (file or stream)
-_HOLD_IN_MEMORY = 8 << 20  # encrypted zip entries up to this are checked before handing on
 _SNIFF_BYTES = 512  # what sniff_format needs (a v7 tar's header checksum: 512 bytes)
-
-# --- libarchive through ctypes ---------------------------------------------------------
-
-_ARCHIVE_EOF = 1
-_ARCHIVE_RETRY = -10  # a damaged header: the next call looks for the next good one
-_ARCHIVE_WARN = -20
-_ARCHIVE_FATAL = -30
-_AE_IFMT = 0o170000
-_AE_IFREG = 0o100000
-_AE_IFLNK = 0o120000
-_AE_IFDIR = 0o040000
-_ARCHIVE_FORMAT_RAW = 0x90000
-
-_lib: Any = ffi.libarchive
-
-
-def _bind(name: str, argtypes: list[Any], restype: Any) -> Any:
-    # Item access gives a fresh function object: libarchive-c's own bindings (with
-    # their errcheck hooks) are left as they are.
-    fn = _lib[name]
-    fn.argtypes = argtypes
-    fn.restype = restype
-    return fn
-
-
-_read_new = _bind("archive_read_new", [], c_void_p)
-_read_free = _bind("archive_read_free", [c_void_p], c_int)
-_add_passphrase = _bind("archive_read_add_passphrase", [c_void_p, c_char_p], c_int)
-_open_filename = _bind("archive_read_open_filename", [c_void_p, c_char_p, c_size_t], c_int)
-_READ_CALLBACK = CFUNCTYPE(c_ssize_t, c_void_p, c_void_p, POINTER(c_void_p))
-_read_open = _bind(
-    "archive_read_open", [c_void_p, c_void_p, c_void_p, _READ_CALLBACK, c_void_p], c_int
-)
-_next_header = _bind("archive_read_next_header", [c_void_p, POINTER(c_void_p)], c_int)
-_read_data = _bind("archive_read_data", [c_void_p, c_void_p, c_size_t], c_ssize_t)
-_error_string = _bind("archive_error_string", [c_void_p], c_char_p)
-_filter_bytes = _bind("archive_filter_bytes", [c_void_p, c_int], c_longlong)
-_format_code = _bind("archive_format", [c_void_p], c_int)
-_entry_pathname = _bind("archive_entry_pathname", [c_void_p], c_char_p)
-_entry_pathname_utf8 = _bind("archive_entry_pathname_utf8", [c_void_p], c_char_p)
-_entry_hardlink = _bind("archive_entry_hardlink", [c_void_p], c_char_p)
-_entry_filetype = _bind("archive_entry_filetype", [c_void_p], c_int)
-_entry_size = _bind("archive_entry_size", [c_void_p], c_longlong)
-_entry_size_is_set = _bind("archive_entry_size_is_set", [c_void_p], c_int)
-_entry_mtime = _bind("archive_entry_mtime", [c_void_p], c_longlong)
-_entry_mtime_nsec = _bind("archive_entry_mtime_nsec", [c_void_p], c_longlong)
-_entry_mtime_is_set = _bind("archive_entry_mtime_is_set", [c_void_p], c_int)
-_entry_is_data_encrypted = _bind("archive_entry_is_data_encrypted", [c_void_p], c_int)
-_entry_sparse_reset = _bind("archive_entry_sparse_reset", [c_void_p], c_int)
-_entry_sparse_next = _bind(
-    "archive_entry_sparse_next", [c_void_p, POINTER(c_longlong), POINTER(c_longlong)], c_int
-)
-
-
-def _sparse_stored(entry: int) -> int | None:
-    """The data bytes of a sparse entry (its map's lengths summed); None if not sparse."""
-    if _entry_sparse_reset(entry) <= 0:
-        return None
-    offset, length, total = c_longlong(), c_longlong(), 0
-    while _entry_sparse_next(entry, byref(offset), byref(length)) == 0:
-        total += max(0, length.value)
-    return total
-
-
-def _support(archive: Any, kind: str, name: str) -> None:
-    fn = _bind(f"archive_read_support_{kind}_{name}", [c_void_p], c_int)
-    if fn(archive) < _ARCHIVE_WARN:
-        raise FerrymanError("archive.unsupported", f"libarchive lacks the {name} {kind}")
-
-
-# --- formats -----------------------------------------------------------------------
-
-_SINGLE_FILE_FILTERS = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz", "zstd": "zstd"}
-_OTHER_FILTERS = frozenset({"compress", "lzip", "lz4", "lzop", "lrzip", "lzma", "uu"})
-# Containers libarchive reads besides zip, tar, 7z and RAR (an RPM is a cpio behind its
-# own filter and a compression); "sfx": an archive appended to an executable.
-_OTHER_FORMATS: dict[str, tuple[str, ...]] = {
-    "iso9660": ("iso9660",),
-    "cab": ("cab",),
-    "cpio": ("cpio",),
-    "rpm": ("cpio",),
-    "lha": ("lha",),
-    "xar": ("xar",),
-    "sfx": ("zip", "7zip", "rar", "rar5"),
-}
-# Formats whose encrypted data libarchive decrypts itself.
-_DECRYPTS = frozenset({"zip"})
-
-
-def single_file_name(archive_name: str) -> str:
-    """The name of the one file inside a compressed non-tar file.
-
-    ``clip.mp4.gz`` -> ``clip.mp4``, ``x.gz`` -> ``x``, ``x.tgz`` -> ``x.tar``; a name
-    without a compression suffix is kept as it is. The name stored in a gzip header
-    is ignored: it is whatever the sender chose.
-    """
-    base = archive_name.replace("\\", "/").rsplit("/", 1)[-1]
-    inner = inner_name(base)
-    return inner if inner is not None else (base or "data")
-
-
-def _libarchive_names(fmt: str, *, rar5: bool, stream: bool) -> tuple[tuple[str, ...], str]:
-    """detect_format's answer -> (libarchive formats, libarchive filter)."""
-    if fmt == "zip":
-        # zip (for files) also enables the seekable reader, which reads the central
-        # directory; a stream has only the local headers.
-        return (("zip_streamable",) if stream else ("zip",)), "none"
-    if fmt == "tar":
-        return ("tar",), "none"
-    if fmt in _SINGLE_FILE_FILTERS:
-        return ("tar", "cpio", "raw", "empty"), _SINGLE_FILE_FILTERS[fmt]
-    if fmt in _OTHER_FILTERS:
-        # Whatever filters libarchive has (some stack: uuencoded gzip), a tar, a cpio
-        # or one file inside.
-        return ("tar", "cpio", "raw", "empty"), "all"
-    if fmt in _OTHER_FORMATS:
-        return _OTHER_FORMATS[fmt], "all"
-    if fmt == "7z":
-        return ("7zip",), "none"
-    if fmt == "rar":
-        return (("rar5",) if rar5 else ("rar",)), "none"
-    raise FerrymanError("archive.unsupported", f"format {fmt!r}")
-
-
-# --- entries ----------------------------------------------------------------------
-
-
-class LibarchiveEntry:
-    """One entry of a ``LibarchiveReader``; readable while it is the current entry."""
-
-    __slots__ = ("_bytes_read", "_encrypted", "_generation", "_reader", "_started", "info")
-
-    def __init__(
-        self, reader: LibarchiveReader, info: EntryInfo, generation: int, encrypted: bool
-    ) -> None:
-        self.info = info
-        self._reader = reader
-        self._generation = generation
-        self._encrypted = encrypted
-        self._started = False
-        self._bytes_read = 0
-
-    @property
-    def bytes_read(self) -> int:
-        """Bytes yielded so far by ``read_blocks``."""
-        return self._bytes_read
-
-    def read_blocks(self) -> Iterator[bytes]:
-        """The entry's bytes; once per entry, before the reader advances.
-
-        Raises ``FerrymanError``: "archive.password_required" (zip: no given password
-        fits) or "archive.unsupported" (encrypted RAR/7z data, a compression method
-        libarchive lacks) before the first block; "archive.entry_corrupt" on a data
-        error, possibly after yielding every block (zip checks the CRC at the end),
-        or when the bytes read differ from the declared size; "source.io" when the
-        stream being read fails.
-        """
-        self._reader.check_current(self._generation)
-        if self._started:
-            raise RuntimeError(f"{self.info.path}: read_blocks may be called once per entry")
-        self._started = True
-        return self._blocks()
-
-    def _blocks(self) -> Iterator[bytes]:
-        reader = self._reader
-        reader.check_current(self._generation)
-        if self.info.size == 0:
-            # Declared empty: nothing to deliver, and nothing to decrypt. Not read,
-            # because libarchive 3.6.2 fails on empty LZMA zip entries ("lzma
-            # unknown error 10") that every other tool reads.
-            return
-        if self._encrypted and not reader.decrypts:
-            raise FerrymanError(
-                "archive.unsupported",
-                f"{reader.name}: {self.info.path}: encrypted {reader.format_label} data, "
-                "which libarchive cannot decrypt",
-            )
-        if self._encrypted and reader.guesses_passwords:
-            yield from self._checked_first()
-            return
-        yield from self._read()
-
-    def _read(self) -> Iterator[bytes]:
-        reader = self._reader
-        buf = reader.data_buffer
-        while True:
-            reader.check_current(self._generation)
-            n = _read_data(reader.archive_pointer, buf, _BLOCK_SIZE)
-            if n == 0:
-                break
-            if n < 0:
-                raise self._data_error(n)
-            if reader.clips and self.info.size is not None:
-                # libarchive 3.6's xar reader runs on past an entry's end (into the
-                # next one's data); bsdtar's disk writer cuts at the declared size.
-                n = min(n, self.info.size - self._bytes_read)
-                if n <= 0:
-                    break
-            self._bytes_read += n
-            yield string_at(buf, n)
-        declared = self.info.size
-        if declared is not None and declared != self._bytes_read:
-            if reader.trusts_crc_over_size(declared, self._bytes_read):
-                return  # a ZIP64 size off by 4 GiB: the data passed its CRC
-            raise self._corrupt(f"declared {declared} bytes, read {self._bytes_read}")
-
-    def _checked_first(self) -> Iterator[bytes]:
-        """An encrypted zip entry read with several candidate passwords.
-
-        libarchive keeps the first candidate that passes zip's password check, and
-        ZipCrypto's check is one byte: a wrong one passes 1 time in 256, and the
-        entry then fails (inflate at once, or a stored entry's CRC at the end)
-        though a later candidate fits. Such a failure is raised as
-        ``CandidateMayBeWrong`` before any block is handed on, so that
-        ``open_archive`` can let 7-Zip try the candidates one by one. Entries of up
-        to 8 MiB are held in memory until their CRC checks out (never beyond their
-        declared size, so a bomb stops there); larger ones stream, and only a
-        failure before their first block can be handed over.
-        """
-        declared = self.info.size
-        if declared is None or declared > _HOLD_IN_MEMORY:
-            blocks = self._read()
-            try:
-                first = next(blocks, None)
-            except FerrymanError as exc:
-                raise self._maybe_wrong_candidate(exc) from exc
-            if first is None:
-                return
-            yield first
-            del first
-            yield from blocks
-            return
-        held: list[bytes] = []
-        try:
-            for block in self._read():
-                held.append(block)
-                if self._bytes_read > declared:
-                    raise self._corrupt(f"yields more than the {declared} bytes it declares")
-        except FerrymanError as exc:
-            raise self._maybe_wrong_candidate(exc) from exc
-        yield from held
-
-    def _maybe_wrong_candidate(self, exc: FerrymanError) -> FerrymanError:
-        if exc.code != "archive.entry_corrupt":
-            return exc
-        count = len(self._reader.passwords)
-        return CandidateMayBeWrong(
-            exc.code,
-            f"{exc.message} (a wrong one of the {count} passwords can pass zip's password"
-            " check and fail like this)",
-        )
-
-    def _data_error(self, status: int) -> FerrymanError:
-        reader = self._reader
-        stream_error = reader.stream_error()
-        if stream_error is not None:
-            return stream_error
-        message = reader.error_string()
-        if status == _ARCHIVE_WARN:  # the data did not check out (e.g. bad CRC)
-            return self._corrupt(message)
-        reader.note_data_error(message)
-        code = classify(message)
-        if self._bytes_read == 0 and code == "archive.password_required":
-            return reader.password_error(self.info.path)
-        if self._bytes_read == 0 and code == "archive.unsupported":
-            return FerrymanError(code, f"{reader.name}: {self.info.path}: {message}")
-        return self._corrupt(message)
-
-    def _corrupt(self, detail: str) -> FerrymanError:
-        return FerrymanError(
-            "archive.entry_corrupt", f"{self._reader.name}: {self.info.path}: {detail}"
-        )
-
-
-class _StreamSource:
-    """Feeds libarchive from a stream: first the sniffed head, then ``readinto1``.
-
-    Kept apart from the reader so the ctypes callback (which libarchive holds) does
-    not reference the reader, and an unclosed reader can still be collected.
-    """
-
-    def __init__(self, stream: BinaryIO, head: bytes, scan: Rar5Scan | None) -> None:
-        self.stream = stream
-        self.head: bytes | None = head
-        self.scan = scan
-        self.position = 0
-        self.error: BaseException | None = None
-        self._head_buffer = create_string_buffer(head, max(len(head), 1))
-        self._buffer = create_string_buffer(_INPUT_BLOCK)
-        self._readinto = getattr(stream, "readinto1", None) or getattr(stream, "readinto", None)
-        self.callback = _READ_CALLBACK(self._read)
-
-    def open(self, archive: Any) -> int:
-        return int(_read_open(archive, None, None, self.callback, None))
-
-    def _read(self, _archive: Any, _context: Any, out: Any) -> int:
-        try:
-            if self.head is not None:
-                n = len(self.head)
-                self.head = None
-                buf = self._head_buffer
-            else:
-                buf = self._buffer
-                if self._readinto is not None:
-                    got = self._readinto(buf)
-                    if got is None:
-                        raise OSError("the stream is non-blocking and has no data yet")
-                    n = int(got)
-                else:  # a stream with read() only
-                    data = self.stream.read(_INPUT_BLOCK)
-                    n = len(data)
-                    memmove(buf, data, n)
-            out[0] = cast(buf, c_void_p).value
-            if self.scan is not None and n:
-                self.scan.feed(self.position, memoryview(buf)[:n])
-            self.position += n
-            return n
-        except Exception as err:  # reported by LibarchiveReader.stream_error()
-            self.error = err
-            return _ARCHIVE_FATAL
-
-
-# --- the reader ---------------------------------------------------------------------
-
 
 _DEFAULT_OPTIONS = OpenOptions()  # frozen: safe to share as a default
 
 
 def _free_archive(pointer: int, _keepalive: object) -> None:
-    _read_free(pointer)
+    archive_read_free(pointer)
 
 
 class LibarchiveReader:
@@ -441,7 +136,7 @@ class LibarchiveReader:
             rar5 = head.startswith(RAR5_MAGIC)  # RAR 5 needs its own libarchive reader
         scan = Rar5Scan.of_file(path) if rar5 else None
         self._setup(path.name, fmt, options, scan=scan, stream=False)
-        self._open(lambda a: _open_filename(a, os.fsencode(path), _INPUT_BLOCK), fmt)
+        self._open(lambda a: archive_read_open_filename(a, os.fsencode(path), INPUT_BLOCK), fmt)
 
     @classmethod
     def from_stream(
@@ -476,7 +171,7 @@ class LibarchiveReader:
         reader = cls.__new__(cls)
         rar5 = fmt == "rar" and head.startswith(RAR5_MAGIC)
         reader._setup(name, fmt, options, scan=Rar5Scan() if rar5 else None, stream=True)
-        reader._source = _StreamSource(stream, head, reader._rar5)
+        reader._source = StreamSource(stream, head, reader._rar5)
         reader._keepalive.append(reader._source)
         reader._open(reader._source.open, fmt)
         return reader
@@ -489,7 +184,7 @@ class LibarchiveReader:
         self._name = name
         self._fmt = fmt
         try:
-            self._formats, self._filter = _libarchive_names(
+            self._formats, self._filter = libarchive_names(
                 fmt, rar5=scan is not None, stream=stream
             )
         except FerrymanError as err:
@@ -503,29 +198,29 @@ class LibarchiveReader:
         self._last_data_error: str | None = None
         self._final_consumed = 0
         self._rar5 = scan
-        self._source: _StreamSource | None = None
+        self._source: StreamSource | None = None
         self._keepalive: list[object] = []  # what libarchive points at, freed after it
-        self._data_buffer: Array[c_char] = create_string_buffer(_BLOCK_SIZE)
+        self._data_buffer: Array[c_char] = create_string_buffer(BLOCK_SIZE)
         self._archive: Any = None
         self._finalizer: Any = None
 
     def _open(self, opener: Callable[[Any], int], fmt: str) -> None:
-        archive = _read_new()
+        archive = archive_read_new()
         if not archive:
             raise MemoryError("archive_read_new failed")
         self._archive = archive
         self._finalizer = weakref.finalize(self, _free_archive, archive, self._keepalive)
         try:
-            _support(archive, "filter", self._filter)
+            support(archive, "filter", self._filter)
             for format_name in self._formats:
-                _support(archive, "format", format_name)
+                support(archive, "format", format_name)
             for password in self._passwords:
-                _add_passphrase(archive, password.encode("utf-8"))
+                archive_read_add_passphrase(archive, password.encode("utf-8"))
             status = opener(archive)
         except BaseException:
             self._release()
             raise
-        if status < _ARCHIVE_WARN:
+        if status < ARCHIVE_WARN:
             error = self.stream_error()
             if error is None:
                 message = self.error_string()
@@ -554,7 +249,7 @@ class LibarchiveReader:
     @property
     def decrypts(self) -> bool:
         """Whether libarchive decrypts this format's encrypted entries."""
-        return self._fmt in _DECRYPTS
+        return self._fmt in DECRYPTS
 
     @property
     def clips(self) -> bool:
@@ -593,7 +288,7 @@ class LibarchiveReader:
         """
         if not self._live():
             return self._final_consumed
-        return max(0, int(_filter_bytes(self._archive, -1)))
+        return max(0, int(archive_filter_bytes(self._archive, -1)))
 
     def _live(self) -> bool:
         """Whether the libarchive handle may be used. Not after ``close``, nor once
@@ -642,7 +337,7 @@ class LibarchiveReader:
         self._last_data_error = message
 
     def error_string(self) -> str:
-        raw = _error_string(self._archive) if self._live() else None
+        raw = archive_error_string(self._archive) if self._live() else None
         if isinstance(raw, bytes):
             return raw.decode("utf-8", "replace")
         return str(raw or "unknown libarchive error")
@@ -679,8 +374,8 @@ class LibarchiveReader:
             self._generation += 1
             if not self._live():  # libarchive's handle is freed: touching it would crash
                 raise RuntimeError(f"{self.name}: archive reader used after it was closed")
-            status = _next_header(self._archive, byref(entry_p))
-            if status == _ARCHIVE_RETRY:
+            status = archive_read_next_header(self._archive, byref(entry_p))
+            if status == ARCHIVE_RETRY:
                 # A tar header whose checksum failed ("Damaged tar archive"): the entry
                 # it returns is not one (it was yielded, nameless, as 1,035 phantom
                 # entries of a damaged .tar.gz, and the job ended done). Asked again,
@@ -692,7 +387,7 @@ class LibarchiveReader:
                 retrying = True
                 continue
             retrying = False
-            if status == _ARCHIVE_EOF:
+            if status == ARCHIVE_EOF:
                 if damaged:
                     raise FerrymanError(
                         classify(damaged[0]),
@@ -700,18 +395,18 @@ class LibarchiveReader:
                         f" what lay there could not be read; {index} entries read around it",
                     )
                 return
-            if status < _ARCHIVE_WARN:
+            if status < ARCHIVE_WARN:
                 raise self._structure_error(index)
             number = header_number
             header_number += 1
             entry = entry_p.value
             if entry is None:  # not documented to happen; refuse rather than crash
                 raise FerrymanError("archive.unreadable", f"{self.name}: no entry header")
-            filetype = _entry_filetype(entry) & _AE_IFMT
-            if filetype == _AE_IFDIR:
+            filetype = archive_entry_filetype(entry) & AE_IFMT
+            if filetype == AE_IFDIR:
                 continue
             info, name_bytes = self._entry_info(entry, index, filetype)
-            encrypted = bool(_entry_is_data_encrypted(entry))
+            encrypted = bool(archive_entry_is_data_encrypted(entry))
             if self._rar5 is not None and not encrypted:
                 encrypted = bool(self._rar5.encrypted(number, name_bytes))
             yield LibarchiveEntry(self, info, self._generation, encrypted)
@@ -732,26 +427,26 @@ class LibarchiveReader:
         return FerrymanError(code, f"{self.name}: broken after {index} entries: {message}")
 
     def _entry_info(self, entry: int, index: int, filetype: int) -> tuple[EntryInfo, bytes | None]:
-        raw = _entry_pathname_utf8(entry) or _entry_pathname(entry)
+        raw = archive_entry_pathname_utf8(entry) or archive_entry_pathname(entry)
         name = raw.decode("utf-8", "replace") if raw else ""
         mtime = None
-        if _entry_mtime_is_set(entry):
-            mtime = _entry_mtime(entry) + _entry_mtime_nsec(entry) / 1e9
-        if (_format_code(self._archive) & 0xFF0000) == _ARCHIVE_FORMAT_RAW:
+        if archive_entry_mtime_is_set(entry):
+            mtime = archive_entry_mtime(entry) + archive_entry_mtime_nsec(entry) / 1e9
+        if (archive_format(self._archive) & 0xFF0000) == ARCHIVE_FORMAT_RAW:
             info = EntryInfo(index, self._single_name, None, mtime, EntryType.FILE)
             return info, raw
-        if _entry_hardlink(entry) is not None:
+        if archive_entry_hardlink(entry) is not None:
             kind = EntryType.HARDLINK
-        elif filetype == _AE_IFLNK:
+        elif filetype == AE_IFLNK:
             kind = EntryType.SYMLINK
-        elif filetype in (_AE_IFREG, 0):
+        elif filetype in (AE_IFREG, 0):
             # No type bits at all (a RAR3 or cpio written with permissions only):
             # a file, as bsdtar and 7zz extract it; devices and fifos say so.
             kind = EntryType.FILE
         else:
             kind = EntryType.OTHER
-        size = _entry_size(entry) if _entry_size_is_set(entry) else None
-        stored = _sparse_stored(entry) if kind is EntryType.FILE else None
+        size = archive_entry_size(entry) if archive_entry_size_is_set(entry) else None
+        stored = sparse_stored(entry) if kind is EntryType.FILE else None
         info = EntryInfo(index=index, path=name, size=size, mtime=mtime, type=kind, stored=stored)
         return info, raw
 
