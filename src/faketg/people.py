@@ -7,10 +7,8 @@ clients, so a client's event handlers fire exactly as they would for a real mess
 
 from __future__ import annotations
 
-import io
 import os
 
-from PIL import Image
 from telethon.tl import types
 
 from faketg.handlers.messages import post_as
@@ -84,36 +82,12 @@ def user_sends(
 
 def stored_photo(server: FakeTelegram, owner: Account, data: bytes) -> StoredMedia:
     """A photo on the server as if ``owner`` had uploaded it (one size, the JPEG as is)."""
-    from faketg.sender import RpcFault
+    from faketg.handlers.uploads import image_size, photo_media
 
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
-    except Exception as exc:
-        raise RpcFault(400, "IMAGE_PROCESS_FAILED") from exc
-    pid, access = server.new_id(), server.rng.getrandbits(63)
-    ref = os.urandom(8)
-    tl = types.Photo(
-        id=pid,
-        access_hash=access,
-        file_reference=ref,
-        date=when(server.clock()),
-        sizes=[types.PhotoSize(type="y", w=w, h=h, size=len(data))],
-        dc_id=2,
-    )
-    media = StoredMedia(
-        "photo",
-        pid,
-        access,
-        ref,
-        StoredFile(data, f"{pid}.jpg"),
-        tl,
-        "image/jpeg",
-        width=w,
-        height=h,
-        owner=owner.id,
-    )
-    server.media[pid] = media
+    file = StoredFile(data, "")
+    media = photo_media(server, file, image_size(data, load=False), owner.id)
+    file.name = f"{media.id}.jpg"
+    server.media[media.id] = media
     return media
 
 

@@ -130,14 +130,29 @@ def _check_total(call: Call, size: int) -> None:
 def _photo(server: FakeTelegram, call: Call, file: StoredFile) -> StoredMedia:
     if file.size > PHOTO_MAX:
         raise RpcFault(400, "PHOTO_SAVE_FILE_INVALID")
-    try:
-        with Image.open(io.BytesIO(file.data)) as im:
-            im.load()
-            w, h = im.size
-    except Exception as exc:
-        raise RpcFault(400, "IMAGE_PROCESS_FAILED") from exc
+    w, h = image_size(file.data, load=True)
     if w + h > 10000 or max(w, h) > 20 * min(w, h):
         raise RpcFault(400, "PHOTO_INVALID_DIMENSIONS")
+    return photo_media(server, file, (w, h), call.me().id)
+
+
+def image_size(data: bytes, *, load: bool) -> tuple[int, int]:
+    """The picture's width and height; one Pillow cannot open is IMAGE_PROCESS_FAILED.
+    ``load``: decoded whole, as an upload is (a look at its header may pass a broken one)."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if load:
+                im.load()
+            return im.size
+    except Exception as exc:
+        raise RpcFault(400, "IMAGE_PROCESS_FAILED") from exc
+
+
+def photo_media(
+    server: FakeTelegram, file: StoredFile, size: tuple[int, int], owner: int
+) -> StoredMedia:
+    """A photo as the server keeps it: one size, the JPEG as it came."""
+    w, h = size
     pid, access = server.new_id(), server.rng.getrandbits(63)
     ref = os.urandom(8)
     tl = types.Photo(
@@ -149,7 +164,7 @@ def _photo(server: FakeTelegram, call: Call, file: StoredFile) -> StoredMedia:
         dc_id=2,
     )
     return StoredMedia(
-        "photo", pid, access, ref, file, tl, "image/jpeg", width=w, height=h, owner=call.me().id
+        "photo", pid, access, ref, file, tl, "image/jpeg", width=w, height=h, owner=owner
     )
 
 
