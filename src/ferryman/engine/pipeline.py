@@ -69,7 +69,7 @@ class Stage(Generic[U]):
 
     name: str  # its workers' names, its wake-up topic, a node's listed stage
     claims: str  # the unit, and when one is claimable (for people: see the store call)
-    woken_by: str  # who notifies its topic (for people)
+    woken_by: str  # what wakes its idle workers before their poll (for people)
     wakes: tuple[str, ...]  # the topics a finished step notifies
     workers: Callable[[Settings], int]
     claim: Callable[[Context, float], Awaitable[U | None]]  # (context, lease seconds)
@@ -213,7 +213,8 @@ PIPELINE = (
         "deliver",
         claims="a sealed album, in order, with its items and its job (claim_delivery);"
         " the next one chained in its record's transaction",
-        woken_by="a batch, a read's end, a password wait or a conversion that sealed albums",
+        woken_by="a batch, a read's end, a password wait, a conversion or the housekeeper"
+        " that sealed albums",
         # "room": a read waiting for deliveries to free its backlog. Not "convert":
         # conversions wait until nothing deliverable is left, and their poll finds that
         # moment (a conversion takes seconds; a claim after every album cost a tenth
@@ -238,7 +239,7 @@ PIPELINE = (
     Stage[Watch](
         "watch",
         claims="a due, unpaused watch (claim_watch); its new entries go through intake",
-        woken_by="its poll (a watch is due by the clock), a `watch check` (a notify)",
+        woken_by="its poll (a watch falls due by the clock); a watch just added (a nudge)",
         wakes=(),  # a check made jobs (or none): rare, so everyone looks
         workers=lambda settings: 1,
         claim=lambda ctx, lease: ctx.store.claim_watch(ctx.owner, lease),
