@@ -122,7 +122,7 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
     if got.note:  # kept for the job's report
         await ctx.store.put_source_memo(job_id, FETCH_NOTE, got.note)
     await ctx.store.fetch_done(claimed.id, ctx.owner, path, got.size)
-    named = got.name and await ctx.store.name_from_input(job_id, _job_name(got.name))
+    named = got.name and await ctx.store.name_from_input(job_id, _job_name(got.name), got.variant)
     if named:
         log.info("job %s is named %r, as its input calls itself", job_id, named)
     ctx.bus.publish(

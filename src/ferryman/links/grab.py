@@ -37,6 +37,7 @@ from ferryman.fsutil import safe_name
 from ferryman.links.failures import LIVE_WAIT, error_for, from_exception
 from ferryman.links.profile import Output, Profile
 from ferryman.links.select import Choice, choose
+from ferryman.naming import link_title, unique_name
 
 if TYPE_CHECKING:
     from ferryman.media.ffmpeg_binary import StreamingEncoder
@@ -136,9 +137,25 @@ def _grab(
                 curve.at(1.0)
                 continue
             if entry.get("_type") in ("url", "url_transparent"):
+                outer = entry
                 entry = _extract(ydl, str(entry.get("url") or entry.get("webpage_url")))
+                if outer.get("_type") == "url_transparent" and outer.get("title"):
+                    entry["title"] = outer["title"]  # the page's title, not its stream's
+            entry["title"] = link_title(
+                str(entry.get("title") or entry.get("fulltitle") or ""),
+                str(entry.get("id") or ""),
+                str(entry.get("webpage_url") or url),
+                alone=len(entries) == 1,
+            )
             made = _one(
-                ydl, entry, profile, root / f"entry-{number}", root / OUT_DIR, options, curve
+                ydl,
+                entry,
+                profile,
+                root / f"entry-{number}",
+                root / OUT_DIR,
+                options,
+                curve,
+                {str(earlier["file"]).lower() for earlier in done.values()},
             )
             done[key] = made
             _write_done(root, done)
@@ -206,8 +223,10 @@ def _one(
     out: Path,
     options: GrabOptions,
     curve: _Curve,
+    taken: set[str],
 ) -> dict[str, Any]:
-    """Download and make one entry; returns what ``done.json`` records of it."""
+    """Download and make one entry (its name none of ``taken``, the names the earlier
+    entries were made under); returns what ``done.json`` records of it."""
     from ferryman.links import make
 
     _refuse(info, options)
@@ -227,7 +246,7 @@ def _one(
     from ferryman.media.ffmpeg_binary import find_ffmpeg
 
     ffmpeg = find_ffmpeg(options.ffmpeg)
-    name = _file_name(info, profile)
+    name = _file_name(info, profile, taken)
     streams = profile.output in _STREAMED and len(downloads) == 1 and _pipes(downloads[0])
     if ffmpeg is not None and streams:
         made = _streamed(ydl, info, downloads[0], profile, work, out / name, ffmpeg, options, curve)
@@ -542,18 +561,15 @@ def _expected_size(fmt: Mapping[str, Any], info: dict[str, Any]) -> float:
     return 1.0 if fmt.get("vcodec") != "none" else 0.15
 
 
-def _file_name(info: dict[str, Any], profile: Profile) -> str:
-    """``Title [ID].mp4``: a person's name for it, and the platform's ID that finds it."""
-    title = str(info.get("title") or info.get("fulltitle") or "").strip()
-    ident = str(info.get("id") or "").strip()
-    stem = safe_name(title, "") if title else ""
-    if ident and ident not in stem:
-        stem = f"{stem} [{safe_name(ident, 'id')}]" if stem else safe_name(ident, "media")
-    stem = stem or "media"
+def _file_name(info: dict[str, Any], profile: Profile, taken: set[str]) -> str:
+    """``Title.mp4``: a person's name for it (the platform's ID and the page are in its
+    tags); ``Title (2).mp4`` when an earlier entry of a playlist had that title."""
+    title = str(info.get("title") or "").strip()
+    stem = safe_name(title, "") or safe_name(str(info.get("id") or ""), "media")
     encoded = stem.encode()
     if len(encoded) > 180:  # file names are bytes-limited (255), keep room for the suffix
         stem = encoded[:180].decode(errors="ignore").rstrip()
-    return stem + profile.suffix
+    return unique_name(stem + profile.suffix, set(taken))
 
 
 def read_done(root: Path) -> dict[str, Any]:

@@ -89,6 +89,17 @@ class Profile:
             word = f"{self.output.value}-{self.height or 'best'}"
         return word + ("+playlist" if self.playlist else "")
 
+    def variant(self) -> str:
+        """As few words as tell two results of one link apart, as a caption says them:
+        "720p, mute", "best", "MP3 192 kbps", "1080p, playlist"."""
+        if self.output.is_audio:
+            rate = f" {self.kbps} kbps" if self.kbps else ""
+            text = {Output.OPUS: "Opus"}.get(self.output, self.output.value.upper()) + rate
+        else:
+            text = f"{self.height}p" if self.height else "best"
+            text += ", mute" if self.output is Output.MUTE else ""
+        return text + (", playlist" if self.playlist else "")
+
     def describe(self) -> str:
         """As a person would say it: "MP4 up to 1080p", "MP3 192 kbps"."""
         if self.output is Output.MP3:

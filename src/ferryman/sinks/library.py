@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import delivered_name, fsync_dir, link_or_copy, safe_name, unique_name
+from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
 from ferryman.media.policy import LIBRARY
 from ferryman.model import Item, Job
+from ferryman.naming import delivered_name, unique_name
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, size_of
 
 if TYPE_CHECKING:

@@ -83,6 +83,7 @@ class ReadOptions:
     memo: SourceMemo | None = field(default=None, compare=False)
     network: NetworkSettings | None = None  # for sources that read over the network
     settings: Settings | None = field(default=None, compare=False, repr=False)  # logins, keys
+    job_name: str | None = None  # what the job is called: a link's one made file takes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,9 @@ class Fetched:
     size: int | None
     name: str
     note: str = ""  # what a person is told of it ("asked 1080p; best available 720p")
+    # How this result differs from another input's of the same name (a link's output,
+    # "720p, mute"): the job is named with it only where the two would clash.
+    variant: str = ""
 
 
 class Source(Protocol):

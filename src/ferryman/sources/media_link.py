@@ -82,19 +82,31 @@ class MediaLinkSource:
             raise FerrymanError("engine.internal", f"{uri}: read before it was fetched")
         folder = options.fetched
         hashes = _hashes(folder.parent)
+        alone = len(hashes) == 1 or _one_file(folder)
+        name = options.job_name if alone else None
         with iter_local(folder, options) as entries:
-            yield (_made(entry, folder, hashes) for entry in entries)
+            yield (_made(entry, folder, hashes, name) for entry in entries)
 
 
-def _made(entry: SourceEntry, folder: Path, hashes: dict[str, tuple[int, str]]) -> SourceEntry:
+def _one_file(folder: Path) -> bool:
+    return sum(1 for p in folder.iterdir() if p.is_file()) == 1
+
+
+def _made(
+    entry: SourceEntry, folder: Path, hashes: dict[str, tuple[int, str]], name: str | None
+) -> SourceEntry:
     """A made file: asked for (delivered whatever its kind), and the job's own (staged by
     a hard link, not a second copy; not even read again when its maker hashed it and it
-    is still that size)."""
+    is still that size). The one file of a link is called what its job is called (the
+    title, with the output where another result of that title would clash)."""
     path = folder / entry.info.path
     own = path if path.is_file() and path.stat().st_size == entry.info.size else None
     known = hashes.get(entry.info.path)
     digest = known[1] if own is not None and known and known[0] == entry.info.size else None
-    return replace(entry, asked=True, local_file=own, local_sha256=digest)
+    info = entry.info
+    if name:
+        info = replace(info, path=safe_name(name, path.stem) + path.suffix)
+    return replace(entry, info=info, asked=True, local_file=own, local_sha256=digest)
 
 
 def _hashes(root: Path) -> dict[str, tuple[int, str]]:
@@ -130,7 +142,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
     if hit is not None:
         await asyncio.to_thread(cache.restore, hit, out)
         log.info("%s: from the cache (made %.0f s ago)", ref.cache_key, cache.clock() - hit.at)
-        return await asyncio.to_thread(_fetched, out, hit.done, cached=True)
+        return await asyncio.to_thread(_fetched, out, hit.done, ref.profile, cached=True)
 
     started = time.monotonic()
     state: dict[str, Any] = {"fraction": 0.0, "bytes": {}, "extractor": None, "phase": None}
@@ -216,19 +228,19 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         raise
     extractor = str(state["extractor"] or _extractor_guess(ref.url))
     await asyncio.to_thread(record, settings.data_dir, extractor, None)
-    return await asyncio.to_thread(_kept, plan.folder, out, cache, ref.cache_key)
+    return await asyncio.to_thread(_kept, plan.folder, out, cache, ref)
 
 
-def _kept(folder: Path, out: Path, cache: Any, key: str) -> Fetched:
+def _kept(folder: Path, out: Path, cache: Any, ref: MediaRef) -> Fetched:
     """What grab made, also kept in the result cache (blocking: a thread's work)."""
     from ferryman.links.grab import read_done
 
     done = read_done(folder)
-    cache.put(key, out, sorted(str(entry["file"]) for entry in done.values()), done)
-    return _fetched(out, done, cached=False)
+    cache.put(ref.cache_key, out, sorted(str(entry["file"]) for entry in done.values()), done)
+    return _fetched(out, done, ref.profile, cached=False)
 
 
-def _fetched(out: Path, done: dict[str, Any], *, cached: bool) -> Fetched:
+def _fetched(out: Path, done: dict[str, Any], profile: Profile, *, cached: bool) -> Fetched:
     files = [out / str(entry["file"]) for entry in done.values()]
     size = sum(f.stat().st_size for f in files if f.exists())
     first: dict[str, Any] = next(iter(done.values()), {})
@@ -237,7 +249,8 @@ def _fetched(out: Path, done: dict[str, Any], *, cached: bool) -> Fetched:
         name = f"{name} (+{len(done) - 1} more)"
     notes = "; ".join(sorted({str(e.get("note")) for e in done.values() if e.get("note")}))
     log.info("%s: %s%s", name, notes, " (cached)" if cached else "")
-    return Fetched(out, size, name, note=notes + (" (from the cache)" if cached else ""))
+    note = notes + (" (from the cache)" if cached else "")
+    return Fetched(out, size, name, note=note, variant=profile.variant())
 
 
 def _extractor_named(message: str) -> str | None:

@@ -20,6 +20,7 @@ from ferryman.model import (
     Job,
     JobState,
 )
+from ferryman.naming import free_job_name
 from ferryman.store import hot
 from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
@@ -90,17 +91,15 @@ class JobQueries(StoreBase):
             taken = set(
                 (await conn.execute(select(jobs.c.name).where(jobs.c.dest == dest))).scalars()
             )
-        name, n = base, 2
-        while name in taken:
-            name = f"{base} ({n})"
-            n += 1
-        return name
+        return free_job_name(base, taken)
 
-    async def name_from_input(self, job_id: int, base: str) -> str | None:
+    async def name_from_input(self, job_id: int, base: str, variant: str = "") -> str | None:
         """Name the job after what its fetch found (a server's file name, a video's
-        title) instead of the link it was added by, while nothing of it has been sealed:
-        its albums then all go under the one name. The new name is unique among the
-        destination's jobs as at the add. Returns it, or None when the job kept its name."""
+        title, an archive's one top folder) instead of what it was added by, while
+        nothing of it has been sealed: its albums then all go under the one name. The
+        new name is unique among the destination's jobs as at the add (``variant``, how
+        this result differs from another of its name, first: ``naming.free_job_name``).
+        Returns it, or None when the job kept its name."""
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(select(jobs.c.name, jobs.c.dest).where(jobs.c.id == job_id))
@@ -116,10 +115,7 @@ class JobQueries(StoreBase):
                     )
                 ).scalars()
             )
-            name, n = base, 2
-            while name in taken:
-                name = f"{base} ({n})"
-                n += 1
+            name = free_job_name(base, taken, variant)
             if name == row.name:
                 return None
             await conn.execute(

@@ -26,6 +26,7 @@ from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
+from ferryman.naming import free_job_name
 from ferryman.store.rows import (
     Clock,
     job_from_mapping,
@@ -110,11 +111,7 @@ class LiteStore:
     def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""
         taken = {r["name"] for r in self._rows("SELECT name FROM jobs WHERE dest = ?", dest)}
-        name, n = base, 2
-        while name in taken:
-            name = f"{base} ({n})"
-            n += 1
-        return name
+        return free_job_name(base, taken)
 
     # writes
 

@@ -20,8 +20,8 @@ from telethon.extensions import BinaryReader
 from telethon.tl import types
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import delivered_name
 from ferryman.model import Album, Item, MediaKind, Plan
+from ferryman.naming import delivered_name
 from ferryman.telegram.upload import Uploader
 
 

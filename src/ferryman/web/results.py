@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol, cast
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import unique_name
+from ferryman.naming import unique_name, zip_member
 from ferryman.sinks.library import MANIFEST
 from ferryman.sinks.link import PREVIEWS, job_results, preview_path
 
@@ -37,6 +37,7 @@ class ResultFile:
     kind: str = "other"  # photo, video, audio or other: how the page shows it
     duration: float | None = None  # seconds, for a video or audio file
     preview: str | None = None  # its WebP preview inside the job's results, if made
+    member: str = ""  # in the job's zip, under its input's folders: "Holiday 2024/a.jpg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,7 @@ class Facts:
 
     kind: str
     duration: float | None
+    member: str = ""  # where it goes in the job's zip (``naming.zip_member``)
 
 
 _SHOWN_AS = {"photo": "photo", "video": "video", "animation": "video", "audio": "audio"}
@@ -60,9 +62,11 @@ def result_file(
     if facts is None:
         facts = Facts(_BY_MIME.get(mime.partition("/")[0], "other"), None)
     elif facts.kind == "video" and mime.startswith("image/"):  # an animation kept as a GIF
-        facts = Facts("photo", None)
+        facts = Facts("photo", None, facts.member)
     preview = f"{album}/{preview_path(name)}" if preview_path(name) in previews else None
-    return ResultFile(f"{album}/{name}", name, size, mime, facts.kind, facts.duration, preview)
+    return ResultFile(
+        f"{album}/{name}", name, size, mime, facts.kind, facts.duration, preview, facts.member
+    )
 
 
 class ResultsStore(Protocol):
@@ -159,7 +163,7 @@ class LocalResults:
         loop never waits on the disk."""
         writer = ZipWriter()
         for entry in files:
-            yield writer.start(entry.name)
+            yield writer.start(entry.member or entry.name)
             with open(job_results(self.root, job_id) / entry.path, "rb") as src:
                 while block := src.read(chunk):
                     if out := writer.write(block):
@@ -228,7 +232,8 @@ def mime_of(name: str) -> str:
 def album_facts(manifest: bytes) -> tuple[list[str], dict[str, Facts]] | None:
     """The files of an album in the manifest's order, with what it says of each (a
     split video's parts share its kind; the duration is the whole video's, so it is
-    given to the only file of an unsplit one); None if it is not a manifest."""
+    given to the only file of an unsplit one; its place in the job's zip, under the
+    folders its source path had); None if it is not a manifest."""
     try:
         items = json.loads(manifest)["items"]
         names: list[str] = []
@@ -238,9 +243,11 @@ def album_facts(manifest: bytes) -> tuple[list[str], dict[str, Facts]] | None:
             media = entry.get("media") or {}
             seconds = media.get("duration") if len(files) == 1 else None
             kind = _SHOWN_AS.get(str(entry.get("kind")), "other")
+            source = str(entry.get("source_path") or "")
             for name in files:
                 names.append(name)
-                facts[name] = Facts(kind, float(seconds) if seconds else None)
+                member = zip_member(source, name)
+                facts[name] = Facts(kind, float(seconds) if seconds else None, member)
         return names, facts
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
@@ -277,7 +284,8 @@ class ZipWriter:
         self._entry: IO[bytes] | None = None
 
     def start(self, name: str) -> bytes:
-        """Begin the next file (a second ``a.jpg`` becomes ``a (2).jpg``)."""
+        """Begin the next file, ``name`` a path in the zip (a second ``a.jpg`` in one
+        folder becomes ``a (2).jpg``)."""
         self._entry = self._archive.open(unique_name(name, self._used), "w", force_zip64=True)
         return self._sink.take()
 

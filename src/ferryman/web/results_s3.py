@@ -101,7 +101,7 @@ class S3Results:
         """The objects read one after another, zipped (CRC and copies) off the loop."""
         writer = ZipWriter()
         for entry in files:
-            yield writer.start(entry.name)
+            yield writer.start(entry.member or entry.name)
             async for block in self.client.stream(self._key(job_id, entry.path)):
                 if out := await asyncio.to_thread(writer.write, block):
                     yield out
