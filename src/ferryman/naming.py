@@ -60,15 +60,19 @@ def unique_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def free_job_name(base: str, taken: Iterable[str], variant: str = "") -> str:
+def free_job_name(
+    base: str, taken: Iterable[str], variant: str = "", *, siblings: Iterable[str] = ()
+) -> str:
     """A job name no name in ``taken`` (the destination's other jobs) equals, case
-    aside: ``base``; else ``base (variant)`` when the input says how its result differs
-    (a link's output: "720p, mute"); else one count, ``base (2)``, ``base (3)``… counted
-    on from a count ``base`` already ends with (never ``X (2) (2)``)."""
+    aside: ``base``; else ``base (variant)`` when another output of the same input holds
+    ``base`` (one of ``siblings``) and this one says how it differs ("720p, mute");
+    else one count, ``base (2)``, ``base (3)``… counted on from a count ``base``
+    already ends with (never ``X (2) (2)``)."""
     used = {name.casefold() for name in taken}
     if base.casefold() not in used:
         return base
-    if variant and f"{base} ({variant})".casefold() not in used:
+    kin = {name.casefold() for name in siblings}
+    if variant and base.casefold() in kin and f"{base} ({variant})".casefold() not in used:
         return f"{base} ({variant})"
     counted = _COUNTED.match(base)
     root, n = (counted["base"], int(counted["n"]) + 1) if counted else (base, 2)

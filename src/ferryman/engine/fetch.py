@@ -121,10 +121,14 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
     path = str(got.path) if got.path is not None else None  # None: read in place
     if got.note:  # kept for the job's report
         await ctx.store.put_source_memo(job_id, FETCH_NOTE, got.note)
-    await ctx.store.fetch_done(claimed.id, ctx.owner, path, got.size)
-    named = got.name and await ctx.store.name_from_input(job_id, _job_name(got.name), got.variant)
+    # Named before the fetch is done: the unpack stage may claim the job at once, and
+    # reads it under the name it has then (a link's one file takes it).
+    named = got.name and await ctx.store.name_from_input(
+        job_id, _job_name(got.name), got.variant, got.kin
+    )
     if named:
         log.info("job %s is named %r, as its input calls itself", job_id, named)
+    await ctx.store.fetch_done(claimed.id, ctx.owner, path, got.size)
     ctx.bus.publish(
         JobFetched(job_id, size=got.size, name=got.name, note=got.note, in_place=path is None)
     )

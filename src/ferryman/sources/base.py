@@ -144,9 +144,11 @@ class Fetched:
     size: int | None
     name: str
     note: str = ""  # what a person is told of it ("asked 1080p; best available 720p")
-    # How this result differs from another input's of the same name (a link's output,
-    # "720p, mute"): the job is named with it only where the two would clash.
+    # How this result differs from another output of the same input (a link's output,
+    # "720p, mute"), and how the sources of that input's jobs end (the link): the job
+    # is named with it only where two outputs of one link would share a name.
     variant: str = ""
+    kin: str = ""
 
 
 class Source(Protocol):

@@ -161,6 +161,12 @@ class HttpSource:
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
         from ferryman.sources.local import iter_local
 
+        if options.fetched is not None and options.fetched.is_dir():  # a page, a stream
+            from ferryman.sources.media_link import read_made
+
+            with read_made(options.fetched, options) as entries:
+                yield entries
+            return
         if options.fetched is not None:
             with iter_local(options.fetched, options) as entries:
                 yield entries

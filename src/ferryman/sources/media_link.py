@@ -76,16 +76,23 @@ class MediaLinkSource:
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
-        from ferryman.sources.local import iter_local
-
         if options.fetched is None:
             raise FerrymanError("engine.internal", f"{uri}: read before it was fetched")
-        folder = options.fetched
-        hashes = _hashes(folder.parent)
-        alone = len(hashes) == 1 or _one_file(folder)
-        name = options.job_name if alone else None
-        with iter_local(folder, options) as entries:
-            yield (_made(entry, folder, hashes, name) for entry in entries)
+        with read_made(options.fetched, options) as entries:
+            yield entries
+
+
+@contextmanager
+def read_made(folder: Path, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
+    """The files the link converter made in ``folder`` (a ``media:`` link's, or a page
+    or stream an ``http(s):`` link turned out to be), as entries."""
+    from ferryman.sources.local import iter_local
+
+    hashes = _hashes(folder.parent)
+    alone = len(hashes) == 1 or _one_file(folder)
+    name = options.job_name if alone else None
+    with iter_local(folder, options) as entries:
+        yield (_made(entry, folder, hashes, name) for entry in entries)
 
 
 def _one_file(folder: Path) -> bool:
@@ -142,7 +149,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
     if hit is not None:
         await asyncio.to_thread(cache.restore, hit, out)
         log.info("%s: from the cache (made %.0f s ago)", ref.cache_key, cache.clock() - hit.at)
-        return await asyncio.to_thread(_fetched, out, hit.done, ref.profile, cached=True)
+        return await asyncio.to_thread(_fetched, out, hit.done, ref, cached=True)
 
     started = time.monotonic()
     state: dict[str, Any] = {"fraction": 0.0, "bytes": {}, "extractor": None, "phase": None}
@@ -237,10 +244,11 @@ def _kept(folder: Path, out: Path, cache: Any, ref: MediaRef) -> Fetched:
 
     done = read_done(folder)
     cache.put(ref.cache_key, out, sorted(str(entry["file"]) for entry in done.values()), done)
-    return _fetched(out, done, ref.profile, cached=False)
+    return _fetched(out, done, ref, cached=False)
 
 
-def _fetched(out: Path, done: dict[str, Any], profile: Profile, *, cached: bool) -> Fetched:
+def _fetched(out: Path, done: dict[str, Any], ref: MediaRef, *, cached: bool) -> Fetched:
+    profile, url = ref.profile, ref.url
     files = [out / str(entry["file"]) for entry in done.values()]
     size = sum(f.stat().st_size for f in files if f.exists())
     first: dict[str, Any] = next(iter(done.values()), {})
@@ -250,7 +258,7 @@ def _fetched(out: Path, done: dict[str, Any], profile: Profile, *, cached: bool)
     notes = "; ".join(sorted({str(e.get("note")) for e in done.values() if e.get("note")}))
     log.info("%s: %s%s", name, notes, " (cached)" if cached else "")
     note = notes + (" (from the cache)" if cached else "")
-    return Fetched(out, size, name, note=note, variant=profile.variant())
+    return Fetched(out, size, name, note=note, variant=profile.variant(), kin=url)
 
 
 def _extractor_named(message: str) -> str | None:

@@ -93,12 +93,15 @@ class JobQueries(StoreBase):
             )
         return free_job_name(base, taken)
 
-    async def name_from_input(self, job_id: int, base: str, variant: str = "") -> str | None:
+    async def name_from_input(
+        self, job_id: int, base: str, variant: str = "", kin: str = ""
+    ) -> str | None:
         """Name the job after what its fetch found (a server's file name, a video's
         title, an archive's one top folder) instead of what it was added by, while
         nothing of it has been sealed: its albums then all go under the one name. The
-        new name is unique among the destination's jobs as at the add (``variant``, how
-        this result differs from another of its name, first: ``naming.free_job_name``).
+        new name is unique among the destination's jobs as at the add
+        (``naming.free_job_name``: ``variant``, how this result differs, where a job
+        whose source ends with ``kin``, another output of the same link, has the name).
         Returns it, or None when the job kept its name."""
         async with self.engine.begin() as conn:
             row = (
@@ -108,14 +111,15 @@ class JobQueries(StoreBase):
                 return None
             if (await conn.execute(select(albums.c.id).where(albums.c.job_id == job_id))).first():
                 return None
-            taken = set(
-                (
-                    await conn.execute(
-                        select(jobs.c.name).where(jobs.c.dest == row.dest, jobs.c.id != job_id)
+            others = (
+                await conn.execute(
+                    select(jobs.c.name, jobs.c.source).where(
+                        jobs.c.dest == row.dest, jobs.c.id != job_id
                     )
-                ).scalars()
-            )
-            name = free_job_name(base, taken, variant)
+                )
+            ).all()
+            siblings = [o.name for o in others if kin and o.source.endswith(kin)]
+            name = free_job_name(base, [o.name for o in others], variant, siblings=siblings)
             if name == row.name:
                 return None
             await conn.execute(

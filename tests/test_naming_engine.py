@@ -1,0 +1,226 @@
+"""Names people would choose, through the whole engine (issue 35, point 8): a page's
+video and its 720p mute version, a second page of the same title, an HLS stream, an
+archive with one top folder, into the library, the link sink (and its job zip) and
+Telegram. Real pages and HLS served on loopback (``tests/mediaserve.py``), yt-dlp
+extracting, PyAV making, real zips from zipfile and bsdtar, the fake Telegram with the
+real client. The rules alone: tests/test_naming.py."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import pytest
+from telethon.tl import types
+
+from ferryman.config import Settings
+from ferryman.engine import intake
+from ferryman.engine.runner import Engine
+from ferryman.links.profile import Output, Profile
+from ferryman.model import JobState
+from ferryman.samples import make_photo_set
+from ferryman.store import Store
+from ferryman.web.results import LocalResults
+from tests.httpserve import FaultServer, serving
+from tests.mediaserve import TYPES, MediaSite
+from tests.once import built_once
+
+from .test_telegram_sink import World
+
+pytestmark = pytest.mark.slow
+
+TITLE = "Sunset over the bay"
+
+
+def _page(title: str, video: str) -> bytes:
+    return (
+        f"<!doctype html><html><head><title>{title}</title></head><body>"
+        f'<video controls src="{video}"></video></body></html>'
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> MediaSite:
+    return built_once(tmp_path_factory, "media-site", MediaSite.make)  # one per run
+
+
+@pytest.fixture
+def server(site: MediaSite) -> Iterator[FaultServer]:
+    with serving() as started:
+        site.serve(started)
+        html = TYPES[".html"]
+        started.add("/sunset.html", _page(TITLE, "/clip.mp4"), content_type=html)
+        started.add("/elsewhere.html", _page(TITLE, "/clip2.mp4"), content_type=html)
+        # An HLS stream whose manifest is called "stream", in a folder that says more.
+        for path in sorted((site.root / "muxed").rglob("*")):
+            if path.is_file():
+                name = "stream.m3u8" if path.name == "master.m3u8" else path.name
+                web = f"/sunset-over-the-bay/{path.relative_to(site.root / 'muxed').parent}"
+                started.add(
+                    f"{web.removesuffix('/.')}/{name}",
+                    path.read_bytes(),
+                    content_type=TYPES.get(path.suffix),
+                )
+        yield started
+
+
+async def _add_and_run(
+    settings: Settings,
+    url: str | Path,
+    profile: Profile | None = None,
+    dest: str = "library:",
+    engine: Engine | None = None,
+) -> str:
+    """Add one input, run until idle; the job's name once it is done."""
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, url, profile=profile, dest=dest, force=True)
+        await asyncio.wait_for(Engine(store, settings).run(until_idle=True), 180)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert done.state is JobState.DONE, (done.error_code, done.error_message)
+    return done.name
+
+
+def _library(settings: Settings) -> dict[str, str]:
+    """Each delivered file (its path under the library) → its album's caption."""
+    found = {}
+    for manifest in sorted(settings.library.rglob("manifest.json")):
+        caption = json.loads(manifest.read_text())["caption"]
+        for path in sorted(manifest.parent.iterdir()):
+            if path.name != "manifest.json":
+                found[path.relative_to(settings.library).as_posix()] = caption
+    return found
+
+
+async def test_a_video_its_mute_720p_and_another_page_of_its_title_are_named_once(
+    settings: Settings, server: FaultServer
+) -> None:
+    """Were: `Sunset over the bay (1)/…/Sunset over the bay (1) [sunset-1].mp4` twice
+    (the 720p mute under the same file name) and `Sunset over the bay (1) (2)`."""
+    page, other = server.url("/sunset.html"), server.url("/elsewhere.html")
+    names = [
+        await _add_and_run(settings, page),
+        await _add_and_run(settings, page, Profile(Output.MUTE, 720)),
+        await _add_and_run(settings, other),
+    ]
+    assert names == [TITLE, f"{TITLE} (720p, mute)", f"{TITLE} (2)"]
+    delivered = _library(settings)
+    assert sorted(delivered) == sorted(f"{name}/0001/{name}.mp4" for name in names)
+    for path, caption in delivered.items():
+        assert caption.startswith(path.split("/")[0])  # the caption is the job's name
+    with av.open(str(settings.library / TITLE / "0001" / f"{TITLE}.mp4")) as made:
+        assert made.metadata.get("title") == TITLE  # the tag too, without "(1)"
+
+
+async def test_a_stream_is_named_after_its_address_not_its_manifest(
+    settings: Settings, server: FaultServer
+) -> None:
+    """Was `stream/0001/stream.mp4`."""
+    name = await _add_and_run(settings, server.url("/sunset-over-the-bay/stream.m3u8"))
+    assert name == "sunset-over-the-bay"
+    assert list(_library(settings)) == ["sunset-over-the-bay/0001/sunset-over-the-bay.mp4"]
+
+
+def _holiday(tmp_path: Path) -> dict[str, Path]:
+    photos = make_photo_set(tmp_path / "photos", 3)
+    return {
+        "Holiday 2024/beach.jpg": photos[0],
+        "Holiday 2024/day 2/pier.jpg": photos[1],
+        "Holiday 2024/day 2/boat.jpg": photos[2],
+    }
+
+
+def _zip_of(path: Path, members: dict[str, Path]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, source in members.items():
+            archive.write(source, name)
+    return path
+
+
+def _bsdtar_zip(path: Path, members: dict[str, Path]) -> Path:
+    """The same tree, zipped by bsdtar from a real folder (its own folder entries)."""
+    tree = path.with_suffix(".tree")
+    for name, source in members.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, tree / name)
+    subprocess.run(["bsdtar", "-a", "-cf", str(path), "-C", str(tree), "Holiday 2024"], check=True)
+    return path
+
+
+def _job_zip(settings: Settings, job_name: str) -> list[str]:
+    """The members of the job's zip as the web's `/d/` link sends it."""
+    results = LocalResults(settings.results_dir)
+    folders = sorted(settings.results_dir.iterdir())
+    assert len(folders) == 1, folders
+    job_id = int(folders[0].name.removeprefix("job-"))
+    stream = b"".join(results.zip_stream(job_id, results.files_now(job_id)))
+    with zipfile.ZipFile(io.BytesIO(stream)) as archive:
+        return archive.namelist()
+
+
+@pytest.mark.skipif(shutil.which("bsdtar") is None, reason="bsdtar is not installed")
+@pytest.mark.parametrize("maker", [_zip_of, _bsdtar_zip], ids=["zipfile", "bsdtar"])
+async def test_an_archives_top_folder_names_its_job_and_its_zip_keeps_the_folders(
+    settings: Settings, tmp_path: Path, maker: object
+) -> None:
+    """Was: the job `album`, its files at the root of the job's zip."""
+    members = _holiday(tmp_path)
+    archive = maker(tmp_path / "album.zip", members)  # type: ignore[operator]
+    assert await _add_and_run(settings, archive, dest="link:") == "Holiday 2024"
+    assert sorted(_job_zip(settings, "Holiday 2024")) == sorted(members)
+    assert await _add_and_run(settings, archive) == "Holiday 2024"  # the library alike
+    assert sorted(_library(settings)) == [
+        f"Holiday 2024/0001/{name}" for name in ("beach.jpg", "boat.jpg", "pier.jpg")
+    ]
+
+
+async def test_an_archive_of_two_folders_keeps_its_name_and_both_folders(
+    settings: Settings, tmp_path: Path
+) -> None:
+    photos = make_photo_set(tmp_path / "photos", 2)
+    members = {"Holiday 2024/a.jpg": photos[0], "Work/b.jpg": photos[1]}
+    archive = _zip_of(tmp_path / "album.zip", members)
+    assert await _add_and_run(settings, archive, dest="link:") == "album"
+    assert sorted(_job_zip(settings, "album")) == sorted(members)
+
+
+def _file_name(message: types.Message) -> str:
+    for attribute in message.media.attributes:
+        if isinstance(attribute, types.DocumentAttributeFilename):
+            return str(attribute.file_name)
+    return str(message.media.file.name)
+
+
+async def test_telegram_gets_the_same_names_in_captions_and_files(
+    tmp_path: Path, server: FaultServer
+) -> None:
+    world = await World.logged_in(tmp_path)
+    page = server.url("/sunset.html")
+    mute = Profile(Output.MUTE, 720)
+    dest = "telegram:@dest"
+    store = await world.store()
+    try:
+        for profile in (None, mute):
+            await intake.add_source(store, page, profile=profile, dest=dest)
+            await world.run(store)
+        members = _holiday(tmp_path)
+        await intake.add_source(store, _zip_of(tmp_path / "album.zip", members), dest=dest)
+        await world.run(store)
+        names = [job.name for job in await store.list_jobs()]
+    finally:
+        await store.close()
+    assert names == [TITLE, f"{TITLE} (720p, mute)", "Holiday 2024"]
+    albums = world.server.albums(world.channel)
+    captions = [album[0].text for album in albums]
+    assert [c.split(" — ")[0] for c in captions] == names
+    videos = [_file_name(album[0]) for album in albums[:2]]
+    assert videos == [f"{TITLE}.mp4", f"{TITLE} (720p, mute).mp4"]
