@@ -183,6 +183,22 @@ async def test_an_archives_top_folder_names_its_job_and_its_zip_keeps_the_folder
     ]
 
 
+async def test_a_zip_larger_than_an_album_is_named_from_its_whole_listing(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The first album is sealed before the last entry is read: the zip's central
+    directory says every entry lies in `Holiday 2024/`; a zip whose last entry lies
+    elsewhere keeps its file's name although its first album's entries all lie there."""
+    photos = make_photo_set(tmp_path / "photos", 13)
+    members = {f"Holiday 2024/{p.name}": p for p in photos}
+    archive = _zip_of(tmp_path / "album.zip", members)
+    assert await _add_and_run(settings, archive) == "Holiday 2024"
+    assert len({Path(p).parent for p in _library(settings)}) == 2  # two albums, one folder
+    mixed = dict(list(members.items())[:12]) | {"notes/last.jpg": photos[12]}
+    other = _zip_of(tmp_path / "other.zip", mixed)
+    assert await _add_and_run(settings, other) == "other"
+
+
 async def test_an_archive_of_two_folders_keeps_its_name_and_both_folders(
     settings: Settings, tmp_path: Path
 ) -> None:
