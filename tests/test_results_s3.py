@@ -347,3 +347,46 @@ async def test_the_engine_says_at_start_when_the_bucket_refuses_its_keys(
             assert logged and "[results.s3]" in logged[0]  # the next step names the setting
         else:
             assert warned == []
+
+
+@pytest.mark.parametrize("kind", ["folder", "s3"])
+async def test_both_stores_zip_a_job_under_its_inputs_folders(
+    kind: str, s3_server: S3Server, tmp_path: Path
+) -> None:
+    """An archive's `Holiday 2024/day 2/a.jpg` is there in the job's zip, not at its root
+    (issue 35.8); a file that had no folder stays at the root."""
+    items = [
+        {"file": "a.jpg", "parts": None, "source_path": "Holiday 2024/day 2/a.jpg"},
+        {"file": "b.jpg", "parts": None, "source_path": "b.jpg"},
+    ]
+    blobs = {
+        "a.jpg": b"a" * 100,
+        "b.jpg": b"b" * 100,
+        "manifest.json": json.dumps({"items": items}).encode(),
+    }
+    client: S3Client | None = None
+    results: ResultsStore
+    if kind == "s3":
+        settings, _ = _settings(tmp_path, s3_server)
+        client = s3_client(settings.results.s3)  # type: ignore[arg-type]
+        await client.make_bucket()
+        results = S3Results(settings.results.s3)  # type: ignore[arg-type]
+        for name, blob in blobs.items():
+            await client.put_bytes(f"job-4/0001/{name}", blob, "image/jpeg")
+    else:
+        results = LocalResults(tmp_path / "results")
+        folder = tmp_path / "results" / "job-4" / "0001"
+        folder.mkdir(parents=True)
+        for name, blob in blobs.items():
+            (folder / name).write_bytes(blob)
+    stream = results.zip_stream(4, await results.files(4))
+    if hasattr(stream, "__aiter__"):
+        zipped = b"".join([block async for block in stream])  # type: ignore[union-attr]
+    else:
+        zipped = b"".join(await asyncio.to_thread(list, stream))  # type: ignore[arg-type]
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        assert archive.namelist() == ["Holiday 2024/day 2/a.jpg", "b.jpg"]
+        assert archive.read("Holiday 2024/day 2/a.jpg") == b"a" * 100
+    await results.close()
+    if client is not None:
+        await client.close()
