@@ -4,6 +4,8 @@ Through the engine: tests/test_naming_engine.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ferryman.links.profile import Output, Profile
@@ -102,3 +104,25 @@ def test_unique_names_keep_their_folders() -> None:
     assert unique_name("Holiday 2024/A.jpg", used) == "Holiday 2024/A (2).jpg"
     assert unique_name("a.jpg", used) == "a.jpg"
     assert unique_name("a.jpg", used) == "a (2).jpg"
+
+
+def test_a_zips_listing_confirms_the_first_batchs_folder(tmp_path: Path) -> None:
+    """Folder entries, macOS clutter and `./` do not count; a file at the top does."""
+    import zipfile
+
+    from ferryman.engine.folder_name import FolderName, zip_names
+
+    def listed(*names: str) -> FolderName:
+        path = tmp_path / f"{len(names)}.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for name in names:
+                archive.writestr(name, b"" if name.endswith("/") else b"x")
+        return FolderName(zip_names(path))
+
+    first = ["Holiday 2024/a.jpg"]
+    tidy = listed("Holiday 2024/", "./Holiday 2024/a.jpg", "__MACOSX/Holiday 2024/._a.jpg")
+    assert tidy.chosen(first, ended=False) == "Holiday 2024"
+    assert listed("Holiday 2024/a.jpg", "readme.txt").chosen(first, ended=False) is None
+    assert FolderName(None).chosen(first, ended=False) is None  # a tar: not known yet
+    assert FolderName(None).chosen(first, ended=True) == "Holiday 2024"  # read whole
+    assert zip_names(tmp_path) is None  # not a zip
