@@ -5,14 +5,20 @@ the albums they fill in one transaction, then announced.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from pathlib import Path
 
+from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.engine.context import Context
 from ferryman.engine.events import ItemRecorded, JobProgress
+from ferryman.engine.folder_name import FolderName
 from ferryman.engine.prepare import Prepared
+from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, Job
 from ferryman.store.store import NewItem
+
+log = logging.getLogger(__name__)
 
 # Entries are recorded in batches: one transaction holds several entries' items, the
 # job's cursor past them and the albums they fill (a commit per entry was most of the
@@ -37,6 +43,8 @@ class EntryBatch:
     since: float = 0.0  # when the first pending entry was added (monotonic)
     recorded_on_disk: int | None = None  # None: ask the store
     recorded: bool = False  # a batch of this read has been recorded
+    folder_name: FolderName | None = None  # a first read's first batch may name the job
+    ended: bool = False  # the input's last entry is in the batch
 
     async def add(self, index: int, path: str, prepared: Prepared, *, read: bool = False) -> None:
         """``read``: the entry was staged (a skipped or failed one was not): progress."""
@@ -72,6 +80,15 @@ class EntryBatch:
         """Deliveries may have freed room: ask the store next time."""
         self.recorded_on_disk = None
 
+    async def _name_from_folder(self, folder: str) -> None:
+        """The job is called after its input's one folder (``engine/folder_name.py``),
+        before its first album is sealed: every album goes under the one name."""
+        base = safe_name(strip_archive_suffixes(folder).strip() or folder, "job")
+        named = await self.ctx.store.name_from_input(self.job.id, base)
+        if named:
+            log.info("job %s is named %r, as its input's one folder", self.job.id, named)
+            self.job = dataclasses.replace(self.job, name=named)
+
     async def flush(self) -> None:
         """Record the pending entries in one transaction, then tell whom it concerns."""
         if not self.entries:
@@ -83,6 +100,12 @@ class EntryBatch:
         # Taken and handed to the store with no wait between: a flush from a nested
         # archive's wait for room cannot record later entries before these.
         pending, self.entries = self.entries, []
+        if self.folder_name is not None:
+            kept = [path for _, path, p, _ in pending if p.state is not ItemState.SKIPPED]
+            folder = self.folder_name.chosen(kept, ended=self.ended)
+            self.folder_name = None
+            if folder is not None:
+                await self._name_from_folder(folder)
         try:
             recorded = await ctx.store.record_entries(
                 job.id,

@@ -137,6 +137,7 @@ async def _take(
     """One step of the input into the batch; a ``_Stop`` when the read ends here."""
     entry = step.entry
     if entry is None:
+        batch.ended = True
         await batch.flush()
         return _Stop(step.error)
     info = entry.info

@@ -29,6 +29,7 @@ from ferryman.engine.context import Context, Stopping
 from ferryman.engine.deliver import sink_for
 from ferryman.engine.entry_batch import EntryBatch, job_album_size
 from ferryman.engine.events import JobExpanded, JobWaiting
+from ferryman.engine.folder_name import FolderName, zip_names
 from ferryman.engine.offline import offline_or
 from ferryman.engine.read_loop import PASSWORD_REQUIRED, ReadingThread, read_all
 from ferryman.engine.retry import again_after
@@ -78,6 +79,7 @@ def read_options(settings: Settings, job: Job) -> ReadOptions:
         network=settings.network,
         sevenzip=settings.archive.sevenzip,
         settings=settings,
+        job_name=job.name,
     )
 
 
@@ -99,7 +101,11 @@ async def _expand(ctx: Context, job: Job) -> None:
             ctx.store.known_seqs(job.id), ctx.store.fetched(job.id), ctx.store.source_memos(job.id)
         )
         waits = RoomWaits(asyncio.get_running_loop())
+        fetched_path = Path(fetched.path) if fetched is not None and fetched.path else None
+        local = source.local_path(job.source) or fetched_path
         batch = EntryBatch(ctx, job)
+        if not known and not (local is not None and await reader.call(local.is_dir)):
+            batch.folder_name = FolderName(await reader.call(zip_names, local))
 
         def make_room(size: int) -> None:
             """On the reading thread: a nested archive waits for room like an entry."""
