@@ -18,9 +18,11 @@ from ferryman.engine import control, intake
 from ferryman.engine.events import Event, JobFinished
 from ferryman.engine.runner import Engine
 from ferryman.samples import make_photo_set
+from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
 from tests.engine_helpers import library_files
 from tests.httpserve import Faults, FaultServer, serving
+from tests.memsink import MemKind
 from tests.webserve import running_web
 
 CHROMIUM = os.environ.get("FERRYMAN_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -153,3 +155,60 @@ def test_the_page_shows_a_queued_job_s_place(
         for job_id in ids:
             client.post(f"/api/v1/jobs/{job_id}/cancel")
         expect(card).not_to_contain_text("waiting:", timeout=20_000)
+
+
+async def test_a_read_waiting_for_deliveries_lets_a_small_job_through(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A 12-photo folder whose first album the destination holds back (a wait it asks
+    for) fills its backlog: its read gives its turn, so a one-photo job added after it
+    is read and delivered meanwhile. The big one then resumes where it was and every
+    photo arrives once."""
+    photos = make_photo_set(tmp_path / "big", 12)
+    make_photo_set(tmp_path / "small", 1, start_seed=100)
+    mem = MemKind(album_max=4, waits=[15])
+    sinks = default_sinks().with_kind(mem)
+    settings = settings.model_copy(update={"backlog_items": 2})
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings, sinks=sinks)
+    ended: dict[int, str] = {}
+    small_done = asyncio.Event()
+    big_done = asyncio.Event()
+    delivered_when_small_ended: list[int] = []
+    big_id = small_id = -1
+
+    def heard(event: Event) -> None:
+        if isinstance(event, JobFinished):
+            ended[event.job_id] = event.state
+            if event.job_id == small_id:
+                delivered_when_small_ended.append(sum(len(a.files) for a in mem.albums.values()))
+                small_done.set()
+            if event.job_id == big_id:
+                big_done.set()
+
+    engine.bus.subscribe(heard)
+    running = asyncio.create_task(engine.run())
+    try:
+        big = await intake.add_source(store, tmp_path / "big", dest="mem:box", sinks=sinks)
+        big_id = big.id
+        await eventually_async(lambda: store.on_disk(big.id), 2)  # its backlog is full
+        small = await intake.add_source(store, tmp_path / "small")
+        small_id = small.id
+        await asyncio.wait_for(small_done.wait(), 60)
+        assert ended[small.id] == "done" and len(library_files(settings.library)) == 1
+        assert delivered_when_small_ended == [0]  # the big one's first album still waits
+        await asyncio.wait_for(big_done.wait(), 90)
+        assert ended[big.id] == "done"
+        names = sorted(f.source_path for a in mem.albums.values() for f in a.files)
+        assert names == sorted(p.name for p in photos)  # each once
+    finally:
+        engine.stop()
+        await asyncio.wait_for(running, 60)
+        await store.close()
+
+
+async def eventually_async(read: Any, at_least: int, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while await read() < at_least:
+        assert time.monotonic() < deadline, "never reached"
+        await asyncio.sleep(0.05)
