@@ -35,8 +35,8 @@ class TurnQueries(StoreBase):
     async def queue_places(self) -> dict[int, dict[str, Any]]:
         """Per queued job that waits only for its turn: ``{"reason": "downloads" or
         "reading", "ahead": N}``, N being the units in progress in that stage plus those
-        before it in line (claim order). A job waiting for something else (a retry, a
-        pause, Wi-Fi) has its own reason and no place."""
+        before it in line (claim order). A job waiting for something else (a retry's
+        pause, a pause, Wi-Fi) has its own reason and no place until that wait is over."""
         now = self.clock()
         fetch_line = (
             select(fetches.c.job_id, fetches.c.state)
@@ -54,7 +54,7 @@ class TurnQueries(StoreBase):
         busy_reads = select(func.count()).where(jobs.c.state == JobState.EXPANDING.value)
         read_line = (
             select(jobs.c.id)
-            .where(*_readable(now), jobs.c.wait_reason.is_(None))
+            .where(*_readable(now))
             .order_by(jobs.c.priority.desc(), jobs.c.cursor, jobs.c.id)
         )
         async with self.reader.connect() as conn:
