@@ -5,7 +5,10 @@ still downloads (the engine, a loopback server), and a job in line says where it
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,3 +215,25 @@ async def eventually_async(read: Any, at_least: int, within: float = 30) -> None
     while await read() < at_least:
         assert time.monotonic() < deadline, "never reached"
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("env", "fetch", "said"),
+    [
+        ({}, 3, "default here: not a phone"),
+        ({"TERMUX_VERSION": "0.118.0"}, 1, "default here: on a phone"),
+        ({"FERRYMAN_CONCURRENCY__FETCH": "2"}, 2, "as set"),
+    ],
+)
+def test_doctor_says_how_many_downloads_run_at_once_and_why(
+    tmp_path: Path, env: dict[str, str], fetch: int, said: str
+) -> None:
+    plain = {k: v for k, v in os.environ.items() if k not in ("TERMUX_VERSION", "PREFIX")}
+    command = [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path), "doctor"]
+    done = subprocess.run(
+        [*command, "--json"], capture_output=True, text=True, env=plain | env, timeout=120
+    )
+    found = json.loads(done.stdout)["downloads_at_once"]
+    assert found["fetch"] == fetch and said in found["why"]
+    shown = subprocess.run(command, capture_output=True, text=True, env=plain | env, timeout=120)
+    assert f"downloads at once: {fetch} (" in shown.stdout
