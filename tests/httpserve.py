@@ -9,7 +9,8 @@ cut the connection at a byte, replace the content, answer a status (429/503 with
 counts the body bytes each path actually sent, so tests can assert what travelled.
 
 Fault offsets are positions in the file, not in one response: ``cut_at=1000``
-cuts any response that would send byte 1000.
+cuts any response that would send byte 1000. ``trickle`` paces one path's responses
+(a slow origin beside quick ones), where a :class:`Link` paces every path together.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 _CHUNK = 16 * 1024
+_TRICKLE_CHUNK = 1024  # a trickling path sends this much at a time, evenly spaced
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
@@ -91,6 +93,7 @@ class Faults:
     refuse_head: bool = False  # 405 to HEAD
     head_says_page: bool = False  # HEAD answers a framework's HTML default; GET the file
     two_origins: bool = False  # balanced origins: each request's ETag names its origin
+    trickle: float | None = None  # bytes/s for this path alone (a slow origin), any link
 
 
 @dataclass
@@ -399,7 +402,11 @@ class _Handler(BaseHTTPRequestHandler):
                 for mark in (faults.stall_at, faults.cut_at):
                     if mark is not None and position < mark < limit:
                         limit = mark
-                chunk = data[position : min(limit, position + _CHUNK)]
+                size = _TRICKLE_CHUNK if faults.trickle else _CHUNK
+                chunk = data[position : min(limit, position + size)]
+                if faults.trickle and self.fs.stopping.wait(len(chunk) / faults.trickle):
+                    self.close_connection = True  # the server is stopping
+                    return
                 self.wfile.write(chunk)
                 position += len(chunk)
                 with self.fs.lock:

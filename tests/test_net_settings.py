@@ -16,10 +16,12 @@ ALLOWED_ADAPTERS = ("ferryman.archive.names", "ferryman.media.classify", "ferrym
 
 
 def test_network_defaults_and_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for phone in ("TERMUX_VERSION", "PREFIX"):
+        monkeypatch.delenv(phone, raising=False)
     defaults = load_settings(None)
     assert defaults.network.stall_seconds == 60
     assert (defaults.network.stream_archives, defaults.network.wifi_only) == ("auto", False)
-    assert defaults.concurrency.fetch == 1
+    assert defaults.concurrency.fetch == 3  # not a phone: several downloads at once
     monkeypatch.setenv("FERRYMAN_NETWORK__STALL_SECONDS", "5")
     monkeypatch.setenv("FERRYMAN_CONCURRENCY__FETCH", "2")
     changed = load_settings(None)
@@ -28,6 +30,19 @@ def test_network_defaults_and_the_environment(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(FerrymanError) as caught:
         load_settings(None)
     assert caught.value.code == "config.invalid" and "stream_archives" in caught.value.message
+
+
+def test_downloads_at_once_default_to_one_on_a_phone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Termux sets TERMUX_VERSION: one download at a time there, unless asked for more."""
+    monkeypatch.delenv("PREFIX", raising=False)
+    monkeypatch.setenv("TERMUX_VERSION", "0.118.0")
+    assert load_settings(None).concurrency.fetch == 1
+    monkeypatch.setenv("FERRYMAN_CONCURRENCY__FETCH", "2")
+    assert load_settings(None).concurrency.fetch == 2
+    monkeypatch.delenv("TERMUX_VERSION")
+    monkeypatch.delenv("FERRYMAN_CONCURRENCY__FETCH")
+    monkeypatch.setenv("PREFIX", "/data/data/com.termux/files/usr")
+    assert load_settings(None).concurrency.fetch == 1
 
 
 def test_network_codes_say_whether_a_retry_helps() -> None:

@@ -4,9 +4,10 @@ and the runtime overrides are there too."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -49,14 +50,34 @@ def parse_bytes(value: object) -> int:
 ByteSize = Annotated[int, BeforeValidator(parse_bytes), Field(ge=0)]
 
 
+SERVER_FETCHES = 3  # downloads at once off a phone: a slow origin leaves room for others
+
+
+def on_phone(env: Any = None) -> bool:
+    """Whether this runs on a phone (Termux), from the environment Termux sets."""
+    env = os.environ if env is None else env
+    return "TERMUX_VERSION" in env or str(env.get("PREFIX", "")).endswith("/usr")
+
+
+def default_fetches() -> int:
+    """One download at a time on a phone (one radio, one battery); several elsewhere, so
+    one slow download never holds the quick ones behind it."""
+    return 1 if on_phone() else SERVER_FETCHES
+
+
 class Concurrency(BaseModel):
-    """Workers per stage; the defaults suit a phone."""
+    """Workers per stage; the defaults suit a phone (and downloads, where it runs)."""
 
     model_config = ConfigDict(extra="forbid")
     unpack: int = Field(1, ge=1, le=32)
     convert: int = Field(1, ge=1, le=16)
     deliver: int = Field(1, ge=1, le=32)
-    fetch: int = Field(1, ge=1, le=16, description="Downloads at once (one suits a phone).")
+    fetch: int = Field(
+        default_factory=default_fetches,
+        ge=1,
+        le=16,
+        description=f"Downloads at once (default {SERVER_FETCHES}; 1 on a phone).",
+    )
 
 
 class Retry(BaseModel):

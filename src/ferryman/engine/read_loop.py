@@ -154,7 +154,7 @@ async def _take(
         if info.size is None or size >= BATCH_LARGE:
             await batch.flush()  # reading it may take a while: what came before goes now
         try:
-            await wait_for_room(ctx, job, work, size, batch)
+            await wait_for_room(ctx, job, work, size, batch, give_turn=True)
         except FerrymanError as exc:
             if exc.code != "space.too_large":
                 raise

@@ -55,12 +55,20 @@ class RoomWaits:
             future.cancel()
 
 
-async def wait_for_room(ctx: Context, job: Job, work: Path, size: int, batch: EntryBatch) -> None:
+class TurnGiven(Exception):
+    """The read waits for room while a job further behind waits to be read: it goes
+    back in the queue (resumed after its last recorded entry) and the other goes first."""
+
+
+async def wait_for_room(
+    ctx: Context, job: Job, work: Path, size: int, batch: EntryBatch, *, give_turn: bool = False
+) -> None:
     """Backpressure and the space guard: wait, showing why, until the entry may be written.
 
     What the batch holds is recorded before any wait: the albums it fills are what
     frees room. Raises ``space.too_large`` for an entry no amount of waiting could make
-    room for.
+    room for. ``give_turn`` (between entries, not inside a source's own read): a wait
+    for deliveries, once recorded, lets a job further behind be read (``TurnGiven``).
     """
     waiting: str | None = None
     grace_until: float | None = None
@@ -113,6 +121,8 @@ async def wait_for_room(ctx: Context, job: Job, work: Path, size: int, batch: En
             waiting = reason
         if reason is None:
             return
+        if reason == "backlog" and give_turn and await ctx.store.read_waits_behind(job.id):
+            raise TurnGiven
         pause = settings.space_recheck_seconds if reason == "space.low" else settings.poll_seconds
         await ctx.wakeup.wait(pause, since=mark, topic="room")
         batch.forget_load()

@@ -33,7 +33,7 @@ from ferryman.engine.folder_name import FolderName, zip_names
 from ferryman.engine.offline import offline_or
 from ferryman.engine.read_loop import PASSWORD_REQUIRED, ReadingThread, read_all
 from ferryman.engine.retry import again_after
-from ferryman.engine.room import RoomWaits, wait_for_room
+from ferryman.engine.room import RoomWaits, TurnGiven, wait_for_room
 from ferryman.engine.workarea import job_work_dir, nested_scratch
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
@@ -48,6 +48,10 @@ async def expand(ctx: Context, job: Job) -> None:
     """Read the job's input; a passing problem queues it again, a lasting one fails it."""
     try:
         await _expand(ctx, job)
+        return
+    except TurnGiven:
+        log.info("job %s waits for room: a job further behind is read first", job.id)
+        await ctx.store.give_turn(job.id, ctx.owner)
         return
     except LeaseLost:
         raise

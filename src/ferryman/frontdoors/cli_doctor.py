@@ -45,6 +45,7 @@ def doctor(
     found = probe_backends(settings.archive.sevenzip)
     seven = found.sevenzip
     links = _links_health(settings)
+    at_once = _downloads_at_once(settings)
     rows = [
         {
             "format": cap.format,
@@ -64,6 +65,7 @@ def doctor(
         "crc32": crc_implementation(),
         "formats": rows,
         "links": links,
+        "downloads_at_once": at_once,
         **_kinds(),
     }
     if as_json:
@@ -87,9 +89,27 @@ def doctor(
             )
         show(out, table)
         _show_links_health(links)
+        out.print(f"downloads at once: {at_once['why']}", markup=False)
         _show_kinds(data)
     if not all(row["available"] for row in rows):
         raise typer.Exit(1)
+
+
+def _downloads_at_once(settings: Settings) -> dict[str, Any]:
+    """How many downloads run at once here, and whether that is this device's default
+    (several off a phone, one on a phone) or was set."""
+    from ferryman.config_sections import SERVER_FETCHES, on_phone
+
+    fetch = settings.concurrency.fetch
+    if "fetch" in settings.concurrency.model_fields_set:
+        why = f"{fetch} (concurrency.fetch, as set)"
+    else:
+        where = "on a phone" if on_phone() else "not a phone"
+        why = (
+            f"{fetch} (concurrency.fetch's default here: {where}; {SERVER_FETCHES} off a"
+            " phone, 1 on one; set concurrency.fetch to change it)"
+        )
+    return {"fetch": fetch, "set": "fetch" in settings.concurrency.model_fields_set, "why": why}
 
 
 def _kinds() -> dict[str, list[str]]:

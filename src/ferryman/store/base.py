@@ -244,6 +244,19 @@ class StoreBase:
         )
 
 
+# Fair turns across jobs: among rows of equal priority, the one furthest behind in its own
+# job goes first (an album's or item's place in its job, a job's read so far), then the
+# oldest. A job's next album is its seq-th, so a one-album link goes before the 41st
+# album of a 500-photo archive added earlier, and two jobs level with each other take
+# turns; within a job the order stays its own (seq follows id).
+_TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}
+
+
+def _turn(table: Table) -> list[Any]:
+    column = _TURNS.get(table.name)
+    return [] if column is None else [table.c[column]]
+
+
 def _claim_statement(
     table: Table, ready: str, busy: str, where: Callable[[], Iterable[Any]], started: bool
 ) -> Any:
@@ -253,7 +266,7 @@ def _claim_statement(
     pick = (
         select(table.c.id)
         .where(table.c.state == ready, table.c.not_before <= now, *where())
-        .order_by(table.c.priority.desc(), table.c.id)
+        .order_by(table.c.priority.desc(), *_turn(table), table.c.id)
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()

@@ -3,8 +3,9 @@
 One class assembled from query modules by concern: a job's reading (``jobs``), what
 it reads (``entries``), what a person does to it (``job_actions``), how it ends
 (``job_ends``), the dashboard's counts (``figures``), ``albums``, ``items``,
-``fetches``, ``nodes``, ``runtime``, the chat's inbox, ``watches``, ``notices``; ``base``
-holds the claim and lease machinery they share. Sinks get ``sink_state``, not this.
+``fetches``, ``nodes``, ``runtime``, the chat's inbox, ``watches``, ``notices``,
+``turns``; ``base`` holds the claim and lease machinery they share. Sinks get
+``sink_state``, not this.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_
 from ferryman.store.runtime import RuntimeQueries
 from ferryman.store.sink_state import StoredSinkState
 from ferryman.store.telegram_inbox import TelegramInboxQueries
+from ferryman.store.turns import TurnQueries
 from ferryman.store.watches import WatchQueries
 
 __all__ = ["LeaseLost", "NewItem", "Store", "summarise", "summarise_items"]
@@ -45,6 +47,7 @@ class Store(
     TelegramInboxQueries,
     WatchQueries,
     NoticeQueries,
+    TurnQueries,
 ):
     """Async access to jobs, items, albums and runtime settings."""
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DETAILS_KEPT = 256  # jobs whose view with items is kept for GET /api/v1/jobs/{id}
+PLACES_SECONDS = 0.25  # a queued job's place in line, read once for the views made meanwhile
 FETCH_SHARE = 0.9  # of a fetched job's bar: the download (and making) before its items
 _DONE_ITEMS = frozenset(state.value for state in TERMINAL_ITEM_STATES)
 
@@ -97,6 +98,7 @@ class Tracker:
         self._wake = asyncio.Event()
         self._floors = Floors(store)  # each bar as shown, for the next server
         self._downloaded: set[int] = set()  # jobs whose download the store says is done
+        self._places: tuple[float, dict[int, dict[str, Any]]] = (float("-inf"), {})
 
     # -- told by the bus (on the event loop) -------------------------------------------
     def on_event(self, event: Event) -> None:
@@ -322,6 +324,7 @@ class Tracker:
             "waiting_next": (
                 with_job(page_step(job.wait_reason), job.id) if job.wait_reason else None
             ),
+            "in_line": await self._in_line(job),
             "stuck": stuck,
             "progress": {
                 "fraction": round(live.shown, 4),
@@ -335,6 +338,17 @@ class Tracker:
             "error": error,
             "result": await self._result(job, by_state) if job.dest.startswith("link:") else None,
         }
+
+    async def _in_line(self, job: Job) -> dict[str, Any] | None:
+        """Where a queued job stands (``{"reason": "downloads", "ahead": 2}``), from one
+        read of the whole line shared by the views composed within ``PLACES_SECONDS``."""
+        if job.state is not JobState.QUEUED or job.paused:
+            return None
+        read_at, places = self._places
+        if time.monotonic() - read_at > PLACES_SECONDS:
+            places = await self.store.queue_places()
+            self._places = (time.monotonic(), places)
+        return places.get(job.id)
 
     async def _result(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
         """The job's files, listed and signed again only when it delivered more (or

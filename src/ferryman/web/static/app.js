@@ -52,6 +52,7 @@ function detailText(view) {
   if (c.total) bits.push((c.finished || 0) + "/" + c.total + " files");
   if (c.skipped) bits.push(c.skipped + " skipped (not a photo or video)");
   if (view.waiting_next && view.status !== "needs_password") bits.push(view.waiting_next);
+  if (view.in_line) bits.push(inLineText(view.in_line));
   return bits.join(" · ");
 }
 
@@ -64,6 +65,14 @@ function etaText(seconds) {
   if (seconds < 120) return Math.round(seconds) + " s left";
   if (seconds < 7200) return Math.round(seconds / 60) + " min left";
   return (seconds / 3600).toFixed(1) + " h left";
+}
+
+// A queued job's place: "waiting: 2 downloads ahead", "waiting: 1 job to read ahead".
+function inLineText(place) {
+  const n = place.ahead;
+  if (!n) return "waiting: next in line";
+  if (place.reason === "downloads") return `waiting: ${n} download${n === 1 ? "" : "s"} ahead`;
+  return `waiting: ${n} job${n === 1 ? "" : "s"} to read ahead`;
 }
 
 function render(view) {
