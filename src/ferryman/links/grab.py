@@ -25,28 +25,32 @@ import os
 import re
 import shutil
 import sys
-import threading
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import safe_name
+from ferryman.links import grab_join
 from ferryman.links.failures import LIVE_WAIT, error_for, from_exception
-from ferryman.links.profile import Output, Profile
+from ferryman.links.grab_download import (
+    Curve,
+    Event,
+    download,
+    download_path,
+    expected_size,
+    remembered,
+    scaled,
+)
+from ferryman.links.profile import Profile
 from ferryman.links.select import Choice, choose
 from ferryman.naming import link_title, unique_name
 
-if TYPE_CHECKING:
-    from ferryman.media.ffmpeg_binary import StreamingEncoder
-
 log = logging.getLogger(__name__)
 
-Event = Callable[[str, Any], None]
 DONE_FILE = "done.json"
-STEP = 0.001  # progress messages: one per 0.1 %
 OUT_DIR = "out"
 
 
@@ -80,7 +84,7 @@ def grab(
     profile = parse_token(token)
     root = Path(folder)
     (root / OUT_DIR).mkdir(parents=True, exist_ok=True)
-    curve = _Curve(progress, event)
+    curve = Curve(progress, event)
     with contextlib.ExitStack() as stack:
         guard = None
         if options.block_private:  # yt-dlp connects by itself: its lookups are checked
@@ -120,7 +124,7 @@ def installed_yt_dlp() -> Any:  # yt-dlp has no types
 
 
 def _grab(
-    url: str, profile: Profile, root: Path, options: GrabOptions, curve: _Curve, event: Event
+    url: str, profile: Profile, root: Path, options: GrabOptions, curve: Curve, event: Event
 ) -> None:
     yt_dlp = installed_yt_dlp()
     done = read_done(root)
@@ -222,7 +226,7 @@ def _one(
     work: Path,
     out: Path,
     options: GrabOptions,
-    curve: _Curve,
+    curve: Curve,
     taken: set[str],
 ) -> dict[str, Any]:
     """Download and make one entry (its name none of ``taken``, the names the earlier
@@ -233,10 +237,10 @@ def _one(
     curve.phase("downloading")
     work.mkdir(parents=True, exist_ok=True)
     formats = info.get("formats") or [info]
-    choice = choose(_remembered(work, formats), profile)
+    choice = choose(remembered(work, formats), profile)
     (work / "choice.json").write_text(json.dumps(list(choice.format_ids)))
     downloads = [f for f in (choice.video, choice.audio) if f is not None]
-    sizes = [_expected_size(f, info) for f in downloads]
+    sizes = [expected_size(f, info) for f in downloads]
     if options.max_size and sum(sizes) > options.max_size:
         raise FerrymanError(
             "content.too_large",
@@ -247,18 +251,24 @@ def _one(
 
     ffmpeg = find_ffmpeg(options.ffmpeg)
     name = _file_name(info, profile, taken)
-    streams = profile.output in _STREAMED and len(downloads) == 1 and _pipes(downloads[0])
+    streams = (
+        profile.output in grab_join.STREAMED
+        and len(downloads) == 1
+        and grab_join.pipes(downloads[0])
+    )
     if ffmpeg is not None and streams:
-        made = _streamed(ydl, info, downloads[0], profile, work, out / name, ffmpeg, options, curve)
+        made = grab_join.streamed(
+            ydl, info, downloads[0], profile, work, out / name, ffmpeg, options.max_size, curve
+        )
         return _record(info, profile, choice, name, made)
     convert_share = make.cost_share(profile, choice)
     fetched: list[Path] = []
     done_before = 0.0
     total = sum(sizes) or len(sizes)
     target = out / name
-    if ffmpeg is not None and _joins_streamed(profile, downloads):
-        joined, fetched = _joined(
-            ydl, info, downloads, sizes, profile, work, target, ffmpeg, options, curve
+    if ffmpeg is not None and grab_join.joins_streamed(profile, downloads):
+        joined, fetched = grab_join.joined(
+            ydl, info, downloads, sizes, profile, work, target, ffmpeg, options.max_size, curve
         )
         if joined is not None:
             return _record(info, profile, choice, name, joined)
@@ -266,8 +276,8 @@ def _one(
     for fmt, size in zip(downloads[len(fetched) :], sizes[len(fetched) :], strict=True):
         share = (size or 1) / total * (1 - convert_share)
         start = done_before
-        path = _download_path(work, fmt)
-        _download(ydl, info, fmt, path, _scaled(curve, start, share), curve, options.max_size)
+        path = download_path(work, fmt)
+        download(ydl, info, fmt, path, scaled(curve, start, share), curve, options.max_size)
         fetched.append(path)
         done_before += share
     curve.phase("converting", done_before, convert_share, info.get("duration"))
@@ -282,126 +292,6 @@ def _one(
         ffmpeg,
     )
     return _record(info, profile, choice, name, verified)
-
-
-def _joins_streamed(profile: Profile, downloads: Sequence[Mapping[str, Any]]) -> bool:
-    """An MP4 of an HLS picture (yt-dlp's own HLS downloader writes its segments one
-    after another: a file read front to back) and a separate sound, neither known to
-    need more than a copy: the sound is downloaded first and ffmpeg joins the picture
-    as it arrives (``_joined``)."""
-    if profile.output is not Output.VIDEO or len(downloads) != 2:
-        return False
-    picture, sound = downloads
-    vcodec, acodec = str(picture.get("vcodec") or ""), str(sound.get("acodec") or "")
-    return (  # an unknown codec is tried: what the copy makes is checked after
-        picture.get("protocol") == "m3u8_native"
-        and (not vcodec or vcodec.startswith(("avc1", "h264")))
-        and (not acodec or acodec.startswith(("mp4a", "aac")))
-    )
-
-
-def _joined(
-    ydl: Any,
-    info: dict[str, Any],
-    downloads: Sequence[Mapping[str, Any]],
-    sizes: Sequence[float],
-    profile: Profile,
-    work: Path,
-    target: Path,
-    ffmpeg: str,
-    options: GrabOptions,
-    curve: _Curve,
-) -> tuple[Any | None, list[Path]]:
-    """Download the sound, then the picture with ffmpeg copying it into the MP4 as it
-    arrives: the join overlaps the download instead of following it (2 s of a 5-minute
-    1080p stream on loopback; on a real network the whole join hides in the download).
-
-    Returns the verified result, or None when the copy does not fit after all (the
-    picture is not H.264 at the size asked, the sound not AAC: found once both are in)
-    or ffmpeg could not read the stream; then the caller makes it from the two files,
-    which are returned either way. A restart joins again from the picture's start."""
-    from ferryman.links import make
-    from ferryman.media.ffmpeg_binary import streaming_join
-    from ferryman.media.linkout import joins_by_copy
-
-    picture_fmt, sound_fmt = downloads
-    total = sum(sizes) or 2
-    sound_share = (sizes[1] or 1) / total * 0.95
-    sound = _download_path(work, sound_fmt)
-    _download(ydl, info, sound_fmt, sound, _scaled(curve, 0, sound_share), curve, options.max_size)
-    picture = _download_path(work, picture_fmt)
-    partial = work / ("making" + profile.suffix)
-    partial.unlink(missing_ok=True)
-    joiner = streaming_join(ffmpeg, sound, partial, make.metadata_of(info), work / "ffmpeg.log")
-    moved = _scaled(curve, sound_share, 0.95 - sound_share)
-    _download_fed(joiner, ydl, info, picture_fmt, picture, moved, curve, options.max_size)
-    fetched = [picture, sound]
-    try:
-        joiner.finish()
-        if joiner.fed != picture.stat().st_size:  # ffmpeg may end well on a cut stream
-            raise FerrymanError("media.convert_failed", "the join did not read it all")
-        if joins_by_copy(picture, sound, True, profile.height):
-            return make.finish_output(info, profile, partial, target, fetched), fetched
-    except FerrymanError as exc:  # its verify too: the files are still here to join
-        log.info("the join while downloading did not make it (%s); joining the files", exc)
-    partial.unlink(missing_ok=True)
-    return None, fetched
-
-
-_STREAMED = (Output.MP3, Output.OPUS)
-# Containers ffmpeg reads from a pipe, front to back (an MP4 with its index at the end
-# is not one of them: those are downloaded first).
-_PIPEABLE = frozenset({"ts", "webm", "mka", "mkv", "ogg", "opus", "mp3", "aac", "flac", "wav"})
-
-
-def _pipes(fmt: Mapping[str, Any]) -> bool:
-    protocol = str(fmt.get("protocol") or "")
-    return protocol.startswith("m3u8") or str(fmt.get("ext") or "") in _PIPEABLE
-
-
-def _streamed(
-    ydl: Any,
-    info: dict[str, Any],
-    fmt: Mapping[str, Any],
-    profile: Profile,
-    work: Path,
-    target: Path,
-    ffmpeg: str,
-    options: GrabOptions,
-    curve: _Curve,
-) -> Any:
-    """Download the sound and encode it at once, the encoder reading the download as it
-    grows (``media.ffmpeg_binary.StreamingEncoder``): the encode hides behind the
-    download, or the download behind the encode, instead of following it."""
-
-    from ferryman.links import make
-    from ferryman.media.ffmpeg_binary import streaming_encode
-
-    path = _download_path(work, fmt)
-    partial = work / ("making" + profile.suffix)
-    duration = info.get("duration")
-    shares = {"download": 0.0, "encode": 0.0}
-
-    def moved(which: str) -> Callable[[float], None]:
-        def report(fraction: float) -> None:
-            shares[which] = max(shares[which], fraction)
-            curve.at(0.5 * shares["download"] + 0.5 * shares["encode"])
-
-        return report
-
-    encoder = streaming_encode(
-        ffmpeg,
-        partial,
-        profile.output.value,
-        profile.kbps or 192,
-        make.metadata_of(info),
-        float(duration) if isinstance(duration, int | float) else None,
-        moved("encode"),
-        work / "ffmpeg.log",
-    )
-    _download_fed(encoder, ydl, info, fmt, path, moved("download"), curve, options.max_size)
-    encoder.finish()
-    return make.finish_output(info, profile, partial, target, [path])
 
 
 def _record(
@@ -453,114 +343,6 @@ def _refuse(info: dict[str, Any], options: GrabOptions) -> None:
         )
 
 
-def _remembered(work: Path, formats: list[Any]) -> list[Any]:
-    """The formats to choose from: after a restart only those chosen before, when the
-    page still offers them all (a new choice would leave the half-fetched files of the
-    first unused); choosing among them gives the same choice and the same words."""
-    try:
-        ids = json.loads((work / "choice.json").read_text())
-    except (OSError, ValueError):
-        return formats
-    kept = [f for f in formats if str(f.get("format_id")) in ids]
-    return kept if ids and len(kept) == len(ids) else formats
-
-
-def _download_path(work: Path, fmt: Mapping[str, Any]) -> Path:
-    """Where one format's download goes: the same name after a restart, so yt-dlp
-    resumes it."""
-    return work / f"{safe_name(str(fmt['format_id']), 'f')}.{fmt.get('ext') or 'bin'}"
-
-
-def _download(
-    ydl: Any,
-    info: dict[str, Any],
-    fmt: Mapping[str, Any],
-    path: Path,
-    report: Callable[[float], None],
-    curve: _Curve,
-    max_size: int = 0,
-) -> None:
-    def hook(state: dict[str, Any]) -> None:
-        done = state.get("downloaded_bytes")
-        if max_size and isinstance(done, int) and done > max_size:  # the size was unknown
-            raise FerrymanError(
-                "content.too_large", f"over links.max_size ({max_size / 1e6:.0f} MB)"
-            )
-        fraction = _fraction(state)
-        if fraction is not None:
-            report(fraction)
-        curve.bytes(state)
-
-    merged = dict(info)
-    merged.update(fmt)
-    merged.pop("requested_formats", None)
-    ydl._progress_hooks = [hook]  # one download at a time: this format's hook only
-    ok = ydl.dl(str(path), merged)
-    if not ok or not path.exists() or path.stat().st_size == 0:
-        raise FerrymanError("source.network", f"format {fmt.get('format_id')} did not download")
-    report(1.0)
-
-
-def _download_fed(
-    encoder: StreamingEncoder,
-    ydl: Any,
-    info: dict[str, Any],
-    fmt: Mapping[str, Any],
-    path: Path,
-    report: Callable[[float], None],
-    curve: _Curve,
-    max_size: int,
-) -> None:
-    """Download ``fmt`` to ``path`` while ``encoder`` reads the file as it grows; on
-    failure the encoder is killed, else left to finish."""
-    downloaded = threading.Event()
-    feeder = threading.Thread(
-        target=encoder.feed,
-        args=(path.with_name(path.name + ".part"), path, downloaded),
-        daemon=True,
-    )
-    feeder.start()
-    try:
-        _download(ydl, info, fmt, path, report, curve, max_size)
-    except BaseException:
-        downloaded.set()
-        encoder.kill()
-        raise
-    downloaded.set()
-    feeder.join()
-
-
-def _scaled(curve: _Curve, start: float, share: float) -> Callable[[float], None]:
-    return lambda fraction: curve.at(start + fraction * share)
-
-
-def _fraction(state: dict[str, Any]) -> float | None:
-    if state.get("status") == "finished":
-        return 1.0
-    done = state.get("downloaded_bytes")
-    total = state.get("total_bytes")
-    if isinstance(done, int) and isinstance(total, int) and total > 0:
-        return min(done / total, 1.0)
-    index, count = state.get("fragment_index"), state.get("fragment_count")
-    if isinstance(index, int) and isinstance(count, int) and count > 0:
-        return min(max(index - 1, 0) / count, 1.0)
-    estimate = state.get("total_bytes_estimate")
-    if isinstance(done, int) and isinstance(estimate, int | float) and estimate > 0:
-        return min(done / estimate, 0.99)
-    return None
-
-
-def _expected_size(fmt: Mapping[str, Any], info: dict[str, Any]) -> float:
-    for key in ("filesize", "filesize_approx"):
-        value = fmt.get(key)
-        if isinstance(value, int | float) and value > 0:
-            return float(value)
-    rate, duration = fmt.get("tbr"), info.get("duration")
-    if isinstance(rate, int | float) and isinstance(duration, int | float):
-        return float(rate) * 125 * float(duration)
-    return 1.0 if fmt.get("vcodec") != "none" else 0.15
-
-
 def _file_name(info: dict[str, Any], profile: Profile, taken: set[str]) -> str:
     """``Title.mp4``: a person's name for it (the platform's ID and the page are in its
     tags); ``Title (2).mp4`` when an earlier entry of a playlist had that title."""
@@ -597,59 +379,6 @@ def _coded(exc: BaseException, url: str) -> FerrymanError:
     if coded.code in ("source.host_unknown", "source.tls_refused") and host not in coded.message:
         return FerrymanError(coded.code, f"{host}: {coded.message}")  # yt-dlp's words lack it
     return coded
-
-
-class _Curve:
-    """One rising progress value over every entry, plus the bytes and speed of the
-    download in flight (for the speed and ETA a person sees)."""
-
-    def __init__(self, send: Callable[[float], None], event: Event) -> None:
-        # Both the download (this thread) and a streaming encoder's progress reader
-        # report: one pipe to the parent, so one sender at a time.
-        self._lock = threading.Lock()
-        self._send = send
-        self._event = event
-        self._entry = 0
-        self._entries = 1
-        self._last = 0.0
-
-    def enter(self, number: int, count: int) -> None:
-        self._entry, self._entries = number, count
-
-    def at(self, fraction: float) -> None:
-        """Send the overall value when it has risen by a step worth a message (a join
-        reports every packet: tens of thousands) or reached the end."""
-        value = (self._entry + min(max(fraction, 0.0), 1.0)) / self._entries
-        with self._lock:
-            if value >= self._last + STEP or (value >= 1.0 > self._last):
-                self._last = value
-                self._send(value)
-
-    def phase(
-        self, name: str, start: float = 0.0, share: float = 1.0, duration: Any = None
-    ) -> None:
-        """The entry is now ``downloading`` or ``converting`` (its value climbing from
-        ``start`` over ``share`` of it, ``duration`` seconds of media): the parent turns
-        that climb into the phase's own speed and time left."""
-        seconds = float(duration) if isinstance(duration, int | float) and duration > 0 else None
-        told = {
-            "name": name,
-            "start": (self._entry + start) / self._entries,
-            "share": share / self._entries,
-            "duration": seconds,
-        }
-        with self._lock:
-            self._event("phase", told)
-
-    def bytes(self, state: dict[str, Any]) -> None:
-        seen = {
-            "done": state.get("downloaded_bytes"),
-            "total": state.get("total_bytes") or state.get("total_bytes_estimate"),
-            "speed": state.get("speed"),
-            "eta": state.get("eta"),
-        }
-        with self._lock:
-            self._event("bytes", seen)
 
 
 class _Quiet:
