@@ -22,7 +22,7 @@ from ferryman.engine.events import (
 from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError, ServerWait
-from ferryman.fsutil import remove_files
+from ferryman.fsutil import remove_files, sha256_file
 from ferryman.model import Album, AlbumClaim, ItemState, Job
 from ferryman.net.progress import EMIT_EVERY_SECONDS, SpeedMeter
 from ferryman.sinks.base import Delivery, Sink, SinkEnv
@@ -98,7 +98,13 @@ async def deliver(
         sink = await sink_for(ctx, job.dest)
         shown = ctx.sources.describe(job.source)
         sending = _sending(ctx, job.id, album.seq)
+        hashed: dict[int, str] = {}
+        if not getattr(sink, "hashes_as_it_reads", False):  # a manifest may name them
+            hashed = await asyncio.to_thread(_hash_unhashed, album, {})
         done = await sink.deliver(Delivery(job, album, caption(settings, claim), shown, sending))
+        # Before any file moves to quarantine: the ones the sink did not hash are read
+        # where they are (a repeat after a crash, with media already uploaded).
+        hashed.update(await asyncio.to_thread(_hash_unhashed, album, done.hashes))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
         return False, None
@@ -123,6 +129,7 @@ async def deliver(
         ref,
         ended=ended,
         claim_next=settings.lease_seconds if chain else None,
+        hashes=hashed,
     )
     for item_id, (state, error, _) in ended.items():
         if state is ItemState.QUARANTINED:
@@ -162,6 +169,24 @@ def _sending(ctx: Context, job_id: int, seq: int) -> Callable[[int, int], None]:
 
     owner = threading.get_ident()
     return report
+
+
+def _hash_unhashed(album: Album, known: Mapping[int, str]) -> dict[int, str]:
+    """Fill in the hash of every item staged unhashed (a person's big file, linked and
+    not read: ``engine/stage.py``), from ``known`` or by reading its file (blocking);
+    item id → hash, for the record of the album's delivery."""
+    found: dict[int, str] = {}
+    for item in album.items:
+        if item.sha256 is not None or item.parts or not item.work_path:
+            continue
+        digest = known.get(item.id)
+        if digest is None:
+            try:
+                _, digest = sha256_file(Path(item.work_path))
+            except OSError as exc:
+                raise FerrymanError("source.io", f"cannot read {item.work_path}: {exc}") from exc
+        item.sha256 = found[item.id] = digest
+    return found
 
 
 async def _quarantine_refused(
