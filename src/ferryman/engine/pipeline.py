@@ -237,7 +237,8 @@ PIPELINE = (
     Stage[AlbumClaim](
         "deliver",
         claims="a sealed album, in order, with its items and its job (claim_delivery);"
-        " the next one chained in its record's transaction",
+        " the next one chained in its record's transaction, or claimed ahead once this"
+        " one is prepared at a sink that prepares (engine/deliver_ahead)",
         woken_by="a batch, a read's end, a password wait, a conversion or the housekeeper"
         " that sealed albums",
         # "room": a read waiting for deliveries to free its backlog. Not "convert":
