@@ -628,9 +628,9 @@ def run(args: argparse.Namespace) -> Result:
         "the fake runs in this process: it parses every request, checks the upload rules and"
         " decodes every photo; there is no MTProto encryption, which real uploads pay on the"
         " client's CPU (install cryptg)",
-        "ferryman engine rows count from add_source until idle: staging (a hard link and"
-        " SHA-256 for a local file, copy + fsync + SHA-256 for an archive entry) and probing"
-        " included",
+        "ferryman engine rows count from add_source until idle: staging (a hard link for a"
+        " local file, hashed as the upload reads it; copy + fsync + SHA-256 for an archive"
+        " entry) and probing included",
         "inputs (untimed): " + ", ".join(b.generated),
     ]
     return result

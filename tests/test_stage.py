@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ferryman.engine.stage import HASH_LATER_BYTES, KEEP_BYTES, stage_entry
 from ferryman.engine.stage import HEAD_BYTES as HEAD
-from ferryman.engine.stage import KEEP_BYTES, stage_entry
 from ferryman.errors import FerrymanError
 from ferryman.model import MediaKind
 
@@ -101,6 +101,57 @@ def test_a_local_file_is_linked_not_copied_and_hashed_as_read(tmp_path: Path) ->
     assert os.path.samefile(dest, source)  # one inode: no second copy on disk
     assert taken == [dest]  # made durable before it counts as staged
     assert not (tmp_path / "000001-photo.jpg.part").exists()
+
+
+def test_a_big_local_file_is_linked_unread_its_hash_left_to_delivery(tmp_path: Path) -> None:
+    data = b"%PDF-1.4\n" + os.urandom(HASH_LATER_BYTES)
+    source = tmp_path / "in" / "big.pdf"
+    source.parent.mkdir()
+    source.write_bytes(data)
+    handed: list[bytes] = []
+
+    def blocks() -> Iterator[bytes]:
+        for block in _read(source):
+            handed.append(block)
+            yield block
+
+    taken: list[Path] = []
+
+    def take(fd: int, path: Path) -> None:
+        os.fsync(fd)
+        os.close(fd)
+        taken.append(path)
+
+    dest = tmp_path / "000001-big.pdf"
+    staged = stage_entry(
+        blocks(),
+        "big.pdf",
+        dest,
+        lambda kind: True,
+        link_from=source,
+        seen=_listed(source),
+        sync=take,
+    )
+    assert staged.path == dest and staged.size == len(data) and staged.sha256 == ""
+    assert staged.kind is MediaKind.DOCUMENT
+    assert sum(map(len, handed)) < len(data)  # read no further than its head
+    assert os.path.samefile(dest, source) and taken == [dest]
+
+
+def test_a_big_local_file_changed_since_listed_is_refused_unread(tmp_path: Path) -> None:
+    data = b"%PDF-1.4\n" + os.urandom(HASH_LATER_BYTES)
+    source = tmp_path / "big.pdf"
+    source.write_bytes(data)
+    seen = _listed(source)
+    with source.open("ab") as fh:  # the person's program appends after the listing
+        fh.write(b"more")
+    dest = tmp_path / "000001-big.pdf"
+    with pytest.raises(FerrymanError) as caught:
+        stage_entry(
+            iter(_read(source)), "big.pdf", dest, lambda k: True, link_from=source, seen=seen
+        )
+    assert caught.value.code == "source.io" and "changed while it was read" in caught.value.message
+    assert not dest.exists() and not (tmp_path / "000001-big.pdf.part").exists()
 
 
 def test_a_local_file_changed_while_read_is_refused_and_leaves_nothing(tmp_path: Path) -> None:

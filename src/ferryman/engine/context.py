@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferryman.config import Settings, with_runtime
 from ferryman.device.conditions import Device
@@ -19,6 +19,9 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
+
+if TYPE_CHECKING:
+    from ferryman.engine.deliver_ahead import DeliveryAhead
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ class Context:
     # Jobs this process has finished reading: after the last album it knows of, such a
     # job may end, and the housekeeper is told at once (the "last" wake-up topic).
     read_ended: set[int] = field(default_factory=set)
+    # Albums claimed and prepared ahead of their turn (set by the engine).
+    ahead: DeliveryAhead | None = None
     _dests: dict[int, str] = field(default_factory=dict)
     _cached: Settings | None = None
     _cached_at: float = 0.0

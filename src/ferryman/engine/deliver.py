@@ -22,7 +22,7 @@ from ferryman.engine.events import (
 from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError, ServerWait
-from ferryman.fsutil import remove_files
+from ferryman.fsutil import remove_files, sha256_file
 from ferryman.model import Album, AlbumClaim, ItemState, Job
 from ferryman.net.progress import EMIT_EVERY_SECONDS, SpeedMeter
 from ferryman.sinks.base import Delivery, Sink, SinkEnv
@@ -83,6 +83,8 @@ async def deliver(
     *,
     chain: bool = False,
     before_record: Callable[[], Awaitable[None]] | None = None,
+    claim_ahead: Callable[[], Awaitable[AlbumClaim | None]] | None = None,
+    prepared: Mapping[int, str] | None = None,
 ) -> tuple[bool, AlbumClaim | None]:
     """Deliver one claimed album exactly once; on failure retry later or give up.
 
@@ -91,30 +93,45 @@ async def deliver(
     claimed: nothing after that record raises, so the next album is never dropped
     (it would wait out its lease while later ones went first). ``before_record``: the
     album's heartbeat ends there (a renewal after the record would find the album no
-    longer ours and cancel this step)."""
+    longer ours and cancel this step). ``claim_ahead``: for a sink that prepares
+    (``engine/deliver_ahead.py``), called once this album is prepared and before it is
+    sent; the album it claims is the one returned, whatever happens to this one.
+    ``prepared``: hashes its preparation ahead took (item id → sha256)."""
     album, job = claim.album, claim.job
     settings = await ctx.settings()
+    ahead: AlbumClaim | None = None
     try:
         sink = await sink_for(ctx, job.dest)
         shown = ctx.sources.describe(job.source)
         sending = _sending(ctx, job.id, album.seq)
-        done = await sink.deliver(Delivery(job, album, caption(settings, claim), shown, sending))
+        delivery = Delivery(job, album, caption(settings, claim), shown, sending)
+        hashed = _take_hashes(album, prepared or {})
+        if not getattr(sink, "hashes_as_it_reads", False):  # a manifest may name them
+            hashed.update(await asyncio.to_thread(_hash_unhashed, album, {}))
+        prepare_step = getattr(sink, "prepare", None)
+        if claim_ahead is not None and prepare_step is not None:
+            hashed.update(_take_hashes(album, await prepare_step(delivery)))
+            ahead = await claim_ahead()
+        done = await sink.deliver(delivery)
+        # Before any file moves to quarantine: the ones the sink did not hash are read
+        # where they are (a repeat after a crash, with media already uploaded).
+        hashed.update(await asyncio.to_thread(_hash_unhashed, album, done.hashes))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
-        return False, None
+        return False, ahead
     except OSError as exc:
         await _failed(ctx, album, FerrymanError("sink.io", str(exc)))
-        return False, None
+        return False, ahead
     except Exception as bug:  # counted, so a bug cannot retry the album forever
         log.exception("delivering album %s of job %s failed unexpectedly", album.seq, job.id)
         await _failed(ctx, album, FerrymanError.internal(bug))
-        return False, None
+        return False, ahead
     # Refused files go to quarantine before the album is recorded: once it is, the job
     # may end and its work folder go at any moment.
     ended = await _quarantine_refused(ctx, job, album, done.refused)
     ref = done.ref
     # Asked now, not when the album was claimed: a drain may come during a delivery.
-    chain = chain and not ctx.draining
+    chain = chain and not ctx.draining and ahead is None
     if before_record is not None:
         await before_record()
     after = await ctx.store.album_delivered(
@@ -123,6 +140,7 @@ async def deliver(
         ref,
         ended=ended,
         claim_next=settings.lease_seconds if chain else None,
+        hashes=hashed,
     )
     for item_id, (state, error, _) in ended.items():
         if state is ItemState.QUARANTINED:
@@ -136,7 +154,35 @@ async def deliver(
         log.warning("album %s of job %s: work files not removed: %s", album.seq, job.id, exc)
     sent = len(album.items) - len(ended)
     ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=sent, ref=ref))
-    return chain, after
+    return (False, ahead) if ahead is not None else (chain, after)
+
+
+async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
+    """Ahead of its turn, the album made ready at a sink that prepares (Telegram: its
+    files uploaded, nothing sent); the hashes taken meanwhile (item id → sha256). A
+    sink without that step: nothing."""
+    job = claim.job
+    sink = await sink_for(ctx, job.dest)
+    prepare_step = getattr(sink, "prepare", None)
+    if prepare_step is None:
+        return {}
+    settings = await ctx.settings()
+    shown = ctx.sources.describe(job.source)
+    sending = _sending(ctx, job.id, claim.album.seq)  # its bytes go now: told now
+    found: Mapping[int, str] = await prepare_step(
+        Delivery(job, claim.album, caption(settings, claim), shown, sending)
+    )
+    return found
+
+
+def _take_hashes(album: Album, found: Mapping[int, str]) -> dict[int, str]:
+    """The hashes in ``found`` of the album's items staged unhashed, now theirs."""
+    taken: dict[int, str] = {}
+    for item in album.items:
+        digest = found.get(item.id)
+        if item.sha256 is None and digest is not None:
+            item.sha256 = taken[item.id] = digest
+    return taken
 
 
 def _sending(ctx: Context, job_id: int, seq: int) -> Callable[[int, int], None]:
@@ -162,6 +208,24 @@ def _sending(ctx: Context, job_id: int, seq: int) -> Callable[[int, int], None]:
 
     owner = threading.get_ident()
     return report
+
+
+def _hash_unhashed(album: Album, known: Mapping[int, str]) -> dict[int, str]:
+    """Fill in the hash of every item staged unhashed (a person's big file, linked and
+    not read: ``engine/stage.py``), from ``known`` or by reading its file (blocking);
+    item id → hash, for the record of the album's delivery."""
+    found: dict[int, str] = {}
+    for item in album.items:
+        if item.sha256 is not None or item.parts or not item.work_path:
+            continue
+        digest = known.get(item.id)
+        if digest is None:
+            try:
+                _, digest = sha256_file(Path(item.work_path))
+            except OSError as exc:
+                raise FerrymanError("source.io", f"cannot read {item.work_path}: {exc}") from exc
+        item.sha256 = found[item.id] = digest
+    return found
 
 
 async def _quarantine_refused(

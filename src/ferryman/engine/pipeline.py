@@ -139,19 +139,44 @@ async def _unpack(ctx: Context, job: Job) -> None:
         await unpack.expand(ctx, job)
 
 
+async def _claim_album(ctx: Context, lease: float) -> AlbumClaim | None:
+    """An album claimed ahead whose turn never came first (its delivery before failed
+    unexpectedly), else the next sealed album."""
+    unhandled = ctx.ahead.take_unhandled() if ctx.ahead is not None else None
+    if unhandled is not None:
+        return unhandled
+    return await ctx.store.claim_delivery(ctx.owner, lease)
+
+
 async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | Looked | None:
     """Deliver the album; the next one, claimed as this one is recorded (not while
     draining: a drained node takes nothing new)."""
     lease = await lease_seconds(ctx)
     store, owner, album_id = ctx.store, ctx.owner, claim.album.id
+    ahead = ctx.ahead  # None: no album is prepared ahead (a context without an engine)
+    # Prepared (uploaded) ahead while the album before it was sent, if it was.
+    prepared = await ahead.prepared(album_id) if ahead is not None else {}
     # Claimed a while ago (the album before it took long to tidy): renewed before
     # anything is sent, or left to whoever has it now.
     stale = claim.lease_until - store.clock() < lease / 2
     if stale and not await store.renew(albums, album_id, owner, lease):
         log.warning("deliver: album %s was taken back before it went", album_id)
         return None
-    async with held(store, albums, album_id, owner, lease) as beat:
-        looked, after = await deliver.deliver(ctx, claim, chain=True, before_record=beat.stop)
+    turn = ahead.turn(lease) if ahead is not None else None
+    try:
+        async with held(store, albums, album_id, owner, lease) as beat:
+            looked, after = await deliver.deliver(
+                ctx,
+                claim,
+                chain=True,
+                before_record=beat.stop,
+                claim_ahead=turn.claim if turn is not None else None,
+                prepared=prepared,
+            )
+    except BaseException:
+        if turn is not None:
+            turn.abandoned()
+        raise
     read = claim.final or claim.album.job_id in ctx.read_ended
     if read and claim.album.seq >= claim.albums:  # the last album it knew of
         ctx.wakeup.notify("last")  # the job may end: the keeper looks at once
@@ -212,7 +237,8 @@ PIPELINE = (
     Stage[AlbumClaim](
         "deliver",
         claims="a sealed album, in order, with its items and its job (claim_delivery);"
-        " the next one chained in its record's transaction",
+        " the next one chained in its record's transaction, or claimed ahead once this"
+        " one is prepared at a sink that prepares (engine/deliver_ahead)",
         woken_by="a batch, a read's end, a password wait, a conversion or the housekeeper"
         " that sealed albums",
         # "room": a read waiting for deliveries to free its backlog. Not "convert":
@@ -221,7 +247,7 @@ PIPELINE = (
         # of a photo's time).
         wakes=("room", "keeper"),
         workers=lambda settings: settings.concurrency.deliver,
-        claim=lambda ctx, lease: ctx.store.claim_delivery(ctx.owner, lease),
+        claim=_claim_album,
         step=_deliver,
     ),
     Stage[Item](

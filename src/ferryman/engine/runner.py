@@ -29,6 +29,7 @@ from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
 from ferryman.engine import deliver
 from ferryman.engine.context import Context, Stopping
+from ferryman.engine.deliver_ahead import DeliveryAhead
 from ferryman.engine.events import (
     EngineDraining,
     EngineStarted,
@@ -95,6 +96,7 @@ class Engine:
             device=device or Device(),
         )
         self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
+        self.ctx.ahead = DeliveryAhead(self.ctx)
 
     @property
     def bus(self) -> EventBus:
@@ -141,6 +143,8 @@ class Engine:
                 log.warning("%s did not reach a checkpoint in time; cancelling it", task.get_name())
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
+            if self.ctx.ahead is not None:
+                await self.ctx.ahead.close()
             for result in results:
                 if isinstance(result, BaseException) and not isinstance(
                     result, asyncio.CancelledError | Stopping

@@ -22,6 +22,11 @@ HEAD_BYTES = 4096
 # A file this small is also kept in memory once written, for the probe to read there
 # rather than open the file again (a photo's probe was a dozen system calls more).
 KEEP_BYTES = 256 * 1024
+# A person's own file this big, once linked, is not read here to hash it: the upload
+# that reads it anyway hashes it (or delivery does, for a sink that does not read it),
+# and the hash is recorded with the delivered album. Reading 1 GiB only to hash it
+# held the upload back by a second or more.
+HASH_LATER_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,9 @@ def stage_entry(
     ``known_sha256`` (its maker hashed it) it is not read past its head at all.
     ``seen``: ``link_from`` is the person's own file, (size, mtime_ns) as listed; once
     linked and hashed it must still be so (else ``source.io``: it changed while read),
-    and it is fsynced as a written copy would be (cheap when already on disk).
+    and it is fsynced as a written copy would be (cheap when already on disk). One of
+    ``HASH_LATER_BYTES`` or more is checked so once linked and not read past its head:
+    its ``sha256`` is "" (hashed as delivery reads it, see ``engine/deliver.py``).
     """
     digest = hashlib.sha256()
     pending: list[bytes] = []
@@ -93,6 +100,13 @@ def stage_entry(
             if close is not None:
                 close()
             return Staged(dest, linked_size, known_sha256, kind)
+    if link_from is not None and seen is not None and seen[0] >= HASH_LATER_BYTES:
+        linked_size = _link_unread(link_from, tmp, dest, seen, sync)
+        if linked_size is not None:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+            return Staged(dest, linked_size, "", kind)
     if link_from is not None:
         linked = _linked(pending, blocks, digest, link_from, tmp, dest, seen, sync)
         if linked is not None:
@@ -158,6 +172,60 @@ def _link(source: Path, tmp: Path, dest: Path) -> int | None:
     return dest.stat().st_size
 
 
+def _link_unread(
+    source: Path,
+    tmp: Path,
+    dest: Path,
+    seen: tuple[int, int],
+    sync: Callable[[int, Path], None] | None,
+) -> int | None:
+    """Hard-link the person's ``source`` as ``dest``, unread: still as listed (size,
+    mtime), fsynced; its size, or None when it cannot be linked (another disk)."""
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return None
+    try:
+        _unchanged_and_durable(source, tmp, dest, seen, None, sync)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return seen[0]
+
+
+def _unchanged_and_durable(
+    source: Path,
+    tmp: Path,
+    dest: Path,
+    seen: tuple[int, int],
+    size: int | None,
+    sync: Callable[[int, Path], None] | None,
+) -> None:
+    """The linked file is still as listed (and ``size`` bytes were read, if given), and
+    on disk before it counts as staged, as a written copy is (nothing to write when it
+    already is): else ``source.io``."""
+    st = os.stat(tmp)
+    if (st.st_size, st.st_mtime_ns) != seen or (size is not None and st.st_size != size):
+        raise FerrymanError(
+            "source.io", f"{source} changed while it was read; add it again once it is"
+        )
+    try:
+        fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise write_failed(dest, exc) from exc
+    if sync is None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise write_failed(dest, exc) from exc
+        finally:
+            os.close(fd)
+    else:
+        sync(fd, dest)  # the taker fsyncs and closes it
+
+
 def _linked(
     pending: list[bytes],
     blocks: Iterator[bytes],
@@ -187,26 +255,7 @@ def _linked(
             else:
                 kept = None
         if seen is not None:
-            st = os.stat(tmp)
-            if (st.st_size, st.st_mtime_ns) != seen or st.st_size != size:
-                raise FerrymanError(
-                    "source.io", f"{source} changed while it was read; add it again once it is"
-                )
-            # The person's file may not be on disk yet: durable before it counts as
-            # staged, as a written copy is (nothing to write when it already is).
-            try:
-                fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError as exc:
-                raise write_failed(dest, exc) from exc
-            if sync is None:
-                try:
-                    os.fsync(fd)
-                except OSError as exc:
-                    raise write_failed(dest, exc) from exc
-                finally:
-                    os.close(fd)
-            else:
-                sync(fd, dest)  # the taker fsyncs and closes it
+            _unchanged_and_durable(source, tmp, dest, seen, size, sync)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

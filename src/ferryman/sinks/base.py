@@ -95,10 +95,15 @@ class Delivered:
     ``refused`` (item id → why) is moved to quarantine by the engine before the album
     is recorded. A sink must return the same refused set when asked again after a
     crash, so it derives it from what it stored, never from memory.
+
+    ``hashes`` (item id → sha256): items staged unhashed (``Item.sha256`` None) that
+    the sink hashed as it read them; the engine hashes the rest before the record.
+    Only a sink with ``hashes_as_it_reads`` set is handed such items unhashed.
     """
 
     ref: str
     refused: Mapping[int, FerrymanError] = field(default_factory=dict)
+    hashes: Mapping[int, str] = field(default_factory=dict)
 
 
 class Sink(Protocol):

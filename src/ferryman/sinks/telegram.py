@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -63,9 +64,14 @@ class _Ready:
     send: PlannedSend
     media: Any  # InputMediaPhoto / InputMediaDocument
     family: str
+    sha256: str | None = None  # the item's hash, taken as the upload read its file
 
 
 class TelegramSink:
+    # Uploads read every file whole: a file staged unhashed is hashed by that read
+    # (``Delivered.hashes``), not read once more before it goes.
+    hashes_as_it_reads = True
+
     def __init__(
         self,
         hub: TelegramHub,
@@ -92,7 +98,33 @@ class TelegramSink:
 
     # ---------------------------------------------------------------- deliver
 
+    async def prepare(self, delivery: Delivery) -> dict[int, str]:
+        """Ahead of the album's turn: upload its files and store their media references,
+        sending nothing (its sends wait for the albums before it: ``deliver``). The
+        ``random_id``s are planned here, still before any send. Item id → the hash of a
+        file staged unhashed, taken as it was uploaded."""
+        return _hashes(await self._prepared(delivery))
+
     async def deliver(self, delivery: Delivery) -> Delivered:
+        hashes = _hashes(await self._prepared(delivery, send=True))
+        sends = await self.state.sends(delivery.job.id, delivery.album.id)
+        # Read from the store, so a repeat after a crash names the same files.
+        dropped = {s.item_id for s in sends if s.state == "dropped"}
+        dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
+        refused = dict.fromkeys(sorted(dropped), REFUSED)
+        sent = [p for p in sends if p.state == "sent"]
+        if sent:
+            return Delivered(f"telegram:{self._label()}#{sent[0].message_id}", refused, hashes)
+        if sends and all(p.state == "dropped" for p in sends):
+            # Every file refused in every form: nothing to retry; the engine keeps each
+            # in quarantine, as it does a single refused file of an album that went out.
+            return Delivered(f"telegram:{self._label()}#{REFUSED_ALL}", refused, hashes)
+        raise FerrymanError("telegram.server", "the album's sends ended with none recorded")
+
+    async def _prepared(self, delivery: Delivery, *, send: bool = False) -> list[_Ready]:
+        """Every pending file of the album as a media reference (stored ones reused);
+        ``send``: then the album's messages go out, in chunks of at most ten, the
+        caption on the first slot not dropped."""
         # An account-wide wait (even from before a restart) holds every request, the
         # connection and the chat's lookup included; slow mode holds only its chat.
         await self._honour_waits("account")
@@ -119,24 +151,13 @@ class TelegramSink:
                 ],
             )
             ready = [r for r in prepared if r is not None]
-            for chunk in _chunks(ready):
-                await self._send(client, peer, peer_key, chunk, delivery.caption, first)
+            if send:
+                for chunk in _chunks(ready):
+                    await self._send(client, peer, peer_key, chunk, delivery.caption, first)
         except TelegramWait as wait:
             await self._record_wait(wait, peer_key)
             raise
-        sends = await self.state.sends(delivery.job.id, delivery.album.id)
-        # Read from the store, so a repeat after a crash names the same files.
-        dropped = {s.item_id for s in sends if s.state == "dropped"}
-        dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
-        refused = dict.fromkeys(sorted(dropped), REFUSED)
-        sent = [p for p in sends if p.state == "sent"]
-        if sent:
-            return Delivered(f"telegram:{self._label()}#{sent[0].message_id}", refused)
-        if sends and all(p.state == "dropped" for p in sends):
-            # Every file refused in every form: nothing to retry; the engine keeps each
-            # in quarantine, as it does a single refused file of an album that went out.
-            return Delivered(f"telegram:{self._label()}#{REFUSED_ALL}", refused)
-        raise FerrymanError("telegram.server", "the album's sends ended with none recorded")
+        return ready
 
     def _label(self) -> str:
         chat = str(self.target.chat)
@@ -212,7 +233,10 @@ class TelegramSink:
         tally: Tally | None = None,
     ) -> _Ready | None:
         progress = None if tally is None else (lambda done, _size: tally.sent(out.slot, done))
-        handle = await uploader.upload(out.path, name=out.name, progress=progress)
+        # A file staged unread (a person's big file, linked) is hashed by this read.
+        digest = hashlib.sha256() if out.item.sha256 is None and not out.item.parts else None
+        handle = await uploader.upload(out.path, name=out.name, progress=progress, digest=digest)
+        sha256 = digest.hexdigest() if digest is not None else None
         attempts = [False, True] if out.kind != "document" else [True]
         last: FerrymanError | None = None
         for as_document in attempts:
@@ -233,7 +257,7 @@ class TelegramSink:
             await self.state.media_put(
                 out.item.job_id, out.item.id, out.part, MediaRef(encode(ref), family)
             )
-            return _Ready(out, send, ref, family)
+            return _Ready(out, send, ref, family, sha256)
         await self.state.drop(send)
         log.error("Telegram refused %s in every form: %s", out.name, last)
         return None
@@ -358,6 +382,10 @@ class TelegramSink:
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
         await self.state.sent([r.send for r in chunk], found, peer_key)
+
+
+def _hashes(ready: list[_Ready]) -> dict[int, str]:
+    return {r.out.item.id: r.sha256 for r in ready if r.sha256 is not None}
 
 
 async def _at_most(limit: int, calls: list[Callable[[], Awaitable[_T]]]) -> list[_T]:

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Row,
+    bindparam,
     func,
     select,
     update,
@@ -99,10 +100,12 @@ class AlbumQueries(StoreBase):
         *,
         ended: Mapping[int, Ended] | None = None,
         claim_next: float | None = None,
+        hashes: Mapping[int, str] | None = None,
     ) -> AlbumClaim | None:
         """The album is safe at its sink; ``ended`` items (id → state, error, kept file)
         did not go: quarantined, or failed. One transaction, so the job cannot end, and
         its work folder go, between the album's delivery and those items' record.
+        ``hashes`` (item id → sha256): items staged unhashed, hashed as they were sent.
 
         ``claim_next`` (a lease, in seconds): the same transaction claims the next album
         to deliver (``claim_delivery``), one commit less per album; None: nothing."""
@@ -111,7 +114,7 @@ class AlbumQueries(StoreBase):
         claim = None if claim_next is None else self._delivery_claim_args(owner, claim_next)
         async with self.engine.begin() as conn:
             return await sqlite_thread.run_sync(
-                conn, _record_delivery, params, dict(ended or {}), claim
+                conn, _record_delivery, params, dict(ended or {}), claim, dict(hashes or {})
             )
 
     async def album_retry(
@@ -170,11 +173,23 @@ def _record_delivery(
     params: dict[str, Any],
     ended: dict[int, Ended],
     claim: tuple[Any, dict[str, Any]] | None,
+    hashes: dict[int, str] | None = None,
 ) -> AlbumClaim | None:
     """``album_delivered``'s body (on SQLite's thread: one hop)."""
     if conn.execute(hot.ALBUM_DELIVERED, params).rowcount != 1:
         raise LeaseLost(f"albums {params['album']}")
     conn.execute(hot.ITEMS_DELIVERED, {**params, "ended": list(ended)})
+    if hashes:
+        conn.execute(
+            update(items)
+            .where(
+                items.c.id == bindparam("item"),
+                items.c.album_id == params["album"],
+                items.c.sha256.is_(None),
+            )
+            .values(sha256=bindparam("digest")),
+            [{"item": k, "digest": v} for k, v in hashes.items()],
+        )
     for item_id, (state, error, path) in ended.items():
         conn.execute(
             update(items)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -140,15 +141,21 @@ class Window:
 class _Parts:
     """The file's parts in order, read in a thread a few ahead of the senders.
 
-    The MD5 (small files only) is taken as the parts are read, so the file is read once.
+    The MD5 (small files only) and a caller's ``digest`` are taken as the parts are read,
+    so the file is read once; its size and mtime must not move while it is read.
     """
 
-    def __init__(self, path: Path, size: int, part_size: int, *, md5: bool) -> None:
+    def __init__(
+        self, path: Path, size: int, part_size: int, *, md5: bool, digest: Any = None
+    ) -> None:
         self.path = path
         self.size = size
         self.part_size = part_size
         self.count = -(-size // part_size)
         self._md5 = hashlib.md5() if md5 else None
+        self._digest = digest
+        self._opened = (-1, -1)  # (size, mtime_ns) when opened
+        self._read_bytes = 0
         self._queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(READ_AHEAD)
         self._handed = 0
 
@@ -165,7 +172,7 @@ class _Parts:
 
     async def run(self) -> None:
         try:
-            fh = await asyncio.to_thread(self.path.open, "rb")
+            fh, self._opened = await asyncio.to_thread(_open, self.path)
         except OSError as exc:
             raise _source_error(self.path, exc) from exc
         try:
@@ -177,15 +184,33 @@ class _Parts:
             await asyncio.to_thread(fh.close)
 
     def _read(self, fh: IO[bytes], want: int) -> bytes:
+        """The next ``want`` bytes; after the last, the file (size, mtime) must still be
+        as it was opened: the bytes hashed are then the bytes sent."""
         try:
             data = fh.read(want)
+            self._read_bytes += len(data)
+            moved = self._read_bytes >= self.size and _stamp(fh) != self._opened
         except OSError as exc:
             raise _source_error(self.path, exc) from exc
         if len(data) != want:
             raise FerrymanError("source.io", f"{self.path} shrank while it was being uploaded")
+        if moved:
+            raise FerrymanError("source.io", f"{self.path} changed while it was being uploaded")
         if self._md5 is not None:
             self._md5.update(data)
+        if self._digest is not None:
+            self._digest.update(data)
         return data
+
+
+def _open(path: Path) -> tuple[IO[bytes], tuple[int, int]]:
+    fh = path.open("rb")
+    return fh, _stamp(fh)
+
+
+def _stamp(fh: IO[bytes]) -> tuple[int, int]:
+    st = os.fstat(fh.fileno())
+    return st.st_size, st.st_mtime_ns
 
 
 @dataclass(slots=True)
@@ -263,9 +288,17 @@ class Uploader:
         await self._pool.close()
 
     async def upload(
-        self, path: Path, *, name: str | None = None, progress: Progress | None = None
+        self,
+        path: Path,
+        *,
+        name: str | None = None,
+        progress: Progress | None = None,
+        digest: Any = None,
     ) -> Any:
         """Upload ``path``; the ``InputFile`` or ``InputFileBig`` naming the parts sent.
+
+        ``digest`` (a ``hashlib`` object) is fed the file's bytes in order as they are
+        read: the whole file once the upload returns.
 
         Raises :class:`TelegramWait` for a flood wait longer than ``max_inline_wait``
         (after ``on_wait``), or the mapped :class:`FerrymanError` once retries run out.
@@ -277,7 +310,7 @@ class Uploader:
         if stat.st_size == 0:
             raise FerrymanError("source.empty", f"{path} is empty; Telegram takes no such file")
         big = stat.st_size > SMALL_FILE_MAX
-        parts = _Parts(path, stat.st_size, self._part_size, md5=not big)
+        parts = _Parts(path, stat.st_size, self._part_size, md5=not big, digest=digest)
         job = _Job(parts, secrets.randbits(63), big, progress)
         started = asyncio.get_running_loop().time()
         try:

@@ -1,0 +1,72 @@
+"""A person's big file is linked unread and hashed by the read that delivers it.
+
+Staging no longer reads a local file of ``HASH_LATER_BYTES`` or more only to hash it;
+the Telegram upload hashes it as it reads it, and a sink that does not (the library)
+gets it hashed by the engine before it writes its manifest. Either way the item's
+recorded hash is the file's, and the unchanged-file rule still holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from ferryman.engine import intake
+from ferryman.engine.stage import HASH_LATER_BYTES
+from ferryman.model import ItemState
+from ferryman.store import Store
+
+from .engine_helpers import library_files, run_until_idle
+from .test_telegram_sink import World, photos
+
+
+def _big_pdf(path: Path) -> bytes:
+    data = b"%PDF-1.4\n" + os.urandom(HASH_LATER_BYTES + 12345)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return data
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def test_a_big_local_file_sent_to_telegram_has_the_hash_of_what_was_sent(
+    tmp_path: Path,
+) -> None:
+    w = await World.logged_in(tmp_path, send_documents=True)
+    folder = tmp_path / "in"
+    data = _big_pdf(folder / "big.pdf")
+    photos(folder, 2)
+    store = await w.store()
+    job = await intake.add_source(store, folder, dest="telegram:@dest")
+    await w.run(store)
+
+    items = {Path(it.source_path).name: it for it in await store.job_items(job.id)}
+    assert {it.state for it in items.values()} == {ItemState.DELIVERED}
+    assert items["big.pdf"].sha256 == _sha(data)  # recorded with the delivery
+    for name in ("p00.jpg", "p01.jpg"):  # small files: hashed as staged, as before
+        assert items[name].sha256 == _sha((folder / name).read_bytes())
+    sent = [m for m in w.server.chat(w.channel) if m.media.file.size == len(data)]
+    assert len(sent) == 1 and sent[0].media.file.sha256 == _sha(data)
+    assert (folder / "big.pdf").read_bytes() == data  # the person's file is untouched
+    await store.close()
+
+
+async def test_a_big_local_file_into_the_library_is_hashed_before_its_manifest(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path, send_documents=True)
+    folder = tmp_path / "in"
+    data = _big_pdf(folder / "big.pdf")
+    library = tmp_path / "library"
+    store = await Store.open(w.settings.database)
+    job = await intake.add_source(store, folder, dest=f"library:{library}")
+    await run_until_idle(store, w.settings)
+
+    (item,) = await store.job_items(job.id)
+    assert item.state is ItemState.DELIVERED and item.sha256 == _sha(data)
+    (entry,) = library_files(library)
+    assert entry["sha256"] == entry["disk_sha256"] == _sha(data)
+    await store.close()
