@@ -189,6 +189,45 @@ def test_a_job_of_many_files_shows_60_tiles_then_more_on_a_click(tmp_path: Path,
         expect(item.get_by_role("link", name=f"Download {photos[-1].name}")).to_be_visible()
 
 
+def test_show_more_fetches_the_next_pages_the_jobs_view_does_not_carry(
+    tmp_path: Path, page: Any
+) -> None:
+    photos = make_photo_set(tmp_path / "in", 130)
+    archive = make_zip(tmp_path / "many.zip", [(p.name, p) for p in photos])
+    pages: list[str] = []  # the pages asked for
+    page.on("request", lambda r: "/files?" in r.url and pages.append(r.url.split("?")[1]))
+    with running_web(tmp_path / "data") as web:
+        item = _finished(page, web, archive)
+        assert len(_job_files(web)) == 60  # the view: one page, the rest on request
+        summary = item.locator("summary")
+        expect(summary).to_have_text(re.compile(r"^130 files · "))
+        summary.click()
+        tiles = item.locator(".tile")
+        expect(tiles).to_have_count(60)
+        assert pages == []  # the first page came with the view
+        item.get_by_role("button", name="Show 60 more (70 not shown)").click()
+        expect(tiles).to_have_count(120)
+        assert pages == ["offset=60&limit=60"]
+        item.get_by_role("button", name="Show 10 more (10 not shown)").click()
+        expect(tiles).to_have_count(130)
+        assert pages == ["offset=60&limit=60", "offset=120&limit=60"]
+        last = item.get_by_role("link", name=f"Download {photos[-1].name}")
+        expect(last).to_be_visible()
+        with web.client() as client:  # a fetched page's link and preview work
+            href = last.get_attribute("href") or ""
+            assert client.get(href).content == photos[-1].read_bytes()
+        img = item.locator(".tile img").last
+        img.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=img.element_handle()
+        )
+        # The viewer steps on into the fetched pages.
+        item.get_by_role("button", name=f"Open {photos[60].name}").click()
+        page.keyboard.press("ArrowLeft")
+        expect(page.get_by_role("dialog", name=photos[59].name)).to_be_visible()
+        page.keyboard.press("Escape")
+
+
 def test_with_an_s3_bucket_previews_and_the_video_come_from_the_bucket(
     tmp_path: Path, page: Any, s3_server: S3Server
 ) -> None:

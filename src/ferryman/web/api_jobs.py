@@ -7,12 +7,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Query, Response
 
 from ferryman.errors import FerrymanError
 from ferryman.web import guard
 from ferryman.web.core import API, JobId, Web, error_body
-from ferryman.web.schemas import ENDED, ClearRequest, JobRequest, PasswordRequest
+from ferryman.web.live import page_of
+from ferryman.web.schemas import ENDED, ClearRequest, FilesPage, JobRequest, PasswordRequest
+
+Offset = Query(0, ge=0, le=2**31, description="The first file's index.")
+PAGE_MAX = 1000
 
 
 def routes(app: FastAPI, web: Web) -> None:
@@ -125,10 +129,26 @@ def routes(app: FastAPI, web: Web) -> None:
                 gone.append(job.id)
         return {"removed": gone}
 
+    @app.get(f"{API}/jobs/{{job_id}}/files", tags=["jobs"], response_model=FilesPage)
+    async def files(
+        job_id: JobId,
+        offset: int = Offset,
+        limit: int = Query(60, ge=1, le=PAGE_MAX, description="Files in the page."),
+    ) -> dict[str, Any]:
+        """A page of a link job's files with signed links (a job's view carries only the
+        first 60: ``result.next_offset`` says where the next page starts)."""
+        return await web.tracker.files(job_id, offset, limit)
+
     @app.post(f"{API}/jobs/{{job_id}}/links", tags=["jobs"])
-    async def links(job_id: JobId) -> dict[str, Any]:
-        """New download links for the job's files (the old ones keep their expiry)."""
+    async def links(
+        job_id: JobId,
+        offset: int = Offset,
+        limit: int | None = Query(None, ge=1, le=PAGE_MAX, description="Files; none: all."),
+    ) -> dict[str, Any]:
+        """New download links for the job's files (the old ones keep their expiry): all
+        of them, or a page as ``GET …/files`` gives."""
         job = await web.store.get_job(job_id)
         if not job.dest.startswith("link:"):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
-        return await web.links_of(job)
+        found = await web.links_of(job)
+        return page_of(found, offset, limit if limit is not None else len(found["files"]))

@@ -113,7 +113,12 @@ class Web:
             for f in found
         ]
         whole = {"url": self.download_url(job.id, WHOLE_JOB, expires), "expires_at": expires}
-        return {"files": files, "zip": whole if found else {}}
+        return {
+            "files": files,
+            "zip": whole if found else {},
+            "files_total": len(files),  # a view carries a page; the page's summary tells all
+            "bytes_total": sum(f.size for f in found),
+        }
 
     def _preview_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
         """The file's preview, signed as the file is (its own path in the token)."""

@@ -55,6 +55,7 @@ class _Live:
 
 
 Files = Callable[[Job], Awaitable[dict[str, Any]]]  # a link job's files and zip, signed
+FILES_PAGE = 60  # files a view carries (the gallery's first page); the rest: GET …/files
 LISTING_SECONDS = 5.0  # a results store slower than this counts as down for a view
 RETRY_LISTING = 30.0  # seconds before a store that was down is asked again
 
@@ -336,7 +337,12 @@ class Tracker:
             },
             "counts": {"total": total, "finished": finished, **by_state},
             "error": error,
-            "result": await self._result(job, by_state) if job.dest.startswith("link:") else None,
+            # One page of files with the totals: every live message carries the view.
+            "result": (
+                page_of(await self._result(job, by_state), 0, FILES_PAGE)
+                if job.dest.startswith("link:")
+                else None
+            ),
         }
 
     async def _in_line(self, job: Job) -> dict[str, Any] | None:
@@ -363,7 +369,7 @@ class Tracker:
             except (FerrymanError, TimeoutError) as exc:  # the store is down: the rest shows
                 why = exc.message if isinstance(exc, FerrymanError) else "no answer in time"
                 log.warning("listing job %d's results: %s", job.id, why)
-                last = kept[1] if kept is not None else {"files": [], "zip": {}}
+                last = kept[1] if kept is not None else {"files": [], "zip": {}, **NO_FILES}
                 # Asked again after a while, not for every view meanwhile (each would wait).
                 down = {k: v for k, v in last.items() if k != "unavailable"}
                 self._results[job.id] = (key, {**down, "unavailable": why}, now + RETRY_LISTING)
@@ -372,6 +378,13 @@ class Tracker:
             kept = (key, found, now + (expiry - now) / 2)
             self._results[job.id] = kept
         return kept[1]
+
+    async def files(self, job_id: int, offset: int, limit: int) -> dict[str, Any]:
+        """A page of a link job's files, signed as its view's are (again past half life)."""
+        job, counts = await self._row(job_id)
+        if not job.dest.startswith("link:"):
+            raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
+        return page_of(await self._result(job, counts), offset, limit)
 
     @staticmethod
     def _fraction(
@@ -537,3 +550,16 @@ def file_view(
         "duration": result.duration,
         "preview": preview,
     }
+
+
+NO_FILES = {"files_total": 0, "bytes_total": 0}
+
+
+def page_of(result: dict[str, Any], offset: int, limit: int) -> dict[str, Any]:
+    """``limit`` of a job's listed files from ``offset``, with where the next page starts
+    (None: none left) and the totals of all of them (``links_of`` counts them)."""
+    files = result.get("files", [])
+    shown = files[offset : offset + limit]
+    end = offset + len(shown)
+    after = end if shown and end < len(files) else None
+    return {**result, "files": shown, "offset": offset, "next_offset": after}

@@ -169,13 +169,16 @@ def job_item(view: dict[str, Any]) -> str:
     result = view.get("result") or {}
     files = result.get("files") or []
     links = [f'<a href="{escape(f["url"])}">Download {escape(f["name"])}</a>' for f in files]
-    if len(links) == 1:
+    count = int(result.get("files_total", len(files)))  # the view carries a page of them
+    if count == 1 and len(links) == 1:
         parts.append(f'<div class="files">{links[0]}</div>')
     elif links:  # folded, as the script does: "42 files · 1.2 GB", then the zip
-        total = sum(int(f.get("size") or 0) for f in files)
+        total = int(result.get("bytes_total", sum(int(f.get("size") or 0) for f in files)))
         zipped = (result.get("zip") or {}).get("url")
+        if count > len(links):  # the script fetches the rest a page at a time
+            links.append(f'<p class="more">{count - len(links)} more in the zip</p>')
         parts.append(
-            f'<div class="files"><details><summary>{len(files)} files · {size_text(total)}'
+            f'<div class="files"><details><summary>{count} files · {size_text(total)}'
             f'</summary><div class="file-links">{"".join(links)}</div></details>'
             + (f'<a href="{escape(zipped)}">Download all (zip)</a>' if zipped else "")
             + "</div>"

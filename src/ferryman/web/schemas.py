@@ -96,3 +96,36 @@ class ClearRequest(_Strict):
     """Which ended jobs ``POST /api/v1/jobs/clear`` removes."""
 
     status: list[EndedState] = Field(default_factory=lambda: list(ENDED), min_length=1)
+
+
+class FileLink(BaseModel):
+    """One result file with its signed link (and its preview's, signed the same way)."""
+
+    name: str
+    size: int
+    mime: str
+    url: str = Field(description="Signed: a /d/ link here or a presigned bucket URL.")
+    expires_at: float = Field(description="Unix time the link (and the preview's) stops.")
+    kind: str = Field(description="photo, video, audio or other.")
+    duration: float | None = None
+    preview: str | None = Field(None, description="A small WebP preview's signed link.")
+
+
+class ZipLink(BaseModel):
+    url: str | None = None
+    expires_at: float | None = None
+
+
+class FilesPage(BaseModel):
+    """A page of a link job's files (a job's view carries the first one), with the
+    totals of all of them and the zip of the whole job."""
+
+    files: list[FileLink]
+    offset: int
+    next_offset: int | None = Field(description="Where the next page starts; null: none.")
+    files_total: int
+    bytes_total: int
+    zip: ZipLink
+    unavailable: str | None = Field(
+        None, description="Why the results store did not answer (the last listing is shown)."
+    )

@@ -190,20 +190,25 @@ function fileList(view, files) {
   const box = document.createElement("div");
   box.className = "files";
   const gallery = window.ferrymanGallery; // gallery.js: previews, and a viewer in the page
-  if (files.length === 1) {
+  const result = view.result; // one page of files, with the totals of all (files_total)
+  const count = result.files_total ?? files.length;
+  if (count === 1) {
     if (gallery && window.ferrymanViewable(files[0])) box.append(gallery(view, files, null, false));
     box.append(fileLink("Download " + files[0].name, files[0]));
     return box;
   }
-  const total = files.reduce((sum, f) => sum + (f.size || 0), 0);
+  const total = result.bytes_total ?? files.reduce((sum, f) => sum + (f.size || 0), 0);
   const fold = document.createElement("details");
   fold.open = opened.has(view.id);
   fold.addEventListener("toggle", () => (fold.open ? opened.add(view.id) : opened.delete(view.id)));
-  fold.append(text("summary", `${files.length} files · ${size(total)}`));
+  fold.append(text("summary", `${count} files · ${size(total)}`));
   const inner = document.createElement("div");
   inner.className = "file-links";
   if (gallery) inner.append(gallery(view, files, fold));
-  else for (const f of files) inner.append(fileLink("Download " + f.name, f));
+  else {
+    for (const f of files) inner.append(fileLink("Download " + f.name, f));
+    if (count > files.length) inner.append(text("p", `${count - files.length} more in the zip`, "more"));
+  }
   fold.append(inner);
   box.append(fold);
   if (view.result.zip && view.result.zip.url) box.append(fileLink("Download all (zip)", view.result.zip));
@@ -687,7 +692,7 @@ setInterval(async () => {
     const files = (view.result && view.result.files) || [];
     if (files.some((f) => f.expires_at < soon)) {
       try {
-        view.result = await api("POST", `/jobs/${id}/links`);
+        view.result = await api("POST", `/jobs/${id}/links?limit=${files.length}`);
         render(view);
       } catch (e) {
         /* the next round tries again */
@@ -702,7 +707,7 @@ async function renewIfExpired(event) {
   event.preventDefault();
   const id = Number(link.closest("li").dataset.job);
   const view = jobs.get(id);
-  view.result = await api("POST", `/jobs/${id}/links`);
+  view.result = await api("POST", `/jobs/${id}/links?limit=${Math.max(1, view.result.files.length)}`);
   render(view);
   const name = link.textContent;
   const fresh = Array.from(document.querySelectorAll(`li[data-job="${id}"] a`)).find((a) => a.textContent === name);

@@ -2,12 +2,15 @@
 // of them at a time, and a viewer that shows a photo or plays a video or an audio file
 // in the page. Previews are small WebP files made at delivery, fetched lazily through
 // the same signed links as the files; a job of 1,000 files builds 60 tiles, and only
-// once its list is unfolded. app.js calls window.ferrymanGallery(view, files, fold).
+// once its list is unfolded. A job's view carries its first page of files (and
+// files_total); the next pages come from GET /api/v1/jobs/{id}/files as "Show more" asks.
+// app.js calls window.ferrymanGallery(view, files, fold).
 "use strict";
 
 (() => {
   const PAGE = 60;
   const shown = new Map(); // job id -> how many tiles a person asked to see
+  const fetched = new Map(); // job id -> { total, files }: pages after the view's own
   const ICON = { audio: "♪", video: "▶", other: "📄", photo: "🖼" };
 
   function el(tag, cls, content) {
@@ -75,23 +78,56 @@
     return box;
   }
 
-  // The tiles of a job's files, PAGE at a time with a "Show more" button; built when
-  // the fold (if any) is first opened, so a closed list costs nothing.
+  // Pages fetched before are kept while the job's file count holds and their links are
+  // young (a re-drawn job does not fetch them again).
+  function kept(view, files, total) {
+    const got = fetched.get(view.id);
+    const soon = Date.now() / 1000 + 300;
+    if (!got || got.total !== total || got.files.some((f) => f.expires_at < soon)) return files.slice();
+    return files.concat(got.files);
+  }
+
+  async function nextPage(jobId, offset) {
+    const query = new URLSearchParams({ offset: String(offset), limit: String(PAGE) });
+    const response = await fetch(`/api/v1/jobs/${jobId}/files?${query}`, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(response.statusText);
+    return (await response.json()).files;
+  }
+
+  // The tiles of a job's files, PAGE at a time with a "Show more" button (fetching the
+  // page when the view does not hold it); built when the fold (if any) is first opened,
+  // so a closed list costs nothing.
   function gallery(view, files, fold, links = true) {
+    const total = (view.result && view.result.files_total) || files.length;
+    const all = kept(view, files, total);
     const box = el("div", "gallery");
     const grid = el("div", "tiles");
     const more = el("button", "quiet more");
     more.type = "button";
     box.append(grid, more);
-    const fill = () => {
-      const want = Math.min(files.length, shown.get(view.id) || PAGE);
-      for (let i = grid.childElementCount; i < want; i++) grid.append(tile(view, files, i, links));
-      const left = files.length - want;
+    const fill = async () => {
+      const want = Math.min(total, shown.get(view.id) || PAGE);
+      more.disabled = true;
+      try {
+        while (all.length < want) {
+          const page = await nextPage(view.id, all.length);
+          if (!page.length) break;
+          all.push(...page);
+          fetched.set(view.id, { total, files: all.slice(files.length) });
+        }
+      } catch (e) {
+        more.disabled = false;
+        more.textContent = "Could not fetch more files: try again";
+        return;
+      }
+      for (let i = grid.childElementCount; i < Math.min(want, all.length); i++) grid.append(tile(view, all, i, links));
+      const left = total - grid.childElementCount;
+      more.disabled = false;
       more.hidden = left <= 0;
       more.textContent = `Show ${Math.min(PAGE, left)} more (${left} not shown)`;
     };
     more.addEventListener("click", () => {
-      shown.set(view.id, (shown.get(view.id) || PAGE) + PAGE);
+      shown.set(view.id, Math.min(total, grid.childElementCount + PAGE));
       fill();
     });
     if (!fold || fold.open) fill();
