@@ -199,6 +199,10 @@ def test_show_more_fetches_the_next_pages_the_jobs_view_does_not_carry(
     with running_web(tmp_path / "data") as web:
         item = _finished(page, web, archive)
         assert len(_job_files(web)) == 60  # the view: one page, the rest on request
+        with web.client() as client:  # the page as drawn by the server, before its script
+            drawn = client.get("/").text
+        assert re.search(r"<summary>130 files · [\d.]+ [kM]B</summary>", drawn)
+        assert drawn.count(">Download photo_") == 60 and "70 more in the zip" in drawn
         summary = item.locator("summary")
         expect(summary).to_have_text(re.compile(r"^130 files · "))
         summary.click()
