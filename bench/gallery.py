@@ -110,7 +110,7 @@ def _web(data: Path) -> Iterator[str]:
 
 
 def _view_weight(base: str) -> dict[str, tuple[int, int]]:
-    """The job's view and one live message carrying it (``live.Stream.publish``'s JSON),
+    """The job's view and one live message carrying it (``stream.Stream.publish``'s JSON),
     in bytes: as sent now (one page of files), as main sent them before (every file:
     the pages fetched through ``GET …/files`` put back in), and before the gallery (every
     file without its kind, duration and preview)."""

@@ -15,9 +15,9 @@ import pytest
 
 from ferryman.errors import FerrymanError, spec_for
 from ferryman.web import guard
-from ferryman.web.live import Stream
 from ferryman.web.results import LocalResults
 from ferryman.web.signing import Signer, load_secret
+from ferryman.web.stream import Stream
 from ferryman.web.uploads import Uploads
 
 

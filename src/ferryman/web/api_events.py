@@ -1,4 +1,4 @@
-"""``/api/v1/events``: the job views as they change, numbered (``web.live.Stream``), over a
+"""``/api/v1/events``: the job views as they change, numbered (``web.stream.Stream``), over a
 WebSocket, Server-Sent Events or long polling; a client that reconnects with the last
 number it saw gets what it missed, or a snapshot."""
 
@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from ferryman.errors import FerrymanError
 from ferryman.web.auth import caller, foreign
 from ferryman.web.core import API, Web
-from ferryman.web.live import Sent, wanted
+from ferryman.web.stream import Sent, wanted
 
 
 def routes(app: FastAPI, web: Web) -> None:

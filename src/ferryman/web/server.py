@@ -57,9 +57,10 @@ async def web_app(
     from ferryman.sinks.builtin import default_sinks
     from ferryman.sources.builtin import default_sources
     from ferryman.web.app import Web, create_app
-    from ferryman.web.live import Stream, Tracker
+    from ferryman.web.live import Tracker
     from ferryman.web.results import open_results
     from ferryman.web.signing import Signer, load_secret
+    from ferryman.web.stream import Stream
     from ferryman.web.uploads import Uploads
 
     stream = Stream()
