@@ -62,8 +62,10 @@ async def test_waits_are_each_sinks_own(store: Store) -> None:
 
 async def test_records_go_with_their_album_item_and_job_and_no_others(store: Store) -> None:
     job_id = await _expanded_job(store, 2, album_size=1)
-    kept_id = await _expanded_job(store, 1)
+    # Claimed before the other job is there: claims take turns between jobs (the one
+    # furthest behind first), so with both there the second claim would be the other's.
     albums = [await store.claim_album("deliverer", 30) for _ in range(2)]
+    kept_id = await _expanded_job(store, 1)
     assert [a.job_id if a else None for a in albums] == [job_id, job_id]
     assert albums[0] is not None and albums[1] is not None
     state = store.sink_state("ledger")

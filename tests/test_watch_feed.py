@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
@@ -97,10 +98,14 @@ def delivered_names(settings: Settings) -> list[str]:
     """The library's delivered files while the engine may be writing to it: an album
     still being built (a hidden folder renamed into place when whole) does not count."""
     found = []
-    for manifest in settings.library.rglob("manifest.json"):
-        if any(part.startswith(".") for part in manifest.relative_to(settings.library).parts):
-            continue
-        found.extend(Path(e["file"]).name for e in json.loads(manifest.read_text())["items"])
+    # os.walk, pruning the hidden folders before it looks inside them: rglob listed an
+    # album's ``.0001.partial`` folder and then looked into it just after the library
+    # renamed it into place (FileNotFoundError, once in a full parallel run).
+    for folder, subfolders, files in os.walk(settings.library):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        if "manifest.json" in files:
+            manifest = json.loads((Path(folder) / "manifest.json").read_text())
+            found.extend(Path(e["file"]).name for e in manifest["items"])
     return sorted(found)
 
 
