@@ -23,12 +23,12 @@ from ferryman.engine.runner import Engine
 from ferryman.samples import make_photo_set
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
+from tests.browser import CHROMIUM, DESKTOP, chromium
 from tests.engine_helpers import library_files
 from tests.httpserve import Faults, FaultServer, serving
 from tests.memsink import MemKind
 from tests.webserve import running_web
 
-CHROMIUM = os.environ.get("FERRYMAN_TEST_CHROMIUM", "/usr/bin/chromium")
 SLOW_BYTES = 400_000
 SLOW_RATE = 20_000.0  # bytes/s: the slow download takes 20 s
 
@@ -128,13 +128,8 @@ def page() -> Iterator[Any]:
     """A page in Debian's Chromium (as tests/test_web_page.py drives it)."""
     if not Path(CHROMIUM).exists():
         pytest.skip("no Chromium at " + CHROMIUM)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser.new_context(viewport=DESKTOP).new_page()
 
 
 @pytest.mark.slow

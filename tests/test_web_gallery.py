@@ -17,28 +17,23 @@ import pytest
 from PIL import Image
 
 from ferryman.samples import make_photo, make_photo_set, make_video, make_zip
+from tests.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
 from tests.s3serve import S3Server
 from tests.test_media_audio import add_tone, write_tone
 from tests.webserve import WebServer, running_web
 
-CHROMIUM = os.environ.get("FERRYMAN_TEST_CHROMIUM", "/usr/bin/chromium")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium at " + CHROMIUM),
+    NEEDS_CHROMIUM,
 ]
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -23,21 +23,18 @@ from PIL import Image
 
 from ferryman.archive.sevenzip_process import find_7zz
 from ferryman.samples import make_photo_set, make_video, make_zip
+from tests.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
 from tests.httpserve import Link, serving
 from tests.mediaserve import MediaSite
 from tests.once import built_once
 from tests.s3serve import S3Server
 from tests.webserve import running_web
 
-CHROMIUM = os.environ.get("FERRYMAN_TEST_CHROMIUM", "/usr/bin/chromium")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium at " + CHROMIUM),
+    NEEDS_CHROMIUM,
 ]
 playwright_api = pytest.importorskip("playwright.sync_api")
-
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +44,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> MediaSite:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -16,15 +16,15 @@ import pytest
 
 from ferryman.archive.sevenzip_process import find_7zz
 from ferryman.samples import make_photo_set
+from tests.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
 from tests.httpserve import Link, serving
 from tests.once import built_once
 from tests.test_media_probe_plan import write_video
-from tests.test_web_page import CHROMIUM, DESKTOP, PHONE
 from tests.webserve import running_web
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium at " + CHROMIUM),
+    NEEDS_CHROMIUM,
 ]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -52,10 +52,8 @@ def _hevc(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

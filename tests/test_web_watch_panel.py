@@ -15,33 +15,29 @@ from typing import Any
 
 import pytest
 
+from tests.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
 from tests.httpserve import serving
 from tests.test_notify import SECRET, receiving, signed_right
 from tests.test_watch_feed import serve_feed
 from tests.waiting import eventually_sync
 from tests.webserve import running_web
 
-CHROMIUM = os.environ.get("FERRYMAN_TEST_CHROMIUM", "/usr/bin/chromium")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium at " + CHROMIUM),
+    NEEDS_CHROMIUM,
 ]
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
 LOOK = 30_000  # ms: what waits on the engine's look (a loaded machine is slow)
 
 
 @pytest.fixture
 def page() -> Any:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as browser:
         context = browser.new_context(viewport=DESKTOP, color_scheme="dark")
         yield context.new_page()
         context.close()
-        browser.close()
 
 
 def _add(page: Any, source: str, every: str) -> Any:
