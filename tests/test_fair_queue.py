@@ -18,7 +18,7 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.engine import control, intake
-from ferryman.engine.events import Event, JobFinished
+from ferryman.engine.events import Event, JobFinished, JobResumed, JobStarted
 from ferryman.engine.runner import Engine
 from ferryman.samples import make_photo_set
 from ferryman.sinks.builtin import default_sinks
@@ -161,7 +161,7 @@ async def test_a_read_waiting_for_deliveries_lets_a_small_job_through(
     """A 12-photo folder whose first album the destination holds back (a wait it asks
     for) fills its backlog: its read gives its turn, so a one-photo job added after it
     is read and delivered meanwhile. The big one then resumes where it was and every
-    photo arrives once."""
+    photo arrives once; it was started once (a resumed claim is not a second start)."""
     photos = make_photo_set(tmp_path / "big", 12)
     make_photo_set(tmp_path / "small", 1, start_seed=100)
     mem = MemKind(album_max=4, waits=[15])
@@ -174,8 +174,14 @@ async def test_a_read_waiting_for_deliveries_lets_a_small_job_through(
     big_done = asyncio.Event()
     delivered_when_small_ended: list[int] = []
     big_id = small_id = -1
+    started: list[int] = []
+    resumed: list[int] = []
 
     def heard(event: Event) -> None:
+        if isinstance(event, JobStarted):
+            started.append(event.job_id)
+        if isinstance(event, JobResumed):
+            resumed.append(event.job_id)
         if isinstance(event, JobFinished):
             ended[event.job_id] = event.state
             if event.job_id == small_id:
@@ -199,6 +205,8 @@ async def test_a_read_waiting_for_deliveries_lets_a_small_job_through(
         assert ended[big.id] == "done"
         names = sorted(f.source_path for a in mem.albums.values() for f in a.files)
         assert names == sorted(p.name for p in photos)  # each once
+        assert sorted(started) == sorted([big.id, small.id])  # one start each
+        assert big.id in resumed  # its turn given, then taken again
     finally:
         engine.stop()
         await asyncio.wait_for(running, 60)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, MediaKind, Plan
 from ferryman.store import Store
 from ferryman.store.store import NewItem
@@ -85,6 +86,23 @@ async def test_a_read_waiting_for_room_gives_its_turn_to_a_job_further_behind(
     assert not await store.read_waits_behind(small.id)  # the big one is further ahead
     again = await store.claim_job("r", 30)
     assert again is not None and again.id == big.id and again.cursor == 5
+    assert again.resumed and not claimed.resumed  # started once: JobStarted once
+
+
+async def test_a_job_retried_by_hand_starts_again(store: Store) -> None:
+    """A retry (a job that ended, run again) is a new run: its claim is a start; a
+    claim after a passing problem resumes the same run."""
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    first = await store.claim_job("r", 30)
+    assert first is not None and not first.resumed and first.started_at is not None
+    await store.job_retry(job.id, "r", FerrymanError("source.io", "a read failed"), 0.0)
+    again = await store.claim_job("r", 30)
+    assert again is not None and again.resumed
+    await store.fail_job(job.id, FerrymanError("archive.unreadable", "broken"), "r")
+    retried = await store.retry(job.id)
+    assert retried.started_at is None  # in line again, not under way
+    anew = await store.claim_job("r", 30)
+    assert anew is not None and anew.id == job.id and not anew.resumed
 
 
 async def test_a_queued_job_knows_how_many_downloads_are_ahead(store: Store) -> None:

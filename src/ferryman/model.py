@@ -164,6 +164,9 @@ class Job:
     paused: bool = False  # a flag, not a state: a paused job keeps its place
     attempts: int = 0
     started_at: float | None = None
+    # Set by a claim only: started before (a turn given, a retry, a restart), so its
+    # read resumes rather than starts (``JobResumed``, not a second ``JobStarted``).
+    resumed: bool = False
 
 
 @dataclass(slots=True)

@@ -39,7 +39,7 @@ from typing import Generic, Protocol, TypeVar
 from ferryman.config import Settings
 from ferryman.engine import convert, deliver, fetch, unpack
 from ferryman.engine.context import Context, Stopping
-from ferryman.engine.events import ItemConverting, JobStarted
+from ferryman.engine.events import ItemConverting, JobResumed, JobStarted
 from ferryman.engine.leases import held
 from ferryman.model import AlbumClaim, Item, Job
 from ferryman.net import abort
@@ -133,8 +133,11 @@ async def _fetch(ctx: Context, claimed: Fetch) -> None:
 
 
 async def _unpack(ctx: Context, job: Job) -> None:
-    shown = ctx.sources.describe(job.source)  # a link's token never reaches a log
-    ctx.bus.publish(JobStarted(job.id, source=shown))
+    if job.resumed:  # a turn given, a retry, a restart: the read goes on, once started
+        ctx.bus.publish(JobResumed(job.id))
+    else:
+        shown = ctx.sources.describe(job.source)  # a link's token never reaches a log
+        ctx.bus.publish(JobStarted(job.id, source=shown))
     async with held(ctx.store, jobs, job.id, ctx.owner, await lease_seconds(ctx)):
         await unpack.expand(ctx, job)
 

@@ -154,11 +154,12 @@ class StoreBase:
         lease_seconds: float,
         where: Callable[[], Iterable[Any]] = tuple,
         started: bool = False,
+        now: float | None = None,
     ) -> Row[Any] | None:
         """Claim the first claimable row (see ``_claim_in``), in a transaction of its own."""
         async with self.engine.begin() as conn:
             return await self._claim_in(
-                conn, table, ready, busy, owner, lease_seconds, where, started
+                conn, table, ready, busy, owner, lease_seconds, where, started, now
             )
 
     async def _claim_in(
@@ -171,13 +172,14 @@ class StoreBase:
         lease_seconds: float,
         where: Callable[[], Iterable[Any]] = tuple,
         started: bool = False,
+        now: float | None = None,
     ) -> Row[Any] | None:
         """Claim the first claimable row. Each kind of claim's statement is built once
         per store (its time is a parameter): building and keying it anew cost more than
         running it, and idle workers claim often. ``where`` makes the extra conditions
         (built once; use ``bindparam("claim_now")`` for the time)."""
         statement, params = self._claim_args(
-            table, ready, busy, owner, lease_seconds, where, started
+            table, ready, busy, owner, lease_seconds, where, started, now
         )
         return (await conn.execute(statement, params)).first()
 
@@ -190,13 +192,15 @@ class StoreBase:
         lease_seconds: float,
         where: Callable[[], Iterable[Any]] = tuple,
         started: bool = False,
+        now: float | None = None,
     ) -> tuple[Any, dict[str, Any]]:
-        """The claim's statement (built once per kind) and its parameters for now."""
+        """The claim's statement (built once per kind) and its parameters for ``now``
+        (the clock's time unless given)."""
         key = (table.name, ready, busy, started)
         statement = self._claims.get(key)
         if statement is None:
             statement = self._claims[key] = _claim_statement(table, ready, busy, where, started)
-        now = self.clock()
+        now = self.clock() if now is None else now
         params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
         return statement, params
 

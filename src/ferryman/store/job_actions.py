@@ -191,6 +191,7 @@ class JobActionQueries(StoreBase):
                         attempts=0,
                         not_before=0.0,
                         paused=False,
+                        started_at=None,  # a new run: it starts (JobStarted) again
                         updated_at=now,
                     )
                     .returning(*jobs.c)

@@ -140,7 +140,9 @@ class JobQueries(StoreBase):
         return [job_from_row(r) for r in rows]
 
     async def claim_job(self, owner: str, lease_seconds: float) -> Job | None:
-        """A queued job for the unpack stage, highest priority first."""
+        """A queued job for the unpack stage, highest priority first; ``resumed`` when it
+        had started before (its ``started_at`` is older than this claim)."""
+        now = self.clock()
         row = await self._claim(
             jobs,
             JobState.QUEUED,
@@ -149,8 +151,13 @@ class JobQueries(StoreBase):
             lease_seconds,
             lambda: [jobs.c.paused.is_(False), ~unfinished_fetch()],
             started=True,
+            now=now,
         )
-        return job_from_row(row) if row is not None else None
+        if row is None:
+            return None
+        job = job_from_row(row)
+        job.resumed = job.started_at != now
+        return job
 
     async def finish_expansion(
         self,
