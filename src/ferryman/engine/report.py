@@ -42,10 +42,12 @@ def job_status(
     sources: SourceRegistry | None = None,
     fetching: bool = False,
     fetch_error: str | None = None,
+    in_line: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``source`` as a person names it: a path, or a link without its secrets;
     ``fetching``: its input is being downloaded now (the job itself is still queued);
-    a waiting job's ``waiting_message`` and ``waiting_next`` say why and what to do."""
+    a waiting job's ``waiting_message`` and ``waiting_next`` say why and what to do;
+    ``in_line``: a queued job's place (``store.line``), as the web's job view has it."""
     waits = job.wait_reason
     return {
         "id": job.id,
@@ -60,6 +62,7 @@ def job_status(
         "error": _error(job),
         "counts": counts(by_state),
         "fetching": fetching and job.state is JobState.QUEUED,
+        "in_line": in_line,
     }
 
 
@@ -78,7 +81,8 @@ def _error(job: Job) -> dict[str, Any] | None:
 async def status(store: Store, sources: SourceRegistry | None = None) -> dict[str, Any]:
     per_job = await store.item_counts()
     fetching, errors = await store.fetching_jobs(), await store.fetch_errors()
-    return status_of(await store.list_jobs(), per_job, sources, fetching, errors)
+    places = await store.queue_places()
+    return status_of(await store.list_jobs(), per_job, sources, fetching, errors, places)
 
 
 def status_of(
@@ -87,17 +91,26 @@ def status_of(
     sources: SourceRegistry | None = None,
     fetching: Collection[int] = (),
     fetch_errors: Mapping[int, str] | None = None,
+    places: Mapping[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Every job with its counts (``per_job``: item states by job, as the store counts),
-    whether its input is being fetched (``fetching``: those jobs' ids), and why a job
-    waits (``fetch_errors``: its fetch's last error, when the job itself says none)."""
+    whether its input is being fetched (``fetching``: those jobs' ids), why a job
+    waits (``fetch_errors``: its fetch's last error, when the job itself says none) and
+    a queued job's place in line (``places``: the store's ``queue_places``)."""
     if not jobs:
         return {"jobs": []}
     registry = sources or _sources()
-    errors = fetch_errors or {}
+    errors, lines = fetch_errors or {}, places or {}
     return {
         "jobs": [
-            job_status(j, per_job.get(j.id, {}), registry, j.id in fetching, errors.get(j.id))
+            job_status(
+                j,
+                per_job.get(j.id, {}),
+                registry,
+                j.id in fetching,
+                errors.get(j.id),
+                lines.get(j.id),
+            )
             for j in jobs
         ]
     }

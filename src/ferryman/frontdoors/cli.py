@@ -407,6 +407,7 @@ def status(
             store.item_counts(),
             fetching=store.fetching_jobs(),
             fetch_errors=store.fetch_errors(),
+            places=store.queue_places(),
         ),
         lambda _s, store: report.status(store),
     )

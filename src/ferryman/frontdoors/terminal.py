@@ -50,14 +50,26 @@ def fail(console: Console, exc: FerrymanError, job: int | None = None) -> None:
 
 def state_cell(job: dict[str, Any]) -> str:
     """A job's state as the status table shows it (a queued job whose input downloads
-    is "fetching"): paused, waiting, its error code."""
+    is "fetching"): paused, waiting (or its place in line), its error code."""
     state = "fetching" if job.get("fetching") else str(job["state"])
     state += " (paused)" if job["paused"] else ""
     if job["waiting"]:
         state += f" [{job['waiting']}]"
+    elif job.get("in_line"):
+        state += f" ({in_line_text(job['in_line'])})"
     if job["error"]:
         state += f" {job['error']['code']}"
     return state
+
+
+def in_line_text(place: dict[str, Any]) -> str:
+    """A queued job's place as people read it (the page's ``inLineText`` says the same)."""
+    n = int(place["ahead"])
+    if not n:
+        return "waiting: next in line"
+    if place["reason"] == "downloads":
+        return f"waiting: {n} download{'' if n == 1 else 's'} ahead"
+    return f"waiting: {n} job{'' if n == 1 else 's'} to read ahead"
 
 
 def status_table(data: dict[str, Any]) -> Table:

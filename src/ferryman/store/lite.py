@@ -27,6 +27,7 @@ from typing import Any
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.naming import free_job_name
+from ferryman.store import line
 from ferryman.store.rows import (
     Clock,
     job_from_mapping,
@@ -92,6 +93,15 @@ class LiteStore:
         ):
             counts.setdefault(r["job_id"], {})[r["state"]] = r["n"]
         return counts
+
+    def queue_places(self) -> dict[int, dict[str, Any]]:
+        """Where each queued job stands in line: the full store's query (``store.line``)."""
+        now = {"now": self.clock()}
+        in_fetch = [(r["job_id"], r["state"]) for r in self._rows(line.FETCH_LINE, now)]
+        busy = self._rows(line.BUSY_READS)
+        reading = int(busy[0][0]) if busy else 0
+        to_read = [r["id"] for r in self._rows(line.READ_LINE, now)]
+        return line.places_of(in_fetch, reading, to_read)
 
     def runtime_settings(self) -> dict[str, Any]:
         return {
@@ -179,9 +189,11 @@ class LiteStore:
         self._conn.execute("COMMIT")
 
     def _rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        """Rows of ``sql`` with its ``?`` marks' values, or one dict of ``:name``'s."""
         if self._conn is None:
             return []
-        return list(self._conn.execute(sql, args).fetchall())
+        params = args[0] if len(args) == 1 and isinstance(args[0], dict) else args
+        return list(self._conn.execute(sql, params).fetchall())
 
 
 def _insert(conn: sqlite3.Connection, table: str, values: dict[str, Any]) -> int:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select, text
 
 from ferryman.model import JobState
+from ferryman.store import line
 from ferryman.store.base import StoreBase
-from ferryman.store.fetches import FETCHING, QUEUED, unfinished_fetch
-from ferryman.store.schema import fetches, jobs
-
-DOWNLOADS, READING = "downloads", "reading"
+from ferryman.store.fetches import unfinished_fetch
+from ferryman.store.schema import jobs
 
 
 def _readable(now: float) -> list[Any]:
@@ -34,40 +33,15 @@ class TurnQueries(StoreBase):
 
     async def queue_places(self) -> dict[int, dict[str, Any]]:
         """Per queued job that waits only for its turn: ``{"reason": "downloads" or
-        "reading", "ahead": N}``, N being the units in progress in that stage plus those
-        before it in line (claim order). A job waiting for something else (a retry's
-        pause, a pause, Wi-Fi) has its own reason and no place until that wait is over."""
-        now = self.clock()
-        fetch_line = (
-            select(fetches.c.job_id, fetches.c.state)
-            .join(jobs, jobs.c.id == fetches.c.job_id)
-            .where(
-                jobs.c.paused.is_(False),
-                jobs.c.state == JobState.QUEUED.value,
-                or_(
-                    fetches.c.state == FETCHING,
-                    and_(fetches.c.state == QUEUED, fetches.c.not_before <= now),
-                ),
-            )
-            .order_by(fetches.c.priority.desc(), fetches.c.id)
-        )
-        busy_reads = select(func.count()).where(jobs.c.state == JobState.EXPANDING.value)
-        read_line = (
-            select(jobs.c.id)
-            .where(*_readable(now))
-            .order_by(jobs.c.priority.desc(), jobs.c.cursor, jobs.c.id)
-        )
+        "reading", "ahead": N}`` (``line.places_of``). A job waiting for something else
+        (a retry's pause, a pause, Wi-Fi) has its own reason and no place until that
+        wait is over. The SQL is ``store.line``'s, which the light store runs too."""
+        now = {"now": self.clock()}
         async with self.reader.connect() as conn:
-            in_fetch = (await conn.execute(fetch_line)).all()
-            reading = int((await conn.execute(busy_reads)).scalar_one())
-            to_read = list((await conn.execute(read_line)).scalars())
-        places: dict[int, dict[str, Any]] = {}
-        downloading = sum(1 for row in in_fetch if row.state == FETCHING)
-        for place, row in enumerate(r for r in in_fetch if r.state == QUEUED):
-            places[row.job_id] = {"reason": DOWNLOADS, "ahead": downloading + place}
-        for place, job_id in enumerate(to_read):
-            places[job_id] = {"reason": READING, "ahead": reading + place}
-        return places
+            in_fetch = (await conn.execute(text(line.FETCH_LINE), now)).all()
+            reading = int((await conn.execute(text(line.BUSY_READS))).scalar_one())
+            to_read = list((await conn.execute(text(line.READ_LINE), now)).scalars())
+        return line.places_of([(r.job_id, r.state) for r in in_fetch], reading, to_read)
 
     async def read_waits_behind(self, job_id: int) -> bool:
         """Another job could be read now that is further behind than this one (fewer
