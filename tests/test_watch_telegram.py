@@ -275,6 +275,33 @@ async def test_since_now_takes_only_new_posts_and_n_back_fills(
             assert [e.title for e, _ in (await _check(store, world, watch_id)).made] == ["fresh"]
 
 
+async def test_two_watches_of_one_channel_spelled_by_name_and_by_id_share_its_jobs(
+    store: Store, tmp_path: Path
+) -> None:
+    """``telegram:@newsroom`` and ``telegram:-100ID`` (or ``t.me/c/ID``) are one chat:
+    each post is one job to one destination, whichever watch looks first; a watch to
+    another destination makes its own."""
+    async with world_at(tmp_path) as world:
+        world.post(world.news, "first")
+        world.album(world.news, 2, "pair")
+        by_name = await _watch(store, "telegram:@newsroom", "all")
+        by_id = await _watch(store, f"telegram:-100{world.news.id}", "all")
+        elsewhere = await _watch(store, f"https://t.me/c/{world.news.id}", "all", "link:")
+        named = (await _check(store, world, by_name)).made
+        numbered = (await _check(store, world, by_id)).made
+        assert [e.title for e, _ in named] == [e.title for e, _ in numbered] == ["first", "pair"]
+        ids = [job for _, job in named]
+        assert [job for _, job in numbered] == ids and len(set(ids)) == 2
+        world.post(world.news, "fresh")  # new to both: the later look finds its job
+        [(_, fresh)] = (await _check(store, world, by_id)).made
+        [(_, again)] = (await _check(store, world, by_name)).made
+        assert fresh == again
+        assert len(await store.list_jobs()) == 3
+        other = (await _check(store, world, elsewhere)).made
+        assert len({job for _, job in other} - {*ids, fresh}) == 3
+        assert len(await store.list_jobs()) == 6
+
+
 async def test_a_private_channel_the_account_cannot_read_is_the_watchs_error(
     store: Store, tmp_path: Path
 ) -> None:

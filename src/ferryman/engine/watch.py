@@ -268,6 +268,10 @@ class Checker:
         )
         job = new.job(new.name, 0, None)
         job["notify"] = watch.notify  # the watch's notice targets are its jobs' too
+        if entry.ident is not None:  # one chat however spelled: one job per post
+            from ferryman.engine.intake import dedupe_key
+
+            job["dedupe_key"] = dedupe_key(entry.ident, str(job["dest"]))
         if self.listers.get(watch.kind).changes_in_place:
             job["dedupe_key"] = None  # a changed file is new: the seen rows keep it once
         return job

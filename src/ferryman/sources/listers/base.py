@@ -29,6 +29,10 @@ class WatchEntry:
     # Why this entry makes no job (a chat's text post, listed so the chat's reading
     # point passes it): it is only marked seen. None: an entry like any other.
     skip: str | None = None
+    # The input's identity when the source is spelled several ways (a Telegram chat by
+    # its name or its number): jobs dedupe by it, so two watches of one chat to one
+    # place make each job once. None: the input's own (``Source.inspect``).
+    ident: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

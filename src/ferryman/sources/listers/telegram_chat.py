@@ -131,7 +131,7 @@ class TelegramChatLister:
                 )
             peer = await chat_peer(client, ref)
             messages = await _read(client, ref, peer, seen)
-            return _entries(ref, int(get_peer_id(peer)), messages)
+            return _entries(ref, int(get_peer_id(peer)), int(peer.channel_id), messages)
         finally:
             if own:
                 await hub.close()
@@ -199,9 +199,10 @@ async def _newest_groups(client: Any, peer: Any, wanted: int) -> list[Any]:
     return list(reversed(got))
 
 
-def _entries(ref: MessageRef, chat_id: int, messages: list[Any]) -> list[WatchEntry]:
+def _entries(ref: MessageRef, chat_id: int, channel: int, messages: list[Any]) -> list[WatchEntry]:
     """Posts with files as entries (an album as one), newest first, and the newest
-    message as a marked-seen entry when it carries no file."""
+    message as a marked-seen entry when it carries no file. ``channel``: the chat's
+    number (``chat_id`` without its -100), which every entry's identity names."""
     from telethon.tl import types
 
     everything = sorted(
@@ -218,7 +219,7 @@ def _entries(ref: MessageRef, chat_id: int, messages: list[Any]) -> list[WatchEn
             groups[-1].append(message)
         else:
             groups.append([message])
-    found = [_entry(ref, chat_id, group) for group in groups]
+    found = [_entry(ref, chat_id, channel, group) for group in groups]
     newest = everything[-1] if everything else None  # a service message moves it too
     if newest is not None and not _has_file(newest):
         found.append(
@@ -246,7 +247,10 @@ def _has_file(message: Any) -> bool:
     return not any(isinstance(a, types.DocumentAttributeSticker) for a in attributes)
 
 
-def _entry(ref: MessageRef, chat_id: int, group: list[Any]) -> WatchEntry:
+def _entry(ref: MessageRef, chat_id: int, channel: int, group: list[Any]) -> WatchEntry:
+    """The post's (the album's) entry: its input as the watch spells the chat (a name
+    names its jobs), its identity by the chat's number (``tg:c/ID/N``, a ``t.me/c`` link's
+    too), so a watch of ``@name`` and one of ``-100ID`` share their jobs."""
     from ferryman.telegram.remote import remote_file
 
     first, last = group[0].id, group[-1].id
@@ -260,6 +264,7 @@ def _entry(ref: MessageRef, chat_id: int, group: list[Any]) -> WatchEntry:
         title=title[:TITLE_MAX],
         duration=_duration(group[0]) if not rest else None,
         published=group[0].date.timestamp() if group[0].date else None,
+        ident=str(MessageRef(first, channel=channel, more=rest)),
     )
 
 
