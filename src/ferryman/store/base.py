@@ -261,20 +261,26 @@ def _turn(table: Table) -> list[Any]:
     return [] if column is None else [table.c[column]]
 
 
+def claim_pick(table: Table, ready: str, where: Callable[[], Iterable[Any]] = tuple) -> Any:
+    """The first claimable row's id, in the claims' order: a ``*_claim`` index on
+    (state, priority DESC, turn, id) reads it without sorting (schema step 11)."""
+    now: BindParameter[float] = bindparam("claim_now", type_=Float)
+    return (
+        select(table.c.id)
+        .where(table.c.state == ready, table.c.not_before <= now, *where())
+        .order_by(table.c.priority.desc(), *_turn(table), table.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
 def _claim_statement(
     table: Table, ready: str, busy: str, where: Callable[[], Iterable[Any]], started: bool
 ) -> Any:
     """``UPDATE … WHERE id = (the first claimable row) RETURNING …``, with the time, the
     owner and the lease's end as parameters."""
     now: BindParameter[float] = bindparam("claim_now", type_=Float)
-    pick = (
-        select(table.c.id)
-        .where(table.c.state == ready, table.c.not_before <= now, *where())
-        .order_by(table.c.priority.desc(), *_turn(table), table.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
+    pick = claim_pick(table, ready, where).scalar_subquery()
     values: dict[str, Any] = {
         "state": busy,
         "owner": bindparam("claim_owner", type_=String),

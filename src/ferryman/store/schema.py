@@ -79,7 +79,8 @@ jobs = Table(
     Column("notify", Text),  # schema v9: where this job's notices go (URLs, "none"), or NULL
     one_of("jobs", "state", JobState),
 )
-Index("jobs_claim", jobs.c.state, jobs.c.priority, jobs.c.id)
+# The claims' order (base.claim_pick: priority first, then the turn), schema step 11.
+Index("jobs_claim", jobs.c.state, jobs.c.priority.desc(), jobs.c.cursor, jobs.c.id)
 
 albums = Table(
     "albums",
@@ -100,7 +101,7 @@ albums = Table(
     one_of("albums", "grp", AlbumGroup),
     one_of("albums", "state", AlbumState),
 )
-Index("albums_claim", albums.c.state, albums.c.priority, albums.c.id)
+Index("albums_claim", albums.c.state, albums.c.priority.desc(), albums.c.seq, albums.c.id)
 Index("albums_job", albums.c.job_id, albums.c.seq)  # a job's albums, at every seal
 
 items = Table(
@@ -137,7 +138,7 @@ items = Table(
     one_of("items", "plan", Plan),
 )
 Index("items_job_state", items.c.job_id, items.c.state, items.c.seq)
-Index("items_claim", items.c.state, items.c.priority, items.c.id)
+Index("items_claim", items.c.state, items.c.priority.desc(), items.c.seq, items.c.id)
 Index("items_album", items.c.album_id)  # an album's items, at every delivery
 
 # Finished parts of a resumable transcode: a row exists only once its file is safe on disk.

@@ -38,6 +38,7 @@ from ferryman.store.migrations import (
     v0008_watches,
     v0009_notices,
     v0010_sink_state,
+    v0011_turn_indexes,
 )
 
 Step = Callable[[Connection], None]
@@ -53,4 +54,5 @@ STEPS: tuple[Step, ...] = (
     v0008_watches.apply,
     v0009_notices.apply,
     v0010_sink_state.apply,
+    v0011_turn_indexes.apply,
 )
