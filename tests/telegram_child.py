@@ -1,14 +1,16 @@
 """``ferryman run --until-idle`` in a child process, against a fake Telegram in the test.
 
-Run as ``python -m tests.telegram_child <data_dir> <port>``: the engine talks to the
-:func:`faketg.remote.serve` listening on ``127.0.0.1:<port>``, so the test can SIGKILL
-this process at any request and still see everything the fake was asked.
+Run as ``python -m tests.telegram_child <data_dir> <port>`` (``spawn_child``): the
+engine talks to the :func:`faketg.remote.serve` listening on ``127.0.0.1:<port>``, so
+the test can SIGKILL this process at any request and still see everything the fake
+was asked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +21,25 @@ from ferryman.engine.runner import Engine
 from ferryman.store import Store
 
 LEASE_SECONDS = 1.0  # a killed run's leases expire at once, as in tests/test_crash.py
+REPO = Path(__file__).resolve().parent.parent
+
+
+async def spawn_child(data_dir: Path, port: int, log: Path) -> asyncio.subprocess.Process:
+    """This module's engine run as a child process, its stderr to ``log``. Without the
+    test run's FERRYMAN_ variables: its settings are ``child_settings``' alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    with log.open("wb") as err:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.telegram_child",
+            str(data_dir),
+            str(port),
+            cwd=REPO,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=err,
+        )
 
 
 def child_settings(data_dir: Path) -> Settings:

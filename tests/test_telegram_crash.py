@@ -16,7 +16,6 @@ import os
 import random
 import signal
 import sqlite3
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,10 +37,10 @@ from ferryman.store import Store
 from ferryman.telegram.client import make_client
 
 from .engine_helpers import leftovers
+from .telegram_child import spawn_child
 from .telegram_helpers import log_in, tg_settings
 from .waiting import eventually
 
-REPO = Path(__file__).resolve().parent.parent
 PHOTOS = 12  # two albums: ten and two
 CHILD_LIMIT = 30.0  # seconds one child run may take
 
@@ -82,22 +81,8 @@ class World:
     async def spawn(self) -> asyncio.subprocess.Process:
         assert self.remote is not None
         self.runs += 1
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
-        log = (self.tmp / f"child-{self.runs}.log").open("wb")
-        try:
-            return await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tests.telegram_child",
-                str(self.settings.data_dir),
-                str(self.remote.port),
-                cwd=REPO,
-                env=env,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
-            )
-        finally:
-            log.close()
+        log = self.tmp / f"child-{self.runs}.log"
+        return await spawn_child(self.settings.data_dir, self.remote.port, log)
 
     def child_log(self) -> str:
         return (self.tmp / f"child-{self.runs}.log").read_text(errors="replace")

@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +21,9 @@ from ferryman.samples import make_photo
 from ferryman.store import Store
 
 from .engine_helpers import library_files
+from .telegram_child import spawn_child
 from .telegram_helpers import log_in, tg_settings
-from .test_telegram_crash import CHILD_LIMIT, REPO, Killer, nth
+from .test_telegram_crash import CHILD_LIMIT, Killer, nth
 
 pytestmark = pytest.mark.slow
 
@@ -61,19 +60,8 @@ class World:
     async def spawn(self) -> asyncio.subprocess.Process:
         assert self.remote is not None
         self.runs += 1
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
-        with (self.tmp / f"child-{self.runs}.log").open("wb") as log:
-            return await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tests.telegram_child",
-                str(self.settings.data_dir),
-                str(self.remote.port),
-                cwd=REPO,
-                env=env,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
-            )
+        log = self.tmp / f"child-{self.runs}.log"
+        return await spawn_child(self.settings.data_dir, self.remote.port, log)
 
     def child_log(self) -> str:
         return (self.tmp / f"child-{self.runs}.log").read_text(errors="replace")
