@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings
+from ferryman.config_sections import SERVER_FETCHES, default_fetches, on_phone
 from ferryman.device import conditions
 from ferryman.device.conditions import Device
+from ferryman.device.wakelock import WakeLock
 from ferryman.engine import intake
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
@@ -219,3 +221,32 @@ async def test_the_phone_is_kept_awake_while_jobs_run_and_let_go_when_idle(
         await store.close()
     assert log_file.read_text().split() == ["lock", "unlock"]
     assert len(library_files(settings.library)) == len(photos)
+
+
+TERMUX_PREFIX = "/data/data/com.termux/files/usr"
+
+
+@pytest.mark.parametrize(
+    ("env", "phone"),
+    [
+        ({"TERMUX_VERSION": "0.118.0"}, True),
+        ({"PREFIX": TERMUX_PREFIX}, True),  # a Termux:Boot script, a service
+        ({"PREFIX": "/usr/local"}, False),
+        ({}, False),
+    ],
+)
+def test_every_part_tells_a_phone_the_same_way(
+    env: dict[str, str], phone: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The defaults, the device's conditions, the wake lock and ``service install`` ask
+    one function (``config_sections.on_phone``): the wake lock once missed a phone
+    that only its prefix named, and so let a boot script's engine sleep."""
+    assert on_phone(env) is phone
+    assert Device(env=env).termux is phone
+    assert WakeLock(env, enabled=True).enabled is phone
+    for name in ("TERMUX_VERSION", "PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert on_phone() is phone
+    assert default_fetches() == (1 if phone else SERVER_FETCHES)

@@ -41,6 +41,14 @@ def test_on_termux_a_boot_script_takes_a_wake_lock_and_serves(tmp_path: Path) ->
     assert code == 0 and not boot.exists()
 
 
+def test_a_shell_with_only_termux_s_prefix_is_a_phone_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREFIX", "/data/data/com.termux/files/usr")
+    code, shown = _cli(tmp_path, "service", "install", "--print", termux=False)
+    assert code == 0 and "termux-wake-lock" in shown and "systemd" not in shown
+
+
 def test_elsewhere_a_systemd_user_unit_restarts_the_engine(tmp_path: Path) -> None:
     code, said = _cli(tmp_path, "service", "install", "--command", "run", termux=False)
     unit = tmp_path / "home" / ".config" / "systemd" / "user" / "ferryman.service"

@@ -54,7 +54,9 @@ SERVER_FETCHES = 3  # downloads at once off a phone: a slow origin leaves room f
 
 
 def on_phone(env: Any = None) -> bool:
-    """Whether this runs on a phone (Termux), from the environment Termux sets."""
+    """Whether this runs on a phone (Termux), from the environment Termux sets: its
+    version, or (a Termux:Boot script, a service, which may not have that) its prefix.
+    The one test of it: defaults, the device's conditions, the wake lock, `service`."""
     env = os.environ if env is None else env
     return "TERMUX_VERSION" in env or str(env.get("PREFIX", "")).endswith("/usr")
 

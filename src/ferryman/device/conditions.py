@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ferryman.config_sections import on_phone
 from ferryman.errors import FerrymanError
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class Device:
 
     @property
     def termux(self) -> bool:
-        return "TERMUX_VERSION" in self.env or self.env.get("PREFIX", "").endswith("/usr")
+        return on_phone(self.env)
 
     async def check(self, wifi_only: bool, min_battery: int) -> FerrymanError | None:
         """The first condition not met, as a coded wait; None: go ahead."""

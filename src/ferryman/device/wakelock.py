@@ -9,6 +9,8 @@ import asyncio
 import logging
 import shutil
 
+from ferryman.config_sections import on_phone
+
 log = logging.getLogger(__name__)
 
 COMMAND_SECONDS = 10.0
@@ -19,7 +21,7 @@ class WakeLock:
 
     def __init__(self, env: dict[str, str], enabled: bool) -> None:
         self.env = env
-        self.enabled = enabled and "TERMUX_VERSION" in env
+        self.enabled = enabled and on_phone(env)  # a Termux:Boot service too
         self.held = False
 
     async def hold(self) -> None:

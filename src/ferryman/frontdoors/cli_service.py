@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from ferryman.config_sections import on_phone
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.terminal import console, fail
 
@@ -34,10 +35,6 @@ class Command(StrEnum):
     web = "web"
 
 
-def _on_termux() -> bool:
-    return "TERMUX_VERSION" in os.environ or os.environ.get("PREFIX", "").endswith("/usr")
-
-
 def _home() -> Path:
     return Path(os.environ.get("HOME") or Path.home())
 
@@ -50,7 +47,7 @@ _NAME_HELP = (
 
 
 def service_file(name: str = DEFAULT_NAME) -> Path:
-    if _on_termux():
+    if on_phone():
         return _home() / ".termux" / "boot" / name
     return _home() / ".config" / "systemd" / "user" / f"{name}.service"
 
@@ -97,7 +94,7 @@ def render(
     """What the service file holds, for this machine."""
     argv = shlex.join(_argv(data_dir, command, config, no_engine))
     env = env or {}
-    if _on_termux():
+    if on_phone():
         log = shlex.quote(str(data_dir / "ferryman.log"))
         exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
         return (
@@ -183,7 +180,7 @@ def install(
     replaced = _started_by(target)
     # A secret among the variables (an S3 key, a database password) is the user's alone,
     # from the first byte: the file is made with its mode, an older one narrowed first.
-    mode = 0o700 if _on_termux() else (0o600 if env else 0o644)
+    mode = 0o700 if on_phone() else (0o600 if env else 0o644)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.fchmod(fd, mode)
@@ -197,7 +194,7 @@ def install(
             " of them with another --name",
             markup=False,
         )
-    if _on_termux():
+    if on_phone():
         out.print("next: install the Termux:Boot app and open it once", markup=False)
     else:
         out.print(
@@ -243,5 +240,5 @@ def uninstall(
         return
     target.unlink()
     out.print(f"removed {target}", markup=False)
-    if not _on_termux():
+    if not on_phone():
         out.print(f"next: systemctl --user disable --now {name}", markup=False)
