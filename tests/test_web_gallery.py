@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,46 @@ def test_show_more_fetches_the_next_pages_the_jobs_view_does_not_carry(
         page.keyboard.press("ArrowLeft")
         expect(page.get_by_role("dialog", name=photos[59].name)).to_be_visible()
         page.keyboard.press("Escape")
+
+
+def test_the_timer_renews_the_links_of_a_page_fetched_by_show_more(
+    tmp_path: Path, page: Any
+) -> None:
+    """The view's own links are renewed (as the server signs a view again past half
+    its life) while a page "Show more" fetched keeps its older ones: the page's 30 s
+    timer renews those too before they expire, not only the view's."""
+    photos = make_photo_set(tmp_path / "in", 62)
+    archive = make_zip(tmp_path / "many.zip", [(p.name, p) for p in photos])
+    page.clock.install()  # the page's time flows, and can jump
+    with running_web(tmp_path / "data") as web:
+        item = _finished(page, web, archive)
+        item.locator("summary").click()
+        item.get_by_role("button", name="Show 2 more (2 not shown)").click()
+        names = item.locator(".tile a.name")
+        expect(names).to_have_count(62)
+        fetched_until = float(names.last.get_attribute("data-expires") or 0)
+        time.sleep(4)  # the view's links, signed again now, outlive the fetched page's
+        renew_view = """async (id) => {
+            const view = jobs.get(id);
+            view.result = await api("POST", `/jobs/${id}/links?limit=60`);
+            render(view);
+        }"""
+        page.evaluate(renew_view, int(item.get_attribute("data-job") or 0))
+        expect(names).to_have_count(62)
+        view_until = float(names.first.get_attribute("data-expires") or 0)
+        assert view_until >= fetched_until + 3
+        assert float(names.last.get_attribute("data-expires") or 0) == fetched_until
+        # To 299 s before the fetched page's links expire: the view's are not due yet.
+        now = page.evaluate("Date.now()") / 1000
+        page.clock.fast_forward(int((fetched_until - 299 - now) * 1000))
+        renewed = """(until) => {  // the tile as drawn again
+            const links = document.querySelectorAll(".tile a.name");
+            return links.length === 62 && Number(links[61].dataset.expires) > until;
+        }"""
+        page.wait_for_function(renewed, arg=fetched_until)
+        href = names.last.get_attribute("href") or ""
+        with web.client() as client:
+            assert client.get(href).content == photos[-1].read_bytes()
 
 
 def test_with_an_s3_bucket_previews_and_the_video_come_from_the_bucket(

@@ -685,14 +685,16 @@ async function viaPolling() {
   }
 }
 
-// Links renew themselves before they expire (and after a 410, on the next look).
+// Links renew themselves before they expire (and after a 410, on the next look): the
+// view's and those of the pages the gallery fetched ("Show more"), all in the view then.
 setInterval(async () => {
   const soon = Date.now() / 1000 + 300;
+  const pages = window.ferrymanGalleryFetched || (() => []);
   for (const [id, view] of jobs) {
-    const files = (view.result && view.result.files) || [];
+    const files = ((view.result && view.result.files) || []).concat(pages(id));
     if (files.some((f) => f.expires_at < soon)) {
       try {
-        view.result = await api("POST", `/jobs/${id}/links?limit=${files.length}`);
+        view.result = await api("POST", `/jobs/${id}/links?limit=${Math.min(files.length, 1000)}`);
         render(view);
       } catch (e) {
         /* the next round tries again */

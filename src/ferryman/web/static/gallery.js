@@ -10,7 +10,7 @@
 (() => {
   const PAGE = 60;
   const shown = new Map(); // job id -> how many tiles a person asked to see
-  const fetched = new Map(); // job id -> { total, files }: pages after the view's own
+  const fetched = new Map(); // job id -> { total, from, files }: pages after the view's own
   const ICON = { audio: "♪", video: "▶", other: "📄", photo: "🖼" };
 
   function el(tag, cls, content) {
@@ -78,13 +78,16 @@
     return box;
   }
 
-  // Pages fetched before are kept while the job's file count holds and their links are
-  // young (a re-drawn job does not fetch them again).
+  // Pages fetched before are kept while the job's file count holds, the view still ends
+  // where they start (links renewed for every tile shown come in the view) and their
+  // links are young (a re-drawn job does not fetch them again).
   function kept(view, files, total) {
     const got = fetched.get(view.id);
     const soon = Date.now() / 1000 + 300;
-    if (!got || got.total !== total || got.files.some((f) => f.expires_at < soon)) return files.slice();
-    return files.concat(got.files);
+    const young = got && !got.files.some((f) => f.expires_at < soon);
+    if (young && got.total === total && got.from === files.length) return files.concat(got.files);
+    fetched.delete(view.id); // the timer renews the view's links alone until "Show more"
+    return files.slice();
   }
 
   async function nextPage(jobId, offset) {
@@ -113,7 +116,7 @@
           const page = await nextPage(view.id, all.length);
           if (!page.length) break;
           all.push(...page);
-          fetched.set(view.id, { total, files: all.slice(files.length) });
+          fetched.set(view.id, { total, from: files.length, files: all.slice(files.length) });
         }
       } catch (e) {
         more.disabled = false;
@@ -211,5 +214,8 @@
   }
 
   window.ferrymanGallery = gallery;
+  // The files of the pages fetched for a job beyond its view's: app.js's timer renews
+  // their links with the view's.
+  window.ferrymanGalleryFetched = (jobId) => (fetched.get(jobId) || { files: [] }).files;
   window.ferrymanViewable = viewable;
 })();
