@@ -435,7 +435,10 @@ class LibarchiveReader:
         if (archive_format(self._archive) & 0xFF0000) == ARCHIVE_FORMAT_RAW:
             info = EntryInfo(index, self._single_name, None, mtime, EntryType.FILE)
             return info, raw
-        if archive_entry_hardlink(entry) is not None:
+        size = archive_entry_size(entry) if archive_entry_size_is_set(entry) else None
+        if archive_entry_hardlink(entry) is not None and not size:
+            # A link with data of its own is a file: cpio (newc, crc) stores a set of
+            # hard links' data with the last of them, its earlier names left empty.
             kind = EntryType.HARDLINK
         elif filetype == AE_IFLNK:
             kind = EntryType.SYMLINK
@@ -445,7 +448,6 @@ class LibarchiveReader:
             kind = EntryType.FILE
         else:
             kind = EntryType.OTHER
-        size = archive_entry_size(entry) if archive_entry_size_is_set(entry) else None
         stored = sparse_stored(entry) if kind is EntryType.FILE else None
         info = EntryInfo(index=index, path=name, size=size, mtime=mtime, type=kind, stored=stored)
         return info, raw
