@@ -15,9 +15,9 @@ Choices worth knowing:
   hide return codes): data is read with ``archive_read_data`` because an
   ARCHIVE_WARN (how a zip CRC mismatch is reported) is not a byte count, and
   libarchive-c's ``get_blocks`` would yield garbage for it.
-* Names are the stored names, decoded as UTF-8 with ``"replace"`` when they are
-  not valid UTF-8 (lossy but safe for every later consumer: database, JSON,
-  logs). Nothing is sanitised here: ``GuardedReader`` does that.
+* Names are the stored names, decoded as UTF-8, else in the legacy code page they
+  look written in (``decode_stored_name``: a Windows zip's cp850 or Shift-JIS),
+  as 7zz's listing decodes them. Nothing is sanitised here: ``GuardedReader`` does that.
 * Passwords: every candidate of ``OpenOptions.passwords`` is handed to
   ``archive_read_add_passphrase``; libarchive tries them all for each encrypted
   zip entry by itself, and keeps the first that passes zip's password check
@@ -104,6 +104,7 @@ from ferryman.archive.reader import (
     OpenOptions,
     sniff_format,
 )
+from ferryman.archive.stored_names import decode_stored_name
 from ferryman.errors import FerrymanError
 
 __all__ = ["LibarchiveEntry", "LibarchiveReader", "classify", "single_file_name"]
@@ -428,7 +429,7 @@ class LibarchiveReader:
 
     def _entry_info(self, entry: int, index: int, filetype: int) -> tuple[EntryInfo, bytes | None]:
         raw = archive_entry_pathname_utf8(entry) or archive_entry_pathname(entry)
-        name = raw.decode("utf-8", "replace") if raw else ""
+        name = decode_stored_name(raw) if raw else ""
         mtime = None
         if archive_entry_mtime_is_set(entry):
             mtime = archive_entry_mtime(entry) + archive_entry_mtime_nsec(entry) / 1e9

@@ -28,6 +28,7 @@ from typing import cast
 from ferryman.archive.checksum import crc32
 from ferryman.archive.sevenzip_listing import Item
 from ferryman.archive.sevenzip_process import PROMPT, environment, send_password, stop
+from ferryman.archive.stored_names import decode_stored_name
 
 BLOCK_SIZE = 1 << 20
 _MARKER_POSITION = re.compile(r" <\d+>$")
@@ -259,7 +260,7 @@ class Run:
         self._log_offset = end
         *lines, self._log_rest = data.split(b"\n")
         for raw in lines:
-            self._note(raw.decode("utf-8", "replace"))
+            self._note(decode_stored_name(raw))
 
     def _note(self, line: str) -> None:
         if line.startswith(PROMPT):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ferryman.archive.reader import EntryType
 from ferryman.archive.sevenzip_process import PROMPT, environment, send_password, stop
+from ferryman.archive.stored_names import decode_stored_name
 from ferryman.errors import FerrymanError
 
 _TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
@@ -229,7 +230,7 @@ def run_listing(
             send_password(proc, password)
             assert proc.stdout is not None
             for raw in proc.stdout:
-                parser.feed(raw.rstrip(b"\n").decode("utf-8", "replace"))
+                parser.feed(decode_stored_name(raw.rstrip(b"\n")))
             parser.close()
             rc = proc.wait()
         finally:

@@ -1,0 +1,57 @@
+"""Entry names stored in a legacy code page, decoded as the tool that wrote them meant.
+
+Zips from Windows' "Send to compressed folder" (and many other Windows tools) store
+names in the OEM code page without zip's UTF-8 flag: cp437/cp850 in the West, cp932
+(Shift-JIS) in Japan. A tar written under a Latin-1 locale stores Latin-1. Decoded as
+UTF-8 with "replace", every such name became ``Caf\ufffd.jpg``, and names that differed
+only in their non-ASCII letters collided. Which code page is not recorded, so each name
+is read the first way that looks like text: UTF-8; then Shift-JIS when that yields kana,
+or two or more ideographs and fewer than half as many lone non-ASCII bytes (a lone one
+between ASCII is how Latin names look, ``M\x81ller``; Japanese comes mostly in runs);
+then whichever of cp850 and cp1252 makes more Latin letters (in the right case) (cp850
+on a tie: Western Europe's DOS code page, which reads cp437's letters alike). The result
+depends on the bytes alone, so every backend (libarchive, 7zz's listing and log) names
+an entry alike. A one-kanji name or Cyrillic (cp866) is misread: what the bytes cannot
+tell is guessed, never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Hiragana, katakana and CJK ideographs: what a Shift-JIS reading must produce to be
+# believed (any byte string of single-byte letters decodes as Shift-JIS too).
+_KANA = re.compile("[\u3040-\u30ff]")
+_IDEOGRAPH = re.compile("[\u4e00-\u9fff]")
+_LONE_HIGH_BYTE = re.compile(rb"(?<![\x80-\xff])[\x80-\xff](?![\x80-\xff])")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _latin_letters(text: str) -> int:
+    """Accented Latin letters, less those in capitals right after a small letter
+    (Latin-1's ``é`` is cp850's ``Ú``: ``cafÚ`` is no word)."""
+    score = 0
+    for before, ch in zip(" " + text[:-1], text, strict=True):
+        if "\u00c0" <= ch <= "\u024f" and ch.isalpha():
+            score += -1 if ch.isupper() and before.islower() else 1
+    return score
+
+
+def decode_stored_name(raw: bytes) -> str:
+    """``raw`` (an entry's stored name, or a line naming one) as text; never raises."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        japanese = raw.decode("cp932")
+    except UnicodeDecodeError:
+        japanese = ""
+    if japanese and not _CONTROLS.search(japanese):
+        ideographs = len(_IDEOGRAPH.findall(japanese))
+        lone = len(_LONE_HIGH_BYTE.findall(raw))
+        if _KANA.search(japanese) or (ideographs >= 2 and 2 * lone < ideographs):
+            return japanese
+    dos = raw.decode("cp850")
+    windows = raw.decode("cp1252", "replace")
+    return windows if _latin_letters(windows) > _latin_letters(dos) else dos
