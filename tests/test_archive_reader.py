@@ -16,8 +16,9 @@ import pytest
 
 from ferryman.archive.names import sanitize_path
 from ferryman.archive.opener import open_archive
-from ferryman.archive.reader import EntryInfo, EntryType, detect_format
+from ferryman.archive.reader import EntryInfo, EntryType, OpenOptions, detect_format
 from ferryman.errors import FerrymanError
+from ferryman.sources.file import inspect_local
 
 MiB = 1 << 20
 
@@ -492,3 +493,18 @@ def test_zip_command_symlink_is_symlink(tmp_path: Path) -> None:
     with open_archive(out) as reader:
         got = [(e.info.path, e.info.type) for e in reader]
     assert got == [("target.txt", EntryType.FILE), ("link.txt", EntryType.SYMLINK)]
+
+
+def test_an_empty_tar_is_a_tar_that_holds_nothing(tmp_path: Path) -> None:
+    # GNU tar's, bsdtar's and tarfile's empty archive is only zero blocks: `add`
+    # refused it as "named like an archive, but its bytes match no archive format".
+    path = tmp_path / "empty.tar"
+    tarfile.open(path, "w").close()
+    assert path.stat().st_size >= 1024 and not path.read_bytes().strip(b"\x00")
+    assert detect_format(path) == "tar"
+    assert inspect_local(path).format == "tar"
+    with open_archive(path, OpenOptions()) as reader:
+        assert list(reader) == []
+    zeros = tmp_path / "zeros.jpg"  # not named like a tar: a file, whatever its bytes
+    zeros.write_bytes(bytes(10240))
+    assert detect_format(zeros) is None

@@ -222,6 +222,8 @@ def detect_format(path: Path) -> str | None:
         executable = head.startswith(_EXECUTABLE)
         if not executable and not _promises_archive(path.name):
             return None
+        if _empty_tar(head, path.name):
+            return "tar"
         size = f.seek(0, 2)
         f.seek(max(0, size - _TAIL_BYTES))
         zip_at_end = b"PK\x05\x06" in f.read(_TAIL_BYTES)
@@ -232,6 +234,17 @@ def detect_format(path: Path) -> str | None:
         f.seek(0)
         window = f.read(_SFX_SCAN)
     return "sfx" if (b"7z\xbc\xaf\x27\x1c" in window or b"Rar!\x1a\x07" in window) else None
+
+
+def _empty_tar(head: bytes, name: str) -> bool:
+    """A tar of no entries (``tar cf x.tar -T /dev/null``): only its end-of-archive
+    zero blocks, which no magic marks; read (as bsdtar and GNU tar do), it holds nothing."""
+    return (
+        name.lower().endswith(".tar")
+        and 1024 <= len(head) < _SNIFF_BYTES
+        and len(head) % 512 == 0
+        and not head.strip(b"\x00")
+    )
 
 
 def _promises_archive(name: str) -> bool:
