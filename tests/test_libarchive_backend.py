@@ -919,3 +919,24 @@ def test_hard_links_written_by_bsdtar_deliver_their_data(tmp_path: Path, fmt: st
         rows = [(e.info.type, read_entry(e)) for e in reader]
     # odc stores the data under every name; newc under the last; tar under the first.
     assert sha(PAYLOAD) in [digest for kind, digest in rows if kind is EntryType.FILE]
+
+
+@needs_tool("tar")
+@pytest.mark.parametrize("fmt", ["gnu", "posix"])
+def test_a_sparse_file_that_ends_in_a_hole_is_whole(tmp_path: Path, fmt: str) -> None:
+    # It came out short ("declared 20971520 bytes, read 0") and was called corrupt.
+    src = tmp_path / "src"
+    src.mkdir()
+    with (src / "tail-hole.bin").open("wb") as f:
+        f.write(PAYLOAD)
+        f.truncate(3 * MiB)
+    with (src / "all-hole.bin").open("wb") as f:
+        f.truncate(2 * MiB + 5)
+    path = tmp_path / "sparse.tar"
+    run("tar", "--sparse", f"--format={fmt}", "-cf", path, "-C", src, ".")
+    names = {"./tail-hole.bin", "./all-hole.bin"}
+    rows = sorted(row for row in read_file(path) if row[0] in names)
+    assert rows == [
+        ("./all-hole.bin", 2 * MiB + 5, sha(bytes(2 * MiB + 5))),
+        ("./tail-hole.bin", 3 * MiB, sha(PAYLOAD + bytes(3 * MiB - len(PAYLOAD)))),
+    ]

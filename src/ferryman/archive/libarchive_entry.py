@@ -94,10 +94,22 @@ class LibarchiveEntry:
             self._bytes_read += n
             yield string_at(buf, n)
         declared = self.info.size
+        if declared is not None and self.info.stored is not None:
+            yield from self._trailing_hole(declared)
         if declared is not None and declared != self._bytes_read:
             if reader.trusts_crc_over_size(declared, self._bytes_read):
                 return  # a ZIP64 size off by 4 GiB: the data passed its CRC
             raise self._corrupt(f"declared {declared} bytes, read {self._bytes_read}")
+
+    def _trailing_hole(self, declared: int) -> Iterator[bytes]:
+        """A sparse entry's hole at its end, as zeros: libarchive 3.6 fills the holes
+        between data blocks but stops at the last one, so a file that ends in a hole
+        (or is all hole) came out short, and was called corrupt."""
+        zeros = bytes(BLOCK_SIZE)
+        while self._bytes_read < declared:
+            n = min(BLOCK_SIZE, declared - self._bytes_read)
+            self._bytes_read += n
+            yield zeros[:n]
 
     def _checked_first(self) -> Iterator[bytes]:
         """An encrypted zip entry read with several candidate passwords.
