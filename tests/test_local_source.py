@@ -532,3 +532,17 @@ print("survived")
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "survived"
+
+
+def test_an_archive_without_a_suffix_in_a_folder_is_opened(tmp_path: Path) -> None:
+    # Given alone it was read as a zip; in a folder it was skipped as not_media.
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    photo = jpeg_bytes()
+    make_zip(folder / "file_1234", {"a.jpg": photo, "b.jpg": photo})
+    make_zip(folder / "report.docx", {"word/document.xml": b"<w/>"})
+    (folder / "README").write_bytes(b"plain text, no suffix\n")
+    with iter_local(folder) as entries:
+        got = {e.info.path: sha(b"".join(e.read_blocks())) for e in entries}
+    assert got["file_1234/a.jpg"] == got["file_1234/b.jpg"] == sha(photo)
+    assert set(got) == {"README", "file_1234/a.jpg", "file_1234/b.jpg", "report.docx"}

@@ -280,10 +280,22 @@ def _folder_entries(root: Path, options: ReadOptions, counter: _Counter) -> Iter
             kind = EntryType.SYMLINK if stat.S_ISLNK(st.st_mode) else EntryType.OTHER
             info = EntryInfo(counter.next(), path, 0, st.st_mtime, kind)
             yield SourceEntry(info, _no_blocks)
-        elif named_archive(full.name):
+        elif named_archive(full.name) or _archive_without_suffix(full):
             yield from _folder_archive(full, path, st, options, counter)
         else:
             yield _file_entry(full, path, counter.next(), st)
+
+
+def _archive_without_suffix(full: Path) -> bool:
+    """A file with no suffix at all whose bytes are an archive (a download that lost
+    its name: ``file_1234``): opened, as it is when given alone. A suffix keeps the
+    file as it is (a ``.docx`` or ``.apk`` is a zip, and no album)."""
+    if "." in full.name:
+        return False
+    try:
+        return detect_format(full) is not None
+    except OSError:
+        return False  # read, and its error reported, as a file
 
 
 def _folder_archive(
