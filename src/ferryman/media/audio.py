@@ -22,6 +22,7 @@ from av.stream import Stream
 
 from ferryman.errors import FerrymanError
 from ferryman.media.failures import removing_on_failure
+from ferryman.media.keep_tags import recording_tags
 from ferryman.media.probe import first_streams
 from ferryman.media.progress import Progress
 from ferryman.media.remux import MP4_OPTIONS, Timestamps
@@ -101,7 +102,7 @@ def _transcode_audio(
         start = Fraction(inp.start_time or 0, av.time_base)
         progress.start(_duration(inp))
         with av.open(str(dst), "w", format="mp4", options=MP4_OPTIONS) as out:
-            out.metadata.update(tags)
+            out.metadata.update({**recording_tags(inp), **tags})
             copier = Timestamps(inp, video, out)  # offsets by the same start as ``start``
             sound = _AudioEncoder(out, audio, "aac", AUDIO_RATE, 2, bitrate, start)
             for packet in inp.demux([video, audio]):

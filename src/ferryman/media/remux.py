@@ -19,6 +19,7 @@ from av.video.stream import VideoStream
 
 from ferryman.errors import FerrymanError
 from ferryman.media.failures import removing_on_failure
+from ferryman.media.keep_tags import recording_tags
 from ferryman.media.probe import first_streams
 
 MP4_OPTIONS = {"movflags": "+faststart"}  # second pass moves moov before mdat
@@ -41,6 +42,7 @@ def _remux(src: Path, dst: Path) -> None:
         display = _avi_display_times(src, video.index) if _needs_display_times(inp, video) else {}
         streams: list[VideoStream | AudioStream] = [s for s in (video, audio) if s is not None]
         with av.open(str(dst), "w", format="mp4", options=MP4_OPTIONS) as out:
+            out.metadata.update(recording_tags(inp))
             fixers = {s.index: Timestamps(inp, s, out) for s in streams}
             for packet in inp.demux(streams):
                 if packet.size == 0:  # end-of-stream marker from the demuxer

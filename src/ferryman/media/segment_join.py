@@ -16,6 +16,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from ferryman.errors import FerrymanError
+from ferryman.media.keep_tags import recording_tags
 from ferryman.media.remux import MP4_OPTIONS
 from ferryman.media.segment_plan import (
     AUDIO_NAME,
@@ -42,6 +43,8 @@ def join_parts(
     _check_parts(src, workdir, len(segments))
     with ExitStack() as stack:
         out = stack.enter_context(av.open(str(dst), "w", format="mp4", options=MP4_OPTIONS))
+        with av.open(str(src)) as original:
+            out.metadata.update(recording_tags(original))
         with av.open(str(workdir / video_part_name(0))) as first:
             video = out.add_stream_from_template(first.streams.video[0])
         if fmt.rotation:

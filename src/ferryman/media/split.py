@@ -25,6 +25,7 @@ from av.stream import Stream
 from av.video.stream import VideoStream
 
 from ferryman.errors import FerrymanError
+from ferryman.media.keep_tags import recording_tags
 from ferryman.media.probe import first_streams
 from ferryman.media.progress import Progress
 from ferryman.media.remux import MP4_OPTIONS
@@ -250,6 +251,7 @@ def _copy_part(
         if seek:
             inp.seek(start.dts, stream=video, backward=True)
         with av.open(str(dst), "w", format="mp4", options=MP4_OPTIONS) as out:
+            out.metadata.update(recording_tags(inp))
             shift = _Shift(out, video, audio, start, first)
             for packet in inp.demux([s for s in (video, audio) if s is not None]):
                 if packet.size == 0:
