@@ -546,3 +546,14 @@ def test_an_archive_without_a_suffix_in_a_folder_is_opened(tmp_path: Path) -> No
         got = {e.info.path: sha(b"".join(e.read_blocks())) for e in entries}
     assert got["file_1234/a.jpg"] == got["file_1234/b.jpg"] == sha(photo)
     assert set(got) == {"README", "file_1234/a.jpg", "file_1234/b.jpg", "report.docx"}
+
+
+def test_a_folder_s_legacy_code_page_names_arrive_as_written(tmp_path: Path) -> None:
+    # unzip on Linux leaves a Windows zip's names as their cp437/Shift-JIS bytes.
+    folder = tmp_path / "unzipped"
+    folder.mkdir()
+    photo = jpeg_bytes()
+    for raw in ("Café_été.jpg".encode("cp437"), "写真_東京.jpg".encode("cp932")):
+        (folder / os.fsdecode(raw)).write_bytes(photo)
+    with iter_local(folder) as entries:
+        assert sorted(e.info.path for e in entries) == ["Café_été.jpg", "写真_東京.jpg"]

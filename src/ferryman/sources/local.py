@@ -29,6 +29,7 @@ from ferryman.archive.reader import (
     EntryType,
     detect_format,
 )
+from ferryman.archive.stored_names import decode_stored_name
 from ferryman.archive.suffixes import named_archive
 from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
@@ -275,7 +276,7 @@ def natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
 
 def _folder_entries(root: Path, options: ReadOptions, counter: _Counter) -> Iterator[SourceEntry]:
     for rel, full, st in _walk(root, ""):
-        path = sanitize_path(rel, 0)
+        path = sanitize_path(decode_stored_name(os.fsencode(rel)), 0)
         if not stat.S_ISREG(st.st_mode):
             kind = EntryType.SYMLINK if stat.S_ISLNK(st.st_mode) else EntryType.OTHER
             info = EntryInfo(counter.next(), path, 0, st.st_mtime, kind)
