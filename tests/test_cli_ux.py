@@ -383,3 +383,17 @@ def test_the_report_says_why_converted_videos_came_last(tmp_path: Path) -> None:
     plain = make_photo(tmp_path / "plain.jpg", 9)
     assert cli(data, "add", "--run", str(plain)).exit_code == 0
     assert "deferred conversion" not in cli(data, "report", "2").stdout
+
+
+def test_an_empty_password_names_the_job_and_how_to_give_one(tmp_path: Path) -> None:
+    # Piped nothing, it said "config.invalid: the password is empty / Fix the setting
+    # named in the message", even for a job that does not exist.
+    data = tmp_path / "data"
+    missing = CliRunner().invoke(app, ["--data-dir", str(data), "password", "7"], input="", env=ENV)
+    assert missing.exit_code == 2 and "job.not_found" in missing.stderr
+    photo = make_photo(tmp_path / "a.jpg", 1)
+    assert cli(data, "add", str(photo)).exit_code == 0
+    empty = CliRunner().invoke(app, ["--data-dir", str(data), "password", "1"], input="\n", env=ENV)
+    assert empty.exit_code == 2, empty.output
+    assert "job.password_empty" in empty.stderr and "ferryman password" in empty.stderr
+    assert "config.invalid" not in empty.stderr

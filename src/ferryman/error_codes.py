@@ -521,6 +521,12 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("config.invalid", False, "Fix the setting named in the message."),
     ErrorSpec("job.not_found", False, "Run `ferryman status` to list the jobs."),
     ErrorSpec(
+        "job.password_empty",
+        False,
+        "Give the password itself: `ferryman password JOB` asks for it (or reads it from"
+        " a pipe: `printf %s PW | ferryman password JOB`); nothing was changed.",
+    ),
+    ErrorSpec(
         "job.waiting_for_password",
         False,
         "The job has not ended: it waits for a password; give it with `ferryman password JOB`.",

@@ -50,7 +50,8 @@ async def retry_job(store: Store, job_id: int) -> Job:
 async def give_password(store: Store, job_id: int, password: str) -> Job:
     """Add a password to the job; a job waiting for one reads on from where it stopped."""
     if not password:
-        raise FerrymanError("config.invalid", "the password is empty")
+        await store.get_job(job_id)  # no such job: say that first (job.not_found)
+        raise FerrymanError("job.password_empty", f"job {job_id}: the password given is empty")
     job = await store.add_password(job_id, password)
     await store.nudge()
     return job
