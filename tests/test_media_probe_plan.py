@@ -443,3 +443,17 @@ def test_over_limit_follows_the_policy() -> None:
     assert not over_limit(2000 * MIB + 1, TELEGRAM_PREMIUM)
     assert over_limit(50_000_001, TELEGRAM_BOT_API)
     assert not over_limit(10**12, LIBRARY)
+
+
+def test_a_tiff_with_thumbnail_pages_is_a_photo_not_an_animation(tmp_path: Path) -> None:
+    # A camera's or scanner's TIFF keeps reduced previews as later pages: it became a
+    # 0.2-second "animation" MP4 instead of a photo.
+    picture = Image.new("RGB", (400, 300), "red")
+    with_thumb = tmp_path / "camera.tif"
+    picture.save(with_thumb, save_all=True, append_images=[picture.resize((80, 60))])
+    info = probe_image(with_thumb)
+    assert (info.frames, info.width, info.height) == (1, 400, 300)
+    # Pages of one size are still frames shown in turn (unchanged).
+    frames = tmp_path / "frames.tif"
+    picture.save(frames, save_all=True, append_images=[Image.new("RGB", (400, 300), "blue")])
+    assert probe_image(frames).frames == 2

@@ -104,10 +104,27 @@ def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
 
 def _animated(image: Image.Image) -> bool:
     """More than one frame to show in turn. An MPO's frames are views of one scene (a
-    stereo pair, a preview): it is a photo, its base JPEG, even when the index is wrong."""
+    stereo pair, a preview): it is a photo, its base JPEG, even when the index is wrong;
+    so is a TIFF whose other pages are its thumbnails."""
     if image.format == "MPO":
         return False
+    if image.format == "TIFF" and getattr(image, "is_animated", False):
+        return not _has_preview_pages(image)
     return bool(getattr(image, "is_animated", False))
+
+
+def _has_preview_pages(image: Image.Image) -> bool:
+    """A TIFF whose later pages differ in size from the first: a camera's or scanner's
+    picture with its thumbnails (a photo, its first page), not frames of one film."""
+    first = image.size
+    try:
+        for page in range(1, getattr(image, "n_frames", 1)):
+            image.seek(page)
+            if image.size != first:
+                return True
+        return False
+    finally:
+        image.seek(0)
 
 
 def _mode(image: Image.Image) -> str:
