@@ -22,7 +22,7 @@ from PIL import Image
 from ferryman.archive.reader import ArchiveLimits, EntryInfo, EntryType, OpenOptions
 from ferryman.errors import FerrymanError
 from ferryman.sources.base import ReadOptions
-from ferryman.sources.file import Kind, LocalInput, inspect_local
+from ferryman.sources.file import FileSource, Kind, LocalInput, inspect_local
 from ferryman.sources.local import BLOCK_SIZE, iter_local
 
 NOBODY = 65534
@@ -557,3 +557,24 @@ def test_a_folder_s_legacy_code_page_names_arrive_as_written(tmp_path: Path) -> 
         (folder / os.fsdecode(raw)).write_bytes(photo)
     with iter_local(folder) as entries:
         assert sorted(e.info.path for e in entries) == ["Café_été.jpg", "写真_東京.jpg"]
+
+
+def test_an_input_whose_path_is_not_utf8_is_found_and_named_readably(tmp_path: Path) -> None:
+    # A folder from a Latin-1 disk: `add` said "source.not_found ... dir_\ufffdt\ufffd:
+    # no such file or folder" about a folder that was there.
+    folder = tmp_path / os.fsdecode("dir_été".encode("cp1252"))
+    folder.mkdir()
+    (folder / os.fsdecode("café.jpg".encode("cp1252"))).write_bytes(jpeg_bytes())
+    source = FileSource()
+    uri = source.recognise(str(folder))
+    assert uri is not None and "%E9" in uri
+    found = source.inspect(uri)
+    assert found.name == "dir_été" and source.describe(uri).endswith("dir_été")
+    with source.open(uri, ReadOptions()) as entries:
+        assert [e.info.path for e in entries] == ["café.jpg"]
+    gone = source.recognise(str(tmp_path / os.fsdecode(b"gone_\xe9.zip")))
+    assert gone is not None
+    with pytest.raises(FerrymanError) as info:  # said with no lone surrogate in it
+        source.inspect(gone)
+    assert info.value.code == "source.not_found"
+    info.value.message.encode("utf-8")

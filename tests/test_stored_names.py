@@ -86,3 +86,9 @@ def test_7zz_names_a_windows_zip_s_entries_as_libarchive_does(tmp_path: Path) ->
         got = {e.info.path: b"".join(e.read_blocks()) for e in reader}
     assert list(got) == ZIP_NAMES
     assert got[ZIP_NAMES[0]] == b"photo 0"  # found by its name in 7zz's log
+
+
+def test_a_tie_goes_to_cp1252_on_disk_and_to_the_dos_code_page_in_an_archive() -> None:
+    raw = "fold_é".encode("cp1252")  # one lone letter: both readings are one letter
+    assert decode_stored_name(raw, on_disk=True) == "fold_é"
+    assert decode_stored_name(raw) == "fold_Ú"  # a Windows zip's cp850 byte 0xE9

@@ -60,6 +60,9 @@ class FerrymanError(Exception):
     def __init__(self, code: str, message: str) -> None:
         if code not in ERRORS:
             warnings.warn(f"unregistered error code {code!r}", UnregisteredCodeWarning, 2)
+        # A path that is not UTF-8 carries lone surrogates (os.fsdecode): the store,
+        # JSON and a terminal take none, so they are shown as U+FFFD.
+        message = message.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         super().__init__(f"[{code}] {message}")
         self.code = code
         self.message = message

@@ -37,8 +37,10 @@ def _latin_letters(text: str) -> int:
     return score
 
 
-def decode_stored_name(raw: bytes) -> str:
-    """``raw`` (an entry's stored name, or a line naming one) as text; never raises."""
+def decode_stored_name(raw: bytes, *, on_disk: bool = False) -> str:
+    """``raw`` (an entry's stored name, or a line naming one) as text; never raises.
+    ``on_disk``: a name from this machine's filesystem, where a tie goes to cp1252
+    (a Latin-1 disk), not to an archive's DOS code page."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -54,4 +56,7 @@ def decode_stored_name(raw: bytes) -> str:
             return japanese
     dos = raw.decode("cp850")
     windows = raw.decode("cp1252", "replace")
-    return windows if _latin_letters(windows) > _latin_letters(dos) else dos
+    dos_score, windows_score = _latin_letters(dos), _latin_letters(windows)
+    if windows_score > dos_score or (on_disk and windows_score == dos_score):
+        return windows
+    return dos

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from ferryman.archive.reader import detect_format
+from ferryman.archive.stored_names import decode_stored_name
 from ferryman.archive.suffixes import ARCHIVE_SUFFIXES, strip_archive_suffixes
 from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
@@ -77,6 +78,12 @@ def inspect_local(path: Path) -> LocalInput:
     return LocalInput("file", path, None)
 
 
+def readable(text: str) -> str:
+    """A path as text to show and store: bytes that are not UTF-8 decoded as the code
+    page they look written in (``decode_stored_name``), never as lone surrogates."""
+    return decode_stored_name(os.fsencode(text), on_disk=True)
+
+
 def unreadable(path: Path, err: OSError) -> FerrymanError:
     return FerrymanError("source.unreadable", f"{path}: {err.strerror or err}")
 
@@ -113,10 +120,12 @@ class FileSource:
         parts = urllib.parse.urlsplit(uri)
         if parts.netloc not in ("", "localhost"):
             raise FerrymanError("source.unsupported", f"{uri}: a file on another host")
-        return Path(urllib.parse.unquote(parts.path))  # POSIX url2pathname, lighter
+        # POSIX url2pathname, lighter; a name that is not UTF-8 (a Latin-1 disk, a
+        # Windows zip unzipped) keeps its bytes, as the URI does (%E9), so it is found.
+        return Path(urllib.parse.unquote(parts.path, errors="surrogateescape"))
 
     def describe(self, uri: str) -> str:
-        return str(self.path(uri))
+        return readable(str(self.path(uri)))
 
     def local_path(self, uri: str) -> Path | None:
         return self.path(uri)
@@ -127,8 +136,8 @@ class FileSource:
         st = path.stat()
         size = st.st_size if found.kind != "folder" else None
         # The same file (path, size, mtime) is the same input.
-        ident = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-        return Inspection(job_name(path), ident, size)
+        ident = f"{readable(str(path))}|{st.st_size}|{st.st_mtime_ns}"
+        return Inspection(job_name(Path(readable(str(path)))), ident, size)
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:

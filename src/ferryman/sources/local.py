@@ -276,7 +276,7 @@ def natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
 
 def _folder_entries(root: Path, options: ReadOptions, counter: _Counter) -> Iterator[SourceEntry]:
     for rel, full, st in _walk(root, ""):
-        path = sanitize_path(decode_stored_name(os.fsencode(rel)), 0)
+        path = sanitize_path(decode_stored_name(os.fsencode(rel), on_disk=True), 0)
         if not stat.S_ISREG(st.st_mode):
             kind = EntryType.SYMLINK if stat.S_ISLNK(st.st_mode) else EntryType.OTHER
             info = EntryInfo(counter.next(), path, 0, st.st_mtime, kind)
