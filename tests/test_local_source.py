@@ -22,7 +22,7 @@ from PIL import Image
 from ferryman.archive.reader import ArchiveLimits, EntryInfo, EntryType, OpenOptions
 from ferryman.errors import FerrymanError
 from ferryman.sources.base import ReadOptions
-from ferryman.sources.file import FileSource, Kind, LocalInput, inspect_local
+from ferryman.sources.file import FileSource, Kind, LocalInput, inspect_local, job_name
 from ferryman.sources.local import BLOCK_SIZE, iter_local
 
 NOBODY = 65534
@@ -578,3 +578,18 @@ def test_an_input_whose_path_is_not_utf8_is_found_and_named_readably(tmp_path: P
         source.inspect(gone)
     assert info.value.code == "source.not_found"
     info.value.message.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "job"),
+    [
+        ("clip.mp4.gz", "clip"),  # was "clip.mp4": a folder named like a file
+        ("film.mkv.zst", "film"),
+        ("clip.mkv", "clip"),
+        ("holiday.tar.gz", "holiday"),
+        ("x.tgz", "x"),
+        ("holiday.2024.zip", "holiday.2024"),
+    ],
+)
+def test_a_compressed_file_s_job_is_named_as_the_file_it_holds(name: str, job: str) -> None:
+    assert job_name(Path("/nowhere") / name) == job

@@ -19,7 +19,7 @@ from typing import Literal
 
 from ferryman.archive.reader import detect_format
 from ferryman.archive.stored_names import decode_stored_name
-from ferryman.archive.suffixes import ARCHIVE_SUFFIXES, strip_archive_suffixes
+from ferryman.archive.suffixes import ARCHIVE_SUFFIXES, inner_name, strip_archive_suffixes
 from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
@@ -92,11 +92,12 @@ _OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
 def job_name(path: Path) -> str:
-    """``holiday.tar.gz`` → ``holiday``, ``clip.mkv`` → ``clip``: the folder albums go under."""
+    """``holiday.tar.gz`` → ``holiday``, ``clip.mkv`` → ``clip``, and a compressed file
+    as the file it holds (``clip.mp4.gz`` → ``clip``): the folder albums go under."""
     name = path.name or str(path)
     stripped = strip_archive_suffixes(name)
-    if stripped == name and path.suffix and not path.is_dir():
-        stripped = path.stem
+    if stripped in (name, inner_name(name)) and not path.is_dir():
+        stripped = Path(stripped).stem if Path(stripped).suffix else stripped
     return safe_name(stripped or name, "job")
 
 
