@@ -19,7 +19,7 @@ from faketg.client import FakeDialer, logged_in_client
 from faketg.state import Account
 from ferryman.errors import FerrymanError
 from ferryman.telegram.errors import TelegramWait
-from ferryman.telegram.upload import Uploader
+from ferryman.telegram.upload import Uploader, Window
 
 KIB = 1024
 PART = 512 * KIB
@@ -229,6 +229,39 @@ async def test_short_flood_wait_is_slept_and_halves_the_window(env: Env) -> None
     after = [a for a in arrivals if a[0] >= waited_at + 1.2]
     first_round = [a for a in after if a[0] < after[0][0] + 0.08]  # before any reply is back
     assert len(first_round) == 2  # the window went from 4 to 2
+    assert await env.uploaded_sha256(result) == sha(data)
+
+
+def test_the_window_doubles_each_round_trip_until_the_first_wait() -> None:
+    window = Window(16, 64)
+    for _ in range(16):  # one round trip's worth of acknowledgements
+        window.succeeded(window.epoch)
+    assert window.size == 32  # one per part: 188 MiB of a file went by at +1 per window
+    for _ in range(40):
+        window.succeeded(window.epoch)
+    assert window.size == 64  # never past the ceiling
+    window.shrink(window.epoch, premium=False)
+    assert window.size == 32
+    for _ in range(31):  # after a wait: one more per window of acknowledged parts
+        window.succeeded(window.epoch)
+    assert window.size == 32
+    window.succeeded(window.epoch)
+    assert window.size == 33
+    window.succeeded(window.epoch - 1)  # sent before the halving: says nothing
+    assert window.size == 33
+
+
+async def test_the_window_reaches_its_ceiling_within_the_first_parts(env: Env) -> None:
+    env.server.network.model = LinkModel(latency=0.02)
+    path, data = env.file(16 * PART)
+    uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=8)
+    result = await uploader.upload(path)
+    await uploader.close()
+    stats = uploader.last_stats
+    # From 4 (twice the connections): 8 after the first four answers; growing by one per
+    # window of answers, sixteen parts took it to 7.
+    assert uploader.window == 8
+    assert stats is not None and stats.max_in_flight == 8
     assert await env.uploaded_sha256(result) == sha(data)
 
 
