@@ -6,10 +6,10 @@ that way against 48 MiB/s with ten parts in flight). Here parts go out in parall
 a pool of extra connections, as many at once as an AIMD window allows: it grows by one
 per acknowledged part until the first flood wait (a round trip doubles it), then by one
 after a window's worth of acknowledged parts, and halves on a flood wait, so a healthy
-link fills up within a round trip and a server that pushes back gets less. Several files may upload at once
-(an album's photos are one part each, so one file at a time leaves one part in flight):
-they share the window and the connections, so the window bounds the whole account's
-parts in flight, and a flood wait holds every one of them.
+link fills up within a round trip and a server that pushes back gets less. Several
+files may upload at once (an album's photos are one part each, so one file at a time
+leaves one part in flight): they share the window and the connections, so the window
+bounds the whole account's parts in flight, and a flood wait holds every one of them.
 
 Rules kept (core.telegram.org/api/files): every part but the last is ``part_size``;
 files up to 10 MB go as ``saveFilePart`` + ``InputFile`` with the MD5 of the whole file,
