@@ -1,4 +1,5 @@
-"""A person's big file is linked unread and hashed by the read that delivers it.
+"""A person's big file is linked unread and hashed by the read that delivers it; a big
+archive entry bound for Telegram is written unhashed, and hashed by the upload's read.
 
 Staging no longer reads a local file of ``HASH_LATER_BYTES`` or more only to hash it;
 the Telegram upload hashes it as it reads it, and a sink that does not (the library)
@@ -10,10 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from pathlib import Path
+from typing import Any
 
-from ferryman.engine import intake
-from ferryman.engine.stage import HASH_LATER_BYTES
+import pytest
+
+from ferryman.engine import intake, read_loop
+from ferryman.engine.stage import HASH_LATER_BYTES, Staged, stage_entry
 from ferryman.model import ItemState
 from ferryman.store import Store
 
@@ -69,4 +74,60 @@ async def test_a_big_local_file_into_the_library_is_hashed_before_its_manifest(
     assert item.state is ItemState.DELIVERED and item.sha256 == _sha(data)
     (entry,) = library_files(library)
     assert entry["sha256"] == entry["disk_sha256"] == _sha(data)
+    await store.close()
+
+
+def _zipped(tmp_path: Path) -> tuple[Path, bytes]:
+    data = _big_pdf(tmp_path / "src" / "big.pdf")
+    archive = tmp_path / "in.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(tmp_path / "src" / "big.pdf", "big.pdf")
+    return archive, data
+
+
+def _staged_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The hash each entry had when staged (the reading thread's ``stage_entry``)."""
+    seen: list[str] = []
+
+    def noting(*args: Any, **kwargs: Any) -> Staged:
+        staged = stage_entry(*args, **kwargs)
+        seen.append(staged.sha256)
+        return staged
+
+    monkeypatch.setattr(read_loop, "stage_entry", noting)
+    return seen
+
+
+async def test_a_big_zip_entry_for_telegram_is_written_unhashed_and_hashed_as_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staged = _staged_hashes(monkeypatch)
+    w = await World.logged_in(tmp_path, send_documents=True)
+    archive, data = _zipped(tmp_path)
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest="telegram:@dest")
+    await w.run(store)
+
+    assert staged == [""]  # the upload's read hashes it: staging did not
+    (item,) = await store.job_items(job.id)
+    assert item.state is ItemState.DELIVERED and item.sha256 == _sha(data)
+    (sent,) = [m for m in w.server.chat(w.channel) if m.media.file.size == len(data)]
+    assert sent.media.file.sha256 == _sha(data)
+    await store.close()
+
+
+async def test_a_big_zip_entry_into_the_library_is_hashed_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staged = _staged_hashes(monkeypatch)
+    w = World(tmp_path, send_documents=True)
+    archive, data = _zipped(tmp_path)
+    library = tmp_path / "library"
+    store = await Store.open(w.settings.database)
+    job = await intake.add_source(store, archive, dest=f"library:{library}")
+    await run_until_idle(store, w.settings)
+
+    assert staged == [_sha(data)]  # the library does not read it whole: no second read
+    (item,) = await store.job_items(job.id)
+    assert item.state is ItemState.DELIVERED and item.sha256 == _sha(data)
     await store.close()

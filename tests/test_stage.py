@@ -35,6 +35,40 @@ def test_a_staged_file_is_written_whole_and_small_ones_are_kept_in_memory(
     assert staged.data == (data if length <= KEEP_BYTES else None)
 
 
+@pytest.mark.parametrize("declared", [HASH_LATER_BYTES, None])
+def test_a_big_entry_for_a_destination_that_hashes_as_it_reads_is_written_unhashed(
+    tmp_path: Path, declared: int | None
+) -> None:
+    data = b"%PDF-1.4\n" + os.urandom(HASH_LATER_BYTES)
+    dest = tmp_path / "000001-big.pdf"
+    staged = stage_entry(
+        iter(_blocks(data)),
+        "big.pdf",
+        dest,
+        lambda kind: True,
+        unread_size=declared,
+        hash_later=True,
+    )
+    assert dest.read_bytes() == data and staged.size == len(data)
+    # Declared big: its hash is left to the upload; of unknown size, hashed as written.
+    expected = "" if declared is not None else hashlib.sha256(data).hexdigest()
+    assert staged.sha256 == expected
+
+
+def test_a_small_entry_is_hashed_as_written_even_when_it_could_wait(tmp_path: Path) -> None:
+    data = (JPEG_HEAD + os.urandom(HASH_LATER_BYTES))[: HASH_LATER_BYTES - 1]
+    dest = tmp_path / "000001-photo.jpg"
+    staged = stage_entry(
+        iter(_blocks(data)),
+        "photo.jpg",
+        dest,
+        lambda kind: True,
+        unread_size=len(data),
+        hash_later=True,
+    )
+    assert staged.sha256 == hashlib.sha256(data).hexdigest()
+
+
 def test_a_handed_over_fsync_gets_the_files_own_descriptor(tmp_path: Path) -> None:
     taken: list[tuple[int, Path]] = []
 

@@ -43,6 +43,9 @@ class MediaOptions:
     max_image_pixels: int = 150_000_000
     oversize: str = "split"  # or "scale": a video over the size limit is re-encoded smaller
     audio_bitrate: int = 128_000  # what a transcode spends on audio (for "scale")
+    # The destination reads every file whole as it delivers it and hashes it then
+    # (Telegram's upload): a big entry is staged unhashed (``engine/stage.py``).
+    hashed_on_delivery: bool = False
 
 
 def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
@@ -57,7 +60,16 @@ def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOp
         settings.media.max_image_pixels,
         settings.media.oversize,
         settings.convert.audio_bitrate,
+        _hashes_as_it_reads(sinks, dest),
     )
+
+
+def _hashes_as_it_reads(sinks: SinkRegistry, dest: str) -> bool:
+    try:
+        kind = sinks.kind(dest)
+    except FerrymanError:  # said where the destination is used
+        return False
+    return bool(getattr(kind, "hashes_as_it_reads", False))
 
 
 @dataclass(slots=True)

@@ -250,11 +250,18 @@ def _stage_and_prepare(
     sync: Callable[[int, Path], None] | None = None,
 ) -> Prepared:
     """On the reading thread: one hop for the entry's bytes and what is learned of them."""
-    return prepare(_stage(entry, name, dest, keep, sync), send_all, options)
+    staged = _stage(entry, name, dest, keep, sync, hash_later=options.hashed_on_delivery)
+    return prepare(staged, send_all, options)
 
 
 def _stage(
-    entry: SourceEntry, name: str, dest: Path, keep: Any, sync: Callable[[int, Path], None] | None
+    entry: SourceEntry,
+    name: str,
+    dest: Path,
+    keep: Any,
+    sync: Callable[[int, Path], None] | None,
+    *,
+    hash_later: bool = False,
 ) -> Staged:
     return stage_entry(
         abort.checked(entry.read_blocks()),
@@ -267,6 +274,7 @@ def _stage(
         known_sha256=entry.local_sha256,
         seen=entry.local_seen,
         sync=sync,
+        hash_later=hash_later,
     )
 
 

@@ -52,6 +52,7 @@ def stage_entry(
     known_sha256: str | None = None,
     seen: tuple[int, int] | None = None,
     sync: Callable[[int, Path], None] | None = None,
+    hash_later: bool = False,
 ) -> Staged:
     """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
 
@@ -71,6 +72,10 @@ def stage_entry(
     and it is fsynced as a written copy would be (cheap when already on disk). One of
     ``HASH_LATER_BYTES`` or more is checked so once linked and not read past its head:
     its ``sha256`` is "" (hashed as delivery reads it, see ``engine/deliver.py``).
+    ``hash_later``: the destination reads every file whole as it delivers it and hashes
+    it then (Telegram's upload); an entry written here of ``HASH_LATER_BYTES`` or more
+    (as declared) is written unhashed too, its ``sha256`` "": hashing 256 MiB took as
+    long as writing it, on the same thread, before its upload could start.
     """
     digest = hashlib.sha256()
     pending: list[bytes] = []
@@ -114,6 +119,7 @@ def stage_entry(
             return Staged(dest, size, digest.hexdigest(), kind, data)
         # not linked (another disk): nothing was read past the head; copy as usual
     kept: list[bytes] | None = []
+    unhashed = hash_later and unread_size is not None and unread_size >= HASH_LATER_BYTES
     try:
         # os.open and os.write, not a file object: no buffer to fill and flush, no
         # fstat, ioctl or lseek (each system call lets other threads take the GIL).
@@ -121,7 +127,8 @@ def stage_entry(
         handed = False
         try:
             for block in _chain(pending, blocks):
-                digest.update(block)
+                if not unhashed:
+                    digest.update(block)
                 _write_all(fd, block)
                 size += len(block)
                 if kept is not None and size <= KEEP_BYTES:
@@ -144,7 +151,7 @@ def stage_entry(
         tmp.unlink(missing_ok=True)
         raise
     data = b"".join(kept) if kept is not None else None
-    return Staged(dest, size, digest.hexdigest(), kind, data)
+    return Staged(dest, size, "" if unhashed else digest.hexdigest(), kind, data)
 
 
 def _write_all(fd: int, block: bytes) -> None:

@@ -96,6 +96,9 @@ class TelegramKind:
     description = "telegram:me, telegram:@name, telegram:-100… or telegram:-100…/topic/ID"
     client_target: str | None = "me"
     album_max: int | None = ALBUM_MAX
+    # Its sink reads every file whole as it uploads it (``TelegramSink``): a big entry
+    # is staged unhashed and hashed by that read.
+    hashes_as_it_reads = True
 
     def parse(self, target: str) -> str:
         telegram_target(target)  # refuse a malformed chat now, not at delivery
