@@ -96,7 +96,8 @@ async def deliver(
     longer ours and cancel this step). ``claim_ahead``: for a sink that prepares
     (``engine/deliver_ahead.py``), called once this album is prepared and before it is
     sent; the album it claims is the one returned, whatever happens to this one.
-    ``prepared``: hashes its preparation ahead took (item id → sha256)."""
+    ``prepared``: the album was prepared ahead, with the hashes that took (item id →
+    sha256); its preparation is then not repeated before the next album is claimed."""
     album, job = claim.album, claim.job
     settings = await ctx.settings()
     ahead: AlbumClaim | None = None
@@ -110,7 +111,8 @@ async def deliver(
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, {}))
         prepare_step = getattr(sink, "prepare", None)
         if claim_ahead is not None and prepare_step is not None:
-            hashed.update(_take_hashes(album, await prepare_step(delivery)))
+            if prepared is None:  # the first album, or its preparation ahead failed
+                hashed.update(_take_hashes(album, await prepare_step(delivery)))
             ahead = await claim_ahead()
         done = await sink.deliver(delivery)
         # Before any file moves to quarantine: the ones the sink did not hash are read

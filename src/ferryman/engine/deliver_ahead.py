@@ -67,23 +67,24 @@ class DeliveryAhead:
             return self._unhandled.pop(album_id)
         return None
 
-    async def prepared(self, album_id: int) -> Mapping[int, str]:
+    async def prepared(self, album_id: int) -> Mapping[int, str] | None:
         """Wait for the album's preparation, if one was started: the hashes it took
-        (item id → sha256). A failed one is only logged: the delivery does it again
-        and handles its failure (a wait it recorded, a refusal) as its own."""
+        (item id → sha256); None when it was not prepared ahead. A failed one is only
+        logged (None): the delivery does it again and handles its failure (a wait it
+        recorded, a refusal) as its own."""
         self._unhandled.pop(album_id, None)
         task = self._preparing.pop(album_id, None)
         if task is None:
-            return {}
+            return None
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             if task.cancelled():  # its lease was lost, or the engine stops
-                return {}
+                return None
             raise
         except Exception as exc:
             log.info("deliver: preparing album %s ahead failed (%s); done in turn", album_id, exc)
-            return {}
+            return None
 
     async def close(self) -> None:
         """Stop every preparation under way (the engine stops)."""

@@ -158,7 +158,7 @@ async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | Looked | Non
     store, owner, album_id = ctx.store, ctx.owner, claim.album.id
     ahead = ctx.ahead  # None: no album is prepared ahead (a context without an engine)
     # Prepared (uploaded) ahead while the album before it was sent, if it was.
-    prepared = await ahead.prepared(album_id) if ahead is not None else {}
+    prepared = await ahead.prepared(album_id) if ahead is not None else None
     # Claimed a while ago (the album before it took long to tidy): renewed before
     # anything is sent, or left to whoever has it now.
     stale = claim.lease_until - store.clock() < lease / 2

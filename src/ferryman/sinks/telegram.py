@@ -135,21 +135,37 @@ class TelegramSink:
             peer_key = _peer_key(peer)
             await self._honour_waits(f"peer:{peer_key}")
             files = outgoing_files(delivery.album)
+            job_id, album_id = delivery.job.id, delivery.album.id
+            # One read: the album's sends and the references its files already have.
+            stored = await self.state.album(job_id, album_id)
             plan = await self.state.plan_sends(
-                delivery.job.id, delivery.album.id, [(f.item.id, f.part) for f in files]
+                job_id, album_id, [(f.item.id, f.part) for f in files], stored.sends
             )
             by_slot = {p.slot: p for p in plan}
             first = min((p.slot for p in plan if p.state != "dropped"), default=None)
             pending = [f for f in files if by_slot[f.slot].state == "pending"]
             sizes = await asyncio.to_thread(lambda: {f.slot: size_of(f.path) for f in pending})
             tally = delivery.tally(sizes)
-            prepared = await _at_most(
-                PREPARE_AT_ONCE,
-                [
-                    functools.partial(self._ready, client, peer, f, by_slot[f.slot], tally)
-                    for f in pending
-                ],
-            )
+            fresh: dict[tuple[int, int], MediaRef] = {}  # references made now, kept together
+            calls: list[Callable[[], Awaitable[_Ready | None]]] = [
+                functools.partial(
+                    self._ready,
+                    client,
+                    peer,
+                    f,
+                    by_slot[f.slot],
+                    stored.media.get((f.item.id, f.part)),
+                    fresh,
+                    tally,
+                )
+                for f in pending
+            ]
+            try:
+                prepared = await _at_most(PREPARE_AT_ONCE, calls)
+            except Exception:
+                await self.state.media_put(job_id, album_id, fresh)  # what did get uploaded
+                raise
+            await self.state.media_put(job_id, album_id, fresh)
             ready = [r for r in prepared if r is not None]
             if send:
                 for chunk in _chunks(ready):
@@ -200,10 +216,17 @@ class TelegramSink:
     # ------------------------------------------------------------------ media
 
     async def _ready(
-        self, client: Any, peer: Any, out: Outgoing, send: PlannedSend, tally: Tally | None = None
+        self,
+        client: Any,
+        peer: Any,
+        out: Outgoing,
+        send: PlannedSend,
+        stored: MediaRef | None,
+        fresh: dict[tuple[int, int], MediaRef],
+        tally: Tally | None = None,
     ) -> _Ready | None:
-        """The file's media reference: the stored one, else upload and ``uploadMedia``."""
-        stored = (await self.state.media(out.item.job_id, out.item.id)).get(out.part)
+        """The file's media reference: ``stored``, else upload and ``uploadMedia`` (the
+        new reference goes into ``fresh``, for the caller to keep with the others)."""
         if stored is not None:
             if tally is not None:
                 tally.whole(out.slot)  # uploaded before: nothing to send
@@ -216,7 +239,9 @@ class TelegramSink:
             else None
         )
         try:
-            return await self._upload_and_refer(client, peer, out, send, uploader, extras, tally)
+            return await self._upload_and_refer(
+                client, peer, out, send, uploader, extras, fresh, tally
+            )
         finally:
             if extras is not None and not extras.done():
                 extras.cancel()
@@ -230,6 +255,7 @@ class TelegramSink:
         send: PlannedSend,
         uploader: Any,
         extras: asyncio.Future[tuple[VideoFacts, Any]] | None,
+        fresh: dict[tuple[int, int], MediaRef],
         tally: Tally | None = None,
     ) -> _Ready | None:
         progress = None if tally is None else (lambda done, _size: tally.sent(out.slot, done))
@@ -254,9 +280,7 @@ class TelegramSink:
                 continue
             family = "document" if as_document else out.family
             ref = reference(result)
-            await self.state.media_put(
-                out.item.job_id, out.item.id, out.part, MediaRef(encode(ref), family)
-            )
+            fresh[out.item.id, out.part] = MediaRef(encode(ref), family)
             return _Ready(out, send, ref, family, sha256)
         await self.state.drop(send)
         log.error("Telegram refused %s in every form: %s", out.name, last)
@@ -264,13 +288,15 @@ class TelegramSink:
 
     async def _refresh(self, client: Any, peer: Any, chunk: list[_Ready]) -> list[_Ready]:
         """References went stale (FILE_REFERENCE_EXPIRED): upload again, same ``random_id``s."""
-        fresh = []
+        again: list[_Ready] = []
+        refs: dict[tuple[int, int], MediaRef] = {}
         for r in chunk:
             await self.state.media_forget(r.out.item.job_id, r.out.item.id, r.out.part)
-            again = await self._ready(client, peer, r.out, r.send)
-            if again is not None:
-                fresh.append(again)
-        return fresh
+            one = await self._ready(client, peer, r.out, r.send, None, refs)
+            if one is not None:
+                again.append(one)
+        await self.state.media_put(chunk[0].send.job_id, chunk[0].send.album_id, refs)
+        return again
 
     # ------------------------------------------------------------------ sends
 

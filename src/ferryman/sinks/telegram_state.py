@@ -6,8 +6,10 @@ Per job, two kinds of record:
   file it carries, its ``random_id``, ``pending`` | ``sent`` | ``dropped`` and the
   message id Telegram made. Written before the first send; a repeat after a crash sends
   with the same ``random_id``s and Telegram answers with the first send's messages.
-- ``media:<item>:<part>`` (of the item): the file's media reference from
-  ``messages.uploadMedia`` and its family, so a repeat never uploads again.
+- ``media:<item>:<part>`` (of the item, and of its album since 2026-11-25): the file's
+  media reference from ``messages.uploadMedia`` and its family, so a repeat never
+  uploads again. An album's references are kept in one transaction, and read with its
+  sends in one statement (per file, they were ten commits and ten reads an album).
 
 Waits Telegram imposed are the state's waits, scoped ``account`` or ``peer:<id>``.
 Schema step 10 carried the rows of the old ``tg_sends``, ``tg_media`` and ``tg_waits``
@@ -49,6 +51,14 @@ class MediaRef:
     family: str  # visual | document | audio
 
 
+@dataclass(frozen=True, slots=True)
+class AlbumRecords:
+    """An album's sends as stored (by slot) and its files' media references."""
+
+    sends: list[PlannedSend]
+    media: dict[tuple[int, int], MediaRef]  # (item, part) → reference
+
+
 def new_random_id() -> int:
     """A nonzero signed 64-bit id, as MTProto's ``random_id`` is."""
     while True:
@@ -66,9 +76,18 @@ class TelegramState:
     # ------------------------------------------------------------------ sends
 
     async def plan_sends(
-        self, job_id: int, album_id: int, slots: Sequence[tuple[int, int]]
+        self,
+        job_id: int,
+        album_id: int,
+        slots: Sequence[tuple[int, int]],
+        stored: Sequence[PlannedSend] = (),
     ) -> list[PlannedSend]:
-        """The album's sends, a ``random_id`` chosen once for each (item, part) slot."""
+        """The album's sends, a ``random_id`` chosen once for each (item, part) slot.
+        ``stored``: its sends as just read; when they cover every slot (the album was
+        planned before: prepared ahead, or a repeat) nothing is written."""
+        known = {s.slot: s for s in stored}
+        if all(slot in known for slot in range(len(slots))):
+            return [known[slot] for slot in range(len(slots))]
         planned = [
             _send_record(
                 PlannedSend(job_id, album_id, slot, item_id, part, new_random_id(), "pending", None)
@@ -76,6 +95,26 @@ class TelegramState:
             for slot, (item_id, part) in enumerate(slots)
         ]
         return [_send(job_id, r) for r in await self.state.claim(job_id, planned)]
+
+    async def album(self, job_id: int, album_id: int) -> AlbumRecords:
+        """The album's sends and its files' media references, in one read. A pending
+        send whose reference is not among the album's records is looked up by its item
+        (one kept before references named their album)."""
+        found = await self.state.records(job_id, album_id=album_id)
+        sends = sorted(
+            (_send(job_id, r) for r in found if r.key.startswith("send:")), key=lambda s: s.slot
+        )
+        media = {
+            (r.item_id, int(r.value["part"])): _media_ref(r)
+            for r in found
+            if r.key.startswith("media:") and r.item_id is not None
+        }
+        for s in sends:
+            if s.state == "pending" and (s.item_id, s.part) not in media:
+                ref = (await self.media(job_id, s.item_id)).get(s.part)
+                if ref is not None:
+                    media[s.item_id, s.part] = ref
+        return AlbumRecords(sends, media)
 
     async def sends(self, job_id: int, album_id: int) -> list[PlannedSend]:
         """The album's sends as stored, by slot."""
@@ -116,16 +155,25 @@ class TelegramState:
     async def media(self, job_id: int, item_id: int) -> dict[int, MediaRef]:
         """The item's media references, by part."""
         found = await self.state.records(job_id, item_id=item_id)
-        return {
-            int(r.value["part"]): MediaRef(str(r.value["media"]), str(r.value["family"]))
-            for r in found
-            if r.key.startswith("media:")
-        }
+        return {int(r.value["part"]): _media_ref(r) for r in found if r.key.startswith("media:")}
 
-    async def media_put(self, job_id: int, item_id: int, part: int, ref: MediaRef) -> None:
-        value = {"part": part, "media": ref.media, "family": ref.family}
-        record = SinkRecord(_media_key(item_id, part), value, item_id=item_id)
-        await self.state.put(job_id, [record])
+    async def media_put(
+        self, job_id: int, album_id: int | None, refs: Mapping[tuple[int, int], MediaRef]
+    ) -> None:
+        """Keep the references of files just turned into media, by (item, part), in one
+        transaction: an album's worth at once, not a commit per file."""
+        if not refs:
+            return
+        records = [
+            SinkRecord(
+                _media_key(item_id, part),
+                {"part": part, "media": ref.media, "family": ref.family},
+                album_id,
+                item_id,
+            )
+            for (item_id, part), ref in refs.items()
+        ]
+        await self.state.put(job_id, records)
 
     async def media_forget(self, job_id: int, item_id: int, part: int) -> None:
         await self.state.put(job_id, forget=[_media_key(item_id, part)])
@@ -141,6 +189,10 @@ class TelegramState:
 
 def _media_key(item_id: int, part: int) -> str:
     return f"media:{item_id}:{part}"
+
+
+def _media_ref(record: SinkRecord) -> MediaRef:
+    return MediaRef(str(record.value["media"]), str(record.value["family"]))
 
 
 def _send_record(send: PlannedSend) -> SinkRecord:
