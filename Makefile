@@ -34,7 +34,9 @@ XDIST := -n $(PYTEST_WORKERS) --dist load --maxschedchunk 1
 # PYTHONDONTWRITEBYTECODE (these sessions do): else every worker rewrites and compiles
 # every test module again, and each of the hundreds of `ferryman` child processes the
 # tests start compiles each module it imports from source (docs/testing.md).
-PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
+# schemathesis' pytest plugin is not loaded: the API is fuzzed through its CLI
+# (test_web_api.py), and each pytest process would import it (half a CPU-second).
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -p no:schemathesis
 
 # The quick loop while working: every test but those marked slow (crash loops, CLI runs
 # in child processes, whole-engine media runs); `make test` runs them all.
