@@ -30,15 +30,22 @@ typecheck: $(BIN)/.installed
 # slow tests come first (tests/conftest.py), so no crash loop starts last.
 PYTEST_WORKERS ?= 3
 XDIST := -n $(PYTEST_WORKERS) --dist load --maxschedchunk 1
+# Bytecode kept (`__pycache__`, ignored by git), even where the environment sets
+# PYTHONDONTWRITEBYTECODE (these sessions do): else every worker rewrites and compiles
+# every test module again, and each of the hundreds of `ferryman` child processes the
+# tests start compiles each module it imports from source (docs/testing.md).
+# schemathesis' pytest plugin is not loaded: the API is fuzzed through its CLI
+# (test_web_api.py), and each pytest process would import it (half a CPU-second).
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -p no:schemathesis
 
 # The quick loop while working: every test but those marked slow (crash loops, CLI runs
 # in child processes, whole-engine media runs); `make test` runs them all.
 unit: $(BIN)/.installed
-	$(BIN)/pytest -q $(XDIST) -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -q $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 # --durations=20: the slowest tests, for docs/testing.md's list.
 test: lint typecheck
-	$(BIN)/pytest -q $(XDIST) --durations=20 $(PYTEST_ARGS)
+	$(PYTEST) -q $(XDIST) --durations=20 $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench

@@ -79,7 +79,9 @@ def slow_signed_receiver(delay: float) -> Iterator[Heard]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     heard.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(  # polls 0.05 s: shutdown() waits for a poll (0.5 s)
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield heard

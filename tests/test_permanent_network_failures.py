@@ -203,7 +203,9 @@ def self_signed(tmp_path: Path) -> Iterator[TlsServer]:
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     server.handle_error = lambda *_: None  # type: ignore[method-assign]  # refused handshakes
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(  # polls 0.05 s: shutdown() waits for a poll (0.5 s)
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield TlsServer(server.server_address[1], cert)
