@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ferryman.archive.allocator import tune_for_streaming
 from ferryman.archive.guard import GuardedReader, NestingTally
@@ -25,9 +25,11 @@ from ferryman.archive.reader import (
     OpenOptions,
     detect_format,
 )
-from ferryman.archive.sevenzip_backend import SevenZip, SevenZipReader, find_7zz
 from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
+
+if TYPE_CHECKING:
+    from ferryman.archive.sevenzip_backend import SevenZip, SevenZipReader
 
 _UNSUPPORTED = "archive.unsupported"
 # Formats 7zz reads when libarchive cannot open them at all.
@@ -57,7 +59,7 @@ def open_archive(
     volumes = find_volumes(path)
     if volumes is not None:
         exe = _require_7zz(sevenzip, path, "multi-volume archives")
-        inner: ArchiveReader = SevenZipReader(exe, volumes.first, options, path.name)
+        inner: ArchiveReader = _seven_reader(exe, volumes.first, options, path.name)
         packed = sum(_size_of(part) for part in volumes.parts)
         return GuardedReader(inner, path.name, options.limits, tally, packed)
     try:
@@ -88,6 +90,22 @@ def open_archive_stream(
     options = options or OpenOptions()
     tune_for_streaming()
     return GuardedReader(LibarchiveReader.from_stream(stream, name, options), name, options.limits)
+
+
+def find_7zz(explicit: Path | None) -> SevenZip | None:
+    """``sevenzip_backend.find_7zz``, imported when first needed: most archives never
+    need 7zz, and its modules cost a first archive's opening 10-20 ms to import."""
+    from ferryman.archive.sevenzip_backend import find_7zz as find
+
+    return find(explicit)
+
+
+def _seven_reader(
+    exe: SevenZip, path: Path, options: OpenOptions, name: str | None = None
+) -> SevenZipReader:
+    from ferryman.archive.sevenzip_backend import SevenZipReader
+
+    return SevenZipReader(exe, path, options, name)
 
 
 def _require_7zz(explicit: Path | None, path: Path, what: str) -> SevenZip:
@@ -245,7 +263,7 @@ class _FallbackReader:
         if hasattr(self, "_current"):
             self._current.__exit__(None, None, None)
         self._switched = True
-        self._current = SevenZipReader(exe, self._path, self._options)
+        self._current = _seven_reader(exe, self._path, self._options)
         self._entries = iter(self._current)
         for _ in range(skip):
             if next(self._entries, None) is None:
