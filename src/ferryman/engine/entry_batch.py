@@ -4,6 +4,7 @@ the albums they fill in one transaction, then announced.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -45,6 +46,9 @@ class EntryBatch:
     recorded: bool = False  # a batch of this read has been recorded
     folder_name: FolderName | None = None  # a first read's first batch may name the job
     ended: bool = False  # the input's last entry is in the batch
+    # How the job is named, worked out as the read starts (``unpack``): every flush
+    # waits for it, so the name is in before the first album is sealed.
+    naming: asyncio.Future[None] | None = None
 
     async def add(self, index: int, path: str, prepared: Prepared, *, read: bool = False) -> None:
         """``read``: the entry was staged (a skipped or failed one was not): progress."""
@@ -80,7 +84,20 @@ class EntryBatch:
         """Deliveries may have freed room: ask the store next time."""
         self.recorded_on_disk = None
 
-    async def _name_from_folder(self, folder: str) -> None:
+    async def named(self) -> None:
+        """The early naming is over: every flush waits for it (one that began while
+        another waited too). Its error is raised by those waiting when it failed; a
+        flush cancelled meanwhile leaves it to finish (a transaction is not cut)."""
+        naming = self.naming
+        if naming is None:
+            return
+        try:
+            await asyncio.shield(naming)
+        finally:
+            if naming.done():
+                self.naming = None
+
+    async def name_from_folder(self, folder: str) -> None:
         """The job is called after its input's one folder (``engine/folder_name.py``),
         before its first album is sealed: every album goes under the one name."""
         base = safe_name(strip_archive_suffixes(folder).strip() or folder, "job")
@@ -95,6 +112,7 @@ class EntryBatch:
             return
         ctx, job = self.ctx, self.job
         album_size = await job_album_size(ctx, job)  # only full albums are sealed meanwhile
+        await self.named()  # the job's name is in before its first album is sealed
         if not self.entries:
             return  # a flush that ran while the album size was asked took them
         # Taken and handed to the store with no wait between: a flush from a nested
@@ -105,7 +123,7 @@ class EntryBatch:
             folder = self.folder_name.chosen(kept, ended=self.ended)
             self.folder_name = None
             if folder is not None:
-                await self._name_from_folder(folder)
+                await self.name_from_folder(folder)
         try:
             recorded = await ctx.store.record_entries(
                 job.id,

@@ -54,6 +54,12 @@ class FolderName:
 
     listed: list[str] | None
 
+    def from_listing(self) -> str | None:
+        """The folder when the input's every name lies in it: the job can be named
+        before its first entry is read (off the first album's way), since every batch,
+        the first one too, lies in it."""
+        return top_folder(self.listed) if self.listed else None
+
     def chosen(self, first: list[str], *, ended: bool) -> str | None:
         """The folder to name the job after, from the first batch's delivered paths."""
         folder = top_folder(first)
