@@ -110,19 +110,22 @@ class Engine:
     async def run(self, *, until_idle: bool = False) -> None:
         store = self.ctx.store
         settings = await self.ctx.settings()
+        queued = not await store.idle()
+        if queued:  # first: the imports run beside the start's own work
+            _warm_reading()
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         await store.reap()
+        reaped = time.monotonic()
         await self._sweep_work_area()
-        if not await store.idle():  # before any worker: a job done within one poll counts too
-            await self.wake.hold()
-            _warm_reading()
+        if queued or not await store.idle():  # before any worker: a job done within one
+            await self.wake.hold()  # poll counts too
         listener = await self._listen()
         await self._beat_once(settings)  # a drained node must know before its first claim
         workers = [task for stage in PIPELINE for task in stage.start(self._pool, settings)]
         # Not one of the tasks a stop waits for: a remote that does not answer must not
         # hold the stop up.
         preflight = asyncio.create_task(self._preflight(settings), name="sink-preflight")
-        keeper = asyncio.create_task(self._housekeep(until_idle), name="housekeeper")
+        keeper = asyncio.create_task(self._housekeep(until_idle, reaped), name="housekeeper")
         from ferryman.engine.notify import Notifier
 
         notifier = Notifier(self.ctx)
@@ -292,13 +295,15 @@ class Engine:
 
     # -------------------------------------------------------- housekeeping
 
-    async def _housekeep(self, until_idle: bool) -> None:
+    async def _housekeep(self, until_idle: bool, reaped: float) -> None:
         """Rounds on every wake-up: end finished jobs, notice idleness. A full round
         (at most every ``poll_seconds``, or after a wake-up for everyone: a control, a
         new job) also re-queues expired leases, seals what the stages did not, and
-        tidies ended jobs' folders; the stages seal their own albums as they go."""
+        tidies ended jobs' folders; the stages seal their own albums as they go.
+        ``reaped``: when the start re-queued expired leases (its first round does not
+        again, beside a first claim)."""
         store = self.ctx.store
-        reaped = full_at = float("-inf")
+        full_at = float("-inf")
         broadcasts = -1
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
@@ -412,5 +417,9 @@ def _warm_reading() -> None:
     def load() -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module("ferryman.sources.local")
+        # Pillow's common formats, which its first opened image loads (3-5 ms).
+        from PIL import Image
+
+        Image.preinit()
 
     threading.Thread(target=load, name="warm-imports", daemon=True).start()
