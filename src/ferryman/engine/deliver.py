@@ -107,7 +107,8 @@ async def deliver(
         sending = _sending(ctx, job.id, album.seq)
         delivery = Delivery(job, album, caption(settings, claim), shown, sending)
         hashed = _take_hashes(album, prepared or {})
-        if not getattr(sink, "hashes_as_it_reads", False):  # a manifest may name them
+        if not getattr(sink, "hashes_as_it_reads", False) and _unhashed(album):
+            # a manifest may name them
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, {}))
         prepare_step = getattr(sink, "prepare", None)
         if claim_ahead is not None and prepare_step is not None:
@@ -117,7 +118,8 @@ async def deliver(
         done = await sink.deliver(delivery)
         # Before any file moves to quarantine: the ones the sink did not hash are read
         # where they are (a repeat after a crash, with media already uploaded).
-        hashed.update(await asyncio.to_thread(_hash_unhashed, album, done.hashes))
+        if _unhashed(album):
+            hashed.update(await asyncio.to_thread(_hash_unhashed, album, done.hashes))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
         return False, ahead
@@ -210,6 +212,12 @@ def _sending(ctx: Context, job_id: int, seq: int) -> Callable[[int, int], None]:
 
     owner = threading.get_ident()
     return report
+
+
+def _unhashed(album: Album) -> bool:
+    """Whether an item of the album still needs its hash. Most were hashed as they were
+    staged: then the two thread hops that would find nothing to do are not taken."""
+    return any(item.sha256 is None and not item.parts and item.work_path for item in album.items)
 
 
 def _hash_unhashed(album: Album, known: Mapping[int, str]) -> dict[int, str]:
