@@ -95,8 +95,8 @@ async def read_all(
     records one run, the next is already reading (when the first ended for its length
     alone): a stop drops what it staged, read again next time like an unrecorded batch.
     Not beside the run that fills the read's first album: that album is recorded and
-    sealed with the loop to itself (reading beside it made the record 2-4x slower on
-    this 2-core machine), and the next run starts after it."""
+    sealed with the loop to itself (reading beside it made the record about 3x slower
+    on this loaded 2-core machine), and the next run starts after it."""
     steps: collections.deque[Read] = collections.deque()
     ahead: tuple[int, asyncio.Future[Run]] | None = None  # (its album limit, the run)
 
