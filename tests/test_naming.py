@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from ferryman.links.profile import Output, Profile
-from ferryman.naming import free_job_name, link_title, top_folder, unique_name, zip_member
+from ferryman.model import Item, ItemState, MediaInfo, MediaKind, Plan
+from ferryman.naming import (
+    delivered_name,
+    free_job_name,
+    link_title,
+    top_folder,
+    unique_name,
+    zip_member,
+)
 
 
 def test_a_free_name_is_kept() -> None:
@@ -126,3 +134,37 @@ def test_a_zips_listing_confirms_the_first_batchs_folder(tmp_path: Path) -> None
     assert FolderName(None).chosen(first, ended=False) is None  # a tar: not known yet
     assert FolderName(None).chosen(first, ended=True) == "Holiday 2024"  # read whole
     assert zip_names(tmp_path) is None  # not a zip
+
+
+def _picture(name: str, container: str, work: str | None = None) -> Item:
+    return Item(
+        id=1, job_id=1, seq=1, source_path=f"in/{name}", kind=MediaKind.PHOTO,
+        state=ItemState.GROUPED, size=1, sha256=None, work_path=work or f"/w/000001-{name}",
+        plan=Plan.AS_IS, reason=None, error_code=None, attempts=0, album_id=1,
+        media=MediaInfo(container=container),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "container", "delivered"),
+    [
+        ("x.jpg", "png", "x.png"),  # a PNG named as a JPEG
+        ("x.PNG", "webp", "x.webp"),
+        ("IMG_1.heic", "jpeg", "IMG_1.jpg"),
+        ("x.jpeg", "jpeg", "x.jpeg"),  # its own suffix, spelt another way: kept
+        ("scan.TIFF", "tiff", "scan.TIFF"),
+        ("x.mpo", "mpo", "x.mpo"),
+        ("scan.2024", "png", "scan.2024.png"),  # not a suffix: part of the stem
+        ("IMG_0042", "jpeg", "IMG_0042.jpg"),
+        ("clip.m4v", "mov", "clip.m4v"),  # videos: the container decides only when converted
+    ],
+)
+def test_a_picture_carries_the_suffix_of_its_format(
+    name: str, container: str, delivered: str
+) -> None:
+    assert delivered_name(_picture(name, container), None) == delivered
+
+
+def test_a_converted_picture_is_named_by_its_output() -> None:
+    converted = _picture("x.png", "jpeg", work="/w/000001-x.png.photo.jpg")
+    assert delivered_name(converted, None) == "x.jpg"

@@ -240,3 +240,22 @@ async def test_telegram_gets_the_same_names_in_captions_and_files(
     assert [c.split(" — ")[0] for c in captions] == names
     videos = [_file_name(album[0]) for album in albums[:2]]
     assert videos == [f"{TITLE}.mp4", f"{TITLE} (720p, mute).mp4"]
+
+
+async def test_a_picture_named_as_another_format_is_delivered_with_its_own_suffix(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Was: a PNG named `x.jpg` kept as it is arrived as `x.jpg`, which a gallery
+    then fails to open as the JPEG it claims to be; a converted one keeps the
+    suffix of what it became."""
+    from PIL import Image
+
+    folder = tmp_path / "mislabelled"
+    folder.mkdir()
+    Image.new("RGB", (64, 48), "teal").save(folder / "x.jpg", "PNG")
+    Image.new("RGB", (64, 48), "navy").save(folder / "y.png", "WEBP")  # library: to JPEG
+    assert await _add_and_run(settings, folder) == "mislabelled"
+    delivered = sorted(Path(p).name for p in _library(settings))
+    assert delivered == ["x.png", "y.jpg"]
+    with Image.open(next(settings.library.rglob("x.png"))) as kept:
+        assert kept.format == "PNG"

@@ -148,14 +148,47 @@ _SUFFIX_OF_CONTAINER = {
 }
 
 
+# The suffixes each picture format is known by: a name with one of its own keeps it
+# (``.jpeg`` stays), one with another's gets the format's (a PNG named ``x.jpg``).
+_PICTURE_SUFFIXES = {
+    "jpeg": frozenset({".jpg", ".jpeg", ".jpe", ".jfif"}),
+    "mpo": frozenset({".jpg", ".jpeg", ".jpe", ".mpo"}),
+    "png": frozenset({".png"}),
+    "webp": frozenset({".webp"}),
+    "gif": frozenset({".gif"}),
+    "heif": frozenset({".heic", ".heif", ".hif", ".avif"}),  # pillow-heif reads AVIF too
+    "avif": frozenset({".avif"}),
+    "tiff": frozenset({".tif", ".tiff"}),
+    "bmp": frozenset({".bmp", ".dib"}),
+}
+# What a suffix to replace looks like; any other stays part of the stem.
+_MEDIA_SUFFIXES = frozenset({".heics", ".jxl", *_SUFFIX_OF_CONTAINER.values()}).union(
+    *_PICTURE_SUFFIXES.values()
+)
+
+
 def delivered_name(item: Item, part: int | None) -> str:
     """The source's name; a converted file gets its new suffix, a split part its number,
-    a name without a suffix the one its bytes call for."""
+    a name without a suffix the one its bytes call for, and so does a picture whose
+    suffix names another format than its bytes (a gallery or phone trusts the suffix)."""
     base = safe_name(Path(item.source_path).name, f"item-{item.seq}")
     if item.work_path and Path(item.work_path).suffix.lower() != Path(base).suffix.lower():
         base = f"{Path(base).stem}{Path(item.work_path).suffix}"  # converted: new container
-    if not Path(base).suffix and item.media is not None and item.media.container:
-        base += _SUFFIX_OF_CONTAINER.get(item.media.container.split(",")[0].lower(), "")
+    container = (item.media.container or "") if item.media is not None else ""
+    container = container.split(",")[0].lower()
+    if not Path(base).suffix:
+        base += _SUFFIX_OF_CONTAINER.get(container, "")
+    elif (own := _PICTURE_SUFFIXES.get(container)) and Path(base).suffix.lower() not in own:
+        base = _with_suffix(base, _SUFFIX_OF_CONTAINER[container])
     if part is not None:
         base = f"{Path(base).stem}.part{part}{Path(base).suffix}"
     return base
+
+
+def _with_suffix(name: str, suffix: str) -> str:
+    """``name`` with a picture's suffix in place of another media suffix (``x.jpg`` →
+    ``x.png``), after any other (``scan.2024`` → ``scan.2024.png``): the stem is kept."""
+    path = Path(name)
+    if path.suffix.lower() in _MEDIA_SUFFIXES:
+        return f"{path.stem}{suffix}"
+    return f"{name}{suffix}"
