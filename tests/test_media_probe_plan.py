@@ -453,7 +453,17 @@ def test_a_tiff_with_thumbnail_pages_is_a_photo_not_an_animation(tmp_path: Path)
     picture.save(with_thumb, save_all=True, append_images=[picture.resize((80, 60))])
     info = probe_image(with_thumb)
     assert (info.frames, info.width, info.height) == (1, 400, 300)
-    # Pages of one size are still frames shown in turn (unchanged).
-    frames = tmp_path / "frames.tif"
-    picture.save(frames, save_all=True, append_images=[Image.new("RGB", (400, 300), "blue")])
-    assert probe_image(frames).frames == 2
+    assert probe_image(with_thumb).pages is None  # its thumbnail is no page to deliver
+
+
+def test_a_tiff_of_pages_of_one_size_is_pages_not_an_animation(tmp_path: Path) -> None:
+    # A scan's or a fax's pages, all of one size, became a 0.3-second MP4: a TIFF has
+    # no frame durations, it is never an animation.
+    pages = [Image.new("RGB", (400, 300), colour) for colour in ("red", "green", "blue")]
+    scan = tmp_path / "scan.tif"
+    pages[0].save(scan, save_all=True, append_images=pages[1:])
+    info = probe_image(scan)
+    assert (info.frames, info.pages, info.width, info.height) == (1, 3, 400, 300)
+    single = tmp_path / "single.tif"
+    pages[0].save(single)
+    assert probe_image(single).pages is None

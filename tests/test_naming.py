@@ -168,3 +168,11 @@ def test_a_picture_carries_the_suffix_of_its_format(
 def test_a_converted_picture_is_named_by_its_output() -> None:
     converted = _picture("x.png", "jpeg", work="/w/000001-x.png.photo.jpg")
     assert delivered_name(converted, None) == "x.jpg"
+
+
+def test_a_scans_pages_are_named_as_pages() -> None:
+    scan = _picture("scan.tif", "tiff")
+    scan.parts = [f"/w/000001-scan.page{n}.jpg" for n in (1, 2, 3)]
+    assert [delivered_name(scan, n) for n in (1, 2, 3)] == [
+        f"scan (page {n}).jpg" for n in (1, 2, 3)
+    ]

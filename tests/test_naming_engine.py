@@ -18,6 +18,7 @@ from pathlib import Path
 
 import av
 import pytest
+from PIL import Image
 from telethon.tl import types
 
 from ferryman.config import Settings
@@ -32,6 +33,7 @@ from tests.httpserve import FaultServer, serving
 from tests.mediaserve import TYPES, MediaSite
 from tests.once import built_once
 
+from .telegram_helpers import media_kind
 from .test_telegram_sink import World
 
 pytestmark = pytest.mark.slow
@@ -248,8 +250,6 @@ async def test_a_picture_named_as_another_format_is_delivered_with_its_own_suffi
     """Was: a PNG named `x.jpg` kept as it is arrived as `x.jpg`, which a gallery
     then fails to open as the JPEG it claims to be; a converted one keeps the
     suffix of what it became."""
-    from PIL import Image
-
     folder = tmp_path / "mislabelled"
     folder.mkdir()
     Image.new("RGB", (64, 48), "teal").save(folder / "x.jpg", "PNG")
@@ -259,3 +259,40 @@ async def test_a_picture_named_as_another_format_is_delivered_with_its_own_suffi
     assert delivered == ["x.png", "y.jpg"]
     with Image.open(next(settings.library.rglob("x.png"))) as kept:
         assert kept.format == "PNG"
+
+
+async def test_every_page_of_a_scanned_tiff_arrives_as_its_own_photo(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Was: a 3-page TIFF of pages of one size (a scan, a fax) became a 0.3-second MP4
+    "animation"; a TIFF has no frame durations, so each page is a photo."""
+    colours = [(200, 0, 0), (0, 200, 0), (0, 0, 200)]
+    pages = [Image.new("RGB", (320, 240), colour) for colour in colours]
+    scan = tmp_path / "scan.tif"
+    pages[0].save(scan, save_all=True, append_images=pages[1:])
+    assert await _add_and_run(settings, scan) == "scan"
+    delivered = sorted(_library(settings))
+    assert delivered == [f"scan/0001/scan (page {n}).jpg" for n in (1, 2, 3)]
+    for path, colour in zip(delivered, colours, strict=True):
+        with Image.open(settings.library / path) as page:
+            assert page.format == "JPEG"
+            assert page.size == (320, 240)
+            pixel = page.convert("RGB").getpixel((160, 120))
+            assert isinstance(pixel, tuple)
+            assert all(abs(a - b) < 16 for a, b in zip(pixel, colour, strict=True))
+
+
+async def test_telegram_gets_every_page_of_a_scan_as_a_photo(tmp_path: Path) -> None:
+    pages = [Image.new("RGB", (320, 240), colour) for colour in ("red", "green", "blue")]
+    scan = tmp_path / "scan.tif"
+    pages[0].save(scan, save_all=True, append_images=pages[1:])
+    world = await World.logged_in(tmp_path)
+    store = await world.store()
+    try:
+        await intake.add_source(store, scan, dest="telegram:@dest")
+        await world.run(store)
+    finally:
+        await store.close()
+    albums = world.server.albums(world.channel)
+    assert [len(album) for album in albums] == [3]  # was one MP4
+    assert [media_kind(m) for m in albums[0]] == ["photo"] * 3

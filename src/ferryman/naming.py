@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from ferryman.fsutil import safe_name
+from ferryman.model import MediaKind
 
 if TYPE_CHECKING:
     from ferryman.model import Item
@@ -170,7 +171,8 @@ _MEDIA_SUFFIXES = frozenset({".heics", ".jxl", *_SUFFIX_OF_CONTAINER.values()}).
 def delivered_name(item: Item, part: int | None) -> str:
     """The source's name; a converted file gets its new suffix, a split part its number,
     a name without a suffix the one its bytes call for, and so does a picture whose
-    suffix names another format than its bytes (a gallery or phone trusts the suffix)."""
+    suffix names another format than its bytes (a gallery or phone trusts the suffix).
+    A scan's pages, each a photo, are ``scan (page 2).jpg``."""
     base = safe_name(Path(item.source_path).name, f"item-{item.seq}")
     if item.work_path and Path(item.work_path).suffix.lower() != Path(base).suffix.lower():
         base = f"{Path(base).stem}{Path(item.work_path).suffix}"  # converted: new container
@@ -180,7 +182,9 @@ def delivered_name(item: Item, part: int | None) -> str:
         base += _SUFFIX_OF_CONTAINER.get(container, "")
     elif (own := _PICTURE_SUFFIXES.get(container)) and Path(base).suffix.lower() not in own:
         base = _with_suffix(base, _SUFFIX_OF_CONTAINER[container])
-    if part is not None:
+    if part is not None and item.kind is MediaKind.PHOTO and 0 < part <= len(item.parts):
+        base = f"{Path(base).stem} (page {part}){Path(item.parts[part - 1]).suffix}"
+    elif part is not None:
         base = f"{Path(base).stem}.part{part}{Path(base).suffix}"
     return base
 

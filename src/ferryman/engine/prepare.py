@@ -19,7 +19,7 @@ from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.finish import finish_video
 from ferryman.media.images import check_pixels, fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
-from ferryman.media.policy import Policy, policy_named
+from ferryman.media.policy import PhotoLimits, Policy, policy_named
 from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
 from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
@@ -127,6 +127,8 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     if kind is MediaKind.PHOTO and (info.frames or 1) > 1:
         kind = base.kind = MediaKind.ANIMATION
     base.media = info
+    if kind is MediaKind.PHOTO and (info.pages or 1) > 1:
+        return _fit_pages(base, path, info.pages or 1, options)
     plan, why = explain(kind, info, options.policy)
     if plan is Plan.AS_IS and kind is MediaKind.PHOTO and over_limit(base.size, options.policy):
         plan, why = Plan.IMAGE, f"size={base.size}>{options.policy.max_file_bytes}"
@@ -220,10 +222,7 @@ def _broken(base: Prepared, exc: FerrymanError) -> Prepared:
 def _fit_image(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
     """Convert or fit a picture to the photo limits; a strip no scaling fixes is a file."""
     out = path.with_name(path.stem + ".photo.jpg")
-    limits = options.policy.photo
-    cap = options.policy.max_file_bytes
-    if cap is not None and (limits.max_bytes is None or cap < limits.max_bytes):
-        limits = replace(limits, max_bytes=cap)  # a smaller upload cap binds photos too
+    limits = _photo_limits(options)
     try:
         result = fit_photo(path, out, limits, max_pixels=options.max_image_pixels)
     except FerrymanError as exc:
@@ -236,6 +235,40 @@ def _fit_image(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
     base.size, base.sha256 = size, digest
     base.media = probe_image(out)
     base.actions.extend(result.actions)
+    return base
+
+
+def _photo_limits(options: MediaOptions) -> PhotoLimits:
+    limits = options.policy.photo
+    cap = options.policy.max_file_bytes
+    if cap is not None and (limits.max_bytes is None or cap < limits.max_bytes):
+        limits = replace(limits, max_bytes=cap)  # a smaller upload cap binds photos too
+    return limits
+
+
+def _fit_pages(base: Prepared, path: Path, pages: int, options: MediaOptions) -> Prepared:
+    """A scan's or a fax's TIFF: every page its own photo, the item's parts in order (a
+    TIFF is no animation); when a page cannot be made a photo, the file as it is."""
+    base.plan, base.reason = Plan.IMAGE, f"pages={pages}"
+    made: list[Path] = []
+    try:
+        for page in range(pages):
+            made.append(path.with_name(f"{path.stem}.page{page + 1}.jpg"))
+            result = fit_photo(
+                path,
+                made[-1],
+                _photo_limits(options),
+                max_pixels=options.max_image_pixels,
+                page=page,
+            )
+    except FerrymanError as exc:
+        for out in made:
+            out.unlink(missing_ok=True)
+        if exc.code in ("media.over_limit", "media.too_many_pixels"):
+            return _as_document(base, options.policy, _why(exc))
+        return _broken(base, exc)
+    base.parts = made
+    base.actions.extend([*result.actions, "pages"])
     return base
 
 

@@ -102,8 +102,10 @@ def fit_photo(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     start_quality: int = 90,
     min_quality: int = 60,
+    page: int = 0,
 ) -> ImageResult:
-    """Write ``src`` to ``dst`` as a JPEG within ``limits``; see the module docstring.
+    """Write ``src`` (its page ``page``: a scan's TIFF) to ``dst`` as a JPEG within
+    ``limits``; see the module docstring.
 
     Raises ``media.too_many_pixels`` (checked before decoding), ``media.over_limit``
     (an aspect ratio no scaling fixes, or a byte limit not even a tiny picture meets),
@@ -114,7 +116,7 @@ def fit_photo(
     if dst.resolve() == src.resolve():  # a failure removes dst: it must never be the source
         raise ValueError(f"{src.name}: the output must not overwrite the source")
     try:
-        return _fit_photo(src, dst, limits, max_pixels, start_quality, min_quality)
+        return _fit_photo(src, dst, limits, max_pixels, start_quality, min_quality, page)
     except BaseException:
         dst.unlink(missing_ok=True)
         raise
@@ -127,6 +129,7 @@ def _fit_photo(
     max_pixels: int,
     start_quality: int,
     min_quality: int,
+    page: int,
 ) -> ImageResult:
     width, height = check_pixels(src, max_pixels)
     if not limits.aspect_ok(width, height):  # a 30:1 strip stays 30:1 at any size
@@ -136,6 +139,8 @@ def _fit_photo(
             " no scaling fixes that, send it as a document",
         )
     with _open(src) as opened:
+        if page:
+            _seek(opened, page, src)
         image, encoder, actions = _prepare(opened, src)
         source_side = max(image.size)
         target = _side_target(image.size, limits.max_side_sum)
@@ -167,6 +172,14 @@ def _open(src: Path) -> Image.Image:
         return Image.open(src)
     except Image.DecompressionBombError as exc:
         raise FerrymanError("media.too_many_pixels", f"{src.name}: {exc}") from exc
+    except _DECODE_ERRORS as exc:
+        raise _unreadable(src, exc) from exc
+
+
+def _seek(opened: Image.Image, page: int, src: Path) -> None:
+    """To a later page of a multipage picture (a scan's TIFF)."""
+    try:
+        opened.seek(page)
     except _DECODE_ERRORS as exc:
         raise _unreadable(src, exc) from exc
 

@@ -84,6 +84,7 @@ def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
     with Image.open(source()) as image:
         width, height = image.size
         frames = 2 if _animated(image) else 1
+        pages = _pages(image)
         orientation = image.getexif().get(_EXIF_ORIENTATION)
         if orientation in _EXIF_TRANSPOSED:
             width, height = height, width
@@ -97,6 +98,7 @@ def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
             size=path.stat().st_size if data is None else len(data),
             image_mode=_mode(image),
             bit_depth=_MODE_BITS.get(image.mode, 8),
+            pages=pages if pages > 1 else None,
         )
         _check_data(image, source)
         return info
@@ -104,27 +106,28 @@ def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
 
 def _animated(image: Image.Image) -> bool:
     """More than one frame to show in turn. An MPO's frames are views of one scene (a
-    stereo pair, a preview): it is a photo, its base JPEG, even when the index is wrong;
-    so is a TIFF whose other pages are its thumbnails."""
-    if image.format == "MPO":
+    stereo pair, a preview): it is a photo, its base JPEG, even when the index is wrong.
+    A TIFF has no frame durations: its pages are never an animation (see ``_pages``)."""
+    if image.format in ("MPO", "TIFF"):
         return False
-    if image.format == "TIFF" and getattr(image, "is_animated", False):
-        return not _has_preview_pages(image)
     return bool(getattr(image, "is_animated", False))
 
 
-def _has_preview_pages(image: Image.Image) -> bool:
-    """A TIFF whose later pages differ in size from the first: a camera's or scanner's
-    picture with its thumbnails (a photo, its first page), not frames of one film."""
+def _pages(image: Image.Image) -> int:
+    """A TIFF's pages, when all are of one size (a scan's, a fax's: each a photo); 1 when
+    later pages differ in size from the first (a camera's or scanner's picture with its
+    thumbnails: a photo, its first page) or for any other format."""
+    count = int(getattr(image, "n_frames", 1)) if image.format == "TIFF" else 1
     first = image.size
     try:
-        for page in range(1, getattr(image, "n_frames", 1)):
+        for page in range(1, count):
             image.seek(page)
             if image.size != first:
-                return True
-        return False
+                return 1
+        return count
     finally:
-        image.seek(0)
+        if count > 1:
+            image.seek(0)
 
 
 def _mode(image: Image.Image) -> str:
