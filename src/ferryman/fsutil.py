@@ -34,6 +34,15 @@ def link_or_copy(src: Path, dst: Path) -> None:
             os.fsync(handle.fileno())
 
 
+def fsync_file(path: Path) -> None:
+    """Make a file written without an fsync durable (before a rename puts it in place)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename inside ``path`` survive a power cut."""
     fd = os.open(path, os.O_RDONLY)
