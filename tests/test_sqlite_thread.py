@@ -177,6 +177,35 @@ async def test_run_sync_runs_a_whole_transaction_on_the_connection_thread_in_one
         await reader.dispose()
 
 
+async def test_a_transaction_commits_where_it_ran_in_one_hop(
+    tmp_path: Path, hops: list[int]
+) -> None:
+    """``transaction``: the body and its commit in one hop, committed for other
+    connections to see, the write lock free after; a body that raises commits nothing."""
+    engine, reader = await _engines(tmp_path)
+    try:
+        hops[0] = 0
+        where, names = await sqlite_thread.transaction(engine, _insert_names, ["a", "b"])
+        assert (where, names) == ("ferryman-sqlite", ["a", "b"])
+        assert hops[0] == 1  # the body, the BEGIN and the COMMIT together
+        assert _can_write(tmp_path / "db.sqlite", 1.0)  # committed: the lock is free
+        with pytest.raises(IntegrityError):
+            await sqlite_thread.transaction(engine, _insert_names, ["c", "a"])
+        other = sqlite3.connect(tmp_path / "db.sqlite")
+        try:
+            stored = [r[0] for r in other.execute("SELECT name FROM t ORDER BY id")]
+        finally:
+            other.close()
+        assert stored == ["a", "b"]  # the failed one left nothing ("c" rolled back)
+        hops[0] = 0
+        async with engine.begin() as conn:  # the connection is usable as before
+            await conn.execute(text("INSERT INTO t (name) VALUES ('d')"))
+        assert hops[0] == 2
+    finally:
+        await engine.dispose()
+        await reader.dispose()
+
+
 async def test_a_cancelled_run_sync_is_waited_for_before_the_connection_is_touched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

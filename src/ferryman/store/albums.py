@@ -62,14 +62,8 @@ class AlbumQueries(StoreBase):
 
     async def claim_delivery(self, owner: str, lease_seconds: float) -> AlbumClaim | None:
         """The next sealed album with its items and what its delivery needs of its job."""
-        async with self.engine.begin() as conn:
-            return await self._claim_delivery_in(conn, owner, lease_seconds)
-
-    async def _claim_delivery_in(
-        self, conn: AsyncConnection, owner: str, lease_seconds: float
-    ) -> AlbumClaim | None:
         claim = self._delivery_claim_args(owner, lease_seconds)
-        return await sqlite_thread.run_sync(conn, _claim_delivery, *claim)
+        return await sqlite_thread.transaction(self.engine, _claim_delivery, *claim)
 
     def _delivery_claim_args(self, owner: str, lease_seconds: float) -> tuple[Any, dict[str, Any]]:
         return self._claim_args(
@@ -112,10 +106,9 @@ class AlbumQueries(StoreBase):
         now = self.clock()
         params = {"album": album_id, "holder": owner, "delivered_ref": ref, "now": now}
         claim = None if claim_next is None else self._delivery_claim_args(owner, claim_next)
-        async with self.engine.begin() as conn:
-            return await sqlite_thread.run_sync(
-                conn, _record_delivery, params, dict(ended or {}), claim, dict(hashes or {})
-            )
+        return await sqlite_thread.transaction(
+            self.engine, _record_delivery, params, dict(ended or {}), claim, dict(hashes or {})
+        )
 
     async def album_retry(
         self, album_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True

@@ -58,10 +58,9 @@ class EntryQueries(StoreBase):
         entry; a crash before it leaves the cursor before them, so they are read again.
         """
         now = self.clock()
-        async with self.engine.begin() as conn:
-            return await sqlite_thread.run_sync(
-                conn, _record, job_id, owner, cursor, new, album_size, now
-            )
+        return await sqlite_thread.transaction(
+            self.engine, _record, job_id, owner, cursor, new, album_size, now
+        )
 
 
 def _record(

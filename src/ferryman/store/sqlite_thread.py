@@ -45,7 +45,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.engine import Connection as SyncConnection
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util.concurrency import await_
 
 T = TypeVar("T")
@@ -251,10 +251,22 @@ class Connection:
         return Cursor(self)
 
     async def commit(self) -> None:
-        if self._begin is not None and self._settled():
-            self._begin = None  # nothing was done in it
+        if self._settled():
+            # Nothing open: a BEGIN held back that nothing followed, or a transaction
+            # already committed where it ran (``transaction``). No hop.
+            self._begin = None
             return
         await self.run(lambda db: db.commit())
+
+    def commit_here(self) -> None:
+        """On the connection's thread, inside ``run_here``: commit now."""
+        db = self._db
+        if db is None or threading.get_ident() != self._thread.ident:
+            raise sqlite3.ProgrammingError("commit_here is for the connection's own thread")
+        try:
+            db.commit()
+        finally:
+            self._in_transaction = db.in_transaction
 
     async def rollback(self) -> None:
         settled = self._settled()
@@ -392,6 +404,33 @@ async def run_sync(
         assert sync is not None
         return await driver.run_here(lambda: _drive(lambda: fn(sync, *args, **kwargs)))
     return await conn.run_sync(fn, *args, **kwargs)
+
+
+async def transaction(
+    engine: AsyncEngine,
+    fn: Callable[Concatenate[SyncConnection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """``fn(connection, …)`` as a transaction of its own on ``engine``, committed. On
+    SQLite the commit runs on the connection's thread right after ``fn``, in the same
+    hop (the block's own commit then finds nothing open): one hop per transaction
+    instead of two, and one wake-up of the loop less. Elsewhere ``run_sync`` in a
+    ``begin()`` block."""
+    async with engine.begin() as conn:
+        sync = conn.sync_connection
+        driver = sync.connection.driver_connection if sync is not None else None
+        if not isinstance(driver, Connection):
+            return await conn.run_sync(fn, *args, **kwargs)
+        assert sync is not None
+        here = driver
+
+        def whole() -> T:
+            result = _drive(lambda: fn(sync, *args, **kwargs))
+            here.commit_here()
+            return result
+
+        return await driver.run_here(whole)
 
 
 def dbapi() -> ThreadDBAPI:
