@@ -112,6 +112,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="pipeline: ferryman runs (1); archives: rounds per format (3);"
         " media: runs per measurement (3)",
     )
+    parser.add_argument(
+        "--input",
+        choices=["folder", "zip"],
+        default="folder",
+        help="pipeline: the photos as a folder (linked into the work area) or a stored zip"
+        " of them (each entry written and fsynced) (folder)",
+    )
     parser.add_argument("--entries", type=int, help="streaming: entries in the zip (500)")
     parser.add_argument(
         "--big-entries",

@@ -1,5 +1,8 @@
 """Pipeline overhead: small photos from a folder into the library, against ``cp -r``.
 
+``--input zip``: the same photos in a stored zip (an archive's entries are written
+into the work area and fsynced, where a folder's photos are hard-linked).
+
 ferryman runs in-process (asyncio) on a fresh data dir; the clock runs from
 ``intake.add_source`` until the engine is idle (every album delivered, the job done).
 The baseline copies the same folder with ``cp -r`` into a fresh folder on the same
@@ -32,7 +35,7 @@ from bench._common import (
 from ferryman.engine import collector, intake
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
-from ferryman.samples import make_photo_set
+from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 
 BASELINE_RUNS = 5  # baselines are quick: take the median of a few
@@ -87,12 +90,19 @@ async def ferry(src: Path, data_dir: Path, limit: float) -> tuple[float, dict[st
 
 def run(args: argparse.Namespace) -> Result:
     count: int = args.items
-    result = Result("pipeline", f"{count} small photos from a folder into the library vs cp -r")
+    as_zip = getattr(args, "input", "folder") == "zip"
+    where = "a stored zip" if as_zip else "a folder"
+    result = Result("pipeline", f"{count} small photos from {where} into the library vs cp -r")
     with scratch("pipeline", args.tmp_dir, args.keep) as root:
         progress(f"pipeline: making {count} photos (64x48 JPEG)")
         src = root / "photos"
         make_photo_set(src, count)
         size = sum(p.stat().st_size for p in src.iterdir())
+        given = src
+        if as_zip:
+            given = make_zip(
+                root / "photos.zip", [(p.name, p) for p in sorted(src.iterdir())], compress=False
+            )
 
         progress("pipeline: baselines (cp -r, copy+fsync)")
         cp_times = [cp_r(src, root / f"cp-{i}") for i in range(BASELINE_RUNS)]
@@ -111,7 +121,7 @@ def run(args: argparse.Namespace) -> Result:
         for i in range(args.repeat):
             progress(f"pipeline: ferryman run {i + 1}/{args.repeat}")
             os.sync()
-            seconds, counts, state = asyncio.run(ferry(src, root / f"data-{i}", args.timeout))
+            seconds, counts, state = asyncio.run(ferry(given, root / f"data-{i}", args.timeout))
             delivered = len(
                 [p for p in files_under(root / f"data-{i}" / "library") if p.suffix == ".jpg"]
             )
@@ -146,7 +156,8 @@ def run(args: argparse.Namespace) -> Result:
         f"per-item overhead vs cp -r: {overhead_ms:.2f} ms/item"
         f" ({overhead_ms * count / 1000:.1f} s over {count} items);"
         f" vs a durable copy (fsync per file): {over_durable_ms:.2f} ms/item",
-        f"input: {count} JPEGs, {size / 1024:,.0f} KiB in all ({size / count:,.0f} B each)",
+        f"input: {count} JPEGs, {size / 1024:,.0f} KiB in all ({size / count:,.0f} B each),"
+        f" {'in a stored zip (each entry written and fsynced)' if as_zip else 'in a folder'}",
         "ratio = seconds / cp -r seconds (lower is better; 1.00x would be as fast as cp);"
         f" cp -r runs {_spread(cp_times)}, copy+fsync runs {_spread(sync_times)}",
         "settings: defaults with space_floor=0 (poll_seconds at its default, 0.5); the store"
@@ -155,6 +166,7 @@ def run(args: argparse.Namespace) -> Result:
     ]
     result.data = {
         "items": count,
+        "input": "zip" if as_zip else "folder",
         "cp_seconds": cp_times,
         "copy_fsync_seconds": sync_times,
         "ferryman_seconds": ferry_times,
