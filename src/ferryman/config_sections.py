@@ -4,10 +4,9 @@ and the runtime overrides are there too."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
@@ -16,6 +15,8 @@ from pydantic import (
     Field,
     field_validator,
 )
+
+from ferryman.device.phone import on_phone
 
 _UNITS = {
     "": 1,
@@ -51,14 +52,6 @@ ByteSize = Annotated[int, BeforeValidator(parse_bytes), Field(ge=0)]
 
 
 SERVER_FETCHES = 3  # downloads at once off a phone: a slow origin leaves room for others
-
-
-def on_phone(env: Any = None) -> bool:
-    """Whether this runs on a phone (Termux), from the environment Termux sets: its
-    version, or (a Termux:Boot script, a service, which may not have that) its prefix.
-    The one test of it: defaults, the device's conditions, the wake lock, `service`."""
-    env = os.environ if env is None else env
-    return "TERMUX_VERSION" in env or str(env.get("PREFIX", "")).endswith("/usr")
 
 
 def default_fetches() -> int:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ferryman.config_sections import on_phone
+from ferryman.device.phone import on_phone
 from ferryman.errors import FerrymanError
 
 log = logging.getLogger(__name__)

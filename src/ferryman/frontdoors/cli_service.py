@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from ferryman.config_sections import on_phone
+from ferryman.device.phone import on_phone
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.terminal import console, fail
 
