@@ -15,11 +15,11 @@ from ferryman.config import Settings
 from ferryman.config_sections import SERVER_FETCHES, default_fetches
 from ferryman.device import conditions
 from ferryman.device.conditions import Device
-from ferryman.device.phone import on_phone
 from ferryman.device.wakelock import WakeLock
 from ferryman.engine import intake
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
+from ferryman.phone import on_phone
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 from tests.engine_helpers import library_files
@@ -240,7 +240,7 @@ def test_every_part_tells_a_phone_the_same_way(
     env: dict[str, str], phone: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The defaults, the device's conditions, the wake lock and ``service install`` ask
-    one function (``device.phone.on_phone``): the wake lock once missed a phone
+    one function (``phone.on_phone``): the wake lock once missed a phone
     that only its prefix named, and so let a boot script's engine sleep."""
     assert on_phone(env) is phone
     assert Device(env=env).termux is phone

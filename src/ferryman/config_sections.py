@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from ferryman.device.phone import on_phone
+from ferryman.phone import on_phone
 
 _UNITS = {
     "": 1,

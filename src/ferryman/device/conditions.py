@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ferryman.device.phone import on_phone
 from ferryman.errors import FerrymanError
+from ferryman.phone import on_phone
 
 log = logging.getLogger(__name__)
 

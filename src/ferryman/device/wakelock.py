@@ -9,7 +9,7 @@ import asyncio
 import logging
 import shutil
 
-from ferryman.device.phone import on_phone
+from ferryman.phone import on_phone
 
 log = logging.getLogger(__name__)
 

@@ -99,7 +99,7 @@ def _downloads_at_once(settings: Settings) -> dict[str, Any]:
     """How many downloads run at once here, and whether that is this device's default
     (several off a phone, one on a phone) or was set."""
     from ferryman.config_sections import SERVER_FETCHES
-    from ferryman.device.phone import on_phone
+    from ferryman.phone import on_phone
 
     fetch = settings.concurrency.fetch
     if "fetch" in settings.concurrency.model_fields_set:

@@ -18,9 +18,9 @@ from typing import Annotated
 
 import typer
 
-from ferryman.device.phone import on_phone
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.terminal import console, fail
+from ferryman.phone import on_phone
 
 service_app = typer.Typer(
     help="Start ferryman with the device (Termux:Boot, or a systemd user unit).",
