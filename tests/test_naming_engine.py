@@ -201,6 +201,26 @@ async def test_a_zip_larger_than_an_album_is_named_from_its_whole_listing(
     assert await _add_and_run(settings, other) == "other"
 
 
+async def test_a_zip_named_from_its_listing_reads_its_names_as_its_entries_are_read(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Was: `Caf├⌐ 2024`, its files under `Café 2024/`: a zip from macOS's Archive
+    Utility stores UTF-8 names without the UTF-8 flag, which the entries' reader decodes
+    as UTF-8 (``stored_names``) but the listing that names the job early read as cp437."""
+    photos = make_photo_set(tmp_path / "photos", 13)
+    archive = _zip_of(tmp_path / "album.zip", {f"Café 2024/{p.name}": p for p in photos})
+    data = bytearray(archive.read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = data.find(signature)
+        while at >= 0:
+            data[at + flags_at + 1] &= ~0x08  # bit 11 (UTF-8) of the flags, cleared
+            at = data.find(signature, at + 4)
+    archive.write_bytes(bytes(data))
+    assert not any(m.flag_bits & 0x800 for m in zipfile.ZipFile(archive).infolist())
+    assert await _add_and_run(settings, archive) == "Café 2024"
+    assert {Path(p).parts[0] for p in _library(settings)} == {"Café 2024"}
+
+
 async def test_an_archive_of_two_folders_keeps_its_name_and_both_folders(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -18,6 +18,7 @@ tell is guessed, never dropped.
 from __future__ import annotations
 
 import re
+import zipfile
 
 # Hiragana, katakana and CJK ideographs: what a Shift-JIS reading must produce to be
 # believed (any byte string of single-byte letters decodes as Shift-JIS too).
@@ -60,3 +61,15 @@ def decode_stored_name(raw: bytes, *, on_disk: bool = False) -> str:
     if windows_score > dos_score or (on_disk and windows_score == dos_score):
         return windows
     return dos
+
+
+_UTF8_FLAG = 0x800  # zip's general purpose bit 11: the name is UTF-8
+
+
+def zip_member_name(member: zipfile.ZipInfo) -> str:
+    """A zip member's name as libarchive's reader gives it: ``zipfile`` reads a name
+    without the UTF-8 flag as cp437, which is only zip's default (macOS's Archive
+    Utility writes UTF-8 without the flag; Windows its OEM code page)."""
+    if member.flag_bits & _UTF8_FLAG:
+        return member.filename
+    return decode_stored_name(member.filename.encode("cp437"))

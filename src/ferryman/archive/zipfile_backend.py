@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from ferryman.archive.reader import ArchiveEntry, EntryInfo, EntryType, OpenOptions
-from ferryman.archive.stored_names import decode_stored_name
+from ferryman.archive.stored_names import zip_member_name
 from ferryman.errors import FerrymanError
 
 BLOCK = 1 << 20
@@ -26,7 +26,6 @@ READABLE_METHODS = frozenset(
     {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 )
 _AES = 99  # WinZip AES: zipfile cannot decrypt it
-_UTF8_FLAG = 0x800  # general purpose bit 11: the name is UTF-8
 
 
 def readable_in_place(file: IO[bytes]) -> bool:
@@ -147,7 +146,7 @@ class ZipfileReader:
                 else EntryType.FILE
             )
             mtime = None
-            info = EntryInfo(index, _stored_name(member), member.file_size, mtime, kind)
+            info = EntryInfo(index, zip_member_name(member), member.file_size, mtime, kind)
             self._read += member.compress_size
             yield _Entry(self._archive, member, info, self._options.passwords)
             index += 1
@@ -155,13 +154,6 @@ class ZipfileReader:
     def consumed(self) -> int:
         return self._read
 
-
-def _stored_name(member: zipfile.ZipInfo) -> str:
-    """The name as libarchive's reader gives it: zipfile reads a name without the
-    UTF-8 flag as cp437, which is only zip's default (``decode_stored_name``)."""
-    if member.flag_bits & _UTF8_FLAG:
-        return member.filename
-    return decode_stored_name(member.filename.encode("cp437"))
 
 
 def reader_in_place(file: IO[bytes], name: str, options: OpenOptions) -> ZipfileReader | None:
