@@ -131,3 +131,54 @@ async def test_a_big_zip_entry_into_the_library_is_hashed_as_written(
     (item,) = await store.job_items(job.id)
     assert item.state is ItemState.DELIVERED and item.sha256 == _sha(data)
     await store.close()
+
+
+async def test_a_big_zip_entry_split_for_telegram_has_the_hash_of_its_whole_file(
+    tmp_path: Path,
+) -> None:
+    """Was: no hash at all. A video over the size limit is sent in parts (the upload
+    hashes none of them as the item's), and the engine's own read skipped split items:
+    the entry staged unhashed kept ``sha256`` NULL once delivered."""
+    from .test_media_engine import noisy_video
+
+    (tmp_path / "src").mkdir()
+    video = noisy_video(tmp_path / "src" / "clip.mp4", seconds=4.0, size=(640, 480))
+    data = video.read_bytes()
+    assert len(data) >= HASH_LATER_BYTES
+    archive = tmp_path / "in.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(video, "clip.mp4")
+    limit = int(len(data) * 0.6)
+    w = await World.logged_in(
+        tmp_path, media={"segment_seconds": 2, "max_file_bytes": limit, "oversize": "split"}
+    )
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest="telegram:@dest")
+    await w.run(store)
+
+    (item,) = await store.job_items(job.id)
+    assert item.state is ItemState.DELIVERED and item.parts
+    assert item.sha256 == _sha(data)
+    await store.close()
+
+
+async def test_a_big_broken_zip_entry_for_telegram_is_quarantined_with_its_hash(
+    tmp_path: Path,
+) -> None:
+    """Was: no hash. A file that goes to quarantine is never uploaded, so the upload's
+    read that was to hash it never comes."""
+    data = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + os.urandom(
+        HASH_LATER_BYTES + 999
+    )
+    archive = tmp_path / "in.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("broken.mp4", data)
+    w = await World.logged_in(tmp_path)
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest="telegram:@dest")
+    await w.run(store)
+
+    (item,) = await store.job_items(job.id)
+    assert item.state is ItemState.QUARANTINED
+    assert item.sha256 == _sha(data)
+    await store.close()

@@ -97,12 +97,21 @@ def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prep
     """Probe, plan and (for cheap plans) fix the staged file; never raises for bad media."""
     started = time.monotonic()
     prepared = _prepare(staged, send_documents, options)
+    if not prepared.sha256 and prepared.work_path is not None and _not_read_whole(prepared):
+        # Staged unhashed for a delivery's whole read that will not come: hashed now.
+        _, prepared.sha256 = sha256_file(prepared.work_path)
     made = [p for p in (prepared.work_path, prepared.thumb_path, *prepared.parts) if p]
     if prepared.state is not ItemState.QUARANTINED:
         make_durable([p for p in made if p != staged.path])  # before the store names them
     prepared.source_size = staged.size
     prepared.seconds = round(time.monotonic() - started, 3)
     return prepared
+
+
+def _not_read_whole(prepared: Prepared) -> bool:
+    """No delivery reads the item's file whole: a split video goes in parts (the upload
+    hashes none of them as the item's), a quarantined file is never sent."""
+    return bool(prepared.parts) or prepared.state is ItemState.QUARANTINED
 
 
 def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prepared:
