@@ -580,6 +580,19 @@ def test_an_input_whose_path_is_not_utf8_is_found_and_named_readably(tmp_path: P
     info.value.message.encode("utf-8")
 
 
+def test_a_folder_whose_path_is_not_utf8_keeps_the_dots_of_its_name(tmp_path: Path) -> None:
+    # Was: `Café v1`, the folder's readable spelling asked whether it was a folder
+    # (it is not on disk so spelled) and its `.2` taken for a file's suffix.
+    folder = tmp_path / os.fsdecode("Café v1.2".encode("cp1252"))
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(jpeg_bytes())
+    source = FileSource()
+    uri = source.recognise(str(folder))
+    assert uri is not None
+    assert source.inspect(uri).name == "Café v1.2"
+    assert source.inspect(source.recognise(str(folder / "a.jpg")) or "").name == "a"
+
+
 @pytest.mark.parametrize(
     ("name", "job"),
     [

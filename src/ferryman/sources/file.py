@@ -91,12 +91,15 @@ def unreadable(path: Path, err: OSError) -> FerrymanError:
 _OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
-def job_name(path: Path) -> str:
+def job_name(path: Path, *, folder: bool | None = None) -> str:
     """``holiday.tar.gz`` → ``holiday``, ``clip.mkv`` → ``clip``, and a compressed file
-    as the file it holds (``clip.mp4.gz`` → ``clip``): the folder albums go under."""
+    as the file it holds (``clip.mp4.gz`` → ``clip``): the folder albums go under.
+    ``folder``: whether ``path`` is one, when known (a readable spelling of a path that
+    is not UTF-8 is not on disk to ask); a folder keeps its dots (``trip v1.2``)."""
     name = path.name or str(path)
     stripped = strip_archive_suffixes(name)
-    if stripped in (name, inner_name(name)) and not path.is_dir():
+    is_folder = path.is_dir() if folder is None else folder
+    if stripped in (name, inner_name(name)) and not is_folder:
         stripped = Path(stripped).stem if Path(stripped).suffix else stripped
     return safe_name(stripped or name, "job")
 
@@ -138,7 +141,8 @@ class FileSource:
         size = st.st_size if found.kind != "folder" else None
         # The same file (path, size, mtime) is the same input.
         ident = f"{readable(str(path))}|{st.st_size}|{st.st_mtime_ns}"
-        return Inspection(job_name(Path(readable(str(path)))), ident, size)
+        shown = Path(readable(str(path)))
+        return Inspection(job_name(shown, folder=found.kind == "folder"), ident, size)
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
