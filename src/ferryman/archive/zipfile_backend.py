@@ -155,7 +155,6 @@ class ZipfileReader:
         return self._read
 
 
-
 def reader_in_place(file: IO[bytes], name: str, options: OpenOptions) -> ZipfileReader | None:
     """A reader over ``file`` where it lies, or None when this backend cannot read it
     all (``readable_in_place``)."""
