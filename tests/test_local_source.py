@@ -559,6 +559,20 @@ def test_a_folder_s_legacy_code_page_names_arrive_as_written(tmp_path: Path) -> 
         assert sorted(e.info.path for e in entries) == ["Café_été.jpg", "写真_東京.jpg"]
 
 
+def test_a_utf8_folder_keeps_its_name_above_legacy_code_page_names(tmp_path: Path) -> None:
+    # Was: `Fotos M├╝nchen/Straße_été.jpg` beside `Fotos München/ok.jpg`: a Windows
+    # zip unzipped into a folder made here, the whole path read in one code page.
+    folder = tmp_path / "in" / "Fotos München"
+    folder.mkdir(parents=True)
+    (folder / os.fsdecode("Straße_été.jpg".encode("cp850"))).write_bytes(jpeg_bytes())
+    (folder / "ok.jpg").write_bytes(jpeg_bytes())
+    with iter_local(tmp_path / "in") as entries:
+        assert sorted(e.info.path for e in entries) == [
+            "Fotos München/Straße_été.jpg",
+            "Fotos München/ok.jpg",
+        ]
+
+
 def test_an_input_whose_path_is_not_utf8_is_found_and_named_readably(tmp_path: Path) -> None:
     # A folder from a Latin-1 disk: `add` said "source.not_found ... dir_\ufffdt\ufffd:
     # no such file or folder" about a folder that was there.

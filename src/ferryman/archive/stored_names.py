@@ -41,11 +41,35 @@ def _latin_letters(text: str) -> int:
 def decode_stored_name(raw: bytes, *, on_disk: bool = False) -> str:
     """``raw`` (an entry's stored name, or a line naming one) as text; never raises.
     ``on_disk``: a name from this machine's filesystem, where a tie goes to cp1252
-    (a Latin-1 disk), not to an archive's DOS code page."""
+    (a Latin-1 disk), not to an archive's DOS code page. A folder whose own name is
+    UTF-8 keeps it when a name below it is not (a Windows zip unzipped into a folder
+    made here): only the parts that are not UTF-8 are guessed, read together."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    parts = raw.split(b"/")
+    legacy = [part for part in parts if not _is_utf8(part)]
+    if len(legacy) < len(parts):
+        guessed = _guess(b"/".join(legacy), on_disk).split("/")
+        if len(guessed) == len(legacy):  # no byte of them decodes to a slash
+            found = iter(guessed)
+            return "/".join(
+                part.decode("utf-8") if _is_utf8(part) else next(found) for part in parts
+            )
+    return _guess(raw, on_disk)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _guess(raw: bytes, on_disk: bool) -> str:
+    """The legacy code page ``raw`` looks written in (module docstring)."""
     try:
         japanese = raw.decode("cp932")
     except UnicodeDecodeError:
