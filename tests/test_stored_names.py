@@ -95,7 +95,7 @@ def test_a_tie_goes_to_cp1252_on_disk_and_to_the_dos_code_page_in_an_archive() -
 
 
 def test_only_the_parts_of_a_path_that_are_not_utf8_are_guessed() -> None:
-    mixed = "Fotos München/".encode() + "写真_東京/".encode("cp932") + "x.jpg".encode()
+    mixed = "Fotos München/".encode() + "写真_東京/".encode("cp932") + b"x.jpg"
     assert decode_stored_name(mixed) == "Fotos München/写真_東京/x.jpg"
     assert decode_stored_name("Ünïcödé/".encode() + "Café.jpg".encode("cp850")) == (
         "Ünïcödé/Café.jpg"
