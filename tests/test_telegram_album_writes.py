@@ -73,3 +73,53 @@ async def test_an_album_of_ten_photos_is_kept_in_three_transactions(
     # its sends once sent. Before: a read per file at each look, 30 or more an album.
     assert calls["records"] <= 3 * ALBUMS, calls
     await store.close()
+
+
+async def test_a_costly_upload_is_kept_at_once_not_with_its_album(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload that took long (here: every one, the bar set to 0 s) has its reference
+    kept as soon as it is made, while the album's other files still upload: a crash or
+    a lost lease then never costs that upload again. Kept with the album's others, it
+    waited for the last of them (and was lost to a SIGKILL or a cancel before that)."""
+    import asyncio
+
+    from ferryman.sinks import telegram as telegram_sink
+    from ferryman.telegram.upload import Uploader
+
+    monkeypatch.setattr(telegram_sink, "KEEP_AT_ONCE_AFTER", 0.0)
+    plain = Uploader.upload
+    started: list[Path] = []
+    hold = asyncio.Event()  # never set: every upload after the first hangs
+
+    async def upload(self: Uploader, path: Path, **kwargs: Any) -> Any:
+        started.append(path)
+        if len(started) > 1:
+            await hold.wait()
+        return await plain(self, path, **kwargs)
+
+    monkeypatch.setattr(Uploader, "upload", upload)
+    w = await World.logged_in(tmp_path)
+    folder = tmp_path / "in"
+    photos(folder, 3)
+    store = await w.store()
+    job = await intake.add_source(store, folder, dest="telegram:me")
+    engine = w.engine(store)
+    task = asyncio.create_task(engine.run())
+    state = store.sink_state("telegram")
+
+    async def kept() -> list[str]:
+        return [r.key for r in await state.records(job.id) if r.key.startswith("media:")]
+
+    from .waiting import eventually
+
+    try:
+        found = await eventually(kept, "the first upload's reference kept", within=30)
+        assert len(found) == 1, found  # the others still upload
+        assert len(started) >= 2  # ...and were started beside it
+        assert w.server.albums(w.me) == []  # nothing was sent meanwhile
+    finally:
+        hold.set()  # the held uploads go on, so the engine stops at once
+        engine.stop()
+        await asyncio.wait_for(task, 30)
+        await store.close()

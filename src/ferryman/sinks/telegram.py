@@ -17,6 +17,7 @@ import functools
 import hashlib
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 # so one file at a time leaves one part and one round trip in flight. The uploader's
 # window still bounds the parts in flight over all of them.
 PREPARE_AT_ONCE = ALBUM_MAX
+# An upload that took this long has its reference kept at once, not with its album's
+# others: a crash or a lost lease mid-album then never costs a big file's upload again.
+KEEP_AT_ONCE_AFTER = 2.0  # seconds
 REFUSED_ALL = "none"  # a ref's message id when Telegram refused every file of the album
 DUPLICATE_RETRIES = 6  # RANDOM_ID_DUPLICATE: the first send is still being processed
 REFUSED = FerrymanError(
@@ -261,7 +265,9 @@ class TelegramSink:
         progress = None if tally is None else (lambda done, _size: tally.sent(out.slot, done))
         # A file staged unread (a person's big file, linked) is hashed by this read.
         digest = hashlib.sha256() if out.item.sha256 is None and not out.item.parts else None
+        began = time.monotonic()
         handle = await uploader.upload(out.path, name=out.name, progress=progress, digest=digest)
+        costly = time.monotonic() - began >= KEEP_AT_ONCE_AFTER
         sha256 = digest.hexdigest() if digest is not None else None
         attempts = [False, True] if out.kind != "document" else [True]
         last: FerrymanError | None = None
@@ -280,7 +286,11 @@ class TelegramSink:
                 continue
             family = "document" if as_document else out.family
             ref = reference(result)
-            fresh[out.item.id, out.part] = MediaRef(encode(ref), family)
+            made = {(out.item.id, out.part): MediaRef(encode(ref), family)}
+            if costly:  # a crash or a lost lease must not cost this upload again
+                await self.state.media_put(out.item.job_id, send.album_id, made)
+            else:
+                fresh.update(made)
             return _Ready(out, send, ref, family, sha256)
         await self.state.drop(send)
         log.error("Telegram refused %s in every form: %s", out.name, last)
