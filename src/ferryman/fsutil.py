@@ -44,12 +44,9 @@ def fsync_file(path: Path) -> None:
 
 
 def fsync_dir(path: Path) -> None:
-    """Make a rename inside ``path`` survive a power cut."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Make a rename inside ``path`` survive a power cut (a folder opens read-only, as a
+    file does: the same call)."""
+    fsync_file(path)
 
 
 def make_durable(paths: list[Path]) -> None:
