@@ -23,6 +23,15 @@ async def _names(settings: Settings) -> list[str]:
     return await asyncio.to_thread(delivered_names, settings)
 
 
+async def _left(store: Store, settings: Settings) -> str:
+    """The library's names, and each job's state and its items' states."""
+    jobs = [
+        f"{j.id} {j.name} {j.state.value} {[i.state.value for i in await store.job_items(j.id)]}"
+        for j in await store.list_jobs()
+    ]
+    return f"delivered {await _names(settings)}; jobs {jobs}"
+
+
 async def test_two_engines_checking_one_watch_make_each_entry_once(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -50,7 +59,10 @@ async def test_two_engines_checking_one_watch_make_each_entry_once(
                 serve_feed(server, tmp_path, names)
                 await asyncio.sleep(0.1)
             expected = sorted(f"{name}.jpg" for name in names)
-            await until(lambda: _names(shared), lambda n: n == expected, "all delivered")
+            try:
+                await until(lambda: _names(shared), lambda n: n == expected, "all delivered")
+            except AssertionError as exc:  # what was left, for a failure seen only under load
+                raise AssertionError(f"{exc}; {await _left(stores[0], shared)}") from None
             before = (await stores[0].get_watch(watch.id)).last_check_at or 0
             await until(
                 lambda: stores[0].get_watch(watch.id),
