@@ -9,7 +9,6 @@ recorded hash is the file's, and the unchanged-file rule still holds.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zipfile
 from pathlib import Path
@@ -23,7 +22,7 @@ from ferryman.model import ItemState
 from ferryman.store import Store
 
 from .engine_helpers import library_files, run_until_idle
-from .test_telegram_sink import World, photos
+from .test_telegram_sink import World, photos, sha
 
 
 def _big_pdf(path: Path) -> bytes:
@@ -31,10 +30,6 @@ def _big_pdf(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return data
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 async def test_a_big_local_file_sent_to_telegram_has_the_hash_of_what_was_sent(
@@ -50,11 +45,11 @@ async def test_a_big_local_file_sent_to_telegram_has_the_hash_of_what_was_sent(
 
     items = {Path(it.source_path).name: it for it in await store.job_items(job.id)}
     assert {it.state for it in items.values()} == {ItemState.DELIVERED}
-    assert items["big.pdf"].sha256 == _sha(data)  # recorded with the delivery
+    assert items["big.pdf"].sha256 == sha(data)  # recorded with the delivery
     for name in ("p00.jpg", "p01.jpg"):  # small files: hashed as staged, as before
-        assert items[name].sha256 == _sha((folder / name).read_bytes())
+        assert items[name].sha256 == sha((folder / name).read_bytes())
     sent = [m for m in w.server.chat(w.channel) if m.media.file.size == len(data)]
-    assert len(sent) == 1 and sent[0].media.file.sha256 == _sha(data)
+    assert len(sent) == 1 and sent[0].media.file.sha256 == sha(data)
     assert (folder / "big.pdf").read_bytes() == data  # the person's file is untouched
     await store.close()
 
@@ -71,9 +66,9 @@ async def test_a_big_local_file_into_the_library_is_hashed_before_its_manifest(
     await run_until_idle(store, w.settings)
 
     (item,) = await store.job_items(job.id)
-    assert item.state is ItemState.DELIVERED and item.sha256 == _sha(data)
+    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
     (entry,) = library_files(library)
-    assert entry["sha256"] == entry["disk_sha256"] == _sha(data)
+    assert entry["sha256"] == entry["disk_sha256"] == sha(data)
     await store.close()
 
 
@@ -110,9 +105,9 @@ async def test_a_big_zip_entry_for_telegram_is_written_unhashed_and_hashed_as_se
 
     assert staged == [""]  # the upload's read hashes it: staging did not
     (item,) = await store.job_items(job.id)
-    assert item.state is ItemState.DELIVERED and item.sha256 == _sha(data)
+    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
     (sent,) = [m for m in w.server.chat(w.channel) if m.media.file.size == len(data)]
-    assert sent.media.file.sha256 == _sha(data)
+    assert sent.media.file.sha256 == sha(data)
     await store.close()
 
 
@@ -127,9 +122,9 @@ async def test_a_big_zip_entry_into_the_library_is_hashed_as_written(
     job = await intake.add_source(store, archive, dest=f"library:{library}")
     await run_until_idle(store, w.settings)
 
-    assert staged == [_sha(data)]  # the library does not read it whole: no second read
+    assert staged == [sha(data)]  # the library does not read it whole: no second read
     (item,) = await store.job_items(job.id)
-    assert item.state is ItemState.DELIVERED and item.sha256 == _sha(data)
+    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
     await store.close()
 
 
@@ -158,7 +153,7 @@ async def test_a_big_zip_entry_split_for_telegram_has_the_hash_of_its_whole_file
 
     (item,) = await store.job_items(job.id)
     assert item.state is ItemState.DELIVERED and item.parts
-    assert item.sha256 == _sha(data)
+    assert item.sha256 == sha(data)
     await store.close()
 
 
@@ -180,5 +175,5 @@ async def test_a_big_broken_zip_entry_for_telegram_is_quarantined_with_its_hash(
 
     (item,) = await store.job_items(job.id)
     assert item.state is ItemState.QUARANTINED
-    assert item.sha256 == _sha(data)
+    assert item.sha256 == sha(data)
     await store.close()
