@@ -8,6 +8,8 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from ferryman.config import Settings
 from ferryman.engine import control, intake
 from ferryman.engine.runner import Engine
@@ -117,3 +119,25 @@ async def test_a_notify_while_busy_is_not_lost() -> None:
     started = time.monotonic()
     await wakeup.wait(30, since=mark)
     assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, 4])
+async def test_a_cancel_that_comes_with_a_notify_is_not_lost(turns: int) -> None:
+    """A waiter cancelled in the same moment a notify wakes it must still end cancelled.
+
+    ``asyncio.wait_for`` in Python 3.11 returns the inner result when the cancel and the
+    inner's end meet, dropping the cancel: a lease's heartbeat, stopped as its step
+    ended, then kept renewing the lease for ever and the step never ended (a fetch
+    stuck in `fetching` under load in test_watch_nodes)."""
+    wakeup = Wakeup()
+    waiter = asyncio.create_task(wakeup.wait(60))
+    for _ in range(3):
+        await asyncio.sleep(0)  # the waiter is waiting now
+    wakeup.notify()
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    if waiter.done():
+        return  # the notify ended it before the cancel: nothing to lose
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter

@@ -24,12 +24,23 @@ async def _names(settings: Settings) -> list[str]:
 
 
 async def _left(store: Store, settings: Settings) -> str:
-    """The library's names, and each job's state and its items' states."""
-    jobs = [
+    """The library's names, each job's state and its items' states, and the fetches'
+    (a fetch stuck in `fetching` with a live lease was how a lost cancel showed)."""
+    from sqlalchemy import select
+
+    from ferryman.store.schema import fetches
+
+    listed = [
         f"{j.id} {j.name} {j.state.value} {[i.state.value for i in await store.job_items(j.id)]}"
         for j in await store.list_jobs()
     ]
-    return f"delivered {await _names(settings)}; jobs {jobs}"
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(select(fetches))).mappings().all()
+    fetched = [(r["job_id"], r["state"], r["owner"], r["lease_until"]) for r in rows]
+    return (
+        f"delivered {await _names(settings)}; jobs {listed}; "
+        f"fetches (job, state, owner, lease until) {fetched}; now {store.clock()}"
+    )
 
 
 async def test_two_engines_checking_one_watch_make_each_entry_once(

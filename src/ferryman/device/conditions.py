@@ -27,6 +27,7 @@ from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.phone import on_phone
+from ferryman.timeouts import within
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class Device:
         except OSError:
             return None
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), COMMAND_SECONDS)
+            out, _ = await within(proc.communicate(), COMMAND_SECONDS)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # a child holding the pipe would block

@@ -10,6 +10,7 @@ import logging
 import shutil
 
 from ferryman.phone import on_phone
+from ferryman.timeouts import within
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class WakeLock:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL,
             )
-            await asyncio.wait_for(proc.wait(), COMMAND_SECONDS)
+            await within(proc.wait(), COMMAND_SECONDS)
         except (OSError, TimeoutError):
             log.warning("%s failed; the phone may sleep during long jobs", command)
             return False

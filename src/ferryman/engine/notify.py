@@ -41,6 +41,7 @@ from ferryman.store.notices import (
     WATCH_FOUND,
     Notice,
 )
+from ferryman.timeouts import within
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class Notifier:
             await self._nap()
         try:  # a run that ends (--until-idle) does not keep its last jobs' ends back
             await self.prepare_events()
-            await asyncio.wait_for(self._flush(), FLUSH_SECONDS)
+            await within(self._flush(), FLUSH_SECONDS)
         except Exception:  # a timeout among them
             log.info("notices: some are left in the outbox for the next run")
 
@@ -395,7 +396,7 @@ async def _apprise(url: str, title: str, body: str, seconds: float) -> None:
         return None if sender.notify(title=title, body=body) else "undelivered"
 
     try:
-        outcome = await asyncio.wait_for(asyncio.to_thread(send), seconds)
+        outcome = await within(asyncio.to_thread(send), seconds)
     except TimeoutError as exc:
         raise FerrymanError(
             "notify.undelivered", f"{_shown_url(url)}: no answer in {seconds:g} s"

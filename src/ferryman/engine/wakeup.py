@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
+
+from ferryman.timeouts import wait_set
 
 
 class Wakeup:
@@ -54,5 +55,4 @@ class Wakeup:
         event = self._events.get(topic)
         if event is None:
             event = self._events[topic] = asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
+        await wait_set(event, seconds)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 
+from ferryman.timeouts import within
 from ferryman.web.core import Web
 from ferryman.web.results import writable_with_space
 
@@ -45,7 +46,7 @@ async def readiness(web: Web) -> dict[str, dict[str, Any]]:
             checks[name] = {"ok": False, "detail": str(exc) or type(exc).__name__}
 
     async def store() -> str:
-        await asyncio.wait_for(web.store.idle(), 5)
+        await within(web.store.idle(), 5)
         return "reachable"
 
     async def work_area() -> str:

@@ -11,7 +11,6 @@ way a job that changed is looked up again at most every ``flush`` seconds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -24,6 +23,7 @@ from ferryman.engine.events import AlbumSending, Event, ItemProgress, JobFetched
 from ferryman.engine.phases import Figures, figures_of
 from ferryman.errors import FerrymanError, page_step, spec_for, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
+from ferryman.timeouts import wait_set, within
 from ferryman.web.floors import Floors
 
 if TYPE_CHECKING:
@@ -240,8 +240,7 @@ class Tracker:
                 deadlines.append(next_poll)
             timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_set(self._wake, timeout)
 
     async def _poll(self) -> None:
         try:
@@ -359,7 +358,7 @@ class Tracker:
         kept = self._results.get(job.id)
         if kept is None or kept[0] != key or now >= kept[2]:
             try:
-                found = await asyncio.wait_for(self._files(job), LISTING_SECONDS)
+                found = await within(self._files(job), LISTING_SECONDS)
             except (FerrymanError, TimeoutError) as exc:  # the store is down: the rest shows
                 why = exc.message if isinstance(exc, FerrymanError) else "no answer in time"
                 log.warning("listing job %d's results: %s", job.id, why)

@@ -15,7 +15,6 @@ a burst of events (a conversion's progress) costs one read per interval, not one
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from ferryman.frontdoors.telegram.render import Shown, fetching_shown, job_shown
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import StatusRow
 from ferryman.telegram.errors import TelegramWait
+from ferryman.timeouts import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,7 @@ class StatusBoard:
         if self._wake.is_set():
             return
         timeout = None if next_due is None else max(0.0, next_due - self.clock())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        await wait_set(self._wake, timeout)
 
     async def _refresh_jobs(self, now: float) -> float | None:
         """Read the changed jobs whose message may be edited now; the others stay marked.
