@@ -238,7 +238,11 @@ def test_audio_transcode_takes_the_default_track(
 ) -> None:
     dst = tmp_path / "out.mp4"
     transcode_audio_only(media[name], dst)
-    assert audio_layout(dst)[3] == 1
+    # The track a player picks comes first, the only default; the other one follows.
+    assert audio_layout(dst)[3] == 2
+    with av.open(str(dst)) as out:
+        defaults = [bool(s.disposition & av.stream.Disposition.default) for s in out.streams.audio]
+    assert defaults == [True, False]
     assert tone_frequency(dst) == pytest.approx(freq, rel=0.05)
 
 

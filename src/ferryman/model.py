@@ -116,6 +116,7 @@ class MediaInfo:
     image_mode: str | None = None  # Pillow's mode: RGB, RGBA, CMYK, I;16...
     mirrored: bool | None = None  # EXIF orientation 2, 4, 5 or 7: a flip to undo as well
     pages: int | None = None  # a TIFF's pages of one size (a scan, a fax): each a photo
+    other_audio: list[str] | None = None  # codecs of the audio tracks besides the main one
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}

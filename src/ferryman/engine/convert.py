@@ -39,6 +39,7 @@ from ferryman.media.policy import Policy
 from ferryman.media.probe import probe
 from ferryman.media.progress import Pace
 from ferryman.media.segmented import PARTS_UNUSABLE, EncodeSettings, transcode_in_child
+from ferryman.media.tracks import dropped_tracks
 from ferryman.model import Item, ItemState, MediaKind, Plan
 from ferryman.store.rows import LeaseLost, NewItem
 from ferryman.store.schema import items
@@ -75,6 +76,9 @@ async def convert(ctx: Context, item: Item) -> None:
         made = [out]
         size, digest = await asyncio.to_thread(sha256_file, out)
         finished = await asyncio.to_thread(finish_video, out, size, policy)
+        dropped = (
+            [] if item.plan is Plan.ANIMATION else await asyncio.to_thread(dropped_tracks, src)
+        )
         made += [p for p in (finished.thumb, *finished.parts) if p]
         await asyncio.to_thread(make_durable, made)  # before the store names them
     except FerrymanError as exc:
@@ -114,7 +118,7 @@ async def convert(ctx: Context, item: Item) -> None:
             thumb_path=str(finished.thumb) if finished.thumb else None,
             parts=tuple(str(p) for p in finished.parts),
             work_seconds=seconds,
-            actions=tuple(finished.actions),
+            actions=(*dropped, *finished.actions),
         ),
         action=str(item.plan),
     )

@@ -22,6 +22,7 @@ from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
 from ferryman.media.policy import PhotoLimits, Policy, policy_named
 from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
+from ferryman.media.tracks import dropped_tracks
 from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
 from ferryman.sinks.base import SinkRegistry
 
@@ -325,4 +326,5 @@ def _remux(base: Prepared, path: Path, policy: Policy) -> bool:
     base.size, base.sha256 = size, digest
     base.media = info
     base.actions.append("remux")
+    base.actions.extend(dropped_tracks(path))
     return True

@@ -25,7 +25,8 @@ from ferryman.media.failures import removing_on_failure
 from ferryman.media.keep_tags import recording_tags
 from ferryman.media.probe import first_streams
 from ferryman.media.progress import Progress
-from ferryman.media.remux import MP4_OPTIONS, Timestamps
+from ferryman.media.timestamps import MP4_OPTIONS, Timestamps
+from ferryman.media.tracks import ExtraTracks
 from ferryman.media.transcode import AUDIO_RATE, retime_in_samples
 
 # Sample rates each encoder accepts; anything else is resampled (see ``_output_rate``).
@@ -56,8 +57,9 @@ def transcode_audio_only(
     (with ``tags``, title and the like, in its header).
 
     The audio taken is the track flagged default (else the first), as stereo 48 kHz at
-    ``audio_bitrate``; both tracks move back by the same start offset, so they stay in
-    sync. ``progress`` receives rising fractions ending at 1.0. Raises
+    ``audio_bitrate``, first and default in ``dst``; the other audio tracks and the text
+    subtitles follow (``media.tracks``). All move back by the same start offset, so
+    they stay in sync. ``progress`` receives rising fractions ending at 1.0. Raises
     ``media.convert_failed``; a partial ``dst`` is removed.
     """
     with removing_on_failure(src, dst, "audio transcode"):
@@ -105,16 +107,20 @@ def _transcode_audio(
             out.metadata.update({**recording_tags(inp), **tags})
             copier = Timestamps(inp, video, out)  # offsets by the same start as ``start``
             sound = _AudioEncoder(out, audio, "aac", AUDIO_RATE, 2, bitrate, start)
-            for packet in inp.demux([video, audio]):
+            extras = ExtraTracks(inp, audio, out, audio_bitrate=bitrate)
+            for packet in inp.demux([video, audio, *extras.inputs]):
                 if packet.size == 0:  # end-of-stream marker from the demuxer
                     continue
                 progress.update(_seconds(packet) - float(start))
                 if packet.stream_index == video.index:
                     out.mux(copier.push(packet))
-                else:
+                elif packet.stream_index == audio.index:
                     sound.encode(packet)
+                else:
+                    out.mux(extras.push(packet))
             out.mux(copier.flush())
             sound.finish(src)
+            out.mux(extras.flush())
     progress.done()
 
 

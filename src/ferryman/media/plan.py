@@ -67,6 +67,11 @@ VIDEO_RULES: tuple[Rule, ...] = (
     ),
 )
 
+# Audio codecs copied into an MP4 as they are (its muxer and phones' players take them);
+# any other audio track is re-encoded to AAC (``media.tracks``). Opus in MP4 is left
+# out: Safari and older Android players refuse it there.
+MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3"})
+
 # Kinds whose plan does not depend on the probe.
 _FIXED_PLANS: dict[MediaKind, Plan] = {
     MediaKind.ANIMATION: Plan.ANIMATION,
@@ -101,6 +106,11 @@ def explain(
     if not missed:
         return Plan.AS_IS, None
     plan = max((fix for fix, _ in missed), key=_VIDEO_COST.index)
+    if plan is Plan.REMUX:  # a copy cannot carry a track that needs re-encoding
+        for number, codec in enumerate(info.other_audio or (), start=2):
+            if codec not in MP4_AUDIO:
+                plan = Plan.AUDIO
+                missed.append((Plan.AUDIO, f"audio_track{number}={codec}"))
     return plan, ", ".join(why for _, why in missed)
 
 

@@ -182,6 +182,12 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
         "faststart": _mp4_layout(path) if fmt == MP4_FAMILY else None,
         "size": path.stat().st_size,
         "audio_tracks": len(container.streams.audio),
+        "other_audio": [
+            s.codec_context.codec.canonical_name
+            for s in container.streams.audio
+            if audio is None or s.index != audio.index
+        ]
+        or None,
     }
     if audio is not None:
         info.update(

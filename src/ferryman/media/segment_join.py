@@ -12,12 +12,13 @@ from typing import Any
 
 import av
 from av.audio.stream import AudioStream
+from av.container import InputContainer
 from av.packet import Packet
 from av.video.stream import VideoStream
 
 from ferryman.errors import FerrymanError
 from ferryman.media.keep_tags import recording_tags
-from ferryman.media.remux import MP4_OPTIONS
+from ferryman.media.probe import first_streams
 from ferryman.media.segment_plan import (
     AUDIO_NAME,
     PARTS_UNUSABLE,
@@ -26,6 +27,8 @@ from ferryman.media.segment_plan import (
     Segment,
     video_part_name,
 )
+from ferryman.media.timestamps import MP4_OPTIONS
+from ferryman.media.tracks import ExtraTracks
 
 _TOLERANCE = Fraction(1, 1000)  # seconds a part's timestamps may stray from its segment
 
@@ -38,13 +41,16 @@ def join_parts(
     source: ScannedVideo,
     fmt: OutputFormat,
     report: Callable[[float], None],
+    audio_bitrate: int,
 ) -> None:
-    """Copy the segments' packets in order, interleaved by time with the audio's."""
+    """Copy the segments' packets in order, interleaved by time with the audio's and
+    with the source's other tracks (``media.tracks``: read from ``src`` here, as they
+    need no video decoding, so no part holds them)."""
     _check_parts(src, workdir, len(segments))
     with ExitStack() as stack:
         out = stack.enter_context(av.open(str(dst), "w", format="mp4", options=MP4_OPTIONS))
-        with av.open(str(src)) as original:
-            out.metadata.update(recording_tags(original))
+        with av.open(str(src)) as tagged:
+            out.metadata.update(recording_tags(tagged))
         with av.open(str(workdir / video_part_name(0))) as first:
             video = out.add_stream_from_template(first.streams.video[0])
         if fmt.rotation:
@@ -54,6 +60,10 @@ def join_parts(
             part = stack.enter_context(av.open(str(workdir / AUDIO_NAME)))
             audio = out.add_stream_from_template(part.streams.audio[0])
             streams.append(_copied(part.demux(part.streams.audio[0]), audio))
+        original = stack.enter_context(av.open(str(src)))
+        extras = ExtraTracks(original, first_streams(original)[1], out, audio_bitrate=audio_bitrate)
+        if extras.inputs:
+            streams.append(_extra_packets(original, extras))
         for packet in heapq.merge(*streams, key=_time):
             report(float(_time(packet)))
             out.mux(packet)
@@ -136,6 +146,13 @@ def _copied(packets: Iterator[Packet[AudioStream]], out: AudioStream) -> Iterato
             last_dts = _rising(packet, last_dts)
             packet.stream = out
             yield packet
+
+
+def _extra_packets(original: InputContainer, extras: ExtraTracks) -> Iterator[Packet[Any]]:
+    """The other tracks' output packets, in the order the source interleaves them."""
+    for packet in original.demux(extras.inputs):
+        yield from extras.push(packet)
+    yield from extras.flush()
 
 
 def _time(packet: Packet[Any]) -> Fraction:

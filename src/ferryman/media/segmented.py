@@ -165,7 +165,7 @@ def _run(
             _finished(segment.index, curve, on_part)
     with _failing(src, "join", PARTS_UNUSABLE):
         join = _reporter(curve, _JOIN, 0.0, _length(source))
-        join_parts(src, dst, workdir, segments, source, fmt, join)
+        join_parts(src, dst, workdir, segments, source, fmt, join, settings.audio_bitrate)
     curve.close()
 
 
