@@ -366,6 +366,10 @@ async def test_a_job_done_with_a_quarantined_file_is_done_with_problems(
     counts = sent["job"]["counts"]
     assert (counts["delivered"], counts["quarantined"]) == (1, 1)
     assert f"ferryman report {job.id}" in sent["body"]
+    # The job's outcome says so too, with the next step, not only the counts.
+    assert sent["job"]["error"]["code"] == "job.partly_delivered"
+    assert sent["job"]["error"]["message"].startswith("1 file of 2 not delivered")
+    assert f"job.partly_delivered: `ferryman report {job.id}` lists" in sent["body"]
 
 
 async def test_a_notice_held_by_a_node_that_died_is_sent_by_the_next_engine(

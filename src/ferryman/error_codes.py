@@ -68,6 +68,14 @@ SPECS: tuple[ErrorSpec, ...] = (
         " input again with --force).",
     ),
     ErrorSpec(
+        "job.partly_delivered",
+        False,
+        "`ferryman report JOB` lists the files left out and why; they are kept in"
+        " quarantine (`ferryman quarantine list`). Once the cause is gone (a file"
+        " downloaded again, a newer ferryman), `ferryman retry JOB` tries them again;"
+        " what was delivered is not sent twice.",
+    ),
+    ErrorSpec(
         "source.entry_gone",
         False,
         "This file was in the folder when ferryman listed it, but the server no longer has"
@@ -653,6 +661,9 @@ _WEB_STEPS: dict[str, str] = {
     " the right host, then Retry.",
     "source.nothing_delivered": "Check that this is the input you meant: none of its files"
     " was a photo or a video ferryman delivers (the counts above say what was skipped).",
+    "job.partly_delivered": "Some files could not be delivered; they are kept in"
+    " quarantine on the server, and the report lists them and why. Once the cause is gone,"
+    " Retry tries them again; what was delivered is not sent twice.",
     "source.duplicate": "Already added: open that job, or add it again.",
     "link.output_for_file": "A file or upload is delivered as it is (converted only where"
     " it would not play): choose “As they are” for it. Audio, quality and mute apply to"

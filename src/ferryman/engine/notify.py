@@ -297,11 +297,16 @@ def _finished(view: dict[str, Any], status: str) -> tuple[str, str, str] | None:
         problems = counts["failed"] + counts["quarantined"]
         delivered = f"{counts['delivered']} file{'s' * (counts['delivered'] != 1)} to {dest}"
         if problems:
+            report = f"`ferryman report {view['id']}`"
+            error, why = view["error"], f" {report} says why."
+            if error:  # the job's code and next step (which may name the report itself)
+                step = error["next"]
+                why = f" {error['code']}: {step}" + ("" if report in step else why)
             return (
                 "job_problems",
                 f"ferryman: done with problems: {name}",
                 f"{delivered}; {counts['failed']} failed, {counts['quarantined']} quarantined."
-                f" `ferryman report {view['id']}` says why.",
+                + why,
             )
         return "job_done", f"ferryman: done: {name}", f"{delivered}."
     if status == "failed":

@@ -150,13 +150,17 @@ class JobEndQueries(StoreBase):
 
 
 async def _item_failures(conn: AsyncConnection, job_id: int) -> dict[str, Any] | None:
-    """The columns that say a finishing job's items failed, or None when none did.
+    """The columns that say a finishing job's items were not all delivered, or None
+    when every item that could be was.
 
-    Nothing delivered: the job failed, with its items' most common code. Some
-    delivered: the job is done, and still carries that code and the failed count, so
-    it does not look like a clean run. Nothing delivered and nothing failed (an empty
-    input, or one of files that are not media): done, with ``source.nothing_delivered``
-    saying so (a wrong input looked like a clean run).
+    Items that failed: with nothing delivered the job failed, with their most common
+    code; with some delivered the job is done, and still carries that code and the
+    counts, so it does not look like a clean run. Items in quarantine and none
+    failed: done with ``job.partly_delivered`` and how many were kept back, or, with
+    nothing delivered, failed with their most common code. Nothing delivered and
+    nothing left out for a fault (an empty input, or one of files that are not
+    media): done, with ``source.nothing_delivered`` saying so (a wrong input looked
+    like a clean run).
     """
     found = await conn.execute(
         select(items.c.state, items.c.error_code, items.c.reason, items.c.error_message).where(
@@ -172,37 +176,77 @@ async def _item_failures(conn: AsyncConnection, job_id: int) -> dict[str, Any] |
         )
     )
     delivered = 0
-    codes: dict[str, int] = {}
-    first: dict[str, str] = {}
+    failed = _Faults()
+    kept = _Faults()
     left_out: dict[str, int] = {}
     for state, code, reason, message in found.all():
         if state == ItemState.DELIVERED.value:
             delivered += 1
-            continue
-        if state != ItemState.FAILED.value:
+        elif state == ItemState.FAILED.value:
+            failed.add(code or reason, message)
+        elif state == ItemState.QUARANTINED.value:
+            kept.add(code or reason, message)
+        else:
             why = f"{state} ({reason or code or 'no reason'})"
             left_out[why] = left_out.get(why, 0) + 1
-            continue
-        key = code or reason or "engine.internal"
-        codes[key] = codes.get(key, 0) + 1
-        first.setdefault(key, message or key)
-    if not codes:
-        if delivered:
-            return None
-        found_none = ", ".join(f"{n} {why}" for why, n in sorted(left_out.items()))
+    if failed.count:
+        quarantined = f"{kept.count} quarantined, " if kept.count else ""
+        return {
+            "state": (JobState.DONE if delivered else JobState.FAILED).value,
+            "error_code": failed.code,
+            "error_message": f"{failed.count} failed, {quarantined}{delivered} delivered:"
+            f" {failed.message}",
+        }
+    if kept.count:
+        files = f"{kept.count} file{'s' * (kept.count != 1)}"
+        if not delivered:
+            return {
+                "state": JobState.FAILED.value,
+                "error_code": kept.code,
+                "error_message": f"{kept.count} quarantined, 0 delivered: {kept.message}",
+            }
         return {
             "state": JobState.DONE.value,
-            "error_code": "source.nothing_delivered",
-            "error_message": "nothing was delivered: "
-            + (f"no photo or video in it ({found_none})" if left_out else "it holds no files"),
+            "error_code": PARTLY_DELIVERED,
+            "error_message": f"{files} of {kept.count + delivered} not delivered, kept in"
+            f" quarantine ({kept.code}: {kept.message}); {delivered} delivered",
         }
-    code = max(codes, key=lambda c: codes[c])
-    failed = sum(codes.values())
+    if delivered:
+        return None
+    found_none = ", ".join(f"{n} {why}" for why, n in sorted(left_out.items()))
     return {
-        "state": (JobState.DONE if delivered else JobState.FAILED).value,
-        "error_code": code,
-        "error_message": f"{failed} failed, {delivered} delivered: {first[code]}",
+        "state": JobState.DONE.value,
+        "error_code": "source.nothing_delivered",
+        "error_message": "nothing was delivered: "
+        + (f"no photo or video in it ({found_none})" if left_out else "it holds no files"),
     }
+
+
+PARTLY_DELIVERED = "job.partly_delivered"
+
+
+class _Faults:
+    """Items left out for one kind of fault: how many, the most common code, and the
+    first message given for that code."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._codes: dict[str, int] = {}
+        self._first: dict[str, str] = {}
+
+    def add(self, code: str | None, message: str | None) -> None:
+        key = code or "engine.internal"
+        self.count += 1
+        self._codes[key] = self._codes.get(key, 0) + 1
+        self._first.setdefault(key, message or key)
+
+    @property
+    def code(self) -> str:
+        return max(self._codes, key=lambda c: self._codes[c])
+
+    @property
+    def message(self) -> str:
+        return self._first[self.code]
 
 
 def ended_columns(state: JobState, error: FerrymanError, now: float) -> dict[str, Any]:
