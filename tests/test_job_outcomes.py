@@ -112,6 +112,42 @@ async def test_a_job_that_delivered_nothing_is_done_and_says_so(store: Store, sk
     assert ended.error_message is not None and expected in ended.error_message
 
 
+async def _job_of(store: Store, *states: ItemState) -> int:
+    """An expanded job whose items ended in ``states`` (quarantined: media.unreadable)."""
+    job = await store.add_job(source=f"/mix{len(states)}", name="mix", dest="library:")
+    claimed = await store.claim_job("reader", 30)
+    assert claimed is not None
+    for seq, state in enumerate(states):
+        kept = state is ItemState.QUARANTINED
+        item = NewItem(
+            seq=seq,
+            source_path=f"v{seq}.mp4",
+            kind=MediaKind.VIDEO,
+            state=state,
+            size=10,
+            error_code="media.unreadable" if kept else None,
+            error_message=f"v{seq}.mp4: no decodable frame" if kept else None,
+        )
+        await store.record_entry(job.id, "reader", seq + 1, item)
+    await store.finish_expansion(job.id, "reader")
+    assert await store.finish_jobs() == [job.id]
+    return job.id
+
+
+async def test_quarantined_items_make_a_job_partly_delivered_or_failed(store: Store) -> None:
+    D, Q = ItemState.DELIVERED, ItemState.QUARANTINED
+    partly = await store.get_job(await _job_of(store, D, Q, D))
+    assert (partly.state, partly.error_code) == (JobState.DONE, "job.partly_delivered")
+    assert partly.error_message == (
+        "1 file of 3 not delivered, kept in quarantine"
+        " (media.unreadable: v1.mp4: no decodable frame); 2 delivered"
+    )
+    none = await store.get_job(await _job_of(store, Q, Q))
+    assert (none.state, none.error_code) == (JobState.FAILED, "media.unreadable")
+    assert none.error_message == "2 quarantined, 0 delivered: v0.mp4: no decodable frame"
+    assert "job.partly_delivered" in ERRORS
+
+
 async def test_control_on_an_ended_job_says_it_has_ended(store: Store) -> None:
     job_id = await _expanded_job(store, 1, album_size=10)
     await _deliver_albums(store, True)
