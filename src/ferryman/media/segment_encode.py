@@ -16,6 +16,7 @@ from av.video.reformatter import VideoReformatter
 from av.video.stream import VideoStream
 
 from ferryman.errors import FerrymanError
+from ferryman.media.hdr import ToneMapper, tag_bt709
 from ferryman.media.probe import first_streams
 from ferryman.media.segment_plan import (
     EncodeSettings,
@@ -37,9 +38,12 @@ def encode_segment(
     fmt: OutputFormat,
     settings: EncodeSettings,
     report: Callable[[float], None],
+    cube: Path | None = None,
 ) -> None:
+    """Encode ``segment`` of ``src`` into ``dst``; an HDR source is tone-mapped with
+    the table ``cube`` (``media.hdr``)."""
     with av.open(str(dst), "w", format="mp4") as out:
-        encoder = _VideoEncoder(out, source, fmt, settings)
+        encoder = _VideoEncoder(out, source, fmt, settings, cube)
         for frame in _segment_frames(src, segment, source.time_base):
             report(encoder.encode(frame))
         if encoder.frames == 0:
@@ -121,6 +125,7 @@ class _VideoEncoder:
         source: ScannedVideo,
         fmt: OutputFormat,
         settings: EncodeSettings,
+        cube: Path | None,
     ) -> None:
         self._stream = out.add_stream("libx264", rate=fmt.rate, options=settings.x264_options())
         self._stream.width, self._stream.height = fmt.size
@@ -136,6 +141,9 @@ class _VideoEncoder:
         self._step = max(1, round(1 / (fmt.rate * source.time_base)))
         self._size = fmt.size
         self._reformatter = VideoReformatter()  # one scaler for all frames, not one each
+        self._mapper = ToneMapper(fmt.size, cube) if cube is not None else None
+        if self._mapper is not None:
+            tag_bt709(ctx)
         self._last: int | None = None
         self.frames = 0
 
@@ -149,13 +157,16 @@ class _VideoEncoder:
         if self._last is not None and pts <= self._last:
             return seconds  # duplicate or backwards time: x264 would refuse it
         self._last = pts
-        image = self._reformatter.reformat(
-            frame,
-            width=self._size[0],
-            height=self._size[1],
-            format="yuv420p",
-            interpolation="BICUBIC",
-        )
+        if self._mapper is not None:
+            image = self._mapper.convert(frame)
+        else:
+            image = self._reformatter.reformat(
+                frame,
+                width=self._size[0],
+                height=self._size[1],
+                format="yuv420p",
+                interpolation="BICUBIC",
+            )
         image.pts, image.time_base = pts, self._time_base
         self._out.mux(self._stream.encode(image))
         self.frames += 1

@@ -12,6 +12,7 @@ from av.container import InputContainer
 from av.video.stream import VideoStream
 
 from ferryman.errors import FerrymanError
+from ferryman.media.hdr import hdr_transfer
 from ferryman.media.probe import first_streams
 from ferryman.media.transcode import output_size
 
@@ -125,6 +126,7 @@ class OutputFormat:
     size: tuple[int, int]
     rotation: int
     has_audio: bool
+    hdr: str | None = None  # "pq" or "hlg": tone-mapped to BT.709 (``media.hdr``)
 
 
 def output_format(src: Path, settings: EncodeSettings) -> OutputFormat:
@@ -135,7 +137,8 @@ def output_format(src: Path, settings: EncodeSettings) -> OutputFormat:
         ctx = video.codec_context
         size = output_size(ctx.width, ctx.height, ctx.sample_aspect_ratio, settings.max_height)
         rate = video.average_rate or video.guessed_rate or _FALLBACK_RATE
-        return OutputFormat(rate, size, _rotation(inp, video), audio is not None)
+        rotation = _rotation(inp, video)
+        return OutputFormat(rate, size, rotation, audio is not None, hdr_transfer(video))
 
 
 def _rotation(inp: InputContainer, video: VideoStream) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 import av
 
 from ferryman.errors import FerrymanError
+from ferryman.media.hdr import cube_file
 from ferryman.media.progress import PROGRESS_INTERVAL
 from ferryman.media.segment_encode import encode_audio, encode_segment
 from ferryman.media.segment_join import join_parts
@@ -153,16 +154,17 @@ def _run(
         with _failing(src, "audio"), _durable(workdir, AUDIO_NAME) as tmp:
             encode_audio(src, tmp, settings, _reporter(curve, AUDIO_PART, 0.0, _length(source)))
         _finished(AUDIO_PART, curve, on_part)
-    for segment in segments:
-        if segment.index not in reused:
-            first, last = _span(source, segment)
-            report = _reporter(curve, segment.index, first, last)
-            with (
-                _failing(src, _label(segment, len(segments), first, last)),
-                _durable(workdir, video_part_name(segment.index)) as tmp,
-            ):
-                encode_segment(src, tmp, segment, source, fmt, settings, report)
-            _finished(segment.index, curve, on_part)
+    with cube_file(fmt.hdr) as cube:  # HDR: one tone-mapping table for every segment
+        for segment in segments:
+            if segment.index not in reused:
+                first, last = _span(source, segment)
+                report = _reporter(curve, segment.index, first, last)
+                with (
+                    _failing(src, _label(segment, len(segments), first, last)),
+                    _durable(workdir, video_part_name(segment.index)) as tmp,
+                ):
+                    encode_segment(src, tmp, segment, source, fmt, settings, report, cube)
+                _finished(segment.index, curve, on_part)
     with _failing(src, "join", PARTS_UNUSABLE):
         join = _reporter(curve, _JOIN, 0.0, _length(source))
         join_parts(src, dst, workdir, segments, source, fmt, join, settings.audio_bitrate)
