@@ -25,7 +25,7 @@ from ferryman.config import Settings
 from ferryman.engine import intake
 from ferryman.engine.runner import Engine
 from ferryman.links.profile import Output, Profile
-from ferryman.model import JobState
+from ferryman.model import JobState, Plan
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
 from ferryman.web.results import LocalResults
@@ -300,6 +300,27 @@ async def test_every_page_of_a_scanned_tiff_arrives_as_its_own_photo(
             pixel = page.convert("RGB").getpixel((160, 120))
             assert isinstance(pixel, tuple)
             assert all(abs(a - b) < 16 for a, b in zip(pixel, colour, strict=True))
+
+
+async def test_a_tiff_of_more_pages_than_the_cap_arrives_as_one_document(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Was: no cap, so a 10,000-page TIFF would have made 10,000 photos (a thousand
+    albums). Over ``media.max_pages`` it goes as it is, one file, and the report says why."""
+    settings = settings.model_copy(
+        update={"media": settings.media.model_copy(update={"max_pages": 3})}
+    )
+    pages = [Image.new("RGB", (160, 120), (40 * n, 0, 0)) for n in range(4)]
+    scan = tmp_path / "book.tif"
+    pages[0].save(scan, save_all=True, append_images=pages[1:])
+    assert await _add_and_run(settings, scan) == "book"
+    assert sorted(_library(settings)) == ["book/0001/book.tif"]
+    store = await Store.open(settings.database)
+    try:
+        (item,) = await store.job_items((await store.list_jobs())[0].id)
+    finally:
+        await store.close()
+    assert (item.plan, item.reason) == (Plan.DOCUMENT, "pages=4>3")
 
 
 async def test_telegram_gets_every_page_of_a_scan_as_a_photo(tmp_path: Path) -> None:

@@ -125,6 +125,12 @@ class MediaSettings(BaseModel):
     max_file_bytes: ByteSize | None = Field(
         None, description="Per-file limit instead of the policy's (e.g. a smaller upload cap)."
     )
+    max_pages: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="A TIFF of more pages is sent as one document, not as a photo per page.",
+    )
 
 
 class ArchiveSettings(BaseModel):

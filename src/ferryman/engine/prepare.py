@@ -47,6 +47,9 @@ class MediaOptions:
     # The destination reads every file whole as it delivers it and hashes it then
     # (Telegram's upload): a big entry is staged unhashed (``engine/stage.py``).
     hashed_on_delivery: bool = False
+    # A multipage TIFF of more pages goes as one document: a 10,000-page file would
+    # otherwise make 10,000 photos (a thousand albums) out of one item.
+    max_pages: int = 100
 
 
 def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
@@ -62,6 +65,7 @@ def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOp
         settings.media.oversize,
         settings.convert.audio_bitrate,
         _hashes_as_it_reads(sinks, dest),
+        settings.media.max_pages,
     )
 
 
@@ -137,6 +141,8 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     if kind is MediaKind.PHOTO and (info.frames or 1) > 1:
         kind = base.kind = MediaKind.ANIMATION
     base.media = info
+    if kind is MediaKind.PHOTO and (info.pages or 1) > options.max_pages:
+        return _as_document(base, options.policy, f"pages={info.pages}>{options.max_pages}")
     if kind is MediaKind.PHOTO and (info.pages or 1) > 1:
         return _fit_pages(base, path, info.pages or 1, options)
     plan, why = explain(kind, info, options.policy)
