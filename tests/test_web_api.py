@@ -256,6 +256,25 @@ def test_a_link_to_a_file_that_is_not_media_says_why_nothing_came(
         assert item["state"] == "skipped" and item["reason"] == "not_media"
 
 
+def test_a_job_with_a_file_in_quarantine_says_it_was_partly_delivered(
+    tmp_path: Path, links: FaultServer
+) -> None:
+    """It ended 'done' with no code: the page did not say a file was kept back."""
+    photos = make_photo_set(tmp_path / "photos", 2)
+    broken = tmp_path / "clip.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 12)  # undecodable
+    archive = make_zip(tmp_path / "trip.zip", [(p.name, p) for p in [*photos, broken]])
+    links.add("/trip.zip", archive.read_bytes(), content_type="application/zip")
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        made = client.post("/api/v1/jobs", json={"source": links.url("/trip.zip")}).json()
+        view = web.wait_for(made["id"], ("done", "failed"))
+        assert view["status"] == "done"
+        assert (view["counts"]["delivered"], view["counts"]["quarantined"]) == (2, 1)
+        assert view["error"]["code"] == "job.partly_delivered"
+        assert view["error"]["message"].startswith("1 file of 3 not delivered")
+        assert "kept in quarantine" in view["error"]["next"]
+
+
 def test_an_upload_with_an_output_is_refused_by_its_name_and_removed(tmp_path: Path) -> None:
     """Audio or a quality applies to links: an uploaded file asked as MP3 was refused
     with the server's path in the message and the next step of a bad quality, and the
