@@ -199,3 +199,39 @@ async def test_the_report_names_the_dropped_picture_subtitles(tmp_path: Path) ->
     entry = delivered["transcoded.mkv"]
     assert_carried(Path(entry["album_dir"]) / entry["file"])
     await store.close()
+
+
+def test_an_audio_track_ffmpeg_cannot_decode_is_left_out_not_fatal(tmp_path: Path) -> None:
+    """MPEG-H 3D audio has no decoder in PyAV's FFmpeg: the stream has no codec context.
+    The remux keeps what it can read instead of failing the whole file."""
+    src = tmp_path / "clip.mp4"
+    with av.open(str(src), "w", format="mp4") as out:  # index at the end: a remux
+        video = out.add_stream("libx264", rate=FPS)
+        video.width, video.height = SIZE
+        video.pix_fmt = "yuv420p"
+        sound = out.add_stream("aac", rate=48_000)
+        sound.layout = "stereo"
+        unknown = out.add_mux_stream("mpegh_3d_audio", rate=48_000)
+        out.start_encoding()
+        for n in range(0, 48_000, 1024):
+            chunk = av.AudioFrame(format="s16", layout="stereo", samples=1024)
+            chunk.sample_rate, chunk.pts = 48_000, n
+            chunk.planes[0].update(bytes(4096))
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode(None))
+        packet = av.Packet(bytes(64))
+        packet.pts = packet.dts = 0
+        packet.time_base = Fraction(1, 1000)
+        packet.stream = unknown
+        out.mux(packet)
+        for i in range(FPS):
+            frame = av.VideoFrame.from_image(frame_image(i, SIZE))
+            frame.pts, frame.time_base = i, Fraction(1, FPS)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    info = probe(src)
+    assert info.audio_tracks == 2 and info.other_audio is None
+    assert explain(MediaKind.VIDEO, info, TELEGRAM) == (Plan.REMUX, "faststart=False")
+    dst = tmp_path / "out.mp4"
+    remux_to_mp4(src, dst)
+    assert [t[:2] for t in tracks(dst)] == [("video", "h264"), ("audio", "aac")]

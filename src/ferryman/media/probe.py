@@ -185,7 +185,7 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
         "other_audio": [
             s.codec_context.codec.canonical_name
             for s in container.streams.audio
-            if audio is None or s.index != audio.index
+            if (audio is None or s.index != audio.index) and s.codec_context is not None
         ]
         or None,
     }

@@ -89,8 +89,8 @@ class ExtraTracks:
         self._tracks: dict[int, _Track] = {}
         self._templates: list[InputContainer] = []
         for audio in inp.streams.audio:
-            if main is not None and audio.index == main.index:
-                continue
+            if (main is not None and audio.index == main.index) or audio.codec_context is None:
+                continue  # the main track is the caller's; one FFmpeg cannot read stays out
             if _codec(audio) in MP4_AUDIO:
                 self._tracks[audio.index] = _CopiedAudio(inp, audio, out, begin)
             else:
