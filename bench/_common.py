@@ -23,12 +23,6 @@ from ferryman.config import Settings, load_settings
 MiB = 1024**2
 MB = 1000**2
 
-# The Telegram benchmark polls often so that a run's end is not lost in waiting. The
-# pipeline, streaming and network ones keep the default (0.5 s), as users run it: inside
-# one process, wake-ups move the work, and polls every 50 ms were themselves a cost.
-POLL_SECONDS = 0.05
-
-
 # --------------------------------------------------------------------------- formatting
 
 

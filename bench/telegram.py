@@ -37,7 +37,6 @@ from telethon import utils as telethon_utils
 from telethon.tl import functions, types
 
 from bench._common import (
-    POLL_SECONDS,
     Check,
     MiB,
     Result,
@@ -205,14 +204,14 @@ def world() -> tuple[FakeTelegram, Account]:
 
 
 def engine_settings(data_dir: Path, *, documents: bool) -> Settings:
-    """Defaults (and any FERRYMAN_*), a fresh data dir, the fake's api_id; ``documents``
+    """Defaults (and any FERRYMAN_*: poll_seconds 0.5, as users run it; wake-ups move the
+    work and end the run), a fresh data dir, the fake's api_id; ``documents``
     lets a file that is not media (the big PDF) go as a document instead of being skipped."""
     return load_settings(
         None,
         {
             "data_dir": data_dir,
             "space_floor": 0,
-            "poll_seconds": POLL_SECONDS,
             "send_documents": documents,
             "telegram": {"api_id": 1, "api_hash": "fakehash"},
         },

@@ -91,7 +91,7 @@ def test_the_run_ends_with_the_entries(tmp_path: Path, photos: list[Path]) -> No
     assert not run.more
 
 
-@pytest.mark.parametrize("limit", ["files", "room", "large"])
+@pytest.mark.parametrize("limit", ["files", "bytes", "room", "large"])
 def test_an_entry_over_the_runs_limits_is_left_to_the_loop(
     tmp_path: Path, photos: list[Path], limit: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -99,6 +99,8 @@ def test_an_entry_over_the_runs_limits_is_left_to_the_loop(
     limits = _limits(tmp_path)
     if limit == "files":  # the backlog allows three more files on disk
         limits = _limits(tmp_path, files=3)
+    elif limit == "bytes":  # the backlog allows a byte short of four more photos
+        limits = _limits(tmp_path, bytes=sum(sizes[:4]) - 1)
     elif limit == "large":  # the fourth entry counts as large
         limits = _limits(tmp_path, large=sizes[3])
     else:  # a disk whose free space over the floor holds three photos, looked at each time

@@ -111,7 +111,19 @@ class Settings(BaseModel):
     caption_template: str = Field("{job_name} — {album}/{albums}", max_length=1024)
     space_floor: ByteSize = Field(256 * 1024**2, description="Free bytes kept in the work area.")
     space_recheck_seconds: float = Field(5.0, gt=0)
-    backlog_items: int = Field(20, ge=1, description="Items on disk per job before reading waits.")
+    # A job's files in the work area (staged, not yet delivered) before its reading
+    # waits: by count (small photos are read several albums ahead) and by bytes (big
+    # videos: on a phone with 3 GB free, at most 1 GiB of one job waits there; one
+    # file larger than that still goes, alone). space_floor is checked besides.
+    backlog_items: int = Field(
+        100, ge=1, description="Files of a job in the work area before its reading waits."
+    )
+    backlog_bytes: ByteSize = Field(
+        1024**3,
+        ge=1,
+        description="Bytes of a job's files in the work area before its reading waits"
+        " (a larger file still goes, alone).",
+    )
     lease_seconds: float = Field(30.0, ge=1)
     poll_seconds: float = Field(0.5, gt=0)
     node_name: str | None = Field(
@@ -190,7 +202,14 @@ SECRET_LISTS = frozenset({"passwords"})
 
 # Keys that a running engine re-reads from the store; ``ferryman config set`` writes them.
 RUNTIME_KEYS = frozenset(
-    {"send_documents", "caption_template", "space_floor", "album_size", "backlog_items"}
+    {
+        "send_documents",
+        "caption_template",
+        "space_floor",
+        "album_size",
+        "backlog_items",
+        "backlog_bytes",
+    }
 )
 
 

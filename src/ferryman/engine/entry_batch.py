@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ferryman.archive.suffixes import strip_archive_suffixes
+from ferryman.config import Settings
 from ferryman.engine.context import Context
 from ferryman.engine.events import ItemRecorded, JobProgress
 from ferryman.engine.folder_name import FolderName
@@ -34,6 +35,22 @@ BATCH_SECONDS = 0.25
 BATCH_LARGE = 4 * 1024 * 1024
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Backlog:
+    """A job's files in the work area, still to be delivered, and their bytes."""
+
+    items: int
+    bytes: int
+
+    def full(self, settings: Settings, size: int = 0) -> bool:
+        """Reading waits before an entry of ``size`` bytes: ``backlog_items`` files are
+        there, or the entry would take their bytes past ``backlog_bytes`` (one larger
+        than that goes alone, once the backlog is empty: else it would never go)."""
+        return self.items >= settings.backlog_items or (
+            self.items > 0 and self.bytes + size > settings.backlog_bytes
+        )
+
+
 @dataclasses.dataclass
 class EntryBatch:
     """Entries read but not yet recorded, and the job's load as last recorded."""
@@ -42,7 +59,7 @@ class EntryBatch:
     job: Job
     entries: list[tuple[int, str, Prepared, bool]] = dataclasses.field(default_factory=list)
     since: float = 0.0  # when the first pending entry was added (monotonic)
-    recorded_on_disk: int | None = None  # None: ask the store
+    recorded_on_disk: Backlog | None = None  # None: ask the store
     recorded: bool = False  # a batch of this read has been recorded
     folder_name: FolderName | None = None  # a first read's first batch may name the job
     ended: bool = False  # the input's last entry is in the batch
@@ -73,12 +90,13 @@ class EntryBatch:
         """Entries in the batch ready to deliver."""
         return sum(1 for _, _, p, _ in self.entries if p.state is ItemState.READY)
 
-    async def on_disk(self) -> int:
+    async def on_disk(self) -> Backlog:
         """The job's files in the work area, those not yet recorded included."""
         if self.recorded_on_disk is None:
-            self.recorded_on_disk = await self.ctx.store.on_disk(self.job.id)
-        pending = sum(1 for _, _, p, _ in self.entries if not p.state.terminal)
-        return self.recorded_on_disk + pending
+            self.recorded_on_disk = Backlog(*await self.ctx.store.backlog(self.job.id))
+        pending = [p.size for _, _, p, _ in self.entries if not p.state.terminal]
+        recorded = self.recorded_on_disk
+        return Backlog(recorded.items + len(pending), recorded.bytes + sum(pending))
 
     def forget_load(self) -> None:
         """Deliveries may have freed room: ask the store next time."""
@@ -138,7 +156,7 @@ class EntryBatch:
             self.entries[:0] = pending
             raise
         self.recorded = True
-        self.recorded_on_disk = recorded.on_disk
+        self.recorded_on_disk = Backlog(recorded.on_disk, recorded.on_disk_bytes)
         for (index, path, _, read), item in zip(pending, recorded.items, strict=True):
             ctx.bus.publish(
                 ItemRecorded(

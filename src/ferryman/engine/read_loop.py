@@ -229,12 +229,15 @@ async def _run_limits(
     settings = await ctx.settings()
     album_size = ctx.sinks.album_size(settings, job.dest)
     staged = before.files if before is not None else 0
+    staged_bytes = before.bytes if before is not None else 0
     ready = batch.ready() + (before.ready if before is not None else 0)
+    backlog = await batch.on_disk()
     return RunLimits(
         work=work,
         cursor=job.cursor,
         known=known,
-        files=settings.backlog_items - await batch.on_disk() - staged,
+        files=settings.backlog_items - backlog.items - staged,
+        bytes=settings.backlog_bytes - backlog.bytes - staged_bytes,
         # Until this read's first batch is recorded: the first album goes out sooner.
         # Later ones leave as the loop meets them, the runs kept long (few hops).
         album=0 if batch.recorded else album_size - ready % album_size,

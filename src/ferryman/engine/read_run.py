@@ -9,7 +9,8 @@ hundredths of a second, or met an entry that the loop must look at first:
 - one of unknown size, or large (``large``): what came before it is recorded first;
 - one that needs more room than there is (the disk's free bytes over ``floor``, looked
   at before each entry: a nested archive copied out, or another job, may have taken
-  some) or than the backlog allows (``files``): the loop waits for room the careful way;
+  some) or than the backlog allows (``files``, ``bytes``): the loop waits for room the
+  careful way;
 - one that failed, or that must be converted or was quarantined: the loop deals with it
   at once.
 
@@ -77,6 +78,7 @@ class Run:
     steps: list[Read]
     more: bool = False
     files: int = 0  # files staged that count towards the backlog
+    bytes: int = 0  # and their sizes
     ready: int = 0  # entries staged ready to deliver
 
 
@@ -94,6 +96,7 @@ class RunLimits:
     options: MediaOptions
     syncer: Executor | None = None  # fsyncs staged files, several at once
     album: int = 0  # ready entries that fill the batch's album: the run ends there (0: no)
+    bytes: int | None = None  # bytes the backlog still allows on disk (None: no bound)
 
 
 def entry_dest(work: Path, entry: SourceEntry) -> Path:
@@ -188,6 +191,7 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
                 size is None
                 or size >= limits.large
                 or run.files >= limits.files
+                or (limits.bytes is not None and run.bytes + size > limits.bytes)
                 or not room_for(limits.work, size, limits.floor)
             ):
                 return run  # the loop records what came before and looks at this one
@@ -207,6 +211,7 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
                 return run
             if not step.prepared.state.terminal:
                 run.files += 1  # as the backlog counts: files on disk still to go
+                run.bytes += step.prepared.size
             if step.prepared.state in (ItemState.CONVERT, ItemState.QUARANTINED):
                 return run
             if step.prepared.state is ItemState.READY:

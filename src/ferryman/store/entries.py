@@ -83,7 +83,7 @@ def _record(
             hot.INSERT_ITEMS, [_item_values(job_id, n, job.priority, now) for n in new]
         )
         ids = {row.seq: row.id for row in found}
-    ready, on_disk = conn.execute(hot.JOB_LOAD, {"job_id": job_id}).one()
+    ready, on_disk, on_disk_bytes = conn.execute(hot.JOB_LOAD, {"job_id": job_id}).one()
     sealed: list[int] = []
     if album_size is not None and ready >= album_size:
         sealed = seal(conn, job_id, album_size, now, job)
@@ -92,6 +92,7 @@ def _record(
         int(ready),
         int(on_disk),
         tuple(sealed),
+        int(on_disk_bytes),
     )
 
 

@@ -49,6 +49,7 @@ INSERT_ITEMS = insert(items).returning(items.c.id, items.c.seq)
 JOB_LOAD = select(
     func.coalesce(func.sum(case((items.c.state == ItemState.READY.value, 1), else_=0)), 0),
     func.count(),
+    func.coalesce(func.sum(items.c.size), 0),
 ).where(items.c.job_id == JOB_ID, items.c.state.in_(LIVE_STATES))
 
 # Sealing albums.

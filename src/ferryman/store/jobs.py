@@ -255,12 +255,13 @@ class JobQueries(StoreBase):
 
     async def on_disk(self, job_id: int) -> int:
         """Items of this job whose files still occupy the work area."""
-        live = [s.value for s in ItemState if not s.terminal]
+        return (await self.backlog(job_id))[0]
+
+    async def backlog(self, job_id: int) -> tuple[int, int]:
+        """Items of this job whose files still occupy the work area, and their bytes."""
         async with self.reader.connect() as conn:
-            found = await conn.execute(
-                select(func.count()).where(items.c.job_id == job_id, items.c.state.in_(live))
-            )
-            return int(found.scalar() or 0)
+            _, count, size = (await conn.execute(hot.JOB_LOAD, {"job_id": job_id})).one()
+            return int(count), int(size)
 
     async def active_jobs(self) -> list[int]:
         """Jobs that may have items to seal."""

@@ -85,6 +85,7 @@ class RecordedBatch:
     ready: int  # the job's items ready for an album (before sealing)
     on_disk: int  # the job's items whose files are in the work area
     sealed: tuple[int, ...]  # albums sealed in the same transaction
+    on_disk_bytes: int = 0  # the sizes of those items' files
 
 
 class LeaseLost(FerrymanError):
