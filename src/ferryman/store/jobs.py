@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    func,
     insert,
     select,
     update,
@@ -16,7 +15,6 @@ from sqlalchemy import (
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
-    ItemState,
     Job,
     JobState,
 )
@@ -35,7 +33,6 @@ from ferryman.store.rows import (
 from ferryman.store.schema import (
     albums,
     fetches,
-    items,
     jobs,
 )
 
