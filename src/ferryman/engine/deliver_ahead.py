@@ -1,13 +1,15 @@
-"""Albums pipelined: the next album is prepared at its sink while this one is sent.
+"""Albums pipelined: the next albums are prepared at their sink while this one is sent.
 
 A sink with a ``prepare`` step (Telegram: upload the files, turn them into media
 references, plan the ``random_id``s; nothing sent) lets the deliver stage claim the
-next album once the current one is prepared and prepare it in the background while the
-current album's sends and record take their round trips. Its sends still wait for its
-own turn (``deliver``), so albums leave in the order they did. One album ahead per
-delivery at most: its files are in the work area already (sealed), so nothing more is
-read or kept than without it. A crash or stop leaves the album claimed: leases are
-handed back as for any claim, and its stored media references are used when it is
+next albums once the current one is prepared and prepare them in the background while
+the current album's sends and record take their round trips. Their sends still wait for
+their own turn (``deliver``), so albums leave in the order they did. Up to ``AHEAD``
+albums are claimed ahead: one album's preparation is two round trips in a row (its
+parts, then ``uploadMedia``) against its send's one, so with one ahead the sends waited
+for preparations. Their files are in the work area already (sealed), so nothing more is
+read or kept than without it. A crash or stop leaves the albums claimed: leases are
+handed back as for any claim, and their stored media references are used when they are
 delivered.
 """
 
@@ -25,6 +27,8 @@ from ferryman.store.schema import albums
 
 log = logging.getLogger(__name__)
 
+AHEAD = 3  # albums claimed ahead of the one being sent, at most
+
 
 class DeliveryAhead:
     """The albums claimed ahead and their preparations under way, for one engine."""
@@ -33,10 +37,18 @@ class DeliveryAhead:
         self.ctx = ctx
         self._preparing: dict[int, asyncio.Task[Mapping[int, str]]] = {}
         self._unhandled: dict[int, AlbumClaim] = {}
+        self._queued: list[AlbumClaim] = []  # claimed ahead, in order, not handed on yet
 
     def turn(self, lease: float) -> Turn:
         """One album's delivery: what it claims ahead, handed on if the delivery fails."""
         return Turn(self, lease)
+
+    async def next_in_line(self, lease: float) -> AlbumClaim | None:
+        """Claim albums ahead (starting their preparation) until ``AHEAD`` wait behind the
+        one handed on, and hand on the first of them: the album to deliver next."""
+        while len(self._queued) < AHEAD and await self.claim_next(lease) is not None:
+            pass
+        return self._queued.pop(0) if self._queued else None
 
     async def claim_next(self, lease: float) -> AlbumClaim | None:
         """Claim the next album to deliver and start preparing it (not on a drained or
@@ -54,6 +66,7 @@ class DeliveryAhead:
         self._preparing[album_id] = asyncio.create_task(
             self._prepare(claim, lease), name=f"prepare-album-{album_id}"
         )
+        self._queued.append(claim)
         return claim
 
     def hand_on(self, claim: AlbumClaim) -> None:
@@ -62,10 +75,11 @@ class DeliveryAhead:
 
     def take_unhandled(self) -> AlbumClaim | None:
         """An album claimed ahead whose delivery never began (the one before it failed
-        unexpectedly): the worker's next album, rather than left to its lease."""
+        unexpectedly, or handed none on): the worker's next album, rather than left to
+        its lease."""
         for album_id in list(self._unhandled):
             return self._unhandled.pop(album_id)
-        return None
+        return self._queued.pop(0) if self._queued else None
 
     async def prepared(self, album_id: int) -> Mapping[int, str] | None:
         """Wait for the album's preparation, if one was started: the hashes it took
@@ -73,6 +87,7 @@ class DeliveryAhead:
         logged (None): the delivery does it again and handles its failure (a wait it
         recorded, a refusal) as its own."""
         self._unhandled.pop(album_id, None)
+        self._queued = [c for c in self._queued if c.album.id != album_id]
         task = self._preparing.pop(album_id, None)
         if task is None:
             return None
@@ -91,6 +106,7 @@ class DeliveryAhead:
         tasks = list(self._preparing.values())
         self._preparing.clear()
         self._unhandled.clear()
+        self._queued.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -111,7 +127,7 @@ class Turn:
         self._claimed: list[AlbumClaim] = []
 
     async def claim(self) -> AlbumClaim | None:
-        claim = await self._ahead.claim_next(self._lease)
+        claim = await self._ahead.next_in_line(self._lease)
         if claim is not None:
             self._claimed.append(claim)
         return claim
