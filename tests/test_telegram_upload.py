@@ -516,3 +516,27 @@ async def test_an_upload_cancelled_during_on_wait_releases_the_window(env: Env) 
     result = await asyncio.wait_for(uploader.upload(path), 5)
     await uploader.close()
     assert await env.uploaded_sha256(result) == sha(data)
+
+
+@pytest.mark.parametrize("md5", ["right", "wrong"])
+async def test_the_fake_checks_a_small_photos_md5_as_telegram_does(
+    env: Env, md5: str, tmp_path: Path
+) -> None:
+    """The fake checks it off its loop now (as it decodes the photo): still refused."""
+    from telethon import errors
+
+    from ferryman.samples import make_photo
+
+    photo = make_photo(tmp_path / "p.jpg", 1)
+    uploaded = await Uploader(env.client, env.dialer).upload(photo)
+    assert isinstance(uploaded, types.InputFile) and uploaded.md5_checksum
+    if md5 == "wrong":
+        uploaded.md5_checksum = hashlib.md5(b"other bytes").hexdigest()
+    request = functions.messages.UploadMediaRequest(
+        types.InputPeerSelf(), types.InputMediaUploadedPhoto(file=uploaded)
+    )
+    if md5 == "wrong":
+        with pytest.raises(errors.Md5ChecksumInvalidError):
+            await env.client(request)
+    else:
+        assert isinstance(await env.client(request), types.MessageMediaPhoto)
