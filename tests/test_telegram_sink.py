@@ -313,8 +313,8 @@ async def test_an_album_refused_in_every_file_is_kept_whole_in_quarantine(
     job = await intake.add_source(store, archive, dest="telegram:me")
     await w.run(store)
     assert w.server.chat(w.me) == []
-    done = await store.get_job(job.id)
-    assert done.state is JobState.DONE
+    ended = await store.get_job(job.id)  # nothing delivered: failed, with its items' code
+    assert (ended.state, ended.error_code) == (JobState.FAILED, "telegram.media_rejected")
     items = await store.job_items(job.id)
     assert {it.state for it in items} == {ItemState.QUARANTINED}
     assert {it.error_code for it in items} == {"telegram.media_rejected"}
