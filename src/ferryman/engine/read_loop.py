@@ -21,7 +21,7 @@ from ferryman.engine.entry_batch import BATCH_LARGE, EntryBatch
 from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
 from ferryman.engine.read_run import Read, Run, RunLimits, entry_dest, read_run, stages_here
 from ferryman.engine.room import wait_for_room
-from ferryman.engine.stage import Staged, stage_entry
+from ferryman.engine.stage import AHEAD_BYTES, Ahead, Staged, StartAhead, stage_entry
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, Job, MediaKind
 from ferryman.net import abort
@@ -86,6 +86,8 @@ async def read_all(
     work: Path,
     known: set[int],
     batch: EntryBatch,
+    *,
+    upload_ahead: StartAhead | None = None,
 ) -> FerrymanError | None:
     """Stage every new entry; returns the error that ended the input early, if any.
 
@@ -96,7 +98,8 @@ async def read_all(
     alone): a stop drops what it staged, read again next time like an unrecorded batch.
     Not beside the run that fills the read's first album: that album is recorded and
     sealed with the loop to itself (reading beside it made the record about 3x slower
-    on this loaded 2-core machine), and the next run starts after it."""
+    on this loaded 2-core machine), and the next run starts after it. ``upload_ahead``: the
+    sink's offer to upload a big entry while it is written (``stage.StartAhead``)."""
     steps: collections.deque[Read] = collections.deque()
     ahead: tuple[int, asyncio.Future[Run]] | None = None  # (its album limit, the run)
 
@@ -116,7 +119,7 @@ async def read_all(
                 first_album = album > 0 and run.ready >= album
                 if run.more and READ_AHEAD and not first_album:
                     ahead = await start(run)
-            stop = await _take(ctx, job, reader, work, batch, steps.popleft())
+            stop = await _take(ctx, job, reader, work, batch, steps.popleft(), upload_ahead)
             if stop is not None:
                 return stop.error
     finally:
@@ -138,7 +141,13 @@ def _forget(run: asyncio.Future[Run]) -> None:
 
 
 async def _take(
-    ctx: Context, job: Job, reader: ReadingThread, work: Path, batch: EntryBatch, step: Read
+    ctx: Context,
+    job: Job,
+    reader: ReadingThread,
+    work: Path,
+    batch: EntryBatch,
+    step: Read,
+    ahead: StartAhead | None = None,
 ) -> _Stop | None:
     """One step of the input into the batch; a ``_Stop`` when the read ends here."""
     entry = step.entry
@@ -176,6 +185,8 @@ async def _take(
                 functools.partial(wanted, send_documents=send_all),
                 send_all,
                 media_options(settings, job.dest, ctx.sinks),
+                None,
+                ahead,
             )
         except FerrymanError as exc:
             step.failure = exc
@@ -257,10 +268,44 @@ def _stage_and_prepare(
     send_all: bool,
     options: Any,
     sync: Callable[[int, Path], None] | None = None,
+    start_ahead: StartAhead | None = None,
 ) -> Prepared:
-    """On the reading thread: one hop for the entry's bytes and what is learned of them."""
-    staged = _stage(entry, name, dest, keep, sync, hash_later=options.hashed_on_delivery)
-    return prepare(staged, send_all, options)
+    """On the reading thread: one hop for the entry's bytes and what is learned of them.
+
+    ``start_ahead``: an entry of ``AHEAD_BYTES`` or more, of a size declared up front,
+    is uploaded while it is written, and that upload dropped unless the staged file is
+    the one delivered."""
+    size = entry.info.size
+    ahead = None
+    if (
+        start_ahead is not None
+        and options.hashed_on_delivery
+        and entry.local_file is None
+        and size is not None
+        and size >= AHEAD_BYTES
+    ):
+        ahead = start_ahead(dest, size)
+    staged = _stage(
+        entry, name, dest, keep, sync, hash_later=options.hashed_on_delivery, ahead=ahead
+    )
+    try:
+        prepared = prepare(staged, send_all, options)
+    except BaseException:
+        if ahead is not None:
+            ahead.failed()
+        raise
+    if ahead is not None and not _sent_as_staged(prepared, staged):
+        ahead.failed()
+    return prepared
+
+
+def _sent_as_staged(prepared: Prepared, staged: Staged) -> bool:
+    """The delivery will upload the staged file itself (not converted, split, dropped)."""
+    return (
+        prepared.state is ItemState.READY
+        and prepared.work_path == staged.path
+        and not prepared.parts
+    )
 
 
 def _stage(
@@ -271,6 +316,7 @@ def _stage(
     sync: Callable[[int, Path], None] | None,
     *,
     hash_later: bool = False,
+    ahead: Ahead | None = None,
 ) -> Staged:
     return stage_entry(
         abort.checked(entry.read_blocks()),
@@ -284,6 +330,7 @@ def _stage(
         seen=entry.local_seen,
         sync=sync,
         hash_later=hash_later,
+        ahead=ahead,
     )
 
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ferryman.errors import FerrymanError
 from ferryman.media.classify import classify
@@ -27,6 +27,34 @@ KEEP_BYTES = 256 * 1024
 # and the hash is recorded with the delivered album. Reading 1 GiB only to hash it
 # held the upload back by a second or more.
 HASH_LATER_BYTES = 4 * 1024 * 1024
+# An archive entry this big, of a size declared up front, bound for a destination that
+# can upload while it is written (Telegram), is read by that upload as it is written:
+# its first part goes out with the entry's first bytes, not after the whole copy.
+AHEAD_BYTES = 16 * 1024 * 1024
+
+
+class Ahead(Protocol):
+    """A reader of the entry's file as it is written (an upload ahead of delivery).
+
+    Told from the writing thread; every call is cheap and never raises. ``attach``
+    hands over a read-only descriptor of the ``.part`` file (the reader closes it, so a
+    rename to the final name does not matter); ``wrote`` says how many bytes are in it;
+    ``ended`` that the entry was read whole and written (its size); ``failed`` that
+    what was read must not be used (staging failed, or the staged file is not the one
+    delivered)."""
+
+    def attach(self, fd: int) -> None: ...
+
+    def wrote(self, total: int) -> None: ...
+
+    def ended(self, total: int) -> None: ...
+
+    def failed(self) -> None: ...
+
+
+# On the reading thread: an ``Ahead`` for the entry about to be written at ``dest``
+# with its declared size, or None (none wanted, or none free now).
+StartAhead = Callable[[Path, int], Ahead | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +81,7 @@ def stage_entry(
     seen: tuple[int, int] | None = None,
     sync: Callable[[int, Path], None] | None = None,
     hash_later: bool = False,
+    ahead: Ahead | None = None,
 ) -> Staged:
     """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
 
@@ -76,7 +105,47 @@ def stage_entry(
     it then (Telegram's upload); an entry written here of ``HASH_LATER_BYTES`` or more
     (as declared) is written unhashed too, its ``sha256`` "": hashing 256 MiB took as
     long as writing it, on the same thread, before its upload could start.
+    ``ahead``: told of the written file as it grows (see ``Ahead``); failed unless the
+    entry was written whole here.
     """
+    try:
+        staged = _stage(
+            blocks,
+            name,
+            dest,
+            keep,
+            unread_size,
+            stop_unwanted,
+            link_from,
+            known_sha256,
+            seen,
+            sync,
+            hash_later,
+            ahead,
+        )
+    except BaseException:
+        if ahead is not None:
+            ahead.failed()
+        raise
+    if ahead is not None and staged.path is None:
+        ahead.failed()
+    return staged
+
+
+def _stage(
+    blocks: Iterator[bytes],
+    name: str,
+    dest: Path,
+    keep: Callable[[MediaKind], bool],
+    unread_size: int | None,
+    stop_unwanted: bool,
+    link_from: Path | None,
+    known_sha256: str | None,
+    seen: tuple[int, int] | None,
+    sync: Callable[[int, Path], None] | None,
+    hash_later: bool,
+    ahead: Ahead | None,
+) -> Staged:
     digest = hashlib.sha256()
     pending: list[bytes] = []
     head = b""
@@ -104,6 +173,7 @@ def stage_entry(
             close = getattr(blocks, "close", None)
             if close is not None:
                 close()
+            _fail(ahead)
             return Staged(dest, linked_size, known_sha256, kind)
     if link_from is not None and seen is not None and seen[0] >= HASH_LATER_BYTES:
         linked_size = _link_unread(link_from, tmp, dest, seen, sync)
@@ -111,10 +181,12 @@ def stage_entry(
             close = getattr(blocks, "close", None)
             if close is not None:
                 close()
+            _fail(ahead)
             return Staged(dest, linked_size, "", kind)
     if link_from is not None:
         linked = _linked(pending, blocks, digest, link_from, tmp, dest, seen, sync)
         if linked is not None:
+            _fail(ahead)
             size, data = linked
             return Staged(dest, size, digest.hexdigest(), kind, data)
         # not linked (another disk): nothing was read past the head; copy as usual
@@ -126,11 +198,15 @@ def stage_entry(
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         handed = False
         try:
+            if ahead is not None:
+                ahead.attach(os.open(tmp, os.O_RDONLY | os.O_CLOEXEC))
             for block in _chain(pending, blocks):
                 if not unhashed:
                     digest.update(block)
                 _write_all(fd, block)
                 size += len(block)
+                if ahead is not None:
+                    ahead.wrote(size)
                 if kept is not None and size <= KEEP_BYTES:
                     kept.append(block)
                 else:
@@ -150,8 +226,15 @@ def stage_entry(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if ahead is not None:
+        ahead.ended(size)
     data = b"".join(kept) if kept is not None else None
     return Staged(dest, size, "" if unhashed else digest.hexdigest(), kind, data)
+
+
+def _fail(ahead: Ahead | None) -> None:
+    if ahead is not None:
+        ahead.failed()
 
 
 def _write_all(fd: int, block: bytes) -> None:

@@ -35,6 +35,7 @@ from ferryman.engine.offline import offline_or
 from ferryman.engine.read_loop import PASSWORD_REQUIRED, ReadingThread, read_all
 from ferryman.engine.retry import again_after
 from ferryman.engine.room import RoomWaits, TurnGiven, wait_for_room
+from ferryman.engine.stage import StartAhead
 from ferryman.engine.workarea import job_work_dir, nested_scratch
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
@@ -108,7 +109,7 @@ async def _expand(ctx: Context, job: Job) -> None:
                 raise
             await input_failed(ctx, job, exc)
             return
-        await _warm_sink(ctx, job)
+        ahead = await _warm_sink(ctx, job)
         known, fetched, memos = await reads
         waits = RoomWaits(asyncio.get_running_loop())
         fetched_path = Path(fetched.path) if fetched is not None and fetched.path else None
@@ -137,7 +138,9 @@ async def _expand(ctx: Context, job: Job) -> None:
         else:
             try:
                 async with _recorded_on_error(batch):
-                    error = await read_all(ctx, job, reader, entries, work, known, batch)
+                    error = await read_all(
+                        ctx, job, reader, entries, work, known, batch, upload_ahead=ahead
+                    )
             finally:  # close the entries first: that removes a nested archive's copy
                 waits.cancel()  # a cancelled step must not leave the thread waiting for room
                 with contextlib.suppress(Exception, abort.Aborted):  # after a stop, too
@@ -202,16 +205,19 @@ class _Memo:
         self._known[key] = value
 
 
-async def _warm_sink(ctx: Context, job: Job) -> None:
+async def _warm_sink(ctx: Context, job: Job) -> StartAhead | None:
     """The job's sink may start what its first delivery needs (a login, connections)
-    while the input is read; it does so in the background."""
+    while the input is read; it does so in the background. What it offers to upload
+    big entries while they are staged (``upload_ahead``), if anything."""
     try:
         sink = await sink_for(ctx, job.dest)
     except Exception:  # a sink that cannot open: the delivery meets it again and says so
-        return
+        return None
     warm = getattr(sink, "warm", None)
     if warm is not None:
         warm()
+    upload_ahead = getattr(sink, "upload_ahead", None)
+    return upload_ahead() if upload_ahead is not None else None
 
 
 async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None:

@@ -20,6 +20,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from telethon import errors as tg
@@ -31,6 +32,7 @@ from ferryman.media.thumbnail import video_attributes
 from ferryman.sinks.base import Delivered, Delivery, Tally, size_of
 from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState
+from ferryman.telegram.ahead import AheadFile
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.hub import TelegramHub
 from ferryman.telegram.outgoing import (
@@ -99,6 +101,12 @@ class TelegramSink:
             return await self.state.wait_until(["account"]) <= self.clock()
 
         self.hub.warm(allowed)
+
+    def upload_ahead(self) -> Callable[[Path, int], AheadFile | None]:
+        """On the loop, for a job whose big entries are staged now: what the reading
+        thread asks for each, so its upload runs while it is written
+        (``telegram/ahead.py``); the delivery then takes it instead of uploading."""
+        return self.hub.ahead().start
 
     # ---------------------------------------------------------------- deliver
 
@@ -266,9 +274,19 @@ class TelegramSink:
         # A file staged unread (a person's big file, linked) is hashed by this read.
         digest = hashlib.sha256() if out.item.sha256 is None and not out.item.parts else None
         began = time.monotonic()
-        handle = await uploader.upload(out.path, name=out.name, progress=progress, digest=digest)
-        costly = time.monotonic() - began >= KEEP_AT_ONCE_AFTER
-        sha256 = digest.hexdigest() if digest is not None else None
+        ahead = await self.hub.ahead().take(out.path, progress)
+        if ahead is not None:  # uploaded while it was staged: nothing left to send
+            handle = ahead.named(out.name)
+            if progress is not None:
+                progress(ahead.identity[2], ahead.identity[2])
+            sha256 = ahead.sha256 if digest is not None else None
+            costly = True
+        else:
+            handle = await uploader.upload(
+                out.path, name=out.name, progress=progress, digest=digest
+            )
+            costly = time.monotonic() - began >= KEEP_AT_ONCE_AFTER
+            sha256 = digest.hexdigest() if digest is not None else None
         attempts = [False, True] if out.kind != "document" else [True]
         last: FerrymanError | None = None
         for as_document in attempts:

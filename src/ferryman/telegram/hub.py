@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ferryman.config import Settings
+from ferryman.telegram.ahead import AheadUploads
 from ferryman.telegram.client import Dialer, MTProtoDialer
 from ferryman.telegram.login import disconnect, open_session
 from ferryman.telegram.upload import Uploader
@@ -37,6 +38,13 @@ class TelegramHub:
         self._lock = asyncio.Lock()
         self._listeners: list[tuple[Any, Any]] = []
         self._warming: asyncio.Task[None] | None = None
+        self._ahead: AheadUploads | None = None
+
+    def ahead(self) -> AheadUploads:
+        """The uploads made while big files are still being staged (on the loop)."""
+        if self._ahead is None:
+            self._ahead = AheadUploads(asyncio.get_running_loop(), self.uploader)
+        return self._ahead
 
     def listen(self, callback: Any, event: Any) -> None:
         """Hand ``event``s to ``callback`` from the connection on, caught-up ones included:
@@ -108,6 +116,8 @@ class TelegramHub:
             return
 
     async def close(self) -> None:
+        if self._ahead is not None:
+            await self._ahead.close()
         if self._warming is not None:
             self._warming.cancel()
             await asyncio.gather(self._warming, return_exceptions=True)

@@ -27,7 +27,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from telethon.tl import functions, types
 
@@ -146,17 +146,42 @@ class Window:
                 waiter.set_result(None)
 
 
+class Growing(Protocol):
+    """A file still being written elsewhere: how far it is (``telegram/ahead.py``)."""
+
+    size: int  # as declared: the upload names this many bytes' parts
+
+    async def reached(self, end: int) -> None:
+        """Wait until the first ``end`` bytes are written; raise if they never will be."""
+        ...
+
+    async def complete(self) -> None:
+        """Wait until the file is written whole, ``size`` bytes; raise if it is not."""
+        ...
+
+
 class _Parts:
     """The file's parts in order, read in a thread a few ahead of the senders.
 
     The MD5 (small files only) and a caller's ``digest`` are taken as the parts are read,
-    so the file is read once; its size and mtime must not move while it is read.
+    so the file is read once; its size and mtime must not move while it is read. With
+    ``growing`` the file is the descriptor ``fd``, read as its writer gets ahead.
     """
 
     def __init__(
-        self, path: Path, size: int, part_size: int, *, md5: bool, digest: Any = None
+        self,
+        path: Path,
+        size: int,
+        part_size: int,
+        *,
+        md5: bool,
+        digest: Any = None,
+        fd: int = -1,
+        growing: Growing | None = None,
     ) -> None:
         self.path = path
+        self._fd = fd
+        self._growing = growing
         self.size = size
         self.part_size = part_size
         self.count = -(-size // part_size)
@@ -179,6 +204,9 @@ class _Parts:
         return await self._queue.get()
 
     async def run(self) -> None:
+        if self._growing is not None:
+            await self._run_growing(self._growing)
+            return
         try:
             fh, self._opened = await asyncio.to_thread(_open, self.path)
         except OSError as exc:
@@ -190,6 +218,32 @@ class _Parts:
                 await self._queue.put((index, data))
         finally:
             await asyncio.to_thread(fh.close)
+
+    async def _run_growing(self, growing: Growing) -> None:
+        """Each part once its writer has written it; the file whole at the end."""
+        for index in range(self.count):
+            offset = index * self.part_size
+            want = min(self.part_size, self.size - offset)
+            await growing.reached(offset + want)
+            data = await asyncio.to_thread(self._pread, offset, want)
+            await self._queue.put((index, data))
+        await growing.complete()
+
+    def _pread(self, offset: int, want: int) -> bytes:
+        try:
+            data = os.pread(self._fd, want, offset)
+        except OSError as exc:
+            raise _source_error(self.path, exc) from exc
+        if len(data) != want:
+            raise FerrymanError("source.io", f"{self.path} shrank while it was being uploaded")
+        self._hash(data)
+        return data
+
+    def _hash(self, data: bytes) -> None:
+        if self._md5 is not None:
+            self._md5.update(data)
+        if self._digest is not None:
+            self._digest.update(data)
 
     def _read(self, fh: IO[bytes], want: int) -> bytes:
         """The next ``want`` bytes; after the last, the file (size, mtime) must still be
@@ -204,10 +258,7 @@ class _Parts:
             raise FerrymanError("source.io", f"{self.path} shrank while it was being uploaded")
         if moved:
             raise FerrymanError("source.io", f"{self.path} changed while it was being uploaded")
-        if self._md5 is not None:
-            self._md5.update(data)
-        if self._digest is not None:
-            self._digest.update(data)
+        self._hash(data)
         return data
 
 
@@ -319,6 +370,32 @@ class Uploader:
             raise FerrymanError("source.empty", f"{path} is empty; Telegram takes no such file")
         big = stat.st_size > SMALL_FILE_MAX
         parts = _Parts(path, stat.st_size, self._part_size, md5=not big, digest=digest)
+        return await self._upload(parts, big, name if name is not None else path.name, progress)
+
+    async def upload_growing(
+        self,
+        fd: int,
+        growing: Growing,
+        *,
+        name: str,
+        progress: Progress | None = None,
+        digest: Any = None,
+    ) -> Any:
+        """Upload the file open as ``fd`` while it is written: each part is read once its
+        writer is past it, and the upload ends once the file is whole (``growing``).
+        As :meth:`upload` otherwise; ``fd`` stays open (the caller's)."""
+        size = growing.size
+        if size <= 0:
+            raise FerrymanError("source.empty", f"{name} is empty; Telegram takes no such file")
+        big = size > SMALL_FILE_MAX
+        parts = _Parts(
+            Path(name), size, self._part_size, md5=not big, digest=digest, fd=fd, growing=growing
+        )
+        return await self._upload(parts, big, name, progress)
+
+    async def _upload(
+        self, parts: _Parts, big: bool, file_name: str, progress: Progress | None
+    ) -> Any:
         job = _Job(parts, secrets.randbits(63), big, progress)
         started = asyncio.get_running_loop().time()
         try:
@@ -332,7 +409,6 @@ class Uploader:
                 waits=job.waits,
                 seconds=asyncio.get_running_loop().time() - started,
             )
-        file_name = name if name is not None else path.name
         if big:
             return types.InputFileBig(job.file_id, parts.count, file_name)
         return types.InputFile(job.file_id, parts.count, file_name, parts.md5_hex)

@@ -1,0 +1,162 @@
+"""A big archive entry bound for Telegram is uploaded while it is staged.
+
+Its parts go out as the reading thread writes them (``telegram/ahead.py``); the
+delivery takes that upload instead of sending the file again, and sends its message
+only once the entry is staged and its album sealed. A staging that fails or stops
+leaves no message, and the entry goes out once when it is read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telethon.tl import functions
+
+from ferryman.engine import intake, read_loop
+from ferryman.engine.stage import AHEAD_BYTES, Staged, stage_entry
+from ferryman.model import ItemState
+
+from .test_telegram_sink import World, sha
+
+PART = 512 * 1024
+
+
+def _zip_of_big_pdf(tmp_path: Path, size: int = AHEAD_BYTES + 3 * PART + 777) -> tuple[Path, bytes]:
+    data = b"%PDF-1.4\n" + os.urandom(size - 9)
+    archive = tmp_path / "in.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("big.pdf", data)
+    return archive, data
+
+
+class _SlowStaging:
+    """The reading thread's ``stage_entry`` with a pause after each block: a slow
+    input. Notes when the last block was handed over (the entry read whole)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, pause: float) -> None:
+        self.pause = pause
+        self.read_whole_at: float | None = None
+        self.staged: list[Staged] = []
+        monkeypatch.setattr(read_loop, "stage_entry", self._stage)
+
+    def _blocks(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        for block in blocks:
+            time.sleep(self.pause)
+            yield block
+        self.read_whole_at = time.monotonic()
+
+    def _stage(self, blocks: Iterator[bytes], *args: Any, **kwargs: Any) -> Staged:
+        staged = stage_entry(self._blocks(blocks), *args, **kwargs)
+        self.staged.append(staged)
+        return staged
+
+
+def _parts_seen(w: World) -> list[float]:
+    """When each big file part reached the fake (monotonic)."""
+    seen: list[float] = []
+
+    def note(call: Any, request: Any, result: Any) -> None:
+        if isinstance(request, functions.upload.SaveBigFilePartRequest):
+            seen.append(time.monotonic())
+
+    w.server.after_handle.append(note)
+    return seen
+
+
+def _documents(w: World, size: int) -> list[Any]:
+    return [m for m in w.server.chat(w.channel) if m.media.file.size == size]
+
+
+async def test_a_big_entry_goes_up_while_it_is_staged_and_is_not_uploaded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = _SlowStaging(monkeypatch, pause=0.02)
+    w = await World.logged_in(tmp_path, send_documents=True)
+    parts = _parts_seen(w)
+    archive, data = _zip_of_big_pdf(tmp_path)
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest="telegram:@dest")
+    await w.run(store)
+
+    assert slow.read_whole_at is not None and parts
+    assert parts[0] < slow.read_whole_at  # the first part went up before the entry was staged
+    assert len(parts) == -(-len(data) // PART)  # each part once: the delivery sent none again
+    (item,) = await store.job_items(job.id)
+    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
+    (sent,) = _documents(w, len(data))
+    assert sent.media.file.sha256 == sha(data)
+    assert sent.media.file.name == "big.pdf"
+    await store.close()
+
+
+def _corrupt(archive: Path, data: bytes) -> None:
+    """Flip a byte near the end of the stored entry: its CRC-32 no longer matches."""
+    raw = bytearray(archive.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", raw[26:30])
+    at = 30 + name_len + extra_len + len(data) - 100
+    raw[at] ^= 0xFF
+    archive.write_bytes(bytes(raw))
+
+
+async def test_a_big_entry_found_corrupt_as_it_is_staged_sends_no_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _SlowStaging(monkeypatch, pause=0.01)
+    w = await World.logged_in(tmp_path, send_documents=True)
+    parts = _parts_seen(w)
+    archive, data = _zip_of_big_pdf(tmp_path)
+    _corrupt(archive, data)
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest="telegram:@dest")
+    await w.run(store)
+
+    assert parts  # the upload ahead had started
+    (item,) = await store.job_items(job.id)
+    assert item.state is ItemState.FAILED and item.reason == "archive.entry_corrupt"
+    assert _documents(w, len(data)) == []
+    names = {name for _, name in w.server.log}
+    assert not names & {"SendMediaRequest", "SendMultiMediaRequest", "UploadMediaRequest"}
+    await store.close()
+
+
+async def test_a_stop_while_a_big_entry_is_staged_sends_nothing_then_it_goes_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = _SlowStaging(monkeypatch, pause=0.03)
+    w = await World.logged_in(tmp_path, send_documents=True)
+    first_part = threading.Event()
+    w.server.after_handle.append(
+        lambda call, request, result: (
+            isinstance(request, functions.upload.SaveBigFilePartRequest) and first_part.set()
+        )
+    )
+    archive, data = _zip_of_big_pdf(tmp_path)
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest="telegram:@dest")
+    engine = w.engine(store)
+    running = asyncio.create_task(engine.run())
+    await asyncio.wait_for(asyncio.to_thread(first_part.wait, 60), 70)
+    engine.stop()
+    await asyncio.wait_for(running, 60)
+
+    assert slow.read_whole_at is None  # stopped mid-staging
+    assert w.server.chat(w.channel) == []
+    (item,) = await store.job_items(job.id) or [None]
+    assert item is None or item.state is not ItemState.DELIVERED
+
+    slow.pause = 0.0
+    await w.run(store)
+    (item,) = await store.job_items(job.id)
+    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
+    (sent,) = _documents(w, len(data))
+    assert sent.media.file.sha256 == sha(data)
+    await store.close()
