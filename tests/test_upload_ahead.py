@@ -14,18 +14,23 @@ import struct
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from telethon.tl import functions
 
+from faketg import FakeTelegram
+from faketg.client import FakeDialer, logged_in_client
 from ferryman.engine import intake, read_loop
 from ferryman.engine.stage import AHEAD_BYTES, Staged, stage_entry
 from ferryman.model import ItemState
+from ferryman.telegram.ahead import AheadUploads
+from ferryman.telegram.upload import Uploader
 
 from .test_telegram_sink import World, sha
+from .test_telegram_upload import Env
 
 PART = 512 * 1024
 
@@ -160,3 +165,76 @@ async def test_a_stop_while_a_big_entry_is_staged_sends_nothing_then_it_goes_onc
     (sent,) = _documents(w, len(data))
     assert sent.media.file.sha256 == sha(data)
     await store.close()
+
+
+# ------------------------------------------------------------- the registry alone
+
+
+@pytest.fixture
+async def tg(tmp_path: Path) -> AsyncIterator[Env]:
+    server = FakeTelegram()
+    me = server.add_user("Ann", phone="+15550001")
+    client = await logged_in_client(server, me, flood_sleep_threshold=0)
+    try:
+        yield Env(server, me, client, FakeDialer(server), tmp_path)
+    finally:
+        await client.disconnect()
+
+
+async def _written_ahead(
+    env: Env, path: Path, data: bytes, declared: int
+) -> tuple[AheadUploads, Uploader]:
+    """``data`` written to ``path`` on a thread as an upload ahead of it runs."""
+    uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4)
+
+    async def get() -> Uploader:
+        return uploader
+
+    uploads = AheadUploads(asyncio.get_running_loop(), get)
+
+    def write() -> None:
+        ahead = uploads.start(path, declared)
+        assert ahead is not None
+        tmp = path.with_name(path.name + ".part")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        ahead.attach(os.open(tmp, os.O_RDONLY))
+        for at in range(0, len(data), PART // 2):
+            os.write(fd, data[at : at + PART // 2])
+            ahead.wrote(min(len(data), at + PART // 2))
+        os.close(fd)
+        os.replace(tmp, path)
+        ahead.ended(len(data))
+
+    await asyncio.to_thread(write)
+    return uploads, uploader
+
+
+async def test_an_upload_ahead_is_taken_once_for_the_file_it_read(tg: Env) -> None:
+    data = os.urandom(3 * PART + 5)
+    path = tg.tmp / "a.bin"
+    uploads, uploader = await _written_ahead(tg, path, data, len(data))
+    other = tg.tmp / "b.bin"
+    assert await uploads.take(other) is None  # another path: nothing
+    uploaded = await uploads.take(path)
+    assert uploaded is not None and uploaded.sha256 == sha(data)
+    assert await tg.uploaded_sha256(uploaded.named("a.bin")) == sha(data)
+    assert await uploads.take(path) is None  # taken once
+    await uploader.close()
+
+
+async def test_an_upload_ahead_of_a_file_replaced_since_is_not_used(tg: Env) -> None:
+    data = os.urandom(2 * PART)
+    path = tg.tmp / "a.bin"
+    uploads, uploader = await _written_ahead(tg, path, data, len(data))
+    path.unlink()
+    path.write_bytes(data)  # the same bytes, another file (staged again)
+    assert await uploads.take(path) is None
+    await uploader.close()
+
+
+async def test_an_entry_shorter_than_declared_leaves_no_upload(tg: Env) -> None:
+    data = os.urandom(2 * PART)
+    path = tg.tmp / "a.bin"
+    uploads, uploader = await _written_ahead(tg, path, data, len(data) + 1)
+    assert await uploads.take(path) is None
+    await uploader.close()
