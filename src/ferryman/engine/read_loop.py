@@ -285,10 +285,10 @@ def _stage_and_prepare(
         and size >= AHEAD_BYTES
     ):
         ahead = start_ahead(dest, size)
-    staged = _stage(
-        entry, name, dest, keep, sync, hash_later=options.hashed_on_delivery, ahead=ahead
-    )
     try:
+        staged = _stage(
+            entry, name, dest, keep, sync, hash_later=options.hashed_on_delivery, ahead=ahead
+        )
         prepared = prepare(staged, send_all, options)
     except BaseException:
         if ahead is not None:

@@ -105,47 +105,9 @@ def stage_entry(
     it then (Telegram's upload); an entry written here of ``HASH_LATER_BYTES`` or more
     (as declared) is written unhashed too, its ``sha256`` "": hashing 256 MiB took as
     long as writing it, on the same thread, before its upload could start.
-    ``ahead``: told of the written file as it grows (see ``Ahead``); failed unless the
-    entry was written whole here.
+    ``ahead``: told of the written file as it grows (see ``Ahead``); the caller fails
+    it when staging raises or does not write the entry.
     """
-    try:
-        staged = _stage(
-            blocks,
-            name,
-            dest,
-            keep,
-            unread_size,
-            stop_unwanted,
-            link_from,
-            known_sha256,
-            seen,
-            sync,
-            hash_later,
-            ahead,
-        )
-    except BaseException:
-        if ahead is not None:
-            ahead.failed()
-        raise
-    if ahead is not None and staged.path is None:
-        ahead.failed()
-    return staged
-
-
-def _stage(
-    blocks: Iterator[bytes],
-    name: str,
-    dest: Path,
-    keep: Callable[[MediaKind], bool],
-    unread_size: int | None,
-    stop_unwanted: bool,
-    link_from: Path | None,
-    known_sha256: str | None,
-    seen: tuple[int, int] | None,
-    sync: Callable[[int, Path], None] | None,
-    hash_later: bool,
-    ahead: Ahead | None,
-) -> Staged:
     digest = hashlib.sha256()
     pending: list[bytes] = []
     head = b""
@@ -173,7 +135,6 @@ def _stage(
             close = getattr(blocks, "close", None)
             if close is not None:
                 close()
-            _fail(ahead)
             return Staged(dest, linked_size, known_sha256, kind)
     if link_from is not None and seen is not None and seen[0] >= HASH_LATER_BYTES:
         linked_size = _link_unread(link_from, tmp, dest, seen, sync)
@@ -181,12 +142,10 @@ def _stage(
             close = getattr(blocks, "close", None)
             if close is not None:
                 close()
-            _fail(ahead)
             return Staged(dest, linked_size, "", kind)
     if link_from is not None:
         linked = _linked(pending, blocks, digest, link_from, tmp, dest, seen, sync)
         if linked is not None:
-            _fail(ahead)
             size, data = linked
             return Staged(dest, size, digest.hexdigest(), kind, data)
         # not linked (another disk): nothing was read past the head; copy as usual
@@ -230,11 +189,6 @@ def _stage(
         ahead.ended(size)
     data = b"".join(kept) if kept is not None else None
     return Staged(dest, size, "" if unhashed else digest.hexdigest(), kind, data)
-
-
-def _fail(ahead: Ahead | None) -> None:
-    if ahead is not None:
-        ahead.failed()
 
 
 def _write_all(fd: int, block: bytes) -> None:

@@ -90,7 +90,11 @@ class AheadFile:
         self._tell(self._end, total)
 
     def failed(self) -> None:
-        self._tell(self._fail)
+        # Told even once the upload is done: a finished upload of it is dropped too.
+        try:
+            self._loop.call_soon_threadsafe(self._fail)
+        except RuntimeError:  # the loop is closed: nothing is kept
+            self.dead = True
 
     def _tell(self, fn: Callable[..., None], *args: Any) -> bool:
         if self.dead:
