@@ -639,7 +639,7 @@ def run(args: argparse.Namespace) -> Result:
         " client's CPU (install cryptg)",
         "ferryman engine rows count from add_source until idle: staging (a hard link for a"
         " local file, hashed as the upload reads it; copy + fsync for an archive entry,"
-        " hashed as the upload reads it too) and probing included",
+        " uploaded and hashed as it is written) and probing included",
         "inputs (untimed): " + ", ".join(b.generated),
     ]
     return result
