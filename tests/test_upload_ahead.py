@@ -23,14 +23,15 @@ from telethon.tl import functions
 
 from faketg import FakeTelegram
 from faketg.client import FakeDialer, logged_in_client
-from ferryman.engine import intake, read_loop
+from ferryman.engine import control, intake, read_loop
 from ferryman.engine.stage import AHEAD_BYTES, Staged, stage_entry
-from ferryman.model import ItemState
+from ferryman.model import ItemState, JobState
 from ferryman.telegram.ahead import AheadUploads
 from ferryman.telegram.upload import Uploader
 
 from .test_telegram_sink import World, sha
 from .test_telegram_upload import Env
+from .waiting import eventually
 
 PART = 512 * 1024
 
@@ -238,3 +239,40 @@ async def test_an_entry_shorter_than_declared_leaves_no_upload(tg: Env) -> None:
     uploads, uploader = await _written_ahead(tg, path, data, len(data) + 1)
     assert await uploads.take(path) is None
     await uploader.close()
+
+
+async def test_a_cancel_while_a_big_entry_is_staged_sends_nothing_and_a_retry_goes_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel does not cut the reading thread's entry short (the lost lease stops the
+    step, the thread writes on): the work folder goes, the staging fails, and the
+    upload ahead with it, before anything could be sent."""
+    slow = _SlowStaging(monkeypatch, pause=0.1)
+    w = await World.logged_in(tmp_path, send_documents=True, lease_seconds=1.0)
+    parts = _parts_seen(w)
+    archive, data = _zip_of_big_pdf(tmp_path)
+    store = await w.store()
+    job = await intake.add_source(store, archive, dest="telegram:@dest")
+    engine = w.engine(store)
+    running = asyncio.create_task(engine.run())  # stays up after the cancel
+    try:
+        await eventually(lambda: bool(parts), "the upload ahead under way")
+        await control.cancel_job(store, job.id)
+        await eventually(
+            lambda: not any(t.get_name().startswith("upload ahead") for t in asyncio.all_tasks()),
+            "the upload ahead ended",
+        )
+    finally:
+        engine.stop()
+        await asyncio.wait_for(running, 60)
+    assert (await store.get_job(job.id)).state is JobState.CANCELLED
+    assert w.server.chat(w.channel) == []
+
+    again = await intake.add_source(store, archive, dest="telegram:@dest", force=True)
+    slow.pause = 0.0
+    await w.run(store)
+    (item,) = await store.job_items(again.id)
+    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
+    (doc,) = _documents(w, len(data))
+    assert doc.media.file.sha256 == sha(data)
+    await store.close()
