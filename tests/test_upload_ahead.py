@@ -245,9 +245,9 @@ async def test_a_cancel_while_a_big_entry_is_staged_sends_nothing_and_a_retry_go
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A cancel does not cut the reading thread's entry short (the lost lease stops the
-    step, the thread writes on): the work folder goes, the staging fails, and the
-    upload ahead with it, before anything could be sent."""
-    slow = _SlowStaging(monkeypatch, pause=0.1)
+    step, the thread writes on until the work folder goes): the upload ahead stops with
+    the step, part-way, and nothing is sent."""
+    slow = _SlowStaging(monkeypatch, pause=0.3)  # ~5 s to stage: the cancel comes first
     w = await World.logged_in(tmp_path, send_documents=True, lease_seconds=1.0)
     parts = _parts_seen(w)
     archive, data = _zip_of_big_pdf(tmp_path)
@@ -262,6 +262,7 @@ async def test_a_cancel_while_a_big_entry_is_staged_sends_nothing_and_a_retry_go
             lambda: not any(t.get_name().startswith("upload ahead") for t in asyncio.all_tasks()),
             "the upload ahead ended",
         )
+        assert len(parts) < -(-len(data) // PART)  # stopped part-way
     finally:
         engine.stop()
         await asyncio.wait_for(running, 60)

@@ -147,7 +147,7 @@ async def _take(
     work: Path,
     batch: EntryBatch,
     step: Read,
-    ahead: StartAhead | None = None,
+    upload_ahead: StartAhead | None = None,
 ) -> _Stop | None:
     """One step of the input into the batch; a ``_Stop`` when the read ends here."""
     entry = step.entry
@@ -176,20 +176,27 @@ async def _take(
             await batch.add(info.index, info.path, _failed(exc))
             return None  # reading past it costs no room
         send_all = settings.send_documents or entry.asked
+        options = media_options(settings, job.dest, ctx.sinks)
+        dest = entry_dest(work, entry)
+        ahead = _ahead(upload_ahead, entry, dest, options)
         try:
             step.prepared = await reader.step(
                 _stage_and_prepare,
                 entry,
                 info.path,
-                entry_dest(work, entry),
+                dest,
                 functools.partial(wanted, send_documents=send_all),
                 send_all,
-                media_options(settings, job.dest, ctx.sinks),
+                options,
                 None,
                 ahead,
             )
         except FerrymanError as exc:
             step.failure = exc
+        except BaseException:  # a stop, a lost lease (a cancel): the thread may write on
+            if ahead is not None:
+                ahead.failed()
+            raise
     failure = step.failure
     if failure is not None:
         if failure.code == PASSWORD_REQUIRED:
@@ -268,23 +275,12 @@ def _stage_and_prepare(
     send_all: bool,
     options: Any,
     sync: Callable[[int, Path], None] | None = None,
-    start_ahead: StartAhead | None = None,
+    ahead: Ahead | None = None,
 ) -> Prepared:
     """On the reading thread: one hop for the entry's bytes and what is learned of them.
 
-    ``start_ahead``: an entry of ``AHEAD_BYTES`` or more, of a size declared up front,
-    is uploaded while it is written, and that upload dropped unless the staged file is
-    the one delivered."""
-    size = entry.info.size
-    ahead = None
-    if (
-        start_ahead is not None
-        and options.hashed_on_delivery
-        and entry.local_file is None
-        and size is not None
-        and size >= AHEAD_BYTES
-    ):
-        ahead = start_ahead(dest, size)
+    ``ahead``: the entry's upload while it is written (``_ahead``), failed unless the
+    staged file is the one delivered."""
     try:
         staged = _stage(
             entry, name, dest, keep, sync, hash_later=options.hashed_on_delivery, ahead=ahead
@@ -297,6 +293,23 @@ def _stage_and_prepare(
     if ahead is not None and not _sent_as_staged(prepared, staged):
         ahead.failed()
     return prepared
+
+
+def _ahead(
+    upload_ahead: StartAhead | None, entry: SourceEntry, dest: Path, options: Any
+) -> Ahead | None:
+    """An upload while it is written, for an entry of ``AHEAD_BYTES`` or more of a size
+    declared up front, bound for a sink that reads it whole as it delivers it."""
+    size = entry.info.size
+    if (
+        upload_ahead is None
+        or not options.hashed_on_delivery
+        or entry.local_file is not None
+        or size is None
+        or size < AHEAD_BYTES
+    ):
+        return None
+    return upload_ahead(dest, size)
 
 
 def _sent_as_staged(prepared: Prepared, staged: Staged) -> bool:

@@ -36,7 +36,8 @@ AHEAD_BYTES = 16 * 1024 * 1024
 class Ahead(Protocol):
     """A reader of the entry's file as it is written (an upload ahead of delivery).
 
-    Told from the writing thread; every call is cheap and never raises. ``attach``
+    Told from the writing thread (``failed`` also from the loop); every call is cheap
+    and never raises. ``attach``
     hands over a read-only descriptor of the ``.part`` file (the reader closes it, so a
     rename to the final name does not matter); ``wrote`` says how many bytes are in it;
     ``ended`` that the entry was read whole and written (its size); ``failed`` that
@@ -52,8 +53,8 @@ class Ahead(Protocol):
     def failed(self) -> None: ...
 
 
-# On the reading thread: an ``Ahead`` for the entry about to be written at ``dest``
-# with its declared size, or None (none wanted, or none free now).
+# An ``Ahead`` for the entry about to be written at ``dest`` with its declared size, or
+# None (none free now); asked on the loop before the entry's staging step.
 StartAhead = Callable[[Path, int], Ahead | None]
 
 
