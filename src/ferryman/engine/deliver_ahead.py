@@ -94,7 +94,10 @@ class DeliveryAhead:
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            if task.cancelled():  # its lease was lost, or the engine stops
+            me = asyncio.current_task()
+            # Its lease was lost, or the engine stops: done in turn. Unless this waiter
+            # was cancelled too in the same moment; that cancel must not be lost.
+            if task.cancelled() and (me is None or not me.cancelling()):
                 return None
             raise
         except Exception as exc:

@@ -1,0 +1,39 @@
+"""Waiting for an album prepared ahead: its preparation's end is the waiter's business,
+a cancel of the waiter itself is not to be swallowed with it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import cast
+
+import pytest
+
+from ferryman.engine.context import Context
+from ferryman.engine.deliver_ahead import DeliveryAhead
+
+
+def _ahead_with(task: asyncio.Task[Mapping[int, str]]) -> DeliveryAhead:
+    ahead = DeliveryAhead(cast(Context, object()))  # prepared() reads no context
+    ahead._preparing[7] = task
+    return ahead
+
+
+async def test_a_preparation_cancelled_alone_is_done_in_turn() -> None:
+    task: asyncio.Task[Mapping[int, str]] = asyncio.create_task(asyncio.sleep(60, {}))
+    ahead = _ahead_with(task)
+    waiter = asyncio.create_task(ahead.prepared(7))
+    await asyncio.sleep(0)
+    task.cancel()  # its lease was lost
+    assert await waiter is None
+
+
+async def test_a_waiter_cancelled_with_its_preparation_stays_cancelled() -> None:
+    task: asyncio.Task[Mapping[int, str]] = asyncio.create_task(asyncio.sleep(60, {}))
+    ahead = _ahead_with(task)
+    waiter = asyncio.create_task(ahead.prepared(7))
+    await asyncio.sleep(0)
+    task.cancel()  # the engine stops: both at once
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
