@@ -145,8 +145,9 @@ class TelegramSink:
         # connection and the chat's lookup included; slow mode holds only its chat.
         await self._honour_waits("account")
         peer_key = "?"
+        # Uploads start while the login is checked; nothing is posted before it is.
+        client, login = await self.hub.connecting()
         try:
-            client = await self.hub.client()
             peer = await self._peer(client)
             peer_key = _peer_key(peer)
             await self._honour_waits(f"peer:{peer_key}")
@@ -185,11 +186,15 @@ class TelegramSink:
                 raise
             await self.state.media_put(job_id, album_id, fresh)
             ready = [r for r in prepared if r is not None]
+            await asyncio.shield(login)
             if send:
                 for chunk in _chunks(ready):
                     await self._send(client, peer, peer_key, chunk, delivery.caption, first)
         except TelegramWait as wait:
             await self._record_wait(wait, peer_key)
+            raise
+        except Exception as exc:
+            _raise_login_error(login, exc)  # a session not logged in failed what went first
             raise
         return ready
 
@@ -453,6 +458,13 @@ class TelegramSink:
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
         await self.state.sent([r.send for r in chunk], found, peer_key)
+
+
+def _raise_login_error(login: asyncio.Future[None], exc: Exception) -> None:
+    """The login check's error, if it failed: it says what to do (log in again), where
+    a part or a lookup refused for the same reason would not."""
+    if login.done() and not login.cancelled() and (error := login.exception()) is not None:
+        raise error from exc
 
 
 def _keeps_upload(out: Outgoing, *, alone: bool) -> bool:
