@@ -7,6 +7,7 @@ lease reap, sweep and first claims (0.1-0.4 s on a loaded machine) before it beg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,9 @@ async def test_the_login_starts_before_the_first_claim(
 
     async def claim_job(self: Store, owner: str, lease_seconds: float) -> Any:
         if not before_claim:  # the first claim waits a while for the login to begin
-            try:
-                await asyncio.wait_for(connected.wait(), 5)
-            except TimeoutError:
-                pass
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await connected.wait()
             before_claim.append(connected.is_set())
         return await claim(self, owner, lease_seconds)
 
