@@ -455,3 +455,15 @@ async def test_a_providers_connection_string_works_as_given() -> None:
         assert "sslmode=disable" in exc.message
     else:
         await refused.dispose()  # a server with SSL: the URL works as given
+
+
+async def test_live_dests_name_each_destination_of_jobs_left_to_do_once(store: Store) -> None:
+    a = await store.add_job(source="/a", name="a", dest="telegram:me")
+    await store.add_job(source="/b", name="b", dest="telegram:me")
+    c = await store.add_job(source="/c", name="c", dest="library:")
+    d = await store.add_job(source="/d", name="d", dest="telegram:@chan")
+    assert sorted(await store.live_dests()) == ["library:", "telegram:@chan", "telegram:me"]
+    await store.set_paused(c.id, True)
+    await store.cancel(d.id)
+    await store.cancel(a.id)
+    assert await store.live_dests() == ["telegram:me"]  # job b's

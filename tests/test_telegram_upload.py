@@ -540,3 +540,22 @@ async def test_the_fake_checks_a_small_photos_md5_as_telegram_does(
             await env.client(request)
     else:
         assert isinstance(await env.client(request), types.MessageMediaPhoto)
+
+
+async def test_an_upload_running_when_its_uploader_closes_ends_and_dials_nothing_more(
+    env: Env,
+) -> None:
+    """As when the hub lets go of a client whose login check failed mid-upload: before,
+    the parts in flight reopened connections (up to their retries) that nobody closed."""
+    path, _data = env.file(8 * PART)
+    env.server.processing_delay[BIG] = env.server.processing_delay[SMALL] = 0.2
+    uploader = Uploader(env.client, env.dialer)
+    upload = asyncio.create_task(uploader.upload(path))
+    await asyncio.sleep(0.05)  # parts in flight
+    opened = env.dialer.opened
+    await uploader.close()
+    with pytest.raises(FerrymanError) as caught:
+        await upload
+    assert caught.value.code == "telegram.connection"
+    assert env.dialer.opened == opened
+    assert len(env.server.connections_of(env.me.id)) == 1  # the client's own

@@ -39,6 +39,18 @@ async def sink_for(ctx: Context, dest: str) -> Sink:
     return ctx.sinks.open(dest, SinkEnv(settings, state, policy, ctx.resources))
 
 
+async def warm_sink(ctx: Context, dest: str) -> None:
+    """The sink of ``dest`` may start what its first delivery needs (a login,
+    connections) in the background, while its job starts and its input is read."""
+    try:
+        sink = await sink_for(ctx, dest)
+    except Exception:  # a sink that cannot open: the delivery meets it again and says so
+        return
+    warm = getattr(sink, "warm", None)
+    if warm is not None:
+        warm()
+
+
 def caption(settings: Settings, claim: AlbumClaim) -> str:
     """The album's caption. Until the job's number of albums is final it says the
     albums known so far, honestly open-ended: ``1/3+`` (one of at least three)."""

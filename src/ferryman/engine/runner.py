@@ -111,8 +111,10 @@ class Engine:
         store = self.ctx.store
         settings = await self.ctx.settings()
         queued = not await store.idle()
-        if queued:  # first: the imports run beside the start's own work
+        warming: asyncio.Task[None] | None = None
+        if queued:  # first: the imports (and the sinks' logins) run beside the start's work
             _warm_reading()
+            warming = asyncio.create_task(self._warm_sinks(), name="sink-warm")
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         await store.reap()
         reaped = time.monotonic()
@@ -139,6 +141,8 @@ class Engine:
         finally:
             self.stop()
             preflight.cancel()
+            if warming is not None:
+                warming.cancel()
             # Steps stop at their next checkpoint; cancelling one inside a store
             # transaction could leave SQLite locked, so that is only the last resort.
             _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
@@ -181,6 +185,18 @@ class Engine:
             self.ctx.nudged.clear()
             if not self.ctx.stopping.is_set():
                 await self._beat_once(settings)
+
+    async def _warm_sinks(self) -> None:
+        """The sinks of the jobs left to do log in and open their connections now, beside
+        the engine's start (a lease reap, a sweep, the first claims), not only once a
+        job's reading begins: a job's first album no longer waits for its login."""
+        try:
+            dests = await self.ctx.store.live_dests()
+        except Exception:  # only a head start: the reading stage warms the sink again
+            log.debug("the sinks' head start failed", exc_info=True)
+            return
+        for dest in dests:
+            await deliver.warm_sink(self.ctx, dest)
 
     async def _preflight(self, settings: Settings) -> None:
         """Each destination kind's start-up check of its remote end (the results bucket):

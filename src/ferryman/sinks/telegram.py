@@ -1,7 +1,8 @@
 """The Telegram sink: albums that arrive exactly once, as media, with their attributes.
 
 Per album: every file is uploaded once and turned into a media reference
-(``messages.uploadMedia``), which the store keeps; the ``random_id`` of every message is
+(``messages.uploadMedia``), which the store keeps (a document sent alone keeps its
+upload instead: ``sendMedia`` takes it as it is); the ``random_id`` of every message is
 chosen and stored before the first send; ``messages.sendMultiMedia`` sends up to ten at
 a time; the message ids Telegram made are stored per file. A crash anywhere repeats the
 same sends with the same ``random_id``s, and Telegram answers a repeat with the first
@@ -55,6 +56,9 @@ PREPARE_AT_ONCE = ALBUM_MAX
 # An upload that took this long has its reference kept at once, not with its album's
 # others: a crash or a lost lease mid-album then never costs a big file's upload again.
 KEEP_AT_ONCE_AFTER = 2.0  # seconds
+# Telegram no longer has the parts of an upload kept for ``sendMedia`` (they last less
+# than a day): the file is uploaded again, as for an expired reference.
+_GONE = (tg.FileReferenceExpiredError, tg.FilePartMissingError, tg.FilePart0MissingError)
 REFUSED_ALL = "none"  # a ref's message id when Telegram refused every file of the album
 DUPLICATE_RETRIES = 6  # RANDOM_ID_DUPLICATE: the first send is still being processed
 REFUSED = FerrymanError(
@@ -141,8 +145,9 @@ class TelegramSink:
         # connection and the chat's lookup included; slow mode holds only its chat.
         await self._honour_waits("account")
         peer_key = "?"
+        # Uploads start while the login is checked; nothing is posted before it is.
+        client, login = await self.hub.connecting()
         try:
-            client = await self.hub.client()
             peer = await self._peer(client)
             peer_key = _peer_key(peer)
             await self._honour_waits(f"peer:{peer_key}")
@@ -158,6 +163,7 @@ class TelegramSink:
             pending = [f for f in files if by_slot[f.slot].state == "pending"]
             sizes = await asyncio.to_thread(lambda: {f.slot: size_of(f.path) for f in pending})
             tally = delivery.tally(sizes)
+            alone = len(files) == 1  # sent with sendMedia, which takes an upload as it is
             fresh: dict[tuple[int, int], MediaRef] = {}  # references made now, kept together
             calls: list[Callable[[], Awaitable[_Ready | None]]] = [
                 functools.partial(
@@ -169,6 +175,7 @@ class TelegramSink:
                     stored.media.get((f.item.id, f.part)),
                     fresh,
                     tally,
+                    alone=alone,
                 )
                 for f in pending
             ]
@@ -179,11 +186,15 @@ class TelegramSink:
                 raise
             await self.state.media_put(job_id, album_id, fresh)
             ready = [r for r in prepared if r is not None]
+            await asyncio.shield(login)
             if send:
                 for chunk in _chunks(ready):
                     await self._send(client, peer, peer_key, chunk, delivery.caption, first)
         except TelegramWait as wait:
             await self._record_wait(wait, peer_key)
+            raise
+        except Exception as exc:
+            _raise_login_error(login, exc)  # a session not logged in failed what went first
             raise
         return ready
 
@@ -236,9 +247,12 @@ class TelegramSink:
         stored: MediaRef | None,
         fresh: dict[tuple[int, int], MediaRef],
         tally: Tally | None = None,
+        *,
+        alone: bool = False,
     ) -> _Ready | None:
         """The file's media reference: ``stored``, else upload and ``uploadMedia`` (the
-        new reference goes into ``fresh``, for the caller to keep with the others)."""
+        new reference goes into ``fresh``, for the caller to keep with the others).
+        ``alone``: the file goes in a message of its own (see :func:`_keeps_upload`)."""
         if stored is not None:
             if tally is not None:
                 tally.whole(out.slot)  # uploaded before: nothing to send
@@ -252,7 +266,7 @@ class TelegramSink:
         )
         try:
             return await self._upload_and_refer(
-                client, peer, out, send, uploader, extras, fresh, tally
+                client, peer, out, send, uploader, extras, fresh, tally, alone=alone
             )
         finally:
             if extras is not None and not extras.done():
@@ -269,6 +283,8 @@ class TelegramSink:
         extras: asyncio.Future[tuple[VideoFacts, Any]] | None,
         fresh: dict[tuple[int, int], MediaRef],
         tally: Tally | None = None,
+        *,
+        alone: bool = False,
     ) -> _Ready | None:
         progress = None if tally is None else (lambda done, _size: tally.sent(out.slot, done))
         # A file staged unread (a person's big file, linked) is hashed by this read.
@@ -293,17 +309,22 @@ class TelegramSink:
             media = await media_for(
                 out, handle, uploader, as_document=as_document, video=video_facts, extras=extras
             )
-            try:
-                result = await client(functions.messages.UploadMediaRequest(peer=peer, media=media))
-            except Exception as exc:
-                err = from_telethon(exc)
-                if err.code != "telegram.media_rejected":
-                    raise err from exc
-                log.warning("Telegram refused %s as %s: %s", out.name, out.kind, err.message)
-                last = err
-                continue
+            if _keeps_upload(out, alone=alone):
+                ref = media  # kept and sent as it is: no uploadMedia round trip
+            else:
+                try:
+                    result = await client(
+                        functions.messages.UploadMediaRequest(peer=peer, media=media)
+                    )
+                except Exception as exc:
+                    err = from_telethon(exc)
+                    if err.code != "telegram.media_rejected":
+                        raise err from exc
+                    log.warning("Telegram refused %s as %s: %s", out.name, out.kind, err.message)
+                    last = err
+                    continue
+                ref = reference(result)
             family = "document" if as_document else out.family
-            ref = reference(result)
             made = {(out.item.id, out.part): MediaRef(encode(ref), family)}
             if costly:  # a crash or a lost lease must not cost this upload again
                 await self.state.media_put(out.item.job_id, send.album_id, made)
@@ -315,12 +336,13 @@ class TelegramSink:
         return None
 
     async def _refresh(self, client: Any, peer: Any, chunk: list[_Ready]) -> list[_Ready]:
-        """References went stale (FILE_REFERENCE_EXPIRED): upload again, same ``random_id``s."""
+        """References went stale (FILE_REFERENCE_EXPIRED), or a kept upload is gone
+        (FILE_PART_X_MISSING): upload again, same ``random_id``s."""
         again: list[_Ready] = []
         refs: dict[tuple[int, int], MediaRef] = {}
         for r in chunk:
             await self.state.media_forget(r.out.item.job_id, r.out.item.id, r.out.part)
-            one = await self._ready(client, peer, r.out, r.send, None, refs)
+            one = await self._ready(client, peer, r.out, r.send, None, refs, alone=len(chunk) == 1)
             if one is not None:
                 again.append(one)
         await self.state.media_put(chunk[0].send.job_id, chunk[0].send.album_id, refs)
@@ -351,7 +373,7 @@ class TelegramSink:
                     ) from None
                 await asyncio.sleep(min(2.0**duplicates / 4, 8.0))
                 continue
-            except tg.FileReferenceExpiredError:
+            except _GONE:
                 if refreshed:
                     raise FerrymanError(
                         "telegram.server", "media references expired twice in a row"
@@ -436,6 +458,26 @@ class TelegramSink:
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
         await self.state.sent([r.send for r in chunk], found, peer_key)
+
+
+def _raise_login_error(login: asyncio.Future[None], exc: Exception) -> None:
+    """The login check's error, if it failed: it says what to do (log in again), where
+    a part or a lookup refused for the same reason would not."""
+    if login.done() and not login.cancelled() and (error := login.exception()) is not None:
+        raise error from exc
+
+
+def _keeps_upload(out: Outgoing, *, alone: bool) -> bool:
+    """Whether the file's upload itself is kept as its reference, without ``uploadMedia``:
+    a document sent alone goes by ``sendMedia``, which takes an upload as it is (one
+    round trip fewer after the last part; ``sendMultiMedia`` takes only references).
+    The upload is kept as a reference would be (at once if it was costly), so a crash
+    or a wait before the send does not cost it again; Telegram keeps an upload's parts
+    for less than a day, and a send that finds them gone uploads the file again (the
+    same ``random_id``: a repeat of a send that went out posts nothing). A photo or a
+    video still goes through ``uploadMedia``: its refusal as media is met there, and it
+    is sent as a document instead."""
+    return alone and out.kind == "document"
 
 
 def _hashes(ready: list[_Ready]) -> dict[int, str]:

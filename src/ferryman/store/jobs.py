@@ -265,6 +265,22 @@ class JobQueries(StoreBase):
         async with self.reader.connect() as conn:
             return list((await conn.execute(hot.ACTIVE_JOBS)).scalars())
 
+    async def live_dests(self) -> list[str]:
+        """The destinations of jobs not ended nor paused: the sinks a starting engine
+        will deliver to, which may log in and open connections at once."""
+        query = (
+            select(jobs.c.dest)
+            .where(
+                jobs.c.state.not_in(
+                    [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
+                ),
+                jobs.c.paused.is_(False),
+            )
+            .distinct()
+        )
+        async with self.reader.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
     async def idle(self) -> bool:
         """No job is left that could still make progress (``run --until-idle``).
 

@@ -152,17 +152,30 @@ async def open_session(
     settings: Settings, dialer: Dialer, prepare: Callable[[TelegramClient], None] | None = None
 ) -> TelegramClient:
     """A connected client of an account that is logged in, or a clear reason why not."""
+    client = await connect_session(settings, dialer, prepare)
+    await require_login(client)
+    return client
+
+
+async def connect_session(
+    settings: Settings, dialer: Dialer, prepare: Callable[[TelegramClient], None] | None = None
+) -> TelegramClient:
+    """The session a login left, connected; whether it is still logged in is for
+    :func:`require_login` to say (a request's round trip more)."""
     tg_settings = settings.telegram
     configured = tg_settings.api_id is not None and tg_settings.api_hash  # else make_client says
     if configured and not session_path(settings).exists():
         raise FerrymanError("telegram.not_logged_in", "there is no Telegram session yet")
-    client = await connect(settings, dialer, prepare)
+    return await connect(settings, dialer, prepare)
+
+
+async def require_login(client: TelegramClient) -> None:
+    """The connected client is logged in, or it is disconnected and the reason raised."""
     try:
         await _require_login(client)
     except BaseException:
         await disconnect(client)
         raise
-    return client
 
 
 async def _require_login(client: TelegramClient) -> None:

@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from ferryman.errors import FerrymanError
 from ferryman.telegram.client import Dialer
 from ferryman.telegram.errors import from_telethon
 
@@ -42,12 +43,17 @@ class SenderPool:
         self._limit = limit
         self._lanes: list[Lane] = []
         self._serials = itertools.count(1)
+        self._closed = False
 
     async def acquire(self) -> tuple[Lane, Any]:
         """The least busy connection and its sender, opening another if all are busy.
 
-        Counts as one request on the lane until :meth:`release`.
+        Counts as one request on the lane until :meth:`release`. A closed pool opens
+        nothing more: an upload still running when its hub let go of the client (a
+        login check that failed) ends instead of dialling connections nobody closes.
         """
+        if self._closed:
+            raise FerrymanError("telegram.connection", "the upload connections were closed")
         lane = min(self._lanes, key=lambda c: (c.load, c.opening is not None), default=None)
         if lane is None or (lane.load > 0 and len(self._lanes) < self._limit):
             lane = Lane()
@@ -109,7 +115,8 @@ class SenderPool:
             lane.opening = None
 
     async def close(self) -> None:
-        """Disconnect every sender this pool opened."""
+        """Disconnect every sender this pool opened; it opens no more."""
+        self._closed = True
         lanes, self._lanes = self._lanes, []
         for lane in lanes:
             if lane.opening is not None:
