@@ -344,6 +344,7 @@ def _stage(
         sync=sync,
         hash_later=hash_later,
         ahead=ahead,
+        stored=entry.stored_copy,
     )
 
 

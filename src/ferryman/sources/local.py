@@ -174,7 +174,10 @@ def _archive_entries(
             continue
         out = replace(info, index=counter.next(), path=path)
         skip = "junk" if info.type is EntryType.JUNK else None
-        yield SourceEntry(out, entry.read_blocks, skip=skip, over_network=over_network)
+        stored = None if over_network else getattr(entry, "stored_copy", None)
+        yield SourceEntry(
+            out, entry.read_blocks, skip=skip, over_network=over_network, stored_copy=stored
+        )
 
 
 def _nested(
