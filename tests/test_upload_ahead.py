@@ -23,7 +23,6 @@ from telethon.tl import functions
 
 from faketg import FakeTelegram
 from faketg.client import FakeDialer, logged_in_client
-from ferryman.archive import stored_span
 from ferryman.engine import control, intake, read_loop
 from ferryman.engine.stage import AHEAD_BYTES, Staged, stage_entry
 from ferryman.model import ItemState, JobState
@@ -62,9 +61,6 @@ class _SlowStaging:
         self.read_whole_at = time.monotonic()
 
     def _stage(self, blocks: Iterator[bytes], *args: Any, **kwargs: Any) -> Staged:
-        # Slow blocks model a slow input: a stored zip entry's kernel copy (which
-        # passes by the blocks) is left out here; tests/test_stage_stored.py has it.
-        kwargs["stored"] = None
         staged = stage_entry(self._blocks(blocks), *args, **kwargs)
         self.staged.append(staged)
         return staged
@@ -280,68 +276,4 @@ async def test_a_cancel_while_a_big_entry_is_staged_sends_nothing_and_a_retry_go
     assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
     (doc,) = _documents(w, len(data))
     assert doc.media.file.sha256 == sha(data)
-    await store.close()
-
-
-# ------------------------------------------------- a stored entry copied by the kernel
-
-
-def _copies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Each ``os.copy_file_range`` call's length (1 MiB a call)."""
-    calls: list[int] = []
-    real = os.copy_file_range
-
-    def recording(src: int, dst: int, count: int, *args: Any) -> int:
-        calls.append(count)
-        return real(src, dst, count, *args)
-
-    monkeypatch.setattr(os, "copy_file_range", recording)
-    monkeypatch.setattr(stored_span, "CHUNK", 1 << 20)
-    return calls
-
-
-async def test_a_stored_entry_copied_by_the_kernel_goes_up_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    copies = _copies(monkeypatch)
-    w = await World.logged_in(tmp_path, send_documents=True)
-    parts = _parts_seen(w)
-    archive, data = _zip_of_big_pdf(tmp_path)
-    store = await w.store()
-    job = await intake.add_source(store, archive, dest="telegram:@dest")
-    await w.run(store)
-
-    assert len(copies) == -(-(len(data) - (1 << 20)) // (1 << 20))  # all but the head
-    assert len(parts) == -(-len(data) // PART)  # each part once
-    (item,) = await store.job_items(job.id)
-    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
-    (sent,) = _documents(w, len(data))
-    assert sent.media.file.sha256 == sha(data)
-    await store.close()
-
-
-async def test_a_stored_entry_failing_its_crc_is_corrupt_and_the_next_goes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    copies = _copies(monkeypatch)
-    w = await World.logged_in(tmp_path, send_documents=True)
-    bad = b"%PDF-1.4\n" + os.urandom(AHEAD_BYTES + 999)
-    good = b"%PDF-1.4\n" + os.urandom(AHEAD_BYTES + 1001)
-    archive = tmp_path / "in.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("bad.pdf", bad)
-        zf.writestr("good.pdf", good)
-    _corrupt(archive, bad)
-    store = await w.store()
-    job = await intake.add_source(store, archive, dest="telegram:@dest")
-    await w.run(store)
-
-    assert copies
-    items = {item.source_path: item for item in await store.job_items(job.id)}
-    assert items["bad.pdf"].state is ItemState.FAILED
-    assert items["bad.pdf"].reason == "archive.entry_corrupt"
-    assert items["good.pdf"].state is ItemState.DELIVERED
-    assert _documents(w, len(bad)) == []
-    (sent,) = _documents(w, len(good))
-    assert sent.media.file.sha256 == sha(good)
     await store.close()

@@ -29,7 +29,6 @@ from ferryman.archive.reader import (
     EntryInfo,
     EntryType,
 )
-from ferryman.archive.stored_span import StoredCopy, StoredSpan
 from ferryman.errors import FerrymanError
 
 # The ratio floor for an entry whose declared size was not believed (see check_declared).
@@ -73,25 +72,6 @@ class GuardedEntry:
         self._reader.check_usable()
         strict = self._reader.check_declared(self.info)
         return self._blocks(self._inner.read_blocks(), strict)
-
-    def stored_copy(self) -> StoredCopy | None:
-        """A copy of the rest of the entry straight from its zip file (a stored entry
-        of a local zip: see ``archive.stored_span``), metered as its blocks would be;
-        None when there is none. Asked once ``read_blocks`` has yielded the head.
-
-        The copied bytes count towards ``max_total_bytes`` but not the ratio: stored
-        bytes do not expand, and they are not read through the backend, whose packed
-        count is the ratio's other side."""
-        span_of = getattr(self._inner, "stored_span", None)
-        if not self._started or span_of is None or self.info.type is not EntryType.FILE:
-            return None
-        span: StoredSpan | None = span_of()
-        if span is None or span.size != self.info.size or self.info.stored is not None:
-            return None
-        reader = self._reader
-        return StoredCopy(
-            span, f"{reader.name}: {self.info.path}", lambda n: reader.count_output(n, 0)
-        )
 
     def _blocks(self, blocks: Iterator[bytes], strict: bool) -> Iterator[bytes]:
         declared = self.info.size

@@ -105,7 +105,6 @@ from ferryman.archive.reader import (
     sniff_format,
 )
 from ferryman.archive.stored_names import decode_stored_name
-from ferryman.archive.stored_span import StoredSpan, ZipSpans
 from ferryman.errors import FerrymanError
 
 __all__ = ["LibarchiveEntry", "LibarchiveReader", "classify", "single_file_name"]
@@ -121,8 +120,6 @@ def _free_archive(pointer: int, _keepalive: object) -> None:
 
 class LibarchiveReader:
     """An archive opened with libarchive, iterated once, entry by entry."""
-
-    _spans: ZipSpans | None  # a zip file's stored entries (not for a stream)
 
     def __init__(self, path: Path, fmt: str, options: OpenOptions = _DEFAULT_OPTIONS) -> None:
         rar5 = False
@@ -140,7 +137,6 @@ class LibarchiveReader:
             rar5 = head.startswith(RAR5_MAGIC)  # RAR 5 needs its own libarchive reader
         scan = Rar5Scan.of_file(path) if rar5 else None
         self._setup(path.name, fmt, options, scan=scan, stream=False)
-        self._spans = ZipSpans(path) if fmt == "zip" else None
         self._open(lambda a: archive_read_open_filename(a, os.fsencode(path), INPUT_BLOCK), fmt)
 
     @classmethod
@@ -206,7 +202,6 @@ class LibarchiveReader:
         self._source: StreamSource | None = None
         self._keepalive: list[object] = []  # what libarchive points at, freed after it
         self._data_buffer: Array[c_char] = create_string_buffer(BLOCK_SIZE)
-        self._spans = None
         self._archive: Any = None
         self._finalizer: Any = None
 
@@ -339,15 +334,6 @@ class LibarchiveReader:
         if generation != self._generation:
             raise RuntimeError(f"{self.name}: entry read after the reader advanced")
 
-    def stored_span(
-        self, number: int, raw_name: bytes | None, size: int | None
-    ) -> StoredSpan | None:
-        """Where the ``number``-th header's bytes lie in the zip file, when it is stored
-        (see ``stored_span``); None for any other entry or format."""
-        if self._spans is None:
-            return None
-        return self._spans.span(number, raw_name, size)
-
     def note_data_error(self, message: str) -> None:
         self._last_data_error = message
 
@@ -424,9 +410,7 @@ class LibarchiveReader:
             encrypted = bool(archive_entry_is_data_encrypted(entry))
             if self._rar5 is not None and not encrypted:
                 encrypted = bool(self._rar5.encrypted(number, name_bytes))
-            entry_out = LibarchiveEntry(self, info, self._generation, encrypted)
-            entry_out.header = (number, name_bytes)
-            yield entry_out
+            yield LibarchiveEntry(self, info, self._generation, encrypted)
             index += 1
 
     def _structure_error(self, index: int) -> FerrymanError:

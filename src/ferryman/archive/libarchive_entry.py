@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from ferryman.archive.libarchive_ffi import ARCHIVE_WARN, archive_read_data
 from ferryman.archive.libarchive_messages import classify
 from ferryman.archive.reader import CandidateMayBeWrong, EntryInfo
-from ferryman.archive.stored_span import StoredSpan
 from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:
@@ -24,15 +23,7 @@ _HOLD_IN_MEMORY = 8 << 20  # encrypted zip entries up to this are checked before
 class LibarchiveEntry:
     """One entry of a ``LibarchiveReader``; readable while it is the current entry."""
 
-    __slots__ = (
-        "_bytes_read",
-        "_encrypted",
-        "_generation",
-        "_reader",
-        "_started",
-        "header",
-        "info",
-    )
+    __slots__ = ("_bytes_read", "_encrypted", "_generation", "_reader", "_started", "info")
 
     def __init__(
         self, reader: LibarchiveReader, info: EntryInfo, generation: int, encrypted: bool
@@ -43,24 +34,11 @@ class LibarchiveEntry:
         self._encrypted = encrypted
         self._started = False
         self._bytes_read = 0
-        # (number among every header, folders too; the raw stored name): what finds
-        # a zip entry's record in the central directory (see ``stored_span``)
-        self.header: tuple[int, bytes | None] | None = None
 
     @property
     def bytes_read(self) -> int:
         """Bytes yielded so far by ``read_blocks``."""
         return self._bytes_read
-
-    def stored_span(self) -> StoredSpan | None:
-        """Where this entry's bytes lie as they are, in a local zip file whose entry is
-        stored and not encrypted (copied without reading them here); else None. Asked
-        while it is the current entry."""
-        self._reader.check_current(self._generation)
-        if self._encrypted or self.header is None or self.info.stored is not None:
-            return None
-        number, raw = self.header
-        return self._reader.stored_span(number, raw, self.info.size)
 
     def read_blocks(self) -> Iterator[bytes]:
         """The entry's bytes; once per entry, before the reader advances.

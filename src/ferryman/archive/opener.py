@@ -25,7 +25,6 @@ from ferryman.archive.reader import (
     OpenOptions,
     detect_format,
 )
-from ferryman.archive.stored_span import StoredSpan
 from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 
@@ -157,11 +156,6 @@ class _FallbackReader:
         return self._seven_too and exc.code in ("archive.unreadable", "archive.truncated")
 
     @property
-    def switched(self) -> bool:
-        """Whether 7zz has taken over from libarchive."""
-        return self._switched
-
-    @property
     def backend(self) -> str:
         return type(self._current).__name__
 
@@ -286,13 +280,6 @@ class _FallbackEntry:
     @property
     def info(self) -> EntryInfo:
         return self._entry.info
-
-    def stored_span(self) -> StoredSpan | None:
-        """The libarchive entry's span (see ``LibarchiveEntry.stored_span``), or None."""
-        span_of = getattr(self._entry, "stored_span", None)
-        if span_of is None or self._reader.switched:  # 7zz reads it now
-            return None
-        return span_of()  # type: ignore[no-any-return]
 
     def read_blocks(self) -> Iterator[bytes]:
         # Called now, not lazily, so misuse (a stale or re-read entry) fails at once.

@@ -344,7 +344,6 @@ def _stage(
         sync=sync,
         hash_later=hash_later,
         ahead=ahead,
-        stored=entry.stored_copy,
     )
 
 

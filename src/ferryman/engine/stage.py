@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from ferryman.errors import FerrymanError
 from ferryman.media.classify import classify
 from ferryman.model import MediaKind
-from ferryman.net import abort
 
 HEAD_BYTES = 4096
 # A file this small is also kept in memory once written, for the probe to read there
@@ -54,15 +53,6 @@ class Ahead(Protocol):
     def failed(self) -> None: ...
 
 
-class StoredBytes(Protocol):
-    """The rest of an entry copied into the file by the kernel, not through Python
-    (``archive.stored_span.StoredCopy``: a stored entry of a local zip file)."""
-
-    def copy(self, fd: int, start: int, progress: Callable[[int], None]) -> bool:
-        """Copy from byte ``start`` to the end; False (nothing done) when it cannot."""
-        ...
-
-
 # An ``Ahead`` for the entry about to be written at ``dest`` with its declared size, or
 # None (none free now); asked on the loop before the entry's staging step.
 StartAhead = Callable[[Path, int], Ahead | None]
@@ -93,7 +83,6 @@ def stage_entry(
     sync: Callable[[int, Path], None] | None = None,
     hash_later: bool = False,
     ahead: Ahead | None = None,
-    stored: Callable[[], StoredBytes | None] | None = None,
 ) -> Staged:
     """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
 
@@ -119,9 +108,6 @@ def stage_entry(
     long as writing it, on the same thread, before its upload could start.
     ``ahead``: told of the written file as it grows (see ``Ahead``); the caller fails
     it when staging raises or does not write the entry.
-    ``stored``: for an entry written unhashed (``hash_later``), the rest after its head
-    may be copied by the kernel (``StoredBytes``; the blocks when it cannot): a stored
-    zip entry's bytes then never pass through Python.
     """
     digest = hashlib.sha256()
     pending: list[bytes] = []
@@ -174,13 +160,7 @@ def stage_entry(
         try:
             if ahead is not None:
                 ahead.attach(os.open(tmp, os.O_RDONLY | os.O_CLOEXEC))
-            chunks = _chain(pending, blocks)
-            if unhashed and stored is not None:
-                kept = None  # HASH_LATER_BYTES or more: never kept
-                copied = _copy_stored(fd, pending, blocks, stored, ahead)
-                chunks = blocks if copied is None else iter(())
-                size = sum(map(len, pending)) if copied is None else copied
-            for block in chunks:
+            for block in _chain(pending, blocks):
                 if not unhashed:
                     digest.update(block)
                 _write_all(fd, block)
@@ -210,43 +190,6 @@ def stage_entry(
         ahead.ended(size)
     data = b"".join(kept) if kept is not None else None
     return Staged(dest, size, "" if unhashed else digest.hexdigest(), kind, data)
-
-
-def _copy_stored(
-    fd: int,
-    pending: list[bytes],
-    blocks: Iterator[bytes],
-    stored: Callable[[], StoredBytes | None],
-    ahead: Ahead | None,
-) -> int | None:
-    """Write the head blocks, then have the rest copied by ``stored``: the entry's
-    size, or None when it cannot be (the head is written; the blocks go on)."""
-    size = 0
-    for block in pending:
-        _write_all(fd, block)
-        size += len(block)
-    if ahead is not None:
-        ahead.wrote(size)
-    copier = stored()
-    if copier is None:
-        return None
-    stop = abort.current.get()
-    copied = size
-
-    def progress(total: int) -> None:
-        nonlocal copied
-        copied = total
-        if stop is not None:
-            stop.check()
-        if ahead is not None:
-            ahead.wrote(total)
-
-    if not copier.copy(fd, size, progress):
-        return None
-    close = getattr(blocks, "close", None)
-    if close is not None:
-        close()  # the backend skips the rest of the entry
-    return copied
 
 
 def _write_all(fd: int, block: bytes) -> None:

@@ -26,7 +26,6 @@ from ferryman.errors import FerrymanError
 if TYPE_CHECKING:  # httpx and the downloader load only when something is fetched
     import httpx
 
-    from ferryman.archive.stored_span import StoredCopy
     from ferryman.links.profile import Profile
     from ferryman.net.progress import DownloadProgress
     from ferryman.resources import Shared
@@ -114,11 +113,6 @@ class SourceEntry:
     # hard-links it where the disk allows and checks, once it has hashed it, that
     # neither changed; the work area then costs no second copy.
     local_seen: tuple[int, int] | None = None
-    # A stored entry of a local zip file: once its head is read from ``blocks``, the
-    # rest may be copied straight from the zip (``archive.stored_span``), or None.
-    stored_copy: Callable[[], StoredCopy | None] | None = field(
-        default=None, repr=False, compare=False
-    )
 
     def read_blocks(self) -> Iterator[bytes]:
         return self.blocks()

@@ -174,10 +174,7 @@ def _archive_entries(
             continue
         out = replace(info, index=counter.next(), path=path)
         skip = "junk" if info.type is EntryType.JUNK else None
-        stored = None if over_network else getattr(entry, "stored_copy", None)
-        yield SourceEntry(
-            out, entry.read_blocks, skip=skip, over_network=over_network, stored_copy=stored
-        )
+        yield SourceEntry(out, entry.read_blocks, skip=skip, over_network=over_network)
 
 
 def _nested(
