@@ -19,7 +19,8 @@ from faketg.client import FakeDialer, logged_in_client
 from faketg.state import Account
 from ferryman.errors import FerrymanError
 from ferryman.telegram.errors import TelegramWait
-from ferryman.telegram.upload import Uploader, Window
+from ferryman.telegram.upload import Uploader
+from ferryman.telegram.window import Window
 
 KIB = 1024
 PART = 512 * KIB
