@@ -178,6 +178,10 @@ class Tracker:
             seen = self._changes.get(job_id, 0)
             job = await self.store.get_job(job_id)
             counts = (await self.store.item_counts()).get(job_id, {})
+            if self._changes.get(job_id, 0) != seen:
+                # Changed while this was read (a link failing at once): another read may
+                # have kept the newer row meanwhile, which this older one must not replace.
+                return job, counts
             self._rows[job_id] = (job, counts)
             self._items.pop(job_id, None)
             self._fresh(job_id, seen)

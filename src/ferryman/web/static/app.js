@@ -75,6 +75,13 @@ function inLineText(place) {
   return `waiting: ${n} job${n === 1 ? "" : "s"} to read ahead`;
 }
 
+// A job just added, as read back: shown unless the live stream showed it first. A job
+// that fails at once (a link's 404) is often sent by the stream before this read's
+// answer arrives, and the older "queued" view would then stay, as nothing more is sent.
+function renderMade(view) {
+  if (!jobs.has(view.id)) render(view);
+}
+
 function render(view) {
   const old = jobs.get(view.id);
   if (old && old.progress && view.progress.fraction < old.progress.fraction) {
@@ -521,7 +528,7 @@ async function start(event) {
       const request = { source, output: output(), deliver: deliver() };
       try {
         const made = await api("POST", "/jobs", request);
-        render(await api("GET", `/jobs/${made.id}`));
+        renderMade(await api("GET", `/jobs/${made.id}`));
       } catch (e) {
         if (!e.info) throw e; // the server is out of reach: said once, below
         refused.push({ request, error: e });
@@ -530,7 +537,7 @@ async function start(event) {
     for (const file of files) {
       const id = await upload(file, (t) => (status.textContent = t));
       const made = await api("POST", "/jobs", { upload_id: id, output: output(), deliver: deliver() });
-      render(await api("GET", `/jobs/${made.id}`));
+      renderMade(await api("GET", `/jobs/${made.id}`));
     }
     status.textContent = "";
     if (refused.length) {
