@@ -78,6 +78,16 @@ def _parts_seen(w: World) -> list[float]:
     return seen
 
 
+async def _delivered_once(w: World, store: Any, job_id: int, data: bytes) -> None:
+    """Run the job to the end: its one entry delivered with its hash, sent once whole."""
+    await w.run(store)
+    (item,) = await store.job_items(job_id)
+    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
+    (sent,) = _documents(w, len(data))
+    assert sent.media.file.sha256 == sha(data)
+    await store.close()
+
+
 def _documents(w: World, size: int) -> list[Any]:
     return [m for m in w.server.chat(w.channel) if m.media.file.size == size]
 
@@ -160,12 +170,7 @@ async def test_a_stop_while_a_big_entry_is_staged_sends_nothing_then_it_goes_onc
     assert item is None or item.state is not ItemState.DELIVERED
 
     slow.pause = 0.0
-    await w.run(store)
-    (item,) = await store.job_items(job.id)
-    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
-    (sent,) = _documents(w, len(data))
-    assert sent.media.file.sha256 == sha(data)
-    await store.close()
+    await _delivered_once(w, store, job.id, data)
 
 
 # ------------------------------------------------------------- the registry alone
@@ -271,9 +276,4 @@ async def test_a_cancel_while_a_big_entry_is_staged_sends_nothing_and_a_retry_go
 
     again = await intake.add_source(store, archive, dest="telegram:@dest", force=True)
     slow.pause = 0.0
-    await w.run(store)
-    (item,) = await store.job_items(again.id)
-    assert item.state is ItemState.DELIVERED and item.sha256 == sha(data)
-    (doc,) = _documents(w, len(data))
-    assert doc.media.file.sha256 == sha(data)
-    await store.close()
+    await _delivered_once(w, store, again.id, data)
