@@ -496,12 +496,6 @@ def test_a_phone_can_install_it_share_to_it_and_it_follows_a_dark_system(
             context.close()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open defect (stop 41): in a full parallel run the page keeps a link job that "
-    "failed at once (404) as 'queued' for over 60 s although the store says failed; "
-    "failed in 3 of 3 full runs on 2026-11-25, passes alone; not yet explained",
-)
 def test_several_jobs_selected_are_removed_together(
     tmp_path: Path, site: MediaSite, page: Any
 ) -> None:

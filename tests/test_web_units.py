@@ -10,6 +10,7 @@ import socket
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -288,6 +289,110 @@ async def test_speed_and_time_left_are_dropped_once_a_job_stops_downloading(
     assert converting["phase"] == "converting"
     assert converting["progress"]["speed"] is None and converting["progress"]["eta_s"] is None
     assert converting["progress"]["fraction"] >= fetching["progress"]["fraction"]
+
+
+async def test_a_job_touched_while_the_bars_are_saved_is_still_sent(tmp_path: Path) -> None:
+    """A job first told by the bus while the tracker saved the bars' floors (an await)
+    has no send time yet: the tracker died of a KeyError there, silently, and every page
+    stopped moving (a link failing at once stayed "queued" in full test runs)."""
+    import asyncio
+
+    from ferryman.store import Store
+    from ferryman.web.live import Tracker
+
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    sent: list[tuple[int, str]] = []
+    try:
+        first = await store.add_job(source="http://h/a.mp4", name="a", dest="link:")
+        second = await store.add_job(source="http://h/b.mp4", name="b", dest="link:")
+
+        async def no_files(_job: object) -> dict[str, object]:
+            return {"files": [], "zip": {}}
+
+        tracker = Tracker(
+            store,
+            lambda view: sent.append((view["job"]["id"], view["job"]["status"])),
+            no_files,
+            str,
+            stuck_after=60,
+        )
+        saving = tracker._floors.save
+        told: list[int] = []
+
+        async def save_while_the_bus_tells(*, all_due: bool = False) -> None:
+            await saving(all_due=all_due)
+            if not told:  # the bus, during the save's await: a job never sent before
+                told.append(second.id)
+                tracker.touch(second.id)
+
+        tracker._floors.save = save_while_the_bus_tells  # type: ignore[method-assign]
+        tracker.touch(first.id)
+        running = asyncio.create_task(tracker.run(poll=None))
+        try:
+            deadline = time.monotonic() + 10
+            while (second.id, "queued") not in sent and time.monotonic() < deadline:
+                assert not running.done(), running.exception()
+                await asyncio.sleep(0.02)
+            await store.cancel(second.id)
+            tracker.touch(second.id)  # and it goes on after that
+            while (second.id, "cancelled") not in sent and time.monotonic() < deadline:
+                assert not running.done(), running.exception()
+                await asyncio.sleep(0.02)
+        finally:
+            running.cancel()
+    finally:
+        await store.close()
+    assert told == [second.id]
+    assert (first.id, "queued") in sent
+    assert sent[-2:] == [(second.id, "queued"), (second.id, "cancelled")]
+
+
+async def test_an_error_in_one_round_of_live_views_is_logged_and_the_next_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever goes wrong in a round, the tracker is the only thing keeping every page
+    live: it says so and goes on rather than end without a word."""
+    import asyncio
+
+    from ferryman.store import Store
+    from ferryman.web.live import Tracker
+
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    sent: list[int] = []
+    failed, published = asyncio.Event(), asyncio.Event()
+    try:
+        job = await store.add_job(source="http://h/a.mp4", name="a", dest="link:")
+
+        async def no_files(_job: object) -> dict[str, object]:
+            return {"files": [], "zip": {}}
+
+        def publish(view: dict[str, Any]) -> None:
+            sent.append(view["job"]["id"])
+            published.set()
+
+        tracker = Tracker(store, publish, no_files, str, stuck_after=60)
+        failures: list[str] = []
+
+        async def save_fails_once(*, all_due: bool = False) -> None:
+            if not failures:
+                failures.append("once")
+                failed.set()
+                raise RuntimeError("a round that went wrong")
+
+        tracker._floors.save = save_fails_once  # type: ignore[method-assign]
+        running = asyncio.create_task(tracker.run(poll=None))
+        try:
+            async with asyncio.timeout(10):
+                await failed.wait()
+                tracker.touch(job.id)
+                await published.wait()
+            assert not running.done()
+        finally:
+            running.cancel()
+    finally:
+        await store.close()
+    assert failures == ["once"] and sent == [job.id]
+    assert "sending live job views failed; going on" in caplog.text
 
 
 async def test_removing_a_link_job_deletes_its_results_folder_for_the_cli_too(

@@ -226,25 +226,39 @@ class Tracker:
         other processes (and for jobs that went quiet: stuck)."""
         next_poll = time.monotonic()
         while True:
-            now = time.monotonic()
-            if poll is not None and now >= next_poll:
-                next_poll = now + poll
-                await self._poll()
-            due = {j for j in self._dirty if self._next_send.get(j, 0.0) <= now}
-            if due:
-                self._dirty -= due
-                await self._send(due)
-                later = time.monotonic() + self._flush
-                for job_id in due:
-                    self._next_send[job_id] = later
-                continue
-            await self._floors.save()
-            deadlines = [self._next_send[j] for j in self._dirty] + self._floors.deadlines()
-            if poll is not None:
-                deadlines.append(next_poll)
-            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
-            self._wake.clear()
-            await wait_set(self._wake, timeout)
+            try:
+                next_poll = await self._round(poll, next_poll)
+            except Exception:
+                # Every page would stop moving until the server restarts (a job that
+                # failed at once stayed "queued"): said, and the next round goes on.
+                log.exception("sending live job views failed; going on")
+                await asyncio.sleep(self._flush)
+
+    async def _round(self, poll: float | None, next_poll: float) -> float:
+        """Poll if due, send the views due, else save the bars' floors and wait for the
+        next thing to do; returns when the store is to be polled next."""
+        now = time.monotonic()
+        if poll is not None and now >= next_poll:
+            next_poll = now + poll
+            await self._poll()
+        due = {j for j in self._dirty if self._next_send.get(j, 0.0) <= now}
+        if due:
+            self._dirty -= due
+            await self._send(due)
+            later = time.monotonic() + self._flush
+            for job_id in due:
+                self._next_send[job_id] = later
+            return next_poll
+        await self._floors.save()
+        # Jobs touched while the floors were saved may be new here: due at once.
+        deadlines = [self._next_send.get(j, 0.0) for j in self._dirty]
+        deadlines += self._floors.deadlines()
+        if poll is not None:
+            deadlines.append(next_poll)
+        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        self._wake.clear()
+        await wait_set(self._wake, timeout)
+        return next_poll
 
     async def _poll(self) -> None:
         try:
