@@ -450,9 +450,27 @@ async def test_concurrent_uploads_overlap_and_share_one_window(env: Env) -> None
     env.server.network.model = LinkModel(latency=0.02)
     a, a_data = env.file(6 * PART, "a.bin", seed=1)
     b, b_data = env.file(6 * PART, "b.bin", seed=2)
-    seen = record_files(env)
+    seen = record_files(env)  # when each part passed the hold below
+    # The first part to arrive is answered only once a part of the other file has come:
+    # uploads taken one after the other would never finish (the timeout below), and
+    # two under way at once pass whatever the machine's load (by the clock alone, a
+    # loaded machine sometimes started the second after the first had sent all six).
+    handler = env.server.handlers[SMALL]
+    first: list[int] = []
+    other = asyncio.Event()
+
+    async def held_until_the_other(server: FakeTelegram, call: Any, req: Any) -> Any:
+        if not first:
+            first.append(req.file_id)
+            await other.wait()
+        elif req.file_id != first[0]:
+            other.set()
+        return await handler(server, call, req)
+
+    env.server.handlers[SMALL] = held_until_the_other
     uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4)
-    ra, rb = await asyncio.gather(uploader.upload(a), uploader.upload(b))
+    async with asyncio.timeout(30):
+        ra, rb = await asyncio.gather(uploader.upload(a), uploader.upload(b))
     await uploader.close()
 
     assert ra.id != rb.id
