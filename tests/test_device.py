@@ -232,7 +232,10 @@ TERMUX_PREFIX = "/data/data/com.termux/files/usr"
     [
         ({"TERMUX_VERSION": "0.118.0"}, True),
         ({"PREFIX": TERMUX_PREFIX}, True),  # a Termux:Boot script, a service
+        ({"PREFIX": "/data/user/10/com.termux/files/usr"}, True),  # a second user's
         ({"PREFIX": "/usr/local"}, False),
+        ({"PREFIX": "/usr"}, False),  # a build script's or packager's, on any Linux
+        ({"PREFIX": "/home/me/.local/usr"}, False),
         ({}, False),
     ],
 )

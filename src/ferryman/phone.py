@@ -4,7 +4,13 @@ light commands (`--help`, `service`) can ask without loading the settings' pydan
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+
+# Termux's prefix: its app's own files (``/data/data/com.termux/files/usr``; a second
+# user's ``/data/user/10/…``; forks with another package name). A bare ``PREFIX=/usr``,
+# set by build scripts and packagers on any Linux, is no phone.
+_TERMUX_PREFIX = re.compile(r"/data/(?:data|user/\d+)/[^/]+/files/usr/?")
 
 
 def on_phone(env: Mapping[str, str] | None = None) -> bool:
@@ -12,4 +18,4 @@ def on_phone(env: Mapping[str, str] | None = None) -> bool:
     version, or (a Termux:Boot script, a service, which may not have that) its prefix.
     The one test of it: defaults, the device's conditions, the wake lock, `service`."""
     env = os.environ if env is None else env
-    return "TERMUX_VERSION" in env or str(env.get("PREFIX", "")).endswith("/usr")
+    return "TERMUX_VERSION" in env or bool(_TERMUX_PREFIX.fullmatch(env.get("PREFIX", "")))
