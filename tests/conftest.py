@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
+import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,14 +23,47 @@ from ferryman.store.connect import normalise_url
 from .s3serve import S3Server, running_s3
 
 
-def _worker_database(dsn: str | None, worker: str | None) -> str | None:
+def _worker_database(dsn: str | None, worker: str | None, slot: int = 0) -> str | None:
     """``dsn`` with the database renamed for a pytest-xdist worker (``test`` -> ``test_gw0``):
-    workers that reset the schema under each other's tests would fail at random."""
-    if not dsn or not worker:
+    workers that reset the schema under each other's tests would fail at random. A
+    ``slot`` past 0 names another run's copy (``test_gw0_1``): see ``_claim_database``."""
+    if not dsn or (not worker and not slot):
         return dsn
     parts = urlsplit(dsn)
-    base = parts.path.lstrip("/") or "postgres"
-    return urlunsplit(parts._replace(path=f"/{base}_{worker}"))
+    name = parts.path.lstrip("/") or "postgres"
+    if worker:
+        name = f"{name}_{worker}"
+    if slot:
+        name = f"{name}_{slot}"
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _claim_database(dsn: str | None, worker: str | None) -> tuple[str | None, int | None]:
+    """The database this process tests on, and the lock that keeps it its own.
+
+    Two test runs on one machine (two checkouts, or a run beside a benchmark) would
+    otherwise share ``test_gw0`` and drop each other's tables mid-test: every
+    PostgreSQL test of both then fails at random ("claiming failed" in a loop). So a
+    process takes the first numbered slot no live process holds, by an ``flock`` on a
+    file named after the server and the database, held until it exits (the kernel
+    lets go of it when the process dies, however it dies): the first run keeps the
+    plain names, a second one at the same time gets ``…_1``, made on first use."""
+    if not dsn:
+        return None, None
+    server = urlsplit(dsn).netloc.rsplit("@", 1)[-1].replace(":", "_") or "local"
+    for slot in range(64):
+        name = _worker_database(dsn, worker, slot)
+        assert name is not None
+        database = urlsplit(name).path.lstrip("/")
+        path = Path(tempfile.gettempdir()) / f"ferryman-test-pg-{server}-{database}.lock"
+        lock = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # open until the process ends
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            continue
+        return name, lock
+    return _worker_database(dsn, worker), None  # 64 runs at once: share, as before
 
 
 async def _create_database(dsn: str) -> None:
@@ -56,11 +91,12 @@ async def _create_database(dsn: str) -> None:
 
 
 # Under pytest-xdist each worker (PYTEST_XDIST_WORKER=gw0, gw1, ...) has a database of its
-# own, made on first use; tests read PG_DSN from here and so follow.
-PG_DSN = _worker_database(
+# own, made on first use, and each run beside another its own numbered copies; tests
+# read PG_DSN from here and so follow.
+PG_DSN, _PG_LOCK = _claim_database(
     os.environ.get("FERRYMAN_TEST_PG_DSN"), os.environ.get("PYTEST_XDIST_WORKER")
 )
-if PG_DSN and os.environ.get("PYTEST_XDIST_WORKER"):
+if PG_DSN and os.environ.get("FERRYMAN_TEST_PG_DSN") != PG_DSN:
     try:
         asyncio.run(_create_database(PG_DSN))
     except Exception as exc:  # the PostgreSQL tests then fail, saying why
