@@ -342,7 +342,8 @@ class Engine:
                     for job_id in active:
                         if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
                             self.ctx.wakeup.notify("deliver")
-                for job_id in await store.finish_jobs():
+                look = await store.keeper_look()  # its reads in one hop
+                for job_id in await store.finish_jobs() if look.finishable else ():
                     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job_id), True)
                     job = await store.get_job(job_id)
                     try:  # before anyone hears it ended; never in the way of the end
@@ -354,7 +355,10 @@ class Engine:
                     await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)
                 # Watches first: a check that commits its jobs between the two reads
                 # then shows as jobs, never as neither (a run that ended with them queued).
-                idle = await store.watches_idle() and await store.idle()
+                # Read again after a job's end (or a look that found one to end).
+                idle = look.idle
+                if look.finishable:
+                    idle = await store.watches_idle() and await store.idle()
                 await (self.wake.let_go() if idle else self.wake.hold())
                 if until_idle and idle:
                     # No grace at the end: this run holds nothing, and what it leaves

@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from ferryman.model import AlbumState, ItemState, JobState
 from ferryman.store.rows import TERMINAL_STATES
-from ferryman.store.schema import albums, items, jobs
+from ferryman.store.schema import albums, items, jobs, watches
 
 JOB_ID = bindparam("job_id", type_=Integer)
 NOW = bindparam("now", type_=Float)
@@ -137,6 +137,16 @@ BUSY_JOBS = select(func.count()).where(
         jobs.c.state != JobState.NEEDS_PASSWORD.value,
         exists().where(items.c.job_id == jobs.c.id, items.c.state.in_(LIVE_STATES)),
     ),
+)
+
+# A watch is due or being checked ("idle" and "checking": store/watches.py's states).
+WATCHES_BUSY = (
+    select(func.count())
+    .select_from(watches)
+    .where(
+        watches.c.paused.is_(False),
+        or_(watches.c.state == "checking", watches.c.next_check_at <= NOW),
+    )
 )
 
 # An album of the job waits for its sink or is being delivered: room will come.

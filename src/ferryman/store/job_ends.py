@@ -5,7 +5,7 @@ items' code, and settling ended jobs whose work folders can go.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     and_,
@@ -14,6 +14,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
@@ -22,7 +23,7 @@ from ferryman.model import (
     ItemState,
     JobState,
 )
-from ferryman.store import hot
+from ferryman.store import hot, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import JOB_ENDED, event_in
 from ferryman.store.rows import (
@@ -70,6 +71,15 @@ class JobEndQueries(StoreBase):
                 await event_in(conn, JOB_ENDED, now, job_id=job_id, status=status)
                 finished.append(job_id)
         return finished
+
+    async def keeper_look(self) -> KeeperLook:
+        """A housekeeping round's reads, in one connection (one hop on SQLite): is a job
+        ready to end (``finish_jobs`` then ends it), and is everything idle (watches
+        first, as ``watches_idle`` and ``idle`` are asked). Three connections a round
+        were a tenth of the pipeline benchmark's connections, each closed in a task."""
+        params = {"now": self.clock()}
+        async with self.reader.connect() as conn:
+            return await sqlite_thread.run_sync(conn, _keeper_look, params)
 
     async def settle_ended(self, job_ids: Collection[int], grace: float) -> list[int]:
         """Of ``job_ids``, the ended jobs no step works on any more: their work folders
@@ -262,3 +272,19 @@ def ended_columns(state: JobState, error: FerrymanError, now: float) -> dict[str
         "blocked": False,
         "wait_reason": None,
     }
+
+
+class KeeperLook(NamedTuple):
+    """What a housekeeping round reads before it writes anything."""
+
+    finishable: bool  # a job is ready to end
+    idle: bool  # no watch due or checking, and no job that could still make progress
+
+
+def _keeper_look(conn: Connection, params: dict[str, Any]) -> KeeperLook:
+    finishable = conn.execute(hot.FINISHABLE_JOBS).first() is not None
+    idle = (
+        int(conn.execute(hot.WATCHES_BUSY, params).scalar_one()) == 0
+        and int(conn.execute(hot.BUSY_JOBS).scalar_one()) == 0
+    )
+    return KeeperLook(finishable, idle)

@@ -15,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
+from ferryman.store import hot
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import WATCH_FAILING, WATCH_FOUND, event_in
 from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values
@@ -404,15 +405,5 @@ class WatchQueries(StoreBase):
         """No watch is due or being checked (``run --until-idle`` checks due ones once)."""
         now = self.clock()
         async with self.reader.connect() as conn:
-            found = await conn.execute(
-                select(func.count())
-                .select_from(watches)
-                .where(
-                    watches.c.paused.is_(False),
-                    or_(
-                        watches.c.state == CHECKING,
-                        watches.c.next_check_at <= now,
-                    ),
-                )
-            )
+            found = await conn.execute(hot.WATCHES_BUSY, {"now": now})
             return int(found.scalar_one()) == 0
