@@ -139,13 +139,14 @@ BUSY_JOBS = select(func.count()).where(
     ),
 )
 
-# A watch is due or being checked ("idle" and "checking": store/watches.py's states).
+WATCH_CHECKING = "checking"  # a watch's state while it is checked (store/watches.CHECKING)
+# A watch is due or being checked.
 WATCHES_BUSY = (
     select(func.count())
     .select_from(watches)
     .where(
         watches.c.paused.is_(False),
-        or_(watches.c.state == "checking", watches.c.next_check_at <= NOW),
+        or_(watches.c.state == WATCH_CHECKING, watches.c.next_check_at <= NOW),
     )
 )
 

@@ -26,7 +26,7 @@ from ferryman.store.notices import WATCH_FAILING, WATCH_FOUND, event_in
 from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values
 from ferryman.store.schema import fetches, jobs, watch_seen, watches
 
-IDLE, CHECKING = "idle", "checking"
+IDLE, CHECKING = "idle", hot.WATCH_CHECKING
 
 
 def entry_key(entry_id: str) -> str:
