@@ -14,6 +14,7 @@ import pytest
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.config import Settings
 from ferryman.engine import intake
+from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set
@@ -101,3 +102,21 @@ async def test_a_volume_set_lands_under_its_own_name(
     delivered = library_files(settings.library)
     assert sorted(f["disk_sha256"] for f in delivered) == sorted(sha256(p) for p in photos)
     assert {Path(f["album_dir"]).parent.name for f in delivered} == {"trip"}
+
+
+async def test_one_file_added_by_two_paths_is_one_job(store: Store, tmp_path: Path) -> None:
+    """Before: the same zip added as itself and through a symlink (Termux's
+    ``~/storage/downloads`` → ``/storage/emulated/0/Download``) became two jobs, and
+    every photo in it was delivered twice."""
+    photos = make_photo_set(tmp_path / "src", 2)
+    archive = tmp_path / "in" / "trip.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for photo in photos:
+            zf.write(photo, photo.name)
+    alias = tmp_path / "storage"
+    alias.symlink_to(archive.parent, target_is_directory=True)
+    await intake.add_source(store, archive)
+    with pytest.raises(FerrymanError) as again:
+        await intake.add_source(store, alias / "trip.zip")
+    assert again.value.code == "source.duplicate"
