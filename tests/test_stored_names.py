@@ -1,4 +1,4 @@
-"""Legacy code-page names (a Windows zip's cp437/cp850 or Shift-JIS, a Latin-1 tar)
+"""Legacy code-page names (a Windows zip's cp437/cp850, cp866 or Shift-JIS, a Latin-1 tar)
 arrive as the names their writer meant, alike from libarchive, 7zz and zipfile."""
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ NAMES = [
     ("旅行/海.jpg", "cp932"),
     ("スクリーンショット.png", "cp932"),
     ("家族旅行2019.jpg", "cp932"),
+    ("Фото.jpg", "cp866"),  # Windows Explorer, Russia (its Shift-JIS reading: two kanji)
+    ("Новая папка/Море_2024.jpg", "cp866"),
+    ("ДСК_0001.JPG", "cp866"),
+    ("Отпуск в Сочи (1).mp4", "cp866"),
     ("straße.jpg", "cp1252"),  # a tar from a Latin-1 locale
     ("Fête à Nîmes.jpg", "latin-1"),
     ("Zürich.jpg", "utf-8"),
@@ -45,9 +49,7 @@ def test_undecodable_bytes_still_give_a_name() -> None:
 def _legacy_zip(path: Path, names: list[bytes]) -> Path:
     """A zip whose names are raw bytes without the UTF-8 flag, as Windows writes them
     (zipfile would set the flag): written under ASCII stand-ins, then patched."""
-    stand_ins = [
-        (b"%02d" % i) * (len(raw) // 2) + b"#" * (len(raw) % 2) for i, raw in enumerate(names)
-    ]
+    stand_ins = [b"%02d" % i + b"#" * (len(raw) - 2) for i, raw in enumerate(names)]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for i, stand_in in enumerate(stand_ins):
@@ -60,7 +62,7 @@ def _legacy_zip(path: Path, names: list[bytes]) -> Path:
     return path
 
 
-ZIP_NAMES = [name for name, codec in NAMES if codec in ("cp437", "cp850", "cp932")]
+ZIP_NAMES = [name for name, codec in NAMES if codec in ("cp437", "cp850", "cp932", "cp866")]
 
 
 def _zip(tmp_path: Path) -> Path:

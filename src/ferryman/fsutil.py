@@ -13,13 +13,33 @@ import unicodedata
 from pathlib import Path
 
 _NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
+# A safe name's most UTF-8 bytes: prefixes and suffixes added to it stay within 255.
+_NAME_BYTES = 180
+_EXT_BYTES = 16  # a longer "extension" is part of the name
 
 
 def safe_name(name: str, fallback: str = "file") -> str:
-    """A file or folder name that is safe on every filesystem ferryman writes to."""
+    """A file or folder name that is safe on every filesystem ferryman writes to.
+
+    Cut to ``_NAME_BYTES`` UTF-8 bytes, not characters (NAME_MAX counts bytes: 180
+    kanji are 540), keeping a short extension, so that the work area's
+    ``000123-NAME.part`` still fits in 255 bytes and the file keeps its type.
+    """
     name = unicodedata.normalize("NFC", name)
     name = re.sub(r'[\x00-\x1f/\\:*?"<>|]', "_", name).strip(" .")
-    return name[:180] or fallback
+    return _fit_bytes(name, _NAME_BYTES) or fallback
+
+
+def _fit_bytes(name: str, limit: int) -> str:
+    """``name`` within ``limit`` UTF-8 bytes, its stem cut on a character boundary and a
+    short extension (``.jpg``, not a dotted sentence's tail) kept."""
+    if len(name.encode()) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    tail = f".{ext}" if dot and stem and len(ext.encode()) <= _EXT_BYTES else ""
+    stem = name[: len(name) - len(tail)]
+    cut = stem.encode()[: limit - len(tail.encode())].decode("utf-8", "ignore")
+    return f"{cut.rstrip(' .')}{tail}".strip(" .")
 
 
 def link_or_copy(src: Path, dst: Path) -> None:

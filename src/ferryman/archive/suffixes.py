@@ -77,7 +77,9 @@ def inner_name(name: str) -> str | None:
 
 
 def strip_archive_suffixes(name: str) -> str:
-    """``holiday.tar.gz`` → ``holiday``, ``x.zip`` → ``x``; other names unchanged."""
+    """``holiday.tar.gz`` → ``holiday``, ``x.zip`` → ``x``, the first volume of a set as
+    the set (``x.part1.rar``, ``x.7z.001`` → ``x``); other names unchanged."""
+    name = _strip_volume(name)
     inner = inner_name(name)
     stripped = inner if inner is not None else name
     lowered = stripped.lower()
@@ -85,3 +87,15 @@ def strip_archive_suffixes(name: str) -> str:
         if lowered.endswith(suffix) and len(stripped) > len(suffix):
             return stripped[: -len(suffix)]
     return stripped
+
+
+def _strip_volume(name: str) -> str:
+    """``x.part01.rar`` → ``x.rar``, ``x.7z.001`` → ``x.7z`` (a suffix the set's name
+    would keep, ``x.part1.txt`` or ``notes.001``, stays)."""
+    lowered = name.lower()
+    if (rar := re.fullmatch(r"(.+)\.part0*1\.rar", lowered)) is not None:
+        return name[: len(rar.group(1))] + name[-4:]
+    numbered = re.fullmatch(r"(.+)\.0*1", lowered)
+    if numbered is not None and numbered.group(1).endswith(ARCHIVE_SUFFIXES):
+        return name[: len(numbered.group(1))]
+    return name

@@ -139,8 +139,9 @@ class FileSource:
         found = inspect_local(path)
         st = path.stat()
         size = st.st_size if found.kind != "folder" else None
-        # The same file (path, size, mtime) is the same input.
-        ident = f"{readable(str(path))}|{st.st_size}|{st.st_mtime_ns}"
+        # The same file (path, size, mtime) is the same input, by whichever path it was
+        # given: a symlink or another mount (/sdcard is /storage/emulated/0) is resolved.
+        ident = f"{readable(os.path.realpath(path))}|{st.st_size}|{st.st_mtime_ns}"
         shown = Path(readable(str(path)))
         return Inspection(job_name(shown, folder=found.kind == "folder"), ident, size)
 
