@@ -7,6 +7,8 @@ not logged in still fails with the check's own error.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +48,27 @@ async def test_the_first_part_reaches_telegram_before_the_login_check_answers(
     w = await World.logged_in(tmp_path, send_documents=True)
     await keep_update_state(w)
     folder, digest = pdf(tmp_path / "in", 2 * 1024 * 1024)
-    w.server.processing_delay[CHECK] = 0.5  # a slow answer to the login check
+    # The login check is answered only once a part has been handled (or after 30 s, when
+    # the parts wait for the check: then they come after it and the test fails). A fixed
+    # 0.5 s delay on the answer was too short where a loaded machine read and sent the
+    # first part more than 0.5 s after asking.
+    check = w.server.handlers[CHECK]
+    a_part = asyncio.Event()
+
+    async def answered_after_a_part(server: FakeTelegram, call: Call, req: Any) -> Any:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                await a_part.wait()
+        return await check(server, call, req)
+
+    w.server.handlers[CHECK] = answered_after_a_part
     handled: list[str] = []
 
     def seen(_call: Call, request: Any, _result: Any) -> None:
         if isinstance(request, (CHECK, *PARTS, functions.messages.SendMediaRequest)):
             handled.append(type(request).__name__)
+        if isinstance(request, PARTS):
+            a_part.set()
 
     w.server.after_handle.append(seen)
     store = await w.store()
