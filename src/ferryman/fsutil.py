@@ -35,10 +35,10 @@ def _fit_bytes(name: str, limit: int) -> str:
     short extension (``.jpg``, not a dotted sentence's tail) kept."""
     if len(name.encode()) <= limit:
         return name
-    stem, dot, ext = name.rpartition(".")
-    tail = f".{ext}" if dot and stem and len(ext.encode()) <= _EXT_BYTES else ""
-    stem = name[: len(name) - len(tail)]
-    cut = stem.encode()[: limit - len(tail.encode())].decode("utf-8", "ignore")
+    before, dot, ext = name.rpartition(".")
+    tail = f".{ext}" if dot and before and len(ext.encode()) <= _EXT_BYTES else ""
+    head = name[: len(name) - len(tail)]
+    cut = head.encode()[: limit - len(tail.encode())].decode("utf-8", "ignore")
     return f"{cut.rstrip(' .')}{tail}".strip(" .")
 
 
