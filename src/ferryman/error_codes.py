@@ -520,6 +520,15 @@ SPECS: tuple[ErrorSpec, ...] = (
         " a copy of it and report the message (use the ferryman that made it meanwhile).",
     ),
     ErrorSpec(
+        "store.corrupt",
+        False,
+        "ferryman keeps no copy of its store. Move the damaged file aside as the message"
+        " says (keep it: `sqlite3 FILE .recover` may save some of it) and run the command"
+        " again: ferryman makes a new, empty store. Delivered files stay in the library;"
+        " add unfinished inputs again, to a new folder (`--to library:/new/path`), so the"
+        " new jobs' albums never meet the old ones'.",
+    ),
+    ErrorSpec(
         "store.unreachable",
         True,
         "Start the database server named in the message, or check the network to it and"
@@ -704,6 +713,8 @@ _WEB_STEPS: dict[str, str] = {
     "auth.required": "Log in again with your token.",
     "engine.locked": "Another ferryman runs on this data dir; stop it first.",
     "store.unreachable": "The server's database does not answer; try again in a moment.",
+    "store.corrupt": "The server's store is damaged: whoever runs ferryman must move it"
+    " aside (its log says where it is) and start ferryman again.",
 }
 
 ERRORS: dict[str, ErrorSpec] = {

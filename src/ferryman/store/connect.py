@@ -17,13 +17,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ferryman.errors import FerrymanError
-from ferryman.store import dead_peer, migrate, sqlite_thread
+from ferryman.store import dead_peer, migrate, sqlite_file, sqlite_thread
 
 IDLE_IN_TRANSACTION_MS = 60_000
 
@@ -129,7 +129,8 @@ async def create_engine(url: str) -> AsyncEngine:
 
     Raises ``config.invalid`` for a ``database_url`` that cannot be parsed or that the
     server refuses (no such database, role or password), ``store.unreachable`` for a
-    server that cannot be reached; both name the URL, its password masked.
+    server that cannot be reached; both name the URL, its password masked. A damaged
+    SQLite file is ``store.corrupt`` (``sqlite_file``), found before SQLite writes to it.
     """
     try:
         shown = make_url(url).render_as_string(hide_password=True)  # as the user wrote it
@@ -137,10 +138,13 @@ async def create_engine(url: str) -> AsyncEngine:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
         raise FerrymanError("config.invalid", f"database_url: not a database URL ({exc})") from None
+    store_file: Path | None = None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
+            store_file = Path(parsed.database)
+            sqlite_file.check(store_file)  # before SQLite opens it and writes over it
             try:
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                sqlite_file.make_whole(store_file)
             except OSError as exc:
                 raise FerrymanError(
                     "config.invalid", f"database_url {shown}: cannot make its folder ({exc})"
@@ -164,12 +168,21 @@ async def create_engine(url: str) -> AsyncEngine:
     try:
         async with engine.connect() as conn:
             connected = True
+            if store_file is not None:
+                found = await conn.run_sync(_quick_check)
+                if found is not None:
+                    raise sqlite_file.corrupt(store_file, found)
             await conn.run_sync(migrate.migrate)  # its own transaction (and lock on PostgreSQL)
     except (OSError, DBAPIError) as exc:
         await engine.dispose()
+        if store_file is not None and sqlite_file.is_damage(exc):
+            raise sqlite_file.corrupt(store_file, str(getattr(exc, "orig", exc))) from None
         if connected:
             raise
         raise _connect_error(shown, exc) from exc
+    except FerrymanError:
+        await engine.dispose()
+        raise
     except (TypeError, ValueError, OverflowError) as exc:  # ?sslmode=…, a port not a number
         await engine.dispose()
         if connected:
@@ -178,6 +191,16 @@ async def create_engine(url: str) -> AsyncEngine:
             "config.invalid", f"database_url {shown}: the driver cannot use it ({exc})"
         ) from exc
     return engine
+
+
+def _quick_check(conn: Connection) -> str | None:
+    """``PRAGMA quick_check`` on the DB-API connection (no transaction begun)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute("PRAGMA quick_check(1)")
+        return sqlite_file.quick_check_finding(cursor.fetchone())
+    finally:
+        cursor.close()
 
 
 def _connect_error(shown: str, exc: OSError | DBAPIError) -> FerrymanError:

@@ -27,7 +27,7 @@ from typing import Any
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.naming import free_job_name
-from ferryman.store import line
+from ferryman.store import line, sqlite_file
 from ferryman.store.rows import (
     Clock,
     job_from_mapping,
@@ -206,7 +206,9 @@ def _insert(conn: sqlite3.Connection, table: str, values: dict[str, Any]) -> int
 
 def open_lite(url: str, *, create: bool, clock: Clock = time.time) -> LiteStore | None:
     """The light store on ``url``, or None: not SQLite, or not at ``SCHEMA_VERSION``
-    (older: the full store migrates it; newer: the full store refuses it, clearly).
+        (older: the full store migrates it; newer: the full store refuses it, clearly), or
+    damaged (``sqlite_file``: the full store says so; a writing command also runs
+    ``PRAGMA quick_check`` first, so it never writes into a broken file).
 
     ``create``: make a missing database (a command that writes); else a missing
     database reads as empty and nothing is made.
@@ -217,12 +219,17 @@ def open_lite(url: str, *, create: bool, clock: Clock = time.time) -> LiteStore 
     if not path.exists():
         if not create:
             return LiteStore(None, clock)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        sqlite_file.make_whole(path)  # never a zero-byte store, even for a moment
+    elif sqlite_file.damage(path) is not None:
+        return None  # the full store says what is wrong with it
     try:
         conn = _connect(path)
     except sqlite3.Error:
         return None  # the full store says what is wrong with it
     try:
+        if create and sqlite_file.check_quickly(conn) is not None:
+            conn.close()  # not written to: the full store says what is wrong with it
+            return None
         version = _version(conn)
         if version == 0 and create and not _has_tables(conn):
             _create(conn)

@@ -54,7 +54,8 @@ def upgrade(conn: Connection, target: int | None = None) -> int:
     if version > len(STEPS):
         raise FerrymanError(
             "store.migration_failed",
-            f"the database is at schema version {version}; this ferryman knows {len(STEPS)}",
+            f"the database is at schema version {version}, made by a newer ferryman; this"
+            f" one knows {len(STEPS)}: run that newer ferryman, or upgrade this one",
         )
     for number, step in enumerate(STEPS, start=1):
         if version < number <= newest:
