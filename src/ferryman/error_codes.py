@@ -406,6 +406,14 @@ SPECS: tuple[ErrorSpec, ...] = (
     # sinks
     ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),
     ErrorSpec(
+        "sink.space_low",
+        True,
+        "The destination is full (the message names where, and what the album needs):"
+        " free space there. The job waits and goes on by itself when there is room,"
+        " rechecking every `space_recheck_seconds`, without counting an attempt; nothing"
+        " is delivered twice or left half-written.",
+    ),
+    ErrorSpec(
         "sink.unwritable",
         False,
         "Choose a folder ferryman may write to: library:/some/path (made if missing, in a"
@@ -713,6 +721,8 @@ _WEB_STEPS: dict[str, str] = {
     "auth.required": "Log in again with your token.",
     "engine.locked": "Another ferryman runs on this data dir; stop it first.",
     "store.unreachable": "The server's database does not answer; try again in a moment.",
+    "sink.space_low": "The destination is full: whoever runs ferryman must free space"
+    " there (the message says where); the job goes on by itself when there is room.",
     "store.corrupt": "The server's store is damaged: whoever runs ferryman must move it"
     " aside (its log says where it is) and start ferryman again.",
 }

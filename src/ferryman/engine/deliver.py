@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import threading
 import time
@@ -18,6 +19,8 @@ from ferryman.engine.events import (
     AlbumSending,
     AlbumWaiting,
     ItemQuarantined,
+    JobResumed,
+    JobWaiting,
 )
 from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
@@ -29,6 +32,7 @@ from ferryman.sinks.base import Delivery, Sink, SinkEnv
 from ferryman.store.rows import Ended
 
 log = logging.getLogger(__name__)
+ROOM = "sink.space_low"  # the destination is full: a wait, never a failure
 
 
 async def sink_for(ctx: Context, dest: str) -> Sink:
@@ -49,6 +53,24 @@ async def warm_sink(ctx: Context, dest: str) -> None:
     warm = getattr(sink, "warm", None)
     if warm is not None:
         warm()
+
+
+async def sweep_half_built(ctx: Context) -> int:
+    """At start-up: the ``.NNNN.partial`` folders a killed run left of albums no one
+    delivers now go, whatever became of their jobs since (a retry would remove its own;
+    a cancel or a failure meanwhile would not). Only sinks that build folders are
+    asked (``builds_folders`` on their kind): nothing else is opened. How many went."""
+    removed = 0
+    for job, seqs in await ctx.store.albums_unheld():
+        try:
+            if not getattr(ctx.sinks.kind(job.dest), "builds_folders", False):
+                continue
+            sweep = getattr(await sink_for(ctx, job.dest), "sweep_half_built", None)
+            if sweep is not None:
+                removed += await asyncio.to_thread(sweep, job, seqs)
+        except (FerrymanError, OSError) as exc:  # a destination gone: nothing to sweep there
+            log.info("half-built albums of job %s not looked for: %s", job.id, exc)
+    return removed
 
 
 def caption(settings: Settings, claim: AlbumClaim) -> str:
@@ -136,7 +158,7 @@ async def deliver(
         await _failed(ctx, album, exc)
         return False, ahead
     except OSError as exc:
-        await _failed(ctx, album, FerrymanError("sink.io", str(exc)))
+        await _failed(ctx, album, sink_os_error(exc))
         return False, ahead
     except Exception as bug:  # counted, so a bug cannot retry the album forever
         log.exception("delivering album %s of job %s failed unexpectedly", album.seq, job.id)
@@ -170,6 +192,8 @@ async def deliver(
         log.warning("album %s of job %s: work files not removed: %s", album.seq, job.id, exc)
     sent = len(album.items) - len(ended)
     ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=sent, ref=ref))
+    if job.wait_reason == ROOM and await ctx.store.room_again(job.id, ROOM):
+        ctx.bus.publish(JobResumed(job.id))
     return (False, ahead) if ahead is not None else (chain, after)
 
 
@@ -289,8 +313,24 @@ async def _quarantine_refused(
     return ended
 
 
+def sink_os_error(exc: OSError) -> FerrymanError:
+    """An OSError a sink let through: a full disk (or quota) is a wait for room."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return FerrymanError(ROOM, f"the destination is full: {exc}")
+    return FerrymanError("sink.io", str(exc))
+
+
 async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
     settings = await ctx.settings()
+    if exc.code == ROOM:
+        # The destination is full: a wait like the work area's, rechecked, uncounted,
+        # never a failure; the job says where and how much until an album goes out.
+        delay = settings.space_recheck_seconds
+        if await ctx.store.album_waits_for_room(album.id, ctx.owner, album.job_id, exc, delay):
+            log.warning("album %s of job %s waits for room: %s", album.seq, album.job_id, exc)
+            ctx.bus.publish(JobWaiting(album.job_id, reason=ROOM))
+        ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=delay))
+        return
     if isinstance(exc, ServerWait):
         # A wait the destination imposed is not a failure: honour it to the second, uncounted.
         log.warning("album %s of job %s waits %ss: %s", album.seq, album.job_id, exc.seconds, exc)

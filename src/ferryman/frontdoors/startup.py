@@ -1,8 +1,9 @@
 """One start-up for every front door that runs the engine (``run``, ``demo``, the chat).
 
 The order matters and was written three times before: the data dir's run lock (SQLite
-only: PostgreSQL is made for several workers), the store, the engine, signal handlers
-that ask for a graceful stop; and on the way out the handlers go and the store closes.
+only: PostgreSQL is made for several workers), the store, the engine (and the
+half-built album folders a killed run left, swept), signal handlers that ask for a
+graceful stop; and on the way out the handlers go and the store closes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from ferryman.config import Settings
 from ferryman.engine import collector
 from ferryman.engine.children import prepare_children
+from ferryman.engine.deliver import sweep_half_built
 from ferryman.engine.lock import DataDirLock
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
@@ -57,6 +59,9 @@ async def running(
             if sole:
                 await _hand_back_a_dead_runs_work(store)
             engine = Engine(store, settings, **engine_options)
+            swept = await sweep_half_built(engine.ctx)
+            if swept:
+                log.info("removed %d half-built album folder(s) a run before this one left", swept)
             stop = on_signal or engine.stop
             loop = asyncio.get_running_loop()
             # Only the main thread may take signals (an embedder may run us elsewhere).

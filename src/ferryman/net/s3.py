@@ -38,6 +38,21 @@ READ_BLOCK = 1 << 20
 ATTEMPTS = 4  # a request is tried this often on 500/502/503/504 or a dropped connection
 RETRIED = frozenset({500, 502, 503, 504})
 BACKOFF = 0.25  # seconds before the second try; three times longer each time after
+# A full bucket or store: a wait for room (``sink.space_low``), not a failure. Services
+# say it their own ways: 507, a quota code, MinIO's "storage full", or EntityTooLarge
+# (a quota met, on services that meter a bucket; on AWS only over 5 GB in one PUT,
+# which this client never sends: larger files go in parts).
+FULL_STATUS = 507
+FULL_CODES = frozenset(
+    {
+        "EntityTooLarge",
+        "QuotaExceeded",
+        "InsufficientStorage",
+        "StorageFull",
+        "XMinioStorageFull",
+        "XMinioAdminBucketQuotaExceeded",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,10 +267,14 @@ class S3Client:
             return response
         body = await response.aread()
         code, message = _error_of(body)
-        raise FerrymanError(
-            "results.bucket",
-            f"S3 {what}: {response.status_code} {code or ''} {message or ''}".rstrip(),
-        )
+        told = f"{response.status_code} {code or ''} {message or ''}".rstrip()
+        if response.status_code == FULL_STATUS or code in FULL_CODES:
+            raise self._full(what, told)
+        raise FerrymanError("results.bucket", f"S3 {what}: {told}")
+
+    def _full(self, what: str, told: str) -> FerrymanError:
+        where = f"{self.target.endpoint.rstrip('/')}/{self.target.bucket}"
+        return FerrymanError("sink.space_low", f"the bucket {where} is full ({what}: {told})")
 
     # -- objects -----------------------------------------------------------------------
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
@@ -341,6 +360,8 @@ class S3Client:
             # S3 may answer 200 and put the error in the body, after a long wait.
             if b"<Error>" in done.content:
                 code, message = _error_of(done.content)
+                if code in FULL_CODES:
+                    raise self._full(f"finishing {key}", f"{code} {message}")
                 raise FerrymanError("results.bucket", f"S3 finishing {key}: {code} {message}")
         except BaseException:
             aborted = await self._send("DELETE", key, {"uploadId": upload_id})

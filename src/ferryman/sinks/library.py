@@ -7,6 +7,7 @@ work area when it shares the filesystem (no second copy on a full phone), else c
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
     from ferryman.media.policy import Policy
 
 MANIFEST = "manifest.json"
+# A full disk, or the user's quota: a wait for room, not a failure.
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+# Kept free beyond the album's files: its manifest, previews, the folder itself.
+MARGIN = 64 << 10
 # fsyncs at once when a job's captions are made final (see ``final_captions``)
 SYNC_THREADS = 16
 log = logging.getLogger(__name__)
@@ -42,6 +47,7 @@ class LibraryKind:
     description = "library: (the default library) or library:/some/path"
     client_target: str | None = None
     album_max: int | None = None
+    builds_folders = True  # its sinks may leave ``.NNNN.partial`` after a kill: swept
 
     def parse(self, target: str) -> str:
         return os.path.abspath(target) if target else ""  # no filesystem access: loop-safe
@@ -116,6 +122,17 @@ class LibrarySink:
         """Written into the album's folder before it is renamed into place (a blocking
         call, on the delivery's thread): nothing for a library."""
 
+    def sweep_half_built(self, job: Job, seqs: list[int]) -> int:
+        """Blocking: the half-built folders a killed run left of these albums (none
+        is being written: the engine asks at start-up, of albums no one holds)."""
+        folder = self.job_dir(job)
+        if not folder.is_dir():
+            return 0
+        found = [tmp for seq in seqs if (tmp := folder / f".{seq:04d}.partial").exists()]
+        for tmp in found:
+            remove_half(tmp)
+        return len(found)
+
     def _deliver(self, delivery: Delivery) -> str:
         final = self.album_dir(delivery)
         if final.exists():
@@ -123,13 +140,18 @@ class LibrarySink:
         return self._write_album(final, delivery)
 
     def _write_album(self, final: Path, delivery: Delivery) -> str:
+        """Built under ``.NNNN.partial`` and renamed into place; whatever ends the
+        build (a full disk, an error, a stop) takes the half-built folder with it."""
         tmp = final.with_name(f".{final.name}.partial")
+        sizes: dict[str, int] = {}
         try:
             if tmp.exists():
                 shutil.rmtree(tmp)  # a crash left half an album: start it over
-            tmp.mkdir(parents=True)
             files, manifest = album_layout(delivery)
-            tally = delivery.tally({name: size_of(path) for path, name in files})
+            sizes = {name: size_of(path) for path, name in files}
+            check_room(final.parent, delivery.album.seq, files, sizes)
+            tmp.mkdir(parents=True)
+            tally = delivery.tally(sizes)
             for path, name in files:
                 link_or_copy(path, tmp / name)
                 tally.whole(name)
@@ -139,7 +161,13 @@ class LibrarySink:
             os.rename(tmp, final)
             fsync_dir(final.parent)
         except OSError as exc:
+            remove_half(tmp)
+            if exc.errno in FULL:
+                raise no_room(final.parent, delivery.album.seq, sum(sizes.values())) from exc
             raise FerrymanError("sink.io", f"cannot write album to {final}: {exc}") from exc
+        except BaseException:
+            remove_half(tmp)
+            raise
         return str(final)
 
     def _already_there(self, final: Path, delivery: Delivery) -> str:
@@ -154,6 +182,58 @@ class LibrarySink:
                 "sink.io", f"{final} holds album {found.get('key')}, not {delivery.key}"
             )
         return str(final)
+
+
+def check_room(
+    folder: Path, seq: int, files: list[tuple[Path, str]], sizes: dict[str, int]
+) -> None:
+    """``sink.space_low`` before a byte is written when the files that must be copied
+    (not hard-linked: on another filesystem) exceed the free space at ``folder``; so a
+    wait for room rechecks with one ``statvfs``, not by filling the disk again."""
+    existing = _existing(folder)
+    device = existing.stat().st_dev
+    needed = sum(sizes[name] for path, name in files if _device(path) != device)
+    if needed and shutil.disk_usage(existing).free < needed + MARGIN:
+        raise no_room(folder, seq, needed + MARGIN)
+
+
+def _existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _device(path: Path) -> int | None:
+    try:
+        return path.stat().st_dev
+    except OSError:
+        return None  # gone: the copy says so
+
+
+def no_room(folder: Path, seq: int, needed: int) -> FerrymanError:
+    """The destination's wait for room: where, and how much the album needs."""
+    try:
+        usage = shutil.disk_usage(_existing(folder))
+    except OSError:
+        free = ""
+    else:
+        free = f", {usage.free / 1e6:.1f} MB free"
+        if needed > usage.total:  # waited for all the same: the person decides
+            free += " (more than the whole disk: it never fits; choose another destination)"
+    return FerrymanError(
+        "sink.space_low",
+        f"the disk holding {folder} is full: album {seq} needs {needed / 1e6:.1f} MB there{free}",
+    )
+
+
+def remove_half(tmp: Path) -> None:
+    """A half-built album folder goes (logged if it cannot: the next try removes it)."""
+    try:
+        shutil.rmtree(tmp)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("half-built album %s not removed: %s", tmp, exc)
 
 
 def final_captions(job_dir: Path, job_id: int, render: Callable[[int, int], str]) -> int:

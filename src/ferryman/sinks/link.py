@@ -96,6 +96,7 @@ class LinkKind:
     description = "link: (a download link, served by `ferryman web`)"
     client_target: str | None = None
     album_max: int | None = None
+    builds_folders = True  # a results folder's sink sweeps ``.NNNN.partial`` (not S3's)
 
     def parse(self, target: str) -> str:
         return ""  # one results store per data dir: nothing to choose

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     Row,
     bindparam,
+    case,
     func,
     select,
     update,
@@ -24,6 +25,7 @@ from ferryman.model import (
     AlbumGroup,
     AlbumState,
     ItemState,
+    Job,
     JobState,
     MediaKind,
     Plan,
@@ -31,6 +33,7 @@ from ferryman.model import (
 )
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.base import StoreBase
+from ferryman.store.notices import JOB_WAITING, event_in
 from ferryman.store.rows import (
     Ended,
     LeaseLost,
@@ -39,7 +42,7 @@ from ferryman.store.rows import (
     item_from_row,
     job_from_row,
 )
-from ferryman.store.schema import albums, items
+from ferryman.store.schema import albums, items, jobs
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,21 @@ class AlbumQueries(StoreBase):
         async with self.reader.connect() as conn:
             return int((await conn.execute(query)).scalar() or 0)
 
+    async def albums_unheld(self) -> list[tuple[Job, list[int]]]:
+        """Each job with albums not delivered that no one delivers now, and their
+        numbers: where a killed run may have left an album half-built."""
+        query = (
+            select(jobs, albums.c.seq)
+            .join(albums, albums.c.job_id == jobs.c.id)
+            .where(albums.c.state != AlbumState.DELIVERED.value, albums.c.owner.is_(None))
+            .order_by(jobs.c.id, albums.c.seq)
+        )
+        found: dict[int, tuple[Job, list[int]]] = {}
+        async with self.reader.connect() as conn:
+            for row in await conn.execute(query):
+                found.setdefault(row.id, (job_from_row(row), []))[1].append(int(row.seq))
+        return list(found.values())
+
     async def albums_in_flight(self, job_id: int) -> bool:
         """Whether an album of the job is sealed or being delivered (room will come)."""
         async with self.reader.connect() as conn:
@@ -117,6 +135,57 @@ class AlbumQueries(StoreBase):
         await self._retry_later(
             albums, album_id, owner, AlbumState.SEALED.value, delay, extra, count=count
         )
+
+    async def album_waits_for_room(
+        self, album_id: int, owner: str, job_id: int, error: FerrymanError, delay: float
+    ) -> bool:
+        """The destination is full: the album back in line in ``delay`` seconds,
+        uncounted, and its job shows the wait (the code, and where and how much in its
+        message, unless the job holds an error of its own) until an album goes out.
+        Whether the job's wait is new (a notice's event then, once)."""
+        now = self.clock()
+        live = (JobState.QUEUED.value, JobState.EXPANDING.value, JobState.ACTIVE.value)
+        async with self.engine.begin() as conn:
+            values: dict[str, Any] = {"state": AlbumState.SEALED.value, "owner": None}
+            values["lease_until"] = None
+            values |= {"not_before": now + delay, "error_code": error.code}
+            values["error_message"] = error.message
+            await self._update_owned(conn, albums, album_id, owner, values)
+            before = (
+                await conn.execute(select(jobs.c.wait_reason).where(jobs.c.id == job_id))
+            ).scalar()
+            done = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.state.in_(live))
+                .values(
+                    wait_reason=error.code,
+                    error_message=case(
+                        (jobs.c.error_code.is_(None), error.message), else_=jobs.c.error_message
+                    ),
+                    updated_at=now,
+                )
+            )
+            fresh = done.rowcount == 1 and before != error.code
+            if fresh:
+                await event_in(conn, JOB_WAITING, now, job_id=job_id, reason=error.code)
+        return fresh
+
+    async def room_again(self, job_id: int, code: str) -> bool:
+        """An album went out: the job no longer waits for room at its destination
+        (``code``); whether it did."""
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.wait_reason == code)
+                .values(
+                    wait_reason=None,
+                    error_message=case(
+                        (jobs.c.error_code.is_(None), None), else_=jobs.c.error_message
+                    ),
+                    updated_at=self.clock(),
+                )
+            )
+        return done.rowcount == 1
 
     async def album_failed(self, album_id: int, owner: str, error: FerrymanError) -> None:
         now = self.clock()

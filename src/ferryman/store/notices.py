@@ -32,8 +32,9 @@ EVENT_URL = ""  # an event row's URL: not a notice yet, never claimed for sendin
 # The events a notice tells of (an event row's kind).
 JOB_ENDED, JOB_WAITING = "job_ended", "job_waiting"
 WATCH_FOUND, WATCH_FAILING = "watch_found", "watch_failing"
-# Waits that need the person, and so a notice: a password, room on the disk.
-ASKS = ("archive.password_required", "archive.password_wrong", "space.")
+# Waits that need the person, and so a notice: a password, room on the disk (the work
+# area's, the destination's).
+ASKS = ("archive.password_required", "archive.password_wrong", "space.", "sink.space_low")
 
 
 async def event_in(
