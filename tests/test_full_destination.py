@@ -31,6 +31,7 @@ from ferryman.sinks import library as library_sink
 from ferryman.store import Store
 
 from .engine_helpers import library_files, sha256
+from .test_store import _expanded_job
 from .waiting import eventually
 
 ROOM = "sink.space_low"
@@ -240,3 +241,27 @@ async def test_a_full_results_bucket_is_a_wait_for_room() -> None:
         await client.close()
         server.shutdown()
         server.server_close()
+
+
+async def test_the_wait_is_recorded_uncounted_and_ends_with_a_delivery(store: Store) -> None:
+    """Both stores: the album back in line without an attempt, the job showing the wait
+    (once new), the claim seeing it, an album delivered ending it."""
+    job_id = await _expanded_job(store, 3)
+    claim = await store.claim_delivery("d", 30)
+    assert claim is not None
+    full = FerrymanError(ROOM, "the disk holding /lib/in is full: album 1 needs 0.3 MB there")
+    assert await store.album_waits_for_room(claim.album.id, "d", job_id, full, 0.0)
+    job = await store.get_job(job_id)
+    assert (job.wait_reason, job.error_message, job.state) == (ROOM, full.message, job.state)
+    assert [(j.id, seqs) for j, seqs in await store.albums_unheld()] == [(job_id, [1])]
+    again = await store.claim_delivery("d", 30)
+    assert again is not None and again.album.attempts == 0 and again.job.wait_reason == ROOM
+    assert not await store.album_waits_for_room(again.album.id, "d", job_id, full, 0.0)
+    last = await store.claim_delivery("d", 30)
+    assert last is not None
+    await store.album_delivered(last.album.id, "d", "ref")
+    assert await store.room_again(job_id, ROOM)
+    job = await store.get_job(job_id)
+    assert job.wait_reason is None and job.error_message is None
+    assert await store.albums_unheld() == []
+    assert not await store.room_again(job_id, ROOM)

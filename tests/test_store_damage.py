@@ -158,3 +158,19 @@ def test_a_new_store_is_never_seen_at_zero_bytes(tmp_path: Path) -> None:
     assert sqlite_file.damage(db) is None
     assert sorted(p.name for p in db.parent.iterdir()) == ["ferryman.db"]
     assert "store.corrupt" in ERRORS
+
+
+def test_a_new_store_is_made_whole_where_hard_links_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(src: object, dst: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # FAT, a phone's shared storage
+
+    monkeypatch.setattr(sqlite_file.os, "link", refused)
+    db = tmp_path / "ferryman.db"
+    sqlite_file.make_whole(db)
+    assert db.read_bytes().startswith(sqlite_file.HEADER) and sqlite_file.damage(db) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ferryman.db"]
+    store = open_lite(f"sqlite:///{db}", create=True)
+    assert store is not None
+    store.close()

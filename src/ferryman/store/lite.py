@@ -219,7 +219,10 @@ def open_lite(url: str, *, create: bool, clock: Clock = time.time) -> LiteStore 
     if not path.exists():
         if not create:
             return LiteStore(None, clock)
-        sqlite_file.make_whole(path)  # never a zero-byte store, even for a moment
+        try:
+            sqlite_file.make_whole(path)  # never a zero-byte store, even for a moment
+        except OSError:
+            return None  # the full store says what is wrong
     elif sqlite_file.damage(path) is not None:
         return None  # the full store says what is wrong with it
     try:

@@ -29,19 +29,40 @@ _DAMAGE = ("file is not a database", "database disk image is malformed", "malfor
 
 def make_whole(path: Path) -> None:
     """A missing store made as an empty WAL database, in one link: another process
-    never sees it half made (zero bytes), and one made meanwhile is kept."""
+    never sees it half made (zero bytes), and one made meanwhile is kept. OSError when
+    it cannot be made (the caller says so as it did before)."""
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = path.with_name(f".{path.name}.{os.getpid()}.new")
     try:
-        with contextlib.closing(sqlite3.connect(fresh)) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")  # writes the header: a whole file
-        with contextlib.suppress(FileExistsError):
+        try:
+            with contextlib.closing(sqlite3.connect(fresh)) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")  # writes the header: a whole file
+        except sqlite3.Error as exc:
+            raise OSError(f"cannot make {fresh}: {exc}") from exc
+        try:
             os.link(fresh, path)
+        except FileExistsError:
+            pass
+        except OSError:  # no hard links here (FAT, a phone's shared storage)
+            _copy_if_missing(fresh, path)
     finally:
         for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
             leftover.unlink(missing_ok=True)
+
+
+def _copy_if_missing(fresh: Path, path: Path) -> None:
+    """``fresh``'s bytes as ``path``, made only if no one made it meanwhile."""
+    data = fresh.read_bytes()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def damage(path: Path) -> str | None:
