@@ -7,6 +7,7 @@ The results bucket's "full" answers are the same wait."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import subprocess
 import threading
@@ -46,7 +47,12 @@ async def sqlite_store(settings: Settings) -> Store:
 def tiny_library(settings: Settings) -> Iterator[Path]:
     """The library on a real 2 MB filesystem, so its space runs out for real (the work
     area stays on the test's disk: every file is copied, none hard-linked)."""
-    library = settings.library
+    with _tiny_disk(settings.library) as library:
+        yield library
+
+
+@contextlib.contextmanager
+def _tiny_disk(library: Path) -> Iterator[Path]:
     library.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(library)], capture_output=True
@@ -99,14 +105,23 @@ async def _waiting_for_room(store: Store, engine: Engine, job_id: int, rechecks:
         unsubscribe()
 
 
-async def test_a_full_library_waits_then_delivers_everything_once(
-    tmp_path: Path, quick: Settings, sqlite_store: Store, tiny_library: Path
+@pytest.mark.parametrize("dest", ["library:", "link:"])
+async def test_a_full_destination_waits_then_delivers_everything_once(
+    tmp_path: Path, quick: Settings, sqlite_store: Store, dest: str
 ) -> None:
+    """The library, and ``link:``'s results folder (its previews written too)."""
     store = sqlite_store
     photos = _noise_pngs(tmp_path / "in", 5)
-    job = await intake.add_source(
-        store, make_zip(tmp_path / "in.zip", [(p.name, p) for p in photos])
-    )
+    zipped = make_zip(tmp_path / "in.zip", [(p.name, p) for p in photos])
+    folder = quick.library if dest == "library:" else quick.results_dir
+    with _tiny_disk(folder) as tiny_library:
+        await _waits_then_delivers(store, quick, zipped, dest, tiny_library, photos)
+
+
+async def _waits_then_delivers(
+    store: Store, quick: Settings, zipped: Path, dest: str, tiny_library: Path, photos: list[Path]
+) -> None:
+    job = await intake.add_source(store, zipped, dest=dest)
     filler = tiny_library / "someone-elses-file"
     filler.write_bytes(b"\0" * 1_900_000)  # another program fills the disk
     engine = Engine(store, quick)
