@@ -18,6 +18,7 @@ from typing import ClassVar
 
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
 from ferryman.config import Settings
 from ferryman.engine import intake, report
@@ -30,6 +31,7 @@ from ferryman.net.s3 import S3Client, S3Target
 from ferryman.samples import make_zip
 from ferryman.sinks import library as library_sink
 from ferryman.store import Store
+from ferryman.store.schema import albums
 
 from .engine_helpers import library_files, sha256
 from .test_store import _expanded_job
@@ -259,24 +261,32 @@ async def test_a_full_results_bucket_is_a_wait_for_room() -> None:
 
 
 async def test_the_wait_is_recorded_uncounted_and_ends_with_a_delivery(store: Store) -> None:
-    """Both stores: the album back in line without an attempt, the job showing the wait
-    (once new), the claim seeing it, an album delivered ending it."""
-    job_id = await _expanded_job(store, 3)
-    claim = await store.claim_delivery("d", 30)
-    assert claim is not None
+    """Both stores: each album back in line without an attempt, the job showing the
+    wait (new once, for the job's first album to meet it), the claim seeing it, and the
+    last album that waited, once delivered, ending it."""
+    job_id = await _expanded_job(store, 3, album_size=2)  # two albums
     full = FerrymanError(ROOM, "the disk holding /lib/in is full: album 1 needs 0.3 MB there")
-    assert await store.album_waits_for_room(claim.album.id, "d", job_id, full, 0.0)
+    waited = []
+    for delay in (60.0, 0.0):  # the first rechecks later: the second is claimed next
+        claim = await store.claim_delivery("d", 30)
+        assert claim is not None
+        waited.append(await store.album_waits_for_room(claim.album.id, "d", job_id, full, delay))
+    assert waited == [True, False]  # one notice for the job, not one per album
     job = await store.get_job(job_id)
-    assert (job.wait_reason, job.error_message, job.state) == (ROOM, full.message, job.state)
-    assert [(j.id, seqs) for j, seqs in await store.albums_unheld()] == [(job_id, [1])]
-    again = await store.claim_delivery("d", 30)
-    assert again is not None and again.album.attempts == 0 and again.job.wait_reason == ROOM
-    assert not await store.album_waits_for_room(again.album.id, "d", job_id, full, 0.0)
-    last = await store.claim_delivery("d", 30)
-    assert last is not None
-    await store.album_delivered(last.album.id, "d", "ref")
+    assert (job.wait_reason, job.error_message) == (ROOM, full.message)
+    assert [(j.id, seqs) for j, seqs in await store.albums_unheld()] == [(job_id, [1, 2])]
+    second = await store.claim_delivery("d", 30)
+    assert second is not None and second.album.seq == 2 and second.album.attempts == 0
+    assert second.job.wait_reason == ROOM
+    await store.album_delivered(second.album.id, "d", "ref-2")
+    assert not await store.room_again(job_id, ROOM)  # album 1 still waits
+    assert (await store.get_job(job_id)).wait_reason == ROOM
+    async with store.engine.begin() as conn:  # album 1's recheck is due
+        await conn.execute(update(albums).values(not_before=0.0))
+    first = await store.claim_delivery("d", 30)
+    assert first is not None and first.album.seq == 1 and first.album.attempts == 0
+    await store.album_delivered(first.album.id, "d", "ref-1")
     assert await store.room_again(job_id, ROOM)
     job = await store.get_job(job_id)
     assert job.wait_reason is None and job.error_message is None
     assert await store.albums_unheld() == []
-    assert not await store.room_again(job_id, ROOM)

@@ -142,18 +142,18 @@ class AlbumQueries(StoreBase):
         """The destination is full: the album back in line in ``delay`` seconds,
         uncounted, and its job shows the wait (the code, and where and how much in its
         message, unless the job holds an error of its own) until an album goes out.
-        Whether the job's wait is new (a notice's event then, once)."""
+        Whether the wait is new: no album of the job waited for room before (a notice's
+        event then, once, however often the job's shown wait is overwritten meanwhile
+        by its reading's own, such as ``backlog``)."""
         now = self.clock()
         live = (JobState.QUEUED.value, JobState.EXPANDING.value, JobState.ACTIVE.value)
         async with self.engine.begin() as conn:
+            before = (await conn.execute(_waiting_for(job_id, error.code))).first()
             values: dict[str, Any] = {"state": AlbumState.SEALED.value, "owner": None}
             values["lease_until"] = None
             values |= {"not_before": now + delay, "error_code": error.code}
             values["error_message"] = error.message
             await self._update_owned(conn, albums, album_id, owner, values)
-            before = (
-                await conn.execute(select(jobs.c.wait_reason).where(jobs.c.id == job_id))
-            ).scalar()
             done = await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.state.in_(live))
@@ -165,15 +165,17 @@ class AlbumQueries(StoreBase):
                     updated_at=now,
                 )
             )
-            fresh = done.rowcount == 1 and before != error.code
+            fresh = done.rowcount == 1 and before is None
             if fresh:
                 await event_in(conn, JOB_WAITING, now, job_id=job_id, reason=error.code)
         return fresh
 
     async def room_again(self, job_id: int, code: str) -> bool:
         """An album went out: the job no longer waits for room at its destination
-        (``code``); whether it did."""
+        (``code``), unless another of its albums still does; whether it did."""
         async with self.engine.begin() as conn:
+            if (await conn.execute(_waiting_for(job_id, code))).first() is not None:
+                return False
             done = await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.wait_reason == code)
@@ -211,6 +213,20 @@ class AlbumQueries(StoreBase):
                     updated_at=now,
                 )
             )
+
+
+def _waiting_for(job_id: int, code: str) -> Any:
+    """An album of the job not yet delivered whose last try met ``code``, if any."""
+    undelivered = (AlbumState.SEALED.value, AlbumState.DELIVERING.value)
+    return (
+        select(albums.c.id)
+        .where(
+            albums.c.job_id == job_id,
+            albums.c.error_code == code,
+            albums.c.state.in_(undelivered),
+        )
+        .limit(1)
+    )
 
 
 def _claim_delivery(conn: Connection, statement: Any, params: dict[str, Any]) -> AlbumClaim | None:
