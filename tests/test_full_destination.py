@@ -290,3 +290,22 @@ async def test_the_wait_is_recorded_uncounted_and_ends_with_a_delivery(store: St
     job = await store.get_job(job_id)
     assert job.wait_reason is None and job.error_message is None
     assert await store.albums_unheld() == []
+
+
+async def test_an_ended_job_never_says_its_failed_items_are_retried(store: Store) -> None:
+    """A job ended ``done`` with items failed for good on a retryable code (``sink.io``
+    after its attempts): nothing retries them now, and its next step says so."""
+    job_id = await _expanded_job(store, 3, album_size=2)
+    delivered = await store.claim_delivery("d", 30)
+    assert delivered is not None
+    await store.album_delivered(delivered.album.id, "d", "ref-1")
+    failed = await store.claim_delivery("d", 30)
+    assert failed is not None
+    await store.album_failed(failed.album.id, "d", FerrymanError("sink.io", "I/O error"))
+    assert await store.finish_jobs() == [job_id]
+    told = await report.report(store, job_id)
+    assert told["state"] == "done" and told["error"]["code"] == "sink.io"
+    assert "it is retried" not in told["error"]["next"]
+    assert "nothing retries it now" in told["error"]["next"]
+    needs = (await report.run_summary(store, 0.0, [job_id]))["needs"]
+    assert "nothing retries it now" in needs[0]["next"], needs

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ferryman.errors import next_step_for, spec_for, with_job
-from ferryman.model import Job, JobState
+from ferryman.model import Job
 from ferryman.sources.base import SourceRegistry
 
 
@@ -22,7 +22,7 @@ def job_view(job: Job, sources: SourceRegistry) -> dict[str, Any]:
         error = {
             "code": job.error_code,
             "message": job.error_message or job.error_code,
-            "next": next_step_for(job.error_code, failed=job.state is JobState.FAILED, job=job.id),
+            "next": next_step_for(job.error_code, failed=job.state.terminal, job=job.id),
             "retryable": spec_for(job.error_code).retryable,
         }
     summary = job.summary or {}

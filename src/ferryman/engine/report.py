@@ -129,7 +129,7 @@ async def report(
     summary["dest"] = job.dest
     if summary["error"]:
         summary["error"]["next"] = next_step_for(
-            summary["error"]["code"], failed=job.state is JobState.FAILED, job=job.id
+            summary["error"]["code"], failed=job.state.terminal, job=job.id
         )
     fetch = await store.fetched(job_id) if job.wait_reason and not job.error_message else None
     summary["waiting"] = (
@@ -205,7 +205,7 @@ async def run_summary(
                     "message": job.error_message
                     or (waiting_why.get(job.id) if outcome == "waiting" else None),
                     "next": (
-                        next_step_for(code, failed=outcome == "failed", job=job.id)
+                        next_step_for(code, failed=job.state.terminal, job=job.id)
                         if code in ERRORS
                         else None
                     ),

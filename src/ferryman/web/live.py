@@ -319,9 +319,7 @@ class Tracker:
             error = {
                 "code": job.error_code,
                 "message": job.error_message or job.error_code,
-                "next": with_job(
-                    page_step(job.error_code, failed=job.state is JobState.FAILED), job.id
-                ),
+                "next": with_job(page_step(job.error_code, failed=job.state.terminal), job.id),
                 "retryable": spec.retryable,
             }
         return {
