@@ -67,14 +67,13 @@ def _copy_if_missing(fresh: Path, path: Path) -> None:
 
 def damage(path: Path) -> str | None:
     """What is wrong with the store at ``path`` as its bytes show (None: nothing seen,
-    or no file yet). Reads 100 bytes of it and 32 of its WAL."""
+    no file yet, or one this process may not read). Reads 100 bytes of it and 32 of
+    its WAL."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(100)
-    except FileNotFoundError:
+    except OSError:  # none yet, or unreadable: not damage (SQLite's own error says why)
         return None
-    except OSError as exc:
-        return f"cannot read it: {exc.strerror or exc}"
     if not head:
         return "it has zero bytes: whatever it held is gone"
     if len(head) < 100 or not head.startswith(HEADER):
@@ -86,10 +85,8 @@ def _wal_damage(wal: Path) -> str | None:
     try:
         with open(wal, "rb") as handle:
             head = handle.read(_WAL_HEADER)
-    except FileNotFoundError:
+    except OSError:
         return None
-    except OSError as exc:
-        return f"cannot read its -wal file: {exc.strerror or exc}"
     if not head:
         return None  # emptied by a checkpoint: nothing waits in it
     if len(head) < _WAL_HEADER:
