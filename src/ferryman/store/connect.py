@@ -14,6 +14,7 @@ server that vanished within a minute too (``dead_peer``).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -142,9 +143,8 @@ async def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             store_file = Path(parsed.database)
-            sqlite_file.check(store_file)  # before SQLite opens it and writes over it
-            try:
-                sqlite_file.make_whole(store_file)
+            try:  # looked at before SQLite opens it and writes over it; made whole if new
+                await asyncio.to_thread(_check_or_make, store_file)
             except OSError as exc:
                 raise FerrymanError(
                     "config.invalid", f"database_url {shown}: cannot make its folder ({exc})"
@@ -191,6 +191,11 @@ async def create_engine(url: str) -> AsyncEngine:
             "config.invalid", f"database_url {shown}: the driver cannot use it ({exc})"
         ) from exc
     return engine
+
+
+def _check_or_make(path: Path) -> None:
+    sqlite_file.check(path)
+    sqlite_file.make_whole(path)
 
 
 def _quick_check(conn: Connection) -> str | None:
