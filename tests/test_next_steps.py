@@ -75,14 +75,18 @@ def test_the_cli_fills_in_the_number_it_was_given(tmp_path: Path) -> None:
     assert "`ferryman cancel 1`" in refused.stderr and "JOB" not in refused.stderr
 
 
-def test_unknown_inputs_are_answered_with_what_people_type() -> None:
+def test_unknown_inputs_are_answered_with_what_people_type(tmp_path: Path) -> None:
     readable = default_sources().readable()
     assert readable.startswith("local files, folders and archives"), readable
     for said in ("http(s)://", "dav(s)://", "torbox:", "t.me"):
         assert said in readable, readable
     for internal in ("tg", "media", "file:", "https,"):
         assert not re.search(rf"\b{re.escape(internal)}\b", readable), readable
-    refused = CliRunner().invoke(app, ["add", "ftp://host/x.zip"], env={"FERRYMAN_CONFIG": None})
+    refused = CliRunner().invoke(
+        app,
+        ["--data-dir", str(tmp_path / "d"), "add", "ftp://host/x.zip"],
+        env={"FERRYMAN_CONFIG": None},
+    )
     assert "source.unsupported" in refused.stderr
     assert "it reads local files" in refused.stderr and "tg," not in refused.stderr
 
