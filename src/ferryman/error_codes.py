@@ -403,6 +403,17 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "engine.internal", True, "An unexpected error; it is retried. Report it if it stays."
     ),
+    ErrorSpec(
+        "entry.internal",
+        False,
+        "A bug in ferryman met this one file (the log has its traceback); the rest of the"
+        " input went on. The file is kept in quarantine (`ferryman quarantine list`):"
+        " please report it with the log, and once a newer ferryman fixes it,"
+        " `ferryman retry JOB` tries it again.",
+        web_step="A bug in ferryman met this one file (the server's log has its"
+        " traceback); the rest of the input went on. The file is kept in quarantine:"
+        " please report it with the log, and retry the job once a newer ferryman fixes it.",
+    ),
     # sinks
     ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),
     ErrorSpec(

@@ -101,7 +101,12 @@ class Prepared:
 def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prepared:
     """Probe, plan and (for cheap plans) fix the staged file; never raises for bad media."""
     started = time.monotonic()
-    prepared = _prepare(staged, send_documents, options)
+    try:
+        prepared = _prepare(staged, send_documents, options)
+    except Exception as bug:
+        if not entry_fault(bug):
+            raise
+        prepared = _bug(staged, bug)
     if not prepared.sha256 and prepared.work_path is not None and _not_read_whole(prepared):
         # Staged unhashed for a delivery's whole read that will not come: hashed now.
         _, prepared.sha256 = sha256_file(prepared.work_path)
@@ -111,6 +116,30 @@ def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prep
     prepared.source_size = staged.size
     prepared.seconds = round(time.monotonic() - started, 3)
     return prepared
+
+
+def entry_fault(bug: Exception) -> bool:
+    """Whether an unexpected exception met while one entry was staged or prepared is
+    that entry's (a decoder's or our own code's bug on its bytes: it fails alone and the
+    input reads on) rather than the machine's: a failed system call (a full or broken
+    disk, a missing work folder) is the same for every entry, so it stays the job's."""
+    return not (isinstance(bug, OSError) and bug.errno is not None)
+
+
+def internal(name: str, bug: Exception) -> FerrymanError:
+    """An unexpected exception as one entry's ``entry.internal``, logged as the bug it is
+    (with its traceback): the person sees the code, the developer the stack."""
+    log.error("entry %s: unexpected %s; it fails alone", name, type(bug).__name__, exc_info=bug)
+    return FerrymanError("entry.internal", f"{name}: {type(bug).__name__}: {bug}")
+
+
+def _bug(staged: Staged, bug: Exception) -> Prepared:
+    """A staged file whose probe or fix raised unexpectedly: quarantined (kept, so a
+    fixed ferryman's ``retry`` tries it again); the job goes on with the next entry."""
+    assert staged.path is not None  # nothing unstaged reaches the probe
+    error = internal(staged.path.name, bug)
+    base = Prepared(staged.kind, ItemState.READY, None, staged.path, staged.size, staged.sha256)
+    return _broken(base, error)
 
 
 def _not_read_whole(prepared: Prepared) -> bool:

@@ -40,6 +40,8 @@ _EXIF_DEGREES = {3: 180, 4: 180, 5: 90, 6: 270, 7: 270, 8: 90}  # counter-clockw
 _EXIF_MIRRORED = frozenset({2, 4, 5, 7})
 # A colour key (tRNS) makes these modes transparent: the plan must see the alpha.
 _KEYED_MODES = {"P": "PA", "L": "LA", "RGB": "RGBA", "1": "LA"}
+# What Pillow raises on a later TIFF page it cannot set up (TypeError: no size).
+_PAGE_ERRORS = (TypeError, ValueError, KeyError, OSError, EOFError, SyntaxError, struct.error)
 _MODE_BITS = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
 
 
@@ -116,18 +118,26 @@ def _animated(image: Image.Image) -> bool:
 def _pages(image: Image.Image) -> int:
     """A TIFF's pages, when all are of one size (a scan's, a fax's: each a photo); 1 when
     later pages differ in size from the first (a camera's or scanner's picture with its
-    thumbnails: a photo, its first page) or for any other format."""
-    count = int(getattr(image, "n_frames", 1)) if image.format == "TIFF" else 1
-    first = image.size
+    thumbnails: a photo, its first page) or cannot be counted (a later page without a
+    size: Pillow's ``n_frames`` raises ``TypeError``), or for any other format."""
+    if image.format != "TIFF":
+        return 1
     try:
-        for page in range(1, count):
-            image.seek(page)
-            if image.size != first:
-                return 1
-        return count
+        return _same_size_pages(image)
+    except _PAGE_ERRORS:
+        return 1  # the first page, read like any picture, is all that can be trusted
     finally:
-        if count > 1:
-            image.seek(0)
+        image.seek(0)  # a failure here is the picture's own: the probe says unreadable
+
+
+def _same_size_pages(image: Image.Image) -> int:
+    count = int(getattr(image, "n_frames", 1))
+    first = image.size
+    for page in range(1, count):
+        image.seek(page)
+        if image.size != first:
+            return 1
+    return count
 
 
 def _mode(image: Image.Image) -> str:
