@@ -148,10 +148,10 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
     else:
         bad, raised = BAD, KeyError
 
-        def probe(path: Path, data: bytes | None = None) -> MediaInfo:
+        def probe(path: Path, data: bytes | None = None, limit: int | None = None) -> MediaInfo:
             if path.name.endswith(BAD):
                 raise KeyError("a bug in the probe")
-            return real(path, data)
+            return real(path, data, limit)
 
         monkeypatch.setattr(prepare_module, "probe_image", probe)
     settings = settings_for(tmp_path)

@@ -375,6 +375,16 @@ SPECS: tuple[ErrorSpec, ...] = (
         " sent as a document. Raise `media.max_image_pixels` if you trust it.",
     ),
     ErrorSpec(
+        "media.over_budget",
+        False,
+        "Decoding the image would take more memory than `media.max_image_bytes` allows"
+        " (its pixels x channels x bit depth, counted from its header); it is sent as a"
+        " document, unchanged. Raise the setting if this machine has the memory.",
+        web_step="Decoding the image would take more memory than the max_image_bytes"
+        " setting allows (its pixels x channels x bit depth); it is sent as a document,"
+        " unchanged.",
+    ),
+    ErrorSpec(
         "media.over_limit",
         False,
         "The file is over the destination's size limit and could not be split or shrunk;"

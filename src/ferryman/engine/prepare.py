@@ -16,6 +16,7 @@ from ferryman.config import Settings
 from ferryman.engine.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
+from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES
 from ferryman.media.finish import finish_video
 from ferryman.media.images import check_pixels, fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
@@ -29,6 +30,9 @@ from ferryman.sinks.base import SinkRegistry
 log = logging.getLogger(__name__)
 
 VISUAL = frozenset({MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION})
+# A picture not decoded for its size (pixels, or bytes once decoded): sent as it is.
+_UNDECODED = ("media.too_many_pixels", "media.over_budget")
+_AS_DOCUMENT = ("media.over_limit", *_UNDECODED)
 
 
 def wanted(kind: MediaKind, send_documents: bool) -> bool:
@@ -50,6 +54,7 @@ class MediaOptions:
     # A multipage TIFF of more pages goes as one document: a 10,000-page file would
     # otherwise make 10,000 photos (a thousand albums) out of one item.
     max_pages: int = 100
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES  # a decode's budget (``media.budget``)
 
 
 def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
@@ -66,6 +71,7 @@ def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOp
         settings.convert.audio_bitrate,
         _hashes_as_it_reads(sinks, dest),
         settings.media.max_pages,
+        int(settings.media.max_image_bytes),
     )
 
 
@@ -160,11 +166,11 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     if kind not in VISUAL and kind is not MediaKind.AUDIO:
         return _as_document(base, options.policy, None)
     try:
-        info = _probe(kind, path, staged.data)
+        info = _probe(kind, path, staged.data, options.max_image_bytes)
         if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:
             _check_canvas(path, options.max_image_pixels)
     except FerrymanError as exc:
-        if exc.code == "media.too_many_pixels":
+        if exc.code in _UNDECODED:
             return _as_document(base, options.policy, _why(exc))
         return _broken(base, exc)
     if kind is MediaKind.PHOTO and (info.frames or 1) > 1:
@@ -208,8 +214,11 @@ def _scale_instead(kind: MediaKind, plan: Plan, info: MediaInfo, options: MediaO
     )
 
 
-def _probe(kind: MediaKind, path: Path, data: bytes | None = None) -> MediaInfo:
-    """``data``: the file's bytes when staging kept them (a photo is read there).
+def _probe(
+    kind: MediaKind, path: Path, data: bytes | None = None, max_bytes: int | None = None
+) -> MediaInfo:
+    """``data``: the file's bytes when staging kept them (a photo is read there);
+    ``max_bytes``: no picture decoded over this budget (``media.budget``).
 
     Pictures and animations are read by Pillow first, as their fixers read them (FFmpeg
     gives up on a GIF without a palette, which Pillow decodes with a grey one); FFmpeg
@@ -218,9 +227,9 @@ def _probe(kind: MediaKind, path: Path, data: bytes | None = None) -> MediaInfo:
     if kind not in (MediaKind.PHOTO, MediaKind.ANIMATION):
         return probe(path)
     try:
-        return probe_image(path, data)
+        return probe_image(path, data, max_bytes)
     except FerrymanError as exc:
-        if exc.code == "media.too_many_pixels":
+        if exc.code in _UNDECODED:
             raise
         try:
             return probe(path)
@@ -269,10 +278,16 @@ def _fit_image(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
     out = path.with_name(path.stem + ".photo.jpg")
     limits = _photo_limits(options)
     try:
-        result = fit_photo(path, out, limits, max_pixels=options.max_image_pixels)
+        result = fit_photo(
+            path,
+            out,
+            limits,
+            max_pixels=options.max_image_pixels,
+            max_bytes=options.max_image_bytes,
+        )
     except FerrymanError as exc:
         out.unlink(missing_ok=True)
-        if exc.code in ("media.over_limit", "media.too_many_pixels"):
+        if exc.code in _AS_DOCUMENT:
             return _as_document(base, options.policy, _why(exc))
         return _broken(base, exc)
     size, digest = sha256_file(out)
@@ -304,12 +319,13 @@ def _fit_pages(base: Prepared, path: Path, pages: int, options: MediaOptions) ->
                 made[-1],
                 _photo_limits(options),
                 max_pixels=options.max_image_pixels,
+                max_bytes=options.max_image_bytes,
                 page=page,
             )
     except FerrymanError as exc:
         for out in made:
             out.unlink(missing_ok=True)
-        if exc.code in ("media.over_limit", "media.too_many_pixels"):
+        if exc.code in _AS_DOCUMENT:
             return _as_document(base, options.policy, _why(exc))
         return _broken(base, exc)
     base.parts = made

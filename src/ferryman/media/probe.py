@@ -22,6 +22,7 @@ from av.video.stream import VideoStream
 from PIL import Image, UnidentifiedImageError
 
 from ferryman.errors import FerrymanError
+from ferryman.media.budget import check_budget
 from ferryman.media.policy import MP4_FAMILY
 from ferryman.model import MediaInfo
 
@@ -60,22 +61,23 @@ def probe(path: Path) -> MediaInfo:
         raise _unreadable(path, exc) from exc
 
 
-def probe_image(path: Path, data: bytes | None = None) -> MediaInfo:
+def probe_image(path: Path, data: bytes | None = None, max_bytes: int | None = None) -> MediaInfo:
     """Size (after EXIF rotation) and frame count (capped at 2) of an image, via Pillow.
     ``data``: the file's bytes, already in memory (the file is then not opened).
 
     Raises ``media.unreadable``, or ``media.too_many_pixels`` for an image over Pillow's
-    decompression-bomb limit (it is never decoded).
+    decompression-bomb limit, or ``media.over_budget`` for one whose check would decode
+    more than ``max_bytes`` (``media.budget``): neither is decoded.
     """
     try:
-        return _probe_pillow(path, data)
+        return _probe_pillow(path, data, max_bytes)
     except Image.DecompressionBombError as exc:
         raise FerrymanError("media.too_many_pixels", f"{path.name}: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise _unreadable(path, exc) from exc
 
 
-def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
+def _probe_pillow(path: Path, data: bytes | None, max_bytes: int | None) -> MediaInfo:
     from ferryman.media.images import ensure_heif  # pillow-heif: loaded only when needed
 
     ensure_heif()
@@ -87,7 +89,7 @@ def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
         width, height = image.size
         frames = 2 if _animated(image) else 1
         pages = _pages(image)
-        orientation = image.getexif().get(_EXIF_ORIENTATION)
+        orientation = _orientation(image, max_bytes)
         if orientation in _EXIF_TRANSPOSED:
             width, height = height, width
         info = MediaInfo(
@@ -102,8 +104,21 @@ def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
             bit_depth=_MODE_BITS.get(image.mode, 8),
             pages=pages if pages > 1 else None,
         )
-        _check_data(image, source)
+        _check_data(image, source, max_bytes)
         return info
+
+
+def _orientation(image: Image.Image, max_bytes: int | None) -> int | None:
+    """The EXIF orientation. Pillow looks for a PNG's EXIF after its pixel data by
+    decoding the whole picture (``getexif`` loads it): a 149 MP 16-bit PNG took 600 MB
+    here. Over the budget, only an eXIf chunk before the data counts."""
+    if image.format == "PNG" and "exif" not in image.info and max_bytes is not None:
+        try:
+            check_budget(image, "", max_bytes)
+        except FerrymanError:
+            return None
+    value = image.getexif().get(_EXIF_ORIENTATION)
+    return value if isinstance(value, int) else None
 
 
 def _animated(image: Image.Image) -> bool:
@@ -147,14 +162,19 @@ def _mode(image: Image.Image) -> str:
     return image.mode
 
 
-def _check_data(image: Image.Image, source: Callable[[], Path | io.BytesIO]) -> None:
-    """Read the pixel data cheaply, so a cut-off file fails here and not at delivery."""
+def _check_data(
+    image: Image.Image, source: Callable[[], Path | io.BytesIO], max_bytes: int | None
+) -> None:
+    """Read the pixel data cheaply, so a cut-off file fails here and not at delivery;
+    never a decode over ``max_bytes``."""
     if image.format == "PNG":
         with Image.open(source()) as fresh:  # verify() must come straight after open
             fresh.verify()  # checks every chunk's CRC without holding the pixels
         return
     if image.format == "JPEG":  # decode at 1/8 scale: enough to reach the end of the data
         image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+    if max_bytes is not None:
+        check_budget(image, Path(getattr(image, "filename", "") or "picture").name, max_bytes)
     image.load()
 
 
