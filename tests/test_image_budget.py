@@ -30,7 +30,7 @@ from ferryman.samples import make_photo
 from ferryman.store import Store
 
 from .engine_helpers import library_files, run_until_idle
-from .image_corpus import deep_png
+from .image_corpus import animated, deep_png, gif_last_frame_at
 
 SIDE = 12_200  # 148.8 MP: under media.max_image_pixels (150 MP), 1.19 GB as 16-bit RGBA
 MiB = 1024 * 1024
@@ -191,3 +191,17 @@ def test_prepare_says_over_budget_in_process_too(deep: Path, tmp_path: Path) -> 
     )
     assert (done.state, done.plan) == (ItemState.READY, Plan.DOCUMENT)
     assert (done.reason or "").startswith("media.over_budget")
+
+
+def test_an_animation_whose_canvas_is_over_the_budget_goes_as_a_document(
+    tmp_path: Path,
+) -> None:
+    """Its last frame lies at (8500, 8500): 74 MP, under the pixel limit, but 294 MB of
+    RGBA frames to compose; it was converted (in a child) before."""
+    path = tmp_path / "far.gif"
+    path.write_bytes(gif_last_frame_at(animated("GIF", count=3), 8500, 8500))
+    done = prepare(
+        Staged(path, path.stat().st_size, "x", MediaKind.ANIMATION), False, MediaOptions(TELEGRAM)
+    )
+    assert (done.state, done.plan) == (ItemState.READY, Plan.DOCUMENT), done.reason
+    assert (done.reason or "").startswith("media.over_budget: a "), done.reason

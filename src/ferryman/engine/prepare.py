@@ -168,7 +168,7 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     try:
         info = _probe(kind, path, staged.data, options.max_image_bytes)
         if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:
-            _check_canvas(path, options.max_image_pixels)
+            _check_canvas(path, options.max_image_pixels, options.max_image_bytes)
     except FerrymanError as exc:
         if exc.code in _UNDECODED:
             return _as_document(base, options.policy, _why(exc))
@@ -237,13 +237,14 @@ def _probe(
             raise exc from None
 
 
-def _check_canvas(path: Path, max_pixels: int) -> None:
+def _check_canvas(path: Path, max_pixels: int, max_bytes: int) -> None:
     """An animation is decoded whole, frame by frame, on its full canvas: refuse one
-    whose canvas (any GIF frame may grow it) is over the pixel limit, before decoding."""
+    whose canvas (any GIF frame may grow it) is over the pixel limit, or whose frames,
+    composed as RGBA, are over the byte budget, before decoding."""
     try:
-        check_pixels(path, max_pixels)
+        check_pixels(path, max_pixels, canvas_bytes=max_bytes)
     except FerrymanError as exc:
-        if exc.code == "media.too_many_pixels":
+        if exc.code in _UNDECODED:
             raise
         # unreadable by Pillow but probed by FFmpeg: the encoder will tell
 

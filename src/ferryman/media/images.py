@@ -67,12 +67,16 @@ def ensure_heif() -> None:
     pillow_heif.register_heif_opener()
 
 
-def check_pixels(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+def check_pixels(
+    path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, *, canvas_bytes: int | None = None
+) -> tuple[int, int]:
     """Width and height as stored, read from the header only: no pixel is decoded.
 
     Raises ``media.too_many_pixels`` when any image in the file (every frame of a HEIF)
     claims more than ``max_pixels``, or when it is over Pillow's own hard limit, and
     ``media.unreadable`` when the file is not a picture Pillow can open.
+    ``canvas_bytes``: an animation's budget, its canvas counted as RGBA (the frames are
+    composed so): ``media.over_budget`` over it.
     """
     ensure_heif()
     try:
@@ -91,6 +95,12 @@ def check_pixels(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int,
                 "media.too_many_pixels",
                 f"{path.name}: {width}x{height} is {width * height} pixels,"
                 f" over the limit of {max_pixels}",
+            )
+        if canvas_bytes is not None and width * height * 4 > canvas_bytes:
+            raise FerrymanError(
+                "media.over_budget",
+                f"{path.name}: a {width}x{height} canvas of RGBA frames is"
+                f" {width * height * 4} bytes decoded, over the budget of {canvas_bytes}",
             )
     return size
 
