@@ -16,6 +16,7 @@ import logging
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -24,6 +25,7 @@ from ferryman.config import Settings, load_settings
 from ferryman.engine import intake, quarantine
 from ferryman.engine import prepare as prepare_module
 from ferryman.engine import stage as stage_module
+from ferryman.errors import FerrymanError
 from ferryman.media import probe as probe_module
 from ferryman.media.probe import probe_image
 from ferryman.model import ItemState, MediaInfo, MediaKind
@@ -34,6 +36,7 @@ from .engine_helpers import library_files, run_until_idle
 
 PHOTOS = 6
 BAD = "odd.jpg"  # the entry whose probe (or sniffing) the tests make raise
+ODD_SIZE = (65, 49)  # a size only the odd picture has
 
 
 def tiff_without_second_width() -> bytes:
@@ -206,3 +209,30 @@ def test_a_failed_system_call_is_still_the_jobs_not_the_entrys() -> None:
     assert prepare_module.entry_fault(KeyError("x"))
     assert prepare_module.entry_fault(OSError("cannot identify image file"))
     assert not prepare_module.entry_fault(OSError(5, "Input/output error"))
+
+
+async def test_a_media_error_met_outside_the_probe_fails_its_entry_alone(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fixer's ``media.*`` error that no step of ``prepare`` caught (here: from the
+    plan, on the one picture of its size) used to end the whole read with it."""
+    real = prepare_module.explain
+
+    def explain(kind: MediaKind, info: MediaInfo, policy: Any) -> Any:
+        if (info.width, info.height) == ODD_SIZE:
+            raise FerrymanError("media.unreadable", "the plan met something odd")
+        return real(kind, info, policy)
+
+    monkeypatch.setattr(prepare_module, "explain", explain)
+    folder = folder_of_pictures(tmp_path / "pictures")
+    make_photo(folder / BAD, 99, size=ODD_SIZE)
+    settings = settings_for(tmp_path)
+    job = await intake.add_source(store, folder)
+    await run_until_idle(store, settings, limit=60)
+
+    done = await store.get_job(job.id)
+    assert done.error_code == "job.partly_delivered", (done.error_code, done.error_message)
+    items = {it.source_path: it for it in await store.job_items(job.id)}
+    bad = items.pop(BAD)
+    assert (bad.state, bad.error_code) == (ItemState.QUARANTINED, "media.unreadable")
+    assert {it.state for it in items.values()} == {ItemState.DELIVERED}

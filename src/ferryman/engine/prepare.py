@@ -109,6 +109,10 @@ def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prep
     started = time.monotonic()
     try:
         prepared = _prepare(staged, send_documents, options)
+    except FerrymanError as exc:
+        if not exc.code.startswith("media.") or staged.path is None:
+            raise
+        prepared = _broken(_kept(staged), exc)  # a fixer's result unreadable, say
     except Exception as bug:
         if not entry_fault(bug):
             raise
@@ -143,9 +147,12 @@ def _bug(staged: Staged, bug: Exception) -> Prepared:
     """A staged file whose probe or fix raised unexpectedly: quarantined (kept, so a
     fixed ferryman's ``retry`` tries it again); the job goes on with the next entry."""
     assert staged.path is not None  # nothing unstaged reaches the probe
-    error = internal(staged.path.name, bug)
-    base = Prepared(staged.kind, ItemState.READY, None, staged.path, staged.size, staged.sha256)
-    return _broken(base, error)
+    return _broken(_kept(staged), internal(staged.path.name, bug))
+
+
+def _kept(staged: Staged) -> Prepared:
+    """The staged file as it is, for quarantine."""
+    return Prepared(staged.kind, ItemState.READY, None, staged.path, staged.size, staged.sha256)
 
 
 def _not_read_whole(prepared: Prepared) -> bool:
