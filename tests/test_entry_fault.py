@@ -236,3 +236,33 @@ async def test_a_media_error_met_outside_the_probe_fails_its_entry_alone(
     bad = items.pop(BAD)
     assert (bad.state, bad.error_code) == (ItemState.QUARANTINED, "media.unreadable")
     assert {it.state for it in items.values()} == {ItemState.DELIVERED}
+
+
+async def test_a_read_that_times_out_while_staging_is_retried_not_blamed_on_the_entry(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ``OSError`` while staging is the source's or the disk's, even without an errno
+    (a socket's ``TimeoutError``): the read is tried again, and the entry arrives."""
+    real = stage_module.classify
+    raised: list[str] = []
+
+    def classify(head: bytes, name: str) -> MediaKind:
+        if name.endswith(BAD) and not raised:
+            raised.append(name)
+            raise TimeoutError("timed out")
+        return real(head, name)
+
+    monkeypatch.setattr(stage_module, "classify", classify)
+    settings = settings_for(tmp_path)
+    settings = settings.model_copy(
+        update={"retry": settings.retry.model_copy(update={"base_seconds": 0.01})}
+    )
+    job = await intake.add_source(store, folder_of_pictures(tmp_path / "pictures"))
+    await run_until_idle(store, settings, limit=60)
+
+    assert raised == [BAD]
+    done = await store.get_job(job.id)
+    assert done.error_code is None, (done.error_code, done.error_message)
+    items = await store.job_items(job.id)
+    assert {it.state for it in items} == {ItemState.DELIVERED}
+    assert len(items) == PHOTOS + 2

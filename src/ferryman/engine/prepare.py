@@ -129,10 +129,12 @@ def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prep
 
 
 def entry_fault(bug: Exception) -> bool:
-    """Whether an unexpected exception met while one entry was staged or prepared is
-    that entry's (a decoder's or our own code's bug on its bytes: it fails alone and the
-    input reads on) rather than the machine's: a failed system call (a full or broken
-    disk, a missing work folder) is the same for every entry, so it stays the job's."""
+    """Whether an unexpected exception met while one entry was prepared is that entry's
+    (a decoder's or our own code's bug on its bytes: it fails alone and the input reads
+    on) rather than the machine's: a failed system call (a full or broken disk, a
+    missing work folder) is the same for every entry, so it stays the job's. (Pillow
+    says "cannot decode" with an ``OSError`` of no errno: the entry's.) While staging,
+    every ``OSError`` is the machine's: the source's read or the disk's write."""
     return not (isinstance(bug, OSError) and bug.errno is not None)
 
 

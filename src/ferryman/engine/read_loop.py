@@ -20,7 +20,6 @@ from ferryman.engine.context import Context, Stopping
 from ferryman.engine.entry_batch import BATCH_LARGE, EntryBatch
 from ferryman.engine.prepare import (
     Prepared,
-    entry_fault,
     internal,
     media_options,
     prepare,
@@ -301,9 +300,9 @@ def _stage_and_prepare(
             )
         except FerrymanError:
             raise
-        except Exception as bug:  # one entry's fault fails that entry, not the job
-            if not entry_fault(bug):
-                raise
+        except OSError:
+            raise  # reading the source or writing the disk: the machine's, retried as before
+        except Exception as bug:  # one entry's fault (a sniffer's, a decoder's bug) fails it
             raise internal(name, bug) from bug
         prepared = prepare(staged, send_all, options)  # never raises for one entry's fault
     except BaseException:
