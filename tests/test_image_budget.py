@@ -7,6 +7,7 @@ the fit shrinks it anyway; a PNG cannot be, so one over the budget is refused.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from ferryman.samples import make_photo
 from ferryman.store import Store
 
 from .engine_helpers import library_files, run_until_idle
-from .image_corpus import animated, deep_png, gif_last_frame_at
+from .image_corpus import SIZE, animated, deep_png, gif_last_frame_at, ppm16, raw_tiff_rgb16
 
 SIDE = 12_200  # 148.8 MP: under media.max_image_pixels (150 MP), 1.19 GB as 16-bit RGBA
 MiB = 1024 * 1024
@@ -58,6 +59,10 @@ def test_the_cost_counts_channels_and_bit_depth(tmp_path: Path) -> None:
         path = deep_png(tmp_path / name, width, height, depth=depth, samples=samples)
         with Image.open(path) as image:
             assert decoded_bytes(image) == expected, name
+    with Image.open(io.BytesIO(raw_tiff_rgb16())) as image:
+        assert decoded_bytes(image) == SIZE[0] * SIZE[1] * 3 * 2
+    with Image.open(io.BytesIO(ppm16())) as image:
+        assert decoded_bytes(image) == SIZE[0] * SIZE[1] * 3 * 2
     with Image.open(deep_png(tmp_path / "x.png", 10, 10)) as image:
         image.load()  # the writer's PNG is whole and decodes
         assert image.mode == "RGBA" and image.getpixel((1, 9))[3] == 192  # 3/4 of 65535, to 8 bits

@@ -31,7 +31,14 @@ def sample_bytes(image: Image.Image) -> int:
             size = max(size, 2)
         elif isinstance(raw, str) and (";32" in raw or raw.startswith("F")):
             size = max(size, 4)
+        elif tile.codec_name == "ppm" and _ppm_max(args) > 255:  # a PPM's maxval
+            size = max(size, 2)
     return size
+
+
+def _ppm_max(args: object) -> int:
+    value = args[1] if isinstance(args, tuple) and len(args) > 1 else 0
+    return value if isinstance(value, int) else 0
 
 
 def decoded_bytes(image: Image.Image) -> int:
