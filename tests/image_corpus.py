@@ -125,6 +125,26 @@ def raw_png(size: tuple[int, int], colour_type: int, depth: int, samples: int) -
     return b"\x89PNG\r\n\x1a\n" + body + png_chunk(b"IEND", b"")
 
 
+def tiff_without_second_width() -> bytes:
+    """A two-page TIFF made by Pillow whose second page's ImageWidth tag was renamed:
+    the first page reads, counting the pages raises ``TypeError: Missing dimensions``
+    (it once failed a whole folder of pictures)."""
+    buf = io.BytesIO()
+    first = Image.new("RGB", (64, 48), (200, 10, 10))
+    first.save(buf, "TIFF", save_all=True, append_images=[Image.new("RGB", (64, 48))])
+    data = bytearray(buf.getvalue())
+    assert data[:4] == b"II*\x00"
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    count = struct.unpack_from("<H", data, ifd)[0]
+    second = struct.unpack_from("<I", data, ifd + 2 + 12 * count)[0]
+    for i in range(struct.unpack_from("<H", data, second)[0]):
+        at = second + 2 + 12 * i
+        if struct.unpack_from("<H", data, at)[0] == 256:  # ImageWidth
+            struct.pack_into("<H", data, at, 0xFDE8)  # a private tag nobody reads
+            return bytes(data)
+    raise AssertionError("no ImageWidth tag in the second page")
+
+
 def deep_png(path: Path, width: int, height: int, *, depth: int = 16, samples: int = 4) -> Path:
     """A real, complete PNG of ``width`` x ``height`` (16-bit RGBA by default) that is
     small on disk and quick to write however many pixels: one row of a ramp, then every
@@ -632,6 +652,7 @@ def samples() -> list[Sample]:
     add("tiff", "cmyk.tif", lambda: save(_cmyk(), "TIFF"))
     add("tiff", "gray16.tif", lambda: _i16("TIFF"))
     add("tiff", "rgb16.tif", raw_tiff_rgb16)
+    add("tiff", "page_without_width.tif", tiff_without_second_width, expect="photo")
     add("tiff", "int32.tif", lambda: save(_deep("I"), "TIFF"))
     add("tiff", "float.tif", lambda: save(_deep("F"), "TIFF"))
     add("tiff", "gray_alpha.tif", lambda: save(with_alpha().convert("LA"), "TIFF"))

@@ -11,9 +11,7 @@ where the engine calls the probe and the sniffer.
 
 from __future__ import annotations
 
-import io
 import logging
-import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -33,29 +31,11 @@ from ferryman.samples import make_photo, make_zip
 from ferryman.store import Store
 
 from .engine_helpers import library_files, run_until_idle
+from .image_corpus import tiff_without_second_width
 
 PHOTOS = 6
 BAD = "odd.jpg"  # the entry whose probe (or sniffing) the tests make raise
 ODD_SIZE = (65, 49)  # a size only the odd picture has
-
-
-def tiff_without_second_width() -> bytes:
-    """A two-page TIFF made by Pillow whose second page's ImageWidth tag was renamed:
-    the first page reads, counting the pages raises ``TypeError``."""
-    buf = io.BytesIO()
-    first = Image.new("RGB", (64, 48), (200, 10, 10))
-    first.save(buf, "TIFF", save_all=True, append_images=[Image.new("RGB", (64, 48))])
-    data = bytearray(buf.getvalue())
-    assert data[:4] == b"II*\x00"
-    ifd = struct.unpack_from("<I", data, 4)[0]
-    count = struct.unpack_from("<H", data, ifd)[0]
-    second = struct.unpack_from("<I", data, ifd + 2 + 12 * count)[0]
-    for i in range(struct.unpack_from("<H", data, second)[0]):
-        at = second + 2 + 12 * i
-        if struct.unpack_from("<H", data, at)[0] == 256:  # ImageWidth
-            struct.pack_into("<H", data, at, 0xFDE8)  # a private tag nobody reads
-            return bytes(data)
-    raise AssertionError("no ImageWidth tag in the second page")
 
 
 def settings_for(tmp_path: Path) -> Settings:
