@@ -27,6 +27,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import memory_pictures
 from bench._common import (
     MB,
     Check,
@@ -216,6 +217,7 @@ def run(args: argparse.Namespace) -> Result:
         runs = [
             measure_size(root, size, entry_bytes, args.interval, args.timeout) for size in sizes
         ]
+        pictures, picture_checks = memory_pictures.measure(root)
 
     table = Table(
         [
@@ -283,6 +285,8 @@ def run(args: argparse.Namespace) -> Result:
             r.run.samples,
         )
     result.tables.append(("ferryman in detail:", detail))
+    result.tables.append(("memory per picture (fitted for Telegram, one process each):", pictures))
+    result.checks += picture_checks
 
     for r in runs:
         result.checks.append(

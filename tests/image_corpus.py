@@ -125,6 +125,64 @@ def raw_png(size: tuple[int, int], colour_type: int, depth: int, samples: int) -
     return b"\x89PNG\r\n\x1a\n" + body + png_chunk(b"IEND", b"")
 
 
+def tiff_without_second_width() -> bytes:
+    """A two-page TIFF made by Pillow whose second page's ImageWidth tag was renamed:
+    the first page reads, counting the pages raises ``TypeError: Missing dimensions``
+    (it once failed a whole folder of pictures)."""
+    buf = io.BytesIO()
+    first = Image.new("RGB", (64, 48), (200, 10, 10))
+    first.save(buf, "TIFF", save_all=True, append_images=[Image.new("RGB", (64, 48))])
+    data = bytearray(buf.getvalue())
+    assert data[:4] == b"II*\x00"
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    count = struct.unpack_from("<H", data, ifd)[0]
+    second = struct.unpack_from("<I", data, ifd + 2 + 12 * count)[0]
+    for i in range(struct.unpack_from("<H", data, second)[0]):
+        at = second + 2 + 12 * i
+        if struct.unpack_from("<H", data, at)[0] == 256:  # ImageWidth
+            struct.pack_into("<H", data, at, 0xFDE8)  # a private tag nobody reads
+            return bytes(data)
+    raise AssertionError("no ImageWidth tag in the second page")
+
+
+def deep_png(path: Path, width: int, height: int, *, depth: int = 16, samples: int = 4) -> Path:
+    """A real, complete PNG of ``width`` x ``height`` (16-bit RGBA by default) that is
+    small on disk and quick to write however many pixels: one row of a ramp, then every
+    other row filtered "Up" (all zeros: the same row again). The deflate stream is made
+    of one compressed block of zero rows written over and over (a full flush makes each
+    copy independent of what came before), so 149 MP take a second, not zlib's ten."""
+    colour = {1: 0, 2: 4, 3: 2, 4: 6}[samples]
+    step = depth // 8
+    first = bytearray(b"\x00")
+    for x in range(width):
+        value = (x * 251) % (1 << depth)
+        first += value.to_bytes(step, "big") * (samples - 1)
+        first += ((1 << depth) * 3 // 4).to_bytes(step, "big") if samples in (2, 4) else b""
+        if samples not in (2, 4):
+            first += value.to_bytes(step, "big")
+    zero = b"\x02" + bytes(width * samples * step)
+    block_rows = 64
+    head = zlib.compressobj(9, zlib.DEFLATED, -15)
+    start = head.compress(bytes(first)) + head.flush(zlib.Z_FULL_FLUSH)
+    blocks = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = blocks.compress(zero * block_rows) + blocks.flush(zlib.Z_FULL_FLUSH)
+    rest = zlib.compressobj(9, zlib.DEFLATED, -15)
+    left = (height - 1) % block_rows
+    tail = rest.compress(zero * left) + rest.flush(zlib.Z_FINISH)
+    check = zlib.adler32(bytes(first))
+    for _ in range(height - 1):
+        check = zlib.adler32(zero, check)
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    with path.open("wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header))
+        out.write(png_chunk(b"IDAT", b"\x78\xda" + start))
+        for _ in range((height - 1) // block_rows):
+            out.write(png_chunk(b"IDAT", block))
+        out.write(png_chunk(b"IDAT", tail + check.to_bytes(4, "big")))
+        out.write(png_chunk(b"IEND", b""))
+    return path
+
+
 def png_bomb(side: int = 30_000) -> bytes:
     """A PNG header claiming side x side pixels, with no data: a decompression bomb."""
     header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
@@ -594,6 +652,7 @@ def samples() -> list[Sample]:
     add("tiff", "cmyk.tif", lambda: save(_cmyk(), "TIFF"))
     add("tiff", "gray16.tif", lambda: _i16("TIFF"))
     add("tiff", "rgb16.tif", raw_tiff_rgb16)
+    add("tiff", "page_without_width.tif", tiff_without_second_width, expect="photo")
     add("tiff", "int32.tif", lambda: save(_deep("I"), "TIFF"))
     add("tiff", "float.tif", lambda: save(_deep("F"), "TIFF"))
     add("tiff", "gray_alpha.tif", lambda: save(with_alpha().convert("LA"), "TIFF"))

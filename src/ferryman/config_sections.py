@@ -122,6 +122,12 @@ class MediaSettings(BaseModel):
         le=178_000_000,  # Pillow refuses more than 2 x 89.5 MP before we could allow it
         description="Larger images are sent as documents (decompression bombs).",
     )
+    max_image_bytes: ByteSize = Field(
+        256 * 1024 * 1024,  # media.budget.DEFAULT_MAX_IMAGE_BYTES: why, in docs/media.md
+        ge=16 * 1024 * 1024,
+        description="A picture whose decoded samples (pixels x channels x bytes per sample)"
+        " are over this is never decoded: sent as a document (memory per picture).",
+    )
     max_file_bytes: ByteSize | None = Field(
         None, description="Per-file limit instead of the policy's (e.g. a smaller upload cap)."
     )

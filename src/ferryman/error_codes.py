@@ -375,6 +375,16 @@ SPECS: tuple[ErrorSpec, ...] = (
         " sent as a document. Raise `media.max_image_pixels` if you trust it.",
     ),
     ErrorSpec(
+        "media.over_budget",
+        False,
+        "Decoding the image would take more memory than `media.max_image_bytes` allows"
+        " (its pixels x channels x bit depth, counted from its header); it is sent as a"
+        " document, unchanged. Raise the setting if this machine has the memory.",
+        web_step="Decoding the image would take more memory than the max_image_bytes"
+        " setting allows (its pixels x channels x bit depth); it is sent as a document,"
+        " unchanged.",
+    ),
+    ErrorSpec(
         "media.over_limit",
         False,
         "The file is over the destination's size limit and could not be split or shrunk;"
@@ -402,6 +412,17 @@ SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec(
         "engine.internal", True, "An unexpected error; it is retried. Report it if it stays."
+    ),
+    ErrorSpec(
+        "entry.internal",
+        False,
+        "A bug in ferryman met this one file (the log has its traceback); the rest of the"
+        " input went on. The file is kept in quarantine (`ferryman quarantine list`):"
+        " please report it with the log, and once a newer ferryman fixes it,"
+        " `ferryman retry JOB` tries it again.",
+        web_step="A bug in ferryman met this one file (the server's log has its"
+        " traceback); the rest of the input went on. The file is kept in quarantine:"
+        " please report it with the log, and retry the job once a newer ferryman fixes it.",
     ),
     # sinks
     ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),

@@ -16,6 +16,7 @@ from ferryman.config import Settings
 from ferryman.engine.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
+from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES
 from ferryman.media.finish import finish_video
 from ferryman.media.images import check_pixels, fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
@@ -29,6 +30,9 @@ from ferryman.sinks.base import SinkRegistry
 log = logging.getLogger(__name__)
 
 VISUAL = frozenset({MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION})
+# A picture not decoded for its size (pixels, or bytes once decoded): sent as it is.
+_UNDECODED = ("media.too_many_pixels", "media.over_budget")
+_AS_DOCUMENT = ("media.over_limit", *_UNDECODED)
 
 
 def wanted(kind: MediaKind, send_documents: bool) -> bool:
@@ -50,6 +54,7 @@ class MediaOptions:
     # A multipage TIFF of more pages goes as one document: a 10,000-page file would
     # otherwise make 10,000 photos (a thousand albums) out of one item.
     max_pages: int = 100
+    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES  # a decode's budget (``media.budget``)
 
 
 def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
@@ -66,6 +71,7 @@ def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOp
         settings.convert.audio_bitrate,
         _hashes_as_it_reads(sinks, dest),
         settings.media.max_pages,
+        int(settings.media.max_image_bytes),
     )
 
 
@@ -101,7 +107,16 @@ class Prepared:
 def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prepared:
     """Probe, plan and (for cheap plans) fix the staged file; never raises for bad media."""
     started = time.monotonic()
-    prepared = _prepare(staged, send_documents, options)
+    try:
+        prepared = _prepare(staged, send_documents, options)
+    except FerrymanError as exc:
+        if not exc.code.startswith("media.") or staged.path is None:
+            raise
+        prepared = _broken(_kept(staged), exc)  # a fixer's result unreadable, say
+    except Exception as bug:
+        if not entry_fault(bug):
+            raise
+        prepared = _bug(staged, bug)
     if not prepared.sha256 and prepared.work_path is not None and _not_read_whole(prepared):
         # Staged unhashed for a delivery's whole read that will not come: hashed now.
         _, prepared.sha256 = sha256_file(prepared.work_path)
@@ -111,6 +126,35 @@ def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prep
     prepared.source_size = staged.size
     prepared.seconds = round(time.monotonic() - started, 3)
     return prepared
+
+
+def entry_fault(bug: Exception) -> bool:
+    """Whether an unexpected exception met while one entry was prepared is that entry's
+    (a decoder's or our own code's bug on its bytes: it fails alone and the input reads
+    on) rather than the machine's: a failed system call (a full or broken disk, a
+    missing work folder) is the same for every entry, so it stays the job's. (Pillow
+    says "cannot decode" with an ``OSError`` of no errno: the entry's.) While staging,
+    every ``OSError`` is the machine's: the source's read or the disk's write."""
+    return not (isinstance(bug, OSError) and bug.errno is not None)
+
+
+def internal(name: str, bug: Exception) -> FerrymanError:
+    """An unexpected exception as one entry's ``entry.internal``, logged as the bug it is
+    (with its traceback): the person sees the code, the developer the stack."""
+    log.error("entry %s: unexpected %s; it fails alone", name, type(bug).__name__, exc_info=bug)
+    return FerrymanError("entry.internal", f"{name}: {type(bug).__name__}: {bug}")
+
+
+def _bug(staged: Staged, bug: Exception) -> Prepared:
+    """A staged file whose probe or fix raised unexpectedly: quarantined (kept, so a
+    fixed ferryman's ``retry`` tries it again); the job goes on with the next entry."""
+    assert staged.path is not None  # nothing unstaged reaches the probe
+    return _broken(_kept(staged), internal(staged.path.name, bug))
+
+
+def _kept(staged: Staged) -> Prepared:
+    """The staged file as it is, for quarantine."""
+    return Prepared(staged.kind, ItemState.READY, None, staged.path, staged.size, staged.sha256)
 
 
 def _not_read_whole(prepared: Prepared) -> bool:
@@ -131,11 +175,11 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     if kind not in VISUAL and kind is not MediaKind.AUDIO:
         return _as_document(base, options.policy, None)
     try:
-        info = _probe(kind, path, staged.data)
+        info = _probe(kind, path, staged.data, options.max_image_bytes)
         if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:
-            _check_canvas(path, options.max_image_pixels)
+            _check_canvas(path, options.max_image_pixels, options.max_image_bytes)
     except FerrymanError as exc:
-        if exc.code == "media.too_many_pixels":
+        if exc.code in _UNDECODED:
             return _as_document(base, options.policy, _why(exc))
         return _broken(base, exc)
     if kind is MediaKind.PHOTO and (info.frames or 1) > 1:
@@ -179,8 +223,11 @@ def _scale_instead(kind: MediaKind, plan: Plan, info: MediaInfo, options: MediaO
     )
 
 
-def _probe(kind: MediaKind, path: Path, data: bytes | None = None) -> MediaInfo:
-    """``data``: the file's bytes when staging kept them (a photo is read there).
+def _probe(
+    kind: MediaKind, path: Path, data: bytes | None = None, max_bytes: int | None = None
+) -> MediaInfo:
+    """``data``: the file's bytes when staging kept them (a photo is read there);
+    ``max_bytes``: no picture decoded over this budget (``media.budget``).
 
     Pictures and animations are read by Pillow first, as their fixers read them (FFmpeg
     gives up on a GIF without a palette, which Pillow decodes with a grey one); FFmpeg
@@ -189,9 +236,9 @@ def _probe(kind: MediaKind, path: Path, data: bytes | None = None) -> MediaInfo:
     if kind not in (MediaKind.PHOTO, MediaKind.ANIMATION):
         return probe(path)
     try:
-        return probe_image(path, data)
+        return probe_image(path, data, max_bytes)
     except FerrymanError as exc:
-        if exc.code == "media.too_many_pixels":
+        if exc.code in _UNDECODED:
             raise
         try:
             return probe(path)
@@ -199,13 +246,14 @@ def _probe(kind: MediaKind, path: Path, data: bytes | None = None) -> MediaInfo:
             raise exc from None
 
 
-def _check_canvas(path: Path, max_pixels: int) -> None:
+def _check_canvas(path: Path, max_pixels: int, max_bytes: int) -> None:
     """An animation is decoded whole, frame by frame, on its full canvas: refuse one
-    whose canvas (any GIF frame may grow it) is over the pixel limit, before decoding."""
+    whose canvas (any GIF frame may grow it) is over the pixel limit, or whose frames,
+    composed as RGBA, are over the byte budget, before decoding."""
     try:
-        check_pixels(path, max_pixels)
+        check_pixels(path, max_pixels, canvas_bytes=max_bytes)
     except FerrymanError as exc:
-        if exc.code == "media.too_many_pixels":
+        if exc.code in _UNDECODED:
             raise
         # unreadable by Pillow but probed by FFmpeg: the encoder will tell
 
@@ -240,10 +288,16 @@ def _fit_image(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
     out = path.with_name(path.stem + ".photo.jpg")
     limits = _photo_limits(options)
     try:
-        result = fit_photo(path, out, limits, max_pixels=options.max_image_pixels)
+        result = fit_photo(
+            path,
+            out,
+            limits,
+            max_pixels=options.max_image_pixels,
+            max_bytes=options.max_image_bytes,
+        )
     except FerrymanError as exc:
         out.unlink(missing_ok=True)
-        if exc.code in ("media.over_limit", "media.too_many_pixels"):
+        if exc.code in _AS_DOCUMENT:
             return _as_document(base, options.policy, _why(exc))
         return _broken(base, exc)
     size, digest = sha256_file(out)
@@ -275,12 +329,13 @@ def _fit_pages(base: Prepared, path: Path, pages: int, options: MediaOptions) ->
                 made[-1],
                 _photo_limits(options),
                 max_pixels=options.max_image_pixels,
+                max_bytes=options.max_image_bytes,
                 page=page,
             )
     except FerrymanError as exc:
         for out in made:
             out.unlink(missing_ok=True)
-        if exc.code in ("media.over_limit", "media.too_many_pixels"):
+        if exc.code in _AS_DOCUMENT:
             return _as_document(base, options.policy, _why(exc))
         return _broken(base, exc)
     base.parts = made

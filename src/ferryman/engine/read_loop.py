@@ -18,7 +18,13 @@ from typing import Any
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.entry_batch import BATCH_LARGE, EntryBatch
-from ferryman.engine.prepare import Prepared, media_options, prepare, wanted
+from ferryman.engine.prepare import (
+    Prepared,
+    internal,
+    media_options,
+    prepare,
+    wanted,
+)
 from ferryman.engine.read_run import Read, Run, RunLimits, entry_dest, read_run, stages_here
 from ferryman.engine.room import wait_for_room
 from ferryman.engine.stage import AHEAD_BYTES, Ahead, Staged, StartAhead, stage_entry
@@ -36,7 +42,13 @@ READ_AHEAD = True
 PASSWORD_REQUIRED = "archive.password_required"
 # Met while staging one entry, these fail that entry alone; anything else stops the read
 # (source.entry_gone: a remote folder's file went away after its listing was kept).
-_FAILS_ENTRY = ("archive.entry_corrupt", "archive.limit_exceeded", "source.entry_gone")
+# entry.internal: an unexpected exception while it was staged (``prepare.entry_fault``).
+_FAILS_ENTRY = (
+    "archive.entry_corrupt",
+    "archive.limit_exceeded",
+    "source.entry_gone",
+    "entry.internal",
+)
 
 
 class ReadingThread:
@@ -282,10 +294,17 @@ def _stage_and_prepare(
     ``ahead``: the entry's upload while it is written (``_ahead``), failed unless the
     staged file is the one delivered."""
     try:
-        staged = _stage(
-            entry, name, dest, keep, sync, hash_later=options.hashed_on_delivery, ahead=ahead
-        )
-        prepared = prepare(staged, send_all, options)
+        try:
+            staged = _stage(
+                entry, name, dest, keep, sync, hash_later=options.hashed_on_delivery, ahead=ahead
+            )
+        except FerrymanError:
+            raise
+        except OSError:
+            raise  # reading the source or writing the disk: the machine's, retried as before
+        except Exception as bug:  # one entry's fault (a sniffer's, a decoder's bug) fails it
+            raise internal(name, bug) from bug
+        prepared = prepare(staged, send_all, options)  # never raises for one entry's fault
     except BaseException:
         if ahead is not None:
             ahead.failed()

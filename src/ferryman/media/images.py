@@ -24,6 +24,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from PIL.Image import ImagePointTransform
 
 from ferryman.errors import FerrymanError
+from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES, check_budget, reduce_for
 from ferryman.media.policy import PhotoLimits
 
 DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb guard, overridable per call
@@ -66,12 +67,16 @@ def ensure_heif() -> None:
     pillow_heif.register_heif_opener()
 
 
-def check_pixels(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+def check_pixels(
+    path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, *, canvas_bytes: int | None = None
+) -> tuple[int, int]:
     """Width and height as stored, read from the header only: no pixel is decoded.
 
     Raises ``media.too_many_pixels`` when any image in the file (every frame of a HEIF)
     claims more than ``max_pixels``, or when it is over Pillow's own hard limit, and
     ``media.unreadable`` when the file is not a picture Pillow can open.
+    ``canvas_bytes``: an animation's budget, its canvas counted as RGBA (the frames are
+    composed so): ``media.over_budget`` over it.
     """
     ensure_heif()
     try:
@@ -91,6 +96,12 @@ def check_pixels(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int,
                 f"{path.name}: {width}x{height} is {width * height} pixels,"
                 f" over the limit of {max_pixels}",
             )
+        if canvas_bytes is not None and width * height * 4 > canvas_bytes:
+            raise FerrymanError(
+                "media.over_budget",
+                f"{path.name}: a {width}x{height} canvas of RGBA frames is"
+                f" {width * height * 4} bytes decoded, over the budget of {canvas_bytes}",
+            )
     return size
 
 
@@ -100,6 +111,7 @@ def fit_photo(
     limits: PhotoLimits,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
     start_quality: int = 90,
     min_quality: int = 60,
     page: int = 0,
@@ -107,7 +119,9 @@ def fit_photo(
     """Write ``src`` (its page ``page``: a scan's TIFF) to ``dst`` as a JPEG within
     ``limits``; see the module docstring.
 
-    Raises ``media.too_many_pixels`` (checked before decoding), ``media.over_limit``
+    ``max_bytes``: the decode's budget (``media.budget``), after a JPEG's reduction.
+    Raises ``media.too_many_pixels`` and ``media.over_budget`` (checked before
+    decoding), ``media.over_limit``
     (an aspect ratio no scaling fixes, or a byte limit not even a tiny picture meets),
     ``media.unreadable`` and ``media.convert_failed``; a partial ``dst`` is removed.
     """
@@ -116,7 +130,9 @@ def fit_photo(
     if dst.resolve() == src.resolve():  # a failure removes dst: it must never be the source
         raise ValueError(f"{src.name}: the output must not overwrite the source")
     try:
-        return _fit_photo(src, dst, limits, max_pixels, start_quality, min_quality, page)
+        return _fit_photo(
+            src, dst, limits, (max_pixels, max_bytes), start_quality, min_quality, page
+        )
     except BaseException:
         dst.unlink(missing_ok=True)
         raise
@@ -126,12 +142,12 @@ def _fit_photo(
     src: Path,
     dst: Path,
     limits: PhotoLimits,
-    max_pixels: int,
+    budget: tuple[int, int],  # pixels, bytes
     start_quality: int,
     min_quality: int,
     page: int,
 ) -> ImageResult:
-    width, height = check_pixels(src, max_pixels)
+    width, height = check_pixels(src, budget[0])
     if not limits.aspect_ok(width, height):  # a 30:1 strip stays 30:1 at any size
         raise FerrymanError(
             "media.over_limit",
@@ -141,11 +157,16 @@ def _fit_photo(
     with _open(src) as opened:
         if page:
             _seek(opened, page, src)
+        reduced = reduce_for(opened, _side_target(opened.size, limits.max_side_sum))
+        check_budget(opened, src.name, budget[1])
         image, encoder, actions = _prepare(opened, src)
-        source_side = max(image.size)
+        if image is not opened:
+            opened.close()  # its pixels go now, not at the end: one copy fewer at the peak
+        source_side = max(width, height)
         target = _side_target(image.size, limits.max_side_sum)
         if target != image.size:
             image = _resize(image, target)
+        if reduced or max(image.size) < source_side:
             actions.append("fit_sides")
         fitted = _fit_bytes(image, encoder, limits.max_bytes, start_quality, min_quality, src)
     if fitted.quality < start_quality and fitted.size == image.size:
@@ -277,7 +298,8 @@ def _value_range(image: Image.Image) -> tuple[float, float]:
 def _flatten(image: Image.Image) -> Image.Image:
     """Lay ``image`` on white, as a viewer without transparency would show it."""
     gray = image.mode in ("L", "LA", "La")
-    with_alpha = image.convert("LA" if gray else "RGBA")
+    mode = "LA" if gray else "RGBA"
+    with_alpha = image if image.mode == mode else image.convert(mode)  # no copy: memory
     flat = Image.new("L" if gray else "RGB", image.size, 255 if gray else _WHITE)
     flat.paste(with_alpha, mask=with_alpha.getchannel("A"))
     return flat

@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from ferryman.errors import FerrymanError
+from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES, check_budget
 from ferryman.media.images import ensure_heif
 from ferryman.media.policy import ThumbLimits
 from ferryman.model import MediaKind
@@ -46,6 +47,8 @@ def _webp_of(path: Path) -> bytes:
     ensure_heif()  # a HEIC kept as it is (a library policy may deliver one)
     with Image.open(path) as image:
         image.draft("RGB", (PREVIEW_SIDE, PREVIEW_SIDE))  # JPEG: decode already shrunk
+        # A picture sent unchanged as a document for its size is not decoded for a tile.
+        check_budget(image, path.name, DEFAULT_MAX_IMAGE_BYTES)
         upright = ImageOps.exif_transpose(image)
         upright.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.Resampling.LANCZOS)
         if upright.mode not in ("RGB", "RGBA"):

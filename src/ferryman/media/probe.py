@@ -22,6 +22,7 @@ from av.video.stream import VideoStream
 from PIL import Image, UnidentifiedImageError
 
 from ferryman.errors import FerrymanError
+from ferryman.media.budget import check_budget
 from ferryman.media.policy import MP4_FAMILY
 from ferryman.model import MediaInfo
 
@@ -40,6 +41,8 @@ _EXIF_DEGREES = {3: 180, 4: 180, 5: 90, 6: 270, 7: 270, 8: 90}  # counter-clockw
 _EXIF_MIRRORED = frozenset({2, 4, 5, 7})
 # A colour key (tRNS) makes these modes transparent: the plan must see the alpha.
 _KEYED_MODES = {"P": "PA", "L": "LA", "RGB": "RGBA", "1": "LA"}
+# What Pillow raises on a later TIFF page it cannot set up (TypeError: no size).
+_PAGE_ERRORS = (TypeError, ValueError, KeyError, OSError, EOFError, SyntaxError, struct.error)
 _MODE_BITS = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
 
 
@@ -58,22 +61,23 @@ def probe(path: Path) -> MediaInfo:
         raise _unreadable(path, exc) from exc
 
 
-def probe_image(path: Path, data: bytes | None = None) -> MediaInfo:
+def probe_image(path: Path, data: bytes | None = None, max_bytes: int | None = None) -> MediaInfo:
     """Size (after EXIF rotation) and frame count (capped at 2) of an image, via Pillow.
     ``data``: the file's bytes, already in memory (the file is then not opened).
 
     Raises ``media.unreadable``, or ``media.too_many_pixels`` for an image over Pillow's
-    decompression-bomb limit (it is never decoded).
+    decompression-bomb limit, or ``media.over_budget`` for one whose check would decode
+    more than ``max_bytes`` (``media.budget``): neither is decoded.
     """
     try:
-        return _probe_pillow(path, data)
+        return _probe_pillow(path, data, max_bytes)
     except Image.DecompressionBombError as exc:
         raise FerrymanError("media.too_many_pixels", f"{path.name}: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise _unreadable(path, exc) from exc
 
 
-def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
+def _probe_pillow(path: Path, data: bytes | None, max_bytes: int | None) -> MediaInfo:
     from ferryman.media.images import ensure_heif  # pillow-heif: loaded only when needed
 
     ensure_heif()
@@ -85,7 +89,7 @@ def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
         width, height = image.size
         frames = 2 if _animated(image) else 1
         pages = _pages(image)
-        orientation = image.getexif().get(_EXIF_ORIENTATION)
+        orientation = _orientation(image, max_bytes)
         if orientation in _EXIF_TRANSPOSED:
             width, height = height, width
         info = MediaInfo(
@@ -100,8 +104,21 @@ def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
             bit_depth=_MODE_BITS.get(image.mode, 8),
             pages=pages if pages > 1 else None,
         )
-        _check_data(image, source)
+        _check_data(image, source, max_bytes)
         return info
+
+
+def _orientation(image: Image.Image, max_bytes: int | None) -> int | None:
+    """The EXIF orientation. Pillow looks for a PNG's EXIF after its pixel data by
+    decoding the whole picture (``getexif`` loads it): a 149 MP 16-bit PNG took 600 MB
+    here. Over the budget, only an eXIf chunk before the data counts."""
+    if image.format == "PNG" and "exif" not in image.info and max_bytes is not None:
+        try:
+            check_budget(image, "", max_bytes)
+        except FerrymanError:
+            return None
+    value = image.getexif().get(_EXIF_ORIENTATION)
+    return value if isinstance(value, int) else None
 
 
 def _animated(image: Image.Image) -> bool:
@@ -116,18 +133,26 @@ def _animated(image: Image.Image) -> bool:
 def _pages(image: Image.Image) -> int:
     """A TIFF's pages, when all are of one size (a scan's, a fax's: each a photo); 1 when
     later pages differ in size from the first (a camera's or scanner's picture with its
-    thumbnails: a photo, its first page) or for any other format."""
-    count = int(getattr(image, "n_frames", 1)) if image.format == "TIFF" else 1
-    first = image.size
+    thumbnails: a photo, its first page) or cannot be counted (a later page without a
+    size: Pillow's ``n_frames`` raises ``TypeError``), or for any other format."""
+    if image.format != "TIFF":
+        return 1
     try:
-        for page in range(1, count):
-            image.seek(page)
-            if image.size != first:
-                return 1
-        return count
+        return _same_size_pages(image)
+    except _PAGE_ERRORS:
+        return 1  # the first page, read like any picture, is all that can be trusted
     finally:
-        if count > 1:
-            image.seek(0)
+        image.seek(0)  # a failure here is the picture's own: the probe says unreadable
+
+
+def _same_size_pages(image: Image.Image) -> int:
+    count = int(getattr(image, "n_frames", 1))
+    first = image.size
+    for page in range(1, count):
+        image.seek(page)
+        if image.size != first:
+            return 1
+    return count
 
 
 def _mode(image: Image.Image) -> str:
@@ -137,14 +162,19 @@ def _mode(image: Image.Image) -> str:
     return image.mode
 
 
-def _check_data(image: Image.Image, source: Callable[[], Path | io.BytesIO]) -> None:
-    """Read the pixel data cheaply, so a cut-off file fails here and not at delivery."""
+def _check_data(
+    image: Image.Image, source: Callable[[], Path | io.BytesIO], max_bytes: int | None
+) -> None:
+    """Read the pixel data cheaply, so a cut-off file fails here and not at delivery;
+    never a decode over ``max_bytes``."""
     if image.format == "PNG":
         with Image.open(source()) as fresh:  # verify() must come straight after open
             fresh.verify()  # checks every chunk's CRC without holding the pixels
         return
     if image.format == "JPEG":  # decode at 1/8 scale: enough to reach the end of the data
         image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+    if max_bytes is not None:
+        check_budget(image, Path(getattr(image, "filename", "") or "picture").name, max_bytes)
     image.load()
 
 
