@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -279,3 +280,57 @@ def test_bodies_of_ordinary_json_routes_are_capped_too(open_web: WebServer) -> N
         assert refused.status_code == 413
         assert refused.json()["error"]["code"] == "request.too_large"
         assert httpx.get(open_web.base + "/healthz").status_code == 200
+
+
+def test_a_request_head_that_trickles_in_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slowloris: one byte of a header at a time resets uvicorn's keep-alive timer; the
+    head's own deadline closes the connection all the same (uvicorn in this process
+    with ferryman's protocol, the deadline shortened)."""
+    import threading
+
+    import uvicorn
+
+    from ferryman.web import connections
+    from tests.waiting import eventually_sync
+
+    monkeypatch.setattr(connections, "HEAD_SECONDS", 0.5)
+
+    async def app(scope: dict[str, object], _receive: object, send: Any) -> None:
+        headers = [(b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, http=connections.BoundedH11, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        eventually_sync(lambda: server.started, "uvicorn started")
+        port = server.servers[0].sockets[0].getsockname()[1]
+
+        def trickled(sock: socket.socket) -> int:
+            """Bytes of a never-ending header sent, one every 0.1 s, before the server
+            closed the connection (-1: it never did)."""
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ")
+            for sent in range(100):  # 10 s of trickle at most
+                if select.select([sock], [], [], 0.1)[0]:
+                    return sent if sock.recv(4096) == b"" else -2
+                sock.sendall(b"a")
+            return -1
+
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            assert trickled(sock) >= 0  # closed while the trickle went on
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")  # a whole head: answered
+            answer = b""
+            while not answer.endswith(b"ok") and (chunk := sock.recv(4096)):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200")
+            assert trickled(sock) >= 0  # and the next head on the same connection is bound
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            assert sock.recv(4096) == b""  # one that says nothing is closed too (timeout: 30 s)
+    finally:
+        server.should_exit = True
+        thread.join(10)
