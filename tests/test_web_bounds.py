@@ -334,3 +334,17 @@ def test_a_request_head_that_trickles_in_is_cut_off(monkeypatch: pytest.MonkeyPa
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_head_too_large_or_malformed_gets_a_coded_answer(open_web: WebServer) -> None:
+    port = _port(open_web)
+    for head, status in (
+        (f"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {'a' * 20000}\r\n\r\n", 431),
+        ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n", 400),
+    ):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(head.encode())
+            got, body = _answer(sock)
+        assert got == status, head[:40]
+        assert body["error"]["code"] == "request.invalid"  # type: ignore[index]
+        assert body["error"]["next"]  # type: ignore[index]
