@@ -348,3 +348,38 @@ def test_a_head_too_large_or_malformed_gets_a_coded_answer(open_web: WebServer) 
         assert got == status, head[:40]
         assert body["error"]["code"] == "request.invalid"  # type: ignore[index]
         assert body["error"]["next"]  # type: ignore[index]
+
+
+async def test_a_json_body_that_trickles_in_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body that stops coming holds neither the route nor its buffer (the layer alone,
+    its deadline shortened; the route behind it must never run)."""
+    import asyncio
+
+    from ferryman.web import limits
+
+    monkeypatch.setattr(limits, "BODY_SECONDS", 0.2)
+    reached: list[object] = []
+
+    async def route(scope: object, receive: object, send: object) -> None:
+        reached.append(scope)
+
+    first = True
+
+    async def receive() -> dict[str, object]:
+        nonlocal first
+        if first:  # a little, then nothing more (the client went quiet)
+            first = False
+            return {"type": "http.request", "body": b'{"tok', "more_body": True}
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/session", "headers": []}
+    await limits.BodyLimit(route, piece=1024)(scope, receive, send)
+    assert not reached
+    assert sent[0]["status"] == 408
+    assert json.loads(sent[1]["body"])["error"]["code"] == "request.timeout"
