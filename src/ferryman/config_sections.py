@@ -319,6 +319,11 @@ class WebSettings(BaseModel):
         300.0, gt=0, description="Seconds without progress before a running job is flagged."
     )
     max_upload: ByteSize = Field(20 * 1024**3, description="Largest upload.")
+    max_piece: ByteSize = Field(
+        64 * 1024**2,
+        description="Largest piece of an upload in one PUT (the page sends 8 MiB pieces);"
+        " a larger body is refused with request.too_large before it is read.",
+    )
     allow_private_links: bool = Field(
         False,
         description="Take links to loopback, private and link-local addresses (home"

@@ -651,6 +651,27 @@ SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("auth.csrf", False, "Reload the page and try again."),
     ErrorSpec(
+        "web.host_unknown",
+        False,
+        "Without web.tokens this server answers only to its own names (a guard against"
+        " DNS rebinding): open it as http://127.0.0.1:PORT/ or http://localhost:PORT/; to"
+        " reach it by another name, set web.public_url to that address (public_url ="
+        ' "https://NAME" under [web] in ferryman.toml) or set web.tokens.',
+        web_step="Open the page at the server's own address (127.0.0.1 or localhost), or"
+        " ask whoever runs ferryman to set web.public_url to the address you use.",
+    ),
+    ErrorSpec(
+        "request.too_large",
+        False,
+        "The request's body is over this route's limit (a JSON request: 256 KiB; an upload"
+        " piece: web.max_piece): send less, or send the file in smaller pieces.",
+    ),
+    ErrorSpec(
+        "request.timeout",
+        True,
+        "The request's body came too slowly and was cut off: send it again.",
+    ),
+    ErrorSpec(
         "rate.limited", True, "Too many requests: wait the seconds Retry-After says, then retry."
     ),
     ErrorSpec(

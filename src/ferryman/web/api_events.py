@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
 from ferryman.errors import FerrymanError
+from ferryman.timeouts import within
 from ferryman.web.auth import caller, foreign
 from ferryman.web.core import API, Web
 from ferryman.web.stream import Sent, wanted
@@ -47,10 +48,7 @@ def routes(app: FastAPI, web: Web) -> None:
         await socket.accept()
         web.stream.clients += 1
         try:
-            hello = json.loads(await socket.receive_text())
-            jobs = _job_set(hello.get("jobs"))
-            last = int(hello.get("after") or 0)
-            epoch = hello.get("epoch")
+            jobs, last, epoch = await _hello(socket)
             sent_at = 0.0
             while not web.stream.closed:
                 messages, last = await catch_up(last, epoch, jobs)
@@ -67,6 +65,8 @@ def routes(app: FastAPI, web: Web) -> None:
             await socket.close(code=1001, reason="the server is stopping")  # going away
         except FerrymanError as exc:  # a malformed subscription
             await socket.close(code=4400, reason=exc.message[:120])
+        except Malformed as exc:  # not a subscription at all: said with a close frame
+            await socket.close(code=exc.code, reason=exc.reason)
         except (WebSocketDisconnect, ValueError, TypeError, RuntimeError):
             pass
         finally:
@@ -118,6 +118,47 @@ def routes(app: FastAPI, web: Web) -> None:
             "seq": seq,
             "epoch": web.stream.epoch,
         }
+
+
+class Malformed(Exception):
+    """The first message is not a subscription: closed with ``code`` (RFC 6455: 1003
+    not text, 1007 not a JSON object, 1008 none in time; 1009, too big, is the server's
+    own, past ``MAX_MESSAGE``) and a reason a person can read."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+HELLO_SECONDS = 30.0  # a client that opens and says nothing does not hold a socket
+MAX_MESSAGE = 64 * 1024  # uvicorn's ws_max_size: a subscription is a few hundred bytes
+_SHAPE = 'send {"jobs": "all" | [ids], "after": N, "epoch": E} first'
+
+
+async def _hello(socket: WebSocket) -> tuple[set[int] | None, int, str | None]:
+    """The subscription: (jobs, after, epoch), or ``Malformed``."""
+    try:
+        message = await within(socket.receive(), HELLO_SECONDS)
+    except TimeoutError:
+        raise Malformed(1008, f"no subscription within {HELLO_SECONDS:g} s: {_SHAPE}") from None
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is None:
+        raise Malformed(1003, f"a binary message: {_SHAPE}")
+    try:
+        hello = json.loads(text)
+    except ValueError:
+        raise Malformed(1007, f"not JSON: {_SHAPE}") from None
+    if not isinstance(hello, dict):
+        raise Malformed(1007, f"not a JSON object: {_SHAPE}")
+    after, epoch = hello.get("after") or 0, hello.get("epoch")
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise Malformed(1007, "after: the last number seen, an integer from 0")
+    if epoch is not None and not isinstance(epoch, str):
+        raise Malformed(1007, "epoch: the epoch of the last message seen, a string")
+    return _job_set(hello.get("jobs")), after, epoch
 
 
 SNAPSHOT_JOBS = 200  # the newest jobs a snapshot holds

@@ -7,10 +7,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from ferryman.timeouts import within
+from ferryman.web.auth import caller
 from ferryman.web.core import Web
 from ferryman.web.results import writable_with_space
 
@@ -22,10 +23,13 @@ def routes(app: FastAPI, web: Web) -> None:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"])
-    async def readyz() -> JSONResponse:
-        """Each thing a job needs, and which one fails."""
+    async def readyz(request: Request) -> JSONResponse:
+        """Each thing a job needs, and which one fails (with tokens, the details only
+        to a caller with one: versions, disk space and jobs are not for anyone)."""
         checks = await readiness(web)
         ok = all(c["ok"] for c in checks.values())
+        if web.tokens.required and caller(web, request)[1] is not None:
+            return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
         stuck = await web.tracker.stuck()
         body = {"ready": ok, "checks": checks, "stuck": stuck}
         return JSONResponse(body, status_code=200 if ok else 503)

@@ -9,11 +9,12 @@ import urllib.parse
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from ferryman.errors import FerrymanError
 from ferryman.web import guard
 from ferryman.web.core import API, Web, error_response
+from ferryman.web.core import send_error as _send_error
 from ferryman.web.schemas import SessionRequest
 
 CSP = (
@@ -24,8 +25,16 @@ CSP = (
 
 
 def install(app: FastAPI, web: Web) -> None:
-    """The guard before every route, and ``POST /api/v1/session`` (a page's log-in)."""
+    """The guards before every route, outermost first: the Host name (``hosts``), tokens
+    and rate limits (``_Guard``), the body's size (``limits``); and ``POST
+    /api/v1/session`` (a page's log-in)."""
+    from ferryman.web.hosts import HostGuard, own_names
+    from ferryman.web.limits import BodyLimit
+
+    app.add_middleware(BodyLimit, piece=int(web.settings.web.max_piece))
     app.add_middleware(_Guard, web=web)
+    names = own_names(web.settings.web.host, web.settings.web.public_url)
+    app.add_middleware(HostGuard, names=names, enabled=not web.tokens.required)
     _session(app, web)
 
 
@@ -56,7 +65,7 @@ class _Guard:
             refused = FerrymanError("auth.csrf", "a request from another site's page")
             await _send_error(send, error_response(refused), extra)
             return
-        if path.startswith(API) and path != f"{API}/session":
+        if (path.startswith(API) and path != f"{API}/session") or path in TOKEN_ONLY:
             request = Request(scope)
             who, problem = caller(self.web, request)
             if problem is not None:
@@ -90,6 +99,9 @@ class _Guard:
 
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+# Outside /api/v1 yet behind the token: what the server runs, counts and exposes.
+# /healthz and /readyz's bare verdict stay open (a load balancer or a probe has no token).
+TOKEN_ONLY = frozenset({"/metrics", "/api/openapi.json", "/api/docs"})
 
 
 def csp_for(web: Web) -> str:
@@ -114,17 +126,6 @@ def foreign(request: Request | WebSocket) -> bool:
     if not origin or origin == "null":
         return origin == "null"
     return urllib.parse.urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
-
-
-async def _send_error(send: Any, response: JSONResponse, extra: list[tuple[bytes, bytes]]) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": response.status_code,
-            "headers": [*response.raw_headers, *extra],
-        }
-    )
-    await send({"type": "http.response.body", "body": response.body})
 
 
 def caller(web: Web, request: Request | WebSocket) -> tuple[str, FerrymanError | None]:

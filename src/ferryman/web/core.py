@@ -9,7 +9,7 @@ test builds one app per data dir.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -48,6 +48,9 @@ _STATUS = {
     "upload.offset": 409,
     "upload.incomplete": 409,
     "upload.too_large": 413,
+    "request.too_large": 413,
+    "request.timeout": 408,
+    "web.host_unknown": 421,
     "link.expired": 410,
     "link.gone": 410,
     "link.tampered": 403,
@@ -76,6 +79,22 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 def error_response(exc: FerrymanError, headers: dict[str, str] | None = None) -> JSONResponse:
     status = _STATUS.get(exc.code, 400)
     return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+
+
+async def send_error(
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+    response: JSONResponse,
+    extra: list[tuple[bytes, bytes]],
+) -> None:
+    """``response`` sent through plain ASGI (a guard that answers before any route)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": [*response.raw_headers, *extra],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
 
 
 @dataclass(slots=True)

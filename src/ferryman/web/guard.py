@@ -43,7 +43,9 @@ def hash_token(token: str) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
+    """Only this machine reaches it. An empty host is every interface (uvicorn binds
+    "" as the wildcard), as are 0.0.0.0 and ::: public binds."""
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -56,8 +58,10 @@ def check_bind(host: str, tokens: list[str]) -> None:
     if not is_loopback(host) and not tokens:
         raise FerrymanError(
             "config.invalid",
-            f"web.host is {host}, reachable from other machines, and web.tokens is empty:"
-            " make a token with `ferryman web token` and add its sha256 line to web.tokens",
+            f"web.host is {host or '(empty: every interface)'}, reachable from other"
+            " machines, and web.tokens is empty: make a token with `ferryman web token` and"
+            ' add its sha256 line under [web] in ferryman.toml (tokens = ["sha256:…"]), or'
+            ' listen on this machine only: host = "127.0.0.1" under [web]',
         )
 
 

@@ -150,6 +150,8 @@ async def serve(
     this process (the caller starts and stops it, and checks the address first:
     ``guard.check_bind``). At the signal the event streams close at once and
     ``on_stop`` is called (to say "stopping…", to stop the engine meanwhile)."""
+    # The address actually bound (``--host`` wins over web.host): a name it answers to.
+    settings = settings.model_copy(update={"web": settings.web.model_copy(update={"host": host})})
     loop = asyncio.get_running_loop()
     for sig in _SIGNALS:  # uvicorn raises the signal it caught again once it stops
         loop.add_signal_handler(sig, lambda: None)
@@ -182,6 +184,9 @@ async def _uvicorn(
 ) -> None:
     import uvicorn as uv
 
+    from ferryman.web import connections
+    from ferryman.web.api_events import MAX_MESSAGE
+
     config = uv.Config(
         app,
         host=host,
@@ -190,6 +195,12 @@ async def _uvicorn(
         access_log=False,
         ws_ping_interval=20,
         timeout_graceful_shutdown=GRACE_SECONDS,
+        # Bounds before any route runs: a head's size and time, idle keep-alive, a
+        # WebSocket message's size (the body's is ``web.limits``').
+        http=connections.BoundedH11,
+        h11_max_incomplete_event_size=connections.HEAD_BYTES,
+        timeout_keep_alive=connections.KEEP_ALIVE_SECONDS,
+        ws_max_size=MAX_MESSAGE,
     )
     loop = asyncio.get_running_loop()
 
