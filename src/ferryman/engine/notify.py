@@ -42,6 +42,7 @@ from ferryman.store.notices import (
     Notice,
 )
 from ferryman.timeouts import within
+from ferryman.urls import refused_character, scheme_of, shown, split_link
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +71,32 @@ def check_target(text: str) -> str:
     words = [w for w in re.split(r"[\s,]+", text.strip()) if w]
     if words == [QUIET]:
         return QUIET
-    bad = [w for w in words if "://" not in w]
+    bad = [why for w in words if (why := _malformed(w)) is not None]
     if not words or bad:
+        said = f" ({bad[0]})" if bad else ""
         raise FerrymanError(
             "notify.bad_url",
-            f"--notify '{text}': give Apprise URLs (tgram://…, ntfy://…, json://host/),"
-            " ferryman(s)://host/path for a signed webhook, or none",
+            f"--notify '{shown(text)}'{said}: give Apprise URLs (tgram://…, ntfy://…,"
+            " json://host/), ferryman(s)://host/path for a signed webhook, or none",
         )
     return " ".join(words)
+
+
+def _malformed(url: str) -> str | None:
+    """What is wrong with one notice URL, else None. A webhook's is a web link, checked
+    whole (host, port); an Apprise URL's parts are its plugin's (``tgram://TOKEN:KEY/``
+    has no port), so only its form is checked here and Apprise reads the rest."""
+    if "://" not in url or not scheme_of(url):
+        return f"{shown(url)} has no scheme://"
+    if scheme_of(url) in WEBHOOK_SCHEMES:
+        try:
+            if not split_link(url).hostname:
+                return f"{shown(url)} names no host"
+        except FerrymanError as exc:
+            return exc.message
+        return None
+    bad = refused_character(url)
+    return f"{shown(url)} holds the character {bad!a}" if bad is not None else None
 
 
 def sign(secret: str, body: bytes) -> str:
