@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import time
+import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,6 +52,7 @@ EVENT_HEADER = "X-Ferryman-Event"
 NOTICE_HEADER = "X-Ferryman-Notice"  # the notice's id (a digest's: theirs, comma-separated)
 WEBHOOK_SCHEMES = {"ferryman": "http", "ferrymans": "https"}
 QUIET = "none"
+_APPRISE_WEB = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})  # POSTs to a host
 POLL_SECONDS = 1.0  # the sender's look at the outbox when nothing woke it
 MAX_WAIT = 3600.0  # a retry's longest wait
 KEEP_SENT = 7 * 86400.0  # seconds a sent notice stays in the outbox
@@ -83,12 +85,13 @@ def check_target(text: str) -> str:
 
 
 def _malformed(url: str) -> str | None:
-    """What is wrong with one notice URL, else None. A webhook's is a web link, checked
-    whole (host, port); an Apprise URL's parts are its plugin's (``tgram://TOKEN:KEY/``
-    has no port), so only its form is checked here and Apprise reads the rest."""
+    """What is wrong with one notice URL, else None. A webhook's, or an Apprise web
+    target's (``json://``…), is a web link, checked whole (host, port); any other Apprise
+    URL's parts are its plugin's (``tgram://TOKEN:KEY/`` has no port), so only its form
+    is checked here and Apprise reads the rest."""
     if "://" not in url or not scheme_of(url):
         return f"{shown(url)} has no scheme://"
-    if scheme_of(url) in WEBHOOK_SCHEMES:
+    if scheme_of(url) in WEBHOOK_SCHEMES or scheme_of(url) in _APPRISE_WEB:
         try:
             if not split_link(url).hostname:
                 return f"{shown(url)} names no host"
@@ -96,7 +99,13 @@ def _malformed(url: str) -> str | None:
             return exc.message
         return None
     bad = refused_character(url)
-    return f"{shown(url)} holds the character {bad!a}" if bad is not None else None
+    if bad is not None:
+        return f"{shown(url)} holds the character {bad!a}"
+    try:
+        urllib.parse.urlsplit(url)
+    except ValueError as exc:  # an unclosed [ : Apprise's own parser would raise too
+        return f"{shown(url)}: {exc}"
+    return None
 
 
 def sign(secret: str, body: bytes) -> str:
