@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake
@@ -25,32 +24,8 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.sources.listers.builtin import default_listers
 from ferryman.urls import split_link
+from tests.hostile_links import HOSTILE_TEXT
 
-SCHEMES = [
-    "http://", "https://", "HTTP://", "dav://", "davs://", "webdav://", "torbox:",
-    "torbox:torrent/", "torbox:usenet/", "torbox:webdl/", "tg:", "tg:c/", "tg://resolve?domain=",
-    "tg://privatepost?channel=", "t.me/", "https://t.me/", "https://t.me/c/", "telegram.me/",
-    "https://youtu.be/", "https://www.youtube.com/watch?v=", "media:", "media:mp3-192:",
-    "media:best:https://", "media:720p+fresh:http://", "file:", "file://", "file:///",
-    "library:", "telegram:", "telegram:@", "telegram:-100", "link:", "json://",
-    "ferryman://", "ferrymans://", "tgram://", "ntfy://", "magnet:?xt=urn:btih:", "", "/",
-    "./", "mem:",
-]  # fmt: skip
-HOSTILE = [
-    "[", "]", "[::1", "[::1]", "[fe80::1%25eth0]", "[fe80::1%eth0]", "[v1.x]", "[1.2.3.4]",
-    ":", ":99999", ":-1", ":0", ":65535", ":abc", ":٣", "@", "user:pass@", "..", ".",
-    "a..b", "a" * 64, ("a" * 63 + ".") * 5, "%", "%00", "%zz", "%2F", "%5B", "\u202e",
-    "\u200d", "\u2028", "\x00", "\n", "\t", "\x1b", "\x7f", "\ud800", "é", "☃", "xn--",
-    "xn--a", "xn--zz-", "/", "?", "#", "?token=x", "\\", " ", "host", "example.com",
-    "youtu.be", "t.me", "c/", "1", "99999999999999999999999", "9" * 5000, "²", "/topic/",
-    "me", ",", "<", ">", "://", "//", "127.0.0.1", "0x7f.1",
-]  # fmt: skip
-_ANY_CHAR = st.characters(exclude_categories=())  # surrogates and controls included
-HOSTILE_TEXT = st.builds(
-    lambda scheme, parts: scheme + "".join(parts),
-    st.sampled_from(SCHEMES),
-    st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(_ANY_CHAR, max_size=6)), max_size=8),
-)
 TOTAL = settings(
     max_examples=300,
     derandomize=True,  # a fixed seed: the same examples every run
