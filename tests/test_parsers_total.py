@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake
@@ -204,3 +205,26 @@ def test_a_library_path_with_a_nul_is_refused(tmp_path: Path) -> None:
     with pytest.raises(FerrymanError) as refused:
         default_sinks().parse(f"library:{tmp_path}/a\x00b")
     assert refused.value.code == "sink.unknown"
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@TOTAL
+@given(
+    raw=st.lists(HOSTILE_TEXT, min_size=1, max_size=3).map(" ".join),
+    to=st.sampled_from(["", " to: ", " to: @", " to:"]),
+)
+def test_the_chats_parsers_find_links_and_captions_or_refuse_with_a_code(raw: str, to: str) -> None:
+    """A chat message: its links (Telegram's marked ones and those in the text), each
+    as a job would be made of it, and its caption (``to:``, ``force``, an output)."""
+    from ferryman.frontdoors.telegram.caption import links_in, read_caption
+
+    sources = default_sources()
+    for link in links_in(raw, [raw], sources):
+        try:
+            intake.understand(link, dest="link:", sources=sources)
+        except FerrymanError as exc:
+            _coded(exc)
+    try:
+        read_caption(raw + to + raw, "library:")
+    except FerrymanError as exc:
+        _coded(exc)
