@@ -9,6 +9,7 @@ escapes, IPv6 zones), with a fixed seed and a bounded number of examples."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,13 @@ from hypothesis import strategies as st
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake
 from ferryman.engine.notify import check_target, targets
-from ferryman.engine.watch_admin import checked_regex, parse_every, parse_since
+from ferryman.engine.watch_admin import (
+    MAX_EVERY,
+    MIN_EVERY,
+    checked_regex,
+    parse_every,
+    parse_since,
+)
 from ferryman.errors import ERRORS, FerrymanError
 from ferryman.links.canonical import canonical, host_of, is_platform
 from ferryman.sinks.builtin import default_sinks
@@ -153,6 +160,8 @@ def test_the_watch_parser_parses_or_refuses_with_a_code(raw: str, conf: Settings
         else:
             assert chosen.kind == kind.kind
             chosen.describe(raw)
+    with contextlib.suppress(FerrymanError):
+        assert MIN_EVERY <= parse_every(raw[-40:].lstrip(":/")) <= MAX_EVERY
     for parse in (parse_every, parse_since, lambda t: checked_regex("--match", t)):
         try:
             parse(raw)
@@ -199,6 +208,14 @@ def test_a_feed_entry_with_a_malformed_link_is_passed_over() -> None:
     assert _entry({"link": "http://a:99999/x.mp4"}, base) is None
     kept = _entry({"link": "/x.mp4", "id": "1"}, base)
     assert kept is not None and kept.input == "https://feeds.example/x.mp4"
+
+
+def test_a_watch_period_too_long_for_a_clock_is_refused() -> None:
+    """``9…9d`` was a float of inf: a next check no datetime can show."""
+    with pytest.raises(FerrymanError) as refused:
+        parse_every("9" * 400 + "d")
+    assert refused.value.code == "watch.bad_option"
+    assert parse_every("366d") == MAX_EVERY
 
 
 def test_a_library_path_with_a_nul_is_refused(tmp_path: Path) -> None:
