@@ -17,7 +17,7 @@ SCHEMES = [
     "media:best:https://", "media:720p+fresh:http://", "file:", "file://", "file:///",
     "library:", "telegram:", "telegram:@", "telegram:-100", "link:", "json://",
     "ferryman://", "ferrymans://", "tgram://", "ntfy://", "magnet:?xt=urn:btih:", "", "/",
-    "./", "mem:",
+    "./", "mem:", "//", "//[", "~/",
 ]  # fmt: skip
 HOSTILE = [
     "[", "]", "[::1", "[::1]", "[fe80::1%25eth0]", "[fe80::1%eth0]", "[v1.x]", "[1.2.3.4]",
