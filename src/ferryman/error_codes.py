@@ -102,6 +102,12 @@ SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("link.invalid", False, "The link is malformed; copy it again in full."),
     ErrorSpec(
+        "source.invalid",
+        False,
+        "What was given is not a well-formed input (a NUL byte in a path, a broken URI):"
+        " copy it again in full.",
+    ),
+    ErrorSpec(
         "link.unsupported",
         False,
         "No extractor reads this kind of link: send a direct link to the file, or a"

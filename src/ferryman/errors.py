@@ -61,8 +61,13 @@ class FerrymanError(Exception):
         if code not in ERRORS:
             warnings.warn(f"unregistered error code {code!r}", UnregisteredCodeWarning, 2)
         # A path that is not UTF-8 carries lone surrogates (os.fsdecode): the store,
-        # JSON and a terminal take none, so they are shown as U+FFFD.
-        message = message.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        # JSON and a terminal take none, so they are shown as U+FFFD. Any other lone
+        # surrogate (a JSON body's "\ud800" echoed) too, not a UnicodeEncodeError.
+        try:
+            raw = message.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = message.encode("utf-8", "surrogatepass")
+        message = raw.decode("utf-8", "replace")
         super().__init__(f"[{code}] {message}")
         self.code = code
         self.message = message

@@ -32,8 +32,12 @@ def dedupe_key(ident: str, dest: str) -> str:
 def _fallback_name(described: str) -> str:
     """A job name when the source could not say one: the last part of what was given
     (of a URI's path: ``mem:trip`` → ``trip``, ``https://h/a/b.zip?x`` → ``b``)."""
-    parts = urllib.parse.urlsplit(described)
-    tail = parts.path or parts.netloc or described if parts.scheme else described
+    try:
+        parts = urllib.parse.urlsplit(described)
+    except ValueError:  # a path such as //[x reads as a broken host: the text is the name
+        tail = described
+    else:
+        tail = parts.path or parts.netloc or described if parts.scheme else described
     last = PurePosixPath(tail.rstrip("/")).name or described
     return safe_name(strip_archive_suffixes(last), "job")
 

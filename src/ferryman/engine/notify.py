@@ -25,6 +25,7 @@ import json
 import logging
 import re
 import time
+import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ from ferryman.store.notices import (
     Notice,
 )
 from ferryman.timeouts import within
+from ferryman.urls import refused_character, scheme_of, shown, split_link
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ EVENT_HEADER = "X-Ferryman-Event"
 NOTICE_HEADER = "X-Ferryman-Notice"  # the notice's id (a digest's: theirs, comma-separated)
 WEBHOOK_SCHEMES = {"ferryman": "http", "ferrymans": "https"}
 QUIET = "none"
+_APPRISE_WEB = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})  # POSTs to a host
 POLL_SECONDS = 1.0  # the sender's look at the outbox when nothing woke it
 MAX_WAIT = 3600.0  # a retry's longest wait
 KEEP_SENT = 7 * 86400.0  # seconds a sent notice stays in the outbox
@@ -70,14 +73,39 @@ def check_target(text: str) -> str:
     words = [w for w in re.split(r"[\s,]+", text.strip()) if w]
     if words == [QUIET]:
         return QUIET
-    bad = [w for w in words if "://" not in w]
+    bad = [why for w in words if (why := _malformed(w)) is not None]
     if not words or bad:
+        said = f" ({bad[0]})" if bad else ""
         raise FerrymanError(
             "notify.bad_url",
-            f"--notify '{text}': give Apprise URLs (tgram://…, ntfy://…, json://host/),"
-            " ferryman(s)://host/path for a signed webhook, or none",
+            f"--notify '{shown(text)}'{said}: give Apprise URLs (tgram://…, ntfy://…,"
+            " json://host/), ferryman(s)://host/path for a signed webhook, or none",
         )
     return " ".join(words)
+
+
+def _malformed(url: str) -> str | None:
+    """What is wrong with one notice URL, else None. A webhook's, or an Apprise web
+    target's (``json://``…), is a web link, checked whole (host, port); any other Apprise
+    URL's parts are its plugin's (``tgram://TOKEN:KEY/`` has no port), so only its form
+    is checked here and Apprise reads the rest."""
+    if "://" not in url or not scheme_of(url):
+        return f"{shown(url)} has no scheme://"
+    if scheme_of(url) in WEBHOOK_SCHEMES or scheme_of(url) in _APPRISE_WEB:
+        try:
+            if not split_link(url).hostname:
+                return f"{shown(url)} names no host"
+        except FerrymanError as exc:
+            return exc.message
+        return None
+    bad = refused_character(url)
+    if bad is not None:
+        return f"{shown(url)} holds the character {bad!a}"
+    try:
+        urllib.parse.urlsplit(url)
+    except ValueError as exc:  # an unclosed [ : Apprise's own parser would raise too
+        return f"{shown(url)}: {exc}"
+    return None
 
 
 def sign(secret: str, body: bytes) -> str:

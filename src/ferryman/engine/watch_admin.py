@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # `ferryman --help` imports this module: only what it needs a
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EVERY = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 MIN_EVERY = 10.0  # seconds: a source is not asked more often than this
+MAX_EVERY = 366 * 86400.0  # seconds: and at least once a year
 
 
 def parse_every(text: str) -> float:
@@ -36,6 +37,8 @@ def parse_every(text: str) -> float:
     seconds = float(found.group(1)) * _UNITS[found.group(2) or "s"]
     if seconds < MIN_EVERY:
         raise FerrymanError("watch.bad_option", f"--every '{text}': at least {MIN_EVERY:g} s")
+    if seconds > MAX_EVERY:  # 9…9d would be inf: a next check no clock can show
+        raise FerrymanError("watch.bad_option", f"--every '{text}': at most 366d")
     return seconds
 
 

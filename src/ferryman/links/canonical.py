@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import urllib.parse
 
+from ferryman.urls import split_link
+
 # Hosts (and their subdomains) whose links are pages around media, for yt-dlp.
 PLATFORM_HOSTS = frozenset(
     {
@@ -51,7 +53,12 @@ _YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 
 
 def host_of(url: str) -> str:
-    host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    """The link's host without ``www.`` and the like; empty when it names none (or does
+    not parse: deciding what a link is must not fail on it, ``split_link`` refuses it)."""
+    try:
+        host = (urllib.parse.urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
     return host.removeprefix("www.").removeprefix("m.").removeprefix("mobile.")
 
 
@@ -62,8 +69,9 @@ def is_platform(url: str) -> bool:
 
 
 def canonical(url: str) -> str:
-    """One string per video: the cache key's link part."""
-    parts = urllib.parse.urlsplit(url.strip())
+    """One string per video: the cache key's link part (raises ``link.invalid`` for a
+    link that does not parse)."""
+    parts = split_link(url.strip())
     host = host_of(url)
     youtube = _youtube_id(host, parts)
     if youtube is not None:
@@ -108,6 +116,9 @@ def _youtube_id(host: str, parts: urllib.parse.SplitResult) -> str | None:
 
 
 def _netloc(parts: urllib.parse.SplitResult, host: str) -> str:
-    port = parts.port
+    try:
+        port = parts.port
+    except ValueError:  # a key still, for a link the parsers let through
+        return host
     default = {"http": 80, "https": 443}.get(parts.scheme.lower())
     return host if port is None or port == default else f"{host}:{port}"

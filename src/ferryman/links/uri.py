@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ferryman.errors import FerrymanError
 from ferryman.links.canonical import canonical
 from ferryman.links.profile import Profile, parse_token
+from ferryman.urls import shown, split_link
 
 SCHEME = "media"
 _HTTP = re.compile(r"^https?://", re.IGNORECASE)
@@ -46,6 +47,7 @@ def as_media(raw: str, profile: Profile | None, *, fresh: bool = False) -> str |
         return MediaRef(ref.url, profile or ref.profile, fresh or ref.fresh).uri
     if not _HTTP.match(text):
         return None
+    split_link(text)  # link.invalid: a bad port, host or bracket
     if profile is not None:
         return MediaRef(text, profile, fresh).uri
     if fresh and is_platform(text):
@@ -58,6 +60,7 @@ def parse(uri: str) -> MediaRef:
     scheme, _, rest = uri.partition(":")
     token, _, url = rest.partition(":")
     if scheme.lower() != SCHEME or not _HTTP.match(url):
-        raise FerrymanError("link.invalid", f"'{uri}' is not media:PROFILE:http(s)://…")
+        raise FerrymanError("link.invalid", f"'{shown(uri)}' is not media:PROFILE:http(s)://…")
+    split_link(url)
     fresh = token.endswith("+fresh")
     return MediaRef(url, parse_token(token.removesuffix("+fresh")), fresh)

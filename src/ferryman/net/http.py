@@ -17,6 +17,7 @@ from ferryman.errors import FerrymanError, ServerWait
 from ferryman.net import abort
 from ferryman.net.addresses import check_host
 from ferryman.net.waits import backoff_seconds, retry_after_seconds
+from ferryman.urls import shown as shown_link
 
 _CONTENT_RANGE = re.compile(r"\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*", re.IGNORECASE)
 # Asked for explicitly, by every request of the clients below: a server compressing on
@@ -143,13 +144,18 @@ def content_length(response: httpx.Response) -> int | None:
 
 
 def shown_url(url: str) -> str:
-    """A link as messages show it: no user info, the query (tokens) elided."""
-    parts = urllib.parse.urlsplit(url)
+    """A link as messages show it: no user info, the query (tokens) elided; one that
+    does not parse, as ``urls.shown`` cuts it (a message about it must not fail)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return shown_link(url)
     host = parts.hostname or ""
     if ":" in host:  # an IPv6 address keeps its brackets
         host = f"[{host}]"
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    if port:
+        host = f"{host}:{port}"
     shown = urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
     return shown + ("?…" if parts.query else "")
 

@@ -77,7 +77,10 @@ def _plain_value(value: str) -> str:
 
 def url_filename(url: str) -> str | None:
     """The last segment of a URL's path, percent-decoded; ``None`` when it is empty."""
-    path = urlsplit(url).path
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # a server's malformed Location: no name from it
+        return None
     last = path.rsplit("/", 1)[-1]
     text = unquote(last, encoding="utf-8", errors="replace")
     return text or None

@@ -262,9 +262,16 @@ class SinkRegistry:
         return kind
 
     def parse(self, dest: str) -> Destination:
-        """Check a destination now (``sink.unknown`` names what is wrong), not at delivery."""
+        """Check a destination now (``sink.unknown`` names what is wrong), not at delivery.
+        Total: a kind whose parsing raises ``ValueError`` / ``UnicodeError`` refuses the
+        destination with ``sink.unknown`` too, never a crash."""
         kind = self.kind(dest)
-        return Destination(kind.scheme, kind.parse(dest.partition(":")[2]))
+        try:
+            return Destination(kind.scheme, kind.parse(dest.partition(":")[2]))
+        except (ValueError, UnicodeError) as exc:
+            raise FerrymanError(
+                "sink.unknown", f"destination {dest!r} is not well formed ({exc})"
+            ) from None
 
     def for_client(self, scheme: str, target: str | None) -> str:
         """The destination a remote client (the web API) asks for by kind, and target if

@@ -50,6 +50,8 @@ class LibraryKind:
     builds_folders = True  # its sinks may leave ``.NNNN.partial`` after a kill: swept
 
     def parse(self, target: str) -> str:
+        if "\x00" in target:  # no folder is named so (the probe would raise ValueError)
+            raise FerrymanError("sink.unknown", f"library:{target!r}: a path holds no NUL")
         return os.path.abspath(target) if target else ""  # no filesystem access: loop-safe
 
     def shorthand(self, value: str) -> str | None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from ferryman.archive.reader import EntryInfo, OpenOptions
 from ferryman.config import NetworkSettings, Retry, Settings
 from ferryman.errors import FerrymanError
+from ferryman.urls import shown
 
 if TYPE_CHECKING:  # httpx and the downloader load only when something is fetched
     import httpx
@@ -256,9 +257,16 @@ class SourceRegistry:
         return source
 
     def to_uri(self, raw: str) -> str:
-        """What a person typed (a path, a URI, a link) as a source URI."""
+        """What a person typed (a path, a URI, a link) as a source URI. Total: a source
+        whose parsing raises (``ValueError``, ``UnicodeError``: a bad port, a bracket,
+        a name IDNA refuses) refuses the input with ``source.invalid``, never a crash."""
         for source in self._sources:
-            uri = source.recognise(raw)
+            try:
+                uri = source.recognise(raw)
+            except (ValueError, UnicodeError) as exc:
+                raise FerrymanError(
+                    "source.invalid", f"{shown(raw)}: not a well-formed input ({exc})"
+                ) from None
             if uri is not None:
                 return uri
         raise FerrymanError(

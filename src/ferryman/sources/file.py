@@ -114,6 +114,8 @@ class FileSource:
     access = Access.IN_PLACE
 
     def recognise(self, raw: str) -> str | None:
+        if "\x00" in raw:  # no file is named so; stat() would raise ValueError
+            raise FerrymanError("source.invalid", f"{raw!r}: a path holds no NUL character")
         if raw.lower().startswith("file:"):
             return self.path(raw).as_uri()
         if _OTHER_SCHEME.match(raw):
@@ -121,12 +123,18 @@ class FileSource:
         return Path(os.path.abspath(raw)).as_uri()  # no filesystem access
 
     def path(self, uri: str) -> Path:
-        parts = urllib.parse.urlsplit(uri)
+        try:
+            parts = urllib.parse.urlsplit(uri)
+        except ValueError as exc:  # file://[… : an unclosed bracket
+            raise FerrymanError("source.invalid", f"{uri!r}: {exc}") from None
         if parts.netloc not in ("", "localhost"):
             raise FerrymanError("source.unsupported", f"{uri}: a file on another host")
         # POSIX url2pathname, lighter; a name that is not UTF-8 (a Latin-1 disk, a
         # Windows zip unzipped) keeps its bytes, as the URI does (%E9), so it is found.
-        return Path(urllib.parse.unquote(parts.path, errors="surrogateescape"))
+        path = urllib.parse.unquote(parts.path, errors="surrogateescape")
+        if "\x00" in path:  # file:///a%00b
+            raise FerrymanError("source.invalid", f"{uri!r}: a path holds no NUL character")
+        return Path(path)
 
     def describe(self, uri: str) -> str:
         return readable(str(self.path(uri)))

@@ -24,6 +24,7 @@ from ferryman.config import NetworkSettings
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
+from ferryman.urls import split_link
 
 if TYPE_CHECKING:  # httpx loads when a link is fetched or read, not when it is added
     import httpx
@@ -52,9 +53,9 @@ class HttpSource:
         text = raw.strip().strip("<>")
         if not _HTTP.match(text):
             return None
-        parts = urllib.parse.urlsplit(text)
+        parts = split_link(text)  # link.invalid: a bad port, host or bracket
         if not parts.hostname:
-            raise FerrymanError("link.invalid", f"'{raw}' has no host")
+            raise FerrymanError("link.invalid", f"'{self.describe(text)}' has no host")
         return urllib.parse.urlunsplit(parts._replace(scheme=parts.scheme.lower(), fragment=""))
 
     def describe(self, uri: str) -> str:
@@ -74,7 +75,7 @@ class HttpSource:
         return as_media(uri, profile, fresh=fresh)
 
     def inspect(self, uri: str) -> Inspection:
-        parts = urllib.parse.urlsplit(uri)
+        parts = split_link(uri)
         last = urllib.parse.unquote(PurePosixPath(parts.path).name)
         stripped = strip_archive_suffixes(last)
         if stripped == last and PurePosixPath(last).suffix:  # clip.mp4 → clip, as for files

@@ -28,6 +28,7 @@ from ferryman.links.canonical import canonical, host_of, is_platform
 from ferryman.links.profile import Profile
 from ferryman.links.uri import SCHEME, MediaRef, as_media, parse
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
+from ferryman.urls import split_link
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class MediaLinkSource:
         if text.lower().startswith(SCHEME + ":"):
             return parse(text).uri
         if text.lower().startswith(("http://", "https://")) and is_platform(text):
+            split_link(text)  # link.invalid: a bad port, host or bracket
             return MediaRef(text, Profile()).uri
         return None
 

@@ -33,6 +33,7 @@ from ferryman.config import NetworkSettings, Retry, Settings
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
+from ferryman.urls import split_link
 
 if TYPE_CHECKING:  # httpx and webdav4 load when a folder is read, not when it is added
     import httpx
@@ -80,14 +81,14 @@ class WebdavSource:
         scheme, sep, _ = text.partition("://")
         if not sep or scheme.lower() not in _SCHEMES:
             return None
-        parts = urllib.parse.urlsplit(text)
+        parts = split_link(text)  # link.invalid: a bad port, host or bracket
         if not parts.hostname:
             raise FerrymanError("link.invalid", f"'{self.describe(text)}' has no host")
         return urllib.parse.urlunsplit(parts._replace(scheme=scheme.lower(), fragment=""))
 
     def describe(self, uri: str) -> str:
         """The link without its user info (a password may be there)."""
-        parts = urllib.parse.urlsplit(uri)
+        parts = split_link(uri)
         host = parts.hostname or ""
         netloc = f"{host}:{parts.port}" if parts.port else host
         return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
@@ -96,7 +97,7 @@ class WebdavSource:
         return None
 
     def inspect(self, uri: str) -> Inspection:
-        parts = urllib.parse.urlsplit(uri)
+        parts = split_link(uri)
         last = urllib.parse.unquote(PurePosixPath(parts.path).name)
         stripped = strip_archive_suffixes(last)
         if stripped == last and PurePosixPath(last).suffix:  # clip.mp4 → clip
@@ -133,7 +134,7 @@ class WebdavSource:
 
 def _base(uri: str) -> tuple[str, str]:
     """(the server's root URL without user info, the input's path on it)."""
-    parts = urllib.parse.urlsplit(uri)
+    parts = split_link(uri)
     host = parts.hostname or ""
     netloc = f"[{host}]" if ":" in host else host
     if parts.port:
@@ -143,7 +144,7 @@ def _base(uri: str) -> tuple[str, str]:
 
 
 def _login(uri: str, settings: Settings | None) -> tuple[str, str] | None:
-    parts = urllib.parse.urlsplit(uri)
+    parts = split_link(uri)
     if parts.username:
         return urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
     if settings is None:

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
+from ferryman.urls import split_link
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,10 @@ class ListerRegistry:
     async def choose(self, source: str, settings: Settings, *, prefer: str | None) -> Lister:
         """The kind that follows ``source``: ``prefer`` when given (``--kind``, or what
         an output option implies), else the first that accepts it and says it is its
-        own, else the last that accepts it."""
+        own, else the last that accepts it. A link (``scheme://…``) is checked first:
+        ``link.invalid`` for a bad port, host or bracket, before any kind is asked."""
+        if "://" in source:
+            split_link(source)
         if prefer is not None:
             lister = self.get(prefer)
             if not lister.accepts(source):

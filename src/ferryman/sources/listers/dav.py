@@ -10,6 +10,7 @@ import urllib.parse
 
 from ferryman.config import Settings
 from ferryman.sources.listers.base import WatchEntry
+from ferryman.urls import scheme_of
 
 
 class DavLister:
@@ -18,7 +19,7 @@ class DavLister:
     changes_in_place = True
 
     def accepts(self, source: str) -> bool:
-        return urllib.parse.urlsplit(source).scheme.lower() in ("dav", "davs")
+        return scheme_of(source) in ("dav", "davs")
 
     def describe(self, source: str) -> str:
         from ferryman.sources.webdav import WebdavSource

@@ -16,6 +16,7 @@ from typing import Any
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.sources.listers.base import WatchEntry
+from ferryman.urls import scheme_of, split_link
 
 MAX_FEED_BYTES = 16 << 20  # a feed larger than this is no feed
 
@@ -26,7 +27,7 @@ class FeedLister:
     changes_in_place = False
 
     def accepts(self, source: str) -> bool:
-        return urllib.parse.urlsplit(source).scheme.lower() in ("http", "https")
+        return scheme_of(source) in ("http", "https")
 
     def describe(self, source: str) -> str:
         from ferryman.net.http import shown_url
@@ -116,8 +117,12 @@ def _entry(entry: Any, base: str) -> WatchEntry | None:
     link = link or entry.get("link")
     if not link:
         return None
-    link = urllib.parse.urljoin(base, str(link))
-    if urllib.parse.urlsplit(link).scheme.lower() not in ("http", "https"):
+    try:
+        link = urllib.parse.urljoin(base, str(link))
+        scheme = split_link(link).scheme.lower()
+    except (ValueError, FerrymanError):  # a malformed link (a bad port, host or bracket)
+        return None
+    if scheme not in ("http", "https"):
         return None  # a feed from afar never names a local path (file:, /etc/…) or a login
     ident = str(entry.get("id") or link)
     when = entry.get("published_parsed") or entry.get("updated_parsed")

@@ -33,6 +33,7 @@ MAX_MESSAGES = 1000  # read at one check at most (an album's end is read past it
 TITLE_MAX = 120
 _NAME = re.compile(r"^@?([A-Za-z][A-Za-z0-9_]{3,31})$")
 _CHANNEL_ID = re.compile(r"^-100([0-9]{1,16})$")
+_ID = re.compile(r"^[0-9]{1,19}$")  # ASCII digits ("²".isdigit(), yet int() refuses it)
 _WEB = re.compile(r"^(?:https?://)?(?:www\.)?(?:t|telegram)\.me/([^?#]*)", re.IGNORECASE)
 _TEXT_POST = "a post without a file"  # text, a sticker, a poll, a link preview
 
@@ -61,7 +62,7 @@ def parse_chat(source: str) -> MessageRef | None:
     parts = [p for p in web.group(1).split("/") if p]
     if parts[:1] == ["s"]:  # the web preview of a public channel
         parts = parts[1:]
-    if len(parts) in (2, 3, 4) and parts[0].lower() == "c" and parts[1].isdigit():
+    if len(parts) in (2, 3, 4) and parts[0].lower() == "c" and _ID.match(parts[1]):
         return MessageRef(0, channel=int(parts[1]))
     if parts and len(parts) <= 3 and all(p.isdigit() for p in parts[1:]):
         named = _NAME.match(parts[0])

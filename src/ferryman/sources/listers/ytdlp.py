@@ -5,11 +5,11 @@ process (``links/flat``), as a fetch runs yt-dlp; each new entry becomes a
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
 from ferryman.config import Settings
 from ferryman.sources.listers.base import WatchEntry
+from ferryman.urls import scheme_of
 
 LIST_TIMEOUT = 600.0  # seconds one listing may take
 
@@ -20,7 +20,7 @@ class YtdlpLister:
     changes_in_place = False
 
     def accepts(self, source: str) -> bool:
-        return urllib.parse.urlsplit(source).scheme.lower() in ("http", "https")
+        return scheme_of(source) in ("http", "https")
 
     def describe(self, source: str) -> str:
         from ferryman.net.http import shown_url
