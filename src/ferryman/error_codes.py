@@ -565,6 +565,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         " signed webhook, or none; see docs/watch.md, Notices.",
     ),
     ErrorSpec(
+        "notify.blocked",
+        False,
+        "Notices given with a job or a watch may not go to this machine, a private network"
+        " or cloud metadata: write the URL in notify.urls in ferryman.toml (trusted as"
+        " written), or list its host in network.private_allowed.",
+    ),
+    ErrorSpec(
         "notify.undelivered",
         True,
         "The notice is tried again with a growing wait; check the target is up. The job is"
