@@ -402,6 +402,8 @@ async def _post(
             answer = await client.post(target, content=body, headers=headers)
     except FerrymanError as exc:  # the guard's link.blocked
         raise FerrymanError("notify.blocked", f"{_shown_url(url)}: {exc.message}") from exc
+    except httpx.InvalidURL as exc:  # not an HTTPError: it would escape as a bug
+        raise FerrymanError("notify.bad_url", f"{_shown_url(url)}: {exc}") from exc
     except httpx.HTTPError as exc:
         raise FerrymanError(
             "notify.undelivered", f"{_shown_url(url)}: {type(exc).__name__}: {exc}"

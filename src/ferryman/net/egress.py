@@ -28,14 +28,16 @@ import socket
 import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpcore
 
-from ferryman.config import NetworkSettings
 from ferryman.errors import FerrymanError
 from ferryman.net.addresses import METADATA, blocked_address, inside
+
+if TYPE_CHECKING:  # not loaded in an Apprise child: pydantic is most of its start
+    from ferryman.config import NetworkSettings
 
 
 @dataclass(frozen=True, slots=True)
