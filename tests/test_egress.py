@@ -180,6 +180,7 @@ async def test_a_webhook_to_any_spelling_of_this_machine_never_connects(
         assert refused[url] == "notify.blocked", (url, refused[url])
 
 
+@pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")  # Apprise's
 def test_an_apprise_notice_to_any_spelling_of_this_machine_never_connects() -> None:
     """Apprise's own connections (``json://``), guarded at their lookups: the child's
     work (``net.apprise_send.send``) run here, so every spelling costs no process
@@ -429,3 +430,17 @@ def test_the_guard_refuses_metadata_always_and_private_only_when_asked() -> None
     assert not guarded.refuses("nas.local", "192.168.1.5")  # by its name
     assert not guarded.refuses("x", "fd00::5")  # by its address
     assert not guarded.refuses("example.org", "93.184.216.34")
+
+
+def test_checked_addresses_are_tried_with_the_families_taking_turns() -> None:
+    """Connected to one by one (a name would be resolved again): a dead first family
+    costs each of its addresses a short wait, the last one has the whole timeout."""
+    from ferryman.net.egress import NEXT_ADDRESS_SECONDS, _tries
+
+    both = ["2001:db8::1", "2001:db8::2", "192.0.2.1"]
+    assert _tries(both, 20.0) == [
+        ("2001:db8::1", NEXT_ADDRESS_SECONDS),
+        ("192.0.2.1", NEXT_ADDRESS_SECONDS),
+        ("2001:db8::2", 20.0),
+    ]
+    assert _tries(["192.0.2.1"], 20.0) == [("192.0.2.1", 20.0)]

@@ -196,9 +196,10 @@ class NetworkSettings(BaseModel):
     max_redirects: int = Field(10, ge=0, le=50)
     block_private: bool = Field(
         False,
-        description="Refuse downloads from loopback, private, link-local and cloud-metadata"
-        " addresses, checked at every connection and redirect (link.blocked); `ferryman"
-        " web` turns it on unless web.allow_private_links.",
+        description="Refuse connections to loopback, private and link-local addresses for"
+        " links, feeds, WebDAV, Torbox and a job's or watch's notices, checked at every"
+        " connection and redirect (link.blocked; cloud metadata is refused always);"
+        " `ferryman web` turns it on unless web.allow_private_links.",
     )
     private_allowed: list[str] = Field(
         default_factory=list,

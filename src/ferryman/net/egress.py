@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import socket
 import typing
 from collections.abc import Iterable, Iterator
@@ -111,6 +112,23 @@ def _addresses(infos: Iterable[tuple[typing.Any, ...]]) -> list[str]:
     return found
 
 
+# A connection made to checked addresses one by one (not to the name, which would be
+# resolved again) loses the clients' "happy eyeballs": so the families take turns, and
+# every address but the last has this long, so a dead IPv6 route costs seconds, not the
+# whole connect timeout.
+NEXT_ADDRESS_SECONDS = 2.0
+
+
+def _tries(addresses: list[str], timeout: float | None) -> list[tuple[str, float | None]]:
+    """Each address to try in turn (the families alternating) and its timeout."""
+    six = [a for a in addresses if ":" in a]
+    four = [a for a in addresses if ":" not in a]
+    first, second = (six, four) if addresses and ":" in addresses[0] else (four, six)
+    order = [a for pair in itertools.zip_longest(first, second) for a in pair if a is not None]
+    short = NEXT_ADDRESS_SECONDS if timeout is None else min(timeout, NEXT_ADDRESS_SECONDS)
+    return [(a, timeout if n == len(order) - 1 else short) for n, a in enumerate(order)]
+
+
 class _AsyncBackend(httpcore.AsyncNetworkBackend):
     """httpcore's backend, resolving and checking before it connects to the checked
     addresses (TLS still names the host: httpcore passes it to ``start_tls``)."""
@@ -137,10 +155,10 @@ class _AsyncBackend(httpcore.AsyncNetworkBackend):
         addresses = _addresses(infos)
         self._egress.check(host, addresses)
         failure: Exception | None = None
-        for address in addresses:
+        for address, seconds in _tries(addresses, timeout):
             try:
                 return await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
+                    address, port, seconds, local_address, socket_options
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
@@ -180,10 +198,10 @@ class _SyncBackend(httpcore.NetworkBackend):
         addresses = _addresses(infos)
         self._egress.check(host, addresses)
         failure: Exception | None = None
-        for address in addresses:
+        for address, seconds in _tries(addresses, timeout):
             try:
                 return self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
+                    address, port, seconds, local_address, socket_options
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc

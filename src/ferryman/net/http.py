@@ -59,19 +59,31 @@ class ContentRange:
     total: int | None
 
 
-def async_transport(egress: Egress) -> httpx.AsyncHTTPTransport:
+def async_transport(egress: Egress) -> httpx.AsyncHTTPTransport | None:
     """An httpx transport whose every connection (each redirect's too) ``egress`` checks,
-    on the addresses it connects to (``net.egress``)."""
+    on the addresses it connects to (``net.egress``); None (httpx's own, which takes a
+    proxy from the environment) when a proxy is set and private addresses are not
+    refused: the proxy makes the connections, as before."""
+    if _proxied(egress):
+        return None
     transport = httpx.AsyncHTTPTransport()
     guard_async(transport._pool, egress)
     return transport
 
 
-def sync_transport(egress: Egress) -> httpx.HTTPTransport:
+def sync_transport(egress: Egress) -> httpx.HTTPTransport | None:
     """``async_transport``'s blocking twin."""
+    if _proxied(egress):
+        return None
     transport = httpx.HTTPTransport()
     guard_sync(transport._pool, egress)
     return transport
+
+
+def _proxied(egress: Egress) -> bool:
+    import urllib.request
+
+    return not egress.block_private and bool(urllib.request.getproxies())
 
 
 def make_client(settings: NetworkSettings, *, trusted: Iterable[str] = ()) -> httpx.AsyncClient:
