@@ -444,3 +444,22 @@ def test_checked_addresses_are_tried_with_the_families_taking_turns() -> None:
         ("2001:db8::2", 20.0),
     ]
     assert _tries(["192.0.2.1"], 20.0) == [("192.0.2.1", 20.0)]
+
+
+def test_guarded_lookups_refuse_metadata_always_and_loopback_when_asked() -> None:
+    """What yt-dlp's and Apprise's children run under: the lookup every connection
+    starts with answers only addresses the guard lets through."""
+    from ferryman.net.egress import Egress, guarded_lookups
+
+    with guarded_lookups(Egress()) as free:
+        assert socket.getaddrinfo("127.0.0.1", 80)  # private is not refused unless asked
+        with pytest.raises(socket.gaierror):
+            socket.getaddrinfo("169.254.169.254", 80)
+    assert free.refused == "169.254.169.254 is a cloud metadata address"
+    with guarded_lookups(Egress(block_private=True)) as guarded:
+        for spelling in ("2130706433", "0x7f.1", "::ffff:127.0.0.1", "localhost"):
+            with pytest.raises(socket.gaierror):
+                socket.getaddrinfo(spelling, 80)
+        assert socket.getaddrinfo(None, 80)  # a socket to listen on connects nowhere
+    assert guarded.refused is not None and "inside a private or local network" in guarded.refused
+    assert socket.getaddrinfo("localhost", 80)  # the process's own lookups are back
