@@ -463,3 +463,15 @@ def test_guarded_lookups_refuse_metadata_always_and_loopback_when_asked() -> Non
         assert socket.getaddrinfo(None, 80)  # a socket to listen on connects nowhere
     assert guarded.refused is not None and "inside a private or local network" in guarded.refused
     assert socket.getaddrinfo("localhost", 80)  # the process's own lookups are back
+
+
+def test_the_chat_front_door_turns_the_guard_on_unless_told(settings: Settings) -> None:
+    """``telegram serve`` (like ``ferryman web``): links from the chat are guarded."""
+    from ferryman.frontdoors.cli_telegram import chat_settings
+
+    assert not settings.network.block_private
+    assert chat_settings(settings).network.block_private
+    home = settings.model_copy(
+        update={"telegram": settings.telegram.model_copy(update={"allow_private_links": True})}
+    )
+    assert not chat_settings(home).network.block_private

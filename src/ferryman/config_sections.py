@@ -183,6 +183,12 @@ class TelegramSettings(BaseModel):
     status_every_seconds: float = Field(
         7.0, ge=1, description="A job's status message is edited at most this often."
     )
+    allow_private_links: bool = Field(
+        False,
+        description="Take links (and notice URLs) from the chat to loopback, private and"
+        " link-local addresses (home networks); off: `telegram serve` refuses them"
+        " (network.block_private, link.blocked).",
+    )
 
 
 class NetworkSettings(BaseModel):

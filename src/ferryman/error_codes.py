@@ -644,7 +644,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "Links to this machine, to private networks and to cloud metadata are refused;"
         " on a home network, allow them: `allow_private_links = true` under [web] in"
         " ferryman.toml (or FERRYMAN_WEB__ALLOW_PRIVATE_LINKS=true), then start"
-        " `ferryman web` again.",
+        " `ferryman web` again ([telegram] for the chat's `telegram serve`), or list the"
+        " host in network.private_allowed.",
     ),
     ErrorSpec(
         "upload.not_found", False, "Start the upload again: this one is unknown or finished."
