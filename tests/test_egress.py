@@ -475,3 +475,35 @@ def test_the_chat_front_door_turns_the_guard_on_unless_told(settings: Settings) 
         update={"telegram": settings.telegram.model_copy(update={"allow_private_links": True})}
     )
     assert not chat_settings(home).network.block_private
+
+
+def test_a_socket_connected_or_sent_to_directly_is_guarded_in_a_child_too() -> None:
+    """Some Apprise plugins (syslog over UDP, MQTT, Growl) connect a socket by name or
+    address without the lookup the others start with: ``connect`` and ``sendto`` are
+    checked as well. Unguarded, the same calls do reach the listeners."""
+    from ferryman.net.egress import Egress, guarded_lookups
+
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.setblocking(False)
+    with listening() as here, udp:
+        target = ("127.0.0.1", here.port)
+        with guarded_lookups(Egress(block_private=True)) as guard:
+            for spelling in ("127.0.0.1", "localhost", "2130706433", ""):
+                with socket.socket() as tcp, pytest.raises(OSError):
+                    tcp.connect((spelling, here.port))
+            with socket.socket() as tcp, pytest.raises(OSError):
+                tcp.connect_ex(target)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out, pytest.raises(OSError):
+                out.sendto(b"x", ("localhost", udp.getsockname()[1]))
+        assert guard.refused is not None
+        with pytest.raises(BlockingIOError):
+            udp.recv(16)  # nothing was sent
+        assert here.count() == 0, here.offered
+        with guarded_lookups(Egress()), socket.socket() as tcp:  # the control: it does reach
+            tcp.settimeout(30)
+            tcp.connect(target)
+            tcp.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            assert tcp.recv(64).startswith(b"HTTP/1.0 200")
+        assert here.count() == 1
+    assert socket.socket.connect is not None and "connect" not in vars(socket.socket)

@@ -230,10 +230,12 @@ def guard_sync(pool: httpcore.ConnectionPool, egress: Egress) -> None:
 
 
 class LookupGuard:
-    """Name lookups in this process answer only addresses ``egress`` lets through: for
-    connections ferryman does not make itself (yt-dlp's, Apprise's, in a child process
-    of ferryman's own). Every connection starts with ``getaddrinfo`` (a literal address
-    too) and uses its answer, so the check is on the addresses then connected to.
+    """Name lookups and socket connections in this process reach only addresses
+    ``egress`` lets through: for connections ferryman does not make itself (yt-dlp's,
+    Apprise's, in a child process of ferryman's own). Most connections start with
+    ``getaddrinfo`` (a literal address too) and use its answer; a socket connected or
+    sent to by name or address directly (a plugin's UDP syslog, say) is checked at
+    ``connect``/``sendto``, a name looked up here and the checked address used.
     ``refused`` says what was refused, for the error."""
 
     def __init__(self, egress: Egress) -> None:
@@ -251,15 +253,50 @@ class LookupGuard:
                 raise socket.gaierror(socket.EAI_NONAME, self.refused)
         return infos
 
+    def peer(self, family: int, address: Any) -> Any:
+        """A socket's peer as it may be reached: an IP socket's name or address is
+        looked up (checked: raises ``OSError`` when refused), the answer used."""
+        if family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(address, tuple):
+            return address
+        host = address[0].decode() if isinstance(address[0], bytes) else str(address[0])
+        if not host:  # '' is "any": this machine
+            host = "0.0.0.0" if family == socket.AF_INET else "::"
+        infos = socket.getaddrinfo(host, address[1], family)  # the guarded lookup
+        return infos[0][4] if len(address) == 2 else (infos[0][4][0], *address[1:])
+
+
+_PATCHED = ("connect", "connect_ex", "sendto")
+
 
 @contextlib.contextmanager
 def guarded_lookups(egress: Egress) -> Iterator[LookupGuard]:
-    """``socket.getaddrinfo`` checked by a ``LookupGuard`` while the block runs. It
-    changes the process's socket module: only for a child process of ferryman's own."""
+    """``socket.getaddrinfo`` and sockets' ``connect``/``sendto`` checked by a
+    ``LookupGuard`` while the block runs. It changes the process's socket module: only
+    for a child process of ferryman's own."""
     guard = LookupGuard(egress)
     original = socket.getaddrinfo
+    methods = {name: getattr(socket.socket, name) for name in _PATCHED}
+    own = {name for name in _PATCHED if name in vars(socket.socket)}
+
+    def connect(sock: socket.socket, address: Any) -> Any:
+        return methods["connect"](sock, guard.peer(sock.family, address))
+
+    def connect_ex(sock: socket.socket, address: Any) -> Any:
+        return methods["connect_ex"](sock, guard.peer(sock.family, address))
+
+    def sendto(sock: socket.socket, data: Any, *rest: Any) -> Any:
+        *flags, address = rest
+        return methods["sendto"](sock, data, *flags, guard.peer(sock.family, address))
+
     socket.getaddrinfo = functools.partial(guard.lookup, original)
+    for name, method in (("connect", connect), ("connect_ex", connect_ex), ("sendto", sendto)):
+        setattr(socket.socket, name, method)
     try:
         yield guard
     finally:
         socket.getaddrinfo = original
+        for name in _PATCHED:
+            if name in own:
+                setattr(socket.socket, name, methods[name])
+            else:
+                delattr(socket.socket, name)
