@@ -189,6 +189,12 @@ class TelegramSettings(BaseModel):
     status_every_seconds: float = Field(
         7.0, ge=1, description="A job's status message is edited at most this often."
     )
+    allow_private_links: bool = Field(
+        False,
+        description="Take links (and notice URLs) from the chat to loopback, private and"
+        " link-local addresses (home networks); off: `telegram serve` refuses them"
+        " (network.block_private, link.blocked).",
+    )
 
 
 class NetworkSettings(BaseModel):
@@ -202,9 +208,10 @@ class NetworkSettings(BaseModel):
     max_redirects: int = Field(10, ge=0, le=50)
     block_private: bool = Field(
         False,
-        description="Refuse downloads from loopback, private, link-local and cloud-metadata"
-        " addresses, checked at every connection and redirect (link.blocked); `ferryman"
-        " web` turns it on unless web.allow_private_links.",
+        description="Refuse connections to loopback, private and link-local addresses for"
+        " links, feeds, WebDAV, Torbox and a job's or watch's notices, checked at every"
+        " connection and redirect (link.blocked; cloud metadata is refused always);"
+        " `ferryman web` turns it on unless web.allow_private_links.",
     )
     private_allowed: list[str] = Field(
         default_factory=list,

@@ -609,6 +609,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         " signed webhook, or none; see docs/watch.md, Notices.",
     ),
     ErrorSpec(
+        "notify.blocked",
+        False,
+        "Notices given with a job or a watch may not go to this machine, a private network"
+        " or cloud metadata: write the URL in notify.urls in ferryman.toml (trusted as"
+        " written), or list its host in network.private_allowed.",
+    ),
+    ErrorSpec(
         "notify.undelivered",
         True,
         "The notice is tried again with a growing wait; check the target is up. The job is"
@@ -702,7 +709,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "Links to this machine, to private networks and to cloud metadata are refused;"
         " on a home network, allow them: `allow_private_links = true` under [web] in"
         " ferryman.toml (or FERRYMAN_WEB__ALLOW_PRIVATE_LINKS=true), then start"
-        " `ferryman web` again.",
+        " `ferryman web` again ([telegram] for the chat's `telegram serve`), or list the"
+        " host in network.private_allowed.",
     ),
     ErrorSpec(
         "upload.not_found", False, "Start the upload again: this one is unknown or finished."

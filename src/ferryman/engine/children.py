@@ -3,7 +3,8 @@ they fork from (``media.child``), and when that template starts.
 
 The fetch stage runs yt-dlp (``links.grab``) and the convert stage runs its encoders
 (``engine.convert``'s targets: ``media.segmented``, ``media.audio``,
-``media.animation``, with PyAV) in children. Loaded once in the template (0.25 s and
+``media.animation``, with PyAV) in children, and so is an Apprise notice
+(``net.apprise_send``: its lookups guarded). Loaded once in the template (0.25 s and
 60 MB here), each child starts in milliseconds instead of importing them again.
 """
 
@@ -18,6 +19,7 @@ CHILD_MODULES = (
     "ferryman.media.animation",
     "ferryman.links.grab",
     "yt_dlp",
+    "ferryman.net.apprise_send",  # a notice to Apprise (apprise itself loads in the child)
     # multiprocessing runs the parent's main script again in each child (as
     # ``__mp_main__``), and the ``ferryman`` command's script imports the CLI: loaded
     # here, that is a lookup (~100 ms a child otherwise; ``python -m`` skips it).

@@ -11,9 +11,11 @@ Targets: the job's (or its watch's) own ``--notify`` (``none``: nothing), else
 ``notify.urls`` unless ``notify.quiet``. A ``ferryman://`` (``ferrymans://``) URL is a
 plain webhook: a JSON POST carrying the job's view (``engine/job_view``), signed with
 HMAC-SHA256 of the body under ``notify.webhook_secret`` in ``X-Ferryman-Signature``.
-Any other URL is Apprise's (Telegram, Discord, ntfy, e-mail, ``json://``…), sent on a
-thread: Apprise blocks. Jobs that end within ``notify.digest_seconds`` of each other go
-to a URL as one digest.
+Any other URL is Apprise's (Telegram, Discord, ntfy, e-mail, ``json://``…), sent from a
+child process (Apprise blocks, and a child can be killed). Both go through the egress
+guard (``engine/notify_egress``): a URL from a job or a watch never reaches this machine
+or a private network under ``network.block_private``. Jobs that end within
+``notify.digest_seconds`` of each other go to a URL as one digest.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ferryman.config import NotifySettings, Settings
 from ferryman.engine.context import Context
@@ -44,6 +46,9 @@ from ferryman.store.notices import (
 )
 from ferryman.timeouts import within
 from ferryman.urls import refused_character, scheme_of, shown, split_link
+
+if TYPE_CHECKING:
+    from ferryman.net.egress import Egress
 
 log = logging.getLogger(__name__)
 
@@ -380,22 +385,35 @@ def digest_of(notices: Sequence[Notice]) -> dict[str, Any]:
 
 async def deliver(notices: Sequence[Notice], settings: Settings) -> None:
     """Send one notice (or a digest of several) to their one URL; FerrymanError
-    ``notify.undelivered`` (retryable) or ``notify.bad_url`` (not) when it did not go."""
+    ``notify.undelivered`` (retryable), ``notify.bad_url`` or ``notify.blocked`` (not)
+    when it did not go. Every connection goes through the egress guard
+    (``engine/notify_egress``)."""
+    from ferryman.engine.notify_egress import egress_for, send_apprise
+
     payload = notices[0].payload if len(notices) == 1 else digest_of(notices)
     url = notices[0].url
     scheme = url.partition("://")[0].lower()
     timeout = settings.notify.timeout_seconds
+    egress = egress_for(url, settings)
     if scheme in WEBHOOK_SCHEMES:
         ids = ",".join(str(n.id) for n in notices)
-        await _post(url, scheme, payload, settings.notify.webhook_secret, timeout, ids)
+        await _post(url, scheme, payload, settings.notify.webhook_secret, timeout, ids, egress)
     else:
-        await _apprise(url, payload["title"], payload["body"], timeout)
+        await send_apprise(url, payload["title"], payload["body"], timeout, egress)
 
 
 async def _post(
-    url: str, scheme: str, payload: dict[str, Any], secret: str, seconds: float, ids: str
+    url: str,
+    scheme: str,
+    payload: dict[str, Any],
+    secret: str,
+    seconds: float,
+    ids: str,
+    egress: Egress,
 ) -> None:
     import httpx
+
+    from ferryman.net.http import async_transport
 
     target = WEBHOOK_SCHEMES[scheme] + url[len(scheme) :]
     body = json.dumps(payload, sort_keys=True).encode()
@@ -406,9 +424,14 @@ async def _post(
     }
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, body)
+    transport = async_transport(egress)
     try:
-        async with httpx.AsyncClient(timeout=seconds) as client:
+        async with httpx.AsyncClient(timeout=seconds, transport=transport) as client:
             answer = await client.post(target, content=body, headers=headers)
+    except FerrymanError as exc:  # the guard's link.blocked
+        raise FerrymanError("notify.blocked", f"{_shown_url(url)}: {exc.message}") from exc
+    except httpx.InvalidURL as exc:  # not an HTTPError: it would escape as a bug
+        raise FerrymanError("notify.bad_url", f"{_shown_url(url)}: {exc}") from exc
     except httpx.HTTPError as exc:
         raise FerrymanError(
             "notify.undelivered", f"{_shown_url(url)}: {type(exc).__name__}: {exc}"
@@ -417,26 +440,3 @@ async def _post(
         raise FerrymanError(
             "notify.undelivered", f"{_shown_url(url)} answered HTTP {answer.status_code}"
         )
-
-
-async def _apprise(url: str, title: str, body: str, seconds: float) -> None:
-    def send() -> str | None:
-        import apprise
-
-        sender = apprise.Apprise()
-        if not sender.add(url):
-            return "bad_url"
-        return None if sender.notify(title=title, body=body) else "undelivered"
-
-    try:
-        outcome = await within(asyncio.to_thread(send), seconds)
-    except TimeoutError as exc:
-        raise FerrymanError(
-            "notify.undelivered", f"{_shown_url(url)}: no answer in {seconds:g} s"
-        ) from exc
-    if outcome == "bad_url":
-        raise FerrymanError(
-            "notify.bad_url", f"{_shown_url(url)}: Apprise does not understand this URL"
-        )
-    if outcome == "undelivered":
-        raise FerrymanError("notify.undelivered", f"{_shown_url(url)}: Apprise could not send it")

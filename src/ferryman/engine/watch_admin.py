@@ -95,6 +95,7 @@ async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[
     """Check what is asked and record the watch; it and its source as shown. Raises a
     FerrymanError (nothing recorded) for a bad option, destination or source."""
     from ferryman.engine.notify import check_target
+    from ferryman.engine.notify_egress import check_targets
     from ferryman.engine.watch import next_in_window, parse_window
     from ferryman.links.profile import from_choices
     from ferryman.sinks.builtin import default_sinks
@@ -103,6 +104,7 @@ async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[
 
     period = parse_every(asked.every)
     targets = check_target(asked.notify) if asked.notify is not None else None
+    await check_targets(targets, settings)  # none inward, with network.block_private
     first = parse_since(asked.since)
     if asked.window is not None:
         parse_window(asked.window)

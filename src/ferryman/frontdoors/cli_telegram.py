@@ -191,6 +191,7 @@ def serve_cmd(ctx: typer.Context) -> None:
         from ferryman.frontdoors.telegram.serve import check_ready
 
         check_ready(settings)  # before saying it serves (and before the lock)
+        settings = chat_settings(settings)
         stop = asyncio.Event()
         async with running(
             settings, on_signal=stop.set, command="telegram serve", dialer=dialer
@@ -199,6 +200,16 @@ def serve_cmd(ctx: typer.Context) -> None:
             await serve(settings, started.store, dialer=dialer, stop=stop, engine=started.engine)
 
     _run(ctx, work)
+
+
+def chat_settings(settings: Settings) -> Settings:
+    """The settings ``telegram serve`` runs with: links and notice URLs from the chat
+    never reach this machine or a private network (``network.block_private``, the
+    egress guard), unless ``telegram.allow_private_links``, as ``ferryman web`` does."""
+    if settings.telegram.allow_private_links:
+        return settings
+    network = settings.network.model_copy(update={"block_private": True})
+    return settings.model_copy(update={"network": network})
 
 
 @telegram_app.command("demo")

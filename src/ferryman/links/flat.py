@@ -21,15 +21,15 @@ def list_flat(
     """List ``url``'s entries (up to ``options.playlist_max``), newest first as the site
     lists them; a page that is one video is one entry."""
     with contextlib.ExitStack() as stack:
-        guard = None
-        if options.block_private:  # yt-dlp connects by itself: its lookups are checked
-            from ferryman.net.addresses import guarded_lookups
+        # yt-dlp connects by itself: its lookups are checked (metadata refused always)
+        from ferryman.net.egress import Egress, guarded_lookups
 
-            guard = stack.enter_context(guarded_lookups(options.private_allowed))
+        egress = Egress.named(options.block_private, options.private_allowed)
+        guard = stack.enter_context(guarded_lookups(egress))
         try:
             event("entries", _list(url, options))
         except Exception as exc:
-            if guard is not None and guard.refused:
+            if guard.refused:
                 raise FerrymanError("link.blocked", guard.refused) from exc
             if isinstance(exc, FerrymanError):
                 raise

@@ -86,15 +86,15 @@ def grab(
     (root / OUT_DIR).mkdir(parents=True, exist_ok=True)
     curve = Curve(progress, event)
     with contextlib.ExitStack() as stack:
-        guard = None
-        if options.block_private:  # yt-dlp connects by itself: its lookups are checked
-            from ferryman.net.addresses import guarded_lookups
+        # yt-dlp connects by itself: its lookups are checked (metadata refused always)
+        from ferryman.net.egress import Egress, guarded_lookups
 
-            guard = stack.enter_context(guarded_lookups(options.private_allowed))
+        egress = Egress.named(options.block_private, options.private_allowed)
+        guard = stack.enter_context(guarded_lookups(egress))
         try:
             _grab(url, profile, root, options, curve, event)
         except Exception as exc:  # yt-dlp's own: DownloadError, ExtractorError, network…
-            if guard is not None and guard.refused:  # whatever yt-dlp made of it
+            if guard.refused:  # whatever yt-dlp made of it
                 raise FerrymanError("link.blocked", guard.refused) from exc
             if isinstance(exc, FerrymanError):
                 raise  # a ServerWait too: run_in_child hands its seconds to the fetch stage

@@ -8,6 +8,7 @@ import re
 import socket
 import ssl
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -15,7 +16,7 @@ import httpx
 from ferryman.config import NetworkSettings, Retry
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.net import abort
-from ferryman.net.addresses import check_host
+from ferryman.net.egress import Egress, guard_async, guard_sync
 from ferryman.net.waits import backoff_seconds, retry_after_seconds
 from ferryman.urls import shown as shown_link
 
@@ -59,37 +60,40 @@ class ContentRange:
     total: int | None
 
 
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """Every request (each redirect is one) checked against ``network.block_private``."""
-
-    def __init__(self, allowed: list[str]) -> None:
-        super().__init__()
-        self._allowed = allowed
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        import asyncio
-
-        await asyncio.to_thread(check_host, request.url.host, request.url.port, self._allowed)
-        return await super().handle_async_request(request)
+def async_transport(egress: Egress) -> httpx.AsyncHTTPTransport | None:
+    """An httpx transport whose every connection (each redirect's too) ``egress`` checks,
+    on the addresses it connects to (``net.egress``); None (httpx's own, which takes a
+    proxy from the environment) when a proxy is set and private addresses are not
+    refused: the proxy makes the connections, as before."""
+    if _proxied(egress):
+        return None
+    transport = httpx.AsyncHTTPTransport()
+    guard_async(transport._pool, egress)
+    return transport
 
 
-class _GuardedSyncTransport(httpx.HTTPTransport):
-    def __init__(self, allowed: list[str]) -> None:
-        super().__init__()
-        self._allowed = allowed
+def sync_transport(egress: Egress) -> httpx.HTTPTransport | None:
+    """``async_transport``'s blocking twin."""
+    if _proxied(egress):
+        return None
+    transport = httpx.HTTPTransport()
+    guard_sync(transport._pool, egress)
+    return transport
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        check_host(request.url.host, request.url.port, self._allowed)
-        return super().handle_request(request)
+
+def _proxied(egress: Egress) -> bool:
+    import urllib.request
+
+    return not egress.block_private and bool(urllib.request.getproxies())
 
 
-def make_client(settings: NetworkSettings) -> httpx.AsyncClient:
+def make_client(settings: NetworkSettings, *, trusted: Iterable[str] = ()) -> httpx.AsyncClient:
     """The client downloads and probes share: redirects followed up to the limit, our
-    User-Agent, the connect timeout; the read timeout is the stall watchdog; with
-    ``block_private``, no request to a private or local address (``net.addresses``)."""
-    guarded = _GuardedTransport(settings.private_allowed) if settings.block_private else None
+    User-Agent, the connect timeout; the read timeout is the stall watchdog; every
+    connection through the egress guard (``net.egress``; ``trusted``: hosts the operator
+    wrote in the settings)."""
     return httpx.AsyncClient(
-        transport=guarded,
+        transport=async_transport(Egress.of(settings, trusted)),
         follow_redirects=True,
         max_redirects=settings.max_redirects,
         headers={"User-Agent": settings.user_agent} | BASE_HEADERS,
@@ -102,12 +106,12 @@ def make_sync_client(
     *,
     base_url: str = "",
     auth: tuple[str, str] | None = None,
+    trusted: Iterable[str] = (),
 ) -> httpx.Client:
     """``make_client``'s blocking twin, for what reads on the engine's reading thread
     (a zip or a tar in place, a WebDAV folder, a Torbox item)."""
-    guarded = _GuardedSyncTransport(settings.private_allowed) if settings.block_private else None
     return httpx.Client(
-        transport=guarded,
+        transport=sync_transport(Egress.of(settings, trusted)),
         base_url=base_url,
         auth=auth,
         follow_redirects=True,

@@ -22,6 +22,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -288,7 +289,7 @@ class TorboxSource:
             if options.scratch is None:  # a copied archive needs somewhere to be read
                 scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="ferryman-"))
                 options = replace(options, scratch=Path(scratch))
-            client = stack.enter_context(_client(network))
+            client = stack.enter_context(_client(network, options.settings))
             api = _api(client, options.settings, self.limit(options.settings))
             files = _files(api, ref, options)
             listed = [_listed(client, api, ref, f, options) for f in files]
@@ -304,17 +305,20 @@ def _api(client: httpx.Client, settings: Settings | None, limit: RateLimit) -> T
 
 
 @contextmanager
-def _client(network: NetworkSettings) -> Iterator[httpx.Client]:
+def _client(network: NetworkSettings, settings: Settings | None) -> Iterator[httpx.Client]:
+    """The client for the API and the CDN; the API's host, written by the operator in
+    ``torbox.api_base``, is trusted as written (``net.egress``)."""
     from ferryman.net.http import make_sync_client
 
-    with make_sync_client(network) as client:
+    api_host = urllib.parse.urlsplit(_settings_of(settings).api_base).hostname or ""
+    with make_sync_client(network, trusted=[api_host]) as client:
         yield client
 
 
 def _check(
     ref: Reference, network: NetworkSettings, settings: Settings | None, limit: RateLimit
 ) -> Fetched:
-    with _client(network) as client:
+    with _client(network, settings) as client:
         item = _api(client, settings, limit).item(ref)
     files = _item_files(item, ref, wait=network.recheck_seconds)
     name = str(item.get("name") or f"torbox-{ref.kind}-{ref.item}")
@@ -451,5 +455,5 @@ def account_items(kind: str, network: NetworkSettings, settings: Settings) -> li
     """Every item of ``kind`` (torrent, usenet, webdl) on the account, as ``mylist``
     gives them (a watch of the account: ``sources/listers/torbox``). Blocking."""
     limit = RateLimit(_settings_of(settings).requests_per_minute)
-    with _client(network) as client:
+    with _client(network, settings) as client:
         return _api(client, settings, limit).items(kind)

@@ -11,7 +11,7 @@
 - A link is refused (``link.blocked``) when its host resolves to loopback, private,
   link-local, reserved or cloud-metadata addresses, unless ``web.allow_private_links``:
   when the job is added (here), and at every connection and redirect of its download
-  (``net.addresses``, switched on by ``ferryman web`` through ``network.block_private``).
+  (``net.egress``, switched on by ``ferryman web`` through ``network.block_private``).
 """
 
 from __future__ import annotations
