@@ -10,22 +10,32 @@ album out, or copies one file into it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake, quarantine
+from ferryman.engine.runner import Engine
+from ferryman.errors import FerrymanError
 from ferryman.model import ItemState
 from ferryman.samples import make_photo
 from ferryman.sinks import library as library_module
-from ferryman.sinks.base import Delivery
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
+from ferryman.sinks.builtin import default_sinks
+from ferryman.sinks.telegram import TelegramSink
+from ferryman.sinks.telegram_state import TelegramState
 from ferryman.store import Store
+from ferryman.store.rows import LeaseLost
 
 from .engine_helpers import library_files, run_until_idle
+from .memsink import MemKind
+from .test_store import _expanded_job
 
 BAD = "p4.jpg"  # the file the sink's bug meets: in the second album, between two others
 PHOTOS = 7  # albums of 3: p0-p2, p3-p5 (the faulty one), p6
@@ -116,3 +126,125 @@ async def test_a_sink_bug_on_one_file_fails_that_file_alone(
     assert logged and logged[0].exc_info is not None
     assert logged[0].exc_info[0] is KeyError
     assert not [p for p in settings.library.rglob("*.partial")]
+
+
+async def test_an_album_already_in_place_is_not_split(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug after the album's folder is renamed into place, on every try: the sink
+    cannot vouch that nothing went, so the album fails whole as before (its items
+    ``engine.internal``), and no file of it is delivered a second time."""
+    sink = library_module.LibrarySink
+    real_write, real_there = sink._write_album, sink._already_there
+
+    def after(real: Any) -> Any:
+        def call(self: Any, final: Path, delivery: Delivery) -> str:
+            done: str = real(self, final, delivery)
+            if any(it.source_path == BAD for it in delivery.album.items):
+                raise KeyError("a bug after the album is in place")
+            return done
+
+        return call
+
+    monkeypatch.setattr(sink, "_write_album", after(real_write))
+    monkeypatch.setattr(sink, "_already_there", after(real_there))
+    settings = settings_for(tmp_path)
+    job = await intake.add_source(store, folder_of_photos(tmp_path / "photos"))
+    await run_until_idle(store, settings, limit=60)
+
+    items = {it.source_path: it for it in await store.job_items(job.id)}
+    album = {"p3.jpg", "p4.jpg", "p5.jpg"}
+    assert {n: (it.state, it.error_code) for n, it in items.items() if n in album} == dict.fromkeys(
+        album, (ItemState.FAILED, "engine.internal")
+    )
+    assert {it.state for n, it in items.items() if n not in album} == {ItemState.DELIVERED}
+    delivered = Counter(f["source_path"] for f in library_files(settings.library))
+    assert delivered == Counter(list(items))  # the album that went, once; nothing twice
+    assert quarantine.list_quarantine(settings.quarantine_dir) == []
+
+
+class _Buggy:
+    """The in-memory sink with a bug on ``BAD``'s album, and no ``nothing_delivered``."""
+
+    def __init__(self, inner: Sink) -> None:
+        self.inner = inner
+
+    async def deliver(self, delivery: Delivery) -> Delivered:
+        if any(it.source_path == BAD for it in delivery.album.items):
+            raise KeyError("a bug in the sink")
+        return await self.inner.deliver(delivery)
+
+
+class _BuggyMemKind(MemKind):
+    def open(self, target: str, env: SinkEnv) -> Sink:
+        return _Buggy(super().open(target, env))
+
+
+async def test_a_sink_that_cannot_vouch_keeps_its_album_whole(tmp_path: Path, store: Store) -> None:
+    """A sink without ``nothing_delivered`` is never split: an album its bug fails
+    fails whole, as before, and nothing is sent twice."""
+    kind = _BuggyMemKind(album_max=3)
+    sinks = default_sinks().with_kind(kind)
+    settings = settings_for(tmp_path)
+    job = await intake.add_source(
+        store, folder_of_photos(tmp_path / "photos"), dest="mem:box", sinks=sinks
+    )
+    await asyncio.wait_for(Engine(store, settings, sinks=sinks).run(until_idle=True), 60)
+
+    items = {it.source_path: it for it in await store.job_items(job.id)}
+    failed = {n for n, it in items.items() if it.state is ItemState.FAILED}
+    assert failed == {"p3.jpg", "p4.jpg", "p5.jpg"}
+    assert {items[n].error_code for n in failed} == {"engine.internal"}
+    sent = Counter(f.source_path for a in kind.albums.values() for f in a.files)
+    assert sent == Counter(set(items) - failed)
+
+
+async def test_a_split_is_one_record_of_albums_of_one(store: Store) -> None:
+    """The store's half: the album fails, each item is sealed alone under a new number
+    (a new key), the old album keeps the sink's records (its planned random_ids); an
+    album of one ends its item as told and seals nothing. Only the lease holder splits."""
+    job_id = await _expanded_job(store, 3)
+    album = await store.claim_album("d", 30)
+    assert album is not None and album.seq == 1
+    telegram = TelegramState(store.sink_state("telegram"))
+    await telegram.plan_sends(job_id, album.id, [(it.id, 0) for it in album.items])
+    bug = FerrymanError.internal(KeyError("x"))
+    with pytest.raises(LeaseLost):
+        await store.album_split(album.id, "someone else", bug)
+    assert len(await store.album_split(album.id, "d", bug)) == 3
+
+    alone = [await store.claim_album("d", 30) for _ in range(3)]
+    assert await store.claim_album("d", 30) is None
+    assert [(a.seq, [it.id for it in a.items]) for a in alone if a] == [
+        (2 + n, [it.id]) for n, it in enumerate(album.items)
+    ]
+    assert len(await telegram.sends(job_id, album.id)) == 3  # the intents stay with it
+    one = alone[0]
+    assert one is not None
+    fault = FerrymanError("entry.internal", "KeyError: 'x'")
+    ended = {one.items[0].id: (ItemState.QUARANTINED, fault, "/q/p000.jpg")}
+    assert await store.album_split(one.id, "d", bug, ended) == []
+    items = {it.id: it for it in await store.job_items(job_id)}
+    kept = items[one.items[0].id]
+    assert (kept.state, kept.error_code, kept.work_path) == (
+        ItemState.QUARANTINED,
+        "entry.internal",
+        "/q/p000.jpg",
+    )
+    assert [items[it.id].state for it in album.items[1:]] == [ItemState.GROUPED] * 2
+
+
+async def test_telegram_vouches_only_before_a_random_id_is_planned(store: Store) -> None:
+    """Planned before any upload or send: once one is, a send may have gone unanswered,
+    so the album is not split (Telegram's exactly-once is its random_ids)."""
+    job_id = await _expanded_job(store, 2)
+    album = await store.claim_album("d", 30)
+    assert album is not None
+    state = TelegramState(store.sink_state("telegram"))
+    sink = TelegramSink(
+        cast(Any, None), state, cast(Any, None), caption_limit=1024, clock=time.time
+    )
+    delivery = Delivery(await store.get_job(job_id), album, "caption")
+    assert await sink.nothing_delivered(delivery)
+    await state.plan_sends(job_id, album.id, [(it.id, 0) for it in album.items])
+    assert not await sink.nothing_delivered(delivery)
