@@ -26,6 +26,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import ItemState
 from ferryman.samples import make_photo
 from ferryman.sinks import library as library_module
+from ferryman.sinks import telegram as telegram_module
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sinks.telegram import TelegramSink
@@ -248,3 +249,70 @@ async def test_telegram_vouches_only_before_a_random_id_is_planned(store: Store)
     assert await sink.nothing_delivered(delivery)
     await state.plan_sends(job_id, album.id, [(it.id, 0) for it in album.items])
     assert not await sink.nothing_delivered(delivery)
+
+
+def _telegram_world(tmp_path: Path) -> Any:
+    from .test_telegram_sink import World
+
+    fast = {"base_seconds": 0.01, "max_seconds": 0.05, "max_attempts": 2}
+    return World.logged_in(tmp_path, retry=fast)
+
+
+async def test_a_telegram_bug_before_any_send_is_planned_fails_its_file_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At Telegram, through the real client and the fake server: a bug while the album's
+    files are listed (before a ``random_id`` is planned) splits the album; the two
+    innocent photos arrive once each, the faulty one is kept as ``entry.internal``."""
+    real = telegram_module.outgoing_files
+
+    def listed(album: Any) -> Any:
+        if any(it.source_path == "p01.jpg" for it in album.items):
+            raise KeyError("a bug in the sink")
+        return real(album)
+
+    monkeypatch.setattr(telegram_module, "outgoing_files", listed)
+    w = await _telegram_world(tmp_path)
+    store = await w.store()
+    try:
+        job = await intake.add_source(store, w.photo_zip(3), dest="telegram:me")
+        await w.run(store, limit=60)
+        done = await store.get_job(job.id)
+        items = {it.source_path: it for it in await store.job_items(job.id)}
+    finally:
+        await store.close()
+    assert done.error_code == "job.partly_delivered", (done.error_code, done.error_message)
+    assert {n: (it.state, it.error_code) for n, it in items.items()} == {
+        "p00.jpg": (ItemState.DELIVERED, None),
+        "p01.jpg": (ItemState.QUARANTINED, "entry.internal"),
+        "p02.jpg": (ItemState.DELIVERED, None),
+    }
+    chat = w.server.chat(w.me)
+    assert sorted(m.media.file.name for m in chat) == ["p00.jpg", "p02.jpg"]  # once each
+    kept = quarantine.list_quarantine(w.settings.quarantine_dir)
+    assert [(path.name, code) for path, code in kept] == [("p01.jpg", "entry.internal")]
+
+
+async def test_a_telegram_bug_after_its_random_ids_are_planned_keeps_the_album_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once planned, a send may have reached Telegram unanswered: the album is not split
+    (a split's new random_ids could send a photo twice); it fails whole, as before."""
+    real = TelegramSink._ready
+
+    async def ready(self: Any, client: Any, peer: Any, f: Any, *args: Any, **kw: Any) -> Any:
+        if f.item.source_path == "p01.jpg":
+            raise KeyError("a bug in the sink")
+        return await real(self, client, peer, f, *args, **kw)
+
+    monkeypatch.setattr(TelegramSink, "_ready", ready)
+    w = await _telegram_world(tmp_path)
+    store = await w.store()
+    try:
+        job = await intake.add_source(store, w.photo_zip(3), dest="telegram:me")
+        await w.run(store, limit=60)
+        items = await store.job_items(job.id)
+    finally:
+        await store.close()
+    assert {(it.state, it.error_code) for it in items} == {(ItemState.FAILED, "engine.internal")}
+    assert w.server.chat(w.me) == []
