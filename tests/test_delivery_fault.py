@@ -26,6 +26,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import ItemState
 from ferryman.samples import make_photo
 from ferryman.sinks import library as library_module
+from ferryman.sinks import link as link_module
 from ferryman.sinks import telegram as telegram_module
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
 from ferryman.sinks.builtin import default_sinks
@@ -33,16 +34,18 @@ from ferryman.sinks.telegram import TelegramSink
 from ferryman.sinks.telegram_state import TelegramState
 from ferryman.store import Store
 from ferryman.store.rows import LeaseLost
+from ferryman.web.results_s3 import S3Results
 
 from .engine_helpers import library_files, run_until_idle
 from .memsink import MemKind
+from .s3serve import S3Server
 from .test_store import _expanded_job
 
 BAD = "p4.jpg"  # the file the sink's bug meets: in the second album, between two others
 PHOTOS = 7  # albums of 3: p0-p2, p3-p5 (the faulty one), p6
 
 
-def settings_for(tmp_path: Path) -> Settings:
+def settings_for(tmp_path: Path, **extra: Any) -> Settings:
     return load_settings(
         None,
         {
@@ -51,6 +54,7 @@ def settings_for(tmp_path: Path) -> Settings:
             "space_floor": 0,
             "album_size": 3,
             "retry": {"base_seconds": 0.01, "max_seconds": 0.05, "max_attempts": 2},
+            **extra,
         },
     )
 
@@ -316,3 +320,44 @@ async def test_a_telegram_bug_after_its_random_ids_are_planned_keeps_the_album_w
         await store.close()
     assert {(it.state, it.error_code) for it in items} == {(ItemState.FAILED, "engine.internal")}
     assert w.server.chat(w.me) == []
+
+
+async def test_a_bug_after_some_files_went_to_the_bucket_fails_its_file_alone(
+    s3_server: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``link:`` results in S3: the album's files are uploaded, then a bug (here, its
+    previews) keeps its manifest from going; the album is not there, so it is split.
+    The web lists each innocent file once (the first try's uploads, without a manifest,
+    are not an album) and the faulty one is kept as ``entry.internal``."""
+    real = link_module.album_previews
+
+    def previews(delivery: Delivery, files: Any) -> Any:
+        if any(it.source_path == BAD for it in delivery.album.items):
+            raise KeyError("a bug in the sink")
+        return real(delivery, files)
+
+    monkeypatch.setattr(link_module, "album_previews", previews)
+    settings = settings_for(
+        tmp_path, results={"s3": s3_server.settings()}, network={"block_private": False}
+    )
+    client = link_module.s3_client(settings.results.s3)  # type: ignore[arg-type]
+    await client.make_bucket()
+    store = await Store.open(settings.database)
+    results = S3Results(settings.results.s3)  # type: ignore[arg-type]
+    try:
+        job = await intake.add_source(
+            store, folder_of_photos(tmp_path / "photos"), dest="link:", settings=settings
+        )
+        await run_until_idle(store, settings, limit=60)
+        done = await store.get_job(job.id)
+        items = {it.source_path: it for it in await store.job_items(job.id)}
+        listed = Counter(f.name for f in await results.files(job.id))
+        orphans = [o.key for o in await client.list(f"job-{job.id}/0002/")]
+    finally:
+        await store.close()
+        await results.close()
+        await client.close()
+    assert done.error_code == "job.partly_delivered", (done.error_code, done.error_message)
+    assert (items[BAD].state, items[BAD].error_code) == (ItemState.QUARANTINED, "entry.internal")
+    assert listed == Counter(name for name in items if name != BAD)
+    assert orphans and not [k for k in orphans if k.endswith("manifest.json")]
