@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -36,12 +39,14 @@ from ferryman.store import Store
 from ferryman.store.rows import LeaseLost
 from ferryman.web.results_s3 import S3Results
 
+from . import deliverfault_child
 from .engine_helpers import library_files, run_until_idle
 from .memsink import MemKind
 from .s3serve import S3Server
 from .test_store import _expanded_job
 
 BAD = "p4.jpg"  # the file the sink's bug meets: in the second album, between two others
+REPO = Path(__file__).resolve().parent.parent
 PHOTOS = 7  # albums of 3: p0-p2, p3-p5 (the faulty one), p6
 
 
@@ -361,3 +366,53 @@ async def test_a_bug_after_some_files_went_to_the_bucket_fails_its_file_alone(
     assert (items[BAD].state, items[BAD].error_code) == (ItemState.QUARANTINED, "entry.internal")
     assert listed == Counter(name for name in items if name != BAD)
     assert orphans and not [k for k in orphans if k.endswith("manifest.json")]
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+async def test_a_kill_at_the_split_loses_and_duplicates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """A ``ferryman run``-like child SIGKILLed at the split (before its transaction, or
+    right after it commits); the next run finishes the job: each innocent file once,
+    the faulty one kept as ``entry.internal``."""
+    settings = deliverfault_child.fault_settings(tmp_path / "data")
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, folder_of_photos(tmp_path / "photos"))
+    finally:
+        await store.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    log = tmp_path / "child.log"
+    with log.open("wb") as err:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.deliverfault_child",
+            str(settings.data_dir),
+            when,
+            cwd=REPO,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=err,
+        )
+        code = await asyncio.wait_for(child.wait(), 90)
+    assert code == -signal.SIGKILL, log.read_text()
+
+    inject(monkeypatch, "layout")
+    store = await Store.open(settings.database)
+    try:
+        # before: the album is whole, its last failure unrecorded; after: split in three
+        assert await store.album_count(job.id) == (3 if when == "before" else 6)
+        await run_until_idle(store, settings, limit=60)
+        done = await store.get_job(job.id)
+        items = {it.source_path: it for it in await store.job_items(job.id)}
+        albums = await store.album_count(job.id)
+    finally:
+        await store.close()
+    assert done.error_code == "job.partly_delivered", (done.error_code, done.error_message)
+    assert albums == 6  # split once, not again
+    faulty = items.pop(BAD)
+    assert (faulty.state, faulty.error_code) == (ItemState.QUARANTINED, "entry.internal")
+    assert {it.state for it in items.values()} == {ItemState.DELIVERED}
+    delivered = Counter(f["source_path"] for f in library_files(settings.library))
+    assert delivered == Counter(list(items))
