@@ -135,6 +135,8 @@ async def deliver(
     album, job = claim.album, claim.job
     settings = await ctx.settings()
     ahead: AlbumClaim | None = None
+    sink: Sink | None = None
+    delivery: Delivery | None = None
     try:
         sink = await sink_for(ctx, job.dest)
         shown = ctx.sources.describe(job.source)
@@ -161,8 +163,13 @@ async def deliver(
         await _failed(ctx, album, sink_os_error(exc))
         return False, ahead
     except Exception as bug:  # counted, so a bug cannot retry the album forever
-        log.exception("delivering album %s of job %s failed unexpectedly", album.seq, job.id)
-        await _failed(ctx, album, FerrymanError.internal(bug))
+        alone = f" ({album.items[0].source_path})" if len(album.items) == 1 else ""
+        log.exception(
+            "delivering album %s of job %s%s failed unexpectedly", album.seq, job.id, alone
+        )
+        error = FerrymanError.internal(bug)
+        if not await _end_alone(ctx, album, job, error, sink, delivery):
+            await _failed(ctx, album, error)
         return False, ahead
     # Refused files go to quarantine before the album is recorded: once it is, the job
     # may end and its work folder go at any moment.
@@ -311,6 +318,69 @@ async def _quarantine_refused(
             continue
         ended[item.id] = (ItemState.QUARANTINED, why, str(path))
     return ended
+
+
+async def _end_alone(
+    ctx: Context,
+    album: Album,
+    job: Job,
+    error: FerrymanError,
+    sink: Sink | None,
+    delivery: Delivery | None,
+) -> bool:
+    """One entry's fault stays that entry's: once a bug has spent the album's attempts,
+    and only at a sink that vouches none of the album went out (``nothing_delivered``:
+    else a split could send an item twice), the album is split into albums of one (new
+    keys), so the innocent items go; an album of one is its faulty file, quarantined
+    with ``entry.internal``. Whether it was handled so (else the album fails whole)."""
+    settings = await ctx.settings()
+    if should_retry(error, album.attempts + 1, settings.retry) or not album.items:
+        return False
+    if not await _nothing_delivered(sink, delivery):
+        return False
+    if len(album.items) > 1:
+        made = await ctx.store.album_split(album.id, ctx.owner, error)
+        log.error(
+            "album %s of job %s failed for good (%s); its %d files go one by one",
+            album.seq,
+            job.id,
+            error,
+            len(made),
+        )
+        ctx.bus.publish(AlbumFailed(album.job_id, album=album.seq, code=error.code))
+        return True
+    item = album.items[0]
+    fault = FerrymanError("entry.internal", f"{error.message} (while delivering it)")
+    ended = await _quarantine_refused(ctx, job, album, {item.id: fault})
+    ended.setdefault(item.id, (ItemState.FAILED, fault, None))  # no file left to keep
+    await ctx.store.album_split(album.id, ctx.owner, error, ended)
+    log.error("%s of job %s ends alone: %s", item.source_path, job.id, fault)
+    if ended[item.id][0] is ItemState.QUARANTINED:
+        ctx.bus.publish(ItemQuarantined(album.job_id, item.id, code=fault.code))
+    ctx.bus.publish(AlbumFailed(album.job_id, album=album.seq, code=fault.code))
+    try:  # what is left of it in the work area (its thumbnail, an original)
+        await asyncio.to_thread(remove_files, item.work_files)
+    except OSError as exc:
+        log.warning("%s: work files not removed: %s", item.source_path, exc)
+    return True
+
+
+async def _nothing_delivered(sink: Sink | None, delivery: Delivery | None) -> bool:
+    """Whether the sink vouches that none of the album reached its destination; a sink
+    without the check, or one whose check fails, does not."""
+    check = getattr(sink, "nothing_delivered", None)
+    if check is None or delivery is None:
+        return False
+    try:
+        return bool(await check(delivery))
+    except Exception as exc:
+        log.warning(
+            "album %s of job %s: not split, unsure what went: %s",
+            delivery.album.seq,
+            delivery.job.id,
+            exc,
+        )
+        return False
 
 
 def sink_os_error(exc: OSError) -> FerrymanError:

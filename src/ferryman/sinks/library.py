@@ -103,6 +103,14 @@ class LibrarySink:
 
         return Delivered(await asyncio.to_thread(self._deliver, delivery))
 
+    async def nothing_delivered(self, delivery: Delivery) -> bool:
+        """Whether none of the album is at its destination: its folder appears whole
+        (renamed into place) or not at all, so the engine may split it into albums of one
+        (new folders) without a file arriving twice."""
+        import asyncio
+
+        return not await asyncio.to_thread(self.album_dir(delivery).exists)
+
     def job_dir(self, job: Job) -> Path:
         """The folder of the job's albums."""
         return self.root / safe_name(job.name, "job")

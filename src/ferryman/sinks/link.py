@@ -151,13 +151,22 @@ class S3LinkSink:
         self.client = client
         self.prefix = prefix
 
+    def _base(self, delivery: Delivery) -> str:
+        return f"{job_prefix(self.prefix, delivery.job.id)}{delivery.album.seq:04d}/"
+
+    async def nothing_delivered(self, delivery: Delivery) -> bool:
+        """Whether the album is not in the bucket: its manifest goes last, and the web
+        shows no file of an album without one (what was uploaded of it goes with the
+        job's objects, by ``results.retention``)."""
+        return await self.client.get_bytes(self._base(delivery) + MANIFEST) is None
+
     async def deliver(self, delivery: Delivery) -> Delivered:
         import asyncio
         import functools
         import json
         import mimetypes
 
-        base = f"{job_prefix(self.prefix, delivery.job.id)}{delivery.album.seq:04d}/"
+        base = self._base(delivery)
         ref = f"s3://{self.client.target.bucket}/{base}"
         found = await self.client.get_bytes(base + MANIFEST)
         if found is not None:  # delivered before a crash kept the store from knowing

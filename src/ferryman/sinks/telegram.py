@@ -137,6 +137,12 @@ class TelegramSink:
             return Delivered(f"telegram:{self._label()}#{REFUSED_ALL}", refused, hashes)
         raise FerrymanError("telegram.server", "the album's sends ended with none recorded")
 
+    async def nothing_delivered(self, delivery: Delivery) -> bool:
+        """Whether no message of the album can have gone: none of its ``random_id``s was
+        ever planned (they are, before any upload or send). Once one is, a send may have
+        reached Telegram unanswered, so the engine does not split the album."""
+        return not await self.state.sends(delivery.job.id, delivery.album.id)
+
     async def _prepared(self, delivery: Delivery, *, send: bool = False) -> list[_Ready]:
         """Every pending file of the album as a media reference (stored ones reused);
         ``send``: then the album's messages go out, in chunks of at most ten, the

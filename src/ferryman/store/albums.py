@@ -214,6 +214,64 @@ class AlbumQueries(StoreBase):
                 )
             )
 
+    async def album_split(
+        self,
+        album_id: int,
+        owner: str,
+        error: FerrymanError,
+        ended: Mapping[int, Ended] | None = None,
+    ) -> list[int]:
+        """A bug failed the album for good at a sink that vouches none of it went out.
+        One transaction: the album fails with ``error``; its ``ended`` items end as given
+        (the faulty file, once alone); every other item is sealed alone in a new album,
+        numbered after the job's last (a new key at the sink, so nothing is taken for
+        delivered), to be delivered in turn: the innocent go, the faulty one is found.
+        The new albums' ids."""
+        params = {"album": album_id, "holder": owner, "now": self.clock()}
+        return await sqlite_thread.transaction(
+            self.engine, _split, params, error, dict(ended or {})
+        )
+
+
+def _split(
+    conn: Connection, params: dict[str, Any], error: FerrymanError, ended: dict[int, Ended]
+) -> list[int]:
+    """``album_split``'s body (on SQLite's thread: one hop)."""
+    album_id, now = params["album"], params["now"]
+    row = conn.execute(
+        update(albums)
+        .where(albums.c.id == album_id, albums.c.owner == params["holder"])
+        .values(
+            state=AlbumState.FAILED.value,
+            owner=None,
+            lease_until=None,
+            attempts=albums.c.attempts + 1,
+            error_code=error.code,
+            error_message=error.message,
+        )
+        .returning(albums.c.job_id, albums.c.grp, albums.c.priority)
+    ).first()
+    if row is None:
+        raise LeaseLost(f"albums {album_id}")
+    for item_id, (state, why, path) in ended.items():
+        conn.execute(
+            update(items)
+            .where(items.c.id == item_id, items.c.album_id == album_id)
+            .values(**ended_item(state, why, now, path))
+        )
+    rest = conn.execute(
+        select(items.c.id)
+        .where(items.c.album_id == album_id, items.c.state == ItemState.GROUPED.value)
+        .order_by(items.c.seq)
+    ).scalars()
+    alone = [item_id for item_id in rest if item_id not in ended]
+    seq = conn.execute(hot.LAST_ALBUM_SEQ, {"job_id": row.job_id}).scalar_one() + 1
+    group, job_id = AlbumGroup(row.grp), int(row.job_id)
+    return [
+        _insert_album(conn, job_id, seq + n, group, row.priority, [item_id], now)
+        for n, item_id in enumerate(alone)
+    ]
+
 
 def _waiting_for(job_id: int, code: str) -> Any:
     """An album of the job not yet delivered whose last try met ``code``, if any."""
@@ -352,9 +410,8 @@ def seal(
             members = [it for it in members if it.id not in taken]
             if next_seq is None:
                 next_seq = (conn.execute(hot.LAST_ALBUM_SEQ, job)).scalar_one() + 1
-            sealed.append(
-                _insert_album(conn, job_id, next_seq, group, job_row.priority, chunk, now)
-            )
+            ids = [it.id for it in chunk]
+            sealed.append(_insert_album(conn, job_id, next_seq, group, job_row.priority, ids, now))
             next_seq += 1
     return sealed
 
@@ -365,7 +422,7 @@ def _insert_album(
     seq: int,
     group: AlbumGroup,
     priority: int,
-    chunk: Sequence[_Ready],
+    ids: Sequence[int],
     now: float,
 ) -> int:
     values = {
@@ -379,6 +436,6 @@ def _insert_album(
         "not_before": 0.0,
     }
     album_id = (conn.execute(hot.INSERT_ALBUM, values)).scalar_one()
-    grouped = {"ids": [it.id for it in chunk], "album": album_id, "now": now}
+    grouped = {"ids": list(ids), "album": album_id, "now": now}
     conn.execute(hot.GROUP_ITEMS, grouped)
     return int(album_id)
