@@ -53,6 +53,8 @@ def state_cell(job: dict[str, Any]) -> str:
     is "fetching"): paused, waiting (or its place in line), its error code."""
     state = "fetching" if job.get("fetching") else str(job["state"])
     state += " (paused)" if job["paused"] else ""
+    if job.get("idle"):
+        state += " (no engine runs: waits for the next `ferryman run`)"
     if job["waiting"]:
         state += f" [{job['waiting']}]"
     elif job.get("in_line"):
@@ -188,6 +190,7 @@ def deferred_note(data: dict[str, Any]) -> str:
 _STEP_FOR_STATE = {
     "paused": "`ferryman resume {id}`",
     "running": "`ferryman run` goes on with it",
+    "unfinished": "the next `ferryman run` goes on with it where it stopped",
     "cancelled": "`ferryman retry {id}` runs it again, or `ferryman remove {id}`",
 }
 
@@ -198,7 +201,7 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
     if not data["jobs"]:
         _line(out, "nothing to do: no job is queued (`ferryman add` adds one)")
         return
-    order = ("done", "failed", "waiting", "paused", "cancelled", "running")
+    order = ("done", "failed", "waiting", "paused", "cancelled", "running", "unfinished")
     jobs = ", ".join(f"{data['jobs'][k]} {k}" for k in order if data["jobs"].get(k))
     i = data["items"]
     items = f"{i['delivered']} delivered, {i['failed']} failed"
