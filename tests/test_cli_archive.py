@@ -66,7 +66,7 @@ def test_password_from_stdin_lets_a_waiting_job_finish(tmp_path: Path) -> None:
     )
     data = tmp_path / "data"
     assert cli(data, "add", str(archive)).returncode == 0
-    assert cli(data, "run", "--until-idle").returncode == 0
+    assert cli(data, "run", "--until-idle").returncode == 3  # waits on a password
     status = json.loads(cli(data, "status", "--json").stdout)["jobs"][0]
     assert (status["state"], status["waiting"]) == ("needs_password", "archive.password_required")
 

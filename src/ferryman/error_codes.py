@@ -559,7 +559,7 @@ SPECS: tuple[ErrorSpec, ...] = (
         " file with --config FILE (or FERRYMAN_CONFIG).",
     ),
     ErrorSpec(
-        "data_dir.unusable",
+        "store.data_dir_unusable",
         False,
         "Give a folder ferryman may write: --data-dir DIR (or FERRYMAN_DATA_DIR, or"
         " `ferryman config set data_dir DIR`).",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -17,7 +18,14 @@ import typer
 from rich.text import Text
 
 from ferryman.errors import FerrymanError, spec_for, with_job
-from ferryman.frontdoors.cli_args import JSON, QUIET, VERBOSE, State, apply_output
+from ferryman.frontdoors.cli_args import (
+    JSON,
+    QUIET,
+    VERBOSE,
+    State,
+    apply_output,
+    usable_data_dir,
+)
 from ferryman.frontdoors.cli_config import config_app, quarantine_app
 from ferryman.frontdoors.cli_doctor import doctor_app
 from ferryman.frontdoors.cli_help import HelpGroup
@@ -405,7 +413,7 @@ def _run_engine(state: State, *, until_idle: bool, node_name: str | None = None)
     try:
         from ferryman.engine.children import start_children_for
 
-        settings = state.settings(node_name=node_name)
+        settings = usable_data_dir(state.settings(node_name=node_name))
         start_children_for(settings.database)  # before the engine's half second of loading
         import asyncio  # not for `--help`: it costs a noticeable share of start-up
 
@@ -508,11 +516,28 @@ def demo(ctx: typer.Context) -> None:
 
     state: State = ctx.obj
     try:
-        code = run_demo(state.settings(), out)
+        code = run_demo(usable_data_dir(state.settings()), out)
     except FerrymanError as exc:
         _fail(exc)
         raise typer.Exit(for_error(exc.code)) from exc
     raise typer.Exit(code)
+
+
+@app.command()
+def completion(
+    shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
+) -> None:
+    """Print the shell's completion script: `ferryman completion bash >>~/.bashrc`
+    (zsh: `>~/.zfunc/_ferryman`; fish: `>~/.config/fish/completions/ferryman.fish`)."""
+    from typer._completion_shared import get_completion_script
+
+    if shell not in ("bash", "zsh", "fish"):
+        err.print(f"shell must be bash, zsh or fish, not {shell!r}", markup=False)
+        raise typer.Exit(ExitCode.USAGE)
+    script = get_completion_script(
+        prog_name="ferryman", complete_var="_FERRYMAN_COMPLETE", shell=shell
+    )
+    sys.stdout.write(script.rstrip("\n") + "\n")
 
 
 # The commands of the modules by concern join the root's, in the order --help lists them.
@@ -520,7 +545,7 @@ for joined in (job_app, nodes_app, doctor_app):
     app.registered_commands.extend(joined.registered_commands)
 ORDER = (
     "add", "run", "status", "report", "links", "workers", "drain", "pause", "resume",
-    "cancel", "retry", "remove", "password", "doctor", "demo",
+    "cancel", "retry", "remove", "password", "doctor", "demo", "completion",
 )  # fmt: skip
 app.registered_commands.sort(
     key=lambda c: ORDER.index(c.name or getattr(c.callback, "__name__", ""))
@@ -528,8 +553,12 @@ app.registered_commands.sort(
 
 
 def main() -> None:
+    if "_FERRYMAN_COMPLETE" in os.environ:  # a shell asks for completions (`completion`)
+        from typer._completion_classes import completion_init
+
+        completion_init()  # Typer registers its shells only when asked to
     try:
-        app()
+        app(complete_var="_FERRYMAN_COMPLETE")  # also under `python -m ferryman`
     finally:
         # The process ends here: its last act would be a full collection of a heap that
         # is about to go anyway (0.15 s of every command after the engine ran).

@@ -68,6 +68,27 @@ class State:
         return load_settings(self.config, {**self.overrides(), **flags})
 
 
+def usable_data_dir(settings: Settings) -> Settings:
+    """``settings`` once their data folder is made and writable, else
+    ``store.data_dir_unusable`` with the reason (``--data-dir /proc/x``, a file): the commands
+    that write there (``add``, ``run``, ``demo``) say so before anything else fails."""
+    import os
+
+    from ferryman.errors import FerrymanError
+
+    folder = settings.data_dir
+    if folder.exists() and not folder.is_dir():
+        raise FerrymanError("store.data_dir_unusable", f"{folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise FerrymanError("store.data_dir_unusable", f"{folder} cannot be made: {why}") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise FerrymanError("store.data_dir_unusable", f"{folder} cannot be written")
+    return settings
+
+
 # Keys in the context's ``meta`` for the output options, wherever they were typed.
 VERBOSE, QUIET, JSON = "ferryman.verbose", "ferryman.quiet", "ferryman.json"
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli_args import usable_data_dir
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
@@ -61,6 +62,8 @@ def run_light(
 
     try:
         settings: Settings = ctx.obj.settings()
+        if writes:
+            usable_data_dir(settings)
         store = open_lite(settings.database, create=writes)
         if store is not None:
             try:

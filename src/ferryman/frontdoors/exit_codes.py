@@ -39,7 +39,13 @@ TABLE: tuple[tuple[ExitCode, str], ...] = (
 )
 
 # Error codes (or their families, ending in ".") that say the set-up is wrong, not the input.
-_SETUP = ("config.", "store.", "data_dir.", "engine.locked", "telegram.not_configured")
+_SETUP = (
+    "config.",
+    "store.",
+    "engine.locked",
+    "telegram.not_configured",
+    "telegram.not_logged_in",
+)
 # Error codes that say an option's value is wrong: the command line, as Click's own.
 _USAGE = frozenset({"link.bad_profile", "notify.bad_url", "watch.bad_option", "watch.bad_window"})
 _WAITING = frozenset({"space.low", "archive.password_required", "archive.password_wrong"})
