@@ -146,7 +146,7 @@ def test_a_wrong_password_says_it_did_not_open_the_archive(tmp_path: Path) -> No
     assert "`ferryman password 1`" in report and "JOB" not in report
 
     again = cli(data, "password", "1", "wrongpw")
-    assert again.exit_code == 2
+    assert again.exit_code == 1  # refused
     assert "archive.password_wrong" in again.stderr and "password added" not in again.stdout
     assert "`ferryman password 1`" in again.stderr and "JOB" not in again.stderr
 
@@ -164,7 +164,7 @@ def test_control_commands_on_the_wrong_state_get_their_own_codes(tmp_path: Path)
     assert cli(data, "run", "--until-idle").exit_code == 0
     for command in ("cancel", "pause", "resume"):
         done = cli(data, command, "1")
-        assert (done.exit_code, done.stdout) == (2, ""), command
+        assert (done.exit_code, done.stdout) == (1, ""), command  # refused: exit 1
         assert "job.already_ended" in done.stderr and "ferryman remove" in done.stderr
     assert status(data)[0]["state"] == "done"
 

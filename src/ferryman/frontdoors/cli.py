@@ -9,8 +9,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import signal
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -26,25 +24,25 @@ from ferryman.frontdoors.cli_args import (
     apply_output,
     usable_data_dir,
 )
+from ferryman.frontdoors.cli_completion import completion_app
 from ferryman.frontdoors.cli_config import config_app, quarantine_app
 from ferryman.frontdoors.cli_doctor import doctor_app
 from ferryman.frontdoors.cli_help import HelpGroup
-from ferryman.frontdoors.cli_inputs import added_json, inputs_of, output_mode
+from ferryman.frontdoors.cli_inputs import added_json, inputs_of
 from ferryman.frontdoors.cli_job import job_app
 from ferryman.frontdoors.cli_nodes import nodes_app
 from ferryman.frontdoors.cli_output import NO_COLOR
+from ferryman.frontdoors.cli_run import run_engine
 from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_store import run_light
 from ferryman.frontdoors.cli_telegram import telegram_app
 from ferryman.frontdoors.cli_watch import watch_app
 from ferryman.frontdoors.cli_web import web_app
-from ferryman.frontdoors.exit_codes import ExitCode, for_error, for_run
+from ferryman.frontdoors.exit_codes import ExitCode, for_error
 from ferryman.frontdoors.terminal import (
     console,
     fail,
-    print_links,
     print_problems,
-    print_run_summary,
     show,
     status_table,
 )
@@ -321,7 +319,7 @@ def add(
     problems, added, live = run_light(ctx, light, full, writes=True)
     code = ExitCode.FAILED if problems else ExitCode.OK
     if run_now and added and not live:  # a running ferryman takes it: no second engine
-        code = max(code, _run_engine(ctx.obj, until_idle=True))
+        code = max(code, run_engine(ctx.obj, until_idle=True))
     elif added and not state.quiet:
         _say_what_next(live)
     if code:
@@ -372,77 +370,9 @@ def run(
 
     When it stops, it sums up what ended, and what each job that waits or failed needs.
     """
-    code = _run_engine(ctx.obj, until_idle=until_idle, node_name=node_name)
+    code = run_engine(ctx.obj, until_idle=until_idle, node_name=node_name)
     if code:
         raise typer.Exit(code)
-
-
-def _run_engine(state: State, *, until_idle: bool, node_name: str | None = None) -> ExitCode:
-    """The engine with progress bars, then the summary (`run`, and `add --run`); the
-    exit code the summary (or a Ctrl-C) calls for."""
-
-    async def go() -> ExitCode:
-        from ferryman.engine.report import run_summary
-        from ferryman.frontdoors.progress import attach_renderer
-        from ferryman.frontdoors.startup import running
-
-        async with running(settings) as started:
-            since = started.store.clock()
-            before = await started.store.item_counts()  # what this run adds is counted
-            renderer = attach_renderer(
-                started.engine.bus, started.store, output_mode(state, sys.stdout.isatty())
-            )
-            touched: set[int] = set()  # the jobs this run worked on (not other nodes')
-            started.engine.bus.subscribe(
-                lambda event: touched.add(event.job_id) if event.job_id is not None else None
-            )
-            try:
-                await started.engine.run(until_idle=until_idle)
-            finally:
-                await renderer.close()
-            summary = await run_summary(started.store, since, touched, before=before, stopped=True)
-            interrupted = signal.SIGINT in started.signals
-            if state.json:
-                line = {"event": "run_summary", "interrupted": interrupted, **summary}
-                out.print(json.dumps(line), markup=False)
-            else:
-                print_run_summary(out, summary)
-                await _print_new_links(settings, started.store, summary["links"])
-            return for_run(summary, interrupted=interrupted)
-
-    try:
-        from ferryman.engine.children import start_children_for
-
-        settings = usable_data_dir(state.settings(node_name=node_name))
-        start_children_for(settings.database)  # before the engine's half second of loading
-        import asyncio  # not for `--help`: it costs a noticeable share of start-up
-
-        return asyncio.run(go())
-    except FerrymanError as exc:
-        _fail(exc)
-        raise typer.Exit(for_error(exc.code)) from exc
-
-
-async def _print_new_links(settings: Settings, store: Store, jobs: list[dict[str, Any]]) -> None:
-    """After a run: the download links of the link: jobs it delivered (a few per job)."""
-    if not jobs:
-        return
-    import asyncio
-
-    from ferryman.frontdoors.result_links import job_links, listening
-
-    for shown in jobs:
-        job = await store.get_job(shown["id"])
-        try:
-            made = await job_links(settings, job)
-        except FerrymanError as exc:  # the results store is away: the run still ended
-            err.print(f"job {job.id}: links not listed now: {exc.message}", markup=False)
-            continue
-        serving = await asyncio.to_thread(listening, made.base)
-        print_links(out, job, made, serving, limit=LINKS_AFTER_RUN)
-
-
-LINKS_AFTER_RUN = 10  # files per job whose links a run prints (`ferryman links` has all)
 
 
 @app.command()
@@ -523,25 +453,8 @@ def demo(ctx: typer.Context) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
-def completion(
-    shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
-) -> None:
-    """Print the shell's completion script: `ferryman completion bash >>~/.bashrc`
-    (zsh: `>~/.zfunc/_ferryman`; fish: `>~/.config/fish/completions/ferryman.fish`)."""
-    from typer._completion_shared import get_completion_script
-
-    if shell not in ("bash", "zsh", "fish"):
-        err.print(f"shell must be bash, zsh or fish, not {shell!r}", markup=False)
-        raise typer.Exit(ExitCode.USAGE)
-    script = get_completion_script(
-        prog_name="ferryman", complete_var="_FERRYMAN_COMPLETE", shell=shell
-    )
-    sys.stdout.write(script.rstrip("\n") + "\n")
-
-
 # The commands of the modules by concern join the root's, in the order --help lists them.
-for joined in (job_app, nodes_app, doctor_app):
+for joined in (job_app, nodes_app, doctor_app, completion_app):
     app.registered_commands.extend(joined.registered_commands)
 ORDER = (
     "add", "run", "status", "report", "links", "workers", "drain", "pause", "resume",

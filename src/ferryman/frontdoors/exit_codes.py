@@ -47,8 +47,16 @@ _SETUP = (
     "telegram.not_logged_in",
 )
 # Error codes that say an option's value is wrong: the command line, as Click's own.
-_USAGE = frozenset({"link.bad_profile", "notify.bad_url", "watch.bad_option", "watch.bad_window"})
-_WAITING = frozenset({"space.low", "archive.password_required", "archive.password_wrong"})
+_USAGE = frozenset(
+    {
+        "link.bad_profile",
+        "notify.bad_url",
+        "watch.bad_option",
+        "watch.bad_window",
+        "job.password_empty",
+    }
+)
+_WAITING = frozenset({"space.low"})
 
 
 def for_error(code: str) -> ExitCode:
