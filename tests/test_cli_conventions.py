@@ -17,6 +17,7 @@ import pytest
 
 from ferryman.error_codes import SPECS
 from ferryman.sample_media import make_photo_set
+from tests.httpserve import Link, serving
 from tests.waiting import eventually_sync
 
 
@@ -186,33 +187,30 @@ def test_add_run_exits_1_on_a_truncated_zip_and_0_when_all_is_delivered(tmp_path
 def test_ctrl_c_exits_130_and_status_says_the_jobs_wait_for_the_next_run(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "data").mkdir()
-    big = tmp_path / "big"
-    big.mkdir()
-    cli(tmp_path, "add", str(_photos_zip(tmp_path, 12)), "--priority", "1")
-    engine = subprocess.Popen(
-        [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data"), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(tmp_path),
-    )
-    try:
-        eventually_sync(
-            lambda: json.loads(cli(tmp_path, "workers", "--json").stdout or "[]"),
-            "the engine to be running",
+    """A download still under way (a 2 kB/s link) when Ctrl-C comes: the run exits 130,
+    its summary calls the job unfinished, and `status` says the next run goes on."""
+    with serving(Link(bandwidth=2000)) as server:
+        server.add("/slow.zip", _photos_zip(tmp_path, 3).read_bytes())
+        assert cli(tmp_path, "add", server.url("/slow.zip")).returncode == 0
+        engine = subprocess.Popen(
+            [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data"), "run"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(tmp_path),
         )
-        engine.send_signal(signal.SIGINT)
-        out, err = engine.communicate(timeout=60)
-    finally:
-        if engine.poll() is None:
-            engine.kill()
+        try:
+            eventually_sync(lambda: server.served["/slow.zip"], "the download to begin")
+            engine.send_signal(signal.SIGINT)
+            out, err = engine.communicate(timeout=60)
+        finally:
+            if engine.poll() is None:
+                engine.kill()
     assert engine.returncode == 130, err
-    assert "running" not in out.splitlines()[0] if out else True
+    assert "1 unfinished" in out and "running" not in out
     job = json.loads(cli(tmp_path, "status", "--json").stdout)["jobs"][0]
-    if job["state"] != "done":  # the photos may all have gone out before the signal
-        assert job["idle"] is True
-        assert "next `ferryman run`" in cli(tmp_path, "status").stdout
+    assert job["state"] != "done" and job["idle"] is True
+    assert "waits for the next `ferryman run`" in cli(tmp_path, "status").stdout
 
 
 # -- 3. options where people type them --------------------------------------------------
@@ -283,3 +281,6 @@ def test_a_runs_summary_counts_what_that_run_did(tmp_path: Path) -> None:
     events = [json.loads(line) for line in again.stdout.splitlines()]
     assert events[-1]["items"]["delivered"] == 0  # nothing new went out
     assert all("event" in event for event in events)
+    assert cli(tmp_path, "retry", "1").returncode == 0
+    said = cli(tmp_path, "run", "--until-idle").stdout
+    assert "items: 0 delivered" in said and "3 delivered" not in said
