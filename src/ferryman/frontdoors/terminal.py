@@ -157,7 +157,7 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
         f"  {data['delivered']} of {data['total']} delivered"
         f" ({data['converted']} converted)"
         + (f", {failed} failed" if failed else "")
-        + f", {data['bytes_delivered']:,} bytes, {data['seconds']:.1f} s",
+        + f", {data['bytes_delivered']:,} bytes, {_took(data)}",
     )
     for entry in data.get("items", []):
         if entry["plan"] not in (None, "as_is", "document", "quarantine"):
@@ -218,6 +218,14 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
         _line(out, f"    next: {step}")
     for job in data.get("links", []):
         _line(out, f"  job {job['id']} {job['name']}: download links: `ferryman links {job['id']}`")
+
+
+def _took(data: dict[str, Any]) -> str:
+    """The job's time, with what it waited on its person apart (a password, space)."""
+    waited = data.get("seconds_waited") or 0.0
+    if not waited:
+        return f"{data['seconds']:.1f} s"
+    return f"{data['seconds_worked']:.1f} s worked, {waited:.1f} s waited for you"
 
 
 def _line(out: Console, text: str) -> None:
