@@ -110,6 +110,9 @@ def test_config_init_makes_a_starter_and_never_overwrites(tmp_path: Path) -> Non
     assert path.stat().st_mode & 0o777 == 0o600
     again = cli(tmp_path, "config", "init")
     assert again.returncode == 4 and "config.exists" in again.stderr
+    path.write_text("album_size = 99\n")  # as an editor might leave it: checked after
+    edited = cli(tmp_path, "config", "edit", EDITOR="true", VISUAL="true")
+    assert edited.returncode == 4 and "album_size" in edited.stderr
 
 
 def test_every_next_step_that_asks_for_a_setting_gives_its_config_set_line() -> None:
