@@ -82,5 +82,5 @@ def test_password_from_stdin_lets_a_waiting_job_finish(tmp_path: Path) -> None:
 
 def test_password_for_an_unknown_job_is_a_clear_error(tmp_path: Path) -> None:
     done = cli(tmp_path, "password", "7", "x")
-    assert done.returncode == 2
+    assert done.returncode == 1  # refused: no such job
     assert "job.not_found" in done.stderr
