@@ -54,6 +54,7 @@ _USAGE = frozenset(
         "watch.bad_option",
         "watch.bad_window",
         "job.password_empty",
+        "link.output_for_file",
     }
 )
 _WAITING = frozenset({"space.low"})
