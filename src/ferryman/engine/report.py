@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from ferryman.errors import ERRORS, next_step_for, spec_for, with_job
 from ferryman.model import ItemState, Job, JobState
 from ferryman.store.rows import summarise_items
-from ferryman.store.waited import waited
 
 if TYPE_CHECKING:  # `ferryman status` reads through the light store, without SQLAlchemy
     from ferryman.sources.base import SourceRegistry
@@ -126,6 +125,8 @@ async def report(
     summary = job.summary or summarise_items(job, rows, store.clock())
     summary["source"] = (sources or _sources()).describe(job.source)
     summary["state"] = job.state.value  # a stored summary may predate a retry's start
+    from ferryman.store.waited import waited  # SQLAlchemy's: not for the light commands
+
     memos = await store.source_memos(job_id)
     summary["fetched_as"] = memos.get("fetch.note")
     # The time it waited on its person (a password, space) is not time it worked.
