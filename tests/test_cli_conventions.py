@@ -86,11 +86,15 @@ def test_config_set_and_unset_edit_the_file_and_keep_the_rest(tmp_path: Path) ->
     done = cli(tmp_path, "config", "set", "network.wifi_only", "true")
     assert done.returncode == 0, done.stderr
     assert cli(tmp_path, "config", "set", "links.cookies_file", "/tmp/c.txt").returncode == 0
+    secret = cli(tmp_path, "config", "set", "torbox.api_key", "s3cr3t-key")
+    assert secret.returncode == 0 and "s3cr3t-key" not in secret.stdout + secret.stderr
     text = path.read_text()
     assert "# mine, kept" in text and "# seven" in text
     data = tomllib.loads(text)
     assert data["network"]["wifi_only"] is True and data["album_size"] == 7
     assert data["links"]["cookies_file"] == "/tmp/c.txt"
+    assert data["torbox"]["api_key"] == "s3cr3t-key"
+    assert "s3cr3t-key" not in cli(tmp_path, "config", "show").stdout
     # a key that does not exist, or a value the model refuses: coded, the file unchanged
     typo = cli(tmp_path, "config", "set", "netwrk.wifi_only", "true")
     assert typo.returncode == 4 and "config.invalid" in typo.stderr

@@ -159,7 +159,7 @@ def config_set(
 
     found = _file(ctx)
     _coded(lambda: set_key(found.path, key, value))
-    out.print(f"{key} = {value}  ({found.path})", markup=False, highlight=False)
+    out.print(f"{key} = {_shown(key, value)}  ({found.path})", markup=False, highlight=False)
     if key in RUNTIME_KEYS and _has_store(ctx):
         from ferryman.engine import runtime_config
 
@@ -192,6 +192,16 @@ def _has_store(ctx: typer.Context) -> bool:
     return (
         not settings.database.startswith("sqlite") or (settings.data_dir / "ferryman.db").exists()
     )
+
+
+def _shown(key: str, value: str) -> str:
+    """The value as the terminal may show it: a secret (a token, a password) as ***."""
+    from ferryman.config import SECRET_KEYS, SECRET_LISTS, SECRET_NESTED
+
+    secret = {".".join(path) for path in SECRET_NESTED} | SECRET_KEYS | SECRET_LISTS
+    if key in secret | {"notify.urls"} or key.endswith(".password"):
+        return "***"
+    return value
 
 
 def _coded(work: Callable[[], T]) -> T:
