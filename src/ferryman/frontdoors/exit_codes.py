@@ -83,7 +83,3 @@ def for_run(summary: dict[str, Any], *, interrupted: bool = False) -> ExitCode:
         return ExitCode.WAITING
     return ExitCode.OK
 
-
-def help_table() -> str:
-    """The table as lines for ``--help`` (``  0  everything…``)."""
-    return "\n".join(f"{int(code):>5}  {text}" for code, text in TABLE)
