@@ -82,4 +82,3 @@ def for_run(summary: dict[str, Any], *, interrupted: bool = False) -> ExitCode:
     if any(need["state"] == "waiting" for need in needs):
         return ExitCode.WAITING
     return ExitCode.OK
-
