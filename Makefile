@@ -6,13 +6,21 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint typecheck unit bench clean
 
-$(BIN)/.installed: pyproject.toml
+# What ferryman needs to run (`make demo`, a phone), then the development tools on top
+# (`make test`): pytest, mypy, Playwright, schemathesis, SeaweedFS… stay off a demo.
+$(BIN)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	@echo "ferryman installed in $(VENV): $$(du -sh $(VENV) | cut -f1) (what it needs to run;" \
+		"make test adds the development tools)"
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.runtime
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.runtime
 	$(BIN)/ferryman --data-dir $${FERRYMAN_DATA_DIR:-./demo-data} demo
 
 lint: $(BIN)/.installed

@@ -90,6 +90,10 @@ async def _create_database(dsn: str) -> None:
         await conn.close()
 
 
+# A person's own settings file (~/.config/ferryman/config.toml, read by default) is not
+# the tests': every test, and every CLI it starts, looks in an empty folder instead.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="ferryman-test-config-")
+
 # Under pytest-xdist each worker (PYTEST_XDIST_WORKER=gw0, gw1, ...) has a database of its
 # own, made on first use, and each run beside another its own numbered copies; tests
 # read PG_DSN from here and so follow.

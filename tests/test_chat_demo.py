@@ -77,13 +77,13 @@ def test_serve_without_settings_or_login_says_so_before_serving(tmp_path: Path) 
     data = str(tmp_path / "data")
     bare = _ferryman("--data-dir", data, "telegram", "serve", cwd=tmp_path)
     told = bare.stdout + bare.stderr
-    assert bare.returncode == 2 and "telegram.not_configured" in told
+    assert bare.returncode == 4 and "telegram.not_configured" in told
     assert "ferryman telegram demo" in told  # how to try it without an account
     assert "serving" not in told
     keys = {"FERRYMAN_TELEGRAM__API_ID": "1", "FERRYMAN_TELEGRAM__API_HASH": "x"}
     unlogged = _ferryman("--data-dir", data, "telegram", "serve", cwd=tmp_path, **keys)
     told = unlogged.stdout + unlogged.stderr
-    assert unlogged.returncode == 2 and "telegram.not_logged_in" in told
+    assert unlogged.returncode == 4 and "telegram.not_logged_in" in told
     assert "serving" not in told
 
 

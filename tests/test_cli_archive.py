@@ -66,7 +66,7 @@ def test_password_from_stdin_lets_a_waiting_job_finish(tmp_path: Path) -> None:
     )
     data = tmp_path / "data"
     assert cli(data, "add", str(archive)).returncode == 0
-    assert cli(data, "run", "--until-idle").returncode == 0
+    assert cli(data, "run", "--until-idle").returncode == 3  # waits on a password
     status = json.loads(cli(data, "status", "--json").stdout)["jobs"][0]
     assert (status["state"], status["waiting"]) == ("needs_password", "archive.password_required")
 
@@ -82,5 +82,5 @@ def test_password_from_stdin_lets_a_waiting_job_finish(tmp_path: Path) -> None:
 
 def test_password_for_an_unknown_job_is_a_clear_error(tmp_path: Path) -> None:
     done = cli(tmp_path, "password", "7", "x")
-    assert done.returncode == 2
+    assert done.returncode == 1  # refused: no such job
     assert "job.not_found" in done.stderr

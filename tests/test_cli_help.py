@@ -62,7 +62,7 @@ def test_usage_lines_name_what_they_take() -> None:
     def usage(*path: str) -> str:
         return invoke(*path, "--help").stdout.splitlines()[0]
 
-    assert usage("add") == "Usage: ferryman add [OPTIONS] PATH..."
+    assert usage("add") == "Usage: ferryman add [OPTIONS] [PATH...]"  # or -a FILE
     assert usage("password") == "Usage: ferryman password [OPTIONS] JOB [PASSWORD]"
     assert usage("report") == "Usage: ferryman report [OPTIONS] JOB"
     assert usage("web") == "Usage: ferryman web [OPTIONS] [COMMAND]"

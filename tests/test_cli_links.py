@@ -63,7 +63,7 @@ def test_a_job_to_the_library_has_no_links(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert cli(data, "add", str(make_photo(tmp_path / "a.jpg", 1))).exit_code == 0
     refused = cli(data, "links", "1")
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1  # job.no_links: refused
     assert "job.no_links" in refused.stderr and "library:" in refused.stderr
 
 

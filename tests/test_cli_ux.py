@@ -100,7 +100,7 @@ def test_a_job_whose_albums_all_failed_is_failed_with_their_code(tmp_path: Path)
     args = ["--data-dir", str(data), "add", str(archive), "--to", "telegram:me"]
     assert CliRunner().invoke(app, args, env={**ENV, **keys}).exit_code == 0
     ran = cli(data, "run", "--until-idle")
-    assert ran.exit_code == 0, ran.output
+    assert ran.exit_code == 1, ran.output  # a job failed (exit codes: README)
     job = status(data)[0]
     assert job["state"] == "failed", job
     error: dict[str, str] = job["error"]  # type: ignore[assignment]
@@ -136,7 +136,7 @@ def test_a_wrong_password_says_it_did_not_open_the_archive(tmp_path: Path) -> No
     assert status(data)[0]["waiting"] == "archive.password_required"
 
     assert cli(data, "password", "1", "wrongpw").exit_code == 0
-    assert cli(data, "run", "--until-idle").exit_code == 0
+    assert cli(data, "run", "--until-idle").exit_code == 3  # waits on a password
     job = status(data)[0]
     assert (job["state"], job["waiting"]) == ("needs_password", "archive.password_wrong")
     assert "archive.password_wrong" in cli(data, "status").stdout
@@ -146,7 +146,7 @@ def test_a_wrong_password_says_it_did_not_open_the_archive(tmp_path: Path) -> No
     assert "`ferryman password 1`" in report and "JOB" not in report
 
     again = cli(data, "password", "1", "wrongpw")
-    assert again.exit_code == 2
+    assert again.exit_code == 1  # refused
     assert "archive.password_wrong" in again.stderr and "password added" not in again.stdout
     assert "`ferryman password 1`" in again.stderr and "JOB" not in again.stderr
 
@@ -159,12 +159,12 @@ def test_control_commands_on_the_wrong_state_get_their_own_codes(tmp_path: Path)
     photo = make_photo(tmp_path / "one.jpg", 3)
     assert cli(data, "add", str(photo)).exit_code == 0
     retried = cli(data, "retry", "1")  # queued, not ended
-    assert (retried.exit_code, retried.stdout) == (2, "")
+    assert (retried.exit_code, retried.stdout) == (1, "")  # refused: exit 1
     assert "job.not_ended" in retried.stderr and "ferryman cancel" in retried.stderr
     assert cli(data, "run", "--until-idle").exit_code == 0
     for command in ("cancel", "pause", "resume"):
         done = cli(data, command, "1")
-        assert (done.exit_code, done.stdout) == (2, ""), command
+        assert (done.exit_code, done.stdout) == (1, ""), command  # refused: exit 1
         assert "job.already_ended" in done.stderr and "ferryman remove" in done.stderr
     assert status(data)[0]["state"] == "done"
 
@@ -178,7 +178,7 @@ def test_remove_forgets_a_typo_and_refuses_a_live_job(tmp_path: Path) -> None:
     photo = make_photo(tmp_path / "real.jpg", 4)
     assert cli(data, "add", str(photo)).exit_code == 0
     live = cli(data, "remove", "2")
-    assert (live.exit_code, live.stdout) == (2, "")
+    assert (live.exit_code, live.stdout) == (1, "")  # refused: exit 1
     assert "job.not_ended" in live.stderr
     gone = cli(data, "remove", "1", "--quarantine")
     assert gone.exit_code == 0, gone.output
@@ -193,7 +193,7 @@ def test_remove_deletes_the_quarantine_folder_only_when_asked(tmp_path: Path) ->
     broken.write_bytes(b"PK\x03\x04 this is not a zip at all" * 10)
     for _ in range(2):
         assert cli(data, "add", str(broken), "--force").exit_code == 0
-    assert cli(data, "run", "--until-idle").exit_code == 0
+    assert cli(data, "run", "--until-idle").exit_code == 1  # both failed
     assert [j["state"] for j in status(data)] == ["failed", "failed"]
     folders = sorted((data / "quarantine").iterdir())
     assert len(folders) == 2
@@ -238,7 +238,7 @@ def test_quarantine_reasons_name_the_entry_not_the_work_file(tmp_path: Path) -> 
     archive = make_zip(tmp_path / "trip.zip", [("day1/cut vid.mp4", broken)])
     data = tmp_path / "data"
     assert cli(data, "add", str(archive)).exit_code == 0
-    assert cli(data, "run", "--until-idle").exit_code == 0
+    assert cli(data, "run", "--until-idle").exit_code == 1  # a file not delivered
     (note,) = (data / "quarantine").rglob("*.reason.txt")
     what = note.read_text(encoding="utf-8").splitlines()[1]
     assert what.startswith("what: day1/cut vid.mp4"), what
@@ -390,7 +390,7 @@ def test_an_empty_password_names_the_job_and_how_to_give_one(tmp_path: Path) -> 
     # named in the message", even for a job that does not exist.
     data = tmp_path / "data"
     missing = CliRunner().invoke(app, ["--data-dir", str(data), "password", "7"], input="", env=ENV)
-    assert missing.exit_code == 2 and "job.not_found" in missing.stderr
+    assert missing.exit_code == 1 and "job.not_found" in missing.stderr
     photo = make_photo(tmp_path / "a.jpg", 1)
     assert cli(data, "add", str(photo)).exit_code == 0
     empty = CliRunner().invoke(app, ["--data-dir", str(data), "password", "1"], input="\n", env=ENV)

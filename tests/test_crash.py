@@ -296,7 +296,7 @@ def test_second_run_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
         assert first.poll() is None
         assert lock.read_text().split() == [str(first.pid), "run"]
         second = _cli("run", "--until-idle", env=env)
-        assert second.wait(30) == 2
+        assert second.wait(30) == 4  # engine.locked: the set-up
         assert second.stderr is not None
         said = second.stderr.read().decode()
         assert "engine.locked" in said and f"`ferryman run` (process {first.pid})" in said

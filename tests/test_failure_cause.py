@@ -49,7 +49,7 @@ def failed(tmp_path: Path) -> tuple[Path, str]:
     port = str(closed_port())
     assert cli(data, "add", f"http://127.0.0.1:{port}/x.zip").exit_code == 0
     ran = cli(data, "run", "--until-idle")
-    assert ran.exit_code == 0, ran.output
+    assert ran.exit_code == 1, ran.output  # the job failed
     lines = ran.stdout.splitlines()
     (said,) = [line for line in lines if line.startswith("  job 1 x: failed")]
     code = said.split()[4].rstrip(":")

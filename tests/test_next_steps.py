@@ -71,7 +71,7 @@ def test_the_cli_fills_in_the_number_it_was_given(tmp_path: Path) -> None:
     photo = make_photo(tmp_path / "a.jpg", 1)
     assert CliRunner().invoke(app, [*data, "add", str(photo)], env=env).exit_code == 0
     refused = CliRunner().invoke(app, [*data, "retry", "1"], env=env)  # queued, not ended
-    assert refused.exit_code == 2
+    assert refused.exit_code == 1  # refused
     assert "`ferryman cancel 1`" in refused.stderr and "JOB" not in refused.stderr
 
 

@@ -122,7 +122,7 @@ def test_the_cli_lists_workers_and_drains_by_name(tmp_path: Path) -> None:
     (run,) = json.loads(ferryman("workers", "--json").stdout)
     assert run["node"] == "box-1" and run["state"] == "stopped"
     unknown = ferryman("drain", "nobody")
-    assert unknown.returncode == 2 and "node.unknown" in unknown.stderr
+    assert unknown.returncode == 1 and "node.unknown" in unknown.stderr
     drained = ferryman("drain", "box-1")  # not running: it is drained for its next start
     assert drained.returncode == 0 and "box-1 is drained: it is not running" in drained.stdout
     assert "stopped (drained)" in ferryman("workers").stdout
@@ -135,7 +135,7 @@ def test_the_cli_lists_workers_and_drains_by_name(tmp_path: Path) -> None:
     names = {run["node"] for run in json.loads(ferryman("workers", "--json").stdout)}
     assert names == {"box-1", "box-2"}
     bad = ferryman("run", "--until-idle", "--node-name", "box 3")
-    assert bad.returncode == 2 and "config.invalid" in bad.stderr and "node_name" in bad.stderr
+    assert bad.returncode == 4 and "config.invalid" in bad.stderr and "node_name" in bad.stderr
 
 
 async def test_a_node_drained_mid_delivery_does_not_chain_the_next_album(

@@ -101,7 +101,7 @@ def test_the_service_starts_with_the_config_and_variables_it_was_installed_with(
     assert wrong.exit_code == 2 and "--command web only" in wrong.stdout
     env["FERRYMAN_NODE_NAME"] = "not a name"
     bad = CliRunner().invoke(app, [*args, "--print"], env=env)
-    assert bad.exit_code == 2 and "node_name" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 4 and "node_name" in bad.output and "Traceback" not in bad.output
 
 
 @pytest.mark.parametrize("termux", [False, True])

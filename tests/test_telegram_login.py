@@ -367,7 +367,7 @@ def test_cli_login_whoami_logout(tmp_path: Path, server: FakeTelegram, ann: Acco
     assert done.exit_code == 0 and "logged out" in done.output
 
     done = runner.invoke(telegram_app, ["whoami"], obj=wiring)
-    assert done.exit_code == 2
+    assert done.exit_code == 4  # not logged in: the set-up
     assert "telegram.not_logged_in" in done.output
     assert spec_for("telegram.not_logged_in").next_step in flat(done.output)
 
@@ -384,7 +384,7 @@ def test_cli_bad_bot_token_says_what_next(tmp_path: Path, server: FakeTelegram) 
     server.add_user("Ferry", bot=True, bot_token="123:abc")
     wiring = Wiring(make_settings(tmp_path), FakeDialer(server))
     done = CliRunner().invoke(telegram_app, ["login", "--bot"], input="nope\n", obj=wiring)
-    assert done.exit_code == 2
+    assert done.exit_code == 1
     assert "telegram.bot_token_invalid" in done.output
     assert spec_for("telegram.bot_token_invalid").next_step in flat(done.output)
 
@@ -398,5 +398,5 @@ def test_telegram_commands_are_registered(tmp_path: Path) -> None:
 def test_cli_needs_api_credentials(tmp_path: Path, server: FakeTelegram) -> None:
     bare = load_settings(None, {"data_dir": tmp_path / "data"})
     done = CliRunner().invoke(telegram_app, ["whoami"], obj=Wiring(bare, FakeDialer(server)))
-    assert done.exit_code == 2
+    assert done.exit_code == 4  # the set-up: exit codes, README
     assert "telegram.not_configured" in done.output

@@ -257,9 +257,9 @@ def test_the_cli_adds_lists_checks_pauses_and_removes_a_feed_watch(tmp_path: Pat
     assert "resumed" in cli(data, "watch", "resume", "1").stdout
     assert cli(data, "watch", "remove", "1").exit_code == 0
     gone = cli(data, "watch", "remove", "1")
-    assert gone.exit_code == 2 and "watch.not_found" in gone.output
+    assert gone.exit_code == 1 and "watch.not_found" in gone.output
     bad = cli(data, "watch", "add", "ftp://h/x", "--to", "library:")
-    assert bad.exit_code == 2 and "watch.source_unsupported" in bad.output
+    assert bad.exit_code == 1 and "watch.source_unsupported" in bad.output
     bad = cli(data, "watch", "add", "dav://h/x/", "--to", "library:", "--every", "1s")
     assert bad.exit_code == 2 and "watch.bad_option" in bad.output
     bad = cli(data, "watch", "add", "dav://h/x/", "--to", "library:", "--window", "25:00-01:00")
@@ -311,7 +311,7 @@ def test_watch_add_tells_a_feed_from_a_page_and_says_when_it_cannot(tmp_path: Pa
                   "--audio", "mp3")  # fmt: skip
         assert "(ytdlp)" in mp3.stdout, mp3.output  # an output asked: made by yt-dlp
         gone = cli(data, "watch", "add", f"{server.base}/missing.xml", "--to", "library:")
-        assert gone.exit_code == 2 and "source.not_found" in gone.output
+        assert gone.exit_code == 1 and "source.not_found" in gone.output
         assert "--kind feed or --kind ytdlp" in gone.output
         named = cli(data, "watch", "add", f"{server.base}/missing.xml", "--to", "library:",
                     "--kind", "feed")  # fmt: skip

@@ -32,6 +32,8 @@ def test_the_cli_keeps_its_own_words_and_the_page_has_buttons() -> None:
 
 def test_a_step_with_no_page_wording_drops_only_its_command_sentences() -> None:
     cli = spec_for("space.low").next_step
-    assert page_step("space.low") == cli  # nothing to drop: the same words
+    kept = "Free disk space or lower `space_floor`; the job resumes itself."
+    assert cli.startswith(kept) and "`ferryman config set space_floor" in cli
+    assert page_step("space.low") == kept  # the command's sentence dropped, the rest kept
     unknown = page_step("no.such_code")  # a bug's step names `ferryman retry JOB`
     assert unknown and "ferryman retry" not in unknown

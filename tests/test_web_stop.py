@@ -86,7 +86,7 @@ def test_a_second_start_names_web_and_its_process_id(tmp_path: Path) -> None:
             text=True,
             timeout=60,
         )
-        assert second.returncode == 2
+        assert second.returncode == 4  # engine.locked: the set-up
         said = second.stdout + second.stderr
         assert "engine.locked" in said
         assert f"`ferryman web` (process {web.process.pid})" in said, said

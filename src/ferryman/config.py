@@ -1,6 +1,8 @@
-"""Settings: ``ferryman.toml`` plus ``FERRYMAN_*`` environment variables, validated at start.
+"""Settings: a TOML file plus ``FERRYMAN_*`` environment variables, validated at start.
 
-Precedence, lowest first: defaults, the TOML file, environment, command-line flags.
+Precedence, lowest first: defaults, the TOML file (``--config``, else
+``$FERRYMAN_CONFIG``, else ``$XDG_CONFIG_HOME/ferryman/config.toml`` when it is there),
+environment, command-line flags. ``config_edit`` changes the file.
 A few keys may also be changed while ferryman runs (``ferryman config set``); those
 overrides live in the store, never in module state, so a running engine sees them.
 The sections' models live in ``config_sections`` (named here too, for importers).
@@ -12,6 +14,7 @@ import json
 import os
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_origin
 
@@ -51,7 +54,9 @@ __all__ = [
     "SECRET_NESTED",
     "ArchiveSettings",
     "Concurrency",
+    "ConfigFile",
     "Convert",
+    "Layers",
     "LinksSettings",
     "MediaSettings",
     "NetworkSettings",
@@ -66,10 +71,17 @@ __all__ = [
     "WebSettings",
     "WebdavLogin",
     "WebdavSettings",
+    "config_file",
+    "default_config_path",
     "default_data_dir",
+    "load_layers",
     "load_settings",
     "mask_secrets",
+    "origins",
+    "read_toml",
     "render_caption",
+    "settings_of",
+    "validate_partial",
     "with_runtime",
 ]
 
@@ -294,31 +306,131 @@ def _validate(data: dict[str, Any], source: str, *, partial: bool = False) -> Se
         raise FerrymanError("config.invalid", "; ".join(lines)) from exc
 
 
+def validate_partial(data: dict[str, Any], source: str) -> None:
+    """Refuse what ``data`` says wrong (naming ``source``); a key it lacks may come later."""
+    _validate(data, source, partial=True)
+
+
 def _checked(data: dict[str, Any], source: str) -> Settings:
     found = _validate(data, source)
     assert found is not None
     return found
 
 
+def default_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/ferryman/config.toml`` (``~/.config/ferryman/config.toml``):
+    where yt-dlp, rclone and git users look first; on Termux, in Termux's own home."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "ferryman" / "config.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFile:
+    """The settings file in use: ``path`` (read only when ``read``), and what chose it."""
+
+    path: Path
+    chosen_by: str  # "--config", "FERRYMAN_CONFIG" or "default"
+    read: bool
+
+
+def config_file(given: Path | None = None) -> ConfigFile:
+    """``--config``, else ``$FERRYMAN_CONFIG``, else the default place (read when there)."""
+    if given is not None:
+        return ConfigFile(given, "--config", True)
+    env = _env_path("FERRYMAN_CONFIG")
+    if env is not None:
+        return ConfigFile(env, "FERRYMAN_CONFIG", True)
+    path = default_config_path()
+    return ConfigFile(path, "default", path.is_file())
+
+
+@dataclass(frozen=True, slots=True)
+class Layers:
+    """What each place said, before they are merged: the file, the environment, flags."""
+
+    file: ConfigFile
+    data: dict[str, Any]
+    env: dict[str, Any]
+    flags: dict[str, Any]
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A settings file's data, or ``config.invalid`` naming the file."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise FerrymanError("config.invalid", f"config file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FerrymanError("config.invalid", f"config file {path} cannot be read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise FerrymanError("config.invalid", f"{path} is not valid TOML: {exc}") from exc
+
+
+def load_layers(given: Path | None = None, overrides: dict[str, Any] | None = None) -> Layers:
+    """Each layer read and checked on its own, so an error names the place it is in."""
+    found = config_file(given)
+    data: dict[str, Any] = {}
+    if found.read:
+        data = read_toml(found.path)
+        _validate(data, str(found.path), partial=True)  # name the file when it is wrong
+    env = _environment()
+    _validate(_deep_merge(data, env), "environment (FERRYMAN_*)", partial=True)
+    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return Layers(found, data, env, flags)
+
+
+def settings_of(layers: Layers) -> Settings:
+    source = "command line" if layers.flags else "environment (FERRYMAN_*)"
+    if layers.file.read and not layers.flags:
+        source = str(layers.file.path)
+    merged = _deep_merge(_deep_merge(layers.data, layers.env), layers.flags)
+    return _checked(merged, source)
+
+
 def load_settings(
     config_file: Path | None = None, overrides: dict[str, Any] | None = None
 ) -> Settings:
     """Merge defaults, the TOML file, the environment and the flags; fail naming the key."""
-    path = config_file or _env_path("FERRYMAN_CONFIG")
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise FerrymanError("config.invalid", f"config file {path} does not exist") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise FerrymanError("config.invalid", f"{path} is not valid TOML: {exc}") from exc
-        _validate(data, str(path), partial=True)  # name the file when it is what is wrong
-    env = _environment()
-    _validate(_deep_merge(data, env), "environment (FERRYMAN_*)", partial=True)
-    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
-    source = "command line" if flags else str(path or "environment (FERRYMAN_*)")
-    return _checked(_deep_merge(_deep_merge(data, env), flags), source)
+    return settings_of(load_layers(config_file, overrides))
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def origins(layers: Layers, runtime: dict[str, Any] | None = None) -> dict[str, str]:
+    """Where each setting's value came from: ``default``, the file, an environment
+    variable, a flag, or a runtime override in the store (the last one wins)."""
+    shown = _flat(settings_of(layers).model_dump(mode="json"))
+    said = (
+        (_flat(layers.data), "file"),
+        (_flat(layers.env), "env"),
+        (_flat(layers.flags), "flag"),
+        (runtime or {}, "runtime"),
+    )
+    found: dict[str, str] = {}
+    for key in shown:
+        found[key] = "default"
+        for layer, kind in said:
+            if key in layer or any(key.startswith(f"{k}.") and v != {} for k, v in layer.items()):
+                found[key] = _origin(kind, key, layers.file.path)
+    return found
+
+
+def _origin(kind: str, key: str, path: Path) -> str:
+    if kind == "file":
+        return f"file {path}"
+    if kind == "env":
+        return "environment FERRYMAN_" + key.upper().replace(".", "__")
+    if kind == "flag":
+        return "flag --" + key.replace("_", "-")
+    return "runtime (the store, `ferryman config set`)"
 
 
 def with_runtime(settings: Settings, runtime: dict[str, Any]) -> Settings:

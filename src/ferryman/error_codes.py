@@ -86,7 +86,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "network.metered",
         True,
         "Not on Wi-Fi and network.wifi_only is set: downloads go on by themselves on Wi-Fi"
-        " (or set network.wifi_only = false).",
+        " (or set network.wifi_only = false). `ferryman config set network.wifi_only"
+        " false` does it.",
     ),
     ErrorSpec(
         "network.offline",
@@ -138,19 +139,22 @@ SPECS: tuple[ErrorSpec, ...] = (
         "content.private",
         False,
         "The video is private: only its owner's accounts can see it. Ask for a public"
-        " link, or set links.cookies_file to a logged-in browser's cookies.",
+        " link, or set links.cookies_file to a logged-in browser's cookies."
+        " `ferryman config set links.cookies_file ~/cookies.txt` does it.",
     ),
     ErrorSpec(
         "content.login_required",
         False,
         "The site shows this only to logged-in users: export the cookies of a logged-in"
-        " browser to a file, set links.cookies_file to it, and retry the job.",
+        " browser to a file, set links.cookies_file to it, and retry the job."
+        " `ferryman config set links.cookies_file ~/cookies.txt` sets it.",
     ),
     ErrorSpec(
         "content.age_restricted",
         False,
         "The video is age-restricted: set links.cookies_file to the cookies of a logged-in"
-        " adult account, and retry the job.",
+        " adult account, and retry the job. `ferryman config set links.cookies_file"
+        " ~/cookies.txt` sets it.",
     ),
     ErrorSpec(
         "content.geo_blocked",
@@ -190,7 +194,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "source.bot_check",
         True,
         "The site asked ferryman to prove it is not a bot; this passes with time and is"
-        " retried with a growing wait. If it persists, set links.cookies_file.",
+        " retried with a growing wait. If it persists, set links.cookies_file."
+        " `ferryman config set links.cookies_file ~/cookies.txt` sets it.",
     ),
     ErrorSpec(
         "source.rate_limited",
@@ -251,7 +256,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         True,
         "The server did not say how large the file is, which reading it in place needs;"
         ' it is asked again. If it stays, set `network.stream_archives = "never"` to'
-        " download such links whole.",
+        " download such links whole. `ferryman config set network.stream_archives never`"
+        " does it.",
     ),
     ErrorSpec(
         "source.http.replaced",
@@ -273,7 +279,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "torbox.auth",
         False,
         "Set a valid torbox.api_key (torbox.app → Settings → API key; or the variable"
-        " FERRYMAN_TORBOX__API_KEY), then retry the job.",
+        " FERRYMAN_TORBOX__API_KEY), then retry the job. `ferryman config set"
+        " torbox.api_key KEY` sets it.",
     ),
     ErrorSpec(
         "torbox.not_found",
@@ -350,7 +357,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "archive.limit_exceeded",
         False,
         "A safety limit stopped the archive (a bomb?). If you trust it, raise the setting"
-        " named in the message and retry the job.",
+        " named in the message and retry the job. `ferryman config set archive.KEY VALUE`"
+        " raises it (e.g. `ferryman config set archive.max_ratio 500`).",
         ends_input=True,
     ),
     # media
@@ -397,7 +405,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         " it is kept in quarantine.",
     ),
     # engine
-    ErrorSpec("space.low", True, "Free disk space or lower `space_floor`; the job resumes itself."),
+    ErrorSpec(
+        "space.low",
+        True,
+        "Free disk space or lower `space_floor`; the job resumes itself."
+        " `ferryman config set space_floor 128MiB` lowers it.",
+    ),
     ErrorSpec(
         "space.too_large",
         False,
@@ -474,8 +487,9 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "telegram.not_configured",
         False,
-        "Set telegram.api_id and telegram.api_hash (from my.telegram.org) in ferryman.toml"
-        " or FERRYMAN_TELEGRAM__API_ID / FERRYMAN_TELEGRAM__API_HASH.",
+        "Set telegram.api_id and telegram.api_hash (from my.telegram.org):"
+        " `ferryman config set telegram.api_id ID` and `ferryman config set"
+        " telegram.api_hash HASH` (or FERRYMAN_TELEGRAM__API_ID / FERRYMAN_TELEGRAM__API_HASH).",
     ),
     ErrorSpec(
         "telegram.not_logged_in",
@@ -570,7 +584,30 @@ SPECS: tuple[ErrorSpec, ...] = (
         " `database_url`; then run the command again.",
     ),
     # settings
-    ErrorSpec("config.invalid", False, "Fix the setting named in the message."),
+    ErrorSpec(
+        "config.invalid",
+        False,
+        "Fix the setting named in the message: `ferryman config set KEY VALUE` (or"
+        " `ferryman config edit`); `ferryman config path` says which file is read.",
+    ),
+    ErrorSpec(
+        "config.exists",
+        False,
+        "Change it with `ferryman config set KEY VALUE` or `ferryman config edit`"
+        " (or move it away, then `ferryman config init`).",
+    ),
+    ErrorSpec(
+        "config.unwritable",
+        False,
+        "Check that the folder named in the message can be written, or name another"
+        " file with --config FILE (or FERRYMAN_CONFIG).",
+    ),
+    ErrorSpec(
+        "store.data_dir_unusable",
+        False,
+        "Give a folder ferryman may write: --data-dir DIR (or FERRYMAN_DATA_DIR, or"
+        " `ferryman config set data_dir DIR`).",
+    ),
     ErrorSpec("job.not_found", False, "Run `ferryman status` to list the jobs."),
     ErrorSpec(
         "job.password_empty",
@@ -707,10 +744,10 @@ SPECS: tuple[ErrorSpec, ...] = (
         "link.blocked",
         False,
         "Links to this machine, to private networks and to cloud metadata are refused;"
-        " on a home network, allow them: `allow_private_links = true` under [web] in"
-        " ferryman.toml (or FERRYMAN_WEB__ALLOW_PRIVATE_LINKS=true), then start"
-        " `ferryman web` again ([telegram] for the chat's `telegram serve`), or list the"
-        " host in network.private_allowed.",
+        " on a home network, allow them: `ferryman config set web.allow_private_links true`"
+        " (or FERRYMAN_WEB__ALLOW_PRIVATE_LINKS=true), then start `ferryman web` again"
+        " (`ferryman config set telegram.allow_private_links true` for the chat's"
+        " `telegram serve`), or list the host in network.private_allowed.",
     ),
     ErrorSpec(
         "upload.not_found", False, "Start the upload again: this one is unknown or finished."

@@ -125,7 +125,13 @@ async def report(
     summary = job.summary or summarise_items(job, rows, store.clock())
     summary["source"] = (sources or _sources()).describe(job.source)
     summary["state"] = job.state.value  # a stored summary may predate a retry's start
-    summary["fetched_as"] = (await store.source_memos(job_id)).get("fetch.note")
+    from ferryman.store.waited import waited  # SQLAlchemy's: not for the light commands
+
+    memos = await store.source_memos(job_id)
+    summary["fetched_as"] = memos.get("fetch.note")
+    # The time it waited on its person (a password, space) is not time it worked.
+    summary["seconds_waited"] = round(waited(memos, job.finished_at or store.clock()), 3)
+    summary["seconds_worked"] = round(max(0.0, summary["seconds"] - summary["seconds_waited"]), 3)
     summary["dest"] = job.dest
     if summary["error"]:
         summary["error"]["next"] = next_step_for(
@@ -169,12 +175,20 @@ async def report(
 
 
 async def run_summary(
-    store: Store, since: float, touched: Collection[int] | None = None
+    store: Store,
+    since: float,
+    touched: Collection[int] | None = None,
+    *,
+    before: dict[int, dict[str, int]] | None = None,
+    stopped: bool = False,
 ) -> dict[str, Any]:
     """What a ``run`` leaves behind: the jobs not ended, and those that ended at or after
     ``since`` (and, given ``touched``, that this run worked on: with several nodes on one
     store, the others' jobs are theirs to report), by outcome, their items, and what each
-    waiting or failed job needs.
+    waiting or failed job needs. ``before``: the item counts when the run began; the
+    items then count what this run did (a retried job's earlier deliveries are not its).
+    ``stopped``: this run's engine has stopped, so a job neither ended nor waiting is
+    ``unfinished`` (the next run goes on with it), not ``running``.
     """
     per_job = await store.item_counts()
     jobs: dict[str, int] = {}
@@ -188,10 +202,14 @@ async def run_summary(
         ):
             continue
         outcome = "paused" if job.paused else _outcome(job)
+        if stopped and outcome == "running":
+            outcome = "unfinished"
         jobs[outcome] = jobs.get(outcome, 0) + 1
         c = counts(per_job.get(job.id, {}))
+        was = counts(before.get(job.id, {})) if before is not None else None
         for key in items:
-            items[key] += c[key]
+            done_before = was[key] if was is not None and key != "pending" else 0
+            items[key] += max(c[key] - done_before, 0)
         code = job.wait_reason if outcome == "waiting" else job.error_code
         if job.dest.startswith("link:") and job.state.terminal and c["delivered"]:
             links.append({"id": job.id, "name": job.name})

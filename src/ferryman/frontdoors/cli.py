@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
-import sys
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -17,23 +16,33 @@ import typer
 from rich.text import Text
 
 from ferryman.errors import FerrymanError, spec_for, with_job
-from ferryman.frontdoors.cli_args import State
+from ferryman.frontdoors.cli_args import (
+    JSON,
+    QUIET,
+    VERBOSE,
+    State,
+    apply_output,
+    usable_data_dir,
+)
+from ferryman.frontdoors.cli_completion import completion_app
 from ferryman.frontdoors.cli_config import config_app, quarantine_app
 from ferryman.frontdoors.cli_doctor import doctor_app
 from ferryman.frontdoors.cli_help import HelpGroup
+from ferryman.frontdoors.cli_inputs import added_json, inputs_of
 from ferryman.frontdoors.cli_job import job_app
 from ferryman.frontdoors.cli_nodes import nodes_app
+from ferryman.frontdoors.cli_output import NO_COLOR
+from ferryman.frontdoors.cli_run import run_engine
 from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_store import run_light
 from ferryman.frontdoors.cli_telegram import telegram_app
 from ferryman.frontdoors.cli_watch import watch_app
 from ferryman.frontdoors.cli_web import web_app
+from ferryman.frontdoors.exit_codes import ExitCode, for_error
 from ferryman.frontdoors.terminal import (
     console,
     fail,
-    print_links,
     print_problems,
-    print_run_summary,
     show,
     status_table,
 )
@@ -95,7 +104,18 @@ def main_options(
             help="Database, work area, library, quarantine (else $FERRYMAN_DATA_DIR or XDG).",
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log more (-vv: everything).")
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print results and errors only.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Results as JSON (one object a line for add, run).")
+    ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (as NO_COLOR=1).")
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -103,11 +123,11 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    ctx.obj = State(config, data_dir.resolve() if data_dir else None, verbose)
+    said = {VERBOSE: verbose, QUIET: quiet, JSON: as_json, NO_COLOR: no_color}
+    for key, value in said.items():  # a command's own parse may have said more already
+        ctx.meta[key] = max(int(value), int(ctx.meta.get(key, 0)))
+    apply_output(ctx.meta)
+    ctx.obj = State(config, data_dir.resolve() if data_dir else None, ctx.meta)
 
 
 def _fail(exc: FerrymanError, job: int | None = None) -> None:
@@ -118,16 +138,27 @@ def _fail(exc: FerrymanError, job: int | None = None) -> None:
 def add(
     ctx: typer.Context,
     paths: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             metavar="PATH",
             help="Files, folders or archives: paths, http(s) links to them, WebDAV"
             " folders and files (davs://host/path/, dav:// for plain http), Torbox"
             " items (torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID, /FILE for one),"
             " or links to media: a page or a platform's video (YouTube, X, TikTok…),"
-            " made into an MP4 up to 1080p unless --quality, --audio or --mute say else.",
+            " made into an MP4 up to 1080p unless --quality, --audio or --mute say else."
+            " `-` reads one a line from stdin.",
         ),
-    ],
+    ] = None,
+    batch_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--batch-file",
+            "-a",
+            metavar="FILE",
+            help="Inputs from FILE, one a line (`-`: stdin); blank lines and # comments"
+            " are skipped.",
+        ),
+    ] = None,
     to: Annotated[
         str,
         typer.Option(
@@ -212,6 +243,11 @@ def add(
     from ferryman.sources.builtin import default_sources
 
     shown_source = default_sources().describe
+    state: State = ctx.obj
+    paths = inputs_of(paths or [], batch_file)
+    if not paths:
+        err.print("no input: give PATH..., `-a FILE` or `-` (one a line on stdin)", markup=False)
+        raise typer.Exit(ExitCode.USAGE)
     try:
         profile = from_choices(
             audio=audio, bitrate=bitrate, quality=quality, mute=mute, playlist=playlist
@@ -222,7 +258,7 @@ def add(
             notify = check_target(notify)
     except FerrymanError as exc:
         _fail(exc)
-        raise typer.Exit(2) from None
+        raise typer.Exit(for_error(exc.code)) from None
     options: dict[str, Any] = {
         "notify": notify,
         "dest": to,
@@ -235,7 +271,9 @@ def add(
     def told(results: list[Job | FerrymanError]) -> int:
         """Say what became of every input; how many had a problem."""
         problems = 0
-        for job in results:
+        for path, job in zip(paths, results, strict=True):
+            if state.json:
+                out.print(json.dumps(added_json(path, job, shown_source)), markup=False)
             if isinstance(job, FerrymanError):
                 _fail(job)
                 problems += 1
@@ -248,7 +286,7 @@ def add(
                 )
                 step = with_job(spec_for(job.error_code).next_step, job.id)
                 err.print(f"  next: {step}", markup=False)
-            else:
+            elif not state.json:
                 shown = shown_source(job.source)  # a link without its token
                 out.print(f"job {job.id}: {shown} → {job.dest} ({job.name})", markup=False)
         return problems
@@ -279,12 +317,13 @@ def add(
         return told(results), _added(results), live
 
     problems, added, live = run_light(ctx, light, full, writes=True)
+    code = ExitCode.FAILED if problems else ExitCode.OK
     if run_now and added and not live:  # a running ferryman takes it: no second engine
-        _run_engine(ctx.obj, until_idle=True)
-    elif added:
+        code = max(code, run_engine(ctx.obj, until_idle=True))
+    elif added and not state.quiet:
         _say_what_next(live)
-    if problems:
-        raise typer.Exit(1)
+    if code:
+        raise typer.Exit(code)
 
 
 def _added(results: list[Job | FerrymanError]) -> int:
@@ -331,65 +370,9 @@ def run(
 
     When it stops, it sums up what ended, and what each job that waits or failed needs.
     """
-    _run_engine(ctx.obj, until_idle=until_idle, node_name=node_name)
-
-
-def _run_engine(state: State, *, until_idle: bool, node_name: str | None = None) -> None:
-    """The engine with progress bars, then the summary (`run`, and `add --run`)."""
-
-    async def go() -> None:
-        from ferryman.engine.report import run_summary
-        from ferryman.frontdoors.progress import attach_renderer
-        from ferryman.frontdoors.startup import running
-
-        async with running(settings) as started:
-            since = started.store.clock()
-            renderer = attach_renderer(started.engine.bus, started.store, sys.stdout.isatty())
-            touched: set[int] = set()  # the jobs this run worked on (not other nodes')
-            started.engine.bus.subscribe(
-                lambda event: touched.add(event.job_id) if event.job_id is not None else None
-            )
-            try:
-                await started.engine.run(until_idle=until_idle)
-            finally:
-                await renderer.close()
-            summary = await run_summary(started.store, since, touched)
-            print_run_summary(out, summary)
-            await _print_new_links(settings, started.store, summary["links"])
-
-    try:
-        from ferryman.engine.children import start_children_for
-
-        settings = state.settings(node_name=node_name)
-        start_children_for(settings.database)  # before the engine's half second of loading
-        import asyncio  # not for `--help`: it costs a noticeable share of start-up
-
-        asyncio.run(go())
-    except FerrymanError as exc:
-        _fail(exc)
-        raise typer.Exit(2) from exc
-
-
-async def _print_new_links(settings: Settings, store: Store, jobs: list[dict[str, Any]]) -> None:
-    """After a run: the download links of the link: jobs it delivered (a few per job)."""
-    if not jobs:
-        return
-    import asyncio
-
-    from ferryman.frontdoors.result_links import job_links, listening
-
-    for shown in jobs:
-        job = await store.get_job(shown["id"])
-        try:
-            made = await job_links(settings, job)
-        except FerrymanError as exc:  # the results store is away: the run still ended
-            err.print(f"job {job.id}: links not listed now: {exc.message}", markup=False)
-            continue
-        serving = await asyncio.to_thread(listening, made.base)
-        print_links(out, job, made, serving, limit=LINKS_AFTER_RUN)
-
-
-LINKS_AFTER_RUN = 10  # files per job whose links a run prints (`ferryman links` has all)
+    code = run_engine(ctx.obj, until_idle=until_idle, node_name=node_name)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -400,18 +383,27 @@ def status(
     """Every job with its state and item counts."""
     from ferryman.engine import report
 
-    data = run_light(
-        ctx,
-        lambda _s, store: report.status_of(
+    silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
+
+    def light(settings: Settings, store: LiteStore) -> dict[str, Any]:
+        data = report.status_of(
             store.list_jobs(),
             store.item_counts(),
             fetching=store.fetching_jobs(),
             fetch_errors=store.fetch_errors(),
             places=store.queue_places(),
-        ),
-        lambda _s, store: report.status(store),
-    )
-    if as_json:
+        )
+        return _mark_idle(data, store.live_nodes(silent_after * settings.lease_seconds))
+
+    async def full(settings: Settings, store: Store) -> dict[str, Any]:
+        from ferryman.engine import nodes
+
+        runs = await nodes.workers(store, settings.lease_seconds)
+        live = [r["node"] for r in runs if r["state"] == "alive"]
+        return _mark_idle(await report.status(store), live)
+
+    data = run_light(ctx, light, full)
+    if as_json or ctx.obj.json:
         out.print_json(json.dumps(data))
         return
     if not data["jobs"]:
@@ -426,6 +418,16 @@ def status(
         return
     show(out, status_table(data))
     print_problems(out, data)
+
+
+def _mark_idle(data: dict[str, Any], live: list[str]) -> dict[str, Any]:
+    """With no engine running, a job that is neither ended, paused nor waiting on a
+    person is ``idle``: it waits for the next run (after a Ctrl-C it still says
+    ``active``, which alone reads as if something ran it)."""
+    for job in data["jobs"]:
+        unended = job["state"] in ("queued", "expanding", "active")
+        job["idle"] = not live and unended and not job["paused"] and not job["waiting"]
+    return data
 
 
 def _store_shown(settings: Settings) -> str:
@@ -444,19 +446,19 @@ def demo(ctx: typer.Context) -> None:
 
     state: State = ctx.obj
     try:
-        code = run_demo(state.settings(), out)
+        code = run_demo(usable_data_dir(state.settings()), out)
     except FerrymanError as exc:
         _fail(exc)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(for_error(exc.code)) from exc
     raise typer.Exit(code)
 
 
 # The commands of the modules by concern join the root's, in the order --help lists them.
-for joined in (job_app, nodes_app, doctor_app):
+for joined in (job_app, nodes_app, doctor_app, completion_app):
     app.registered_commands.extend(joined.registered_commands)
 ORDER = (
     "add", "run", "status", "report", "links", "workers", "drain", "pause", "resume",
-    "cancel", "retry", "remove", "password", "doctor", "demo",
+    "cancel", "retry", "remove", "password", "doctor", "demo", "completion",
 )  # fmt: skip
 app.registered_commands.sort(
     key=lambda c: ORDER.index(c.name or getattr(c.callback, "__name__", ""))
@@ -464,8 +466,12 @@ app.registered_commands.sort(
 
 
 def main() -> None:
+    if "_FERRYMAN_COMPLETE" in os.environ:  # a shell asks for completions (`completion`)
+        from typer._completion_classes import completion_init
+
+        completion_init()  # Typer registers its shells only when asked to
     try:
-        app()
+        app(complete_var="_FERRYMAN_COMPLETE")  # also under `python -m ferryman`
     finally:
         # The process ends here: its last act would be a full collection of a heap that
         # is about to go anyway (0.15 s of every command after the engine ran).

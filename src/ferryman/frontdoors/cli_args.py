@@ -31,15 +31,84 @@ def job_number(job: str) -> int:
 
 
 class State:
-    """What the global options decided; passed down through Typer's context."""
+    """What the global options decided; passed down through Typer's context.
 
-    def __init__(self, config: Path | None, data_dir: Path | None, verbose: bool) -> None:
+    ``-q``, ``-v``, ``--json`` and ``--no-color`` may also come after the command
+    (``ferryman status -v``): a command's own parse records them in ``meta`` (the
+    context tree's shared dict), which may happen after the root's callback made this
+    State, so they are read from there when asked for, not copied."""
+
+    def __init__(
+        self, config: Path | None, data_dir: Path | None, meta: dict[str, Any] | None = None
+    ) -> None:
         self.config = config
         self.data_dir = data_dir
-        self.verbose = verbose
+        self.meta: dict[str, Any] = meta if meta is not None else {}
+
+    @property
+    def verbose(self) -> int:
+        return int(self.meta.get(VERBOSE, 0))
+
+    @property
+    def quiet(self) -> bool:
+        return bool(self.meta.get(QUIET))
+
+    @property
+    def json(self) -> bool:
+        return bool(self.meta.get(JSON))
+
+    def overrides(self) -> dict[str, Any]:
+        """The settings the global flags give (``--data-dir``)."""
+        return {"data_dir": self.data_dir}
 
     def settings(self, **flags: Any) -> Settings:
         """The settings, with a command's own flags over the file and environment."""
         from ferryman.config import load_settings
 
-        return load_settings(self.config, {"data_dir": self.data_dir, **flags})
+        return load_settings(self.config, {**self.overrides(), **flags})
+
+
+def usable_data_dir(settings: Settings) -> Settings:
+    """``settings`` once their data folder is made and writable, else
+    ``store.data_dir_unusable`` with the reason (``--data-dir /proc/x``, a file): the commands
+    that write there (``add``, ``run``, ``demo``) say so before anything else fails."""
+    import os
+
+    from ferryman.errors import FerrymanError
+
+    folder = settings.data_dir
+    if folder.exists() and not folder.is_dir():
+        raise FerrymanError("store.data_dir_unusable", f"{folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise FerrymanError("store.data_dir_unusable", f"{folder} cannot be made: {why}") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise FerrymanError("store.data_dir_unusable", f"{folder} cannot be written")
+    return settings
+
+
+# Keys in the context's ``meta`` for the output options, wherever they were typed.
+VERBOSE, QUIET, JSON = "ferryman.verbose", "ferryman.quiet", "ferryman.json"
+
+
+def apply_output(meta: dict[str, Any]) -> None:
+    """Log level and colour from the output options said so far (called again when a
+    command's own parse finds more of them)."""
+    import logging
+    import os
+
+    level = logging.WARNING
+    if meta.get(QUIET):
+        level = logging.ERROR
+    elif meta.get(VERBOSE, 0) >= 2:
+        level = logging.DEBUG
+    elif meta.get(VERBOSE):
+        level = logging.INFO
+    root = logging.getLogger()
+    if not root.handlers:  # human lines go to stderr: results alone on stdout
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(level)
+    if meta.get("ferryman.no_color"):
+        os.environ["NO_COLOR"] = "1"  # the convention Rich and child programs read

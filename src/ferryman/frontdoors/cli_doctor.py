@@ -12,6 +12,7 @@ from rich.text import Text
 
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli_args import State
+from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail, show
 from ferryman.sinks.builtin import default_sinks
 
@@ -41,7 +42,7 @@ def doctor(
         settings = state.settings()
     except FerrymanError as exc:
         fail(err, exc)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(for_error(exc.code)) from exc
     found = probe_backends(settings.archive.sevenzip)
     seven = found.sevenzip
     links = _links_health(settings)

@@ -22,6 +22,9 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from ferryman.frontdoors.cli_output import take_output_options
+from ferryman.frontdoors.exit_codes import TABLE as EXIT_CODES
+
 
 def _metavar(param: Any) -> str:
     """What stands for a parameter's value: its metavar, else its name in capitals."""
@@ -102,6 +105,14 @@ def _write_help(command: Any, ctx: Any, formatter: Any) -> None:
                 rows.append((name, (_paragraphs(sub.help or "") or [""])[0]))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+    if ctx.parent is None and commands:  # the root: what a script can rely on
+        with formatter.section("Output"):
+            formatter.write_text(
+                "-q, -v/-vv, --json and --no-color go before or after the command;"
+                " results go to stdout, progress and messages to stderr."
+            )
+        with formatter.section("Exit codes"):
+            formatter.write_dl([(str(int(code)), text) for code, text in EXIT_CODES])
 
 
 # What a type check says in Typer's words (pydantic's, on recent Typers), in a person's.
@@ -131,7 +142,7 @@ class HelpCommand(TyperCommand):
         return _usage_pieces(self, ctx)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return _parse(super().parse_args, ctx, args)
+        return _parse(super().parse_args, ctx, take_output_options(self, ctx, args))
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         _write_help(self, ctx, formatter)

@@ -38,7 +38,7 @@ def report_cmd(
 
     number = job_number(job)
     data = run_with_store(ctx, lambda _s, store: report.report(store, number), number)
-    if as_json:
+    if as_json or ctx.obj.json:
         out.print_json(json.dumps(data))
         return
     print_report(out, data)
@@ -61,7 +61,7 @@ def links(
 
     found, made = run_with_store(ctx, signed, number)
     serving = listening(made.base)
-    if as_json:
+    if as_json or ctx.obj.json:
         files = [{"name": f.name, "size": f.size, "url": f.url} for f in made.files]
         data = {"job": number, "files": files, "zip": made.whole, "expires_at": made.expires}
         out.print_json(json.dumps(data | {"served_by": made.base, "serving": serving}))

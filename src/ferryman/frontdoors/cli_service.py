@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 from ferryman.phone import on_phone
 
@@ -164,7 +165,7 @@ def install(
         settings = state.settings()
     except FerrymanError as exc:
         fail(console(stderr=True), exc)
-        raise typer.Exit(2) from None
+        raise typer.Exit(for_error(exc.code)) from None
     if no_engine and command is not Command.web:
         out.print("--no-engine goes with --command web only", markup=False)
         raise typer.Exit(2)

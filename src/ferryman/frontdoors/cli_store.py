@@ -1,5 +1,6 @@
 """How a command reaches the store: open it, run the work, close it; a coded error
-becomes a clear exit 2. One place for every command module (``cli``, ``cli_watch``…).
+becomes a clear exit (its row of ``exit_codes``). One place for every command module
+(``cli``, ``cli_watch``…).
 ``run_light``: a command that must answer at once reads SQLite without SQLAlchemy."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, TypeVar
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli_args import usable_data_dir
+from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
 if TYPE_CHECKING:
@@ -23,7 +26,7 @@ T = TypeVar("T")
 def run_with_store(
     ctx: typer.Context, work: Callable[[Settings, Store], Awaitable[T]], job: int | None = None
 ) -> T:
-    """Open the store, run ``work``, close; a FerrymanError becomes a clear exit 2 (its
+    """Open the store, run ``work``, close; a FerrymanError becomes a clear exit (its
     next step with ``job``'s number, when the command named one)."""
 
     async def go() -> T:
@@ -42,7 +45,7 @@ def run_with_store(
         return asyncio.run(go())
     except FerrymanError as exc:
         fail(console(stderr=True), exc, job)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(for_error(exc.code)) from exc
 
 
 def run_light(
@@ -59,6 +62,8 @@ def run_light(
 
     try:
         settings: Settings = ctx.obj.settings()
+        if writes:
+            usable_data_dir(settings)
         store = open_lite(settings.database, create=writes)
         if store is not None:
             try:
@@ -67,5 +72,5 @@ def run_light(
                 store.close()
     except FerrymanError as exc:
         fail(console(stderr=True), exc)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(for_error(exc.code)) from exc
     return run_with_store(ctx, full)

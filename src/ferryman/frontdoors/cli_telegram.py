@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
 if TYPE_CHECKING:  # Telethon and the settings load on use, so `--help` needs neither
@@ -58,7 +59,7 @@ class TerminalPrompter:
 
 def _fail(exc: FerrymanError) -> NoReturn:
     fail(console(stderr=True), exc)
-    raise typer.Exit(2) from exc
+    raise typer.Exit(for_error(exc.code)) from exc
 
 
 def _run(ctx: typer.Context, work: Callable[[Settings, Dialer], Awaitable[T]]) -> T:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
 web_app = typer.Typer(
@@ -106,7 +107,7 @@ def web(
         asyncio.run(go())
     except FerrymanError as exc:
         fail(console(stderr=True), exc)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(for_error(exc.code)) from exc
 
 
 @web_app.command("token")

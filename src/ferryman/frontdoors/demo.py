@@ -48,7 +48,7 @@ async def _demo(settings: Settings, console: Console, inputs_dir: Path) -> int:
                 console.print(f"{exc.code}: {exc.message}", style="red", markup=False)
                 continue
             job_ids.append(job.id)
-        renderer = attach_renderer(engine.bus, store, console.is_terminal)
+        renderer = attach_renderer(engine.bus, store, "bars" if console.is_terminal else "plain")
         try:
             await engine.run(until_idle=True)
         finally:

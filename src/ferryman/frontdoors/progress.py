@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
@@ -172,7 +173,8 @@ class Renderer:
 
 
 class PlainRenderer:
-    """One line per event worth a line, for output that is not a terminal."""
+    """One line per event worth a line, for output that is not a terminal: on stderr,
+    so stdout keeps the results alone (the summary, links) for a pipe."""
 
     def __init__(self, bus: EventBus) -> None:
         self._last: dict[tuple[int | None, int | None], str] = {}
@@ -183,12 +185,41 @@ class PlainRenderer:
         if line is None or self._last.get((event.job_id, event.item_id)) == line:
             return
         self._last[(event.job_id, event.item_id)] = line
-        print(line, file=sys.stdout, flush=True)
+        print(line, file=sys.stderr, flush=True)
 
     async def close(self) -> None:
         self._unsubscribe()
 
 
-def attach_renderer(bus: EventBus, store: Store, tty: bool) -> Renderer | PlainRenderer:
-    """Subscribe a renderer to ``bus``; ``await renderer.close()`` detaches it."""
-    return Renderer(bus, store) if tty else PlainRenderer(bus)
+class JsonRenderer:
+    """``--json``: every event as one JSON object a line on stdout, for a script."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._unsubscribe = bus.subscribe(self._show)
+
+    def _show(self, event: Event) -> None:
+        line: dict[str, object] = {"event": event.kind, "job": event.job_id, "item": event.item_id}
+        line |= {k: v for k, v in event.details() if v is not None and k not in line}
+        print(json.dumps(line, default=str), file=sys.stdout, flush=True)
+
+    async def close(self) -> None:
+        self._unsubscribe()
+
+
+class QuietRenderer:
+    """``-q``: no progress at all (the summary and errors still print)."""
+
+    async def close(self) -> None:
+        return None
+
+
+def attach_renderer(
+    bus: EventBus, store: Store, mode: str
+) -> Renderer | PlainRenderer | JsonRenderer | QuietRenderer:
+    """Subscribe a renderer to ``bus`` (``mode``: bars, plain, json, quiet);
+    ``await renderer.close()`` detaches it."""
+    if mode == "bars":
+        return Renderer(bus, store)
+    if mode == "json":
+        return JsonRenderer(bus)
+    return QuietRenderer() if mode == "quiet" else PlainRenderer(bus)

@@ -14,7 +14,7 @@ import logging
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ferryman.config import Settings
@@ -33,6 +33,7 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 class Running:
     store: Store
     engine: Engine
+    signals: list[int] = field(default_factory=list)  # the stop signals received, in order
 
 
 @contextlib.asynccontextmanager
@@ -66,13 +67,19 @@ async def running(
             loop = asyncio.get_running_loop()
             # Only the main thread may take signals (an embedder may run us elsewhere).
             handled = _STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()
+            started = Running(store, engine)
+
+            def stopped_by(sig: int) -> None:
+                started.signals.append(sig)  # Ctrl-C exits 130, as shells expect
+                stop()
+
             for sig in handled:
-                loop.add_signal_handler(sig, stop)
+                loop.add_signal_handler(sig, stopped_by, sig)
             try:
                 # Start-up's heap set aside from the collector while the engine runs
                 # (engine/collector.py): here, where the process is ours to tune.
                 with collector.startup_set_aside():
-                    yield Running(store, engine)
+                    yield started
             finally:
                 for sig in handled:
                     loop.remove_signal_handler(sig)

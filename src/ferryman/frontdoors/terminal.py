@@ -53,6 +53,8 @@ def state_cell(job: dict[str, Any]) -> str:
     is "fetching"): paused, waiting (or its place in line), its error code."""
     state = "fetching" if job.get("fetching") else str(job["state"])
     state += " (paused)" if job["paused"] else ""
+    if job.get("idle"):
+        state += " (no engine runs: waits for the next `ferryman run`)"
     if job["waiting"]:
         state += f" [{job['waiting']}]"
     elif job.get("in_line"):
@@ -155,7 +157,7 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
         f"  {data['delivered']} of {data['total']} delivered"
         f" ({data['converted']} converted)"
         + (f", {failed} failed" if failed else "")
-        + f", {data['bytes_delivered']:,} bytes, {data['seconds']:.1f} s",
+        + f", {data['bytes_delivered']:,} bytes, {_took(data)}",
     )
     for entry in data.get("items", []):
         if entry["plan"] not in (None, "as_is", "document", "quarantine"):
@@ -188,6 +190,7 @@ def deferred_note(data: dict[str, Any]) -> str:
 _STEP_FOR_STATE = {
     "paused": "`ferryman resume {id}`",
     "running": "`ferryman run` goes on with it",
+    "unfinished": "the next `ferryman run` goes on with it where it stopped",
     "cancelled": "`ferryman retry {id}` runs it again, or `ferryman remove {id}`",
 }
 
@@ -198,7 +201,7 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
     if not data["jobs"]:
         _line(out, "nothing to do: no job is queued (`ferryman add` adds one)")
         return
-    order = ("done", "failed", "waiting", "paused", "cancelled", "running")
+    order = ("done", "failed", "waiting", "paused", "cancelled", "running", "unfinished")
     jobs = ", ".join(f"{data['jobs'][k]} {k}" for k in order if data["jobs"].get(k))
     i = data["items"]
     items = f"{i['delivered']} delivered, {i['failed']} failed"
@@ -215,6 +218,14 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
         _line(out, f"    next: {step}")
     for job in data.get("links", []):
         _line(out, f"  job {job['id']} {job['name']}: download links: `ferryman links {job['id']}`")
+
+
+def _took(data: dict[str, Any]) -> str:
+    """The job's time, with what it waited on its person apart (a password, space)."""
+    waited = data.get("seconds_waited") or 0.0
+    if not waited:
+        return f"{data['seconds']:.1f} s"
+    return f"{data['seconds_worked']:.1f} s worked, {waited:.1f} s waited for you"
 
 
 def _line(out: Console, text: str) -> None:

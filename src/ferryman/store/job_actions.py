@@ -39,6 +39,7 @@ from ferryman.store.schema import (
     tg_inbox,
     tg_status,
 )
+from ferryman.store.waited import wait_ended
 
 
 class JobActionQueries(StoreBase):
@@ -67,6 +68,8 @@ class JobActionQueries(StoreBase):
                     "blocked": False,
                     "not_before": 0.0,
                 }
+            if waits:
+                await wait_ended(conn, job_id, now)
             done = await conn.execute(
                 update(jobs).where(jobs.c.id == job_id).values(**values).returning(*jobs.c)
             )

@@ -35,6 +35,7 @@ from ferryman.store.schema import (
     fetches,
     jobs,
 )
+from ferryman.store.waited import wait_began, wait_ended
 
 
 class JobQueries(StoreBase):
@@ -234,6 +235,7 @@ class JobQueries(StoreBase):
         async with self.engine.begin() as conn:
             await self._update_owned(conn, jobs, job_id, owner, values)
             await event_in(conn, JOB_WAITING, self.clock(), job_id=job_id, reason=error.code)
+            await wait_began(conn, job_id, self.clock())
             if album_size is None:
                 return []
             return await seal_in(conn, job_id, album_size, self.clock())
@@ -249,6 +251,9 @@ class JobQueries(StoreBase):
             )
             if done.rowcount == 1 and reason is not None and reason.startswith(ASKS):
                 await event_in(conn, JOB_WAITING, now, job_id=job_id, reason=reason)
+                await wait_began(conn, job_id, now)
+            elif done.rowcount == 1 and reason is None:
+                await wait_ended(conn, job_id, now)
 
     async def on_disk(self, job_id: int) -> int:
         """Items of this job whose files still occupy the work area."""

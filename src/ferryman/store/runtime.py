@@ -25,6 +25,11 @@ class RuntimeQueries(StoreBase):
             rows = (await conn.execute(select(runtime_settings))).all()
         return {k: json.loads(v) for k, v in rows}
 
+    async def clear_runtime_setting(self, key: str) -> None:
+        """The setting's file (or default) value applies again (``config unset``)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(runtime_settings).where(runtime_settings.c.key == key))
+
     async def set_runtime_setting(self, key: str, value: Any) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(delete(runtime_settings).where(runtime_settings.c.key == key))

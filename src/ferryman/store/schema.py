@@ -78,6 +78,7 @@ jobs = Table(
     *_lease_columns(),
     Column("notify", Text),  # schema v9: where this job's notices go (URLs, "none"), or NULL
     one_of("jobs", "state", JobState),
+    sqlite_autoincrement=True,  # schema v12: a removed job's number is never given again
 )
 # The claims' order (base.claim_pick: priority first, then the turn), schema step 11.
 Index("jobs_claim", jobs.c.state, jobs.c.priority.desc(), jobs.c.cursor, jobs.c.id)

@@ -39,6 +39,7 @@ from ferryman.store.migrations import (
     v0009_notices,
     v0010_sink_state,
     v0011_turn_indexes,
+    v0012_job_numbers,
 )
 
 Step = Callable[[Connection], None]
@@ -55,4 +56,5 @@ STEPS: tuple[Step, ...] = (
     v0009_notices.apply,
     v0010_sink_state.apply,
     v0011_turn_indexes.apply,
+    v0012_job_numbers.apply,
 )

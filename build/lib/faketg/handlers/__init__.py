@@ -1,0 +1,12 @@
+"""Request handlers, one module per area; each exports ``HANDLERS: {request class: handler}``."""
+
+from faketg.handlers import auth, core, downloads, messages, updates, uploads
+
+TABLES = (
+    core.HANDLERS,
+    auth.HANDLERS,
+    uploads.HANDLERS,
+    messages.HANDLERS,
+    updates.HANDLERS,
+    downloads.HANDLERS,
+)

@@ -1,0 +1,3 @@
+"""ferryman: archives, media files and links in; playable media out."""
+
+__version__ = "0.1.0"

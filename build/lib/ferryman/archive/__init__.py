@@ -1,0 +1,1 @@
+"""Reading archives entry by entry, whatever the format or backend."""

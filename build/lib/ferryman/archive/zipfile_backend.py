@@ -1,0 +1,161 @@
+"""A zip read through Python's ``zipfile`` from any seekable file: the backend for a zip
+that stays where it is (on a server that answers Range), so only the central directory
+and the entries actually read cross the network.
+
+Stored, Deflate, BZIP2 and LZMA entries; ZipCrypto with the given passwords, tried per
+entry. WinZip AES and other methods are ``archive.unsupported`` (the caller fetches the
+archive whole instead and uses the full backends).
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections.abc import Iterator
+from typing import IO
+
+from ferryman.archive.reader import ArchiveEntry, EntryInfo, EntryType, OpenOptions
+from ferryman.archive.stored_names import zip_member_name
+from ferryman.errors import FerrymanError
+
+BLOCK = 1 << 20
+# The first block is small: a caller that looks at an entry's head and stops (a
+# non-media entry, skipped) has made zipfile read, and so fetch, no more than this.
+FIRST_BLOCK = 64 << 10
+READABLE_METHODS = frozenset(
+    {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+)
+_AES = 99  # WinZip AES: zipfile cannot decrypt it
+
+
+def readable_in_place(file: IO[bytes]) -> bool:
+    """Whether ``file`` (seekable; a remote zip by Range) is a zip this backend reads
+    whole: the central directory alone says (else it is fetched or copied for the full
+    backends). Leaves the file at its start."""
+    try:
+        with zipfile.ZipFile(file) as archive:
+            return unreadable_reason(archive) is None
+    except zipfile.BadZipFile:
+        return False
+    finally:
+        file.seek(0)
+
+
+def unreadable_reason(archive: zipfile.ZipFile) -> str | None:
+    """Why this backend cannot read every entry (None: it can)."""
+    for info in archive.infolist():
+        if info.compress_type == _AES:
+            return f"{info.filename}: WinZip AES encryption"
+        if info.compress_type not in READABLE_METHODS:
+            return f"{info.filename}: compression method {info.compress_type}"
+    return None
+
+
+class _Entry:
+    def __init__(
+        self,
+        archive: zipfile.ZipFile,
+        member: zipfile.ZipInfo,
+        info: EntryInfo,
+        pw: tuple[str, ...],
+    ) -> None:
+        self._archive = archive
+        self._member = member
+        self._info = info
+        self._passwords = pw
+
+    @property
+    def info(self) -> EntryInfo:
+        return self._info
+
+    def read_blocks(self) -> Iterator[bytes]:
+        encrypted = bool(self._member.flag_bits & 0x1)
+        candidates: tuple[str | None, ...] = self._passwords if encrypted else (None,)
+        if not candidates:
+            raise FerrymanError(
+                "archive.password_required", f"{self._member.filename} is encrypted"
+            )
+        for number, password in enumerate(candidates, start=1):
+            pwd = password.encode() if password is not None else None
+            try:
+                opened = self._archive.open(self._member, pwd=pwd)
+            except RuntimeError as exc:  # zipfile's "Bad password": try the next one
+                if number == len(candidates):
+                    raise FerrymanError(
+                        "archive.password_required",
+                        f"none of the passwords opens {self._member.filename}",
+                    ) from exc
+                continue
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise FerrymanError(
+                    "archive.entry_corrupt", f"{self._member.filename}: {exc}"
+                ) from exc
+            return self._stream(opened)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _stream(self, opened: IO[bytes]) -> Iterator[bytes]:
+        size = FIRST_BLOCK
+        with opened:
+            while True:
+                try:
+                    block = opened.read(size)
+                    size = BLOCK
+                except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                    raise FerrymanError(
+                        "archive.entry_corrupt", f"{self._member.filename}: {exc}"
+                    ) from exc
+                if not block:
+                    return
+                yield block
+
+
+class ZipfileReader:
+    """An ``ArchiveReader`` over a seekable binary file; entries in central-directory
+    order, indexes counting the files (folders are not entries)."""
+
+    def __init__(self, file: IO[bytes], name: str, options: OpenOptions) -> None:
+        self._file = file
+        self.name = name
+        self._options = options
+        self._archive: zipfile.ZipFile | None = None
+        self._read = 0
+
+    def __enter__(self) -> ZipfileReader:
+        try:
+            self._archive = zipfile.ZipFile(self._file)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise FerrymanError("archive.unreadable", f"{self.name}: {exc}") from exc
+        reason = unreadable_reason(self._archive)
+        if reason is not None:
+            raise FerrymanError("archive.unsupported", reason)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._archive is not None:
+            self._archive.close()
+
+    def __iter__(self) -> Iterator[ArchiveEntry]:
+        assert self._archive is not None, "use the reader as a context manager"
+        index = 0
+        for member in self._archive.infolist():
+            if member.is_dir():
+                continue
+            kind = (
+                EntryType.SYMLINK
+                if (member.external_attr >> 16) & 0o170000 == 0o120000
+                else EntryType.FILE
+            )
+            mtime = None
+            info = EntryInfo(index, zip_member_name(member), member.file_size, mtime, kind)
+            self._read += member.compress_size
+            yield _Entry(self._archive, member, info, self._options.passwords)
+            index += 1
+
+    def consumed(self) -> int:
+        return self._read
+
+
+def reader_in_place(file: IO[bytes], name: str, options: OpenOptions) -> ZipfileReader | None:
+    """A reader over ``file`` where it lies, or None when this backend cannot read it
+    all (``readable_in_place``)."""
+    return ZipfileReader(file, name, options) if readable_in_place(file) else None

@@ -1,0 +1,381 @@
+"""The settings' sections, one model each (``[concurrency]``, ``[network]``, ``[web]``…),
+and the sizes they take (``500MB``, ``2GiB``). ``config.Settings`` holds them; loading
+and the runtime overrides are there too."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+from ferryman.phone import on_phone
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+
+
+def parse_bytes(value: object) -> int:
+    """``"500MB"``, ``"1.5 GiB"`` or a plain number of bytes, as an int."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size like 500MB or 2GiB")
+    if isinstance(value, int | float):
+        return int(value)
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError("expected a size like 500MB or 2GiB")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_bytes), Field(ge=0)]
+
+
+SERVER_FETCHES = 3  # downloads at once off a phone: a slow origin leaves room for others
+
+
+def default_fetches() -> int:
+    """One download at a time on a phone (one radio, one battery); several elsewhere, so
+    one slow download never holds the quick ones behind it."""
+    return 1 if on_phone() else SERVER_FETCHES
+
+
+class Concurrency(BaseModel):
+    """Workers per stage; the defaults suit a phone (and downloads, where it runs)."""
+
+    model_config = ConfigDict(extra="forbid")
+    unpack: int = Field(1, ge=1, le=32)
+    convert: int = Field(1, ge=1, le=16)
+    deliver: int = Field(1, ge=1, le=32)
+    fetch: int = Field(
+        default_factory=default_fetches,
+        ge=1,
+        le=16,
+        description=f"Downloads at once (default {SERVER_FETCHES}; 1 on a phone).",
+    )
+
+
+class Retry(BaseModel):
+    """Exponential backoff with jitter for retryable errors."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_attempts: int = Field(5, ge=1, le=100)
+    base_seconds: float = Field(2.0, gt=0)
+    max_seconds: float = Field(600.0, gt=0)
+    jitter: float = Field(0.25, ge=0, le=1)
+
+
+class Convert(BaseModel):
+    """Transcode quality and limits."""
+
+    model_config = ConfigDict(extra="forbid")
+    crf: int = Field(23, ge=0, le=51)
+    preset: str = Field(
+        "veryfast",
+        pattern="^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow)$",
+    )
+    max_height: int = Field(1080, ge=144, le=4320)
+    audio_bitrate: int = Field(128_000, ge=32_000, le=512_000)
+    timeout_seconds: float = Field(3600.0, gt=0)
+
+
+class MediaSettings(BaseModel):
+    """How media is made deliverable: whose limits, and what to do with oversized videos."""
+
+    model_config = ConfigDict(extra="forbid")
+    policy: str = Field(
+        "auto",
+        pattern="^(auto|telegram|telegram_premium|telegram_bot_api|library)$",
+        description="Whose limits apply; auto: the destination's own.",
+    )
+    oversize: str = Field(
+        "split",
+        pattern="^(split|scale)$",
+        description="A video over the size limit: split at keyframes, or scale down.",
+    )
+    segment_seconds: float = Field(
+        20.0, ge=2, le=600, description="Transcode segment length: what a crash can cost."
+    )
+    max_image_pixels: int = Field(
+        150_000_000,
+        ge=1_000_000,
+        le=178_000_000,  # Pillow refuses more than 2 x 89.5 MP before we could allow it
+        description="Larger images are sent as documents (decompression bombs).",
+    )
+    max_file_bytes: ByteSize | None = Field(
+        None, description="Per-file limit instead of the policy's (e.g. a smaller upload cap)."
+    )
+    max_pages: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="A TIFF of more pages is sent as one document, not as a photo per page.",
+    )
+
+
+class ArchiveSettings(BaseModel):
+    """Hostile-input limits and the 7zz backend; defaults let real media archives through."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_total_bytes: ByteSize = Field(256 * 1024**3, description="Unpacked bytes per archive.")
+    max_entries: int = Field(200_000, ge=1)
+    max_ratio: float = Field(200.0, ge=1, description="Unpacked / packed bytes.")
+    ratio_grace_bytes: ByteSize = Field(
+        1024**3,
+        description="max_ratio is judged only past this many unpacked bytes (a small"
+        " archive of text may expand 250:1); a declared size is judged before decoding.",
+    )
+    max_depth: int = Field(2, ge=0, le=8, description="Archives inside archives.")
+    sevenzip: Path | None = Field(
+        None, description="A RAR-capable 7zz; empty: the bundled one, then 7zz/7z on PATH."
+    )
+
+
+class TelegramSettings(BaseModel):
+    """The Telegram account (user or bot), uploads, and the chat front door."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_id: int | None = Field(None, ge=1, description="From my.telegram.org (API development).")
+    api_hash: str | None = Field(None, description="From my.telegram.org; kept secret.")
+    bot_token: str | None = Field(
+        None, description="Log in as this bot instead of a user account; kept secret."
+    )
+    session: str = Field(
+        "ferryman",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Session name: <data_dir>/telegram/<session>.session (0600).",
+    )
+    premium: bool = Field(False, description="The account has Premium (4 GB files, 2048 captions).")
+    upload_connections: int = Field(
+        8, ge=1, le=20, description="Upload connections at most (shared by the files of an album)."
+    )
+    parts_in_flight: int = Field(
+        32, ge=1, le=64, description="Upload parts in flight at most (adapts down on floods)."
+    )
+    allow_users: list[str] = Field(
+        default_factory=list,
+        description="Who may send jobs in the chat: user IDs or @usernames (resolved at start).",
+    )
+    default_target: str | None = Field(
+        None, description="Where jobs from the chat go unless a caption says `to: ...`."
+    )
+    status_every_seconds: float = Field(
+        7.0, ge=1, description="A job's status message is edited at most this often."
+    )
+
+
+class NetworkSettings(BaseModel):
+    """Downloads: when a connection counts as stalled, and how links are followed."""
+
+    model_config = ConfigDict(extra="forbid")
+    stall_seconds: float = Field(
+        60.0, gt=0, description="No bytes for this long: reconnect and resume."
+    )
+    connect_timeout: float = Field(20.0, gt=0)
+    max_redirects: int = Field(10, ge=0, le=50)
+    block_private: bool = Field(
+        False,
+        description="Refuse downloads from loopback, private, link-local and cloud-metadata"
+        " addresses, checked at every connection and redirect (link.blocked); `ferryman"
+        " web` turns it on unless web.allow_private_links.",
+    )
+    private_allowed: list[str] = Field(
+        default_factory=list,
+        description="Hosts or addresses taken even with block_private (a NAS at home).",
+    )
+    user_agent: str = Field("ferryman/0.1", min_length=1, max_length=256)
+    stream_archives: str = Field(
+        "auto",
+        pattern="^(auto|never)$",
+        description="auto: read an archive over HTTP when the server allows; never: fetch first.",
+    )
+    wifi_only: bool = Field(False, description="Download only on Wi-Fi (a phone's data plan).")
+    recheck_seconds: float = Field(
+        30.0, gt=0, description="How often a download waiting for Wi-Fi or charge looks again."
+    )
+
+
+class PowerSettings(BaseModel):
+    """A phone's battery: downloads wait below ``min_battery`` % unless charging."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_battery: int = Field(0, ge=0, le=100, description="0: no battery condition.")
+    wake_lock: bool = Field(True, description="On Termux: hold a wake lock while jobs run.")
+
+
+class WebdavLogin(BaseModel):
+    """A WebDAV server's account (``[webdav.hosts."dav.example.com"]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(..., min_length=1)
+    password: str = ""
+
+
+class WebdavSettings(BaseModel):
+    """WebDAV logins by host (``host`` or ``host:port``); a ``dav://user:pw@host/``
+    link's own user info is taken first, for a quick try."""
+
+    model_config = ConfigDict(extra="forbid")
+    hosts: dict[str, WebdavLogin] = Field(default_factory=dict)
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts_any_case(cls, hosts: dict[str, WebdavLogin]) -> dict[str, WebdavLogin]:
+        return {name.lower(): login for name, login in hosts.items()}
+
+    def login_for(self, host: str, port: int | None) -> WebdavLogin | None:
+        """The login for ``host:port``, else for ``host``, else None."""
+        host = host.lower()
+        found = self.hosts.get(f"{host}:{port}") if port else None
+        return found or self.hosts.get(host)
+
+
+class TorboxSettings(BaseModel):
+    """The Torbox account that ``torbox:`` references are resolved with."""
+
+    model_config = ConfigDict(extra="forbid")
+    api_key: str = Field("", description="From torbox.app/settings; a secret.")
+    api_base: str = Field("https://api.torbox.app", pattern="^https?://")
+    requests_per_minute: int = Field(
+        300, ge=1, le=300, description="API calls a minute at most (Torbox allows 300)."
+    )
+
+
+class LinksSettings(BaseModel):
+    """Links to media (pages and platforms, through yt-dlp)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cookies_file: Path | None = Field(
+        None,
+        description="A Netscape cookies.txt of a logged-in browser, for sites that need a"
+        " login; never logged.",
+    )
+    cache_ttl: float = Field(
+        86400.0, ge=0, description="Seconds a result is reused for the same link and output."
+    )
+    playlist_max: int = Field(50, ge=1, le=5000, description="Entries taken of a playlist.")
+    max_duration: float = Field(
+        0.0, ge=0, description="Longest video taken, in seconds; 0: no limit."
+    )
+    max_size: ByteSize = Field(0, description="Largest download; 0: no limit.")
+    timeout_seconds: float = Field(
+        12 * 3600.0, gt=0, description="One link's fetch and conversion at most."
+    )
+    ffmpeg: str = Field(
+        "auto",
+        description="A binary for MP3/Opus, 3-4x faster than PyAV's encoders: auto"
+        " (imageio-ffmpeg's, then ffmpeg on PATH, else PyAV), off (PyAV), or a path.",
+    )
+
+
+class WebSettings(BaseModel):
+    """``ferryman web``: the page and the API."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str = Field(
+        "127.0.0.1", description="Address to listen on; any but loopback needs web.tokens."
+    )
+    port: int = Field(8080, ge=0, le=65535)
+    tokens: list[str] = Field(
+        default_factory=list,
+        description="API tokens, stored hashed (sha256:<hex>, from `ferryman web token`);"
+        " empty: no login, allowed on loopback only.",
+    )
+    link_ttl: float = Field(86400.0, gt=0, description="Seconds a download link stays valid.")
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+(/\S*)?$",
+        description="Where people reach `ferryman web` (a proxy's address):"
+        " `ferryman links` begins its links with it; empty: http://host:port.",
+    )
+    stuck_after: float = Field(
+        300.0, gt=0, description="Seconds without progress before a running job is flagged."
+    )
+    max_upload: ByteSize = Field(20 * 1024**3, description="Largest upload.")
+    allow_private_links: bool = Field(
+        False,
+        description="Take links to loopback, private and link-local addresses (home"
+        " networks, tests); off: refused with link.blocked.",
+    )
+    rate_limit: int = Field(120, ge=1, description="API requests a minute per token.")
+
+
+class NotifySettings(BaseModel):
+    """Notices when a job ends or waits on you, and when a watch finds or fails
+    (``docs/watch.md``): Apprise URLs, or ``ferryman://``/``ferrymans://`` for a signed
+    webhook whose body carries the job's view."""
+
+    model_config = ConfigDict(extra="forbid")
+    urls: list[str] = Field(
+        default_factory=list,
+        description="Apprise URLs (tgram://, discord://, ntfy://, json://…) or ferryman(s)://host/path.",
+    )
+    quiet: bool = Field(
+        False,
+        description="Send nothing to these URLs (a job's or a watch's --notify still speaks).",
+    )
+    digest_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Jobs ending within this many seconds go out as one notice; 0: each alone.",
+    )
+    webhook_secret: str = Field(
+        "", description="Signs ferryman(s):// webhook bodies (X-Ferryman-Signature: HMAC-SHA256)."
+    )
+    max_tries: int = Field(
+        8, ge=1, le=100, description="Deliveries tried before a notice is given up."
+    )
+    retry_seconds: float = Field(5.0, gt=0, description="The first retry's wait; it doubles.")
+    timeout_seconds: float = Field(15.0, gt=0, description="One delivery's time limit.")
+
+
+class S3Settings(BaseModel):
+    """An S3-compatible bucket for results (AWS, SeaweedFS, MinIO, R2…): several web
+    front ends serve one set of results, and links are presigned S3 URLs."""
+
+    model_config = ConfigDict(extra="forbid")
+    endpoint: str = Field(
+        ..., pattern=r"^https?://[^/\s]+", description="http(s)://host[:port] of the S3 API."
+    )
+    bucket: str = Field(..., min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    access_key: str = Field(..., min_length=1)
+    secret_key: str = Field(..., min_length=1, description="Kept secret.")
+    region: str = "us-east-1"
+    prefix: str = Field(
+        "", pattern=r"^([^/].*/)?$", description="Keys start with this ('' or 'name/')."
+    )
+    virtual_host: bool = Field(
+        False, description="bucket.host/key URLs (AWS) instead of host/bucket/key."
+    )
+
+
+class ResultsSettings(BaseModel):
+    """Where the ``link:`` destination keeps finished files for download."""
+
+    model_config = ConfigDict(extra="forbid")
+    dir: Path | None = Field(None, description="Results folder; empty: <data_dir>/results.")
+    s3: S3Settings | None = Field(None, description="An S3 bucket instead of the folder.")
+    retention: float = Field(
+        7 * 86400.0, gt=0, description="Seconds a result is kept before it is deleted."
+    )

@@ -1,0 +1,1 @@
+"""The job engine: stages, workers, leases, priorities and the space guard."""

@@ -1,0 +1,108 @@
+"""What every stage needs: the store, the bus, settings as they are *now*, the owner id,
+the registries of sources and destinations, and the resources their sinks share."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ferryman.config import Settings, with_runtime
+from ferryman.device.conditions import Device
+from ferryman.engine.events import EventBus
+from ferryman.engine.wakeup import Wakeup
+from ferryman.resources import Shared
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.builtin import default_sources
+from ferryman.store import Store
+
+if TYPE_CHECKING:
+    from ferryman.engine.deliver_ahead import DeliveryAhead
+
+log = logging.getLogger(__name__)
+
+
+class Stopping(BaseException):
+    """Raised at a checkpoint once a graceful stop was asked for: leave, write nothing more.
+
+    A BaseException, so the ``except Exception`` of a step never mistakes it for a failure.
+    """
+
+
+@dataclass
+class Context:
+    store: Store
+    bus: EventBus
+    base_settings: Settings
+    owner: str
+    wakeup: Wakeup = field(default_factory=Wakeup)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    dialer: Any = None  # the network seam sinks use (None: the real network)
+    sources: SourceRegistry = field(default_factory=default_sources)
+    sinks: SinkRegistry = field(default_factory=default_sinks)
+    device: Device = field(default_factory=Device)  # Wi-Fi and battery, for downloads
+    resources: Shared = field(init=False)
+    draining: bool = False  # `ferryman drain NODE`: finish what is held, claim nothing new
+    # Set by a nudge from another process (an add, a drain): the heartbeat goes at once,
+    # so a drain is heard in a moment instead of at the next beat.
+    nudged: asyncio.Event = field(default_factory=asyncio.Event)
+    # Jobs this process has finished reading: after the last album it knows of, such a
+    # job may end, and the housekeeper is told at once (the "last" wake-up topic).
+    read_ended: set[int] = field(default_factory=set)
+    # Albums claimed and prepared ahead of their turn (set by the engine).
+    ahead: DeliveryAhead | None = None
+    _dests: dict[int, str] = field(default_factory=dict)
+    _cached: Settings | None = None
+    _cached_at: float = 0.0
+    _unreadable: bool = False  # the last read of the runtime settings failed
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.resources = Shared(self.base_settings, self.dialer)
+
+    def checkpoint(self) -> None:
+        """A safe place to stop: nothing half-written depends on going on from here."""
+        if self.stopping.is_set():
+            raise Stopping
+
+    async def settings(self) -> Settings:
+        """Base settings with the store's runtime overrides, re-read at most once a second.
+
+        While the store cannot be read (a database across a network that went away), the
+        last settings read stand: every loop of the engine asks for settings, and a
+        raise here would end each loop for good while the process lived on, silent.
+        """
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached_at > 1.0:
+                try:
+                    fresh = with_runtime(self.base_settings, await self.store.runtime_settings())
+                except Exception as exc:
+                    if self._cached is None:
+                        raise
+                    # The whole trace once per outage, then a line a second.
+                    log.warning(
+                        "runtime settings unreadable; the last ones stand (%s)",
+                        exc,
+                        exc_info=not self._unreadable,
+                    )
+                    self._unreadable = True
+                    self._cached_at = now  # asked again in a second, not at every call
+                    return self._cached
+                self._cached, self._cached_at, self._unreadable = fresh, now, False
+            return self._cached
+
+    async def album_size(self, job_id: int) -> int:
+        """A job's album size now: the setting, within what its destination takes."""
+        dest = self._dests.get(job_id)
+        if dest is None:  # a job's destination never changes: asked once per job
+            dest = self._dests[job_id] = (await self.store.get_job(job_id)).dest
+        return self.sinks.album_size(await self.settings(), dest)
+
+    async def close(self) -> None:
+        """Close what the sinks opened (connections); the engine is done with them."""
+        await self.resources.close()

@@ -1,0 +1,91 @@
+"""What a person can do to a job from any front door: pause, resume, cancel, retry,
+remove. A command that would change nothing (cancel an ended job, retry a running
+one) raises its own code rather than answering as if it had worked."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ferryman.config import Settings
+from ferryman.engine.quarantine import job_folder
+from ferryman.engine.workarea import job_work_dir
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import remove_files
+from ferryman.model import Job
+from ferryman.sinks.link import job_results
+from ferryman.store import Store
+
+
+async def cancel_job(store: Store, job_id: int) -> list[str]:
+    """Cancel the job and delete the work files of everything it had not delivered.
+
+    The nudge wakes running engines, in this process or another (`ferryman cancel`
+    from a second shell): their leases' heartbeats renew at once, find the job's
+    leases taken, and stop its steps (a download went on for a third of a lease)."""
+    paths = await store.cancel(job_id)
+    await asyncio.to_thread(remove_files, paths)
+    await store.nudge()
+    return paths
+
+
+async def pause_job(store: Store, job_id: int) -> Job:
+    return await store.set_paused(job_id, True)
+
+
+async def resume_job(store: Store, job_id: int) -> Job:
+    job = await store.set_paused(job_id, False)
+    await store.nudge()  # a running engine (maybe another process) takes it up now
+    return job
+
+
+async def retry_job(store: Store, job_id: int) -> Job:
+    job = await store.retry(job_id)
+    await store.nudge()
+    return job
+
+
+async def give_password(store: Store, job_id: int, password: str) -> Job:
+    """Add a password to the job; a job waiting for one reads on from where it stopped."""
+    if not password:
+        await store.get_job(job_id)  # no such job: say that first (job.not_found)
+        raise FerrymanError("job.password_empty", f"job {job_id}: the password given is empty")
+    job = await store.add_password(job_id, password)
+    await store.nudge()
+    return job
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """What ``remove_job`` took away, for the person who asked."""
+
+    job: Job
+    folders: tuple[Path, ...]  # the folders deleted with it (work area, quarantine)
+
+
+async def remove_job(
+    store: Store, settings: Settings, job_id: int, *, quarantine: bool = False
+) -> Removed:
+    """Forget an ended job: its rows, its work folder, a link job's results in a folder
+    (a bucket's are the web's ``ResultsStore.remove``), and with ``quarantine`` its
+    quarantine folder (kept by default: it may be the only copy of a broken file).
+
+    Raises ``job.not_ended`` / ``job.waiting_for_password`` for a job not ended yet.
+    """
+    job = await store.remove_job(job_id)
+    folders = [job_work_dir(settings, job_id)]
+    if job.dest.startswith("link:") and settings.results.s3 is None:
+        folders.append(job_results(settings.results_dir, job_id))  # its download links' files
+    if quarantine:
+        folders.append(job_folder(settings.quarantine_dir, job_id, job.name))
+    gone = await asyncio.to_thread(_remove_folders, folders)
+    return Removed(job, gone)
+
+
+def _remove_folders(folders: list[Path]) -> tuple[Path, ...]:
+    gone = tuple(folder for folder in folders if folder.exists())
+    for folder in gone:
+        shutil.rmtree(folder, ignore_errors=True)
+    return gone

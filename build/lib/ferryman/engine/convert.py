@@ -1,0 +1,279 @@
+"""The convert stage: deferred encodes, each in a child process that can be killed.
+
+A full transcode is resumable: its parts (audio once, then video segments) are recorded
+in the store as each lands safely, so a crash costs at most the segment in progress.
+An item's original stays in the work area until its converted copy is delivered; a
+conversion that keeps failing sends the original to quarantine with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import glob
+import hashlib
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import av
+
+from ferryman.config import Settings
+from ferryman.engine import quarantine
+from ferryman.engine.context import Context, Stopping
+from ferryman.engine.events import ItemConverted, ItemProgress, ItemQuarantined
+from ferryman.engine.prepare import media_options
+from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import make_durable, sha256_file
+from ferryman.media.animation import animation_to_mp4
+from ferryman.media.audio import transcode_audio_only
+from ferryman.media.child import run_in_child
+from ferryman.media.finish import finish_video
+from ferryman.media.plan import explain, scale_bitrate
+from ferryman.media.policy import Policy
+from ferryman.media.probe import probe
+from ferryman.media.progress import Pace
+from ferryman.media.segmented import PARTS_UNUSABLE, EncodeSettings, transcode_in_child
+from ferryman.media.tracks import dropped_tracks
+from ferryman.model import Item, ItemState, MediaKind, Plan
+from ferryman.store.rows import LeaseLost, NewItem
+from ferryman.store.schema import items
+
+log = logging.getLogger(__name__)
+
+
+async def convert(ctx: Context, item: Item) -> None:
+    """Run the item's deferred encode, check the result, and make the item deliverable."""
+    settings = await ctx.settings()
+    if not item.work_path or item.plan not in _ENCODERS:
+        await ctx.store.item_final(
+            item.id,
+            ItemState.FAILED,
+            FerrymanError("engine.internal", f"nothing to convert (plan {item.plan})"),
+            owner=ctx.owner,
+        )
+        return
+    job = await ctx.store.get_job(item.job_id)
+    policy = media_options(settings, job.dest, ctx.sinks).policy
+    src = Path(item.work_path)
+    out = src.with_name(src.stem + ".converted.mp4")
+    # Per attempt: a worker that lost its lease never writes the same temporary file.
+    tmp = out.with_name(f"{out.name}.{uuid.uuid4().hex[:8]}.part.mp4")
+    made: list[Path] = [tmp]
+    started = time.monotonic()
+    try:
+        await _encode(ctx, item, src, tmp, settings, policy)
+        info = await asyncio.to_thread(probe, tmp)
+        plan, why = explain(MediaKind.VIDEO, info, policy)
+        if plan is not Plan.AS_IS:
+            raise FerrymanError("media.convert_failed", f"{src.name} is still not playable: {why}")
+        await asyncio.to_thread(tmp.replace, out)
+        made = [out]
+        size, digest = await asyncio.to_thread(sha256_file, out)
+        finished = await asyncio.to_thread(finish_video, out, size, policy)
+        dropped = (
+            [] if item.plan is Plan.ANIMATION else await asyncio.to_thread(dropped_tracks, src)
+        )
+        made += [p for p in (finished.thumb, *finished.parts) if p]
+        await asyncio.to_thread(make_durable, made)  # before the store names them
+    except FerrymanError as exc:
+        await asyncio.to_thread(_discard, made)
+        if exc.code == PARTS_UNUSABLE:
+            await ctx.store.forget_parts(item.id, ctx.owner)
+            await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
+        await _failed(ctx, item, src, exc)
+        return
+    except LeaseLost:
+        await asyncio.to_thread(_discard, made)
+        raise
+    except Exception as bug:  # counted, so a bug cannot retry the item forever
+        await asyncio.to_thread(_discard, made)
+        log.exception("converting %s failed unexpectedly", item.source_path)
+        await _failed(ctx, item, src, FerrymanError.internal(bug))
+        return
+    except BaseException:
+        _discard(made)  # a stop or a cancel: quick unlinks, no await
+        raise
+    seconds = round(time.monotonic() - started, 3)
+    await ctx.store.item_ready(
+        item.id,
+        ctx.owner,
+        NewItem(
+            seq=item.seq,
+            source_path=item.source_path,
+            kind=item.kind,  # an animation stays one: a silent MP4 that loops
+            state=ItemState.READY,
+            size=size,
+            sha256=digest,
+            work_path=str(out),
+            original_path=str(src),
+            plan=item.plan,
+            reason=item.reason,
+            media=info,
+            thumb_path=str(finished.thumb) if finished.thumb else None,
+            parts=tuple(str(p) for p in finished.parts),
+            work_seconds=seconds,
+            actions=(*dropped, *finished.actions),
+        ),
+        action=str(item.plan),
+    )
+    await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
+    ctx.bus.publish(ItemConverted(item.job_id, item.id, seconds=seconds))
+    if await ctx.store.seal_albums(item.job_id, await ctx.album_size(item.job_id)):
+        ctx.wakeup.notify("deliver")
+
+
+def _parts_dir(src: Path, encode: EncodeSettings, segment_seconds: float) -> Path:
+    """Where a resumable transcode keeps its parts: one folder per set of settings, so
+    parts made before a settings change are never joined with new ones (no ``.part`` in
+    the name either: the crash sweep removes such files)."""
+    # The encoder's version too: an upgrade may change the SPS/PPS of new parts.
+    key = hashlib.sha256(repr((encode, segment_seconds, av.__version__)).encode()).hexdigest()
+    key = key[:10]
+    return src.with_name(f"{src.name}.{key}.segments")
+
+
+def _all_parts_dirs(src: Path) -> list[Path]:
+    return list(src.parent.glob(f"{glob.escape(src.name)}.*.segments"))
+
+
+def _discard(paths: list[Path]) -> None:
+    """Files of a failed attempt: nothing half-made stays in the work area."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _remove_dirs(paths: list[Path]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _bitrate_cap(item: Item, settings: Settings, policy: Policy) -> int | None:
+    """With ``oversize = scale``: the video bitrate that keeps the output under the limit."""
+    if settings.media.oversize != "scale":
+        return None
+    duration = item.media.duration if item.media else None
+    return scale_bitrate(duration, policy.max_file_bytes, settings.convert.audio_bitrate)
+
+
+async def _encode(
+    ctx: Context, item: Item, src: Path, dst: Path, settings: Settings, policy: Policy
+) -> None:
+    """Run the plan's encoder in a child process; transcode parts are recorded as they land."""
+    cfg = settings.convert
+    last = -1.0
+    pace = Pace(item.media.duration if item.media else None)
+
+    def progress(fraction: float) -> None:
+        nonlocal last
+        speed, eta = pace.at(fraction, time.monotonic())
+        if fraction - last >= 0.01 or fraction >= 1.0:
+            last = fraction
+            ctx.bus.publish(
+                ItemProgress(
+                    item.job_id, item.id, stage="convert", fraction=fraction, speed=speed, eta=eta
+                )
+            )
+
+    assert item.plan is not None
+    kwargs: dict[str, Any] = {"src": src, "dst": dst}
+    recorded: list[asyncio.Task[None]] = []
+    on_event = None
+    if item.plan is Plan.TRANSCODE:
+        encode = EncodeSettings(
+            cfg.crf,
+            cfg.preset,
+            cfg.max_height,
+            cfg.audio_bitrate,
+            max_bitrate=_bitrate_cap(item, settings, policy),
+        )
+        kwargs.update(
+            workdir=_parts_dir(src, encode, settings.media.segment_seconds),
+            settings=encode,
+            done=frozenset(await ctx.store.part_history(item.id)),
+            segment_seconds=settings.media.segment_seconds,
+        )
+
+        def on_event(name: str, value: Any) -> None:
+            if name == "part":
+                recorded.append(
+                    asyncio.ensure_future(ctx.store.part_done(item.id, ctx.owner, int(value)))
+                )
+
+    elif item.plan is Plan.AUDIO:
+        kwargs["audio_bitrate"] = cfg.audio_bitrate
+    else:
+        kwargs.update(crf=cfg.crf, preset=cfg.preset, max_height=cfg.max_height)
+    try:
+        await _unless_stopping(
+            ctx,
+            _ENCODERS[item.plan],
+            kwargs,
+            on_progress=progress,
+            timeout=cfg.timeout_seconds,
+            on_event=on_event,
+        )
+    finally:
+        if recorded:  # parts that finished are worth keeping even when the rest failed
+            results = await asyncio.gather(*recorded, return_exceptions=True)
+            for failure in (r for r in results if isinstance(r, BaseException)):
+                log.warning("a finished part of %s was not recorded: %s", src.name, failure)
+
+
+_ENCODERS: dict[Plan | None, Callable[..., None]] = {
+    Plan.TRANSCODE: transcode_in_child,
+    Plan.AUDIO: transcode_audio_only,
+    Plan.ANIMATION: animation_to_mp4,
+}
+
+
+async def _unless_stopping(
+    ctx: Context, target: Any, kwargs: dict[str, Any], **options: Any
+) -> None:
+    """Run the child; on a graceful stop kill it (never a store write) and raise Stopping."""
+    child = asyncio.create_task(run_in_child(target, kwargs, **options))
+    stop = asyncio.create_task(ctx.stopping.wait())
+    try:
+        await asyncio.wait({child, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not child.done():
+        child.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await child
+        raise Stopping
+    child.result()
+
+
+async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> None:
+    settings = await ctx.settings()
+    failures = item.attempts + 1
+    if not await ctx.store.renew(items, item.id, ctx.owner, settings.lease_seconds):
+        raise LeaseLost(f"item {item.id}")  # another worker owns the files now: touch nothing
+    if should_retry(exc, failures, settings.retry):
+        delay = backoff_seconds(failures, settings.retry)
+        log.warning("conversion of %s failed (%s); retry in %.1fs", item.source_path, exc, delay)
+        await ctx.store.item_retry(item.id, ctx.owner, exc, delay)
+        return
+    job = await ctx.store.get_job(item.job_id)
+    exc = quarantine.in_input_terms(exc, src, item.source_path)
+    kept = await asyncio.to_thread(
+        quarantine.keep_again,  # a crash after the move and before the record: found
+        settings.quarantine_dir,
+        job.id,
+        job.name,
+        src,
+        item.source_path,
+        exc,
+        f"{item.seq:06d}",
+    )
+    await ctx.store.item_final(
+        item.id, ItemState.QUARANTINED, exc, owner=ctx.owner, work_path=str(kept)
+    )
+    await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
+    ctx.bus.publish(ItemQuarantined(item.job_id, item.id, code=exc.code))

@@ -1,0 +1,310 @@
+"""The deliver stage: a sealed album goes to its sink, then its files leave the work area."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+from ferryman.config import Settings, render_caption
+from ferryman.engine import quarantine
+from ferryman.engine.context import Context
+from ferryman.engine.events import (
+    AlbumDelivered,
+    AlbumFailed,
+    AlbumSending,
+    AlbumWaiting,
+    ItemQuarantined,
+)
+from ferryman.engine.prepare import media_options
+from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.errors import FerrymanError, ServerWait
+from ferryman.fsutil import remove_files, sha256_file
+from ferryman.model import Album, AlbumClaim, ItemState, Job
+from ferryman.net.progress import EMIT_EVERY_SECONDS, SpeedMeter
+from ferryman.sinks.base import Delivery, Sink, SinkEnv
+from ferryman.store.rows import Ended
+
+log = logging.getLogger(__name__)
+
+
+async def sink_for(ctx: Context, dest: str) -> Sink:
+    """The sink a job's destination names, opened by its kind in the registry."""
+    settings = await ctx.settings()
+    policy = media_options(settings, dest, ctx.sinks).policy
+    state = ctx.store.sink_state(ctx.sinks.parse(dest).scheme)  # its own, not the store
+    return ctx.sinks.open(dest, SinkEnv(settings, state, policy, ctx.resources))
+
+
+async def warm_sink(ctx: Context, dest: str) -> None:
+    """The sink of ``dest`` may start what its first delivery needs (a login,
+    connections) in the background, while its job starts and its input is read."""
+    try:
+        sink = await sink_for(ctx, dest)
+    except Exception:  # a sink that cannot open: the delivery meets it again and says so
+        return
+    warm = getattr(sink, "warm", None)
+    if warm is not None:
+        warm()
+
+
+def caption(settings: Settings, claim: AlbumClaim) -> str:
+    """The album's caption. Until the job's number of albums is final it says the
+    albums known so far, honestly open-ended: ``1/3+`` (one of at least three)."""
+    return render_caption(
+        settings.caption_template,
+        job_name=claim.job.name,
+        album=claim.album.seq,
+        albums=str(claim.albums) if claim.final else f"{claim.albums}+",
+        items=len(claim.album.items),
+    )
+
+
+async def captions_at_end(ctx: Context, job: Job) -> None:
+    """A job ended: its number of albums is final. A sink that keeps captions where
+    they can be rewritten (manifests: ``make_captions_final``) makes those its albums
+    were given before it was known ("1/3+") final now, each once; others are left."""
+    if not job.state.terminal:
+        return
+    albums = await ctx.store.album_count(job.id)
+    if not albums:
+        return  # nothing went out: no sink to open
+    settings = await ctx.settings()
+    try:
+        sink = await sink_for(ctx, job.dest)
+    except FerrymanError:
+        return  # a destination no longer usable: its albums are where they went
+    finish = getattr(sink, "make_captions_final", None)
+    if finish is None:
+        return
+    total = str(albums)
+    template, name = settings.caption_template, job.name
+
+    def render(seq: int, items: int) -> str:
+        return render_caption(template, job_name=name, album=seq, albums=total, items=items)
+
+    await finish(job, render)
+
+
+async def deliver(
+    ctx: Context,
+    claim: AlbumClaim,
+    *,
+    chain: bool = False,
+    before_record: Callable[[], Awaitable[None]] | None = None,
+    claim_ahead: Callable[[], Awaitable[AlbumClaim | None]] | None = None,
+    prepared: Mapping[int, str] | None = None,
+) -> tuple[bool, AlbumClaim | None]:
+    """Deliver one claimed album exactly once; on failure retry later or give up.
+
+    ``chain``: the transaction that records the album delivered also claims the next
+    album (not on a drained node). Returns whether it looked for one, and the one it
+    claimed: nothing after that record raises, so the next album is never dropped
+    (it would wait out its lease while later ones went first). ``before_record``: the
+    album's heartbeat ends there (a renewal after the record would find the album no
+    longer ours and cancel this step). ``claim_ahead``: for a sink that prepares
+    (``engine/deliver_ahead.py``), called once this album is prepared and before it is
+    sent; the album it claims is the one returned, whatever happens to this one.
+    ``prepared``: the album was prepared ahead, with the hashes that took (item id →
+    sha256); its preparation is then not repeated before the next album is claimed."""
+    album, job = claim.album, claim.job
+    settings = await ctx.settings()
+    ahead: AlbumClaim | None = None
+    try:
+        sink = await sink_for(ctx, job.dest)
+        shown = ctx.sources.describe(job.source)
+        sending = _sending(ctx, job.id, album.seq)
+        delivery = Delivery(job, album, caption(settings, claim), shown, sending)
+        hashed = _take_hashes(album, prepared or {})
+        if not getattr(sink, "hashes_as_it_reads", False) and _unhashed(album):
+            # a manifest may name them
+            hashed.update(await asyncio.to_thread(_hash_unhashed, album, {}))
+        prepare_step = getattr(sink, "prepare", None)
+        if claim_ahead is not None and prepare_step is not None:
+            if prepared is None:  # the first album, or its preparation ahead failed
+                hashed.update(_take_hashes(album, await prepare_step(delivery)))
+            ahead = await claim_ahead()
+        done = await sink.deliver(delivery)
+        # Before any file moves to quarantine: the ones the sink did not hash are read
+        # where they are (a repeat after a crash, with media already uploaded).
+        if _unhashed(album):
+            hashed.update(await asyncio.to_thread(_hash_unhashed, album, done.hashes))
+    except FerrymanError as exc:
+        await _failed(ctx, album, exc)
+        return False, ahead
+    except OSError as exc:
+        await _failed(ctx, album, FerrymanError("sink.io", str(exc)))
+        return False, ahead
+    except Exception as bug:  # counted, so a bug cannot retry the album forever
+        log.exception("delivering album %s of job %s failed unexpectedly", album.seq, job.id)
+        await _failed(ctx, album, FerrymanError.internal(bug))
+        return False, ahead
+    # Refused files go to quarantine before the album is recorded: once it is, the job
+    # may end and its work folder go at any moment.
+    ended = await _quarantine_refused(ctx, job, album, done.refused)
+    ref = done.ref
+    # Asked now, not when the album was claimed: a drain may come during a delivery.
+    chain = chain and not ctx.draining and ahead is None
+    if before_record is not None:
+        await before_record()
+    after = await ctx.store.album_delivered(
+        album.id,
+        ctx.owner,
+        ref,
+        ended=ended,
+        claim_next=settings.lease_seconds if chain else None,
+        hashes=hashed,
+    )
+    for item_id, (state, error, _) in ended.items():
+        if state is ItemState.QUARANTINED:
+            ctx.bus.publish(ItemQuarantined(album.job_id, item_id, code=error.code))
+    # Only now may the work files go: the store says the album is safe. (A file moved to
+    # quarantine is already gone from here; the rest of its item's files go too.)
+    paths = [p for it in album.items for p in it.work_files]
+    try:
+        await asyncio.to_thread(remove_files, paths)
+    except OSError as exc:  # the album is safe; the job's folder goes when it ends
+        log.warning("album %s of job %s: work files not removed: %s", album.seq, job.id, exc)
+    sent = len(album.items) - len(ended)
+    ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=sent, ref=ref))
+    return (False, ahead) if ahead is not None else (chain, after)
+
+
+async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
+    """Ahead of its turn, the album made ready at a sink that prepares (Telegram: its
+    files uploaded, nothing sent); the hashes taken meanwhile (item id → sha256). A
+    sink without that step: nothing."""
+    job = claim.job
+    sink = await sink_for(ctx, job.dest)
+    prepare_step = getattr(sink, "prepare", None)
+    if prepare_step is None:
+        return {}
+    settings = await ctx.settings()
+    shown = ctx.sources.describe(job.source)
+    sending = _sending(ctx, job.id, claim.album.seq)  # its bytes go now: told now
+    found: Mapping[int, str] = await prepare_step(
+        Delivery(job, claim.album, caption(settings, claim), shown, sending)
+    )
+    return found
+
+
+def _take_hashes(album: Album, found: Mapping[int, str]) -> dict[int, str]:
+    """The hashes in ``found`` of the album's items staged unhashed, now theirs."""
+    taken: dict[int, str] = {}
+    for item in album.items:
+        digest = found.get(item.id)
+        if item.sha256 is None and digest is not None:
+            item.sha256 = taken[item.id] = digest
+    return taken
+
+
+def _sending(ctx: Context, job_id: int, seq: int) -> Callable[[int, int], None]:
+    """What a sink tells as its album's bytes go (from the loop or its thread): the
+    delivering phase's own speed and time left, on the bus a few times a second."""
+    loop = asyncio.get_running_loop()
+    meter = SpeedMeter()
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        meter.add(done, now)
+        if done < total and now - last[0] < EMIT_EVERY_SECONDS:
+            return
+        last[0] = now
+        speed = meter.speed()
+        eta = 0.0 if done >= total else ((total - done) / speed if speed > 0 else None)
+        event = AlbumSending(job_id, album=seq, done=done, total=total, speed=speed, eta=eta)
+        if threading.get_ident() == owner:
+            ctx.bus.publish(event)
+        else:  # a sink's thread (a copy): the bus is the loop's
+            loop.call_soon_threadsafe(ctx.bus.publish, event)
+
+    owner = threading.get_ident()
+    return report
+
+
+def _unhashed(album: Album) -> bool:
+    """Whether an item of the album still needs its hash. Most were hashed as they were
+    staged: then the two thread hops that would find nothing to do are not taken."""
+    return any(item.sha256 is None and not item.parts and item.work_path for item in album.items)
+
+
+def _hash_unhashed(album: Album, known: Mapping[int, str]) -> dict[int, str]:
+    """Fill in the hash of every item staged unhashed (a person's big file, linked and
+    not read: ``engine/stage.py``), from ``known`` or by reading its file (blocking);
+    item id → hash, for the record of the album's delivery."""
+    found: dict[int, str] = {}
+    for item in album.items:
+        if item.sha256 is not None or item.parts or not item.work_path:
+            continue
+        digest = known.get(item.id)
+        if digest is None:
+            try:
+                _, digest = sha256_file(Path(item.work_path))
+            except OSError as exc:
+                raise FerrymanError("source.io", f"cannot read {item.work_path}: {exc}") from exc
+        item.sha256 = found[item.id] = digest
+    return found
+
+
+async def _quarantine_refused(
+    ctx: Context, job: Job, album: Album, refused: Mapping[int, FerrymanError]
+) -> dict[int, Ended]:
+    """Move the files the sink refused for good to quarantine: item id → its end.
+
+    Safe to run again after a crash: the sink names the same items again and a file
+    already moved is found where it went. A file that cannot be kept (the disk,
+    permissions) fails alone; the album still counts.
+    """
+    if not refused:
+        return {}
+    settings = await ctx.settings()
+    ended: dict[int, Ended] = {}
+    for item in album.items:
+        why = refused.get(item.id)
+        if why is None or not item.files:
+            continue
+        # A split video is kept whole (its parts are cut from it), else the one file.
+        src = Path(item.work_path) if item.parts and item.work_path else Path(item.files[0])
+        try:
+            path = await asyncio.to_thread(
+                quarantine.keep_again,
+                settings.quarantine_dir,
+                job.id,
+                job.name,
+                src,
+                item.source_path,
+                why,
+                f"{item.seq:06d}",
+            )
+        except OSError as exc:
+            log.error("could not keep %s in quarantine: %s", item.source_path, exc)
+            lost = FerrymanError("sink.io", f"{why.message}; not kept in quarantine: {exc}")
+            ended[item.id] = (ItemState.FAILED, lost, None)
+            continue
+        ended[item.id] = (ItemState.QUARANTINED, why, str(path))
+    return ended
+
+
+async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
+    settings = await ctx.settings()
+    if isinstance(exc, ServerWait):
+        # A wait the destination imposed is not a failure: honour it to the second, uncounted.
+        log.warning("album %s of job %s waits %ss: %s", album.seq, album.job_id, exc.seconds, exc)
+        await ctx.store.album_retry(album.id, ctx.owner, exc, float(exc.seconds), count=False)
+        ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=exc.seconds))
+        return
+    failures = album.attempts + 1
+    if should_retry(exc, failures, settings.retry):
+        delay = backoff_seconds(failures, settings.retry)
+        log.warning(
+            "album %s of job %s failed (%s); retry in %.1fs", album.seq, album.job_id, exc, delay
+        )
+        await ctx.store.album_retry(album.id, ctx.owner, exc, delay)
+    else:
+        log.error("album %s of job %s failed for good: %s", album.seq, album.job_id, exc)
+        await ctx.store.album_failed(album.id, ctx.owner, exc)
+    ctx.bus.publish(AlbumFailed(album.job_id, album=album.seq, code=exc.code))

@@ -1,0 +1,141 @@
+"""Albums pipelined: the next albums are prepared at their sink while this one is sent.
+
+A sink with a ``prepare`` step (Telegram: upload the files, turn them into media
+references, plan the ``random_id``s; nothing sent) lets the deliver stage claim the
+next albums once the current one is prepared and prepare them in the background while
+the current album's sends and record take their round trips. Their sends still wait for
+their own turn (``deliver``), so albums leave in the order they did. Up to ``AHEAD``
+albums are claimed ahead: one album's preparation is two round trips in a row (its
+parts, then ``uploadMedia``) against its send's one, so with one ahead the sends waited
+for preparations. Their files are in the work area already (sealed), so nothing more is
+read or kept than without it. A crash or stop leaves the albums claimed: leases are
+handed back as for any claim, and their stored media references are used when they are
+delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from ferryman.engine import deliver
+from ferryman.engine.context import Context
+from ferryman.engine.leases import held
+from ferryman.model import AlbumClaim
+from ferryman.store.schema import albums
+
+log = logging.getLogger(__name__)
+
+AHEAD = 3  # albums claimed ahead of the one being sent, at most
+
+
+class DeliveryAhead:
+    """The albums claimed ahead and their preparations under way, for one engine."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._preparing: dict[int, asyncio.Task[Mapping[int, str]]] = {}
+        self._unhandled: dict[int, AlbumClaim] = {}
+        self._queued: list[AlbumClaim] = []  # claimed ahead, in order, not handed on yet
+
+    def turn(self, lease: float) -> Turn:
+        """One album's delivery: what it claims ahead, handed on if the delivery fails."""
+        return Turn(self, lease)
+
+    async def next_in_line(self, lease: float) -> AlbumClaim | None:
+        """Claim albums ahead (starting their preparation) until ``AHEAD`` wait behind the
+        one handed on, and hand on the first of them: the album to deliver next."""
+        while len(self._queued) < AHEAD and await self.claim_next(lease) is not None:
+            pass
+        return self._queued.pop(0) if self._queued else None
+
+    async def claim_next(self, lease: float) -> AlbumClaim | None:
+        """Claim the next album to deliver and start preparing it (not on a drained or
+        stopping node); None when there is none or the claim failed."""
+        if self.ctx.draining or self.ctx.stopping.is_set():
+            return None
+        try:
+            claim = await self.ctx.store.claim_delivery(self.ctx.owner, lease)
+        except Exception:
+            log.exception("deliver: claiming the next album ahead failed")
+            return None
+        if claim is None:
+            return None
+        album_id = claim.album.id
+        self._preparing[album_id] = asyncio.create_task(
+            self._prepare(claim, lease), name=f"prepare-album-{album_id}"
+        )
+        self._queued.append(claim)
+        return claim
+
+    def hand_on(self, claim: AlbumClaim) -> None:
+        """The delivery that claimed ``claim`` ahead failed before handing it on."""
+        self._unhandled[claim.album.id] = claim
+
+    def take_unhandled(self) -> AlbumClaim | None:
+        """An album claimed ahead whose delivery never began (the one before it failed
+        unexpectedly, or handed none on): the worker's next album, rather than left to
+        its lease."""
+        for album_id in list(self._unhandled):
+            return self._unhandled.pop(album_id)
+        return self._queued.pop(0) if self._queued else None
+
+    async def prepared(self, album_id: int) -> Mapping[int, str] | None:
+        """Wait for the album's preparation, if one was started: the hashes it took
+        (item id → sha256); None when it was not prepared ahead. A failed one is only
+        logged (None): the delivery does it again and handles its failure (a wait it
+        recorded, a refusal) as its own."""
+        self._unhandled.pop(album_id, None)
+        self._queued = [c for c in self._queued if c.album.id != album_id]
+        task = self._preparing.pop(album_id, None)
+        if task is None:
+            return None
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            # Its lease was lost, or the engine stops: done in turn. Unless this waiter
+            # was cancelled too in the same moment; that cancel must not be lost.
+            if task.cancelled() and (me is None or not me.cancelling()):
+                return None
+            raise
+        except Exception as exc:
+            log.info("deliver: preparing album %s ahead failed (%s); done in turn", album_id, exc)
+            return None
+
+    async def close(self) -> None:
+        """Stop every preparation under way (the engine stops)."""
+        tasks = list(self._preparing.values())
+        self._preparing.clear()
+        self._unhandled.clear()
+        self._queued.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _prepare(self, claim: AlbumClaim, lease: float) -> Mapping[int, str]:
+        async with held(self.ctx.store, albums, claim.album.id, self.ctx.owner, lease):
+            return await deliver.prepare(self.ctx, claim)
+
+
+class Turn:
+    """What one delivery claimed ahead: if the delivery ends in an exception (not the
+    failures it records itself), the claim goes to the next worker's claim instead of
+    waiting out its lease."""
+
+    def __init__(self, ahead: DeliveryAhead, lease: float) -> None:
+        self._ahead = ahead
+        self._lease = lease
+        self._claimed: list[AlbumClaim] = []
+
+    async def claim(self) -> AlbumClaim | None:
+        claim = await self._ahead.next_in_line(self._lease)
+        if claim is not None:
+            self._claimed.append(claim)
+        return claim
+
+    def abandoned(self) -> None:
+        for claim in self._claimed:
+            self._ahead.hand_on(claim)
+        self._claimed.clear()

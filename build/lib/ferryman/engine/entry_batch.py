@@ -1,0 +1,207 @@
+"""Batch recording: entries read but not yet recorded, written with the job's cursor and
+the albums they fill in one transaction, then announced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+from ferryman.archive.suffixes import strip_archive_suffixes
+from ferryman.config import Settings
+from ferryman.engine.context import Context
+from ferryman.engine.events import ItemRecorded, JobProgress
+from ferryman.engine.folder_name import FolderName
+from ferryman.engine.prepare import Prepared
+from ferryman.fsutil import safe_name
+from ferryman.model import ItemState, Job
+from ferryman.store.store import NewItem
+
+log = logging.getLogger(__name__)
+
+# Entries are recorded in batches: one transaction holds several entries' items, the
+# job's cursor past them and the albums they fill (a commit per entry was most of the
+# cost of a small photo). A batch goes to the store once it holds BATCH_ENTRIES entries,
+# an album's worth of ready items, or its first entry has waited BATCH_SECONDS; before
+# a large entry (or one of unknown size) is read; before reading waits for room; when
+# an entry needs prompt handling (a conversion, a quarantined file); and when reading
+# stops. Entries not yet recorded when the process dies are read again: the cursor has
+# not moved past them.
+BATCH_ENTRIES = 64
+BATCH_SECONDS = 0.25
+BATCH_LARGE = 4 * 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Backlog:
+    """A job's files in the work area, still to be delivered, and their bytes."""
+
+    items: int
+    bytes: int
+
+    def full(self, settings: Settings, size: int = 0) -> bool:
+        """Reading waits before an entry of ``size`` bytes: ``backlog_items`` files are
+        there, or the entry would take their bytes past ``backlog_bytes`` (one larger
+        than that goes alone, once the backlog is empty: else it would never go)."""
+        return self.items >= settings.backlog_items or (
+            self.items > 0 and self.bytes + size > settings.backlog_bytes
+        )
+
+
+@dataclasses.dataclass
+class EntryBatch:
+    """Entries read but not yet recorded, and the job's load as last recorded."""
+
+    ctx: Context
+    job: Job
+    entries: list[tuple[int, str, Prepared, bool]] = dataclasses.field(default_factory=list)
+    since: float = 0.0  # when the first pending entry was added (monotonic)
+    recorded_on_disk: Backlog | None = None  # None: ask the store
+    recorded: bool = False  # a batch of this read has been recorded
+    folder_name: FolderName | None = None  # a first read's first batch may name the job
+    ended: bool = False  # the input's last entry is in the batch
+    # How the job is named, worked out as the read starts (``unpack``): every flush
+    # waits for it, so the name is in before the first album is sealed.
+    naming: asyncio.Future[None] | None = None
+
+    async def add(self, index: int, path: str, prepared: Prepared, *, read: bool = False) -> None:
+        """``read``: the entry was staged (a skipped or failed one was not): progress."""
+        if not self.entries:
+            self.since = time.monotonic()
+        self.entries.append((index, path, prepared, read))
+        urgent = prepared.state in (ItemState.CONVERT, ItemState.QUARANTINED)
+        if (
+            urgent
+            or len(self.entries) >= BATCH_ENTRIES
+            or time.monotonic() - self.since >= BATCH_SECONDS
+            or await self._fills_an_album()
+        ):
+            await self.flush()
+
+    async def _fills_an_album(self) -> bool:
+        """The batch alone holds an album's worth of ready items: it goes now, so the
+        first album leaves as soon as it can."""
+        return self.ready() >= await job_album_size(self.ctx, self.job)
+
+    def ready(self) -> int:
+        """Entries in the batch ready to deliver."""
+        return sum(1 for _, _, p, _ in self.entries if p.state is ItemState.READY)
+
+    async def on_disk(self) -> Backlog:
+        """The job's files in the work area, those not yet recorded included."""
+        if self.recorded_on_disk is None:
+            self.recorded_on_disk = Backlog(*await self.ctx.store.backlog(self.job.id))
+        pending = [p.size for _, _, p, _ in self.entries if not p.state.terminal]
+        recorded = self.recorded_on_disk
+        return Backlog(recorded.items + len(pending), recorded.bytes + sum(pending))
+
+    def forget_load(self) -> None:
+        """Deliveries may have freed room: ask the store next time."""
+        self.recorded_on_disk = None
+
+    async def named(self) -> None:
+        """The early naming is over: every flush waits for it (one that began while
+        another waited too). Its error is raised by those waiting when it failed; a
+        flush cancelled meanwhile leaves it to finish (a transaction is not cut)."""
+        naming = self.naming
+        if naming is None:
+            return
+        try:
+            await asyncio.shield(naming)
+        finally:
+            if naming.done():
+                self.naming = None
+
+    async def name_from_folder(self, folder: str) -> None:
+        """The job is called after its input's one folder (``engine/folder_name.py``),
+        before its first album is sealed: every album goes under the one name."""
+        base = safe_name(strip_archive_suffixes(folder).strip() or folder, "job")
+        named = await self.ctx.store.name_from_input(self.job.id, base)
+        if named:
+            log.info("job %s is named %r, as its input's one folder", self.job.id, named)
+            self.job = dataclasses.replace(self.job, name=named)
+
+    async def flush(self) -> None:
+        """Record the pending entries in one transaction, then tell whom it concerns."""
+        if not self.entries:
+            return
+        ctx, job = self.ctx, self.job
+        album_size = await job_album_size(ctx, job)  # only full albums are sealed meanwhile
+        await self.named()  # the job's name is in before its first album is sealed
+        if not self.entries:
+            return  # a flush that ran while the album size was asked took them
+        # Taken and handed to the store with no wait between: a flush from a nested
+        # archive's wait for room cannot record later entries before these.
+        pending, self.entries = self.entries, []
+        if self.folder_name is not None:
+            kept = [path for _, path, p, _ in pending if p.state is not ItemState.SKIPPED]
+            folder = self.folder_name.chosen(kept, ended=self.ended)
+            self.folder_name = None
+            if folder is not None:
+                await self.name_from_folder(folder)
+        try:
+            recorded = await ctx.store.record_entries(
+                job.id,
+                ctx.owner,
+                pending[-1][0] + 1,
+                [_new_item(index, path, p) for index, path, p, _ in pending],
+                album_size,
+            )
+        except Exception:
+            # Not recorded: they go first in the next flush. Another flush (from a nested
+            # archive's wait for room) must not move the cursor past them without them.
+            self.entries[:0] = pending
+            raise
+        self.recorded = True
+        self.recorded_on_disk = Backlog(recorded.on_disk, recorded.on_disk_bytes)
+        for (index, path, _, read), item in zip(pending, recorded.items, strict=True):
+            ctx.bus.publish(
+                ItemRecorded(
+                    job.id,
+                    item.id,
+                    state=item.state.value,
+                    media=item.kind.value,
+                    path=path,
+                    reason=item.reason,
+                )
+            )
+            if read:
+                ctx.bus.publish(JobProgress(job.id, entry=index, path=path))
+        if recorded.sealed:
+            ctx.wakeup.notify("deliver")
+        if any(p.state is ItemState.CONVERT for _, _, p, _ in pending):
+            ctx.wakeup.notify("convert")
+
+
+def _new_item(index: int, path: str, p: Prepared) -> NewItem:
+    return NewItem(
+        seq=index,
+        source_path=path,
+        kind=p.kind,
+        state=p.state,
+        size=p.size,
+        sha256=p.sha256 or None,
+        work_path=_s(p.work_path),  # skipped entries are never written: None
+        original_path=_s(p.original_path),
+        plan=p.plan,
+        reason=p.reason,
+        error_code=p.error.code if p.error else None,
+        error_message=p.error.message if p.error else None,
+        media=p.media,
+        actions=tuple(p.actions),
+        thumb_path=_s(p.thumb_path),
+        parts=tuple(str(part) for part in p.parts),
+        source_size=p.source_size,
+        work_seconds=p.seconds,
+    )
+
+
+def _s(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+async def job_album_size(ctx: Context, job: Job) -> int:
+    return ctx.sinks.album_size(await ctx.settings(), job.dest)

@@ -1,0 +1,178 @@
+"""The fetch stage: a fetch-first input (a link) is brought into the job's work area.
+
+Claimed work with a lease and a heartbeat like every stage, with its own concurrency
+(``concurrency.fetch``, one on a phone), so a long download never holds up reading
+the inputs that are already here. The source does the fetching (``Fetching.fetch``):
+what a crash or a stop left in the folder is resumed. A passing problem puts the
+fetch back with a backoff; waits for disk room or a server's Retry-After are not
+counted as attempts; anything else fails the job with its code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+
+from ferryman.archive.suffixes import strip_archive_suffixes
+from ferryman.config import NetworkSettings
+from ferryman.engine.context import Context
+from ferryman.engine.events import JobFetched, JobFetching, JobFinished, JobWaiting
+from ferryman.engine.offline import offline_or
+from ferryman.engine.retry import again_after
+from ferryman.engine.space import never_fits, room_for
+from ferryman.engine.workarea import job_work_dir
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
+from ferryman.net import partfile
+from ferryman.net.http import make_client
+from ferryman.net.progress import DownloadProgress
+from ferryman.sources.base import Fetched, Fetching, FetchPlan
+from ferryman.store.fetches import Fetch
+from ferryman.store.store import LeaseLost
+
+log = logging.getLogger(__name__)
+
+FETCH_NOTE = "fetch.note"  # the source memo holding what the fetch says of its result
+
+
+async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
+    """Fetch one claimed input: what it gave, or the error to settle it with. The
+    caller records it with ``settle`` once its heartbeat has stopped (a nudged beat
+    would otherwise see the lease it just gave back and cancel the finished step)."""
+    job = await ctx.store.get_job(claimed.job_id)
+    settings = await ctx.settings()
+    folder = job_work_dir(settings, job.id) / "fetch"
+
+    async def make_room(size: int) -> None:
+        if room_for(folder, size, settings.space_floor):
+            return
+        if never_fits(folder, size):
+            raise FerrymanError(
+                "space.too_large", f"{size} bytes: more than the whole disk of the work area"
+            )
+        raise FerrymanError("space.low", f"{size} more bytes would go below space_floor")
+
+    def progress(p: DownloadProgress) -> None:
+        ctx.bus.publish(
+            JobFetching(
+                job.id,
+                done=p.done,
+                total=p.total,
+                speed=p.speed,
+                eta=p.eta,
+                fraction=p.share,
+                phase=p.phase,
+            )
+        )
+
+    try:
+        waiting = await ctx.device.check(settings.network.wifi_only, settings.power.min_battery)
+        if waiting is not None:
+            raise waiting  # not on Wi-Fi, or the battery is low: wait, uncounted
+        source = ctx.sources.for_uri(job.source)
+        if not isinstance(source, Fetching):
+            raise FerrymanError("engine.internal", f"{job.source}: its source fetches nothing")
+        folder.mkdir(parents=True, exist_ok=True)
+        plan = FetchPlan(
+            folder=folder,
+            network=settings.network,
+            retry=settings.retry,
+            client=lambda: _client(settings.network),
+            make_room=make_room,
+            on_progress=progress,
+            settings=settings,
+            shared=ctx.resources,
+        )
+        done, total = await asyncio.to_thread(partfile.held, folder)
+        ctx.bus.publish(  # a fetch tried again goes on from its part: not back to 0 %
+            JobFetching(
+                job.id,
+                done=done,
+                total=total,
+                speed=0.0,
+                eta=None,
+                fraction=(done / total if total else None) if done else 0.0,
+            )
+        )
+        got = await source.fetch(job.source, plan)
+    except LeaseLost:
+        raise
+    except FerrymanError as exc:
+        return await offline_or(ctx, exc)
+    except OSError as exc:
+        return FerrymanError("source.io", str(exc))
+    except Exception as bug:
+        log.exception("fetching job %s failed unexpectedly", job.id)
+        return FerrymanError.internal(bug)
+    return got
+
+
+async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError) -> None:
+    """Record what ``fetch`` gave: done (the unpack stage may claim the job), or
+    retried later, or the job failed."""
+    if isinstance(outcome, FerrymanError):
+        await _failed(ctx, claimed, outcome)
+        return
+    got, job_id = outcome, claimed.job_id
+    path = str(got.path) if got.path is not None else None  # None: read in place
+    if got.note:  # kept for the job's report
+        await ctx.store.put_source_memo(job_id, FETCH_NOTE, got.note)
+    # Named before the fetch is done: the unpack stage may claim the job at once, and
+    # reads it under the name it has then (a link's one file takes it).
+    named = got.name and await ctx.store.name_from_input(
+        job_id, _job_name(got.name), got.variant, got.kin
+    )
+    if named:
+        log.info("job %s is named %r, as its input calls itself", job_id, named)
+    await ctx.store.fetch_done(claimed.id, ctx.owner, path, got.size)
+    ctx.bus.publish(
+        JobFetched(job_id, size=got.size, name=got.name, note=got.note, in_place=path is None)
+    )
+    ctx.wakeup.notify()
+
+
+def _job_name(found: str) -> str:
+    """``a b.zip`` → ``a b``, ``clip.mp4`` → ``clip``, a video's title as it is: an
+    extension goes only when it is an archive's or a known file type's."""
+    import mimetypes
+
+    stripped = strip_archive_suffixes(found)
+    if stripped == found:
+        stem, dot, ext = found.rpartition(".")
+        if dot and stem.strip() and mimetypes.guess_type(f"x.{ext}")[0] is not None:
+            stripped = stem
+    return safe_name(stripped.strip() or found, "job")
+
+
+async def drop_if_cancelled(ctx: Context, claimed: Fetch) -> None:
+    """The partial download of a cancelled job goes as soon as its fetch has stopped
+    (the step that wrote it is over; nothing else of the job runs before its items).
+    A fetch whose lease went elsewhere keeps its folder: the new owner resumes it."""
+    import shutil
+
+    found = await ctx.store.fetched(claimed.job_id)
+    if found is not None and found.state == "cancelled":
+        folder = job_work_dir(await ctx.settings(), claimed.job_id) / "fetch"
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+
+
+@contextlib.asynccontextmanager
+async def _client(network: NetworkSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(network) as client:
+        yield client
+
+
+async def _failed(ctx: Context, claimed: Fetch, exc: FerrymanError) -> None:
+    again = again_after(exc, claimed.attempts + 1, await ctx.settings())
+    if again is None:
+        log.info("fetch of job %s failed for good: %s", claimed.job_id, exc)  # the run says it
+        job_id = await ctx.store.fetch_failed(claimed.id, ctx.owner, exc)
+        ctx.bus.publish(JobFinished(job_id, state="failed", code=exc.code))
+        return
+    log.warning("fetch of job %s: %s; again in %.1fs", claimed.job_id, exc, again.delay)
+    await ctx.store.fetch_retry(claimed.id, ctx.owner, exc, again.delay, count=again.counted)
+    ctx.bus.publish(JobWaiting(claimed.job_id, reason=exc.code))

@@ -1,0 +1,199 @@
+"""Turning what a person hands over into jobs: source URIs, names, dedupe keys, early errors."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from ferryman.archive.suffixes import strip_archive_suffixes
+from ferryman.config import Settings
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
+from ferryman.links.profile import Profile
+from ferryman.model import Job
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
+from ferryman.sources.base import Access, Inspection, Source, SourceRegistry
+from ferryman.sources.builtin import default_sources
+
+if TYPE_CHECKING:  # `ferryman add` writes through the light store, without SQLAlchemy
+    from ferryman.store import Store
+    from ferryman.store.lite import LiteStore
+
+
+def dedupe_key(ident: str, dest: str) -> str:
+    """The same input (its source's identity) to the same place is one job, unless forced."""
+    return hashlib.sha256(f"{dest}|{ident}".encode()).hexdigest()
+
+
+def _fallback_name(described: str) -> str:
+    """A job name when the source could not say one: the last part of what was given
+    (of a URI's path: ``mem:trip`` → ``trip``, ``https://h/a/b.zip?x`` → ``b``)."""
+    parts = urllib.parse.urlsplit(described)
+    tail = parts.path or parts.netloc or described if parts.scheme else described
+    last = PurePosixPath(tail.rstrip("/")).name or described
+    return safe_name(strip_archive_suffixes(last), "job")
+
+
+def _inspect(source: Source, uri: str) -> Inspection | FerrymanError:
+    try:
+        return source.inspect(uri)
+    except FerrymanError as exc:
+        return exc
+
+
+@dataclass(frozen=True, slots=True)
+class NewInput:
+    """What a job is made of: its source URI, whether it is fetched first, its name,
+    its dedupe key (None: forced), and the error that fails it at once, if any."""
+
+    uri: str
+    fetch: bool
+    name: str
+    dedupe_key: str | None
+    error: FerrymanError | None
+    described: str  # as a person names it: a link without its secrets
+    dest: str  # the destination made canonical (``SinkKind.parse``)
+
+    def job(self, name: str, priority: int, password: str | None) -> dict[str, Any]:
+        """The store's ``add_job`` arguments (the full store and the light one alike)."""
+        return {
+            "fetch": self.fetch,
+            "source": self.uri,
+            "name": name,
+            "dest": self.dest,
+            "priority": priority,
+            "password": password,
+            "dedupe_key": self.dedupe_key,
+            "error": self.error,
+        }
+
+    def duplicate(self, exc: FerrymanError) -> FerrymanError:
+        """The store's "already job N", naming the input the way a person sees it."""
+        if exc.code != "source.duplicate":
+            return exc
+        return FerrymanError(exc.code, f"{self.described} is {exc.message}")
+
+
+def understand(
+    raw: str | Path,
+    *,
+    dest: str = "library:",
+    force: bool = False,
+    sources: SourceRegistry | None = None,
+    sinks: SinkRegistry | None = None,
+    settings: Settings | None = None,
+    profile: Profile | None = None,
+) -> NewInput:
+    """Everything ``add_source`` decides before it writes. Blocking (the source may
+    look at the input): call it off the event loop.
+
+    Raises ``source.unsupported`` / ``sink.unknown`` for an input or a destination
+    ferryman does not know; with ``settings``, a destination that cannot work yet is
+    refused (not configured, not logged in: the kind says which), instead of every
+    album failing later; the check is offline and cheap.
+    """
+    destinations = sinks or default_sinks()
+    dest = destinations.parse(dest).text  # library:out is where `add` ran, not `run`
+    if settings is not None:
+        destinations.check_ready(settings, dest)
+    registry = sources or default_sources()
+    uri = _with_profile(registry, registry.to_uri(str(raw)), profile, force)
+    source = registry.for_uri(uri)
+    found = _inspect(source, uri)
+    if isinstance(found, FerrymanError):
+        error: FerrymanError | None = found
+        described = source.describe(uri)
+        found = Inspection(_fallback_name(described), f"{described}|missing")
+    else:
+        error = None
+    key = None if force else dedupe_key(found.ident, dest)
+    fetch = source.access is Access.FETCH
+    return NewInput(uri, fetch, found.name, key, error, source.describe(uri), dest)
+
+
+def _with_profile(registry: SourceRegistry, uri: str, profile: Profile | None, force: bool) -> str:
+    """An input whose source takes an output profile (a web link) carries it (or, added
+    with ``force``, skips the result cache) in its URI; a profile for any other input
+    (a file, a t.me message, a Torbox item) is refused, nothing recorded."""
+    if profile is None and not force:
+        return uri
+    made = registry.with_profile(uri, profile, force)
+    if made is None and profile is not None:
+        # A file by its name: a web upload's path on the server is nobody's business.
+        path = registry.for_uri(uri).local_path(uri)
+        named = path.name if path is not None else uri
+        raise FerrymanError(
+            "link.output_for_file",
+            f"{named} is not a link to media: an output (audio, quality, mute, playlist)"
+            " applies to links only",
+        )
+    return made or uri
+
+
+async def add_source(
+    store: Store,
+    raw: str | Path,
+    *,
+    dest: str = "library:",
+    password: str | None = None,
+    priority: int = 0,
+    force: bool = False,
+    sources: SourceRegistry | None = None,
+    sinks: SinkRegistry | None = None,
+    settings: Settings | None = None,
+    profile: Profile | None = None,
+    notify: str | None = None,
+) -> Job:
+    """Record one input (a path, a URI, a link) as a job. An input its source cannot
+    read (a missing path, an empty file…) is recorded failed, with its code, so the
+    person sees it in ``status``.
+
+    Raises ``source.duplicate`` (nothing recorded) when the same input was added
+    before, and what ``understand`` raises (nothing recorded).
+    """
+    import asyncio
+
+    new = await asyncio.to_thread(
+        understand,
+        raw,
+        dest=dest,
+        force=force,
+        sources=sources,
+        sinks=sinks,
+        settings=settings,
+        profile=profile,
+    )
+    try:
+        name = await store.unique_name(new.name, new.dest)
+        job = await store.add_job(**new.job(name, priority, password), notify=notify)
+    except FerrymanError as exc:
+        raise new.duplicate(exc) from exc
+    if job.error_code is None:
+        await store.nudge()  # a running engine, maybe another process, takes it now
+    return job
+
+
+def add_source_now(
+    store: LiteStore,
+    raw: str | Path,
+    *,
+    dest: str = "library:",
+    password: str | None = None,
+    priority: int = 0,
+    force: bool = False,
+    settings: Settings | None = None,
+    profile: Profile | None = None,
+    notify: str | None = None,
+) -> Job:
+    """``add_source`` through the light store, for ``ferryman add``: no event loop,
+    no SQLAlchemy; the same decisions and the same row."""
+    new = understand(raw, dest=dest, force=force, settings=settings, profile=profile)
+    try:
+        name = store.unique_name(new.name, new.dest)
+        return store.add_job(**new.job(name, priority, password), notify=notify)
+    except FerrymanError as exc:
+        raise new.duplicate(exc) from exc

@@ -1,0 +1,82 @@
+"""Heartbeats: a claimed row's lease is renewed while its step runs.
+
+If a renewal finds the row owned by someone else (our lease expired and the work was
+claimed again), the step is cancelled: two workers must never finish the same work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from sqlalchemy import Table
+
+from ferryman.engine.wakeup import Wakeup
+from ferryman.store import Store
+
+log = logging.getLogger(__name__)
+
+_LEASES = "leases"  # the heartbeats' topic: no stage notifies it, broadcasts reach it
+NUDGED_GAP = 0.5  # seconds between renewals at least, however often the engine is nudged
+
+
+class Beat:
+    """A running heartbeat; ``stop`` ends it before the step ends (its record clears the
+    owner, and a renewal after it would take that for a lost lease)."""
+
+    def __init__(self, task: asyncio.Task[None]) -> None:
+        self._task = task
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+@contextlib.asynccontextmanager
+async def held(
+    store: Store,
+    table: Table,
+    row_id: int,
+    owner: str,
+    seconds: float,
+    wakeup: Wakeup | None = None,
+) -> AsyncIterator[Beat]:
+    """Renew the lease every third of its length; cancel the caller if it is lost.
+
+    With ``wakeup``, a nudge renews at once too (at most every ``NUDGED_GAP``): a
+    ``/cancel`` in this process takes the lease away and nudges, so a long step (a
+    download) stops within a moment instead of a third of a lease later.
+    """
+    worker = asyncio.current_task()
+    assert worker is not None
+
+    async def beat() -> None:
+        while True:
+            if wakeup is None:
+                await asyncio.sleep(seconds / 3)
+            else:
+                # Broadcasts only (a control, another process's nudge), and one that came
+                # during the gap counts (a cancel right after the claim went unheard for
+                # a third of a lease); the stages' own notifies name their topics.
+                mark = wakeup.mark(_LEASES)
+                await asyncio.sleep(NUDGED_GAP)
+                await wakeup.wait(max(0.0, seconds / 3 - NUDGED_GAP), since=mark, topic=_LEASES)
+            try:
+                # shielded: a cancelled beat must not leave a transaction half-done
+                ours = await asyncio.shield(store.renew(table, row_id, owner, seconds))
+            except Exception:  # a missed beat is not a lost lease; try again
+                log.warning("heartbeat for %s %s failed", table.name, row_id, exc_info=True)
+                continue
+            if not ours:
+                log.warning("lost the lease on %s %s; stopping that step", table.name, row_id)
+                worker.cancel()
+                return
+
+    running = Beat(asyncio.create_task(beat()))
+    try:
+        yield running
+    finally:
+        await running.stop()

@@ -1,0 +1,71 @@
+"""Nodes as people read them: ``ferryman workers``, ``ferryman drain`` and the web's
+``/readyz`` ask here, not the store directly."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ferryman.errors import FerrymanError
+from ferryman.store import Store
+
+SILENT_LEASES = 2.0  # a run is silent once its heartbeat is this many leases old
+
+
+def _state(alive: bool, stopped: bool, draining: bool, held: int) -> str:
+    if stopped:
+        return "stopped"
+    if not alive:
+        return "silent"
+    if draining:
+        return "draining" if held else "drained"
+    return "alive"
+
+
+async def workers(
+    store: Store, lease_seconds: float, now: float | None = None
+) -> list[dict[str, Any]]:
+    """Each engine run known to the store, newest first per node: its name, stages, last
+    heartbeat, the work it holds, and its state (alive, draining, drained, silent,
+    stopped)."""
+    now = time.time() if now is None else now
+    found = []
+    for run in await store.node_runs():
+        alive = run.alive(now, SILENT_LEASES * lease_seconds)
+        found.append(
+            {
+                "node": run.node,
+                "owner": run.owner,
+                "pid": run.pid,
+                "stages": list(run.stages),
+                "started_at": run.started_at,
+                "heartbeat_age": max(0.0, now - run.heartbeat_at),
+                "held": run.held,
+                "draining": run.draining,
+                "state": _state(alive, run.stopped_at is not None, run.draining, run.held),
+            }
+        )
+    return found
+
+
+async def drain(store: Store, node: str, on: bool = True) -> None:
+    """Let ``node`` finish what it holds and take nothing new (or take work again)."""
+    if not await store.set_drain(node, on):
+        names = sorted({run.node for run in await store.node_runs()})
+        known = f"known: {', '.join(names)}" if names else "none has run against this store"
+        raise FerrymanError("node.unknown", f"no worker named {node!r} has run here ({known})")
+
+
+async def ready_workers(store: Store, lease_seconds: float) -> str:
+    """For ``/readyz``: raise unless some worker is alive and takes work."""
+    runs = await workers(store, lease_seconds)
+    taking = [r for r in runs if r["state"] == "alive"]
+    if taking:
+        names = sorted({r["node"] for r in taking})
+        return f"{len(taking)} worker(s) alive: {', '.join(names)}"
+    if any(r["state"] in ("draining", "drained") for r in runs):
+        raise RuntimeError("every live worker is drained; `ferryman drain NODE --undo`")
+    raise RuntimeError(
+        f"no worker's heartbeat in the last {SILENT_LEASES * lease_seconds:.0f} s; start"
+        " `ferryman run`"
+    )

@@ -1,0 +1,281 @@
+"""The engine's pipeline in one place, as beets' importer lists its stages: each stage,
+the unit of work it claims, whom a finished step wakes and what wakes it. ``runner``
+starts a pool of workers for each entry of ``PIPELINE`` and runs the loops beside them.
+
+Work enters at intake (``engine/intake``, not a stage: a front door's ``add`` or a
+watch's check): an input becomes a job, and a fetch when it is downloaded first, in one
+transaction, and running engines are nudged. Then::
+
+    fetch ──> unpack ──┬──────────────> deliver ──> housekeeper: the job ends ──> notifier
+                       └──> convert ──> deliver
+    watch ──> intake (its new entries become jobs)
+
+A worker claims one unit with a lease (the store's claims), keeps the lease alive while
+its step runs (``leases.held``) and, when the step ends, notifies the topics in
+``wakes``. An idle worker waits on its stage's own topic (its name) or a notify naming
+none (a control, a nudge from another process), and looks again after
+``poll_seconds`` anyway. Topics that name no stage: ``room`` (a read waiting for its
+backlog to drain or for free space, ``engine/room``), ``keeper`` (the housekeeper) and
+``last`` (a job's last album went or its read ended: the housekeeper ends the job
+without its gap).
+
+Beside the stages, ``runner`` runs the housekeeper (woken by ``keeper`` and ``last``:
+reaps expired leases, seals what the stages did not, ends finished jobs, tidies ended
+jobs' folders), the notifier (hears the bus, claims its own outbox rows:
+``engine/notify``) and the node's heartbeat (every third of a lease or on a nudge; it
+learns of a drain).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Generic, Protocol, TypeVar
+
+from ferryman.config import Settings
+from ferryman.engine import convert, deliver, fetch, unpack
+from ferryman.engine.context import Context, Stopping
+from ferryman.engine.events import ItemConverting, JobResumed, JobStarted
+from ferryman.engine.leases import held
+from ferryman.model import AlbumClaim, Item, Job
+from ferryman.net import abort
+from ferryman.store.fetches import Fetch
+from ferryman.store.schema import albums, fetches, items, jobs
+from ferryman.store.watches import Watch
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class Looked(Enum):
+    LOOKED = "looked"
+
+
+LOOKED = Looked.LOOKED  # a step looked for the next unit itself and found none
+
+
+@dataclass(frozen=True)  # no slots: ``Stage[Job](...)`` sets __orig_class__
+class Stage(Generic[U]):
+    """One stage: its pool of workers claims a ``U`` and runs ``step`` on it.
+
+    A step answers with the next unit, claimed in the transaction that recorded its own
+    end (a delivery's chained claim); ``LOOKED``, when it looked for one and found none
+    (the worker then waits for a wake-up since before the step); or None."""
+
+    name: str  # its workers' names, its wake-up topic, a node's listed stage
+    claims: str  # the unit, and when one is claimable (for people: see the store call)
+    woken_by: str  # what wakes its idle workers before their poll (for people)
+    wakes: tuple[str, ...]  # the topics a finished step notifies
+    workers: Callable[[Settings], int]
+    claim: Callable[[Context, float], Awaitable[U | None]]  # (context, lease seconds)
+    step: Callable[[Context, U], Awaitable[U | Looked | None]]
+
+    def start(self, pool: Pool, settings: Settings) -> list[asyncio.Task[None]]:
+        """Its workers, started by the runner's ``pool``."""
+        return pool(self, self.workers(settings))
+
+
+class Pool(Protocol):
+    """The runner's way to start a stage's workers, whatever unit the stage claims."""
+
+    def __call__(self, stage: Stage[T], size: int) -> list[asyncio.Task[None]]: ...
+
+
+async def lease_seconds(ctx: Context) -> float:
+    return (await ctx.settings()).lease_seconds
+
+
+async def until_stopped(ctx: Context, step: Awaitable[T]) -> T:
+    """A step that may be cut anywhere (a download keeps its part and record), so a
+    stop need not wait for a checkpoint: a stalled server held a stop up for
+    ``runner.STOP_GRACE_SECONDS``. What it runs on threads (a zip's directory read in
+    place) is cut too (``net.abort``). Raises ``Stopping`` when the stop came first."""
+    cut = abort.Abort()
+
+    async def within() -> T:
+        abort.current.set(cut)  # this task's context, which its threads copy
+        return await step
+
+    work = asyncio.ensure_future(within())
+    stop = asyncio.ensure_future(ctx.stopping.wait())
+    try:
+        await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+        if not work.done():
+            cut.trigger()
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+    if work.cancelled() and ctx.stopping.is_set():
+        raise Stopping
+    return work.result()
+
+
+# ------------------------------------------------------------------ the steps
+
+
+async def _fetch(ctx: Context, claimed: Fetch) -> None:
+    lease = await lease_seconds(ctx)
+    try:
+        async with held(ctx.store, fetches, claimed.id, ctx.owner, lease, ctx.wakeup):
+            outcome = await until_stopped(ctx, fetch.fetch(ctx, claimed))
+        await fetch.settle(ctx, claimed, outcome)
+    except asyncio.CancelledError:
+        if not ctx.stopping.is_set():  # the lease was taken: a cancel, most likely
+            await fetch.drop_if_cancelled(ctx, claimed)
+        raise
+
+
+async def _unpack(ctx: Context, job: Job) -> None:
+    if job.resumed:  # a turn given, a retry, a restart: the read goes on, once started
+        ctx.bus.publish(JobResumed(job.id))
+    else:
+        shown = ctx.sources.describe(job.source)  # a link's token never reaches a log
+        ctx.bus.publish(JobStarted(job.id, source=shown))
+    async with held(ctx.store, jobs, job.id, ctx.owner, await lease_seconds(ctx)):
+        await unpack.expand(ctx, job)
+
+
+async def _claim_album(ctx: Context, lease: float) -> AlbumClaim | None:
+    """An album claimed ahead whose turn never came first (its delivery before failed
+    unexpectedly), else the next sealed album."""
+    unhandled = ctx.ahead.take_unhandled() if ctx.ahead is not None else None
+    if unhandled is not None:
+        return unhandled
+    return await ctx.store.claim_delivery(ctx.owner, lease)
+
+
+async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | Looked | None:
+    """Deliver the album; the next one, claimed as this one is recorded (not while
+    draining: a drained node takes nothing new)."""
+    lease = await lease_seconds(ctx)
+    store, owner, album_id = ctx.store, ctx.owner, claim.album.id
+    ahead = ctx.ahead  # None: no album is prepared ahead (a context without an engine)
+    # Prepared (uploaded) ahead while the album before it was sent, if it was.
+    prepared = await ahead.prepared(album_id) if ahead is not None else None
+    # Claimed a while ago (the album before it took long to tidy): renewed before
+    # anything is sent, or left to whoever has it now.
+    stale = claim.lease_until - store.clock() < lease / 2
+    if stale and not await store.renew(albums, album_id, owner, lease):
+        log.warning("deliver: album %s was taken back before it went", album_id)
+        return None
+    turn = ahead.turn(lease) if ahead is not None else None
+    try:
+        async with held(store, albums, album_id, owner, lease) as beat:
+            looked, after = await deliver.deliver(
+                ctx,
+                claim,
+                chain=True,
+                before_record=beat.stop,
+                claim_ahead=turn.claim if turn is not None else None,
+                prepared=prepared,
+            )
+    except BaseException:
+        if turn is not None:
+            turn.abandoned()
+        raise
+    read = claim.final or claim.album.job_id in ctx.read_ended
+    if read and claim.album.seq >= claim.albums:  # the last album it knew of
+        ctx.wakeup.notify("last")  # the job may end: the keeper looks at once
+    return LOOKED if looked and after is None else after
+
+
+async def _convert(ctx: Context, item: Item) -> None:
+    ctx.bus.publish(ItemConverting(item.job_id, item.id, path=item.source_path))
+    async with held(ctx.store, items, item.id, ctx.owner, await lease_seconds(ctx)):
+        await convert.convert(ctx, item)
+
+
+async def _watch(ctx: Context, claimed: Watch) -> None:
+    """Check a due watch (``engine/watch``): its new entries become jobs."""
+    from ferryman.engine.watch import Checker
+    from ferryman.sources.listers.base import WatchEntry
+    from ferryman.sources.listers.builtin import default_listers
+
+    async def cut(listing: Awaitable[list[WatchEntry]]) -> list[WatchEntry]:
+        return await until_stopped(ctx, listing)
+
+    checker = Checker(
+        ctx.store,
+        ctx.sources,
+        ctx.sinks,
+        default_listers(ctx.resources),
+        ctx.device,
+        ctx.owner,
+        cut=cut,
+        publish=ctx.bus.publish,
+    )
+    await checker.check(claimed, await ctx.settings())
+
+
+# ------------------------------------------------------------------ the list
+
+PIPELINE: tuple[Stage[Fetch] | Stage[Job] | Stage[AlbumClaim] | Stage[Item] | Stage[Watch], ...]
+PIPELINE = (
+    Stage[Fetch](
+        "fetch",
+        claims="a queued fetch of a running job: its input, downloaded first (claim_fetch)",
+        woken_by="intake (an add, a watch's check, a nudge from another process), a retry",
+        wakes=("unpack", "keeper"),  # the job's input is here; or the fetch failed it
+        workers=lambda settings: settings.concurrency.fetch,
+        claim=lambda ctx, lease: ctx.store.claim_fetch(ctx.owner, lease),
+        step=_fetch,
+    ),
+    Stage[Job](
+        "unpack",
+        claims="a queued, unpaused job whose fetch (if any) is done, highest priority first"
+        " (claim_job); read entry by entry, recorded with its cursor",
+        woken_by="a fetch that ended, intake, a password or a retry (a notify for everyone)",
+        wakes=("deliver", "convert", "keeper"),  # albums sealed, conversions deferred
+        workers=lambda settings: settings.concurrency.unpack,
+        claim=lambda ctx, lease: ctx.store.claim_job(ctx.owner, lease),
+        step=_unpack,
+    ),
+    Stage[AlbumClaim](
+        "deliver",
+        claims="a sealed album, in order, with its items and its job (claim_delivery);"
+        " the next one chained in its record's transaction, or claimed ahead once this"
+        " one is prepared at a sink that prepares (engine/deliver_ahead)",
+        woken_by="a batch, a read's end, a password wait, a conversion or the housekeeper"
+        " that sealed albums",
+        # "room": a read waiting for deliveries to free its backlog. Not "convert":
+        # conversions wait until nothing deliverable is left, and their poll finds that
+        # moment (a conversion takes seconds; a claim after every album cost a tenth
+        # of a photo's time).
+        wakes=("room", "keeper"),
+        workers=lambda settings: settings.concurrency.deliver,
+        claim=_claim_album,
+        step=_deliver,
+    ),
+    Stage[Item](
+        "convert",
+        claims="an item deferred for a transcode, only while no deliverable work waits"
+        " (claim_conversion)",
+        woken_by="a batch that deferred an item; then its poll finds the quiet moment",
+        # A conversion that failed frees room and may let a partial album go (the full
+        # round seals it): everyone, as conversions are few. Its own seal wakes deliver.
+        wakes=(),
+        workers=lambda settings: settings.concurrency.convert,
+        claim=lambda ctx, lease: ctx.store.claim_conversion(ctx.owner, lease),
+        step=_convert,
+    ),
+    Stage[Watch](
+        "watch",
+        claims="a due, unpaused watch (claim_watch); its new entries go through intake",
+        woken_by="its poll (a watch falls due by the clock); a watch just added (a nudge)",
+        wakes=(),  # a check made jobs (or none): rare, so everyone looks
+        workers=lambda settings: 1,
+        claim=lambda ctx, lease: ctx.store.claim_watch(ctx.owner, lease),
+        step=_watch,
+    ),
+)
+
+STAGES = tuple(stage.name for stage in PIPELINE)  # every engine runs each (≥ 1 worker)
+# Every wake-up topic: the stages' own, and those that name no stage (see above).
+TOPICS = (*STAGES, "room", "keeper", "last")

@@ -1,0 +1,336 @@
+"""Preparation: probe a staged file, pick its plan, and do the cheap fixes now.
+
+Cheap fixes (remux, image fitting, thumbnails, splitting) run here, on a worker thread;
+encodes (transcode, audio-only, animation) are deferred to the convert stage. Blocking
+(PyAV, Pillow); the engine runs it with ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ferryman.config import Settings
+from ferryman.engine.stage import Staged
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import make_durable, sha256_file
+from ferryman.media.finish import finish_video
+from ferryman.media.images import check_pixels, fit_photo
+from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
+from ferryman.media.policy import PhotoLimits, Policy, policy_named
+from ferryman.media.probe import probe, probe_image
+from ferryman.media.remux import remux_to_mp4
+from ferryman.media.tracks import dropped_tracks
+from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
+from ferryman.sinks.base import SinkRegistry
+
+log = logging.getLogger(__name__)
+
+VISUAL = frozenset({MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION})
+
+
+def wanted(kind: MediaKind, send_documents: bool) -> bool:
+    """Whether an entry of this kind is delivered (else skipped as ``not_media``)."""
+    return kind in VISUAL or send_documents
+
+
+@dataclass(frozen=True, slots=True)
+class MediaOptions:
+    """What preparation needs from the settings and the job's destination."""
+
+    policy: Policy
+    max_image_pixels: int = 150_000_000
+    oversize: str = "split"  # or "scale": a video over the size limit is re-encoded smaller
+    audio_bitrate: int = 128_000  # what a transcode spends on audio (for "scale")
+    # The destination reads every file whole as it delivers it and hashes it then
+    # (Telegram's upload): a big entry is staged unhashed (``engine/stage.py``).
+    hashed_on_delivery: bool = False
+    # A multipage TIFF of more pages goes as one document: a 10,000-page file would
+    # otherwise make 10,000 photos (a thousand albums) out of one item.
+    max_pages: int = 100
+
+
+def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
+    """The destination kind's policy, unless the settings name one (``sink.unknown`` for
+    a destination no kind takes)."""
+    name = settings.media.policy
+    policy = sinks.policy(settings, dest) if name == "auto" else policy_named(name)
+    if settings.media.max_file_bytes is not None:
+        policy = replace(policy, max_file_bytes=int(settings.media.max_file_bytes))
+    return MediaOptions(
+        policy,
+        settings.media.max_image_pixels,
+        settings.media.oversize,
+        settings.convert.audio_bitrate,
+        _hashes_as_it_reads(sinks, dest),
+        settings.media.max_pages,
+    )
+
+
+def _hashes_as_it_reads(sinks: SinkRegistry, dest: str) -> bool:
+    try:
+        kind = sinks.kind(dest)
+    except FerrymanError:  # said where the destination is used
+        return False
+    return bool(getattr(kind, "hashes_as_it_reads", False))
+
+
+@dataclass(slots=True)
+class Prepared:
+    """The item-to-be: its state, plan and files after any cheap fix."""
+
+    kind: MediaKind
+    state: ItemState
+    plan: Plan | None
+    work_path: Path | None
+    size: int
+    sha256: str
+    media: MediaInfo | None = None
+    original_path: Path | None = None
+    reason: str | None = None
+    error: FerrymanError | None = None
+    actions: list[str] = field(default_factory=list)
+    thumb_path: Path | None = None
+    parts: list[Path] = field(default_factory=list)
+    source_size: int | None = None
+    seconds: float = 0.0
+
+
+def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prepared:
+    """Probe, plan and (for cheap plans) fix the staged file; never raises for bad media."""
+    started = time.monotonic()
+    prepared = _prepare(staged, send_documents, options)
+    if not prepared.sha256 and prepared.work_path is not None and _not_read_whole(prepared):
+        # Staged unhashed for a delivery's whole read that will not come: hashed now.
+        _, prepared.sha256 = sha256_file(prepared.work_path)
+    made = [p for p in (prepared.work_path, prepared.thumb_path, *prepared.parts) if p]
+    if prepared.state is not ItemState.QUARANTINED:
+        make_durable([p for p in made if p != staged.path])  # before the store names them
+    prepared.source_size = staged.size
+    prepared.seconds = round(time.monotonic() - started, 3)
+    return prepared
+
+
+def _not_read_whole(prepared: Prepared) -> bool:
+    """No delivery reads the item's file whole: a split video goes in parts (the upload
+    hashes none of them as the item's), a quarantined file is never sent."""
+    return bool(prepared.parts) or prepared.state is ItemState.QUARANTINED
+
+
+def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prepared:
+    kind = staged.kind
+    if staged.path is None or not wanted(kind, send_documents):
+        reason = "not_media"
+        return Prepared(
+            kind, ItemState.SKIPPED, None, None, staged.size, staged.sha256, reason=reason
+        )
+    path = staged.path
+    base = Prepared(kind, ItemState.READY, Plan.AS_IS, path, staged.size, staged.sha256)
+    if kind not in VISUAL and kind is not MediaKind.AUDIO:
+        return _as_document(base, options.policy, None)
+    try:
+        info = _probe(kind, path, staged.data)
+        if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:
+            _check_canvas(path, options.max_image_pixels)
+    except FerrymanError as exc:
+        if exc.code == "media.too_many_pixels":
+            return _as_document(base, options.policy, _why(exc))
+        return _broken(base, exc)
+    if kind is MediaKind.PHOTO and (info.frames or 1) > 1:
+        kind = base.kind = MediaKind.ANIMATION
+    base.media = info
+    if kind is MediaKind.PHOTO and (info.pages or 1) > options.max_pages:
+        return _as_document(base, options.policy, f"pages={info.pages}>{options.max_pages}")
+    if kind is MediaKind.PHOTO and (info.pages or 1) > 1:
+        return _fit_pages(base, path, info.pages or 1, options)
+    plan, why = explain(kind, info, options.policy)
+    if plan is Plan.AS_IS and kind is MediaKind.PHOTO and over_limit(base.size, options.policy):
+        plan, why = Plan.IMAGE, f"size={base.size}>{options.policy.max_file_bytes}"
+    elif plan is Plan.AS_IS and kind is MediaKind.AUDIO and over_limit(base.size, options.policy):
+        return _as_document(base, options.policy, None)  # quarantined: too big even as a file
+    if _scale_instead(kind, plan, info, options):
+        limit = f"size={info.size}>{options.policy.max_file_bytes}"
+        plan, why = Plan.TRANSCODE, f"{why}, {limit}" if why else limit
+    base.plan, base.reason = plan, why
+    if plan in ENCODED_PLANS:
+        base.state = ItemState.CONVERT
+        return base
+    if plan is Plan.DOCUMENT:
+        return _as_document(base, options.policy, why)
+    if plan is Plan.IMAGE:
+        return _fit_image(base, path, options)
+    if kind is MediaKind.VIDEO:
+        return _video(base, path, options.policy)
+    return base
+
+
+def _scale_instead(kind: MediaKind, plan: Plan, info: MediaInfo, options: MediaOptions) -> bool:
+    """A video over the size limit, when the settings say shrink rather than split and a
+    watchable bitrate can fit it (else it is split after its cheap fix)."""
+    policy = options.policy
+    return (
+        kind is MediaKind.VIDEO
+        and plan in (Plan.AS_IS, Plan.REMUX, Plan.AUDIO)
+        and options.oversize == "scale"
+        and over_limit(info.size or 0, policy)
+        and scale_bitrate(info.duration, policy.max_file_bytes, options.audio_bitrate) is not None
+    )
+
+
+def _probe(kind: MediaKind, path: Path, data: bytes | None = None) -> MediaInfo:
+    """``data``: the file's bytes when staging kept them (a photo is read there).
+
+    Pictures and animations are read by Pillow first, as their fixers read them (FFmpeg
+    gives up on a GIF without a palette, which Pillow decodes with a grey one); FFmpeg
+    is the fallback for what Pillow cannot open.
+    """
+    if kind not in (MediaKind.PHOTO, MediaKind.ANIMATION):
+        return probe(path)
+    try:
+        return probe_image(path, data)
+    except FerrymanError as exc:
+        if exc.code == "media.too_many_pixels":
+            raise
+        try:
+            return probe(path)
+        except FerrymanError:
+            raise exc from None
+
+
+def _check_canvas(path: Path, max_pixels: int) -> None:
+    """An animation is decoded whole, frame by frame, on its full canvas: refuse one
+    whose canvas (any GIF frame may grow it) is over the pixel limit, before decoding."""
+    try:
+        check_pixels(path, max_pixels)
+    except FerrymanError as exc:
+        if exc.code == "media.too_many_pixels":
+            raise
+        # unreadable by Pillow but probed by FFmpeg: the encoder will tell
+
+
+def _why(exc: FerrymanError) -> str:
+    """An error as an item's reason: its code and what it says, without the work-area
+    file name the message starts with (the report names the input already)."""
+    detail = exc.message.split(": ", 1)[-1]
+    return f"{exc.code}: {detail}"
+
+
+def _as_document(base: Prepared, policy: Policy, why: str | None) -> Prepared:
+    """Sent as a file, unchanged; unless even that is over the destination's limit."""
+    base.plan, base.reason = Plan.DOCUMENT, why
+    if over_limit(base.size, policy):
+        limit = policy.max_file_bytes
+        error = FerrymanError("media.over_limit", f"{base.size} bytes, over {limit} as a file")
+        return _broken(base, error)
+    return base
+
+
+def _broken(base: Prepared, exc: FerrymanError) -> Prepared:
+    base.state = ItemState.QUARANTINED
+    base.plan = Plan.QUARANTINE
+    base.error = exc
+    base.reason = exc.code
+    return base
+
+
+def _fit_image(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
+    """Convert or fit a picture to the photo limits; a strip no scaling fixes is a file."""
+    out = path.with_name(path.stem + ".photo.jpg")
+    limits = _photo_limits(options)
+    try:
+        result = fit_photo(path, out, limits, max_pixels=options.max_image_pixels)
+    except FerrymanError as exc:
+        out.unlink(missing_ok=True)
+        if exc.code in ("media.over_limit", "media.too_many_pixels"):
+            return _as_document(base, options.policy, _why(exc))
+        return _broken(base, exc)
+    size, digest = sha256_file(out)
+    base.original_path, base.work_path = path, out
+    base.size, base.sha256 = size, digest
+    base.media = probe_image(out)
+    base.actions.extend(result.actions)
+    return base
+
+
+def _photo_limits(options: MediaOptions) -> PhotoLimits:
+    limits = options.policy.photo
+    cap = options.policy.max_file_bytes
+    if cap is not None and (limits.max_bytes is None or cap < limits.max_bytes):
+        limits = replace(limits, max_bytes=cap)  # a smaller upload cap binds photos too
+    return limits
+
+
+def _fit_pages(base: Prepared, path: Path, pages: int, options: MediaOptions) -> Prepared:
+    """A scan's or a fax's TIFF: every page its own photo, the item's parts in order (a
+    TIFF is no animation); when a page cannot be made a photo, the file as it is."""
+    base.plan, base.reason = Plan.IMAGE, f"pages={pages}"
+    made: list[Path] = []
+    try:
+        for page in range(pages):
+            made.append(path.with_name(f"{path.stem}.page{page + 1}.jpg"))
+            result = fit_photo(
+                path,
+                made[-1],
+                _photo_limits(options),
+                max_pixels=options.max_image_pixels,
+                page=page,
+            )
+    except FerrymanError as exc:
+        for out in made:
+            out.unlink(missing_ok=True)
+        if exc.code in ("media.over_limit", "media.too_many_pixels"):
+            return _as_document(base, options.policy, _why(exc))
+        return _broken(base, exc)
+    base.parts = made
+    base.actions.extend([*result.actions, "pages"])
+    return base
+
+
+def _video(base: Prepared, path: Path, policy: Policy) -> Prepared:
+    """A playable video (after a remux if it needs one): thumbnail, then split if too big."""
+    if base.plan is Plan.REMUX and not _remux(base, path, policy):
+        return base  # deferred to a transcode
+    assert base.work_path is not None
+    try:
+        finished = finish_video(base.work_path, base.size, policy)
+    except FerrymanError as exc:  # too big to split: the original goes to quarantine
+        if base.original_path is not None:
+            base.work_path.unlink(missing_ok=True)
+            base.work_path, base.original_path = base.original_path, None
+        return _broken(base, exc)
+    base.thumb_path = finished.thumb
+    base.parts = finished.parts
+    base.actions.extend(finished.actions)
+    if finished.parts and base.plan is Plan.AS_IS:
+        base.plan = Plan.SPLIT
+    return base
+
+
+def _remux(base: Prepared, path: Path, policy: Policy) -> bool:
+    """A container change is cheap: do it now; if it fails, defer a transcode instead."""
+    out = path.with_name(path.stem + ".remux.mp4")
+    tmp = out.with_name(out.name + ".part.mp4")
+    try:
+        remux_to_mp4(path, tmp)
+        info = probe(tmp)
+        if plan_for(MediaKind.VIDEO, info, policy) is not Plan.AS_IS:
+            raise FerrymanError(
+                "media.convert_failed", f"remux of {path.name} is still not playable"
+            )
+        tmp.replace(out)
+    except FerrymanError as exc:
+        tmp.unlink(missing_ok=True)
+        log.info("remux of %s failed (%s); it will be transcoded", path.name, exc.message)
+        base.plan = Plan.TRANSCODE
+        base.reason = f"{base.reason}; remux failed: {exc.message}"
+        base.state = ItemState.CONVERT
+        return False
+    size, digest = sha256_file(out)
+    base.original_path, base.work_path = path, out
+    base.size, base.sha256 = size, digest
+    base.media = info
+    base.actions.append("remux")
+    base.actions.extend(dropped_tracks(path))
+    return True

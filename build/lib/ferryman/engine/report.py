@@ -1,0 +1,242 @@
+"""Status and reports as plain data, for the CLI now and the web and chat later."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ferryman.errors import ERRORS, next_step_for, spec_for, with_job
+from ferryman.model import ItemState, Job, JobState
+from ferryman.store.rows import summarise_items
+
+if TYPE_CHECKING:  # `ferryman status` reads through the light store, without SQLAlchemy
+    from ferryman.sources.base import SourceRegistry
+    from ferryman.store import Store
+
+_PENDING = [s for s in ItemState if not s.terminal]
+
+
+def _sources() -> SourceRegistry:
+    """Loaded only to name a job's input: an empty ``status`` answers without them."""
+    from ferryman.sources.builtin import default_sources
+
+    return default_sources()
+
+
+def counts(by_state: dict[str, int]) -> dict[str, int]:
+    total = sum(by_state.values())
+    return {
+        "total": total,
+        "delivered": by_state.get(ItemState.DELIVERED.value, 0),
+        "skipped": by_state.get(ItemState.SKIPPED.value, 0),
+        "quarantined": by_state.get(ItemState.QUARANTINED.value, 0),
+        "failed": by_state.get(ItemState.FAILED.value, 0),
+        "cancelled": by_state.get(ItemState.CANCELLED.value, 0),
+        "pending": sum(by_state.get(s.value, 0) for s in _PENDING),
+    }
+
+
+def job_status(
+    job: Job,
+    by_state: dict[str, int],
+    sources: SourceRegistry | None = None,
+    fetching: bool = False,
+    fetch_error: str | None = None,
+    in_line: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``source`` as a person names it: a path, or a link without its secrets;
+    ``fetching``: its input is being downloaded now (the job itself is still queued);
+    a waiting job's ``waiting_message`` and ``waiting_next`` say why and what to do;
+    ``in_line``: a queued job's place (``store.line``), as the web's job view has it."""
+    waits = job.wait_reason
+    return {
+        "id": job.id,
+        "name": job.name,
+        "source": (sources or _sources()).describe(job.source),
+        "dest": job.dest,
+        "state": job.state.value,
+        "paused": job.paused,
+        "waiting": waits,
+        "waiting_message": (job.error_message or fetch_error) if waits else None,
+        "waiting_next": with_job(spec_for(waits).next_step, job.id) if waits else None,
+        "error": _error(job),
+        "counts": counts(by_state),
+        "fetching": fetching and job.state is JobState.QUEUED,
+        "in_line": in_line,
+    }
+
+
+def _error(job: Job) -> dict[str, Any] | None:
+    """A job's error as people need it: the code, its message, and the next step."""
+    if not job.error_code:
+        return None
+    failed = job.state is JobState.FAILED
+    return {
+        "code": job.error_code,
+        "message": job.error_message,
+        "next": next_step_for(job.error_code, failed=failed, job=job.id),
+    }
+
+
+async def status(store: Store, sources: SourceRegistry | None = None) -> dict[str, Any]:
+    per_job = await store.item_counts()
+    fetching, errors = await store.fetching_jobs(), await store.fetch_errors()
+    places = await store.queue_places()
+    return status_of(await store.list_jobs(), per_job, sources, fetching, errors, places)
+
+
+def status_of(
+    jobs: list[Job],
+    per_job: dict[int, dict[str, int]],
+    sources: SourceRegistry | None = None,
+    fetching: Collection[int] = (),
+    fetch_errors: Mapping[int, str] | None = None,
+    places: Mapping[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Every job with its counts (``per_job``: item states by job, as the store counts),
+    whether its input is being fetched (``fetching``: those jobs' ids), why a job
+    waits (``fetch_errors``: its fetch's last error, when the job itself says none) and
+    a queued job's place in line (``places``: the store's ``queue_places``)."""
+    if not jobs:
+        return {"jobs": []}
+    registry = sources or _sources()
+    errors, lines = fetch_errors or {}, places or {}
+    return {
+        "jobs": [
+            job_status(
+                j,
+                per_job.get(j.id, {}),
+                registry,
+                j.id in fetching,
+                errors.get(j.id),
+                lines.get(j.id),
+            )
+            for j in jobs
+        ]
+    }
+
+
+async def report(
+    store: Store, job_id: int, sources: SourceRegistry | None = None
+) -> dict[str, Any]:
+    """The stored summary of an ended job, or a live one; plus every item's outcome."""
+    job = await store.get_job(job_id)
+    rows = await store.job_items(job_id)
+    summary = job.summary or summarise_items(job, rows, store.clock())
+    summary["source"] = (sources or _sources()).describe(job.source)
+    summary["state"] = job.state.value  # a stored summary may predate a retry's start
+    from ferryman.store.waited import waited  # SQLAlchemy's: not for the light commands
+
+    memos = await store.source_memos(job_id)
+    summary["fetched_as"] = memos.get("fetch.note")
+    # The time it waited on its person (a password, space) is not time it worked.
+    summary["seconds_waited"] = round(waited(memos, job.finished_at or store.clock()), 3)
+    summary["seconds_worked"] = round(max(0.0, summary["seconds"] - summary["seconds_waited"]), 3)
+    summary["dest"] = job.dest
+    if summary["error"]:
+        summary["error"]["next"] = next_step_for(
+            summary["error"]["code"], failed=job.state is JobState.FAILED, job=job.id
+        )
+    fetch = await store.fetched(job_id) if job.wait_reason and not job.error_message else None
+    summary["waiting"] = (
+        {
+            "code": job.wait_reason,
+            "message": job.error_message or (fetch.error_message if fetch else None),
+            "next": (
+                with_job(ERRORS[job.wait_reason].next_step, job.id)
+                if job.wait_reason in ERRORS
+                else None
+            ),
+        }
+        if job.wait_reason
+        else None
+    )
+    summary["items"] = [
+        {
+            "seq": it.seq,
+            "path": it.source_path,
+            "kind": it.kind.value,
+            "state": it.state.value,
+            "plan": it.plan.value if it.plan else None,
+            "actions": it.actions,
+            "reason": it.reason,
+            "size_before": it.source_size,
+            "size": it.size,
+            "seconds": round(it.work_seconds, 3),
+            "parts": len(it.parts) or None,
+            "sha256": it.sha256,
+            "error": {"code": it.error_code, "message": it.error_message}
+            if it.error_code
+            else None,
+        }
+        for it in rows
+    ]
+    return summary
+
+
+async def run_summary(
+    store: Store,
+    since: float,
+    touched: Collection[int] | None = None,
+    *,
+    before: dict[int, dict[str, int]] | None = None,
+    stopped: bool = False,
+) -> dict[str, Any]:
+    """What a ``run`` leaves behind: the jobs not ended, and those that ended at or after
+    ``since`` (and, given ``touched``, that this run worked on: with several nodes on one
+    store, the others' jobs are theirs to report), by outcome, their items, and what each
+    waiting or failed job needs. ``before``: the item counts when the run began; the
+    items then count what this run did (a retried job's earlier deliveries are not its).
+    ``stopped``: this run's engine has stopped, so a job neither ended nor waiting is
+    ``unfinished`` (the next run goes on with it), not ``running``.
+    """
+    per_job = await store.item_counts()
+    jobs: dict[str, int] = {}
+    items = {"delivered": 0, "failed": 0, "quarantined": 0, "skipped": 0, "pending": 0}
+    needs: list[dict[str, Any]] = []
+    waiting_why = await store.fetch_errors()  # a fetch waiting between tries says why
+    links: list[dict[str, Any]] = []  # link: jobs that delivered: `ferryman links JOB`
+    for job in await store.list_jobs():
+        if job.state.terminal and (
+            (job.finished_at or 0.0) < since or (touched is not None and job.id not in touched)
+        ):
+            continue
+        outcome = "paused" if job.paused else _outcome(job)
+        if stopped and outcome == "running":
+            outcome = "unfinished"
+        jobs[outcome] = jobs.get(outcome, 0) + 1
+        c = counts(per_job.get(job.id, {}))
+        was = counts(before.get(job.id, {})) if before is not None else None
+        for key in items:
+            done_before = was[key] if was is not None and key != "pending" else 0
+            items[key] += max(c[key] - done_before, 0)
+        code = job.wait_reason if outcome == "waiting" else job.error_code
+        if job.dest.startswith("link:") and job.state.terminal and c["delivered"]:
+            links.append({"id": job.id, "name": job.name})
+        if outcome != "done" or job.error_code:
+            needs.append(
+                {
+                    "id": job.id,
+                    "name": job.name,
+                    "state": outcome,
+                    "code": code,
+                    "message": job.error_message
+                    or (waiting_why.get(job.id) if outcome == "waiting" else None),
+                    "next": (
+                        next_step_for(code, failed=outcome == "failed", job=job.id)
+                        if code in ERRORS
+                        else None
+                    ),
+                }
+            )
+    return {"jobs": jobs, "items": items, "needs": needs, "links": links}
+
+
+def _outcome(job: Job) -> str:
+    """``done`` / ``failed`` / ``cancelled`` for an ended job, ``waiting`` for one that
+    waits on a person or on disk space, else ``running``."""
+    if job.state.terminal:
+        return job.state.value
+    if job.state is JobState.NEEDS_PASSWORD or job.wait_reason:
+        return "waiting"
+    return "running"

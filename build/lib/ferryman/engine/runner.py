@@ -1,0 +1,445 @@
+"""The engine: worker pools per stage plus a housekeeper, until stopped or idle.
+
+The stages, what each claims and what wakes it are listed in ``pipeline``. Each worker
+claims one unit (a fetch, a job to read, an album to deliver, an item to convert, a due
+watch) with a lease, keeps the lease alive while it works, and looks for the next. The
+housekeeper re-queues expired leases, seals albums, ends finished jobs and clears
+their work folders, and those of ended jobs once nothing works on them. Stopping
+cancels the steps in flight (each is safe to redo) and hands every lease back, so a
+restart continues at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import TypeVar
+
+from ferryman.config import Settings
+from ferryman.device.conditions import Device
+from ferryman.device.wakelock import WakeLock
+from ferryman.engine import deliver
+from ferryman.engine.context import Context, Stopping
+from ferryman.engine.deliver_ahead import DeliveryAhead
+from ferryman.engine.events import (
+    EngineDraining,
+    EngineStarted,
+    EngineStopped,
+    EngineWarning,
+    EventBus,
+    JobFinished,
+)
+from ferryman.engine.pipeline import PIPELINE, STAGES, Looked, Stage, lease_seconds
+from ferryman.engine.workarea import job_work_dir
+from ferryman.resources import Closeable
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.builtin import default_sources
+from ferryman.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _named(unit: object) -> str:
+    """A unit as a log names it: its kind and id (a job's source may hold a token)."""
+    inner = getattr(unit, "album", unit)
+    return f"{type(inner).__name__.lower()} {getattr(inner, 'id', '?')}"
+
+
+U = TypeVar("U")
+STOP_GRACE_SECONDS = 20.0  # how long a graceful stop waits for steps to reach a checkpoint
+# A housekeeping round costs transactions: a busy engine, waking it after every album,
+# ran one per album. Rounds are this far apart at least (a finished job ends at most
+# this late, except after its last album, which cuts the gap short), and expired leases
+# are looked for once a second at most (a lease lasts far longer than that).
+KEEPER_GAP_SECONDS = 0.1
+REAP_GAP_SECONDS = 1.0
+
+
+def new_owner() -> str:
+    """Who holds a lease: readable in the store (host and pid), unique per run."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Engine:
+    """Runs every stage against one store until ``stop`` is set (or nothing is left)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        bus: EventBus | None = None,
+        *,
+        dialer: object = None,  # the network seam sinks use (None: the real network)
+        sources: SourceRegistry | None = None,
+        sinks: SinkRegistry | None = None,
+        device: Device | None = None,
+    ) -> None:
+        self.ctx = Context(
+            store,
+            bus or EventBus(),
+            settings,
+            new_owner(),
+            dialer=dialer,
+            sources=sources or default_sources(),
+            sinks=sinks or default_sinks(),
+            device=device or Device(),
+        )
+        self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
+        self.ctx.ahead = DeliveryAhead(self.ctx)
+
+    @property
+    def bus(self) -> EventBus:
+        return self.ctx.bus
+
+    def stop(self) -> None:
+        """Ask for a graceful stop (what SIGTERM and SIGINT do)."""
+        self.ctx.stopping.set()
+        self.ctx.wakeup.notify()
+
+    async def run(self, *, until_idle: bool = False) -> None:
+        store = self.ctx.store
+        settings = await self.ctx.settings()
+        queued = not await store.idle()
+        warming: asyncio.Task[None] | None = None
+        if queued:  # first: the imports (and the sinks' logins) run beside the start's work
+            _warm_reading()
+            warming = asyncio.create_task(self._warm_sinks(), name="sink-warm")
+        settings.work_dir.mkdir(parents=True, exist_ok=True)
+        await store.reap()
+        reaped = time.monotonic()
+        await self._sweep_work_area()
+        if queued or not await store.idle():  # before any worker: a job done within one
+            await self.wake.hold()  # poll counts too
+        listener = await self._listen()
+        await self._beat_once(settings)  # a drained node must know before its first claim
+        workers = [task for stage in PIPELINE for task in stage.start(self._pool, settings)]
+        # Not one of the tasks a stop waits for: a remote that does not answer must not
+        # hold the stop up.
+        preflight = asyncio.create_task(self._preflight(settings), name="sink-preflight")
+        keeper = asyncio.create_task(self._housekeep(until_idle, reaped), name="housekeeper")
+        from ferryman.engine.notify import Notifier
+
+        notifier = Notifier(self.ctx)
+        unheard = self.ctx.bus.subscribe(notifier.on_event)
+        notices = asyncio.create_task(notifier.run(), name="notifier")
+        beat = asyncio.create_task(self._beat(), name="node-heartbeat")
+        self.ctx.bus.publish(EngineStarted(owner=self.ctx.owner, node=settings.node))
+        tasks = [*workers, keeper, beat, notices]
+        try:
+            await self.ctx.stopping.wait()
+        finally:
+            self.stop()
+            preflight.cancel()
+            if warming is not None:
+                warming.cancel()
+            # Steps stop at their next checkpoint; cancelling one inside a store
+            # transaction could leave SQLite locked, so that is only the last resort.
+            _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+            for task in late:
+                log.warning("%s did not reach a checkpoint in time; cancelling it", task.get_name())
+                task.cancel()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            if self.ctx.ahead is not None:
+                await self.ctx.ahead.close()
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(
+                    result, asyncio.CancelledError | Stopping
+                ):
+                    log.error("worker ended with %r", result)
+            unheard()
+            await self.ctx.close()
+            if listener is not None:
+                await listener.close()
+            await self.wake.let_go()
+            released = await store.release(self.ctx.owner)
+            try:
+                await store.node_stopped(self.ctx.owner)
+            except Exception:
+                log.warning("could not record this node's stop", exc_info=True)
+            self.ctx.bus.publish(EngineStopped(released=released))
+
+    async def _beat(self) -> None:
+        """The node's heartbeat (``ferryman workers``, ``/readyz``), every third of a
+        lease; it also learns whether the node was drained."""
+        while not self.ctx.stopping.is_set():
+            settings = await self.ctx.settings()
+            waits = [asyncio.ensure_future(e.wait()) for e in (self.ctx.stopping, self.ctx.nudged)]
+            try:
+                await asyncio.wait(
+                    waits, timeout=settings.lease_seconds / 3, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+            self.ctx.nudged.clear()
+            if not self.ctx.stopping.is_set():
+                await self._beat_once(settings)
+
+    async def _warm_sinks(self) -> None:
+        """The sinks of the jobs left to do log in and open their connections now, beside
+        the engine's start (a lease reap, a sweep, the first claims), not only once a
+        job's reading begins: a job's first album no longer waits for its login."""
+        try:
+            dests = await self.ctx.store.live_dests()
+        except Exception:  # only a head start: the reading stage warms the sink again
+            log.debug("the sinks' head start failed", exc_info=True)
+            return
+        for dest in dests:
+            await deliver.warm_sink(self.ctx, dest)
+
+    async def _preflight(self, settings: Settings) -> None:
+        """Each destination kind's start-up check of its remote end (the results bucket):
+        what is wrong is said at once, with its next step, and work goes on (other
+        destinations are not held up; the sink's own errors still fail its albums)."""
+        try:
+            found = await self.ctx.sinks.preflight(settings, self.ctx.resources)
+        except Exception:  # a check's own bug must not stop the engine
+            log.warning("a destination's start-up check failed", exc_info=True)
+            return
+        for error in found:
+            log.warning("checked at start: %s: %s. %s", error.code, error.message, error.next_step)
+            self.ctx.bus.publish(EngineWarning(code=error.code, message=error.message))
+
+    async def _beat_once(self, settings: Settings) -> None:
+        try:
+            draining = await self.ctx.store.node_beat(
+                self.ctx.owner, settings.node, os.getpid(), STAGES
+            )
+        except Exception:  # a missed beat is not fatal: the next one tells
+            log.warning("node heartbeat failed", exc_info=True)
+            return
+        if draining != self.ctx.draining:
+            self.ctx.draining = draining
+            if draining:  # said where a person sees it: a drained node looks idle, not stuck
+                log.warning(
+                    "node %s is drained: it finishes what it holds and takes nothing new"
+                    " (`ferryman drain %s --undo` lets it take work)",
+                    settings.node,
+                    settings.node,
+                )
+            else:
+                log.info("node %s takes work again", settings.node)
+            self.ctx.bus.publish(EngineDraining(draining=draining))
+            if not draining:
+                self.ctx.wakeup.notify()
+
+    async def _listen(self) -> Closeable | None:
+        """Wake-ups from other processes (``ferryman add``, a web front end, another
+        machine's ``resume``): a datagram on SQLite, LISTEN on PostgreSQL. None when
+        ``FERRYMAN_NO_WAKE`` is set (benchmarks measure the polling baseline) or the
+        store cannot listen: polls still find the work."""
+        from ferryman.store.nudge import listener_for
+
+        if self.ctx.device.env.get("FERRYMAN_NO_WAKE"):
+            return None
+
+        def nudged() -> None:
+            self.ctx.wakeup.notify()
+            self.ctx.nudged.set()
+
+        listener = listener_for(self.ctx.store.engine.url, nudged)
+        return listener if await listener.start() else None
+
+    # ------------------------------------------------------------ workers
+
+    def _pool(self, stage: Stage[U], size: int) -> list[asyncio.Task[None]]:
+        return [
+            asyncio.create_task(self._work(stage), name=f"{stage.name}-{n}") for n in range(size)
+        ]
+
+    async def _work(self, stage: Stage[U]) -> None:
+        """Claim a unit and handle it, for as long as the engine runs.
+
+        A step may hand over the next unit, claimed in the transaction that recorded its
+        own end; or ``LOOKED``: it looked there and found none, so the worker waits for
+        a wake-up since that look instead of asking the store again at once."""
+        looked: int | None = None  # the wake-up mark taken before such a step
+        topic = stage.name
+        while not self.ctx.stopping.is_set():
+            settings = await self.ctx.settings()
+            unit: U | None = None
+            if looked is not None:
+                mark, looked = looked, None
+            else:
+                mark = self.ctx.wakeup.mark(topic)
+                if self.ctx.draining:  # what it holds goes on; nothing new is taken
+                    await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
+                    continue
+                try:
+                    unit = await stage.claim(self.ctx, await lease_seconds(self.ctx))
+                except Exception:
+                    log.exception("%s: claiming failed; trying again", topic)
+                    await asyncio.sleep(settings.poll_seconds)
+                    continue
+            if unit is None:
+                await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
+                continue
+            while unit is not None:
+                if self.ctx.stopping.is_set():
+                    return  # claimed as the stop came: release() hands it back
+                done, unit = unit, None
+                before = self.ctx.wakeup.mark(topic)
+                try:
+                    after = await stage.step(self.ctx, done)
+                except Stopping:
+                    return
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if self.ctx.stopping.is_set() or task is None:
+                        raise
+                    task.uncancel()  # our heartbeat cancelled the step, not the engine
+                    log.warning("%s: lost the lease on %s; moving on", topic, _named(done))
+                except Exception:
+                    log.exception("%s: step failed; its lease will expire and it runs again", topic)
+                else:
+                    if isinstance(after, Looked):
+                        looked = before
+                    else:
+                        unit = after
+                self.ctx.wakeup.notify(*stage.wakes)
+
+    # -------------------------------------------------------- housekeeping
+
+    async def _housekeep(self, until_idle: bool, reaped: float) -> None:
+        """Rounds on every wake-up: end finished jobs, notice idleness. A full round
+        (at most every ``poll_seconds``, or after a wake-up for everyone: a control, a
+        new job) also re-queues expired leases, seals what the stages did not, and
+        tidies ended jobs' folders; the stages seal their own albums as they go.
+        ``reaped``: when the start re-queued expired leases (its first round does not
+        again, beside a first claim)."""
+        store = self.ctx.store
+        full_at = float("-inf")
+        broadcasts = -1
+        while not self.ctx.stopping.is_set():
+            settings = await self.ctx.settings()
+            mark, last = self.ctx.wakeup.mark("keeper"), self.ctx.wakeup.mark("last")
+            started = time.monotonic()
+            full = (
+                started - full_at >= settings.poll_seconds
+                or broadcasts != self.ctx.wakeup.broadcasts()
+            )
+            try:
+                active: list[int] = []
+                if full:
+                    full_at, broadcasts = started, self.ctx.wakeup.broadcasts()
+                    if started - reaped >= REAP_GAP_SECONDS:
+                        reaped = started
+                        if await store.reap():
+                            self.ctx.wakeup.notify()
+                    active = await store.active_jobs()
+                    self.ctx.read_ended.intersection_update(active)  # kept for live jobs
+                    for job_id in active:
+                        if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
+                            self.ctx.wakeup.notify("deliver")
+                look = await store.keeper_look()  # its reads in one hop
+                for job_id in await store.finish_jobs() if look.finishable else ():
+                    await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job_id), True)
+                    job = await store.get_job(job_id)
+                    try:  # before anyone hears it ended; never in the way of the end
+                        await deliver.captions_at_end(self.ctx, job)
+                    except Exception:
+                        log.exception("job %d: captions not made final", job_id)
+                    self.ctx.bus.publish(JobFinished(job_id, state=job.state.value))
+                if full:
+                    await self._tidy_ended(settings.work_dir, set(active), settings.lease_seconds)
+                # Watches first: a check that commits its jobs between the two reads
+                # then shows as jobs, never as neither (a run that ended with them queued).
+                # Read again after a job's end (or a look that found one to end).
+                idle = look.idle
+                if look.finishable:
+                    idle = await store.watches_idle() and await store.idle()
+                await (self.wake.let_go() if idle else self.wake.hold())
+                if until_idle and idle:
+                    # No grace at the end: this run holds nothing, and what it leaves
+                    # stays until the next one (a cancelled download's partial file).
+                    await self._tidy_ended(settings.work_dir, set(), 0.0)
+                    self.stop()
+                    return
+            except Exception:
+                log.exception("housekeeping failed; trying again")
+            await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="keeper")
+            rest = KEEPER_GAP_SECONDS - (time.monotonic() - started)
+            if rest > 0:  # a job's last album cuts it short: that job ends without the wait
+                await self.ctx.wakeup.wait(rest, since=last, topic="last")
+
+    async def _tidy_ended(self, work: Path, active: set[int], grace: float) -> None:
+        """Work folders of ended jobs go once no step works on them: a job cancelled
+        mid-album, or whose late step wrote after it ended, leaves nothing behind."""
+        folders = await asyncio.to_thread(_job_folders, work)
+        candidates = {job_id: path for job_id, path in folders.items() if job_id not in active}
+        for job_id in await self.ctx.store.settle_ended(list(candidates), grace):
+            await asyncio.to_thread(_remove_folder, candidates[job_id])
+
+    async def _sweep_work_area(self) -> None:
+        """After a crash: drop half-written files and folders of jobs that have ended."""
+        settings = await self.ctx.settings()
+        live = await self.ctx.store.work_paths()
+        running = {
+            job_work_dir(settings, j.id).name
+            for j in await self.ctx.store.list_jobs()
+            if not j.state.terminal
+        }
+        await asyncio.to_thread(_sweep, settings.work_dir, live, running)
+
+
+def _sweep(work: Path, live: set[str], running: set[str]) -> None:
+    if not work.exists():
+        return
+    for folder in work.iterdir():
+        if folder.name not in running:
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        for path in folder.iterdir():
+            if ".part" in path.name and str(path) not in live:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+def _job_folders(work: Path) -> dict[int, Path]:
+    """The work area's job folders (``job-00012``) by job id."""
+    if not work.exists():
+        return {}
+    found = {}
+    for folder in work.iterdir():
+        prefix, _, number = folder.name.partition("-")
+        if prefix == "job" and number.isdigit() and folder.is_dir():
+            found[int(number)] = folder
+    return found
+
+
+def _remove_folder(folder: Path) -> None:
+    """Renamed first (one step), so a job retried meanwhile starts in a fresh folder;
+    a crash before the rest is removed leaves a name the start-up sweep clears."""
+    gone = folder.with_name(f".gone-{folder.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        folder.rename(gone)
+    except OSError:
+        return
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def _warm_reading() -> None:
+    """Work is queued: a thread imports what reading it needs (``sources.local`` and the
+    archive backends it loads: 0.1-0.4 s here, more when compiled from source) while the
+    engine starts, instead of after the job is claimed."""
+
+    def load() -> None:
+        with contextlib.suppress(ImportError):
+            importlib.import_module("ferryman.sources.local")
+        # Pillow's common formats, which its first opened image loads (3-5 ms).
+        from PIL import Image
+
+        Image.preinit()
+
+    threading.Thread(target=load, name="warm-imports", daemon=True).start()

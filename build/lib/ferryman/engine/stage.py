@@ -1,0 +1,313 @@
+"""Staging: one entry's bytes become one file in the work area, hashed on the way.
+
+Runs on the reader's own thread (blocking I/O). The first bytes decide the kind, so
+an entry that would only be skipped is counted and hashed but never written.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ferryman.errors import FerrymanError
+from ferryman.media.classify import classify
+from ferryman.model import MediaKind
+
+HEAD_BYTES = 4096
+# A file this small is also kept in memory once written, for the probe to read there
+# rather than open the file again (a photo's probe was a dozen system calls more).
+KEEP_BYTES = 256 * 1024
+# A person's own file this big, once linked, is not read here to hash it: the upload
+# that reads it anyway hashes it (or delivery does, for a sink that does not read it),
+# and the hash is recorded with the delivered album. Reading 1 GiB only to hash it
+# held the upload back by a second or more.
+HASH_LATER_BYTES = 4 * 1024 * 1024
+# An archive entry this big, of a size declared up front, bound for a destination that
+# can upload while it is written (Telegram), is read by that upload as it is written:
+# its first part goes out with the entry's first bytes, not after the whole copy.
+AHEAD_BYTES = 16 * 1024 * 1024
+
+
+class Ahead(Protocol):
+    """A reader of the entry's file as it is written (an upload ahead of delivery).
+
+    Told from the writing thread (``failed`` also from the loop); every call is cheap
+    and never raises. ``attach``
+    hands over a read-only descriptor of the ``.part`` file (the reader closes it, so a
+    rename to the final name does not matter); ``wrote`` says how many bytes are in it;
+    ``ended`` that the entry was read whole and written (its size); ``failed`` that
+    what was read must not be used (staging failed, or the staged file is not the one
+    delivered)."""
+
+    def attach(self, fd: int) -> None: ...
+
+    def wrote(self, total: int) -> None: ...
+
+    def ended(self, total: int) -> None: ...
+
+    def failed(self) -> None: ...
+
+
+# An ``Ahead`` for the entry about to be written at ``dest`` with its declared size, or
+# None (none free now); asked on the loop before the entry's staging step.
+StartAhead = Callable[[Path, int], Ahead | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """What staging learned; ``path`` is None when the entry was not written."""
+
+    path: Path | None
+    size: int
+    sha256: str
+    kind: MediaKind
+    data: bytes | None = None  # the file's bytes, when it was written and is small
+
+
+def stage_entry(
+    blocks: Iterator[bytes],
+    name: str,
+    dest: Path,
+    keep: Callable[[MediaKind], bool],
+    *,
+    unread_size: int | None = None,
+    stop_unwanted: bool = False,
+    link_from: Path | None = None,
+    known_sha256: str | None = None,
+    seen: tuple[int, int] | None = None,
+    sync: Callable[[int, Path], None] | None = None,
+    hash_later: bool = False,
+    ahead: Ahead | None = None,
+) -> Staged:
+    """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
+
+    ``sync``: the fsync is handed over (the file's descriptor, which the taker fsyncs and
+    closes) instead of waited for here; the taker must have it done
+    before the entry is recorded (see ``read_run``).
+
+    An unwanted entry is read to its end (hashed, metered by the archive guard), unless
+    ``stop_unwanted``: then reading stops after the head (its bytes would cross the
+    network for nothing) and its size is ``unread_size`` (as declared), unhashed.
+    ``link_from``: the entry is that whole file, on this disk and the job's own (a link
+    converter's result): it is hashed as it is read but hard-linked, not written again
+    (a 600 MB video costs a read, not a copy); a copy where linking fails. With
+    ``known_sha256`` (its maker hashed it) it is not read past its head at all.
+    ``seen``: ``link_from`` is the person's own file, (size, mtime_ns) as listed; once
+    linked and hashed it must still be so (else ``source.io``: it changed while read),
+    and it is fsynced as a written copy would be (cheap when already on disk). One of
+    ``HASH_LATER_BYTES`` or more is checked so once linked and not read past its head:
+    its ``sha256`` is "" (hashed as delivery reads it, see ``engine/deliver.py``).
+    ``hash_later``: the destination reads every file whole as it delivers it and hashes
+    it then (Telegram's upload); an entry written here of ``HASH_LATER_BYTES`` or more
+    (as declared) is written unhashed too, its ``sha256`` "": hashing 256 MiB took as
+    long as writing it, on the same thread, before its upload could start.
+    ``ahead``: told of the written file as it grows (see ``Ahead``); the caller fails
+    it when staging raises or does not write the entry.
+    """
+    digest = hashlib.sha256()
+    pending: list[bytes] = []
+    head = b""
+    for block in blocks:
+        pending.append(block)
+        head += block[: HEAD_BYTES - len(head)]
+        if len(head) >= HEAD_BYTES:
+            break
+    kind = classify(head, name)
+    size = 0
+    if not keep(kind) and stop_unwanted:
+        close = getattr(blocks, "close", None)
+        if close is not None:
+            close()  # the backend stops reading now
+        return Staged(None, unread_size if unread_size is not None else len(head), "", kind)
+    if not keep(kind):
+        for block in _chain(pending, blocks):
+            digest.update(block)
+            size += len(block)
+        return Staged(None, size, digest.hexdigest(), kind)
+    tmp = dest.with_name(dest.name + ".part")
+    if link_from is not None and known_sha256 is not None and keep(kind):
+        linked_size = _link(link_from, tmp, dest)
+        if linked_size is not None:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+            return Staged(dest, linked_size, known_sha256, kind)
+    if link_from is not None and seen is not None and seen[0] >= HASH_LATER_BYTES:
+        linked_size = _link_unread(link_from, tmp, dest, seen, sync)
+        if linked_size is not None:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+            return Staged(dest, linked_size, "", kind)
+    if link_from is not None:
+        linked = _linked(pending, blocks, digest, link_from, tmp, dest, seen, sync)
+        if linked is not None:
+            size, data = linked
+            return Staged(dest, size, digest.hexdigest(), kind, data)
+        # not linked (another disk): nothing was read past the head; copy as usual
+    kept: list[bytes] | None = []
+    unhashed = hash_later and unread_size is not None and unread_size >= HASH_LATER_BYTES
+    try:
+        # os.open and os.write, not a file object: no buffer to fill and flush, no
+        # fstat, ioctl or lseek (each system call lets other threads take the GIL).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        handed = False
+        try:
+            if ahead is not None:
+                ahead.attach(os.open(tmp, os.O_RDONLY | os.O_CLOEXEC))
+            for block in _chain(pending, blocks):
+                if not unhashed:
+                    digest.update(block)
+                _write_all(fd, block)
+                size += len(block)
+                if ahead is not None:
+                    ahead.wrote(size)
+                if kept is not None and size <= KEEP_BYTES:
+                    kept.append(block)
+                else:
+                    kept = None
+            if sync is None:
+                os.fsync(fd)
+            else:
+                sync(fd, dest)  # the taker fsyncs and closes it
+                handed = True
+        finally:
+            if not handed:
+                os.close(fd)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_failed(dest, exc) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if ahead is not None:
+        ahead.ended(size)
+    data = b"".join(kept) if kept is not None else None
+    return Staged(dest, size, "" if unhashed else digest.hexdigest(), kind, data)
+
+
+def _write_all(fd: int, block: bytes) -> None:
+    view = memoryview(block)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def write_failed(dest: Path, exc: OSError) -> FerrymanError:
+    """A staged file could not be written (or made durable)."""
+    if exc.errno == errno.ENOSPC:
+        return FerrymanError("space.low", f"the disk filled up writing {dest.name}")
+    return FerrymanError("source.io", f"cannot write {dest}: {exc}")
+
+
+def _link(source: Path, tmp: Path, dest: Path) -> int | None:
+    """Hard-link ``source`` as ``dest``; its size, or None on another disk."""
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+        os.replace(tmp, dest)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        return None
+    return dest.stat().st_size
+
+
+def _link_unread(
+    source: Path,
+    tmp: Path,
+    dest: Path,
+    seen: tuple[int, int],
+    sync: Callable[[int, Path], None] | None,
+) -> int | None:
+    """Hard-link the person's ``source`` as ``dest``, unread: still as listed (size,
+    mtime), fsynced; its size, or None when it cannot be linked (another disk)."""
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return None
+    try:
+        _unchanged_and_durable(source, tmp, dest, seen, None, sync)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return seen[0]
+
+
+def _unchanged_and_durable(
+    source: Path,
+    tmp: Path,
+    dest: Path,
+    seen: tuple[int, int],
+    size: int | None,
+    sync: Callable[[int, Path], None] | None,
+) -> None:
+    """The linked file is still as listed (and ``size`` bytes were read, if given), and
+    on disk before it counts as staged, as a written copy is (nothing to write when it
+    already is): else ``source.io``."""
+    st = os.stat(tmp)
+    if (st.st_size, st.st_mtime_ns) != seen or (size is not None and st.st_size != size):
+        raise FerrymanError(
+            "source.io", f"{source} changed while it was read; add it again once it is"
+        )
+    try:
+        fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise write_failed(dest, exc) from exc
+    if sync is None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise write_failed(dest, exc) from exc
+        finally:
+            os.close(fd)
+    else:
+        sync(fd, dest)  # the taker fsyncs and closes it
+
+
+def _linked(
+    pending: list[bytes],
+    blocks: Iterator[bytes],
+    digest: Any,
+    source: Path,
+    tmp: Path,
+    dest: Path,
+    seen: tuple[int, int] | None = None,
+    sync: Callable[[int, Path], None] | None = None,
+) -> tuple[int, bytes | None] | None:
+    """Hard-link ``source`` as ``dest`` and hash its bytes: (size, the bytes when small);
+    None when it cannot be linked (another disk, not ours to link), before anything was
+    read past the head."""
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return None
+    size = 0
+    kept: list[bytes] | None = []
+    try:
+        for block in _chain(pending, blocks):
+            digest.update(block)
+            size += len(block)
+            if kept is not None and size <= KEEP_BYTES:
+                kept.append(block)
+            else:
+                kept = None
+        if seen is not None:
+            _unchanged_and_durable(source, tmp, dest, seen, size, sync)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return size, (b"".join(kept) if kept is not None else None)
+
+
+def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from first
+    yield from rest

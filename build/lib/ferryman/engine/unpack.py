@@ -1,0 +1,265 @@
+"""The unpack stage: a job's input becomes items, one entry at a time, in order.
+
+Nothing is unpacked in full. The reader runs on a thread of its own (every call on one
+archive handle from the same thread); each entry is staged, prepared and recorded
+together with the job's cursor in one transaction, so a restart resumes after the
+last recorded entry. Reading waits while the job already has ``backlog_items`` files
+on disk, or the next entry would take their bytes past ``backlog_bytes``, or while
+writing the next entry (or copying a nested archive out to read
+it) would take free space below the floor.
+
+The parts: ``read_loop`` (the loop over the reading thread's runs), ``entry_batch``
+(recording entries in batches), ``room`` (the waits for room), ``bad_input`` (an
+input that cannot be read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from ferryman.archive.reader import ArchiveLimits, OpenOptions
+from ferryman.config import Settings
+from ferryman.engine.bad_input import input_failed, keep_input
+from ferryman.engine.context import Context, Stopping
+from ferryman.engine.deliver import sink_for
+from ferryman.engine.entry_batch import EntryBatch, job_album_size
+from ferryman.engine.events import JobExpanded, JobWaiting
+from ferryman.engine.folder_name import FolderName, zip_names
+from ferryman.engine.offline import offline_or
+from ferryman.engine.read_loop import PASSWORD_REQUIRED, ReadingThread, read_all
+from ferryman.engine.retry import again_after
+from ferryman.engine.room import RoomWaits, TurnGiven, wait_for_room
+from ferryman.engine.stage import StartAhead
+from ferryman.engine.workarea import job_work_dir, nested_scratch
+from ferryman.errors import FerrymanError
+from ferryman.model import Job
+from ferryman.net import abort
+from ferryman.sources.base import ReadOptions, Source, SourceEntry
+from ferryman.store.store import LeaseLost
+
+log = logging.getLogger(__name__)
+
+
+async def expand(ctx: Context, job: Job) -> None:
+    """Read the job's input; a passing problem queues it again, a lasting one fails it."""
+    try:
+        await _expand(ctx, job)
+        return
+    except TurnGiven:
+        log.info("job %s waits for room: a job further behind is read first", job.id)
+        await ctx.store.give_turn(job.id, ctx.owner)
+        return
+    except LeaseLost:
+        raise
+    except FerrymanError as error:
+        exc = error
+    except Exception as bug:  # counted like any retryable error, so it cannot loop forever
+        log.exception("reading job %s failed unexpectedly", job.id)
+        exc = FerrymanError.internal(bug)
+    exc = await offline_or(ctx, exc)  # a remote folder on a phone with no network
+    again = again_after(exc, job.attempts + 1, await ctx.settings())
+    if again is None:
+        await input_failed(ctx, job, exc)
+        return
+    if again.counted:
+        log.warning("reading job %s failed (%s); again in %.1fs", job.id, exc, again.delay)
+    await ctx.store.job_retry(job.id, ctx.owner, exc, again.delay, count=again.counted)
+    ctx.bus.publish(JobWaiting(job.id, reason=exc.code))
+
+
+def read_options(settings: Settings, job: Job) -> ReadOptions:
+    """The job's passwords first, then the configured ones; limits from the settings."""
+    limits = ArchiveLimits(**settings.archive.model_dump(exclude={"sevenzip"}))
+    return ReadOptions(
+        archive=OpenOptions(
+            passwords=tuple(dict.fromkeys((*job.passwords, *settings.passwords))),
+            limits=limits,
+        ),
+        scratch=nested_scratch(settings, job.id),
+        network=settings.network,
+        sevenzip=settings.archive.sevenzip,
+        settings=settings,
+        job_name=job.name,
+    )
+
+
+async def _expand(ctx: Context, job: Job) -> None:
+    settings = await ctx.settings()
+    reader = ReadingThread(ctx.stopping)
+    batch: EntryBatch | None = None
+    try:
+        # The job's recorded entries, its fetched copy and its memos are read while the
+        # input is looked at and its work folder made (one hop to the reading thread).
+        work = job_work_dir(settings, job.id)
+        reads = asyncio.gather(
+            ctx.store.known_seqs(job.id), ctx.store.fetched(job.id), ctx.store.source_memos(job.id)
+        )
+        try:
+            source = ctx.sources.for_uri(job.source)
+            await reader.step(_look_at, source, job.source, work)
+        except BaseException as exc:
+            await _settled(reads)
+            if not isinstance(exc, FerrymanError):
+                raise
+            await input_failed(ctx, job, exc)
+            return
+        ahead = await _warm_sink(ctx, job)
+        known, fetched, memos = await reads
+        waits = RoomWaits(asyncio.get_running_loop())
+        fetched_path = Path(fetched.path) if fetched is not None and fetched.path else None
+        local = source.local_path(job.source) or fetched_path
+        batch = EntryBatch(ctx, job)
+        if not known:  # its name is chosen beside the read, before its first record
+            batch.naming = asyncio.ensure_future(_choose_name(batch, local))
+
+        def make_room(size: int) -> None:
+            """On the reading thread: a nested archive waits for room like an entry."""
+            waits.wait(wait_for_room(ctx, job, work, size, batch))
+
+        memo = _Memo(ctx, job.id, memos, waits)
+        options = dataclasses.replace(
+            read_options(settings, job),
+            make_room=make_room,
+            fetched=Path(fetched.path) if fetched is not None and fetched.path else None,
+            memo=memo,
+        )
+        opened = source.open(job.source, options)
+        error: FerrymanError | None
+        try:
+            entries: Iterator[SourceEntry] = await reader.step(opened.__enter__)
+        except FerrymanError as exc:  # encrypted names, a missing volume, no 7zz…
+            error = exc
+        else:
+            try:
+                async with _recorded_on_error(batch):
+                    error = await read_all(
+                        ctx, job, reader, entries, work, known, batch, upload_ahead=ahead
+                    )
+            finally:  # close the entries first: that removes a nested archive's copy
+                waits.cancel()  # a cancelled step must not leave the thread waiting for room
+                with contextlib.suppress(Exception, abort.Aborted):  # after a stop, too
+                    await reader.call(getattr(entries, "close", _nothing))
+                with contextlib.suppress(Exception, abort.Aborted):
+                    await reader.call(opened.__exit__, None, None, None)
+        await _conclude(ctx, job, error)
+    finally:
+        reader.close()
+        if batch is not None:  # an input with no entries, a read that failed: its end
+            with contextlib.suppress(Exception):
+                await batch.named()
+
+
+def _nothing() -> None:
+    return None
+
+
+def _look_at(source: Source, uri: str, work: Path) -> None:
+    """On the reading thread: the input is there and readable; the work folder made."""
+    source.inspect(uri)
+    work.mkdir(parents=True, exist_ok=True)
+
+
+async def _settled(reads: asyncio.Future[Any]) -> None:
+    """Reads nobody will use, awaited so that none is left running or unheard."""
+    with contextlib.suppress(Exception):
+        await reads
+
+
+async def _choose_name(batch: EntryBatch, local: Path | None) -> None:
+    """How the job may be named after its input's one folder (``engine/folder_name``),
+    worked out on a thread of its own while the input opens and its first entries are
+    read: a zip's directory (4 ms for 500 names) and the renaming commit were in the
+    first album's way. Named at once when the directory says; else the rule is left
+    for the first batch."""
+    if local is not None and await asyncio.to_thread(local.is_dir):
+        return  # a folder's job is named after the folder already
+    rule = FolderName(await asyncio.to_thread(zip_names, local))
+    early = rule.from_listing()
+    if early is not None:
+        await batch.name_from_folder(early)
+    else:
+        batch.folder_name = rule
+
+
+class _Memo:
+    """The job's source memo: read once before reading starts, written through to the
+    store from the reading thread (it blocks until the write is committed)."""
+
+    def __init__(self, ctx: Context, job_id: int, known: dict[str, str], waits: RoomWaits) -> None:
+        self._ctx = ctx
+        self._job_id = job_id
+        self._known = dict(known)
+        self._waits = waits
+
+    def get(self, key: str) -> str | None:
+        return self._known.get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self._waits.wait(self._ctx.store.put_source_memo(self._job_id, key, value))
+        self._known[key] = value
+
+
+async def _warm_sink(ctx: Context, job: Job) -> StartAhead | None:
+    """The job's sink may start what its first delivery needs (a login, connections)
+    while the input is read; it does so in the background. What it offers to upload
+    big entries while they are staged (``upload_ahead``), if anything."""
+    try:
+        sink = await sink_for(ctx, job.dest)
+    except Exception:  # a sink that cannot open: the delivery meets it again and says so
+        return None
+    warm = getattr(sink, "warm", None)
+    if warm is not None:
+        warm()
+    upload_ahead = getattr(sink, "upload_ahead", None)
+    return upload_ahead() if upload_ahead is not None else None
+
+
+async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None:
+    """Reading stopped: at the end, at a password, or because the input broke."""
+    if error is not None and error.code == PASSWORD_REQUIRED:
+        tried = read_options(await ctx.settings(), job).archive.passwords
+        if tried:  # a wrong password says so, not "required" as if none was given
+            error = FerrymanError(
+                "archive.password_wrong",
+                f"none of the {len(tried)} password{'s' * (len(tried) != 1)} given"
+                f" opened it ({error.message})",
+            )
+        # what was read goes out in partial albums meanwhile
+        await ctx.store.need_password(job.id, ctx.owner, error, await job_album_size(ctx, job))
+        ctx.wakeup.notify()
+        ctx.bus.publish(JobWaiting(job.id, reason=error.code))
+        return
+    if error is not None and not error.ends_input:  # see errors.ErrorSpec
+        raise error
+    if error is not None and not await ctx.store.known_seqs(job.id):
+        await input_failed(ctx, job, error)
+        return
+    if error is not None:
+        await keep_input(ctx, job, error)  # broken part-way: keep it for a look
+    # the last, partial albums are sealed with it
+    if await ctx.store.finish_expansion(job.id, ctx.owner, error, await job_album_size(ctx, job)):
+        ctx.wakeup.notify("deliver")
+    ctx.read_ended.add(job.id)
+    ctx.wakeup.notify("last")  # its albums may all be out already: the job ends now
+    ctx.bus.publish(JobExpanded(job.id, error=error.code if error else None))
+
+
+@contextlib.asynccontextmanager
+async def _recorded_on_error(batch: EntryBatch) -> AsyncIterator[None]:
+    """An error that stops the read (it is retried) still records what was read before
+    it. A stop or a lost lease writes nothing: the entries not yet recorded are read
+    again (a cancel, being a BaseException, passes through too)."""
+    try:
+        yield
+    except (Stopping, LeaseLost):
+        raise
+    except Exception:
+        with contextlib.suppress(Exception):
+            await batch.flush()
+        raise

@@ -1,0 +1,257 @@
+"""Managing watches, for every front door: the CLI's ``watch``, the API's
+``/api/v1/watches`` and the chat's ``/watch``, ``/watches``, ``/unwatch`` add, list,
+check, pause and remove watches through these, so each says the same thing about the
+same input (docs/watch.md)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ferryman.errors import FerrymanError
+
+if TYPE_CHECKING:  # `ferryman --help` imports this module: only what it needs at once
+    from ferryman.config import Settings
+    from ferryman.engine.events import Event
+    from ferryman.engine.watch import Found
+    from ferryman.resources import Shared
+    from ferryman.store import Store
+    from ferryman.store.watches import Watch
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_EVERY = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
+MIN_EVERY = 10.0  # seconds: a source is not asked more often than this
+
+
+def parse_every(text: str) -> float:
+    """``90s``, ``30m``, ``1h``, ``1d`` or plain seconds."""
+    found = _EVERY.match(text.strip().lower())
+    if found is None:
+        raise FerrymanError(
+            "watch.bad_option", f"--every '{text}': give a number with s, m, h or d, e.g. 1h"
+        )
+    seconds = float(found.group(1)) * _UNITS[found.group(2) or "s"]
+    if seconds < MIN_EVERY:
+        raise FerrymanError("watch.bad_option", f"--every '{text}': at least {MIN_EVERY:g} s")
+    return seconds
+
+
+def parse_since(text: str) -> str:
+    """``now`` (only what appears from now on), ``all``, or ``N`` newest entries."""
+    word = text.strip().lower()
+    if word in ("now", "all") or (word.isdigit() and int(word) > 0):
+        return word
+    raise FerrymanError(
+        "watch.bad_option", f"--since '{text}': now, all, or a number of newest entries"
+    )
+
+
+def checked_regex(option: str, text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise FerrymanError("watch.bad_option", f"{option} '{text}' is no regex: {exc}") from exc
+    return text
+
+
+def every_text(seconds: float) -> str:
+    """A period as it was given: ``1h``, ``30m``, ``90s``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+@dataclass(frozen=True, slots=True)
+class NewWatch:
+    """What ``watch add`` (or the API's POST, or the chat's ``/watch``) asks for."""
+
+    source: str
+    to: str
+    every: str = "1h"
+    window: str | None = None
+    since: str = "now"
+    match: str | None = None
+    skip_match: str | None = None
+    min_duration: float | None = None
+    max_duration: float | None = None
+    kind: str | None = None
+    quality: str | None = None
+    audio: str | None = None
+    bitrate: int | None = None
+    mute: bool = False
+    notify: str | None = None
+
+
+async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[Watch, str]:
+    """Check what is asked and record the watch; it and its source as shown. Raises a
+    FerrymanError (nothing recorded) for a bad option, destination or source."""
+    from ferryman.engine.notify import check_target
+    from ferryman.engine.watch import next_in_window, parse_window
+    from ferryman.links.profile import from_choices
+    from ferryman.sinks.builtin import default_sinks
+    from ferryman.sources.listers.base import Ready
+    from ferryman.sources.listers.builtin import default_listers
+
+    period = parse_every(asked.every)
+    targets = check_target(asked.notify) if asked.notify is not None else None
+    first = parse_since(asked.since)
+    if asked.window is not None:
+        parse_window(asked.window)
+    profile = from_choices(
+        audio=asked.audio, bitrate=asked.bitrate, quality=asked.quality, mute=asked.mute
+    )
+    sinks = default_sinks()
+    dest = sinks.parse(asked.to).text
+    sinks.check_ready(settings, dest)
+    text = asked.source.strip().strip("<>")
+    listers = default_listers()
+    web = text.partition(":")[0].lower() in ("http", "https") and not any(
+        k.accepts(text) for k in listers.kinds if k.kind not in ("feed", "ytdlp")
+    )  # a t.me chat link is no page of media to make into an output
+    prefer = asked.kind or ("ytdlp" if profile is not None and web else None)
+    lister = await listers.choose(text, settings, prefer=prefer)
+    if isinstance(lister, Ready):
+        lister.check_ready(settings)  # a chat needs a login: refused now, not at each look
+    if profile is not None and lister.kind not in ("ytdlp", "feed"):
+        raise FerrymanError(
+            "link.output_for_file",
+            f"an output (audio, quality, mute) applies to links to media, not to a"
+            f" {lister.kind} watch's files",
+        )
+    watch = await store.add_watch(
+        kind=lister.kind,
+        source=text,
+        dest=dest,
+        profile=profile.token() if profile is not None else None,
+        every_seconds=period,
+        window=asked.window,
+        since=first,
+        match=checked_regex("--match", asked.match),
+        skip_match=checked_regex("--skip-match", asked.skip_match),
+        min_duration=asked.min_duration,
+        max_duration=asked.max_duration,
+        next_check_at=next_in_window(asked.window, store.clock()),
+        notify=targets,
+    )
+    await store.nudge()  # a running engine looks at it now
+    return watch, lister.describe(text)
+
+
+def watch_view(watch: Watch, shown_source: str, now: float) -> dict[str, Any]:
+    """A watch as ``watch list --json`` and ``GET /api/v1/watches`` show it."""
+    if watch.paused:
+        state = "paused"
+    elif watch.owner is not None and (watch.lease_until or 0) > now:
+        state = "checking"
+    elif watch.failures:
+        state = "failing"
+    else:
+        state = "waiting"
+    return {
+        "id": watch.id,
+        "kind": watch.kind,
+        "source": shown_source,
+        "dest": watch.dest,
+        "output": watch.profile,
+        "every_seconds": watch.every_seconds,
+        "window": watch.window,
+        "since": watch.since,
+        "match": watch.match,
+        "skip_match": watch.skip_match,
+        "min_duration": watch.min_duration,
+        "max_duration": watch.max_duration,
+        "state": state,
+        "paused": watch.paused,
+        "last_check_at": watch.last_check_at,
+        "last_ok_at": watch.last_ok_at,
+        "next_check_at": watch.next_check_at,
+        "failures": watch.failures,
+        "error": (
+            {"code": watch.last_code, "message": watch.last_message} if watch.last_code else None
+        ),
+        "note": watch.last_message if not watch.last_code else None,
+        "jobs_made": watch.found,
+        "notify": "none" if watch.notify == "none" else ("own" if watch.notify else None),
+    }
+
+
+def shown_source(watch: Watch) -> str:
+    """The source without user info or query (its lister's description)."""
+    from ferryman.sources.listers.builtin import default_listers
+
+    try:
+        return default_listers().get(watch.kind).describe(watch.source)
+    except FerrymanError:
+        return watch.source
+
+
+async def list_views(store: Store) -> list[dict[str, Any]]:
+    now = time.time()
+    return [watch_view(w, shown_source(w), now) for w in await store.list_watches()]
+
+
+async def view_of(store: Store, watch_id: int) -> dict[str, Any]:
+    watch = await store.get_watch(watch_id)
+    return watch_view(watch, shown_source(watch), time.time())
+
+
+async def set_paused(store: Store, watch_id: int, paused: bool) -> Watch:
+    """Pause (what it saw is kept) or resume (looks at once, then every period)."""
+    return await store.set_watch_paused(watch_id, paused)
+
+
+async def remove_watch(store: Store, watch_id: int) -> None:
+    """Forget the watch and what it saw; the jobs it made stay."""
+    await store.remove_watch(watch_id)
+
+
+async def check_now(
+    store: Store,
+    settings: Settings,
+    watch_id: int,
+    *,
+    owner: str,
+    publish: Callable[[Event], None] | None = None,
+    shared: Shared | None = None,
+) -> Found | None:
+    """Look at one watch now, outside its window (the device still decides); None when
+    another checker holds it at the moment. ``shared``: a running engine's resources
+    (a Telegram chat is then read through its one connection, not a second one)."""
+    from ferryman.device.conditions import Device
+    from ferryman.engine.watch import Checker
+    from ferryman.sinks.builtin import default_sinks
+    from ferryman.sources.builtin import default_sources
+    from ferryman.sources.listers.builtin import default_listers
+
+    claimed = await store.claim_watch(owner, settings.lease_seconds, watch_id)
+    if claimed is None:
+        return None
+    checker = Checker(
+        store,
+        default_sources(),
+        default_sinks(),
+        default_listers(shared),
+        Device(),
+        owner,
+        publish=publish,
+    )
+    return await checker.check(claimed, settings, now_asked=True)
+
+
+def found_view(found: Found) -> dict[str, Any]:
+    """A check's outcome as the API returns it."""
+    error = found.error
+    return {
+        "watch": found.watch.id,
+        "listed": found.listed,
+        "made": [{"job": job, "title": entry.title} for entry, job in found.made],
+        "left_out": [{"title": entry.title, "why": why} for entry, why in found.skipped],
+        "error": {"code": error.code, "message": error.message} if error else None,
+        "next_check_at": found.next_at,
+    }

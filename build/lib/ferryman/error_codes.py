@@ -1,0 +1,747 @@
+"""The error-code registry's data: every code, whether retrying can help, how far it
+reaches, and the next step per front door (the CLI's words, and the page's where those
+name a command). One table, rows only: ``errors`` holds what reads it (``spec_for``,
+``FerrymanError``, the next steps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    """What a code means.
+
+    ``retryable``: trying the same step again later can help (backoff, then give up).
+    ``ends_input``: reading the input stops here; what was read before is delivered and
+    the job ends failed with this code (nothing read: the job fails).
+    ``fails_entry``: met inside an archive (a nested archive broken), that entry fails
+    alone and reading the rest goes on. ``archive.limit_exceeded`` ends the input but
+    never fails an entry alone: a limit concerns the whole input, wherever it trips.
+    ``confirm_once``: not retryable, yet tried once more before the work fails (a name
+    that did not resolve may have been a resolver's hiccup; a second answer settles it).
+    """
+
+    code: str
+    retryable: bool
+    next_step: str
+    ends_input: bool = field(default=False, kw_only=True)
+    fails_entry: bool = field(default=False, kw_only=True)
+    confirm_once: bool = field(default=False, kw_only=True)
+    # The page's wording where ``next_step`` names a shell command or a flag (the page
+    # has buttons instead); None: ``page_step`` drops such sentences from ``next_step``.
+    web_step: str | None = field(default=None, kw_only=True)
+
+
+SPECS: tuple[ErrorSpec, ...] = (
+    # input / sources
+    ErrorSpec(
+        "source.not_found", False, "Check the path or link; it may have moved or been removed."
+    ),
+    ErrorSpec("source.unreadable", False, "Check the file's permissions (ferryman needs read)."),
+    ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),
+    ErrorSpec("source.io", True, "A read failed; it is retried automatically."),
+    ErrorSpec(
+        "source.host_unknown",
+        False,
+        "No server has that name (it does not resolve): check the link for a typo, then"
+        " add it again. If the name is right, the site is gone or this machine's DNS"
+        " blocks it; `ferryman retry JOB` asks again.",
+        confirm_once=True,
+    ),
+    ErrorSpec(
+        "source.tls_refused",
+        False,
+        "The server's TLS certificate is not trusted (self-signed, expired, or made for"
+        " another name), so nothing was read from it. Check that the link names the right"
+        " host; for a server of your own with its own CA, point SSL_CERT_FILE at that"
+        " CA's certificate, then `ferryman retry JOB`.",
+        confirm_once=True,
+    ),
+    ErrorSpec(
+        "source.nothing_delivered",
+        False,
+        "Check that this is the input you meant; `ferryman report JOB` says why each file"
+        " was left out. Files other than photos and videos go out only with"
+        " send_documents = true (`ferryman config set send_documents true`, then add the"
+        " input again with --force).",
+    ),
+    ErrorSpec(
+        "job.partly_delivered",
+        False,
+        "`ferryman report JOB` lists the files left out and why; they are kept in"
+        " quarantine (`ferryman quarantine list`). Once the cause is gone (a file"
+        " downloaded again, a newer ferryman), `ferryman retry JOB` tries them again;"
+        " what was delivered is not sent twice.",
+    ),
+    ErrorSpec(
+        "source.entry_gone",
+        False,
+        "This file was in the folder when ferryman listed it, but the server no longer has"
+        " it; the rest of the folder went on. If it moved, add it from where it is now.",
+    ),
+    ErrorSpec("source.duplicate", False, "Already added; use --force to process it again."),
+    ErrorSpec(
+        "network.metered",
+        True,
+        "Not on Wi-Fi and network.wifi_only is set: downloads go on by themselves on Wi-Fi"
+        " (or set network.wifi_only = false). `ferryman config set network.wifi_only"
+        " false` does it.",
+    ),
+    ErrorSpec(
+        "network.offline",
+        True,
+        "The device has no network (no route out: airplane mode, no signal): downloads"
+        " go on by themselves when it is back, without counting as attempts.",
+    ),
+    ErrorSpec(
+        "power.low",
+        True,
+        "The battery is below power.min_battery and not charging: downloads go on by"
+        " themselves once it charges (or lower power.min_battery).",
+    ),
+    ErrorSpec("link.invalid", False, "The link is malformed; copy it again in full."),
+    ErrorSpec(
+        "link.unsupported",
+        False,
+        "No extractor reads this kind of link: send a direct link to the file, or a"
+        " link to a page that plays the video in a browser.",
+    ),
+    ErrorSpec(
+        "link.no_media",
+        False,
+        "The link gave a web page with no video or audio ferryman can find. A download"
+        " link that expired or wants a login gives such a page: get a fresh link. For a"
+        " page around a video, open it in a browser and send the link of the video itself"
+        " (right-click → copy video address).",
+    ),
+    ErrorSpec(
+        "link.bad_profile",
+        False,
+        "Choose a quality of 2160p, 1440p, 1080p, 720p, 480p, 360p or best; or audio as"
+        " mp3 (320, 256, 192, 128 or 96 kbps), m4a or opus; or mute.",
+    ),
+    ErrorSpec(
+        "link.output_for_file",
+        False,
+        "A file or upload is delivered as it is (converted only where it would not play):"
+        " choose 'As they are' (or leave out --audio, --quality and --mute) for it."
+        " Audio, quality and mute apply to links to media.",
+    ),
+    ErrorSpec(
+        "content.private",
+        False,
+        "The video is private: only its owner's accounts can see it. Ask for a public"
+        " link, or set links.cookies_file to a logged-in browser's cookies."
+        " `ferryman config set links.cookies_file ~/cookies.txt` does it.",
+    ),
+    ErrorSpec(
+        "content.login_required",
+        False,
+        "The site shows this only to logged-in users: export the cookies of a logged-in"
+        " browser to a file, set links.cookies_file to it, and retry the job."
+        " `ferryman config set links.cookies_file ~/cookies.txt` sets it.",
+    ),
+    ErrorSpec(
+        "content.age_restricted",
+        False,
+        "The video is age-restricted: set links.cookies_file to the cookies of a logged-in"
+        " adult account, and retry the job. `ferryman config set links.cookies_file"
+        " ~/cookies.txt` sets it.",
+    ),
+    ErrorSpec(
+        "content.geo_blocked",
+        False,
+        "The video is not available in this machine's country; a machine elsewhere (or a"
+        " VPN) can fetch it.",
+    ),
+    ErrorSpec(
+        "content.unavailable",
+        False,
+        "The video was removed or never existed: check the link in a browser.",
+    ),
+    ErrorSpec(
+        "content.live",
+        True,
+        "This is a live stream or a premiere that has not ended; ferryman tries again"
+        " later and fetches the recording once it is over.",
+    ),
+    ErrorSpec(
+        "content.drm",
+        False,
+        "The video is protected by DRM: no tool may convert it. Nothing can be done here.",
+    ),
+    ErrorSpec(
+        "content.too_long",
+        False,
+        "The video is longer than links.max_duration: raise it (seconds; 0 for no limit)"
+        " and retry the job.",
+    ),
+    ErrorSpec(
+        "content.too_large",
+        False,
+        "The file would be larger than links.max_size: choose a lower quality or audio,"
+        " or raise links.max_size.",
+    ),
+    ErrorSpec(
+        "source.bot_check",
+        True,
+        "The site asked ferryman to prove it is not a bot; this passes with time and is"
+        " retried with a growing wait. If it persists, set links.cookies_file."
+        " `ferryman config set links.cookies_file ~/cookies.txt` sets it.",
+    ),
+    ErrorSpec(
+        "source.rate_limited",
+        True,
+        "The site says too many requests: ferryman waits as long as it asks, then goes"
+        " on by itself.",
+    ),
+    ErrorSpec(
+        "source.network",
+        True,
+        "The connection to the site failed; ferryman retries. Check this machine's"
+        " network if it keeps failing.",
+    ),
+    ErrorSpec(
+        "source.changed",
+        False,
+        "The site answered in a way its extractor does not expect, usually because the"
+        " site changed: update yt-dlp (`pip install -U yt-dlp` in ferryman's environment;"
+        " `ferryman doctor` shows its version), then retry the job.",
+    ),
+    ErrorSpec(
+        "source.unsupported",
+        False,
+        "Give a local file, folder or archive, or a link of a kind the message lists"
+        " (http(s)://, dav(s)://, torbox:…, a t.me message link).",
+    ),
+    # network sources
+    ErrorSpec(
+        "source.http.status",
+        True,
+        "The server answered with an error (the status is in the message); it is retried."
+        " If it stays, try the link in a browser.",
+    ),
+    ErrorSpec(
+        "source.http.refused",
+        False,
+        "The server refused the request (the status is in the message); check the link.",
+    ),
+    ErrorSpec(
+        "source.http.stalled",
+        True,
+        "The download stopped sending bytes; it reconnects and resumes. Raise"
+        " `network.stall_seconds` on a very slow link.",
+    ),
+    ErrorSpec(
+        "source.http.changed",
+        True,
+        "The file on the server changed during the download; it starts again from zero.",
+    ),
+    ErrorSpec(
+        "source.http.no_ranges",
+        True,
+        "The server sends the whole file when asked for a part, so a cut cannot be"
+        " resumed where it stopped; the read starts again from the beginning.",
+    ),
+    ErrorSpec(
+        "source.http.no_size",
+        True,
+        "The server did not say how large the file is, which reading it in place needs;"
+        ' it is asked again. If it stays, set `network.stream_archives = "never"` to'
+        " download such links whole. `ferryman config set network.stream_archives never`"
+        " does it.",
+    ),
+    ErrorSpec(
+        "source.http.replaced",
+        False,
+        "The file at the link is no longer the one ferryman began reading in place; what"
+        " was delivered came from the first one. To take the new file, add the link again"
+        " with --force.",
+        ends_input=True,
+    ),
+    ErrorSpec(
+        "source.auth",
+        False,
+        "The server wants a login or the link expired: set the login the message names"
+        " (a WebDAV server's in [webdav.hosts]; for a private Telegram chat, join it with"
+        " the account `ferryman telegram login` used) and retry the job, or add a fresh"
+        " link.",
+    ),
+    ErrorSpec(
+        "torbox.auth",
+        False,
+        "Set a valid torbox.api_key (torbox.app → Settings → API key; or the variable"
+        " FERRYMAN_TORBOX__API_KEY), then retry the job. `ferryman config set"
+        " torbox.api_key KEY` sets it.",
+    ),
+    ErrorSpec(
+        "torbox.not_found",
+        False,
+        "Torbox has no such item or file on this account: check the ID in your Torbox"
+        " dashboard (torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID).",
+    ),
+    ErrorSpec(
+        "torbox.not_ready",
+        True,
+        "Torbox is still downloading this item; ferryman looks again by itself.",
+    ),
+    ErrorSpec(
+        "torbox.api",
+        True,
+        "Torbox's API answered with an error (its words are in the message); ferryman"
+        " tries again. If it keeps failing, look at status.torbox.app.",
+    ),
+    ErrorSpec(
+        "webdav.protocol",
+        False,
+        "The server did not answer as a WebDAV server: check the address (a Nextcloud"
+        " folder is davs://host/remote.php/dav/files/USER/...), or use its http(s) link.",
+    ),
+    # archives
+    ErrorSpec(
+        "archive.unreadable",
+        False,
+        "The archive is damaged or not an archive: download it again. When a run had"
+        " begun reading it, a copy is kept in quarantine (`ferryman quarantine list`).",
+        ends_input=True,
+        fails_entry=True,
+    ),
+    ErrorSpec(
+        "archive.truncated",
+        False,
+        "The archive ends early (incomplete download?); re-download it.",
+        ends_input=True,
+        fails_entry=True,
+    ),
+    ErrorSpec(
+        "archive.entry_corrupt",
+        False,
+        "This entry is damaged inside the archive; the rest was delivered.",
+    ),
+    ErrorSpec(
+        "archive.password_required",
+        False,
+        "The job waits for its password: give it with `ferryman password JOB` (or /pass"
+        " in the chat, or on the page); it reads on from where it stopped. The `passwords`"
+        " setting's list was tried already.",
+    ),
+    ErrorSpec(
+        "archive.password_wrong",
+        False,
+        "None of the passwords given opened it; give the right one with"
+        " `ferryman password JOB` (the job reads on from where it stopped).",
+    ),
+    ErrorSpec(
+        "archive.unsupported",
+        False,
+        "Run `ferryman doctor` to see the formats available; most need a RAR-capable 7zz.",
+        ends_input=True,
+        fails_entry=True,
+    ),
+    ErrorSpec(
+        "archive.volume_missing",
+        False,
+        "Put the missing volume next to the others (same folder, same name) and retry the job.",
+        ends_input=True,
+        fails_entry=True,
+    ),
+    ErrorSpec(
+        "archive.limit_exceeded",
+        False,
+        "A safety limit stopped the archive (a bomb?). If you trust it, raise the setting"
+        " named in the message and retry the job. `ferryman config set archive.KEY VALUE`"
+        " raises it (e.g. `ferryman config set archive.max_ratio 500`).",
+        ends_input=True,
+    ),
+    # media
+    ErrorSpec(
+        "media.unreadable",
+        False,
+        "The file could not be decoded; it is kept in quarantine for a look.",
+    ),
+    ErrorSpec("media.convert_failed", True, "Conversion failed; it is retried, then quarantined."),
+    ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
+    ErrorSpec(
+        "media.incomplete",
+        True,
+        "The file made was empty, shorter than the source says, or its end does not play:"
+        " ferryman fetches and makes it again. If it keeps failing, the site's copy may be"
+        " broken; try another quality.",
+    ),
+    ErrorSpec(
+        "media.parts_unusable",
+        True,
+        "The finished parts of a transcode could not be joined; they are discarded and the"
+        " video is encoded again from the start.",
+    ),
+    ErrorSpec(
+        "media.too_many_pixels",
+        False,
+        "The image claims more pixels than is safe to decode (a decompression bomb?); it is"
+        " sent as a document. Raise `media.max_image_pixels` if you trust it.",
+    ),
+    ErrorSpec(
+        "media.over_limit",
+        False,
+        "The file is over the destination's size limit and could not be split or shrunk;"
+        " it is kept in quarantine.",
+    ),
+    # engine
+    ErrorSpec(
+        "space.low",
+        True,
+        "Free disk space or lower `space_floor`; the job resumes itself."
+        " `ferryman config set space_floor 128MiB` lowers it.",
+    ),
+    ErrorSpec(
+        "space.too_large",
+        False,
+        "The entry is larger than the whole disk of the work area: move the data dir to a"
+        " bigger disk, then `ferryman retry JOB`.",
+    ),
+    ErrorSpec(
+        "job.cancelled", False, "Cancelled on request; `ferryman retry JOB` starts it again."
+    ),
+    ErrorSpec("node.unknown", False, "Name a node as `ferryman workers` lists it."),
+    ErrorSpec("engine.lease_lost", True, "Another worker took over; nothing to do."),
+    ErrorSpec(
+        "engine.locked",
+        False,
+        "Another ferryman (named in the message, with its process id) runs the engine on"
+        " this data dir: stop it first (Ctrl-C where it runs, or `kill` that process id),"
+        " or use it: `ferryman add` hands it new jobs.",
+    ),
+    ErrorSpec(
+        "engine.internal", True, "An unexpected error; it is retried. Report it if it stays."
+    ),
+    # sinks
+    ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),
+    ErrorSpec(
+        "sink.unwritable",
+        False,
+        "Choose a folder ferryman may write to: library:/some/path (made if missing, in a"
+        " folder you can write to) or library: for the default library; for link:, set"
+        " results.dir to such a folder.",
+    ),
+    ErrorSpec(
+        "sink.refused",
+        False,
+        "The destination refused this file for good; it is kept in quarantine, the rest of"
+        " its album was delivered.",
+    ),
+    ErrorSpec(
+        "sink.wait",
+        True,
+        "The destination asked ferryman to wait; it waits exactly that long and goes on.",
+    ),
+    ErrorSpec(
+        "results.bucket",
+        True,
+        "The S3 results store failed (the status is in the message); it is retried. If it"
+        " stays, check [results.s3] endpoint, bucket and keys (`ferryman config show`).",
+    ),
+    ErrorSpec(
+        "sink.unknown",
+        False,
+        "Use a destination ferryman knows, like library:/path or telegram:me (see"
+        " `ferryman add --help`).",
+    ),
+    # telegram
+    ErrorSpec(
+        "telegram.not_configured",
+        False,
+        "Set telegram.api_id and telegram.api_hash (from my.telegram.org):"
+        " `ferryman config set telegram.api_id ID` and `ferryman config set"
+        " telegram.api_hash HASH` (or FERRYMAN_TELEGRAM__API_ID / FERRYMAN_TELEGRAM__API_HASH).",
+    ),
+    ErrorSpec(
+        "telegram.not_logged_in",
+        False,
+        "Run `ferryman telegram login`, then `ferryman retry JOB` for the jobs that stopped.",
+    ),
+    ErrorSpec(
+        "telegram.session_revoked",
+        False,
+        "The session was ended (logged out or revoked elsewhere); run `ferryman telegram"
+        " login` again, then `ferryman retry JOB` for the jobs that stopped.",
+    ),
+    ErrorSpec(
+        "telegram.code_invalid", False, "Run `ferryman telegram login` and type the new code."
+    ),
+    ErrorSpec(
+        "telegram.code_expired", False, "The code expired; run `ferryman telegram login` again."
+    ),
+    ErrorSpec(
+        "telegram.password_invalid", False, "Wrong two-step verification password; try again."
+    ),
+    ErrorSpec("telegram.phone_invalid", False, "Give the phone number with its country code."),
+    ErrorSpec(
+        "telegram.banned",
+        False,
+        "Telegram banned this account or number; use another one (see telegram.org/faq).",
+    ),
+    ErrorSpec(
+        "telegram.api_id_invalid",
+        False,
+        "Check telegram.api_id and telegram.api_hash at my.telegram.org (API development).",
+    ),
+    ErrorSpec("telegram.bot_token_invalid", False, "Check telegram.bot_token with @BotFather."),
+    ErrorSpec(
+        "telegram.flood_wait",
+        True,
+        "Telegram asked ferryman to wait; it waits exactly that long (also across restarts)"
+        " and goes on by itself.",
+    ),
+    ErrorSpec(
+        "telegram.slowmode_wait",
+        True,
+        "The chat has slow mode on; ferryman waits the given seconds and goes on.",
+    ),
+    ErrorSpec(
+        "telegram.peer_invalid",
+        False,
+        "Check the destination (telegram:@name, telegram:-100…, telegram:me): the account"
+        " must be a member of that chat.",
+    ),
+    ErrorSpec(
+        "telegram.write_forbidden",
+        False,
+        "The account may not post there; make it an admin or choose another chat, then"
+        " `ferryman retry JOB`.",
+    ),
+    ErrorSpec(
+        "telegram.media_rejected",
+        False,
+        "Telegram refused the file as media; it is sent as a document, or kept in quarantine.",
+    ),
+    ErrorSpec(
+        "telegram.rejected",
+        False,
+        "Telegram refused the request; the message names Telegram's own error.",
+    ),
+    ErrorSpec("telegram.connection", True, "The connection to Telegram dropped; it reconnects."),
+    ErrorSpec("telegram.server", True, "Telegram had an internal error; it is retried."),
+    ErrorSpec(
+        "telegram.download_failed", True, "Downloading the file from Telegram failed; retried."
+    ),
+    # store
+    ErrorSpec(
+        "store.migration_failed",
+        False,
+        "The database could not be brought to this version and was left as it was; keep"
+        " a copy of it and report the message (use the ferryman that made it meanwhile).",
+    ),
+    ErrorSpec(
+        "store.unreachable",
+        True,
+        "Start the database server named in the message, or check the network to it and"
+        " `database_url`; then run the command again.",
+    ),
+    # settings
+    ErrorSpec(
+        "config.invalid",
+        False,
+        "Fix the setting named in the message: `ferryman config set KEY VALUE` (or"
+        " `ferryman config edit`); `ferryman config path` says which file is read.",
+    ),
+    ErrorSpec(
+        "config.exists",
+        False,
+        "Change it with `ferryman config set KEY VALUE` or `ferryman config edit`"
+        " (or move it away, then `ferryman config init`).",
+    ),
+    ErrorSpec(
+        "config.unwritable",
+        False,
+        "Check that the folder named in the message can be written, or name another"
+        " file with --config FILE (or FERRYMAN_CONFIG).",
+    ),
+    ErrorSpec(
+        "store.data_dir_unusable",
+        False,
+        "Give a folder ferryman may write: --data-dir DIR (or FERRYMAN_DATA_DIR, or"
+        " `ferryman config set data_dir DIR`).",
+    ),
+    ErrorSpec("job.not_found", False, "Run `ferryman status` to list the jobs."),
+    ErrorSpec(
+        "job.password_empty",
+        False,
+        "Give the password itself: `ferryman password JOB` asks for it (or reads it from"
+        " a pipe: `printf %s PW | ferryman password JOB`); nothing was changed.",
+    ),
+    ErrorSpec(
+        "job.waiting_for_password",
+        False,
+        "The job has not ended: it waits for a password; give it with `ferryman password JOB`.",
+    ),
+    ErrorSpec(
+        "job.not_ended",
+        False,
+        "The job is still running: wait for it to end, or `ferryman cancel JOB` first.",
+    ),
+    ErrorSpec(
+        "job.no_links",
+        False,
+        "Its albums are where `ferryman report JOB` says; for download links, add the input"
+        " again with `--to link:` (and --force).",
+    ),
+    ErrorSpec(
+        "job.already_ended",
+        False,
+        "The job has ended already: `ferryman retry JOB` runs it again, or"
+        " `ferryman remove JOB` removes it.",
+    ),
+    # watches (sources checked on a schedule)
+    # notices
+    ErrorSpec(
+        "notify.bad_url",
+        False,
+        "Give an Apprise URL (tgram://, ntfy://, json://host/…), ferryman(s)://host/path for a"
+        " signed webhook, or none; see docs/watch.md, Notices.",
+    ),
+    ErrorSpec(
+        "notify.undelivered",
+        True,
+        "The notice is tried again with a growing wait; check the target is up. The job is"
+        " not affected.",
+    ),
+    ErrorSpec("watch.not_found", False, "Run `ferryman watch list` to see the watches."),
+    ErrorSpec(
+        "watch.source_unsupported",
+        False,
+        "Watch a feed or page link (http/https), a WebDAV folder (dav:// or davs://), a"
+        " Torbox account (torbox:), a Telegram channel or group (https://t.me/NAME, t.me/c/ID,"
+        " telegram:@NAME, telegram:-100ID), or name the kind with"
+        " `--kind feed|dav|ytdlp|torbox|telegram`.",
+    ),
+    ErrorSpec(
+        "watch.needs_user",
+        False,
+        "Log in as a person's account (`ferryman telegram login` with a phone number, not a"
+        " bot token), then `ferryman watch resume ID`.",
+    ),
+    ErrorSpec(
+        "watch.feed_unreadable",
+        True,
+        "Open the link in a browser: it must serve an RSS or Atom feed; for a page or"
+        " channel yt-dlp reads, add the watch with `--kind ytdlp`.",
+    ),
+    ErrorSpec(
+        "watch.bad_window", False, "Give the window as HH:MM-HH:MM in local time, e.g. 01:00-07:00."
+    ),
+    ErrorSpec(
+        "watch.bad_option",
+        False,
+        "Fix the option as the message says; `ferryman watch add --help` lists them.",
+    ),
+    # the web page and API
+    ErrorSpec(
+        "request.invalid",
+        False,
+        "Fix the request as the message says; /api/docs describes every field.",
+    ),
+    ErrorSpec(
+        "auth.required",
+        False,
+        "Send `Authorization: Bearer TOKEN` (a token from `ferryman web token`), or log in"
+        " on the page.",
+    ),
+    ErrorSpec("auth.csrf", False, "Reload the page and try again."),
+    ErrorSpec(
+        "rate.limited", True, "Too many requests: wait the seconds Retry-After says, then retry."
+    ),
+    ErrorSpec(
+        "link.expired",
+        False,
+        "Download links expire after web.link_ttl: open the job on the page (links renew"
+        " themselves) or POST /api/v1/jobs/JOB/links for new ones.",
+    ),
+    ErrorSpec(
+        "link.tampered",
+        False,
+        "This link was changed or made by another server: copy it again from the page.",
+    ),
+    ErrorSpec(
+        "link.gone",
+        False,
+        "The result is no longer kept (results.retention): retry the job to make it again.",
+    ),
+    ErrorSpec(
+        "link.blocked",
+        False,
+        "Links to this machine, to private networks and to cloud metadata are refused;"
+        " on a home network, allow them: `ferryman config set web.allow_private_links true`"
+        " (or FERRYMAN_WEB__ALLOW_PRIVATE_LINKS=true), then start `ferryman web` again.",
+    ),
+    ErrorSpec(
+        "upload.not_found", False, "Start the upload again: this one is unknown or finished."
+    ),
+    ErrorSpec(
+        "upload.offset",
+        False,
+        "Resume from the offset the server gave (GET /api/v1/uploads/ID says where).",
+    ),
+    ErrorSpec("upload.too_large", False, "The file is larger than web.max_upload allows."),
+    ErrorSpec("upload.incomplete", False, "Send the rest of the file before starting the job."),
+)
+
+# The page's words for steps that name a command (``ErrorSpec.web_step``): kept apart
+# from the specs above so adding a code needs none, and the page never shows a command.
+_WEB_STEPS: dict[str, str] = {
+    "source.host_unknown": "No server has that name (it does not resolve): check the link"
+    " for a typo, then add it again. If the name is right, Retry asks again.",
+    "source.tls_refused": "The server's TLS certificate is not trusted (self-signed, expired,"
+    " or made for another name), so nothing was read from it. Check that the link names"
+    " the right host, then Retry.",
+    "source.nothing_delivered": "Check that this is the input you meant: none of its files"
+    " was a photo or a video ferryman delivers (the counts above say what was skipped).",
+    "job.partly_delivered": "Some files could not be delivered; they are kept in"
+    " quarantine on the server, and the report lists them and why. Once the cause is gone,"
+    " Retry tries them again; what was delivered is not sent twice.",
+    "source.duplicate": "Already added: open that job, or add it again.",
+    "link.output_for_file": "A file or upload is delivered as it is (converted only where"
+    " it would not play): choose “As they are” for it. Audio, quality and mute apply to"
+    " links to media.",
+    "source.changed": "The site answered in a way its extractor does not expect, usually"
+    " because the site changed: whoever runs ferryman should update yt-dlp; then Retry.",
+    "source.http.replaced": "The file at the link is no longer the one ferryman began"
+    " reading; what was delivered came from the first one. To take the new file, add the"
+    " link again.",
+    "source.auth": "The server wants a login or the link expired: add a fresh link, or"
+    " have the login the message names set on the server, then Retry.",
+    "archive.unreadable": "The archive is damaged or not an archive: download it again and"
+    " add the new copy.",
+    "archive.password_required": "The archive needs its password: type it in the Password"
+    " field; it reads on from where it stopped.",
+    "archive.password_wrong": "Type the right one in the Password field; it reads on from"
+    " where it stopped.",
+    "archive.unsupported": "This server cannot read this kind of archive (most need a"
+    " RAR-capable 7zz); whoever runs ferryman can check with its doctor.",
+    "space.too_large": "The file is larger than the server's whole work disk: whoever runs"
+    " ferryman must give it a bigger disk, then Retry.",
+    "job.cancelled": "Cancelled on request; Retry starts it again.",
+    "telegram.not_logged_in": "No Telegram account is logged in on the server: log in"
+    " there, then Retry.",
+    "telegram.session_revoked": "The Telegram session was ended elsewhere: log in again on"
+    " the server, then Retry.",
+    "telegram.write_forbidden": "The account may not post there; make it an admin or"
+    " choose another chat, then Retry.",
+    "watch.needs_user": "A bot cannot read a chat's history: whoever runs ferryman must log"
+    " it in to Telegram as a person's account; then resume the watch.",
+    "job.not_found": "It was removed; reload the page for the list as it is.",
+    "job.waiting_for_password": "The job waits for a password: type it in the Password field.",
+    "job.not_ended": "The job is still running: Cancel it first, or wait for it to end.",
+    "job.already_ended": "The job has ended already: Retry runs it again, Remove removes it.",
+    "job.no_links": "Its files went to another destination; for download links, add the"
+    " input again with “To download”.",
+    "sink.unknown": "Choose one of the destinations the form offers.",
+    "auth.required": "Log in again with your token.",
+    "engine.locked": "Another ferryman runs on this data dir; stop it first.",
+    "store.unreachable": "The server's database does not answer; try again in a moment.",
+}
+
+ERRORS: dict[str, ErrorSpec] = {
+    spec.code: replace(spec, web_step=spec.web_step or _WEB_STEPS.get(spec.code)) for spec in SPECS
+}

@@ -1,0 +1,478 @@
+"""The command line: add inputs, run the engine, see every job's state.
+
+The other commands live by concern and join this root: ``cli_job`` (one job's report,
+links and controls), ``cli_nodes`` (workers, drain), ``cli_doctor``, ``cli_config``
+(config, quarantine), ``cli_watch``, ``cli_telegram``, ``cli_web``, ``cli_service``."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.text import Text
+
+from ferryman.errors import FerrymanError, spec_for, with_job
+from ferryman.frontdoors.cli_args import (
+    JSON,
+    QUIET,
+    VERBOSE,
+    State,
+    apply_output,
+    usable_data_dir,
+)
+from ferryman.frontdoors.cli_completion import completion_app
+from ferryman.frontdoors.cli_config import config_app, quarantine_app
+from ferryman.frontdoors.cli_doctor import doctor_app
+from ferryman.frontdoors.cli_help import HelpGroup
+from ferryman.frontdoors.cli_inputs import added_json, inputs_of
+from ferryman.frontdoors.cli_job import job_app
+from ferryman.frontdoors.cli_nodes import nodes_app
+from ferryman.frontdoors.cli_output import NO_COLOR
+from ferryman.frontdoors.cli_run import run_engine
+from ferryman.frontdoors.cli_service import service_app
+from ferryman.frontdoors.cli_store import run_light
+from ferryman.frontdoors.cli_telegram import telegram_app
+from ferryman.frontdoors.cli_watch import watch_app
+from ferryman.frontdoors.cli_web import web_app
+from ferryman.frontdoors.exit_codes import ExitCode, for_error
+from ferryman.frontdoors.terminal import (
+    console,
+    fail,
+    print_problems,
+    show,
+    status_table,
+)
+from ferryman.sinks.builtin import default_sinks
+
+# The engine, the store and what they pull in (SQLAlchemy, PyAV, Pillow, Telethon) load
+# in the commands that use them, so `--help` and light commands answer at once.
+# Settings (pydantic) load when a command first reads them, not for `--help`.
+if TYPE_CHECKING:
+    from ferryman.config import Settings
+    from ferryman.model import Job
+    from ferryman.store import Store
+    from ferryman.store.lite import LiteStore
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="ferryman: archives, media files and links in; playable media out.",
+    no_args_is_help=True,
+    add_completion=False,
+    cls=HelpGroup,  # help and usage lines as cli_help writes them, for every command
+    rich_markup_mode=None,  # usage errors as plain lines, not boxes
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(config_app, name="config")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(telegram_app, name="telegram")
+app.add_typer(service_app, name="service")
+app.add_typer(web_app, name="web")
+app.add_typer(watch_app, name="watch")
+
+out = console()
+err = console(stderr=True)
+
+
+def _print_version(wanted: bool) -> None:
+    """``ferryman --version``: what a bug report names (nothing else is loaded)."""
+    if wanted:
+        from ferryman import __version__
+
+        out.print(f"ferryman {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", metavar="FILE", help="ferryman.toml to read (else $FERRYMAN_CONFIG)."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            metavar="DIR",
+            help="Database, work area, library, quarantine (else $FERRYMAN_DATA_DIR or XDG).",
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log more (-vv: everything).")
+    ] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print results and errors only.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Results as JSON (one object a line for add, run).")
+    ] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (as NO_COLOR=1).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    said = {VERBOSE: verbose, QUIET: quiet, JSON: as_json, NO_COLOR: no_color}
+    for key, value in said.items():  # a command's own parse may have said more already
+        ctx.meta[key] = max(int(value), int(ctx.meta.get(key, 0)))
+    apply_output(ctx.meta)
+    ctx.obj = State(config, data_dir.resolve() if data_dir else None, ctx.meta)
+
+
+def _fail(exc: FerrymanError, job: int | None = None) -> None:
+    fail(err, exc, job)
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="PATH",
+            help="Files, folders or archives: paths, http(s) links to them, WebDAV"
+            " folders and files (davs://host/path/, dav:// for plain http), Torbox"
+            " items (torbox:torrent/ID, torbox:usenet/ID, torbox:webdl/ID, /FILE for one),"
+            " or links to media: a page or a platform's video (YouTube, X, TikTok…),"
+            " made into an MP4 up to 1080p unless --quality, --audio or --mute say else."
+            " `-` reads one a line from stdin.",
+        ),
+    ] = None,
+    batch_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--batch-file",
+            "-a",
+            metavar="FILE",
+            help="Inputs from FILE, one a line (`-`: stdin); blank lines and # comments"
+            " are skipped.",
+        ),
+    ] = None,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", metavar="DEST", help=f"Where albums go: {default_sinks().describe()}."
+        ),
+    ] = "library:",
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            help="Password for encrypted archives (visible in the process list; see"
+            " `ferryman password` for a way that is not).",
+        ),
+    ] = None,
+    priority: Annotated[
+        int, typer.Option("--priority", metavar="N", help="Higher goes first.")
+    ] = 0,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Add even if added before; a link to media skips the result cache."
+        ),
+    ] = False,
+    quality: Annotated[
+        str | None,
+        typer.Option(
+            "--quality",
+            metavar="SIZE",
+            help="Links to media: the MP4's largest size, 2160p, 1440p, 1080p (the"
+            " default), 720p, 480p, 360p or best (a vertical video's short side counts).",
+        ),
+    ] = None,
+    audio: Annotated[
+        str | None,
+        typer.Option(
+            "--audio",
+            metavar="FORMAT",
+            help="Links to media: the sound alone, as mp3, m4a (AAC kept) or opus.",
+        ),
+    ] = None,
+    bitrate: Annotated[
+        int | None,
+        typer.Option(
+            "--bitrate",
+            metavar="KBPS",
+            help="With --audio mp3: 320, 256, 192 (the default), 128 or 96 kbps; opus: 32–256.",
+        ),
+    ] = None,
+    mute: Annotated[
+        bool, typer.Option("--mute", help="Links to media: the MP4 without its sound.")
+    ] = False,
+    playlist: Annotated[
+        bool,
+        typer.Option(
+            "--playlist",
+            help="Links to media: every entry of a playlist or channel (up to"
+            " links.playlist_max), each its own file; without it, only the one video.",
+        ),
+    ] = False,
+    run_now: Annotated[
+        bool,
+        typer.Option(
+            "--run", help="Then run the engine here until every job has ended (`run --until-idle`)."
+        ),
+    ] = False,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help="Where these jobs' notices go instead of notify.urls: Apprise URLs"
+            " (tgram://, ntfy://, json://…), ferryman(s)://host/path (a signed webhook),"
+            " or none.",
+        ),
+    ] = None,
+) -> None:
+    """Add inputs as jobs: they run with `ferryman run` (or at once with --run, or in a
+    ferryman that is running already)."""
+
+    from ferryman.engine import intake
+    from ferryman.links.profile import from_choices
+    from ferryman.sources.builtin import default_sources
+
+    shown_source = default_sources().describe
+    state: State = ctx.obj
+    paths = inputs_of(paths or [], batch_file)
+    if not paths:
+        err.print("no input: give PATH..., `-a FILE` or `-` (one a line on stdin)", markup=False)
+        raise typer.Exit(ExitCode.USAGE)
+    try:
+        profile = from_choices(
+            audio=audio, bitrate=bitrate, quality=quality, mute=mute, playlist=playlist
+        )
+        if notify is not None:
+            from ferryman.engine.notify import check_target
+
+            notify = check_target(notify)
+    except FerrymanError as exc:
+        _fail(exc)
+        raise typer.Exit(for_error(exc.code)) from None
+    options: dict[str, Any] = {
+        "notify": notify,
+        "dest": to,
+        "password": password,
+        "priority": priority,
+        "force": force,
+        "profile": profile,
+    }
+
+    def told(results: list[Job | FerrymanError]) -> int:
+        """Say what became of every input; how many had a problem."""
+        problems = 0
+        for path, job in zip(paths, results, strict=True):
+            if state.json:
+                out.print(json.dumps(added_json(path, job, shown_source)), markup=False)
+            if isinstance(job, FerrymanError):
+                _fail(job)
+                problems += 1
+            elif job.error_code:
+                problems += 1
+                err.print(
+                    Text.assemble(
+                        (f"job {job.id}", "red"), f" {job.error_code}: {job.error_message}"
+                    )
+                )
+                step = with_job(spec_for(job.error_code).next_step, job.id)
+                err.print(f"  next: {step}", markup=False)
+            elif not state.json:
+                shown = shown_source(job.source)  # a link without its token
+                out.print(f"job {job.id}: {shown} → {job.dest} ({job.name})", markup=False)
+        return problems
+
+    silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
+
+    def light(settings: Settings, store: LiteStore) -> tuple[int, int, list[str]]:
+        results: list[Job | FerrymanError] = []
+        for path in paths:
+            try:
+                results.append(intake.add_source_now(store, path, settings=settings, **options))
+            except FerrymanError as exc:
+                results.append(exc)
+        live = store.live_nodes(silent_after * settings.lease_seconds)
+        return told(results), _added(results), live
+
+    async def full(settings: Settings, store: Store) -> tuple[int, int, list[str]]:
+        from ferryman.engine import nodes
+
+        results: list[Job | FerrymanError] = []
+        for path in paths:
+            try:
+                results.append(await intake.add_source(store, path, settings=settings, **options))
+            except FerrymanError as exc:
+                results.append(exc)
+        runs = await nodes.workers(store, settings.lease_seconds)
+        live = sorted({r["node"] for r in runs if r["state"] == "alive"})
+        return told(results), _added(results), live
+
+    problems, added, live = run_light(ctx, light, full, writes=True)
+    code = ExitCode.FAILED if problems else ExitCode.OK
+    if run_now and added and not live:  # a running ferryman takes it: no second engine
+        code = max(code, run_engine(ctx.obj, until_idle=True))
+    elif added and not state.quiet:
+        _say_what_next(live)
+    if code:
+        raise typer.Exit(code)
+
+
+def _added(results: list[Job | FerrymanError]) -> int:
+    """How many jobs were added and have work to do (not refused, not failed at once)."""
+    return sum(1 for job in results if not isinstance(job, FerrymanError) and not job.error_code)
+
+
+def _say_what_next(live: list[str]) -> None:
+    """After `add`: whether anything happens now, and where to look."""
+    if live:
+        err.print(
+            f"a running ferryman ({', '.join(live)}) takes it now;"
+            " `ferryman status` shows how it goes",
+            markup=False,
+            highlight=False,
+        )
+        return
+    err.print(
+        "queued: nothing runs it until `ferryman run --until-idle` (or `ferryman run`,"
+        " `web`, `telegram serve`; next time `ferryman add --run` does both);"
+        " `ferryman status` shows how it goes",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit 0 once every job has ended.")
+    ] = False,
+    node_name: Annotated[
+        str | None,
+        typer.Option(
+            "--node-name",
+            metavar="NAME",
+            help="This node's name in `ferryman workers` and `ferryman drain` (else the"
+            " node_name setting, else the host name).",
+        ),
+    ] = None,
+) -> None:
+    """Run the engine: read inputs, prepare media, deliver albums.
+
+    When it stops, it sums up what ended, and what each job that waits or failed needs.
+    """
+    code = run_engine(ctx.obj, until_idle=until_idle, node_name=node_name)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Every job with its state and item counts."""
+    from ferryman.engine import report
+
+    silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
+
+    def light(settings: Settings, store: LiteStore) -> dict[str, Any]:
+        data = report.status_of(
+            store.list_jobs(),
+            store.item_counts(),
+            fetching=store.fetching_jobs(),
+            fetch_errors=store.fetch_errors(),
+            places=store.queue_places(),
+        )
+        return _mark_idle(data, store.live_nodes(silent_after * settings.lease_seconds))
+
+    async def full(settings: Settings, store: Store) -> dict[str, Any]:
+        from ferryman.engine import nodes
+
+        runs = await nodes.workers(store, settings.lease_seconds)
+        live = [r["node"] for r in runs if r["state"] == "alive"]
+        return _mark_idle(await report.status(store), live)
+
+    data = run_light(ctx, light, full)
+    if as_json or ctx.obj.json:
+        out.print_json(json.dumps(data))
+        return
+    if not data["jobs"]:
+        settings = ctx.obj.settings()
+        out.print(
+            f"no jobs yet in {_store_shown(settings)}: `ferryman add PATH` adds one"
+            " (`ferryman add --run PATH` runs it at once); jobs added with another"
+            " --data-dir are listed with that --data-dir",
+            markup=False,
+            highlight=False,
+        )
+        return
+    show(out, status_table(data))
+    print_problems(out, data)
+
+
+def _mark_idle(data: dict[str, Any], live: list[str]) -> dict[str, Any]:
+    """With no engine running, a job that is neither ended, paused nor waiting on a
+    person is ``idle``: it waits for the next run (after a Ctrl-C it still says
+    ``active``, which alone reads as if something ran it)."""
+    for job in data["jobs"]:
+        unended = job["state"] in ("queued", "expanding", "active")
+        job["idle"] = not live and unended and not job["paused"] and not job["waiting"]
+    return data
+
+
+def _store_shown(settings: Settings) -> str:
+    """The data dir, or a database_url without its password: where jobs were looked for."""
+    if not settings.database_url:
+        return str(settings.data_dir)
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Make sample inputs, run them into the library, and print the reports."""
+    from ferryman.frontdoors.demo import run_demo  # the engine, PyAV, the samples
+
+    state: State = ctx.obj
+    try:
+        code = run_demo(usable_data_dir(state.settings()), out)
+    except FerrymanError as exc:
+        _fail(exc)
+        raise typer.Exit(for_error(exc.code)) from exc
+    raise typer.Exit(code)
+
+
+# The commands of the modules by concern join the root's, in the order --help lists them.
+for joined in (job_app, nodes_app, doctor_app, completion_app):
+    app.registered_commands.extend(joined.registered_commands)
+ORDER = (
+    "add", "run", "status", "report", "links", "workers", "drain", "pause", "resume",
+    "cancel", "retry", "remove", "password", "doctor", "demo", "completion",
+)  # fmt: skip
+app.registered_commands.sort(
+    key=lambda c: ORDER.index(c.name or getattr(c.callback, "__name__", ""))
+)
+
+
+def main() -> None:
+    if "_FERRYMAN_COMPLETE" in os.environ:  # a shell asks for completions (`completion`)
+        from typer._completion_classes import completion_init
+
+        completion_init()  # Typer registers its shells only when asked to
+    try:
+        app(complete_var="_FERRYMAN_COMPLETE")  # also under `python -m ferryman`
+    finally:
+        # The process ends here: its last act would be a full collection of a heap that
+        # is about to go anyway (0.15 s of every command after the engine ran).
+        gc.freeze()

@@ -1,0 +1,180 @@
+"""``ferryman report|links|pause|resume|cancel|retry|remove|password``: what a person
+sees of one job, and does to it (through ``engine/control``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ferryman.frontdoors.cli_args import JobArg, job_number
+from ferryman.frontdoors.cli_store import run_with_store
+from ferryman.frontdoors.terminal import console, print_links, print_report
+
+# The store, the engine and settings load in the commands that use them (`--help`).
+if TYPE_CHECKING:
+    from ferryman.config import Settings
+    from ferryman.model import Job
+    from ferryman.store import Store
+
+
+out = console()
+
+
+job_app = typer.Typer()  # its commands join the root's (``cli``)
+
+
+@job_app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    job: JobArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """What a job delivered, converted, skipped and quarantined, and why."""
+    from ferryman.engine import report
+
+    number = job_number(job)
+    data = run_with_store(ctx, lambda _s, store: report.report(store, number), number)
+    if as_json or ctx.obj.json:
+        out.print_json(json.dumps(data))
+        return
+    print_report(out, data)
+
+
+@job_app.command()
+def links(
+    ctx: typer.Context,
+    job: JobArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """A `--to link:` job's download links, signed afresh (valid for web.link_ttl)."""
+    from ferryman.frontdoors.result_links import job_links, listening
+
+    number = job_number(job)
+
+    async def signed(settings: Settings, store: Store) -> tuple[Job, Any]:
+        found = await store.get_job(number)
+        return found, await job_links(settings, found)
+
+    found, made = run_with_store(ctx, signed, number)
+    serving = listening(made.base)
+    if as_json or ctx.obj.json:
+        files = [{"name": f.name, "size": f.size, "url": f.url} for f in made.files]
+        data = {"job": number, "files": files, "zip": made.whole, "expires_at": made.expires}
+        out.print_json(json.dumps(data | {"served_by": made.base, "serving": serving}))
+        return
+    print_links(out, found, made, serving)
+
+
+def _control(
+    ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]], job: int
+) -> None:
+    run_with_store(ctx, lambda _s, store: action(store), job)
+
+
+@job_app.command()
+def pause(ctx: typer.Context, job: JobArg) -> None:
+    """Pause a job: nothing of it is claimed until `resume`."""
+    from ferryman.engine import control
+
+    number = job_number(job)
+    _control(ctx, lambda store: control.pause_job(store, number), number)
+    out.print(f"job {number} paused")
+
+
+@job_app.command()
+def resume(ctx: typer.Context, job: JobArg) -> None:
+    """Resume a paused job."""
+    from ferryman.engine import control
+
+    number = job_number(job)
+    _control(ctx, lambda store: control.resume_job(store, number), number)
+    out.print(f"job {number} resumed")
+
+
+@job_app.command()
+def cancel(ctx: typer.Context, job: JobArg) -> None:
+    """Cancel a job and delete its files from the work area."""
+
+    from ferryman.engine import control
+
+    number = job_number(job)
+    _control(ctx, lambda store: control.cancel_job(store, number), number)
+    out.print(f"job {number} cancelled")
+
+
+@job_app.command()
+def retry(ctx: typer.Context, job: JobArg) -> None:
+    """Run an ended job again; what was delivered is not delivered twice."""
+    from ferryman.engine import control
+
+    number = job_number(job)
+    _control(ctx, lambda store: control.retry_job(store, number), number)
+    out.print(f"job {number} queued again")
+
+
+@job_app.command()
+def remove(
+    ctx: typer.Context,
+    job: JobArg,
+    quarantine: Annotated[
+        bool,
+        typer.Option("--quarantine", help="Delete the job's quarantine folder too."),
+    ] = False,
+) -> None:
+    """Forget an ended job: its records and work files (a running job: cancel it first).
+
+    What it delivered to a library or a chat stays there; the files behind its download
+    links (to link:) go with it; its quarantine folder stays unless --quarantine is given.
+    """
+    from ferryman.engine import control
+
+    number = job_number(job)
+    removed = run_with_store(
+        ctx,
+        lambda settings, store: control.remove_job(store, settings, number, quarantine=quarantine),
+        number,
+    )
+    out.print(f"job {number} ({removed.job.name}) removed", markup=False)
+    for folder in removed.folders:
+        out.print(f"  deleted {folder}", markup=False, highlight=False)
+
+
+@job_app.command()
+def password(
+    ctx: typer.Context,
+    job: JobArg,
+    secret: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="PASSWORD",
+            help="Omit it to type it unseen (or pipe it in): then it stays out of the"
+            " shell history and the process list.",
+        ),
+    ] = None,
+) -> None:
+    """Give a job a password; a job in needs_password reads on from where it stopped."""
+    number = job_number(job)
+    if secret is None:
+        if sys.stdin.isatty():
+            secret = typer.prompt("password", hide_input=True)
+        else:
+            secret = sys.stdin.readline().rstrip("\r\n")
+    given = secret
+    from ferryman.engine import control
+    from ferryman.model import JobState
+
+    found = run_with_store(
+        ctx, lambda _s, store: control.give_password(store, number, given), number
+    )
+    if found.state is JobState.QUEUED:
+        out.print(
+            f"job {number}: password added; the next `ferryman run` tries it where reading"
+            " stopped (`ferryman status` then shows whether it opened)",
+            markup=False,
+        )
+    else:
+        out.print(f"job {number}: password added (the job is {found.state.value})")

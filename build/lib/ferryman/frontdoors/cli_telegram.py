@@ -1,0 +1,218 @@
+"""`ferryman telegram login | whoami | logout | serve | demo`: the account ferryman sends
+with, the chat front door, and the chat tried on a fake Telegram (``chat_demo``).
+
+The commands read the settings from the context object (``cli.State`` when run as
+``ferryman telegram …``). The network comes from the object's ``dialer`` if it has one,
+so tests and embedders can run the commands against a fake; else it is the real
+MTProto network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+
+import typer
+
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.exit_codes import for_error
+from ferryman.frontdoors.terminal import console, fail
+
+if TYPE_CHECKING:  # Telethon and the settings load on use, so `--help` needs neither
+    from ferryman.config import Settings
+    from ferryman.telegram.client import Dialer
+    from ferryman.telegram.login import Me
+
+T = TypeVar("T")
+
+telegram_app = typer.Typer(
+    help="Log in to Telegram (a user or a bot), see who is logged in, log out, and serve"
+    " the chat as a front door (`telegram demo` tries it without an account).",
+    no_args_is_help=True,
+)
+out = console()
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """A context object for running these commands on their own: settings and network.
+
+    ``CliRunner().invoke(telegram_app, args, obj=Wiring(settings, dialer))``.
+    """
+
+    preset: Settings
+    dialer: Dialer
+
+    def settings(self) -> Settings:
+        return self.preset
+
+
+class TerminalPrompter:
+    """Asks at the terminal; secrets are not echoed."""
+
+    def ask(self, question: str, *, secret: bool) -> str:
+        return str(typer.prompt(question, hide_input=secret))
+
+
+def _fail(exc: FerrymanError) -> NoReturn:
+    fail(console(stderr=True), exc)
+    raise typer.Exit(for_error(exc.code)) from exc
+
+
+def _run(ctx: typer.Context, work: Callable[[Settings, Dialer], Awaitable[T]]) -> T:
+    """Settings and dialer from the context, then ``work``; errors exit 2 with a next step."""
+    from ferryman.telegram.client import MTProtoDialer
+
+    dialer: Dialer = getattr(ctx.obj, "dialer", None) or MTProtoDialer()
+
+    async def go() -> T:
+        return await work(ctx.obj.settings(), dialer)
+
+    try:
+        import asyncio  # not for `--help`: it costs a noticeable share of start-up
+
+        return asyncio.run(go())
+    except FerrymanError as exc:
+        _fail(exc)
+
+
+@telegram_app.command()
+def login(
+    ctx: typer.Context,
+    phone: Annotated[
+        str | None, typer.Option("--phone", help="With country code; asked if omitted.")
+    ] = None,
+    bot: Annotated[
+        bool,
+        typer.Option("--bot", help="Log in as a bot (token asked unless telegram.bot_token)."),
+    ] = False,
+) -> None:
+    """Log in: a user by phone, code and 2FA password; or a bot by its token."""
+    from ferryman.telegram.login import (
+        ask,
+        connect,
+        current_login,
+        disconnect,
+        login_bot,
+        login_user,
+    )
+
+    prompter = TerminalPrompter()
+
+    async def work(settings: Settings, dialer: Dialer) -> tuple[Me, bool]:
+        client = await connect(settings, dialer)
+        try:
+            already = await current_login(client)
+            if already is not None:
+                return already, False
+            token = settings.telegram.bot_token
+            if bot or token:
+                if not token:
+                    token = await ask(prompter, "Bot token (from @BotFather)", secret=True)
+                return await login_bot(client, token), True
+            return await login_user(client, prompter, phone), True
+        finally:
+            await disconnect(client)
+
+    me, fresh = _run(ctx, work)
+    if fresh:
+        out.print(f"logged in as {me.describe()}", markup=False)
+    else:
+        out.print(
+            f"already logged in as {me.describe()};"
+            " run `ferryman telegram logout` first to use another account",
+            markup=False,
+        )
+
+
+@telegram_app.command("whoami")
+def whoami_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Who the session is logged in as (asked from Telegram, so a revoked session shows)."""
+    from ferryman.telegram.login import disconnect, open_session, whoami
+
+    async def work(settings: Settings, dialer: Dialer) -> Me:
+        client = await open_session(settings, dialer)
+        try:
+            return await whoami(client)
+        finally:
+            await disconnect(client)
+
+    me = _run(ctx, work)
+    if as_json:
+        out.print_json(json.dumps(dataclasses.asdict(me)))
+        return
+    out.print(me.describe(), markup=False)
+    if me.phone:
+        out.print(f"phone {me.phone}", markup=False)
+
+
+@telegram_app.command("logout")
+def logout_cmd(ctx: typer.Context) -> None:
+    """End the session at Telegram and delete the session file."""
+    from ferryman.telegram.client import session_path
+    from ferryman.telegram.login import connect, disconnect, logout
+
+    async def work(settings: Settings, dialer: Dialer) -> bool | None:
+        if not session_path(settings).exists():
+            return None
+        client = await connect(settings, dialer)
+        try:
+            return await logout(client)
+        finally:
+            await disconnect(client)
+
+    confirmed = _run(ctx, work)
+    if confirmed is None:
+        out.print("not logged in; nothing to do")
+    elif confirmed:
+        out.print("logged out; the session file is deleted")
+    else:
+        out.print("Telegram had already ended this session; the session file is deleted")
+
+
+# --------------------------------------------------------------------------------------
+# `ferryman telegram serve`: the chat front door next to the engine (frontdoor package).
+
+
+@telegram_app.command("serve")
+def serve_cmd(ctx: typer.Context) -> None:
+    """Run the engine and answer in the chat: allowed people send files and commands."""
+    from ferryman.frontdoors.startup import running
+    from ferryman.frontdoors.telegram import serve
+
+    async def work(settings: Settings, dialer: Dialer) -> None:
+        import asyncio  # not for `--help`: it costs a noticeable share of start-up
+
+        from ferryman.frontdoors.telegram.serve import check_ready
+
+        check_ready(settings)  # before saying it serves (and before the lock)
+        stop = asyncio.Event()
+        async with running(
+            settings, on_signal=stop.set, command="telegram serve", dialer=dialer
+        ) as started:
+            out.print("serving the chat front door; Ctrl+C stops", markup=False)
+            await serve(settings, started.store, dialer=dialer, stop=stop, engine=started.engine)
+
+    _run(ctx, work)
+
+
+@telegram_app.command("demo")
+def demo_cmd(
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the demo's data dir (its jobs and albums).")
+    ] = False,
+) -> None:
+    """Try the chat without an account: a scripted chat on a fake Telegram, printed."""
+    from ferryman.frontdoors.chat_demo import run_chat_demo
+
+    try:
+        code = run_chat_demo(out, keep=keep)
+    except FerrymanError as exc:
+        _fail(exc)
+    raise typer.Exit(code)

@@ -1,0 +1,122 @@
+"""``ferryman web``: the page and the API (FastAPI on uvicorn), and ``web token``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.exit_codes import for_error
+from ferryman.frontdoors.terminal import console, fail
+
+web_app = typer.Typer(
+    help="Serve the web page and the API (see docs/web.md).",
+    invoke_without_command=True,
+)
+
+
+@web_app.callback()
+def web(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            help="Address to listen on (web.host, 127.0.0.1); any other needs web.tokens.",
+        ),
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (web.port, 8080).")] = None,
+    no_engine: Annotated[
+        bool,
+        typer.Option(
+            "--no-engine",
+            help="Serve only: `ferryman run` workers elsewhere do the jobs (a shared"
+            " PostgreSQL store).",
+        ),
+    ] = False,
+) -> None:
+    """Serve the page and /api/v1 (docs at /api/docs), running the engine in the same
+    process unless --no-engine."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import asyncio
+
+    from ferryman.web.guard import check_bind
+    from ferryman.web.server import serve
+
+    settings = ctx.obj.settings()
+    if not settings.web.allow_private_links:  # links from the web: no fetch inward
+        network = settings.network.model_copy(update={"block_private": True})
+        settings = settings.model_copy(update={"network": network})
+    chosen_host = host or settings.web.host
+    chosen_port = settings.web.port if port is None else port
+    out = console()
+
+    def ready(bound: int) -> None:
+        shown = f"[{chosen_host}]" if ":" in chosen_host else chosen_host
+        out.print(f"ferryman web: http://{shown}:{bound}/ (Ctrl-C stops)", markup=False)
+
+    def stopping() -> None:
+        out.print("stopping…", markup=False)
+
+    async def go() -> None:
+        check_bind(chosen_host, settings.web.tokens)  # before any store or engine
+        if no_engine:
+            from ferryman.store import Store
+
+            store = await Store.open(settings.database)
+            try:
+                await serve(
+                    settings,
+                    store,
+                    host=chosen_host,
+                    port=chosen_port,
+                    ready=ready,
+                    on_stop=stopping,
+                )
+            finally:
+                await store.close()
+            return
+        from ferryman.frontdoors.startup import running
+
+        # Signals go to uvicorn while it serves; the engine stops once it has.
+        async with running(settings, on_signal=lambda: None, command="web") as started:
+            engine = asyncio.create_task(started.engine.run(), name="engine")
+
+            def stopping_engine() -> None:  # the engine winds down while uvicorn does
+                stopping()
+                started.engine.stop()
+
+            try:
+                await serve(
+                    settings,
+                    started.store,
+                    host=chosen_host,
+                    port=chosen_port,
+                    bus=started.engine.bus,
+                    engine_alive=lambda: not engine.done(),
+                    ready=ready,
+                    on_stop=stopping_engine,
+                )
+            finally:
+                started.engine.stop()
+                await engine
+
+    try:
+        asyncio.run(go())
+    except FerrymanError as exc:
+        fail(console(stderr=True), exc)
+        raise typer.Exit(for_error(exc.code)) from exc
+
+
+@web_app.command("token")
+def token() -> None:
+    """Make an API token: give the token to clients, put its sha256 line in web.tokens."""
+    from ferryman.web.guard import new_token
+
+    made, hashed = new_token()
+    out = console()
+    out.print(f"token (shown once; give it to the client): {made}", markup=False)
+    out.print(f'add to ferryman.toml:  [web] tokens = ["{hashed}"]', markup=False)
+    out.print(f"or: FERRYMAN_WEB__TOKENS='[\"{hashed}\"]'", markup=False)

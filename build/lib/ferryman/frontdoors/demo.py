@@ -1,0 +1,162 @@
+"""`ferryman demo`: sample inputs made on the spot, run to the end, reports printed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from ferryman.config import Settings, default_data_dir
+from ferryman.engine import intake, report
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.progress import attach_renderer
+from ferryman.frontdoors.startup import running
+from ferryman.frontdoors.terminal import print_report
+from ferryman.model import Job
+from ferryman.samples import make_demo_inputs
+from ferryman.sources.builtin import default_sources
+from ferryman.store import Store
+
+
+def run_demo(settings: Settings, console: Console) -> int:
+    """Returns the exit code: 0 when every job ended as the demo expects."""
+    return asyncio.run(_demo(settings, console, (settings.data_dir / "demo-inputs").absolute()))
+
+
+async def _demo(settings: Settings, console: Console, inputs_dir: Path) -> int:
+    async with running(settings, command="demo") as started:
+        store, engine = started.store, started.engine
+        earlier = await _earlier_demo_jobs(store, inputs_dir)
+        if earlier:
+            _already_ran(console, settings, earlier)
+            return 0
+        console.print(f"making sample inputs in {inputs_dir} …", markup=False)
+        inputs = await asyncio.to_thread(make_demo_inputs, inputs_dir)
+        for line in inputs.description:
+            console.print(f"  {line}", markup=False)
+        job_ids = []
+        for path in inputs.paths:
+            try:
+                job = await intake.add_source(store, path, force=True)
+            except FerrymanError as exc:
+                console.print(f"{exc.code}: {exc.message}", style="red", markup=False)
+                continue
+            job_ids.append(job.id)
+        renderer = attach_renderer(engine.bus, store, "bars" if console.is_terminal else "plain")
+        try:
+            await engine.run(until_idle=True)
+        finally:
+            await renderer.close()
+        intact = rescued = 0
+        for job_id in job_ids:
+            data = await report.report(store, job_id)
+            if data["error"]:
+                rescued += data["delivered"]  # entries before the damage still arrive
+            else:
+                intact += data["delivered"]
+            print_report(console, data)
+        console.print(
+            Text.assemble(
+                "\n",
+                (f"{intact} of {inputs.expected_media} sample media delivered", "bold"),
+                f" (+{rescued} rescued from the broken archive) into {settings.library}",
+            )
+        )
+        _print_next_steps(console, settings, job_ids)
+        return 0 if intact == inputs.expected_media else 1
+
+
+async def _earlier_demo_jobs(store: Store, inputs_dir: Path) -> list[Job]:
+    """Jobs an earlier demo added in this data dir: their inputs are in ``inputs_dir``.
+
+    The inputs are made afresh each time (new files, so dedupe would not see them), so
+    a second demo would deliver everything again as ``holiday (2)``; it says where the
+    first one's albums are instead.
+    """
+    sources = default_sources()
+    found = []
+    for job in await store.list_jobs():
+        where = Path(sources.describe(job.source))
+        if where.parent == inputs_dir:
+            found.append(job)
+    return found
+
+
+def _already_ran(console: Console, settings: Settings, jobs: list[Job]) -> None:
+    ids = ", ".join(str(job.id) for job in jobs)
+    console.print(
+        f"the demo already ran in {settings.data_dir} (job{'s' if len(jobs) > 1 else ''} {ids});"
+        f" its albums are in {settings.library}; to run it afresh, delete that data dir"
+        " or give another --data-dir",
+        markup=False,
+        highlight=False,
+    )
+    _print_next_steps(console, settings, [job.id for job in jobs])
+
+
+def ferryman_command(argv0: str, cwd: Path) -> str:
+    """How to call this ferryman from a new shell in ``cwd``: ``ferryman`` when that
+    name on PATH is this program, else its path (``.venv/bin/ferryman`` after
+    ``make demo``), else ``python -m ferryman`` with this interpreter."""
+    program = Path(argv0)
+    if program.name != "ferryman" or not program.exists():
+        return f"{_shown_path(Path(sys.executable), cwd)} -m ferryman"
+    on_path = shutil.which("ferryman")
+    if on_path and os.path.samefile(on_path, program):
+        return "ferryman"
+    return _shown_path(program, cwd)
+
+
+def next_steps(settings: Settings, job_ids: list[int], *, argv0: str, cwd: Path) -> list[str]:
+    """The commands to type next, each true as printed in a new shell in ``cwd``: the
+    data dir named unless it is the default one, the program by a path that works."""
+    command = ferryman_command(argv0, cwd)
+    here = command
+    if settings.data_dir.absolute() != default_data_dir().absolute():
+        here += f" --data-dir {_shown_path(settings.data_dir, cwd)}"
+    first = job_ids[0] if job_ids else 1
+    others = f" (jobs {first} to {job_ids[-1]})" if len(job_ids) > 1 else ""
+    steps = [
+        f"{here} status  # the demo's jobs",
+        f"{here} report {first}  # one job's story{others}",
+    ]
+    if command != "ferryman":
+        activate = Path(argv0).parent / "activate"
+        if activate.exists():
+            steps.append(f". {_shown_path(activate, cwd)}  # then `ferryman` alone works")
+    steps.append(
+        f"{command} add --run PATH  # your own first job: a file, folder, archive or link,"
+        f" into {default_data_dir() / 'library'}"
+    )
+    return steps
+
+
+def _shown_path(path: Path, cwd: Path) -> str:
+    """``path`` relative to ``cwd`` when inside it (shorter, still right), quoted."""
+    absolute = path.absolute()
+    try:
+        shown = str(absolute.relative_to(cwd.absolute()))
+        if "/" not in shown:
+            shown = f"./{shown}"
+    except ValueError:
+        shown = str(absolute)
+    return shlex.quote(shown)
+
+
+def _print_next_steps(console: Console, settings: Settings, job_ids: list[int]) -> None:
+    console.print("next, from this folder in any shell:", markup=False, highlight=False)
+    steps = [
+        step.partition("  # ")
+        for step in next_steps(settings, job_ids, argv0=sys.argv[0], cwd=Path.cwd())
+    ]
+    width = max(len(command) for command, _, _ in steps)
+    for command, _, why in steps:
+        console.print(
+            f"  {command.ljust(width)}  # {why}", markup=False, highlight=False, soft_wrap=True
+        )

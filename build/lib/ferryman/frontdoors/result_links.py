@@ -1,0 +1,87 @@
+"""``ferryman links JOB``: a ``link:`` job's download links, signed afresh each time.
+
+They are the links the page gives (``web.app.Web.links_of``): ``/d/`` links signed with
+the data dir's secret, served by ``ferryman web``, or presigned S3 URLs when results are
+in a bucket (served without ferryman). A link lives ``web.link_ttl``; asking again signs
+new ones, so an expired link is never a dead end.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ferryman.config import Settings
+from ferryman.errors import FerrymanError
+from ferryman.model import Job
+from ferryman.web.results import open_results
+from ferryman.web.signing import WHOLE_JOB, Signer, load_secret
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    name: str
+    size: int
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    files: list[Link]
+    whole: str | None  # the whole job as one zip (through ferryman web)
+    expires: float
+    base: str  # where ferryman web is reached
+    configured: bool  # base came from web.public_url (else from web.host and web.port)
+
+
+def web_base(settings: Settings) -> tuple[str, bool]:
+    """The address of ``ferryman web``: ``web.public_url``, else its host and port."""
+    if settings.web.public_url:
+        return settings.web.public_url.rstrip("/"), True
+    host = settings.web.host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    shown = "[::1]" if host == "::" else (f"[{shown}]" if ":" in shown else shown)
+    return f"http://{shown}:{settings.web.port}", False
+
+
+def listening(base: str, within: float = 0.5) -> bool:
+    """Whether something answers at ``base``'s host and port now (ferryman web, likely)."""
+    parts = urlsplit(base)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=within):
+            return True
+    except OSError:
+        return False
+
+
+async def job_links(settings: Settings, job: Job) -> Links:
+    """``job``'s delivered files with links signed now; ``job.no_links`` unless it
+    goes to ``link:``."""
+    if not job.dest.startswith("link:"):
+        raise FerrymanError(
+            "job.no_links",
+            f"job {job.id} delivers to {job.dest}; only jobs added with --to link: have"
+            " download links",
+        )
+    results = open_results(settings)
+    try:
+        found = await results.files(job.id)
+        expires = time.time() + min(settings.web.link_ttl, results.max_ttl)
+        base, configured = web_base(settings)
+        signer = Signer(load_secret(settings.data_dir))
+        files = [
+            Link(
+                f.name,
+                f.size,
+                results.direct_url(job.id, f, expires)
+                or f"{base}/d/{signer.sign(job.id, f.path, expires)}",
+            )
+            for f in found
+        ]
+        whole = f"{base}/d/{signer.sign(job.id, WHOLE_JOB, expires)}" if found else None
+        return Links(files, whole, expires, base, configured)
+    finally:
+        await results.close()

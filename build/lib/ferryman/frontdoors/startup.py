@@ -1,0 +1,91 @@
+"""One start-up for every front door that runs the engine (``run``, ``demo``, the chat).
+
+The order matters and was written three times before: the data dir's run lock (SQLite
+only: PostgreSQL is made for several workers), the store, the engine, signal handlers
+that ask for a graceful stop; and on the way out the handlers go and the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ferryman.config import Settings
+from ferryman.engine import collector
+from ferryman.engine.children import prepare_children
+from ferryman.engine.lock import DataDirLock
+from ferryman.engine.runner import Engine
+from ferryman.store import Store
+
+log = logging.getLogger(__name__)
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    store: Store
+    engine: Engine
+    signals: list[int] = field(default_factory=list)  # the stop signals received, in order
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    on_signal: Callable[[], None] | None = None,
+    command: str = "run",
+    **engine_options: Any,
+) -> AsyncIterator[Running]:
+    """The store and an engine, ready to run; SIGTERM/SIGINT call ``on_signal``
+    (default: the engine's graceful stop). Raises ``engine.locked`` when another
+    process runs on this SQLite data dir; ``command`` is what this one is called in
+    such a refusal (``web``, ``serve``)."""
+    # The template's modules named; started by the first child, unless the front door
+    # started it already (``ferryman run`` looks at the queue before it loads the engine).
+    prepare_children()
+    with contextlib.ExitStack() as stack:
+        sole = settings.database.startswith("sqlite")
+        if sole:
+            stack.enter_context(DataDirLock(settings.data_dir, command))
+        store = await Store.open(settings.database)
+        try:
+            if sole:
+                await _hand_back_a_dead_runs_work(store)
+            engine = Engine(store, settings, **engine_options)
+            stop = on_signal or engine.stop
+            loop = asyncio.get_running_loop()
+            # Only the main thread may take signals (an embedder may run us elsewhere).
+            handled = _STOP_SIGNALS if threading.current_thread() is threading.main_thread() else ()
+            started = Running(store, engine)
+
+            def stopped_by(sig: int) -> None:
+                started.signals.append(sig)  # Ctrl-C exits 130, as shells expect
+                stop()
+
+            for sig in handled:
+                loop.add_signal_handler(sig, stopped_by, sig)
+            try:
+                # Start-up's heap set aside from the collector while the engine runs
+                # (engine/collector.py): here, where the process is ours to tune.
+                with collector.startup_set_aside():
+                    yield started
+            finally:
+                for sig in handled:
+                    loop.remove_signal_handler(sig)
+        finally:
+            await store.close()
+
+
+async def _hand_back_a_dead_runs_work(store: Store) -> None:
+    """With the data dir's lock ours, no other engine runs on this store: a lease in it
+    is a run's that died (SIGKILL, a phone's reboot), and its work is claimable now,
+    not when the lease lapses (``lease_seconds``: a restart sat silent that long)."""
+    handed = await store.release(None)
+    if handed:
+        log.info("handed back %d unit(s) of work a run before this one held", handed)

@@ -1,0 +1,275 @@
+"""The chat's commands: each a thin call into the engine's control, report and settings.
+
+A command without a job number means the obvious job: the newest one the command can
+act on (``/pass`` the newest waiting for a password, ``/resume`` the newest paused…).
+Answers are short plain text; an error is its code and message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ferryman.config import Settings
+from ferryman.engine import control, report, runtime_config
+from ferryman.engine.quarantine import list_quarantine
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.telegram import cleanup, render
+from ferryman.frontdoors.telegram.inbox import Inbox
+from ferryman.model import Job, JobState
+from ferryman.store import Store
+
+Handler = Callable[[str], Awaitable[str]]
+LIST_MAX = 15  # lines in /status, /queue, /quarantine
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """Which jobs a command without a number may mean, and what to say if none."""
+
+    fits: Callable[[Job], bool]
+    none: str
+
+
+_ACTIVE = Pick(lambda j: not j.state.terminal, "no job is running")
+_PICKS = {
+    "pass": Pick(lambda j: j.state is JobState.NEEDS_PASSWORD, "no job waits for a password"),
+    "cancel": _ACTIVE,
+    "pause": Pick(lambda j: not j.state.terminal and not j.paused, "no job to pause"),
+    "resume": Pick(lambda j: not j.state.terminal and j.paused, "no job is paused"),
+    "retry": Pick(
+        lambda j: j.state in (JobState.FAILED, JobState.CANCELLED), "no failed or cancelled job"
+    ),
+    "report": Pick(lambda _j: True, "there are no jobs yet"),
+}
+
+
+class Commands:
+    def __init__(
+        self, settings: Settings, store: Store, inbox: Inbox, nudge: Callable[[], None]
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.inbox = inbox
+        self.nudge = nudge
+        self.table: dict[str, Handler] = {
+            "help": self.help,
+            "start": self.help,
+            "status": self.status,
+            "queue": self.queue,
+            "pass": self.password,
+            "cancel": self.cancel,
+            "retry": self.retry,
+            "pause": self.pause,
+            "resume": self.resume,
+            "report": self.report,
+            "quarantine": self.quarantine,
+            "cleanup": self.cleanup,
+            "settings": self.settings_cmd,
+            "watch": self.watch,
+            "watches": self.watches,
+            "unwatch": self.unwatch,
+        }
+
+    async def run(self, text: str) -> str:
+        head, _, rest = text.strip().partition(" ")
+        name = head.lstrip("/").split("@", 1)[0].lower()
+        handler = self.table.get(name)
+        if handler is None:
+            return f"unknown command /{name}; /help lists them"
+        try:
+            return await handler(rest.strip())
+        except FerrymanError as exc:
+            return f"{exc.code}: {exc.message}"
+
+    # -------------------------------------------------------------- jobs
+
+    async def _job(self, command: str, arg: str) -> Job:
+        """The job a command means: the number given, else the newest that fits."""
+        if arg:
+            number = arg.lstrip("#")
+            if not number.isdigit():
+                raise FerrymanError("job.not_found", f"'{arg}' is not a job number")
+            return await self.store.get_job(int(number))
+        pick = _PICKS[command]
+        fitting = [j for j in await self.store.list_jobs() if pick.fits(j)]
+        if not fitting:
+            raise FerrymanError("job.not_found", pick.none)
+        return fitting[-1]
+
+    async def help(self, _arg: str) -> str:
+        return render.HELP
+
+    async def status(self, _arg: str) -> str:
+        jobs = (await report.status(self.store))["jobs"]
+        if not jobs:
+            return "no jobs yet; send me an archive or a media file"
+        return "\n".join(render.job_row(j) for j in jobs[-LIST_MAX:])
+
+    async def queue(self, _arg: str) -> str:
+        lines = [
+            f"downloading {t.name}: {render.percent_of(t.done, t.size)}%"
+            for t in self.inbox.transfers.values()
+        ]
+        waiting = [j for j in await self.store.list_jobs() if not j.state.terminal]
+        waiting.sort(key=lambda j: (-j.priority, j.id))
+        per_job = await self.store.item_counts()
+        lines += [render.job_shown(j, per_job.get(j.id, {})).text for j in waiting[:LIST_MAX]]
+        return "\n".join(lines) or "nothing waits"
+
+    async def password(self, arg: str) -> str:
+        if not arg:
+            return "send /pass PASSWORD (or /pass JOB PASSWORD)"
+        first, _, rest = arg.partition(" ")
+        job: Job | None = None
+        secret = arg
+        if rest.strip() and first.lstrip("#").isdigit():
+            try:
+                job = await self.store.get_job(int(first.lstrip("#")))
+                secret = rest.strip()
+            except FerrymanError:
+                job = None  # a password that starts with a number
+        if job is None:
+            job = await self._job("pass", "")
+        found = await control.give_password(self.store, job.id, secret)
+        self.nudge()
+        if found.state is JobState.QUEUED:
+            return f"job {job.id}: password added; reading goes on where it stopped"
+        return f"job {job.id}: password added (the job is {found.state.value})"
+
+    async def cancel(self, arg: str) -> str:
+        """``/cancel N``: job N. Without a number: a file still downloading in the chat
+        (the newest: it is not a job yet), else the newest job that has not ended."""
+        if not arg:
+            stopped = await self.inbox.cancel_download()
+            if stopped is not None:
+                return stopped
+        job = await self._job("cancel", arg)
+        fetch = await self.store.fetched(job.id)
+        downloading = fetch is not None and fetch.state in ("queued", "fetching")
+        await control.cancel_job(self.store, job.id)
+        self.nudge()  # a download in progress stops now, not at its next heartbeat
+        where = " while downloading (the partial download is deleted)" if downloading else ""
+        return f"job {job.id} ({job.name}) cancelled{where}; its work files are deleted"
+
+    async def retry(self, arg: str) -> str:
+        job = await self._job("retry", arg)
+        await control.retry_job(self.store, job.id)
+        self.nudge()
+        return f"job {job.id} queued again"
+
+    async def pause(self, arg: str) -> str:
+        job = await self._job("pause", arg)
+        await control.pause_job(self.store, job.id)
+        return f"job {job.id} paused"
+
+    async def resume(self, arg: str) -> str:
+        job = await self._job("resume", arg)
+        await control.resume_job(self.store, job.id)
+        self.nudge()
+        return f"job {job.id} resumed"
+
+    async def report(self, arg: str) -> str:
+        job = await self._job("report", arg)
+        return render.report_text(await report.report(self.store, job.id))
+
+    # ------------------------------------------------------------ others
+
+    async def quarantine(self, _arg: str) -> str:
+        root = self.settings.quarantine_dir
+        found = await asyncio.to_thread(list_quarantine, root)
+        if not found:
+            return "quarantine is empty"
+        lines = [f"{code} {path.relative_to(root)}" for path, code in found[:LIST_MAX]]
+        if len(found) > LIST_MAX:
+            lines.append(f"… and {len(found) - LIST_MAX} more")
+        return "\n".join(lines)
+
+    async def cleanup(self, arg: str) -> str:
+        found = await cleanup.find(self.settings, self.store)
+        if not found.inbox and not found.folders:
+            return "nothing to clean up"
+        what = (
+            f"{len(found.inbox)} downloads of ended jobs and {len(found.folders)} work"
+            f" folders, {render.size_text(found.bytes)}"
+        )
+        if arg.lower() != "yes":
+            return (
+                f"this deletes {what}; /retry of those jobs will not work after it.\n"
+                "send /cleanup yes"
+            )
+        await cleanup.remove(self.store, found)
+        return f"deleted {what}"
+
+    # ----------------------------------------------------------- watches
+
+    async def watch(self, arg: str) -> str:
+        """``/watch SOURCE [to DEST] [every 1h]``: as ``ferryman watch add`` (new entries
+        only; the destination defaults to where the chat's files go)."""
+        from ferryman.engine.watch_admin import NewWatch, add_watch, every_text
+
+        words = arg.split()
+        if not words:
+            return "send /watch SOURCE [to DEST] [every 1h]"
+        source, options = words[0], words[1:]
+        given: dict[str, str] = {}
+        while options:
+            if len(options) < 2 or options[0].lower() not in ("to", "every"):
+                return (
+                    f"'{' '.join(options)}': say to DEST or every 1h"
+                    " (/watch SOURCE [to DEST] [every 1h])"
+                )
+            given[options[0].lower()] = options[1]
+            options = options[2:]
+        asked = NewWatch(
+            source=source,
+            to=given.get("to", self.inbox.default_dest),
+            every=given.get("every", "1h"),
+        )
+        watch, shown = await add_watch(self.store, self.settings, asked)
+        return (
+            f"watch {watch.id}: {shown} ({watch.kind}) → {watch.dest}, every"
+            f" {every_text(watch.every_seconds)}; new entries from now on become jobs"
+            f" (/unwatch {watch.id} stops it)"
+        )
+
+    async def watches(self, _arg: str) -> str:
+        from ferryman.engine.watch_admin import every_text, list_views
+
+        views = await list_views(self.store)
+        if not views:
+            return "no watches; add one with /watch SOURCE [to DEST] [every 1h]"
+        lines = []
+        for view in views[:LIST_MAX]:
+            state = view["state"]
+            if view["error"]:
+                state += f" ({view['error']['code']})"
+            lines.append(
+                f"{view['id']} {view['source']} → {view['dest']}, every"
+                f" {every_text(view['every_seconds'])}: {state}, {view['jobs_made']} jobs"
+            )
+        if len(views) > LIST_MAX:
+            lines.append(f"… and {len(views) - LIST_MAX} more")
+        return "\n".join(lines)
+
+    async def unwatch(self, arg: str) -> str:
+        from ferryman.engine.watch_admin import remove_watch
+
+        number = arg.strip().lstrip("#")
+        if not number.isdigit():
+            return "send /unwatch ID (/watches lists them)"
+        await remove_watch(self.store, int(number))
+        return f"watch {number} removed; the jobs it made stay"
+
+    async def settings_cmd(self, arg: str) -> str:
+        key, _, value = arg.partition(" ")
+        if not key:
+            current = await runtime_config.effective_runtime(self.store, self.settings)
+            lines = [f"{k} = {v}" for k, v in current.items()]
+            return "\n".join(lines) + "\nchange one: /settings KEY VALUE"
+        if not value.strip():
+            return "send /settings KEY VALUE"
+        stored = await runtime_config.set_runtime(self.store, self.settings, key, value.strip())
+        self.nudge()
+        return f"{key} = {stored} (the engine uses it within a second)"

@@ -1,0 +1,162 @@
+"""The front door: private messages from allowed people become jobs, commands and replies.
+
+Telethon runs each event handler as its own task; the handler here only queues the
+message, and one consumer answers them in the order they came, so ``/pause`` followed
+by ``/resume`` never runs the other way round. Long work (downloads) runs in tasks of
+its own, so a big file never holds up a command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from telethon import events
+
+from ferryman.config import Settings
+from ferryman.engine.events import EventBus
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.telegram.allow import AllowList
+from ferryman.frontdoors.telegram.caption import links_in
+from ferryman.frontdoors.telegram.chat import Chat
+from ferryman.frontdoors.telegram.commands import Commands
+from ferryman.frontdoors.telegram.inbox import CHUNKS_IN_FLIGHT, Inbox
+from ferryman.frontdoors.telegram.status import StatusBoard
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.builtin import default_sources
+from ferryman.store import Store
+from ferryman.telegram.client import Dialer, MTProtoDialer
+from ferryman.telegram.pool import SenderPool
+from ferryman.telegram.remote import remote_file
+
+log = logging.getLogger(__name__)
+
+NOT_UNDERSTOOD = "send me an archive, a media file or a link to one, or /help"
+CLOSE_GRACE_SECONDS = 10.0  # for the message being answered when ferryman stops
+
+
+class FrontDoor:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: Any,
+        bus: EventBus,
+        nudge: Callable[[], None],
+        dialer: Dialer | None = None,
+        sinks: SinkRegistry | None = None,
+        arrived: asyncio.Queue[Any] | None = None,
+        sources: SourceRegistry | None = None,
+    ) -> None:
+        """``arrived``: messages someone else listens for on the door's behalf since
+        before the client connected (``serve`` with the engine's shared client), so the
+        caught-up ones are answered too; without it the door listens from ``start``."""
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.bus = bus
+        self.sources = sources or default_sources()  # what a message's words may name
+        self.chat = Chat(client)
+        self.board = StatusBoard(store, self.chat, settings.telegram.status_every_seconds)
+        connections = min(settings.telegram.upload_connections, CHUNKS_IN_FLIGHT)
+        self.pool = SenderPool(client, dialer or MTProtoDialer(), connections)
+        self.inbox = Inbox(
+            settings,
+            store,
+            client,
+            self.pool,
+            self.board,
+            nudge,
+            sinks or default_sinks(),
+            self.sources,
+        )
+        self.commands = Commands(settings, store, self.inbox, nudge)
+        self.allow = AllowList(set())
+        self._listens = arrived is None
+        self._queue: asyncio.Queue[Any] = arrived if arrived is not None else asyncio.Queue()
+        self._answering: asyncio.Task[None] | None = None
+        self._showing: asyncio.Task[None] | None = None
+        self._unsubscribe: Any = None
+
+    async def start(self) -> None:
+        """Resolve who is allowed, pick up earlier status messages and downloads, listen."""
+        self.allow = await AllowList.resolve(self.client, self.settings.telegram.allow_users)
+        await self.board.load()
+        self._unsubscribe = self.bus.subscribe(self.board.on_event)
+        self._showing = asyncio.create_task(self.board.run(), name="status-board")
+        self._answering = asyncio.create_task(self._answer_all(), name="front-door")
+        if self._listens:
+            self.client.add_event_handler(self._on_message, events.NewMessage(incoming=True))
+        await self.inbox.resume()
+
+    async def close(self) -> None:
+        """Stop listening; a message being answered is finished first (store writes are
+        not cut in half), downloads stop where they are and go on at the next start."""
+        if self._listens:
+            self.client.remove_event_handler(self._on_message)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._queue.put_nowait(None)
+        if self._answering is not None:
+            await asyncio.wait({self._answering}, timeout=CLOSE_GRACE_SECONDS)
+        await self.inbox.close()
+        tasks = [t for t in (self._answering, self._showing) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.pool.close()
+
+    async def _on_message(self, event: Any) -> None:
+        # No await before queueing: handlers run as tasks, and order is kept only here.
+        self._queue.put_nowait(event)
+
+    async def _answer_all(self) -> None:
+        while (event := await self._queue.get()) is not None:
+            if not (event.is_private and self.allow.allows(event.sender_id)):
+                continue  # the allow-list is known only once started: checked here
+            message = event.message
+            try:
+                with contextlib.suppress(Exception):  # else looked up when answering
+                    self.chat.remember(event.chat_id, await event.get_input_chat())
+                reply = await self.answer(message)
+                if reply:
+                    await self.chat.send(message.chat_id, reply, reply_to=message.id)
+            except FerrymanError as exc:
+                log.warning("answering message %s failed: %s", message.id, exc)
+            except Exception:
+                log.exception("answering message %s failed", message.id)
+
+    async def answer(self, message: Any) -> str | None:
+        """The reply to one message from an allowed person (None: no reply)."""
+        text = message.message or ""
+        remote = remote_file(message)
+        if remote is not None:
+            return await self.inbox.receive(message, remote)
+        if text.startswith("/"):
+            return await self.commands.run(text)
+        links = links_in(text, _entity_urls(message), self.sources)
+        if links:
+            return await self.inbox.take_links(message, links)
+        return NOT_UNDERSTOOD
+
+
+def _entity_urls(message: Any) -> list[str]:
+    """The links Telegram marked in a message: a plain URL entity (its text, which
+    Telethon cuts out by UTF-16 offsets) or a hidden one behind other text."""
+    urls: list[str] = []
+    try:
+        pairs = message.get_entities_text() if getattr(message, "entities", None) else []
+    except Exception:  # a message object without entity helpers: fall back to the text
+        return urls
+    for entity, text in pairs:
+        kind = type(entity).__name__
+        if kind == "MessageEntityTextUrl":
+            urls.append(entity.url)
+        elif kind == "MessageEntityUrl":
+            urls.append(text)
+    return urls

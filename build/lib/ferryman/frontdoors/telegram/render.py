@@ -1,0 +1,181 @@
+"""The front door's texts: short plain lines a phone shows without wrapping much."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ferryman.engine.events import JobFetching
+from ferryman.engine.phases import CONVERTING, DOWNLOADING, Figures, figures_of
+from ferryman.engine.report import counts
+from ferryman.frontdoors.terminal import deferred_note
+from ferryman.model import Job, JobState
+
+HELP = """Send me an archive, a media file or a link and I make it a job.
+Caption: to: @channel, to: telegram:-100… or to: library: (where it goes);
+force (take a file that came before once more).
+A link to a video (YouTube, X, TikTok… or any page with one) becomes an MP4 up to
+1080p; beside it: 720p, 480p, best, mute, mp3 192 (or 320, 256, 128, 96), m4a, opus,
+playlist.
+
+/status  jobs and their progress
+/queue  what waits
+/pass PASSWORD  or  /pass JOB PASSWORD
+/cancel [JOB]  (no JOB: a file still downloading first)
+/pause [JOB]  /resume [JOB]  /retry [JOB]
+/report [JOB]  what a job delivered, skipped, quarantined
+/quarantine  files kept back, with the reason
+/cleanup  delete downloads of ended jobs (asks first)
+/settings  or  /settings KEY VALUE
+/watch SOURCE [to DEST] [every 1h]  a feed, channel, folder: new entries become jobs
+/watches  the watches   /unwatch ID  stop one"""
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a status message should say: ``phase`` changes are worth an edit by themselves."""
+
+    percent: int
+    phase: str
+    text: str
+    final: bool = False
+
+
+def size_text(n: int) -> str:
+    if n < 1000 * 1000:
+        return f"{n / 1000:.0f} kB"
+    if n < 1000**3:
+        return f"{n / 1000**2:.1f} MB"
+    return f"{n / 1000**3:.2f} GB"
+
+
+def percent_of(done: int, size: int) -> int:
+    """Whole percent, rounded down; an empty file counts as complete."""
+    return int(done * 100 / size) if size else 100
+
+
+def downloading(name: str, done: int, size: int) -> Shown:
+    percent = percent_of(done, size)
+    return Shown(
+        percent,
+        "downloading",
+        f"{name}: downloading {percent}% ({size_text(done)} of {size_text(size)})",
+    )
+
+
+def queued_link(name: str) -> Shown:
+    return Shown(0, "", f"{name}: queued; fetching starts shortly")
+
+
+def fetching_shown(job: Job, progress: JobFetching, figures: Figures | None = None) -> Shown:
+    """A link's download (and, for a link to media, its conversion) as it goes: one
+    rising percentage with the phase under way and its own speed and time left (the
+    page's figures: ``engine.phases``), never a made-up milestone."""
+    if figures is None or figures.phase not in (DOWNLOADING, CONVERTING):
+        figures = figures_of(progress)  # between tries: the phase it waits to go on with
+    fraction = progress.fraction
+    percent = int(fraction * 100) if fraction is not None else 0
+    phase = figures.phase if figures is not None else "downloading"
+    note = figures.note() if figures is not None and not job.wait_reason else ""
+    extra = f" ({note})" if note else ""
+    wait = f", waiting: {job.wait_reason}" if job.wait_reason else ""
+    return Shown(percent, "fetching", f"{job_title(job)}: {phase} {percent}%{extra}{wait}")
+
+
+def download_failed(name: str, code: str, message: str) -> Shown:
+    return Shown(0, "failed", f"{name}: download failed, {code}: {message}", final=True)
+
+
+def job_title(job: Job) -> str:
+    return f"job {job.id} {job.name}"
+
+
+def job_shown(job: Job, by_state: dict[str, int], figures: Figures | None = None) -> Shown:
+    """A job's status line from its state and item counts (summary once it ended);
+    ``figures``: the phase under way, said with its own speed and time left."""
+    c = counts(by_state)
+    total, pending = c["total"], c["pending"]
+    done = total - pending
+    percent = int(done * 100 / total) if total else 0
+    if not job.expanded:
+        percent = min(percent, 99)  # more entries may come
+    title = job_title(job)
+    if job.state.terminal:
+        return Shown(100, "ended", ended_text(job, c), final=True)
+    if job.paused:
+        return Shown(percent, "paused", f"{title}: paused at {percent}% (/resume {job.id})")
+    if job.state is JobState.NEEDS_PASSWORD:
+        return Shown(
+            percent,
+            "password",
+            f"{title}: needs the archive password; send /pass PASSWORD"
+            f" ({done} of {total} files done meanwhile)",
+        )
+    if job.state is JobState.QUEUED and not total:
+        return Shown(0, "queued", f"{title}: queued")
+    files = f"{done} of {total} files" if job.expanded else f"{done} of {total} files so far"
+    wait = f", waiting: {job.wait_reason}" if job.wait_reason else ""
+    doing = f", {figures.line()}" if figures is not None and not job.wait_reason else ""
+    return Shown(percent, "running", f"{title}: {percent}% ({files}{wait}){doing}")
+
+
+def ended_text(job: Job, c: dict[str, int]) -> str:
+    title = job_title(job)
+    tally = (
+        f"{c['delivered']} delivered, {c['skipped']} skipped,"
+        f" {c['quarantined']} quarantined, {c['failed']} failed"
+    )
+    seconds = (job.summary or {}).get("seconds")
+    took = ""
+    if isinstance(seconds, int | float):
+        took = f" in {seconds:.1f} s" if seconds < 10 else f" in {seconds:.0f} s"
+    if job.state is JobState.DONE:
+        return f"{title}: done, {tally}{took}"
+    if job.state is JobState.CANCELLED:
+        return f"{title}: cancelled, {tally}"
+    error = f" {job.error_code}: {job.error_message}" if job.error_code else ""
+    return f"{title}: failed,{error} ({tally}); /retry {job.id}"
+
+
+def job_row(job: dict[str, Any]) -> str:
+    """One line of ``/status`` from :func:`ferryman.engine.report.status` data."""
+    c = job["counts"]
+    done = c["total"] - c["pending"]
+    state = ("fetching" if job.get("fetching") else job["state"]) + (
+        " paused" if job["paused"] else ""
+    )
+    if job["waiting"]:
+        state += f" ({job['waiting']})"
+    line = f"{job['id']} {job['name']}: {state}, {done}/{c['total']} files"
+    if job["error"]:
+        error = job["error"]
+        line += f"\n  {error['code']}: {error['message']}"
+        line += f"\n  next: {error['next']}" if error.get("next") else ""
+    elif job.get("waiting_message"):
+        line += f"\n  {job['waiting']}: {job['waiting_message']}"
+        line += f"\n  next: {job['waiting_next']}" if job.get("waiting_next") else ""
+    return line
+
+
+def report_text(data: dict[str, Any]) -> str:
+    """``/report``: the essentials of :func:`ferryman.engine.report.report`."""
+    lines = [f"job {data['job']} {data['name']}: {data['state']}"]
+    for key in ("error", "waiting"):
+        problem = data.get(key)
+        if problem:
+            lines.append(f"{problem['code']}: {problem['message'] or problem['code']}")
+            if problem.get("next"):
+                lines.append(f"next: {problem['next']}")
+    lines.append(
+        f"{data['delivered']} of {data['total']} delivered ({data['converted']} converted),"
+        f" {size_text(data['bytes_delivered'])}, {data['seconds']:.0f} s"
+    )
+    if deferred_note(data):
+        lines.append(deferred_note(data))
+    for reason, n in sorted(data["skipped"].items()):
+        lines.append(f"skipped {n}: {reason}")
+    for entry in data["quarantined"][:10]:
+        lines.append(f"quarantined {entry['path']}: {entry['code']}")
+    for entry in data["failed"][:10]:
+        lines.append(f"failed {entry['path']}: {entry['code']}")
+    return "\n".join(lines)

@@ -1,0 +1,246 @@
+"""What the terminal front doors print: errors with their next step, job tables and reports.
+
+User text (file names, paths, error messages, codes) is never read as Rich markup: a
+file called ``trip [b] day.jpg`` prints as it is, and a message holding ``[/topic/ID]``
+cannot crash the printer. Styles are applied to whole ``Text`` spans instead.
+
+Output that is not a terminal is not hard-wrapped: a piped line stays one line, so a
+script (or a person's ``| grep``) sees whole messages.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ferryman.errors import FerrymanError, with_job
+
+if TYPE_CHECKING:
+    from ferryman.frontdoors.result_links import Links
+    from ferryman.model import Job
+
+_UNWRAPPED_WIDTH = 10_000  # a table printed to a pipe: as wide as its cells need
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for the CLI: soft-wrapped (the terminal wraps, not Rich)."""
+    return Console(stderr=stderr, soft_wrap=True)
+
+
+def show(out: Console, renderable: Any) -> None:
+    """Print a table: at the terminal's width, or unwrapped when piped."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    # A console's width caps any width asked of print(): a wide one, same file.
+    wide = Console(file=out.file, width=_UNWRAPPED_WIDTH, no_color=out.no_color)
+    wide.print(renderable)
+
+
+def fail(console: Console, exc: FerrymanError, job: int | None = None) -> None:
+    """``error CODE: message`` and the next step, on ``console`` (stderr for the CLI);
+    ``job``: the job the command named, whose number the next step then gives."""
+    console.print(Text.assemble(("error", "red"), f" {exc.code}: {exc.message}"))
+    console.print(f"  next: {with_job(exc.next_step, job)}", markup=False)
+
+
+def state_cell(job: dict[str, Any]) -> str:
+    """A job's state as the status table shows it (a queued job whose input downloads
+    is "fetching"): paused, waiting (or its place in line), its error code."""
+    state = "fetching" if job.get("fetching") else str(job["state"])
+    state += " (paused)" if job["paused"] else ""
+    if job.get("idle"):
+        state += " (no engine runs: waits for the next `ferryman run`)"
+    if job["waiting"]:
+        state += f" [{job['waiting']}]"
+    elif job.get("in_line"):
+        state += f" ({in_line_text(job['in_line'])})"
+    if job["error"]:
+        state += f" {job['error']['code']}"
+    return state
+
+
+def in_line_text(place: dict[str, Any]) -> str:
+    """A queued job's place as people read it (the page's ``inLineText`` says the same)."""
+    n = int(place["ahead"])
+    if not n:
+        return "waiting: next in line"
+    if place["reason"] == "downloads":
+        return f"waiting: {n} download{'' if n == 1 else 's'} ahead"
+    return f"waiting: {n} job{'' if n == 1 else 's'} to read ahead"
+
+
+def status_table(data: dict[str, Any]) -> Table:
+    """``ferryman status``: one row per job; cells are plain text, never markup."""
+    columns = ("total", "delivered", "failed", "skipped", "quarantined", "pending")
+    table = Table("job", "name", "state", *(c if c != "quarantined" else "quar." for c in columns))
+    for job in data["jobs"]:
+        c = job["counts"]
+        cells = [Text(str(c[k]), style="red" if k == "failed" and c[k] else "") for k in columns]
+        table.add_row(Text(str(job["id"])), Text(job["name"]), Text(state_cell(job)), *cells)
+    return table
+
+
+def print_problems(out: Console, data: dict[str, Any]) -> None:
+    """Under ``status``'s table: each job's error or wait with its message and next step."""
+    for job in data["jobs"]:
+        problem = job["error"]
+        if problem:
+            code, message, step = problem["code"], problem.get("message"), problem.get("next")
+        elif job.get("waiting"):
+            code, message, step = job["waiting"], job.get("waiting_message"), job["waiting_next"]
+        else:
+            continue
+        out.print(
+            Text.assemble(
+                (f"job {job['id']}", "bold"),
+                " ",
+                (str(code), "red" if job["state"] == "failed" else "yellow"),
+                f": {message}" if message else "",
+            )
+        )
+        if step:
+            _line(out, f"  next: {step}")
+
+
+def print_links(
+    out: Console, job: Job, made: Links, serving: bool, limit: int | None = None
+) -> None:
+    """``ferryman links JOB``: each file with its link (the first ``limit``), the zip,
+    and who serves them."""
+    if not made.files:
+        ended = job.state.terminal
+        why = "it delivered none" if ended else f"it is {job.state.value}: `ferryman run` delivers"
+        _line(out, f"job {job.id} {job.name}: no files yet ({why})")
+        return
+    until = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(made.expires))
+    n = len(made.files)
+    files = f"{n} file{'' if n == 1 else 's'}"
+    _line(out, f"job {job.id} {job.name}: {files}, links valid until {until}")
+    for link in made.files[:limit]:
+        _line(out, f"  {link.name} ({link.size:,} bytes): {link.url}")
+    if limit is not None and n > limit:
+        _line(out, f"  … and {n - limit} more: `ferryman links {job.id}`")
+    if made.whole:
+        _line(out, f"  all as one zip: {made.whole}")
+    where = f"served by `ferryman web` at {made.base}"
+    if any(not link.url.startswith(made.base) for link in made.files):
+        where = f"the files come from the S3 bucket; the zip is {where}"
+    if not serving:
+        where += " (not running now: start it with `ferryman web`)"
+    if not made.configured:
+        where += "; set web.public_url to the address others reach it at"
+    _line(out, where + "; `ferryman links` again signs new links")
+
+
+def print_report(out: Console, data: dict[str, Any]) -> None:
+    """``ferryman report JOB``: what was delivered, changed, skipped, kept, and why."""
+    out.print(Text.assemble((f"job {data['job']}", "bold"), f" {data['name']} — {data['state']}"))
+    _line(out, f"  source: {data['source']}")
+    if data.get("fetched_as"):
+        _line(out, f"  made: {data['fetched_as']}")
+    if str(data.get("dest", "")).startswith("link:"):
+        _line(out, f"  download links: `ferryman links {data['job']}` (served by `ferryman web`)")
+    for key, style in (("error", "red"), ("waiting", "yellow")):
+        problem = data.get(key)
+        if problem:
+            out.print(Text.assemble("  ", (str(problem["code"]), style), f": {problem['message']}"))
+            if problem.get("next"):
+                _line(out, f"  next: {problem['next']}")
+    failed = len(data["failed"])
+    _line(
+        out,
+        f"  {data['delivered']} of {data['total']} delivered"
+        f" ({data['converted']} converted)"
+        + (f", {failed} failed" if failed else "")
+        + f", {data['bytes_delivered']:,} bytes, {_took(data)}",
+    )
+    for entry in data.get("items", []):
+        if entry["plan"] not in (None, "as_is", "document", "quarantine"):
+            _line(out, f"  {entry['plan']} {entry['path']}: {_fix_line(entry)}")
+    if deferred_note(data):
+        _line(out, f"  {deferred_note(data)}")
+    for reason, n in sorted(data["skipped"].items()):
+        _line(out, f"  skipped {n}: {reason}")
+    for entry in data["quarantined"]:
+        out.print(Text.assemble("  ", ("quarantined", "yellow"), f" {_outcome(entry)}"))
+    for entry in data["failed"]:
+        out.print(Text.assemble("  ", ("failed", "red"), f" {_outcome(entry)}"))
+
+
+DEFERRED_PLANS = frozenset({"transcode", "audio", "animation"})  # the convert stage's
+
+
+def deferred_note(data: dict[str, Any]) -> str:
+    """Why converted files came last, for a report whose items include any: encoding
+    waits until nothing deliverable does (by design, not a fault)."""
+    items = data.get("items", [])
+    if not any(i["plan"] in DEFERRED_PLANS and i["state"] == "delivered" for i in items):
+        return ""
+    return (
+        "converted files came last, in albums of their own: encoding waits until what"
+        " plays as it is has gone out (deferred conversion)"
+    )
+
+
+_STEP_FOR_STATE = {
+    "paused": "`ferryman resume {id}`",
+    "running": "`ferryman run` goes on with it",
+    "unfinished": "the next `ferryman run` goes on with it where it stopped",
+    "cancelled": "`ferryman retry {id}` runs it again, or `ferryman remove {id}`",
+}
+
+
+def print_run_summary(out: Console, data: dict[str, Any]) -> None:
+    """The end of ``run``: how the jobs it touched ended, their items, and what each
+    job that waits or failed needs from a person."""
+    if not data["jobs"]:
+        _line(out, "nothing to do: no job is queued (`ferryman add` adds one)")
+        return
+    order = ("done", "failed", "waiting", "paused", "cancelled", "running", "unfinished")
+    jobs = ", ".join(f"{data['jobs'][k]} {k}" for k in order if data["jobs"].get(k))
+    i = data["items"]
+    items = f"{i['delivered']} delivered, {i['failed']} failed"
+    items += "".join(f", {i[k]} {k}" for k in ("quarantined", "skipped", "pending") if i[k])
+    _line(out, f"jobs: {jobs}; items: {items}")
+    for job in data["needs"]:
+        code = f" {job['code']}" if job["code"] else ""
+        if job["next"]:
+            step = with_job(job["next"], job["id"])
+        else:
+            step = _STEP_FOR_STATE.get(job["state"], "`ferryman report {id}`").format(id=job["id"])
+        said = f": {job['message']}" if job.get("message") and code else ""
+        _line(out, f"  job {job['id']} {job['name']}: {job['state']}{code}{said}")
+        _line(out, f"    next: {step}")
+    for job in data.get("links", []):
+        _line(out, f"  job {job['id']} {job['name']}: download links: `ferryman links {job['id']}`")
+
+
+def _took(data: dict[str, Any]) -> str:
+    """The job's time, with what it waited on its person apart (a password, space)."""
+    waited = data.get("seconds_waited") or 0.0
+    if not waited:
+        return f"{data['seconds']:.1f} s"
+    return f"{data['seconds_worked']:.1f} s worked, {waited:.1f} s waited for you"
+
+
+def _line(out: Console, text: str) -> None:
+    out.print(text, markup=False, highlight=False)
+
+
+def _outcome(entry: dict[str, Any]) -> str:
+    message = f" ({entry['message']})" if entry.get("message") else ""
+    return f"{entry['path']}: {entry['code']}{message}"
+
+
+def _fix_line(entry: dict[str, Any]) -> str:
+    """Why an item was changed, and what it cost: reason, sizes before/after, time."""
+    before = entry.get("size_before")
+    sizes = f"{before:,} → {entry['size']:,} bytes" if before else f"{entry['size']:,} bytes"
+    parts = f", {entry['parts']} parts" if entry.get("parts") else ""
+    why = entry.get("reason") or "-"
+    return f"{why}; {sizes}{parts}, {entry.get('seconds') or 0:.1f} s"

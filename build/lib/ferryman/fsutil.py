@@ -1,0 +1,97 @@
+"""File operations every layer needs: safe names, link-or-copy, durable renames, cleanup
+(what a delivered file or a job is called: ``naming``)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+_NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
+# A safe name's most UTF-8 bytes: prefixes and suffixes added to it stay within 255.
+_NAME_BYTES = 180
+_EXT_BYTES = 16  # a longer "extension" is part of the name
+
+
+def safe_name(name: str, fallback: str = "file") -> str:
+    """A file or folder name that is safe on every filesystem ferryman writes to.
+
+    Cut to ``_NAME_BYTES`` UTF-8 bytes, not characters (NAME_MAX counts bytes: 180
+    kanji are 540), keeping a short extension, so that the work area's
+    ``000123-NAME.part`` still fits in 255 bytes and the file keeps its type.
+    """
+    name = unicodedata.normalize("NFC", name)
+    name = re.sub(r'[\x00-\x1f/\\:*?"<>|]', "_", name).strip(" .")
+    return _fit_bytes(name, _NAME_BYTES) or fallback
+
+
+def _fit_bytes(name: str, limit: int) -> str:
+    """``name`` within ``limit`` UTF-8 bytes, its stem cut on a character boundary and a
+    short extension (``.jpg``, not a dotted sentence's tail) kept."""
+    if len(name.encode()) <= limit:
+        return name
+    before, dot, ext = name.rpartition(".")
+    tail = f".{ext}" if dot and before and len(ext.encode()) <= _EXT_BYTES else ""
+    head = name[: len(name) - len(tail)]
+    cut = head.encode()[: limit - len(tail.encode())].decode("utf-8", "ignore")
+    return f"{cut.rstrip(' .')}{tail}".strip(" .")
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link (no second copy on a full phone); copy and fsync across filesystems."""
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno not in _NO_LINK:
+            raise
+        shutil.copyfile(src, dst)
+        with open(dst, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def fsync_file(path: Path) -> None:
+    """Make a file written without an fsync durable (before a rename puts it in place)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside ``path`` survive a power cut (a folder opens read-only, as a
+    file does: the same call)."""
+    fsync_file(path)
+
+
+def make_durable(paths: list[Path]) -> None:
+    """fsync files written by a library that does not (PyAV, Pillow), then their folders,
+    so a record that names them never outlives them after a power cut (a phone reboot)."""
+    for path in paths:
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
+    for folder in {path.parent for path in paths}:
+        fsync_dir(folder)
+
+
+def remove_files(paths: list[str]) -> None:
+    """Delete work files; one already gone is fine (a crash may have come between)."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            Path(path).unlink()
+
+
+def sha256_file(path: Path) -> tuple[int, str]:
+    """Size and sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return size, digest.hexdigest()

@@ -1,0 +1,299 @@
+"""Read what a media file holds (streams, size, duration, index position) without converting it.
+
+``probe`` uses FFmpeg (PyAV) and decodes one frame, so a file that opens but cannot be
+decoded is caught here rather than half-way through a delivery. ``probe_image`` uses
+Pillow, which applies EXIF orientation and decodes animated WebP (this FFmpeg cannot).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import av
+from av.audio.stream import AudioStream
+from av.container import InputContainer
+from av.stream import Disposition
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+from PIL import Image, UnidentifiedImageError
+
+from ferryman.errors import FerrymanError
+from ferryman.media.policy import MP4_FAMILY
+from ferryman.model import MediaInfo
+
+__all__ = ["MP4_FAMILY", "QUICKTIME", "first_streams", "probe", "probe_image"]
+
+QUICKTIME = "mov"  # our name for a QuickTime file (same demuxer as MP4, other brand)
+
+_PILLOW_CONTAINERS = frozenset({"webp_pipe"})  # FFmpeg cannot decode animated WebP
+_ANIMATION_CONTAINERS = frozenset({"gif", "apng", "webp_pipe"})
+# Give up looking for a first frame after this many packets: a stream cut mid-GOP (TS
+# recordings) only decodes from the next keyframe, which can be seconds in.
+_MAX_DECODE_PACKETS = 1000
+_EXIF_ORIENTATION = 0x0112
+_EXIF_TRANSPOSED = frozenset({5, 6, 7, 8})  # orientations that rotate by 90 or 270 degrees
+_EXIF_DEGREES = {3: 180, 4: 180, 5: 90, 6: 270, 7: 270, 8: 90}  # counter-clockwise to fix
+_EXIF_MIRRORED = frozenset({2, 4, 5, 7})
+# A colour key (tRNS) makes these modes transparent: the plan must see the alpha.
+_KEYED_MODES = {"P": "PA", "L": "LA", "RGB": "RGBA", "1": "LA"}
+_MODE_BITS = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
+
+
+def probe(path: Path) -> MediaInfo:
+    """Streams, size, duration and faststart of ``path``; raises ``media.unreadable``."""
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise _unreadable(path, exc) from exc
+    try:
+        with container:
+            if container.format.name in _PILLOW_CONTAINERS:
+                return probe_image(path)
+            return _probe_container(path, container)
+    except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def probe_image(path: Path, data: bytes | None = None) -> MediaInfo:
+    """Size (after EXIF rotation) and frame count (capped at 2) of an image, via Pillow.
+    ``data``: the file's bytes, already in memory (the file is then not opened).
+
+    Raises ``media.unreadable``, or ``media.too_many_pixels`` for an image over Pillow's
+    decompression-bomb limit (it is never decoded).
+    """
+    try:
+        return _probe_pillow(path, data)
+    except Image.DecompressionBombError as exc:
+        raise FerrymanError("media.too_many_pixels", f"{path.name}: {exc}") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise _unreadable(path, exc) from exc
+
+
+def _probe_pillow(path: Path, data: bytes | None = None) -> MediaInfo:
+    from ferryman.media.images import ensure_heif  # pillow-heif: loaded only when needed
+
+    ensure_heif()
+
+    def source() -> Path | io.BytesIO:
+        return path if data is None else io.BytesIO(data)
+
+    with Image.open(source()) as image:
+        width, height = image.size
+        frames = 2 if _animated(image) else 1
+        pages = _pages(image)
+        orientation = image.getexif().get(_EXIF_ORIENTATION)
+        if orientation in _EXIF_TRANSPOSED:
+            width, height = height, width
+        info = MediaInfo(
+            container=(image.format or "").lower() or None,
+            width=width,
+            height=height,
+            frames=frames,
+            rotation=_EXIF_DEGREES.get(orientation or 1, 0),
+            mirrored=orientation in _EXIF_MIRRORED or None,
+            size=path.stat().st_size if data is None else len(data),
+            image_mode=_mode(image),
+            bit_depth=_MODE_BITS.get(image.mode, 8),
+            pages=pages if pages > 1 else None,
+        )
+        _check_data(image, source)
+        return info
+
+
+def _animated(image: Image.Image) -> bool:
+    """More than one frame to show in turn. An MPO's frames are views of one scene (a
+    stereo pair, a preview): it is a photo, its base JPEG, even when the index is wrong.
+    A TIFF has no frame durations: its pages are never an animation (see ``_pages``)."""
+    if image.format in ("MPO", "TIFF"):
+        return False
+    return bool(getattr(image, "is_animated", False))
+
+
+def _pages(image: Image.Image) -> int:
+    """A TIFF's pages, when all are of one size (a scan's, a fax's: each a photo); 1 when
+    later pages differ in size from the first (a camera's or scanner's picture with its
+    thumbnails: a photo, its first page) or for any other format."""
+    count = int(getattr(image, "n_frames", 1)) if image.format == "TIFF" else 1
+    first = image.size
+    try:
+        for page in range(1, count):
+            image.seek(page)
+            if image.size != first:
+                return 1
+        return count
+    finally:
+        if count > 1:
+            image.seek(0)
+
+
+def _mode(image: Image.Image) -> str:
+    """Pillow's mode, with the alpha a colour key (``transparency``) gives it."""
+    if "transparency" in image.info and image.mode in _KEYED_MODES:
+        return _KEYED_MODES[image.mode]
+    return image.mode
+
+
+def _check_data(image: Image.Image, source: Callable[[], Path | io.BytesIO]) -> None:
+    """Read the pixel data cheaply, so a cut-off file fails here and not at delivery."""
+    if image.format == "PNG":
+        with Image.open(source()) as fresh:  # verify() must come straight after open
+            fresh.verify()  # checks every chunk's CRC without holding the pixels
+        return
+    if image.format == "JPEG":  # decode at 1/8 scale: enough to reach the end of the data
+        image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+    image.load()
+
+
+def _unreadable(path: Path, exc: BaseException) -> FerrymanError:
+    return FerrymanError("media.unreadable", f"{path.name}: cannot decode ({exc})")
+
+
+def first_streams(container: InputContainer) -> tuple[VideoStream | None, AudioStream | None]:
+    """The first real video stream (cover art is not video) and the main audio stream.
+
+    The main audio is the track a player picks: the one flagged default, else the first;
+    the plan judges the same track the fixers keep.
+    """
+    video = next(
+        (s for s in container.streams.video if not s.disposition & Disposition.attached_pic),
+        None,
+    )
+    sounds = list(container.streams.audio)
+    flagged = (s for s in sounds if s.disposition & Disposition.default)
+    return video, next(flagged, sounds[0] if sounds else None)
+
+
+def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
+    video, audio = first_streams(container)
+    main = video or audio
+    if main is None:
+        raise FerrymanError("media.unreadable", f"{path.name}: no audio or video stream")
+    first = _first_frame(container, main)
+    if first is None:
+        raise FerrymanError("media.unreadable", f"{path.name}: no decodable frame")
+    fmt = container.format.name
+    info: dict[str, Any] = {
+        "container": QUICKTIME if fmt == MP4_FAMILY and _major_brand(path) == b"qt  " else fmt,
+        "duration": _duration(container, main),
+        "faststart": _mp4_layout(path) if fmt == MP4_FAMILY else None,
+        "size": path.stat().st_size,
+        "audio_tracks": len(container.streams.audio),
+        "other_audio": [
+            s.codec_context.codec.canonical_name
+            for s in container.streams.audio
+            if (audio is None or s.index != audio.index) and s.codec_context is not None
+        ]
+        or None,
+    }
+    if audio is not None:
+        info.update(
+            audio_codec=audio.codec_context.codec.canonical_name,
+            audio_channels=audio.codec_context.layout.nb_channels or None,
+        )
+    if video is not None:
+        ctx = video.codec_context
+        width, height = ctx.width, ctx.height
+        rotation = int(first.rotation) % 360 if isinstance(first, VideoFrame) else 0
+        if rotation % 180 == 90:
+            width, height = height, width
+        rate = video.average_rate or video.guessed_rate
+        info.update(
+            video_codec=ctx.codec.canonical_name,
+            video_profile=ctx.profile or None,
+            pix_fmt=ctx.pix_fmt,
+            bit_depth=_bit_depth(ctx.pix_fmt),
+            width=width,
+            height=height,
+            rotation=rotation,
+            frame_rate=float(rate) if rate else None,
+            frames=_count_frames(container, video) if fmt in _ANIMATION_CONTAINERS else None,
+        )
+    return MediaInfo(**info)
+
+
+def _bit_depth(pix_fmt: str | None) -> int | None:
+    if not pix_fmt:
+        return None
+    try:
+        return int(av.VideoFormat(pix_fmt).components[0].bits)
+    except (ValueError, IndexError):
+        return None
+
+
+def _first_frame(container: InputContainer, stream: VideoStream | AudioStream) -> object | None:
+    """The first decoded frame of ``stream``, or None if nothing decodes."""
+    for count, packet in enumerate(container.demux(stream)):
+        try:
+            for frame in packet.decode():
+                return frame
+        except av.InvalidDataError:
+            pass  # a damaged packet; a later keyframe may still decode
+        if count >= _MAX_DECODE_PACKETS:
+            break
+    return None
+
+
+def _count_frames(container: InputContainer, video: VideoStream) -> int:
+    """Frames of an animation, counting only up to 2: all that matters is 'more than one'."""
+    if video.frames:
+        return min(int(video.frames), 2)
+    container.seek(0)
+    count = 0
+    for packet in container.demux(video):
+        if packet.size:
+            count += 1
+            if count >= 2:
+                break
+    return count
+
+
+def _duration(container: InputContainer, stream: VideoStream | AudioStream) -> float | None:
+    if container.duration:
+        return float(container.duration / av.time_base)
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return None
+
+
+def _major_brand(path: Path) -> bytes | None:
+    """The ftyp major brand: ``qt  `` marks a QuickTime .mov, which FFmpeg reads with
+    the same demuxer as MP4 but which phones and Telegram do not treat as MP4."""
+    with path.open("rb") as f:
+        head = f.read(12)
+    return head[8:12] if head[4:8] == b"ftyp" else None
+
+
+def _mp4_layout(path: Path) -> bool:
+    """Whether ``moov`` precedes ``mdat`` (players start at once), from the top-level atoms.
+
+    An atom running past the end of the file means a cut-off download: FFmpeg would
+    happily open it and fail only at the missing part, so it is refused here.
+    """
+    with path.open("rb") as f:
+        end = f.seek(0, 2)
+        pos, moov, mdat = 0, -1, -1
+        while pos + 8 <= end:
+            f.seek(pos)
+            size, kind = struct.unpack(">I4s", f.read(8))
+            if size == 1:
+                (size,) = struct.unpack(">Q", f.read(8))
+            elif size == 0:  # the last atom, up to the end
+                size = end - pos
+            if size < 8:
+                break
+            if pos + size > end:
+                raise FerrymanError(
+                    "media.unreadable",
+                    f"{path.name}: truncated ({kind.decode('latin-1')!r} atom needs "
+                    f"{pos + size} bytes, the file has {end})",
+                )
+            if kind == b"moov" and moov < 0:
+                moov = pos
+            elif kind == b"mdat" and mdat < 0:
+                mdat = pos
+            pos += size
+    return moov >= 0 and (mdat < 0 or moov < mdat)

@@ -1,0 +1,73 @@
+"""Packet times an MP4 accepts, for streams copied from any container (``Timestamps``)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+from av.audio.stream import AudioStream
+from av.container import InputContainer, OutputContainer
+from av.packet import Packet
+from av.stream import Stream
+from av.video.stream import VideoStream
+
+MP4_OPTIONS = {"movflags": "+faststart"}  # second pass moves moov before mdat
+
+
+class Timestamps:
+    """Makes one stream's packets muxable: every packet gets a rising dts and pts >= dts.
+
+    Packets without a dts (the first B-frame-delayed packets of Matroska, say) are held
+    until a packet with one arrives, then given dts counting back from it. All times
+    move back by the input's start so the output starts at zero.
+    """
+
+    def __init__(
+        self,
+        inp: InputContainer,
+        stream: VideoStream | AudioStream,
+        out: OutputContainer,
+        start: int | None = None,
+    ):
+        """``start`` (in ``av.time_base`` units) replaces the input's own start: streams
+        joined from several files move back by one shared start, so they stay in sync."""
+        self.stream: Stream = out.add_stream_from_template(stream)
+        time_base = stream.time_base or Fraction(1, av.time_base)
+        begin = inp.start_time or 0 if start is None else start
+        self._offset = round(Fraction(begin, av.time_base) / time_base)
+        self._pending: list[Packet[Stream]] = []
+        self._last_dts: int | None = None
+        self._last_duration = 1
+
+    def push(self, packet: Packet[Stream]) -> list[Packet[Stream]]:
+        if packet.dts is None:
+            self._pending.append(packet)
+            return []
+        dts = packet.dts
+        for held in reversed(self._pending):
+            dts -= held.duration or self._last_duration
+            held.dts = dts if held.pts is None else min(dts, held.pts)
+        ready, self._pending = [*self._pending, packet], []
+        return [self._emit(p) for p in ready]
+
+    def flush(self) -> list[Packet[Stream]]:
+        """Packets never followed by one with a dts: trust their pts, else count on."""
+        ready, self._pending = self._pending, []
+        for held in ready:
+            held.dts = held.pts
+        return [self._emit(p) for p in ready]
+
+    def _emit(self, packet: Packet[Stream]) -> Packet[Stream]:
+        dts = packet.dts
+        if dts is None:
+            dts = 0 if self._last_dts is None else self._last_dts + self._last_duration
+        else:
+            dts -= self._offset
+        if self._last_dts is not None and dts <= self._last_dts:
+            dts = self._last_dts + 1
+        pts = dts if packet.pts is None else max(packet.pts - self._offset, dts)
+        packet.dts, packet.pts = dts, pts
+        self._last_dts = dts
+        self._last_duration = packet.duration or self._last_duration
+        packet.stream = self.stream
+        return packet

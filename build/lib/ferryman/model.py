@@ -1,0 +1,246 @@
+"""Plain data shared by every layer: states, kinds, and the records the store returns.
+
+Nothing here imports anything from ferryman, so every layer may import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class JobState(StrEnum):
+    """A job's life. ``queued``/``expanding`` read the input; ``active`` waits for items."""
+
+    QUEUED = "queued"  # input not (fully) read yet; claimable by the unpack stage
+    EXPANDING = "expanding"  # an unpack worker holds the lease and reads entries
+    ACTIVE = "active"  # every entry is an item; waiting for items to finish
+    NEEDS_PASSWORD = "needs_password"  # reading stopped at an entry no known password opens
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+class ItemState(StrEnum):
+    """An item's life: staged in the work area, then ready, grouped, delivered."""
+
+    CONVERT = "convert"  # needs a transcode; deferred until no deliverable work waits
+    CONVERTING = "converting"
+    READY = "ready"  # deliverable, not in an album yet
+    GROUPED = "grouped"  # in a sealed album, waiting for its delivery
+    DELIVERED = "delivered"
+    SKIPPED = "skipped"
+    QUARANTINED = "quarantined"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_ITEM_STATES
+
+
+TERMINAL_ITEM_STATES = frozenset(
+    {
+        ItemState.DELIVERED,
+        ItemState.SKIPPED,
+        ItemState.QUARANTINED,
+        ItemState.FAILED,
+        ItemState.CANCELLED,
+    }
+)
+
+
+class AlbumState(StrEnum):
+    SEALED = "sealed"  # complete; waiting for a deliver worker
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class MediaKind(StrEnum):
+    """What an entry is, decided from its content (magic bytes), not its name."""
+
+    PHOTO = "photo"
+    VIDEO = "video"
+    AUDIO = "audio"
+    ANIMATION = "animation"
+    DOCUMENT = "document"
+    ARCHIVE = "archive"
+    OTHER = "other"
+
+
+class AlbumGroup(StrEnum):
+    """Telegram's album rules: photos and videos mix; documents and audio stay apart."""
+
+    VISUAL = "visual"
+    DOCUMENT = "document"
+    AUDIO = "audio"
+
+
+def album_group(kind: MediaKind, plan: Plan | None = None) -> AlbumGroup:
+    """Which album an item may join; a picture sent as a file travels with the documents."""
+    if plan is Plan.DOCUMENT:
+        return AlbumGroup.DOCUMENT
+    if kind in (MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION):
+        return AlbumGroup.VISUAL
+    if kind is MediaKind.AUDIO:
+        return AlbumGroup.AUDIO
+    return AlbumGroup.DOCUMENT
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """What a probe learned about a media file; ``None`` where it does not apply."""
+
+    container: str | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    pix_fmt: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    frame_rate: float | None = None
+    faststart: bool | None = None  # MP4 index (moov) before the data
+    frames: int | None = None  # >1 for animations
+    video_profile: str | None = None  # "High", "High 10", "Main"...
+    bit_depth: int | None = None  # of the video's or image's samples
+    rotation: int | None = None  # display rotation in degrees (width/height already swapped)
+    audio_channels: int | None = None
+    audio_tracks: int | None = None  # how many audio streams the file holds
+    size: int | None = None  # bytes on disk
+    image_mode: str | None = None  # Pillow's mode: RGB, RGBA, CMYK, I;16...
+    mirrored: bool | None = None  # EXIF orientation 2, 4, 5 or 7: a flip to undo as well
+    pages: int | None = None  # a TIFF's pages of one size (a scan, a fax): each a photo
+    other_audio: list[str] | None = None  # codecs of the audio tracks besides the main one
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> MediaInfo | None:
+        if data is None:
+            return None
+        return cls(**{k: data.get(k) for k in cls.__slots__})
+
+
+class Plan(StrEnum):
+    """The cheapest correct action for an item, cheapest first (see ``media.plan``)."""
+
+    AS_IS = "as_is"
+    REMUX = "remux"  # container change / index to the front, stream copy
+    AUDIO = "audio_transcode"  # video copied, audio re-encoded to AAC (deferred)
+    IMAGE = "image"  # a picture converted to JPEG and/or fitted to the photo limits
+    ANIMATION = "animation"  # GIF / animated WebP to a silent H.264 MP4 (deferred)
+    TRANSCODE = "transcode"  # full re-encode, resumable by segments (deferred)
+    SPLIT = "split"  # over the size limit: cut at keyframes into playable parts
+    DOCUMENT = "document"  # sent as a file, unchanged
+    QUARANTINE = "quarantine"  # nothing can make it deliverable
+
+
+# Plans the convert stage carries out (deferred encodes, each in a child process).
+ENCODED_PLANS = frozenset({Plan.TRANSCODE, Plan.AUDIO, Plan.ANIMATION})
+
+
+@dataclass(slots=True)
+class Job:
+    id: int
+    source: str
+    name: str
+    dest: str
+    state: JobState
+    priority: int
+    wait_reason: str | None
+    error_code: str | None
+    error_message: str | None
+    cursor: int
+    expanded: bool
+    created_at: float
+    finished_at: float | None
+    summary: dict[str, Any] | None = None
+    passwords: tuple[str, ...] = field(default=(), repr=False)  # the job's own, in order
+    paused: bool = False  # a flag, not a state: a paused job keeps its place
+    attempts: int = 0
+    started_at: float | None = None
+    # Set by a claim only: started before (a turn given, a retry, a restart), so its
+    # read resumes rather than starts (``JobResumed``, not a second ``JobStarted``).
+    resumed: bool = False
+
+
+@dataclass(slots=True)
+class Item:
+    id: int
+    job_id: int
+    seq: int
+    source_path: str
+    kind: MediaKind
+    state: ItemState
+    size: int
+    sha256: str | None
+    work_path: str | None
+    plan: Plan | None
+    reason: str | None
+    error_code: str | None
+    attempts: int
+    album_id: int | None
+    media: MediaInfo | None = None
+    actions: list[str] = field(default_factory=list)
+    error_message: str | None = None
+    original_path: str | None = None
+    thumb_path: str | None = None  # a video's thumbnail (JPEG within the policy's limits)
+    parts: list[str] = field(default_factory=list)  # split to fit a size limit: these files
+    source_size: int | None = None  # bytes as read from the input
+    work_seconds: float = 0.0  # time spent making it deliverable
+
+    @property
+    def work_files(self) -> list[str]:
+        """Every work-area file the item holds (its own, the original, thumbnail, parts):
+        what delivery, cancelling and the crash sweep account for."""
+        own = [p for p in (self.work_path, self.original_path, self.thumb_path) if p]
+        return own + list(self.parts)
+
+    @property
+    def files(self) -> list[str]:
+        """The files to deliver, in order: the parts of a split video, else the one file."""
+        if self.parts:
+            return list(self.parts)
+        return [self.work_path] if self.work_path else []
+
+
+@dataclass(slots=True)
+class Album:
+    id: int
+    job_id: int
+    seq: int
+    group: AlbumGroup
+    state: AlbumState
+    attempts: int
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumClaim:
+    """A claimed album with what its delivery needs of the job, read in the claim's own
+    transaction (two reads fewer per album on the way out)."""
+
+    album: Album
+    job: Job
+    albums: int  # the job's albums so far
+    final: bool  # that number will not grow: the job is read and nothing is left open
+    lease_until: float  # the claim's lease, in the store's clock
+
+
+@dataclass(frozen=True, slots=True)
+class SinkRecord:
+    """One thing a sink keeps of a job (``sinks.base.SinkState``): its ``key`` among the
+    job's records of that sink, a JSON-able ``value`` of the sink's own shape, and the
+    album or item it is about, if any (it goes with them)."""
+
+    key: str
+    value: dict[str, Any]
+    album_id: int | None = None
+    item_id: int | None = None

@@ -1,0 +1,1 @@
+"""Where albums go: each destination kind is one module behind ``SinkKind`` (see base)."""

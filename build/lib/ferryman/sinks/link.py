@@ -1,0 +1,208 @@
+"""The ``link:`` destination: finished files kept in the results store, to be fetched
+through a signed download link (``ferryman web``).
+
+Albums are written as the library writes them (built under a hidden name, renamed into
+place, hard-linked from the work area when it can), but into
+``<results_dir>/job-<id>/<NNNN>/``: by job id, so two jobs of the same name never meet,
+and so the web finds a job's files without asking the store. ``results.retention``
+deletes them later (``web.results``).
+
+With ``[results.s3]`` the same layout goes into a bucket: ``<prefix>job-<id>/<NNNN>/``,
+each file uploaded, the manifest last, so an album without its manifest is not yet
+there (a crash mid-album uploads it again under the same keys: nothing twice).
+
+Each photo and video also gets a small WebP preview beside it, made at delivery
+(``media.preview``, on a thread): ``<NNNN>/.thumbs/<file name>.webp``, for the page's
+gallery. A file without one (audio, a preview that could not be made) is still there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ferryman.errors import FerrymanError
+from ferryman.media.policy import LIBRARY
+from ferryman.model import Job
+from ferryman.resources import Shared
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, size_of
+from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout, check_writable
+
+if TYPE_CHECKING:
+    from ferryman.config import S3Settings, Settings
+    from ferryman.media.policy import Policy
+    from ferryman.net.s3 import S3Client
+
+
+PREVIEWS = ".thumbs"  # the folder of previews inside an album
+
+
+def preview_path(name: str) -> str:
+    """Where the preview of an album's file ``name`` is kept, inside the album."""
+    return f"{PREVIEWS}/{name}.webp"
+
+
+def album_previews(
+    delivery: Delivery, files: list[tuple[Path, str]]
+) -> Iterator[tuple[str, bytes]]:
+    """(delivered name, WebP) for each file of the album with a picture; blocking.
+    ``files`` is ``album_layout``'s: each item's files in turn (a split video's parts
+    share its thumbnail)."""
+    from ferryman.media.preview import make_preview
+
+    at = 0
+    for item in delivery.album.items:
+        count = len(item.files)
+        thumb = Path(item.thumb_path) if item.thumb_path else None
+        for path, name in files[at : at + count]:
+            data = make_preview(path, item.kind, thumb)
+            if data is not None:
+                yield name, data
+        at += count
+
+
+def job_results(root: Path, job_id: int) -> Path:
+    """The folder holding one job's delivered albums."""
+    return root / f"job-{job_id}"
+
+
+def job_prefix(prefix: str, job_id: int) -> str:
+    """The keys of one job's albums in the S3 results store start with this."""
+    return f"{prefix}job-{job_id}/"
+
+
+def s3_client(settings: S3Settings) -> S3Client:
+    """A client for the results bucket (the sink's and the web's)."""
+    from ferryman.net.s3 import S3Client, S3Target
+
+    return S3Client(
+        S3Target(
+            endpoint=settings.endpoint,
+            bucket=settings.bucket,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            region=settings.region,
+            virtual_host=settings.virtual_host,
+        )
+    )
+
+
+class LinkKind:
+    """``link:``: files to download from ``ferryman web``; any album size, the
+    library's playback rules (plays in a browser and on a phone)."""
+
+    scheme = "link"
+    description = "link: (a download link, served by `ferryman web`)"
+    client_target: str | None = None
+    album_max: int | None = None
+
+    def parse(self, target: str) -> str:
+        return ""  # one results store per data dir: nothing to choose
+
+    def shorthand(self, value: str) -> str | None:
+        return None
+
+    def policy(self, settings: Settings) -> Policy:
+        return LIBRARY
+
+    def check_ready(self, settings: Settings, target: str) -> None:
+        """The results folder must be one ferryman can write (a bucket is asked when
+        the engine starts: ``preflight``)."""
+        if settings.results.s3 is None:
+            check_writable(settings.results_dir)
+
+    def open(self, target: str, env: SinkEnv) -> Sink:
+        s3 = env.settings.results.s3
+        if s3 is None:
+            return LinkSink(env.settings.results_dir)
+        return S3LinkSink(_shared_client(s3, env.resources), s3.prefix)
+
+    async def preflight(self, settings: Settings, resources: Shared) -> None:
+        """The results bucket answers to the keys (``results.bucket`` if not)."""
+        s3 = settings.results.s3
+        if s3 is not None:
+            await _shared_client(s3, resources).check()
+
+
+def _shared_client(s3: S3Settings, resources: Shared) -> S3Client:
+    return resources.get(f"s3-results:{s3.endpoint}/{s3.bucket}", lambda: s3_client(s3))
+
+
+class LinkSink(LibrarySink):
+    """The library's delivery, laid out by job id."""
+
+    def job_dir(self, job: Job) -> Path:
+        return job_results(self.root, job.id)
+
+    def add_extras(self, delivery: Delivery, files: list[tuple[Path, str]], tmp: Path) -> None:
+        """The previews, in the album's folder before it is renamed into place."""
+        for name, data in album_previews(delivery, files):
+            target = tmp / preview_path(name)
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(data)
+
+
+class S3LinkSink:
+    """The same albums, uploaded to the results bucket."""
+
+    def __init__(self, client: S3Client, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    async def deliver(self, delivery: Delivery) -> Delivered:
+        import asyncio
+        import functools
+        import json
+        import mimetypes
+
+        base = f"{job_prefix(self.prefix, delivery.job.id)}{delivery.album.seq:04d}/"
+        ref = f"s3://{self.client.target.bucket}/{base}"
+        found = await self.client.get_bytes(base + MANIFEST)
+        if found is not None:  # delivered before a crash kept the store from knowing
+            try:
+                key = json.loads(found).get("key")
+            except (ValueError, AttributeError):
+                key = None
+            if key != delivery.key:
+                raise FerrymanError("sink.io", f"{ref} holds album {key}, not {delivery.key}")
+            return Delivered(ref)
+        files, manifest = album_layout(delivery)
+        sizes = await asyncio.to_thread(lambda: {n: size_of(p) for p, n in files})
+        tally = delivery.tally(sizes)
+        for path, name in files:
+            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            try:
+                await self.client.put_file(
+                    base + name, path, mime, sent=functools.partial(tally.sent, name)
+                )
+            except FileNotFoundError as exc:
+                raise FerrymanError("sink.io", f"{path} is gone from the work area") from exc
+        for name, data in await asyncio.to_thread(list, album_previews(delivery, files)):
+            await self.client.put_bytes(base + preview_path(name), data, "image/webp")
+        document = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+        await self.client.put_bytes(base + MANIFEST, document, "application/json")
+        return Delivered(ref)
+
+    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+        """At the job's end: each album's manifest in the bucket with its caption final
+        (one listing, then a read and at most a write per album)."""
+        import json
+
+        changed = 0
+        for found in await self.client.list(job_prefix(self.prefix, job.id)):
+            if not found.key.endswith(f"/{MANIFEST}"):
+                continue
+            raw = await self.client.get_bytes(found.key)
+            try:
+                manifest = json.loads(raw or b"")
+                wanted = render(int(manifest["album"]), len(manifest.get("items") or ()))
+            except (ValueError, KeyError, TypeError):
+                continue  # not one of ours: left as it is
+            if manifest.get("job") != job.id or manifest.get("caption") == wanted:
+                continue
+            manifest["caption"] = wanted
+            document = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
+            await self.client.put_bytes(found.key, document, "application/json")
+            changed += 1
+        return changed

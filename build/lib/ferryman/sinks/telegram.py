@@ -1,0 +1,554 @@
+"""The Telegram sink: albums that arrive exactly once, as media, with their attributes.
+
+Per album: every file is uploaded once and turned into a media reference
+(``messages.uploadMedia``), which the store keeps (a document sent alone keeps its
+upload instead: ``sendMedia`` takes it as it is); the ``random_id`` of every message is
+chosen and stored before the first send; ``messages.sendMultiMedia`` sends up to ten at
+a time; the message ids Telegram made are stored per file. A crash anywhere repeats the
+same sends with the same ``random_id``s, and Telegram answers a repeat with the first
+send's messages instead of posting again. A file Telegram refuses as media goes as a
+document; one it refuses even so is dropped from the album (and quarantined by the
+deliver stage) while the rest goes out without uploading anything again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from telethon import errors as tg
+from telethon.tl import functions, types
+
+from ferryman.errors import FerrymanError
+from ferryman.media.probe import probe
+from ferryman.media.thumbnail import video_attributes
+from ferryman.sinks.base import Delivered, Delivery, Tally, size_of
+from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
+from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState
+from ferryman.telegram.ahead import AheadFile
+from ferryman.telegram.errors import TelegramWait, from_telethon
+from ferryman.telegram.hub import TelegramHub
+from ferryman.telegram.outgoing import (
+    Outgoing,
+    VideoFacts,
+    decode,
+    encode,
+    media_for,
+    outgoing_files,
+    reference,
+    video_extras,
+)
+
+log = logging.getLogger(__name__)
+
+# Files of an album prepared (uploaded, then uploadMedia) at once: a photo is one part,
+# so one file at a time leaves one part and one round trip in flight. The uploader's
+# window still bounds the parts in flight over all of them.
+PREPARE_AT_ONCE = ALBUM_MAX
+# An upload that took this long has its reference kept at once, not with its album's
+# others: a crash or a lost lease mid-album then never costs a big file's upload again.
+KEEP_AT_ONCE_AFTER = 2.0  # seconds
+# Telegram no longer has the parts of an upload kept for ``sendMedia`` (they last less
+# than a day): the file is uploaded again, as for an expired reference.
+_GONE = (tg.FileReferenceExpiredError, tg.FilePartMissingError, tg.FilePart0MissingError)
+REFUSED_ALL = "none"  # a ref's message id when Telegram refused every file of the album
+DUPLICATE_RETRIES = 6  # RANDOM_ID_DUPLICATE: the first send is still being processed
+REFUSED = FerrymanError(
+    "telegram.media_rejected", "Telegram refused the file as media and as a document"
+)
+
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True)
+class _Ready:
+    out: Outgoing
+    send: PlannedSend
+    media: Any  # InputMediaPhoto / InputMediaDocument
+    family: str
+    sha256: str | None = None  # the item's hash, taken as the upload read its file
+
+
+class TelegramSink:
+    # Uploads read every file whole: a file staged unhashed is hashed by that read
+    # (``Delivered.hashes``), not read once more before it goes.
+    hashes_as_it_reads = True
+
+    def __init__(
+        self,
+        hub: TelegramHub,
+        state: TelegramState,
+        target: TelegramTarget,
+        *,
+        caption_limit: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.hub = hub
+        self.state = state
+        self.target = target
+        self.caption_limit = caption_limit
+        self.clock = clock
+
+    def warm(self) -> None:
+        """A job bound here started reading: log in and open the upload connections now,
+        unless Telegram asked the account to wait."""
+
+        async def allowed() -> bool:
+            return await self.state.wait_until(["account"]) <= self.clock()
+
+        self.hub.warm(allowed)
+
+    def upload_ahead(self) -> Callable[[Path, int], AheadFile | None]:
+        """On the loop, for a job whose big entries are staged now: what the reading
+        thread asks for each, so its upload runs while it is written
+        (``telegram/ahead.py``); the delivery then takes it instead of uploading."""
+        return self.hub.ahead().start
+
+    # ---------------------------------------------------------------- deliver
+
+    async def prepare(self, delivery: Delivery) -> dict[int, str]:
+        """Ahead of the album's turn: upload its files and store their media references,
+        sending nothing (its sends wait for the albums before it: ``deliver``). The
+        ``random_id``s are planned here, still before any send. Item id → the hash of a
+        file staged unhashed, taken as it was uploaded."""
+        return _hashes(await self._prepared(delivery))
+
+    async def deliver(self, delivery: Delivery) -> Delivered:
+        hashes = _hashes(await self._prepared(delivery, send=True))
+        sends = await self.state.sends(delivery.job.id, delivery.album.id)
+        # Read from the store, so a repeat after a crash names the same files.
+        dropped = {s.item_id for s in sends if s.state == "dropped"}
+        dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
+        refused = dict.fromkeys(sorted(dropped), REFUSED)
+        sent = [p for p in sends if p.state == "sent"]
+        if sent:
+            return Delivered(f"telegram:{self._label()}#{sent[0].message_id}", refused, hashes)
+        if sends and all(p.state == "dropped" for p in sends):
+            # Every file refused in every form: nothing to retry; the engine keeps each
+            # in quarantine, as it does a single refused file of an album that went out.
+            return Delivered(f"telegram:{self._label()}#{REFUSED_ALL}", refused, hashes)
+        raise FerrymanError("telegram.server", "the album's sends ended with none recorded")
+
+    async def _prepared(self, delivery: Delivery, *, send: bool = False) -> list[_Ready]:
+        """Every pending file of the album as a media reference (stored ones reused);
+        ``send``: then the album's messages go out, in chunks of at most ten, the
+        caption on the first slot not dropped."""
+        # An account-wide wait (even from before a restart) holds every request, the
+        # connection and the chat's lookup included; slow mode holds only its chat.
+        await self._honour_waits("account")
+        peer_key = "?"
+        # Uploads start while the login is checked; nothing is posted before it is.
+        client, login = await self.hub.connecting()
+        try:
+            peer = await self._peer(client)
+            peer_key = _peer_key(peer)
+            await self._honour_waits(f"peer:{peer_key}")
+            files = outgoing_files(delivery.album)
+            job_id, album_id = delivery.job.id, delivery.album.id
+            # One read: the album's sends and the references its files already have.
+            stored = await self.state.album(job_id, album_id)
+            plan = await self.state.plan_sends(
+                job_id, album_id, [(f.item.id, f.part) for f in files], stored.sends
+            )
+            by_slot = {p.slot: p for p in plan}
+            first = min((p.slot for p in plan if p.state != "dropped"), default=None)
+            pending = [f for f in files if by_slot[f.slot].state == "pending"]
+            sizes = await asyncio.to_thread(lambda: {f.slot: size_of(f.path) for f in pending})
+            tally = delivery.tally(sizes)
+            alone = len(files) == 1  # sent with sendMedia, which takes an upload as it is
+            fresh: dict[tuple[int, int], MediaRef] = {}  # references made now, kept together
+            calls: list[Callable[[], Awaitable[_Ready | None]]] = [
+                functools.partial(
+                    self._ready,
+                    client,
+                    peer,
+                    f,
+                    by_slot[f.slot],
+                    stored.media.get((f.item.id, f.part)),
+                    fresh,
+                    tally,
+                    alone=alone,
+                )
+                for f in pending
+            ]
+            try:
+                prepared = await _at_most(PREPARE_AT_ONCE, calls)
+            except Exception:
+                await self.state.media_put(job_id, album_id, fresh)  # what did get uploaded
+                raise
+            await self.state.media_put(job_id, album_id, fresh)
+            ready = [r for r in prepared if r is not None]
+            await asyncio.shield(login)
+            if send:
+                for chunk in _chunks(ready):
+                    await self._send(client, peer, peer_key, chunk, delivery.caption, first)
+        except TelegramWait as wait:
+            await self._record_wait(wait, peer_key)
+            raise
+        except Exception as exc:
+            _raise_login_error(login, exc)  # a session not logged in failed what went first
+            raise
+        return ready
+
+    def _label(self) -> str:
+        chat = str(self.target.chat)
+        return f"{chat}/topic/{self.target.topic}" if self.target.topic else chat
+
+    async def _peer(self, client: Any) -> Any:
+        chat = self.target.chat
+        try:
+            try:
+                return await client.get_input_entity(chat)
+            except ValueError:
+                if isinstance(chat, int) and not (await client.get_me()).bot:
+                    await client.get_dialogs()  # ids of chats not seen yet come from dialogs
+                    return await client.get_input_entity(chat)
+                raise
+        except ValueError as exc:
+            raise FerrymanError(
+                "telegram.peer_invalid", f"{chat} is not a chat this account can see"
+            ) from exc
+        except Exception as exc:
+            raise from_telethon(exc) from exc
+
+    # ------------------------------------------------------------------ waits
+
+    async def _honour_waits(self, scope: str) -> None:
+        """A wait Telegram imposed earlier (even before a restart): no request until it ends."""
+        until = await self.state.wait_until([scope])
+        left = until - self.clock()
+        if left > 0:
+            raise TelegramWait(
+                "telegram.flood_wait",
+                f"waiting {math.ceil(left)} s as Telegram asked",
+                math.ceil(left),
+            )
+
+    async def _record_wait(self, wait: TelegramWait, peer_key: str) -> None:
+        scope = f"peer:{peer_key}" if wait.code == "telegram.slowmode_wait" else "account"
+        await self.state.wait_set(scope, self.clock() + wait.seconds, wait.code)
+
+    # ------------------------------------------------------------------ media
+
+    async def _ready(
+        self,
+        client: Any,
+        peer: Any,
+        out: Outgoing,
+        send: PlannedSend,
+        stored: MediaRef | None,
+        fresh: dict[tuple[int, int], MediaRef],
+        tally: Tally | None = None,
+        *,
+        alone: bool = False,
+    ) -> _Ready | None:
+        """The file's media reference: ``stored``, else upload and ``uploadMedia`` (the
+        new reference goes into ``fresh``, for the caller to keep with the others).
+        ``alone``: the file goes in a message of its own (see :func:`_keeps_upload`)."""
+        if stored is not None:
+            if tally is not None:
+                tally.whole(out.slot)  # uploaded before: nothing to send
+            return _Ready(out, send, decode(stored.media), stored.family)
+        uploader = await self.hub.uploader()
+        # A video's facts and thumbnail are made and uploaded while the video uploads.
+        extras = (
+            asyncio.ensure_future(video_extras(out, uploader, video_facts))
+            if out.kind == "video"
+            else None
+        )
+        try:
+            return await self._upload_and_refer(
+                client, peer, out, send, uploader, extras, fresh, tally, alone=alone
+            )
+        finally:
+            if extras is not None and not extras.done():
+                extras.cancel()
+                await asyncio.gather(extras, return_exceptions=True)
+
+    async def _upload_and_refer(
+        self,
+        client: Any,
+        peer: Any,
+        out: Outgoing,
+        send: PlannedSend,
+        uploader: Any,
+        extras: asyncio.Future[tuple[VideoFacts, Any]] | None,
+        fresh: dict[tuple[int, int], MediaRef],
+        tally: Tally | None = None,
+        *,
+        alone: bool = False,
+    ) -> _Ready | None:
+        progress = None if tally is None else (lambda done, _size: tally.sent(out.slot, done))
+        # A file staged unread (a person's big file, linked) is hashed by this read.
+        digest = hashlib.sha256() if out.item.sha256 is None and not out.item.parts else None
+        began = time.monotonic()
+        ahead = await self.hub.ahead().take(out.path, progress)
+        if ahead is not None:  # uploaded while it was staged: nothing left to send
+            handle = ahead.named(out.name)
+            if progress is not None:
+                progress(ahead.identity[2], ahead.identity[2])
+            sha256 = ahead.sha256 if digest is not None else None
+            costly = True
+        else:
+            handle = await uploader.upload(
+                out.path, name=out.name, progress=progress, digest=digest
+            )
+            costly = time.monotonic() - began >= KEEP_AT_ONCE_AFTER
+            sha256 = digest.hexdigest() if digest is not None else None
+        attempts = [False, True] if out.kind != "document" else [True]
+        last: FerrymanError | None = None
+        for as_document in attempts:
+            media = await media_for(
+                out, handle, uploader, as_document=as_document, video=video_facts, extras=extras
+            )
+            if _keeps_upload(out, alone=alone):
+                ref = media  # kept and sent as it is: no uploadMedia round trip
+            else:
+                try:
+                    result = await client(
+                        functions.messages.UploadMediaRequest(peer=peer, media=media)
+                    )
+                except Exception as exc:
+                    err = from_telethon(exc)
+                    if err.code != "telegram.media_rejected":
+                        raise err from exc
+                    log.warning("Telegram refused %s as %s: %s", out.name, out.kind, err.message)
+                    last = err
+                    continue
+                ref = reference(result)
+            family = "document" if as_document else out.family
+            made = {(out.item.id, out.part): MediaRef(encode(ref), family)}
+            if costly:  # a crash or a lost lease must not cost this upload again
+                await self.state.media_put(out.item.job_id, send.album_id, made)
+            else:
+                fresh.update(made)
+            return _Ready(out, send, ref, family, sha256)
+        await self.state.drop(send)
+        log.error("Telegram refused %s in every form: %s", out.name, last)
+        return None
+
+    async def _refresh(self, client: Any, peer: Any, chunk: list[_Ready]) -> list[_Ready]:
+        """References went stale (FILE_REFERENCE_EXPIRED), or a kept upload is gone
+        (FILE_PART_X_MISSING): upload again, same ``random_id``s."""
+        again: list[_Ready] = []
+        refs: dict[tuple[int, int], MediaRef] = {}
+        for r in chunk:
+            await self.state.media_forget(r.out.item.job_id, r.out.item.id, r.out.part)
+            one = await self._ready(client, peer, r.out, r.send, None, refs, alone=len(chunk) == 1)
+            if one is not None:
+                again.append(one)
+        await self.state.media_put(chunk[0].send.job_id, chunk[0].send.album_id, refs)
+        return again
+
+    # ------------------------------------------------------------------ sends
+
+    async def _send(
+        self,
+        client: Any,
+        peer: Any,
+        peer_key: str,
+        chunk: list[_Ready],
+        caption: str,
+        first_slot: int | None,
+    ) -> None:
+        refreshed = False
+        duplicates = 0
+        while chunk:
+            request = self._request(peer, chunk, caption, first_slot)
+            try:
+                result = await client(request)
+            except tg.RandomIdDuplicateError:
+                duplicates += 1  # the first send is still being processed: ask again
+                if duplicates > DUPLICATE_RETRIES:
+                    raise FerrymanError(
+                        "telegram.server", "Telegram kept answering RANDOM_ID_DUPLICATE"
+                    ) from None
+                await asyncio.sleep(min(2.0**duplicates / 4, 8.0))
+                continue
+            except _GONE:
+                if refreshed:
+                    raise FerrymanError(
+                        "telegram.server", "media references expired twice in a row"
+                    ) from None
+                refreshed = True
+                chunk = await self._refresh(client, peer, chunk)
+                continue
+            except Exception as exc:
+                err = from_telethon(exc)
+                if err.code != "telegram.media_rejected":
+                    raise err from exc
+                kept = await self._keep_valid(client, peer, chunk)
+                if len(kept) == len(chunk):
+                    if len(chunk) == 1:  # refused only in this chat: the file cannot go
+                        await self._drop(chunk[0], err)
+                        return
+                    raise err from exc  # no single file is at fault: retry the album later
+                chunk = kept
+                continue
+            await self._record(result, chunk, peer_key)
+            return
+
+    def _request(self, peer: Any, chunk: list[_Ready], caption: str, first_slot: int | None) -> Any:
+        text = _fit_caption(caption, self.caption_limit)
+        reply_to = None
+        if self.target.topic:
+            reply_to = types.InputReplyToMessage(
+                reply_to_msg_id=self.target.topic, top_msg_id=self.target.topic
+            )
+
+        def message(r: _Ready) -> str:
+            return text if r.send.slot == first_slot else ""
+
+        if len(chunk) == 1:
+            r = chunk[0]
+            return functions.messages.SendMediaRequest(
+                peer=peer,
+                media=r.media,
+                message=message(r),
+                random_id=r.send.random_id,
+                reply_to=reply_to,
+            )
+        return functions.messages.SendMultiMediaRequest(
+            peer=peer,
+            multi_media=[
+                types.InputSingleMedia(
+                    media=r.media, message=message(r), random_id=r.send.random_id
+                )
+                for r in chunk
+            ],
+            reply_to=reply_to,
+        )
+
+    async def _keep_valid(self, client: Any, peer: Any, chunk: list[_Ready]) -> list[_Ready]:
+        """Ask about each reference alone (no upload); drop the ones Telegram refuses."""
+        kept = []
+        for r in chunk:
+            try:
+                await client(functions.messages.UploadMediaRequest(peer=peer, media=r.media))
+            except Exception as exc:
+                err = from_telethon(exc)
+                if err.code != "telegram.media_rejected":
+                    raise err from exc
+                await self._drop(r, err)
+                continue
+            kept.append(r)
+        return kept
+
+    async def _drop(self, r: _Ready, err: FerrymanError) -> None:
+        log.error("Telegram refused %s in this album: %s", r.out.name, err.message)
+        await self.state.drop(r.send)
+
+    async def _record(self, result: Any, chunk: list[_Ready], peer_key: str) -> None:
+        ids = {
+            u.random_id: u.id
+            for u in getattr(result, "updates", [])
+            if isinstance(u, types.UpdateMessageID)
+        }
+        found = {r.send.slot: ids[r.send.random_id] for r in chunk if r.send.random_id in ids}
+        if len(found) != len(chunk):
+            raise FerrymanError(
+                "telegram.server", "Telegram's answer did not name every message sent"
+            )
+        await self.state.sent([r.send for r in chunk], found, peer_key)
+
+
+def _raise_login_error(login: asyncio.Future[None], exc: Exception) -> None:
+    """The login check's error, if it failed: it says what to do (log in again), where
+    a part or a lookup refused for the same reason would not."""
+    if login.done() and not login.cancelled() and (error := login.exception()) is not None:
+        raise error from exc
+
+
+def _keeps_upload(out: Outgoing, *, alone: bool) -> bool:
+    """Whether the file's upload itself is kept as its reference, without ``uploadMedia``:
+    a document sent alone goes by ``sendMedia``, which takes an upload as it is (one
+    round trip fewer after the last part; ``sendMultiMedia`` takes only references).
+    The upload is kept as a reference would be (at once if it was costly), so a crash
+    or a wait before the send does not cost it again; Telegram keeps an upload's parts
+    for less than a day, and a send that finds them gone uploads the file again (the
+    same ``random_id``: a repeat of a send that went out posts nothing). A photo or a
+    video still goes through ``uploadMedia``: its refusal as media is met there, and it
+    is sent as a document instead."""
+    return alone and out.kind == "document"
+
+
+def _hashes(ready: list[_Ready]) -> dict[int, str]:
+    return {r.out.item.id: r.sha256 for r in ready if r.sha256 is not None}
+
+
+async def _at_most(limit: int, calls: list[Callable[[], Awaitable[_T]]]) -> list[_T]:
+    """Run ``calls`` with at most ``limit`` under way; their results in the same order.
+
+    The first failure (a ``TelegramWait`` among them) cancels the others, waits until they
+    have stopped, and is raised as itself.
+    """
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[], Awaitable[_T]]) -> _T:
+        async with gate:
+            return await call()
+
+    tasks = [asyncio.create_task(one(c)) for c in calls]
+    try:
+        pending: set[asyncio.Task[_T]] = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            for task in tasks:  # in album order, so the same file's error wins each time
+                if task in done and (error := task.exception()) is not None:
+                    raise error
+        return [t.result() for t in tasks]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _chunks(ready: list[_Ready]) -> list[list[_Ready]]:
+    """Messages of at most ten, one family each; a file that fell back to a document
+    leaves its album whole instead of cutting it in two."""
+    families: dict[str, list[_Ready]] = {}
+    for r in ready:
+        families.setdefault(r.family, []).append(r)
+    return [
+        members[i : i + ALBUM_MAX]
+        for members in families.values()
+        for i in range(0, len(members), ALBUM_MAX)
+    ]
+
+
+def video_facts(out: Outgoing) -> VideoFacts:
+    """A video's duration, size and sound as Telegram shows them (blocking): a split part
+    has its own duration, so it is probed; a whole file uses the item's probe. A probe
+    missing them is ``media.unreadable`` (the video would show as a 00:00 square)."""
+    info = probe(out.path) if out.item.parts or out.item.media is None else out.item.media
+    attrs = video_attributes(info)
+    return VideoFacts(
+        attrs.duration,
+        attrs.width,
+        attrs.height,
+        attrs.supports_streaming,
+        info.audio_codec is None,
+    )
+
+
+def _fit_caption(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _peer_key(peer: Any) -> str:
+    for attr in ("channel_id", "user_id", "chat_id"):
+        value = getattr(peer, attr, None)
+        if value is not None:
+            return str(value)
+    return "self"
+
+
+__all__ = ["TelegramSink"]

@@ -1,0 +1,225 @@
+"""What the Telegram sink keeps, as records of its ``SinkState`` (its only way to the store).
+
+Per job, two kinds of record:
+
+- ``send:<album>:<slot>`` (of the album and the item): one message of an album, the
+  file it carries, its ``random_id``, ``pending`` | ``sent`` | ``dropped`` and the
+  message id Telegram made. Written before the first send; a repeat after a crash sends
+  with the same ``random_id``s and Telegram answers with the first send's messages.
+- ``media:<item>:<part>`` (of the item, and of its album since 2026-11-25): the file's
+  media reference from ``messages.uploadMedia`` and its family, so a repeat never
+  uploads again. An album's references are kept in one transaction, and read with its
+  sends in one statement (per file, they were ten commits and ten reads an album).
+
+Waits Telegram imposed are the state's waits, scoped ``account`` or ``peer:<id>``.
+Schema step 10 carried the rows of the old ``tg_sends``, ``tg_media`` and ``tg_waits``
+tables into these shapes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ferryman.model import SinkRecord
+from ferryman.sinks.base import SinkState
+
+SCHEME = "telegram"
+SEND_STATES = ("pending", "sent", "dropped")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedSend:
+    """One message of an album: which file, under which ``random_id``, and what came of it."""
+
+    job_id: int
+    album_id: int
+    slot: int
+    item_id: int
+    part: int
+    random_id: int
+    state: str  # one of SEND_STATES
+    message_id: int | None
+    peer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    media: str  # base64 of the TL InputMedia
+    family: str  # visual | document | audio
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumRecords:
+    """An album's sends as stored (by slot) and its files' media references."""
+
+    sends: list[PlannedSend]
+    media: dict[tuple[int, int], MediaRef]  # (item, part) → reference
+
+
+def new_random_id() -> int:
+    """A nonzero signed 64-bit id, as MTProto's ``random_id`` is."""
+    while True:
+        value = secrets.randbits(64) - 2**63
+        if value:
+            return value
+
+
+class TelegramState:
+    """The Telegram sink's records and waits, on the ``SinkState`` it was given."""
+
+    def __init__(self, state: SinkState) -> None:
+        self.state = state
+
+    # ------------------------------------------------------------------ sends
+
+    async def plan_sends(
+        self,
+        job_id: int,
+        album_id: int,
+        slots: Sequence[tuple[int, int]],
+        stored: Sequence[PlannedSend] = (),
+    ) -> list[PlannedSend]:
+        """The album's sends, a ``random_id`` chosen once for each (item, part) slot.
+        ``stored``: its sends as just read; when they cover every slot (the album was
+        planned before: prepared ahead, or a repeat) nothing is written."""
+        known = {s.slot: s for s in stored}
+        if all(slot in known for slot in range(len(slots))):
+            return [known[slot] for slot in range(len(slots))]
+        planned = [
+            _send_record(
+                PlannedSend(job_id, album_id, slot, item_id, part, new_random_id(), "pending", None)
+            )
+            for slot, (item_id, part) in enumerate(slots)
+        ]
+        return [_send(job_id, r) for r in await self.state.claim(job_id, planned)]
+
+    async def album(self, job_id: int, album_id: int) -> AlbumRecords:
+        """The album's sends and its files' media references, in one read. A pending
+        send whose reference is not among the album's records is looked up by its item
+        (one kept before references named their album)."""
+        found = await self.state.records(job_id, album_id=album_id)
+        sends = sorted(
+            (_send(job_id, r) for r in found if r.key.startswith("send:")), key=lambda s: s.slot
+        )
+        media = {
+            (r.item_id, int(r.value["part"])): _media_ref(r)
+            for r in found
+            if r.key.startswith("media:") and r.item_id is not None
+        }
+        for s in sends:
+            if s.state == "pending" and (s.item_id, s.part) not in media:
+                ref = (await self.media(job_id, s.item_id)).get(s.part)
+                if ref is not None:
+                    media[s.item_id, s.part] = ref
+        return AlbumRecords(sends, media)
+
+    async def sends(self, job_id: int, album_id: int) -> list[PlannedSend]:
+        """The album's sends as stored, by slot."""
+        found = await self.state.records(job_id, album_id=album_id)
+        sends = [_send(job_id, r) for r in found if r.key.startswith("send:")]
+        return sorted(sends, key=lambda s: s.slot)
+
+    async def sent(
+        self, sends: Sequence[PlannedSend], message_ids: Mapping[int, int], peer: str
+    ) -> None:
+        """Record the messages Telegram made, by slot, in one transaction."""
+        if not sends:
+            return
+        done = [
+            _send_record(replace(s, state="sent", message_id=message_ids[s.slot], peer=peer))
+            for s in sends
+        ]
+        await self.state.put(sends[0].job_id, done)
+
+    async def drop(self, send: PlannedSend) -> None:
+        """Telegram refused this file in any form: the album goes on without it, and its
+        media reference (if one was made) goes with it."""
+        await self.state.put(
+            send.job_id,
+            [_send_record(replace(send, state="dropped"))],
+            forget=[_media_key(send.item_id, send.part)],
+        )
+
+    async def messages(self, job_id: int, item_id: int) -> list[int]:
+        """The message ids an item became (several for a split video)."""
+        found = await self.state.records(job_id, item_id=item_id)
+        sends = [_send(job_id, r) for r in found if r.key.startswith("send:")]
+        sent = sorted((s for s in sends if s.state == "sent"), key=lambda s: s.part)
+        return [s.message_id for s in sent if s.message_id is not None]
+
+    # ------------------------------------------------------------------ media
+
+    async def media(self, job_id: int, item_id: int) -> dict[int, MediaRef]:
+        """The item's media references, by part."""
+        found = await self.state.records(job_id, item_id=item_id)
+        return {int(r.value["part"]): _media_ref(r) for r in found if r.key.startswith("media:")}
+
+    async def media_put(
+        self, job_id: int, album_id: int | None, refs: Mapping[tuple[int, int], MediaRef]
+    ) -> None:
+        """Keep the references of files just turned into media, by (item, part), in one
+        transaction: an album's worth at once, not a commit per file."""
+        if not refs:
+            return
+        records = [
+            SinkRecord(
+                _media_key(item_id, part),
+                {"part": part, "media": ref.media, "family": ref.family},
+                album_id,
+                item_id,
+            )
+            for (item_id, part), ref in refs.items()
+        ]
+        await self.state.put(job_id, records)
+
+    async def media_forget(self, job_id: int, item_id: int, part: int) -> None:
+        await self.state.put(job_id, forget=[_media_key(item_id, part)])
+
+    # ------------------------------------------------------------------ waits
+
+    async def wait_until(self, scopes: Sequence[str]) -> float:
+        return await self.state.wait_until(scopes)
+
+    async def wait_set(self, scope: str, not_before: float, reason: str) -> None:
+        await self.state.set_wait(scope, not_before, reason)
+
+
+def _media_key(item_id: int, part: int) -> str:
+    return f"media:{item_id}:{part}"
+
+
+def _media_ref(record: SinkRecord) -> MediaRef:
+    return MediaRef(str(record.value["media"]), str(record.value["family"]))
+
+
+def _send_record(send: PlannedSend) -> SinkRecord:
+    value: dict[str, Any] = {
+        "slot": send.slot,
+        "item_id": send.item_id,
+        "part": send.part,
+        "random_id": send.random_id,
+        "state": send.state,
+        "message_id": send.message_id,
+        "peer": send.peer,
+    }
+    return SinkRecord(f"send:{send.album_id}:{send.slot}", value, send.album_id, send.item_id)
+
+
+def _send(job_id: int, record: SinkRecord) -> PlannedSend:
+    v = record.value
+    if record.album_id is None or v["state"] not in SEND_STATES:
+        raise ValueError(f"not a Telegram send record: {record}")
+    return PlannedSend(
+        job_id,
+        record.album_id,
+        int(v["slot"]),
+        int(v["item_id"]),
+        int(v["part"]),
+        int(v["random_id"]),
+        str(v["state"]),
+        None if v["message_id"] is None else int(v["message_id"]),
+        v.get("peer"),
+    )

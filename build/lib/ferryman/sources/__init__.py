@@ -1,0 +1,1 @@
+"""Inputs ferryman reads from, each turned into one uniform stream of entries."""

@@ -1,0 +1,27 @@
+"""The sources ferryman ships, as a fresh registry (a test adds its own to a copy)."""
+
+from __future__ import annotations
+
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.file import FileSource
+from ferryman.sources.http import HttpSource
+from ferryman.sources.media_link import MediaLinkSource
+from ferryman.sources.telegram_link import TelegramLinkSource
+from ferryman.sources.torbox import TorboxSource
+from ferryman.sources.webdav import WebdavSource
+
+
+def default_sources() -> SourceRegistry:
+    """Asked in this order: a t.me link is a Telegram message, and a platform's link
+    (YouTube, X…) a link to media, before either is a web link; anything with a scheme
+    before a local path."""
+    return SourceRegistry(
+        (
+            TelegramLinkSource(),
+            MediaLinkSource(),
+            HttpSource(),
+            WebdavSource(),
+            TorboxSource(),
+            FileSource(),
+        )
+    )

@@ -1,0 +1,140 @@
+"""The watch-lister seam: a kind of source a watch can follow, and what it lists.
+
+A lister lists the entries a source holds now, each with a stable id (the same entry
+has the same id at every check, so the store's ``watch_seen`` can tell new from old)
+and the input a job is made of (a link the source registry reads). Listing is
+network work: ``entries`` is async and keeps its blocking part off the event loop
+(a thread, or a child process for yt-dlp).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ferryman.config import Settings
+from ferryman.errors import FerrymanError
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEntry:
+    """One entry of a watched source."""
+
+    id: str  # stable across checks: a feed's guid, a file's href + ETag, a video's id
+    input: str  # what a job is made of: a link or URI the source registry understands
+    title: str
+    duration: float | None = None  # seconds, when the source says
+    published: float | None = None  # epoch seconds, when the source says
+    # Why this entry makes no job (a chat's text post, listed so the chat's reading
+    # point passes it): it is only marked seen. None: an entry like any other.
+    skip: str | None = None
+    # The input's identity when the source is spelled several ways (a Telegram chat by
+    # its name or its number): jobs dedupe by it, so two watches of one chat to one
+    # place make each job once. None: the input's own (``Source.inspect``).
+    ident: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What a watch knows before it lists, for a source read on from a point (a chat's
+    history): the stable ids it has seen, and the first check's ``--since`` (``now``,
+    ``all``, ``N``), or None once the first check happened."""
+
+    ids: tuple[str, ...]
+    first: str | None
+
+
+@runtime_checkable
+class Resuming(Protocol):
+    """A kind of source read on from what the watch saw last (a chat's history from its
+    last seen message), rather than listed whole at each check."""
+
+    async def entries_after(self, source: str, settings: Settings, seen: Seen) -> list[WatchEntry]:
+        """What is new since ``seen`` (on a first check: what ``seen.first`` asks for,
+        and the newest message, so the next check starts after it)."""
+        ...
+
+
+@runtime_checkable
+class Ready(Protocol):
+    """A kind of source that needs something set up first (a Telegram login)."""
+
+    def check_ready(self, settings: Settings) -> None:
+        """Raise a coded FerrymanError when the watch could not list its source."""
+        ...
+
+
+class Lister(Protocol):
+    """One kind of watched source."""
+
+    kind: str  # stored with the watch: "feed", "dav", "ytdlp"…
+    description: str  # what it watches, for `watch add --help` and errors
+    # An entry's input may come back with new content (a changed file at the same
+    # link): its job is then not deduplicated against the job the old content made.
+    changes_in_place: bool
+
+    def accepts(self, source: str) -> bool:
+        """Whether this kind can follow ``source`` (offline, cheap: by its form)."""
+        ...
+
+    def describe(self, source: str) -> str:
+        """The source as people see it: no user info, no token."""
+        ...
+
+    async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
+        """What the source holds now, in its own order (newest first for most).
+        Raises FerrymanError with a code when the source cannot be listed."""
+        ...
+
+    async def matches(self, source: str, settings: Settings) -> bool:
+        """Among kinds that accept the same form (a web link: a feed or a yt-dlp
+        page), whether this one is what ``source`` is (may ask the network)."""
+        ...
+
+
+class ListerRegistry:
+    """The kinds of watched source, asked in order (immutable: ``with_kind`` makes a new
+    registry, as the source and sink registries do)."""
+
+    def __init__(self, kinds: Iterable[Lister] = ()) -> None:
+        self._kinds: tuple[Lister, ...] = tuple(kinds)
+
+    def with_kind(self, kind: Lister) -> ListerRegistry:
+        return ListerRegistry((*(k for k in self._kinds if k.kind != kind.kind), kind))
+
+    @property
+    def kinds(self) -> tuple[Lister, ...]:
+        return self._kinds
+
+    def get(self, kind: str) -> Lister:
+        for lister in self._kinds:
+            if lister.kind == kind:
+                return lister
+        raise FerrymanError(
+            "watch.source_unsupported",
+            f"no watch kind '{kind}': choose {', '.join(k.kind for k in self._kinds)}",
+        )
+
+    async def choose(self, source: str, settings: Settings, *, prefer: str | None) -> Lister:
+        """The kind that follows ``source``: ``prefer`` when given (``--kind``, or what
+        an output option implies), else the first that accepts it and says it is its
+        own, else the last that accepts it."""
+        if prefer is not None:
+            lister = self.get(prefer)
+            if not lister.accepts(source):
+                raise _unsupported(source, self._kinds, lister)
+            return lister
+        fitting = [k for k in self._kinds if k.accepts(source)]
+        if not fitting:
+            raise _unsupported(source, self._kinds, None)
+        for lister in fitting[:-1]:
+            if await lister.matches(source, settings):
+                return lister
+        return fitting[-1]
+
+
+def _unsupported(source: str, kinds: tuple[Lister, ...], asked: Lister | None) -> FerrymanError:
+    listed = "; ".join(f"{k.kind}: {k.description}" for k in kinds)
+    what = f"a {asked.kind} watch cannot follow it" if asked else "no kind of watch follows it"
+    return FerrymanError("watch.source_unsupported", f"{source}: {what} ({listed})")

@@ -1,0 +1,143 @@
+"""RSS and Atom feeds whose entries link to files or archives (the leech bots' feeds):
+each entry's enclosure (else its link) becomes a job as ``ferryman add`` would make it.
+
+The feed is fetched with the project's HTTP client (its user agent, timeouts, and the
+private-address guard when ``network.block_private`` is on) and read by ``feedparser``.
+An entry's stable id is its ``guid``/``id``, else its link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import urllib.parse
+from typing import Any
+
+from ferryman.config import Settings
+from ferryman.errors import FerrymanError
+from ferryman.sources.listers.base import WatchEntry
+
+MAX_FEED_BYTES = 16 << 20  # a feed larger than this is no feed
+
+
+class FeedLister:
+    kind = "feed"
+    description = "an RSS or Atom feed whose entries link to files or archives"
+    changes_in_place = False
+
+    def accepts(self, source: str) -> bool:
+        return urllib.parse.urlsplit(source).scheme.lower() in ("http", "https")
+
+    def describe(self, source: str) -> str:
+        from ferryman.net.http import shown_url
+
+        return shown_url(source)
+
+    async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
+        return await asyncio.to_thread(list_feed, source, settings)
+
+    async def matches(self, source: str, settings: Settings) -> bool:
+        """A link is a feed when what it serves parses as RSS or Atom; a platform's link
+        (YouTube, Vimeo…) is yt-dlp's, unasked. A link that cannot be fetched now cannot
+        be told: that is said, with ``--kind`` as the way on."""
+        from ferryman.links.canonical import is_platform
+
+        if is_platform(source):
+            return False
+        try:
+            body, _ = await asyncio.to_thread(_fetch, source, settings)
+        except FerrymanError as exc:
+            raise FerrymanError(
+                exc.code,
+                f"{exc.message}; cannot tell whether it is a feed: try again, or name the"
+                " kind with --kind feed or --kind ytdlp",
+            ) from exc
+        return _parsed(body).get("version") not in (None, "")
+
+
+def list_feed(source: str, settings: Settings) -> list[WatchEntry]:
+    """The feed's entries, in its order (blocking: a thread's work)."""
+    body, final = _fetch(source, settings)
+    parsed = _parsed(body)
+    if not parsed.get("version"):
+        raise FerrymanError(
+            "watch.feed_unreadable",
+            f"{FeedLister().describe(source)} is not an RSS or Atom feed"
+            f" ({parsed.get('bozo_exception') or 'no feed found'})",
+        )
+    found = []
+    for entry in parsed.get("entries") or ():
+        made = _entry(entry, final)
+        if made is not None:
+            found.append(made)
+    return found
+
+
+def _fetch(source: str, settings: Settings) -> tuple[bytes, str]:
+    import httpx
+
+    from ferryman.net.http import make_sync_client, status_error, transport_error
+
+    try:
+        with (
+            make_sync_client(settings.network) as client,
+            client.stream("GET", source) as response,
+        ):
+            if response.status_code >= 400:
+                raise status_error(response)
+            body = bytearray()
+            for block in response.iter_bytes():
+                body += block
+                if len(body) > MAX_FEED_BYTES:
+                    raise FerrymanError(
+                        "watch.feed_unreadable",
+                        f"{FeedLister().describe(source)} is larger than"
+                        f" {MAX_FEED_BYTES >> 20} MiB: not a feed",
+                    )
+            return bytes(body), str(response.url)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, source) from exc
+
+
+def _parsed(body: bytes) -> Any:
+    """The feed as feedparser reads it; links are made absolute here (``_entry``), not
+    by feedparser, which would also rewrite a guid that is no link."""
+    import feedparser
+
+    return feedparser.parse(body)
+
+
+def _entry(entry: Any, base: str) -> WatchEntry | None:
+    link = None
+    for enclosure in entry.get("enclosures") or ():
+        if enclosure.get("href"):
+            link = enclosure["href"]
+            break
+    link = link or entry.get("link")
+    if not link:
+        return None
+    link = urllib.parse.urljoin(base, str(link))
+    if urllib.parse.urlsplit(link).scheme.lower() not in ("http", "https"):
+        return None  # a feed from afar never names a local path (file:, /etc/…) or a login
+    ident = str(entry.get("id") or link)
+    when = entry.get("published_parsed") or entry.get("updated_parsed")
+    return WatchEntry(
+        id=ident,
+        input=link,
+        title=str(entry.get("title") or link.rstrip("/").rpartition("/")[2]),
+        duration=_duration(entry.get("itunes_duration")),
+        published=float(calendar.timegm(when)) if when else None,
+    )
+
+
+def _duration(value: Any) -> float | None:
+    """An itunes:duration (``SS``, ``MM:SS`` or ``HH:MM:SS``) in seconds."""
+    if not value:
+        return None
+    try:
+        seconds = 0.0
+        for part in str(value).split(":"):
+            seconds = seconds * 60 + float(part)
+    except ValueError:
+        return None
+    return seconds

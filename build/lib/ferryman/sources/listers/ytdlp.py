@@ -1,0 +1,68 @@
+"""Any playlist, channel or feed yt-dlp lists (YouTube channels and playlists, the
+generic extractor's RSS/Atom feeds and pages of links): flat extraction in a child
+process (``links/flat``), as a fetch runs yt-dlp; each new entry becomes a
+``media:`` job in the watch's output profile (MP4 up to 1080p unless it says else)."""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+from ferryman.config import Settings
+from ferryman.sources.listers.base import WatchEntry
+
+LIST_TIMEOUT = 600.0  # seconds one listing may take
+
+
+class YtdlpLister:
+    kind = "ytdlp"
+    description = "a playlist, channel or feed yt-dlp lists (entries made as --audio/--quality say)"
+    changes_in_place = False
+
+    def accepts(self, source: str) -> bool:
+        return urllib.parse.urlsplit(source).scheme.lower() in ("http", "https")
+
+    def describe(self, source: str) -> str:
+        from ferryman.net.http import shown_url
+
+        return shown_url(source)
+
+    async def matches(self, source: str, settings: Settings) -> bool:
+        return True
+
+    async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
+        from ferryman.links.flat import list_flat
+        from ferryman.links.grab import GrabOptions
+        from ferryman.media.child import run_in_child
+
+        links, network = settings.links, settings.network
+        options = GrabOptions(
+            cookies_file=str(links.cookies_file) if links.cookies_file else None,
+            playlist_max=links.playlist_max,
+            socket_timeout=min(network.stall_seconds, 120.0),
+            block_private=network.block_private,
+            private_allowed=tuple(network.private_allowed),
+        )
+        got: list[dict[str, Any]] = []
+
+        def on_event(name: str, value: Any) -> None:
+            if name == "entries" and isinstance(value, list):
+                got.extend(value)
+
+        await run_in_child(
+            list_flat,
+            {"url": source, "options": options},
+            on_progress=None,
+            timeout=LIST_TIMEOUT,
+            on_event=on_event,
+        )
+        return [
+            WatchEntry(
+                id=str(e["id"]),
+                input=str(e["url"]),
+                title=str(e["title"]),
+                duration=e.get("duration"),
+                published=e.get("published"),
+            )
+            for e in got
+        ]

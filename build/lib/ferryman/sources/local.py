@@ -1,0 +1,368 @@
+"""A local path (a file, a folder or an archive) as one stream of entries.
+
+Whatever the input, the engine sees the same thing: entries with a stable
+``index`` it can resume from, a relative path and a way to read the bytes.
+Archives inside the input (by name and by magic bytes) are opened in turn, up to
+``archive.max_depth`` levels, and their entries take the place of the archive in
+the stream; indexes count across all levels, so they stay stable across restarts.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ferryman.archive.guard import GuardedReader, NestingTally
+from ferryman.archive.names import sanitize_path
+from ferryman.archive.opener import open_archive
+from ferryman.archive.reader import (
+    ArchiveEntry,
+    ArchiveReader,
+    EntryInfo,
+    EntryType,
+    detect_format,
+)
+from ferryman.archive.stored_names import decode_stored_name
+from ferryman.archive.suffixes import named_archive
+from ferryman.archive.volumes import find_volumes
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
+from ferryman.sources.base import ReadOptions, SourceEntry
+from ferryman.sources.file import inspect_local, unreadable
+
+BLOCK_SIZE = 1 << 20
+# A read asks for no more than the file holds (plus one byte, to see its end at once):
+# a 1 MiB read buffer is mapped and unmapped per call, twice per small file.
+SMALL_BLOCK = 64 * 1024
+
+
+@contextmanager
+def iter_local(path: Path, options: ReadOptions | None = None) -> Iterator[Iterator[SourceEntry]]:
+    """Entries of ``path``: a file is one entry, a folder its files, an archive its entries.
+
+    Folders are walked recursively in natural, case-insensitive order and symlinks
+    are reported, not followed; indexes are stable while the input is unchanged.
+    """
+    options = options or ReadOptions()
+    source = inspect_local(path)
+    counter = _Counter()
+    if options.scratch is None and source.kind != "file":
+        with (
+            tempfile.TemporaryDirectory(prefix="ferryman-nested-") as scratch,
+            iter_local(path, replace(options, scratch=Path(scratch))) as entries,
+        ):
+            yield entries
+        return
+    if source.kind == "archive":
+        tally = NestingTally()
+        with open_archive(path, options.archive, options.sevenzip, tally) as reader:
+            yield _archive_entries(reader, "", 0, options, counter, tally)
+    elif source.kind == "folder":
+        yield _folder_entries(path, options, counter)
+    else:
+        yield iter([_file_entry(path, sanitize_path(path.name, 0), counter.next(), path.stat())])
+
+
+def archive_entries(
+    reader: ArchiveReader, options: ReadOptions, tally: NestingTally, *, over_network: bool = False
+) -> Iterator[SourceEntry]:
+    """The entries of an archive opened anywhere (a zip read in place over HTTP too),
+    with archives inside it opened in their place, as for a local archive.
+    ``over_network``: the reader fetches what it reads (see ``SourceEntry``); archives
+    inside are copied out whole and looked into all the same."""
+    return _archive_entries(reader, "", 0, options, _Counter(), tally, over_network)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedFile:
+    """A file of a remote folder's listing (a WebDAV folder, a debrid torrent): its
+    path in the folder, size, mtime, and how to read its bytes (over the network, on
+    the reading thread, only when the engine asks). ``skip``: a reason not to read it.
+    ``in_place``: for an archive, a reader over it where it lies (a zip by Range), or
+    None when it cannot be read so; then it is copied to scratch and opened there."""
+
+    path: str
+    size: int
+    mtime: float
+    blocks: Callable[[], Iterator[bytes]]
+    skip: str | None = None
+    in_place: Callable[[], AbstractContextManager[ArchiveReader | None]] | None = None
+
+    @property
+    def info(self) -> EntryInfo:
+        return EntryInfo(0, self.path, self.size, self.mtime, EntryType.FILE)
+
+    def read_blocks(self) -> Iterator[bytes]:
+        return self.blocks()
+
+
+def listing_entries(files: Iterable[ListedFile], options: ReadOptions) -> Iterator[SourceEntry]:
+    """A remote folder as entries, like a local folder's: in the listing's order (keep
+    it stable: indexes follow it), an archive opened in its place once copied to
+    ``options.scratch`` (``make_room`` first), a file with a ``skip`` never read."""
+    counter = _Counter()
+    for listed in files:
+        path = sanitize_path(listed.path, 0)
+        info = replace(listed.info, path=path)
+        if listed.skip is not None:
+            yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=listed.skip)
+        elif named_archive(listed.path) and options.archive.limits.max_depth < 1:
+            yield _too_deep(info, path, counter, options)
+        elif named_archive(listed.path):
+            yield from _listed_archive(listed, info, options, counter)
+        else:
+            yield SourceEntry(replace(info, index=counter.next()), listed.blocks)
+
+
+def _listed_archive(
+    listed: ListedFile, info: EntryInfo, options: ReadOptions, counter: _Counter
+) -> Iterator[SourceEntry]:
+    """An archive of a remote folder: read where it lies when it can be (no copy, only
+    the entries not yet handed over are fetched), else copied to scratch and opened.
+    Each is a tree of its own: a new tally."""
+    tally = NestingTally()
+    if listed.in_place is not None:
+        try:
+            with listed.in_place() as inner:
+                if inner is not None:
+                    guarded = GuardedReader(inner, info.path, options.archive.limits, tally)
+                    with guarded:
+                        yield from _archive_entries(
+                            guarded, f"{info.path}/", 1, options, counter, tally, True
+                        )
+                    return
+        except FerrymanError as exc:
+            if not exc.fails_entry:  # see errors.ErrorSpec
+                raise
+            yield _failed(info, info.path, counter, exc)
+            return
+    yield from _nested(listed, info.path, 1, options, counter, tally)
+
+
+class _Counter:
+    """Indexes across every level of nesting, in reading order."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def next(self) -> int:
+        self._next += 1
+        return self._next - 1
+
+
+def _archive_entries(
+    reader: ArchiveReader,
+    prefix: str,
+    depth: int,
+    options: ReadOptions,
+    counter: _Counter,
+    tally: NestingTally,
+    over_network: bool = False,
+) -> Iterator[SourceEntry]:
+    for entry in reader:
+        info = entry.info
+        path = f"{prefix}{info.path}"
+        if info.type is EntryType.FILE and named_archive(info.path):
+            yield from _nested(entry, path, depth + 1, options, counter, tally)
+            continue
+        out = replace(info, index=counter.next(), path=path)
+        skip = "junk" if info.type is EntryType.JUNK else None
+        yield SourceEntry(out, entry.read_blocks, skip=skip, over_network=over_network)
+
+
+def _nested(
+    entry: ArchiveEntry,
+    path: str,
+    depth: int,
+    options: ReadOptions,
+    counter: _Counter,
+    tally: NestingTally,
+) -> Iterator[SourceEntry]:
+    """An archive inside an archive: written to scratch (once there is room for it),
+    opened, its entries in its place; its bytes count against the outer one's limits."""
+    info = entry.info
+    if depth > options.archive.limits.max_depth:
+        yield _too_deep(info, path, counter, options)
+        return
+    # Its own name (a .gz names the file inside after it), one folder per level.
+    assert options.scratch is not None  # iter_local provides one
+    held = options.scratch / f"level-{depth}" / safe_name(Path(info.path).name)
+    held.parent.mkdir(parents=True, exist_ok=True)
+    if options.make_room is not None:
+        try:
+            options.make_room(info.size or 0)
+        except FerrymanError as exc:
+            if exc.code != "space.too_large":
+                raise
+            yield _failed(info, path, counter, exc)
+            return
+    try:
+        try:
+            _write(entry.read_blocks(), held)
+        except FerrymanError as exc:
+            if exc.code != "archive.entry_corrupt":
+                raise
+            yield _failed(info, path, counter, exc)
+            return
+        yield from _open_nested(held, info, path, depth, options, counter, tally)
+    finally:
+        held.unlink(missing_ok=True)
+
+
+def _open_nested(
+    held: Path,
+    info: EntryInfo,
+    path: str,
+    depth: int,
+    options: ReadOptions,
+    counter: _Counter,
+    tally: NestingTally,
+) -> Iterator[SourceEntry]:
+    """Entries of the archive at ``held`` (``info`` describes it as an entry), or one
+    entry: the file itself if it is not an archive, or its failure if it is broken.
+    ``tally``: the unpacked bytes of the archive tree it belongs to.
+    """
+    if detect_format(held) is None and find_volumes(held) is None:
+        out = replace(info, index=counter.next(), path=path)
+        yield SourceEntry(out, lambda: _read_file(held))
+        return
+    try:
+        with open_archive(held, options.archive, options.sevenzip, tally) as reader:
+            yield from _archive_entries(reader, f"{path}/", depth, options, counter, tally)
+    except FerrymanError as exc:
+        if not exc.fails_entry:  # see errors.ErrorSpec
+            raise  # passwords and limits concern the whole input
+        yield _failed(info, path, counter, exc)
+
+
+def _too_deep(info: EntryInfo, path: str, counter: _Counter, options: ReadOptions) -> SourceEntry:
+    reason = f"nested archive deeper than archive.max_depth ({options.archive.limits.max_depth})"
+    return SourceEntry(replace(info, index=counter.next(), path=path), _no_blocks, skip=reason)
+
+
+def _failed(info: EntryInfo, path: str, counter: _Counter, exc: FerrymanError) -> SourceEntry:
+    out = replace(info, index=counter.next(), path=path)
+    return SourceEntry(out, _no_blocks, error=exc)
+
+
+def _write(blocks: Iterator[bytes], dest: Path) -> None:
+    try:
+        with open(dest, "wb") as out:
+            for block in blocks:
+                out.write(block)
+    except OSError as exc:
+        dest.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:  # filled after the room check: wait, as staging does
+            raise FerrymanError("space.low", f"the disk filled up copying {dest.name}") from exc
+        raise FerrymanError("source.io", f"cannot write {dest}: {exc}") from exc
+
+
+def natural_key(name: str) -> tuple[tuple[tuple[int, int, str], ...], str]:
+    """Sort key: case-insensitive, digit runs by value ("img2" before "img10")."""
+    chunks = tuple(
+        (0, int(part), part) if part.isdigit() else (1, 0, part.casefold())
+        for part in re.split(r"(\d+)", name)
+        if part
+    )
+    return chunks, name  # the raw name breaks ties ("A" vs "a") deterministically
+
+
+def _folder_entries(root: Path, options: ReadOptions, counter: _Counter) -> Iterator[SourceEntry]:
+    for rel, full, st in _walk(root, ""):
+        path = sanitize_path(decode_stored_name(os.fsencode(rel), on_disk=True), 0)
+        if not stat.S_ISREG(st.st_mode):
+            kind = EntryType.SYMLINK if stat.S_ISLNK(st.st_mode) else EntryType.OTHER
+            info = EntryInfo(counter.next(), path, 0, st.st_mtime, kind)
+            yield SourceEntry(info, _no_blocks)
+        elif named_archive(full.name) or _archive_without_suffix(full):
+            yield from _folder_archive(full, path, st, options, counter)
+        else:
+            yield _file_entry(full, path, counter.next(), st)
+
+
+def _archive_without_suffix(full: Path) -> bool:
+    """A file with no suffix at all whose bytes are an archive (a download that lost
+    its name: ``file_1234``): opened, as it is when given alone. A suffix keeps the
+    file as it is (a ``.docx`` or ``.apk`` is a zip, and no album)."""
+    if "." in full.name:
+        return False
+    try:
+        return detect_format(full) is not None
+    except OSError:
+        return False  # read, and its error reported, as a file
+
+
+def _folder_archive(
+    full: Path, path: str, st: os.stat_result, options: ReadOptions, counter: _Counter
+) -> Iterator[SourceEntry]:
+    """An archive lying in an input folder: read in place; a set's other volumes skipped."""
+    info = EntryInfo(0, path, st.st_size, st.st_mtime, EntryType.FILE)
+    try:
+        volumes = find_volumes(full)
+    except FerrymanError as exc:
+        yield _failed(info, path, counter, exc)
+        return
+    if volumes is not None and len(volumes.parts) > 1 and volumes.first != full:
+        reason = f"volume of {volumes.first.name}"
+        yield SourceEntry(replace(info, index=counter.next()), _no_blocks, skip=reason)
+    elif options.archive.limits.max_depth < 1:
+        yield _too_deep(info, path, counter, options)
+    else:
+        # Each archive of a folder is a tree of its own: a new tally.
+        yield from _open_nested(full, info, path, 1, options, counter, NestingTally())
+
+
+def _walk(folder: Path, prefix: str) -> Iterator[tuple[str, Path, os.stat_result]]:
+    """(relative path, path, lstat) of every non-directory below ``folder``, sorted."""
+    try:
+        with os.scandir(folder) as it:
+            children = sorted(it, key=lambda e: natural_key(e.name))
+    except OSError as err:
+        raise unreadable(folder, err) from err
+    for child in children:
+        try:
+            st = child.stat(follow_symlinks=False)
+        except OSError as err:
+            raise unreadable(Path(child.path), err) from err
+        rel = f"{prefix}{child.name}"
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(Path(child.path), f"{rel}/")
+        else:
+            yield rel, Path(child.path), st
+
+
+def _file_entry(path: Path, rel: str, index: int, st: os.stat_result) -> SourceEntry:
+    info = EntryInfo(index, rel, st.st_size, st.st_mtime, EntryType.FILE)
+    return SourceEntry(
+        info,
+        lambda: _read_file(path, st.st_size),
+        local_file=path,
+        local_seen=(st.st_size, st.st_mtime_ns),
+    )
+
+
+def _read_file(path: Path, size_hint: int | None = None) -> Iterator[bytes]:
+    block_size = BLOCK_SIZE
+    if size_hint is not None:
+        block_size = min(BLOCK_SIZE, max(SMALL_BLOCK, size_hint + 1))
+    try:
+        with path.open("rb", buffering=0) as f:
+            while block := f.read(block_size):
+                yield block
+    except FileNotFoundError as err:
+        raise FerrymanError("source.not_found", f"{path}: no such file") from err
+    except PermissionError as err:
+        raise unreadable(path, err) from err
+    except OSError as err:
+        raise FerrymanError("source.io", f"{path}: {err.strerror or err}") from err
+
+
+def _no_blocks() -> Iterator[bytes]:
+    return iter(())

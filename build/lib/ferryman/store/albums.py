@@ -1,0 +1,299 @@
+"""Album queries: ready items become albums; albums are claimed and delivered."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    Row,
+    bindparam,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ferryman.errors import FerrymanError
+from ferryman.model import (
+    ENCODED_PLANS,
+    Album,
+    AlbumClaim,
+    AlbumGroup,
+    AlbumState,
+    ItemState,
+    JobState,
+    MediaKind,
+    Plan,
+    album_group,
+)
+from ferryman.store import hot, sqlite_thread
+from ferryman.store.base import StoreBase
+from ferryman.store.rows import (
+    Ended,
+    LeaseLost,
+    album_from_row,
+    ended_item,
+    item_from_row,
+    job_from_row,
+)
+from ferryman.store.schema import albums, items
+
+log = logging.getLogger(__name__)
+
+
+class AlbumQueries(StoreBase):
+    """Albums: sealing ready items in order, claiming, delivering, failing."""
+
+    # -------------------------------------------------------------- albums
+
+    async def seal_albums(self, job_id: int, album_size: int) -> list[int]:
+        """Group ready items, in archive order, into albums of at most ``album_size``
+        (see ``seal_in``); the ids of the albums sealed."""
+        async with self.engine.begin() as conn:
+            return await seal_in(conn, job_id, album_size, self.clock())
+
+    async def claim_album(self, owner: str, lease_seconds: float) -> Album | None:
+        """The next sealed album with its items, read in the claim's own transaction."""
+        claim = await self.claim_delivery(owner, lease_seconds)
+        return claim.album if claim is not None else None
+
+    async def claim_delivery(self, owner: str, lease_seconds: float) -> AlbumClaim | None:
+        """The next sealed album with its items and what its delivery needs of its job."""
+        claim = self._delivery_claim_args(owner, lease_seconds)
+        return await sqlite_thread.transaction(self.engine, _claim_delivery, *claim)
+
+    def _delivery_claim_args(self, owner: str, lease_seconds: float) -> tuple[Any, dict[str, Any]]:
+        return self._claim_args(
+            albums,
+            AlbumState.SEALED,
+            AlbumState.DELIVERING,
+            owner,
+            lease_seconds,
+            lambda: [self._job_runs(albums)],
+        )
+
+    async def album_count(self, job_id: int) -> int:
+        """How many albums the job has (what captions count as its total)."""
+        query = select(func.count()).select_from(albums).where(albums.c.job_id == job_id)
+        async with self.reader.connect() as conn:
+            return int((await conn.execute(query)).scalar() or 0)
+
+    async def albums_in_flight(self, job_id: int) -> bool:
+        """Whether an album of the job is sealed or being delivered (room will come)."""
+        async with self.reader.connect() as conn:
+            return bool((await conn.execute(hot.ALBUMS_IN_FLIGHT, {"job_id": job_id})).scalar())
+
+    async def album_delivered(
+        self,
+        album_id: int,
+        owner: str,
+        ref: str,
+        *,
+        ended: Mapping[int, Ended] | None = None,
+        claim_next: float | None = None,
+        hashes: Mapping[int, str] | None = None,
+    ) -> AlbumClaim | None:
+        """The album is safe at its sink; ``ended`` items (id → state, error, kept file)
+        did not go: quarantined, or failed. One transaction, so the job cannot end, and
+        its work folder go, between the album's delivery and those items' record.
+        ``hashes`` (item id → sha256): items staged unhashed, hashed as they were sent.
+
+        ``claim_next`` (a lease, in seconds): the same transaction claims the next album
+        to deliver (``claim_delivery``), one commit less per album; None: nothing."""
+        now = self.clock()
+        params = {"album": album_id, "holder": owner, "delivered_ref": ref, "now": now}
+        claim = None if claim_next is None else self._delivery_claim_args(owner, claim_next)
+        return await sqlite_thread.transaction(
+            self.engine, _record_delivery, params, dict(ended or {}), claim, dict(hashes or {})
+        )
+
+    async def album_retry(
+        self, album_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
+    ) -> None:
+        extra = {"error_code": error.code, "error_message": error.message}
+        await self._retry_later(
+            albums, album_id, owner, AlbumState.SEALED.value, delay, extra, count=count
+        )
+
+    async def album_failed(self, album_id: int, owner: str, error: FerrymanError) -> None:
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(albums)
+                .where(albums.c.id == album_id, albums.c.owner == owner)
+                .values(
+                    state=AlbumState.FAILED.value,
+                    owner=None,
+                    lease_until=None,
+                    error_code=error.code,
+                    error_message=error.message,
+                )
+            )
+            await conn.execute(
+                update(items)
+                .where(items.c.album_id == album_id)
+                .values(
+                    state=ItemState.FAILED.value,
+                    error_code=error.code,
+                    error_message=error.message,
+                    updated_at=now,
+                )
+            )
+
+
+def _claim_delivery(conn: Connection, statement: Any, params: dict[str, Any]) -> AlbumClaim | None:
+    """``claim_delivery``'s body: the album, its items, and what its delivery needs of its
+    job, in the caller's transaction."""
+    row = conn.execute(statement, params).first()
+    if row is None:
+        return None
+    members = conn.execute(hot.ALBUM_ITEMS, {"album": row.id}).all()
+    job = conn.execute(hot.DELIVERY_JOB, {"job_id": row.job_id}).one()
+    return AlbumClaim(
+        album_from_row(row, [item_from_row(r) for r in members]),
+        job_from_row(job),
+        albums=int(job.claim_albums),
+        final=bool(job.expanded) and job.claim_open_items == 0,
+        lease_until=float(row.lease_until),
+    )
+
+
+def _record_delivery(
+    conn: Connection,
+    params: dict[str, Any],
+    ended: dict[int, Ended],
+    claim: tuple[Any, dict[str, Any]] | None,
+    hashes: dict[int, str] | None = None,
+) -> AlbumClaim | None:
+    """``album_delivered``'s body (on SQLite's thread: one hop)."""
+    if conn.execute(hot.ALBUM_DELIVERED, params).rowcount != 1:
+        raise LeaseLost(f"albums {params['album']}")
+    conn.execute(hot.ITEMS_DELIVERED, {**params, "ended": list(ended)})
+    if hashes:
+        conn.execute(
+            update(items)
+            .where(
+                items.c.id == bindparam("item"),
+                items.c.album_id == params["album"],
+                items.c.sha256.is_(None),
+            )
+            .values(sha256=bindparam("digest")),
+            [{"item": k, "digest": v} for k, v in hashes.items()],
+        )
+    for item_id, (state, error, path) in ended.items():
+        conn.execute(
+            update(items)
+            .where(items.c.id == item_id, items.c.album_id == params["album"])
+            .values(**ended_item(state, error, params["now"], path))
+        )
+    if claim is None:
+        return None
+    try:  # a savepoint: a claim that fails never undoes the record before it
+        with conn.begin_nested():
+            return _claim_delivery(conn, *claim)
+    except Exception:
+        log.exception("claiming the next album failed; the worker claims anew")
+        return None
+
+
+class _Ready(NamedTuple):
+    """A ready item as grouping sees it."""
+
+    id: int
+    kind: MediaKind
+    plan: Plan | None
+
+
+async def seal_in(
+    conn: AsyncConnection,
+    job_id: int,
+    album_size: int,
+    now: float,
+    job_row: Row[Any] | None = None,
+) -> list[int]:
+    """``seal`` in the caller's transaction, in one hop to SQLite's thread."""
+    return await sqlite_thread.run_sync(conn, seal, job_id, album_size, now, job_row)
+
+
+def seal(
+    conn: Connection,
+    job_id: int,
+    album_size: int,
+    now: float,
+    job_row: Row[Any] | None = None,
+) -> list[int]:
+    """Group ready items, in archive order, into albums of at most ``album_size``, inside
+    the caller's transaction (the unpack stage seals with the entries it records).
+
+    Full albums are sealed at once. A partial one waits for more items while the
+    input is still being read, unless reading is blocked (it waits for these very
+    items to leave the disk). Converted items wait for the other conversions of
+    their group so they travel together instead of one album each. ``job_row``: the
+    job as this transaction already locked and read it.
+    """
+    sealed: list[int] = []
+    job = {"job_id": job_id}
+    if job_row is None:
+        job_row = (conn.execute(hot.JOB_FOR_SEAL, job)).first()
+    if job_row is None or job_row.state in (JobState.CANCELLED.value, JobState.FAILED.value):
+        return sealed
+    ready = [
+        _Ready(r.id, MediaKind(r.kind), Plan(r.plan) if r.plan else None)
+        for r in (conn.execute(hot.READY_ITEMS, job)).all()
+    ]
+    if not ready:
+        return sealed
+    converting: set[AlbumGroup] | None = None  # asked for when a partial album may go
+    next_seq: int | None = None  # asked for when an album is sealed
+    open_input = not job_row.expanded and not job_row.blocked
+    for group in AlbumGroup:
+        members = [it for it in ready if album_group(it.kind, it.plan) is group]
+        while members:
+            chunk = members[:album_size]
+            if len(chunk) < album_size:
+                if open_input:
+                    break
+                if converting is None:
+                    pending = conn.execute(hot.CONVERTING_KINDS, job)
+                    converting = {album_group(MediaKind(k)) for k in pending.scalars()}
+                waiting = group in converting and not job_row.blocked
+                chunk = [it for it in chunk if not (waiting and it.plan in ENCODED_PLANS)]
+                if not chunk:
+                    break
+            taken = {it.id for it in chunk}
+            members = [it for it in members if it.id not in taken]
+            if next_seq is None:
+                next_seq = (conn.execute(hot.LAST_ALBUM_SEQ, job)).scalar_one() + 1
+            sealed.append(
+                _insert_album(conn, job_id, next_seq, group, job_row.priority, chunk, now)
+            )
+            next_seq += 1
+    return sealed
+
+
+def _insert_album(
+    conn: Connection,
+    job_id: int,
+    seq: int,
+    group: AlbumGroup,
+    priority: int,
+    chunk: Sequence[_Ready],
+    now: float,
+) -> int:
+    values = {
+        "job_id": job_id,
+        "seq": seq,
+        "grp": group.value,
+        "state": AlbumState.SEALED.value,
+        "priority": priority,
+        "created_at": now,
+        "attempts": 0,
+        "not_before": 0.0,
+    }
+    album_id = (conn.execute(hot.INSERT_ALBUM, values)).scalar_one()
+    grouped = {"ids": [it.id for it in chunk], "album": album_id, "now": now}
+    conn.execute(hot.GROUP_ITEMS, grouped)
+    return int(album_id)

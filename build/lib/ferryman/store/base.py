@@ -1,0 +1,293 @@
+"""The store's foundation: connection, clock, claims, leases, reaping.
+
+Claims use one query on both engines: ``UPDATE … WHERE id = (SELECT id … LIMIT 1
+FOR UPDATE SKIP LOCKED) RETURNING …``. PostgreSQL skips rows another worker holds;
+SQLite runs one writer at a time (``BEGIN IMMEDIATE``), so the sub-select cannot race.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    Float,
+    FromClause,
+    Row,
+    String,
+    Table,
+    bindparam,
+    exists,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ferryman.model import (
+    AlbumState,
+    ItemState,
+    JobState,
+)
+from ferryman.store.rows import (
+    Clock,
+    LeaseLost,
+    item_from_row,
+    summarise,
+)
+from ferryman.store.schema import albums, fetches, items, jobs, notices, watches
+
+# What a worker holds (busy) and where it goes back to (ready), per claimable table.
+_BUSY_TO_READY = (
+    (jobs, JobState.EXPANDING.value, JobState.QUEUED.value),
+    (albums, AlbumState.DELIVERING.value, AlbumState.SEALED.value),
+    (items, ItemState.CONVERTING.value, ItemState.CONVERT.value),
+    (fetches, "fetching", "queued"),
+    (watches, "checking", "idle"),
+    (notices, "sending", "queued"),
+)
+
+
+class StoreBase:
+    """The engine handle, the clock, and the lease machinery every query module uses."""
+
+    def __init__(
+        self, engine: AsyncEngine, clock: Clock = time.time, reader: AsyncEngine | None = None
+    ) -> None:
+        self.engine = engine
+        # Reads need no write lock: on SQLite they get an engine that begins deferred.
+        self.reader = reader or engine
+        self.clock = clock
+        self._claims: dict[tuple[str, str, str, bool], Any] = {}  # see _claim
+
+    async def nudge(self) -> None:
+        """Tell running engines (other processes, other machines) that work was added:
+        they take it now instead of at their next poll (see ``store.nudge``)."""
+        from ferryman.store.nudge import nudge
+
+        await nudge(self.engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
+
+    # ------------------------------------------------------- leases, claims
+
+    async def _retry_later(
+        self,
+        table: Table,
+        row_id: int,
+        holder: str,
+        ready: str,
+        delay: float,
+        extra: dict[str, Any],
+        *,
+        count: bool = True,
+    ) -> None:
+        """Hand a claimed row back to the queue, claimable again after ``delay`` seconds."""
+        async with self.engine.begin() as conn:
+            await self._update_owned(
+                conn,
+                table,
+                row_id,
+                holder,
+                {
+                    "state": ready,
+                    "owner": None,
+                    "lease_until": None,
+                    "attempts": table.c.attempts + (1 if count else 0),
+                    "not_before": self.clock() + delay,
+                    **extra,
+                },
+            )
+
+    async def _hand_back(self, which: Callable[[Table], Any]) -> int:
+        """Every claimable kind of row, from busy back to ready, where ``which`` holds."""
+        moved = 0
+        async with self.engine.begin() as conn:
+            for table, busy, ready in _BUSY_TO_READY:
+                done = await conn.execute(
+                    update(table)
+                    .where(table.c.state == busy, which(table))
+                    .values(state=ready, owner=None, lease_until=None)
+                )
+                moved += done.rowcount
+        return moved
+
+    async def _update_owned(
+        self, conn: AsyncConnection, table: Table, row_id: int, holder: str, values: dict[str, Any]
+    ) -> None:
+        """Write only while ``holder`` still holds the row's lease; else raise LeaseLost."""
+        done = await conn.execute(
+            update(table).where(table.c.id == row_id, table.c.owner == holder).values(**values)
+        )
+        if done.rowcount != 1:
+            raise LeaseLost(f"{table.name} {row_id}")
+
+    def _job_runs(self, table: FromClause) -> Any:
+        """The row's job is neither paused nor ended (waiting for a password counts as
+        running: what was read before the password was needed still goes out).
+        """
+        return exists().where(
+            jobs.c.id == table.c.job_id,
+            jobs.c.paused.is_(False),
+            jobs.c.state.in_(
+                [
+                    JobState.QUEUED.value,
+                    JobState.EXPANDING.value,
+                    JobState.ACTIVE.value,
+                    JobState.NEEDS_PASSWORD.value,
+                ]
+            ),
+        )
+
+    async def _claim(
+        self,
+        table: Table,
+        ready: str,
+        busy: str,
+        owner: str,
+        lease_seconds: float,
+        where: Callable[[], Iterable[Any]] = tuple,
+        started: bool = False,
+        now: float | None = None,
+    ) -> Row[Any] | None:
+        """Claim the first claimable row (see ``_claim_in``), in a transaction of its own."""
+        async with self.engine.begin() as conn:
+            return await self._claim_in(
+                conn, table, ready, busy, owner, lease_seconds, where, started, now
+            )
+
+    async def _claim_in(
+        self,
+        conn: AsyncConnection,
+        table: Table,
+        ready: str,
+        busy: str,
+        owner: str,
+        lease_seconds: float,
+        where: Callable[[], Iterable[Any]] = tuple,
+        started: bool = False,
+        now: float | None = None,
+    ) -> Row[Any] | None:
+        """Claim the first claimable row. Each kind of claim's statement is built once
+        per store (its time is a parameter): building and keying it anew cost more than
+        running it, and idle workers claim often. ``where`` makes the extra conditions
+        (built once; use ``bindparam("claim_now")`` for the time)."""
+        statement, params = self._claim_args(
+            table, ready, busy, owner, lease_seconds, where, started, now
+        )
+        return (await conn.execute(statement, params)).first()
+
+    def _claim_args(
+        self,
+        table: Table,
+        ready: str,
+        busy: str,
+        owner: str,
+        lease_seconds: float,
+        where: Callable[[], Iterable[Any]] = tuple,
+        started: bool = False,
+        now: float | None = None,
+    ) -> tuple[Any, dict[str, Any]]:
+        """The claim's statement (built once per kind) and its parameters for ``now``
+        (the clock's time unless given)."""
+        key = (table.name, ready, busy, started)
+        statement = self._claims.get(key)
+        if statement is None:
+            statement = self._claims[key] = _claim_statement(table, ready, busy, where, started)
+        now = self.clock() if now is None else now
+        params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
+        return statement, params
+
+    async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool:
+        """Heartbeat: push the lease forward; False means another worker has it now."""
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(table)
+                .where(table.c.id == row_id, table.c.owner == owner)
+                .values(lease_until=self.clock() + lease_seconds)
+            )
+            return done.rowcount == 1
+
+    async def reap(self) -> int:
+        """Give expired leases' work back to the queue; returns how many rows moved."""
+        now = self.clock()
+        return await self._hand_back(lambda table: table.c.lease_until < now)
+
+    async def release(self, owner: str | None) -> int:
+        """Hand back everything ``owner`` holds (a graceful stop): claimable at once.
+        ``None``: every holder's (the data dir's lock shows none of them runs now)."""
+
+        def held(table: Table) -> Any:
+            return table.c.owner.is_not(None) if owner is None else table.c.owner == owner
+
+        async with self.engine.begin() as conn:  # before the hand-back clears the owner
+            await conn.execute(
+                update(jobs).where(held(jobs)).values(blocked=False, wait_reason=None)
+            )
+        return await self._hand_back(held)
+
+    async def _store_summary(self, conn: AsyncConnection, job_id: int, now: float) -> None:
+        job = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).one()
+        rows = [
+            item_from_row(r)
+            for r in (
+                await conn.execute(
+                    select(items).where(items.c.job_id == job_id).order_by(items.c.seq)
+                )
+            ).all()
+        ]
+        summary = summarise(job, rows, now)
+        await conn.execute(
+            update(jobs).where(jobs.c.id == job_id).values(summary=json.dumps(summary))
+        )
+
+
+# Fair turns across jobs: among rows of equal priority, the one furthest behind in its own
+# job goes first (an album's or item's place in its job, a job's read so far), then the
+# oldest. A job's next album is its seq-th, so a one-album link goes before the 41st
+# album of a 500-photo archive added earlier, and two jobs level with each other take
+# turns; within a job the order stays its own (seq follows id).
+_TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}
+
+
+def _turn(table: Table) -> list[Any]:
+    column = _TURNS.get(table.name)
+    return [] if column is None else [table.c[column]]
+
+
+def claim_pick(table: Table, ready: str, where: Callable[[], Iterable[Any]] = tuple) -> Any:
+    """The first claimable row's id, in the claims' order: a ``*_claim`` index on
+    (state, priority DESC, turn, id) reads it without sorting (schema step 11)."""
+    now: BindParameter[float] = bindparam("claim_now", type_=Float)
+    return (
+        select(table.c.id)
+        .where(table.c.state == ready, table.c.not_before <= now, *where())
+        .order_by(table.c.priority.desc(), *_turn(table), table.c.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _claim_statement(
+    table: Table, ready: str, busy: str, where: Callable[[], Iterable[Any]], started: bool
+) -> Any:
+    """``UPDATE … WHERE id = (the first claimable row) RETURNING …``, with the time, the
+    owner and the lease's end as parameters."""
+    now: BindParameter[float] = bindparam("claim_now", type_=Float)
+    pick = claim_pick(table, ready, where).scalar_subquery()
+    values: dict[str, Any] = {
+        "state": busy,
+        "owner": bindparam("claim_owner", type_=String),
+        "lease_until": bindparam("claim_until", type_=Float),
+    }
+    if started:  # a job: remember when it first started, forget why it last waited
+        values["started_at"] = func.coalesce(table.c.started_at, now)
+        values["wait_reason"] = None
+        values["blocked"] = False
+    return update(table).where(table.c.id == pick).values(**values).returning(*table.c)

@@ -1,0 +1,150 @@
+"""Entry recording: the items a reader found, and its cursor moved past them, in one
+transaction (with the albums they fill).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    select,
+)
+from sqlalchemy.engine import Connection
+
+from ferryman.model import (
+    Item,
+)
+from ferryman.store import hot, sqlite_thread
+from ferryman.store.albums import seal
+from ferryman.store.base import StoreBase
+from ferryman.store.rows import (
+    LeaseLost,
+    NewItem,
+    Recorded,
+    RecordedBatch,
+)
+from ferryman.store.schema import (
+    items,
+)
+
+
+class EntryQueries(StoreBase):
+    """What the reader records: items, the cursor, the albums they fill."""
+
+    async def known_seqs(self, job_id: int) -> set[int]:
+        async with self.reader.connect() as conn:
+            found = await conn.execute(select(items.c.seq).where(items.c.job_id == job_id))
+            return set(found.scalars())
+
+    async def record_entry(self, job_id: int, owner: str, cursor: int, new: NewItem) -> Recorded:
+        """Insert the item and move the job's cursor past it, in one transaction."""
+        batch = await self.record_entries(job_id, owner, cursor, [new])
+        return Recorded(batch.items[0], batch.ready, batch.on_disk)
+
+    async def record_entries(
+        self,
+        job_id: int,
+        owner: str,
+        cursor: int,
+        new: Sequence[NewItem],
+        album_size: int | None = None,
+    ) -> RecordedBatch:
+        """Insert the items and move the job's cursor past them, in one transaction.
+
+        With ``album_size``, the albums they fill are sealed in the same transaction. A
+        batch of entries costs one commit (a WAL fsync on SQLite) instead of two per
+        entry; a crash before it leaves the cursor before them, so they are read again.
+        """
+        now = self.clock()
+        return await sqlite_thread.transaction(
+            self.engine, _record, job_id, owner, cursor, new, album_size, now
+        )
+
+
+def _record(
+    conn: Connection,
+    job_id: int,
+    owner: str,
+    cursor: int,
+    new: Sequence[NewItem],
+    album_size: int | None,
+    now: float,
+) -> RecordedBatch:
+    """``record_entries``' transaction, whole (on SQLite's thread: one hop)."""
+    params = {"job_id": job_id, "holder": owner, "to": cursor, "now": now}
+    job = conn.execute(hot.ADVANCE, params).first()  # locked for sealing on PostgreSQL
+    if job is None:
+        raise LeaseLost(f"job {job_id}")
+    ids: dict[int, int] = {}
+    if new:
+        found = conn.execute(
+            hot.INSERT_ITEMS, [_item_values(job_id, n, job.priority, now) for n in new]
+        )
+        ids = {row.seq: row.id for row in found}
+    ready, on_disk, on_disk_bytes = conn.execute(hot.JOB_LOAD, {"job_id": job_id}).one()
+    sealed: list[int] = []
+    if album_size is not None and ready >= album_size:
+        sealed = seal(conn, job_id, album_size, now, job)
+    return RecordedBatch(
+        tuple(_recorded_item(job_id, ids[n.seq], n) for n in sorted(new, key=_by_seq)),
+        int(ready),
+        int(on_disk),
+        tuple(sealed),
+        int(on_disk_bytes),
+    )
+
+
+def _by_seq(new: NewItem) -> int:
+    return new.seq
+
+
+def _recorded_item(job_id: int, item_id: int, new: NewItem) -> Item:
+    """The item as its row now reads, built from what was written rather than read back
+    (reading back meant parsing each row's JSON again: a tenth of the recording's time)."""
+    return Item(
+        id=item_id,
+        job_id=job_id,
+        seq=new.seq,
+        source_path=new.source_path,
+        kind=new.kind,
+        state=new.state,
+        size=new.size,
+        sha256=new.sha256,
+        work_path=new.work_path,
+        plan=new.plan,
+        reason=new.reason,
+        error_code=new.error_code,
+        attempts=0,
+        album_id=None,
+        media=new.media,
+        actions=list(new.actions),
+        error_message=new.error_message,
+        original_path=new.original_path,
+        thumb_path=new.thumb_path,
+        parts=list(new.parts),
+        source_size=new.source_size,
+        work_seconds=new.work_seconds,
+    )
+
+
+def _item_values(job_id: int, new: NewItem, priority: int, now: float) -> dict[str, Any]:
+    """An ``items`` row for an entry just read."""
+    return {
+        "job_id": job_id,
+        "seq": new.seq,
+        "source_path": new.source_path,
+        "kind": new.kind.value,
+        "state": new.state.value,
+        "reason": new.reason,
+        "error_code": new.error_code,
+        "error_message": new.error_message,
+        "actions": json.dumps(list(new.actions)),
+        **new.media_columns(),
+        "priority": priority,
+        "created_at": now,
+        "updated_at": now,
+        "attempts": 0,
+        "not_before": 0.0,
+    }

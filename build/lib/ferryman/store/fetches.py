@@ -1,0 +1,207 @@
+"""What the engine keeps for sources: the fetch stage's claimed work (one row per job whose
+input is downloaded before it is read; the unpack stage claims such a job only once its
+fetch is done), and what a source remembers of an input between runs (``source_memos``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+
+from ferryman.errors import FerrymanError
+from ferryman.model import JobState
+from ferryman.store.base import StoreBase
+from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
+from ferryman.store.schema import fetches, jobs, source_memos
+
+QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    id: int
+    job_id: int
+    state: str
+    attempts: int
+    path: str | None
+    size: int | None
+    error_message: str | None = None  # what the last try said (a wait's reason, in words)
+
+
+def _fetch(row: Row[Any]) -> Fetch:
+    return Fetch(row.id, row.job_id, row.state, row.attempts, row.path, row.size, row.error_message)
+
+
+def unfinished_fetch() -> Any:
+    """A condition on ``jobs``: the job's input is still being fetched (or waits to be)."""
+    return (
+        select(fetches.c.id).where(fetches.c.job_id == jobs.c.id, fetches.c.state != DONE).exists()
+    )
+
+
+class FetchQueries(StoreBase):
+    async def claim_fetch(self, owner: str, lease_seconds: float) -> Fetch | None:
+        """A queued fetch of a running (not paused, not ended) job, highest priority first."""
+        row = await self._claim(
+            fetches, QUEUED, FETCHING, owner, lease_seconds, lambda: [self._job_runs(fetches)]
+        )
+        return _fetch(row) if row is not None else None
+
+    async def fetching_jobs(self) -> set[int]:
+        """Jobs whose input is being fetched now (``status`` shows them as such)."""
+        async with self.reader.connect() as conn:
+            found = await conn.execute(select(fetches.c.job_id).where(fetches.c.state == FETCHING))
+            return set(found.scalars())
+
+    async def fetch_errors(self) -> dict[int, str]:
+        """Per job, the last error of its fetch (a wait between tries says why)."""
+        query = select(fetches.c.job_id, fetches.c.error_message).where(
+            fetches.c.error_message.is_not(None)
+        )
+        async with self.reader.connect() as conn:
+            return {job_id: message for job_id, message in (await conn.execute(query)).all()}
+
+    async def downloaded_jobs(self) -> set[int]:
+        """Jobs whose input was downloaded whole (not read in place): the page's bar
+        counts their download as done after a restart, when no event said so."""
+        query = select(fetches.c.job_id).where(fetches.c.state == DONE, fetches.c.path.is_not(None))
+        async with self.reader.connect() as conn:
+            return set((await conn.execute(query)).scalars())
+
+    async def fetched(self, job_id: int) -> Fetch | None:
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(select(fetches).where(fetches.c.job_id == job_id))).first()
+        return _fetch(row) if row is not None else None
+
+    async def fetch_done(
+        self, fetch_id: int, owner: str, path: str | None, size: int | None
+    ) -> None:
+        """The input is on disk (or, ``path`` None, is read where it is): the unpack
+        stage may claim its job now."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            values = {
+                "state": DONE,
+                "path": path,
+                "size": size,
+                "owner": None,
+                "lease_until": None,
+                "error_code": None,
+                "error_message": None,
+                "updated_at": now,
+            }
+            await self._update_owned(conn, fetches, fetch_id, owner, values)
+            await conn.execute(
+                update(jobs)
+                .where(
+                    jobs.c.id
+                    == select(fetches.c.job_id).where(fetches.c.id == fetch_id).scalar_subquery()
+                )
+                .values(wait_reason=None, blocked=False, updated_at=now)
+            )
+
+    async def fetch_retry(
+        self,
+        fetch_id: int,
+        owner: str,
+        error: FerrymanError,
+        delay: float,
+        *,
+        count: bool = True,
+    ) -> None:
+        """Back in the queue after ``delay``; the job shows why it waits (``error.code``).
+        A wait a server or the device imposed is not counted as an attempt."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            values: dict[str, Any] = {
+                "state": QUEUED,
+                "owner": None,
+                "lease_until": None,
+                "not_before": now + delay,
+                "error_code": error.code,
+                "error_message": error.message,
+                "updated_at": now,
+            }
+            if count:
+                values["attempts"] = fetches.c.attempts + 1
+            await self._update_owned(conn, fetches, fetch_id, owner, values)
+            job_id = select(fetches.c.job_id).where(fetches.c.id == fetch_id).scalar_subquery()
+            waits = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(wait_reason=error.code, updated_at=now)
+                .returning(jobs.c.id)
+            )
+            waiting = waits.scalar()
+            if waiting is not None and error.code.startswith(ASKS):
+                await event_in(conn, JOB_WAITING, now, job_id=waiting, reason=error.code)
+
+    async def fetch_failed(self, fetch_id: int, owner: str, error: FerrymanError) -> int:
+        """The input cannot be fetched: the fetch and its job end failed; returns the job."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(fetches).where(fetches.c.id == fetch_id))).one()
+            values = {
+                "state": FAILED,
+                "owner": None,
+                "lease_until": None,
+                "error_code": error.code,
+                "error_message": error.message,
+                "updated_at": now,
+            }
+            await self._update_owned(conn, fetches, fetch_id, owner, values)
+            ended = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == row.job_id, jobs.c.state.not_in(_ENDED))
+                .values(
+                    state=JobState.FAILED.value,
+                    error_code=error.code,
+                    error_message=error.message,
+                    expanded=True,
+                    finished_at=now,
+                    updated_at=now,
+                    blocked=False,
+                    wait_reason=None,
+                    summary=None,
+                )
+            )
+            await self._store_summary(conn, row.job_id, now)
+            if ended.rowcount == 1:  # not ended (cancelled) before: a notice's event
+                await event_in(conn, JOB_ENDED, now, job_id=row.job_id, status="failed")
+        return int(row.job_id)
+
+    # ------------------------------------------------ what a source remembers
+
+    async def source_memos(self, job_id: int) -> dict[str, str]:
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(
+                select(source_memos.c.key, source_memos.c.value).where(
+                    source_memos.c.job_id == job_id
+                )
+            )
+            return {key: value for key, value in rows.all()}
+
+    async def memos_named(self, key: str) -> dict[int, str]:
+        """Every job's memo under ``key`` (one read for all: the page's progress floors)."""
+        async with self.reader.connect() as conn:
+            rows = await conn.execute(
+                select(source_memos.c.job_id, source_memos.c.value).where(source_memos.c.key == key)
+            )
+            return {int(job_id): value for job_id, value in rows.all()}
+
+    async def put_source_memo(self, job_id: int, key: str, value: str) -> None:
+        """Remember ``value`` for the job's source (written once; a second put replaces)."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(source_memos).where(
+                    source_memos.c.job_id == job_id, source_memos.c.key == key
+                )
+            )
+            await conn.execute(
+                insert(source_memos).values(job_id=job_id, key=key, value=value, updated_at=now)
+            )
+
+
+_ENDED = [s.value for s in JobState if s.terminal]

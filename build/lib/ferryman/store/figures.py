@@ -1,0 +1,76 @@
+"""Dashboard figures: what ``/metrics`` and the job list count from the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    func,
+    select,
+)
+
+from ferryman.model import (
+    ItemState,
+)
+from ferryman.store.base import StoreBase
+from ferryman.store.schema import (
+    fetches,
+    items,
+    jobs,
+)
+
+
+class FigureQueries(StoreBase):
+    """Counts over items, fetches and jobs, read without a write lock."""
+
+    async def item_counts(self) -> dict[int, dict[str, int]]:
+        """Per job: how many items are in each state."""
+        query = select(items.c.job_id, items.c.state, func.count()).group_by(
+            items.c.job_id, items.c.state
+        )
+        counts: dict[int, dict[str, int]] = {}
+        async with self.reader.connect() as conn:
+            for job_id, state, n in (await conn.execute(query)).all():
+                counts.setdefault(job_id, {})[state] = n
+        return counts
+
+    async def figures(self) -> dict[str, Any]:
+        """What ``/metrics`` reports from the store: items by state and failure code,
+        bytes fetched, read from inputs and delivered, jobs by source scheme and state."""
+        by_item = select(
+            items.c.state,
+            items.c.error_code,
+            func.count(),
+            func.coalesce(func.sum(items.c.source_size), 0),
+            func.coalesce(func.sum(items.c.size), 0),
+        ).group_by(items.c.state, items.c.error_code)
+        fetched = select(func.coalesce(func.sum(fetches.c.size), 0)).where(
+            fetches.c.state == "done"
+        )
+        by_job = select(jobs.c.source, jobs.c.state)
+        async with self.reader.connect() as conn:
+            item_rows = (await conn.execute(by_item)).all()
+            fetched_bytes = int((await conn.execute(fetched)).scalar_one())
+            job_rows = (await conn.execute(by_job)).all()
+        failed: dict[str, int] = {}
+        states: dict[str, int] = {}
+        read = delivered = 0
+        for state, code, n, source_size, size in item_rows:
+            states[state] = states.get(state, 0) + n
+            read += int(source_size)
+            if state == ItemState.DELIVERED.value:
+                delivered += int(size)
+            if state in (ItemState.FAILED.value, ItemState.QUARANTINED.value) and code:
+                failed[code] = failed.get(code, 0) + n
+        sources: dict[tuple[str, str], int] = {}
+        for source, state in job_rows:
+            scheme = source.split(":", 1)[0] if ":" in source else "file"
+            sources[(scheme, state)] = sources.get((scheme, state), 0) + 1
+        return {
+            "items": states,
+            "failed_by_code": failed,
+            "bytes_fetched": fetched_bytes,
+            "bytes_read": read,
+            "bytes_delivered": delivered,
+            "jobs_by_source": sources,
+        }

@@ -1,0 +1,290 @@
+"""Housekeeping of ended jobs: finishing jobs whose items are all terminal, with their
+items' code, and settling ended jobs whose work folders can go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    and_,
+    exists,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ferryman.errors import FerrymanError
+from ferryman.model import (
+    AlbumState,
+    ItemState,
+    JobState,
+)
+from ferryman.store import hot, sqlite_thread
+from ferryman.store.base import StoreBase
+from ferryman.store.notices import JOB_ENDED, event_in
+from ferryman.store.rows import (
+    TERMINAL_STATES,
+)
+from ferryman.store.schema import (
+    albums,
+    items,
+    jobs,
+)
+
+
+class JobEndQueries(StoreBase):
+    """How a job ends (its summary, its code) and when its folder can go."""
+
+    async def finish_jobs(self) -> list[int]:
+        """End every expanded job whose items are all terminal; returns the ids of those
+        this call ended (several nodes' housekeepers look at once: each job is ended once).
+
+        Looked for on a read first: this runs in every housekeeping round, and a write
+        transaction would wait for (and hold up) the stages' writes."""
+        async with self.reader.connect() as conn:
+            if (await conn.execute(hot.FINISHABLE_JOBS)).first() is None:
+                return []
+        now = self.clock()
+        finished: list[int] = []
+        async with self.engine.begin() as conn:
+            ready = (await conn.execute(hot.FINISHABLE_JOBS)).all()
+            for job_id, error_code in ready:
+                values: dict[str, Any] = {"finished_at": now, "updated_at": now}
+                failure = None if error_code else await _item_failures(conn, job_id)
+                if failure is not None:
+                    values |= failure
+                else:
+                    values["state"] = (JobState.FAILED if error_code else JobState.DONE).value
+                ended = await conn.execute(
+                    update(jobs)  # another node's housekeeper may have ended it meanwhile
+                    .where(jobs.c.id == job_id, jobs.c.state == JobState.ACTIVE.value)
+                    .values(**values)
+                )
+                if ended.rowcount != 1:
+                    continue  # ended once, by that node: no second summary, no second event
+                await self._store_summary(conn, job_id, now)
+                status = values.get("state", JobState.DONE.value)
+                await event_in(conn, JOB_ENDED, now, job_id=job_id, status=status)
+                finished.append(job_id)
+        return finished
+
+    async def keeper_look(self) -> KeeperLook:
+        """A housekeeping round's reads, in one connection (one hop on SQLite): is a job
+        ready to end (``finish_jobs`` then ends it), and is everything idle (watches
+        first, as ``watches_idle`` and ``idle`` are asked). Three connections a round
+        were a tenth of the pipeline benchmark's connections, each closed in a task."""
+        params = {"now": self.clock()}
+        async with self.reader.connect() as conn:
+            return await sqlite_thread.run_sync(conn, _keeper_look, params)
+
+    async def settle_ended(self, job_ids: Collection[int], grace: float) -> list[int]:
+        """Of ``job_ids``, the ended jobs no step works on any more: their work folders
+        can go. "No more" means nothing of the job is leased and it ended ``grace``
+        seconds ago (a lease's length: by then every heartbeat has stopped its step).
+
+        A cancel lets the album being delivered finish. If that delivery failed (or a
+        restart handed it back), its items are cancelled now, whether or not a folder
+        is left, and every settled cancelled job's summary counts what went out.
+        """
+        now = self.clock()
+        candidates = list(job_ids)
+        stray = exists().where(items.c.job_id == jobs.c.id, items.c.state.not_in(TERMINAL_STATES))
+        query = select(jobs.c.id, jobs.c.state).where(
+            # The cheap terms first: this runs on every housekeeping round.
+            or_(
+                jobs.c.id.in_(candidates),
+                and_(jobs.c.state == JobState.CANCELLED.value, stray),
+            ),
+            *self._quiet(now - grace),
+        )
+        async with self.reader.connect() as conn:
+            found = (await conn.execute(query)).all()
+        cancelled = [job_id for job_id, state in found if state == JobState.CANCELLED.value]
+        if cancelled:
+            await self._settle_cancelled(cancelled, now - grace)
+        wanted = set(candidates)
+        return [job_id for job_id, _ in found if job_id in wanted]
+
+    def _quiet(self, ended_by: float) -> list[Any]:
+        """Conditions on ``jobs``: ended by ``ended_by`` and nothing of it leased."""
+        ended = [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
+        busy_album = exists().where(albums.c.job_id == jobs.c.id, albums.c.owner.is_not(None))
+        busy_item = exists().where(items.c.job_id == jobs.c.id, items.c.owner.is_not(None))
+        return [
+            jobs.c.state.in_(ended),
+            jobs.c.owner.is_(None),
+            jobs.c.finished_at <= ended_by,
+            ~busy_album,
+            ~busy_item,
+        ]
+
+    async def _settle_cancelled(self, job_ids: list[int], ended_by: float) -> None:
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            # Checked again under lock: a retry in between makes the job live again.
+            still = (
+                (
+                    await conn.execute(
+                        select(jobs.c.id)
+                        .where(jobs.c.id.in_(job_ids), *self._quiet(ended_by))
+                        .where(jobs.c.state == JobState.CANCELLED.value)
+                        .with_for_update()
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not still:
+                return
+            strays = await conn.execute(
+                update(items)
+                .where(
+                    items.c.job_id.in_(still),
+                    items.c.state.not_in(TERMINAL_STATES),
+                    items.c.owner.is_(None),
+                )
+                .values(state=ItemState.CANCELLED.value, reason="job.cancelled", updated_at=now)
+            )
+            if strays.rowcount:
+                await conn.execute(
+                    update(albums)
+                    .where(albums.c.job_id.in_(still), albums.c.state == AlbumState.SEALED.value)
+                    .values(state=AlbumState.FAILED.value, error_code="job.cancelled")
+                )
+            for job_id in still:  # an album delivered after the cancel counts
+                await self._store_summary(conn, job_id, now)
+
+
+async def _item_failures(conn: AsyncConnection, job_id: int) -> dict[str, Any] | None:
+    """The columns that say a finishing job's items were not all delivered, or None
+    when every item that could be was.
+
+    Items that failed: with nothing delivered the job failed, with their most common
+    code; with some delivered the job is done, and still carries that code and the
+    counts, so it does not look like a clean run. Items in quarantine and none
+    failed: done with ``job.partly_delivered`` and how many were kept back, or, with
+    nothing delivered, failed with their most common code. Nothing delivered and
+    nothing left out for a fault (an empty input, or one of files that are not
+    media): done, with ``source.nothing_delivered`` saying so (a wrong input looked
+    like a clean run).
+    """
+    found = await conn.execute(
+        select(items.c.state, items.c.error_code, items.c.reason, items.c.error_message).where(
+            items.c.job_id == job_id,
+            items.c.state.in_(
+                [
+                    ItemState.FAILED.value,
+                    ItemState.DELIVERED.value,
+                    ItemState.SKIPPED.value,
+                    ItemState.QUARANTINED.value,
+                ]
+            ),
+        )
+    )
+    delivered = 0
+    failed = _Faults()
+    kept = _Faults()
+    left_out: dict[str, int] = {}
+    for state, code, reason, message in found.all():
+        if state == ItemState.DELIVERED.value:
+            delivered += 1
+        elif state == ItemState.FAILED.value:
+            failed.add(code or reason, message)
+        elif state == ItemState.QUARANTINED.value:
+            kept.add(code or reason, message)
+        else:
+            why = f"{state} ({reason or code or 'no reason'})"
+            left_out[why] = left_out.get(why, 0) + 1
+    if failed.count:
+        quarantined = f"{kept.count} quarantined, " if kept.count else ""
+        return {
+            "state": (JobState.DONE if delivered else JobState.FAILED).value,
+            "error_code": failed.code,
+            "error_message": f"{failed.count} failed, {quarantined}{delivered} delivered:"
+            f" {failed.message}",
+        }
+    if kept.count:
+        files = f"{kept.count} file{'s' * (kept.count != 1)}"
+        if not delivered:
+            return {
+                "state": JobState.FAILED.value,
+                "error_code": kept.code,
+                "error_message": f"{kept.count} quarantined, 0 delivered: {kept.message}",
+            }
+        return {
+            "state": JobState.DONE.value,
+            "error_code": PARTLY_DELIVERED,
+            "error_message": f"{files} of {kept.count + delivered} not delivered, kept in"
+            f" quarantine ({kept.code}: {kept.message}); {delivered} delivered",
+        }
+    if delivered:
+        return None
+    found_none = ", ".join(f"{n} {why}" for why, n in sorted(left_out.items()))
+    return {
+        "state": JobState.DONE.value,
+        "error_code": "source.nothing_delivered",
+        "error_message": "nothing was delivered: "
+        + (f"no photo or video in it ({found_none})" if left_out else "it holds no files"),
+    }
+
+
+PARTLY_DELIVERED = "job.partly_delivered"
+
+
+class _Faults:
+    """Items left out for one kind of fault: how many, the most common code, and the
+    first message given for that code."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._codes: dict[str, int] = {}
+        self._first: dict[str, str] = {}
+
+    def add(self, code: str | None, message: str | None) -> None:
+        key = code or "engine.internal"
+        self.count += 1
+        self._codes[key] = self._codes.get(key, 0) + 1
+        self._first.setdefault(key, message or key)
+
+    @property
+    def code(self) -> str:
+        return max(self._codes, key=lambda c: self._codes[c])
+
+    @property
+    def message(self) -> str:
+        return self._first[self.code]
+
+
+def ended_columns(state: JobState, error: FerrymanError, now: float) -> dict[str, Any]:
+    """The columns of a job that ends now, for the reason ``error`` gives."""
+    return {
+        "state": state.value,
+        "owner": None,
+        "lease_until": None,
+        "error_code": error.code,
+        "error_message": error.message,
+        "finished_at": now,
+        "updated_at": now,
+        "blocked": False,
+        "wait_reason": None,
+    }
+
+
+class KeeperLook(NamedTuple):
+    """What a housekeeping round reads before it writes anything."""
+
+    finishable: bool  # a job is ready to end
+    idle: bool  # no watch due or checking, and no job that could still make progress
+
+
+def _keeper_look(conn: Connection, params: dict[str, Any]) -> KeeperLook:
+    finishable = conn.execute(hot.FINISHABLE_JOBS).first() is not None
+    idle = (
+        int(conn.execute(hot.WATCHES_BUSY, params).scalar_one()) == 0
+        and int(conn.execute(hot.BUSY_JOBS).scalar_one()) == 0
+    )
+    return KeeperLook(finishable, idle)

@@ -1,0 +1,296 @@
+"""Job queries: adding and naming a job, claiming it for reading, and the reader's
+waits and ends (the other job concerns: ``entries``, ``job_actions``, ``figures``,
+``job_ends``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    insert,
+    select,
+    update,
+)
+
+from ferryman.errors import FerrymanError
+from ferryman.model import (
+    Job,
+    JobState,
+)
+from ferryman.naming import free_job_name
+from ferryman.store import hot
+from ferryman.store.albums import seal_in
+from ferryman.store.base import StoreBase
+from ferryman.store.fetches import unfinished_fetch
+from ferryman.store.job_ends import ended_columns
+from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
+from ferryman.store.rows import (
+    job_from_row,
+    new_fetch_values,
+    new_job_values,
+)
+from ferryman.store.schema import (
+    albums,
+    fetches,
+    jobs,
+)
+from ferryman.store.waited import wait_began, wait_ended
+
+
+class JobQueries(StoreBase):
+    """Jobs: adding, naming, claiming for reading, the reader's waits and ends."""
+
+    async def add_job(
+        self,
+        *,
+        source: str,
+        name: str,
+        dest: str,
+        priority: int = 0,
+        password: str | None = None,
+        dedupe_key: str | None = None,
+        error: FerrymanError | None = None,
+        fetch: bool = False,
+        notify: str | None = None,
+    ) -> Job:
+        """Record a job; a job whose input is already known to be bad is stored failed.
+        ``fetch``: its input is downloaded first (a ``fetches`` row, in the same
+        transaction), and the unpack stage waits for that."""
+        now = self.clock()
+        values = new_job_values(
+            source=source,
+            name=name,
+            dest=dest,
+            priority=priority,
+            password=password,
+            dedupe_key=dedupe_key,
+            error=error,
+            now=now,
+            notify=notify,
+        )
+        async with self.engine.begin() as conn:
+            if dedupe_key is not None:
+                found = await conn.execute(select(jobs.c.id).where(jobs.c.dedupe_key == dedupe_key))
+                existing = found.scalar()
+                if existing is not None:
+                    raise FerrymanError("source.duplicate", f"already job {existing}")
+            row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
+            job = job_from_row(row)
+            if error is not None:
+                await self._store_summary(conn, job.id, now)
+            elif fetch:
+                await conn.execute(insert(fetches).values(new_fetch_values(job.id, priority, now)))
+        return job
+
+    async def unique_name(self, base: str, dest: str) -> str:
+        """A library folder name no other job with this destination uses."""
+        async with self.reader.connect() as conn:
+            taken = set(
+                (await conn.execute(select(jobs.c.name).where(jobs.c.dest == dest))).scalars()
+            )
+        return free_job_name(base, taken)
+
+    async def name_from_input(
+        self, job_id: int, base: str, variant: str = "", kin: str = ""
+    ) -> str | None:
+        """Name the job after what its fetch found (a server's file name, a video's
+        title, an archive's one top folder) instead of what it was added by, while
+        nothing of it has been sealed: its albums then all go under the one name. The
+        new name is unique among the destination's jobs as at the add
+        (``naming.free_job_name``: ``variant``, how this result differs, where a job
+        whose source ends with ``kin``, another output of the same link, has the name).
+        Returns it, or None when the job kept its name."""
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(select(jobs.c.name, jobs.c.dest).where(jobs.c.id == job_id))
+            ).first()
+            if row is None or row.name == base:
+                return None
+            if (await conn.execute(select(albums.c.id).where(albums.c.job_id == job_id))).first():
+                return None
+            others = (
+                await conn.execute(
+                    select(jobs.c.name, jobs.c.source).where(
+                        jobs.c.dest == row.dest, jobs.c.id != job_id
+                    )
+                )
+            ).all()
+            siblings = [o.name for o in others if kin and o.source.endswith(kin)]
+            name = free_job_name(base, [o.name for o in others], variant, siblings=siblings)
+            if name == row.name:
+                return None
+            await conn.execute(
+                update(jobs).where(jobs.c.id == job_id).values(name=name, updated_at=self.clock())
+            )
+        return name
+
+    async def get_job(self, job_id: int) -> Job:
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(hot.GET_JOB, {"job_id": job_id})).first()
+        if row is None:
+            raise FerrymanError("job.not_found", f"there is no job {job_id}")
+        return job_from_row(row)
+
+    async def list_jobs(self) -> list[Job]:
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(select(jobs).order_by(jobs.c.id))).all()
+        return [job_from_row(r) for r in rows]
+
+    async def claim_job(self, owner: str, lease_seconds: float) -> Job | None:
+        """A queued job for the unpack stage, highest priority first; ``resumed`` when it
+        had started before (its ``started_at`` is older than this claim)."""
+        now = self.clock()
+        row = await self._claim(
+            jobs,
+            JobState.QUEUED,
+            JobState.EXPANDING,
+            owner,
+            lease_seconds,
+            lambda: [jobs.c.paused.is_(False), ~unfinished_fetch()],
+            started=True,
+            now=now,
+        )
+        if row is None:
+            return None
+        job = job_from_row(row)
+        job.resumed = job.started_at != now
+        return job
+
+    async def finish_expansion(
+        self,
+        job_id: int,
+        owner: str,
+        error: FerrymanError | None = None,
+        album_size: int | None = None,
+    ) -> list[int]:
+        """Every entry is an item now (or the input broke part-way: ``error``). With
+        ``album_size`` the last, partial albums are sealed in the same transaction (the
+        lease ends with it: nothing of the job is the reader's to write afterwards).
+        Returns the albums sealed."""
+        values: dict[str, Any] = {
+            "state": JobState.ACTIVE.value,
+            "expanded": True,
+            "owner": None,
+            "lease_until": None,
+            "blocked": False,
+            "wait_reason": None,
+            "updated_at": self.clock(),
+        }
+        if error is not None:
+            values |= {"error_code": error.code, "error_message": error.message}
+        async with self.engine.begin() as conn:
+            await self._update_owned(conn, jobs, job_id, owner, values)
+            if album_size is None:
+                return []
+            return await seal_in(conn, job_id, album_size, self.clock())
+
+    async def fail_job(self, job_id: int, error: FerrymanError, owner: str) -> None:
+        """The whole input is unusable: the job ends now with the error's code."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            values = ended_columns(JobState.FAILED, error, now) | {"expanded": True}
+            await self._update_owned(conn, jobs, job_id, owner, values)
+            await self._store_summary(conn, job_id, now)
+            await event_in(conn, JOB_ENDED, now, job_id=job_id, status=JobState.FAILED.value)
+
+    async def job_retry(
+        self, job_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
+    ) -> None:
+        """Reading hit a passing problem: queue the job again after ``delay`` seconds
+        (a wait on the person, such as room on the disk, is a notice's event)."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            values = {
+                "state": JobState.QUEUED.value,
+                "owner": None,
+                "lease_until": None,
+                "attempts": jobs.c.attempts + (1 if count else 0),
+                "not_before": now + delay,
+                "wait_reason": error.code,
+                "blocked": False,
+                "updated_at": now,
+            }
+            await self._update_owned(conn, jobs, job_id, owner, values)
+            if error.code.startswith(ASKS):
+                await event_in(conn, JOB_WAITING, now, job_id=job_id, reason=error.code)
+
+    async def need_password(
+        self, job_id: int, owner: str, error: FerrymanError, album_size: int | None = None
+    ) -> list[int]:
+        """Reading stopped at an entry no known password opens: wait for one, keep the rest.
+
+        Blocked, so items already read still go out in partial albums meanwhile (sealed
+        in the same transaction with ``album_size``). Returns the albums sealed.
+        """
+        values = {
+            "state": JobState.NEEDS_PASSWORD.value,
+            "owner": None,
+            "lease_until": None,
+            "wait_reason": error.code,
+            "error_message": error.message,
+            "blocked": True,
+            "updated_at": self.clock(),
+        }
+        async with self.engine.begin() as conn:
+            await self._update_owned(conn, jobs, job_id, owner, values)
+            await event_in(conn, JOB_WAITING, self.clock(), job_id=job_id, reason=error.code)
+            await wait_began(conn, job_id, self.clock())
+            if album_size is None:
+                return []
+            return await seal_in(conn, job_id, album_size, self.clock())
+
+    async def set_wait(self, job_id: int, owner: str, reason: str | None, blocked: bool) -> None:
+        """Unpack is waiting (for space, for deliveries): show why, and allow partial albums."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.owner == owner)
+                .values(wait_reason=reason, blocked=blocked, updated_at=now)
+            )
+            if done.rowcount == 1 and reason is not None and reason.startswith(ASKS):
+                await event_in(conn, JOB_WAITING, now, job_id=job_id, reason=reason)
+                await wait_began(conn, job_id, now)
+            elif done.rowcount == 1 and reason is None:
+                await wait_ended(conn, job_id, now)
+
+    async def on_disk(self, job_id: int) -> int:
+        """Items of this job whose files still occupy the work area."""
+        return (await self.backlog(job_id))[0]
+
+    async def backlog(self, job_id: int) -> tuple[int, int]:
+        """Items of this job whose files still occupy the work area, and their bytes."""
+        async with self.reader.connect() as conn:
+            _, count, size = (await conn.execute(hot.JOB_LOAD, {"job_id": job_id})).one()
+            return int(count), int(size)
+
+    async def active_jobs(self) -> list[int]:
+        """Jobs that may have items to seal."""
+        async with self.reader.connect() as conn:
+            return list((await conn.execute(hot.ACTIVE_JOBS)).scalars())
+
+    async def live_dests(self) -> list[str]:
+        """The destinations of jobs not ended nor paused: the sinks a starting engine
+        will deliver to, which may log in and open connections at once."""
+        query = (
+            select(jobs.c.dest)
+            .where(
+                jobs.c.state.not_in(
+                    [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
+                ),
+                jobs.c.paused.is_(False),
+            )
+            .distinct()
+        )
+        async with self.reader.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def idle(self) -> bool:
+        """No job is left that could still make progress (``run --until-idle``).
+
+        A job waiting for a password counts as idle once nothing of it is in flight.
+        """
+        async with self.reader.connect() as conn:
+            found = await conn.execute(hot.BUSY_JOBS)
+            return found.scalar_one() == 0

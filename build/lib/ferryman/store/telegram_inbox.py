@@ -1,0 +1,217 @@
+"""The chat front door's records: files received in the chat, and each job's status message.
+
+An inbox row is written before the download starts, so a restart finds the partial file
+and goes on from it; its ``file_key`` (Telegram's file id and size) is what stops the
+same file from becoming a second job. A status row remembers which message shows a
+job's progress and when it was last edited, so the edit rate holds across restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ferryman.store.base import StoreBase
+from ferryman.store.schema import tg_inbox, tg_status
+
+DOWNLOADING = "downloading"
+DONE = "done"
+FAILED = "failed"
+DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    chat_id: int
+    message_id: int
+    sender_id: int
+    file_key: str | None
+    name: str | None
+    size: int | None
+    path: str | None
+    state: str  # downloading | done | failed | duplicate
+    job_id: int | None
+    dest: str | None
+    error_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    job_id: int
+    chat_id: int
+    message_id: int
+    percent: int
+    text: str | None
+    edited_at: float
+
+
+def _inbox(row: Row[Any]) -> InboxRow:
+    return InboxRow(
+        row.id,
+        row.chat_id,
+        row.message_id,
+        row.sender_id,
+        row.file_key,
+        row.name,
+        row.size,
+        row.path,
+        row.state,
+        row.job_id,
+        row.dest,
+        row.error_code,
+    )
+
+
+def _status(row: Row[Any]) -> StatusRow:
+    return StatusRow(row.job_id, row.chat_id, row.message_id, row.percent, row.text, row.edited_at)
+
+
+class TelegramInboxQueries(StoreBase):
+    """``tg_inbox`` and ``tg_status``: what came in through the chat and how it is shown."""
+
+    async def inbox_add(
+        self,
+        *,
+        chat_id: int,
+        message_id: int,
+        sender_id: int,
+        file_key: str,
+        name: str,
+        size: int,
+        dest: str,
+        force: bool,
+        path_for: Callable[[int], str],
+    ) -> tuple[InboxRow, InboxRow | None] | None:
+        """Record a received file; ``None`` if this message was recorded before.
+
+        Unless ``force``, a file already received (and not failed) is recorded as a
+        duplicate and the earlier row comes back with it. ``path_for`` names the
+        download's place from the new row's id.
+        """
+        now = self.clock()
+        try:
+            async with self.engine.begin() as conn:
+                earlier = None
+                if not force:
+                    found = await conn.execute(
+                        select(tg_inbox)
+                        .where(
+                            tg_inbox.c.file_key == file_key,
+                            tg_inbox.c.state.in_([DOWNLOADING, DONE]),
+                        )
+                        .order_by(tg_inbox.c.id)
+                    )
+                    first = found.first()
+                    earlier = _inbox(first) if first is not None else None
+                done = await conn.execute(
+                    insert(tg_inbox)
+                    .values(
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        sender_id=sender_id,
+                        file_key=file_key,
+                        name=name,
+                        size=size,
+                        state=DUPLICATE if earlier is not None else DOWNLOADING,
+                        job_id=earlier.job_id if earlier is not None else None,
+                        dest=dest,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(tg_inbox.c.id)
+                )
+                row_id = int(done.scalar_one())
+                path = None if earlier is not None else path_for(row_id)
+                row = (
+                    await conn.execute(
+                        update(tg_inbox)
+                        .where(tg_inbox.c.id == row_id)
+                        .values(path=path)
+                        .returning(*tg_inbox.c)
+                    )
+                ).one()
+        except IntegrityError:
+            return None  # (chat, message) is unique: the same message seen again
+        return _inbox(row), earlier
+
+    async def inbox_note(
+        self, *, chat_id: int, message_id: int, sender_id: int, state: str, code: str | None
+    ) -> None:
+        """Record a message that is not a download (a refused destination, a link)."""
+        now = self.clock()
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    insert(tg_inbox).values(
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        sender_id=sender_id,
+                        state=state,
+                        error_code=code,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError:
+            return
+
+    async def inbox_rows(self, states: list[str] | None = None) -> list[InboxRow]:
+        query = select(tg_inbox).order_by(tg_inbox.c.id)
+        if states is not None:
+            query = query.where(tg_inbox.c.state.in_(states))
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_inbox(r) for r in rows]
+
+    async def inbox_done(self, row_id: int, job_id: int) -> None:
+        await self._inbox_set(row_id, state=DONE, job_id=job_id, error_code=None)
+
+    async def inbox_failed(self, row_id: int, code: str) -> None:
+        await self._inbox_set(row_id, state=FAILED, error_code=code)
+
+    async def inbox_forget_path(self, row_id: int) -> None:
+        """The download was deleted (``/cleanup``): the row stays, for dedupe."""
+        await self._inbox_set(row_id, path=None)
+
+    async def _inbox_set(self, row_id: int, **values: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(tg_inbox)
+                .where(tg_inbox.c.id == row_id)
+                .values(**values, updated_at=self.clock())
+            )
+
+    # ------------------------------------------------------------ status
+
+    async def status_rows(self) -> list[StatusRow]:
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(select(tg_status).order_by(tg_status.c.job_id))).all()
+        return [_status(r) for r in rows]
+
+    async def status_get(self, job_id: int) -> StatusRow | None:
+        async with self.reader.connect() as conn:
+            row = (
+                await conn.execute(select(tg_status).where(tg_status.c.job_id == job_id))
+            ).first()
+        return _status(row) if row is not None else None
+
+    async def status_put(self, row: StatusRow) -> None:
+        """Insert or replace the job's status record."""
+        values = {
+            "chat_id": row.chat_id,
+            "message_id": row.message_id,
+            "percent": row.percent,
+            "text": row.text,
+            "edited_at": row.edited_at,
+        }
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(tg_status).where(tg_status.c.job_id == row.job_id).values(**values)
+            )
+            if done.rowcount == 0:
+                await conn.execute(insert(tg_status).values(job_id=row.job_id, **values))

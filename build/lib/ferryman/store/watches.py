@@ -1,0 +1,409 @@
+"""Watches: sources checked on a schedule, and what each has seen.
+
+Exactly once rests on one transaction per check: the jobs a check makes, the
+``watch_seen`` rows that name them and the watch's own next check are written together,
+and only while the checker still holds the watch's lease. A check that dies halfway
+wrote nothing (the next one lists again and finds the same entries new); two checkers
+cannot both hold the lease, and should one write after losing it, its transaction fails
+(``LeaseLost``) before anything lands. The seen rows' primary key is the last guard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ferryman.errors import FerrymanError
+from ferryman.model import Job
+from ferryman.store import hot
+from ferryman.store.base import StoreBase
+from ferryman.store.notices import WATCH_FAILING, WATCH_FOUND, event_in
+from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values
+from ferryman.store.schema import fetches, jobs, watch_seen, watches
+
+IDLE, CHECKING = "idle", hot.WATCH_CHECKING
+
+
+def entry_key(entry_id: str) -> str:
+    """The seen table's key for a source's stable id (ids can be long links)."""
+    return hashlib.sha256(entry_id.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """One watch as the store keeps it (``watch list`` shows these)."""
+
+    id: int
+    kind: str
+    source: str
+    dest: str
+    profile: str | None  # the output profile's token (``links.profile``), or None
+    every_seconds: float
+    window: str | None
+    since: str
+    match: str | None
+    skip_match: str | None
+    min_duration: float | None
+    max_duration: float | None
+    paused: bool
+    primed: bool
+    next_check_at: float
+    last_check_at: float | None
+    last_ok_at: float | None
+    last_code: str | None
+    last_message: str | None
+    failures: int
+    found: int
+    created_at: float
+    owner: str | None = None
+    lease_until: float | None = None
+    notify: str | None = None  # where its notices (and its jobs') go: URLs, "none"; None: settings
+
+
+def _watch(row: Row[Any]) -> Watch:
+    return Watch(
+        id=row.id,
+        kind=row.kind,
+        source=row.source,
+        dest=row.dest,
+        profile=row.profile,
+        every_seconds=row.every_seconds,
+        window=row.window,
+        since=row.since,
+        match=row.match,
+        skip_match=row.skip_match,
+        min_duration=row.min_duration,
+        max_duration=row.max_duration,
+        paused=bool(row.paused),
+        primed=bool(row.primed),
+        next_check_at=row.next_check_at,
+        last_check_at=row.last_check_at,
+        last_ok_at=row.last_ok_at,
+        last_code=row.last_code,
+        last_message=row.last_message,
+        failures=row.failures,
+        found=row.found,
+        created_at=row.created_at,
+        owner=row.owner,
+        lease_until=row.lease_until,
+        notify=row.notify,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class WatchJob:
+    """A new entry made into a job: the ``add_job`` arguments (``NewInput.job``) and
+    the entry it came from."""
+
+    entry_id: str
+    title: str | None
+    job: dict[str, Any] | None  # None: only marked seen (--since now, filtered out)
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    """What a check's record wrote: each new entry's job (None: marked seen only)."""
+
+    jobs: list[tuple[str, Job | None]]  # (entry id, its job)
+
+
+def _not_found(watch_id: int) -> FerrymanError:
+    return FerrymanError("watch.not_found", f"there is no watch {watch_id}")
+
+
+class WatchQueries(StoreBase):
+    async def add_watch(self, **values: Any) -> Watch:
+        """Record a watch; its first check is due at ``next_check_at`` (given)."""
+        now = self.clock()
+        row_values = {
+            "state": IDLE,
+            "paused": False,
+            "priority": 0,
+            "primed": False,
+            "failures": 0,
+            "found": 0,
+            "created_at": now,
+            "updated_at": now,
+            "attempts": 0,
+            "not_before": 0.0,
+            **values,
+        }
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(insert(watches).values(**row_values).returning(*watches.c))
+            ).one()
+        await self.nudge()
+        return _watch(row)
+
+    async def get_watch(self, watch_id: int) -> Watch:
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(select(watches).where(watches.c.id == watch_id))).first()
+        if row is None:
+            raise _not_found(watch_id)
+        return _watch(row)
+
+    async def list_watches(self) -> list[Watch]:
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(select(watches).order_by(watches.c.id))).all()
+        return [_watch(r) for r in rows]
+
+    async def watch_seen_keys(self, watch_id: int) -> set[str]:
+        async with self.reader.connect() as conn:
+            found = await conn.execute(
+                select(watch_seen.c.entry_key).where(watch_seen.c.watch_id == watch_id)
+            )
+            return set(found.scalars())
+
+    async def watch_seen_rows(self, watch_id: int) -> list[tuple[str, int | None]]:
+        """(entry id, job id) of everything the watch has seen, in the order seen."""
+        async with self.reader.connect() as conn:
+            found = await conn.execute(
+                select(watch_seen.c.entry_id, watch_seen.c.job_id)
+                .where(watch_seen.c.watch_id == watch_id)
+                .order_by(watch_seen.c.seen_at, watch_seen.c.entry_id)
+            )
+            return [(r.entry_id, r.job_id) for r in found.all()]
+
+    async def set_watch_paused(self, watch_id: int, paused: bool) -> Watch:
+        """Pause (no checks) or resume (due at once) a watch."""
+        now = self.clock()
+        values: dict[str, Any] = {"paused": paused, "updated_at": now}
+        if not paused:
+            values |= {"next_check_at": now, "failures": 0}
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(watches).where(watches.c.id == watch_id).values(**values)
+            )
+            if done.rowcount != 1:
+                raise _not_found(watch_id)
+        if not paused:
+            await self.nudge()
+        return await self.get_watch(watch_id)
+
+    async def remove_watch(self, watch_id: int) -> None:
+        """Forget a watch and what it saw; the jobs it made stay."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(watch_seen).where(watch_seen.c.watch_id == watch_id))
+            done = await conn.execute(delete(watches).where(watches.c.id == watch_id))
+            if done.rowcount != 1:
+                raise _not_found(watch_id)
+
+    async def claim_watch(
+        self, owner: str, lease_seconds: float, watch_id: int | None = None
+    ) -> Watch | None:
+        """A due, unpaused watch nobody checks now (or, with ``watch_id``, that one
+        whenever it is due: ``watch check ID``), leased to ``owner``."""
+        if watch_id is None:
+            row = await self._claim(
+                watches,
+                IDLE,
+                CHECKING,
+                owner,
+                lease_seconds,
+                lambda: [
+                    watches.c.paused.is_(False),
+                    watches.c.next_check_at <= bindparam("claim_now"),
+                ],
+            )
+            return _watch(row) if row is not None else None
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    update(watches)
+                    .where(watches.c.id == watch_id, watches.c.state == IDLE)
+                    .values(state=CHECKING, owner=owner, lease_until=now + lease_seconds)
+                    .returning(*watches.c)
+                )
+            ).first()
+            if row is None:
+                await self._exists(conn, watch_id)
+        return _watch(row) if row is not None else None
+
+    async def _exists(self, conn: AsyncConnection, watch_id: int) -> None:
+        found = await conn.execute(select(watches.c.id).where(watches.c.id == watch_id))
+        if found.first() is None:
+            raise _not_found(watch_id)
+
+    async def watch_checked(
+        self,
+        watch_id: int,
+        owner: str,
+        new: Sequence[WatchJob],
+        next_at: float,
+        *,
+        message: str | None = None,
+    ) -> Made:
+        """Record a successful check, in one transaction while ``owner`` holds the
+        lease: each new entry's job (its fetch row too) and its seen row, then the
+        watch's next check. An entry seen meanwhile is left alone; an entry whose input
+        is already a job to the same place (its dedupe key) is marked seen with that job."""
+        now = self.clock()
+        made: list[tuple[str, Job | None]] = []
+        async with self.engine.begin() as conn:
+            await self._update_owned(
+                conn,
+                watches,
+                watch_id,
+                owner,
+                {
+                    "state": IDLE,
+                    "owner": None,
+                    "lease_until": None,
+                    "primed": True,
+                    "next_check_at": next_at,
+                    "last_check_at": now,
+                    "last_ok_at": now,
+                    "last_code": None,
+                    "last_message": message,
+                    "failures": 0,
+                    "attempts": 0,
+                    "updated_at": now,
+                },
+            )
+            keys = {entry_key(n.entry_id) for n in new}
+            seen = set(
+                (
+                    await conn.execute(
+                        select(watch_seen.c.entry_key).where(
+                            watch_seen.c.watch_id == watch_id, watch_seen.c.entry_key.in_(keys)
+                        )
+                    )
+                ).scalars()
+            )
+            count = 0
+            told: list[tuple[int, str]] = []  # (job, title) of each entry made a job
+            taken: dict[str, set[str]] = {}  # job names per destination, read once
+            for entry in new:
+                key = entry_key(entry.entry_id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                job = await self._watch_job(conn, entry.job, now, taken) if entry.job else None
+                if job is not None:
+                    count += 1
+                    told.append((job.id, entry.title or entry.entry_id))
+                await conn.execute(
+                    insert(watch_seen).values(
+                        watch_id=watch_id,
+                        entry_key=key,
+                        entry_id=entry.entry_id,
+                        title=entry.title,
+                        job_id=job.id if job is not None else None,
+                        seen_at=now,
+                    )
+                )
+                made.append((entry.entry_id, job))
+            if count:
+                await conn.execute(
+                    update(watches)
+                    .where(watches.c.id == watch_id)
+                    .values(found=watches.c.found + count)
+                )
+            if told:  # one notice for the check, with its entries' titles
+                jobs_made, titles = zip(*told, strict=True)
+                await event_in(
+                    conn, WATCH_FOUND, now, watch_id=watch_id, jobs=jobs_made, titles=titles
+                )
+        if any(job is not None for _, job in made):
+            await self.nudge()
+        return Made(made)
+
+    async def _watch_job(
+        self, conn: AsyncConnection, job: dict[str, Any], now: float, taken: dict[str, set[str]]
+    ) -> Job:
+        """``add_job`` inside the check's transaction, with a name unique to its
+        destination (``taken``: the names in use, per destination, kept up to date);
+        an input already a job to the same place is that job."""
+        key = job["dedupe_key"]
+        if key is not None:
+            found = await conn.execute(select(jobs).where(jobs.c.dedupe_key == key))
+            existing = found.first()
+            if existing is not None:
+                return job_from_row(existing)
+        names = taken.get(job["dest"])
+        if names is None:
+            found = await conn.execute(select(jobs.c.name).where(jobs.c.dest == job["dest"]))
+            names = taken[job["dest"]] = set(found.scalars())
+        base = name = job["name"]
+        n = 2
+        while name in names:
+            name = f"{base} ({n})"
+            n += 1
+        names.add(name)
+        values = new_job_values(
+            source=job["source"],
+            name=name,
+            dest=job["dest"],
+            priority=job["priority"],
+            password=job["password"],
+            dedupe_key=key,
+            error=job["error"],
+            now=now,
+            notify=job.get("notify"),
+        )
+        row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
+        made = job_from_row(row)
+        if job["error"] is not None:
+            await self._store_summary(conn, made.id, now)
+        elif job["fetch"]:
+            await conn.execute(insert(fetches).values(new_fetch_values(made.id, 0, now)))
+        return made
+
+    async def watch_failed(
+        self,
+        watch_id: int,
+        owner: str,
+        error: FerrymanError,
+        next_at: float,
+        *,
+        count: bool = True,
+    ) -> None:
+        """The check could not list the source (or waits on the device): nothing seen
+        changes, the next check is at ``next_at``; ``count`` adds to the failures in a
+        row that the backoff grows with (a device wait does not)."""
+        now = self.clock()
+        values: dict[str, Any] = {
+            "state": IDLE,
+            "owner": None,
+            "lease_until": None,
+            "next_check_at": next_at,
+            "last_check_at": now,
+            "last_code": error.code,
+            "last_message": error.message,
+            "updated_at": now,
+        }
+        if count:
+            values["failures"] = watches.c.failures + 1
+        async with self.engine.begin() as conn:
+            before = await conn.execute(select(watches.c.failures).where(watches.c.id == watch_id))
+            fine_until_now = before.scalar() == 0
+            await self._update_owned(conn, watches, watch_id, owner, values)
+            if count and fine_until_now:  # said once, when a watch that was fine fails
+                await event_in(
+                    conn,
+                    WATCH_FAILING,
+                    now,
+                    watch_id=watch_id,
+                    code=error.code,
+                    message=error.message,
+                    next_at=next_at,
+                )
+
+    async def watch_moved(self, watch_id: int, owner: str, next_at: float) -> None:
+        """Not checked now (outside its window): the next check is at ``next_at``."""
+        values = {"state": IDLE, "owner": None, "lease_until": None, "next_check_at": next_at}
+        async with self.engine.begin() as conn:
+            await self._update_owned(conn, watches, watch_id, owner, values)
+
+    async def watches_idle(self) -> bool:
+        """No watch is due or being checked (``run --until-idle`` checks due ones once)."""
+        now = self.clock()
+        async with self.reader.connect() as conn:
+            found = await conn.execute(hot.WATCHES_BUSY, {"now": now})
+            return int(found.scalar_one()) == 0

@@ -1,0 +1,211 @@
+"""Downloading a file from Telegram into a partial file that a restart goes on from.
+
+Several 1 MiB ``upload.getFile`` requests are in flight at once, spread over the
+connections of a :class:`SenderPool`, but bytes reach the file strictly in order: a
+chunk that arrives early waits in memory (at most a small window of them). So the
+partial file's length is always a clean prefix, and a restart goes on from that length
+rounded down to a whole chunk. A stale file reference is renewed by fetching the message
+again; a dropped connection is replaced and the chunk asked again.
+
+Files kept in another data centre are left to Telethon's own downloader (it borrows a
+connection there), one chunk at a time, from the same resume point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from telethon import errors as tg
+from telethon.tl import functions
+
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import make_durable
+from ferryman.telegram.errors import from_telethon
+from ferryman.telegram.pool import SenderPool
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024  # the largest request Telegram serves, and the resume granularity
+TRIES = 4  # per chunk, across connections, before the download is given up for now
+RETRY_PAUSE = 0.2  # seconds before asking again after a dropped connection
+
+Refresh = Callable[[], Awaitable[Any]]  # a fresh file location (new file reference)
+Progress = Callable[[int], None]  # bytes on disk so far
+
+
+def resume_point(path: Path, size: int) -> int:
+    """Bytes of ``path`` kept for a resume: whole chunks, or the whole file if complete.
+
+    Blocking (file system): run it in a thread.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        have = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    keep = size if have >= size else have // CHUNK * CHUNK
+    if keep != have:
+        os.truncate(path, keep)
+    return keep
+
+
+def _append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
+class Download:
+    """One file: ``location`` of ``size`` bytes into ``path``."""
+
+    def __init__(
+        self,
+        client: Any,
+        pool: SenderPool,
+        location: Any,
+        size: int,
+        path: Path,
+        *,
+        dc_id: int = 0,
+        in_flight: int = 4,
+        refresh: Refresh | None = None,
+        on_progress: Progress | None = None,
+    ) -> None:
+        self.client = client
+        self.pool = pool
+        self.location = location
+        self.size = size
+        self.path = path
+        self.dc_id = dc_id
+        self.in_flight = max(1, in_flight)
+        self.refresh = refresh
+        self.on_progress = on_progress or (lambda _n: None)
+        self.written = 0
+        self._next = 0
+        self._ready: dict[int, bytes] = {}
+        self._room = asyncio.Condition()
+        self._write = asyncio.Lock()
+        self._renew = asyncio.Lock()
+
+    async def run(self) -> None:
+        self.written = self._next = await asyncio.to_thread(resume_point, self.path, self.size)
+        self.on_progress(self.written)
+        if self.written < self.size:
+            if self._elsewhere():
+                await self._sequential()
+            else:
+                try:
+                    await self._parallel()
+                except tg.FileMigrateError as exc:
+                    self.dc_id = exc.new_dc
+                    await self._sequential()
+        await asyncio.to_thread(make_durable, [self.path])  # the job will name this file
+
+    def _elsewhere(self) -> bool:
+        home = getattr(self.client.session, "dc_id", 0)
+        return bool(self.dc_id and home and self.dc_id != home)
+
+    # ------------------------------------------------------------ parallel
+
+    async def _parallel(self) -> None:
+        chunks = -(-(self.size - self.written) // CHUNK)
+        workers = [
+            asyncio.create_task(self._worker(), name=f"download-{n}")
+            for n in range(min(self.in_flight, chunks))
+        ]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    def _has_room(self) -> bool:
+        return self._next >= self.size or self._next < self.written + 2 * self.in_flight * CHUNK
+
+    async def _worker(self) -> None:
+        while True:
+            async with self._room:
+                await self._room.wait_for(self._has_room)
+                if self._next >= self.size:
+                    return
+                offset = self._next
+                self._next += CHUNK
+            data = await self._fetch(offset)
+            expected = min(CHUNK, self.size - offset)
+            if len(data) != expected:
+                raise FerrymanError(
+                    "telegram.download_failed",
+                    f"Telegram sent {len(data)} bytes at offset {offset}, expected {expected}",
+                )
+            self._ready[offset] = data
+            await self._flush()
+
+    async def _flush(self) -> None:
+        async with self._write:
+            while self.written in self._ready:
+                data = self._ready.pop(self.written)
+                await asyncio.to_thread(_append, self.path, data)
+                self.written += len(data)
+                self.on_progress(self.written)
+        async with self._room:
+            self._room.notify_all()
+
+    async def _fetch(self, offset: int) -> bytes:
+        last: BaseException | None = None
+        for attempt in range(TRIES):
+            location = self.location
+            lane, sender = await self.pool.acquire()
+            try:
+                request = functions.upload.GetFileRequest(location, offset=offset, limit=CHUNK)
+                result = await self.client._call(sender, request, flood_sleep_threshold=0)
+                return bytes(result.bytes)
+            except tg.FileReferenceExpiredError as exc:
+                last = exc
+                await self._renew_reference(location)
+            except tg.FileMigrateError:
+                raise
+            except (TimeoutError, ConnectionError, OSError) as exc:
+                last = exc
+                self.pool.broken(lane, sender)
+                await asyncio.sleep(RETRY_PAUSE * (attempt + 1))
+            except Exception as exc:
+                raise from_telethon(exc) from exc
+            finally:
+                self.pool.release(lane)
+        assert last is not None
+        raise from_telethon(last) from last
+
+    async def _renew_reference(self, stale: Any) -> None:
+        """Fetch the message again, once for all chunks that saw the same stale reference."""
+        if self.refresh is None:
+            raise FerrymanError("telegram.download_failed", "the file reference expired")
+        async with self._renew:
+            if self.location is stale:
+                self.location = await self.refresh()
+
+    # ---------------------------------------------------------- sequential
+
+    async def _sequential(self) -> None:
+        """Telethon's downloader (it handles other data centres), from the resume point."""
+        try:
+            async for chunk in self.client.iter_download(
+                self.location,
+                offset=self.written,
+                request_size=CHUNK,
+                file_size=self.size,
+                dc_id=self.dc_id or None,
+            ):
+                await asyncio.to_thread(_append, self.path, bytes(chunk))
+                self.written += len(chunk)
+                self.on_progress(self.written)
+        except Exception as exc:
+            raise from_telethon(exc) from exc
+        if self.written != self.size:
+            raise FerrymanError(
+                "telegram.download_failed", f"got {self.written} of {self.size} bytes"
+            )

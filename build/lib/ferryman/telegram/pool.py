@@ -1,0 +1,135 @@
+"""Extra connections to the account's DC, opened on demand and shared by transfers.
+
+One MTProto connection carries one TCP stream: parts queue behind each other on it, so
+parallel transfers spread their requests over several. Connections open lazily (only as
+many as the parts in flight need), stay open between transfers, and one that drops is
+replaced in the background while the others carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from ferryman.errors import FerrymanError
+from ferryman.telegram.client import Dialer
+from ferryman.telegram.errors import from_telethon
+
+OPEN_TRIES = 5
+OPEN_BACKOFF = 0.1  # seconds before the second try, doubling after each failure
+
+
+@dataclass(eq=False, slots=True)
+class Lane:
+    """One connection slot: its sender once open, and the requests it carries now."""
+
+    sender: Any = None
+    serial: int = 0  # which opened sender this is (a reopened one gets a new serial)
+    load: int = 0
+    opening: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class SenderPool:
+    """Up to ``limit`` senders from ``dialer``, each request sent on the least busy."""
+
+    def __init__(self, client: Any, dialer: Dialer, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("a pool needs at least one connection")
+        self._client = client
+        self._dialer = dialer
+        self._limit = limit
+        self._lanes: list[Lane] = []
+        self._serials = itertools.count(1)
+        self._closed = False
+
+    async def acquire(self) -> tuple[Lane, Any]:
+        """The least busy connection and its sender, opening another if all are busy.
+
+        Counts as one request on the lane until :meth:`release`. A closed pool opens
+        nothing more: an upload still running when its hub let go of the client (a
+        login check that failed) ends instead of dialling connections nobody closes.
+        """
+        if self._closed:
+            raise FerrymanError("telegram.connection", "the upload connections were closed")
+        lane = min(self._lanes, key=lambda c: (c.load, c.opening is not None), default=None)
+        if lane is None or (lane.load > 0 and len(self._lanes) < self._limit):
+            lane = Lane()
+            self._lanes.append(lane)
+            self._start_open(lane, None)
+        lane.load += 1
+        try:
+            while lane.opening is not None:  # shared: every waiter sees the same outcome
+                await asyncio.shield(lane.opening)
+        except BaseException:
+            lane.load -= 1
+            raise
+        return lane, lane.sender
+
+    def release(self, lane: Lane) -> None:
+        lane.load -= 1
+
+    def warm(self) -> None:
+        """Start opening every connection now (none waits for it): a job that will upload
+        soon has them open by its first part instead of paying their handshakes then."""
+        while len(self._lanes) < self._limit:
+            lane = Lane()
+            self._lanes.append(lane)
+            self._start_open(lane, None)
+
+    def broken(self, lane: Lane, sender: Any) -> None:
+        """``sender`` failed on ``lane``: replace it, once, however many requests saw it."""
+        if lane.sender is not sender or lane.opening is not None:
+            return
+        lane.sender = None
+        self._start_open(lane, sender)
+
+    def _start_open(self, lane: Lane, old: Any) -> None:
+        lane.opening = asyncio.create_task(self._open(lane, old))
+        lane.opening.add_done_callback(_retrieve)
+
+    async def _open(self, lane: Lane, old: Any) -> None:
+        try:
+            if old is not None:
+                with contextlib.suppress(Exception):
+                    await old.disconnect()
+            delay = OPEN_BACKOFF
+            for attempt in range(OPEN_TRIES):
+                try:
+                    lane.sender = await self._dialer.open_sender(self._client)
+                except OSError as exc:  # ConnectionError and TimeoutError among them
+                    if attempt == OPEN_TRIES - 1:
+                        raise from_telethon(exc) from exc
+                    await asyncio.sleep(delay)
+                    delay *= 2
+                else:
+                    lane.serial = next(self._serials)
+                    return
+        except BaseException:
+            if lane in self._lanes:  # a later acquire opens a fresh one
+                self._lanes.remove(lane)
+            raise
+        finally:
+            lane.opening = None
+
+    async def close(self) -> None:
+        """Disconnect every sender this pool opened; it opens no more."""
+        self._closed = True
+        lanes, self._lanes = self._lanes, []
+        for lane in lanes:
+            if lane.opening is not None:
+                lane.opening.cancel()
+                with contextlib.suppress(BaseException):
+                    await lane.opening
+            if lane.sender is not None:
+                with contextlib.suppress(Exception):
+                    await lane.sender.disconnect()
+                lane.sender = None
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """A reopen nobody waits for may fail unseen; its waiters (if any) get the error."""
+    if not task.cancelled():
+        task.exception()

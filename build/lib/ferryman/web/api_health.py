@@ -1,0 +1,104 @@
+"""``/healthz`` (the process answers), ``/readyz`` (each thing a job needs, and which one
+fails) and ``/metrics`` (Prometheus' text, ``web.metrics``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+
+from ferryman.timeouts import within
+from ferryman.web.core import Web
+from ferryman.web.results import writable_with_space
+
+
+def routes(app: FastAPI, web: Web) -> None:
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Each thing a job needs, and which one fails."""
+        checks = await readiness(web)
+        ok = all(c["ok"] for c in checks.values())
+        stuck = await web.tracker.stuck()
+        body = {"ready": ok, "checks": checks, "stuck": stuck}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def metrics() -> Response:
+        return Response(await metrics_text(web), media_type="text/plain; version=0.0.4")
+
+
+async def readiness(web: Web) -> dict[str, dict[str, Any]]:
+    settings = web.settings
+    checks: dict[str, dict[str, Any]] = {}
+
+    async def check(name: str, probe: Callable[[], Awaitable[str]]) -> None:
+        try:
+            checks[name] = {"ok": True, "detail": await probe()}
+        except Exception as exc:
+            checks[name] = {"ok": False, "detail": str(exc) or type(exc).__name__}
+
+    async def store() -> str:
+        await within(web.store.idle(), 5)
+        return "reachable"
+
+    async def work_area() -> str:
+        return await asyncio.to_thread(writable_with_space, settings.work_dir, settings.space_floor)
+
+    async def media() -> str:
+        return await asyncio.to_thread(_media_libraries)
+
+    async def workers() -> str:
+        if web.engine_alive is None:  # ferryman run workers: their heartbeats tell
+            from ferryman.engine.nodes import ready_workers
+
+            return await ready_workers(web.store, settings.lease_seconds)
+        if not web.engine_alive():
+            raise RuntimeError("the engine in this process has stopped")
+        return "the engine runs in this process"
+
+    async def results() -> str:
+        return await web.results.check()
+
+    for name, probe in (
+        ("store", store),
+        ("work_area", work_area),
+        ("media", media),
+        ("workers", workers),
+        ("results", results),
+    ):
+        await check(name, probe)
+    return checks
+
+
+def _media_libraries() -> str:
+    import av
+    import yt_dlp
+
+    av.codec.Codec("h264", "r")
+    return f"PyAV {av.__version__}, yt-dlp {yt_dlp.version.__version__}"
+
+
+async def metrics_text(web: Web) -> str:
+    from ferryman.web.metrics import render
+
+    figures = await web.store.figures()
+    by_state: dict[str, int] = {}
+    for (_, state), n in figures["jobs_by_source"].items():
+        by_state[state] = by_state.get(state, 0) + n
+    extra = {
+        "queue_depth": sum(n for s, n in by_state.items() if s not in _ENDED),
+        "event_clients": web.stream.clients,
+        "results_bytes": await web.results.used_bytes(),
+    }
+    return render(figures, by_state, extra, web.clock)
+
+
+_ENDED = ("done", "failed", "cancelled")

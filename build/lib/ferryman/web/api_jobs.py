@@ -1,0 +1,154 @@
+"""``/api/v1/jobs``: start a job from a link or an upload (the registries decide which
+inputs and destinations), list, look at, cancel, retry, give a password, new links, remove one
+or clear the ended ones (with their results and uploads)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI, Query, Response
+
+from ferryman.errors import FerrymanError
+from ferryman.web import guard
+from ferryman.web.core import API, JobId, Web, error_body
+from ferryman.web.live import page_of
+from ferryman.web.schemas import ENDED, ClearRequest, FilesPage, JobRequest, PasswordRequest
+
+Offset = Query(0, ge=0, le=2**31, description="The first file's index.")
+PAGE_MAX = 1000
+
+
+def routes(app: FastAPI, web: Web) -> None:
+    from ferryman.engine import control, intake
+
+    async def view(job_id: int) -> dict[str, Any]:
+        return await web.tracker.detail(job_id)
+
+    @app.post(f"{API}/jobs", status_code=202, tags=["jobs"])
+    async def create(body: JobRequest) -> dict[str, Any]:
+        """Start a job from a link or a finished upload."""
+        profile = body.output.profile()
+        dest = web.sinks.for_client(body.deliver.to, body.deliver.chat)
+        upload = None
+        if body.upload_id is not None:
+            upload = web.uploads.finished(body.upload_id)
+            source: str = str(upload.path)
+        else:
+            source = web.sources.remote_uri((body.source or "").strip())  # never a path
+            if not web.settings.web.allow_private_links:
+                allowed = web.settings.network.private_allowed
+                address = web.sources.address(source)
+                await asyncio.to_thread(guard.check_link, address, allowed)
+        try:
+            job = await intake.add_source(
+                web.store,
+                source,
+                dest=dest,
+                password=body.password,
+                force=body.force,
+                settings=web.settings,
+                profile=profile,
+                sources=web.sources,
+                sinks=web.sinks,
+            )
+        except FerrymanError:
+            if upload is not None:  # refused, nothing recorded: it would lie there for days
+                await asyncio.to_thread(web.uploads.remove, upload.id)
+            raise
+        web.tracker.touch(job.id)
+        return {
+            "id": job.id,
+            "status": job.state.value,
+            "error": error_body(job.error_code, job.error_message or "")["error"]
+            if job.error_code
+            else None,
+            "links": {"self": f"{API}/jobs/{job.id}", "events": f"{API}/events?jobs={job.id}"},
+        }
+
+    @app.get(f"{API}/jobs", tags=["jobs"])
+    async def list_jobs(limit: int = 100) -> dict[str, Any]:
+        return {"jobs": await web.tracker.views(limit=max(1, min(limit, 1000)))}
+
+    @app.get(f"{API}/jobs/{{job_id}}", tags=["jobs"])
+    async def get_job(job_id: JobId) -> dict[str, Any]:
+        return await view(job_id)
+
+    @app.post(f"{API}/jobs/{{job_id}}/cancel", tags=["jobs"])
+    async def cancel(job_id: JobId) -> dict[str, Any]:
+        await control.cancel_job(web.store, job_id)
+        web.tracker.touch(job_id)
+        return await view(job_id)
+
+    @app.post(f"{API}/jobs/{{job_id}}/retry", tags=["jobs"])
+    async def retry(job_id: JobId) -> dict[str, Any]:
+        await control.retry_job(web.store, job_id)
+        web.tracker.touch(job_id)
+        return await view(job_id)
+
+    @app.post(f"{API}/jobs/{{job_id}}/password", tags=["jobs"])
+    async def password(job_id: JobId, body: PasswordRequest) -> dict[str, Any]:
+        await control.give_password(web.store, job_id, body.password)
+        web.tracker.touch(job_id)
+        return await view(job_id)
+
+    async def remove(job_id: int) -> None:
+        """The job's rows and work folder (``control.remove_job``, as ``ferryman
+        remove``), then its results and the upload it read from."""
+        removed = await control.remove_job(web.store, web.settings, job_id)
+        await web.results.remove(job_id)
+        try:
+            path = web.sources.for_uri(removed.job.source).local_path(removed.job.source)
+        except FerrymanError:  # a kind of input no longer known: nothing local
+            path = None
+        if path is not None:
+            await asyncio.to_thread(web.uploads.remove_source, path)
+        web.tracker.forget(job_id)
+
+    @app.delete(f"{API}/jobs/{{job_id}}", status_code=204, tags=["jobs"])
+    async def delete_job(job_id: JobId) -> Response:
+        """Remove an ended job with its results and its upload (a running one: cancel
+        it first, else ``job.not_ended``)."""
+        await remove(job_id)
+        return Response(status_code=204)
+
+    @app.post(f"{API}/jobs/clear", tags=["jobs"])
+    async def clear(body: ClearRequest | None = None) -> dict[str, Any]:
+        """Remove every ended job in the given states (by default done, failed and
+        cancelled); running ones stay. Answers the numbers removed."""
+        states = set(body.status if body is not None else ENDED)
+        gone = []
+        for job in await web.store.list_jobs():
+            if job.state.value in states:
+                try:
+                    await remove(job.id)
+                except FerrymanError as exc:  # retried or removed meanwhile: left
+                    if exc.code not in ("job.not_found", "job.not_ended"):
+                        raise
+                    continue
+                gone.append(job.id)
+        return {"removed": gone}
+
+    @app.get(f"{API}/jobs/{{job_id}}/files", tags=["jobs"], response_model=FilesPage)
+    async def files(
+        job_id: JobId,
+        offset: int = Offset,
+        limit: int = Query(60, ge=1, le=PAGE_MAX, description="Files in the page."),
+    ) -> dict[str, Any]:
+        """A page of a link job's files with signed links (a job's view carries only the
+        first 60: ``result.next_offset`` says where the next page starts)."""
+        return await web.tracker.files(job_id, offset, limit)
+
+    @app.post(f"{API}/jobs/{{job_id}}/links", tags=["jobs"])
+    async def links(
+        job_id: JobId,
+        offset: int = Offset,
+        limit: int | None = Query(None, ge=1, le=PAGE_MAX, description="Files; none: all."),
+    ) -> dict[str, Any]:
+        """New download links for the job's files (the old ones keep their expiry): all
+        of them, or a page as ``GET …/files`` gives."""
+        job = await web.store.get_job(job_id)
+        if not job.dest.startswith("link:"):
+            raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
+        found = await web.links_of(job)
+        return page_of(found, offset, limit if limit is not None else len(found["files"]))

@@ -1,0 +1,122 @@
+"""``/api/v1/watches``: list, add, check now, pause, resume and remove watches, through
+the same service as ``ferryman watch`` (``engine/watch_admin``), so a bad option,
+destination or source is refused here with the CLI's code and words. As for a job, the
+destination is a kind and, where the kind takes one from a client, a target (a
+library's folder is the server's choice), and an error carries its next step in the
+page's words."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI
+from fastapi import Path as FastAPIPath
+from pydantic import BaseModel, ConfigDict, Field
+
+from ferryman.errors import FerrymanError, page_step
+from ferryman.web.core import API, Web
+
+WatchId = Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="The watch's number.")]
+
+
+class WatchRequest(BaseModel):
+    """What ``ferryman watch add`` takes, by the same names (``to`` is ``--to``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(..., min_length=1, max_length=4096)
+    to: str = Field(..., min_length=1, max_length=1024)
+    every: str = "1h"
+    window: str | None = None
+    since: str = "now"
+    match: str | None = None
+    skip_match: str | None = None
+    min_duration: float | None = Field(None, ge=0)
+    max_duration: float | None = Field(None, ge=0)
+    kind: str | None = None
+    quality: str | None = None
+    audio: str | None = None
+    bitrate: int | None = Field(None, ge=32, le=320)
+    mute: bool = False
+    notify: str | None = Field(None, max_length=4096)
+
+
+def routes(app: FastAPI, web: Web) -> None:
+    from ferryman.engine import watch_admin
+    from ferryman.engine.runner import new_owner
+
+    async def view_of(watch_id: int) -> dict[str, Any]:
+        return _with_next(await watch_admin.view_of(web.store, watch_id))
+
+    @app.get(f"{API}/watches", tags=["watches"])
+    async def list_watches() -> dict[str, Any]:
+        """Every watch: what it follows, its last and next look, what went wrong."""
+        return {"watches": [_with_next(v) for v in await watch_admin.list_views(web.store)]}
+
+    @app.post(f"{API}/watches", status_code=201, tags=["watches"])
+    async def add(body: WatchRequest) -> dict[str, Any]:
+        """Watch a source: every ``every``, its new entries become jobs to ``to``."""
+        to = _client_dest(web, body.to)
+        asked = watch_admin.NewWatch(**(body.model_dump() | {"to": to}))
+        watch, _ = await watch_admin.add_watch(web.store, web.settings, asked)
+        return await view_of(watch.id)
+
+    @app.post(f"{API}/watches/{{watch_id}}/check", tags=["watches"])
+    async def check(watch_id: WatchId) -> dict[str, Any]:
+        """Look now (outside its window too) and say what was found; ``busy``: another
+        checker holds it at the moment."""
+        found = await watch_admin.check_now(web.store, web.settings, watch_id, owner=new_owner())
+        if found is None:
+            return {"watch": watch_id, "busy": True}
+        return _with_next({**watch_admin.found_view(found), "busy": False})
+
+    @app.post(f"{API}/watches/{{watch_id}}/pause", tags=["watches"])
+    async def pause(watch_id: WatchId) -> dict[str, Any]:
+        """Stop looking; what it saw is kept."""
+        await watch_admin.set_paused(web.store, watch_id, True)
+        return await view_of(watch_id)
+
+    @app.post(f"{API}/watches/{{watch_id}}/resume", tags=["watches"])
+    async def resume(watch_id: WatchId) -> dict[str, Any]:
+        """Look again at once, then every period."""
+        await watch_admin.set_paused(web.store, watch_id, False)
+        return await view_of(watch_id)
+
+    @app.delete(f"{API}/watches/{{watch_id}}", tags=["watches"])
+    async def remove(watch_id: WatchId) -> dict[str, Any]:
+        """Forget the watch and what it saw; the jobs it made stay."""
+        await watch_admin.remove_watch(web.store, watch_id)
+        return {"removed": watch_id}
+
+
+def _with_next(view: dict[str, Any]) -> dict[str, Any]:
+    """A watch's (or a check's) error with its next step in the page's words, and a
+    watch's output as a person says it (``output_text``: "MP3 192 kbps")."""
+    from ferryman.links.profile import parse_token
+
+    error = view.get("error")
+    if error:
+        view["error"] = {**error, "next": page_step(error["code"])}
+    if "output" in view:
+        token = view["output"]
+        try:
+            view["output_text"] = parse_token(token).describe() if token else None
+        except FerrymanError:
+            view["output_text"] = token
+    return view
+
+
+def _client_dest(web: Web, to: str) -> str:
+    """``library:``, ``link:``, ``telegram:@chat``: a kind, and a target only for a kind
+    that takes one from a client (``library:/srv/x`` is refused: the server's folder)."""
+    scheme, _, target = to.partition(":")
+    scheme, target = scheme.strip().lower(), target.strip()
+    plain = web.sinks.for_client(scheme, None)  # an unknown kind is refused here
+    if not target:
+        return plain
+    try:
+        return web.sinks.for_client(scheme, target)
+    except FerrymanError:
+        raise FerrymanError(
+            "request.invalid",
+            f"to '{to}': the server's settings say where {scheme}: puts files; give '{scheme}:'",
+        ) from None

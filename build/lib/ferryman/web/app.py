@@ -1,0 +1,95 @@
+"""The FastAPI application: set-up (the static files, the page, the API's description,
+errors as bodies with a code and a next step) and its parts, one module each: ``auth``
+(tokens, sessions, rate limits, security headers), ``api_jobs``, ``api_uploads``,
+``api_events`` (WebSocket, Server-Sent Events, polling), ``api_downloads`` (signed links)
+and ``api_health`` (``/healthz``, ``/readyz``, ``/metrics``). What they share (``Web``,
+the API prefix, error bodies) is in ``core``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ferryman.errors import FerrymanError
+from ferryman.web import (
+    api_downloads,
+    api_events,
+    api_health,
+    api_jobs,
+    api_uploads,
+    api_watches,
+    auth,
+    pwa,
+)
+from ferryman.web.core import Web, error_body, error_response
+from ferryman.web.page import api_page, login_page, main_page
+
+__all__ = ["Web", "create_app"]
+
+
+def create_app(web: Web) -> FastAPI:
+    app = FastAPI(
+        title="ferryman",
+        summary="Archives, media files and links in; playable media out.",
+        docs_url=None,  # served by _pages, without a CDN
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    static = resources.files("ferryman.web") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    _errors(app)
+    auth.install(app, web)
+    _pages(app, web)
+    api_jobs.routes(app, web)
+    api_uploads.routes(app, web)
+    api_events.routes(app, web)
+    api_downloads.routes(app, web)
+    api_health.routes(app, web)
+    api_watches.routes(app, web)
+    pwa.routes(app)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(FerrymanError)
+    async def ferryman_error(_request: Request, exc: FerrymanError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
+        return JSONResponse(error_body("request.invalid", message), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "request.invalid"
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+
+def _pages(app: FastAPI, web: Web) -> None:
+    @app.get("/", include_in_schema=False)
+    async def index(request: Request) -> HTMLResponse:
+        if not auth.logged_in(web, request):
+            return HTMLResponse(login_page())
+        views = await web.tracker.views(limit=50)
+        return HTMLResponse(
+            main_page(
+                views,
+                telegram=bool(web.settings.telegram.api_id),
+                playlist_max=web.settings.links.playlist_max,
+            )
+        )
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(api_page(app.openapi()))

@@ -1,0 +1,135 @@
+"""What every part of the web app shares: ``Web`` (everything it serves from), the API's
+prefix and how an error becomes a response (its code's status, message and next step).
+
+Everything the app needs arrives in one ``Web`` object (store, tracker, stream, results,
+uploads, signer, guard, the registries), made by ``web.server``; nothing is global, so a
+test builds one app per data dir.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Path as FastAPIPath
+from fastapi.responses import JSONResponse
+
+from ferryman.errors import FerrymanError, page_step, spec_for
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
+from ferryman.sources.base import SourceRegistry
+from ferryman.sources.builtin import default_sources
+from ferryman.web import guard
+from ferryman.web.live import Tracker, file_view
+from ferryman.web.signing import WHOLE_JOB, Signer
+from ferryman.web.stream import Stream
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
+    from ferryman.model import Job
+    from ferryman.store import Store
+    from ferryman.web.metrics import StageClock
+    from ferryman.web.results import ResultFile, ResultsStore
+    from ferryman.web.uploads import Uploads
+
+API = "/api/v1"
+JobId = Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="The job's number.")]
+
+_STATUS = {
+    "job.not_found": 404,
+    "watch.not_found": 404,
+    "upload.not_found": 404,
+    "source.duplicate": 409,
+    "job.not_ended": 409,
+    "job.already_ended": 409,
+    "job.waiting_for_password": 409,
+    "upload.offset": 409,
+    "upload.incomplete": 409,
+    "upload.too_large": 413,
+    "link.expired": 410,
+    "link.gone": 410,
+    "link.tampered": 403,
+    "link.blocked": 403,
+    "results.bucket": 502,
+    "auth.required": 401,
+    "auth.csrf": 403,
+    "rate.limited": 429,
+    "request.invalid": 422,
+    "engine.internal": 500,
+}
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    spec = spec_for(code)
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "next": page_step(code),  # the web's words: buttons, never a shell command
+            "retryable": spec.retryable,
+        }
+    }
+
+
+def error_response(exc: FerrymanError, headers: dict[str, str] | None = None) -> JSONResponse:
+    status = _STATUS.get(exc.code, 400)
+    return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+
+
+@dataclass(slots=True)
+class Web:
+    """What the app serves from; built by ``web.server.serve`` (or a test)."""
+
+    settings: Settings
+    store: Store
+    stream: Stream
+    tracker: Tracker
+    results: ResultsStore
+    uploads: Uploads
+    signer: Signer
+    tokens: guard.Tokens
+    limiter: guard.RateLimiter
+    engine_alive: Callable[[], bool] | None  # None: workers are other processes
+    clock: StageClock | None = None  # stage durations, when the engine's bus is here
+    # The kinds of input and destination the API accepts: the engine's registries.
+    sources: SourceRegistry = field(default_factory=default_sources)
+    sinks: SinkRegistry = field(default_factory=default_sinks)
+
+    async def links_of(self, job: Job) -> dict[str, Any]:
+        """The job's files with links signed now (the tracker keeps them while they
+        are young; ``POST …/links`` asks for new ones): presigned S3 URLs when the
+        results are in a bucket, else ``/d/`` links to this server."""
+        found = await self.results.files(job.id)
+        expires = time.time() + min(self.settings.web.link_ttl, self.results.max_ttl)
+        files = [
+            file_view(
+                f,
+                self.results.direct_url(job.id, f, expires)
+                or self.download_url(job.id, f.path, expires),
+                expires,
+                self._preview_url(job.id, f, expires),
+            )
+            for f in found
+        ]
+        whole = {"url": self.download_url(job.id, WHOLE_JOB, expires), "expires_at": expires}
+        return {
+            "files": files,
+            "zip": whole if found else {},
+            "files_total": len(files),  # a view carries a page; the page's summary tells all
+            "bytes_total": sum(f.size for f in found),
+        }
+
+    def _preview_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
+        """The file's preview, signed as the file is (its own path in the token)."""
+        from ferryman.web.results import ResultFile
+
+        if file.preview is None:
+            return None
+        shown = ResultFile(file.preview, f"{file.name}.webp", 0, "image/webp")
+        direct = self.results.direct_url(job_id, shown, expires)
+        return direct or self.download_url(job_id, file.preview, expires)
+
+    def download_url(self, job_id: int, path: str, expires: float) -> str:
+        return f"/d/{self.signer.sign(job_id, path, expires)}"

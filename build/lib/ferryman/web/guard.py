@@ -1,0 +1,120 @@
+"""Who may use the server, how often, and which links it may fetch.
+
+- Tokens are kept hashed (``sha256:<hex>`` in ``web.tokens``): the settings never hold
+  one that works. With none configured the server answers anyone, so it refuses to
+  listen anywhere but loopback.
+- The page logs in with a token into an HttpOnly, SameSite=Strict cookie; a request
+  that changes something on the strength of that cookie must also carry the
+  ``X-Ferryman-CSRF`` header the page's script sets (a form on another site cannot).
+- A fixed window per token (or per address) limits requests, with ``RateLimit-*``
+  headers and 429 ``Retry-After``.
+- A link is refused (``link.blocked``) when its host resolves to loopback, private,
+  link-local, reserved or cloud-metadata addresses, unless ``web.allow_private_links``:
+  when the job is added (here), and at every connection and redirect of its download
+  (``net.addresses``, switched on by ``ferryman web`` through ``network.block_private``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+import time
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ferryman.errors import FerrymanError
+from ferryman.net.addresses import check_host
+
+COOKIE = "ferryman_session"
+CSRF_HEADER = "x-ferryman-csrf"
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh token and the line that goes into ``web.tokens``."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+def hash_token(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, tokens: list[str]) -> None:
+    """Refuse to serve beyond this machine without a token to ask for."""
+    if not is_loopback(host) and not tokens:
+        raise FerrymanError(
+            "config.invalid",
+            f"web.host is {host}, reachable from other machines, and web.tokens is empty:"
+            " make a token with `ferryman web token` and add its sha256 line to web.tokens",
+        )
+
+
+class Tokens:
+    def __init__(self, hashed: list[str]) -> None:
+        self._hashed = [h.strip().lower() for h in hashed if h.strip()]
+
+    @property
+    def required(self) -> bool:
+        return bool(self._hashed)
+
+    def still_listed(self, prefix: str) -> bool:
+        """A session made with a token whose hash starts so: it ends when the token is
+        taken out of ``web.tokens``."""
+        return any(h.startswith("sha256:" + prefix) for h in self._hashed) if prefix else False
+
+    def known(self, token: str | None) -> bool:
+        if not token:
+            return False
+        given = hash_token(token)
+        return any(hmac.compare_digest(given, h) for h in self._hashed)
+
+
+@dataclass(slots=True)
+class _Window:
+    start: float
+    used: int = 0
+
+
+@dataclass(slots=True)
+class RateLimiter:
+    """``limit`` requests per ``period`` seconds per key (a fixed window)."""
+
+    limit: int
+    period: float = 60.0
+    _windows: dict[str, _Window] = field(default_factory=dict)
+
+    def take(self, key: str, now: float | None = None) -> tuple[bool, int, float]:
+        """(allowed, remaining, seconds until the window resets)."""
+        now = time.monotonic() if now is None else now
+        window = self._windows.get(key)
+        if window is None or now - window.start >= self.period:
+            if len(self._windows) > 10_000:
+                self._windows.clear()  # old windows of many addresses: forget them
+            window = self._windows[key] = _Window(now)
+        reset = window.start + self.period - now
+        if window.used >= self.limit:
+            return False, 0, reset
+        window.used += 1
+        return True, self.limit - window.used, reset
+
+
+def check_link(url: str, allowed: Iterable[str] = ()) -> None:
+    """Raise ``link.blocked`` when a web link's host is, or resolves to, an address
+    inside this machine or a private network, when the job is added (the downloads
+    check again at every connection and redirect: ``net.addresses``)."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.netloc:
+        return  # names no host (torbox:…, tg:…; a source's ``address`` unwraps media:…)
+    check_host(parts.hostname or "", parts.port, allowed)

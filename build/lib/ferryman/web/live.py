@@ -1,0 +1,477 @@
+"""Live job views for the page and the API (the numbered stream they travel on is
+``web.stream``).
+
+``Tracker`` turns what happens into one view per job (state, phase, a progress that only
+rises, speed, ETA, counts, the error with its next step, the files to download). It is
+told by the engine's bus when the engine runs in this process, and by looking at the
+store every ``poll`` seconds when workers are other processes (``--no-engine``); either
+way a job that changed is looked up again at most every ``flush`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ferryman.engine.events import AlbumSending, Event, ItemProgress, JobFetched, JobFetching
+from ferryman.engine.phases import Figures, figures_of
+from ferryman.errors import FerrymanError, page_step, spec_for, with_job
+from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
+from ferryman.timeouts import wait_set, within
+from ferryman.web.floors import Floors
+
+if TYPE_CHECKING:
+    from ferryman.store import Store
+    from ferryman.web.results import ResultFile
+
+log = logging.getLogger(__name__)
+
+DETAILS_KEPT = 256  # jobs whose view with items is kept for GET /api/v1/jobs/{id}
+PLACES_SECONDS = 0.25  # a queued job's place in line, read once for the views made meanwhile
+FETCH_SHARE = 0.9  # of a fetched job's bar: the download (and making) before its items
+_DONE_ITEMS = frozenset(state.value for state in TERMINAL_ITEM_STATES)
+
+
+@dataclass(slots=True)
+class _Live:
+    """What the bus said of a job since this process started."""
+
+    fetch_fraction: float | None = None
+    figures: Figures | None = None  # its phase now, with that phase's own figures
+    shown: float = 0.0  # the highest fraction sent: the bar never goes back
+    last_progress: float = field(default_factory=time.time)
+
+
+Files = Callable[[Job], Awaitable[dict[str, Any]]]  # a link job's files and zip, signed
+FILES_PAGE = 60  # files a view carries (the gallery's first page); the rest: GET …/files
+LISTING_SECONDS = 5.0  # a results store slower than this counts as down for a view
+RETRY_LISTING = 30.0  # seconds before a store that was down is asked again
+
+
+class Tracker:
+    """Job views, kept fresh; ``publish`` gets each changed one.
+
+    What the store said of a job (its row, its item counts, its items) is kept and read
+    again only when something other than progress happened to it: a download's progress
+    changes a view many times a second without touching the store, so neither sending
+    the view nor answering ``GET /api/v1/jobs/{id}`` reads it then.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        publish: Callable[[dict[str, Any]], None],
+        files: Files,
+        describe: Callable[[str], str],
+        *,
+        stuck_after: float,
+        flush: float = 0.2,
+    ) -> None:
+        self.store = store
+        self._publish = publish
+        self._files = files
+        self._describe = describe
+        self._stuck_after = stuck_after
+        self._flush = flush
+        self._live: dict[int, _Live] = {}
+        self._dirty: set[int] = set()  # views to send
+        self._stale: set[int] = set()  # rows to read again from the store
+        self._changes: dict[int, int] = {}  # stored changes told, per job
+        self._rows: dict[int, tuple[Job, dict[str, int]]] = {}
+        self._items: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
+        self._sent: dict[int, dict[str, Any]] = {}
+        self._next_send: dict[int, float] = {}  # a job's next view not before (monotonic)
+        self._polled = False  # the store read whole once: _sent holds every job
+        # A link job's files: (state, delivered), the result, when its links go stale.
+        self._results: dict[int, tuple[tuple[str, int], dict[str, Any], float]] = {}
+        self._wake = asyncio.Event()
+        self._floors = Floors(store)  # each bar as shown, for the next server
+        self._downloaded: set[int] = set()  # jobs whose download the store says is done
+        self._places: tuple[float, dict[int, dict[str, Any]]] = (float("-inf"), {})
+
+    # -- told by the bus (on the event loop) -------------------------------------------
+    def on_event(self, event: Event) -> None:
+        if event.job_id is None:
+            return
+        live = self._live.setdefault(event.job_id, _Live())
+        # The phase and its own speed and time left: a new phase drops the last one's.
+        live.figures = figures_of(event, live.figures) or live.figures
+        live.last_progress = time.time()
+        if isinstance(event, JobFetching):
+            if live.figures is not None and live.figures.fraction is not None:
+                live.fetch_fraction = live.figures.fraction
+            self.touch(event.job_id, stored=False)
+            return
+        if isinstance(event, ItemProgress | AlbumSending):
+            self.touch(event.job_id, stored=False)
+            return
+        if isinstance(event, JobFetched):
+            # Read where it lies (a zip by Range, a streamed tar): nothing was downloaded
+            # first, so the bar is its items' alone; it sat at 90 % until the end.
+            live.fetch_fraction = None if event.in_place else 1.0
+            if not event.in_place:
+                self._downloaded.add(event.job_id)
+        self.touch(event.job_id)
+
+    def touch(self, job_id: int, *, stored: bool = True) -> None:
+        """The job's view must be sent again; ``stored``: something in the store changed."""
+        self._dirty.add(job_id)
+        if stored:
+            self._stale.add(job_id)
+            self._changes[job_id] = self._changes.get(job_id, 0) + 1
+        self._wake.set()
+
+    def forget(self, job_id: int) -> None:
+        """The job was removed: drop what is kept of it and tell every page."""
+        for kept in (self._live, self._rows, self._items, self._sent, self._results):
+            kept.pop(job_id, None)
+        self._floors.forget(job_id)
+        self._downloaded.discard(job_id)
+        self._changes.pop(job_id, None)
+        self._next_send.pop(job_id, None)
+        self._dirty.discard(job_id)
+        self._stale.discard(job_id)
+        self._publish({"type": "removed", "job": {"id": job_id}})
+
+    async def close(self) -> None:
+        """The server stops: what the bars showed is saved (the next server starts there)."""
+        await self._floors.save(all_due=True)
+
+    def _fresh(self, job_id: int, seen: int) -> None:
+        """What was read counts as current unless the job changed while it was read."""
+        if self._changes.get(job_id, 0) == seen:
+            self._stale.discard(job_id)
+
+    # -- looked up -----------------------------------------------------------------------
+    async def view(self, job_id: int) -> dict[str, Any]:
+        job, counts = await self._row(job_id)
+        return await self._compose(job, counts)
+
+    async def detail(self, job_id: int) -> dict[str, Any]:
+        """The job's view with its items, read from the store only when it changed."""
+        items = self._items.get(job_id)
+        if items is None or job_id in self._stale or job_id not in self._rows:
+            seen = self._changes.get(job_id, 0)
+            job = await self.store.get_job(job_id)
+            rows = await self.store.job_items(job_id)
+            counts: dict[str, int] = {}
+            for item in rows:
+                counts[item.state.value] = counts.get(item.state.value, 0) + 1
+            items = [_item_view(item) for item in rows]
+            self._rows[job_id] = (job, counts)
+            self._fresh(job_id, seen)
+            self._items[job_id] = items
+            while len(self._items) > DETAILS_KEPT:
+                self._items.popitem(last=False)
+        self._items.move_to_end(job_id)
+        job, counts = self._rows[job_id]
+        return {**(await self._compose(job, counts)), "items": items}
+
+    async def _row(self, job_id: int) -> tuple[Job, dict[str, int]]:
+        if job_id in self._stale or job_id not in self._rows:
+            seen = self._changes.get(job_id, 0)
+            job = await self.store.get_job(job_id)
+            counts = (await self.store.item_counts()).get(job_id, {})
+            if self._changes.get(job_id, 0) != seen:
+                # Changed while this was read (a link failing at once): another read may
+                # have kept the newer row meanwhile, which this older one must not replace.
+                return job, counts
+            self._rows[job_id] = (job, counts)
+            self._items.pop(job_id, None)
+            self._fresh(job_id, seen)
+        return self._rows[job_id]
+
+    async def views(self, limit: int = 200) -> list[dict[str, Any]]:
+        seen = dict(self._changes)
+        jobs = (await self.store.list_jobs())[-limit:]
+        per_job = await self.store.item_counts()
+        for job_id in await self.store.downloaded_jobs():  # seen by no event here
+            live = self._live.get(job_id)
+            if live is not None and live.fetch_fraction is None:
+                live.fetch_fraction = 1.0
+            self._downloaded.add(job_id)
+        found = []
+        for job in reversed(jobs):
+            counts = per_job.get(job.id, {})
+            if self._rows.get(job.id) != (job, counts):
+                self._items.pop(job.id, None)  # changed elsewhere: items read again
+            self._rows[job.id] = (job, counts)
+            self._fresh(job.id, seen.get(job.id, 0))
+            found.append(await self._compose(job, counts))
+        return found
+
+    def snapshot(self) -> list[dict[str, Any]] | None:
+        """Every job's view as last sent, newest first, once the store has been read
+        whole (the first poll): a thousand clients reconnecting after a restart cost no
+        store reads. None before that."""
+        if not self._polled:
+            return None
+        return sorted(self._sent.values(), key=lambda v: v["id"], reverse=True)
+
+    async def stuck(self) -> list[dict[str, Any]]:
+        """Running jobs that sent no progress for ``web.stuck_after``, with what they
+        were doing (their phase)."""
+        return [v for v in await self.views(limit=10_000) if v["stuck"]]
+
+    async def run(self, poll: float | None) -> None:
+        """Send the views of changed jobs: a job quiet for ``flush`` seconds at once,
+        a busy one at most every ``flush`` seconds (its changes in between go out as
+        one). With ``poll``, also look at the store that often for changes made by
+        other processes (and for jobs that went quiet: stuck)."""
+        next_poll = time.monotonic()
+        while True:
+            try:
+                next_poll = await self._round(poll, next_poll)
+            except Exception:
+                # Every page would stop moving until the server restarts (a job that
+                # failed at once stayed "queued"): said, and the next round goes on.
+                log.exception("sending live job views failed; going on")
+                await asyncio.sleep(self._flush)
+
+    async def _round(self, poll: float | None, next_poll: float) -> float:
+        """Poll if due, send the views due, else save the bars' floors and wait for the
+        next thing to do; returns when the store is to be polled next."""
+        now = time.monotonic()
+        if poll is not None and now >= next_poll:
+            next_poll = now + poll
+            await self._poll()
+        due = {j for j in self._dirty if self._next_send.get(j, 0.0) <= now}
+        if due:
+            self._dirty -= due
+            await self._send(due)
+            later = time.monotonic() + self._flush
+            for job_id in due:
+                self._next_send[job_id] = later
+            return next_poll
+        await self._floors.save()
+        # Jobs touched while the floors were saved may be new here: due at once.
+        deadlines = [self._next_send.get(j, 0.0) for j in self._dirty]
+        deadlines += self._floors.deadlines()
+        if poll is not None:
+            deadlines.append(next_poll)
+        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        self._wake.clear()
+        await wait_set(self._wake, timeout)
+        return next_poll
+
+    async def _poll(self) -> None:
+        try:
+            views = await self.views()
+        except Exception:
+            log.exception("reading jobs for live views failed")
+            return
+        for view in views:
+            if self._sent.get(view["id"]) != view:
+                self._emit(view)
+        self._polled = True
+
+    async def _send(self, dirty: set[int]) -> None:
+        try:
+            for job_id in sorted(dirty):
+                try:
+                    view = await self.view(job_id)
+                except FerrymanError as exc:
+                    if exc.code == "job.not_found":  # removed meanwhile
+                        continue
+                    raise
+                if self._sent.get(job_id) != view:
+                    self._emit(view)
+        except Exception:
+            log.exception("reading jobs for live views failed")
+            self._dirty |= dirty
+
+    def _emit(self, view: dict[str, Any]) -> None:
+        self._sent[view["id"]] = view
+        self._publish({"type": "job", "job": view})
+
+    async def _compose(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
+        live = self._live.get(job.id)
+        if live is None:  # first seen here: the bar starts where it was shown before
+            live = _Live(shown=await self._floors.before(job.id))
+            if job.id in self._downloaded:
+                live.fetch_fraction = 1.0
+        total = sum(by_state.values())
+        finished = sum(by_state.get(s, 0) for s in _DONE_ITEMS)
+        fraction = self._fraction(job, live, finished, total, by_state)
+        live.shown = max(live.shown, fraction)
+        self._live[job.id] = live
+        # Kept only where the store's counts alone would show less (a download's share).
+        durable = _Live(fetch_fraction=1.0 if job.id in self._downloaded else None)
+        shown_more = live.shown > self._fraction(job, durable, finished, total, by_state) + 1e-4
+        if shown_more and self._floors.keep(job, live.shown):
+            self._wake.set()
+        began = live.figures is not None or job.started_at is not None  # not waiting in line
+        running = began and not job.state.terminal and not job.paused and not job.wait_reason
+        stuck = running and time.time() - live.last_progress > self._stuck_after
+        phase = _phase(job, live)
+        # Figures only for the phase under way: a job waiting, paused or ended has none.
+        figures = live.figures
+        moving = figures if figures is not None and figures.phase == phase else None
+        error = None
+        if job.error_code:
+            spec = spec_for(job.error_code)
+            error = {
+                "code": job.error_code,
+                "message": job.error_message or job.error_code,
+                "next": with_job(
+                    page_step(job.error_code, failed=job.state is JobState.FAILED), job.id
+                ),
+                "retryable": spec.retryable,
+            }
+        return {
+            "id": job.id,
+            "name": job.name,
+            "source": self._describe(job.source),
+            "dest": job.dest,
+            "status": job.state.value,
+            "paused": job.paused,
+            "phase": phase,
+            "waiting": job.wait_reason,
+            "waiting_next": (
+                with_job(page_step(job.wait_reason), job.id) if job.wait_reason else None
+            ),
+            "in_line": await self._in_line(job),
+            "stuck": stuck,
+            "progress": {
+                "fraction": round(live.shown, 4),
+                "bytes": moving.done if moving is not None else None,
+                "total": moving.total if moving is not None else None,
+                "speed": moving.speed if moving is not None else None,
+                "speed_unit": moving.unit if moving is not None else None,
+                "eta_s": moving.eta if moving is not None else None,
+            },
+            "counts": {"total": total, "finished": finished, **by_state},
+            "error": error,
+            # One page of files with the totals: every live message carries the view.
+            "result": (
+                page_of(await self._result(job, by_state), 0, FILES_PAGE)
+                if job.dest.startswith("link:")
+                else None
+            ),
+        }
+
+    async def _in_line(self, job: Job) -> dict[str, Any] | None:
+        """Where a queued job stands (``{"reason": "downloads", "ahead": 2}``), from one
+        read of the whole line shared by the views composed within ``PLACES_SECONDS``."""
+        if job.state is not JobState.QUEUED or job.paused:
+            return None
+        read_at, places = self._places
+        if time.monotonic() - read_at > PLACES_SECONDS:
+            places = await self.store.queue_places()
+            self._places = (time.monotonic(), places)
+        return places.get(job.id)
+
+    async def _result(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
+        """The job's files, listed and signed again only when it delivered more (or
+        ended), or once its links are past half their life: a listing is disk or
+        network work, and views are made many times a second."""
+        key = (job.state.value, by_state.get(ItemState.DELIVERED.value, 0))
+        now = time.time()
+        kept = self._results.get(job.id)
+        if kept is None or kept[0] != key or now >= kept[2]:
+            try:
+                found = await within(self._files(job), LISTING_SECONDS)
+            except (FerrymanError, TimeoutError) as exc:  # the store is down: the rest shows
+                why = exc.message if isinstance(exc, FerrymanError) else "no answer in time"
+                log.warning("listing job %d's results: %s", job.id, why)
+                last = kept[1] if kept is not None else {"files": [], "zip": {}, **NO_FILES}
+                # Asked again after a while, not for every view meanwhile (each would wait).
+                down = {k: v for k, v in last.items() if k != "unavailable"}
+                self._results[job.id] = (key, {**down, "unavailable": why}, now + RETRY_LISTING)
+                return self._results[job.id][1]
+            expiry = min((f["expires_at"] for f in found.get("files", [])), default=math.inf)
+            kept = (key, found, now + (expiry - now) / 2)
+            self._results[job.id] = kept
+        return kept[1]
+
+    async def files(self, job_id: int, offset: int, limit: int) -> dict[str, Any]:
+        """A page of a link job's files, signed as its view's are (again past half life)."""
+        job, counts = await self._row(job_id)
+        if not job.dest.startswith("link:"):
+            raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
+        return page_of(await self._result(job, counts), offset, limit)
+
+    @staticmethod
+    def _fraction(
+        job: Job, live: _Live, finished: int, total: int, by_state: dict[str, int]
+    ) -> float:
+        if job.state is JobState.DONE:
+            return 1.0
+        if job.state.terminal:
+            # Failed or cancelled: the bar stays where it was (``shown``), and after a
+            # restart, when nothing was shown yet, where the store says: the items that
+            # finished (a cancelled job's bar dropped from 3 % to 0 % across a restart).
+            ended = by_state.get("delivered", 0) + by_state.get("skipped", 0)
+            return min(ended / total, 0.999) if total else 0.0
+        # Items finished of those found; while the input is still being read more may
+        # come, so that share holds back a tenth (the bar only rises: ``shown``).
+        items = finished / total if total else 0.0
+        if not job.expanded:
+            items *= 0.9
+        if live.fetch_fraction is None:  # nothing downloaded first (or not seen here)
+            return min(items, 0.999)
+        fetched = live.fetch_fraction if live.fetch_fraction is not None else 0.0
+        if job.expanded or job.state is JobState.EXPANDING:
+            fetched = 1.0  # reading it: the download is whole
+        return min(FETCH_SHARE * fetched + (1 - FETCH_SHARE) * items, 0.999)
+
+
+def _item_view(item: Item) -> dict[str, Any]:
+    error = None
+    if item.error_code:
+        error = {"code": item.error_code, "message": item.error_message or item.reason}
+    return {
+        "seq": item.seq,
+        "name": item.source_path,
+        "kind": item.kind.value,
+        "state": item.state.value,
+        "size": item.size,
+        "reason": item.reason,  # why it was skipped (not_media…): a skip is no error
+        "error": error,
+    }
+
+
+def _phase(job: Job, live: _Live) -> str:
+    if job.state.terminal:
+        return job.state.value
+    if job.state is JobState.NEEDS_PASSWORD:
+        return "needs_password"
+    if job.paused:
+        return "paused"
+    if job.wait_reason:
+        return "waiting"
+    return live.figures.phase if live.figures is not None else "queued"
+
+
+def file_view(
+    result: ResultFile, url: str, expires: float, preview: str | None = None
+) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "size": result.size,
+        "mime": result.mime,
+        "url": url,
+        "expires_at": expires,
+        "kind": result.kind,
+        "duration": result.duration,
+        "preview": preview,
+    }
+
+
+NO_FILES = {"files_total": 0, "bytes_total": 0}
+
+
+def page_of(result: dict[str, Any], offset: int, limit: int) -> dict[str, Any]:
+    """``limit`` of a job's listed files from ``offset``, with where the next page starts
+    (None: none left) and the totals of all of them (``links_of`` counts them)."""
+    files = result.get("files", [])
+    shown = files[offset : offset + limit]
+    end = offset + len(shown)
+    after = end if shown and end < len(files) else None
+    return {**result, "files": shown, "offset": offset, "next_offset": after}

@@ -1,0 +1,302 @@
+"""The page, rendered on the server: the form, and the job list as it is now (the script
+in ``static/app.js`` keeps it live; without the script the list still shows), and the
+Watches panel's frame (``static/watches.js`` fills it: watches have no page without a
+script)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from ferryman.engine.phases import (
+    BYTES,
+    CONVERTING,
+    DELIVERING,
+    DOWNLOADING,
+    eta_text,
+    speed_text,
+)
+
+_HEAD = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ferryman</title>
+<link rel="icon" href="/static/icon.svg" type="image/svg+xml">
+<link rel="apple-touch-icon" href="/static/icon-192.png">
+<link rel="manifest" href="/manifest.webmanifest">
+<meta name="theme-color" content="#2563eb">
+<meta name="color-scheme" content="light dark">
+<link rel="stylesheet" href="/static/app.css">
+<script src="/static/gallery.js" defer></script>
+<script src="/static/app.js" defer></script>
+</head>
+"""
+
+_EMPTY = "No jobs yet. Paste a link above, or choose files, and press Start."
+_QUALITIES = ("2160p", "1440p", "1080p", "720p", "480p", "360p", "best")
+_BITRATES = (320, 256, 192, 128, 96)
+
+
+# The Watches panel: its list and form are made by static/watches.js (with its styles).
+_WATCHES = """<section id="watches-panel" aria-labelledby="watches-title">
+  <link rel="stylesheet" href="/static/watches.css">
+  <div class="jobs-head">
+    <h2 id="watches-title">Watches</h2>
+    <button type="button" id="watch-open" class="quiet" aria-expanded="false"
+      aria-controls="watch-form-slot">Add a watch</button>
+  </div>
+  <p class="hint">A feed, a WebDAV folder or a channel, looked at on a schedule: each new
+  entry becomes a job.</p>
+  <div id="watch-form-slot"></div>
+  <p id="watches-empty">No watches yet.</p>
+  <ul id="watches"></ul>
+  <script src="/static/watches.js" defer></script>
+</section>"""
+
+
+def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> str:
+    return "".join(
+        f'<option value="{v}"{" selected" if v == chosen else ""}>{label.format(v)}</option>'
+        for v in values
+    )
+
+
+def main_page(views: list[dict[str, Any]], *, telegram: bool, playlist_max: int = 50) -> str:
+    jobs = "".join(job_item(v) for v in views)
+    ended = "" if any(v["status"] in ("done", "failed", "cancelled") for v in views) else " hidden"
+    telegram_choice = (
+        '<label><input type="radio" name="dest" value="telegram"> Telegram</label>'
+        '<span class="for-telegram" hidden><label for="chat">Chat</label>'
+        '<input id="chat" name="chat" type="text" value="me" size="16"'
+        ' placeholder="me or @channel"></span>'
+        if telegram
+        else ""
+    )
+    return f"""{_HEAD}<body>
+<header>
+  <h1>ferryman</h1>
+  <p id="conn" role="status" hidden>Reconnecting…</p>
+</header>
+<main>
+<p class="intro">Archives, media files and links in; playable media out. For example,
+paste <code>https://example.com/watch?v=…</code>, choose Audio only, press Start, and
+download the MP3.</p>
+<form id="start" novalidate>
+  <div class="field">
+    <label for="link">Link</label>
+    <textarea id="link" name="link" rows="2" autocomplete="off"
+      placeholder="https://… a video page, an archive or a file; one per line"></textarea>
+    <label class="for-playlist" hidden><input type="checkbox" id="playlist" name="playlist">
+      Whole playlist (up to {playlist_max} videos), not only this one</label>
+  </div>
+  <div class="field">
+    <label for="files">Files</label>
+    <input id="files" name="files" type="file" multiple>
+  </div>
+  <fieldset>
+    <legend>Output</legend>
+    <label for="output">Make</label>
+    <select id="output" name="output">
+      <option value="as_is">As they are</option>
+      <option value="video">Video (MP4)</option>
+      <option value="audio">Audio only</option>
+      <option value="mute">Video without sound</option>
+    </select>
+    <span class="for-video"><label for="quality">Quality</label>
+    <select id="quality" name="quality">{_options(_QUALITIES, "1080p")}</select></span>
+    <span class="for-audio"><label for="format">Format</label>
+    <select id="format" name="format">{_options(("mp3", "m4a", "opus"), "mp3")}</select>
+    <label for="bitrate">Bitrate</label>
+    <select id="bitrate" name="bitrate">{_options(_BITRATES, 192, "{} kbps")}</select></span>
+  </fieldset>
+  <fieldset>
+    <legend>Destination</legend>
+    <label><input type="radio" name="dest" value="link" checked> To download</label>
+    <label><input type="radio" name="dest" value="library"> Library</label>
+    {telegram_choice}
+  </fieldset>
+  <button type="submit">Start</button>
+  <div id="form-error" class="error" role="alert"></div>
+  <p id="upload-state" role="status"></p>
+</form>
+<section aria-labelledby="jobs-title">
+  <div class="jobs-head">
+    <h2 id="jobs-title">Jobs</h2>
+    <fieldset class="show">
+      <legend class="sr">Show</legend>
+      <label><input type="radio" name="show" value="all" checked> All</label>
+      <label><input type="radio" name="show" value="running"> Running</label>
+      <label><input type="radio" name="show" value="failed"> Failed</label>
+      <label><input type="radio" name="show" value="done"> Done</label>
+    </fieldset>
+    <button type="button" id="clear" class="quiet"{ended}>Clear finished</button>
+  </div>
+  <div id="picked" class="picked" hidden><span id="picked-count"></span>
+    <button type="button" id="picked-retry" class="quiet">Retry selected</button>
+    <button type="button" id="picked-remove" class="quiet">Remove selected</button></div>
+  <p id="empty" role="status">{"" if views else _EMPTY}</p>
+  <ul id="jobs">{jobs}</ul>
+</section>
+{_WATCHES}
+</main>
+</body>
+</html>
+"""
+
+
+def job_item(view: dict[str, Any]) -> str:
+    """One job as a list item (the script renders the same from the same data)."""
+    progress = view["progress"]
+    percent = round((progress.get("fraction") or 0) * 100)
+    error = view.get("error")
+    name = escape(view["name"])
+    parts = [
+        f'<li class="job" data-job="{view["id"]}" data-status="{escape(view["status"])}">',
+        f'<div class="title"><strong>{name}</strong> <span class="status">'
+        f"{escape(status_text(view))}</span></div>",
+        f'<div class="source">{escape(view["source"])}</div>',
+        f'<progress max="100" value="{percent}" aria-label="Progress of {name}">'
+        f"{percent}%</progress>",
+        f'<div class="detail">{escape(detail_text(view))}</div>',
+    ]
+    if error:
+        parts.append(
+            f'<p class="error">{escape(error["message"])} <span class="next">'
+            f"{escape(error['next'])}</span></p>"
+        )
+    result = view.get("result") or {}
+    files = result.get("files") or []
+    links = [f'<a href="{escape(f["url"])}">Download {escape(f["name"])}</a>' for f in files]
+    count = int(result.get("files_total", len(files)))  # the view carries a page of them
+    if count == 1 and len(links) == 1:
+        parts.append(f'<div class="files">{links[0]}</div>')
+    elif links:  # folded, as the script does: "42 files · 1.2 GB", then the zip
+        total = int(result.get("bytes_total", sum(int(f.get("size") or 0) for f in files)))
+        zipped = (result.get("zip") or {}).get("url")
+        if count > len(links):  # the script fetches the rest a page at a time
+            links.append(f'<p class="more">{count - len(links)} more in the zip</p>')
+        parts.append(
+            f'<div class="files"><details><summary>{count} files · {size_text(total)}'
+            f'</summary><div class="file-links">{"".join(links)}</div></details>'
+            + (f'<a href="{escape(zipped)}">Download all (zip)</a>' if zipped else "")
+            + "</div>"
+        )
+    parts.append("</li>")
+    return "".join(parts)
+
+
+def status_text(view: dict[str, Any]) -> str:
+    if view["status"] == "needs_password":
+        return "needs a password"
+    if view.get("stuck"):
+        return f"{view['phase']} — no progress for a while"
+    return str(view["phase"])
+
+
+def detail_text(view: dict[str, Any]) -> str:
+    progress = view["progress"]
+    bits = [f"{round((progress.get('fraction') or 0) * 100)}%"]
+    # As the script: the phase under way with its own figures, where known.
+    moving = view.get("phase") in (DOWNLOADING, CONVERTING, DELIVERING)
+    if moving and progress.get("speed"):
+        bits.append(speed_text(progress["speed"], progress.get("speed_unit") or BYTES))
+    if moving and progress.get("eta_s") is not None:
+        bits.append(eta_text(progress["eta_s"]))
+    counts = view.get("counts") or {}
+    if counts.get("total"):
+        bits.append(f"{counts.get('finished', 0)}/{counts['total']} files")
+    if view.get("waiting_next") and view["status"] != "needs_password":
+        bits.append(str(view["waiting_next"]))
+    return " · ".join(bits)
+
+
+def size_text(size: int) -> str:
+    if size >= 1e9:
+        return f"{size / 1e9:.1f} GB"
+    if size >= 1e6:
+        return f"{size / 1e6:.1f} MB"
+    return f"{max(1, round(size / 1e3))} kB"
+
+
+def login_page() -> str:
+    return f"""{_HEAD}<body>
+<header><h1>ferryman</h1></header>
+<main>
+<form id="login">
+  <div class="field">
+    <label for="token">Token</label>
+    <input id="token" name="token" type="password" autocomplete="current-password">
+  </div>
+  <button type="submit">Log in</button>
+  <p id="form-error" class="error" role="alert"></p>
+</form>
+</main>
+</body>
+</html>
+"""
+
+
+def api_page(spec: dict[str, Any]) -> str:
+    """The API described from its OpenAPI document, on the server: no script, nothing
+    fetched from elsewhere (Swagger UI would load from a CDN, which the page's CSP and
+    an offline machine both refuse)."""
+    rows = []
+    for path, operations in spec.get("paths", {}).items():
+        for method, op in operations.items():
+            params = ", ".join(
+                p["name"] + ("" if p.get("required") else "?") for p in op.get("parameters", [])
+            )
+            body: dict[str, Any] = op.get("requestBody", {}).get("content", {})
+            first: dict[str, Any] = next(iter(body.values()), {})
+            ref = str(first.get("schema", {}).get("$ref", "")).rsplit("/", 1)[-1]
+            rows.append(
+                f"<tr><td>{escape(method.upper())}</td><td><code>{escape(path)}</code></td>"
+                f"<td>{escape(_what(op))}</td><td>{escape(params)}</td>"
+                f"<td>{f'<a href=#{escape(ref)}>{escape(ref)}</a>' if ref else ''}</td></tr>"
+            )
+    models = []
+    for name, model in spec.get("components", {}).get("schemas", {}).items():
+        required = set(model.get("required", []))
+        fields = "".join(
+            f"<li><code>{escape(field)}</code>{'' if field in required else ' (optional)'}"
+            f" {escape(_type_of(info))}"
+            f"{' — ' + escape(info['description']) if info.get('description') else ''}</li>"
+            for field, info in model.get("properties", {}).items()
+        )
+        text = escape(model.get("description") or "")
+        models.append(f'<h3 id="{escape(name)}">{escape(name)}</h3><p>{text}</p><ul>{fields}</ul>')
+    return f"""{_HEAD}<body>
+<header><h1>ferryman API</h1></header>
+<main class="docs">
+<p>Every error is <code>{{"error": {{"code", "message", "next", "retryable"}}}}</code>.
+The machine-readable description: <a href="/api/openapi.json">/api/openapi.json</a>.
+Live events also come over a WebSocket at <code>/api/v1/events</code>: send
+<code>{{"jobs": "all" | [ids], "after": N, "epoch": E}}</code> first. More in docs/web.md.</p>
+<table><thead><tr><th>method</th><th>path</th><th>what</th><th>parameters</th>
+<th>body</th></tr></thead><tbody>{"".join(rows)}</tbody></table>
+<h2>Bodies</h2>
+{"".join(models)}
+</main>
+</body>
+</html>
+"""
+
+
+def _what(op: dict[str, Any]) -> str:
+    """The first sentence of the route's docstring, else FastAPI's summary."""
+    text = str(op.get("description") or "").strip()
+    return text.split("\n\n")[0].replace("\n", " ") if text else str(op.get("summary") or "")
+
+
+def _type_of(info: dict[str, Any]) -> str:
+    if "enum" in info:
+        return "one of " + ", ".join(str(v) for v in info["enum"])
+    if "const" in info:
+        return f"= {info['const']}"
+    if "anyOf" in info:
+        return " or ".join(_type_of(option) for option in info["anyOf"])
+    if "$ref" in info:
+        return str(info["$ref"]).rsplit("/", 1)[-1]
+    return str(info.get("type", "any"))

@@ -1,0 +1,131 @@
+"""What the API accepts: strict models (an unknown key is refused, not ignored), the same
+output profile as the CLI's flags and the chat's captions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ferryman.errors import FerrymanError
+from ferryman.links.profile import Profile, from_choices
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutputSpec(_Strict):
+    """``as_is``: albums as they are (a link to media: MP4 up to 1080p)."""
+
+    kind: Literal["as_is", "video", "audio", "mute"] = "as_is"
+    quality: Literal["2160p", "1440p", "1080p", "720p", "480p", "360p", "best"] | None = None
+    format: Literal["mp3", "m4a", "opus"] | None = None
+    bitrate: int | None = Field(default=None, ge=32, le=320)
+    playlist: bool = False
+
+    def profile(self) -> Profile | None:
+        if self.kind == "as_is":
+            if self.quality or self.format or self.bitrate:
+                raise FerrymanError(
+                    "link.bad_profile", "a quality, format or bitrate needs kind video or audio"
+                )
+            return from_choices(playlist=self.playlist)
+        if self.kind == "audio":
+            if self.quality:
+                raise FerrymanError("link.bad_profile", "audio takes a format and a bitrate")
+            return from_choices(
+                audio=self.format or "mp3", bitrate=self.bitrate, playlist=self.playlist
+            )
+        if self.format or self.bitrate:
+            raise FerrymanError("link.bad_profile", "a format and a bitrate are for audio")
+        return from_choices(
+            quality=self.quality or "1080p", mute=self.kind == "mute", playlist=self.playlist
+        )
+
+
+class DeliverSpec(_Strict):
+    """Where albums go: a destination kind the server knows (its sink registry: link,
+    library, telegram by default); the registry checks it (``SinkRegistry.for_client``)."""
+
+    to: str = Field(
+        default="link",
+        max_length=40,
+        description="A destination kind: link, library or telegram (and any the server adds).",
+    )
+    chat: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The target of a kind that takes one from a client (telegram: me or @name).",
+    )
+
+
+class JobRequest(_Strict):
+    source: str | None = Field(None, min_length=1, max_length=8000)
+    upload_id: str | None = Field(None, min_length=1, max_length=64)
+    output: OutputSpec = Field(default_factory=lambda: OutputSpec())
+    deliver: DeliverSpec = Field(default_factory=lambda: DeliverSpec())
+    password: str | None = Field(None, max_length=1000)
+    force: bool = False
+
+    @model_validator(mode="after")
+    def _one_input(self) -> JobRequest:
+        if (self.source is None) == (self.upload_id is None):
+            raise ValueError("give exactly one of source and upload_id")
+        return self
+
+
+class PasswordRequest(_Strict):
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class UploadRequest(_Strict):
+    name: str = Field(min_length=1, max_length=1000)
+    size: int = Field(ge=0)
+
+
+class SessionRequest(_Strict):
+    token: str = Field(min_length=1, max_length=1000)
+
+
+EndedState = Literal["done", "failed", "cancelled"]
+ENDED: tuple[EndedState, ...] = ("done", "failed", "cancelled")
+
+
+class ClearRequest(_Strict):
+    """Which ended jobs ``POST /api/v1/jobs/clear`` removes."""
+
+    status: list[EndedState] = Field(default_factory=lambda: list(ENDED), min_length=1)
+
+
+class FileLink(BaseModel):
+    """One result file with its signed link (and its preview's, signed the same way)."""
+
+    name: str
+    size: int
+    mime: str
+    url: str = Field(description="Signed: a /d/ link here or a presigned bucket URL.")
+    expires_at: float = Field(description="Unix time the link (and the preview's) stops.")
+    kind: str = Field(description="photo, video, audio or other.")
+    duration: float | None = None
+    preview: str | None = Field(None, description="A small WebP preview's signed link.")
+
+
+class ZipLink(BaseModel):
+    url: str | None = None
+    expires_at: float | None = None
+
+
+class FilesPage(BaseModel):
+    """A page of a link job's files (a job's view carries the first one), with the
+    totals of all of them and the zip of the whole job."""
+
+    files: list[FileLink]
+    offset: int
+    next_offset: int | None = Field(description="Where the next page starts; null: none.")
+    files_total: int
+    bytes_total: int
+    zip: ZipLink
+    unavailable: str | None = Field(
+        None, description="Why the results store did not answer (the last listing is shown)."
+    )

@@ -1,0 +1,793 @@
+// ferryman's page: start jobs, upload files in resumable pieces, keep the job list live.
+// Live updates come over a WebSocket; if that fails, Server-Sent Events; if those fail,
+// polling. Each message has a number: a reconnect asks for what came after the last one.
+"use strict";
+
+const API = "/api/v1";
+const CSRF = { "X-Ferryman-CSRF": "1" };
+const PIECE = 8 * 1024 * 1024;
+const jobs = new Map();
+let last = 0;
+let epoch = null;
+
+async function api(method, path, body) {
+  const init = { method, headers: { ...CSRF }, credentials: "same-origin" };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(API + path, init);
+  const data = response.status === 204 ? {} : await response.json();
+  if (!response.ok) {
+    const error = new Error(data.error ? data.error.message : response.statusText);
+    error.info = data.error;
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+function text(tag, content, cls) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  node.textContent = content;
+  return node;
+}
+
+function statusText(view) {
+  if (view.status === "needs_password") return view.waiting === "archive.password_wrong" ? "wrong password" : "needs a password";
+  if (view.stuck) return view.phase + " — no progress for a while";
+  return view.phase;
+}
+
+function detailText(view) {
+  const p = view.progress;
+  const bits = [Math.round((p.fraction || 0) * 100) + "%"];
+  // Speed and time left belong to the phase under way, in its own unit (a conversion's
+  // is media time per second); a job waiting, paused or ended has none.
+  const moving = ["downloading", "converting", "delivering"].includes(view.phase);
+  if (moving && p.speed) bits.push(speedText(p.speed, p.speed_unit));
+  if (moving && p.eta_s !== null && p.eta_s !== undefined) bits.push(etaText(p.eta_s));
+  const c = view.counts || {};
+  if (c.total) bits.push((c.finished || 0) + "/" + c.total + " files");
+  if (c.skipped) bits.push(c.skipped + " skipped (not a photo or video)");
+  if (view.waiting_next && view.status !== "needs_password") bits.push(view.waiting_next);
+  if (view.in_line) bits.push(inLineText(view.in_line));
+  return bits.join(" · ");
+}
+
+function speedText(speed, unit) {
+  if (unit === "x") return speed.toFixed(1) + "× real time";
+  return speed >= 1e6 ? (speed / 1e6).toFixed(1) + " MB/s" : Math.round(speed / 1e3) + " kB/s";
+}
+
+function etaText(seconds) {
+  if (seconds < 120) return Math.round(seconds) + " s left";
+  if (seconds < 7200) return Math.round(seconds / 60) + " min left";
+  return (seconds / 3600).toFixed(1) + " h left";
+}
+
+// A queued job's place: "waiting: 2 downloads ahead", "waiting: 1 job to read ahead".
+function inLineText(place) {
+  const n = place.ahead;
+  if (!n) return "waiting: next in line";
+  if (place.reason === "downloads") return `waiting: ${n} download${n === 1 ? "" : "s"} ahead`;
+  return `waiting: ${n} job${n === 1 ? "" : "s"} to read ahead`;
+}
+
+// A job just added, as read back: shown unless the live stream showed it first. A job
+// that fails at once (a link's 404) is often sent by the stream before this read's
+// answer arrives, and the older "queued" view would then stay, as nothing more is sent.
+function renderMade(view) {
+  if (!jobs.has(view.id)) render(view);
+}
+
+function render(view) {
+  const old = jobs.get(view.id);
+  if (old && old.progress && view.progress.fraction < old.progress.fraction) {
+    view.progress.fraction = old.progress.fraction; // the bar never goes back
+  }
+  jobs.set(view.id, view);
+  const list = document.getElementById("jobs");
+  let item = list.querySelector(`li[data-job="${view.id}"]`);
+  if (!item) {
+    item = document.createElement("li");
+    item.className = "job";
+    item.dataset.job = view.id;
+    // Newest first, whatever order views arrive in (a snapshot, a reconnect).
+    const after = Array.from(list.children).find((li) => Number(li.dataset.job) < view.id);
+    list.insertBefore(item, after || null);
+  }
+  const typing = item.querySelector("input[type=password]");
+  if (typing && document.activeElement === typing && view.status === "needs_password") {
+    return; // do not wipe a password being typed
+  }
+  item.dataset.status = view.status;
+  item.replaceChildren();
+  const title = document.createElement("div");
+  title.className = "title";
+  const pick = document.createElement("input");
+  pick.type = "checkbox";
+  pick.className = "pick";
+  pick.checked = picked.has(view.id);
+  pick.setAttribute("aria-label", "Select " + view.name);
+  pick.addEventListener("change", () => {
+    pick.checked ? picked.add(view.id) : picked.delete(view.id);
+    showPicked();
+  });
+  const named = document.createElement("span");
+  named.append(pick, " ", text("strong", view.name));
+  title.append(named, " ", text("span", statusText(view), "status"));
+  const bar = document.createElement("progress");
+  bar.max = 100;
+  bar.value = Math.round((view.progress.fraction || 0) * 100);
+  bar.setAttribute("aria-label", "Progress of " + view.name);
+  bar.textContent = bar.value + "%";
+  item.append(title, text("div", view.source, "source"), bar, text("div", detailText(view), "detail"));
+  if (view.error) {
+    const error = text("p", "", "error");
+    error.append(text("code", view.error.code, "code"), " " + view.error.message + " ");
+    error.append(text("span", view.error.next, "next"));
+    item.append(error);
+  }
+  if (view.status === "needs_password") {
+    if (view.waiting === "archive.password_wrong") {
+      // Said on the card, with a new prompt (the card said "needs a password" as before).
+      const wrong = text("p", "That password did not open it. ", "error wrong-password");
+      wrong.append(text("span", view.waiting_next || "", "next"));
+      item.append(wrong);
+    }
+    item.append(passwordForm(view));
+  }
+  if (view.result && view.result.unavailable) {
+    const note = text("p", "Downloads are unavailable for now: " + view.result.unavailable + " ", "error");
+    note.append(text("span", "They come back by themselves once the results store answers.", "next"));
+    item.append(note);
+  }
+  const files = (view.result && view.result.files) || [];
+  if (files.length) item.append(fileList(view, files));
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  if (!["done", "failed", "cancelled"].includes(view.status)) {
+    actions.append(button("Cancel", () => api("POST", `/jobs/${view.id}/cancel`)));
+  }
+  if (["failed", "cancelled"].includes(view.status) || (view.status === "done" && view.counts.failed)) {
+    actions.append(button("Retry", () => api("POST", `/jobs/${view.id}/retry`)));
+  }
+  if (ENDED.includes(view.status)) {
+    const remove = text("button", "Remove");
+    remove.type = "button";
+    remove.addEventListener("click", async () => {
+      if (!confirm(`Remove “${view.name}” with its files? This cannot be undone.`)) return;
+      remove.disabled = true;
+      try {
+        await api("DELETE", `/jobs/${view.id}`);
+        forget(view.id);
+      } catch (e) {
+        showError(e);
+        remove.disabled = false;
+      }
+    });
+    actions.append(remove);
+  }
+  if (actions.childElementCount) item.append(actions);
+  filterOne(item);
+  emptyState();
+}
+
+const ENDED = ["done", "failed", "cancelled"];
+const opened = new Set(); // jobs whose file list a person unfolded: kept open on re-render
+
+function size(bytes) {
+  if (bytes >= 1e9) return (bytes / 1e9).toFixed(1) + " GB";
+  if (bytes >= 1e6) return (bytes / 1e6).toFixed(1) + " MB";
+  return Math.max(1, Math.round(bytes / 1e3)) + " kB";
+}
+
+function fileLink(label, target) {
+  const a = text("a", label);
+  a.href = target.url;
+  a.dataset.expires = target.expires_at;
+  return a;
+}
+
+// One file: its link. Several: folded behind "42 files · 1.2 GB" and "Download all",
+// unfolded on a click (a 42-file job listed 42 links before the zip).
+function fileList(view, files) {
+  const box = document.createElement("div");
+  box.className = "files";
+  const gallery = window.ferrymanGallery; // gallery.js: previews, and a viewer in the page
+  const result = view.result; // one page of files, with the totals of all (files_total)
+  const count = result.files_total ?? files.length;
+  if (count === 1) {
+    if (gallery && window.ferrymanViewable(files[0])) box.append(gallery(view, files, null, false));
+    box.append(fileLink("Download " + files[0].name, files[0]));
+    return box;
+  }
+  const total = result.bytes_total ?? files.reduce((sum, f) => sum + (f.size || 0), 0);
+  const fold = document.createElement("details");
+  fold.open = opened.has(view.id);
+  fold.addEventListener("toggle", () => (fold.open ? opened.add(view.id) : opened.delete(view.id)));
+  fold.append(text("summary", `${count} files · ${size(total)}`));
+  const inner = document.createElement("div");
+  inner.className = "file-links";
+  if (gallery) inner.append(gallery(view, files, fold));
+  else {
+    for (const f of files) inner.append(fileLink("Download " + f.name, f));
+    if (count > files.length) inner.append(text("p", `${count - files.length} more in the zip`, "more"));
+  }
+  fold.append(inner);
+  box.append(fold);
+  if (view.result.zip && view.result.zip.url) box.append(fileLink("Download all (zip)", view.result.zip));
+  return box;
+}
+
+// Several jobs selected: retry or remove them together.
+const picked = new Set();
+
+function showPicked() {
+  for (const id of picked) if (!jobs.has(id)) picked.delete(id);
+  const bar = document.getElementById("picked");
+  if (!bar) return;
+  bar.hidden = picked.size === 0;
+  document.getElementById("picked-count").textContent = `${picked.size} selected`;
+}
+
+async function onPicked(verb) {
+  const views = Array.from(picked, (id) => jobs.get(id)).filter(Boolean);
+  const ended = views.filter((v) => ENDED.includes(v.status));
+  try {
+    if (verb === "remove") {
+      if (!ended.length) return showError(new Error("Only ended jobs can be removed; cancel the others first."));
+      if (!confirm(`Remove ${ended.length} job${ended.length > 1 ? "s" : ""} with their files?`)) return;
+      for (const v of ended) {
+        await api("DELETE", `/jobs/${v.id}`);
+        forget(v.id);
+      }
+    } else {
+      for (const v of views.filter((v) => v.status === "failed" || v.status === "cancelled")) {
+        render(await api("POST", `/jobs/${v.id}/retry`));
+      }
+    }
+    picked.clear();
+    for (const box of document.querySelectorAll("#jobs input.pick")) box.checked = false;
+  } catch (e) {
+    showError(e);
+  }
+  showPicked();
+}
+
+function forget(id) {
+  jobs.delete(id);
+  opened.delete(id);
+  picked.delete(id);
+  showPicked();
+  const item = document.querySelector(`#jobs li[data-job="${id}"]`);
+  if (item) item.remove();
+  emptyState();
+}
+
+const FILTERS = {
+  all: () => true,
+  running: (s) => !ENDED.includes(s),
+  failed: (s) => s === "failed" || s === "cancelled",
+  done: (s) => s === "done",
+};
+
+function filterNow() {
+  const chosen = document.querySelector('input[name="show"]:checked');
+  return FILTERS[chosen ? chosen.value : "all"];
+}
+
+function filterOne(item) {
+  item.hidden = !filterNow()(item.dataset.status);
+}
+
+function emptyState() {
+  const note = document.getElementById("empty");
+  if (!note) return;
+  const items = Array.from(document.querySelectorAll("#jobs li.job"));
+  const shown = items.filter((li) => !li.hidden).length;
+  note.textContent = !items.length
+    ? "No jobs yet. Paste a link above, or choose files, and press Start."
+    : shown
+      ? ""
+      : "No jobs of this kind.";
+  note.hidden = shown > 0;
+  const clear = document.getElementById("clear");
+  if (clear) clear.hidden = !items.some((li) => ENDED.includes(li.dataset.status));
+}
+
+async function clearFinished() {
+  const ended = Array.from(jobs.values()).filter((v) => ENDED.includes(v.status));
+  if (!ended.length) return;
+  if (!confirm(`Remove ${ended.length} finished job${ended.length > 1 ? "s" : ""} with their files?`)) return;
+  try {
+    const answer = await api("POST", "/jobs/clear", {});
+    for (const id of answer.removed) forget(id);
+  } catch (e) {
+    showError(e);
+  }
+}
+
+function button(label, action) {
+  const b = text("button", label);
+  b.type = "button";
+  b.addEventListener("click", async () => {
+    b.disabled = true;
+    try {
+      render(await action());
+    } catch (e) {
+      showError(e);
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return b;
+}
+
+function passwordForm(view) {
+  const form = document.createElement("form");
+  form.className = "password";
+  const id = "password-" + view.id;
+  const label = text("label", "Password");
+  label.htmlFor = id;
+  const input = document.createElement("input");
+  input.type = "password";
+  input.id = id;
+  input.autocomplete = "off";
+  const send = text("button", "Send password");
+  send.type = "submit";
+  const said = text("p", "", "error");
+  said.setAttribute("role", "alert");
+  form.append(label, input, send, said);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      render(await api("POST", `/jobs/${view.id}/password`, { password: input.value }));
+    } catch (e) {
+      if (!e.info) return showError(e);
+      said.textContent = `${e.info.message} — ${e.info.next}`; // on the card, not above
+    }
+  });
+  return form;
+}
+
+function showError(e) {
+  const box = document.getElementById("form-error");
+  if (!box) return;
+  if (e instanceof TypeError) {
+    // fetch() could not reach the server: the browser's words ("Failed to fetch") say little.
+    box.textContent = "ferryman is not answering right now; try again once it is back (the job list reconnects by itself).";
+    return;
+  }
+  box.textContent = e.info ? `${e.info.message} — ${e.info.next}` : String(e.message || e);
+}
+
+// Links in any text: one per line, or pasted from a message with words around them
+// (a trailing full stop or bracket is the sentence's, not the link's).
+const LINK = /\b(?:https?|davs?):\/\/[^\s<>"'`]+/gi;
+
+function findLinks(typed) {
+  const found = [];
+  for (const match of typed.matchAll(LINK)) {
+    const link = match[0].replace(/[.,;:!?)\]}'"»”]+$/, "");
+    if (!found.includes(link)) found.push(link);
+  }
+  return found;
+}
+
+const PLAYLIST = /[?&]list=|\/playlist\b|\/sets\/|\/album\//i;
+
+function showPlaylist() {
+  const box = document.querySelector(".for-playlist");
+  if (box) box.hidden = !findLinks(document.getElementById("link").value).some((l) => PLAYLIST.test(l));
+}
+
+// The form remembers per browser the output and destination chosen last.
+const REMEMBERED = ["output", "quality", "format", "bitrate", "chat"];
+
+function remember() {
+  const kept = {};
+  for (const id of REMEMBERED) {
+    const node = document.getElementById(id);
+    if (node) kept[id] = node.value;
+  }
+  const dest = document.querySelector('input[name="dest"]:checked');
+  if (dest) kept.dest = dest.value;
+  try {
+    localStorage.setItem("ferryman.form", JSON.stringify(kept));
+  } catch (e) {
+    /* private mode: the form forgets, as before */
+  }
+}
+
+function recall() {
+  let kept = {};
+  try {
+    kept = JSON.parse(localStorage.getItem("ferryman.form") || "{}");
+  } catch (e) {
+    kept = {};
+  }
+  for (const id of REMEMBERED) {
+    const node = document.getElementById(id);
+    if (!node || typeof kept[id] !== "string") continue;
+    if (node.tagName === "SELECT" && !Array.from(node.options).some((o) => o.value === kept[id])) continue;
+    node.value = kept[id];
+  }
+  const dest = kept.dest && document.querySelector(`input[name="dest"][value="${CSS.escape(kept.dest)}"]`);
+  if (dest) dest.checked = true;
+  showOptions();
+  showPlaylist();
+}
+
+function output() {
+  const kind = document.getElementById("output").value;
+  const spec = { kind };
+  const playlist = document.getElementById("playlist");
+  if (playlist && playlist.checked && !document.querySelector(".for-playlist").hidden) spec.playlist = true;
+  if (kind === "video" || kind === "mute") spec.quality = document.getElementById("quality").value;
+  if (kind === "audio") {
+    spec.format = document.getElementById("format").value;
+    if (spec.format !== "m4a") spec.bitrate = Number(document.getElementById("bitrate").value);
+  }
+  return spec;
+}
+
+function deliver() {
+  const chosen = document.querySelector('input[name="dest"]:checked');
+  const to = chosen ? chosen.value : "link";
+  if (to !== "telegram") return { to };
+  const chat = document.getElementById("chat");
+  return { to, chat: (chat && chat.value.trim()) || "me" };
+}
+
+// One piece by XMLHttpRequest: its upload progress events say the bytes sent as they go
+// (fetch() says nothing until the piece is whole: a 5 MB file showed nothing for 12 s).
+function sendPiece(id, file, offset, end, sent) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", `${API}/uploads/${id}`);
+    xhr.withCredentials = true;
+    for (const [k, v] of Object.entries(CSRF)) xhr.setRequestHeader(k, v);
+    xhr.setRequestHeader("Content-Range", `bytes ${offset}-${end - 1}/${file.size}`);
+    xhr.upload.onprogress = (event) => sent(offset + event.loaded);
+    xhr.onload = () => resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, body: xhr.responseText });
+    xhr.onerror = () => reject(new TypeError("upload interrupted"));
+    xhr.send(file.slice(offset, end));
+  });
+}
+
+function uploadText(file, bytes, began) {
+  const share = Math.round((bytes / Math.max(file.size, 1)) * 100);
+  const bits = [`Uploading ${file.name}: ${share}% of ${size(file.size)}`];
+  const seconds = (performance.now() - began.at) / 1000;
+  const rate = seconds > 0.3 ? (bytes - began.bytes) / seconds : 0;
+  if (rate > 0) {
+    bits.push(rate >= 1e6 ? (rate / 1e6).toFixed(1) + " MB/s" : Math.round(rate / 1e3) + " kB/s");
+    bits.push(Math.ceil((file.size - bytes) / rate) + " s left");
+  }
+  return bits.join(" · ");
+}
+
+async function upload(file, say) {
+  let state = await api("POST", "/uploads", { name: file.name, size: file.size });
+  const began = { at: performance.now(), bytes: state.offset };
+  let failures = 0;
+  say(uploadText(file, state.offset, began));
+  while (!state.done) {
+    const end = Math.min(state.offset + PIECE, file.size);
+    try {
+      const answer = await sendPiece(state.id, file, state.offset, end, (bytes) => say(uploadText(file, bytes, began)));
+      if (!answer.ok && answer.status !== 409) throw new Error("upload answered " + answer.status);
+      state = answer.ok ? JSON.parse(answer.body) : await api("GET", `/uploads/${state.id}`);
+      failures = 0;
+    } catch (e) {
+      failures += 1; // the connection dropped: ask where the server is, and go on
+      if (failures > 20) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(1000 * failures, 10000)));
+      state = await api("GET", `/uploads/${state.id}`);
+    }
+    say(uploadText(file, state.offset, began));
+  }
+  return state.id;
+}
+
+async function start(event) {
+  event.preventDefault();
+  const form = event.target;
+  const submit = form.querySelector("button[type=submit]");
+  const error = document.getElementById("form-error");
+  const status = document.getElementById("upload-state");
+  error.textContent = "";
+  const typed = document.getElementById("link").value;
+  const links = findLinks(typed);
+  const files = Array.from(document.getElementById("files").files);
+  if (!links.length && typed.trim()) {
+    // One message for all the words, and the box keeps them (it made one error per word).
+    error.textContent = `No link in “${typed.trim().slice(0, 80)}”: paste a link that starts with https:// (words around it are fine).`;
+    return;
+  }
+  if (!links.length && !files.length) {
+    error.textContent = "Paste a link or choose files first.";
+    return;
+  }
+  remember();
+  if (files.length && output().kind !== "as_is") {
+    // Refused by the server after the whole upload otherwise (link.output_for_file).
+    error.textContent =
+      "An uploaded file is delivered as it is, converted only where it would not play: choose “As they are” for files. Audio, quality and mute apply to links.";
+    return;
+  }
+  submit.disabled = true;
+  // Each link on its own: one refused (a duplicate) no longer stops the others, and the
+  // box keeps only the links that were not added, each error said beside its link.
+  const refused = [];
+  try {
+    for (const source of links) {
+      const request = { source, output: output(), deliver: deliver() };
+      try {
+        const made = await api("POST", "/jobs", request);
+        renderMade(await api("GET", `/jobs/${made.id}`));
+      } catch (e) {
+        if (!e.info) throw e; // the server is out of reach: said once, below
+        refused.push({ request, error: e });
+      }
+    }
+    for (const file of files) {
+      const id = await upload(file, (t) => (status.textContent = t));
+      const made = await api("POST", "/jobs", { upload_id: id, output: output(), deliver: deliver() });
+      renderMade(await api("GET", `/jobs/${made.id}`));
+    }
+    status.textContent = "";
+    if (refused.length) {
+      document.getElementById("link").value = refused.map((r) => r.request.source).join("\n");
+      showRefused(refused);
+    } else {
+      form.reset();
+      recall(); // the output and destination chosen last, not the defaults again
+    }
+  } catch (e) {
+    showError(e);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+function showRefused(refused) {
+  const box = document.getElementById("form-error");
+  box.replaceChildren();
+  for (const { request, error } of refused) {
+    const said = error.info.message.includes(request.source)
+      ? error.info.message
+      : `${request.source}: ${error.info.message}`;
+    const line = text("div", said + " ");
+    if (error.info.code === "source.duplicate") {
+      // "is already job 12": the page shows no numbers, so "Open it" scrolls to that job.
+      const found = /\bjob (\d+)/.exec(error.info.message);
+      const card = found && document.querySelector(`#jobs li[data-job="${found[1]}"]`);
+      if (card) {
+        const open = text("button", "Open it");
+        open.type = "button";
+        open.className = "quiet";
+        open.addEventListener("click", () => {
+          const all = document.querySelector('input[name="show"][value="all"]');
+          if (all && card.hidden) {
+            all.checked = true;
+            all.dispatchEvent(new Event("change"));
+          }
+          card.scrollIntoView({ behavior: "smooth", block: "center" });
+          card.classList.add("flash");
+          setTimeout(() => card.classList.remove("flash"), 1600);
+        });
+        line.append(open, " ");
+      }
+      line.append(
+        button("Add again", async () => {
+          const made = await api("POST", "/jobs", { ...request, force: true });
+          line.remove();
+          const links = document.getElementById("link");
+          links.value = links.value.split("\n").filter((l) => l !== request.source).join("\n");
+          return await api("GET", `/jobs/${made.id}`);
+        }),
+      );
+    } else {
+      line.append(text("span", error.info.next, "next"));
+    }
+    box.append(line);
+  }
+}
+
+function showOptions() {
+  const chosen = document.querySelector('input[name="dest"]:checked');
+  for (const node of document.querySelectorAll(".for-telegram")) node.hidden = !chosen || chosen.value !== "telegram";
+  const kind = document.getElementById("output").value;
+  for (const node of document.querySelectorAll(".for-video")) node.hidden = !(kind === "video" || kind === "mute");
+  for (const node of document.querySelectorAll(".for-audio")) node.hidden = kind !== "audio";
+}
+
+function receive(message) {
+  if (message.seq !== undefined) last = Math.max(last, message.seq);
+  if (message.epoch) epoch = message.epoch;
+  if (message.type === "snapshot") {
+    last = message.seq;
+    for (const view of message.jobs) render(view);
+  } else if (message.type === "job") {
+    render(message.job);
+  } else if (message.type === "removed") {
+    forget(message.job.id);
+  }
+}
+
+function reconnecting(on) {
+  const banner = document.getElementById("conn");
+  if (banner) banner.hidden = !on;
+}
+
+// WebSocket first; after repeated failures Server-Sent Events; then polling.
+let failures = { ws: 0, sse: 0 };
+
+function connect() {
+  if (failures.ws < 3 && "WebSocket" in window) return viaWebSocket();
+  if (failures.sse < 3 && "EventSource" in window) return viaEvents();
+  return viaPolling();
+}
+
+function viaWebSocket() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(`${scheme}//${location.host}${API}/events`);
+  let opened = false;
+  socket.onopen = () => {
+    opened = true;
+    failures.ws = 0;
+    reconnecting(false);
+    socket.send(JSON.stringify({ jobs: "all", after: last, epoch }));
+  };
+  socket.onmessage = (event) => {
+    const data = JSON.parse(event.data); // one message, or several in an array
+    for (const message of Array.isArray(data) ? data : [data]) receive(message);
+  };
+  socket.onclose = () => {
+    if (!opened) failures.ws += 1;
+    reconnecting(true);
+    setTimeout(connect, 1000);
+  };
+}
+
+function viaEvents() {
+  const query = new URLSearchParams({ after: String(last) });
+  if (epoch) query.set("epoch", epoch);
+  const source = new EventSource(`${API}/events?${query}`);
+  let opened = false;
+  source.onopen = () => {
+    opened = true;
+    failures.sse = 0;
+    reconnecting(false);
+  };
+  source.onmessage = (event) => receive(JSON.parse(event.data));
+  source.onerror = () => {
+    reconnecting(true);
+    if (!opened) {
+      failures.sse += 1;
+      source.close();
+      setTimeout(connect, 1000);
+    }
+  };
+}
+
+async function viaPolling() {
+  for (;;) {
+    try {
+      const query = new URLSearchParams({ after: String(last) });
+      if (epoch) query.set("epoch", epoch);
+      const data = await api("GET", `/events/poll?${query}`);
+      reconnecting(false);
+      for (const message of data.messages) receive(message);
+      last = data.seq;
+      epoch = data.epoch;
+    } catch (e) {
+      reconnecting(true);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
+// Links renew themselves before they expire (and after a 410, on the next look): the
+// view's and those of the pages the gallery fetched ("Show more"), all in the view then.
+setInterval(async () => {
+  const soon = Date.now() / 1000 + 300;
+  const pages = window.ferrymanGalleryFetched || (() => []);
+  for (const [id, view] of jobs) {
+    const files = ((view.result && view.result.files) || []).concat(pages(id));
+    if (files.some((f) => f.expires_at < soon)) {
+      try {
+        view.result = await api("POST", `/jobs/${id}/links?limit=${Math.min(files.length, 1000)}`);
+        render(view);
+      } catch (e) {
+        /* the next round tries again */
+      }
+    }
+  }
+}, 30000);
+
+async function renewIfExpired(event) {
+  const link = event.target.closest("a[data-expires]");
+  if (!link || Number(link.dataset.expires) > Date.now() / 1000 + 5) return;
+  event.preventDefault();
+  const id = Number(link.closest("li").dataset.job);
+  const view = jobs.get(id);
+  view.result = await api("POST", `/jobs/${id}/links?limit=${Math.max(1, view.result.files.length)}`);
+  render(view);
+  const name = link.textContent;
+  const fresh = Array.from(document.querySelectorAll(`li[data-job="${id}"] a`)).find((a) => a.textContent === name);
+  if (fresh) location.href = fresh.href;
+}
+
+async function login(event) {
+  event.preventDefault();
+  try {
+    await api("POST", "/session", { token: document.getElementById("token").value });
+    location.reload();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const loginForm = document.getElementById("login");
+  if (loginForm) {
+    loginForm.addEventListener("submit", login);
+    return;
+  }
+  document.getElementById("start").addEventListener("submit", start);
+  document.getElementById("output").addEventListener("change", showOptions);
+  for (const radio of document.querySelectorAll('input[name="dest"]')) radio.addEventListener("change", showOptions);
+  document.getElementById("jobs").addEventListener("click", renewIfExpired);
+  for (const radio of document.querySelectorAll('input[name="show"]')) {
+    radio.addEventListener("change", () => {
+      for (const item of document.querySelectorAll("#jobs li.job")) filterOne(item);
+      emptyState();
+    });
+  }
+  document.getElementById("clear").addEventListener("click", clearFinished);
+  document.getElementById("picked-retry").addEventListener("click", () => onPicked("retry"));
+  document.getElementById("picked-remove").addEventListener("click", () => onPicked("remove"));
+  document.getElementById("link").addEventListener("input", showPlaylist);
+  // A file dropped anywhere on the form is taken (dropped on the Link box it was lost).
+  const startForm = document.getElementById("start");
+  startForm.addEventListener("dragover", (event) => {
+    if (!event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
+    event.preventDefault();
+    startForm.classList.add("dropping");
+  });
+  startForm.addEventListener("dragleave", () => startForm.classList.remove("dropping"));
+  startForm.addEventListener("drop", (event) => {
+    startForm.classList.remove("dropping");
+    if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+    event.preventDefault();
+    document.getElementById("files").files = event.dataTransfer.files;
+    document.getElementById("upload-state").textContent =
+      Array.from(event.dataTransfer.files).map((f) => f.name).join(", ") + " ready: press Start.";
+  });
+  recall();
+  emptyState();
+  // "Share → ferryman" on a phone: /share sent us here with what was shared in ?add=.
+  const shared = new URLSearchParams(location.search).get("add");
+  if (shared !== null) {
+    const box = document.getElementById("link");
+    const found = findLinks(shared);
+    box.value = found.length ? found.join("\n") : shared;
+    showPlaylist();
+    history.replaceState(null, "", "/"); // a reload does not add it twice
+    document.getElementById("upload-state").textContent = found.length
+      ? "Shared link ready: choose the output and press Start."
+      : "";
+  }
+  try {
+    const listed = await api("GET", "/jobs?limit=50");
+    for (const view of listed.jobs.reverse()) render(view);
+  } catch (e) {
+    showError(e);
+  }
+  connect();
+});

@@ -1,0 +1,154 @@
+"""``ferryman config set|unset|init``: change the settings file as a person would.
+
+tomlkit edits the file in place, so the comments, order and other keys a person wrote
+stay as they were (tomllib only reads). A key is checked against the settings model
+and the new file as a whole is validated before it replaces the old one: a typo or a
+bad value is a ``config.invalid`` that names it, and the file is left untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from ferryman.config import Settings, validate_partial
+from ferryman.errors import FerrymanError
+
+STARTER = """\
+# ferryman's settings: `ferryman config set KEY VALUE` changes one and keeps the rest,
+# `ferryman config show` says where each value comes from. Every key: README, Settings.
+
+# data_dir = "~/.local/share/ferryman"   # jobs, work area, library, quarantine
+# library_dir = "~/Pictures/ferryman"    # default: data_dir/library
+# space_floor = "256MiB"                 # free bytes kept in the work area
+
+[concurrency]
+# convert = 1
+# fetch = 3
+"""
+
+
+def parse_value(raw: str) -> Any:
+    """JSON when it parses (numbers, booleans, lists, quoted strings), else the text."""
+    with contextlib.suppress(ValueError):
+        return json.loads(raw)
+    return raw
+
+
+def _known_keys(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for name, field in model.model_fields.items():
+        inner = field.default_factory
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            keys += _known_keys(inner, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def check_key(key: str) -> list[str]:
+    """``key``'s path (``["network", "wifi_only"]``), or ``config.invalid`` with the
+    nearest keys; a key inside a mapping setting (``webdav.hosts.NAME.password``) goes by
+    its mapping, and the validation of its value decides the rest."""
+    known = _known_keys()
+    parts = key.split(".")
+    if key in known or any(key.startswith(f"{k}.") for k in known):
+        return parts
+    near = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    raise FerrymanError(
+        "config.invalid",
+        f"no setting '{key}'{hint} (every key: `ferryman config show`)",
+    )
+
+
+def _current(path: Path) -> Any:
+    import tomlkit
+
+    if not path.exists():
+        return tomlkit.document()
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomlkit.exceptions.ParseError) as exc:
+        raise FerrymanError("config.invalid", f"{path} cannot be read as TOML: {exc}") from exc
+
+
+def set_key(path: Path, key: str, raw: str) -> Any:
+    """Write ``key = raw`` into the file at ``path`` (made when missing); the value."""
+    import tomlkit
+
+    parts = check_key(key)
+    value = parse_value(raw)
+    doc = _current(path)
+    holder = doc
+    for part in parts[:-1]:
+        if part not in holder:
+            holder[part] = tomlkit.table()
+        holder = holder[part]
+        if not isinstance(holder, dict):
+            raise FerrymanError("config.invalid", f"{path}: '{part}' is not a table")
+    holder[parts[-1]] = value
+    _write(path, doc, key)
+    return value
+
+
+def unset_key(path: Path, key: str) -> bool:
+    """Remove ``key`` from the file; whether it was there."""
+    parts = check_key(key)
+    doc = _current(path)
+    holders = [doc]
+    for part in parts[:-1]:
+        inner = holders[-1].get(part) if isinstance(holders[-1], dict) else None
+        holders.append(inner)
+    if not isinstance(holders[-1], dict) or parts[-1] not in holders[-1]:
+        return False
+    del holders[-1][parts[-1]]
+    for depth in range(len(parts) - 1, 0, -1):  # a table left empty goes too
+        if holders[depth]:
+            break
+        del holders[depth - 1][parts[depth - 1]]
+    _write(path, doc, key)
+    return True
+
+
+def init(path: Path) -> None:
+    """A commented starter file at ``path``; never over one that is there."""
+    if path.exists():
+        raise FerrymanError("config.exists", f"{path} is there already")
+    _replace(path, STARTER)
+
+
+def _write(path: Path, doc: Any, key: str) -> None:
+    """Validate the whole new file, then put it in place of the old one."""
+    import tomlkit
+
+    text = tomlkit.dumps(doc)
+    validate_partial(doc.unwrap(), f"{path} with {key}")
+    _replace(path, text)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Written beside, then renamed: a crash leaves the old file or the new, whole.
+    A new file is 0600: it may come to hold an API key or a bot token."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as exc:
+        raise FerrymanError("config.unwritable", f"{path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

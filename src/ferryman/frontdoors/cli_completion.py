@@ -1,0 +1,32 @@
+"""``ferryman completion bash|zsh|fish``: the shell's completion script, as Typer (on
+Click) writes it; the shell then asks ``ferryman`` itself, with ``_FERRYMAN_COMPLETE``
+set, for the words that fit (``cli.main`` registers Typer's shells for that)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ferryman.frontdoors.exit_codes import ExitCode
+from ferryman.frontdoors.terminal import console
+
+completion_app = typer.Typer()  # its command joins the root's (``cli``)
+
+
+@completion_app.command()
+def completion(
+    shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
+) -> None:
+    """Print the shell's completion script: `ferryman completion bash >>~/.bashrc`
+    (zsh: `>~/.zfunc/_ferryman`; fish: `>~/.config/fish/completions/ferryman.fish`)."""
+    from typer._completion_shared import get_completion_script
+
+    if shell not in ("bash", "zsh", "fish"):
+        console(stderr=True).print(f"shell must be bash, zsh or fish, not {shell!r}", markup=False)
+        raise typer.Exit(ExitCode.USAGE)
+    script = get_completion_script(
+        prog_name="ferryman", complete_var="_FERRYMAN_COMPLETE", shell=shell
+    )
+    sys.stdout.write(script.rstrip("\n") + "\n")

@@ -1,0 +1,93 @@
+"""The engine run by ``run`` and ``add --run``: progress as asked (bars, plain lines on
+stderr, JSON events, nothing), then the summary of what this run did and the exit code
+it calls for (``exit_codes.for_run``; 130 after a Ctrl-C)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli_args import State, usable_data_dir
+from ferryman.frontdoors.cli_inputs import output_mode
+from ferryman.frontdoors.exit_codes import ExitCode, for_error, for_run
+from ferryman.frontdoors.terminal import console, fail, print_links, print_run_summary
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
+    from ferryman.store import Store
+
+out = console()
+err = console(stderr=True)
+
+
+def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) -> ExitCode:
+    """The engine with progress bars, then the summary (`run`, and `add --run`); the
+    exit code the summary (or a Ctrl-C) calls for."""
+
+    async def go() -> ExitCode:
+        from ferryman.engine.report import run_summary
+        from ferryman.frontdoors.progress import attach_renderer
+        from ferryman.frontdoors.startup import running
+
+        async with running(settings) as started:
+            since = started.store.clock()
+            before = await started.store.item_counts()  # what this run adds is counted
+            renderer = attach_renderer(
+                started.engine.bus, started.store, output_mode(state, sys.stdout.isatty())
+            )
+            touched: set[int] = set()  # the jobs this run worked on (not other nodes')
+            started.engine.bus.subscribe(
+                lambda event: touched.add(event.job_id) if event.job_id is not None else None
+            )
+            try:
+                await started.engine.run(until_idle=until_idle)
+            finally:
+                await renderer.close()
+            summary = await run_summary(started.store, since, touched, before=before, stopped=True)
+            interrupted = signal.SIGINT in started.signals
+            if state.json:
+                line = {"event": "run_summary", "interrupted": interrupted, **summary}
+                out.print(json.dumps(line), markup=False)
+            else:
+                print_run_summary(out, summary)
+                await _print_new_links(settings, started.store, summary["links"])
+            return for_run(summary, interrupted=interrupted)
+
+    try:
+        from ferryman.engine.children import start_children_for
+
+        settings = usable_data_dir(state.settings(node_name=node_name))
+        start_children_for(settings.database)  # before the engine's half second of loading
+        import asyncio  # not for `--help`: it costs a noticeable share of start-up
+
+        return asyncio.run(go())
+    except FerrymanError as exc:
+        fail(err, exc)
+        raise typer.Exit(for_error(exc.code)) from exc
+
+
+async def _print_new_links(settings: Settings, store: Store, jobs: list[dict[str, Any]]) -> None:
+    """After a run: the download links of the link: jobs it delivered (a few per job)."""
+    if not jobs:
+        return
+    import asyncio
+
+    from ferryman.frontdoors.result_links import job_links, listening
+
+    for shown in jobs:
+        job = await store.get_job(shown["id"])
+        try:
+            made = await job_links(settings, job)
+        except FerrymanError as exc:  # the results store is away: the run still ended
+            err.print(f"job {job.id}: links not listed now: {exc.message}", markup=False)
+            continue
+        serving = await asyncio.to_thread(listening, made.base)
+        print_links(out, job, made, serving, limit=LINKS_AFTER_RUN)
+
+
+LINKS_AFTER_RUN = 10  # files per job whose links a run prints (`ferryman links` has all)
