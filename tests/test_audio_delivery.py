@@ -151,8 +151,9 @@ async def _run(store: Store, settings: Settings) -> None:
     await asyncio.wait_for(Engine(store, settings).run(until_idle=True), 120)
 
 
-async def test_an_mp3_and_a_flac_in_a_zip_arrive_in_the_library_as_they_are(
-    tmp_path: Path, settings: Settings
+@pytest.mark.parametrize("dest", ["library:", "link:"])
+async def test_an_mp3_and_a_flac_in_a_zip_arrive_as_they_are(
+    tmp_path: Path, settings: Settings, dest: str
 ) -> None:
     songs = [
         write_song(tmp_path / "a.mp3", "mp3", "libmp3lame", cover=True),
@@ -161,7 +162,7 @@ async def test_an_mp3_and_a_flac_in_a_zip_arrive_in_the_library_as_they_are(
     archive = make_zip(tmp_path / "album.zip", [(p.name, p) for p in songs])
     store = await Store.open(settings.database)
     try:
-        job = await intake.add_source(store, archive)
+        job = await intake.add_source(store, archive, dest=dest)
         await _run(store, settings)
         done = await store.get_job(job.id)
         items = await store.job_items(job.id)
@@ -169,9 +170,12 @@ async def test_an_mp3_and_a_flac_in_a_zip_arrive_in_the_library_as_they_are(
         await store.close()
     assert (done.state, done.error_code) == (JobState.DONE, None), done.error_message
     assert {(it.kind, it.state) for it in items} == {(MediaKind.AUDIO, ItemState.DELIVERED)}
-    delivered = {
-        Path(e["source_path"]).name: e["disk_sha256"] for e in library_files(settings.library)
-    }
+    if dest == "library:":
+        files = library_files(settings.library)
+        delivered = {Path(e["source_path"]).name: e["disk_sha256"] for e in files}
+    else:
+        found = settings.results_dir.rglob("*")
+        delivered = {p.name: sha(p) for p in found if p.suffix in (".mp3", ".flac")}
     assert delivered == {p.name: sha(p) for p in songs}  # byte for byte
 
 
