@@ -30,7 +30,7 @@ from ferryman.media.policy import LIBRARY, TELEGRAM
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.samples import make_zip
 from ferryman.store import Store
-from tests.engine_helpers import library_files
+from tests.engine_helpers import leftovers, library_files
 from tests.httpserve import FaultServer, serving
 from tests.telegram_helpers import media_kind
 from tests.test_telegram_sink import World
@@ -127,8 +127,14 @@ def test_sound_alone_in_an_mp4_named_as_a_video_is_a_song(tmp_path: Path) -> Non
     assert (prepared.kind, prepared.plan) == (MediaKind.AUDIO, Plan.AS_IS), prepared.reason
 
 
-def test_a_songs_embedded_cover_becomes_its_thumbnail(tmp_path: Path) -> None:
-    path = write_song(tmp_path / "song.mp3", "mp3", "libmp3lame", cover=True)
+@pytest.mark.parametrize(
+    ("name", "fmt", "codec"), [("song.mp3", "mp3", "libmp3lame"), ("song.flac", "flac", "flac")]
+)
+def test_a_songs_embedded_cover_becomes_its_thumbnail(
+    tmp_path: Path, name: str, fmt: str, codec: str
+) -> None:
+    """ID3's APIC (a JPEG) and FLAC's picture block (a PNG): a 600 px cover, fitted."""
+    path = write_song(tmp_path / name, fmt, codec, cover=True)
     staged = Staged(path, path.stat().st_size, sha(path), MediaKind.AUDIO)
     prepared = prepare(staged, False, MediaOptions(TELEGRAM))
     assert prepared.thumb_path is not None
@@ -177,6 +183,7 @@ async def test_an_mp3_and_a_flac_in_a_zip_arrive_as_they_are(
         found = settings.results_dir.rglob("*")
         delivered = {p.name: sha(p) for p in found if p.suffix in (".mp3", ".flac")}
     assert delivered == {p.name: sha(p) for p in songs}  # byte for byte
+    assert leftovers(settings.work_dir) == []  # the covers made went with their songs
 
 
 async def test_a_direct_link_to_a_song_is_delivered(tmp_path: Path, settings: Settings) -> None:
