@@ -63,7 +63,7 @@ SPECS: tuple[ErrorSpec, ...] = (
         "source.nothing_delivered",
         False,
         "Check that this is the input you meant; `ferryman report JOB` says why each file"
-        " was left out. Files other than photos and videos go out only with"
+        " was left out. Files other than photos, videos and sound go out only with"
         " send_documents = true (`ferryman config set send_documents true`, then add the"
         " input again with --force).",
     ),

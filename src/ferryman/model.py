@@ -117,6 +117,8 @@ class MediaInfo:
     mirrored: bool | None = None  # EXIF orientation 2, 4, 5 or 7: a flip to undo as well
     pages: int | None = None  # a TIFF's pages of one size (a scan, a fax): each a photo
     other_audio: list[str] | None = None  # codecs of the audio tracks besides the main one
+    title: str | None = None  # a song's tags: Telegram's music player shows them
+    performer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}

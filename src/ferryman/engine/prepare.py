@@ -17,6 +17,7 @@ from ferryman.engine.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES
+from ferryman.media.cover import make_cover
 from ferryman.media.finish import finish_video
 from ferryman.media.images import check_pixels, fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
@@ -30,6 +31,8 @@ from ferryman.sinks.base import SinkRegistry
 log = logging.getLogger(__name__)
 
 VISUAL = frozenset({MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION})
+# What goes out as media without being asked; other files only with send_documents.
+MEDIA = VISUAL | {MediaKind.AUDIO}
 # A picture not decoded for its size (pixels, or bytes once decoded): sent as it is.
 _UNDECODED = ("media.too_many_pixels", "media.over_budget")
 _AS_DOCUMENT = ("media.over_limit", *_UNDECODED)
@@ -37,7 +40,7 @@ _AS_DOCUMENT = ("media.over_limit", *_UNDECODED)
 
 def wanted(kind: MediaKind, send_documents: bool) -> bool:
     """Whether an entry of this kind is delivered (else skipped as ``not_media``)."""
-    return kind in VISUAL or send_documents
+    return kind in MEDIA or send_documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +187,8 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
         return _broken(base, exc)
     if kind is MediaKind.PHOTO and (info.frames or 1) > 1:
         kind = base.kind = MediaKind.ANIMATION
+    if kind is MediaKind.VIDEO and info.video_codec is None and info.audio_codec is not None:
+        kind = base.kind = MediaKind.AUDIO  # sound alone in a video's container (.mp4, .mka)
     base.media = info
     if kind is MediaKind.PHOTO and (info.pages or 1) > options.max_pages:
         return _as_document(base, options.policy, f"pages={info.pages}>{options.max_pages}")
@@ -207,6 +212,17 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
         return _fit_image(base, path, options)
     if kind is MediaKind.VIDEO:
         return _video(base, path, options.policy)
+    if kind is MediaKind.AUDIO:
+        return _song(base, path, options.policy)
+    return base
+
+
+def _song(base: Prepared, path: Path, policy: Policy) -> Prepared:
+    """A song goes as it is, with its embedded cover as its thumbnail when it has one."""
+    cover = make_cover(path, path.with_name(path.stem + ".cover.jpg"), policy.thumb)
+    if cover is not None:
+        base.thumb_path = cover
+        base.actions.append("cover")
     return base
 
 

@@ -43,6 +43,7 @@ _EXIF_MIRRORED = frozenset({2, 4, 5, 7})
 _KEYED_MODES = {"P": "PA", "L": "LA", "RGB": "RGBA", "1": "LA"}
 # What Pillow raises on a later TIFF page it cannot set up (TypeError: no size).
 _PAGE_ERRORS = (TypeError, ValueError, KeyError, OSError, EOFError, SyntaxError, struct.error)
+_TAG_CHARS = 256  # a tag is shown in a chat's player: longer ones are cut
 _MODE_BITS = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
 
 
@@ -224,6 +225,9 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
             audio_codec=audio.codec_context.codec.canonical_name,
             audio_channels=audio.codec_context.layout.nb_channels or None,
         )
+    if video is None and audio is not None:  # a song: the tags its player shows
+        tags = song_tags(container.metadata, audio.metadata)
+        info.update(title=tags.get("title"), performer=tags.get("artist"))
     if video is not None:
         ctx = video.codec_context
         width, height = ctx.width, ctx.height
@@ -243,6 +247,18 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
             frames=_count_frames(container, video) if fmt in _ANIMATION_CONTAINERS else None,
         )
     return MediaInfo(**info)
+
+
+def song_tags(*sources: dict[str, str]) -> dict[str, str]:
+    """Title and artist from the container's tags, else the stream's (Ogg keeps its
+    Vorbis comments there), whatever their case (FLAC's ``TITLE``, ID3's ``title``)."""
+    found: dict[str, str] = {}
+    for tags in sources:
+        for key, value in tags.items():
+            name = key.lower()
+            if name in ("title", "artist") and value.strip() and name not in found:
+                found[name] = value.strip()[:_TAG_CHARS]
+    return found
 
 
 def _bit_depth(pix_fmt: str | None) -> int | None:

@@ -96,7 +96,7 @@ def make_thumbnail(src: Path, dst: Path, limits: ThumbLimits, *, samples: int = 
     try:
         pick = _best_frame(src, samples)
         image = _upright_image(pick, limits.max_side)
-        data, image = _fit_jpeg(image, limits.max_bytes, src)
+        data, image = fit_jpeg(image, limits.max_bytes, src)
     except FerrymanError:
         dst.unlink(missing_ok=True)
         raise
@@ -303,7 +303,7 @@ def _rotate(image: Image.Image, rotation: int) -> Image.Image:
     return image if turn is None else image.transpose(turn)
 
 
-def _fit_jpeg(image: Image.Image, max_bytes: int, src: Path) -> tuple[bytes, Image.Image]:
+def fit_jpeg(image: Image.Image, max_bytes: int, src: Path) -> tuple[bytes, Image.Image]:
     """The best JPEG within ``max_bytes``: highest quality first, then smaller sizes."""
     low, high = _QUALITY_RANGE
     for _ in range(_SHRINK_TRIES):

@@ -24,6 +24,10 @@ from ferryman.model import Album, Item, MediaKind, Plan
 from ferryman.naming import delivered_name
 from ferryman.telegram.upload import Uploader
 
+# A song whose name says no audio type (.m4b, .mka, an M4A named .mp4): by its container.
+_AUDIO_MIMES = {"mov,mp4,m4a,3gp,3g2,mj2": "audio/mp4", "matroska,webm": "audio/x-matroska",
+                "ogg": "audio/ogg", "mp3": "audio/mpeg", "flac": "audio/flac"}  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -116,13 +120,7 @@ async def media_for(
     if out.kind == "photo":
         return types.InputMediaUploadedPhoto(file=handle)
     if out.kind == "audio":
-        info = out.item.media
-        duration = round(info.duration) if info and info.duration else 0
-        return types.InputMediaUploadedDocument(
-            file=handle,
-            mime_type=mime,
-            attributes=[types.DocumentAttributeAudio(duration=duration), name_attr],
-        )
+        return await _song(out, handle, uploader, mime, name_attr)
     facts, thumb = await (extras if extras is not None else video_extras(out, uploader, video))
     return types.InputMediaUploadedDocument(
         file=handle,
@@ -138,6 +136,27 @@ async def media_for(
         ],
         thumb=thumb,
         nosound_video=facts.silent or None,
+    )
+
+
+async def _song(out: Outgoing, handle: Any, uploader: Uploader, mime: str, name: Any) -> Any:
+    """A song for the music player: its length, title and performer from its tags, and
+    its cover (the item's thumbnail) when it has one."""
+    info = out.item.media
+    container = info.container if info and info.container else ""
+    cover = None
+    if out.item.thumb_path:
+        cover = await uploader.upload(Path(out.item.thumb_path), name="cover.jpg")
+    attribute = types.DocumentAttributeAudio(
+        duration=round(info.duration) if info and info.duration else 0,
+        title=info.title if info else None,
+        performer=info.performer if info else None,
+    )
+    return types.InputMediaUploadedDocument(
+        file=handle,
+        mime_type=mime if mime.startswith("audio/") else _AUDIO_MIMES.get(container, mime),
+        attributes=[attribute, name],
+        thumb=cover,
     )
 
 
