@@ -26,6 +26,7 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.store.base import StoreBase
+from ferryman.store.fetches import unfinished_fetch
 from ferryman.store.rows import (
     LeaseLost,
     NewItem,
@@ -54,7 +55,10 @@ class ItemQueries(StoreBase):
 
     def _deliverable_work(self) -> Any:
         """Anything that could move before a conversion: an album being delivered or
-        ready, an item ready for an album, a job to read."""
+        ready, an item ready for an album, a job to read now. A job whose input is
+        still downloading, or waits out a retry's backoff, is none of these: counted,
+        a local clip's encode waited for an unrelated download's end (or a dead link's
+        last retry), with the converter idle all along."""
         now: BindParameter[float] = bindparam("claim_now", type_=Float)
         ready = items.alias("ready_items")
         return or_(
@@ -78,6 +82,7 @@ class ItemQueries(StoreBase):
                 jobs.c.paused.is_(False),
                 jobs.c.blocked.is_(False),
                 jobs.c.not_before <= now,
+                ~unfinished_fetch(),  # as ``claim_job`` would take it now
             ),
         )
 
