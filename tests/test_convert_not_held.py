@@ -10,6 +10,7 @@ when its retries ran out.
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import time
 from pathlib import Path
@@ -18,14 +19,21 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.engine import intake
-from ferryman.engine.events import Event, ItemConverting, JobExpanded, JobFetched, JobFinished
+from ferryman.engine.events import (
+    Event,
+    ItemConverting,
+    JobExpanded,
+    JobFetched,
+    JobFinished,
+)
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, MediaKind, Plan
+from ferryman.samples import make_photo_set, make_tar
 from ferryman.store import Store
 from ferryman.store.store import NewItem
 
-from .httpserve import Faults, serving
+from .httpserve import Faults, FaultServer, serving
 from .test_media_probe_plan import write_video
 from .waiting import eventually
 
@@ -79,6 +87,32 @@ async def test_a_download_queued_running_or_backing_off_holds_no_conversion(
     assert await store.claim_conversion("c", 30) is None
 
 
+async def test_a_job_read_as_it_streams_from_a_server_holds_no_conversion(store: Store) -> None:
+    """A tar read as it downloads (a zip by Range too) is a download in progress: its
+    read comes at the network's pace, and an encode beside it waits for nothing."""
+    link = await store.add_job(source="https://h/t.tar", name="t", dest="library:", fetch=True)
+    clip = await store.add_job(source="/clip", name="clip", dest="library:")
+    claimed = await store.claim_job("r", 30)
+    assert claimed is not None and claimed.id == clip.id
+    await store.record_entry(clip.id, "r", 1, _deferred(0))
+    await store.record_entry(clip.id, "r", 2, _deferred(1))
+    await store.finish_expansion(clip.id, "r")
+    fetch = await store.claim_fetch("f", 30)
+    assert fetch is not None
+    await store.fetch_done(fetch.id, "f", None, None)  # read in place: nothing stored
+    assert await _converts(store) == clip.id  # queued to be read as it streams
+    reading = await store.claim_job("r", 30)
+    assert reading is not None and reading.id == link.id
+    assert await _converts(store) == clip.id  # being read as it streams
+    photo = NewItem(
+        seq=0, source_path="p.jpg", kind=MediaKind.PHOTO, state=ItemState.READY, plan=Plan.AS_IS
+    )
+    await store.record_entry(link.id, "r", 1, photo)
+    assert await _converts(store) == clip.id  # its album fills as the stream goes on
+    await store.set_wait(link.id, "r", "backlog", blocked=True)  # its partial album goes
+    assert await store.claim_conversion("c", 30) is None
+
+
 async def _converts(store: Store) -> int | None:
     """The job of the conversion claimed now (handed back at once), if one is."""
     item = await store.claim_conversion("c", 30)
@@ -111,9 +145,7 @@ async def test_a_local_clip_is_encoded_while_another_job_downloads(
     seen: list[tuple[float, Event]] = []
     store = await Store.open(settings.database)
     with serving() as server:
-        server.add("/big.bin", b"\x00" * SLOW_BYTES, faults=Faults(trickle=PACE))
-        url = server.url("/big.bin") if beside == "slow download" else ""
-        url = url or f"http://127.0.0.1:{_closed_port()}/gone.mp4"
+        url = _beside(beside, server)
         engine = Engine(store, settings)
         engine.bus.subscribe(lambda event: seen.append((time.monotonic(), event)))
         running = asyncio.create_task(engine.run())
@@ -121,10 +153,10 @@ async def test_a_local_clip_is_encoded_while_another_job_downloads(
             other = await intake.add_source(store, url, settings=settings)
             engine.ctx.wakeup.notify()
             # The other job is under way first: bytes arriving, or a first try refused.
-            if beside == "slow download":
-                await eventually(lambda: server.served["/big.bin"] > 0, "the download began")
-            else:
+            if beside == "dead link":
                 await eventually(store.fetch_errors, "the dead link's first try failed")
+            else:
+                await eventually(lambda: server.served["/big.bin"] > 0, "the download began")
             local = await intake.add_source(store, clip, settings=settings)
             engine.ctx.wakeup.notify()
             started = await eventually(
@@ -138,6 +170,51 @@ async def test_a_local_clip_is_encoded_while_another_job_downloads(
             assert _when(seen, JobFetched, other.id) is None
             assert _when(seen, JobFinished, other.id) is None
             print(f"{beside}: encode began {started - read:.2f} s after the clip was read")
+        finally:
+            engine.stop()
+            await asyncio.wait_for(running, 30)
+            await store.close()
+
+
+def _beside(beside: str, server: FaultServer) -> str:
+    """The other job's link: a file sent at 50 kB/s, or a port that refuses."""
+    if beside == "dead link":
+        return f"http://127.0.0.1:{_closed_port()}/gone.mp4"
+    server.add("/big.bin", b"\x00" * SLOW_BYTES, faults=Faults(trickle=PACE))
+    return server.url("/big.bin")
+
+
+async def test_a_clip_in_a_tar_read_as_it_streams_is_encoded_before_the_stream_ends(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """One tar read as it downloads at 50 kB/s: two photos (their album still filling),
+    the VP9 clip, then 2 MB more. The clip's encode starts while the rest streams in,
+    not when the read ends."""
+    photos = make_photo_set(tmp_path / "p", 2, size=(64, 48))
+    (tmp_path / "v").mkdir()
+    clip = write_video(tmp_path / "v" / "long.webm", fmt="webm", vcodec="libvpx-vp9", acodec=None)
+    filler = tmp_path / "filler.bin"
+    filler.write_bytes(random.Random(7).randbytes(SLOW_BYTES))
+    tar = make_tar(tmp_path / "trip.tar", [(f"trip/{p.name}", p) for p in [*photos, clip, filler]])
+    seen: list[tuple[float, Event]] = []
+    store = await Store.open(settings.database)
+    with serving() as server:
+        server.add("/trip.tar", tar.read_bytes(), content_type="application/x-tar")
+        server.resources["/trip.tar"].faults.trickle = PACE
+        engine = Engine(store, settings)
+        engine.bus.subscribe(lambda event: seen.append((time.monotonic(), event)))
+        job = await intake.add_source(store, server.url("/trip.tar"), settings=settings)
+        running = asyncio.create_task(engine.run())
+        try:
+            await eventually(
+                lambda: _when(seen, ItemConverting, job.id),
+                "the clip's encode started",
+                within=15,  # before: when the read ended, 40 s in
+            )
+            fetched = _when(seen, JobFetched, job.id)
+            assert fetched is not None  # read in place: the stream is the job's read
+            assert _when(seen, JobExpanded, job.id) is None  # still streaming
+            assert server.served["/trip.tar"] < SLOW_BYTES
         finally:
             engine.stop()
             await asyncio.wait_for(running, 30)
