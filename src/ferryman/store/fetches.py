@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, or_, select, update
 
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
@@ -38,6 +38,14 @@ def unfinished_fetch() -> Any:
     return (
         select(fetches.c.id).where(fetches.c.job_id == jobs.c.id, fetches.c.state != DONE).exists()
     )
+
+
+def input_over_network() -> Any:
+    """A condition on ``jobs``: its input comes at the network's pace, not the disk's:
+    still fetched (or waiting to be, a retry's backoff too), or read where it lies on a
+    server (a zip by Range, a streamed tar). No conversion waits for such a job."""
+    away = or_(fetches.c.state != DONE, fetches.c.path.is_(None))
+    return select(fetches.c.id).where(fetches.c.job_id == jobs.c.id, away).exists()
 
 
 class FetchQueries(StoreBase):

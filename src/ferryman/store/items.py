@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     Float,
+    FromClause,
     bindparam,
     delete,
     exists,
@@ -26,6 +27,7 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.store.base import StoreBase
+from ferryman.store.fetches import input_over_network
 from ferryman.store.rows import (
     LeaseLost,
     NewItem,
@@ -33,6 +35,18 @@ from ferryman.store.rows import (
     item_from_row,
 )
 from ferryman.store.schema import albums, items, jobs, segments
+
+
+def _filling_at_network_pace(ready: FromClause) -> Any:
+    """``ready``'s item waits in an album still filling from a read at the network's
+    pace: it moves when more entries arrive, not now (a read waiting for room is
+    ``blocked``, and its partial albums go at once)."""
+    return exists().where(
+        jobs.c.id == ready.c.job_id,
+        jobs.c.expanded.is_(False),
+        jobs.c.blocked.is_(False),
+        input_over_network(),
+    )
 
 
 class ItemQueries(StoreBase):
@@ -54,7 +68,12 @@ class ItemQueries(StoreBase):
 
     def _deliverable_work(self) -> Any:
         """Anything that could move before a conversion: an album being delivered or
-        ready, an item ready for an album, a job to read."""
+        ready, an item ready for an album, a job read (or readable) at the disk's
+        pace. A job whose input is still downloading, waits out a retry's backoff, or
+        is read as it streams from a server is none of these (nor are its items that
+        wait for the album they fill): counted, a local clip's encode waited for an
+        unrelated download's end (or a dead link's last retry), with the converter
+        idle all along."""
         now: BindParameter[float] = bindparam("claim_now", type_=Float)
         ready = items.alias("ready_items")
         return or_(
@@ -72,12 +91,14 @@ class ItemQueries(StoreBase):
                 ready.c.state == ItemState.READY.value,
                 ready.c.plan.not_in([p.value for p in ENCODED_PLANS]),
                 self._job_runs(ready),
+                ~_filling_at_network_pace(ready),
             ),
             exists().where(
                 jobs.c.state.in_([JobState.QUEUED.value, JobState.EXPANDING.value]),
                 jobs.c.paused.is_(False),
                 jobs.c.blocked.is_(False),
                 jobs.c.not_before <= now,
+                ~input_over_network(),
             ),
         )
 
