@@ -49,6 +49,10 @@ class ArchiveLimits:
     max_ratio: float = 200.0  # unpacked / packed bytes, over the archive so far
     ratio_grace_bytes: int = 1 << 30  # no ratio judged before this much output
     max_depth: int = 2  # archives inside archives inside the input
+    # libarchive's child (archive.boxed): ended after this long with no frame and no
+    # byte of input read, and given this much address space beyond the engine's.
+    stall_seconds: float = 20.0
+    decoder_memory: int = 2 << 30
 
 
 @dataclass(frozen=True, slots=True)
