@@ -17,6 +17,7 @@ import signal
 import struct
 import subprocess
 import threading
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -185,6 +186,44 @@ def test_a_frame_the_engine_cannot_trust_fails_the_child_not_the_engine() -> Non
         decode_info(b'[0, "a", -5, null, "file", null]')  # a negative size
     with pytest.raises((ValueError, TypeError)):
         decode_info(b'[0, "a", 1, null, "dir", null]')  # no such entry type
+
+
+def _with_dictionary(zip_path: Path, prop: int) -> Path:
+    """The zip with its XZ entries' LZMA2 dictionary size set to property ``prop``
+    (36: 1 GiB) and their block header CRC mended: the data decodes the same."""
+    data = bytearray(zip_path.read_bytes())
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in (i for i in zf.infolist() if i.compress_type == 95):  # XZ
+            name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26 :][:4])
+            block = info.header_offset + 30 + name_len + extra_len + 12  # past xz's header
+            size = (data[block] + 1) * 4
+            header = data[block : block + size]
+            at = header.index(bytes([0x21, 0x01]), 2)  # LZMA2, one property byte
+            header[at + 2] = prop
+            header[-4:] = struct.pack("<I", zlib.crc32(bytes(header[:-4])))
+            data[block : block + size] = header
+    zip_path.write_bytes(bytes(data))
+    return zip_path
+
+
+@needs_7zz
+def test_an_entry_libarchive_gives_up_on_is_read_by_7zz_byte_for_byte(tmp_path: Path) -> None:
+    """An XZ zip entry asking for a 1 GiB dictionary: past its box's memory, libarchive
+    calls it corrupt ("xz unknown error 5") before its first byte; 7-Zip reads it."""
+    exe = find_7zz()
+    assert exe is not None
+    photos = make_photo_set(tmp_path / "src", 2)
+    archive = tmp_path / "mixed.zip"
+    for method, photo in (("Copy", photos[0]), ("XZ", photos[1])):
+        subprocess.run(
+            [exe.path, "a", "-tzip", f"-mm={method}", archive, photo.name],
+            cwd=photo.parent,
+            check=True,
+            capture_output=True,
+        )
+    _with_dictionary(archive, 36)
+    tight = OpenOptions(limits=ArchiveLimits(stall_seconds=1.0, decoder_memory=256 << 20))
+    assert _read_all(archive, tight) == {p.name: p.read_bytes() for p in photos}
 
 
 # --------------------------------------------------------------------------- disk images

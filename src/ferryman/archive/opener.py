@@ -42,6 +42,12 @@ _SEVEN_READS_TOO = frozenset({"sfx", "lha", "iso9660", "cab", "rpm", "cpio", "wi
 # Formats 7zz reads better, when it is there: libarchive 3.6 fails the CRC of LHA
 # entries other tools write.
 _SEVEN_FIRST = frozenset({"lha"})
+# Formats whose entries 7zz lists as libarchive does, so that an entry libarchive fails
+# before its first byte (its decoder gives up, or runs out of its box's memory) can be
+# read by 7zz, with the rest: zip and RAR besides the formats above (not ISO: 7zz hands
+# out zisofs files still compressed; not tar or a compressed stream, which 7zz lists
+# as one layer: ``x.tar`` for ``x.tar.gz``).
+_SEVEN_DECODES = (_SEVEN_READS_TOO - {"iso9660"}) | {"zip", "rar"}
 
 
 def open_archive(
@@ -141,7 +147,7 @@ class _FallbackReader:
         # first entry: an SFX whose archive libarchive does not look for so far in)
         # hands the whole archive to 7zz.
         self._seven_too = fmt in _SEVEN_READS_TOO
-        self._seven_decodes = self._seven_too and fmt != "iso9660"
+        self._seven_decodes = fmt in _SEVEN_DECODES
         if fmt in _SEVEN_FIRST and self._seven() is not None:
             self._switch(0, FerrymanError(_UNSUPPORTED, f"{path.name}: {fmt}: 7zz reads it"))
             return
@@ -233,13 +239,19 @@ class _FallbackReader:
             if self._switched:
                 raise
             # A data error before any byte, in a format 7zz decodes too: 7zz gets
-            # the entry and the rest. Not ISO: 7zz hands out a zisofs file still
-            # compressed, so its bytes would be wrong.
+            # the entry and the rest (``_SEVEN_DECODES``).
             decodes = exc.code == "archive.entry_corrupt" and self._seven_decodes
             decodes = decodes or exc.code == DECODER_FAILED
             if exc.code != _UNSUPPORTED and not (decodes and self._seven() is not None):
                 raise
-            yield from self._replacement(entry, exc)
+            try:
+                yield from self._replacement(entry, exc)
+            except FerrymanError as retried:
+                # libarchive's password had passed; 7zz blaming it is the damage again
+                # (a stored ZipCrypto entry whose CRC fails: "Wrong password?").
+                if retried.code == "archive.password_required" and exc.code != _UNSUPPORTED:
+                    raise exc from retried
+                raise
             return
         yield first
         del first  # holding it for the whole entry costs a heap trim per block
