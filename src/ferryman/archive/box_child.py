@@ -25,19 +25,18 @@ from typing import NoReturn
 from ferryman.archive.box_wire import (
     ABORT,
     BLOCK,
+    COMMAND,
     DONE,
     END,
     ENTRY,
     ERROR,
-    NEXT,
     OPENED,
-    READ,
     encode_error,
     encode_info,
     write_frame,
 )
 from ferryman.archive.libarchive_backend import LibarchiveEntry, LibarchiveReader
-from ferryman.archive.reader import OpenOptions
+from ferryman.archive.reader import EntryType, OpenOptions
 from ferryman.errors import FerrymanError
 
 
@@ -111,13 +110,12 @@ def _serve(path: Path, fmt: str, options: OpenOptions, out_fd: int, cmd_fd: int)
     with reader:
         write_frame(out_fd, OPENED, reader.consumed())
         try:
-            for entry in reader:
+            for number, entry in enumerate(reader):
                 write_frame(out_fd, ENTRY, reader.consumed(), encode_info(entry.info))
-                command = commands.next()
-                if command == READ:
-                    _send_blocks(reader, entry, out_fd, commands)
-                elif command != NEXT:
-                    return  # the engine is done with this archive
+                if entry.info.type is EntryType.FILE:
+                    _send_blocks(reader, entry, out_fd, commands, number)
+                else:
+                    write_frame(out_fd, END, reader.consumed())
         except FerrymanError as exc:
             write_frame(out_fd, ERROR, reader.consumed(), encode_error(exc))
             return
@@ -125,12 +123,12 @@ def _serve(path: Path, fmt: str, options: OpenOptions, out_fd: int, cmd_fd: int)
 
 
 def _send_blocks(
-    reader: LibarchiveReader, entry: LibarchiveEntry, out_fd: int, commands: _Commands
+    reader: LibarchiveReader, entry: LibarchiveEntry, out_fd: int, commands: _Commands, number: int
 ) -> None:
     try:
         for block in entry.read_blocks():
             write_frame(out_fd, BLOCK, reader.consumed(), block)
-            if commands.aborted():
+            if commands.aborted(number):
                 break
     except FerrymanError as exc:
         write_frame(out_fd, ERROR, reader.consumed(), encode_error(exc))
@@ -139,21 +137,24 @@ def _send_blocks(
 
 
 class _Commands:
-    """The engine's one-byte commands. An ABORT that came after the entry's last block
-    had gone (the engine could not know) is stale by the next header: skipped."""
+    """The engine's ABORTs, read between blocks without waiting."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._poll = select.poll()
         self._poll.register(fd, select.POLLIN)
+        self._pending = b""
+        self._aborted = -1  # the latest entry the engine gave up
 
-    def next(self) -> bytes:
-        while True:
-            command = os.read(self._fd, 1)
-            if command != ABORT:
-                return command  # b"" (the engine closed the pipe) ends the child
-
-    def aborted(self) -> bool:
-        if not self._poll.poll(0):
-            return False
-        return os.read(self._fd, 1) in (ABORT, b"")
+    def aborted(self, number: int) -> bool:
+        while self._poll.poll(0):
+            data = os.read(self._fd, 4096)
+            if not data:  # the engine closed its end: it wants nothing more
+                return True
+            self._pending += data
+            whole = len(self._pending) - len(self._pending) % COMMAND.size
+            for kind, entry in COMMAND.iter_unpack(self._pending[:whole]):
+                if kind == ABORT:
+                    self._aborted = max(self._aborted, entry)
+            self._pending = self._pending[whole:]
+        return self._aborted >= number

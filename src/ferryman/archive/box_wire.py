@@ -21,18 +21,20 @@ HEADER = struct.Struct("<cIq")
 MAX_PAYLOAD = 2 << 20  # a block is 1 MiB; a header's JSON far less
 
 # child -> engine
-OPENED = b"O"  # the archive opened; entries follow as asked
-ENTRY = b"H"  # an entry's header (JSON), then the child waits for a command
+OPENED = b"O"  # the archive opened; entries follow
+ENTRY = b"H"  # an entry's header (JSON), then its bytes: BLOCKs, then END or ERROR
 BLOCK = b"B"  # a block of the current entry's bytes
 END = b"E"  # the current entry's bytes ended whole (or were aborted)
-ERROR = b"X"  # a FerrymanError (JSON): the entry's when blocks were asked, else the archive's
+ERROR = b"X"  # a FerrymanError (JSON): the entry's after its header, else the archive's
 DONE = b"D"  # no more entries
 KINDS = frozenset({OPENED, ENTRY, BLOCK, END, ERROR, DONE})
 
-# engine -> child (one byte each)
-READ = b"R"  # send the entry's bytes
-NEXT = b"N"  # skip it
-ABORT = b"A"  # stop sending the current entry's bytes (sent between blocks)
+# engine -> child: stop sending entry N's bytes. The child sends every entry's bytes
+# without being asked (a question per entry would cost two process switches, which a
+# loaded phone makes slow), checking between blocks for an ABORT of the entry it sends;
+# an ABORT of an entry already sent is stale and ignored.
+COMMAND = struct.Struct("<cI")
+ABORT = b"A"
 
 DECODER_FAILED = "archive.decoder_failed"
 # The codes a child may report: an archive's or an entry's fault, or its input's. A

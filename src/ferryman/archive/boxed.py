@@ -12,8 +12,8 @@ entry on) when:
 * it sends nothing and reads no byte of its input for ``ArchiveLimits.stall_seconds``
   (its input read is ``rchar`` in ``/proc/PID/io``: skipping a big solid entry reads
   on, a spinning loop reads nothing);
-* it uses more CPU than its archive can need (``RLIMIT_CPU``: a minute plus a second
-  per MiB of archive; the kernel ends it);
+* it uses more CPU than its archive can need (``RLIMIT_CPU``: a minute plus 4 s per
+  MiB of archive; the kernel ends it);
 * it dies (a crash is its own: ``RLIMIT_AS`` caps its memory at the engine's address
   space plus ``decoder_memory``, so a hostile size fails an allocation, not the phone).
 
@@ -39,6 +39,7 @@ from ferryman.archive.box_child import child_main
 from ferryman.archive.box_wire import (
     ABORT,
     BLOCK,
+    COMMAND,
     DECODER_FAILED,
     DONE,
     END,
@@ -47,9 +48,7 @@ from ferryman.archive.box_wire import (
     HEADER,
     KINDS,
     MAX_PAYLOAD,
-    NEXT,
     OPENED,
-    READ,
     decode_error,
     decode_info,
 )
@@ -57,11 +56,9 @@ from ferryman.archive.reader import EntryInfo, OpenOptions
 from ferryman.errors import FerrymanError
 
 _CPU_BASE = 60  # seconds of CPU any archive may take
-_CPU_PER_MIB = 1  # and per MiB of it: 1 MB/s of packed input, slower than any decoder
+_CPU_PER_MIB = 4  # and per MiB of it: 256 KB/s of packed input (at 200:1, 50 MB/s out)
 _PIPE_BYTES = 1 << 20  # a block and its header fit the pipe at once
 _SLICE = 0.25  # seconds between looks at a quiet child
-
-_IDLE, _ASKED, _STREAMING = 0, 1, 2  # the current entry: settled, awaiting a command, sending
 
 
 class _Child:
@@ -77,7 +74,10 @@ class _Child:
 
     def reap(self) -> int:
         if self.status is None:
-            self.status = os.waitpid(self.pid, 0)[1]
+            try:
+                self.status = os.waitpid(self.pid, 0)[1]
+            except ChildProcessError:  # reaped by someone else's waitpid(-1)
+                self.status = 0
         return self.status
 
     def end(self) -> None:
@@ -122,7 +122,8 @@ class BoxedLibarchiveReader:
         self._consumed = 0
         self._failure: FerrymanError | None = None
         self._generation = 0
-        self._state = _IDLE
+        self._number = -1  # the current entry's number among the headers
+        self._flowing = False  # its bytes may still be on their way
         self._iterated = False
         kind, payload = self._recv()
         if kind == ERROR:
@@ -167,24 +168,23 @@ class BoxedLibarchiveReader:
             except (ValueError, TypeError):
                 self._fail("sent a malformed entry header")
             self._generation += 1
-            self._state = _ASKED
+            self._number += 1
+            self._flowing = True
             yield BoxedEntry(self, info, self._generation)
 
     def blocks(self, generation: int) -> Iterator[bytes]:
-        """The current entry's bytes, from the child (``BoxedEntry.read_blocks``)."""
+        """The current entry's bytes, as the child sends them (``BoxedEntry.read_blocks``)."""
         self.check_current(generation)
-        self._send(READ)
-        self._state = _STREAMING
         while True:
             kind, payload = self._recv()
             if kind == BLOCK:
                 yield payload
                 self.check_current(generation)
             elif kind == END:
-                self._state = _IDLE
+                self._flowing = False
                 return
             elif kind == ERROR:
-                self._state = _IDLE
+                self._flowing = False
                 raise decode_error(payload, self._name)
             else:
                 self._fail("sent a frame out of order")
@@ -196,14 +196,14 @@ class BoxedLibarchiveReader:
     # -- the child ------------------------------------------------------------------
 
     def _settle(self) -> None:
-        """Before the next header: the current entry skipped, or its bytes stopped."""
-        if self._state == _ASKED:
-            self._send(NEXT)
-        elif self._state == _STREAMING:
-            self._send(ABORT)
-            while self._recv()[0] == BLOCK:  # at most the blocks already on their way
-                pass
-        self._state = _IDLE
+        """Before the next header: what is left of the current entry's bytes, stopped
+        (an entry not read, or read in part) and passed over."""
+        if not self._flowing:
+            return
+        self._send(COMMAND.pack(ABORT, self._number))
+        while self._recv()[0] == BLOCK:  # at most the blocks already on their way
+            pass
+        self._flowing = False
 
     def _usable(self) -> None:
         if self._failure is not None:
