@@ -350,9 +350,14 @@ def gen_iso(src: Path, out: Path) -> Iterator[Sample]:
             if _run([*base, "-quiet", "-o", dest, *flags, src]):
                 yield Sample("iso", dest, f"{tool} {' '.join(flags)}")
     image = out / "genisoimage-both.iso"
-    for tool, suffix in (("gzip", "gz"), ("bzip2", "bz2"), ("xz", "xz"), ("zstd", "zst")) + (
+    compressors = (
+        ("gzip", "gz"),
+        ("bzip2", "bz2"),
+        ("xz", "xz"),
+        ("zstd", "zst"),
         ("compress", "Z"),
-    ):
+    )
+    for tool, suffix in compressors:
         # A disk image in one compressed stream: the image inside is the archive.
         dest = out / f"{image.name}.{suffix}"
         if image.exists() and _have(tool) and _run(["sh", "-c", f"{tool} -c '{image}' > '{dest}'"]):

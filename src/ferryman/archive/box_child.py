@@ -1,5 +1,5 @@
 """The child side of the boxed libarchive reader (``archive.boxed``): a forked process
-that opens one archive with libarchive and sends its entries over a pipe, as asked.
+that opens one archive with libarchive and streams its entries over a pipe.
 
 It starts as a copy of the engine, so before anything else it lets go of what it
 copied: every file descriptor but its pipes (the store's connections and sockets are

@@ -4,8 +4,9 @@ A C call cannot be interrupted in-process: a small malformed xar whose file is m
 as a hard link's original twice sends libarchive 3.6 (bsdtar too) round a list that
 points at itself, at 100 % CPU for good, and a reading thread stuck there held its job
 (and every job behind it) until the engine was killed. So each archive file libarchive
-reads is read by a child forked for it (``box_child``), which sends the entries over a
-pipe as the engine asks for them (``box_wire``). The engine ends the child
+reads is read by a child forked for it (``box_child``), which streams the entries
+over a pipe, unasked (``box_wire``; the engine only stops an entry it passes over).
+The engine ends the child
 (``archive.decoder_failed``; ``open_archive`` then hands the archive to 7zz from that
 entry on) when:
 
