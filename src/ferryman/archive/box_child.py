@@ -31,6 +31,8 @@ from ferryman.archive.box_wire import (
     ENTRY,
     ERROR,
     OPENED,
+    REQUEST,
+    decode_request,
     encode_error,
     encode_info,
     write_frame,
@@ -40,18 +42,13 @@ from ferryman.archive.reader import EntryType, OpenOptions
 from ferryman.errors import FerrymanError
 
 
-def child_main(
-    path: Path,
-    fmt: str,
-    options: OpenOptions,
-    fds: tuple[int, int, int],
-    limits: tuple[int, int | None],
-) -> NoReturn:
-    """Run in the forked child: confine it, serve the archive, exit. Never returns.
+def child_main(fds: tuple[int, int, int]) -> NoReturn:
+    """Run in the forked child: let go of the engine's things, then serve the archives
+    the engine asks for, each within its budget, one after the other, until the engine
+    closes the commands' pipe. Never returns.
 
     ``fds``: the frames' pipe (written), the commands' pipe (read) and the lifeline
-    (read: its end closes with the engine). ``limits``: CPU seconds, address space
-    in bytes (None: none set).
+    (read: its end closes with the engine).
     """
     status = 1
     try:
@@ -59,8 +56,12 @@ def child_main(
         out_fd, cmd_fd, lifeline = fds
         _let_go(keep=fds)
         _die_with_parent(lifeline)
-        _confine(*limits)
-        _serve(path, fmt, options, out_fd, cmd_fd)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        commands = _Commands(cmd_fd)
+        while (payload := commands.request()) is not None:
+            request = decode_request(payload)
+            _budget(request.cpu_seconds, request.address_space)
+            _serve(request.path, request.fmt, request.options, out_fd, commands)
         status = 0
     finally:
         os._exit(status)
@@ -90,23 +91,30 @@ def _die_with_parent(lifeline: int) -> None:
         os._exit(1)
 
 
-def _confine(cpu_seconds: int, address_space: int | None) -> None:
-    """Hard limits: past ``cpu_seconds`` the kernel ends this process (SIGXCPU, then
-    SIGKILL); past ``address_space`` an allocation fails (libarchive says so)."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
-    if address_space is not None:
-        with contextlib.suppress(ValueError, OSError):  # a hard limit lower already
-            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+def _budget(cpu_seconds: int, address_space: int | None) -> None:
+    """Past ``cpu_seconds`` more of CPU the kernel ends this process (SIGXCPU); past
+    ``address_space`` an allocation fails (libarchive says so). Soft limits, set per
+    archive (under the hard ones, which stay as the engine had them)."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    _soft(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime) + cpu_seconds)
+    _soft(resource.RLIMIT_AS, address_space)
 
 
-def _serve(path: Path, fmt: str, options: OpenOptions, out_fd: int, cmd_fd: int) -> None:
+def _soft(which: int, value: int | None) -> None:
+    hard = resource.getrlimit(which)[1]
+    soft = resource.RLIM_INFINITY if value is None else value
+    if hard != resource.RLIM_INFINITY and (soft == resource.RLIM_INFINITY or soft > hard):
+        soft = hard
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(which, (soft, hard))
+
+
+def _serve(path: Path, fmt: str, options: OpenOptions, out_fd: int, commands: _Commands) -> None:
     try:
         reader = LibarchiveReader(path, fmt, options)
     except FerrymanError as exc:
         write_frame(out_fd, ERROR, 0, encode_error(exc))
         return
-    commands = _Commands(cmd_fd)
     with reader:
         write_frame(out_fd, OPENED, reader.consumed())
         try:
@@ -137,14 +145,34 @@ def _send_blocks(
 
 
 class _Commands:
-    """The engine's ABORTs, read between blocks without waiting."""
+    """The engine's commands: ABORTs, read between blocks without waiting, and the
+    next archive's request, waited for. An ABORT left when its archive ended is stale."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._poll = select.poll()
         self._poll.register(fd, select.POLLIN)
         self._pending = b""
-        self._aborted = -1  # the latest entry the engine gave up
+        self._aborted = -1  # the latest entry the engine gave up, in this archive
+
+    def request(self) -> bytes | None:
+        """The next archive's request; None once the engine closed the pipe."""
+        self._aborted = -1
+        while True:
+            while len(self._pending) >= COMMAND.size:
+                kind, length = COMMAND.unpack_from(self._pending)
+                if kind != REQUEST:
+                    self._pending = self._pending[COMMAND.size :]
+                    continue
+                end = COMMAND.size + length
+                if len(self._pending) < end:
+                    break
+                request, self._pending = self._pending[COMMAND.size : end], self._pending[end:]
+                return request
+            data = os.read(self._fd, 1 << 16)
+            if not data:
+                return None
+            self._pending += data
 
     def aborted(self, number: int) -> bool:
         while self._poll.poll(0):
@@ -152,9 +180,10 @@ class _Commands:
             if not data:  # the engine closed its end: it wants nothing more
                 return True
             self._pending += data
-            whole = len(self._pending) - len(self._pending) % COMMAND.size
-            for kind, entry in COMMAND.iter_unpack(self._pending[:whole]):
-                if kind == ABORT:
-                    self._aborted = max(self._aborted, entry)
-            self._pending = self._pending[whole:]
+            while len(self._pending) >= COMMAND.size:
+                kind, entry = COMMAND.unpack_from(self._pending)
+                if kind != ABORT:
+                    break  # a request: not before this archive ends
+                self._aborted = max(self._aborted, entry)
+                self._pending = self._pending[COMMAND.size :]
         return self._aborted >= number

@@ -30,6 +30,7 @@ import fcntl
 import os
 import select
 import signal
+import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -50,8 +51,10 @@ from ferryman.archive.box_wire import (
     KINDS,
     MAX_PAYLOAD,
     OPENED,
+    Request,
     decode_error,
     decode_info,
+    encode_request,
 )
 from ferryman.archive.reader import EntryInfo, OpenOptions
 from ferryman.errors import FerrymanError
@@ -60,6 +63,7 @@ _CPU_BASE = 60  # seconds of CPU any archive may take
 _CPU_PER_MIB = 4  # and per MiB of it: 256 KB/s of packed input (at 200:1, 50 MB/s out)
 _PIPE_BYTES = 1 << 20  # a block and its header fit the pipe at once
 _SLICE = 0.25  # seconds between looks at a quiet child
+_RUNS_A_PROGRAM = frozenset({"lrzip", "lzop"})  # libarchive pipes through the program
 
 
 class _Child:
@@ -91,43 +95,89 @@ class _Child:
                 os.close(fd)
 
 
+class BoxPool:
+    """The libarchive children of one job, each kept for its next archive once it has
+    read one to its end: a fork per archive made the engine copy its pages again for
+    each (24 ms of CPU per small zip of a folder of zips). Used from one reading
+    thread at a time; ``close`` ends the idle ones (a busy one ends with its reader)."""
+
+    def __init__(self) -> None:
+        self._idle: list[_Child] = []
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _end_all, self._idle)
+
+    def take(self) -> _Child | None:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def give_back(self, child: _Child) -> None:
+        with self._lock:
+            if self._finalizer.alive:
+                self._idle.append(child)
+                return
+        child.end()  # the pool was closed meanwhile
+
+    def close(self) -> None:
+        with self._lock:
+            self._finalizer()
+
+
+def _end_all(children: list[_Child]) -> None:
+    while children:
+        children.pop().end()
+
+
+def _fork() -> _Child:
+    """A new child, waiting for its first request."""
+    out_r, out_w = os.pipe()
+    cmd_r, cmd_w = os.pipe()
+    life_r, life_w = os.pipe()
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(out_w, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (out_r, out_w, cmd_r, cmd_w, life_r, life_w):
+            os.close(fd)
+        raise
+    if pid == 0:
+        child_main((out_w, cmd_r, life_r))
+    for fd in (out_w, cmd_r, life_r):
+        os.close(fd)
+    os.set_blocking(out_r, False)
+    return _Child(pid, out_r, cmd_w, life_w)
+
+
 class BoxedLibarchiveReader:
     """An archive file read by libarchive in a child; the ``ArchiveReader`` surface of
-    ``LibarchiveReader`` (entries, their blocks, ``consumed``), iterated once."""
+    ``LibarchiveReader`` (entries, their blocks, ``consumed``), iterated once. With
+    ``options.box``, a child the job kept is used, and kept again at the end."""
 
     def __init__(self, path: Path, fmt: str, options: OpenOptions) -> None:
         self._name = path.name
         self._stall = options.limits.stall_seconds
         self._cpu = _CPU_BASE + _CPU_PER_MIB * (_size(path) >> 20)
-        memory = _address_space(options.limits.decoder_memory)
-        out_r, out_w = os.pipe()
-        cmd_r, cmd_w = os.pipe()
-        life_r, life_w = os.pipe()
-        with contextlib.suppress(OSError, AttributeError):
-            fcntl.fcntl(out_w, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-        try:
-            pid = os.fork()
-        except OSError:
-            for fd in (out_r, out_w, cmd_r, cmd_w, life_r, life_w):
-                os.close(fd)
-            raise
-        if pid == 0:
-            child_main(path, fmt, options, (out_w, cmd_r, life_r), (self._cpu, memory))
-        for fd in (out_w, cmd_r, life_r):
-            os.close(fd)
-        os.set_blocking(out_r, False)
-        self._child = _Child(pid, out_r, cmd_w, life_w)
-        self._finalizer = weakref.finalize(self, self._child.end)
+        self._pool = options.box
+        child = self._pool.take() if self._pool is not None else None
+        if child is None:
+            child = _fork()
+        self._child = child
+        self._finalizer = weakref.finalize(self, child.end)
         self._poll = select.poll()
-        self._poll.register(out_r, select.POLLIN)
+        self._poll.register(child.out, select.POLLIN)
         self._consumed = 0
         self._failure: FerrymanError | None = None
         self._generation = 0
         self._number = -1  # the current entry's number among the headers
         self._flowing = False  # its bytes may still be on their way
         self._iterated = False
+        self._ended = False  # the child is done with this archive, and may take another
+        # lrzip and lzop run as programs of their own, sized by the machine's memory
+        memory = None if fmt in _RUNS_A_PROGRAM else _address_space(options.limits.decoder_memory)
+        self._send(encode_request(Request(path, fmt, options, self._cpu, memory)))
         kind, payload = self._recv()
         if kind == ERROR:
+            self._ended = True
             self.close()
             raise decode_error(payload, self._name)
         if kind != OPENED:
@@ -143,6 +193,8 @@ class BoxedLibarchiveReader:
 
     def close(self) -> None:
         self._generation += 1
+        if self._ended and self._pool is not None and self._finalizer.detach() is not None:
+            self._pool.give_back(self._child)
         self._finalizer()
 
     def consumed(self) -> int:
@@ -159,8 +211,10 @@ class BoxedLibarchiveReader:
             self._settle()
             kind, payload = self._recv()
             if kind == DONE:
+                self._ended = True
                 return
-            if kind == ERROR:  # the archive's: the child has ended
+            if kind == ERROR:  # the archive's: the child is done with it
+                self._ended = True
                 raise decode_error(payload, self._name)
             if kind != ENTRY:
                 self._fail("sent a frame out of order")

@@ -11,10 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ferryman.archive.suffixes import ARCHIVE_SUFFIXES
 from ferryman.errors import FerrymanError
+
+if TYPE_CHECKING:
+    from ferryman.archive.boxed import BoxPool
 
 
 class CandidateMayBeWrong(FerrymanError):
@@ -57,10 +60,13 @@ class ArchiveLimits:
 
 @dataclass(frozen=True, slots=True)
 class OpenOptions:
-    """How to open one archive: passwords to try (in order, per entry) and limits."""
+    """How to open one archive: passwords to try (in order, per entry) and limits;
+    ``box``: the job's libarchive children, kept between its archives (``archive.boxed``;
+    None: a child per archive)."""
 
     passwords: tuple[str, ...] = ()
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    box: BoxPool | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
