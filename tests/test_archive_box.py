@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.archive import opener
+from ferryman.archive.boxed import BoxPool
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
 from ferryman.archive.sevenzip_process import find_7zz
@@ -189,6 +190,25 @@ def test_a_child_that_dies_without_7zz_is_a_code_not_a_hang(
             b"".join(entry.read_blocks())
     assert caught.value.code in ("archive.decoder_failed", "archive.entry_corrupt")
     assert "crashed (SIGSEGV)" in caught.value.message
+    assert _children() <= before
+
+
+@needs_7zz
+def test_a_job_keeps_one_child_for_its_archives_but_never_a_stalled_one(tmp_path: Path) -> None:
+    pool = BoxPool()
+    options = OpenOptions(limits=QUICK.limits, box=pool)
+    photos = make_photo_set(tmp_path / "src", 4)
+    zips = [make_zip(tmp_path / f"z{n}.zip", [(p.name, p)]) for n, p in enumerate(photos)]
+    bad = make_xar(tmp_path / "linked.xar", _files(tmp_path), original_twice=True)
+    before = _children()
+    seen: list[set[int]] = []
+    for archive in [zips[0], zips[1], bad, zips[2], zips[3]]:
+        assert _read_all(archive, options)  # every one read, the xar by 7zz
+        seen.append(_children() - before)
+    assert len(seen[0]) == 1 and seen[0] == seen[1]  # kept from one zip to the next
+    assert seen[2] == set()  # the spinning one was ended, not kept
+    assert len(seen[3]) == 1 and seen[3] == seen[4] and seen[3] != seen[0]
+    pool.close()
     assert _children() <= before
 
 
