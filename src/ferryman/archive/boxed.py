@@ -18,9 +18,10 @@ entry on) when:
 * it dies (a crash is its own: ``RLIMIT_AS`` caps its memory at the engine's address
   space plus ``decoder_memory``, so a hostile size fails an allocation, not the phone).
 
-Cost: a fork per archive (the engine's pages are shared, copied on write) and one pipe
-hop per 1 MiB block (``bench archives``, ``bench streaming``). A child that cannot be
-forked (no memory for it) is reported by ``OSError``: the caller reads in-process.
+Cost: a fork per job (``BoxPool``: a child that read an archive to its end takes the
+job's next; the engine's pages are shared, copied on its first write to each) and one
+pipe hop per block. A child that cannot be forked (no memory for it) is reported by
+``OSError``: the caller reads in-process.
 """
 
 from __future__ import annotations
