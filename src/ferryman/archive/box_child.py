@@ -91,13 +91,27 @@ def _die_with_parent(lifeline: int) -> None:
         os._exit(1)
 
 
-def _budget(cpu_seconds: int, address_space: int | None) -> None:
+def _budget(cpu_seconds: int, extra_memory: int | None) -> None:
     """Past ``cpu_seconds`` more of CPU the kernel ends this process (SIGXCPU); past
-    ``address_space`` an allocation fails (libarchive says so). Soft limits, set per
-    archive (under the hard ones, which stay as the engine had them)."""
+    ``extra_memory`` more of address space an allocation fails (libarchive says so).
+    Soft limits, set per archive (under the hard ones, kept as the engine had them)."""
     used = resource.getrusage(resource.RUSAGE_SELF)
     _soft(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime) + cpu_seconds)
-    _soft(resource.RLIMIT_AS, address_space)
+    mapped = _address_space()
+    if extra_memory is None or mapped is None:
+        _soft(resource.RLIMIT_AS, None)
+    else:
+        _soft(resource.RLIMIT_AS, mapped + extra_memory)
+
+
+def _address_space() -> int | None:
+    """This process's address space in bytes; None where the kernel does not say."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def _soft(which: int, value: int | None) -> None:

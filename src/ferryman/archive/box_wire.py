@@ -53,7 +53,7 @@ REQUEST = b"Q"
 @dataclass(frozen=True, slots=True)
 class Request:
     """One archive for the child: what to open, and its budget (CPU seconds from now,
-    address space in bytes, None: unlimited)."""
+    address space in bytes beyond what the child has mapped, None: unlimited)."""
 
     path: Path
     fmt: str

@@ -15,8 +15,9 @@ entry on) when:
   on, a spinning loop reads nothing);
 * it uses more CPU than its archive can need (``RLIMIT_CPU``: a minute plus 4 s per
   MiB of archive; the kernel ends it);
-* it dies (a crash is its own: ``RLIMIT_AS`` caps its memory at the engine's address
-  space plus ``decoder_memory``, so a hostile size fails an allocation, not the phone).
+* it dies (a crash is its own: ``RLIMIT_AS`` caps its memory at its address space
+  when it starts the archive plus ``decoder_memory``, so a hostile size fails an
+  allocation, not the phone).
 
 Cost: a fork per job (``BoxPool``: a child that read an archive to its end takes the
 job's next; the engine's pages are shared, copied on its first write to each) and one
@@ -64,6 +65,7 @@ _CPU_BASE = 60  # seconds of CPU any archive may take
 _CPU_PER_MIB = 4  # and per MiB of it: 256 KB/s of packed input (at 200:1, 50 MB/s out)
 _PIPE_BYTES = 1 << 20  # a block and its header fit the pipe at once
 _SLICE = 0.25  # seconds between looks at a quiet child
+_READ_AHEAD = 1 << 20  # bytes of frames asked for at once (the pipe's size)
 _RUNS_A_PROGRAM = frozenset({"lrzip", "lzop"})  # libarchive pipes through the program
 
 
@@ -167,6 +169,8 @@ class BoxedLibarchiveReader:
         self._poll = select.poll()
         self._poll.register(child.out, select.POLLIN)
         self._consumed = 0
+        self._buffer = bytearray()  # frames read ahead, from ``_at`` on
+        self._at = 0
         self._failure: FerrymanError | None = None
         self._generation = 0
         self._number = -1  # the current entry's number among the headers
@@ -174,7 +178,7 @@ class BoxedLibarchiveReader:
         self._iterated = False
         self._ended = False  # the child is done with this archive, and may take another
         # lrzip and lzop run as programs of their own, sized by the machine's memory
-        memory = None if fmt in _RUNS_A_PROGRAM else _address_space(options.limits.decoder_memory)
+        memory = None if fmt in _RUNS_A_PROGRAM else options.limits.decoder_memory
         self._send(encode_request(Request(path, fmt, options, self._cpu, memory)))
         kind, payload = self._recv()
         if kind == ERROR:
@@ -282,24 +286,30 @@ class BoxedLibarchiveReader:
         return kind, payload
 
     def _read(self, n: int) -> bytes:
-        pieces: list[bytes] = []
-        while n:
+        """``n`` bytes of the frames, read ahead in large pieces: one system call (and
+        one wait for the GIL, which a busy event loop makes slow) serves many frames."""
+        while len(self._buffer) - self._at < n:
             try:
-                piece = os.read(self._child.out, n)
+                piece = os.read(self._child.out, max(_READ_AHEAD, n))
             except BlockingIOError:
                 self._wait()
                 continue
             if not piece:
                 self._fail(self._death())
-            pieces.append(piece)
-            n -= len(piece)
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            if self._at:
+                del self._buffer[: self._at]
+                self._at = 0
+            self._buffer += piece
+        start, self._at = self._at, self._at + n
+        return bytes(self._buffer[start : self._at])
 
     def _wait(self) -> None:
         """Until the child sends; one that neither sends nor reads its input for
         ``stall_seconds`` is stalled (its CPU is no sign of progress: a loop spins)."""
-        seen = _input_read(self._child.pid)
         quiet_since = time.monotonic()
+        if self._poll.poll(int(_SLICE * 1000)):
+            return  # the usual wait: no look at /proc (each system call waits for the GIL)
+        seen = _input_read(self._child.pid)
         while not self._poll.poll(int(_SLICE * 1000)):
             now = time.monotonic()
             read = _input_read(self._child.pid)
@@ -350,16 +360,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-def _address_space(extra: int) -> int | None:
-    """This process's address space plus ``extra`` (the child starts as a copy of it);
-    None where it cannot be read (no limit is set then)."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE") + extra
 
 
 def _input_read(pid: int) -> int | None:
