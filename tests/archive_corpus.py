@@ -349,6 +349,19 @@ def gen_iso(src: Path, out: Path) -> Iterator[Sample]:
             dest = out / f"{tool}-{label}.iso"
             if _run([*base, "-quiet", "-o", dest, *flags, src]):
                 yield Sample("iso", dest, f"{tool} {' '.join(flags)}")
+    image = out / "genisoimage-both.iso"
+    compressors = (
+        ("gzip", "gz"),
+        ("bzip2", "bz2"),
+        ("xz", "xz"),
+        ("zstd", "zst"),
+        ("compress", "Z"),
+    )
+    for tool, suffix in compressors:
+        # A disk image in one compressed stream: the image inside is the archive.
+        dest = out / f"{image.name}.{suffix}"
+        if image.exists() and _have(tool) and _run(["sh", "-c", f"{tool} -c '{image}' > '{dest}'"]):
+            yield Sample("iso", dest, f"genisoimage -J -R | {tool}")
     if _have("mkzftree") and _have("genisoimage"):
         tree = out / "_zftree"
         if _run(["mkzftree", src, tree]):

@@ -152,6 +152,16 @@ class ArchiveSettings(BaseModel):
         " archive of text may expand 250:1); a declared size is judged before decoding.",
     )
     max_depth: int = Field(2, ge=0, le=8, description="Archives inside archives.")
+    stall_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="libarchive reads in a child process, ended when it has sent nothing"
+        " and read no input for this long (a malformed archive that spins); 7-Zip then"
+        " reads the archive.",
+    )
+    decoder_memory: ByteSize = Field(
+        2 * 1024**3, description="Address space libarchive's child may use beyond the engine's."
+    )
     sevenzip: Path | None = Field(
         None, description="A RAR-capable 7zz; empty: the bundled one, then 7zz/7z on PATH."
     )

@@ -347,6 +347,15 @@ SPECS: tuple[ErrorSpec, ...] = (
         fails_entry=True,
     ),
     ErrorSpec(
+        "archive.decoder_failed",
+        False,
+        "The archive made its decoder stall or fail (a malformed or hostile file), and"
+        " 7-Zip could not read it either; the decoder was stopped and other jobs went on."
+        " Open it with another tool, or make the archive again.",
+        ends_input=True,
+        fails_entry=True,
+    ),
+    ErrorSpec(
         "archive.volume_missing",
         False,
         "Put the missing volume next to the others (same folder, same name) and retry the job.",

@@ -142,11 +142,11 @@ def libarchive_names(fmt: str, *, rar5: bool, stream: bool) -> tuple[tuple[str, 
     if fmt == "tar":
         return ("tar",), "none"
     if fmt in SINGLE_FILE_FILTERS:
-        return ("tar", "cpio", "raw", "empty"), SINGLE_FILE_FILTERS[fmt]
+        return ("tar", "cpio", "iso9660", "raw", "empty"), SINGLE_FILE_FILTERS[fmt]
     if fmt in OTHER_FILTERS:
         # Whatever filters libarchive has (some stack: uuencoded gzip), a tar, a cpio
         # or one file inside.
-        return ("tar", "cpio", "raw", "empty"), "all"
+        return ("tar", "cpio", "iso9660", "raw", "empty"), "all"
     if fmt in OTHER_FORMATS:
         return OTHER_FORMATS[fmt], "all"
     if fmt == "7z":

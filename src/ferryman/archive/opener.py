@@ -10,11 +10,14 @@ and enforces the limits.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ferryman.archive.allocator import tune_for_streaming
+from ferryman.archive.box_wire import DECODER_FAILED
+from ferryman.archive.boxed import BoxedLibarchiveReader
 from ferryman.archive.guard import GuardedReader, NestingTally
 from ferryman.archive.libarchive_backend import LibarchiveReader
 from ferryman.archive.reader import (
@@ -31,12 +34,20 @@ from ferryman.errors import FerrymanError
 if TYPE_CHECKING:
     from ferryman.archive.sevenzip_backend import SevenZip, SevenZipReader
 
+log = logging.getLogger(__name__)
+
 _UNSUPPORTED = "archive.unsupported"
 # Formats 7zz reads when libarchive cannot open them at all.
 _SEVEN_READS_TOO = frozenset({"sfx", "lha", "iso9660", "cab", "rpm", "cpio", "wim", "xar", "7z"})
 # Formats 7zz reads better, when it is there: libarchive 3.6 fails the CRC of LHA
 # entries other tools write.
 _SEVEN_FIRST = frozenset({"lha"})
+# Formats whose entries 7zz lists as libarchive does, so that an entry libarchive fails
+# before its first byte (its decoder gives up, or runs out of its box's memory) can be
+# read by 7zz, with the rest: zip and RAR besides the formats above (not ISO: 7zz hands
+# out zisofs files still compressed; not tar or a compressed stream, which 7zz lists
+# as one layer: ``x.tar`` for ``x.tar.gz``).
+_SEVEN_DECODES = (_SEVEN_READS_TOO - {"iso9660"}) | {"zip", "rar"}
 
 
 def open_archive(
@@ -136,12 +147,12 @@ class _FallbackReader:
         # first entry: an SFX whose archive libarchive does not look for so far in)
         # hands the whole archive to 7zz.
         self._seven_too = fmt in _SEVEN_READS_TOO
-        self._seven_decodes = self._seven_too and fmt != "iso9660"
+        self._seven_decodes = fmt in _SEVEN_DECODES
         if fmt in _SEVEN_FIRST and self._seven() is not None:
             self._switch(0, FerrymanError(_UNSUPPORTED, f"{path.name}: {fmt}: 7zz reads it"))
             return
         try:
-            self._current = LibarchiveReader(path, fmt, options)
+            self._current = _libarchive(path, fmt, options)
         except FerrymanError as exc:
             if not self._hand_over(exc):
                 raise
@@ -153,10 +164,14 @@ class _FallbackReader:
         """Whether an error before the first entry sends the archive to 7zz."""
         if exc.code == _UNSUPPORTED:
             return True
+        if exc.code == DECODER_FAILED:  # stalled or died: 7zz, when there is one
+            return self._seven() is not None
         return self._seven_too and exc.code in ("archive.unreadable", "archive.truncated")
 
     @property
     def backend(self) -> str:
+        if isinstance(self._current, BoxedLibarchiveReader):
+            return LibarchiveReader.__name__  # the same reader, in its box
         return type(self._current).__name__
 
     def __enter__(self) -> _FallbackReader:
@@ -184,7 +199,10 @@ class _FallbackReader:
             except FerrymanError as exc:
                 if self._switched:
                     raise
-                if exc.code != _UNSUPPORTED and not (index == 0 and self._hand_over(exc)):
+                # Unsupported, or a stalled or dead libarchive, at any entry; the
+                # archive unreadable by libarchive at its first, in a format 7zz reads.
+                anywhere = exc.code in (_UNSUPPORTED, DECODER_FAILED)
+                if not ((anywhere or index == 0) and self._hand_over(exc)):
                     raise
                 self._switch(index, exc)
                 continue
@@ -221,16 +239,30 @@ class _FallbackReader:
             if self._switched:
                 raise
             # A data error before any byte, in a format 7zz decodes too: 7zz gets
-            # the entry and the rest. Not ISO: 7zz hands out a zisofs file still
-            # compressed, so its bytes would be wrong.
+            # the entry and the rest (``_SEVEN_DECODES``).
             decodes = exc.code == "archive.entry_corrupt" and self._seven_decodes
+            decodes = decodes or exc.code == DECODER_FAILED
             if exc.code != _UNSUPPORTED and not (decodes and self._seven() is not None):
                 raise
-            yield from self._replacement(entry, exc)
+            try:
+                yield from self._replacement(entry, exc)
+            except FerrymanError as retried:
+                # libarchive's password had passed; 7zz blaming it is the damage again
+                # (a stored ZipCrypto entry whose CRC fails: "Wrong password?").
+                if retried.code == "archive.password_required" and exc.code != _UNSUPPORTED:
+                    raise exc from retried
+                raise
             return
         yield first
         del first  # holding it for the whole entry costs a heap trim per block
-        yield from blocks
+        try:
+            yield from blocks
+        except FerrymanError as exc:
+            if exc.code != DECODER_FAILED or self._switched:
+                raise
+            # Half of it was handed on: this entry fails alone; 7zz reads the rest
+            # (the next ``next()`` meets the same failure and switches).
+            raise FerrymanError("archive.entry_corrupt", exc.message) from exc
 
     def _seven(self) -> SevenZip | None:
         """The 7zz to switch to, looked for (a probe runs it) at most once."""
@@ -268,6 +300,16 @@ class _FallbackReader:
         for _ in range(skip):
             if next(self._entries, None) is None:
                 break
+
+
+def _libarchive(path: Path, fmt: str, options: OpenOptions) -> ArchiveReader:
+    """libarchive's reader of ``path``, in its box (``archive.boxed``); in-process
+    only when no child can be made (fork refused: no memory or processes left)."""
+    try:
+        return BoxedLibarchiveReader(path, fmt, options)
+    except OSError as exc:
+        log.warning("%s: read in-process, no child for libarchive (%s)", path.name, exc)
+        return LibarchiveReader(path, fmt, options)
 
 
 class _FallbackEntry:

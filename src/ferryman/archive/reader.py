@@ -11,10 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ferryman.archive.suffixes import ARCHIVE_SUFFIXES
 from ferryman.errors import FerrymanError
+
+if TYPE_CHECKING:
+    from ferryman.archive.boxed import BoxPool
 
 
 class CandidateMayBeWrong(FerrymanError):
@@ -49,14 +52,21 @@ class ArchiveLimits:
     max_ratio: float = 200.0  # unpacked / packed bytes, over the archive so far
     ratio_grace_bytes: int = 1 << 30  # no ratio judged before this much output
     max_depth: int = 2  # archives inside archives inside the input
+    # libarchive's child (archive.boxed): ended after this long with no frame and no
+    # byte of input read, and given this much address space beyond the engine's.
+    stall_seconds: float = 20.0
+    decoder_memory: int = 2 << 30
 
 
 @dataclass(frozen=True, slots=True)
 class OpenOptions:
-    """How to open one archive: passwords to try (in order, per entry) and limits."""
+    """How to open one archive: passwords to try (in order, per entry) and limits;
+    ``box``: the job's libarchive children, kept between its archives (``archive.boxed``;
+    None: a child per archive)."""
 
     passwords: tuple[str, ...] = ()
     limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+    box: BoxPool | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

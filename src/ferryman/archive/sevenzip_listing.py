@@ -100,6 +100,8 @@ def _make_item(fields: dict[str, str], ordinal: int, arc_type: str) -> Item:
         kind = EntryType.HARDLINK
     elif unix_type in ("c", "b", "p", "s"):
         kind = EntryType.OTHER
+    elif arc_type == "Xar" and fields.get("Path") == "[TOC].xml" and not fields.get("Type"):
+        kind = EntryType.OTHER  # 7-Zip's view of the xar's table of contents: no file of it
     else:
         kind = EntryType.FILE
     size = _int_or_none(fields.get("Size"))

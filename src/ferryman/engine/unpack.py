@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from ferryman.archive.boxed import BoxPool
 from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine.bad_input import input_failed, keep_input
@@ -92,6 +93,7 @@ def read_options(settings: Settings, job: Job) -> ReadOptions:
 async def _expand(ctx: Context, job: Job) -> None:
     settings = await ctx.settings()
     reader = ReadingThread(ctx.stopping)
+    box = BoxPool()  # libarchive's children, kept from one archive of the job to the next
     batch: EntryBatch | None = None
     try:
         # The job's recorded entries, its fetched copy and its memos are read while the
@@ -123,8 +125,10 @@ async def _expand(ctx: Context, job: Job) -> None:
             waits.wait(wait_for_room(ctx, job, work, size, batch))
 
         memo = _Memo(ctx, job.id, memos, waits)
+        plain = read_options(settings, job)
         options = dataclasses.replace(
-            read_options(settings, job),
+            plain,
+            archive=dataclasses.replace(plain.archive, box=box),
             make_room=make_room,
             fetched=Path(fetched.path) if fetched is not None and fetched.path else None,
             memo=memo,
@@ -150,6 +154,7 @@ async def _expand(ctx: Context, job: Job) -> None:
         await _conclude(ctx, job, error)
     finally:
         reader.close()
+        await asyncio.to_thread(box.close)
         if batch is not None:  # an input with no entries, a read that failed: its end
             with contextlib.suppress(Exception):
                 await batch.named()
