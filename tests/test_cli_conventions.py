@@ -221,6 +221,45 @@ def test_ctrl_c_exits_130_and_status_says_the_jobs_wait_for_the_next_run(
     assert "waits for the next `ferryman run`" in cli(tmp_path, "status").stdout
 
 
+def test_a_service_run_stopped_by_sigterm_exits_0_even_after_a_failed_job(
+    tmp_path: Path,
+) -> None:
+    """`ferryman run` as a service (no --until-idle): a job it ran failed, then its
+    manager stops it with SIGTERM. It did what it was asked, so it exits 0 (a non-zero
+    code reads as a crash to systemd); the failure is in `status`."""
+    archive = _photos_zip(tmp_path)
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(archive.read_bytes()[: archive.stat().st_size * 2 // 3])
+    assert cli(tmp_path, "add", str(cut)).returncode == 0
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data"), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp_path),
+    )
+    try:
+        eventually_sync(
+            lambda: json.loads(cli(tmp_path, "status", "--json").stdout)["jobs"][0]["state"]
+            == "failed",
+            "the cut zip's job to fail",
+            within=90,
+        )
+        engine.send_signal(signal.SIGTERM)
+        _, err = engine.communicate(timeout=60)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+    assert engine.returncode == 0, err
+
+
+def test_a_full_destination_is_a_wait_in_the_exit_table() -> None:
+    from ferryman.frontdoors.exit_codes import ExitCode, for_error
+
+    assert for_error("sink.space_low") is ExitCode.WAITING
+    assert for_error("space.low") is ExitCode.WAITING
+
+
 # -- 3. options where people type them --------------------------------------------------
 
 

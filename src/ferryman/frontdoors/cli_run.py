@@ -56,6 +56,11 @@ def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) 
             else:
                 print_run_summary(out, summary)
                 await _print_new_links(settings, started.store, summary["links"])
+            if not until_idle and not interrupted:
+                # A service's `run` stopped by its manager (SIGTERM) did what it was asked:
+                # run until told to stop. Its jobs' outcomes are in notices and `status`;
+                # a non-zero code here would read as a crash to systemd or Termux:Boot.
+                return ExitCode.OK
             return for_run(summary, interrupted=interrupted)
 
     try:

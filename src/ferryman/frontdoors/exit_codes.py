@@ -57,7 +57,7 @@ _USAGE = frozenset(
         "link.output_for_file",
     }
 )
-_WAITING = frozenset({"space.low"})
+_WAITING = frozenset({"space.low", "sink.space_low"})
 
 
 def for_error(code: str) -> ExitCode:
