@@ -1,0 +1,226 @@
+"""The library laid out for people and media servers (issue 46, point 7): named, flat
+folders by default, ferryman's records hidden in ``.ferryman/``, a template with
+``{date}``, no way out of the library, exactly once through a fault mid-album, and an
+old album-layout library kept as it is. Real zips and photos, the real engine."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from ferryman.config import Settings, load_settings
+from ferryman.engine import intake
+from ferryman.errors import FerrymanError
+from ferryman.model import JobState
+from ferryman.samples import make_photo_set, make_zip
+from ferryman.sinks import flat
+from ferryman.sinks.layout import check_template, render
+from ferryman.store import Store
+
+from .engine_helpers import leftovers, library_files, run_until_idle, sha256
+
+
+def _settings(tmp_path: Path, layout: str | None = None, **extra: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "poll_seconds": 0.05,
+        "space_floor": 0,
+        "space_recheck_seconds": 0.1,
+    }
+    if layout is not None:
+        values["library_layout"] = layout
+    return load_settings(None, values | extra)
+
+
+def _on_disk(library: Path) -> list[str]:
+    """Every file a media server would see (nothing under ``.ferryman``)."""
+    return sorted(
+        str(p.relative_to(library))
+        for p in library.rglob("*")
+        if p.is_file() and ".ferryman" not in p.relative_to(library).parts
+    )
+
+
+def _pictures(folder: Path) -> list[str]:
+    return sorted(str(p) for p in folder.rglob("*") if p.is_file() and p.suffix == ".jpg")
+
+
+@pytest.fixture(autouse=True)
+def _no_pin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite runs older tests with the album layout (conftest); these choose."""
+    monkeypatch.delenv("FERRYMAN_LIBRARY_LAYOUT", raising=False)
+
+
+async def test_default_lays_files_flat_and_named_with_manifests_hidden(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path, album_size=2)
+    photos = make_photo_set(tmp_path / "p", 5, size=(64, 48))
+    archive = make_zip(
+        tmp_path / "Holiday 2024.zip",
+        [("a/same.jpg", photos[0]), ("b/same.jpg", photos[1]), ("c/same.jpg", photos[2])]
+        + [(p.name, p) for p in photos[3:]],
+    )
+    await intake.add_source(store, archive, settings=settings)
+    await run_until_idle(store, settings)
+
+    library = settings.library
+    job = (await store.list_jobs())[0]
+    assert job.state is JobState.DONE
+    names = _on_disk(library)
+    # one named folder, every file directly in it; clashing names counted, never lost
+    assert {PurePosixPath(n).parent.as_posix() for n in names} == {job.name}
+    assert sorted(PurePosixPath(n).name for n in names) == sorted(
+        ["same.jpg", "same (2).jpg", "same (3).jpg", photos[3].name, photos[4].name]
+    )
+    assert not list(library.rglob("manifest.json"))
+    assert not [p for p in library.rglob("*") if p.is_dir() and p.name.isdigit()]
+    manifests = sorted((library / ".ferryman" / job.name).glob("*.json"))
+    assert [m.name for m in manifests] == ["0001.json", "0002.json", "0003.json"]
+    files = library_files(library)
+    assert sorted(f["disk_sha256"] for f in files) == sorted(sha256(p) for p in photos)
+    assert sorted(str(Path(f["path"]).relative_to(library)) for f in files) == names
+    assert not list(library.rglob("*.partial"))
+    assert leftovers(settings.data_dir / "work") == []
+
+
+async def test_a_date_template_makes_year_and_month_folders(store: Store, tmp_path: Path) -> None:
+    settings = _settings(tmp_path, "{date:%Y/%m}/{title} ({source}).{ext}")
+    photos = make_photo_set(tmp_path / "p", 2, size=(64, 48))
+    await intake.add_source(
+        store, make_zip(tmp_path / "trip.zip", [(p.name, p) for p in photos]), settings=settings
+    )
+    await run_until_idle(store, settings)
+
+    names = _on_disk(settings.library)
+    assert len(names) == 2
+    for name in names:
+        path = settings.library / name
+        when = datetime.fromtimestamp(path.stat().st_mtime)  # renamed: the file's own time
+        year, month, file = PurePosixPath(name).parts
+        assert (year, month) == (f"{when:%Y}", f"{when:%m}")
+        assert file.endswith(" (trip).jpg")
+
+
+def test_templates_are_checked_and_render_only_inside() -> None:
+    when = datetime(2023, 4, 5)
+    values = {
+        "source": "../../etc",
+        "name": "../passwd",
+        "title": "..",
+        "ext": "jpg",
+        "album": "0001",
+        "index": "1",
+        "kind": "photo",
+    }
+    for template in ("../../{source}/{name}", "/{source}/../{name}", "{source}/./{title}.{ext}"):
+        rendered = render(template, values, when)
+        assert not rendered.is_absolute()
+        assert not {"..", ".", ""} & set(rendered.parts)
+        assert not any(part.startswith(".") for part in rendered.parts)  # never .ferryman
+    assert render("{date:%Y/%m}/{name}", values, when) == PurePosixPath("2023/04/_passwd")
+    for bad in ("{name.__class__}", "{0}", "{source}", "{name", "{nope}/{name}"):
+        with pytest.raises(FerrymanError) as caught:
+            check_template(bad)
+        assert caught.value.code == "config.invalid"
+
+
+async def test_a_hostile_template_and_names_cannot_leave_the_library(
+    store: Store, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path, "../../{source}/../{name}")
+    photos = make_photo_set(tmp_path / "p", 2, size=(64, 48))
+    archive = make_zip(tmp_path / "..zip", [("../../x.jpg", photos[0]), ("..jpg", photos[1])])
+    await intake.add_source(store, archive, settings=settings)
+    await run_until_idle(store, settings)
+
+    outside = _pictures(tmp_path)
+    inside = [p for p in outside if p.startswith(str(settings.library) + os.sep)]
+    work = [p for p in outside if p.startswith(str(tmp_path / "p") + os.sep)]
+    assert len(inside) == 2 and sorted(inside + work) == outside  # nowhere else
+    assert sorted(f["disk_sha256"] for f in library_files(settings.library)) == sorted(
+        sha256(p) for p in photos
+    )
+
+
+async def test_a_fault_after_the_commit_is_finished_not_repeated(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fails after the album's manifest is committed, with one file moved into
+    the library and the others still staged: the album is not split (its manifest says
+    part of it is delivered), and the next try moves the rest; every photo once."""
+    settings = _settings(tmp_path)
+    photos = make_photo_set(tmp_path / "p", 4, size=(64, 48))
+    await intake.add_source(
+        store, make_zip(tmp_path / "a.zip", [(p.name, p) for p in photos]), settings=settings
+    )
+    real = os.rename
+    moved: list[str] = []
+
+    def failing(src: str | Path, dst: str | Path) -> None:
+        moved.append(str(dst))
+        if len(moved) == 2:  # the second file into the library
+            raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(flat.os, "rename", failing)
+    await run_until_idle(store, settings)
+
+    assert len(moved) == 5  # 1, the fault, then the 3 left; none moved twice
+    library = settings.library
+    assert len(_on_disk(library)) == 4
+    assert sorted(f["disk_sha256"] for f in library_files(library)) == sorted(
+        sha256(p) for p in photos
+    )
+    assert not list(library.rglob("*.partial"))
+
+
+async def test_a_stage_left_by_a_kill_is_swept_or_finished_at_start(
+    store: Store, tmp_path: Path
+) -> None:
+    """A killed run's uncommitted stage goes; a committed one's files are moved."""
+    settings = _settings(tmp_path)
+    library = settings.library
+    sink = flat.FlatLibrarySink(library, "{source}/{name}")
+    photos = make_photo_set(tmp_path / "p", 2, size=(64, 48))
+    job = await intake.add_source(store, photos[0], settings=settings)
+    state = library / ".ferryman" / job.name
+    uncommitted = state / ".0001.partial"
+    uncommitted.mkdir(parents=True)
+    (uncommitted / "000").write_bytes(photos[0].read_bytes())
+    committed = state / ".0002.partial"
+    committed.mkdir()
+    (committed / "000").write_bytes(photos[1].read_bytes())
+    (state / "0002.json").write_text(
+        json.dumps({"key": "k", "placed": [{"stage": "000", "path": f"{job.name}/b.jpg"}]})
+    )
+
+    assert sink.sweep_half_built(job, [1, 2]) == 2
+    assert not uncommitted.exists() and not committed.exists()
+    assert _on_disk(library) == [f"{job.name}/b.jpg"]
+    assert sha256(library / job.name / "b.jpg") == sha256(photos[1])
+
+
+async def test_an_album_layout_library_keeps_its_layout(store: Store, tmp_path: Path) -> None:
+    old = _settings(tmp_path, "albums")
+    photos = make_photo_set(tmp_path / "p", 3, size=(64, 48))
+    await intake.add_source(
+        store, make_zip(tmp_path / "old.zip", [(photos[0].name, photos[0])]), settings=old
+    )
+    await run_until_idle(store, old)
+    assert (old.library / "old" / "0001" / "manifest.json").exists()
+
+    settings = _settings(tmp_path)  # the default: a template
+    archive = make_zip(tmp_path / "new.zip", [(p.name, p) for p in photos[1:]])
+    await intake.add_source(store, archive, settings=settings)
+    await run_until_idle(store, settings)
+
+    assert (settings.library / "new" / "0001" / "manifest.json").exists()
+    assert not (settings.library / ".ferryman").exists()
+    assert sorted(f["disk_sha256"] for f in library_files(settings.library)) == sorted(
+        sha256(p) for p in photos
+    )
