@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -22,6 +23,7 @@ from ferryman.sinks.layout import check_template, render
 from ferryman.store import Store
 
 from .engine_helpers import leftovers, library_files, run_until_idle, sha256
+from .test_crash import _add, _all_terminal, _env, _kill_repeatedly
 
 
 def _settings(tmp_path: Path, layout: str | None = None, **extra: object) -> Settings:
@@ -224,3 +226,29 @@ async def test_an_album_layout_library_keeps_its_layout(store: Store, tmp_path: 
     assert sorted(f["disk_sha256"] for f in library_files(settings.library)) == sorted(
         sha256(p) for p in photos
     )
+
+
+@pytest.mark.slow
+def test_sigkill_mid_album_in_the_default_layout_loses_and_duplicates_nothing(
+    tmp_path: Path,
+) -> None:
+    """The crash loop of tests/test_crash.py on the default layout: whatever moment a
+    run dies at (staging, the commit, the moves), every photo is in the library once,
+    and no file is there that no manifest names."""
+    data = tmp_path / "data"
+    env = _env(data, FERRYMAN_LEASE_SECONDS="1")
+    photos = make_photo_set(tmp_path / "p", 600, size=(96, 72))
+    half = len(photos) // 2
+    inputs = [
+        make_zip(tmp_path / "a.zip", [(f"x/{p.name}", p) for p in photos[:half]]),
+        make_zip(tmp_path / "b.zip", [(p.name, p) for p in photos[half:]], compress=False),
+    ]
+    _add(inputs, env)
+    _kill_repeatedly(env, random.Random(20261126), (0.02, 0.5), wanted=6, most=10, items=600)
+
+    library = data / "library"
+    files = library_files(library)
+    assert sorted(f["disk_sha256"] for f in files) == sorted(sha256(p) for p in photos)
+    assert sorted(str(Path(f["path"]).relative_to(library)) for f in files) == _on_disk(library)
+    assert not list(library.rglob("*.partial"))
+    assert _all_terminal(data / "ferryman.db")
