@@ -5,6 +5,7 @@ old album-layout library kept as it is. Real zips and photos, the real engine.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -15,6 +16,7 @@ import pytest
 
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake
+from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set, make_zip
@@ -24,6 +26,7 @@ from ferryman.store import Store
 
 from .engine_helpers import leftovers, library_files, run_until_idle, sha256
 from .test_crash import _add, _all_terminal, _env, _kill_repeatedly
+from .test_full_destination import _half_built, _noise_pngs, _tiny_disk, _waiting_for_room
 
 
 def _settings(tmp_path: Path, layout: str | None = None, **extra: object) -> Settings:
@@ -252,3 +255,34 @@ def test_sigkill_mid_album_in_the_default_layout_loses_and_duplicates_nothing(
     assert sorted(str(Path(f["path"]).relative_to(library)) for f in files) == _on_disk(library)
     assert not list(library.rglob("*.partial"))
     assert _all_terminal(data / "ferryman.db")
+
+
+async def test_a_disk_that_fills_mid_album_in_the_default_layout_waits_then_delivers_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tests/test_full_destination.py's race on a real 2 MB tmpfs, laid out by the
+    default template: the copy into the stage meets ENOSPC; the stage goes, nothing is
+    committed, the job waits for room, then every file arrives once."""
+    settings = _settings(tmp_path, retry={"max_attempts": 1, "base_seconds": 0.05})
+    store = await Store.open(settings.database)
+    monkeypatch.setattr(flat, "check_room", lambda *args: None)  # the room was taken meanwhile
+    photos = _noise_pngs(tmp_path / "in", 5)
+    job = await intake.add_source(
+        store, make_zip(tmp_path / "in.zip", [(p.name, p) for p in photos]), settings=settings
+    )
+    with _tiny_disk(settings.library) as library:
+        filler = library / "someone-elses-file"
+        filler.write_bytes(b"\0" * 1_200_000)  # room for some of the album, not all
+        engine = Engine(store, settings)
+        run = asyncio.create_task(engine.run(until_idle=True))
+        await _waiting_for_room(store, engine, job.id, rechecks=3)
+        assert _half_built(library) == []
+        assert not list(library.glob(".ferryman/*/*.json"))  # nothing committed
+        filler.unlink()
+        await asyncio.wait_for(run, 60)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+        files = library_files(library)
+        assert sorted(f["disk_sha256"] for f in files) == sorted(sha256(p) for p in photos)
+        assert len(_on_disk(library)) == len(photos)
+        assert _half_built(library) == []
+    await store.close()

@@ -237,8 +237,12 @@ class FlatLibrarySink(LibrarySink):
 def _commit(manifest: Path, document: dict[str, Any]) -> None:
     """The manifest written beside, fsynced and renamed into place: the album's commit."""
     fresh = manifest.with_name(f".{manifest.name}.new")
-    _write_json(fresh, document)
-    os.replace(fresh, manifest)
+    try:
+        _write_json(fresh, document)
+        os.replace(fresh, manifest)
+    except OSError:
+        fresh.unlink(missing_ok=True)  # a full disk: nothing of the commit stays behind
+        raise
     fsync_dir(manifest.parent)
 
 
