@@ -86,6 +86,8 @@ async def test_default_lays_files_flat_and_named_with_manifests_hidden(
     assert not [p for p in library.rglob("*") if p.is_dir() and p.name.isdigit()]
     manifests = sorted((library / ".ferryman" / job.name).glob("*.json"))
     assert [m.name for m in manifests] == ["0001.json", "0002.json", "0003.json"]
+    captions = [json.loads(m.read_text())["caption"] for m in manifests]
+    assert [c.rsplit(" ", 1)[-1] for c in captions] == ["1/3", "2/3", "3/3"]  # made final
     files = library_files(library)
     assert sorted(f["disk_sha256"] for f in files) == sorted(sha256(p) for p in photos)
     assert sorted(str(Path(f["path"]).relative_to(library)) for f in files) == names
