@@ -12,14 +12,17 @@ import random
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+import av
 import pytest
+from PIL import Image
 
 from ferryman.config import Settings, load_settings
 from ferryman.engine import intake
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
+from ferryman.media.taken import taken_at
 from ferryman.model import JobState
-from ferryman.samples import make_photo_set, make_zip
+from ferryman.samples import make_photo, make_photo_set, make_video, make_zip
 from ferryman.sinks import flat
 from ferryman.sinks.layout import check_template, render
 from ferryman.store import Store
@@ -288,3 +291,45 @@ async def test_a_disk_that_fills_mid_album_in_the_default_layout_waits_then_deli
         assert len(_on_disk(library)) == len(photos)
         assert _half_built(library) == []
     await store.close()
+
+
+def _dated_photo(path: Path, seed: int, taken: str) -> Path:
+    make_photo(path, seed, size=(64, 48))
+    with Image.open(path) as image:
+        exif = image.getexif()
+        exif.get_ifd(0x8769)[0x9003] = taken  # DateTimeOriginal
+        image.save(path, exif=exif)
+    return path
+
+
+def _dated_video(source: Path, path: Path, taken: str) -> Path:
+    """``source`` remuxed with a recording date in its header, as a phone writes it."""
+    with av.open(str(source)) as inp, av.open(str(path), "w") as out:
+        out.metadata["creation_time"] = taken
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams}
+        for packet in inp.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    return path
+
+
+async def test_date_folders_follow_when_a_photo_or_video_was_taken(
+    store: Store, tmp_path: Path
+) -> None:
+    """EXIF's DateTimeOriginal and a video's ``creation_time`` name the folders, not
+    when ferryman wrote the file (a template for Immich or Plex sorted by month)."""
+    settings = _settings(tmp_path, "{date:%Y/%m}/{name}")
+    photo = _dated_photo(tmp_path / "in" / "beach.jpg", 1, "2019:03:14 10:00:00")
+    clip = make_video(tmp_path / "plain.mp4", 2, seconds=0.4)
+    video = _dated_video(clip, tmp_path / "in" / "party.mp4", "2021-12-31T20:00:00.000000Z")
+    await intake.add_source(store, photo.parent, settings=settings)
+    await run_until_idle(store, settings)
+
+    names = _on_disk(settings.library)
+    assert "2019/03/beach.jpg" in names, names
+    assert [n for n in names if n.endswith("party.mp4")] in (
+        ["2021/12/party.mp4"],
+        ["2022/01/party.mp4"],  # 20:00 UTC is the next day east of +04:00
+    ), names
+    assert taken_at(video) is not None and taken_at(clip) is None

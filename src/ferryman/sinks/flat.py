@@ -247,7 +247,12 @@ def _commit(manifest: Path, document: dict[str, Any]) -> None:
 
 
 def _modified(path: Path) -> datetime:
-    """The file's modified time: what ``{date}`` shows (now, if it cannot be read)."""
+    """What ``{date}`` shows: when the file says it was taken (EXIF, a video's
+    ``creation_time``), else its modified time (now, if neither can be read)."""
+    from ferryman.media.taken import taken_at
+
+    if (taken := taken_at(path)) is not None:
+        return taken
     try:
         return datetime.fromtimestamp(path.stat().st_mtime)
     except OSError:

@@ -3,7 +3,8 @@
 ``{source}`` (the job's name), ``{name}`` (the delivered file's name), ``{title}`` (that
 name without its suffix), ``{ext}`` (its suffix, no dot), ``{album}`` (``0001``),
 ``{index}`` (the item's number in its job), ``{kind}`` (photo, video…) and
-``{date:%Y/%m}`` (the file's modified time, any ``strftime`` pattern). A ``/`` between
+``{date:%Y/%m}`` (when it was taken, else its modified time; any ``strftime``
+pattern). A ``/`` between
 fields makes folders. Every rendered folder and file name goes through ``safe_name``
 (no ``..``, no leading dot, no absolute path), so no template and no hostile name can
 write outside the library or into its hidden ``.ferryman`` folder.
