@@ -179,7 +179,8 @@ class FlatLibrarySink(LibrarySink):
                 "index": str(item.seq),
                 "kind": item.kind.value,
             }
-            rel = render(self.template, values, _modified(path))
+            dated = "{date" in self.template  # headers read only when asked for
+            rel = render(self.template, values, _modified(path) if dated else datetime.min)
             folder = self.root / rel.parent
             if folder not in listed and folder.is_dir():
                 listed.add(folder)
