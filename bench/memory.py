@@ -106,12 +106,15 @@ def child_env() -> dict[str, str]:
 
 
 def partial_albums(library: Path) -> list[Path]:
-    """Albums being assembled: ``<library>/<job>/.NNNN.partial``."""
+    """Albums being assembled: ``<library>/<job>/.NNNN.partial``, or in a laid-out
+    library ``<library>/.ferryman/<job>/.NNNN.partial``."""
     found: list[Path] = []
-    try:
-        jobs = [Path(e.path) for e in os.scandir(library) if e.is_dir()]
-    except FileNotFoundError:
-        return found
+    jobs: list[Path] = []
+    for folder in (library, library / ".ferryman"):
+        try:
+            jobs += [Path(e.path) for e in os.scandir(folder) if e.is_dir()]
+        except FileNotFoundError:
+            continue
     for job in jobs:
         try:
             found += [
@@ -178,7 +181,13 @@ def measure_size(
         },
         timeout=timeout,
     )
-    media = [p for p in library.rglob("*") if p.is_file() and p.name != "manifest.json"]
+    media = [  # either layout: albums' manifest.json, or the hidden .ferryman/ records
+        p
+        for p in library.rglob("*")
+        if p.is_file()
+        and p.name != "manifest.json"
+        and ".ferryman" not in p.relative_to(library).parts
+    ]
     result = SizeRun(
         size_mb=size_mb,
         entries=entries,

@@ -22,6 +22,11 @@ from ferryman.store.connect import normalise_url
 
 from .s3serve import S3Server, running_s3
 
+# The tests written before library layouts read albums (``<job>/0001/manifest.json``):
+# they keep that layout, named; tests/test_library_layout.py tests the default. A child
+# process given a clean environment (the crash loops) runs with the default.
+os.environ.setdefault("FERRYMAN_LIBRARY_LAYOUT", "albums")
+
 
 def _worker_database(dsn: str | None, worker: str | None, slot: int = 0) -> str | None:
     """``dsn`` with the database renamed for a pytest-xdist worker (``test`` -> ``test_gw0``):

@@ -25,6 +25,19 @@ def library_files(library: Path) -> list[dict[str, Any]]:
         for entry in data["items"]:
             path = manifest.parent / entry["file"]
             found.append(entry | {"album_dir": str(manifest.parent), "disk_sha256": sha256(path)})
+    for manifest in sorted(library.glob(".ferryman/*/[0-9]*.json")):  # laid out by a template
+        data = json.loads(manifest.read_text())
+        places = iter(data["placed"])
+        for entry in data["items"]:
+            paths = [library / next(places)["path"] for _ in entry["parts"] or [entry["file"]]]
+            found.append(
+                entry
+                | {
+                    "album_dir": str(manifest.with_suffix("")),
+                    "path": str(paths[0]),
+                    "disk_sha256": sha256(paths[0]),
+                }
+            )
     return found
 
 

@@ -113,6 +113,12 @@ class Settings(BaseModel):
     library_dir: Path | None = Field(
         None, description="Default library; empty: <data_dir>/library."
     )
+    library_layout: str = Field(
+        "{source}/{name}",
+        description="Where each file goes in a library: a template ({source}, {name}, "
+        '{title}, {ext}, {album}, {index}, {kind}, {date:%Y/%m}), or "albums" for '
+        "<job>/0001/ folders with a manifest.json each (a library holding those keeps them).",
+    )
     send_documents: bool = False
     album_size: int = Field(
         10,

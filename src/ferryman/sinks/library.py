@@ -63,11 +63,25 @@ class LibraryKind:
     def check_ready(self, settings: Settings, target: str) -> None:
         """The folder is made on first delivery; here, at ``add``, it must be one that
         can be: a writable folder, or one creatable in the nearest folder that exists
-        (``/proc/nope`` is refused now, not retried for a minute and failed later)."""
+        (``/proc/nope`` is refused now, not retried for a minute and failed later); and
+        ``library_layout`` must be a template that renders."""
+        from ferryman.sinks.layout import check_template
+
+        check_template(settings.library_layout)
         check_writable(Path(target) if target else settings.library)
 
     def open(self, target: str, env: SinkEnv) -> Sink:
-        return LibrarySink(Path(target) if target else env.settings.library)
+        """Laid out by ``library_layout``: ``albums`` (``<job>/0001/``), or a template
+        (``sinks/layout.py``; a library already in albums keeps them)."""
+        from ferryman.sinks.flat import FlatLibrarySink
+        from ferryman.sinks.layout import ALBUMS, check_template
+
+        root = Path(target) if target else env.settings.library
+        layout = env.settings.library_layout
+        if layout == ALBUMS:
+            return LibrarySink(root)
+        check_template(layout)
+        return FlatLibrarySink(root, layout)
 
 
 def check_writable(folder: Path) -> None:
@@ -256,9 +270,16 @@ def final_captions(job_dir: Path, job_id: int, render: Callable[[int, int], str]
     their folders fsynced at once: fsyncs that wait together share the journal's
     commits. One album after another (write, fsync, rename, fsync) took 2.5 s for 200
     albums here, a third of a 2,000-photo job; together, under half a second."""
+    albums = sorted(p for p in job_dir.iterdir() if p.name.isdigit() and p.is_dir())
+    return final_captions_of([album / MANIFEST for album in albums], job_id, render)
+
+
+def final_captions_of(paths: list[Path], job_id: int, render: Callable[[int, int], str]) -> int:
+    """``final_captions`` of these manifests, wherever they are (an album's folder, or
+    a laid-out library's hidden ``.ferryman/<job>/NNNN.json``)."""
     written: list[tuple[Path, Path]] = []  # (the new manifest beside it, the manifest)
-    for album in sorted(p for p in job_dir.iterdir() if p.name.isdigit() and p.is_dir()):
-        path = album / MANIFEST
+    for path in paths:
+        album = path.parent
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
             if manifest.get("job") != job_id:
@@ -267,7 +288,7 @@ def final_captions(job_dir: Path, job_id: int, render: Callable[[int, int], str]
             if manifest.get("caption") == wanted:
                 continue
             manifest["caption"] = wanted
-            fresh = album / f".{MANIFEST}.{os.getpid()}.{threading.get_ident()}"  # one each
+            fresh = album / f".{path.name}.{os.getpid()}.{threading.get_ident()}"  # one each
             try:
                 _write_json(fresh, manifest, sync=False)
             except OSError:

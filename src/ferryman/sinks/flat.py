@@ -1,0 +1,260 @@
+"""The library laid out by a template (``sinks/layout.py``): named folders a media
+server keeps, ferryman's own records in a hidden ``.ferryman/<job>/`` folder.
+
+Exactly-once, as strong as an album folder's one rename: an album's files are staged
+in ``.ferryman/<job>/.NNNN.partial/`` (the same filesystem: each later move is a
+rename), then its manifest ``NNNN.json``, naming where each staged file goes, is
+written and renamed into place: the commit. Only then are the files renamed into the
+library, one by one. A kill before the commit leaves a stage that is swept (nothing was
+delivered); after it, the manifest says what is left to move, and the next delivery or
+start-up sweep moves it (nothing twice, nothing lost). Names are chosen, committed and
+placed under a lock on ``.ferryman/lock``, so two albums (two threads, or two processes)
+never take the same free name.
+
+A library that already holds the album layout (``<job>/NNNN/manifest.json``) and no
+``.ferryman`` folder keeps that layout: the detection runs once per sink, off the loop.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
+from ferryman.model import Job
+from ferryman.naming import unique_name
+from ferryman.sinks.base import Delivery, size_of
+from ferryman.sinks.layout import render
+from ferryman.sinks.library import (
+    FULL,
+    MANIFEST,
+    LibrarySink,
+    _write_json,
+    album_layout,
+    check_room,
+    final_captions_of,
+    no_room,
+    remove_half,
+)
+
+HIDDEN = ".ferryman"
+
+
+def holds_albums(root: Path) -> bool:
+    """Whether ``root`` is a library in the album layout (blocking: lists its folders)."""
+    if not root.is_dir() or (root / HIDDEN).exists():
+        return False
+    for job in root.iterdir():
+        if job.is_dir() and any(job.glob(f"[0-9][0-9][0-9][0-9]/{MANIFEST}")):
+            return True
+    return False
+
+
+class FlatLibrarySink(LibrarySink):
+    """Delivers each file where ``template`` says, unless ``root`` holds albums."""
+
+    def __init__(self, root: Path, template: str) -> None:
+        super().__init__(root)
+        self.template = template
+        self._albums: bool | None = None
+
+    def albums(self) -> bool:
+        """Blocking, once: whether this library keeps the album layout."""
+        if self._albums is None:
+            self._albums = holds_albums(self.root)
+        return self._albums
+
+    def state_dir(self, job: Job) -> Path:
+        return self.root / HIDDEN / safe_name(job.name, "job")
+
+    def _manifest(self, delivery: Delivery) -> Path:
+        return self.state_dir(delivery.job) / f"{delivery.album.seq:04d}.json"
+
+    async def nothing_delivered(self, delivery: Delivery) -> bool:
+        """Whether no file of the album is in the library: its manifest (the commit)
+        is not written, so none was moved."""
+        import asyncio
+
+        def check() -> bool:
+            if self.albums():
+                return not self.album_dir(delivery).exists()
+            return not self._manifest(delivery).exists()
+
+        return await asyncio.to_thread(check)
+
+    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+        import asyncio
+
+        if await asyncio.to_thread(self.albums):
+            return await super().make_captions_final(job, render)
+        folder = self.state_dir(job)
+
+        def final() -> int:
+            if not folder.is_dir():
+                return 0
+            return final_captions_of(sorted(folder.glob("[0-9]*.json")), job.id, render)
+
+        return await asyncio.to_thread(final)
+
+    def sweep_half_built(self, job: Job, seqs: list[int]) -> int:
+        """Blocking: a committed album's files left in its stage are moved into place;
+        an uncommitted stage goes."""
+        if self.albums():
+            return super().sweep_half_built(job, seqs)
+        folder = self.state_dir(job)
+        found = [seq for seq in seqs if (folder / f".{seq:04d}.partial").exists()]
+        for seq in found:
+            manifest = folder / f"{seq:04d}.json"
+            if manifest.exists():
+                with self._locked():
+                    self._place(manifest)
+            else:
+                remove_half(folder / f".{seq:04d}.partial")
+        return len(found)
+
+    def _deliver(self, delivery: Delivery) -> str:
+        if self.albums():
+            return super()._deliver(delivery)
+        manifest = self._manifest(delivery)
+        if manifest.exists():  # committed before a kill: what is left is moved
+            self._check_key(manifest, delivery)
+            with self._locked():
+                return self._place(manifest)
+        stage = manifest.with_name(f".{manifest.stem}.partial")
+        sizes: dict[str, int] = {}
+        try:
+            if stage.exists():
+                shutil.rmtree(stage)  # uncommitted: started over
+            files, document = album_layout(delivery)
+            sizes = {name: size_of(path) for path, name in files}
+            check_room(self.root, delivery.album.seq, files, sizes)
+            stage.mkdir(parents=True)
+            tally = delivery.tally(sizes)
+            staged = []
+            for number, (path, name) in enumerate(files):
+                link_or_copy(path, stage / f"{number:03d}")
+                tally.whole(name)
+                staged.append(f"{number:03d}")
+            fsync_dir(stage)
+            with self._locked():
+                document["placed"] = self._choose(delivery, files, staged)
+                _commit(manifest, document)
+                return self._place(manifest)
+        except OSError as exc:
+            if not manifest.exists():
+                remove_half(stage)
+            if exc.errno in FULL:
+                raise no_room(self.root, delivery.album.seq, sum(sizes.values())) from exc
+            raise FerrymanError("sink.io", f"cannot write album to {self.root}: {exc}") from exc
+        except BaseException:
+            if not manifest.exists():
+                remove_half(stage)
+            raise
+
+    def _choose(
+        self, delivery: Delivery, files: list[tuple[Path, str]], staged: list[str]
+    ) -> list[dict[str, str]]:
+        """Each staged file's path in the library: the template rendered, made unique
+        (``name (2).ext``) against what is on disk and what this album takes."""
+        items = [item for item in delivery.album.items for _ in item.files]
+        used: set[str] = set()
+        listed: set[Path] = set()
+        placed = []
+        for (path, name), item, stage in zip(files, items, staged, strict=True):
+            title, dot, ext = name.rpartition(".")
+            values = {
+                "source": delivery.job.name,
+                "name": name,
+                "title": title if dot else name,
+                "ext": ext if dot else "",
+                "album": f"{delivery.album.seq:04d}",
+                "index": str(item.seq),
+                "kind": item.kind.value,
+            }
+            dated = "{date" in self.template  # headers read only when asked for
+            rel = render(self.template, values, _modified(path) if dated else datetime.min)
+            folder = self.root / rel.parent
+            if folder not in listed and folder.is_dir():
+                listed.add(folder)
+                used |= {str(rel.parent / n).lower() for n in os.listdir(folder)}
+            chosen = unique_name(str(rel), used)
+            placed.append({"stage": stage, "path": chosen})
+        return placed
+
+    def _place(self, manifest: Path) -> str:
+        """Every staged file the manifest names, renamed into place; then the stage goes.
+        Where the album went: the folder holding all its files."""
+        document = json.loads(manifest.read_text(encoding="utf-8"))
+        stage = manifest.with_name(f".{manifest.stem}.partial")
+        folders: set[Path] = set()
+        targets = [self._inside(entry["path"]) for entry in document.get("placed") or ()]
+        for entry, target in zip(document.get("placed") or (), targets, strict=True):
+            source = stage / entry["stage"]
+            if source.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(source, target)
+                folders.add(target.parent)
+        for folder in folders:
+            fsync_dir(folder)
+        remove_half(stage)
+        return os.path.commonpath([str(t.parent) for t in targets]) if targets else str(self.root)
+
+    def _inside(self, rel: str) -> Path:
+        """A path from a manifest, refused if it would leave the library."""
+        path = PurePosixPath(rel)
+        if path.is_absolute() or ".." in path.parts or path.parts[:1] == (HIDDEN,):
+            raise FerrymanError("sink.io", f"{rel!r} in a manifest leaves the library")
+        return self.root / path
+
+    def _check_key(self, manifest: Path, delivery: Delivery) -> None:
+        try:
+            key = json.loads(manifest.read_text(encoding="utf-8")).get("key")
+        except (OSError, ValueError) as exc:
+            raise FerrymanError("sink.io", f"{manifest} is not a ferryman manifest") from exc
+        if key != delivery.key:
+            raise FerrymanError("sink.io", f"{manifest} holds album {key}, not {delivery.key}")
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One chooser of names at a time in this library, across threads and processes."""
+        lock = self.root / HIDDEN / "lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _commit(manifest: Path, document: dict[str, Any]) -> None:
+    """The manifest written beside, fsynced and renamed into place: the album's commit."""
+    fresh = manifest.with_name(f".{manifest.name}.new")
+    try:
+        _write_json(fresh, document)
+        os.replace(fresh, manifest)
+    except OSError:
+        fresh.unlink(missing_ok=True)  # a full disk: nothing of the commit stays behind
+        raise
+    fsync_dir(manifest.parent)
+
+
+def _modified(path: Path) -> datetime:
+    """What ``{date}`` shows: when the file says it was taken (EXIF, a video's
+    ``creation_time``), else its modified time (now, if neither can be read)."""
+    from ferryman.media.taken import taken_at
+
+    if (taken := taken_at(path)) is not None:
+        return taken
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime)
+    except OSError:
+        return datetime.now()

@@ -1,0 +1,64 @@
+"""Where a library puts each file: ``library_layout``, a small template.
+
+``{source}`` (the job's name), ``{name}`` (the delivered file's name), ``{title}`` (that
+name without its suffix), ``{ext}`` (its suffix, no dot), ``{album}`` (``0001``),
+``{index}`` (the item's number in its job), ``{kind}`` (photo, video…) and
+``{date:%Y/%m}`` (when it was taken, else its modified time; any ``strftime``
+pattern). A ``/`` between
+fields makes folders. Every rendered folder and file name goes through ``safe_name``
+(no ``..``, no leading dot, no absolute path), so no template and no hostile name can
+write outside the library or into its hidden ``.ferryman`` folder.
+"""
+
+from __future__ import annotations
+
+import string
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
+
+ALBUMS = "albums"  # the layout before templates: ``<job>/0001/`` beside a manifest.json
+DEFAULT = "{source}/{name}"  # named folders, flat: what Jellyfin, Plex and Immich keep
+FIELDS = frozenset({"source", "name", "title", "ext", "album", "index", "kind", "date"})
+
+
+def check_template(template: str) -> None:
+    """``config.invalid`` naming what is wrong, at ``add`` and when a sink opens: a
+    template that cannot be rendered is refused before any file is written."""
+    if template == ALBUMS:
+        return
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise _invalid(template, str(exc)) from exc
+    fields = [field for _, field, _, _ in parsed if field is not None]
+    unknown = sorted({field for field in fields if field not in FIELDS})
+    if unknown:
+        raise _invalid(template, f"unknown field {{{unknown[0]}}}; known: {sorted(FIELDS)}")
+    if not any(field in {"name", "title", "index"} for field in fields):
+        raise _invalid(template, "it names no file: use {name}, {title} or {index}")
+
+
+def _invalid(template: str, why: str) -> FerrymanError:
+    return FerrymanError("config.invalid", f"library_layout {template!r}: {why}")
+
+
+def render(template: str, values: dict[str, str], when: datetime) -> PurePosixPath:
+    """The file's path in the library, relative, every part a safe name. A field's
+    value never makes folders (its ``/`` becomes ``_``); the template's own ``/`` and a
+    date pattern's do."""
+    out: list[str] = []
+    for literal, field, spec, _ in string.Formatter().parse(template):
+        out.append(literal)
+        if field is None:
+            continue
+        if field == "date":
+            out.append("/".join(safe_name(p, "_") for p in when.strftime(spec or "%Y").split("/")))
+        else:
+            out.append(safe_name(format(values[field], spec or ""), "_").replace("/", "_"))
+    parts = [safe_name(part, "_") for part in "".join(out).split("/") if part.strip(" .")]
+    if not parts:
+        raise FerrymanError("config.invalid", f"library_layout {template!r} rendered empty")
+    return PurePosixPath(*parts)
