@@ -11,14 +11,11 @@ anything lands. The seen rows' primary key is the last guard.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, insert, select, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
@@ -26,15 +23,12 @@ from ferryman.model import Job
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import WATCH_FAILING, WATCH_FOUND, event_in
-from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values, summarise
-from ferryman.store.schema import fetches, jobs, watch_seen, watches
+from ferryman.store.schema import watch_seen, watches
+from ferryman.store.watch_records import WatchJob, entry_key, seen_in
+
+__all__ = ["CHECKING", "IDLE", "Made", "Watch", "WatchJob", "WatchQueries", "entry_key"]
 
 IDLE, CHECKING = "idle", hot.WATCH_CHECKING
-
-
-def entry_key(entry_id: str) -> str:
-    """The seen table's key for a source's stable id (ids can be long links)."""
-    return hashlib.sha256(entry_id.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +90,6 @@ def _watch(row: Row[Any]) -> Watch:
         lease_until=row.lease_until,
         notify=row.notify,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class WatchJob:
-    """A new entry made into a job: the ``add_job`` arguments (``NewInput.job``) and
-    the entry it came from."""
-
-    entry_id: str
-    title: str | None
-    job: dict[str, Any] | None  # None: only marked seen (--since now, filtered out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +231,7 @@ class WatchQueries(StoreBase):
         now = self.clock()
         async with self.engine.begin() as conn:
             await self._update_owned(conn, watches, watch_id, owner, {"updated_at": now})
-            made, _ = await sqlite_thread.run_sync(conn, _seen_in, watch_id, new, now)
+            made, _ = await sqlite_thread.run_sync(conn, seen_in, watch_id, new, now)
         if any(job is not None for _, job in made):
             await self.nudge()
         return Made(made)
@@ -292,7 +276,7 @@ class WatchQueries(StoreBase):
                     "updated_at": now,
                 },
             )
-            made, told_now = await sqlite_thread.run_sync(conn, _seen_in, watch_id, new, now)
+            made, told_now = await sqlite_thread.run_sync(conn, seen_in, watch_id, new, now)
             told = [*told, *told_now]
             if told:  # one notice for the check, with its entries' titles
                 jobs_made, titles = zip(*told, strict=True)
@@ -355,112 +339,3 @@ class WatchQueries(StoreBase):
         async with self.reader.connect() as conn:
             found = await conn.execute(hot.WATCHES_BUSY, {"now": now})
             return int(found.scalar_one()) == 0
-
-
-# Built once: a statement made per entry with its values inline cost SQLAlchemy more
-# (coercing each value, keying the cache) than SQLite's own work, 5 ms an entry.
-_INSERT_JOB = insert(jobs).returning(*jobs.c)
-
-
-def _seen_in(
-    conn: Connection, watch_id: int, new: Sequence[WatchJob], now: float
-) -> tuple[list[tuple[str, Job | None]], list[tuple[int, str]]]:
-    """Each new entry's job and seen row, in ``conn``'s transaction (whole on SQLite's
-    thread: a batch is one hop, not four per entry): what was made (entry id, job),
-    and (job, title) of each entry made a job."""
-    made: list[tuple[str, Job | None]] = []
-    keys = {entry_key(n.entry_id) for n in new}
-    seen = set(
-        conn.execute(
-            select(watch_seen.c.entry_key).where(
-                watch_seen.c.watch_id == watch_id, watch_seen.c.entry_key.in_(keys)
-            )
-        ).scalars()
-    )
-    dedupe = {n.job["dedupe_key"] for n in new if n.job and n.job["dedupe_key"] is not None}
-    known: dict[str, Row[Any]] = {
-        row.dedupe_key: row
-        for row in conn.execute(select(jobs).where(jobs.c.dedupe_key.in_(dedupe))).all()
-    }
-    told: list[tuple[int, str]] = []  # (job, title) of each entry made a job
-    taken: dict[str, set[str]] = {}  # job names per destination, read once
-    seen_rows: list[dict[str, Any]] = []
-    fetch_rows: list[dict[str, Any]] = []
-    for entry in new:
-        key = entry_key(entry.entry_id)
-        if key in seen:
-            continue
-        seen.add(key)
-        job = None
-        if entry.job is not None:
-            job = _watch_job(conn, entry.job, now, taken, known, fetch_rows)
-            told.append((job.id, entry.title or entry.entry_id))
-        seen_rows.append(
-            {
-                "watch_id": watch_id,
-                "entry_key": key,
-                "entry_id": entry.entry_id,
-                "title": entry.title,
-                "job_id": job.id if job is not None else None,
-                "seen_at": now,
-            }
-        )
-        made.append((entry.entry_id, job))
-    if seen_rows:
-        conn.execute(insert(watch_seen), seen_rows)
-    if fetch_rows:
-        conn.execute(insert(fetches), fetch_rows)
-    if told:
-        conn.execute(
-            update(watches)
-            .where(watches.c.id == watch_id)
-            .values(found=watches.c.found + len(told))
-        )
-    return made, told
-
-
-def _watch_job(
-    conn: Connection,
-    job: dict[str, Any],
-    now: float,
-    taken: dict[str, set[str]],
-    known: dict[str, Row[Any]],
-    fetch_rows: list[dict[str, Any]],
-) -> Job:
-    """``add_job`` inside the check's transaction, with a name unique to its
-    destination (``taken``: the names in use, per destination, kept up to date);
-    an input already a job to the same place (``known``, by dedupe key, kept up to
-    date) is that job. A new job's fetch row is added to ``fetch_rows``."""
-    key = job["dedupe_key"]
-    if key is not None and key in known:
-        return job_from_row(known[key])
-    names = taken.get(job["dest"])
-    if names is None:
-        found = conn.execute(select(jobs.c.name).where(jobs.c.dest == job["dest"]))
-        names = taken[job["dest"]] = set(found.scalars())
-    base = name = job["name"]
-    n = 2
-    while name in names:
-        name = f"{base} ({n})"
-        n += 1
-    names.add(name)
-    values = new_job_values(
-        source=job["source"],
-        name=name,
-        dest=job["dest"],
-        priority=job["priority"],
-        password=job["password"],
-        dedupe_key=key,
-        error=job["error"],
-        now=now,
-        notify=job.get("notify"),
-    )
-    row = conn.execute(_INSERT_JOB, values).one()
-    if key is not None:
-        known[key] = row
-    if job["error"] is not None:  # ended as it is made: its summary (no items) with it
-        summary = json.dumps(summarise(row, [], now))
-        conn.execute(update(jobs).where(jobs.c.id == row.id).values(summary=summary))
-    elif job["fetch"]:
-        fetch_rows.append(new_fetch_values(row.id, 0, now))
-    return job_from_row(row)
