@@ -37,6 +37,7 @@ from ferryman.frontdoors.terminal import (
     show,
     status_table,
 )
+from ferryman.printable import EscapingFormatter, printable
 from ferryman.sinks.builtin import default_sinks
 
 # The engine, the store and what they pull in (SQLAlchemy, PyAV, Pillow, Telethon) load
@@ -103,10 +104,9 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()  # stderr; control characters escaped (printable)
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
     ctx.obj = State(config, data_dir.resolve() if data_dir else None, verbose)
 
 
@@ -243,7 +243,8 @@ def add(
                 problems += 1
                 err.print(
                     Text.assemble(
-                        (f"job {job.id}", "red"), f" {job.error_code}: {job.error_message}"
+                        (f"job {job.id}", "red"),
+                        printable(f" {job.error_code}: {job.error_message}"),
                     )
                 )
                 step = with_job(spec_for(job.error_code).next_step, job.id)
