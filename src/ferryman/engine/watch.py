@@ -232,6 +232,14 @@ class Checker:
                 return made, skipped, [], start + size
         return made, skipped, [], 0
 
+    def _stop_now(self) -> None:
+        """Raise ``Stopping`` when the engine stops: nothing of this pass is written yet
+        (what earlier batches wrote stays), so the lease is only handed back."""
+        if self.stopping is not None and self.stopping.is_set():
+            from ferryman.engine.context import Stopping
+
+            raise Stopping
+
     async def _batch(
         self,
         watch: Watch,
@@ -281,6 +289,7 @@ class Checker:
         new: list[WatchEntry] = []
         keys: set[str] = set()
         for start in range(0, len(entries), batch_size):
+            self._stop_now()
             chunk = entries[start : start + batch_size]
             seen = await self.store.watch_seen_among(watch.id, {entry_key(e.id) for e in chunk})
             for entry in chunk:

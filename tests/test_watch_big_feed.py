@@ -1,0 +1,24 @@
+"""A 100,000-item feed watched with ``--since all`` by a real ``ferryman web``: the
+feed is taken in over several passes, each entry a job once, while ``POST
+/api/v1/jobs`` keeps answering within a second and ``web`` stops within 2 s in the
+middle of a check (before: one check held the store for ten minutes, the API answered
+bare 500s and ``web`` took 10 s to stop). Figures: ``python -m bench watch``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests import bigfeed
+
+ENTRIES = 100_000
+
+
+@pytest.mark.slow
+def test_a_100000_item_feed_is_taken_in_passes_while_the_api_answers(tmp_path: Path) -> None:
+    figures = bigfeed.run(tmp_path, ENTRIES)
+    assert (figures.jobs, figures.seen) == (ENTRIES, ENTRIES)  # each entry a job, once
+    assert figures.passes >= 3, figures  # 25,000 a pass by default: several
+    assert figures.worst(figures.checking) < 1.0, sorted(figures.checking)[-5:]
+    assert figures.stop_checking < 2.0, figures.stop_checking
