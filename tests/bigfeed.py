@@ -119,7 +119,9 @@ class _Api:
         return took
 
     def watch(self) -> dict[str, Any]:
-        views = self.client.get("/api/v1/watches").json()["watches"]
+        answer = self.client.get("/api/v1/watches")
+        assert answer.status_code == 200, answer.text
+        views = answer.json()["watches"]
         view: dict[str, Any] = next(v for v in views if v["id"] == self.watch_id)
         return view
 
@@ -135,7 +137,11 @@ def run(tmp: Path, entries: int, **env: str) -> Figures:
     """The whole scenario; ``env``: settings for ``web`` (``FERRYMAN_WATCH__…``)."""
     figures = Figures(entries)
     data = tmp / "data"
-    env = {"FERRYMAN_NETWORK__PRIVATE_ALLOWED": '["127.0.0.1"]', **env}
+    env = {
+        "FERRYMAN_NETWORK__PRIVATE_ALLOWED": '["127.0.0.1"]',
+        "FERRYMAN_WEB__RATE_LIMIT": "1000000",  # the API's own limit is not what is timed
+        **env,
+    }
     with serving() as server:
         _feed(server, entries)
         watch_id = asyncio.run(_add_paused_watch(data, server.url("/feed.xml")))

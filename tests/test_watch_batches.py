@@ -216,3 +216,23 @@ async def test_a_first_check_since_n_carried_over_passes_takes_the_same_n_newest
     assert await _made(store) == sorted(f"http://127.0.0.1:9/f/{i}.zip" for i in range(35, 40))
     watch = await store.get_watch(added.id)
     assert watch.primed and watch.found == 5
+
+
+async def test_entries_whose_links_share_a_file_name_get_numbered_names_across_batches(
+    store: Store, settings: Settings
+) -> None:
+    """A feed whose links all end the same (``dl.php?id=N``): each job a name of its own,
+    numbered on from batch to batch (not counted up from 2 through every name taken)."""
+    settings = _settings(settings, batch=7, per_pass=1000)
+    same = [
+        WatchEntry(f"e{i}", f"http://127.0.0.1:9/dl.zip?id={i}", f"E{i}", published=1_000.0 + i)
+        for i in reversed(range(30))
+    ]
+    await store.add_job(source="http://127.0.0.1:9/other/dl.zip", name="dl (9)", dest="library:")
+    checker = _checker(store, Listed(same))
+    added = await _watch(store, "all")
+    found = await _check(store, checker, added.id, settings)
+    assert len(found.made) == 30
+    names = [job.name for job in await store.list_jobs() if "id=" in job.source]
+    assert len(set(names)) == 30 and "dl (9)" not in names
+    assert names[0] == "dl" and all(n.startswith("dl (") for n in names[1:])

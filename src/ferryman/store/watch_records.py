@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ferryman.model import Job
@@ -61,7 +61,7 @@ def seen_in(
         for row in conn.execute(select(jobs).where(jobs.c.dedupe_key.in_(dedupe))).all()
     }
     told: list[tuple[int, str]] = []  # (job, title) of each entry made a job
-    taken = _names_in_use(conn, [n.job for n in new if n.job is not None])
+    names = _Names(conn, [n.job for n in new if n.job is not None])
     seen_rows: list[dict[str, Any]] = []
     fetch_rows: list[dict[str, Any]] = []
     for entry in new:
@@ -71,7 +71,7 @@ def seen_in(
         seen.add(key)
         job = None
         if entry.job is not None:
-            job = _watch_job(conn, entry.job, now, taken, known, fetch_rows)
+            job = _watch_job(conn, entry.job, now, names, known, fetch_rows)
             told.append((job.id, entry.title or entry.entry_id))
         seen_rows.append(
             {
@@ -101,24 +101,18 @@ def _watch_job(
     conn: Connection,
     job: dict[str, Any],
     now: float,
-    taken: dict[str, set[str]],
+    names: _Names,
     known: dict[str, Row[Any]],
     fetch_rows: list[dict[str, Any]],
 ) -> Job:
     """``add_job`` inside the check's transaction, with a name unique to its
-    destination (``taken``: the names in use it could clash with, kept up to date);
-    an input already a job to the same place (``known``, by dedupe key, kept up to
-    date) is that job. A new job's fetch row is added to ``fetch_rows``."""
+    destination (``names``); an input already a job to the same place (``known``, by
+    dedupe key, kept up to date) is that job. A new job's fetch row is added to
+    ``fetch_rows``."""
     key = job["dedupe_key"]
     if key is not None and key in known:
         return job_from_row(known[key])
-    names = taken[job["dest"]]
-    base = name = job["name"]
-    n = 2
-    while name in names:
-        name = f"{base} ({n})"
-        n += 1
-    names.add(name)
+    name = names.free(job["dest"], job["name"])
     values = new_job_values(
         source=job["source"],
         name=name,
@@ -141,21 +135,46 @@ def _watch_job(
     return job_from_row(row)
 
 
-def _names_in_use(conn: Connection, made: Sequence[dict[str, Any]]) -> dict[str, set[str]]:
-    """Per destination, the job names in use that the new jobs' names could clash with:
-    each name itself and, where it is taken, its numbered forms (``name (2)``). Not
-    every name of the destination: a watch that made 100,000 jobs read them all at
-    every batch."""
-    bases: dict[str, set[str]] = {}
-    for job in made:
-        bases.setdefault(job["dest"], set()).add(job["name"])
-    taken: dict[str, set[str]] = {}
-    for dest, names in bases.items():
-        found = conn.execute(select(jobs.c.name).where(jobs.c.dest == dest, jobs.c.name.in_(names)))
-        used = taken[dest] = set(found.scalars())
-        for name in list(used):
-            numbered = jobs.c.name.startswith(f"{name} (", autoescape=True)
-            used.update(
-                conn.execute(select(jobs.c.name).where(jobs.c.dest == dest, numbered)).scalars()
+class _Names:
+    """Free job names per destination for one batch, asked of the store a batch at a
+    time, not a name at a time nor every name of the destination (a watch that made
+    100,000 jobs read them all at every batch; a feed whose links all end ``dl.php``
+    counted up from ``dl.php (2)`` through every name taken, for each job)."""
+
+    def __init__(self, conn: Connection, made: Sequence[dict[str, Any]]) -> None:
+        self.conn = conn
+        self.wanted: dict[str, list[str]] = {}  # names per destination, in order
+        for job in made:
+            self.wanted.setdefault(job["dest"], []).append(job["name"])
+        self.taken: dict[str, set[str]] = {}
+        for dest, names in self.wanted.items():
+            found = conn.execute(
+                select(jobs.c.name).where(jobs.c.dest == dest, jobs.c.name.in_(set(names)))
             )
-    return taken
+            self.taken[dest] = set(found.scalars())
+        self.next: dict[tuple[str, str], tuple[int, int]] = {}  # per name: (next, asked)
+
+    def free(self, dest: str, base: str) -> str:
+        """``base``, else ``base (N)`` for an N no job of ``dest`` has (not always the
+        smallest: numbering goes on from the numbered names already there)."""
+        taken = self.taken[dest]
+        if base not in taken:
+            taken.add(base)
+            return base
+        n, asked = self.next.get((dest, base), (0, 0))  # asked: the store told up to here
+        if not n:  # go on after the numbered names there are (one count, in SQL)
+            numbered = jobs.c.name.startswith(f"{base} (", autoescape=True)
+            count = select(func.count()).where(jobs.c.dest == dest, numbered)
+            n = asked = 2 + int(self.conn.execute(count).scalar_one())
+        while True:
+            if n >= asked:  # the next numbers, enough for the batch, in one question
+                window = [f"{base} ({k})" for k in range(n, n + len(self.wanted[dest]) + 8)]
+                used = select(jobs.c.name).where(jobs.c.dest == dest, jobs.c.name.in_(window))
+                taken.update(self.conn.execute(used).scalars())
+                asked = n + len(window)
+            name = f"{base} ({n})"
+            n += 1
+            if name not in taken:
+                self.next[(dest, base)] = (n, asked)
+                taken.add(name)
+                return name
