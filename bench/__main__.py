@@ -65,6 +65,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "conformance": conformance.run,
     "conformance-images": conformance_images.run,
     "watch": watch.run,
+    "watch-big": watch.run_big,
     "fairness": fairness.run,
 }
 
@@ -145,6 +146,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tb-files", type=int, help="torbox: photos in the torrent (60)")
     parser.add_argument("--rounds", type=int, help="wakeup: adds per case (20)")
     parser.add_argument("--watch-entries", type=int, help="watch: entries in the feed (1000)")
+    parser.add_argument(
+        "--watch-big-entries", type=int, help="watch-big: entries in the feed (100000)"
+    )
     parser.add_argument("--slow-kb", type=int, help="fairness: the slow download, kB (600)")
     parser.add_argument("--slow-rate", type=float, help="fairness: its pace, kB/s (50)")
     parser.add_argument(

@@ -97,3 +97,41 @@ def run(args: argparse.Namespace) -> Result:
               nothing <= limit)
     )  # fmt: skip
     return result
+
+
+def run_big(args: argparse.Namespace) -> Result:
+    """``python -m bench watch-big``: a feed of ``--watch-big-entries`` (100,000) items
+    watched with ``--since all`` by a real ``ferryman web`` while ``POST /api/v1/jobs``
+    is timed (``tests/bigfeed.py``, which ``tests/test_watch_big_feed.py`` asserts on).
+    The baseline is the same call, at the same pace, before the watch is resumed."""
+    from tests import bigfeed
+
+    count = int(getattr(args, "watch_big_entries", None) or round(100_000 * args.scale))
+    result = Result("watch-big", f"a {count:,}-item feed taken in by `ferryman web` (SQLite)")
+    with scratch("watch-big", args.tmp_dir, args.keep) as work:
+        progress(f"watch-big: {count} entries")
+        figures = bigfeed.run(work, count)
+    latency = Table(["POST /api/v1/jobs", "calls", "median", "worst"])
+    for label, times in (
+        ("at rest (baseline)", figures.at_rest),
+        ("while the feed is taken in", figures.checking),
+    ):
+        median, worst = figures.median(times), figures.worst(times)
+        latency.add(label, len(times), f"{median:.3f} s", f"{worst:.3f} s")
+    result.tables.append(("", latency))
+    taken = Table(["the watch", "figure"])
+    taken.add("passes (checks that recorded part of it)", figures.passes)
+    taken.add("jobs made (each entry once)", f"{figures.jobs:,}")
+    taken.add("resume to the last entry recorded (a restart inside)", f"{figures.took:.1f} s")
+    taken.add("web stopped mid-check (SIGTERM to exit)", f"{figures.stop_checking:.2f} s")
+    taken.add("web stopped at rest (baseline)", f"{figures.stop_at_rest:.2f} s")
+    result.tables.append(("", taken))
+    worst = figures.worst(figures.checking)
+    result.checks += [
+        Check("each entry a job, once", f"{figures.jobs:,}", f"= {count:,}", figures.jobs == count),
+        Check("passes", str(figures.passes), ">= 3", figures.passes >= 3),
+        Check("POST /api/v1/jobs while checking", f"{worst:.2f} s", "< 1 s", worst < 1.0),
+        Check("web stops mid-check", f"{figures.stop_checking:.2f} s", "< 2 s",
+              figures.stop_checking < 2.0),
+    ]  # fmt: skip
+    return result

@@ -41,6 +41,7 @@ from ferryman.config_sections import (
     S3Settings,
     TelegramSettings,
     TorboxSettings,
+    WatchSettings,
     WebdavLogin,
     WebdavSettings,
     WebSettings,
@@ -68,6 +69,7 @@ __all__ = [
     "Settings",
     "TelegramSettings",
     "TorboxSettings",
+    "WatchSettings",
     "WebSettings",
     "WebdavLogin",
     "WebdavSettings",
@@ -164,6 +166,7 @@ class Settings(BaseModel):
     web: WebSettings = Field(default_factory=WebSettings)  # type: ignore[arg-type]
     results: ResultsSettings = Field(default_factory=ResultsSettings)  # type: ignore[arg-type]
     notify: NotifySettings = Field(default_factory=NotifySettings)  # type: ignore[arg-type]
+    watch: WatchSettings = Field(default_factory=WatchSettings)  # type: ignore[arg-type]
     passwords: list[str] = Field(
         default_factory=list, description="Tried on every encrypted archive, after the job's."
     )

@@ -378,6 +378,26 @@ class NotifySettings(BaseModel):
     timeout_seconds: float = Field(15.0, gt=0, description="One delivery's time limit.")
 
 
+class WatchSettings(BaseModel):
+    """How much one watch check takes on (``docs/watch.md``): a source with thousands of
+    new entries is recorded in short batches over several passes, so the API and the
+    other stages keep their turn while it is taken in."""
+
+    model_config = ConfigDict(extra="forbid")
+    batch_size: int = Field(
+        250,
+        ge=1,
+        le=5000,
+        description="New entries recorded per transaction; other work runs between batches.",
+    )
+    entries_per_pass: int = Field(
+        25_000,
+        ge=1,
+        description="New entries one check records at most; the rest are the next check's,"
+        " due at once.",
+    )
+
+
 class S3Settings(BaseModel):
     """An S3-compatible bucket for results (AWS, SeaweedFS, MinIO, R2…): several web
     front ends serve one set of results, and links are presigned S3 URLs."""

@@ -16,17 +16,25 @@ _NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
 # A safe name's most UTF-8 bytes: prefixes and suffixes added to it stay within 255.
 _NAME_BYTES = 180
 _EXT_BYTES = 16  # a longer "extension" is part of the name
+_JOINERS = frozenset("\u200c\u200d")  # zero-width non-joiner and joiner: kept
 
 
 def safe_name(name: str, fallback: str = "file") -> str:
     """A file or folder name that is safe on every filesystem ferryman writes to.
+
+    Format characters (Unicode category Cf: bidi overrides and isolates, U+200E/F,
+    U+061C, BOMs, soft hyphens) are dropped, so a name shows as it is spelled
+    (``in_side\\u202egpj.mp4`` showed as ``in_side4pm.jpg``); the two joiners stay
+    (an emoji family, Persian and Indic words need them, and they reorder nothing).
+    Control characters (C0, DEL, C1) become ``_``.
 
     Cut to ``_NAME_BYTES`` UTF-8 bytes, not characters (NAME_MAX counts bytes: 180
     kanji are 540), keeping a short extension, so that the work area's
     ``000123-NAME.part`` still fits in 255 bytes and the file keeps its type.
     """
     name = unicodedata.normalize("NFC", name)
-    name = re.sub(r'[\x00-\x1f/\\:*?"<>|]', "_", name).strip(" .")
+    name = "".join(c for c in name if c in _JOINERS or unicodedata.category(c) != "Cf")
+    name = re.sub(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]', "_", name).strip(" .")
     return _fit_bytes(name, _NAME_BYTES) or fallback
 
 

@@ -210,6 +210,7 @@ async def _watch(ctx: Context, claimed: Watch) -> None:
         ctx.owner,
         cut=cut,
         publish=ctx.bus.publish,
+        stopping=ctx.stopping,
     )
     await checker.check(claimed, await ctx.settings())
 

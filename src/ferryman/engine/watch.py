@@ -1,13 +1,17 @@
 """Checking a watch: list its source, keep what is new and wanted, make jobs of it.
 
 A check holds the watch's lease (renewed while the source is listed, which may take a
-while: yt-dlp runs in a child process, feeds and folders on a thread) and records
-everything it made in one transaction with the seen rows (``store/watches``): a check
-killed before that transaction made nothing, and the next check finds the same entries
-new. A source that cannot be listed keeps its place and is looked at again later,
-``failures`` in a row making the wait grow (its code and message stay for ``watch
-list``). A daily window and the device's conditions (Wi-Fi only, battery) are
-honoured: a check that may not run now is moved, not counted as a failure.
+while: yt-dlp runs in a child process, feeds and folders on a thread) and records its
+new entries in batches (``watch.batch_size``), each batch's jobs and seen rows in one
+short transaction (``store/watches``), so a source with thousands of new entries never
+holds the store or the event loop for long: other work runs between batches. At most
+``watch.entries_per_pass`` are recorded per check; the rest are the next check's, due
+at once, found by the seen rows (they are the check's place: a check killed between
+batches keeps what it recorded, and the next finds the rest new). A source that cannot
+be listed keeps its place and is looked at again later, ``failures`` in a row making
+the wait grow (its code and message stay for ``watch list``). A daily window and the
+device's conditions (Wi-Fi only, battery) are honoured: a check that may not run now is
+moved, not counted as a failure.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from ferryman.sources.listers.base import ListerRegistry, Resuming, Seen, WatchE
 from ferryman.store import Store
 from ferryman.store.rows import LeaseLost
 from ferryman.store.schema import watches
-from ferryman.store.watches import Watch, WatchJob, entry_key
+from ferryman.store.watches import Made, Watch, WatchJob, entry_key
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,7 @@ class Found:
     error: FerrymanError | None = None
     waited: bool = False  # not checked: the device or the window said not now
     next_at: float = 0.0
+    more: int = 0  # new entries left for the next check (one check records a bounded part)
 
 
 @dataclass
@@ -110,6 +115,8 @@ class Checker:
     # The engine's bus (WatchFound, WatchFailing wake the notifier; the notice's event is
     # written with the check, in the store); None: unheard.
     publish: Callable[[Event], None] | None = None
+    # The engine's stop: a check stops between batches (what it recorded stays).
+    stopping: asyncio.Event | None = None
 
     async def check(self, watch: Watch, settings: Settings, *, now_asked: bool = False) -> Found:
         """Check a watch this checker holds the lease of. ``now_asked``: a person asked
@@ -140,7 +147,9 @@ class Checker:
             async with held(store, watches, watch.id, self.owner, settings.lease_seconds):
                 listing = await self._listing(watch, settings)
                 entries = await (self.cut(listing) if self.cut is not None else listing)
-                found = await self._sort(watch, entries, settings)
+                plan = await self._plan(watch, entries, settings.watch.batch_size)
+                limit = settings.watch.entries_per_pass
+                taken = await self._take(watch, plan[:limit], settings)
         except LeaseLost:
             raise
         except FerrymanError as exc:
@@ -164,25 +173,93 @@ class Checker:
                     )
                 )
             return Found(watch, error=exc, next_at=when)
-        made, skipped, jobs = found
-        when = next_in_window(watch.window, store.clock() + watch.every_seconds)
-        message = f"{len(entries)} listed, {len(made)} new" if entries else "nothing listed"
-        recorded = await store.watch_checked(watch.id, self.owner, jobs, when, message=message)
-        by_entry = {entry: job for entry, job in recorded.jobs}
-        made_jobs = [
-            (entry, job.id) for entry in made if (job := by_entry.get(entry.id)) is not None
-        ]
-        if made_jobs and self.publish is not None:
+        made, skipped, last, done = taken
+        more = len(plan) - done
+        when = store.clock()  # the rest is the next check's, at once
+        if not more:
+            when = next_in_window(watch.window, when + watch.every_seconds)
+        new = len(made) + sum(1 for _, record in last if record.job is not None)
+        message = f"{len(entries)} listed, {new} new" if entries else "nothing listed"
+        message += f", {more} more at the next look" if more else ""
+        told = [(job, entry.title) for entry, job in made]
+        recorded = await store.watch_checked(
+            watch.id,
+            self.owner,
+            [job for _, job in last],
+            when,
+            message=message,
+            primed=watch.primed or not more,
+            told=told,
+        )
+        made.extend(_made(recorded, last))
+        if made and self.publish is not None:
             self.publish(
                 WatchFound(
                     watch_id=watch.id,
                     source=self._shown(watch),
                     dest=watch.dest,
-                    jobs=tuple(job_id for _, job_id in made_jobs),
-                    titles=tuple(entry.title for entry, _ in made_jobs),
+                    jobs=tuple(job_id for _, job_id in made),
+                    titles=tuple(entry.title for entry, _ in made),
                 )
             )
-        return Found(watch, len(entries), made_jobs, skipped, next_at=when)
+        return Found(watch, len(entries), made, skipped, next_at=when, more=more)
+
+    async def _take(
+        self, watch: Watch, plan: Sequence[tuple[WatchEntry, str | None]], settings: Settings
+    ) -> tuple[
+        list[tuple[WatchEntry, int]],
+        list[tuple[WatchEntry, str]],
+        list[tuple[WatchEntry, WatchJob]],
+        int,
+    ]:
+        """Record ``plan`` batch by batch, each in its own short transaction, other work
+        running between them; a stop ends it between batches. The last batch is not
+        recorded here but returned, for the check's own last transaction (a check of a
+        few new entries stays one transaction). Returns the jobs made, the entries only
+        marked seen, that last batch, and how many of ``plan`` these are."""
+        size = settings.watch.batch_size
+        made: list[tuple[WatchEntry, int]] = []
+        skipped: list[tuple[WatchEntry, str]] = []
+        for start in range(0, len(plan), size):
+            batch = await self._batch(watch, plan[start : start + size], settings, skipped)
+            if start + size >= len(plan):
+                return made, skipped, batch, len(plan)
+            recorded = await self.store.watch_recorded(
+                watch.id, self.owner, [job for _, job in batch]
+            )
+            made.extend(_made(recorded, batch))
+            if self.stopping is not None and self.stopping.is_set():
+                return made, skipped, [], start + size
+        return made, skipped, [], 0
+
+    def _stop_now(self) -> None:
+        """Raise ``Stopping`` when the engine stops: nothing of this pass is written yet
+        (what earlier batches wrote stays), so the lease is only handed back."""
+        if self.stopping is not None and self.stopping.is_set():
+            from ferryman.engine.context import Stopping
+
+            raise Stopping
+
+    async def _batch(
+        self,
+        watch: Watch,
+        batch: Sequence[tuple[WatchEntry, str | None]],
+        settings: Settings,
+        skipped: list[tuple[WatchEntry, str]],
+    ) -> list[tuple[WatchEntry, WatchJob]]:
+        """A batch's records: each wanted entry's job (understood on a thread), each
+        entry left out (added to ``skipped``, with why) marked seen only."""
+        wanted = [entry for entry, why in batch if why is None]
+        understood = iter(await asyncio.to_thread(self._understand_all, watch, wanted, settings))
+        records: list[tuple[WatchEntry, WatchJob]] = []
+        for entry, why in batch:
+            job = next(understood) if why is None else why
+            if isinstance(job, str):
+                skipped.append((entry, job))
+                records.append((entry, WatchJob(entry.id, entry.title, None)))
+            else:
+                records.append((entry, WatchJob(entry.id, entry.title, job)))
+        return records
 
     async def _listing(self, watch: Watch, settings: Settings) -> Awaitable[list[WatchEntry]]:
         """The source's listing, to be awaited: a source read on from a point (a chat's
@@ -201,70 +278,64 @@ class Checker:
         except FerrymanError:
             return watch.kind
 
-    async def _sort(
-        self, watch: Watch, entries: Sequence[WatchEntry], settings: Settings
-    ) -> tuple[list[WatchEntry], list[tuple[WatchEntry, str]], list[WatchJob]]:
-        """The new entries: those to make into jobs (oldest first) and those only marked
-        seen (with why), and the store's records for both."""
-        seen = await self.store.watch_seen_keys(watch.id)
+    async def _plan(
+        self, watch: Watch, entries: Sequence[WatchEntry], batch_size: int
+    ) -> list[tuple[WatchEntry, str | None]]:
+        """The new entries in the order they are recorded: those only marked seen first
+        (with why), then those to make into jobs, oldest first. Left out first, so a
+        first check carried over to another pass makes the same choice again (its
+        ``--since`` newest are still among what is left). Seen rows are asked about a
+        batch at a time, yielding between batches."""
         new: list[WatchEntry] = []
-        for entry in entries:
-            key = entry_key(entry.id)
-            if key not in seen:
-                seen.add(key)
-                new.append(entry)
-        marks = [(e, e.skip) for e in new if e.skip is not None]  # seen, never a job
-        take, skipped = _first_check(watch, [e for e in new if e.skip is None])
-        skipped.extend(marks)
+        keys: set[str] = set()
+        for start in range(0, len(entries), batch_size):
+            self._stop_now()
+            chunk = entries[start : start + batch_size]
+            seen = await self.store.watch_seen_among(watch.id, {entry_key(e.id) for e in chunk})
+            for entry in chunk:
+                key = entry_key(entry.id)
+                if key not in seen and key not in keys:
+                    keys.add(key)
+                    new.append(entry)
+        left_out = [(e, e.skip) for e in new if e.skip is not None]  # seen, never a job
+        take, before = _first_check(watch, [e for e in new if e.skip is None])
+        left_out.extend(before)
         wanted: list[WatchEntry] = []
         for entry in take:
             why = _filtered(watch, entry)
             if why is None:
                 wanted.append(entry)
             else:
-                skipped.append((entry, why))
-        wanted = _oldest_first(wanted)
-        understood = await asyncio.to_thread(self._understand_all, watch, wanted, settings)
-        records: list[WatchJob] = []
-        made: list[WatchEntry] = []
-        for entry, job in zip(wanted, understood, strict=True):
-            if isinstance(job, str):
-                skipped.append((entry, job))
-                continue
-            made.append(entry)
-            records.append(WatchJob(entry.id, entry.title, job))
-        records.extend(WatchJob(entry.id, entry.title, None) for entry, _ in skipped)
-        return made, skipped, records
+                left_out.append((entry, why))
+        return [*left_out, *((entry, None) for entry in _oldest_first(wanted))]
 
     def _understand_all(
         self, watch: Watch, entries: list[WatchEntry], settings: Settings
     ) -> list[dict[str, object] | str]:
         """Each entry's job (``add_job`` arguments), or why it cannot be one; on one
-        thread (a hop per entry cost more than the work)."""
+        thread (a hop per entry cost more than the work). The destination is checked
+        once, not per entry (a library's check makes and removes a folder: 3 ms each)."""
         found: list[dict[str, object] | str] = []
+        if entries:
+            self.sinks.check_ready(settings, watch.dest)  # no entry can go: try later
         for entry in entries:
             try:
-                found.append(self._understand(watch, entry, settings))
+                found.append(self._understand(watch, entry))
             except FerrymanError as exc:
                 if exc.code.startswith(("sink.", "telegram.", "link.bad_profile")):
                     raise  # the destination or the profile: no entry can go; try later
                 found.append(f"{exc.code}: {exc.message}")
         return found
 
-    def _understand(self, watch: Watch, entry: WatchEntry, settings: Settings) -> dict[str, object]:
+    def _understand(self, watch: Watch, entry: WatchEntry) -> dict[str, object]:
         from ferryman.engine.intake import understand
         from ferryman.links.profile import Profile, parse_token
 
         profile = parse_token(watch.profile) if watch.profile else None
         if profile is None and watch.kind == "ytdlp":
             profile = Profile()  # a video page: an MP4 up to 1080p, as `add` makes it
-        new = understand(
-            entry.input,
-            dest=watch.dest,
-            sources=self.sources,
-            sinks=self.sinks,
-            settings=settings,
-            profile=profile,
+        new = understand(  # no settings: the destination was checked for the batch
+            entry.input, dest=watch.dest, sources=self.sources, sinks=self.sinks, profile=profile
         )
         job = new.job(new.name, 0, None)
         job["notify"] = watch.notify  # the watch's notice targets are its jobs' too
@@ -275,6 +346,19 @@ class Checker:
         if self.listers.get(watch.kind).changes_in_place:
             job["dedupe_key"] = None  # a changed file is new: the seen rows keep it once
         return job
+
+
+def _made(
+    recorded: Made, batch: Sequence[tuple[WatchEntry, WatchJob]]
+) -> list[tuple[WatchEntry, int]]:
+    """(entry, job id) of each entry of ``batch`` the store made a job; an entry the
+    store found seen meanwhile (another check) is neither made nor left out by this one."""
+    by_entry = {entry: job for entry, job in recorded.jobs}
+    return [
+        (entry, job.id)
+        for entry, record in batch
+        if record.job is not None and (job := by_entry.get(entry.id)) is not None
+    ]
 
 
 def _first_check(

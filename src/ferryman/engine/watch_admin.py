@@ -259,4 +259,5 @@ def found_view(found: Found) -> dict[str, Any]:
         "left_out": [{"title": entry.title, "why": why} for entry, why in found.skipped],
         "error": {"code": error.code, "message": error.message} if error else None,
         "next_check_at": found.next_at,
+        "more": found.more,
     }

@@ -46,6 +46,7 @@ from ferryman.frontdoors.terminal import (
     show,
     status_table,
 )
+from ferryman.printable import printable
 from ferryman.sinks.builtin import default_sinks
 
 # The engine, the store and what they pull in (SQLAlchemy, PyAV, Pillow, Telethon) load
@@ -281,7 +282,8 @@ def add(
                 problems += 1
                 err.print(
                     Text.assemble(
-                        (f"job {job.id}", "red"), f" {job.error_code}: {job.error_message}"
+                        (f"job {job.id}", "red"),
+                        printable(f" {job.error_code}: {job.error_message}"),
                     )
                 )
                 step = with_job(spec_for(job.error_code).next_step, job.id)

@@ -108,7 +108,11 @@ def apply_output(meta: dict[str, Any]) -> None:
         level = logging.INFO
     root = logging.getLogger()
     if not root.handlers:  # human lines go to stderr: results alone on stdout
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from ferryman.printable import EscapingFormatter
+
+        handler = logging.StreamHandler()  # control characters escaped (printable)
+        handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
     root.setLevel(level)
     if meta.get("ferryman.no_color"):
         os.environ["NO_COLOR"] = "1"  # the convention Rich and child programs read

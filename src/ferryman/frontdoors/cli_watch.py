@@ -217,7 +217,8 @@ def check(
                 f"watch {number}: {found.listed} listed, {len(found.made)} new"
                 f" → job{'s' if len(found.made) != 1 else ''}"
                 f" {', '.join(str(j) for _, j in found.made) or 'none'};"
-                f" next look {_when(found.next_at)}",
+                + (f" {found.more} more at the next look," if found.more else "")
+                + f" next look {_when(found.next_at)}",
                 markup=False,
             )
             for entry, job_id in found.made:

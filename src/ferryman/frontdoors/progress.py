@@ -29,6 +29,8 @@ from ferryman.engine.events import (
 )
 from ferryman.engine.phases import CONVERTING, DOWNLOADING, Phases, figures_of
 from ferryman.engine.report import counts
+from ferryman.frontdoors.terminal import console
+from ferryman.printable import printable
 from ferryman.store import Store
 
 _PLAIN = (
@@ -84,6 +86,7 @@ class Renderer:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[note]}", markup=False),
+            console=console(),  # escapes control characters in names (printable)
         )
         self._bars: dict[int, TaskID] = {}
         self._phases = Phases()  # each job's phase and its own figures, as the page has them
@@ -185,7 +188,7 @@ class PlainRenderer:
         if line is None or self._last.get((event.job_id, event.item_id)) == line:
             return
         self._last[(event.job_id, event.item_id)] = line
-        print(line, file=sys.stderr, flush=True)
+        print(printable(line), file=sys.stderr, flush=True)
 
     async def close(self) -> None:
         self._unsubscribe()

@@ -6,18 +6,25 @@ cannot crash the printer. Styles are applied to whole ``Text`` spans instead.
 
 Output that is not a terminal is not hard-wrapped: a piped line stays one line, so a
 script (or a person's ``| grep``) sees whole messages.
+
+Control characters in that text (an ESC, a CR or a bidi override in a file's name) are
+printed as escapes (``\\x1b``: ``printable``), by the consoles themselves, so no print
+can forget it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
 from ferryman.errors import FerrymanError, with_job
+from ferryman.printable import printable
 
 if TYPE_CHECKING:
     from ferryman.frontdoors.result_links import Links
@@ -26,9 +33,27 @@ if TYPE_CHECKING:
 _UNWRAPPED_WIDTH = 10_000  # a table printed to a pipe: as wide as its cells need
 
 
+class SafeConsole(Console):
+    """A Rich console that escapes control characters in what it prints: in strings
+    before Rich reads them (Rich would drop a BEL or a CR unseen, and pass an ESC), and
+    in every rendered segment (a ``Text`` built elsewhere), escapes being idempotent."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(printable(text, lines=True), **kwargs)
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control:
+                yield segment
+            else:
+                yield Segment(printable(segment.text, lines=True), segment.style)
+
+
 def console(*, stderr: bool = False) -> Console:
     """A console for the CLI: soft-wrapped (the terminal wraps, not Rich)."""
-    return Console(stderr=stderr, soft_wrap=True)
+    return SafeConsole(stderr=stderr, soft_wrap=True)
 
 
 def show(out: Console, renderable: Any) -> None:
@@ -37,14 +62,14 @@ def show(out: Console, renderable: Any) -> None:
         out.print(renderable)
         return
     # A console's width caps any width asked of print(): a wide one, same file.
-    wide = Console(file=out.file, width=_UNWRAPPED_WIDTH, no_color=out.no_color)
+    wide = SafeConsole(file=out.file, width=_UNWRAPPED_WIDTH, no_color=out.no_color)
     wide.print(renderable)
 
 
 def fail(console: Console, exc: FerrymanError, job: int | None = None) -> None:
     """``error CODE: message`` and the next step, on ``console`` (stderr for the CLI);
     ``job``: the job the command named, whose number the next step then gives."""
-    console.print(Text.assemble(("error", "red"), f" {exc.code}: {exc.message}"))
+    console.print(Text.assemble(("error", "red"), printable(f" {exc.code}: {exc.message}")))
     console.print(f"  next: {with_job(exc.next_step, job)}", markup=False)
 
 
@@ -81,7 +106,8 @@ def status_table(data: dict[str, Any]) -> Table:
     for job in data["jobs"]:
         c = job["counts"]
         cells = [Text(str(c[k]), style="red" if k == "failed" and c[k] else "") for k in columns]
-        table.add_row(Text(str(job["id"])), Text(job["name"]), Text(state_cell(job)), *cells)
+        name = Text(printable(job["name"]))
+        table.add_row(Text(str(job["id"])), name, Text(state_cell(job)), *cells)
     return table
 
 
@@ -100,7 +126,7 @@ def print_problems(out: Console, data: dict[str, Any]) -> None:
                 (f"job {job['id']}", "bold"),
                 " ",
                 (str(code), "red" if job["state"] == "failed" else "yellow"),
-                f": {message}" if message else "",
+                printable(f": {message}") if message else "",
             )
         )
         if step:
@@ -139,7 +165,8 @@ def print_links(
 
 def print_report(out: Console, data: dict[str, Any]) -> None:
     """``ferryman report JOB``: what was delivered, changed, skipped, kept, and why."""
-    out.print(Text.assemble((f"job {data['job']}", "bold"), f" {data['name']} — {data['state']}"))
+    title = printable(f" {data['name']} — {data['state']}")
+    out.print(Text.assemble((f"job {data['job']}", "bold"), title))
     _line(out, f"  source: {data['source']}")
     if data.get("fetched_as"):
         _line(out, f"  made: {data['fetched_as']}")
@@ -148,7 +175,8 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
     for key, style in (("error", "red"), ("waiting", "yellow")):
         problem = data.get(key)
         if problem:
-            out.print(Text.assemble("  ", (str(problem["code"]), style), f": {problem['message']}"))
+            said = printable(f": {problem['message']}")
+            out.print(Text.assemble("  ", (str(problem["code"]), style), said))
             if problem.get("next"):
                 _line(out, f"  next: {problem['next']}")
     failed = len(data["failed"])

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -94,10 +95,8 @@ def check_writable(folder: Path) -> None:
     if not existing.is_dir():
         what = "is a file" if existing == folder else f"is under {existing}, a file"
         raise FerrymanError("sink.unwritable", f"{folder} {what}, not a folder")
-    probe = existing / f".ferryman-probe-{os.getpid()}"
-    try:
-        probe.mkdir()
-        probe.rmdir()
+    try:  # a name of its own (mkdtemp): a watch's check and an add at once never meet
+        os.rmdir(tempfile.mkdtemp(prefix=".ferryman-probe-", dir=existing))
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         where = "" if existing == folder else f" (it would be made in {existing})"

@@ -1,17 +1,17 @@
 """Watches: sources checked on a schedule, and what each has seen.
 
-Exactly once rests on one transaction per check: the jobs a check makes, the
-``watch_seen`` rows that name them and the watch's own next check are written together,
-and only while the checker still holds the watch's lease. A check that dies halfway
-wrote nothing (the next one lists again and finds the same entries new); two checkers
-cannot both hold the lease, and should one write after losing it, its transaction fails
-(``LeaseLost``) before anything lands. The seen rows' primary key is the last guard.
+Exactly once rests on one transaction per batch of new entries: the jobs a batch makes
+and the ``watch_seen`` rows that name them are written together, and only while the
+checker still holds the watch's lease; the check's last transaction also writes the
+watch's next check. A check that dies halfway keeps the batches it wrote (the next one
+lists again and finds the rest new); two checkers cannot both hold the lease, and
+should one write after losing it, its transaction fails (``LeaseLost``) before
+anything lands. The seen rows' primary key is the last guard.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,18 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
-from ferryman.store import hot
+from ferryman.store import hot, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import WATCH_FAILING, WATCH_FOUND, event_in
-from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values
-from ferryman.store.schema import fetches, jobs, watch_seen, watches
+from ferryman.store.schema import watch_seen, watches
+from ferryman.store.watch_records import WatchJob, entry_key, seen_in
+
+__all__ = ["CHECKING", "IDLE", "Made", "Watch", "WatchJob", "WatchQueries", "entry_key"]
 
 IDLE, CHECKING = "idle", hot.WATCH_CHECKING
-
-
-def entry_key(entry_id: str) -> str:
-    """The seen table's key for a source's stable id (ids can be long links)."""
-    return hashlib.sha256(entry_id.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +93,6 @@ def _watch(row: Row[Any]) -> Watch:
 
 
 @dataclass(frozen=True, slots=True)
-class WatchJob:
-    """A new entry made into a job: the ``add_job`` arguments (``NewInput.job``) and
-    the entry it came from."""
-
-    entry_id: str
-    title: str | None
-    job: dict[str, Any] | None  # None: only marked seen (--since now, filtered out)
-
-
-@dataclass(frozen=True, slots=True)
 class Made:
     """What a check's record wrote: each new entry's job (None: marked seen only)."""
 
@@ -151,13 +138,6 @@ class WatchQueries(StoreBase):
         async with self.reader.connect() as conn:
             rows = (await conn.execute(select(watches).order_by(watches.c.id))).all()
         return [_watch(r) for r in rows]
-
-    async def watch_seen_keys(self, watch_id: int) -> set[str]:
-        async with self.reader.connect() as conn:
-            found = await conn.execute(
-                select(watch_seen.c.entry_key).where(watch_seen.c.watch_id == watch_id)
-            )
-            return set(found.scalars())
 
     async def watch_seen_rows(self, watch_id: int) -> list[tuple[str, int | None]]:
         """(entry id, job id) of everything the watch has seen, in the order seen."""
@@ -230,6 +210,32 @@ class WatchQueries(StoreBase):
         if found.first() is None:
             raise _not_found(watch_id)
 
+    async def watch_seen_among(self, watch_id: int, keys: Collection[str]) -> set[str]:
+        """Which of ``keys`` (``entry_key``) the watch has seen: a check asks batch by
+        batch rather than holding every key of a long-watched source at once."""
+        if not keys:
+            return set()
+        async with self.reader.connect() as conn:
+            found = await conn.execute(
+                select(watch_seen.c.entry_key).where(
+                    watch_seen.c.watch_id == watch_id, watch_seen.c.entry_key.in_(list(keys))
+                )
+            )
+            return set(found.scalars())
+
+    async def watch_recorded(self, watch_id: int, owner: str, new: Sequence[WatchJob]) -> Made:
+        """One batch of a check's new entries (their jobs, fetch and seen rows) in a short
+        transaction of its own, while ``owner`` holds the lease: a source with thousands
+        of new entries is taken in batch by batch, the store free between them, and a
+        check cut between batches keeps what it recorded (the seen rows are its place)."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            await self._update_owned(conn, watches, watch_id, owner, {"updated_at": now})
+            made, _ = await sqlite_thread.run_sync(conn, seen_in, watch_id, new, now)
+        if any(job is not None for _, job in made):
+            await self.nudge()
+        return Made(made)
+
     async def watch_checked(
         self,
         watch_id: int,
@@ -238,13 +244,17 @@ class WatchQueries(StoreBase):
         next_at: float,
         *,
         message: str | None = None,
+        primed: bool = True,
+        told: Sequence[tuple[int, str]] = (),
     ) -> Made:
         """Record a successful check, in one transaction while ``owner`` holds the
         lease: each new entry's job (its fetch row too) and its seen row, then the
         watch's next check. An entry seen meanwhile is left alone; an entry whose input
-        is already a job to the same place (its dedupe key) is marked seen with that job."""
+        is already a job to the same place (its dedupe key) is marked seen with that job.
+        ``told``: (job, title) of jobs the check made in earlier batches
+        (``watch_recorded``), told in this check's one notice; ``primed`` False: a
+        first check carried over to the next pass (its ``--since`` still applies)."""
         now = self.clock()
-        made: list[tuple[str, Job | None]] = []
         async with self.engine.begin() as conn:
             await self._update_owned(
                 conn,
@@ -255,7 +265,7 @@ class WatchQueries(StoreBase):
                     "state": IDLE,
                     "owner": None,
                     "lease_until": None,
-                    "primed": True,
+                    "primed": primed,
                     "next_check_at": next_at,
                     "last_check_at": now,
                     "last_ok_at": now,
@@ -266,45 +276,8 @@ class WatchQueries(StoreBase):
                     "updated_at": now,
                 },
             )
-            keys = {entry_key(n.entry_id) for n in new}
-            seen = set(
-                (
-                    await conn.execute(
-                        select(watch_seen.c.entry_key).where(
-                            watch_seen.c.watch_id == watch_id, watch_seen.c.entry_key.in_(keys)
-                        )
-                    )
-                ).scalars()
-            )
-            count = 0
-            told: list[tuple[int, str]] = []  # (job, title) of each entry made a job
-            taken: dict[str, set[str]] = {}  # job names per destination, read once
-            for entry in new:
-                key = entry_key(entry.entry_id)
-                if key in seen:
-                    continue
-                seen.add(key)
-                job = await self._watch_job(conn, entry.job, now, taken) if entry.job else None
-                if job is not None:
-                    count += 1
-                    told.append((job.id, entry.title or entry.entry_id))
-                await conn.execute(
-                    insert(watch_seen).values(
-                        watch_id=watch_id,
-                        entry_key=key,
-                        entry_id=entry.entry_id,
-                        title=entry.title,
-                        job_id=job.id if job is not None else None,
-                        seen_at=now,
-                    )
-                )
-                made.append((entry.entry_id, job))
-            if count:
-                await conn.execute(
-                    update(watches)
-                    .where(watches.c.id == watch_id)
-                    .values(found=watches.c.found + count)
-                )
+            made, told_now = await sqlite_thread.run_sync(conn, seen_in, watch_id, new, now)
+            told = [*told, *told_now]
             if told:  # one notice for the check, with its entries' titles
                 jobs_made, titles = zip(*told, strict=True)
                 await event_in(
@@ -313,47 +286,6 @@ class WatchQueries(StoreBase):
         if any(job is not None for _, job in made):
             await self.nudge()
         return Made(made)
-
-    async def _watch_job(
-        self, conn: AsyncConnection, job: dict[str, Any], now: float, taken: dict[str, set[str]]
-    ) -> Job:
-        """``add_job`` inside the check's transaction, with a name unique to its
-        destination (``taken``: the names in use, per destination, kept up to date);
-        an input already a job to the same place is that job."""
-        key = job["dedupe_key"]
-        if key is not None:
-            found = await conn.execute(select(jobs).where(jobs.c.dedupe_key == key))
-            existing = found.first()
-            if existing is not None:
-                return job_from_row(existing)
-        names = taken.get(job["dest"])
-        if names is None:
-            found = await conn.execute(select(jobs.c.name).where(jobs.c.dest == job["dest"]))
-            names = taken[job["dest"]] = set(found.scalars())
-        base = name = job["name"]
-        n = 2
-        while name in names:
-            name = f"{base} ({n})"
-            n += 1
-        names.add(name)
-        values = new_job_values(
-            source=job["source"],
-            name=name,
-            dest=job["dest"],
-            priority=job["priority"],
-            password=job["password"],
-            dedupe_key=key,
-            error=job["error"],
-            now=now,
-            notify=job.get("notify"),
-        )
-        row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
-        made = job_from_row(row)
-        if job["error"] is not None:
-            await self._store_summary(conn, made.id, now)
-        elif job["fetch"]:
-            await conn.execute(insert(fetches).values(new_fetch_values(made.id, 0, now)))
-        return made
 
     async def watch_failed(
         self,
