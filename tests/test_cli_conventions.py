@@ -240,8 +240,9 @@ def test_a_service_run_stopped_by_sigterm_exits_0_even_after_a_failed_job(
     )
     try:
         eventually_sync(
-            lambda: json.loads(cli(tmp_path, "status", "--json").stdout)["jobs"][0]["state"]
-            == "failed",
+            lambda: (
+                json.loads(cli(tmp_path, "status", "--json").stdout)["jobs"][0]["state"] == "failed"
+            ),
             "the cut zip's job to fail",
             within=90,
         )

@@ -11,7 +11,13 @@ from ferryman.config import load_settings
 from ferryman.errors import FerrymanError, spec_for
 
 NET = Path(__file__).resolve().parent.parent / "src" / "ferryman" / "net"
-ALLOWED = ("ferryman.config", "ferryman.errors", "ferryman.fsutil", "ferryman.model", "ferryman.urls")
+ALLOWED = (
+    "ferryman.config",
+    "ferryman.errors",
+    "ferryman.fsutil",
+    "ferryman.model",
+    "ferryman.urls",
+)
 ALLOWED_ADAPTERS = ("ferryman.archive.names", "ferryman.media.classify", "ferryman.net")
 
 
