@@ -658,8 +658,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         "notify.blocked",
         False,
         "Notices given with a job or a watch may not go to this machine, a private network"
-        " or cloud metadata: write the URL in notify.urls in ferryman.toml (trusted as"
-        " written), or list its host in network.private_allowed.",
+        " or cloud metadata: write the URL in the settings file, trusted as written"
+        " (`ferryman config set notify.urls '[\"URL\"]'`), or list its host:"
+        " `ferryman config set network.private_allowed '[\"HOST\"]'`.",
+        web_step="Notices from the page may not go to this machine, a home network or"
+        " cloud metadata: use a public address, or ask whoever runs ferryman to allow"
+        " that host.",
     ),
     ErrorSpec(
         "notify.undelivered",
@@ -714,8 +718,9 @@ SPECS: tuple[ErrorSpec, ...] = (
         False,
         "Without web.tokens this server answers only to its own names (a guard against"
         " DNS rebinding): open it as http://127.0.0.1:PORT/ or http://localhost:PORT/; to"
-        " reach it by another name, set web.public_url to that address (public_url ="
-        ' "https://NAME" under [web] in ferryman.toml) or set web.tokens.',
+        " reach it by another name, give that address"
+        " (`ferryman config set web.public_url https://NAME`) or set web.tokens"
+        " (`ferryman web token`).",
         web_step="Open the page at the server's own address (127.0.0.1 or localhost), or"
         " ask whoever runs ferryman to set web.public_url to the address you use.",
     ),
