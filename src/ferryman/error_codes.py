@@ -711,6 +711,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         " ferryman.toml (or FERRYMAN_WEB__ALLOW_PRIVATE_LINKS=true), then start"
         " `ferryman web` again ([telegram] for the chat's `telegram serve`), or list the"
         " host in network.private_allowed.",
+        # Whole: page_step's split at ';' dropped the half that names the setting.
+        web_step="Cloud metadata addresses are never fetched. Links to this machine and"
+        " to private (home) networks are refused because others can reach this page (it"
+        " has tokens, or listens beyond this machine). To allow them, add this line under"
+        " [web] in ferryman.toml: allow_private_links = true (or list only that host under"
+        ' [network]: private_allowed = ["HOST"]), then start `ferryman web` again: the'
+        " setting is read at start.",
     ),
     ErrorSpec(
         "upload.not_found", False, "Start the upload again: this one is unknown or finished."

@@ -36,10 +36,11 @@ def routes(app: FastAPI, web: Web) -> None:
             source: str = str(upload.path)
         else:
             source = web.sources.remote_uri((body.source or "").strip())  # never a path
-            if not web.settings.web.allow_private_links:
-                allowed = web.settings.network.private_allowed
-                address = web.sources.address(source)
-                await asyncio.to_thread(guard.check_link, address, allowed)
+            w = web.settings.web  # its host is the address bound (``server.serve``)
+            private = guard.private_links_refused(w.host, w.tokens, w.allow_private_links)
+            allowed = web.settings.network.private_allowed
+            address = web.sources.address(source)
+            await asyncio.to_thread(guard.check_link, address, allowed, private=private)
         try:
             job = await intake.add_source(
                 web.store,
