@@ -84,14 +84,14 @@ def test_an_exposed_page_refuses_it_saying_the_line_that_allows_it(
             error = answer.json()["error"]
             assert error["code"] == "link.blocked"
             assert ALLOWING_LINE in error["next"] and "[web]" in error["next"], error
-            assert "ferryman web` again" in error["next"], error  # and that a restart is needed
+            assert "then restart the server" in error["next"], error  # a restart is needed
         assert client.get("/api/v1/jobs").json()["jobs"] == []
 
 
 def test_the_pages_next_step_for_a_refused_link_names_the_setting() -> None:
     """The CLI's step was split at ';' and lost the half naming the setting."""
     step = page_step("link.blocked")
-    assert ALLOWING_LINE in step and "[web]" in step and "again" in step
+    assert ALLOWING_LINE in step and "[web]" in step and "restart" in step
 
 
 @NEEDS_CHROMIUM

@@ -716,8 +716,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         " to private (home) networks are refused because others can reach this page (it"
         " has tokens, or listens beyond this machine). To allow them, add this line under"
         " [web] in ferryman.toml: allow_private_links = true (or list only that host under"
-        ' [network]: private_allowed = ["HOST"]), then start `ferryman web` again: the'
-        " setting is read at start.",
+        ' [network]: private_allowed = ["HOST"]), then restart the server (ferryman web):'
+        " the setting is read when it starts.",
     ),
     ErrorSpec(
         "upload.not_found", False, "Start the upload again: this one is unknown or finished."
