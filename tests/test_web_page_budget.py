@@ -106,3 +106,107 @@ def test_remove_selected_on_forty_jobs_is_one_request_under_ten_a_minute(
         ], requests
         with web.client() as api:
             assert api.get("/api/v1/jobs").json()["jobs"] == []
+
+
+def _watch_upload_state(page: Any) -> None:
+    page.evaluate(
+        """() => { window.said = []; const box = document.getElementById("upload-state");
+        new MutationObserver(() => window.said.push(box.textContent))
+          .observe(box, { childList: true, characterData: true, subtree: true }); }"""
+    )
+
+
+def test_a_piece_answered_429_waits_what_retry_after_says_and_goes_on(
+    tmp_path: Path, page: Any
+) -> None:
+    """A proxy (or an older server) answers a piece 429 with Retry-After: 2: the page
+    says "waiting N s", then sends that piece again (it gave the upload up)."""
+    big = tmp_path / "two.bin"
+    with big.open("wb") as out:
+        out.truncate(8 * 1024 * 1024 + 4096)
+    limited: list[str] = []
+
+    def once_429(route: Any) -> None:
+        if route.request.method == "PUT" and not limited:
+            limited.append(route.request.headers.get("content-range", ""))
+            body = '{"error": {"code": "rate.limited", "message": "slow down", "next": ""}}'
+            route.fulfill(
+                status=429,
+                headers={"Retry-After": "2", "Content-Type": "application/json"},
+                body=body,
+            )
+        else:
+            route.continue_()
+
+    requests = _api_requests(page)
+    with running_web(tmp_path / "data") as web:
+        page.goto(web.base)
+        page.route("**/api/v1/uploads/*", once_429)
+        _watch_upload_state(page)
+        page.locator("#files").set_input_files(str(big))
+        page.get_by_role("button", name="Start").click()
+        card = page.locator("#jobs li.job")
+        playwright_api.expect(card).to_have_count(1, timeout=60_000)
+        playwright_api.expect(page.locator("#form-error")).to_have_text("")
+        said: list[str] = page.evaluate("window.said")
+        assert any("waiting 2 s" in t for t in said), said
+        assert any("waiting 1 s" in t for t in said), said
+        pieces = [r for r in requests if r.startswith("PUT /uploads/")]
+        assert len(pieces) == 3, requests  # the first piece twice, then the second
+        assert limited == [f"bytes 0-{8 * 1024 * 1024 - 1}/{big.stat().st_size}"]
+
+
+def test_start_again_with_the_same_file_goes_on_from_the_last_piece(
+    tmp_path: Path, page: Any
+) -> None:
+    """The page is reloaded after the first of three pieces: choosing the same file
+    and Start again asks where its upload stands and sends only the rest."""
+    big = tmp_path / "three.bin"
+    with big.open("wb") as out:
+        out.truncate(2 * 8 * 1024 * 1024 + 4096)
+    ranges: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            ranges.append(r.headers.get("content-range", ""))
+            if r.method == "PUT" and "/api/v1/uploads/" in r.url
+            else None
+        ),
+    )
+    requests = _api_requests(page)
+    with running_web(tmp_path / "data") as web:
+        page.goto(web.base)
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send(  # slow enough that the reload lands mid-file
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 5, "downloadThroughput": -1, "uploadThroughput": 4e6},
+        )
+        page.locator("#files").set_input_files(str(big))
+        with page.expect_response(lambda r: r.request.method == "PUT" and r.ok, timeout=60_000):
+            page.get_by_role("button", name="Start").click()
+        page.reload()
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
+        page.locator("#files").set_input_files(str(big))
+        page.get_by_role("button", name="Start").click()
+        card = page.locator("#jobs li.job")
+        playwright_api.expect(card).to_have_count(1, timeout=60_000)
+        playwright_api.expect(card.first).to_contain_text("three.bin")
+        assert len([r for r in requests if r.startswith("POST /uploads")]) == 1, requests
+        piece = 8 * 1024 * 1024
+        size = big.stat().st_size
+        assert ranges[0] == f"bytes 0-{piece - 1}/{size}", ranges
+        # After the reload: on from where the server stands (past the first piece;
+        # what the cut piece had sent is kept), to the end.
+        resumed = int(ranges[2].split()[1].split("-")[0])
+        assert resumed >= piece and ranges[-1].endswith(f"-{size - 1}/{size}"), ranges
+        # Only what the reload cut is sent twice: never the first piece again.
+        assert ranges.count(f"bytes 0-{piece - 1}/{size}") == 1, ranges
+        with web.client() as api:
+            (job,) = api.get("/api/v1/jobs").json()["jobs"]
+            assert job["name"].startswith("three")
