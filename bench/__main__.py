@@ -162,6 +162,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--web-seconds", type=float, help="web: seconds of fan-out (20)")
     parser.add_argument("--web-file-mb", type=int, help="web: the downloaded result, MiB (1024)")
+    parser.add_argument("--web-upload-mb", type=int, help="web: the uploaded file, MiB (2048)")
     parser.add_argument("--net-mb", type=int, help="network: the zip over the link, MiB (1024)")
     parser.add_argument(
         "--size",

@@ -19,6 +19,9 @@ result; and a bare FastAPI app (one endpoint returning a job-sized dict, one
 - **Downloads:** the 1 GiB result through its signed link against the bare
   ``FileResponse``, with ``curl`` (from the page cache, over loopback), three rounds
   alternating, medians. Target ≥ 0.9x.
+- **Upload:** ``--web-upload-mb`` (2048) through a ``ferryman web`` child with the
+  default rate limit, as the page sends it (``bench._web_upload``): seconds, MiB/s, and
+  how many pieces were answered 429 (target: none).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pathlib import Path
 import psutil
 
 from bench._common import Check, Result, Table, median, progress, rss_tree, scratch
+from bench._web_upload import upload_through_web
 
 LATENCY_TARGET = 0.250
 READ_TARGET = 0.5
@@ -242,6 +246,16 @@ def run(args: argparse.Namespace) -> Result:
                 Check("downloads vs FileResponse", f"{share:.2f}x", ">= 0.9x",
                       share >= DOWNLOAD_TARGET)
             )  # fmt: skip
+        upload_mb = int(getattr(args, "web_upload_mb", None) or max(16, round(2048 * args.scale)))
+        progress(f"web: a {upload_mb} MiB upload in 8 MiB pieces, default rate limit")
+        up = upload_through_web(work, upload_mb)
+        uploads = Table(["size", "pieces", "seconds", "MiB/s", "answered 429"])
+        uploads.add(f"{upload_mb} MiB", up["pieces"], f"{up['seconds']:.1f}",
+                    f"{up['size'] / 2**20 / up['seconds']:.0f}", up["limited"])  # fmt: skip
+        result.tables.append(("an upload as the page sends it (loopback, rate_limit 120)", uploads))
+        result.checks.append(
+            Check("upload pieces refused (429)", str(up["limited"]), "0", up["limited"] == 0)
+        )
     result.notes.append(
         "both servers are uvicorn children with the same settings; the clients and the load"
         " generator share this machine's 2 cores with them: compare ratios, not rates"

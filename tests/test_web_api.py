@@ -184,8 +184,15 @@ def test_requests_from_another_sites_page_are_refused(tmp_path: Path, links: Fau
 
 
 def test_links_into_this_machine_or_private_networks_are_refused(tmp_path: Path) -> None:
+    """On an exposed page (tokens): a loopback one without tokens is this machine's
+    user's own, and takes them (tests/test_web_home.py)."""
+    token, hashed = new_token()
     private = {"FERRYMAN_WEB__ALLOW_PRIVATE_LINKS": "false"}
-    with running_web(tmp_path / "data", **private) as web, web.client() as client:
+    bearer = {"Authorization": f"Bearer {token}"}
+    with (
+        running_web(tmp_path / "data", FERRYMAN_WEB__TOKENS=json.dumps([hashed]), **private) as web,
+        web.client(headers=bearer) as client,
+    ):
         for link in (
             "http://127.0.0.1:9/a.zip",
             "http://[::1]/a.zip",
@@ -491,20 +498,24 @@ def test_a_redirect_into_a_private_network_is_refused_when_the_download_follows_
     tmp_path: Path, links: FaultServer
 ) -> None:
     """127.0.0.1 stands for a public server (network.private_allowed), 127.0.0.2 for
-    one inside: the link passes when added, its redirect is refused when followed."""
+    one inside: the link passes when added, its redirect is refused when followed (on
+    an exposed page: tokens)."""
+    token, hashed = new_token()
     with serving(host="127.0.0.2") as inside:
         inside.add("/secret.zip", b"PK\x05\x06" + bytes(18), content_type="application/zip")
         links.redirect("/away.zip", inside.url("/secret.zip"))
         env = {
             "FERRYMAN_WEB__ALLOW_PRIVATE_LINKS": "false",
             "FERRYMAN_NETWORK__PRIVATE_ALLOWED": '["127.0.0.1"]',
+            "FERRYMAN_WEB__TOKENS": json.dumps([hashed]),
         }
-        with running_web(tmp_path / "data", **env) as web, web.client() as client:
+        bearer = {"Authorization": f"Bearer {token}"}
+        with running_web(tmp_path / "data", **env) as web, web.client(headers=bearer) as client:
             made = client.post("/api/v1/jobs", json={"source": links.url("/away.zip")})
             assert made.status_code == 202, made.text  # the link itself is fine
             direct = client.post("/api/v1/jobs", json={"source": inside.url("/secret.zip")})
             assert direct.json()["error"]["code"] == "link.blocked"
-            view = web.wait_for(made.json()["id"], ("done", "failed"))
+            view = web.wait_for(made.json()["id"], ("done", "failed"), headers=bearer)
             assert view["status"] == "failed"
             assert view["error"]["code"] == "link.blocked", view["error"]
             assert "127.0.0.2" in view["error"]["message"]

@@ -221,7 +221,7 @@ class NetworkSettings(BaseModel):
         description="Refuse connections to loopback, private and link-local addresses for"
         " links, feeds, WebDAV, Torbox and a job's or watch's notices, checked at every"
         " connection and redirect (link.blocked; cloud metadata is refused always);"
-        " `ferryman web` turns it on unless web.allow_private_links.",
+        " an exposed `ferryman web` (tokens) turns it on unless web.allow_private_links.",
     )
     private_allowed: list[str] = Field(
         default_factory=list,
@@ -343,10 +343,22 @@ class WebSettings(BaseModel):
     )
     allow_private_links: bool = Field(
         False,
-        description="Take links to loopback, private and link-local addresses (home"
-        " networks, tests); off: refused with link.blocked.",
+        description="An exposed page (tokens, a public bind) takes links to loopback,"
+        " private and link-local addresses too; off: refused with link.blocked. A"
+        " loopback page without tokens takes them anyway; cloud metadata never.",
     )
-    rate_limit: int = Field(120, ge=1, description="API requests a minute per token.")
+    rate_limit: int = Field(
+        120,
+        ge=1,
+        description="API requests a minute per token (an upload's pieces and its status"
+        " are not counted).",
+    )
+    upload_expiry: float = Field(
+        86400.0,
+        gt=0,
+        description="Seconds an unfinished upload may lie untouched before it is deleted"
+        " (the page left mid-file); a finished one stays with its job.",
+    )
 
 
 class NotifySettings(BaseModel):

@@ -762,6 +762,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         " (or FERRYMAN_WEB__ALLOW_PRIVATE_LINKS=true), then start `ferryman web` again"
         " (`ferryman config set telegram.allow_private_links true` for the chat's"
         " `telegram serve`), or list the host in network.private_allowed.",
+        # Whole: page_step's split at ';' dropped the half that names the setting.
+        web_step="Cloud metadata addresses are never fetched. Links to this machine and"
+        " to private (home) networks are refused because others can reach this page (it"
+        " has tokens, or listens beyond this machine). To allow them, run this on the"
+        " server: ferryman config set web.allow_private_links true (or allow only that"
+        " host: ferryman config set network.private_allowed '[\"HOST\"]'), then restart"
+        " the server (ferryman web): the setting is read when it starts.",
     ),
     ErrorSpec(
         "upload.not_found", False, "Start the upload again: this one is unknown or finished."

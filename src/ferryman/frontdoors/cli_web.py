@@ -42,14 +42,17 @@ def web(
         return
     import asyncio
 
-    from ferryman.web.guard import check_bind
+    from ferryman.web.guard import check_bind, private_links_refused
     from ferryman.web.server import serve
 
     settings = ctx.obj.settings()
-    if not settings.web.allow_private_links:  # links from the web: no fetch inward
+    chosen_host = host or settings.web.host
+    # An exposed page's links never fetch inward; a loopback one without tokens may
+    # reach the home network (cloud metadata stays refused: net.egress).
+    w = settings.web
+    if private_links_refused(chosen_host, w.tokens, w.allow_private_links):
         network = settings.network.model_copy(update={"block_private": True})
         settings = settings.model_copy(update={"network": network})
-    chosen_host = host or settings.web.host
     chosen_port = settings.web.port if port is None else port
     out = console()
 

@@ -40,13 +40,16 @@ def blocked_address(address: str) -> bool:
     )
 
 
-def check_host(host: str, port: int | None, allowed: Iterable[str] = ()) -> None:
-    """Raise ``link.blocked`` when ``host`` is, or resolves to, a blocked address. A
-    name that does not resolve passes: the connection reports it with its own code."""
+def check_host(
+    host: str, port: int | None, allowed: Iterable[str] = (), *, private: bool = True
+) -> None:
+    """Raise ``link.blocked`` when ``host`` is, or resolves to, a blocked address (with
+    ``private`` off: a cloud metadata address, which nothing allows). A name that does
+    not resolve passes: the connection reports it with its own code."""
     host = host.strip("[]")
     if not host:
         raise FerrymanError("link.invalid", "the link has no host")
-    exempt = {a.strip("[]").lower() for a in allowed}
+    exempt = {a.strip("[]").lower() for a in allowed} if private else set()
     if host.lower() in exempt:
         return
     try:
@@ -58,8 +61,18 @@ def check_host(host: str, port: int | None, allowed: Iterable[str] = ()) -> None
             return
         addresses = [str(info[4][0]) for info in infos]
     for address in addresses:
-        if address not in exempt and blocked_address(address):
+        if _metadata(address):
+            named = host if host == address else f"{host} ({address})"
+            raise FerrymanError("link.blocked", f"{named} is a cloud metadata address")
+        if private and address not in exempt and blocked_address(address):
             raise FerrymanError("link.blocked", inside(host, address))
+
+
+def _metadata(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip in METADATA
 
 
 def inside(host: str, address: str) -> str:

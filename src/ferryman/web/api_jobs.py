@@ -13,7 +13,14 @@ from ferryman.errors import FerrymanError
 from ferryman.web import guard
 from ferryman.web.core import API, JobId, Web, error_body
 from ferryman.web.live import page_of
-from ferryman.web.schemas import ENDED, ClearRequest, FilesPage, JobRequest, PasswordRequest
+from ferryman.web.schemas import (
+    ENDED,
+    BulkRequest,
+    ClearRequest,
+    FilesPage,
+    JobRequest,
+    PasswordRequest,
+)
 
 Offset = Query(0, ge=0, le=2**31, description="The first file's index.")
 PAGE_MAX = 1000
@@ -36,10 +43,11 @@ def routes(app: FastAPI, web: Web) -> None:
             source: str = str(upload.path)
         else:
             source = web.sources.remote_uri((body.source or "").strip())  # never a path
-            if not web.settings.web.allow_private_links:
-                allowed = web.settings.network.private_allowed
-                address = web.sources.address(source)
-                await asyncio.to_thread(guard.check_link, address, allowed)
+            w = web.settings.web  # its host is the address bound (``server.serve``)
+            private = guard.private_links_refused(w.host, w.tokens, w.allow_private_links)
+            allowed = web.settings.network.private_allowed
+            address = web.sources.address(source)
+            await asyncio.to_thread(guard.check_link, address, allowed, private=private)
         try:
             job = await intake.add_source(
                 web.store,
@@ -128,6 +136,29 @@ def routes(app: FastAPI, web: Web) -> None:
                     continue
                 gone.append(job.id)
         return {"removed": gone}
+
+    @app.post(f"{API}/jobs/bulk", tags=["jobs"])
+    async def bulk(body: BulkRequest) -> dict[str, Any]:
+        """Retry, cancel or remove several jobs in one request (up to 1,000). Each is
+        done alone: one that cannot be (not ended, gone) is listed under ``refused`` with
+        its error, and the others go on."""
+        done: list[int] = []
+        refused: list[dict[str, Any]] = []
+        for job_id in dict.fromkeys(body.ids):  # each once, in the order given
+            try:
+                if body.action == "retry":
+                    await control.retry_job(web.store, job_id)
+                elif body.action == "cancel":
+                    await control.cancel_job(web.store, job_id)
+                else:
+                    await remove(job_id)
+            except FerrymanError as exc:
+                refused.append({"id": job_id, **error_body(exc.code, exc.message)})
+                continue
+            if body.action != "remove":
+                web.tracker.touch(job_id)
+            done.append(job_id)
+        return {"action": body.action, "done": done, "refused": refused}
 
     @app.get(f"{API}/jobs/{{job_id}}/files", tags=["jobs"], response_model=FilesPage)
     async def files(

@@ -4,6 +4,7 @@ as plain ASGI (a download streams through untouched)."""
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.parse
 from typing import Any
@@ -71,6 +72,9 @@ class _Guard:
             if problem is not None:
                 await _send_error(send, error_response(problem), extra)
                 return
+            if _own_upload(scope["method"], path):  # no budget: a user's own bytes
+                await self.app(scope, receive, send_with(send, extra))
+                return
             limiter = self.web.limiter
             allowed, remaining, reset = limiter.take(who)
             seconds = str(max(1, round(reset))).encode()
@@ -86,19 +90,36 @@ class _Guard:
                 )
                 return
 
-        async def with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                have = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *(h for h in extra if h[0] not in have),
-                ]
-            await send(message)
+        await self.app(scope, receive, send_with(send, extra))
 
-        await self.app(scope, receive, with_headers)
+
+def send_with(send: Any, extra: list[tuple[bytes, bytes]]) -> Any:
+    """``send``, adding ``extra`` headers the response does not set itself."""
+
+    async def with_headers(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            have = {name.lower() for name, _ in message.get("headers", [])}
+            message["headers"] = [
+                *message.get("headers", []),
+                *(h for h in extra if h[0] not in have),
+            ]
+        await send(message)
+
+    return with_headers
 
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+_UPLOAD = re.compile(rf"^{API}/uploads/[^/]+$")
+
+
+def _own_upload(method: str, path: str) -> bool:
+    """A piece of an upload, or the look at where it stands (its recovery): outside the
+    per-minute budget. An upload of 2.4 GB is 300 pieces; counted with the rest it died
+    at 429 mid-file, its recovery refused too. Each is still a caller's (token or
+    session), and a piece's body is capped (``limits``); starting an upload counts."""
+    return method in ("PUT", "GET", "HEAD") and _UPLOAD.match(path) is not None
+
+
 # Outside /api/v1 yet behind the token: what the server runs, counts and exposes.
 # /healthz and /readyz's bare verdict stay open (a load balancer or a probe has no token).
 TOKEN_ONLY = frozenset({"/metrics", "/api/openapi.json", "/api/docs"})

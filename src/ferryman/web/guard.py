@@ -8,8 +8,11 @@
   ``X-Ferryman-CSRF`` header the page's script sets (a form on another site cannot).
 - A fixed window per token (or per address) limits requests, with ``RateLimit-*``
   headers and 429 ``Retry-After``.
-- A link is refused (``link.blocked``) when its host resolves to loopback, private,
-  link-local, reserved or cloud-metadata addresses, unless ``web.allow_private_links``:
+- A link to a cloud metadata address is refused always (``link.blocked``). One to
+  loopback, private, link-local or reserved addresses is refused only on an exposed
+  page (``private_links_refused``: a public bind, or tokens), unless
+  ``web.allow_private_links``: a page only this machine's user reaches (loopback, no
+  tokens; the Host check keeps rebound names out) fetches from the home network. Checked
   when the job is added (here), and at every connection and redirect of its download
   (``net.egress``, switched on by ``ferryman web`` through ``network.block_private``).
 """
@@ -65,6 +68,14 @@ def check_bind(host: str, tokens: list[str]) -> None:
         )
 
 
+def private_links_refused(host: str, tokens: list[str], allowed: bool) -> bool:
+    """Whether a page bound to ``host`` refuses links into this machine or a private
+    network: only when others may reach it (a public bind, or tokens handed out) and the
+    operator did not allow them (``web.allow_private_links``). A loopback page without
+    tokens is this machine's user's own, who can reach the home network anyway."""
+    return not allowed and not (is_loopback(host) and not tokens)
+
+
 class Tokens:
     def __init__(self, hashed: list[str]) -> None:
         self._hashed = [h.strip().lower() for h in hashed if h.strip()]
@@ -114,11 +125,12 @@ class RateLimiter:
         return True, self.limit - window.used, reset
 
 
-def check_link(url: str, allowed: Iterable[str] = ()) -> None:
-    """Raise ``link.blocked`` when a web link's host is, or resolves to, an address
-    inside this machine or a private network, when the job is added (the downloads
-    check again at every connection and redirect: ``net.addresses``)."""
+def check_link(url: str, allowed: Iterable[str] = (), *, private: bool = True) -> None:
+    """Raise ``link.blocked`` when a web link's host is, or resolves to, a cloud metadata
+    address or (``private``) one inside this machine or a private network, when the job
+    is added (the downloads check again at every connection and redirect:
+    ``net.egress``)."""
     parts = urllib.parse.urlsplit(url)
     if not parts.netloc:
         return  # names no host (torbox:…, tg:…; a source's ``address`` unwraps media:…)
-    check_host(parts.hostname or "", parts.port, allowed)
+    check_host(parts.hostname or "", parts.port, allowed, private=private)

@@ -98,6 +98,23 @@ class ClearRequest(_Strict):
     status: list[EndedState] = Field(default_factory=lambda: list(ENDED), min_length=1)
 
 
+BULK_MAX = 1000  # the most jobs the page lists; a longer list is refused before any runs
+
+
+class BulkRequest(_Strict):
+    """Several jobs at once (``POST /api/v1/jobs/bulk``): one request, not one per job,
+    so "Retry/Remove selected" never meets the rate limit."""
+
+    action: Literal["retry", "remove", "cancel"]
+    ids: list[int] = Field(min_length=1, max_length=BULK_MAX)
+
+    @model_validator(mode="after")
+    def _numbers(self) -> BulkRequest:
+        if any(not 1 <= i <= 2**63 - 1 for i in self.ids):
+            raise ValueError("every id is a job's number, 1 or more")
+        return self
+
+
 class FileLink(BaseModel):
     """One result file with its signed link (and its preview's, signed the same way)."""
 

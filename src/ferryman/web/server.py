@@ -122,17 +122,21 @@ async def web_app(
 
 
 async def _sweep(web: Web) -> None:
+    expiry = web.settings.web.upload_expiry
     while True:
         try:
             removed, freed = await web.results.sweep(web.settings.results.retention)
             if removed:
                 log.info("results: %d jobs past retention deleted, %d bytes freed", removed, freed)
-            await asyncio.to_thread(web.uploads.sweep, web.settings.results.retention)
+            await asyncio.to_thread(
+                web.uploads.sweep, web.settings.results.retention, abandoned=expiry
+            )
         except FerrymanError as exc:  # a bucket out of reach or refusing: one line, not a trace
             log.warning("results sweep failed: %s (next: %s)", exc, exc.next_step)
         except Exception:
             log.exception("results sweep failed")
-        await asyncio.sleep(SWEEP_SECONDS)
+        # Often enough that an abandoned upload outlives web.upload_expiry by half at most.
+        await asyncio.sleep(min(SWEEP_SECONDS, max(expiry / 2, 1.0)))
 
 
 async def serve(

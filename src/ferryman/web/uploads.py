@@ -118,9 +118,12 @@ class Uploads:
             handle.close()
         return self.get(upload_id)
 
-    def sweep(self, older_than: float, now: float | None = None) -> int:
-        """Delete uploads untouched for ``older_than`` seconds (an abandoned one, or one
-        whose job has long ended); how many went."""
+    def sweep(
+        self, older_than: float, now: float | None = None, *, abandoned: float | None = None
+    ) -> int:
+        """Delete uploads untouched for ``older_than`` seconds (one whose job has long
+        ended), and unfinished ones untouched for ``abandoned`` (``web.upload_expiry``:
+        the page was left mid-file, its bytes would lie there for good); how many went."""
         import shutil
         import time
 
@@ -132,10 +135,21 @@ class Uploads:
             if not folder.is_dir():
                 continue
             newest = max((p.stat().st_mtime for p in folder.iterdir()), default=0.0)
-            if now - max(newest, folder.stat().st_mtime) > older_than:
+            limit = older_than
+            if abandoned is not None and not self._finished(folder):
+                limit = min(limit, abandoned)
+            if now - max(newest, folder.stat().st_mtime) > limit:
                 shutil.rmtree(folder, ignore_errors=True)
                 gone += 1
         return gone
+
+    def _finished(self, folder: Path) -> bool:
+        """All its bytes arrived (a job may read it); a folder unreadable as an upload
+        counts as unfinished: nothing could read it."""
+        try:
+            return self.get(folder.name).done
+        except (FerrymanError, OSError, KeyError, ValueError):
+            return False
 
     def remove(self, upload_id: str) -> None:
         """Delete an upload that no job took (its job was refused)."""

@@ -22,9 +22,16 @@ async function api(method, path, body) {
     const error = new Error(data.error ? data.error.message : response.statusText);
     error.info = data.error;
     error.status = response.status;
+    error.retryAfter = seconds(response.headers.get("Retry-After"));
     throw error;
   }
   return data;
+}
+
+// A Retry-After header's seconds (a 429 or a 503 says how long to wait), or null.
+function seconds(header) {
+  const n = Number(header);
+  return header !== null && header !== "" && Number.isFinite(n) && n >= 0 ? Math.min(Math.ceil(n), 3600) : null;
 }
 
 function text(tag, content, cls) {
@@ -240,14 +247,9 @@ async function onPicked(verb) {
     if (verb === "remove") {
       if (!ended.length) return showError(new Error("Only ended jobs can be removed; cancel the others first."));
       if (!confirm(`Remove ${ended.length} job${ended.length > 1 ? "s" : ""} with their files?`)) return;
-      for (const v of ended) {
-        await api("DELETE", `/jobs/${v.id}`);
-        forget(v.id);
-      }
+      for (const id of await bulk("remove", ended)) forget(id);
     } else {
-      for (const v of views.filter((v) => v.status === "failed" || v.status === "cancelled")) {
-        render(await api("POST", `/jobs/${v.id}/retry`));
-      }
+      await bulk("retry", views.filter((v) => v.status === "failed" || v.status === "cancelled"));
     }
     picked.clear();
     for (const box of document.querySelectorAll("#jobs input.pick")) box.checked = false;
@@ -255,6 +257,26 @@ async function onPicked(verb) {
     showError(e);
   }
   showPicked();
+}
+
+// One request for all of them (one per job met the rate limit past 120): the live
+// stream brings the retried jobs' new views. Returns the ids done; says what was refused.
+async function bulk(action, views) {
+  const done = [];
+  const refused = [];
+  for (let at = 0; at < views.length; at += 1000) {
+    const ids = views.slice(at, at + 1000).map((v) => v.id);
+    const answer = await api("POST", "/jobs/bulk", { action, ids });
+    done.push(...answer.done);
+    refused.push(...answer.refused);
+  }
+  if (refused.length) {
+    const first = jobs.get(refused[0].id);
+    const name = first ? first.name : "a job";
+    const more = refused.length > 1 ? ` (and ${refused.length - 1} more)` : "";
+    showError({ info: { message: `${name}${more}: ${refused[0].error.message}`, next: refused[0].error.next } });
+  }
+  return done;
 }
 
 function forget(id) {
@@ -452,7 +474,13 @@ function sendPiece(id, file, offset, end, sent) {
     for (const [k, v] of Object.entries(CSRF)) xhr.setRequestHeader(k, v);
     xhr.setRequestHeader("Content-Range", `bytes ${offset}-${end - 1}/${file.size}`);
     xhr.upload.onprogress = (event) => sent(offset + event.loaded);
-    xhr.onload = () => resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, body: xhr.responseText });
+    xhr.onload = () =>
+      resolve({
+        ok: xhr.status >= 200 && xhr.status < 300,
+        status: xhr.status,
+        body: xhr.responseText,
+        retryAfter: seconds(xhr.getResponseHeader("Retry-After")),
+      });
     xhr.onerror = () => reject(new TypeError("upload interrupted"));
     xhr.send(file.slice(offset, end));
   });
@@ -470,26 +498,82 @@ function uploadText(file, bytes, began) {
   return bits.join(" · ");
 }
 
+// The seconds a server asked for, counted down where the user sees them.
+async function waiting(secs, say) {
+  for (let left = secs; left > 0; left -= 1) {
+    say(`waiting ${left} s (the server asked for a pause)`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+// ``call`` again after each 429 or 503, once the Retry-After it gave has passed.
+async function patiently(call, say, where) {
+  for (let tries = 0; ; tries += 1) {
+    try {
+      return await call();
+    } catch (e) {
+      if (![429, 503].includes(e.status) || tries >= 20) throw e;
+      await waiting(e.retryAfter ?? 5, (t) => say(where() + " · " + t));
+    }
+  }
+}
+
+// Where an unfinished upload of this very file stands, kept per browser: Start again
+// with the same file goes on from its last piece instead of from 0.
+function uploadKey(file) {
+  return `ferryman.upload:${file.name}:${file.size}:${file.lastModified}`;
+}
+
+function kept(key, id) {
+  try {
+    if (id === undefined) return localStorage.getItem(key);
+    if (id === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, id);
+  } catch (e) {
+    /* private mode: an upload begins again, as before */
+  }
+  return null;
+}
+
 async function upload(file, say) {
-  let state = await api("POST", "/uploads", { name: file.name, size: file.size });
-  const began = { at: performance.now(), bytes: state.offset };
+  const key = uploadKey(file);
+  let state = null;
+  const before = kept(key);
+  if (before) {
+    try {
+      state = await api("GET", `/uploads/${encodeURIComponent(before)}`);
+      if (state.size !== file.size) state = null;
+    } catch (e) {
+      state = null; // swept, or finished and taken: a new one
+    }
+  }
+  const began = { at: performance.now(), bytes: state ? state.offset : 0 };
+  const where = () => uploadText(file, state ? state.offset : 0, began);
+  if (!state) state = await patiently(() => api("POST", "/uploads", { name: file.name, size: file.size }), say, where);
+  kept(key, state.id);
   let failures = 0;
-  say(uploadText(file, state.offset, began));
+  say(where());
   while (!state.done) {
     const end = Math.min(state.offset + PIECE, file.size);
     try {
       const answer = await sendPiece(state.id, file, state.offset, end, (bytes) => say(uploadText(file, bytes, began)));
-      if (!answer.ok && answer.status !== 409) throw new Error("upload answered " + answer.status);
-      state = answer.ok ? JSON.parse(answer.body) : await api("GET", `/uploads/${state.id}`);
+      if ([429, 503].includes(answer.status)) {
+        // Not a failure: wait what the server said, then on from where it stands.
+        await waiting(answer.retryAfter ?? 5, (t) => say(where() + " · " + t));
+        began.at = performance.now();
+        began.bytes = state.offset;
+      } else if (!answer.ok && answer.status !== 409) throw new Error("upload answered " + answer.status);
+      state = answer.ok ? JSON.parse(answer.body) : await patiently(() => api("GET", `/uploads/${state.id}`), say, where);
       failures = 0;
     } catch (e) {
       failures += 1; // the connection dropped: ask where the server is, and go on
       if (failures > 20) throw e;
       await new Promise((r) => setTimeout(r, Math.min(1000 * failures, 10000)));
-      state = await api("GET", `/uploads/${state.id}`);
+      state = await patiently(() => api("GET", `/uploads/${state.id}`), say, where);
     }
-    say(uploadText(file, state.offset, began));
+    say(where());
   }
+  kept(key, null);
   return state.id;
 }
 
