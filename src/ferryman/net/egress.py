@@ -58,10 +58,6 @@ class Egress:
     def named(cls, block_private: bool, allowed: Iterable[str]) -> Egress:
         return cls(block_private, frozenset(_bare(n) for n in allowed if n.strip()))
 
-    def trusting(self, hosts: Iterable[str]) -> Egress:
-        """This guard, also taking ``hosts`` (the operator's own)."""
-        return Egress(self.block_private, self.allowed | {_bare(h) for h in hosts if h})
-
     def refuses(self, host: str, address: str) -> bool:
         """Whether a connection to ``address`` (``host``'s) is refused."""
         bare = address.split("%")[0].lower()
