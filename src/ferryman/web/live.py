@@ -314,18 +314,22 @@ class Tracker:
         figures = live.figures
         moving = figures if figures is not None and figures.phase == phase else None
         error = None
+        source = self._describe(job.source)
         if job.error_code:
             spec = spec_for(job.error_code)
+            # describe() names an upload "NAME (uploaded)": its step says upload, not download.
+            uploaded = source.endswith(" (uploaded)")
+            step = page_step(job.error_code, failed=job.state.terminal, uploaded=uploaded)
             error = {
                 "code": job.error_code,
                 "message": job.error_message or job.error_code,
-                "next": with_job(page_step(job.error_code, failed=job.state.terminal), job.id),
+                "next": with_job(step, job.id),
                 "retryable": spec.retryable,
             }
         return {
             "id": job.id,
             "name": job.name,
-            "source": self._describe(job.source),
+            "source": source,
             "dest": job.dest,
             "status": job.state.value,
             "paused": job.paused,
