@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from ferryman.config import Settings
-from ferryman.errors import ERRORS, page_step, spec_for
+from ferryman.errors import ERRORS, page_line, page_step, spec_for
 from ferryman.web.core import error_body
 
 COMMAND = re.compile(r"`(ferryman|pip|kill)\b|ferryman (retry|password|remove|add)\b|--[a-z]")
@@ -75,3 +75,10 @@ def test_no_step_the_page_shows_names_a_setting(code: str) -> None:
         words = set(re.findall(r"[a-z_]+(?:\.[a-z_]+)*", step))
         assert not words & names, (code, step)
         assert "`" not in step, (code, step)
+
+
+def test_a_setting_to_type_is_one_exact_line_apart_from_the_words() -> None:
+    line = page_line("content.login_required")
+    assert line == "ferryman config set links.cookies_file ~/cookies.txt"
+    assert line not in page_step("content.login_required")  # the card says it in words
+    assert page_line("archive.truncated") is None  # nothing to type: no line

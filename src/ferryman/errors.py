@@ -25,6 +25,7 @@ __all__ = [
     "ServerWait",
     "UnregisteredCodeWarning",
     "next_step_for",
+    "page_line",
     "page_step",
     "spec_for",
     "with_job",
@@ -133,6 +134,16 @@ def page_step(code: str, *, failed: bool = False, uploaded: bool = False) -> str
         return spec.web_step
     kept = [s for s in re.split(r"(?<=[.;])\s+", spec.next_step) if not _COMMAND.search(s)]
     return " ".join(kept) or "The message above says what went wrong."
+
+
+_CONFIG_LINE = re.compile(r"`(ferryman config set [^`]+)`")
+
+
+def page_line(code: str) -> str | None:
+    """The one line to type on the server where the fix is a setting (the page shows it
+    under the card's Details, beside the code), else None: the step stays in words."""
+    found = _CONFIG_LINE.search(spec_for(code).next_step)
+    return found.group(1) if found else None
 
 
 def with_job(text: str, job: int | None) -> str:

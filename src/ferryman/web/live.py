@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.engine.events import AlbumSending, Event, ItemProgress, JobFetched, JobFetching
 from ferryman.engine.phases import Figures, figures_of
-from ferryman.errors import FerrymanError, page_step, spec_for, with_job
+from ferryman.errors import FerrymanError, page_line, page_step, spec_for, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 from ferryman.timeouts import wait_set, within
 from ferryman.web.floors import Floors
@@ -324,6 +324,7 @@ class Tracker:
                 "code": job.error_code,
                 "message": job.error_message or job.error_code,
                 "next": with_job(step, job.id),
+                "line": page_line(job.error_code),
                 "retryable": spec.retryable,
             }
         return {

@@ -190,6 +190,12 @@ function errorNote(error) {
   const details = document.createElement("details");
   details.className = "code-details";
   details.append(text("summary", "Details"), text("code", error.code, "code"));
+  if (error.line) {
+    // The one line to type where the fix is a setting on the server.
+    const line = text("p", "On the server: ", "line");
+    line.append(text("code", error.line));
+    details.append(line);
+  }
   note.append(details);
   return note;
 }
