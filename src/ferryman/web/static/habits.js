@@ -47,6 +47,8 @@
     box.addEventListener("keydown", (event) => {
       if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
       event.preventDefault();
+      const start = form.querySelector("button[type=submit]");
+      if (start && start.disabled) return; // a start under way: not twice
       form.requestSubmit();
     });
   }
