@@ -255,6 +255,8 @@ def test_the_viewer_steps_by_button_key_and_swipe_and_says_where_it_is(
         expect(place).to_have_text("3 / 3")
         expect(viewer.get_by_role("button", name="Next")).to_be_disabled()
         _shots(page, "viewer", whole=False)  # the overlay, as the screen shows it
+        page.emulate_media(color_scheme="dark")
+        _shots(page, "viewer-dark", whole=False)
         # A finger swiping right (left to right) goes back one.
         cdp = context.new_cdp_session(page)
         steps = (("touchStart", 80), ("touchMove", 200), ("touchMove", 300), ("touchEnd", 0))
