@@ -121,6 +121,11 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
             other.get_by_role("button", name="Check now").click()
             expect(other.locator(".status")).to_have_text("failing", timeout=LOOK)
             expect(other.locator("p.error").first).to_contain_text("source.")
+            # Words first: the code is folded under Details; buttons name their watch.
+            expect(other.locator("p.error code").first).to_be_hidden()
+            expect(other.locator("p.error summary").first).to_have_text("Details")
+            named = other.get_by_role("button", name=re.compile(r"^Check now http:"))
+            expect(named).to_be_visible()
             expect(other.locator("p.error .next").first).not_to_be_empty()
             expect(other.get_by_role("status")).to_contain_text("it failed")
             assert not re.search(r"`ferryman|--[a-z]", other.inner_text())  # page words

@@ -403,9 +403,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "Decoding the image would take more memory than `media.max_image_bytes` allows"
         " (its pixels x channels x bit depth, counted from its header); it is sent as a"
         " document, unchanged. Raise the setting if this machine has the memory.",
-        web_step="Decoding the image would take more memory than the max_image_bytes"
-        " setting allows (its pixels x channels x bit depth); it is sent as a document,"
-        " unchanged.",
+        web_step="Decoding the image would take more memory than the server allows for one"
+        " picture; it is sent as a document, unchanged.",
     ),
     ErrorSpec(
         "media.over_limit",
@@ -790,6 +789,50 @@ _WEB_STEPS: dict[str, str] = {
     "source.tls_refused": "The server's TLS certificate is not trusted (self-signed, expired,"
     " or made for another name), so nothing was read from it. Check that the link names"
     " the right host, then Retry.",
+    # Steps whose CLI words name a setting: the page says what to do in plain words (a
+    # setting's name is no word of the page's; Details shows the line to type).
+    "network.metered": "Not on Wi-Fi, and this server downloads only on Wi-Fi: it goes on"
+    " by itself once on Wi-Fi.",
+    "power.low": "The battery is low and not charging: downloads go on by themselves once"
+    " it charges.",
+    "content.private": "The video is private: only its owner's accounts can see it. Ask"
+    " for a public link, or give the server a logged-in browser's cookies, then Retry.",
+    "content.login_required": "The site shows this only to logged-in users: give the"
+    " server a logged-in browser's cookies, then Retry.",
+    "content.age_restricted": "The video is age-restricted: give the server the cookies"
+    " of a logged-in adult account, then Retry.",
+    "content.too_long": "The video is longer than this server takes: whoever runs"
+    " ferryman can raise its longest video, then Retry.",
+    "content.too_large": "The file would be larger than this server takes: choose a lower"
+    " quality or audio only, or have whoever runs ferryman raise its limit.",
+    "source.bot_check": "The site asked ferryman to prove it is not a bot; this passes"
+    " with time and is tried again after a growing wait. If it goes on, give the server a"
+    " logged-in browser's cookies.",
+    "source.http.stalled": "The download stopped sending bytes; it reconnects and resumes"
+    " by itself.",
+    "source.http.no_size": "The server did not say how large the file is, which reading it"
+    " in place needs; it is asked again. If it stays, whoever runs ferryman can have such"
+    " links downloaded whole.",
+    "torbox.auth": "Torbox refused the server's key: whoever runs ferryman must set a valid"
+    " Torbox API key, then Retry.",
+    "media.too_many_pixels": "The image claims more pixels than is safe to decode (a"
+    " decompression bomb?); it is sent as a document.",
+    "space.low": "The server's disk is nearly full: free some space there; the job goes"
+    " on by itself.",
+    "sink.unwritable": "ferryman may not write to that folder: choose another destination,"
+    " or have whoever runs ferryman give it a folder it can write to.",
+    "telegram.api_id_invalid": "Telegram refused the server's app keys: whoever runs"
+    " ferryman must check them at my.telegram.org (API development).",
+    "telegram.bot_token_invalid": "Telegram refused the server's bot token: whoever runs"
+    " ferryman must check it with @BotFather.",
+    "request.too_large": "The request was over the server's size limit: send less, or send"
+    " the file in smaller pieces.",
+    "link.gone": "The result is no longer kept on the server: Retry the job to make it again.",
+    "upload.too_large": "The file is larger than this server takes for an upload.",
+    "archive.truncated": "The archive ends early: it was not downloaded whole. Download it"
+    " again and add the new copy.",
+    "archive.limit_exceeded": "A safety limit stopped the archive (a bomb?). If you trust"
+    " it, whoever runs ferryman can raise the limit the message names, then Retry.",
     "source.nothing_delivered": "Check that this is the input you meant: none of its files"
     " was a photo or a video ferryman delivers (the counts above say what was skipped).",
     "job.partly_delivered": "Some files could not be delivered; they are kept in"
@@ -839,6 +882,15 @@ _WEB_STEPS: dict[str, str] = {
     " there (the message says where); the job goes on by itself when there is room.",
     "store.corrupt": "The server's store is damaged: whoever runs ferryman must move it"
     " aside (its log says where it is) and start ferryman again.",
+}
+
+# The page's words where the input was uploaded through the page: "download it again"
+# makes no sense for a file the person sent from their own disk.
+UPLOAD_STEPS: dict[str, str] = {
+    "archive.truncated": "The archive ends early: the copy uploaded is not whole (was its"
+    " own download finished?). Upload a complete copy.",
+    "archive.unreadable": "The archive is damaged or not an archive: check the file on"
+    " your side, then upload a good copy.",
 }
 
 ERRORS: dict[str, ErrorSpec] = {

@@ -14,7 +14,7 @@ import logging
 import re
 import warnings
 
-from ferryman.error_codes import ERRORS, ErrorSpec
+from ferryman.error_codes import ERRORS, UPLOAD_STEPS, ErrorSpec
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ __all__ = [
     "ServerWait",
     "UnregisteredCodeWarning",
     "next_step_for",
+    "page_line",
     "page_step",
     "spec_for",
     "with_job",
@@ -120,16 +121,29 @@ RETRIED_OUT_WEB = (
 _COMMAND = re.compile(r"`(?:ferryman|pip|kill)\b|(?<![\w-])--[a-z]|/[a-z]+ in the chat|\bRun `")
 
 
-def page_step(code: str, *, failed: bool = False) -> str:
+def page_step(code: str, *, failed: bool = False, uploaded: bool = False) -> str:
     """``code``'s next step in the page's words: its ``web_step``, else its CLI step with
-    any sentence naming a command dropped (the page has buttons, not a shell)."""
+    any sentence naming a command dropped (the page has buttons, not a shell).
+    ``uploaded``: the input came from the person's own disk, not from a download."""
     spec = spec_for(code)
     if failed and spec.retryable:
         return RETRIED_OUT_WEB
+    if uploaded and code in UPLOAD_STEPS:
+        return UPLOAD_STEPS[code]
     if spec.web_step is not None:
         return spec.web_step
     kept = [s for s in re.split(r"(?<=[.;])\s+", spec.next_step) if not _COMMAND.search(s)]
     return " ".join(kept) or "The message above says what went wrong."
+
+
+_CONFIG_LINE = re.compile(r"`(ferryman config set [^`]+)`")
+
+
+def page_line(code: str) -> str | None:
+    """The one line to type on the server where the fix is a setting (the page shows it
+    under the card's Details, beside the code), else None: the step stays in words."""
+    found = _CONFIG_LINE.search(spec_for(code).next_step)
+    return found.group(1) if found else None
 
 
 def with_job(text: str, job: int | None) -> str:

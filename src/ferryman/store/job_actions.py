@@ -55,7 +55,7 @@ class JobActionQueries(StoreBase):
             if password in known and waits:
                 raise FerrymanError(
                     "archive.password_wrong",
-                    f"job {job_id} was given this password before, and it did not open it",
+                    "this job was given this password before, and it did not open it",
                 )
             if password not in known:
                 known.append(password)

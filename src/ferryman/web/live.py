@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.engine.events import AlbumSending, Event, ItemProgress, JobFetched, JobFetching
 from ferryman.engine.phases import Figures, figures_of
-from ferryman.errors import FerrymanError, page_step, spec_for, with_job
+from ferryman.errors import FerrymanError, page_line, page_step, spec_for, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 from ferryman.timeouts import wait_set, within
 from ferryman.web.floors import Floors
@@ -314,18 +314,23 @@ class Tracker:
         figures = live.figures
         moving = figures if figures is not None and figures.phase == phase else None
         error = None
+        source = self._describe(job.source)
         if job.error_code:
             spec = spec_for(job.error_code)
+            # describe() names an upload "NAME (uploaded)": its step says upload, not download.
+            uploaded = source.endswith(" (uploaded)")
+            step = page_step(job.error_code, failed=job.state.terminal, uploaded=uploaded)
             error = {
                 "code": job.error_code,
                 "message": job.error_message or job.error_code,
-                "next": with_job(page_step(job.error_code, failed=job.state.terminal), job.id),
+                "next": with_job(step, job.id),
+                "line": page_line(job.error_code),
                 "retryable": spec.retryable,
             }
         return {
             "id": job.id,
             "name": job.name,
-            "source": self._describe(job.source),
+            "source": source,
             "dest": job.dest,
             "status": job.state.value,
             "paused": job.paused,

@@ -29,6 +29,7 @@ _HEAD = """<!doctype html>
 <meta name="theme-color" content="#2563eb">
 <meta name="color-scheme" content="light dark">
 <link rel="stylesheet" href="/static/app.css">
+<script src="/static/habits.js"></script>
 <script src="/static/gallery.js" defer></script>
 <script src="/static/app.js" defer></script>
 </head>
@@ -78,6 +79,11 @@ def main_page(views: list[dict[str, Any]], *, telegram: bool, playlist_max: int 
 <header>
   <h1>ferryman</h1>
   <p id="conn" role="status" hidden>Reconnecting…</p>
+  <label class="theme" for="theme">Theme</label>
+  <select id="theme" name="theme">
+    <option value="auto">Auto</option><option value="light">Light</option>
+    <option value="dark">Dark</option>
+  </select>
 </header>
 <main>
 <p class="intro">Archives, media files and links in; playable media out. For example,
@@ -91,8 +97,9 @@ download the MP3.</p>
     <label class="for-playlist" hidden><input type="checkbox" id="playlist" name="playlist">
       Whole playlist (up to {playlist_max} videos), not only this one</label>
   </div>
-  <div class="field">
+  <div class="field dropzone" id="dropzone">
     <label for="files">Files</label>
+    <p class="drop-hint">Drop files here (anywhere on the page), or choose them:</p>
     <input id="files" name="files" type="file" multiple>
   </div>
   <fieldset>

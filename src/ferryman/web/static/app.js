@@ -131,12 +131,7 @@ function render(view) {
   bar.setAttribute("aria-label", "Progress of " + view.name);
   bar.textContent = bar.value + "%";
   item.append(title, text("div", view.source, "source"), bar, text("div", detailText(view), "detail"));
-  if (view.error) {
-    const error = text("p", "", "error");
-    error.append(text("code", view.error.code, "code"), " " + view.error.message + " ");
-    error.append(text("span", view.error.next, "next"));
-    item.append(error);
-  }
+  if (view.error) item.append(errorNote(view.error));
   if (view.status === "needs_password") {
     if (view.waiting === "archive.password_wrong") {
       // Said on the card, with a new prompt (the card said "needs a password" as before).
@@ -156,14 +151,15 @@ function render(view) {
   const actions = document.createElement("div");
   actions.className = "actions";
   if (!["done", "failed", "cancelled"].includes(view.status)) {
-    actions.append(button("Cancel", () => api("POST", `/jobs/${view.id}/cancel`)));
+    actions.append(button("Cancel", () => api("POST", `/jobs/${view.id}/cancel`), view.name));
   }
   if (["failed", "cancelled"].includes(view.status) || (view.status === "done" && view.counts.failed)) {
-    actions.append(button("Retry", () => api("POST", `/jobs/${view.id}/retry`)));
+    actions.append(button("Retry", () => api("POST", `/jobs/${view.id}/retry`), view.name));
   }
   if (ENDED.includes(view.status)) {
     const remove = text("button", "Remove");
     remove.type = "button";
+    remove.setAttribute("aria-label", "Remove " + view.name);
     remove.addEventListener("click", async () => {
       if (!confirm(`Remove “${view.name}” with its files? This cannot be undone.`)) return;
       remove.disabled = true;
@@ -183,6 +179,33 @@ function render(view) {
 }
 
 const ENDED = ["done", "failed", "cancelled"];
+
+// The page shows no job numbers: "job 7" in a server's message becomes that job's name
+// where the page knows it, else "another job".
+function plainWords(message) {
+  return String(message).replace(/\bjob (\d+)\b/g, (_, id) => {
+    const named = jobs.get(Number(id));
+    return named ? `“${named.name}”` : "another job";
+  });
+}
+
+// A card's error: what happened and what to do, in words; the code (for a bug report or
+// the docs) folded under "Details", never a chip of its own.
+function errorNote(error) {
+  const note = text("div", plainWords(error.message) + " ", "error");
+  note.append(text("span", error.next, "next"));
+  const details = document.createElement("details");
+  details.className = "code-details";
+  details.append(text("summary", "Details"), text("code", error.code, "code"));
+  if (error.line) {
+    // The one line to type where the fix is a setting on the server.
+    const line = text("p", "On the server: ", "line");
+    line.append(text("code", error.line));
+    details.append(line);
+  }
+  note.append(details);
+  return note;
+}
 const opened = new Set(); // jobs whose file list a person unfolded: kept open on re-render
 
 function size(bytes) {
@@ -332,9 +355,12 @@ async function clearFinished() {
   }
 }
 
-function button(label, action) {
+// A per-job button is named with its job ("Retry holiday"): a screen reader's list of
+// buttons otherwise reads "Retry, Retry, Retry".
+function button(label, action, jobName) {
   const b = text("button", label);
   b.type = "button";
+  if (jobName) b.setAttribute("aria-label", `${label} ${jobName}`);
   b.addEventListener("click", async () => {
     b.disabled = true;
     try {
@@ -369,7 +395,7 @@ function passwordForm(view) {
       render(await api("POST", `/jobs/${view.id}/password`, { password: input.value }));
     } catch (e) {
       if (!e.info) return showError(e);
-      said.textContent = `${e.info.message} — ${e.info.next}`; // on the card, not above
+      said.textContent = `${plainWords(e.info.message)} — ${e.info.next}`; // on the card, not above
     }
   });
   return form;
@@ -383,7 +409,7 @@ function showError(e) {
     box.textContent = "ferryman is not answering right now; try again once it is back (the job list reconnects by itself).";
     return;
   }
-  box.textContent = e.info ? `${e.info.message} — ${e.info.next}` : String(e.message || e);
+  box.textContent = e.info ? `${plainWords(e.info.message)} — ${e.info.next}` : String(e.message || e);
 }
 
 // Links in any text: one per line, or pasted from a message with words around them
@@ -642,9 +668,8 @@ function showRefused(refused) {
   const box = document.getElementById("form-error");
   box.replaceChildren();
   for (const { request, error } of refused) {
-    const said = error.info.message.includes(request.source)
-      ? error.info.message
-      : `${request.source}: ${error.info.message}`;
+    const words = plainWords(error.info.message);
+    const said = words.includes(request.source) ? words : `${request.source}: ${words}`;
     const line = text("div", said + " ");
     if (error.info.code === "source.duplicate") {
       // "is already job 12": the page shows no numbers, so "Open it" scrolls to that job.

@@ -138,8 +138,9 @@
     return box;
   }
 
-  // The viewer: one overlay for the page, over everything; Esc or × closes it, the
-  // arrow keys step through the job's files that can be shown.
+  // The viewer: one overlay for the page, over everything; Esc or × closes it; the
+  // arrow keys, the ‹ › buttons and a swipe on a phone step through the job's files
+  // that can be shown, and "12 / 42" says where among them it is.
   let viewer = null;
   let back = null; // the tile that opened it: focus returns there
 
@@ -155,14 +156,16 @@
         else if (e.key === "ArrowRight" || e.key === "ArrowLeft") step(e.key === "ArrowRight" ? 1 : -1);
         else if (e.key === "Tab") keepFocus(e);
       });
+      swipes(viewer);
       document.body.append(viewer);
     }
     const f = files[index];
     viewer.dataset.index = index;
+    const shownAll = files.filter(viewable);
+    const at = shownAll.indexOf(f);
     viewer.step = (by) => {
-      for (let i = index + by; i >= 0 && i < files.length; i += by) {
-        if (viewable(files[i])) return openViewer(jobId, files, i, null);
-      }
+      const to = shownAll[at + by];
+      if (to) openViewer(jobId, files, files.indexOf(to), null);
     };
     viewer.setAttribute("aria-label", f.name);
     const close = el("button", "close", "×");
@@ -186,7 +189,11 @@
     const a = el("a", "", f.name);
     a.href = f.url;
     caption.append(a, " · " + bytes(f.size || 0) + (f.duration ? " · " + clock(f.duration) : ""));
-    viewer.replaceChildren(close, media, caption);
+    const place = el("p", "place", `${at + 1} / ${shownAll.length}`);
+    place.setAttribute("aria-live", "polite");
+    const prev = stepButton("prev", "‹", "Previous", at > 0, -1);
+    const next = stepButton("next", "›", "Next", at < shownAll.length - 1, 1);
+    viewer.replaceChildren(close, place, prev, media, next, caption);
     viewer.hidden = false;
     document.documentElement.classList.add("viewing");
     close.focus();
@@ -196,8 +203,34 @@
     if (viewer && viewer.step) viewer.step(by);
   }
 
+  function stepButton(cls, glyph, name, enabled, by) {
+    const b = el("button", cls, glyph);
+    b.type = "button";
+    b.setAttribute("aria-label", name);
+    b.disabled = !enabled;
+    b.addEventListener("click", () => step(by));
+    return b;
+  }
+
+  // A horizontal swipe of a finger (or a pen) steps; a mostly vertical one, or a short
+  // one, does nothing (a video's own controls and scrolling keep working).
+  function swipes(node) {
+    let from = null;
+    node.addEventListener("pointerdown", (e) => {
+      from = e.pointerType === "mouse" ? null : { x: e.clientX, y: e.clientY };
+    });
+    node.addEventListener("pointerup", (e) => {
+      if (!from) return;
+      const dx = e.clientX - from.x;
+      const dy = e.clientY - from.y;
+      from = null;
+      if (Math.abs(dx) > 50 && Math.abs(dx) > 2 * Math.abs(dy)) step(dx < 0 ? 1 : -1);
+    });
+    node.addEventListener("pointercancel", () => (from = null));
+  }
+
   function keepFocus(e) {
-    const stops = Array.from(viewer.querySelectorAll("button, a, video, audio"));
+    const stops = Array.from(viewer.querySelectorAll("button:not([disabled]), a, video, audio"));
     const at = stops.indexOf(document.activeElement);
     const next = (at + (e.shiftKey ? -1 : 1) + stops.length) % stops.length;
     e.preventDefault();

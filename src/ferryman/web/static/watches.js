@@ -74,9 +74,13 @@ function renderWatch(view) {
   if (view.window) about.splice(2, 0, `only ${view.window}`);
   item.replaceChildren(title, text("div", about.join(" · "), "detail"), text("div", lookText(view), "detail when"));
   if (view.error) {
-    const said = text("p", "", "error");
-    said.append(text("code", view.error.code, "code"), " " + view.error.message + " ");
+    const said = text("p", view.error.message + " ", "error");
     if (view.state === "failing") said.append(text("span", view.error.next || "", "next"));
+    // The code folded under Details, as on a job's card: words first.
+    const details = document.createElement("details");
+    details.className = "code-details";
+    details.append(text("summary", "Details"), text("code", view.error.code, "code"));
+    said.append(details);
     item.append(said);
   } else if (view.note) {
     item.append(text("div", view.note, "detail"));
@@ -89,17 +93,19 @@ function renderWatch(view) {
   }
   const actions = document.createElement("div");
   actions.className = "actions";
-  actions.append(watchButton("Check now", () => checkNow(view)));
-  if (view.paused) actions.append(watchButton("Resume", () => api("POST", `/watches/${view.id}/resume`)));
-  else actions.append(watchButton("Pause", () => api("POST", `/watches/${view.id}/pause`)));
-  actions.append(watchButton("Remove", () => removeWatch(view)));
+  const named = view.source; // each button says which watch, for a screen reader
+  actions.append(watchButton("Check now", () => checkNow(view), named));
+  if (view.paused) actions.append(watchButton("Resume", () => api("POST", `/watches/${view.id}/resume`), named));
+  else actions.append(watchButton("Pause", () => api("POST", `/watches/${view.id}/pause`), named));
+  actions.append(watchButton("Remove", () => removeWatch(view), named));
   item.append(actions);
   watchesEmpty();
 }
 
-function watchButton(label, action) {
+function watchButton(label, action, named) {
   const b = text("button", label);
   b.type = "button";
+  if (named) b.setAttribute("aria-label", `${label} ${named}`);
   b.addEventListener("click", async () => {
     b.disabled = true;
     try {
