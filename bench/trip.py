@@ -25,9 +25,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psutil
 from telethon.tl import functions, types
@@ -56,6 +56,9 @@ MB = 1e6
 LATENCY_MS, CONN_MBIT = 50.0, 100.0
 DOWN_LATENCY = 0.020
 TARGET = 1.10
+# What a 3 GB phone can give ferryman and its children (ffmpeg) at once: Android keeps
+# about 1 GB for itself and the foreground app; half of what is left, beside other apps.
+PHONE_RSS_BUDGET = 768 * 1024**2
 # (down, up) in MB/s at the 1 GiB default: each side is the slower one in one row.
 LINKS = ((4.0, 8.0), (8.0, 4.0))
 PROFILES: dict[str, dict[str, int]] = {
@@ -121,13 +124,14 @@ class Trip:
     in_chat: int
     peak_disk: int
     peak_rss: int
+    start_rss: int
     transcode_s: float
     marks: dict[str, float] = field(default_factory=dict)
     albums: dict[int, list[float]] = field(default_factory=dict)  # seq -> [sending, sent]
     largest_album: int = 0
 
 
-def _rss_probe(skip: int) -> Any:
+def _rss_probe(skip: int) -> Callable[[], int]:
     me = psutil.Process()
 
     def probe() -> int:
@@ -172,6 +176,7 @@ async def trip(url: str, data: Path, up: float, profile: str, args: argparse.Nam
             convert[0] += event.seconds
 
     probes = {"disk": lambda: extra_disk(data), "rss": _rss_probe(args.downlink_pid)}
+    start_rss = probes["rss"]()  # the bench and the fake Telegram, before the engine
     try:
         with Sampler(probes, args.interval) as sampler:
             t0 = time.perf_counter()
@@ -194,6 +199,7 @@ async def trip(url: str, data: Path, up: float, profile: str, args: argparse.Nam
         in_chat,
         sampler.peaks["disk"],
         sampler.peaks["rss"],
+        start_rss,
         convert[0],
         marks,
         albums,
@@ -323,6 +329,15 @@ def _row(
                     t.delivered == media.entries and t.state == "done",
                 ),
             ]
+            if profile == "phone":
+                result.checks.append(
+                    Check(
+                        f"phone, {which} slower: peak RSS (bench + fake Telegram included)",
+                        f"{t.peak_rss / MiB:.0f} MiB ({t.start_rss / MiB:.0f} before the add)",
+                        f"≤ {PHONE_RSS_BUDGET / MiB:.0f} MiB (a 3 GB phone)",
+                        t.peak_rss <= PHONE_RSS_BUDGET,
+                    )
+                )
             lines.append(f"timeline, {profile}, {which} slower: {timeline(t)}")
         return "\n  ".join(lines)
     finally:
