@@ -1,0 +1,344 @@
+"""``python -m bench trip``: the whole trip, a zip link to Telegram albums, against the
+slower of its two links.
+
+The input (``bench/_trip_input.py``): a stored zip of 8 MP photos, a dozen videos (MP4s
+sent as they are, MKVs remuxed, one VP9 WebM transcoded) and a few PDFs. The downlink:
+the tests' fault server (``tests/httpserve.py``) in a child process, paced, Range-capable.
+The uplink: the protocol-level fake Telegram (``faketg``), 50 ms one way, paced at the
+whole link's rate. Two rows: the download slower, then the upload slower.
+
+Baselines in the same run, at the same paces: ``curl -o`` (the download alone), the
+``Uploader`` sending the zip's bytes as one document (the upload alone), and their sum
+(what a download-then-unpack-then-upload tool pays). The engine runs in-process as the
+other benches run it, from ``add_source`` until idle, on the phone profile (one worker
+per stage, as on Termux) and on the server profile (the defaults off a phone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+from telethon.tl import functions, types
+
+from bench._common import Check, MiB, Result, Sampler, Table, fmt_ratio, progress, scratch
+from bench._trip_input import TripInput, make_input
+from bench.network import _SERVER, extra_disk
+from bench.telegram import log_in
+from faketg import FakeTelegram, LinkModel
+from faketg.client import FakeDialer, logged_in_client
+from faketg.state import Account
+from ferryman.config import load_settings
+from ferryman.engine import intake
+from ferryman.engine.events import (
+    AlbumDelivered,
+    AlbumSending,
+    Event,
+    ItemConverted,
+    JobProgress,
+)
+from ferryman.engine.runner import Engine
+from ferryman.store import Store
+from ferryman.telegram.upload import Uploader
+
+MB = 1e6
+LATENCY_MS, CONN_MBIT = 50.0, 100.0
+DOWN_LATENCY = 0.020
+TARGET = 1.10
+# What a 3 GB phone can give ferryman and its children (ffmpeg) at once: Android keeps
+# about 1 GB for itself and the foreground app; half of what is left, beside other apps.
+PHONE_RSS_BUDGET = 768 * 1024**2
+# (down, up) in MB/s at the 1 GiB default: each side is the slower one in one row.
+LINKS = ((4.0, 8.0), (8.0, 4.0))
+PROFILES: dict[str, dict[str, int]] = {
+    "phone": {"fetch": 1, "unpack": 1, "convert": 1, "deliver": 1},
+    "server": {"fetch": 3, "unpack": 2, "convert": 2, "deliver": 2},
+}
+
+
+class Downlink:
+    """The paced HTTP server in a child process (its sending never waits on our GIL)."""
+
+    def __init__(self, archive: Path, rate: float) -> None:
+        cmd = [sys.executable, "-c", _SERVER, str(archive), str(rate), str(DOWN_LATENCY)]
+        root = Path(__file__).resolve().parent.parent  # where ``tests`` can be imported
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url:
+            self.close()
+            raise RuntimeError("the downlink's server did not start")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def world(up: float) -> tuple[FakeTelegram, Account]:
+    server = FakeTelegram(link=LinkModel.mbit(LATENCY_MS, CONN_MBIT, up * 8 / 1e6))
+    server.keep_part_bytes = False
+    me = server.add_user("Trip", username="trip", phone="+15550101")
+    server.box("user", me.id).pts = 1000
+    return server, me
+
+
+async def upload_alone(path: Path, up: float) -> float:
+    """The zip's bytes through the ``Uploader`` and one ``sendMedia``, at the uplink's pace."""
+    server, me = world(up)
+    client = await logged_in_client(server, me, flood_sleep_threshold=0)
+    uploader = Uploader(client, FakeDialer(server))
+    try:
+        started = time.perf_counter()
+        handle = await uploader.upload(path)
+        media = types.InputMediaUploadedDocument(
+            file=handle, mime_type="application/zip", attributes=[], force_file=True
+        )
+        request = functions.messages.SendMediaRequest(
+            peer=types.InputPeerSelf(), media=media, message="", random_id=secrets.randbits(63)
+        )
+        await client(request)
+        return time.perf_counter() - started
+    finally:
+        await uploader.close()
+        await client.disconnect()
+
+
+@dataclass
+class Trip:
+    seconds: float
+    state: str
+    delivered: int
+    in_chat: int
+    peak_disk: int
+    peak_rss: int
+    start_rss: int
+    transcode_s: float
+    marks: dict[str, float] = field(default_factory=dict)
+    albums: dict[int, list[float]] = field(default_factory=dict)  # seq -> [sending, sent]
+    largest_album: int = 0
+
+
+def _rss_probe(skip: int) -> Callable[[], int]:
+    me = psutil.Process()
+
+    def probe() -> int:
+        total: int = me.memory_info().rss
+        for child in me.children(recursive=True):
+            if child.pid != skip:
+                with contextlib.suppress(psutil.Error):
+                    total += child.memory_info().rss
+        return total
+
+    return probe
+
+
+async def trip(url: str, data: Path, up: float, profile: str, args: argparse.Namespace) -> Trip:
+    server, me = world(up)
+    overrides = {
+        "data_dir": data,
+        "space_floor": 0,
+        "send_documents": True,
+        "telegram": {"api_id": 1, "api_hash": "fakehash"},
+        "concurrency": PROFILES[profile],
+    }
+    settings = load_settings(None, overrides)
+    await log_in(settings, server, me)
+    store = await Store.open(settings.database)
+    t0 = time.perf_counter()
+    marks: dict[str, float] = {}
+    albums: dict[int, list[float]] = {}
+    convert = [0.0]
+
+    def on_event(event: Event) -> None:
+        now = time.perf_counter() - t0
+        if isinstance(event, JobProgress):
+            marks.setdefault("first entry read", now)
+            marks["last entry read"] = now
+        elif isinstance(event, AlbumSending):
+            albums.setdefault(event.album, [now, now])
+            marks.setdefault("first byte up", now)
+        elif isinstance(event, AlbumDelivered):
+            albums.setdefault(event.album, [now, now])[1] = now
+        elif isinstance(event, ItemConverted):
+            convert[0] += event.seconds
+
+    probes = {"disk": lambda: extra_disk(data), "rss": _rss_probe(args.downlink_pid)}
+    start_rss = probes["rss"]()  # the bench and the fake Telegram, before the engine
+    try:
+        with Sampler(probes, args.interval) as sampler:
+            t0 = time.perf_counter()
+            job = await intake.add_source(store, url, dest="telegram:me")
+            engine = Engine(store, settings, dialer=FakeDialer(server))
+            engine.bus.subscribe(on_event)
+            await asyncio.wait_for(engine.run(until_idle=True), args.timeout)
+            seconds = time.perf_counter() - t0
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    sizes = [
+        sum(m.media.file.size for m in a if m.media and m.media.file) for a in server.albums(me)
+    ]
+    in_chat = sum(1 for m in server.chat(me) if m.media is not None)
+    return Trip(
+        seconds,
+        done.state.value,
+        (done.summary or {}).get("delivered", 0),
+        in_chat,
+        sampler.peaks["disk"],
+        sampler.peaks["rss"],
+        start_rss,
+        convert[0],
+        marks,
+        albums,
+        max(sizes, default=0),
+    )
+
+
+def timeline(t: Trip) -> str:
+    """Where the time went: reading, the first upload, and the uplink's idle gaps."""
+    spans = sorted(t.albums.values())
+    gaps = [max(0.0, b[0] - a[1]) for a, b in itertools.pairwise(spans)]
+    sends = sorted(b - a for a, b in spans) or [0.0]
+    m = t.marks
+    return (
+        f"entries read {m.get('first entry read', 0):.1f}-{m.get('last entry read', 0):.1f} s;"
+        f" first album on the wire at {m.get('first byte up', 0):.1f} s; {len(spans)} albums,"
+        f" send median {sends[len(sends) // 2]:.2f} s, max {sends[-1]:.2f} s; uplink idle"
+        f" between albums {sum(gaps):.1f} s (max gap {max(gaps, default=0):.1f} s);"
+        f" last album sent {spans[-1][1] if spans else 0:.1f} s of {t.seconds:.1f} s"
+    )
+
+
+def run(args: argparse.Namespace) -> Result:
+    size_mib: int = args.size_mb
+    result = Result("trip", f"a {size_mib} MiB zip link -> Telegram albums, vs the slower link")
+    if shutil.which("curl") is None:
+        result.checks.append(Check("curl", "missing", "apt-get install curl", False))
+        return result
+    media = make_input(size_mib)
+    scale = min(1.0, size_mib / 1024) ** 0.5  # a small run keeps its length in proportion
+    table = Table(
+        [
+            *("down MB/s", "up MB/s", "run", "seconds", "vs slower alone"),
+            *("peak extra disk MiB", "peak RSS MiB", "transcode s"),
+        ]
+    )
+    notes: list[str] = []
+    with scratch("trip", args.tmp_dir, args.keep) as tmp:
+        for down0, up0 in LINKS:
+            down, up = down0 * MB * scale, up0 * MB * scale
+            row = _row(args, media, tmp, down, up, table, result)
+            if row is not None:
+                notes.append(row)
+    result.tables.append(
+        (
+            f"{media.entries} entries ({media.photos} photos, {media.videos} videos,"
+            f" {media.documents} documents), {media.size / MiB:.0f} MiB; uplink {LATENCY_MS:g} ms"
+            f" one way; downlink {DOWN_LATENCY * 1000:g} ms a request",
+            table,
+        )
+    )
+    result.notes += notes
+    result.notes += [
+        "vs slower alone = the run's seconds / the slower link's baseline in the same row"
+        " (start-up to the first byte counted); the transcode's own seconds (ItemConverted)"
+        " are in their column and subtracted in the check",
+        "peak RSS = this process (engine and fake Telegram, in-process) and its children but"
+        " the downlink's server, sampled; peak extra disk = work area, sampled",
+        f"links scaled by {scale:.2f} for --size-mb {size_mib} (1.00 at 1024)",
+        f"input: {media.path} (cached)",
+    ]
+    return result
+
+
+def _row(
+    args: argparse.Namespace,
+    media: TripInput,
+    tmp: Path,
+    down: float,
+    up: float,
+    table: Table,
+    result: Result,
+) -> str | None:
+    rates = (f"{down / MB:.1f}", f"{up / MB:.1f}")
+    link = Downlink(media.path, down)
+    try:
+        progress(f"trip: down {rates[0]} / up {rates[1]} MB/s: curl alone")
+        started = time.perf_counter()
+        subprocess.run(["curl", "-s", "-o", str(tmp / "got.zip"), link.url], check=True)
+        down_s = time.perf_counter() - started
+        (tmp / "got.zip").unlink()
+        progress("trip: Uploader alone")
+        up_s = asyncio.run(upload_alone(media.path, up))
+        slower = max(down_s, up_s)
+        for name, seconds in (
+            ("download alone (curl)", down_s),
+            ("upload alone (Uploader)", up_s),
+            ("download + upload", down_s + up_s),
+        ):
+            cells = (fmt_ratio(seconds / slower), "-", "-", "-")
+            table.add(*rates, name, f"{seconds:.1f}", *cells)
+        args.downlink_pid = link.proc.pid
+        lines = []
+        for profile in PROFILES:
+            progress(f"trip: ferryman, {profile} profile")
+            data = tmp / f"data-{profile}"
+            t = asyncio.run(trip(link.url, data, up, profile, args))
+            shutil.rmtree(data, ignore_errors=True)
+            ratio = (t.seconds - t.transcode_s) / slower
+            table.add(
+                *rates,
+                f"ferryman, {profile}",
+                f"{t.seconds:.1f}",
+                fmt_ratio(t.seconds / slower),
+                f"{t.peak_disk / MiB:.1f}",
+                f"{t.peak_rss / MiB:.0f}",
+                f"{t.transcode_s:.1f}",
+            )
+            which = "down" if down_s >= up_s else "up"
+            result.checks += [
+                Check(
+                    f"{profile}, {which} slower: (trip - transcode) / slower link",
+                    fmt_ratio(ratio),
+                    f"≤ {TARGET:.2f}x",
+                    ratio <= TARGET,
+                ),
+                Check(
+                    f"{profile}, {which} slower: peak extra disk",
+                    f"{t.peak_disk / MiB:.1f} MiB",
+                    f"≤ 2 albums ({2 * t.largest_album / MiB:.1f} MiB)",
+                    t.peak_disk <= 2 * t.largest_album,
+                ),
+                Check(
+                    f"{profile}, {which} slower: all delivered, job done",
+                    f"{t.delivered}/{media.entries} ({t.in_chat} in the chat), {t.state}",
+                    f"{media.entries}, done",
+                    t.delivered == media.entries and t.state == "done",
+                ),
+            ]
+            if profile == "phone":
+                result.checks.append(
+                    Check(
+                        f"phone, {which} slower: peak RSS (bench + fake Telegram included)",
+                        f"{t.peak_rss / MiB:.0f} MiB ({t.start_rss / MiB:.0f} before the add)",
+                        f"≤ {PHONE_RSS_BUDGET / MiB:.0f} MiB (a 3 GB phone)",
+                        t.peak_rss <= PHONE_RSS_BUDGET,
+                    )
+                )
+            lines.append(f"timeline, {profile}, {which} slower: {timeline(t)}")
+        return "\n  ".join(lines)
+    finally:
+        link.close()
