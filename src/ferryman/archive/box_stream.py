@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import io
 import os
 import threading
 from pathlib import Path
-from typing import BinaryIO
 
 from ferryman.archive.box_wire import DONE, ERROR, Request
 from ferryman.archive.boxed import BoxedLibarchiveReader, cpu_budget, fork_fed
@@ -36,7 +36,7 @@ class _Pump:
     """Copies ``stream`` into the pipe ``fd`` on a thread of its own, in the context of
     the thread that made it (its network work is cut short by the same stop)."""
 
-    def __init__(self, stream: BinaryIO, fd: int) -> None:
+    def __init__(self, stream: io.BufferedIOBase, fd: int) -> None:
         self.error: BaseException | None = None  # the stream's failure, not the child's
         self._stream = stream
         self._fd = fd
@@ -56,7 +56,7 @@ class _Pump:
 
     def _run(self) -> None:
         buffer = memoryview(bytearray(_PIECE))
-        read = getattr(self._stream, "readinto1", None) or self._stream.readinto
+        read = self._stream.readinto1  # what is there, up to a piece: no wait for more
         try:
             while not self._stop.is_set():
                 got = read(buffer)
@@ -88,7 +88,9 @@ class BoxedStreamReader(BoxedLibarchiveReader):
     sets the CPU budget) pumped into it. Raises ``OSError`` when no child can be forked
     (the caller reads in-process), and what the stream raises before the archive opens."""
 
-    def __init__(self, stream: BinaryIO, name: str, size: int, options: OpenOptions) -> None:
+    def __init__(
+        self, stream: io.BufferedIOBase, name: str, size: int, options: OpenOptions
+    ) -> None:
         child, feed = fork_fed(fed=True)
         assert feed is not None
         self._pump = _Pump(stream, feed)
