@@ -41,6 +41,8 @@ from ferryman.archive.libarchive_backend import LibarchiveEntry, LibarchiveReade
 from ferryman.archive.reader import EntryType
 from ferryman.errors import FerrymanError
 
+_FED_BUFFER = 1 << 20  # a streamed archive's pipe, read a pipe's worth at a time
+
 
 def child_main(fds: tuple[int, ...]) -> NoReturn:
     """Run in the forked child: let go of the engine's things, then serve the archives
@@ -150,7 +152,7 @@ def _open(request: Request, fed: int | None) -> LibarchiveReader:
         return LibarchiveReader(request.path, request.fmt, request.options)
     if fed is None:
         raise FerrymanError("archive.decoder_failed", f"{request.path}: no input to read")
-    stream = os.fdopen(fed, "rb", buffering=0, closefd=False)
+    stream = os.fdopen(fed, "rb", buffering=_FED_BUFFER, closefd=False)
     return LibarchiveReader.from_stream(stream, request.path.name, request.options)
 
 

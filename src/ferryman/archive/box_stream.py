@@ -28,7 +28,7 @@ from ferryman.archive.boxed import BoxedLibarchiveReader, cpu_budget, fork_fed
 from ferryman.archive.reader import OpenOptions
 from ferryman.errors import FerrymanError
 
-_PIECE = 1 << 20  # bytes read from the stream and written to the pipe at once
+_PIECE = 1 << 20  # at most this many bytes read from the stream, then written
 _JOIN_SECONDS = 5.0  # a pump in a network read when the reader closes: left to end
 
 
@@ -56,7 +56,7 @@ class _Pump:
 
     def _run(self) -> None:
         buffer = memoryview(bytearray(_PIECE))
-        read = self._stream.readinto1  # what is there, up to a piece: no wait for more
+        read = self._stream.readinto1  # what came: a failure next loses none of it
         try:
             while not self._stop.is_set():
                 got = read(buffer)
