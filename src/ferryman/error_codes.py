@@ -350,7 +350,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "archive.decoder_failed",
         False,
         "The archive made its decoder stall or fail (a malformed or hostile file), and"
-        " 7-Zip could not read it either; the decoder was stopped and other jobs went on."
+        " 7-Zip could not read it either (a tar read as it streams from a link has no file"
+        " for 7-Zip); the decoder was stopped and other jobs went on."
         " Open it with another tool, or make the archive again.",
         ends_input=True,
         fails_entry=True,

@@ -19,7 +19,6 @@ import os
 import resource
 import select
 import signal
-from pathlib import Path
 from typing import NoReturn
 
 from ferryman.archive.box_wire import (
@@ -32,28 +31,31 @@ from ferryman.archive.box_wire import (
     ERROR,
     OPENED,
     REQUEST,
+    Request,
     decode_request,
     encode_error,
     encode_info,
     write_frame,
 )
 from ferryman.archive.libarchive_backend import LibarchiveEntry, LibarchiveReader
-from ferryman.archive.reader import EntryType, OpenOptions
+from ferryman.archive.reader import EntryType
 from ferryman.errors import FerrymanError
 
+_FED_BUFFER = 1 << 20  # a streamed archive's pipe, read a pipe's worth at a time
 
-def child_main(fds: tuple[int, int, int]) -> NoReturn:
+
+def child_main(fds: tuple[int, ...]) -> NoReturn:
     """Run in the forked child: let go of the engine's things, then serve the archives
     the engine asks for, each within its budget, one after the other, until the engine
     closes the commands' pipe. Never returns.
 
-    ``fds``: the frames' pipe (written), the commands' pipe (read) and the lifeline
-    (read: its end closes with the engine).
+    ``fds``: the frames' pipe (written), the commands' pipe (read), the lifeline
+    (read: its end closes with the engine) and, for a streamed archive, its input (read).
     """
     status = 1
     try:
         gc.disable()
-        out_fd, cmd_fd, lifeline = fds
+        out_fd, cmd_fd, lifeline, *fed = fds
         _let_go(keep=fds)
         _die_with_parent(lifeline)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -61,7 +63,7 @@ def child_main(fds: tuple[int, int, int]) -> NoReturn:
         while (payload := commands.request()) is not None:
             request = decode_request(payload)
             _budget(request.cpu_seconds, request.address_space)
-            _serve(request.path, request.fmt, request.options, out_fd, commands)
+            _serve(request, out_fd, commands, fed[0] if fed else None)
         status = 0
     finally:
         os._exit(status)
@@ -123,9 +125,9 @@ def _soft(which: int, value: int | None) -> None:
         resource.setrlimit(which, (soft, hard))
 
 
-def _serve(path: Path, fmt: str, options: OpenOptions, out_fd: int, commands: _Commands) -> None:
+def _serve(request: Request, out_fd: int, commands: _Commands, fed: int | None) -> None:
     try:
-        reader = LibarchiveReader(path, fmt, options)
+        reader = _open(request, fed)
     except FerrymanError as exc:
         write_frame(out_fd, ERROR, 0, encode_error(exc))
         return
@@ -142,6 +144,16 @@ def _serve(path: Path, fmt: str, options: OpenOptions, out_fd: int, commands: _C
             write_frame(out_fd, ERROR, reader.consumed(), encode_error(exc))
             return
         write_frame(out_fd, DONE, reader.consumed())
+
+
+def _open(request: Request, fed: int | None) -> LibarchiveReader:
+    """The request's archive: its file, or the bytes of the input pipe ``fed``."""
+    if not request.stream:
+        return LibarchiveReader(request.path, request.fmt, request.options)
+    if fed is None:
+        raise FerrymanError("archive.decoder_failed", f"{request.path}: no input to read")
+    stream = os.fdopen(fed, "rb", buffering=_FED_BUFFER, closefd=False)
+    return LibarchiveReader.from_stream(stream, request.path.name, request.options)
 
 
 def _send_blocks(

@@ -53,13 +53,16 @@ REQUEST = b"Q"
 @dataclass(frozen=True, slots=True)
 class Request:
     """One archive for the child: what to open, and its budget (CPU seconds from now,
-    address space in bytes beyond what the child has mapped, None: unlimited)."""
+    address space in bytes beyond what the child has mapped, None: unlimited). With
+    ``stream``, the archive is the bytes of the child's input pipe (``box_stream``),
+    ``path`` only names it and ``fmt`` is sniffed there."""
 
     path: Path
     fmt: str
     options: OpenOptions
     cpu_seconds: int
     address_space: int | None
+    stream: bool = False
 
 
 def encode_request(request: Request) -> bytes:
@@ -67,22 +70,22 @@ def encode_request(request: Request) -> bytes:
     fields = [os.fsencode(request.path).hex(), request.fmt, list(options.passwords)]
     budget = [request.cpu_seconds, request.address_space]
     limits = dataclasses.asdict(options.limits)
-    payload = json.dumps([*fields, *budget, limits]).encode()
+    payload = json.dumps([*fields, *budget, limits, request.stream]).encode()
     return COMMAND.pack(REQUEST, len(payload)) + payload
 
 
 def decode_request(payload: bytes) -> Request:
     """The engine's request (trusted: the engine wrote it)."""
-    path, fmt, passwords, cpu_seconds, address_space, limits = json.loads(payload)
+    path, fmt, passwords, cpu_seconds, address_space, limits, stream = json.loads(payload)
     options = OpenOptions(passwords=tuple(passwords), limits=ArchiveLimits(**limits))
     where = Path(os.fsdecode(bytes.fromhex(path)))
-    return Request(where, fmt, options, int(cpu_seconds), address_space)
+    return Request(where, fmt, options, int(cpu_seconds), address_space, bool(stream))
 
 
 DECODER_FAILED = "archive.decoder_failed"
 # The codes a child may report: an archive's or an entry's fault, or its input's. A
 # code that would make a job wait or retry (space.low, a server's wait) is not its to give.
-_CHILD_CODES = ("archive.", "source.io", "source.not_found", "source.unreadable")
+_CHILD_CODES = ("archive.", "source.io", "source.not_found", "source.unreadable", "source.empty")
 _MAX_MESSAGE = 2000
 
 

@@ -132,23 +132,31 @@ def _end_all(children: list[_Child]) -> None:
 
 def _fork() -> _Child:
     """A new child, waiting for its first request."""
+    return fork_fed(fed=False)[0]
+
+
+def fork_fed(*, fed: bool) -> tuple[_Child, int | None]:
+    """A new child, waiting for its first request; with ``fed``, also the write end of
+    the pipe it reads a streamed archive from (``box_stream``)."""
     out_r, out_w = os.pipe()
     cmd_r, cmd_w = os.pipe()
     life_r, life_w = os.pipe()
-    with contextlib.suppress(OSError, AttributeError):
-        fcntl.fcntl(out_w, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    feed = os.pipe() if fed else None
+    for fd in (out_w, *(feed[1:] if feed else ())):
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
     try:
         pid = os.fork()
     except OSError:
-        for fd in (out_r, out_w, cmd_r, cmd_w, life_r, life_w):
+        for fd in (out_r, out_w, cmd_r, cmd_w, life_r, life_w, *(feed or ())):
             os.close(fd)
         raise
     if pid == 0:
-        child_main((out_w, cmd_r, life_r))
-    for fd in (out_w, cmd_r, life_r):
+        child_main((out_w, cmd_r, life_r, *(feed[:1] if feed else ())))
+    for fd in (out_w, cmd_r, life_r, *(feed[:1] if feed else ())):
         os.close(fd)
     os.set_blocking(out_r, False)
-    return _Child(pid, out_r, cmd_w, life_w)
+    return _Child(pid, out_r, cmd_w, life_w), (feed[1] if feed else None)
 
 
 class BoxedLibarchiveReader:
@@ -157,13 +165,20 @@ class BoxedLibarchiveReader:
     ``options.box``, a child the job kept is used, and kept again at the end."""
 
     def __init__(self, path: Path, fmt: str, options: OpenOptions) -> None:
-        self._name = path.name
-        self._stall = options.limits.stall_seconds
-        self._cpu = _CPU_BASE + _CPU_PER_MIB * (_size(path) >> 20)
-        self._pool = options.box
-        child = self._pool.take() if self._pool is not None else None
-        if child is None:
-            child = _fork()
+        cpu = cpu_budget(_size(path))
+        pool = options.box
+        child = pool.take() if pool is not None else None
+        # lrzip and lzop run as programs of their own, sized by the machine's memory
+        memory = None if fmt in _RUNS_A_PROGRAM else options.limits.decoder_memory
+        request = Request(path, fmt, options, cpu, memory)
+        self._start(child or _fork(), pool, path.name, request)
+
+    def _start(self, child: _Child, pool: BoxPool | None, name: str, request: Request) -> None:
+        """Hand ``request`` to ``child`` and wait until it opened the archive."""
+        self._name = name
+        self._stall = request.options.limits.stall_seconds
+        self._cpu = request.cpu_seconds
+        self._pool = pool
         self._child = child
         self._finalizer = weakref.finalize(self, child.end)
         self._poll = select.poll()
@@ -177,9 +192,7 @@ class BoxedLibarchiveReader:
         self._flowing = False  # its bytes may still be on their way
         self._iterated = False
         self._ended = False  # the child is done with this archive, and may take another
-        # lrzip and lzop run as programs of their own, sized by the machine's memory
-        memory = None if fmt in _RUNS_A_PROGRAM else options.limits.decoder_memory
-        self._send(encode_request(Request(path, fmt, options, self._cpu, memory)))
+        self._send(encode_request(request))
         kind, payload = self._recv()
         if kind == ERROR:
             self._ended = True
@@ -313,10 +326,14 @@ class BoxedLibarchiveReader:
         while not self._poll.poll(int(_SLICE * 1000)):
             now = time.monotonic()
             read = _input_read(self._child.pid)
-            if read != seen:
+            if read != seen or self._input_waits():
                 seen, quiet_since = read, now
             elif now - quiet_since >= self._stall:
                 self._fail(f"made no progress for {self._stall:g} s (a malformed archive?)")
+
+    def _input_waits(self) -> bool:
+        """Whether the child's input is late, not the child (a file never is)."""
+        return False
 
     def _death(self) -> str:
         status = self._child.reap()
@@ -353,6 +370,11 @@ class BoxedEntry:
             raise RuntimeError(f"{self.info.path}: read_blocks may be called once per entry")
         self._started = True
         return self._reader.blocks(self._generation)
+
+
+def cpu_budget(size: int) -> int:
+    """CPU seconds an archive of ``size`` packed bytes may take."""
+    return _CPU_BASE + _CPU_PER_MIB * (size >> 20)
 
 
 def _size(path: Path) -> int:

@@ -388,14 +388,20 @@ def _tar_read(link: _Pinned, name: str, content_type: str | None) -> bool:
 
 
 def _tar_stream(stack: ExitStack, link: _Pinned, name: str, options: ReadOptions) -> ArchiveReader:
-    """libarchive over one GET of the whole body, resumed by Range when cut."""
+    """libarchive over one GET of the whole body, resumed by Range when cut; in its box
+    (``archive.box_stream``), in-process only where no child can be forked."""
     import io
 
+    from ferryman.archive.box_stream import BoxedStreamReader
     from ferryman.archive.libarchive_backend import LibarchiveReader
     from ferryman.net.streamfile import StreamFile
 
     body = StreamFile(link.client, link.url, link.size, link.validator, link.retry)
     buffered = stack.enter_context(io.BufferedReader(stack.enter_context(body), 1 << 20))
+    try:
+        return stack.enter_context(BoxedStreamReader(buffered, name, link.size, options.archive))
+    except OSError as exc:  # no memory for a child: read as before
+        log.warning("%s: read in-process (no child process: %s)", name, exc)
     return LibarchiveReader.from_stream(buffered, name, options.archive)
 
 
