@@ -24,7 +24,14 @@ def library_files(library: Path) -> list[dict[str, Any]]:
         data = json.loads(manifest.read_text())
         for entry in data["items"]:
             path = manifest.parent / entry["file"]
-            found.append(entry | {"album_dir": str(manifest.parent), "disk_sha256": sha256(path)})
+            found.append(
+                entry
+                | {
+                    "album_dir": str(manifest.parent),
+                    "path": str(path),
+                    "disk_sha256": sha256(path),
+                }
+            )
     for manifest in sorted(library.glob(".ferryman/*/[0-9]*.json")):  # laid out by a template
         data = json.loads(manifest.read_text())
         places = iter(data["placed"])

@@ -70,8 +70,15 @@ async def _deliver(
 
 
 def _made(library: Path) -> list[Path]:
-    """The delivered files (not the albums' manifests)."""
-    return sorted(p for p in library.rglob("*") if p.is_file() and p.name != "manifest.json")
+    """The delivered files (not the albums' manifests, nor the hidden `.ferryman` folder
+    where the default layout keeps them)."""
+    return sorted(
+        p
+        for p in library.rglob("*")
+        if p.is_file()
+        and p.name != "manifest.json"
+        and ".ferryman" not in p.relative_to(library).parts
+    )
 
 
 def _moov_first(path: Path) -> bool:

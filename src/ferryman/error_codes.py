@@ -661,9 +661,9 @@ SPECS: tuple[ErrorSpec, ...] = (
         " or cloud metadata: write the URL in the settings file, trusted as written"
         " (`ferryman config set notify.urls '[\"URL\"]'`), or list its host:"
         " `ferryman config set network.private_allowed '[\"HOST\"]'`.",
-        web_step="Notices from the page may not go to this machine, a home network or"
-        " cloud metadata: use a public address, or ask whoever runs ferryman to allow"
-        " that host.",
+        web_step="Notices given here may not go to this machine, a home network or cloud"
+        " metadata: use a public address, or ask whoever runs ferryman to list that host"
+        " in network.private_allowed.",
     ),
     ErrorSpec(
         "notify.undelivered",

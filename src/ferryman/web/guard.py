@@ -63,8 +63,9 @@ def check_bind(host: str, tokens: list[str]) -> None:
             "config.invalid",
             f"web.host is {host or '(empty: every interface)'}, reachable from other"
             " machines, and web.tokens is empty: make a token with `ferryman web token` and"
-            ' add its sha256 line under [web] in ferryman.toml (tokens = ["sha256:…"]), or'
-            ' listen on this machine only: host = "127.0.0.1" under [web]',
+            " add the sha256 line it prints (`ferryman config set web.tokens"
+            " '[\"sha256:…\"]'`), or listen on this machine only:"
+            " `ferryman config set web.host 127.0.0.1`",
         )
 
 
