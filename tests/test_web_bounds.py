@@ -70,8 +70,8 @@ def test_an_empty_or_wildcard_host_is_a_public_bind_that_needs_a_token() -> None
             guard.check_bind(public, [])
         assert refused.value.code == "config.invalid"
         said = refused.value.message  # the line to type, each way out
-            assert "ferryman config set web.tokens" in said, said
-            assert "ferryman config set web.host 127.0.0.1" in said, said
+        assert "ferryman config set web.tokens" in said, said
+        assert "ferryman config set web.host 127.0.0.1" in said, said
         guard.check_bind(public, [new_token()[1]])
 
 
