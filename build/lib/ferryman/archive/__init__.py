@@ -1,1 +1,0 @@
-"""Reading archives entry by entry, whatever the format or backend."""

@@ -1,1 +1,0 @@
-"""The phone ferryman runs on: Wi-Fi, battery. Waits with reasons, like ``space.low``."""

@@ -1,1 +1,0 @@
-"""The job engine: stages, workers, leases, priorities and the space guard."""

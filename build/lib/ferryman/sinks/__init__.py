@@ -1,1 +1,0 @@
-"""Where albums go: each destination kind is one module behind ``SinkKind`` (see base)."""

@@ -1,1 +1,0 @@
-"""Inputs ferryman reads from, each turned into one uniform stream of entries."""

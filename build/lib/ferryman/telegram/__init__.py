@@ -1,1 +1,0 @@
-"""Telegram: the client and its connections, login, uploads, the sink and the chat front door."""
