@@ -403,11 +403,12 @@ def load_settings(
     return settings_of(load_layers(config_file, overrides))
 
 
-def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flat_keys(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted keys (`web.host`): how `config show` and origins name them."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict) and value:
-            flat |= _flat(value, f"{prefix}{key}.")
+            flat |= flat_keys(value, f"{prefix}{key}.")
         else:
             flat[f"{prefix}{key}"] = value
     return flat
@@ -416,11 +417,11 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def origins(layers: Layers, runtime: dict[str, Any] | None = None) -> dict[str, str]:
     """Where each setting's value came from: ``default``, the file, an environment
     variable, a flag, or a runtime override in the store (the last one wins)."""
-    shown = _flat(settings_of(layers).model_dump(mode="json"))
+    shown = flat_keys(settings_of(layers).model_dump(mode="json"))
     said = (
-        (_flat(layers.data), "file"),
-        (_flat(layers.env), "env"),
-        (_flat(layers.flags), "flag"),
+        (flat_keys(layers.data), "file"),
+        (flat_keys(layers.env), "env"),
+        (flat_keys(layers.flags), "flag"),
         (runtime or {}, "runtime"),
     )
     found: dict[str, str] = {}

@@ -118,9 +118,11 @@ def config_show(
 def _print_settings(data: dict[str, Any]) -> None:
     """``key = value  # origin``, one a line, in TOML's words: a person reads it as the
     file they would write."""
+    from ferryman.config import flat_keys  # here: settings' pydantic stays off `--help`
+
     files = data["files_read"] or ["none (defaults, environment and flags only)"]
     out.print(f"# files read: {', '.join(files)}", markup=False, highlight=False)
-    values = _flat({k: v for k, v in data.items() if k not in _NOT_SETTINGS})
+    values = flat_keys({k: v for k, v in data.items() if k not in _NOT_SETTINGS})
     for key, value in values.items():
         origin = data["origins"].get(key, "default")
         line = f"{key} = {json.dumps(value, ensure_ascii=False)}  # {origin}"
@@ -128,16 +130,6 @@ def _print_settings(data: dict[str, Any]) -> None:
 
 
 _NOT_SETTINGS = frozenset({"runtime_overrides", "files_read", "origins", "effective"})
-
-
-def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and value:
-            flat |= _flat(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 @config_app.command("set")
