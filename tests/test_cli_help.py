@@ -93,3 +93,21 @@ def test_usage_errors_name_arguments_as_usage_lines_do_in_plain_words() -> None:
     assert bad.exit_code == 2
     assert "Invalid value for '--priority': must be a whole number" in bad.stderr
     assert "Input should be" not in bad.stderr
+
+
+def test_watch_add_defaults_its_destination_and_names_what_each_option_takes(
+    tmp_path: Any,
+) -> None:
+    """`watch add` takes `--to` as `add` does (default library:) and its help shows what
+    each option takes (`--to DEST`, `--every PERIOD`), not the option's name again."""
+    shown = CliRunner().invoke(app, ["watch", "add", "--help"]).output
+    for said in ("--to DEST", "--every PERIOD", "--window HH:MM-HH:MM", "--since WHEN"):
+        assert said in shown, shown
+    assert "--to TO" not in shown and "--every EVERY" not in shown
+    added = CliRunner().invoke(
+        app,
+        ["--data-dir", str(tmp_path / "d"), "watch", "add", "--kind", "feed", "http://h/x.xml"],
+        env={"FERRYMAN_CONFIG": None},
+    )
+    assert added.exit_code == 0, added.output
+    assert "→ library:," in added.output

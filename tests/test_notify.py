@@ -243,6 +243,8 @@ async def test_a_watch_that_finds_entries_sends_one_notice(
     assert sorted(notice["watch"]["jobs"]) == sorted(j.id for j in jobs)
     assert notice["watch"]["titles"] == ["Episode ep1", "Episode ep2"]
     assert notice["title"] == f"ferryman: 2 new from {feed.url('/feed.xml')}"
+    first = notice["body"].splitlines()[0]
+    assert first == f"2 new jobs to {watch.dest}", first  # not "library::"
     # the watch's jobs carried its target: their ends went there too
     assert sorted(b["job"]["id"] for b in bodies if b["event"] == "job_done") == sorted(
         j.id for j in jobs

@@ -262,7 +262,7 @@ class Notifier:
             lines = [f"- {t}" for t in titles[:10]]
             if n > 10:
                 lines.append(f"… and {n - 10} more")
-            body = "\n".join([f"{n} new job{'s' * (n != 1)} to {watch.dest}:", *lines])
+            body = "\n".join([f"{n} new job{'s' * (n != 1)} to {watch.dest}", *lines])
             extra: dict[str, Any] = {"jobs": jobs, "titles": titles}
         else:
             kind, title = "watch_failing", f"ferryman: watch {watch.id} is failing"

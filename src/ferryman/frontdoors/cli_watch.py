@@ -46,53 +46,86 @@ def add(
             " t.me/c/ID, telegram:@NAME, telegram:-100ID)."
         ),
     ],
-    to: Annotated[str, typer.Option("--to", help="Where new entries go (as `add --to`).")],
+    to: Annotated[
+        str,
+        typer.Option("--to", metavar="DEST", help="Where new entries go (as `add --to`)."),
+    ] = "library:",
     every: Annotated[
-        str, typer.Option("--every", help="How often to look: 90s, 30m, 1h (default), 1d.")
+        str,
+        typer.Option(
+            "--every",
+            metavar="PERIOD",
+            help="How often to look: 90s, 30m, 1h (default), 1d.",
+        ),
     ] = "1h",
     window: Annotated[
         str | None,
-        typer.Option("--window", help="Look only in this daily window, local time: 01:00-07:00."),
+        typer.Option(
+            "--window",
+            metavar="HH:MM-HH:MM",
+            help="Look only in this daily window, local time: 01:00-07:00.",
+        ),
     ] = None,
     since: Annotated[
         str,
         typer.Option(
             "--since",
+            metavar="WHEN",
             help="The first look: now (default: only what appears from now on), all, or N"
             " (the N newest entries too).",
         ),
     ] = "now",
     match: Annotated[
-        str | None, typer.Option("--match", help="Only entries whose title matches this regex.")
+        str | None,
+        typer.Option(
+            "--match", metavar="REGEX", help="Only entries whose title matches this regex."
+        ),
     ] = None,
     skip_match: Annotated[
         str | None,
-        typer.Option("--skip-match", help="Leave out entries whose title matches this regex."),
+        typer.Option(
+            "--skip-match",
+            metavar="REGEX",
+            help="Leave out entries whose title matches this regex.",
+        ),
     ] = None,
     min_duration: Annotated[
         float | None,
-        typer.Option("--min-duration", help="Leave out entries shorter (seconds, when known)."),
+        typer.Option(
+            "--min-duration",
+            metavar="SECONDS",
+            help="Leave out entries shorter (seconds, when known).",
+        ),
     ] = None,
     max_duration: Annotated[
         float | None,
-        typer.Option("--max-duration", help="Leave out entries longer (seconds, when known)."),
+        typer.Option(
+            "--max-duration",
+            metavar="SECONDS",
+            help="Leave out entries longer (seconds, when known).",
+        ),
     ] = None,
     kind: Annotated[
         str | None,
         typer.Option(
             "--kind",
+            metavar="KIND",
             help="feed, dav, ytdlp, torbox or telegram; default: dav for dav(s)://, telegram for"
             " a t.me chat link, another web link is a feed if it serves RSS/Atom (and no output"
             " option is given), else ytdlp.",
         ),
     ] = None,
     quality: Annotated[
-        str | None, typer.Option("--quality", help="As `add --quality` (links to media).")
+        str | None,
+        typer.Option("--quality", metavar="HEIGHT", help="As `add --quality` (links to media)."),
     ] = None,
     audio: Annotated[
-        str | None, typer.Option("--audio", help="As `add --audio`: mp3, m4a or opus.")
+        str | None,
+        typer.Option("--audio", metavar="FORMAT", help="As `add --audio`: mp3, m4a or opus."),
     ] = None,
-    bitrate: Annotated[int | None, typer.Option("--bitrate", help="As `add --bitrate`.")] = None,
+    bitrate: Annotated[
+        int | None, typer.Option("--bitrate", metavar="KBPS", help="As `add --bitrate`.")
+    ] = None,
     mute: Annotated[bool, typer.Option("--mute", help="As `add --mute`.")] = False,
     notify: Annotated[
         str | None,
