@@ -200,11 +200,12 @@ async def ferry(url: str, data: Path, limit: float, interval: float) -> dict[str
     }
 
 
-class _Server:
-    """The link's server in a child process, and its byte and request counters."""
+class PacedServer:
+    """The link's server in a child process (its sending never waits on our GIL), and
+    its byte and request counters; ``rate``: bytes a second (bench trip sets its own)."""
 
-    def __init__(self, archive: Path) -> None:
-        cmd = [sys.executable, "-c", _SERVER, str(archive), str(LINK_BYTES_PER_S), str(LATENCY)]
+    def __init__(self, archive: Path, rate: float = LINK_BYTES_PER_S) -> None:
+        cmd = [sys.executable, "-c", _SERVER, str(archive), str(rate), str(LATENCY)]
         root = Path(__file__).resolve().parent.parent  # where ``tests`` can be imported
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root
@@ -247,7 +248,7 @@ def run(args: argparse.Namespace) -> Result:
             room = f"{free / MiB:.0f} MiB free in {tmp.parent}"
             result.checks.append(Check("disk space", room, f"{wanted / MiB:.0f} MiB", False))
             return result
-        server = _Server(media.path)
+        server = PacedServer(media.path)
         try:
             progress("network: curl -o (the link alone)")
             before = server.counters()

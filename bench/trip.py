@@ -23,7 +23,6 @@ import itertools
 import secrets
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +33,8 @@ from telethon.tl import functions, types
 
 from bench._common import Check, MiB, Result, Sampler, Table, fmt_ratio, progress, scratch
 from bench._trip_input import TripInput, make_input
-from bench.network import _SERVER, extra_disk
+from bench.network import LATENCY as DOWN_LATENCY
+from bench.network import PacedServer, extra_disk
 from bench.telegram import log_in
 from faketg import FakeTelegram, LinkModel
 from faketg.client import FakeDialer, logged_in_client
@@ -54,7 +54,6 @@ from ferryman.telegram.upload import Uploader
 
 MB = 1e6
 LATENCY_MS, CONN_MBIT = 50.0, 100.0
-DOWN_LATENCY = 0.020
 TARGET = 1.10
 # What a 3 GB phone can give ferryman and its children (ffmpeg) at once: Android keeps
 # about 1 GB for itself and the foreground app; half of what is left, beside other apps.
@@ -65,26 +64,6 @@ PROFILES: dict[str, dict[str, int]] = {
     "phone": {"fetch": 1, "unpack": 1, "convert": 1, "deliver": 1},
     "server": {"fetch": 3, "unpack": 2, "convert": 2, "deliver": 2},
 }
-
-
-class Downlink:
-    """The paced HTTP server in a child process (its sending never waits on our GIL)."""
-
-    def __init__(self, archive: Path, rate: float) -> None:
-        cmd = [sys.executable, "-c", _SERVER, str(archive), str(rate), str(DOWN_LATENCY)]
-        root = Path(__file__).resolve().parent.parent  # where ``tests`` can be imported
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url:
-            self.close()
-            raise RuntimeError("the downlink's server did not start")
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def world(up: float) -> tuple[FakeTelegram, Account]:
@@ -274,7 +253,7 @@ def _row(
     result: Result,
 ) -> str | None:
     rates = (f"{down / MB:.1f}", f"{up / MB:.1f}")
-    link = Downlink(media.path, down)
+    link = PacedServer(media.path, down)
     try:
         progress(f"trip: down {rates[0]} / up {rates[1]} MB/s: curl alone")
         started = time.perf_counter()
