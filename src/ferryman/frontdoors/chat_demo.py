@@ -2,10 +2,11 @@
 
 The real chat door, engine, store and Telegram sink run, with the real Telethon client,
 against ``faketg`` (a protocol-level fake of Telegram's servers, installed with
-ferryman) instead of Telegram. A scripted person writes to the bot: a zip of photos, a
-link to a video (served by a small HTTP server on 127.0.0.1 that the demo starts),
-``/status`` and ``/report``. The albums come back into that chat; the transcript is
-printed as the chat shows it, then how to do it for real.
+ferryman) instead of Telegram. A scripted person writes to the bot
+(``chat_demo_steps.STEPS``: commands, photos, a password archive, a damaged one, links
+served by a small HTTP server on 127.0.0.1 that the demo starts, a cancel, a watch). The
+albums come back into that chat; the transcript is printed as the chat shows it (status
+messages with their edits, buttons drawn), then how to do it for real.
 
 Everything lives in a fresh data dir of its own (deleted at the end unless ``keep``),
 so the user's jobs, settings and Telegram session are never touched.
@@ -18,50 +19,25 @@ import itertools
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from ferryman.config import Settings
 from ferryman.engine.events import EngineStarted
+from ferryman.frontdoors.chat_demo_steps import Inputs, Script, converse, feed_xml, make_files
 
 if TYPE_CHECKING:
-    from faketg import FakeTelegram
-    from faketg.state import Account, StoredMessage
-    from ferryman.store import Store
+    from faketg.state import StoredMessage
 
-T = TypeVar("T")
-
-STEP_SECONDS = 120.0  # one step of the script (a zip made into albums) may take this long
-PHOTOS = 4
+LINK_BYTES_PER_S = 250_000  # the fake's pace per connection: a status message moves
+ENDLESS_BYTES = 1024**3  # what the never-ending download says it has
 BOT_NAME, BOT_USERNAME = "ferryman", "ferry_demo_bot"
 YOU_NAME, YOU_USERNAME = "You", "newcomer"
-
-
-@dataclass
-class Script:
-    """What the scripted person does, and what the demo saw happen."""
-
-    server: FakeTelegram
-    bot: Account
-    you: Account
-    store: Store
-    steps: list[str] = field(default_factory=list)
-
-    def chat(self) -> list[StoredMessage]:
-        """The chat, both sides in order, as the bot's box has it: its own messages are
-        its copies there, so a status message shows as last edited (what the person's
-        app shows too)."""
-        return sorted(self.server.chat(self.you, viewer=self.bot), key=lambda m: m.id)
-
-    def bot_said(self) -> list[StoredMessage]:
-        return [m for m in self.chat() if m.from_id == self.bot.id]
 
 
 def run_chat_demo(console: Console, *, keep: bool = False) -> int:
@@ -101,13 +77,14 @@ def demo_settings(folder: Path, you: int) -> Settings:
 
 
 async def _demo(console: Console, folder: Path) -> int:
-    from faketg import FakeTelegram
+    from faketg import FakeTelegram, LinkModel
     from faketg.client import FakeDialer, save_login
     from ferryman.frontdoors.startup import running
     from ferryman.frontdoors.telegram import serve
     from ferryman.telegram.client import make_client
 
-    server = FakeTelegram()
+    # Telegram's pace, roughly: a status message has time to move while files travel.
+    server = FakeTelegram(link=LinkModel(conn_bytes_per_s=LINK_BYTES_PER_S))
     bot = server.add_user(BOT_NAME, username=BOT_USERNAME, bot=True)
     you = server.add_user(YOU_NAME, username=YOU_USERNAME)
     settings = demo_settings(folder, you.id)
@@ -119,10 +96,14 @@ async def _demo(console: Console, folder: Path) -> int:
         markup=False,
         highlight=False,
     )
-    zipped, video = await asyncio.to_thread(_inputs, folder / "inputs")
+    zipped, locked, damaged, video = await asyncio.to_thread(make_files, folder / "inputs")
     await save_login(server, make_client(settings, dialer), bot)  # as `telegram login` leaves
     stop = asyncio.Event()
-    with _serving_file(video, "video/mp4") as link:
+    script: Script | None = None
+    with _serving(video) as base:
+        inputs = Inputs(
+            zipped, locked, damaged, f"{base}/clip.mp4", f"{base}/big.bin", f"{base}/feed.xml"
+        )
         async with running(
             settings, on_signal=stop.set, command="telegram demo", dialer=dialer
         ) as started:
@@ -132,69 +113,17 @@ async def _demo(console: Console, folder: Path) -> int:
             door = asyncio.create_task(
                 serve(settings, started.store, dialer=dialer, stop=stop, engine=engine)
             )
-            script = Script(server, bot, you, started.store)
+            script = Script(server, bot, you, started.store, inputs, door)
             try:
-                ok = await _until(_set(opened), door) and await _converse(
-                    script, zipped, link, door
-                )
+                ok = bool(await script.until(_set(opened))) and await converse(script)
             finally:
                 stop.set()
                 await door
     _print_transcript(console, script)
+    if not ok:
+        console.print(f"\nthe demo stopped: {script.steps[-1:]}", markup=False, highlight=False)
     _print_next_steps(console)
     return 0 if ok else 1
-
-
-def _inputs(folder: Path) -> tuple[Path, Path]:
-    """A zip of photos and a short video, made on the spot (as `ferryman demo` does)."""
-    from ferryman.samples import make_photo_set, make_video, make_zip
-
-    photos = make_photo_set(folder / "photos", PHOTOS, size=(640, 480))
-    zipped = make_zip(folder / "holiday.zip", [(p.name, p) for p in photos])
-    video = make_video(folder / "clip.mp4", 7, seconds=2.0, size=(320, 240))
-    return zipped, video
-
-
-async def _converse(script: Script, zipped: Path, link: str, door: asyncio.Task[None]) -> bool:
-    """The person's side: each step waits for ferryman's answer before the next."""
-    from faketg.people import user_sends
-    from ferryman.model import JobState
-
-    def send(text: str = "", **kw: Any) -> None:
-        user_sends(script.server, script.you, script.bot, text=text, **kw)
-
-    async def jobs_done(count: int) -> bool:
-        jobs = await script.store.list_jobs()
-        ended = [j for j in jobs if j.state in (JobState.DONE, JobState.FAILED)]
-        return len(jobs) >= count and len(ended) == len(jobs)
-
-    def answered(before: int) -> Callable[[], Awaitable[bool]]:
-        async def check() -> bool:
-            return len(script.bot_said()) > before
-
-        return check
-
-    send(file=await asyncio.to_thread(zipped.read_bytes), name=zipped.name)
-    if not await _until(lambda: jobs_done(1), door):
-        return False
-    send(f"and this video please: {link}")
-    if not await _until(lambda: jobs_done(2), door):
-        return False
-
-    async def summaries_shown() -> bool:  # each job's status message edited to its end
-        ended = [m.text for m in script.bot_said() if ": done" in m.text or "failed" in m.text]
-        jobs = await script.store.list_jobs()
-        return all(any(t.startswith(f"job {j.id} ") for t in ended) for j in jobs)
-
-    if not await _until(summaries_shown, door):
-        return False
-    for command in ("/status", "/report"):
-        before = len(script.bot_said())
-        send(command)
-        if not await _until(answered(before), door):
-            return False
-    jobs = await script.store.list_jobs()
-    return all(j.state is JobState.DONE for j in jobs)
 
 
 def _set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
@@ -202,18 +131,6 @@ def _set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
         return event.is_set()
 
     return check
-
-
-async def _until(check: Callable[[], Awaitable[bool]], door: asyncio.Task[None]) -> bool:
-    """Wait for ``check``; False after ``STEP_SECONDS`` or when the door stopped."""
-    deadline = time.monotonic() + STEP_SECONDS
-    while time.monotonic() < deadline and not door.done():
-        if await check():
-            return True
-        await asyncio.sleep(0.2)
-    if door.done():
-        door.result()  # the door failed: say why
-    return False
 
 
 def _print_transcript(console: Console, script: Script) -> None:
@@ -224,7 +141,8 @@ def _print_transcript(console: Console, script: Script) -> None:
     )
     console.print(
         f"(you are @{YOU_USERNAME}: telegram.allow_users lets you in, and"
-        f" telegram.default_target = telegram:@{YOU_USERNAME} sends the albums back here)",
+        f" telegram.default_target = telegram:@{YOU_USERNAME} sends the albums back here;"
+        " a status message is shown with each of its edits, marked ↻)",
         markup=False,
         highlight=False,
     )
@@ -240,14 +158,24 @@ def _print_transcript(console: Console, script: Script) -> None:
         text = m.text
         if m.media is not None:
             text = f"[{_kind(m)}: {_file_name(m)}] {text}".rstrip()
-        if m.edits:
-            text += "  (edited)"
-        _line(console, who, text)
+        versions = [*m.history, text]  # a status message as it moved: each edit after ↻
+        _line(console, who, "\n".join(versions[:1] + [f"↻ {v}" for v in versions[1:]]))
+        for row in buttons(m):
+            _line(console, "", row)
+
+
+def buttons(message: Any) -> list[str]:
+    """A message's inline buttons as drawn under it, a line a row:
+    ``[ Everything ] [ Choose files ]`` (none without buttons)."""
+    markup = getattr(message, "reply_markup", None)
+    rows = getattr(markup, "rows", None) or []
+    return [" ".join(f"[ {b.text} ]" for b in row.buttons) for row in rows if row.buttons]
 
 
 def _line(console: Console, who: str, text: str) -> None:
     lines = text.splitlines() or [""]
-    console.print(f"{who + ':':<10}{lines[0]}", markup=False, highlight=False)
+    label = f"{who}:" if who else ""
+    console.print(f"{label:<10}{lines[0]}", markup=False, highlight=False)
     for rest in lines[1:]:
         console.print(f"{'':<10}{rest}", markup=False, highlight=False)
 
@@ -300,11 +228,12 @@ def _print_next_steps(console: Console) -> None:
         console.print(line, markup=False, highlight=False)
 
 
-class _OneFile(BaseHTTPRequestHandler):
-    """Serves the demo's one video at any path, as a plain web server would."""
+class _Files(BaseHTTPRequestHandler):
+    """The demo's web server: the video, a feed, and a download that never ends."""
 
-    body: bytes = b""
-    content_type = "application/octet-stream"
+    video: bytes = b""
+    base: str = ""
+    stopping = threading.Event()
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -316,26 +245,54 @@ class _OneFile(BaseHTTPRequestHandler):
         self._answer(send_body=True)
 
     def _answer(self, *, send_body: bool) -> None:
+        name = self.path.rsplit("/", 1)[-1]
+        if name == "big.bin":
+            self._endless(send_body)
+            return
+        body, kind = (
+            (feed_xml(self.base), "application/rss+xml")
+            if name == "feed.xml"
+            else (self.video, "video/mp4")
+        )
         self.send_response(200)
-        self.send_header("Content-Type", self.content_type)
-        self.send_header("Content-Length", str(len(self.body)))
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if send_body:
-            self.wfile.write(self.body)
+            self.wfile.write(body)
+
+    def _endless(self, send_body: bool) -> None:
+        """A big file that trickles in, until the client goes (a /cancel) or the demo ends."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Length", str(ENDLESS_BYTES))
+        self.end_headers()
+        if not send_body:
+            return
+        try:
+            while not self.stopping.wait(0.05):
+                self.wfile.write(b"\0" * 4096)
+                self.wfile.flush()
+        except OSError:
+            return  # the client went: the download was cancelled
 
 
 @contextmanager
-def _serving_file(path: Path, content_type: str) -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 serving ``path``; yields its link."""
-    handler = type(
-        "Handler", (_OneFile,), {"body": path.read_bytes(), "content_type": content_type}
+def _serving(video: Path) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 for the demo's links; yields its address."""
+    stopping = threading.Event()
+    handler: type[_Files] = type(
+        "Handler", (_Files,), {"video": video.read_bytes(), "stopping": stopping}
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    handler.base = base
     thread = threading.Thread(target=server.serve_forever, name="demo-http", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
+        yield base
     finally:
+        stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(5)
