@@ -52,16 +52,15 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     ran = _ferryman("telegram", "demo", cwd=tmp_path, TMPDIR=str(temp))
     assert ran.returncode == 0, ran.stdout + ran.stderr
     lines = ran.stdout.splitlines()
-    told, *chat = _after(lines, "── the chat with @ferry_demo_bot")[1:]
+    told, *chat = _after(lines, "── the chat with @ferry_demo_bot (a bot)")[1:]
     assert told.startswith("(you are @newcomer") and "telegram.default_target" in told
+    at_home = _after(chat, "── the chat with @ferry_at_home (a user account: no buttons)")
+    chat = chat[: len(chat) - len(at_home)]
     # /help, then /settings: the person's own, changed for the links to come.
     assert "/pass PASSWORD  or  /pass JOB PASSWORD" in "\n".join(_block(chat, "ferryman: Send me"))
     shown = _block(chat, "ferryman: your settings:")
     assert any(line.strip().startswith("link = 1080p (default)") for line in shown)
-    assert _block(chat, "you:      /settings link mp3 192")[0]
-    assert _after(chat, "you:      /settings link mp3 192")[1].startswith(
-        "ferryman: link = mp3 192"
-    )
+    assert _after(chat, "you:      /settings link 720p")[1].startswith("ferryman: link = 720p")
     # The zip of photos: one status message that moved (each edit after ↻) to its summary,
     # with a progress bar on the way; then its two albums.
     assert _after(chat, "you:      [file: holiday.zip]")[1].startswith(
@@ -88,15 +87,14 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     assert "↻ job 3 cut-off: failed, archive.truncated" in cut
     report = _block(chat, "ferryman: job 3 cut-off: failed")
     assert report[-1].strip() == "failed photo_3.jpeg: archive.entry_corrupt"
-    # Two links: the caption's 720p wins over the setting, then the setting's MP3.
-    video = _after(chat, "you:      this one as a video please: http://127.0.0.1:")
-    assert video[0].endswith("/clip.mp4 720p")
-    assert "↻ job 4 clip: converting" in "\n".join(_block(video, "ferryman: clip: queued"))
-    assert "ferryman: [video: clip.mp4] clip — 1/1" in video
-    assert "ferryman: [audio: clip (MP3 192 kbps).mp3] clip (MP3 192 kbps) — 1/1" in video
+    # A link whose caption asks for MP3 (over the setting's 720p): converted, as audio.
+    link = _after(chat, "you:      just the sound of this one: http://127.0.0.1:")
+    assert link[0].endswith("/clip.mp4 mp3 192")
+    assert "↻ job 4 clip: converting" in "\n".join(_block(link, "ferryman: clip: queued"))
+    assert "ferryman: [audio: clip.mp3] clip — 1/1" in link
     # /cancel stops the endless download; /watch and /watches; /status sums it up.
     assert _after(chat, "you:      /cancel")[1].startswith(
-        "ferryman: job 6 (big) cancelled while downloading"
+        "ferryman: job 5 (big) cancelled while downloading"
     )
     watch = _after(chat, "you:      /watch http://127.0.0.1:")[1]
     assert watch.startswith("ferryman: watch 1: http://127.0.0.1:") and "(feed)" in watch
@@ -108,9 +106,17 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
         "2 secret: done, 3/3 files",
         "3 cut-off: failed, 3/3 files",
         "4 clip: done, 1/1 files",
-        "5 clip (MP3 192 kbps): done, 1/1 files",
-        "6 big: cancelled, 0/0 files",
+        "5 big: cancelled, 0/0 files",
     ]
+    # ferryman on a user account: the same chat, its choices answered by replies.
+    assert at_home[2:4] == [
+        "you:      [file: secret.zip]",
+        "ferryman: secret.zip: downloading 0% (0 kB of 30 kB)",
+    ]
+    assert "↻ job 1 secret: needs the archive password" in "\n".join(at_home)
+    assert _after(at_home, "you:      /pass open-sesame")[1].startswith("ferryman: job 1: password")
+    assert any(line.startswith("ferryman: [album of 3: photo") for line in at_home)
+    assert _after(at_home, "you:      /status")[1] == "ferryman: 1 secret: done, 3/3 files"
     # Then how to do it for real.
     rest = "\n".join(_after(lines, "That was the real chat front door"))
     assert "ferryman telegram login" in rest and "ferryman telegram serve" in rest

@@ -4,9 +4,10 @@ The real chat door, engine, store and Telegram sink run, with the real Telethon 
 against ``faketg`` (a protocol-level fake of Telegram's servers, installed with
 ferryman) instead of Telegram. A scripted person writes to the bot
 (``chat_demo_steps.STEPS``: commands, photos, a password archive, a damaged one, links
-served by a small HTTP server on 127.0.0.1 that the demo starts, a cancel, a watch). The
-albums come back into that chat; the transcript is printed as the chat shows it (status
-messages with their edits, buttons drawn), then how to do it for real.
+served by a small HTTP server on 127.0.0.1 that the demo starts, a cancel, a watch), then
+to ferryman on a user account (``USER_STEPS``). The albums come back into that chat;
+the transcripts are printed as the chats show them (status messages with their edits,
+buttons drawn), then how to do it for real.
 
 Everything lives in a fresh data dir of its own (deleted at the end unless ``keep``),
 so the user's jobs, settings and Telegram session are never touched.
@@ -19,8 +20,8 @@ import itertools
 import shutil
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,15 @@ from rich.console import Console
 
 from ferryman.config import Settings
 from ferryman.engine.events import EngineStarted
-from ferryman.frontdoors.chat_demo_steps import Inputs, Script, converse, feed_xml, make_files
+from ferryman.frontdoors.chat_demo_steps import (
+    STEPS,
+    USER_STEPS,
+    Inputs,
+    Script,
+    converse,
+    feed_xml,
+    make_files,
+)
 
 if TYPE_CHECKING:
     from faketg.state import StoredMessage
@@ -37,6 +46,7 @@ if TYPE_CHECKING:
 LINK_BYTES_PER_S = 250_000  # the fake's pace per connection: a status message moves
 ENDLESS_BYTES = 1024**3  # what the never-ending download says it has
 BOT_NAME, BOT_USERNAME = "ferryman", "ferry_demo_bot"
+USER_NAME, USER_USERNAME = "Ferry", "ferry_at_home"  # ferryman on a user account
 YOU_NAME, YOU_USERNAME = "You", "newcomer"
 
 
@@ -79,16 +89,13 @@ def demo_settings(folder: Path, you: int) -> Settings:
 async def _demo(console: Console, folder: Path) -> int:
     from faketg import FakeTelegram, LinkModel
     from faketg.client import FakeDialer, save_login
-    from ferryman.frontdoors.startup import running
-    from ferryman.frontdoors.telegram import serve
     from ferryman.telegram.client import make_client
 
     # Telegram's pace, roughly: a status message has time to move while files travel.
     server = FakeTelegram(link=LinkModel(conn_bytes_per_s=LINK_BYTES_PER_S))
     bot = server.add_user(BOT_NAME, username=BOT_USERNAME, bot=True)
+    account = server.add_user(USER_NAME, username=USER_USERNAME)  # a user account's session
     you = server.add_user(YOU_NAME, username=YOU_USERNAME)
-    settings = demo_settings(folder, you.id)
-    dialer = FakeDialer(server)
     console.print(
         "ferryman's chat, tried on a fake Telegram: the real chat front door, engine and"
         " Telegram client talk to a protocol-level fake of Telegram's servers on this"
@@ -97,45 +104,57 @@ async def _demo(console: Console, folder: Path) -> int:
         highlight=False,
     )
     zipped, locked, damaged, video = await asyncio.to_thread(make_files, folder / "inputs")
-    await save_login(server, make_client(settings, dialer), bot)  # as `telegram login` leaves
-    stop = asyncio.Event()
-    script: Script | None = None
     with _serving(video) as base:
         inputs = Inputs(
             zipped, locked, damaged, f"{base}/clip.mp4", f"{base}/big.bin", f"{base}/feed.xml"
         )
-        async with running(
-            settings, on_signal=stop.set, command="telegram demo", dialer=dialer
-        ) as started:
-            engine = started.engine
-            opened = asyncio.Event()  # serve starts the engine once the door is open
-            engine.bus.subscribe(lambda e: opened.set() if isinstance(e, EngineStarted) else None)
-            door = asyncio.create_task(
-                serve(settings, started.store, dialer=dialer, stop=stop, engine=engine)
-            )
-            script = Script(server, bot, you, started.store, inputs, door)
-            try:
-                ok = bool(await script.until(_set(opened))) and await converse(script)
-            finally:
-                stop.set()
-                await door
-    _print_transcript(console, script)
+        acts = [(bot, STEPS, "a bot"), (account, USER_STEPS, "a user account: no buttons")]
+        scripts = []
+        for n, (me, steps, kind) in enumerate(acts):  # each its own data dir and session
+            settings = demo_settings(folder / f"act-{n}", you.id)
+            dialer = FakeDialer(server)
+            await save_login(server, make_client(settings, dialer), me)  # as after a login
+            async with _running_door(settings, dialer) as (store, door):
+                script = Script(server, me, you, store, inputs, door)
+                ok = await converse(script, steps)
+            scripts.append((script, kind))
+            if not ok:
+                break
+    for script, kind in scripts:
+        _print_transcript(console, script, kind)
     if not ok:
         console.print(f"\nthe demo stopped: {script.steps[-1:]}", markup=False, highlight=False)
     _print_next_steps(console)
     return 0 if ok else 1
 
 
-def _set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return event.is_set()
+@asynccontextmanager
+async def _running_door(settings: Settings, dialer: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """``telegram serve`` as it runs: the engine and the door; yields (store, door task)
+    once the door is open."""
+    from ferryman.frontdoors.startup import running
+    from ferryman.frontdoors.telegram import serve
 
-    return check
+    stop = asyncio.Event()
+    async with running(settings, on_signal=stop.set, command="telegram demo", dialer=dialer) as up:
+        opened = asyncio.Event()  # serve starts the engine once the door is open
+        up.engine.bus.subscribe(lambda e: opened.set() if isinstance(e, EngineStarted) else None)
+        door = asyncio.create_task(
+            serve(settings, up.store, dialer=dialer, stop=stop, engine=up.engine)
+        )
+        waiting = asyncio.create_task(opened.wait())
+        try:
+            await asyncio.wait({door, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            yield up.store, door
+        finally:
+            waiting.cancel()
+            stop.set()
+            await door
 
 
-def _print_transcript(console: Console, script: Script) -> None:
+def _print_transcript(console: Console, script: Script, kind: str) -> None:
     console.print(
-        f"\n── the chat with @{BOT_USERNAME}, as your Telegram app shows it ──",
+        f"\n── the chat with @{script.bot.username} ({kind}), as your Telegram app shows it ──",
         markup=False,
         highlight=False,
     )

@@ -136,7 +136,7 @@ async def ask_help(s: Script) -> bool:
 
 
 async def choose_settings(s: Script) -> bool:
-    return await s.say("/settings") and await s.say("/settings link mp3 192")
+    return await s.say("/settings") and await s.say("/settings link 720p")
 
 
 async def photos(s: Script) -> bool:
@@ -160,14 +160,8 @@ async def damaged(s: Script) -> bool:
 
 
 async def link_as_asked(s: Script) -> bool:
-    """A caption's choice (720p) wins over the person's setting (mp3 192)."""
-    s.send(f"this one as a video please: {s.inputs.video} 720p")
-    job = await s.new_job()
-    return job is not None and await s.ended(job)
-
-
-async def link_by_setting(s: Script) -> bool:
-    s.send(f"and this one: {s.inputs.video}")
+    """A caption's choice (mp3 192: a conversion) wins over the person's setting (720p)."""
+    s.send(f"just the sound of this one: {s.inputs.video} mp3 192")
     job = await s.new_job()
     return job is not None and await s.ended(job)
 
@@ -200,16 +194,22 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("a password archive and /pass", password),
     ("a damaged archive and /report", damaged),
     ("a link with a caption option", link_as_asked),
-    ("a link with the person's setting", link_by_setting),
     ("/cancel", cancel),
     ("/watch", watch),
     ("/status", status),
 )
 
 
-async def converse(script: Script) -> bool:
+# ferryman on a user account: no buttons there, the same choices answered by replies.
+USER_STEPS: tuple[tuple[str, Step], ...] = (
+    ("a password archive and /pass", password),
+    ("/status", status),
+)
+
+
+async def converse(script: Script, steps: tuple[tuple[str, Step], ...] = STEPS) -> bool:
     """Every step in order; False at the first that did not end as expected."""
-    for name, step in STEPS:
+    for name, step in steps:
         if not await step(script):
             script.steps.append(f"{name}: did not end as expected")
             return False
