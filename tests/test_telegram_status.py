@@ -19,11 +19,13 @@ from ferryman.frontdoors.telegram.render import bar, job_shown
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
+from ferryman.store.telegram_inbox import StatusRow
 from tests.telegram_helpers import log_in
 from tests.test_telegram_frontdoor import (
     World,
     job_in,
     make_world,
+    photo_zip,
     record_requests,
     serving,
     serving_as_installed,
@@ -80,8 +82,21 @@ async def test_the_summary_tells_albums_sent_and_why_files_were_skipped(tmp_path
 
             text = await eventually(summary, "the status message's summary")
             skipped = (await report.report(w.store, job.id))["skipped"]
+        # A summary an older ferryman showed (its first line only) is not edited again.
+        (message,) = w.said(w.alice)
+        message.text = text.splitlines()[0]
+        edits = message.edits
+        await w.store.status_put(StatusRow(job.id, w.alice.id, message.id, 100, message.text, 0))
+        async with serving(w):  # another job's summary: the board has looked at all
+            w.send(w.alice, file=photo_zip(tmp_path, "later.zip").read_bytes(), name="later.zip")
+
+            async def later() -> bool:
+                return any(": done" in t and "later" in t for t in w.texts(w.alice))
+
+            await eventually(later, "the next job's summary")
     finally:
         await w.store.close()
+    assert message.edits == edits
     ((reason, n),) = skipped.items()
     assert text.splitlines() == [
         text.splitlines()[0],
@@ -89,7 +104,7 @@ async def test_the_summary_tells_albums_sent_and_why_files_were_skipped(tmp_path
         f"skipped {n}: {reason}",
     ]
     assert text.splitlines()[0].startswith(f"job {job.id} mixed: done, 3 delivered, 1 skipped")
-    assert len(w.said(w.alice)) == 1  # one status message, edited (the album: the library)
+    assert len(w.said(w.alice)) == 2  # a status message a job (their albums: the library)
 
 
 @pytest.mark.slow

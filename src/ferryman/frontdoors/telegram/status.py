@@ -200,7 +200,7 @@ class StatusBoard:
                 progress = self._fetching.get(board.job_id)
                 if progress is not None and not wanted.final and not job.paused:
                     wanted = fetching_shown(job, progress, figures)
-                if wanted.final and wanted.text == board.shown.text:
+                if wanted.final and _same_summary(wanted.text, board.shown.text):
                     board.shown = wanted  # shown before a restart: nothing left to say
                 board.wanted = wanted
 
@@ -242,3 +242,10 @@ class StatusBoard:
             board.edited_at,
         )
         await self.store.status_put(row)
+
+
+def _same_summary(wanted: str, shown: str) -> bool:
+    """Whether ``shown`` is already the summary ``wanted`` says: its first line is
+    enough (a summary shown by an older ferryman lacks the lines under it; the message
+    is not edited again for those)."""
+    return wanted.split("\n", 1)[0] == shown.split("\n", 1)[0]
