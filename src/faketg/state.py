@@ -122,3 +122,4 @@ class StoredMessage:
     out: bool = False
     edits: int = 0
     reply_to: int | None = None
+    history: list[str] = field(default_factory=list)  # its texts before each edit

@@ -10,6 +10,7 @@ first send is still being processed answers ``RANDOM_ID_DUPLICATE``.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import TYPE_CHECKING, Any
 
 from telethon.tl import functions, types
@@ -265,6 +266,7 @@ async def edit_message(server: FakeTelegram, call: Call, req: Any) -> Any:
         raise RpcFault(400, "MESSAGE_ID_INVALID")
     if msg.from_id != me.id:
         raise RpcFault(403, "MESSAGE_AUTHOR_REQUIRED")
+    _edit_pace(server, me.id, msg.id)
     if req.message is not None:
         if req.message == msg.text:
             raise RpcFault(400, "MESSAGE_NOT_MODIFIED")
@@ -272,6 +274,7 @@ async def edit_message(server: FakeTelegram, call: Call, req: Any) -> Any:
             _caption(call, server, req.message)
         elif len(req.message) > 4096:
             raise RpcFault(400, "MESSAGE_TOO_LONG")
+        msg.history.append(msg.text)
         msg.text = req.message
     msg.edits += 1
     box.pts += 1
@@ -280,6 +283,17 @@ async def edit_message(server: FakeTelegram, call: Call, req: Any) -> Any:
     box.updates.append((box.pts, update))
     users, chats = entities_for(server, [peer], me)
     return types.Updates([update], users, chats, _date(server), 0)
+
+
+def _edit_pace(server: FakeTelegram, account: int, message_id: int) -> None:
+    """Telegram's limit on editing one message (``server.edit_every``), when set."""
+    if server.edit_every is None:
+        return
+    now = server.clock()
+    last = server.edited_at.get((account, message_id))
+    if last is not None and now < last + server.edit_every:
+        raise RpcFault(420, f"FLOOD_WAIT_{math.ceil(last + server.edit_every - now)}")
+    server.edited_at[(account, message_id)] = now
 
 
 async def get_history(server: FakeTelegram, call: Call, req: Any) -> Any:

@@ -25,6 +25,7 @@ from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.commands import Commands
 from ferryman.frontdoors.telegram.inbox import CHUNKS_IN_FLIGHT, Inbox
 from ferryman.frontdoors.telegram.status import StatusBoard
+from ferryman.frontdoors.telegram.user_settings import Who
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
@@ -138,7 +139,7 @@ class FrontDoor:
         if remote is not None:
             return await self.inbox.receive(message, remote)
         if text.startswith("/"):
-            return await self.commands.run(text)
+            return await self.commands.run(text, Who(message.sender_id, message.chat_id))
         links = links_in(text, _entity_urls(message), self.sources)
         if links:
             return await self.inbox.take_links(message, links)

@@ -23,6 +23,7 @@ from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import render
 from ferryman.frontdoors.telegram.caption import read_caption
 from ferryman.frontdoors.telegram.status import Board, StatusBoard
+from ferryman.frontdoors.telegram.user_settings import UserSettings, Who
 from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
@@ -73,6 +74,12 @@ class Inbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[int, tuple[asyncio.Task[None], Board | None]] = {}
         self._slots = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
+        self.mine = UserSettings(store, sinks)
+
+    async def dest_for(self, who: Who) -> str:
+        """Where ``who``'s jobs go unless a caption says: their ``/settings to``, else
+        the chat's default."""
+        return (await self.mine.of(who.user_id, who.chat_id)).dest or self.default_dest
 
     @property
     def default_dest(self) -> str:
@@ -85,7 +92,8 @@ class Inbox:
         """``message`` (from an allowed sender) carries ``remote``; returns a reply, if due."""
         chat_id, sender_id = message.chat_id, message.sender_id
         try:
-            wishes = read_caption(message.message or "", self.default_dest, self.sinks)
+            dest = await self.dest_for(Who(sender_id, chat_id))
+            wishes = read_caption(message.message or "", dest, self.sinks)
         except FerrymanError as exc:
             await self.store.inbox_note(
                 chat_id=chat_id,
@@ -123,7 +131,8 @@ class Inbox:
         """Each link of ``message`` becomes a job (a ``to:``/``force`` caption applies to
         all); each gets a status message. Returns a reply for what was not taken."""
         try:
-            wishes = read_caption(message.message or "", self.default_dest, self.sinks)
+            mine = await self.mine.of(message.sender_id, message.chat_id)
+            wishes = read_caption(message.message or "", mine.dest or self.default_dest, self.sinks)
         except FerrymanError as exc:
             return f"not taken: {exc.message}"
         problems: list[str] = []
@@ -137,7 +146,7 @@ class Inbox:
                     sources=self.sources,
                     sinks=self.sinks,
                     settings=self.settings,
-                    profile=wishes.profile,
+                    profile=wishes.profile or mine.profile,
                 )
             except FerrymanError as exc:
                 problems.append(f"{link}: {exc.message} ({exc.code}) — {exc.next_step}")

@@ -20,11 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from ferryman.engine import report
 from ferryman.engine.events import Event, JobFetched, JobFetching, JobFinished
 from ferryman.engine.phases import Phases
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.render import Shown, fetching_shown, job_shown
+from ferryman.model import Job
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import StatusRow
 from ferryman.telegram.errors import TelegramWait
@@ -192,13 +194,20 @@ class StatusBoard:
                     board.wanted = None
                     continue
                 figures = self._phases.get(board.job_id)
-                wanted = job_shown(job, per_job.get(board.job_id, {}), figures)
+                albums = await self.store.album_tally(job.id)
+                skipped = await self._skipped(job) if job.state.terminal else None
+                wanted = job_shown(job, per_job.get(job.id, {}), figures, albums, skipped)
                 progress = self._fetching.get(board.job_id)
                 if progress is not None and not wanted.final and not job.paused:
                     wanted = fetching_shown(job, progress, figures)
-                if wanted.final and wanted.text == board.shown.text:
+                if wanted.final and _same_summary(wanted.text, board.shown.text):
                     board.shown = wanted  # shown before a restart: nothing left to say
                 board.wanted = wanted
+
+    async def _skipped(self, job: Job) -> dict[str, int]:
+        """Why an ended job's files were skipped (reason: how many), for its summary."""
+        data = await report.report(self.store, job.id)
+        return dict(data.get("skipped") or {})
 
     async def _edit(self, board: Board) -> None:
         wanted = board.wanted
@@ -233,3 +242,10 @@ class StatusBoard:
             board.edited_at,
         )
         await self.store.status_put(row)
+
+
+def _same_summary(wanted: str, shown: str) -> bool:
+    """Whether ``shown`` is already the summary ``wanted`` says: its first line is
+    enough (a summary shown by an older ferryman lacks the lines under it; the message
+    is not edited again for those)."""
+    return wanted.split("\n", 1)[0] == shown.split("\n", 1)[0]
