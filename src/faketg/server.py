@@ -112,6 +112,8 @@ class FakeTelegram:
         self.handlers: dict[type, Handler] = {}
         self.stats = Stats()
         self.log: list[tuple[int | None, str]] = []  # (account, request name) in order
+        self.bot_commands: dict[tuple[int, str], list[Any]] = {}  # (bot, lang) -> BotCommands
+        self.callback_queries: dict[int, asyncio.Future[Any]] = {}  # query id -> its answer
         self.caption_limit = 1024
         self.caption_limit_premium = 2048
         # Off: big files keep only each part's size and a running SHA-256, not the bytes

@@ -122,3 +122,5 @@ class StoredMessage:
     out: bool = False
     edits: int = 0
     reply_to: int | None = None
+    reply_markup: Any = None  # a bot's buttons (ReplyInlineMarkup, ForceReply), as sent
+    twin: int | None = None  # in a private chat: the same message's id in the other box

@@ -16,6 +16,7 @@ from ferryman.engine import control, report, runtime_config
 from ferryman.engine.quarantine import list_quarantine
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import cleanup, render
+from ferryman.frontdoors.telegram.help import help_text
 from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.model import Job, JobState
 from ferryman.store import Store
@@ -53,6 +54,7 @@ class Commands:
         self.store = store
         self.inbox = inbox
         self.nudge = nudge
+        self.bot = False  # a bot session (set at start): /help says so
         self.table: dict[str, Handler] = {
             "help": self.help,
             "start": self.help,
@@ -99,7 +101,7 @@ class Commands:
         return fitting[-1]
 
     async def help(self, _arg: str) -> str:
-        return render.HELP
+        return help_text(self.bot)
 
     async def status(self, _arg: str) -> str:
         jobs = (await report.status(self.store))["jobs"]

@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine import chosen, intake
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.telegram import render
+from ferryman.frontdoors.telegram import choose, render
 from ferryman.frontdoors.telegram.caption import read_caption
 from ferryman.frontdoors.telegram.status import Board, StatusBoard
 from ferryman.model import Job
@@ -73,6 +73,10 @@ class Inbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[int, tuple[asyncio.Task[None], Board | None]] = {}
         self._slots = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
+        # Set by the door (``callbacks``): a file's status message was posted; a file
+        # whose person asked to choose its entries is downloaded (instead of a job).
+        self.on_board: Callable[[InboxRow, RemoteFile, Board], Awaitable[None]] | None = None
+        self.on_choose: Callable[[InboxRow, Board | None], Awaitable[None]] | None = None
 
     @property
     def default_dest(self) -> str:
@@ -115,9 +119,23 @@ class Inbox:
                 f"{remote.name} was received before ({where}); send it again with the"
                 " caption force to process it again"
             )
+        if wishes.choose:
+            await asyncio.to_thread(choose.ask, self.folder / str(row.id))
         board = await self._open_board(chat_id, message.id, remote)
+        await self._offer(row, remote, board)
         self._start(row, remote, board)
         return None
+
+    async def _offer(self, row: InboxRow, remote: RemoteFile, board: Board | None) -> None:
+        if board is not None and self.on_board is not None:
+            try:
+                await self.on_board(row, remote, board)
+            except FerrymanError as exc:  # the file comes all the same
+                log.warning("no choices offered for %s: %s", remote.name, exc)
+
+    def downloading(self, row_id: int) -> bool:
+        """Whether the file of inbox row ``row_id`` is still downloading."""
+        return row_id in self._running
 
     async def take_links(self, message: Any, links: list[str]) -> str | None:
         """Each link of ``message`` becomes a job (a ``to:``/``force`` caption applies to
@@ -176,6 +194,7 @@ class Inbox:
                 await self.store.inbox_failed(row.id, exc.code)
                 continue
             board = await self._open_board(row.chat_id, row.message_id, remote)
+            await self._offer(row, remote, board)
             self._start(row, remote, board)
 
     async def close(self) -> None:
@@ -220,6 +239,10 @@ class Inbox:
         try:
             async with self._slots:
                 await self._download(row, remote, progress)
+            if self.on_choose is not None and choose.asked(self.folder / str(row.id)):
+                self._running.pop(row.id, None)
+                await self.on_choose(row, board)  # the job comes once the files are chosen
+                return
             job = await self._make_job(row)
             # A job now: a /cancel from here on is the job's (cancel_download must not
             # stop this task while it only tells the chat, and mark the row failed).
@@ -290,12 +313,26 @@ class Inbox:
     async def _fresh_location(self, row: InboxRow) -> Any:
         return (await self._fetch_remote(row)).location
 
-    async def _make_job(self, row: InboxRow) -> Job:
+    async def take_chosen(self, row: InboxRow, paths: list[str]) -> Job:
+        """The job of the entries chosen from a downloaded archive (``choose``), with
+        a status message of its own."""
+        job = await self._make_job(row, chosen.memo_of(paths))
+        await self.store.inbox_done(row.id, job.id)
+        await asyncio.to_thread(choose.forget, self.folder / str(row.id))
+        try:
+            board = await self.board.open(row.chat_id, row.message_id, render.queued_link(job.name))
+            await self.board.attach(board, job.id)
+        except FerrymanError as exc:
+            log.warning("no status message for job %s: %s", job.id, exc)
+        self.nudge()
+        return job
+
+    async def _make_job(self, row: InboxRow, memos: dict[str, str] | None = None) -> Job:
         """The job for a finished download (the one already made, after a crash)."""
         assert row.path is not None and row.dest is not None
         try:
             return await intake.add_source(
-                self.store, Path(row.path), dest=row.dest, sinks=self.sinks
+                self.store, Path(row.path), dest=row.dest, sinks=self.sinks, memos=memos
             )
         except FerrymanError as exc:
             if exc.code != "source.duplicate":

@@ -204,7 +204,7 @@ class StatusBoard:
         wanted = board.wanted
         assert wanted is not None
         try:
-            await self.chat.edit(board.chat_id, board.message_id, wanted.text)
+            await self.chat.edit(board.chat_id, board.message_id, wanted.text, job_id=board.job_id)
         except TelegramWait as wait:
             self.flood_until = self.clock() + wait.seconds
             log.info("status edits wait %s s (%s)", wait.seconds, wait.code)
