@@ -75,12 +75,14 @@ def button_data(message: StoredMessage) -> list[bytes]:
     markup = message.reply_markup
     if not isinstance(markup, types.ReplyInlineMarkup):
         return []
-    return [
-        b.data
-        for row in markup.rows
-        for b in row.buttons
-        if isinstance(b, types.KeyboardButtonCallback)
-    ]
+    found: list[bytes] = []
+    for row in markup.rows:
+        for button in row.buttons:
+            kind = getattr(button, "type", button)  # the layer's shape, old or new
+            data = getattr(kind, "data", None)
+            if isinstance(data, bytes):
+                found.append(data)
+    return found
 
 
 async def press(

@@ -214,7 +214,8 @@ async def _send(
     try:
         entries: list[tuple[str, StoredMedia | None, int | None]] = []
         for media, text, rid in items:
-            _caption(call, server, text)
+            if media is not None:  # a text message's 4096 is send_message's check
+                _caption(call, server, text)
             stored = None
             if media is not None:
                 if album and not isinstance(

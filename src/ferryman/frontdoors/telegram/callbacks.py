@@ -100,10 +100,11 @@ class Actions:
             return Done(f"{exc.code}: {exc.message}")
 
     async def _job(self, chat_id: int, message_id: int, job_id: int, what: str) -> Done:
-        if what == "cancel":
-            return Done(await self.commands.cancel(str(job_id)))
-        if what == "retry":
-            return Done(await self.commands.retry(str(job_id)))
+        if what in ("cancel", "retry"):
+            run = self.commands.cancel if what == "cancel" else self.commands.retry
+            said = await run(str(job_id))
+            self.inbox.board.touch(job_id)  # its buttons change with it
+            return Done(said)
         if what == "report":
             text = await self.commands.report(str(job_id))
             await self.chat.send(chat_id, text, reply_to=message_id)
@@ -183,6 +184,7 @@ class Actions:
         path = Path(row.path)
         name = row.name or path.name
         if board is not None:
+            self.chat.drop_offer(board.chat_id, board.message_id)
             shown = render.Shown(100, "ended", f"{name}: downloaded; choose its files", final=True)
             self.inbox.board.want(board, shown)
         options = choose.listing_options(self.settings)

@@ -111,6 +111,11 @@ class Chat:
             text = self._shown.get((chat_id, message_id), ("", None))[0]
         await self._edit(chat_id, message_id, text, offer)
 
+    def drop_offer(self, chat_id: int, message_id: int) -> None:
+        """The message's next edit offers nothing (the choice is made elsewhere now)."""
+        text = self._shown.get((chat_id, message_id), ("", None))[0]
+        self._remember(chat_id, message_id, text, None)
+
     async def _edit(self, chat_id: int, message_id: int, text: str, offer: Offer | None) -> None:
         request = functions.messages.EditMessageRequest(
             peer=await self.peer(chat_id),

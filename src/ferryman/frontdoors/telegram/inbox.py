@@ -320,7 +320,7 @@ class Inbox:
         await self.store.inbox_done(row.id, job.id)
         await asyncio.to_thread(choose.forget, self.folder / str(row.id))
         try:
-            board = await self.board.open(row.chat_id, row.message_id, render.queued_link(job.name))
+            board = await self.board.open(row.chat_id, row.message_id, render.job_shown(job, {}))
             await self.board.attach(board, job.id)
         except FerrymanError as exc:
             log.warning("no status message for job %s: %s", job.id, exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from telethon import Button, TelegramClient
 from telethon.tl import types
 
 from ferryman.frontdoors.telegram.choices import Offer, Option
@@ -19,14 +20,8 @@ def markup(offer: Offer | None) -> Any:
     """The inline keyboard of ``offer`` (None: no buttons)."""
     if offer is None or not offer.rows:
         return None
-    return types.ReplyInlineMarkup(
-        [
-            types.KeyboardButtonRow(
-                [types.KeyboardButtonCallback(o.label, o.action.encode()) for o in row]
-            )
-            for row in offer.rows
-        ]
-    )
+    rows = [[Button.inline(o.label, o.action.encode()) for o in row] for row in offer.rows]
+    return TelegramClient.build_reply_markup(rows)  # the TL layer's own button types
 
 
 def force_reply() -> Any:

@@ -105,6 +105,12 @@ class StatusBoard:
         board.wanted = shown
         self._wake.set()
 
+    def touch(self, job_id: int) -> None:
+        """Job ``job_id`` changed without an engine event (a button in the chat
+        cancelled it): its message is read again when the rule allows."""
+        self._dirty.add(job_id)
+        self._wake.set()
+
     async def attach(self, board: Board, job_id: int) -> None:
         """The message now shows job ``job_id`` (a download became a job)."""
         board.job_id = job_id
