@@ -289,3 +289,26 @@ async def test_choose_files_asked_while_the_archive_downloads(
         await job_in(world, JobState.DONE)
     (delivered,) = library_files(world.settings.library)
     assert delivered["disk_sha256"] == sha256(entries[sorted(entries)[1]])
+
+
+# --- a link in another form -------------------------------------------------------------
+
+
+async def test_a_link_to_a_video_is_offered_in_other_forms(world: World) -> None:
+    from tests.httpserve import serving as http_serving
+    from tests.mediaserve import write_media
+
+    clip = write_media(world.tmp / "clip.mp4", size=(320, 180), audio=True, seconds=1.0)
+    with http_serving() as web:
+        web.add("/clip.mp4", clip.read_bytes(), content_type="video/mp4")
+        async with serving(world):
+            world.send(world.alice, web.url("/clip.mp4"))
+            first = await job_in(world, JobState.DONE)
+            status = await message_with(
+                world, world.alice, data=f"l:{first.id}:mp3".encode(), text="4 Audio MP3"
+            )
+            said = await choose(world, world.alice, status, f"l:{first.id}:mp3".encode(), "4")
+            assert said.startswith("job ") and said.endswith(": mp3 of the same link"), said
+            jobs = await world.store.list_jobs()
+    assert len(jobs) == 2 and jobs[0].state is JobState.DONE  # what it delivered stays
+    assert jobs[1].source.startswith("media:mp3") and web.url("/clip.mp4") in jobs[1].source

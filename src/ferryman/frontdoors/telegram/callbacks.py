@@ -12,6 +12,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ferryman.archive.suffixes import named_archive
 from ferryman.config import Settings
@@ -32,6 +33,18 @@ from ferryman.telegram.remote import RemoteFile
 log = logging.getLogger(__name__)
 
 LINK_SCHEMES = ("http:", "https:", "media:")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".ts")
+
+
+def _to_media(source: str) -> bool:
+    """A link worth other forms: one the media source took (a video page, or a link a
+    caption asked a form of), or a web link to a video file."""
+    if source.startswith("media:"):
+        return True
+    path = urlsplit(source).path.lower() if source.startswith(("http:", "https:")) else ""
+    return path.endswith(VIDEO_SUFFIXES)
+
+
 PROMPTS_KEPT = 100
 
 
@@ -71,7 +84,7 @@ class Actions:
             job = await self.store.get_job(job_id)
         except FerrymanError:
             return None
-        return choices.job_offer(job, link=job.source.startswith(LINK_SCHEMES))
+        return choices.job_offer(job, link=_to_media(job.source))
 
     async def offer_archive(self, row: InboxRow, remote: RemoteFile, board: Board) -> None:
         """An archive's status message offers to choose its files while it downloads."""
