@@ -116,6 +116,7 @@ async def test_the_bot_registers_its_menu_and_help_shows_an_example_each(world: 
 # --- a job's controls -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_jobs_status_message_offers_cancel_then_retry_and_report(world: World) -> None:
     blocker = world.tmp / "not-a-folder"
     blocker.write_text("a file where the library should be: every delivery fails")
@@ -143,6 +144,7 @@ async def test_a_jobs_status_message_offers_cancel_then_retry_and_report(world: 
         assert report.reply_to == status.id and len(world.said(world.alice)) > before
 
 
+@pytest.mark.slow
 @needs_7zz
 async def test_a_password_wait_prompts_and_a_reply_to_the_prompt_unlocks(world: World) -> None:
     photos = make_photo_set(world.tmp / "src", 4)
@@ -232,6 +234,7 @@ async def test_choose_files_lists_by_folder_in_pages_and_delivers_only_those(
     assert "skipped 9: not chosen" in report
 
 
+@pytest.mark.slow
 @needs_7zz
 async def test_choose_files_of_a_locked_archive_then_its_password(world: World) -> None:
     photos = make_photo_set(world.tmp / "src", 4)
@@ -294,6 +297,7 @@ async def test_choose_files_asked_while_the_archive_downloads(
 # --- a link in another form -------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_a_link_to_a_video_is_offered_in_other_forms(world: World) -> None:
     from tests.httpserve import serving as http_serving
     from tests.mediaserve import write_media
@@ -312,3 +316,30 @@ async def test_a_link_to_a_video_is_offered_in_other_forms(world: World) -> None
             jobs = await world.store.list_jobs()
     assert len(jobs) == 2 and jobs[0].state is JobState.DONE  # what it delivered stays
     assert jobs[1].source.startswith("media:mp3") and web.url("/clip.mp4") in jobs[1].source
+
+
+async def test_a_list_being_chosen_from_comes_back_after_a_restart(world: World) -> None:
+    zipped, entries = folders_zip(world.tmp)
+    async with serving(world):
+        world.send(world.alice, "choose", file=zipped.read_bytes(), name="trip.zip")
+        listing = await message_with(world, world.alice, text="trip.zip: 12 files")
+        if is_bot(world):
+            row = row_of(listing, "c:")
+            await press(world.server, world.alice, world.bot, listing.id, f"c:{row}:t4".encode())
+            await message_with(world, world.alice, text="; 1 chosen")
+    async with serving(world):  # ferryman stopped while the person chose
+
+        async def listed_again() -> StoredMessage | None:
+            lists = [m for m in world.said(world.alice) if "trip.zip: 12 files" in m.text]
+            return lists[-1] if len(lists) == 2 else None
+
+        again = await eventually(listed_again, "the list shown again")
+        assert await world.store.list_jobs() == []
+        if is_bot(world):
+            assert "; 1 chosen" in again.text  # the tick kept
+            await press(world.server, world.alice, world.bot, again.id, f"c:{row}:go".encode())
+        else:
+            await reply_to_message(world, world.alice, again, "5")
+        await job_in(world, JobState.DONE)
+    (delivered,) = library_files(world.settings.library)
+    assert delivered["disk_sha256"] == sha256(entries[sorted(entries)[4]])
