@@ -74,7 +74,7 @@ class Actions:
         self.picking: dict[int, choose.Picking] = {}  # by inbox row
         self.prompts: dict[tuple[int, int], int] = {}  # (chat, prompt message) -> job
         chat.job_offer = self.job_offer
-        inbox.on_board = self.offer_archive
+        inbox.on_file = self.offer_archive
         inbox.on_choose = self.show_list
 
     # ------------------------------------------------------------- offers
@@ -86,12 +86,12 @@ class Actions:
             return None
         return choices.job_offer(job, link=_to_media(job.source))
 
-    async def offer_archive(self, row: InboxRow, remote: RemoteFile, board: Board) -> None:
-        """An archive's status message offers to choose its files while it downloads."""
+    def offer_archive(self, row: InboxRow, remote: RemoteFile, asked: bool) -> None:
+        """An archive's status message offers to choose its files while it downloads
+        (``asked``: its person asked already, by the caption ``choose``)."""
         if named_archive(remote.name):
-            folder = self.inbox.folder / str(row.id)
-            offer = choices.archive_offer(row.id, choose.asked(folder))
-            await self.chat.offer(board.chat_id, board.message_id, offer)
+            offer = choices.archive_offer(row.id, asked)
+            self.chat.offer_ahead(row.chat_id, row.message_id, offer)
 
     # ---------------------------------------------------------------- run
 

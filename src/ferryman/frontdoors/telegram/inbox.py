@@ -73,9 +73,10 @@ class Inbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[int, tuple[asyncio.Task[None], Board | None]] = {}
         self._slots = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
-        # Set by the door (``callbacks``): a file's status message was posted; a file
-        # whose person asked to choose its entries is downloaded (instead of a job).
-        self.on_board: Callable[[InboxRow, RemoteFile, Board], Awaitable[None]] | None = None
+        # Set by the door (``callbacks``): a file's status message is about to be
+        # posted; a file whose person asked to choose its entries is downloaded
+        # (instead of a job).
+        self.on_file: Callable[[InboxRow, RemoteFile, bool], None] | None = None
         self.on_choose: Callable[[InboxRow, Board | None], Awaitable[None]] | None = None
 
     @property
@@ -121,17 +122,15 @@ class Inbox:
             )
         if wishes.choose:
             await asyncio.to_thread(choose.ask, self.folder / str(row.id))
+        await self._offer(row, remote)
         board = await self._open_board(chat_id, message.id, remote)
-        await self._offer(row, remote, board)
         self._start(row, remote, board)
         return None
 
-    async def _offer(self, row: InboxRow, remote: RemoteFile, board: Board | None) -> None:
-        if board is not None and self.on_board is not None:
-            try:
-                await self.on_board(row, remote, board)
-            except FerrymanError as exc:  # the file comes all the same
-                log.warning("no choices offered for %s: %s", remote.name, exc)
+    async def _offer(self, row: InboxRow, remote: RemoteFile) -> None:
+        if self.on_file is not None:
+            asked = await asyncio.to_thread(choose.asked, self.folder / str(row.id))
+            self.on_file(row, remote, asked)
 
     def downloading(self, row_id: int) -> bool:
         """Whether the file of inbox row ``row_id`` is still downloading."""
@@ -193,8 +192,8 @@ class Inbox:
                     continue
                 await self.store.inbox_failed(row.id, exc.code)
                 continue
+            await self._offer(row, remote)
             board = await self._open_board(row.chat_id, row.message_id, remote)
-            await self._offer(row, remote, board)
             self._start(row, remote, board)
 
     async def close(self) -> None:
