@@ -343,3 +343,20 @@ async def test_a_list_being_chosen_from_comes_back_after_a_restart(world: World)
         await job_in(world, JobState.DONE)
     (delivered,) = library_files(world.settings.library)
     assert delivered["disk_sha256"] == sha256(entries[sorted(entries)[4]])
+
+
+@pytest.mark.parametrize(
+    ("text", "picked"),
+    [
+        ("1 3 5-7", {0, 2, 4, 5, 6}),
+        ("2,4", {1, 3}),
+        ("11 12", {10}),  # past the list: ignored
+        ("next", None),
+        ("1 a", None),
+        ("", None),
+    ],
+)
+def test_a_user_accounts_numbers_pick_files(text: str, picked: set[int] | None) -> None:
+    from ferryman.frontdoors.telegram.choose import numbers
+
+    assert numbers(text, 11) == picked

@@ -115,9 +115,7 @@ class Actions:
     async def _job(self, chat_id: int, message_id: int, job_id: int, what: str) -> Done:
         if what in ("cancel", "retry"):
             run = self.commands.cancel if what == "cancel" else self.commands.retry
-            said = await run(str(job_id))
-            self.inbox.board.touch(job_id)  # its buttons change with it
-            return Done(said)
+            return Done(await run(str(job_id)))  # its message (and buttons) follow
         if what == "report":
             text = await self.commands.report(str(job_id))
             await self.chat.send(chat_id, text, reply_to=message_id)

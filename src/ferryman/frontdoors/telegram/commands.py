@@ -136,6 +136,7 @@ class Commands:
             job = await self._job("pass", "")
         found = await control.give_password(self.store, job.id, secret)
         self.nudge()
+        self.inbox.board.touch(job.id)  # its status message (and buttons) follow
         if found.state is JobState.QUEUED:
             return f"job {job.id}: password added; reading goes on where it stopped"
         return f"job {job.id}: password added (the job is {found.state.value})"
@@ -152,6 +153,7 @@ class Commands:
         downloading = fetch is not None and fetch.state in ("queued", "fetching")
         await control.cancel_job(self.store, job.id)
         self.nudge()  # a download in progress stops now, not at its next heartbeat
+        self.inbox.board.touch(job.id)
         where = " while downloading (the partial download is deleted)" if downloading else ""
         return f"job {job.id} ({job.name}) cancelled{where}; its work files are deleted"
 
@@ -159,6 +161,7 @@ class Commands:
         job = await self._job("retry", arg)
         await control.retry_job(self.store, job.id)
         self.nudge()
+        self.inbox.board.touch(job.id)
         return f"job {job.id} queued again"
 
     async def pause(self, arg: str) -> str:
