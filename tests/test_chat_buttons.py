@@ -50,6 +50,10 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await w.store.close()
 
 
+def exists(path: str) -> bool:
+    return Path(path).exists()
+
+
 def is_bot(w: World) -> bool:
     return w.bot.bot
 
@@ -360,3 +364,25 @@ def test_a_user_accounts_numbers_pick_files(text: str, picked: set[int] | None) 
     from ferryman.frontdoors.telegram.choose import numbers
 
     assert numbers(text, 11) == picked
+
+
+async def test_a_list_dropped_deletes_the_download_and_makes_no_job(world: World) -> None:
+    zipped, _entries = folders_zip(world.tmp)
+    async with serving(world):
+        world.send(world.alice, "choose", file=zipped.read_bytes(), name="trip.zip")
+        listing = await message_with(world, world.alice, text="trip.zip: 12 files")
+        (row,) = await world.store.inbox_rows()
+        assert row.path is not None and exists(row.path)
+        if is_bot(world):
+            data = f"c:{row.id}:x".encode()
+            await press(world.server, world.alice, world.bot, listing.id, data)
+        else:
+            await reply_to_message(world, world.alice, listing, "drop")
+        await message_with(world, world.alice, text="trip.zip: dropped; the download is deleted")
+        assert not exists(str(Path(row.path).parent))
+        (row,) = await world.store.inbox_rows()
+        assert (row.state, row.error_code) == ("failed", "job.cancelled")
+    async with serving(world):  # not listed again after a restart
+        assert "no jobs yet" in await reply_to(world, world.alice, "/status")
+    assert await world.store.list_jobs() == []
+    assert not [m for m in world.said(world.alice) if m.text.count("trip.zip: 12 files")][1:]

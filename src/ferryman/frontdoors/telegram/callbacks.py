@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -228,6 +229,8 @@ class Actions:
             return Done("this list is gone; send the archive again with the caption choose")
         if what == "go":
             return await self._deliver(picking)
+        if what == "x":
+            return await self._drop(picking)
         if what[:1] == "t" and what[1:].isdigit():
             picking.toggle(int(what[1:]))
         elif what[:1] == "p" and what[1:].isdigit():
@@ -260,6 +263,15 @@ class Actions:
         await self._redraw(picking, told)
         return Done(f"job {job.id}: {len(paths)} files")
 
+    async def _drop(self, picking: choose.Picking) -> Done:
+        """None of its files: the download is deleted, its row ends cancelled (a
+        restart does not list it again; sending it again takes it anew)."""
+        self.picking.pop(picking.row_id, None)
+        await self.store.inbox_failed(picking.row_id, "job.cancelled")
+        await asyncio.to_thread(shutil.rmtree, self.inbox.folder / str(picking.row_id), True)
+        await self._redraw(picking, f"{picking.name}: dropped; the download is deleted")
+        return Done(f"{picking.name}: dropped")
+
     async def pick_reply(self, chat_id: int, reply_to: int | None, text: str) -> Done | None:
         """A user account's reply to a list: numbers to deliver, or next / prev."""
         here = [p for p in self.picking.values() if p.chat_id == chat_id]
@@ -269,6 +281,8 @@ class Actions:
             return None
         picking = here[-1]
         word = text.strip().lower()
+        if word == "drop":
+            return await self._drop(picking)
         if word in ("next", "prev"):
             picking.turn(picking.page + (1 if word == "next" else -1))
             await self._redraw(picking)

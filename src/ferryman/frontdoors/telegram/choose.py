@@ -8,9 +8,10 @@ for the password (``/pass``) as any other. Volume sets read as the job reads the
 
 A bot shows a page as buttons (each file toggles, pages turn, "Deliver" makes the job);
 a user account gets the page as numbered lines and replies with the numbers to deliver
-(``1 3 5-7``), or ``next`` / ``prev``. While a person chooses, nothing of the archive is
-read; what they ticked is kept beside the download (``.choose.json``), so a restart
-shows the list again with the same ticks.
+(``1 3 5-7``), or ``next`` / ``prev``; Drop (``drop``) deletes the download instead.
+While a person chooses, nothing of the archive is read; what they ticked is kept
+beside the download (``.choose.json``), so a restart shows the list again with the
+same ticks. Nobody choosing: the list waits (the person asked for it).
 """
 
 from __future__ import annotations
@@ -114,9 +115,9 @@ class Picking:
             mark = "✓" if i in self.chosen else "·"
             lines.append(f"  {mark} {i + 1}. {posixpath.basename(entry.path)} {_size(entry.size)}")
         if bot:
-            lines.append("tick files, then Deliver")
+            lines.append("tick files, then Deliver (Drop: none of them)")
         else:
-            lines.append("reply with the numbers to deliver (1 3 5-7), or next / prev")
+            lines.append("reply with the numbers to deliver (1 3 5-7), next / prev, or drop (none)")
         return "\n".join(lines)
 
     def offer(self) -> Offer:
@@ -135,7 +136,9 @@ class Picking:
             turns.append(Option("next ▶", f"c:{n}:p{self.page + 1}"))
         if turns:
             rows.append(tuple(turns))
-        rows.append((Option(f"Deliver {len(self.chosen)} chosen", f"c:{n}:go"),))
+        rows.append(
+            (Option(f"Deliver {len(self.chosen)} chosen", f"c:{n}:go"), Option("Drop", f"c:{n}:x"))
+        )
         return Offer(tuple(rows))
 
     # ------------------------------------------------------------ keeping
