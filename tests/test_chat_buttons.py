@@ -386,3 +386,27 @@ async def test_a_list_dropped_deletes_the_download_and_makes_no_job(world: World
         assert "no jobs yet" in await reply_to(world, world.alice, "/status")
     assert await world.store.list_jobs() == []
     assert not [m for m in world.said(world.alice) if m.text.count("trip.zip: 12 files")][1:]
+
+
+async def test_a_person_presses_a_button_in_their_own_app(tmp_path: Path) -> None:
+    """The press as a person's app makes it: ``messages.getBotCallbackAnswer`` from
+    their own (real Telethon) client, answered with the bot's toast."""
+    w = make_world(tmp_path)
+    w.store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    app = await logged_in_client(w.server, w.alice)
+    try:
+        async with serving(w):
+            w.send(w.alice, file=photo_zip(w.tmp).read_bytes(), name="trip.zip")
+            job = await job_in(w, JobState.DONE)
+            status = await message_with(w, w.alice, data=f"j:{job.id}:report".encode())
+            assert status.twin is not None  # the same message in Alice's own chat
+            bot = types.InputPeerUser(w.bot.id, w.bot.access_hash)
+            request = functions.messages.GetBotCallbackAnswerRequest(
+                bot, status.twin, data=f"j:{job.id}:report".encode()
+            )
+            answer = await app(request)
+            assert answer.message == f"job {job.id}: the report is below"
+            await message_with(w, w.alice, text=f"job {job.id} trip: done")
+    finally:
+        await app.disconnect()
+        await w.store.close()

@@ -156,6 +156,7 @@ class Actions:
             link,
             dest=job.dest,
             sources=self.sources,
+            sinks=self.inbox.sinks,
             settings=self.settings,
             profile=from_caption(form),
         )
