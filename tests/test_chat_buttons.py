@@ -25,7 +25,7 @@ from ferryman.model import JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 from tests.engine_helpers import library_files, sha256
-from tests.test_archive_engine import needs_7zz, zip_with_password
+from tests.test_archive_engine import needs_7zz, seven, zip_with_password
 from tests.test_telegram_frontdoor import (
     World,
     job_in,
@@ -410,3 +410,22 @@ async def test_a_person_presses_a_button_in_their_own_app(tmp_path: Path) -> Non
     finally:
         await app.disconnect()
         await w.store.close()
+
+
+@needs_7zz
+async def test_an_archive_whose_names_are_locked_comes_whole_instead_of_a_list(
+    world: World,
+) -> None:
+    photos = make_photo_set(world.tmp / "src", 2)
+    locked = world.tmp / "hidden.7z"
+    seven("a", "-pK3y", "-mhe=on", locked, *[p.name for p in photos], cwd=photos[0].parent)
+    async with serving(world):
+        world.send(world.alice, "choose", file=locked.read_bytes(), name="hidden.7z")
+        told = await message_with(world, world.alice, text="its files cannot be listed")
+        assert "archive.password_required" in told.text and "everything comes instead" in told.text
+        waiting = await job_in(world, JobState.NEEDS_PASSWORD)
+        assert f"as job {waiting.id}" in told.text
+        await reply_to(world, world.alice, "/pass K3y")
+        await job_in(world, JobState.DONE, waiting.id)
+    delivered = sorted(f["disk_sha256"] for f in library_files(world.settings.library))
+    assert delivered == sorted(sha256(p) for p in photos)

@@ -203,12 +203,12 @@ class Actions:
         options = choose.listing_options(self.settings)
         try:
             entries = await asyncio.to_thread(choose.list_archive, path, options)
-        except FerrymanError as exc:
-            await asyncio.to_thread(choose.forget, path.parent)
+        except FerrymanError as exc:  # names locked by a password, a missing volume…
+            job = await self.inbox.take_chosen(row, None)
             await self.chat.send(
                 row.chat_id,
                 f"{name}: its files cannot be listed ({exc.code}: {exc.message});"
-                " send it again without choose to have everything",
+                f" everything comes instead, as job {job.id}",
                 reply_to=row.message_id,
             )
             return

@@ -4,7 +4,8 @@ chosen ones become one job (``engine.chosen``), the others are left alone.
 The list is read from the downloaded archive without unpacking anything (headers only;
 an archive inside is opened in its place, as the job will), with the settings'
 passwords: a zip or RAR whose names are not locked lists without one, and the job asks
-for the password (``/pass``) as any other. Volume sets read as the job reads them.
+for the password (``/pass``) as any other; one that cannot be listed (names locked)
+comes whole instead (``callbacks``). Volume sets read as the job reads them.
 
 A bot shows a page as buttons (each file toggles, pages turn, "Deliver" makes the job);
 a user account gets the page as numbered lines and replies with the numbers to deliver

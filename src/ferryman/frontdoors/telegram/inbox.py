@@ -312,10 +312,10 @@ class Inbox:
     async def _fresh_location(self, row: InboxRow) -> Any:
         return (await self._fetch_remote(row)).location
 
-    async def take_chosen(self, row: InboxRow, paths: list[str]) -> Job:
-        """The job of the entries chosen from a downloaded archive (``choose``), with
-        a status message of its own."""
-        job = await self._make_job(row, chosen.memo_of(paths))
+    async def take_chosen(self, row: InboxRow, paths: list[str] | None) -> Job:
+        """The job of the entries chosen from a downloaded archive (``choose``; None:
+        all of them), with a status message of its own."""
+        job = await self._make_job(row, chosen.memo_of(paths) if paths is not None else None)
         await self.store.inbox_done(row.id, job.id)
         await asyncio.to_thread(choose.forget, self.folder / str(row.id))
         try:
