@@ -7,7 +7,7 @@ an ``updateBotCallbackQuery`` and the press waits for its ``setBotCallbackAnswer
 Telegram's app shows a spinner until then (``BOT_RESPONSE_TIMEOUT`` after a while).
 Rules enforced: commands are 1-32 of ``a-z0-9_`` with a 1-256 character description,
 at most 100; a button's data must be one the message carries (``DATA_INVALID``); a query
-is answered once (``QUERY_ID_INVALID`` after).
+is answered once (``QUERY_ID_INVALID`` after), with at most 200 characters.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 COMMANDS_MAX = 100
 ANSWER_TIMEOUT = 10.0  # seconds a press waits for the bot's answer
+ANSWER_MAX = 200  # characters of the answer's toast
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
 
 
@@ -139,6 +140,8 @@ async def get_bot_callback_answer(server: FakeTelegram, call: Call, req: Any) ->
 
 async def set_bot_callback_answer(server: FakeTelegram, call: Call, req: Any) -> Any:
     _bot(call)
+    if len(req.message or "") > ANSWER_MAX:
+        raise RpcFault(400, "MESSAGE_TOO_LONG")
     waiting = server.callback_queries.pop(req.query_id, None)
     if waiting is None or waiting.done():
         raise RpcFault(400, "QUERY_ID_INVALID")
