@@ -118,6 +118,8 @@ class FakeTelegram:
         self.log: list[tuple[int | None, str]] = []  # (account, request name) in order
         self.edit_every = edit_every
         self.edited_at: dict[tuple[int, int], float] = {}  # (account, message id) -> when
+        self.bot_commands: dict[tuple[int, str], list[Any]] = {}  # (bot, lang) -> BotCommands
+        self.callback_queries: dict[int, asyncio.Future[Any]] = {}  # query id -> its answer
         self.caption_limit = 1024
         self.caption_limit_premium = 2048
         # Off: big files keep only each part's size and a running SHA-256, not the bytes

@@ -16,6 +16,7 @@ from ferryman.engine import control, report, runtime_config
 from ferryman.engine.quarantine import list_quarantine
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import cleanup, render
+from ferryman.frontdoors.telegram.help import help_text
 from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.frontdoors.telegram.user_settings import UserSettings, Who, is_user_key
 from ferryman.model import Job, JobState
@@ -56,6 +57,7 @@ class Commands:
         self.nudge = nudge
         self.mine = UserSettings(store, inbox.sinks)
         self.who = Who(0, 0)  # who sent the command being answered (one at a time)
+        self.bot = False  # a bot session (set at start): /help says so
         self.table: dict[str, Handler] = {
             "help": self.help,
             "start": self.help,
@@ -104,7 +106,7 @@ class Commands:
         return fitting[-1]
 
     async def help(self, _arg: str) -> str:
-        return render.HELP
+        return help_text(self.bot)
 
     async def status(self, _arg: str) -> str:
         jobs = (await report.status(self.store))["jobs"]
@@ -140,6 +142,7 @@ class Commands:
             job = await self._job("pass", "")
         found = await control.give_password(self.store, job.id, secret)
         self.nudge()
+        self.inbox.board.touch(job.id)  # its status message (and buttons) follow
         if found.state is JobState.QUEUED:
             return f"job {job.id}: password added; reading goes on where it stopped"
         return f"job {job.id}: password added (the job is {found.state.value})"
@@ -156,6 +159,7 @@ class Commands:
         downloading = fetch is not None and fetch.state in ("queued", "fetching")
         await control.cancel_job(self.store, job.id)
         self.nudge()  # a download in progress stops now, not at its next heartbeat
+        self.inbox.board.touch(job.id)
         where = " while downloading (the partial download is deleted)" if downloading else ""
         return f"job {job.id} ({job.name}) cancelled{where}; its work files are deleted"
 
@@ -163,6 +167,7 @@ class Commands:
         job = await self._job("retry", arg)
         await control.retry_job(self.store, job.id)
         self.nudge()
+        self.inbox.board.touch(job.id)
         return f"job {job.id} queued again"
 
     async def pause(self, arg: str) -> str:

@@ -11,25 +11,6 @@ from ferryman.engine.report import counts
 from ferryman.frontdoors.terminal import deferred_note
 from ferryman.model import Job, JobState
 
-HELP = """Send me an archive, a media file or a link and I make it a job.
-Caption: to: @channel, to: telegram:-100… or to: library: (where it goes);
-force (take a file that came before once more).
-A link to a video (YouTube, X, TikTok… or any page with one) becomes an MP4 up to
-1080p; beside it: 720p, 480p, best, mute, mp3 192 (or 320, 256, 128, 96), m4a, opus,
-playlist.
-
-/status  jobs and their progress
-/queue  what waits
-/pass PASSWORD  or  /pass JOB PASSWORD
-/cancel [JOB]  (no JOB: a file still downloading first)
-/pause [JOB]  /resume [JOB]  /retry [JOB]
-/report [JOB]  what a job delivered, skipped, quarantined
-/quarantine  files kept back, with the reason
-/cleanup  delete downloads of ended jobs (asks first)
-/settings  or  /settings KEY VALUE
-/watch SOURCE [to DEST] [every 1h]  a feed, channel, folder: new entries become jobs
-/watches  the watches   /unwatch ID  stop one"""
-
 
 @dataclass(frozen=True, slots=True)
 class Shown:

@@ -107,6 +107,12 @@ class StatusBoard:
         board.wanted = shown
         self._wake.set()
 
+    def touch(self, job_id: int) -> None:
+        """Job ``job_id`` changed without an engine event (a button in the chat
+        cancelled it): its message is read again when the rule allows."""
+        self._dirty.add(job_id)
+        self._wake.set()
+
     async def attach(self, board: Board, job_id: int) -> None:
         """The message now shows job ``job_id`` (a download became a job)."""
         board.job_id = job_id
@@ -213,7 +219,7 @@ class StatusBoard:
         wanted = board.wanted
         assert wanted is not None
         try:
-            await self.chat.edit(board.chat_id, board.message_id, wanted.text)
+            await self.chat.edit(board.chat_id, board.message_id, wanted.text, job_id=board.job_id)
         except TelegramWait as wait:
             self.flood_until = self.clock() + wait.seconds
             log.info("status edits wait %s s (%s)", wait.seconds, wait.code)
