@@ -95,8 +95,9 @@ def list_feed(source: str, settings: Settings) -> list[WatchEntry]:
             f" ({parsed.get('bozo_exception') or 'no feed found'})",
         )
     found = []
+    group = str((parsed.get("feed") or {}).get("title") or "").strip() or None
     for entry in parsed.get("entries") or ():
-        made = _entry(entry, final)
+        made = _entry(entry, final, group)
         if made is not None:
             found.append(made)
     return found
@@ -146,7 +147,7 @@ def _parsed(body: bytes) -> Any:
     return feedparser.parse(body)
 
 
-def _entry(entry: Any, base: str) -> WatchEntry | None:
+def _entry(entry: Any, base: str, group: str | None) -> WatchEntry | None:
     link = None
     for enclosure in entry.get("enclosures") or ():
         if enclosure.get("href"):
@@ -170,6 +171,7 @@ def _entry(entry: Any, base: str) -> WatchEntry | None:
         title=str(entry.get("title") or link.rstrip("/").rpartition("/")[2]),
         duration=_duration(entry.get("itunes_duration")),
         published=float(calendar.timegm(when)) if when else None,
+        group=group,
     )
 
 
