@@ -270,7 +270,9 @@ class Batch:
         import json
 
         listed = [[item.uri, item.title] for item in self.items]
-        body = json.dumps({"name": self.name, "items": listed}, ensure_ascii=False)
+        body = json.dumps(
+            {"name": self.name, "items": listed}, ensure_ascii=False, separators=(",", ":")
+        )
         return f"{BATCH_SCHEME}:{body}"
 
     @classmethod

@@ -10,8 +10,9 @@ from the first input not yet recorded; then the inputs are read in the list's or
 indexes counting on across them, so the destination's albums follow the list. An
 input that cannot be had for good (gone, not media) is one failed entry of the job;
 a passing fault (the network, a server's wait, disk room) fails the fetch, which the
-fetch stage tries again. A file is named after its entry's title (``Title.jpg``; the
-second file of one entry ``Title (2).jpg``), else it keeps its own name.
+fetch stage tries again. An input that is one file (a photo, a video, a made MP3) is
+named after its entry's title (``Title.jpg``); an archive's or a torrent's files keep
+their own names; a name met twice in the job gets its input's place as a suffix.
 """
 
 from __future__ import annotations
@@ -127,8 +128,12 @@ class BatchSource:
                 memo=_Prefixed(options.memo, f"{place}:") if options.memo is not None else None,
                 job_name=_title_stem(item.title) or options.job_name,
             )
-            for of_item, entry in enumerate(self._read_one(item, done, inner), 1):
-                path = _unique(_named(entry.info.path, item.title, of_item), used, place)
+            own = {str(done.get("name") or ""), Path(str(done.get("path") or "")).name} - {""}
+            for entry in self._read_one(item, done, inner):
+                path = entry.info.path
+                if path in own:  # the input is this one file (not an archive's): titled
+                    path = _named(path, item.title)
+                path = _unique(path, used, place)
                 info = dataclasses.replace(entry.info, index=index, path=path)
                 index += 1
                 yield dataclasses.replace(entry, info=info)
@@ -173,15 +178,14 @@ def _title_stem(title: str | None) -> str | None:
     return stem or None
 
 
-def _named(path: str, title: str | None, nth: int) -> str:
-    """The entry's file named after its input's title, keeping its own extension."""
+def _named(path: str, title: str | None) -> str:
+    """A file that is its whole input named after the input's title, keeping its own
+    extension."""
     stem = _title_stem(title)
     if stem is None:
         return path
-    tail = path.rpartition("/")[2]
-    base, dot, ext = tail.rpartition(".")
-    suffix = f".{ext}" if dot and base else ""
-    return f"{stem}{'' if nth == 1 else f' ({nth})'}{suffix}"
+    base, dot, ext = path.rpartition(".")
+    return f"{stem}.{ext}" if dot and base else stem
 
 
 def _unique(path: str, used: set[str], place: int) -> str:
