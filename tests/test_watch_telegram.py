@@ -1,6 +1,6 @@
 """Watching a Telegram channel (the real Telethon client against the fake's servers): new
-posts' files become jobs once each, an album one job delivered as one album, a post
-without a file left out; a restart catches up on what was posted while ferryman was
+posts' files are each in one job once (a look's posts one job), an album's kept
+together, a post without a file left out; a restart catches up on what was posted while ferryman was
 off, reading on from the last message seen; ``--since`` now, N and all."""
 
 from __future__ import annotations

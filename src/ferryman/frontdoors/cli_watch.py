@@ -137,7 +137,7 @@ def add(
         ),
     ] = None,
 ) -> None:
-    """Watch SOURCE: every --every, its new entries become jobs to --to."""
+    """Watch SOURCE: every --every, what it holds new becomes one job to --to."""
 
     async def work(settings: Settings, store: Store) -> None:
         from ferryman.engine.watch_admin import NewWatch, add_watch
