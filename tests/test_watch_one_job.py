@@ -9,8 +9,10 @@ import json
 from email.utils import formatdate
 from pathlib import Path
 
+import pytest
+
 from faketg.client import FakeDialer
-from ferryman.config import Settings
+from ferryman.config import Retry, Settings
 from ferryman.engine.runner import Engine
 from ferryman.engine.watch_admin import check_now
 from ferryman.samples import make_photo
@@ -53,6 +55,7 @@ def _manifests(settings: Settings) -> list[tuple[Path, dict[str, object]]]:
     ]
 
 
+@pytest.mark.slow  # the feed is read in a child process
 async def test_a_feed_of_six_photos_is_one_job_named_after_the_feed(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
@@ -106,6 +109,7 @@ async def test_six_new_posts_of_a_channel_reach_a_chat_as_one_album(
         assert [m.media.file.sha256 for m in album if m.media] == shas
 
 
+@pytest.mark.slow  # the feed is read in a child process
 async def test_a_second_look_makes_a_second_job_and_nothing_twice(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
@@ -129,3 +133,49 @@ async def test_a_second_look_makes_a_second_job_and_nothing_twice(
         assert [e.title for e, _ in second.made] == ["Beach day 3"]
     jobs = await store.list_jobs()
     assert sorted(j.name for j in jobs) == ["Holiday snaps", "Holiday snaps (2)"]
+
+
+@pytest.mark.slow  # the feed is read in a child process
+async def test_a_dead_entry_fails_alone_and_a_retried_fetch_goes_on_from_the_last_whole_one(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """Of a look's four photos, one is gone (404: it fails alone, the job goes on) and one
+    answers 503 twice (the job's fetch is tried again): the photo fetched before it is
+    not fetched again, and the rest are delivered in the feed's order."""
+    settings = settings.model_copy(update={"retry": Retry(base_seconds=0.05, max_seconds=0.2)})
+    with serving() as server:
+        served = {"a": True, "gone": False, "flaky": True, "d": True}
+        items = []
+        for n, (name, present) in enumerate(served.items()):
+            if present:
+                photo = make_photo(tmp_path / f"{name}.jpg", n + 1, size=(64, 48))
+                server.add(f"/{name}.jpg", photo.read_bytes(), content_type="image/jpeg")
+            items.append(
+                f"<item><title>Shot {name}</title><guid>{name}</guid>"
+                f'<enclosure url="{server.url(f"/{name}.jpg")}" type="image/jpeg"/></item>'
+            )
+        flaky = server.resources["/flaky.jpg"].faults
+        flaky.status, flaky.status_times = 503, 2
+        feed = f'<?xml version="1.0"?><rss version="2.0"><channel>{"".join(items)}</channel></rss>'
+        server.add("/feed.xml", feed.encode(), content_type="application/rss+xml")
+        watch = await store.add_watch(
+            kind="feed", source=server.url("/feed.xml"), dest="library:",
+            every_seconds=3600, since="all", next_check_at=0.0,
+        )  # fmt: skip
+        found = await check_now(store, settings, watch.id, owner="test")
+        assert found is not None and len(found.made) == 4
+        await asyncio.wait_for(Engine(store, settings).run(until_idle=True), 120)
+        assert len(server.requests_for("/flaky.jpg")) > len(server.requests_for("/d.jpg"))
+        assert len(server.requests_for("/a.jpg")) == len(server.requests_for("/d.jpg"))
+    [job] = await store.list_jobs()
+    assert job.name == "feed" and job.state.value == "done"  # no feed title: the link's
+    failed = [i for i in await store.job_items(job.id) if i.error_code is not None]
+    assert [(i.source_path, i.error_code) for i in failed] == [("Shot gone", "source.not_found")]
+    [(_, manifest)] = _manifests(settings)
+    items_sent = manifest["items"]
+    assert isinstance(items_sent, list)
+    assert [Path(i["file"]).name for i in items_sent] == [
+        "Shot a.jpg",
+        "Shot flaky.jpg",
+        "Shot d.jpg",
+    ]

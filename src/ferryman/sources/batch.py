@@ -10,7 +10,8 @@ from the first input not yet recorded; then the inputs are read in the list's or
 indexes counting on across them, so the destination's albums follow the list. An
 input that cannot be had for good (gone, not media) is one failed entry of the job;
 a passing fault (the network, a server's wait, disk room) fails the fetch, which the
-fetch stage tries again. An input that is one file (a photo, a video, a made MP3) is
+fetch stage tries again, until the input has had ``retry.max_attempts`` - 2 such faults
+(then it fails alone). An input that is one file (a photo, a video, a made MP3) is
 named after its entry's title (``Title.jpg``); an archive's or a torrent's files keep
 their own names; a name met twice in the job gets its input's place as a suffix.
 """
@@ -98,10 +99,10 @@ class BatchSource:
             await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
             got = await source.fetch(item.uri, dataclasses.replace(plan, folder=folder))
         except FerrymanError as exc:
-            if isinstance(exc, ServerWait) or exc.retryable or exc.confirm_once:
-                raise
-            if exc.code in _WAITS or exc.code.startswith("engine."):
-                raise
+            if isinstance(exc, ServerWait) or exc.code in _WAITS or exc.code.startswith("engine."):
+                raise  # a wait (not counted), or a fault of ours: the whole fetch's
+            if exc.retryable and await asyncio.to_thread(_tried, folder) < _tries(plan):
+                raise  # tried again with the fetch, from this input on
             return {"path": None, "size": None, "error": [exc.code, exc.message]}
         path = None if got.path is None else str(got.path.relative_to(folder))
         return {"path": path, "size": got.size, "name": got.name}
@@ -200,6 +201,25 @@ def _unique(path: str, used: set[str], place: int) -> str:
         found = f"{stem} ({mark}).{suffix}" if suffix else f"{stem} ({mark})"
     used.add(found)
     return found
+
+
+def _tries(plan: FetchPlan) -> int:
+    """Passing faults one input is given before it fails alone, fewer than the fetch's
+    own (``retry.max_attempts``), so one dead link does not fail the other inputs."""
+    return max(1, plan.retry.max_attempts - 2)
+
+
+def _tried(folder: Path) -> int:
+    """Count one more passing fault of the input fetched into ``folder``; the count
+    before it."""
+    marks = folder / "batch-tries"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        before = int(marks.read_text(encoding="utf-8") or 0)
+    except (OSError, ValueError):
+        before = 0
+    marks.write_text(str(before + 1), encoding="utf-8")
+    return before + 1
 
 
 def _done(folder: Path) -> dict[str, object] | None:
