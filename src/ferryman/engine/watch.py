@@ -1,4 +1,6 @@
-"""Checking a watch: list its source, keep what is new and wanted, make jobs of it.
+"""Checking a watch: list its source, keep what is new and wanted, make one job of it
+(a batch's worth: its entries' inputs in the source's order, named after the feed,
+channel or folder; ``sources/batch``).
 
 A check holds the watch's lease (renewed while the source is listed, which may take a
 while: yt-dlp runs in a child process, feeds and folders on a thread) and records its

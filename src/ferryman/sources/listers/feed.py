@@ -1,5 +1,6 @@
 """RSS and Atom feeds whose entries link to files or archives (the leech bots' feeds):
-each entry's enclosure (else its link) becomes a job as ``ferryman add`` would make it.
+each entry's enclosure (else its link) is read as ``ferryman add`` would read it, one
+input of the look's job (named after the feed's title).
 
 The feed is fetched with the project's HTTP client (its user agent, timeouts, and the
 private-address guard when ``network.block_private`` is on) and read by ``feedparser``,
