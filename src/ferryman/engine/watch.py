@@ -204,7 +204,7 @@ class Checker:
                     watch_id=watch.id,
                     source=self._shown(watch),
                     dest=watch.dest,
-                    jobs=tuple(job_id for _, job_id in made),
+                    jobs=tuple(dict.fromkeys(job_id for _, job_id in made)),
                     titles=tuple(entry.title for entry, _ in made),
                 )
             )
