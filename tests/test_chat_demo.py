@@ -57,7 +57,7 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     at_home = _after(chat, "── the chat with @ferry_at_home (a user account: no buttons)")
     chat = chat[: len(chat) - len(at_home)]
     # /help, then /settings: the person's own, changed for the links to come.
-    assert "/pass PASSWORD  or  /pass JOB PASSWORD" in "\n".join(_block(chat, "ferryman: Send me"))
+    assert "/pass s3cret  or  /pass 4 s3cret" in "\n".join(_block(chat, "ferryman: Send me"))
     shown = _block(chat, "ferryman: your settings:")
     assert any(line.strip().startswith("link = 1080p (default)") for line in shown)
     assert _after(chat, "you:      /settings link 720p")[1].startswith("ferryman: link = 720p")
