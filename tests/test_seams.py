@@ -40,8 +40,8 @@ LINK_WORDS = {"error_codes.py"}
 # A destination named in code: a string that is ``link:`` or starts so, or names it as a
 # person types it (``--to link:``, in backticks or quotes). Prose ("a link: with…") is not.
 NAMES_LINK = re.compile(r"(?:^|[`'\"(]|--to )link:")
-# An expression that is a sink or a kind (``sink``, ``ctx.sinks.kind(job.dest)``, ``kind``).
-SINKISH = re.compile(r"\bsink\b|\bsinks\b|\bkind\b|_sink\b|\bkind\(")
+# An expression that is a sink, a kind or a source (``sink``, ``ctx.sinks.kind(job.dest)``).
+SINKISH = re.compile(r"\b(sinks?|kind|sources?)\b|_sink\b|_source\b")
 
 
 def _modules(under: Path, having: tuple[str, ...]) -> Iterator[tuple[str, ast.Module]]:
@@ -87,15 +87,15 @@ def _getattr_on_sinks(tree: ast.Module) -> list[str]:
     ]
 
 
-def test_the_engine_asks_no_sink_or_kind_with_getattr() -> None:
+def test_the_engine_asks_no_sink_kind_or_source_with_getattr() -> None:
     found = {
         name: calls
         for name, tree in _modules(SRC / "engine", ("getattr(", "hasattr("))
         if (calls := _getattr_on_sinks(tree))
     }
-    # the registry itself finds nothing with getattr either: a kind declares what it has
-    base = _getattr_on_sinks(ast.parse((SRC / "sinks" / "base.py").read_text()))
-    assert found == {} and base == []
+    # nor do the registries: a kind or a source declares what it has
+    bases = [SRC / "sinks" / "base.py", SRC / "sources" / "base.py"]
+    assert found == {} and [_getattr_on_sinks(ast.parse(p.read_text())) for p in bases] == [[], []]
 
 
 def test_the_scans_find_what_they_look_for() -> None:
@@ -103,11 +103,13 @@ def test_the_scans_find_what_they_look_for() -> None:
     old = ast.parse(
         'warm = getattr(sink, "warm", None)\n'
         'if not getattr(ctx.sinks.kind(job.dest), "builds_folders", False): pass\n'
+        'said = getattr(source, "shown_as", None)\n'
         'if job.dest.startswith("link:"): pass\n'
         'raise E(f"only jobs added with --to link: have {x}")\n'
     )
-    assert len(_getattr_on_sinks(old)) == 2
-    assert _link_named(old) == [3, 4]
+    assert len(_getattr_on_sinks(old)) == 3
+    assert _link_named(old) == [4, 5]
+    assert _getattr_on_sinks(ast.parse('close = getattr(entries, "close", None)\n')) == []
     prose = ast.parse('x = "No extractor reads this kind of link: send a direct link"\n')
     assert _link_named(prose) == []
 
