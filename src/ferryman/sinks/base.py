@@ -5,7 +5,9 @@ A job's ``dest`` is ``scheme:target`` (``library:/srv/photos``, ``telegram:@name
 the caption limit), the largest album it takes, a cheap offline readiness check made
 when a job is added, and opening the *sink* that delivers albums. The engine asks the
 registry and knows no kind by name; a new destination is one module plus its
-registration (``default_sinks().with_kind(...)``).
+registration (``default_sinks().with_kind(...)``). ``SinkKind`` and ``Sink`` below are
+the whole contract, declared once: what a kind and a sink must write, and every
+optional behaviour with its default, which does nothing.
 
 A sink receives a whole album and must be idempotent: delivering an album it already
 has (a crash struck after it wrote, before the store recorded it) returns the same
