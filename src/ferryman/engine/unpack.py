@@ -26,6 +26,7 @@ from typing import Any
 from ferryman.archive.boxed import BoxPool
 from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
+from ferryman.engine import chosen
 from ferryman.engine.bad_input import input_failed, keep_input
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.destination import resolve, warm
@@ -138,6 +139,7 @@ async def _expand(ctx: Context, job: Job) -> None:
         error: FerrymanError | None
         try:
             entries: Iterator[SourceEntry] = await reader.step(opened.__enter__)
+            entries = chosen.only_chosen(entries, memos.get(chosen.MEMO))
         except FerrymanError as exc:  # encrypted names, a missing volume, no 7zz…
             error = exc
         else:

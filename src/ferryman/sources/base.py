@@ -255,6 +255,10 @@ class SourceRegistry:
     def for_uri(self, uri: str) -> Source:
         scheme, sep, _ = uri.partition(":")
         source = self._by_scheme.get(scheme.lower()) if sep else None
+        if source is None and sep and scheme == "batch":  # several inputs, each read by ours
+            from ferryman.sources.batch import BatchSource
+
+            return BatchSource(self)
         if source is None:
             raise FerrymanError(
                 "source.unsupported",

@@ -34,6 +34,9 @@ class WatchEntry:
     # its name or its number): jobs dedupe by it, so two watches of one chat to one
     # place make each job once. None: the input's own (``Source.inspect``).
     ident: str | None = None
+    # The name of what lists it, when the source says one (a feed's title): the job a
+    # look makes is called so. None: named after the source's link.
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
