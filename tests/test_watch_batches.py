@@ -32,6 +32,7 @@ class Listed:
     kind: str = "feed"
     description: str = "a list in memory"
     changes_in_place: bool = False
+    read_oldest_first: bool = False
 
     def accepts(self, source: str) -> bool:
         return True

@@ -224,7 +224,7 @@ class Checker:
         group = next((e.group for e in entries if e.group), None)
         name = safe_name(group, "watch") if group else _named_after(self._shown(watch))
         listed = list(entries)
-        if getattr(self.listers.get(watch.kind), "read_oldest_first", False):
+        if self.listers.get(watch.kind).read_oldest_first:
             listed.reverse()  # a chat, listed newest first, is read top down
         return _Into(name, peers, {entry.id: n for n, entry in enumerate(listed)})
 

@@ -77,6 +77,8 @@ class Lister(Protocol):
     # An entry's input may come back with new content (a changed file at the same
     # link): its job is then not deduplicated against the job the old content made.
     changes_in_place: bool
+    # Its entries are listed newest first but read oldest first (a chat, top down).
+    read_oldest_first: bool
 
     def accepts(self, source: str) -> bool:
         """Whether this kind can follow ``source`` (offline, cheap: by its form)."""

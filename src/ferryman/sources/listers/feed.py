@@ -32,6 +32,7 @@ class FeedLister:
     kind = "feed"
     description = "an RSS or Atom feed whose entries link to files or archives"
     changes_in_place = False
+    read_oldest_first = False
 
     def accepts(self, source: str) -> bool:
         return scheme_of(source) in ("http", "https")
