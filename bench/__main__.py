@@ -179,6 +179,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " the shortest prefix with Telethon's part size for the whole file (751 at 1 GiB)",
     )
     parser.add_argument(
+        "--download",
+        dest="tg_download",
+        action="store_true",
+        help="telegram: downloads (a message link, a watched channel; --size-mb, --tg-photos)"
+        " against Telethon's download_media, instead of uploads",
+    )
+    parser.add_argument(
         "--tg-skip-engine",
         action="store_true",
         help="telegram: leave out the big file through the whole engine",
