@@ -15,7 +15,7 @@ file (a zip is unpacked like any archive). Only the linked message is fetched: t
 messages of an album are linked (or forwarded to the chat) one by one.
 
 A watch on a chat (``sources/listers/telegram_chat``) makes one job of an album:
-``tg:c/<id>/<n>,<m>,…`` names its messages, each fetched into a folder of its own
+``tg:c/<id>/<n>,<m>,…`` names its messages, fetched at once, each into a folder of its own
 (``1/``, ``2/``… in the album's order) and read in that order, so the destination keeps
 them together.
 """
