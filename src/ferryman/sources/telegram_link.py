@@ -288,6 +288,7 @@ class _Fetch:
             refresh=lambda: _fresh_location(self.client, ref),
             on_progress=self.progress,
             gate=self.gate,
+            durable=False,  # _finish fsyncs it before the rename
         )
         await download.run()
         return await asyncio.to_thread(_finish, folder, record)

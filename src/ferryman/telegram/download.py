@@ -80,6 +80,7 @@ class Download:
         refresh: Refresh | None = None,
         on_progress: Progress | None = None,
         gate: asyncio.Semaphore | None = None,
+        durable: bool = True,
     ) -> None:
         self.client = client
         self.pool = pool
@@ -91,6 +92,7 @@ class Download:
         self.refresh = refresh
         self.on_progress = on_progress or (lambda _n: None)
         self.gate = gate or asyncio.Semaphore(self.in_flight)
+        self.durable = durable  # False: the caller fsyncs the file as it finishes it
         self.written = 0
         self._next = 0
         self._ready: dict[int, bytes] = {}
@@ -110,7 +112,8 @@ class Download:
                 except tg.FileMigrateError as exc:
                     self.dc_id = exc.new_dc
                     await self._sequential()
-        await asyncio.to_thread(make_durable, [self.path])  # the job will name this file
+        if self.durable:
+            await asyncio.to_thread(make_durable, [self.path])  # the job will name this file
 
     def _elsewhere(self) -> bool:
         home = getattr(self.client.session, "dc_id", 0)
