@@ -129,7 +129,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="streaming: entries in the large zip, for the share of the run (5000; 0 skips it)",
     )
     parser.add_argument("--scale-jobs", type=int, help="scale: links added for each round (24)")
-    parser.add_argument("--size-mb", type=int, help="memory, trip: the big archive in MiB (1024)")
+    parser.add_argument(
+        "--size-mb",
+        type=int,
+        help="memory, trip: the big archive; telegram --download: the big file (MiB, 1024)",
+    )
     parser.add_argument("--size-gb", type=float, help="memory: the big archive in GiB")
     parser.add_argument(
         "--small-mb", type=int, help="memory: the comparison archive in MiB (256; 0: skip)"
@@ -177,6 +181,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help="telegram: MiB of the big file the baseline (Telethon's send_file) sends; default:"
         " the shortest prefix with Telethon's part size for the whole file (751 at 1 GiB)",
+    )
+    parser.add_argument(
+        "--download",
+        dest="tg_download",
+        action="store_true",
+        help="telegram: downloads (a message link, a watched channel; --size-mb, --tg-photos)"
+        " against Telethon's download_media, instead of uploads",
     )
     parser.add_argument(
         "--tg-skip-engine",
