@@ -5,6 +5,8 @@ connections instead of opening their own for each file."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,10 +34,15 @@ class InFlight:
     connections: set[int] = field(default_factory=set)
 
 
-def count_reads(server: FakeTelegram) -> InFlight:
+def count_reads(server: FakeTelegram, hold: int = 0) -> InFlight:
+    """Counts the getFile requests in flight. ``hold``: the first requests are held
+    until that many are in flight together (released after 10 s whatever came), so
+    the peak shows what the client asks at once, not how fast a loaded machine
+    answered the first ones."""
     seen = InFlight()
     handle: Callable[[Any, Any], Any] = server.handle
     server.processing_delay[functions.upload.GetFileRequest] = SERVER_TIME
+    together = asyncio.Event()
 
     async def counted(call: Any, request: Any) -> Any:
         if not isinstance(request, functions.upload.GetFileRequest):
@@ -43,7 +50,13 @@ def count_reads(server: FakeTelegram) -> InFlight:
         seen.now += 1
         seen.peak = max(seen.peak, seen.now)
         seen.connections.add(call.sender.id)
+        if seen.now >= hold:
+            together.set()
         try:
+            if not together.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(together.wait(), 10)
+                together.set()
             return await handle(call, request)
         finally:
             seen.now -= 1
@@ -61,7 +74,7 @@ async def test_a_big_file_is_asked_for_many_chunks_at_once_over_eight_connection
     async with world_at(tmp_path) as w:
         data = hashlib.sha256(b"big").digest() * (40 * CHUNK // 32) + b"tail"
         at = w.post(w.private, data, "big.bin", "application/octet-stream")
-        seen = count_reads(w.server)
+        seen = count_reads(w.server, hold=16)
         got = await SOURCE.fetch(f"tg:c/{w.private.id}/{at}", w.plan(tmp_path / "fetch"))
         assert got.path.read_bytes() == data
         assert w.server.stats.requests["GetFileRequest"] == -(-len(data) // CHUNK)
@@ -81,7 +94,7 @@ async def test_an_albums_files_are_fetched_at_once(tmp_path: Path) -> None:
         ]
         sent = channel_posts(w.server, w.poster, w.private, posts, album=True)
         uri = f"tg:c/{w.private.id}/{','.join(str(m.id) for m in sent)}"
-        seen = count_reads(w.server)
+        seen = count_reads(w.server, hold=len(files))
         progress: list[DownloadProgress] = []
         got = await SOURCE.fetch(uri, w.plan(tmp_path / "fetch", on_progress=progress.append))
         assert seen.peak == len(files), seen
