@@ -432,15 +432,30 @@ function filterOne(item) {
 const PAGE_JOBS = 50;
 const older = {};
 
+const SNAPSHOT_JOBS = 200; // the newest jobs a snapshot holds (api_events.SNAPSHOT_JOBS)
+
+// A snapshot holds the newest jobs of all: each view has read down to its oldest.
+function snapshotRead(views) {
+  if (views.length < SNAPSHOT_JOBS) {
+    for (const view of Object.keys(FILTERS)) older[view] = 0; // every job is here
+    return;
+  }
+  const oldest = Math.min(...views.map((v) => v.id));
+  for (const view of Object.keys(FILTERS)) if (older[view]) older[view] = Math.min(older[view], oldest);
+}
+
 async function showOlder() {
   const view = shownNow();
   const more = document.getElementById("older");
   more.disabled = true;
   try {
-    const query = new URLSearchParams({ before: String(older[view]), limit: String(PAGE_JOBS), shown: view });
-    const page = await api("GET", `/jobs?${query}`);
-    for (const job of page.jobs) if (!jobs.has(job.id)) render(job, true);
-    older[view] = page.next_before ?? 0;
+    // Pages until one brings a job not shown yet (the live stream may have brought them).
+    for (let fresh = 0; !fresh && older[view]; ) {
+      const query = new URLSearchParams({ before: String(older[view]), limit: String(PAGE_JOBS), shown: view });
+      const page = await api("GET", `/jobs?${query}`);
+      for (const job of page.jobs) if (!jobs.has(job.id) && ++fresh) render(job, true);
+      older[view] = page.next_before ?? 0;
+    }
     if (view === "all") for (const other of Object.keys(older)) older[other] = Math.min(older[other], older.all);
   } catch (e) {
     showError(e);
@@ -858,6 +873,7 @@ function receive(message) {
   if (message.type === "snapshot") {
     last = message.seq;
     for (const view of message.jobs) render(view, true);
+    snapshotRead(message.jobs);
     emptyState();
   } else if (message.type === "job") {
     render(message.job);
