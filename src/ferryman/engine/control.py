@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ferryman.config import Settings
 from ferryman.engine.quarantine import job_folder
-from ferryman.engine.workarea import job_work_dir
+from ferryman.engine.workarea import job_work_dir, kept_fetch_dir
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
 from ferryman.model import Job
@@ -75,7 +75,7 @@ async def remove_job(
     Raises ``job.not_ended`` / ``job.waiting_for_password`` for a job not ended yet.
     """
     job = await store.remove_job(job_id)
-    folders = [job_work_dir(settings, job_id)]
+    folders = [job_work_dir(settings, job_id), kept_fetch_dir(settings, job_id)]
     if job.dest.startswith("link:") and settings.results.s3 is None:
         folders.append(job_results(settings.results_dir, job_id))  # its download links' files
     if quarantine:
