@@ -259,16 +259,26 @@ function before(a, b) {
   return false;
 }
 
+// A row's rank: from its view, or, for a row the server drew and no view has redrawn
+// yet, from its number and state.
+function rankOf(li) {
+  const id = Number(li.dataset.job);
+  return rank(jobs.get(id) || { id, status: li.dataset.status });
+}
+
 function place(list, item, view) {
   const key = rank(view);
   const prev = item.previousElementSibling;
   const next = item.nextElementSibling;
   const fits =
-    item.parentNode === list &&
-    (!prev || !before(key, rank(jobs.get(Number(prev.dataset.job)) || view))) &&
-    (!next || !before(rank(jobs.get(Number(next.dataset.job)) || view), key));
+    item.parentNode === list && (!prev || !before(key, rankOf(prev))) && (!next || !before(rankOf(next), key));
   if (fits) return; // already where it belongs: no move (most updates)
-  const after = Array.from(list.children).find((li) => li !== item && before(key, rank(jobs.get(Number(li.dataset.job)))));
+  const last = list.lastElementChild;
+  if (last && last !== item && !before(key, rankOf(last))) {
+    list.append(item); // an older page's job: after every row shown (no scan of them all)
+    return;
+  }
+  const after = Array.from(list.children).find((li) => li !== item && before(key, rankOf(li)));
   list.insertBefore(item, after || null);
 }
 
@@ -423,8 +433,9 @@ function filterNow() {
   return FILTERS[shownNow()] || FILTERS.all;
 }
 
-function filterOne(item) {
-  item.hidden = !filterNow()(item.dataset.status);
+function filterOne(item, keep) {
+  const hide = !(keep || filterNow())(item.dataset.status);
+  if (item.hidden !== hide) item.hidden = hide; // unchanged rows cost no style work
 }
 
 // Older jobs a page at a time, to any depth, per view: ``older[view]`` is the job
@@ -474,7 +485,8 @@ function showView() {
   if (jobsBox) jobsBox.hidden = watching;
   if (watchesBox) watchesBox.hidden = !watching;
   if (watching) return;
-  for (const item of document.querySelectorAll("#jobs li.job")) filterOne(item);
+  const keep = filterNow();
+  for (const item of document.querySelectorAll("#jobs li.job")) filterOne(item, keep);
   emptyState();
 }
 
