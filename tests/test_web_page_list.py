@@ -318,3 +318,39 @@ def test_cancel_then_retry_shows_the_new_runs_figures_not_the_old(tmp_path: Path
         assert retried["phase"] != "downloading", retried
         assert retried["progress"]["speed"] is None and retried["progress"]["eta_s"] is None
         assert retried["progress"]["fraction"] < view["progress"]["fraction"], retried
+
+
+def test_cancel_then_retry_in_the_page_goes_on_from_the_partial_download(
+    tmp_path: Path, page: Any
+) -> None:
+    """Cancel, then Retry, on the row: the download goes on by Range from where the
+    cancel left it (it began at byte 0 again, under the old "72 % · 50 kB/s")."""
+    blob = bytes(range(256)) * 8192  # 2 MiB at 100 kB/s
+    data = tmp_path / "data"
+    with serving(Link(bandwidth=100_000)) as slow, running_web(data) as web:
+        slow.add("/slow.mp4", blob, content_type="video/mp4")
+        page.goto(web.base)
+        page.get_by_role("textbox", name="Link").fill(slow.url("/slow.mp4"))
+        page.get_by_role("button", name="Start").click()
+        item = page.locator("#jobs li.job").first
+        expect(item.locator(".detail")).to_contain_text("kB/s", timeout=30_000)
+        page.wait_for_function(
+            "() => Number(document.querySelector('#jobs li.job progress').value) >= 10"
+        )
+        item.get_by_role("button", name="Cancel slow").click()
+        expect(item).to_have_attribute("data-status", "cancelled")
+        job = int(item.get_attribute("data-job") or 0)
+        kept = data / "work" / f".kept-job-{job:05d}"
+        deadline = time.monotonic() + 30
+        while not list(kept.rglob("*.part")):  # set aside once the download has stopped
+            assert time.monotonic() < deadline, "the partial download was not kept"
+            time.sleep(0.1)
+        asked = len(slow.requests_for("/slow.mp4"))
+        item.get_by_role("button", name="Retry slow").click()
+        expect(item).not_to_have_attribute(
+            "data-status", re.compile("cancelled|queued|active|expanding"), timeout=60_000
+        )
+        again = slow.requests_for("/slow.mp4")[asked:]
+        ranges = [r.headers.get("Range", r.headers.get("range", "")) for r in again]
+        assert any(r.startswith("bytes=") and not r.startswith("bytes=0-") for r in ranges), ranges
+        assert not kept.exists()
