@@ -243,8 +243,8 @@ async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_me
     tmp_path: Path, link_settings: Settings, server: FaultServer
 ) -> None:
     """`ferryman cancel` from another shell while `run --until-idle` downloads: the run
-    ends idle at once, and the partial file must not outlive it (a multi-GB `.part`
-    stayed on a phone's disk until a `remove`)."""
+    ends idle at once, and the partial file leaves the job's work folder: set aside for
+    a retry to go on from, until a `remove` deletes it."""
     # the grace a running engine gives (a lease) is not what ends it
     data, settings = _stalling_download(tmp_path, link_settings, server, lease_seconds=30.0)
     store = await Store.open(settings.database)
@@ -261,9 +261,13 @@ async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_me
         await asyncio.wait_for(running, 60)
         ended = time.monotonic() - cancelled
         assert (await store.get_job(job.id)).state is JobState.CANCELLED
+        assert not folder.exists()
+        kept = kept_fetch_dir(settings, job.id)
+        assert list(kept.rglob("*.part")), "the partial download was not kept for a retry"
+        await control.remove_job(store, settings, job.id)
+        assert not kept.exists()  # a remove deletes it
     finally:
         await store.close()
-    assert not folder.exists()
     assert ended < 5, f"the download went on {ended:.1f} s after the cancel"  # 10 s un-nudged
 
 
