@@ -22,6 +22,7 @@ from bench import (
     conformance_images,
     fairness,
     gallery,
+    joblist,
     links,
     media,
     memory,
@@ -62,6 +63,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "wakeup": wakeup.run,
     "web": web.run,
     "gallery": gallery.run,
+    "jobs1000": joblist.run,
     "scale": scale.run,
     "conformance": conformance.run,
     "conformance-images": conformance_images.run,
@@ -165,6 +167,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--gallery-photos", type=int, help="gallery: photos in the finished job (1000)"
+    )
+    parser.add_argument(
+        "--list-jobs", type=int, help="jobs1000: jobs on the page (1000), vs a page with none"
     )
     parser.add_argument("--web-seconds", type=float, help="web: seconds of fan-out (20)")
     parser.add_argument("--web-file-mb", type=int, help="web: the downloaded result, MiB (1024)")

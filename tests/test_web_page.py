@@ -328,7 +328,7 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
             assert (data / "results" / f"job-{numbers[2]}").is_dir()
             assert any((data / "uploads").iterdir())
 
-            page.get_by_label("Running").check()
+            page.get_by_label("Queue").check()
             playwright_api.expect(items).to_have_count(1)
             running = items.first
             assert running.get_attribute("data-job") == str(numbers[0])
