@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferryman.errors import FerrymanError
 from ferryman.web import (
+    api_cookies,
     api_downloads,
     api_events,
     api_health,
@@ -52,6 +53,7 @@ def create_app(web: Web) -> FastAPI:
     api_downloads.routes(app, web)
     api_health.routes(app, web)
     api_watches.routes(app, web)
+    api_cookies.routes(app, web)
     pwa.routes(app)
     return app
 

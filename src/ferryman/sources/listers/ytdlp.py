@@ -5,6 +5,7 @@ process (``links/flat``), as a fetch runs yt-dlp; each new entry becomes a
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from ferryman.config import Settings
@@ -31,13 +32,14 @@ class YtdlpLister:
         return True
 
     async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
+        from ferryman.links.cookies import cookies_for
         from ferryman.links.flat import list_flat
         from ferryman.links.grab import GrabOptions
         from ferryman.media.child import run_in_child
 
         links, network = settings.links, settings.network
         options = GrabOptions(
-            cookies_file=str(links.cookies_file) if links.cookies_file else None,
+            cookies_file=await asyncio.to_thread(cookies_for, settings),
             playlist_max=links.playlist_max,
             socket_timeout=min(network.stall_seconds, 120.0),
             block_private=network.block_private,

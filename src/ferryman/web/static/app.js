@@ -623,10 +623,10 @@ async function start(event) {
     return;
   }
   remember();
-  if (files.length && output().kind !== "as_is") {
+  if (files.length && !["as_is", "audio"].includes(output().kind)) {
     // Refused by the server after the whole upload otherwise (link.output_for_file).
     error.textContent =
-      "An uploaded file is delivered as it is, converted only where it would not play: choose “As they are” for files. Audio, quality and mute apply to links.";
+      "An uploaded file is delivered as it is, converted only where it would not play: choose “As they are” or “Audio only” for files. Quality and mute apply to links.";
     return;
   }
   submit.disabled = true;
