@@ -124,3 +124,76 @@ def test_a_cookies_txt_is_given_shown_as_sites_and_removed(
     panel.get_by_role("button", name="Remove cookies").click()
     expect(panel.get_by_role("status")).to_contain_text("None kept")
     assert not kept.exists()
+
+
+def _library_job(web: WebServer, tmp_path: Path, page: Any, name: str) -> Any:
+    """A zip of two photos and a video sent to the Library through the page, done."""
+    from ferryman.samples import make_photo_set, make_zip
+
+    photos = make_photo_set(tmp_path / "in", 2, start_seed=71)
+    clip = make_video(tmp_path / "in" / "walk.mp4", 8, seconds=1.0)
+    archive = make_zip(tmp_path / f"{name}.zip", [(p.name, p) for p in [*photos, clip]])
+    page.goto(web.base)
+    page.get_by_label("Library").check()
+    page.get_by_label("Files").set_input_files(str(archive))
+    page.get_by_role("button", name="Start").click()
+    item = _card(page, name)
+    expect(item).to_have_attribute("data-status", "done", timeout=90_000)
+    return item
+
+
+def test_a_library_job_says_its_folder_and_shows_previews(
+    web: WebServer, tmp_path: Path, page: Any
+) -> None:
+    """A Library job's card said nothing of where its files went; now it names the
+    folder under the library's root (and the root) and shows previews of the three."""
+    item = _library_job(web, tmp_path, page, "seaside")
+    where = item.locator(".library .where").first
+    expect(where).to_contain_text("In the library: seaside")
+    root = web.data / "library"
+    expect(where).to_contain_text(f"under {root}")
+    assert (root / "seaside").is_dir()
+    thumbs = item.locator(".library img")
+    expect(thumbs).to_have_count(3)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll(".library img")]
+              .every((i) => i.complete && i.naturalWidth > 0)"""
+    )
+    assert sorted(thumbs.evaluate_all("(all) => all.map((i) => i.alt)"))[-1] == "walk.mp4"
+    page.get_by_label("Theme").select_option("auto")
+    _shots(page, "library-job")
+
+
+def test_a_preview_link_serves_only_a_file_of_its_job_inside_the_library(
+    web: WebServer, tmp_path: Path, page: Any
+) -> None:
+    import time
+
+    from ferryman.web.signing import Signer, load_secret
+
+    item = _library_job(web, tmp_path, page, "harbour")
+    job = int(item.get_attribute("data-job"))
+    secret = Signer(load_secret(web.data))
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes((web.data / "library" / "harbour").iterdir().__next__().read_bytes())
+    (web.data / "library" / "harbour" / "link.jpg").symlink_to(outside)
+    with web.client() as api:
+        where = api.get(f"/api/v1/jobs/{job}/library").json()
+        assert where["folder"] == "harbour" and where["files_total"] == 3
+        got = api.get(where["files"][0]["preview"])
+        assert got.status_code == 200 and got.headers["content-type"] == "image/webp"
+        assert got.content[:4] == b"RIFF" and got.content[8:12] == b"WEBP"
+        later = time.time() + 60
+        for path in ("../web.secret", "harbour/link.jpg", "/etc/passwd", "harbour/none.jpg"):
+            token = secret.sign(job, "library-preview:" + path, later)
+            refused = api.get(f"/l/{token}")
+            assert refused.status_code == 410, (path, refused.text)
+        results = secret.sign(job, where["files"][0]["path"], later)  # a /d/ grant
+        assert api.get(f"/l/{results}").status_code == 403
+        data = outside.read_bytes()  # a job delivered as links, not to the library
+        up = api.post("/api/v1/uploads", json={"name": "one.jpg", "size": len(data)}).json()
+        sent = f"bytes 0-{len(data) - 1}/{len(data)}"
+        api.put(f"/api/v1/uploads/{up['id']}", content=data, headers={"Content-Range": sent})
+        linked = api.post("/api/v1/jobs", json={"upload_id": up["id"]}).json()["id"]
+        refused = api.get(f"/api/v1/jobs/{linked}/library")
+        assert refused.status_code == 422 and "library" in refused.json()["error"]["message"]

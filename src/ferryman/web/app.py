@@ -23,6 +23,7 @@ from ferryman.web import (
     api_events,
     api_health,
     api_jobs,
+    api_library,
     api_uploads,
     api_watches,
     auth,
@@ -54,6 +55,7 @@ def create_app(web: Web) -> FastAPI:
     api_health.routes(app, web)
     api_watches.routes(app, web)
     api_cookies.routes(app, web)
+    api_library.routes(app, web)
     pwa.routes(app)
     return app
 

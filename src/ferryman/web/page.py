@@ -71,6 +71,7 @@ _COOKIES = """<details id="cookies-panel" class="cookies">
   <button type="button" id="cookies-remove" class="quiet" hidden>Remove cookies</button></div>
   <div id="cookies-error" class="error" role="alert"></div>
   <script src="/static/cookies.js" defer></script>
+  <script src="/static/library.js" defer></script>
 </details>"""
 
 

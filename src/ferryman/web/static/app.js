@@ -110,6 +110,7 @@ function render(view) {
     return; // do not wipe a password being typed
   }
   item.dataset.status = view.status;
+  item.dataset.dest = (view.dest || "").split(":")[0]; // library.js finds Library jobs by it
   item.replaceChildren();
   const title = document.createElement("div");
   title.className = "title";
