@@ -102,7 +102,7 @@ def test_a_bad_file_is_refused_by_its_line(text: str, said: str) -> None:
 
 
 def test_bytes_that_are_not_utf8_or_too_many_are_refused() -> None:
-    for data, said in ((b"\xff\xfe\x00x", "not text"), (b"#" * (1024 * 1024 + 1), "1048577")):
+    for data, said in ((b"\xff\xfe\x00x", "not text"), (b"#" * (256 * 1024 + 1), "262145")):
         with pytest.raises(FerrymanError) as refused:
             parse_bytes(data)
         assert refused.value.code == "cookies.invalid" and said in refused.value.message

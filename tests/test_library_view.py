@@ -13,7 +13,7 @@ from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.samples import make_photo_set
-from ferryman.web.library_view import delivered, folder_of, preview
+from ferryman.web.library_view import delivered, folder_of, forget, preview
 
 
 def _job(settings: Settings, job_id: int = 7, name: str = "trip") -> Job:
@@ -61,6 +61,10 @@ def test_a_template_layouts_files_are_its_manifests_placed_paths_inside_the_root
             preview(settings, job, path)
         assert refused.value.code == "link.gone"
     assert delivered(root, _job(settings, job_id=8)) == []  # another job of that name
+    previews = settings.data_dir / "cache" / "library-previews" / "7"
+    assert any(previews.iterdir())
+    forget(settings, 7)  # with the job: its previews, not its files
+    assert not previews.exists() and (root / "trip" / "a.jpg").is_file()
 
 
 def test_the_albums_layouts_files_are_listed_from_each_albums_manifest(

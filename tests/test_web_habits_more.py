@@ -197,3 +197,7 @@ def test_a_preview_link_serves_only_a_file_of_its_job_inside_the_library(
         linked = api.post("/api/v1/jobs", json={"upload_id": up["id"]}).json()["id"]
         refused = api.get(f"/api/v1/jobs/{linked}/library")
         assert refused.status_code == 422 and "library" in refused.json()["error"]["message"]
+        previews = web.data / "cache" / "library-previews" / str(job)
+        assert previews.is_dir()
+        assert api.delete(f"/api/v1/jobs/{job}").status_code == 204
+        assert not previews.exists() and (web.data / "library" / "harbour").is_dir()

@@ -25,7 +25,7 @@ from ferryman.errors import FerrymanError
 if TYPE_CHECKING:
     from ferryman.config import Settings
 
-MAX_BYTES = 1024 * 1024  # a browser's whole jar is tens of kB
+MAX_BYTES = 256 * 1024  # a site's cookies are a few kB (the web caps a body there too)
 HEADER = "# Netscape HTTP Cookie File"
 _HTTP_ONLY = "#HttpOnly_"
 _FLAGS = {"TRUE": True, "FALSE": False}
@@ -100,7 +100,7 @@ def parse(text: str) -> list[Cookie]:
 
 
 def parse_bytes(data: bytes) -> list[Cookie]:
-    """``parse`` of an uploaded file's bytes (UTF-8, a BOM allowed, at most 1 MiB)."""
+    """``parse`` of an uploaded file's bytes (UTF-8, a BOM allowed, at most 256 KiB)."""
     if len(data) > MAX_BYTES:
         raise FerrymanError(
             "cookies.invalid", f"{len(data)} bytes: a cookies.txt is at most {MAX_BYTES}"

@@ -133,7 +133,7 @@ def preview(settings: Settings, job: Job, rel: str) -> Path:
     if chosen is None or source is None or chosen.kind not in PREVIEWED:
         raise FerrymanError("link.gone", "no such picture in the job's library folder")
     digest = hashlib.sha256(f"{rel}|{source.stat().st_mtime_ns}".encode()).hexdigest()[:32]
-    kept = settings.data_dir / "cache" / "library-previews" / str(job.id) / f"{digest}.webp"
+    kept = _previews(settings) / str(job.id) / f"{digest}.webp"
     if kept.is_file():
         return kept
     made = make_preview(source, MediaKind(chosen.kind))
@@ -144,3 +144,15 @@ def preview(settings: Settings, job: Job, rel: str) -> Path:
     part.write_bytes(made)
     os.replace(part, kept)
     return kept
+
+
+def forget(settings: Settings, job_id: int) -> None:
+    """The job's previews, gone with the job (the library's files stay: they are the
+    person's)."""
+    import shutil
+
+    shutil.rmtree(_previews(settings) / str(job_id), ignore_errors=True)
+
+
+def _previews(settings: Settings) -> Path:
+    return settings.data_dir / "cache" / "library-previews"
