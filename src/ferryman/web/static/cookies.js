@@ -79,10 +79,16 @@
         said(e);
       }
     });
-    try {
-      show(await api("GET", "/cookies"));
-    } catch (e) {
-      said(e);
-    }
+    // Asked when the panel is opened, not at every page load (one request less against
+    // the API's per-minute budget for a page that never looks).
+    const panel = document.getElementById("cookies-panel");
+    panel.addEventListener("toggle", async () => {
+      if (!panel.open) return;
+      try {
+        show(await api("GET", "/cookies"));
+      } catch (e) {
+        said(e);
+      }
+    });
   });
 })();
