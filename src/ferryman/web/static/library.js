@@ -1,11 +1,11 @@
-// A Library job says where its files went: the folder under the library's root (and the
+// A Library job (done, or failed or cancelled part-way) says where its files went: the folder under the library's root (and the
 // root), with previews of its photos and videos. Asked once per done Library job, when
 // its card comes into view (/api/v1/jobs/{id}/library); app.js re-renders cards, so the
 // answer is kept and put back under each new rendering. Uses app.js's api() and text().
 "use strict";
 
 (() => {
-  const known = new Map(); // job id -> the API's answer
+  const known = new Map(); // "id:status" -> the API's answer (a retried job is asked again)
   const asked = new Set();
 
   function block(where) {
@@ -39,20 +39,24 @@
     return box;
   }
 
+  const keyOf = (item) => `${item.dataset.job}:${item.dataset.status}`;
+
   function place(item) {
-    const id = Number(item.dataset.job);
-    if (!known.has(id) || item.querySelector(".library")) return;
-    item.append(block(known.get(id)));
+    if (!known.has(keyOf(item)) || item.querySelector(".library")) return;
+    const where = known.get(keyOf(item));
+    if (!where.files_total && item.dataset.status !== "done") return; // nothing arrived: the error says it
+    item.append(block(where));
   }
 
   async function ask(item) {
     const id = Number(item.dataset.job);
-    if (asked.has(id)) return place(item);
-    asked.add(id);
+    const key = keyOf(item);
+    if (asked.has(key)) return place(item);
+    asked.add(key);
     try {
-      known.set(id, await api("GET", `/jobs/${id}/library`));
+      known.set(key, await api("GET", `/jobs/${id}/library`));
     } catch (e) {
-      asked.delete(id); // asked again when the card is seen next
+      asked.delete(key); // asked again when the card is seen next
       return;
     }
     const now = document.querySelector(`#jobs li[data-job="${id}"]`);
@@ -68,8 +72,10 @@
   });
 
   function look() {
-    for (const item of document.querySelectorAll('#jobs li.job[data-dest="library"][data-status="done"]')) {
-      if (known.has(Number(item.dataset.job))) place(item);
+    // Done, or ended before the end: a failed or cancelled job says what did arrive.
+    const ended = ["done", "failed", "cancelled"].map((s) => `#jobs li.job[data-dest="library"][data-status="${s}"]`);
+    for (const item of document.querySelectorAll(ended.join(", "))) {
+      if (known.has(keyOf(item))) place(item);
       else seen.observe(item);
     }
   }
