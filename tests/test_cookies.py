@@ -116,14 +116,17 @@ def test_kept_cookies_are_owner_only_loadable_by_yt_dlp_and_replace_the_setting(
 
     mine = tmp_path / "mine.txt"
     conf = load_settings(None, {"data_dir": tmp_path / "data", "links": {"cookies_file": mine}})
-    assert cookies_for(conf) == str(mine)  # none given through the page: the setting's
+    run = tmp_path / "run"
+    assert cookies_for(conf, run) == str(mine)  # none given through the page: the setting's
     kept = KeptCookies(conf.data_dir)
     view = kept.put(GOOD.encode())
     assert view == {**view, "kept": True, "count": 2, "sites": ["x.com", "youtube.com"]}
     assert "secret" not in repr(view)
     assert stat.S_IMODE(kept.path.stat().st_mode) == 0o600
-    assert cookies_for(conf) == str(kept.path)
-    jar = YoutubeDLCookieJar(str(kept.path))
+    copy = cookies_for(conf, run)  # a copy per run: yt-dlp writes its jar back into it
+    assert copy == str(run / "cookies.txt") and Path(copy).read_bytes() == kept.path.read_bytes()
+    assert stat.S_IMODE(Path(copy).stat().st_mode) == 0o600
+    jar = YoutubeDLCookieJar(copy)
     jar.load()
     assert {(c.domain, c.name, c.value) for c in jar} == {
         (".youtube.com", "SID", "secret-sid"),
@@ -133,7 +136,8 @@ def test_kept_cookies_are_owner_only_loadable_by_yt_dlp_and_replace_the_setting(
         kept.put(b"not cookies")
     assert kept.view()["count"] == 2  # a refused file leaves the kept one
     assert kept.remove() and not kept.remove()
-    assert kept.view()["kept"] is False and cookies_for(conf) == str(mine)
+    assert kept.view()["kept"] is False and cookies_for(conf, run) == str(mine)
+    assert not (run / "cookies.txt").exists()
 
 
 @pytest.mark.slow  # an app with its engine: ~3 s
@@ -164,7 +168,7 @@ async def test_the_api_keeps_describes_and_removes_never_serving_the_file(
             assert shown["kept"] and shown["sites"] == ["x.com", "youtube.com"]
             for path in ("/api/v1/cookies", "/api/openapi.json", "/"):
                 assert "secret" not in (await client.get(path)).text
-            assert cookies_for(settings) == str(settings.data_dir / "cookies" / "cookies.txt")
+            assert cookies_for(settings, tmp_path / "run") == str(tmp_path / "run" / "cookies.txt")
             gone = await client.delete("/api/v1/cookies")
             assert gone.status_code == 204
             assert (await client.get("/api/v1/cookies")).json()["kept"] is False

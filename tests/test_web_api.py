@@ -577,3 +577,28 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
             huge = client.get(f"/api/v1/jobs/{2**80}")
             assert huge.status_code == 422 and huge.json()["error"]["code"] == "request.invalid"
     assert "Traceback" not in "".join(web.output)
+
+
+def test_a_cookies_txt_given_through_the_api_goes_with_the_next_link_jobs(
+    tmp_path: Path, links: FaultServer
+) -> None:
+    """The page's cookies.txt reaches the site the next link job fetches from (yt-dlp
+    sends it), and once removed it no longer does."""
+    jar = "# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tfrom-the-page\n"
+    asked = {"source": links.url("/clip.mp4"), "output": {"kind": "audio", "format": "m4a"}}
+
+    def cookies_sent() -> list[str]:
+        return [r.headers.get("Cookie", "") for r in links.requests_for("/clip.mp4")]
+
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        put = client.put("/api/v1/cookies", content=jar.encode())
+        assert put.status_code == 200 and put.json()["sites"] == ["127.0.0.1"], put.text
+        made = client.post("/api/v1/jobs", json=asked).json()
+        assert web.wait_for(made["id"], ("done", "failed"))["status"] == "done"
+        assert cookies_sent() and all("sid=from-the-page" in c for c in cookies_sent())
+        before = len(cookies_sent())
+        assert client.delete("/api/v1/cookies").status_code == 204
+        again = client.post("/api/v1/jobs", json={**asked, "force": True}).json()
+        assert web.wait_for(again["id"], ("done", "failed"))["status"] == "done"
+        later = cookies_sent()[before:]
+        assert later and not any("from-the-page" in c for c in later)

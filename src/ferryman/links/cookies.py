@@ -161,10 +161,21 @@ class KeptCookies:
         return True
 
 
-def cookies_for(settings: Settings) -> str | None:
-    """The cookies file link jobs use: the one given through the page, else
-    ``links.cookies_file``, else none."""
+def cookies_for(settings: Settings, folder: Path) -> str | None:
+    """The cookies file a link run hands yt-dlp: a copy, in the run's ``folder``, of the
+    one given through the page (yt-dlp writes its jar back at the end: into the copy,
+    never over a file the page replaced meanwhile), else ``links.cookies_file``, else
+    none."""
+    import shutil
+
     kept = KeptCookies(settings.data_dir).path
-    if kept.is_file():
-        return str(kept)
+    copy = folder / "cookies.txt"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(kept, "rb") as source, os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(source, out)
+        return str(copy)
+    except FileNotFoundError:
+        copy.unlink(missing_ok=True)
     return str(settings.links.cookies_file) if settings.links.cookies_file else None

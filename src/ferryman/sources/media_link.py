@@ -210,7 +210,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
             state["phase"] = {**value, "pace": Pace(value.get("duration"))}
 
     options = grabbing.GrabOptions(
-        cookies_file=await asyncio.to_thread(cookies_for, settings),
+        cookies_file=await asyncio.to_thread(cookies_for, settings, plan.folder),
         max_duration=links.max_duration,
         max_size=int(links.max_size),
         playlist_max=links.playlist_max,
