@@ -17,7 +17,7 @@ from pathlib import Path
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.media.policy import LIBRARY, Policy
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class MemAlbum:
 
 
 @dataclass(slots=True)
-class MemKind:
+class MemKind(SinkKind):
     """``mem:NAME``. ``refuse``: source names it refuses for good; ``waits``: seconds
     to make the first deliveries wait, one per call; ``ready``: whether intake may add."""
 
@@ -70,7 +70,7 @@ class MemKind:
 
 
 @dataclass(slots=True)
-class MemSink:
+class MemSink(Sink):
     kind: MemKind
     target: str
     caption_limit: int

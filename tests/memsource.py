@@ -26,6 +26,7 @@ class MemSource:
 
     description = "mem:NAME (in memory)"
     access = Access.IN_PLACE
+    shown_as: str | None = None  # its scheme says it
 
     def __init__(self, inputs: Mapping[str, Mapping[str, bytes]]) -> None:
         self.inputs = inputs

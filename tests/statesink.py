@@ -23,7 +23,7 @@ from ferryman.config import Settings
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.media.policy import LIBRARY, Policy
 from ferryman.model import SinkRecord
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkState
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkKind, SinkState
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class Board:
 
 
 @dataclass(slots=True)
-class PostKind:
+class PostKind(SinkKind):
     board: Board
     album_max: int | None = 4
 
@@ -81,7 +81,7 @@ class PostKind:
 
 
 @dataclass(slots=True)
-class PostSink:
+class PostSink(Sink):
     board: Board
     target: str
     state: SinkState

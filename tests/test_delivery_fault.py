@@ -173,7 +173,7 @@ async def test_an_album_already_in_place_is_not_split(
     assert quarantine.list_quarantine(settings.quarantine_dir) == []
 
 
-class _Buggy:
+class _Buggy(Sink):
     """The in-memory sink with a bug on ``BAD``'s album, and no ``nothing_delivered``."""
 
     def __init__(self, inner: Sink) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from ferryman.config import Settings
-from ferryman.engine import control, entry_batch, intake, read_loop, report
+from ferryman.engine import control, destination, entry_batch, intake, read_loop, report
 from ferryman.engine.context import Context
 from ferryman.engine.events import (
     AlbumDelivered,
@@ -590,7 +590,7 @@ async def test_a_batch_that_failed_to_record_goes_first_in_the_next_flush(
     job = await store.claim_job("test", 60)
     assert job is not None
     ctx = Context(store, EventBus(), settings, owner="test")
-    batch = entry_batch.EntryBatch(ctx, job)
+    batch = entry_batch.EntryBatch(ctx, job, await destination.resolve(ctx, job.dest))
     record = store.record_entries
     calls = 0
 

@@ -143,6 +143,7 @@ _ROWS_AT = {
     9: _UP_TO_V4,  # 10 moves tg_sends, tg_media and tg_waits into sink_records, sink_waits
     10: _UP_TO_V4,  # 11 rebuilds the claim indexes in the claims' order (no rows change)
     11: _UP_TO_V4,  # 12 rebuilds SQLite's jobs with AUTOINCREMENT (no rows change)
+    12: _UP_TO_V4,  # 13 adds tg_user_settings: a new table, empty here
 }
 
 # Step 10: the Telegram tables' rows as the generic sink state holds them (the values

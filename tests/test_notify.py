@@ -231,7 +231,7 @@ async def test_a_watch_that_finds_entries_sends_one_notice(
         def found() -> list[dict[str, Any]]:
             bodies = hook.bodies("/w")
             ends = [b for b in bodies if b["event"] == "job_done"]
-            return bodies if len(ends) == 2 else []
+            return bodies if len(ends) == 1 else []
 
         await run_until(Engine(store, settings), "the watch's notice", found)
         bodies = hook.bodies("/w")
@@ -239,16 +239,14 @@ async def test_a_watch_that_finds_entries_sends_one_notice(
     assert len(watch_notices) == 1  # one notice for the check, not one per entry
     (notice,) = watch_notices
     assert notice["watch"]["id"] == watch.id
-    jobs = await store.list_jobs()
-    assert sorted(notice["watch"]["jobs"]) == sorted(j.id for j in jobs)
-    assert notice["watch"]["titles"] == ["Episode ep1", "Episode ep2"]
+    [job] = await store.list_jobs()  # the two entries of one look: one job
+    assert notice["watch"]["jobs"] == [job.id]
+    assert notice["watch"]["titles"] == ["Episode ep2", "Episode ep1"]  # the feed's order
     assert notice["title"] == f"ferryman: 2 new from {feed.url('/feed.xml')}"
     first = notice["body"].splitlines()[0]
-    assert first == f"2 new jobs to {watch.dest}", first  # not "library::"
-    # the watch's jobs carried its target: their ends went there too
-    assert sorted(b["job"]["id"] for b in bodies if b["event"] == "job_done") == sorted(
-        j.id for j in jobs
-    )
+    assert first == f"2 new entries found: job {job.id} to {watch.dest}", first
+    # the watch's job carried its target: its end went there too
+    assert [b["job"]["id"] for b in bodies if b["event"] == "job_done"] == [job.id]
 
 
 async def test_notify_none_on_a_job_sends_nothing_for_it(

@@ -322,12 +322,12 @@ def test_the_cli_and_the_chat_say_the_same_phase_figures_as_the_page() -> None:
         7, done=10, total=10, speed=1.5, eta=3.0, fraction=0.86, phase="converting"
     )
     assert fetching_shown(job, making).text == (
-        "job 7 x: converting 86% (1.5× real time, 3 s left)"
+        "job 7 x: converting 86% (1.5× real time, 3 s left)\n▰▰▰▰▰▰▰▰▱▱"
     )
     running = dataclasses.replace(job, state=JobState.ACTIVE, expanded=True)
     figures = figures_of(converting)
     assert job_shown(running, {"delivered": 1, "ready": 1}, figures).text == (
-        "job 7 x: 50% (1 of 2 files), converting (2.5× real time, 12 s left)"
+        "job 7 x: 50% (1 of 2 files), converting (2.5× real time, 12 s left)\n▰▰▰▰▰▱▱▱▱▱"
     )
     view = {
         "status": "active",

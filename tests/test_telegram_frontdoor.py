@@ -802,7 +802,7 @@ def test_a_links_status_message_shows_its_download_rising_with_speed_and_time_le
         job, JobFetching(7, done=42, total=100, speed=2_100_000, eta=95, fraction=0.42)
     )
     assert (early.percent, early.phase) == (3, "fetching")
-    assert later.text == "job 7 x: downloading 42% (2.1 MB/s, 95 s left)"
+    assert later.text == "job 7 x: downloading 42% (2.1 MB/s, 95 s left)\n▰▰▰▰▱▱▱▱▱▱"
 
 
 # --- watches ----------------------------------------------------------------------------

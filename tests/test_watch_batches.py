@@ -16,6 +16,7 @@ from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.engine.runner import new_owner
 from ferryman.engine.watch import Checker, Found
+from ferryman.model import Batch, BatchItem
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.sources.listers.base import ListerRegistry, WatchEntry
@@ -31,6 +32,7 @@ class Listed:
     kind: str = "feed"
     description: str = "a list in memory"
     changes_in_place: bool = False
+    read_oldest_first: bool = False
 
     def accepts(self, source: str) -> bool:
         return True
@@ -68,11 +70,13 @@ class Spy:
     def install(self) -> None:
         recorded, checked = self.store.watch_recorded, self.store.watch_checked
 
-        async def watch_recorded(watch_id: int, owner: str, new: Sequence[WatchJob]) -> Made:
+        async def watch_recorded(
+            watch_id: int, owner: str, new: Sequence[WatchJob], **kwargs: Any
+        ) -> Made:
             if self.crash_after is not None and len(self.batches) >= self.crash_after:
                 raise KeyboardInterrupt  # what a kill does to the check: it ends here
             self._saw(new)
-            made = await recorded(watch_id, owner, new)
+            made = await recorded(watch_id, owner, new, **kwargs)
             if self.stop_after is not None and len(self.batches) >= self.stop_after:
                 self.stopping.set()
             return made
@@ -108,7 +112,12 @@ async def _check(store: Store, checker: Checker, watch_id: int, settings: Settin
 
 
 async def _made(store: Store) -> list[str]:
-    return sorted(job.source for job in await store.list_jobs())
+    """The inputs of the jobs made (a job per batch of a look, its entries' inputs)."""
+    return sorted(item.uri for job in await store.list_jobs() for item in _items(job.source))
+
+
+def _items(source: str) -> tuple[BatchItem, ...]:
+    return Batch.parse(source).items
 
 
 def _checker(store: Store, lister: Listed, stopping: asyncio.Event | None = None) -> Checker:
@@ -149,7 +158,14 @@ async def test_a_check_records_at_most_a_batch_a_transaction_and_the_rest_next_p
         assert [e.title for e, _ in first.made] == [f"E{i}" for i in range(20)]
         carried = await store.get_watch(added.id)
         assert carried.next_check_at <= store.clock() and not carried.primed
-        assert carried.found == 20 and "25 more at the next look" in (carried.last_message or "")
+        # One job a batch, its entries in the feed's order (newest first).
+        jobs = await store.list_jobs()
+        assert carried.found == len(jobs) == 3 and "25 more at the next look" in (
+            carried.last_message or ""
+        )
+        assert [[i.title for i in _items(j.source)] for j in jobs] == [
+            [f"E{i}" for i in reversed(range(a, b))] for a, b in ((0, 7), (7, 14), (14, 20))
+        ]
         second = await _check(store, checker, added.id, settings)
         third = await _check(store, checker, added.id, settings)
     finally:
@@ -157,7 +173,7 @@ async def test_a_check_records_at_most_a_batch_a_transaction_and_the_rest_next_p
     assert (len(second.made), second.more, len(third.made), third.more) == (20, 5, 5, 0)
     assert spy.batches == [7, 7, 6, 7, 7, 6, 5]
     done = await store.get_watch(added.id)
-    assert done.primed and done.found == 45 and done.next_check_at > store.clock() + 3000
+    assert done.primed and done.found == 7 and done.next_check_at > store.clock() + 3000
     assert await _made(store) == sorted(f"http://127.0.0.1:9/f/{i}.zip" for i in range(45))
 
 
@@ -172,6 +188,7 @@ async def test_a_check_killed_between_batches_keeps_them_and_the_next_takes_the_
     with pytest.raises(KeyboardInterrupt):
         await _check(store, checker, added.id, settings)
     assert len(await _made(store)) == 15  # three batches landed, whole
+    assert len(await store.list_jobs()) == 3  # a job each
     await store.release(checker.owner)  # its lease handed back (a dead one's lapses)
     spy.crash_after = None
     found = await _check(store, checker, added.id, settings)
@@ -215,24 +232,26 @@ async def test_a_first_check_since_n_carried_over_passes_takes_the_same_n_newest
     assert passes == [(0, 10, 30), (0, 10, 20), (0, 10, 10), (5, 5, 0)]
     assert await _made(store) == sorted(f"http://127.0.0.1:9/f/{i}.zip" for i in range(35, 40))
     watch = await store.get_watch(added.id)
-    assert watch.primed and watch.found == 5
+    assert watch.primed and watch.found == len(await store.list_jobs()) == 3
 
 
-async def test_entries_whose_links_share_a_file_name_get_numbered_names_across_batches(
+async def test_a_look_cut_in_batches_names_each_batchs_job_after_the_watch(
     store: Store, settings: Settings
 ) -> None:
-    """A feed whose links all end the same (``dl.php?id=N``): each job a name of its own,
-    numbered on from batch to batch (not counted up from 2 through every name taken)."""
+    """A look of many entries makes a job a batch, each named after the watch, numbered
+    on from batch to batch past the names taken; links that end the same
+    (``dl.zip?id=N``) are each one input of them."""
     settings = _settings(settings, batch=7, per_pass=1000)
     same = [
         WatchEntry(f"e{i}", f"http://127.0.0.1:9/dl.zip?id={i}", f"E{i}", published=1_000.0 + i)
         for i in reversed(range(30))
     ]
-    await store.add_job(source="http://127.0.0.1:9/other/dl.zip", name="dl (9)", dest="library:")
+    await store.add_job(source="http://127.0.0.1:9/other/dl.zip", name="feed (3)", dest="library:")
     checker = _checker(store, Listed(same))
     added = await _watch(store, "all")
     found = await _check(store, checker, added.id, settings)
     assert len(found.made) == 30
     names = [job.name for job in await store.list_jobs() if "id=" in job.source]
-    assert len(set(names)) == 30 and "dl (9)" not in names
-    assert names[0] == "dl" and all(n.startswith("dl (") for n in names[1:])
+    assert names == ["feed", "feed (4)", "feed (5)", "feed (6)", "feed (7)"]  # past "feed (3)"
+    made = [j for j in await store.list_jobs() if "id=" in j.source]
+    assert sum(len(_items(j.source)) for j in made) == 30

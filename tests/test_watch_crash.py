@@ -1,6 +1,7 @@
 """SIGKILL the real `ferryman run` during watch checks (one stalled in the middle of
 listing the feed, then at random moments while the feed gains entries): every entry
-becomes one job, delivered once; nothing is lost or made twice."""
+is in one job (a look's entries one job), delivered once; nothing is lost or made
+twice."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ferryman.model import Batch
 from ferryman.samples import make_photo, make_zip
 from ferryman.store import Store
 
@@ -133,8 +135,10 @@ def test_sigkill_during_checks_makes_each_entry_once(tmp_path: Path) -> None:
             conn.execute("UPDATE watches SET every_seconds = 3600, next_check_at = 0")
         final = _run(env, "--until-idle")
         assert final.wait(300) == 0, final.stderr.read() if final.stderr else ""
-    names = [row[0] for row in _query(db, "SELECT name FROM jobs ORDER BY name")]
-    assert names == [f"drop{n:02}" for n in range(1, total + 1)]  # each once
+    sources = [str(row[0]) for row in _query(db, "SELECT source FROM jobs")]
+    titles = sorted(str(i.title) for s in sources for i in Batch.parse(s).items)
+    names = [f"drop{n:02}" for n in range(1, total + 1)]
+    assert titles == [f"Episode {name}" for name in names]  # each entry in a job, once
     assert _query(db, "SELECT DISTINCT state FROM jobs") == [("done",)]
     seen = _query(db, "SELECT entry_id, job_id FROM watch_seen ORDER BY entry_id")
     assert [row[0] for row in seen] == names and all(row[1] is not None for row in seen)

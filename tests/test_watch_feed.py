@@ -128,11 +128,11 @@ async def test_a_feed_that_gains_entries_delivers_each_new_one_once(
             await until(lambda: store.get_watch(watch.id), lambda w: w.primed, "first look")
             assert await store.list_jobs() == []  # --since now: what was there stays
             serve_feed(server, tmp_path, ["ep1", "ep2", "ep3"])
-            await until(lambda: _names(settings), lambda n: n == ["ep3.jpg"], "ep3 sent")
+            await until(lambda: _names(settings), lambda n: n == [_e(3)], "ep3 sent")
             serve_feed(server, tmp_path, ["ep1", "ep2", "ep3", "ep4", "ep5"])
             await until(
                 lambda: _names(settings),
-                lambda n: n == ["ep3.jpg", "ep4.jpg", "ep5.jpg"],
+                lambda n: n == [_e(3), _e(4), _e(5)],
                 "ep4 and ep5 sent",
             )
             checks = (await store.get_watch(watch.id)).last_check_at
@@ -149,14 +149,22 @@ async def test_a_feed_that_gains_entries_delivers_each_new_one_once(
         finally:
             engine.stop()
             await running
+    # One job a look, named after the feed; its files after the entries' titles.
     jobs = await store.list_jobs()
-    assert sorted(j.name for j in jobs) == ["ep3", "ep4", "ep5"]
+    assert sorted(j.name for j in jobs) == ["drops", "drops (2)"]
     assert all(j.state.value == "done" for j in jobs)
-    assert delivered_names(settings) == ["ep3.jpg", "ep4.jpg", "ep5.jpg"]
-    seen = await store.watch_seen_rows(watch.id)
-    assert sorted(e for e, _ in seen) == ["ep1", "ep2", "ep3", "ep4", "ep5"]
-    assert sorted(j for _, j in seen if j is not None) == sorted(j.id for j in jobs)
-    assert (await store.get_watch(watch.id)).found == 3
+    assert delivered_names(settings) == [_e(3), _e(4), _e(5)]
+    seen = dict(await store.watch_seen_rows(watch.id))
+    assert sorted(seen) == ["ep1", "ep2", "ep3", "ep4", "ep5"]
+    assert seen["ep1"] is None and seen["ep2"] is None  # there before: no job
+    assert seen["ep4"] == seen["ep5"] != seen["ep3"]  # found at one look: one job
+    assert {seen["ep3"], seen["ep4"]} == {j.id for j in jobs}
+    assert (await store.get_watch(watch.id)).found == 2
+
+
+def _e(n: int) -> str:
+    """Episode N's delivered file: the one photo of its zip, by its own name."""
+    return f"ep{n}.jpg"
 
 
 async def _names(settings: Settings) -> list[str]:
@@ -187,7 +195,7 @@ async def test_a_failing_feed_backs_off_says_why_and_keeps_its_place(
             assert "404" in (failing.last_message or "")
             assert failing.last_ok_at is None
             serve_feed(server, tmp_path, ["ep1", "ep2", "ep3", "ep10"])
-            await until(lambda: _names(settings), lambda n: n == ["ep1.jpg", "ep3.jpg"], "ep1, ep3")
+            await until(lambda: _names(settings), lambda n: n == [_e(1), _e(3)], "ep1, ep3")
             server.resources["/feed.xml"].faults.status = 503
             server.resources["/feed.xml"].faults.status_times = None
             down = await until(
@@ -199,7 +207,7 @@ async def test_a_failing_feed_backs_off_says_why_and_keeps_its_place(
         finally:
             engine.stop()
             await running
-    assert sorted(j.name for j in await store.list_jobs()) == ["ep1", "ep3"]  # nothing twice
+    assert [j.name for j in await store.list_jobs()] == ["drops"]  # one look, nothing twice
     seen = dict(await store.watch_seen_rows(watch.id))
     assert set(seen) == {"ep1", "ep2", "ep3", "ep10"}
     assert seen["ep2"] is None and seen["ep10"] is None  # filtered: seen, no job
@@ -239,7 +247,7 @@ def test_the_cli_adds_lists_checks_pauses_and_removes_a_feed_watch(tmp_path: Pat
         assert "watch 1:" in added.stdout and "(feed)" in added.stdout
         checked = cli(data, "watch", "check", "1")
         assert checked.exit_code == 0, checked.output
-        assert "3 listed, 2 new" in checked.stdout, checked.stdout
+        assert "3 listed, 2 new → job 1;" in checked.stdout, checked.stdout
         assert "seen, left out: Episode a1" in checked.stdout
         again = cli(data, "watch", "check")
         assert "3 listed, 0 new" in again.stdout, again.output
@@ -247,11 +255,12 @@ def test_the_cli_adds_lists_checks_pauses_and_removes_a_feed_watch(tmp_path: Pat
         assert listed.exit_code == 0, listed.output
         (view,) = json.loads(listed.stdout)["watches"]
         assert view["kind"] == "feed" and view["every_seconds"] == 7200.0
-        assert view["jobs_made"] == 2 and view["state"] == "waiting" and view["error"] is None
+        assert view["jobs_made"] == 1 and view["state"] == "waiting" and view["error"] is None
         ran = cli(data, "run", "--until-idle")
         assert ran.exit_code == 0, ran.output
     done = cli(data, "status", "--json")
-    assert sorted(j["name"] for j in json.loads(done.stdout)["jobs"]) == ["a2", "a3"]
+    [job] = json.loads(done.stdout)["jobs"]  # the two found at one look: one job
+    assert job["name"] == "drops" and job["counts"]["delivered"] == 2
     assert "paused" in cli(data, "watch", "pause", "1").stdout
     assert json.loads(cli(data, "watch", "list", "--json").stdout)["watches"][0]["paused"]
     assert "resumed" in cli(data, "watch", "resume", "1").stdout

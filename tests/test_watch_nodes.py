@@ -10,6 +10,7 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.engine.runner import Engine
+from ferryman.model import Batch
 from ferryman.store import Store
 
 from .conftest import PG_DSN, _reset_postgres
@@ -93,11 +94,12 @@ async def test_two_engines_checking_one_watch_make_each_entry_once(
             await asyncio.gather(*running)
     try:
         jobs = await stores[0].list_jobs()
-        assert sorted(j.name for j in jobs) == names  # each entry once
+        inputs = [item.title for j in jobs for item in Batch.parse(j.source).items]
+        assert sorted(inputs) == sorted(f"Episode {name}" for name in names)  # each once
         assert await _names(shared) == expected
         seen = await stores[0].watch_seen_rows(watch.id)
         assert sorted(e for e, _ in seen) == names
-        assert len({j for _, j in seen}) == len(names)
+        assert {j for _, j in seen} == {j.id for j in jobs}  # a look's entries: one job
     finally:
         for store in stores:
             await store.close()

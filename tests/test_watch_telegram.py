@@ -1,6 +1,6 @@
 """Watching a Telegram channel (the real Telethon client against the fake's servers): new
-posts' files become jobs once each, an album one job delivered as one album, a post
-without a file left out; a restart catches up on what was posted while ferryman was
+posts' files are each in one job once (a look's posts one job), an album's kept
+together, a post without a file left out; a restart catches up on what was posted while ferryman was
 off, reading on from the last message seen; ``--since`` now, N and all."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ferryman.engine.runner import Engine
 from ferryman.engine.watch import Found
 from ferryman.engine.watch_admin import NewWatch, add_watch, check_now
 from ferryman.errors import FerrymanError
-from ferryman.model import JobState
+from ferryman.model import Batch, JobState
 from ferryman.resources import Shared
 from ferryman.samples import make_photo
 from ferryman.sources.listers.builtin import default_listers
@@ -168,8 +168,9 @@ async def test_new_posts_while_an_engine_runs_are_delivered_once_albums_whole(
     store: Store, tmp_path: Path
 ) -> None:
     """A running engine checks the channel every 0.2 s; what was there before (`--since
-    now`) is not taken; each new post with a file is one job, delivered once; the album's
-    three photos are one job and one album at the destination; a text post is left out."""
+    now`) is not taken; each new post with a file is in one job (a look's posts one job),
+    delivered once; the album's three photos are one input and stay together at the
+    destination; a text post is left out."""
     async with world_at(tmp_path) as world:
         world.post(world.news, "old photo")
         world.text(world.news, "old words")
@@ -182,7 +183,7 @@ async def test_new_posts_while_an_engine_runs_are_delivered_once_albums_whole(
             album_ids, album_shas = world.album(world.news, 3, "the trip")
             world.text(world.news, "see you")
             _, late = world.post(world.news, "a late one")
-            await eventually(lambda: _all_done(store, 3), "three jobs done", within=60)
+            await eventually(lambda: _all_done(store, 5, world), "five files done", within=60)
             checks = (await store.get_watch(watch_id)).last_check_at or 0.0
             await eventually(lambda: _checked_after(store, watch_id, checks + 0.5), "more looks")
         finally:
@@ -190,24 +191,26 @@ async def test_new_posts_while_an_engine_runs_are_delivered_once_albums_whole(
             await asyncio.wait_for(running, 30)
             await engine.ctx.resources.close()
         jobs = await store.list_jobs()
-        assert len(jobs) == 3 and all(j.state is JobState.DONE for j in jobs)
-        album_job = next(j for j in jobs if "," in j.source)
-        assert album_job.source == f"tg:newsroom/{','.join(map(str, album_ids))}"
+        assert 1 <= len(jobs) <= 3 and all(j.state is JobState.DONE for j in jobs)
+        inputs = [item.uri for j in jobs for item in Batch.parse(j.source).items]
+        assert f"tg:newsroom/{','.join(map(str, album_ids))}" in inputs and len(inputs) == 3
         files = _delivered(world.settings)
         assert sorted(f["disk_sha256"] for f in files) == sorted([single, late, *album_shas])
         in_album = [f for f in files if f["disk_sha256"] in album_shas]
         assert len({f["album_dir"] for f in in_album}) == 1  # kept together, one album
         seen = await store.watch_seen_rows(watch_id)
         assert sum(1 for _, job in seen if job is not None) == 3
+        assert {job for _, job in seen if job is not None} == {j.id for j in jobs}
 
 
 async def _primed(store: Store, watch_id: int) -> bool:
     return (await store.get_watch(watch_id)).primed
 
 
-async def _all_done(store: Store, count: int) -> bool:
+async def _all_done(store: Store, files: int, world: World) -> bool:
     jobs = await store.list_jobs()
-    return len(jobs) == count and all(j.state is JobState.DONE for j in jobs)
+    done = jobs and all(j.state is JobState.DONE for j in jobs)
+    return bool(done) and len(_delivered(world.settings)) == files
 
 
 async def _checked_after(store: Store, watch_id: int, at: float) -> bool:
@@ -279,8 +282,8 @@ async def test_two_watches_of_one_channel_spelled_by_name_and_by_id_share_its_jo
     store: Store, tmp_path: Path
 ) -> None:
     """``telegram:@newsroom`` and ``telegram:-100ID`` (or ``t.me/c/ID``) are one chat:
-    each post is one job to one destination, whichever watch looks first; a watch to
-    another destination makes its own."""
+    each post is in one job to one destination, whichever watch looks first (a look's
+    posts are one job); a watch to another destination makes its own."""
     async with world_at(tmp_path) as world:
         world.post(world.news, "first")
         world.album(world.news, 2, "pair")
@@ -291,15 +294,15 @@ async def test_two_watches_of_one_channel_spelled_by_name_and_by_id_share_its_jo
         numbered = (await _check(store, world, by_id)).made
         assert [e.title for e, _ in named] == [e.title for e, _ in numbered] == ["first", "pair"]
         ids = [job for _, job in named]
-        assert [job for _, job in numbered] == ids and len(set(ids)) == 2
+        assert [job for _, job in numbered] == ids and len(set(ids)) == 1
         world.post(world.news, "fresh")  # new to both: the later look finds its job
         [(_, fresh)] = (await _check(store, world, by_id)).made
         [(_, again)] = (await _check(store, world, by_name)).made
-        assert fresh == again
-        assert len(await store.list_jobs()) == 3
+        assert fresh == again and fresh not in ids
+        assert len(await store.list_jobs()) == 2
         other = (await _check(store, world, elsewhere)).made
-        assert len({job for _, job in other} - {*ids, fresh}) == 3
-        assert len(await store.list_jobs()) == 6
+        assert len(other) == 3 and len({job for _, job in other} - {*ids, fresh}) == 1
+        assert len(await store.list_jobs()) == 3
 
 
 async def test_a_private_channel_the_account_cannot_read_is_the_watchs_error(
@@ -315,21 +318,21 @@ async def test_a_private_channel_the_account_cannot_read_is_the_watchs_error(
 
 
 async def test_an_album_to_a_telegram_chat_stays_one_album(store: Store, tmp_path: Path) -> None:
-    """To `telegram:me`: the album's photos arrive in Saved Messages as one album."""
+    """To `telegram:me`: the album's photos and the post after it, found at one look,
+    arrive in Saved Messages as one album (one job), the album's photos together."""
     async with world_at(tmp_path) as world:
         watch_id = await _watch(store, "https://t.me/newsroom", "all", dest="telegram:me")
         _ids, shas = world.album(world.news, 3, "the trip")
-        world.post(world.news, "alone")
+        _, alone = world.post(world.news, "alone")
         assert len((await _check(store, world, watch_id)).made) == 2
         engine = Engine(store, world.settings, dialer=FakeDialer(world.server))
         try:
             await asyncio.wait_for(engine.run(until_idle=True), 120)
         finally:
             await engine.ctx.resources.close()
-        albums = world.server.albums(world.me)
-        assert sorted(len(a) for a in albums) == [1, 3]
-        three = next(a for a in albums if len(a) == 3)
-        assert sorted(m.media.file.sha256 for m in three if m.media) == sorted(shas)
+        [album] = world.server.albums(world.me)
+        sent = [m.media.file.sha256 for m in album if m.media]
+        assert sorted(sent[:3]) == sorted(shas) and sent[3:] == [alone]
 
 
 async def test_a_bot_session_cannot_watch_a_chat(store: Store, tmp_path: Path) -> None:
@@ -371,5 +374,6 @@ async def test_a_long_backlog_is_caught_up_over_looks_without_cutting_an_album(
             ["photo 5"],
             [],
         ]
-        jobs = {j.source for j in await store.list_jobs()}
-        assert "tg:newsroom/4,5,6,7" in jobs and len(jobs) == 7
+        jobs = await store.list_jobs()
+        inputs = [item.uri for j in jobs for item in Batch.parse(j.source).items]
+        assert "tg:newsroom/4,5,6,7" in inputs and len(inputs) == 7 and len(jobs) == 3

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings, TorboxSettings
+from ferryman.model import Batch
 from ferryman.samples import make_photo
 from ferryman.store import Store
 
@@ -41,6 +42,11 @@ def _photo(tmp_path: Path, name: str, seed: int) -> tuple[str, bytes, str]:
     return (name, make_photo(tmp_path / name, seed).read_bytes(), "image/jpeg")
 
 
+def _inputs(source: str) -> list[str]:
+    """A watch's job's inputs (one job per look: ``batch:``)."""
+    return [item.uri for item in Batch.parse(source).items]
+
+
 async def test_an_item_becomes_a_job_once_when_it_is_ready(
     store: Store, tb_settings: Settings, torbox: FakeTorbox, tmp_path: Path
 ) -> None:
@@ -52,14 +58,14 @@ async def test_an_item_becomes_a_job_once_when_it_is_ready(
         every_seconds=3600.0, since="all", next_check_at=0.0,
     )  # fmt: skip
     await run_until_idle(store, tb_settings)
-    assert [j.source for j in await store.list_jobs()] == ["torbox:torrent/11"]
+    assert [_inputs(j.source) for j in await store.list_jobs()] == [["torbox:torrent/11"]]
     late.finished = True
     await store.set_watch_paused(watch.id, False)  # due now
     await run_until_idle(store, tb_settings)
     await store.set_watch_paused(watch.id, False)
     await run_until_idle(store, tb_settings)  # nothing new: nothing made
     jobs = await store.list_jobs()
-    assert [j.source for j in jobs] == ["torbox:torrent/11", "torbox:torrent/12"]
+    assert [_inputs(j.source) for j in jobs] == [["torbox:torrent/11"], ["torbox:torrent/12"]]
     assert all(j.state.value == "done" for j in jobs)
     delivered = sorted(Path(f["file"]).name for f in library_files(tb_settings.library))
     assert delivered == ["a.jpg", "b.jpg"]  # the web download is not this watch's kind

@@ -13,6 +13,7 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.engine.runner import Engine
+from ferryman.model import Batch
 from ferryman.sources.listers.ytdlp import YtdlpLister
 from ferryman.store import Store
 
@@ -99,7 +100,8 @@ async def test_a_page_that_gains_a_video_gives_each_once_as_mp3(
             await running
     jobs = await store.list_jobs()
     assert len(jobs) == 2 and all(j.state.value == "done" for j in jobs)
-    assert all(j.source.startswith("media:mp3-96:") for j in jobs)
+    inputs = [item.uri for j in jobs for item in Batch.parse(j.source).items]
+    assert len(inputs) == 2 and all(i.startswith("media:mp3-96:") for i in inputs)
     seen = await store.watch_seen_rows(watch.id)
     assert [entry.rsplit("/", 1)[1] for entry, _ in seen] == ["c1.mp4", "c2.mp4"]
 

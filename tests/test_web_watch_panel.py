@@ -93,7 +93,7 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
                 "Found 1 new: Episode ep2.", timeout=LOOK
             )
             expect(card).to_contain_text("1 job made", timeout=LOOK)
-            job = page.locator("#jobs li.job").filter(has_text="ep2")
+            job = page.locator("#jobs li.job").filter(has_text="drops")  # named after the feed
             expect(job).to_have_attribute("data-status", "done", timeout=120_000)
             # ... and the engine sent its notice, signed.
             found = eventually_sync(

@@ -11,10 +11,13 @@ import os
 
 from telethon.tl import types
 
+from faketg.handlers.bots import press
 from faketg.handlers.messages import post_as
 from faketg.server import FakeTelegram
 from faketg.state import Account, Channel, StoredFile, StoredMedia, StoredMessage
 from faketg.tl import when
+
+__all__ = ["channel_posts", "press", "stored_document", "stored_photo", "user_sends"]
 
 
 def stored_document(
@@ -59,15 +62,19 @@ def user_sends(
     name: str = "x.zip",
     mime: str = "application/zip",
     media: StoredMedia | None = None,
+    reply_to: int | None = None,
 ) -> StoredMessage:
     """``frm`` writes ``text`` (with ``file`` as a document, if given) to ``to`` privately.
 
     ``media`` sends a file already on the server again (a forward, or a re-send by
-    reference): the same document id, as Telegram keeps it. Returns the message as
-    ``to`` has it (its id is what ``to``'s client sees).
+    reference): the same document id, as Telegram keeps it. ``reply_to``: a message of
+    the chat as ``to`` numbers it (say, one ``to`` sent), answered by this one. Returns
+    the message as ``to`` has it (its id is what ``to``'s client sees).
     """
     if file is not None:
         media = stored_document(server, frm, file, name, mime)
+    theirs = server.box("user", to.id).messages
+    mine = next((m.twin for m in theirs if reply_to is not None and m.id == reply_to), None)
     post_as(
         server,
         frm,
@@ -75,7 +82,7 @@ def user_sends(
         [(text, media, None)],
         grouped=False,
         topic=None,
-        reply_to=None,
+        reply_to=mine,
     )
     return server.box("user", to.id).messages[-1]
 

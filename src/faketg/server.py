@@ -94,7 +94,11 @@ class FakeTelegram:
         api_ids: dict[int, str] | None = None,
         seed: int = 1,
         clock: Callable[[], float] = time.time,
+        edit_every: float | None = None,
     ) -> None:
+        """``edit_every``: Telegram's limit on editing one message, when a test wants
+        it: an edit sooner than this after the message's last one is answered
+        ``FLOOD_WAIT_N`` (N: the seconds left, rounded up); None: no limit."""
         self.network = Network(link or LinkModel())
         self.api_ids = api_ids if api_ids is not None else {1: "fakehash"}
         self.rng = random.Random(seed)
@@ -112,6 +116,10 @@ class FakeTelegram:
         self.handlers: dict[type, Handler] = {}
         self.stats = Stats()
         self.log: list[tuple[int | None, str]] = []  # (account, request name) in order
+        self.edit_every = edit_every
+        self.edited_at: dict[tuple[int, int], float] = {}  # (account, message id) -> when
+        self.bot_commands: dict[tuple[int, str], list[Any]] = {}  # (bot, lang) -> BotCommands
+        self.callback_queries: dict[int, asyncio.Future[Any]] = {}  # query id -> its answer
         self.caption_limit = 1024
         self.caption_limit_premium = 2048
         # Off: big files keep only each part's size and a running SHA-256, not the bytes

@@ -122,3 +122,6 @@ class StoredMessage:
     out: bool = False
     edits: int = 0
     reply_to: int | None = None
+    history: list[str] = field(default_factory=list)  # its texts before each edit
+    reply_markup: Any = None  # a bot's buttons (ReplyInlineMarkup, ForceReply), as sent
+    twin: int | None = None  # in a private chat: the same message's id in the other box

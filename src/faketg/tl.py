@@ -119,6 +119,7 @@ def message_tl(server: FakeTelegram, m: StoredMessage) -> types.Message:
         grouped_id=m.grouped_id,
         reply_to=reply,
         edit_date=when(m.date) if m.edits else None,
+        reply_markup=m.reply_markup,
     )
 
 

@@ -246,3 +246,45 @@ class SinkRecord:
     value: dict[str, Any]
     album_id: int | None = None
     item_id: int | None = None
+
+
+BATCH_SCHEME = "batch"  # a job of several inputs, read in order (``sources.batch``)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    uri: str
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A job's inputs when it has several (the entries a watch found at one look), in
+    order, with their titles, and the name the job goes by; its source URI is
+    ``batch:`` and this as JSON."""
+
+    name: str
+    items: tuple[BatchItem, ...]
+
+    def __str__(self) -> str:
+        import json
+
+        listed = [[item.uri, item.title] for item in self.items]
+        body = json.dumps(
+            {"name": self.name, "items": listed}, ensure_ascii=False, separators=(",", ":")
+        )
+        return f"{BATCH_SCHEME}:{body}"
+
+    @classmethod
+    def parse(cls, uri: str) -> Batch:
+        """Raises ValueError for what is not such a URI."""
+        import json
+
+        try:
+            found = json.loads(uri.removeprefix(f"{BATCH_SCHEME}:"))
+            items = tuple(
+                BatchItem(str(u), None if t is None else str(t)) for u, t in found["items"]
+            )
+            return cls(str(found["name"]), items)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{exc}") from None

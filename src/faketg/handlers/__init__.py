@@ -1,6 +1,6 @@
 """Request handlers, one module per area; each exports ``HANDLERS: {request class: handler}``."""
 
-from faketg.handlers import auth, core, downloads, messages, updates, uploads
+from faketg.handlers import auth, bots, core, downloads, messages, updates, uploads
 
 TABLES = (
     core.HANDLERS,
@@ -9,4 +9,5 @@ TABLES = (
     messages.HANDLERS,
     updates.HANDLERS,
     downloads.HANDLERS,
+    bots.HANDLERS,
 )

@@ -10,6 +10,7 @@ first send is still being processed answers ``RANDOM_ID_DUPLICATE``.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import TYPE_CHECKING, Any
 
 from telethon.tl import functions, types
@@ -83,6 +84,7 @@ def post_as(
     grouped: bool,
     topic: int | None,
     reply_to: int | None,
+    markup: Any = None,
 ) -> list[tuple[StoredMessage, int]]:
     """Store new messages in every box that sees them; push updates to the other side.
 
@@ -107,6 +109,7 @@ def post_as(
             topic_id=topic,
             out=True,
             reply_to=reply_to,
+            reply_markup=markup if me.bot else None,  # a user account's markup is dropped
         )
         owner_box.next_id += 1
         owner_box.pts += 1
@@ -123,6 +126,8 @@ def post_as(
 
 def _deliver_private(server: FakeTelegram, sender_id: int, to: int, msg: StoredMessage) -> None:
     box = server.box("user", to)
+    mine = server.box("user", sender_id).messages
+    replied = next((m.twin for m in mine if msg.reply_to and m.id == msg.reply_to), None)
     copy = StoredMessage(
         id=box.next_id,
         peer=("user", sender_id),
@@ -132,8 +137,11 @@ def _deliver_private(server: FakeTelegram, sender_id: int, to: int, msg: StoredM
         media=msg.media,
         grouped_id=msg.grouped_id,
         out=False,
-        reply_to=None,
+        reply_to=replied,  # the same message as this box numbers it
+        reply_markup=msg.reply_markup,
+        twin=msg.id,
     )
+    msg.twin = copy.id
     box.next_id += 1
     box.pts += 1
     box.messages.append(copy)
@@ -207,7 +215,8 @@ async def _send(
     try:
         entries: list[tuple[str, StoredMedia | None, int | None]] = []
         for media, text, rid in items:
-            _caption(call, server, text)
+            if media is not None:  # a text message's 4096 is send_message's check
+                _caption(call, server, text)
             stored = None
             if media is not None:
                 if album and not isinstance(
@@ -224,7 +233,14 @@ async def _send(
         if delay:
             await asyncio.sleep(delay)
         sent = post_as(
-            server, call.me(), peer, entries, grouped=album, topic=topic, reply_to=reply_to
+            server,
+            call.me(),
+            peer,
+            entries,
+            grouped=album,
+            topic=topic,
+            reply_to=reply_to,
+            markup=getattr(req, "reply_markup", None),
         )
         for (msg, _pts), key in zip(sent, keys, strict=True):
             server.sent_random[key] = [msg.id]
@@ -265,14 +281,19 @@ async def edit_message(server: FakeTelegram, call: Call, req: Any) -> Any:
         raise RpcFault(400, "MESSAGE_ID_INVALID")
     if msg.from_id != me.id:
         raise RpcFault(403, "MESSAGE_AUTHOR_REQUIRED")
+    _edit_pace(server, me.id, msg.id)
+    same_buttons = not me.bot or _markup_bytes(req.reply_markup) == _markup_bytes(msg.reply_markup)
     if req.message is not None:
-        if req.message == msg.text:
+        if req.message == msg.text and same_buttons:
             raise RpcFault(400, "MESSAGE_NOT_MODIFIED")
         if msg.media is not None:
             _caption(call, server, req.message)
         elif len(req.message) > 4096:
             raise RpcFault(400, "MESSAGE_TOO_LONG")
+        msg.history.append(msg.text)
         msg.text = req.message
+    if me.bot:  # an edit without buttons takes the message's buttons away
+        msg.reply_markup = req.reply_markup
     msg.edits += 1
     box.pts += 1
     cls = types.UpdateEditChannelMessage if peer[0] == "channel" else types.UpdateEditMessage
@@ -280,6 +301,21 @@ async def edit_message(server: FakeTelegram, call: Call, req: Any) -> Any:
     box.updates.append((box.pts, update))
     users, chats = entities_for(server, [peer], me)
     return types.Updates([update], users, chats, _date(server), 0)
+
+
+def _edit_pace(server: FakeTelegram, account: int, message_id: int) -> None:
+    """Telegram's limit on editing one message (``server.edit_every``), when set."""
+    if server.edit_every is None:
+        return
+    now = server.clock()
+    last = server.edited_at.get((account, message_id))
+    if last is not None and now < last + server.edit_every:
+        raise RpcFault(420, f"FLOOD_WAIT_{math.ceil(last + server.edit_every - now)}")
+    server.edited_at[(account, message_id)] = now
+
+
+def _markup_bytes(markup: Any) -> bytes:
+    return bytes(markup) if markup is not None else b""
 
 
 async def get_history(server: FakeTelegram, call: Call, req: Any) -> Any:

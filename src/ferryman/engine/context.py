@@ -14,7 +14,7 @@ from ferryman.device.conditions import Device
 from ferryman.engine.events import EventBus
 from ferryman.engine.wakeup import Wakeup
 from ferryman.resources import Shared
-from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.base import SinkKind, SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
@@ -55,7 +55,7 @@ class Context:
     read_ended: set[int] = field(default_factory=set)
     # Albums claimed and prepared ahead of their turn (set by the engine).
     ahead: DeliveryAhead | None = None
-    _dests: dict[int, str] = field(default_factory=dict)
+    _kinds: dict[int, SinkKind] = field(default_factory=dict)
     _cached: Settings | None = None
     _cached_at: float = 0.0
     _unreadable: bool = False  # the last read of the runtime settings failed
@@ -98,10 +98,10 @@ class Context:
 
     async def album_size(self, job_id: int) -> int:
         """A job's album size now: the setting, within what its destination takes."""
-        dest = self._dests.get(job_id)
-        if dest is None:  # a job's destination never changes: asked once per job
-            dest = self._dests[job_id] = (await self.store.get_job(job_id)).dest
-        return self.sinks.album_size(await self.settings(), dest)
+        kind = self._kinds.get(job_id)
+        if kind is None:  # a job's destination never changes: resolved once per job
+            kind = self._kinds[job_id] = self.sinks.kind((await self.store.get_job(job_id)).dest)
+        return kind.album_size(await self.settings())
 
     async def close(self) -> None:
         """Close what the sinks opened (connections); the engine is done with them."""

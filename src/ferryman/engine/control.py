@@ -5,6 +5,7 @@ one) raises its own code rather than answering as if it had worked."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,8 @@ from ferryman.engine.workarea import job_work_dir
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
 from ferryman.model import Job
-from ferryman.sinks.link import job_results
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
 
 
@@ -66,18 +68,24 @@ class Removed:
 
 
 async def remove_job(
-    store: Store, settings: Settings, job_id: int, *, quarantine: bool = False
+    store: Store,
+    settings: Settings,
+    job_id: int,
+    *,
+    quarantine: bool = False,
+    sinks: SinkRegistry | None = None,
 ) -> Removed:
-    """Forget an ended job: its rows, its work folder, a link job's results in a folder
-    (a bucket's are the web's ``ResultsStore.remove``), and with ``quarantine`` its
-    quarantine folder (kept by default: it may be the only copy of a broken file).
+    """Forget an ended job: its rows, its work folder, what its destination kind keeps
+    of it here (``SinkKind.forget``: a link job's results in a folder), and with
+    ``quarantine`` its quarantine folder (kept by default: it may be the only copy of a
+    broken file). ``sinks``: the destination kinds (the defaults when None).
 
     Raises ``job.not_ended`` / ``job.waiting_for_password`` for a job not ended yet.
     """
     job = await store.remove_job(job_id)
     folders = [job_work_dir(settings, job_id)]
-    if job.dest.startswith("link:") and settings.results.s3 is None:
-        folders.append(job_results(settings.results_dir, job_id))  # its download links' files
+    with contextlib.suppress(FerrymanError):  # a kind not known here: nothing to forget
+        folders.extend((sinks or default_sinks()).kind(job.dest).forget(settings, job))
     if quarantine:
         folders.append(job_folder(settings.quarantine_dir, job_id, job.name))
     gone = await asyncio.to_thread(_remove_folders, folders)

@@ -25,8 +25,8 @@ import av
 from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
+from ferryman.engine.destination import resolve
 from ferryman.engine.events import ItemConverted, ItemProgress, ItemQuarantined
-from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
@@ -59,7 +59,7 @@ async def convert(ctx: Context, item: Item) -> None:
         )
         return
     job = await ctx.store.get_job(item.job_id)
-    policy = media_options(settings, job.dest, ctx.sinks).policy
+    policy = (await resolve(ctx, job.dest)).policy
     src = Path(item.work_path)
     out = src.with_name(src.stem + ".converted.mp4")
     # Per attempt: a worker that lost its lease never writes the same temporary file.

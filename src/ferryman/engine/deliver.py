@@ -13,6 +13,7 @@ from pathlib import Path
 from ferryman.config import Settings, render_caption
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context
+from ferryman.engine.destination import resolve, warm
 from ferryman.engine.events import (
     AlbumDelivered,
     AlbumFailed,
@@ -22,37 +23,26 @@ from ferryman.engine.events import (
     JobResumed,
     JobWaiting,
 )
-from ferryman.engine.prepare import media_options
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import remove_files, sha256_file
 from ferryman.model import Album, AlbumClaim, ItemState, Job
 from ferryman.net.progress import EMIT_EVERY_SECONDS, SpeedMeter
-from ferryman.sinks.base import Delivery, Sink, SinkEnv
+from ferryman.sinks.base import Delivery, Sink
 from ferryman.store.rows import Ended
 
 log = logging.getLogger(__name__)
 ROOM = "sink.space_low"  # the destination is full: a wait, never a failure
 
 
-async def sink_for(ctx: Context, dest: str) -> Sink:
-    """The sink a job's destination names, opened by its kind in the registry."""
-    settings = await ctx.settings()
-    policy = media_options(settings, dest, ctx.sinks).policy
-    state = ctx.store.sink_state(ctx.sinks.parse(dest).scheme)  # its own, not the store
-    return ctx.sinks.open(dest, SinkEnv(settings, state, policy, ctx.resources))
-
-
 async def warm_sink(ctx: Context, dest: str) -> None:
     """The sink of ``dest`` may start what its first delivery needs (a login,
-    connections) in the background, while its job starts and its input is read."""
+    connections) in the background: an engine's head start for the jobs it has left."""
     try:
-        sink = await sink_for(ctx, dest)
-    except Exception:  # a sink that cannot open: the delivery meets it again and says so
+        route = await resolve(ctx, dest)
+    except Exception:  # a destination no longer usable: its delivery says so
         return
-    warm = getattr(sink, "warm", None)
-    if warm is not None:
-        warm()
+    warm(route)
 
 
 async def sweep_half_built(ctx: Context) -> int:
@@ -63,11 +53,10 @@ async def sweep_half_built(ctx: Context) -> int:
     removed = 0
     for job, seqs in await ctx.store.albums_unheld():
         try:
-            if not getattr(ctx.sinks.kind(job.dest), "builds_folders", False):
+            route = await resolve(ctx, job.dest)
+            if not route.kind.builds_folders:
                 continue
-            sweep = getattr(await sink_for(ctx, job.dest), "sweep_half_built", None)
-            if sweep is not None:
-                removed += await asyncio.to_thread(sweep, job, seqs)
+            removed += await asyncio.to_thread(route.sink().sweep_half_built, job, seqs)
         except (FerrymanError, OSError) as exc:  # a destination gone: nothing to sweep there
             log.info("half-built albums of job %s not looked for: %s", job.id, exc)
     return removed
@@ -96,19 +85,16 @@ async def captions_at_end(ctx: Context, job: Job) -> None:
         return  # nothing went out: no sink to open
     settings = await ctx.settings()
     try:
-        sink = await sink_for(ctx, job.dest)
+        sink = (await resolve(ctx, job.dest)).sink()
     except FerrymanError:
         return  # a destination no longer usable: its albums are where they went
-    finish = getattr(sink, "make_captions_final", None)
-    if finish is None:
-        return
     total = str(albums)
     template, name = settings.caption_template, job.name
 
     def render(seq: int, items: int) -> str:
         return render_caption(template, job_name=name, album=seq, albums=total, items=items)
 
-    await finish(job, render)
+    await sink.make_captions_final(job, render)
 
 
 async def deliver(
@@ -138,18 +124,18 @@ async def deliver(
     sink: Sink | None = None
     delivery: Delivery | None = None
     try:
-        sink = await sink_for(ctx, job.dest)
+        route = await resolve(ctx, job.dest)
+        sink = route.sink()
         shown = ctx.sources.describe(job.source)
         sending = _sending(ctx, job.id, album.seq)
         delivery = Delivery(job, album, caption(settings, claim), shown, sending)
         hashed = _take_hashes(album, prepared or {})
-        if not getattr(sink, "hashes_as_it_reads", False) and _unhashed(album):
+        if not route.kind.hashes_as_it_reads and _unhashed(album):
             # a manifest may name them
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, {}))
-        prepare_step = getattr(sink, "prepare", None)
-        if claim_ahead is not None and prepare_step is not None:
+        if claim_ahead is not None and sink.prepares:
             if prepared is None:  # the first album, or its preparation ahead failed
-                hashed.update(_take_hashes(album, await prepare_step(delivery)))
+                hashed.update(_take_hashes(album, await sink.prepare(delivery)))
             ahead = await claim_ahead()
         done = await sink.deliver(delivery)
         # Before any file moves to quarantine: the ones the sink did not hash are read
@@ -209,17 +195,13 @@ async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
     files uploaded, nothing sent); the hashes taken meanwhile (item id → sha256). A
     sink without that step: nothing."""
     job = claim.job
-    sink = await sink_for(ctx, job.dest)
-    prepare_step = getattr(sink, "prepare", None)
-    if prepare_step is None:
+    sink = (await resolve(ctx, job.dest)).sink()
+    if not sink.prepares:
         return {}
     settings = await ctx.settings()
     shown = ctx.sources.describe(job.source)
     sending = _sending(ctx, job.id, claim.album.seq)  # its bytes go now: told now
-    found: Mapping[int, str] = await prepare_step(
-        Delivery(job, claim.album, caption(settings, claim), shown, sending)
-    )
-    return found
+    return await sink.prepare(Delivery(job, claim.album, caption(settings, claim), shown, sending))
 
 
 def _take_hashes(album: Album, found: Mapping[int, str]) -> dict[int, str]:
@@ -367,12 +349,11 @@ async def _end_alone(
 
 async def _nothing_delivered(sink: Sink | None, delivery: Delivery | None) -> bool:
     """Whether the sink vouches that none of the album reached its destination; a sink
-    without the check, or one whose check fails, does not."""
-    check = getattr(sink, "nothing_delivered", None)
-    if check is None or delivery is None:
+    without the check (``Sink``'s default), or one whose check fails, does not."""
+    if sink is None or delivery is None:
         return False
     try:
-        return bool(await check(delivery))
+        return await sink.nothing_delivered(delivery)
     except Exception as exc:
         log.warning(
             "album %s of job %s: not split, unsure what went: %s",

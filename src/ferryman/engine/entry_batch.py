@@ -13,6 +13,7 @@ from pathlib import Path
 from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.config import Settings
 from ferryman.engine.context import Context
+from ferryman.engine.destination import Route
 from ferryman.engine.events import ItemRecorded, JobProgress
 from ferryman.engine.folder_name import FolderName
 from ferryman.engine.prepare import Prepared
@@ -57,6 +58,7 @@ class EntryBatch:
 
     ctx: Context
     job: Job
+    route: Route  # its destination, resolved when the read began
     entries: list[tuple[int, str, Prepared, bool]] = dataclasses.field(default_factory=list)
     since: float = 0.0  # when the first pending entry was added (monotonic)
     recorded_on_disk: Backlog | None = None  # None: ask the store
@@ -84,7 +86,11 @@ class EntryBatch:
     async def _fills_an_album(self) -> bool:
         """The batch alone holds an album's worth of ready items: it goes now, so the
         first album leaves as soon as it can."""
-        return self.ready() >= await job_album_size(self.ctx, self.job)
+        return self.ready() >= await self.album_size()
+
+    async def album_size(self) -> int:
+        """The job's album size now (the setting may change while it is read)."""
+        return self.route.album_size(await self.ctx.settings())
 
     def ready(self) -> int:
         """Entries in the batch ready to deliver."""
@@ -129,7 +135,7 @@ class EntryBatch:
         if not self.entries:
             return
         ctx, job = self.ctx, self.job
-        album_size = await job_album_size(ctx, job)  # only full albums are sealed meanwhile
+        album_size = await self.album_size()  # only full albums are sealed meanwhile
         await self.named()  # the job's name is in before its first album is sealed
         if not self.entries:
             return  # a flush that ran while the album size was asked took them
@@ -201,7 +207,3 @@ def _new_item(index: int, path: str, p: Prepared) -> NewItem:
 
 def _s(path: Path | None) -> str | None:
     return str(path) if path is not None else None
-
-
-async def job_album_size(ctx: Context, job: Job) -> int:
-    return ctx.sinks.album_size(await ctx.settings(), job.dest)

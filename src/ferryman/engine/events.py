@@ -255,7 +255,8 @@ class AlbumFailed(JobEvent):
 
 @dataclass(frozen=True, slots=True)
 class WatchFound(_Base):
-    """A check made jobs of new entries (``titles``: theirs, in the order made)."""
+    """A check found new entries (``titles``: theirs, in the order made) and made them
+    part of ``jobs`` (one job a look, more only where some were already in jobs)."""
 
     kind: ClassVar[str] = "watch_found"
     watch_id: int

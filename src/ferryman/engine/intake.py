@@ -151,8 +151,10 @@ async def add_source(
     settings: Settings | None = None,
     profile: Profile | None = None,
     notify: str | None = None,
+    memos: dict[str, str] | None = None,
 ) -> Job:
-    """Record one input (a path, a URI, a link) as a job. An input its source cannot
+    """Record one input (a path, a URI, a link) as a job (``memos``: source memos it
+    starts with, such as the entries a person chose: ``engine.chosen``). An input its source cannot
     read (a missing path, an empty file…) is recorded failed, with its code, so the
     person sees it in ``status``.
 
@@ -173,7 +175,7 @@ async def add_source(
     )
     try:
         name = await store.unique_name(new.name, new.dest)
-        job = await store.add_job(**new.job(name, priority, password), notify=notify)
+        job = await store.add_job(**new.job(name, priority, password), notify=notify, memos=memos)
     except FerrymanError as exc:
         raise new.duplicate(exc) from exc
     if job.error_code is None:

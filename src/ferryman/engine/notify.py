@@ -245,7 +245,7 @@ class Notifier:
     async def _watch_notice(
         self, event: Notice, settings: Settings
     ) -> tuple[str, list[str], dict[str, Any]] | None:
-        from ferryman.engine.watch_admin import shown_source
+        from ferryman.engine.watch_admin import jobs_text, shown_source
 
         assert event.watch_id is not None
         watch = await self.ctx.store.get_watch(event.watch_id)
@@ -256,13 +256,14 @@ class Notifier:
         source = shown_source(watch)
         shown = {"id": watch.id, "kind": watch.kind, "source": source, "dest": watch.dest}
         if event.kind == WATCH_FOUND:
-            jobs, titles = list(facts["jobs"]), list(facts["titles"])
-            n = len(jobs)
+            jobs, titles = list(dict.fromkeys(facts["jobs"])), list(facts["titles"])
+            n = len(titles)
             kind, title = "watch_found", f"ferryman: {n} new from {source}"
             lines = [f"- {t}" for t in titles[:10]]
             if n > 10:
                 lines.append(f"… and {n - 10} more")
-            body = "\n".join([f"{n} new job{'s' * (n != 1)} to {watch.dest}", *lines])
+            found = f"{n} new entr{'y' if n == 1 else 'ies'} found: {jobs_text(jobs)}"
+            body = "\n".join([f"{found} to {watch.dest}", *lines])
             extra: dict[str, Any] = {"jobs": jobs, "titles": titles}
         else:
             kind, title = "watch_failing", f"ferryman: watch {watch.id} is failing"

@@ -26,7 +26,7 @@ from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
 from ferryman.media.tracks import dropped_tracks
 from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
-from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.base import SinkKind, SinkRegistry
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,15 @@ class MediaOptions:
 
 
 def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
-    """The destination kind's policy, unless the settings name one (``sink.unknown`` for
-    a destination no kind takes)."""
+    """The media options of destination ``dest`` (``sink.unknown`` for one no kind
+    takes); a stage has its job's already (``engine/destination.Route``)."""
+    return options_for(settings, sinks.kind(dest))
+
+
+def options_for(settings: Settings, kind: SinkKind) -> MediaOptions:
+    """The destination kind's policy, unless the settings name one."""
     name = settings.media.policy
-    policy = sinks.policy(settings, dest) if name == "auto" else policy_named(name)
+    policy = kind.policy(settings) if name == "auto" else policy_named(name)
     if settings.media.max_file_bytes is not None:
         policy = replace(policy, max_file_bytes=int(settings.media.max_file_bytes))
     return MediaOptions(
@@ -72,18 +77,10 @@ def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOp
         settings.media.max_image_pixels,
         settings.media.oversize,
         settings.convert.audio_bitrate,
-        _hashes_as_it_reads(sinks, dest),
+        kind.hashes_as_it_reads,
         settings.media.max_pages,
         int(settings.media.max_image_bytes),
     )
-
-
-def _hashes_as_it_reads(sinks: SinkRegistry, dest: str) -> bool:
-    try:
-        kind = sinks.kind(dest)
-    except FerrymanError:  # said where the destination is used
-        return False
-    return bool(getattr(kind, "hashes_as_it_reads", False))
 
 
 @dataclass(slots=True)

@@ -21,7 +21,6 @@ from ferryman.engine.entry_batch import BATCH_LARGE, EntryBatch
 from ferryman.engine.prepare import (
     Prepared,
     internal,
-    media_options,
     prepare,
     wanted,
 )
@@ -188,7 +187,7 @@ async def _take(
             await batch.add(info.index, info.path, _failed(exc))
             return None  # reading past it costs no room
         send_all = settings.send_documents or entry.asked
-        options = media_options(settings, job.dest, ctx.sinks)
+        options = batch.route.options
         dest = entry_dest(work, entry)
         ahead = _ahead(upload_ahead, entry, dest, options)
         try:
@@ -257,7 +256,7 @@ async def _run_limits(
     the ready entries that fill the first album; ``before``: a run whose entries the
     batch does not hold yet."""
     settings = await ctx.settings()
-    album_size = ctx.sinks.album_size(settings, job.dest)
+    album_size = batch.route.album_size(settings)
     staged = before.files if before is not None else 0
     staged_bytes = before.bytes if before is not None else 0
     ready = batch.ready() + (before.ready if before is not None else 0)
@@ -274,7 +273,7 @@ async def _run_limits(
         floor=settings.space_floor,
         large=BATCH_LARGE,
         send_documents=settings.send_documents,
-        options=media_options(settings, job.dest, ctx.sinks),
+        options=batch.route.options,
         syncer=syncer,
     )
 

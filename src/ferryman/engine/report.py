@@ -10,6 +10,7 @@ from ferryman.model import ItemState, Job, JobState
 from ferryman.store.rows import summarise_items
 
 if TYPE_CHECKING:  # `ferryman status` reads through the light store, without SQLAlchemy
+    from ferryman.sinks.base import SinkRegistry
     from ferryman.sources.base import SourceRegistry
     from ferryman.store import Store
 
@@ -21,6 +22,13 @@ def _sources() -> SourceRegistry:
     from ferryman.sources.builtin import default_sources
 
     return default_sources()
+
+
+def _sinks() -> SinkRegistry:
+    """Loaded only to say which jobs have download links (as ``_sources``)."""
+    from ferryman.sinks.builtin import default_sinks
+
+    return default_sinks()
 
 
 def counts(by_state: dict[str, int]) -> dict[str, int]:
@@ -117,9 +125,13 @@ def status_of(
 
 
 async def report(
-    store: Store, job_id: int, sources: SourceRegistry | None = None
+    store: Store,
+    job_id: int,
+    sources: SourceRegistry | None = None,
+    sinks: SinkRegistry | None = None,
 ) -> dict[str, Any]:
-    """The stored summary of an ended job, or a live one; plus every item's outcome."""
+    """The stored summary of an ended job, or a live one; plus every item's outcome;
+    ``download_links``: its files are served as links (``ferryman links JOB``)."""
     job = await store.get_job(job_id)
     rows = await store.job_items(job_id)
     summary = job.summary or summarise_items(job, rows, store.clock())
@@ -133,6 +145,7 @@ async def report(
     summary["seconds_waited"] = round(waited(memos, job.finished_at or store.clock()), 3)
     summary["seconds_worked"] = round(max(0.0, summary["seconds"] - summary["seconds_waited"]), 3)
     summary["dest"] = job.dest
+    summary["download_links"] = (sinks or _sinks()).keeps_results(job.dest)
     if summary["error"]:
         summary["error"]["next"] = next_step_for(
             summary["error"]["code"], failed=job.state.terminal, job=job.id
@@ -181,6 +194,7 @@ async def run_summary(
     *,
     before: dict[int, dict[str, int]] | None = None,
     stopped: bool = False,
+    sinks: SinkRegistry | None = None,
 ) -> dict[str, Any]:
     """What a ``run`` leaves behind: the jobs not ended, and those that ended at or after
     ``since`` (and, given ``touched``, that this run worked on: with several nodes on one
@@ -195,7 +209,8 @@ async def run_summary(
     items = {"delivered": 0, "failed": 0, "quarantined": 0, "skipped": 0, "pending": 0}
     needs: list[dict[str, Any]] = []
     waiting_why = await store.fetch_errors()  # a fetch waiting between tries says why
-    links: list[dict[str, Any]] = []  # link: jobs that delivered: `ferryman links JOB`
+    links: list[dict[str, Any]] = []  # jobs with download links: `ferryman links JOB`
+    keeps = (sinks or _sinks()).keeps_results
     for job in await store.list_jobs():
         if job.state.terminal and (
             (job.finished_at or 0.0) < since or (touched is not None and job.id not in touched)
@@ -211,7 +226,7 @@ async def run_summary(
             done_before = was[key] if was is not None and key != "pending" else 0
             items[key] += max(c[key] - done_before, 0)
         code = job.wait_reason if outcome == "waiting" else job.error_code
-        if job.dest.startswith("link:") and job.state.terminal and c["delivered"]:
+        if job.state.terminal and c["delivered"] and keeps(job.dest):
             links.append({"id": job.id, "name": job.name})
         if outcome != "done" or job.error_code:
             needs.append(

@@ -114,7 +114,7 @@ async def wait_for_room(
             if reason is not None:
                 ctx.bus.publish(JobWaiting(job.id, reason=reason))
                 # Items on disk may now go out in partial albums: that is what frees room.
-                await ctx.store.seal_albums(job.id, ctx.sinks.album_size(settings, job.dest))
+                await ctx.store.seal_albums(job.id, batch.route.album_size(settings))
                 ctx.wakeup.notify()
             else:
                 ctx.bus.publish(JobResumed(job.id))

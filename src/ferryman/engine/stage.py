@@ -12,11 +12,13 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.media.classify import classify
 from ferryman.model import MediaKind
+from ferryman.sinks.base import Ahead as Ahead  # the sink's contract (``upload_ahead``)
+from ferryman.sinks.base import StartAhead as StartAhead
 
 HEAD_BYTES = 4096
 # A file this small is also kept in memory once written, for the probe to read there
@@ -31,31 +33,6 @@ HASH_LATER_BYTES = 4 * 1024 * 1024
 # can upload while it is written (Telegram), is read by that upload as it is written:
 # its first part goes out with the entry's first bytes, not after the whole copy.
 AHEAD_BYTES = 16 * 1024 * 1024
-
-
-class Ahead(Protocol):
-    """A reader of the entry's file as it is written (an upload ahead of delivery).
-
-    Told from the writing thread (``failed`` also from the loop); every call is cheap
-    and never raises. ``attach``
-    hands over a read-only descriptor of the ``.part`` file (the reader closes it, so a
-    rename to the final name does not matter); ``wrote`` says how many bytes are in it;
-    ``ended`` that the entry was read whole and written (its size); ``failed`` that
-    what was read must not be used (staging failed, or the staged file is not the one
-    delivered)."""
-
-    def attach(self, fd: int) -> None: ...
-
-    def wrote(self, total: int) -> None: ...
-
-    def ended(self, total: int) -> None: ...
-
-    def failed(self) -> None: ...
-
-
-# An ``Ahead`` for the entry about to be written at ``dest`` with its declared size, or
-# None (none free now); asked on the loop before the entry's staging step.
-StartAhead = Callable[[Path, int], Ahead | None]
 
 
 @dataclass(frozen=True, slots=True)

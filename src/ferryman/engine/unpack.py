@@ -26,17 +26,17 @@ from typing import Any
 from ferryman.archive.boxed import BoxPool
 from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
+from ferryman.engine import chosen
 from ferryman.engine.bad_input import input_failed, keep_input
 from ferryman.engine.context import Context, Stopping
-from ferryman.engine.deliver import sink_for
-from ferryman.engine.entry_batch import EntryBatch, job_album_size
+from ferryman.engine.destination import resolve, warm
+from ferryman.engine.entry_batch import EntryBatch
 from ferryman.engine.events import JobExpanded, JobWaiting
 from ferryman.engine.folder_name import FolderName, zip_names
 from ferryman.engine.offline import offline_or
 from ferryman.engine.read_loop import PASSWORD_REQUIRED, ReadingThread, read_all
 from ferryman.engine.retry import again_after
 from ferryman.engine.room import RoomWaits, TurnGiven, wait_for_room
-from ferryman.engine.stage import StartAhead
 from ferryman.engine.workarea import job_work_dir, nested_scratch
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
@@ -105,18 +105,20 @@ async def _expand(ctx: Context, job: Job) -> None:
         try:
             source = ctx.sources.for_uri(job.source)
             await reader.step(_look_at, source, job.source, work)
+            route = await resolve(ctx, job.dest)  # once: every step of the read takes it
         except BaseException as exc:
             await _settled(reads)
             if not isinstance(exc, FerrymanError):
                 raise
             await input_failed(ctx, job, exc)
             return
-        ahead = await _warm_sink(ctx, job)
+        sink = warm(route)
+        ahead = sink.upload_ahead() if sink is not None else None
         known, fetched, memos = await reads
         waits = RoomWaits(asyncio.get_running_loop())
         fetched_path = Path(fetched.path) if fetched is not None and fetched.path else None
         local = source.local_path(job.source) or fetched_path
-        batch = EntryBatch(ctx, job)
+        batch = EntryBatch(ctx, job, route)
         if not known:  # its name is chosen beside the read, before its first record
             batch.naming = asyncio.ensure_future(_choose_name(batch, local))
 
@@ -137,6 +139,7 @@ async def _expand(ctx: Context, job: Job) -> None:
         error: FerrymanError | None
         try:
             entries: Iterator[SourceEntry] = await reader.step(opened.__enter__)
+            entries = chosen.only_chosen(entries, memos.get(chosen.MEMO))
         except FerrymanError as exc:  # encrypted names, a missing volume, no 7zz…
             error = exc
         else:
@@ -151,7 +154,7 @@ async def _expand(ctx: Context, job: Job) -> None:
                     await reader.call(getattr(entries, "close", _nothing))
                 with contextlib.suppress(Exception, abort.Aborted):
                     await reader.call(opened.__exit__, None, None, None)
-        await _conclude(ctx, job, error)
+        await _conclude(ctx, job, error, batch)
     finally:
         reader.close()
         await asyncio.to_thread(box.close)
@@ -210,22 +213,7 @@ class _Memo:
         self._known[key] = value
 
 
-async def _warm_sink(ctx: Context, job: Job) -> StartAhead | None:
-    """The job's sink may start what its first delivery needs (a login, connections)
-    while the input is read; it does so in the background. What it offers to upload
-    big entries while they are staged (``upload_ahead``), if anything."""
-    try:
-        sink = await sink_for(ctx, job.dest)
-    except Exception:  # a sink that cannot open: the delivery meets it again and says so
-        return None
-    warm = getattr(sink, "warm", None)
-    if warm is not None:
-        warm()
-    upload_ahead = getattr(sink, "upload_ahead", None)
-    return upload_ahead() if upload_ahead is not None else None
-
-
-async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None:
+async def _conclude(ctx: Context, job: Job, error: FerrymanError | None, batch: EntryBatch) -> None:
     """Reading stopped: at the end, at a password, or because the input broke."""
     if error is not None and error.code == PASSWORD_REQUIRED:
         tried = read_options(await ctx.settings(), job).archive.passwords
@@ -236,7 +224,7 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None
                 f" opened it ({error.message})",
             )
         # what was read goes out in partial albums meanwhile
-        await ctx.store.need_password(job.id, ctx.owner, error, await job_album_size(ctx, job))
+        await ctx.store.need_password(job.id, ctx.owner, error, await batch.album_size())
         ctx.wakeup.notify()
         ctx.bus.publish(JobWaiting(job.id, reason=error.code))
         return
@@ -248,7 +236,7 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None) -> None
     if error is not None:
         await keep_input(ctx, job, error)  # broken part-way: keep it for a look
     # the last, partial albums are sealed with it
-    if await ctx.store.finish_expansion(job.id, ctx.owner, error, await job_album_size(ctx, job)):
+    if await ctx.store.finish_expansion(job.id, ctx.owner, error, await batch.album_size()):
         ctx.wakeup.notify("deliver")
     ctx.read_ended.add(job.id)
     ctx.wakeup.notify("last")  # its albums may all be out already: the job ends now

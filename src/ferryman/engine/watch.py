@@ -1,4 +1,6 @@
-"""Checking a watch: list its source, keep what is new and wanted, make jobs of it.
+"""Checking a watch: list its source, keep what is new and wanted, make one job of it
+(a batch's worth: its entries' inputs in the source's order, named after the feed,
+channel or folder; ``sources/batch``).
 
 A check holds the watch's lease (renewed while the source is listed, which may take a
 while: yt-dlp runs in a child process, feeds and folders on a thread) and records its
@@ -27,6 +29,7 @@ from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.engine.events import Event, WatchFailing, WatchFound
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.listers.base import ListerRegistry, Resuming, Seen, WatchEntry
@@ -149,7 +152,8 @@ class Checker:
                 entries = await (self.cut(listing) if self.cut is not None else listing)
                 plan = await self._plan(watch, entries, settings.watch.batch_size)
                 limit = settings.watch.entries_per_pass
-                taken = await self._take(watch, plan[:limit], settings)
+                into = await self._into(watch, entries)
+                taken = await self._take(watch, plan[:limit], settings, into)
         except LeaseLost:
             raise
         except FerrymanError as exc:
@@ -185,11 +189,13 @@ class Checker:
         recorded = await store.watch_checked(
             watch.id,
             self.owner,
-            [job for _, job in last],
+            [job for _, job in into.ordered(last)],
             when,
             message=message,
             primed=watch.primed or not more,
             told=told,
+            name=into.name,
+            peers=into.peers,
         )
         made.extend(_made(recorded, last))
         if made and self.publish is not None:
@@ -198,14 +204,36 @@ class Checker:
                     watch_id=watch.id,
                     source=self._shown(watch),
                     dest=watch.dest,
-                    jobs=tuple(job_id for _, job_id in made),
+                    jobs=tuple(dict.fromkeys(job_id for _, job_id in made)),
                     titles=tuple(entry.title for entry, _ in made),
                 )
             )
         return Found(watch, len(entries), made, skipped, next_at=when, more=more)
 
+    async def _into(self, watch: Watch, entries: Sequence[WatchEntry]) -> _Into:
+        """What a look's job is called and where its entries may already be: the
+        watches of the same kind to the same place, when the source's entries have an
+        identity however the source is spelled (a chat by name or by number)."""
+        peers: tuple[int, ...] = ()
+        if any(entry.ident is not None for entry in entries):
+            peers = tuple(
+                w.id
+                for w in await self.store.list_watches()
+                if w.id != watch.id and w.kind == watch.kind and w.dest == watch.dest
+            )
+        group = next((e.group for e in entries if e.group), None)
+        name = safe_name(group, "watch") if group else _named_after(self._shown(watch))
+        listed = list(entries)
+        if self.listers.get(watch.kind).read_oldest_first:
+            listed.reverse()  # a chat, listed newest first, is read top down
+        return _Into(name, peers, {entry.id: n for n, entry in enumerate(listed)})
+
     async def _take(
-        self, watch: Watch, plan: Sequence[tuple[WatchEntry, str | None]], settings: Settings
+        self,
+        watch: Watch,
+        plan: Sequence[tuple[WatchEntry, str | None]],
+        settings: Settings,
+        into: _Into,
     ) -> tuple[
         list[tuple[WatchEntry, int]],
         list[tuple[WatchEntry, str]],
@@ -225,7 +253,11 @@ class Checker:
             if start + size >= len(plan):
                 return made, skipped, batch, len(plan)
             recorded = await self.store.watch_recorded(
-                watch.id, self.owner, [job for _, job in batch]
+                watch.id,
+                self.owner,
+                [job for _, job in into.ordered(batch)],
+                name=into.name,
+                peers=into.peers,
             )
             made.extend(_made(recorded, batch))
             if self.stopping is not None and self.stopping.is_set():
@@ -346,6 +378,37 @@ class Checker:
         if self.listers.get(watch.kind).changes_in_place:
             job["dedupe_key"] = None  # a changed file is new: the seen rows keep it once
         return job
+
+
+@dataclass(frozen=True, slots=True)
+class _Into:
+    """The job a look's entries become: its name (the feed's title, else the source's
+    last part), the watches whose jobs may hold an entry already, and each entry's
+    place in the listing (the job's inputs keep the source's order)."""
+
+    name: str
+    peers: tuple[int, ...]
+    places: dict[str, int]
+
+    def ordered(
+        self, batch: Sequence[tuple[WatchEntry, WatchJob]]
+    ) -> list[tuple[WatchEntry, WatchJob]]:
+        return sorted(batch, key=lambda pair: self.places.get(pair[0].id, 0))
+
+
+def _named_after(shown: str) -> str:
+    """A job name from the watched source as shown (``https://t.me/newsroom`` →
+    ``newsroom``, ``…/Family/`` → ``Family``, ``…/feed.xml`` → ``feed``)."""
+    import mimetypes
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(shown)
+    tail = (parts.path if parts.scheme else shown).rstrip("/").rpartition("/")[2]
+    tail = urllib.parse.unquote(tail) or parts.netloc or shown
+    stem, dot, ext = tail.rpartition(".")
+    if dot and stem and mimetypes.guess_type(f"x.{ext}")[0] is not None:
+        tail = stem
+    return safe_name(tail, "watch")
 
 
 def _made(

@@ -148,6 +148,14 @@ async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[
     return watch, lister.describe(text)
 
 
+def jobs_text(jobs: list[int]) -> str:
+    """The job(s) a look's entries are in, as the CLI and notices say it: one job per
+    look (``job 12``), more only when some were already another job's."""
+    if not jobs:
+        return "no job"
+    return f"job {jobs[0]}" if len(jobs) == 1 else f"jobs {', '.join(map(str, jobs))}"
+
+
 def watch_view(watch: Watch, shown_source: str, now: float) -> dict[str, Any]:
     """A watch as ``watch list --json`` and ``GET /api/v1/watches`` show it."""
     if watch.paused:

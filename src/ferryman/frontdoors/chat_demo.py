@@ -2,10 +2,12 @@
 
 The real chat door, engine, store and Telegram sink run, with the real Telethon client,
 against ``faketg`` (a protocol-level fake of Telegram's servers, installed with
-ferryman) instead of Telegram. A scripted person writes to the bot: a zip of photos, a
-link to a video (served by a small HTTP server on 127.0.0.1 that the demo starts),
-``/status`` and ``/report``. The albums come back into that chat; the transcript is
-printed as the chat shows it, then how to do it for real.
+ferryman) instead of Telegram. A scripted person writes to the bot
+(``chat_demo_steps.STEPS``: commands, photos, a password archive, a damaged one, links
+served by a small HTTP server on 127.0.0.1 that the demo starts, a cancel, a watch), then
+to ferryman on a user account (``USER_STEPS``). The albums come back into that chat;
+the transcripts are printed as the chats show them (status messages with their edits,
+buttons drawn), then how to do it for real.
 
 Everything lives in a fresh data dir of its own (deleted at the end unless ``keep``),
 so the user's jobs, settings and Telegram session are never touched.
@@ -18,50 +20,34 @@ import itertools
 import shutil
 import tempfile
 import threading
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from ferryman.config import Settings
 from ferryman.engine.events import EngineStarted
+from ferryman.frontdoors.chat_demo_steps import (
+    STEPS,
+    USER_STEPS,
+    Inputs,
+    Script,
+    converse,
+    feed_xml,
+    make_files,
+)
 
 if TYPE_CHECKING:
-    from faketg import FakeTelegram
-    from faketg.state import Account, StoredMessage
-    from ferryman.store import Store
+    from faketg.state import StoredMessage
 
-T = TypeVar("T")
-
-STEP_SECONDS = 120.0  # one step of the script (a zip made into albums) may take this long
-PHOTOS = 4
+LINK_BYTES_PER_S = 250_000  # the fake's pace per connection: a status message moves
+ENDLESS_BYTES = 1024**3  # what the never-ending download says it has
 BOT_NAME, BOT_USERNAME = "ferryman", "ferry_demo_bot"
+USER_NAME, USER_USERNAME = "Ferry", "ferry_at_home"  # ferryman on a user account
 YOU_NAME, YOU_USERNAME = "You", "newcomer"
-
-
-@dataclass
-class Script:
-    """What the scripted person does, and what the demo saw happen."""
-
-    server: FakeTelegram
-    bot: Account
-    you: Account
-    store: Store
-    steps: list[str] = field(default_factory=list)
-
-    def chat(self) -> list[StoredMessage]:
-        """The chat, both sides in order, as the bot's box has it: its own messages are
-        its copies there, so a status message shows as last edited (what the person's
-        app shows too)."""
-        return sorted(self.server.chat(self.you, viewer=self.bot), key=lambda m: m.id)
-
-    def bot_said(self) -> list[StoredMessage]:
-        return [m for m in self.chat() if m.from_id == self.bot.id]
 
 
 def run_chat_demo(console: Console, *, keep: bool = False) -> int:
@@ -101,17 +87,15 @@ def demo_settings(folder: Path, you: int) -> Settings:
 
 
 async def _demo(console: Console, folder: Path) -> int:
-    from faketg import FakeTelegram
+    from faketg import FakeTelegram, LinkModel
     from faketg.client import FakeDialer, save_login
-    from ferryman.frontdoors.startup import running
-    from ferryman.frontdoors.telegram import serve
     from ferryman.telegram.client import make_client
 
-    server = FakeTelegram()
+    # Telegram's pace, roughly: a status message has time to move while files travel.
+    server = FakeTelegram(link=LinkModel(conn_bytes_per_s=LINK_BYTES_PER_S))
     bot = server.add_user(BOT_NAME, username=BOT_USERNAME, bot=True)
+    account = server.add_user(USER_NAME, username=USER_USERNAME)  # a user account's session
     you = server.add_user(YOU_NAME, username=YOU_USERNAME)
-    settings = demo_settings(folder, you.id)
-    dialer = FakeDialer(server)
     console.print(
         "ferryman's chat, tried on a fake Telegram: the real chat front door, engine and"
         " Telegram client talk to a protocol-level fake of Telegram's servers on this"
@@ -119,112 +103,65 @@ async def _demo(console: Console, folder: Path) -> int:
         markup=False,
         highlight=False,
     )
-    zipped, video = await asyncio.to_thread(_inputs, folder / "inputs")
-    await save_login(server, make_client(settings, dialer), bot)  # as `telegram login` leaves
-    stop = asyncio.Event()
-    with _serving_file(video, "video/mp4") as link:
-        async with running(
-            settings, on_signal=stop.set, command="telegram demo", dialer=dialer
-        ) as started:
-            engine = started.engine
-            opened = asyncio.Event()  # serve starts the engine once the door is open
-            engine.bus.subscribe(lambda e: opened.set() if isinstance(e, EngineStarted) else None)
-            door = asyncio.create_task(
-                serve(settings, started.store, dialer=dialer, stop=stop, engine=engine)
-            )
-            script = Script(server, bot, you, started.store)
-            try:
-                ok = await _until(_set(opened), door) and await _converse(
-                    script, zipped, link, door
-                )
-            finally:
-                stop.set()
-                await door
-    _print_transcript(console, script)
+    zipped, locked, damaged, video = await asyncio.to_thread(make_files, folder / "inputs")
+    with _serving(video) as base:
+        inputs = Inputs(
+            zipped, locked, damaged, f"{base}/clip.mp4", f"{base}/big.bin", f"{base}/feed.xml"
+        )
+        acts = [(bot, STEPS, "a bot"), (account, USER_STEPS, "a user account: no buttons")]
+        scripts = []
+        for n, (me, steps, kind) in enumerate(acts):  # each its own data dir and session
+            settings = demo_settings(folder / f"act-{n}", you.id)
+            dialer = FakeDialer(server)
+            await save_login(server, make_client(settings, dialer), me)  # as after a login
+            async with _running_door(settings, dialer) as (store, door):
+                script = Script(server, me, you, store, inputs, door)
+                ok = await converse(script, steps)
+            scripts.append((script, kind))
+            if not ok:
+                break
+    for script, kind in scripts:
+        _print_transcript(console, script, kind)
+    if not ok:
+        console.print(f"\nthe demo stopped: {script.steps[-1:]}", markup=False, highlight=False)
     _print_next_steps(console)
     return 0 if ok else 1
 
 
-def _inputs(folder: Path) -> tuple[Path, Path]:
-    """A zip of photos and a short video, made on the spot (as `ferryman demo` does)."""
-    from ferryman.samples import make_photo_set, make_video, make_zip
+@asynccontextmanager
+async def _running_door(settings: Settings, dialer: Any) -> AsyncIterator[tuple[Any, Any]]:
+    """``telegram serve`` as it runs: the engine and the door; yields (store, door task)
+    once the door is open."""
+    from ferryman.frontdoors.startup import running
+    from ferryman.frontdoors.telegram import serve
 
-    photos = make_photo_set(folder / "photos", PHOTOS, size=(640, 480))
-    zipped = make_zip(folder / "holiday.zip", [(p.name, p) for p in photos])
-    video = make_video(folder / "clip.mp4", 7, seconds=2.0, size=(320, 240))
-    return zipped, video
-
-
-async def _converse(script: Script, zipped: Path, link: str, door: asyncio.Task[None]) -> bool:
-    """The person's side: each step waits for ferryman's answer before the next."""
-    from faketg.people import user_sends
-    from ferryman.model import JobState
-
-    def send(text: str = "", **kw: Any) -> None:
-        user_sends(script.server, script.you, script.bot, text=text, **kw)
-
-    async def jobs_done(count: int) -> bool:
-        jobs = await script.store.list_jobs()
-        ended = [j for j in jobs if j.state in (JobState.DONE, JobState.FAILED)]
-        return len(jobs) >= count and len(ended) == len(jobs)
-
-    def answered(before: int) -> Callable[[], Awaitable[bool]]:
-        async def check() -> bool:
-            return len(script.bot_said()) > before
-
-        return check
-
-    send(file=await asyncio.to_thread(zipped.read_bytes), name=zipped.name)
-    if not await _until(lambda: jobs_done(1), door):
-        return False
-    send(f"and this video please: {link}")
-    if not await _until(lambda: jobs_done(2), door):
-        return False
-
-    async def summaries_shown() -> bool:  # each job's status message edited to its end
-        ended = [m.text for m in script.bot_said() if ": done" in m.text or "failed" in m.text]
-        jobs = await script.store.list_jobs()
-        return all(any(t.startswith(f"job {j.id} ") for t in ended) for j in jobs)
-
-    if not await _until(summaries_shown, door):
-        return False
-    for command in ("/status", "/report"):
-        before = len(script.bot_said())
-        send(command)
-        if not await _until(answered(before), door):
-            return False
-    jobs = await script.store.list_jobs()
-    return all(j.state is JobState.DONE for j in jobs)
+    stop = asyncio.Event()
+    async with running(settings, on_signal=stop.set, command="telegram demo", dialer=dialer) as up:
+        opened = asyncio.Event()  # serve starts the engine once the door is open
+        up.engine.bus.subscribe(lambda e: opened.set() if isinstance(e, EngineStarted) else None)
+        door = asyncio.create_task(
+            serve(settings, up.store, dialer=dialer, stop=stop, engine=up.engine)
+        )
+        waiting = asyncio.create_task(opened.wait())
+        try:
+            await asyncio.wait({door, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            yield up.store, door
+        finally:
+            waiting.cancel()
+            stop.set()
+            await door
 
 
-def _set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        return event.is_set()
-
-    return check
-
-
-async def _until(check: Callable[[], Awaitable[bool]], door: asyncio.Task[None]) -> bool:
-    """Wait for ``check``; False after ``STEP_SECONDS`` or when the door stopped."""
-    deadline = time.monotonic() + STEP_SECONDS
-    while time.monotonic() < deadline and not door.done():
-        if await check():
-            return True
-        await asyncio.sleep(0.2)
-    if door.done():
-        door.result()  # the door failed: say why
-    return False
-
-
-def _print_transcript(console: Console, script: Script) -> None:
+def _print_transcript(console: Console, script: Script, kind: str) -> None:
     console.print(
-        f"\n── the chat with @{BOT_USERNAME}, as your Telegram app shows it ──",
+        f"\n── the chat with @{script.bot.username} ({kind}), as your Telegram app shows it ──",
         markup=False,
         highlight=False,
     )
     console.print(
         f"(you are @{YOU_USERNAME}: telegram.allow_users lets you in, and"
-        f" telegram.default_target = telegram:@{YOU_USERNAME} sends the albums back here)",
+        f" telegram.default_target = telegram:@{YOU_USERNAME} sends the albums back here;"
+        " a status message is shown with each of its edits, marked ↻)",
         markup=False,
         highlight=False,
     )
@@ -240,14 +177,24 @@ def _print_transcript(console: Console, script: Script) -> None:
         text = m.text
         if m.media is not None:
             text = f"[{_kind(m)}: {_file_name(m)}] {text}".rstrip()
-        if m.edits:
-            text += "  (edited)"
-        _line(console, who, text)
+        versions = [*m.history, text]  # a status message as it moved: each edit after ↻
+        _line(console, who, "\n".join(versions[:1] + [f"↻ {v}" for v in versions[1:]]))
+        for row in buttons(m):
+            _line(console, "", row)
+
+
+def buttons(message: Any) -> list[str]:
+    """A message's inline buttons as drawn under it, a line a row:
+    ``[ Everything ] [ Choose files ]`` (none without buttons)."""
+    markup = getattr(message, "reply_markup", None)
+    rows = getattr(markup, "rows", None) or []
+    return [" ".join(f"[ {b.text} ]" for b in row.buttons) for row in rows if row.buttons]
 
 
 def _line(console: Console, who: str, text: str) -> None:
     lines = text.splitlines() or [""]
-    console.print(f"{who + ':':<10}{lines[0]}", markup=False, highlight=False)
+    label = f"{who}:" if who else ""
+    console.print(f"{label:<10}{lines[0]}", markup=False, highlight=False)
     for rest in lines[1:]:
         console.print(f"{'':<10}{rest}", markup=False, highlight=False)
 
@@ -300,11 +247,12 @@ def _print_next_steps(console: Console) -> None:
         console.print(line, markup=False, highlight=False)
 
 
-class _OneFile(BaseHTTPRequestHandler):
-    """Serves the demo's one video at any path, as a plain web server would."""
+class _Files(BaseHTTPRequestHandler):
+    """The demo's web server: the video, a feed, and a download that never ends."""
 
-    body: bytes = b""
-    content_type = "application/octet-stream"
+    video: bytes = b""
+    base: str = ""
+    stopping = threading.Event()
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -316,26 +264,54 @@ class _OneFile(BaseHTTPRequestHandler):
         self._answer(send_body=True)
 
     def _answer(self, *, send_body: bool) -> None:
+        name = self.path.rsplit("/", 1)[-1]
+        if name == "big.bin":
+            self._endless(send_body)
+            return
+        body, kind = (
+            (feed_xml(self.base), "application/rss+xml")
+            if name == "feed.xml"
+            else (self.video, "video/mp4")
+        )
         self.send_response(200)
-        self.send_header("Content-Type", self.content_type)
-        self.send_header("Content-Length", str(len(self.body)))
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if send_body:
-            self.wfile.write(self.body)
+            self.wfile.write(body)
+
+    def _endless(self, send_body: bool) -> None:
+        """A big file that trickles in, until the client goes (a /cancel) or the demo ends."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Length", str(ENDLESS_BYTES))
+        self.end_headers()
+        if not send_body:
+            return
+        try:
+            while not self.stopping.wait(0.05):
+                self.wfile.write(b"\0" * 4096)
+                self.wfile.flush()
+        except OSError:
+            return  # the client went: the download was cancelled
 
 
 @contextmanager
-def _serving_file(path: Path, content_type: str) -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 serving ``path``; yields its link."""
-    handler = type(
-        "Handler", (_OneFile,), {"body": path.read_bytes(), "content_type": content_type}
+def _serving(video: Path) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 for the demo's links; yields its address."""
+    stopping = threading.Event()
+    handler: type[_Files] = type(
+        "Handler", (_Files,), {"video": video.read_bytes(), "stopping": stopping}
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    handler.base = base
     thread = threading.Thread(target=server.serve_forever, name="demo-http", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
+        yield base
     finally:
+        stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(5)

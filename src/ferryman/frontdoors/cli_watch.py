@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ferryman.engine.watch_admin import every_text
+from ferryman.engine.watch_admin import every_text, jobs_text
 from ferryman.frontdoors.cli_store import run_with_store
 from ferryman.frontdoors.terminal import console, fail, show
 
@@ -137,7 +137,7 @@ def add(
         ),
     ] = None,
 ) -> None:
-    """Watch SOURCE: every --every, its new entries become jobs to --to."""
+    """Watch SOURCE: every --every, what it holds new becomes one job to --to."""
 
     async def work(settings: Settings, store: Store) -> None:
         from ferryman.engine.watch_admin import NewWatch, add_watch
@@ -246,10 +246,10 @@ def check(
                 err.print(f"watch {number}:", markup=False)
                 fail(err, found.error)
                 continue
+            made = list(dict.fromkeys(job for _, job in found.made))
             out.print(
                 f"watch {number}: {found.listed} listed, {len(found.made)} new"
-                f" → job{'s' if len(found.made) != 1 else ''}"
-                f" {', '.join(str(j) for _, j in found.made) or 'none'};"
+                f" → {jobs_text(made)};"
                 + (f" {found.more} more at the next look," if found.more else "")
                 + f" next look {_when(found.next_at)}",
                 markup=False,

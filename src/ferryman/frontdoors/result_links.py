@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
 from ferryman.web.results import open_results
 from ferryman.web.signing import WHOLE_JOB, Signer, load_secret
 
@@ -57,14 +59,15 @@ def listening(base: str, within: float = 0.5) -> bool:
         return False
 
 
-async def job_links(settings: Settings, job: Job) -> Links:
-    """``job``'s delivered files with links signed now; ``job.no_links`` unless it
-    goes to ``link:``."""
-    if not job.dest.startswith("link:"):
+async def job_links(settings: Settings, job: Job, sinks: SinkRegistry | None = None) -> Links:
+    """``job``'s delivered files with links signed now; ``job.no_links`` unless its
+    destination kind ``keeps_results``."""
+    sinks = sinks or default_sinks()
+    if not sinks.keeps_results(job.dest):
         raise FerrymanError(
             "job.no_links",
-            f"job {job.id} delivers to {job.dest}; only jobs added with --to link: have"
-            " download links",
+            f"job {job.id} delivers to {job.dest}; only jobs added with"
+            f" --to {sinks.with_results()} have download links",
         )
     results = open_results(settings)
     try:

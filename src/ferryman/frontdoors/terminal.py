@@ -170,7 +170,7 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
     _line(out, f"  source: {data['source']}")
     if data.get("fetched_as"):
         _line(out, f"  made: {data['fetched_as']}")
-    if str(data.get("dest", "")).startswith("link:"):
+    if data.get("download_links"):
         _line(out, f"  download links: `ferryman links {data['job']}` (served by `ferryman web`)")
     for key, style in (("error", "red"), ("waiting", "yellow")):
         problem = data.get(key)

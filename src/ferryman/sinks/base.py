@@ -5,7 +5,9 @@ A job's ``dest`` is ``scheme:target`` (``library:/srv/photos``, ``telegram:@name
 the caption limit), the largest album it takes, a cheap offline readiness check made
 when a job is added, and opening the *sink* that delivers albums. The engine asks the
 registry and knows no kind by name; a new destination is one module plus its
-registration (``default_sinks().with_kind(...)``).
+registration (``default_sinks().with_kind(...)``). ``SinkKind`` and ``Sink`` below are
+the whole contract, declared once: what a kind and a sink must write, and every
+optional behaviour with its default, which does nothing.
 
 A sink receives a whole album and must be idempotent: delivering an album it already
 has (a crash struck after it wrote, before the store recorded it) returns the same
@@ -19,10 +21,11 @@ its network client only when it opens a sink.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Album, Job, SinkRecord
@@ -106,10 +109,85 @@ class Delivered:
     hashes: Mapping[int, str] = field(default_factory=dict)
 
 
-class Sink(Protocol):
+class Ahead(Protocol):
+    """A reader of the entry's file as it is written (an upload ahead of delivery).
+
+    Told from the writing thread (``failed`` also from the loop); every call is cheap
+    and never raises. ``attach``
+    hands over a read-only descriptor of the ``.part`` file (the reader closes it, so a
+    rename to the final name does not matter); ``wrote`` says how many bytes are in it;
+    ``ended`` that the entry was read whole and written (its size); ``failed`` that
+    what was read must not be used (staging failed, or the staged file is not the one
+    delivered)."""
+
+    def attach(self, fd: int) -> None: ...
+
+    def wrote(self, total: int) -> None: ...
+
+    def ended(self, total: int) -> None: ...
+
+    def failed(self) -> None: ...
+
+
+# A reader of an entry's file as it is written, for ``Sink.upload_ahead``, or None (none
+# free now); asked on the loop with the file's path and declared size before it is staged.
+StartAhead = Callable[[Path, int], Ahead | None]
+
+
+class Sink(ABC):
+    """What delivers albums to one destination: the whole contract between the engine
+    and a sink. ``deliver`` is the one method a sink must write; every other method is
+    an optional behaviour whose default here does nothing, so a sink written from this
+    class alone is complete, and the engine calls each without asking whether it is
+    there."""
+
+    __slots__ = ()
+
+    @abstractmethod
     async def deliver(self, delivery: Delivery) -> Delivered:
-        """Deliver the album (exactly once) and say where it went and what was refused."""
-        ...
+        """Deliver the album (exactly once: again after a crash, the same answer and
+        nothing written twice) and say where it went and what was refused for good."""
+
+    def warm(self) -> None:
+        """A job bound here starts (or an engine starts with one left to do): begin in
+        the background what the first delivery needs (a login, connections). Must not
+        block or raise. Default: nothing."""
+        return None
+
+    def upload_ahead(self) -> StartAhead | None:
+        """Called on the loop when a job's reading starts: what the reading thread asks,
+        for each big entry, to upload it while it is written (the delivery then takes
+        the upload). Default: None, every file is sent when its album is delivered."""
+        return None
+
+    # Whether ``prepare`` does anything: the engine then claims the next albums and
+    # prepares them while this one is sent (``engine/deliver_ahead.py``).
+    prepares: ClassVar[bool] = False
+
+    async def prepare(self, delivery: Delivery) -> Mapping[int, str]:
+        """Ahead of its turn, make the album ready without sending anything (Telegram:
+        upload its files); item id → the hash of a file staged unhashed, taken as it
+        was read. Must be safe to repeat, and ``deliver`` must work without it.
+        Default: nothing to do, no hashes."""
+        return {}
+
+    async def nothing_delivered(self, delivery: Delivery) -> bool:
+        """Whether none of the album reached the destination (asked after a bug spent
+        its attempts: only then is it split, so no item goes twice). Default: False,
+        cannot vouch, the album fails whole."""
+        return False
+
+    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+        """A job ended: rewrite captions kept where they can be rewritten (manifests)
+        with the final number of albums, ``render(seq, items)``; how many were
+        rewritten. Default: none (captions already sent stay)."""
+        return 0
+
+    def sweep_half_built(self, job: Job, seqs: list[int]) -> int:
+        """At start-up, blocking (run on a thread): remove what a killed run left half
+        built of the job's albums ``seqs`` (``.NNNN.partial`` folders); how many went.
+        Asked only of kinds with ``builds_folders``. Default: none."""
+        return 0
 
 
 class SinkState(Protocol):
@@ -163,39 +241,69 @@ class SinkEnv:
     resources: Shared
 
 
-class SinkKind(Protocol):
-    """One kind of destination, named by its scheme. Every method but ``open`` is
-    cheap and offline (no network, no heavy imports): front doors call them."""
+class SinkKind(ABC):
+    """One kind of destination, named by its scheme: the contract between a kind and
+    the engine and front doors. ``parse``, ``policy`` and ``open`` must be written;
+    every other member has a default here that does nothing (or says no). Every
+    method but ``open`` is cheap and offline (no network, no heavy imports): front
+    doors call them."""
 
     scheme: str
     description: str  # the forms it takes, for help texts: "telegram:me, telegram:@name"
-    album_max: int | None  # the largest album it takes; None: no limit of its own
+    album_max: int | None = None  # the largest album it takes; None: no limit of its own
     # What a remote client (the web API) may name: None, no target (a library's folder
     # is this server's business, not a client's), else the target it gets when it names
     # none (``me``), and it may name another (a chat).
-    client_target: str | None
+    client_target: str | None = None
+    # Its sinks read every file whole as they deliver it and hash it then (Telegram's
+    # upload): a big entry is staged unhashed, and ``Delivered.hashes`` carries it.
+    hashes_as_it_reads: bool = False
+    # Its sinks build album folders that a killed run may leave ``.NNNN.partial``: at
+    # start-up their ``sweep_half_built`` is asked (no other sink is opened for it).
+    builds_folders: bool = False
+    # What it delivers is kept as files that ``ferryman web`` serves as download links
+    # (``ferryman links JOB``, the page's results, the run's summary).
+    keeps_results: bool = False
 
+    @abstractmethod
     def parse(self, target: str) -> str:
         """The target (after ``scheme:``) made canonical; ``sink.unknown`` if malformed."""
-        ...
 
     def shorthand(self, value: str) -> str | None:
         """A full destination for a bare value a person typed in a chat (``@name``), or
-        None when the value is not of this kind."""
-        ...
+        None when the value is not of this kind. Default: None."""
+        return None
 
+    @abstractmethod
     def policy(self, settings: Settings) -> Policy:
         """What media this destination accepts (sizes, formats, caption length)."""
-        ...
+
+    def album_size(self, settings: Settings) -> int:
+        """The album size of a job here: the setting, within ``album_max``."""
+        most = self.album_max
+        return settings.album_size if most is None else min(settings.album_size, most)
 
     def check_ready(self, settings: Settings, target: str) -> None:
         """Raise a coded error if delivery cannot work yet (not configured, not logged
-        in), so a job is refused when added instead of failing every album later."""
-        ...
+        in), so a job is refused when added instead of failing every album later.
+        Default: always ready."""
+        return None
 
+    async def preflight(self, settings: Settings, resources: Shared) -> None:
+        """At an engine's start, check the remote end (the results bucket) and raise a
+        coded error if it is wrong, so it is said once, not album by album. Default:
+        nothing to check."""
+        return None
+
+    def forget(self, settings: Settings, job: Job) -> list[Path]:
+        """The job is being removed: the folders on this machine that hold what it
+        delivered and go with it (a link job's results). Default: none (what went to a
+        library or a chat stays)."""
+        return []
+
+    @abstractmethod
     def open(self, target: str, env: SinkEnv) -> Sink:
         """The sink delivering to ``target``; may import what the network needs."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,16 +336,13 @@ class SinkRegistry:
         return tuple(self._by_scheme)
 
     async def preflight(self, settings: Settings, resources: Shared) -> list[FerrymanError]:
-        """What each kind with a ``preflight(settings, resources)`` coroutine finds wrong
-        with its remote end at start (the results bucket, say): a wrong key is said once,
-        at start, not album by album after each one's retries."""
+        """What each kind's ``preflight`` finds wrong with its remote end at start (the
+        results bucket, say): a wrong key is said once, at start, not album by album
+        after each one's retries."""
         found: list[FerrymanError] = []
         for kind in self._kinds:
-            check = getattr(kind, "preflight", None)
-            if check is None:
-                continue
             try:
-                await check(settings, resources)
+                await kind.preflight(settings, resources)
             except FerrymanError as exc:
                 found.append(exc)
         return found
@@ -303,10 +408,21 @@ class SinkRegistry:
     def policy(self, settings: Settings, dest: str) -> Policy:
         return self.kind(dest).policy(settings)
 
+    def keeps_results(self, dest: str) -> bool:
+        """Whether a job to ``dest`` has download links (its kind ``keeps_results``);
+        False for a destination no kind here takes."""
+        try:
+            return self.kind(dest).keeps_results
+        except FerrymanError:
+            return False
+
+    def with_results(self) -> str:
+        """The destinations whose jobs have download links, as ``--to`` takes them."""
+        return " or ".join(f"{k.scheme}:" for k in self._kinds if k.keeps_results) or "none"
+
     def album_size(self, settings: Settings, dest: str) -> int:
         """The album size of a job: the setting, within what its destination takes."""
-        most = self.kind(dest).album_max
-        return settings.album_size if most is None else min(settings.album_size, most)
+        return self.kind(dest).album_size(settings)
 
     def check_ready(self, settings: Settings, dest: str) -> None:
         found = self.parse(dest)

@@ -24,7 +24,7 @@ from ferryman.fsutil import fsync_dir, fsync_file, link_or_copy, safe_name
 from ferryman.media.policy import LIBRARY
 from ferryman.model import Item, Job
 from ferryman.naming import delivered_name, unique_name
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, size_of
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkKind, size_of
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -40,7 +40,7 @@ SYNC_THREADS = 16
 log = logging.getLogger(__name__)
 
 
-class LibraryKind:
+class LibraryKind(SinkKind):
     """``library:`` (the default library) or ``library:/some/path``: folders on disk,
     any album size, Telegram's playback rules without its size limits."""
 
@@ -54,9 +54,6 @@ class LibraryKind:
         if "\x00" in target:  # no folder is named so (the probe would raise ValueError)
             raise FerrymanError("sink.unknown", f"library:{target!r}: a path holds no NUL")
         return os.path.abspath(target) if target else ""  # no filesystem access: loop-safe
-
-    def shorthand(self, value: str) -> str | None:
-        return None
 
     def policy(self, settings: Settings) -> Policy:
         return LIBRARY
@@ -105,7 +102,7 @@ def check_writable(folder: Path) -> None:
         ) from exc
 
 
-class LibrarySink:
+class LibrarySink(Sink):
     """Delivers albums as folders under ``root``."""
 
     def __init__(self, root: Path) -> None:

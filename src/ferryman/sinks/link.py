@@ -26,7 +26,7 @@ from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY
 from ferryman.model import Job
 from ferryman.resources import Shared
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, size_of
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkKind, size_of
 from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout, check_writable
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def s3_client(settings: S3Settings) -> S3Client:
     )
 
 
-class LinkKind:
+class LinkKind(SinkKind):
     """``link:``: files to download from ``ferryman web``; any album size, the
     library's playback rules (plays in a browser and on a phone)."""
 
@@ -97,15 +97,18 @@ class LinkKind:
     client_target: str | None = None
     album_max: int | None = None
     builds_folders = True  # a results folder's sink sweeps ``.NNNN.partial`` (not S3's)
+    keeps_results = True  # served as download links by ``ferryman web``
 
     def parse(self, target: str) -> str:
         return ""  # one results store per data dir: nothing to choose
 
-    def shorthand(self, value: str) -> str | None:
-        return None
-
     def policy(self, settings: Settings) -> Policy:
         return LIBRARY
+
+    def forget(self, settings: Settings, job: Job) -> list[Path]:
+        """A removed job's results folder goes with it (a bucket's objects are the
+        web's ``ResultsStore.remove``)."""
+        return [job_results(settings.results_dir, job.id)] if settings.results.s3 is None else []
 
     def check_ready(self, settings: Settings, target: str) -> None:
         """The results folder must be one ferryman can write (a bucket is asked when
@@ -144,7 +147,7 @@ class LinkSink(LibrarySink):
             target.write_bytes(data)
 
 
-class S3LinkSink:
+class S3LinkSink(Sink):
     """The same albums, uploaded to the results bucket."""
 
     def __init__(self, client: S3Client, prefix: str) -> None:

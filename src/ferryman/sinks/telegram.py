@@ -30,7 +30,7 @@ from telethon.tl import functions, types
 from ferryman.errors import FerrymanError
 from ferryman.media.probe import probe
 from ferryman.media.thumbnail import video_attributes
-from ferryman.sinks.base import Delivered, Delivery, Tally, size_of
+from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState
 from ferryman.telegram.ahead import AheadFile
@@ -77,10 +77,11 @@ class _Ready:
     sha256: str | None = None  # the item's hash, taken as the upload read its file
 
 
-class TelegramSink:
+class TelegramSink(Sink):
     # Uploads read every file whole: a file staged unhashed is hashed by that read
-    # (``Delivered.hashes``), not read once more before it goes.
-    hashes_as_it_reads = True
+    # (``Delivered.hashes``), not read once more before it goes (``TelegramKind``
+    # says so: ``hashes_as_it_reads``). Albums are uploaded ahead of their turn.
+    prepares = True
 
     def __init__(
         self,

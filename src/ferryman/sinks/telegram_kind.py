@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import TELEGRAM, TELEGRAM_PREMIUM, Policy
 from ferryman.resources import Shared
-from ferryman.sinks.base import Sink, SinkEnv
+from ferryman.sinks.base import Sink, SinkEnv, SinkKind
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -89,7 +89,7 @@ def telegram_hub(resources: Shared) -> TelegramHub:
     return shared_hub(resources)
 
 
-class TelegramKind:
+class TelegramKind(SinkKind):
     """``telegram:me``, ``telegram:@name``, ``telegram:-100…[/topic/ID]``."""
 
     scheme = "telegram"
@@ -98,7 +98,7 @@ class TelegramKind:
     album_max: int | None = ALBUM_MAX
     # Its sink reads every file whole as it uploads it (``TelegramSink``): a big entry
     # is staged unhashed and hashed by that read.
-    hashes_as_it_reads = True
+    hashes_as_it_reads: bool = True
 
     def parse(self, target: str) -> str:
         telegram_target(target)  # refuse a malformed chat now, not at delivery

@@ -159,6 +159,12 @@ class Source(Protocol):
     description: str  # the forms it takes, for help texts and ``doctor``
     access: Access
 
+    @property
+    def shown_as(self) -> str | None:
+        """What it reads as people name it (``http(s):// links``), for ``readable``;
+        empty: never typed (reached through another source); None: its schemes say it."""
+        ...
+
     def recognise(self, raw: str) -> str | None:
         """This source's URI for what a person typed, or None if it is not for us."""
         ...
@@ -239,7 +245,7 @@ class SourceRegistry:
         shown: list[str] = []
         files_first = sorted(self._sources, key=lambda source: "file" not in source.schemes)
         for source in files_first:
-            said = getattr(source, "shown_as", None)
+            said = source.shown_as
             if said is None:
                 said = ", ".join(f"{scheme}:" for scheme in source.schemes)
             if said and said not in shown:
@@ -249,6 +255,10 @@ class SourceRegistry:
     def for_uri(self, uri: str) -> Source:
         scheme, sep, _ = uri.partition(":")
         source = self._by_scheme.get(scheme.lower()) if sep else None
+        if source is None and sep and scheme == "batch":  # several inputs, each read by ours
+            from ferryman.sources.batch import BatchSource
+
+            return BatchSource(self)
         if source is None:
             raise FerrymanError(
                 "source.unsupported",

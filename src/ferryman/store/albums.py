@@ -84,6 +84,14 @@ class AlbumQueries(StoreBase):
         async with self.reader.connect() as conn:
             return int((await conn.execute(query)).scalar() or 0)
 
+    async def album_tally(self, job_id: int) -> tuple[int, int]:
+        """The job's albums: how many are delivered, and how many there are."""
+        delivered = func.count(case((albums.c.state == AlbumState.DELIVERED.value, 1)))
+        query = select(delivered, func.count()).where(albums.c.job_id == job_id)
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(query)).one()
+        return int(row[0] or 0), int(row[1] or 0)
+
     async def albums_unheld(self) -> list[tuple[Job, list[int]]]:
         """Each job with albums not delivered that no one delivers now, and their
         numbers: where a killed run may have left an album half-built."""

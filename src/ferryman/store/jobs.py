@@ -34,6 +34,7 @@ from ferryman.store.schema import (
     albums,
     fetches,
     jobs,
+    source_memos,
 )
 from ferryman.store.waited import wait_began, wait_ended
 
@@ -53,10 +54,13 @@ class JobQueries(StoreBase):
         error: FerrymanError | None = None,
         fetch: bool = False,
         notify: str | None = None,
+        memos: dict[str, str] | None = None,
     ) -> Job:
         """Record a job; a job whose input is already known to be bad is stored failed.
         ``fetch``: its input is downloaded first (a ``fetches`` row, in the same
-        transaction), and the unpack stage waits for that."""
+        transaction), and the unpack stage waits for that. ``memos``: source memos it
+        starts with (the entries a person chose), in the same transaction, so no read
+        of the job can start without them."""
         now = self.clock()
         values = new_job_values(
             source=source,
@@ -81,6 +85,10 @@ class JobQueries(StoreBase):
                 await self._store_summary(conn, job.id, now)
             elif fetch:
                 await conn.execute(insert(fetches).values(new_fetch_values(job.id, priority, now)))
+            for key, value in (memos or {}).items():
+                await conn.execute(
+                    insert(source_memos).values(job_id=job.id, key=key, value=value, updated_at=now)
+                )
         return job
 
     async def unique_name(self, base: str, dest: str) -> str:

@@ -224,6 +224,16 @@ tg_status = Table(
     Column("edited_at", Float, nullable=False),
 )
 
+# Each chat user's own settings (``/settings``): one row per key the user changed.
+tg_user_settings = Table(
+    "tg_user_settings",
+    metadata,
+    Column("user_id", BigInteger, primary_key=True),
+    Column("key", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
 # What the fetch stage does with a fetch-first input (sources.base.Access.FETCH).
 FETCH_STATES = ("queued", "fetching", "done", "failed", "cancelled")
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ferryman.store.base import StoreBase
-from ferryman.store.schema import tg_inbox, tg_status
+from ferryman.store.schema import tg_inbox, tg_status, tg_user_settings
 
 DOWNLOADING = "downloading"
 DONE = "done"
@@ -215,3 +215,23 @@ class TelegramInboxQueries(StoreBase):
             )
             if done.rowcount == 0:
                 await conn.execute(insert(tg_status).values(job_id=row.job_id, **values))
+
+    async def user_settings(self, user_id: int) -> dict[str, str]:
+        """The keys a chat user changed with ``/settings`` and their values."""
+        query = select(tg_user_settings.c.key, tg_user_settings.c.value).where(
+            tg_user_settings.c.user_id == user_id
+        )
+        async with self.reader.connect() as conn:
+            return {row.key: row.value for row in await conn.execute(query)}
+
+    async def user_setting_put(self, user_id: int, key: str, value: str | None) -> None:
+        """Set one of a chat user's settings; None: back to the default."""
+        mine = (tg_user_settings.c.user_id == user_id) & (tg_user_settings.c.key == key)
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(tg_user_settings).where(mine))
+            if value is not None:
+                await conn.execute(
+                    insert(tg_user_settings).values(
+                        user_id=user_id, key=key, value=value, updated_at=self.clock()
+                    )
+                )

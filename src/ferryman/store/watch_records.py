@@ -7,16 +7,15 @@ row) and its seen row, in the caller's transaction, whole on SQLite's connection
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from ferryman.model import Job
-from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values, summarise
+from ferryman.model import Batch, BatchItem, Job
+from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values
 from ferryman.store.schema import fetches, jobs, watch_seen, watches
 
 
@@ -41,12 +40,21 @@ _INSERT_JOB = insert(jobs).returning(*jobs.c)
 
 
 def seen_in(
-    conn: Connection, watch_id: int, new: Sequence[WatchJob], now: float
+    conn: Connection,
+    watch_id: int,
+    new: Sequence[WatchJob],
+    now: float,
+    name: str = "watch",
+    peers: Sequence[int] = (),
 ) -> tuple[list[tuple[str, Job | None]], list[tuple[int, str]]]:
-    """Each new entry's job and seen row, in ``conn``'s transaction (whole on SQLite's
-    thread: a batch is one hop, not four per entry): what was made (entry id, job),
-    and (job, title) of each entry made a job."""
-    made: list[tuple[str, Job | None]] = []
+    """The batch's new entries recorded in ``conn``'s transaction (whole on SQLite's
+    thread: a batch is one hop): those to make into jobs become **one** job named
+    ``name`` (the feed's, channel's or folder's), its source the list of their inputs in
+    the batch's order (``sources.batch``), and each entry's seen row names it. An entry
+    whose input is already a job to the same place (its dedupe key), or that a watch of
+    ``peers`` (the same source spelled another way, to the same place) made part of a
+    job, is marked seen with that job. Returns what was made (entry id, job), and (job,
+    title) of each entry made part of a job."""
     keys = {entry_key(n.entry_id) for n in new}
     seen = set(
         conn.execute(
@@ -56,22 +64,58 @@ def seen_in(
         ).scalars()
     )
     dedupe = {n.job["dedupe_key"] for n in new if n.job and n.job["dedupe_key"] is not None}
-    known: dict[str, Row[Any]] = {
-        row.dedupe_key: row
-        for row in conn.execute(select(jobs).where(jobs.c.dedupe_key.in_(dedupe))).all()
+    known: dict[str, int] = {
+        row.dedupe_key: row.id
+        for row in conn.execute(
+            select(jobs.c.id, jobs.c.dedupe_key).where(jobs.c.dedupe_key.in_(dedupe))
+        ).all()
     }
-    told: list[tuple[int, str]] = []  # (job, title) of each entry made a job
-    names = _Names(conn, [n.job for n in new if n.job is not None])
-    seen_rows: list[dict[str, Any]] = []
-    fetch_rows: list[dict[str, Any]] = []
+    taken: dict[str, int] = {}  # entry key → a peer watch's job that holds it
+    if peers:
+        found = conn.execute(
+            select(watch_seen.c.entry_key, watch_seen.c.job_id).where(
+                watch_seen.c.watch_id.in_(list(peers)),
+                watch_seen.c.entry_key.in_(keys),
+                watch_seen.c.job_id.is_not(None),
+            )
+        )
+        taken = {row.entry_key: row.job_id for row in found.all()}
+    placed: list[tuple[WatchJob, str, int | None]] = []  # (entry, key, job; None: the new one)
+    batched: list[WatchJob] = []
+    in_batch: set[str] = set()
     for entry in new:
         key = entry_key(entry.entry_id)
         if key in seen:
             continue
         seen.add(key)
+        if entry.job is None:
+            placed.append((entry, key, None))
+            continue
+        dedupe_key = entry.job["dedupe_key"]
+        if dedupe_key is not None and dedupe_key in known:
+            placed.append((entry, key, known[dedupe_key]))
+        elif key in taken:
+            placed.append((entry, key, taken[key]))
+        else:
+            placed.append((entry, key, None))
+            if dedupe_key is None or dedupe_key not in in_batch:
+                batched.append(entry)
+            if dedupe_key is not None:
+                in_batch.add(dedupe_key)
+    made_job = _batch_job(conn, batched, name, now) if batched else None
+    by_id: dict[int, Job] = {}
+    wanted = {job_id for _, _, job_id in placed if job_id is not None}
+    if wanted:
+        rows = conn.execute(select(jobs).where(jobs.c.id.in_(wanted))).all()
+        by_id = {row.id: job_from_row(row) for row in rows}
+    made: list[tuple[str, Job | None]] = []
+    told: list[tuple[int, str]] = []  # (job, title) of each entry made part of a job
+    seen_rows: list[dict[str, Any]] = []
+    for entry, key, job_id in placed:
         job = None
         if entry.job is not None:
-            job = _watch_job(conn, entry.job, now, names, known, fetch_rows)
+            job = by_id.get(job_id) if job_id is not None else made_job
+        if job is not None:
             told.append((job.id, entry.title or entry.entry_id))
         seen_rows.append(
             {
@@ -86,52 +130,33 @@ def seen_in(
         made.append((entry.entry_id, job))
     if seen_rows:
         conn.execute(insert(watch_seen), seen_rows)
-    if fetch_rows:
-        conn.execute(insert(fetches), fetch_rows)
-    if told:
+    if made_job is not None:
         conn.execute(
-            update(watches)
-            .where(watches.c.id == watch_id)
-            .values(found=watches.c.found + len(told))
+            update(watches).where(watches.c.id == watch_id).values(found=watches.c.found + 1)
         )
     return made, told
 
 
-def _watch_job(
-    conn: Connection,
-    job: dict[str, Any],
-    now: float,
-    names: _Names,
-    known: dict[str, Row[Any]],
-    fetch_rows: list[dict[str, Any]],
-) -> Job:
-    """``add_job`` inside the check's transaction, with a name unique to its
-    destination (``names``); an input already a job to the same place (``known``, by
-    dedupe key, kept up to date) is that job. A new job's fetch row is added to
-    ``fetch_rows``."""
-    key = job["dedupe_key"]
-    if key is not None and key in known:
-        return job_from_row(known[key])
-    name = names.free(job["dest"], job["name"])
+def _batch_job(conn: Connection, batched: Sequence[WatchJob], name: str, now: float) -> Job:
+    """One job of ``batched``'s inputs, in their order, named ``name`` (unique to its
+    destination), with its fetch row: the batch source fetches each input in turn."""
+    first = batched[0].job
+    assert first is not None
+    items = tuple(BatchItem(str(n.job["source"]), n.title) for n in batched if n.job is not None)
+    free = _Names(conn, [{"dest": first["dest"], "name": name}]).free(first["dest"], name)
     values = new_job_values(
-        source=job["source"],
-        name=name,
-        dest=job["dest"],
-        priority=job["priority"],
-        password=job["password"],
-        dedupe_key=key,
-        error=job["error"],
+        source=str(Batch(free, items)),
+        name=free,
+        dest=first["dest"],
+        priority=first["priority"],
+        password=None,
+        dedupe_key=None,
+        error=None,
         now=now,
-        notify=job.get("notify"),
+        notify=first.get("notify"),
     )
     row = conn.execute(_INSERT_JOB, values).one()
-    if key is not None:
-        known[key] = row
-    if job["error"] is not None:  # ended as it is made: its summary (no items) with it
-        summary = json.dumps(summarise(row, [], now))
-        conn.execute(update(jobs).where(jobs.c.id == row.id).values(summary=summary))
-    elif job["fetch"]:
-        fetch_rows.append(new_fetch_values(row.id, 0, now))
+    conn.execute(insert(fetches), [new_fetch_values(row.id, first["priority"], now)])
     return job_from_row(row)
 
 

@@ -223,15 +223,24 @@ class WatchQueries(StoreBase):
             )
             return set(found.scalars())
 
-    async def watch_recorded(self, watch_id: int, owner: str, new: Sequence[WatchJob]) -> Made:
+    async def watch_recorded(
+        self,
+        watch_id: int,
+        owner: str,
+        new: Sequence[WatchJob],
+        *,
+        name: str = "watch",
+        peers: Sequence[int] = (),
+    ) -> Made:
         """One batch of a check's new entries (their jobs, fetch and seen rows) in a short
         transaction of its own, while ``owner`` holds the lease: a source with thousands
         of new entries is taken in batch by batch, the store free between them, and a
-        check cut between batches keeps what it recorded (the seen rows are its place)."""
+        check cut between batches keeps what it recorded (the seen rows are its place).
+        The batch's new entries become one job named ``name`` (``seen_in``)."""
         now = self.clock()
         async with self.engine.begin() as conn:
             await self._update_owned(conn, watches, watch_id, owner, {"updated_at": now})
-            made, _ = await sqlite_thread.run_sync(conn, seen_in, watch_id, new, now)
+            made, _ = await sqlite_thread.run_sync(conn, seen_in, watch_id, new, now, name, peers)
         if any(job is not None for _, job in made):
             await self.nudge()
         return Made(made)
@@ -246,12 +255,16 @@ class WatchQueries(StoreBase):
         message: str | None = None,
         primed: bool = True,
         told: Sequence[tuple[int, str]] = (),
+        name: str = "watch",
+        peers: Sequence[int] = (),
     ) -> Made:
         """Record a successful check, in one transaction while ``owner`` holds the
         lease: each new entry's job (its fetch row too) and its seen row, then the
         watch's next check. An entry seen meanwhile is left alone; an entry whose input
-        is already a job to the same place (its dedupe key) is marked seen with that job.
-        ``told``: (job, title) of jobs the check made in earlier batches
+        is already a job to the same place (its dedupe key) is marked seen with that job;
+        the others become one job named ``name`` (``seen_in``; ``peers``: watches of the
+        same source to the same place, whose jobs an entry may already be in).
+        ``told``: (job, title) of entries the check made part of jobs in earlier batches
         (``watch_recorded``), told in this check's one notice; ``primed`` False: a
         first check carried over to the next pass (its ``--since`` still applies)."""
         now = self.clock()
@@ -276,10 +289,13 @@ class WatchQueries(StoreBase):
                     "updated_at": now,
                 },
             )
-            made, told_now = await sqlite_thread.run_sync(conn, seen_in, watch_id, new, now)
+            made, told_now = await sqlite_thread.run_sync(
+                conn, seen_in, watch_id, new, now, name, peers
+            )
             told = [*told, *told_now]
-            if told:  # one notice for the check, with its entries' titles
-                jobs_made, titles = zip(*told, strict=True)
+            if told:  # one notice for the check: its job(s), its entries' titles
+                jobs_made = tuple(dict.fromkeys(job for job, _ in told))
+                titles = tuple(title for _, title in told)
                 await event_in(
                     conn, WATCH_FOUND, now, watch_id=watch_id, jobs=jobs_made, titles=titles
                 )

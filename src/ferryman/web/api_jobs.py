@@ -103,7 +103,7 @@ def routes(app: FastAPI, web: Web) -> None:
     async def remove(job_id: int) -> None:
         """The job's rows and work folder (``control.remove_job``, as ``ferryman
         remove``), then its results and the upload it read from."""
-        removed = await control.remove_job(web.store, web.settings, job_id)
+        removed = await control.remove_job(web.store, web.settings, job_id, sinks=web.sinks)
         await web.results.remove(job_id)
         try:
             path = web.sources.for_uri(removed.job.source).local_path(removed.job.source)
@@ -180,7 +180,7 @@ def routes(app: FastAPI, web: Web) -> None:
         """New download links for the job's files (the old ones keep their expiry): all
         of them, or a page as ``GET …/files`` gives."""
         job = await web.store.get_job(job_id)
-        if not job.dest.startswith("link:"):
+        if not web.sinks.keeps_results(job.dest):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
         found = await web.links_of(job)
         return page_of(found, offset, limit if limit is not None else len(found["files"]))

@@ -23,6 +23,8 @@ from ferryman.engine.events import AlbumSending, Event, ItemProgress, JobFetched
 from ferryman.engine.phases import Figures, figures_of
 from ferryman.errors import FerrymanError, page_line, page_step, spec_for, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
+from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.builtin import default_sinks
 from ferryman.timeouts import wait_set, within
 from ferryman.web.floors import Floors
 
@@ -72,8 +74,10 @@ class Tracker:
         *,
         stuck_after: float,
         flush: float = 0.2,
+        sinks: SinkRegistry | None = None,
     ) -> None:
         self.store = store
+        self._sinks = sinks or default_sinks()  # which jobs have download links
         self._publish = publish
         self._files = files
         self._describe = describe
@@ -354,7 +358,7 @@ class Tracker:
             # One page of files with the totals: every live message carries the view.
             "result": (
                 page_of(await self._result(job, by_state), 0, FILES_PAGE)
-                if job.dest.startswith("link:")
+                if self._sinks.keeps_results(job.dest)
                 else None
             ),
         }
@@ -396,7 +400,7 @@ class Tracker:
     async def files(self, job_id: int, offset: int, limit: int) -> dict[str, Any]:
         """A page of a link job's files, signed as its view's are (again past half life)."""
         job, counts = await self._row(job_id)
-        if not job.dest.startswith("link:"):
+        if not self._sinks.keeps_results(job.dest):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
         return page_of(await self._result(job, counts), offset, limit)
 

@@ -48,8 +48,8 @@ _WATCHES = """<section id="watches-panel" aria-labelledby="watches-title">
     <button type="button" id="watch-open" class="quiet" aria-expanded="false"
       aria-controls="watch-form-slot">Add a watch</button>
   </div>
-  <p class="hint">A feed, a WebDAV folder or a channel, looked at on a schedule: each new
-  entry becomes a job.</p>
+  <p class="hint">A feed, a WebDAV folder or a channel, looked at on a schedule: what each
+  look finds new becomes one job.</p>
   <div id="watch-form-slot"></div>
   <p id="watches-empty">No watches yet.</p>
   <ul id="watches"></ul>

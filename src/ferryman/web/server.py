@@ -66,6 +66,7 @@ async def web_app(
     stream = Stream()
     uploads_root = settings.data_dir / "uploads"
     sources = sources or default_sources()
+    sinks = sinks or default_sinks()
     shown = sources.describe
 
     def describe(source: str) -> str:
@@ -82,6 +83,7 @@ async def web_app(
         lambda job: holder[0].links_of(job),
         describe,
         stuck_after=settings.web.stuck_after,
+        sinks=sinks,
     )
     web = Web(
         settings=settings,
@@ -95,7 +97,7 @@ async def web_app(
         limiter=guard.RateLimiter(settings.web.rate_limit),
         engine_alive=engine_alive,
         sources=sources,
-        sinks=sinks or default_sinks(),
+        sinks=sinks,
     )
     holder.append(web)
     unsubscribe = []

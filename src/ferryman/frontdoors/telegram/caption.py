@@ -3,7 +3,8 @@ what a link to media becomes.
 
 ``to: @channel``, ``to: telegram:-100…``, ``to: me`` and ``to: library:[/path]`` pick
 the destination (any scheme the registry knows, and each kind's shorthands); the word
-``force`` takes a file that was received before once more (and skips the result cache
+``choose`` lists an archive's files to pick from before any is read; ``force`` takes
+a file that was received before once more (and skips the result cache
 of a link to media); ``mp3 192``, ``m4a``, ``opus``, ``720p``, ``best``, ``mute`` and
 ``playlist`` choose a link's output (``links.profile.from_caption``), read outside the
 links themselves.
@@ -22,6 +23,7 @@ from ferryman.sources.base import SourceRegistry
 
 _TO = re.compile(r"(?:^|\s)to:\s*(\S+)", re.IGNORECASE)
 _FORCE = re.compile(r"(?:^|\s)force(?:\s|$)", re.IGNORECASE)
+_CHOOSE = re.compile(r"(?:^|\s)choose(?:\s|$)", re.IGNORECASE)
 _URL = re.compile(r"\b(?:https?|ftp|magnet):\S+", re.IGNORECASE)
 
 
@@ -30,6 +32,7 @@ class Wishes:
     dest: str
     force: bool
     profile: Profile | None = None  # for links to media
+    choose: bool = False  # an archive's files are chosen from a list first
 
 
 def read_caption(text: str, default_dest: str, sinks: SinkRegistry | None = None) -> Wishes:
@@ -42,7 +45,8 @@ def read_caption(text: str, default_dest: str, sinks: SinkRegistry | None = None
     dest = sinks.expand(found.group(1)) if found else default_dest
     sinks.parse(dest)
     words = _URL.sub(" ", _TO.sub(" ", text or ""))
-    return Wishes(dest, bool(_FORCE.search(text or "")), from_caption(words))
+    chosen = bool(_CHOOSE.search(text or ""))
+    return Wishes(dest, bool(_FORCE.search(text or "")), from_caption(words), chosen)
 
 
 # What a sentence puts after a link without meaning it: "see https://x.zip." or "(https://…)".

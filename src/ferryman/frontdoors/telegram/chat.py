@@ -8,11 +8,15 @@ would stall whoever is waiting for the reply.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telethon import errors as tg
 from telethon.tl import functions, types
 
+from ferryman.frontdoors.telegram import keyboards
+from ferryman.frontdoors.telegram.choices import Offer
+from ferryman.frontdoors.telegram.keyboards import Numbered
 from ferryman.telegram.errors import from_telethon
 
 TEXT_MAX = 4096  # Telegram's limit for one message
@@ -23,11 +27,21 @@ def clip(text: str) -> str:
 
 
 class Chat:
-    """The account's side of its private chats."""
+    """The account's side of its private chats.
+
+    ``bot``: the session is a bot's (``get_me().bot``, set at start): offers are drawn
+    as inline buttons, else as numbered options under the text (``keyboards``).
+    ``job_offer``: what a job's status message offers now, asked at each edit of it
+    (an edit without buttons takes a message's buttons away)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
         self._peers: dict[int, Any] = {}
+        self.bot = False
+        self.numbered = Numbered()
+        self.job_offer: Callable[[int], Awaitable[Offer | None]] | None = None
+        self._shown: dict[tuple[int, int], tuple[str, Offer | None]] = {}  # text, offer
+        self._ahead: dict[tuple[int, int], Offer] = {}  # (chat, replied message) -> offer
 
     async def peer(self, chat_id: int) -> Any:
         """The chat as an input peer (Telethon's entity cache, then a lookup)."""
@@ -53,24 +67,89 @@ class Chat:
         except Exception as exc:
             raise from_telethon(exc) from exc
 
-    async def send(self, chat_id: int, text: str, *, reply_to: int | None = None) -> int:
-        """Send ``text``; returns the new message's id."""
+    async def send(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        reply_to: int | None = None,
+        offer: Offer | None = None,
+        prompt: bool = False,
+    ) -> int:
+        """Send ``text`` with ``offer`` drawn under it (``prompt``: a bot opens the
+        person's reply to it); returns the new message's id."""
         random_id = secrets.randbits(63) or 1
+        if offer is None and reply_to is not None:
+            offer = self._ahead.pop((chat_id, reply_to), None)
+        buttons = keyboards.markup(offer) if self.bot else None
+        if prompt and self.bot:
+            buttons = keyboards.force_reply()
         request = functions.messages.SendMessageRequest(
             peer=await self.peer(chat_id),
-            message=clip(text),
+            message=clip(self._drawn(text, offer)),
             no_webpage=True,
             random_id=random_id,
             reply_to=types.InputReplyToMessage(reply_to) if reply_to else None,
+            reply_markup=buttons,
         )
-        return _sent_id(await self._call(request), random_id)
+        sent = _sent_id(await self._call(request), random_id)
+        self._remember(chat_id, sent, text, offer)
+        return sent
 
-    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
-        """Replace a message's text; the same text again is not an error."""
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, *, job_id: int | None = None
+    ) -> None:
+        """Replace a message's text; the same text again is not an error. Its offer
+        stays (``job_id``: the offer of that job now, see ``job_offer``)."""
+        offer = self._shown.get((chat_id, message_id), ("", None))[1]
+        if job_id is not None and self.job_offer is not None:
+            offer = await self.job_offer(job_id)
+        await self._edit(chat_id, message_id, text, offer)
+
+    async def offer(
+        self, chat_id: int, message_id: int, offer: Offer | None, *, text: str | None = None
+    ) -> None:
+        """Change what a message sent before offers (and its text, if given)."""
+        if text is None:
+            text = self._shown.get((chat_id, message_id), ("", None))[0]
+        await self._edit(chat_id, message_id, text, offer)
+
+    def offer_ahead(self, chat_id: int, reply_to: int, offer: Offer) -> None:
+        """The next message sent in reply to ``reply_to`` offers ``offer`` (the status
+        message of a file, posted elsewhere: no edit just to add buttons)."""
+        self._ahead[(chat_id, reply_to)] = offer
+        while len(self._ahead) > keyboards.REMEMBERED:
+            self._ahead.pop(next(iter(self._ahead)))
+
+    def drop_offer(self, chat_id: int, message_id: int) -> None:
+        """The message's next edit offers nothing (the choice is made elsewhere now)."""
+        text = self._shown.get((chat_id, message_id), ("", None))[0]
+        self._remember(chat_id, message_id, text, None)
+
+    async def _edit(self, chat_id: int, message_id: int, text: str, offer: Offer | None) -> None:
         request = functions.messages.EditMessageRequest(
-            peer=await self.peer(chat_id), id=message_id, message=clip(text), no_webpage=True
+            peer=await self.peer(chat_id),
+            id=message_id,
+            message=clip(self._drawn(text, offer)),
+            no_webpage=True,
+            reply_markup=keyboards.markup(offer) if self.bot else None,
         )
         await self._call(request)
+        self._remember(chat_id, message_id, text, offer)
+
+    def _drawn(self, text: str, offer: Offer | None) -> str:
+        """The text as sent: a user session adds the offer as numbered options."""
+        line = "" if self.bot else keyboards.numbered(offer)
+        return f"{text}\n{line}" if line else text
+
+    def _remember(self, chat_id: int, message_id: int, text: str, offer: Offer | None) -> None:
+        key = (chat_id, message_id)
+        self._shown.pop(key, None)
+        self._shown[key] = (text, offer)
+        while len(self._shown) > keyboards.REMEMBERED:
+            self._shown.pop(next(iter(self._shown)))
+        if not self.bot:
+            self.numbered.offered(chat_id, message_id, offer)
 
 
 def _sent_id(result: Any, random_id: int) -> int:

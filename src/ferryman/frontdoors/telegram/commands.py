@@ -16,7 +16,9 @@ from ferryman.engine import control, report, runtime_config
 from ferryman.engine.quarantine import list_quarantine
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import cleanup, render
+from ferryman.frontdoors.telegram.help import help_text
 from ferryman.frontdoors.telegram.inbox import Inbox
+from ferryman.frontdoors.telegram.user_settings import UserSettings, Who, is_user_key
 from ferryman.model import Job, JobState
 from ferryman.store import Store
 
@@ -53,6 +55,9 @@ class Commands:
         self.store = store
         self.inbox = inbox
         self.nudge = nudge
+        self.mine = UserSettings(store, inbox.sinks)
+        self.who = Who(0, 0)  # who sent the command being answered (one at a time)
+        self.bot = False  # a bot session (set at start): /help says so
         self.table: dict[str, Handler] = {
             "help": self.help,
             "start": self.help,
@@ -72,7 +77,9 @@ class Commands:
             "unwatch": self.unwatch,
         }
 
-    async def run(self, text: str) -> str:
+    async def run(self, text: str, who: Who | None = None) -> str:
+        """``who``: the person asking, for their own settings (``/settings``, ``/watch``)."""
+        self.who = who or Who(0, 0)
         head, _, rest = text.strip().partition(" ")
         name = head.lstrip("/").split("@", 1)[0].lower()
         handler = self.table.get(name)
@@ -99,7 +106,7 @@ class Commands:
         return fitting[-1]
 
     async def help(self, _arg: str) -> str:
-        return render.HELP
+        return help_text(self.bot)
 
     async def status(self, _arg: str) -> str:
         jobs = (await report.status(self.store))["jobs"]
@@ -115,7 +122,8 @@ class Commands:
         waiting = [j for j in await self.store.list_jobs() if not j.state.terminal]
         waiting.sort(key=lambda j: (-j.priority, j.id))
         per_job = await self.store.item_counts()
-        lines += [render.job_shown(j, per_job.get(j.id, {})).text for j in waiting[:LIST_MAX]]
+        shown = [render.job_shown(j, per_job.get(j.id, {})).text for j in waiting[:LIST_MAX]]
+        lines += [text.splitlines()[0] for text in shown]  # without the progress bar
         return "\n".join(lines) or "nothing waits"
 
     async def password(self, arg: str) -> str:
@@ -134,6 +142,7 @@ class Commands:
             job = await self._job("pass", "")
         found = await control.give_password(self.store, job.id, secret)
         self.nudge()
+        self.inbox.board.touch(job.id)  # its status message (and buttons) follow
         if found.state is JobState.QUEUED:
             return f"job {job.id}: password added; reading goes on where it stopped"
         return f"job {job.id}: password added (the job is {found.state.value})"
@@ -150,6 +159,7 @@ class Commands:
         downloading = fetch is not None and fetch.state in ("queued", "fetching")
         await control.cancel_job(self.store, job.id)
         self.nudge()  # a download in progress stops now, not at its next heartbeat
+        self.inbox.board.touch(job.id)
         where = " while downloading (the partial download is deleted)" if downloading else ""
         return f"job {job.id} ({job.name}) cancelled{where}; its work files are deleted"
 
@@ -157,6 +167,7 @@ class Commands:
         job = await self._job("retry", arg)
         await control.retry_job(self.store, job.id)
         self.nudge()
+        self.inbox.board.touch(job.id)
         return f"job {job.id} queued again"
 
     async def pause(self, arg: str) -> str:
@@ -224,7 +235,7 @@ class Commands:
             options = options[2:]
         asked = NewWatch(
             source=source,
-            to=given.get("to", self.inbox.default_dest),
+            to=given.get("to") or await self.inbox.dest_for(self.who),
             every=given.get("every", "1h"),
         )
         watch, shown = await add_watch(self.store, self.settings, asked)
@@ -263,11 +274,16 @@ class Commands:
         return f"watch {number} removed; the jobs it made stay"
 
     async def settings_cmd(self, arg: str) -> str:
+        """Without KEY: the person's own settings, then the engine's; ``KEY VALUE``: a
+        key of :data:`user_settings.CHOICES` is the person's, any other the engine's."""
         key, _, value = arg.partition(" ")
+        if is_user_key(key.lower()) and value.strip():
+            return await self.mine.change(self.who.user_id, key.lower(), value)
         if not key:
+            mine = await self.mine.show(self.who.user_id, self.inbox.default_dest)
             current = await runtime_config.effective_runtime(self.store, self.settings)
             lines = [f"{k} = {v}" for k, v in current.items()]
-            return "\n".join(lines) + "\nchange one: /settings KEY VALUE"
+            return f"{mine}\n\nferryman's (for everyone):\n" + "\n".join(lines)
         if not value.strip():
             return "send /settings KEY VALUE"
         stored = await runtime_config.set_runtime(self.store, self.settings, key, value.strip())

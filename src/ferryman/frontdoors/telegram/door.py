@@ -20,11 +20,14 @@ from ferryman.config import Settings
 from ferryman.engine.events import EventBus
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.allow import AllowList
+from ferryman.frontdoors.telegram.callbacks import Actions
 from ferryman.frontdoors.telegram.caption import links_in
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.commands import Commands
+from ferryman.frontdoors.telegram.help import register_menu
 from ferryman.frontdoors.telegram.inbox import CHUNKS_IN_FLIGHT, Inbox
 from ferryman.frontdoors.telegram.status import StatusBoard
+from ferryman.frontdoors.telegram.user_settings import Who
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
@@ -37,6 +40,7 @@ from ferryman.telegram.remote import remote_file
 log = logging.getLogger(__name__)
 
 NOT_UNDERSTOOD = "send me an archive, a media file or a link to one, or /help"
+TOAST_MAX = 200  # characters of a button's answer
 CLOSE_GRACE_SECONDS = 10.0  # for the message being answered when ferryman stops
 
 
@@ -76,6 +80,7 @@ class FrontDoor:
             self.sources,
         )
         self.commands = Commands(settings, store, self.inbox, nudge)
+        self.actions = Actions(settings, store, self.chat, self.commands, self.inbox, self.sources)
         self.allow = AllowList(set())
         self._listens = arrived is None
         self._queue: asyncio.Queue[Any] = arrived if arrived is not None else asyncio.Queue()
@@ -86,6 +91,7 @@ class FrontDoor:
     async def start(self) -> None:
         """Resolve who is allowed, pick up earlier status messages and downloads, listen."""
         self.allow = await AllowList.resolve(self.client, self.settings.telegram.allow_users)
+        await self._know_session()
         await self.board.load()
         self._unsubscribe = self.bus.subscribe(self.board.on_event)
         self._showing = asyncio.create_task(self.board.run(), name="status-board")
@@ -94,9 +100,20 @@ class FrontDoor:
             self.client.add_event_handler(self._on_message, events.NewMessage(incoming=True))
         await self.inbox.resume()
 
+    async def _know_session(self) -> None:
+        """A bot (``get_me().bot``) gets buttons, callbacks and its command menu; a
+        user account numbered choices and ``/help`` as its menu."""
+        me = await self.client.get_me()
+        bot = bool(getattr(me, "bot", False))
+        self.chat.bot = self.commands.bot = bot
+        if bot:
+            await register_menu(self.client)
+            self.client.add_event_handler(self._on_message, events.CallbackQuery())
+
     async def close(self) -> None:
         """Stop listening; a message being answered is finished first (store writes are
         not cut in half), downloads stop where they are and go on at the next start."""
+        self.client.remove_event_handler(self._on_message, events.CallbackQuery)
         if self._listens:
             self.client.remove_event_handler(self._on_message)
         if self._unsubscribe is not None:
@@ -119,6 +136,9 @@ class FrontDoor:
         while (event := await self._queue.get()) is not None:
             if not (event.is_private and self.allow.allows(event.sender_id)):
                 continue  # the allow-list is known only once started: checked here
+            if isinstance(event, events.CallbackQuery.Event):
+                await self._press(event)
+                continue
             message = event.message
             try:
                 with contextlib.suppress(Exception):  # else looked up when answering
@@ -131,14 +151,43 @@ class FrontDoor:
             except Exception:
                 log.exception("answering message %s failed", message.id)
 
+    async def _press(self, event: Any) -> None:
+        """A button pressed on one of the bot's messages: carried out, then answered
+        (the app's spinner stops; the note shows as a toast)."""
+        try:
+            data = bytes(event.data or b"").decode(errors="replace")
+            done = await self.actions.run(event.chat_id, event.message_id, data)
+            await event.answer(done.note[:TOAST_MAX])
+        except Exception:
+            log.exception("answering a button failed")
+
+    async def _chosen(self, message: Any, text: str) -> str | None:
+        """A reply that answers something the account asked or offered: a password
+        prompt, a list of files, a numbered choice (user accounts). None: not one."""
+        chat_id, reply_to = message.chat_id, message.reply_to_msg_id
+        said = await self.actions.password_reply(chat_id, reply_to, text)
+        if said is not None or self.chat.bot:
+            return said
+        picked = await self.actions.pick_reply(chat_id, reply_to, text)
+        if picked is not None:
+            return picked.note
+        answered = self.chat.numbered.answer(chat_id, text, reply_to)
+        if answered is None:
+            return None
+        offered_on, option = answered
+        return (await self.actions.run(chat_id, offered_on, option.action)).note
+
     async def answer(self, message: Any) -> str | None:
         """The reply to one message from an allowed person (None: no reply)."""
         text = message.message or ""
         remote = remote_file(message)
         if remote is not None:
             return await self.inbox.receive(message, remote)
+        chosen = await self._chosen(message, text)
+        if chosen is not None:
+            return chosen
         if text.startswith("/"):
-            return await self.commands.run(text)
+            return await self.commands.run(text, Who(message.sender_id, message.chat_id))
         links = links_in(text, _entity_urls(message), self.sources)
         if links:
             return await self.inbox.take_links(message, links)

@@ -11,18 +11,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine import chosen, intake
 from ferryman.engine.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.telegram import render
+from ferryman.frontdoors.telegram import choose, render
 from ferryman.frontdoors.telegram.caption import read_caption
 from ferryman.frontdoors.telegram.status import Board, StatusBoard
+from ferryman.frontdoors.telegram.user_settings import UserSettings, Who
 from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
@@ -73,6 +74,17 @@ class Inbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: dict[int, tuple[asyncio.Task[None], Board | None]] = {}
         self._slots = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
+        self.mine = UserSettings(store, sinks)
+
+    async def dest_for(self, who: Who) -> str:
+        """Where ``who``'s jobs go unless a caption says: their ``/settings to``, else
+        the chat's default."""
+        return (await self.mine.of(who.user_id, who.chat_id)).dest or self.default_dest
+        # Set by the door (``callbacks``): a file's status message is about to be
+        # posted; a file whose person asked to choose its entries is downloaded
+        # (instead of a job).
+        self.on_file: Callable[[InboxRow, RemoteFile, bool], None] | None = None
+        self.on_choose: Callable[[InboxRow, Board | None], Awaitable[None]] | None = None
 
     @property
     def default_dest(self) -> str:
@@ -85,7 +97,8 @@ class Inbox:
         """``message`` (from an allowed sender) carries ``remote``; returns a reply, if due."""
         chat_id, sender_id = message.chat_id, message.sender_id
         try:
-            wishes = read_caption(message.message or "", self.default_dest, self.sinks)
+            dest = await self.dest_for(Who(sender_id, chat_id))
+            wishes = read_caption(message.message or "", dest, self.sinks)
         except FerrymanError as exc:
             await self.store.inbox_note(
                 chat_id=chat_id,
@@ -115,15 +128,28 @@ class Inbox:
                 f"{remote.name} was received before ({where}); send it again with the"
                 " caption force to process it again"
             )
+        if wishes.choose:
+            await asyncio.to_thread(choose.ask, self.folder / str(row.id))
+        await self._offer(row, remote)
         board = await self._open_board(chat_id, message.id, remote)
         self._start(row, remote, board)
         return None
+
+    async def _offer(self, row: InboxRow, remote: RemoteFile) -> None:
+        if self.on_file is not None:
+            asked = await asyncio.to_thread(choose.asked, self.folder / str(row.id))
+            self.on_file(row, remote, asked)
+
+    def downloading(self, row_id: int) -> bool:
+        """Whether the file of inbox row ``row_id`` is still downloading."""
+        return row_id in self._running
 
     async def take_links(self, message: Any, links: list[str]) -> str | None:
         """Each link of ``message`` becomes a job (a ``to:``/``force`` caption applies to
         all); each gets a status message. Returns a reply for what was not taken."""
         try:
-            wishes = read_caption(message.message or "", self.default_dest, self.sinks)
+            mine = await self.mine.of(message.sender_id, message.chat_id)
+            wishes = read_caption(message.message or "", mine.dest or self.default_dest, self.sinks)
         except FerrymanError as exc:
             return f"not taken: {exc.message}"
         problems: list[str] = []
@@ -137,7 +163,7 @@ class Inbox:
                     sources=self.sources,
                     sinks=self.sinks,
                     settings=self.settings,
-                    profile=wishes.profile,
+                    profile=wishes.profile or mine.profile,
                 )
             except FerrymanError as exc:
                 problems.append(f"{link}: {exc.message} ({exc.code}) — {exc.next_step}")
@@ -175,6 +201,7 @@ class Inbox:
                     continue
                 await self.store.inbox_failed(row.id, exc.code)
                 continue
+            await self._offer(row, remote)
             board = await self._open_board(row.chat_id, row.message_id, remote)
             self._start(row, remote, board)
 
@@ -220,6 +247,10 @@ class Inbox:
         try:
             async with self._slots:
                 await self._download(row, remote, progress)
+            if self.on_choose is not None and choose.asked(self.folder / str(row.id)):
+                self._running.pop(row.id, None)
+                await self.on_choose(row, board)  # the job comes once the files are chosen
+                return
             job = await self._make_job(row)
             # A job now: a /cancel from here on is the job's (cancel_download must not
             # stop this task while it only tells the chat, and mark the row failed).
@@ -290,12 +321,26 @@ class Inbox:
     async def _fresh_location(self, row: InboxRow) -> Any:
         return (await self._fetch_remote(row)).location
 
-    async def _make_job(self, row: InboxRow) -> Job:
+    async def take_chosen(self, row: InboxRow, paths: list[str] | None) -> Job:
+        """The job of the entries chosen from a downloaded archive (``choose``; None:
+        all of them), with a status message of its own."""
+        job = await self._make_job(row, chosen.memo_of(paths) if paths is not None else None)
+        await self.store.inbox_done(row.id, job.id)
+        await asyncio.to_thread(choose.forget, self.folder / str(row.id))
+        try:
+            board = await self.board.open(row.chat_id, row.message_id, render.job_shown(job, {}))
+            await self.board.attach(board, job.id)
+        except FerrymanError as exc:
+            log.warning("no status message for job %s: %s", job.id, exc)
+        self.nudge()
+        return job
+
+    async def _make_job(self, row: InboxRow, memos: dict[str, str] | None = None) -> Job:
         """The job for a finished download (the one already made, after a crash)."""
         assert row.path is not None and row.dest is not None
         try:
             return await intake.add_source(
-                self.store, Path(row.path), dest=row.dest, sinks=self.sinks
+                self.store, Path(row.path), dest=row.dest, sinks=self.sinks, memos=memos
             )
         except FerrymanError as exc:
             if exc.code != "source.duplicate":

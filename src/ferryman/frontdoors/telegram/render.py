@@ -11,25 +11,6 @@ from ferryman.engine.report import counts
 from ferryman.frontdoors.terminal import deferred_note
 from ferryman.model import Job, JobState
 
-HELP = """Send me an archive, a media file or a link and I make it a job.
-Caption: to: @channel, to: telegram:-100… or to: library: (where it goes);
-force (take a file that came before once more).
-A link to a video (YouTube, X, TikTok… or any page with one) becomes an MP4 up to
-1080p; beside it: 720p, 480p, best, mute, mp3 192 (or 320, 256, 128, 96), m4a, opus,
-playlist.
-
-/status  jobs and their progress
-/queue  what waits
-/pass PASSWORD  or  /pass JOB PASSWORD
-/cancel [JOB]  (no JOB: a file still downloading first)
-/pause [JOB]  /resume [JOB]  /retry [JOB]
-/report [JOB]  what a job delivered, skipped, quarantined
-/quarantine  files kept back, with the reason
-/cleanup  delete downloads of ended jobs (asks first)
-/settings  or  /settings KEY VALUE
-/watch SOURCE [to DEST] [every 1h]  a feed, channel, folder: new entries become jobs
-/watches  the watches   /unwatch ID  stop one"""
-
 
 @dataclass(frozen=True, slots=True)
 class Shown:
@@ -49,6 +30,25 @@ def size_text(n: int) -> str:
     return f"{n / 1000**3:.2f} GB"
 
 
+BAR_CELLS = 10
+SKIP_LINES = 5  # reasons for skipped files a summary lists
+
+
+def bar(percent: int) -> str:
+    """A progress bar a phone shows on one line: ``▰▰▰▰▱▱▱▱▱▱`` for 40 %."""
+    full = max(0, min(BAR_CELLS, percent * BAR_CELLS // 100))
+    return "▰" * full + "▱" * (BAR_CELLS - full)
+
+
+def albums_text(albums: tuple[int, int] | None) -> str:
+    """``1 of 3 albums sent`` (empty while no album is made)."""
+    if albums is None or not albums[1]:
+        return ""
+    sent, made = albums
+    noun = "album" if made == 1 else "albums"
+    return f"{made} {noun} sent" if sent == made else f"{sent} of {made} {noun} sent"
+
+
 def percent_of(done: int, size: int) -> int:
     """Whole percent, rounded down; an empty file counts as complete."""
     return int(done * 100 / size) if size else 100
@@ -59,7 +59,7 @@ def downloading(name: str, done: int, size: int) -> Shown:
     return Shown(
         percent,
         "downloading",
-        f"{name}: downloading {percent}% ({size_text(done)} of {size_text(size)})",
+        f"{name}: downloading {percent}% ({size_text(done)} of {size_text(size)})\n{bar(percent)}",
     )
 
 
@@ -79,7 +79,11 @@ def fetching_shown(job: Job, progress: JobFetching, figures: Figures | None = No
     note = figures.note() if figures is not None and not job.wait_reason else ""
     extra = f" ({note})" if note else ""
     wait = f", waiting: {job.wait_reason}" if job.wait_reason else ""
-    return Shown(percent, "fetching", f"{job_title(job)}: {phase} {percent}%{extra}{wait}")
+    return Shown(
+        percent,
+        "fetching",
+        f"{job_title(job)}: {phase} {percent}%{extra}{wait}\n{bar(percent)}",
+    )
 
 
 def download_failed(name: str, code: str, message: str) -> Shown:
@@ -90,9 +94,17 @@ def job_title(job: Job) -> str:
     return f"job {job.id} {job.name}"
 
 
-def job_shown(job: Job, by_state: dict[str, int], figures: Figures | None = None) -> Shown:
-    """A job's status line from its state and item counts (summary once it ended);
-    ``figures``: the phase under way, said with its own speed and time left."""
+def job_shown(
+    job: Job,
+    by_state: dict[str, int],
+    figures: Figures | None = None,
+    albums: tuple[int, int] | None = None,
+    skipped: dict[str, int] | None = None,
+) -> Shown:
+    """A job's status from its state and item counts (summary once it ended): a line,
+    then a progress bar with the albums sent; ``figures``: the phase under way, said
+    with its own speed and time left; ``albums``: (sent, made); ``skipped``: why files
+    were skipped (reason: how many), for the summary."""
     c = counts(by_state)
     total, pending = c["total"], c["pending"]
     done = total - pending
@@ -101,7 +113,12 @@ def job_shown(job: Job, by_state: dict[str, int], figures: Figures | None = None
         percent = min(percent, 99)  # more entries may come
     title = job_title(job)
     if job.state.terminal:
-        return Shown(100, "ended", ended_text(job, c), final=True)
+        lines = [ended_text(job, c), albums_text(albums)]
+        reasons = sorted((skipped or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+        lines += [f"skipped {n}: {reason}" for reason, n in reasons[:SKIP_LINES]]
+        if len(reasons) > SKIP_LINES:
+            lines.append(f"… /report {job.id} tells the rest")
+        return Shown(100, "ended", "\n".join(line for line in lines if line), final=True)
     if job.paused:
         return Shown(percent, "paused", f"{title}: paused at {percent}% (/resume {job.id})")
     if job.state is JobState.NEEDS_PASSWORD:
@@ -116,7 +133,9 @@ def job_shown(job: Job, by_state: dict[str, int], figures: Figures | None = None
     files = f"{done} of {total} files" if job.expanded else f"{done} of {total} files so far"
     wait = f", waiting: {job.wait_reason}" if job.wait_reason else ""
     doing = f", {figures.line()}" if figures is not None and not job.wait_reason else ""
-    return Shown(percent, "running", f"{title}: {percent}% ({files}{wait}){doing}")
+    sent = albums_text(albums)
+    meter = f"{bar(percent)} {sent}" if sent else bar(percent)
+    return Shown(percent, "running", f"{title}: {percent}% ({files}{wait}){doing}\n{meter}")
 
 
 def ended_text(job: Job, c: dict[str, int]) -> str:

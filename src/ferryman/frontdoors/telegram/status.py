@@ -20,11 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from ferryman.engine import report
 from ferryman.engine.events import Event, JobFetched, JobFetching, JobFinished
 from ferryman.engine.phases import Phases
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.render import Shown, fetching_shown, job_shown
+from ferryman.model import Job
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import StatusRow
 from ferryman.telegram.errors import TelegramWait
@@ -103,6 +105,12 @@ class StatusBoard:
     def want(self, board: Board, shown: Shown) -> None:
         """Ask for ``shown`` on ``board`` (it appears when the rule allows)."""
         board.wanted = shown
+        self._wake.set()
+
+    def touch(self, job_id: int) -> None:
+        """Job ``job_id`` changed without an engine event (a button in the chat
+        cancelled it): its message is read again when the rule allows."""
+        self._dirty.add(job_id)
         self._wake.set()
 
     async def attach(self, board: Board, job_id: int) -> None:
@@ -192,19 +200,26 @@ class StatusBoard:
                     board.wanted = None
                     continue
                 figures = self._phases.get(board.job_id)
-                wanted = job_shown(job, per_job.get(board.job_id, {}), figures)
+                albums = await self.store.album_tally(job.id)
+                skipped = await self._skipped(job) if job.state.terminal else None
+                wanted = job_shown(job, per_job.get(job.id, {}), figures, albums, skipped)
                 progress = self._fetching.get(board.job_id)
                 if progress is not None and not wanted.final and not job.paused:
                     wanted = fetching_shown(job, progress, figures)
-                if wanted.final and wanted.text == board.shown.text:
+                if wanted.final and _same_summary(wanted.text, board.shown.text):
                     board.shown = wanted  # shown before a restart: nothing left to say
                 board.wanted = wanted
+
+    async def _skipped(self, job: Job) -> dict[str, int]:
+        """Why an ended job's files were skipped (reason: how many), for its summary."""
+        data = await report.report(self.store, job.id)
+        return dict(data.get("skipped") or {})
 
     async def _edit(self, board: Board) -> None:
         wanted = board.wanted
         assert wanted is not None
         try:
-            await self.chat.edit(board.chat_id, board.message_id, wanted.text)
+            await self.chat.edit(board.chat_id, board.message_id, wanted.text, job_id=board.job_id)
         except TelegramWait as wait:
             self.flood_until = self.clock() + wait.seconds
             log.info("status edits wait %s s (%s)", wait.seconds, wait.code)
@@ -233,3 +248,10 @@ class StatusBoard:
             board.edited_at,
         )
         await self.store.status_put(row)
+
+
+def _same_summary(wanted: str, shown: str) -> bool:
+    """Whether ``shown`` is already the summary ``wanted`` says: its first line is
+    enough (a summary shown by an older ferryman lacks the lines under it; the message
+    is not edited again for those)."""
+    return wanted.split("\n", 1)[0] == shown.split("\n", 1)[0]

@@ -34,6 +34,9 @@ class WatchEntry:
     # its name or its number): jobs dedupe by it, so two watches of one chat to one
     # place make each job once. None: the input's own (``Source.inspect``).
     ident: str | None = None
+    # The name of what lists it, when the source says one (a feed's title): the job a
+    # look makes is called so. None: named after the source's link.
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ class Lister(Protocol):
     # An entry's input may come back with new content (a changed file at the same
     # link): its job is then not deduplicated against the job the old content made.
     changes_in_place: bool
+    # Its entries are listed newest first but read oldest first (a chat, top down).
+    read_oldest_first: bool
 
     def accepts(self, source: str) -> bool:
         """Whether this kind can follow ``source`` (offline, cheap: by its form)."""

@@ -17,6 +17,7 @@ class DavLister:
     kind = "dav"
     description = "a WebDAV folder (dav:// or davs://): new or changed files"
     changes_in_place = True
+    read_oldest_first = False
 
     def accepts(self, source: str) -> bool:
         return scheme_of(source) in ("dav", "davs")

@@ -1,5 +1,6 @@
 """RSS and Atom feeds whose entries link to files or archives (the leech bots' feeds):
-each entry's enclosure (else its link) becomes a job as ``ferryman add`` would make it.
+each entry's enclosure (else its link) is read as ``ferryman add`` would read it, one
+input of the look's job (named after the feed's title).
 
 The feed is fetched with the project's HTTP client (its user agent, timeouts, and the
 private-address guard when ``network.block_private`` is on) and read by ``feedparser``,
@@ -31,6 +32,7 @@ class FeedLister:
     kind = "feed"
     description = "an RSS or Atom feed whose entries link to files or archives"
     changes_in_place = False
+    read_oldest_first = False
 
     def accepts(self, source: str) -> bool:
         return scheme_of(source) in ("http", "https")
@@ -95,8 +97,9 @@ def list_feed(source: str, settings: Settings) -> list[WatchEntry]:
             f" ({parsed.get('bozo_exception') or 'no feed found'})",
         )
     found = []
+    group = str((parsed.get("feed") or {}).get("title") or "").strip() or None
     for entry in parsed.get("entries") or ():
-        made = _entry(entry, final)
+        made = _entry(entry, final, group)
         if made is not None:
             found.append(made)
     return found
@@ -146,7 +149,7 @@ def _parsed(body: bytes) -> Any:
     return feedparser.parse(body)
 
 
-def _entry(entry: Any, base: str) -> WatchEntry | None:
+def _entry(entry: Any, base: str, group: str | None) -> WatchEntry | None:
     link = None
     for enclosure in entry.get("enclosures") or ():
         if enclosure.get("href"):
@@ -170,6 +173,7 @@ def _entry(entry: Any, base: str) -> WatchEntry | None:
         title=str(entry.get("title") or link.rstrip("/").rpartition("/")[2]),
         duration=_duration(entry.get("itunes_duration")),
         published=float(calendar.timegm(when)) if when else None,
+        group=group,
     )
 
 

@@ -78,6 +78,7 @@ class TelegramChatLister:
         " t.me/c/ID, telegram:@NAME, telegram:-100ID): its new posts' files, an album as one"
     )
     changes_in_place = False
+    read_oldest_first = True  # a chat is read top down: a look's job keeps that order
 
     def __init__(self, shared: Shared | None = None) -> None:
         self._shared = shared  # the engine's resources: its one Telegram connection

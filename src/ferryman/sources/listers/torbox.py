@@ -36,6 +36,7 @@ class TorboxLister:
     kind = "torbox"
     description = "a Torbox account (torbox:, torbox:torrent…): items as they become ready"
     changes_in_place = False
+    read_oldest_first = False
 
     def accepts(self, source: str) -> bool:
         try:

@@ -20,6 +20,7 @@ class YtdlpLister:
     kind = "ytdlp"
     description = "a playlist, channel or feed yt-dlp lists (entries made as --audio/--quality say)"
     changes_in_place = False
+    read_oldest_first = False
 
     def accepts(self, source: str) -> bool:
         return scheme_of(source) in ("http", "https")

@@ -40,6 +40,7 @@ from ferryman.store.migrations import (
     v0010_sink_state,
     v0011_turn_indexes,
     v0012_job_numbers,
+    v0013_user_settings,
 )
 
 Step = Callable[[Connection], None]
@@ -57,4 +58,5 @@ STEPS: tuple[Step, ...] = (
     v0010_sink_state.apply,
     v0011_turn_indexes.apply,
     v0012_job_numbers.apply,
+    v0013_user_settings.apply,
 )

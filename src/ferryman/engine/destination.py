@@ -1,0 +1,73 @@
+"""A job's destination resolved once, when a stage claims its work.
+
+A job keeps its destination as text (``telegram:@name``). A stage that claims a job, an
+item or an album turns it into a ``Route`` once (``resolve``): its kind, target, media
+options (the policy in them) and the sink it opens; what the stage calls after that
+(the read's runs, staging, the encode, the delivery) is handed the route and never
+parses the text again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ferryman.config import Settings
+from ferryman.engine.context import Context
+from ferryman.engine.prepare import MediaOptions, options_for
+from ferryman.media.policy import Policy
+from ferryman.sinks.base import Sink, SinkEnv, SinkKind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Route:
+    """Where a job's files go, resolved: ``text`` as the job keeps it."""
+
+    text: str
+    kind: SinkKind
+    target: str
+    options: MediaOptions
+    env: SinkEnv
+    _sink: Sink | None = field(default=None, repr=False)
+
+    @property
+    def policy(self) -> Policy:
+        return self.options.policy
+
+    def album_size(self, settings: Settings) -> int:
+        """The album size now: the setting (it may change while the engine runs),
+        within what the destination takes."""
+        return self.kind.album_size(settings)
+
+    def sink(self) -> Sink:
+        """The sink delivering there, opened by its kind on first use (offline and cheap:
+        a kind imports what the network needs here, and connects later)."""
+        if self._sink is None:
+            self._sink = self.kind.open(self.target, self.env)
+        return self._sink
+
+
+async def resolve(ctx: Context, dest: str) -> Route:
+    """``dest`` resolved with the settings now (``sink.unknown`` if no kind takes it)."""
+    settings = await ctx.settings()
+    found = ctx.sinks.parse(dest)
+    kind = ctx.sinks.kind(dest)
+    options = options_for(settings, kind)
+    state = ctx.store.sink_state(found.scheme)  # its own, not the store
+    env = SinkEnv(settings, state, options.policy, ctx.resources)
+    return Route(dest, kind, found.target, options, env)
+
+
+def warm(route: Route) -> Sink | None:
+    """The route's sink may start what its first delivery needs (a login, connections)
+    in the background, while its job starts and its input is read. The sink, or None
+    when it cannot open (the delivery meets that again and says so)."""
+    try:
+        sink = route.sink()
+    except Exception:
+        log.debug("the sink of %s did not open to warm", route.text, exc_info=True)
+        return None
+    sink.warm()
+    return sink

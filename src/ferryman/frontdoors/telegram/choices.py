@@ -1,0 +1,91 @@
+"""What the chat offers to choose, decided once for both kinds of session.
+
+An :class:`Offer` is rows of :class:`Option`; each option's ``action`` is a short
+string (at most 64 bytes: Telegram's limit for a button's data) that says everything
+needed to carry it out, so a press needs no memory of what was offered. A bot session
+draws an offer as an inline keyboard, a user session as numbered options answered by a
+reply (``keyboards``); ``callbacks`` carries the action out either way.
+
+Actions: ``j:JOB:cancel|retry|report|pass`` on a job's status message; ``l:JOB:PROFILE``
+on a link's (the same link again in another form); ``a:ROW:choose|all`` on an archive
+still downloading (inbox row ``ROW``); ``c:ROW:…`` in the list of an archive's files
+(``choose``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ferryman.model import Job, JobState
+
+DATA_MAX = 64  # bytes of a callback button's data
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    label: str
+    action: str
+
+    def __post_init__(self) -> None:
+        if len(self.action.encode()) > DATA_MAX:
+            raise ValueError(f"action {self.action!r} is longer than {DATA_MAX} bytes")
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Rows of options (a bot draws each row as a row of buttons)."""
+
+    rows: tuple[tuple[Option, ...], ...]
+
+    @property
+    def options(self) -> list[Option]:
+        return [o for row in self.rows for o in row]
+
+
+# A link to media can be had in these forms besides its own (``links.profile`` words).
+LINK_FORMS: tuple[tuple[str, str], ...] = (
+    ("Video 1080p", "1080p"),
+    ("720p", "720p"),
+    ("Audio MP3", "mp3"),
+)
+
+
+def job_offer(job: Job, link: bool = False) -> Offer | None:
+    """A job's status message: Cancel and Report while it runs (a password to give
+    while it waits for one), Retry and Report once it failed or was cancelled, Report
+    once it is done; a link to media also in its other forms (``link``)."""
+    n = job.id
+    if job.state is JobState.DONE:
+        rows: list[tuple[Option, ...]] = [(Option("Report", f"j:{n}:report"),)]
+    elif job.state.terminal:
+        rows = [(Option("Retry", f"j:{n}:retry"), Option("Report", f"j:{n}:report"))]
+    elif job.state is JobState.NEEDS_PASSWORD:
+        rows = [(Option("Enter password", f"j:{n}:pass"), Option("Cancel", f"j:{n}:cancel"))]
+    else:
+        rows = [(Option("Cancel", f"j:{n}:cancel"), Option("Report", f"j:{n}:report"))]
+    if link:
+        rows.append(tuple(Option(label, f"l:{n}:{form}") for label, form in LINK_FORMS))
+    return Offer(tuple(rows))
+
+
+def archive_offer(row_id: int, choosing: bool) -> Offer:
+    """An archive while it downloads: everything (the default, nothing waits for a
+    choice) or its files chosen from a list once it is here."""
+    mark = ("", "✓ ") if choosing else ("✓ ", "")
+    return Offer(
+        (
+            (
+                Option(f"{mark[0]}Everything", f"a:{row_id}:all"),
+                Option(f"{mark[1]}Choose files", f"a:{row_id}:choose"),
+            ),
+        )
+    )
+
+
+def parse(action: str) -> tuple[str, int, str] | None:
+    """``(kind, number, rest)`` of an action; None if it is not one of ours."""
+    kind, _, tail = action.partition(":")
+    number, _, rest = tail.partition(":")
+    if kind not in ("j", "l", "a", "c") or not number.isdigit() or not rest:
+        return None
+    return kind, int(number), rest
