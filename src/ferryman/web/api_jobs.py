@@ -12,7 +12,7 @@ from fastapi import FastAPI, Query, Response
 
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
-from ferryman.web import guard
+from ferryman.web import guard, library_view
 from ferryman.web.core import API, JobId, Web, error_body
 from ferryman.web.live import page_of
 from ferryman.web.schemas import (
@@ -132,6 +132,7 @@ def routes(app: FastAPI, web: Web) -> None:
             path = None
         if path is not None:
             await asyncio.to_thread(web.uploads.remove_source, path)
+        await asyncio.to_thread(library_view.forget, web.settings, job_id)
         web.tracker.forget(job_id)
 
     @app.delete(f"{API}/jobs/{{job_id}}", status_code=204, tags=["jobs"])

@@ -57,6 +57,24 @@ _WATCHES = """<section id="watches-panel" aria-labelledby="watches-title" hidden
 </section>"""
 
 
+# Cookies for sites behind a login: static/cookies.js gives, shows and removes them.
+_COOKIES = """<details id="cookies-panel" class="cookies">
+  <summary>Cookies for sites behind a login<span class="kept"></span></summary>
+  <link rel="stylesheet" href="/static/habits.css">
+  <p class="hint">For a video a site shows only when you are logged in: export that site's
+  cookies as a cookies.txt from a browser where you are logged in (a "Get cookies.txt"
+  add-on does it) and give the file here. It is kept on this server for the next links
+  and never shown back.</p>
+  <p id="cookies-state" role="status"></p>
+  <div class="row"><label for="cookies-file">cookies.txt</label>
+  <input id="cookies-file" type="file" accept=".txt,text/plain">
+  <button type="button" id="cookies-remove" class="quiet" hidden>Remove cookies</button></div>
+  <div id="cookies-error" class="error" role="alert"></div>
+  <script src="/static/cookies.js" defer></script>
+  <script src="/static/library.js" defer></script>
+</details>"""
+
+
 def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> str:
     return "".join(
         f'<option value="{v}"{" selected" if v == chosen else ""}>{label.format(v)}</option>'
@@ -128,6 +146,7 @@ download the MP3.</p>
   <div id="form-error" class="error" role="alert"></div>
   <p id="upload-state" role="status"></p>
 </form>
+{_COOKIES}
 <div class="jobs-head">
   <h2 id="jobs-title">Jobs</h2>
   <fieldset class="show tabs">

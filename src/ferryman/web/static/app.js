@@ -136,6 +136,7 @@ function render(view, many) {
   item.dataset.status = view.status;
   item.dataset.outcome = outcome(view);
   place(list, item, view);
+  item.dataset.dest = (view.dest || "").split(":")[0]; // library.js finds Library jobs by it
   item.replaceChildren();
   // One line, as MeTube's: name, phase, figures, the downloads, the actions.
   const row = document.createElement("div");
@@ -787,10 +788,10 @@ async function start(event) {
     return;
   }
   remember();
-  if (files.length && output().kind !== "as_is") {
+  if (files.length && !["as_is", "audio"].includes(output().kind)) {
     // Refused by the server after the whole upload otherwise (link.output_for_file).
     error.textContent =
-      "An uploaded file is delivered as it is, converted only where it would not play: choose “As they are” for files. Audio, quality and mute apply to links.";
+      "An uploaded file is delivered as it is, converted only where it would not play: choose “As they are” or “Audio only” for files. Quality and mute apply to links.";
     return;
   }
   submit.disabled = true;
