@@ -149,6 +149,8 @@ def test_a_library_job_says_its_folder_and_shows_previews(
     folder under the library's root (and the root) and shows previews of the three."""
     item = _library_job(web, tmp_path, page, "seaside")
     where = item.locator(".library .where").first
+    expect(where).to_be_hidden()  # in the row's details: the row stays one line
+    item.get_by_role("button", name="Details of seaside").click()
     expect(where).to_contain_text("In the library: seaside")
     root = web.data / "library"
     expect(where).to_contain_text(f"under {root}")

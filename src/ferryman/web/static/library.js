@@ -1,5 +1,6 @@
-// A Library job (done, or failed or cancelled part-way) says where its files went: the folder under the library's root (and the
-// root), with previews of its photos and videos. Asked once per done Library job, when
+// A Library job (done, or failed or cancelled part-way) says where its files went, in
+// its row's details: the folder under the library's root (and the root), with previews
+// of its photos and videos. Asked once per done Library job, when
 // its card comes into view (/api/v1/jobs/{id}/library); app.js re-renders cards, so the
 // answer is kept and put back under each new rendering. Uses app.js's api() and text().
 "use strict";
@@ -45,7 +46,8 @@
     if (!known.has(keyOf(item)) || item.querySelector(".library")) return;
     const where = known.get(keyOf(item));
     if (!where.files_total && item.dataset.status !== "done") return; // nothing arrived: the error says it
-    item.append(block(where));
+    // In the row's details (unfolded on demand, as a link job's preview): the row stays one line.
+    (item.querySelector(".more-box") || item).append(block(where));
   }
 
   async function ask(item) {
