@@ -1,10 +1,14 @@
-"""docs/architecture.md's layer map names every module, under its package: a newcomer
-finds any module there in one step, and a module added without a line fails here."""
+"""docs/architecture.md is a map that cannot drift: its layer map names every module,
+under its package (a newcomer finds any module there in one step, and a module added
+without a line fails here); its pipeline is the one ``engine/pipeline.py`` draws; it
+stays short enough to be read as a map."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from ferryman.engine import pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "ferryman"
@@ -52,3 +56,15 @@ def test_the_check_reads_the_map() -> None:
     sections = _sections()
     assert "runner" in sections["engine"] and "door" in sections["frontdoors/telegram"]
     assert "runner" not in sections["web"]
+
+
+def test_the_drawn_pipeline_is_the_one_pipeline_py_draws() -> None:
+    doc = DOC.read_text()
+    start = doc.index("<!-- pipeline: generated -->\n") + len("<!-- pipeline: generated -->\n")
+    drawn = doc[start : doc.index("<!-- /pipeline -->")]
+    assert drawn == pipeline.draw()  # else paste `python -m ferryman.engine.pipeline`
+    assert all(f"| `{stage.name}` |" in drawn for stage in pipeline.PIPELINE)
+
+
+def test_the_map_stays_a_map() -> None:
+    assert len(DOC.read_text().splitlines()) <= 300

@@ -19,7 +19,7 @@ PENDING: set[str] = set()
 def _defended() -> set[str]:
     doc = DOC.read_text()
     section = doc[doc.index("### One concern per module") :]
-    section = section[: section.index("\n### ", 1)]
+    section = section[: section.index("\n## ", 1)]
     return {f"ferryman/{name}" for name in re.findall(r"^\| `([\w/]+\.py)` \|", section, re.M)}
 
 

@@ -52,11 +52,11 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
-class Looked(Enum):
-    LOOKED = "looked"
+class NothingNext(Enum):
+    NOTHING_NEXT = "nothing next"
 
 
-LOOKED = Looked.LOOKED  # a step looked for the next unit itself and found none
+NOTHING_NEXT = NothingNext.NOTHING_NEXT  # a step looked for the next unit itself and found none
 
 
 @dataclass(frozen=True)  # no slots: ``Stage[Job](...)`` sets __orig_class__
@@ -64,7 +64,7 @@ class Stage(Generic[U]):
     """One stage: its pool of workers claims a ``U`` and runs ``step`` on it.
 
     A step answers with the next unit, claimed in the transaction that recorded its own
-    end (a delivery's chained claim); ``LOOKED``, when it looked for one and found none
+    end (a delivery's chained claim); ``NOTHING_NEXT``, when it looked for one and found none
     (the worker then waits for a wake-up since before the step); or None."""
 
     name: str  # its workers' names, its wake-up topic, a node's listed stage
@@ -73,7 +73,7 @@ class Stage(Generic[U]):
     wakes: tuple[str, ...]  # the topics a finished step notifies
     workers: Callable[[Settings], int]
     claim: Callable[[Context, float], Awaitable[U | None]]  # (context, lease seconds)
-    step: Callable[[Context, U], Awaitable[U | Looked | None]]
+    step: Callable[[Context, U], Awaitable[U | NothingNext | None]]
 
     def start(self, pool: Pool, settings: Settings) -> list[asyncio.Task[None]]:
         """Its workers, started by the runner's ``pool``."""
@@ -151,7 +151,7 @@ async def _claim_album(ctx: Context, lease: float) -> AlbumClaim | None:
     return await ctx.store.claim_delivery(ctx.owner, lease)
 
 
-async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | Looked | None:
+async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext | None:
     """Deliver the album; the next one, claimed as this one is recorded (not while
     draining: a drained node takes nothing new)."""
     lease = await lease_seconds(ctx)
@@ -183,7 +183,7 @@ async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | Looked | Non
     read = claim.final or claim.album.job_id in ctx.read_ended
     if read and claim.album.seq >= claim.albums:  # the last album it knew of
         ctx.wakeup.notify("last")  # the job may end: the keeper looks at once
-    return LOOKED if looked and after is None else after
+    return NOTHING_NEXT if looked and after is None else after
 
 
 async def _convert(ctx: Context, item: Item) -> None:
@@ -280,3 +280,25 @@ PIPELINE = (
 STAGES = tuple(stage.name for stage in PIPELINE)  # every engine runs each (≥ 1 worker)
 # Every wake-up topic: the stages' own, and those that name no stage (see above).
 TOPICS = (*STAGES, "room", "keeper", "last")
+
+
+def draw() -> str:
+    """The pipeline as docs/architecture.md shows it: the flow from this module's
+    docstring, then one row per stage of ``PIPELINE``. ``python -m
+    ferryman.engine.pipeline`` prints it; tests/test_architecture_doc.py checks that the
+    doc's copy is this, so the two cannot drift apart."""
+    doc = __doc__ or ""
+    flow = doc[doc.index("::\n\n") + 4 :].split("\n\n")[0]
+    rows = [
+        "| stage | claims | woken by | wakes when a step ends |",
+        "| --- | --- | --- | --- |",
+    ]
+    for stage in PIPELINE:
+        wakes = ", ".join(stage.wakes) or "everyone"
+        rows.append(f"| `{stage.name}` | {stage.claims} | {stage.woken_by} | {wakes} |")
+    lines = [line.removeprefix("    ") for line in flow.splitlines()]
+    return "\n".join(["```", *lines, "```", "", *rows]) + "\n"
+
+
+if __name__ == "__main__":
+    print(draw(), end="")

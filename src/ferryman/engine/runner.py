@@ -38,7 +38,7 @@ from ferryman.engine.events import (
     EventBus,
     JobFinished,
 )
-from ferryman.engine.pipeline import PIPELINE, STAGES, Looked, Stage, lease_seconds
+from ferryman.engine.pipeline import PIPELINE, STAGES, NothingNext, Stage, lease_seconds
 from ferryman.engine.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
 from ferryman.model import JobState
 from ferryman.resources import Closeable
@@ -263,7 +263,7 @@ class Engine:
         """Claim a unit and handle it, for as long as the engine runs.
 
         A step may hand over the next unit, claimed in the transaction that recorded its
-        own end; or ``LOOKED``: it looked there and found none, so the worker waits for
+        own end; or ``NOTHING_NEXT``: it looked there and found none, so the worker waits for
         a wake-up since that look instead of asking the store again at once."""
         looked: int | None = None  # the wake-up mark taken before such a step
         topic = stage.name
@@ -304,7 +304,7 @@ class Engine:
                 except Exception:
                     log.exception("%s: step failed; its lease will expire and it runs again", topic)
                 else:
-                    if isinstance(after, Looked):
+                    if isinstance(after, NothingNext):
                         looked = before
                     else:
                         unit = after
