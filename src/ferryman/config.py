@@ -196,7 +196,7 @@ class Settings(BaseModel):
 
     @property
     def node(self) -> str:
-        import socket
+        import socket  # lazy: start-up
 
         return self.node_name or socket.gethostname()
 

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import tomlkit
 from pydantic import BaseModel
 
 from ferryman.config import Settings, validate_partial
@@ -70,8 +71,6 @@ def check_key(key: str) -> list[str]:
 
 
 def _current(path: Path) -> Any:
-    import tomlkit
-
     if not path.exists():
         return tomlkit.document()
     try:
@@ -82,7 +81,6 @@ def _current(path: Path) -> Any:
 
 def set_key(path: Path, key: str, raw: str) -> Any:
     """Write ``key = raw`` into the file at ``path`` (made when missing); the value."""
-    import tomlkit
 
     parts = check_key(key)
     value = parse_value(raw)
@@ -127,7 +125,6 @@ def init(path: Path) -> None:
 
 def _write(path: Path, doc: Any, key: str) -> None:
     """Validate the whole new file, then put it in place of the old one."""
-    import tomlkit
 
     text = tomlkit.dumps(doc)
     validate_partial(doc.unwrap(), f"{path} with {key}")

@@ -267,7 +267,7 @@ class Batch:
     items: tuple[BatchItem, ...]
 
     def __str__(self) -> str:
-        import json
+        import json  # lazy: start-up
 
         listed = [[item.uri, item.title] for item in self.items]
         body = json.dumps(
@@ -278,7 +278,7 @@ class Batch:
     @classmethod
     def parse(cls, uri: str) -> Batch:
         """Raises ValueError for what is not such a URI."""
-        import json
+        import json  # lazy: start-up
 
         try:
             found = json.loads(uri.removeprefix(f"{BATCH_SCHEME}:"))

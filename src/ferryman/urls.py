@@ -93,7 +93,7 @@ def check_host(host: str, *, bracketed: bool = False) -> str | None:
             return f"the host '{host}' has a label that is not letters, digits, - or _"
         if label.lower().startswith("xn--"):
             try:
-                import idna
+                import idna  # lazy: start-up
 
                 idna.decode(label)
             except (UnicodeError, ValueError):

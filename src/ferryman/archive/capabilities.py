@@ -115,7 +115,7 @@ class Backends:
 def probe_backends(sevenzip: Path | None = None) -> Backends:
     """Look for both backends (runs ``7zz i`` once to see whether it reads RAR)."""
     try:
-        from libarchive import ffi
+        from libarchive import ffi  # lazy: optional
 
         number = int(ffi.version_number())
         version: str | None = f"{number // 1_000_000}.{number // 1_000 % 1_000}.{number % 1_000}"

@@ -19,7 +19,7 @@ __all__ = ["crc32", "implementation"]
 
 def _pick() -> tuple[Callable[[Buffer, int], int], str]:
     try:
-        from zlib_ng import zlib_ng
+        from zlib_ng import zlib_ng  # lazy: optional
     except ImportError:
         return zlib.crc32, "zlib"
     return zlib_ng.crc32, "zlib-ng"

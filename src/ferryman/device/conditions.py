@@ -186,7 +186,7 @@ class Device:
 def _link_down(local: str) -> bool:
     """Whether the interface holding ``local`` has lost its carrier; False when that
     cannot be read (Android may deny it): the route is then believed."""
-    import psutil
+    import psutil  # lazy: start-up
 
     try:
         named = next(

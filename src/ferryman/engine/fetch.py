@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import mimetypes
 from collections.abc import AsyncIterator
 
 import httpx
@@ -140,7 +141,6 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
 def _job_name(found: str) -> str:
     """``a b.zip`` → ``a b``, ``clip.mp4`` → ``clip``, a video's title as it is: an
     extension goes only when it is an archive's or a known file type's."""
-    import mimetypes
 
     stripped = strip_archive_suffixes(found)
     if stripped == found:

@@ -161,7 +161,7 @@ async def add_source(
     Raises ``source.duplicate`` (nothing recorded) when the same input was added
     before, and what ``understand`` raises (nothing recorded).
     """
-    import asyncio
+    import asyncio  # lazy: start-up
 
     new = await asyncio.to_thread(
         understand,

@@ -31,11 +31,15 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from ferryman.config import NotifySettings, Settings
 from ferryman.engine.context import Context
 from ferryman.engine.events import Event, JobFinished, JobWaiting, WatchFailing, WatchFound
 from ferryman.engine.job_view import job_view
+from ferryman.engine.watch_admin import jobs_text, shown_source
 from ferryman.errors import FerrymanError, spec_for, with_job
+from ferryman.net.http import async_transport
 from ferryman.store.notices import (
     ASKS,
     JOB_ENDED,
@@ -245,7 +249,6 @@ class Notifier:
     async def _watch_notice(
         self, event: Notice, settings: Settings
     ) -> tuple[str, list[str], dict[str, Any]] | None:
-        from ferryman.engine.watch_admin import jobs_text, shown_source
 
         assert event.watch_id is not None
         watch = await self.ctx.store.get_watch(event.watch_id)
@@ -389,7 +392,7 @@ async def deliver(notices: Sequence[Notice], settings: Settings) -> None:
     ``notify.undelivered`` (retryable), ``notify.bad_url`` or ``notify.blocked`` (not)
     when it did not go. Every connection goes through the egress guard
     (``engine/notify_egress``)."""
-    from ferryman.engine.notify_egress import egress_for, send_apprise
+    from ferryman.engine.notify_egress import egress_for, send_apprise  # lazy: start-up
 
     payload = notices[0].payload if len(notices) == 1 else digest_of(notices)
     url = notices[0].url
@@ -412,9 +415,6 @@ async def _post(
     ids: str,
     egress: Egress,
 ) -> None:
-    import httpx
-
-    from ferryman.net.http import async_transport
 
     target = WEBHOOK_SCHEMES[scheme] + url[len(scheme) :]
     body = json.dumps(payload, sort_keys=True).encode()

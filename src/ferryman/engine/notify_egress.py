@@ -17,6 +17,8 @@ import urllib.parse
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
+from ferryman.media.child import run_in_child
+from ferryman.net.apprise_send import send
 from ferryman.net.egress import Egress
 
 # Apprise schemes whose host is a web server's (json://host/…): their names are resolved
@@ -83,8 +85,6 @@ def _shown(parts: urllib.parse.SplitResult) -> str:
 async def send_apprise(url: str, title: str, body: str, seconds: float, egress: Egress) -> None:
     """One Apprise notice from a child process whose lookups ``egress`` checks
     (``net.apprise_send``); a target with no answer in ``seconds`` is cut off."""
-    from ferryman.media.child import run_in_child
-    from ferryman.net.apprise_send import send
 
     shown = url.partition("://")[0] + "://…"
     kwargs = {"url": url, "title": title, "body": body, "shown": shown, "egress": egress}

@@ -194,9 +194,9 @@ async def _convert(ctx: Context, item: Item) -> None:
 
 async def _watch(ctx: Context, claimed: Watch) -> None:
     """Check a due watch (``engine/watch``): its new entries become jobs."""
-    from ferryman.engine.watch import Checker
-    from ferryman.sources.listers.base import WatchEntry
-    from ferryman.sources.listers.builtin import default_listers
+    from ferryman.engine.watch import Checker  # lazy: start-up
+    from ferryman.sources.listers.base import WatchEntry  # lazy: start-up
+    from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
 
     async def cut(listing: Awaitable[list[WatchEntry]]) -> list[WatchEntry]:
         return await until_stopped(ctx, listing)

@@ -19,14 +19,14 @@ _PENDING = [s for s in ItemState if not s.terminal]
 
 def _sources() -> SourceRegistry:
     """Loaded only to name a job's input: an empty ``status`` answers without them."""
-    from ferryman.sources.builtin import default_sources
+    from ferryman.sources.builtin import default_sources  # lazy: start-up
 
     return default_sources()
 
 
 def _sinks() -> SinkRegistry:
     """Loaded only to say which jobs have download links (as ``_sources``)."""
-    from ferryman.sinks.builtin import default_sinks
+    from ferryman.sinks.builtin import default_sinks  # lazy: start-up
 
     return default_sinks()
 

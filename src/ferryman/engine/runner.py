@@ -38,6 +38,7 @@ from ferryman.engine.events import (
     EventBus,
     JobFinished,
 )
+from ferryman.engine.notify import Notifier
 from ferryman.engine.pipeline import PIPELINE, STAGES, NothingNext, Stage, lease_seconds
 from ferryman.engine.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
 from ferryman.model import JobState
@@ -47,6 +48,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
+from ferryman.store.nudge import listener_for
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +131,6 @@ class Engine:
         # hold the stop up.
         preflight = asyncio.create_task(self._preflight(settings), name="sink-preflight")
         keeper = asyncio.create_task(self._housekeep(until_idle, reaped), name="housekeeper")
-        from ferryman.engine.notify import Notifier
 
         notifier = Notifier(self.ctx)
         unheard = self.ctx.bus.subscribe(notifier.on_event)
@@ -240,7 +241,6 @@ class Engine:
         machine's ``resume``): a datagram on SQLite, LISTEN on PostgreSQL. None when
         ``FERRYMAN_NO_WAKE`` is set (benchmarks measure the polling baseline) or the
         store cannot listen: polls still find the work."""
-        from ferryman.store.nudge import listener_for
 
         if self.ctx.device.env.get("FERRYMAN_NO_WAKE"):
             return None

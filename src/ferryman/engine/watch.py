@@ -20,16 +20,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 import re
+import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
+from ferryman.engine.context import Stopping
 from ferryman.engine.events import Event, WatchFailing, WatchFound
+from ferryman.engine.intake import dedupe_key, understand
+from ferryman.engine.leases import held
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
+from ferryman.links.profile import Profile, parse_token
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.listers.base import ListerRegistry, Resuming, Seen, WatchEntry
@@ -144,7 +150,6 @@ class Checker:
             when = now + settings.network.recheck_seconds
             await store.watch_failed(watch.id, self.owner, waiting, when, count=False)
             return Found(watch, error=waiting, waited=True, next_at=when)
-        from ferryman.engine.leases import held
 
         try:
             async with held(store, watches, watch.id, self.owner, settings.lease_seconds):
@@ -268,8 +273,6 @@ class Checker:
         """Raise ``Stopping`` when the engine stops: nothing of this pass is written yet
         (what earlier batches wrote stays), so the lease is only handed back."""
         if self.stopping is not None and self.stopping.is_set():
-            from ferryman.engine.context import Stopping
-
             raise Stopping
 
     async def _batch(
@@ -360,9 +363,6 @@ class Checker:
         return found
 
     def _understand(self, watch: Watch, entry: WatchEntry) -> dict[str, object]:
-        from ferryman.engine.intake import understand
-        from ferryman.links.profile import Profile, parse_token
-
         profile = parse_token(watch.profile) if watch.profile else None
         if profile is None and watch.kind == "ytdlp":
             profile = Profile()  # a video page: an MP4 up to 1080p, as `add` makes it
@@ -372,8 +372,6 @@ class Checker:
         job = new.job(new.name, 0, None)
         job["notify"] = watch.notify  # the watch's notice targets are its jobs' too
         if entry.ident is not None:  # one chat however spelled: one job per post
-            from ferryman.engine.intake import dedupe_key
-
             job["dedupe_key"] = dedupe_key(entry.ident, str(job["dest"]))
         if self.listers.get(watch.kind).changes_in_place:
             job["dedupe_key"] = None  # a changed file is new: the seen rows keep it once
@@ -399,8 +397,6 @@ class _Into:
 def _named_after(shown: str) -> str:
     """A job name from the watched source as shown (``https://t.me/newsroom`` →
     ``newsroom``, ``…/Family/`` → ``Family``, ``…/feed.xml`` → ``feed``)."""
-    import mimetypes
-    import urllib.parse
 
     parts = urllib.parse.urlsplit(shown)
     tail = (parts.path if parts.scheme else shown).rstrip("/").rpartition("/")[2]

@@ -94,13 +94,13 @@ class NewWatch:
 async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[Watch, str]:
     """Check what is asked and record the watch; it and its source as shown. Raises a
     FerrymanError (nothing recorded) for a bad option, destination or source."""
-    from ferryman.engine.notify import check_target
-    from ferryman.engine.notify_egress import check_targets
-    from ferryman.engine.watch import next_in_window, parse_window
-    from ferryman.links.profile import from_choices
-    from ferryman.sinks.builtin import default_sinks
-    from ferryman.sources.listers.base import Ready
-    from ferryman.sources.listers.builtin import default_listers
+    from ferryman.engine.notify import check_target  # lazy: start-up
+    from ferryman.engine.notify_egress import check_targets  # lazy: start-up
+    from ferryman.engine.watch import next_in_window, parse_window  # lazy: start-up
+    from ferryman.links.profile import from_choices  # lazy: start-up
+    from ferryman.sinks.builtin import default_sinks  # lazy: start-up
+    from ferryman.sources.listers.base import Ready  # lazy: start-up
+    from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
 
     period = parse_every(asked.every)
     targets = check_target(asked.notify) if asked.notify is not None else None
@@ -196,7 +196,7 @@ def watch_view(watch: Watch, shown_source: str, now: float) -> dict[str, Any]:
 
 def shown_source(watch: Watch) -> str:
     """The source without user info or query (its lister's description)."""
-    from ferryman.sources.listers.builtin import default_listers
+    from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
 
     try:
         return default_listers().get(watch.kind).describe(watch.source)
@@ -236,11 +236,11 @@ async def check_now(
     """Look at one watch now, outside its window (the device still decides); None when
     another checker holds it at the moment. ``shared``: a running engine's resources
     (a Telegram chat is then read through its one connection, not a second one)."""
-    from ferryman.device.conditions import Device
-    from ferryman.engine.watch import Checker
-    from ferryman.sinks.builtin import default_sinks
-    from ferryman.sources.builtin import default_sources
-    from ferryman.sources.listers.builtin import default_listers
+    from ferryman.device.conditions import Device  # lazy: start-up
+    from ferryman.engine.watch import Checker  # lazy: start-up
+    from ferryman.sinks.builtin import default_sinks  # lazy: start-up
+    from ferryman.sources.builtin import default_sources  # lazy: start-up
+    from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
 
     claimed = await store.claim_watch(owner, settings.lease_seconds, watch_id)
     if claimed is None:

@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from telethon.tl import types
 
+from faketg import FakeTelegram, LinkModel
+from faketg.client import FakeDialer, save_login
 from ferryman.config import Settings
 from ferryman.engine.events import EngineStarted
 from ferryman.frontdoors.chat_demo_steps import (
@@ -39,6 +42,9 @@ from ferryman.frontdoors.chat_demo_steps import (
     feed_xml,
     make_files,
 )
+from ferryman.frontdoors.startup import running
+from ferryman.frontdoors.telegram import serve
+from ferryman.telegram.client import make_client
 
 if TYPE_CHECKING:
     from faketg.state import StoredMessage
@@ -87,10 +93,6 @@ def demo_settings(folder: Path, you: int) -> Settings:
 
 
 async def _demo(console: Console, folder: Path) -> int:
-    from faketg import FakeTelegram, LinkModel
-    from faketg.client import FakeDialer, save_login
-    from ferryman.telegram.client import make_client
-
     # Telegram's pace, roughly: a status message has time to move while files travel.
     server = FakeTelegram(link=LinkModel(conn_bytes_per_s=LINK_BYTES_PER_S))
     bot = server.add_user(BOT_NAME, username=BOT_USERNAME, bot=True)
@@ -132,8 +134,6 @@ async def _demo(console: Console, folder: Path) -> int:
 async def _running_door(settings: Settings, dialer: Any) -> AsyncIterator[tuple[Any, Any]]:
     """``telegram serve`` as it runs: the engine and the door; yields (store, door task)
     once the door is open."""
-    from ferryman.frontdoors.startup import running
-    from ferryman.frontdoors.telegram import serve
 
     stop = asyncio.Event()
     async with running(settings, on_signal=stop.set, command="telegram demo", dialer=dialer) as up:
@@ -201,7 +201,6 @@ def _line(console: Console, who: str, text: str) -> None:
 
 def _kind(message: StoredMessage) -> str:
     """What the app shows: a photo, a video, or a file."""
-    from telethon.tl import types
 
     media = message.media
     if media is None:
@@ -216,8 +215,6 @@ def _kind(message: StoredMessage) -> str:
 
 
 def _file_name(message: StoredMessage) -> str:
-    from telethon.tl import types
-
     media = message.media
     if media is None:
         return ""

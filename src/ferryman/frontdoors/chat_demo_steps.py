@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faketg.people import user_sends
+from ferryman.samples import make_corrupt_zip, make_photo_set, make_video, make_zip
+
 if TYPE_CHECKING:
     from faketg import FakeTelegram
     from faketg.state import Account, StoredMessage
@@ -63,8 +66,6 @@ class Script:
         return [m for m in self.chat() if m.from_id == self.bot.id]
 
     def send(self, text: str = "", **kw: Any) -> None:
-        from faketg.people import user_sends
-
         user_sends(self.server, self.you, self.bot, text=text, **kw)
 
     async def send_file(self, path: Path, caption: str = "") -> None:
@@ -223,8 +224,7 @@ async def converse(script: Script, steps: tuple[tuple[str, Step], ...] = STEPS) 
 def make_files(folder: Path) -> tuple[Path, Path, Path, Path]:
     """The person's files: photos, a password archive (AES, by the 7-Zip ferryman
     ships with), a download cut off half way; and a short video to link to."""
-    from ferryman.archive.sevenzip_process import find_7zz
-    from ferryman.samples import make_corrupt_zip, make_photo_set, make_video, make_zip
+    from ferryman.archive.sevenzip_process import find_7zz  # lazy: tests patch it here
 
     shots = make_photo_set(folder / "photos", PHOTOS, size=(1280, 960))
     zipped = make_zip(folder / "holiday.zip", [(p.name, p) for p in shots], compress=False)

@@ -82,7 +82,7 @@ err = console(stderr=True)
 def _print_version(wanted: bool) -> None:
     """``ferryman --version``: what a bug report names (nothing else is loaded)."""
     if wanted:
-        from ferryman import __version__
+        from ferryman import __version__  # lazy: start-up
 
         out.print(f"ferryman {__version__}")
         raise typer.Exit()
@@ -239,9 +239,9 @@ def add(
     """Add inputs as jobs: they run with `ferryman run` (or at once with --run, or in a
     ferryman that is running already)."""
 
-    from ferryman.engine import intake
-    from ferryman.links.profile import from_choices
-    from ferryman.sources.builtin import default_sources
+    from ferryman.engine import intake  # lazy: start-up
+    from ferryman.links.profile import from_choices  # lazy: start-up
+    from ferryman.sources.builtin import default_sources  # lazy: start-up
 
     shown_source = default_sources().describe
     state: State = ctx.obj
@@ -254,7 +254,7 @@ def add(
             audio=audio, bitrate=bitrate, quality=quality, mute=mute, playlist=playlist
         )
         if notify is not None:
-            from ferryman.engine.notify import check_target
+            from ferryman.engine.notify import check_target  # lazy: start-up
 
             notify = check_target(notify)
     except FerrymanError as exc:
@@ -306,7 +306,7 @@ def add(
         return told(results), _added(results), live
 
     async def full(settings: Settings, store: Store) -> tuple[int, int, list[str]]:
-        from ferryman.engine import nodes
+        from ferryman.engine import nodes  # lazy: start-up
 
         results: list[Job | FerrymanError] = []
         for path in paths:
@@ -383,7 +383,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Every job with its state and item counts."""
-    from ferryman.engine import report
+    from ferryman.engine import report  # lazy: start-up
 
     silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
 
@@ -398,7 +398,7 @@ def status(
         return _mark_idle(data, store.live_nodes(silent_after * settings.lease_seconds))
 
     async def full(settings: Settings, store: Store) -> dict[str, Any]:
-        from ferryman.engine import nodes
+        from ferryman.engine import nodes  # lazy: start-up
 
         runs = await nodes.workers(store, settings.lease_seconds)
         live = [r["node"] for r in runs if r["state"] == "alive"]
@@ -436,7 +436,7 @@ def _store_shown(settings: Settings) -> str:
     """The data dir, or a database_url without its password: where jobs were looked for."""
     if not settings.database_url:
         return str(settings.data_dir)
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url  # lazy: start-up
 
     return make_url(settings.database_url).render_as_string(hide_password=True)
 
@@ -469,7 +469,7 @@ app.registered_commands.sort(
 
 def main() -> None:
     if "_FERRYMAN_COMPLETE" in os.environ:  # a shell asks for completions (`completion`)
-        from typer._completion_classes import completion_init
+        from typer._completion_classes import completion_init  # lazy: start-up
 
         completion_init()  # Typer registers its shells only when asked to
     try:

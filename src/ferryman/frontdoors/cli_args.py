@@ -63,7 +63,7 @@ class State:
 
     def settings(self, **flags: Any) -> Settings:
         """The settings, with a command's own flags over the file and environment."""
-        from ferryman.config import load_settings
+        from ferryman.config import load_settings  # lazy: start-up
 
         return load_settings(self.config, {**self.overrides(), **flags})
 
@@ -72,9 +72,9 @@ def usable_data_dir(settings: Settings) -> Settings:
     """``settings`` once their data folder is made and writable, else
     ``store.data_dir_unusable`` with the reason (``--data-dir /proc/x``, a file): the commands
     that write there (``add``, ``run``, ``demo``) say so before anything else fails."""
-    import os
+    import os  # lazy: start-up
 
-    from ferryman.errors import FerrymanError
+    from ferryman.errors import FerrymanError  # lazy: start-up
 
     folder = settings.data_dir
     if folder.exists() and not folder.is_dir():
@@ -96,8 +96,8 @@ VERBOSE, QUIET, JSON = "ferryman.verbose", "ferryman.quiet", "ferryman.json"
 def apply_output(meta: dict[str, Any]) -> None:
     """Log level and colour from the output options said so far (called again when a
     command's own parse finds more of them)."""
-    import logging
-    import os
+    import logging  # lazy: start-up
+    import os  # lazy: start-up
 
     level = logging.WARNING
     if meta.get(QUIET):
@@ -108,7 +108,7 @@ def apply_output(meta: dict[str, Any]) -> None:
         level = logging.INFO
     root = logging.getLogger()
     if not root.handlers:  # human lines go to stderr: results alone on stdout
-        from ferryman.printable import EscapingFormatter
+        from ferryman.printable import EscapingFormatter  # lazy: start-up
 
         handler = logging.StreamHandler()  # control characters escaped (printable)
         handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

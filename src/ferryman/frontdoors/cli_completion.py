@@ -21,7 +21,7 @@ def completion(
 ) -> None:
     """Print the shell's completion script: `ferryman completion bash >>~/.bashrc`
     (zsh: `>~/.zfunc/_ferryman`; fish: `>~/.config/fish/completions/ferryman.fish`)."""
-    from typer._completion_shared import get_completion_script
+    from typer._completion_shared import get_completion_script  # lazy: start-up
 
     if shell not in ("bash", "zsh", "fish"):
         console(stderr=True).print(f"shell must be bash, zsh or fish, not {shell!r}", markup=False)

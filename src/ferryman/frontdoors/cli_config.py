@@ -32,7 +32,7 @@ quarantine_app = typer.Typer(help="What could not be delivered, kept with a reas
 @quarantine_app.command("list")
 def quarantine_list(ctx: typer.Context) -> None:
     """Every quarantined file with its reason code."""
-    from ferryman.engine.quarantine import list_quarantine
+    from ferryman.engine.quarantine import list_quarantine  # lazy: start-up
 
     settings = ctx.obj.settings()
     found = list_quarantine(settings.quarantine_dir)
@@ -43,7 +43,7 @@ def quarantine_list(ctx: typer.Context) -> None:
 
 
 def _file(ctx: typer.Context) -> ConfigFile:
-    from ferryman.config import config_file
+    from ferryman.config import config_file  # lazy: start-up
 
     return config_file(ctx.obj.config)
 
@@ -61,7 +61,7 @@ def config_path(ctx: typer.Context) -> None:
 @config_app.command("init")
 def config_init(ctx: typer.Context) -> None:
     """Make a commented settings file where it is read (never over one that is there)."""
-    from ferryman.config_edit import init
+    from ferryman.config_edit import init  # lazy: start-up
 
     found = _file(ctx)
     _coded(lambda: init(found.path))
@@ -71,9 +71,9 @@ def config_init(ctx: typer.Context) -> None:
 @config_app.command("edit")
 def config_edit(ctx: typer.Context) -> None:
     """Open the settings file in $VISUAL or $EDITOR (made first when missing), then check it."""
-    import click
+    import click  # lazy: start-up
 
-    from ferryman.config_edit import init
+    from ferryman.config_edit import init  # lazy: start-up
 
     found = _file(ctx)
     if not found.path.exists():
@@ -91,7 +91,13 @@ def config_show(
     """The effective settings, secrets masked: the file read, and where each value came
     from (default, file, environment, flag, runtime)."""
 
-    from ferryman.config import load_layers, mask_secrets, origins, settings_of, with_runtime
+    from ferryman.config import (  # lazy: start-up
+        load_layers,
+        mask_secrets,
+        origins,
+        settings_of,
+        with_runtime,
+    )
 
     state = ctx.obj
     layers = _coded(lambda: load_layers(state.config, state.overrides()))
@@ -146,14 +152,14 @@ def config_set(
 ) -> None:
     """Write a setting into the settings file, keeping the rest of it; a runtime one
     (space_floor, album_size…) also reaches a running engine within a second."""
-    from ferryman.config import RUNTIME_KEYS
-    from ferryman.config_edit import set_key
+    from ferryman.config import RUNTIME_KEYS  # lazy: start-up
+    from ferryman.config_edit import set_key  # lazy: start-up
 
     found = _file(ctx)
     _coded(lambda: set_key(found.path, key, value))
     out.print(f"{key} = {_shown(key, value)}  ({found.path})", markup=False, highlight=False)
     if key in RUNTIME_KEYS and _has_store(ctx):
-        from ferryman.engine import runtime_config
+        from ferryman.engine import runtime_config  # lazy: start-up
 
         run_with_store(
             ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value)
@@ -166,8 +172,8 @@ def config_unset(
     key: Annotated[str, typer.Argument(help="A setting the file holds, e.g. space_floor.")],
 ) -> None:
     """Remove a setting from the settings file (its default, or the environment's, applies)."""
-    from ferryman.config import RUNTIME_KEYS
-    from ferryman.config_edit import unset_key
+    from ferryman.config import RUNTIME_KEYS  # lazy: start-up
+    from ferryman.config_edit import unset_key  # lazy: start-up
 
     found = _file(ctx)
     removed = _coded(lambda: unset_key(found.path, key))
@@ -188,7 +194,7 @@ def _has_store(ctx: typer.Context) -> bool:
 
 def _shown(key: str, value: str) -> str:
     """The value as the terminal may show it: a secret (a token, a password) as ***."""
-    from ferryman.config import SECRET_KEYS, SECRET_LISTS, SECRET_NESTED
+    from ferryman.config import SECRET_KEYS, SECRET_LISTS, SECRET_NESTED  # lazy: start-up
 
     secret = {".".join(path) for path in SECRET_NESTED} | SECRET_KEYS | SECRET_LISTS
     if key in secret | {"notify.urls"} or key.endswith(".password"):

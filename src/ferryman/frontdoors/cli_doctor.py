@@ -34,8 +34,8 @@ def doctor(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Which archive backends this machine has, and which formats they read."""
-    from ferryman.archive.capabilities import MATRIX, probe_backends
-    from ferryman.archive.checksum import implementation as crc_implementation
+    from ferryman.archive.capabilities import MATRIX, probe_backends  # lazy: start-up
+    from ferryman.archive.checksum import implementation as crc_implementation  # lazy: start-up
 
     state: State = ctx.obj
     try:
@@ -99,8 +99,8 @@ def doctor(
 def _downloads_at_once(settings: Settings) -> dict[str, Any]:
     """How many downloads run at once here, and whether that is this device's default
     (several off a phone, one on a phone) or was set."""
-    from ferryman.config_sections import SERVER_FETCHES
-    from ferryman.phone import on_phone
+    from ferryman.config_sections import SERVER_FETCHES  # lazy: start-up
+    from ferryman.phone import on_phone  # lazy: start-up
 
     fetch = settings.concurrency.fetch
     if "fetch" in settings.concurrency.model_fields_set:
@@ -116,7 +116,7 @@ def _downloads_at_once(settings: Settings) -> dict[str, Any]:
 
 def _kinds() -> dict[str, list[str]]:
     """The inputs and destinations this ferryman knows, as its registries say."""
-    from ferryman.sources.builtin import default_sources
+    from ferryman.sources.builtin import default_sources  # lazy: start-up
 
     return {"inputs": default_sources().forms(), "destinations": default_sinks().forms()}
 
@@ -130,9 +130,9 @@ def _show_kinds(data: dict[str, Any]) -> None:
 
 def _links_health(settings: Settings) -> dict[str, Any]:
     """yt-dlp's version and age, and how each site's extractor fared lately."""
-    import time
+    import time  # lazy: start-up
 
-    from ferryman.links.health import extractors, summary
+    from ferryman.links.health import extractors, summary  # lazy: start-up
 
     now = time.time()
     found = extractors(now)

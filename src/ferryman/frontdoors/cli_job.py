@@ -34,7 +34,7 @@ def report_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """What a job delivered, converted, skipped and quarantined, and why."""
-    from ferryman.engine import report
+    from ferryman.engine import report  # lazy: start-up
 
     number = job_number(job)
     data = run_with_store(ctx, lambda _s, store: report.report(store, number), number)
@@ -51,7 +51,7 @@ def links(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """A `--to link:` job's download links, signed afresh (valid for web.link_ttl)."""
-    from ferryman.frontdoors.result_links import job_links, listening
+    from ferryman.frontdoors.result_links import job_links, listening  # lazy: start-up
 
     number = job_number(job)
 
@@ -78,7 +78,7 @@ def _control(
 @job_app.command()
 def pause(ctx: typer.Context, job: JobArg) -> None:
     """Pause a job: nothing of it is claimed until `resume`."""
-    from ferryman.engine import control
+    from ferryman.engine import control  # lazy: start-up
 
     number = job_number(job)
     _control(ctx, lambda store: control.pause_job(store, number), number)
@@ -88,7 +88,7 @@ def pause(ctx: typer.Context, job: JobArg) -> None:
 @job_app.command()
 def resume(ctx: typer.Context, job: JobArg) -> None:
     """Resume a paused job."""
-    from ferryman.engine import control
+    from ferryman.engine import control  # lazy: start-up
 
     number = job_number(job)
     _control(ctx, lambda store: control.resume_job(store, number), number)
@@ -99,7 +99,7 @@ def resume(ctx: typer.Context, job: JobArg) -> None:
 def cancel(ctx: typer.Context, job: JobArg) -> None:
     """Cancel a job and delete its files from the work area."""
 
-    from ferryman.engine import control
+    from ferryman.engine import control  # lazy: start-up
 
     number = job_number(job)
     _control(ctx, lambda store: control.cancel_job(store, number), number)
@@ -109,7 +109,7 @@ def cancel(ctx: typer.Context, job: JobArg) -> None:
 @job_app.command()
 def retry(ctx: typer.Context, job: JobArg) -> None:
     """Run an ended job again; what was delivered is not delivered twice."""
-    from ferryman.engine import control
+    from ferryman.engine import control  # lazy: start-up
 
     number = job_number(job)
     _control(ctx, lambda store: control.retry_job(store, number), number)
@@ -130,7 +130,7 @@ def remove(
     What it delivered to a library or a chat stays there; the files behind its download
     links (to link:) go with it; its quarantine folder stays unless --quarantine is given.
     """
-    from ferryman.engine import control
+    from ferryman.engine import control  # lazy: start-up
 
     number = job_number(job)
     removed = run_with_store(
@@ -164,8 +164,8 @@ def password(
         else:
             secret = sys.stdin.readline().rstrip("\r\n")
     given = secret
-    from ferryman.engine import control
-    from ferryman.model import JobState
+    from ferryman.engine import control  # lazy: start-up
+    from ferryman.model import JobState  # lazy: start-up
 
     found = run_with_store(
         ctx, lambda _s, store: control.give_password(store, number, given), number

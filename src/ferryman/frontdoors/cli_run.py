@@ -30,9 +30,9 @@ def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) 
     exit code the summary (or a Ctrl-C) calls for."""
 
     async def go() -> ExitCode:
-        from ferryman.engine.report import run_summary
-        from ferryman.frontdoors.progress import attach_renderer
-        from ferryman.frontdoors.startup import running
+        from ferryman.engine.report import run_summary  # lazy: start-up
+        from ferryman.frontdoors.progress import attach_renderer  # lazy: start-up
+        from ferryman.frontdoors.startup import running  # lazy: start-up
 
         async with running(settings) as started:
             since = started.store.clock()
@@ -64,7 +64,7 @@ def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) 
             return for_run(summary, interrupted=interrupted)
 
     try:
-        from ferryman.engine.children import start_children_for
+        from ferryman.engine.children import start_children_for  # lazy: start-up
 
         settings = usable_data_dir(state.settings(node_name=node_name))
         start_children_for(settings.database)  # before the engine's half second of loading
@@ -80,9 +80,9 @@ async def _print_new_links(settings: Settings, store: Store, jobs: list[dict[str
     """After a run: the download links of the link: jobs it delivered (a few per job)."""
     if not jobs:
         return
-    import asyncio
+    import asyncio  # lazy: start-up
 
-    from ferryman.frontdoors.result_links import job_links, listening
+    from ferryman.frontdoors.result_links import job_links, listening  # lazy: start-up
 
     for shown in jobs:
         job = await store.get_job(shown["id"])

@@ -30,7 +30,7 @@ def run_with_store(
     next step with ``job``'s number, when the command named one)."""
 
     async def go() -> T:
-        from ferryman.store import Store
+        from ferryman.store import Store  # lazy: start-up
 
         settings: Settings = ctx.obj.settings()
         store = await Store.open(settings.database)
@@ -58,7 +58,7 @@ def run_light(
     """``light`` on the SQLite store through the standard library (a command that
     must answer at once); ``full`` through the store when that cannot serve: another
     database, or one at another schema version (the full store migrates it)."""
-    from ferryman.store.lite import open_lite
+    from ferryman.store.lite import open_lite  # lazy: start-up
 
     try:
         settings: Settings = ctx.obj.settings()

@@ -64,7 +64,7 @@ def _fail(exc: FerrymanError) -> NoReturn:
 
 def _run(ctx: typer.Context, work: Callable[[Settings, Dialer], Awaitable[T]]) -> T:
     """Settings and dialer from the context, then ``work``; errors exit 2 with a next step."""
-    from ferryman.telegram.client import MTProtoDialer
+    from ferryman.telegram.client import MTProtoDialer  # lazy: start-up
 
     dialer: Dialer = getattr(ctx.obj, "dialer", None) or MTProtoDialer()
 
@@ -98,7 +98,7 @@ def login(
         disconnect,
         login_bot,
         login_user,
-    )
+    )  # lazy: start-up
 
     prompter = TerminalPrompter()
 
@@ -134,7 +134,7 @@ def whoami_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Who the session is logged in as (asked from Telegram, so a revoked session shows)."""
-    from ferryman.telegram.login import disconnect, open_session, whoami
+    from ferryman.telegram.login import disconnect, open_session, whoami  # lazy: start-up
 
     async def work(settings: Settings, dialer: Dialer) -> Me:
         client = await open_session(settings, dialer)
@@ -155,8 +155,8 @@ def whoami_cmd(
 @telegram_app.command("logout")
 def logout_cmd(ctx: typer.Context) -> None:
     """End the session at Telegram and delete the session file."""
-    from ferryman.telegram.client import session_path
-    from ferryman.telegram.login import connect, disconnect, logout
+    from ferryman.telegram.client import session_path  # lazy: start-up
+    from ferryman.telegram.login import connect, disconnect, logout  # lazy: start-up
 
     async def work(settings: Settings, dialer: Dialer) -> bool | None:
         if not session_path(settings).exists():
@@ -183,13 +183,13 @@ def logout_cmd(ctx: typer.Context) -> None:
 @telegram_app.command("serve")
 def serve_cmd(ctx: typer.Context) -> None:
     """Run the engine and answer in the chat: allowed people send files and commands."""
-    from ferryman.frontdoors.startup import running
-    from ferryman.frontdoors.telegram import serve
+    from ferryman.frontdoors.startup import running  # lazy: start-up
+    from ferryman.frontdoors.telegram import serve  # lazy: start-up
 
     async def work(settings: Settings, dialer: Dialer) -> None:
         import asyncio  # not for `--help`: it costs a noticeable share of start-up
 
-        from ferryman.frontdoors.telegram.serve import check_ready
+        from ferryman.frontdoors.telegram.serve import check_ready  # lazy: start-up
 
         check_ready(settings)  # before saying it serves (and before the lock)
         settings = chat_settings(settings)
@@ -220,7 +220,7 @@ def demo_cmd(
     ] = False,
 ) -> None:
     """Try the chat without an account: a scripted chat on a fake Telegram, printed."""
-    from ferryman.frontdoors.chat_demo import run_chat_demo
+    from ferryman.frontdoors.chat_demo import run_chat_demo  # lazy: start-up
 
     try:
         code = run_chat_demo(out, keep=keep)

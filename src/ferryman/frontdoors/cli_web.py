@@ -40,10 +40,10 @@ def web(
     process unless --no-engine."""
     if ctx.invoked_subcommand is not None:
         return
-    import asyncio
+    import asyncio  # lazy: start-up
 
-    from ferryman.web.guard import check_bind, private_links_refused
-    from ferryman.web.server import serve
+    from ferryman.web.guard import check_bind, private_links_refused  # lazy: start-up
+    from ferryman.web.server import serve  # lazy: start-up
 
     settings = ctx.obj.settings()
     chosen_host = host or settings.web.host
@@ -66,7 +66,7 @@ def web(
     async def go() -> None:
         check_bind(chosen_host, settings.web.tokens)  # before any store or engine
         if no_engine:
-            from ferryman.store import Store
+            from ferryman.store import Store  # lazy: start-up
 
             store = await Store.open(settings.database)
             try:
@@ -81,7 +81,7 @@ def web(
             finally:
                 await store.close()
             return
-        from ferryman.frontdoors.startup import running
+        from ferryman.frontdoors.startup import running  # lazy: start-up
 
         # Signals go to uvicorn while it serves; the engine stops once it has.
         async with running(settings, on_signal=lambda: None, command="web") as started:
@@ -116,7 +116,7 @@ def web(
 @web_app.command("token")
 def token() -> None:
     """Make an API token: give the token to clients, put its sha256 line in web.tokens."""
-    from ferryman.web.guard import new_token
+    from ferryman.web.guard import new_token  # lazy: start-up
 
     made, hashed = new_token()
     out = console()

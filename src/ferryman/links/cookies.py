@@ -16,6 +16,7 @@ API says how many cookies for which sites), and removing it is one request.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -166,7 +167,6 @@ def cookies_for(settings: Settings, folder: Path) -> str | None:
     one given through the page (yt-dlp writes its jar back at the end: into the copy,
     never over a file the page replaced meanwhile), else ``links.cookies_file``, else
     none."""
-    import shutil
 
     kept = KeptCookies(settings.data_dir).path
     copy = folder / "cookies.txt"

@@ -22,7 +22,7 @@ def list_flat(
     lists them; a page that is one video is one entry."""
     with contextlib.ExitStack() as stack:
         # yt-dlp connects by itself: its lookups are checked (metadata refused always)
-        from ferryman.net.egress import Egress, guarded_lookups
+        from ferryman.net.egress import Egress, guarded_lookups  # lazy: start-up
 
         egress = Egress.named(options.block_private, options.private_allowed)
         guard = stack.enter_context(guarded_lookups(egress))

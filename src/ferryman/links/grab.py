@@ -31,9 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yt_dlp
+from yt_dlp import version
+
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import safe_name
-from ferryman.links import grab_join
+from ferryman.links import grab_join, make
 from ferryman.links.failures import LIVE_WAIT, error_for, from_exception
 from ferryman.links.grab_download import (
     Curve,
@@ -44,8 +47,9 @@ from ferryman.links.grab_download import (
     remembered,
     scaled,
 )
-from ferryman.links.profile import Profile
+from ferryman.links.profile import Profile, parse_token
 from ferryman.links.select import Choice, choose
+from ferryman.media.ffmpeg_binary import find_ffmpeg
 from ferryman.naming import link_title, unique_name
 
 log = logging.getLogger(__name__)
@@ -79,7 +83,6 @@ def grab(
     event: Event,
 ) -> None:
     """Fetch ``url`` as profile ``token`` into ``folder`` (see the module's layout)."""
-    from ferryman.links.profile import parse_token
 
     profile = parse_token(token)
     root = Path(folder)
@@ -87,7 +90,7 @@ def grab(
     curve = Curve(progress, event)
     with contextlib.ExitStack() as stack:
         # yt-dlp connects by itself: its lookups are checked (metadata refused always)
-        from ferryman.net.egress import Egress, guarded_lookups
+        from ferryman.net.egress import Egress, guarded_lookups  # lazy: start-up
 
         egress = Egress.named(options.block_private, options.private_allowed)
         guard = stack.enter_context(guarded_lookups(egress))
@@ -107,8 +110,6 @@ def installed_yt_dlp() -> Any:  # yt-dlp has no types
     (``pip install -U yt-dlp``, the next step ``source.changed`` gives), that old core
     would meet the new extractor files it loads from disk. So when the version on disk
     is not the one loaded, yt-dlp is loaded afresh."""
-    import yt_dlp
-    from yt_dlp import version
 
     try:
         text = Path(version.__file__).read_text(encoding="utf-8")
@@ -231,7 +232,6 @@ def _one(
 ) -> dict[str, Any]:
     """Download and make one entry (its name none of ``taken``, the names the earlier
     entries were made under); returns what ``done.json`` records of it."""
-    from ferryman.links import make
 
     _refuse(info, options)
     curve.phase("downloading")
@@ -247,7 +247,6 @@ def _one(
             f"about {sum(sizes) / 1e6:.0f} MB, over links.max_size"
             f" ({options.max_size / 1e6:.0f} MB)",
         )
-    from ferryman.media.ffmpeg_binary import find_ffmpeg
 
     ffmpeg = find_ffmpeg(options.ffmpeg)
     name = _file_name(info, profile, taken)

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ferryman.errors import FerrymanError
+from ferryman.links import make
 from ferryman.links.grab_download import Curve, download, download_fed, download_path, scaled
 from ferryman.links.profile import Output, Profile
+from ferryman.media.ffmpeg_binary import streaming_encode
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,8 @@ def joined(
     picture is not H.264 at the size asked, the sound not AAC: found once both are in)
     or ffmpeg could not read the stream; then the caller makes it from the two files,
     which are returned either way. A restart joins again from the picture's start."""
-    from ferryman.links import make
-    from ferryman.media.ffmpeg_binary import streaming_join
-    from ferryman.media.linkout import joins_by_copy
+    from ferryman.media.ffmpeg_binary import streaming_join  # lazy: tests patch it here
+    from ferryman.media.linkout import joins_by_copy  # lazy: tests patch it here
 
     picture_fmt, sound_fmt = downloads
     total = sum(sizes) or 2
@@ -105,9 +106,6 @@ def streamed(
     """Download the sound and encode it at once, the encoder reading the download as it
     grows (``media.ffmpeg_binary.StreamingEncoder``): the encode hides behind the
     download, or the download behind the encode, instead of following it."""
-
-    from ferryman.links import make
-    from ferryman.media.ffmpeg_binary import streaming_encode
 
     path = download_path(work, fmt)
     partial = work / ("making" + profile.suffix)

@@ -9,10 +9,11 @@ dropped when the file grows past ``MAX_BYTES``. Blocking: call from a thread.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 FILE = "links-health.jsonl"
@@ -96,12 +97,9 @@ class Extractors:
 
 
 def extractors(now: float | None = None) -> Extractors:
-    import sys
-    from datetime import date, datetime
-
     update = f"{sys.executable} -m pip install -U yt-dlp"
     try:
-        from yt_dlp.version import __version__ as version
+        from yt_dlp.version import __version__ as version  # lazy: optional
     except ImportError:
         return Extractors(None, None, update)
     try:

@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import av
+
 from ferryman.fsutil import sha256_file
 from ferryman.links.profile import Output, Profile
 from ferryman.links.select import Choice
+from ferryman.media import linkout
+from ferryman.media.verify import verify
 
 if TYPE_CHECKING:
     from ferryman.media.verify import Verified
@@ -74,7 +79,6 @@ def make_output(
     """Write ``target`` for ``profile`` from the ``fetched`` files (picture first), verify
     it, and only then put it in place (a crash leaves no half file under its name).
     The length it must have is the page's, else the longest download's."""
-    from ferryman.media import linkout
 
     tags = metadata_of(info)
     partial = work / ("making" + profile.suffix)
@@ -103,9 +107,6 @@ def finish_output(
 ) -> Verified:
     """Verify a made file against what was asked and the source's length, make it
     durable, and only then give it its name."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ferryman.media.verify import verify
 
     wants_video = not profile.output.is_audio
     duration = info.get("duration")
@@ -130,7 +131,6 @@ def finish_output(
 
 def _longest(paths: Sequence[Path]) -> float | None:
     """The longest of the downloads as their containers say (None if none says)."""
-    import av
 
     found = []
     for path in paths:

@@ -39,7 +39,7 @@ def as_media(raw: str, profile: Profile | None, *, fresh: bool = False) -> str |
     """What a person typed, as a ``media:`` URI carrying ``profile`` (and ``fresh``):
     any http(s) link when a profile is given (an MP3 of a direct MP4 link too), a
     platform's link when only ``fresh`` is; None when it stays what it is."""
-    from ferryman.links.canonical import is_platform
+    from ferryman.links.canonical import is_platform  # lazy: start-up
 
     text = raw.strip().strip("<>")
     if text.lower().startswith(SCHEME + ":"):

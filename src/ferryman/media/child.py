@@ -26,6 +26,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable, Sequence
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
@@ -128,7 +129,6 @@ def warm(modules: Sequence[str]) -> None:
     prepare(modules)
     if not isinstance(_contexts()[0], ForkServerContext):
         return
-    from multiprocessing import forkserver
 
     try:
         forkserver.ensure_running()

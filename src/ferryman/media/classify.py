@@ -7,8 +7,10 @@ whether it holds video.
 
 from __future__ import annotations
 
+import io
 import re
 import struct
+import warnings
 from collections.abc import Callable
 
 from ferryman.model import MediaKind
@@ -109,8 +111,6 @@ _XBM = re.compile(rb"\A\s*#define[ \t]+\S*_width[ \t]+\d+\s*#define[ \t]+\S*_hei
 def _pillow_kind(head: bytes) -> MediaKind:
     """What no signature here claimed: a picture if Pillow recognises one of the formats
     above from the head (its header only; nothing is decoded), else other."""
-    import io
-    import warnings
 
     from PIL import Image  # only for the files nothing else claimed: imported late
 

@@ -25,9 +25,12 @@ from av.stream import Stream
 from av.video.stream import VideoStream
 
 from ferryman.errors import FerrymanError
+from ferryman.media.audio import extract_audio, transcode_audio_only
 from ferryman.media.failures import removing_on_failure
+from ferryman.media.ffmpeg_binary import encode_audio
 from ferryman.media.probe import first_streams
 from ferryman.media.remux import MP4_OPTIONS, Timestamps
+from ferryman.media.segmented import EncodeSettings, transcode_resumable
 
 Progress = Callable[[float], None]
 _EVERYWHERE_PIX = frozenset({"yuv420p", "yuvj420p"})
@@ -48,13 +51,11 @@ def video_file(
     a join that only copies goes through the ``ffmpeg`` binary when one is given.
 
     Raises ``media.convert_failed``; a partial ``dst`` is removed."""
-    from ferryman.media.audio import transcode_audio_only
-    from ferryman.media.segmented import EncodeSettings, transcode_resumable
 
     picture_ok, sound_codec = _facts(picture, sound, keep_sound, max_height)
     if _copies(picture_ok, sound_codec):
         if ffmpeg is not None:
-            from ferryman.media.ffmpeg_binary import join_copy
+            from ferryman.media.ffmpeg_binary import join_copy  # lazy: tests patch it here
 
             seconds = max(_length(p) for p in (picture, sound) if p is not None)
             join_copy(ffmpeg, picture, sound, dst, keep_sound, tags, seconds or None, progress)
@@ -90,13 +91,10 @@ def audio_file(
 ) -> None:
     """Write ``dst`` as ``fmt`` (mp3, opus at ``kbps``; m4a with AAC copied) with tags;
     MP3 and Opus through the ``ffmpeg`` binary when one is given (see ffmpeg_binary)."""
-    from ferryman.media.audio import extract_audio
 
     if fmt not in ("mp3", "m4a", "opus"):
         raise FerrymanError("media.convert_failed", f"no audio format {fmt}")
     if ffmpeg is not None and fmt in ("mp3", "opus"):
-        from ferryman.media.ffmpeg_binary import encode_audio
-
         with av.open(str(src)) as inp:
             seconds = inp.duration / av.time_base if inp.duration else None
         encode_audio(ffmpeg, src, dst, fmt, kbps or 192, tags, seconds, progress)

@@ -20,6 +20,7 @@ from ferryman.errors import FerrymanError
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES, check_budget
 from ferryman.media.images import ensure_heif
 from ferryman.media.policy import ThumbLimits
+from ferryman.media.thumbnail import make_thumbnail
 from ferryman.model import MediaKind
 
 PREVIEW_SIDE = 320  # pixels, the long side: a grid tile at 2x on a phone
@@ -60,7 +61,6 @@ def _webp_of(path: Path) -> bytes:
 
 def _frame_of(video: Path) -> bytes:
     """A video without a prepared thumbnail: one made now (PyAV, a few seeks)."""
-    from ferryman.media.thumbnail import make_thumbnail
 
     with tempfile.TemporaryDirectory(prefix="ferryman-preview-") as folder:
         frame = Path(folder) / "frame.jpg"

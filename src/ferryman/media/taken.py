@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import av
+from PIL import Image
+
 # EXIF: the Exif IFD, its DateTimeOriginal, and the main IFD's DateTime
 _EXIF_IFD, _ORIGINAL, _DATETIME = 0x8769, 0x9003, 0x0132
 _PICTURES = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".tif", ".tiff", ".png", ".webp"})
@@ -23,8 +26,6 @@ def taken_at(path: Path) -> datetime | None:
 
 
 def _exif_date(path: Path) -> datetime | None:
-    from PIL import Image
-
     with Image.open(path) as image:
         exif = image.getexif()
         raw = exif.get_ifd(_EXIF_IFD).get(_ORIGINAL) or exif.get(_DATETIME)
@@ -34,8 +35,6 @@ def _exif_date(path: Path) -> datetime | None:
 
 
 def _container_date(path: Path) -> datetime | None:
-    import av
-
     with av.open(str(path)) as container:
         metadata = {key.lower(): value for key, value in container.metadata.items()}
     raw = metadata.get("creation_time") or metadata.get("com.apple.quicktime.creationdate")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import apprise
+
 from ferryman.errors import FerrymanError
 from ferryman.net.egress import Egress, guarded_lookups
 
@@ -27,7 +29,6 @@ def send(
     """Send ``title`` and ``body`` to the Apprise ``url`` (``shown``: the URL as a
     message may show it); ``notify.bad_url``, ``notify.blocked`` or
     ``notify.undelivered`` when it did not go."""
-    import apprise
 
     with guarded_lookups(egress) as guard:
         sender = apprise.Apprise()

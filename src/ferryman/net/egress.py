@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import ipaddress
 import itertools
 import socket
 import typing
@@ -87,8 +88,6 @@ def _bare(host: str) -> str:
 
 
 def _metadata(address: str) -> bool:
-    import ipaddress
-
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

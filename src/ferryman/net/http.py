@@ -8,6 +8,7 @@ import re
 import socket
 import ssl
 import urllib.parse
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -82,7 +83,6 @@ def sync_transport(egress: Egress) -> httpx.HTTPTransport | None:
 
 
 def _proxied(egress: Egress) -> bool:
-    import urllib.request
 
     return not egress.block_private and bool(urllib.request.getproxies())
 

@@ -9,6 +9,8 @@ document).
 
 from __future__ import annotations
 
+import lzma
+import zlib
 from enum import StrEnum
 
 from ferryman.media.classify import HEAD_SIZE, classify
@@ -146,8 +148,6 @@ def tar_stream(head: bytes, name: str = "", content_type: str | None = None) -> 
 def _inner_ustar(head: bytes) -> bool | None:
     """Under gzip or xz: whether the first decompressed block is a tar header (None:
     cannot tell, as under bzip2 or zstd, or from too few bytes)."""
-    import lzma
-    import zlib
 
     try:
         if head.startswith(b"\x1f\x8b"):

@@ -23,6 +23,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import httpx
 
@@ -477,6 +478,4 @@ def _timestamp(text: str) -> float:
 
 
 def _xml_escape(text: str) -> str:
-    from xml.sax.saxutils import escape
-
     return escape(text, {'"': "&quot;"})

@@ -17,6 +17,7 @@ A library that already holds the album layout (``<job>/NNNN/manifest.json``) and
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import os
@@ -29,6 +30,7 @@ from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
+from ferryman.media.taken import taken_at
 from ferryman.model import Job
 from ferryman.naming import unique_name
 from ferryman.sinks.base import Delivery, size_of
@@ -81,7 +83,6 @@ class FlatLibrarySink(LibrarySink):
     async def nothing_delivered(self, delivery: Delivery) -> bool:
         """Whether no file of the album is in the library: its manifest (the commit)
         is not written, so none was moved."""
-        import asyncio
 
         def check() -> bool:
             if self.albums():
@@ -91,8 +92,6 @@ class FlatLibrarySink(LibrarySink):
         return await asyncio.to_thread(check)
 
     async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
-        import asyncio
-
         if await asyncio.to_thread(self.albums):
             return await super().make_captions_final(job, render)
         folder = self.state_dir(job)
@@ -250,7 +249,6 @@ def _commit(manifest: Path, document: dict[str, Any]) -> None:
 def _modified(path: Path) -> datetime:
     """What ``{date}`` shows: when the file says it was taken (EXIF, a video's
     ``creation_time``), else its modified time (now, if neither can be read)."""
-    from ferryman.media.taken import taken_at
 
     if (taken := taken_at(path)) is not None:
         return taken

@@ -63,7 +63,7 @@ class LibraryKind(SinkKind):
         can be: a writable folder, or one creatable in the nearest folder that exists
         (``/proc/nope`` is refused now, not retried for a minute and failed later); and
         ``library_layout`` must be a template that renders."""
-        from ferryman.sinks.layout import check_template
+        from ferryman.sinks.layout import check_template  # lazy: start-up
 
         check_template(settings.library_layout)
         check_writable(Path(target) if target else settings.library)
@@ -71,8 +71,8 @@ class LibraryKind(SinkKind):
     def open(self, target: str, env: SinkEnv) -> Sink:
         """Laid out by ``library_layout``: ``albums`` (``<job>/0001/``), or a template
         (``sinks/layout.py``; a library already in albums keeps them)."""
-        from ferryman.sinks.flat import FlatLibrarySink
-        from ferryman.sinks.layout import ALBUMS, check_template
+        from ferryman.sinks.flat import FlatLibrarySink  # lazy: start-up
+        from ferryman.sinks.layout import ALBUMS, check_template  # lazy: start-up
 
         root = Path(target) if target else env.settings.library
         layout = env.settings.library_layout
@@ -117,7 +117,7 @@ class LibrarySink(Sink):
         """Whether none of the album is at its destination: its folder appears whole
         (renamed into place) or not at all, so the engine may split it into albums of one
         (new folders) without a file arriving twice."""
-        import asyncio
+        import asyncio  # lazy: start-up
 
         return not await asyncio.to_thread(self.album_dir(delivery).exists)
 
@@ -131,7 +131,7 @@ class LibrarySink(Sink):
     async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
         """At the job's end: every album's caption with the final number of albums
         (the deliveries may all have gone before it was known)."""
-        import asyncio
+        import asyncio  # lazy: start-up
 
         folder = self.job_dir(job)
         if not folder.is_dir():

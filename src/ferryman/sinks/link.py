@@ -49,7 +49,7 @@ def album_previews(
     """(delivered name, WebP) for each file of the album with a picture; blocking.
     ``files`` is ``album_layout``'s: each item's files in turn (a split video's parts
     share its thumbnail)."""
-    from ferryman.media.preview import make_preview
+    from ferryman.media.preview import make_preview  # lazy: start-up
 
     at = 0
     for item in delivery.album.items:
@@ -74,7 +74,7 @@ def job_prefix(prefix: str, job_id: int) -> str:
 
 def s3_client(settings: S3Settings) -> S3Client:
     """A client for the results bucket (the sink's and the web's)."""
-    from ferryman.net.s3 import S3Client, S3Target
+    from ferryman.net.s3 import S3Client, S3Target  # lazy: start-up
 
     return S3Client(
         S3Target(
@@ -164,10 +164,10 @@ class S3LinkSink(Sink):
         return await self.client.get_bytes(self._base(delivery) + MANIFEST) is None
 
     async def deliver(self, delivery: Delivery) -> Delivered:
-        import asyncio
-        import functools
-        import json
-        import mimetypes
+        import asyncio  # lazy: start-up
+        import functools  # lazy: start-up
+        import json  # lazy: start-up
+        import mimetypes  # lazy: start-up
 
         base = self._base(delivery)
         ref = f"s3://{self.client.target.bucket}/{base}"
@@ -200,7 +200,7 @@ class S3LinkSink(Sink):
     async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
         """At the job's end: each album's manifest in the bucket with its caption final
         (one listing, then a read and at most a write per album)."""
-        import json
+        import json  # lazy: start-up
 
         changed = 0
         for found in await self.client.list(job_prefix(self.prefix, job.id)):

@@ -256,7 +256,7 @@ class SourceRegistry:
         scheme, sep, _ = uri.partition(":")
         source = self._by_scheme.get(scheme.lower()) if sep else None
         if source is None and sep and scheme == "batch":  # several inputs, each read by ours
-            from ferryman.sources.batch import BatchSource
+            from ferryman.sources.batch import BatchSource  # lazy: start-up
 
             return BatchSource(self)
         if source is None:

@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import mimetypes
+import os
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -232,7 +233,6 @@ def _done(folder: Path) -> dict[str, object] | None:
 
 def _record(folder: Path, done: dict[str, object]) -> None:
     """Written whole (a rename), so a crash leaves either no record or this one."""
-    import os
 
     folder.mkdir(parents=True, exist_ok=True)
     part = folder / f"{_DONE}.part"

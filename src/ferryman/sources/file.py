@@ -147,7 +147,7 @@ class FileSource:
         output (a quality, mute, a playlist) is a link's: None."""
         if profile is None or not profile.output.is_audio or profile.playlist:
             return None
-        from ferryman.sources.sound import check_sound, sound_uri
+        from ferryman.sources.sound import check_sound, sound_uri  # lazy: start-up
 
         path = self.path(uri)
         check_sound(path)
@@ -169,7 +169,7 @@ class FileSource:
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
-        from ferryman.sources.local import iter_local
+        from ferryman.sources.local import iter_local  # lazy: start-up
 
         with iter_local(self.path(uri), options) as entries:
             yield entries

@@ -60,7 +60,7 @@ class HttpSource:
 
     def describe(self, uri: str) -> str:
         """The link without secrets: no user info, and the query (tokens) elided."""
-        from ferryman.net.http import shown_url
+        from ferryman.net.http import shown_url  # lazy: start-up
 
         return shown_url(uri)
 
@@ -70,7 +70,7 @@ class HttpSource:
     def with_profile(self, uri: str, profile: Profile | None, fresh: bool) -> str | None:
         """A link asked as audio or a quality goes to the link converter (``media:``);
         with ``fresh`` alone, only a platform's link does."""
-        from ferryman.links.uri import as_media
+        from ferryman.links.uri import as_media  # lazy: start-up
 
         return as_media(uri, profile, fresh=fresh)
 
@@ -92,19 +92,19 @@ class HttpSource:
             raise hinted from exc
 
     async def _fetch(self, uri: str, plan: FetchPlan) -> Fetched:
-        import asyncio
+        import asyncio  # lazy: start-up
 
-        from ferryman.net.download import download
-        from ferryman.net.kinds import LinkKind
-        from ferryman.net.probe import probe
+        from ferryman.net.download import download  # lazy: start-up
+        from ferryman.net.kinds import LinkKind  # lazy: start-up
+        from ferryman.net.probe import probe  # lazy: start-up
 
         async with plan.client() as client:
             facts = await probe(client, uri, network=plan.network)
             if facts.kind is LinkKind.PAGE or _manifest(facts):
                 # a page around media, or an HLS/DASH playlist: the link converter's
-                from ferryman.links.profile import Profile
-                from ferryman.links.uri import MediaRef
-                from ferryman.sources.media_link import fetch_media
+                from ferryman.links.profile import Profile  # lazy: start-up
+                from ferryman.links.uri import MediaRef  # lazy: start-up
+                from ferryman.sources.media_link import fetch_media  # lazy: start-up
 
                 return await fetch_media(MediaRef(uri, Profile()), plan)
             if self._in_place(facts, plan) and await asyncio.to_thread(
@@ -128,7 +128,7 @@ class HttpSource:
     def _in_place(facts: LinkFacts, plan: FetchPlan) -> bool:
         """Whether to try reading a zip where it is: the server answers Range and says
         (by its bytes, type or name) it is a zip; the central directory decides."""
-        from ferryman.net.kinds import LinkKind, mime_type
+        from ferryman.net.kinds import LinkKind, mime_type  # lazy: start-up
 
         zip_like = (
             facts.head[:2] == b"PK"
@@ -148,7 +148,7 @@ class HttpSource:
         """Whether to read a tar (plain or compressed) front to back as it downloads:
         the server answers Range (a cut is picked up where it stopped) and the bytes,
         name or type say tar."""
-        from ferryman.net.kinds import LinkKind, tar_stream
+        from ferryman.net.kinds import LinkKind, tar_stream  # lazy: start-up
 
         return (
             plan.network.stream_archives == "auto"
@@ -160,10 +160,10 @@ class HttpSource:
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
-        from ferryman.sources.local import iter_local
+        from ferryman.sources.local import iter_local  # lazy: start-up
 
         if options.fetched is not None and options.fetched.is_dir():  # a page, a stream
-            from ferryman.sources.media_link import read_made
+            from ferryman.sources.media_link import read_made  # lazy: start-up
 
             with read_made(options.fetched, options) as entries:
                 yield entries
@@ -189,7 +189,7 @@ _MANIFEST_TYPES = frozenset(
 
 def _manifest(facts: LinkFacts) -> bool:
     """An HLS or DASH playlist (by type or bytes): a stream to assemble, not a file."""
-    from ferryman.net.kinds import mime_type
+    from ferryman.net.kinds import mime_type  # lazy: start-up
 
     head = facts.head.lstrip()[:512]
     return (
@@ -214,7 +214,7 @@ def _expired_hint(uri: str, exc: FerrymanError) -> FerrymanError:
 
 
 def _sync_client(network: NetworkSettings) -> httpx.Client:
-    from ferryman.net.http import make_sync_client
+    from ferryman.net.http import make_sync_client  # lazy: start-up
 
     return make_sync_client(network)
 
@@ -229,10 +229,15 @@ def _head_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, s
     """``_head``, and the Content-Type. A server that refuses HEAD (a presigned link
     often does: 403 or 405), or answers it with a page where the probe's GET found a
     file, is asked by a GET of the first byte, as the probe does."""
-    import httpx
+    import httpx  # lazy: start-up
 
-    from ferryman.net.http import content_length, shown_url, status_error, transport_error
-    from ferryman.net.kinds import LinkKind, kind_of
+    from ferryman.net.http import (  # lazy: start-up
+        content_length,
+        shown_url,
+        status_error,
+        transport_error,
+    )
+    from ferryman.net.kinds import LinkKind, kind_of  # lazy: start-up
 
     try:
         response = client.head(uri)
@@ -252,7 +257,7 @@ def _head_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, s
 def _first_byte_facts(client: httpx.Client, uri: str) -> tuple[str, int, str | None, str | None]:
     """What a HEAD would have said, from ``Range: bytes=0-0`` (the total in its
     Content-Range); a server that answers it with the whole file takes no ranges."""
-    from ferryman.net.http import parse_content_range, shown_url, status_error
+    from ferryman.net.http import parse_content_range, shown_url, status_error  # lazy: start-up
 
     with client.stream("GET", uri, headers={"Range": "bytes=0-0"}) as response:
         if response.status_code == 200:
@@ -287,8 +292,8 @@ def _zip_readable_in_place(uri: str, plan: FetchPlan) -> bool:
     in-place backend reads (else it is fetched whole for the full backends). A server
     whose HEAD gives no size, or that sends the whole file when asked for a part (its
     ``Accept-Ranges`` notwithstanding), is not read in place but downloaded."""
-    from ferryman.archive.zipfile_backend import readable_in_place
-    from ferryman.net.rangefile import open_range_file
+    from ferryman.archive.zipfile_backend import readable_in_place  # lazy: start-up
+    from ferryman.net.rangefile import open_range_file  # lazy: start-up
 
     with _sync_client(plan.network) as client:
         try:
@@ -314,9 +319,9 @@ def _remote_archive(uri: str, options: ReadOptions) -> Iterator[Iterator[SourceE
     """An archive read where it is (nothing stored): a tar front to back as it
     downloads, a zip by range (the central directory, then only the entries read).
     The first bytes, asked again, say which (the fetch stage decided the same way)."""
-    from ferryman.archive.guard import GuardedReader, NestingTally
-    from ferryman.config import Retry
-    from ferryman.sources.local import archive_entries
+    from ferryman.archive.guard import GuardedReader, NestingTally  # lazy: start-up
+    from ferryman.config import Retry  # lazy: start-up
+    from ferryman.sources.local import archive_entries  # lazy: start-up
 
     network = options.network or NetworkSettings()  # type: ignore[call-arg]
     retry = options.settings.retry if options.settings else Retry.model_validate({})
@@ -344,9 +349,9 @@ def _same_as_before(options: ReadOptions, uri: str, size: int, validator: str | 
     """The file read in place is the one an earlier run began on (its size and validator
     are kept in the source memo), or ``source.http.replaced``: entries are counted by
     index, so reading a new version past the cursor would skip some and mix two files."""
-    import json
+    import json  # lazy: start-up
 
-    from ferryman.net.http import shown_url
+    from ferryman.net.http import shown_url  # lazy: start-up
 
     if options.memo is None:
         return
@@ -375,8 +380,8 @@ class _Pinned:
 def _tar_read(link: _Pinned, name: str, content_type: str | None) -> bool:
     """Whether the archive the fetch stage left in place is a tar (else a zip): the type
     or the name when they say, else the first KiB."""
-    from ferryman.net.kinds import mime_type, tar_stream
-    from ferryman.net.rangefile import RangeFile
+    from ferryman.net.kinds import mime_type, tar_stream  # lazy: start-up
+    from ferryman.net.rangefile import RangeFile  # lazy: start-up
 
     if mime_type(content_type) in _ZIP_TYPES or name.lower().endswith(".zip"):
         return False
@@ -390,11 +395,11 @@ def _tar_read(link: _Pinned, name: str, content_type: str | None) -> bool:
 def _tar_stream(stack: ExitStack, link: _Pinned, name: str, options: ReadOptions) -> ArchiveReader:
     """libarchive over one GET of the whole body, resumed by Range when cut; in its box
     (``archive.box_stream``), in-process only where no child can be forked."""
-    import io
+    import io  # lazy: start-up
 
-    from ferryman.archive.box_stream import BoxedStreamReader
-    from ferryman.archive.libarchive_backend import LibarchiveReader
-    from ferryman.net.streamfile import StreamFile
+    from ferryman.archive.box_stream import BoxedStreamReader  # lazy: start-up
+    from ferryman.archive.libarchive_backend import LibarchiveReader  # lazy: start-up
+    from ferryman.net.streamfile import StreamFile  # lazy: start-up
 
     body = StreamFile(link.client, link.url, link.size, link.validator, link.retry)
     buffered = stack.enter_context(io.BufferedReader(stack.enter_context(body), 1 << 20))
@@ -408,8 +413,8 @@ def _tar_stream(stack: ExitStack, link: _Pinned, name: str, options: ReadOptions
 def _zip_in_place(
     stack: ExitStack, link: _Pinned, name: str, options: ReadOptions
 ) -> ArchiveReader:
-    from ferryman.archive.zipfile_backend import ZipfileReader
-    from ferryman.net.rangefile import open_range_file
+    from ferryman.archive.zipfile_backend import ZipfileReader  # lazy: start-up
+    from ferryman.net.rangefile import open_range_file  # lazy: start-up
 
     pinned = open_range_file(link.client, link.url, link.size, link.validator, link.retry)
     return ZipfileReader(stack.enter_context(pinned), name, options.archive)

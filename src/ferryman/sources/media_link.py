@@ -55,7 +55,7 @@ class MediaLinkSource:
         return as_media(uri, profile, fresh=fresh)
 
     def describe(self, uri: str) -> str:
-        from ferryman.net.http import shown_url
+        from ferryman.net.http import shown_url  # lazy: start-up
 
         ref = parse(uri)
         return f"{shown_url(ref.url)} as {ref.profile.describe()}"
@@ -88,7 +88,7 @@ class MediaLinkSource:
 def read_made(folder: Path, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
     """The files the link converter made in ``folder`` (a ``media:`` link's, or a page
     or stream an ``http(s):`` link turned out to be), as entries."""
-    from ferryman.sources.local import iter_local
+    from ferryman.sources.local import iter_local  # lazy: start-up
 
     hashes = _hashes(folder.parent)
     alone = len(hashes) == 1 or _one_file(folder)
@@ -120,7 +120,7 @@ def _made(
 
 def _hashes(root: Path) -> dict[str, tuple[int, str]]:
     """File name → (size, sha256) as grab recorded them (a cached result has none)."""
-    from ferryman.links.grab import read_done
+    from ferryman.links.grab import read_done  # lazy: start-up
 
     found = {}
     for entry in read_done(root).values():
@@ -134,13 +134,13 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
     """Bring ``ref`` into ``plan.folder/out`` as its profile asks (cache first)."""
     import asyncio  # not at import: `ferryman status` lists sources without an event loop
 
-    from ferryman.links import grab as grabbing
-    from ferryman.links.cache import ResultCache
-    from ferryman.links.cookies import cookies_for
-    from ferryman.links.health import record
-    from ferryman.media.child import run_in_child
-    from ferryman.media.progress import Pace
-    from ferryman.net.progress import DownloadProgress
+    from ferryman.links import grab as grabbing  # lazy: start-up
+    from ferryman.links.cache import ResultCache  # lazy: start-up
+    from ferryman.links.cookies import cookies_for  # lazy: start-up
+    from ferryman.links.health import record  # lazy: start-up
+    from ferryman.media.child import run_in_child  # lazy: start-up
+    from ferryman.media.progress import Pace  # lazy: start-up
+    from ferryman.net.progress import DownloadProgress  # lazy: start-up
 
     settings = plan.settings
     if settings is None:
@@ -243,7 +243,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
 
 def _kept(folder: Path, out: Path, cache: Any, ref: MediaRef) -> Fetched:
     """What grab made, also kept in the result cache (blocking: a thread's work)."""
-    from ferryman.links.grab import read_done
+    from ferryman.links.grab import read_done  # lazy: start-up
 
     done = read_done(folder)
     cache.put(ref.cache_key, out, sorted(str(entry["file"]) for entry in done.values()), done)

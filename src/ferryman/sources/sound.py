@@ -85,12 +85,12 @@ class SoundSource:
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         """Make the sound into ``plan.folder/out`` (a finished one is kept: a restart
         does not make it twice)."""
-        import asyncio
-        import time
+        import asyncio  # lazy: start-up
+        import time  # lazy: start-up
 
-        from ferryman.media.child import run_in_child
-        from ferryman.media.progress import Pace
-        from ferryman.net.progress import DownloadProgress
+        from ferryman.media.child import run_in_child  # lazy: start-up
+        from ferryman.media.progress import Pace  # lazy: start-up
+        from ferryman.net.progress import DownloadProgress  # lazy: start-up
 
         profile, inner = parse_sound(uri)
         src = self._files.path(inner)
@@ -130,7 +130,7 @@ class SoundSource:
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
-        from ferryman.sources.media_link import read_made
+        from ferryman.sources.media_link import read_made  # lazy: start-up
 
         if options.fetched is None:
             raise FerrymanError("engine.internal", f"{uri}: read before it was made")
@@ -159,8 +159,8 @@ def check_sound(path: Path) -> None:
 
 def _has_sound_kind(path: Path) -> bool:
     """The file's first bytes say video or sound (a picture, a document: no)."""
-    from ferryman.media.classify import classify
-    from ferryman.model import MediaKind
+    from ferryman.media.classify import classify  # lazy: start-up
+    from ferryman.model import MediaKind  # lazy: start-up
 
     with open(path, "rb") as f:
         head = f.read(64 * 1024)
@@ -168,7 +168,7 @@ def _has_sound_kind(path: Path) -> bool:
 
 
 def _seconds(path: Path) -> float | None:
-    import av
+    import av  # lazy: start-up
 
     try:
         with av.open(str(path)) as inp:
@@ -187,9 +187,9 @@ def make_sound(
 ) -> None:
     """In a child: ``src``'s sound as the profile ``token`` asks, verified as long as
     the file, and only then under ``target``'s name."""
-    from ferryman.links.make import finish_output
-    from ferryman.media import linkout
-    from ferryman.media.ffmpeg_binary import find_ffmpeg
+    from ferryman.links.make import finish_output  # lazy: start-up
+    from ferryman.media import linkout  # lazy: start-up
+    from ferryman.media.ffmpeg_binary import find_ffmpeg  # lazy: start-up
 
     profile = parse_token(token)
     made = Path(target)

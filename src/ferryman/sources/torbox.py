@@ -181,10 +181,10 @@ class TorboxApi:
     def _get(
         self, path: str, params: dict[str, Any], ref: Reference, *, bearer: bool = False
     ) -> Any:
-        import httpx
+        import httpx  # lazy: start-up
 
-        from ferryman.net.http import HttpWait, transport_error
-        from ferryman.net.waits import retry_after_seconds
+        from ferryman.net.http import HttpWait, transport_error  # lazy: start-up
+        from ferryman.net.waits import retry_after_seconds  # lazy: start-up
 
         headers = {"Authorization": f"Bearer {self._key()}"} if bearer else {}
         url = f"{self._settings.api_base.rstrip('/')}{path}"
@@ -271,7 +271,7 @@ class TorboxSource:
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         """Ask about the item now (codes and waits in the fetch stage's rules); nothing
         is stored: the unpack stage reads its files where they lie."""
-        import asyncio
+        import asyncio  # lazy: start-up
 
         ref = Reference.parse(uri)
         limit = self.limit(plan.settings)
@@ -279,9 +279,9 @@ class TorboxSource:
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
-        import tempfile
+        import tempfile  # lazy: start-up
 
-        from ferryman.sources.local import listing_entries
+        from ferryman.sources.local import listing_entries  # lazy: start-up
 
         ref = Reference.parse(uri)
         network = options.network or NetworkSettings()  # type: ignore[call-arg]
@@ -308,7 +308,7 @@ def _api(client: httpx.Client, settings: Settings | None, limit: RateLimit) -> T
 def _client(network: NetworkSettings, settings: Settings | None) -> Iterator[httpx.Client]:
     """The client for the API and the CDN; the API's host, written by the operator in
     ``torbox.api_base``, is trusted as written (``net.egress``)."""
-    from ferryman.net.http import make_sync_client
+    from ferryman.net.http import make_sync_client  # lazy: start-up
 
     api_host = urllib.parse.urlsplit(_settings_of(settings).api_base).hostname or ""
     with make_sync_client(network, trusted=[api_host]) as client:
@@ -352,7 +352,7 @@ def _item_files(item: dict[str, Any], ref: Reference, *, wait: float) -> list[_F
             raise FerrymanError("torbox.not_found", f"{ref}: the item has no file {ref.file}")
     if not files:
         raise FerrymanError("torbox.not_found", f"{ref}: the item holds no files")
-    from ferryman.sources.local import natural_key
+    from ferryman.sources.local import natural_key  # lazy: start-up
 
     return sorted(files, key=lambda f: natural_key(f.path))
 
@@ -398,7 +398,7 @@ class _Link:
 def _listed(
     client: httpx.Client, api: TorboxApi, ref: Reference, file: _File, options: ReadOptions
 ) -> ListedFile:
-    from ferryman.sources.local import ListedFile
+    from ferryman.sources.local import ListedFile  # lazy: start-up
 
     link = _Link(api, ref, file.id)
     zipped = file.path.lower().endswith(".zip") and file.size > 0
@@ -413,9 +413,9 @@ def _listed(
 
 
 def _not_media(file: _File) -> str | None:
-    import mimetypes
+    import mimetypes  # lazy: start-up
 
-    from ferryman.archive.suffixes import named_archive
+    from ferryman.archive.suffixes import named_archive  # lazy: start-up
 
     if named_archive(file.path) or (file.mime or "").startswith(_MEDIA_FAMILIES):
         return None
@@ -428,7 +428,7 @@ def _not_media(file: _File) -> str | None:
 def _read(client: httpx.Client, link: _Link, file: _File, retry: Retry) -> Iterator[bytes]:
     """The file by Range; an expired link renewed mid-read. Pinned by its size alone
     (CDN stores differ in ETags for the same file)."""
-    from ferryman.net.rangefile import remote_blocks
+    from ferryman.net.rangefile import remote_blocks  # lazy: start-up
 
     if file.size > 0:  # a generator: the link is asked for only when bytes are wanted
         yield from remote_blocks(client, link.current(), file.size, None, retry, renew=link.renew)
@@ -438,8 +438,8 @@ def _read(client: httpx.Client, link: _Link, file: _File, retry: Retry) -> Itera
 def _zip_in_place(
     client: httpx.Client, link: _Link, file: _File, options: ReadOptions
 ) -> Iterator[ArchiveReader | None]:
-    from ferryman.archive.zipfile_backend import reader_in_place
-    from ferryman.net.rangefile import open_range_file
+    from ferryman.archive.zipfile_backend import reader_in_place  # lazy: start-up
+    from ferryman.net.rangefile import open_range_file  # lazy: start-up
 
     retry = _retry(options.settings)
     with open_range_file(client, link.current(), file.size, None, retry, link.renew) as remote:

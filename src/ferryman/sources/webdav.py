@@ -108,7 +108,7 @@ class WebdavSource:
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         """Check the path answers (coded errors now, in the fetch stage's retry rules);
         nothing is stored: the unpack stage reads the files where they are."""
-        import asyncio
+        import asyncio  # lazy: start-up
 
         name = self.inspect(uri).name
         size = await asyncio.to_thread(_check, uri, plan.network, plan.settings)
@@ -116,10 +116,10 @@ class WebdavSource:
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:
-        import tempfile
-        from dataclasses import replace
+        import tempfile  # lazy: start-up
+        from dataclasses import replace  # lazy: start-up
 
-        from ferryman.sources.local import listing_entries
+        from ferryman.sources.local import listing_entries  # lazy: start-up
 
         network = options.network or NetworkSettings()  # type: ignore[call-arg]
         with ExitStack() as stack:
@@ -157,7 +157,7 @@ def _login(uri: str, settings: Settings | None) -> tuple[str, str] | None:
 def _client(
     uri: str, network: NetworkSettings, settings: Settings | None
 ) -> Iterator[httpx.Client]:
-    from ferryman.net.http import make_sync_client
+    from ferryman.net.http import make_sync_client  # lazy: start-up
 
     root, _ = _base(uri)
     with make_sync_client(network, base_url=root, auth=_login(uri, settings)) as client:
@@ -173,8 +173,8 @@ def _check(uri: str, network: NetworkSettings, settings: Settings | None) -> int
 
 def _call(uri: str, work: Any, client: httpx.Client) -> Any:
     """``work(webdav4 client)`` with its failures as ferryman's codes."""
-    import httpx
-    from webdav4.client import Client, HTTPError, ResourceNotFound
+    import httpx  # lazy: start-up
+    from webdav4.client import Client, HTTPError, ResourceNotFound  # lazy: start-up
 
     root, path = _base(uri)
     shown = WebdavSource().describe(uri)
@@ -193,11 +193,11 @@ def _call(uri: str, work: Any, client: httpx.Client) -> Any:
             ) from exc
         if status == 404:
             raise FerrymanError("source.not_found", f"{shown}: no such file or folder") from exc
-        from ferryman.net.http import status_error
+        from ferryman.net.http import status_error  # lazy: start-up
 
         raise status_error(exc.response) from exc
     except httpx.HTTPError as exc:
-        from ferryman.net.http import transport_error
+        from ferryman.net.http import transport_error  # lazy: start-up
 
         raise transport_error(exc, f"{root}{path.lstrip('/')}") from exc
     except (ValueError, KeyError) as exc:  # an answer that is no multistatus XML
@@ -226,7 +226,7 @@ def _listing(client: httpx.Client, uri: str, options: ReadOptions) -> list[_Remo
 
 
 def _walk(dav: Any, root_path: str) -> list[_Remote]:
-    from ferryman.sources.local import natural_key
+    from ferryman.sources.local import natural_key  # lazy: start-up
 
     top = _stat(dav, root_path)
     if top.get("type") != "directory":  # a single file: the input is that file
@@ -271,9 +271,9 @@ def _leaf(child: dict[str, Any]) -> str:
 
 
 def _remote(info: dict[str, Any], path: str) -> _Remote:
-    from email.utils import format_datetime
+    from email.utils import format_datetime  # lazy: start-up
 
-    from ferryman.net.rangefile import strong_validator
+    from ferryman.net.rangefile import strong_validator  # lazy: start-up
 
     etag = info.get("etag")
     modified = info.get("modified")
@@ -295,7 +295,7 @@ def _not_media(path: str, content_type: str | None) -> str | None:
     """Why a file is not read, or None: media or an archive by its type or its name."""
     if named_archive(path):
         return None
-    from ferryman.net.kinds import LinkKind, kind_of
+    from ferryman.net.kinds import LinkKind, kind_of  # lazy: start-up
 
     if kind_of(content_type) in (LinkKind.ARCHIVE,) or (content_type or "").startswith(
         _MEDIA_FAMILIES
@@ -309,7 +309,7 @@ def _not_media(path: str, content_type: str | None) -> str | None:
 
 
 def _listed(client: httpx.Client, uri: str, remote: _Remote, options: ReadOptions) -> ListedFile:
-    from ferryman.sources.local import ListedFile
+    from ferryman.sources.local import ListedFile  # lazy: start-up
 
     zipped = remote.path.lower().endswith(".zip") and remote.size > 0
     return ListedFile(
@@ -332,8 +332,8 @@ def _zip_in_place(
 ) -> Iterator[ArchiveReader | None]:
     """A zip of the folder read by Range where it lies, or None (WinZip AES, a method
     the in-place backend lacks, not a zip after all): then it is copied and opened."""
-    from ferryman.archive.zipfile_backend import reader_in_place
-    from ferryman.net.rangefile import open_range_file
+    from ferryman.archive.zipfile_backend import reader_in_place  # lazy: start-up
+    from ferryman.net.rangefile import open_range_file  # lazy: start-up
 
     url = _url(client, remote)
     retry = _retry(options.settings)
@@ -345,7 +345,7 @@ def _read(client: httpx.Client, uri: str, remote: _Remote, retry: Retry) -> Iter
     """The file's bytes by Range, ``_BLOCK`` at a time (``net.rangefile.remote_blocks``:
     cut reads resume; a file changed since the listing is read as it is now, one gone
     since fails alone); a refused login names the setting, as the walk does."""
-    from ferryman.net.rangefile import remote_blocks
+    from ferryman.net.rangefile import remote_blocks  # lazy: start-up
 
     try:
         yield from remote_blocks(

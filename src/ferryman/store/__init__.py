@@ -16,7 +16,7 @@ __all__ = ["Store"]
 
 def __getattr__(name: str) -> Any:
     if name == "Store":
-        from ferryman.store.store import Store
+        from ferryman.store.store import Store  # lazy: start-up
 
         return Store
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,6 +32,7 @@ from ferryman.model import (
     ItemState,
     JobState,
 )
+from ferryman.store.nudge import nudge
 from ferryman.store.rows import (
     Clock,
     LeaseLost,
@@ -66,7 +67,6 @@ class StoreBase:
     async def nudge(self) -> None:
         """Tell running engines (other processes, other machines) that work was added:
         they take it now instead of at their next poll (see ``store.nudge``)."""
-        from ferryman.store.nudge import nudge
 
         await nudge(self.engine)
 

@@ -172,7 +172,7 @@ class LiteStore:
             elif fetch:
                 _insert(conn, "fetches", new_fetch_values(job_id, priority, now))
         if self.wake is not None and error is None:
-            from ferryman.store.nudge import send
+            from ferryman.store.nudge import send  # lazy: start-up
 
             send(self.wake)  # a running engine takes it now, not at its next poll
         return job
@@ -250,7 +250,7 @@ def open_lite(url: str, *, create: bool, clock: Clock = time.time) -> LiteStore 
     if version != SCHEMA_VERSION:
         conn.close()
         return None
-    from ferryman.store.nudge import sqlite_address
+    from ferryman.store.nudge import sqlite_address  # lazy: start-up
 
     return LiteStore(conn, clock, sqlite_address(path))
 

@@ -83,7 +83,7 @@ class SqliteListener:
         self.on_nudge()
 
     async def close(self) -> None:
-        import asyncio
+        import asyncio  # lazy: start-up
 
         if self._sock is None:
             return
@@ -115,7 +115,7 @@ async def nudge(engine: Any) -> None:
         if url.database:
             send(sqlite_address(Path(url.database)))
         return
-    from sqlalchemy import text
+    from sqlalchemy import text  # lazy: start-up
 
     try:
         async with engine.begin() as conn:
@@ -152,9 +152,9 @@ class PostgresListener:
         return True
 
     async def _listen(self) -> None:
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg  # type: ignore[import-untyped]  # lazy: start-up
 
-        from ferryman.store import dead_peer
+        from ferryman.store import dead_peer  # lazy: start-up
 
         conn = await asyncpg.connect(self.dsn)
         try:
@@ -170,7 +170,7 @@ class PostgresListener:
         self.on_nudge()
 
     def _ended(self, *_args: object) -> None:
-        import asyncio
+        import asyncio  # lazy: start-up
 
         self._conn = None
         if self._closed or self._again is not None:
@@ -179,7 +179,7 @@ class PostgresListener:
         self._again = asyncio.get_running_loop().create_task(self._reconnect(), name="listen")
 
     async def _reconnect(self) -> None:
-        import asyncio
+        import asyncio  # lazy: start-up
 
         tries = 0
         try:

@@ -7,12 +7,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import av
+import yt_dlp
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from ferryman.engine.nodes import ready_workers
 from ferryman.timeouts import within
 from ferryman.web.auth import caller
 from ferryman.web.core import Web
+from ferryman.web.metrics import render
 from ferryman.web.results import writable_with_space
 
 
@@ -61,8 +65,6 @@ async def readiness(web: Web) -> dict[str, dict[str, Any]]:
 
     async def workers() -> str:
         if web.engine_alive is None:  # ferryman run workers: their heartbeats tell
-            from ferryman.engine.nodes import ready_workers
-
             return await ready_workers(web.store, settings.lease_seconds)
         if not web.engine_alive():
             raise RuntimeError("the engine in this process has stopped")
@@ -83,16 +85,11 @@ async def readiness(web: Web) -> dict[str, dict[str, Any]]:
 
 
 def _media_libraries() -> str:
-    import av
-    import yt_dlp
-
     av.codec.Codec("h264", "r")
     return f"PyAV {av.__version__}, yt-dlp {yt_dlp.version.__version__}"
 
 
 async def metrics_text(web: Web) -> str:
-    from ferryman.web.metrics import render
-
     figures = await web.store.figures()
     by_state: dict[str, int] = {}
     for (_, state), n in figures["jobs_by_source"].items():

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Response
 
+from ferryman.engine import control, intake
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.web import guard, library_view
@@ -38,8 +39,6 @@ PAGE_MAX = 1000
 
 
 def routes(app: FastAPI, web: Web) -> None:
-    from ferryman.engine import control, intake
-
     async def view(job_id: int) -> dict[str, Any]:
         return await web.tracker.detail(job_id)
 

@@ -13,7 +13,10 @@ from fastapi import FastAPI
 from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, ConfigDict, Field
 
+from ferryman.engine import watch_admin
+from ferryman.engine.runner import new_owner
 from ferryman.errors import FerrymanError, page_step
+from ferryman.links.profile import parse_token
 from ferryman.web.core import API, Web
 
 WatchId = Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="The watch's number.")]
@@ -41,9 +44,6 @@ class WatchRequest(BaseModel):
 
 
 def routes(app: FastAPI, web: Web) -> None:
-    from ferryman.engine import watch_admin
-    from ferryman.engine.runner import new_owner
-
     async def view_of(watch_id: int) -> dict[str, Any]:
         return _with_next(await watch_admin.view_of(web.store, watch_id))
 
@@ -91,7 +91,6 @@ def routes(app: FastAPI, web: Web) -> None:
 def _with_next(view: dict[str, Any]) -> dict[str, Any]:
     """A watch's (or a check's) error with its next step in the page's words, and a
     watch's output as a person says it (``output_text``: "MP3 192 kbps")."""
-    from ferryman.links.profile import parse_token
 
     error = view.get("error")
     if error:

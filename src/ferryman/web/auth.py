@@ -16,6 +16,9 @@ from ferryman.errors import FerrymanError
 from ferryman.web import guard
 from ferryman.web.core import API, Web, error_response
 from ferryman.web.core import send_error as _send_error
+from ferryman.web.hosts import HostGuard, own_names
+from ferryman.web.limits import BodyLimit
+from ferryman.web.results import ResultFile
 from ferryman.web.schemas import SessionRequest
 
 CSP = (
@@ -29,8 +32,6 @@ def install(app: FastAPI, web: Web) -> None:
     """The guards before every route, outermost first: the Host name (``hosts``), tokens
     and rate limits (``_Guard``), the body's size (``limits``); and ``POST
     /api/v1/session`` (a page's log-in)."""
-    from ferryman.web.hosts import HostGuard, own_names
-    from ferryman.web.limits import BodyLimit
 
     app.add_middleware(BodyLimit, piece=int(web.settings.web.max_piece))
     app.add_middleware(_Guard, web=web)
@@ -128,7 +129,6 @@ TOKEN_ONLY = frozenset({"/metrics", "/api/openapi.json", "/api/docs"})
 def csp_for(web: Web) -> str:
     """``CSP``, with the results bucket's origin allowed for pictures and media when
     files are served from there (presigned URLs): the gallery shows and plays them."""
-    from ferryman.web.results import ResultFile
 
     direct = web.results.direct_url(0, ResultFile("-", "-", 0, "-"), time.time() + 60)
     if direct is None:

@@ -23,6 +23,7 @@ from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.web import guard
 from ferryman.web.live import Tracker, file_view
+from ferryman.web.results import ResultFile, ResultsStore
 from ferryman.web.signing import WHOLE_JOB, Signer
 from ferryman.web.stream import Stream
 
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from ferryman.model import Job
     from ferryman.store import Store
     from ferryman.web.metrics import StageClock
-    from ferryman.web.results import ResultFile, ResultsStore
     from ferryman.web.uploads import Uploads
 
 API = "/api/v1"
@@ -142,8 +142,6 @@ class Web:
 
     def _preview_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
         """The file's preview, signed as the file is (its own path in the token)."""
-        from ferryman.web.results import ResultFile
-
         if file.preview is None:
             return None
         shown = ResultFile(file.preview, f"{file.name}.webp", 0, "image/webp")

@@ -13,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
+from ferryman.media.preview import make_preview
+from ferryman.model import MediaKind
 from ferryman.sinks.flat import HIDDEN
 from ferryman.sinks.library import MANIFEST
 from ferryman.web.results import album_facts
@@ -122,8 +125,6 @@ def _inside(root: Path, rel: str) -> Path | None:
 def preview(settings: Settings, job: Job, rel: str) -> Path:
     """The WebP preview of the job's delivered file ``rel`` (made once, then kept);
     ``link.gone`` when it is no file of the job's in its library, or has no picture."""
-    from ferryman.media.preview import make_preview
-    from ferryman.model import MediaKind
 
     root = library_root(settings, job.dest)
     chosen = None
@@ -149,7 +150,6 @@ def preview(settings: Settings, job: Job, rel: str) -> Path:
 def forget(settings: Settings, job_id: int) -> None:
     """The job's previews, gone with the job (the library's files stay: they are the
     person's)."""
-    import shutil
 
     shutil.rmtree(_previews(settings) / str(job_id), ignore_errors=True)
 

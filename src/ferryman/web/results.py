@@ -113,7 +113,7 @@ class ResultsStore(Protocol):
 def open_results(settings: Settings) -> ResultsStore:
     """The results store the settings name."""
     if settings.results.s3 is not None:
-        from ferryman.web.results_s3 import S3Results
+        from ferryman.web.results_s3 import S3Results  # lazy: import cycle (it reads Facts here)
 
         return S3Results(settings.results.s3)
     return LocalResults(settings.results_dir)

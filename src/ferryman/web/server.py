@@ -15,8 +15,20 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
+import uvicorn as uv
+
 from ferryman.errors import FerrymanError
-from ferryman.web import guard
+from ferryman.sinks.builtin import default_sinks
+from ferryman.sources.builtin import default_sources
+from ferryman.web import connections, guard
+from ferryman.web.api_events import MAX_MESSAGE
+from ferryman.web.app import Web, create_app
+from ferryman.web.live import Tracker
+from ferryman.web.metrics import StageClock
+from ferryman.web.results import open_results
+from ferryman.web.signing import Signer, load_secret
+from ferryman.web.stream import Stream
+from ferryman.web.uploads import Uploads
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -26,7 +38,6 @@ if TYPE_CHECKING:
     from ferryman.sinks.base import SinkRegistry
     from ferryman.sources.base import SourceRegistry
     from ferryman.store import Store
-    from ferryman.web.app import Web
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +65,6 @@ async def web_app(
     """The app over ``store``, kept live by ``bus`` (the engine's, in this process) or
     by polling; its background tasks end with the context. ``sources`` and ``sinks``:
     the kinds the API accepts (the engine's registries; the defaults when None)."""
-    from ferryman.sinks.builtin import default_sinks
-    from ferryman.sources.builtin import default_sources
-    from ferryman.web.app import Web, create_app
-    from ferryman.web.live import Tracker
-    from ferryman.web.results import open_results
-    from ferryman.web.signing import Signer, load_secret
-    from ferryman.web.stream import Stream
-    from ferryman.web.uploads import Uploads
-
     stream = Stream()
     uploads_root = settings.data_dir / "uploads"
     sources = sources or default_sources()
@@ -102,8 +104,6 @@ async def web_app(
     holder.append(web)
     unsubscribe = []
     if bus is not None:
-        from ferryman.web.metrics import StageClock
-
         web.clock = StageClock()
         unsubscribe = [bus.subscribe(tracker.on_event), bus.subscribe(web.clock.on_event)]
     poll = ENGINE_POLL_SECONDS if bus is not None else POLL_SECONDS
@@ -188,10 +188,6 @@ async def _uvicorn(
     ready: Callable[[int], None] | None,
     stopping: Callable[[], None],
 ) -> None:
-    import uvicorn as uv
-
-    from ferryman.web import connections
-    from ferryman.web.api_events import MAX_MESSAGE
 
     config = uv.Config(
         app,
@@ -230,8 +226,6 @@ async def _uvicorn(
 
 
 async def _tell_ready(server: object, ready: Callable[[int], None]) -> None:
-    import uvicorn as uv
-
     assert isinstance(server, uv.Server)
     while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for it)
         await asyncio.sleep(0.05)

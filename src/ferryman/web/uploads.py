@@ -10,10 +10,13 @@ sanitised. A finished upload becomes a job's input, read from where it lies.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import secrets
+import shutil
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +86,6 @@ class Uploads:
         self, upload_id: str, content_range: str | None, body: AsyncIterator[bytes]
     ) -> Upload:
         """Write one piece; it must start at the current offset and stay in the size."""
-        import asyncio
 
         upload = self.get(upload_id)
         if content_range is None:
@@ -124,8 +126,6 @@ class Uploads:
         """Delete uploads untouched for ``older_than`` seconds (one whose job has long
         ended), and unfinished ones untouched for ``abandoned`` (``web.upload_expiry``:
         the page was left mid-file, its bytes would lie there for good); how many went."""
-        import shutil
-        import time
 
         now = time.time() if now is None else now
         gone = 0
@@ -153,13 +153,11 @@ class Uploads:
 
     def remove(self, upload_id: str) -> None:
         """Delete an upload that no job took (its job was refused)."""
-        import shutil
 
         shutil.rmtree(self.get(upload_id).path.parent, ignore_errors=True)
 
     def remove_source(self, source: Path) -> bool:
         """Delete the upload a removed job read from, when its input was one."""
-        import shutil
 
         folder = source.parent
         if folder.parent.resolve() != self.root.resolve() or not _ID.match(folder.name):

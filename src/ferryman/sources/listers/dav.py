@@ -10,6 +10,7 @@ import urllib.parse
 
 from ferryman.config import Settings
 from ferryman.sources.listers.base import WatchEntry
+from ferryman.sources.webdav import WebdavSource, walk
 from ferryman.urls import scheme_of
 
 
@@ -23,8 +24,6 @@ class DavLister:
         return scheme_of(source) in ("dav", "davs")
 
     def describe(self, source: str) -> str:
-        from ferryman.sources.webdav import WebdavSource
-
         return WebdavSource().describe(source)
 
     async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
@@ -36,7 +35,6 @@ class DavLister:
 
 def list_folder(source: str, settings: Settings) -> list[WatchEntry]:
     """The folder's files, newest first (blocking: a thread's work)."""
-    from ferryman.sources.webdav import WebdavSource, walk
 
     parts = urllib.parse.urlsplit(source)
     found = []

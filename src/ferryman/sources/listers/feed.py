@@ -18,8 +18,14 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+import feedparser
+import httpx
+
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
+from ferryman.links.canonical import is_platform
+from ferryman.media.child import run_in_child
+from ferryman.net.http import make_sync_client, shown_url, status_error, transport_error
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.urls import scheme_of, split_link
 
@@ -38,13 +44,9 @@ class FeedLister:
         return scheme_of(source) in ("http", "https")
 
     def describe(self, source: str) -> str:
-        from ferryman.net.http import shown_url
-
         return shown_url(source)
 
     async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
-        from ferryman.media.child import run_in_child
-
         got: list[WatchEntry] = []
 
         def on_event(name: str, value: Any) -> None:
@@ -71,7 +73,6 @@ class FeedLister:
         """A link is a feed when what it serves parses as RSS or Atom; a platform's link
         (YouTube, Vimeo…) is yt-dlp's, unasked. A link that cannot be fetched now cannot
         be told: that is said, with ``--kind`` as the way on."""
-        from ferryman.links.canonical import is_platform
 
         if is_platform(source):
             return False
@@ -116,10 +117,6 @@ def _list_in_child(
 
 
 def _fetch(source: str, settings: Settings) -> tuple[bytes, str]:
-    import httpx
-
-    from ferryman.net.http import make_sync_client, status_error, transport_error
-
     try:
         with (
             make_sync_client(settings.network) as client,
@@ -144,7 +141,6 @@ def _fetch(source: str, settings: Settings) -> tuple[bytes, str]:
 def _parsed(body: bytes) -> Any:
     """The feed as feedparser reads it; links are made absolute here (``_entry``), not
     by feedparser, which would also rewrite a guid that is no link."""
-    import feedparser
 
     return feedparser.parse(body)
 

@@ -20,10 +20,15 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from telethon.tl import types
+from telethon.utils import get_peer_id
+
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
+from ferryman.sinks.telegram_kind import session_file
 from ferryman.sources.listers.base import Seen, WatchEntry
-from ferryman.sources.telegram_link import MessageRef
+from ferryman.sources.telegram_link import MessageRef, chat_peer, coded_errors
+from ferryman.telegram.remote import remote_file
 
 if TYPE_CHECKING:
     from ferryman.resources import Shared
@@ -94,8 +99,6 @@ class TelegramChatLister:
         return True  # a t.me link to a chat is nothing a feed or yt-dlp reads
 
     def check_ready(self, settings: Settings) -> None:
-        from ferryman.sinks.telegram_kind import session_file
-
         tg = settings.telegram
         if tg.api_id is None or not tg.api_hash:
             raise FerrymanError(
@@ -120,10 +123,6 @@ class TelegramChatLister:
             raise FerrymanError("watch.source_unsupported", f"{source} names no Telegram chat")
         hub, own = self._hub(settings)
         try:
-            from telethon.utils import get_peer_id
-
-            from ferryman.sources.telegram_link import chat_peer
-
             client = await hub.client()  # telegram.not_logged_in: `ferryman telegram login`
             if await client.is_bot():
                 raise FerrymanError(
@@ -140,7 +139,10 @@ class TelegramChatLister:
 
     def _hub(self, settings: Settings) -> tuple[TelegramHub, bool]:
         """The engine's hub, or one of our own (closed after the listing)."""
-        from ferryman.telegram.hub import TelegramHub, shared_hub
+        from ferryman.telegram.hub import (  # lazy: Telethon only for a Telegram watch
+            TelegramHub,
+            shared_hub,
+        )
 
         if self._shared is not None:
             return shared_hub(self._shared), False
@@ -159,7 +161,6 @@ def highest(ids: Sequence[str]) -> int:
 
 async def _read(client: Any, ref: MessageRef, peer: Any, seen: Seen) -> list[Any]:
     """The messages to list, oldest first (see the module's words on how far)."""
-    from ferryman.sources.telegram_link import coded_errors
 
     with coded_errors(ref):
         if seen.first == "now":
@@ -205,7 +206,6 @@ def _entries(ref: MessageRef, chat_id: int, channel: int, messages: list[Any]) -
     """Posts with files as entries (an album as one), newest first, and the newest
     message as a marked-seen entry when it carries no file. ``channel``: the chat's
     number (``chat_id`` without its -100), which every entry's identity names."""
-    from telethon.tl import types
 
     everything = sorted(
         (m for m in messages if isinstance(m, types.Message | types.MessageService)),
@@ -238,9 +238,6 @@ def _entries(ref: MessageRef, chat_id: int, channel: int, messages: list[Any]) -
 
 def _has_file(message: Any) -> bool:
     """A photo, a video, a document, audio: not a sticker (a document too, to Telegram)."""
-    from telethon.tl import types
-
-    from ferryman.telegram.remote import remote_file
 
     if remote_file(message) is None:
         return False
@@ -253,7 +250,6 @@ def _entry(ref: MessageRef, chat_id: int, channel: int, group: list[Any]) -> Wat
     """The post's (the album's) entry: its input as the watch spells the chat (a name
     names its jobs), its identity by the chat's number (``tg:c/ID/N``, a ``t.me/c`` link's
     too), so a watch of ``@name`` and one of ``-100ID`` share their jobs."""
-    from ferryman.telegram.remote import remote_file
 
     first, last = group[0].id, group[-1].id
     rest = tuple(m.id for m in group[1:])
@@ -280,8 +276,6 @@ def _title(group: list[Any]) -> str:
 
 
 def _duration(message: Any) -> float | None:
-    from telethon.tl import types
-
     document = getattr(getattr(message, "media", None), "document", None)
     for attribute in getattr(document, "attributes", None) or ():
         if isinstance(attribute, types.DocumentAttributeVideo | types.DocumentAttributeAudio):

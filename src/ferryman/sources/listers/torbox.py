@@ -13,6 +13,7 @@ from typing import Any
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.sources.listers.base import WatchEntry
+from ferryman.sources.torbox import account_items
 
 KINDS = ("torrent", "usenet", "webdl")
 
@@ -57,7 +58,6 @@ class TorboxLister:
 
 def list_account(source: str, settings: Settings) -> list[WatchEntry]:
     """The account's finished items, newest first (blocking: a thread's work)."""
-    from ferryman.sources.torbox import account_items
 
     found = []
     for kind in _kinds(source):

@@ -6,10 +6,17 @@ process (``links/flat``), as a fetch runs yt-dlp; each new entry becomes a
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
+from ferryman.links.cookies import cookies_for
+from ferryman.links.flat import list_flat
+from ferryman.links.grab import GrabOptions
+from ferryman.media.child import run_in_child
+from ferryman.net.http import shown_url
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.urls import scheme_of
 
@@ -26,22 +33,12 @@ class YtdlpLister:
         return scheme_of(source) in ("http", "https")
 
     def describe(self, source: str) -> str:
-        from ferryman.net.http import shown_url
-
         return shown_url(source)
 
     async def matches(self, source: str, settings: Settings) -> bool:
         return True
 
     async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
-        import shutil
-        import tempfile
-
-        from ferryman.links.cookies import cookies_for
-        from ferryman.links.flat import list_flat
-        from ferryman.links.grab import GrabOptions
-        from ferryman.media.child import run_in_child
-
         links, network = settings.links, settings.network
         got: list[dict[str, Any]] = []
 
