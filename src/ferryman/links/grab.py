@@ -31,9 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yt_dlp
-from yt_dlp import version
-
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import safe_name
 from ferryman.links import grab_join, make
@@ -110,6 +107,8 @@ def installed_yt_dlp() -> Any:  # yt-dlp has no types
     (``pip install -U yt-dlp``, the next step ``source.changed`` gives), that old core
     would meet the new extractor files it loads from disk. So when the version on disk
     is not the one loaded, yt-dlp is loaded afresh."""
+    import yt_dlp  # lazy: the one in sys.modules now, maybe loaded afresh since
+    from yt_dlp import version  # lazy: the same
 
     try:
         text = Path(version.__file__).read_text(encoding="utf-8")

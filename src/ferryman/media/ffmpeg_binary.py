@@ -28,8 +28,6 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import imageio_ffmpeg  # type: ignore[import-untyped]
-
 from ferryman.errors import FerrymanError
 
 log = logging.getLogger(__name__)
@@ -46,6 +44,8 @@ def find_ffmpeg(setting: str) -> str | None:
     if setting != "auto":
         return shutil.which(setting) or (setting if Path(setting).is_file() else None)
     try:
+        import imageio_ffmpeg  # type: ignore[import-untyped]
+
         found = str(imageio_ffmpeg.get_ffmpeg_exe())
         if Path(found).is_file():
             return found

@@ -7,8 +7,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import av
-import yt_dlp
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -85,6 +83,9 @@ async def readiness(web: Web) -> dict[str, dict[str, Any]]:
 
 
 def _media_libraries() -> str:
+    import av  # lazy: start-up (of `ferryman web`)
+    import yt_dlp  # lazy: start-up (of `ferryman web`)
+
     av.codec.Codec("h264", "r")
     return f"PyAV {av.__version__}, yt-dlp {yt_dlp.version.__version__}"
 

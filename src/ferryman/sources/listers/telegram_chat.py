@@ -139,7 +139,7 @@ class TelegramChatLister:
 
     def _hub(self, settings: Settings) -> tuple[TelegramHub, bool]:
         """The engine's hub, or one of our own (closed after the listing)."""
-        from ferryman.telegram.hub import (  # lazy: Telethon only for a Telegram watch
+        from ferryman.telegram.hub import (  # lazy: its client, for a Telegram watch only
             TelegramHub,
             shared_hub,
         )
