@@ -6,9 +6,8 @@ statements, Pydantic's models, none of which will ever be garbage. A run that ma
 few hundred short-lived objects per entry (rows, parameters, events) triggers those
 walks again and again. ``gc.freeze()`` moves everything alive at the start out of the
 collector's sight (it is still freed by reference counting as usual); what the run
-makes is collected as before. About 7 % less CPU and wall time for 2,000 small photos
-(the pipeline bench, which sets it aside as ``ferryman run`` does), measured
-alternating with and without.
+makes is collected as before (less CPU and wall time in ``python -m bench pipeline``,
+which sets it aside as ``ferryman run`` does: bench/results/pipeline.md).
 
 Used where a front door runs the engine (``frontdoors.startup.running``: ``run``, the
 chat, the web, the demo), not inside ``Engine.run``: the collector is the whole

@@ -182,7 +182,7 @@ async def _settled(reads: asyncio.Future[Any]) -> None:
 async def _choose_name(batch: EntryBatch, local: Path | None) -> None:
     """How the job may be named after its input's one folder (``engine/folder_name``),
     worked out on a thread of its own while the input opens and its first entries are
-    read: a zip's directory (4 ms for 500 names) and the renaming commit were in the
+    read: a zip's directory and the renaming commit were in the
     first album's way. Named at once when the directory says; else the rule is left
     for the first batch."""
     if local is not None and await asyncio.to_thread(local.is_dir):

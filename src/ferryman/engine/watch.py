@@ -349,7 +349,7 @@ class Checker:
     ) -> list[dict[str, object] | str]:
         """Each entry's job (``add_job`` arguments), or why it cannot be one; on one
         thread (a hop per entry cost more than the work). The destination is checked
-        once, not per entry (a library's check makes and removes a folder: 3 ms each)."""
+        once, not per entry (a library's check makes and removes a folder)."""
         found: list[dict[str, object] | str] = []
         if entries:
             self.sinks.check_ready(settings, watch.dest)  # no entry can go: try later

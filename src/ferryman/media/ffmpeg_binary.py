@@ -1,10 +1,10 @@
 """MP3 and Opus encodes and MP4 joins through an ffmpeg binary, when one is at hand:
-measured 3–4x faster than the same encoders inside PyAV's wheel, and a join (packets
-copied, index moved to the front) about a quarter faster than PyAV's.
+several times faster than the same encoders inside PyAV's wheel, and a join (packets
+copied, index moved to the front) faster than PyAV's.
 
-PyAV bundles FFmpeg's libraries, but its libmp3lame encodes five minutes of stereo in
-about 8.5 s on this machine where a static ffmpeg build (imageio-ffmpeg's) takes 2.1 s
-(``python -m bench links`` and ``docs/links.md``). So the link converter encodes MP3 and
+PyAV bundles FFmpeg's libraries, but its libmp3lame encodes far slower than a static
+ffmpeg build (imageio-ffmpeg's): ``python -m bench links``, bench/results/links.md.
+So the link converter encodes MP3 and
 Opus with a binary when ``links.ffmpeg`` finds one (``auto``: imageio-ffmpeg's, then
 ``ffmpeg`` on PATH, as Termux's ``pkg install ffmpeg`` gives) and with PyAV otherwise:
 nothing beyond ferryman's own dependencies is ever required.

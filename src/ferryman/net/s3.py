@@ -2,10 +2,9 @@
 handful of calls the results store needs (put a file, multipart when large; get, list,
 delete, presign).
 
-Why not boto3: for six calls it would add 37 MB to an install meant for a phone
-(botocore's service data) and take 0.45 s to import and make a client, against 0.28 s
-for this module with httpx, which the engine loads anyway (measured 2026-11-23 in a
-fresh venv: ``python -c "import boto3; boto3.client('s3', …)"``).
+Why not boto3: for six calls it would add tens of MB to an install meant for a phone
+(botocore's service data) and import slower than this module with httpx, which the
+engine loads anyway (the figures: docs/web.md, "The client").
 The signing follows AWS's published Signature Version 4 and is checked against its
 worked example and against a real S3 server (SeaweedFS) in the tests.
 """

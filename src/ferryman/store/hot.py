@@ -1,8 +1,8 @@
 """The statements every entry, batch and album runs, built once with named parameters.
 
 Building a SQLAlchemy statement and computing its cache key cost more than SQLite
-took to run it: measured with py-spy on the pipeline benchmark, statement building
-was a third of the engine's CPU. These objects are immutable; the store passes values
+took to run it (py-spy on ``python -m bench pipeline``: bench/results/pipeline.md).
+These objects are immutable; the store passes values
 (``job_id``, ``now`` …) at each execution. Parameter names differ from column names:
 SQLAlchemy keeps a column's own name for the VALUES and SET clauses.
 """

@@ -45,7 +45,7 @@ class WatchJob:
 
 
 # Built once: a statement made per entry with its values inline cost SQLAlchemy more
-# (coercing each value, keying the cache) than SQLite's own work, 5 ms an entry.
+# (coercing each value, keying the cache) than SQLite's own work.
 _INSERT_JOB = insert(jobs).returning(*jobs.c)
 
 

@@ -50,7 +50,7 @@ _SECURITY_HEADERS = [
 class _Guard:
     """Tokens, rate limits and security headers, as plain ASGI: a download streams
     through untouched (an ``@app.middleware("http")`` wrapper copies every chunk
-    through a queue, and measured a quarter slower on a 1 GiB file)."""
+    through a queue: slower on a big file)."""
 
     def __init__(self, app: Any, web: Web) -> None:
         self.app = app
