@@ -187,7 +187,7 @@ class FrontDoor:
         if chosen is not None:
             return chosen
         if text.startswith("/"):
-            return await self.commands.run(text, Who(message.sender_id, message.chat_id))
+            return await self.commands.run(text, Who(message.sender_id, message.chat_id), message)
         links = links_in(text, _entity_urls(message), self.sources)
         if links:
             return await self.inbox.take_links(message, links)
