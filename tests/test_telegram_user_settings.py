@@ -46,7 +46,7 @@ async def test_settings_are_shown_changed_and_kept_per_person(world: World) -> N
         assert "link = mp3 192:" in await reply_to(world, world.alice, "/settings")
         await reply_to(world, world.alice, "/settings link default")
     assert await world.store.user_settings(world.alice.id) == {"to": "here"}
-    assert [c.key for c in CHOICES] == ["to", "link"]
+    assert [c.key for c in CHOICES] == ["to", "link", "send", "caption", "thumbnail"]
 
 
 async def test_a_persons_settings_apply_to_their_files_links_and_watches(world: World) -> None:

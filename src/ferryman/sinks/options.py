@@ -96,7 +96,9 @@ def _caption(dest: str, value: str | None) -> str | None:
         _refuse(dest, f"a caption template has 1 to {CAPTION_MAX} characters")
     try:
         render_caption(value, job_name="x", album=1, albums="1", items=1)
-    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+    except ValueError as exc:  # a name not known, a brace alone
+        _refuse(dest, str(exc).replace("caption_template", "caption"))
+    except (TypeError, AttributeError, OverflowError) as exc:  # {album[0]}, {items.x}
         _refuse(dest, f"caption can use {{job_name}}, {{album}}, {{albums}}, {{items}} ({exc})")
     return value
 

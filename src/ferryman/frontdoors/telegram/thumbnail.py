@@ -12,6 +12,7 @@ from telethon.tl import types
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable
+from ferryman.telegram.errors import from_telethon
 
 MAX_BYTES = 10_000_000  # a photo Telegram shows is at most this
 ASK = "send /settings thumbnail as a reply to a photo you sent me"
@@ -22,11 +23,17 @@ async def take(message: Any, data_dir: Path, user_id: int) -> Path:
     ``config.invalid`` when it replies to no photo of theirs."""
     if message is None or not getattr(message, "reply_to_msg_id", None):
         raise FerrymanError("config.invalid", ASK)
-    replied = await message.get_reply_message()
-    photo = getattr(replied, "media", None)
-    if not isinstance(photo, types.MessageMediaPhoto) or replied.sender_id != user_id:
-        raise FerrymanError("config.invalid", f"that is not a photo of yours; {ASK}")
-    data = await replied.download_media(file=bytes)
+    # By its id in this chat (what a bot may ask; the same for a user account).
+    try:
+        replied = await message.client.get_messages(message.chat_id, ids=message.reply_to_msg_id)
+        photo = getattr(replied, "media", None)
+        if not isinstance(photo, types.MessageMediaPhoto) or replied.sender_id != user_id:
+            raise FerrymanError("config.invalid", f"that is not a photo of yours; {ASK}")
+        data = await replied.download_media(file=bytes)
+    except FerrymanError:
+        raise
+    except Exception as exc:
+        raise from_telethon(exc) from exc
     if not isinstance(data, bytes) or not data or len(data) > MAX_BYTES:
         raise FerrymanError("telegram.download_failed", "the photo did not download whole")
     path = data_dir / "thumbnails" / f"{user_id}.jpg"
