@@ -18,6 +18,7 @@ from ferryman.config import load_settings
 from ferryman.engine import intake
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.telegram.user_settings import UserSettings
 from ferryman.samples import make_zip
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sinks.options import DeliveryOptions, split
@@ -62,6 +63,25 @@ def test_options_not_well_formed_are_refused_with_what_is_wrong(dest: str, says:
         default_sinks().parse(dest)
     assert refused.value.code == "sink.unknown"
     assert says in refused.value.message
+
+
+def test_a_thumbnail_path_is_not_taken_from_a_remote_client_or_a_chat() -> None:
+    """``thumb=`` reads a file of the server: the web API's client and a chat's
+    destination may not name one (a chat user sets theirs with /settings thumbnail)."""
+    sinks = default_sinks()
+    with pytest.raises(FerrymanError) as refused:
+        sinks.for_client("telegram", "me?thumb=/etc/hostname")
+    assert refused.value.code == "request.invalid"
+    assert sinks.for_client("telegram", "me?as=documents") == "telegram:me?as=documents"
+    mine = UserSettings(None, sinks)  # type: ignore[arg-type]  # no store read here
+    with pytest.raises(FerrymanError) as refused:
+        mine.with_options("me?thumb=/etc/hostname", DeliveryOptions())
+    assert "/settings thumbnail" in refused.value.message
+    chosen = DeliveryOptions(as_documents=True, thumb="/data/thumbnails/1.jpg")
+    assert (
+        mine.with_options("me", chosen) == "telegram:me?as=documents&thumb=/data/thumbnails/1.jpg"
+    )
+    assert mine.with_options("library:/srv/x", chosen) == "library:/srv/x"  # takes neither
 
 
 @TOTAL

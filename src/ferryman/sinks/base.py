@@ -411,19 +411,24 @@ class SinkRegistry:
         if target and kind.client_target is None:
             takes = [k.scheme for k in self._kinds if k.client_target is not None]
             raise FerrymanError("request.invalid", f"chat is for deliver.to = {' or '.join(takes)}")
+        if target and _names_a_file(target):
+            raise FerrymanError(
+                "request.invalid", "thumb= names a file of the server: a client may not choose one"
+            )
         return f"{scheme}:{target or kind.client_target or ''}"
 
     def expand(self, value: str) -> str:
         """A destination typed in a chat: ``scheme:…`` as is, else a kind's shorthand
         (``@name`` → ``telegram:@name``); unknown values are returned for ``parse`` to
-        refuse with its message."""
+        refuse with its message. Options after ``?`` stay as they are (``me?as=…``)."""
         scheme, sep, _ = value.partition(":")
         if sep and scheme in self._by_scheme:
             return value
+        base, ask, options = value.partition("?")
         for kind in self._kinds:
-            full = kind.shorthand(value)
+            full = kind.shorthand(base)
             if full is not None:
-                return full
+                return full + ask + options
         return value
 
     def policy(self, settings: Settings, dest: str) -> Policy:
@@ -452,3 +457,12 @@ class SinkRegistry:
     def open(self, dest: str, env: SinkEnv) -> Sink:
         found = self.parse(dest)
         return self._by_scheme[found.scheme].open(found.target, env)
+
+
+def _names_a_file(target: str) -> bool:
+    """Whether a target carries ``thumb=`` (a path on this machine); one whose options
+    are malformed is left for ``parse`` to refuse with its own words."""
+    try:
+        return split(target)[1].thumb is not None
+    except FerrymanError:
+        return False

@@ -126,6 +126,12 @@ class UserSettings:
         options ``dest`` names itself win (``sink.unknown`` for a bad ``dest``)."""
         found = self.sinks.parse(self.sinks.expand(dest))
         takes, own = self.sinks.kind(found.text).takes, found.options
+        if own.thumb is not None and own.thumb != options.thumb:  # a path of the server
+            raise FerrymanError(
+                "sink.unknown",
+                "a thumbnail is chosen by replying /settings thumbnail to a photo,"
+                " not by naming a file in a destination",
+            )
         return Destination(
             found.scheme,
             found.target,
@@ -168,7 +174,7 @@ class UserSettings:
             await self.store.user_setting_put(user_id, key, None)
             return f"{key} is back to the default"
         if key == "to" and value != "here":
-            self.sinks.parse(self.sinks.expand(value))  # sink.unknown: says why
+            self.with_options(value, DeliveryOptions())  # sink.unknown: says why
         if key == "link" and from_caption(value) is None:
             raise FerrymanError(
                 "config.invalid",
