@@ -174,3 +174,22 @@ async def test_a_zip_of_photos_to_as_documents_arrives_as_documents_with_its_cap
         assert m.media.file.sha256 == sha(sources[name].read_bytes())  # unchanged
         assert m.media.thumb is not None, f"{name} arrived without the chosen thumbnail"
     await store.close()
+
+
+async def test_a_name_is_unique_in_its_place_whatever_options_the_jobs_carry(
+    tmp_path: Path,
+) -> None:
+    """Two jobs into one library folder, one with a caption of its own, do not share a
+    folder name (the library's folders are by name)."""
+    archive = make_zip(tmp_path / "trip.zip", photos(tmp_path / "in", 1))
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    try:
+        lib = tmp_path / "lib"
+        plain = await intake.add_source(store, archive, dest=f"library:{lib}", force=True)
+        own = await intake.add_source(
+            store, archive, dest=f"library:{lib}?caption=%7Bjob_name%7D", force=True
+        )
+        again = await intake.add_source(store, archive, dest=f"library:{lib}", force=True)
+    finally:
+        await store.close()
+    assert [plain.name, own.name, again.name] == ["trip", "trip (2)", "trip (3)"]
