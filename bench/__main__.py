@@ -22,6 +22,7 @@ from bench import (
     conformance_images,
     fairness,
     gallery,
+    joblist,
     links,
     media,
     memory,
@@ -62,6 +63,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "wakeup": wakeup.run,
     "web": web.run,
     "gallery": gallery.run,
+    "jobs1000": joblist.run,
     "scale": scale.run,
     "conformance": conformance.run,
     "conformance-images": conformance_images.run,
@@ -129,7 +131,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="streaming: entries in the large zip, for the share of the run (5000; 0 skips it)",
     )
     parser.add_argument("--scale-jobs", type=int, help="scale: links added for each round (24)")
-    parser.add_argument("--size-mb", type=int, help="memory, trip: the big archive in MiB (1024)")
+    parser.add_argument(
+        "--size-mb",
+        type=int,
+        help="memory, trip: the big archive; telegram --download: the big file (MiB, 1024)",
+    )
     parser.add_argument("--size-gb", type=float, help="memory: the big archive in GiB")
     parser.add_argument(
         "--small-mb", type=int, help="memory: the comparison archive in MiB (256; 0: skip)"
@@ -162,6 +168,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--gallery-photos", type=int, help="gallery: photos in the finished job (1000)"
     )
+    parser.add_argument(
+        "--list-jobs", type=int, help="jobs1000: jobs on the page (1000), vs a page with none"
+    )
     parser.add_argument("--web-seconds", type=float, help="web: seconds of fan-out (20)")
     parser.add_argument("--web-file-mb", type=int, help="web: the downloaded result, MiB (1024)")
     parser.add_argument("--web-upload-mb", type=int, help="web: the uploaded file, MiB (2048)")
@@ -177,6 +186,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help="telegram: MiB of the big file the baseline (Telethon's send_file) sends; default:"
         " the shortest prefix with Telethon's part size for the whole file (751 at 1 GiB)",
+    )
+    parser.add_argument(
+        "--download",
+        dest="tg_download",
+        action="store_true",
+        help="telegram: downloads (a message link, a watched channel; --size-mb, --tg-photos)"
+        " against Telethon's download_media, instead of uploads",
     )
     parser.add_argument(
         "--tg-skip-engine",

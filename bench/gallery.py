@@ -76,9 +76,9 @@ def _deliver(folder: Path, data: Path) -> float:
 
 
 @contextmanager
-def _web(data: Path) -> Iterator[str]:
+def _web(data: Path, *args: str) -> Iterator[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ferryman", "web", "--port", "0"],
+        [sys.executable, "-m", "ferryman", "web", "--port", "0", *args],
         env=_env(data),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

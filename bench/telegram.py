@@ -612,6 +612,10 @@ def guarded(b: Bench, name: str, section: Callable[[], object]) -> None:
 
 
 def run(args: argparse.Namespace) -> Result:
+    if getattr(args, "tg_download", False):
+        from bench import telegram_download
+
+        return telegram_download.run(args)
     result = Result(
         "telegram",
         f"uploads to the fake Telegram ({LATENCY_MS:g} ms, {CONN_MBIT:g} Mbit/s a connection,"

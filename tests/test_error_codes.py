@@ -37,6 +37,8 @@ PASS_THROUGH = {
     ("media/child.py", "_raise_for"): "a child process's FerrymanError, re-raised as it was",
     ("archive/box_wire.py", "decode_error"): "libarchive's child's error, a registered"
     " archive.*/source.* code only (checked there), re-raised as it was",
+    ("sources/batch.py", "_read_one"): "an input's FerrymanError, recorded beside its"
+    " fetched files when it failed and raised again as it was",
 }
 
 

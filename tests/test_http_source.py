@@ -21,6 +21,7 @@ from ferryman.config import Settings
 from ferryman.engine import control, intake, report
 from ferryman.engine.events import Event, JobFetching
 from ferryman.engine.runner import Engine
+from ferryman.engine.workarea import kept_fetch_dir
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip
@@ -209,12 +210,41 @@ async def test_cancel_stops_a_download_in_flight(
         assert (await store.get_job(job.id)).state is JobState.CANCELLED
 
 
+async def test_cancel_then_retry_goes_on_from_the_partial_download_by_range(
+    tmp_path: Path, link_settings: Settings, server: FaultServer
+) -> None:
+    """Cancel mid-download, then Retry: the download goes on from where it stopped, as
+    after a restart (the cancel deleted the partial file and the retry began at byte 0).
+    Kept aside meanwhile, out of the job's work folder; a remove deletes it."""
+    async with _halfway(tmp_path, link_settings, server, 3.0) as (store, job, settings):
+        folder = settings.work_dir / f"job-{job.id:05d}"
+        await eventually(lambda: bool(list(folder.rglob("*.part"))), "the partial file on disk")
+        await control.cancel_job(store, job.id)
+        kept = kept_fetch_dir(settings, job.id)
+        await eventually(lambda: not folder.exists(), "the cancelled job's work folder removed")
+        assert list(kept.rglob("*.part")), "the partial download was not kept"
+        server.resources["/slow.zip"].faults = Faults()  # no stall this time
+        before = len(server.requests_for("/slow.zip"))
+        await control.retry_job(store, job.id)
+
+        async def ended() -> bool:
+            return (await store.get_job(job.id)).state.terminal
+
+        await eventually(ended, "the retried job ended", within=60)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+        again = server.requests_for("/slow.zip")[before:]
+        starts = [r.headers.get("range", r.headers.get("Range", "")) for r in again]
+        assert any(s.startswith("bytes=") and not s.startswith("bytes=0-") for s in starts), starts
+        assert not kept.exists()  # taken back by the fetch
+        await control.remove_job(store, settings, job.id)
+
+
 async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_meanwhile(
     tmp_path: Path, link_settings: Settings, server: FaultServer
 ) -> None:
     """`ferryman cancel` from another shell while `run --until-idle` downloads: the run
-    ends idle at once, and the partial file must not outlive it (a multi-GB `.part`
-    stayed on a phone's disk until a `remove`)."""
+    ends idle at once, and the partial file leaves the job's work folder: set aside for
+    a retry to go on from, until a `remove` deletes it."""
     # the grace a running engine gives (a lease) is not what ends it
     data, settings = _stalling_download(tmp_path, link_settings, server, lease_seconds=30.0)
     store = await Store.open(settings.database)
@@ -231,9 +261,13 @@ async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_me
         await asyncio.wait_for(running, 60)
         ended = time.monotonic() - cancelled
         assert (await store.get_job(job.id)).state is JobState.CANCELLED
+        assert not folder.exists()
+        kept = kept_fetch_dir(settings, job.id)
+        assert list(kept.rglob("*.part")), "the partial download was not kept for a retry"
+        await control.remove_job(store, settings, job.id)
+        assert not kept.exists()  # a remove deletes it
     finally:
         await store.close()
-    assert not folder.exists()
     assert ended < 5, f"the download went on {ended:.1f} s after the cancel"  # 10 s un-nudged
 
 

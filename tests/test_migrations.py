@@ -144,6 +144,7 @@ _ROWS_AT = {
     10: _UP_TO_V4,  # 11 rebuilds the claim indexes in the claims' order (no rows change)
     11: _UP_TO_V4,  # 12 rebuilds SQLite's jobs with AUTOINCREMENT (no rows change)
     12: _UP_TO_V4,  # 13 adds tg_user_settings: a new table, empty here
+    13: _UP_TO_V4,  # 14 adds job_inputs: a new table, empty here
 }
 
 # Step 10: the Telegram tables' rows as the generic sink state holds them (the values

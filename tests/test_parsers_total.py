@@ -210,9 +210,9 @@ def test_a_feed_entry_with_a_malformed_link_is_passed_over() -> None:
     from ferryman.sources.listers.feed import _entry
 
     base = "https://feeds.example/rss"
-    assert _entry({"link": "http://[::1/x.mp4"}, base) is None
-    assert _entry({"link": "http://a:99999/x.mp4"}, base) is None
-    kept = _entry({"link": "/x.mp4", "id": "1"}, base)
+    assert _entry({"link": "http://[::1/x.mp4"}, base, None) is None
+    assert _entry({"link": "http://a:99999/x.mp4"}, base, None) is None
+    kept = _entry({"link": "/x.mp4", "id": "1"}, base, None)
     assert kept is not None and kept.input == "https://feeds.example/x.mp4"
 
 

@@ -16,6 +16,7 @@ from ferryman.model import JobState
 from ferryman.store import Store, migrate, migrations
 from ferryman.store.lite import LiteStore, open_lite, sqlite_path
 from ferryman.store.sqlite_ddl import SCHEMA_VERSION
+from ferryman.store.watches import WatchJob
 from tests.test_migrations import _shape
 
 _SKIP = {"id", "created_at", "updated_at", "finished_at", "job_id", "summary"}
@@ -129,6 +130,46 @@ async def test_its_reads_agree_with_the_store(tmp_path: Path) -> None:
     finally:
         lite.close()
         await full.close()
+
+
+async def test_it_refuses_an_input_a_watchs_job_took_until_that_job_is_removed(
+    tmp_path: Path,
+) -> None:
+    """``ferryman add`` (the light store) looks at a look's inputs' keys as the store
+    does: an input a watch's job holds is refused naming it; once removed, it adds."""
+    path = tmp_path / "both.db"
+    full = await Store.open(_url(path))
+    lite = _lite(path, create=False)
+    add = {"source": "https://h/2.jpg", "name": "2", "dest": "library:", "dedupe_key": "k2"}
+    try:
+        watch = await full.add_watch(
+            kind="feed", source="https://h/feed.xml", dest="library:",
+            every_seconds=60.0, since="all", next_check_at=0.0,
+        )  # fmt: skip
+        assert await full.claim_watch("a", 30) is not None
+        inputs = [("e1", "https://h/1.jpg", "k1"), ("e2", "https://h/2.jpg", "k2")]
+        made = await full.watch_checked(
+            watch.id,
+            "a",
+            [
+                WatchJob(e, e, add | {"source": s, "dedupe_key": k, "priority": 0})
+                for e, s, k in inputs
+            ],
+            0,
+        )
+        job = made.jobs[0][1]
+        assert job is not None
+        with pytest.raises(FerrymanError) as refused:
+            lite.add_job(**add)
+        assert refused.value.code == "source.duplicate"
+        assert refused.value.message == f"already job {job.id}"
+        await full.cancel(job.id)
+        await full.remove_job(job.id)
+        again = lite.add_job(**add)
+    finally:
+        lite.close()
+        await full.close()
+    assert again.source == "https://h/2.jpg" and again.id != job.id
 
 
 def test_a_read_makes_no_database(tmp_path: Path) -> None:

@@ -13,8 +13,11 @@ import pytest
 
 from faketg.client import FakeDialer
 from ferryman.config import Retry, Settings
+from ferryman.engine.control import remove_job
+from ferryman.engine.intake import add_source
 from ferryman.engine.runner import Engine
 from ferryman.engine.watch_admin import check_now
+from ferryman.errors import FerrymanError
 from ferryman.samples import make_photo
 from ferryman.store import Store
 from tests.httpserve import FaultServer, serving
@@ -179,3 +182,59 @@ async def test_a_dead_entry_fails_alone_and_a_retried_fetch_goes_on_from_the_las
         "Shot flaky.jpg",
         "Shot d.jpg",
     ]
+
+
+@pytest.mark.slow  # the feed is read in a child process
+async def test_a_file_a_later_entry_links_again_is_not_taken_twice_nor_added_by_hand(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """A later look's new entry that links a photo the first look's job holds is marked
+    seen with that job (one copy in the library); ``add`` of that photo's link to the
+    same place is refused naming the job, until the job is removed."""
+    with serving() as server:
+        for n, name in enumerate(("a", "b"), 1):
+            photo = make_photo(tmp_path / f"{name}.jpg", n, size=(64, 48))
+            server.add(f"/{name}.jpg", photo.read_bytes(), content_type="image/jpeg")
+
+        def feed(entries: list[tuple[str, str]]) -> bytes:
+            items = "".join(
+                f"<item><title>{guid}</title><guid>{guid}</guid>"
+                f'<enclosure url="{server.url(path)}" type="image/jpeg"/></item>'
+                for guid, path in entries
+            )
+            return (
+                f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'.encode()
+            )
+
+        server.add("/feed.xml", feed([("first", "/a.jpg")]), content_type="application/rss+xml")
+        watch = await store.add_watch(
+            kind="feed", source=server.url("/feed.xml"), dest="library:",
+            every_seconds=3600, since="all", next_check_at=0.0,
+        )  # fmt: skip
+        first = await check_now(store, settings, watch.id, owner="test")
+        assert first is not None and first.error is None
+        [taken] = await store.list_jobs()
+        server.replace(
+            "/feed.xml", feed([("new", "/b.jpg"), ("again", "/a.jpg"), ("first", "/a.jpg")])
+        )
+        second = await check_now(store, settings, watch.id, owner="test")
+        assert second is not None and second.error is None
+        made = {entry.title: job for entry, job in second.made}
+        assert made["again"] == taken.id and made["new"] != taken.id
+        assert ("again", taken.id) in await store.watch_seen_rows(watch.id)
+        newer = await store.get_job(made["new"])
+        assert server.url("/a.jpg") not in newer.source
+        with pytest.raises(FerrymanError) as refused:
+            await add_source(store, server.url("/a.jpg"), dest="library:")
+        assert refused.value.code == "source.duplicate"
+        assert refused.value.message.endswith(f"is already job {taken.id}")
+        await asyncio.wait_for(Engine(store, settings).run(until_idle=True), 120)
+        names = sorted(
+            Path(i["file"]).name
+            for _, manifest in _manifests(settings)
+            for i in manifest["items"]  # type: ignore[attr-defined]
+        )
+        assert names == ["first.jpg", "new.jpg"]  # the photo once, not "again.jpg" too
+        await remove_job(store, settings, taken.id)
+        again = await add_source(store, server.url("/a.jpg"), dest="library:")
+    assert again.source == server.url("/a.jpg")

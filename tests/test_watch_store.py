@@ -152,3 +152,80 @@ async def test_two_stores_claiming_at_once_get_the_watch_once(store: Store, db_u
             assert [w.id for w in got if w is not None] == [added.id], round_
     finally:
         await other.close()
+
+
+async def test_a_file_a_later_look_or_another_watch_links_again_is_not_taken_again(
+    store: Store,
+) -> None:
+    """A look's entries are one job, yet each input's dedupe key is kept with it: a
+    new entry of a later look (or of another watch to the same place) that links a file
+    the job holds is marked seen with that job; only the new file makes a new job."""
+    store.clock = clock = Clock()
+    feed = await store.add_watch(**_watch())
+    other = await store.add_watch(**_watch(source="https://other/feed.xml"))
+    assert await store.claim_watch("a", 30) is not None
+    first = await store.watch_checked(
+        feed.id,
+        "a",
+        [
+            WatchJob("e1", "One", _job("http://h/1.jpg", "k1")),
+            WatchJob("e2", "Two", _job("http://h/2.jpg", "k2")),
+        ],
+        clock.now + 60,
+        name="Feed",
+    )
+    taken = first.jobs[0][1]
+    assert taken is not None
+    clock.now += 60
+    assert await store.claim_watch("a", 30) is not None
+    second = await store.watch_checked(
+        feed.id,
+        "a",
+        [
+            WatchJob("e3", "One, linked again", _job("http://h/1.jpg", "k1")),
+            WatchJob("e4", "Three", _job("http://h/3.jpg", "k3")),
+        ],
+        clock.now + 60,
+        name="Feed",
+    )
+    made = {entry: job.id for entry, job in second.jobs if job is not None}
+    assert made["e3"] == taken.id and made["e4"] != taken.id
+    newer = await store.get_job(made["e4"])
+    assert "http://h/1.jpg" not in newer.source and "http://h/3.jpg" in newer.source
+    assert await store.claim_watch("a", 30) is not None
+    elsewhere = await store.watch_checked(
+        other.id, "a", [WatchJob("o1", "Two", _job("http://h/2.jpg", "k2"))], 0, name="Other"
+    )
+    assert [(e, j.id if j else None) for e, j in elsewhere.jobs] == [("o1", taken.id)]
+    assert await _count(store, jobs) == 2
+    assert await store.watch_seen_rows(other.id) == [("o1", taken.id)]
+
+
+async def test_an_input_a_look_took_is_a_duplicate_until_its_job_is_removed(
+    store: Store,
+) -> None:
+    """``add`` of an input a watch's job holds, to the same place, is refused naming
+    that job; removing the job frees the input's key, as it frees a job's own."""
+    store.clock = Clock()
+    added = await store.add_watch(**_watch())
+    assert await store.claim_watch("a", 30) is not None
+    made = await store.watch_checked(
+        added.id,
+        "a",
+        [
+            WatchJob("e1", "One", _job("http://h/1.jpg", "k1")),
+            WatchJob("e2", "Two", _job("http://h/2.jpg", "k2")),
+        ],
+        0,
+    )
+    job = made.jobs[0][1]
+    assert job is not None
+    with pytest.raises(FerrymanError) as refused:
+        await store.add_job(**_job("http://h/2.jpg", "k2"))
+    assert refused.value.code == "source.duplicate"
+    assert refused.value.message == f"already job {job.id}"
+    assert await _count(store, jobs) == 1
+    await store.cancel(job.id)
+    await store.remove_job(job.id)
+    again = await store.add_job(**_job("http://h/2.jpg", "k2"))
+    assert again.id != job.id and again.source == "http://h/2.jpg"

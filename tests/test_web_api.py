@@ -283,26 +283,50 @@ def test_a_job_with_a_file_in_quarantine_says_it_was_partly_delivered(
         assert "kept in quarantine" in view["error"]["next"]
 
 
-def test_an_upload_with_an_output_is_refused_by_its_name_and_removed(tmp_path: Path) -> None:
-    """Audio or a quality applies to links: an uploaded file asked as MP3 was refused
-    with the server's path in the message and the next step of a bad quality, and the
-    file stayed on disk."""
-    data = make_video(tmp_path / "clip.mp4", 3, seconds=0.5).read_bytes()
+def test_an_uploaded_video_asked_as_audio_delivers_its_sound(tmp_path: Path) -> None:
+    """ "Audio only" applies to an upload as to a link: the uploaded video's job delivers
+    one MP3 of its sound (it was refused with ``link.output_for_file``); a quality is
+    still a link's, refused by the file's name (never the server's path), the upload
+    removed with the refusal."""
+    import av
+
+    data = make_video(tmp_path / "clip.mp4", 3, seconds=1.0).read_bytes()
     with running_web(tmp_path / "data") as web, web.client() as client:
-        upload = client.post("/api/v1/uploads", json={"name": "clip.mp4", "size": len(data)})
-        url = f"/api/v1/uploads/{upload.json()['id']}"
-        sent = client.put(
-            url, content=data, headers={"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"}
-        )
-        assert sent.json()["done"] is True
-        asked = {"upload_id": upload.json()["id"], "output": {"kind": "audio", "format": "mp3"}}
+
+        def uploaded() -> str:
+            upload = client.post("/api/v1/uploads", json={"name": "clip.mp4", "size": len(data)})
+            url = f"/api/v1/uploads/{upload.json()['id']}"
+            sent = client.put(
+                url, content=data, headers={"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"}
+            )
+            assert sent.json()["done"] is True
+            return str(upload.json()["id"])
+
+        refused_id = uploaded()
+        asked = {"upload_id": refused_id, "output": {"kind": "video", "quality": "720p"}}
         refused = client.post("/api/v1/jobs", json=asked)
         error = refused.json()["error"]
         assert refused.status_code == 400 and error["code"] == "link.output_for_file"
         assert error["message"].startswith("clip.mp4 ") and str(tmp_path) not in error["message"]
-        assert "As they are" in error["next"]
-        assert client.get(url).status_code == 404  # the upload went with the refusal
+        assert "As they are" in error["next"] and "Audio only" in error["next"]
+        assert client.get(f"/api/v1/uploads/{refused_id}").status_code == 404
         assert client.get("/api/v1/jobs").json()["jobs"] == []
+
+        asked = {"upload_id": uploaded(), "output": {"kind": "audio", "format": "mp3"}}
+        made = client.post("/api/v1/jobs", json=asked)
+        assert made.status_code == 202, made.text
+        view = web.wait_for(made.json()["id"], ("done", "failed"), within=90)
+        assert view["status"] == "done", view
+        files = view["result"]["files"]
+        assert [(f["name"], f["kind"]) for f in files] == [("clip.mp3", "audio")]
+        assert "(uploaded)" in view["source"] and str(tmp_path) not in view["source"]
+        got = client.get(files[0]["url"])
+        assert got.status_code == 200
+        (tmp_path / "got.mp3").write_bytes(got.content)
+        with av.open(str(tmp_path / "got.mp3")) as sound:
+            assert [s.type for s in sound.streams] == ["audio"]
+            assert sound.format.name == "mp3"
+            assert sound.duration is not None and sound.duration / av.time_base > 0.8
 
 
 def test_events_are_numbered_and_a_reconnect_gets_what_it_missed(
@@ -553,3 +577,28 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
             huge = client.get(f"/api/v1/jobs/{2**80}")
             assert huge.status_code == 422 and huge.json()["error"]["code"] == "request.invalid"
     assert "Traceback" not in "".join(web.output)
+
+
+def test_a_cookies_txt_given_through_the_api_goes_with_the_next_link_jobs(
+    tmp_path: Path, links: FaultServer
+) -> None:
+    """The page's cookies.txt reaches the site the next link job fetches from (yt-dlp
+    sends it), and once removed it no longer does."""
+    jar = "# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tfrom-the-page\n"
+    asked = {"source": links.url("/clip.mp4"), "output": {"kind": "audio", "format": "m4a"}}
+
+    def cookies_sent() -> list[str]:
+        return [r.headers.get("Cookie", "") for r in links.requests_for("/clip.mp4")]
+
+    with running_web(tmp_path / "data") as web, web.client() as client:
+        put = client.put("/api/v1/cookies", content=jar.encode())
+        assert put.status_code == 200 and put.json()["sites"] == ["127.0.0.1"], put.text
+        made = client.post("/api/v1/jobs", json=asked).json()
+        assert web.wait_for(made["id"], ("done", "failed"))["status"] == "done"
+        assert cookies_sent() and all("sid=from-the-page" in c for c in cookies_sent())
+        before = len(cookies_sent())
+        assert client.delete("/api/v1/cookies").status_code == 204
+        again = client.post("/api/v1/jobs", json={**asked, "force": True}).json()
+        assert web.wait_for(again["id"], ("done", "failed"))["status"] == "done"
+        later = cookies_sent()[before:]
+        assert later and not any("from-the-page" in c for c in later)

@@ -139,14 +139,16 @@ def test_dropped_archive_uploads_and_the_whole_job_downloads_as_one_zip(
             assert sum(n.endswith(".mp4") for n in names) == 1
 
 
-def test_a_file_with_an_output_choice_is_refused_before_it_is_uploaded(
+def test_a_file_with_a_quality_chosen_is_refused_before_it_is_uploaded(
     tmp_path: Path, page: Any
 ) -> None:
+    """A quality (or mute) is a link's; "Audio only" is taken for a file
+    (tests/test_web_habits_more.py)."""
     video = make_video(tmp_path / "in" / "clip.mp4", 5, seconds=0.5)
     with running_web(tmp_path / "data") as web:
         page.goto(web.base)
         page.get_by_label("Files").set_input_files(str(video))
-        page.get_by_label("Make").select_option("audio")
+        page.get_by_label("Make").select_option("video")
         page.get_by_role("button", name="Start").click()
         playwright_api.expect(page.locator("#form-error")).to_contain_text("As they are")
         assert not (tmp_path / "data" / "uploads").exists() or not any(
@@ -328,7 +330,7 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
             assert (data / "results" / f"job-{numbers[2]}").is_dir()
             assert any((data / "uploads").iterdir())
 
-            page.get_by_label("Running").check()
+            page.get_by_label("Queue").check()
             playwright_api.expect(items).to_have_count(1)
             running = items.first
             assert running.get_attribute("data-job") == str(numbers[0])

@@ -65,6 +65,7 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
             broken: list[str] = []
             page.on("pageerror", lambda error: broken.append(str(error)))
             page.goto(web.base)
+            page.get_by_role("radio", name="Watches").check()  # their own view (a tab)
             expect(page.get_by_text("No watches yet.")).to_be_visible()
             # Add: listed with its state, period, and (after its first look) the next one.
             card = _add(page, feed.url("/feed.xml"), "day")

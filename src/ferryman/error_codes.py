@@ -132,8 +132,15 @@ SPECS: tuple[ErrorSpec, ...] = (
         "link.output_for_file",
         False,
         "A file or upload is delivered as it is (converted only where it would not play):"
-        " choose 'As they are' (or leave out --audio, --quality and --mute) for it."
-        " Audio, quality and mute apply to links to media.",
+        " choose 'As they are' (or leave out --quality and --mute) for it, or 'Audio only'"
+        " (--audio) for a video's sound. Quality and mute apply to links to media.",
+    ),
+    ErrorSpec(
+        "cookies.invalid",
+        False,
+        "That file is not a Netscape cookies.txt (the message says which line): export the"
+        ' cookies again with a "Get cookies.txt" browser add-on while logged in to the site,'
+        " and give that file.",
     ),
     ErrorSpec(
         "content.private",
@@ -797,11 +804,14 @@ _WEB_STEPS: dict[str, str] = {
     "power.low": "The battery is low and not charging: downloads go on by themselves once"
     " it charges.",
     "content.private": "The video is private: only its owner's accounts can see it. Ask"
-    " for a public link, or give the server a logged-in browser's cookies, then Retry.",
+    " for a public link, or give the server a logged-in browser's cookies (“Cookies for"
+    " sites behind a login”, below the form), then Retry.",
     "content.login_required": "The site shows this only to logged-in users: give the"
-    " server a logged-in browser's cookies, then Retry.",
+    " server a logged-in browser's cookies (“Cookies for sites behind a login”, below the"
+    " form), then Retry.",
     "content.age_restricted": "The video is age-restricted: give the server the cookies"
-    " of a logged-in adult account, then Retry.",
+    " of a logged-in adult account (“Cookies for sites behind a login”, below the form),"
+    " then Retry.",
     "content.too_long": "The video is longer than this server takes: whoever runs"
     " ferryman can raise its longest video, then Retry.",
     "content.too_large": "The file would be larger than this server takes: choose a lower"
@@ -840,9 +850,11 @@ _WEB_STEPS: dict[str, str] = {
     " quarantine on the server, and the report lists them and why. Once the cause is gone,"
     " Retry tries them again; what was delivered is not sent twice.",
     "source.duplicate": "Already added: open that job, or add it again.",
+    "cookies.invalid": "Export the cookies again with a “Get cookies.txt” browser add-on"
+    " while logged in to the site, and give that file.",
     "link.output_for_file": "A file or upload is delivered as it is (converted only where"
-    " it would not play): choose “As they are” for it. Audio, quality and mute apply to"
-    " links to media.",
+    " it would not play): choose “As they are” for it, or “Audio only” for a video's"
+    " sound. Quality and mute apply to links to media.",
     "source.changed": "The site answered in a way its extractor does not expect, usually"
     " because the site changed: whoever runs ferryman should update yt-dlp; then Retry.",
     "source.http.replaced": "The file at the link is no longer the one ferryman began"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ferryman.config import Settings
 from ferryman.engine.quarantine import job_folder
-from ferryman.engine.workarea import job_work_dir
+from ferryman.engine.workarea import job_work_dir, kept_fetch_dir
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
 from ferryman.model import Job
@@ -83,7 +83,7 @@ async def remove_job(
     Raises ``job.not_ended`` / ``job.waiting_for_password`` for a job not ended yet.
     """
     job = await store.remove_job(job_id)
-    folders = [job_work_dir(settings, job_id)]
+    folders = [job_work_dir(settings, job_id), kept_fetch_dir(settings, job_id)]
     with contextlib.suppress(FerrymanError):  # a kind not known here: nothing to forget
         folders.extend((sinks or default_sinks()).kind(job.dest).forget(settings, job))
     if quarantine:

@@ -233,7 +233,8 @@ def _sending(ctx: Context, job_id: int, seq: int) -> Callable[[int, int], None]:
             return
         last[0] = now
         speed = meter.speed()
-        eta = 0.0 if done >= total else ((total - done) / speed if speed > 0 else None)
+        # An album sent is no "0 s left" for the job (it showed under 18 %): none.
+        eta = None if done >= total or speed <= 0 else (total - done) / speed
         event = AlbumSending(job_id, album=seq, done=done, total=total, speed=speed, eta=eta)
         if threading.get_ident() == owner:
             ctx.bus.publish(event)

@@ -24,7 +24,7 @@ from ferryman.engine.events import JobFetched, JobFetching, JobFinished, JobWait
 from ferryman.engine.offline import offline_or
 from ferryman.engine.retry import again_after
 from ferryman.engine.space import never_fits, room_for
-from ferryman.engine.workarea import job_work_dir
+from ferryman.engine.workarea import job_work_dir, kept_fetch_dir, set_aside, take_back
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.net import partfile
@@ -76,6 +76,8 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
         source = ctx.sources.for_uri(job.source)
         if not isinstance(source, Fetching):
             raise FerrymanError("engine.internal", f"{job.source}: its source fetches nothing")
+        # A retry after a cancel goes on from the partial download set aside then.
+        await asyncio.to_thread(take_back, kept_fetch_dir(settings, job.id), folder)
         folder.mkdir(parents=True, exist_ok=True)
         plan = FetchPlan(
             folder=folder,
@@ -149,15 +151,15 @@ def _job_name(found: str) -> str:
 
 
 async def drop_if_cancelled(ctx: Context, claimed: Fetch) -> None:
-    """The partial download of a cancelled job goes as soon as its fetch has stopped
-    (the step that wrote it is over; nothing else of the job runs before its items).
-    A fetch whose lease went elsewhere keeps its folder: the new owner resumes it."""
-    import shutil
-
+    """The partial download of a cancelled job leaves its work folder as soon as its
+    fetch has stopped (the step that wrote it is over), set aside for a retry to go on
+    from (``workarea.kept_fetch_dir``; a remove deletes it). A fetch whose lease went
+    elsewhere keeps its folder: the new owner resumes it."""
     found = await ctx.store.fetched(claimed.job_id)
     if found is not None and found.state == "cancelled":
-        folder = job_work_dir(await ctx.settings(), claimed.job_id) / "fetch"
-        await asyncio.to_thread(shutil.rmtree, folder, True)
+        settings = await ctx.settings()
+        folder = job_work_dir(settings, claimed.job_id) / "fetch"
+        await asyncio.to_thread(set_aside, folder, kept_fetch_dir(settings, claimed.job_id))
 
 
 @contextlib.asynccontextmanager

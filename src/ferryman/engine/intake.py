@@ -132,8 +132,8 @@ def _with_profile(registry: SourceRegistry, uri: str, profile: Profile | None, f
         named = path.name if path is not None else uri
         raise FerrymanError(
             "link.output_for_file",
-            f"{named} is not a link to media: an output (audio, quality, mute, playlist)"
-            " applies to links only",
+            f"{named} is not a link to media: a quality, mute or a playlist applies to"
+            " links only (a video file can be made audio only)",
         )
     return made or uri
 

@@ -39,7 +39,8 @@ from ferryman.engine.events import (
     JobFinished,
 )
 from ferryman.engine.pipeline import PIPELINE, STAGES, Looked, Stage, lease_seconds
-from ferryman.engine.workarea import job_work_dir
+from ferryman.engine.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
+from ferryman.model import JobState
 from ferryman.resources import Closeable
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
@@ -379,6 +380,9 @@ class Engine:
         folders = await asyncio.to_thread(_job_folders, work)
         candidates = {job_id: path for job_id, path in folders.items() if job_id not in active}
         for job_id in await self.ctx.store.settle_ended(list(candidates), grace):
+            if (await self.ctx.store.get_job(job_id)).state is JobState.CANCELLED:
+                kept = kept_fetch_dir(await self.ctx.settings(), job_id)  # for a retry
+                await asyncio.to_thread(set_aside, candidates[job_id] / "fetch", kept)
             await asyncio.to_thread(_remove_folder, candidates[job_id])
 
     async def _sweep_work_area(self) -> None:
@@ -397,6 +401,8 @@ def _sweep(work: Path, live: set[str], running: set[str]) -> None:
     if not work.exists():
         return
     for folder in work.iterdir():
+        if folder.name.startswith(KEPT_PREFIX):  # a cancelled job's, until retry or remove
+            continue
         if folder.name not in running:
             shutil.rmtree(folder, ignore_errors=True)
             continue

@@ -6,6 +6,7 @@ is written down once, here.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from ferryman.config import Settings
@@ -19,3 +20,28 @@ def job_work_dir(settings: Settings, job_id: int) -> Path:
 def nested_scratch(settings: Settings, job_id: int) -> Path:
     """Where an archive inside the input is held while it is read (zip and 7z seek)."""
     return job_work_dir(settings, job_id) / "nested"
+
+
+KEPT_PREFIX = ".kept-"  # a cancelled job's partial download, set aside (not a job folder)
+
+
+def kept_fetch_dir(settings: Settings, job_id: int) -> Path:
+    """A cancelled job's partial download, set aside out of its work folder (which goes
+    once the job has ended) until a retry's fetch takes it back and goes on from it by
+    Range, as after a restart, or the job is removed."""
+    return settings.work_dir / f"{KEPT_PREFIX}job-{job_id:05d}"
+
+
+def set_aside(fetch: Path, kept: Path) -> None:
+    """Move what the fetch left (a ``.part``) to ``kept``; nothing there: nothing kept."""
+    if not fetch.is_dir() or not any(p.is_file() for p in fetch.rglob("*")):
+        return
+    shutil.rmtree(kept, ignore_errors=True)
+    fetch.rename(kept)
+
+
+def take_back(kept: Path, fetch: Path) -> None:
+    """A retried job's fetch starts where the cancelled one stopped."""
+    if kept.is_dir() and not fetch.exists():
+        fetch.parent.mkdir(parents=True, exist_ok=True)
+        kept.rename(fetch)

@@ -197,7 +197,7 @@ def add(
         typer.Option(
             "--audio",
             metavar="FORMAT",
-            help="Links to media: the sound alone, as mp3, m4a (AAC kept) or opus.",
+            help="Links to media and video files: the sound alone, as mp3, m4a (AAC kept) or opus.",
         ),
     ] = None,
     bitrate: Annotated[

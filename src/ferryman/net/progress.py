@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 WINDOW_SECONDS = 5.0  # long enough to smooth bursts, short enough to follow a change
 EMIT_EVERY_SECONDS = 0.25
+# A speed needs this much real time between its samples: a local copy of a big file
+# in a few milliseconds read as "6098.7 MB/s" on a delivering zip.
+MIN_SPAN_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,8 @@ ProgressCallback = Callable[[DownloadProgress], None]
 
 
 class SpeedMeter:
-    """Bytes per second over the last ``window`` seconds of samples."""
+    """Bytes per second over the last ``window`` seconds of samples; 0 (not known)
+    until they span ``MIN_SPAN_SECONDS`` of real time."""
 
     def __init__(self, window: float = WINDOW_SECONDS) -> None:
         self._window = window
@@ -53,7 +57,7 @@ class SpeedMeter:
         if len(self._samples) < 2:
             return 0.0
         (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]
-        return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+        return (b1 - b0) / (t1 - t0) if t1 - t0 >= MIN_SPAN_SECONDS else 0.0
 
 
 class ProgressReporter:

@@ -6,6 +6,7 @@ from ferryman.sources.base import SourceRegistry
 from ferryman.sources.file import FileSource
 from ferryman.sources.http import HttpSource
 from ferryman.sources.media_link import MediaLinkSource
+from ferryman.sources.sound import SoundSource
 from ferryman.sources.telegram_link import TelegramLinkSource
 from ferryman.sources.torbox import TorboxSource
 from ferryman.sources.webdav import WebdavSource
@@ -22,6 +23,7 @@ def default_sources() -> SourceRegistry:
             HttpSource(),
             WebdavSource(),
             TorboxSource(),
+            SoundSource(),
             FileSource(),
         )
     )

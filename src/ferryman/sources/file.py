@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ferryman.archive.reader import detect_format
 from ferryman.archive.stored_names import decode_stored_name
@@ -24,6 +24,9 @@ from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.sources.base import Access, Inspection, ReadOptions, SourceEntry
+
+if TYPE_CHECKING:
+    from ferryman.links.profile import Profile
 
 Kind = Literal["file", "folder", "archive"]
 
@@ -138,6 +141,17 @@ class FileSource:
 
     def describe(self, uri: str) -> str:
         return readable(str(self.path(uri)))
+
+    def with_profile(self, uri: str, profile: Profile | None, fresh: bool) -> str | None:
+        """A file asked as audio becomes its sound (``sources.sound``); any other
+        output (a quality, mute, a playlist) is a link's: None."""
+        if profile is None or not profile.output.is_audio or profile.playlist:
+            return None
+        from ferryman.sources.sound import check_sound, sound_uri
+
+        path = self.path(uri)
+        check_sound(path)
+        return sound_uri(path.as_uri(), profile)
 
     def local_path(self, uri: str) -> Path | None:
         return self.path(uri)

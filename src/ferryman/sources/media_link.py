@@ -136,6 +136,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
 
     from ferryman.links import grab as grabbing
     from ferryman.links.cache import ResultCache
+    from ferryman.links.cookies import cookies_for
     from ferryman.links.health import record
     from ferryman.media.child import run_in_child
     from ferryman.media.progress import Pace
@@ -209,7 +210,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
             state["phase"] = {**value, "pace": Pace(value.get("duration"))}
 
     options = grabbing.GrabOptions(
-        cookies_file=str(links.cookies_file) if links.cookies_file else None,
+        cookies_file=await asyncio.to_thread(cookies_for, settings, plan.folder),
         max_duration=links.max_duration,
         max_size=int(links.max_size),
         playlist_max=links.playlist_max,

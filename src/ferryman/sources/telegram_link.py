@@ -15,7 +15,7 @@ file (a zip is unpacked like any archive). Only the linked message is fetched: t
 messages of an album are linked (or forwarded to the chat) one by one.
 
 A watch on a chat (``sources/listers/telegram_chat``) makes one job of an album:
-``tg:c/<id>/<n>,<m>,…`` names its messages, each fetched into a folder of its own
+``tg:c/<id>/<n>,<m>,…`` names its messages, fetched at once, each into a folder of its own
 (``1/``, ``2/``… in the album's order) and read in that order, so the destination keeps
 them together.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Coroutine, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +34,11 @@ from ferryman.errors import FerrymanError
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
 
 if TYPE_CHECKING:  # Telethon loads when a message is fetched, not when its link is added
+    import asyncio
+
     from ferryman.net.sidecar import PartRecord
     from ferryman.telegram.hub import TelegramHub
+    from ferryman.telegram.pool import ClientPool, SenderPool
     from ferryman.telegram.remote import RemoteFile
 
 _WEB = re.compile(r"^(?:https?://)?(?:www\.)?(?:t|telegram)\.me/(?P<path>[^?#]*)", re.IGNORECASE)
@@ -47,7 +50,11 @@ _URI = re.compile(
     r"/(?P<n>[0-9]{1,19})(?P<more>(?:,[0-9]{1,19}){0,9})$"
 )
 _EXPECTED = "a link to a message: https://t.me/NAME/N or https://t.me/c/ID/N"
-CONNECTIONS = 4  # upload.getFile requests in flight, over as many connections
+POOL_KEY = "telegram.downloads"  # the engine's download connections (``Shared``)
+# An album's files are fetched at once, their requests sharing IN_FLIGHT; of its big
+# ones (each may hold a window of chunks in memory), BIG_AT_ONCE at a time.
+BIG_AT_ONCE = 2
+SMALL_FILE = 4 * 1024 * 1024  # at most this much of a small file waits in memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,17 +168,23 @@ class TelegramLinkSource:
         return Inspection(f"{chat}-{ref.message}", str(ref))
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
+        from ferryman.telegram.download import CONNECTIONS
         from ferryman.telegram.hub import TelegramHub, shared_hub
+        from ferryman.telegram.pool import ClientPool
 
         ref = MessageRef.parse(uri)
         if plan.shared is not None:
-            return await _fetch(ref, plan, shared_hub(plan.shared))
+            hub = shared_hub(plan.shared)
+            pools = plan.shared.get(POOL_KEY, lambda: ClientPool(hub.dialer, CONNECTIONS))
+            return await _fetch(ref, plan, hub, pools)
         if plan.settings is None:
             raise FerrymanError("engine.internal", f"{uri}: fetched without settings")
         hub = TelegramHub(plan.settings)  # no engine to share one with: ours, closed after
+        pools = ClientPool(hub.dialer, CONNECTIONS)
         try:
-            return await _fetch(ref, plan, hub)
+            return await _fetch(ref, plan, hub, pools)
         finally:
+            await pools.close()
             await hub.close()
 
     @contextmanager
@@ -191,71 +204,94 @@ class TelegramLinkSource:
             yield entries
 
 
-async def _fetch(ref: MessageRef, plan: FetchPlan, hub: TelegramHub) -> Fetched:
+async def _fetch(ref: MessageRef, plan: FetchPlan, hub: TelegramHub, pools: ClientPool) -> Fetched:
     """The message's file into ``plan.folder``, resumed from what is there; an album's
-    files each into a folder of its own below it."""
+    files each into a folder of its own below it, fetched at once (``BIG_AT_ONCE``)."""
+    import asyncio
+
     from ferryman.net.progress import ProgressReporter
+    from ferryman.telegram.download import IN_FLIGHT
 
     client = await hub.client()  # telegram.not_logged_in: `ferryman telegram login`
     reporter = ProgressReporter(plan.on_progress)
+    pool = pools.pool(client)
     if not ref.more:
         remote = await _remote(client, ref)
-        path = await _download(client, hub, ref, remote, plan.folder, plan, reporter, 0, 0)
+        fetch = _Fetch(client, pool, plan, lambda done: reporter.update(done, remote.size, 0))
+        path = await fetch.one(ref, remote, plan.folder)
         reporter.update(remote.size, remote.size, 0, force=True)
         return Fetched(path, remote.size, remote.name)
     remotes = await _album_remotes(client, ref)
     total = sum(remote.size for _, remote in remotes)
-    before = 0
-    for place, (one, remote) in enumerate(remotes, 1):
-        folder = plan.folder / str(place)
-        await _download(client, hub, one, remote, folder, plan, reporter, before, total)
-        before += remote.size
+    done = [0] * len(remotes)
+    gate, turns = asyncio.Semaphore(IN_FLIGHT), asyncio.Semaphore(BIG_AT_ONCE)
+
+    async def one(place: int, one: MessageRef, remote: RemoteFile) -> None:
+        def progress(now: int) -> None:
+            done[place - 1] = now
+            reporter.update(sum(done), total, 0)
+
+        fetch = _Fetch(client, pool, plan, progress, gate)
+        if remote.size <= SMALL_FILE:
+            await fetch.one(one, remote, plan.folder / str(place))
+            return
+        async with turns:
+            await fetch.one(one, remote, plan.folder / str(place))
+
+    await _all(one(place, *pair) for place, pair in enumerate(remotes, 1))
     reporter.update(total, total, 0, force=True)
     return Fetched(plan.folder, total, remotes[0][1].name)
 
 
-async def _download(
-    client: Any,
-    hub: TelegramHub,
-    ref: MessageRef,
-    remote: RemoteFile,
-    folder: Path,
-    plan: FetchPlan,
-    reporter: Any,
-    before: int,
-    total: int,
-) -> Path:
-    """One message's file into ``folder`` (resumed); progress counts ``before`` bytes
-    of the files ahead of it, of ``total`` (0: this file is all)."""
+async def _all(work: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Every one of ``work`` to its end; the first failure cancels the others."""
     import asyncio
 
-    from ferryman.net.sidecar import part_path
-    from ferryman.telegram.download import Download
-    from ferryman.telegram.pool import SenderPool
-
-    record, have = await asyncio.to_thread(_prepare, folder, ref, remote)
-    if record.complete:
-        return folder / record.name
-    if plan.make_room is not None:
-        await plan.make_room(remote.size - have)
-    whole = total or remote.size
-    pool = SenderPool(client, hub.dialer, CONNECTIONS)
+    tasks = [asyncio.ensure_future(w) for w in work]
     try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass(slots=True)
+class _Fetch:
+    """How one file is fetched: the client, the connections, the job's plan."""
+
+    client: Any
+    pool: SenderPool
+    plan: FetchPlan
+    progress: Callable[[int], None]
+    gate: asyncio.Semaphore | None = None
+
+    async def one(self, ref: MessageRef, remote: RemoteFile, folder: Path) -> Path:
+        """One message's file into ``folder`` (resumed)."""
+        import asyncio
+
+        from ferryman.net.sidecar import part_path
+        from ferryman.telegram.download import Download
+
+        record, have = await asyncio.to_thread(_prepare, folder, ref, remote)
+        if record.complete:
+            return folder / record.name
+        if self.plan.make_room is not None:
+            await self.plan.make_room(remote.size - have)
         download = Download(
-            client,
-            pool,
+            self.client,
+            self.pool,
             remote.location,
             remote.size,
             part_path(folder, record.name),
             dc_id=remote.dc_id,
-            in_flight=CONNECTIONS,
-            refresh=lambda: _fresh_location(client, ref),
-            on_progress=lambda done: reporter.update(before + done, whole, 0),
+            refresh=lambda: _fresh_location(self.client, ref),
+            on_progress=self.progress,
+            gate=self.gate,
+            durable=False,  # _finish fsyncs it before the rename
         )
         await download.run()
-    finally:
-        await pool.close()
-    return await asyncio.to_thread(_finish, folder, record)
+        return await asyncio.to_thread(_finish, folder, record)
 
 
 async def _album_remotes(client: Any, ref: MessageRef) -> list[tuple[MessageRef, RemoteFile]]:

@@ -216,7 +216,8 @@ class JobActionQueries(StoreBase):
                 raise _not_ended(job_id, row.state, "removed; cancel it first")
             its_items = select(items.c.id).where(items.c.job_id == job_id)
             await conn.execute(delete(segments).where(segments.c.item_id.in_(its_items)))
-            # What sinks kept of it (sink_records) goes by ON DELETE CASCADE.
+            # What sinks kept of it (sink_records) and its inputs' dedupe keys (job_inputs,
+            # so they can be added again) go by ON DELETE CASCADE.
             await conn.execute(delete(tg_status).where(tg_status.c.job_id == job_id))
             await conn.execute(delete(tg_inbox).where(tg_inbox.c.job_id == job_id))
             await conn.execute(delete(fetches).where(fetches.c.job_id == job_id))

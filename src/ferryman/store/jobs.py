@@ -38,6 +38,7 @@ from ferryman.store.schema import (
     source_memos,
 )
 from ferryman.store.waited import wait_began, wait_ended
+from ferryman.store.watch_records import holders
 
 
 class JobQueries(StoreBase):
@@ -75,11 +76,11 @@ class JobQueries(StoreBase):
             notify=notify,
         )
         async with self.engine.begin() as conn:
-            if dedupe_key is not None:
-                found = await conn.execute(select(jobs.c.id).where(jobs.c.dedupe_key == dedupe_key))
-                existing = found.scalar()
+            if dedupe_key is not None:  # a job's own key, or an input of a look's job
+                found = await conn.execute(holders([dedupe_key]))
+                existing = found.first()
                 if existing is not None:
-                    raise FerrymanError("source.duplicate", f"already job {existing}")
+                    raise FerrymanError("source.duplicate", f"already job {existing.job_id}")
             row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
             job = job_from_row(row)
             if error is not None:

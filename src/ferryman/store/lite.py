@@ -155,8 +155,8 @@ class LiteStore:
             notify=notify,
         )
         with self._write() as conn:
-            if dedupe_key is not None:
-                found = conn.execute("SELECT id FROM jobs WHERE dedupe_key = ?", (dedupe_key,))
+            if dedupe_key is not None:  # a job's own key, or an input of a look's job
+                found = conn.execute(_HOLDER, (dedupe_key, dedupe_key))
                 existing = found.fetchone()
                 if existing is not None:
                     raise FerrymanError("source.duplicate", f"already job {existing[0]}")
@@ -194,6 +194,13 @@ class LiteStore:
             return []
         params = args[0] if len(args) == 1 and isinstance(args[0], dict) else args
         return list(self._conn.execute(sql, params).fetchall())
+
+
+# ``watch_records.holders``, for one key.
+_HOLDER = (
+    "SELECT id FROM jobs WHERE dedupe_key = ?"
+    " UNION ALL SELECT job_id FROM job_inputs WHERE dedupe_key = ?"
+)
 
 
 def _insert(conn: sqlite3.Connection, table: str, values: dict[str, Any]) -> int:

@@ -346,6 +346,17 @@ watch_seen = Table(
     Column("seen_at", Float, nullable=False),
 )
 
+# Each input of a job of several (a watch's look, ``sources.batch``) by its dedupe key
+# (schema v14), written with the job: a dedupe check looks here as well as at
+# ``jobs.dedupe_key``, so an input a look took is no new job's. Removed with its job.
+job_inputs = Table(
+    "job_inputs",
+    metadata,
+    Column("dedupe_key", String(128), primary_key=True),
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+)
+Index("job_inputs_job", job_inputs.c.job_id)  # its cascade when a job is removed
+
 # The notices' outbox (schema v9): written when the event happens, sent by the
 # engine's notifier under a lease, tried again with a growing wait, given up after
 # ``notify.max_tries``. ``digest``: a job's end, which may go out with others.

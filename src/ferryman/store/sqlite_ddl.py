@@ -7,7 +7,7 @@ database made from these statements with one the full store makes).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 13  # the migration steps these statements stand for
+SCHEMA_VERSION = 14  # the migration steps these statements stand for
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE drains ( node VARCHAR(120) NOT NULL, since FLOAT NOT NULL, PRIMARY KEY (node) )",
@@ -28,6 +28,8 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX albums_job ON albums (job_id, seq)",
     "CREATE TABLE fetches ( id INTEGER NOT NULL, job_id INTEGER NOT NULL, state VARCHAR(16) NOT NULL, priority INTEGER NOT NULL, path TEXT, size BIGINT, error_code VARCHAR(64), error_message TEXT, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, owner VARCHAR(120), lease_until FLOAT, attempts INTEGER NOT NULL, not_before FLOAT NOT NULL, PRIMARY KEY (id), CONSTRAINT fetches_state_check CHECK (state IN ('queued', 'fetching', 'done', 'failed', 'cancelled')), UNIQUE (job_id), FOREIGN KEY(job_id) REFERENCES jobs (id) )",
     "CREATE INDEX fetches_claim ON fetches (state, priority, id)",
+    "CREATE TABLE job_inputs ( dedupe_key VARCHAR(128) NOT NULL, job_id INTEGER NOT NULL, PRIMARY KEY (dedupe_key), FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE )",
+    "CREATE INDEX job_inputs_job ON job_inputs (job_id)",
     'CREATE TABLE source_memos ( job_id INTEGER NOT NULL, "key" VARCHAR(64) NOT NULL, value TEXT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (job_id, "key"), FOREIGN KEY(job_id) REFERENCES jobs (id) )',
     "CREATE TABLE tg_inbox ( id INTEGER NOT NULL, chat_id BIGINT NOT NULL, message_id BIGINT NOT NULL, sender_id BIGINT NOT NULL, file_key VARCHAR(120), name TEXT, size BIGINT, path TEXT, state VARCHAR(16) NOT NULL, job_id INTEGER, dest TEXT, error_code VARCHAR(64), created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (id), CONSTRAINT uq_tg_inbox_message UNIQUE (chat_id, message_id), CONSTRAINT tg_inbox_state_check CHECK (state IN ('downloading', 'done', 'failed', 'duplicate')), FOREIGN KEY(job_id) REFERENCES jobs (id) )",
     "CREATE INDEX ix_tg_inbox_file_key ON tg_inbox (file_key)",

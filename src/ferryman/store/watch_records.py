@@ -7,16 +7,26 @@ row) and its seen row, in the caller's transaction, whole on SQLite's connection
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, union_all, update
 from sqlalchemy.engine import Connection
 
 from ferryman.model import Batch, BatchItem, Job
 from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values, same_place
-from ferryman.store.schema import fetches, jobs, watch_seen, watches
+from ferryman.store.schema import fetches, job_inputs, jobs, watch_seen, watches
+
+
+def holders(keys: Collection[str]) -> Select[tuple[str, int]]:
+    """The jobs that took inputs of these dedupe keys, as (dedupe_key, job_id): a job's
+    own key (``jobs.dedupe_key``) or one of its inputs' (``job_inputs``, a look's job)."""
+    own = select(jobs.c.dedupe_key, jobs.c.id.label("job_id")).where(jobs.c.dedupe_key.in_(keys))
+    inputs = select(job_inputs.c.dedupe_key, job_inputs.c.job_id).where(
+        job_inputs.c.dedupe_key.in_(keys)
+    )
+    return select(union_all(own, inputs).subquery())
 
 
 def entry_key(entry_id: str) -> str:
@@ -51,10 +61,11 @@ def seen_in(
     thread: a batch is one hop): those to make into jobs become **one** job named
     ``name`` (the feed's, channel's or folder's), its source the list of their inputs in
     the batch's order (``sources.batch``), and each entry's seen row names it. An entry
-    whose input is already a job to the same place (its dedupe key), or that a watch of
-    ``peers`` (the same source spelled another way, to the same place) made part of a
-    job, is marked seen with that job. Returns what was made (entry id, job), and (job,
-    title) of each entry made part of a job."""
+    whose input a job to the same place already took (its dedupe key: a job's own or one
+    of its inputs', ``holders``), or that a watch of ``peers`` (the same source spelled
+    another way, to the same place) made part of a job, is marked seen with that job.
+    Returns what was made (entry id, job), and (job, title) of each entry made part of
+    a job."""
     keys = {entry_key(n.entry_id) for n in new}
     seen = set(
         conn.execute(
@@ -64,12 +75,9 @@ def seen_in(
         ).scalars()
     )
     dedupe = {n.job["dedupe_key"] for n in new if n.job and n.job["dedupe_key"] is not None}
-    known: dict[str, int] = {
-        row.dedupe_key: row.id
-        for row in conn.execute(
-            select(jobs.c.id, jobs.c.dedupe_key).where(jobs.c.dedupe_key.in_(dedupe))
-        ).all()
-    }
+    known: dict[str, int] = {}
+    if dedupe:
+        known = {row.dedupe_key: row.job_id for row in conn.execute(holders(dedupe)).all()}
     taken: dict[str, int] = {}  # entry key → a peer watch's job that holds it
     if peers:
         found = conn.execute(
@@ -139,7 +147,8 @@ def seen_in(
 
 def _batch_job(conn: Connection, batched: Sequence[WatchJob], name: str, now: float) -> Job:
     """One job of ``batched``'s inputs, in their order, named ``name`` (unique to its
-    destination), with its fetch row: the batch source fetches each input in turn."""
+    destination), with its fetch row and its inputs' dedupe keys (``job_inputs``): the
+    batch source fetches each input in turn."""
     first = batched[0].job
     assert first is not None
     items = tuple(BatchItem(str(n.job["source"]), n.title) for n in batched if n.job is not None)
@@ -157,6 +166,9 @@ def _batch_job(conn: Connection, batched: Sequence[WatchJob], name: str, now: fl
     )
     row = conn.execute(_INSERT_JOB, values).one()
     conn.execute(insert(fetches), [new_fetch_values(row.id, first["priority"], now)])
+    keys = [n.job["dedupe_key"] for n in batched if n.job and n.job["dedupe_key"] is not None]
+    if keys:  # each input's key, as a job of its own would hold it (distinct: seen_in)
+        conn.execute(insert(job_inputs), [{"dedupe_key": k, "job_id": row.id} for k in keys])
     return job_from_row(row)
 
 

@@ -1,11 +1,14 @@
 """Downloading a file from Telegram into a partial file that a restart goes on from.
 
-Several 1 MiB ``upload.getFile`` requests are in flight at once, spread over the
-connections of a :class:`SenderPool`, but bytes reach the file strictly in order: a
-chunk that arrives early waits in memory (at most a small window of them). So the
-partial file's length is always a clean prefix, and a restart goes on from that length
-rounded down to a whole chunk. A stale file reference is renewed by fetching the message
-again; a dropped connection is replaced and the chunk asked again.
+Several 1 MiB ``upload.getFile`` requests are in flight at once (``IN_FLIGHT``, about
+three a connection: one connection alone carries a chunk per round trip, a fraction of
+the link), spread over the connections of a :class:`SenderPool`, but bytes reach the
+file strictly in order: a chunk that arrives early waits in memory (at most a small
+window of them). Several files fetched at once (an album's) may share one ``gate``: their
+requests together stay within it. So the partial file's length is always a clean prefix,
+and a restart goes on from that length rounded down to a whole chunk. A stale file
+reference is renewed by fetching the message again; a dropped connection is replaced
+and the chunk asked again.
 
 Files kept in another data centre are left to Telethon's own downloader (it borrows a
 connection there), one chunk at a time, from the same resume point.
@@ -31,6 +34,8 @@ from ferryman.telegram.pool import SenderPool
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024  # the largest request Telegram serves, and the resume granularity
+CONNECTIONS = 8  # a download's connections (as many as the uploader's)
+IN_FLIGHT = 24  # requests at once: three a connection cover a round trip's wait
 TRIES = 4  # per chunk, across connections, before the download is given up for now
 RETRY_PAUSE = 0.2  # seconds before asking again after a dropped connection
 
@@ -71,9 +76,11 @@ class Download:
         path: Path,
         *,
         dc_id: int = 0,
-        in_flight: int = 4,
+        in_flight: int = IN_FLIGHT,
         refresh: Refresh | None = None,
         on_progress: Progress | None = None,
+        gate: asyncio.Semaphore | None = None,
+        durable: bool = True,
     ) -> None:
         self.client = client
         self.pool = pool
@@ -84,6 +91,8 @@ class Download:
         self.in_flight = max(1, in_flight)
         self.refresh = refresh
         self.on_progress = on_progress or (lambda _n: None)
+        self.gate = gate or asyncio.Semaphore(self.in_flight)
+        self.durable = durable  # False: the caller fsyncs the file as it finishes it
         self.written = 0
         self._next = 0
         self._ready: dict[int, bytes] = {}
@@ -103,7 +112,8 @@ class Download:
                 except tg.FileMigrateError as exc:
                     self.dc_id = exc.new_dc
                     await self._sequential()
-        await asyncio.to_thread(make_durable, [self.path])  # the job will name this file
+        if self.durable:
+            await asyncio.to_thread(make_durable, [self.path])  # the job will name this file
 
     def _elsewhere(self) -> bool:
         home = getattr(self.client.session, "dc_id", 0)
@@ -135,7 +145,8 @@ class Download:
                     return
                 offset = self._next
                 self._next += CHUNK
-            data = await self._fetch(offset)
+            async with self.gate:
+                data = await self._fetch(offset)
             expected = min(CHUNK, self.size - offset)
             if len(data) != expected:
                 raise FerrymanError(

@@ -129,6 +129,33 @@ class SenderPool:
                 lane.sender = None
 
 
+class ClientPool:
+    """One :class:`SenderPool` for whichever client is current: the downloads of a
+    running engine share its connections (a file's fetch opens none of its own), and a
+    client replaced since (a reconnect) gets a fresh pool, the old one closed."""
+
+    def __init__(self, dialer: Dialer, limit: int) -> None:
+        self._dialer = dialer
+        self._limit = limit
+        self._client: Any = None
+        self._pool: SenderPool | None = None
+        self._old: list[SenderPool] = []
+
+    def pool(self, client: Any) -> SenderPool:
+        if self._pool is None or self._client is not client:
+            if self._pool is not None:
+                self._old.append(self._pool)  # closed with this one: it may still carry parts
+            self._client, self._pool = client, SenderPool(client, self._dialer, self._limit)
+        return self._pool
+
+    async def close(self) -> None:
+        pools, self._old = [*self._old, self._pool], []
+        self._pool = self._client = None
+        for pool in pools:
+            if pool is not None:
+                await pool.close()
+
+
 def _retrieve(task: asyncio.Task[None]) -> None:
     """A reopen nobody waits for may fail unseen; its waiters (if any) get the error."""
     if not task.cancelled():

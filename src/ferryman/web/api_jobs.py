@@ -5,12 +5,14 @@ or clear the ended ones (with their results and uploads)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Response
 
 from ferryman.errors import FerrymanError
-from ferryman.web import guard
+from ferryman.model import JobState
+from ferryman.web import guard, library_view
 from ferryman.web.core import API, JobId, Web, error_body
 from ferryman.web.live import page_of
 from ferryman.web.schemas import (
@@ -22,6 +24,15 @@ from ferryman.web.schemas import (
     PasswordRequest,
 )
 
+Shown = Literal["all", "queue", "done", "failed"]
+SHOWN: dict[str, Callable[[JobState], bool]] = {  # the page's views of the list
+    "all": lambda state: True,
+    "queue": lambda state: not state.terminal,
+    "done": lambda state: state is JobState.DONE,
+    "failed": lambda state: state in (JobState.FAILED, JobState.CANCELLED),
+}
+Before = Query(None, ge=1, le=2**63 - 1, description="Only jobs older than this one (a cursor).")
+ShownQuery = Query("all", description="all, queue (not ended), done, failed.")
 Offset = Query(0, ge=0, le=2**31, description="The first file's index.")
 PAGE_MAX = 1000
 
@@ -75,8 +86,18 @@ def routes(app: FastAPI, web: Web) -> None:
         }
 
     @app.get(f"{API}/jobs", tags=["jobs"])
-    async def list_jobs(limit: int = 100) -> dict[str, Any]:
-        return {"jobs": await web.tracker.views(limit=max(1, min(limit, 1000)))}
+    async def list_jobs(
+        limit: int = 100,
+        before: int | None = Before,
+        shown: Shown = ShownQuery,
+    ) -> dict[str, Any]:
+        """The newest jobs' views, newest first (``limit`` 1 to 1,000). ``next_before``
+        is the cursor of the next older page (``?before=``), null when none is left."""
+        size = max(1, min(limit, 1000))
+        views = await web.tracker.views(limit=size + 1, before=before, keep=SHOWN[shown])
+        more = len(views) > size
+        views = views[:size]
+        return {"jobs": views, "next_before": views[-1]["id"] if more else None}
 
     @app.get(f"{API}/jobs/{{job_id}}", tags=["jobs"])
     async def get_job(job_id: JobId) -> dict[str, Any]:
@@ -91,7 +112,7 @@ def routes(app: FastAPI, web: Web) -> None:
     @app.post(f"{API}/jobs/{{job_id}}/retry", tags=["jobs"])
     async def retry(job_id: JobId) -> dict[str, Any]:
         await control.retry_job(web.store, job_id)
-        web.tracker.touch(job_id)
+        web.tracker.restarted(job_id)
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/password", tags=["jobs"])
@@ -111,6 +132,7 @@ def routes(app: FastAPI, web: Web) -> None:
             path = None
         if path is not None:
             await asyncio.to_thread(web.uploads.remove_source, path)
+        await asyncio.to_thread(library_view.forget, web.settings, job_id)
         web.tracker.forget(job_id)
 
     @app.delete(f"{API}/jobs/{{job_id}}", status_code=204, tags=["jobs"])
@@ -155,7 +177,9 @@ def routes(app: FastAPI, web: Web) -> None:
             except FerrymanError as exc:
                 refused.append({"id": job_id, **error_body(exc.code, exc.message)})
                 continue
-            if body.action != "remove":
+            if body.action == "retry":
+                web.tracker.restarted(job_id)
+            elif body.action != "remove":
                 web.tracker.touch(job_id)
             done.append(job_id)
         return {"action": body.action, "done": done, "refused": refused}

@@ -18,10 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferryman.errors import FerrymanError
 from ferryman.web import (
+    api_cookies,
     api_downloads,
     api_events,
     api_health,
     api_jobs,
+    api_library,
     api_uploads,
     api_watches,
     auth,
@@ -52,6 +54,8 @@ def create_app(web: Web) -> FastAPI:
     api_downloads.routes(app, web)
     api_health.routes(app, web)
     api_watches.routes(app, web)
+    api_cookies.routes(app, web)
+    api_library.routes(app, web)
     pwa.routes(app)
     return app
 

@@ -81,6 +81,13 @@ class Floors:
                 continue
             self._saved[job_id] = value
 
+    def reset(self, job_id: int) -> None:
+        """The job runs again (a retry): its bar starts from 0, here and after a restart."""
+        if self._read is not None:
+            self._read.pop(job_id, None)
+        self._saved[job_id] = 0.0
+        self._due[job_id] = (0.0, time.monotonic())
+
     def forget(self, job_id: int) -> None:
         for kept in (self._saved, self._due, self._at):
             kept.pop(job_id, None)

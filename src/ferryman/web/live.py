@@ -50,6 +50,7 @@ class _Live:
     last_progress: float = field(default_factory=time.time)
 
 
+Keep = Callable[[JobState], bool] | None  # a view of the list: the states it shows
 Files = Callable[[Job], Awaitable[dict[str, Any]]]  # a link job's files and zip, signed
 FILES_PAGE = 60  # files a view carries (the gallery's first page); the rest: GET …/files
 LISTING_SECONDS = 5.0  # a results store slower than this counts as down for a view
@@ -131,6 +132,14 @@ class Tracker:
             self._changes[job_id] = self._changes.get(job_id, 0) + 1
         self._wake.set()
 
+    def restarted(self, job_id: int) -> None:
+        """The job was retried: a new run, whose bar and figures start from what it
+        reports (a retried download showed the cancelled one's 72 % and 50 kB/s)."""
+        self._live[job_id] = _Live()
+        self._floors.reset(job_id)
+        self._downloaded.discard(job_id)
+        self.touch(job_id)
+
     def forget(self, job_id: int) -> None:
         """The job was removed: drop what is kept of it and tell every page."""
         for kept in (self._live, self._rows, self._items, self._sent, self._results):
@@ -191,9 +200,17 @@ class Tracker:
             self._fresh(job_id, seen)
         return self._rows[job_id]
 
-    async def views(self, limit: int = 200) -> list[dict[str, Any]]:
+    async def views(
+        self, limit: int = 200, *, before: int | None = None, keep: Keep = None
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` jobs' views, newest first: with ``before``, those older
+        than that job (a page's "Show older"); with ``keep``, those in a state it keeps."""
         seen = dict(self._changes)
-        jobs = (await self.store.list_jobs())[-limit:]
+        jobs = [
+            job
+            for job in await self.store.list_jobs()
+            if (before is None or job.id < before) and (keep is None or keep(job.state))
+        ][-limit:]
         per_job = await self.store.item_counts()
         for job_id in await self.store.downloaded_jobs():  # seen by no event here
             live = self._live.get(job_id)

@@ -41,7 +41,7 @@ _BITRATES = (320, 256, 192, 128, 96)
 
 
 # The Watches panel: its list and form are made by static/watches.js (with its styles).
-_WATCHES = """<section id="watches-panel" aria-labelledby="watches-title">
+_WATCHES = """<section id="watches-panel" aria-labelledby="watches-title" hidden>
   <link rel="stylesheet" href="/static/watches.css">
   <div class="jobs-head">
     <h2 id="watches-title">Watches</h2>
@@ -55,6 +55,24 @@ _WATCHES = """<section id="watches-panel" aria-labelledby="watches-title">
   <ul id="watches"></ul>
   <script src="/static/watches.js" defer></script>
 </section>"""
+
+
+# Cookies for sites behind a login: static/cookies.js gives, shows and removes them.
+_COOKIES = """<details id="cookies-panel" class="cookies">
+  <summary>Cookies for sites behind a login<span class="kept"></span></summary>
+  <link rel="stylesheet" href="/static/habits.css">
+  <p class="hint">For a video a site shows only when you are logged in: export that site's
+  cookies as a cookies.txt from a browser where you are logged in (a "Get cookies.txt"
+  add-on does it) and give the file here. It is kept on this server for the next links
+  and never shown back.</p>
+  <p id="cookies-state" role="status"></p>
+  <div class="row"><label for="cookies-file">cookies.txt</label>
+  <input id="cookies-file" type="file" accept=".txt,text/plain">
+  <button type="button" id="cookies-remove" class="quiet" hidden>Remove cookies</button></div>
+  <div id="cookies-error" class="error" role="alert"></div>
+  <script src="/static/cookies.js" defer></script>
+  <script src="/static/library.js" defer></script>
+</details>"""
 
 
 def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> str:
@@ -128,23 +146,26 @@ download the MP3.</p>
   <div id="form-error" class="error" role="alert"></div>
   <p id="upload-state" role="status"></p>
 </form>
-<section aria-labelledby="jobs-title">
-  <div class="jobs-head">
-    <h2 id="jobs-title">Jobs</h2>
-    <fieldset class="show">
-      <legend class="sr">Show</legend>
-      <label><input type="radio" name="show" value="all" checked> All</label>
-      <label><input type="radio" name="show" value="running"> Running</label>
-      <label><input type="radio" name="show" value="failed"> Failed</label>
-      <label><input type="radio" name="show" value="done"> Done</label>
-    </fieldset>
-    <button type="button" id="clear" class="quiet"{ended}>Clear finished</button>
-  </div>
+{_COOKIES}
+<div class="jobs-head">
+  <h2 id="jobs-title">Jobs</h2>
+  <fieldset class="show tabs">
+    <legend class="sr">Show</legend>
+    <label><input type="radio" name="show" value="all" checked> All</label>
+    <label><input type="radio" name="show" value="queue"> Queue</label>
+    <label><input type="radio" name="show" value="done"> Done</label>
+    <label><input type="radio" name="show" value="failed"> Failed</label>
+    <label><input type="radio" name="show" value="watches"> Watches</label>
+  </fieldset>
+  <button type="button" id="clear" class="quiet"{ended}>Clear finished</button>
+</div>
+<section id="jobs-panel" aria-labelledby="jobs-title">
   <div id="picked" class="picked" hidden><span id="picked-count"></span>
     <button type="button" id="picked-retry" class="quiet">Retry selected</button>
     <button type="button" id="picked-remove" class="quiet">Remove selected</button></div>
   <p id="empty" role="status">{"" if views else _EMPTY}</p>
   <ul id="jobs">{jobs}</ul>
+  <button type="button" id="older" class="quiet" hidden>Show older</button>
 </section>
 {_WATCHES}
 </main>
@@ -159,17 +180,20 @@ def job_item(view: dict[str, Any]) -> str:
     percent = round((progress.get("fraction") or 0) * 100)
     error = view.get("error")
     name = escape(view["name"])
+    # One row, as the script draws it: name, phase, figures, downloads; then the bar.
     parts = [
-        f'<li class="job" data-job="{view["id"]}" data-status="{escape(view["status"])}">',
-        f'<div class="title"><strong>{name}</strong> <span class="status">'
-        f"{escape(status_text(view))}</span></div>",
-        f'<div class="source">{escape(view["source"])}</div>',
-        f'<progress max="100" value="{percent}" aria-label="Progress of {name}">'
-        f"{percent}%</progress>",
-        f'<div class="detail">{escape(detail_text(view))}</div>',
+        f'<li class="job" data-job="{view["id"]}" data-status="{escape(view["status"])}"'
+        f' data-outcome="{outcome(view)}"><div class="row">',
+        f'<strong class="name" title="{escape(view["source"])}">{name}</strong>'
+        f'<span class="status">{escape(status_text(view))}</span>'
+        f'<span class="detail">{escape(detail_text(view))}</span>',
+    ]
+    tail = [
+        f'</div><progress max="100" value="{percent}" aria-label="Progress of {name}">'
+        f"{percent}%</progress>"
     ]
     if error:
-        parts.append(
+        tail.append(
             f'<p class="error">{escape(error["message"])} <span class="next">'
             f"{escape(error['next'])}</span></p>"
         )
@@ -190,8 +214,18 @@ def job_item(view: dict[str, Any]) -> str:
             + (f'<a href="{escape(zipped)}">Download all (zip)</a>' if zipped else "")
             + "</div>"
         )
-    parts.append("</li>")
-    return "".join(parts)
+    return "".join([*parts, *tail, "</li>"])
+
+
+def outcome(view: dict[str, Any]) -> str:
+    """As the script's: "nothing" (done, not one file delivered), "partial" (failed
+    or cancelled after delivering some), else ""."""
+    delivered = (view.get("counts") or {}).get("delivered", 0)
+    if view["status"] == "done" and not delivered:
+        return "nothing"
+    if view["status"] in ("failed", "cancelled") and delivered:
+        return "partial"
+    return ""
 
 
 def status_text(view: dict[str, Any]) -> str:
@@ -199,6 +233,11 @@ def status_text(view: dict[str, Any]) -> str:
         return "needs a password"
     if view.get("stuck"):
         return f"{view['phase']} — no progress for a while"
+    counts = view.get("counts") or {}
+    if outcome(view) == "nothing":
+        return "nothing delivered"
+    if outcome(view) == "partial":
+        return f"{view['status']} · {counts['delivered']} of {counts['total']} delivered"
     return str(view["phase"])
 
 
@@ -212,7 +251,7 @@ def detail_text(view: dict[str, Any]) -> str:
     if moving and progress.get("eta_s") is not None:
         bits.append(eta_text(progress["eta_s"]))
     counts = view.get("counts") or {}
-    if counts.get("total"):
+    if counts.get("total") and view["status"] not in ("done", "failed", "cancelled"):
         bits.append(f"{counts.get('finished', 0)}/{counts['total']} files")
     if view.get("waiting_next") and view["status"] != "needs_password":
         bits.append(str(view["waiting_next"]))

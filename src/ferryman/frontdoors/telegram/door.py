@@ -25,7 +25,7 @@ from ferryman.frontdoors.telegram.caption import links_in
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.commands import Commands
 from ferryman.frontdoors.telegram.help import register_menu
-from ferryman.frontdoors.telegram.inbox import CHUNKS_IN_FLIGHT, Inbox
+from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.frontdoors.telegram.status import StatusBoard
 from ferryman.frontdoors.telegram.user_settings import Who
 from ferryman.sinks.base import SinkRegistry
@@ -34,6 +34,7 @@ from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
 from ferryman.telegram.client import Dialer, MTProtoDialer
+from ferryman.telegram.download import CONNECTIONS as DOWNLOAD_CONNECTIONS
 from ferryman.telegram.pool import SenderPool
 from ferryman.telegram.remote import remote_file
 
@@ -67,7 +68,7 @@ class FrontDoor:
         self.sources = sources or default_sources()  # what a message's words may name
         self.chat = Chat(client)
         self.board = StatusBoard(store, self.chat, settings.telegram.status_every_seconds)
-        connections = min(settings.telegram.upload_connections, CHUNKS_IN_FLIGHT)
+        connections = min(settings.telegram.upload_connections, DOWNLOAD_CONNECTIONS)
         self.pool = SenderPool(client, dialer or MTProtoDialer(), connections)
         self.inbox = Inbox(
             settings,

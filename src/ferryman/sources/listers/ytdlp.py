@@ -5,6 +5,8 @@ process (``links/flat``), as a fetch runs yt-dlp; each new entry becomes a
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
@@ -32,31 +34,40 @@ class YtdlpLister:
         return True
 
     async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
+        import shutil
+        import tempfile
+
+        from ferryman.links.cookies import cookies_for
         from ferryman.links.flat import list_flat
         from ferryman.links.grab import GrabOptions
         from ferryman.media.child import run_in_child
 
         links, network = settings.links, settings.network
-        options = GrabOptions(
-            cookies_file=str(links.cookies_file) if links.cookies_file else None,
-            playlist_max=links.playlist_max,
-            socket_timeout=min(network.stall_seconds, 120.0),
-            block_private=network.block_private,
-            private_allowed=tuple(network.private_allowed),
-        )
         got: list[dict[str, Any]] = []
 
         def on_event(name: str, value: Any) -> None:
             if name == "entries" and isinstance(value, list):
                 got.extend(value)
 
-        await run_in_child(
-            list_flat,
-            {"url": source, "options": options},
-            on_progress=None,
-            timeout=LIST_TIMEOUT,
-            on_event=on_event,
-        )
+        # The page's cookies, copied for this listing alone (``links.cookies``).
+        folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="ferryman-list-"))
+        try:
+            options = GrabOptions(
+                cookies_file=await asyncio.to_thread(cookies_for, settings, folder),
+                playlist_max=links.playlist_max,
+                socket_timeout=min(network.stall_seconds, 120.0),
+                block_private=network.block_private,
+                private_allowed=tuple(network.private_allowed),
+            )
+            await run_in_child(
+                list_flat,
+                {"url": source, "options": options},
+                on_progress=None,
+                timeout=LIST_TIMEOUT,
+                on_event=on_event,
+            )
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
         return [
             WatchEntry(
                 id=str(e["id"]),

@@ -41,6 +41,7 @@ from ferryman.store.migrations import (
     v0011_turn_indexes,
     v0012_job_numbers,
     v0013_user_settings,
+    v0014_job_inputs,
 )
 
 Step = Callable[[Connection], None]
@@ -59,4 +60,5 @@ STEPS: tuple[Step, ...] = (
     v0011_turn_indexes.apply,
     v0012_job_numbers.apply,
     v0013_user_settings.apply,
+    v0014_job_inputs.apply,
 )

@@ -9,6 +9,7 @@ const PIECE = 8 * 1024 * 1024;
 const jobs = new Map();
 let last = 0;
 let epoch = null;
+let live = false; // the live stream is connected: figures are shown only then
 
 async function api(method, path, body) {
   const init = { method, headers: { ...CSRF }, credentials: "same-origin" };
@@ -44,22 +45,46 @@ function text(tag, content, cls) {
 function statusText(view) {
   if (view.status === "needs_password") return view.waiting === "archive.password_wrong" ? "wrong password" : "needs a password";
   if (view.stuck) return view.phase + " — no progress for a while";
+  const c = view.counts || {};
+  if (outcome(view) === "nothing") return "nothing delivered";
+  if (outcome(view) === "partial") return `${view.status} · ${c.delivered} of ${c.total} delivered`;
   return view.phase;
 }
 
+// How an ended job came out beside its state: "nothing" (done, but not one file
+// delivered: not the grey "done" of one that delivered all), "partial" (failed or
+// cancelled after delivering some: those can be downloaded), else "".
+function outcome(view) {
+  const delivered = (view.counts && view.counts.delivered) || 0;
+  if (view.status === "done" && !delivered) return "nothing";
+  if ((view.status === "failed" || view.status === "cancelled") && delivered) return "partial";
+  return "";
+}
+
+// The row's figures: share done, and the phase's own speed and time left while the
+// page is live (stale ones are not shown while it reconnects); where it waits in line.
 function detailText(view) {
   const p = view.progress;
   const bits = [Math.round((p.fraction || 0) * 100) + "%"];
   // Speed and time left belong to the phase under way, in its own unit (a conversion's
   // is media time per second); a job waiting, paused or ended has none.
-  const moving = ["downloading", "converting", "delivering"].includes(view.phase);
+  const moving = ["downloading", "converting", "delivering"].includes(view.phase) && live;
   if (moving && p.speed) bits.push(speedText(p.speed, p.speed_unit));
   if (moving && p.eta_s !== null && p.eta_s !== undefined) bits.push(etaText(p.eta_s));
   const c = view.counts || {};
-  if (c.total) bits.push((c.finished || 0) + "/" + c.total + " files");
-  if (c.skipped) bits.push(c.skipped + " skipped (not a photo or video)");
+  if (c.total && !ENDED.includes(view.status)) bits.push((c.finished || 0) + "/" + c.total + " files");
   if (view.waiting_next && view.status !== "needs_password") bits.push(view.waiting_next);
   if (view.in_line) bits.push(inLineText(view.in_line));
+  return bits.join(" · ");
+}
+
+// What the details toggle unfolds: the source, the counts, a one-file job's preview.
+function moreText(view) {
+  const c = view.counts || {};
+  const bits = [];
+  if (c.total) bits.push(`${c.finished || 0} of ${c.total} files finished`);
+  if (c.delivered) bits.push(`${c.delivered} delivered`);
+  if (c.skipped) bits.push(c.skipped + " skipped (not a photo or video)");
   return bits.join(" · ");
 }
 
@@ -89,10 +114,12 @@ function renderMade(view) {
   if (!jobs.has(view.id)) render(view);
 }
 
-function render(view) {
+function render(view, many) {
   const old = jobs.get(view.id);
-  if (old && old.progress && view.progress.fraction < old.progress.fraction) {
-    view.progress.fraction = old.progress.fraction; // the bar never goes back
+  // The bar never goes back within a run; a retried job is a new run (from its own figures).
+  const again = old && ENDED.includes(old.status) && !ENDED.includes(view.status);
+  if (old && !again && old.progress && view.progress.fraction < old.progress.fraction) {
+    view.progress.fraction = old.progress.fraction;
   }
   jobs.set(view.id, view);
   const list = document.getElementById("jobs");
@@ -101,18 +128,19 @@ function render(view) {
     item = document.createElement("li");
     item.className = "job";
     item.dataset.job = view.id;
-    // Newest first, whatever order views arrive in (a snapshot, a reconnect).
-    const after = Array.from(list.children).find((li) => Number(li.dataset.job) < view.id);
-    list.insertBefore(item, after || null);
   }
   const typing = item.querySelector("input[type=password]");
   if (typing && document.activeElement === typing && view.status === "needs_password") {
     return; // do not wipe a password being typed
   }
   item.dataset.status = view.status;
+  item.dataset.outcome = outcome(view);
+  place(list, item, view);
+  item.dataset.dest = (view.dest || "").split(":")[0]; // library.js finds Library jobs by it
   item.replaceChildren();
-  const title = document.createElement("div");
-  title.className = "title";
+  // One line, as MeTube's: name, phase, figures, the downloads, the actions.
+  const row = document.createElement("div");
+  row.className = "row";
   const pick = document.createElement("input");
   pick.type = "checkbox";
   pick.className = "pick";
@@ -122,15 +150,29 @@ function render(view) {
     pick.checked ? picked.add(view.id) : picked.delete(view.id);
     showPicked();
   });
-  const named = document.createElement("span");
-  named.append(pick, " ", text("strong", view.name));
-  title.append(named, " ", text("span", statusText(view), "status"));
+  const name = text("strong", view.name, "name");
+  name.title = view.name;
+  row.append(pick, name, text("span", statusText(view), "status"), text("span", detailText(view), "detail"));
+  const files = (view.result && view.result.files) || [];
+  if (files.length) row.append(fileList(view, files));
+  const actions = document.createElement("span");
+  actions.className = "actions";
+  if (!ENDED.includes(view.status)) {
+    actions.append(button("Cancel", () => api("POST", `/jobs/${view.id}/cancel`), view.name));
+  }
+  if (["failed", "cancelled"].includes(view.status) || (view.status === "done" && view.counts.failed)) {
+    actions.append(button("Retry", () => api("POST", `/jobs/${view.id}/retry`), view.name));
+  }
+  if (ENDED.includes(view.status)) actions.append(removeButton(view));
+  const more = moreBox(view, files);
+  actions.append(moreToggle(view, more));
+  row.append(actions);
   const bar = document.createElement("progress");
   bar.max = 100;
   bar.value = Math.round((view.progress.fraction || 0) * 100);
   bar.setAttribute("aria-label", "Progress of " + view.name);
   bar.textContent = bar.value + "%";
-  item.append(title, text("div", view.source, "source"), bar, text("div", detailText(view), "detail"));
+  item.append(row, bar);
   if (view.error) item.append(errorNote(view.error));
   if (view.status === "needs_password") {
     if (view.waiting === "archive.password_wrong") {
@@ -146,36 +188,99 @@ function render(view) {
     note.append(text("span", "They come back by themselves once the results store answers.", "next"));
     item.append(note);
   }
-  const files = (view.result && view.result.files) || [];
-  if (files.length) item.append(fileList(view, files));
-  const actions = document.createElement("div");
-  actions.className = "actions";
-  if (!["done", "failed", "cancelled"].includes(view.status)) {
-    actions.append(button("Cancel", () => api("POST", `/jobs/${view.id}/cancel`), view.name));
-  }
-  if (["failed", "cancelled"].includes(view.status) || (view.status === "done" && view.counts.failed)) {
-    actions.append(button("Retry", () => api("POST", `/jobs/${view.id}/retry`), view.name));
-  }
-  if (ENDED.includes(view.status)) {
-    const remove = text("button", "Remove");
-    remove.type = "button";
-    remove.setAttribute("aria-label", "Remove " + view.name);
-    remove.addEventListener("click", async () => {
-      if (!confirm(`Remove “${view.name}” with its files? This cannot be undone.`)) return;
-      remove.disabled = true;
-      try {
-        await api("DELETE", `/jobs/${view.id}`);
-        forget(view.id);
-      } catch (e) {
-        showError(e);
-        remove.disabled = false;
-      }
-    });
-    actions.append(remove);
-  }
-  if (actions.childElementCount) item.append(actions);
+  item.append(more);
   filterOne(item);
-  emptyState();
+  if (!many) emptyState();
+}
+
+// The details a row keeps folded (a toggle per row, its state kept across redraws).
+const unfolded = new Set();
+
+function moreBox(view, files) {
+  const box = document.createElement("div");
+  box.className = "more-box";
+  box.id = "more-" + view.id;
+  box.hidden = !unfolded.has(view.id);
+  box.append(text("div", view.source, "source"));
+  const counts = moreText(view);
+  if (counts) box.append(text("div", counts, "counts"));
+  const gallery = window.ferrymanGallery;
+  const one = (view.result && (view.result.files_total ?? files.length)) === 1;
+  if (one && gallery && window.ferrymanViewable(files[0]) && !box.hidden) {
+    box.append(gallery(view, files, null, false)); // built only when unfolded
+  }
+  return box;
+}
+
+function moreToggle(view, box) {
+  const toggle = text("button", unfolded.has(view.id) ? "▾" : "▸", "fold");
+  toggle.type = "button";
+  toggle.setAttribute("aria-label", "Details of " + view.name);
+  toggle.setAttribute("aria-expanded", String(unfolded.has(view.id)));
+  toggle.setAttribute("aria-controls", box.id);
+  toggle.addEventListener("click", () => {
+    unfolded.has(view.id) ? unfolded.delete(view.id) : unfolded.add(view.id);
+    render(jobs.get(view.id) || view);
+    const again = document.querySelector(`#jobs li[data-job="${view.id}"] button.fold`);
+    if (again) again.focus();
+  });
+  return toggle;
+}
+
+function removeButton(view) {
+  const remove = text("button", "Remove");
+  remove.type = "button";
+  remove.setAttribute("aria-label", "Remove " + view.name);
+  remove.addEventListener("click", async () => {
+    if (!confirm(`Remove “${view.name}” with its files? This cannot be undone.`)) return;
+    remove.disabled = true;
+    try {
+      await api("DELETE", `/jobs/${view.id}`);
+      forget(view.id);
+    } catch (e) {
+      showError(e);
+      remove.disabled = false;
+    }
+  });
+  return remove;
+}
+
+// The list's order: running jobs pinned on top (newest first), then those waiting in
+// the order they will start, then the ended ones, newest first.
+function rank(view) {
+  if (ENDED.includes(view.status)) return [2, -view.id];
+  if (view.status === "queued") return [1, view.in_line ? view.in_line.ahead : 0, view.id];
+  return [0, -view.id];
+}
+
+function before(a, b) {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
+  }
+  return false;
+}
+
+// A row's rank: from its view, or, for a row the server drew and no view has redrawn
+// yet, from its number and state.
+function rankOf(li) {
+  const id = Number(li.dataset.job);
+  return rank(jobs.get(id) || { id, status: li.dataset.status });
+}
+
+function place(list, item, view) {
+  const key = rank(view);
+  const prev = item.previousElementSibling;
+  const next = item.nextElementSibling;
+  const fits =
+    item.parentNode === list && (!prev || !before(key, rankOf(prev))) && (!next || !before(rankOf(next), key));
+  if (fits) return; // already where it belongs: no move (most updates)
+  const last = list.lastElementChild;
+  if (last && last !== item && !before(key, rankOf(last))) {
+    list.append(item); // an older page's job: after every row shown (no scan of them all)
+    return;
+  }
+  const after = Array.from(list.children).find((li) => li !== item && before(key, rankOf(li)));
+  list.insertBefore(item, after || null);
 }
 
 const ENDED = ["done", "failed", "cancelled"];
@@ -230,7 +335,7 @@ function fileList(view, files) {
   const result = view.result; // one page of files, with the totals of all (files_total)
   const count = result.files_total ?? files.length;
   if (count === 1) {
-    if (gallery && window.ferrymanViewable(files[0])) box.append(gallery(view, files, null, false));
+    // Its preview is in the row's details (unfolded on demand): the row stays one line.
     box.append(fileLink("Download " + files[0].name, files[0]));
     return box;
   }
@@ -312,20 +417,78 @@ function forget(id) {
   emptyState();
 }
 
+// The list's views (the API's ``shown``): Queue is every job not ended.
 const FILTERS = {
   all: () => true,
-  running: (s) => !ENDED.includes(s),
+  queue: (s) => !ENDED.includes(s),
   failed: (s) => s === "failed" || s === "cancelled",
   done: (s) => s === "done",
 };
 
-function filterNow() {
+function shownNow() {
   const chosen = document.querySelector('input[name="show"]:checked');
-  return FILTERS[chosen ? chosen.value : "all"];
+  return chosen ? chosen.value : "all";
 }
 
-function filterOne(item) {
-  item.hidden = !filterNow()(item.dataset.status);
+function filterNow() {
+  return FILTERS[shownNow()] || FILTERS.all;
+}
+
+function filterOne(item, keep) {
+  const hide = !(keep || filterNow())(item.dataset.status);
+  if (item.hidden !== hide) item.hidden = hide; // unchanged rows cost no style work
+}
+
+// Older jobs a page at a time, to any depth, per view: ``older[view]`` is the job
+// before which that view has not been read yet (0: nothing older is left).
+const PAGE_JOBS = 50;
+const older = {};
+
+const SNAPSHOT_JOBS = 200; // the newest jobs a snapshot holds (api_events.SNAPSHOT_JOBS)
+
+// A snapshot holds the newest jobs of all: each view has read down to its oldest.
+function snapshotRead(views) {
+  if (views.length < SNAPSHOT_JOBS) {
+    for (const view of Object.keys(FILTERS)) older[view] = 0; // every job is here
+    return;
+  }
+  const oldest = Math.min(...views.map((v) => v.id));
+  for (const view of Object.keys(FILTERS)) if (older[view]) older[view] = Math.min(older[view], oldest);
+}
+
+async function showOlder() {
+  const view = shownNow();
+  const more = document.getElementById("older");
+  more.disabled = true;
+  try {
+    // Pages until one brings a job not shown yet (the live stream may have brought them).
+    for (let fresh = 0; !fresh && older[view]; ) {
+      const query = new URLSearchParams({ before: String(older[view]), limit: String(PAGE_JOBS), shown: view });
+      const page = await api("GET", `/jobs?${query}`);
+      for (const job of page.jobs) if (!jobs.has(job.id) && ++fresh) render(job, true);
+      older[view] = page.next_before ?? 0;
+    }
+    if (view === "all") for (const other of Object.keys(older)) older[other] = Math.min(older[other], older.all);
+  } catch (e) {
+    showError(e);
+  } finally {
+    more.disabled = false;
+  }
+  emptyState();
+}
+
+// The tabs: the job list's views, and the watches in a view of their own.
+function showView() {
+  const view = shownNow();
+  const watching = view === "watches";
+  const jobsBox = document.getElementById("jobs-panel");
+  const watchesBox = document.getElementById("watches-panel");
+  if (jobsBox) jobsBox.hidden = watching;
+  if (watchesBox) watchesBox.hidden = !watching;
+  if (watching) return;
+  const keep = filterNow();
+  for (const item of document.querySelectorAll("#jobs li.job")) filterOne(item, keep);
+  emptyState();
 }
 
 function emptyState() {
@@ -341,6 +504,8 @@ function emptyState() {
   note.hidden = shown > 0;
   const clear = document.getElementById("clear");
   if (clear) clear.hidden = !items.some((li) => ENDED.includes(li.dataset.status));
+  const more = document.getElementById("older");
+  if (more) more.hidden = !older[shownNow()];
 }
 
 async function clearFinished() {
@@ -623,10 +788,10 @@ async function start(event) {
     return;
   }
   remember();
-  if (files.length && output().kind !== "as_is") {
+  if (files.length && !["as_is", "audio"].includes(output().kind)) {
     // Refused by the server after the whole upload otherwise (link.output_for_file).
     error.textContent =
-      "An uploaded file is delivered as it is, converted only where it would not play: choose “As they are” for files. Audio, quality and mute apply to links.";
+      "An uploaded file is delivered as it is, converted only where it would not play: choose “As they are” or “Audio only” for files. Quality and mute apply to links.";
     return;
   }
   submit.disabled = true;
@@ -720,7 +885,9 @@ function receive(message) {
   if (message.epoch) epoch = message.epoch;
   if (message.type === "snapshot") {
     last = message.seq;
-    for (const view of message.jobs) render(view);
+    for (const view of message.jobs) render(view, true);
+    snapshotRead(message.jobs);
+    emptyState();
   } else if (message.type === "job") {
     render(message.job);
   } else if (message.type === "removed") {
@@ -731,6 +898,12 @@ function receive(message) {
 function reconnecting(on) {
   const banner = document.getElementById("conn");
   if (banner) banner.hidden = !on;
+  if (live === !on) return;
+  live = !on; // while it reconnects a speed would be stale: the rows drop them, and back
+  for (const [id, view] of jobs) {
+    const detail = document.querySelector(`#jobs li[data-job="${id}"] .detail`);
+    if (detail) detail.textContent = detailText(view);
+  }
 }
 
 // WebSocket first; after repeated failures Server-Sent Events; then polling.
@@ -852,12 +1025,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("output").addEventListener("change", showOptions);
   for (const radio of document.querySelectorAll('input[name="dest"]')) radio.addEventListener("change", showOptions);
   document.getElementById("jobs").addEventListener("click", renewIfExpired);
-  for (const radio of document.querySelectorAll('input[name="show"]')) {
-    radio.addEventListener("change", () => {
-      for (const item of document.querySelectorAll("#jobs li.job")) filterOne(item);
-      emptyState();
-    });
-  }
+  for (const radio of document.querySelectorAll('input[name="show"]')) radio.addEventListener("change", showView);
+  document.getElementById("older").addEventListener("click", showOlder);
   document.getElementById("clear").addEventListener("click", clearFinished);
   document.getElementById("picked-retry").addEventListener("click", () => onPicked("retry"));
   document.getElementById("picked-remove").addEventListener("click", () => onPicked("remove"));
@@ -893,10 +1062,13 @@ document.addEventListener("DOMContentLoaded", async () => {
       : "";
   }
   try {
-    const listed = await api("GET", "/jobs?limit=50");
-    for (const view of listed.jobs.reverse()) render(view);
+    const listed = await api("GET", `/jobs?limit=${PAGE_JOBS}`);
+    for (const view of listed.jobs) render(view, true);
+    const oldest = listed.next_before ?? 0;
+    for (const view of Object.keys(FILTERS)) older[view] = oldest;
   } catch (e) {
     showError(e);
   }
+  showView();
   connect();
 });
