@@ -117,6 +117,41 @@ async def test_the_bot_registers_its_menu_and_help_shows_an_example_each(world: 
     assert [(c.command, c.description) for c in menu] == [(c.name, c.description) for c in MENU]
 
 
+# --- /settings -------------------------------------------------------------------------
+
+
+async def test_settings_offers_each_choices_values_and_a_choice_sets_it(world: World) -> None:
+    """A bot's /settings has a button per usual value (a user account: numbered options);
+    one chosen sets it as ``/settings link 720p`` would, and the message shows it."""
+    async with serving(world):
+        world.send(world.alice, "/settings")
+        shown = await message_with(world, world.alice, data=b"s:1:link", text="6 link mp3 192")
+        assert "link = 1080p (default)" in shown.text
+        if is_bot(world):
+            assert button_data(shown) == [
+                f"s:{i}:{key}".encode() for key in ("to", "link") for i in range(3)
+            ]
+        answer = await choose(world, world.alice, shown, b"s:1:link", "5")
+        assert answer.startswith("link = 720p: what a link to a video becomes"), answer
+        assert await world.store.user_settings(world.alice.id) == {"link": "720p"}
+
+        async def edited() -> StoredMessage | None:  # the same message, shown anew
+            now = next(m for m in world.said(world.alice) if m.id == shown.id)
+            return now if "link = 720p: what a link" in now.text else None
+
+        again = await eventually(edited, "the settings shown as they are now")
+        if is_bot(world):
+            labels = [b.text for row in again.reply_markup.rows for b in row.buttons]
+            assert "✓ link 720p" in labels and "link 1080p" in labels
+        else:
+            assert "5 ✓ link 720p" in again.text
+        # the same press as a typed command would be: back to the default by words
+        assert (await reply_to(world, world.alice, "/settings link default")).startswith(
+            "link is back to the default"
+        )
+        assert await world.store.user_settings(world.alice.id) == {}
+
+
 # --- a job's controls -------------------------------------------------------------------
 
 
