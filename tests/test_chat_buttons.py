@@ -333,6 +333,38 @@ async def test_choose_files_asked_while_the_archive_downloads(
     assert delivered["disk_sha256"] == sha256(entries[sorted(entries)[1]])
 
 
+async def test_what_a_status_message_is_asked_while_an_edit_is_on_its_way_still_shows(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list is asked for while the message's "downloading 100%" edit is on its way:
+    its "downloaded; choose its files" comes after (it was lost: seen in the demo)."""
+    from ferryman.frontdoors.telegram.chat import Chat
+
+    downloaded, editing, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    fetch, edit = Inbox._download, Chat.edit
+
+    async def held(self: Inbox, *args: Any) -> None:
+        await fetch(self, *args)
+        await downloaded.wait()  # downloaded, its progress asked for; not read yet
+
+    async def slow_edit(self: Chat, chat_id: int, message_id: int, text: str, **kw: Any) -> None:
+        if "downloading 100%" in text:
+            editing.set()
+            await release.wait()
+        await edit(self, chat_id, message_id, text, **kw)
+
+    monkeypatch.setattr(Inbox, "_download", held)
+    monkeypatch.setattr(Chat, "edit", slow_edit)
+    zipped, _entries = folders_zip(world.tmp)
+    async with serving(world):
+        world.send(world.alice, "choose", file=zipped.read_bytes(), name="trip.zip")
+        await asyncio.wait_for(editing.wait(), 10)
+        downloaded.set()
+        await message_with(world, world.alice, text="trip.zip: 12 files")  # asked meanwhile
+        release.set()
+        await message_with(world, world.alice, text="trip.zip: downloaded; choose its files")
+
+
 # --- a link in another form -------------------------------------------------------------
 
 
@@ -351,7 +383,16 @@ async def test_a_link_to_a_video_is_offered_in_other_forms(world: World) -> None
                 world, world.alice, data=f"l:{first.id}:mp3".encode(), text="4 Audio MP3"
             )
             said = await choose(world, world.alice, status, f"l:{first.id}:mp3".encode(), "4")
+            if not is_bot(world):  # the reply comes after the new job's status message
+                said = (await message_with(world, world.alice, text="of the same link")).text
             assert said.startswith("job ") and said.endswith(": mp3 of the same link"), said
+            second = said.split(":")[0]  # "job N"
+
+            async def its_own() -> StoredMessage | None:  # a status message, under the one pressed
+                mine = [m for m in world.said(world.alice) if m.reply_to == status.id]
+                return next((m for m in mine if m.text.startswith(f"{second} clip")), None)
+
+            await eventually(its_own, f"the status message of {second}")
             jobs = await world.store.list_jobs()
     assert len(jobs) == 2 and jobs[0].state is JobState.DONE  # what it delivered stays
     assert jobs[1].source.startswith("media:mp3") and web.url("/clip.mp4") in jobs[1].source

@@ -113,7 +113,7 @@ class Actions:
             if kind == "j":
                 return await self._job(chat_id, message_id, number, rest)
             if kind == "l":
-                return await self._link(number, rest)
+                return await self._link(chat_id, message_id, number, rest)
             if kind == "a":
                 return await self._archive(chat_id, message_id, number, rest)
             return await self._pick(number, rest)
@@ -173,9 +173,10 @@ class Actions:
             self.prompts.pop((chat_id, reply_to or 0), None)
         return answer
 
-    async def _link(self, job_id: int, form: str) -> Done:
-        """The same link again in another form; the job asked before is cancelled if
-        it has not ended (what it delivered stays)."""
+    async def _link(self, chat_id: int, message_id: int, job_id: int, form: str) -> Done:
+        """The same link again in another form, with a status message of its own (a
+        reply to the one pressed); the job asked before is cancelled if it has not
+        ended (what it delivered stays)."""
         job = await self.store.get_job(job_id)
         if not job.source.startswith(LINK_SCHEMES):
             return Done(f"job {job_id} is not a link")
@@ -189,6 +190,11 @@ class Actions:
             settings=self.settings,
             profile=from_caption(form),
         )
+        try:
+            board = await self.inbox.board.open(chat_id, message_id, render.queued_link(made.name))
+            await self.inbox.board.attach(board, made.id)
+        except FerrymanError as exc:
+            log.warning("no status message for job %s: %s", made.id, exc)
         note = ""
         if not job.state.terminal:
             await control.cancel_job(self.store, job.id)
