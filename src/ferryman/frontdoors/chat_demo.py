@@ -2,12 +2,13 @@
 
 The real chat door, engine, store and Telegram sink run, with the real Telethon client,
 against ``faketg`` (a protocol-level fake of Telegram's servers, installed with
-ferryman) instead of Telegram. A scripted person writes to the bot
-(``chat_demo_steps.STEPS``: commands, photos, a password archive, a damaged one, links
-served by a small HTTP server on 127.0.0.1 that the demo starts, a cancel, a watch), then
-to ferryman on a user account (``USER_STEPS``). The albums come back into that chat;
-the transcripts are printed as the chats show them (status messages with their edits,
-buttons drawn), then how to do it for real.
+ferryman) instead of Telegram. A scripted person writes to the bot and presses its
+buttons (``chat_demo_steps.STEPS``: commands, /settings, photos, a password archive, a
+damaged one, files chosen from an archive, links served by a small HTTP server on
+127.0.0.1 that the demo starts, a cancel, a watch), then to ferryman on a user account
+(``USER_STEPS``: numbered options answered by a reply). The albums come back into that
+chat; the transcripts are printed as the chats show them (messages with their edits and
+the buttons each had, presses with the bot's answer), then how to do it for real.
 
 Everything lives in a fresh data dir of its own (deleted at the end unless ``keep``),
 so the user's jobs, settings and Telegram session are never touched.
