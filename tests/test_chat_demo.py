@@ -56,68 +56,107 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     assert told.startswith("(you are @newcomer") and "telegram.default_target" in told
     at_home = _after(chat, "── the chat with @ferry_at_home (a user account: no buttons)")
     chat = chat[: len(chat) - len(at_home)]
-    # /help, then /settings: the person's own, changed for the links to come.
-    assert "/pass s3cret  or  /pass 4 s3cret" in "\n".join(_block(chat, "ferryman: Send me"))
-    shown = _block(chat, "ferryman: your settings:")
-    assert any(line.strip().startswith("link = 1080p (default)") for line in shown)
-    assert _after(chat, "you:      /settings link 720p")[1].startswith("ferryman: link = 720p")
+    # /help, then /settings with a button per value: one pressed, the message shows it.
+    assert "e.g. /pass s3cret  or  /pass 4 s3cret" in "\n".join(_block(chat, "ferryman: Send me"))
+    shown = [line.strip() for line in _block(chat, "ferryman: your settings:")]
+    assert "link = 1080p (default): what a link to a video becomes" in shown
+    assert "[ link 1080p ] [ link 720p ] [ link mp3 192 ]" in shown
+    assert "link = 720p: what a link to a video becomes" in shown  # the edit after the press
+    assert "[ link 1080p ] [ ✓ link 720p ] [ link mp3 192 ]" in shown
+    pressed = _after(chat, "you:      ▸ [ link 720p ] on “your settings:”")
+    assert pressed[1].startswith("ferryman: ▸ link = 720p: what a link to a video becomes")
     # The zip of photos: one status message that moved (each edit after ↻) to its summary,
-    # with a progress bar on the way; then its two albums.
+    # with a progress bar and its buttons on the way; then its two albums.
     assert _after(chat, "you:      [file: holiday.zip]")[1].startswith(
         "ferryman: holiday.zip: downloading 0%"
     )
-    status = _block(chat, "ferryman: holiday.zip: downloading 0%")
-    edits = [line.strip() for line in status if line.strip().startswith("↻")]
+    status = [line.strip() for line in _block(chat, "ferryman: holiday.zip: downloading 0%")]
+    assert status[2] == "[ ✓ Everything ] [ Choose files ]"
+    edits = [line for line in status if line.startswith("↻")]
     assert len(edits) >= 2, status
     assert edits[-1].startswith("↻ job 1 holiday: done, 12 delivered, 0 skipped")
-    assert any("▰" in line for line in status) and status[-2].strip() == "2 albums sent"
-    assert status[-1].strip() == "[ Report ]"  # a bot's buttons, drawn under the summary
+    assert any("▰" in line for line in status) and status[-2:] == ["2 albums sent", "[ Report ]"]
     albums = [line for line in chat if line.startswith("ferryman: [album of")]
     assert albums[0].startswith("ferryman: [album of 10: photo, photo")
     assert albums[1].startswith("ferryman: [album of 2: photo, photo]  “holiday — 2/2”")
     # The password archive waits for /pass, then comes.
     locked = "\n".join(_block(chat, "ferryman: secret.zip: downloading 0%"))
     assert "↻ job 2 secret: needs the archive password; send /pass PASSWORD" in locked
-    assert "↻ job 2 secret: done, 3 delivered" in locked
+    assert (
+        "[ Enter password ] [ Cancel ]" in locked and "↻ job 2 secret: done, 3 delivered" in locked
+    )
     assert _after(chat, "you:      /pass open-sesame")[1] == (
         "ferryman: job 2: password added; reading goes on where it stopped"
     )
     assert any(line.startswith("ferryman: [album of 3: photo") for line in chat)
     # The damaged archive: what it could, and why the rest did not come.
     cut = "\n".join(_block(chat, "ferryman: cut-off.zip: downloading 0%"))
-    assert "↻ job 3 cut-off: failed, archive.truncated" in cut
+    assert "↻ job 3 cut-off: failed, archive.truncated" in cut and "[ Retry ] [ Report ]" in cut
     report = _block(chat, "ferryman: job 3 cut-off: failed")
     assert report[-1].strip() == "failed photo_3.jpeg: archive.entry_corrupt"
-    # A link whose caption asks for MP3 (over the setting's 720p): converted, as audio.
-    link = _after(chat, "you:      just the sound of this one: http://127.0.0.1:")
-    assert link[0].endswith("/clip.mp4 mp3 192")
-    # The converting phase is shown when it outlasts the edit interval (not on a fast
-    # machine); the MP3 delivered from an MP4 link is the conversion either way.
-    assert "↻ job 4 clip: done, 1 delivered" in "\n".join(_block(link, "ferryman: clip: queued"))
-    assert "ferryman: [audio: clip.mp3] clip — 1/1" in link
+    # Choose files: pressed while the archive downloads, a list by folder with sizes,
+    # two ticked and delivered; the rest is left alone, and Report says so.
+    trip = [line.strip() for line in _block(chat, "ferryman: trip.zip: downloading 0%")]
+    assert "[ Everything ] [ ✓ Choose files ]" in trip
+    assert trip[-1] == "↻ trip.zip: downloaded; choose its files"
+    choose = _after(chat, "you:      ▸ [ Choose files ] on “trip.zip: downloading")
+    assert choose[1] == "ferryman: ▸ you choose the files once it is downloaded"
+    listing = [line.strip() for line in _block(chat, "ferryman: trip.zip: 11 files, page 1 of 2")]
+    assert listing[1:3] == ["trip/", "· 1. dashcam.raw 1.0 MB"]
+    assert "trip/day1/" in listing and any(
+        line.startswith("· 3. photo_000021.jpg ") for line in listing
+    )
+    assert "[ next ▶ ]" in listing and "[ Deliver 0 chosen ] [ Drop ]" in listing
+    assert listing[-1] == "↻ trip.zip: 2 files chosen, job 4; 9 left alone"
+    ticked = _after(chat, "you:      ▸ [ · photo_000021.jpg")
+    assert ticked[1] == "ferryman: ▸ 1 chosen"
+    delivered = _after(chat, "you:      ▸ [ Deliver 2 chosen ]")
+    assert delivered[1] == "ferryman: ▸ job 4: 2 files"
+    assert "ferryman: [album of 2: photo, photo]  “trip — 1/1”" in delivered
+    asked = _after(chat, "you:      ▸ [ Report ] on “job 4 trip: done, 2 delivered, 9 skipped")
+    assert asked[1] == "ferryman: ▸ job 4: the report is below"
+    report = [line.strip() for line in _block(asked, "ferryman: job 4 trip: done")]
+    assert report[1].startswith("2 of 11 delivered") and report[2:] == ["skipped 9: not chosen"]
+    # A link comes as the setting says; its Audio MP3 button converts it, a job of its own.
+    link = _after(chat, "you:      this one: http://127.0.0.1:")
+    assert link[0].endswith("/clip.mp4")
+    assert "[ Video 1080p ] [ 720p ] [ Audio MP3 ]" in "\n".join(_block(link, "ferryman: clip:"))
+    assert "ferryman: [video: clip.mp4] clip — 1/1" in link
+    audio = _after(link, "you:      ▸ [ Audio MP3 ] on “job 5 clip: done")
+    assert audio[1] == "ferryman: ▸ job 6: mp3 of the same link"
+    again = "\n".join(_block(audio, "ferryman: clip (2): queued"))
+    assert "↻ job 6 clip (MP3 192 kbps): done, 1 delivered" in again
+    assert "ferryman: [audio: clip (MP3 192 kbps).mp3] clip (MP3 192 kbps) — 1/1" in audio
     # /cancel stops the endless download; /watch and /watches; /status sums it up.
     assert _after(chat, "you:      /cancel")[1].startswith(
-        "ferryman: job 5 (big) cancelled while downloading"
+        "ferryman: job 7 (big) cancelled while downloading"
     )
     watch = _after(chat, "you:      /watch http://127.0.0.1:")[1]
     assert watch.startswith("ferryman: watch 1: http://127.0.0.1:") and "(feed)" in watch
     assert _after(chat, "you:      /watches")[1].startswith("ferryman: 1 http://127.0.0.1:")
     status_lines = _block(chat, "ferryman: 1 holiday: done, 12/12 files")
     listed = [line.removeprefix("ferryman:").strip() for line in status_lines]
-    assert [line for line in listed if line[:1].isdigit()] == [
-        "1 holiday: done, 12/12 files",
-        "2 secret: done, 3/3 files",
-        "3 cut-off: failed, 3/3 files",
-        "4 clip: done, 1/1 files",
-        "5 big: cancelled, 0/0 files",
+    assert [line.split(":")[0] for line in listed if line[:1].isdigit()] == [
+        "1 holiday",
+        "2 secret",
+        "3 cut-off",
+        "4 trip",
+        "5 clip",
+        "6 clip (MP3 192 kbps)",
+        "7 big",
     ]
-    # ferryman on a user account: the same chat, its choices answered by replies.
+    # ferryman on a user account: the same choices as numbered options, answered by a reply.
     assert at_home[2:4] == [
         "you:      [file: secret.zip]",
         "ferryman: secret.zip: downloading 0% (0 kB of 30 kB)",
     ]
-    assert "↻ job 1 secret: needs the archive password" in "\n".join(at_home)
-    assert _after(at_home, "you:      /pass open-sesame")[1].startswith("ferryman: job 1: password")
+    home = "\n".join(at_home)
+    assert "↻ job 1 secret: needs the archive password" in home
+    assert "reply with a number: 1 Enter password · 2 Cancel" in home
+    number = _after(at_home, "you:      1  (a reply to “job 1 secret: needs the archive password")
+    assert number[1] == "ferryman: job 1: reply to this message with the archive's password"
+    given = _after(at_home, "you:      open-sesame  (a reply to “job 1: reply to this message")
+    assert given[1] == "ferryman: job 1: password added; reading goes on where it stopped"
     assert any(line.startswith("ferryman: [album of 3: photo") for line in at_home)
     assert _after(at_home, "you:      /status")[1] == "ferryman: 1 secret: done, 3/3 files"
     # Then how to do it for real.
