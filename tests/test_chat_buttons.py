@@ -21,6 +21,7 @@ from faketg.state import Account, StoredMessage
 from ferryman.engine.events import AlbumFailed
 from ferryman.frontdoors.telegram.help import MENU
 from ferryman.frontdoors.telegram.inbox import Inbox
+from ferryman.frontdoors.telegram.user_settings import CHOICES
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
@@ -129,8 +130,11 @@ async def test_settings_offers_each_choices_values_and_a_choice_sets_it(world: W
         assert "link = 1080p (default)" in shown.text
         if is_bot(world):
             assert button_data(shown) == [
-                f"s:{i}:{key}".encode() for key in ("to", "link") for i in range(3)
+                f"s:{i}:{choice.key}".encode()
+                for choice in CHOICES
+                for i in range(len(choice.options))
             ]
+            assert b"s:2:link" in button_data(shown)
         answer = await choose(world, world.alice, shown, b"s:1:link", "5")
         assert answer.startswith("link = 720p: what a link to a video becomes"), answer
         assert await world.store.user_settings(world.alice.id) == {"link": "720p"}
