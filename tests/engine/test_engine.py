@@ -146,6 +146,7 @@ async def test_disk_floor_makes_the_job_wait_then_resume(
     status = await report.status(store)
     assert status["jobs"][0]["waiting"] == "space.low"
     assert status["jobs"][0]["counts"]["delivered"] == 0
+    # A window in which a wrong engine would fail the job: the scenario, not a wait.
     await asyncio.sleep(0.5)
     assert not running.done()  # still waiting, not failed
     await store.set_runtime_setting("space_floor", "0")
@@ -316,6 +317,7 @@ async def _run_until_it_waits_for_space(
     engine = Engine(store, settings)
     running = asyncio.create_task(engine.run(until_idle=True))
     await waiting_for_space(store, job_id)
+    # A window in which a wrong engine would end: the scenario, not a wait.
     await asyncio.sleep(0.3)
     assert not running.done()
     return running

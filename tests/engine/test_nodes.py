@@ -251,6 +251,7 @@ async def test_a_drain_is_heard_at_once_not_at_the_next_heartbeat(
         await nodes.drain(store, "phone")
         await eventually(lambda: _draining(engine), "the drain heard", within=2)
         job = await intake.add_source(store, make_photo_set(tmp_path / "in", 2)[0].parent)
+        # A window in which a drained node would take the job: the scenario, not a wait.
         await asyncio.sleep(1.0)
         assert (await store.get_job(job.id)).state is JobState.QUEUED
         await nodes.drain(store, "phone", on=False)

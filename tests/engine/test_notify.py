@@ -257,6 +257,7 @@ async def test_notify_none_on_a_job_sends_nothing_for_it(
         quiet = await a_job(store, loud, tmp_path, 9, notify="none")
         spoken = await a_job(store, loud, tmp_path, 10)
         await run_until(Engine(store, loud), "one notice", lambda: hook.bodies())
+        # A window in which the quiet job's notice would come: the scenario, not a wait.
         await asyncio.sleep(0.3)
         assert [b["job"]["id"] for b in hook.bodies()] == [spoken.id]
         assert (await store.get_job(quiet.id)).state.value == "done"
@@ -321,6 +322,7 @@ async def test_a_watch_that_starts_failing_says_so_once(
             return (await store.get_watch(watch.id)).failures >= 3
 
         await run_until(Engine(store, settings), "three failed looks", failed_thrice)
+        # A window in which a notice per retry would come: the scenario, not a wait.
         await asyncio.sleep(0.3)
         sent = hook.bodies()
     assert [b["event"] for b in sent] == ["watch_failing"]  # once, not at every retry
@@ -399,6 +401,7 @@ async def test_a_notice_held_by_a_node_that_died_is_sent_by_the_next_engine(
         assert held.id == made
         await asyncio.sleep(0.1)  # its lease runs out
         await run_until(Engine(store, settings), "the late notice", lambda: hook.bodies())
+        # A window in which a second sending would come: the scenario, not a wait.
         await asyncio.sleep(0.3)
         assert hook.bodies() == [payload]  # once
     (notice,) = await store.list_notices()

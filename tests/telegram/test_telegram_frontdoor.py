@@ -744,6 +744,7 @@ async def test_cancel_stops_a_file_still_downloading_in_the_chat(world: World) -
         reply = await reply_to(world, world.alice, "/cancel")
         assert "huge.bin: download cancelled" in reply
         count = len(asked.seen)
+        # A window in which more chunks would be asked: the scenario, not a wait.
         await asyncio.sleep(1.0)
         assert len(asked.seen) <= count + 4  # at most what was already in flight
         assert not path.exists() and not path.parent.exists()
@@ -751,6 +752,7 @@ async def test_cancel_stops_a_file_still_downloading_in_the_chat(world: World) -
     assert row.error_code == "job.cancelled"
     world.server.processing_delay.clear()
     async with serving(world):
+        # A window in which a resumed download would come: the scenario, not a wait.
         await asyncio.sleep(0.5)
         assert await world.store.list_jobs() == []  # not resumed at the next start
         world.send(world.alice, file=data, name="huge.bin", mime="application/octet-stream")

@@ -351,6 +351,7 @@ async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before
         return any(it.state is ItemState.GROUPED for it in await store.job_items(second.id))
 
     await eventually(grouped, "the second job's album sealed")
+    # A window in which a request would go out: the scenario, not a wait.
     await asyncio.sleep(0.5)
     engine.stop()
     await task

@@ -286,6 +286,7 @@ def open_real(path: Path, **limits: int | float) -> GuardedReader:
     return GuardedReader(LibarchiveReader(path, "zip"), path.name, ArchiveLimits(**limits))  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # over 3 s: a bomb and a flood read whole
 def test_zip_bomb_stopped_early(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf, zf.open("zeros.bin", "w") as f:
@@ -366,6 +367,7 @@ def many_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow  # over 3 s: a bomb and a flood read whole
 def test_entry_flood_stops_at_max_entries(many_zip: Path) -> None:
     seen = 0
     with open_real(many_zip, max_entries=50_000) as reader, pytest.raises(FerrymanError) as err:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import vulture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,7 @@ BY_NAME = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow  # over 3 s: a scan of all the source
 def test_no_function_in_src_is_called_by_nothing() -> None:
     found = vulture.Vulture(ignore_names=BY_NAME, ignore_decorators=DECORATORS)
     found.scavenge([str(ROOT / d) for d in ("src/ferryman", "src/faketg", "tests", "bench")])

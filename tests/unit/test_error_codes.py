@@ -347,12 +347,14 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
     return built_once(tmp_path_factory, "error-code-scan", lambda _folder: scan_source())
 
 
+@pytest.mark.slow  # over 3 s: a scan of all the source
 def test_every_code_the_code_uses_is_registered(scan: Scan) -> None:
     unknown = {code: where for code, where in scan.codes.items() if code not in ERRORS}
     assert not unknown, f"register these in ferryman/error_codes.py: {unknown}"
     assert not scan.unresolved, f"codes the scan cannot follow: {scan.unresolved}"
 
 
+@pytest.mark.slow  # over 3 s: a scan of all the source
 def test_the_scan_follows_every_way_a_code_travels(scan: Scan) -> None:
     """Each route the scan claims to follow found at least the code known to take it."""
     expected = {

@@ -89,6 +89,7 @@ def test_plain_lines_name_the_kind_and_its_fields() -> None:
     assert plain_line(JobFetching(3, done=5, total=None, speed=0, eta=None, fraction=None)) is None
 
 
+@pytest.mark.slow  # over 3 s: runs mypy in a child process
 def test_mypy_refuses_a_misspelt_field_and_an_unknown_kind(tmp_path: Path) -> None:
     """What the classes are for: a renamed field fails the type check, not a user."""
     wrong = tmp_path / "wrong.py"

@@ -347,6 +347,7 @@ def _asks_to_wait(progress: object) -> None:
     raise ServerWait("content.live", "the premiere has not begun", 900)
 
 
+@pytest.mark.slow  # starts a child process
 async def test_a_server_wait_in_the_child_arrives_with_its_seconds() -> None:
     """grab runs in a child process: a wait it meets must reach the fetch stage as a
     wait (uncounted, for that long), not as a plain failure."""
@@ -377,6 +378,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow  # starts a child process
 def test_a_child_loads_yt_dlp_afresh_after_an_update() -> None:
     """A link's child forks from a template that loaded yt-dlp when ferryman started;
     after ``pip install -U yt-dlp`` it must not run the old core with new extractors."""

@@ -11,6 +11,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ferryman.config import Settings
@@ -37,6 +38,7 @@ def test_a_safe_name_drops_bidi_controls_and_format_characters() -> None:
     assert safe_name("\u202e\u2066") == "file"  # nothing left: the fallback
 
 
+@pytest.mark.slow  # runs the engine, whose archive reader is a child process
 async def test_a_zip_entry_named_with_a_bidi_override_is_delivered_without_it(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
@@ -81,6 +83,7 @@ def test_the_cli_prints_a_path_s_control_characters_escaped(tmp_path: Path) -> N
         assert not any(ch in text for ch in RAW), repr(text)
 
 
+@pytest.mark.slow  # starts a child process
 def test_the_cli_s_log_lines_escape_control_characters(tmp_path: Path) -> None:
     """The handler the CLI installs (in a process of its own: pytest's handlers would
     make ``basicConfig`` a no-op here); a traceback keeps its lines."""

@@ -13,6 +13,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import TypeVar
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from ferryman.config import Settings
@@ -274,6 +275,7 @@ def test_the_cli_adds_lists_checks_pauses_and_removes_a_feed_watch(tmp_path: Pat
     assert bad.exit_code == 2 and "watch.bad_window" in bad.output
 
 
+@pytest.mark.slow  # asserts a wall-clock bound
 async def test_a_stop_cuts_a_stalled_listing_at_once_and_records_nothing(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:

@@ -482,6 +482,7 @@ def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(
     shared = {"FERRYMAN_DATABASE_URL": PG_DSN}
     with running_web(data, "--no-engine", **shared) as web, web.client() as client:
         made = client.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")}).json()
+        # A window in which an engine would claim it: the scenario, not a wait.
         time.sleep(1.5)
         waiting = client.get(f"/api/v1/jobs/{made['id']}").json()
         assert (waiting["status"], waiting["phase"]) == ("queued", "queued")  # no engine here
