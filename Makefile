@@ -54,7 +54,7 @@ UNIT_WORKERS ?= 2
 unit: $(BIN)/.installed
 	$(PYTEST) -q -n $(UNIT_WORKERS) -m "not slow and not postgres" tests/unit $(PYTEST_ARGS)
 
-# --durations=20: the slowest tests, for docs/testing.md's list.
+# --durations=20: the slowest tests of the run, at its end.
 test: lint typecheck
 	$(PYTEST) -q $(XDIST) --durations=20 $(PYTEST_ARGS)
 

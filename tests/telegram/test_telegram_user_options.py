@@ -12,9 +12,10 @@ from PIL import Image
 
 from faketg.people import stored_photo
 from ferryman.model import JobState
-from tests.httpserve import serving as http_serving
-from tests.telegram_helpers import log_in, media_kind
-from tests.test_telegram_frontdoor import (
+from tests.support.httpserve import serving as http_serving
+from tests.support.telegram_helpers import log_in, media_kind
+from tests.support.waiting import eventually
+from tests.telegram.test_telegram_frontdoor import (
     World,
     job_in,
     photo_zip,
@@ -22,7 +23,6 @@ from tests.test_telegram_frontdoor import (
     serving_as_installed,
     world,
 )
-from tests.waiting import eventually
 
 __all__ = ["world"]  # the fixture, used by name
 
@@ -44,7 +44,7 @@ async def _answer_starting(world: World, start: str) -> str:
 async def test_send_caption_and_thumbnail_go_with_a_persons_jobs_and_watches(
     world: World,
 ) -> None:
-    from tests.test_watch_feed import serve_feed
+    from tests.watch.test_watch_feed import serve_feed
 
     await log_in(world.settings, world.server, world.bot)  # the albums go as the bot
     async with serving_as_installed(world):

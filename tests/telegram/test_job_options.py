@@ -24,10 +24,9 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sinks.options import DeliveryOptions, split
 from ferryman.sinks.telegram_kind import session_file
 from ferryman.store import Store
-
-from .telegram_helpers import media_kind
-from .test_parsers_total import TOTAL
-from .test_telegram_sink import World, photos, sha
+from tests.support.telegram_helpers import media_kind
+from tests.telegram.test_telegram_sink import World, photos, sha
+from tests.unit.test_parsers_total import TOTAL
 
 
 def test_options_ride_in_the_destination_and_come_back_canonical() -> None:
