@@ -78,20 +78,31 @@ import sys, time
 import psutil
 from ferryman.engine.children import start_children_for
 
+def templates():
+    kids = psutil.Process().children()
+    return sum("forkserver" in " ".join(kid.cmdline()) for kid in kids)
+
 if __name__ == "__main__":
     start_children_for(sys.argv[1])
-    time.sleep(1.0)
-    kids = psutil.Process().children()
-    print(sum("forkserver" in " ".join(kid.cmdline()) for kid in kids))
+    if sys.argv[2] == "0":  # a window in which a template must not start: the scenario
+        time.sleep(1.0)
+    else:  # a wait for the template, however loaded the machine
+        deadline = time.monotonic() + 30
+        while not templates() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    print(templates())
 """
 
 
-def _templates_started(database_url: str) -> int:
+def _templates_started(database_url: str, expected: int) -> int:
     import subprocess
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", _TEMPLATES, database_url], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", _TEMPLATES, database_url, str(expected)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.strip())
@@ -106,10 +117,10 @@ async def test_the_template_starts_at_once_only_for_work_in_children(
     try:
         make_photo_set(tmp_path / "photos", 3, size=(32, 24))
         await intake.add_source(store, tmp_path / "photos")
-        assert _templates_started(settings.database) == 0
+        assert _templates_started(settings.database, 0) == 0
         await intake.add_source(
             store, "https://example.com/watch?v=abc", profile=Profile(Output.MP3, None, 192)
         )
-        assert _templates_started(settings.database) == 1
+        assert _templates_started(settings.database, 1) == 1
     finally:
         await store.close()

@@ -20,6 +20,7 @@ from ferryman.web.results import LocalResults
 from ferryman.web.signing import Signer, load_secret
 from ferryman.web.stream import Stream
 from ferryman.web.uploads import Uploads
+from tests.support.waiting import eventually
 
 
 async def test_the_stream_numbers_keeps_and_tells_a_late_client_what_it_missed() -> None:
@@ -330,15 +331,15 @@ async def test_a_job_touched_while_the_bars_are_saved_is_still_sent(tmp_path: Pa
         tracker.touch(first.id)
         running = asyncio.create_task(tracker.run(poll=None))
         try:
-            deadline = time.monotonic() + 10
-            while (second.id, "queued") not in sent and time.monotonic() < deadline:
+
+            def seen(state: str) -> bool:
                 assert not running.done(), running.exception()
-                await asyncio.sleep(0.02)
+                return (second.id, state) in sent
+
+            await eventually(lambda: seen("queued"), "the second job sent", within=10)
             await store.cancel(second.id)
             tracker.touch(second.id)  # and it goes on after that
-            while (second.id, "cancelled") not in sent and time.monotonic() < deadline:
-                assert not running.done(), running.exception()
-                await asyncio.sleep(0.02)
+            await eventually(lambda: seen("cancelled"), "its cancel sent", within=10)
         finally:
             running.cancel()
     finally:
