@@ -63,6 +63,7 @@ async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
     engine = Engine(store, slow)
     running = asyncio.create_task(engine.run())
     try:
+        # Idle, every worker in its 30 s poll: the scenario, not a wait for a state.
         await asyncio.sleep(1.0)
         make_photo_set(tmp_path / "p", 2)
         lite = open_lite(settings.database, create=True)
@@ -90,6 +91,7 @@ async def test_resume_nudges_too(tmp_path: Path, settings: Settings) -> None:
     engine = Engine(store, settings.model_copy(update={"poll_seconds": 30.0}))
     running = asyncio.create_task(engine.run())
     try:
+        # Idle, every worker in its 30 s poll: the scenario, not a wait for a state.
         await asyncio.sleep(1.0)
         other = await Store.open(settings.database)
         try:

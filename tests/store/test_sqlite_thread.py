@@ -239,6 +239,7 @@ async def test_a_cancelled_run_sync_is_waited_for_before_the_connection_is_touch
         task = asyncio.create_task(write())
         await asyncio.sleep(0.3)  # the body's BEGIN IMMEDIATE waits on the holder
         task.cancel()
+        # A window in which a cancel that did not wait would end the task: the scenario.
         await asyncio.sleep(0.3)
         assert not task.done()  # still waiting for the body
         holder.execute("ROLLBACK")
@@ -272,9 +273,11 @@ async def test_a_rollback_is_not_skipped_while_a_statement_is_in_flight(
         statement = asyncio.ensure_future(
             conn.run(lambda db: db.execute("INSERT INTO t (name) VALUES ('late')"))
         )
+        # The INSERT waits on the holder's lock (a wait inside SQLite, not observable).
         await asyncio.sleep(0.2)
         statement.cancel()
         rollback = asyncio.create_task(conn.rollback())
+        # A window in which a skipped ROLLBACK would be done: the scenario, not a wait.
         await asyncio.sleep(0.2)
         assert not rollback.done()  # queued behind the statement, not skipped
         holder.execute("ROLLBACK")
