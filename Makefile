@@ -1,4 +1,4 @@
-# The two commands: `make demo` and `make test` (`make unit`: the fast tests only).
+# The two commands: `make demo` and `make test` (`make unit`: tests/unit, in about a minute).
 # Each sets itself up from a fresh clone.
 PYTHON ?= python3
 VENV ?= .venv
@@ -46,12 +46,15 @@ XDIST := -n $(PYTEST_WORKERS) --dist load --maxschedchunk 1
 # (test_web_api.py), and each pytest process would import it (half a CPU-second).
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -p no:schemathesis
 
-# The quick loop while working: every test but those marked slow (crash loops, CLI runs
-# in child processes, whole-engine media runs); `make test` runs them all.
+# The quick loop while working (docs/testing.md): tests/unit, the pure functions, parsers
+# and checks of the code itself, without the tests marked slow (over 3 s, or starting a
+# child process) or postgres: no database server, no browser, no server on loopback.
+# About a minute on this 2-core machine loaded by others; `make test` runs everything.
+UNIT_WORKERS ?= 2
 unit: $(BIN)/.installed
-	$(PYTEST) -q $(XDIST) -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -q -n $(UNIT_WORKERS) -m "not slow and not postgres" tests/unit $(PYTEST_ARGS)
 
-# --durations=20: the slowest tests, for docs/testing.md's list.
+# --durations=20: the slowest tests of the run, at its end.
 test: lint typecheck
 	$(PYTEST) -q $(XDIST) --durations=20 $(PYTEST_ARGS)
 

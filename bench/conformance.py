@@ -1,7 +1,7 @@
 """Conformance with the reference tools: what they read, ferryman delivers byte for byte.
 
 ``python -m bench conformance`` makes a corpus of odd archives with every real tool
-found here (``tests/archive_corpus.py``: bsdtar in each format and filter, GNU tar's
+found here (``tests/support/archive_corpus.py``: bsdtar in each format and filter, GNU tar's
 sparse formats, compress, 7zz methods and branch filters, zip writers, ISO, CAB, cpio,
 LHA, RPM, SFX stubs, broken ones, and RAR fixtures when present), extracts each with
 ``bsdtar -x`` (or ``7zz x`` where bsdtar fails), reads each as ferryman's read stage
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from bench._common import Check, Result, Table, progress
 
 if TYPE_CHECKING:
-    from tests.archive_corpus import Sample
+    from tests.support.archive_corpus import Sample
 
 
 @dataclass(slots=True)
@@ -53,7 +53,7 @@ class Row:
 
 def archive_rows(work: Path) -> list[Row]:
     """The archive section: the corpus made, judged sample by sample."""
-    from tests.archive_corpus import build_corpus
+    from tests.support.archive_corpus import build_corpus
 
     return judge_samples("archives", build_corpus(work / "corpus"), work)
 
@@ -61,7 +61,7 @@ def archive_rows(work: Path) -> list[Row]:
 def collection_rows(work: Path) -> list[Row]:
     """Files of ``CONFORMANCE_COLLECTION`` (e.g. libarchive's own test archives,
     uudecoded), judged the same way; nothing when it is not set."""
-    from tests.archive_corpus import collection
+    from tests.support.archive_corpus import collection
 
     folder = os.environ.get("CONFORMANCE_COLLECTION")
     if not folder:
@@ -70,7 +70,7 @@ def collection_rows(work: Path) -> list[Row]:
 
 
 def judge_samples(section: str, samples: list[Sample], work: Path) -> list[Row]:
-    from tests.archive_corpus import judge
+    from tests.support.archive_corpus import judge
 
     work.mkdir(parents=True, exist_ok=True)
     rows: dict[str, Row] = {}

@@ -1,7 +1,7 @@
 """Conformance with Pillow: every picture Pillow decodes arrives, as Telegram shows it.
 
 ``python -m bench conformance-images`` writes the odd-image corpus
-(``tests/image_corpus.py``: every PNG colour type and depth, APNG, JPEG encodings and
+(``tests/support/image_corpus.py``: every PNG colour type and depth, APNG, JPEG encodings and
 EXIF orientations, MPO good and broken, GIFs without a palette or with bomb-sized frame
 extents, TIFF depths and pages, BMP, ICO, TGA, PPM/PFM, WebP, HEIC, AVIF, PCX, SGI, QOI,
 JPEG 2000, DDS, ICNS, BLP, MSP, IM, XBM, Sun raster, PSD, strips, 1x1s, truncated
@@ -70,7 +70,7 @@ class Row:
 def image_rows(work: Path | None = None) -> list[Row]:
     """The image section: the corpus made under ``work`` (else a temporary folder),
     through the engine, judged."""
-    from tests.image_corpus import run_engine
+    from tests.support.image_corpus import run_engine
 
     if work is None:
         with tempfile.TemporaryDirectory(prefix="ferryman-images-") as tmp:

@@ -31,7 +31,7 @@ from bench._common import (
     progress,
     scratch,
 )
-from tests.httpserve import Faults, FaultServer, serving
+from tests.support.httpserve import Faults, FaultServer, serving
 
 QUICK = 10
 TARGET = 1.5

@@ -51,7 +51,7 @@ TARGET = 1.10
 _SERVER = """
 import sys, time
 from pathlib import Path
-from tests.httpserve import serving
+from tests.support.httpserve import serving
 root = Path(sys.argv[1])
 types = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t"}
 with serving() as server:

@@ -21,7 +21,7 @@ from PIL import Image
 
 from bench._common import MB, Check, Table, fmt_bytes, progress
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES
-from tests.image_corpus import deep_png
+from tests.support.image_corpus import deep_png
 
 # What a picture within the budget may peak at: Pillow's 4 bytes a pixel, the flattened
 # copy and the resize's pass, over the budget's samples (docs/media.md).

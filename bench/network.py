@@ -1,7 +1,7 @@
 """``python -m bench network``: a zip of media over a modelled link, read in place by
 ferryman, against ``curl -o`` then ``bsdtar -x``.
 
-The link: the tests' fault server (``tests/httpserve.py``) in a child process, 100 Mbit/s
+The link: the tests' fault server (``tests/support/httpserve.py``) in a child process, 100 Mbit/s
 shared by every response (a token bucket on the sending side) and 20 ms before each
 response (a request's round trip). It counts the body bytes it sent and the requests.
 
@@ -57,7 +57,7 @@ INPUT_VERSION = 2  # bump when the input changes: the cached zip is made again
 # Each line on stdin asks for "bytes served, requests seen" so far.
 _SERVER = """
 import sys
-from tests.httpserve import Link, serving
+from tests.support.httpserve import Link, serving
 data = open(sys.argv[1], "rb").read()
 with serving(Link(float(sys.argv[2]), float(sys.argv[3]))) as server:
     server.add("/media.zip", data, content_type="application/zip")

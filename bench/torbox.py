@@ -1,6 +1,6 @@
 """``python -m bench torbox``: a Torbox torrent into the library, against a bare loop.
 
-The tests' fake Torbox API (``tests/faketorbox.py``) and its CDN (the fault server,
+The tests' fake Torbox API (``tests/support/faketorbox.py``) and its CDN (the fault server,
 paced to 100 Mbit/s with 20 ms before each response) run in a child process. The
 torrent holds ``--tb-files`` camera-sized photos (about 1 MB) and one 10 MiB photo.
 Two runs each, on the same server in the same run:
@@ -32,8 +32,8 @@ _LINK = (str(LINK_BYTES_PER_S), str(LATENCY))
 API_KEY = "tb-key-0123456789abcdef"  # tests/faketorbox.API_KEY
 _SERVER = """
 import json, sys
-from tests.faketorbox import torbox_serving
-from tests.httpserve import Faults, Link, serving
+from tests.support.faketorbox import torbox_serving
+from tests.support.httpserve import Faults, Link, serving
 listed = json.load(open(sys.argv[1]))
 files = [(p, open(f, "rb").read(), "image/jpeg") for p, f in listed]
 with serving(Link(float(sys.argv[2]), float(sys.argv[3]))) as cdn, torbox_serving(cdn) as fake:

@@ -3,7 +3,7 @@ slower of its two links.
 
 The input (``bench/_trip_input.py``): a stored zip of 8 MP photos, a dozen videos (MP4s
 sent as they are, MKVs remuxed, one VP9 WebM transcoded) and a few PDFs. The downlink:
-the tests' fault server (``tests/httpserve.py``) in a child process, paced, Range-capable.
+the tests' fault server (``tests/support/httpserve.py``) in a child process, paced, Range-capable.
 The uplink: the protocol-level fake Telegram (``faketg``), 50 ms one way, paced at the
 whole link's rate. Two rows: the download slower, then the upload slower.
 

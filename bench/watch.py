@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench._common import Check, Result, Table, progress, scratch
-from tests.httpserve import FaultServer, serving
+from tests.support.httpserve import FaultServer, serving
 
 
 def _feed(server: FaultServer, count: int) -> None:
@@ -102,9 +102,10 @@ def run(args: argparse.Namespace) -> Result:
 def run_big(args: argparse.Namespace) -> Result:
     """``python -m bench watch-big``: a feed of ``--watch-big-entries`` (100,000) items
     watched with ``--since all`` by a real ``ferryman web`` while ``POST /api/v1/jobs``
-    is timed (``tests/bigfeed.py``, which ``tests/test_watch_big_feed.py`` asserts on).
+    is timed (``tests/support/bigfeed.py``, which ``tests/watch/test_watch_big_feed.py``
+    asserts on).
     The baseline is the same call, at the same pace, before the watch is resumed."""
-    from tests import bigfeed
+    from tests.support import bigfeed
 
     count = int(getattr(args, "watch_big_entries", None) or round(100_000 * args.scale))
     result = Result("watch-big", f"a {count:,}-item feed taken in by `ferryman web` (SQLite)")

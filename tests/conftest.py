@@ -19,11 +19,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from ferryman.config import Settings, load_settings
 from ferryman.store import Store, schema
 from ferryman.store.connect import normalise_url
-
-from .s3serve import S3Server, running_s3
+from tests.support.s3serve import S3Server, running_s3
 
 # The tests written before library layouts read albums (``<job>/0001/manifest.json``):
-# they keep that layout, named; tests/test_library_layout.py tests the default. A child
+# they keep that layout, named; tests/engine/test_library_layout.py tests the default. A child
 # process given a clean environment (the crash loops) runs with the default.
 os.environ.setdefault("FERRYMAN_LIBRARY_LAYOUT", "albums")
 

@@ -124,4 +124,5 @@ class StoredMessage:
     reply_to: int | None = None
     history: list[str] = field(default_factory=list)  # its texts before each edit
     reply_markup: Any = None  # a bot's buttons (ReplyInlineMarkup, ForceReply), as sent
+    markups: list[Any] = field(default_factory=list)  # its buttons before each edit
     twin: int | None = None  # in a private chat: the same message's id in the other box

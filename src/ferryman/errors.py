@@ -4,7 +4,7 @@ A code says what went wrong, whether retrying can help, how far the failure reac
 and what a person can do next. The registry is plain data (``error_codes``) so reports,
 the CLI and the chat render the same words and the engine and sources decide from the
 same table.
-Every code the code raises is registered (``tests/test_error_codes.py``); an unknown
+Every code the code raises is registered (``tests/unit/test_error_codes.py``); an unknown
 code is a bug: not retried, logged, and its next step says to report it.
 """
 

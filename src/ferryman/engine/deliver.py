@@ -62,11 +62,12 @@ async def sweep_half_built(ctx: Context) -> int:
     return removed
 
 
-def caption(settings: Settings, claim: AlbumClaim) -> str:
+def caption(settings: Settings, claim: AlbumClaim, template: str | None = None) -> str:
     """The album's caption. Until the job's number of albums is final it says the
-    albums known so far, honestly open-ended: ``1/3+`` (one of at least three)."""
+    albums known so far, honestly open-ended: ``1/3+`` (one of at least three).
+    ``template``: the job's own (``Route.caption_template``), else the settings'."""
     return render_caption(
-        settings.caption_template,
+        template or settings.caption_template,
         job_name=claim.job.name,
         album=claim.album.seq,
         albums=str(claim.albums) if claim.final else f"{claim.albums}+",
@@ -85,11 +86,12 @@ async def captions_at_end(ctx: Context, job: Job) -> None:
         return  # nothing went out: no sink to open
     settings = await ctx.settings()
     try:
-        sink = (await resolve(ctx, job.dest)).sink()
+        route = await resolve(ctx, job.dest)
+        sink = route.sink()
     except FerrymanError:
         return  # a destination no longer usable: its albums are where they went
     total = str(albums)
-    template, name = settings.caption_template, job.name
+    template, name = route.caption_template(settings), job.name
 
     def render(seq: int, items: int) -> str:
         return render_caption(template, job_name=name, album=seq, albums=total, items=items)
@@ -128,7 +130,8 @@ async def deliver(
         sink = route.sink()
         shown = ctx.sources.describe(job.source)
         sending = _sending(ctx, job.id, album.seq)
-        delivery = Delivery(job, album, caption(settings, claim), shown, sending)
+        told = caption(settings, claim, route.caption_template(settings))
+        delivery = Delivery(job, album, told, shown, sending)
         hashed = _take_hashes(album, prepared or {})
         if not route.kind.hashes_as_it_reads and _unhashed(album):
             # a manifest may name them
@@ -195,13 +198,15 @@ async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
     files uploaded, nothing sent); the hashes taken meanwhile (item id → sha256). A
     sink without that step: nothing."""
     job = claim.job
-    sink = (await resolve(ctx, job.dest)).sink()
+    route = await resolve(ctx, job.dest)
+    sink = route.sink()
     if not sink.prepares:
         return {}
     settings = await ctx.settings()
     shown = ctx.sources.describe(job.source)
     sending = _sending(ctx, job.id, claim.album.seq)  # its bytes go now: told now
-    return await sink.prepare(Delivery(job, claim.album, caption(settings, claim), shown, sending))
+    told = caption(settings, claim, route.caption_template(settings))
+    return await sink.prepare(Delivery(job, claim.album, told, shown, sending))
 
 
 def _take_hashes(album: Album, found: Mapping[int, str]) -> dict[int, str]:

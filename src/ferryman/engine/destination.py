@@ -16,7 +16,7 @@ from ferryman.config import Settings
 from ferryman.engine.context import Context
 from ferryman.engine.prepare import MediaOptions, options_for
 from ferryman.media.policy import Policy
-from ferryman.sinks.base import Sink, SinkEnv, SinkKind
+from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Sink, SinkEnv, SinkKind
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class Route:
     target: str
     options: MediaOptions
     env: SinkEnv
+    chosen: DeliveryOptions = NO_OPTIONS  # the job's own (``?as=…&caption=…``)
     _sink: Sink | None = field(default=None, repr=False)
 
     @property
@@ -40,6 +41,10 @@ class Route:
         """The album size now: the setting (it may change while the engine runs),
         within what the destination takes."""
         return self.kind.album_size(settings)
+
+    def caption_template(self, settings: Settings) -> str:
+        """The job's own caption template (``?caption=``), else the settings'."""
+        return self.chosen.caption or settings.caption_template
 
     def sink(self) -> Sink:
         """The sink delivering there, opened by its kind on first use (offline and cheap:
@@ -54,10 +59,10 @@ async def resolve(ctx: Context, dest: str) -> Route:
     settings = await ctx.settings()
     found = ctx.sinks.parse(dest)
     kind = ctx.sinks.kind(dest)
-    options = options_for(settings, kind)
+    options = options_for(settings, kind, found.options)
     state = ctx.store.sink_state(found.scheme)  # its own, not the store
-    env = SinkEnv(settings, state, options.policy, ctx.resources)
-    return Route(dest, kind, found.target, options, env)
+    env = SinkEnv(settings, state, options.policy, ctx.resources, found.options)
+    return Route(dest, kind, found.target, options, env, found.options)
 
 
 def warm(route: Route) -> Sink | None:

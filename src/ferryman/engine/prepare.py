@@ -26,7 +26,7 @@ from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
 from ferryman.media.tracks import dropped_tracks
 from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
-from ferryman.sinks.base import SinkKind, SinkRegistry
+from ferryman.sinks.base import DeliveryOptions, SinkKind, SinkRegistry
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +58,22 @@ class MediaOptions:
     # otherwise make 10,000 photos (a thousand albums) out of one item.
     max_pages: int = 100
     max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES  # a decode's budget (``media.budget``)
+    # The job asked for files (``?as=documents``): photos and videos go unchanged, as
+    # documents, unless one is over the size limit even so (then it is fixed as ever).
+    as_documents: bool = False
 
 
 def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
     """The media options of destination ``dest`` (``sink.unknown`` for one no kind
     takes); a stage has its job's already (``engine/destination.Route``)."""
-    return options_for(settings, sinks.kind(dest))
+    return options_for(settings, sinks.kind(dest), sinks.parse(dest).options)
 
 
-def options_for(settings: Settings, kind: SinkKind) -> MediaOptions:
-    """The destination kind's policy, unless the settings name one."""
+def options_for(
+    settings: Settings, kind: SinkKind, chosen: DeliveryOptions | None = None
+) -> MediaOptions:
+    """The destination kind's policy, unless the settings name one; ``chosen``: the
+    job's delivery options (``?as=documents``)."""
     name = settings.media.policy
     policy = kind.policy(settings) if name == "auto" else policy_named(name)
     if settings.media.max_file_bytes is not None:
@@ -80,6 +86,7 @@ def options_for(settings: Settings, kind: SinkKind) -> MediaOptions:
         kind.hashes_as_it_reads,
         settings.media.max_pages,
         int(settings.media.max_image_bytes),
+        chosen is not None and chosen.as_documents,
     )
 
 
@@ -174,6 +181,8 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     base = Prepared(kind, ItemState.READY, Plan.AS_IS, path, staged.size, staged.sha256)
     if kind not in VISUAL and kind is not MediaKind.AUDIO:
         return _as_document(base, options.policy, None)
+    if options.as_documents and kind in VISUAL and not over_limit(base.size, options.policy):
+        return _as_document(base, options.policy, "as=documents")
     try:
         info = _probe(kind, path, staged.data, options.max_image_bytes)
         if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:

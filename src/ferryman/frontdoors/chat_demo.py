@@ -2,12 +2,13 @@
 
 The real chat door, engine, store and Telegram sink run, with the real Telethon client,
 against ``faketg`` (a protocol-level fake of Telegram's servers, installed with
-ferryman) instead of Telegram. A scripted person writes to the bot
-(``chat_demo_steps.STEPS``: commands, photos, a password archive, a damaged one, links
-served by a small HTTP server on 127.0.0.1 that the demo starts, a cancel, a watch), then
-to ferryman on a user account (``USER_STEPS``). The albums come back into that chat;
-the transcripts are printed as the chats show them (status messages with their edits,
-buttons drawn), then how to do it for real.
+ferryman) instead of Telegram. A scripted person writes to the bot and presses its
+buttons (``chat_demo_steps.STEPS``: commands, /settings, photos, a password archive, a
+damaged one, files chosen from an archive, links served by a small HTTP server on
+127.0.0.1 that the demo starts, a cancel, a watch), then to ferryman on a user account
+(``USER_STEPS``: numbered options answered by a reply). The albums come back into that
+chat; the transcripts are printed as the chats show them (messages with their edits and
+the buttons each had, presses with the bot's answer), then how to do it for real.
 
 Everything lives in a fresh data dir of its own (deleted at the end unless ``keep``),
 so the user's jobs, settings and Telegram session are never touched.
@@ -16,6 +17,7 @@ so the user's jobs, settings and Telegram session are never touched.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import shutil
 import tempfile
@@ -37,6 +39,7 @@ from ferryman.frontdoors.chat_demo_steps import (
     STEPS,
     USER_STEPS,
     Inputs,
+    Pressed,
     Script,
     converse,
     feed_xml,
@@ -54,6 +57,8 @@ ENDLESS_BYTES = 1024**3  # what the never-ending download says it has
 BOT_NAME, BOT_USERNAME = "ferryman", "ferry_demo_bot"
 USER_NAME, USER_USERNAME = "Ferry", "ferry_at_home"  # ferryman on a user account
 YOU_NAME, YOU_USERNAME = "You", "newcomer"
+SHORT_LINES = 3  # an edit between the first and the last with more lines: its first only
+PRESSED_ON = 48  # characters of the message a press or a reply was on
 
 
 def run_chat_demo(console: Console, *, keep: bool = False) -> int:
@@ -105,11 +110,10 @@ async def _demo(console: Console, folder: Path) -> int:
         markup=False,
         highlight=False,
     )
-    zipped, locked, damaged, video = await asyncio.to_thread(make_files, folder / "inputs")
+    zipped, trip, locked, damaged, video = await asyncio.to_thread(make_files, folder / "inputs")
     with _serving(video) as base:
-        inputs = Inputs(
-            zipped, locked, damaged, f"{base}/clip.mp4", f"{base}/big.bin", f"{base}/feed.xml"
-        )
+        links = (f"{base}/clip.mp4", f"{base}/big.bin", f"{base}/feed.xml")
+        inputs = Inputs(zipped, trip, locked, damaged, *links)
         acts = [(bot, STEPS, "a bot"), (account, USER_STEPS, "a user account: no buttons")]
         scripts = []
         for n, (me, steps, kind) in enumerate(acts):  # each its own data dir and session
@@ -161,13 +165,17 @@ def _print_transcript(console: Console, script: Script, kind: str) -> None:
     console.print(
         f"(you are @{YOU_USERNAME}: telegram.allow_users lets you in, and"
         f" telegram.default_target = telegram:@{YOU_USERNAME} sends the albums back here;"
-        " a status message is shown with each of its edits, marked ↻)",
+        " a message is shown with each of its edits, marked ↻, and its buttons [ … ] as"
+        " they were; a press shows as ▸ with the bot's answer, a toast in the app)",
         markup=False,
         highlight=False,
     )
+    presses = list(script.presses)
     for _, grouped in itertools.groupby(script.chat(), key=lambda m: m.grouped_id or -m.id):
         shown_together = list(grouped)  # an album's messages show as one
         m = shown_together[0]
+        while presses and presses[0].after < m.id:  # what was pressed before this came
+            _pressed(console, presses.pop(0))
         who = "ferryman" if m.from_id == script.bot.id else "you"
         if len(shown_together) > 1:
             kinds = ", ".join(_kind(a) for a in shown_together)
@@ -177,16 +185,44 @@ def _print_transcript(console: Console, script: Script, kind: str) -> None:
         text = m.text
         if m.media is not None:
             text = f"[{_kind(m)}: {_file_name(m)}] {text}".rstrip()
-        versions = [*m.history, text]  # a status message as it moved: each edit after ↻
-        _line(console, who, "\n".join(versions[:1] + [f"↻ {v}" for v in versions[1:]]))
-        for row in buttons(m):
-            _line(console, "", row)
+        if m.id in script.replied:  # a reply to ferryman: to which message, as it was
+            text = f"{text}  (a reply to “{_cut(script.replied[m.id])}”)"
+        _versions(console, who, [*m.history, text], [*m.markups, m.reply_markup])
+    for pressed in presses:
+        _pressed(console, pressed)
+
+
+def _versions(console: Console, who: str, texts: list[str], markups: list[Any]) -> None:
+    """A message as it moved: each edit after ↻, with the buttons it had then; a long
+    one between the first and the last (a list of files ticked) by its first line."""
+    lines: list[str] = []
+    for n, (text, markup) in enumerate(zip(texts, markups, strict=True)):
+        between = 0 < n < len(texts) - 1 and len(text.splitlines()) > SHORT_LINES
+        shown = text.splitlines()[:1] if between else text.splitlines()
+        if n and shown:
+            shown[0] = f"↻ {shown[0]}"
+        lines += shown
+        if not between:
+            lines += [f"  {row}" if n else row for row in _rows(markup)]
+    _line(console, who, "\n".join(lines))
+
+
+def _pressed(console: Console, pressed: Pressed) -> None:
+    _line(console, "you", f"▸ [ {pressed.button} ] on “{_cut(pressed.on)}”")
+    _line(console, "ferryman", f"▸ {pressed.answer or '(no answer)'}")
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= PRESSED_ON else text[: PRESSED_ON - 1] + "…"
 
 
 def buttons(message: Any) -> list[str]:
     """A message's inline buttons as drawn under it, a line a row:
     ``[ Everything ] [ Choose files ]`` (none without buttons)."""
-    markup = getattr(message, "reply_markup", None)
+    return _rows(getattr(message, "reply_markup", None))
+
+
+def _rows(markup: Any) -> list[str]:
     rows = getattr(markup, "rows", None) or []
     return [" ".join(f"[ {b.text} ]" for b in row.buttons) for row in rows if row.buttons]
 
@@ -275,7 +311,8 @@ class _Files(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if send_body:
-            self.wfile.write(body)
+            with contextlib.suppress(OSError):  # the client went (the demo ended)
+                self.wfile.write(body)
 
     def _endless(self, send_body: bool) -> None:
         """A big file that trickles in, until the client goes (a /cancel) or the demo ends."""

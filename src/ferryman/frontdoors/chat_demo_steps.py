@@ -2,14 +2,17 @@
 
 Each :class:`Step` acts as a person would (sends a file, a link, a command, a reply) and
 waits for ferryman's answer before the next one; :data:`STEPS` is the whole script, in
-order, and the one place a new step goes (pressing a button is a step like the others).
-The inputs are made on the spot: photos, a password archive, a cut-off download, a
-video served over HTTP with a feed beside it and a download that never ends.
+order, and the one place a new step goes (pressing a button is a step like the others:
+``Script.press``, kept in ``Script.presses`` for the transcript, with the bot's answer).
+The inputs are made on the spot: photos, a password archive, a cut-off download, an
+archive to choose files from, a video served over HTTP with a feed beside it and a
+download that never ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from faketg.people import user_sends
+from faketg.sender import RpcFault
 from ferryman.samples import make_corrupt_zip, make_photo_set, make_video, make_zip
 
 if TYPE_CHECKING:
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
 STEP_SECONDS = 120.0  # one step of the script (a zip made into albums) may take this long
 PHOTOS = 12
 PASSWORD = "open-sesame"
+TRIP_BIG = 1024**2  # bytes of the big file in the archive to choose from
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +41,22 @@ class Inputs:
     """The person's files and the links the demo's small web server answers."""
 
     photos: Path  # a zip of photos
+    trip: Path  # a zip of photos in folders (and a big file), to choose files from
     locked: Path  # a zip whose photos need a password
     damaged: Path  # a download cut off half way
     video: str  # a link to a short video
     endless: str  # a link to a download that takes forever (to /cancel)
     feed: str  # an RSS feed (to /watch)
+
+
+@dataclass(frozen=True, slots=True)
+class Pressed:
+    """A button the person pressed, and the bot's answer (a toast in the app)."""
+
+    after: int  # the newest message of the chat when it was pressed
+    button: str
+    on: str  # the first line of the message it is under
+    answer: str
 
 
 @dataclass
@@ -55,6 +71,8 @@ class Script:
     door: asyncio.Task[None]
     jobs_seen: int = 0
     steps: list[str] = field(default_factory=list)
+    presses: list[Pressed] = field(default_factory=list)
+    replied: dict[int, str] = field(default_factory=dict)  # a reply's id: what it answered
 
     def chat(self) -> list[StoredMessage]:
         """The chat, both sides in order, as the bot's box has it: its own messages are
@@ -67,6 +85,11 @@ class Script:
 
     def send(self, text: str = "", **kw: Any) -> None:
         user_sends(self.server, self.you, self.bot, text=text, **kw)
+
+    def reply(self, message: StoredMessage, text: str) -> None:
+        """Reply ``text`` to ferryman's ``message`` (kept: its first line now)."""
+        sent = user_sends(self.server, self.you, self.bot, text=text, reply_to=message.id)
+        self.replied[sent.id] = message.text.splitlines()[0] if message.text else ""
 
     async def send_file(self, path: Path, caption: str = "") -> None:
         data = await asyncio.to_thread(path.read_bytes)
@@ -94,6 +117,34 @@ class Script:
             return len(self.bot_said()) > before
 
         return bool(await self.until(answered))
+
+    async def message(self, words: str, button: str = "") -> StoredMessage | None:
+        """Wait for ferryman's newest message saying ``words`` (with a button whose
+        text holds ``button``, if given)."""
+
+        async def found() -> StoredMessage | None:
+            for m in reversed(self.bot_said()):
+                if words in m.text and (not button or any(button in b for b, _ in _buttons(m))):
+                    return m
+            return None
+
+        message: StoredMessage | None = await self.until(found)
+        return message
+
+    async def press(self, message: StoredMessage, button: str) -> str:
+        """Press the button whose text holds ``button`` on ``message``, as the person's
+        app does; the bot's answer ("" if there was none)."""
+        from faketg.people import press  # lazy: named as this method is
+
+        text, data = next((b, d) for b, d in _buttons(message) if button in b)
+        after = max(m.id for m in self.chat())
+        on = message.text.splitlines()[0] if message.text else ""  # before the press edits it
+        try:
+            answer = str((await press(self.server, self.you, self.bot, message.id, data)).message)
+        except RpcFault:
+            answer = ""
+        self.presses.append(Pressed(after, text, on, answer))
+        return answer
 
     async def new_job(self) -> Job | None:
         """The next job the conversation made (jobs are numbered in order)."""
@@ -129,6 +180,18 @@ class Script:
         return bool(await self.until(said))
 
 
+def _buttons(message: StoredMessage) -> list[tuple[str, bytes]]:
+    """A message's inline buttons now: (text, data)."""
+    rows = getattr(message.reply_markup, "rows", None) or []
+    found = []
+    for row in rows:
+        for button in row.buttons:
+            data = getattr(getattr(button, "type", button), "data", None)
+            if isinstance(data, bytes):
+                found.append((str(button.text), data))
+    return found
+
+
 Step = Callable[[Script], Awaitable[bool]]
 
 
@@ -137,7 +200,9 @@ async def ask_help(s: Script) -> bool:
 
 
 async def choose_settings(s: Script) -> bool:
-    return await s.say("/settings") and await s.say("/settings link 720p")
+    """/settings, and a press on one of its buttons: links become 720p from now on."""
+    shown = await s.message("your settings:", "link 720p") if await s.say("/settings") else None
+    return shown is not None and (await s.press(shown, "link 720p")).startswith("link = 720p")
 
 
 async def photos(s: Script) -> bool:
@@ -160,11 +225,59 @@ async def damaged(s: Script) -> bool:
     return job is not None and await s.ended(job) and await s.say(f"/report {job.id}")
 
 
-async def link_as_asked(s: Script) -> bool:
-    """A caption's choice (mp3 192: a conversion) wins over the person's setting (720p)."""
-    s.send(f"just the sound of this one: {s.inputs.video} mp3 192")
+async def choose_files(s: Script) -> bool:
+    """ "Choose files" pressed while the archive downloads; two files ticked on the list
+    and delivered; then "Report" on that job's status message: the rest not chosen."""
+    await s.send_file(s.inputs.trip)
+    status = await s.message("trip.zip: downloading", "Choose files")
+    if status is None or "you choose" not in await s.press(status, "Choose files"):
+        return False
+    listing = await s.message("trip.zip: 11 files", "Deliver")
+    if listing is None:
+        return False
+    for name in ("photo_000021.jpg", "photo_000026.jpg"):
+        await s.press(listing, name)
+    if not (await s.press(listing, "Deliver")).endswith(": 2 files"):
+        return False
     job = await s.new_job()
-    return job is not None and await s.ended(job)
+    if job is None or not await s.ended(job):
+        return False
+    done = await s.message(f"job {job.id} ", "Report")
+    if done is None or "the report is below" not in await s.press(done, "Report"):
+        return False
+    return bool(await s.message(": not chosen"))
+
+
+async def link_to_audio(s: Script) -> bool:
+    """A link comes as the person's setting says (720p); its "Audio MP3" button asks
+    the same link again as MP3 (a conversion)."""
+    s.send(f"this one: {s.inputs.video}")
+    job = await s.new_job()
+    if job is None or not await s.ended(job):
+        return False
+    status = await s.message(f"job {job.id} ", "Audio MP3")
+    if status is None or "mp3 of the same link" not in await s.press(status, "Audio MP3"):
+        return False
+    audio = await s.new_job()
+    return audio is not None and await s.ended(audio)
+
+
+async def password_by_number(s: Script) -> bool:
+    """A user account: the status message's options answered by a number (1: Enter
+    password), then the password as a reply to ferryman's prompt."""
+    await s.send_file(s.inputs.locked)
+    job = await s.new_job()
+    if job is None:
+        return False
+    waiting = await s.message(f"job {job.id} secret: needs the archive password")
+    if waiting is None:
+        return False
+    s.reply(waiting, "1")
+    prompt = await s.message("reply to this message with the archive's password")
+    if prompt is None:
+        return False
+    s.reply(prompt, PASSWORD)
+    return await s.ended(job)
 
 
 async def cancel(s: Script) -> bool:
@@ -194,7 +307,8 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("a zip of photos", photos),
     ("a password archive and /pass", password),
     ("a damaged archive and /report", damaged),
-    ("a link with a caption option", link_as_asked),
+    ("choose files, and Report", choose_files),
+    ("a link, then its Audio MP3 button", link_to_audio),
     ("/cancel", cancel),
     ("/watch", watch),
     ("/status", status),
@@ -203,7 +317,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
 
 # ferryman on a user account: no buttons there, the same choices answered by replies.
 USER_STEPS: tuple[tuple[str, Step], ...] = (
-    ("a password archive and /pass", password),
+    ("a password archive, answered by a number", password_by_number),
     ("/status", status),
 )
 
@@ -221,9 +335,10 @@ async def converse(script: Script, steps: tuple[tuple[str, Step], ...] = STEPS) 
 # ------------------------------------------------------------------- inputs
 
 
-def make_files(folder: Path) -> tuple[Path, Path, Path, Path]:
+def make_files(folder: Path) -> tuple[Path, Path, Path, Path, Path]:
     """The person's files: photos, a password archive (AES, by the 7-Zip ferryman
-    ships with), a download cut off half way; and a short video to link to."""
+    ships with), a download cut off half way, photos in folders beside a big file (it
+    downloads long enough to press "Choose files"); and a short video to link to."""
     from ferryman.archive.sevenzip_process import find_7zz  # lazy: tests patch it here
 
     shots = make_photo_set(folder / "photos", PHOTOS, size=(1280, 960))
@@ -242,7 +357,13 @@ def make_files(folder: Path) -> tuple[Path, Path, Path, Path]:
     )
     damaged = make_corrupt_zip(folder / "cut-off.zip", 7)
     video = make_video(folder / "clip.mp4", 7, seconds=2.0, size=(320, 240))
-    return zipped, locked, damaged, video
+    days = make_photo_set(folder / "trip", 10, start_seed=20, size=(1280, 960))
+    dashcam = folder / "dashcam.raw"
+    dashcam.write_bytes(os.urandom(TRIP_BIG))
+    inside = [("trip/dashcam.raw", dashcam)]
+    inside += [(f"trip/day{1 + i // 5}/{p.name}", p) for i, p in enumerate(days)]
+    trip = make_zip(folder / "trip.zip", inside, compress=False)
+    return zipped, trip, locked, damaged, video
 
 
 def feed_xml(base: str) -> bytes:

@@ -3,7 +3,8 @@
 MP3 (ID3 APIC), M4A (``covr``), FLAC and Ogg (a picture block) carry their cover as an
 "attached picture" stream: FFmpeg hands over its bytes, a JPEG or PNG, undecoded. It
 is fitted to the thumbnail limits like a video's frame. A song without one has none:
-Telegram then shows its own icon.
+Telegram then shows its own icon. A picture chosen as documents' thumbnail
+(``?thumb=``) is fitted the same way (``picture_thumbnail``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def make_cover(src: Path, dst: Path, limits: ThumbLimits) -> Path | None:
     data = embedded_cover(src)
     if data is None:
         return None
+    return picture_thumbnail(data, src, dst, limits)
+
+
+def picture_thumbnail(data: bytes, src: Path, dst: Path, limits: ThumbLimits) -> Path | None:
+    """Write the picture ``data`` (of ``src``, named in the log) to ``dst`` as a JPEG
+    within ``limits``; None when it cannot be decoded or fitted (a song's cover, a
+    document's chosen thumbnail)."""
     try:
         with Image.open(io.BytesIO(data)) as picture:
             # A cover is small; a "cover" of gigapixels is not decoded for a thumbnail.

@@ -1,6 +1,7 @@
 """The sink seam: what every destination kind implements, and the registry that picks one.
 
-A job's ``dest`` is ``scheme:target`` (``library:/srv/photos``, ``telegram:@name``). A
+A job's ``dest`` is ``scheme:target`` (``library:/srv/photos``, ``telegram:@name``),
+maybe with delivery options after ``?`` (``sinks/options.py``). A
 *kind* owns everything about its scheme: parsing the target, the media policy (and so
 the caption limit), the largest album it takes, a cheap offline readiness check made
 when a job is added, and opening the *sink* that delivers albums. The engine asks the
@@ -30,6 +31,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from ferryman.errors import FerrymanError
 from ferryman.model import Album, Job, SinkRecord
 from ferryman.resources import Shared
+from ferryman.sinks.options import FORMS, split
+from ferryman.sinks.options import NO_OPTIONS as NO_OPTIONS
+from ferryman.sinks.options import DeliveryOptions as DeliveryOptions
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -233,12 +237,13 @@ class SinkState(Protocol):
 class SinkEnv:
     """What opening a sink may use: the settings now, its own state in the store (never
     the store itself), the media policy of the job (its caption limit among them) and
-    the engine's shared resources."""
+    the engine's shared resources, and the job's delivery options."""
 
     settings: Settings
     state: SinkState
     policy: Policy
     resources: Shared
+    options: DeliveryOptions = NO_OPTIONS
 
 
 class SinkKind(ABC):
@@ -264,6 +269,9 @@ class SinkKind(ABC):
     # What it delivers is kept as files that ``ferryman web`` serves as download links
     # (``ferryman links JOB``, the page's results, the run's summary).
     keeps_results: bool = False
+    # The delivery options a job here may carry (``sinks/options.py``): every sink is
+    # handed the album's caption, so ``caption`` by default.
+    takes: frozenset[str] = frozenset({"caption"})
 
     @abstractmethod
     def parse(self, target: str) -> str:
@@ -310,12 +318,13 @@ class SinkKind(ABC):
 class Destination:
     scheme: str
     target: str
+    options: DeliveryOptions = NO_OPTIONS
 
     @property
     def text(self) -> str:
-        """``scheme:target`` as a job keeps it (a library's folder made absolute where
-        it was named, not where a run later starts)."""
-        return f"{self.scheme}:{self.target}"
+        """``scheme:target[?options]`` as a job keeps it (a library's folder made
+        absolute where it was named, not where a run later starts)."""
+        return f"{self.scheme}:{self.target}{self.options.query()}"
 
 
 class SinkRegistry:
@@ -349,14 +358,17 @@ class SinkRegistry:
 
     def describe(self) -> str:
         """Every form a destination takes, for ``--help`` and error messages."""
-        return "; ".join(self.forms())
+        takes = [k.scheme for k in self._kinds if "as" in k.takes]
+        documents = f"?as=documents ({', '.join(takes)}), " if takes else "?"
+        options = FORMS.replace("?as=documents, ", documents)
+        return "; ".join(self.forms()) + f"; options after the destination: {options}"
 
     def forms(self) -> list[str]:
         """Each kind's forms (``doctor``)."""
         return [kind.description for kind in self._kinds]
 
     def kind(self, dest: str) -> SinkKind:
-        scheme, sep, _ = dest.partition(":")
+        scheme, sep, _ = dest.partition("?")[0].partition(":")
         kind = self._by_scheme.get(scheme) if sep else None
         if kind is None:
             meant = f" (did you mean {dest}:?)" if not sep and dest in self._by_scheme else ""
@@ -370,9 +382,18 @@ class SinkRegistry:
         """Check a destination now (``sink.unknown`` names what is wrong), not at delivery.
         Total: a kind whose parsing raises ``ValueError`` / ``UnicodeError`` refuses the
         destination with ``sink.unknown`` too, never a crash."""
-        kind = self.kind(dest)
+        base, options = split(dest)
+        kind = self.kind(base)
+        extra = [key for key in options.given if key not in kind.takes]
+        if extra:
+            took = ", ".join(sorted(kind.takes)) or "none"
+            raise FerrymanError(
+                "sink.unknown",
+                f"destination {dest!r}: a {kind.scheme}: destination takes no"
+                f" {', '.join(extra)} (its options: {took})",
+            )
         try:
-            return Destination(kind.scheme, kind.parse(dest.partition(":")[2]))
+            return Destination(kind.scheme, kind.parse(base.partition(":")[2]), options)
         except (ValueError, UnicodeError) as exc:
             raise FerrymanError(
                 "sink.unknown", f"destination {dest!r} is not well formed ({exc})"
@@ -390,19 +411,24 @@ class SinkRegistry:
         if target and kind.client_target is None:
             takes = [k.scheme for k in self._kinds if k.client_target is not None]
             raise FerrymanError("request.invalid", f"chat is for deliver.to = {' or '.join(takes)}")
+        if target and _names_a_file(target):
+            raise FerrymanError(
+                "request.invalid", "thumb= names a file of the server: a client may not choose one"
+            )
         return f"{scheme}:{target or kind.client_target or ''}"
 
     def expand(self, value: str) -> str:
         """A destination typed in a chat: ``scheme:…`` as is, else a kind's shorthand
         (``@name`` → ``telegram:@name``); unknown values are returned for ``parse`` to
-        refuse with its message."""
+        refuse with its message. Options after ``?`` stay as they are (``me?as=…``)."""
         scheme, sep, _ = value.partition(":")
         if sep and scheme in self._by_scheme:
             return value
+        base, ask, options = value.partition("?")
         for kind in self._kinds:
-            full = kind.shorthand(value)
+            full = kind.shorthand(base)
             if full is not None:
-                return full
+                return full + ask + options
         return value
 
     def policy(self, settings: Settings, dest: str) -> Policy:
@@ -431,3 +457,12 @@ class SinkRegistry:
     def open(self, dest: str, env: SinkEnv) -> Sink:
         found = self.parse(dest)
         return self._by_scheme[found.scheme].open(found.target, env)
+
+
+def _names_a_file(target: str) -> bool:
+    """Whether a target carries ``thumb=`` (a path on this machine); one whose options
+    are malformed is left for ``parse`` to refuse with its own words."""
+    try:
+        return split(target)[1].thumb is not None
+    except FerrymanError:
+        return False

@@ -18,6 +18,8 @@ import functools
 import hashlib
 import logging
 import math
+import shutil
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +30,8 @@ from telethon import errors as tg
 from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
+from ferryman.media.cover import picture_thumbnail
+from ferryman.media.policy import ThumbLimits
 from ferryman.media.probe import probe
 from ferryman.media.thumbnail import video_attributes
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
@@ -91,12 +95,14 @@ class TelegramSink(Sink):
         *,
         caption_limit: int,
         clock: Callable[[], float],
+        document_thumb: Path | None = None,
     ) -> None:
         self.hub = hub
         self.state = state
         self.target = target
         self.caption_limit = caption_limit
         self.clock = clock
+        self.document_thumb = document_thumb  # the job's ``?thumb=``: documents show it
 
     def warm(self) -> None:
         """A job bound here started reading: log in and open the upload connections now,
@@ -314,7 +320,13 @@ class TelegramSink(Sink):
         last: FerrymanError | None = None
         for as_document in attempts:
             media = await media_for(
-                out, handle, uploader, as_document=as_document, video=video_facts, extras=extras
+                out,
+                handle,
+                uploader,
+                as_document=as_document,
+                video=video_facts,
+                extras=extras,
+                document_thumb=self._thumb_upload(uploader),
             )
             if _keeps_upload(out, alone=alone):
                 ref = media  # kept and sent as it is: no uploadMedia round trip
@@ -354,6 +366,25 @@ class TelegramSink(Sink):
                 again.append(one)
         await self.state.media_put(chunk[0].send.job_id, chunk[0].send.album_id, refs)
         return again
+
+    def _thumb_upload(self, uploader: Any) -> Callable[[], Awaitable[Any]] | None:
+        """What uploads the job's thumbnail of documents, fitted to Telegram's limits;
+        None without one. A picture gone or unreadable is logged and the document goes
+        without it."""
+        chosen = self.document_thumb
+        if chosen is None:
+            return None
+
+        async def upload() -> Any:
+            fitted = await asyncio.to_thread(_fitted_thumb, chosen)
+            if fitted is None:
+                return None
+            try:
+                return await uploader.upload(fitted, name="thumb.jpg")
+            finally:
+                await asyncio.to_thread(_remove_dir, fitted.parent)
+
+        return upload
 
     # ------------------------------------------------------------------ sends
 
@@ -544,6 +575,25 @@ def video_facts(out: Outgoing) -> VideoFacts:
         attrs.supports_streaming,
         info.audio_codec is None,
     )
+
+
+def _fitted_thumb(chosen: Path) -> Path | None:
+    """``chosen`` as a JPEG within the thumbnail limits, in a folder of its own (the
+    caller removes it); None when it cannot be read (blocking)."""
+    try:
+        data = chosen.read_bytes()
+    except OSError as exc:
+        log.warning("the documents' thumbnail %s is not used: %s", chosen, exc)
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="ferryman-thumb-"))
+    made = picture_thumbnail(data, chosen, folder / "thumb.jpg", ThumbLimits())
+    if made is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    return made
+
+
+def _remove_dir(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _fit_caption(text: str, limit: int) -> str:

@@ -99,6 +99,7 @@ class TelegramKind(SinkKind):
     # Its sink reads every file whole as it uploads it (``TelegramSink``): a big entry
     # is staged unhashed and hashed by that read.
     hashes_as_it_reads: bool = True
+    takes: frozenset[str] = frozenset({"as", "caption", "thumb"})
 
     def parse(self, target: str) -> str:
         telegram_target(target)  # refuse a malformed chat now, not at delivery
@@ -139,4 +140,5 @@ class TelegramKind(SinkKind):
             telegram_target(target),
             caption_limit=env.policy.caption_chars,
             clock=env.state.now,
+            document_thumb=Path(env.options.thumb) if env.options.thumb else None,
         )

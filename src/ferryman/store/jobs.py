@@ -29,6 +29,7 @@ from ferryman.store.rows import (
     job_from_row,
     new_fetch_values,
     new_job_values,
+    same_place,
 )
 from ferryman.store.schema import (
     albums,
@@ -96,7 +97,9 @@ class JobQueries(StoreBase):
         """A library folder name no other job with this destination uses."""
         async with self.reader.connect() as conn:
             taken = set(
-                (await conn.execute(select(jobs.c.name).where(jobs.c.dest == dest))).scalars()
+                (
+                    await conn.execute(select(jobs.c.name).where(same_place(jobs.c.dest, dest)))
+                ).scalars()
             )
         return free_job_name(base, taken)
 
@@ -121,7 +124,7 @@ class JobQueries(StoreBase):
             others = (
                 await conn.execute(
                     select(jobs.c.name, jobs.c.source).where(
-                        jobs.c.dest == row.dest, jobs.c.id != job_id
+                        same_place(jobs.c.dest, row.dest), jobs.c.id != job_id
                     )
                 )
             ).all()

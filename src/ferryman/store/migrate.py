@@ -4,7 +4,7 @@
 one transaction; PostgreSQL takes an advisory lock first so two workers starting
 together do not both migrate. A database with no tables at all is made from
 ``schema.py`` at once and stamped with every version (a fraction of the time the steps
-take); ``tests/test_migrations.py`` proves the steps build the same thing.
+take); ``tests/store/test_migrations.py`` proves the steps build the same thing.
 """
 
 from __future__ import annotations

@@ -300,3 +300,13 @@ def summarise_items(job: Job, rows: Sequence[Item], now: float) -> dict[str, Any
         "bytes_delivered": delivered_bytes,
         "seconds": round(max(0.0, ended - started), 3),
     }
+
+
+def same_place(column: Any, dest: str) -> Any:
+    """Where ``column`` names the destination ``dest`` names, whatever delivery options
+    either carries (``library:/x?caption=…`` is ``library:/x``): a job's name is unique
+    in its place, as a library's folders are."""
+    from sqlalchemy import or_
+
+    base = dest.partition("?")[0]
+    return or_(column == base, column.startswith(base + "?", autoescape=True))

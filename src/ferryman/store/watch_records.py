@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, insert, select, union_all, update
 from sqlalchemy.engine import Connection
 
 from ferryman.model import Batch, BatchItem, Job
-from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values
+from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values, same_place
 from ferryman.store.schema import fetches, job_inputs, jobs, watch_seen, watches
 
 
@@ -186,7 +186,9 @@ class _Names:
         self.taken: dict[str, set[str]] = {}
         for dest, names in self.wanted.items():
             found = conn.execute(
-                select(jobs.c.name).where(jobs.c.dest == dest, jobs.c.name.in_(set(names)))
+                select(jobs.c.name).where(
+                    same_place(jobs.c.dest, dest), jobs.c.name.in_(set(names))
+                )
             )
             self.taken[dest] = set(found.scalars())
         self.next: dict[tuple[str, str], tuple[int, int]] = {}  # per name: (next, asked)
@@ -201,12 +203,13 @@ class _Names:
         n, asked = self.next.get((dest, base), (0, 0))  # asked: the store told up to here
         if not n:  # go on after the numbered names there are (one count, in SQL)
             numbered = jobs.c.name.startswith(f"{base} (", autoescape=True)
-            count = select(func.count()).where(jobs.c.dest == dest, numbered)
+            count = select(func.count()).where(same_place(jobs.c.dest, dest), numbered)
             n = asked = 2 + int(self.conn.execute(count).scalar_one())
         while True:
             if n >= asked:  # the next numbers, enough for the batch, in one question
                 window = [f"{base} ({k})" for k in range(n, n + len(self.wanted[dest]) + 8)]
-                used = select(jobs.c.name).where(jobs.c.dest == dest, jobs.c.name.in_(window))
+                same = same_place(jobs.c.dest, dest)
+                used = select(jobs.c.name).where(same, jobs.c.name.in_(window))
                 taken.update(self.conn.execute(used).scalars())
                 asked = n + len(window)
             name = f"{base} ({n})"

@@ -107,15 +107,18 @@ async def media_for(
     as_document: bool,
     video: Callable[[Outgoing], VideoFacts],
     extras: Awaitable[tuple[VideoFacts, Any]] | None = None,
+    document_thumb: Callable[[], Awaitable[Any]] | None = None,
 ) -> Any:
     """The InputMedia for an uploaded file; ``as_document`` sends it as a plain file;
     ``video`` says a video's facts (blocking: it may probe a split part); ``extras``:
-    those facts and the thumbnail, already under way (see :func:`video_extras`)."""
+    those facts and the thumbnail, already under way (see :func:`video_extras`);
+    ``document_thumb``: uploads the thumbnail a document is to show (None: none)."""
     name_attr = types.DocumentAttributeFilename(file_name=out.name)
     mime = mimetypes.guess_type(out.name)[0] or "application/octet-stream"
     if as_document or out.kind == "document":
+        thumb = await document_thumb() if document_thumb is not None else None
         return types.InputMediaUploadedDocument(
-            file=handle, mime_type=mime, attributes=[name_attr], force_file=True
+            file=handle, mime_type=mime, attributes=[name_attr], force_file=True, thumb=thumb
         )
     if out.kind == "photo":
         return types.InputMediaUploadedPhoto(file=handle)

@@ -15,7 +15,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.web import guard, library_view
 from ferryman.web.core import API, JobId, Web, error_body
-from ferryman.web.live import page_of
+from ferryman.web.file_views import page_of
 from ferryman.web.schemas import (
     ENDED,
     BulkRequest,

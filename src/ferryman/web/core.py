@@ -22,7 +22,8 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.web import guard
-from ferryman.web.live import Tracker, file_view
+from ferryman.web.file_views import file_view
+from ferryman.web.live import Tracker
 from ferryman.web.results import ResultFile, ResultsStore
 from ferryman.web.signing import WHOLE_JOB, Signer
 from ferryman.web.stream import Stream

@@ -26,11 +26,11 @@ from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.timeouts import wait_set, within
+from ferryman.web.file_views import NO_FILES, page_of
 from ferryman.web.floors import Floors
 
 if TYPE_CHECKING:
     from ferryman.store import Store
-    from ferryman.web.results import ResultFile
 
 log = logging.getLogger(__name__)
 
@@ -471,31 +471,3 @@ def _phase(job: Job, live: _Live) -> str:
     if job.wait_reason:
         return "waiting"
     return live.figures.phase if live.figures is not None else "queued"
-
-
-def file_view(
-    result: ResultFile, url: str, expires: float, preview: str | None = None
-) -> dict[str, Any]:
-    return {
-        "name": result.name,
-        "size": result.size,
-        "mime": result.mime,
-        "url": url,
-        "expires_at": expires,
-        "kind": result.kind,
-        "duration": result.duration,
-        "preview": preview,
-    }
-
-
-NO_FILES = {"files_total": 0, "bytes_total": 0}
-
-
-def page_of(result: dict[str, Any], offset: int, limit: int) -> dict[str, Any]:
-    """``limit`` of a job's listed files from ``offset``, with where the next page starts
-    (None: none left) and the totals of all of them (``links_of`` counts them)."""
-    files = result.get("files", [])
-    shown = files[offset : offset + limit]
-    end = offset + len(shown)
-    after = end if shown and end < len(files) else None
-    return {**result, "files": shown, "offset": offset, "next_offset": after}

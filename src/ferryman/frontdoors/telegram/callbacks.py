@@ -25,6 +25,7 @@ from ferryman.frontdoors.telegram.choices import Offer
 from ferryman.frontdoors.telegram.commands import Commands
 from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.frontdoors.telegram.status import Board
+from ferryman.frontdoors.telegram.user_settings import CHOICES, Who
 from ferryman.links.profile import from_caption
 from ferryman.sources.base import SourceRegistry
 from ferryman.store import Store
@@ -96,17 +97,23 @@ class Actions:
 
     # ---------------------------------------------------------------- run
 
-    async def run(self, chat_id: int, message_id: int, action: str) -> Done:
-        """Carry out ``action``, chosen on message ``message_id`` of ``chat_id``."""
+    async def run(
+        self, chat_id: int, message_id: int, action: str, user_id: int | None = None
+    ) -> Done:
+        """Carry out ``action``, chosen on message ``message_id`` of ``chat_id`` by
+        ``user_id`` (a private chat's id is its person's: the default)."""
         parsed = choices.parse(action)
         if parsed is None:
             return Done("that choice is not one I know")
         kind, number, rest = parsed
         try:
+            if kind == "s":
+                who = Who(chat_id if user_id is None else user_id, chat_id)
+                return await self._setting(who, message_id, number, rest)
             if kind == "j":
                 return await self._job(chat_id, message_id, number, rest)
             if kind == "l":
-                return await self._link(number, rest)
+                return await self._link(chat_id, message_id, number, rest)
             if kind == "a":
                 return await self._archive(chat_id, message_id, number, rest)
             return await self._pick(number, rest)
@@ -134,6 +141,28 @@ class Actions:
             return Done(f"job {job_id}: reply to my message with the password")
         return Done("that choice is not one I know")
 
+    # ----------------------------------------------------------- settings
+
+    async def settings_ahead(self, text: str, who: Who, message_id: int) -> None:
+        """``/settings`` (no KEY): its answer offers each setting's usual values."""
+        head, _, rest = text.strip().partition(" ")
+        if head.lstrip("/").split("@", 1)[0].lower() != "settings" or rest.strip():
+            return
+        offer = choices.settings_offer(await self.store.user_settings(who.user_id))
+        self.chat.offer_ahead(who.chat_id, message_id, offer)
+
+    async def _setting(self, who: Who, message_id: int, index: int, key: str) -> Done:
+        """An option of ``/settings`` chosen: set as ``/settings KEY VALUE`` sets it,
+        and the message shows the settings as they are now."""
+        choice = next((c for c in CHOICES if c.key == key), None)
+        if choice is None or index >= len(choice.options):
+            return Done("that choice is not one I know")
+        said = await self.commands.mine.change(who.user_id, key, choice.options[index].value)
+        shown = await self.commands.run("/settings", who)
+        offer = choices.settings_offer(await self.store.user_settings(who.user_id))
+        await self.chat.offer(who.chat_id, message_id, offer, text=shown)
+        return Done(said)
+
     async def password_reply(self, chat_id: int, reply_to: int | None, text: str) -> str | None:
         """A reply to a password prompt gives the job its password (None: not one)."""
         job_id = self.prompts.get((chat_id, reply_to or 0))
@@ -144,9 +173,10 @@ class Actions:
             self.prompts.pop((chat_id, reply_to or 0), None)
         return answer
 
-    async def _link(self, job_id: int, form: str) -> Done:
-        """The same link again in another form; the job asked before is cancelled if
-        it has not ended (what it delivered stays)."""
+    async def _link(self, chat_id: int, message_id: int, job_id: int, form: str) -> Done:
+        """The same link again in another form, with a status message of its own (a
+        reply to the one pressed); the job asked before is cancelled if it has not
+        ended (what it delivered stays)."""
         job = await self.store.get_job(job_id)
         if not job.source.startswith(LINK_SCHEMES):
             return Done(f"job {job_id} is not a link")
@@ -160,6 +190,11 @@ class Actions:
             settings=self.settings,
             profile=from_caption(form),
         )
+        try:
+            board = await self.inbox.board.open(chat_id, message_id, render.queued_link(made.name))
+            await self.inbox.board.attach(board, made.id)
+        except FerrymanError as exc:
+            log.warning("no status message for job %s: %s", made.id, exc)
         note = ""
         if not job.state.terminal:
             await control.cancel_job(self.store, job.id)

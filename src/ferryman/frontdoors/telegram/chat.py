@@ -127,6 +127,7 @@ class Chat:
         self._remember(chat_id, message_id, text, None)
 
     async def _edit(self, chat_id: int, message_id: int, text: str, offer: Offer | None) -> None:
+        before = self._shown.get((chat_id, message_id))
         request = functions.messages.EditMessageRequest(
             peer=await self.peer(chat_id),
             id=message_id,
@@ -135,6 +136,9 @@ class Chat:
             reply_markup=keyboards.markup(offer) if self.bot else None,
         )
         await self._call(request)
+        now = self._shown.get((chat_id, message_id))
+        if now is not None and now is not before:  # its offer changed meanwhile: that wins
+            offer = now[1]
         self._remember(chat_id, message_id, text, offer)
 
     def _drawn(self, text: str, offer: Offer | None) -> str:

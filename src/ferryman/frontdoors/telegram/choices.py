@@ -9,13 +9,15 @@ reply (``keyboards``); ``callbacks`` carries the action out either way.
 Actions: ``j:JOB:cancel|retry|report|pass`` on a job's status message; ``l:JOB:PROFILE``
 on a link's (the same link again in another form); ``a:ROW:choose|all`` on an archive
 still downloading (inbox row ``ROW``); ``c:ROW:…`` in the list of an archive's files
-(``choose``).
+(``choose``); ``s:OPTION:KEY`` in ``/settings`` (option ``OPTION`` of the person's
+setting ``KEY``, ``user_settings.CHOICES``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ferryman.frontdoors.telegram.user_settings import CHOICES
 from ferryman.model import Job, JobState
 
 DATA_MAX = 64  # bytes of a callback button's data
@@ -82,10 +84,24 @@ def archive_offer(row_id: int, choosing: bool) -> Offer:
     )
 
 
+def settings_offer(stored: dict[str, str]) -> Offer:
+    """``/settings``: a row a setting, each of its usual values (``stored``: the
+    person's values, marked ✓; a default is marked nowhere)."""
+    rows = []
+    for choice in CHOICES:
+        row = []
+        for i, option in enumerate(choice.options):
+            mark = "✓ " if stored.get(choice.key) == option.value else ""
+            label = f"{mark}{choice.key} {option.value.rstrip(':')}"
+            row.append(Option(label, f"s:{i}:{choice.key}"))
+        rows.append(tuple(row))
+    return Offer(tuple(rows))
+
+
 def parse(action: str) -> tuple[str, int, str] | None:
     """``(kind, number, rest)`` of an action; None if it is not one of ours."""
     kind, _, tail = action.partition(":")
     number, _, rest = tail.partition(":")
-    if kind not in ("j", "l", "a", "c") or not number.isdigit() or not rest:
+    if kind not in ("j", "l", "a", "c", "s") or not number.isdigit() or not rest:
         return None
     return kind, int(number), rest

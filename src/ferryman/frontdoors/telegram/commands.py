@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ferryman.config import Settings
 from ferryman.engine import control, report, runtime_config
 from ferryman.engine.quarantine import list_quarantine
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.telegram import cleanup, render
+from ferryman.frontdoors.telegram import cleanup, render, thumbnail
 from ferryman.frontdoors.telegram.help import help_text
 from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.frontdoors.telegram.user_settings import UserSettings, Who, is_user_key
@@ -57,6 +58,7 @@ class Commands:
         self.nudge = nudge
         self.mine = UserSettings(store, inbox.sinks)
         self.who = Who(0, 0)  # who sent the command being answered (one at a time)
+        self.message: Any = None  # and its message
         self.bot = False  # a bot session (set at start): /help says so
         self.table: dict[str, Handler] = {
             "help": self.help,
@@ -77,9 +79,11 @@ class Commands:
             "unwatch": self.unwatch,
         }
 
-    async def run(self, text: str, who: Who | None = None) -> str:
-        """``who``: the person asking, for their own settings (``/settings``, ``/watch``)."""
+    async def run(self, text: str, who: Who | None = None, message: Any = None) -> str:
+        """``who``: the person asking, for their own settings (``/settings``, ``/watch``);
+        ``message``: the command's (``/settings thumbnail`` reads the photo it replies to)."""
         self.who = who or Who(0, 0)
+        self.message = message
         head, _, rest = text.strip().partition(" ")
         name = head.lstrip("/").split("@", 1)[0].lower()
         handler = self.table.get(name)
@@ -235,7 +239,7 @@ class Commands:
             options = options[2:]
         asked = NewWatch(
             source=source,
-            to=given.get("to") or await self.inbox.dest_for(self.who),
+            to=await self.inbox.dest_for(self.who, given.get("to")),
             every=given.get("every", "1h"),
         )
         watch, shown = await add_watch(self.store, self.settings, asked)
@@ -277,6 +281,9 @@ class Commands:
         """Without KEY: the person's own settings, then the engine's; ``KEY VALUE``: a
         key of :data:`user_settings.CHOICES` is the person's, any other the engine's."""
         key, _, value = arg.partition(" ")
+        if key.lower() == "thumbnail" and not value.strip():
+            path = await thumbnail.take(self.message, self.settings.data_dir, self.who.user_id)
+            return await self.mine.change(self.who.user_id, "thumbnail", str(path), taken=True)
         if is_user_key(key.lower()) and value.strip():
             return await self.mine.change(self.who.user_id, key.lower(), value)
         if not key:

@@ -157,7 +157,7 @@ class FrontDoor:
         (the app's spinner stops; the note shows as a toast)."""
         try:
             data = bytes(event.data or b"").decode(errors="replace")
-            done = await self.actions.run(event.chat_id, event.message_id, data)
+            done = await self.actions.run(event.chat_id, event.message_id, data, event.sender_id)
             await event.answer(done.note[:TOAST_MAX])
         except Exception:
             log.exception("answering a button failed")
@@ -176,7 +176,8 @@ class FrontDoor:
         if answered is None:
             return None
         offered_on, option = answered
-        return (await self.actions.run(chat_id, offered_on, option.action)).note
+        done = await self.actions.run(chat_id, offered_on, option.action, message.sender_id)
+        return done.note
 
     async def answer(self, message: Any) -> str | None:
         """The reply to one message from an allowed person (None: no reply)."""
@@ -188,7 +189,9 @@ class FrontDoor:
         if chosen is not None:
             return chosen
         if text.startswith("/"):
-            return await self.commands.run(text, Who(message.sender_id, message.chat_id))
+            who = Who(message.sender_id, message.chat_id)
+            await self.actions.settings_ahead(text, who, message.id)
+            return await self.commands.run(text, who, message)
         links = links_in(text, _entity_urls(message), self.sources)
         if links:
             return await self.inbox.take_links(message, links)

@@ -78,10 +78,11 @@ class Inbox:
         self._slots = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
         self.mine = UserSettings(store, sinks)
 
-    async def dest_for(self, who: Who) -> str:
-        """Where ``who``'s jobs go unless a caption says: their ``/settings to``, else
-        the chat's default."""
-        return (await self.mine.of(who.user_id, who.chat_id)).dest or self.default_dest
+    async def dest_for(self, who: Who, wished: str | None = None) -> str:
+        """Where ``who``'s jobs go: ``wished`` (a caption's ``to:``), else their
+        ``/settings to``, else the chat's default; with their delivery options."""
+        mine = await self.mine.of(who.user_id, who.chat_id)
+        return self.mine.with_options(wished or mine.dest or self.default_dest, mine.options)
         # Set by the door (``callbacks``): a file's status message is about to be
         # posted; a file whose person asked to choose its entries is downloaded
         # (instead of a job).
@@ -101,6 +102,7 @@ class Inbox:
         try:
             dest = await self.dest_for(Who(sender_id, chat_id))
             wishes = read_caption(message.message or "", dest, self.sinks)
+            dest = await self.dest_for(Who(sender_id, chat_id), wishes.dest)
         except FerrymanError as exc:
             await self.store.inbox_note(
                 chat_id=chat_id,
@@ -117,7 +119,7 @@ class Inbox:
             file_key=remote.key,
             name=remote.name,
             size=remote.size,
-            dest=wishes.dest,
+            dest=dest,
             force=wishes.force,
             path_for=self._path_for(remote.name),
         )
@@ -152,6 +154,7 @@ class Inbox:
         try:
             mine = await self.mine.of(message.sender_id, message.chat_id)
             wishes = read_caption(message.message or "", mine.dest or self.default_dest, self.sinks)
+            dest = self.mine.with_options(wishes.dest, mine.options)
         except FerrymanError as exc:
             return f"not taken: {exc.message}"
         problems: list[str] = []
@@ -160,7 +163,7 @@ class Inbox:
                 job = await intake.add_source(
                     self.store,
                     link,
-                    dest=wishes.dest,
+                    dest=dest,
                     force=wishes.force,
                     sources=self.sources,
                     sinks=self.sinks,

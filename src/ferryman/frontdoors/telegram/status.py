@@ -231,7 +231,9 @@ class StatusBoard:
             log.warning("status message %s not editable: %s", board.message_id, exc)
             self._boards.remove(board)  # the message or the chat is gone: stop showing it
             return
-        board.shown, board.wanted, board.edited_at = wanted, None, self.clock()
+        board.shown, board.edited_at = wanted, self.clock()
+        if board.wanted is wanted:  # one asked while the edit was on its way stays wanted
+            board.wanted = None
         await self._remember(board)
         if wanted.final:
             self._boards.remove(board)

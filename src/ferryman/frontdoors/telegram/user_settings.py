@@ -5,15 +5,19 @@ person reads; ``/settings`` shows it as text and ``/settings KEY VALUE`` changes
 rendering with buttons reads the same list). The values live in the store, one row per
 key the person changed; the others are ferryman's defaults. They apply where the chat
 door makes a job or a watch for that person: a caption's ``to:`` or ``720p`` still wins.
+``send``, ``caption`` and ``thumbnail`` go with the job as its destination's options
+(``?as=documents&caption=…&thumb=…``, ``sinks/options.py``), where its kind takes them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from ferryman.errors import FerrymanError
 from ferryman.links.profile import Profile, from_caption
-from ferryman.sinks.base import SinkRegistry
+from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Destination, SinkRegistry
+from ferryman.sinks.options import split
 from ferryman.store import Store
 
 DEFAULT = "default"  # a value that puts a setting back to ferryman's default
@@ -56,6 +60,27 @@ CHOICES: tuple[Choice, ...] = (
         ),
         "or any caption word: 480p, best, mute, m4a, opus, mp3 320…",
     ),
+    Choice(
+        "send",
+        "how photos and videos go to Telegram",
+        (
+            Option("media", "as photos and videos"),
+            Option("documents", "as files, unchanged"),
+        ),
+        "media or documents only",
+    ),
+    Choice(
+        "caption",
+        "the caption of your albums",
+        (Option("{job_name} — {album}/{albums}", "the name, album of albums"),),
+        "or a template using {job_name}, {album}, {albums}, {items}",
+    ),
+    Choice(
+        "thumbnail",
+        "the thumbnail your documents show in Telegram",
+        (),
+        "reply /settings thumbnail to a photo you sent",
+    ),
 )
 _BY_KEY = {choice.key: choice for choice in CHOICES}
 
@@ -74,6 +99,7 @@ class Mine:
 
     dest: str | None = None
     profile: Profile | None = None
+    options: DeliveryOptions = NO_OPTIONS  # send, caption, thumbnail
 
 
 class UserSettings:
@@ -88,7 +114,33 @@ class UserSettings:
         return Mine(
             dest=self._dest(to, chat_id) if to else None,
             profile=from_caption(link) if link else None,
+            options=DeliveryOptions(
+                as_documents=stored.get("send") == "documents",
+                caption=stored.get("caption"),
+                thumb=stored.get("thumbnail"),
+            ),
         )
+
+    def with_options(self, dest: str, options: DeliveryOptions) -> str:
+        """``dest`` (made canonical) carrying the person's ``options`` its kind takes;
+        options ``dest`` names itself win (``sink.unknown`` for a bad ``dest``)."""
+        found = self.sinks.parse(self.sinks.expand(dest))
+        takes, own = self.sinks.kind(found.text).takes, found.options
+        if own.thumb is not None and own.thumb != options.thumb:  # a path of the server
+            raise FerrymanError(
+                "sink.unknown",
+                "a thumbnail is chosen by replying /settings thumbnail to a photo,"
+                " not by naming a file in a destination",
+            )
+        return Destination(
+            found.scheme,
+            found.target,
+            DeliveryOptions(
+                as_documents=own.as_documents or (options.as_documents and "as" in takes),
+                caption=own.caption or (options.caption if "caption" in takes else None),
+                thumb=own.thumb or (options.thumb if "thumb" in takes else None),
+            ),
+        ).text
 
     def _dest(self, to: str, chat_id: int) -> str:
         return f"telegram:{chat_id}" if to == "here" else self.sinks.expand(to)
@@ -96,31 +148,47 @@ class UserSettings:
     async def show(self, user_id: int, default_dest: str) -> str:
         """``/settings``: each setting, its value, its options."""
         stored = await self.store.user_settings(user_id)
-        defaults = {"to": _dest_words(default_dest), "link": "1080p"}
+        defaults = {
+            "to": _dest_words(default_dest),
+            "link": "1080p",
+            "send": "media",
+            "caption": "ferryman's caption_template",
+            "thumbnail": "none",
+        }
         lines = ["your settings:"]
         for choice in CHOICES:
             value = stored.get(choice.key)
             now = value if value is not None else f"{defaults[choice.key]} (default)"
-            options = ", ".join(option.value for option in choice.options)
+            options = [option.value for option in choice.options]
             lines.append(f"{choice.key} = {now}: {choice.label}")
-            lines.append(f"  {options}, {choice.typed}")
+            lines.append("  " + ", ".join([*options, choice.typed]))
         lines.append("change one: /settings KEY VALUE (VALUE default: back to the default)")
         return "\n".join(lines)
 
-    async def change(self, user_id: int, key: str, value: str) -> str:
-        """``/settings KEY VALUE`` for one of :data:`CHOICES`; refuses what is not one."""
+    async def change(self, user_id: int, key: str, value: str, *, taken: bool = False) -> str:
+        """``/settings KEY VALUE`` for one of :data:`CHOICES`; refuses what is not one.
+        ``taken``: a thumbnail's picture, saved by the door (``thumbnail.take``)."""
         choice = _BY_KEY[key]
-        value = " ".join(value.split())
+        value = value if taken else " ".join(value.split())
         if value.lower() == DEFAULT:
             await self.store.user_setting_put(user_id, key, None)
             return f"{key} is back to the default"
         if key == "to" and value != "here":
-            self.sinks.parse(self.sinks.expand(value))  # sink.unknown: says why
+            self.with_options(value, DeliveryOptions())  # sink.unknown: says why
         if key == "link" and from_caption(value) is None:
             raise FerrymanError(
                 "config.invalid",
                 f"'{value}' is not a link output; {choice.typed.removeprefix('or ')}",
             )
+        if key == "send" and value not in ("media", "documents"):
+            raise FerrymanError("config.invalid", f"send is media or documents, not '{value}'")
+        if key == "caption":
+            try:
+                split("telegram:me?caption=" + quote(value, safe=""))
+            except FerrymanError as exc:
+                raise FerrymanError("config.invalid", exc.message) from None
+        if key == "thumbnail" and not taken:
+            raise FerrymanError("config.invalid", f"thumbnail: {choice.typed}")
         await self.store.user_setting_put(user_id, key, value)
         return f"{key} = {value}: {choice.label}; it applies to what you send from now on"
 

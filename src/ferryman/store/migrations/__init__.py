@@ -2,7 +2,7 @@
 
 Each step's DDL lives in its own module, with its own ``Table`` definitions (never
 imported from ``schema.py``), so changing the live schema later cannot change what an
-old step did. ``tests/test_migrations.py`` builds a database at every old version, fills
+old step did. ``tests/store/test_migrations.py`` builds a database at every old version, fills
 it, upgrades it and compares it with one built from ``schema.py``.
 
 To add step N:
@@ -13,9 +13,9 @@ To add step N:
    PostgreSQL (SQLite cannot alter a constraint: ``sqlite_rebuild.rebuild`` with the
    table's full new definition);
 3. append its ``apply`` to ``STEPS`` below, and representative rows for any new table
-   to ``tests/test_migrations.py`` (the test fails until both ends agree);
-4. regenerate the light store's DDL: ``python -m tests.sqlite_ddl_gen``, then
-   ``ruff format`` (``tests/test_store_lite.py`` fails until then).
+   to ``tests/store/test_migrations.py`` (the test fails until both ends agree);
+4. regenerate the light store's DDL: ``python -m tests.support.sqlite_ddl_gen``, then
+   ``ruff format`` (``tests/store/test_store_lite.py`` fails until then).
 
 A step runs inside the migration's one transaction; on SQLite foreign keys are off
 meanwhile and checked before the commit. Never edit a step once it is on main.

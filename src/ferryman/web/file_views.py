@@ -1,0 +1,37 @@
+"""A job's delivered files as the API shows them: one file (its signed link, what it is),
+and a page of a job's listing (the page asks for a long one a page at a time)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ferryman.web.results import ResultFile
+
+
+def file_view(
+    result: ResultFile, url: str, expires: float, preview: str | None = None
+) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "size": result.size,
+        "mime": result.mime,
+        "url": url,
+        "expires_at": expires,
+        "kind": result.kind,
+        "duration": result.duration,
+        "preview": preview,
+    }
+
+
+NO_FILES = {"files_total": 0, "bytes_total": 0}
+
+
+def page_of(result: dict[str, Any], offset: int, limit: int) -> dict[str, Any]:
+    """``limit`` of a job's listed files from ``offset``, with where the next page starts
+    (None: none left) and the totals of all of them (``links_of`` counts them)."""
+    files = result.get("files", [])
+    shown = files[offset : offset + limit]
+    end = offset + len(shown)
+    after = end if shown and end < len(files) else None
+    return {**result, "files": shown, "offset": offset, "next_offset": after}

@@ -1,0 +1,74 @@
+"""Albums pipelined: the next album is uploaded while the one before it is sent.
+
+Against the fake Telegram with a slow link (every request a long round trip), through
+the whole engine: the second album's files are turned into media while the first
+album's ``sendMultiMedia`` is still on its way, and yet every file arrives once, each
+album whole and in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from telethon.tl import functions
+
+from faketg import LinkModel
+from faketg.server import Call
+from ferryman.engine import intake
+from ferryman.model import ItemState, JobState
+from tests.telegram.test_telegram_sink import World, photos
+
+
+async def test_the_next_album_is_uploaded_while_the_one_before_is_sent(tmp_path: Path) -> None:
+    w = await World.logged_in(tmp_path, send_documents=True)
+    folder = tmp_path / "in"
+    photos(folder, 10)  # one album of photos, sealed as soon as it is read
+    doc = b"%PDF-1.4\n" + os.urandom(50_000)  # an album of its own, read last
+    (folder / "z.pdf").write_bytes(doc)
+    # Every round trip a second: the photos' album takes two to be ready (its parts,
+    # then uploadMedia), time enough for the reading to seal the document's album.
+    w.server.network.model = LinkModel(latency=0.5)
+    handled: list[str] = []
+    at: dict[str, float] = {}
+    loop = asyncio.get_running_loop()
+
+    def seen(call: Call, request: Any, result: Any) -> None:
+        what = named(request)
+        if what is not None:
+            handled.append(what)
+            at.setdefault(what, loop.time())
+
+    def named(request: Any) -> str | None:
+        if isinstance(request, functions.upload.SaveFilePartRequest):
+            return "document part" if len(request.bytes) == len(doc) else "part"
+        if isinstance(request, functions.messages.SendMultiMediaRequest):
+            return "send photos"
+        if isinstance(request, functions.messages.SendMediaRequest):
+            return "send document"
+        return None
+
+    w.server.after_handle.append(seen)
+    store = await w.store()
+    job = await intake.add_source(store, folder, dest="telegram:@dest")
+    await w.run(store)
+
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    assert {it.state for it in await store.job_items(job.id)} == {ItemState.DELIVERED}
+    order = handled
+    assert order.count("send photos") == 1 and order.count("send document") == 1
+    # The document's part reached Telegram less than one way (0.5 s) after the photos'
+    # send did: it went out before that send's answer could have come back, while the
+    # send was on its way. One album after the other, it would wait for that answer
+    # (0.5 s), the album's record and its own claim, then travel (0.5 s).
+    assert order.count("document part") == 1
+    assert at["document part"] - at["send photos"] < 0.5, (at, order)
+    assert order.index("send photos") < order.index("send document")
+    chat = w.server.chat(w.channel)
+    assert len(chat) == 11  # each file once
+    albums = w.server.albums(w.channel)
+    assert [len(a) for a in albums] == [10, 1]  # the photos' album went first, whole
+    assert albums[1][0].media.kind == "document"
+    await store.close()

@@ -1,0 +1,61 @@
+"""A job's backlog in the work area is bounded by files and by bytes: reading waits at
+whichever it meets first (20 small photos were two albums; 20 videos could be 20 GB),
+and one file larger than the byte bound still goes, alone."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ferryman.config import Settings
+from ferryman.engine import intake
+from ferryman.engine.runner import Engine
+from ferryman.samples import make_photo_set
+from ferryman.sinks.builtin import default_sinks
+from ferryman.store import Store
+from tests.support.memsink import MemKind
+from tests.support.waiting import eventually
+
+PHOTOS = 12
+
+
+@pytest.mark.parametrize(
+    ("bound", "waits_at"),
+    [
+        ("items", 3),  # three files, far under the byte bound
+        ("bytes", 5),  # five photos' bytes, far under the file bound
+        ("one larger", 1),  # a byte bound under one photo: it goes alone, then a wait
+    ],
+)
+async def test_reading_waits_at_the_backlog_bound_it_meets_first(
+    tmp_path: Path, settings: Settings, bound: str, waits_at: int
+) -> None:
+    photos = make_photo_set(tmp_path / "in", PHOTOS)
+    sizes = [p.stat().st_size for p in sorted(photos)]
+    limits = {
+        "items": {"backlog_items": 3, "backlog_bytes": 1 << 40},
+        "bytes": {"backlog_items": 1000, "backlog_bytes": sum(sizes[:5])},
+        "one larger": {"backlog_items": 1000, "backlog_bytes": 1},
+    }[bound]
+    settings = settings.model_copy(update=limits)
+    mem = MemKind(album_max=4, waits=[600] * PHOTOS)  # every album held back: none leaves
+    sinks = default_sinks().with_kind(mem)
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings, sinks=sinks)
+    running = asyncio.create_task(engine.run())
+    try:
+        job = await intake.add_source(store, tmp_path / "in", dest="mem:box", sinks=sinks)
+
+        async def waiting() -> str | None:
+            return (await store.get_job(job.id)).wait_reason
+
+        assert await eventually(waiting, "the read waits for the backlog") == "backlog"
+        await asyncio.sleep(0.3)  # a read that did not wait would go on meanwhile
+        assert await store.backlog(job.id) == (waits_at, sum(sizes[:waits_at]))
+        assert len(await store.job_items(job.id)) == waits_at  # read no further
+    finally:
+        engine.stop()
+        await asyncio.wait_for(running, 60)
+        await store.close()

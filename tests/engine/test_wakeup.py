@@ -1,0 +1,146 @@
+"""Work added by another process (or another store handle) wakes a running engine at
+once: a datagram on SQLite, NOTIFY on PostgreSQL. The engine polls every 30 s here, so
+a claim within a few seconds can only come from the nudge."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from ferryman.config import Settings
+from ferryman.engine import control, intake
+from ferryman.engine.runner import Engine
+from ferryman.engine.wakeup import Wakeup
+from ferryman.model import JobState
+from ferryman.samples import make_photo_set
+from ferryman.store import Store
+from ferryman.store.lite import open_lite
+from ferryman.store.nudge import send, sqlite_address
+from tests.support.waiting import eventually
+
+
+async def _claimed_soon(
+    engine_store: Store, adder: Store, tmp_path: Path, settings: Settings
+) -> float:
+    slow = settings.model_copy(update={"poll_seconds": 30.0, "database_url": None})
+    engine = Engine(engine_store, slow)
+    running = asyncio.create_task(engine.run())
+    try:
+        await asyncio.sleep(1.0)  # idle: every worker waits out its 30 s poll
+        make_photo_set(tmp_path / "p", 2)
+        started = time.monotonic()
+        job = await intake.add_source(adder, str(tmp_path / "p"))
+
+        async def claimed() -> bool:
+            return (await engine_store.get_job(job.id)).state is not JobState.QUEUED
+
+        await eventually(claimed, "the job claimed", within=10)
+        return time.monotonic() - started
+    finally:
+        engine.stop()
+        await asyncio.wait_for(running, 30)
+
+
+async def test_a_job_added_through_another_store_handle_is_claimed_at_once(
+    db_url: str, store: Store, tmp_path: Path, settings: Settings
+) -> None:
+    adder = await Store.open(db_url)  # another process's handle: its own connections
+    try:
+        delay = await _claimed_soon(store, adder, tmp_path, settings)
+    finally:
+        await adder.close()
+    assert delay < 5.0  # not the 30 s poll
+
+
+async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
+    tmp_path: Path, settings: Settings
+) -> None:
+    store = await Store.open(settings.database)
+    slow = settings.model_copy(update={"poll_seconds": 30.0})
+    engine = Engine(store, slow)
+    running = asyncio.create_task(engine.run())
+    try:
+        # Idle, every worker in its 30 s poll: the scenario, not a wait for a state.
+        await asyncio.sleep(1.0)
+        make_photo_set(tmp_path / "p", 2)
+        lite = open_lite(settings.database, create=True)
+        assert lite is not None and lite.wake is not None
+        try:
+            job = intake.add_source_now(lite, str(tmp_path / "p"))
+        finally:
+            lite.close()
+
+        async def claimed() -> bool:
+            return (await store.get_job(job.id)).state is not JobState.QUEUED
+
+        await eventually(claimed, "the job claimed", within=5)
+    finally:
+        engine.stop()
+        await asyncio.wait_for(running, 30)
+        await store.close()
+
+
+async def test_resume_nudges_too(tmp_path: Path, settings: Settings) -> None:
+    store = await Store.open(settings.database)
+    make_photo_set(tmp_path / "p", 2)
+    job = await intake.add_source(store, str(tmp_path / "p"))
+    await control.pause_job(store, job.id)
+    engine = Engine(store, settings.model_copy(update={"poll_seconds": 30.0}))
+    running = asyncio.create_task(engine.run())
+    try:
+        # Idle, every worker in its 30 s poll: the scenario, not a wait for a state.
+        await asyncio.sleep(1.0)
+        other = await Store.open(settings.database)
+        try:
+            await control.resume_job(other, job.id)
+        finally:
+            await other.close()
+
+        async def claimed() -> bool:
+            return (await store.get_job(job.id)).state is not JobState.QUEUED
+
+        await eventually(claimed, "the resumed job claimed", within=5)
+    finally:
+        engine.stop()
+        await asyncio.wait_for(running, 30)
+        await store.close()
+
+
+def test_a_nudge_with_nobody_listening_is_harmless(tmp_path: Path) -> None:
+    send(sqlite_address(tmp_path / "nobody.db"))  # no engine: nothing happens, no error
+    assert sqlite_address(tmp_path / "a.db") != sqlite_address(tmp_path / "b.db")
+
+
+@pytest.mark.slow  # asserts a wall-clock bound
+async def test_a_notify_while_busy_is_not_lost() -> None:
+    wakeup = Wakeup()
+    mark = wakeup.mark()
+    wakeup.notify()  # came while the waiter was looking for work
+    started = time.monotonic()
+    await wakeup.wait(30, since=mark)
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, 4])
+async def test_a_cancel_that_comes_with_a_notify_is_not_lost(turns: int) -> None:
+    """A waiter cancelled in the same moment a notify wakes it must still end cancelled.
+
+    ``asyncio.wait_for`` in Python 3.11 returns the inner result when the cancel and the
+    inner's end meet, dropping the cancel: a lease's heartbeat, stopped as its step
+    ended, then kept renewing the lease for ever and the step never ended (a fetch
+    stuck in `fetching` under load in test_watch_nodes)."""
+    wakeup = Wakeup()
+    waiter = asyncio.create_task(wakeup.wait(60))
+    for _ in range(3):
+        await asyncio.sleep(0)  # the waiter is waiting now
+    wakeup.notify()
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    if waiter.done():
+        return  # the notify ended it before the cancel: nothing to lose
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter

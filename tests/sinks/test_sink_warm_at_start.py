@@ -1,0 +1,65 @@
+"""A starting engine warms the sinks of the jobs left to do before it claims any of them.
+
+Warmed only once a job's reading began, a Telegram job's login waited for the start's
+lease reap, sweep and first claims (0.1-0.4 s on a loaded machine) before it began.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telethon.tl import functions
+
+from faketg.server import Call
+from ferryman.engine import intake
+from ferryman.store import Store
+from tests.telegram.test_telegram_lone_document import documents, pdf
+from tests.telegram.test_telegram_sink import World
+
+
+async def test_the_login_starts_before_the_first_claim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = await World.logged_in(tmp_path, send_documents=True)
+    folder, digest = pdf(tmp_path / "in", 1024 * 1024)
+    connected = asyncio.Event()
+
+    def seen(_call: Call, request: Any, _result: Any) -> None:
+        if isinstance(request, functions.help.GetConfigRequest):  # the client's connect
+            connected.set()
+
+    w.server.after_handle.append(seen)
+    before_claim: list[bool] = []
+    claim = Store.claim_job
+
+    async def claim_job(self: Store, owner: str, lease_seconds: float) -> Any:
+        if not before_claim:  # the first claim waits a while for the login to begin
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await connected.wait()
+            before_claim.append(connected.is_set())
+        return await claim(self, owner, lease_seconds)
+
+    monkeypatch.setattr(Store, "claim_job", claim_job)
+    store = await w.store()
+    await intake.add_source(store, folder, dest="telegram:me")
+    await w.run(store)
+
+    assert before_claim == [True]  # before: the login began only once the job was read
+    assert documents(w) == [digest]
+    await store.close()
+
+
+async def test_nothing_is_warmed_for_ended_or_paused_jobs(tmp_path: Path) -> None:
+    w = await World.logged_in(tmp_path, send_documents=True)
+    folder, _digest = pdf(tmp_path / "in", 1024 * 1024)
+    store = await w.store()
+    job = await intake.add_source(store, folder, dest="telegram:me")
+    assert await store.live_dests() == ["telegram:me"]
+    await store.set_paused(job.id, True)
+    assert await store.live_dests() == []
+    await store.close()

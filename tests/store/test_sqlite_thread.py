@@ -1,0 +1,330 @@
+"""SQLite through ``store.sqlite_thread``: one hop per statement, and nothing unsafe skipped.
+
+The engines are the store's own (``connect.create_engines``: WAL, ``BEGIN IMMEDIATE``,
+the pragmas) on a real database file; a plain ``sqlite3`` connection plays another
+process holding or wanting the write lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ferryman.store import sqlite_thread
+from ferryman.store.connect import create_engines
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the calls sent to any connection's thread."""
+    count = [0]
+    original = sqlite_thread.Connection._call
+
+    def counted(self: sqlite_thread.Connection, call: Any) -> Any:
+        count[0] += 1
+        return original(self, call)
+
+    monkeypatch.setattr(sqlite_thread.Connection, "_call", counted)
+    return count
+
+
+async def _engines(tmp_path: Path) -> Any:
+    engine, reader = await create_engines(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+    return engine, reader
+
+
+def _can_write(path: Path, wait: float) -> bool:
+    """Whether another connection gets the write lock within ``wait`` seconds."""
+    other = sqlite3.connect(path, timeout=wait, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
+async def test_a_transaction_costs_one_hop_per_statement_and_one_for_the_commit(
+    tmp_path: Path, hops: list[int]
+) -> None:
+    engine, reader = await _engines(tmp_path)
+    try:
+        hops[0] = 0
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (name) VALUES ('a'), ('b')"))
+            rows = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).all()
+        assert [r.name for r in rows] == ["a", "b"]
+        assert hops[0] == 3  # BEGIN rides with the INSERT; no ROLLBACK after the COMMIT
+
+        hops[0] = 0
+        async with engine.begin():
+            pass
+        assert hops[0] == 0  # a transaction that did nothing sends nothing
+
+        async with reader.connect() as conn:  # a read: BEGIN with it, one ROLLBACK to end
+            await conn.execute(text("SELECT 1"))  # the reader's first connection opens
+        hops[0] = 0
+        async with reader.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 2
+        assert hops[0] == 2
+    finally:
+        await engine.dispose()
+        await reader.dispose()
+
+
+@pytest.mark.parametrize("whole", [False, True], ids=["statement-by-statement", "run_sync"])
+async def test_a_failed_statement_rolls_its_transaction_back(tmp_path: Path, whole: bool) -> None:
+    """So does one in a function ``run_sync`` runs on the connection's thread: it raises
+    as SQLAlchemy does, and the connection is usable after."""
+    engine, reader = await _engines(tmp_path)
+
+    async def insert(conn: Any, names: list[str]) -> None:
+        if whole:
+            await sqlite_thread.run_sync(conn, _insert_names, names)
+            return
+        for name in names:
+            await conn.execute(text("INSERT INTO t (name) VALUES (:n)"), {"n": name})
+
+    try:
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as conn:
+                await insert(conn, ["x", "w", "x"])
+        async with engine.begin() as conn:  # the connection is usable, the lock free
+            await insert(conn, ["y"])
+        async with reader.connect() as conn:
+            names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+        assert names == ["y"]
+        assert _can_write(tmp_path / "db.sqlite", 1.0)
+    finally:
+        await engine.dispose()
+        await reader.dispose()
+
+
+async def test_a_cancelled_statement_still_in_flight_is_rolled_back_after_it_runs(
+    tmp_path: Path,
+) -> None:
+    """The statement waits for another process's lock; its waiter is cancelled; the
+    statement then runs and opens a transaction. SQLAlchemy closes the connection on the
+    way out: the close waits its turn behind the statement, and the transaction ends."""
+    engine, reader = await _engines(tmp_path)
+    path = tmp_path / "db.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+
+        async def write() -> None:
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (name) VALUES ('late')"))
+
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0.3)  # the INSERT's BEGIN IMMEDIATE waits on the holder
+        assert not task.done()
+        task.cancel()
+        await asyncio.sleep(0.3)  # the way out waits for its ROLLBACK, queued behind
+        assert not task.done()
+        holder.execute("ROLLBACK")  # the INSERT gets the lock and runs, then the ROLLBACK
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+        assert await asyncio.to_thread(_can_write, path, 5.0), "the write lock was kept"
+        async with reader.connect() as conn:
+            names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+        assert names == []  # the cancelled transaction did not commit
+        async with engine.begin() as conn:  # and the pool's connections still work
+            await conn.execute(text("INSERT INTO t (name) VALUES ('next')"))
+    finally:
+        holder.close()
+        await engine.dispose()
+        await reader.dispose()
+
+
+def _insert_names(conn: Connection, names: list[str]) -> tuple[str, list[str]]:
+    """A transaction's body as the store writes its hot ones: SQLAlchemy's sync API."""
+    for name in names:
+        conn.execute(text("INSERT INTO t (name) VALUES (:n)"), {"n": name})
+    rows = conn.execute(text("SELECT name FROM t ORDER BY id")).scalars().all()
+    return threading.current_thread().name, list(rows)
+
+
+async def test_run_sync_runs_a_whole_transaction_on_the_connection_thread_in_one_hop(
+    tmp_path: Path, hops: list[int]
+) -> None:
+    engine, reader = await _engines(tmp_path)
+    try:
+        hops[0] = 0
+        async with engine.begin() as conn:
+            where, names = await sqlite_thread.run_sync(conn, _insert_names, ["a", "b", "c"])
+        assert where == "ferryman-sqlite"  # never the event loop's thread
+        assert names == ["a", "b", "c"]
+        assert hops[0] == 2  # the body (four statements and the BEGIN) and the COMMIT
+        async with reader.connect() as conn:
+            stored = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+        assert stored == ["a", "b", "c"]  # committed
+    finally:
+        await engine.dispose()
+        await reader.dispose()
+
+
+async def test_a_transaction_commits_where_it_ran_in_one_hop(
+    tmp_path: Path, hops: list[int]
+) -> None:
+    """``transaction``: the body and its commit in one hop, committed for other
+    connections to see, the write lock free after; a body that raises commits nothing."""
+    engine, reader = await _engines(tmp_path)
+    try:
+        hops[0] = 0
+        where, names = await sqlite_thread.transaction(engine, _insert_names, ["a", "b"])
+        assert (where, names) == ("ferryman-sqlite", ["a", "b"])
+        assert hops[0] == 1  # the body, the BEGIN and the COMMIT together
+        assert _can_write(tmp_path / "db.sqlite", 1.0)  # committed: the lock is free
+        with pytest.raises(IntegrityError):
+            await sqlite_thread.transaction(engine, _insert_names, ["c", "a"])
+        other = sqlite3.connect(tmp_path / "db.sqlite")
+        try:
+            stored = [r[0] for r in other.execute("SELECT name FROM t ORDER BY id")]
+        finally:
+            other.close()
+        assert stored == ["a", "b"]  # the failed one left nothing ("c" rolled back)
+        hops[0] = 0
+        async with engine.begin() as conn:  # the connection is usable as before
+            await conn.execute(text("INSERT INTO t (name) VALUES ('d')"))
+        assert hops[0] == 2
+    finally:
+        await engine.dispose()
+        await reader.dispose()
+
+
+async def test_a_cancelled_run_sync_is_waited_for_before_the_connection_is_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body waits on another process's lock when its caller is cancelled: the caller
+    waits for the body to end (the connection is the body's until then), then the
+    transaction is rolled back and nothing of it is kept."""
+    engine, reader = await _engines(tmp_path)
+    path = tmp_path / "db.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    order: list[str] = []
+    rollback = sqlite_thread.Connection.rollback
+
+    async def noted_rollback(self: sqlite_thread.Connection) -> None:
+        order.append("rollback")
+        await rollback(self)
+
+    def body(conn: Connection) -> None:
+        try:
+            _insert_names(conn, ["late"])
+        finally:
+            order.append("body ended")
+
+    monkeypatch.setattr(sqlite_thread.Connection, "rollback", noted_rollback)
+    try:
+
+        async def write() -> None:
+            async with engine.begin() as conn:
+                await sqlite_thread.run_sync(conn, body)
+
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0.3)  # the body's BEGIN IMMEDIATE waits on the holder
+        task.cancel()
+        # A window in which a cancel that did not wait would end the task: the scenario.
+        await asyncio.sleep(0.3)
+        assert not task.done()  # still waiting for the body
+        holder.execute("ROLLBACK")
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await asyncio.to_thread(_can_write, path, 5.0), "the write lock was kept"
+        async with reader.connect() as conn:
+            names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+        assert names == []
+        assert order[:2] == ["body ended", "rollback"]  # SQLAlchemy's way out came after
+    finally:
+        holder.close()
+        await engine.dispose()
+        await reader.dispose()
+
+
+async def test_a_rollback_is_not_skipped_while_a_statement_is_in_flight(
+    tmp_path: Path,
+) -> None:
+    """The driver alone: a statement whose waiter was cancelled may still open a
+    transaction, so "no transaction open" is not yet known and the ROLLBACK is sent."""
+    engine, reader = await _engines(tmp_path)  # the table
+    await engine.dispose()
+    await reader.dispose()
+    path = tmp_path / "db.sqlite"
+    conn = await sqlite_thread.connect(path, timeout=30, isolation_level=None)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert conn.hold_begin("BEGIN IMMEDIATE", None)
+        statement = asyncio.ensure_future(
+            conn.run(lambda db: db.execute("INSERT INTO t (name) VALUES ('late')"))
+        )
+        # The INSERT waits on the holder's lock (a wait inside SQLite, not observable).
+        await asyncio.sleep(0.2)
+        statement.cancel()
+        rollback = asyncio.create_task(conn.rollback())
+        # A window in which a skipped ROLLBACK would be done: the scenario, not a wait.
+        await asyncio.sleep(0.2)
+        assert not rollback.done()  # queued behind the statement, not skipped
+        holder.execute("ROLLBACK")
+        await asyncio.wait_for(rollback, 10)
+        assert await asyncio.to_thread(_can_write, path, 2.0)
+        assert holder.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    finally:
+        holder.close()
+        await conn.close()
+
+
+async def test_each_connection_thread_ends_when_the_engine_is_disposed(tmp_path: Path) -> None:
+    def ours() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "ferryman-sqlite"}
+
+    before = ours()
+    engine, reader = await _engines(tmp_path)
+    async with reader.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    assert len(ours() - before) >= 2
+    await engine.dispose()
+    await reader.dispose()
+    for thread in ours() - before:
+        await asyncio.to_thread(thread.join, 5)
+    assert not ours() - before
+
+
+async def test_an_in_memory_database_opens(tmp_path: Path) -> None:
+    engine, reader = await create_engines("sqlite:///:memory:")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+    finally:
+        await engine.dispose()
+        await reader.dispose()
+
+
+async def test_a_connection_that_cannot_open_leaves_no_thread(tmp_path: Path) -> None:
+    def ours() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "ferryman-sqlite"}
+
+    before = ours()
+    for _ in range(3):
+        with pytest.raises(sqlite3.OperationalError):
+            await sqlite_thread.connect(tmp_path / "no" / "such" / "dir" / "x.db")
+    for thread in ours() - before:
+        await asyncio.to_thread(thread.join, 5)
+    assert not ours() - before

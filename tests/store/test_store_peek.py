@@ -1,0 +1,126 @@
+"""``store.peek``: the CLI's look into a SQLite queue before the store opens, which
+decides whether the template child processes fork from starts at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+
+from ferryman.config import Settings
+from ferryman.engine import intake
+from ferryman.links.profile import Output, Profile
+from ferryman.model import ItemState
+from ferryman.samples import make_photo_set
+from ferryman.store import Store
+from ferryman.store.peek import children_wanted, sqlite_path
+from ferryman.store.schema import items
+
+
+def test_only_a_sqlite_file_has_a_path() -> None:
+    assert sqlite_path("sqlite+aiosqlite:////data/ferryman.db") == Path("/data/ferryman.db")
+    assert sqlite_path("sqlite:///rel/f.db?timeout=3") == Path("rel/f.db")
+    assert sqlite_path("sqlite+aiosqlite:///:memory:") is None
+    assert sqlite_path("postgresql://u@localhost/ferryman") is None
+    # One parser with the light store's: a path is percent-decoded (it was not here).
+    assert sqlite_path("sqlite:////abs/x%20y.db") == Path("/abs/x y.db")
+    assert sqlite_path("sqlite3:///x.db") is None  # not SQLAlchemy's sqlite scheme
+
+
+def test_no_database_yet_wants_no_children(tmp_path: Path) -> None:
+    assert children_wanted(f"sqlite+aiosqlite:///{tmp_path / 'none.db'}") is False
+    assert children_wanted("postgresql+asyncpg://u@localhost/ferryman") is False
+
+
+async def test_a_queued_media_link_wants_children(tmp_path: Path, settings: Settings) -> None:
+    store = await Store.open(settings.database)
+    try:
+        make_photo_set(tmp_path / "photos", 3, size=(32, 24))
+        await intake.add_source(store, tmp_path / "photos")
+        assert children_wanted(settings.database) is False  # photos need no child
+        await intake.add_source(
+            store, "https://example.com/watch?v=abc", profile=Profile(Output.MP3, None, 192)
+        )
+        assert children_wanted(settings.database) is True
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("state", [ItemState.CONVERT, ItemState.CONVERTING, ItemState.READY])
+async def test_an_item_to_convert_wants_children(
+    tmp_path: Path, settings: Settings, state: ItemState
+) -> None:
+    store = await Store.open(settings.database)
+    try:
+        make_photo_set(tmp_path / "photos", 1, size=(32, 24))
+        job = await intake.add_source(store, tmp_path / "photos")
+        async with store.engine.begin() as conn:  # as a video read from it would be
+            await conn.execute(
+                insert(items).values(
+                    job_id=job.id,
+                    seq=0,
+                    source_path="clip.mkv",
+                    kind="video",
+                    state=state.value,
+                    created_at=0.0,
+                    updated_at=0.0,
+                )
+            )
+        wanted = state in (ItemState.CONVERT, ItemState.CONVERTING)
+        assert children_wanted(settings.database) is wanted
+    finally:
+        await store.close()
+
+
+_TEMPLATES = """
+import sys, time
+import psutil
+from ferryman.engine.children import start_children_for
+
+def templates():
+    kids = psutil.Process().children()
+    return sum("forkserver" in " ".join(kid.cmdline()) for kid in kids)
+
+if __name__ == "__main__":
+    start_children_for(sys.argv[1])
+    if sys.argv[2] == "0":  # a window in which a template must not start: the scenario
+        time.sleep(1.0)
+    else:  # a wait for the template, however loaded the machine
+        deadline = time.monotonic() + 30
+        while not templates() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    print(templates())
+"""
+
+
+def _templates_started(database_url: str, expected: int) -> int:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _TEMPLATES, database_url, str(expected)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.strip())
+
+
+async def test_the_template_starts_at_once_only_for_work_in_children(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """An archive of photos never pays for the template's ~70 MB; a queued link does,
+    and gets it loading while the engine loads."""
+    store = await Store.open(settings.database)
+    try:
+        make_photo_set(tmp_path / "photos", 3, size=(32, 24))
+        await intake.add_source(store, tmp_path / "photos")
+        assert _templates_started(settings.database, 0) == 0
+        await intake.add_source(
+            store, "https://example.com/watch?v=abc", profile=Profile(Output.MP3, None, 192)
+        )
+        assert _templates_started(settings.database, 1) == 1
+    finally:
+        await store.close()

@@ -1,0 +1,186 @@
+"""A fake Torbox API on loopback, as its public docs describe it: ``mylist`` (Bearer
+key) and ``requestdl`` (``token`` parameter) for torrents, usenet and web downloads,
+answering ``{"success", "error", "detail", "data"}``. The CDN links it hands out are
+served by a ``tests.support.httpserve.FaultServer`` with a token per file, so a test can make a
+link expire (``Faults(expire_token_on_cut=True)`` or ``cdn.expire_token``)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.support.httpserve import Faults, FaultServer
+
+API_KEY = "tb-key-0123456789abcdef"
+_KINDS = {
+    "torrents": ("torrent_id", "torrent"),
+    "usenet": ("usenet_id", "usenet"),
+    "webdl": ("web_id", "webdl"),
+}
+
+
+@dataclass
+class Item:
+    id: int
+    name: str
+    files: list[dict[str, Any]]
+    finished: bool = True
+
+
+@dataclass
+class FakeTorbox:
+    cdn: FaultServer
+    items: dict[tuple[str, int], Item] = field(default_factory=dict)
+    calls: Counter[str] = field(default_factory=Counter)  # "mylist", "requestdl"
+    links: Counter[tuple[int, int]] = field(default_factory=Counter)  # (item, file) asked
+    base: str = ""
+    throttled: int = 0  # the next N API calls answer 429 with Retry-After
+    retry_after: str = "1"
+
+    def add(
+        self,
+        kind: str,
+        item_id: int,
+        name: str,
+        files: list[tuple[str, bytes, str]],
+        *,
+        finished: bool = True,
+        faults: dict[str, Faults] | None = None,
+    ) -> Item:
+        """An item whose files (path inside it, bytes, MIME type) the CDN serves."""
+        listed = []
+        for n, (path, data, mime) in enumerate(files):
+            where = f"/dl/{kind}/{item_id}/{n}/{path.rsplit('/', 1)[-1]}"
+            self.cdn.add(where, data, token=f"t{item_id}x{n}", content_type=mime)
+            if faults and path in faults:
+                self.cdn.resources[where].faults = faults[path]
+            listed.append(
+                {
+                    "id": n,
+                    "name": f"{name}/{path}",  # Torbox prefixes the item's folder
+                    "short_name": path.rsplit("/", 1)[-1],
+                    "size": len(data),
+                    "mimetype": mime,
+                    "cdn_path": where,
+                }
+            )
+        item = Item(item_id, name, listed, finished)
+        self.items[(kind, item_id)] = item
+        return item
+
+    def cdn_path(self, kind: str, item_id: int, file_id: int) -> str:
+        return str(self.items[(kind, item_id)].files[file_id]["cdn_path"])
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    @property
+    def fake(self) -> FakeTorbox:
+        return self.server.fake  # type: ignore[attr-defined,no-any-return]
+
+    def _answer(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _fail(self, status: int, error: str, detail: str) -> None:
+        self._answer(status, {"success": False, "error": error, "detail": detail, "data": None})
+
+    @staticmethod
+    def _view(item: Item) -> dict[str, Any]:
+        files = [{k: v for k, v in f.items() if k != "cdn_path"} for f in item.files]
+        return {
+            "id": item.id,
+            "name": item.name,
+            "size": sum(f["size"] for f in files),
+            "download_state": "cached" if item.finished else "downloading",
+            "download_finished": item.finished,
+            "download_present": item.finished,
+            "files": files,
+        }
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        segments = parts.path.strip("/").split("/")  # v1 api KIND CALL
+        if len(segments) != 4 or segments[:2] != ["v1", "api"] or segments[2] not in _KINDS:
+            self._fail(404, "ENDPOINT_NOT_FOUND", "No such endpoint.")
+            return
+        kind_path, call = segments[2], segments[3]
+        id_param, kind = _KINDS[kind_path]
+        self.fake.calls[call] += 1
+        if self.fake.throttled > 0:  # Torbox: 300 calls a minute per key
+            self.fake.throttled -= 1
+            body = {"success": False, "error": "RATE_LIMITED", "detail": "Slow down.", "data": None}
+            self._answer(429, body, {"Retry-After": self.fake.retry_after})
+            return
+        if call == "mylist":
+            if self.headers.get("Authorization") != f"Bearer {API_KEY}":
+                self._fail(403, "BAD_TOKEN", "Invalid API token. Get yours at torbox.app/settings.")
+                return
+            if "id" not in query:  # the whole list of that kind
+                every = [self._view(i) for (k, _), i in self.fake.items.items() if k == kind]
+                self._answer(200, {"success": True, "error": None, "detail": "", "data": every})
+                return
+            item = self.fake.items.get((kind, int(query.get("id", "0"))))
+            if item is None:
+                self._fail(404, "ITEM_NOT_FOUND", "Item not found in your list.")
+                return
+            data = self._view(item)
+            self._answer(200, {"success": True, "error": None, "detail": "Found.", "data": data})
+        elif call == "requestdl":
+            if query.get("token") != API_KEY:
+                self._fail(403, "BAD_TOKEN", "Invalid API token.")
+                return
+            key = (kind, int(query.get(id_param, "0")))
+            item = self.fake.items.get(key)
+            file_id = int(query.get("file_id", "0"))
+            if item is None or file_id >= len(item.files):
+                self._fail(404, "ITEM_NOT_FOUND", "Item or file not found.")
+                return
+            if not item.finished:
+                self._fail(400, "DOWNLOAD_NOT_CACHED", "The download is not finished yet.")
+                return
+            self.fake.links[(item.id, file_id)] += 1
+            url = self.fake.cdn.url(str(item.files[file_id]["cdn_path"]))
+            self._answer(200, {"success": True, "error": None, "detail": "Link made.", "data": url})
+        else:
+            self._fail(404, "ENDPOINT_NOT_FOUND", "No such endpoint.")
+
+
+@contextmanager
+def torbox_serving(cdn: FaultServer) -> Iterator[FakeTorbox]:
+    fake = FakeTorbox(cdn)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.fake = fake  # type: ignore[attr-defined]
+    host, port = httpd.server_address[:2]
+    fake.base = f"http://{host!s}:{port}"
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield fake
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

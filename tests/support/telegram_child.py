@@ -1,0 +1,78 @@
+"""``ferryman run --until-idle`` in a child process, against a fake Telegram in the test.
+
+Run as ``python -m tests.support.telegram_child <data_dir> <port>`` (``spawn_child``): the
+engine talks to the :func:`faketg.remote.serve` listening on ``127.0.0.1:<port>``, so
+the test can SIGKILL this process at any request and still see everything the fake
+was asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from faketg.remote import RemoteDialer
+from ferryman.config import Settings, load_settings
+from ferryman.engine.lock import DataDirLock
+from ferryman.engine.runner import Engine
+from ferryman.store import Store
+
+LEASE_SECONDS = 1.0  # a killed run's leases expire at once, as in tests/crash/test_crash.py
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def spawn_child(data_dir: Path, port: int, log: Path) -> asyncio.subprocess.Process:
+    """This module's engine run as a child process, its stderr to ``log``. Without the
+    test run's FERRYMAN_ variables: its settings are ``child_settings``' alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    with log.open("wb") as err:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.support.telegram_child",
+            str(data_dir),
+            str(port),
+            cwd=REPO,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def child_settings(data_dir: Path) -> Settings:
+    """What ``tests.support.telegram_helpers.tg_settings`` gives, for this data dir."""
+    return load_settings(
+        None,
+        {
+            "data_dir": data_dir,
+            "poll_seconds": 0.05,
+            "space_floor": 0,
+            "lease_seconds": LEASE_SECONDS,
+            "media": {"segment_seconds": 2},
+            "telegram": {"api_id": 1, "api_hash": "fakehash"},
+        },
+    )
+
+
+async def run(data_dir: Path, port: int) -> None:
+    settings = child_settings(data_dir)
+    store = await Store.open(settings.database)
+    try:
+        engine = Engine(store, settings, dialer=RemoteDialer("127.0.0.1", port))
+        await engine.run(until_idle=True)
+    finally:
+        await store.close()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    data_dir, port = Path(sys.argv[1]), int(sys.argv[2])
+    with DataDirLock(data_dir):  # as `ferryman run` does: one engine per data dir
+        asyncio.run(run(data_dir, port))
+
+
+if __name__ == "__main__":
+    main()

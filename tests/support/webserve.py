@@ -1,0 +1,98 @@
+"""`ferryman web` as a person starts it: a child process on a free loopback port, its
+address read from what it prints, stopped with SIGTERM (and its exit code checked)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class WebServer:
+    base: str
+    process: subprocess.Popen[str]
+    data: Path
+    output: list[str]
+
+    def client(self, **options: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=30, **options)
+
+    def wait_for(
+        self, job_id: int, states: tuple[str, ...], within: float = 120, **options: Any
+    ) -> dict[str, Any]:
+        """The job's view once its status is one of ``states``."""
+        deadline = time.monotonic() + within
+        with self.client(**options) as client:
+            while True:
+                view: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
+                if view.get("status") in states:
+                    return view
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"job {job_id} stayed {view.get('status')}: {view}")
+                time.sleep(0.2)
+
+
+def web_env(data: Path, **extra: str) -> dict[str, str]:
+    """The crash tests' environment, taking links to loopback (the tests' servers)."""
+    from tests.crash.test_crash import _env
+
+    return _env(data, **({"FERRYMAN_WEB__ALLOW_PRIVATE_LINKS": "true"} | extra))
+
+
+@contextmanager
+def running_web(data: Path, *args: str, **env: str) -> Iterator[WebServer]:
+    """``ferryman web --port 0`` on ``data``; yields once it listens."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ferryman", "web", "--port", "0", *args],
+        env=web_env(data, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    found: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if line.startswith("ferryman web: http://") and not found:
+                found.append(line.split()[2].rstrip("/"))
+                ready.set()
+        ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    ready.wait(60)
+    if not found:
+        process.kill()
+        raise AssertionError("ferryman web did not start:\n" + "".join(output))
+    server = WebServer(found[0], process, data, output)
+    try:
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        reader.join(5)
+
+
+def ndjson(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

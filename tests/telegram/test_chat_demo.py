@@ -1,0 +1,227 @@
+"""`ferryman telegram demo`: the chat tried without an account. The command runs as a
+newcomer would run it (a fresh process, no settings), the real chat front door, engine,
+Telethon client and Telegram sink against the bundled fake; its transcript is checked
+line by line. And the chat's refusals say why: `telegram serve` without settings or a
+login says so before claiming to serve, and `--to telegram:@foo` says what a username
+must be."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from ferryman.errors import FerrymanError
+from ferryman.samples import make_photo
+from ferryman.sinks.telegram_kind import telegram_target
+
+
+def _ferryman(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ferryman", *args],
+        env=clean | {"COLUMNS": "200"} | env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _after(lines: list[str], start: str) -> list[str]:
+    """The lines from the first that starts with ``start`` on."""
+    at = next(i for i, line in enumerate(lines) if line.startswith(start))
+    return lines[at:]
+
+
+def _block(chat: list[str], start: str) -> list[str]:
+    """One message of the transcript: its first line (``start``) and those under it."""
+    rest = _after(chat, start)
+    end = next((i for i, line in enumerate(rest[1:], 1) if not line.startswith(" ")), len(rest))
+    return rest[:end]
+
+
+@pytest.mark.slow
+def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_path: Path) -> None:
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    ran = _ferryman("telegram", "demo", cwd=tmp_path, TMPDIR=str(temp))
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    lines = ran.stdout.splitlines()
+    told, *chat = _after(lines, "── the chat with @ferry_demo_bot (a bot)")[1:]
+    assert told.startswith("(you are @newcomer") and "telegram.default_target" in told
+    at_home = _after(chat, "── the chat with @ferry_at_home (a user account: no buttons)")
+    chat = chat[: len(chat) - len(at_home)]
+    # /help, then /settings with a button per value: one pressed, the message shows it.
+    assert "e.g. /pass s3cret  or  /pass 4 s3cret" in "\n".join(_block(chat, "ferryman: Send me"))
+    shown = [line.strip() for line in _block(chat, "ferryman: your settings:")]
+    assert "link = 1080p (default): what a link to a video becomes" in shown
+    assert "[ link 1080p ] [ link 720p ] [ link mp3 192 ]" in shown
+    assert "link = 720p: what a link to a video becomes" in shown  # the edit after the press
+    assert "[ link 1080p ] [ ✓ link 720p ] [ link mp3 192 ]" in shown
+    pressed = _after(chat, "you:      ▸ [ link 720p ] on “your settings:”")
+    assert pressed[1].startswith("ferryman: ▸ link = 720p: what a link to a video becomes")
+    # The zip of photos: one status message that moved (each edit after ↻) to its summary,
+    # with a progress bar and its buttons on the way; then its two albums.
+    assert _after(chat, "you:      [file: holiday.zip]")[1].startswith(
+        "ferryman: holiday.zip: downloading 0%"
+    )
+    status = [line.strip() for line in _block(chat, "ferryman: holiday.zip: downloading 0%")]
+    assert status[2] == "[ ✓ Everything ] [ Choose files ]"
+    edits = [line for line in status if line.startswith("↻")]
+    assert len(edits) >= 2, status
+    assert edits[-1].startswith("↻ job 1 holiday: done, 12 delivered, 0 skipped")
+    assert any("▰" in line for line in status) and status[-2:] == ["2 albums sent", "[ Report ]"]
+    albums = [line for line in chat if line.startswith("ferryman: [album of")]
+    assert albums[0].startswith("ferryman: [album of 10: photo, photo")
+    assert albums[1].startswith("ferryman: [album of 2: photo, photo]  “holiday — 2/2”")
+    # The password archive waits for /pass, then comes.
+    locked = "\n".join(_block(chat, "ferryman: secret.zip: downloading 0%"))
+    assert "↻ job 2 secret: needs the archive password; send /pass PASSWORD" in locked
+    assert (
+        "[ Enter password ] [ Cancel ]" in locked and "↻ job 2 secret: done, 3 delivered" in locked
+    )
+    assert _after(chat, "you:      /pass open-sesame")[1] == (
+        "ferryman: job 2: password added; reading goes on where it stopped"
+    )
+    assert any(line.startswith("ferryman: [album of 3: photo") for line in chat)
+    # The damaged archive: what it could, and why the rest did not come.
+    cut = "\n".join(_block(chat, "ferryman: cut-off.zip: downloading 0%"))
+    assert "↻ job 3 cut-off: failed, archive.truncated" in cut and "[ Retry ] [ Report ]" in cut
+    report = _block(chat, "ferryman: job 3 cut-off: failed")
+    assert report[-1].strip() == "failed photo_3.jpeg: archive.entry_corrupt"
+    # Choose files: pressed while the archive downloads, a list by folder with sizes,
+    # two ticked and delivered; the rest is left alone, and Report says so.
+    trip = [line.strip() for line in _block(chat, "ferryman: trip.zip: downloading 0%")]
+    assert "[ Everything ] [ ✓ Choose files ]" in trip
+    assert trip[-1] == "↻ trip.zip: downloaded; choose its files"
+    choose = _after(chat, "you:      ▸ [ Choose files ] on “trip.zip: downloading")
+    assert choose[1] == "ferryman: ▸ you choose the files once it is downloaded"
+    listing = [line.strip() for line in _block(chat, "ferryman: trip.zip: 11 files, page 1 of 2")]
+    assert listing[1:3] == ["trip/", "· 1. dashcam.raw 1.0 MB"]
+    assert "trip/day1/" in listing and any(
+        line.startswith("· 3. photo_000021.jpg ") for line in listing
+    )
+    assert "[ next ▶ ]" in listing and "[ Deliver 0 chosen ] [ Drop ]" in listing
+    assert listing[-1] == "↻ trip.zip: 2 files chosen, job 4; 9 left alone"
+    ticked = _after(chat, "you:      ▸ [ · photo_000021.jpg")
+    assert ticked[1] == "ferryman: ▸ 1 chosen"
+    delivered = _after(chat, "you:      ▸ [ Deliver 2 chosen ]")
+    assert delivered[1] == "ferryman: ▸ job 4: 2 files"
+    assert "ferryman: [album of 2: photo, photo]  “trip — 1/1”" in delivered
+    asked = _after(chat, "you:      ▸ [ Report ] on “job 4 trip: done, 2 delivered, 9 skipped")
+    assert asked[1] == "ferryman: ▸ job 4: the report is below"
+    report = [line.strip() for line in _block(asked, "ferryman: job 4 trip: done")]
+    assert report[1].startswith("2 of 11 delivered") and report[2:] == ["skipped 9: not chosen"]
+    # A link comes as the setting says; its Audio MP3 button converts it, a job of its own.
+    link = _after(chat, "you:      this one: http://127.0.0.1:")
+    assert link[0].endswith("/clip.mp4")
+    assert "[ Video 1080p ] [ 720p ] [ Audio MP3 ]" in "\n".join(_block(link, "ferryman: clip:"))
+    assert "ferryman: [video: clip.mp4] clip — 1/1" in link
+    audio = _after(link, "you:      ▸ [ Audio MP3 ] on “job 5 clip: done")
+    assert audio[1] == "ferryman: ▸ job 6: mp3 of the same link"
+    again = "\n".join(_block(audio, "ferryman: clip (2): queued"))
+    assert "↻ job 6 clip (MP3 192 kbps): done, 1 delivered" in again
+    assert "ferryman: [audio: clip (MP3 192 kbps).mp3] clip (MP3 192 kbps) — 1/1" in audio
+    # /cancel stops the endless download; /watch and /watches; /status sums it up.
+    assert _after(chat, "you:      /cancel")[1].startswith(
+        "ferryman: job 7 (big) cancelled while downloading"
+    )
+    watch = _after(chat, "you:      /watch http://127.0.0.1:")[1]
+    assert watch.startswith("ferryman: watch 1: http://127.0.0.1:") and "(feed)" in watch
+    assert _after(chat, "you:      /watches")[1].startswith("ferryman: 1 http://127.0.0.1:")
+    status_lines = _block(chat, "ferryman: 1 holiday: done, 12/12 files")
+    listed = [line.removeprefix("ferryman:").strip() for line in status_lines]
+    assert [line.split(":")[0] for line in listed if line[:1].isdigit()] == [
+        "1 holiday",
+        "2 secret",
+        "3 cut-off",
+        "4 trip",
+        "5 clip",
+        "6 clip (MP3 192 kbps)",
+        "7 big",
+    ]
+    # ferryman on a user account: the same choices as numbered options, answered by a reply.
+    assert at_home[2:4] == [
+        "you:      [file: secret.zip]",
+        "ferryman: secret.zip: downloading 0% (0 kB of 30 kB)",
+    ]
+    home = "\n".join(at_home)
+    assert "↻ job 1 secret: needs the archive password" in home
+    assert "reply with a number: 1 Enter password · 2 Cancel" in home
+    number = _after(at_home, "you:      1  (a reply to “job 1 secret: needs the archive password")
+    assert number[1] == "ferryman: job 1: reply to this message with the archive's password"
+    given = _after(at_home, "you:      open-sesame  (a reply to “job 1: reply to this message")
+    assert given[1] == "ferryman: job 1: password added; reading goes on where it stopped"
+    assert any(line.startswith("ferryman: [album of 3: photo") for line in at_home)
+    assert _after(at_home, "you:      /status")[1] == "ferryman: 1 secret: done, 3/3 files"
+    # Then how to do it for real.
+    rest = "\n".join(_after(lines, "That was the real chat front door"))
+    assert "ferryman telegram login" in rest and "ferryman telegram serve" in rest
+    assert "my.telegram.org" in rest and "allow_users" in rest
+    # Nothing of the user's: no data dir where it ran, the demo's own one deleted.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
+    assert list(temp.iterdir()) == []
+
+
+def test_the_transcript_draws_a_messages_buttons_a_line_a_row() -> None:
+    from telethon.tl import types
+
+    from ferryman.frontdoors.chat_demo import buttons
+
+    def button(text: str) -> types.KeyboardInlineButton:
+        return types.KeyboardInlineButton(text, types.InlineButtonTypeCallback(text.encode()))
+
+    markup = types.ReplyInlineMarkup(
+        [
+            types.KeyboardInlineButtonRow([button("Everything"), button("Choose files")]),
+            types.KeyboardInlineButtonRow([button("As documents")]),
+        ]
+    )
+    message = SimpleNamespace(reply_markup=markup)
+    assert buttons(message) == ["[ Everything ] [ Choose files ]", "[ As documents ]"]
+    assert buttons(SimpleNamespace(reply_markup=None)) == []
+
+
+def test_serve_without_settings_or_login_says_so_before_serving(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    bare = _ferryman("--data-dir", data, "telegram", "serve", cwd=tmp_path)
+    told = bare.stdout + bare.stderr
+    assert bare.returncode == 4 and "telegram.not_configured" in told
+    assert "ferryman telegram demo" in told  # how to try it without an account
+    assert "serving" not in told
+    keys = {"FERRYMAN_TELEGRAM__API_ID": "1", "FERRYMAN_TELEGRAM__API_HASH": "x"}
+    unlogged = _ferryman("--data-dir", data, "telegram", "serve", cwd=tmp_path, **keys)
+    told = unlogged.stdout + unlogged.stderr
+    assert unlogged.returncode == 4 and "telegram.not_logged_in" in told
+    assert "serving" not in told
+
+
+@pytest.mark.parametrize(
+    ("target", "why"),
+    [
+        ("@foo", "a username has 5 to 32 characters"),
+        ("@1abc5", "starts with a letter"),
+        ("@bad-name", "only letters, digits and underscores"),
+        ("@" + "a" * 40, "at most 32 characters"),
+        ("-1001234/topic/x", "/topic/ID"),
+    ],
+)
+def test_a_chat_that_is_not_one_says_why(target: str, why: str) -> None:
+    with pytest.raises(FerrymanError) as caught:
+        telegram_target(target)
+    assert caught.value.code == "sink.unknown" and why in caught.value.message
+
+
+def test_add_to_a_too_short_username_says_why(tmp_path: Path) -> None:
+    photo = make_photo(tmp_path / "p.jpg", 1)
+    added = _ferryman(
+        "--data-dir", str(tmp_path / "data"), "add", str(photo), "--to", "telegram:@foo",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert added.returncode != 0
+    assert "'@foo' is not a chat: a username has 5 to 32 characters" in added.stderr

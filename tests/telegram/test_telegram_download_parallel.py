@@ -1,0 +1,117 @@
+"""Downloads from Telegram at the speed of the link: a big file's ``getFile`` requests go
+many at once over several connections (one connection carries a chunk a round trip), an
+album's files are fetched at once, and the engine's downloads share one set of
+connections instead of opening their own for each file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from telethon.tl import functions
+
+from faketg import FakeTelegram
+from faketg.people import channel_posts, stored_document
+from ferryman.net.progress import DownloadProgress
+from ferryman.telegram.download import CHUNK
+from tests.telegram.test_telegram_links import SOURCE, world_at
+
+SERVER_TIME = 0.01  # the fake's time to answer one getFile: requests sent together overlap
+
+
+@dataclass
+class InFlight:
+    """``getFile`` requests the fake is answering at once, at most, and on which
+    connections they came."""
+
+    now: int = 0
+    peak: int = 0
+    connections: set[int] = field(default_factory=set)
+
+
+def count_reads(server: FakeTelegram, hold: int = 0) -> InFlight:
+    """Counts the getFile requests in flight. ``hold``: the first requests are held
+    until that many are in flight together (released after 10 s whatever came), so
+    the peak shows what the client asks at once, not how fast a loaded machine
+    answered the first ones."""
+    seen = InFlight()
+    handle: Callable[[Any, Any], Any] = server.handle
+    server.processing_delay[functions.upload.GetFileRequest] = SERVER_TIME
+    together = asyncio.Event()
+
+    async def counted(call: Any, request: Any) -> Any:
+        if not isinstance(request, functions.upload.GetFileRequest):
+            return await handle(call, request)
+        seen.now += 1
+        seen.peak = max(seen.peak, seen.now)
+        seen.connections.add(call.sender.id)
+        if seen.now >= hold:
+            together.set()
+        try:
+            if not together.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(together.wait(), 10)
+                together.set()
+            return await handle(call, request)
+        finally:
+            seen.now -= 1
+
+    server.handle = counted  # type: ignore[method-assign]
+    return seen
+
+
+async def test_a_big_file_is_asked_for_many_chunks_at_once_over_eight_connections(
+    tmp_path: Path,
+) -> None:
+    """A 40 MiB document: two dozen chunks in flight at once over eight connections (one
+    connection alone carries a chunk a round trip: four of them, one each, filled a fifth
+    of a 800 Mbit/s link), each chunk asked once, the file whole."""
+    async with world_at(tmp_path) as w:
+        data = hashlib.sha256(b"big").digest() * (40 * CHUNK // 32) + b"tail"
+        at = w.post(w.private, data, "big.bin", "application/octet-stream")
+        seen = count_reads(w.server, hold=16)
+        got = await SOURCE.fetch(f"tg:c/{w.private.id}/{at}", w.plan(tmp_path / "fetch"))
+        assert got.path.read_bytes() == data
+        assert w.server.stats.requests["GetFileRequest"] == -(-len(data) // CHUNK)
+        assert seen.peak >= 16, seen
+        assert len(seen.connections) == 8, seen
+
+
+async def test_an_albums_files_are_fetched_at_once(tmp_path: Path) -> None:
+    """An album of five (as a watch makes it one input): its five files are asked for
+    together, not one after another; each lands in its place, and progress ends at the
+    album's whole size."""
+    async with world_at(tmp_path) as w:
+        files = [hashlib.sha256(bytes([n])).digest() * (2000 + n) for n in range(5)]
+        posts = [
+            ("", stored_document(w.server, w.poster, data, f"{n}.bin", "application/zip"))
+            for n, data in enumerate(files)
+        ]
+        sent = channel_posts(w.server, w.poster, w.private, posts, album=True)
+        uri = f"tg:c/{w.private.id}/{','.join(str(m.id) for m in sent)}"
+        seen = count_reads(w.server, hold=len(files))
+        progress: list[DownloadProgress] = []
+        got = await SOURCE.fetch(uri, w.plan(tmp_path / "fetch", on_progress=progress.append))
+        assert seen.peak == len(files), seen
+        for place, data in enumerate(files, 1):
+            assert (got.path / str(place) / f"{place - 1}.bin").read_bytes() == data
+        assert progress[-1].done == sum(len(f) for f in files)
+
+
+async def test_the_engines_downloads_share_their_connections(tmp_path: Path) -> None:
+    """Three messages fetched one after another through the engine's shared resources
+    open one download connection between them, not one each."""
+    async with world_at(tmp_path) as w:
+        dialer = w.shared.dialer
+        ids = [
+            w.post(w.private, bytes([n]) * 5000, f"{n}.bin", "application/zip") for n in range(3)
+        ]
+        for n, at in enumerate(ids):
+            got = await SOURCE.fetch(f"tg:c/{w.private.id}/{at}", w.plan(tmp_path / str(n)))
+            assert got.path.read_bytes() == bytes([n]) * 5000
+        assert dialer.opened == 1
