@@ -306,7 +306,7 @@ def same_place(column: Any, dest: str) -> Any:
     """Where ``column`` names the destination ``dest`` names, whatever delivery options
     either carries (``library:/x?caption=…`` is ``library:/x``): a job's name is unique
     in its place, as a library's folders are."""
-    from sqlalchemy import or_
+    from sqlalchemy import or_  # lazy: start-up (the light store reads rows)
 
     base = dest.partition("?")[0]
     return or_(column == base, column.startswith(base + "?", autoescape=True))
