@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ferryman.archive.allocator import tune_for_streaming
 from ferryman.archive.box_wire import DECODER_FAILED
@@ -28,10 +28,11 @@ from ferryman.archive.reader import (
     OpenOptions,
     detect_format,
 )
-from ferryman.archive.sevenzip_backend import SevenZip, SevenZipReader
-from ferryman.archive.sevenzip_backend import find_7zz as find
 from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
+
+if TYPE_CHECKING:
+    from ferryman.archive.sevenzip_backend import SevenZip, SevenZipReader
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def open_archive_stream(
 def find_7zz(explicit: Path | None) -> SevenZip | None:
     """``sevenzip_backend.find_7zz``, imported when first needed: most archives never
     need 7zz, and its modules cost a first archive's opening 10-20 ms to import."""
+    from ferryman.archive.sevenzip_backend import find_7zz as find  # lazy: only an archive that needs 7zz loads it
 
     return find(explicit)
 
@@ -112,6 +114,8 @@ def find_7zz(explicit: Path | None) -> SevenZip | None:
 def _seven_reader(
     exe: SevenZip, path: Path, options: OpenOptions, name: str | None = None
 ) -> SevenZipReader:
+    from ferryman.archive.sevenzip_backend import SevenZipReader  # lazy: only an archive that needs 7zz loads it
+
     return SevenZipReader(exe, path, options, name)
 
 
