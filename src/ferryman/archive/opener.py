@@ -106,7 +106,9 @@ def open_archive_stream(
 def find_7zz(explicit: Path | None) -> SevenZip | None:
     """``sevenzip_backend.find_7zz``, imported when first needed: most archives never
     need 7zz, and its modules cost a first archive's opening 10-20 ms to import."""
-    from ferryman.archive.sevenzip_backend import find_7zz as find  # lazy: only an archive that needs 7zz loads it
+    from ferryman.archive.sevenzip_backend import (
+        find_7zz as find,  # lazy: only an archive that needs 7zz loads it
+    )
 
     return find(explicit)
 
@@ -114,7 +116,9 @@ def find_7zz(explicit: Path | None) -> SevenZip | None:
 def _seven_reader(
     exe: SevenZip, path: Path, options: OpenOptions, name: str | None = None
 ) -> SevenZipReader:
-    from ferryman.archive.sevenzip_backend import SevenZipReader  # lazy: only an archive that needs 7zz loads it
+    from ferryman.archive.sevenzip_backend import (
+        SevenZipReader,  # lazy: only an archive that needs 7zz loads it
+    )
 
     return SevenZipReader(exe, path, options, name)
 
