@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 
+from ferryman.caption_template import render_caption
 from ferryman.config_sections import (
     ArchiveSettings,
     ByteSize,
@@ -86,15 +87,6 @@ __all__ = [
     "validate_partial",
     "with_runtime",
 ]
-
-
-def render_caption(template: str, **fields: object) -> str:
-    """Fill a caption template; a bad one is refused when settings load, not mid-delivery."""
-    try:
-        return template.format(**fields)
-    except (KeyError, IndexError, ValueError) as exc:
-        known = ", ".join("{" + name + "}" for name in fields)
-        raise ValueError(f"caption_template can use {known} only ({exc!r})") from exc
 
 
 def default_data_dir() -> Path:

@@ -10,7 +10,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from ferryman.config import Settings, render_caption
+from ferryman.caption_template import render_caption
+from ferryman.config import Settings
 from ferryman.engine import quarantine
 from ferryman.engine.context import Context
 from ferryman.engine.destination import resolve, warm

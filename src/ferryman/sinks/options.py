@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from typing import NoReturn
 from urllib.parse import quote, unquote
 
-from ferryman.config import render_caption
+from ferryman.caption_template import render_caption
 from ferryman.errors import FerrymanError
 
 KEYS = ("as", "caption", "thumb")
