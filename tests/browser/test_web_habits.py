@@ -17,7 +17,7 @@ import pytest
 
 from ferryman.archive.sevenzip_process import find_7zz
 from ferryman.samples import make_photo_set, make_zip
-from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
+from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE
 from tests.support.httpserve import serving
 from tests.support.webserve import WebServer, running_web
 
@@ -26,20 +26,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 CSRF = {"X-Ferryman-CSRF": "1"}
 SHOTS = Path(os.environ.get("FERRYMAN_SCREENSHOTS", "/tmp/pagewords-shots"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 def _shots(page: Any, name: str, *, whole: bool = True) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ferryman.samples import make_video
-from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
+from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE
 from tests.support.webserve import WebServer, running_web
 
 pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
@@ -26,20 +26,6 @@ COOKIES = (
     ".youtube.com\tTRUE\t/\tTRUE\t1893456000\tSID\tsecret-sid\n"
     "#HttpOnly_.x.com\tTRUE\t/\tFALSE\t0\tauth_token\tsecret-auth\n"
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 @pytest.fixture(scope="module")

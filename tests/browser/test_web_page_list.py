@@ -12,7 +12,6 @@ import os
 import re
 import tarfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from ferryman.config import load_settings
 from ferryman.errors import FerrymanError
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
-from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
+from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE
 from tests.support.httpserve import Link, serving
 from tests.support.webserve import WebServer, running_web
 
@@ -32,20 +31,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 CSRF = {"X-Ferryman-CSRF": "1"}
 SHOTS = Path(os.environ.get("FERRYMAN_SCREENSHOTS", "/tmp/pagelist-shots"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as launched:
-        yield launched
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 def _shots(page: Any, name: str) -> None:
