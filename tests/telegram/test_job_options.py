@@ -51,6 +51,7 @@ def test_options_ride_in_the_destination_and_come_back_canonical() -> None:
         ("telegram:me?", "'' is not an option"),
         ("telegram:me?caption={nope}", "caption can use"),
         ("telegram:me?caption=%7Balbum%5B0%5D%7D", "caption can use"),
+        ("telegram:me?caption=%7Balbum%3A%3E999999999%7D", "width is at most 999"),
         ("telegram:me?thumb=rel/t.jpg", "absolute path"),
         ("telegram:me?caption=%FF", "not UTF-8"),
         ("library:/srv/x?as=documents", "takes no as"),

@@ -62,6 +62,9 @@ def test_unknown_key_and_bad_caption_are_refused(tmp_path: Path) -> None:
         load_settings(_toml(tmp_path, "album_sise = 4\n"))
     with pytest.raises(FerrymanError, match=r"caption_template.*\{job_name\}"):
         load_settings(None, {"caption_template": "{name} {album}"})
+    # A width that would make one caption gigabytes long is refused, not rendered.
+    with pytest.raises(FerrymanError, match="width is at most 999"):
+        load_settings(None, {"caption_template": "{album:>999999999}"})
 
 
 def test_runtime_overrides_are_validated_too(tmp_path: Path) -> None:
