@@ -600,13 +600,13 @@ class Bench:
     generated: list[str] = field(default_factory=list)
 
 
-def guarded(b: Bench, name: str, section: Callable[[], object]) -> None:
+def guarded(result: Result, name: str, section: Callable[[], object]) -> None:
     """Run one section; a crash becomes a failed check, and the other section still runs."""
     try:
         section()
     except Exception as exc:  # one broken section must not hide the other
-        progress(f"telegram: {name} failed: {type(exc).__name__}: {exc}")
-        b.result.checks.append(
+        progress(f"{result.name}: {name} failed: {type(exc).__name__}: {exc}")
+        result.checks.append(
             Check(f"{name} ran to the end", f"{type(exc).__name__}: {exc}", "", False)
         )
 
@@ -624,8 +624,8 @@ def run(args: argparse.Namespace) -> Result:
     with scratch("telegram", args.tmp_dir, args.keep) as root:
         b = Bench(args, root, result)
         if args.tg_photos > 0:  # --tg-photos 0: the big file alone
-            guarded(b, "photos", lambda: photos_section(b))
-        guarded(b, "big file", lambda: big_section(b))
+            guarded(b.result, "photos", lambda: photos_section(b))
+        guarded(b.result, "big file", lambda: big_section(b))
     result.checks.append(
         Check(
             "every delivery checked in the chat (SHA-256, count, albums)",

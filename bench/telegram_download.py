@@ -38,6 +38,7 @@ from bench.telegram import (
     LINK_MBIT,
     PDF_HEAD,
     engine_settings,
+    guarded,
     log_in,
     make_photos,
     telethon_part_kib,
@@ -461,16 +462,6 @@ def photos_section(b: Bench, w: World) -> None:
     }
 
 
-def guarded(b: Bench, name: str, section: Callable[[], object]) -> None:
-    try:
-        section()
-    except Exception as exc:  # one broken section must not hide the other
-        progress(f"telegram download: {name} failed: {type(exc).__name__}: {exc}")
-        b.result.checks.append(
-            Check(f"{name} ran to the end", f"{type(exc).__name__}: {exc}", "", False)
-        )
-
-
 def run(args: argparse.Namespace) -> Result:
     result = Result(
         "telegram --download",
@@ -485,8 +476,8 @@ def run(args: argparse.Namespace) -> Result:
         w = make_world(big_bytes(size), base, photos)
         b = Bench(args, root, result)
         if photos:
-            guarded(b, "photos", lambda: photos_section(b, w))
-        guarded(b, "big file", lambda: big_section(b, w))
+            guarded(b.result, "photos", lambda: photos_section(b, w))
+        guarded(b.result, "big file", lambda: big_section(b, w))
     result.checks.append(
         Check(
             "every download checked (SHA-256, every photo once)",
