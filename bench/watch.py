@@ -37,6 +37,7 @@ def _feed(server: FaultServer, count: int) -> None:
 async def _measure(work: Path, url: str, server: FaultServer, count: int) -> list[float]:
     from ferryman.config import load_settings
     from ferryman.device.conditions import Device
+    from ferryman.engine.ops.intake import entry_job
     from ferryman.engine.watch.check import Checker
     from ferryman.sinks.builtin import default_sinks
     from ferryman.sources.builtin import default_sources
@@ -55,7 +56,13 @@ async def _measure(work: Path, url: str, server: FaultServer, count: int) -> lis
             next_check_at=0.0,
         )  # fmt: skip
         checker = Checker(
-            store, default_sources(), default_sinks(), default_listers(), Device(env={}), "bench"
+            store,
+            default_sources(),
+            default_sinks(),
+            default_listers(),
+            Device(env={}),
+            "bench",
+            enter=entry_job,
         )
         times = [baseline]
         for step in range(3):

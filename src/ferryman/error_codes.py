@@ -19,6 +19,12 @@ class ErrorSpec:
     ``fails_entry``: met inside an archive (a nested archive broken), that entry fails
     alone and reading the rest goes on. ``archive.limit_exceeded`` ends the input but
     never fails an entry alone: a limit concerns the whole input, wherever it trips.
+    ``one_entry``: met while one entry is staged, that entry is recorded failed and the
+    read goes on (or, with ``ends_input`` too, ends there); any other code met there
+    stops the read (retried, or the job fails). The read stage asks nothing else.
+    ``waits``: the work waits for the machine (disk room, Wi-Fi, a network, charge),
+    rechecked and never counted as an attempt; a batch's input that meets it holds the
+    whole fetch (``sources/batch.py``), as retries do (``engine/plumbing/retry.py``).
     ``confirm_once``: not retryable, yet tried once more before the work fails (a name
     that did not resolve may have been a resolver's hiccup; a second answer settles it).
     """
@@ -28,6 +34,8 @@ class ErrorSpec:
     next_step: str
     ends_input: bool = field(default=False, kw_only=True)
     fails_entry: bool = field(default=False, kw_only=True)
+    one_entry: bool = field(default=False, kw_only=True)
+    waits: bool = field(default=False, kw_only=True)
     confirm_once: bool = field(default=False, kw_only=True)
     # The page's wording where ``next_step`` names a shell command or a flag (the page
     # has buttons instead); None: ``page_step`` drops such sentences from ``next_step``.
@@ -80,6 +88,7 @@ SPECS: tuple[ErrorSpec, ...] = (
         False,
         "This file was in the folder when ferryman listed it, but the server no longer has"
         " it; the rest of the folder went on. If it moved, add it from where it is now.",
+        one_entry=True,
     ),
     ErrorSpec("source.duplicate", False, "Already added; use --force to process it again."),
     ErrorSpec(
@@ -88,18 +97,21 @@ SPECS: tuple[ErrorSpec, ...] = (
         "Not on Wi-Fi and network.wifi_only is set: downloads go on by themselves on Wi-Fi"
         " (or set network.wifi_only = false). `ferryman config set network.wifi_only"
         " false` does it.",
+        waits=True,
     ),
     ErrorSpec(
         "network.offline",
         True,
         "The device has no network (no route out: airplane mode, no signal): downloads"
         " go on by themselves when it is back, without counting as attempts.",
+        waits=True,
     ),
     ErrorSpec(
         "power.low",
         True,
         "The battery is below power.min_battery and not charging: downloads go on by"
         " themselves once it charges (or lower power.min_battery).",
+        waits=True,
     ),
     ErrorSpec("link.invalid", False, "The link is malformed; copy it again in full."),
     ErrorSpec(
@@ -332,6 +344,7 @@ SPECS: tuple[ErrorSpec, ...] = (
         "archive.entry_corrupt",
         False,
         "This entry is damaged inside the archive; the rest was delivered.",
+        one_entry=True,
     ),
     ErrorSpec(
         "archive.password_required",
@@ -377,6 +390,7 @@ SPECS: tuple[ErrorSpec, ...] = (
         " named in the message and retry the job. `ferryman config set archive.KEY VALUE`"
         " raises it (e.g. `ferryman config set archive.max_ratio 500`).",
         ends_input=True,
+        one_entry=True,
     ),
     # media
     ErrorSpec(
@@ -426,6 +440,7 @@ SPECS: tuple[ErrorSpec, ...] = (
         True,
         "Free disk space or lower `space_floor`; the job resumes itself."
         " `ferryman config set space_floor 128MiB` lowers it.",
+        waits=True,
     ),
     ErrorSpec(
         "space.too_large",
@@ -458,6 +473,7 @@ SPECS: tuple[ErrorSpec, ...] = (
         web_step="A bug in ferryman met this one file (the server's log has its"
         " traceback); the rest of the input went on. The file is kept in quarantine:"
         " please report it with the log, and retry the job once a newer ferryman fixes it.",
+        one_entry=True,
     ),
     # sinks
     ErrorSpec("sink.io", True, "Writing to the destination failed; it is retried."),

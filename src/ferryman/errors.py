@@ -91,6 +91,14 @@ class FerrymanError(Exception):
         return spec_for(self.code).fails_entry
 
     @property
+    def one_entry(self) -> bool:
+        return spec_for(self.code).one_entry
+
+    @property
+    def waits(self) -> bool:
+        return spec_for(self.code).waits
+
+    @property
     def confirm_once(self) -> bool:
         return spec_for(self.code).confirm_once
 

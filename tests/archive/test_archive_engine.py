@@ -22,7 +22,7 @@ from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.config import Settings
 from ferryman.engine.ops import control, intake
 from ferryman.engine.plumbing.events import Event, ItemRecorded
-from ferryman.engine.read import entry_batch, read_loop, read_run
+from ferryman.engine.read import entry_batch, job_read, read_run
 from ferryman.engine.runner import Engine
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo, make_photo_set
@@ -271,7 +271,7 @@ async def test_nested_archives_are_read_in_place_up_to_the_depth_limit(
     # `item.recorded` shows what was on disk then.
     monkeypatch.setattr(entry_batch, "BATCH_ENTRIES", 1)
     monkeypatch.setattr(read_run, "RUN_ENTRIES", 1)
-    monkeypatch.setattr(read_loop, "READ_AHEAD", False)
+    monkeypatch.setattr(job_read, "READ_AHEAD", False)
     photos = make_photo_set(tmp_path / "src", 4)
     level3 = tmp_path / "l3.zip"
     with zipfile.ZipFile(level3, "w") as zf:

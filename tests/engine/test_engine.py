@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from ferryman.config import Settings
 from ferryman.engine.context import Context
 from ferryman.engine.ops import control, intake, report
+from ferryman.engine.plumbing import destination
 from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     EventBus,
@@ -28,7 +29,7 @@ from ferryman.engine.plumbing.events import (
     JobExpanded,
     JobWaiting,
 )
-from ferryman.engine.read import destination, entry_batch, read_loop
+from ferryman.engine.read import entry_batch, job_read, reading_thread
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
@@ -277,7 +278,7 @@ async def test_passing_read_errors_are_retried_with_backoff(
     engine.bus.subscribe(lambda e: waits.append(e.reason) if isinstance(e, JobWaiting) else None)
     from unittest import mock
 
-    with mock.patch("ferryman.engine.read.read_loop.stage_entry", flaky):
+    with mock.patch("ferryman.engine.read.staging.stage_entry", flaky):
         await asyncio.wait_for(engine.run(until_idle=True), 60)
     final = await store.get_job(job.id)
     assert waits == ["space.low"]
@@ -445,7 +446,7 @@ async def test_an_unexpected_error_is_retried_a_bounded_number_of_times(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    with mock.patch("ferryman.engine.read.read_loop.prepare", broken):
+    with mock.patch("ferryman.engine.read.staging.prepare", broken):
         await asyncio.wait_for(run_until_idle(store, fast), 60)
     final = await store.get_job(job.id)
     assert final.state is JobState.FAILED
@@ -561,13 +562,13 @@ async def test_the_reading_thread_stages_small_entries_in_runs(
     photos = make_photo_set(tmp_path / "photos", 120, size=(32, 24))
     job = await intake.add_source(sqlite_store, tmp_path / "photos")
     hops: list[str] = []
-    call = read_loop.ReadingThread.call
+    call = reading_thread.ReadingThread.call
 
     async def counted(reader: Any, fn: Any, *args: Any) -> Any:
         hops.append(getattr(fn, "__name__", repr(fn)))
         return await call(reader, fn, *args)
 
-    monkeypatch.setattr(read_loop.ReadingThread, "call", counted)
+    monkeypatch.setattr(reading_thread.ReadingThread, "call", counted)
     # A backlog that never fills: how often a full one cuts a run short depends on how
     # fast albums leave (with 20, about one entry per album went the careful way).
     roomy = settings.model_copy(update={"backlog_items": 1000})
@@ -576,7 +577,7 @@ async def test_the_reading_thread_stages_small_entries_in_runs(
     delivered = [f["disk_sha256"] for f in library_files(settings.library)]
     assert sorted(delivered) == sorted(sha256(p) for p in photos)
     assert (await sqlite_store.get_job(job.id)).state is JobState.DONE
-    assert hops.count("_stage_and_prepare") == 0  # none was left to the loop
+    assert hops.count("stage_and_prepare") == 0  # none was left to the loop
     runs = hops.count("read_run")
     assert 1 <= runs <= 120 / 4, f"{runs} runs for 120 entries: {hops}"  # was 240 hops
 
@@ -605,11 +606,11 @@ async def test_a_batch_that_failed_to_record_goes_first_in_the_next_flush(
 
     monkeypatch.setattr(store, "record_entries", failing_once)
     for index in range(3):
-        await batch.add(index, f"skipped-{index}", read_loop._skipped("not_media"))
+        await batch.add(index, f"skipped-{index}", job_read.skipped("not_media"))
     with pytest.raises(OperationalError):
         await batch.flush()
     for index in range(3, 5):  # added meanwhile, flushed by someone else
-        await batch.add(index, f"skipped-{index}", read_loop._skipped("not_media"))
+        await batch.add(index, f"skipped-{index}", job_read.skipped("not_media"))
     await batch.flush()
     items = await store.job_items(job.id)
     assert [item.seq for item in items] == [0, 1, 2, 3, 4]

@@ -265,7 +265,7 @@ async def test_notify_none_on_a_job_sends_nothing_for_it(
 
 
 def test_targets_the_override_then_the_settings_unless_quiet(settings: Settings) -> None:
-    from ferryman.engine.notify import check_target, targets
+    from ferryman.engine.plumbing.notice_targets import check_target, targets
 
     loud = with_notify(settings, urls=["ntfy://topic"]).notify
     hushed = with_notify(settings, urls=["ntfy://topic"], quiet=True).notify

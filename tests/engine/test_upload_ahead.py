@@ -24,7 +24,7 @@ from telethon.tl import functions
 from faketg import FakeTelegram
 from faketg.client import FakeDialer, logged_in_client
 from ferryman.engine.ops import control, intake
-from ferryman.engine.read import read_loop
+from ferryman.engine.read import staging
 from ferryman.engine.read.stage import AHEAD_BYTES, Staged, stage_entry
 from ferryman.model import ItemState, JobState
 from ferryman.telegram.ahead import AheadUploads
@@ -52,7 +52,7 @@ class _SlowStaging:
         self.pause = pause
         self.read_whole_at: float | None = None
         self.staged: list[Staged] = []
-        monkeypatch.setattr(read_loop, "stage_entry", self._stage)
+        monkeypatch.setattr(staging, "stage_entry", self._stage)
 
     def _blocks(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
         for block in blocks:

@@ -22,7 +22,8 @@ from telethon.tl import types
 
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
-from ferryman.engine.read.prepare import MediaOptions, prepare
+from ferryman.engine.plumbing.media_options import MediaOptions
+from ferryman.engine.read.prepare import prepare
 from ferryman.engine.read.stage import Staged
 from ferryman.engine.runner import Engine
 from ferryman.media.classify import classify

@@ -18,7 +18,8 @@ from PIL import Image
 
 from ferryman.config import Settings, load_settings
 from ferryman.engine.ops import intake
-from ferryman.engine.read.prepare import MediaOptions, prepare
+from ferryman.engine.plumbing.media_options import MediaOptions
+from ferryman.engine.read.prepare import prepare
 from ferryman.engine.read.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES, decoded_bytes
@@ -88,7 +89,8 @@ def _prepare_in_child(path: Path) -> dict[str, object]:
         + f"""
 import json
 from pathlib import Path
-from ferryman.engine.read.prepare import MediaOptions, prepare
+from ferryman.engine.plumbing.media_options import MediaOptions
+from ferryman.engine.read.prepare import prepare
 from ferryman.engine.read.stage import Staged
 from ferryman.media.policy import TELEGRAM
 from ferryman.model import MediaKind

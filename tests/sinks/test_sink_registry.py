@@ -20,7 +20,7 @@ import pytest
 from ferryman.config import Settings, load_settings
 from ferryman.engine.ops import intake
 from ferryman.engine.plumbing.events import AlbumFailed, AlbumWaiting, Event, EventBus
-from ferryman.engine.read.prepare import media_options
+from ferryman.engine.plumbing.media_options import media_options
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY, TELEGRAM, TELEGRAM_PREMIUM

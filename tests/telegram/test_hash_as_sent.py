@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ferryman.engine.ops import intake
-from ferryman.engine.read import read_loop
+from ferryman.engine.read import staging
 from ferryman.engine.read.stage import HASH_LATER_BYTES, Staged, stage_entry
 from ferryman.model import ItemState
 from ferryman.store import Store
@@ -89,7 +89,7 @@ def _staged_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append(staged.sha256)
         return staged
 
-    monkeypatch.setattr(read_loop, "stage_entry", noting)
+    monkeypatch.setattr(staging, "stage_entry", noting)
     return seen
 
 

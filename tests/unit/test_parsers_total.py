@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine.notify import check_target, targets
 from ferryman.engine.ops import intake
 from ferryman.engine.ops.watch_admin import (
     MAX_EVERY,
@@ -26,6 +25,7 @@ from ferryman.engine.ops.watch_admin import (
     parse_every,
     parse_since,
 )
+from ferryman.engine.plumbing.notice_targets import check_target, targets
 from ferryman.errors import ERRORS, FerrymanError
 from ferryman.links.canonical import canonical, host_of, is_platform
 from ferryman.sinks.builtin import default_sinks

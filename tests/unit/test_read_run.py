@@ -1,6 +1,6 @@
 """A run of reading (``engine.read.read_run``): which entries the reading thread stages in one
 hop, and where it stops to let the loop look. Real photos and a real video, staged and
-prepared by the engine's own ``_stage_and_prepare``."""
+prepared by the engine's own ``staging.stage_and_prepare``."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from ferryman.archive.reader import EntryInfo, EntryType
+from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read import read_run
-from ferryman.engine.read.prepare import MediaOptions
-from ferryman.engine.read.read_loop import _stage_and_prepare
+from ferryman.engine.read.prepare import Prepared
 from ferryman.engine.read.read_run import Read, RunLimits
+from ferryman.engine.read.staging import StageRequest, stage_and_prepare
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import policy_named
 from ferryman.model import ItemState
@@ -70,7 +71,7 @@ def test_small_entries_are_staged_in_one_run_up_to_its_length(
     tmp_path: Path, photos: list[Path]
 ) -> None:
     entries = iter([_entry(i, p) for i, p in enumerate(photos)])
-    run = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare)
+    run = read_run.read_run(entries, _limits(tmp_path))
     steps = run.steps
     assert len(steps) == read_run.RUN_ENTRIES  # a full run (the time limit is far off)
     assert run.more and run.files == read_run.RUN_ENTRIES  # the next may start at once
@@ -78,13 +79,13 @@ def test_small_entries_are_staged_in_one_run_up_to_its_length(
     for step in steps:
         assert step.prepared is not None and step.prepared.state is ItemState.READY
         assert step.prepared.work_path is not None and step.prepared.work_path.is_file()
-    rest = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare).steps
+    rest = read_run.read_run(entries, _limits(tmp_path)).steps
     assert _staged(rest)[0] == read_run.RUN_ENTRIES  # the next run goes on from there
 
 
 def test_the_run_ends_with_the_entries(tmp_path: Path, photos: list[Path]) -> None:
     entries = iter([_entry(i, p) for i, p in enumerate(photos[:3])])
-    run = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare)
+    run = read_run.read_run(entries, _limits(tmp_path))
     steps = run.steps
     assert _staged(steps) == [0, 1, 2]
     assert steps[-1].entry is None and steps[-1].error is None
@@ -112,7 +113,7 @@ def test_an_entry_over_the_runs_limits_is_left_to_the_loop(
 
         monkeypatch.setattr(read_run, "room_for", disk)
     entries = iter([_entry(i, p) for i, p in enumerate(photos)])
-    run = read_run.read_run(entries, limits, _stage_and_prepare)
+    run = read_run.read_run(entries, limits)
     steps = run.steps
     assert _staged(steps) == [0, 1, 2]
     assert not run.more  # the loop must look at the fourth before anything reads on
@@ -124,7 +125,7 @@ def test_an_entry_over_the_runs_limits_is_left_to_the_loop(
 
 def test_an_entry_of_unknown_size_is_left_to_the_loop(tmp_path: Path, photos: list[Path]) -> None:
     entries = iter([_entry(0, photos[0]), _entry(1, photos[1], size=None)])
-    steps = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare).steps
+    steps = read_run.read_run(entries, _limits(tmp_path)).steps
     assert _staged(steps) == [0]
     assert steps[-1].entry is not None and steps[-1].prepared is None
 
@@ -144,26 +145,26 @@ def test_recorded_and_skipped_entries_are_passed_over_or_along(
         ]
     )
     limits = _limits(tmp_path, cursor=1, known={2})
-    steps = read_run.read_run(entries, limits, _stage_and_prepare).steps
+    steps = read_run.read_run(entries, limits).steps
     indexes = [s.entry.info.index if s.entry else None for s in steps]
     assert indexes == [1, 3, 4, 5, None]
     assert _staged(steps) == [1, 5]  # the skipped and the broken one: the loop records them
 
 
 def test_a_failure_or_a_conversion_ends_the_run(tmp_path: Path, photos: list[Path]) -> None:
-    def failing(entry: SourceEntry, *args: object) -> object:
-        if entry.info.index == 1:
+    def failing(request: StageRequest) -> Prepared:
+        if request.entry.info.index == 1:
             raise FerrymanError("archive.entry_corrupt", "bad CRC")
-        return _stage_and_prepare(entry, *args)  # type: ignore[arg-type]
+        return stage_and_prepare(request)
 
     entries = iter([_entry(i, p) for i, p in enumerate(photos)])
-    steps = read_run.read_run(entries, _limits(tmp_path), failing).steps  # type: ignore[arg-type]
+    steps = read_run.read_run(entries, _limits(tmp_path), failing).steps
     assert len(steps) == 2 and steps[1].failure is not None
     assert steps[1].failure.code == "archive.entry_corrupt"
 
     hevc = make_video(tmp_path / "clip.mkv", 1, seconds=0.4, vcodec="libx265", acodec=None)
     entries = iter([_entry(0, photos[0]), _entry(1, hevc), _entry(2, photos[2])])
-    steps = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare).steps
+    steps = read_run.read_run(entries, _limits(tmp_path)).steps
     assert len(steps) == 2  # the loop hands the conversion on before reading further
     assert steps[1].prepared is not None and steps[1].prepared.state is ItemState.CONVERT
 
@@ -176,7 +177,7 @@ def test_an_error_reading_on_comes_after_what_was_read_before_it(
         yield _entry(1, photos[1])
         raise FerrymanError("archive.truncated", "unexpected end of archive")
 
-    steps = read_run.read_run(entries(), _limits(tmp_path), _stage_and_prepare).steps
+    steps = read_run.read_run(entries(), _limits(tmp_path)).steps
     assert _staged(steps) == [0, 1]
     assert steps[-1].entry is None
     assert steps[-1].error is not None and steps[-1].error.code == "archive.truncated"
@@ -195,7 +196,7 @@ def test_with_a_syncer_every_fsync_is_done_on_its_threads_before_the_run_returns
     monkeypatch.setattr(read_run.os, "fsync", recording)
     with ThreadPoolExecutor(4, thread_name_prefix="test-sync") as pool:
         entries = iter([_entry(i, p) for i, p in enumerate(photos[:10])])
-        run = read_run.read_run(entries, _limits(tmp_path, syncer=pool), _stage_and_prepare)
+        run = read_run.read_run(entries, _limits(tmp_path, syncer=pool))
         assert _staged(run.steps) == list(range(10))
         assert len(synced) == 10  # all done before the run came back
         assert all(name.startswith("test-sync") for name in synced)
@@ -217,7 +218,7 @@ def test_a_file_that_cannot_be_made_durable_fails_its_entry_and_ends_the_run_the
     monkeypatch.setattr(read_run.os, "fsync", full_at_the_third)
     with ThreadPoolExecutor(4) as pool:
         entries = iter([_entry(i, p) for i, p in enumerate(photos[:10])])
-        run = read_run.read_run(entries, _limits(tmp_path, syncer=pool), _stage_and_prepare)
+        run = read_run.read_run(entries, _limits(tmp_path, syncer=pool))
     assert _staged(run.steps) == [0, 1]
     assert len(run.steps) == 3  # the rest is read again after the failure is dealt with
     failure = run.steps[2].failure
@@ -229,7 +230,7 @@ def test_a_run_that_fills_the_first_album_ends_there_and_reading_goes_on(
     tmp_path: Path, photos: list[Path]
 ) -> None:
     entries = iter([_entry(i, p) for i, p in enumerate(photos)])
-    run = read_run.read_run(entries, _limits(tmp_path, album=7), _stage_and_prepare)
+    run = read_run.read_run(entries, _limits(tmp_path, album=7))
     assert _staged(run.steps) == list(range(7))
     assert run.ready == 7 and run.more  # recorded now, and the next run may start
 
@@ -243,7 +244,7 @@ def test_without_an_album_to_fill_a_run_of_skipped_entries_goes_on(
     for note in notes:
         note.write_text("not media")
     entries = iter([_entry(i, n) for i, n in enumerate(notes)])
-    run = read_run.read_run(entries, _limits(tmp_path, album=0), _stage_and_prepare)
+    run = read_run.read_run(entries, _limits(tmp_path, album=0))
     assert len(run.steps) == 11 and run.steps[-1].entry is None  # all, then the end
     assert all(s.prepared is not None and s.prepared.state.terminal for s in run.steps[:10])
     assert run.ready == 0
@@ -254,5 +255,5 @@ def test_a_run_ends_when_its_time_is_up(
 ) -> None:
     monkeypatch.setattr(read_run, "RUN_SECONDS", 0.0)  # up after the first entry
     entries = iter([_entry(i, p) for i, p in enumerate(photos)])
-    steps = read_run.read_run(entries, _limits(tmp_path), _stage_and_prepare).steps
+    steps = read_run.read_run(entries, _limits(tmp_path)).steps
     assert _staged(steps) == [0]

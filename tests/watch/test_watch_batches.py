@@ -14,6 +14,7 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
+from ferryman.engine.ops.intake import entry_job
 from ferryman.engine.runner import new_owner
 from ferryman.engine.watch.check import Checker, Found
 from ferryman.model import Batch, BatchItem
@@ -128,6 +129,7 @@ def _checker(store: Store, lister: Listed, stopping: asyncio.Event | None = None
         ListerRegistry([lister]),
         Device(env={}),
         new_owner(),
+        enter=entry_job,
         stopping=stopping,
     )
 

@@ -10,6 +10,7 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
+from ferryman.engine.ops.intake import entry_job
 from ferryman.engine.runner import new_owner
 from ferryman.engine.watch.check import Checker, backoff, in_window, next_in_window, parse_window
 from ferryman.errors import FerrymanError
@@ -75,7 +76,9 @@ async def test_a_low_battery_moves_the_check_uncounted_without_asking_the_source
     )
     device = Device(power_supply=tmp_path / "power", env={})
     owner = new_owner()
-    checker = Checker(store, default_sources(), default_sinks(), default_listers(), device, owner)
+    checker = Checker(
+        store, default_sources(), default_sinks(), default_listers(), device, owner, enter=entry_job
+    )
     with serving() as server:
         serve_feed(server, tmp_path, ["b1"])
         added = await store.add_watch(
@@ -106,7 +109,13 @@ async def test_outside_its_window_a_watch_is_moved_to_the_opening(
     closed = f"{opens}-{closes}"
     owner = new_owner()
     checker = Checker(
-        store, default_sources(), default_sinks(), default_listers(), Device(env={}), owner
+        store,
+        default_sources(),
+        default_sinks(),
+        default_listers(),
+        Device(env={}),
+        owner,
+        enter=entry_job,
     )
     added = await store.add_watch(
         kind="feed", source="http://127.0.0.1:9/feed.xml", dest="library:",

@@ -25,9 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import time
-import urllib.parse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +34,9 @@ import httpx
 from ferryman.config import NotifySettings, Settings
 from ferryman.engine.context import Context
 from ferryman.engine.ops.job_view import job_view
-from ferryman.engine.ops.watch_admin import jobs_text, shown_source
 from ferryman.engine.plumbing.events import Event, JobFinished, JobWaiting, WatchFailing, WatchFound
+from ferryman.engine.plumbing.notice_targets import WEBHOOK_SCHEMES, targets
+from ferryman.engine.plumbing.watch_words import jobs_text, shown_source
 from ferryman.errors import FerrymanError, spec_for, with_job
 from ferryman.net.http import async_transport
 from ferryman.store.notices import (
@@ -49,7 +48,6 @@ from ferryman.store.notices import (
     Notice,
 )
 from ferryman.timeouts import within
-from ferryman.urls import refused_character, scheme_of, shown, split_link
 
 if TYPE_CHECKING:
     from ferryman.net.egress import Egress
@@ -59,62 +57,10 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Ferryman-Signature"
 EVENT_HEADER = "X-Ferryman-Event"
 NOTICE_HEADER = "X-Ferryman-Notice"  # the notice's id (a digest's: theirs, comma-separated)
-WEBHOOK_SCHEMES = {"ferryman": "http", "ferrymans": "https"}
-QUIET = "none"
-_APPRISE_WEB = frozenset({"json", "jsons", "xml", "xmls", "form", "forms"})  # POSTs to a host
 POLL_SECONDS = 1.0  # the sender's look at the outbox when nothing woke it
 MAX_WAIT = 3600.0  # a retry's longest wait
 KEEP_SENT = 7 * 86400.0  # seconds a sent notice stays in the outbox
 FLUSH_SECONDS = 3.0  # a stop's last round of deliveries, at most
-
-
-def targets(override: str | None, settings: NotifySettings) -> list[str]:
-    """Where a notice goes: the job's or watch's own URLs (``none``: nowhere), else the
-    settings' (none when quiet)."""
-    if override is not None:
-        words = [w for w in re.split(r"[\s,]+", override.strip()) if w]
-        return [] if words == [QUIET] or not words else words
-    return [] if settings.quiet else list(settings.urls)
-
-
-def check_target(text: str) -> str:
-    """A ``--notify`` value, refused early when it names no URL (``none`` is fine)."""
-    words = [w for w in re.split(r"[\s,]+", text.strip()) if w]
-    if words == [QUIET]:
-        return QUIET
-    bad = [why for w in words if (why := _malformed(w)) is not None]
-    if not words or bad:
-        said = f" ({bad[0]})" if bad else ""
-        raise FerrymanError(
-            "notify.bad_url",
-            f"--notify '{shown(text)}'{said}: give Apprise URLs (tgram://…, ntfy://…,"
-            " json://host/), ferryman(s)://host/path for a signed webhook, or none",
-        )
-    return " ".join(words)
-
-
-def _malformed(url: str) -> str | None:
-    """What is wrong with one notice URL, else None. A webhook's, or an Apprise web
-    target's (``json://``…), is a web link, checked whole (host, port); any other Apprise
-    URL's parts are its plugin's (``tgram://TOKEN:KEY/`` has no port), so only its form
-    is checked here and Apprise reads the rest."""
-    if "://" not in url or not scheme_of(url):
-        return f"{shown(url)} has no scheme://"
-    if scheme_of(url) in WEBHOOK_SCHEMES or scheme_of(url) in _APPRISE_WEB:
-        try:
-            if not split_link(url).hostname:
-                return f"{shown(url)} names no host"
-        except FerrymanError as exc:
-            return exc.message
-        return None
-    bad = refused_character(url)
-    if bad is not None:
-        return f"{shown(url)} holds the character {bad!a}"
-    try:
-        urllib.parse.urlsplit(url)
-    except ValueError as exc:  # an unclosed [ : Apprise's own parser would raise too
-        return f"{shown(url)}: {exc}"
-    return None
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -194,6 +194,7 @@ async def _convert(ctx: Context, item: Item) -> None:
 
 async def _watch(ctx: Context, claimed: Watch) -> None:
     """Check a due watch (``engine/watch/check``): its new entries become jobs."""
+    from ferryman.engine.ops.intake import entry_job  # lazy: start-up
     from ferryman.engine.watch import Checker  # lazy: start-up
     from ferryman.sources.listers.base import WatchEntry  # lazy: start-up
     from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
@@ -208,6 +209,7 @@ async def _watch(ctx: Context, claimed: Watch) -> None:
         default_listers(ctx.resources),
         ctx.device,
         ctx.owner,
+        enter=entry_job,
         cut=cut,
         publish=ctx.bus.publish,
         stopping=ctx.stopping,

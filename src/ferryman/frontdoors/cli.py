@@ -254,7 +254,7 @@ def add(
             audio=audio, bitrate=bitrate, quality=quality, mute=mute, playlist=playlist
         )
         if notify is not None:
-            from ferryman.engine.notify import check_target  # lazy: start-up
+            from ferryman.engine.plumbing.notice_targets import check_target  # lazy: start-up
 
             notify = check_target(notify)
     except FerrymanError as exc:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ferryman.engine.ops.watch_admin import every_text, jobs_text
+from ferryman.engine.ops.watch_admin import every_text
+from ferryman.engine.plumbing.watch_words import jobs_text
 from ferryman.frontdoors.cli_store import run_with_store
 from ferryman.frontdoors.terminal import console, fail, show
 

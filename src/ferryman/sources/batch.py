@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from ferryman.sources.base import SourceMemo, SourceRegistry
 
 _DONE = "batch-input.json"  # beside an input's fetched files: it is whole
-_WAITS = ("space.low", "space.too_large", "network.metered", "network.offline", "power.low")
 
 
 class BatchSource:
@@ -100,7 +99,7 @@ class BatchSource:
             await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
             got = await source.fetch(item.uri, dataclasses.replace(plan, folder=folder))
         except FerrymanError as exc:
-            if isinstance(exc, ServerWait) or exc.code in _WAITS or exc.code.startswith("engine."):
+            if isinstance(exc, ServerWait) or exc.waits or exc.code.startswith("engine."):
                 raise  # a wait (not counted), or a fault of ours: the whole fetch's
             if exc.retryable and await asyncio.to_thread(_tried, folder) < _tries(plan):
                 raise  # tried again with the fetch, from this input on

@@ -25,9 +25,9 @@ import av
 from ferryman.config import Settings
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.plumbing import quarantine
+from ferryman.engine.plumbing.destination import resolve
 from ferryman.engine.plumbing.events import ItemConverted, ItemProgress, ItemQuarantined
 from ferryman.engine.plumbing.retry import backoff_seconds, should_retry
-from ferryman.engine.read.destination import resolve
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.animation import animation_to_mp4

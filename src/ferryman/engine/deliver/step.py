@@ -14,6 +14,7 @@ from ferryman.caption_template import render_caption
 from ferryman.config import Settings
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing import quarantine
+from ferryman.engine.plumbing.destination import resolve, warm
 from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     AlbumFailed,
@@ -24,7 +25,6 @@ from ferryman.engine.plumbing.events import (
     JobWaiting,
 )
 from ferryman.engine.plumbing.retry import backoff_seconds, should_retry
-from ferryman.engine.read.destination import resolve, warm
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import remove_files, sha256_file
 from ferryman.model import Album, AlbumClaim, ItemState, Job

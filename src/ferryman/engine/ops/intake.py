@@ -29,6 +29,27 @@ def dedupe_key(ident: str, dest: str) -> str:
     return hashlib.sha256(f"{dest}|{ident}".encode()).hexdigest()
 
 
+def entry_job(
+    raw: str,
+    *,
+    dest: str,
+    ident: str | None,
+    profile: Profile | None,
+    sources: SourceRegistry,
+    sinks: SinkRegistry,
+) -> dict[str, object]:
+    """A watch's new entry as a job's row (``add_job``'s arguments), understood as any
+    input is (``understand``; the destination was checked for the whole look). The
+    watch stage is handed this (``watch/check.EntryJob``) and imports no operation.
+    ``ident``: the entry's identity at its source, which makes it one job however its
+    link is spelled."""
+    new = understand(raw, dest=dest, sources=sources, sinks=sinks, profile=profile)
+    job = new.job(new.name, 0, None)
+    if ident is not None:
+        job["dedupe_key"] = dedupe_key(ident, str(job["dest"]))
+    return job
+
+
 def _fallback_name(described: str) -> str:
     """A job name when the source could not say one: the last part of what was given
     (of a URI's path: ``mem:trip`` → ``trip``, ``https://h/a/b.zip?x`` → ``b``)."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ferryman.engine.plumbing.watch_words import shown_source
 from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:  # `ferryman --help` imports this module: only what it needs at once
@@ -94,8 +95,8 @@ class NewWatch:
 async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[Watch, str]:
     """Check what is asked and record the watch; it and its source as shown. Raises a
     FerrymanError (nothing recorded) for a bad option, destination or source."""
-    from ferryman.engine.notify import check_target  # lazy: start-up
     from ferryman.engine.notify_egress import check_targets  # lazy: start-up
+    from ferryman.engine.plumbing.notice_targets import check_target  # lazy: start-up
     from ferryman.engine.watch.check import next_in_window, parse_window  # lazy: start-up
     from ferryman.links.profile import from_choices  # lazy: start-up
     from ferryman.sinks.builtin import default_sinks  # lazy: start-up
@@ -148,14 +149,6 @@ async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[
     return watch, lister.describe(text)
 
 
-def jobs_text(jobs: list[int]) -> str:
-    """The job(s) a look's entries are in, as the CLI and notices say it: one job per
-    look (``job 12``), more only when some were already another job's."""
-    if not jobs:
-        return "no job"
-    return f"job {jobs[0]}" if len(jobs) == 1 else f"jobs {', '.join(map(str, jobs))}"
-
-
 def watch_view(watch: Watch, shown_source: str, now: float) -> dict[str, Any]:
     """A watch as ``watch list --json`` and ``GET /api/v1/watches`` show it."""
     if watch.paused:
@@ -194,16 +187,6 @@ def watch_view(watch: Watch, shown_source: str, now: float) -> dict[str, Any]:
     }
 
 
-def shown_source(watch: Watch) -> str:
-    """The source without user info or query (its lister's description)."""
-    from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
-
-    try:
-        return default_listers().get(watch.kind).describe(watch.source)
-    except FerrymanError:
-        return watch.source
-
-
 async def list_views(store: Store) -> list[dict[str, Any]]:
     now = time.time()
     return [watch_view(w, shown_source(w), now) for w in await store.list_watches()]
@@ -237,6 +220,7 @@ async def check_now(
     another checker holds it at the moment. ``shared``: a running engine's resources
     (a Telegram chat is then read through its one connection, not a second one)."""
     from ferryman.device.conditions import Device  # lazy: start-up
+    from ferryman.engine.ops.intake import entry_job  # lazy: start-up
     from ferryman.engine.watch import Checker  # lazy: start-up
     from ferryman.sinks.builtin import default_sinks  # lazy: start-up
     from ferryman.sources.builtin import default_sources  # lazy: start-up
@@ -252,6 +236,7 @@ async def check_now(
         default_listers(shared),
         Device(),
         owner,
+        enter=entry_job,
         publish=publish,
     )
     return await checker.check(claimed, settings, now_asked=True)

@@ -39,10 +39,10 @@ def again_after(error: FerrymanError, failures: int, settings: Settings) -> Agai
     """
     if isinstance(error, ServerWait):
         return Again(float(error.seconds), counted=False)
-    if error.code == "space.low":
-        return Again(settings.space_recheck_seconds, counted=False)
-    if error.code in ("network.metered", "network.offline", "power.low"):  # the device's state
-        return Again(settings.network.recheck_seconds, counted=False)
+    if error.waits:  # the machine's state: disk room, or the device's (Wi-Fi, network, charge)
+        disk = error.code.startswith("space.")
+        pause = settings.space_recheck_seconds if disk else settings.network.recheck_seconds
+        return Again(pause, counted=False)
     if error.confirm_once:  # a permanent fault, asked about once more before it fails
         return Again(backoff_seconds(1, settings.retry), counted=True) if failures <= 1 else None
     if should_retry(error, failures, settings.retry):

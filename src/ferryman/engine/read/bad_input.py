@@ -39,9 +39,9 @@ async def keep_input(ctx: Context, job: Job, exc: FerrymanError) -> None:
             settings.quarantine_dir,
             job.id,
             job.name,
-            source,
-            source.name,
-            exc,
+            src=source,
+            label=source.name,
+            error=exc,
             move=False,
         )
     except OSError:

@@ -13,8 +13,8 @@ from pathlib import Path
 from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.config import Settings
 from ferryman.engine.context import Context
+from ferryman.engine.plumbing.destination import Route
 from ferryman.engine.plumbing.events import ItemRecorded, JobProgress
-from ferryman.engine.read.destination import Route
 from ferryman.engine.read.folder_name import FolderName
 from ferryman.engine.read.prepare import Prepared
 from ferryman.fsutil import safe_name

@@ -12,21 +12,19 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ferryman.config import Settings
+from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
-from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES
 from ferryman.media.cover import make_cover
 from ferryman.media.finish import finish_video
 from ferryman.media.images import check_pixels, fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
-from ferryman.media.policy import PhotoLimits, Policy, policy_named
+from ferryman.media.policy import PhotoLimits, Policy
 from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
 from ferryman.media.tracks import dropped_tracks
 from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
-from ferryman.sinks.base import DeliveryOptions, SinkKind, SinkRegistry
 
 log = logging.getLogger(__name__)
 
@@ -41,53 +39,6 @@ _AS_DOCUMENT = ("media.over_limit", *_UNDECODED)
 def wanted(kind: MediaKind, send_documents: bool) -> bool:
     """Whether an entry of this kind is delivered (else skipped as ``not_media``)."""
     return kind in MEDIA or send_documents
-
-
-@dataclass(frozen=True, slots=True)
-class MediaOptions:
-    """What preparation needs from the settings and the job's destination."""
-
-    policy: Policy
-    max_image_pixels: int = 150_000_000
-    oversize: str = "split"  # or "scale": a video over the size limit is re-encoded smaller
-    audio_bitrate: int = 128_000  # what a transcode spends on audio (for "scale")
-    # The destination reads every file whole as it delivers it and hashes it then
-    # (Telegram's upload): a big entry is staged unhashed (``engine/read/stage.py``).
-    hashed_on_delivery: bool = False
-    # A multipage TIFF of more pages goes as one document: a 10,000-page file would
-    # otherwise make 10,000 photos (a thousand albums) out of one item.
-    max_pages: int = 100
-    max_image_bytes: int = DEFAULT_MAX_IMAGE_BYTES  # a decode's budget (``media.budget``)
-    # The job asked for files (``?as=documents``): photos and videos go unchanged, as
-    # documents, unless one is over the size limit even so (then it is fixed as ever).
-    as_documents: bool = False
-
-
-def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
-    """The media options of destination ``dest`` (``sink.unknown`` for one no kind
-    takes); a stage has its job's already (``engine/read/destination.Route``)."""
-    return options_for(settings, sinks.kind(dest), sinks.parse(dest).options)
-
-
-def options_for(
-    settings: Settings, kind: SinkKind, chosen: DeliveryOptions | None = None
-) -> MediaOptions:
-    """The destination kind's policy, unless the settings name one; ``chosen``: the
-    job's delivery options (``?as=documents``)."""
-    name = settings.media.policy
-    policy = kind.policy(settings) if name == "auto" else policy_named(name)
-    if settings.media.max_file_bytes is not None:
-        policy = replace(policy, max_file_bytes=int(settings.media.max_file_bytes))
-    return MediaOptions(
-        policy,
-        settings.media.max_image_pixels,
-        settings.media.oversize,
-        settings.convert.audio_bitrate,
-        kind.hashes_as_it_reads,
-        settings.media.max_pages,
-        int(settings.media.max_image_bytes),
-        chosen is not None and chosen.as_documents,
-    )
 
 
 @dataclass(slots=True)
@@ -161,7 +112,19 @@ def _bug(staged: Staged, bug: Exception) -> Prepared:
 
 def _kept(staged: Staged) -> Prepared:
     """The staged file as it is, for quarantine."""
-    return Prepared(staged.kind, ItemState.READY, None, staged.path, staged.size, staged.sha256)
+    return _item(staged, staged.kind, ItemState.READY, None)
+
+
+def _item(staged: Staged, kind: MediaKind, state: ItemState, plan: Plan | None) -> Prepared:
+    """The staged file as an item of ``kind`` in ``state``, before any fix."""
+    return Prepared(
+        kind=kind,
+        state=state,
+        plan=plan,
+        work_path=staged.path,
+        size=staged.size,
+        sha256=staged.sha256,
+    )
 
 
 def _not_read_whole(prepared: Prepared) -> bool:
@@ -174,11 +137,9 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     kind = staged.kind
     if staged.path is None or not wanted(kind, send_documents):
         reason = "not_media"
-        return Prepared(
-            kind, ItemState.SKIPPED, None, None, staged.size, staged.sha256, reason=reason
-        )
+        return replace(_item(staged, kind, ItemState.SKIPPED, None), work_path=None, reason=reason)
     path = staged.path
-    base = Prepared(kind, ItemState.READY, Plan.AS_IS, path, staged.size, staged.sha256)
+    base = _item(staged, kind, ItemState.READY, Plan.AS_IS)
     if kind not in VISUAL and kind is not MediaKind.AUDIO:
         return _as_document(base, options.policy, None)
     if options.as_documents and kind in VISUAL and not over_limit(base.size, options.policy):

@@ -33,28 +33,29 @@ its entry, and the entries after it are read again.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Executor, Future
 from pathlib import Path
-from typing import Any
 
-from ferryman.archive.reader import EntryType
+from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.plumbing.space import room_for
-from ferryman.engine.read.prepare import MediaOptions, Prepared, wanted
+from ferryman.engine.read.prepare import Prepared
 from ferryman.engine.read.stage import write_failed
+from ferryman.engine.read.staging import (
+    Stager,
+    StageRequest,
+    Sync,
+    stage_and_prepare,
+    stages_here,
+)
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import safe_name
 from ferryman.model import ItemState
 from ferryman.sources.base import SourceEntry
 
 RUN_ENTRIES = 16
 RUN_SECONDS = 0.05
-
-Sync = Callable[[int, Path], None]  # takes a file descriptor to fsync and close
-Stager = Callable[[SourceEntry, str, Path, Any, bool, MediaOptions, Sync | None], Prepared]
 
 
 @dataclasses.dataclass(slots=True)
@@ -99,19 +100,11 @@ class RunLimits:
     bytes: int | None = None  # bytes the backlog still allows on disk (None: no bound)
 
 
-def entry_dest(work: Path, entry: SourceEntry) -> Path:
-    """Where an entry is staged in the job's work area."""
-    return work / f"{entry.info.index:06d}-{safe_name(Path(entry.info.path).name)}"
-
-
-def stages_here(entry: SourceEntry) -> bool:
-    """Whether the entry is a file to stage (else it is recorded as skipped or failed)."""
-    return entry.error is None and entry.skip is None and entry.info.type is EntryType.FILE
-
-
-def read_run(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager) -> Run:
+def read_run(
+    entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager = stage_and_prepare
+) -> Run:
     """On the reading thread: the next steps of the input, small entries staged and on
-    disk."""
+    disk (``stage``: how one is, given as a test's stand-in)."""
     syncs = _Syncs(limits.syncer)
     try:
         run = _read(entries, limits, stage, syncs)
@@ -195,17 +188,15 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
                 or not room_for(limits.work, size, limits.floor)
             ):
                 return run  # the loop records what came before and looks at this one
-            send_all = limits.send_documents or entry.asked
+            request = StageRequest.of(
+                entry,
+                limits.work,
+                send_documents=limits.send_documents,
+                options=limits.options,
+                sync=syncs.taker(len(out) - 1),
+            )
             try:
-                step.prepared = stage(
-                    entry,
-                    info.path,
-                    entry_dest(limits.work, entry),
-                    functools.partial(wanted, send_documents=send_all),
-                    send_all,
-                    limits.options,
-                    syncs.taker(len(out) - 1),
-                )
+                step.prepared = stage(request)
             except FerrymanError as exc:
                 step.failure = exc
                 return run

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing.events import JobResumed, JobWaiting
@@ -37,7 +36,7 @@ class RoomWaits:
         self._pending: set[concurrent.futures.Future[None]] = set()
         self._lock = threading.Lock()
 
-    def wait(self, waited: Coroutine[Any, Any, None]) -> None:
+    def wait(self, waited: Coroutine[object, object, None]) -> None:
         """Run ``waited`` on the loop and block this (non-loop) thread until it ends."""
         future = asyncio.run_coroutine_threadsafe(waited, self._loop)
         with self._lock:

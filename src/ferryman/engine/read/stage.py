@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from ferryman.errors import FerrymanError
 from ferryman.media.classify import classify
@@ -33,6 +33,12 @@ HASH_LATER_BYTES = 4 * 1024 * 1024
 # can upload while it is written (Telegram), is read by that upload as it is written:
 # its first part goes out with the entry's first bytes, not after the whole copy.
 AHEAD_BYTES = 16 * 1024 * 1024
+
+
+class Digest(Protocol):
+    """A hash being fed (``hashlib.sha256()``)."""
+
+    def update(self, data: bytes, /) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +128,7 @@ def stage_entry(
                 close()
             return Staged(dest, linked_size, "", kind)
     if link_from is not None:
-        linked = _linked(pending, blocks, digest, link_from, tmp, dest, seen, sync)
+        linked = _linked(pending, blocks, digest, link_from, tmp, dest=dest, seen=seen, sync=sync)
         if linked is not None:
             size, data = linked
             return Staged(dest, size, digest.hexdigest(), kind, data)
@@ -209,7 +215,7 @@ def _link_unread(
     except OSError:
         return None
     try:
-        _unchanged_and_durable(source, tmp, dest, seen, None, sync)
+        _unchanged_and_durable(source, tmp, dest, seen, size=None, sync=sync)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -251,7 +257,7 @@ def _unchanged_and_durable(
 def _linked(
     pending: list[bytes],
     blocks: Iterator[bytes],
-    digest: Any,
+    digest: Digest,
     source: Path,
     tmp: Path,
     dest: Path,
@@ -277,7 +283,7 @@ def _linked(
             else:
                 kept = None
         if seen is not None:
-            _unchanged_and_durable(source, tmp, dest, seen, size, sync)
+            _unchanged_and_durable(source, tmp, dest, seen, size=size, sync=sync)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

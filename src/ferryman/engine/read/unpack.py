@@ -8,9 +8,10 @@ on disk, or the next entry would take their bytes past ``backlog_bytes``, or whi
 writing the next entry (or copying a nested archive out to read
 it) would take free space below the floor.
 
-The parts: ``read_loop`` (the loop over the reading thread's runs), ``entry_batch``
-(recording entries in batches), ``room`` (the waits for room), ``bad_input`` (an
-input that cannot be read).
+The parts: ``job_read`` (one job's read: what each step of the input becomes),
+``staging`` (one entry staged and prepared), ``read_run`` and ``reading_thread`` (the
+runs on the reading thread), ``entry_batch`` (recording entries in batches), ``room``
+(the waits for room), ``bad_input`` (an input that cannot be read).
 """
 
 from __future__ import annotations
@@ -19,24 +20,24 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
-from typing import Any
 
 from ferryman.archive.boxed import BoxPool
 from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine.context import Context, Stopping
+from ferryman.engine.plumbing.destination import resolve, warm
 from ferryman.engine.plumbing.events import JobExpanded, JobWaiting
 from ferryman.engine.plumbing.offline import offline_or
 from ferryman.engine.plumbing.retry import again_after
 from ferryman.engine.plumbing.workarea import job_work_dir, nested_scratch
 from ferryman.engine.read import chosen
 from ferryman.engine.read.bad_input import input_failed, keep_input
-from ferryman.engine.read.destination import resolve, warm
 from ferryman.engine.read.entry_batch import EntryBatch
 from ferryman.engine.read.folder_name import FolderName, zip_names
-from ferryman.engine.read.read_loop import PASSWORD_REQUIRED, ReadingThread, read_all
+from ferryman.engine.read.job_read import PASSWORD_REQUIRED, JobRead
+from ferryman.engine.read.reading_thread import ReadingThread
 from ferryman.engine.read.room import RoomWaits, TurnGiven, wait_for_room
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
@@ -145,9 +146,10 @@ async def _expand(ctx: Context, job: Job) -> None:
         else:
             try:
                 async with _recorded_on_error(batch):
-                    error = await read_all(
-                        ctx, job, reader, entries, work, known, batch, upload_ahead=ahead
+                    read = JobRead(
+                        ctx, job, reader, entries, work=work, known=known, batch=batch, ahead=ahead
                     )
+                    error = await read.run()
             finally:  # close the entries first: that removes a nested archive's copy
                 waits.cancel()  # a cancelled step must not leave the thread waiting for room
                 with contextlib.suppress(Exception, abort.Aborted):  # after a stop, too
@@ -173,7 +175,7 @@ def _look_at(source: Source, uri: str, work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
 
 
-async def _settled(reads: asyncio.Future[Any]) -> None:
+async def _settled(reads: Awaitable[object]) -> None:
     """Reads nobody will use, awaited so that none is left running or unheard."""
     with contextlib.suppress(Exception):
         await reads

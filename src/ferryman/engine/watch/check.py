@@ -26,11 +26,11 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.engine.context import Stopping
-from ferryman.engine.ops.intake import dedupe_key, understand
 from ferryman.engine.plumbing.events import Event, WatchFailing, WatchFound
 from ferryman.engine.plumbing.leases import held
 from ferryman.errors import FerrymanError
@@ -108,6 +108,23 @@ class Found:
     more: int = 0  # new entries left for the next check (one check records a bounded part)
 
 
+class EntryJob(Protocol):
+    """How a watch's new entry becomes a job's row (``add_job``'s arguments): intake's,
+    the one way in every input takes (``ops/intake.entry_job``), handed to the stage
+    by whoever makes the ``Checker`` (a stage imports no operation)."""
+
+    def __call__(
+        self,
+        raw: str,
+        *,
+        dest: str,
+        ident: str | None,
+        profile: Profile | None,
+        sources: SourceRegistry,
+        sinks: SinkRegistry,
+    ) -> dict[str, object]: ...
+
+
 @dataclass
 class Checker:
     """What a check needs of the engine (or of ``watch check`` without one)."""
@@ -118,6 +135,7 @@ class Checker:
     listers: ListerRegistry
     device: Device
     owner: str
+    enter: EntryJob = field(kw_only=True)  # an entry's job, as intake makes it
     # How the listing is run: the engine cuts it at a stop (``pipeline.until_stopped``:
     # its threads' sockets closed, yt-dlp's child killed); nothing is recorded then.
     cut: Callable[[Awaitable[list[WatchEntry]]], Awaitable[list[WatchEntry]]] | None = None
@@ -366,13 +384,15 @@ class Checker:
         profile = parse_token(watch.profile) if watch.profile else None
         if profile is None and watch.kind == "ytdlp":
             profile = Profile()  # a video page: an MP4 up to 1080p, as `add` makes it
-        new = understand(  # no settings: the destination was checked for the batch
-            entry.input, dest=watch.dest, sources=self.sources, sinks=self.sinks, profile=profile
+        job = self.enter(  # no settings: the destination was checked for the batch
+            entry.input,
+            dest=watch.dest,
+            ident=entry.ident,  # one chat however spelled: one job per post
+            profile=profile,
+            sources=self.sources,
+            sinks=self.sinks,
         )
-        job = new.job(new.name, 0, None)
         job["notify"] = watch.notify  # the watch's notice targets are its jobs' too
-        if entry.ident is not None:  # one chat however spelled: one job per post
-            job["dedupe_key"] = dedupe_key(entry.ident, str(job["dest"]))
         if self.listers.get(watch.kind).changes_in_place:
             job["dedupe_key"] = None  # a changed file is new: the seen rows keep it once
         return job

@@ -1,0 +1,145 @@
+"""Staging one entry, as one typed request: its bytes written to the work area
+(``stage``), then prepared (``prepare``), in one hop on the reading thread; and the
+upload that a sink may run while a big entry is written (upload-ahead).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ferryman.archive.reader import EntryType
+from ferryman.engine.plumbing.media_options import MediaOptions
+from ferryman.engine.read.prepare import Prepared, internal, prepare, wanted
+from ferryman.engine.read.stage import AHEAD_BYTES, Ahead, Staged, StartAhead, stage_entry
+from ferryman.errors import FerrymanError
+from ferryman.fsutil import safe_name
+from ferryman.model import ItemState, MediaKind
+from ferryman.net import abort
+from ferryman.sources.base import SourceEntry
+
+Sync = Callable[[int, Path], None]  # takes a file descriptor to fsync and close
+
+
+@dataclass(frozen=True, slots=True)
+class StageRequest:
+    """What staging one entry needs: where it goes, what is kept of it, how it is
+    prepared. ``sync``: its fsync handed to the run's pool (``read_run``); ``ahead``:
+    its upload while it is written, failed unless the staged file is the one sent."""
+
+    entry: SourceEntry
+    path: str  # the entry's name in its input
+    dest: Path
+    keep: Callable[[MediaKind], bool]  # kinds written (others are skipped unwritten)
+    send_all: bool  # files other than media are delivered too
+    options: MediaOptions
+    sync: Sync | None = None
+    ahead: Ahead | None = None
+
+    @classmethod
+    def of(
+        cls,
+        entry: SourceEntry,
+        work: Path,
+        *,
+        send_documents: bool,
+        options: MediaOptions,
+        sync: Sync | None = None,
+        ahead: Ahead | None = None,
+    ) -> StageRequest:
+        """The request for ``entry`` of a job whose work area is ``work``."""
+        send_all = send_documents or entry.asked
+        return cls(
+            entry=entry,
+            path=entry.info.path,
+            dest=entry_dest(work, entry),
+            keep=functools.partial(wanted, send_documents=send_all),
+            send_all=send_all,
+            options=options,
+            sync=sync,
+            ahead=ahead,
+        )
+
+
+Stager = Callable[[StageRequest], Prepared]
+
+
+def entry_dest(work: Path, entry: SourceEntry) -> Path:
+    """Where an entry is staged in the job's work area."""
+    return work / f"{entry.info.index:06d}-{safe_name(Path(entry.info.path).name)}"
+
+
+def stages_here(entry: SourceEntry) -> bool:
+    """Whether the entry is a file to stage (else it is recorded as skipped or failed)."""
+    return entry.error is None and entry.skip is None and entry.info.type is EntryType.FILE
+
+
+def stage_and_prepare(request: StageRequest) -> Prepared:
+    """On the reading thread: one hop for the entry's bytes and what is learned of them.
+    Raises ``FerrymanError`` (an unexpected exception as ``entry.internal``) or
+    ``OSError`` (the machine's: retried as any other)."""
+    ahead = request.ahead
+    try:
+        try:
+            staged = _stage(request)
+        except FerrymanError:
+            raise
+        except OSError:
+            raise  # reading the source or writing the disk: the machine's, retried as before
+        except Exception as bug:  # one entry's fault (a sniffer's, a decoder's bug) fails it
+            raise internal(request.path, bug) from bug
+        # never raises for one entry's fault
+        prepared = prepare(staged, request.send_all, request.options)
+    except BaseException:
+        if ahead is not None:
+            ahead.failed()
+        raise
+    if ahead is not None and not _sent_as_staged(prepared, staged):
+        ahead.failed()
+    return prepared
+
+
+def upload_ahead(
+    start: StartAhead | None, entry: SourceEntry, dest: Path, options: MediaOptions
+) -> Ahead | None:
+    """An upload while it is written, for an entry of ``AHEAD_BYTES`` or more of a size
+    declared up front, bound for a sink that reads it whole as it delivers it."""
+    size = entry.info.size
+    if (
+        start is None
+        or not options.hashed_on_delivery
+        or entry.local_file is not None
+        or size is None
+        or size < AHEAD_BYTES
+    ):
+        return None
+    return start(dest, size)
+
+
+def _sent_as_staged(prepared: Prepared, staged: Staged) -> bool:
+    """The delivery will upload the staged file itself (not converted, split, dropped)."""
+    return (
+        prepared.state is ItemState.READY
+        and prepared.work_path == staged.path
+        and not prepared.parts
+    )
+
+
+def _stage(request: StageRequest) -> Staged:
+    entry = request.entry
+    return stage_entry(
+        abort.checked(entry.read_blocks()),
+        request.path,
+        request.dest,
+        request.keep,
+        stop_unwanted=entry.over_network,  # its bytes are not fetched for nothing
+        unread_size=entry.info.size,
+        link_from=entry.local_file,
+        known_sha256=entry.local_sha256,
+        seen=entry.local_seen,
+        sync=request.sync,
+        hash_later=request.options.hashed_on_delivery,
+        ahead=request.ahead,
+    )
