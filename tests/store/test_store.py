@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -20,36 +18,10 @@ from ferryman.store import Store
 from ferryman.store.memory import MemoryStore
 from ferryman.store.schema import albums, jobs
 from ferryman.store.store import NewItem
-from tests.conftest import PG_DSN, _reset_postgres, store_url
+from tests.conftest import PG_DSN
+from tests.support.contract import db_url, sql_only, store
 
-MEMORY = "memory:"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "memory"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return MEMORY if request.param == "memory" else store_url(request.param, tmp_path)
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    """The contract's store: SQLite, PostgreSQL, or the memory store (typed as the
-    ``Store`` whose contract it keeps)."""
-    if db_url == MEMORY:
-        memory: Store = MemoryStore()  # type: ignore[assignment]
-        yield memory
-        return
-    if db_url.startswith("postgres"):
-        await _reset_postgres(db_url)
-    opened = await Store.open(db_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-def _sql_only(store: Store, why: str) -> None:
-    if isinstance(store, MemoryStore):
-        pytest.skip(f"SQL only: {why}")
+__all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
 
 def _photo(seq: int, state: ItemState = ItemState.READY) -> NewItem:
@@ -89,7 +61,7 @@ async def test_concurrent_workers_never_claim_the_same_album(store: Store) -> No
 
 
 async def test_concurrent_job_claims_in_separate_stores(store: Store, db_url: str) -> None:
-    _sql_only(store, "a second store on the same database (the memory store is one process's)")
+    sql_only(store, "a second store on the same database (the memory store is one process's)")
     for n in range(30):
         await store.add_job(source=f"/in{n}", name=f"in{n}", dest="library:")
     others = [await Store.open(db_url) for _ in range(3)]
