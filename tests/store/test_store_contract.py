@@ -55,7 +55,8 @@ async def test_a_fetch_retried_waits_and_one_failed_ends_its_job(store: Store) -
     with pytest.raises(FerrymanError) as lost:
         await store.fetch_done(again.id, "intruder", None, None)
     assert lost.value.code == "engine.lease_lost"
-    assert await store.fetch_failed(again.id, "f", FerrymanError("source.not_found", "404")) == job.id
+    gone = FerrymanError("source.not_found", "404")
+    assert await store.fetch_failed(again.id, "f", gone) == job.id
     ended = await store.get_job(job.id)
     assert (ended.state, ended.error_code) == (JobState.FAILED, "source.not_found")
     assert ended.summary is not None and ended.summary["error"]["code"] == "source.not_found"
