@@ -25,6 +25,7 @@ STAGES = {
     "leases": {"Leaseholder"},
     "control": {"Control"},
     "report": {"JobsView"},
+    "intake": {"Intake"},
 }
 VIEWS = {"fetch_store", "read_store", "convert_store", "deliver_store", "watch_store"}
 PORTS = {

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         ConvertStore,
         DeliverStore,
         FetchStore,
+        Intake,
         ReadStore,
     )
 
@@ -368,5 +369,5 @@ if TYPE_CHECKING:  # mypy proves the memory store is each stage's store
 
     def _ports(
         store: MemoryStore,
-    ) -> tuple[FetchStore, ReadStore, ConvertStore, DeliverStore, Control]:
-        return store, store, store, store, store
+    ) -> tuple[FetchStore, ReadStore, ConvertStore, DeliverStore, Control, Intake]:
+        return store, store, store, store, store, store

@@ -209,6 +209,27 @@ class Control(Protocol):
     async def nudge(self) -> None: ...
 
 
+class Intake(Protocol):
+    """What adding a job asks (``engine/intake``): a free name, the one insert, a nudge."""
+
+    async def unique_name(self, base: str, dest: str) -> str: ...
+    async def add_job(
+        self,
+        *,
+        source: str,
+        name: str,
+        dest: str,
+        priority: int = 0,
+        password: str | None = None,
+        dedupe_key: str | None = None,
+        error: FerrymanError | None = None,
+        fetch: bool = False,
+        notify: str | None = None,
+        memos: dict[str, str] | None = None,
+    ) -> Job: ...
+    async def nudge(self) -> None: ...
+
+
 class JobsView(Protocol):
     """What a front door reads of jobs (``engine/report``: status, a job's report)."""
 
