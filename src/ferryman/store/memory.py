@@ -365,9 +365,7 @@ def _already_ended(job_id: int, state: str, verb: str) -> FerrymanError:
     )
 
 
-if TYPE_CHECKING:  # mypy proves the memory store is each stage's store
-
-    def _ports(
-        store: MemoryStore,
-    ) -> tuple[FetchStore, ReadStore, ConvertStore, DeliverStore, Control, Intake]:
-        return store, store, store, store, store, store
+if TYPE_CHECKING:  # mypy proves the memory store is each of these stages' stores
+    _ONE = MemoryStore()
+    _PORTS: tuple[FetchStore, ReadStore, ConvertStore, DeliverStore, Control, Intake]
+    _PORTS = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)
