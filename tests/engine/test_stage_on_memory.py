@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ferryman.config import Settings
-from ferryman.engine import fetch
 from ferryman.engine.context import Context
-from ferryman.engine.events import Event, EventBus, JobFetched, JobFinished
+from ferryman.engine.fetch import step as fetch_step
+from ferryman.engine.plumbing.events import Event, EventBus, JobFetched, JobFinished
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind
 from ferryman.sources.base import Fetched
@@ -35,10 +35,10 @@ async def test_the_fetch_stage_settles_a_download_on_the_memory_store(
     claimed = await ctx.fetch_store.claim_fetch(ctx.owner, 30)
     assert claimed is not None
     got = Fetched(tmp_path / "Trip photos.zip", 10, "Trip photos.zip", note="as asked")
-    await fetch.settle(ctx, claimed, got)
+    await fetch_step.settle(ctx, claimed, got)
     named = await memory.get_job(job.id)
     assert named.name == "Trip photos"  # named as its input calls itself
-    assert await memory.source_memos(job.id) == {fetch.FETCH_NOTE: "as asked"}
+    assert await memory.source_memos(job.id) == {fetch_step.FETCH_NOTE: "as asked"}
     assert [type(e) for e in seen] == [JobFetched]
     read = await ctx.read_store.claim_job(ctx.owner, 30)  # the read may start now
     assert read is not None and read.id == job.id
@@ -51,7 +51,7 @@ async def test_the_fetch_stage_fails_a_job_for_good_on_the_memory_store(
     job = await memory.add_job(source="https://h/x", name="x", dest="library:", fetch=True)
     claimed = await ctx.fetch_store.claim_fetch(ctx.owner, 30)
     assert claimed is not None
-    await fetch.settle(ctx, claimed, FerrymanError("source.not_found", "404 at the server"))
+    await fetch_step.settle(ctx, claimed, FerrymanError("source.not_found", "404 at the server"))
     ended = await memory.get_job(job.id)
     assert (ended.state, ended.error_code) == (JobState.FAILED, "source.not_found")
     assert [(type(e), getattr(e, "code", None)) for e in seen] == [
