@@ -71,7 +71,7 @@ class LibraryKind(SinkKind):
     def open(self, target: str, env: SinkEnv) -> Sink:
         """Laid out by ``library_layout``: ``albums`` (``<job>/0001/``), or a template
         (``sinks/layout.py``; a library already in albums keeps them)."""
-        from ferryman.sinks.flat import FlatLibrarySink  # lazy: start-up
+        from ferryman.sinks.flat import FlatLibrarySink, Listings  # lazy: start-up
         from ferryman.sinks.layout import ALBUMS, check_template  # lazy: start-up
 
         root = Path(target) if target else env.settings.library
@@ -79,7 +79,8 @@ class LibraryKind(SinkKind):
         if layout == ALBUMS:
             return LibrarySink(root)
         check_template(layout)
-        return FlatLibrarySink(root, layout)
+        listed = env.resources.get(f"library-names:{root}", Listings)
+        return FlatLibrarySink(root, layout, listed)
 
 
 def check_writable(folder: Path) -> None:
