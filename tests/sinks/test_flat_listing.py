@@ -5,6 +5,7 @@ square of its photos. Names another program puts there are still avoided."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from pathlib import Path, PurePosixPath
@@ -16,7 +17,7 @@ from ferryman.engine import intake
 from ferryman.model import JobState
 from ferryman.naming import unique_name
 from ferryman.samples import make_photo_set
-from ferryman.sinks import flat
+from ferryman.sinks import flat, library
 from ferryman.store import Store
 from tests.support.engine_helpers import run_until_idle
 
@@ -34,12 +35,12 @@ async def test_a_folder_is_listed_once_for_a_job_of_many_albums(
         None,
         {"data_dir": tmp_path / "data", "poll_seconds": 0.05, "space_floor": 0, "album_size": 2},
     )
-    library = settings.library
+    root = settings.library
     listed: Counter[str] = Counter()
     real_listdir = os.listdir
 
     def listdir(path: str | Path = ".") -> list[str]:
-        if Path(path).is_relative_to(library):
+        if Path(path).is_relative_to(root):
             listed[str(path)] += 1
         return real_listdir(path)
 
@@ -50,7 +51,7 @@ async def test_a_folder_is_listed_once_for_a_job_of_many_albums(
 
     job = (await store.list_jobs())[0]
     assert job.state is JobState.DONE
-    folder = library / job.name
+    folder = root / job.name
     by_the_sink = dict(listed)
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in photos)
     # four albums into one folder: the first made it, the second listed it, the rest
@@ -93,3 +94,28 @@ def test_a_folder_changed_between_listing_and_move_is_listed_again(tmp_path: Pat
     listings.check({folder})  # before this sink's moves: the change is seen, forgotten
     listings.moved_in([(folder, "trip/y.jpg")])
     assert listings.names(folder, rel) == {"trip/x.jpg"}
+
+
+def test_captions_made_final_fsync_a_folder_of_manifests_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A laid-out library keeps a job's manifests in one folder: made final, the
+    manifests are each fsynced, the folder once (it was once per manifest)."""
+    folder = tmp_path / ".ferryman" / "Trip"
+    folder.mkdir(parents=True)
+    paths = []
+    for album in (1, 2, 3):
+        path = folder / f"{album:04d}.json"
+        path.write_text(json.dumps({"job": 7, "album": album, "items": [{}], "caption": "x"}))
+        paths.append(path)
+    synced: list[Path] = []
+    real = library.fsync_dir
+
+    def fsync_dir(path: Path) -> None:
+        synced.append(path)
+        real(path)
+
+    monkeypatch.setattr(library, "fsync_dir", fsync_dir)
+    assert library.final_captions_of(paths, 7, lambda n, _: f"{n}/3") == 3
+    assert [json.loads(p.read_text())["caption"] for p in paths] == ["1/3", "2/3", "3/3"]
+    assert synced == [folder]

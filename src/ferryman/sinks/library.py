@@ -308,9 +308,13 @@ def final_captions_of(paths: list[Path], job_id: int, render: Callable[[int, int
             except OSError as exc:
                 fresh.unlink(missing_ok=True)
                 log.warning("caption of %s not made final: %s", path.parent, exc)
+        # One fsync a folder, after all its renames: a laid-out library keeps every
+        # manifest of a job in one folder (it was fsynced once for each of them).
+        folders = list(dict.fromkeys(renamed))
+        failures = dict(zip(folders, _each(pool, fsync_dir, folders), strict=True))
         changed = 0
-        for album, failed in zip(renamed, _each(pool, fsync_dir, renamed), strict=True):
-            if failed is None:
+        for album in renamed:
+            if (failed := failures[album]) is None:
                 changed += 1
             else:
                 log.warning("caption of %s not made final: %s", album, failed)
