@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from ferryman.config import load_settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.model import JobState
 from ferryman.naming import unique_name
 from ferryman.samples import make_photo_set
