@@ -55,6 +55,9 @@ class LibraryKind(SinkKind):
             raise FerrymanError("sink.unknown", f"library:{target!r}: a path holds no NUL")
         return os.path.abspath(target) if target else ""  # no filesystem access: loop-safe
 
+    def words(self, target: str) -> str:
+        return f"the folder {target}" if target else "the library"
+
     def policy(self, settings: Settings) -> Policy:
         return LIBRARY
 
