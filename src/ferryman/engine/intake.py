@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -136,6 +137,26 @@ def _with_profile(registry: SourceRegistry, uri: str, profile: Profile | None, f
             " links only (a video file can be made audio only)",
         )
     return made or uri
+
+
+def file_job_name(found: str) -> str:
+    """``a b.zip`` → ``a b``, ``clip.mp4`` → ``clip``, a video's title as it is: an
+    extension goes only when it is an archive's or a known file type's."""
+
+    stripped = strip_archive_suffixes(found)
+    if stripped == found:
+        stem, dot, ext = found.rpartition(".")
+        if dot and stem.strip() and mimetypes.guess_type(f"x.{ext}")[0] is not None:
+            stripped = stem
+    return safe_name(stripped.strip() or found, "job")
+
+
+def message_input(uri: str, file_name: str, dest: str, sinks: SinkRegistry) -> NewInput:
+    """A file a front door received as a message (``tg:u/…``, made by the door, never
+    typed): fetched first, named after its file; no dedupe key (the door keeps its own,
+    by the file's id)."""
+    dest = sinks.parse(dest).text
+    return NewInput(uri, True, file_job_name(file_name), None, None, file_name, dest)
 
 
 async def add_source(

@@ -41,6 +41,24 @@ from ferryman.store.waited import wait_began, wait_ended
 from ferryman.store.watch_records import holders
 
 
+async def job_in(
+    conn: Any, values: dict[str, Any], *, fetch: bool, memos: dict[str, str] | None
+) -> Job:
+    """Insert a job (``rows.new_job_values``) in the caller's transaction: with its
+    ``fetches`` row when its input is downloaded first, and the source memos it starts
+    with, so no stage sees the job without them (the chat's inbox row joins it so)."""
+    row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
+    job = job_from_row(row)
+    now = values["created_at"]
+    if fetch:
+        await conn.execute(insert(fetches).values(new_fetch_values(job.id, job.priority, now)))
+    for key, value in (memos or {}).items():
+        await conn.execute(
+            insert(source_memos).values(job_id=job.id, key=key, value=value, updated_at=now)
+        )
+    return job
+
+
 class JobQueries(StoreBase):
     """Jobs: adding, naming, claiming for reading, the reader's waits and ends."""
 
@@ -81,17 +99,11 @@ class JobQueries(StoreBase):
                 existing = found.first()
                 if existing is not None:
                     raise FerrymanError("source.duplicate", f"already job {existing.job_id}")
-            row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
-            job = job_from_row(row)
             if error is not None:
-                await self._store_summary(conn, job.id, now)
-            elif fetch:
-                await conn.execute(insert(fetches).values(new_fetch_values(job.id, priority, now)))
-            for key, value in (memos or {}).items():
-                await conn.execute(
-                    insert(source_memos).values(job_id=job.id, key=key, value=value, updated_at=now)
-                )
-        return job
+                row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
+                await self._store_summary(conn, row.id, now)
+                return job_from_row(row)
+            return await job_in(conn, values, fetch=fetch, memos=memos)
 
     async def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""

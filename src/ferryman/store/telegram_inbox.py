@@ -1,21 +1,24 @@
 """The chat front door's records: files received in the chat, and each job's status message.
 
-An inbox row is written before the download starts, so a restart finds the partial file
-and goes on from it; its ``file_key`` (Telegram's file id and size) is what stops the
-same file from becoming a second job. A status row remembers which message shows a
+An inbox row is written with the file's job, in one transaction (the engine's fetch
+stage downloads the file); its ``file_key`` (Telegram's file id and size) is what stops
+the same file from becoming a second job. ``downloading``: a row an older ferryman left
+while it downloaded the file itself (made a job at the next start). A status row remembers which message shows a
 job's progress and when it was last edited, so the edit rate holds across restarts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ferryman.model import Job
 from ferryman.store.base import StoreBase
+from ferryman.store.jobs import job_in
+from ferryman.store.rows import new_job_values
 from ferryman.store.schema import tg_inbox, tg_status, tg_user_settings
 
 DOWNLOADING = "downloading"
@@ -34,7 +37,7 @@ class InboxRow:
     name: str | None
     size: int | None
     path: str | None
-    state: str  # downloading | done | failed | duplicate
+    state: str  # done (its job made) | failed | duplicate | downloading (an older one's)
     job_id: int | None
     dest: str | None
     error_code: str | None
@@ -83,17 +86,17 @@ class TelegramInboxQueries(StoreBase):
         file_key: str,
         name: str,
         size: int,
-        dest: str,
         force: bool,
-        path_for: Callable[[int], str],
-    ) -> tuple[InboxRow, InboxRow | None] | None:
-        """Record a received file; ``None`` if this message was recorded before.
-
-        Unless ``force``, a file already received (and not failed) is recorded as a
-        duplicate and the earlier row comes back with it. ``path_for`` names the
-        download's place from the new row's id.
-        """
+        job: dict[str, Any],
+        memos: dict[str, str] | None = None,
+    ) -> tuple[InboxRow, InboxRow | None, Job | None] | None:
+        """Record a received file and its job (``job``: ``add_job``'s arguments, its
+        source the message) in one transaction; ``None`` if this message was recorded
+        before. Unless ``force``, a file already received (and not failed) is recorded as
+        a duplicate, without a job, and the earlier row comes back with it."""
         now = self.clock()
+        args = dict(job)
+        fetch = bool(args.pop("fetch"))
         try:
             async with self.engine.begin() as conn:
                 earlier = None
@@ -108,36 +111,46 @@ class TelegramInboxQueries(StoreBase):
                     )
                     first = found.first()
                     earlier = _inbox(first) if first is not None else None
-                done = await conn.execute(
-                    insert(tg_inbox)
-                    .values(
-                        chat_id=chat_id,
-                        message_id=message_id,
-                        sender_id=sender_id,
-                        file_key=file_key,
-                        name=name,
-                        size=size,
-                        state=DUPLICATE if earlier is not None else DOWNLOADING,
-                        job_id=earlier.job_id if earlier is not None else None,
-                        dest=dest,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(tg_inbox.c.id)
-                )
-                row_id = int(done.scalar_one())
-                path = None if earlier is not None else path_for(row_id)
+                made = None
+                if earlier is None:
+                    values = new_job_values(**args, now=now)
+                    made = await job_in(conn, values, fetch=fetch, memos=memos)
                 row = (
                     await conn.execute(
-                        update(tg_inbox)
-                        .where(tg_inbox.c.id == row_id)
-                        .values(path=path)
+                        insert(tg_inbox)
+                        .values(
+                            chat_id=chat_id,
+                            message_id=message_id,
+                            sender_id=sender_id,
+                            file_key=file_key,
+                            name=name,
+                            size=size,
+                            state=DUPLICATE if earlier is not None else DONE,
+                            job_id=earlier.job_id if earlier is not None else made and made.id,
+                            dest=args["dest"],
+                            created_at=now,
+                            updated_at=now,
+                        )
                         .returning(*tg_inbox.c)
                     )
                 ).one()
         except IntegrityError:
             return None  # (chat, message) is unique: the same message seen again
-        return _inbox(row), earlier
+        return _inbox(row), earlier, made
+
+    async def inbox_job(self, row_id: int, job: dict[str, Any]) -> Job:
+        """A row an older ferryman left downloading becomes a job (one transaction)."""
+        args = dict(job)
+        fetch = bool(args.pop("fetch"))
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            made = await job_in(conn, new_job_values(**args, now=now), fetch=fetch, memos=None)
+            await conn.execute(
+                update(tg_inbox)
+                .where(tg_inbox.c.id == row_id)
+                .values(state=DONE, job_id=made.id, updated_at=now)
+            )
+        return made
 
     async def inbox_note(
         self, *, chat_id: int, message_id: int, sender_id: int, state: str, code: str | None
