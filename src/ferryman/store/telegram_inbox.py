@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ferryman.model import Job
+from ferryman.model import Job, JobState
 from ferryman.store.base import StoreBase
 from ferryman.store.jobs import job_in
 from ferryman.store.rows import new_job_values
-from ferryman.store.schema import tg_inbox, tg_status, tg_user_settings
+from ferryman.store.schema import jobs, tg_inbox, tg_status, tg_user_settings
 
 DOWNLOADING = "downloading"
 DONE = "done"
@@ -92,11 +92,12 @@ class TelegramInboxQueries(StoreBase):
     ) -> tuple[InboxRow, InboxRow | None, Job | None] | None:
         """Record a received file and its job (``job``: ``add_job``'s arguments, its
         source the message) in one transaction; ``None`` if this message was recorded
-        before. Unless ``force``, a file already received (and not failed) is recorded as
-        a duplicate, without a job, and the earlier row comes back with it."""
+        before. Unless ``force``, a file already received (its job not cancelled) is
+        recorded as a duplicate, without a job, and the earlier row comes back with it."""
         now = self.clock()
         args = dict(job)
         fetch = bool(args.pop("fetch"))
+        cancelled = select(jobs.c.id).where(jobs.c.state == JobState.CANCELLED.value)
         try:
             async with self.engine.begin() as conn:
                 earlier = None
@@ -106,6 +107,7 @@ class TelegramInboxQueries(StoreBase):
                         .where(
                             tg_inbox.c.file_key == file_key,
                             tg_inbox.c.state.in_([DOWNLOADING, DONE]),
+                            or_(tg_inbox.c.job_id.is_(None), tg_inbox.c.job_id.not_in(cancelled)),
                         )
                         .order_by(tg_inbox.c.id)
                     )
@@ -184,8 +186,10 @@ class TelegramInboxQueries(StoreBase):
     async def inbox_done(self, row_id: int, job_id: int) -> None:
         await self._inbox_set(row_id, state=DONE, job_id=job_id, error_code=None)
 
-    async def inbox_failed(self, row_id: int, code: str) -> None:
-        await self._inbox_set(row_id, state=FAILED, error_code=code)
+    async def inbox_failed(self, row_id: int, code: str, *, let_go: bool = False) -> None:
+        """The row ends failed; ``let_go``: no longer its job's (the job is removed)."""
+        cleared = {"job_id": None} if let_go else {}
+        await self._inbox_set(row_id, state=FAILED, error_code=code, **cleared)
 
     async def inbox_forget_path(self, row_id: int) -> None:
         """The download was deleted (``/cleanup``): the row stays, for dedupe."""

@@ -298,15 +298,15 @@ class Actions:
         return Done(f"job {job.id}: {len(paths)} files")
 
     async def _drop(self, picking: choose.Picking) -> Done:
-        """None of its files: its job is cancelled (the download goes with its work
-        files), its row ends cancelled (a restart does not list it again; sending it
-        again takes it anew)."""
+        """None of its files: its held job is cancelled and removed (the download with
+        its work folder), its row ends cancelled (a restart does not list it again;
+        sending it again takes it anew)."""
         self.picking.pop(picking.row_id, None)
         row = await self._row(picking.row_id)
+        await self.store.inbox_failed(picking.row_id, "job.cancelled", let_go=True)
         if row is not None and row.job_id is not None:
             await control.cancel_job(self.store, row.job_id)
-            self.commands.nudge()
-        await self.store.inbox_failed(picking.row_id, "job.cancelled")
+            await control.remove_job(self.store, self.settings, row.job_id)
         await asyncio.to_thread(shutil.rmtree, self.inbox.folder / str(picking.row_id), True)
         await self._redraw(picking, f"{picking.name}: dropped; the download is deleted")
         return Done(f"{picking.name}: dropped")
