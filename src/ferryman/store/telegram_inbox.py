@@ -183,6 +183,13 @@ class TelegramInboxQueries(StoreBase):
             rows = (await conn.execute(query)).all()
         return [_inbox(r) for r in rows]
 
+    async def inbox_of_job(self, job_id: int) -> InboxRow | None:
+        """The file (sent in the chat) that job ``job_id`` was made for, if one was."""
+        query = select(tg_inbox).where(tg_inbox.c.job_id == job_id, tg_inbox.c.state == DONE)
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(query.order_by(tg_inbox.c.id))).first()
+        return _inbox(row) if row is not None else None
+
     async def inbox_done(self, row_id: int, job_id: int) -> None:
         await self._inbox_set(row_id, state=DONE, job_id=job_id, error_code=None)
 

@@ -82,10 +82,18 @@ class Actions:
     # ------------------------------------------------------------- offers
 
     async def job_offer(self, job_id: int) -> Offer | None:
+        """What a job's status message offers: an archive sent in the chat, while it
+        downloads, its files' choice; else the job's controls."""
         try:
             job = await self.store.get_job(job_id)
         except FerrymanError:
             return None
+        row = await self.store.inbox_of_job(job_id)
+        if row is not None and row.name and named_archive(row.name) and not job.state.terminal:
+            fetch = await self.store.fetched(job_id)
+            if fetch is not None and fetch.state != "done":
+                asked = await asyncio.to_thread(choose.asked, self.inbox.folder / str(row.id))
+                return choices.archive_offer(row.id, asked)
         return choices.job_offer(job, link=_to_media(job.source))
 
     def offer_archive(self, row: InboxRow, remote: RemoteFile, asked: bool) -> None:
