@@ -18,10 +18,10 @@ from faketg.client import logged_in_client
 from faketg.handlers.bots import button_data
 from faketg.people import press
 from faketg.state import Account, StoredMessage
+from ferryman.engine.chosen import HOLD
 from ferryman.engine.events import AlbumFailed
 from ferryman.frontdoors.telegram.help import MENU
 from ferryman.frontdoors.telegram.user_settings import CHOICES
-from ferryman.engine.chosen import HOLD
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.sources import telegram_link

@@ -74,7 +74,7 @@ async def test_the_file_is_a_job_before_its_first_byte_arrives(world: World) -> 
 
         await eventually(shown, "the job's status message")
         (listed,) = (await report.status(world.store))["jobs"]
-        assert listed["id"] == job.id and not listed["state"] in ("done", "failed")
+        assert listed["id"] == job.id and listed["state"] not in ("done", "failed")
         assert size_of(part) <= 0 and asked.seen == []  # still none: all before the first
         world.server.processing_delay.clear()
         await job_in(world, JobState.DONE, job.id)

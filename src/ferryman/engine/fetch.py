@@ -20,8 +20,8 @@ import httpx
 from ferryman.config import NetworkSettings
 from ferryman.engine import chosen
 from ferryman.engine.context import Context
-from ferryman.engine.intake import file_job_name
 from ferryman.engine.events import JobFetched, JobFetching, JobFinished, JobWaiting
+from ferryman.engine.intake import file_job_name
 from ferryman.engine.offline import offline_or
 from ferryman.engine.retry import again_after
 from ferryman.engine.space import never_fits, room_for

@@ -97,13 +97,17 @@ class FetchQueries(StoreBase):
         now = self.clock()
         async with self.engine.begin() as conn:
             job_id = select(fetches.c.job_id).where(fetches.c.id == fetch_id).scalar_subquery()
-            held = hold is not None and (
-                await conn.execute(
-                    select(source_memos.c.key).where(
-                        source_memos.c.job_id == job_id, source_memos.c.key == hold
+            held = (
+                hold is not None
+                and (
+                    await conn.execute(
+                        select(source_memos.c.key).where(
+                            source_memos.c.job_id == job_id, source_memos.c.key == hold
+                        )
                     )
-                )
-            ).first() is not None
+                ).first()
+                is not None
+            )
             values = {
                 "state": DONE,
                 "path": path,

@@ -3,8 +3,9 @@
 An inbox row is written with the file's job, in one transaction (the engine's fetch
 stage downloads the file); its ``file_key`` (Telegram's file id and size) is what stops
 the same file from becoming a second job. ``downloading``: a row an older ferryman left
-while it downloaded the file itself (made a job at the next start). A status row remembers which message shows a
-job's progress and when it was last edited, so the edit rate holds across restarts.
+while it downloaded the file itself (made a job at the next start). A status row
+remembers which message shows a job's progress and when it was last edited, so the
+edit rate holds across restarts.
 """
 
 from __future__ import annotations

@@ -64,7 +64,9 @@ class FrontDoor:
         self.sources = sources or default_sources()  # what a message's words may name
         self.chat = Chat(client)
         self.board = StatusBoard(store, self.chat, settings.telegram.status_every_seconds)
-        self.inbox = Inbox(settings, store, self.board, nudge, sinks or default_sinks(), self.sources)
+        self.inbox = Inbox(
+            settings, store, self.board, nudge, sinks or default_sinks(), self.sources
+        )
         self.commands = Commands(settings, store, self.inbox, nudge)
         self.actions = Actions(settings, store, self.chat, self.commands, self.inbox, self.sources)
         self.allow = AllowList(set())
