@@ -189,7 +189,7 @@ class Inbox:
 
     async def _fetched(self, job_id: int) -> None:
         try:
-            row = next((r for r in await self.store.inbox_rows([DONE]) if r.job_id == job_id), None)
+            row = await self.store.inbox_of_job(job_id)
             if row is not None:
                 await self._list_if_held(row)
         except Exception:  # a bug: the job stays held, /resume takes everything
@@ -218,7 +218,8 @@ class Inbox:
                 log.warning("inbox %s: not taken over (%s)", row.id, exc)
                 await self.store.inbox_failed(row.id, exc.code)
         for row in await self.store.inbox_rows([DONE]):
-            if row.job_id is not None:
+            asked = await asyncio.to_thread(choose.asked, self.folder / str(row.id))
+            if row.job_id is not None and asked:  # only a row asked to choose may be held
                 await self._list_if_held(row)
 
     async def _adopt(self, row: InboxRow) -> None:
