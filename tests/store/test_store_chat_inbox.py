@@ -1,11 +1,11 @@
 """The chat's inbox row and its file's job written together, and a job held after its
-fetch for a choice (``engine.chosen.HOLD``): on SQLite and PostgreSQL."""
+fetch for a choice (``engine.read.chosen.HOLD``): on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ferryman.engine.chosen import HOLD
+from ferryman.engine.read.chosen import HOLD
 from ferryman.store import Store
 
 

@@ -18,8 +18,8 @@ from faketg.client import logged_in_client
 from faketg.handlers.bots import button_data
 from faketg.people import press
 from faketg.state import Account, StoredMessage
-from ferryman.engine.chosen import HOLD
-from ferryman.engine.events import AlbumFailed
+from ferryman.engine.plumbing.events import AlbumFailed
+from ferryman.engine.read.chosen import HOLD
 from ferryman.frontdoors.telegram.help import MENU
 from ferryman.frontdoors.telegram.user_settings import CHOICES
 from ferryman.model import Job, JobState

@@ -15,7 +15,7 @@ import pytest
 from telethon.tl import functions
 
 from faketg.state import StoredMessage
-from ferryman.engine import report
+from ferryman.engine.ops import report
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
 from ferryman.sources import telegram_link

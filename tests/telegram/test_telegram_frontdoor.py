@@ -31,9 +31,9 @@ from faketg.handlers.downloads import expire_reference
 from faketg.people import user_sends
 from faketg.state import Account, StoredMessage
 from ferryman.config import Settings, load_settings
-from ferryman.engine.events import AlbumFailed, EngineStarted, JobFetching
+from ferryman.engine.plumbing.events import AlbumFailed, EngineStarted, JobFetching
+from ferryman.engine.plumbing.workarea import job_work_dir
 from ferryman.engine.runner import Engine
-from ferryman.engine.workarea import job_work_dir
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import serve
 from ferryman.frontdoors.telegram.caption import read_caption

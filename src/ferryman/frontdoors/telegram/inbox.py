@@ -9,7 +9,7 @@ and battery rules; the job and its status message show it from the first byte. T
 inbox row (who sent which file) and the job are written in one transaction. A file
 received before (same Telegram file id and size) is not taken again unless the caption
 says ``force``. An archive whose person asks to choose its files is held after its
-download (``engine.chosen.HOLD``) until they choose (``callbacks``).
+download (``engine.read.chosen.HOLD``) until they choose (``callbacks``).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
-from ferryman.engine import chosen, intake
-from ferryman.engine.events import Event, JobFetched
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing.events import Event, JobFetched
+from ferryman.engine.read import chosen
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import choose, render
 from ferryman.frontdoors.telegram.caption import read_caption

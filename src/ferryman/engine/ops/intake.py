@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from ferryman.archive.suffixes import strip_archive_suffixes
+from ferryman.archive.suffixes import file_job_name, strip_archive_suffixes
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
@@ -139,18 +138,6 @@ def _with_profile(registry: SourceRegistry, uri: str, profile: Profile | None, f
     return made or uri
 
 
-def file_job_name(found: str) -> str:
-    """``a b.zip`` → ``a b``, ``clip.mp4`` → ``clip``, a video's title as it is: an
-    extension goes only when it is an archive's or a known file type's."""
-
-    stripped = strip_archive_suffixes(found)
-    if stripped == found:
-        stem, dot, ext = found.rpartition(".")
-        if dot and stem.strip() and mimetypes.guess_type(f"x.{ext}")[0] is not None:
-            stripped = stem
-    return safe_name(stripped.strip() or found, "job")
-
-
 def message_input(uri: str, file_name: str, dest: str, sinks: SinkRegistry) -> NewInput:
     """A file a front door received as a message (``tg:u/…``, made by the door, never
     typed): fetched first, named after its file; no dedupe key (the door keeps its own,
@@ -175,9 +162,9 @@ async def add_source(
     memos: dict[str, str] | None = None,
 ) -> Job:
     """Record one input (a path, a URI, a link) as a job (``memos``: source memos it
-    starts with, such as the entries a person chose: ``engine.chosen``). An input its source cannot
-    read (a missing path, an empty file…) is recorded failed, with its code, so the
-    person sees it in ``status``.
+    starts with, such as the entries a person chose: ``engine.read.chosen``). An input
+    its source cannot read (a missing path, an empty file…) is recorded failed, with its
+    code, so the person sees it in ``status``.
 
     Raises ``source.duplicate`` (nothing recorded) when the same input was added
     before, and what ``understand`` raises (nothing recorded).

@@ -17,15 +17,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from ferryman.archive.suffixes import file_job_name
 from ferryman.config import NetworkSettings
-from ferryman.engine import chosen
 from ferryman.engine.context import Context
-from ferryman.engine.events import JobFetched, JobFetching, JobFinished, JobWaiting
-from ferryman.engine.intake import file_job_name
-from ferryman.engine.offline import offline_or
-from ferryman.engine.retry import again_after
-from ferryman.engine.space import never_fits, room_for
-from ferryman.engine.workarea import job_work_dir, kept_fetch_dir, set_aside, take_back
+from ferryman.engine.plumbing.events import JobFetched, JobFetching, JobFinished, JobWaiting
+from ferryman.engine.plumbing.offline import offline_or
+from ferryman.engine.plumbing.retry import again_after
+from ferryman.engine.plumbing.space import never_fits, room_for
+from ferryman.engine.plumbing.workarea import job_work_dir, kept_fetch_dir, set_aside, take_back
+from ferryman.engine.read import chosen
 from ferryman.errors import FerrymanError
 from ferryman.net import partfile
 from ferryman.net.http import make_client
