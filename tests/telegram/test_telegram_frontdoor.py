@@ -757,15 +757,25 @@ async def test_an_interrupted_download_resumes_from_the_partial_file(
 
 
 async def test_cancel_stops_a_file_still_downloading_in_the_chat(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A sent file is a job from its first byte: /cancel stops its download (no more
     chunks asked), the job ends cancelled and the next start does not resume it; sent
     again, the file is taken anew (not "received before")."""
-    data = os.urandom(24 * CHUNK)
+    # 1 MiB/s a connection: the engine's CONNECTIONS take about 3 s for the file.
+    world = make_world(tmp_path, LinkModel(conn_bytes_per_s=CHUNK))
+    world.store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    data = os.urandom(3 * CONNECTIONS * CHUNK)
     fetched = kept_downloads(monkeypatch)
-    world.server.processing_delay[functions.upload.GetFileRequest] = 0.3
     asked = record_requests(world.server, functions.upload.GetFileRequest)
+    try:
+        await _cancel_then_send_again(world, data, asked)
+    finally:
+        await world.store.close()
+    assert fetched == [data]
+
+
+async def _cancel_then_send_again(world: World, data: bytes, asked: Recorder) -> None:
     async with serving(world):
         world.send(world.alice, file=data, name="huge.bin", mime="application/octet-stream")
         job = await only_job(world)
@@ -783,7 +793,6 @@ async def test_cancel_stops_a_file_still_downloading_in_the_chat(
         assert len(asked.seen) <= count + IN_FLIGHT  # at most what was already in flight
         assert not part.exists()
     assert (await world.store.get_job(job.id)).state is JobState.CANCELLED
-    world.server.processing_delay.clear()
     async with serving(world):
         # A window in which a resumed download would come: the scenario, not a wait.
         await asyncio.sleep(0.5)
@@ -795,7 +804,6 @@ async def test_cancel_stops_a_file_still_downloading_in_the_chat(
             return jobs[-1] if len(jobs) == 2 and jobs[-1].state is JobState.DONE else None
 
         await eventually(again, "the file sent again, taken and done")
-    assert fetched == [data]
 
 
 @pytest.mark.parametrize(
