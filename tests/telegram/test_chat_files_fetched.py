@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import insert
 from telethon.tl import functions
 
 from faketg.state import StoredMessage
@@ -21,6 +22,7 @@ from ferryman.model import Job, JobState
 from ferryman.sources import telegram_link
 from ferryman.sources.telegram_link import MessageRef, TelegramLinkSource
 from ferryman.store import Store
+from ferryman.store.schema import tg_inbox
 from ferryman.telegram.download import CHUNK
 from tests.support.waiting import eventually
 from tests.telegram.test_telegram_frontdoor import (
@@ -167,3 +169,32 @@ def _delete(w: World, sent: StoredMessage) -> None:
     """The person deletes the message (for both sides, as the app offers)."""
     box = w.server.box("user", w.bot.id).messages
     box[:] = [m for m in box if m.id != sent.id]
+
+
+async def test_a_file_an_older_ferryman_left_downloading_becomes_a_job(world: World) -> None:
+    """An older ferryman downloaded in the door and left a row ``downloading`` when it
+    stopped: the next start makes it a job whose source is its message (fetched anew
+    by the engine), its row done and tied to it."""
+    data = os.urandom(CHUNK + 99)
+    sent = world.send(world.alice, file=data, name="old.bin", mime="application/octet-stream")
+    async with world.store.engine.begin() as conn:
+        await conn.execute(
+            insert(tg_inbox).values(
+                chat_id=world.alice.id,
+                message_id=sent.id,
+                sender_id=world.alice.id,
+                file_key="old",
+                name="old.bin",
+                size=len(data),
+                path=str(world.settings.data_dir / "inbox" / "1" / "old.bin"),
+                state="downloading",
+                dest="library:",
+                created_at=0.0,
+                updated_at=0.0,
+            )
+        )
+    async with serving(world):
+        job = await job_in(world, JobState.DONE)
+    assert job.source == f"tg:u/{world.alice.id}/{sent.id}" and job.name == "old"
+    (row,) = await world.store.inbox_rows()
+    assert (row.state, row.job_id) == ("done", job.id)
