@@ -40,6 +40,26 @@ async def test_a_fetched_job_is_read_only_once_its_fetch_is_done(store: Store) -
     assert claimed is not None and claimed.id == job.id and not claimed.resumed
 
 
+async def test_a_job_to_be_chosen_is_held_paused_when_its_fetch_ends(store: Store) -> None:
+    """A chat file whose entries are to be chosen (its ``job.choosing`` memo) is paused
+    by the same write that ends its fetch; one without the memo goes on to the read."""
+    held = await store.add_job(
+        source="tg:u/1/2", name="a", dest="library:", fetch=True, memos={"job.choosing": ""}
+    )
+    free = await store.add_job(source="tg:u/1/3", name="b", dest="library:", fetch=True)
+    for job, asked in ((held, True), (free, False)):
+        fetch = await store.claim_fetch("f", 30)
+        assert fetch is not None and fetch.job_id == job.id
+        assert await store.fetch_done(fetch.id, "f", "/w/x", 1, hold="job.choosing") is asked
+        after = await store.get_job(job.id)
+        assert (after.paused, after.wait_reason) == (
+            (True, "job.choosing") if asked else (False, None)
+        )
+    claimed = await store.claim_job("r", 30)
+    assert claimed is not None and claimed.id == free.id  # the held one is not read
+    assert await store.claim_job("r", 30) is None
+
+
 async def test_a_fetch_retried_waits_and_one_failed_ends_its_job(store: Store) -> None:
     now = [1000.0]
     store.clock = lambda: now[0]

@@ -284,13 +284,17 @@ class MemoryStore(MemoryAlbums):
         return None if row is None else _fetch(row)
 
     async def fetch_done(
-        self, fetch_id: int, owner: str, path: str | None, size: int | None
-    ) -> None:
+        self, fetch_id: int, owner: str, path: str | None, size: int | None, hold: str | None = None
+    ) -> bool:
         row = self.owned("fetches", fetch_id, owner)
         row |= {"state": DONE, "path": path, "size": size, "owner": None, "lease_until": None}
         row |= {"error_code": None, "error_message": None, "updated_at": self.clock()}
         job = self.tables["jobs"][row["job_id"]]
-        job |= {"wait_reason": None, "blocked": False, "updated_at": self.clock()}
+        held = hold is not None and (row["job_id"], hold) in self.memos
+        job |= {"wait_reason": hold if held else None, "blocked": False, "updated_at": self.clock()}
+        if held:
+            job["paused"] = True
+        return held
 
     async def fetch_retry(
         self,

@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import mimetypes
 from collections.abc import AsyncIterator
 
 import httpx
 
-from ferryman.archive.suffixes import strip_archive_suffixes
+from ferryman.archive.suffixes import file_job_name
 from ferryman.config import NetworkSettings
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing.events import JobFetched, JobFetching, JobFinished, JobWaiting
@@ -26,8 +25,8 @@ from ferryman.engine.plumbing.offline import offline_or
 from ferryman.engine.plumbing.retry import again_after
 from ferryman.engine.plumbing.space import never_fits, room_for
 from ferryman.engine.plumbing.workarea import job_work_dir, kept_fetch_dir, set_aside, take_back
+from ferryman.engine.read import chosen
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import safe_name
 from ferryman.net import partfile
 from ferryman.net.http import make_client
 from ferryman.net.progress import DownloadProgress
@@ -127,27 +126,17 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
     # Named before the fetch is done: the unpack stage may claim the job at once, and
     # reads it under the name it has then (a link's one file takes it).
     named = got.name and await ctx.fetch_store.name_from_input(
-        job_id, _job_name(got.name), got.variant, got.kin
+        job_id, file_job_name(got.name), got.variant, got.kin
     )
     if named:
         log.info("job %s is named %r, as its input calls itself", job_id, named)
-    await ctx.fetch_store.fetch_done(claimed.id, ctx.owner, path, got.size)
+    held = await ctx.fetch_store.fetch_done(claimed.id, ctx.owner, path, got.size, hold=chosen.HOLD)
+    if held:
+        log.info("job %s is held until its entries are chosen", job_id)
     ctx.bus.publish(
         JobFetched(job_id, size=got.size, name=got.name, note=got.note, in_place=path is None)
     )
     ctx.wakeup.notify()
-
-
-def _job_name(found: str) -> str:
-    """``a b.zip`` → ``a b``, ``clip.mp4`` → ``clip``, a video's title as it is: an
-    extension goes only when it is an archive's or a known file type's."""
-
-    stripped = strip_archive_suffixes(found)
-    if stripped == found:
-        stem, dot, ext = found.rpartition(".")
-        if dot and stem.strip() and mimetypes.guess_type(f"x.{ext}")[0] is not None:
-            stripped = stem
-    return safe_name(stripped.strip() or found, "job")
 
 
 async def drop_if_cancelled(ctx: Context, claimed: Fetch) -> None:
