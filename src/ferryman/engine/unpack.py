@@ -118,7 +118,7 @@ async def _expand(ctx: Context, job: Job) -> None:
         waits = RoomWaits(asyncio.get_running_loop())
         fetched_path = Path(fetched.path) if fetched is not None and fetched.path else None
         local = source.local_path(job.source) or fetched_path
-        batch = EntryBatch(ctx, job, route)
+        batch = EntryBatch(ctx, job, route, streamed=local is None)
         if not known:  # its name is chosen beside the read, before its first record
             batch.naming = asyncio.ensure_future(_choose_name(batch, local))
 
