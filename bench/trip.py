@@ -31,6 +31,7 @@ import psutil
 from telethon.tl import functions, types
 
 from bench._common import Check, MiB, Result, Sampler, Table, fmt_ratio, progress, scratch
+from bench._trip_child import PROFILES, trip_settings
 from bench._trip_input import TripInput, make_input
 from bench.network import LATENCY as DOWN_LATENCY
 from bench.network import PacedServer, extra_disk
@@ -39,7 +40,6 @@ from bench.trip_timeline import AlbumTimes, Clock, summary
 from faketg import FakeTelegram, LinkModel
 from faketg.client import FakeDialer, logged_in_client
 from faketg.state import Account
-from ferryman.config import load_settings
 from ferryman.engine import intake
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
@@ -53,10 +53,6 @@ TARGET = 1.10
 PHONE_RSS_BUDGET = 768 * 1024**2
 # (down, up) in MB/s at the 1 GiB default: each side is the slower one in one row.
 LINKS = ((4.0, 8.0), (8.0, 4.0))
-PROFILES: dict[str, dict[str, int]] = {
-    "phone": {"fetch": 1, "unpack": 1, "convert": 1, "deliver": 1},
-    "server": {"fetch": 3, "unpack": 2, "convert": 2, "deliver": 2},
-}
 
 
 def world(up: float) -> tuple[FakeTelegram, Account]:
@@ -119,14 +115,7 @@ def _rss_probe(skip: int) -> Callable[[], int]:
 
 async def trip(url: str, data: Path, up: float, profile: str, args: argparse.Namespace) -> Trip:
     server, me = world(up)
-    overrides = {
-        "data_dir": data,
-        "space_floor": 0,
-        "send_documents": True,
-        "telegram": {"api_id": 1, "api_hash": "fakehash"},
-        "concurrency": PROFILES[profile],
-    }
-    settings = load_settings(None, overrides)
+    settings = trip_settings(data, profile)
     await log_in(settings, server, me)
     store = await Store.open(settings.database)
     clock = Clock()
