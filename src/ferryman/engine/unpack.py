@@ -4,7 +4,8 @@ Nothing is unpacked in full. The reader runs on a thread of its own (every call 
 archive handle from the same thread); each entry is staged, prepared and recorded
 together with the job's cursor in one transaction, so a restart resumes after the
 last recorded entry. Reading waits while the job already has ``backlog_items`` files
-on disk, or the next entry would take their bytes past ``backlog_bytes``, or while
+on disk (fewer for an input streamed from a server to a sink that bounds it by albums,
+``SinkKind.backlog_albums``), or the next entry would take their bytes past ``backlog_bytes``, or while
 writing the next entry (or copying a nested archive out to read
 it) would take free space below the floor.
 
