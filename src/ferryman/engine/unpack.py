@@ -5,9 +5,9 @@ archive handle from the same thread); each entry is staged, prepared and recorde
 together with the job's cursor in one transaction, so a restart resumes after the
 last recorded entry. Reading waits while the job already has ``backlog_items`` files
 on disk (fewer for an input streamed from a server to a sink that bounds it by albums,
-``SinkKind.backlog_albums``), or the next entry would take their bytes past ``backlog_bytes``, or while
-writing the next entry (or copying a nested archive out to read
-it) would take free space below the floor.
+``SinkKind.backlog_albums``), or the next entry would take their bytes past
+``backlog_bytes``, or while writing the next entry (or copying a nested archive out to
+read it) would take free space below the floor.
 
 The parts: ``read_loop`` (the loop over the reading thread's runs), ``entry_batch``
 (recording entries in batches), ``room`` (the waits for room), ``bad_input`` (an
