@@ -346,7 +346,8 @@ def run(args: argparse.Namespace) -> Result:
         "on a phone: a picture's peak is its own process fitting it (fit_photo, VmHWM); the"
         " trip's is ferryman's process tree (bench._trip_child, ffmpeg included) sending"
         f" bench trip's input of {trip_mib} MiB over a paced link (uplink the slower one) to"
-        " the fake Telegram in this process, sampled and its VmHWM",
+        " the fake Telegram in this process: its tree's PSS, sampled (the conversion children fork"
+        " from a template process and share its pages, which a sum of RSS counts in each)",
         "the ferryman subprocess runs with FERRYMAN_SPACE_FLOOR=0 (its 256 MiB free-space floor"
         " would otherwise make reading wait on a full disk); every other setting is the default"
         f" (backlog_items {BACKLOG_ITEMS}, album_size {ALBUM_SIZE}, poll_seconds 0.5)",

@@ -53,7 +53,9 @@ class TripMemory:
 
     @property
     def peak_rss(self) -> int:
-        return max(self.run.peaks["rss"], self.run.peaks["hwm"])
+        """The tree's memory at its peak: PSS, each shared page counted once (the
+        conversion children fork from a template process and share its pages)."""
+        return self.run.peaks["pss"]
 
 
 class _LoopThread:
@@ -99,6 +101,7 @@ def measure_trip(root: Path, size_mib: int, interval: float, timeout: float) -> 
             interval=interval,
             probes={"disk": lambda: extra_disk(data)},
             timeout=timeout,
+            pss=True,  # ffmpeg's children fork from a template: RSS counts shared pages twice
         )
         thread.call(remote.close())
         in_chat = sum(1 for m in server.chat(me) if m.media is not None)
@@ -138,7 +141,7 @@ def phone_budget(pictures: list[Picture], trip: TripMemory) -> tuple[Table, list
             trip.peak_rss,
             TRIP_BUDGET,
             f"{trip.delivered}/{trip.input.entries} delivered, {trip.state},"
-            f" disk peak {fmt_bytes(trip.peak_disk)}, {trip.run.seconds:.0f} s; RSS sampled"
+            f" disk peak {fmt_bytes(trip.peak_disk)}, {trip.run.seconds:.0f} s; PSS; RSS summed"
             f" {fmt_bytes(trip.run.peaks['rss'])}, VmHWM over the tree"
             f" {fmt_bytes(trip.run.peaks['hwm'])}, ferryman's own {fmt_bytes(trip.own_hwm)}",
         ),
