@@ -40,7 +40,7 @@ from bench.trip_timeline import AlbumTimes, Clock, summary
 from faketg import FakeTelegram, LinkModel
 from faketg.client import FakeDialer, logged_in_client
 from faketg.state import Account
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
 from ferryman.telegram.upload import Uploader

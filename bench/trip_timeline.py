@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from ferryman.engine.events import (
+from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     AlbumSending,
     Event,

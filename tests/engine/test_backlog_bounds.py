@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.sample_archives import make_zip
 from ferryman.samples import make_photo_set
