@@ -20,8 +20,8 @@ from ferryman.sources.base import Access, Inspection, Source, SourceRegistry
 from ferryman.sources.builtin import default_sources
 
 if TYPE_CHECKING:  # `ferryman add` writes through the light store, without SQLAlchemy
-    from ferryman.store import Store
     from ferryman.store.lite import LiteStore
+    from ferryman.store.ports import Intake
 
 
 def dedupe_key(ident: str, dest: str) -> str:
@@ -139,7 +139,7 @@ def _with_profile(registry: SourceRegistry, uri: str, profile: Profile | None, f
 
 
 async def add_source(
-    store: Store,
+    store: Intake,
     raw: str | Path,
     *,
     dest: str = "library:",

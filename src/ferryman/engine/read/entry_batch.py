@@ -108,7 +108,7 @@ class EntryBatch:
     async def on_disk(self) -> Backlog:
         """The job's files in the work area, those not yet recorded included."""
         if self.recorded_on_disk is None:
-            self.recorded_on_disk = Backlog(*await self.ctx.store.backlog(self.job.id))
+            self.recorded_on_disk = Backlog(*await self.ctx.read_store.backlog(self.job.id))
         pending = [p.size for _, _, p, _ in self.entries if not p.state.terminal]
         recorded = self.recorded_on_disk
         return Backlog(recorded.items + len(pending), recorded.bytes + sum(pending))
@@ -134,7 +134,7 @@ class EntryBatch:
         """The job is called after its input's one folder (``engine/read/folder_name.py``),
         before its first album is sealed: every album goes under the one name."""
         base = safe_name(strip_archive_suffixes(folder).strip() or folder, "job")
-        named = await self.ctx.store.name_from_input(self.job.id, base)
+        named = await self.ctx.read_store.name_from_input(self.job.id, base)
         if named:
             log.info("job %s is named %r, as its input's one folder", self.job.id, named)
             self.job = dataclasses.replace(self.job, name=named)
@@ -158,7 +158,7 @@ class EntryBatch:
             if folder is not None:
                 await self.name_from_folder(folder)
         try:
-            recorded = await ctx.store.record_entries(
+            recorded = await ctx.read_store.record_entries(
                 job.id,
                 ctx.owner,
                 pending[-1][0] + 1,
