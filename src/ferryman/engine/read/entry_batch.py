@@ -43,13 +43,13 @@ class Backlog:
     items: int
     bytes: int
 
-    def full(self, settings: Settings, size: int = 0) -> bool:
-        """Reading waits before an entry of ``size`` bytes: ``backlog_items`` files are
-        there, or the entry would take their bytes past ``backlog_bytes`` (one larger
-        than that goes alone, once the backlog is empty: else it would never go)."""
-        return self.items >= settings.backlog_items or (
-            self.items > 0 and self.bytes + size > settings.backlog_bytes
-        )
+    def full(self, settings: Settings, size: int = 0, items: int | None = None) -> bool:
+        """Reading waits before an entry of ``size`` bytes: ``items`` files (default
+        ``backlog_items``) are there, or the entry would take their bytes past
+        ``backlog_bytes`` (one larger than that goes alone, once the backlog is empty:
+        else it would never go)."""
+        most = settings.backlog_items if items is None else items
+        return self.items >= most or (self.items > 0 and self.bytes + size > settings.backlog_bytes)
 
 
 @dataclasses.dataclass
@@ -65,6 +65,7 @@ class EntryBatch:
     recorded: bool = False  # a batch of this read has been recorded
     folder_name: FolderName | None = None  # a first read's first batch may name the job
     ended: bool = False  # the input's last entry is in the batch
+    streamed: bool = False  # the input is read where it lies on a server (no local copy)
     # How the job is named, worked out as the read starts (``unpack``): every flush
     # waits for it, so the name is in before the first album is sealed.
     naming: asyncio.Future[None] | None = None
@@ -91,6 +92,14 @@ class EntryBatch:
     async def album_size(self) -> int:
         """The job's album size now (the setting may change while it is read)."""
         return self.route.album_size(await self.ctx.settings())
+
+    def items_bound(self, settings: Settings) -> int:
+        """Files of the job the work area may hold before reading waits: the setting,
+        or fewer when the input streams from a server and its sink bounds that
+        (``backlog_albums``: Telegram's uplink is slower than many downlinks)."""
+        albums = self.route.kind.backlog_albums if self.streamed else None
+        most = settings.backlog_items
+        return most if albums is None else min(most, albums * self.route.album_size(settings))
 
     def ready(self) -> int:
         """Entries in the batch ready to deliver."""

@@ -76,7 +76,7 @@ async def wait_for_room(
         ctx.checkpoint()
         mark = ctx.wakeup.mark("room")  # a delivery while we look is not missed
         settings = await ctx.settings()
-        if (await batch.on_disk()).full(settings, size):
+        if (await batch.on_disk()).full(settings, size, batch.items_bound(settings)):
             reason: str | None = "backlog"
         elif not room_for(work, size, settings.space_floor):
             if never_fits(work, size):  # asked only when there is no room now
@@ -100,7 +100,7 @@ async def wait_for_room(
             # the partial albums that recording the wait lets go can free room.
             if grace_until is None:
                 batch.forget_load()
-                if not (await batch.on_disk()).full(settings, size):
+                if not (await batch.on_disk()).full(settings, size, batch.items_bound(settings)):
                     continue
                 in_flight = await ctx.read_store.albums_in_flight(job.id)
                 grace_until = time.monotonic() + (BACKLOG_GRACE_SECONDS if in_flight else 0)

@@ -4,9 +4,10 @@ Nothing is unpacked in full. The reader runs on a thread of its own (every call 
 archive handle from the same thread); each entry is staged, prepared and recorded
 together with the job's cursor in one transaction, so a restart resumes after the
 last recorded entry. Reading waits while the job already has ``backlog_items`` files
-on disk, or the next entry would take their bytes past ``backlog_bytes``, or while
-writing the next entry (or copying a nested archive out to read
-it) would take free space below the floor.
+on disk (fewer for an input streamed from a server to a sink that bounds it by albums,
+``SinkKind.backlog_albums``), or the next entry would take their bytes past
+``backlog_bytes``, or while writing the next entry (or copying a nested archive out to
+read it) would take free space below the floor.
 
 The parts: ``read_loop`` (the loop over the reading thread's runs), ``entry_batch``
 (recording entries in batches), ``room`` (the waits for room), ``bad_input`` (an
@@ -120,7 +121,7 @@ async def _expand(ctx: Context, job: Job) -> None:
         waits = RoomWaits(asyncio.get_running_loop())
         fetched_path = Path(fetched.path) if fetched is not None and fetched.path else None
         local = source.local_path(job.source) or fetched_path
-        batch = EntryBatch(ctx, job, route)
+        batch = EntryBatch(ctx, job, route, streamed=local is None)
         if not known:  # its name is chosen beside the read, before its first record
             batch.naming = asyncio.ensure_future(_choose_name(batch, local))
 
