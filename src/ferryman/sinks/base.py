@@ -272,6 +272,11 @@ class SinkKind(ABC):
     # The delivery options a job here may carry (``sinks/options.py``): every sink is
     # handed the album's caption, so ``caption`` by default.
     takes: frozenset[str] = frozenset({"caption"})
+    # Albums of a job's files the work area may hold while its input is read from a
+    # server (a zip by Range): a sink slower than that link (an upload) would else let
+    # the download run ahead and fill the disk up to ``backlog_bytes``. None: the
+    # settings' bounds alone (a sink as fast as the disk).
+    backlog_albums: int | None = None
 
     @abstractmethod
     def parse(self, target: str) -> str:
@@ -302,6 +307,11 @@ class SinkKind(ABC):
         coded error if it is wrong, so it is said once, not album by album. Default:
         nothing to check."""
         return None
+
+    def words(self, target: str) -> str:
+        """The destination in a person's words, for notices and the page ("the library",
+        "the chat @name"). Default: ``scheme:target`` as typed."""
+        return f"{self.scheme}:{target}"
 
     def forget(self, settings: Settings, job: Job) -> list[Path]:
         """The job is being removed: the folders on this machine that hold what it
@@ -377,6 +387,16 @@ class SinkRegistry:
                 f"destination '{dest}' is not known{meant}; use {self.describe()}",
             )
         return kind
+
+    def words(self, dest: str) -> str:
+        """``dest`` in a person's words (its kind's ``words``, delivery options left
+        out); a destination no kind here knows is shown as it is."""
+        base = dest.partition("?")[0]
+        try:
+            kind = self.kind(base)
+        except FerrymanError:
+            return dest
+        return kind.words(base.partition(":")[2])
 
     def parse(self, dest: str) -> Destination:
         """Check a destination now (``sink.unknown`` names what is wrong), not at delivery.

@@ -99,11 +99,19 @@ class TelegramKind(SinkKind):
     # Its sink reads every file whole as it uploads it (``TelegramSink``): a big entry
     # is staged unhashed and hashed by that read.
     hashes_as_it_reads: bool = True
+    # A streamed read waits at two albums: one being sent, one being filled (the
+    # uplink is usually the slower link; more only fills the phone's disk).
+    backlog_albums: int | None = 2
     takes: frozenset[str] = frozenset({"as", "caption", "thumb"})
 
     def parse(self, target: str) -> str:
         telegram_target(target)  # refuse a malformed chat now, not at delivery
         return target
+
+    def words(self, target: str) -> str:
+        chat, _, topic = target.partition("/topic/")
+        said = "Saved Messages in Telegram" if chat == "me" else f"the Telegram chat {chat}"
+        return f"{said}, topic {topic}" if topic else said
 
     def shorthand(self, value: str) -> str | None:
         """``@name``, ``-100…`` and ``me`` (a forum topic may follow) are chats."""

@@ -217,7 +217,7 @@ class JobRead:
             work=self.work,
             cursor=self.job.cursor,
             known=self.known,
-            files=settings.backlog_items - backlog.items - staged,
+            files=batch.items_bound(settings) - backlog.items - staged,
             bytes=settings.backlog_bytes - backlog.bytes - staged_bytes,
             # Until this read's first batch is recorded: the first album goes out sooner.
             # Later ones leave as the loop meets them, the runs kept long (few hops).

@@ -49,20 +49,6 @@ def albums_text(albums: tuple[int, int] | None) -> str:
     return f"{made} {noun} sent" if sent == made else f"{sent} of {made} {noun} sent"
 
 
-def percent_of(done: int, size: int) -> int:
-    """Whole percent, rounded down; an empty file counts as complete."""
-    return int(done * 100 / size) if size else 100
-
-
-def downloading(name: str, done: int, size: int) -> Shown:
-    percent = percent_of(done, size)
-    return Shown(
-        percent,
-        "downloading",
-        f"{name}: downloading {percent}% ({size_text(done)} of {size_text(size)})\n{bar(percent)}",
-    )
-
-
 def queued_link(name: str) -> Shown:
     return Shown(0, "", f"{name}: queued; fetching starts shortly")
 
@@ -84,10 +70,6 @@ def fetching_shown(job: Job, progress: JobFetching, figures: Figures | None = No
         "fetching",
         f"{job_title(job)}: {phase} {percent}%{extra}{wait}\n{bar(percent)}",
     )
-
-
-def download_failed(name: str, code: str, message: str) -> Shown:
-    return Shown(0, "failed", f"{name}: download failed, {code}: {message}", final=True)
 
 
 def job_title(job: Job) -> str:
