@@ -149,6 +149,9 @@ def job_row(job: dict[str, Any]) -> str:
     if job["waiting"]:
         state += f" ({job['waiting']})"
     line = f"{job['id']} {job['name']}: {state}, {done}/{c['total']} files"
+    # Done is not delivered: "11/11 files (9 skipped)" when 9 were not chosen.
+    left = [f"{c[k]} {k}" for k in ("skipped", "quarantined", "failed") if c.get(k)]
+    line += f" ({', '.join(left)})" if left else ""
     if job["error"]:
         error = job["error"]
         line += f"\n  {error['code']}: {error['message']}"
