@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telethon.tl import functions
 
 from faketg import FakeTelegram
@@ -115,3 +116,40 @@ async def test_the_engines_downloads_share_their_connections(tmp_path: Path) -> 
             got = await SOURCE.fetch(f"tg:c/{w.private.id}/{at}", w.plan(tmp_path / str(n)))
             assert got.path.read_bytes() == bytes([n]) * 5000
         assert dialer.opened == 1
+
+
+async def test_chunks_that_arrived_ahead_are_written_in_one_go_once_the_first_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first chunk's answer is held until the next seven are in: they wait in order
+    and go to the file in one write with it (one thread hop, not eight), the file whole."""
+    from ferryman.telegram import download
+
+    writes: list[int] = []
+    real = download._append
+    monkeypatch.setattr(
+        download, "_append", lambda path, *data: (writes.append(len(data)), real(path, *data))
+    )
+    async with world_at(tmp_path) as w:
+        data = hashlib.sha256(b"ahead").digest() * (8 * CHUNK // 32) + b"tail"
+        at = w.post(w.private, data, "big.bin", "application/octet-stream")
+        handle: Callable[[Any, Any], Any] = w.server.handle
+        answered: set[int] = set()
+        rest_in = asyncio.Event()
+
+        async def first_last(call: Any, request: Any) -> Any:
+            if not isinstance(request, functions.upload.GetFileRequest):
+                return await handle(call, request)
+            if request.offset == 0:
+                await asyncio.wait_for(rest_in.wait(), 10)
+            result = await handle(call, request)
+            answered.add(request.offset)
+            if answered >= {n * CHUNK for n in range(1, 8)}:
+                rest_in.set()
+            return result
+
+        w.server.handle = first_last  # type: ignore[method-assign]
+        got = await SOURCE.fetch(f"tg:c/{w.private.id}/{at}", w.plan(tmp_path / "fetch"))
+        assert got.path.read_bytes() == data
+        assert writes[0] >= 8, writes  # the first write carries those that came ahead
+        assert sum(writes) == -(-len(data) // CHUNK)
