@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from faketg import FakeTelegram
 from faketg.people import channel_posts, stored_document
 from ferryman.net.progress import DownloadProgress
 from ferryman.telegram.download import CHUNK
+from tests.support.waiting import eventually
 from tests.telegram.test_telegram_links import SOURCE, world_at
 
 SERVER_TIME = 0.01  # the fake's time to answer one getFile: requests sent together overlap
@@ -153,3 +155,37 @@ async def test_chunks_that_arrived_ahead_are_written_in_one_go_once_the_first_la
         assert got.path.read_bytes() == data
         assert writes[0] >= 8, writes  # the first write carries those that came ahead
         assert sum(writes) == -(-len(data) // CHUNK)
+
+
+async def test_a_slow_write_does_not_stop_the_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the first write is stuck (a busy disk, a starved thread), the other workers
+    go on asking for their next chunks, up to the window, instead of queueing behind
+    the write; the file is whole once the write goes on."""
+    from ferryman.telegram import download
+
+    stuck = threading.Event()
+    real = download._append
+
+    def slow(path: Path, *data: bytes) -> None:
+        stuck.wait(10)
+        real(path, *data)
+
+    monkeypatch.setattr(download, "_append", slow)
+    async with world_at(tmp_path) as w:
+        chunks = 40  # more than in flight (24), within the window (48 ahead of the file)
+        data = hashlib.sha256(b"slow").digest() * (chunks * CHUNK // 32)
+        at = w.post(w.private, data, "big.bin", "application/octet-stream")
+        fetch = asyncio.ensure_future(
+            SOURCE.fetch(f"tg:c/{w.private.id}/{at}", w.plan(tmp_path / "fetch"))
+        )
+        try:
+            await eventually(
+                lambda: w.server.stats.requests.get("GetFileRequest", 0) >= chunks,
+                "every chunk asked while the first write is stuck",
+            )
+        finally:
+            stuck.set()
+        got = await fetch
+        assert got.path.read_bytes() == data
