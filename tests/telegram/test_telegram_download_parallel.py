@@ -20,7 +20,7 @@ from telethon.tl import functions
 from faketg import FakeTelegram
 from faketg.people import channel_posts, stored_document
 from ferryman.net.progress import DownloadProgress
-from ferryman.telegram.download import CHUNK
+from ferryman.telegram.download import CHUNK, IN_FLIGHT
 from tests.support.waiting import eventually
 from tests.telegram.test_telegram_links import SOURCE, world_at
 
@@ -189,3 +189,25 @@ async def test_a_slow_write_does_not_stop_the_requests(
             stuck.set()
         got = await fetch
         assert got.path.read_bytes() == data
+
+
+async def test_albums_fetched_at_once_share_the_requests_in_flight(tmp_path: Path) -> None:
+    """Three albums of ten fetched together (a watch's look fetches several at once):
+    their requests share one window of ``IN_FLIGHT`` over the engine's connections, not
+    one window each, so a look of many albums holds the chunks of a few files."""
+    async with world_at(tmp_path) as w:
+        uris = []
+        for a in range(3):
+            posts = [
+                ("", stored_document(w.server, w.poster, bytes([a, n]) * 900, f"{n}.bin", "a/b"))
+                for n in range(10)
+            ]
+            sent = channel_posts(w.server, w.poster, w.private, posts, album=True)
+            uris.append(f"tg:c/{w.private.id}/{','.join(str(m.id) for m in sent)}")
+        seen = count_reads(w.server, hold=IN_FLIGHT)
+        got = await asyncio.gather(
+            *(SOURCE.fetch(uri, w.plan(tmp_path / str(a))) for a, uri in enumerate(uris))
+        )
+        assert seen.peak == IN_FLIGHT, seen  # 30 wanted at once
+        for a, fetched in enumerate(got):
+            assert (fetched.path / "10" / "9.bin").read_bytes() == bytes([a, 9]) * 900
