@@ -4,11 +4,11 @@ A watch's check makes one job of the entries it found (``engine/watch``): its so
 ``batch:`` and a JSON list of the entries' inputs (any URI the registry reads: links,
 ``tg:`` messages, ``dav:`` files…) with their titles, and the name the job goes by
 (the feed's, channel's or folder's). It is no input a person types. Each input is
-fetched in turn by its own source into a folder of its own (``1/``, ``2/``… in the
-list's order), a record beside it once it is whole, so a fetch tried again goes on
-with the inputs not yet recorded. Several are fetched at once (``window``: twice the
-fetch stage's workers, a look of many small posts costing a few round trips, not one
-each), through the shared connections their sources keep (``Shared``); one that fails
+fetched by its own source into a folder of its own (``1/``, ``2/``… in the list's
+order), a record beside it once it is whole, so a fetch tried again goes on with the
+inputs not yet recorded. Several are fetched at once (``window_of``: twice the fetch
+stage's workers, a look of many small posts costing a few round trips, not one each),
+through the shared connections their sources keep (``Shared``); one that fails
 lets those in flight end (and be recorded) and starts no more, the first failure in
 the list's order failing the fetch. Then the inputs are read in the list's order,
 indexes counting on across them, so the destination's albums follow the list. An
