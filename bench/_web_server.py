@@ -38,8 +38,8 @@ def _settings(data: Path) -> Any:
 
 
 async def _ferryman(args: argparse.Namespace) -> None:
-    from ferryman.engine import intake
-    from ferryman.engine.events import EventBus
+    from ferryman.engine.ops import intake
+    from ferryman.engine.plumbing.events import EventBus
     from ferryman.store import Store
     from ferryman.web.server import web_app
 
@@ -75,7 +75,7 @@ async def _drive(bus: Any, jobs: list[int], period: float, log: Path) -> None:
     """Progress for every job, every ``period`` seconds, spread over the period, on a
     fixed schedule: a loop too busy to keep it sends the late ones at once, so a server
     that cannot keep up shows it as latency, not as fewer events."""
-    from ferryman.engine.events import JobFetching
+    from ferryman.engine.plumbing.events import JobFetching
 
     tick = 0
     loop = asyncio.get_running_loop()

@@ -68,8 +68,8 @@ async def _round(
 ) -> dict[str, float]:
     """Seconds from add to end, per job name ('slow', 'quick0'…), on a fresh data dir."""
     from ferryman.device.conditions import Device
-    from ferryman.engine import intake
-    from ferryman.engine.events import Event, JobFinished
+    from ferryman.engine.ops import intake
+    from ferryman.engine.plumbing.events import Event, JobFinished
     from ferryman.engine.runner import Engine
     from ferryman.store import Store
 

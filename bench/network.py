@@ -163,8 +163,8 @@ def album_sizes(library: Path) -> list[int]:
 
 async def ferry(url: str, data: Path, limit: float, interval: float) -> dict[str, Any]:
     """The engine on one ``http://`` job, until idle; the times are from the add."""
-    from ferryman.engine import intake
-    from ferryman.engine.events import AlbumDelivered, Event
+    from ferryman.engine.ops import intake
+    from ferryman.engine.plumbing.events import AlbumDelivered, Event
     from ferryman.engine.runner import Engine
     from ferryman.store import Store
 

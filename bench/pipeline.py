@@ -32,7 +32,8 @@ from bench._common import (
     progress,
     scratch,
 )
-from ferryman.engine import collector, intake
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing import collector
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set, make_zip

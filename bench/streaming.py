@@ -35,8 +35,9 @@ from bench._common import (
     progress,
     scratch,
 )
-from ferryman.engine import collector, intake
-from ferryman.engine.events import (
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing import collector
+from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     Event,
     ItemRecorded,

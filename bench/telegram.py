@@ -52,7 +52,7 @@ from faketg import FakeTelegram, LinkModel
 from faketg.client import FakeDialer, logged_in_client, save_login
 from faketg.state import Account, StoredMessage
 from ferryman.config import Settings, load_settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.fsutil import sha256_file
 from ferryman.model import JobState

@@ -48,10 +48,10 @@ from faketg.client import logged_in_client
 from faketg.people import channel_posts, stored_document, stored_photo
 from faketg.sender import FakeSender
 from faketg.state import Account, Channel
-from ferryman.engine import intake
-from ferryman.engine.events import JobFetching
+from ferryman.engine.ops import intake
+from ferryman.engine.ops.watch_admin import check_now
+from ferryman.engine.plumbing.events import JobFetching
 from ferryman.engine.runner import Engine
-from ferryman.engine.watch_admin import check_now
 from ferryman.model import JobState
 from ferryman.resources import Shared
 from ferryman.store import Store

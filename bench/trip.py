@@ -40,8 +40,8 @@ from faketg import FakeTelegram, LinkModel
 from faketg.client import FakeDialer, logged_in_client
 from faketg.state import Account
 from ferryman.config import load_settings
-from ferryman.engine import intake
-from ferryman.engine.events import (
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     AlbumSending,
     Event,

@@ -37,7 +37,7 @@ def _feed(server: FaultServer, count: int) -> None:
 async def _measure(work: Path, url: str, server: FaultServer, count: int) -> list[float]:
     from ferryman.config import load_settings
     from ferryman.device.conditions import Device
-    from ferryman.engine.watch import Checker
+    from ferryman.engine.watch.check import Checker
     from ferryman.sinks.builtin import default_sinks
     from ferryman.sources.builtin import default_sources
     from ferryman.sources.listers.builtin import default_listers

@@ -30,7 +30,7 @@ from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
 from ferryman.archive.sevenzip_process import find_7zz
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set, make_zip

@@ -26,7 +26,7 @@ from ferryman.archive import libarchive_ffi
 from ferryman.archive.box_stream import BoxedStreamReader
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState

@@ -16,7 +16,7 @@ import pytest
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set

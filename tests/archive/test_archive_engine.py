@@ -20,8 +20,9 @@ import pytest
 
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.config import Settings
-from ferryman.engine import control, entry_batch, intake, read_loop, read_run
-from ferryman.engine.events import Event, ItemRecorded
+from ferryman.engine.ops import control, intake
+from ferryman.engine.plumbing.events import Event, ItemRecorded
+from ferryman.engine.read import entry_batch, read_loop, read_run
 from ferryman.engine.runner import Engine
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo, make_photo_set

@@ -13,7 +13,7 @@ import pytest
 
 from ferryman.archive.sevenzip_backend import find_7zz
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, JobState

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine.events import EventBus
+from ferryman.engine.plumbing.events import EventBus
 from ferryman.store import Store
 from ferryman.web.server import web_app
 from tests.telegram.test_telegram_frontdoor import World, make_world, reply_to, serving

@@ -25,7 +25,7 @@ HEAVY = (
     "starlette",
     "uvicorn",
     "ferryman.engine.runner",
-    "ferryman.engine.unpack",
+    "ferryman.engine.read.unpack",
     "ferryman.media.probe",
     "ferryman.archive.opener",
     "ferryman.sources.local",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.engine.intake import add_source
+from ferryman.engine.ops.intake import add_source
 from ferryman.samples import make_photo, make_zip
 from ferryman.store import Store
 from tests.crash.test_watch_crash import _add_watch, _env, _publish, _query, _run

@@ -30,7 +30,7 @@ from faketg.remote import RemoteDialer, RemoteSender, RemoteTelegram, serve
 from faketg.server import Call
 from faketg.state import StoredMessage
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_zip
 from ferryman.store import Store

@@ -17,7 +17,7 @@ from telethon.tl import functions
 
 from faketg import LinkModel
 from faketg.server import Call
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.model import ItemState, JobState
 from tests.telegram.test_telegram_sink import World, photos
 

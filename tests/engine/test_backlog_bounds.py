@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.samples import make_photo_set
 from ferryman.sinks.builtin import default_sinks

@@ -1,4 +1,4 @@
-"""A job limited to chosen entries (the chat's "Choose files", ``engine.chosen``): the
+"""A job limited to chosen entries (the chat's "Choose files", ``engine.read.chosen``): the
 list is what the job reads, the chosen ones are delivered, the others recorded skipped
 without being read; on a volume set, with an archive inside, and on both stores."""
 
@@ -8,8 +8,8 @@ import zipfile
 from pathlib import Path
 
 from ferryman.config import Settings
-from ferryman.engine import intake, report
-from ferryman.engine.chosen import NOT_CHOSEN, memo_of
+from ferryman.engine.ops import intake, report
+from ferryman.engine.read.chosen import NOT_CHOSEN, memo_of
 from ferryman.frontdoors.telegram.choose import list_archive, listing_options
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine import intake
-from ferryman.engine.events import (
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing.events import (
     Event,
     ItemConverting,
     JobExpanded,

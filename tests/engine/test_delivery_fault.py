@@ -23,7 +23,8 @@ from typing import Any, cast
 import pytest
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine import intake, quarantine
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing import quarantine
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState
@@ -110,7 +111,7 @@ async def test_a_sink_bug_on_one_file_fails_that_file_alone(
     met = inject(monkeypatch, where)
     settings = settings_for(tmp_path)
     job = await intake.add_source(store, folder_of_photos(tmp_path / "photos"))
-    with caplog.at_level(logging.ERROR, logger="ferryman.engine.deliver"):
+    with caplog.at_level(logging.ERROR, logger="ferryman.engine.deliver.step"):
         await run_until_idle(store, settings, limit=60)
 
     done = await store.get_job(job.id)

@@ -16,7 +16,7 @@ from ferryman.config_sections import SERVER_FETCHES, default_fetches
 from ferryman.device import conditions
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
 from ferryman.phone import on_phone

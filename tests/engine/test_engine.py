@@ -19,15 +19,16 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from ferryman.config import Settings
-from ferryman.engine import control, destination, entry_batch, intake, read_loop, report
 from ferryman.engine.context import Context
-from ferryman.engine.events import (
+from ferryman.engine.ops import control, intake, report
+from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     EventBus,
     ItemConverting,
     JobExpanded,
     JobWaiting,
 )
+from ferryman.engine.read import destination, entry_batch, read_loop
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
@@ -255,7 +256,7 @@ async def test_passing_read_errors_are_retried_with_backoff(
     tmp_path: Path, settings: Settings, sqlite_store: Store
 ) -> None:
     """ENOSPC while staging is `space.low`: the job waits and resumes, using no attempt."""
-    from ferryman.engine import stage
+    from ferryman.engine.read import stage
 
     store = sqlite_store
     photos = make_photo_set(tmp_path / "p", 3)
@@ -276,7 +277,7 @@ async def test_passing_read_errors_are_retried_with_backoff(
     engine.bus.subscribe(lambda e: waits.append(e.reason) if isinstance(e, JobWaiting) else None)
     from unittest import mock
 
-    with mock.patch("ferryman.engine.read_loop.stage_entry", flaky):
+    with mock.patch("ferryman.engine.read.read_loop.stage_entry", flaky):
         await asyncio.wait_for(engine.run(until_idle=True), 60)
     final = await store.get_job(job.id)
     assert waits == ["space.low"]
@@ -444,7 +445,7 @@ async def test_an_unexpected_error_is_retried_a_bounded_number_of_times(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    with mock.patch("ferryman.engine.read_loop.prepare", broken):
+    with mock.patch("ferryman.engine.read.read_loop.prepare", broken):
         await asyncio.wait_for(run_until_idle(store, fast), 60)
     final = await store.get_job(job.id)
     assert final.state is JobState.FAILED

@@ -20,9 +20,10 @@ import pytest
 from PIL import Image
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine import intake, quarantine
-from ferryman.engine import prepare as prepare_module
-from ferryman.engine import stage as stage_module
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing import quarantine
+from ferryman.engine.read import prepare as prepare_module
+from ferryman.engine.read import stage as stage_module
 from ferryman.errors import FerrymanError
 from ferryman.media import probe as probe_module
 from ferryman.media.probe import probe_image
@@ -138,7 +139,7 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
         monkeypatch.setattr(prepare_module, "probe_image", probe)
     settings = settings_for(tmp_path)
     job = await intake.add_source(store, as_input(tmp_path, kind))
-    with caplog.at_level(logging.ERROR, logger="ferryman.engine.prepare"):
+    with caplog.at_level(logging.ERROR, logger="ferryman.engine.read.prepare"):
         await run_until_idle(store, settings, limit=60)
 
     done = await store.get_job(job.id)

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from ferryman.config import load_settings
-from ferryman.engine import report
+from ferryman.engine.ops import report
 from ferryman.frontdoors.cli import app
 from ferryman.frontdoors.telegram import render
 from ferryman.store import Store

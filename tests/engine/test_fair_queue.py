@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine import control, intake
-from ferryman.engine.events import Event, JobFinished, JobResumed, JobStarted
+from ferryman.engine.ops import control, intake
+from ferryman.engine.plumbing.events import Event, JobFinished, JobResumed, JobStarted
 from ferryman.engine.runner import Engine
 from ferryman.samples import make_photo_set
 from ferryman.sinks.builtin import default_sinks

@@ -7,7 +7,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ferryman.engine.folder_name import FolderName
+from ferryman.engine.read.folder_name import FolderName
 
 
 def test_a_zip_opens_without_the_7zz_modules(tmp_path: Path) -> None:

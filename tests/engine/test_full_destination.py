@@ -21,8 +21,8 @@ from PIL import Image
 from sqlalchemy import update
 
 from ferryman.config import Settings
-from ferryman.engine import intake, report
-from ferryman.engine.events import AlbumWaiting, Event
+from ferryman.engine.ops import intake, report
+from ferryman.engine.plumbing.events import AlbumWaiting, Event
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.startup import running

@@ -281,7 +281,7 @@ async def test_two_nodes_finishing_at_once_end_each_job_once(db_url: str) -> Non
 async def test_a_runs_summary_counts_the_ended_jobs_it_worked_on(store: Store) -> None:
     """With several nodes on one store, a run's summary is its own: another node's
     finished jobs are not counted (two workers printed the same store-wide totals)."""
-    from ferryman.engine.report import run_summary
+    from ferryman.engine.ops.report import run_summary
 
     mine = await _expanded_job(store, 2, album_size=10)
     theirs = await _expanded_job(store, 3, album_size=10)

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.media.taken import taken_at

@@ -22,7 +22,7 @@ from PIL import Image
 from telethon.tl import types
 
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.links.profile import Output, Profile
 from ferryman.model import JobState, Plan

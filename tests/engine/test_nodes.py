@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text, update
 
 from ferryman.config import Settings
-from ferryman.engine import intake, nodes
-from ferryman.engine.events import JobExpanded
+from ferryman.engine.ops import intake, nodes
+from ferryman.engine.plumbing.events import JobExpanded
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from ferryman.engine import nodes as node_views
-from ferryman.engine import report
+from ferryman.engine.ops import nodes as node_views
+from ferryman.engine.ops import report
 from ferryman.net.s3 import S3Client, S3Target
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
-from ferryman.engine.intake import add_source
+from ferryman.engine.ops.intake import add_source
 from ferryman.engine.runner import Engine
 from ferryman.model import Job
 from ferryman.samples import make_photo, make_zip

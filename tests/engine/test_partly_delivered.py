@@ -12,7 +12,7 @@ from typing import Any
 
 from typer.testing import CliRunner, Result
 
-from ferryman.engine.job_view import job_view
+from ferryman.engine.ops.job_view import job_view
 from ferryman.frontdoors.cli import app
 from ferryman.samples import make_photo
 from ferryman.sources.builtin import default_sources

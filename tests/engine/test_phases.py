@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from ferryman.config import load_settings
-from ferryman.engine import intake
-from ferryman.engine.events import (
+from ferryman.engine.ops import intake
+from ferryman.engine.ops.phases import BYTES, REALTIME, Phases, figures_of
+from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     AlbumSending,
     Event,
@@ -23,7 +24,6 @@ from ferryman.engine.events import (
     JobFetching,
     JobWaiting,
 )
-from ferryman.engine.phases import BYTES, REALTIME, Phases, figures_of
 from ferryman.engine.runner import Engine
 from ferryman.media.progress import Pace
 from ferryman.store import Store
@@ -302,7 +302,7 @@ async def test_a_real_conversion_reports_converting_with_its_speed_then_deliveri
 
 
 def test_the_cli_and_the_chat_say_the_same_phase_figures_as_the_page() -> None:
-    """One place (``engine.phases``) words a phase for every front door: the run's
+    """One place (``engine.ops.phases``) words a phase for every front door: the run's
     plain lines, the chat's status message and the page's server-drawn card."""
     from ferryman.frontdoors.progress import plain_line
     from ferryman.frontdoors.telegram.render import fetching_shown, job_shown

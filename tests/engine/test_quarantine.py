@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ferryman.engine import quarantine
+from ferryman.engine.plumbing import quarantine
 from ferryman.errors import FerrymanError
 
 ERR = FerrymanError("media.unreadable", "no stream could be decoded")

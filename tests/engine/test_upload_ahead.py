@@ -23,8 +23,9 @@ from telethon.tl import functions
 
 from faketg import FakeTelegram
 from faketg.client import FakeDialer, logged_in_client
-from ferryman.engine import control, intake, read_loop
-from ferryman.engine.stage import AHEAD_BYTES, Staged, stage_entry
+from ferryman.engine.ops import control, intake
+from ferryman.engine.read import read_loop
+from ferryman.engine.read.stage import AHEAD_BYTES, Staged, stage_entry
 from ferryman.model import ItemState, JobState
 from ferryman.telegram.ahead import AheadUploads
 from ferryman.telegram.upload import Uploader

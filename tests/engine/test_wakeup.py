@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine import control, intake
+from ferryman.engine.ops import control, intake
+from ferryman.engine.plumbing.wakeup import Wakeup
 from ferryman.engine.runner import Engine
-from ferryman.engine.wakeup import Wakeup
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store

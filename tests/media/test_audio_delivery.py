@@ -21,10 +21,10 @@ from PIL import Image
 from telethon.tl import types
 
 from ferryman.config import Settings
-from ferryman.engine import intake
-from ferryman.engine.prepare import MediaOptions, prepare
+from ferryman.engine.ops import intake
+from ferryman.engine.read.prepare import MediaOptions, prepare
+from ferryman.engine.read.stage import Staged
 from ferryman.engine.runner import Engine
-from ferryman.engine.stage import Staged
 from ferryman.media.classify import classify
 from ferryman.media.policy import LIBRARY, TELEGRAM
 from ferryman.model import ItemState, JobState, MediaKind, Plan

@@ -17,9 +17,9 @@ import pytest
 from PIL import Image
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine import intake
-from ferryman.engine.prepare import MediaOptions, prepare
-from ferryman.engine.stage import Staged
+from ferryman.engine.ops import intake
+from ferryman.engine.read.prepare import MediaOptions, prepare
+from ferryman.engine.read.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES, decoded_bytes
 from ferryman.media.images import fit_photo
@@ -88,8 +88,8 @@ def _prepare_in_child(path: Path) -> dict[str, object]:
         + f"""
 import json
 from pathlib import Path
-from ferryman.engine.prepare import MediaOptions, prepare
-from ferryman.engine.stage import Staged
+from ferryman.engine.read.prepare import MediaOptions, prepare
+from ferryman.engine.read.stage import Staged
 from ferryman.media.policy import TELEGRAM
 from ferryman.model import MediaKind
 path = Path({str(path)!r})

@@ -69,7 +69,7 @@ def tell_surroundings(out: Path, progress: Callable[[float], None]) -> None:
 _PARENT = """
 import asyncio, multiprocessing, sys, threading, time
 from pathlib import Path
-from ferryman.engine.children import CHILD_MODULES
+from ferryman.engine.plumbing.children import CHILD_MODULES
 from ferryman.media import child
 from tests.media import test_media_child as targets
 

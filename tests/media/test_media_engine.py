@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine import intake, report
+from ferryman.engine.ops import intake, report
 from ferryman.media.plan import explain
 from ferryman.media.policy import TELEGRAM
 from ferryman.media.probe import probe, probe_image

@@ -11,7 +11,7 @@ import av
 import pytest
 from av.stream import Disposition
 
-from ferryman.engine import intake, report
+from ferryman.engine.ops import intake, report
 from ferryman.media.audio import transcode_audio_only
 from ferryman.media.mov_text import cue_text
 from ferryman.media.plan import explain

@@ -9,8 +9,9 @@ import json
 from pathlib import Path
 
 from ferryman.config import Settings
-from ferryman.engine import deliver, intake
-from ferryman.engine.deliver import caption
+from ferryman.engine.deliver import step as deliver
+from ferryman.engine.deliver.step import caption
+from ferryman.engine.ops import intake
 from ferryman.media.plan import Plan
 from ferryman.model import (
     Album,

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import text
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine import intake
-from ferryman.engine.events import EngineWarning
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing.events import EngineWarning
 from ferryman.errors import FerrymanError
 from ferryman.net import s3
 from ferryman.net.s3 import EMPTY_SHA256, S3Client, S3Target, presign_query, sign_headers

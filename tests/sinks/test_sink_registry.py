@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine import intake
-from ferryman.engine.events import AlbumFailed, AlbumWaiting, Event, EventBus
-from ferryman.engine.prepare import media_options
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing.events import AlbumFailed, AlbumWaiting, Event, EventBus
+from ferryman.engine.read.prepare import media_options
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY, TELEGRAM, TELEGRAM_PREMIUM
@@ -296,7 +296,7 @@ def test_the_telegram_kind_is_light_until_a_sink_opens(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from ferryman.config import load_settings\n"
-        "from ferryman.engine import intake, runner\n"
+        "from ferryman.engine import runner\nfrom ferryman.engine.ops import intake\n"
         "from ferryman.sinks.builtin import default_sinks\n"
         f"s = load_settings(None, {{'data_dir': {str(tmp_path)!r}}})\n"
         "sinks = default_sinks()\n"

@@ -15,7 +15,7 @@ import pytest
 from telethon.tl import functions
 
 from faketg.server import Call
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.store import Store
 from tests.telegram.test_telegram_lone_document import documents, pdf
 from tests.telegram.test_telegram_sink import World

@@ -24,9 +24,9 @@ import httpx
 import pytest
 
 from ferryman.config import NetworkSettings, Settings, TorboxSettings
-from ferryman.engine import intake, report
-from ferryman.engine.events import EventBus
 from ferryman.engine.notify import deliver
+from ferryman.engine.ops import intake, report
+from ferryman.engine.plumbing.events import EventBus
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.net.http import make_client, make_sync_client

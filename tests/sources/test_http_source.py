@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine import control, intake, report
-from ferryman.engine.events import Event, JobFetching
+from ferryman.engine.ops import control, intake, report
+from ferryman.engine.plumbing.events import Event, JobFetching
+from ferryman.engine.plumbing.workarea import kept_fetch_dir
 from ferryman.engine.runner import Engine
-from ferryman.engine.workarea import kept_fetch_dir
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip

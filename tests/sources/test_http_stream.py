@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine import intake, report
+from ferryman.engine.ops import intake, report
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
 from ferryman.samples import make_photo_set, make_tar, make_video, make_zip

@@ -16,8 +16,8 @@ import av
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine import intake, report
-from ferryman.engine.events import Event, JobFetching
+from ferryman.engine.ops import intake, report
+from ferryman.engine.plumbing.events import Event, JobFetching
 from ferryman.engine.runner import Engine
 from ferryman.links.profile import Output, Profile
 from ferryman.model import JobState

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from ferryman.config import Settings, TorboxSettings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.model import Job, JobState
 from ferryman.net.http import transport_error
@@ -305,7 +305,7 @@ class _Ctx:
 async def test_an_unknown_host_on_a_device_without_network_is_a_wait() -> None:
     """A phone in a tunnel cannot ask any resolver: whatever the resolver said, with no
     route out the fetch waits (`network.offline`, uncounted) instead of failing."""
-    from ferryman.engine.offline import offline_or
+    from ferryman.engine.plumbing.offline import offline_or
 
     request = httpx.Request("GET", f"http://{UNKNOWN}/x")
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings
-from ferryman.engine import control, intake, report
+from ferryman.engine.ops import control, intake, report
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState

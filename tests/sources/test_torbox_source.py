@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings, TorboxSettings
-from ferryman.engine import intake, report
+from ferryman.engine.ops import intake, report
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState

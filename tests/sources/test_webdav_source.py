@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings, WebdavLogin, WebdavSettings
-from ferryman.engine import intake, report
+from ferryman.engine.ops import intake, report
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
@@ -161,7 +161,7 @@ async def test_a_wrong_password_fails_with_source_auth_and_a_next_step(
     assert "webdav" in summary["error"]["next"].lower()
     assert library_files(bad.library) == []
 
-    from ferryman.engine.control import retry_job
+    from ferryman.engine.ops.control import retry_job
 
     store = await Store.open(dav_settings.database)
     try:

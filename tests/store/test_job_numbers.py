@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from ferryman.engine import control
+from ferryman.engine.ops import control
 from ferryman.store import Store, migrate
 from tests.store.test_migrations import _database, _fill, _run
 

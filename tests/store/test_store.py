@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from ferryman.config import Retry
-from ferryman.engine.retry import backoff_seconds
+from ferryman.engine.plumbing.retry import backoff_seconds
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store import Store

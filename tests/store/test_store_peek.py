@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert
 
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.links.profile import Output, Profile
 from ferryman.model import ItemState
 from ferryman.samples import make_photo_set
@@ -76,7 +76,7 @@ async def test_an_item_to_convert_wants_children(
 _TEMPLATES = """
 import sys, time
 import psutil
-from ferryman.engine.children import start_children_for
+from ferryman.engine.plumbing.children import start_children_for
 
 def templates():
     kids = psutil.Process().children()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine.lock import DataDirLock
+from ferryman.engine.plumbing.lock import DataDirLock
 from ferryman.engine.runner import Engine
 from ferryman.sinks import library
 from ferryman.sinks.base import Delivery

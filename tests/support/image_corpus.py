@@ -864,7 +864,7 @@ async def run_engine(root: Path, limit: float = 600.0) -> dict[str, Outcome]:
     import json
 
     from ferryman.config import Settings
-    from ferryman.engine import intake
+    from ferryman.engine.ops import intake
     from ferryman.engine.runner import Engine
     from ferryman.store import Store
 

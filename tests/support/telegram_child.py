@@ -16,7 +16,7 @@ from pathlib import Path
 
 from faketg.remote import RemoteDialer
 from ferryman.config import Settings, load_settings
-from ferryman.engine.lock import DataDirLock
+from ferryman.engine.plumbing.lock import DataDirLock
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
 

@@ -18,7 +18,7 @@ from faketg.client import logged_in_client
 from faketg.handlers.bots import button_data
 from faketg.people import press
 from faketg.state import Account, StoredMessage
-from ferryman.engine.events import AlbumFailed
+from ferryman.engine.plumbing.events import AlbumFailed
 from ferryman.frontdoors.telegram.help import MENU
 from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.frontdoors.telegram.user_settings import CHOICES

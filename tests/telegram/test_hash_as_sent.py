@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from ferryman.engine import intake, read_loop
-from ferryman.engine.stage import HASH_LATER_BYTES, Staged, stage_entry
+from ferryman.engine.ops import intake
+from ferryman.engine.read import read_loop
+from ferryman.engine.read.stage import HASH_LATER_BYTES, Staged, stage_entry
 from ferryman.model import ItemState
 from ferryman.store import Store
 from tests.support.engine_helpers import library_files, run_until_idle

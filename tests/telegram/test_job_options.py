@@ -15,7 +15,7 @@ from telethon.tl import types
 from typer.testing import CliRunner
 
 from ferryman.config import load_settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli import app
 from ferryman.frontdoors.telegram.user_settings import UserSettings

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.model import ItemState, JobState
 from ferryman.store import Store
 from tests.telegram.test_telegram_sink import World, photos

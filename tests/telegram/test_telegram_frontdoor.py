@@ -31,7 +31,7 @@ from faketg.handlers.downloads import expire_reference
 from faketg.people import user_sends
 from faketg.state import Account, StoredMessage
 from ferryman.config import Settings, load_settings
-from ferryman.engine.events import AlbumFailed, EngineStarted, JobFetching
+from ferryman.engine.plumbing.events import AlbumFailed, EngineStarted, JobFetching
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import serve

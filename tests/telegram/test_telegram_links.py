@@ -21,8 +21,8 @@ from faketg.handlers.messages import post_as
 from faketg.people import stored_document
 from faketg.state import Account, Channel
 from ferryman.config import Settings
-from ferryman.engine import intake, report
-from ferryman.engine.events import JobFetching
+from ferryman.engine.ops import intake, report
+from ferryman.engine.plumbing.events import JobFetching
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from telethon.tl import functions
 
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.model import ItemState
 from tests.telegram.test_telegram_sink import World, telegram_state
 

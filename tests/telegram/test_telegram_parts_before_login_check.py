@@ -18,7 +18,7 @@ from telethon.tl import functions
 from faketg import FakeTelegram
 from faketg.client import FakeDialer
 from faketg.server import Call
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError
 from ferryman.telegram.client import make_client
 from ferryman.telegram.hub import TelegramHub

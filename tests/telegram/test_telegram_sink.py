@@ -18,7 +18,7 @@ from telethon.tl import functions, types
 from faketg import FakeTelegram
 from faketg.client import FakeDialer
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.media.probe import probe
 from ferryman.model import ItemState, JobState
@@ -162,7 +162,7 @@ async def test_an_albums_upload_reports_delivering_with_its_own_bytes_and_speed(
 ) -> None:
     """The deliver stage's progress comes from the uploader's parts (issue 35, point
     9): each album says its bytes sent rising to its size, with a speed once known."""
-    from ferryman.engine.events import AlbumDelivered, AlbumSending, Event
+    from ferryman.engine.plumbing.events import AlbumDelivered, AlbumSending, Event
 
     w = await World.logged_in(tmp_path)
     inputs = photos(tmp_path / "in", 3)

@@ -14,7 +14,7 @@ from telethon.tl import functions
 
 from faketg import FakeTelegram, LinkModel
 from faketg.client import logged_in_client
-from ferryman.engine import report
+from ferryman.engine.ops import report
 from ferryman.frontdoors.telegram.render import bar, job_shown
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip

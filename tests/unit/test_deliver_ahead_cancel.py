@@ -10,7 +10,7 @@ from typing import cast
 import pytest
 
 from ferryman.engine.context import Context
-from ferryman.engine.deliver_ahead import DeliveryAhead
+from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
 
 
 def _ahead_with(task: asyncio.Task[Mapping[int, str]]) -> DeliveryAhead:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.engine import events
-from ferryman.engine.events import (
+from ferryman.engine.plumbing import events
+from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     EventBus,
     ItemProgress,
@@ -94,7 +94,7 @@ def test_mypy_refuses_a_misspelt_field_and_an_unknown_kind(tmp_path: Path) -> No
     """What the classes are for: a renamed field fails the type check, not a user."""
     wrong = tmp_path / "wrong.py"
     wrong.write_text(
-        "from ferryman.engine.events import Event, JobFinished, JobFetching\n"
+        "from ferryman.engine.plumbing.events import Event, JobFinished, JobFetching\n"
         "JobFinished(1, staet='done')\n"
         "def f(e: Event) -> object:\n"
         "    if isinstance(e, JobFetching):\n"

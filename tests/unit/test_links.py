@@ -323,7 +323,7 @@ def test_health_says_how_each_extractor_fared(tmp_path: Path) -> None:
 def test_staging_a_file_the_job_owns_links_it_instead_of_copying(tmp_path: Path) -> None:
     import hashlib
 
-    from ferryman.engine.stage import stage_entry
+    from ferryman.engine.read.stage import stage_entry
     from ferryman.model import MediaKind
     from tests.support.mediaserve import write_media
 
@@ -400,7 +400,7 @@ def test_a_child_loads_yt_dlp_afresh_after_an_update() -> None:
 def test_an_output_asked_of_an_input_that_is_no_link_names_it_plainly(tmp_path: Path) -> None:
     """A file by its name alone (an upload's server path is not shown); another kind of
     input (a Torbox item) as it was given, not cut to its last part."""
-    from ferryman.engine import intake
+    from ferryman.engine.ops import intake
     from ferryman.errors import FerrymanError
 
     clip = tmp_path / "deep" / "clip.mp4"

@@ -118,7 +118,7 @@ def test_a_zips_listing_confirms_the_first_batchs_folder(tmp_path: Path) -> None
     """Folder entries, macOS clutter and `./` do not count; a file at the top does."""
     import zipfile
 
-    from ferryman.engine.folder_name import FolderName, zip_names
+    from ferryman.engine.read.folder_name import FolderName, zip_names
 
     def listed(*names: str) -> FolderName:
         path = tmp_path / f"{len(names)}.zip"

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from ferryman.engine import report
+from ferryman.engine.ops import report
 from ferryman.errors import ERRORS, FerrymanError, next_step_for
 from ferryman.frontdoors.cli import app
 from ferryman.frontdoors.terminal import fail, print_run_summary

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine import intake
 from ferryman.engine.notify import check_target, targets
-from ferryman.engine.watch_admin import (
+from ferryman.engine.ops import intake
+from ferryman.engine.ops.watch_admin import (
     MAX_EVERY,
     MIN_EVERY,
     checked_regex,

@@ -20,7 +20,7 @@ def test_every_topic_a_step_wakes_is_known() -> None:
 
 def test_every_topic_the_engine_names_is_in_the_list() -> None:
     named = set()
-    for path in ENGINE.glob("*.py"):
+    for path in ENGINE.rglob("*.py"):  # every package of the engine
         text = path.read_text()
         for call in re.findall(r"wakeup\.(?:notify|mark)\(([^)]*)\)", text):
             named.update(re.findall(r'"([a-z]+)"', call))

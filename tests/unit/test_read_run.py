@@ -1,4 +1,4 @@
-"""A run of reading (``engine.read_run``): which entries the reading thread stages in one
+"""A run of reading (``engine.read.read_run``): which entries the reading thread stages in one
 hop, and where it stops to let the loop look. Real photos and a real video, staged and
 prepared by the engine's own ``_stage_and_prepare``."""
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from ferryman.archive.reader import EntryInfo, EntryType
-from ferryman.engine import read_run
-from ferryman.engine.prepare import MediaOptions
-from ferryman.engine.read_loop import _stage_and_prepare
-from ferryman.engine.read_run import Read, RunLimits
+from ferryman.engine.read import read_run
+from ferryman.engine.read.prepare import MediaOptions
+from ferryman.engine.read.read_loop import _stage_and_prepare
+from ferryman.engine.read.read_run import Read, RunLimits
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import policy_named
 from ferryman.model import ItemState

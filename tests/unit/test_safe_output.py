@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ferryman.config import Settings
-from ferryman.engine import intake
+from ferryman.engine.ops import intake
 from ferryman.frontdoors.cli import app
 from ferryman.fsutil import safe_name
 from ferryman.model import JobState

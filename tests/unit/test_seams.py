@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings, load_settings
-from ferryman.engine import control, intake, report
+from ferryman.engine.ops import control, intake, report
 from ferryman.engine.runner import Engine
 from ferryman.media.policy import LIBRARY, Policy
 from ferryman.model import Album, AlbumGroup, AlbumState, Job, JobState

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.engine.stage import HASH_LATER_BYTES, KEEP_BYTES, stage_entry
-from ferryman.engine.stage import HEAD_BYTES as HEAD
+from ferryman.engine.read.stage import HASH_LATER_BYTES, KEEP_BYTES, stage_entry
+from ferryman.engine.read.stage import HEAD_BYTES as HEAD
 from ferryman.errors import FerrymanError
 from ferryman.model import MediaKind
 

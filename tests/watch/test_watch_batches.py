@@ -15,7 +15,7 @@ import pytest
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.engine.runner import new_owner
-from ferryman.engine.watch import Checker, Found
+from ferryman.engine.watch.check import Checker, Found
 from ferryman.model import Batch, BatchItem
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources

@@ -13,10 +13,10 @@ import pytest
 
 from faketg.client import FakeDialer
 from ferryman.config import Retry, Settings
-from ferryman.engine.control import remove_job
-from ferryman.engine.intake import add_source
+from ferryman.engine.ops.control import remove_job
+from ferryman.engine.ops.intake import add_source
+from ferryman.engine.ops.watch_admin import check_now
 from ferryman.engine.runner import Engine
-from ferryman.engine.watch_admin import check_now
 from ferryman.errors import FerrymanError
 from ferryman.samples import make_photo
 from ferryman.store import Store

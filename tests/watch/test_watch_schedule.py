@@ -11,7 +11,7 @@ import pytest
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.engine.runner import new_owner
-from ferryman.engine.watch import Checker, backoff, in_window, next_in_window, parse_window
+from ferryman.engine.watch.check import Checker, backoff, in_window, next_in_window, parse_window
 from ferryman.errors import FerrymanError
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources

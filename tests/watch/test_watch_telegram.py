@@ -19,9 +19,9 @@ from faketg.client import FakeDialer
 from faketg.people import channel_posts, stored_photo
 from faketg.state import Account, Channel
 from ferryman.config import Settings
+from ferryman.engine.ops.watch_admin import NewWatch, add_watch, check_now
 from ferryman.engine.runner import Engine
-from ferryman.engine.watch import Found
-from ferryman.engine.watch_admin import NewWatch, add_watch, check_now
+from ferryman.engine.watch.check import Found
 from ferryman.errors import FerrymanError
 from ferryman.model import Batch, JobState
 from ferryman.resources import Shared

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from ferryman.config import Settings
-from ferryman.engine.events import EventBus
+from ferryman.engine.plumbing.events import EventBus
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.store import Store

@@ -210,7 +210,7 @@ async def test_a_job_read_where_it_lies_spends_its_bar_on_its_items(
     """A zip read by Range was fetched 'whole' at once: its bar sat at 90 % from the
     first second to the end (a trial's). A download fills 90 % of it; reading in place,
     none."""
-    from ferryman.engine.events import JobFetched, JobFetching
+    from ferryman.engine.plumbing.events import JobFetched, JobFetching
     from ferryman.store import Store
     from ferryman.web.live import Tracker
 
@@ -269,7 +269,7 @@ async def test_a_cancelled_jobs_bar_keeps_what_the_store_knows_across_a_restart(
 async def test_speed_and_time_left_are_dropped_once_a_job_stops_downloading(
     tmp_path: Path,
 ) -> None:
-    from ferryman.engine.events import ItemProgress, JobFetching
+    from ferryman.engine.plumbing.events import ItemProgress, JobFetching
     from ferryman.store import Store
     from ferryman.web.live import Tracker
 
@@ -403,7 +403,7 @@ async def test_removing_a_link_job_deletes_its_results_folder_for_the_cli_too(
     """``ferryman remove`` and the page's Remove share ``control.remove_job``: a link
     job's delivered files go with it (they stayed until results.retention)."""
     from ferryman.config import Settings
-    from ferryman.engine import control
+    from ferryman.engine.ops import control
     from ferryman.sinks.link import job_results
     from ferryman.store import Store
 

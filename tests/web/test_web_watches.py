@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from ferryman.config import Settings
-from ferryman.engine.events import EventBus
+from ferryman.engine.plumbing.events import EventBus
 from ferryman.store import Store
 from ferryman.web.server import web_app
 from tests.support.httpserve import serving

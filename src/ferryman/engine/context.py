@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.config import Settings, with_runtime
 from ferryman.device.conditions import Device
-from ferryman.engine.events import EventBus
-from ferryman.engine.wakeup import Wakeup
+from ferryman.engine.plumbing.events import EventBus
+from ferryman.engine.plumbing.wakeup import Wakeup
 from ferryman.resources import Shared
 from ferryman.sinks.base import SinkKind, SinkRegistry
 from ferryman.sinks.builtin import default_sinks
@@ -21,7 +21,7 @@ from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
 
 if TYPE_CHECKING:
-    from ferryman.engine.deliver_ahead import DeliveryAhead
+    from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
 
 log = logging.getLogger(__name__)
 

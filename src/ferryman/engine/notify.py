@@ -9,7 +9,7 @@ answer is tried again with a doubling wait and given up after ``notify.max_tries
 
 Targets: the job's (or its watch's) own ``--notify`` (``none``: nothing), else
 ``notify.urls`` unless ``notify.quiet``. A ``ferryman://`` (``ferrymans://``) URL is a
-plain webhook: a JSON POST carrying the job's view (``engine/job_view``), signed with
+plain webhook: a JSON POST carrying the job's view (``engine/ops/job_view``), signed with
 HMAC-SHA256 of the body under ``notify.webhook_secret`` in ``X-Ferryman-Signature``.
 Any other URL is Apprise's (Telegram, Discord, ntfy, e-mail, ``json://``…), sent from a
 child process (Apprise blocks, and a child can be killed). Both go through the egress
@@ -35,9 +35,9 @@ import httpx
 
 from ferryman.config import NotifySettings, Settings
 from ferryman.engine.context import Context
-from ferryman.engine.events import Event, JobFinished, JobWaiting, WatchFailing, WatchFound
-from ferryman.engine.job_view import job_view
-from ferryman.engine.watch_admin import jobs_text, shown_source
+from ferryman.engine.ops.job_view import job_view
+from ferryman.engine.ops.watch_admin import jobs_text, shown_source
+from ferryman.engine.plumbing.events import Event, JobFinished, JobWaiting, WatchFailing, WatchFound
 from ferryman.errors import FerrymanError, spec_for, with_job
 from ferryman.net.http import async_transport
 from ferryman.store.notices import (

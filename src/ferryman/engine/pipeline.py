@@ -2,7 +2,7 @@
 the unit of work it claims, whom a finished step wakes and what wakes it. ``runner``
 starts a pool of workers for each entry of ``PIPELINE`` and runs the loops beside them.
 
-Work enters at intake (``engine/intake``, not a stage: a front door's ``add`` or a
+Work enters at intake (``engine/ops/intake``, not a stage: a front door's ``add`` or a
 watch's check): an input becomes a job, and a fetch when it is downloaded first, in one
 transaction, and running engines are nudged. Then::
 
@@ -15,7 +15,7 @@ its step runs (``leases.held``) and, when the step ends, notifies the topics in
 ``wakes``. An idle worker waits on its stage's own topic (its name) or a notify naming
 none (a control, a nudge from another process), and looks again after
 ``poll_seconds`` anyway. Topics that name no stage: ``room`` (a read waiting for its
-backlog to drain or for free space, ``engine/room``), ``keeper`` (the housekeeper) and
+backlog to drain or for free space, ``engine/read/room``), ``keeper`` (the housekeeper) and
 ``last`` (a job's last album went or its read ended: the housekeeper ends the job
 without its gap).
 
@@ -37,10 +37,10 @@ from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
 from ferryman.config import Settings
-from ferryman.engine import convert, deliver, fetch, unpack
+from ferryman.engine import convert, deliver, fetch, read
 from ferryman.engine.context import Context, Stopping
-from ferryman.engine.events import ItemConverting, JobResumed, JobStarted
-from ferryman.engine.leases import held
+from ferryman.engine.plumbing.events import ItemConverting, JobResumed, JobStarted
+from ferryman.engine.plumbing.leases import held
 from ferryman.model import AlbumClaim, Item, Job
 from ferryman.net import abort
 from ferryman.store.fetches import Fetch
@@ -139,7 +139,7 @@ async def _unpack(ctx: Context, job: Job) -> None:
         shown = ctx.sources.describe(job.source)  # a link's token never reaches a log
         ctx.bus.publish(JobStarted(job.id, source=shown))
     async with held(ctx.store, jobs, job.id, ctx.owner, await lease_seconds(ctx)):
-        await unpack.expand(ctx, job)
+        await read.expand(ctx, job)
 
 
 async def _claim_album(ctx: Context, lease: float) -> AlbumClaim | None:
@@ -193,7 +193,7 @@ async def _convert(ctx: Context, item: Item) -> None:
 
 
 async def _watch(ctx: Context, claimed: Watch) -> None:
-    """Check a due watch (``engine/watch``): its new entries become jobs."""
+    """Check a due watch (``engine/watch/check``): its new entries become jobs."""
     from ferryman.engine.watch import Checker  # lazy: start-up
     from ferryman.sources.listers.base import WatchEntry  # lazy: start-up
     from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
@@ -242,7 +242,7 @@ PIPELINE = (
         "deliver",
         claims="a sealed album, in order, with its items and its job (claim_delivery);"
         " the next one chained in its record's transaction, or claimed ahead once this"
-        " one is prepared at a sink that prepares (engine/deliver_ahead)",
+        " one is prepared at a sink that prepares (engine/deliver/deliver_ahead)",
         woken_by="a batch, a read's end, a password wait, a conversion or the housekeeper"
         " that sealed albums",
         # "room": a read waiting for deliveries to free its backlog. Not "convert":

@@ -27,10 +27,12 @@ from typing import TypeVar
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
-from ferryman.engine import deliver
 from ferryman.engine.context import Context, Stopping
-from ferryman.engine.deliver_ahead import DeliveryAhead
-from ferryman.engine.events import (
+from ferryman.engine.deliver import step as deliver
+from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
+from ferryman.engine.notify import Notifier
+from ferryman.engine.pipeline import PIPELINE, STAGES, NothingNext, Stage, lease_seconds
+from ferryman.engine.plumbing.events import (
     EngineDraining,
     EngineStarted,
     EngineStopped,
@@ -38,9 +40,7 @@ from ferryman.engine.events import (
     EventBus,
     JobFinished,
 )
-from ferryman.engine.notify import Notifier
-from ferryman.engine.pipeline import PIPELINE, STAGES, NothingNext, Stage, lease_seconds
-from ferryman.engine.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
+from ferryman.engine.plumbing.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
 from ferryman.model import JobState
 from ferryman.resources import Closeable
 from ferryman.sinks.base import SinkRegistry

@@ -34,7 +34,7 @@ from telethon.tl import types
 from faketg import FakeTelegram, LinkModel
 from faketg.client import FakeDialer, save_login
 from ferryman.config import Settings
-from ferryman.engine.events import EngineStarted
+from ferryman.engine.plumbing.events import EngineStarted
 from ferryman.frontdoors.chat_demo_steps import (
     STEPS,
     USER_STEPS,

@@ -239,7 +239,7 @@ def add(
     """Add inputs as jobs: they run with `ferryman run` (or at once with --run, or in a
     ferryman that is running already)."""
 
-    from ferryman.engine import intake  # lazy: start-up
+    from ferryman.engine.ops import intake  # lazy: start-up
     from ferryman.links.profile import from_choices  # lazy: start-up
     from ferryman.sources.builtin import default_sources  # lazy: start-up
 
@@ -306,7 +306,7 @@ def add(
         return told(results), _added(results), live
 
     async def full(settings: Settings, store: Store) -> tuple[int, int, list[str]]:
-        from ferryman.engine import nodes  # lazy: start-up
+        from ferryman.engine.ops import nodes  # lazy: start-up
 
         results: list[Job | FerrymanError] = []
         for path in paths:
@@ -383,7 +383,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Every job with its state and item counts."""
-    from ferryman.engine import report  # lazy: start-up
+    from ferryman.engine.ops import report  # lazy: start-up
 
     silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
 
@@ -398,7 +398,7 @@ def status(
         return _mark_idle(data, store.live_nodes(silent_after * settings.lease_seconds))
 
     async def full(settings: Settings, store: Store) -> dict[str, Any]:
-        from ferryman.engine import nodes  # lazy: start-up
+        from ferryman.engine.ops import nodes  # lazy: start-up
 
         runs = await nodes.workers(store, settings.lease_seconds)
         live = [r["node"] for r in runs if r["state"] == "alive"]

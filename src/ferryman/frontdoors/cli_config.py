@@ -32,7 +32,7 @@ quarantine_app = typer.Typer(help="What could not be delivered, kept with a reas
 @quarantine_app.command("list")
 def quarantine_list(ctx: typer.Context) -> None:
     """Every quarantined file with its reason code."""
-    from ferryman.engine.quarantine import list_quarantine  # lazy: start-up
+    from ferryman.engine.plumbing.quarantine import list_quarantine  # lazy: start-up
 
     settings = ctx.obj.settings()
     found = list_quarantine(settings.quarantine_dir)
@@ -159,7 +159,7 @@ def config_set(
     _coded(lambda: set_key(found.path, key, value))
     out.print(f"{key} = {_shown(key, value)}  ({found.path})", markup=False, highlight=False)
     if key in RUNTIME_KEYS and _has_store(ctx):
-        from ferryman.engine import runtime_config  # lazy: start-up
+        from ferryman.engine.ops import runtime_config  # lazy: start-up
 
         run_with_store(
             ctx, lambda settings, store: runtime_config.set_runtime(store, settings, key, value)

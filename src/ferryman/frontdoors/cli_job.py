@@ -1,5 +1,5 @@
 """``ferryman report|links|pause|resume|cancel|retry|remove|password``: what a person
-sees of one job, and does to it (through ``engine/control``)."""
+sees of one job, and does to it (through ``engine/ops/control``)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def report_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """What a job delivered, converted, skipped and quarantined, and why."""
-    from ferryman.engine import report  # lazy: start-up
+    from ferryman.engine.ops import report  # lazy: start-up
 
     number = job_number(job)
     data = run_with_store(ctx, lambda _s, store: report.report(store, number), number)
@@ -78,7 +78,7 @@ def _control(
 @job_app.command()
 def pause(ctx: typer.Context, job: JobArg) -> None:
     """Pause a job: nothing of it is claimed until `resume`."""
-    from ferryman.engine import control  # lazy: start-up
+    from ferryman.engine.ops import control  # lazy: start-up
 
     number = job_number(job)
     _control(ctx, lambda store: control.pause_job(store, number), number)
@@ -88,7 +88,7 @@ def pause(ctx: typer.Context, job: JobArg) -> None:
 @job_app.command()
 def resume(ctx: typer.Context, job: JobArg) -> None:
     """Resume a paused job."""
-    from ferryman.engine import control  # lazy: start-up
+    from ferryman.engine.ops import control  # lazy: start-up
 
     number = job_number(job)
     _control(ctx, lambda store: control.resume_job(store, number), number)
@@ -99,7 +99,7 @@ def resume(ctx: typer.Context, job: JobArg) -> None:
 def cancel(ctx: typer.Context, job: JobArg) -> None:
     """Cancel a job and delete its files from the work area."""
 
-    from ferryman.engine import control  # lazy: start-up
+    from ferryman.engine.ops import control  # lazy: start-up
 
     number = job_number(job)
     _control(ctx, lambda store: control.cancel_job(store, number), number)
@@ -109,7 +109,7 @@ def cancel(ctx: typer.Context, job: JobArg) -> None:
 @job_app.command()
 def retry(ctx: typer.Context, job: JobArg) -> None:
     """Run an ended job again; what was delivered is not delivered twice."""
-    from ferryman.engine import control  # lazy: start-up
+    from ferryman.engine.ops import control  # lazy: start-up
 
     number = job_number(job)
     _control(ctx, lambda store: control.retry_job(store, number), number)
@@ -130,7 +130,7 @@ def remove(
     What it delivered to a library or a chat stays there; the files behind its download
     links (to link:) go with it; its quarantine folder stays unless --quarantine is given.
     """
-    from ferryman.engine import control  # lazy: start-up
+    from ferryman.engine.ops import control  # lazy: start-up
 
     number = job_number(job)
     removed = run_with_store(
@@ -164,7 +164,7 @@ def password(
         else:
             secret = sys.stdin.readline().rstrip("\r\n")
     given = secret
-    from ferryman.engine import control  # lazy: start-up
+    from ferryman.engine.ops import control  # lazy: start-up
     from ferryman.model import JobState  # lazy: start-up
 
     found = run_with_store(

@@ -30,7 +30,7 @@ def workers(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """The engines that ran against this store: node, stages, last heartbeat, work held."""
-    from ferryman.engine import nodes  # lazy: start-up
+    from ferryman.engine.ops import nodes  # lazy: start-up
 
     async def listed(settings: Settings, store: Store) -> tuple[list[dict[str, Any]], str]:
         where = settings.database_url or str(settings.data_dir / "ferryman.db")
@@ -81,7 +81,7 @@ def drain(
     undo: Annotated[bool, typer.Option("--undo", help="Let the node take work again.")] = False,
 ) -> None:
     """Let a node finish what it holds and take nothing new (stays so across restarts)."""
-    from ferryman.engine import nodes  # lazy: start-up
+    from ferryman.engine.ops import nodes  # lazy: start-up
 
     async def act(settings: Settings, store: Store) -> bool:
         await nodes.drain(store, node, not undo)

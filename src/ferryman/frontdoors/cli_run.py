@@ -30,7 +30,7 @@ def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) 
     exit code the summary (or a Ctrl-C) calls for."""
 
     async def go() -> ExitCode:
-        from ferryman.engine.report import run_summary  # lazy: start-up
+        from ferryman.engine.ops.report import run_summary  # lazy: start-up
         from ferryman.frontdoors.progress import attach_renderer  # lazy: start-up
         from ferryman.frontdoors.startup import running  # lazy: start-up
 
@@ -64,7 +64,7 @@ def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) 
             return for_run(summary, interrupted=interrupted)
 
     try:
-        from ferryman.engine.children import start_children_for  # lazy: start-up
+        from ferryman.engine.plumbing.children import start_children_for  # lazy: start-up
 
         settings = usable_data_dir(state.settings(node_name=node_name))
         start_children_for(settings.database)  # before the engine's half second of loading

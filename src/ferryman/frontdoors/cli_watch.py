@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from ferryman.engine.watch_admin import every_text, jobs_text
+from ferryman.engine.ops.watch_admin import every_text, jobs_text
 from ferryman.frontdoors.cli_store import run_with_store
 from ferryman.frontdoors.terminal import console, fail, show
 
@@ -140,7 +140,7 @@ def add(
     """Watch SOURCE: every --every, what it holds new becomes one job to --to."""
 
     async def work(settings: Settings, store: Store) -> None:
-        from ferryman.engine.watch_admin import NewWatch, add_watch  # lazy: start-up
+        from ferryman.engine.ops.watch_admin import NewWatch, add_watch  # lazy: start-up
 
         asked = NewWatch(
             source=source,
@@ -180,7 +180,7 @@ def list_watches(
     """The watches: what each follows, its last and next look, what went wrong."""
 
     async def work(settings: Settings, store: Store) -> list[dict[str, Any]]:
-        from ferryman.engine.watch_admin import list_views  # lazy: start-up
+        from ferryman.engine.ops.watch_admin import list_views  # lazy: start-up
 
         return await list_views(store)
 
@@ -226,8 +226,8 @@ def check(
     """Look now and say what was found (jobs made go to `ferryman run`)."""
 
     async def work(settings: Settings, store: Store) -> int:
+        from ferryman.engine.ops.watch_admin import check_now  # lazy: start-up
         from ferryman.engine.runner import new_owner  # lazy: start-up
-        from ferryman.engine.watch_admin import check_now  # lazy: start-up
 
         owner = new_owner()
         if watch_id is not None:
@@ -268,7 +268,7 @@ def check(
 
 def _toggle(ctx: typer.Context, watch_id: int, paused: bool) -> None:
     async def work(settings: Settings, store: Store) -> None:
-        from ferryman.engine.watch_admin import set_paused  # lazy: start-up
+        from ferryman.engine.ops.watch_admin import set_paused  # lazy: start-up
 
         watch = await set_paused(store, watch_id, paused)
         word = "paused" if paused else f"resumed; next look {_when(watch.next_check_at)}"
@@ -309,7 +309,7 @@ def remove(
     """Forget the watch and what it saw; the jobs it made stay."""
 
     async def work(settings: Settings, store: Store) -> None:
-        from ferryman.engine.watch_admin import remove_watch  # lazy: start-up
+        from ferryman.engine.ops.watch_admin import remove_watch  # lazy: start-up
 
         await remove_watch(store, watch_id)
         console().print(f"watch {watch_id} removed", markup=False)

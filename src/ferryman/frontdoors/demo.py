@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ferryman.config import Settings, default_data_dir
-from ferryman.engine import intake, report
+from ferryman.engine.ops import intake, report
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.progress import attach_renderer
 from ferryman.frontdoors.startup import running

@@ -72,7 +72,7 @@ def for_error(code: str) -> ExitCode:
 
 
 def for_run(summary: dict[str, Any], *, interrupted: bool = False) -> ExitCode:
-    """A run's exit code from its summary (``engine.report.run_summary``): a failure
+    """A run's exit code from its summary (``engine.ops.report.run_summary``): a failure
     first, then a wait on the person; an interrupted run says so whatever ended."""
     if interrupted:
         return ExitCode.INTERRUPTED

@@ -9,7 +9,9 @@ import sys
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from ferryman.engine.events import (
+from ferryman.engine.ops.phases import CONVERTING, DOWNLOADING, Phases, figures_of
+from ferryman.engine.ops.report import counts
+from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     AlbumFailed,
     AlbumSending,
@@ -27,8 +29,6 @@ from ferryman.engine.events import (
     JobStarted,
     JobWaiting,
 )
-from ferryman.engine.phases import CONVERTING, DOWNLOADING, Phases, figures_of
-from ferryman.engine.report import counts
 from ferryman.frontdoors.terminal import console
 from ferryman.printable import printable
 from ferryman.store import Store

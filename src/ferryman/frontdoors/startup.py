@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ferryman.config import Settings
-from ferryman.engine import collector
-from ferryman.engine.children import prepare_children
-from ferryman.engine.deliver import sweep_half_built
-from ferryman.engine.lock import DataDirLock
+from ferryman.engine.deliver.step import sweep_half_built
+from ferryman.engine.plumbing import collector
+from ferryman.engine.plumbing.children import prepare_children
+from ferryman.engine.plumbing.lock import DataDirLock
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
 
@@ -77,7 +77,7 @@ async def running(
                 loop.add_signal_handler(sig, stopped_by, sig)
             try:
                 # Start-up's heap set aside from the collector while the engine runs
-                # (engine/collector.py): here, where the process is ours to tune.
+                # (engine/plumbing/collector.py): here, where the process is ours to tune.
                 with collector.startup_set_aside():
                     yield started
             finally:

@@ -165,7 +165,7 @@ class Sink(ABC):
         return None
 
     # Whether ``prepare`` does anything: the engine then claims the next albums and
-    # prepares them while this one is sent (``engine/deliver_ahead.py``).
+    # prepares them while this one is sent (``engine/deliver/deliver_ahead.py``).
     prepares: ClassVar[bool] = False
 
     async def prepare(self, delivery: Delivery) -> Mapping[int, str]:

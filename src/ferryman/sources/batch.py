@@ -1,6 +1,6 @@
 """The ``batch:`` source: several inputs read as one job, in their order.
 
-A watch's check makes one job of the entries it found (``engine/watch``): its source is
+A watch's check makes one job of the entries it found (``engine/watch/check``): its source is
 ``batch:`` and a JSON list of the entries' inputs (any URI the registry reads: links,
 ``tg:`` messages, ``dav:`` files…) with their titles, and the name the job goes by
 (the feed's, channel's or folder's). It is no input a person types. Each input is

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from ferryman.engine.nodes import ready_workers
+from ferryman.engine.ops.nodes import ready_workers
 from ferryman.timeouts import within
 from ferryman.web.auth import caller
 from ferryman.web.core import Web

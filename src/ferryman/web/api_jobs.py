@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Query, Response
 
-from ferryman.engine import control, intake
+from ferryman.engine.ops import control, intake
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.web import guard, library_view

@@ -1,5 +1,5 @@
 """``/api/v1/watches``: list, add, check now, pause, resume and remove watches, through
-the same service as ``ferryman watch`` (``engine/watch_admin``), so a bad option,
+the same service as ``ferryman watch`` (``engine/ops/watch_admin``), so a bad option,
 destination or source is refused here with the CLI's code and words. As for a job, the
 destination is a kind and, where the kind takes one from a client, a target (a
 library's folder is the server's choice), and an error carries its next step in the
@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi import Path as FastAPIPath
 from pydantic import BaseModel, ConfigDict, Field
 
-from ferryman.engine import watch_admin
+from ferryman.engine.ops import watch_admin
 from ferryman.engine.runner import new_owner
 from ferryman.errors import FerrymanError, page_step
 from ferryman.links.profile import parse_token

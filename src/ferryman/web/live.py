@@ -19,8 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ferryman.engine.events import AlbumSending, Event, ItemProgress, JobFetched, JobFetching
-from ferryman.engine.phases import Figures, figures_of
+from ferryman.engine.ops.phases import Figures, figures_of
+from ferryman.engine.plumbing.events import (
+    AlbumSending,
+    Event,
+    ItemProgress,
+    JobFetched,
+    JobFetching,
+)
 from ferryman.errors import FerrymanError, page_line, page_step, spec_for, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 from ferryman.sinks.base import SinkRegistry

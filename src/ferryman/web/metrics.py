@@ -9,7 +9,7 @@ from bisect import bisect_left
 from collections.abc import Mapping
 from typing import Any
 
-from ferryman.engine.events import (
+from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     AlbumFailed,
     AlbumSending,

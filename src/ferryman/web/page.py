@@ -8,7 +8,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from ferryman.engine.phases import (
+from ferryman.engine.ops.phases import (
     BYTES,
     CONVERTING,
     DELIVERING,

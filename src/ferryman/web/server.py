@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from ferryman.config import Settings
-    from ferryman.engine.events import EventBus
+    from ferryman.engine.plumbing.events import EventBus
     from ferryman.sinks.base import SinkRegistry
     from ferryman.sources.base import SourceRegistry
     from ferryman.store import Store

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ferryman.archive.suffixes import named_archive
 from ferryman.config import Settings
-from ferryman.engine import control, intake
+from ferryman.engine.ops import control, intake
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import choices, choose, render
 from ferryman.frontdoors.telegram.chat import Chat

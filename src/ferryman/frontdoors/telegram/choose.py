@@ -1,5 +1,5 @@
 """Choose files: an archive's entries listed by folder, ten a page with their sizes; the
-chosen ones become one job (``engine.chosen``), the others are left alone.
+chosen ones become one job (``engine.read.chosen``), the others are left alone.
 
 The list is read from the downloaded archive without unpacking anything (headers only;
 an archive inside is opened in its place, as the job will), with the settings'

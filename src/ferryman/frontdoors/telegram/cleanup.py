@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ferryman.config import Settings
-from ferryman.engine.workarea import job_work_dir
+from ferryman.engine.plumbing.workarea import job_work_dir
 from ferryman.store import Store
 from ferryman.store.telegram_inbox import DOWNLOADING, InboxRow
 

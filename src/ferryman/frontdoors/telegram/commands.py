@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ferryman.config import Settings
-from ferryman.engine import control, report, runtime_config
-from ferryman.engine.quarantine import list_quarantine
+from ferryman.engine.ops import control, report, runtime_config
+from ferryman.engine.plumbing.quarantine import list_quarantine
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import cleanup, render, thumbnail
 from ferryman.frontdoors.telegram.help import help_text
@@ -222,7 +222,7 @@ class Commands:
     async def watch(self, arg: str) -> str:
         """``/watch SOURCE [to DEST] [every 1h]``: as ``ferryman watch add`` (new entries
         only; the destination defaults to where the chat's files go)."""
-        from ferryman.engine.watch_admin import NewWatch, add_watch, every_text
+        from ferryman.engine.ops.watch_admin import NewWatch, add_watch, every_text
 
         words = arg.split()
         if not words:
@@ -250,7 +250,7 @@ class Commands:
         )
 
     async def watches(self, _arg: str) -> str:
-        from ferryman.engine.watch_admin import every_text, list_views
+        from ferryman.engine.ops.watch_admin import every_text, list_views
 
         views = await list_views(self.store)
         if not views:
@@ -269,7 +269,7 @@ class Commands:
         return "\n".join(lines)
 
     async def unwatch(self, arg: str) -> str:
-        from ferryman.engine.watch_admin import remove_watch
+        from ferryman.engine.ops.watch_admin import remove_watch
 
         number = arg.strip().lstrip("#")
         if not number.isdigit():

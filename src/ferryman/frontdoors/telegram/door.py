@@ -17,7 +17,7 @@ from typing import Any
 from telethon import events
 
 from ferryman.config import Settings
-from ferryman.engine.events import EventBus
+from ferryman.engine.plumbing.events import EventBus
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.allow import AllowList
 from ferryman.frontdoors.telegram.callbacks import Actions

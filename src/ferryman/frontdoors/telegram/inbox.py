@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
-from ferryman.engine import chosen, intake
-from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.engine.ops import intake
+from ferryman.engine.plumbing.retry import backoff_seconds, should_retry
+from ferryman.engine.read import chosen
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import choose, render
 from ferryman.frontdoors.telegram.caption import read_caption

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ferryman.engine.events import JobFetching
-from ferryman.engine.phases import CONVERTING, DOWNLOADING, Figures, figures_of
-from ferryman.engine.report import counts
+from ferryman.engine.ops.phases import CONVERTING, DOWNLOADING, Figures, figures_of
+from ferryman.engine.ops.report import counts
+from ferryman.engine.plumbing.events import JobFetching
 from ferryman.frontdoors.terminal import deferred_note
 from ferryman.model import Job, JobState
 
@@ -70,7 +70,7 @@ def queued_link(name: str) -> Shown:
 def fetching_shown(job: Job, progress: JobFetching, figures: Figures | None = None) -> Shown:
     """A link's download (and, for a link to media, its conversion) as it goes: one
     rising percentage with the phase under way and its own speed and time left (the
-    page's figures: ``engine.phases``), never a made-up milestone."""
+    page's figures: ``engine.ops.phases``), never a made-up milestone."""
     if figures is None or figures.phase not in (DOWNLOADING, CONVERTING):
         figures = figures_of(progress)  # between tries: the phase it waits to go on with
     fraction = progress.fraction
@@ -157,7 +157,7 @@ def ended_text(job: Job, c: dict[str, int]) -> str:
 
 
 def job_row(job: dict[str, Any]) -> str:
-    """One line of ``/status`` from :func:`ferryman.engine.report.status` data."""
+    """One line of ``/status`` from :func:`ferryman.engine.ops.report.status` data."""
     c = job["counts"]
     done = c["total"] - c["pending"]
     state = ("fetching" if job.get("fetching") else job["state"]) + (
@@ -177,7 +177,7 @@ def job_row(job: dict[str, Any]) -> str:
 
 
 def report_text(data: dict[str, Any]) -> str:
-    """``/report``: the essentials of :func:`ferryman.engine.report.report`."""
+    """``/report``: the essentials of :func:`ferryman.engine.ops.report.report`."""
     lines = [f"job {data['job']} {data['name']}: {data['state']}"]
     for key in ("error", "waiting"):
         problem = data.get(key)

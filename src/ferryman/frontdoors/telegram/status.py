@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ferryman.engine import report
-from ferryman.engine.events import Event, JobFetched, JobFetching, JobFinished
-from ferryman.engine.phases import Phases
+from ferryman.engine.ops import report
+from ferryman.engine.ops.phases import Phases
+from ferryman.engine.plumbing.events import Event, JobFetched, JobFetching, JobFinished
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.render import Shown, fetching_shown, job_shown

@@ -154,9 +154,9 @@ async def add_source(
     memos: dict[str, str] | None = None,
 ) -> Job:
     """Record one input (a path, a URI, a link) as a job (``memos``: source memos it
-    starts with, such as the entries a person chose: ``engine.chosen``). An input its source cannot
-    read (a missing path, an empty file…) is recorded failed, with its code, so the
-    person sees it in ``status``.
+    starts with, such as the entries a person chose: ``engine.read.chosen``). An input
+    its source cannot read (a missing path, an empty file…) is recorded failed, with its
+    code, so the person sees it in ``status``.
 
     Raises ``source.duplicate`` (nothing recorded) when the same input was added
     before, and what ``understand`` raises (nothing recorded).

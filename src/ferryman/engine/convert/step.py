@@ -23,11 +23,11 @@ from typing import Any
 import av
 
 from ferryman.config import Settings
-from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
-from ferryman.engine.destination import resolve
-from ferryman.engine.events import ItemConverted, ItemProgress, ItemQuarantined
-from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.engine.plumbing import quarantine
+from ferryman.engine.plumbing.events import ItemConverted, ItemProgress, ItemQuarantined
+from ferryman.engine.plumbing.retry import backoff_seconds, should_retry
+from ferryman.engine.read.destination import resolve
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.animation import animation_to_mp4

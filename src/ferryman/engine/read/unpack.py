@@ -26,18 +26,18 @@ from typing import Any
 from ferryman.archive.boxed import BoxPool
 from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
-from ferryman.engine import chosen
-from ferryman.engine.bad_input import input_failed, keep_input
 from ferryman.engine.context import Context, Stopping
-from ferryman.engine.destination import resolve, warm
-from ferryman.engine.entry_batch import EntryBatch
-from ferryman.engine.events import JobExpanded, JobWaiting
-from ferryman.engine.folder_name import FolderName, zip_names
-from ferryman.engine.offline import offline_or
-from ferryman.engine.read_loop import PASSWORD_REQUIRED, ReadingThread, read_all
-from ferryman.engine.retry import again_after
-from ferryman.engine.room import RoomWaits, TurnGiven, wait_for_room
-from ferryman.engine.workarea import job_work_dir, nested_scratch
+from ferryman.engine.plumbing.events import JobExpanded, JobWaiting
+from ferryman.engine.plumbing.offline import offline_or
+from ferryman.engine.plumbing.retry import again_after
+from ferryman.engine.plumbing.workarea import job_work_dir, nested_scratch
+from ferryman.engine.read import chosen
+from ferryman.engine.read.bad_input import input_failed, keep_input
+from ferryman.engine.read.destination import resolve, warm
+from ferryman.engine.read.entry_batch import EntryBatch
+from ferryman.engine.read.folder_name import FolderName, zip_names
+from ferryman.engine.read.read_loop import PASSWORD_REQUIRED, ReadingThread, read_all
+from ferryman.engine.read.room import RoomWaits, TurnGiven, wait_for_room
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.net import abort
@@ -180,7 +180,7 @@ async def _settled(reads: asyncio.Future[Any]) -> None:
 
 
 async def _choose_name(batch: EntryBatch, local: Path | None) -> None:
-    """How the job may be named after its input's one folder (``engine/folder_name``),
+    """How the job may be named after its input's one folder (``engine/read/folder_name``),
     worked out on a thread of its own while the input opens and its first entries are
     read: a zip's directory and the renaming commit were in the
     first album's way. Named at once when the directory says; else the rule is left

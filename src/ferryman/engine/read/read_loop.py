@@ -15,18 +15,18 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ferryman.engine import quarantine
 from ferryman.engine.context import Context, Stopping
-from ferryman.engine.entry_batch import BATCH_LARGE, EntryBatch
-from ferryman.engine.prepare import (
+from ferryman.engine.plumbing import quarantine
+from ferryman.engine.read.entry_batch import BATCH_LARGE, EntryBatch
+from ferryman.engine.read.prepare import (
     Prepared,
     internal,
     prepare,
     wanted,
 )
-from ferryman.engine.read_run import Read, Run, RunLimits, entry_dest, read_run, stages_here
-from ferryman.engine.room import wait_for_room
-from ferryman.engine.stage import AHEAD_BYTES, Ahead, Staged, StartAhead, stage_entry
+from ferryman.engine.read.read_run import Read, Run, RunLimits, entry_dest, read_run, stages_here
+from ferryman.engine.read.room import wait_for_room
+from ferryman.engine.read.stage import AHEAD_BYTES, Ahead, Staged, StartAhead, stage_entry
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, Job, MediaKind
 from ferryman.net import abort

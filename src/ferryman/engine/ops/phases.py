@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ferryman.engine.events import (
+from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     AlbumFailed,
     AlbumSending,

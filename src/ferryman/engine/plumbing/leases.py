@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import Table
 
-from ferryman.engine.wakeup import Wakeup
+from ferryman.engine.plumbing.wakeup import Wakeup
 from ferryman.store import Store
 
 log = logging.getLogger(__name__)

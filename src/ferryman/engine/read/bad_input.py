@@ -9,10 +9,10 @@ import logging
 import shutil
 from pathlib import Path
 
-from ferryman.engine import quarantine
 from ferryman.engine.context import Context
-from ferryman.engine.events import JobFinished
-from ferryman.engine.workarea import job_work_dir
+from ferryman.engine.plumbing import quarantine
+from ferryman.engine.plumbing.events import JobFinished
+from ferryman.engine.plumbing.workarea import job_work_dir
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ferryman.config import Settings
 from ferryman.engine.context import Context
-from ferryman.engine.prepare import MediaOptions, options_for
+from ferryman.engine.read.prepare import MediaOptions, options_for
 from ferryman.media.policy import Policy
 from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Sink, SinkEnv, SinkKind
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ferryman.config import Settings
-from ferryman.engine.stage import Staged
+from ferryman.engine.read.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES
@@ -52,7 +52,7 @@ class MediaOptions:
     oversize: str = "split"  # or "scale": a video over the size limit is re-encoded smaller
     audio_bitrate: int = 128_000  # what a transcode spends on audio (for "scale")
     # The destination reads every file whole as it delivers it and hashes it then
-    # (Telegram's upload): a big entry is staged unhashed (``engine/stage.py``).
+    # (Telegram's upload): a big entry is staged unhashed (``engine/read/stage.py``).
     hashed_on_delivery: bool = False
     # A multipage TIFF of more pages goes as one document: a 10,000-page file would
     # otherwise make 10,000 photos (a thousand albums) out of one item.
@@ -65,7 +65,7 @@ class MediaOptions:
 
 def media_options(settings: Settings, dest: str, sinks: SinkRegistry) -> MediaOptions:
     """The media options of destination ``dest`` (``sink.unknown`` for one no kind
-    takes); a stage has its job's already (``engine/destination.Route``)."""
+    takes); a stage has its job's already (``engine/read/destination.Route``)."""
     return options_for(settings, sinks.kind(dest), sinks.parse(dest).options)
 
 

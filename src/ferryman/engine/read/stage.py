@@ -78,7 +78,7 @@ def stage_entry(
     linked and hashed it must still be so (else ``source.io``: it changed while read),
     and it is fsynced as a written copy would be (cheap when already on disk). One of
     ``HASH_LATER_BYTES`` or more is checked so once linked and not read past its head:
-    its ``sha256`` is "" (hashed as delivery reads it, see ``engine/deliver.py``).
+    its ``sha256`` is "" (hashed as delivery reads it, see ``engine/deliver/step.py``).
     ``hash_later``: the destination reads every file whole as it delivers it and hashes
     it then (Telegram's upload); an entry written here of ``HASH_LATER_BYTES`` or more
     (as declared) is written unhashed too, its ``sha256`` "": hashing 256 MiB took as

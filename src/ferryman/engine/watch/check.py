@@ -30,9 +30,9 @@ from datetime import datetime, timedelta
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.engine.context import Stopping
-from ferryman.engine.events import Event, WatchFailing, WatchFound
-from ferryman.engine.intake import dedupe_key, understand
-from ferryman.engine.leases import held
+from ferryman.engine.ops.intake import dedupe_key, understand
+from ferryman.engine.plumbing.events import Event, WatchFailing, WatchFound
+from ferryman.engine.plumbing.leases import held
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.links.profile import Profile, parse_token

@@ -15,8 +15,8 @@ from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:  # `ferryman --help` imports this module: only what it needs at once
     from ferryman.config import Settings
-    from ferryman.engine.events import Event
-    from ferryman.engine.watch import Found
+    from ferryman.engine.plumbing.events import Event
+    from ferryman.engine.watch.check import Found
     from ferryman.resources import Shared
     from ferryman.store import Store
     from ferryman.store.watches import Watch
@@ -96,7 +96,7 @@ async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[
     FerrymanError (nothing recorded) for a bad option, destination or source."""
     from ferryman.engine.notify import check_target  # lazy: start-up
     from ferryman.engine.notify_egress import check_targets  # lazy: start-up
-    from ferryman.engine.watch import next_in_window, parse_window  # lazy: start-up
+    from ferryman.engine.watch.check import next_in_window, parse_window  # lazy: start-up
     from ferryman.links.profile import from_choices  # lazy: start-up
     from ferryman.sinks.builtin import default_sinks  # lazy: start-up
     from ferryman.sources.listers.base import Ready  # lazy: start-up

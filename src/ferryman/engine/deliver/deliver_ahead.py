@@ -19,9 +19,9 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from ferryman.engine import deliver
 from ferryman.engine.context import Context
-from ferryman.engine.leases import held
+from ferryman.engine.deliver import step as deliver
+from ferryman.engine.plumbing.leases import held
 from ferryman.model import AlbumClaim
 from ferryman.store.schema import albums
 

@@ -21,11 +21,11 @@ import httpx
 from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.config import NetworkSettings
 from ferryman.engine.context import Context
-from ferryman.engine.events import JobFetched, JobFetching, JobFinished, JobWaiting
-from ferryman.engine.offline import offline_or
-from ferryman.engine.retry import again_after
-from ferryman.engine.space import never_fits, room_for
-from ferryman.engine.workarea import job_work_dir, kept_fetch_dir, set_aside, take_back
+from ferryman.engine.plumbing.events import JobFetched, JobFetching, JobFinished, JobWaiting
+from ferryman.engine.plumbing.offline import offline_or
+from ferryman.engine.plumbing.retry import again_after
+from ferryman.engine.plumbing.space import never_fits, room_for
+from ferryman.engine.plumbing.workarea import job_work_dir, kept_fetch_dir, set_aside, take_back
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.net import partfile

@@ -2,7 +2,7 @@
 they fork from (``media.child``), and when that template starts.
 
 The fetch stage runs yt-dlp (``links.grab``) and the convert stage runs its encoders
-(``engine.convert``'s targets: ``media.segmented``, ``media.audio``,
+(``engine.convert.step``'s targets: ``media.segmented``, ``media.audio``,
 ``media.animation``, with PyAV) in children, and so is an Apprise notice
 (``net.apprise_send``: its lookups guarded). Loaded once in the template (0.25 s and
 60 MB here), each child starts in milliseconds instead of importing them again.

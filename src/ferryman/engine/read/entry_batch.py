@@ -13,10 +13,10 @@ from pathlib import Path
 from ferryman.archive.suffixes import strip_archive_suffixes
 from ferryman.config import Settings
 from ferryman.engine.context import Context
-from ferryman.engine.destination import Route
-from ferryman.engine.events import ItemRecorded, JobProgress
-from ferryman.engine.folder_name import FolderName
-from ferryman.engine.prepare import Prepared
+from ferryman.engine.plumbing.events import ItemRecorded, JobProgress
+from ferryman.engine.read.destination import Route
+from ferryman.engine.read.folder_name import FolderName
+from ferryman.engine.read.prepare import Prepared
 from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, Job
 from ferryman.store.store import NewItem
@@ -122,7 +122,7 @@ class EntryBatch:
                 self.naming = None
 
     async def name_from_folder(self, folder: str) -> None:
-        """The job is called after its input's one folder (``engine/folder_name.py``),
+        """The job is called after its input's one folder (``engine/read/folder_name.py``),
         before its first album is sealed: every album goes under the one name."""
         base = safe_name(strip_archive_suffixes(folder).strip() or folder, "job")
         named = await self.ctx.store.name_from_input(self.job.id, base)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ferryman.engine.context import Context
-from ferryman.engine.entry_batch import EntryBatch
-from ferryman.engine.events import JobResumed, JobWaiting
-from ferryman.engine.space import never_fits, room_for
+from ferryman.engine.plumbing.events import JobResumed, JobWaiting
+from ferryman.engine.plumbing.space import never_fits, room_for
+from ferryman.engine.read.entry_batch import EntryBatch
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 

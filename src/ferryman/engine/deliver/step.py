@@ -12,10 +12,9 @@ from pathlib import Path
 
 from ferryman.caption_template import render_caption
 from ferryman.config import Settings
-from ferryman.engine import quarantine
 from ferryman.engine.context import Context
-from ferryman.engine.destination import resolve, warm
-from ferryman.engine.events import (
+from ferryman.engine.plumbing import quarantine
+from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     AlbumFailed,
     AlbumSending,
@@ -24,7 +23,8 @@ from ferryman.engine.events import (
     JobResumed,
     JobWaiting,
 )
-from ferryman.engine.retry import backoff_seconds, should_retry
+from ferryman.engine.plumbing.retry import backoff_seconds, should_retry
+from ferryman.engine.read.destination import resolve, warm
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import remove_files, sha256_file
 from ferryman.model import Album, AlbumClaim, ItemState, Job
@@ -117,7 +117,7 @@ async def deliver(
     (it would wait out its lease while later ones went first). ``before_record``: the
     album's heartbeat ends there (a renewal after the record would find the album no
     longer ours and cancel this step). ``claim_ahead``: for a sink that prepares
-    (``engine/deliver_ahead.py``), called once this album is prepared and before it is
+    (``engine/deliver/deliver_ahead.py``), called once this album is prepared and before it is
     sent; the album it claims is the one returned, whatever happens to this one.
     ``prepared``: the album was prepared ahead, with the hashes that took (item id →
     sha256); its preparation is then not repeated before the next album is claimed."""
@@ -254,7 +254,7 @@ def _unhashed(album: Album) -> bool:
 
 def _hash_unhashed(album: Album, known: Mapping[int, str]) -> dict[int, str]:
     """Fill in the hash of every item staged unhashed (a person's big file, linked and
-    not read: ``engine/stage.py``), from ``known`` or by reading its file (blocking);
+    not read: ``engine/read/stage.py``), from ``known`` or by reading its file (blocking);
     item id → hash, for the record of the album's delivery."""
     found: dict[int, str] = {}
     for item in album.items:

@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from ferryman.archive.reader import EntryType
-from ferryman.engine.prepare import MediaOptions, Prepared, wanted
-from ferryman.engine.space import room_for
-from ferryman.engine.stage import write_failed
+from ferryman.engine.plumbing.space import room_for
+from ferryman.engine.read.prepare import MediaOptions, Prepared, wanted
+from ferryman.engine.read.stage import write_failed
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import ItemState

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferryman.config import Settings
-from ferryman.engine.quarantine import job_folder
-from ferryman.engine.workarea import job_work_dir, kept_fetch_dir
+from ferryman.engine.plumbing.quarantine import job_folder
+from ferryman.engine.plumbing.workarea import job_work_dir, kept_fetch_dir
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import remove_files
 from ferryman.model import Job

@@ -1,0 +1,5 @@
+"""The convert stage: deferred encodes, each in a child process."""
+
+from ferryman.engine.convert.step import convert
+
+__all__ = ["convert"]
