@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -47,14 +47,15 @@ _STREAM_WORDS = frozenset(
 )
 
 
-def unique_name(name: str, used: set[str]) -> str:
+def unique_name(name: str, used: set[str], also: Container[str] = ()) -> str:
     """``name``, or ``name (2).ext``… when a name equal but for case is in ``used``
-    (which it joins): one folder or one zip never holds two files a phone would mix up.
+    (which it joins) or in ``also`` (lower-cased names taken already, not joined): one
+    folder or one zip never holds two files a phone would mix up.
     ``name`` may be a path in a zip (``Holiday 2024/a.jpg``): its folders stay."""
     path = PurePosixPath(name)
     folder = "" if str(path.parent) == "." else f"{path.parent}/"
     candidate, n = name, 2
-    while candidate.lower() in used:
+    while (lowered := candidate.lower()) in used or lowered in also:
         candidate = f"{folder}{path.stem} ({n}){path.suffix}"
         n += 1
     used.add(candidate.lower())

@@ -69,7 +69,7 @@ def test_the_watches_panel_adds_lists_checks_pauses_and_removes(tmp_path: Path, 
             expect(page.get_by_text("No watches yet.")).to_be_visible()
             # Add: listed with its state, period, and (after its first look) the next one.
             card = _add(page, feed.url("/feed.xml"), "day")
-            expect(card).to_contain_text("to library:")
+            expect(card).to_contain_text("to the library")
             expect(card).to_contain_text("every day")
             expect(card).to_contain_text(
                 re.compile(r"Last look .* · next .+ \(in 2\d h\)"), timeout=LOOK

@@ -142,7 +142,7 @@ async def test_an_apprise_json_url_gets_the_title_and_body(
         sent = hook.bodies("/apprise")
     assert len(sent) == 1
     assert sent[0]["title"] == f"ferryman: done: {job.name}"
-    assert sent[0]["message"] == "1 file to library:."
+    assert sent[0]["message"] == "1 file to the library."
 
 
 async def test_a_receiver_that_fails_twice_gets_it_the_third_time_and_the_job_is_done(
@@ -243,7 +243,7 @@ async def test_a_watch_that_finds_entries_sends_one_notice(
     assert notice["watch"]["titles"] == ["Episode ep2", "Episode ep1"]  # the feed's order
     assert notice["title"] == f"ferryman: 2 new from {feed.url('/feed.xml')}"
     first = notice["body"].splitlines()[0]
-    assert first == f"2 new entries found: job {job.id} to {watch.dest}", first
+    assert first == f"2 new entries found: job {job.id} to the library", first
     # the watch's job carried its target: its end went there too
     assert [b["job"]["id"] for b in bodies if b["event"] == "job_done"] == [job.id]
 

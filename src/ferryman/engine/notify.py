@@ -236,7 +236,7 @@ class Notifier:
         urls = targets(await store.job_notify(job.id), settings.notify)
         if not urls:
             return None
-        view = job_view(job, self.ctx.sources)
+        view = {**job_view(job, self.ctx.sources), "dest_text": self.ctx.sinks.words(job.dest)}
         if event.kind == JOB_WAITING:
             kind, title, body = _waiting(view, str(event.payload.get("reason")))
         else:
@@ -266,7 +266,7 @@ class Notifier:
             if n > 10:
                 lines.append(f"… and {n - 10} more")
             found = f"{n} new entr{'y' if n == 1 else 'ies'} found: {jobs_text(jobs)}"
-            body = "\n".join([f"{found} to {watch.dest}", *lines])
+            body = "\n".join([f"{found} to {self.ctx.sinks.words(watch.dest)}", *lines])
             extra: dict[str, Any] = {"jobs": jobs, "titles": titles}
         else:
             kind, title = "watch_failing", f"ferryman: watch {watch.id} is failing"
@@ -329,7 +329,7 @@ def _finished(view: dict[str, Any], status: str) -> tuple[str, str, str] | None:
     """A job's end as a notice, by the state it ended in (``status``: the view is read
     later, when the job may have been retried)."""
     counts = view["counts"]
-    name, dest = view["name"], view["dest"]
+    name, dest = view["name"], view.get("dest_text", view["dest"])
     if status == "done":
         problems = counts["failed"] + counts["quarantined"]
         delivered = f"{counts['delivered']} file{'s' * (counts['delivered'] != 1)} to {dest}"

@@ -303,6 +303,11 @@ class SinkKind(ABC):
         nothing to check."""
         return None
 
+    def words(self, target: str) -> str:
+        """The destination in a person's words, for notices and the page ("the library",
+        "the chat @name"). Default: ``scheme:target`` as typed."""
+        return f"{self.scheme}:{target}"
+
     def forget(self, settings: Settings, job: Job) -> list[Path]:
         """The job is being removed: the folders on this machine that hold what it
         delivered and go with it (a link job's results). Default: none (what went to a
@@ -377,6 +382,16 @@ class SinkRegistry:
                 f"destination '{dest}' is not known{meant}; use {self.describe()}",
             )
         return kind
+
+    def words(self, dest: str) -> str:
+        """``dest`` in a person's words (its kind's ``words``, delivery options left
+        out); a destination no kind here knows is shown as it is."""
+        base = dest.partition("?")[0]
+        try:
+            kind = self.kind(base)
+        except FerrymanError:
+            return dest
+        return kind.words(base.partition(":")[2])
 
     def parse(self, dest: str) -> Destination:
         """Check a destination now (``sink.unknown`` names what is wrong), not at delivery.

@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -63,10 +64,11 @@ def holds_albums(root: Path) -> bool:
 class FlatLibrarySink(LibrarySink):
     """Delivers each file where ``template`` says, unless ``root`` holds albums."""
 
-    def __init__(self, root: Path, template: str) -> None:
+    def __init__(self, root: Path, template: str, listed: Listings | None = None) -> None:
         super().__init__(root)
         self.template = template
         self._albums: bool | None = None
+        self._listed = listed if listed is not None else Listings()  # the engine's
 
     def albums(self) -> bool:
         """Blocking, once: whether this library keeps the album layout."""
@@ -164,8 +166,7 @@ class FlatLibrarySink(LibrarySink):
         """Each staged file's path in the library: the template rendered, made unique
         (``name (2).ext``) against what is on disk and what this album takes."""
         items = [item for item in delivery.album.items for _ in item.files]
-        used: set[str] = set()
-        listed: set[Path] = set()
+        used: set[str] = set()  # this album's own choices
         placed = []
         for (path, name), item, stage in zip(files, items, staged, strict=True):
             title, dot, ext = name.rpartition(".")
@@ -180,11 +181,8 @@ class FlatLibrarySink(LibrarySink):
             }
             dated = "{date" in self.template  # headers read only when asked for
             rel = render(self.template, values, _modified(path) if dated else datetime.min)
-            folder = self.root / rel.parent
-            if folder not in listed and folder.is_dir():
-                listed.add(folder)
-                used |= {str(rel.parent / n).lower() for n in os.listdir(folder)}
-            chosen = unique_name(str(rel), used)
+            on_disk = self._listed.names(self.root / rel.parent, rel.parent)
+            chosen = unique_name(str(rel), used, also=on_disk)
             placed.append({"stage": stage, "path": chosen})
         return placed
 
@@ -194,8 +192,10 @@ class FlatLibrarySink(LibrarySink):
         document = json.loads(manifest.read_text(encoding="utf-8"))
         stage = manifest.with_name(f".{manifest.stem}.partial")
         folders: set[Path] = set()
-        targets = [self._inside(entry["path"]) for entry in document.get("placed") or ()]
-        for entry, target in zip(document.get("placed") or (), targets, strict=True):
+        entries = document.get("placed") or ()
+        targets = [self._inside(entry["path"]) for entry in entries]
+        self._listed.check({target.parent for target in targets})
+        for entry, target in zip(entries, targets, strict=True):
             source = stage / entry["stage"]
             if source.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -203,6 +203,12 @@ class FlatLibrarySink(LibrarySink):
                 folders.add(target.parent)
         for folder in folders:
             fsync_dir(folder)
+        self._listed.moved_in(
+            [
+                (target.parent, str(PurePosixPath(e["path"])).lower())
+                for e, target in zip(entries, targets, strict=True)
+            ]
+        )
         remove_half(stage)
         return os.path.commonpath([str(t.parent) for t in targets]) if targets else str(self.root)
 
@@ -232,6 +238,64 @@ class FlatLibrarySink(LibrarySink):
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+Stamp = tuple[int, int]  # a folder's inode and mtime (ns)
+
+
+class Listings:
+    """The library's folders' names (lower-cased, relative to the library) as last
+    listed, kept while the folder's inode and mtime show no change but this sink's own
+    moves: a folder that holds 100,000 photos is not listed again for each album (an
+    album cost as much as its folder held). One per library in an engine (its shared
+    resources: a sink is opened per claim); used under the library's lock only (names
+    are chosen and placed under it); a change by another program moves the mtime, and
+    the folder is listed again."""
+
+    def __init__(self) -> None:
+        self._seen: dict[Path, tuple[Stamp, set[str]]] = {}
+
+    async def close(self) -> None:
+        """Nothing held but names (a shared resource is closed with the engine)."""
+        self._seen.clear()
+
+    def names(self, folder: Path, rel: PurePosixPath) -> set[str]:
+        """The names in ``folder`` (``rel`` in the library), empty if it is not a folder."""
+        stamp = _stamp(folder)
+        if stamp is None:
+            self._seen.pop(folder, None)
+            return set()
+        seen = self._seen.get(folder)
+        if seen is None or seen[0] != stamp:
+            seen = (stamp, {str(rel / name).lower() for name in os.listdir(folder)})
+            self._seen[folder] = seen
+        return seen[1]
+
+    def check(self, folders: set[Path]) -> None:
+        """Before a move: a folder changed since it was listed is forgotten."""
+        for folder in folders:
+            seen = self._seen.get(folder)
+            if seen is not None and seen[0] != _stamp(folder):
+                del self._seen[folder]
+
+    def moved_in(self, moved: list[tuple[Path, str]]) -> None:
+        """After this sink's moves (each file's folder and its name): the names join
+        their folders' and the folders' stamps are taken again."""
+        for folder in {folder for folder, _ in moved}:
+            seen = self._seen.get(folder)
+            stamp = _stamp(folder)
+            if seen is None or stamp is None:
+                continue
+            seen[1].update(name for into, name in moved if into == folder)
+            self._seen[folder] = (stamp, seen[1])
+
+
+def _stamp(folder: Path) -> Stamp | None:
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns) if stat.S_ISDIR(st.st_mode) else None
 
 
 def _commit(manifest: Path, document: dict[str, Any]) -> None:

@@ -55,6 +55,9 @@ class LibraryKind(SinkKind):
             raise FerrymanError("sink.unknown", f"library:{target!r}: a path holds no NUL")
         return os.path.abspath(target) if target else ""  # no filesystem access: loop-safe
 
+    def words(self, target: str) -> str:
+        return f"the folder {target}" if target else "the library"
+
     def policy(self, settings: Settings) -> Policy:
         return LIBRARY
 
@@ -71,7 +74,7 @@ class LibraryKind(SinkKind):
     def open(self, target: str, env: SinkEnv) -> Sink:
         """Laid out by ``library_layout``: ``albums`` (``<job>/0001/``), or a template
         (``sinks/layout.py``; a library already in albums keeps them)."""
-        from ferryman.sinks.flat import FlatLibrarySink  # lazy: start-up
+        from ferryman.sinks.flat import FlatLibrarySink, Listings  # lazy: start-up
         from ferryman.sinks.layout import ALBUMS, check_template  # lazy: start-up
 
         root = Path(target) if target else env.settings.library
@@ -79,7 +82,8 @@ class LibraryKind(SinkKind):
         if layout == ALBUMS:
             return LibrarySink(root)
         check_template(layout)
-        return FlatLibrarySink(root, layout)
+        listed = env.resources.get(f"library-names:{root}", Listings)
+        return FlatLibrarySink(root, layout, listed)
 
 
 def check_writable(folder: Path) -> None:
@@ -307,9 +311,13 @@ def final_captions_of(paths: list[Path], job_id: int, render: Callable[[int, int
             except OSError as exc:
                 fresh.unlink(missing_ok=True)
                 log.warning("caption of %s not made final: %s", path.parent, exc)
+        # One fsync a folder, after all its renames: a laid-out library keeps every
+        # manifest of a job in one folder (it was fsynced once for each of them).
+        folders = list(dict.fromkeys(renamed))
+        failures = dict(zip(folders, _each(pool, fsync_dir, folders), strict=True))
         changed = 0
-        for album, failed in zip(renamed, _each(pool, fsync_dir, renamed), strict=True):
-            if failed is None:
+        for album in renamed:
+            if (failed := failures[album]) is None:
                 changed += 1
             else:
                 log.warning("caption of %s not made final: %s", album, failed)

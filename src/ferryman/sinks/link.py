@@ -102,6 +102,9 @@ class LinkKind(SinkKind):
     def parse(self, target: str) -> str:
         return ""  # one results store per data dir: nothing to choose
 
+    def words(self, target: str) -> str:
+        return "a download link"
+
     def policy(self, settings: Settings) -> Policy:
         return LIBRARY
 

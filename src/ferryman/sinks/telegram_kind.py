@@ -105,6 +105,11 @@ class TelegramKind(SinkKind):
         telegram_target(target)  # refuse a malformed chat now, not at delivery
         return target
 
+    def words(self, target: str) -> str:
+        chat, _, topic = target.partition("/topic/")
+        said = "Saved Messages in Telegram" if chat == "me" else f"the Telegram chat {chat}"
+        return f"{said}, topic {topic}" if topic else said
+
     def shorthand(self, value: str) -> str | None:
         """``@name``, ``-100…`` and ``me`` (a forum topic may follow) are chats."""
         chat = value.split("/", 1)[0]

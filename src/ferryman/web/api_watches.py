@@ -17,6 +17,7 @@ from ferryman.engine.ops import watch_admin
 from ferryman.engine.runner import new_owner
 from ferryman.errors import FerrymanError, page_step
 from ferryman.links.profile import parse_token
+from ferryman.sinks.base import SinkRegistry
 from ferryman.web.core import API, Web
 
 WatchId = Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="The watch's number.")]
@@ -45,12 +46,13 @@ class WatchRequest(BaseModel):
 
 def routes(app: FastAPI, web: Web) -> None:
     async def view_of(watch_id: int) -> dict[str, Any]:
-        return _with_next(await watch_admin.view_of(web.store, watch_id))
+        return _with_next(await watch_admin.view_of(web.store, watch_id), web.sinks)
 
     @app.get(f"{API}/watches", tags=["watches"])
     async def list_watches() -> dict[str, Any]:
         """Every watch: what it follows, its last and next look, what went wrong."""
-        return {"watches": [_with_next(v) for v in await watch_admin.list_views(web.store)]}
+        views = await watch_admin.list_views(web.store)
+        return {"watches": [_with_next(v, web.sinks) for v in views]}
 
     @app.post(f"{API}/watches", status_code=201, tags=["watches"])
     async def add(body: WatchRequest) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def routes(app: FastAPI, web: Web) -> None:
         found = await watch_admin.check_now(web.store, web.settings, watch_id, owner=new_owner())
         if found is None:
             return {"watch": watch_id, "busy": True}
-        return _with_next({**watch_admin.found_view(found), "busy": False})
+        return _with_next({**watch_admin.found_view(found), "busy": False}, web.sinks)
 
     @app.post(f"{API}/watches/{{watch_id}}/pause", tags=["watches"])
     async def pause(watch_id: WatchId) -> dict[str, Any]:
@@ -88,13 +90,16 @@ def routes(app: FastAPI, web: Web) -> None:
         return {"removed": watch_id}
 
 
-def _with_next(view: dict[str, Any]) -> dict[str, Any]:
+def _with_next(view: dict[str, Any], sinks: SinkRegistry) -> dict[str, Any]:
     """A watch's (or a check's) error with its next step in the page's words, and a
-    watch's output as a person says it (``output_text``: "MP3 192 kbps")."""
+    watch's output and destination as a person says them (``output_text``: "MP3 192
+    kbps"; ``dest_text``: "the library")."""
 
     error = view.get("error")
     if error:
         view["error"] = {**error, "next": page_step(error["code"])}
+    if "dest" in view:
+        view["dest_text"] = sinks.words(view["dest"])
     if "output" in view:
         token = view["output"]
         try:

@@ -69,7 +69,7 @@ function renderWatch(view) {
   const title = text("div", "", "title");
   title.append(text("strong", view.source), " ", text("span", STATE_WORDS[view.state] || view.state, "status"));
   const made = `${view.jobs_made} job${view.jobs_made === 1 ? "" : "s"} made`;
-  const about = [`to ${view.dest}`, everyText(view.every_seconds), made];
+  const about = [`to ${view.dest_text || view.dest}`, everyText(view.every_seconds), made];
   if (view.output_text) about.splice(1, 0, `as ${view.output_text}`);
   if (view.window) about.splice(2, 0, `only ${view.window}`);
   item.replaceChildren(title, text("div", about.join(" · "), "detail"), text("div", lookText(view), "detail when"));

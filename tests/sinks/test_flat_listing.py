@@ -1,0 +1,121 @@
+"""The flat library lists a folder once, not once per album (issue 49 item 4): each
+album's names were chosen against a fresh listing of the folder it goes to, so an album
+into a folder of 50,000 photos cost ~170 ms of CPU and a job's cost grew with the
+square of its photos. Names another program puts there are still avoided."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from ferryman.config import load_settings
+from ferryman.engine.ops import intake
+from ferryman.model import JobState
+from ferryman.naming import unique_name
+from ferryman.samples import make_photo_set
+from ferryman.sinks import flat, library
+from ferryman.store import Store
+from tests.support.engine_helpers import run_until_idle
+
+
+@pytest.fixture(autouse=True)
+def _no_pin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite runs older tests with the album layout (conftest); this one is flat."""
+    monkeypatch.delenv("FERRYMAN_LIBRARY_LAYOUT", raising=False)
+
+
+async def test_a_folder_is_listed_once_for_a_job_of_many_albums(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(
+        None,
+        {"data_dir": tmp_path / "data", "poll_seconds": 0.05, "space_floor": 0, "album_size": 2},
+    )
+    root = settings.library
+    listed: Counter[str] = Counter()
+    real_listdir = os.listdir
+
+    def listdir(path: str | Path = ".") -> list[str]:
+        if Path(path).is_relative_to(root):
+            listed[str(path)] += 1
+        return real_listdir(path)
+
+    monkeypatch.setattr(flat.os, "listdir", listdir)
+    photos = make_photo_set(tmp_path / "Trip", 8, size=(64, 48))
+    await intake.add_source(store, tmp_path / "Trip", settings=settings)
+    await run_until_idle(store, settings)
+
+    job = (await store.list_jobs())[0]
+    assert job.state is JobState.DONE
+    folder = root / job.name
+    by_the_sink = dict(listed)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in photos)
+    # four albums into one folder: the first made it, the second listed it, the rest
+    # knew it (before: listed by each of albums 2, 3 and 4)
+    assert by_the_sink == {str(folder): 1}
+
+
+def test_a_name_another_program_put_there_is_still_avoided(tmp_path: Path) -> None:
+    folder = tmp_path / "Trip"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"ours")
+    listings = flat.Listings()
+    rel = PurePosixPath("Trip")
+    assert listings.names(folder, rel) == {"trip/a.jpg"}
+
+    # this sink's own move: known without a listing
+    (folder / "b.jpg").write_bytes(b"ours")
+    listings.moved_in([(folder, "trip/b.jpg")])
+    stamp = os.stat(folder)
+    (folder / "b.jpg").unlink()  # unseen: the folder's mtime is put back
+    os.utime(folder, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert listings.names(folder, rel) == {"trip/a.jpg", "trip/b.jpg"}  # not listed again
+
+    # another program's file: the folder's mtime moves, the folder is listed again
+    (folder / "C.JPG").write_bytes(b"theirs")
+    os.utime(folder, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000_000))
+    assert listings.names(folder, rel) == {"trip/a.jpg", "trip/c.jpg"}
+    assert unique_name("Trip/c.jpg", set(), also=listings.names(folder, rel)) == "Trip/c (2).jpg"
+
+
+def test_a_folder_changed_between_listing_and_move_is_listed_again(tmp_path: Path) -> None:
+    folder = tmp_path / "Trip"
+    folder.mkdir()
+    listings = flat.Listings()
+    rel = PurePosixPath("Trip")
+    assert listings.names(folder, rel) == set()
+    stamp = os.stat(folder)
+    (folder / "x.jpg").write_bytes(b"theirs")
+    os.utime(folder, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1_000_000_000))
+    listings.check({folder})  # before this sink's moves: the change is seen, forgotten
+    listings.moved_in([(folder, "trip/y.jpg")])
+    assert listings.names(folder, rel) == {"trip/x.jpg"}
+
+
+def test_captions_made_final_fsync_a_folder_of_manifests_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A laid-out library keeps a job's manifests in one folder: made final, the
+    manifests are each fsynced, the folder once (it was once per manifest)."""
+    folder = tmp_path / ".ferryman" / "Trip"
+    folder.mkdir(parents=True)
+    paths = []
+    for album in (1, 2, 3):
+        path = folder / f"{album:04d}.json"
+        path.write_text(json.dumps({"job": 7, "album": album, "items": [{}], "caption": "x"}))
+        paths.append(path)
+    synced: list[Path] = []
+    real = library.fsync_dir
+
+    def fsync_dir(path: Path) -> None:
+        synced.append(path)
+        real(path)
+
+    monkeypatch.setattr(library, "fsync_dir", fsync_dir)
+    assert library.final_captions_of(paths, 7, lambda n, _: f"{n}/3") == 3
+    assert [json.loads(p.read_text())["caption"] for p in paths] == ["1/3", "2/3", "3/3"]
+    assert synced == [folder]
