@@ -8,9 +8,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
+from ferryman.store.job_writer import SqlJobWriter
 from ferryman.store.lite import open_lite
+from tests.support.contract import db_url, sql_only, store
+
+__all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
 STORE = Path(__file__).resolve().parents[2] / "src" / "ferryman" / "store"
 
@@ -62,3 +68,20 @@ def test_only_new_job_inserts_a_job() -> None:
             if "insert(" in text.lower() and ("(jobs)" in text or "'jobs'" in text):
                 writers.append(path.name)
     assert sorted(set(writers)) == ["new_job.py"]
+
+
+async def test_an_add_racing_another_is_a_duplicate_not_a_crash(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two nodes add the same input at once: both look for its dedupe key before either
+    inserts (PostgreSQL's read committed lets both through the look). The loser's
+    insert hits the unique key; it is told ``source.duplicate`` naming the winner's job,
+    not a raw IntegrityError. The race is made certain by a look that sees nothing."""
+    sql_only(store, "the unique key of the SQL table is what catches the race")
+    first = await store.add_job(source="/in/a.zip", name="a", dest="library:", dedupe_key="k")
+    monkeypatch.setattr(SqlJobWriter, "holder", lambda self, key: None)
+    with pytest.raises(FerrymanError) as lost:
+        await store.add_job(source="/in/a.zip", name="a", dest="library:", dedupe_key="k")
+    assert lost.value.code == "source.duplicate"
+    assert lost.value.message == f"already job {first.id}"
+    assert [j.id for j in await store.list_jobs()] == [first.id]  # nothing half-written

@@ -75,7 +75,11 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     edits = [line for line in status if line.startswith("↻")]
     assert len(edits) >= 2, status
     assert edits[-1].startswith("↻ job 1 holiday: done, 12 delivered, 0 skipped")
-    assert any("▰" in line for line in status) and status[-2:] == ["2 albums sent", "[ Report ]"]
+    # A bar under a running line. How full it is when an edit lands depends on the
+    # machine's pace (the whole job takes about a second): its cells, not their fill.
+    bars = [line for line in status if line and set(line) <= {"▰", "▱"}]
+    assert bars and all(len(b) == 10 for b in bars), status
+    assert status[-2:] == ["2 albums sent", "[ Report ]"]
     albums = [line for line in chat if line.startswith("ferryman: [album of")]
     assert albums[0].startswith("ferryman: [album of 10: photo, photo")
     assert albums[1].startswith("ferryman: [album of 2: photo, photo]  “holiday — 2/2”")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ferryman.model import AlbumGroup, ItemState, JobState, MediaKind, Plan
-from ferryman.rules.outcomes import ItemFact, job_outcome
+from ferryman.rules.outcomes import ItemFact, job_outcome, skip_words
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
 
 
@@ -88,10 +90,25 @@ def test_quarantined_items_make_a_partial_delivery_or_a_failure() -> None:
 
 
 def test_nothing_delivered_says_why() -> None:
-    skipped = ItemFact(ItemState.SKIPPED, None, "not media", None)
-    outcome = job_outcome(None, [skipped, skipped])
+    skipped = ItemFact(ItemState.SKIPPED, None, "not_media", None)
+    clutter = ItemFact(ItemState.SKIPPED, None, "junk", None)
+    outcome = job_outcome(None, [skipped, clutter, skipped])
     assert (outcome.state, outcome.error_code) == (JobState.DONE, "source.nothing_delivered")
-    assert outcome.error_message == (
-        "nothing was delivered: no photo or video in it (2 skipped (not media))"
+    assert outcome.error_message == (  # words, not the codes "not_media" or "junk"
+        "nothing was delivered: no photo or video in it"
+        " (2 skipped: not a photo or video; 1 skipped: system clutter)"
     )
     assert job_outcome(None, []).error_message == "nothing was delivered: it holds no files"
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("not_media", "not a photo or video"),
+        ("unsupported_symlink", "a symlink, not a file ferryman reads"),
+        ("not chosen", "not chosen"),
+        (None, "no reason given"),
+    ],
+)
+def test_a_skip_reason_in_words(reason: str | None, words: str) -> None:
+    assert skip_words(reason) == words

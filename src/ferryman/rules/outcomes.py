@@ -63,7 +63,7 @@ def job_outcome(error_code: str | None, facts: Iterable[ItemFact]) -> Outcome:
         elif state is ItemState.QUARANTINED:
             kept.add(code or reason, message)
         elif state is ItemState.SKIPPED:
-            why = f"{state.value} ({reason or code or 'no reason'})"
+            why = skip_words(reason or code)
             left_out[why] = left_out.get(why, 0) + 1
     if failed.count:
         quarantined = f"{kept.count} quarantined, " if kept.count else ""
@@ -85,9 +85,25 @@ def job_outcome(error_code: str | None, facts: Iterable[ItemFact]) -> Outcome:
         )
     if delivered:
         return Outcome(JobState.DONE)
-    found_none = ", ".join(f"{n} {why}" for why, n in sorted(left_out.items()))
+    found_none = "; ".join(f"{n} skipped: {why}" for why, n in sorted(left_out.items()))
     said = f"no photo or video in it ({found_none})" if left_out else "it holds no files"
     return Outcome(JobState.DONE, NOTHING_DELIVERED, f"nothing was delivered: {said}")
+
+
+_SKIP_WORDS = {"not_media": "not a photo or video", "junk": "system clutter"}
+
+
+def skip_words(reason: str | None) -> str:
+    """Why an entry was skipped, in a person's words (a reason is a code such as
+    ``not_media`` or ``unsupported_symlink``, or already words: ``not chosen``)."""
+    if not reason:
+        return "no reason given"
+    if reason in _SKIP_WORDS:
+        return _SKIP_WORDS[reason]
+    kind = reason.removeprefix("unsupported_")
+    if kind != reason:
+        return f"a {kind.replace('_', ' ')}, not a file ferryman reads"
+    return reason.replace("_", " ")
 
 
 class _Faults:

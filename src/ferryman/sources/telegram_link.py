@@ -51,8 +51,10 @@ _URI = re.compile(
 )
 _EXPECTED = "a link to a message: https://t.me/NAME/N or https://t.me/c/ID/N"
 POOL_KEY = "telegram.downloads"  # the engine's download connections (``Shared``)
-# An album's files are fetched at once, their requests sharing IN_FLIGHT; of its big
-# ones (each may hold a window of chunks in memory), BIG_AT_ONCE at a time.
+# An album's files are fetched at once, their requests sharing IN_FLIGHT with every
+# file fetched through the same connections (a watch's look fetches several albums at
+# once); of the big ones (each may hold a window of chunks in memory), BIG_AT_ONCE at a
+# time, all of them together.
 BIG_AT_ONCE = 2
 SMALL_FILE = 4 * 1024 * 1024  # at most this much of a small file waits in memory
 
@@ -185,19 +187,17 @@ class TelegramLinkSource:
         return Inspection(f"{chat}-{ref.message}", str(ref))
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
-        from ferryman.telegram.download import CONNECTIONS
         from ferryman.telegram.hub import TelegramHub, shared_hub
-        from ferryman.telegram.pool import ClientPool
 
         ref = MessageRef.parse(uri)
         if plan.shared is not None:
             hub = shared_hub(plan.shared)
-            pools = plan.shared.get(POOL_KEY, lambda: ClientPool(hub.dialer, CONNECTIONS))
+            pools = plan.shared.get(POOL_KEY, lambda: _pools(hub))
             return await _fetch(ref, plan, hub, pools)
         if plan.settings is None:
             raise FerrymanError("engine.internal", f"{uri}: fetched without settings")
         hub = TelegramHub(plan.settings)  # no engine to share one with: ours, closed after
-        pools = ClientPool(hub.dialer, CONNECTIONS)
+        pools = _pools(hub)
         try:
             return await _fetch(ref, plan, hub, pools)
         finally:
@@ -221,13 +221,20 @@ class TelegramLinkSource:
             yield entries
 
 
+def _pools(hub: TelegramHub) -> ClientPool:
+    """The download connections, with the requests in flight and the big files' turns
+    shared by every file fetched through them."""
+    from ferryman.telegram.download import CONNECTIONS, IN_FLIGHT
+    from ferryman.telegram.pool import ClientPool
+
+    return ClientPool(hub.dialer, CONNECTIONS, in_flight=IN_FLIGHT, big=BIG_AT_ONCE)
+
+
 async def _fetch(ref: MessageRef, plan: FetchPlan, hub: TelegramHub, pools: ClientPool) -> Fetched:
     """The message's file into ``plan.folder``, resumed from what is there; an album's
     files each into a folder of its own below it, fetched at once (``BIG_AT_ONCE``)."""
-    import asyncio
 
     from ferryman.net.progress import ProgressReporter
-    from ferryman.telegram.download import IN_FLIGHT
 
     client = await hub.client()  # telegram.not_logged_in: `ferryman telegram login`
     reporter = ProgressReporter(plan.on_progress)
@@ -241,7 +248,7 @@ async def _fetch(ref: MessageRef, plan: FetchPlan, hub: TelegramHub, pools: Clie
     remotes = await _album_remotes(client, ref)
     total = sum(remote.size for _, remote in remotes)
     done = [0] * len(remotes)
-    gate, turns = asyncio.Semaphore(IN_FLIGHT), asyncio.Semaphore(BIG_AT_ONCE)
+    gate, turns = pools.gate, pools.big  # shared with the other files fetched at once
 
     async def one(place: int, one: MessageRef, remote: RemoteFile) -> None:
         def progress(now: int) -> None:
@@ -330,12 +337,18 @@ def _prepare(folder: Path, ref: MessageRef, remote: RemoteFile) -> tuple[PartRec
     """The folder's record for this file, and the bytes already there: a record of
     another file (the message was edited to carry a new one) starts over."""
     from ferryman.net.partfile import recover, start_over
-    from ferryman.net.sidecar import PartRecord
+    from ferryman.net.sidecar import PartRecord, part_path
+    from ferryman.telegram.download import CHUNK as ONE_REQUEST
 
     old, have = recover(folder)
     if old is not None and old.etag == remote.key and old.name == remote.name:
         return old, have
     new = PartRecord(remote.name, str(ref), ref.link(), remote.key, None, remote.size, None)
+    if old is None and remote.size <= ONE_REQUEST:
+        # One request (a photo): a cut starts it over whatever is recorded, so its
+        # record is written once, complete, by _finish (three fsyncs fewer a file).
+        part_path(folder, new.name).unlink(missing_ok=True)
+        return new, 0
     start_over(folder, old, new)
     return new, 0
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
@@ -23,7 +24,7 @@ from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
 from ferryman.store.fetches import unfinished_fetch
 from ferryman.store.job_ends import ended_columns
-from ferryman.store.job_writer import add_job_in
+from ferryman.store.job_writer import add_job_in, holders
 from ferryman.store.new_job import NewJob
 from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
 from ferryman.store.rows import (
@@ -72,7 +73,17 @@ class JobQueries(StoreBase):
             notify=notify,
             memos=memos or {},
         )
-        return await sqlite_thread.transaction(self.engine, add_job_in, new, self.clock())
+        try:
+            return await sqlite_thread.transaction(self.engine, add_job_in, new, self.clock())
+        except IntegrityError:
+            if dedupe_key is None:
+                raise
+            # Another node or process added the same input between the check and the
+            # insert (PostgreSQL's read committed): the duplicate it is, not a crash.
+            async with self.reader.connect() as conn:
+                found = (await conn.execute(holders([dedupe_key]))).first()
+            held = f"job {found.job_id}" if found is not None else "a job being added"
+            raise FerrymanError("source.duplicate", f"already {held}") from None
 
     async def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""

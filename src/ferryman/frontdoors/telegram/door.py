@@ -172,7 +172,7 @@ class FrontDoor:
         """The reply to one message from an allowed person (None: no reply)."""
         text = message.message or ""
         remote = remote_file(message)
-        if remote is not None:
+        if remote is not None and not text.startswith("/"):  # a command's caption: a command
             return await self.inbox.receive(message, remote)
         chosen = await self._chosen(message, text)
         if chosen is not None:
