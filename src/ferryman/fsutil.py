@@ -9,9 +9,7 @@ import hashlib
 import os
 import re
 import shutil
-import threading
 import unicodedata
-from collections.abc import Callable
 from pathlib import Path
 
 _NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
@@ -78,30 +76,6 @@ def fsync_dir(path: Path) -> None:
     """Make a rename inside ``path`` survive a power cut (a folder opens read-only, as a
     file does: the same call)."""
     fsync_file(path)
-
-
-def fsync_aside(path: Path) -> Callable[[], None]:
-    """``fsync_file(path)`` begun on a thread of its own; the call returned waits for it
-    and raises its error. Two fsyncs that must both end before one step (an album's
-    stage and its manifest, before the commit's rename) wait together, not in turn: the
-    filesystem's journal commits both at once."""
-    failed: list[OSError] = []
-
-    def run() -> None:
-        try:
-            fsync_file(path)
-        except OSError as exc:
-            failed.append(exc)
-
-    thread = threading.Thread(target=run, name="fsync-aside", daemon=True)
-    thread.start()
-
-    def wait() -> None:
-        thread.join()
-        if failed:
-            raise failed[0]
-
-    return wait
 
 
 def make_durable(paths: list[Path]) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import fsync_aside, fsync_dir, link_or_copy, safe_name
+from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
 from ferryman.media.taken import taken_at
 from ferryman.model import Job
 from ferryman.naming import unique_name
@@ -144,10 +144,10 @@ class FlatLibrarySink(LibrarySink):
                 link_or_copy(path, stage / f"{number:03d}")
                 tally.whole(name)
                 staged.append(f"{number:03d}")
-            staged_durable = fsync_aside(stage)  # waited for before the commit's rename
+            fsync_dir(stage)
             with self._locked():
                 document["placed"] = self._choose(delivery, files, staged)
-                _commit(manifest, document, staged_durable)
+                _commit(manifest, document)
                 return self._place(manifest, document)
         except OSError as exc:
             if not manifest.exists():
@@ -301,14 +301,11 @@ def _stamp(folder: Path) -> Stamp | None:
     return (st.st_ino, st.st_mtime_ns) if stat.S_ISDIR(st.st_mode) else None
 
 
-def _commit(manifest: Path, document: dict[str, Any], staged_durable: Callable[[], None]) -> None:
-    """The manifest written beside, fsynced and renamed into place: the album's commit,
-    once the stage's links are durable too (``staged_durable``: that folder's fsync,
-    under way on a thread of its own while the names are chosen and this one's runs)."""
+def _commit(manifest: Path, document: dict[str, Any]) -> None:
+    """The manifest written beside, fsynced and renamed into place: the album's commit."""
     fresh = manifest.with_name(f".{manifest.name}.new")
     try:
         _write_json(fresh, document)
-        staged_durable()
         os.replace(fresh, manifest)
     except OSError:
         fresh.unlink(missing_ok=True)  # a full disk: nothing of the commit stays behind
