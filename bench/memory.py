@@ -27,7 +27,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import memory_pictures
+from bench import memory_pictures, memory_trip
 from bench._common import (
     MB,
     Check,
@@ -226,7 +226,10 @@ def run(args: argparse.Namespace) -> Result:
         runs = [
             measure_size(root, size, entry_bytes, args.interval, args.timeout) for size in sizes
         ]
-        pictures, picture_checks = memory_pictures.measure(root)
+        pictures, picture_checks, fitted = memory_pictures.measure(root)
+        trip_mib = min(memory_trip.TRIP_MIB, args.size_mb)
+        trip = memory_trip.measure_trip(root, trip_mib, args.interval, args.timeout)
+        phone, phone_checks = memory_trip.phone_budget(fitted, trip)
 
     table = Table(
         [
@@ -296,6 +299,8 @@ def run(args: argparse.Namespace) -> Result:
     result.tables.append(("ferryman in detail:", detail))
     result.tables.append(("memory per picture (fitted for Telegram, one process each):", pictures))
     result.checks += picture_checks
+    result.tables.append(("on a phone: peak RSS against a 3 GB phone's budget:", phone))
+    result.checks += phone_checks
 
     for r in runs:
         result.checks.append(
@@ -338,6 +343,11 @@ def run(args: argparse.Namespace) -> Result:
             )
         )
     result.notes += [
+        "on a phone: a picture's peak is its own process fitting it (fit_photo, VmHWM); the"
+        " trip's is ferryman's process tree (bench._trip_child, ffmpeg included) sending"
+        f" bench trip's input of {trip_mib} MiB over a paced link (uplink the slower one) to"
+        " the fake Telegram in this process: its tree's PSS, sampled (the conversion children fork"
+        " from a template process and share its pages, which a sum of RSS counts in each)",
         "the ferryman subprocess runs with FERRYMAN_SPACE_FLOOR=0 (its 256 MiB free-space floor"
         " would otherwise make reading wait on a full disk); every other setting is the default"
         f" (backlog_items {BACKLOG_ITEMS}, album_size {ALBUM_SIZE}, poll_seconds 0.5)",

@@ -88,7 +88,7 @@ def fit_in_child(picture: Picture) -> Picture:
     return Picture(picture.label, picture.path, picture.decoded, out["outcome"], out["peak"])
 
 
-def measure(root: Path) -> tuple[Table, list[Check]]:
+def measure(root: Path) -> tuple[Table, list[Check], list[Picture]]:
     progress("memory: making the worst pictures")
     measured = []
     for picture in make_pictures(root):
@@ -115,14 +115,14 @@ def measure(root: Path) -> tuple[Table, list[Check]]:
             all(p.peak <= PEAK_LIMIT and p.outcome.startswith("photo") for p in within),
         ),
     ]
-    return table, checks
+    return table, checks, measured
 
 
 if __name__ == "__main__":
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="ferryman-bench-pictures-") as folder:
-        table_, checks_ = measure(Path(folder))
+        table_, checks_, _ = measure(Path(folder))
     print(table_.render())
     for check in checks_:
         print(

@@ -8,9 +8,9 @@ way, 100 Mbit/s a connection, 800 Mbit/s the link), all rows in one run:
   with Telethon's part size for the whole file, as the upload bench does); and the
   fake serving ``upload.getFile`` alone (no client) over as many connections, paced
   and unpaced, so the fake is known not to be what limits;
-* 200 photos (``--tg-photos``) posted as albums of 10: added as 200 message links,
-  and found by a watch on the channel (one job an album), each through the engine
-  into the library, against ``download_media`` of each message in turn.
+* 200 photos (``--tg-photos``) posted as albums of 10: added as 200 message links
+  (200 jobs), and found by a watch on the channel (one job of 20 albums), each through
+  the engine into the library, against ``download_media`` of each message in turn.
 
 Every download is checked: the big file's SHA-256, every photo once, byte for byte.
 """
@@ -287,7 +287,8 @@ async def add_links(store: Store, ids: list[int], channel: Channel) -> int:
 
 async def add_watch(store: Store, settings: Any, w: World) -> int:
     """A watch on the channel (``--since all``) and its first look, as ``watch add``
-    then ``watch check`` take it: one job an album."""
+    then ``watch check`` take it: one job (``batch:``) of the look's albums, each album
+    one input, several fetched at once (``sources/batch``). Returns the jobs made."""
     watch = await store.add_watch(
         kind="telegram",
         source=f"telegram:-100{w.photo_channel.id}",
@@ -301,7 +302,7 @@ async def add_watch(store: Store, settings: Any, w: World) -> int:
         found = await check_now(store, settings, watch.id, owner="bench", shared=shared)
     finally:
         await shared.close()
-    return len(found.made) if found is not None else 0
+    return len({job for _, job in found.made}) if found is not None else 0
 
 
 # --------------------------------------------------------------------------- the run
@@ -428,7 +429,8 @@ def photos_section(b: Bench, w: World) -> None:
     rows = [
         (f"ferryman engine, {count} t.me/c links -> library", links),
         (
-            f"ferryman engine, a watch on the channel ({-(-count // ALBUM)} albums) -> library",
+            f"ferryman engine, a watch on the channel (1 job, {-(-count // ALBUM)} albums)"
+            " -> library",
             watched,
         ),
         ("Telethon get_messages + download_media each (baseline)", base),

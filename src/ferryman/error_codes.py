@@ -436,6 +436,11 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "job.cancelled", False, "Cancelled on request; `ferryman retry JOB` starts it again."
     ),
+    ErrorSpec(
+        "job.choosing",
+        False,
+        "Its files are to be chosen in the chat's list; `ferryman resume JOB` takes them all.",
+    ),
     ErrorSpec("node.unknown", False, "Name a node as `ferryman workers` lists it."),
     ErrorSpec("engine.lease_lost", True, "Another worker took over; nothing to do."),
     ErrorSpec(
@@ -873,6 +878,7 @@ _WEB_STEPS: dict[str, str] = {
     "space.too_large": "The file is larger than the server's whole work disk: whoever runs"
     " ferryman must give it a bigger disk, then Retry.",
     "job.cancelled": "Cancelled on request; Retry starts it again.",
+    "job.choosing": "Its files are to be chosen in the chat's list; Resume takes them all.",
     "telegram.not_logged_in": "No Telegram account is logged in on the server: log in"
     " there, then Retry.",
     "telegram.session_revoked": "The Telegram session was ended elsewhere: log in again on"

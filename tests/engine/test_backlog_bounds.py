@@ -12,9 +12,11 @@ import pytest
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
+from ferryman.sample_archives import make_zip
 from ferryman.samples import make_photo_set
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
+from tests.support.httpserve import serving
 from tests.support.memsink import MemKind
 from tests.support.waiting import eventually
 
@@ -59,3 +61,53 @@ async def test_reading_waits_at_the_backlog_bound_it_meets_first(
         engine.stop()
         await asyncio.wait_for(running, 60)
         await store.close()
+
+
+@pytest.mark.parametrize(("where", "waits_at"), [("link", 8), ("local zip", None)])
+async def test_a_streamed_read_waits_at_the_sinks_albums(
+    tmp_path: Path, settings: Settings, where: str, waits_at: int | None
+) -> None:
+    """A zip read by Range to a sink that bounds its backlog by albums (Telegram: two)
+    waits at those albums' files, far under ``backlog_items``: the download must not
+    run ahead of a slower uplink and fill the disk. A local zip keeps the settings'
+    bound (here: every photo read, no wait)."""
+    photos = sorted(make_photo_set(tmp_path / "in", PHOTOS))
+    archive = make_zip(tmp_path / "photos.zip", [(p.name, p) for p in photos], compress=False)
+    mem = MemKind(album_max=4, backlog_albums=2, waits=[600] * PHOTOS)  # none leaves
+    sinks = default_sinks().with_kind(mem)
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings, sinks=sinks)
+    running = asyncio.create_task(engine.run())
+    with serving() as web:
+        web.add("/photos.zip", archive.read_bytes(), content_type="application/zip")
+        source = web.url("/photos.zip") if where == "link" else archive
+        try:
+            job = await intake.add_source(store, source, dest="mem:box", sinks=sinks)
+
+            async def items() -> int:
+                return len(await store.job_items(job.id))
+
+            if waits_at is None:
+
+                async def all_read() -> bool:
+                    return await items() == PHOTOS
+
+                assert await eventually(all_read, "every photo read")
+                assert await store.backlog(job.id) == (PHOTOS, sum(sizes(photos)))
+            else:
+
+                async def waiting() -> str | None:
+                    return (await store.get_job(job.id)).wait_reason
+
+                assert await eventually(waiting, "the read waits for the backlog") == "backlog"
+                await asyncio.sleep(0.3)  # a read that did not wait would go on meanwhile
+                assert await store.backlog(job.id) == (waits_at, sum(sizes(photos)[:waits_at]))
+                assert await items() == waits_at  # read no further
+        finally:
+            engine.stop()
+            await asyncio.wait_for(running, 60)
+            await store.close()
+
+
+def sizes(paths: list[Path]) -> list[int]:
+    return [p.stat().st_size for p in paths]

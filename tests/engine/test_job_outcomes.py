@@ -108,7 +108,7 @@ async def test_a_job_that_delivered_nothing_is_done_and_says_so(store: Store, sk
     assert await store.finish_jobs() == [job.id]
     ended = await store.get_job(job.id)
     assert (ended.state, ended.error_code) == (JobState.DONE, "source.nothing_delivered")
-    expected = "3 skipped (not_media)" if skipped else "it holds no files"
+    expected = "3 skipped: not a photo or video" if skipped else "it holds no files"
     assert ended.error_message is not None and expected in ended.error_message
 
 

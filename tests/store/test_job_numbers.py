@@ -15,6 +15,9 @@ from sqlalchemy import Connection
 from ferryman.engine.ops import control
 from ferryman.store import Store, migrate
 from tests.store.test_migrations import _database, _fill, _run
+from tests.support.contract import db_url, store
+
+__all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
 
 async def test_a_removed_jobs_number_is_not_given_again(store: Store) -> None:

@@ -40,6 +40,7 @@ class MemKind(SinkKind):
     to make the first deliveries wait, one per call; ``ready``: whether intake may add."""
 
     album_max: int | None = 4
+    backlog_albums: int | None = None
     refuse: frozenset[str] = frozenset()
     waits: list[int] = field(default_factory=list)
     ready: bool = True

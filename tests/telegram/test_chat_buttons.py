@@ -19,11 +19,13 @@ from faketg.handlers.bots import button_data
 from faketg.people import press
 from faketg.state import Account, StoredMessage
 from ferryman.engine.plumbing.events import AlbumFailed
+from ferryman.engine.read.chosen import HOLD
 from ferryman.frontdoors.telegram.help import MENU
-from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.frontdoors.telegram.user_settings import CHOICES
-from ferryman.model import JobState
+from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip
+from ferryman.sources import telegram_link
+from ferryman.sources.telegram_link import TelegramLinkSource
 from ferryman.store import Store
 from tests.archive.test_archive_engine import needs_7zz, seven, zip_with_password
 from tests.support.engine_helpers import library_files, sha256
@@ -53,6 +55,14 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 def exists(path: str) -> bool:
     return Path(path).exists()
+
+
+async def held_unread(w: World) -> Job:
+    """The archive's one job: downloaded, held for the choice, nothing of it read."""
+    (job,) = await w.store.list_jobs()
+    assert job.paused and job.wait_reason == HOLD, job
+    assert await w.store.job_items(job.id) == []  # nothing is read while choosing
+    return job
 
 
 def is_bot(w: World) -> bool:
@@ -246,7 +256,7 @@ async def test_choose_files_lists_by_folder_in_pages_and_delivers_only_those(
         assert listing.text.index("trip/day1/") < listing.text.index("trip/day2/")
         assert "10. photo_000009.jpg" in listing.text and "11." not in listing.text
         assert f"1. {Path(names[0]).name}" in listing.text and "kB" in listing.text
-        assert await world.store.list_jobs() == []  # nothing is read while choosing
+        await held_unread(world)
         if is_bot(world):
             row = row_of(listing, "c:")
             assert len([d for d in button_data(listing) if b":t" in d]) == 10  # a page
@@ -309,13 +319,13 @@ async def test_choose_files_asked_while_the_archive_downloads(
     """No caption: everything would come (nothing waits for a choice), but "Choose
     files" pressed before the archive is read turns it into a list."""
     gate = asyncio.Event()
-    original = Inbox._download
+    original = telegram_link._remote
 
-    async def held(self: Inbox, *args: Any) -> None:
+    async def held(client: Any, ref: Any) -> Any:  # the engine's fetch waits at its start
         await gate.wait()
-        await original(self, *args)
+        return await original(client, ref)
 
-    monkeypatch.setattr(Inbox, "_download", held)
+    monkeypatch.setattr(telegram_link, "_remote", held)
     zipped, entries = folders_zip(world.tmp)
     async with serving(world):
         world.send(world.alice, file=zipped.read_bytes(), name="trip.zip")
@@ -325,7 +335,7 @@ async def test_choose_files_asked_while_the_archive_downloads(
         assert "you choose the files once it is downloaded" in said
         gate.set()
         listing = await message_with(world, world.alice, text="trip.zip: 12 files")
-        assert await world.store.list_jobs() == []
+        await held_unread(world)
         if is_bot(world):
             row = row_of(listing, "c:")
             for data in (f"c:{row}:t1", f"c:{row}:go"):
@@ -346,11 +356,12 @@ async def test_what_a_status_message_is_asked_while_an_edit_is_on_its_way_still_
     from ferryman.frontdoors.telegram.chat import Chat
 
     downloaded, editing, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    fetch, call = Inbox._download, Chat._call
+    fetch, call = TelegramLinkSource.fetch, Chat._call
 
-    async def held(self: Inbox, *args: Any) -> None:
-        await fetch(self, *args)
-        await downloaded.wait()  # downloaded, its progress asked for; not read yet
+    async def held(self: TelegramLinkSource, uri: str, plan: Any) -> Any:
+        got = await fetch(self, uri, plan)
+        await downloaded.wait()  # downloaded, its progress asked for; not held yet
+        return got
 
     async def slow_call(self: Chat, request: Any) -> Any:
         if "downloading 100%" in (getattr(request, "message", None) or ""):
@@ -358,7 +369,7 @@ async def test_what_a_status_message_is_asked_while_an_edit_is_on_its_way_still_
             await release.wait()
         return await call(self, request)
 
-    monkeypatch.setattr(Inbox, "_download", held)
+    monkeypatch.setattr(TelegramLinkSource, "fetch", held)
     monkeypatch.setattr(Chat, "_call", slow_call)
     zipped, _entries = folders_zip(world.tmp)
     async with serving(world):
@@ -368,8 +379,9 @@ async def test_what_a_status_message_is_asked_while_an_edit_is_on_its_way_still_
         await message_with(world, world.alice, text="trip.zip: 12 files")  # asked meanwhile
         release.set()
         done = await message_with(world, world.alice, text="trip.zip: downloaded; choose its")
+        job = await held_unread(world)
     assert done.text == "trip.zip: downloaded; choose its files"  # no numbered choices
-    assert done.history[-1].startswith("trip.zip: downloading 100%")
+    assert done.history[-1].startswith(f"job {job.id} trip: downloading 100%")
     assert done.reply_markup is None and button_data(done) == []
 
 
@@ -422,7 +434,7 @@ async def test_a_list_being_chosen_from_comes_back_after_a_restart(world: World)
             return lists[-1] if len(lists) == 2 else None
 
         again = await eventually(listed_again, "the list shown again")
-        assert await world.store.list_jobs() == []
+        await held_unread(world)
         if is_bot(world):
             assert "; 1 chosen" in again.text  # the tick kept
             await press(world.server, world.alice, world.bot, again.id, f"c:{row}:go".encode())
@@ -450,22 +462,24 @@ def test_a_user_accounts_numbers_pick_files(text: str, picked: set[int] | None) 
     assert numbers(text, 11) == picked
 
 
-async def test_a_list_dropped_deletes_the_download_and_makes_no_job(world: World) -> None:
+async def test_a_list_dropped_deletes_the_download_and_leaves_no_job(world: World) -> None:
     zipped, _entries = folders_zip(world.tmp)
     async with serving(world):
         world.send(world.alice, "choose", file=zipped.read_bytes(), name="trip.zip")
         listing = await message_with(world, world.alice, text="trip.zip: 12 files")
         (row,) = await world.store.inbox_rows()
-        assert row.path is not None and exists(row.path)
+        job = await held_unread(world)
+        fetched = await world.store.fetched(job.id)
+        assert fetched is not None and fetched.path is not None and exists(fetched.path)
         if is_bot(world):
             data = f"c:{row.id}:x".encode()
             await press(world.server, world.alice, world.bot, listing.id, data)
         else:
             await reply_to_message(world, world.alice, listing, "drop")
         await message_with(world, world.alice, text="trip.zip: dropped; the download is deleted")
-        assert not exists(str(Path(row.path).parent))
+        assert not exists(str(Path(fetched.path).parent))
         (row,) = await world.store.inbox_rows()
-        assert (row.state, row.error_code) == ("failed", "job.cancelled")
+        assert (row.state, row.error_code, row.job_id) == ("failed", "job.cancelled", None)
     async with serving(world):  # not listed again after a restart
         assert "no jobs yet" in await reply_to(world, world.alice, "/status")
     assert await world.store.list_jobs() == []

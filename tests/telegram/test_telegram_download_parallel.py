@@ -8,17 +8,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telethon.tl import functions
 
 from faketg import FakeTelegram
 from faketg.people import channel_posts, stored_document
 from ferryman.net.progress import DownloadProgress
-from ferryman.telegram.download import CHUNK
+from ferryman.telegram.download import CHUNK, IN_FLIGHT
+from tests.support.waiting import eventually
 from tests.telegram.test_telegram_links import SOURCE, world_at
 
 SERVER_TIME = 0.01  # the fake's time to answer one getFile: requests sent together overlap
@@ -115,3 +118,96 @@ async def test_the_engines_downloads_share_their_connections(tmp_path: Path) -> 
             got = await SOURCE.fetch(f"tg:c/{w.private.id}/{at}", w.plan(tmp_path / str(n)))
             assert got.path.read_bytes() == bytes([n]) * 5000
         assert dialer.opened == 1
+
+
+async def test_chunks_that_arrived_ahead_are_written_in_one_go_once_the_first_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first chunk's answer is held until the next seven are in: they wait in order
+    and go to the file in one write with it (one thread hop, not eight), the file whole."""
+    from ferryman.telegram import download
+
+    writes: list[int] = []
+    real = download._append
+    monkeypatch.setattr(
+        download, "_append", lambda path, *data: (writes.append(len(data)), real(path, *data))
+    )
+    async with world_at(tmp_path) as w:
+        data = hashlib.sha256(b"ahead").digest() * (8 * CHUNK // 32) + b"tail"
+        at = w.post(w.private, data, "big.bin", "application/octet-stream")
+        handle: Callable[[Any, Any], Any] = w.server.handle
+        answered: set[int] = set()
+        rest_in = asyncio.Event()
+
+        async def first_last(call: Any, request: Any) -> Any:
+            if not isinstance(request, functions.upload.GetFileRequest):
+                return await handle(call, request)
+            if request.offset == 0:
+                await asyncio.wait_for(rest_in.wait(), 10)
+            result = await handle(call, request)
+            answered.add(request.offset)
+            if answered >= {n * CHUNK for n in range(1, 8)}:
+                rest_in.set()
+            return result
+
+        w.server.handle = first_last  # type: ignore[method-assign]
+        got = await SOURCE.fetch(f"tg:c/{w.private.id}/{at}", w.plan(tmp_path / "fetch"))
+        assert got.path.read_bytes() == data
+        assert writes[0] >= 8, writes  # the first write carries those that came ahead
+        assert sum(writes) == -(-len(data) // CHUNK)
+
+
+async def test_a_slow_write_does_not_stop_the_requests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the first write is stuck (a busy disk, a starved thread), the other workers
+    go on asking for their next chunks, up to the window, instead of queueing behind
+    the write; the file is whole once the write goes on."""
+    from ferryman.telegram import download
+
+    stuck = threading.Event()
+    real = download._append
+
+    def slow(path: Path, *data: bytes) -> None:
+        stuck.wait(10)
+        real(path, *data)
+
+    monkeypatch.setattr(download, "_append", slow)
+    async with world_at(tmp_path) as w:
+        chunks = 40  # more than in flight (24), within the window (48 ahead of the file)
+        data = hashlib.sha256(b"slow").digest() * (chunks * CHUNK // 32)
+        at = w.post(w.private, data, "big.bin", "application/octet-stream")
+        fetch = asyncio.ensure_future(
+            SOURCE.fetch(f"tg:c/{w.private.id}/{at}", w.plan(tmp_path / "fetch"))
+        )
+        try:
+            await eventually(
+                lambda: w.server.stats.requests.get("GetFileRequest", 0) >= chunks,
+                "every chunk asked while the first write is stuck",
+            )
+        finally:
+            stuck.set()
+        got = await fetch
+        assert got.path.read_bytes() == data
+
+
+async def test_albums_fetched_at_once_share_the_requests_in_flight(tmp_path: Path) -> None:
+    """Three albums of ten fetched together (a watch's look fetches several at once):
+    their requests share one window of ``IN_FLIGHT`` over the engine's connections, not
+    one window each, so a look of many albums holds the chunks of a few files."""
+    async with world_at(tmp_path) as w:
+        uris = []
+        for a in range(3):
+            posts = [
+                ("", stored_document(w.server, w.poster, bytes([a, n]) * 900, f"{n}.bin", "a/b"))
+                for n in range(10)
+            ]
+            sent = channel_posts(w.server, w.poster, w.private, posts, album=True)
+            uris.append(f"tg:c/{w.private.id}/{','.join(str(m.id) for m in sent)}")
+        seen = count_reads(w.server, hold=IN_FLIGHT)
+        got = await asyncio.gather(
+            *(SOURCE.fetch(uri, w.plan(tmp_path / str(a))) for a, uri in enumerate(uris))
+        )
+        assert seen.peak == IN_FLIGHT, seen  # 30 wanted at once
+        for a, fetched in enumerate(got):
+            assert (fetched.path / "10" / "9.bin").read_bytes() == bytes([a, 9]) * 900

@@ -229,6 +229,35 @@ async def test_a_cut_download_goes_on_from_the_last_whole_chunk(tmp_path: Path) 
         assert again.path == got.path and len(offsets) == len(range(kept, len(data), CHUNK))
 
 
+async def test_a_one_request_file_is_recorded_once_whole_and_a_stale_part_is_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of one request (a photo) has nothing to resume: its record is written
+    once, complete, after the bytes are fsynced (not also before them); a ``.part``
+    a crash left without a record is dropped, and a second fetch asks nothing."""
+    from ferryman.net import partfile
+
+    records: list[bool] = []
+    real = partfile.write_record
+    monkeypatch.setattr(
+        partfile, "write_record", lambda f, r: (records.append(r.complete), real(f, r))[1]
+    )
+    async with world_at(tmp_path) as w:
+        data = hashlib.sha256(b"photo").digest() * 1000
+        at = w.post(w.private, data, "shot.jpg", "image/jpeg")
+        uri = f"tg:c/{w.private.id}/{at}"
+        folder = tmp_path / "fetch"
+        folder.mkdir()
+        part_path(folder, "shot.jpg").write_bytes(b"left by a crash" * 10)
+        got = await SOURCE.fetch(uri, w.plan(folder))
+        assert got.path == folder / "shot.jpg" and got.path.read_bytes() == data
+        assert records == [True]  # once, complete: no record before the bytes
+        assert not part_path(folder, "shot.jpg").exists()
+        asked = w.server.stats.requests["GetFileRequest"]
+        again = await SOURCE.fetch(uri, w.plan(folder))
+        assert again.path == got.path and w.server.stats.requests["GetFileRequest"] == asked
+
+
 async def _fetch_error(w: World, tmp_path: Path, uri: str) -> FerrymanError:
     with pytest.raises(FerrymanError) as failed:
         await SOURCE.fetch(uri, w.plan(tmp_path / "fetch"))

@@ -65,6 +65,21 @@ async def test_send_caption_and_thumbnail_go_with_a_persons_jobs_and_watches(
         said = await _answer_starting(world, "thumbnail = ")
         kept = world.settings.data_dir / "thumbnails" / f"{world.alice.id}.jpg"
         assert said.startswith(f"thumbnail = {kept}: ")
+        # Or the photo carries the command as its caption: then it is no job of its own.
+        jobs_before = len(await world.store.list_jobs())
+        other = _jpeg((320, 240))
+        world.send(
+            world.alice,
+            "/settings thumbnail",
+            media=stored_photo(world.server, world.alice, other),
+        )
+
+        async def taken() -> bool:
+            return sum(t.startswith("thumbnail = ") for t in world.texts(world.alice)) == 2
+
+        await eventually(taken, "the captioned photo's answer")
+        assert kept.read_bytes() == other  # the new picture, not the one replied to before
+        assert len(await world.store.list_jobs()) == jobs_before  # not made a job
         world.send(world.alice, file=photo_zip(world.tmp).read_bytes(), name="mine.zip")
         world.send(world.bob, file=photo_zip(world.tmp, "bobs.zip", seed=9).read_bytes(),
                    name="bobs.zip")  # fmt: skip

@@ -8,7 +8,10 @@ stream that stores none (``clip.mp4.gz`` → ``clip.mp4``, ``x.tgz`` → ``x.tar
 
 from __future__ import annotations
 
+import mimetypes
 import re
+
+from ferryman.fsutil import safe_name
 
 # Containers: they hold many entries.
 CONTAINER_SUFFIXES = (".zip", ".rar", ".7z", ".tar")
@@ -74,6 +77,19 @@ def inner_name(name: str) -> str | None:
         if lowered.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)] + replacement
     return None
+
+
+def file_job_name(found: str) -> str:
+    """A job named after a file it fetched: ``a b.zip`` → ``a b``, ``clip.mp4`` →
+    ``clip``, a video's title as it is: an extension goes only when it is an archive's
+    or a known file type's (the fetch stage and the chat's files name jobs so)."""
+
+    stripped = strip_archive_suffixes(found)
+    if stripped == found:
+        stem, dot, ext = found.rpartition(".")
+        if dot and stem.strip() and mimetypes.guess_type(f"x.{ext}")[0] is not None:
+            stripped = stem
+    return safe_name(stripped.strip() or found, "job")
 
 
 def strip_archive_suffixes(name: str) -> str:

@@ -19,6 +19,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
+from ferryman.store.ports import ConvertStore, DeliverStore, FetchStore, ReadStore, WatchStore
 
 if TYPE_CHECKING:
     from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
@@ -63,6 +64,27 @@ class Context:
 
     def __post_init__(self) -> None:
         self.resources = Shared(self.base_settings, self.dialer)
+
+    # Each stage's view of the store: its module names only its own (store/ports).
+    @property
+    def fetch_store(self) -> FetchStore:
+        return self.store
+
+    @property
+    def read_store(self) -> ReadStore:
+        return self.store
+
+    @property
+    def convert_store(self) -> ConvertStore:
+        return self.store
+
+    @property
+    def deliver_store(self) -> DeliverStore:
+        return self.store
+
+    @property
+    def watch_store(self) -> WatchStore:
+        return self.store
 
     def checkpoint(self) -> None:
         """A safe place to stop: nothing half-written depends on going on from here."""

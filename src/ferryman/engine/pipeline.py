@@ -123,7 +123,7 @@ async def until_stopped(ctx: Context, step: Awaitable[T]) -> T:
 async def _fetch(ctx: Context, claimed: Fetch) -> None:
     lease = await lease_seconds(ctx)
     try:
-        async with held(ctx.store, fetches, claimed.id, ctx.owner, lease, ctx.wakeup):
+        async with held(ctx.fetch_store, fetches, claimed.id, ctx.owner, lease, ctx.wakeup):
             outcome = await until_stopped(ctx, fetch.fetch(ctx, claimed))
         await fetch.settle(ctx, claimed, outcome)
     except asyncio.CancelledError:
@@ -138,7 +138,7 @@ async def _unpack(ctx: Context, job: Job) -> None:
     else:
         shown = ctx.sources.describe(job.source)  # a link's token never reaches a log
         ctx.bus.publish(JobStarted(job.id, source=shown))
-    async with held(ctx.store, jobs, job.id, ctx.owner, await lease_seconds(ctx)):
+    async with held(ctx.read_store, jobs, job.id, ctx.owner, await lease_seconds(ctx)):
         await read.expand(ctx, job)
 
 
@@ -148,14 +148,14 @@ async def _claim_album(ctx: Context, lease: float) -> AlbumClaim | None:
     unhandled = ctx.ahead.take_unhandled() if ctx.ahead is not None else None
     if unhandled is not None:
         return unhandled
-    return await ctx.store.claim_delivery(ctx.owner, lease)
+    return await ctx.deliver_store.claim_delivery(ctx.owner, lease)
 
 
 async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext | None:
     """Deliver the album; the next one, claimed as this one is recorded (not while
     draining: a drained node takes nothing new)."""
     lease = await lease_seconds(ctx)
-    store, owner, album_id = ctx.store, ctx.owner, claim.album.id
+    store, owner, album_id = ctx.deliver_store, ctx.owner, claim.album.id
     ahead = ctx.ahead  # None: no album is prepared ahead (a context without an engine)
     # Prepared (uploaded) ahead while the album before it was sent, if it was.
     prepared = await ahead.prepared(album_id) if ahead is not None else None
@@ -188,7 +188,7 @@ async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext 
 
 async def _convert(ctx: Context, item: Item) -> None:
     ctx.bus.publish(ItemConverting(item.job_id, item.id, path=item.source_path))
-    async with held(ctx.store, items, item.id, ctx.owner, await lease_seconds(ctx)):
+    async with held(ctx.convert_store, items, item.id, ctx.owner, await lease_seconds(ctx)):
         await convert.convert(ctx, item)
 
 
@@ -202,7 +202,7 @@ async def _watch(ctx: Context, claimed: Watch) -> None:
         return await until_stopped(ctx, listing)
 
     checker = Checker(
-        ctx.store,
+        ctx.watch_store,
         ctx.sources,
         ctx.sinks,
         default_listers(ctx.resources),
@@ -225,7 +225,7 @@ PIPELINE = (
         woken_by="intake (an add, a watch's check, a nudge from another process), a retry",
         wakes=("unpack", "keeper"),  # the job's input is here; or the fetch failed it
         workers=lambda settings: settings.concurrency.fetch,
-        claim=lambda ctx, lease: ctx.store.claim_fetch(ctx.owner, lease),
+        claim=lambda ctx, lease: ctx.fetch_store.claim_fetch(ctx.owner, lease),
         step=_fetch,
     ),
     Stage[Job](
@@ -235,7 +235,7 @@ PIPELINE = (
         woken_by="a fetch that ended, intake, a password or a retry (a notify for everyone)",
         wakes=("deliver", "convert", "keeper"),  # albums sealed, conversions deferred
         workers=lambda settings: settings.concurrency.unpack,
-        claim=lambda ctx, lease: ctx.store.claim_job(ctx.owner, lease),
+        claim=lambda ctx, lease: ctx.read_store.claim_job(ctx.owner, lease),
         step=_unpack,
     ),
     Stage[AlbumClaim](
@@ -263,7 +263,7 @@ PIPELINE = (
         # round seals it): everyone, as conversions are few. Its own seal wakes deliver.
         wakes=(),
         workers=lambda settings: settings.concurrency.convert,
-        claim=lambda ctx, lease: ctx.store.claim_conversion(ctx.owner, lease),
+        claim=lambda ctx, lease: ctx.convert_store.claim_conversion(ctx.owner, lease),
         step=_convert,
     ),
     Stage[Watch](
@@ -272,7 +272,7 @@ PIPELINE = (
         woken_by="its poll (a watch falls due by the clock); a watch just added (a nudge)",
         wakes=(),  # a check made jobs (or none): rare, so everyone looks
         workers=lambda settings: 1,
-        claim=lambda ctx, lease: ctx.store.claim_watch(ctx.owner, lease),
+        claim=lambda ctx, lease: ctx.watch_store.claim_watch(ctx.owner, lease),
         step=_watch,
     ),
 )

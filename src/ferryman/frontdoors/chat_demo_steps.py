@@ -226,10 +226,14 @@ async def damaged(s: Script) -> bool:
 
 
 async def choose_files(s: Script) -> bool:
-    """ "Choose files" pressed while the archive downloads; two files ticked on the list
-    and delivered; then "Report" on that job's status message: the rest not chosen."""
+    """The archive is a job at once; "Choose files" pressed while it downloads; two
+    files ticked on the list and delivered (the job, held meanwhile, goes on); then
+    "Report" on that job's status message: the rest not chosen."""
     await s.send_file(s.inputs.trip)
-    status = await s.message("trip.zip: downloading", "Choose files")
+    job = await s.new_job()
+    if job is None:
+        return False
+    status = await s.message(f"job {job.id} trip: ", "Choose files")
     if status is None or "you choose" not in await s.press(status, "Choose files"):
         return False
     listing = await s.message("trip.zip: 11 files", "Deliver")
@@ -239,8 +243,7 @@ async def choose_files(s: Script) -> bool:
         await s.press(listing, name)
     if not (await s.press(listing, "Deliver")).endswith(": 2 files"):
         return False
-    job = await s.new_job()
-    if job is None or not await s.ended(job):
+    if not await s.ended(job):
         return False
     done = await s.message(f"job {job.id} ", "Report")
     if done is None or "the report is below" not in await s.press(done, "Report"):
@@ -274,8 +277,8 @@ async def password_by_number(s: Script) -> bool:
         return False
     s.reply(waiting, "1")
     prompt = await s.message("reply to this message with the archive's password")
-    if prompt is None:
-        return False
+    if prompt is None or await s.message("reply to my message with the password") is None:
+        return False  # the choice's own answer first: the transcript keeps its order
     s.reply(prompt, PASSWORD)
     return await s.ended(job)
 

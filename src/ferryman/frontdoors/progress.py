@@ -31,7 +31,7 @@ from ferryman.engine.plumbing.events import (
 )
 from ferryman.frontdoors.terminal import console
 from ferryman.printable import printable
-from ferryman.store import Store
+from ferryman.store.ports import JobsView
 
 _PLAIN = (
     JobStarted,
@@ -78,7 +78,7 @@ class Renderer:
     """Live bars for ``run`` in a terminal. ``close`` draws the final state once more
     (the last frame would otherwise be up to half a second stale), then stops."""
 
-    def __init__(self, bus: EventBus, store: Store) -> None:
+    def __init__(self, bus: EventBus, store: JobsView) -> None:
         self._store = store
         # Names and paths are user text: never markup.
         self._progress = Progress(
@@ -217,7 +217,7 @@ class QuietRenderer:
 
 
 def attach_renderer(
-    bus: EventBus, store: Store, mode: str
+    bus: EventBus, store: JobsView, mode: str
 ) -> Renderer | PlainRenderer | JsonRenderer | QuietRenderer:
     """Subscribe a renderer to ``bus`` (``mode``: bars, plain, json, quiet);
     ``await renderer.close()`` detaches it."""

@@ -272,6 +272,11 @@ class SinkKind(ABC):
     # The delivery options a job here may carry (``sinks/options.py``): every sink is
     # handed the album's caption, so ``caption`` by default.
     takes: frozenset[str] = frozenset({"caption"})
+    # Albums of a job's files the work area may hold while its input is read from a
+    # server (a zip by Range): a sink slower than that link (an upload) would else let
+    # the download run ahead and fill the disk up to ``backlog_bytes``. None: the
+    # settings' bounds alone (a sink as fast as the disk).
+    backlog_albums: int | None = None
 
     @abstractmethod
     def parse(self, target: str) -> str:

@@ -99,6 +99,9 @@ class TelegramKind(SinkKind):
     # Its sink reads every file whole as it uploads it (``TelegramSink``): a big entry
     # is staged unhashed and hashed by that read.
     hashes_as_it_reads: bool = True
+    # A streamed read waits at two albums: one being sent, one being filled (the
+    # uplink is usually the slower link; more only fills the phone's disk).
+    backlog_albums: int | None = 2
     takes: frozenset[str] = frozenset({"as", "caption", "thumb"})
 
     def parse(self, target: str) -> str:

@@ -4,9 +4,13 @@ A watch's check makes one job of the entries it found (``engine/watch/check``): 
 ``batch:`` and a JSON list of the entries' inputs (any URI the registry reads: links,
 ``tg:`` messages, ``dav:`` files…) with their titles, and the name the job goes by
 (the feed's, channel's or folder's). It is no input a person types. Each input is
-fetched in turn by its own source into a folder of its own (``1/``, ``2/``… in the
-list's order), a record beside it once it is whole, so a fetch tried again goes on
-from the first input not yet recorded; then the inputs are read in the list's order,
+fetched by its own source into a folder of its own (``1/``, ``2/``… in the list's
+order), a record beside it once it is whole, so a fetch tried again goes on with the
+inputs not yet recorded. Several are fetched at once (``window_of``: twice the fetch
+stage's workers, a look of many small posts costing a few round trips, not one each),
+through the shared connections their sources keep (``Shared``); one that fails
+lets those in flight end (and be recorded) and starts no more, the first failure in
+the list's order failing the fetch. Then the inputs are read in the list's order,
 indexes counting on across them, so the destination's albums follow the list. An
 input that cannot be had for good (gone, not media) is one failed entry of the job;
 a passing fault (the network, a server's wait, disk room) fails the fetch, which the
@@ -35,6 +39,7 @@ from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import safe_name
 from ferryman.model import BATCH_SCHEME as SCHEME
 from ferryman.model import Batch, BatchItem
+from ferryman.net.progress import DownloadProgress, ProgressCallback
 from ferryman.sources.base import (
     Access,
     Fetched,
@@ -79,15 +84,37 @@ class BatchSource:
         return Inspection(batch.name, hashlib.sha256(uri.encode()).hexdigest())
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
-        total = 0
-        for place, item in enumerate(_parse(uri).items, 1):
-            folder = plan.folder / str(place)
-            done = await asyncio.to_thread(_done, folder)
-            if done is None:
-                done = await self._fetch_one(item, folder, plan)
-                await asyncio.to_thread(_record, folder, done)
-            size = done.get("size")
-            total += size if isinstance(size, int) else 0
+        items = _parse(uri).items
+        folders = [plan.folder / str(place) for place in range(1, len(items) + 1)]
+        records = await asyncio.to_thread(lambda: [_done(folder) for folder in folders])
+        tally = _Tally(plan.on_progress, [_size_of(r) if r else None for r in records])
+        window = asyncio.Semaphore(window_of(plan))
+        failed: dict[int, BaseException] = {}
+
+        async def one(n: int) -> None:
+            async with window:
+                if failed:
+                    return  # one failed: the fetch is tried again from what is recorded
+                try:
+                    own = dataclasses.replace(plan, folder=folders[n], on_progress=tally.of(n))
+                    done = await self._fetch_one(items[n], folders[n], own)
+                    await asyncio.to_thread(_record, folders[n], done)
+                except Exception as exc:  # the others in flight end (and are recorded)
+                    failed[n] = exc
+                    return
+                records[n] = done
+                tally.whole(n, _size_of(done))
+
+        tasks = [asyncio.ensure_future(one(n)) for n, r in enumerate(records) if r is None]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if failed:
+            raise failed[min(failed)]  # the first in the list's order
+        total = sum(_size_of(r) or 0 for r in records if r is not None)
         return Fetched(plan.folder, total, "")  # no name: the job keeps the watch's
 
     async def _fetch_one(self, item: BatchItem, folder: Path, plan: FetchPlan) -> dict[str, object]:
@@ -202,6 +229,54 @@ def _unique(path: str, used: set[str], place: int) -> str:
         found = f"{stem} ({mark}).{suffix}" if suffix else f"{stem} ({mark})"
     used.add(found)
     return found
+
+
+def window_of(plan: FetchPlan) -> int:
+    """Inputs fetched at once: twice the fetch stage's workers (one on a phone: two)."""
+    workers = plan.settings.concurrency.fetch if plan.settings is not None else 1
+    return max(2, 2 * workers)
+
+
+def _size_of(done: dict[str, object]) -> int | None:
+    size = done.get("size")
+    return size if isinstance(size, int) else None
+
+
+class _Tally:
+    """The inputs' progress as one: bytes of all, the share a mean of the inputs'
+    (whole: 1, not begun: 0), the speed of those in flight summed."""
+
+    def __init__(self, report: ProgressCallback | None, sizes: list[int | None]) -> None:
+        self.report = report
+        self.shares = [1.0 if size is not None else 0.0 for size in sizes]
+        self.done = [size or 0 for size in sizes]
+        self.totals = list(sizes)
+        self.speeds = [0.0] * len(sizes)
+
+    def of(self, n: int) -> ProgressCallback | None:
+        if self.report is None:
+            return None
+
+        def update(p: DownloadProgress) -> None:
+            self.done[n], self.totals[n], self.speeds[n] = p.done, p.total, p.speed
+            self.shares[n] = min(1.0, p.share or 0.0)
+            self._send(p.phase)
+
+        return update
+
+    def whole(self, n: int, size: int | None) -> None:
+        self.shares[n], self.speeds[n] = 1.0, 0.0
+        self.done[n] = self.totals[n] = size or self.done[n]
+        self._send("downloading")
+
+    def _send(self, phase: str) -> None:
+        if self.report is None or not self.shares:
+            return
+        known = None if None in self.totals else sum(t or 0 for t in self.totals)
+        share = sum(self.shares) / len(self.shares)
+        self.report(
+            DownloadProgress(sum(self.done), known, sum(self.speeds), None, 0, share, phase)
+        )
 
 
 def _tries(plan: FetchPlan) -> int:

@@ -46,36 +46,46 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
 _NUMBER = re.compile(r"^[0-9]{1,19}$")
 _DEEP = re.compile(r"^tg://(resolve|privatepost)\?(.*)$", re.IGNORECASE)
 _URI = re.compile(
-    r"^tg:(?:c/(?P<id>[0-9]{1,19})|(?P<name>[a-z][a-z0-9_]{3,31}))"
+    r"^tg:(?:c/(?P<id>[0-9]{1,19})|u/(?P<user>[0-9]{1,19})|(?P<name>[a-z][a-z0-9_]{3,31}))"
     r"/(?P<n>[0-9]{1,19})(?P<more>(?:,[0-9]{1,19}){0,9})$"
 )
 _EXPECTED = "a link to a message: https://t.me/NAME/N or https://t.me/c/ID/N"
 POOL_KEY = "telegram.downloads"  # the engine's download connections (``Shared``)
-# An album's files are fetched at once, their requests sharing IN_FLIGHT; of its big
-# ones (each may hold a window of chunks in memory), BIG_AT_ONCE at a time.
+# An album's files are fetched at once, their requests sharing IN_FLIGHT with every
+# file fetched through the same connections (a watch's look fetches several albums at
+# once); of the big ones (each may hold a window of chunks in memory), BIG_AT_ONCE at a
+# time, all of them together.
 BIG_AT_ONCE = 2
 SMALL_FILE = 4 * 1024 * 1024  # at most this much of a small file waits in memory
 
 
 @dataclass(frozen=True, slots=True)
 class MessageRef:
-    """One message: in the private channel ``channel`` or the public one ``name``;
+    """One message: in the private channel ``channel`` or the public one ``name``, or
+    in the account's private chat with ``user`` (a file sent to the chat door);
     ``more``: the rest of its album, when a watch took the album as one input."""
 
     message: int
     channel: int | None = None
     name: str | None = None
     more: tuple[int, ...] = ()
+    user: int | None = None
 
     @classmethod
     def parse(cls, uri: str) -> MessageRef:
         match = _URI.match(uri)
         if match is None:
             raise FerrymanError("link.invalid", f"'{uri}' is not {_EXPECTED}")
-        channel = match.group("id")
+        channel, user = match.group("id"), match.group("user")
         more = tuple(int(n) for n in match.group("more").split(",") if n)
         first = int(match.group("n"))
-        return cls(first, int(channel) if channel else None, match.group("name"), more)
+        return cls(
+            first,
+            int(channel) if channel else None,
+            match.group("name"),
+            more,
+            int(user) if user else None,
+        )
 
     @property
     def messages(self) -> tuple[int, ...]:
@@ -83,15 +93,20 @@ class MessageRef:
 
     def single(self, message: int) -> MessageRef:
         """One message of the same chat."""
-        return MessageRef(message, self.channel, self.name)
+        return MessageRef(message, self.channel, self.name, user=self.user)
 
     def __str__(self) -> str:
         where = f"c/{self.channel}" if self.channel is not None else self.name
+        if self.user is not None:
+            where = f"u/{self.user}"
         return f"tg:{where}/{','.join(str(n) for n in self.messages)}"
 
     def link(self) -> str:
         """The first message's t.me link (an album's others follow it); the chat's own
-        for message 0 (a watch names the whole chat so)."""
+        for message 0 (a watch names the whole chat so); a private chat's message has
+        no link: its ``tg:u/`` name."""
+        if self.user is not None:
+            return str(self)
         if self.message == 0:
             return self.chat_link()
         return f"https://t.me/{str(self.single(self.message)).removeprefix('tg:')}"
@@ -115,6 +130,8 @@ def parse_link(raw: str) -> MessageRef | None:
     """The message a t.me / telegram.me / tg: link names; None when it is not such a
     link; ``link.invalid`` for one that is, but names no message (a channel, an invite)."""
     text = raw.strip().strip("<>")
+    if text.lower().startswith("tg:u/"):  # made by the chat door only, never typed
+        raise FerrymanError("link.invalid", f"'{raw}': a file sent in the chat is taken as sent")
     if text.lower().startswith("tg:") and not text.lower().startswith("tg://"):
         return MessageRef.parse(text.lower())
     deep = _DEEP.match(text)
@@ -165,22 +182,22 @@ class TelegramLinkSource:
         only once it is fetched); the same message is the same input."""
         ref = MessageRef.parse(uri)
         chat = ref.name if ref.name is not None else f"c{ref.channel}"
+        if ref.user is not None:
+            chat = f"u{ref.user}"
         return Inspection(f"{chat}-{ref.message}", str(ref))
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
-        from ferryman.telegram.download import CONNECTIONS
         from ferryman.telegram.hub import TelegramHub, shared_hub
-        from ferryman.telegram.pool import ClientPool
 
         ref = MessageRef.parse(uri)
         if plan.shared is not None:
             hub = shared_hub(plan.shared)
-            pools = plan.shared.get(POOL_KEY, lambda: ClientPool(hub.dialer, CONNECTIONS))
+            pools = plan.shared.get(POOL_KEY, lambda: _pools(hub))
             return await _fetch(ref, plan, hub, pools)
         if plan.settings is None:
             raise FerrymanError("engine.internal", f"{uri}: fetched without settings")
         hub = TelegramHub(plan.settings)  # no engine to share one with: ours, closed after
-        pools = ClientPool(hub.dialer, CONNECTIONS)
+        pools = _pools(hub)
         try:
             return await _fetch(ref, plan, hub, pools)
         finally:
@@ -204,13 +221,20 @@ class TelegramLinkSource:
             yield entries
 
 
+def _pools(hub: TelegramHub) -> ClientPool:
+    """The download connections, with the requests in flight and the big files' turns
+    shared by every file fetched through them."""
+    from ferryman.telegram.download import CONNECTIONS, IN_FLIGHT
+    from ferryman.telegram.pool import ClientPool
+
+    return ClientPool(hub.dialer, CONNECTIONS, in_flight=IN_FLIGHT, big=BIG_AT_ONCE)
+
+
 async def _fetch(ref: MessageRef, plan: FetchPlan, hub: TelegramHub, pools: ClientPool) -> Fetched:
     """The message's file into ``plan.folder``, resumed from what is there; an album's
     files each into a folder of its own below it, fetched at once (``BIG_AT_ONCE``)."""
-    import asyncio
 
     from ferryman.net.progress import ProgressReporter
-    from ferryman.telegram.download import IN_FLIGHT
 
     client = await hub.client()  # telegram.not_logged_in: `ferryman telegram login`
     reporter = ProgressReporter(plan.on_progress)
@@ -224,7 +248,7 @@ async def _fetch(ref: MessageRef, plan: FetchPlan, hub: TelegramHub, pools: Clie
     remotes = await _album_remotes(client, ref)
     total = sum(remote.size for _, remote in remotes)
     done = [0] * len(remotes)
-    gate, turns = asyncio.Semaphore(IN_FLIGHT), asyncio.Semaphore(BIG_AT_ONCE)
+    gate, turns = pools.gate, pools.big  # shared with the other files fetched at once
 
     async def one(place: int, one: MessageRef, remote: RemoteFile) -> None:
         def progress(now: int) -> None:
@@ -313,12 +337,18 @@ def _prepare(folder: Path, ref: MessageRef, remote: RemoteFile) -> tuple[PartRec
     """The folder's record for this file, and the bytes already there: a record of
     another file (the message was edited to carry a new one) starts over."""
     from ferryman.net.partfile import recover, start_over
-    from ferryman.net.sidecar import PartRecord
+    from ferryman.net.sidecar import PartRecord, part_path
+    from ferryman.telegram.download import CHUNK as ONE_REQUEST
 
     old, have = recover(folder)
     if old is not None and old.etag == remote.key and old.name == remote.name:
         return old, have
     new = PartRecord(remote.name, str(ref), ref.link(), remote.key, None, remote.size, None)
+    if old is None and remote.size <= ONE_REQUEST:
+        # One request (a photo): a cut starts it over whatever is recorded, so its
+        # record is written once, complete, by _finish (three fsyncs fewer a file).
+        part_path(folder, new.name).unlink(missing_ok=True)
+        return new, 0
     start_over(folder, old, new)
     return new, 0
 
@@ -353,14 +383,20 @@ async def _message(client: Any, ref: MessageRef) -> Any:
 
 
 async def _messages(client: Any, ref: MessageRef) -> list[Any]:
-    """The messages ``ref`` names (one request), None for each that is gone."""
+    """The messages ``ref`` names (one request), None for each that is gone. A private
+    chat's are asked by number alone (the account numbers them across its private
+    chats), then kept only if they are of ``ref``'s chat."""
     from telethon.tl import types
 
-    peer = await chat_peer(client, ref)
+    peer = await chat_peer(client, ref) if ref.user is None else None
     with coded_errors(ref):
         messages = await client.get_messages(peer, ids=list(ref.messages))
     return [
-        None if m is None or isinstance(m, types.MessageEmpty | types.MessageService) else m
+        None
+        if m is None
+        or isinstance(m, types.MessageEmpty | types.MessageService)
+        or (ref.user is not None and m.chat_id != ref.user)
+        else m
         for m in messages
     ]
 

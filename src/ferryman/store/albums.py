@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     Row,
@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
-    ENCODED_PLANS,
     Album,
     AlbumClaim,
     AlbumGroup,
@@ -31,6 +30,7 @@ from ferryman.model import (
     Plan,
     album_group,
 )
+from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import JOB_WAITING, event_in
@@ -272,7 +272,7 @@ def _split(
         .where(items.c.album_id == album_id, items.c.state == ItemState.GROUPED.value)
         .order_by(items.c.seq)
     ).scalars()
-    alone = [item_id for item_id in rest if item_id not in ended]
+    alone = split_alone(list(rest), ended)
     seq = conn.execute(hot.LAST_ALBUM_SEQ, {"job_id": row.job_id}).scalar_one() + 1
     group, job_id = AlbumGroup(row.grp), int(row.job_id)
     return [
@@ -350,14 +350,6 @@ def _record_delivery(
         return None
 
 
-class _Ready(NamedTuple):
-    """A ready item as grouping sees it."""
-
-    id: int
-    kind: MediaKind
-    plan: Plan | None
-
-
 async def seal_in(
     conn: AsyncConnection,
     job_id: int,
@@ -385,43 +377,36 @@ def seal(
     their group so they travel together instead of one album each. ``job_row``: the
     job as this transaction already locked and read it.
     """
-    sealed: list[int] = []
     job = {"job_id": job_id}
     if job_row is None:
         job_row = (conn.execute(hot.JOB_FOR_SEAL, job)).first()
     if job_row is None or job_row.state in (JobState.CANCELLED.value, JobState.FAILED.value):
-        return sealed
+        return []
     ready = [
-        _Ready(r.id, MediaKind(r.kind), Plan(r.plan) if r.plan else None)
+        ReadyItem(r.id, MediaKind(r.kind), Plan(r.plan) if r.plan else None)
         for r in (conn.execute(hot.READY_ITEMS, job)).all()
     ]
     if not ready:
-        return sealed
-    converting: set[AlbumGroup] | None = None  # asked for when a partial album may go
-    next_seq: int | None = None  # asked for when an album is sealed
-    open_input = not job_row.expanded and not job_row.blocked
-    for group in AlbumGroup:
-        members = [it for it in ready if album_group(it.kind, it.plan) is group]
-        while members:
-            chunk = members[:album_size]
-            if len(chunk) < album_size:
-                if open_input:
-                    break
-                if converting is None:
-                    pending = conn.execute(hot.CONVERTING_KINDS, job)
-                    converting = {album_group(MediaKind(k)) for k in pending.scalars()}
-                waiting = group in converting and not job_row.blocked
-                chunk = [it for it in chunk if not (waiting and it.plan in ENCODED_PLANS)]
-                if not chunk:
-                    break
-            taken = {it.id for it in chunk}
-            members = [it for it in members if it.id not in taken]
-            if next_seq is None:
-                next_seq = (conn.execute(hot.LAST_ALBUM_SEQ, job)).scalar_one() + 1
-            ids = [it.id for it in chunk]
-            sealed.append(_insert_album(conn, job_id, next_seq, group, job_row.priority, ids, now))
-            next_seq += 1
-    return sealed
+        return []
+
+    def converting() -> set[AlbumGroup]:
+        pending = conn.execute(hot.CONVERTING_KINDS, job)
+        return {album_group(MediaKind(k)) for k in pending.scalars()}
+
+    chosen = albums_to_seal(
+        ready,
+        album_size,
+        expanded=bool(job_row.expanded),
+        blocked=bool(job_row.blocked),
+        converting=converting,
+    )
+    if not chosen:
+        return []
+    next_seq = int((conn.execute(hot.LAST_ALBUM_SEQ, job)).scalar_one()) + 1
+    return [
+        _insert_album(conn, job_id, next_seq + n, group, job_row.priority, ids, now)
+        for n, (group, ids) in enumerate(chosen)
+    ]
 
 
 def _insert_album(

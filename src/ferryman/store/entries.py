@@ -4,18 +4,13 @@ transaction (with the albums they fill).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection
 
-from ferryman.model import (
-    Item,
-)
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.albums import seal
 from ferryman.store.base import StoreBase
@@ -24,6 +19,8 @@ from ferryman.store.rows import (
     NewItem,
     Recorded,
     RecordedBatch,
+    new_item_values,
+    recorded_item,
 )
 from ferryman.store.schema import (
     items,
@@ -80,7 +77,7 @@ def _record(
     ids: dict[int, int] = {}
     if new:
         found = conn.execute(
-            hot.INSERT_ITEMS, [_item_values(job_id, n, job.priority, now) for n in new]
+            hot.INSERT_ITEMS, [new_item_values(job_id, n, job.priority, now) for n in new]
         )
         ids = {row.seq: row.id for row in found}
     ready, on_disk, on_disk_bytes = conn.execute(hot.JOB_LOAD, {"job_id": job_id}).one()
@@ -88,7 +85,7 @@ def _record(
     if album_size is not None and ready >= album_size:
         sealed = seal(conn, job_id, album_size, now, job)
     return RecordedBatch(
-        tuple(_recorded_item(job_id, ids[n.seq], n) for n in sorted(new, key=_by_seq)),
+        tuple(recorded_item(job_id, ids[n.seq], n) for n in sorted(new, key=_by_seq)),
         int(ready),
         int(on_disk),
         tuple(sealed),
@@ -98,53 +95,3 @@ def _record(
 
 def _by_seq(new: NewItem) -> int:
     return new.seq
-
-
-def _recorded_item(job_id: int, item_id: int, new: NewItem) -> Item:
-    """The item as its row now reads, built from what was written rather than read back
-    (reading back meant parsing each row's JSON again: a tenth of the recording's time)."""
-    return Item(
-        id=item_id,
-        job_id=job_id,
-        seq=new.seq,
-        source_path=new.source_path,
-        kind=new.kind,
-        state=new.state,
-        size=new.size,
-        sha256=new.sha256,
-        work_path=new.work_path,
-        plan=new.plan,
-        reason=new.reason,
-        error_code=new.error_code,
-        attempts=0,
-        album_id=None,
-        media=new.media,
-        actions=list(new.actions),
-        error_message=new.error_message,
-        original_path=new.original_path,
-        thumb_path=new.thumb_path,
-        parts=list(new.parts),
-        source_size=new.source_size,
-        work_seconds=new.work_seconds,
-    )
-
-
-def _item_values(job_id: int, new: NewItem, priority: int, now: float) -> dict[str, Any]:
-    """An ``items`` row for an entry just read."""
-    return {
-        "job_id": job_id,
-        "seq": new.seq,
-        "source_path": new.source_path,
-        "kind": new.kind.value,
-        "state": new.state.value,
-        "reason": new.reason,
-        "error_code": new.error_code,
-        "error_message": new.error_message,
-        "actions": json.dumps(list(new.actions)),
-        **new.media_columns(),
-        "priority": priority,
-        "created_at": now,
-        "updated_at": now,
-        "attempts": 0,
-        "not_before": 0.0,
-    }

@@ -83,12 +83,31 @@ class FetchQueries(StoreBase):
         return _fetch(row) if row is not None else None
 
     async def fetch_done(
-        self, fetch_id: int, owner: str, path: str | None, size: int | None
-    ) -> None:
+        self,
+        fetch_id: int,
+        owner: str,
+        path: str | None,
+        size: int | None,
+        hold: str | None = None,
+    ) -> bool:
         """The input is on disk (or, ``path`` None, is read where it is): the unpack
-        stage may claim its job now."""
+        stage may claim its job now; unless it has a memo named ``hold`` (its entries
+        are to be chosen first): then it is paused, waiting for ``hold``, in the same
+        transaction. Returns whether it was held."""
         now = self.clock()
         async with self.engine.begin() as conn:
+            job_id = select(fetches.c.job_id).where(fetches.c.id == fetch_id).scalar_subquery()
+            held = (
+                hold is not None
+                and (
+                    await conn.execute(
+                        select(source_memos.c.key).where(
+                            source_memos.c.job_id == job_id, source_memos.c.key == hold
+                        )
+                    )
+                ).first()
+                is not None
+            )
             values = {
                 "state": DONE,
                 "path": path,
@@ -102,11 +121,53 @@ class FetchQueries(StoreBase):
             await self._update_owned(conn, fetches, fetch_id, owner, values)
             await conn.execute(
                 update(jobs)
-                .where(
-                    jobs.c.id
-                    == select(fetches.c.job_id).where(fetches.c.id == fetch_id).scalar_subquery()
+                .where(jobs.c.id == job_id)
+                .values(
+                    wait_reason=hold if held else None,
+                    blocked=False,
+                    updated_at=now,
+                    **({"paused": True} if held else {}),
                 )
-                .values(wait_reason=None, blocked=False, updated_at=now)
+            )
+        return held
+
+    async def hold_asked(self, job_id: int, hold: str, asked: bool) -> bool:
+        """Ask (or no longer ask) for the job to be held after its fetch (``fetch_done``'s
+        ``hold``): only while its fetch has not ended. Returns whether it was in time."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            found = await conn.execute(
+                select(fetches.c.state).where(fetches.c.job_id == job_id, fetches.c.state != DONE)
+            )
+            if found.first() is None:
+                return False
+            mine = (source_memos.c.job_id == job_id) & (source_memos.c.key == hold)
+            await conn.execute(delete(source_memos).where(mine))
+            if asked:
+                await conn.execute(
+                    insert(source_memos).values(job_id=job_id, key=hold, value="", updated_at=now)
+                )
+        return True
+
+    async def hold_ended(self, job_id: int, hold: str, memos: dict[str, str]) -> None:
+        """A job held after its fetch goes on, with ``memos`` (the entries chosen): one
+        transaction, so its read never starts without them."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(source_memos).where(
+                    source_memos.c.job_id == job_id,
+                    source_memos.c.key.in_([hold, *memos]),
+                )
+            )
+            for key, value in memos.items():
+                await conn.execute(
+                    insert(source_memos).values(job_id=job_id, key=key, value=value, updated_at=now)
+                )
+            await conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.wait_reason == hold)
+                .values(paused=False, wait_reason=None, updated_at=now)
             )
 
     async def fetch_retry(

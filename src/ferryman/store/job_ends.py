@@ -23,6 +23,7 @@ from ferryman.model import (
     ItemState,
     JobState,
 )
+from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import JOB_ENDED, event_in
@@ -53,12 +54,13 @@ class JobEndQueries(StoreBase):
         async with self.engine.begin() as conn:
             ready = (await conn.execute(hot.FINISHABLE_JOBS)).all()
             for job_id, error_code in ready:
+                facts = [] if error_code else await _item_facts(conn, job_id)
+                outcome = job_outcome(error_code, facts)
                 values: dict[str, Any] = {"finished_at": now, "updated_at": now}
-                failure = None if error_code else await _item_failures(conn, job_id)
-                if failure is not None:
-                    values |= failure
-                else:
-                    values["state"] = (JobState.FAILED if error_code else JobState.DONE).value
+                values["state"] = outcome.state.value
+                if outcome.error_code is not None:
+                    values |= {"error_code": outcome.error_code}
+                    values["error_message"] = outcome.error_message
                 ended = await conn.execute(
                     update(jobs)  # another node's housekeeper may have ended it meanwhile
                     .where(jobs.c.id == job_id, jobs.c.state == JobState.ACTIVE.value)
@@ -67,7 +69,7 @@ class JobEndQueries(StoreBase):
                 if ended.rowcount != 1:
                     continue  # ended once, by that node: no second summary, no second event
                 await self._store_summary(conn, job_id, now)
-                status = values.get("state", JobState.DONE.value)
+                status = outcome.state.value
                 await event_in(conn, JOB_ENDED, now, job_id=job_id, status=status)
                 finished.append(job_id)
         return finished
@@ -159,104 +161,15 @@ class JobEndQueries(StoreBase):
                 await self._store_summary(conn, job_id, now)
 
 
-async def _item_failures(conn: AsyncConnection, job_id: int) -> dict[str, Any] | None:
-    """The columns that say a finishing job's items were not all delivered, or None
-    when every item that could be was.
-
-    Items that failed: with nothing delivered the job failed, with their most common
-    code; with some delivered the job is done, and still carries that code and the
-    counts, so it does not look like a clean run. Items in quarantine and none
-    failed: done with ``job.partly_delivered`` and how many were kept back, or, with
-    nothing delivered, failed with their most common code. Nothing delivered and
-    nothing left out for a fault (an empty input, or one of files that are not
-    media): done, with ``source.nothing_delivered`` saying so (a wrong input looked
-    like a clean run).
-    """
+async def _item_facts(conn: AsyncConnection, job_id: int) -> list[ItemFact]:
+    """What ``job_outcome`` reads of a finishing job's ended items."""
     found = await conn.execute(
         select(items.c.state, items.c.error_code, items.c.reason, items.c.error_message).where(
             items.c.job_id == job_id,
-            items.c.state.in_(
-                [
-                    ItemState.FAILED.value,
-                    ItemState.DELIVERED.value,
-                    ItemState.SKIPPED.value,
-                    ItemState.QUARANTINED.value,
-                ]
-            ),
+            items.c.state.in_([state.value for state in OUTCOME_STATES]),
         )
     )
-    delivered = 0
-    failed = _Faults()
-    kept = _Faults()
-    left_out: dict[str, int] = {}
-    for state, code, reason, message in found.all():
-        if state == ItemState.DELIVERED.value:
-            delivered += 1
-        elif state == ItemState.FAILED.value:
-            failed.add(code or reason, message)
-        elif state == ItemState.QUARANTINED.value:
-            kept.add(code or reason, message)
-        else:
-            why = f"{state} ({reason or code or 'no reason'})"
-            left_out[why] = left_out.get(why, 0) + 1
-    if failed.count:
-        quarantined = f"{kept.count} quarantined, " if kept.count else ""
-        return {
-            "state": (JobState.DONE if delivered else JobState.FAILED).value,
-            "error_code": failed.code,
-            "error_message": f"{failed.count} failed, {quarantined}{delivered} delivered:"
-            f" {failed.message}",
-        }
-    if kept.count:
-        files = f"{kept.count} file{'s' * (kept.count != 1)}"
-        if not delivered:
-            return {
-                "state": JobState.FAILED.value,
-                "error_code": kept.code,
-                "error_message": f"{kept.count} quarantined, 0 delivered: {kept.message}",
-            }
-        return {
-            "state": JobState.DONE.value,
-            "error_code": PARTLY_DELIVERED,
-            "error_message": f"{files} of {kept.count + delivered} not delivered, kept in"
-            f" quarantine ({kept.code}: {kept.message}); {delivered} delivered",
-        }
-    if delivered:
-        return None
-    found_none = ", ".join(f"{n} {why}" for why, n in sorted(left_out.items()))
-    return {
-        "state": JobState.DONE.value,
-        "error_code": "source.nothing_delivered",
-        "error_message": "nothing was delivered: "
-        + (f"no photo or video in it ({found_none})" if left_out else "it holds no files"),
-    }
-
-
-PARTLY_DELIVERED = "job.partly_delivered"
-
-
-class _Faults:
-    """Items left out for one kind of fault: how many, the most common code, and the
-    first message given for that code."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._codes: dict[str, int] = {}
-        self._first: dict[str, str] = {}
-
-    def add(self, code: str | None, message: str | None) -> None:
-        key = code or "engine.internal"
-        self.count += 1
-        self._codes[key] = self._codes.get(key, 0) + 1
-        self._first.setdefault(key, message or key)
-
-    @property
-    def code(self) -> str:
-        return max(self._codes, key=lambda c: self._codes[c])
-
-    @property
-    def message(self) -> str:
-        return self._first[self.code]
+    return [ItemFact(ItemState(state), *rest) for state, *rest in found.all()]
 
 
 def ended_columns(state: JobState, error: FerrymanError, now: float) -> dict[str, Any]:

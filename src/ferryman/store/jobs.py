@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    insert,
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
@@ -19,26 +19,23 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.naming import free_job_name
-from ferryman.store import hot
+from ferryman.store import hot, sqlite_thread
 from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
 from ferryman.store.fetches import unfinished_fetch
 from ferryman.store.job_ends import ended_columns
+from ferryman.store.job_writer import add_job_in, holders
+from ferryman.store.new_job import NewJob
 from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
 from ferryman.store.rows import (
     job_from_row,
-    new_fetch_values,
-    new_job_values,
     same_place,
 )
 from ferryman.store.schema import (
     albums,
-    fetches,
     jobs,
-    source_memos,
 )
 from ferryman.store.waited import wait_began, wait_ended
-from ferryman.store.watch_records import holders
 
 
 class JobQueries(StoreBase):
@@ -58,13 +55,13 @@ class JobQueries(StoreBase):
         notify: str | None = None,
         memos: dict[str, str] | None = None,
     ) -> Job:
-        """Record a job; a job whose input is already known to be bad is stored failed.
+        """Record a job (``store.new_job``, as the light store does); a job whose input is
+        already known to be bad is stored failed.
         ``fetch``: its input is downloaded first (a ``fetches`` row, in the same
         transaction), and the unpack stage waits for that. ``memos``: source memos it
         starts with (the entries a person chose), in the same transaction, so no read
         of the job can start without them."""
-        now = self.clock()
-        values = new_job_values(
+        new = NewJob(
             source=source,
             name=name,
             dest=dest,
@@ -72,26 +69,21 @@ class JobQueries(StoreBase):
             password=password,
             dedupe_key=dedupe_key,
             error=error,
-            now=now,
+            fetch=fetch,
             notify=notify,
+            memos=memos or {},
         )
-        async with self.engine.begin() as conn:
-            if dedupe_key is not None:  # a job's own key, or an input of a look's job
-                found = await conn.execute(holders([dedupe_key]))
-                existing = found.first()
-                if existing is not None:
-                    raise FerrymanError("source.duplicate", f"already job {existing.job_id}")
-            row = (await conn.execute(insert(jobs).values(**values).returning(*jobs.c))).one()
-            job = job_from_row(row)
-            if error is not None:
-                await self._store_summary(conn, job.id, now)
-            elif fetch:
-                await conn.execute(insert(fetches).values(new_fetch_values(job.id, priority, now)))
-            for key, value in (memos or {}).items():
-                await conn.execute(
-                    insert(source_memos).values(job_id=job.id, key=key, value=value, updated_at=now)
-                )
-        return job
+        try:
+            return await sqlite_thread.transaction(self.engine, add_job_in, new, self.clock())
+        except IntegrityError:
+            if dedupe_key is None:
+                raise
+            # Another node or process added the same input between the check and the
+            # insert (PostgreSQL's read committed): the duplicate it is, not a crash.
+            async with self.reader.connect() as conn:
+                found = (await conn.execute(holders([dedupe_key]))).first()
+            held = f"job {found.job_id}" if found is not None else "a job being added"
+            raise FerrymanError("source.duplicate", f"already {held}") from None
 
     async def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""

@@ -20,7 +20,7 @@ import json
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,8 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.naming import free_job_name
 from ferryman.store import line, sqlite_file
-from ferryman.store.rows import (
-    Clock,
-    job_from_mapping,
-    new_fetch_values,
-    new_job_values,
-    summarise_items,
-)
+from ferryman.store.new_job import NewJob, insert_job
+from ferryman.store.rows import Clock, job_from_mapping
 from ferryman.store.sqlite_ddl import SCHEMA_VERSION, STATEMENTS
 
 
@@ -137,13 +132,14 @@ class LiteStore:
         error: FerrymanError | None = None,
         fetch: bool = False,
         notify: str | None = None,
+        memos: dict[str, str] | None = None,
     ) -> Job:
-        """``Store.add_job``, row for row: the job (failed at once when its input is
-        known bad, with its summary), or its ``fetches`` row when it is downloaded first."""
+        """``Store.add_job``, row for row (``store.new_job``, which both call): the job
+        (failed at once when its input is known bad, with its summary), its ``fetches``
+        row when it is downloaded first, its starting memos."""
         if self._conn is None:
             raise FerrymanError("engine.internal", "the light store has no database to write")
-        now = self.clock()
-        values = new_job_values(
+        new = NewJob(
             source=source,
             name=name,
             dest=dest,
@@ -151,26 +147,12 @@ class LiteStore:
             password=password,
             dedupe_key=dedupe_key,
             error=error,
-            now=now,
+            fetch=fetch,
             notify=notify,
+            memos=memos or {},
         )
         with self._write() as conn:
-            if dedupe_key is not None:  # a job's own key, or an input of a look's job
-                found = conn.execute(_HOLDER, (dedupe_key, dedupe_key))
-                existing = found.fetchone()
-                if existing is not None:
-                    raise FerrymanError("source.duplicate", f"already job {existing[0]}")
-            job_id = _insert(conn, "jobs", values)
-            job = job_from_mapping(
-                conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            )
-            if error is not None:
-                summary = summarise_items(job, [], now)
-                conn.execute(
-                    "UPDATE jobs SET summary = ? WHERE id = ?", (json.dumps(summary), job_id)
-                )
-            elif fetch:
-                _insert(conn, "fetches", new_fetch_values(job_id, priority, now))
+            job = insert_job(_LiteWriter(conn), new, self.clock())
         if self.wake is not None and error is None:
             from ferryman.store.nudge import send  # lazy: start-up
 
@@ -203,7 +185,29 @@ _HOLDER = (
 )
 
 
-def _insert(conn: sqlite3.Connection, table: str, values: dict[str, Any]) -> int:
+class _LiteWriter:
+    """``new_job.JobWriter`` on the light store's open transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def holder(self, dedupe_key: str) -> int | None:
+        found = self._conn.execute(_HOLDER, (dedupe_key, dedupe_key)).fetchone()
+        return None if found is None else int(found[0])
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> int | None:
+        return _insert(self._conn, table, values)
+
+    def job(self, job_id: int) -> Job:
+        return job_from_mapping(
+            self._conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        )
+
+    def set_summary(self, job_id: int, summary: str) -> None:
+        self._conn.execute("UPDATE jobs SET summary = ? WHERE id = ?", (summary, job_id))
+
+
+def _insert(conn: sqlite3.Connection, table: str, values: Mapping[str, Any]) -> int:
     names = ", ".join(f'"{k}"' for k in values)
     marks = ", ".join("?" for _ in values)
     cursor = conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(values.values()))

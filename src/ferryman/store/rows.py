@@ -175,6 +175,56 @@ def new_fetch_values(job_id: int, priority: int, now: float) -> dict[str, Any]:
     }
 
 
+def recorded_item(job_id: int, item_id: int, new: NewItem) -> Item:
+    """The item as its row now reads, built from what was written rather than read back
+    (reading back meant parsing each row's JSON again: a tenth of the recording's time)."""
+    return Item(
+        id=item_id,
+        job_id=job_id,
+        seq=new.seq,
+        source_path=new.source_path,
+        kind=new.kind,
+        state=new.state,
+        size=new.size,
+        sha256=new.sha256,
+        work_path=new.work_path,
+        plan=new.plan,
+        reason=new.reason,
+        error_code=new.error_code,
+        attempts=0,
+        album_id=None,
+        media=new.media,
+        actions=list(new.actions),
+        error_message=new.error_message,
+        original_path=new.original_path,
+        thumb_path=new.thumb_path,
+        parts=list(new.parts),
+        source_size=new.source_size,
+        work_seconds=new.work_seconds,
+    )
+
+
+def new_item_values(job_id: int, new: NewItem, priority: int, now: float) -> dict[str, Any]:
+    """An ``items`` row for an entry just read."""
+    return {
+        "job_id": job_id,
+        "seq": new.seq,
+        "source_path": new.source_path,
+        "kind": new.kind.value,
+        "state": new.state.value,
+        "reason": new.reason,
+        "error_code": new.error_code,
+        "error_message": new.error_message,
+        "actions": json.dumps(list(new.actions)),
+        **new.media_columns(),
+        "priority": priority,
+        "created_at": now,
+        "updated_at": now,
+        "attempts": 0,
+        "not_before": 0.0,
+    }
+
+
 def job_from_row(row: Row[Any]) -> Job:
     return job_from_mapping(row._mapping)
 
@@ -209,7 +259,10 @@ def job_from_mapping(m: Columns) -> Job:
 
 
 def item_from_row(row: Row[Any]) -> Item:
-    m = row._mapping
+    return item_from_mapping(row._mapping)
+
+
+def item_from_mapping(m: Columns) -> Item:
     return Item(
         id=m["id"],
         job_id=m["job_id"],
@@ -237,7 +290,10 @@ def item_from_row(row: Row[Any]) -> Item:
 
 
 def album_from_row(row: Row[Any], members: list[Item]) -> Album:
-    m = row._mapping
+    return album_from_mapping(row._mapping, members)
+
+
+def album_from_mapping(m: Columns, members: list[Item]) -> Album:
     return Album(
         id=m["id"],
         job_id=m["job_id"],

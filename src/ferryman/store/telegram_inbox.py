@@ -1,22 +1,28 @@
 """The chat front door's records: files received in the chat, and each job's status message.
 
-An inbox row is written before the download starts, so a restart finds the partial file
-and goes on from it; its ``file_key`` (Telegram's file id and size) is what stops the
-same file from becoming a second job. A status row remembers which message shows a
-job's progress and when it was last edited, so the edit rate holds across restarts.
+An inbox row is written with the file's job, in one transaction (the engine's fetch
+stage downloads the file); its ``file_key`` (Telegram's file id and size) is what stops
+the same file from becoming a second job. ``downloading``: a row an older ferryman left
+while it downloaded the file itself (made a job at the next start). A status row
+remembers which message shows a job's progress and when it was last edited, so the
+edit rate holds across restarts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ferryman.errors import FerrymanError
+from ferryman.model import Job, JobState
 from ferryman.store.base import StoreBase
-from ferryman.store.schema import tg_inbox, tg_status, tg_user_settings
+from ferryman.store.job_writer import SqlJobWriter
+from ferryman.store.new_job import NewJob, insert_job
+from ferryman.store.schema import jobs, tg_inbox, tg_status, tg_user_settings
 
 DOWNLOADING = "downloading"
 DONE = "done"
@@ -34,7 +40,7 @@ class InboxRow:
     name: str | None
     size: int | None
     path: str | None
-    state: str  # downloading | done | failed | duplicate
+    state: str  # done (its job made) | failed | duplicate | downloading (an older one's)
     job_id: int | None
     dest: str | None
     error_code: str | None
@@ -83,17 +89,18 @@ class TelegramInboxQueries(StoreBase):
         file_key: str,
         name: str,
         size: int,
-        dest: str,
         force: bool,
-        path_for: Callable[[int], str],
-    ) -> tuple[InboxRow, InboxRow | None] | None:
-        """Record a received file; ``None`` if this message was recorded before.
-
-        Unless ``force``, a file already received (and not failed) is recorded as a
-        duplicate and the earlier row comes back with it. ``path_for`` names the
-        download's place from the new row's id.
-        """
+        job: dict[str, Any],
+        memos: dict[str, str] | None = None,
+    ) -> tuple[InboxRow, InboxRow | None, Job | None] | None:
+        """Record a received file and its job (``job``: ``add_job``'s arguments, its
+        source the message) in one transaction; ``None`` if this message was recorded
+        before. Unless ``force``, a file already received (its job not cancelled) is
+        recorded as a duplicate, without a job, and the earlier row comes back with it."""
         now = self.clock()
+        args = dict(job)
+        fetch = bool(args.pop("fetch"))
+        cancelled = select(jobs.c.id).where(jobs.c.state == JobState.CANCELLED.value)
         try:
             async with self.engine.begin() as conn:
                 earlier = None
@@ -103,41 +110,55 @@ class TelegramInboxQueries(StoreBase):
                         .where(
                             tg_inbox.c.file_key == file_key,
                             tg_inbox.c.state.in_([DOWNLOADING, DONE]),
+                            or_(tg_inbox.c.job_id.is_(None), tg_inbox.c.job_id.not_in(cancelled)),
                         )
                         .order_by(tg_inbox.c.id)
                     )
                     first = found.first()
                     earlier = _inbox(first) if first is not None else None
-                done = await conn.execute(
-                    insert(tg_inbox)
-                    .values(
-                        chat_id=chat_id,
-                        message_id=message_id,
-                        sender_id=sender_id,
-                        file_key=file_key,
-                        name=name,
-                        size=size,
-                        state=DUPLICATE if earlier is not None else DOWNLOADING,
-                        job_id=earlier.job_id if earlier is not None else None,
-                        dest=dest,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    .returning(tg_inbox.c.id)
-                )
-                row_id = int(done.scalar_one())
-                path = None if earlier is not None else path_for(row_id)
+                made = None
+                if earlier is None:
+                    made = await _job_in(conn, NewJob(**args, fetch=fetch, memos=memos or {}), now)
                 row = (
                     await conn.execute(
-                        update(tg_inbox)
-                        .where(tg_inbox.c.id == row_id)
-                        .values(path=path)
+                        insert(tg_inbox)
+                        .values(
+                            chat_id=chat_id,
+                            message_id=message_id,
+                            sender_id=sender_id,
+                            file_key=file_key,
+                            name=name,
+                            size=size,
+                            state=DUPLICATE if earlier is not None else DONE,
+                            job_id=earlier.job_id if earlier is not None else made and made.id,
+                            dest=args["dest"],
+                            created_at=now,
+                            updated_at=now,
+                        )
                         .returning(*tg_inbox.c)
                     )
                 ).one()
         except IntegrityError:
             return None  # (chat, message) is unique: the same message seen again
-        return _inbox(row), earlier
+        except FerrymanError as exc:
+            if exc.code != "source.duplicate":
+                raise
+            return None  # its job's dedupe key (the message) is taken: seen again
+        return _inbox(row), earlier, made
+
+    async def inbox_job(self, row_id: int, job: dict[str, Any]) -> Job:
+        """A row an older ferryman left downloading becomes a job (one transaction)."""
+        args = dict(job)
+        fetch = bool(args.pop("fetch"))
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            made = await _job_in(conn, NewJob(**args, fetch=fetch), now)
+            await conn.execute(
+                update(tg_inbox)
+                .where(tg_inbox.c.id == row_id)
+                .values(state=DONE, job_id=made.id, updated_at=now)
+            )
+        return made
 
     async def inbox_note(
         self, *, chat_id: int, message_id: int, sender_id: int, state: str, code: str | None
@@ -168,11 +189,20 @@ class TelegramInboxQueries(StoreBase):
             rows = (await conn.execute(query)).all()
         return [_inbox(r) for r in rows]
 
+    async def inbox_of_job(self, job_id: int) -> InboxRow | None:
+        """The file (sent in the chat) that job ``job_id`` was made for, if one was."""
+        query = select(tg_inbox).where(tg_inbox.c.job_id == job_id, tg_inbox.c.state == DONE)
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(query.order_by(tg_inbox.c.id))).first()
+        return _inbox(row) if row is not None else None
+
     async def inbox_done(self, row_id: int, job_id: int) -> None:
         await self._inbox_set(row_id, state=DONE, job_id=job_id, error_code=None)
 
-    async def inbox_failed(self, row_id: int, code: str) -> None:
-        await self._inbox_set(row_id, state=FAILED, error_code=code)
+    async def inbox_failed(self, row_id: int, code: str, *, let_go: bool = False) -> None:
+        """The row ends failed; ``let_go``: no longer its job's (the job is removed)."""
+        cleared = {"job_id": None} if let_go else {}
+        await self._inbox_set(row_id, state=FAILED, error_code=code, **cleared)
 
     async def inbox_forget_path(self, row_id: int) -> None:
         """The download was deleted (``/cleanup``): the row stays, for dedupe."""
@@ -235,3 +265,9 @@ class TelegramInboxQueries(StoreBase):
                         user_id=user_id, key=key, value=value, updated_at=self.clock()
                     )
                 )
+
+
+async def _job_in(conn: AsyncConnection, new: NewJob, now: float) -> Job:
+    """The job (``new_job.insert_job``, the one way every store adds one) in the
+    inbox row's transaction."""
+    return await conn.run_sync(lambda sync: insert_job(SqlJobWriter(sync), new, now))

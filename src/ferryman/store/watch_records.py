@@ -7,26 +7,18 @@ row) and its seen row, in the caller's transaction, whole on SQLite's connection
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, union_all, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ferryman.model import Batch, BatchItem, Job
-from ferryman.store.rows import job_from_row, new_fetch_values, new_job_values, same_place
-from ferryman.store.schema import fetches, job_inputs, jobs, watch_seen, watches
-
-
-def holders(keys: Collection[str]) -> Select[tuple[str, int]]:
-    """The jobs that took inputs of these dedupe keys, as (dedupe_key, job_id): a job's
-    own key (``jobs.dedupe_key``) or one of its inputs' (``job_inputs``, a look's job)."""
-    own = select(jobs.c.dedupe_key, jobs.c.id.label("job_id")).where(jobs.c.dedupe_key.in_(keys))
-    inputs = select(job_inputs.c.dedupe_key, job_inputs.c.job_id).where(
-        job_inputs.c.dedupe_key.in_(keys)
-    )
-    return select(union_all(own, inputs).subquery())
+from ferryman.store.job_writer import SqlJobWriter, holders
+from ferryman.store.new_job import NewJob, insert_job
+from ferryman.store.rows import job_from_row, same_place
+from ferryman.store.schema import job_inputs, jobs, watch_seen, watches
 
 
 def entry_key(entry_id: str) -> str:
@@ -42,11 +34,6 @@ class WatchJob:
     entry_id: str
     title: str | None
     job: dict[str, Any] | None  # None: only marked seen (--since now, filtered out)
-
-
-# Built once: a statement made per entry with its values inline cost SQLAlchemy more
-# (coercing each value, keying the cache) than SQLite's own work.
-_INSERT_JOB = insert(jobs).returning(*jobs.c)
 
 
 def seen_in(
@@ -153,23 +140,19 @@ def _batch_job(conn: Connection, batched: Sequence[WatchJob], name: str, now: fl
     assert first is not None
     items = tuple(BatchItem(str(n.job["source"]), n.title) for n in batched if n.job is not None)
     free = _Names(conn, [{"dest": first["dest"], "name": name}]).free(first["dest"], name)
-    values = new_job_values(
+    new = NewJob(
         source=str(Batch(free, items)),
         name=free,
         dest=first["dest"],
         priority=first["priority"],
-        password=None,
-        dedupe_key=None,
-        error=None,
-        now=now,
+        fetch=True,
         notify=first.get("notify"),
     )
-    row = conn.execute(_INSERT_JOB, values).one()
-    conn.execute(insert(fetches), [new_fetch_values(row.id, first["priority"], now)])
+    job = insert_job(SqlJobWriter(conn), new, now)
     keys = [n.job["dedupe_key"] for n in batched if n.job and n.job["dedupe_key"] is not None]
     if keys:  # each input's key, as a job of its own would hold it (distinct: seen_in)
-        conn.execute(insert(job_inputs), [{"dedupe_key": k, "job_id": row.id} for k in keys])
-    return job_from_row(row)
+        conn.execute(insert(job_inputs), [{"dedupe_key": k, "job_id": job.id} for k in keys])
+    return job
 
 
 class _Names:

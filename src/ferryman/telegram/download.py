@@ -59,9 +59,10 @@ def resume_point(path: Path, size: int) -> int:
     return keep
 
 
-def _append(path: Path, data: bytes) -> None:
+def _append(path: Path, *data: bytes) -> None:
     with open(path, "ab") as handle:
-        handle.write(data)
+        for block in data:
+            handle.write(block)
 
 
 class Download:
@@ -133,6 +134,10 @@ class Download:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+        if self.written != self.size:  # every chunk came: one was never written
+            raise FerrymanError(
+                "telegram.download_failed", f"wrote {self.written} of {self.size} bytes"
+            )
 
     def _has_room(self) -> bool:
         return self._next >= self.size or self._next < self.written + 2 * self.in_flight * CHUNK
@@ -154,14 +159,22 @@ class Download:
                     f"Telegram sent {len(data)} bytes at offset {offset}, expected {expected}",
                 )
             self._ready[offset] = data
-            await self._flush()
+            if not self._write.locked():  # else the write under way takes it after its own
+                await self._flush()
 
     async def _flush(self) -> None:
+        """The chunks ready in order from ``written`` on, in one write (one thread hop:
+        on a busy machine a hop a chunk held the window shut while requests waited).
+        One worker writes; the others ask for their next chunks meanwhile, and what
+        they bring is taken by this loop once its write is done."""
         async with self._write:
             while self.written in self._ready:
-                data = self._ready.pop(self.written)
-                await asyncio.to_thread(_append, self.path, data)
-                self.written += len(data)
+                run, at = [], self.written
+                while at in self._ready:
+                    run.append(self._ready.pop(at))
+                    at += len(run[-1])
+                await asyncio.to_thread(_append, self.path, *run)
+                self.written = at
                 self.on_progress(self.written)
         async with self._room:
             self._room.notify_all()

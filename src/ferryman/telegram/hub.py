@@ -42,12 +42,26 @@ class TelegramHub:
         self._listeners: list[tuple[Any, Any]] = []
         self._warming: asyncio.Task[None] | None = None
         self._ahead: AheadUploads | None = None
+        self._adopted: Any = None  # a client handed over (``adopt``), never disconnected
 
     def ahead(self) -> AheadUploads:
         """The uploads made while big files are still being staged (on the loop)."""
         if self._ahead is None:
             self._ahead = AheadUploads(asyncio.get_running_loop(), self.uploader)
         return self._ahead
+
+    def adopt(self, client: Any, dialer: Dialer | None = None) -> None:
+        """Go through ``client`` (connected and logged in, owned by whoever made it: it is
+        not disconnected here) instead of a connection of our own: ``serve`` handed a
+        client shares it with the engine, so the files its chat receives are fetched by
+        the account that received them. ``dialer``: how its extra connections are made."""
+        if self._client is not None:
+            return  # already connected: one login either way
+        self._client, self._adopted = client, client
+        self._login = asyncio.get_running_loop().create_future()
+        self._login.set_result(None)
+        if dialer is not None:
+            self.dialer = dialer
 
     def listen(self, callback: Any, event: Any) -> None:
         """Hand ``event``s to ``callback`` from the connection on, caught-up ones included:
@@ -104,9 +118,9 @@ class TelegramHub:
             self._login.cancel()
             await asyncio.gather(self._login, return_exceptions=True)
         self._login = None
-        if self._client is not None:
+        if self._client is not None and self._client is not self._adopted:
             await disconnect(self._client)
-            self._client = None
+        self._client = None
 
     async def _connect(self) -> Any:
         """Connected, its login not checked yet (:meth:`_check`)."""

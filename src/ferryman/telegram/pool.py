@@ -132,11 +132,17 @@ class SenderPool:
 class ClientPool:
     """One :class:`SenderPool` for whichever client is current: the downloads of a
     running engine share its connections (a file's fetch opens none of its own), and a
-    client replaced since (a reconnect) gets a fresh pool, the old one closed."""
+    client replaced since (a reconnect) gets a fresh pool, the old one closed.
 
-    def __init__(self, dialer: Dialer, limit: int) -> None:
+    Files fetched at once (an album's, a watch's look of several) also share ``gate``,
+    the requests in flight, and ``big``, the turns of files too big to wait in memory:
+    however many are fetched together, the chunks held stay those of a few files."""
+
+    def __init__(self, dialer: Dialer, limit: int, *, in_flight: int = 1, big: int = 1) -> None:
         self._dialer = dialer
         self._limit = limit
+        self.gate = asyncio.Semaphore(max(1, in_flight))
+        self.big = asyncio.Semaphore(max(1, big))
         self._client: Any = None
         self._pool: SenderPool | None = None
         self._old: list[SenderPool] = []

@@ -51,14 +51,14 @@ async def convert(ctx: Context, item: Item) -> None:
     """Run the item's deferred encode, check the result, and make the item deliverable."""
     settings = await ctx.settings()
     if not item.work_path or item.plan not in _ENCODERS:
-        await ctx.store.item_final(
+        await ctx.convert_store.item_final(
             item.id,
             ItemState.FAILED,
             FerrymanError("engine.internal", f"nothing to convert (plan {item.plan})"),
             owner=ctx.owner,
         )
         return
-    job = await ctx.store.get_job(item.job_id)
+    job = await ctx.convert_store.get_job(item.job_id)
     policy = (await resolve(ctx, job.dest)).policy
     src = Path(item.work_path)
     out = src.with_name(src.stem + ".converted.mp4")
@@ -84,7 +84,7 @@ async def convert(ctx: Context, item: Item) -> None:
     except FerrymanError as exc:
         await asyncio.to_thread(_discard, made)
         if exc.code == PARTS_UNUSABLE:
-            await ctx.store.forget_parts(item.id, ctx.owner)
+            await ctx.convert_store.forget_parts(item.id, ctx.owner)
             await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
         await _failed(ctx, item, src, exc)
         return
@@ -100,7 +100,7 @@ async def convert(ctx: Context, item: Item) -> None:
         _discard(made)  # a stop or a cancel: quick unlinks, no await
         raise
     seconds = round(time.monotonic() - started, 3)
-    await ctx.store.item_ready(
+    await ctx.convert_store.item_ready(
         item.id,
         ctx.owner,
         NewItem(
@@ -124,7 +124,7 @@ async def convert(ctx: Context, item: Item) -> None:
     )
     await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))
     ctx.bus.publish(ItemConverted(item.job_id, item.id, seconds=seconds))
-    if await ctx.store.seal_albums(item.job_id, await ctx.album_size(item.job_id)):
+    if await ctx.convert_store.seal_albums(item.job_id, await ctx.album_size(item.job_id)):
         ctx.wakeup.notify("deliver")
 
 
@@ -195,14 +195,16 @@ async def _encode(
         kwargs.update(
             workdir=_parts_dir(src, encode, settings.media.segment_seconds),
             settings=encode,
-            done=frozenset(await ctx.store.part_history(item.id)),
+            done=frozenset(await ctx.convert_store.part_history(item.id)),
             segment_seconds=settings.media.segment_seconds,
         )
 
         def on_event(name: str, value: Any) -> None:
             if name == "part":
                 recorded.append(
-                    asyncio.ensure_future(ctx.store.part_done(item.id, ctx.owner, int(value)))
+                    asyncio.ensure_future(
+                        ctx.convert_store.part_done(item.id, ctx.owner, int(value))
+                    )
                 )
 
     elif item.plan is Plan.AUDIO:
@@ -253,14 +255,14 @@ async def _unless_stopping(
 async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> None:
     settings = await ctx.settings()
     failures = item.attempts + 1
-    if not await ctx.store.renew(items, item.id, ctx.owner, settings.lease_seconds):
+    if not await ctx.convert_store.renew(items, item.id, ctx.owner, settings.lease_seconds):
         raise LeaseLost(f"item {item.id}")  # another worker owns the files now: touch nothing
     if should_retry(exc, failures, settings.retry):
         delay = backoff_seconds(failures, settings.retry)
         log.warning("conversion of %s failed (%s); retry in %.1fs", item.source_path, exc, delay)
-        await ctx.store.item_retry(item.id, ctx.owner, exc, delay)
+        await ctx.convert_store.item_retry(item.id, ctx.owner, exc, delay)
         return
-    job = await ctx.store.get_job(item.job_id)
+    job = await ctx.convert_store.get_job(item.job_id)
     exc = quarantine.in_input_terms(exc, src, item.source_path)
     kept = await asyncio.to_thread(
         quarantine.keep_again,  # a crash after the move and before the record: found
@@ -272,7 +274,7 @@ async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> No
         exc,
         f"{item.seq:06d}",
     )
-    await ctx.store.item_final(
+    await ctx.convert_store.item_final(
         item.id, ItemState.QUARANTINED, exc, owner=ctx.owner, work_path=str(kept)
     )
     await asyncio.to_thread(_remove_dirs, _all_parts_dirs(src))

@@ -56,7 +56,7 @@ class DeliveryAhead:
         if self.ctx.draining or self.ctx.stopping.is_set():
             return None
         try:
-            claim = await self.ctx.store.claim_delivery(self.ctx.owner, lease)
+            claim = await self.ctx.deliver_store.claim_delivery(self.ctx.owner, lease)
         except Exception:
             log.exception("deliver: claiming the next album ahead failed")
             return None
@@ -115,7 +115,7 @@ class DeliveryAhead:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _prepare(self, claim: AlbumClaim, lease: float) -> Mapping[int, str]:
-        async with held(self.ctx.store, albums, claim.album.id, self.ctx.owner, lease):
+        async with held(self.ctx.deliver_store, albums, claim.album.id, self.ctx.owner, lease):
             return await deliver.prepare(self.ctx, claim)
 
 

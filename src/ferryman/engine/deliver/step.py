@@ -52,7 +52,7 @@ async def sweep_half_built(ctx: Context) -> int:
     a cancel or a failure meanwhile would not). Only sinks that build folders are
     asked (``builds_folders`` on their kind): nothing else is opened. How many went."""
     removed = 0
-    for job, seqs in await ctx.store.albums_unheld():
+    for job, seqs in await ctx.deliver_store.albums_unheld():
         try:
             route = await resolve(ctx, job.dest)
             if not route.kind.builds_folders:
@@ -82,7 +82,7 @@ async def captions_at_end(ctx: Context, job: Job) -> None:
     were given before it was known ("1/3+") final now, each once; others are left."""
     if not job.state.terminal:
         return
-    albums = await ctx.store.album_count(job.id)
+    albums = await ctx.deliver_store.album_count(job.id)
     if not albums:
         return  # nothing went out: no sink to open
     settings = await ctx.settings()
@@ -169,7 +169,7 @@ async def deliver(
     chain = chain and not ctx.draining and ahead is None
     if before_record is not None:
         await before_record()
-    after = await ctx.store.album_delivered(
+    after = await ctx.deliver_store.album_delivered(
         album.id,
         ctx.owner,
         ref,
@@ -189,7 +189,7 @@ async def deliver(
         log.warning("album %s of job %s: work files not removed: %s", album.seq, job.id, exc)
     sent = len(album.items) - len(ended)
     ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=sent, ref=ref))
-    if job.wait_reason == ROOM and await ctx.store.room_again(job.id, ROOM):
+    if job.wait_reason == ROOM and await ctx.deliver_store.room_again(job.id, ROOM):
         ctx.bus.publish(JobResumed(job.id))
     return (False, ahead) if ahead is not None else (chain, after)
 
@@ -328,7 +328,7 @@ async def _end_alone(
     if not await _nothing_delivered(sink, delivery):
         return False
     if len(album.items) > 1:
-        made = await ctx.store.album_split(album.id, ctx.owner, error)
+        made = await ctx.deliver_store.album_split(album.id, ctx.owner, error)
         log.error(
             "album %s of job %s failed for good (%s); its %d files go one by one",
             album.seq,
@@ -342,7 +342,7 @@ async def _end_alone(
     fault = FerrymanError("entry.internal", f"{error.message} (while delivering it)")
     ended = await _quarantine_refused(ctx, job, album, {item.id: fault})
     ended.setdefault(item.id, (ItemState.FAILED, fault, None))  # no file left to keep
-    await ctx.store.album_split(album.id, ctx.owner, error, ended)
+    await ctx.deliver_store.album_split(album.id, ctx.owner, error, ended)
     log.error("%s of job %s ends alone: %s", item.source_path, job.id, fault)
     if ended[item.id][0] is ItemState.QUARANTINED:
         ctx.bus.publish(ItemQuarantined(album.job_id, item.id, code=fault.code))
@@ -384,7 +384,9 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
         # The destination is full: a wait like the work area's, rechecked, uncounted,
         # never a failure; the job says where and how much until an album goes out.
         delay = settings.space_recheck_seconds
-        if await ctx.store.album_waits_for_room(album.id, ctx.owner, album.job_id, exc, delay):
+        if await ctx.deliver_store.album_waits_for_room(
+            album.id, ctx.owner, album.job_id, exc, delay
+        ):
             log.warning("album %s of job %s waits for room: %s", album.seq, album.job_id, exc)
             ctx.bus.publish(JobWaiting(album.job_id, reason=ROOM))
         ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=delay))
@@ -392,7 +394,9 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
     if isinstance(exc, ServerWait):
         # A wait the destination imposed is not a failure: honour it to the second, uncounted.
         log.warning("album %s of job %s waits %ss: %s", album.seq, album.job_id, exc.seconds, exc)
-        await ctx.store.album_retry(album.id, ctx.owner, exc, float(exc.seconds), count=False)
+        await ctx.deliver_store.album_retry(
+            album.id, ctx.owner, exc, float(exc.seconds), count=False
+        )
         ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=exc.seconds))
         return
     failures = album.attempts + 1
@@ -401,8 +405,8 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
         log.warning(
             "album %s of job %s failed (%s); retry in %.1fs", album.seq, album.job_id, exc, delay
         )
-        await ctx.store.album_retry(album.id, ctx.owner, exc, delay)
+        await ctx.deliver_store.album_retry(album.id, ctx.owner, exc, delay)
     else:
         log.error("album %s of job %s failed for good: %s", album.seq, album.job_id, exc)
-        await ctx.store.album_failed(album.id, ctx.owner, exc)
+        await ctx.deliver_store.album_failed(album.id, ctx.owner, exc)
     ctx.bus.publish(AlbumFailed(album.job_id, album=album.seq, code=exc.code))

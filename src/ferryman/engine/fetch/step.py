@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import mimetypes
 from collections.abc import AsyncIterator
 
 import httpx
 
-from ferryman.archive.suffixes import strip_archive_suffixes
+from ferryman.archive.suffixes import file_job_name
 from ferryman.config import NetworkSettings
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing.events import JobFetched, JobFetching, JobFinished, JobWaiting
@@ -26,8 +25,8 @@ from ferryman.engine.plumbing.offline import offline_or
 from ferryman.engine.plumbing.retry import again_after
 from ferryman.engine.plumbing.space import never_fits, room_for
 from ferryman.engine.plumbing.workarea import job_work_dir, kept_fetch_dir, set_aside, take_back
+from ferryman.engine.read import chosen
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import safe_name
 from ferryman.net import partfile
 from ferryman.net.http import make_client
 from ferryman.net.progress import DownloadProgress
@@ -44,7 +43,7 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
     """Fetch one claimed input: what it gave, or the error to settle it with. The
     caller records it with ``settle`` once its heartbeat has stopped (a nudged beat
     would otherwise see the lease it just gave back and cancel the finished step)."""
-    job = await ctx.store.get_job(claimed.job_id)
+    job = await ctx.fetch_store.get_job(claimed.job_id)
     settings = await ctx.settings()
     folder = job_work_dir(settings, job.id) / "fetch"
 
@@ -123,31 +122,21 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
     got, job_id = outcome, claimed.job_id
     path = str(got.path) if got.path is not None else None  # None: read in place
     if got.note:  # kept for the job's report
-        await ctx.store.put_source_memo(job_id, FETCH_NOTE, got.note)
+        await ctx.fetch_store.put_source_memo(job_id, FETCH_NOTE, got.note)
     # Named before the fetch is done: the unpack stage may claim the job at once, and
     # reads it under the name it has then (a link's one file takes it).
-    named = got.name and await ctx.store.name_from_input(
-        job_id, _job_name(got.name), got.variant, got.kin
+    named = got.name and await ctx.fetch_store.name_from_input(
+        job_id, file_job_name(got.name), got.variant, got.kin
     )
     if named:
         log.info("job %s is named %r, as its input calls itself", job_id, named)
-    await ctx.store.fetch_done(claimed.id, ctx.owner, path, got.size)
+    held = await ctx.fetch_store.fetch_done(claimed.id, ctx.owner, path, got.size, hold=chosen.HOLD)
+    if held:
+        log.info("job %s is held until its entries are chosen", job_id)
     ctx.bus.publish(
         JobFetched(job_id, size=got.size, name=got.name, note=got.note, in_place=path is None)
     )
     ctx.wakeup.notify()
-
-
-def _job_name(found: str) -> str:
-    """``a b.zip`` → ``a b``, ``clip.mp4`` → ``clip``, a video's title as it is: an
-    extension goes only when it is an archive's or a known file type's."""
-
-    stripped = strip_archive_suffixes(found)
-    if stripped == found:
-        stem, dot, ext = found.rpartition(".")
-        if dot and stem.strip() and mimetypes.guess_type(f"x.{ext}")[0] is not None:
-            stripped = stem
-    return safe_name(stripped.strip() or found, "job")
 
 
 async def drop_if_cancelled(ctx: Context, claimed: Fetch) -> None:
@@ -155,7 +144,7 @@ async def drop_if_cancelled(ctx: Context, claimed: Fetch) -> None:
     fetch has stopped (the step that wrote it is over), set aside for a retry to go on
     from (``workarea.kept_fetch_dir``; a remove deletes it). A fetch whose lease went
     elsewhere keeps its folder: the new owner resumes it."""
-    found = await ctx.store.fetched(claimed.job_id)
+    found = await ctx.fetch_store.fetched(claimed.job_id)
     if found is not None and found.state == "cancelled":
         settings = await ctx.settings()
         folder = job_work_dir(settings, claimed.job_id) / "fetch"
@@ -172,9 +161,9 @@ async def _failed(ctx: Context, claimed: Fetch, exc: FerrymanError) -> None:
     again = again_after(exc, claimed.attempts + 1, await ctx.settings())
     if again is None:
         log.info("fetch of job %s failed for good: %s", claimed.job_id, exc)  # the run says it
-        job_id = await ctx.store.fetch_failed(claimed.id, ctx.owner, exc)
+        job_id = await ctx.fetch_store.fetch_failed(claimed.id, ctx.owner, exc)
         ctx.bus.publish(JobFinished(job_id, state="failed", code=exc.code))
         return
     log.warning("fetch of job %s: %s; again in %.1fs", claimed.job_id, exc, again.delay)
-    await ctx.store.fetch_retry(claimed.id, ctx.owner, exc, again.delay, count=again.counted)
+    await ctx.fetch_store.fetch_retry(claimed.id, ctx.owner, exc, again.delay, count=again.counted)
     ctx.bus.publish(JobWaiting(claimed.job_id, reason=exc.code))

@@ -18,10 +18,10 @@ from ferryman.fsutil import remove_files
 from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
-from ferryman.store import Store
+from ferryman.store.ports import Control
 
 
-async def cancel_job(store: Store, job_id: int) -> list[str]:
+async def cancel_job(store: Control, job_id: int) -> list[str]:
     """Cancel the job and delete the work files of everything it had not delivered.
 
     The nudge wakes running engines, in this process or another (`ferryman cancel`
@@ -33,23 +33,23 @@ async def cancel_job(store: Store, job_id: int) -> list[str]:
     return paths
 
 
-async def pause_job(store: Store, job_id: int) -> Job:
+async def pause_job(store: Control, job_id: int) -> Job:
     return await store.set_paused(job_id, True)
 
 
-async def resume_job(store: Store, job_id: int) -> Job:
+async def resume_job(store: Control, job_id: int) -> Job:
     job = await store.set_paused(job_id, False)
     await store.nudge()  # a running engine (maybe another process) takes it up now
     return job
 
 
-async def retry_job(store: Store, job_id: int) -> Job:
+async def retry_job(store: Control, job_id: int) -> Job:
     job = await store.retry(job_id)
     await store.nudge()
     return job
 
 
-async def give_password(store: Store, job_id: int, password: str) -> Job:
+async def give_password(store: Control, job_id: int, password: str) -> Job:
     """Add a password to the job; a job waiting for one reads on from where it stopped."""
     if not password:
         await store.get_job(job_id)  # no such job: say that first (job.not_found)
@@ -68,7 +68,7 @@ class Removed:
 
 
 async def remove_job(
-    store: Store,
+    store: Control,
     settings: Settings,
     job_id: int,
     *,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from ferryman.archive.suffixes import strip_archive_suffixes
+from ferryman.archive.suffixes import file_job_name, strip_archive_suffixes
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
@@ -20,8 +20,8 @@ from ferryman.sources.base import Access, Inspection, Source, SourceRegistry
 from ferryman.sources.builtin import default_sources
 
 if TYPE_CHECKING:  # `ferryman add` writes through the light store, without SQLAlchemy
-    from ferryman.store import Store
     from ferryman.store.lite import LiteStore
+    from ferryman.store.ports import Intake
 
 
 def dedupe_key(ident: str, dest: str) -> str:
@@ -138,8 +138,16 @@ def _with_profile(registry: SourceRegistry, uri: str, profile: Profile | None, f
     return made or uri
 
 
+def message_input(uri: str, file_name: str, dest: str, sinks: SinkRegistry) -> NewInput:
+    """A file a front door received as a message (``tg:u/…``, made by the door, never
+    typed): fetched first, named after its file; no dedupe key (the door keeps its own,
+    by the file's id)."""
+    dest = sinks.parse(dest).text
+    return NewInput(uri, True, file_job_name(file_name), None, None, file_name, dest)
+
+
 async def add_source(
-    store: Store,
+    store: Intake,
     raw: str | Path,
     *,
     dest: str = "library:",

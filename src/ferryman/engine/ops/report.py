@@ -12,7 +12,7 @@ from ferryman.store.rows import summarise_items
 if TYPE_CHECKING:  # `ferryman status` reads through the light store, without SQLAlchemy
     from ferryman.sinks.base import SinkRegistry
     from ferryman.sources.base import SourceRegistry
-    from ferryman.store import Store
+    from ferryman.store.ports import JobsView
 
 _PENDING = [s for s in ItemState if not s.terminal]
 
@@ -86,7 +86,7 @@ def _error(job: Job) -> dict[str, Any] | None:
     }
 
 
-async def status(store: Store, sources: SourceRegistry | None = None) -> dict[str, Any]:
+async def status(store: JobsView, sources: SourceRegistry | None = None) -> dict[str, Any]:
     per_job = await store.item_counts()
     fetching, errors = await store.fetching_jobs(), await store.fetch_errors()
     places = await store.queue_places()
@@ -125,7 +125,7 @@ def status_of(
 
 
 async def report(
-    store: Store,
+    store: JobsView,
     job_id: int,
     sources: SourceRegistry | None = None,
     sinks: SinkRegistry | None = None,
@@ -188,7 +188,7 @@ async def report(
 
 
 async def run_summary(
-    store: Store,
+    store: JobsView,
     since: float,
     touched: Collection[int] | None = None,
     *,

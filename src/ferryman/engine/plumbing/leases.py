@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy import Table
 
 from ferryman.engine.plumbing.wakeup import Wakeup
-from ferryman.store import Store
+from ferryman.store.ports import Leaseholder
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class Beat:
 
 @contextlib.asynccontextmanager
 async def held(
-    store: Store,
+    store: Leaseholder,
     table: Table,
     row_id: int,
     owner: str,

@@ -28,7 +28,7 @@ async def keep_input(ctx: Context, job: Job, exc: FerrymanError) -> None:
     except FerrymanError:
         return
     if source is None:  # a fetched input: the copy in the work area
-        fetched = await ctx.store.fetched(job.id)
+        fetched = await ctx.read_store.fetched(job.id)
         if fetched is None or fetched.path is None:
             return
         source = Path(fetched.path)
@@ -52,6 +52,6 @@ async def input_failed(ctx: Context, job: Job, exc: FerrymanError) -> None:
     """The input itself is unusable: fail the job, keep a copy of a broken archive."""
     settings = await ctx.settings()
     await keep_input(ctx, job, exc)
-    await ctx.store.fail_job(job.id, exc, ctx.owner)
+    await ctx.read_store.fail_job(job.id, exc, ctx.owner)
     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job.id), True)
     ctx.bus.publish(JobFinished(job.id, state="failed", code=exc.code))

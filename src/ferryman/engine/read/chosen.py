@@ -1,9 +1,11 @@
 """A job limited to the entries a person chose (the chat's "Choose files").
 
-The chosen paths ride on the job as a source memo (``MEMO``), written with the job in
-one transaction (``intake.add_source(memos=…)``). Reading the input, every other entry
-is recorded skipped (``not chosen``) without its bytes being read, so the job's report
-says what was left and a restart reads the same choice.
+A job whose entries are to be chosen carries the memo ``HOLD``: the fetch stage, its
+input downloaded, pauses it (waiting for ``HOLD``) in the transaction that ends the
+fetch, so nothing is read before the choice; the choice (``store.hold_ended``) writes
+the chosen paths as the memo ``MEMO`` and lets it go on in one transaction. Reading the
+input, every other entry is recorded skipped (``not chosen``) without its bytes being
+read, so the job's report says what was left and a restart reads the same choice.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import replace
 from ferryman.sources.base import SourceEntry
 
 MEMO = "chosen"
+HOLD = "job.choosing"  # the memo (and the held job's wait reason, a registered code)
 NOT_CHOSEN = "not chosen"
 
 

@@ -43,13 +43,13 @@ class Backlog:
     items: int
     bytes: int
 
-    def full(self, settings: Settings, size: int = 0) -> bool:
-        """Reading waits before an entry of ``size`` bytes: ``backlog_items`` files are
-        there, or the entry would take their bytes past ``backlog_bytes`` (one larger
-        than that goes alone, once the backlog is empty: else it would never go)."""
-        return self.items >= settings.backlog_items or (
-            self.items > 0 and self.bytes + size > settings.backlog_bytes
-        )
+    def full(self, settings: Settings, size: int = 0, items: int | None = None) -> bool:
+        """Reading waits before an entry of ``size`` bytes: ``items`` files (default
+        ``backlog_items``) are there, or the entry would take their bytes past
+        ``backlog_bytes`` (one larger than that goes alone, once the backlog is empty:
+        else it would never go)."""
+        most = settings.backlog_items if items is None else items
+        return self.items >= most or (self.items > 0 and self.bytes + size > settings.backlog_bytes)
 
 
 @dataclasses.dataclass
@@ -65,6 +65,7 @@ class EntryBatch:
     recorded: bool = False  # a batch of this read has been recorded
     folder_name: FolderName | None = None  # a first read's first batch may name the job
     ended: bool = False  # the input's last entry is in the batch
+    streamed: bool = False  # the input is read where it lies on a server (no local copy)
     # How the job is named, worked out as the read starts (``unpack``): every flush
     # waits for it, so the name is in before the first album is sealed.
     naming: asyncio.Future[None] | None = None
@@ -92,6 +93,14 @@ class EntryBatch:
         """The job's album size now (the setting may change while it is read)."""
         return self.route.album_size(await self.ctx.settings())
 
+    def items_bound(self, settings: Settings) -> int:
+        """Files of the job the work area may hold before reading waits: the setting,
+        or fewer when the input streams from a server and its sink bounds that
+        (``backlog_albums``: Telegram's uplink is slower than many downlinks)."""
+        albums = self.route.kind.backlog_albums if self.streamed else None
+        most = settings.backlog_items
+        return most if albums is None else min(most, albums * self.route.album_size(settings))
+
     def ready(self) -> int:
         """Entries in the batch ready to deliver."""
         return sum(1 for _, _, p, _ in self.entries if p.state is ItemState.READY)
@@ -99,7 +108,7 @@ class EntryBatch:
     async def on_disk(self) -> Backlog:
         """The job's files in the work area, those not yet recorded included."""
         if self.recorded_on_disk is None:
-            self.recorded_on_disk = Backlog(*await self.ctx.store.backlog(self.job.id))
+            self.recorded_on_disk = Backlog(*await self.ctx.read_store.backlog(self.job.id))
         pending = [p.size for _, _, p, _ in self.entries if not p.state.terminal]
         recorded = self.recorded_on_disk
         return Backlog(recorded.items + len(pending), recorded.bytes + sum(pending))
@@ -125,7 +134,7 @@ class EntryBatch:
         """The job is called after its input's one folder (``engine/read/folder_name.py``),
         before its first album is sealed: every album goes under the one name."""
         base = safe_name(strip_archive_suffixes(folder).strip() or folder, "job")
-        named = await self.ctx.store.name_from_input(self.job.id, base)
+        named = await self.ctx.read_store.name_from_input(self.job.id, base)
         if named:
             log.info("job %s is named %r, as its input's one folder", self.job.id, named)
             self.job = dataclasses.replace(self.job, name=named)
@@ -149,7 +158,7 @@ class EntryBatch:
             if folder is not None:
                 await self.name_from_folder(folder)
         try:
-            recorded = await ctx.store.record_entries(
+            recorded = await ctx.read_store.record_entries(
                 job.id,
                 ctx.owner,
                 pending[-1][0] + 1,

@@ -265,7 +265,7 @@ async def _run_limits(
         work=work,
         cursor=job.cursor,
         known=known,
-        files=settings.backlog_items - backlog.items - staged,
+        files=batch.items_bound(settings) - backlog.items - staged,
         bytes=settings.backlog_bytes - backlog.bytes - staged_bytes,
         # Until this read's first batch is recorded: the first album goes out sooner.
         # Later ones leave as the loop meets them, the runs kept long (few hops).

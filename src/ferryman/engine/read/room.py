@@ -76,12 +76,12 @@ async def wait_for_room(
         ctx.checkpoint()
         mark = ctx.wakeup.mark("room")  # a delivery while we look is not missed
         settings = await ctx.settings()
-        if (await batch.on_disk()).full(settings, size):
+        if (await batch.on_disk()).full(settings, size, batch.items_bound(settings)):
             reason: str | None = "backlog"
         elif not room_for(work, size, settings.space_floor):
             if never_fits(work, size):  # asked only when there is no room now
                 if waiting is not None:
-                    await ctx.store.set_wait(job.id, ctx.owner, None, blocked=False)
+                    await ctx.read_store.set_wait(job.id, ctx.owner, None, blocked=False)
                 raise FerrymanError(
                     "space.too_large",
                     f"{size} bytes: more than the whole disk holding the work area",
@@ -100,9 +100,9 @@ async def wait_for_room(
             # the partial albums that recording the wait lets go can free room.
             if grace_until is None:
                 batch.forget_load()
-                if not (await batch.on_disk()).full(settings, size):
+                if not (await batch.on_disk()).full(settings, size, batch.items_bound(settings)):
                     continue
-                in_flight = await ctx.store.albums_in_flight(job.id)
+                in_flight = await ctx.read_store.albums_in_flight(job.id)
                 grace_until = time.monotonic() + (BACKLOG_GRACE_SECONDS if in_flight else 0)
             left = grace_until - time.monotonic()
             if left > 0:
@@ -110,18 +110,18 @@ async def wait_for_room(
                 batch.forget_load()
                 continue
         if reason != waiting:
-            await ctx.store.set_wait(job.id, ctx.owner, reason, blocked=reason is not None)
+            await ctx.read_store.set_wait(job.id, ctx.owner, reason, blocked=reason is not None)
             if reason is not None:
                 ctx.bus.publish(JobWaiting(job.id, reason=reason))
                 # Items on disk may now go out in partial albums: that is what frees room.
-                await ctx.store.seal_albums(job.id, batch.route.album_size(settings))
+                await ctx.read_store.seal_albums(job.id, batch.route.album_size(settings))
                 ctx.wakeup.notify()
             else:
                 ctx.bus.publish(JobResumed(job.id))
             waiting = reason
         if reason is None:
             return
-        if reason == "backlog" and give_turn and await ctx.store.read_waits_behind(job.id):
+        if reason == "backlog" and give_turn and await ctx.read_store.read_waits_behind(job.id):
             raise TurnGiven
         pause = settings.space_recheck_seconds if reason == "space.low" else settings.poll_seconds
         await ctx.wakeup.wait(pause, since=mark, topic="room")

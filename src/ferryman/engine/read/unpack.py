@@ -4,9 +4,10 @@ Nothing is unpacked in full. The reader runs on a thread of its own (every call 
 archive handle from the same thread); each entry is staged, prepared and recorded
 together with the job's cursor in one transaction, so a restart resumes after the
 last recorded entry. Reading waits while the job already has ``backlog_items`` files
-on disk, or the next entry would take their bytes past ``backlog_bytes``, or while
-writing the next entry (or copying a nested archive out to read
-it) would take free space below the floor.
+on disk (fewer for an input streamed from a server to a sink that bounds it by albums,
+``SinkKind.backlog_albums``), or the next entry would take their bytes past
+``backlog_bytes``, or while writing the next entry (or copying a nested archive out to
+read it) would take free space below the floor.
 
 The parts: ``read_loop`` (the loop over the reading thread's runs), ``entry_batch``
 (recording entries in batches), ``room`` (the waits for room), ``bad_input`` (an
@@ -54,7 +55,7 @@ async def expand(ctx: Context, job: Job) -> None:
         return
     except TurnGiven:
         log.info("job %s waits for room: a job further behind is read first", job.id)
-        await ctx.store.give_turn(job.id, ctx.owner)
+        await ctx.read_store.give_turn(job.id, ctx.owner)
         return
     except LeaseLost:
         raise
@@ -70,7 +71,7 @@ async def expand(ctx: Context, job: Job) -> None:
         return
     if again.counted:
         log.warning("reading job %s failed (%s); again in %.1fs", job.id, exc, again.delay)
-    await ctx.store.job_retry(job.id, ctx.owner, exc, again.delay, count=again.counted)
+    await ctx.read_store.job_retry(job.id, ctx.owner, exc, again.delay, count=again.counted)
     ctx.bus.publish(JobWaiting(job.id, reason=exc.code))
 
 
@@ -100,7 +101,9 @@ async def _expand(ctx: Context, job: Job) -> None:
         # input is looked at and its work folder made (one hop to the reading thread).
         work = job_work_dir(settings, job.id)
         reads = asyncio.gather(
-            ctx.store.known_seqs(job.id), ctx.store.fetched(job.id), ctx.store.source_memos(job.id)
+            ctx.read_store.known_seqs(job.id),
+            ctx.read_store.fetched(job.id),
+            ctx.read_store.source_memos(job.id),
         )
         try:
             source = ctx.sources.for_uri(job.source)
@@ -118,7 +121,7 @@ async def _expand(ctx: Context, job: Job) -> None:
         waits = RoomWaits(asyncio.get_running_loop())
         fetched_path = Path(fetched.path) if fetched is not None and fetched.path else None
         local = source.local_path(job.source) or fetched_path
-        batch = EntryBatch(ctx, job, route)
+        batch = EntryBatch(ctx, job, route, streamed=local is None)
         if not known:  # its name is chosen beside the read, before its first record
             batch.naming = asyncio.ensure_future(_choose_name(batch, local))
 
@@ -209,7 +212,7 @@ class _Memo:
         return self._known.get(key)
 
     def put(self, key: str, value: str) -> None:
-        self._waits.wait(self._ctx.store.put_source_memo(self._job_id, key, value))
+        self._waits.wait(self._ctx.read_store.put_source_memo(self._job_id, key, value))
         self._known[key] = value
 
 
@@ -224,19 +227,19 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None, batch: 
                 f" opened it ({error.message})",
             )
         # what was read goes out in partial albums meanwhile
-        await ctx.store.need_password(job.id, ctx.owner, error, await batch.album_size())
+        await ctx.read_store.need_password(job.id, ctx.owner, error, await batch.album_size())
         ctx.wakeup.notify()
         ctx.bus.publish(JobWaiting(job.id, reason=error.code))
         return
     if error is not None and not error.ends_input:  # see errors.ErrorSpec
         raise error
-    if error is not None and not await ctx.store.known_seqs(job.id):
+    if error is not None and not await ctx.read_store.known_seqs(job.id):
         await input_failed(ctx, job, error)
         return
     if error is not None:
         await keep_input(ctx, job, error)  # broken part-way: keep it for a look
     # the last, partial albums are sealed with it
-    if await ctx.store.finish_expansion(job.id, ctx.owner, error, await batch.album_size()):
+    if await ctx.read_store.finish_expansion(job.id, ctx.owner, error, await batch.album_size()):
         ctx.wakeup.notify("deliver")
     ctx.read_ended.add(job.id)
     ctx.wakeup.notify("last")  # its albums may all be out already: the job ends now

@@ -39,7 +39,7 @@ from ferryman.links.profile import Profile, parse_token
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.listers.base import ListerRegistry, Resuming, Seen, WatchEntry
-from ferryman.store import Store
+from ferryman.store.ports import WatchStore
 from ferryman.store.rows import LeaseLost
 from ferryman.store.schema import watches
 from ferryman.store.watches import Made, Watch, WatchJob, entry_key
@@ -112,7 +112,7 @@ class Found:
 class Checker:
     """What a check needs of the engine (or of ``watch check`` without one)."""
 
-    store: Store
+    store: WatchStore
     sources: SourceRegistry
     sinks: SinkRegistry
     listers: ListerRegistry

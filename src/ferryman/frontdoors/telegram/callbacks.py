@@ -29,7 +29,7 @@ from ferryman.frontdoors.telegram.user_settings import CHOICES, Who
 from ferryman.links.profile import from_caption
 from ferryman.sources.base import SourceRegistry
 from ferryman.store import Store
-from ferryman.store.telegram_inbox import DOWNLOADING, InboxRow
+from ferryman.store.telegram_inbox import InboxRow
 from ferryman.telegram.remote import RemoteFile
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,18 @@ class Actions:
     # ------------------------------------------------------------- offers
 
     async def job_offer(self, job_id: int) -> Offer | None:
+        """What a job's status message offers: an archive sent in the chat, while it
+        downloads, its files' choice; else the job's controls."""
         try:
             job = await self.store.get_job(job_id)
         except FerrymanError:
             return None
+        row = await self.store.inbox_of_job(job_id)
+        if row is not None and row.name and named_archive(row.name) and not job.state.terminal:
+            fetch = await self.store.fetched(job_id)
+            if fetch is not None and fetch.state != "done":
+                asked = await asyncio.to_thread(choose.asked, self.inbox.folder / str(row.id))
+                return choices.archive_offer(row.id, asked)
         return choices.job_offer(job, link=_to_media(job.source))
 
     def offer_archive(self, row: InboxRow, remote: RemoteFile, asked: bool) -> None:
@@ -203,19 +211,18 @@ class Actions:
         return Done(f"job {made.id}: {form} of the same link{note}")
 
     async def _archive(self, chat_id: int, message_id: int, row_id: int, what: str) -> Done:
-        folder = self.inbox.folder / str(row_id)
         row = await self._row(row_id)
-        if row is None or not (self.inbox.downloading(row_id) or row_id in self.picking):
+        if row is None or not (
+            row_id in self.picking or await self.inbox.ask_choose(row, what == "choose")
+        ):
             done = f" (job {row.job_id})" if row is not None and row.job_id else ""
             return Done(
                 f"too late: the archive is already being read{done}; to pick its files,"
                 " send it again with the caption choose force"
             )
         if what == "choose":
-            await asyncio.to_thread(choose.ask, folder)
             note = "you choose the files once it is downloaded"
         else:
-            await asyncio.to_thread(choose.forget, folder)
             note = "everything comes once it is downloaded"
         await self.chat.offer(chat_id, message_id, choices.archive_offer(row_id, what == "choose"))
         return Done(note)
@@ -226,15 +233,13 @@ class Actions:
 
     # ------------------------------------------------------- choose files
 
-    async def show_list(self, row: InboxRow, board: Board | None) -> None:
-        """The archive is here and its person asked to choose: list its files."""
-        assert row.path is not None
-        path = Path(row.path)
+    async def show_list(self, row: InboxRow, path: Path, board: Board | None) -> None:
+        """The archive is downloaded and its job held: list its files."""
         name = row.name or path.name
         if board is not None:
             self.chat.drop_offer(board.chat_id, board.message_id)
             shown = render.Shown(100, "ended", f"{name}: downloaded; choose its files", final=True)
-            self.inbox.board.want(board, shown)
+            self.inbox.board.let_go(board, shown)
         options = choose.listing_options(self.settings)
         try:
             entries = await asyncio.to_thread(choose.list_archive, path, options)
@@ -248,7 +253,7 @@ class Actions:
             )
             return
         picking = choose.Picking(row.id, row.chat_id, row.message_id, name, entries)
-        await asyncio.to_thread(picking.restore, path.parent)
+        await asyncio.to_thread(picking.restore, self.inbox.folder / str(row.id))
         self.picking[row.id] = picking
         picking.message_id = await self.chat.send(
             row.chat_id,
@@ -289,7 +294,8 @@ class Actions:
         if not picking.chosen:
             return Done("choose at least one file first")
         row = await self._row(picking.row_id)
-        if row is None or row.state != DOWNLOADING:
+        job = await self.store.get_job(row.job_id) if row and row.job_id else None
+        if row is None or job is None or not self.inbox.held(job):
             return Done("this archive was taken already")
         paths = picking.chosen_paths()
         job = await self.inbox.take_chosen(row, paths)
@@ -300,10 +306,15 @@ class Actions:
         return Done(f"job {job.id}: {len(paths)} files")
 
     async def _drop(self, picking: choose.Picking) -> Done:
-        """None of its files: the download is deleted, its row ends cancelled (a
-        restart does not list it again; sending it again takes it anew)."""
+        """None of its files: its held job is cancelled and removed (the download with
+        its work folder), its row ends cancelled (a restart does not list it again;
+        sending it again takes it anew)."""
         self.picking.pop(picking.row_id, None)
-        await self.store.inbox_failed(picking.row_id, "job.cancelled")
+        row = await self._row(picking.row_id)
+        await self.store.inbox_failed(picking.row_id, "job.cancelled", let_go=True)
+        if row is not None and row.job_id is not None:
+            await control.cancel_job(self.store, row.job_id)
+            await control.remove_job(self.store, self.settings, row.job_id)
         await asyncio.to_thread(shutil.rmtree, self.inbox.folder / str(picking.row_id), True)
         await self._redraw(picking, f"{picking.name}: dropped; the download is deleted")
         return Done(f"{picking.name}: dropped")

@@ -1,10 +1,9 @@
-"""``/cleanup``: what the chat's downloads and ended jobs still keep on disk, and removing it.
+"""``/cleanup``: what ended jobs still keep on disk, and removing it.
 
-Only what no running job needs: the downloaded file of a job that has ended (after
-which ``/retry`` of that job has nothing to read), downloads that failed (a duplicate is
-never downloaded, so it has no file), and work folders of ended jobs (the engine clears
-these itself when a job ends, and sweeps them at start; a cancelled job's empty folder
-may be left).
+Only what no running job needs: work folders of ended jobs (the engine clears these
+itself when a job ends, and sweeps them at start; a cancelled job's empty folder may be
+left), and the files an older ferryman downloaded in the chat door itself (a row with a
+``path``; a file sent now is downloaded into its job's work area by the engine).
 """
 
 from __future__ import annotations

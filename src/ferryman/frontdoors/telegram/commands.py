@@ -119,15 +119,11 @@ class Commands:
         return "\n".join(render.job_row(j) for j in jobs[-LIST_MAX:])
 
     async def queue(self, _arg: str) -> str:
-        lines = [
-            f"downloading {t.name}: {render.percent_of(t.done, t.size)}%"
-            for t in self.inbox.transfers.values()
-        ]
         waiting = [j for j in await self.store.list_jobs() if not j.state.terminal]
         waiting.sort(key=lambda j: (-j.priority, j.id))
         per_job = await self.store.item_counts()
         shown = [render.job_shown(j, per_job.get(j.id, {})).text for j in waiting[:LIST_MAX]]
-        lines += [text.splitlines()[0] for text in shown]  # without the progress bar
+        lines = [text.splitlines()[0] for text in shown]  # without the progress bar
         return "\n".join(lines) or "nothing waits"
 
     async def password(self, arg: str) -> str:
@@ -152,12 +148,8 @@ class Commands:
         return f"job {job.id}: password added (the job is {found.state.value})"
 
     async def cancel(self, arg: str) -> str:
-        """``/cancel N``: job N. Without a number: a file still downloading in the chat
-        (the newest: it is not a job yet), else the newest job that has not ended."""
-        if not arg:
-            stopped = await self.inbox.cancel_download()
-            if stopped is not None:
-                return stopped
+        """``/cancel N``: job N. Without a number: the newest job that has not ended (a
+        file sent in the chat is one from its first byte)."""
         job = await self._job("cancel", arg)
         fetch = await self.store.fetched(job.id)
         downloading = fetch is not None and fetch.state in ("queued", "fetching")

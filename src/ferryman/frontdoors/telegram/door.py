@@ -2,8 +2,8 @@
 
 Telethon runs each event handler as its own task; the handler here only queues the
 message, and one consumer answers them in the order they came, so ``/pause`` followed
-by ``/resume`` never runs the other way round. Long work (downloads) runs in tasks of
-its own, so a big file never holds up a command.
+by ``/resume`` never runs the other way round. Nothing long runs here: a file sent
+becomes a job at once, downloaded by the engine's fetch stage (``inbox``).
 """
 
 from __future__ import annotations
@@ -33,9 +33,6 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
-from ferryman.telegram.client import Dialer, MTProtoDialer
-from ferryman.telegram.download import CONNECTIONS as DOWNLOAD_CONNECTIONS
-from ferryman.telegram.pool import SenderPool
 from ferryman.telegram.remote import remote_file
 
 log = logging.getLogger(__name__)
@@ -53,7 +50,6 @@ class FrontDoor:
         client: Any,
         bus: EventBus,
         nudge: Callable[[], None],
-        dialer: Dialer | None = None,
         sinks: SinkRegistry | None = None,
         arrived: asyncio.Queue[Any] | None = None,
         sources: SourceRegistry | None = None,
@@ -68,17 +64,8 @@ class FrontDoor:
         self.sources = sources or default_sources()  # what a message's words may name
         self.chat = Chat(client)
         self.board = StatusBoard(store, self.chat, settings.telegram.status_every_seconds)
-        connections = min(settings.telegram.upload_connections, DOWNLOAD_CONNECTIONS)
-        self.pool = SenderPool(client, dialer or MTProtoDialer(), connections)
         self.inbox = Inbox(
-            settings,
-            store,
-            client,
-            self.pool,
-            self.board,
-            nudge,
-            sinks or default_sinks(),
-            self.sources,
+            settings, store, self.board, nudge, sinks or default_sinks(), self.sources
         )
         self.commands = Commands(settings, store, self.inbox, nudge)
         self.actions = Actions(settings, store, self.chat, self.commands, self.inbox, self.sources)
@@ -87,19 +74,22 @@ class FrontDoor:
         self._queue: asyncio.Queue[Any] = arrived if arrived is not None else asyncio.Queue()
         self._answering: asyncio.Task[None] | None = None
         self._showing: asyncio.Task[None] | None = None
-        self._unsubscribe: Any = None
+        self._unsubscribe: list[Callable[[], None]] = []
 
     async def start(self) -> None:
-        """Resolve who is allowed, pick up earlier status messages and downloads, listen."""
+        """Resolve who is allowed, pick up earlier status messages and held lists, listen."""
         self.allow = await AllowList.resolve(self.client, self.settings.telegram.allow_users)
         await self._know_session()
         await self.board.load()
-        self._unsubscribe = self.bus.subscribe(self.board.on_event)
+        self._unsubscribe = [
+            self.bus.subscribe(self.board.on_event),
+            self.bus.subscribe(self.inbox.on_event),
+        ]
         self._showing = asyncio.create_task(self.board.run(), name="status-board")
         self._answering = asyncio.create_task(self._answer_all(), name="front-door")
         if self._listens:
             self.client.add_event_handler(self._on_message, events.NewMessage(incoming=True))
-        await self.inbox.resume()
+        await self.inbox.start()
 
     async def _know_session(self) -> None:
         """A bot (``get_me().bot``) gets buttons, callbacks and its command menu; a
@@ -113,12 +103,12 @@ class FrontDoor:
 
     async def close(self) -> None:
         """Stop listening; a message being answered is finished first (store writes are
-        not cut in half), downloads stop where they are and go on at the next start."""
+        not cut in half); the engine's downloads are the engine's to stop."""
         self.client.remove_event_handler(self._on_message, events.CallbackQuery)
         if self._listens:
             self.client.remove_event_handler(self._on_message)
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
         self._queue.put_nowait(None)
         if self._answering is not None:
             await asyncio.wait({self._answering}, timeout=CLOSE_GRACE_SECONDS)
@@ -127,7 +117,6 @@ class FrontDoor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.pool.close()
 
     async def _on_message(self, event: Any) -> None:
         # No await before queueing: handlers run as tasks, and order is kept only here.
@@ -183,7 +172,7 @@ class FrontDoor:
         """The reply to one message from an allowed person (None: no reply)."""
         text = message.message or ""
         remote = remote_file(message)
-        if remote is not None:
+        if remote is not None and not text.startswith("/"):  # a command's caption: a command
             return await self.inbox.receive(message, remote)
         chosen = await self._chosen(message, text)
         if chosen is not None:

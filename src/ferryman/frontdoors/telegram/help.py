@@ -26,7 +26,7 @@ class Command:
 MENU: tuple[Command, ...] = (
     Command("help", "what I do, the commands with an example each", "/help"),
     Command("status", "jobs and their progress", "/status"),
-    Command("queue", "what waits, downloads first", "/queue"),
+    Command("queue", "the jobs not ended, in the order they go", "/queue"),
     Command("pass", "give an archive its password", "/pass s3cret  or  /pass 4 s3cret"),
     Command("cancel", "stop a job (no number: the newest)", "/cancel 4"),
     Command("pause", "pause a job", "/pause 4"),

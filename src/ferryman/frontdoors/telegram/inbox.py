@@ -1,24 +1,28 @@
-"""Files sent in the chat become jobs: record, download (resumably), add as a job.
+"""Files sent in the chat become jobs at once: the door records and answers, the engine
+downloads.
 
-Each file gets a row before anything is downloaded, and its own folder
-``<data_dir>/inbox/<row id>/`` so it keeps its name (the job is named after it). A file
+A file's message is the job's source (``tg:u/<chat>/<message>``, read by
+``sources/telegram_link`` like a ``t.me`` link), so the engine's fetch stage downloads
+it as it downloads any link: resumed after a stop, fair among the others
+(``concurrency.fetch``), under a lease another node may take over, on the phone's Wi-Fi
+and battery rules; the job and its status message show it from the first byte. The
+inbox row (who sent which file) and the job are written in one transaction. A file
 received before (same Telegram file id and size) is not taken again unless the caption
-says ``force``. Downloads left half done by a stop or a crash go on at the next start.
+says ``force``. An archive whose person asks to choose its files is held after its
+download (``engine.read.chosen.HOLD``) until they choose (``callbacks``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
-from ferryman.engine.plumbing.retry import backoff_seconds, should_retry
+from ferryman.engine.plumbing.events import Event, JobFetched
 from ferryman.engine.read import chosen
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram import choose, render
@@ -28,28 +32,17 @@ from ferryman.frontdoors.telegram.user_settings import UserSettings, Who
 from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
+from ferryman.sources.telegram_link import MessageRef
 from ferryman.store import Store
-from ferryman.store.telegram_inbox import DOWNLOADING, DUPLICATE, FAILED, InboxRow
-from ferryman.telegram.download import IN_FLIGHT, Download
-from ferryman.telegram.errors import TelegramWait, from_telethon
-from ferryman.telegram.pool import SenderPool
-from ferryman.telegram.remote import RemoteFile, remote_file
+from ferryman.store.telegram_inbox import DONE, DOWNLOADING, DUPLICATE, FAILED, InboxRow
+from ferryman.telegram.remote import RemoteFile
 
 log = logging.getLogger(__name__)
 
-DOWNLOADS_AT_ONCE = 2  # files; each has several chunks in flight
-# A file's chunks asked for at once: the engine's link downloads' figure (4 reached
-# about a fifth of the link; bench telegram --download).
-CHUNKS_IN_FLIGHT = IN_FLIGHT
 
-
-@dataclass(slots=True)
-class Transfer:
-    """A download in progress, for ``/queue``."""
-
-    name: str
-    size: int
-    done: int = 0
+def message_source(chat_id: int, message_id: int) -> str:
+    """The source of a file sent in the private chat ``chat_id``."""
+    return str(MessageRef(message_id, user=chat_id))
 
 
 class Inbox:
@@ -57,8 +50,6 @@ class Inbox:
         self,
         settings: Settings,
         store: Store,
-        client: Any,
-        pool: SenderPool,
         board: StatusBoard,
         nudge: Callable[[], None],
         sinks: SinkRegistry,
@@ -68,34 +59,25 @@ class Inbox:
         self.sinks = sinks
         self.sources = sources
         self.store = store
-        self.client = client
-        self.pool = pool
         self.board = board
         self.nudge = nudge
-        self.folder = settings.data_dir / "inbox"
-        self.transfers: dict[int, Transfer] = {}
+        self.folder = settings.data_dir / "inbox"  # a row's folder keeps its list's ticks
         self._tasks: set[asyncio.Task[None]] = set()
-        self._running: dict[int, tuple[asyncio.Task[None], Board | None]] = {}
-        self._slots = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
         self.mine = UserSettings(store, sinks)
+        # Set by the door (``callbacks``): an archive's status message is about to offer
+        # its choices; an archive whose person asked to choose is downloaded (held).
+        self.on_file: Callable[[InboxRow, RemoteFile, bool], None] | None = None
+        self.on_choose: Callable[[InboxRow, Path, Board | None], Awaitable[None]] | None = None
 
     async def dest_for(self, who: Who, wished: str | None = None) -> str:
         """Where ``who``'s jobs go: ``wished`` (a caption's ``to:``), else their
         ``/settings to``, else the chat's default; with their delivery options."""
         mine = await self.mine.of(who.user_id, who.chat_id)
         return self.mine.with_options(wished or mine.dest or self.default_dest, mine.options)
-        # Set by the door (``callbacks``): a file's status message is about to be
-        # posted; a file whose person asked to choose its entries is downloaded
-        # (instead of a job).
-        self.on_file: Callable[[InboxRow, RemoteFile, bool], None] | None = None
-        self.on_choose: Callable[[InboxRow, Board | None], Awaitable[None]] | None = None
 
     @property
     def default_dest(self) -> str:
         return self.settings.telegram.default_target or "library:"
-
-    def _path_for(self, name: str) -> Callable[[int], str]:
-        return lambda row_id: str(self.folder / str(row_id) / name)
 
     async def receive(self, message: Any, remote: RemoteFile) -> str | None:
         """``message`` (from an allowed sender) carries ``remote``; returns a reply, if due."""
@@ -104,6 +86,10 @@ class Inbox:
             dest = await self.dest_for(Who(sender_id, chat_id))
             wishes = read_caption(message.message or "", dest, self.sinks)
             dest = await self.dest_for(Who(sender_id, chat_id), wishes.dest)
+            new = intake.message_input(
+                message_source(chat_id, message.id), remote.name, dest, self.sinks
+            )
+            name = await self.store.unique_name(new.name, new.dest)
         except FerrymanError as exc:
             await self.store.inbox_note(
                 chat_id=chat_id,
@@ -120,14 +106,14 @@ class Inbox:
             file_key=remote.key,
             name=remote.name,
             size=remote.size,
-            dest=dest,
             force=wishes.force,
-            path_for=self._path_for(remote.name),
+            job=new.job(name, 0, None),
+            memos={chosen.HOLD: ""} if wishes.choose else None,
         )
         if added is None:
             return None  # this very message was handled before
-        row, earlier = added
-        if row.state == DUPLICATE:
+        row, earlier, job = added
+        if row.state == DUPLICATE or job is None:
             where = f"job {earlier.job_id}" if earlier and earlier.job_id else "a download"
             return (
                 f"{remote.name} was received before ({where}); send it again with the"
@@ -136,18 +122,14 @@ class Inbox:
         if wishes.choose:
             await asyncio.to_thread(choose.ask, self.folder / str(row.id))
         await self._offer(row, remote)
-        board = await self._open_board(chat_id, message.id, remote)
-        self._start(row, remote, board)
+        await self._show_job(row.chat_id, row.message_id, job)
+        self.nudge()
         return None
 
     async def _offer(self, row: InboxRow, remote: RemoteFile) -> None:
         if self.on_file is not None:
             asked = await asyncio.to_thread(choose.asked, self.folder / str(row.id))
             self.on_file(row, remote, asked)
-
-    def downloading(self, row_id: int) -> bool:
-        """Whether the file of inbox row ``row_id`` is still downloading."""
-        return row_id in self._running
 
     async def take_links(self, message: Any, links: list[str]) -> str | None:
         """Each link of ``message`` becomes a job (a ``to:``/``force`` caption applies to
@@ -187,171 +169,94 @@ class Inbox:
             self.nudge()
         return "\n".join(problems) or None
 
-    async def _open_board(self, chat_id: int, message_id: int, remote: RemoteFile) -> Board | None:
-        """The file's status message; without one (say, a flood wait) the file still comes."""
+    async def _show_job(self, chat_id: int, reply_to: int, job: Job) -> Board | None:
+        """The job's status message; without one (say, a flood wait) the job still runs."""
         try:
-            first = render.downloading(remote.name, 0, remote.size)
-            return await self.board.open(chat_id, message_id, first)
+            board = await self.board.open(chat_id, reply_to, render.job_shown(job, {}))
+            await self.board.attach(board, job.id)
+            return board
         except FerrymanError as exc:
-            log.warning("no status message for %s: %s", remote.name, exc)
+            log.warning("no status message for job %s: %s", job.id, exc)
             return None
 
-    async def resume(self) -> None:
-        """Go on with downloads a stop or crash left half done."""
+    # ------------------------------------------------------------ held jobs
+
+    def on_event(self, event: Event) -> None:
+        """A download that ended may have held its job for a choice (never blocks)."""
+        if isinstance(event, JobFetched):
+            task = asyncio.create_task(self._fetched(event.job_id), name="inbox-held")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _fetched(self, job_id: int) -> None:
+        try:
+            row = await self.store.inbox_of_job(job_id)
+            if row is not None:
+                await self._list_if_held(row)
+        except Exception:  # a bug: the job stays held, /resume takes everything
+            log.exception("listing the files of job %s failed", job_id)
+
+    async def _list_if_held(self, row: InboxRow) -> None:
+        assert row.job_id is not None
+        job = await self.store.get_job(row.job_id)
+        fetch = await self.store.fetched(row.job_id)
+        if not self.held(job) or fetch is None or fetch.path is None or self.on_choose is None:
+            return
+        await self.on_choose(row, Path(fetch.path), self.board.of_job(row.job_id))
+
+    @staticmethod
+    def held(job: Job) -> bool:
+        """Whether ``job`` waits for its files to be chosen."""
+        return job.paused and job.wait_reason == chosen.HOLD and not job.state.terminal
+
+    async def start(self) -> None:
+        """Rows an older ferryman left downloading become jobs; the lists of archives
+        held for a choice are shown again."""
         for row in await self.store.inbox_rows([DOWNLOADING]):
             try:
-                remote = await self._fetch_remote(row)
+                await self._adopt(row)
             except FerrymanError as exc:
-                if exc.retryable:
-                    log.warning("inbox %s: cannot resume now (%s); next start", row.id, exc)
-                    continue
+                log.warning("inbox %s: not taken over (%s)", row.id, exc)
                 await self.store.inbox_failed(row.id, exc.code)
-                continue
-            await self._offer(row, remote)
-            board = await self._open_board(row.chat_id, row.message_id, remote)
-            self._start(row, remote, board)
+        for row in await self.store.inbox_rows([DONE]):
+            asked = await asyncio.to_thread(choose.asked, self.folder / str(row.id))
+            if row.job_id is not None and asked:  # only a row asked to choose may be held
+                await self._list_if_held(row)
+
+    async def _adopt(self, row: InboxRow) -> None:
+        dest = row.dest or self.default_dest
+        new = intake.message_input(
+            message_source(row.chat_id, row.message_id), row.name or "file", dest, self.sinks
+        )
+        name = await self.store.unique_name(new.name, new.dest)
+        job = await self.store.inbox_job(row.id, new.job(name, 0, None))
+        await self._show_job(row.chat_id, row.message_id, job)
+        self.nudge()
 
     async def close(self) -> None:
-        """Stop the downloads; their partial files stay for the next start."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    # ------------------------------------------------------------ download
-
-    def _start(self, row: InboxRow, remote: RemoteFile, board: Board | None) -> None:
-        task = asyncio.create_task(self._take(row, remote, board), name=f"inbox-{row.id}")
-        self._tasks.add(task)
-        self._running[row.id] = (task, board)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(lambda _t: self._running.pop(row.id, None))
-
-    async def cancel_download(self) -> str | None:
-        """Stop the newest file still downloading (not a job yet): its partial file is
-        deleted and its row ends ``job.cancelled``, so a restart does not resume it.
-        None when no file is downloading."""
-        if not self._running:
-            return None
-        row_id = max(self._running)
-        task, board = self._running.pop(row_id)
-        name = self.transfers.get(row_id, Transfer("the file", 0)).name
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await self.store.inbox_failed(row_id, "job.cancelled")
-        await asyncio.to_thread(shutil.rmtree, self.folder / str(row_id), True)
-        self._show(board, render.download_failed(name, "job.cancelled", "cancelled on request"))
-        return f"{name}: download cancelled; the partial file is deleted"
-
-    async def _take(self, row: InboxRow, remote: RemoteFile, board: Board | None) -> None:
-        transfer = Transfer(remote.name, remote.size)
-        self.transfers[row.id] = transfer
-
-        def progress(done: int) -> None:
-            transfer.done = done
-            self._show(board, render.downloading(remote.name, done, remote.size))
-
-        try:
-            async with self._slots:
-                await self._download(row, remote, progress)
-            if self.on_choose is not None and choose.asked(self.folder / str(row.id)):
-                self._running.pop(row.id, None)
-                await self.on_choose(row, board)  # the job comes once the files are chosen
-                return
-            job = await self._make_job(row)
-            # A job now: a /cancel from here on is the job's (cancel_download must not
-            # stop this task while it only tells the chat, and mark the row failed).
-            self._running.pop(row.id, None)
-        except FerrymanError as exc:
-            await self.store.inbox_failed(row.id, exc.code)
-            self._show(board, render.download_failed(remote.name, exc.code, exc.message))
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug: show it, keep the row for the next start
-            log.exception("inbox %s: taking the file failed", row.id)
-            self._show(board, render.download_failed(remote.name, "engine.internal", str(exc)))
-            return
-        finally:
-            self.transfers.pop(row.id, None)
-        await self.store.inbox_done(row.id, job.id)
-        if board is not None:
-            await self.board.attach(board, job.id)
-        self.nudge()
-
-    def _show(self, board: Board | None, shown: render.Shown) -> None:
-        if board is not None:
-            self.board.want(board, shown)
-
-    async def _download(
-        self, row: InboxRow, remote: RemoteFile, progress: Callable[[int], None]
-    ) -> None:
-        """Download with retries; a wait Telegram imposes is honoured and not counted."""
-        assert row.path is not None
-        failures = 0
-        while True:
-            download = Download(
-                self.client,
-                self.pool,
-                remote.location,
-                remote.size,
-                Path(row.path),
-                dc_id=remote.dc_id,
-                in_flight=CHUNKS_IN_FLIGHT,
-                refresh=lambda: self._fresh_location(row),
-                on_progress=progress,
-            )
-            try:
-                await download.run()
-                return
-            except TelegramWait as wait:
-                await asyncio.sleep(wait.seconds)
-            except FerrymanError as exc:
-                failures += 1
-                if not should_retry(exc, failures, self.settings.retry):
-                    raise
-                log.warning("inbox %s: download interrupted (%s); again", row.id, exc.code)
-                await asyncio.sleep(backoff_seconds(failures, self.settings.retry))
-
-    async def _fetch_remote(self, row: InboxRow) -> RemoteFile:
-        """The file of the row's message, asked from Telegram again (fresh reference)."""
-        try:
-            message = await self.client.get_messages(row.chat_id, ids=row.message_id)
-        except Exception as exc:
-            raise from_telethon(exc) from exc
-        remote = remote_file(message) if message is not None else None
-        if remote is None:
-            # Not retryable: a deleted message does not come back.
-            raise FerrymanError("source.not_found", "the message with the file was deleted")
-        return remote
-
-    async def _fresh_location(self, row: InboxRow) -> Any:
-        return (await self._fetch_remote(row)).location
+    async def ask_choose(self, row: InboxRow, asked: bool) -> bool:
+        """Hold (or no longer hold) the row's job after its download: only while it
+        downloads. Returns whether it was in time."""
+        if row.job_id is None or row.state != DONE:
+            return False
+        if not await self.store.hold_asked(row.job_id, chosen.HOLD, asked):
+            return False
+        folder = self.folder / str(row.id)
+        await asyncio.to_thread(choose.ask if asked else choose.forget, folder)
+        return True
 
     async def take_chosen(self, row: InboxRow, paths: list[str] | None) -> Job:
-        """The job of the entries chosen from a downloaded archive (``choose``; None:
-        all of them), with a status message of its own."""
-        job = await self._make_job(row, chosen.memo_of(paths) if paths is not None else None)
-        await self.store.inbox_done(row.id, job.id)
+        """The held job goes on with the entries chosen (None: all of them), with a
+        status message of its own."""
+        assert row.job_id is not None
+        memos = chosen.memo_of(paths) if paths is not None else {}
+        await self.store.hold_ended(row.job_id, chosen.HOLD, memos)
         await asyncio.to_thread(choose.forget, self.folder / str(row.id))
-        try:
-            board = await self.board.open(row.chat_id, row.message_id, render.job_shown(job, {}))
-            await self.board.attach(board, job.id)
-        except FerrymanError as exc:
-            log.warning("no status message for job %s: %s", job.id, exc)
+        job = await self.store.get_job(row.job_id)
+        await self._show_job(row.chat_id, row.message_id, job)
         self.nudge()
         return job
-
-    async def _make_job(self, row: InboxRow, memos: dict[str, str] | None = None) -> Job:
-        """The job for a finished download (the one already made, after a crash)."""
-        assert row.path is not None and row.dest is not None
-        try:
-            return await intake.add_source(
-                self.store, Path(row.path), dest=row.dest, sinks=self.sinks, memos=memos
-            )
-        except FerrymanError as exc:
-            if exc.code != "source.duplicate":
-                raise
-        for job in await self.store.list_jobs():
-            if job.source == Path(row.path).as_uri():
-                return job
-        raise FerrymanError("source.duplicate", f"{row.path} was added before")

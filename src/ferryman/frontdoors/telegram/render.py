@@ -10,6 +10,7 @@ from ferryman.engine.ops.report import counts
 from ferryman.engine.plumbing.events import JobFetching
 from ferryman.frontdoors.terminal import deferred_note
 from ferryman.model import Job, JobState
+from ferryman.rules.outcomes import skip_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,20 +50,6 @@ def albums_text(albums: tuple[int, int] | None) -> str:
     return f"{made} {noun} sent" if sent == made else f"{sent} of {made} {noun} sent"
 
 
-def percent_of(done: int, size: int) -> int:
-    """Whole percent, rounded down; an empty file counts as complete."""
-    return int(done * 100 / size) if size else 100
-
-
-def downloading(name: str, done: int, size: int) -> Shown:
-    percent = percent_of(done, size)
-    return Shown(
-        percent,
-        "downloading",
-        f"{name}: downloading {percent}% ({size_text(done)} of {size_text(size)})\n{bar(percent)}",
-    )
-
-
 def queued_link(name: str) -> Shown:
     return Shown(0, "", f"{name}: queued; fetching starts shortly")
 
@@ -84,10 +71,6 @@ def fetching_shown(job: Job, progress: JobFetching, figures: Figures | None = No
         "fetching",
         f"{job_title(job)}: {phase} {percent}%{extra}{wait}\n{bar(percent)}",
     )
-
-
-def download_failed(name: str, code: str, message: str) -> Shown:
-    return Shown(0, "failed", f"{name}: download failed, {code}: {message}", final=True)
 
 
 def job_title(job: Job) -> str:
@@ -115,7 +98,7 @@ def job_shown(
     if job.state.terminal:
         lines = [ended_text(job, c), albums_text(albums)]
         reasons = sorted((skipped or {}).items(), key=lambda kv: (-kv[1], kv[0]))
-        lines += [f"skipped {n}: {reason}" for reason, n in reasons[:SKIP_LINES]]
+        lines += [f"skipped {n}: {skip_words(reason)}" for reason, n in reasons[:SKIP_LINES]]
         if len(reasons) > SKIP_LINES:
             lines.append(f"… /report {job.id} tells the rest")
         return Shown(100, "ended", "\n".join(line for line in lines if line), final=True)
@@ -166,6 +149,9 @@ def job_row(job: dict[str, Any]) -> str:
     if job["waiting"]:
         state += f" ({job['waiting']})"
     line = f"{job['id']} {job['name']}: {state}, {done}/{c['total']} files"
+    # Done is not delivered: "11/11 files (9 skipped)" when 9 were not chosen.
+    left = [f"{c[k]} {k}" for k in ("skipped", "quarantined", "failed") if c.get(k)]
+    line += f" ({', '.join(left)})" if left else ""
     if job["error"]:
         error = job["error"]
         line += f"\n  {error['code']}: {error['message']}"
@@ -192,7 +178,7 @@ def report_text(data: dict[str, Any]) -> str:
     if deferred_note(data):
         lines.append(deferred_note(data))
     for reason, n in sorted(data["skipped"].items()):
-        lines.append(f"skipped {n}: {reason}")
+        lines.append(f"skipped {n}: {skip_words(reason)}")
     for entry in data["quarantined"][:10]:
         lines.append(f"quarantined {entry['path']}: {entry['code']}")
     for entry in data["failed"][:10]:

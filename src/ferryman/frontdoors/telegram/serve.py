@@ -45,7 +45,9 @@ async def serve(
     """Listen in the chat and run the engine until ``stop`` is set or the client is gone.
 
     Without ``client`` the engine's own Telegram connection is used, so deliveries to
-    Telegram and the chat share one login (the way ``ferryman telegram serve`` runs).
+    Telegram and the chat share one login (the way ``ferryman telegram serve`` runs);
+    a ``client`` given is handed to the engine's hub: one login either way, and the files
+    sent in the chat are fetched (``tg:u/…``) by the account they were sent to.
     """
     engine = engine or Engine(store, settings, dialer=dialer)
     arrived: asyncio.Queue[Any] = asyncio.Queue()
@@ -54,7 +56,9 @@ async def serve(
         arrived.put_nowait(event)
 
     hub = None
-    if client is None:
+    if client is not None:  # the engine fetches the chat's files through it too
+        telegram_hub(engine.ctx.resources).adopt(client, dialer)
+    else:
         from telethon import events
 
         hub = telegram_hub(engine.ctx.resources)
@@ -68,7 +72,6 @@ async def serve(
         client,
         engine.bus,
         engine.ctx.wakeup.notify,
-        dialer,
         engine.ctx.sinks,
         arrived if hub is not None else None,
         engine.ctx.sources,

@@ -113,6 +113,16 @@ class StatusBoard:
         self._dirty.add(job_id)
         self._wake.set()
 
+    def of_job(self, job_id: int) -> Board | None:
+        """The message that shows job ``job_id`` now (None: none does)."""
+        return next((b for b in self._boards if b.job_id == job_id), None)
+
+    def let_go(self, board: Board, last: Shown) -> None:
+        """``board`` stops following its job and says ``last`` (final) when the rule
+        allows; an edit on its way stays what it was."""
+        board.job_id = None
+        self.want(board, last)
+
     async def attach(self, board: Board, job_id: int) -> None:
         """The message now shows job ``job_id`` (a download became a job)."""
         board.job_id = job_id

@@ -1,4 +1,5 @@
-"""``/settings thumbnail``, sent as a reply to a photo: that photo, kept in the data
+"""``/settings thumbnail``, as a photo's caption or sent as a reply to a photo: that
+photo (not made a job), kept in the data
 folder per person (``thumbnails/USER.jpg``), becomes the thumbnail their documents show
 (the ``thumbnail`` setting names it; the Telegram sink fits it to Telegram's limits)."""
 
@@ -15,17 +16,25 @@ from ferryman.fsutil import make_durable
 from ferryman.telegram.errors import from_telethon
 
 MAX_BYTES = 10_000_000  # a photo Telegram shows is at most this
-ASK = "send /settings thumbnail as a reply to a photo you sent me"
+ASK = "send /settings thumbnail as a reply to a photo you sent me, or as a photo's caption"
 
 
 async def take(message: Any, data_dir: Path, user_id: int) -> Path:
-    """The photo ``message`` replies to, saved as ``user_id``'s thumbnail; its path.
-    ``config.invalid`` when it replies to no photo of theirs."""
-    if message is None or not getattr(message, "reply_to_msg_id", None):
+    """The photo ``message`` carries as the command's caption, or else replies to, saved
+    as ``user_id``'s thumbnail; its path. ``config.invalid`` when there is no photo of
+    theirs."""
+    if message is None:
         raise FerrymanError("config.invalid", ASK)
-    # By its id in this chat (what a bot may ask; the same for a user account).
+    own = isinstance(getattr(message, "media", None), types.MessageMediaPhoto)
+    if not own and not getattr(message, "reply_to_msg_id", None):
+        raise FerrymanError("config.invalid", ASK)
     try:
-        replied = await message.client.get_messages(message.chat_id, ids=message.reply_to_msg_id)
+        # Else by its id in this chat (what a bot may ask; the same for a user account).
+        replied = (
+            message
+            if own
+            else await message.client.get_messages(message.chat_id, ids=message.reply_to_msg_id)
+        )
         photo = getattr(replied, "media", None)
         if not isinstance(photo, types.MessageMediaPhoto) or replied.sender_id != user_id:
             raise FerrymanError("config.invalid", f"that is not a photo of yours; {ASK}")

@@ -149,7 +149,7 @@ class UserSettings:
         """``/settings``: each setting, its value, its options."""
         stored = await self.store.user_settings(user_id)
         defaults = {
-            "to": _dest_words(default_dest),
+            "to": _dest_words(default_dest, self.sinks),
             "link": "1080p",
             "send": "media",
             "caption": "ferryman's caption_template",
@@ -197,5 +197,6 @@ def is_user_key(key: str) -> bool:
     return key in _BY_KEY
 
 
-def _dest_words(dest: str) -> str:
-    return "the library folder" if dest.startswith("library:") else dest
+def _dest_words(dest: str, sinks: SinkRegistry) -> str:
+    """As the ``to`` option's label says it ("the library folder"), else the kind's words."""
+    return "the library folder" if dest.startswith("library:") else sinks.words(dest)

@@ -1,0 +1,55 @@
+"""``new_job.JobWriter`` on SQLAlchemy: how the full store adds a job (``Store.add_job``,
+a watch's batch job) through the one insert the light store shares."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from sqlalchemy import Select, insert, select, union_all, update
+from sqlalchemy.engine import Connection
+
+from ferryman.model import Job
+from ferryman.store.new_job import NewJob, insert_job
+from ferryman.store.rows import job_from_row
+from ferryman.store.schema import job_inputs, jobs, metadata
+
+
+def holders(keys: Collection[str]) -> Select[tuple[str, int]]:
+    """The jobs that took inputs of these dedupe keys, as (dedupe_key, job_id): a job's
+    own key (``jobs.dedupe_key``) or one of its inputs' (``job_inputs``, a look's job)."""
+    own = select(jobs.c.dedupe_key, jobs.c.id.label("job_id")).where(jobs.c.dedupe_key.in_(keys))
+    inputs = select(job_inputs.c.dedupe_key, job_inputs.c.job_id).where(
+        job_inputs.c.dedupe_key.in_(keys)
+    )
+    return select(union_all(own, inputs).subquery())
+
+
+def add_job_in(conn: Connection, new: NewJob, now: float) -> Job:
+    """``Store.add_job``'s body, in ``conn``'s transaction (on SQLite's thread: one hop)."""
+    return insert_job(SqlJobWriter(conn), new, now)
+
+
+class SqlJobWriter:
+    """``new_job.JobWriter`` on an open SQLAlchemy transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def holder(self, dedupe_key: str) -> int | None:
+        found = self._conn.execute(holders([dedupe_key])).first()
+        return None if found is None else int(found.job_id)
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> int | None:
+        into = metadata.tables[table]
+        if "id" not in into.c:
+            self._conn.execute(insert(into).values(**values))
+            return None
+        made = self._conn.execute(insert(into).values(**values).returning(into.c.id))
+        return int(made.scalar_one())
+
+    def job(self, job_id: int) -> Job:
+        return job_from_row(self._conn.execute(select(jobs).where(jobs.c.id == job_id)).one())
+
+    def set_summary(self, job_id: int, summary: str) -> None:
+        self._conn.execute(update(jobs).where(jobs.c.id == job_id).values(summary=summary))

@@ -1,0 +1,375 @@
+"""An in-memory store: the engine's stages' ports (``store/ports``) on plain dicts.
+
+For tests of the engine that need no database, and as the claims' and leases' meaning
+written once more without SQL (the store's contract tests run it beside SQLite and
+PostgreSQL: ``tests/store/test_store.py``). Rows are dicts with the schema's columns,
+so the same converters (``rows``), the same insert of a job (``new_job``) and the same
+rules (``rules``) serve it. Each method runs without an ``await`` inside: on one event
+loop it is one transaction. Not kept: notices' events, waited time, watches, the chat's
+tables (the SQL stores' own; see the skip reasons in the contract tests).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ferryman.errors import FerrymanError
+from ferryman.model import AlbumState, ItemState, Job, JobState
+from ferryman.naming import free_job_name
+from ferryman.store.fetches import DONE, FETCHING, QUEUED, Fetch
+from ferryman.store.job_ends import ended_columns
+from ferryman.store.memory_albums import MemoryAlbums, terminal
+from ferryman.store.memory_base import Row
+from ferryman.store.new_job import NewJob, insert_job
+from ferryman.store.rows import decode_passwords, item_from_mapping, job_from_mapping
+
+if TYPE_CHECKING:
+    from ferryman.store.ports import (
+        Control,
+        ConvertStore,
+        DeliverStore,
+        FetchStore,
+        Intake,
+        ReadStore,
+    )
+
+
+_CANCELLED = FerrymanError("job.cancelled", "cancelled on request")
+
+
+class MemoryStore(MemoryAlbums):
+    """Jobs, fetches, memos and settings; albums and items in ``MemoryAlbums``, rows and
+    leases in ``MemoryBase``."""
+
+    # -------------------------------------------------------------------- jobs
+
+    async def add_job(
+        self,
+        *,
+        source: str,
+        name: str,
+        dest: str,
+        priority: int = 0,
+        password: str | None = None,
+        dedupe_key: str | None = None,
+        error: FerrymanError | None = None,
+        fetch: bool = False,
+        notify: str | None = None,
+        memos: dict[str, str] | None = None,
+    ) -> Job:
+        new = NewJob(
+            source, name, dest, priority, password, dedupe_key, error, fetch, notify, memos or {}
+        )
+        return insert_job(_Writer(self), new, self.clock())
+
+    async def get_job(self, job_id: int) -> Job:
+        return job_from_mapping(self.job_row(job_id))
+
+    async def list_jobs(self) -> list[Job]:
+        return [job_from_mapping(row) for _, row in sorted(self.tables["jobs"].items())]
+
+    def readable(self, job: Row, now: float) -> bool:
+        """A queued job the read stage could claim now (``claim_job``'s conditions)."""
+        fetch = self.fetch_of(job["id"])
+        waits = fetch is not None and fetch["state"] != DONE
+        return (
+            job["state"] == JobState.QUEUED.value
+            and not job["paused"]
+            and not waits
+            and (job["not_before"] <= now)
+        )
+
+    async def claim_job(self, owner: str, lease_seconds: float) -> Job | None:
+        now = self.clock()
+        row = self.claim("jobs", "queued", "expanding", owner, lease_seconds, now=now,
+                         where=lambda job: self.readable(job, now))  # fmt: skip
+        if row is None:
+            return None
+        if row["started_at"] is None:
+            row["started_at"] = now
+        row |= {"wait_reason": None, "blocked": False}
+        job = job_from_mapping(row)
+        job.resumed = job.started_at != now
+        return job
+
+    async def finish_expansion(
+        self,
+        job_id: int,
+        owner: str,
+        error: FerrymanError | None = None,
+        album_size: int | None = None,
+    ) -> list[int]:
+        row = self.owned("jobs", job_id, owner)
+        row |= {"state": JobState.ACTIVE.value, "expanded": True, "owner": None}
+        row |= {"lease_until": None, "blocked": False, "wait_reason": None}
+        row["updated_at"] = self.clock()
+        if error is not None:
+            row |= {"error_code": error.code, "error_message": error.message}
+        return [] if album_size is None else self.seal(job_id, album_size)
+
+    async def fail_job(self, job_id: int, error: FerrymanError, owner: str) -> None:
+        row = self.owned("jobs", job_id, owner)
+        row |= ended_columns(JobState.FAILED, error, self.clock()) | {"expanded": True}
+        self.store_summary(job_id)
+
+    async def job_retry(
+        self, job_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
+    ) -> None:
+        extra = {"wait_reason": error.code, "blocked": False, "updated_at": self.clock()}
+        self.retry_later("jobs", job_id, owner, delay, extra, count)
+
+    async def need_password(
+        self, job_id: int, owner: str, error: FerrymanError, album_size: int | None = None
+    ) -> list[int]:
+        row = self.owned("jobs", job_id, owner)
+        row |= {"state": JobState.NEEDS_PASSWORD.value, "owner": None, "lease_until": None}
+        row |= {"wait_reason": error.code, "error_message": error.message, "blocked": True}
+        return [] if album_size is None else self.seal(job_id, album_size)
+
+    async def give_turn(self, job_id: int, owner: str) -> None:
+        row = self.owned("jobs", job_id, owner)
+        row |= {"state": JobState.QUEUED.value, "owner": None, "lease_until": None}
+        row |= {"wait_reason": None, "blocked": False, "updated_at": self.clock()}
+
+    async def set_wait(self, job_id: int, owner: str, reason: str | None, blocked: bool) -> None:
+        row = self.tables["jobs"].get(job_id)
+        if row is not None and row["owner"] == owner:
+            row |= {"wait_reason": reason, "blocked": blocked, "updated_at": self.clock()}
+
+    async def read_waits_behind(self, job_id: int) -> bool:
+        me, now = self.job_row(job_id), self.clock()
+        return any(
+            self.readable(job, now)
+            and job["id"] != job_id
+            and (job["priority"], -job["cursor"]) > (me["priority"], -me["cursor"])
+            for job in self.tables["jobs"].values()
+        )
+
+    async def live_dests(self) -> list[str]:
+        return list(
+            dict.fromkeys(
+                job["dest"]
+                for job in self.tables["jobs"].values()
+                if not JobState(job["state"]).terminal and not job["paused"]
+            )
+        )
+
+    def others_in_place(self, dest: str, but: int | None = None) -> list[Row]:
+        """Jobs whose destination is ``dest``'s place, whatever its options (``same_place``)."""
+        base = dest.partition("?")[0]
+        return [
+            job
+            for job in self.tables["jobs"].values()
+            if job["id"] != but and job["dest"].partition("?")[0] == base
+        ]
+
+    async def unique_name(self, base: str, dest: str) -> str:
+        return free_job_name(base, {job["name"] for job in self.others_in_place(dest)})
+
+    async def name_from_input(
+        self, job_id: int, base: str, variant: str = "", kin: str = ""
+    ) -> str | None:
+        row = self.tables["jobs"].get(job_id)
+        if row is None or row["name"] == base:
+            return None
+        if any(a["job_id"] == job_id for a in self.tables["albums"].values()):
+            return None
+        others = self.others_in_place(row["dest"], but=job_id)
+        siblings = [o["name"] for o in others if kin and o["source"].endswith(kin)]
+        name = free_job_name(base, [o["name"] for o in others], variant, siblings=siblings)
+        if name == row["name"]:
+            return None
+        row |= {"name": name, "updated_at": self.clock()}
+        return name
+
+    # ---------------------------------------------------- what a person does
+
+    async def set_paused(self, job_id: int, paused: bool) -> Job:
+        row = self.job_row(job_id)
+        if JobState(row["state"]).terminal:
+            raise _already_ended(job_id, row["state"], "paused" if paused else "resumed")
+        row |= {"paused": paused, "updated_at": self.clock()}
+        return job_from_mapping(row)
+
+    async def add_password(self, job_id: int, password: str) -> Job:
+        row = self.job_row(job_id)
+        known = list(decode_passwords(row["password"]))
+        waits = row["state"] == JobState.NEEDS_PASSWORD.value
+        if password in known and waits:
+            raise FerrymanError(
+                "archive.password_wrong",
+                "this job was given this password before, and it did not open it",
+            )
+        if password not in known:
+            known.append(password)
+        row |= {"password": json.dumps(known), "updated_at": self.clock()}
+        if waits:
+            row |= {"state": JobState.QUEUED.value, "wait_reason": None, "blocked": False}
+            row |= {"error_message": None, "not_before": 0.0}
+        return job_from_mapping(row)
+
+    async def cancel(self, job_id: int) -> list[str]:
+        job, now = self.job_row(job_id), self.clock()
+        if JobState(job["state"]).terminal:
+            raise FerrymanError(
+                "job.already_ended",
+                f"job {job_id} has ended ({job['state']}); it cannot be cancelled",
+            )
+        flying = {a["id"] for a in self.albums_of(job_id) if a["state"] == "delivering"}
+        paths = []
+        for item in self.items_of(job_id):
+            if not terminal(item) and item["album_id"] not in flying:
+                paths += item_from_mapping(item).work_files
+                item |= {"state": ItemState.CANCELLED.value, "reason": _CANCELLED.code}
+                item |= {"owner": None, "lease_until": None, "updated_at": now}
+        for album in self.albums_of(job_id):
+            if album["state"] == AlbumState.SEALED.value:
+                album |= {"state": AlbumState.FAILED.value, "error_code": _CANCELLED.code}
+        fetch = self.fetch_of(job_id)
+        if fetch is not None and fetch["state"] in ("queued", "fetching"):
+            fetch |= {"state": "cancelled", "owner": None, "lease_until": None}
+        job |= ended_columns(JobState.CANCELLED, _CANCELLED, now)
+        self.store_summary(job_id)
+        return paths
+
+    async def retry(self, job_id: int) -> Job:
+        job = self.job_row(job_id)
+        if not JobState(job["state"]).terminal:
+            raise FerrymanError(
+                "job.not_ended", f"job {job_id} is {job['state']}; only ended jobs can be retried"
+            )
+        keep = (ItemState.DELIVERED.value, ItemState.SKIPPED.value)
+        for item in self.items_of(job_id):
+            if item["state"] not in keep:
+                del self.tables["items"][item["id"]]
+                self.segments = {k: n for k, n in self.segments.items() if k[0] != item["id"]}
+        for album in self.albums_of(job_id):
+            if album["state"] != AlbumState.DELIVERED.value:
+                del self.tables["albums"][album["id"]]
+        fetch = self.fetch_of(job_id)
+        if fetch is not None:
+            fetch |= {"state": "queued", "path": None, "size": None, "attempts": 0}
+            fetch |= {"not_before": 0.0, "error_code": None, "error_message": None}
+            fetch |= {"owner": None, "lease_until": None}
+        job |= {"state": JobState.QUEUED.value, "cursor": 0, "expanded": False}
+        job |= {"error_code": None, "error_message": None, "finished_at": None}
+        job |= {"summary": None, "attempts": 0, "not_before": 0.0, "paused": False}
+        job |= {"started_at": None, "updated_at": self.clock()}
+        return job_from_mapping(job)
+
+    async def remove_job(self, job_id: int) -> Job:
+        job = self.job_row(job_id)
+        if not JobState(job["state"]).terminal:
+            raise FerrymanError(
+                "job.not_ended",
+                f"job {job_id} is {job['state']}; only ended jobs can be removed; cancel it first",
+            )
+        for table in ("items", "albums", "fetches"):
+            for row in [r for r in self.tables[table].values() if r["job_id"] == job_id]:
+                del self.tables[table][row["id"]]
+        self.memos = {k: v for k, v in self.memos.items() if k[0] != job_id}
+        del self.tables["jobs"][job_id]
+        return job_from_mapping(job)
+
+    # ------------------------------------------------------------- fetches
+
+    async def claim_fetch(self, owner: str, lease_seconds: float) -> Fetch | None:
+        row = self.claim("fetches", QUEUED, FETCHING, owner, lease_seconds, self.job_runs)
+        return None if row is None else _fetch(row)
+
+    async def fetched(self, job_id: int) -> Fetch | None:
+        row = self.fetch_of(job_id)
+        return None if row is None else _fetch(row)
+
+    async def fetch_done(
+        self, fetch_id: int, owner: str, path: str | None, size: int | None, hold: str | None = None
+    ) -> bool:
+        row = self.owned("fetches", fetch_id, owner)
+        row |= {"state": DONE, "path": path, "size": size, "owner": None, "lease_until": None}
+        row |= {"error_code": None, "error_message": None, "updated_at": self.clock()}
+        job = self.tables["jobs"][row["job_id"]]
+        held = hold is not None and (row["job_id"], hold) in self.memos
+        job |= {"wait_reason": hold if held else None, "blocked": False, "updated_at": self.clock()}
+        if held:
+            job["paused"] = True
+        return held
+
+    async def fetch_retry(
+        self,
+        fetch_id: int,
+        owner: str,
+        error: FerrymanError,
+        delay: float,
+        *,
+        count: bool = True,
+    ) -> None:
+        extra = {"error_code": error.code, "error_message": error.message}
+        self.retry_later("fetches", fetch_id, owner, delay, extra, count)
+        job = self.tables["jobs"][self.tables["fetches"][fetch_id]["job_id"]]
+        job |= {"wait_reason": error.code, "updated_at": self.clock()}
+
+    async def fetch_failed(self, fetch_id: int, owner: str, error: FerrymanError) -> int:
+        row = self.owned("fetches", fetch_id, owner)
+        row |= {"state": "failed", "owner": None, "lease_until": None}
+        row |= {"error_code": error.code, "error_message": error.message}
+        job = self.tables["jobs"][row["job_id"]]
+        if not JobState(job["state"]).terminal:
+            job |= ended_columns(JobState.FAILED, error, self.clock()) | {"expanded": True}
+        self.store_summary(job["id"])
+        return int(job["id"])
+
+    async def source_memos(self, job_id: int) -> dict[str, str]:
+        return {key: value for (job, key), value in self.memos.items() if job == job_id}
+
+    async def put_source_memo(self, job_id: int, key: str, value: str) -> None:
+        self.memos[job_id, key] = value
+
+    # ---------------------------------------------------------- runtime settings
+
+    async def runtime_settings(self) -> dict[str, Any]:
+        return {key: json.loads(value) for key, value in self.settings.items()}
+
+    async def set_runtime_setting(self, key: str, value: Any) -> None:
+        self.settings[key] = json.dumps(value)
+
+
+class _Writer:
+    """``new_job.JobWriter`` on the memory store (its clock, not the caller's ``now``)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    def holder(self, dedupe_key: str) -> int | None:
+        jobs = self._store.tables["jobs"].values()
+        return next((j["id"] for j in jobs if j["dedupe_key"] == dedupe_key), None)
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> int | None:
+        if table == "source_memos":
+            self._store.memos[values["job_id"], values["key"]] = values["value"]
+            return None
+        return self._store.insert(table, values)
+
+    def job(self, job_id: int) -> Job:
+        return job_from_mapping(self._store.job_row(job_id))
+
+    def set_summary(self, job_id: int, summary: str) -> None:
+        self._store.job_row(job_id)["summary"] = summary
+
+
+def _fetch(row: Row) -> Fetch:
+    return Fetch(row["id"], row["job_id"], row["state"], row["attempts"], row["path"],
+                 row["size"], row["error_message"])  # fmt: skip
+
+
+def _already_ended(job_id: int, state: str, verb: str) -> FerrymanError:
+    return FerrymanError(
+        "job.already_ended", f"job {job_id} has ended ({state}); it cannot be {verb}"
+    )
+
+
+if TYPE_CHECKING:  # mypy proves the memory store is each of these stages' stores
+    _ONE = MemoryStore()
+    _PORTS: tuple[FetchStore, ReadStore, ConvertStore, DeliverStore, Control, Intake]
+    _PORTS = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)

@@ -1,0 +1,156 @@
+"""The memory store's tables, claims and leases (``store/memory``): what ``store/base``
+does in SQL, on dicts with the schema's columns."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ferryman.errors import FerrymanError
+from ferryman.model import JobState
+from ferryman.store.fetches import FETCHING, QUEUED
+from ferryman.store.rows import (
+    Clock,
+    LeaseLost,
+    item_from_mapping,
+    job_from_mapping,
+    summarise_items,
+)
+from ferryman.store.schema import metadata
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+
+Row = dict[str, Any]
+RUNNING = (JobState.QUEUED, JobState.EXPANDING, JobState.ACTIVE, JobState.NEEDS_PASSWORD)
+# What a holder holds (busy) and where a hand-back puts it (ready), per table.
+BUSY_TO_READY = {
+    "jobs": (JobState.EXPANDING.value, JobState.QUEUED.value),
+    "albums": ("delivering", "sealed"),
+    "items": ("converting", "convert"),
+    "fetches": (FETCHING, QUEUED),
+}
+TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}  # base._TURNS
+
+
+class MemoryBase:
+    """The tables, the claims and the leases every part of the memory store uses."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.clock = clock
+        self.tables: dict[str, dict[int, Row]] = {name: {} for name in BUSY_TO_READY}
+        self.memos: dict[tuple[int, str], str] = {}
+        self.segments: dict[tuple[int, int], int] = {}  # (item, part) -> reports
+        self.settings: dict[str, str] = {}
+        self._ids = dict.fromkeys(BUSY_TO_READY, 0)
+
+    async def close(self) -> None:
+        """Nothing to let go of."""
+
+    async def nudge(self) -> None:
+        """Engines in other processes cannot see this store: nothing to wake."""
+
+    # ------------------------------------------------------------ rows, leases
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> int:
+        """A new row with every column of the schema's table (None where not given)."""
+        self._ids[table] += 1
+        row: Row = dict.fromkeys(metadata.tables[table].c.keys())
+        row |= {**values, "id": self._ids[table]}
+        self.tables[table][row["id"]] = row
+        return int(row["id"])
+
+    def job_row(self, job_id: int) -> Row:
+        row = self.tables["jobs"].get(job_id)
+        if row is None:
+            raise FerrymanError("job.not_found", f"there is no job {job_id}")
+        return row
+
+    def owned(self, table: str, row_id: int, owner: str) -> Row:
+        """The row, while ``owner`` holds its lease; else LeaseLost."""
+        row = self.tables[table].get(row_id)
+        if row is None or row["owner"] != owner:
+            raise LeaseLost(f"{table} {row_id}")
+        return row
+
+    def job_runs(self, row: Row) -> bool:
+        """The row's job is neither paused nor ended (``base._job_runs``)."""
+        job = self.tables["jobs"][row["job_id"]]
+        return not job["paused"] and JobState(job["state"]) in RUNNING
+
+    def claim(
+        self,
+        table: str,
+        ready: str,
+        busy: str,
+        owner: str,
+        lease_seconds: float,
+        where: Callable[[Row], bool] = lambda row: True,
+        now: float | None = None,
+    ) -> Row | None:
+        """The first claimable row in the claims' order (priority, turn, id), held."""
+        now = self.clock() if now is None else now
+        turn = TURNS.get(table)
+        found = [
+            row
+            for row in self.tables[table].values()
+            if row["state"] == ready and row["not_before"] <= now and where(row)
+        ]
+        if not found:
+            return None
+        row = min(found, key=lambda r: (-r["priority"], r[turn] if turn else 0, r["id"]))
+        row |= {"state": busy, "owner": owner, "lease_until": now + lease_seconds}
+        return row
+
+    def retry_later(
+        self, table: str, row_id: int, owner: str, delay: float, extra: Row, count: bool = True
+    ) -> None:
+        row = self.owned(table, row_id, owner)
+        row |= {"state": BUSY_TO_READY[table][1], "owner": None, "lease_until": None}
+        row |= {"attempts": row["attempts"] + count, "not_before": self.clock() + delay, **extra}
+
+    async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool:
+        row = self.tables[table.name].get(row_id)
+        if row is None or row["owner"] != owner:
+            return False
+        row["lease_until"] = self.clock() + lease_seconds
+        return True
+
+    def _hand_back(self, which: Callable[[Row], bool]) -> int:
+        moved = 0
+        for table, (busy, ready) in BUSY_TO_READY.items():
+            for row in self.tables[table].values():
+                if row["state"] == busy and which(row):
+                    row |= {"state": ready, "owner": None, "lease_until": None}
+                    moved += 1
+        return moved
+
+    async def reap(self) -> int:
+        now = self.clock()
+        return self._hand_back(lambda row: row["lease_until"] < now)
+
+    async def release(self, owner: str | None) -> int:
+        def held(row: Row) -> bool:
+            return row["owner"] is not None if owner is None else row["owner"] == owner
+
+        for job in self.tables["jobs"].values():
+            if held(job):
+                job |= {"blocked": False, "wait_reason": None}
+        return self._hand_back(held)
+
+    def fetch_of(self, job_id: int) -> Row | None:
+        return next((f for f in self.tables["fetches"].values() if f["job_id"] == job_id), None)
+
+    def store_summary(self, job_id: int) -> None:
+        """The job's stored report, from its items as they are now."""
+        job = self.job_row(job_id)
+        members = sorted(
+            (item for item in self.tables["items"].values() if item["job_id"] == job_id),
+            key=lambda item: item["seq"],
+        )
+        summary = summarise_items(
+            job_from_mapping(job), [item_from_mapping(i) for i in members], self.clock()
+        )
+        job["summary"] = json.dumps(summary)

@@ -1,0 +1,246 @@
+"""What each stage and each front door may ask of the store: one narrow protocol each.
+
+The runtime object is the one ``Store`` (or ``store.memory.MemoryStore``), which
+satisfies every port structurally; a stage's module names only its own port, so mypy
+proves which part of the store it reaches (``tests/unit/test_store_ports.py`` checks
+the modules name no wider one). Widening a port is a one-line change here, seen in review.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Table
+
+from ferryman.errors import FerrymanError
+from ferryman.model import AlbumClaim, Item, ItemState, Job
+from ferryman.store.fetches import Fetch
+from ferryman.store.rows import Clock, Ended, NewItem, RecordedBatch
+from ferryman.store.watch_records import WatchJob
+from ferryman.store.watches import Made, Watch
+
+
+class Leaseholder(Protocol):
+    """A step that holds a claim: it renews its lease and reads the store's clock."""
+
+    clock: Clock
+
+    async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool: ...
+
+
+class FetchStore(Leaseholder, Protocol):
+    """The fetch stage: a job's input downloaded first."""
+
+    async def claim_fetch(self, owner: str, lease_seconds: float) -> Fetch | None: ...
+    async def get_job(self, job_id: int) -> Job: ...
+    async def put_source_memo(self, job_id: int, key: str, value: str) -> None: ...
+    async def name_from_input(
+        self, job_id: int, base: str, variant: str = "", kin: str = ""
+    ) -> str | None: ...
+    async def fetch_done(
+        self, fetch_id: int, owner: str, path: str | None, size: int | None, hold: str | None = None
+    ) -> bool: ...
+    async def fetched(self, job_id: int) -> Fetch | None: ...
+    async def fetch_failed(self, fetch_id: int, owner: str, error: FerrymanError) -> int: ...
+    async def fetch_retry(
+        self,
+        fetch_id: int,
+        owner: str,
+        error: FerrymanError,
+        delay: float,
+        *,
+        count: bool = True,
+    ) -> None: ...
+
+
+class ReadStore(Leaseholder, Protocol):
+    """The read (unpack) stage: entries recorded with the cursor, albums sealed, waits."""
+
+    async def claim_job(self, owner: str, lease_seconds: float) -> Job | None: ...
+    async def give_turn(self, job_id: int, owner: str) -> None: ...
+    async def job_retry(
+        self, job_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
+    ) -> None: ...
+    async def known_seqs(self, job_id: int) -> set[int]: ...
+    async def fetched(self, job_id: int) -> Fetch | None: ...
+    async def source_memos(self, job_id: int) -> dict[str, str]: ...
+    async def put_source_memo(self, job_id: int, key: str, value: str) -> None: ...
+    async def need_password(
+        self, job_id: int, owner: str, error: FerrymanError, album_size: int | None = None
+    ) -> list[int]: ...
+    async def finish_expansion(
+        self,
+        job_id: int,
+        owner: str,
+        error: FerrymanError | None = None,
+        album_size: int | None = None,
+    ) -> list[int]: ...
+    async def backlog(self, job_id: int) -> tuple[int, int]: ...
+    async def name_from_input(
+        self, job_id: int, base: str, variant: str = "", kin: str = ""
+    ) -> str | None: ...
+    async def record_entries(
+        self,
+        job_id: int,
+        owner: str,
+        cursor: int,
+        new: Sequence[NewItem],
+        album_size: int | None = None,
+    ) -> RecordedBatch: ...
+    async def set_wait(
+        self, job_id: int, owner: str, reason: str | None, blocked: bool
+    ) -> None: ...
+    async def albums_in_flight(self, job_id: int) -> bool: ...
+    async def seal_albums(self, job_id: int, album_size: int) -> list[int]: ...
+    async def read_waits_behind(self, job_id: int) -> bool: ...
+    async def fail_job(self, job_id: int, error: FerrymanError, owner: str) -> None: ...
+
+
+class ConvertStore(Leaseholder, Protocol):
+    """The convert stage: a deferred item transcoded, part by part, then sealed."""
+
+    async def claim_conversion(self, owner: str, lease_seconds: float) -> Item | None: ...
+    async def get_job(self, job_id: int) -> Job: ...
+    async def item_final(
+        self,
+        item_id: int,
+        state: ItemState,
+        error: FerrymanError,
+        *,
+        owner: str | None = None,
+        work_path: str | None = None,
+    ) -> None: ...
+    async def forget_parts(self, item_id: int, owner: str) -> None: ...
+    async def item_ready(self, item_id: int, owner: str, fixed: NewItem, action: str) -> None: ...
+    async def item_retry(
+        self, item_id: int, owner: str, error: FerrymanError, delay: float
+    ) -> None: ...
+    async def part_history(self, item_id: int) -> dict[int, int]: ...
+    async def part_done(self, item_id: int, owner: str, part: int) -> None: ...
+    async def seal_albums(self, job_id: int, album_size: int) -> list[int]: ...
+
+
+class DeliverStore(Leaseholder, Protocol):
+    """The deliver stage: a sealed album claimed, recorded delivered, retried or split."""
+
+    async def claim_delivery(self, owner: str, lease_seconds: float) -> AlbumClaim | None: ...
+    async def albums_unheld(self) -> list[tuple[Job, list[int]]]: ...
+    async def album_count(self, job_id: int) -> int: ...
+    async def album_delivered(
+        self,
+        album_id: int,
+        owner: str,
+        ref: str,
+        *,
+        ended: Mapping[int, Ended] | None = None,
+        claim_next: float | None = None,
+        hashes: Mapping[int, str] | None = None,
+    ) -> AlbumClaim | None: ...
+    async def room_again(self, job_id: int, code: str) -> bool: ...
+    async def album_split(
+        self,
+        album_id: int,
+        owner: str,
+        error: FerrymanError,
+        ended: Mapping[int, Ended] | None = None,
+    ) -> list[int]: ...
+    async def album_waits_for_room(
+        self, album_id: int, owner: str, job_id: int, error: FerrymanError, delay: float
+    ) -> bool: ...
+    async def album_retry(
+        self, album_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
+    ) -> None: ...
+    async def album_failed(self, album_id: int, owner: str, error: FerrymanError) -> None: ...
+
+
+class WatchStore(Leaseholder, Protocol):
+    """The watch stage: a due watch checked, its new entries recorded as jobs."""
+
+    async def claim_watch(
+        self, owner: str, lease_seconds: float, watch_id: int | None = None
+    ) -> Watch | None: ...
+    async def list_watches(self) -> list[Watch]: ...
+    async def watch_moved(self, watch_id: int, owner: str, next_at: float) -> None: ...
+    async def watch_failed(
+        self,
+        watch_id: int,
+        owner: str,
+        error: FerrymanError,
+        next_at: float,
+        *,
+        count: bool = True,
+    ) -> None: ...
+    async def watch_checked(
+        self,
+        watch_id: int,
+        owner: str,
+        new: Sequence[WatchJob],
+        next_at: float,
+        *,
+        message: str | None = None,
+        primed: bool = True,
+        told: Sequence[tuple[int, str]] = (),
+        name: str = "watch",
+        peers: Sequence[int] = (),
+    ) -> Made: ...
+    async def watch_recorded(
+        self,
+        watch_id: int,
+        owner: str,
+        new: Sequence[WatchJob],
+        *,
+        name: str = "watch",
+        peers: Sequence[int] = (),
+    ) -> Made: ...
+    async def watch_seen_rows(self, watch_id: int) -> list[tuple[str, int | None]]: ...
+    async def watch_seen_among(self, watch_id: int, keys: Collection[str]) -> set[str]: ...
+
+
+class Control(Protocol):
+    """What a front door does to a job (``engine/control``)."""
+
+    async def get_job(self, job_id: int) -> Job: ...
+    async def cancel(self, job_id: int) -> list[str]: ...
+    async def set_paused(self, job_id: int, paused: bool) -> Job: ...
+    async def retry(self, job_id: int) -> Job: ...
+    async def add_password(self, job_id: int, password: str) -> Job: ...
+    async def remove_job(self, job_id: int) -> Job: ...
+    async def nudge(self) -> None: ...
+
+
+class Intake(Protocol):
+    """What adding a job asks (``engine/intake``): a free name, the one insert, a nudge."""
+
+    async def unique_name(self, base: str, dest: str) -> str: ...
+    async def add_job(
+        self,
+        *,
+        source: str,
+        name: str,
+        dest: str,
+        priority: int = 0,
+        password: str | None = None,
+        dedupe_key: str | None = None,
+        error: FerrymanError | None = None,
+        fetch: bool = False,
+        notify: str | None = None,
+        memos: dict[str, str] | None = None,
+    ) -> Job: ...
+    async def nudge(self) -> None: ...
+
+
+class JobsView(Protocol):
+    """What a front door reads of jobs (``engine/report``: status, a job's report)."""
+
+    clock: Clock
+
+    async def list_jobs(self) -> list[Job]: ...
+    async def get_job(self, job_id: int) -> Job: ...
+    async def job_items(self, job_id: int) -> list[Item]: ...
+    async def item_counts(self) -> dict[int, dict[str, int]]: ...
+    async def fetched(self, job_id: int) -> Fetch | None: ...
+    async def fetching_jobs(self) -> set[int]: ...
+    async def fetch_errors(self) -> dict[int, str]: ...
+    async def queue_places(self) -> dict[int, dict[str, Any]]: ...
+    async def source_memos(self, job_id: int) -> dict[str, str]: ...

@@ -1,0 +1,77 @@
+"""A stage's step needs no database: its port (``store/ports``) is all it asks of the
+store, and the memory store (``store/memory``) keeps that port. Here the fetch stage
+settles its claims, and the deliver stage's chained claim, against the memory store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ferryman.config import Settings
+from ferryman.engine.context import Context
+from ferryman.engine.fetch import step as fetch_step
+from ferryman.engine.plumbing.events import Event, EventBus, JobFetched, JobFinished
+from ferryman.errors import FerrymanError
+from ferryman.model import ItemState, JobState, MediaKind
+from ferryman.sources.base import Fetched
+from ferryman.store import Store
+from ferryman.store.memory import MemoryStore
+from ferryman.store.rows import NewItem
+
+
+def _context(settings: Settings) -> tuple[Context, MemoryStore, list[Event]]:
+    memory = MemoryStore()
+    whole: Store = memory  # type: ignore[assignment]  # the stages see only their ports
+    ctx = Context(store=whole, bus=EventBus(), base_settings=settings, owner="n1")
+    seen: list[Event] = []
+    ctx.bus.subscribe(seen.append)
+    return ctx, memory, seen
+
+
+async def test_the_fetch_stage_settles_a_download_on_the_memory_store(
+    settings: Settings, tmp_path: Path
+) -> None:
+    ctx, memory, seen = _context(settings)
+    job = await memory.add_job(source="https://h/x", name="x", dest="library:", fetch=True)
+    claimed = await ctx.fetch_store.claim_fetch(ctx.owner, 30)
+    assert claimed is not None
+    got = Fetched(tmp_path / "Trip photos.zip", 10, "Trip photos.zip", note="as asked")
+    await fetch_step.settle(ctx, claimed, got)
+    named = await memory.get_job(job.id)
+    assert named.name == "Trip photos"  # named as its input calls itself
+    assert await memory.source_memos(job.id) == {fetch_step.FETCH_NOTE: "as asked"}
+    assert [type(e) for e in seen] == [JobFetched]
+    read = await ctx.read_store.claim_job(ctx.owner, 30)  # the read may start now
+    assert read is not None and read.id == job.id
+
+
+async def test_the_fetch_stage_fails_a_job_for_good_on_the_memory_store(
+    settings: Settings,
+) -> None:
+    ctx, memory, seen = _context(settings)
+    job = await memory.add_job(source="https://h/x", name="x", dest="library:", fetch=True)
+    claimed = await ctx.fetch_store.claim_fetch(ctx.owner, 30)
+    assert claimed is not None
+    await fetch_step.settle(ctx, claimed, FerrymanError("source.not_found", "404 at the server"))
+    ended = await memory.get_job(job.id)
+    assert (ended.state, ended.error_code) == (JobState.FAILED, "source.not_found")
+    assert [(type(e), getattr(e, "code", None)) for e in seen] == [
+        (JobFinished, "source.not_found")
+    ]
+
+
+async def test_a_delivery_chains_the_next_claim_on_the_memory_store(settings: Settings) -> None:
+    ctx, memory, _ = _context(settings)
+    job = await memory.add_job(source="/a", name="a", dest="library:")
+    reader = ctx.read_store
+    assert await reader.claim_job(ctx.owner, 30) is not None
+    photos = [
+        NewItem(seq=n, source_path=f"{n}.jpg", kind=MediaKind.PHOTO, state=ItemState.READY)
+        for n in range(4)
+    ]
+    recorded = await reader.record_entries(job.id, ctx.owner, 4, photos, album_size=2)
+    assert len(recorded.sealed) == 2
+    deliver = ctx.deliver_store
+    first = await deliver.claim_delivery(ctx.owner, 30)
+    assert first is not None and (first.albums, first.final) == (2, False)
+    second = await deliver.album_delivered(first.album.id, ctx.owner, "ref", claim_next=30)
+    assert second is not None and second.album.seq == 2

@@ -1,0 +1,87 @@
+"""One way to add a job (``store/new_job``): the light store and the full one write
+through the same insert, so the rows they make are the same, column for column."""
+
+from __future__ import annotations
+
+import ast
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ferryman.errors import FerrymanError
+from ferryman.store import Store
+from ferryman.store.job_writer import SqlJobWriter
+from ferryman.store.lite import open_lite
+from tests.support.contract import db_url, sql_only, store
+
+__all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
+
+STORE = Path(__file__).resolve().parents[2] / "src" / "ferryman" / "store"
+
+ADDS: list[dict[str, Any]] = [
+    {"source": "file:///in/a.zip", "name": "a", "dest": "library:", "dedupe_key": "k1"},
+    {"source": "https://h/b.zip", "name": "b", "dest": "library:", "fetch": True},
+    {"source": "file:///c.zip", "name": "c", "dest": "library:", "memos": {"chosen": "[1, 2]"}},
+    {
+        "source": "file:///gone",
+        "name": "gone",
+        "dest": "telegram:me",
+        "priority": 3,
+        "password": "pw",
+        "notify": "mailto://x",
+        "error": FerrymanError("source.not_found", "/gone: no such file"),
+    },
+]
+
+
+def _rows(path: Path, table: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return list(conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2"))
+
+
+async def test_the_light_and_the_full_store_write_identical_rows(tmp_path: Path) -> None:
+    """Every column, timestamps and summary included (one clock for both)."""
+    lite = open_lite(f"sqlite:///{tmp_path / 'lite.db'}", create=True, clock=lambda: 1000.0)
+    assert lite is not None
+    full = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}", clock=lambda: 1000.0)
+    try:
+        for add in ADDS:
+            assert lite.add_job(**add) == await full.add_job(**add)
+    finally:
+        lite.close()
+        await full.close()
+    for table in ("jobs", "fetches", "source_memos"):
+        made = _rows(tmp_path / "lite.db", table)
+        assert made == _rows(tmp_path / "full.db", table), table
+        assert made, table  # each table was written
+    assert len(_rows(tmp_path / "lite.db", "source_memos")) == 1
+
+
+def test_only_new_job_inserts_a_job() -> None:
+    """The twin entry points are gone: no other store module writes a ``jobs`` row."""
+    writers = []
+    for path in sorted(STORE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            text = ast.unparse(node) if isinstance(node, ast.Call) else ""
+            if "insert(" in text.lower() and ("(jobs)" in text or "'jobs'" in text):
+                writers.append(path.name)
+    assert sorted(set(writers)) == ["new_job.py"]
+
+
+async def test_an_add_racing_another_is_a_duplicate_not_a_crash(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two nodes add the same input at once: both look for its dedupe key before either
+    inserts (PostgreSQL's read committed lets both through the look). The loser's
+    insert hits the unique key; it is told ``source.duplicate`` naming the winner's job,
+    not a raw IntegrityError. The race is made certain by a look that sees nothing."""
+    sql_only(store, "the unique key of the SQL table is what catches the race")
+    first = await store.add_job(source="/in/a.zip", name="a", dest="library:", dedupe_key="k")
+    monkeypatch.setattr(SqlJobWriter, "holder", lambda self, key: None)
+    with pytest.raises(FerrymanError) as lost:
+        await store.add_job(source="/in/a.zip", name="a", dest="library:", dedupe_key="k")
+    assert lost.value.code == "source.duplicate"
+    assert lost.value.message == f"already job {first.id}"
+    assert [j.id for j in await store.list_jobs()] == [first.id]  # nothing half-written

@@ -1,0 +1,83 @@
+"""The chat's inbox row and its file's job written together, and a job held after its
+fetch for a choice (``engine.read.chosen.HOLD``): on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferryman.engine.read.chosen import HOLD
+from ferryman.store import Store
+
+
+def _job(message: int) -> dict[str, Any]:
+    return {
+        "fetch": True,
+        "source": f"tg:u/7/{message}",
+        "name": f"file {message}",
+        "dest": "library:",
+        "priority": 0,
+        "password": None,
+        "dedupe_key": None,
+        "error": None,
+    }
+
+
+async def _add(store: Store, message: int, *, force: bool = False, choose: bool = False) -> Any:
+    return await store.inbox_add(
+        chat_id=7,
+        message_id=message,
+        sender_id=7,
+        file_key="doc-1:100",
+        name="a.zip",
+        size=100,
+        force=force,
+        job=_job(message),
+        memos={HOLD: ""} if choose else None,
+    )
+
+
+async def test_a_file_and_its_job_are_one_write_and_a_second_send_is_a_duplicate(
+    store: Store,
+) -> None:
+    row, earlier, job = await _add(store, 1)
+    assert earlier is None and job is not None and row.job_id == job.id and row.state == "done"
+    assert (await store.fetched(job.id)) is not None  # fetched first, by the engine
+    assert await _add(store, 1) is None  # the same message seen again: nothing new
+    again, first, none = await _add(store, 2)
+    assert (again.state, none, first.id) == ("duplicate", None, row.id)
+    assert [j.id for j in await store.list_jobs()] == [job.id]
+    _forced, _, forced_job = await _add(store, 3, force=True)
+    assert forced_job is not None and forced_job.id != job.id
+    assert await store.inbox_of_job(job.id) == row
+
+
+async def test_a_file_whose_job_was_cancelled_is_taken_again(store: Store) -> None:
+    _row, _, job = await _add(store, 1)
+    await store.cancel(job.id)
+    _again, earlier, second = await _add(store, 2)
+    assert earlier is None and second is not None and second.id != job.id
+
+
+async def test_a_job_asked_to_be_chosen_is_held_after_its_fetch_until_chosen(
+    store: Store,
+) -> None:
+    _row, _, job = await _add(store, 1, choose=True)
+    fetch = await store.claim_fetch("f", 60)
+    assert fetch is not None and fetch.job_id == job.id
+    assert await store.fetch_done(fetch.id, "f", "/work/a.zip", 100, hold=HOLD)
+    held = await store.get_job(job.id)
+    assert held.paused and held.wait_reason == HOLD
+    assert not await store.hold_asked(job.id, HOLD, False)  # its fetch ended: too late
+    await store.hold_ended(job.id, HOLD, {"chosen": '["a.jpg"]'})
+    going = await store.get_job(job.id)
+    assert not going.paused and going.wait_reason is None
+    assert await store.source_memos(job.id) == {"chosen": '["a.jpg"]'}
+
+
+async def test_a_choice_asked_while_it_downloads_holds_it(store: Store) -> None:
+    _row, _, job = await _add(store, 1)
+    assert await store.hold_asked(job.id, HOLD, True)  # its fetch has not ended
+    fetch = await store.claim_fetch("f", 60)
+    assert fetch is not None
+    assert await store.fetch_done(fetch.id, "f", "/work/a.zip", 100, hold=HOLD)
+    assert (await store.get_job(job.id)).paused

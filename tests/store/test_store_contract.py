@@ -1,0 +1,230 @@
+"""More of the store's contract, on SQLite, PostgreSQL and the memory store alike: a
+fetch before the read, the read's waits and turns, a failed album split, a conversion
+recorded part by part, a job's end decided from its items (``rules.outcomes``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ferryman.errors import FerrymanError
+from ferryman.model import ItemState, JobState, MediaKind, Plan
+from ferryman.store import Store
+from ferryman.store.rows import NewItem
+from ferryman.store.schema import fetches, items
+from tests.support.contract import db_url, store
+
+__all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
+
+
+def _photo(seq: int) -> NewItem:
+    return NewItem(
+        seq=seq, source_path=f"p{seq}.jpg", kind=MediaKind.PHOTO, state=ItemState.READY, size=10
+    )
+
+
+async def test_a_fetched_job_is_read_only_once_its_fetch_is_done(store: Store) -> None:
+    job = await store.add_job(source="https://h/a.zip", name="a", dest="library:", fetch=True)
+    assert await store.claim_job("r", 30) is None  # its input is not here yet
+    fetch = await store.claim_fetch("f", 30)
+    assert fetch is not None and fetch.job_id == job.id and fetch.state == "fetching"
+    assert await store.claim_fetch("other", 30) is None
+    assert await store.renew(fetches, fetch.id, "f", 30)
+    await store.fetch_done(fetch.id, "f", "/work/a.zip", 123)
+    found = await store.fetched(job.id)
+    assert found is not None and (found.state, found.path, found.size) == (
+        "done",
+        "/work/a.zip",
+        123,
+    )
+    claimed = await store.claim_job("r", 30)
+    assert claimed is not None and claimed.id == job.id and not claimed.resumed
+
+
+async def test_a_job_to_be_chosen_is_held_paused_when_its_fetch_ends(store: Store) -> None:
+    """A chat file whose entries are to be chosen (its ``job.choosing`` memo) is paused
+    by the same write that ends its fetch; one without the memo goes on to the read."""
+    held = await store.add_job(
+        source="tg:u/1/2", name="a", dest="library:", fetch=True, memos={"job.choosing": ""}
+    )
+    free = await store.add_job(source="tg:u/1/3", name="b", dest="library:", fetch=True)
+    for job, asked in ((held, True), (free, False)):
+        fetch = await store.claim_fetch("f", 30)
+        assert fetch is not None and fetch.job_id == job.id
+        assert await store.fetch_done(fetch.id, "f", "/w/x", 1, hold="job.choosing") is asked
+        after = await store.get_job(job.id)
+        assert (after.paused, after.wait_reason) == (
+            (True, "job.choosing") if asked else (False, None)
+        )
+    claimed = await store.claim_job("r", 30)
+    assert claimed is not None and claimed.id == free.id  # the held one is not read
+    assert await store.claim_job("r", 30) is None
+
+
+async def test_a_fetch_retried_waits_and_one_failed_ends_its_job(store: Store) -> None:
+    now = [1000.0]
+    store.clock = lambda: now[0]
+    job = await store.add_job(source="https://h/a.zip", name="a", dest="library:", fetch=True)
+    fetch = await store.claim_fetch("f", 30)
+    assert fetch is not None
+    await store.fetch_retry(fetch.id, "f", FerrymanError("source.network", "no route"), 60)
+    assert (await store.get_job(job.id)).wait_reason == "source.network"
+    assert await store.claim_fetch("f", 30) is None  # not before its backoff
+    now[0] += 61
+    again = await store.claim_fetch("f", 30)
+    assert again is not None and again.attempts == 1 and again.error_message == "no route"
+    with pytest.raises(FerrymanError) as lost:
+        await store.fetch_done(again.id, "intruder", None, None)
+    assert lost.value.code == "engine.lease_lost"
+    gone = FerrymanError("source.not_found", "404")
+    assert await store.fetch_failed(again.id, "f", gone) == job.id
+    ended = await store.get_job(job.id)
+    assert (ended.state, ended.error_code) == (JobState.FAILED, "source.not_found")
+    assert ended.summary is not None and ended.summary["error"]["code"] == "source.not_found"
+
+
+async def test_a_paused_jobs_fetch_is_not_claimed(store: Store) -> None:
+    job = await store.add_job(source="https://h/a", name="a", dest="library:", fetch=True)
+    await store.set_paused(job.id, True)
+    assert await store.claim_fetch("f", 30) is None
+    await store.set_paused(job.id, False)
+    assert await store.claim_fetch("f", 30) is not None
+
+
+async def test_a_read_gives_its_turn_to_a_job_further_behind(store: Store) -> None:
+    ahead = await store.add_job(source="/a", name="a", dest="library:")
+    assert await store.claim_job("r", 30) is not None
+    await store.record_entries(ahead.id, "r", 5, [_photo(n) for n in range(5)])
+    assert not await store.read_waits_behind(ahead.id)  # no one else to read
+    behind = await store.add_job(source="/b", name="b", dest="library:")
+    assert await store.read_waits_behind(ahead.id)  # b has read nothing yet
+    await store.give_turn(ahead.id, "r")
+    first = await store.claim_job("r", 30)
+    assert first is not None and first.id == behind.id  # the one furthest behind
+    second = await store.claim_job("r", 30)
+    assert second is not None and second.id == ahead.id and second.cursor == 5
+    assert second.resumed
+
+
+async def test_a_password_wait_sends_what_was_read_and_a_password_queues_it(store: Store) -> None:
+    job = await store.add_job(source="/a.zip", name="a", dest="library:")
+    await store.claim_job("r", 30)
+    await store.record_entries(job.id, "r", 3, [_photo(n) for n in range(3)])
+    error = FerrymanError("archive.password_required", "entry 4 is encrypted")
+    sealed = await store.need_password(job.id, "r", error, album_size=10)
+    assert len(sealed) == 1  # blocked: the partial album goes
+    waiting = await store.get_job(job.id)
+    assert (waiting.state, waiting.wait_reason) == (JobState.NEEDS_PASSWORD, error.code)
+    album = await store.claim_album("d", 30)
+    assert album is not None and [i.seq for i in album.items] == [0, 1, 2]
+    again = await store.add_password(job.id, "secret")
+    assert again.state is JobState.QUEUED and again.passwords == ("secret",)
+    with pytest.raises(FerrymanError) as ended:
+        await store.add_password(999, "x")
+    assert ended.value.code == "job.not_found"
+
+
+async def test_a_failed_album_splits_into_one_album_per_innocent_item(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    await store.claim_job("r", 30)
+    await store.record_entries(job.id, "r", 3, [_photo(n) for n in range(3)])
+    await store.finish_expansion(job.id, "r", album_size=10)
+    album = await store.claim_album("d", 30)
+    assert album is not None and album.seq == 1
+    faulty = album.items[1].id
+    bug = FerrymanError("engine.internal", "the sink broke")
+    made = await store.album_split(album.id, "d", bug, {faulty: (ItemState.FAILED, bug, None)})
+    assert len(made) == 2
+    seqs = []
+    while (alone := await store.claim_album("d", 30)) is not None:
+        seqs.append((alone.seq, [i.seq for i in alone.items]))
+        await store.album_delivered(alone.id, "d", "ref")
+    assert seqs == [(2, [0]), (3, [2])]
+    assert await store.finish_jobs() == [job.id]
+    done = await store.get_job(job.id)
+    assert (done.state, done.error_code) == (JobState.DONE, "engine.internal")
+    assert done.error_message == "1 failed, 2 delivered: the sink broke"
+
+
+async def test_a_full_destination_is_a_wait_shown_once_until_an_album_goes(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    await store.claim_job("r", 30)
+    await store.record_entries(job.id, "r", 2, [_photo(0), _photo(1)])
+    await store.finish_expansion(job.id, "r", album_size=1)
+    first = await store.claim_album("d", 30)
+    assert first is not None
+    full = FerrymanError("sink.space_low", "the destination is full")
+    assert await store.album_waits_for_room(first.id, "d", job.id, full, 0)
+    second = await store.claim_album("d", 30)
+    assert second is not None
+    assert not await store.album_waits_for_room(second.id, "d", job.id, full, 0)  # not new
+    assert (await store.get_job(job.id)).wait_reason == "sink.space_low"
+    assert not await store.room_again(job.id, "sink.space_low")  # its albums still wait
+    again = await store.claim_album("d", 30)
+    assert again is not None and again.attempts == 0  # a wait is not an attempt
+    await store.album_delivered(again.id, "d", "ref")
+    last = await store.claim_album("d", 30)
+    assert last is not None
+    await store.album_delivered(last.id, "d", "ref")
+    assert await store.room_again(job.id, "sink.space_low")
+    assert (await store.get_job(job.id)).wait_reason is None
+
+
+async def test_a_conversion_records_its_parts_then_its_item_goes_in_an_album(store: Store) -> None:
+    job = await store.add_job(source="/v", name="v", dest="library:")
+    await store.claim_job("r", 30)
+    video = NewItem(
+        seq=0, source_path="v.mkv", kind=MediaKind.VIDEO, state=ItemState.CONVERT,
+        plan=Plan.TRANSCODE, actions=("probed",),
+    )  # fmt: skip
+    await store.record_entries(job.id, "r", 1, [video])
+    await store.finish_expansion(job.id, "r", album_size=10)
+    item = await store.claim_conversion("c", 30)
+    assert item is not None and item.state is ItemState.CONVERTING
+    assert await store.renew(items, item.id, "c", 30)
+    await store.part_done(item.id, "c", 0)
+    await store.part_done(item.id, "c", 1)
+    await store.part_done(item.id, "c", 1)  # redone: counted again
+    assert await store.part_history(item.id) == {0: 1, 1: 2}
+    await store.forget_parts(item.id, "c")
+    assert await store.part_history(item.id) == {}
+    fixed = NewItem(
+        seq=0, source_path="v.mkv", kind=MediaKind.VIDEO, state=ItemState.READY,
+        plan=Plan.TRANSCODE, work_path="/w/v.mp4", size=50, work_seconds=2.0,
+    )  # fmt: skip
+    await store.item_ready(item.id, "c", fixed, "transcoded")
+    assert len(await store.seal_albums(job.id, 10)) == 1
+    album = await store.claim_album("d", 30)
+    assert album is not None
+    (ready,) = album.items
+    assert (ready.work_path, ready.size, ready.actions) == (
+        "/w/v.mp4",
+        50,
+        ["probed", "transcoded"],
+    )
+
+
+async def test_an_input_of_no_media_ends_done_saying_nothing_was_delivered(store: Store) -> None:
+    job = await store.add_job(source="/notes.zip", name="n", dest="library:")
+    await store.claim_job("r", 30)
+    text = NewItem(seq=0, source_path="a.txt", kind=MediaKind.OTHER, state=ItemState.SKIPPED,
+                   reason="not media")  # fmt: skip
+    await store.record_entries(job.id, "r", 1, [text])
+    await store.finish_expansion(job.id, "r", album_size=10)
+    assert await store.keeper_look() == (True, False)
+    assert await store.finish_jobs() == [job.id]
+    ended = await store.get_job(job.id)
+    assert (ended.state, ended.error_code) == (JobState.DONE, "source.nothing_delivered")
+    assert await store.finish_jobs() == []  # ended once
+    assert await store.idle()
+
+
+async def test_a_removed_job_is_gone_and_its_input_may_be_added_again(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:", dedupe_key="k")
+    with pytest.raises(FerrymanError) as live:
+        await store.remove_job(job.id)
+    assert live.value.code == "job.not_ended"
+    await store.cancel(job.id)
+    removed = await store.remove_job(job.id)
+    assert removed.id == job.id and await store.list_jobs() == []
+    again = await store.add_job(source="/a", name="a", dest="library:", dedupe_key="k")
+    assert again.id != job.id

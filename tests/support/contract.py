@@ -1,0 +1,42 @@
+"""The store's contract fixtures: each test runs on SQLite, PostgreSQL and the memory
+store (``store/memory``). A test module imports ``db_url`` and ``store`` from here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ferryman.store import Store
+from ferryman.store.memory import MemoryStore
+from tests.conftest import _reset_postgres, store_url
+
+MEMORY = "memory:"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "memory"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return MEMORY if request.param == "memory" else store_url(request.param, tmp_path)
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    """The contract's store: SQLite, PostgreSQL, or the memory store (typed as the
+    ``Store`` whose contract it keeps)."""
+    if db_url == MEMORY:
+        memory: Store = MemoryStore()  # type: ignore[assignment]
+        yield memory
+        return
+    if db_url.startswith("postgres"):
+        await _reset_postgres(db_url)
+    opened = await Store.open(db_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def sql_only(store: Store, why: str) -> None:
+    if isinstance(store, MemoryStore):
+        pytest.skip(f"SQL only: {why}")

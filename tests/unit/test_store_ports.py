@@ -1,0 +1,89 @@
+"""Each stage sees only its part of the store (``store/ports``): a stage's module names
+its own port and never the whole ``Store``, so mypy --strict holds it to that port."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from ferryman.store import ports
+from ferryman.store.store import Store
+
+ENGINE = Path(__file__).resolve().parents[2] / "src" / "ferryman" / "engine"
+
+# module (under engine/) -> the only store views it may name
+STAGES = {
+    "fetch/step": {"fetch_store"},
+    "read/unpack": {"read_store"},
+    "read/entry_batch": {"read_store"},
+    "read/room": {"read_store"},
+    "read/bad_input": {"read_store"},
+    "convert/step": {"convert_store"},
+    "deliver/step": {"deliver_store"},
+    "deliver/deliver_ahead": {"deliver_store"},
+    "watch/check": {"WatchStore"},
+    "plumbing/leases": {"Leaseholder"},
+    "ops/control": {"Control"},
+    "ops/report": {"JobsView"},
+    "ops/intake": {"Intake"},
+}
+VIEWS = {"fetch_store", "read_store", "convert_store", "deliver_store", "watch_store"}
+PORTS = {
+    name
+    for name, obj in vars(ports).items()
+    if isinstance(obj, type) and obj.__module__ == ports.__name__
+}
+
+
+def _names(tree: ast.AST) -> set[str]:
+    """Every name and attribute the module uses."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.alias):
+            found.add(node.asname or node.name.rsplit(".", 1)[-1])
+    return found
+
+
+def _engine_module(name: str) -> Path:
+    """A module of the engine, by its path under ``engine/`` without ``.py``."""
+    return ENGINE / f"{name}.py"
+
+
+def test_each_stage_module_names_only_its_port() -> None:
+    wrong: dict[str, set[str]] = {}
+    for module, allowed in STAGES.items():
+        used = _names(ast.parse(_engine_module(module).read_text()))
+        named = used & (VIEWS | PORTS)
+        if "Store" in used or named != allowed:
+            wrong[module] = named
+    assert wrong == {}
+
+
+def test_no_stage_reaches_the_whole_store_through_its_context() -> None:
+    """``ctx.store`` is the whole store: a stage asks for its view (``ctx.read_store``)."""
+    reached = []
+    for module in STAGES:
+        tree = ast.parse(_engine_module(module).read_text())
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "store"
+                and isinstance(node.value, ast.Name | ast.Attribute)
+                and (getattr(node.value, "id", "") or getattr(node.value, "attr", "")).endswith(
+                    "ctx"
+                )
+            ):
+                reached.append(f"{module}:{node.lineno}")
+    assert reached == []
+
+
+def test_the_ports_are_narrow() -> None:
+    """A port that grew to the whole store would make the checks above say nothing."""
+    store_methods = set(dir(Store))
+    for name in ("FetchStore", "ReadStore", "ConvertStore", "DeliverStore", "WatchStore"):
+        members = {m for m in dir(getattr(ports, name)) if not m.startswith("_")}
+        assert members <= store_methods and len(members) < len(store_methods) / 3, name
