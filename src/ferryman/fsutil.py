@@ -32,8 +32,9 @@ def safe_name(name: str, fallback: str = "file") -> str:
     kanji are 540), keeping a short extension, so that the work area's
     ``000123-NAME.part`` still fits in 255 bytes and the file keeps its type.
     """
-    name = unicodedata.normalize("NFC", name)
-    name = "".join(c for c in name if c in _JOINERS or unicodedata.category(c) != "Cf")
+    if not name.isascii():  # ASCII is NFC already and holds no format character
+        name = unicodedata.normalize("NFC", name)
+        name = "".join(c for c in name if c in _JOINERS or unicodedata.category(c) != "Cf")
     name = re.sub(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|]', "_", name).strip(" .")
     return _fit_bytes(name, _NAME_BYTES) or fallback
 

@@ -148,7 +148,7 @@ class FlatLibrarySink(LibrarySink):
             with self._locked():
                 document["placed"] = self._choose(delivery, files, staged)
                 _commit(manifest, document)
-                return self._place(manifest)
+                return self._place(manifest, document)
         except OSError as exc:
             if not manifest.exists():
                 remove_half(stage)
@@ -186,10 +186,12 @@ class FlatLibrarySink(LibrarySink):
             placed.append({"stage": stage, "path": chosen})
         return placed
 
-    def _place(self, manifest: Path) -> str:
+    def _place(self, manifest: Path, document: dict[str, Any] | None = None) -> str:
         """Every staged file the manifest names, renamed into place; then the stage goes.
-        Where the album went: the folder holding all its files."""
-        document = json.loads(manifest.read_text(encoding="utf-8"))
+        Where the album went: the folder holding all its files. ``document``: the
+        manifest as just committed (not read back)."""
+        if document is None:
+            document = json.loads(manifest.read_text(encoding="utf-8"))
         stage = manifest.with_name(f".{manifest.stem}.partial")
         folders: set[Path] = set()
         entries = document.get("placed") or ()
@@ -197,8 +199,9 @@ class FlatLibrarySink(LibrarySink):
         self._listed.check({target.parent for target in targets})
         for entry, target in zip(entries, targets, strict=True):
             source = stage / entry["stage"]
-            if source.exists():
-                target.parent.mkdir(parents=True, exist_ok=True)
+            if source.exists():  # else moved before a kill
+                if target.parent not in folders:  # made once an album, not once a file
+                    target.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(source, target)
                 folders.add(target.parent)
         for folder in folders:

@@ -383,10 +383,10 @@ def _manifest_entry(item: Item, names: list[str]) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: dict[str, Any], *, sync: bool = True) -> None:
-    """The document made whole, then written: ``json.dump`` with an indent hands the
-    file its few hundred pieces one by one, once per album and again for each at the
-    job's end."""
-    document = json.dumps(data, indent=2, ensure_ascii=False).encode()
+    """The document made whole and compact, then written: with an indent ``json``
+    takes its pure-Python encoder (0.26 ms an album here, once per album and again at
+    the job's end); without one, its C encoder (a few µs)."""
+    document = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     with open(path, "wb") as handle:
         handle.write(document)
         if sync:
