@@ -91,7 +91,13 @@ async def test_send_caption_and_thumbnail_go_with_a_persons_jobs_and_watches(
         jobs = await eventually(mine, "Alice's and Bob's jobs")
         with http_serving() as feed:
             serve_feed(feed, world.tmp, ["ep1"])
-            await reply_to(world, world.alice, f"/watch {feed.url('/feed.xml')}")
+            # Its answer, not the next message: the jobs' status messages come meanwhile.
+            world.send(world.alice, f"/watch {feed.url('/feed.xml')}")
+
+            async def watched() -> list[Any] | None:
+                return await world.store.list_watches() or None
+
+            await eventually(watched, "Alice's watch")
         await job_in(world, JobState.DONE, jobs["mine"].id)
 
         async def documents() -> list[Any] | None:

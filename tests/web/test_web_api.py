@@ -259,7 +259,7 @@ def test_a_link_to_a_file_that_is_not_media_says_why_nothing_came(
         view = web.wait_for(made["id"], ("done", "failed"))
         assert view["status"] == "done" and view["counts"]["skipped"] == 1
         assert view["error"]["code"] == "source.nothing_delivered"
-        assert "not_media" in view["error"]["message"]
+        assert "1 skipped: not a photo or video" in view["error"]["message"]  # words
         (item,) = client.get(f"/api/v1/jobs/{made['id']}").json()["items"]
         assert item["state"] == "skipped" and item["reason"] == "not_media"
 

@@ -196,9 +196,6 @@ class TelegramInboxQueries(StoreBase):
             row = (await conn.execute(query.order_by(tg_inbox.c.id))).first()
         return _inbox(row) if row is not None else None
 
-    async def inbox_done(self, row_id: int, job_id: int) -> None:
-        await self._inbox_set(row_id, state=DONE, job_id=job_id, error_code=None)
-
     async def inbox_failed(self, row_id: int, code: str, *, let_go: bool = False) -> None:
         """The row ends failed; ``let_go``: no longer its job's (the job is removed)."""
         cleared = {"job_id": None} if let_go else {}
