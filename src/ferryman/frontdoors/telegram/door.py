@@ -172,7 +172,7 @@ class FrontDoor:
         """The reply to one message from an allowed person (None: no reply)."""
         text = message.message or ""
         remote = remote_file(message)
-        if remote is not None and not text.startswith("/"):  # a command's caption: a command
+        if remote is not None and not _sets_thumbnail(text):  # that photo is a setting's
             return await self.inbox.receive(message, remote)
         chosen = await self._chosen(message, text)
         if chosen is not None:
@@ -185,6 +185,12 @@ class FrontDoor:
         if links:
             return await self.inbox.take_links(message, links)
         return NOT_UNDERSTOOD
+
+
+def _sets_thumbnail(caption: str) -> bool:
+    """``/settings thumbnail`` as a photo's caption: the photo is that setting's, not a
+    job (any other caption, a command's words included, leaves a file a job)."""
+    return caption.split()[:2] == ["/settings", "thumbnail"]
 
 
 def _entity_urls(message: Any) -> list[str]:
