@@ -92,6 +92,18 @@ def _seed_failed(data: Path, count: int) -> list[int]:
         return other.submit(asyncio.run, seed()).result()
 
 
+# The row's box and its parts' boxes, as one script reads them (None: not there).
+_ROW_RECTS = """el => {
+  const box = (e) => (e ? e.getBoundingClientRect().toJSON() : null);
+  const row = el.querySelector(".row");
+  const out = { ".row": box(row) };
+  for (const part of [".name", ".status", ".detail", ".actions"]) {
+    out[part] = box(row && row.querySelector(part));
+  }
+  return out;
+}"""
+
+
 def test_a_finished_job_is_one_row_with_its_details_and_preview_on_demand(
     tmp_path: Path, page: Any
 ) -> None:
@@ -106,10 +118,12 @@ def test_a_finished_job_is_one_row_with_its_details_and_preview_on_demand(
         expect(link).to_be_visible()
         box = item.bounding_box()
         assert box is not None and box["height"] <= 56, box  # a ~430 px card before
-        row = item.locator(".row").bounding_box()
-        for part in (".name", ".status", ".detail", ".actions"):
-            got = item.locator(f".row {part}").bounding_box()
-            assert got is not None and row is not None
+        # Read in one go: a live update may draw the row anew between two reads.
+        rects = item.evaluate(_ROW_RECTS)
+        row = rects.pop(".row")
+        assert row is not None and row["height"] > 0, row
+        for part, got in rects.items():
+            assert got is not None and got["width"] > 0, (part, got)
             assert got["y"] < row["y"] + 8, (part, got, row)  # all on the one line
         source = item.locator(".source")
         expect(source).to_be_hidden()
