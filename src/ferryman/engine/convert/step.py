@@ -191,6 +191,7 @@ async def _encode(
             cfg.max_height,
             cfg.audio_bitrate,
             max_bitrate=_bitrate_cap(item, settings, policy),
+            threads=cfg.threads,
         )
         kwargs.update(
             workdir=_parts_dir(src, encode, settings.media.segment_seconds),
