@@ -2,9 +2,11 @@
 
 ferryman runs as the CLI would (``python -m ferryman --data-dir D add ZIP``, then
 ``run --until-idle``) in a subprocess; this process samples, every ``--interval``
-seconds, the RSS of that process tree and the bytes in its work area. The kernel's
-own RSS high-water mark (VmHWM in ``/proc/<pid>/status``) is read too, since a sample
-can miss a short spike and the high-water mark cannot.
+seconds, the memory of that process tree and the bytes in its work area. The tree's
+memory checked is its PSS (each shared page counted once): libarchive reads in a child
+forked from the engine (``archive.boxed``), whose RSS counts the engine's pages a second
+time. Summed RSS and the kernel's high-water marks (VmHWM in ``/proc/<pid>/status``) are
+shown beside it.
 
 Delivered albums are the output, so "extra disk" is what exists besides input and
 output: the work area (``D/work``) plus albums being assembled
@@ -47,9 +49,9 @@ from bench._common import (
 from ferryman.config import Settings
 from ferryman.samples import make_bulk_zip
 
-RSS_LIMIT = 150 * MB
+RSS_LIMIT = 150 * MB  # the tree's PSS
 ALBUMS_LIMIT = 2.0
-RSS_GROWTH_LIMIT = 1.10  # peak RSS at the big size / at the small size
+RSS_GROWTH_LIMIT = 1.10  # peak PSS at the big size / at the small size
 EXTRACT = "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])"
 ALBUM_SIZE: int = Settings.model_fields["album_size"].default
 BACKLOG_ITEMS: int = Settings.model_fields["backlog_items"].default
@@ -83,7 +85,13 @@ class SizeRun:
 
     @property
     def rss_peak(self) -> int:
+        """The tree's RSS, summed: a forked child's shared pages counted in each."""
         return max(self.run.peaks["hwm"], self.run.peaks["rss"])
+
+    @property
+    def pss_peak(self) -> int:
+        """The tree's memory at its peak, each shared page once (the module docstring)."""
+        return self.run.peaks["pss"]
 
     @property
     def ferry_seconds(self) -> float:
@@ -180,6 +188,7 @@ def measure_size(
             "db": lambda: sum(p.stat().st_size for p in data.glob("ferryman.db*")),
         },
         timeout=timeout,
+        pss=True,  # libarchive's child is forked from the engine: RSS counts its pages twice
     )
     media = [  # either layout: albums' manifest.json, or the hidden .ferryman/ records
         p
@@ -213,7 +222,7 @@ def measure_size(
 def run(args: argparse.Namespace) -> Result:
     entry_bytes = int(args.entry_mb * MiB)
     sizes = [args.size_mb] if not args.small_mb else [args.small_mb, args.size_mb]
-    title = f"peak extra disk and RSS, {' and '.join(f'{s} MiB' for s in sizes)} zips"
+    title = f"peak extra disk and memory, {' and '.join(f'{s} MiB' for s in sizes)} zips"
     result = Result("memory", title)
     needed = 2.2 * max(sizes) * MiB
     with scratch("memory", args.tmp_dir, args.keep) as root:
@@ -239,7 +248,7 @@ def run(args: argparse.Namespace) -> Result:
             "ratio",
             "peak extra disk",
             "albums' worth",
-            "peak RSS",
+            "peak PSS (RSS summed)",
             "output",
         ]
     )
@@ -262,7 +271,7 @@ def run(args: argparse.Namespace) -> Result:
             fmt_ratio(r.ferry_seconds / r.baseline.seconds),
             fmt_bytes(r.extra_peak),
             f"{r.albums_worth:.2f}",
-            fmt_bytes(r.rss_peak),
+            f"{fmt_bytes(r.pss_peak)} ({fmt_bytes(r.rss_peak)})",
             fmt_bytes(r.library_bytes) + " library",
         )
     result.tables.append(("", table))
@@ -314,18 +323,18 @@ def run(args: argparse.Namespace) -> Result:
     for r in runs:
         result.checks.append(
             Check(
-                f"peak RSS < 150 MB ({r.size_mb} MiB)",
-                f"{r.rss_peak / MB:.1f} MB",
+                f"peak PSS < 150 MB ({r.size_mb} MiB)",
+                f"{r.pss_peak / MB:.1f} MB (RSS summed {r.rss_peak / MB:.1f} MB)",
                 f"< {RSS_LIMIT / MB:.0f} MB",
-                r.rss_peak < RSS_LIMIT,
+                r.pss_peak < RSS_LIMIT,
             )
         )
     if len(runs) == 2:
         small, large = runs
-        growth = large.rss_peak / small.rss_peak
+        growth = large.pss_peak / small.pss_peak
         result.checks.append(
             Check(
-                f"peak RSS does not grow: {large.size_mb} vs {small.size_mb} MiB",
+                f"peak PSS does not grow: {large.size_mb} vs {small.size_mb} MiB",
                 fmt_ratio(growth),
                 f"<= {RSS_GROWTH_LIMIT:.2f}x",
                 growth <= RSS_GROWTH_LIMIT,
@@ -356,9 +365,11 @@ def run(args: argparse.Namespace) -> Result:
         " each inode once (the library sink hard-links work files)",
         "ratio = wall seconds / the baseline's (both include interpreter start-up; ferryman"
         " also fsyncs every file and its database, the baseline writes to the page cache only)",
-        f"RSS: the process tree sampled every {args.interval * 1000:.0f} ms, and the kernel's"
-        " high-water mark (VmHWM, summed over the tree); the larger one is checked. Disk is"
-        " sampled at the same rate, so a disk peak shorter than that can be missed",
+        f"memory: the process tree sampled every {args.interval * 1000:.0f} ms: its PSS is"
+        " checked (libarchive's child is forked from the engine, archive.boxed: a sum of RSS"
+        " counts the engine's pages in both); RSS summed, or the kernel's high-water marks"
+        " (VmHWM) summed if larger, beside it. Disk is sampled at the same rate, so a disk"
+        " peak shorter than that can be missed",
     ]
     result.data = {
         "runs": [
@@ -376,6 +387,7 @@ def run(args: argparse.Namespace) -> Result:
                 "partial_peak": r.run.peaks["partial"],
                 "albums_worth": r.albums_worth,
                 "rss_sampled": r.run.peaks["rss"],
+                "pss_sampled": r.run.peaks["pss"],
                 "rss_hwm": r.run.peaks["hwm"],
                 "library_bytes": r.library_bytes,
             }

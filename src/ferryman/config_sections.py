@@ -60,6 +60,16 @@ def default_fetches() -> int:
     return 1 if on_phone() else SERVER_FETCHES
 
 
+PHONE_THREADS = 2
+
+
+def default_threads() -> int:
+    """A conversion's threads: two on a phone, where each of FFmpeg's own (a frame in
+    flight per x264 or decoder thread, one per core and more) costs memory the phone's
+    low-memory killer counts; elsewhere 0, FFmpeg's choice by the cores."""
+    return PHONE_THREADS if on_phone() else 0
+
+
 class Concurrency(BaseModel):
     """Workers per stage; the defaults suit a phone (and downloads, where it runs)."""
 
@@ -97,6 +107,13 @@ class Convert(BaseModel):
     max_height: int = Field(1080, ge=144, le=4320)
     audio_bitrate: int = Field(128_000, ge=32_000, le=512_000)
     timeout_seconds: float = Field(3600.0, gt=0)
+    threads: int = Field(
+        default_factory=default_threads,
+        ge=0,
+        le=64,
+        description=f"Encoder and decoder threads a conversion (0: by the cores; {PHONE_THREADS}"
+        " on a phone, for memory).",
+    )
 
 
 class MediaSettings(BaseModel):

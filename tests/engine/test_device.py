@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.config import Settings
-from ferryman.config_sections import SERVER_FETCHES, default_fetches
+from ferryman.config_sections import PHONE_THREADS, SERVER_FETCHES, default_fetches, default_threads
 from ferryman.device import conditions
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
@@ -254,3 +254,4 @@ def test_every_part_tells_a_phone_the_same_way(
         monkeypatch.setenv(name, value)
     assert on_phone() is phone
     assert default_fetches() == (1 if phone else SERVER_FETCHES)
+    assert default_threads() == (PHONE_THREADS if phone else 0)  # FFmpeg's threads cost memory

@@ -6,6 +6,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import re
 import signal
 import time
 from fractions import Fraction
@@ -235,6 +236,20 @@ def test_every_source_becomes_h264_aac_in_a_faststart_mp4(
         with av.open(str(dst)) as out:
             audio = out.streams.audio[0].codec_context
             assert (audio.sample_rate, audio.channels) == (48_000, 2)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_threads_setting_reaches_x264_and_keeps_the_parts(
+    samples: dict[str, Path], tmp_path: Path, threads: int
+) -> None:
+    """``convert.threads`` (two on a phone, where each thread's frames cost memory): x264
+    writes its options into the stream (an SEI), its threads among them. The setting
+    is not in the repr that names the parts' folder: a change keeps finished parts."""
+    src, dst = samples["vp9.webm"], tmp_path / "out.mp4"
+    settings = EncodeSettings(threads=threads)
+    transcode_resumable(src, dst, tmp_path / "work", settings, segment_seconds=STEP)
+    assert set(re.findall(rb" threads=\d+ ", dst.read_bytes())) == {f" threads={threads} ".encode()}
+    assert repr(settings) == repr(EncodeSettings())
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
 ``probe`` uses FFmpeg (PyAV) and decodes one frame, so a file that opens but cannot be
 decoded is caught here rather than half-way through a delivery. ``probe_image`` uses
 Pillow, which applies EXIF orientation and decodes animated WebP (this FFmpeg cannot).
+PyAV is imported by the functions that use it: a run of photos and documents never
+loads it (~0.1 s of start-up, ~20 MB; ``tests/cli/test_startup_imports.py``).
 """
 
 from __future__ import annotations
@@ -11,20 +13,19 @@ import io
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import av
-from av.audio.stream import AudioStream
-from av.container import InputContainer
-from av.stream import Disposition
-from av.video.frame import VideoFrame
-from av.video.stream import VideoStream
 from PIL import Image, UnidentifiedImageError
 
 from ferryman.errors import FerrymanError
 from ferryman.media.budget import check_budget
 from ferryman.media.policy import MP4_FAMILY
 from ferryman.model import MediaInfo
+
+if TYPE_CHECKING:
+    from av.audio.stream import AudioStream
+    from av.container import InputContainer
+    from av.video.stream import VideoStream
 
 __all__ = ["MP4_FAMILY", "QUICKTIME", "first_streams", "probe", "probe_image"]
 
@@ -49,6 +50,8 @@ _MODE_BITS = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}
 
 def probe(path: Path) -> MediaInfo:
     """Streams, size, duration and faststart of ``path``; raises ``media.unreadable``."""
+    import av  # lazy: PyAV (module docstring)
+
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, ValueError) as exc:
@@ -189,6 +192,8 @@ def first_streams(container: InputContainer) -> tuple[VideoStream | None, AudioS
     The main audio is the track a player picks: the one flagged default, else the first;
     the plan judges the same track the fixers keep.
     """
+    from av.stream import Disposition  # lazy: PyAV (module docstring)
+
     video = next(
         (s for s in container.streams.video if not s.disposition & Disposition.attached_pic),
         None,
@@ -199,6 +204,8 @@ def first_streams(container: InputContainer) -> tuple[VideoStream | None, AudioS
 
 
 def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
+    from av.video.frame import VideoFrame  # lazy: PyAV (module docstring)
+
     video, audio = first_streams(container)
     main = video or audio
     if main is None:
@@ -264,6 +271,8 @@ def song_tags(*sources: dict[str, str]) -> dict[str, str]:
 def _bit_depth(pix_fmt: str | None) -> int | None:
     if not pix_fmt:
         return None
+    import av  # lazy: PyAV (module docstring)
+
     try:
         return int(av.VideoFormat(pix_fmt).components[0].bits)
     except (ValueError, IndexError):
@@ -272,6 +281,8 @@ def _bit_depth(pix_fmt: str | None) -> int | None:
 
 def _first_frame(container: InputContainer, stream: VideoStream | AudioStream) -> object | None:
     """The first decoded frame of ``stream``, or None if nothing decodes."""
+    import av  # lazy: PyAV (module docstring)
+
     for count, packet in enumerate(container.demux(stream)):
         try:
             for frame in packet.decode():
@@ -298,6 +309,8 @@ def _count_frames(container: InputContainer, video: VideoStream) -> int:
 
 
 def _duration(container: InputContainer, stream: VideoStream | AudioStream) -> float | None:
+    import av  # lazy: PyAV (module docstring)
+
     if container.duration:
         return float(container.duration / av.time_base)
     if stream.duration and stream.time_base:

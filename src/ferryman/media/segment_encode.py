@@ -44,7 +44,7 @@ def encode_segment(
     the table ``cube`` (``media.hdr``)."""
     with av.open(str(dst), "w", format="mp4") as out:
         encoder = _VideoEncoder(out, source, fmt, settings, cube)
-        for frame in _segment_frames(src, segment, source.time_base):
+        for frame in _segment_frames(src, segment, source.time_base, settings.threads):
             report(encoder.encode(frame))
         if encoder.frames == 0:
             raise FerrymanError(
@@ -54,7 +54,9 @@ def encode_segment(
         encoder.flush()
 
 
-def _segment_frames(src: Path, segment: Segment, time_base: Fraction) -> Iterator[VideoFrame]:
+def _segment_frames(
+    src: Path, segment: Segment, time_base: Fraction, threads: int
+) -> Iterator[VideoFrame]:
     """The decoded frames with ``start <= pts < end``, in display order.
 
     The first segment is decoded from the top of the file, so frames before the first
@@ -65,14 +67,14 @@ def _segment_frames(src: Path, segment: Segment, time_base: Fraction) -> Iterato
     if segment.index > 0:
         for back in _SEEK_BACK:
             target = segment.start - round(back / time_base)
-            landed = yield from _decode_range(src, segment, target)
+            landed = yield from _decode_range(src, segment, target, threads)
             if landed:
                 return
-    yield from _decode_range(src, segment, None)
+    yield from _decode_range(src, segment, None, threads)
 
 
 def _decode_range(
-    src: Path, segment: Segment, seek: int | None
+    src: Path, segment: Segment, seek: int | None, threads: int
 ) -> Generator[VideoFrame, None, bool]:
     """Yield the segment's frames, seeking to ``seek`` first (if given).
 
@@ -87,6 +89,7 @@ def _decode_range(
     with av.open(str(src)) as inp:
         video = video_stream(inp, src)
         video.thread_type = "AUTO"
+        video.thread_count = threads  # each decoder thread holds frames of its own
         if seek is not None:
             inp.seek(seek, stream=video, backward=True)
         for frame in _decoded(inp, video):
@@ -135,6 +138,7 @@ class _VideoEncoder:
         # PyAV defaults to slice threads, which x264 takes as --sliced-threads (slower,
         # worse compression); frame threads are what the ffmpeg command uses.
         ctx.thread_type = "AUTO"
+        ctx.thread_count = settings.threads  # a frame in flight each (0: by the cores)
         self._out = out
         self._time_base = source.time_base
         self._offset = source.offset

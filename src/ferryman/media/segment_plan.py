@@ -3,7 +3,7 @@ segments, each part's file name, and the output format every segment shares."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -31,6 +31,10 @@ class EncodeSettings:
     max_height: int = 1080  # bound on the short side (see ``transcode.output_size``)
     audio_bitrate: int = 128_000
     max_bitrate: int | None = None  # video bits/s cap (capped CRF), to fit a size limit
+    # FFmpeg's threads for the decoder and for x264 (0: by the cores; config's
+    # ``convert.threads``). Out of the repr, which names the parts' folder: the parts
+    # are the same whatever the threads, and a change must not discard them.
+    threads: int = field(default=0, repr=False)
 
     def x264_options(self) -> dict[str, str]:
         """Encoder options; a cap keeps CRF's quality where it fits and limits the peaks."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import av
 from PIL import Image
 
 # EXIF: the Exif IFD, its DateTimeOriginal, and the main IFD's DateTime
@@ -35,6 +34,8 @@ def _exif_date(path: Path) -> datetime | None:
 
 
 def _container_date(path: Path) -> datetime | None:
+    import av  # lazy: PyAV (~0.1 s of start-up, ~20 MB), which a library of photos never needs
+
     with av.open(str(path)) as container:
         metadata = {key.lower(): value for key, value in container.metadata.items()}
     raw = metadata.get("creation_time") or metadata.get("com.apple.quicktime.creationdate")

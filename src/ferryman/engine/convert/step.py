@@ -18,9 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import av
+from typing import TYPE_CHECKING, Any
 
 from ferryman.config import Settings
 from ferryman.engine.context import Context, Stopping
@@ -30,27 +28,31 @@ from ferryman.engine.plumbing.events import ItemConverted, ItemProgress, ItemQua
 from ferryman.engine.plumbing.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
-from ferryman.media.animation import animation_to_mp4
-from ferryman.media.audio import transcode_audio_only
 from ferryman.media.child import run_in_child
-from ferryman.media.finish import finish_video
 from ferryman.media.plan import explain, scale_bitrate
 from ferryman.media.policy import Policy
-from ferryman.media.probe import probe
 from ferryman.media.progress import Pace
-from ferryman.media.segmented import PARTS_UNUSABLE, EncodeSettings, transcode_in_child
-from ferryman.media.tracks import dropped_tracks
 from ferryman.model import Item, ItemState, MediaKind, Plan
 from ferryman.store.rows import LeaseLost, NewItem
 from ferryman.store.schema import items
 
+if TYPE_CHECKING:
+    from ferryman.media.segment_plan import EncodeSettings
+
 log = logging.getLogger(__name__)
+_PLANS = frozenset({Plan.TRANSCODE, Plan.AUDIO, Plan.ANIMATION})  # those with an encoder
 
 
 async def convert(ctx: Context, item: Item) -> None:
     """Run the item's deferred encode, check the result, and make the item deliverable."""
+    # PyAV (~0.1 s of start-up, ~20 MB), which a run that converts nothing never needs:
+    from ferryman.media.finish import finish_video  # lazy: PyAV
+    from ferryman.media.probe import probe  # lazy: PyAV
+    from ferryman.media.segment_plan import PARTS_UNUSABLE  # lazy: PyAV
+    from ferryman.media.tracks import dropped_tracks  # lazy: PyAV
+
     settings = await ctx.settings()
-    if not item.work_path or item.plan not in _ENCODERS:
+    if not item.work_path or item.plan not in _PLANS:
         await ctx.convert_store.item_final(
             item.id,
             ItemState.FAILED,
@@ -133,6 +135,8 @@ def _parts_dir(src: Path, encode: EncodeSettings, segment_seconds: float) -> Pat
     parts made before a settings change are never joined with new ones (no ``.part`` in
     the name either: the crash sweep removes such files)."""
     # The encoder's version too: an upgrade may change the SPS/PPS of new parts.
+    import av  # lazy: PyAV (``convert`` loaded it already)
+
     key = hashlib.sha256(repr((encode, segment_seconds, av.__version__)).encode()).hexdigest()
     key = key[:10]
     return src.with_name(f"{src.name}.{key}.segments")
@@ -165,6 +169,8 @@ async def _encode(
     ctx: Context, item: Item, src: Path, dst: Path, settings: Settings, policy: Policy
 ) -> None:
     """Run the plan's encoder in a child process; transcode parts are recorded as they land."""
+    from ferryman.media.segment_plan import EncodeSettings  # lazy: PyAV (``convert``)
+
     cfg = settings.convert
     last = -1.0
     pace = Pace(item.media.duration if item.media else None)
@@ -191,6 +197,7 @@ async def _encode(
             cfg.max_height,
             cfg.audio_bitrate,
             max_bitrate=_bitrate_cap(item, settings, policy),
+            threads=cfg.threads,
         )
         kwargs.update(
             workdir=_parts_dir(src, encode, settings.media.segment_seconds),
@@ -214,7 +221,7 @@ async def _encode(
     try:
         await _unless_stopping(
             ctx,
-            _ENCODERS[item.plan],
+            _encoder(item.plan),
             kwargs,
             on_progress=progress,
             timeout=cfg.timeout_seconds,
@@ -227,11 +234,18 @@ async def _encode(
                 log.warning("a finished part of %s was not recorded: %s", src.name, failure)
 
 
-_ENCODERS: dict[Plan | None, Callable[..., None]] = {
-    Plan.TRANSCODE: transcode_in_child,
-    Plan.AUDIO: transcode_audio_only,
-    Plan.ANIMATION: animation_to_mp4,
-}
+def _encoder(plan: Plan | None) -> Callable[..., None]:
+    """The plan's encoder: a child's target, in the media modules (PyAV: see ``convert``)."""
+    from ferryman.media.animation import animation_to_mp4  # lazy: PyAV
+    from ferryman.media.audio import transcode_audio_only  # lazy: PyAV
+    from ferryman.media.segmented import transcode_in_child  # lazy: PyAV
+
+    encoders: dict[Plan | None, Callable[..., None]] = {
+        Plan.TRANSCODE: transcode_in_child,
+        Plan.AUDIO: transcode_audio_only,
+        Plan.ANIMATION: animation_to_mp4,
+    }
+    return encoders[plan]
 
 
 async def _unless_stopping(

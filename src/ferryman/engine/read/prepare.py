@@ -16,14 +16,10 @@ from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
-from ferryman.media.cover import make_cover
-from ferryman.media.finish import finish_video
 from ferryman.media.images import check_pixels, fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
 from ferryman.media.policy import PhotoLimits, Policy
 from ferryman.media.probe import probe, probe_image
-from ferryman.media.remux import remux_to_mp4
-from ferryman.media.tracks import dropped_tracks
 from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
 
 log = logging.getLogger(__name__)
@@ -186,6 +182,8 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
 
 def _song(base: Prepared, path: Path, policy: Policy) -> Prepared:
     """A song goes as it is, with its embedded cover as its thumbnail when it has one."""
+    from ferryman.media.cover import make_cover  # lazy: PyAV, not for photos (``_video``)
+
     cover = make_cover(path, path.with_name(path.stem + ".cover.jpg"), policy.thumb)
     if cover is not None:
         base.thumb_path = cover
@@ -327,7 +325,12 @@ def _fit_pages(base: Prepared, path: Path, pages: int, options: MediaOptions) ->
 
 
 def _video(base: Prepared, path: Path, policy: Policy) -> Prepared:
-    """A playable video (after a remux if it needs one): thumbnail, then split if too big."""
+    """A playable video (after a remux if it needs one): thumbnail, then split if too big.
+
+    The video fixers' modules are imported here: they load PyAV (~0.1 s of start-up,
+    ~20 MB), which a run of photos and documents never needs."""
+    from ferryman.media.finish import finish_video  # lazy: PyAV (docstring)
+
     if base.plan is Plan.REMUX and not _remux(base, path, policy):
         return base  # deferred to a transcode
     assert base.work_path is not None
@@ -348,6 +351,9 @@ def _video(base: Prepared, path: Path, policy: Policy) -> Prepared:
 
 def _remux(base: Prepared, path: Path, policy: Policy) -> bool:
     """A container change is cheap: do it now; if it fails, defer a transcode instead."""
+    from ferryman.media.remux import remux_to_mp4  # lazy: PyAV (``_video``)
+    from ferryman.media.tracks import dropped_tracks  # lazy: PyAV (``_video``)
+
     out = path.with_name(path.stem + ".remux.mp4")
     tmp = out.with_name(out.name + ".part.mp4")
     try:
