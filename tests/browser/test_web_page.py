@@ -344,7 +344,7 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
 
             page.once("dialog", lambda d: d.dismiss())  # "no": nothing goes
             zip_job.get_by_role("button", name="Remove").click()
-            time.sleep(0.5)
+            time.sleep(0.5)  # a window in which a dismissed removal would go: the scenario
             playwright_api.expect(items).to_have_count(3)
             page.once("dialog", lambda d: d.accept())
             zip_job.get_by_role("button", name="Remove").click()

@@ -69,9 +69,9 @@ async def test_a_drained_node_claims_nothing_until_undrained(
     engine = Engine(store, settings)
     running = asyncio.create_task(engine.run())
     try:
-        await eventually(lambda: _has_run(store), "the engine beat", within=10)
+        await eventually(lambda: _has_run(store), "the engine beat")
         await nodes.drain(store, "phone")
-        await eventually(lambda: _draining(engine), "the engine drained", within=10)
+        await eventually(lambda: _draining(engine), "the engine drained")
         photos = make_photo_set(tmp_path / "in", 3)
         job = await intake.add_source(store, photos[0].parent)
         await asyncio.sleep(2.0)  # several polls and wake-ups: nothing is taken
@@ -158,7 +158,7 @@ async def test_a_node_drained_mid_delivery_does_not_chain_the_next_album(
         if not delivered:
             await read.wait()  # every album is sealed before the first one goes
             await nodes.drain(store, "phone")
-            await eventually(lambda: _draining(engine), "the engine drained", within=10)
+            await eventually(lambda: _draining(engine), "the engine drained")
         delivered.append(delivery.album.seq)
         return await deliver(sink, delivery)
 
@@ -213,12 +213,14 @@ async def test_an_engine_goes_on_after_its_store_was_unreachable(
     engine = Engine(store, settings)
     running = asyncio.create_task(engine.run())
     try:
-        await eventually(lambda: _has_run(store), "the engine beat", within=10)
+        await eventually(lambda: _has_run(store), "the engine beat")
         store.engine, store.reader = outage, reads  # type: ignore[assignment]
         outage.down = reads.down = True
-        await asyncio.sleep(2.5)  # polls every 0.05 s: every loop asked and was refused
+        await asyncio.sleep(2.5)  # longer than the cache: the outage is the scenario
+        # polls every 0.05 s: every loop asks and is refused (however slowly, under load)
+        await eventually(lambda: outage.refused + reads.refused > 10, "claims refused")
         outage.down = reads.down = False
-        assert outage.refused + reads.refused > 10 and not running.done()
+        assert not running.done()
         beat_before = (await store.node_runs())[0].heartbeat_at
         job = await intake.add_source(store, make_photo_set(tmp_path / "in", 3)[0].parent)
         await eventually(lambda: _done(store, job.id), "the job done after the outage", within=30)
@@ -239,23 +241,25 @@ async def _beat_after(store: Store, before: float) -> bool:
 async def test_a_drain_is_heard_at_once_not_at_the_next_heartbeat(
     settings: Settings, tmp_path: Path
 ) -> None:
-    """Beats every 10 s here; a drain must still stop claims within moments (a trial saw
-    a node unpack two jobs added right after its drain), and an undo restart them."""
-    settings = settings.model_copy(update={"node_name": "phone", "lease_seconds": 30.0})
+    """Beats every 100 s here; a drain must still stop claims within moments (a trial saw
+    a node unpack two jobs added right after its drain), and an undo restart them. So
+    the drain heard and the job done at all, within the 30 s a loaded machine is given,
+    show both came at once, not at a beat (no "within 2 s" bound to meet)."""
+    settings = settings.model_copy(update={"node_name": "phone", "lease_seconds": 300.0})
     store = await Store.open(settings.database)
     engine = Engine(store, settings)
     running = asyncio.create_task(engine.run())
     try:
-        await eventually(lambda: _has_run(store), "the engine beat", within=10)
-        await asyncio.sleep(0.5)  # past its first beat: the next is ~10 s away
+        await eventually(lambda: _has_run(store), "the engine beat")
+        await asyncio.sleep(0.5)  # past its first beat: the next is ~100 s away
         await nodes.drain(store, "phone")
-        await eventually(lambda: _draining(engine), "the drain heard", within=2)
+        await eventually(lambda: _draining(engine), "the drain heard")
         job = await intake.add_source(store, make_photo_set(tmp_path / "in", 2)[0].parent)
         # A window in which a drained node would take the job: the scenario, not a wait.
         await asyncio.sleep(1.0)
         assert (await store.get_job(job.id)).state is JobState.QUEUED
         await nodes.drain(store, "phone", on=False)
-        await eventually(lambda: _done(store, job.id), "the job done after the undo", within=5)
+        await eventually(lambda: _done(store, job.id), "the job done after the undo")
     finally:
         engine.stop()
         await running
@@ -288,6 +292,7 @@ async def test_a_drain_outlives_its_nodes_rows_being_pruned(store: Store) -> Non
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # a wall-clock bound: the server's 1 s idle bound, not TCP's minutes
 async def test_a_node_frozen_mid_transaction_does_not_hold_the_others_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -31,6 +31,7 @@ from ferryman.web.floors import FLOOR_MEMO
 from ferryman.web.live import Tracker
 from tests.media.test_media_probe_plan import write_video
 from tests.support.once import built_once
+from tests.support.waiting import eventually
 
 
 async def _no_files(_job: object) -> dict[str, object]:
@@ -221,10 +222,11 @@ async def test_a_moving_jobs_bar_is_saved_while_it_moves_and_at_the_stop(tmp_pat
         tracker = _tracker(store)
         loop = asyncio.create_task(tracker.run(None))
         tracker.on_event(JobFetching(job.id, done=10, total=100, speed=1e6, eta=9.0, fraction=0.1))
-        for _ in range(200):  # the first rise is saved at once (nothing saved yet)
-            if FLOOR_MEMO in await store.source_memos(job.id):
-                break
-            await asyncio.sleep(0.02)
+
+        async def first_saved() -> bool:  # the first rise is saved at once (none yet)
+            return FLOOR_MEMO in await store.source_memos(job.id)
+
+        await eventually(first_saved, "the first rise saved")
         saved = float((await store.source_memos(job.id))[FLOOR_MEMO])
         tracker.on_event(JobFetching(job.id, done=20, total=100, speed=1e6, eta=8.0, fraction=0.2))
         await asyncio.sleep(0.3)  # sent, not yet saved: within the second

@@ -1,6 +1,7 @@
 """Work added by another process (or another store handle) wakes a running engine at
-once: a datagram on SQLite, NOTIFY on PostgreSQL. The engine polls every 30 s here, so
-a claim within a few seconds can only come from the nudge."""
+once: a datagram on SQLite, NOTIFY on PostgreSQL. The engine polls once an hour here,
+so a claim at all (within the 30 s a loaded machine is given) can only come from the
+nudge: no wall-clock bound to meet (it was "within 5 s, not the 30 s poll")."""
 
 from __future__ import annotations
 
@@ -21,24 +22,24 @@ from ferryman.store.lite import open_lite
 from ferryman.store.nudge import send, sqlite_address
 from tests.support.waiting import eventually
 
+POLL = 3600.0  # seconds: no claim in a test's time comes from the poll
+
 
 async def _claimed_soon(
     engine_store: Store, adder: Store, tmp_path: Path, settings: Settings
-) -> float:
-    slow = settings.model_copy(update={"poll_seconds": 30.0, "database_url": None})
+) -> None:
+    slow = settings.model_copy(update={"poll_seconds": POLL, "database_url": None})
     engine = Engine(engine_store, slow)
     running = asyncio.create_task(engine.run())
     try:
-        await asyncio.sleep(1.0)  # idle: every worker waits out its 30 s poll
+        await asyncio.sleep(1.0)  # idle: every worker waits out its poll
         make_photo_set(tmp_path / "p", 2)
-        started = time.monotonic()
         job = await intake.add_source(adder, str(tmp_path / "p"))
 
         async def claimed() -> bool:
             return (await engine_store.get_job(job.id)).state is not JobState.QUEUED
 
-        await eventually(claimed, "the job claimed", within=10)
-        return time.monotonic() - started
+        await eventually(claimed, "the job claimed")
     finally:
         engine.stop()
         await asyncio.wait_for(running, 30)
@@ -49,21 +50,20 @@ async def test_a_job_added_through_another_store_handle_is_claimed_at_once(
 ) -> None:
     adder = await Store.open(db_url)  # another process's handle: its own connections
     try:
-        delay = await _claimed_soon(store, adder, tmp_path, settings)
+        await _claimed_soon(store, adder, tmp_path, settings)
     finally:
         await adder.close()
-    assert delay < 5.0  # not the 30 s poll
 
 
 async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
     tmp_path: Path, settings: Settings
 ) -> None:
     store = await Store.open(settings.database)
-    slow = settings.model_copy(update={"poll_seconds": 30.0})
+    slow = settings.model_copy(update={"poll_seconds": POLL})
     engine = Engine(store, slow)
     running = asyncio.create_task(engine.run())
     try:
-        # Idle, every worker in its 30 s poll: the scenario, not a wait for a state.
+        # Idle, every worker in its poll: the scenario, not a wait for a state.
         await asyncio.sleep(1.0)
         make_photo_set(tmp_path / "p", 2)
         lite = open_lite(settings.database, create=True)
@@ -76,7 +76,7 @@ async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
         async def claimed() -> bool:
             return (await store.get_job(job.id)).state is not JobState.QUEUED
 
-        await eventually(claimed, "the job claimed", within=5)
+        await eventually(claimed, "the job claimed")
     finally:
         engine.stop()
         await asyncio.wait_for(running, 30)
@@ -88,10 +88,10 @@ async def test_resume_nudges_too(tmp_path: Path, settings: Settings) -> None:
     make_photo_set(tmp_path / "p", 2)
     job = await intake.add_source(store, str(tmp_path / "p"))
     await control.pause_job(store, job.id)
-    engine = Engine(store, settings.model_copy(update={"poll_seconds": 30.0}))
+    engine = Engine(store, settings.model_copy(update={"poll_seconds": POLL}))
     running = asyncio.create_task(engine.run())
     try:
-        # Idle, every worker in its 30 s poll: the scenario, not a wait for a state.
+        # Idle, every worker in its poll: the scenario, not a wait for a state.
         await asyncio.sleep(1.0)
         other = await Store.open(settings.database)
         try:
@@ -102,7 +102,7 @@ async def test_resume_nudges_too(tmp_path: Path, settings: Settings) -> None:
         async def claimed() -> bool:
             return (await store.get_job(job.id)).state is not JobState.QUEUED
 
-        await eventually(claimed, "the resumed job claimed", within=5)
+        await eventually(claimed, "the resumed job claimed")
     finally:
         engine.stop()
         await asyncio.wait_for(running, 30)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ferryman.store import sqlite_thread
 from ferryman.store.connect import create_engines
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -31,6 +32,28 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     def counted(self: sqlite_thread.Connection, call: Any) -> Any:
         count[0] += 1
         return original(self, call)
+
+    monkeypatch.setattr(sqlite_thread.Connection, "_call", counted)
+    return count
+
+
+@pytest.fixture
+def inside(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many calls the connections' threads are inside now: a statement that waits
+    on another's lock stays inside (the wait itself, in SQLite, is not observable). A
+    sleep guessed how long a loaded machine takes to get it there."""
+    count = [0]
+    original = sqlite_thread.Connection._call
+
+    def counted(self: sqlite_thread.Connection, call: Any) -> Any:
+        def entered() -> Any:
+            count[0] += 1
+            try:
+                return call()
+            finally:
+                count[0] -= 1
+
+        return original(self, entered)
 
     monkeypatch.setattr(sqlite_thread.Connection, "_call", counted)
     return count
@@ -113,7 +136,7 @@ async def test_a_failed_statement_rolls_its_transaction_back(tmp_path: Path, who
 
 
 async def test_a_cancelled_statement_still_in_flight_is_rolled_back_after_it_runs(
-    tmp_path: Path,
+    tmp_path: Path, inside: list[int]
 ) -> None:
     """The statement waits for another process's lock; its waiter is cancelled; the
     statement then runs and opens a transaction. SQLAlchemy closes the connection on the
@@ -129,10 +152,11 @@ async def test_a_cancelled_statement_still_in_flight_is_rolled_back_after_it_run
                 await conn.execute(text("INSERT INTO t (name) VALUES ('late')"))
 
         task = asyncio.create_task(write())
-        await asyncio.sleep(0.3)  # the INSERT's BEGIN IMMEDIATE waits on the holder
+        await eventually(lambda: inside[0], "the INSERT's BEGIN IMMEDIATE on the holder")
         assert not task.done()
         task.cancel()
-        await asyncio.sleep(0.3)  # the way out waits for its ROLLBACK, queued behind
+        # A window in which a way out that did not wait for its ROLLBACK would end.
+        await asyncio.sleep(0.3)
         assert not task.done()
         holder.execute("ROLLBACK")  # the INSERT gets the lock and runs, then the ROLLBACK
         with pytest.raises(asyncio.CancelledError):
@@ -207,7 +231,7 @@ async def test_a_transaction_commits_where_it_ran_in_one_hop(
 
 
 async def test_a_cancelled_run_sync_is_waited_for_before_the_connection_is_touched(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inside: list[int]
 ) -> None:
     """The body waits on another process's lock when its caller is cancelled: the caller
     waits for the body to end (the connection is the body's until then), then the
@@ -237,7 +261,7 @@ async def test_a_cancelled_run_sync_is_waited_for_before_the_connection_is_touch
                 await sqlite_thread.run_sync(conn, body)
 
         task = asyncio.create_task(write())
-        await asyncio.sleep(0.3)  # the body's BEGIN IMMEDIATE waits on the holder
+        await eventually(lambda: inside[0], "the body's BEGIN IMMEDIATE on the holder")
         task.cancel()
         # A window in which a cancel that did not wait would end the task: the scenario.
         await asyncio.sleep(0.3)
@@ -257,7 +281,7 @@ async def test_a_cancelled_run_sync_is_waited_for_before_the_connection_is_touch
 
 
 async def test_a_rollback_is_not_skipped_while_a_statement_is_in_flight(
-    tmp_path: Path,
+    tmp_path: Path, inside: list[int]
 ) -> None:
     """The driver alone: a statement whose waiter was cancelled may still open a
     transaction, so "no transaction open" is not yet known and the ROLLBACK is sent."""
@@ -273,8 +297,7 @@ async def test_a_rollback_is_not_skipped_while_a_statement_is_in_flight(
         statement = asyncio.ensure_future(
             conn.run(lambda db: db.execute("INSERT INTO t (name) VALUES ('late')"))
         )
-        # The INSERT waits on the holder's lock (a wait inside SQLite, not observable).
-        await asyncio.sleep(0.2)
+        await eventually(lambda: inside[0], "the INSERT waiting on the holder's lock")
         statement.cancel()
         rollback = asyncio.create_task(conn.rollback())
         # A window in which a skipped ROLLBACK would be done: the scenario, not a wait.

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +35,6 @@ from tests.telegram.test_telegram_frontdoor import (
     serving,
     size_of,
 )
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = make_world(tmp_path)
-    w.store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
-    try:
-        yield w
-    finally:
-        await w.store.close()
 
 
 def test_a_private_chats_message_is_a_source_uri_but_never_typed() -> None:

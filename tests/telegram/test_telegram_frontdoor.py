@@ -95,16 +95,6 @@ def make_world(tmp_path: Path, link: LinkModel | None = None, **telegram: Any) -
     return World(server, bot, alice, bob, mallory, settings, None, tmp_path)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = make_world(tmp_path)
-    w.store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
-    try:
-        yield w
-    finally:
-        await w.store.close()
-
-
 @contextlib.asynccontextmanager
 async def serving(w: World) -> AsyncIterator[Engine]:
     """``serve`` running (engine and listener) until the block ends."""

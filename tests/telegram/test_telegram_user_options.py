@@ -21,10 +21,7 @@ from tests.telegram.test_telegram_frontdoor import (
     photo_zip,
     reply_to,
     serving_as_installed,
-    world,
 )
-
-__all__ = ["world"]  # the fixture, used by name
 
 
 def _jpeg(size: tuple[int, int]) -> bytes:

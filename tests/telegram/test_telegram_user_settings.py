@@ -20,10 +20,7 @@ from tests.telegram.test_telegram_frontdoor import (
     reply_to,
     serving,
     serving_as_installed,
-    world,
 )
-
-__all__ = ["world"]  # the fixture, used by name
 
 
 async def test_settings_are_shown_changed_and_kept_per_person(world: World) -> None:

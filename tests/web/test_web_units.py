@@ -336,10 +336,10 @@ async def test_a_job_touched_while_the_bars_are_saved_is_still_sent(tmp_path: Pa
                 assert not running.done(), running.exception()
                 return (second.id, state) in sent
 
-            await eventually(lambda: seen("queued"), "the second job sent", within=10)
+            await eventually(lambda: seen("queued"), "the second job sent")
             await store.cancel(second.id)
             tracker.touch(second.id)  # and it goes on after that
-            await eventually(lambda: seen("cancelled"), "its cancel sent", within=10)
+            await eventually(lambda: seen("cancelled"), "its cancel sent")
         finally:
             running.cancel()
     finally:

@@ -12,13 +12,16 @@ download that never ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from telethon.tl import functions
 
 from faketg.people import user_sends
 from faketg.sender import RpcFault
@@ -94,6 +97,25 @@ class Script:
     async def send_file(self, path: Path, caption: str = "") -> None:
         data = await asyncio.to_thread(path.read_bytes)
         self.send(caption, file=data, name=path.name)
+
+    @contextlib.contextmanager
+    def downloads_held(self) -> Iterator[None]:
+        """The fake answers no file chunk until the block ends: a step that presses a
+        button while a file downloads must not find it downloaded already (on a loaded
+        machine the whole file came before the press)."""
+        kind = functions.upload.GetFileRequest
+        answer, opened = self.server.handlers[kind], asyncio.Event()
+
+        async def held(server: FakeTelegram, call: Any, request: Any) -> Any:
+            await opened.wait()
+            return await answer(server, call, request)
+
+        self.server.handlers[kind] = held
+        try:
+            yield
+        finally:
+            self.server.handlers[kind] = answer
+            opened.set()
 
     async def until(self, check: Callable[[], Awaitable[Any]]) -> Any:
         """Wait for ``check`` to return something truthy; None after ``STEP_SECONDS``
@@ -229,13 +251,14 @@ async def choose_files(s: Script) -> bool:
     """The archive is a job at once; "Choose files" pressed while it downloads; two
     files ticked on the list and delivered (the job, held meanwhile, goes on); then
     "Report" on that job's status message: the rest not chosen."""
-    await s.send_file(s.inputs.trip)
-    job = await s.new_job()
-    if job is None:
-        return False
-    status = await s.message(f"job {job.id} trip: ", "Choose files")
-    if status is None or "you choose" not in await s.press(status, "Choose files"):
-        return False
+    with s.downloads_held():
+        await s.send_file(s.inputs.trip)
+        job = await s.new_job()
+        if job is None:
+            return False
+        status = await s.message(f"job {job.id} trip: ", "Choose files")
+        if status is None or "you choose" not in await s.press(status, "Choose files"):
+            return False
     listing = await s.message("trip.zip: 11 files", "Deliver")
     if listing is None:
         return False
