@@ -19,7 +19,14 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
-from ferryman.store.ports import ConvertStore, DeliverStore, FetchStore, ReadStore, WatchStore
+from ferryman.store.ports import (
+    ConvertStore,
+    DeliverStore,
+    FetchStore,
+    NoticeStore,
+    ReadStore,
+    WatchStore,
+)
 
 if TYPE_CHECKING:
     from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
@@ -84,6 +91,10 @@ class Context:
 
     @property
     def watch_store(self) -> WatchStore:
+        return self.store
+
+    @property
+    def notice_store(self) -> NoticeStore:
         return self.store
 
     def checkpoint(self) -> None:

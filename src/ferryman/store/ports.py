@@ -16,6 +16,7 @@ from sqlalchemy import Table
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumClaim, Item, ItemState, Job
 from ferryman.store.fetches import Fetch
+from ferryman.store.notices import Notice
 from ferryman.store.rows import Clock, Ended, NewItem, RecordedBatch
 from ferryman.store.watch_records import WatchJob
 from ferryman.store.watches import Made, Watch
@@ -195,6 +196,43 @@ class WatchStore(Leaseholder, Protocol):
     ) -> Made: ...
     async def watch_seen_rows(self, watch_id: int) -> list[tuple[str, int | None]]: ...
     async def watch_seen_among(self, watch_id: int, keys: Collection[str]) -> set[str]: ...
+
+
+class NoticeStore(Protocol):
+    """The notifier (``engine/notify``): event rows made into notices, claimed, settled."""
+
+    clock: Clock
+
+    async def get_job(self, job_id: int) -> Job: ...
+    async def get_watch(self, watch_id: int) -> Watch: ...
+    async def job_notify(self, job_id: int) -> str | None: ...
+    async def notice_events(self, limit: int = 100) -> list[Notice]: ...
+    async def prepare_event(
+        self,
+        event_id: int,
+        kind: str,
+        urls: Sequence[str],
+        payload: dict[str, Any],
+        *,
+        digest: bool = False,
+        delay: float = 0.0,
+    ) -> list[int] | None: ...
+    async def claim_notices(
+        self, owner: str, lease_seconds: float, digest_seconds: float
+    ) -> list[Notice]: ...
+    async def notices_sent(self, ids: Sequence[int], owner: str) -> None: ...
+    async def notices_failed(
+        self,
+        ids: Sequence[int],
+        owner: str,
+        message: str,
+        delay: float,
+        *,
+        give_up: bool,
+        count: bool = True,
+    ) -> None: ...
+    async def notices_due_now(self, within: float) -> int: ...
+    async def forget_sent_notices(self, before: float) -> int: ...
 
 
 class Control(Protocol):
