@@ -1,8 +1,9 @@
 """A notice's event is written in the transaction of the change it tells of (SQLite,
-PostgreSQL and the memory store: ``tests/support/contract``): each store call that ends a job, makes it wait on the person, or records a
-watch's check leaves its event row with no notifier running; a change refused (its
-lease lost) leaves none; an event left by a process that died before preparing it is
-made into its notice once, by the next engine."""
+PostgreSQL and the memory store: ``tests/support/contract``): each store call that ends
+a job, makes it wait on the person, or records a watch's check leaves its event row with
+no notifier running; a change refused (its lease lost) leaves none; an event left by a
+process that died before preparing it is made into its notice once, by the next engine.
+The outbox the notifier asks of (``ports.NoticeStore``) keeps the same contract."""
 
 from __future__ import annotations
 

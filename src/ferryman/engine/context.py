@@ -25,6 +25,7 @@ from ferryman.store.ports import (
     FetchStore,
     NoticeStore,
     ReadStore,
+    SinkStates,
     WatchStore,
 )
 
@@ -95,6 +96,10 @@ class Context:
 
     @property
     def notice_store(self) -> NoticeStore:
+        return self.store
+
+    @property
+    def sink_states(self) -> SinkStates:
         return self.store
 
     def checkpoint(self) -> None:

@@ -18,6 +18,7 @@ from ferryman.model import AlbumClaim, Item, ItemState, Job
 from ferryman.store.fetches import Fetch
 from ferryman.store.notices import Notice
 from ferryman.store.rows import Clock, Ended, NewItem, RecordedBatch
+from ferryman.store.sink_state import StoredSinkState
 from ferryman.store.watch_records import WatchJob
 from ferryman.store.watches import Made, Watch
 
@@ -233,6 +234,13 @@ class NoticeStore(Protocol):
     ) -> None: ...
     async def notices_due_now(self, within: float) -> int: ...
     async def forget_sent_notices(self, before: float) -> int: ...
+
+
+class SinkStates(Protocol):
+    """What resolving a destination asks (``engine/plumbing/destination``): the part of
+    the store its sink keeps its own records in, and nothing else of the store."""
+
+    def sink_state(self, sink: str) -> StoredSinkState: ...
 
 
 class Control(Protocol):
