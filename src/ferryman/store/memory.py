@@ -5,8 +5,8 @@ written once more without SQL (the store's contract tests run it beside SQLite a
 PostgreSQL: ``tests/store/test_store.py``). Rows are dicts with the schema's columns,
 so the same converters (``rows``), the same insert of a job (``new_job``) and the same
 rules (``rules``) serve it. Each method runs without an ``await`` inside: on one event
-loop it is one transaction. Not kept: waited time, nodes and drains, sinks' records, the
-chat's tables (the SQL stores' own; see the skip reasons in the contract tests).
+loop it is one transaction. Not kept: waited time, nodes and drains, sinks' records (the
+SQL stores' own; see the skip reasons in the contract tests).
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ from ferryman.store.fetches import DONE, FETCHING, QUEUED, Fetch
 from ferryman.store.job_ends import ended_columns
 from ferryman.store.memory_albums import terminal
 from ferryman.store.memory_base import Row, Writer
-from ferryman.store.memory_notices import MemoryNotices
+from ferryman.store.memory_chat import MemoryChat
 from ferryman.store.new_job import NewJob, insert_job
 from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING
 from ferryman.store.rows import decode_passwords, item_from_mapping, job_from_mapping
 
 if TYPE_CHECKING:
     from ferryman.store.ports import (
+        ChatInbox,
+        ChatSettings,
         Control,
         ConvertStore,
         DeliverStore,
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
         Intake,
         NoticeStore,
         ReadStore,
+        RuntimeSettings,
+        WatchAdmin,
         WatchStore,
     )
 
@@ -42,10 +46,10 @@ if TYPE_CHECKING:
 _CANCELLED = FerrymanError("job.cancelled", "cancelled on request")
 
 
-class MemoryStore(MemoryNotices):
-    """Jobs, fetches, memos and settings; the notices' outbox in ``MemoryNotices``,
-    watches in ``MemoryWatches``, albums and items in ``MemoryAlbums``, rows, leases and
-    the notices' event rows in ``MemoryBase``."""
+class MemoryStore(MemoryChat):
+    """Jobs, fetches, memos and settings; the chat's records in ``MemoryChat``, the
+    notices' outbox in ``MemoryNotices``, watches in ``MemoryWatches``, albums and items
+    in ``MemoryAlbums``, rows, leases and the notices' event rows in ``MemoryBase``."""
 
     # -------------------------------------------------------------------- jobs
 
@@ -267,7 +271,8 @@ class MemoryStore(MemoryNotices):
                 "job.not_ended",
                 f"job {job_id} is {job['state']}; only ended jobs can be removed; cancel it first",
             )
-        for table in ("items", "albums", "fetches"):
+        self.statuses.pop(job_id, None)
+        for table in ("items", "albums", "fetches", "tg_inbox"):
             for row in [r for r in self.tables[table].values() if r["job_id"] == job_id]:
                 del self.tables[table][row["id"]]
         self.memos = {k: v for k, v in self.memos.items() if k[0] != job_id}
@@ -341,6 +346,9 @@ class MemoryStore(MemoryNotices):
     async def set_runtime_setting(self, key: str, value: Any) -> None:
         self.settings[key] = json.dumps(value)
 
+    async def clear_runtime_setting(self, key: str) -> None:
+        self.settings.pop(key, None)
+
 
 def _fetch(row: Row) -> Fetch:
     return Fetch(row["id"], row["job_id"], row["state"], row["attempts"], row["path"],
@@ -357,4 +365,5 @@ if TYPE_CHECKING:  # mypy proves the memory store is each of these stages' store
     _ONE = MemoryStore()
     _STAGES: tuple[FetchStore, ReadStore, ConvertStore, DeliverStore, WatchStore, NoticeStore]
     _STAGES = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)
-    _DOORS: tuple[Control, Intake] = (_ONE, _ONE)
+    _DOORS: tuple[Control, Intake, WatchAdmin, RuntimeSettings, ChatInbox, ChatSettings]
+    _DOORS = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)

@@ -21,6 +21,7 @@ from ferryman.store.rows import (
     summarise_items,
 )
 from ferryman.store.schema import metadata
+from ferryman.store.telegram_inbox import StatusRow
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -37,6 +38,7 @@ BUSY_TO_READY = {
     "notices": ("sending", "queued"),
 }
 TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}  # base._TURNS
+_MORE = ("tg_inbox",)  # the tables no one claims
 
 
 class MemoryBase:
@@ -44,13 +46,15 @@ class MemoryBase:
 
     def __init__(self, clock: Clock = time.time) -> None:
         self.clock = clock
-        self.tables: dict[str, dict[int, Row]] = {name: {} for name in BUSY_TO_READY}
+        self.tables: dict[str, dict[int, Row]] = {name: {} for name in (*BUSY_TO_READY, *_MORE)}
         self.memos: dict[tuple[int, str], str] = {}
         self.segments: dict[tuple[int, int], int] = {}  # (item, part) -> reports
         self.settings: dict[str, str] = {}
         self.inputs: dict[str, int] = {}  # a look's job's inputs' dedupe keys (job_inputs)
         self.seen: dict[int, dict[str, Row]] = {}  # watch -> entry key -> seen row (in order)
-        self._ids = dict.fromkeys(BUSY_TO_READY, 0)
+        self.statuses: dict[int, StatusRow] = {}  # the chat's status message, per job
+        self.chat_settings: dict[tuple[int, str], str] = {}  # (chat user, key) -> value
+        self._ids = dict.fromkeys(self.tables, 0)
 
     async def close(self) -> None:
         """Nothing to let go of."""
