@@ -1,8 +1,9 @@
-"""A notice's event is written in the transaction of the change it tells of (SQLite and
-PostgreSQL): each store call that ends a job, makes it wait on the person, or records a
-watch's check leaves its event row with no notifier running; a change refused (its
-lease lost) leaves none; an event left by a process that died before preparing it is
-made into its notice once, by the next engine."""
+"""A notice's event is written in the transaction of the change it tells of (SQLite,
+PostgreSQL and the memory store: ``tests/support/contract``): each store call that ends
+a job, makes it wait on the person, or records a watch's check leaves its event row with
+no notifier running; a change refused (its lease lost) leaves none; an event left by a
+process that died before preparing it is made into its notice once, by the next engine.
+The outbox the notifier asks of (``ports.NoticeStore``) keeps the same contract."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from ferryman.store.rows import LeaseLost
 from ferryman.store.store import NewItem
 from ferryman.store.watches import WatchJob
 from tests.engine.test_notify import receiving, run_until, signed_right, with_notify
+from tests.support.contract import db_url, sql_only, store
+
+__all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
 
 async def _events(store: Store) -> list[tuple[str, int | None, int | None, dict[str, Any]]]:
@@ -162,6 +166,7 @@ async def test_an_event_whose_writer_died_is_sent_once_by_the_next_engine(
 ) -> None:
     """The job ended in a process that died before any notifier saw it: the event row
     is in the store, and the next engine makes it into one signed notice."""
+    sql_only(store, "the whole engine runs on the SQL stores")
     job_id = await _expanded(store, "late")
     while (album := await store.claim_album("d", 30)) is not None:
         await store.album_delivered(album.id, "d", "ref")
@@ -176,3 +181,56 @@ async def test_an_event_whose_writer_died_is_sent_once_by_the_next_engine(
     assert headers["X-Ferryman-Notice"] == str(notice.id)
     assert (notice.job_id, notice.state) == (job_id, "sent")
     assert await _events(store) == []
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_outbox_prepares_an_event_once_and_claims_a_digest_with_a_lease(
+    store: Store,
+) -> None:
+    """What the notifier asks of the store (``ports.NoticeStore``): an event becomes its
+    notices once; a job's end claims the others to its URL within the digest's window;
+    a failed delivery is due again after its wait, then given up; a sent one is
+    forgotten after a while; a stop makes the digest's waiting ends due now."""
+    store.clock = clock = _Clock()
+    ended = await store.add_job(source="/a.zip", name="a", dest="library:")
+    assert await store.claim_job("r", 30) is not None
+    await store.fail_job(ended.id, FerrymanError("archive.unreadable", "not a zip"), "r")
+    (event,) = await store.notice_events()
+    made = await store.prepare_event(event.id, "job_failed", ["ferryman://h/1"], {"n": 1},
+                                     digest=True, delay=30.0)  # fmt: skip
+    assert made is not None and len(made) == 1
+    assert await store.prepare_event(event.id, "job_failed", ["ferryman://h/1"], {}) is None
+    assert await store.notice_events() == []
+    other = await store.add_notices("job_done", ["ferryman://h/1"], {}, digest=True, delay=50)
+    alone = await store.add_notices("job_done", ["ferryman://h/2"], {}, digest=True, delay=50)
+    assert await store.claim_notices("n", 30, 60.0) == []  # none due yet
+    clock.now += 30
+    claimed = await store.claim_notices("n", 30, 60.0)
+    assert [n.id for n in claimed] == [*made, *other]  # the same URL's, within the window
+    assert (claimed[0].payload, claimed[0].job_id, claimed[0].state) == ({"n": 1}, ended.id,
+                                                                           "sending")  # fmt: skip
+    await store.notices_failed([n.id for n in claimed], "someone else", "x", 0.0, give_up=True)
+    assert await store.claim_notices("m", 30, 0.0) == []  # still held: not theirs to settle
+    await store.notices_failed(made, "n", "refused", 10.0, give_up=False)
+    await store.notices_failed(other, "n", "refused", 10.0, give_up=True)
+    clock.now += 10
+    assert await store.notices_due_now(100.0) == 1  # the untried one to h/2
+    retried = await store.claim_notices("n", 30, 0.0)
+    assert [(n.id, n.attempts, n.error_message) for n in retried] == [(made[0], 1, "refused")]
+    await store.notices_sent(made, "n")
+    (last,) = await store.claim_notices("n", 30, 0.0)
+    assert last.id == alone[0]
+    await store.notices_sent(alone, "n")
+    states = {n.id: n.state for n in await store.list_notices()}
+    assert states == {made[0]: "sent", other[0]: "failed", alone[0]: "sent"}
+    assert [n.id for n in await store.list_notices("failed")] == other
+    clock.now += 5
+    assert await store.forget_sent_notices(clock.now - 1) == 2
+    assert [n.id for n in await store.list_notices()] == other

@@ -1,21 +1,29 @@
 """A stage's step needs no database: its port (``store/ports``) is all it asks of the
 store, and the memory store (``store/memory``) keeps that port. Here the fetch stage
-settles its claims, and the deliver stage's chained claim, against the memory store."""
+settles its claims, the deliver stage's chained claim, a watch's check and the
+notifier's notice of it, against the memory store."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ferryman.config import Settings
+from ferryman.device.conditions import Device
 from ferryman.engine.context import Context
 from ferryman.engine.fetch import step as fetch_step
-from ferryman.engine.plumbing.events import Event, EventBus, JobFetched, JobFinished
+from ferryman.engine.notify import Notifier
+from ferryman.engine.ops.intake import entry_job
+from ferryman.engine.plumbing.events import Event, EventBus, JobFetched, JobFinished, WatchFound
+from ferryman.engine.watch.check import Checker
 from ferryman.errors import FerrymanError
-from ferryman.model import ItemState, JobState, MediaKind
+from ferryman.model import Batch, ItemState, JobState, MediaKind
 from ferryman.sources.base import Fetched
+from ferryman.sources.listers.base import ListerRegistry, WatchEntry
 from ferryman.store import Store
 from ferryman.store.memory import MemoryStore
 from ferryman.store.rows import NewItem
+from tests.engine.test_notify import receiving, signed_right, with_notify
+from tests.watch.test_watch_batches import Listed
 
 
 def _context(settings: Settings) -> tuple[Context, MemoryStore, list[Event]]:
@@ -75,3 +83,41 @@ async def test_a_delivery_chains_the_next_claim_on_the_memory_store(settings: Se
     assert first is not None and (first.albums, first.final) == (2, False)
     second = await deliver.album_delivered(first.album.id, ctx.owner, "ref", claim_next=30)
     assert second is not None and second.album.seq == 2
+
+
+async def test_a_watch_check_and_its_notice_on_the_memory_store(settings: Settings) -> None:
+    """The checker asks only its port (``ports.WatchStore``): a look's new entries
+    become one job and seen rows, a second look finds nothing new; the notifier
+    (``ports.NoticeStore``) makes the check's event into one signed notice."""
+    ctx, memory, seen = _context(with_notify(settings, urls=[]))
+    listed = [WatchEntry(f"e{i}", f"http://127.0.0.1:9/f/{i}.zip", f"E{i}") for i in (2, 1)]
+    with receiving() as hook:
+        watch = await memory.add_watch(
+            kind="feed", source="http://127.0.0.1:9/news.xml", dest="library:",
+            every_seconds=3600.0, since="all", next_check_at=0.0,
+            notify=f"ferryman://127.0.0.1:{hook.port}/w",
+        )  # fmt: skip
+        checker = Checker(
+            ctx.watch_store, ctx.sources, ctx.sinks, ListerRegistry([Listed(listed)]),
+            Device(env={}), ctx.owner, enter=entry_job, publish=ctx.bus.publish,
+        )  # fmt: skip
+        for made in (2, 0):
+            claimed = await ctx.watch_store.claim_watch(ctx.owner, 30, watch.id)
+            assert claimed is not None
+            found = await checker.check(claimed, await ctx.settings())
+            assert found.error is None and len(found.made) == made
+        (job,) = await memory.list_jobs()
+        assert job.name == "news" and [i.title for i in Batch.parse(job.source).items] == [
+            "E2",
+            "E1",
+        ]
+        assert await memory.watch_seen_rows(watch.id) == [("e1", job.id), ("e2", job.id)]
+        assert [type(e) for e in seen] == [WatchFound]
+        notifier = Notifier(ctx)
+        assert await notifier.prepare_events() == 1
+        sent = await notifier.send_due()
+        assert sent != [] and await notifier.send_due() == []
+        ((path, headers, body),) = hook.got
+    assert path == "/w" and signed_right(headers, body)
+    assert headers["X-Ferryman-Event"] == "watch_found"
+    assert [n.state for n in await memory.list_notices()] == ["sent"]

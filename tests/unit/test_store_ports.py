@@ -1,5 +1,6 @@
-"""Each stage sees only its part of the store (``store/ports``): a stage's module names
-its own port and never the whole ``Store``, so mypy --strict holds it to that port."""
+"""Each stage and each front door sees only its part of the store (``store/ports``): its
+module names its own port and never the whole ``Store``, so mypy --strict holds it to
+that port. Only the modules that open the store or start the engine hold it whole."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 from ferryman.store import ports
 from ferryman.store.store import Store
 
-ENGINE = Path(__file__).resolve().parents[2] / "src" / "ferryman" / "engine"
+SRC = Path(__file__).resolve().parents[2] / "src" / "ferryman"
+ENGINE = SRC / "engine"
 
 # module (under engine/) -> the only store views it may name
 STAGES = {
@@ -22,12 +24,64 @@ STAGES = {
     "deliver/step": {"deliver_store"},
     "deliver/deliver_ahead": {"deliver_store"},
     "watch/check": {"WatchStore"},
+    "notify": {"notice_store"},
+    "plumbing/destination": {"sink_states"},
     "plumbing/leases": {"Leaseholder"},
     "ops/control": {"Control"},
     "ops/report": {"JobsView"},
     "ops/intake": {"Intake"},
 }
-VIEWS = {"fetch_store", "read_store", "convert_store", "deliver_store", "watch_store"}
+VIEWS = {
+    "fetch_store",
+    "read_store",
+    "convert_store",
+    "deliver_store",
+    "watch_store",
+    "notice_store",
+    "sink_states",
+}
+# The engine's modules that may hold the whole store: the runner opens it and hands
+# each part its port, through the Context's views.
+WHOLE = {"runner", "context"}
+# The front doors' modules (under src/ferryman/) -> the only ports they may name.
+DOORS = {
+    "engine/ops/control": {"Control"},
+    "engine/ops/report": {"JobsView"},
+    "engine/ops/intake": {"Intake"},
+    "engine/ops/nodes": {"Nodes"},
+    "engine/ops/runtime_config": {"RuntimeSettings"},
+    "engine/ops/watch_admin": {"WatchAdmin"},
+    "web/core": {"WebDoor"},
+    "web/server": {"WebDoor"},
+    "web/live": {"LiveJobs"},
+    "web/floors": {"ShownFloors"},
+    "frontdoors/cli": {"AddDoor", "StatusDoor"},
+    "frontdoors/cli_job": {"Control", "JobsView"},
+    "frontdoors/cli_watch": {"WatchAdmin"},
+    "frontdoors/cli_nodes": {"Nodes"},
+    "frontdoors/cli_config": {"RuntimeSettings"},
+    "frontdoors/cli_run": {"JobsView"},
+    "frontdoors/demo": {"JobsView"},
+    "frontdoors/chat_demo_steps": {"JobsView"},
+    "frontdoors/telegram/callbacks": {"ChatDoor"},
+    "frontdoors/telegram/cleanup": {"ChatCleanup"},
+    "frontdoors/telegram/commands": {"ChatDoor"},
+    "frontdoors/telegram/door": {"ChatDoor"},
+    "frontdoors/telegram/inbox": {"ChatDoor"},
+    "frontdoors/telegram/status": {"ChatStatus"},
+    "frontdoors/telegram/user_settings": {"ChatSettings"},
+}
+# The modules that still name the whole ``Store``, and why: each opens it or starts the
+# engine on it (the engine's stages then get their ports through the Context).
+WHOLE_STORE = {
+    "engine/context": "hands each stage its view of the store it holds",
+    "engine/runner": "opens the engine on the store: reaps, releases, housekeeps",
+    "frontdoors/cli_store": "opens the store for a command, which takes its port",
+    "frontdoors/cli_web": "opens the store for the web app and the engine beside it",
+    "frontdoors/startup": "opens the store and the engine (``run``, ``demo``)",
+    "frontdoors/telegram/serve": "starts the engine beside the chat door",
+    "store/__init__": "exports it",
+}
 PORTS = {
     name
     for name, obj in vars(ports).items()
@@ -63,10 +117,40 @@ def test_each_stage_module_names_only_its_port() -> None:
     assert wrong == {}
 
 
-def test_no_stage_reaches_the_whole_store_through_its_context() -> None:
-    """``ctx.store`` is the whole store: a stage asks for its view (``ctx.read_store``)."""
+def test_each_door_module_names_only_its_ports() -> None:
+    wrong: dict[str, set[str]] = {}
+    for module, allowed in DOORS.items():
+        used = _names(ast.parse((SRC / f"{module}.py").read_text()))
+        named = used & (PORTS | {"Store"})
+        if named != allowed:
+            wrong[module] = named
+    assert wrong == {}
+
+
+def test_only_the_modules_that_open_the_store_name_it_whole() -> None:
+    """Every module outside ``store/`` that names ``Store`` is one of those that open
+    it or start the engine; a door that takes it whole again fails here."""
+    whole = set()
+    for path in sorted(SRC.rglob("*.py")):
+        module = str(path.relative_to(SRC).with_suffix(""))
+        if module.startswith("store/") and module != "store/__init__":
+            continue
+        if "Store" in _names(ast.parse(path.read_text())):
+            whole.add(module)
+    assert whole == set(WHOLE_STORE)
+
+
+def test_no_engine_module_reaches_the_whole_store_through_its_context() -> None:
+    """``ctx.store`` is the whole store: a stage, the notifier, a route ask for their
+    view (``ctx.read_store``, ``ctx.sink_states``); only the runner holds the store."""
     reached = []
-    for module in STAGES:
+    modules = [
+        str(path.relative_to(ENGINE).with_suffix(""))
+        for path in sorted(ENGINE.rglob("*.py"))
+        if path.stem not in WHOLE
+    ]
+    assert set(STAGES) <= set(modules)
+    for module in modules:
         tree = ast.parse(_engine_module(module).read_text())
         for node in ast.walk(tree):
             if (
@@ -84,6 +168,10 @@ def test_no_stage_reaches_the_whole_store_through_its_context() -> None:
 def test_the_ports_are_narrow() -> None:
     """A port that grew to the whole store would make the checks above say nothing."""
     store_methods = set(dir(Store))
-    for name in ("FetchStore", "ReadStore", "ConvertStore", "DeliverStore", "WatchStore"):
+    stages = ("FetchStore", "ReadStore", "ConvertStore", "DeliverStore", "WatchStore")
+    for name in (*stages, "NoticeStore", "SinkStates"):
         members = {m for m in dir(getattr(ports, name)) if not m.startswith("_")}
         assert members <= store_methods and len(members) < len(store_methods) / 3, name
+    for name in sorted({port for allowed in DOORS.values() for port in allowed}):
+        members = {m for m in dir(getattr(ports, name)) if not m.startswith("_")}
+        assert members <= store_methods and len(members) < len(store_methods) / 2, name

@@ -1,7 +1,9 @@
 """A check with many new entries records them in short batches (``watch.batch_size``
 each, other work running between them), at most ``watch.entries_per_pass`` a check,
 and the next check carries on where it stopped: after a crash between batches, after
-a stop, and with a first check's ``--since N`` choosing the same N newest every pass."""
+a stop, and with a first check's ``--since N`` choosing the same N newest every pass.
+On SQLite, PostgreSQL and the memory store (``tests/support/contract``): the checker
+asks only its port (``ports.WatchStore``) of the store."""
 
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ from ferryman.sources.builtin import default_sources
 from ferryman.sources.listers.base import ListerRegistry, WatchEntry
 from ferryman.store import Store
 from ferryman.store.watches import Made, Watch, WatchJob
+from tests.support.contract import db_url, store
+
+__all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """The watch store: claims with leases, and a check's jobs and seen rows written
-together, once, only while the lease is held (SQLite and PostgreSQL)."""
+together, once, only while the lease is held (SQLite, PostgreSQL and the memory store:
+``tests/support/contract``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
 from ferryman.store.rows import LeaseLost
-from ferryman.store.schema import fetches, jobs, watch_seen
-from ferryman.store.watches import WatchJob
+from ferryman.store.watches import WatchJob, entry_key
+from tests.support.contract import db_url, sql_only, store
+
+__all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
 
 class Clock:
@@ -48,19 +50,16 @@ def _job(link: str, key: str | None) -> dict[str, Any]:
     }
 
 
-async def _count(store: Store, table: Any) -> int:
-    async with store.reader.connect() as conn:
-        return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+async def _jobs(store: Store) -> int:
+    return len(await store.list_jobs())
 
 
 async def test_a_due_watch_is_claimed_by_one_checker_at_a_time(store: Store) -> None:
     store.clock = clock = Clock()
     added = await store.add_watch(**_watch(next_check_at=clock.now))
-    await store.node_beat("a", "phone", 1, ("watch",))
     first = await store.claim_watch("a", 30)
     assert first is not None and first.id == added.id
     assert await store.claim_watch("b", 30) is None  # held
-    assert [r.held for r in await store.node_runs()] == [1]  # `ferryman workers` counts it
     assert not await store.watches_idle()
     clock.now += 31  # the lease expired (a checker died): the reaper hands it back
     assert await store.reap() == 1
@@ -71,7 +70,16 @@ async def test_a_due_watch_is_claimed_by_one_checker_at_a_time(store: Store) -> 
         await store.watch_checked(
             added.id, "a", [WatchJob("e1", "E1", _job("http://h/1", "k1"))], 0
         )
-    assert await _count(store, jobs) == 0 and await _count(store, watch_seen) == 0
+    assert await _jobs(store) == 0 and await store.watch_seen_rows(added.id) == []
+
+
+async def test_a_held_watch_is_its_nodes_work(store: Store) -> None:
+    sql_only(store, "nodes (`ferryman workers`) are the SQL stores'")
+    added = await store.add_watch(**_watch())
+    await store.node_beat("a", "phone", 1, ("watch",))
+    assert await store.claim_watch("a", 30) is not None
+    assert [r.held for r in await store.node_runs()] == [1]  # `ferryman workers` counts it
+    assert (await store.get_watch(added.id)).owner == "a"
 
 
 async def test_a_check_writes_jobs_and_seen_rows_together_and_never_twice(store: Store) -> None:
@@ -91,7 +99,10 @@ async def test_a_check_writes_jobs_and_seen_rows_together_and_never_twice(store:
         message="2 listed",
     )
     assert [(entry, job is not None) for entry, job in made.jobs] == [("e1", True), ("e2", False)]
-    assert await _count(store, jobs) == 1 and await _count(store, fetches) == 1
+    assert await _jobs(store) == 1
+    job_id = made.jobs[0][1].id  # type: ignore[union-attr]
+    fetch = await store.fetched(job_id)  # the batch's job downloads its inputs first
+    assert fetch is not None and fetch.state == "queued"
     watch = await store.get_watch(added.id)
     assert watch.found == 1 and watch.primed and watch.next_check_at == clock.now + 60
     assert watch.owner is None and watch.last_message == "2 listed"
@@ -102,8 +113,7 @@ async def test_a_check_writes_jobs_and_seen_rows_together_and_never_twice(store:
         added.id, "b", [WatchJob("e1", "One", _job("http://h/1.zip", "k1"))], clock.now + 60
     )
     assert again.jobs == []  # seen before: no second job
-    assert await _count(store, jobs) == 1
-    job_id = made.jobs[0][1].id  # type: ignore[union-attr]
+    assert await _jobs(store) == 1
     assert await store.watch_seen_rows(added.id) == [("e1", job_id), ("e2", None)]
 
 
@@ -116,7 +126,7 @@ async def test_an_input_already_a_job_is_marked_seen_with_that_job(store: Store)
         added.id, "a", [WatchJob("e1", "1", _job("http://h/1.zip", "k1"))], 0
     )
     assert made.jobs[0][1] is not None and made.jobs[0][1].id == existing.id
-    assert await _count(store, jobs) == 1
+    assert await _jobs(store) == 1
 
 
 async def test_failures_keep_the_place_and_pause_remove_work(store: Store) -> None:
@@ -135,7 +145,7 @@ async def test_failures_keep_the_place_and_pause_remove_work(store: Store) -> No
     resumed = await store.set_watch_paused(added.id, False)
     assert not resumed.paused and resumed.failures == 0
     await store.remove_watch(added.id)
-    assert await _count(store, watch_seen) == 0
+    assert await store.watch_seen_rows(added.id) == []
     with pytest.raises(FerrymanError) as missing:
         await store.get_watch(added.id)
     assert missing.value.code == "watch.not_found"
@@ -144,6 +154,7 @@ async def test_failures_keep_the_place_and_pause_remove_work(store: Store) -> No
 
 
 async def test_two_stores_claiming_at_once_get_the_watch_once(store: Store, db_url: str) -> None:
+    sql_only(store, "a second store on the same database (the memory store is one process's)")
     other = await Store.open(db_url)
     try:
         for round_ in range(20):
@@ -197,7 +208,7 @@ async def test_a_file_a_later_look_or_another_watch_links_again_is_not_taken_aga
         other.id, "a", [WatchJob("o1", "Two", _job("http://h/2.jpg", "k2"))], 0, name="Other"
     )
     assert [(e, j.id if j else None) for e, j in elsewhere.jobs] == [("o1", taken.id)]
-    assert await _count(store, jobs) == 2
+    assert await _jobs(store) == 2
     assert await store.watch_seen_rows(other.id) == [("o1", taken.id)]
 
 
@@ -224,8 +235,74 @@ async def test_an_input_a_look_took_is_a_duplicate_until_its_job_is_removed(
         await store.add_job(**_job("http://h/2.jpg", "k2"))
     assert refused.value.code == "source.duplicate"
     assert refused.value.message == f"already job {job.id}"
-    assert await _count(store, jobs) == 1
+    assert await _jobs(store) == 1
     await store.cancel(job.id)
     await store.remove_job(job.id)
     again = await store.add_job(**_job("http://h/2.jpg", "k2"))
     assert again.id != job.id and again.source == "http://h/2.jpg"
+
+
+async def test_a_look_recorded_batch_by_batch_keeps_each_batch_and_needs_the_lease(
+    store: Store,
+) -> None:
+    """``watch_recorded`` writes one batch (its job, its seen rows) while the watch
+    stays held; after the lease is lost a batch writes nothing; ``watch_seen_among``
+    tells which keys of a batch the watch has seen."""
+    store.clock = clock = Clock()
+    added = await store.add_watch(**_watch(next_check_at=clock.now))
+    assert await store.claim_watch("a", 30) is not None
+    first = await store.watch_recorded(
+        added.id, "a", [WatchJob("e1", "One", _job("http://h/1.jpg", "k1"))], name="Feed"
+    )
+    job = first.jobs[0][1]
+    assert job is not None and job.name == "Feed" and job.source.startswith("batch:")
+    held = await store.get_watch(added.id)
+    assert (held.owner, held.found, held.primed) == ("a", 1, False)  # still checked
+    keys = {entry_key("e1"), entry_key("e2")}
+    assert await store.watch_seen_among(added.id, keys) == {entry_key("e1")}
+    assert await store.watch_seen_among(added.id, set()) == set()
+    second = await store.watch_recorded(
+        added.id, "a", [WatchJob("e2", "Two", _job("http://h/2.jpg", "k2"))], name="Feed"
+    )
+    other = second.jobs[0][1]
+    assert other is not None and other.name == "Feed (2)"  # a free name at its place
+    clock.now += 31
+    assert await store.reap() == 1
+    with pytest.raises(LeaseLost):
+        await store.watch_recorded(added.id, "a", [WatchJob("e3", "Three", None)])
+    assert [entry for entry, _ in await store.watch_seen_rows(added.id)] == ["e1", "e2"]
+
+
+async def test_a_watch_is_checked_by_its_id_when_asked_and_moved_outside_its_window(
+    store: Store,
+) -> None:
+    store.clock = clock = Clock()
+    later = await store.add_watch(**_watch(next_check_at=clock.now + 3600, paused=True))
+    assert await store.claim_watch("a", 30) is None  # not due, paused
+    asked = await store.claim_watch("a", 30, watch_id=later.id)  # `watch check ID`
+    assert asked is not None and asked.owner == "a"
+    assert await store.claim_watch("b", 30, watch_id=later.id) is None  # held
+    with pytest.raises(LeaseLost):
+        await store.watch_moved(later.id, "b", clock.now + 60)
+    await store.watch_moved(later.id, "a", clock.now + 60)
+    moved = await store.get_watch(later.id)
+    assert (moved.owner, moved.next_check_at, moved.last_check_at) == (None, clock.now + 60, None)
+    with pytest.raises(FerrymanError) as missing:
+        await store.claim_watch("a", 30, watch_id=later.id + 1)
+    assert missing.value.code == "watch.not_found"
+
+
+async def test_failures_count_in_a_row_and_a_device_wait_does_not(store: Store) -> None:
+    store.clock = clock = Clock()
+    added = await store.add_watch(**_watch(next_check_at=clock.now))
+    down = FerrymanError("source.io", "down")
+    for count, failures in ((True, 1), (False, 1), (True, 2)):
+        assert await store.claim_watch("a", 30, watch_id=added.id) is not None
+        await store.watch_failed(added.id, "a", down, clock.now + 60, count=count)
+        watch = await store.get_watch(added.id)
+        assert (watch.failures, watch.owner, watch.last_code) == (failures, None, "source.io")
+    assert await store.claim_watch("a", 30, watch_id=added.id) is not None
+    with pytest.raises(LeaseLost):
+        await store.watch_failed(added.id, "b", down, clock.now)
+    await store.watch_checked(added.id, "a", [], clock.now + 60)
+    assert (await store.get_watch(added.id)).failures == 0

@@ -19,7 +19,15 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store
-from ferryman.store.ports import ConvertStore, DeliverStore, FetchStore, ReadStore, WatchStore
+from ferryman.store.ports import (
+    ConvertStore,
+    DeliverStore,
+    FetchStore,
+    NoticeStore,
+    ReadStore,
+    SinkStates,
+    WatchStore,
+)
 
 if TYPE_CHECKING:
     from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
@@ -84,6 +92,14 @@ class Context:
 
     @property
     def watch_store(self) -> WatchStore:
+        return self.store
+
+    @property
+    def notice_store(self) -> NoticeStore:
+        return self.store
+
+    @property
+    def sink_states(self) -> SinkStates:
         return self.store
 
     def checkpoint(self) -> None:

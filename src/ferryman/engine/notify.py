@@ -94,7 +94,7 @@ class Notifier:
         left and try once what is due."""
         stopping = self.ctx.stopping
         try:  # the outbox is not a history: sent notices go after a week
-            await self.ctx.store.forget_sent_notices(time.time() - KEEP_SENT)
+            await self.ctx.notice_store.forget_sent_notices(time.time() - KEEP_SENT)
         except Exception:
             log.warning("notices: could not forget old sent ones", exc_info=True)
         while not stopping.is_set():
@@ -116,7 +116,7 @@ class Notifier:
         """At a stop: job ends waiting out the digest's window go now (still as one
         digest per URL), then whatever is due, once."""
         settings = await self.ctx.settings()
-        await self.ctx.store.notices_due_now(settings.notify.digest_seconds)
+        await self.ctx.notice_store.notices_due_now(settings.notify.digest_seconds)
         sent: set[int] = set()
         while claimed := await self.send_due(skip=sent):
             sent.update(claimed)
@@ -137,7 +137,7 @@ class Notifier:
     async def prepare_events(self) -> int:
         """Make the store's event rows into notices; returns how many events were made."""
         made = 0
-        for event in await self.ctx.store.notice_events():
+        for event in await self.ctx.notice_store.notice_events():
             if event.id in self._broken:
                 continue
             try:
@@ -152,7 +152,7 @@ class Notifier:
         """One event row becomes its notices (one per target URL); their ids, None when
         another node prepared it first."""
         settings = await self.ctx.settings()
-        store = self.ctx.store
+        store = self.ctx.notice_store
         facts = event.payload
         drop: tuple[str, list[str], dict[str, Any]] = (event.kind, [], {})
         made = drop
@@ -176,7 +176,7 @@ class Notifier:
     async def _job_notice(
         self, event: Notice, settings: Settings
     ) -> tuple[str, list[str], dict[str, Any]] | None:
-        store = self.ctx.store
+        store = self.ctx.notice_store
         assert event.job_id is not None
         job = await store.get_job(event.job_id)
         urls = targets(await store.job_notify(job.id), settings.notify)
@@ -197,7 +197,7 @@ class Notifier:
     ) -> tuple[str, list[str], dict[str, Any]] | None:
 
         assert event.watch_id is not None
-        watch = await self.ctx.store.get_watch(event.watch_id)
+        watch = await self.ctx.notice_store.get_watch(event.watch_id)
         urls = targets(watch.notify, settings.notify)
         if not urls:
             return None
@@ -231,7 +231,7 @@ class Notifier:
         again at once when its wait is short: the stop's round tries each once)."""
         settings = await self.ctx.settings()
         notify = settings.notify
-        store = self.ctx.store
+        store = self.ctx.notice_store
         owner = self.ctx.owner
         claimed = await store.claim_notices(owner, settings.lease_seconds, notify.digest_seconds)
         if not claimed:

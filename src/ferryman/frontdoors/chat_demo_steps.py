@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from faketg import FakeTelegram
     from faketg.state import Account, StoredMessage
     from ferryman.model import Job
-    from ferryman.store import Store
+    from ferryman.store.ports import JobsView
 
 STEP_SECONDS = 120.0  # one step of the script (a zip made into albums) may take this long
 PHOTOS = 12
@@ -69,7 +69,7 @@ class Script:
     server: FakeTelegram
     bot: Account
     you: Account
-    store: Store
+    store: JobsView
     inputs: Inputs
     door: asyncio.Task[None]
     jobs_seen: int = 0

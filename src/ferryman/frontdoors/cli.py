@@ -55,8 +55,8 @@ from ferryman.sinks.builtin import default_sinks
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store import Store
     from ferryman.store.lite import LiteStore
+    from ferryman.store.ports import AddDoor, StatusDoor
 
 T = TypeVar("T")
 
@@ -305,7 +305,7 @@ def add(
         live = store.live_nodes(silent_after * settings.lease_seconds)
         return told(results), _added(results), live
 
-    async def full(settings: Settings, store: Store) -> tuple[int, int, list[str]]:
+    async def full(settings: Settings, store: AddDoor) -> tuple[int, int, list[str]]:
         from ferryman.engine.ops import nodes  # lazy: start-up
 
         results: list[Job | FerrymanError] = []
@@ -397,7 +397,7 @@ def status(
         )
         return _mark_idle(data, store.live_nodes(silent_after * settings.lease_seconds))
 
-    async def full(settings: Settings, store: Store) -> dict[str, Any]:
+    async def full(settings: Settings, store: StatusDoor) -> dict[str, Any]:
         from ferryman.engine.ops import nodes  # lazy: start-up
 
         runs = await nodes.workers(store, settings.lease_seconds)

@@ -18,7 +18,7 @@ from ferryman.frontdoors.terminal import console, fail
 # The store, the engine and settings load in the commands that use them (`--help`).
 if TYPE_CHECKING:
     from ferryman.config import ConfigFile, Settings
-    from ferryman.store import Store
+    from ferryman.store.ports import RuntimeSettings
 
 T = TypeVar("T")
 out = console()
@@ -111,7 +111,7 @@ def config_show(
             "origins": origins(layers, runtime),
         }
 
-    async def full(settings: Settings, store: Store) -> dict[str, Any]:
+    async def full(settings: Settings, store: RuntimeSettings) -> dict[str, Any]:
         return shown(settings, await store.runtime_settings())
 
     data = run_light(ctx, lambda settings, store: shown(settings, store.runtime_settings()), full)

@@ -18,7 +18,7 @@ from ferryman.frontdoors.terminal import console, print_links, print_report
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store import Store
+    from ferryman.store.ports import Control, JobsView
 
 
 out = console()
@@ -55,7 +55,7 @@ def links(
 
     number = job_number(job)
 
-    async def signed(settings: Settings, store: Store) -> tuple[Job, Any]:
+    async def signed(settings: Settings, store: JobsView) -> tuple[Job, Any]:
         found = await store.get_job(number)
         return found, await job_links(settings, found)
 
@@ -70,7 +70,7 @@ def links(
 
 
 def _control(
-    ctx: typer.Context, action: Callable[[Store], Coroutine[Any, Any, Any]], job: int
+    ctx: typer.Context, action: Callable[[Control], Coroutine[Any, Any, Any]], job: int
 ) -> None:
     run_with_store(ctx, lambda _s, store: action(store), job)
 

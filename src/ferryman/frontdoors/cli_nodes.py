@@ -15,7 +15,7 @@ from ferryman.frontdoors.terminal import console, show
 # The store, the engine and settings load in the commands that use them (`--help`).
 if TYPE_CHECKING:
     from ferryman.config import Settings
-    from ferryman.store import Store
+    from ferryman.store.ports import Nodes
 
 
 out = console()
@@ -32,7 +32,7 @@ def workers(
     """The engines that ran against this store: node, stages, last heartbeat, work held."""
     from ferryman.engine.ops import nodes  # lazy: start-up
 
-    async def listed(settings: Settings, store: Store) -> tuple[list[dict[str, Any]], str]:
+    async def listed(settings: Settings, store: Nodes) -> tuple[list[dict[str, Any]], str]:
         where = settings.database_url or str(settings.data_dir / "ferryman.db")
         return await nodes.workers(store, settings.lease_seconds), where
 
@@ -83,7 +83,7 @@ def drain(
     """Let a node finish what it holds and take nothing new (stays so across restarts)."""
     from ferryman.engine.ops import nodes  # lazy: start-up
 
-    async def act(settings: Settings, store: Store) -> bool:
+    async def act(settings: Settings, store: Nodes) -> bool:
         await nodes.drain(store, node, not undo)
         runs = await nodes.workers(store, settings.lease_seconds)
         return any(r["node"] == node and r["state"] not in ("stopped", "silent") for r in runs)

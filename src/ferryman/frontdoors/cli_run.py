@@ -19,7 +19,7 @@ from ferryman.frontdoors.terminal import console, fail, print_links, print_run_s
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
-    from ferryman.store import Store
+    from ferryman.store.ports import JobsView
 
 out = console()
 err = console(stderr=True)
@@ -76,7 +76,7 @@ def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) 
         raise typer.Exit(for_error(exc.code)) from exc
 
 
-async def _print_new_links(settings: Settings, store: Store, jobs: list[dict[str, Any]]) -> None:
+async def _print_new_links(settings: Settings, store: JobsView, jobs: list[dict[str, Any]]) -> None:
     """After a run: the download links of the link: jobs it delivered (a few per job)."""
     if not jobs:
         return

@@ -17,7 +17,7 @@ from ferryman.frontdoors.terminal import console, fail, show
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
-    from ferryman.store import Store
+    from ferryman.store.ports import WatchAdmin
 
 T = TypeVar("T")
 
@@ -140,7 +140,7 @@ def add(
 ) -> None:
     """Watch SOURCE: every --every, what it holds new becomes one job to --to."""
 
-    async def work(settings: Settings, store: Store) -> None:
+    async def work(settings: Settings, store: WatchAdmin) -> None:
         from ferryman.engine.ops.watch_admin import NewWatch, add_watch  # lazy: start-up
 
         asked = NewWatch(
@@ -180,7 +180,7 @@ def list_watches(
 ) -> None:
     """The watches: what each follows, its last and next look, what went wrong."""
 
-    async def work(settings: Settings, store: Store) -> list[dict[str, Any]]:
+    async def work(settings: Settings, store: WatchAdmin) -> list[dict[str, Any]]:
         from ferryman.engine.ops.watch_admin import list_views  # lazy: start-up
 
         return await list_views(store)
@@ -226,7 +226,7 @@ def check(
 ) -> None:
     """Look now and say what was found (jobs made go to `ferryman run`)."""
 
-    async def work(settings: Settings, store: Store) -> int:
+    async def work(settings: Settings, store: WatchAdmin) -> int:
         from ferryman.engine.ops.watch_admin import check_now  # lazy: start-up
         from ferryman.engine.runner import new_owner  # lazy: start-up
 
@@ -268,7 +268,7 @@ def check(
 
 
 def _toggle(ctx: typer.Context, watch_id: int, paused: bool) -> None:
-    async def work(settings: Settings, store: Store) -> None:
+    async def work(settings: Settings, store: WatchAdmin) -> None:
         from ferryman.engine.ops.watch_admin import set_paused  # lazy: start-up
 
         watch = await set_paused(store, watch_id, paused)
@@ -309,7 +309,7 @@ def remove(
 ) -> None:
     """Forget the watch and what it saw; the jobs it made stay."""
 
-    async def work(settings: Settings, store: Store) -> None:
+    async def work(settings: Settings, store: WatchAdmin) -> None:
         from ferryman.engine.ops.watch_admin import remove_watch  # lazy: start-up
 
         await remove_watch(store, watch_id)

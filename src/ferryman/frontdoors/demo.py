@@ -21,7 +21,7 @@ from ferryman.frontdoors.terminal import print_report
 from ferryman.model import Job
 from ferryman.samples import make_demo_inputs
 from ferryman.sources.builtin import default_sources
-from ferryman.store import Store
+from ferryman.store.ports import JobsView
 
 
 def run_demo(settings: Settings, console: Console) -> int:
@@ -72,7 +72,7 @@ async def _demo(settings: Settings, console: Console, inputs_dir: Path) -> int:
         return 0 if intact == inputs.expected_media else 1
 
 
-async def _earlier_demo_jobs(store: Store, inputs_dir: Path) -> list[Job]:
+async def _earlier_demo_jobs(store: JobsView, inputs_dir: Path) -> list[Job]:
     """Jobs an earlier demo added in this data dir: their inputs are in ``inputs_dir``.
 
     The inputs are made afresh each time (new files, so dedupe would not see them), so

@@ -5,14 +5,13 @@ written once more without SQL (the store's contract tests run it beside SQLite a
 PostgreSQL: ``tests/store/test_store.py``). Rows are dicts with the schema's columns,
 so the same converters (``rows``), the same insert of a job (``new_job``) and the same
 rules (``rules``) serve it. Each method runs without an ``await`` inside: on one event
-loop it is one transaction. Not kept: notices' events, waited time, watches, the chat's
-tables (the SQL stores' own; see the skip reasons in the contract tests).
+loop it is one transaction. Not kept: waited time, nodes and drains, sinks' records (the
+SQL stores' own; see the skip reasons in the contract tests).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
@@ -20,28 +19,37 @@ from ferryman.model import AlbumState, ItemState, Job, JobState
 from ferryman.naming import free_job_name
 from ferryman.store.fetches import DONE, FETCHING, QUEUED, Fetch
 from ferryman.store.job_ends import ended_columns
-from ferryman.store.memory_albums import MemoryAlbums, terminal
-from ferryman.store.memory_base import Row
+from ferryman.store.memory_albums import terminal
+from ferryman.store.memory_base import Row, Writer
+from ferryman.store.memory_chat import MemoryChat
 from ferryman.store.new_job import NewJob, insert_job
+from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING
 from ferryman.store.rows import decode_passwords, item_from_mapping, job_from_mapping
 
 if TYPE_CHECKING:
     from ferryman.store.ports import (
+        ChatInbox,
+        ChatSettings,
         Control,
         ConvertStore,
         DeliverStore,
         FetchStore,
         Intake,
+        NoticeStore,
         ReadStore,
+        RuntimeSettings,
+        WatchAdmin,
+        WatchStore,
     )
 
 
 _CANCELLED = FerrymanError("job.cancelled", "cancelled on request")
 
 
-class MemoryStore(MemoryAlbums):
-    """Jobs, fetches, memos and settings; albums and items in ``MemoryAlbums``, rows and
-    leases in ``MemoryBase``."""
+class MemoryStore(MemoryChat):
+    """Jobs, fetches, memos and settings; the chat's records in ``MemoryChat``, the
+    notices' outbox in ``MemoryNotices``, watches in ``MemoryWatches``, albums and items
+    in ``MemoryAlbums``, rows, leases and the notices' event rows in ``MemoryBase``."""
 
     # -------------------------------------------------------------------- jobs
 
@@ -62,7 +70,7 @@ class MemoryStore(MemoryAlbums):
         new = NewJob(
             source, name, dest, priority, password, dedupe_key, error, fetch, notify, memos or {}
         )
-        return insert_job(_Writer(self), new, self.clock())
+        return insert_job(Writer(self), new, self.clock())
 
     async def get_job(self, job_id: int) -> Job:
         return job_from_mapping(self.job_row(job_id))
@@ -113,12 +121,15 @@ class MemoryStore(MemoryAlbums):
         row = self.owned("jobs", job_id, owner)
         row |= ended_columns(JobState.FAILED, error, self.clock()) | {"expanded": True}
         self.store_summary(job_id)
+        self.event(JOB_ENDED, job_id=job_id, status=JobState.FAILED.value)
 
     async def job_retry(
         self, job_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
     ) -> None:
         extra = {"wait_reason": error.code, "blocked": False, "updated_at": self.clock()}
         self.retry_later("jobs", job_id, owner, delay, extra, count)
+        if error.code.startswith(ASKS):
+            self.event(JOB_WAITING, job_id=job_id, reason=error.code)
 
     async def need_password(
         self, job_id: int, owner: str, error: FerrymanError, album_size: int | None = None
@@ -126,6 +137,7 @@ class MemoryStore(MemoryAlbums):
         row = self.owned("jobs", job_id, owner)
         row |= {"state": JobState.NEEDS_PASSWORD.value, "owner": None, "lease_until": None}
         row |= {"wait_reason": error.code, "error_message": error.message, "blocked": True}
+        self.event(JOB_WAITING, job_id=job_id, reason=error.code)
         return [] if album_size is None else self.seal(job_id, album_size)
 
     async def give_turn(self, job_id: int, owner: str) -> None:
@@ -137,6 +149,8 @@ class MemoryStore(MemoryAlbums):
         row = self.tables["jobs"].get(job_id)
         if row is not None and row["owner"] == owner:
             row |= {"wait_reason": reason, "blocked": blocked, "updated_at": self.clock()}
+            if reason is not None and reason.startswith(ASKS):
+                self.event(JOB_WAITING, job_id=job_id, reason=reason)
 
     async def read_waits_behind(self, job_id: int) -> bool:
         me, now = self.job_row(job_id), self.clock()
@@ -155,15 +169,6 @@ class MemoryStore(MemoryAlbums):
                 if not JobState(job["state"]).terminal and not job["paused"]
             )
         )
-
-    def others_in_place(self, dest: str, but: int | None = None) -> list[Row]:
-        """Jobs whose destination is ``dest``'s place, whatever its options (``same_place``)."""
-        base = dest.partition("?")[0]
-        return [
-            job
-            for job in self.tables["jobs"].values()
-            if job["id"] != but and job["dest"].partition("?")[0] == base
-        ]
 
     async def unique_name(self, base: str, dest: str) -> str:
         return free_job_name(base, {job["name"] for job in self.others_in_place(dest)})
@@ -266,10 +271,12 @@ class MemoryStore(MemoryAlbums):
                 "job.not_ended",
                 f"job {job_id} is {job['state']}; only ended jobs can be removed; cancel it first",
             )
-        for table in ("items", "albums", "fetches"):
+        self.statuses.pop(job_id, None)
+        for table in ("items", "albums", "fetches", "tg_inbox"):
             for row in [r for r in self.tables[table].values() if r["job_id"] == job_id]:
                 del self.tables[table][row["id"]]
         self.memos = {k: v for k, v in self.memos.items() if k[0] != job_id}
+        self.inputs = {k: v for k, v in self.inputs.items() if v != job_id}
         del self.tables["jobs"][job_id]
         return job_from_mapping(job)
 
@@ -309,15 +316,20 @@ class MemoryStore(MemoryAlbums):
         self.retry_later("fetches", fetch_id, owner, delay, extra, count)
         job = self.tables["jobs"][self.tables["fetches"][fetch_id]["job_id"]]
         job |= {"wait_reason": error.code, "updated_at": self.clock()}
+        if error.code.startswith(ASKS):
+            self.event(JOB_WAITING, job_id=job["id"], reason=error.code)
 
     async def fetch_failed(self, fetch_id: int, owner: str, error: FerrymanError) -> int:
         row = self.owned("fetches", fetch_id, owner)
         row |= {"state": "failed", "owner": None, "lease_until": None}
         row |= {"error_code": error.code, "error_message": error.message}
         job = self.tables["jobs"][row["job_id"]]
-        if not JobState(job["state"]).terminal:
+        ends = not JobState(job["state"]).terminal
+        if ends:
             job |= ended_columns(JobState.FAILED, error, self.clock()) | {"expanded": True}
         self.store_summary(job["id"])
+        if ends:  # not ended (cancelled) before: a notice's event
+            self.event(JOB_ENDED, job_id=job["id"], status="failed")
         return int(job["id"])
 
     async def source_memos(self, job_id: int) -> dict[str, str]:
@@ -334,28 +346,8 @@ class MemoryStore(MemoryAlbums):
     async def set_runtime_setting(self, key: str, value: Any) -> None:
         self.settings[key] = json.dumps(value)
 
-
-class _Writer:
-    """``new_job.JobWriter`` on the memory store (its clock, not the caller's ``now``)."""
-
-    def __init__(self, store: MemoryStore) -> None:
-        self._store = store
-
-    def holder(self, dedupe_key: str) -> int | None:
-        jobs = self._store.tables["jobs"].values()
-        return next((j["id"] for j in jobs if j["dedupe_key"] == dedupe_key), None)
-
-    def insert(self, table: str, values: Mapping[str, Any]) -> int | None:
-        if table == "source_memos":
-            self._store.memos[values["job_id"], values["key"]] = values["value"]
-            return None
-        return self._store.insert(table, values)
-
-    def job(self, job_id: int) -> Job:
-        return job_from_mapping(self._store.job_row(job_id))
-
-    def set_summary(self, job_id: int, summary: str) -> None:
-        self._store.job_row(job_id)["summary"] = summary
+    async def clear_runtime_setting(self, key: str) -> None:
+        self.settings.pop(key, None)
 
 
 def _fetch(row: Row) -> Fetch:
@@ -371,5 +363,7 @@ def _already_ended(job_id: int, state: str, verb: str) -> FerrymanError:
 
 if TYPE_CHECKING:  # mypy proves the memory store is each of these stages' stores
     _ONE = MemoryStore()
-    _PORTS: tuple[FetchStore, ReadStore, ConvertStore, DeliverStore, Control, Intake]
-    _PORTS = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)
+    _STAGES: tuple[FetchStore, ReadStore, ConvertStore, DeliverStore, WatchStore, NoticeStore]
+    _STAGES = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)
+    _DOORS: tuple[Control, Intake, WatchAdmin, RuntimeSettings, ChatInbox, ChatSettings]
+    _DOORS = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)

@@ -27,6 +27,7 @@ from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
 from ferryman.store.fetches import DONE
 from ferryman.store.job_ends import KeeperLook
 from ferryman.store.memory_base import MemoryBase, Row
+from ferryman.store.notices import JOB_ENDED, JOB_WAITING
 from ferryman.store.rows import (
     Ended,
     LeaseLost,
@@ -273,6 +274,8 @@ class MemoryAlbums(MemoryBase):
         job |= {"wait_reason": error.code, "updated_at": now}
         if job["error_code"] is None:
             job["error_message"] = error.message
+        if not before:
+            self.event(JOB_WAITING, job_id=job_id, reason=error.code)
         return not before
 
     async def room_again(self, job_id: int, code: str) -> bool:
@@ -389,6 +392,7 @@ class MemoryAlbums(MemoryBase):
             if outcome.error_code is not None:
                 job |= {"error_code": outcome.error_code, "error_message": outcome.error_message}
             self.store_summary(job["id"])
+            self.event(JOB_ENDED, job_id=job["id"], status=outcome.state.value)
             finished.append(int(job["id"]))
         return finished
 

@@ -9,8 +9,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
-from ferryman.model import JobState
+from ferryman.model import Job, JobState
 from ferryman.store.fetches import FETCHING, QUEUED
+from ferryman.store.notices import EVENT_URL
+from ferryman.store.notices import QUEUED as NOTICE_QUEUED
 from ferryman.store.rows import (
     Clock,
     LeaseLost,
@@ -19,6 +21,7 @@ from ferryman.store.rows import (
     summarise_items,
 )
 from ferryman.store.schema import metadata
+from ferryman.store.telegram_inbox import StatusRow
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -31,8 +34,11 @@ BUSY_TO_READY = {
     "albums": ("delivering", "sealed"),
     "items": ("converting", "convert"),
     "fetches": (FETCHING, QUEUED),
+    "watches": ("checking", "idle"),
+    "notices": ("sending", "queued"),
 }
 TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}  # base._TURNS
+_MORE = ("tg_inbox",)  # the tables no one claims
 
 
 class MemoryBase:
@@ -40,11 +46,15 @@ class MemoryBase:
 
     def __init__(self, clock: Clock = time.time) -> None:
         self.clock = clock
-        self.tables: dict[str, dict[int, Row]] = {name: {} for name in BUSY_TO_READY}
+        self.tables: dict[str, dict[int, Row]] = {name: {} for name in (*BUSY_TO_READY, *_MORE)}
         self.memos: dict[tuple[int, str], str] = {}
         self.segments: dict[tuple[int, int], int] = {}  # (item, part) -> reports
         self.settings: dict[str, str] = {}
-        self._ids = dict.fromkeys(BUSY_TO_READY, 0)
+        self.inputs: dict[str, int] = {}  # a look's job's inputs' dedupe keys (job_inputs)
+        self.seen: dict[int, dict[str, Row]] = {}  # watch -> entry key -> seen row (in order)
+        self.statuses: dict[int, StatusRow] = {}  # the chat's status message, per job
+        self.chat_settings: dict[tuple[int, str], str] = {}  # (chat user, key) -> value
+        self._ids = dict.fromkeys(self.tables, 0)
 
     async def close(self) -> None:
         """Nothing to let go of."""
@@ -140,6 +150,24 @@ class MemoryBase:
                 job |= {"blocked": False, "wait_reason": None}
         return self._hand_back(held)
 
+    def event(self, kind: str, *, job_id: int | None = None, watch_id: int | None = None,
+              **facts: Any) -> None:  # fmt: skip
+        """An event row (``notices.event_in``), for the notifier to make notices of."""
+        now = self.clock()
+        self.insert("notices", {
+            "kind": kind, "url": EVENT_URL, "job_id": job_id, "watch_id": watch_id,
+            "digest": 0, "payload": json.dumps({"at": now, **facts}), "state": NOTICE_QUEUED,
+            "priority": 0, "created_at": now, "attempts": 0, "not_before": now})  # fmt: skip
+
+    def others_in_place(self, dest: str, but: int | None = None) -> list[Row]:
+        """Jobs whose destination is ``dest``'s place, whatever its options (``same_place``)."""
+        base = dest.partition("?")[0]
+        return [
+            job
+            for job in self.tables["jobs"].values()
+            if job["id"] != but and job["dest"].partition("?")[0] == base
+        ]
+
     def fetch_of(self, job_id: int) -> Row | None:
         return next((f for f in self.tables["fetches"].values() if f["job_id"] == job_id), None)
 
@@ -154,3 +182,28 @@ class MemoryBase:
             job_from_mapping(job), [item_from_mapping(i) for i in members], self.clock()
         )
         job["summary"] = json.dumps(summary)
+
+
+class Writer:
+    """``new_job.JobWriter`` on the memory store: a job's own dedupe key and a look's
+    job's inputs' (``job_inputs``) both hold an input, as ``job_writer.holders`` says."""
+
+    def __init__(self, store: MemoryBase) -> None:
+        self._store = store
+
+    def holder(self, dedupe_key: str) -> int | None:
+        jobs = self._store.tables["jobs"].values()
+        own = next((j["id"] for j in jobs if j["dedupe_key"] == dedupe_key), None)
+        return own if own is not None else self._store.inputs.get(dedupe_key)
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> int | None:
+        if table == "source_memos":
+            self._store.memos[values["job_id"], values["key"]] = values["value"]
+            return None
+        return self._store.insert(table, values)
+
+    def job(self, job_id: int) -> Job:
+        return job_from_mapping(self._store.job_row(job_id))
+
+    def set_summary(self, job_id: int, summary: str) -> None:
+        self._store.job_row(job_id)["summary"] = summary

@@ -16,7 +16,11 @@ from sqlalchemy import Table
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumClaim, Item, ItemState, Job
 from ferryman.store.fetches import Fetch
+from ferryman.store.nodes import NodeRun
+from ferryman.store.notices import Notice
 from ferryman.store.rows import Clock, Ended, NewItem, RecordedBatch
+from ferryman.store.sink_state import StoredSinkState
+from ferryman.store.telegram_inbox import InboxRow, StatusRow
 from ferryman.store.watch_records import WatchJob
 from ferryman.store.watches import Made, Watch
 
@@ -197,6 +201,50 @@ class WatchStore(Leaseholder, Protocol):
     async def watch_seen_among(self, watch_id: int, keys: Collection[str]) -> set[str]: ...
 
 
+class NoticeStore(Protocol):
+    """The notifier (``engine/notify``): event rows made into notices, claimed, settled."""
+
+    clock: Clock
+
+    async def get_job(self, job_id: int) -> Job: ...
+    async def get_watch(self, watch_id: int) -> Watch: ...
+    async def job_notify(self, job_id: int) -> str | None: ...
+    async def notice_events(self, limit: int = 100) -> list[Notice]: ...
+    async def prepare_event(
+        self,
+        event_id: int,
+        kind: str,
+        urls: Sequence[str],
+        payload: dict[str, Any],
+        *,
+        digest: bool = False,
+        delay: float = 0.0,
+    ) -> list[int] | None: ...
+    async def claim_notices(
+        self, owner: str, lease_seconds: float, digest_seconds: float
+    ) -> list[Notice]: ...
+    async def notices_sent(self, ids: Sequence[int], owner: str) -> None: ...
+    async def notices_failed(
+        self,
+        ids: Sequence[int],
+        owner: str,
+        message: str,
+        delay: float,
+        *,
+        give_up: bool,
+        count: bool = True,
+    ) -> None: ...
+    async def notices_due_now(self, within: float) -> int: ...
+    async def forget_sent_notices(self, before: float) -> int: ...
+
+
+class SinkStates(Protocol):
+    """What resolving a destination asks (``engine/plumbing/destination``): the part of
+    the store its sink keeps its own records in, and nothing else of the store."""
+
+    def sink_state(self, sink: str) -> StoredSinkState: ...
+
+
 class Control(Protocol):
     """What a front door does to a job (``engine/control``)."""
 
@@ -244,3 +292,127 @@ class JobsView(Protocol):
     async def fetch_errors(self) -> dict[int, str]: ...
     async def queue_places(self) -> dict[int, dict[str, Any]]: ...
     async def source_memos(self, job_id: int) -> dict[str, str]: ...
+
+
+class ShownFloors(Protocol):
+    """What the web keeps of each bar as the page showed it (``web/floors``): a memo."""
+
+    async def memos_named(self, key: str) -> dict[int, str]: ...
+    async def put_source_memo(self, job_id: int, key: str, value: str) -> None: ...
+
+
+class LiveJobs(JobsView, ShownFloors, Protocol):
+    """What the web's live views read (``web/live``): jobs, their downloads' ends, the
+    bars as shown."""
+
+    async def downloaded_jobs(self) -> set[int]: ...
+
+
+class RuntimeSettings(Protocol):
+    """The settings changed at run time (``engine/ops/runtime_config``, ``config``)."""
+
+    async def runtime_settings(self) -> dict[str, Any]: ...
+    async def set_runtime_setting(self, key: str, value: Any) -> None: ...
+    async def clear_runtime_setting(self, key: str) -> None: ...
+
+
+class ChatSettings(Protocol):
+    """A chat user's own settings (``frontdoors/telegram/user_settings``)."""
+
+    async def user_settings(self, user_id: int) -> dict[str, str]: ...
+    async def user_setting_put(self, user_id: int, key: str, value: str | None) -> None: ...
+
+
+class ChatStatus(JobsView, Protocol):
+    """Each job's status message in the chat (``frontdoors/telegram/status``): a job's
+    report, its albums' tally, the message's row."""
+
+    async def album_tally(self, job_id: int) -> tuple[int, int]: ...
+    async def status_rows(self) -> list[StatusRow]: ...
+    async def status_put(self, row: StatusRow) -> None: ...
+
+
+class Nodes(Protocol):
+    """The nodes that ran against the store, and their drains (``engine/ops/nodes``)."""
+
+    async def node_runs(self) -> list[NodeRun]: ...
+    async def set_drain(self, node: str, on: bool) -> bool: ...
+
+
+class WatchAdmin(WatchStore, Protocol):
+    """What a front door does to watches (``engine/ops/watch_admin``): add, show, pause,
+    remove, and check one now as the watch stage does."""
+
+    async def add_watch(self, **values: Any) -> Watch: ...
+    async def get_watch(self, watch_id: int) -> Watch: ...
+    async def set_watch_paused(self, watch_id: int, paused: bool) -> Watch: ...
+    async def remove_watch(self, watch_id: int) -> None: ...
+    async def nudge(self) -> None: ...
+
+
+class ChatInbox(Protocol):
+    """The files received in the chat (``store/telegram_inbox``) and a chosen job's hold."""
+
+    async def inbox_add(
+        self,
+        *,
+        chat_id: int,
+        message_id: int,
+        sender_id: int,
+        file_key: str,
+        name: str,
+        size: int,
+        force: bool,
+        job: dict[str, Any],
+        memos: dict[str, str] | None = None,
+    ) -> tuple[InboxRow, InboxRow | None, Job | None] | None: ...
+    async def inbox_job(self, row_id: int, job: dict[str, Any]) -> Job: ...
+    async def inbox_note(
+        self, *, chat_id: int, message_id: int, sender_id: int, state: str, code: str | None
+    ) -> None: ...
+    async def inbox_rows(self, states: list[str] | None = None) -> list[InboxRow]: ...
+    async def inbox_of_job(self, job_id: int) -> InboxRow | None: ...
+    async def inbox_failed(self, row_id: int, code: str, *, let_go: bool = False) -> None: ...
+    async def inbox_forget_path(self, row_id: int) -> None: ...
+    async def hold_asked(self, job_id: int, hold: str, asked: bool) -> bool: ...
+    async def hold_ended(self, job_id: int, hold: str, memos: dict[str, str]) -> None: ...
+
+
+class ChatCleanup(Protocol):
+    """``/cleanup`` (``frontdoors/telegram/cleanup``): ended jobs' downloads forgotten."""
+
+    async def list_jobs(self) -> list[Job]: ...
+    async def inbox_rows(self, states: list[str] | None = None) -> list[InboxRow]: ...
+    async def inbox_forget_path(self, row_id: int) -> None: ...
+
+
+class ChatDoor(
+    Control,
+    Intake,
+    ChatStatus,
+    ChatSettings,
+    ChatInbox,
+    WatchAdmin,
+    RuntimeSettings,
+    Protocol,
+):
+    """All the chat door asks (``frontdoors/telegram``: its commands, buttons and
+    inbox): what a person does to jobs and watches, the chat's own rows; never a
+    stage's claims but a watch's checked now."""
+
+
+class WebDoor(Control, Intake, LiveJobs, WatchAdmin, Nodes, Protocol):
+    """All the web app asks (``web/``): what a person does to jobs and watches, the live
+    views, the health checks' and ``/metrics``' figures; never a stage's claims but a
+    watch's checked now."""
+
+    async def idle(self) -> bool: ...
+    async def figures(self) -> dict[str, Any]: ...
+
+
+class AddDoor(Intake, Nodes, Protocol):
+    """``ferryman add`` on the full store: the jobs added, then which engines run."""
+
+
+class StatusDoor(JobsView, Nodes, Protocol):
+    """``ferryman status`` on the full store: every job's line, and which engines run."""

@@ -31,7 +31,7 @@ from ferryman.web.stream import Stream
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store import Store
+    from ferryman.store.ports import WebDoor
     from ferryman.web.metrics import StageClock
     from ferryman.web.uploads import Uploads
 
@@ -103,7 +103,7 @@ class Web:
     """What the app serves from; built by ``web.server.serve`` (or a test)."""
 
     settings: Settings
-    store: Store
+    store: WebDoor
     stream: Stream
     tracker: Tracker
     results: ResultsStore

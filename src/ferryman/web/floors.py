@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ferryman.model import Job, JobState
 
 if TYPE_CHECKING:
-    from ferryman.store import Store
+    from ferryman.store.ports import ShownFloors
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ FLOOR_EVERY = 1.0  # seconds between saves of a moving job's bar
 class Floors:
     """The bars' floors: read once, saved as they rise."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: ShownFloors) -> None:
         self.store = store
         self._read: dict[int, float] | None = None
         self._saved: dict[int, float] = {}

@@ -36,7 +36,7 @@ from ferryman.web.file_views import NO_FILES, page_of
 from ferryman.web.floors import Floors
 
 if TYPE_CHECKING:
-    from ferryman.store import Store
+    from ferryman.store.ports import LiveJobs
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class Tracker:
 
     def __init__(
         self,
-        store: Store,
+        store: LiveJobs,
         publish: Callable[[dict[str, Any]], None],
         files: Files,
         describe: Callable[[str], str],

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ferryman.engine.plumbing.events import EventBus
     from ferryman.sinks.base import SinkRegistry
     from ferryman.sources.base import SourceRegistry
-    from ferryman.store import Store
+    from ferryman.store.ports import WebDoor
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Served:
 @contextlib.asynccontextmanager
 async def web_app(
     settings: Settings,
-    store: Store,
+    store: WebDoor,
     bus: EventBus | None,
     engine_alive: Callable[[], bool] | None,
     *,
@@ -143,7 +143,7 @@ async def _sweep(web: Web) -> None:
 
 async def serve(
     settings: Settings,
-    store: Store,
+    store: WebDoor,
     *,
     host: str,
     port: int,

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from ferryman.errors import FerrymanError
-from ferryman.store import Store
+from ferryman.store.ports import Nodes
 
 SILENT_LEASES = 2.0  # a run is silent once its heartbeat is this many leases old
 
@@ -23,7 +23,7 @@ def _state(alive: bool, stopped: bool, draining: bool, held: int) -> str:
 
 
 async def workers(
-    store: Store, lease_seconds: float, now: float | None = None
+    store: Nodes, lease_seconds: float, now: float | None = None
 ) -> list[dict[str, Any]]:
     """Each engine run known to the store, newest first per node: its name, stages, last
     heartbeat, the work it holds, and its state (alive, draining, drained, silent,
@@ -48,7 +48,7 @@ async def workers(
     return found
 
 
-async def drain(store: Store, node: str, on: bool = True) -> None:
+async def drain(store: Nodes, node: str, on: bool = True) -> None:
     """Let ``node`` finish what it holds and take nothing new (or take work again)."""
     if not await store.set_drain(node, on):
         names = sorted({run.node for run in await store.node_runs()})
@@ -56,7 +56,7 @@ async def drain(store: Store, node: str, on: bool = True) -> None:
         raise FerrymanError("node.unknown", f"no worker named {node!r} has run here ({known})")
 
 
-async def ready_workers(store: Store, lease_seconds: float) -> str:
+async def ready_workers(store: Nodes, lease_seconds: float) -> str:
     """For ``/readyz``: raise unless some worker is alive and takes work."""
     runs = await workers(store, lease_seconds)
     taking = [r for r in runs if r["state"] == "alive"]

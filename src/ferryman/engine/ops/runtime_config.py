@@ -12,7 +12,7 @@ from typing import Any
 
 from ferryman.config import RUNTIME_KEYS, Settings, with_runtime
 from ferryman.errors import FerrymanError
-from ferryman.store import Store
+from ferryman.store.ports import RuntimeSettings
 
 
 def parse_value(raw: str) -> Any:
@@ -22,7 +22,7 @@ def parse_value(raw: str) -> Any:
     return raw
 
 
-async def set_runtime(store: Store, settings: Settings, key: str, raw: str) -> Any:
+async def set_runtime(store: RuntimeSettings, settings: Settings, key: str, raw: str) -> Any:
     """Validate ``key = raw`` against the settings and store it; returns the stored value."""
     if key not in RUNTIME_KEYS:
         raise FerrymanError(
@@ -35,7 +35,7 @@ async def set_runtime(store: Store, settings: Settings, key: str, raw: str) -> A
     return value
 
 
-async def effective_runtime(store: Store, settings: Settings) -> dict[str, Any]:
+async def effective_runtime(store: RuntimeSettings, settings: Settings) -> dict[str, Any]:
     """Each runtime key with the value the engine uses now (stored override or setting)."""
     current = with_runtime(settings, await store.runtime_settings())
     return {key: getattr(current, key) for key in sorted(RUNTIME_KEYS)}

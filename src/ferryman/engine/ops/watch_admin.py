@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # `ferryman --help` imports this module: only what it needs a
     from ferryman.engine.plumbing.events import Event
     from ferryman.engine.watch.check import Found
     from ferryman.resources import Shared
-    from ferryman.store import Store
+    from ferryman.store.ports import WatchAdmin
     from ferryman.store.watches import Watch
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -92,7 +92,7 @@ class NewWatch:
     notify: str | None = None
 
 
-async def add_watch(store: Store, settings: Settings, asked: NewWatch) -> tuple[Watch, str]:
+async def add_watch(store: WatchAdmin, settings: Settings, asked: NewWatch) -> tuple[Watch, str]:
     """Check what is asked and record the watch; it and its source as shown. Raises a
     FerrymanError (nothing recorded) for a bad option, destination or source."""
     from ferryman.engine.notify_egress import check_targets  # lazy: start-up
@@ -187,28 +187,28 @@ def watch_view(watch: Watch, shown_source: str, now: float) -> dict[str, Any]:
     }
 
 
-async def list_views(store: Store) -> list[dict[str, Any]]:
+async def list_views(store: WatchAdmin) -> list[dict[str, Any]]:
     now = time.time()
     return [watch_view(w, shown_source(w), now) for w in await store.list_watches()]
 
 
-async def view_of(store: Store, watch_id: int) -> dict[str, Any]:
+async def view_of(store: WatchAdmin, watch_id: int) -> dict[str, Any]:
     watch = await store.get_watch(watch_id)
     return watch_view(watch, shown_source(watch), time.time())
 
 
-async def set_paused(store: Store, watch_id: int, paused: bool) -> Watch:
+async def set_paused(store: WatchAdmin, watch_id: int, paused: bool) -> Watch:
     """Pause (what it saw is kept) or resume (looks at once, then every period)."""
     return await store.set_watch_paused(watch_id, paused)
 
 
-async def remove_watch(store: Store, watch_id: int) -> None:
+async def remove_watch(store: WatchAdmin, watch_id: int) -> None:
     """Forget the watch and what it saw; the jobs it made stay."""
     await store.remove_watch(watch_id)
 
 
 async def check_now(
-    store: Store,
+    store: WatchAdmin,
     settings: Settings,
     watch_id: int,
     *,

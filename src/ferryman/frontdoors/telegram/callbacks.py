@@ -28,7 +28,7 @@ from ferryman.frontdoors.telegram.status import Board
 from ferryman.frontdoors.telegram.user_settings import CHOICES, Who
 from ferryman.links.profile import from_caption
 from ferryman.sources.base import SourceRegistry
-from ferryman.store import Store
+from ferryman.store.ports import ChatDoor
 from ferryman.store.telegram_inbox import InboxRow
 from ferryman.telegram.remote import RemoteFile
 
@@ -61,7 +61,7 @@ class Actions:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: ChatDoor,
         chat: Chat,
         commands: Commands,
         inbox: Inbox,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ferryman.config import Settings
 from ferryman.engine.plumbing.workarea import job_work_dir
-from ferryman.store import Store
+from ferryman.store.ports import ChatCleanup
 from ferryman.store.telegram_inbox import DOWNLOADING, InboxRow
 
 
@@ -34,7 +34,7 @@ def _size(path: Path) -> int:
     return 0
 
 
-async def find(settings: Settings, store: Store) -> Leftovers:
+async def find(settings: Settings, store: ChatCleanup) -> Leftovers:
     ended = {job.id for job in await store.list_jobs() if job.state.terminal}
     rows = [
         row
@@ -59,7 +59,7 @@ def _inbox_folder(path: Path) -> Path | None:
     return folder if folder.parent.name == "inbox" and folder.name.isdigit() else None
 
 
-async def remove(store: Store, found: Leftovers) -> None:
+async def remove(store: ChatCleanup, found: Leftovers) -> None:
     def delete() -> None:
         for row in found.inbox:
             folder = _inbox_folder(Path(row.path)) if row.path else None

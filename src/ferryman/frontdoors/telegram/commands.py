@@ -21,7 +21,7 @@ from ferryman.frontdoors.telegram.help import help_text
 from ferryman.frontdoors.telegram.inbox import Inbox
 from ferryman.frontdoors.telegram.user_settings import UserSettings, Who, is_user_key
 from ferryman.model import Job, JobState
-from ferryman.store import Store
+from ferryman.store.ports import ChatDoor
 
 Handler = Callable[[str], Awaitable[str]]
 LIST_MAX = 15  # lines in /status, /queue, /quarantine
@@ -50,7 +50,7 @@ _PICKS = {
 
 class Commands:
     def __init__(
-        self, settings: Settings, store: Store, inbox: Inbox, nudge: Callable[[], None]
+        self, settings: Settings, store: ChatDoor, inbox: Inbox, nudge: Callable[[], None]
     ) -> None:
         self.settings = settings
         self.store = store

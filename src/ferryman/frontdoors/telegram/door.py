@@ -32,7 +32,7 @@ from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
-from ferryman.store import Store
+from ferryman.store.ports import ChatDoor
 from ferryman.telegram.remote import remote_file
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class FrontDoor:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: ChatDoor,
         client: Any,
         bus: EventBus,
         nudge: Callable[[], None],

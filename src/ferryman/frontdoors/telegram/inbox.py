@@ -33,7 +33,7 @@ from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.telegram_link import MessageRef
-from ferryman.store import Store
+from ferryman.store.ports import ChatDoor
 from ferryman.store.telegram_inbox import DONE, DOWNLOADING, DUPLICATE, FAILED, InboxRow
 from ferryman.telegram.remote import RemoteFile
 
@@ -49,7 +49,7 @@ class Inbox:
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: ChatDoor,
         board: StatusBoard,
         nudge: Callable[[], None],
         sinks: SinkRegistry,

@@ -27,7 +27,7 @@ from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.render import Shown, fetching_shown, job_shown
 from ferryman.model import Job
-from ferryman.store import Store
+from ferryman.store.ports import ChatStatus
 from ferryman.store.telegram_inbox import StatusRow
 from ferryman.telegram.errors import TelegramWait
 from ferryman.timeouts import wait_set
@@ -52,7 +52,7 @@ class Board:
 class StatusBoard:
     def __init__(
         self,
-        store: Store,
+        store: ChatStatus,
         chat: Chat,
         every: float,
         clock: Callable[[], float] = time.time,

@@ -18,7 +18,7 @@ from ferryman.errors import FerrymanError
 from ferryman.links.profile import Profile, from_caption
 from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Destination, SinkRegistry
 from ferryman.sinks.options import split
-from ferryman.store import Store
+from ferryman.store.ports import ChatSettings
 
 DEFAULT = "default"  # a value that puts a setting back to ferryman's default
 
@@ -103,7 +103,7 @@ class Mine:
 
 
 class UserSettings:
-    def __init__(self, store: Store, sinks: SinkRegistry) -> None:
+    def __init__(self, store: ChatSettings, sinks: SinkRegistry) -> None:
         self.store = store
         self.sinks = sinks
 
