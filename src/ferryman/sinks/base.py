@@ -122,13 +122,16 @@ class Ahead(Protocol):
     rename to the final name does not matter); ``wrote`` says how many bytes are in it;
     ``ended`` that the entry was read whole and written (its size); ``failed`` that
     what was read must not be used (staging failed, or the staged file is not the one
-    delivered)."""
+    delivered). ``linked``, instead of the others: the entry is a person's own file,
+    linked whole at ``path`` unread, and is delivered as it is: read it now."""
 
     def attach(self, fd: int) -> None: ...
 
     def wrote(self, total: int) -> None: ...
 
     def ended(self, total: int) -> None: ...
+
+    def linked(self, path: Path) -> None: ...
 
     def failed(self) -> None: ...
 
