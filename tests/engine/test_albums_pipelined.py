@@ -13,12 +13,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from telethon.tl import functions
 
 from faketg import LinkModel
 from faketg.server import Call
 from ferryman.engine.ops import intake
 from ferryman.model import ItemState, JobState
+from ferryman.sinks.telegram_state import TelegramState
 from tests.telegram.test_telegram_sink import World, photos
 
 
@@ -71,4 +73,34 @@ async def test_the_next_album_is_uploaded_while_the_one_before_is_sent(tmp_path:
     albums = w.server.albums(w.channel)
     assert [len(a) for a in albums] == [10, 1]  # the photos' album went first, whole
     assert albums[1][0].media.kind == "document"
+    await store.close()
+
+
+async def test_an_album_delivered_in_turn_is_prepared_and_sent_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An album not prepared ahead (a job's first) is uploaded and sent by one pass of
+    the sink: its records are read once, not read back between its upload and its send
+    (each read a thread hop on the way to the send); the next albums are still claimed
+    before it is sent, and every file goes once."""
+    w = await World.logged_in(tmp_path, send_documents=True)
+    folder = tmp_path / "in"
+    photos(folder, 10)
+    (folder / "z.pdf").write_bytes(b"%PDF-1.4\n" + os.urandom(50_000))
+    reads: list[int] = []
+    album = TelegramState.album
+
+    async def counted(self: TelegramState, job_id: int, album_id: int) -> Any:
+        reads.append(album_id)
+        return await album(self, job_id, album_id)
+
+    monkeypatch.setattr(TelegramState, "album", counted)
+    store = await w.store()
+    job = await intake.add_source(store, folder, dest="telegram:@dest")
+    await w.run(store)
+
+    assert {it.state for it in await store.job_items(job.id)} == {ItemState.DELIVERED}
+    assert len(w.server.chat(w.channel)) == 11  # each file once
+    first = reads[0]
+    assert reads.count(first) == 1, reads  # was 2: prepared, then read back to send
     await store.close()

@@ -114,6 +114,39 @@ async def test_a_big_entry_goes_up_while_it_is_staged_and_is_not_uploaded_again(
     await store.close()
 
 
+async def test_a_persons_big_file_goes_up_once_linked_before_its_album_is_claimed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big file of a folder is linked whole: its upload starts then, not once its
+    entry is recorded and its album sealed and claimed (transactions, each an fsync);
+    the delivery takes that upload, and the hash it took is the item's."""
+    w = await World.logged_in(tmp_path, send_documents=True)
+    parts = _parts_seen(w)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = b"%PDF-1.4\n" + os.urandom(AHEAD_BYTES + 3 * PART + 777 - 9)
+    (folder / "big.pdf").write_bytes(data)
+    store = await w.store()
+    claim = store.claim_delivery
+    late: list[AssertionError] = []
+
+    async def claimed_once_a_part_is_up(owner: str, lease: float) -> Any:
+        found = await claim(owner, lease)
+        if found is not None and not parts and not late:
+            try:  # the old order: no part goes before this claim returns
+                await eventually(lambda: bool(parts), "a part before the album's claim", within=10)
+            except AssertionError as exc:
+                late.append(exc)
+        return found
+
+    monkeypatch.setattr(store, "claim_delivery", claimed_once_a_part_is_up)
+    job = await intake.add_source(store, folder, dest="telegram:@dest")
+    await _delivered_once(w, store, job.id, data)
+
+    assert late == []
+    assert len(parts) == -(-len(data) // PART)  # each part once: the delivery sent none again
+
+
 def _corrupt(archive: Path, data: bytes) -> None:
     """Flip a byte near the end of the stored entry: its CRC-32 no longer matches."""
     raw = bytearray(archive.read_bytes())
@@ -225,6 +258,27 @@ async def test_an_upload_ahead_is_taken_once_for_the_file_it_read(tg: Env) -> No
     assert uploaded is not None and uploaded.sha256 == sha(data)
     assert await tg.uploaded_sha256(uploaded.named("a.bin")) == sha(data)
     assert await uploads.take(path) is None  # taken once
+    await uploader.close()
+
+
+async def test_a_linked_file_goes_up_whole_and_is_taken_once(tg: Env) -> None:
+    data = os.urandom(3 * PART + 5)
+    path = tg.tmp / "a.bin"
+    path.write_bytes(data)
+    uploader = Uploader(tg.client, tg.dialer, connections=2, max_in_flight=4)
+
+    async def get() -> Uploader:
+        return uploader
+
+    uploads = AheadUploads(asyncio.get_running_loop(), get)
+    ahead = await asyncio.to_thread(uploads.start, path, len(data))
+    assert ahead is not None
+    await asyncio.to_thread(ahead.linked, path)
+    await eventually(lambda: uploads._entries, "the upload ahead begun")
+    uploaded = await uploads.take(path)
+    assert uploaded is not None and uploaded.sha256 == sha(data)
+    assert await tg.uploaded_sha256(uploaded.named("a.bin")) == sha(data)
+    assert await uploads.take(path) is None
     await uploader.close()
 
 

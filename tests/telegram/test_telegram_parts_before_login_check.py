@@ -24,6 +24,7 @@ from ferryman.telegram.client import make_client
 from ferryman.telegram.hub import TelegramHub
 from ferryman.telegram.login import open_session
 from tests.support.telegram_helpers import log_in, tg_settings
+from tests.support.waiting import eventually
 from tests.telegram.test_telegram_lone_document import documents, pdf
 from tests.telegram.test_telegram_sink import World
 
@@ -106,5 +107,37 @@ async def test_a_revoked_session_fails_with_the_checks_error_and_is_not_kept(
         with pytest.raises(FerrymanError) as caught:
             await hub.client()
         assert caught.value.code == said.value.code
+    finally:
+        await hub.close()
+
+
+async def test_a_warm_up_opens_the_upload_connections_beside_the_clients_own(
+    tmp_path: Path,
+) -> None:
+    """Their handshakes need only the session's key: they do not wait for the client's
+    own connection (its first request's round trip) before they begin."""
+    server = FakeTelegram()
+    ann = server.add_user("Ann", username="ann", phone="+1555")
+    settings = tg_settings(tmp_path)
+    await log_in(settings, server, ann)
+    dialer = FakeDialer(server)
+    config = server.handlers[functions.help.GetConfigRequest]
+    opened_before: list[int] = []
+
+    async def answered_once_a_lane_is_open(server_: FakeTelegram, call: Call, req: Any) -> Any:
+        if not opened_before:  # the hub's client connecting (later ones go at once)
+            with contextlib.suppress(AssertionError):  # before: none opens until answered
+                await eventually(lambda: dialer.opened, "an upload connection", within=10)
+            opened_before.append(dialer.opened)
+        return await config(server_, call, req)
+
+    server.handlers[functions.help.GetConfigRequest] = answered_once_a_lane_is_open
+    hub = TelegramHub(settings, dialer)
+    try:
+        hub.warm()
+        lanes = settings.telegram.upload_connections
+        await eventually(lambda: dialer.opened >= lanes, "the upload connections open")
+        await hub.client()  # logged in, as before
+        assert opened_before and opened_before[0] > 0
     finally:
         await hub.close()

@@ -23,7 +23,7 @@ its network client only when it opens a sink.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -53,6 +53,10 @@ class Delivery:
     # Told (bytes sent, bytes in all) as the album's files go, from any thread: the
     # delivering phase's speed and time left. None: nobody asked.
     progress: Callable[[int, int], None] | None = field(default=None, compare=False)
+    # Awaited by a sink that prepares (``prepares``) once this album is prepared in its
+    # ``deliver`` and before anything is sent: the engine claims the next albums there
+    # (their preparation then runs beside this one's sends). None: nobody asked.
+    on_prepared: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -122,13 +126,16 @@ class Ahead(Protocol):
     rename to the final name does not matter); ``wrote`` says how many bytes are in it;
     ``ended`` that the entry was read whole and written (its size); ``failed`` that
     what was read must not be used (staging failed, or the staged file is not the one
-    delivered)."""
+    delivered). ``linked``, instead of the others: the entry is a person's own file,
+    linked whole at ``path`` unread, and is delivered as it is: read it now."""
 
     def attach(self, fd: int) -> None: ...
 
     def wrote(self, total: int) -> None: ...
 
     def ended(self, total: int) -> None: ...
+
+    def linked(self, path: Path) -> None: ...
 
     def failed(self) -> None: ...
 

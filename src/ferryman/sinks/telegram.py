@@ -174,7 +174,11 @@ class TelegramSink(Sink):
             by_slot = {p.slot: p for p in plan}
             first = min((p.slot for p in plan if p.state != "dropped"), default=None)
             pending = [f for f in files if by_slot[f.slot].state == "pending"]
-            sizes = await asyncio.to_thread(lambda: {f.slot: size_of(f.path) for f in pending})
+            sizes = (  # no thread hop for an album prepared before (nothing to send)
+                await asyncio.to_thread(lambda: {f.slot: size_of(f.path) for f in pending})
+                if pending
+                else {}
+            )
             tally = delivery.tally(sizes)
             alone = len(files) == 1  # sent with sendMedia, which takes an upload as it is
             fresh: dict[tuple[int, int], MediaRef] = {}  # references made now, kept together
@@ -199,6 +203,8 @@ class TelegramSink(Sink):
                 raise
             await self.state.media_put(job_id, album_id, fresh)
             ready = [r for r in prepared if r is not None]
+            if send and delivery.on_prepared is not None:
+                await delivery.on_prepared()
             await asyncio.shield(login)
             if send:
                 for chunk in _chunks(ready):

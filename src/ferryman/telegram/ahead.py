@@ -6,7 +6,10 @@ upload ran in series. Here the reading thread tells an ``AheadFile`` how far it 
 written, and an upload on the engine's own ``Uploader`` (same window, same
 connections) reads each part once it is written. Only parts go out (``saveBigFilePart``,
 ``saveFilePart``): no message is sent before the entry is staged and its album sealed,
-so the exactly-once rules (``random_id``s stored before a send) do not change.
+so the exactly-once rules (``random_id``s stored before a send) do not change. A
+person's own big file, linked into the work area whole (``AheadFile.linked``), goes up
+the same way from the moment it is linked: its record, its album's sealing and claim
+and the delivery's plan no longer stand before its first part.
 
 The finished upload (the ``InputFile``'s id and parts, the MD5 and SHA-256 of the bytes
 read) is kept in memory, in ``AheadUploads``, by the staged file's path and identity
@@ -88,6 +91,9 @@ class AheadFile:
 
     def ended(self, total: int) -> None:
         self._tell(self._end, total)
+
+    def linked(self, path: Path) -> None:
+        self._tell(self._owner.begin_whole, self, path)
 
     def failed(self) -> None:
         # Told even once the upload is done: a finished upload of it is dropped too.
@@ -188,14 +194,41 @@ class AheadUploads:
             file.dead = True
             os.close(fd)
             return
+        self._track(file, self.loop.create_task(self._upload(file, fd)))
+
+    def _track(self, file: AheadFile, task: asyncio.Task[Uploaded]) -> None:
         old = self._entries.pop(file.path, None)
         if old is not None:
             self._cancel(old)
-        entry = _Entry(file, self.loop.create_task(self._upload(file, fd)))
-        entry.task.set_name(f"upload ahead {file.path.name}")
+        entry = _Entry(file, task)
+        task.set_name(f"upload ahead {file.path.name}")
         self._entries[file.path] = entry
         entry.task.add_done_callback(lambda task: self._settled(file, task))
         self._trim()
+
+    def begin_whole(self, file: AheadFile, path: Path) -> None:
+        """On the loop: the file is whole at ``path`` already (a person's own, linked
+        unread); upload it as a delivery would, if a slot is free."""
+        if file.dead or self._running() >= AT_ONCE:
+            file.dead = True
+            return
+        self._track(file, self.loop.create_task(self._upload_whole(file, path)))
+
+    async def _upload_whole(self, file: AheadFile, path: Path) -> Uploaded:
+        """The upload a delivery would make, and the identity of the file before it: the
+        upload refuses a file whose size or mtime moves as it reads it, and ``take``
+        one that is not, or no longer, the one found before."""
+        entry = self._entries.get(file.path)
+        try:
+            before = _identity(await asyncio.to_thread(os.stat, path))
+            uploader = await self._uploader()
+            digest = hashlib.sha256()
+            handle = await uploader.upload(
+                path, progress=entry.tell if entry is not None else None, digest=digest
+            )
+            return Uploaded(handle, digest.hexdigest(), before)
+        finally:
+            file.dead = True
 
     async def _upload(self, file: AheadFile, fd: int) -> Uploaded:
         entry = self._entries.get(file.path)

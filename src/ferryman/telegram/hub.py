@@ -3,7 +3,8 @@
 Sinks and the front door share it: one login, one set of upload connections. Closing it
 disconnects everything it opened. Uploads start as soon as the client is connected,
 while its login is still being checked (``connecting``): parts post nothing, and that
-check's round trip is off the way to a file's first part.
+check's round trip is off the way to a file's first part. A warm-up opens the upload
+connections as the client connects (they need only the session's key), not after.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class TelegramHub:
         self._warming: asyncio.Task[None] | None = None
         self._ahead: AheadUploads | None = None
         self._adopted: Any = None  # a client handed over (``adopt``), never disconnected
+        self._warm_early = False  # a warm-up asked: upload connections open with the client
 
     def ahead(self) -> AheadUploads:
         """The uploads made while big files are still being staged (on the loop)."""
@@ -92,7 +94,11 @@ class TelegramHub:
                 except Exception:
                     await self._dispose()
             if self._client is None or self._login is None:  # both set, or neither
-                self._client = await self._connect()
+                try:
+                    self._client = await self._connect()
+                except BaseException:
+                    await self._drop_uploader()  # opened early for a client now gone
+                    raise
                 self._login = asyncio.ensure_future(self._check(self._client))
                 self._login.add_done_callback(_retrieve)
             return self._client, self._login
@@ -104,16 +110,12 @@ class TelegramHub:
         except Exception:
             if self._client is client:
                 self._client = self._login = None
-                if self._uploader is not None:  # its connections belong to this client
-                    await self._uploader.close()
-                    self._uploader = None
+                await self._drop_uploader()  # its connections belong to this client
             raise
 
     async def _dispose(self) -> None:
         """Let go of a client that cannot reconnect, closing its session file first."""
-        if self._uploader is not None:  # its connections belong to the old client
-            await self._uploader.close()
-            self._uploader = None
+        await self._drop_uploader()  # its connections belong to the old client
         if self._login is not None and not self._login.done():
             self._login.cancel()
             await asyncio.gather(self._login, return_exceptions=True)
@@ -128,12 +130,19 @@ class TelegramHub:
         def prepare(client: Any) -> None:
             for callback, event in self._listeners:
                 client.add_event_handler(callback, event)
+            # Warming: the upload connections open beside the client's own (their
+            # handshakes need only the session's key), not one round trip after it.
+            if self._warm_early and client.session.auth_key is not None:
+                self._made_uploader(client).warm()
 
         return await connect_session(self.settings, self.dialer, prepare)
 
     async def uploader(self) -> Uploader:
         """The uploader, once the client is connected (its login may still be checked)."""
         client, _login = await self.connecting()
+        return self._made_uploader(client)
+
+    def _made_uploader(self, client: Any) -> Uploader:
         if self._uploader is None:
             tg = self.settings.telegram
             self._uploader = Uploader(
@@ -143,6 +152,11 @@ class TelegramHub:
                 max_in_flight=tg.parts_in_flight,
             )
         return self._uploader
+
+    async def _drop_uploader(self) -> None:
+        if self._uploader is not None:
+            await self._uploader.close()
+            self._uploader = None
 
     def warm(self, allowed: Callable[[], Awaitable[bool]] | None = None) -> None:
         """Log in and open the upload connections in the background (once): a job that
@@ -156,6 +170,7 @@ class TelegramHub:
         try:
             if allowed is not None and not await allowed():
                 return
+            self._warm_early = True
             (await self.uploader()).warm()
         except Exception:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import logging
 import threading
@@ -137,11 +138,18 @@ async def deliver(
         if not route.kind.hashes_as_it_reads and _unhashed(album):
             # a manifest may name them
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, {}))
-        if claim_ahead is not None and sink.prepares:
-            if prepared is None:  # the first album, or its preparation ahead failed
-                hashed.update(_take_hashes(album, await sink.prepare(delivery)))
+        if claim_ahead is not None and sink.prepares and prepared is None:
+            # The first album (or its preparation ahead failed): prepared and sent in
+            # one pass of the sink, the next albums claimed in between, not read back.
+            async def claimed() -> None:
+                nonlocal ahead
+                ahead = await claim_ahead()
+
+            delivery = dataclasses.replace(delivery, on_prepared=claimed)
+        elif claim_ahead is not None and sink.prepares:
             ahead = await claim_ahead()
         done = await sink.deliver(delivery)
+        hashed.update(_take_hashes(album, done.hashes))
         # Before any file moves to quarantine: the ones the sink did not hash are read
         # where they are (a repeat after a crash, with media already uploaded).
         if _unhashed(album):

@@ -50,6 +50,7 @@ class Staged:
     sha256: str
     kind: MediaKind
     data: bytes | None = None  # the file's bytes, when it was written and is small
+    unread: bool = False  # a person's own file, linked whole and not read (hashed later)
 
 
 def stage_entry(
@@ -90,7 +91,8 @@ def stage_entry(
     (as declared) is written unhashed too, its ``sha256`` "": hashing 256 MiB took as
     long as writing it, on the same thread, before its upload could start.
     ``ahead``: told of the written file as it grows (see ``Ahead``); the caller fails
-    it when staging raises or does not write the entry.
+    it when staging raises or does not write the entry, and tells it of a file linked
+    unread (``Staged.unread``) once it knows the file goes as it is.
     """
     digest = hashlib.sha256()
     pending: list[bytes] = []
@@ -126,7 +128,7 @@ def stage_entry(
             close = getattr(blocks, "close", None)
             if close is not None:
                 close()
-            return Staged(dest, linked_size, "", kind)
+            return Staged(dest, linked_size, "", kind, unread=True)
     if link_from is not None:
         linked = _linked(pending, blocks, digest, link_from, tmp, dest=dest, seen=seen, sync=sync)
         if linked is not None:

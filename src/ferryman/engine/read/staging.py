@@ -1,6 +1,7 @@
 """Staging one entry, as one typed request: its bytes written to the work area
 (``stage``), then prepared (``prepare``), in one hop on the reading thread; and the
-upload that a sink may run while a big entry is written (upload-ahead).
+upload that a sink may run while a big entry is written, or once a person's big file
+is linked (upload-ahead).
 """
 
 from __future__ import annotations
@@ -98,6 +99,10 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
         raise
     if ahead is not None and not _sent_as_staged(prepared, staged):
         ahead.failed()
+    elif ahead is not None and staged.unread and staged.path is not None:
+        # Whole already: its upload starts now, while the entry is recorded and its
+        # album sealed and claimed, not once the delivery gets to it.
+        ahead.linked(staged.path)
     return prepared
 
 
@@ -105,12 +110,14 @@ def upload_ahead(
     start: StartAhead | None, entry: SourceEntry, dest: Path, options: MediaOptions
 ) -> Ahead | None:
     """An upload while it is written, for an entry of ``AHEAD_BYTES`` or more of a size
-    declared up front, bound for a sink that reads it whole as it delivers it."""
+    declared up front, bound for a sink that reads it whole as it delivers it. A
+    person's own file (linked, not written) is uploaded once linked, from the same
+    slots."""
     size = entry.info.size
     if (
         start is None
         or not options.hashed_on_delivery
-        or entry.local_file is not None
+        or (entry.local_file is not None and entry.local_seen is None)
         or size is None
         or size < AHEAD_BYTES
     ):
