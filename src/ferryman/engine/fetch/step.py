@@ -31,7 +31,7 @@ from ferryman.net import partfile
 from ferryman.net.http import make_client
 from ferryman.net.progress import DownloadProgress
 from ferryman.sources.base import Fetched, Fetching, FetchPlan
-from ferryman.store.fetches import Fetch
+from ferryman.store.fetches import Fetch, InputName
 from ferryman.store.store import LeaseLost
 
 log = logging.getLogger(__name__)
@@ -121,16 +121,14 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
         return
     got, job_id = outcome, claimed.job_id
     path = str(got.path) if got.path is not None else None  # None: read in place
-    if got.note:  # kept for the job's report
-        await ctx.fetch_store.put_source_memo(job_id, FETCH_NOTE, got.note)
-    # Named before the fetch is done: the unpack stage may claim the job at once, and
-    # reads it under the name it has then (a link's one file takes it).
-    named = got.name and await ctx.fetch_store.name_from_input(
-        job_id, file_job_name(got.name), got.variant, got.kin
+    # Named as the fetch is done, in its transaction: the unpack stage may claim the job
+    # at once, and reads it under the name it has then (a link's one file takes it).
+    # The note is kept for the job's report.
+    named = InputName(file_job_name(got.name), got.variant, got.kin) if got.name else None
+    note = (FETCH_NOTE, got.note) if got.note else None
+    held = await ctx.fetch_store.fetch_done(
+        claimed.id, ctx.owner, path, got.size, hold=chosen.HOLD, named=named, note=note
     )
-    if named:
-        log.info("job %s is named %r, as its input calls itself", job_id, named)
-    held = await ctx.fetch_store.fetch_done(claimed.id, ctx.owner, path, got.size, hold=chosen.HOLD)
     if held:
         log.info("job %s is held until its entries are chosen", job_id)
     ctx.bus.publish(
