@@ -41,6 +41,18 @@ async def test_a_fetched_job_is_read_only_once_its_fetch_is_done(store: Store) -
     assert claimed is not None and claimed.id == job.id and not claimed.resumed
 
 
+async def test_a_claim_for_some_schemes_takes_only_their_fetches(store: Store) -> None:
+    """A worker running Telegram fetches at once claims more of them only (``schemes``);
+    an unrestricted claim still takes the first of any."""
+    http = await store.add_job(source="https://h/a.zip", name="a", dest="library:", fetch=True)
+    tg = await store.add_job(source="tg:c/1/2", name="b", dest="library:", fetch=True)
+    theirs = await store.claim_fetch("f", 30, ("tg",))
+    assert theirs is not None and theirs.job_id == tg.id
+    assert await store.claim_fetch("f", 30, ("tg",)) is None  # the link's is not for it
+    anyone = await store.claim_fetch("f", 30)
+    assert anyone is not None and anyone.job_id == http.id
+
+
 async def test_a_fetch_names_its_job_and_keeps_its_note_in_the_write_that_ends_it(
     store: Store,
 ) -> None:

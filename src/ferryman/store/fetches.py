@@ -63,10 +63,22 @@ def input_over_network() -> Any:
 
 
 class FetchQueries(StoreBase):
-    async def claim_fetch(self, owner: str, lease_seconds: float) -> Fetch | None:
-        """A queued fetch of a running (not paused, not ended) job, highest priority first."""
+    async def claim_fetch(
+        self, owner: str, lease_seconds: float, schemes: tuple[str, ...] = ()
+    ) -> Fetch | None:
+        """A queued fetch of a running (not paused, not ended) job, highest priority
+        first; with ``schemes``, only of a job whose source has one of them (the fetches
+        that share one source's connections: ``sources.base.Pooled``)."""
+
+        def where() -> list[Any]:
+            runs = [self._job_runs(fetches)]
+            if not schemes:
+                return runs
+            theirs = or_(*(jobs.c.source.startswith(f"{scheme}:") for scheme in schemes))
+            return [*runs, select(jobs.c.id).where(jobs.c.id == fetches.c.job_id, theirs).exists()]
+
         row = await self._claim(
-            fetches, QUEUED, FETCHING, owner, lease_seconds, lambda: [self._job_runs(fetches)]
+            fetches, QUEUED, FETCHING, owner, lease_seconds, where, variant=",".join(schemes)
         )
         return _fetch(row) if row is not None else None
 

@@ -282,8 +282,16 @@ class MemoryStore(MemoryChat):
 
     # ------------------------------------------------------------- fetches
 
-    async def claim_fetch(self, owner: str, lease_seconds: float) -> Fetch | None:
-        row = self.claim("fetches", QUEUED, FETCHING, owner, lease_seconds, self.job_runs)
+    async def claim_fetch(
+        self, owner: str, lease_seconds: float, schemes: tuple[str, ...] = ()
+    ) -> Fetch | None:
+        prefixes = tuple(f"{scheme}:" for scheme in schemes)
+
+        def theirs(row: Row) -> bool:
+            source = str(self.tables["jobs"][row["job_id"]]["source"])
+            return self.job_runs(row) and (not prefixes or source.startswith(prefixes))
+
+        row = self.claim("fetches", QUEUED, FETCHING, owner, lease_seconds, theirs)
         return None if row is None else _fetch(row)
 
     async def fetched(self, job_id: int) -> Fetch | None:

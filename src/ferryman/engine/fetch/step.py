@@ -30,7 +30,7 @@ from ferryman.errors import FerrymanError
 from ferryman.net import partfile
 from ferryman.net.http import make_client
 from ferryman.net.progress import DownloadProgress
-from ferryman.sources.base import Fetched, Fetching, FetchPlan
+from ferryman.sources.base import Fetched, Fetching, FetchPlan, Pooled
 from ferryman.store.fetches import Fetch, InputName
 from ferryman.store.store import LeaseLost
 
@@ -111,6 +111,20 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
         log.exception("fetching job %s failed unexpectedly", job.id)
         return FerrymanError.internal(bug)
     return got
+
+
+async def pooled(ctx: Context, claimed: Fetch) -> tuple[int, tuple[str, ...]]:
+    """How many fetches one worker runs at once beside ``claimed``, and of which schemes:
+    its source's ``fetches_at_once`` if its fetches share its connections (``Pooled``),
+    else one (and none other: a download of its own holds a worker)."""
+    job = await ctx.fetch_store.get_job(claimed.job_id)
+    try:
+        source = ctx.sources.for_uri(job.source)
+    except FerrymanError:
+        return 1, ()  # the fetch itself says so, with its code
+    if not isinstance(source, Pooled) or (await ctx.settings()).concurrency.fetch <= 1:
+        return 1, ()  # one download at a time (a phone): one
+    return max(1, source.fetches_at_once), source.schemes
 
 
 async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError) -> None:
