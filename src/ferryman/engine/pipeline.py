@@ -166,6 +166,7 @@ async def _fetch_one(ctx: Context, claimed: Fetch, lease: float) -> None:
         async with held(ctx.fetch_store, fetches, claimed.id, ctx.owner, lease, ctx.wakeup):
             outcome = await until_stopped(ctx, fetch.fetch(ctx, claimed))
         await fetch.settle(ctx, claimed, outcome)
+        ctx.wakeup.notify("unpack", "keeper")  # as its stage's step ends (the group goes on)
     except asyncio.CancelledError:
         if not ctx.stopping.is_set():  # the lease was taken: a cancel, most likely
             await fetch.drop_if_cancelled(ctx, claimed)
