@@ -9,6 +9,7 @@ import pytest
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store import Store
+from ferryman.store.fetches import InputName
 from ferryman.store.rows import NewItem
 from ferryman.store.schema import fetches, items
 from tests.support.contract import db_url, store
@@ -38,6 +39,43 @@ async def test_a_fetched_job_is_read_only_once_its_fetch_is_done(store: Store) -
     )
     claimed = await store.claim_job("r", 30)
     assert claimed is not None and claimed.id == job.id and not claimed.resumed
+
+
+async def test_a_claim_for_some_schemes_takes_only_their_fetches(store: Store) -> None:
+    """A worker running Telegram fetches at once claims more of them only (``schemes``);
+    an unrestricted claim still takes the first of any."""
+    http = await store.add_job(source="https://h/a.zip", name="a", dest="library:", fetch=True)
+    tg = await store.add_job(source="tg:c/1/2", name="b", dest="library:", fetch=True)
+    theirs = await store.claim_fetch("f", 30, ("tg",))
+    assert theirs is not None and theirs.job_id == tg.id
+    assert await store.claim_fetch("f", 30, ("tg",)) is None  # the link's is not for it
+    anyone = await store.claim_fetch("f", 30)
+    assert anyone is not None and anyone.job_id == http.id
+
+
+async def test_a_fetch_names_its_job_and_keeps_its_note_in_the_write_that_ends_it(
+    store: Store,
+) -> None:
+    """The job's name after its input, the fetch's note and the fetch's end are one
+    write: a fetch whose lease went elsewhere changes none of them (before, the name
+    and the note were written first, each on its own, and stayed)."""
+    job = await store.add_job(source="tg:c/1/2", name="c1-2", dest="library:", fetch=True)
+    await store.add_job(source="tg:c/1/3", name="trip", dest="library:", fetch=True)
+    fetch = await store.claim_fetch("f", 30)
+    assert fetch is not None and fetch.job_id == job.id
+    named, note = InputName("trip"), ("fetch.note", "as asked")
+    with pytest.raises(FerrymanError) as lost:
+        await store.fetch_done(fetch.id, "intruder", "/w/trip.jpg", 5, named=named, note=note)
+    assert lost.value.code == "engine.lease_lost"
+    assert (await store.get_job(job.id)).name == "c1-2"
+    assert await store.source_memos(job.id) == {}
+    found = await store.fetched(job.id)
+    assert found is not None and found.state == "fetching"
+    await store.fetch_done(fetch.id, "f", "/w/trip.jpg", 5, named=named, note=note)
+    assert (await store.get_job(job.id)).name == "trip (2)"  # unique among the place's
+    assert await store.source_memos(job.id) == {"fetch.note": "as asked"}
+    found = await store.fetched(job.id)
+    assert found is not None and found.state == "done"
 
 
 async def test_a_job_to_be_chosen_is_held_paused_when_its_fetch_ends(store: Store) -> None:

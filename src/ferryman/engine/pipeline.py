@@ -121,11 +121,52 @@ async def until_stopped(ctx: Context, step: Awaitable[T]) -> T:
 
 
 async def _fetch(ctx: Context, claimed: Fetch) -> None:
+    """One fetch; or, of a source whose fetches share its connections (``Pooled``:
+    Telegram's), up to its ``fetches_at_once``: more of its schemes are claimed as
+    long as they are queued, each settled as it ends, so 200 links go 24 at a time
+    through one pool instead of one a worker."""
+    at_once, schemes = await fetch.pooled(ctx, claimed)
     lease = await lease_seconds(ctx)
+    running = {asyncio.ensure_future(_fetch_one(ctx, claimed, lease))}
+    stopped = False
+    try:
+        while running:
+            while len(running) < at_once and not (ctx.stopping.is_set() or ctx.draining):
+                more = await ctx.fetch_store.claim_fetch(ctx.owner, lease, schemes)
+                if more is None:
+                    break
+                running.add(asyncio.ensure_future(_fetch_one(ctx, more, lease)))
+            ended, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in ended:
+                stopped |= _ended(task)
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+    if stopped:
+        raise Stopping
+
+
+def _ended(task: asyncio.Future[None]) -> bool:
+    """Whether a fetch of a group ended by the engine's stop; its other ends are told
+    as the worker tells a step's (``runner._work``)."""
+    if task.cancelled():
+        log.warning("fetch: lost the lease on a fetch; moving on")
+        return False
+    exc = task.exception()
+    if isinstance(exc, Stopping):
+        return True
+    if exc is not None:
+        log.error("fetch: step failed; its lease will expire and it runs again", exc_info=exc)
+    return False
+
+
+async def _fetch_one(ctx: Context, claimed: Fetch, lease: float) -> None:
     try:
         async with held(ctx.fetch_store, fetches, claimed.id, ctx.owner, lease, ctx.wakeup):
             outcome = await until_stopped(ctx, fetch.fetch(ctx, claimed))
         await fetch.settle(ctx, claimed, outcome)
+        ctx.wakeup.notify("unpack", "keeper")  # as its stage's step ends (the group goes on)
     except asyncio.CancelledError:
         if not ctx.stopping.is_set():  # the lease was taken: a cancel, most likely
             await fetch.drop_if_cancelled(ctx, claimed)
@@ -223,7 +264,8 @@ PIPELINE: tuple[Stage[Fetch] | Stage[Job] | Stage[AlbumClaim] | Stage[Item] | St
 PIPELINE = (
     Stage[Fetch](
         "fetch",
-        claims="a queued fetch of a running job: its input, downloaded first (claim_fetch)",
+        claims="a queued fetch of a running job: its input, downloaded first (claim_fetch);"
+        " t.me links, which share one pool of connections (`Pooled`), several at once a worker",
         woken_by="intake (an add, a watch's check, a nudge from another process), a retry",
         wakes=("unpack", "keeper"),  # the job's input is here; or the fetch failed it
         workers=lambda settings: settings.concurrency.fetch,

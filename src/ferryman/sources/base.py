@@ -197,6 +197,16 @@ class Fetching(Source, Protocol):
 
 
 @runtime_checkable
+class Pooled(Fetching, Protocol):
+    """A fetch-first source whose fetches share its own connections and requests in
+    flight (Telegram's pool): one more at once costs the network nothing the pool does
+    not bound, and a small one is mostly round trips. A fetch worker that claimed one
+    claims more of its schemes while fewer than ``fetches_at_once`` of them run."""
+
+    fetches_at_once: int
+
+
+@runtime_checkable
 class Addressed(Source, Protocol):
     """A source whose URI wraps the web address it is fetched from (``media:PROFILE:URL``):
     that address is what a front door checks against private networks."""

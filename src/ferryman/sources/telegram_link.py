@@ -7,17 +7,14 @@ Telegram's own ``tg://resolve?domain=…&post=…`` / ``tg://privatepost?channel
 are taken too. Recognising is offline; the link must be asked before ``http(s):``.
 
 The message is read through the account ``ferryman telegram login`` left (the engine's
-shared hub: the chat and the Telegram sink use the same connection). Its file (a
-document, a video, a photo) is fetched into the job's work area as ``NAME.part`` with a
-record beside it (``net/sidecar``), 1 MiB requests several at once written strictly in
-order, so a crash or a cut resumes from the last whole MiB; then it is read like a local
-file (a zip is unpacked like any archive). Only the linked message is fetched: the other
-messages of an album are linked (or forwarded to the chat) one by one.
+shared hub). Its file is fetched into the job's work area as ``NAME.part`` with a record
+beside it (``net/sidecar``), 1 MiB requests several at once written strictly in order, so
+a crash or a cut resumes from the last whole MiB; then it is read like a local file.
+Only the linked message is fetched, not the rest of its album.
 
-A watch on a chat (``sources/listers/telegram_chat``) makes one job of an album:
-``tg:c/<id>/<n>,<m>,…`` names its messages, fetched at once, each into a folder of its own
-(``1/``, ``2/``… in the album's order) and read in that order, so the destination keeps
-them together.
+A watch on a chat (``sources/listers/telegram_chat``) makes one input of an album:
+``tg:c/<id>/<n>,<m>,…``, its files fetched at once, each into a folder of its own (``1/``,
+``2/``… in the album's order) and read in that order, so the destination keeps them together.
 """
 
 from __future__ import annotations
@@ -166,6 +163,9 @@ class TelegramLinkSource:
     description = "https://t.me/c/ID/N or t.me/NAME/N: a Telegram message's file"
     shown_as = "t.me message links"
     access = Access.FETCH
+    # Fetched at once by one fetch worker (``sources.base.Pooled``): a message's photo is
+    # two round trips, its requests share the pool's IN_FLIGHT, its big files BIG_AT_ONCE.
+    fetches_at_once = 8
 
     def recognise(self, raw: str) -> str | None:
         ref = parse_link(raw)
@@ -237,12 +237,19 @@ async def _fetch(ref: MessageRef, plan: FetchPlan, hub: TelegramHub, pools: Clie
     from ferryman.net.progress import ProgressReporter
 
     client = await hub.client()  # telegram.not_logged_in: `ferryman telegram login`
+    if ref.user is None:  # a chat not yet known: its dialogs read once for the links at once
+        async with pools.dialogs:
+            await chat_peer(client, ref)
     reporter = ProgressReporter(plan.on_progress)
     pool = pools.pool(client)
     if not ref.more:
         remote = await _remote(client, ref)
         fetch = _Fetch(client, pool, plan, lambda done: reporter.update(done, remote.size, 0))
-        path = await fetch.one(ref, remote, plan.folder)
+        if remote.size <= SMALL_FILE:
+            path = await fetch.one(ref, remote, plan.folder)
+        else:  # links fetched at once (fetches_at_once) hold a window each: a turn
+            async with pools.big:
+                path = await fetch.one(ref, remote, plan.folder)
         reporter.update(remote.size, remote.size, 0, force=True)
         return Fetched(path, remote.size, remote.name)
     remotes = await _album_remotes(client, ref)

@@ -62,7 +62,7 @@ class StoreBase:
         # Reads need no write lock: on SQLite they get an engine that begins deferred.
         self.reader = reader or engine
         self.clock = clock
-        self._claims: dict[tuple[str, str, str, bool], Any] = {}  # see _claim
+        self._claims: dict[tuple[str, str, str, bool, str], Any] = {}  # see _claim
 
     async def nudge(self) -> None:
         """Tell running engines (other processes, other machines) that work was added:
@@ -155,11 +155,12 @@ class StoreBase:
         where: Callable[[], Iterable[Any]] = tuple,
         started: bool = False,
         now: float | None = None,
+        variant: str = "",
     ) -> Row[Any] | None:
         """Claim the first claimable row (see ``_claim_in``), in a transaction of its own."""
         async with self.engine.begin() as conn:
             return await self._claim_in(
-                conn, table, ready, busy, owner, lease_seconds, where, started, now
+                conn, table, ready, busy, owner, lease_seconds, where, started, now, variant
             )
 
     async def _claim_in(
@@ -173,13 +174,15 @@ class StoreBase:
         where: Callable[[], Iterable[Any]] = tuple,
         started: bool = False,
         now: float | None = None,
+        variant: str = "",
     ) -> Row[Any] | None:
         """Claim the first claimable row. Each kind of claim's statement is built once
         per store (its time is a parameter): building and keying it anew cost more than
         running it, and idle workers claim often. ``where`` makes the extra conditions
-        (built once; use ``bindparam("claim_now")`` for the time)."""
+        (built once; use ``bindparam("claim_now")`` for the time); ``variant`` names
+        another kind of claim of the same rows (other conditions, its own statement)."""
         statement, params = self._claim_args(
-            table, ready, busy, owner, lease_seconds, where, started, now
+            table, ready, busy, owner, lease_seconds, where, started, now, variant
         )
         return (await conn.execute(statement, params)).first()
 
@@ -193,10 +196,11 @@ class StoreBase:
         where: Callable[[], Iterable[Any]] = tuple,
         started: bool = False,
         now: float | None = None,
+        variant: str = "",
     ) -> tuple[Any, dict[str, Any]]:
         """The claim's statement (built once per kind) and its parameters for ``now``
         (the clock's time unless given)."""
-        key = (table.name, ready, busy, started)
+        key = (table.name, ready, busy, started, variant)
         statement = self._claims.get(key)
         if statement is None:
             statement = self._claims[key] = _claim_statement(table, ready, busy, where, started)

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
+from ferryman.naming import free_job_name
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
-from ferryman.store.schema import fetches, jobs, source_memos
+from ferryman.store.rows import same_place
+from ferryman.store.schema import albums, fetches, jobs, source_memos
 
 QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
 
@@ -27,6 +30,17 @@ class Fetch:
     path: str | None
     size: int | None
     error_message: str | None = None  # what the last try said (a wait's reason, in words)
+
+
+@dataclass(frozen=True, slots=True)
+class InputName:
+    """What a fetch found its input calls itself (a server's file name, a video's
+    title): ``base``, how this result differs from another output of the same link
+    (``variant``) and how that link's jobs' sources end (``kin``); see ``name_in``."""
+
+    base: str
+    variant: str = ""
+    kin: str = ""
 
 
 def _fetch(row: Row[Any]) -> Fetch:
@@ -49,10 +63,22 @@ def input_over_network() -> Any:
 
 
 class FetchQueries(StoreBase):
-    async def claim_fetch(self, owner: str, lease_seconds: float) -> Fetch | None:
-        """A queued fetch of a running (not paused, not ended) job, highest priority first."""
+    async def claim_fetch(
+        self, owner: str, lease_seconds: float, schemes: tuple[str, ...] = ()
+    ) -> Fetch | None:
+        """A queued fetch of a running (not paused, not ended) job, highest priority
+        first; with ``schemes``, only of a job whose source has one of them (the fetches
+        that share one source's connections: ``sources.base.Pooled``)."""
+
+        def where() -> list[Any]:
+            runs = [self._job_runs(fetches)]
+            if not schemes:
+                return runs
+            theirs = or_(*(jobs.c.source.startswith(f"{scheme}:") for scheme in schemes))
+            return [*runs, select(jobs.c.id).where(jobs.c.id == fetches.c.job_id, theirs).exists()]
+
         row = await self._claim(
-            fetches, QUEUED, FETCHING, owner, lease_seconds, lambda: [self._job_runs(fetches)]
+            fetches, QUEUED, FETCHING, owner, lease_seconds, where, variant=",".join(schemes)
         )
         return _fetch(row) if row is not None else None
 
@@ -89,14 +115,27 @@ class FetchQueries(StoreBase):
         path: str | None,
         size: int | None,
         hold: str | None = None,
+        *,
+        named: InputName | None = None,
+        note: tuple[str, str] | None = None,
     ) -> bool:
         """The input is on disk (or, ``path`` None, is read where it is): the unpack
         stage may claim its job now; unless it has a memo named ``hold`` (its entries
-        are to be chosen first): then it is paused, waiting for ``hold``, in the same
-        transaction. Returns whether it was held."""
+        are to be chosen first): then it is paused, waiting for ``hold``. In the same
+        transaction, the job is named after its input (``named``: see ``name_in``) and
+        ``note`` (a memo's key and value: what the fetch says of its result) is kept,
+        so a crash or a lost lease leaves all of it or none (one transaction a fetch
+        instead of three). Returns whether it was held."""
         now = self.clock()
         async with self.engine.begin() as conn:
             job_id = select(fetches.c.job_id).where(fetches.c.id == fetch_id).scalar_subquery()
+            if note is not None:
+                key, value = note
+                mine = (source_memos.c.job_id == job_id) & (source_memos.c.key == key)
+                await conn.execute(delete(source_memos).where(mine))
+                await conn.execute(
+                    insert(source_memos).values(job_id=job_id, key=key, value=value, updated_at=now)
+                )
             held = (
                 hold is not None
                 and (
@@ -119,6 +158,11 @@ class FetchQueries(StoreBase):
                 "updated_at": now,
             }
             await self._update_owned(conn, fetches, fetch_id, owner, values)
+            if named is not None:
+                row = (
+                    await conn.execute(select(fetches.c.job_id).where(fetches.c.id == fetch_id))
+                ).one()
+                await name_in(conn, int(row.job_id), named, now)
             await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
@@ -274,3 +318,30 @@ class FetchQueries(StoreBase):
 
 
 _ENDED = [s.value for s in JobState if s.terminal]
+
+
+async def name_in(conn: AsyncConnection, job_id: int, named: InputName, now: float) -> str | None:
+    """Name the job after what its fetch found instead of what it was added by, while
+    nothing of it has been sealed: its albums then all go under the one name. The new
+    name is unique among the destination's jobs as at the add (``naming.free_job_name``:
+    ``named.variant`` where a job whose source ends with ``named.kin``, another output
+    of the same link, has the name). Returns it, or None when the job kept its name."""
+    row = (await conn.execute(select(jobs.c.name, jobs.c.dest).where(jobs.c.id == job_id))).first()
+    if row is None or row.name == named.base:
+        return None
+    if (await conn.execute(select(albums.c.id).where(albums.c.job_id == job_id))).first():
+        return None
+    others = (
+        await conn.execute(
+            select(jobs.c.name, jobs.c.source).where(
+                same_place(jobs.c.dest, row.dest), jobs.c.id != job_id
+            )
+        )
+    ).all()
+    kin = named.kin
+    siblings = [o.name for o in others if kin and o.source.endswith(kin)]
+    name = free_job_name(named.base, [o.name for o in others], named.variant, siblings=siblings)
+    if name == row.name:
+        return None
+    await conn.execute(update(jobs).where(jobs.c.id == job_id).values(name=name, updated_at=now))
+    return name

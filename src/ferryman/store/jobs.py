@@ -22,7 +22,7 @@ from ferryman.naming import free_job_name
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
-from ferryman.store.fetches import unfinished_fetch
+from ferryman.store.fetches import InputName, name_in, unfinished_fetch
 from ferryman.store.job_ends import ended_columns
 from ferryman.store.job_writer import add_job_in, holders
 from ferryman.store.new_job import NewJob
@@ -32,7 +32,6 @@ from ferryman.store.rows import (
     same_place,
 )
 from ferryman.store.schema import (
-    albums,
     jobs,
 )
 from ferryman.store.waited import wait_began, wait_ended
@@ -106,28 +105,7 @@ class JobQueries(StoreBase):
         whose source ends with ``kin``, another output of the same link, has the name).
         Returns it, or None when the job kept its name."""
         async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(select(jobs.c.name, jobs.c.dest).where(jobs.c.id == job_id))
-            ).first()
-            if row is None or row.name == base:
-                return None
-            if (await conn.execute(select(albums.c.id).where(albums.c.job_id == job_id))).first():
-                return None
-            others = (
-                await conn.execute(
-                    select(jobs.c.name, jobs.c.source).where(
-                        same_place(jobs.c.dest, row.dest), jobs.c.id != job_id
-                    )
-                )
-            ).all()
-            siblings = [o.name for o in others if kin and o.source.endswith(kin)]
-            name = free_job_name(base, [o.name for o in others], variant, siblings=siblings)
-            if name == row.name:
-                return None
-            await conn.execute(
-                update(jobs).where(jobs.c.id == job_id).values(name=name, updated_at=self.clock())
-            )
-        return name
+            return await name_in(conn, job_id, InputName(base, variant, kin), self.clock())
 
     async def get_job(self, job_id: int) -> Job:
         async with self.reader.connect() as conn:

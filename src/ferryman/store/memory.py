@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumState, ItemState, Job, JobState
 from ferryman.naming import free_job_name
-from ferryman.store.fetches import DONE, FETCHING, QUEUED, Fetch
+from ferryman.store.fetches import DONE, FETCHING, QUEUED, Fetch, InputName
 from ferryman.store.job_ends import ended_columns
 from ferryman.store.memory_albums import terminal
 from ferryman.store.memory_base import Row, Writer
@@ -282,8 +282,16 @@ class MemoryStore(MemoryChat):
 
     # ------------------------------------------------------------- fetches
 
-    async def claim_fetch(self, owner: str, lease_seconds: float) -> Fetch | None:
-        row = self.claim("fetches", QUEUED, FETCHING, owner, lease_seconds, self.job_runs)
+    async def claim_fetch(
+        self, owner: str, lease_seconds: float, schemes: tuple[str, ...] = ()
+    ) -> Fetch | None:
+        prefixes = tuple(f"{scheme}:" for scheme in schemes)
+
+        def theirs(row: Row) -> bool:
+            source = str(self.tables["jobs"][row["job_id"]]["source"])
+            return self.job_runs(row) and (not prefixes or source.startswith(prefixes))
+
+        row = self.claim("fetches", QUEUED, FETCHING, owner, lease_seconds, theirs)
         return None if row is None else _fetch(row)
 
     async def fetched(self, job_id: int) -> Fetch | None:
@@ -291,9 +299,21 @@ class MemoryStore(MemoryChat):
         return None if row is None else _fetch(row)
 
     async def fetch_done(
-        self, fetch_id: int, owner: str, path: str | None, size: int | None, hold: str | None = None
+        self,
+        fetch_id: int,
+        owner: str,
+        path: str | None,
+        size: int | None,
+        hold: str | None = None,
+        *,
+        named: InputName | None = None,
+        note: tuple[str, str] | None = None,
     ) -> bool:
         row = self.owned("fetches", fetch_id, owner)
+        if note is not None:
+            self.memos[row["job_id"], note[0]] = note[1]
+        if named is not None:
+            await self.name_from_input(row["job_id"], named.base, named.variant, named.kin)
         row |= {"state": DONE, "path": path, "size": size, "owner": None, "lease_until": None}
         row |= {"error_code": None, "error_message": None, "updated_at": self.clock()}
         job = self.tables["jobs"][row["job_id"]]

@@ -15,7 +15,7 @@ from sqlalchemy import Table
 
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumClaim, Item, ItemState, Job
-from ferryman.store.fetches import Fetch
+from ferryman.store.fetches import Fetch, InputName
 from ferryman.store.nodes import NodeRun
 from ferryman.store.notices import Notice
 from ferryman.store.rows import Clock, Ended, NewItem, RecordedBatch
@@ -36,14 +36,24 @@ class Leaseholder(Protocol):
 class FetchStore(Leaseholder, Protocol):
     """The fetch stage: a job's input downloaded first."""
 
-    async def claim_fetch(self, owner: str, lease_seconds: float) -> Fetch | None: ...
+    async def claim_fetch(
+        self, owner: str, lease_seconds: float, schemes: tuple[str, ...] = ()
+    ) -> Fetch | None: ...
     async def get_job(self, job_id: int) -> Job: ...
     async def put_source_memo(self, job_id: int, key: str, value: str) -> None: ...
     async def name_from_input(
         self, job_id: int, base: str, variant: str = "", kin: str = ""
     ) -> str | None: ...
     async def fetch_done(
-        self, fetch_id: int, owner: str, path: str | None, size: int | None, hold: str | None = None
+        self,
+        fetch_id: int,
+        owner: str,
+        path: str | None,
+        size: int | None,
+        hold: str | None = None,
+        *,
+        named: InputName | None = None,
+        note: tuple[str, str] | None = None,
     ) -> bool: ...
     async def fetched(self, job_id: int) -> Fetch | None: ...
     async def fetch_failed(self, fetch_id: int, owner: str, error: FerrymanError) -> int: ...

@@ -143,6 +143,7 @@ class ClientPool:
         self._limit = limit
         self.gate = asyncio.Semaphore(max(1, in_flight))
         self.big = asyncio.Semaphore(max(1, big))
+        self.dialogs = asyncio.Lock()  # one reading of the dialogs for links fetched at once
         self._client: Any = None
         self._pool: SenderPool | None = None
         self._old: list[SenderPool] = []

@@ -30,8 +30,8 @@ from ferryman.errors import FerrymanError
 from ferryman.net import partfile
 from ferryman.net.http import make_client
 from ferryman.net.progress import DownloadProgress
-from ferryman.sources.base import Fetched, Fetching, FetchPlan
-from ferryman.store.fetches import Fetch
+from ferryman.sources.base import Fetched, Fetching, FetchPlan, Pooled
+from ferryman.store.fetches import Fetch, InputName
 from ferryman.store.store import LeaseLost
 
 log = logging.getLogger(__name__)
@@ -113,6 +113,20 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
     return got
 
 
+async def pooled(ctx: Context, claimed: Fetch) -> tuple[int, tuple[str, ...]]:
+    """How many fetches one worker runs at once beside ``claimed``, and of which schemes:
+    its source's ``fetches_at_once`` if its fetches share its connections (``Pooled``),
+    else one (and none other: a download of its own holds a worker)."""
+    job = await ctx.fetch_store.get_job(claimed.job_id)
+    try:
+        source = ctx.sources.for_uri(job.source)
+    except FerrymanError:
+        return 1, ()  # the fetch itself says so, with its code
+    if not isinstance(source, Pooled) or (await ctx.settings()).concurrency.fetch <= 1:
+        return 1, ()  # one download at a time (a phone): one
+    return max(1, source.fetches_at_once), source.schemes
+
+
 async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError) -> None:
     """Record what ``fetch`` gave: done (the unpack stage may claim the job), or
     retried later, or the job failed."""
@@ -121,16 +135,14 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
         return
     got, job_id = outcome, claimed.job_id
     path = str(got.path) if got.path is not None else None  # None: read in place
-    if got.note:  # kept for the job's report
-        await ctx.fetch_store.put_source_memo(job_id, FETCH_NOTE, got.note)
-    # Named before the fetch is done: the unpack stage may claim the job at once, and
-    # reads it under the name it has then (a link's one file takes it).
-    named = got.name and await ctx.fetch_store.name_from_input(
-        job_id, file_job_name(got.name), got.variant, got.kin
+    # Named as the fetch is done, in its transaction: the unpack stage may claim the job
+    # at once, and reads it under the name it has then (a link's one file takes it).
+    # The note is kept for the job's report.
+    named = InputName(file_job_name(got.name), got.variant, got.kin) if got.name else None
+    note = (FETCH_NOTE, got.note) if got.note else None
+    held = await ctx.fetch_store.fetch_done(
+        claimed.id, ctx.owner, path, got.size, hold=chosen.HOLD, named=named, note=note
     )
-    if named:
-        log.info("job %s is named %r, as its input calls itself", job_id, named)
-    held = await ctx.fetch_store.fetch_done(claimed.id, ctx.owner, path, got.size, hold=chosen.HOLD)
     if held:
         log.info("job %s is held until its entries are chosen", job_id)
     ctx.bus.publish(
