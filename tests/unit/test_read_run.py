@@ -257,3 +257,55 @@ def test_a_run_ends_when_its_time_is_up(
     entries = iter([_entry(i, p) for i, p in enumerate(photos)])
     steps = read_run.read_run(entries, _limits(tmp_path)).steps
     assert _staged(steps) == [0]
+
+
+def _local(index: int, path: Path) -> SourceEntry:
+    """A person's own file on this disk, as the folder source lists it: linked, not copied."""
+    st = path.stat()
+    return _entry(index, path, local_file=path, local_seen=(st.st_size, st.st_mtime_ns))
+
+
+def test_linked_files_are_written_out_and_their_folder_fsynced_once_for_the_run(
+    tmp_path: Path, photos: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing new to write for a hard-linked file: one fsync of the work folder (the
+    journal's commit, the disk's cache flush) for the run, not one a file."""
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    written: list[int] = []
+    write_out = read_run.write_out
+
+    def writing(fd: int) -> None:
+        written.append(fd)
+        write_out(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    monkeypatch.setattr(read_run, "write_out", writing)
+    limits = _limits(tmp_path, syncer=ThreadPoolExecutor(2))
+    entries = iter([_local(i, p) for i, p in enumerate(photos[:10])])
+    run = read_run.read_run(entries, limits)
+    assert _staged(run.steps) == list(range(10))
+    assert synced == [str(limits.work)] and len(written) == 10
+    for step in run.steps[:10]:
+        assert step.prepared is not None and step.prepared.work_path is not None
+        assert os.path.samefile(step.prepared.work_path, photos[step.entry.info.index])  # type: ignore[union-attr]
+
+
+def test_a_folder_that_cannot_be_made_durable_fails_its_first_linked_entry(
+    tmp_path: Path, photos: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(folder: Path) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(read_run, "fsync_dir", failing)
+    limits = _limits(tmp_path, syncer=ThreadPoolExecutor(2))
+    run = read_run.read_run(iter([_local(i, p) for i, p in enumerate(photos[:5])]), limits)
+    assert _staged(run.steps) == [] and len(run.steps) == 1  # all read again after it
+    failure = run.steps[0].failure
+    assert failure is not None and failure.code == "source.io"
+    assert not run.more
