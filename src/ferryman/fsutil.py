@@ -4,15 +4,12 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
-import functools
 import hashlib
 import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Callable
 from pathlib import Path
 
 _NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
@@ -73,35 +70,6 @@ def fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def write_out(fd: int) -> None:
-    """The file's dirty pages written to the disk and waited for, without an fsync's
-    journal commit and cache flush (``sync_file_range``; nothing to do for a file
-    already on disk): a later fsync of its folder commits its link and flushes the
-    disk's cache for all of a run's files at once. Where the call is missing, an fsync."""
-    call = _sync_file_range()
-    if call is None:
-        os.fsync(fd)
-    elif call(fd, 0, 0, _WRITE_AND_WAIT) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
-
-
-# SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER
-_WRITE_AND_WAIT = 1 | 2 | 4
-
-
-@functools.cache
-def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    """Linux's ``sync_file_range`` (glibc, bionic, musl), looked up once; else None."""
-    try:
-        call = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    call.restype = ctypes.c_int
-    return call
 
 
 def fsync_dir(path: Path) -> None:

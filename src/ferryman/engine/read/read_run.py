@@ -51,7 +51,6 @@ from ferryman.engine.read.staging import (
     stages_here,
 )
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import fsync_dir, write_out
 from ferryman.model import ItemState
 from ferryman.sources.base import SourceEntry
 
@@ -121,32 +120,11 @@ def read_run(
 
 
 class _Syncs:
-    """The fsyncs a run handed to the pool, by the step they belong to; and the folders
-    of the files it hard-linked, each fsynced once at the run's end (by its first step)."""
+    """The fsyncs a run handed to the pool, by the step they belong to."""
 
     def __init__(self, pool: Executor | None) -> None:
         self.pool = pool
         self.pending: list[tuple[int, Path, Future[None]]] = []
-        self.folders: dict[Path, tuple[int, Path]] = {}
-
-    def settler(self, step: int) -> Sync | None:
-        """A hard-linked file's: its bytes written out if any are dirty (none, for a
-        file on disk already), then closed; its new name made durable by ``wait``'s one
-        fsync of its folder (the journal's commit and the disk's cache flush, once a run
-        instead of once a file)."""
-        if self.pool is None:
-            return None
-
-        def settle(fd: int, path: Path) -> None:
-            try:
-                write_out(fd)
-            except OSError as exc:
-                raise write_failed(path, exc) from exc
-            finally:
-                os.close(fd)
-            self.folders.setdefault(path.parent, (step, path))
-
-        return settle
 
     def taker(self, step: int) -> Sync | None:
         if self.pool is None:
@@ -169,12 +147,6 @@ class _Syncs:
         for step, path, future in self.pending:
             try:
                 future.result()
-            except OSError as exc:
-                if failed is None or step < failed[0]:
-                    failed = (step, write_failed(path, exc))
-        for folder, (step, path) in self.folders.items():
-            try:
-                fsync_dir(folder)
             except OSError as exc:
                 if failed is None or step < failed[0]:
                     failed = (step, write_failed(path, exc))
@@ -222,7 +194,6 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
                 send_documents=limits.send_documents,
                 options=limits.options,
                 sync=syncs.taker(len(out) - 1),
-                settle=syncs.settler(len(out) - 1),
             )
             try:
                 step.prepared = stage(request)

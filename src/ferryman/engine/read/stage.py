@@ -64,7 +64,6 @@ def stage_entry(
     known_sha256: str | None = None,
     seen: tuple[int, int] | None = None,
     sync: Callable[[int, Path], None] | None = None,
-    settle: Callable[[int, Path], None] | None = None,
     hash_later: bool = False,
     ahead: Ahead | None = None,
 ) -> Staged:
@@ -72,9 +71,7 @@ def stage_entry(
 
     ``sync``: the fsync is handed over (the file's descriptor, which the taker fsyncs and
     closes) instead of waited for here; the taker must have it done
-    before the entry is recorded (see ``read_run``). ``settle``: the same for a file
-    hard-linked from ``link_from`` (nothing new to write: ``read_run`` writes out what
-    may be dirty and fsyncs the folder once for all its links); ``sync`` when not given.
+    before the entry is recorded (see ``read_run``).
 
     An unwanted entry is read to its end (hashed, metered by the archive guard), unless
     ``stop_unwanted``: then reading stops after the head (its bytes would cross the
@@ -124,14 +121,14 @@ def stage_entry(
                 close()
             return Staged(dest, linked_size, known_sha256, kind)
     if link_from is not None and seen is not None and seen[0] >= HASH_LATER_BYTES:
-        linked_size = _link_unread(link_from, tmp, dest, seen, settle or sync)
+        linked_size = _link_unread(link_from, tmp, dest, seen, sync)
         if linked_size is not None:
             close = getattr(blocks, "close", None)
             if close is not None:
                 close()
             return Staged(dest, linked_size, "", kind)
     if link_from is not None:
-        linked = _linked(pending, blocks, digest, link_from, dest, seen=seen, sync=settle or sync)
+        linked = _linked(pending, blocks, digest, link_from, dest, seen=seen, sync=sync)
         if linked is not None:
             size, data = linked
             return Staged(dest, size, digest.hexdigest(), kind, data)

@@ -36,7 +36,6 @@ class StageRequest:
     send_all: bool  # files other than media are delivered too
     options: MediaOptions
     sync: Sync | None = None
-    settle: Sync | None = None  # a hard-linked file's (see ``stage_entry``)
     ahead: Ahead | None = None
 
     @classmethod
@@ -48,7 +47,6 @@ class StageRequest:
         send_documents: bool,
         options: MediaOptions,
         sync: Sync | None = None,
-        settle: Sync | None = None,
         ahead: Ahead | None = None,
     ) -> StageRequest:
         """The request for ``entry`` of a job whose work area is ``work``."""
@@ -61,7 +59,6 @@ class StageRequest:
             send_all=send_all,
             options=options,
             sync=sync,
-            settle=settle,
             ahead=ahead,
         )
 
@@ -143,7 +140,6 @@ def _stage(request: StageRequest) -> Staged:
         known_sha256=entry.local_sha256,
         seen=entry.local_seen,
         sync=request.sync,
-        settle=request.settle,
         hash_later=request.options.hashed_on_delivery,
         ahead=request.ahead,
     )
