@@ -52,10 +52,10 @@ def unique_name(name: str, used: set[str], also: Container[str] = ()) -> str:
     (which it joins) or in ``also`` (lower-cased names taken already, not joined): one
     folder or one zip never holds two files a phone would mix up.
     ``name`` may be a path in a zip (``Holiday 2024/a.jpg``): its folders stay."""
-    path = PurePosixPath(name)
-    folder = "" if str(path.parent) == "." else f"{path.parent}/"
     candidate, n = name, 2
     while (lowered := candidate.lower()) in used or lowered in also:
+        path = PurePosixPath(name)  # only on a clash: most names are free
+        folder = "" if str(path.parent) == "." else f"{path.parent}/"
         candidate = f"{folder}{path.stem} ({n}){path.suffix}"
         n += 1
     used.add(candidate.lower())
@@ -174,20 +174,39 @@ def delivered_name(item: Item, part: int | None) -> str:
     a name without a suffix the one its bytes call for, and so does a picture whose
     suffix names another format than its bytes (a gallery or phone trusts the suffix).
     A scan's pages, each a photo, are ``scan (page 2).jpg``."""
-    base = safe_name(Path(item.source_path).name, f"item-{item.seq}")
-    if item.work_path and Path(item.work_path).suffix.lower() != Path(base).suffix.lower():
-        base = f"{Path(base).stem}{Path(item.work_path).suffix}"  # converted: new container
+    base = safe_name(_name(item.source_path), f"item-{item.seq}")
+    stem, suffix = _split(base)  # a safe name: no "/", never "." or ""
+    if item.work_path and (new := _split(_name(item.work_path))[1]).lower() != suffix.lower():
+        base = f"{stem}{new}"  # converted: new container
+        stem, suffix = _split(base)
     container = (item.media.container or "") if item.media is not None else ""
     container = container.split(",")[0].lower()
-    if not Path(base).suffix:
+    if not suffix:
         base += _SUFFIX_OF_CONTAINER.get(container, "")
-    elif (own := _PICTURE_SUFFIXES.get(container)) and Path(base).suffix.lower() not in own:
+    elif (own := _PICTURE_SUFFIXES.get(container)) and suffix.lower() not in own:
         base = _with_suffix(base, _SUFFIX_OF_CONTAINER[container])
     if part is not None and item.kind is MediaKind.PHOTO and 0 < part <= len(item.parts):
-        base = f"{Path(base).stem} (page {part}){Path(item.parts[part - 1]).suffix}"
+        stem, suffix = _split(base)
+        base = f"{stem} (page {part}){_split(_name(item.parts[part - 1]))[1]}"
     elif part is not None:
-        base = f"{Path(base).stem}.part{part}{Path(base).suffix}"
+        stem, suffix = _split(base)
+        base = f"{stem}.part{part}{suffix}"
     return base
+
+
+def _name(path: str) -> str:
+    """``Path(path).name`` without building a ``Path`` (several per delivered file)."""
+    tail = path.rpartition("/")[2]
+    return tail if tail not in ("", ".") else Path(path).name
+
+
+def _split(name: str) -> tuple[str, str]:
+    """``Path(name).stem`` and ``.suffix`` of a name holding no ``/``, as pathlib splits
+    them (a leading or a trailing dot is no suffix)."""
+    dot = name.rfind(".")
+    if 0 < dot < len(name) - 1:
+        return name[:dot], name[dot:]
+    return name, ""
 
 
 def _with_suffix(name: str, suffix: str) -> str:

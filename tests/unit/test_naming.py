@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ferryman import naming
 from ferryman.links.profile import Output, Profile
 from ferryman.model import Item, ItemState, MediaInfo, MediaKind, Plan
 from ferryman.naming import (
@@ -176,3 +177,16 @@ def test_a_scans_pages_are_named_as_pages() -> None:
     assert [delivered_name(scan, n) for n in (1, 2, 3)] == [
         f"scan (page {n}).jpg" for n in (1, 2, 3)
     ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["a.jpg", "dir/a.JPG", "a", "a.", "a..b", "x.tar.gz", "dir/", "dir/.", "", "/", "..",
+     "a/..", "scan.2024", "/w/000001-a.mp4", "d.o.t.s", "über.jpg"],
+)  # fmt: skip
+def test_names_are_split_as_pathlib_splits_them(path: str) -> None:
+    """``delivered_name`` splits names by hand (several per file delivered): as pathlib."""
+    name = naming._name(path)
+    assert name == Path(path).name
+    if "/" not in name:
+        assert naming._split(name) == (Path(name).stem, Path(name).suffix)

@@ -206,3 +206,35 @@ def test_a_local_file_changed_while_read_is_refused_and_leaves_nothing(tmp_path:
     assert caught.value.code == "source.io" and "changed while it was read" in caught.value.message
     assert not dest.exists() and not (tmp_path / "000001-photo.jpg.part").exists()
     assert source.read_bytes() == data + b"more"  # the person's file is untouched by us
+
+
+def test_a_local_file_is_linked_straight_to_its_place_over_a_killed_runs_leftover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No name beside it renamed into place (two directory changes a photo): a link is
+    never a partial file. A file a killed run left there (never recorded) is replaced."""
+    data = JPEG_HEAD + os.urandom(1000)
+    source = tmp_path / "in" / "photo.jpg"
+    source.parent.mkdir()
+    source.write_bytes(data)
+    dest = tmp_path / "000001-photo.jpg"
+    dest.write_bytes(b"left by a killed run")
+    linked: list[str] = []
+    real_link = os.link
+
+    def link(src: str | Path, dst: str | Path) -> None:
+        linked.append(os.fspath(dst))
+        real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", link)
+    staged = stage_entry(
+        iter(_read(source)),
+        "photo.jpg",
+        dest,
+        lambda k: True,
+        link_from=source,
+        seen=_listed(source),
+    )
+    assert staged.path == dest and os.path.samefile(dest, source)
+    assert set(linked) == {os.fspath(dest)}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000001-photo.jpg", "in"]

@@ -73,6 +73,8 @@ def probe_image(path: Path, data: bytes | None = None, max_bytes: int | None = N
     decompression-bomb limit, or ``media.over_budget`` for one whose check would decode
     more than ``max_bytes`` (``media.budget``): neither is decoded.
     """
+    if data is not None and (plain := _plain_jpeg(path, data, max_bytes)) is not None:
+        return plain
     try:
         return _probe_pillow(path, data, max_bytes)
     except Image.DecompressionBombError as exc:
@@ -110,6 +112,63 @@ def _probe_pillow(path: Path, data: bytes | None, max_bytes: int | None) -> Medi
         )
         _check_data(image, source, max_bytes)
         return info
+
+
+# A plain JPEG's markers (``_plain_jpeg``): tables, comments, JFIF; any other APPn (EXIF,
+# XMP, ICC, MPF, Adobe) or marker is Pillow's to read.
+_PLAIN_TABLES = frozenset({0xC4, 0xDB, 0xDD, 0xE0, 0xFE})  # DHT, DQT, DRI, APP0, COM
+_PLAIN_FRAMES = frozenset({0xC0, 0xC1, 0xC2})  # baseline, extended, progressive (Huffman)
+_PLAIN_MODES = {1: "L", 3: "RGB"}
+_PLAIN_PIXELS = 1 << 20  # larger pictures: the decode outweighs Pillow's header parse
+
+
+def _plain_jpeg(path: Path, data: bytes, max_bytes: int | None) -> MediaInfo | None:
+    """A small plain JPEG (no EXIF, no colour profile, 8-bit grey or colour) read the
+    way Pillow reads it, without its marker-by-marker parse in Python (half of Pillow's
+    check of a tiny photo): the header walked here, then Pillow's decoder at 1/8 scale
+    over the whole data, as ``_check_data`` does. None: anything else, and any picture
+    the decode finds fault with, is left to ``_probe_pillow`` (which then decides)."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    at, end, frame = 2, len(data), None
+    while at + 4 <= end and data[at] == 0xFF:
+        marker, length = data[at + 1], int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker == 0xDA:  # start of scan: the header is over
+            break
+        if marker in _PLAIN_FRAMES and frame is None and length >= 8:
+            frame = data[at + 4 : at + 2 + length]
+        elif marker not in _PLAIN_TABLES:
+            return None
+        at += 2 + length
+    else:
+        return None
+    if frame is None or len(frame) < 6 or frame[0] != 8:
+        return None
+    if (mode := _PLAIN_MODES.get(frame[5])) is None:
+        return None
+    height, width = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
+    if not 0 < width * height <= _PLAIN_PIXELS:
+        return None
+    scale = 8 if min(width, height) >= 8 else 1  # as ``draft`` picks for 1/8 of the size
+    small = (-(-width // scale), -(-height // scale))
+    if max_bytes is not None and small[0] * small[1] * len(mode) > max_bytes:
+        return None
+    try:
+        Image.frombytes(mode, small, data, "jpeg", mode, "", scale, 0)
+    except (ValueError, OSError):
+        return None
+    return MediaInfo(
+        container="jpeg",
+        width=width,
+        height=height,
+        frames=1,
+        rotation=0,
+        mirrored=None,
+        size=len(data),
+        image_mode=mode,
+        bit_depth=8,
+        pages=None,
+    )
 
 
 def _orientation(image: Image.Image, max_bytes: int | None) -> int | None:

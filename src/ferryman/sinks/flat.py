@@ -167,6 +167,7 @@ class FlatLibrarySink(LibrarySink):
         (``name (2).ext``) against what is on disk and what this album takes."""
         items = [item for item in delivery.album.items for _ in item.files]
         used: set[str] = set()  # this album's own choices
+        listed: dict[PurePosixPath, set[str]] = {}  # each folder looked at once an album
         placed = []
         for (path, name), item, stage in zip(files, items, staged, strict=True):
             title, dot, ext = name.rpartition(".")
@@ -181,7 +182,10 @@ class FlatLibrarySink(LibrarySink):
             }
             dated = "{date" in self.template  # headers read only when asked for
             rel = render(self.template, values, _modified(path) if dated else datetime.min)
-            on_disk = self._listed.names(self.root / rel.parent, rel.parent)
+            if (on_disk := listed.get(rel.parent)) is None:
+                on_disk = listed[rel.parent] = self._listed.names(
+                    self.root / rel.parent, rel.parent
+                )
             chosen = unique_name(str(rel), used, also=on_disk)
             placed.append({"stage": stage, "path": chosen})
         return placed

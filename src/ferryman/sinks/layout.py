@@ -12,6 +12,7 @@ write outside the library or into its hidden ``.ferryman`` folder.
 
 from __future__ import annotations
 
+import functools
 import string
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -50,7 +51,7 @@ def render(template: str, values: dict[str, str], when: datetime) -> PurePosixPa
     value never makes folders (its ``/`` becomes ``_``); the template's own ``/`` and a
     date pattern's do."""
     out: list[str] = []
-    for literal, field, spec, _ in string.Formatter().parse(template):
+    for literal, field, spec in _parsed(template):
         out.append(literal)
         if field is None:
             continue
@@ -62,3 +63,9 @@ def render(template: str, values: dict[str, str], when: datetime) -> PurePosixPa
     if not parts:
         raise FerrymanError("config.invalid", f"library_layout {template!r} rendered empty")
     return PurePosixPath(*parts)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(template: str) -> tuple[tuple[str, str | None, str | None], ...]:
+    """The template's pieces, parsed once (``render`` runs for every delivered file)."""
+    return tuple((lit, field, spec) for lit, field, spec, _ in string.Formatter().parse(template))

@@ -130,7 +130,7 @@ def stage_entry(
                 close()
             return Staged(dest, linked_size, "", kind, unread=True)
     if link_from is not None:
-        linked = _linked(pending, blocks, digest, link_from, tmp, dest=dest, seen=seen, sync=sync)
+        linked = _linked(pending, blocks, digest, link_from, dest, seen=seen, sync=sync)
         if linked is not None:
             size, data = linked
             return Staged(dest, size, digest.hexdigest(), kind, data)
@@ -236,15 +236,16 @@ def _unchanged_and_durable(
     """The linked file is still as listed (and ``size`` bytes were read, if given), and
     on disk before it counts as staged, as a written copy is (nothing to write when it
     already is): else ``source.io``."""
-    st = os.stat(tmp)
-    if (st.st_size, st.st_mtime_ns) != seen or (size is not None and st.st_size != size):
-        raise FerrymanError(
-            "source.io", f"{source} changed while it was read; add it again once it is"
-        )
     try:
         fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise write_failed(dest, exc) from exc
+    st = os.fstat(fd)
+    if (st.st_size, st.st_mtime_ns) != seen or (size is not None and st.st_size != size):
+        os.close(fd)
+        raise FerrymanError(
+            "source.io", f"{source} changed while it was read; add it again once it is"
+        )
     if sync is None:
         try:
             os.fsync(fd)
@@ -261,17 +262,17 @@ def _linked(
     blocks: Iterator[bytes],
     digest: Digest,
     source: Path,
-    tmp: Path,
     dest: Path,
     seen: tuple[int, int] | None = None,
     sync: Callable[[int, Path], None] | None = None,
 ) -> tuple[int, bytes | None] | None:
     """Hard-link ``source`` as ``dest`` and hash its bytes: (size, the bytes when small);
     None when it cannot be linked (another disk, not ours to link), before anything was
-    read past the head."""
-    tmp.unlink(missing_ok=True)
+    read past the head. Linked straight to ``dest``, not beside it and renamed: a link
+    is never a partial file, and ``dest`` counts only once its entry is recorded (one
+    left by a killed run is replaced, as the rename did)."""
     try:
-        os.link(source, tmp)
+        _link_over(source, dest)
     except OSError:
         return None
     size = 0
@@ -285,12 +286,20 @@ def _linked(
             else:
                 kept = None
         if seen is not None:
-            _unchanged_and_durable(source, tmp, dest, seen, size=size, sync=sync)
-        os.replace(tmp, dest)
+            _unchanged_and_durable(source, dest, dest, seen, size=size, sync=sync)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        dest.unlink(missing_ok=True)
         raise
     return size, (b"".join(kept) if kept is not None else None)
+
+
+def _link_over(source: Path, dest: Path) -> None:
+    """``source`` hard-linked as ``dest``, replacing a file a killed run left there."""
+    try:
+        os.link(source, dest)
+    except FileExistsError:
+        dest.unlink()
+        os.link(source, dest)
 
 
 def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
