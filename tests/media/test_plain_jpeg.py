@@ -7,6 +7,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from ferryman.errors import FerrymanError
@@ -86,3 +88,38 @@ def test_what_is_not_plain_is_left_to_pillow(tmp_path: Path) -> None:
     with pytest.raises(FerrymanError) as caught:
         probe_image(tmp_path / "p.jpg", jpeg(size=(800, 800)), max_bytes=100)
     assert caught.value.code == "media.over_budget"
+
+
+_SEED = jpeg(size=(40, 24), quality=80)
+
+
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, len(_SEED) - 1), st.integers(0, 255)), min_size=1, max_size=8
+    ),
+    cut=st.integers(2, len(_SEED)),
+)
+@settings(max_examples=150, deadline=None, derandomize=True)
+def test_the_header_walk_is_total_and_agrees_with_pillow(
+    edits: list[tuple[int, int]], cut: int
+) -> None:
+    """Bytes from anywhere: a damaged plain JPEG is either answered as Pillow reads it
+    or left to Pillow, never a crash or a size Pillow would not give."""
+    damaged = bytearray(_SEED[:cut])
+    for at, value in edits:
+        if at < len(damaged):
+            damaged[at] = value
+    data = bytes(damaged)
+    found = probe_module._plain_jpeg(Path("x.jpg"), data, None)
+    if found is None:
+        return
+    with Image.open(io.BytesIO(data)) as image:
+        assert (found.width, found.height) == image.size
+        assert found.image_mode == image.mode
+
+
+@given(data=st.binary(max_size=300).map(lambda tail: b"\xff\xd8" + tail))
+@settings(max_examples=150, deadline=None, derandomize=True)
+def test_the_header_walk_takes_any_bytes(data: bytes) -> None:
+    found = probe_module._plain_jpeg(Path("x.jpg"), data, 1 << 20)
+    assert found is None or (found.width > 0 and found.height > 0)
