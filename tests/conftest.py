@@ -150,7 +150,7 @@ async def _reset_postgres(dsn: str) -> None:
     rows whose ids the next test's rows reuse, and a database that is not empty is
     migrated step by step), then the schema made by ``Store.open``. After that each reset
     deletes the rows and restarts the sequences, when the schema's print (every column,
-    index, constraint and stamped version) is still the one made: a tenth of the time of
+    index, constraint and stamped version) is still the one made: a fifth of the time of
     dropping and making the schema again (docs/testing.md). A test that changed the
     schema changes the print, and the next reset makes it again."""
     import asyncpg
