@@ -20,7 +20,7 @@ from ferryman.store.memory_base import Row, Writer
 from ferryman.store.new_job import NewJob, insert_job
 from ferryman.store.notices import WATCH_FAILING, WATCH_FOUND
 from ferryman.store.rows import job_from_mapping
-from ferryman.store.watch_records import WatchJob, entry_key
+from ferryman.store.watch_records import WatchJob, place
 from ferryman.store.watches import CHECKING, IDLE, Made, Watch
 
 _FIELDS = [f.name for f in dataclasses.fields(Watch)]
@@ -174,27 +174,9 @@ class MemoryWatches(MemoryAlbums):
         that job. Returns (entry id, job) of each entry, and (job, title) of each entry
         made part of a job."""
         seen = self.seen.setdefault(watch_id, {})
-        writer = Writer(self)
-        placed: list[tuple[WatchJob, str, int | None]] = []  # None: the batch's job
-        batched: list[WatchJob] = []
-        in_batch: set[str] = set()
-        keys: set[str] = set()
-        for entry in new:
-            key = entry_key(entry.entry_id)
-            if key in seen or key in keys:
-                continue
-            keys.add(key)
-            dedupe = None if entry.job is None else entry.job["dedupe_key"]
-            held = None if dedupe is None else writer.holder(dedupe)
-            taken = self.peer_job(peers, key) if entry.job is not None else None
-            if entry.job is None or held is not None or taken is not None:
-                placed.append((entry, key, held if held is not None else taken))
-                continue
-            placed.append((entry, key, None))
-            if dedupe is None or dedupe not in in_batch:
-                batched.append(entry)
-            if dedupe is not None:
-                in_batch.add(dedupe)
+        placed, batched = place(
+            new, set(seen), Writer(self).holder, lambda key: self.peer_job(peers, key)
+        )
         made_job = self.batch_job(batched, name) if batched else None
         now = self.clock()
         made: list[tuple[str, Job | None]] = []

@@ -7,7 +7,7 @@ row) and its seen row, in the caller's transaction, whole on SQLite's connection
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,44 @@ class WatchJob:
     entry_id: str
     title: str | None
     job: dict[str, Any] | None  # None: only marked seen (--since now, filtered out)
+
+
+Placed = tuple[WatchJob, str, int | None]  # (entry, seen key, job; None: the batch's new one)
+
+
+def place(
+    new: Sequence[WatchJob],
+    seen: set[str],
+    holder: Callable[[str], int | None],
+    peer_job: Callable[[str], int | None],
+) -> tuple[list[Placed], list[WatchJob]]:
+    """Where each of a batch's new entries goes, the rule both stores keep: an entry
+    already ``seen`` (or twice in the batch) is left out; one with no job is only
+    marked seen; one whose input a job to the same place took (``holder`` of its
+    dedupe key), or that a peer watch made part of a job (``peer_job`` of its key), is
+    seen with that job; the rest go into the batch's job, an input once. Returns the
+    placed entries and the batch's entries in order; ``seen`` gains their keys."""
+    placed: list[Placed] = []
+    batched: list[WatchJob] = []
+    in_batch: set[str] = set()
+    for entry in new:
+        key = entry_key(entry.entry_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        if entry.job is None:
+            placed.append((entry, key, None))
+            continue
+        dedupe_key = entry.job["dedupe_key"]
+        held = holder(dedupe_key) if dedupe_key is not None else None
+        held = held if held is not None else peer_job(key)
+        placed.append((entry, key, held))
+        if held is None:
+            if dedupe_key is None or dedupe_key not in in_batch:
+                batched.append(entry)
+            if dedupe_key is not None:
+                in_batch.add(dedupe_key)
+    return placed, batched
 
 
 def seen_in(
@@ -75,28 +113,7 @@ def seen_in(
             )
         )
         taken = {row.entry_key: row.job_id for row in found.all()}
-    placed: list[tuple[WatchJob, str, int | None]] = []  # (entry, key, job; None: the new one)
-    batched: list[WatchJob] = []
-    in_batch: set[str] = set()
-    for entry in new:
-        key = entry_key(entry.entry_id)
-        if key in seen:
-            continue
-        seen.add(key)
-        if entry.job is None:
-            placed.append((entry, key, None))
-            continue
-        dedupe_key = entry.job["dedupe_key"]
-        if dedupe_key is not None and dedupe_key in known:
-            placed.append((entry, key, known[dedupe_key]))
-        elif key in taken:
-            placed.append((entry, key, taken[key]))
-        else:
-            placed.append((entry, key, None))
-            if dedupe_key is None or dedupe_key not in in_batch:
-                batched.append(entry)
-            if dedupe_key is not None:
-                in_batch.add(dedupe_key)
+    placed, batched = place(new, seen, known.get, taken.get)
     made_job = _batch_job(conn, batched, name, now) if batched else None
     by_id: dict[int, Job] = {}
     wanted = {job_id for _, _, job_id in placed if job_id is not None}
