@@ -1,6 +1,6 @@
 """The API answers while the engine, in the same process, waits on slow servers: the app
-on the test's store beside a running engine (httpx over ASGI), a feed served on loopback
-whose zips trickle out (an origin sending a few bytes a second, as the big feed's do).
+on the test's store beside a running engine (httpx over ASGI), a watch's batch of zips
+served on loopback by an origin that trickles (a few bytes a second, as the big feed's).
 
 Before: each zip was probed where it lies (its central directory read by Range) on the
 event loop's shared thread pool, where a trickling origin held a thread for minutes; a
@@ -19,7 +19,7 @@ import httpx
 
 from ferryman.config import Settings
 from ferryman.engine.runner import Engine
-from ferryman.model import JobState
+from ferryman.model import Batch, BatchItem, JobState
 from ferryman.store import Store
 from ferryman.web.server import web_app
 from tests.support.httpserve import Faults, FaultServer, serving
@@ -32,21 +32,16 @@ ZIPS = POOL + 2  # one look's batch: window_of() probes six at once (three fetch
 TRICKLE = 8.0  # bytes/s: the first kilobyte of a range comes after two minutes
 
 
-def _feed(server: FaultServer) -> str:
-    body = bytearray(b"PK") + bytes(256 * 1024)  # a zip by its bytes, its name and its type
-    items = ""
+def _batch(server: FaultServer) -> Batch:
+    """A look's job as a watch makes it (``store/watch_records``): one job of its
+    entries, each a zip (by its bytes, its name and its type) on a trickling origin."""
+    body = b"PK" + bytes(256 * 1024)
     for n in range(1, ZIPS + 1):
         server.add(
-            f"/slow{n}.zip", bytes(body), content_type="application/zip",
-            faults=Faults(trickle=TRICKLE),
-        )  # fmt: skip
-        items += (
-            f"<item><title>Drop {n}</title><guid>drop-{n}</guid><enclosure"
-            f' url="{server.url(f"/slow{n}.zip")}" type="application/zip"/></item>'
+            f"/slow{n}.zip", body, content_type="application/zip", faults=Faults(trickle=TRICKLE)
         )
-    rss = f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'
-    server.add("/feed.xml", rss.encode(), content_type="application/rss+xml")
-    return server.url("/feed.xml")
+    items = tuple(BatchItem(server.url(f"/slow{n}.zip"), f"Drop {n}") for n in range(1, ZIPS + 1))
+    return Batch("feed", items)
 
 
 def _probing(server: FaultServer) -> int:
@@ -76,12 +71,9 @@ async def test_a_post_is_answered_while_a_watch_batch_probes_slow_zips(
     store = await Store.open(settings.database)
     try:
         with serving() as server:
-            feed = _feed(server)
+            batch = _batch(server)
+            made = await store.add_job(source=str(batch), name="feed", dest="library:", fetch=True)
             server.add("/quick.zip", b"PK" + bytes(1024), content_type="application/zip")
-            await store.add_watch(
-                kind="feed", source=feed, dest="library:", every_seconds=86400.0,
-                since="all", next_check_at=0.0,
-            )  # fmt: skip
             engine = Engine(store, settings)
             async with (
                 _running(engine),
@@ -91,13 +83,12 @@ async def test_a_post_is_answered_while_a_watch_batch_probes_slow_zips(
                 ) as client,
             ):
                 await eventually(lambda: _probing(server) >= POOL, "the batch's probes")
-                [batch] = await store.list_jobs()  # one look: one job of its entries
                 added = await asyncio.wait_for(
                     client.post("/api/v1/jobs", json={"source": server.url("/quick.zip")}),
                     WITHIN,  # before: never, while the origin trickled (minutes)
                 )
                 assert added.status_code == 202, added.text
-                still = await store.get_job(batch.id)  # the batch is still being fetched
+                still = await store.get_job(made.id)  # the batch is still being fetched
                 assert not still.state.terminal and still.state is not JobState.DONE, still
                 assert _probing(server) >= POOL  # its probes still in flight
     finally:
