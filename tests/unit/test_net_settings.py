@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,3 +78,28 @@ def test_the_net_adapter_imports_nothing_above_it() -> None:
             for name in names:
                 if name.startswith("ferryman"):
                     assert name in ALLOWED or name.startswith(ALLOWED_ADAPTERS), (module, name)
+
+
+async def test_clients_share_the_tls_settings_made_once_per_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Making TLS settings reads the whole CA bundle (25 ms of CPU, on the event loop for
+    each download, probe and read in place: before, every client made its own)."""
+    import certifi
+
+    from ferryman.config import NetworkSettings
+    from ferryman.net.http import make_client, make_sync_client
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    network = NetworkSettings()  # type: ignore[call-arg]
+
+    def context(client: Any) -> object:
+        return client._transport._pool._ssl_context
+
+    async with make_client(network) as first, make_client(network) as second:
+        with make_sync_client(network) as blocking:
+            assert context(first) is context(second) is context(blocking)
+            monkeypatch.setenv("SSL_CERT_FILE", certifi.where())  # another CA: its own
+            async with make_client(network) as other:
+                assert context(other) is not context(first)

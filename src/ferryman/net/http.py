@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import random
 import re
 import socket
@@ -68,7 +70,7 @@ def async_transport(egress: Egress) -> httpx.AsyncHTTPTransport | None:
     refused: the proxy makes the connections, as before."""
     if _proxied(egress):
         return None
-    transport = httpx.AsyncHTTPTransport()
+    transport = httpx.AsyncHTTPTransport(verify=tls())
     guard_async(transport._pool, egress)
     return transport
 
@@ -77,9 +79,25 @@ def sync_transport(egress: Egress) -> httpx.HTTPTransport | None:
     """``async_transport``'s blocking twin."""
     if _proxied(egress):
         return None
-    transport = httpx.HTTPTransport()
+    transport = httpx.HTTPTransport(verify=tls())
     guard_sync(transport._pool, egress)
     return transport
+
+
+def tls() -> ssl.SSLContext:
+    """The TLS settings every client of ours verifies servers with, as httpx makes them
+    (``SSL_CERT_FILE`` / ``SSL_CERT_DIR``, else certifi's bundle), made once per such
+    setting: making them reads the whole CA bundle, 25 ms of CPU, and every download,
+    probe and read in place made a client, on the event loop (half the loop's busy time
+    while a watch's batch of links was fetched)."""
+    return _tls_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """A context is used, never changed, once made (SSL contexts are shared across
+    threads by design); the arguments are the environment it was made from."""
+    return httpx.create_ssl_context()
 
 
 def _proxied(egress: Egress) -> bool:
@@ -94,6 +112,7 @@ def make_client(settings: NetworkSettings, *, trusted: Iterable[str] = ()) -> ht
     wrote in the settings)."""
     return httpx.AsyncClient(
         transport=async_transport(Egress.of(settings, trusted)),
+        verify=tls(),
         follow_redirects=True,
         max_redirects=settings.max_redirects,
         headers={"User-Agent": settings.user_agent} | BASE_HEADERS,
@@ -112,6 +131,7 @@ def make_sync_client(
     (a zip or a tar in place, a WebDAV folder, a Torbox item)."""
     return httpx.Client(
         transport=sync_transport(Egress.of(settings, trusted)),
+        verify=tls(),
         base_url=base_url,
         auth=auth,
         follow_redirects=True,

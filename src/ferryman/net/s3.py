@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 import httpx
 
 from ferryman.errors import FerrymanError
+from ferryman.net.http import tls
 
 UNSIGNED = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -201,7 +202,10 @@ class S3Client:
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.target = target
-        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0, connect=10.0),
+            verify=tls(),  # made once (net.http)
+        )
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         base = urllib.parse.urlsplit(target.endpoint.rstrip("/"))
         if base.scheme not in ("http", "https") or not base.hostname:

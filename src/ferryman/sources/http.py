@@ -92,10 +92,10 @@ class HttpSource:
             raise hinted from exc
 
     async def _fetch(self, uri: str, plan: FetchPlan) -> Fetched:
-        import asyncio  # lazy: start-up
 
         from ferryman.net.download import download  # lazy: start-up
         from ferryman.net.kinds import LinkKind  # lazy: start-up
+        from ferryman.net.own_thread import on_own_thread  # lazy: start-up
         from ferryman.net.probe import probe  # lazy: start-up
 
         async with plan.client() as client:
@@ -107,9 +107,9 @@ class HttpSource:
                 from ferryman.sources.media_link import fetch_media  # lazy: start-up
 
                 return await fetch_media(MediaRef(uri, Profile()), plan)
-            if self._in_place(facts, plan) and await asyncio.to_thread(
+            if self._in_place(facts, plan) and await on_own_thread(
                 _zip_readable_in_place, uri, plan
-            ):
+            ):  # a slow origin holds it for minutes: not the loop's shared pool
                 return Fetched(None, facts.size, facts.name)  # read where it is
             if self._streams(facts, plan):
                 return Fetched(None, facts.size, facts.name)  # read as it downloads

@@ -271,11 +271,11 @@ class TorboxSource:
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         """Ask about the item now (codes and waits in the fetch stage's rules); nothing
         is stored: the unpack stage reads its files where they lie."""
-        import asyncio  # lazy: start-up
+        from ferryman.net.own_thread import on_own_thread  # lazy: start-up
 
         ref = Reference.parse(uri)
         limit = self.limit(plan.settings)
-        return await asyncio.to_thread(_check, ref, plan.network, plan.settings, limit)
+        return await on_own_thread(_check, ref, plan.network, plan.settings, limit)
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:

@@ -108,10 +108,10 @@ class WebdavSource:
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         """Check the path answers (coded errors now, in the fetch stage's retry rules);
         nothing is stored: the unpack stage reads the files where they are."""
-        import asyncio  # lazy: start-up
+        from ferryman.net.own_thread import on_own_thread  # lazy: start-up
 
         name = self.inspect(uri).name
-        size = await asyncio.to_thread(_check, uri, plan.network, plan.settings)
+        size = await on_own_thread(_check, uri, plan.network, plan.settings)
         return Fetched(None, size, name)
 
     @contextmanager

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Query, Response
 from ferryman.engine.ops import control, intake
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
+from ferryman.net.own_thread import on_own_thread
 from ferryman.web import guard, library_view
 from ferryman.web.core import API, JobId, Web, error_body
 from ferryman.web.file_views import page_of
@@ -57,7 +58,7 @@ def routes(app: FastAPI, web: Web) -> None:
             private = guard.private_links_refused(w.host, w.tokens, w.allow_private_links)
             allowed = web.settings.network.private_allowed
             address = web.sources.address(source)
-            await asyncio.to_thread(guard.check_link, address, allowed, private=private)
+            await on_own_thread(guard.check_link, address, allowed, private=private)
         try:
             job = await intake.add_source(
                 web.store,

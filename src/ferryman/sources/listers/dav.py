@@ -5,10 +5,10 @@ its logins, codes and client); files that are neither media nor archives are lef
 
 from __future__ import annotations
 
-import asyncio
 import urllib.parse
 
 from ferryman.config import Settings
+from ferryman.net.own_thread import on_own_thread
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.sources.webdav import WebdavSource, walk
 from ferryman.urls import scheme_of
@@ -27,7 +27,7 @@ class DavLister:
         return WebdavSource().describe(source)
 
     async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
-        return await asyncio.to_thread(list_folder, source, settings)
+        return await on_own_thread(list_folder, source, settings)
 
     async def matches(self, source: str, settings: Settings) -> bool:
         return True

@@ -12,7 +12,6 @@ child is killed. An entry's stable id is its ``guid``/``id``, else its link.
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import urllib.parse
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from ferryman.errors import FerrymanError
 from ferryman.links.canonical import is_platform
 from ferryman.media.child import run_in_child
 from ferryman.net.http import make_sync_client, shown_url, status_error, transport_error
+from ferryman.net.own_thread import on_own_thread
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.urls import scheme_of, split_link
 
@@ -77,7 +77,7 @@ class FeedLister:
         if is_platform(source):
             return False
         try:
-            body, _ = await asyncio.to_thread(_fetch, source, settings)
+            body, _ = await on_own_thread(_fetch, source, settings)
         except FerrymanError as exc:
             raise FerrymanError(
                 exc.code,

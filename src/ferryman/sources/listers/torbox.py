@@ -6,12 +6,12 @@ add`` would. The key is ``[torbox] api_key``."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
+from ferryman.net.own_thread import on_own_thread
 from ferryman.sources.listers.base import WatchEntry
 from ferryman.sources.torbox import account_items
 
@@ -53,7 +53,7 @@ class TorboxLister:
         return True
 
     async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
-        return await asyncio.to_thread(list_account, source, settings)
+        return await on_own_thread(list_account, source, settings)
 
 
 def list_account(source: str, settings: Settings) -> list[WatchEntry]:
