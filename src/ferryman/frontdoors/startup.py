@@ -50,7 +50,7 @@ async def running(
     such a refusal (``web``, ``serve``)."""
     # The template's modules named; started by the first child, unless the front door
     # started it already (``ferryman run`` looks at the queue before it loads the engine).
-    prepare_children()
+    prepare_children(bool(settings.notify.urls))
     with contextlib.ExitStack() as stack:
         sole = settings.database.startswith("sqlite")
         if sole:
