@@ -13,6 +13,12 @@ import sys
 
 import pytest
 
+from ferryman.config import Settings
+from ferryman.engine.plumbing import collector
+from ferryman.engine.plumbing.events import EngineDraining
+from ferryman.frontdoors.startup import running
+from tests.support.waiting import eventually
+
 _PROBE = """
 from ferryman.archive.allocator import give_back_freed
 
@@ -45,3 +51,33 @@ def test_big_blocks_freed_go_back_to_the_system() -> None:
     assert done.returncode == 0, done.stderr
     kept = int(done.stdout.strip().splitlines()[-1])
     assert kept < 4 << 20, f"{kept >> 20} MiB of freed 512 KiB blocks kept in the heap"
+
+
+async def test_the_engine_gives_back_while_its_events_come_at_most_once_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not once an album (what the next album's work freed after it stayed), not on a
+    timer (an idle engine is never woken): on the engine's events, rate-limited."""
+    given: list[int] = []
+    monkeypatch.setattr(collector, "give_back_freed", lambda: given.append(1))
+    keeper = collector.HeapKeeper(every=3600.0)
+    for _ in range(5):  # a burst of progress events
+        keeper.on_event(EngineDraining(draining=False))
+    await eventually(lambda: given, "a hand-back on the first event")
+    keeper.on_event(EngineDraining(draining=False))
+    assert keeper.given == 1 and given == [1]  # the rest within the hour: none
+    often = collector.HeapKeeper(every=0.0)
+    often.on_event(EngineDraining(draining=False))
+    await eventually(lambda: often._running is not None and often._running.done(), "done")
+    often.on_event(EngineDraining(draining=False))
+    await eventually(lambda: len(given) == 3, "one more each event once the last is done")
+
+
+async def test_a_running_engine_hands_back_what_it_freed(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    given: list[int] = []
+    monkeypatch.setattr(collector, "give_back_freed", lambda: given.append(1))
+    async with running(settings) as started:
+        started.engine.bus.publish(EngineDraining(draining=False))
+        await eventually(lambda: given, "a hand-back on the engine's event")

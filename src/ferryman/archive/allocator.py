@@ -1,10 +1,12 @@
-"""The C heap tuned: memory handed back after an album, and an archive's 1 MiB blocks.
+"""The C heap tuned: freed memory handed back while an engine works, and an archive's
+1 MiB blocks kept.
 
-After an album (``give_back_freed``): glibc keeps what the process freed in its heap (a
-freed block raises the size it maps on its own to that block's, up to 32 MiB, and the
-free space it keeps to twice that), and the phone trip's engine grew from ~120 to
-~225 MiB PSS over the trip for it; ``malloc_trim`` hands the free pages back. Android's
-allocator is asked the same (``mallopt(M_PURGE)``, Android 9 and later).
+While an engine works (``give_back_freed``, from ``engine.plumbing.collector``): glibc
+keeps what the process freed in its heap (a freed block raises the size it maps on its
+own to that block's, up to 32 MiB, and the free space it keeps to twice that); the
+phone trip's engine grew from ~120 to ~225 MiB PSS over the trip for it, and
+``malloc_trim`` hands the free pages back. Android's allocator is asked the same
+(``mallopt(M_PURGE)``, Android 9 and later; unknown there before, and ignored).
 
 An archive read as a stream (``tune_for_streaming``):
 
@@ -31,12 +33,12 @@ _M_PURGE = -101  # bionic's (Android's libc): release the free memory now
 
 def give_back_freed() -> None:
     """Hand the pages of freed blocks back to the system (module docstring). Blocking
-    (~3 ms, more on a big heap): run it on a thread, after big work, not per file."""
+    (~3 ms, more on a big heap): run it on a thread, now and then, not per file."""
     try:
         libc = ctypes.CDLL(None)  # the process's symbols, its C library's among them
         if _glibc():
             libc.malloc_trim(0)
-        elif sys.platform.startswith("linux") and hasattr(sys, "getandroidapilevel"):
+        elif hasattr(sys, "getandroidapilevel"):  # Termux's Python, or CPython's for Android
             libc.mallopt(_M_PURGE, 0)
     except (OSError, AttributeError):
         return

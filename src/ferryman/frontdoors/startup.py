@@ -75,12 +75,15 @@ async def running(
 
             for sig in handled:
                 loop.add_signal_handler(sig, stopped_by, sig)
+            # Freed memory handed back while the engine works (engine/plumbing/collector.py).
+            unheard = engine.bus.subscribe(collector.HeapKeeper().on_event)
             try:
                 # Start-up's heap set aside from the collector while the engine runs
                 # (engine/plumbing/collector.py): here, where the process is ours to tune.
                 with collector.startup_set_aside():
                     yield started
             finally:
+                unheard()
                 for sig in handled:
                     loop.remove_signal_handler(sig)
         finally:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from ferryman.archive.allocator import give_back_freed
 from ferryman.caption_template import render_caption
 from ferryman.config import Settings
 from ferryman.engine.context import Context
@@ -36,9 +35,6 @@ from ferryman.store.rows import Ended
 
 log = logging.getLogger(__name__)
 ROOM = "sink.space_low"  # the destination is full: a wait, never a failure
-# An album at least this big hands the memory it freed back (``give_back_freed``, ~3 ms
-# on a thread): the phone trip's 25 MB albums do, a library's thumbnails do not.
-BIG_ALBUM = 16 * 1024 * 1024
 
 
 async def warm_sink(ctx: Context, dest: str) -> None:
@@ -199,10 +195,6 @@ async def deliver(
         await asyncio.to_thread(remove_files, paths)
     except OSError as exc:  # the album is safe; the job's folder goes when it ends
         log.warning("album %s of job %s: work files not removed: %s", album.seq, job.id, exc)
-    if sum(it.size for it in album.items) >= BIG_ALBUM:
-        # Its parts and pictures freed: their pages go back to the system now, not kept
-        # in the C heap for the hours an engine runs (archive/allocator.py).
-        await asyncio.to_thread(give_back_freed)
     sent = len(album.items) - len(ended)
     ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=sent, ref=ref))
     if job.wait_reason == ROOM and await ctx.deliver_store.room_again(job.id, ROOM):
