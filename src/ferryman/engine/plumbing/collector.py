@@ -48,10 +48,10 @@ class HeapKeeper:
     engine is never woken for it.
 
     The C heap keeps freed blocks (an upload's parts, a picture's pixels) for reuse: the
-    phone trip's engine grew from ~120 to ~225 MiB PSS over the trip, ~145-190 handed
-    back every second (bench/results/memory.md). Once an album was not enough: what
-    the next album's work freed after it stayed. An entry point's choice (the process
-    is its own), subscribed to the engine's bus."""
+    phone trip's engine grew from ~120 to ~225 MiB PSS over the trip; with a hand-back
+    a second it swings between ~130 and ~190 (bench/results/memory.md). Once an album
+    was not enough: what the next album's work freed after it stayed. An entry point's
+    choice (the process is its own), subscribed to the engine's bus."""
 
     def __init__(self, every: float = GIVE_BACK_EVERY) -> None:
         self.every = every
