@@ -333,18 +333,33 @@ def hwm_tree(proc: psutil.Process) -> int:
 def pss_tree(proc: psutil.Process) -> int:
     """Proportional set size of ``proc`` plus its descendants (bytes): each page shared
     by several of them (a forked child and its template) counted once in all, where a
-    sum of their RSS counts it in each. A sample (the kernel keeps no peak of it)."""
-    total = 0
+    sum of their RSS counts it in each. A sample (the kernel keeps no peak of it).
+
+    A child starting a program (``subprocess``, the template's and the resource
+    tracker's start) is a vfork of its parent until its exec: the same memory, whose
+    figures it reads the same to the kB; it is not counted a second time (it was: a
+    sample in that moment doubled the engine's share, 170 MiB, in a phone trip)."""
+    figures: dict[int, tuple[int, int]] = {}  # pid -> (Pss, Rss) in kB
+    parents: dict[int, int] = {}
     for member in _tree(proc):
-        with (
-            contextlib.suppress(OSError, ValueError),
-            open(f"/proc/{member.pid}/smaps_rollup", "rb") as rollup,
-        ):
-            for line in rollup:
-                if line.startswith(b"Pss:"):
-                    total += int(line.split()[1]) * 1024
-                    break
-    return total
+        with contextlib.suppress(OSError, ValueError, psutil.Error):
+            figures[member.pid] = _rollup(member.pid)
+            parents[member.pid] = member.ppid()
+    return 1024 * sum(
+        pss
+        for pid, (pss, rss) in figures.items()
+        if figures.get(parents.get(pid, -1)) != (pss, rss)
+    )
+
+
+def _rollup(pid: int) -> tuple[int, int]:
+    """``pid``'s Pss and Rss, in kB (``/proc/<pid>/smaps_rollup``)."""
+    found: dict[bytes, int] = {}
+    with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+        for line in rollup:
+            if line.startswith((b"Pss:", b"Rss:")):
+                found[line[:3]] = int(line.split()[1])
+    return found[b"Pss"], found[b"Rss"]
 
 
 class Sampler:

@@ -83,7 +83,7 @@ def templates():
     return sum("forkserver" in " ".join(kid.cmdline()) for kid in kids)
 
 if __name__ == "__main__":
-    start_children_for(sys.argv[1])
+    start_children_for(sys.argv[1], False)
     if sys.argv[2] == "0":  # a window in which a template must not start: the scenario
         time.sleep(1.0)
     else:  # a wait for the template, however loaded the machine

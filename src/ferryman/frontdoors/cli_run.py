@@ -67,7 +67,8 @@ def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) 
         from ferryman.engine.plumbing.children import start_children_for  # lazy: start-up
 
         settings = usable_data_dir(state.settings(node_name=node_name))
-        start_children_for(settings.database)  # before the engine's half second of loading
+        # before the engine's half second of loading
+        start_children_for(settings.database, bool(settings.notify.urls))
         import asyncio  # not for `--help`: it costs a noticeable share of start-up
 
         return asyncio.run(go())

@@ -50,7 +50,7 @@ async def running(
     such a refusal (``web``, ``serve``)."""
     # The template's modules named; started by the first child, unless the front door
     # started it already (``ferryman run`` looks at the queue before it loads the engine).
-    prepare_children()
+    prepare_children(bool(settings.notify.urls))
     with contextlib.ExitStack() as stack:
         sole = settings.database.startswith("sqlite")
         if sole:
@@ -75,12 +75,15 @@ async def running(
 
             for sig in handled:
                 loop.add_signal_handler(sig, stopped_by, sig)
+            # Freed memory handed back while the engine works (engine/plumbing/collector.py).
+            unheard = engine.bus.subscribe(collector.HeapKeeper().on_event)
             try:
                 # Start-up's heap set aside from the collector while the engine runs
                 # (engine/plumbing/collector.py): here, where the process is ours to tune.
                 with collector.startup_set_aside():
                     yield started
             finally:
+                unheard()
                 for sig in handled:
                     loop.remove_signal_handler(sig)
         finally:

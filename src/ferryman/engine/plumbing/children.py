@@ -6,9 +6,15 @@ The fetch stage runs yt-dlp (``links.grab``) and the convert stage runs its enco
 ``media.animation``, with PyAV) in children, and so is an Apprise notice
 (``net.apprise_send``: its lookups guarded). Loaded once in the template (0.25 s and
 60 MB here), each child starts in milliseconds instead of importing them again.
+The template holds them for as long as the engine runs, so what only some runs need
+is loaded only for those: Apprise (~4 MB) where ``notify.urls`` names a target (a job's
+own ``--notify`` loads it in its notice's child, ~0.3 s once a notice), the CLI (~5 MB)
+where each child would import it again (below).
 """
 
 from __future__ import annotations
+
+import sys
 
 from ferryman.media.child import prepare, warm
 from ferryman.store.peek import children_wanted
@@ -19,25 +25,33 @@ CHILD_MODULES = (
     "ferryman.media.animation",
     "ferryman.links.grab",
     "yt_dlp",
-    "ferryman.net.apprise_send",  # a notice to Apprise (apprise itself loads in the child)
-    # multiprocessing runs the parent's main script again in each child (as
-    # ``__mp_main__``), and the ``ferryman`` command's script imports the CLI: loaded
-    # here, that is a lookup (~100 ms a child otherwise; ``python -m`` skips it).
-    "ferryman.frontdoors.cli",
 )
+APPRISE = "ferryman.net.apprise_send"  # a notice to Apprise (apprise itself loads with it)
+# multiprocessing runs the parent's main script again in each child (as ``__mp_main__``),
+# and the ``ferryman`` command's script imports the CLI: loaded in the template, that
+# is a lookup (~100 ms a child otherwise). ``python -m ferryman`` (a phone's service)
+# and ``python -c`` run nothing again.
+SCRIPT_CLI = "ferryman.frontdoors.cli"
 
 
-def prepare_children() -> None:
+def child_modules(notices: bool) -> tuple[str, ...]:
+    """The template's modules: ``notices``, Apprise's too (``notify.urls`` not empty)."""
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__spec__", None) is None and getattr(main, "__file__", None)
+    return (*CHILD_MODULES, *((APPRISE,) if notices else ()), *((SCRIPT_CLI,) if script else ()))
+
+
+def prepare_children(notices: bool) -> None:
     """Name the template's modules without starting it: the first child starts it."""
-    prepare(CHILD_MODULES)
+    prepare(child_modules(notices))
 
 
-def start_children_for(database_url: str) -> None:
+def start_children_for(database_url: str, notices: bool) -> None:
     """Ready the template: started now when the queue holds work that runs in children
     (call this early, so it loads while the engine does: ~0.2 s of a link's run), else
     by the first child. It holds ~70 MB while it lives, which an archive of photos,
     needing no child, is spared (``bench memory``)."""
     if children_wanted(database_url):
-        warm(CHILD_MODULES)
+        warm(child_modules(notices))
     else:
-        prepare(CHILD_MODULES)
+        prepare(child_modules(notices))
