@@ -18,6 +18,7 @@ A library that already holds the album layout (``<job>/NNNN/manifest.json``) and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import os
@@ -34,7 +35,7 @@ from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
 from ferryman.media.taken import taken_at
 from ferryman.model import Job
 from ferryman.naming import unique_name
-from ferryman.sinks.base import Delivery, size_of
+from ferryman.sinks.base import Delivery
 from ferryman.sinks.layout import render
 from ferryman.sinks.library import (
     FULL,
@@ -46,6 +47,7 @@ from ferryman.sinks.library import (
     final_captions_of,
     no_room,
     remove_half,
+    sizes_and_devices,
 )
 
 HIDDEN = ".ferryman"
@@ -135,8 +137,8 @@ class FlatLibrarySink(LibrarySink):
             if stage.exists():
                 shutil.rmtree(stage)  # uncommitted: started over
             files, document = album_layout(delivery)
-            sizes = {name: size_of(path) for path, name in files}
-            check_room(self.root, delivery.album.seq, files, sizes)
+            sizes, devices = sizes_and_devices(files)
+            check_room(self.root, delivery.album.seq, files, sizes, devices)
             stage.mkdir(parents=True)
             tally = delivery.tally(sizes)
             staged = []
@@ -202,12 +204,11 @@ class FlatLibrarySink(LibrarySink):
         targets = [self._inside(entry["path"]) for entry in entries]
         self._listed.check({target.parent for target in targets})
         for entry, target in zip(entries, targets, strict=True):
-            source = stage / entry["stage"]
-            if source.exists():  # else moved before a kill
-                if target.parent not in folders:  # made once an album, not once a file
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(source, target)
+            if target.parent not in folders:  # made once an album, not once a file
+                target.parent.mkdir(parents=True, exist_ok=True)
                 folders.add(target.parent)
+            with contextlib.suppress(FileNotFoundError):  # else moved before a kill
+                os.rename(stage / entry["stage"], target)
         for folder in folders:
             fsync_dir(folder)
         self._listed.moved_in(

@@ -219,7 +219,8 @@ def _plan(conn: SyncConnection, statement: Any, params: Params) -> _Plan:
             taken.append((place, given, item, bind))
             fixed.append(None)
         else:
-            value = state.parameters[name]
+            value = state.parameters.get(name)
+            value = _default(statement, name) if value is None else value
             fixed.append(value if bind is None or value is None else bind(value))
     row: type[tuple[Any, ...]] | None = None
     results: list[tuple[int, _Convert]] = []
@@ -232,6 +233,20 @@ def _plan(conn: SyncConnection, statement: Any, params: Params) -> _Plan:
             if convert is not None:
                 results.append((n, convert))
     return _Plan(state.statement, tuple(fixed), tuple(taken), row, tuple(results))
+
+
+def _default(statement: Any, name: str) -> Any:
+    """An insert's column left out: its scalar default, as SQLAlchemy's execution fills in
+    (None: not an insert's column, or no default). Another kind of default (a function)
+    is refused: this module runs no Python on a statement's behalf."""
+    table = getattr(statement, "table", None) if getattr(statement, "is_insert", False) else None
+    column = table.c.get(name) if table is not None else None
+    default = getattr(column, "default", None)
+    if default is None:
+        return None
+    if not default.is_scalar:
+        raise NotImplementedError(f"store.quick: {name}'s default is not a value")
+    return default.arg
 
 
 def _row_type(names: list[str]) -> type[tuple[Any, ...]]:
