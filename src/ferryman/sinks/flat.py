@@ -18,7 +18,6 @@ A library that already holds the album layout (``<job>/NNNN/manifest.json``) and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import json
 import os
@@ -204,11 +203,12 @@ class FlatLibrarySink(LibrarySink):
         targets = [self._inside(entry["path"]) for entry in entries]
         self._listed.check({target.parent for target in targets})
         for entry, target in zip(entries, targets, strict=True):
-            if target.parent not in folders:  # made once an album, not once a file
-                target.parent.mkdir(parents=True, exist_ok=True)
+            source = stage / entry["stage"]
+            if source.exists():  # else moved before a kill
+                if target.parent not in folders:  # made once an album, not once a file
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(source, target)
                 folders.add(target.parent)
-            with contextlib.suppress(FileNotFoundError):  # else moved before a kill
-                os.rename(stage / entry["stage"], target)
         for folder in folders:
             fsync_dir(folder)
         self._listed.moved_in(
