@@ -92,7 +92,7 @@ def remove_files(paths: list[str]) -> None:
     """Delete work files; one already gone is fine (a crash may have come between)."""
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
-            Path(path).unlink()
+            os.unlink(path)
 
 
 def sha256_file(path: Path) -> tuple[int, str]:

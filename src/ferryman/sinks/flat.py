@@ -34,7 +34,7 @@ from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
 from ferryman.media.taken import taken_at
 from ferryman.model import Job
 from ferryman.naming import unique_name
-from ferryman.sinks.base import Delivery, size_of
+from ferryman.sinks.base import Delivery
 from ferryman.sinks.layout import render
 from ferryman.sinks.library import (
     FULL,
@@ -46,6 +46,7 @@ from ferryman.sinks.library import (
     final_captions_of,
     no_room,
     remove_half,
+    sizes_and_devices,
 )
 
 HIDDEN = ".ferryman"
@@ -135,8 +136,8 @@ class FlatLibrarySink(LibrarySink):
             if stage.exists():
                 shutil.rmtree(stage)  # uncommitted: started over
             files, document = album_layout(delivery)
-            sizes = {name: size_of(path) for path, name in files}
-            check_room(self.root, delivery.album.seq, files, sizes)
+            sizes, devices = sizes_and_devices(files)
+            check_room(self.root, delivery.album.seq, files, sizes, devices)
             stage.mkdir(parents=True)
             tally = delivery.tally(sizes)
             staged = []

@@ -209,14 +209,20 @@ class LibrarySink(Sink):
 
 
 def check_room(
-    folder: Path, seq: int, files: list[tuple[Path, str]], sizes: dict[str, int]
+    folder: Path,
+    seq: int,
+    files: list[tuple[Path, str]],
+    sizes: dict[str, int],
+    devices: dict[str, int | None] | None = None,
 ) -> None:
     """``sink.space_low`` before a byte is written when the files that must be copied
     (not hard-linked: on another filesystem) exceed the free space at ``folder``; so a
-    wait for room rechecks with one ``statvfs``, not by filling the disk again."""
+    wait for room rechecks with one ``statvfs``, not by filling the disk again.
+    ``devices``: each file's, by name, where the caller has them (``sizes_and_devices``)."""
     existing = _existing(folder)
     device = existing.stat().st_dev
-    needed = sum(sizes[name] for path, name in files if _device(path) != device)
+    on = devices if devices is not None else {name: _device(path) for path, name in files}
+    needed = sum(sizes[name] for _, name in files if on[name] != device)
     if needed and shutil.disk_usage(existing).free < needed + MARGIN:
         raise no_room(folder, seq, needed + MARGIN)
 
@@ -225,6 +231,23 @@ def _existing(folder: Path) -> Path:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return folder
+
+
+def sizes_and_devices(
+    files: list[tuple[Path, str]],
+) -> tuple[dict[str, int], dict[str, int | None]]:
+    """Each file's size (0 when gone, as ``size_of``) and filesystem, by name: one
+    ``stat`` a file where ``size_of`` and ``check_room`` made one each."""
+    sizes: dict[str, int] = {}
+    devices: dict[str, int | None] = {}
+    for path, name in files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            sizes[name], devices[name] = 0, None
+        else:
+            sizes[name], devices[name] = st.st_size, st.st_dev
+    return sizes, devices
 
 
 def _device(path: Path) -> int | None:

@@ -31,7 +31,7 @@ from ferryman.model import (
     album_group,
 )
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
-from ferryman.store import hot, sqlite_thread
+from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import JOB_WAITING, event_in
 from ferryman.store.rows import (
@@ -298,11 +298,11 @@ def _waiting_for(job_id: int, code: str) -> Any:
 def _claim_delivery(conn: Connection, statement: Any, params: dict[str, Any]) -> AlbumClaim | None:
     """``claim_delivery``'s body: the album, its items, and what its delivery needs of its
     job, in the caller's transaction."""
-    row = conn.execute(statement, params).first()
+    row = quick.execute(conn, statement, params).first()
     if row is None:
         return None
-    members = conn.execute(hot.ALBUM_ITEMS, {"album": row.id}).all()
-    job = conn.execute(hot.DELIVERY_JOB, {"job_id": row.job_id}).one()
+    members = quick.execute(conn, hot.ALBUM_ITEMS, {"album": row.id}).all()
+    job = quick.execute(conn, hot.DELIVERY_JOB, {"job_id": row.job_id}).one()
     return AlbumClaim(
         album_from_row(row, [item_from_row(r) for r in members]),
         job_from_row(job),
@@ -320,9 +320,9 @@ def _record_delivery(
     hashes: dict[int, str] | None = None,
 ) -> AlbumClaim | None:
     """``album_delivered``'s body (on SQLite's thread: one hop)."""
-    if conn.execute(hot.ALBUM_DELIVERED, params).rowcount != 1:
+    if quick.execute(conn, hot.ALBUM_DELIVERED, params).rowcount != 1:
         raise LeaseLost(f"albums {params['album']}")
-    conn.execute(hot.ITEMS_DELIVERED, {**params, "ended": list(ended)})
+    quick.execute(conn, hot.ITEMS_DELIVERED, {**params, "ended": list(ended)})
     if hashes:
         conn.execute(
             update(items)
@@ -343,7 +343,7 @@ def _record_delivery(
     if claim is None:
         return None
     try:  # a savepoint: a claim that fails never undoes the record before it
-        with conn.begin_nested():
+        with quick.savepoint(conn):
             return _claim_delivery(conn, *claim)
     except Exception:
         log.exception("claiming the next album failed; the worker claims anew")
@@ -379,12 +379,12 @@ def seal(
     """
     job = {"job_id": job_id}
     if job_row is None:
-        job_row = (conn.execute(hot.JOB_FOR_SEAL, job)).first()
+        job_row = quick.execute(conn, hot.JOB_FOR_SEAL, job).first()
     if job_row is None or job_row.state in (JobState.CANCELLED.value, JobState.FAILED.value):
         return []
     ready = [
         ReadyItem(r.id, MediaKind(r.kind), Plan(r.plan) if r.plan else None)
-        for r in (conn.execute(hot.READY_ITEMS, job)).all()
+        for r in quick.execute(conn, hot.READY_ITEMS, job).all()
     ]
     if not ready:
         return []
@@ -402,7 +402,7 @@ def seal(
     )
     if not chosen:
         return []
-    next_seq = int((conn.execute(hot.LAST_ALBUM_SEQ, job)).scalar_one()) + 1
+    next_seq = int(quick.execute(conn, hot.LAST_ALBUM_SEQ, job).scalar_one()) + 1
     return [
         _insert_album(conn, job_id, next_seq + n, group, job_row.priority, ids, now)
         for n, (group, ids) in enumerate(chosen)
@@ -428,7 +428,7 @@ def _insert_album(
         "attempts": 0,
         "not_before": 0.0,
     }
-    album_id = (conn.execute(hot.INSERT_ALBUM, values)).scalar_one()
+    album_id = quick.execute(conn, hot.INSERT_ALBUM, values).scalar_one()
     grouped = {"ids": list(ids), "album": album_id, "now": now}
-    conn.execute(hot.GROUP_ITEMS, grouped)
+    quick.execute(conn, hot.GROUP_ITEMS, grouped)
     return int(album_id)

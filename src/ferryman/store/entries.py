@@ -11,7 +11,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from ferryman.store import hot, sqlite_thread
+from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.albums import seal
 from ferryman.store.base import StoreBase
 from ferryman.store.rows import (
@@ -71,16 +71,16 @@ def _record(
 ) -> RecordedBatch:
     """``record_entries``' transaction, whole (on SQLite's thread: one hop)."""
     params = {"job_id": job_id, "holder": owner, "to": cursor, "now": now}
-    job = conn.execute(hot.ADVANCE, params).first()  # locked for sealing on PostgreSQL
+    job = quick.execute(conn, hot.ADVANCE, params).first()  # locked for sealing on PostgreSQL
     if job is None:
         raise LeaseLost(f"job {job_id}")
     ids: dict[int, int] = {}
     if new:
-        found = conn.execute(
-            hot.INSERT_ITEMS, [new_item_values(job_id, n, job.priority, now) for n in new]
+        found = quick.execute(
+            conn, hot.INSERT_ITEMS, [new_item_values(job_id, n, job.priority, now) for n in new]
         )
         ids = {row.seq: row.id for row in found}
-    ready, on_disk, on_disk_bytes = conn.execute(hot.JOB_LOAD, {"job_id": job_id}).one()
+    ready, on_disk, on_disk_bytes = quick.execute(conn, hot.JOB_LOAD, {"job_id": job_id}).one()
     sealed: list[int] = []
     if album_size is not None and ready >= album_size:
         sealed = seal(conn, job_id, album_size, now, job)

@@ -172,6 +172,10 @@ class Connection:
         self._in_transaction = False
         self._sent = 0
         self._done = 0
+        self.plans: dict[Any, Any] = {}  # store.quick's compiled statements, by shape
+
+    def on_its_thread(self) -> bool:
+        return threading.get_ident() == self._thread.ident
 
     def __await__(self) -> Any:
         return self._open().__await__()
@@ -223,6 +227,20 @@ class Connection:
         if threading.get_ident() == self._thread.ident:
             return work()
         return await self._call(work)
+
+    def here(self, call: Callable[[sqlite3.Connection], T]) -> T:
+        """``call(db)`` now, on the connection's thread (``store.quick``), after any
+        held-back ``BEGIN``, as ``run`` does there."""
+        db = self._db
+        if db is None or not self.on_its_thread():
+            raise sqlite3.ProgrammingError("here is for the open connection's own thread")
+        begin, self._begin = self._begin, None
+        try:
+            if begin is not None:
+                db.execute(begin)
+            return call(db)
+        finally:
+            self._in_transaction = db.in_transaction
 
     async def run_here(self, call: Callable[[], T]) -> T:
         """``call()`` on the connection's thread, where this connection's statements run

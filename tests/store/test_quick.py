@@ -1,0 +1,108 @@
+"""``store.quick``: the per-album statements run on sqlite3 itself on SQLite's thread,
+reading as SQLAlchemy's do, on SQLite and PostgreSQL (where they are SQLAlchemy's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert, select
+from sqlalchemy.engine import Connection
+
+from ferryman.model import ItemState, MediaKind, Plan
+from ferryman.store import Store, hot, quick, sqlite_thread
+from ferryman.store.schema import jobs
+from ferryman.store.store import NewItem
+
+
+def _photo(seq: int) -> NewItem:
+    return NewItem(
+        seq=seq, source_path=f"p{seq:03d}.jpg", kind=MediaKind.PHOTO, state=ItemState.READY,
+        size=100, plan=Plan.AS_IS,
+    )  # fmt: skip
+
+
+def _both(
+    conn: Connection, statement: Any, params: dict[str, Any], named: bool = True
+) -> list[Any]:
+    """The statement's rows through SQLAlchemy and through ``quick``, side by side
+    (``named``: by column name too; SQLAlchemy's own names of unlabelled expressions
+    are not to be read by name)."""
+    through = conn.execute(statement, params).all()
+    quickly = quick.execute(conn, statement, params).all()
+    pairs = [
+        ([tuple(r) for r in through], [tuple(r) for r in quickly]),
+        ([type(v) for r in through for v in r], [type(v) for r in quickly for v in r]),
+    ]
+    if named:
+        pairs.append(([dict(r._mapping) for r in through], [dict(r._mapping) for r in quickly]))
+    return pairs
+
+
+async def test_rows_read_as_sqlalchemys(store: Store) -> None:
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    assert await store.claim_job("w", 30) is not None
+    await store.record_entries(job.id, "w", 12, [_photo(s) for s in range(12)], album_size=5)
+
+    def compare(conn: Connection) -> list[Any]:
+        params = {"job_id": job.id}
+        return [
+            *_both(conn, hot.DELIVERY_JOB, params),  # booleans, a count beside the row
+            *_both(conn, hot.JOB_LOAD, params, named=False),  # an IN of constants
+            *_both(conn, hot.READY_ITEMS, params),
+            *_both(conn, hot.ALBUM_ITEMS, {"album": 1}),
+        ]
+
+    for through, quickly in await sqlite_thread.transaction(store.engine, compare):
+        assert through == quickly
+        assert through  # something was compared
+
+
+async def test_an_album_is_recorded_and_delivered_without_sqlalchemys_execution(
+    store: Store, db_url: str
+) -> None:
+    """On SQLite, recording entries, sealing, and recording a delivery with the next
+    claim send no statement through SQLAlchemy's execution (each cost some 150 µs)."""
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    assert await store.claim_job("w", 30) is not None
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        recorded = await store.record_entries(job.id, "w", 20, [_photo(s) for s in range(20)], 10)
+        first = await store.claim_album("d", 30)
+        assert first is not None
+        second = await store.album_delivered(first.id, "d", "ref-1", claim_next=30)
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+    assert len(recorded.sealed) == 2 and [i.seq for i in first.items] == list(range(10))
+    assert second is not None and [i.seq for i in second.album.items] == list(range(10, 20))
+    assert second.albums == 2 and not second.final
+    if db_url.startswith("sqlite"):
+        written = [s for s in seen if not s.lstrip().upper().startswith("SELECT")]
+        assert written == [], written
+        assert seen == []  # not one statement of them through SQLAlchemy
+
+
+async def test_a_savepoint_undoes_only_what_ran_inside(store: Store) -> None:
+    def write(conn: Connection, name: str) -> None:
+        values = {"source": "/x", "name": name, "dest": "library:", "state": "queued"}
+        quick.execute(conn, insert(jobs), {**values, "created_at": 0.0, "updated_at": 0.0})
+
+    def body(conn: Connection) -> None:
+        write(conn, "kept")
+        with pytest.raises(RuntimeError), quick.savepoint(conn):
+            write(conn, "undone")
+            raise RuntimeError("inside")
+        with quick.savepoint(conn):
+            write(conn, "also kept")
+
+    await sqlite_thread.transaction(store.engine, body)
+
+    def names(conn: Connection) -> list[str]:
+        return list(conn.execute(select(jobs.c.name).order_by(jobs.c.id)).scalars())
+
+    assert await sqlite_thread.transaction(store.engine, names) == ["kept", "also kept"]
