@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +19,18 @@ import pytest
 from telethon.tl import functions
 
 from faketg.server import Call
+from ferryman.config import load_settings
 from ferryman.engine.ops import intake
+from ferryman.engine.runner import Engine
+from ferryman.samples import make_photo
+from ferryman.sinks.base import Sink, SinkEnv
+from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
+from tests.support.memsink import MemKind
 from tests.telegram.test_telegram_lone_document import documents, pdf
 from tests.telegram.test_telegram_sink import World
+
+OPENED = "tests.support.opened_module"
 
 
 async def test_the_login_starts_before_the_first_claim(
@@ -63,3 +75,38 @@ async def test_nothing_is_warmed_for_ended_or_paused_jobs(tmp_path: Path) -> Non
     await store.set_paused(job.id, True)
     assert await store.live_dests() == []
     await store.close()
+
+
+@dataclass(slots=True)
+class _HeavyKind(MemKind):
+    """A sink whose ``open`` imports a module of its own, as the Telegram sink does."""
+
+    opens_with: tuple[str, ...] = (OPENED,)
+
+    def open(self, target: str, env: SinkEnv) -> Sink:
+        importlib.import_module(OPENED)
+        return MemKind.open(self, target, env)
+
+
+async def test_a_sinks_imports_are_made_on_a_thread_as_the_engine_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its import held the loop (the reap, the first claims) 20-100 ms at every start."""
+    monkeypatch.delitem(sys.modules, OPENED, raising=False)
+    kind = _HeavyKind()
+    sinks = default_sinks().with_kind(kind)
+    settings = load_settings(None, {"data_dir": tmp_path / "data", "space_floor": 0})
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_photo(folder / "p.jpg", 1, size=(32, 24))
+    store = await Store.open(settings.database)
+    try:
+        await intake.add_source(store, folder, dest="mem:box", sinks=sinks)
+        engine = Engine(store, settings, sinks=sinks)
+        await asyncio.wait_for(engine.run(until_idle=True), 60)
+    finally:
+        await store.close()
+
+    assert len(kind.albums) == 1
+    imported_by = sys.modules[OPENED].IMPORTED_BY
+    assert imported_by != threading.main_thread().name  # before: on the event loop
