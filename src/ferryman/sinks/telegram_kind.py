@@ -103,8 +103,12 @@ class TelegramKind(SinkKind):
     # uplink is usually the slower link; more only fills the phone's disk).
     backlog_albums: int | None = 2
     takes: frozenset[str] = frozenset({"as", "caption", "thumb"})
-    # Telethon's sink and the media tools it loads (PyAV: 20-100 ms on the loop).
-    opens_with: tuple[str, ...] = ("ferryman.sinks.telegram", "ferryman.sinks.telegram_state")
+    # The media tools its sink uses for videos and thumbnails (PyAV: 50-100 ms).
+    uses: tuple[str, ...] = (
+        "ferryman.media.probe",
+        "ferryman.media.thumbnail",
+        "ferryman.media.cover",
+    )
 
     def parse(self, target: str) -> str:
         telegram_target(target)  # refuse a malformed chat now, not at delivery

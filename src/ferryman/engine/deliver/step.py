@@ -44,8 +44,8 @@ async def warm_sink(ctx: Context, dest: str) -> None:
         route = await resolve(ctx, dest)
     except Exception:  # a destination no longer usable: its delivery says so
         return
+    warm(route)  # its login first: the media tools are for later
     await preload(route)
-    warm(route)
 
 
 async def sweep_half_built(ctx: Context) -> int:

@@ -81,16 +81,16 @@ def warm(route: Route) -> Sink | None:
 
 
 async def preload(route: Route) -> None:
-    """What the route's sink imports when it opens (``SinkKind.opens_with``), imported on
-    a thread: on the loop it held an engine's start (its reap, its first claims) for
-    20-100 ms. One that fails to import fails again where it opens, and says so there."""
+    """The heavy modules the route's sink imports when first used (``SinkKind.uses``),
+    imported on a thread: on the loop PyAV alone held an engine's start for 50-100 ms.
+    One that fails to import fails again where it is used, and says so there."""
 
     def load() -> None:
-        for name in route.kind.opens_with:
+        for name in route.kind.uses:
             try:
                 importlib.import_module(name)
             except ImportError:
                 log.debug("%s not imported ahead", name, exc_info=True)
 
-    if route.kind.opens_with:
+    if route.kind.uses:
         await asyncio.to_thread(load)

@@ -1,4 +1,4 @@
-"""Stands for a sink's heavy import (Telethon, PyAV): says which thread imported it."""
+"""Stands for a sink's heavy import (PyAV): says which thread imported it."""
 
 from __future__ import annotations
 
