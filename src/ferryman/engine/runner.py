@@ -256,15 +256,20 @@ class Engine:
 
     def _pool(self, stage: Stage[U], size: int) -> list[asyncio.Task[None]]:
         return [
-            asyncio.create_task(self._work(stage), name=f"{stage.name}-{n}") for n in range(size)
+            asyncio.create_task(self._work(stage, n), name=f"{stage.name}-{n}") for n in range(size)
         ]
 
-    async def _work(self, stage: Stage[U]) -> None:
+    async def _work(self, stage: Stage[U], turn: int = 0) -> None:
         """Claim a unit and handle it, for as long as the engine runs.
 
         A step may hand over the next unit, claimed in the transaction that recorded its
         own end; or ``NOTHING_NEXT``: it looked there and found none, so the worker waits for
-        a wake-up since that look instead of asking the store again at once."""
+        a wake-up since that look instead of asking the store again at once.
+        ``turn``: its place in its stage's pool. The first claims queue for the store's
+        writer in turns, the first worker of every stage before the second of any: a
+        job to read no longer waits at a start behind the fetch pool's claims."""
+        for _ in range(turn):  # one loop pass each: every stage's worker n-1 claimed
+            await asyncio.sleep(0)
         looked: int | None = None  # the wake-up mark taken before such a step
         topic = stage.name
         while not self.ctx.stopping.is_set():
