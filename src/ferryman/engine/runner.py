@@ -121,11 +121,13 @@ class Engine:
         settings.work_dir.mkdir(parents=True, exist_ok=True)
         await store.reap()
         reaped = time.monotonic()
-        await self._sweep_work_area()
-        if queued or not await store.idle():  # before any worker: a job done within one
-            await self.wake.hold()  # poll counts too
+        # Before any worker: a job done within one poll counts too; a drained node must
+        # know before its first claim. Side by side: the heartbeat's commit need not
+        # wait for the sweep's reads and folders (nor they for its fsync).
+        await asyncio.gather(self._sweep_work_area(), self._beat_once(settings))
+        if queued or not await store.idle():
+            await self.wake.hold()
         listener = await self._listen()
-        await self._beat_once(settings)  # a drained node must know before its first claim
         workers = [task for stage in PIPELINE for task in stage.start(self._pool, settings)]
         # Not one of the tasks a stop waits for: a remote that does not answer must not
         # hold the stop up.
@@ -160,16 +162,25 @@ class Engine:
                 ):
                     log.error("worker ended with %r", result)
             unheard()
-            await self.ctx.close()
-            if listener is not None:
-                await listener.close()
-            await self.wake.let_go()
-            released = await store.release(self.ctx.owner)
-            try:
-                await store.node_stopped(self.ctx.owner)
-            except Exception:
-                log.warning("could not record this node's stop", exc_info=True)
+            # The leases handed back beside the sinks' close (a client's disconnect, its
+            # session saved): neither waits for the other's commits.
+            _, released = await asyncio.gather(self._close(listener), self._hand_back())
             self.ctx.bus.publish(EngineStopped(released=released))
+
+    async def _close(self, listener: Closeable | None) -> None:
+        await self.ctx.close()
+        if listener is not None:
+            await listener.close()
+        await self.wake.let_go()
+
+    async def _hand_back(self) -> int:
+        """Every lease this run holds handed back, its node recorded as stopped."""
+        released = await self.ctx.store.release(self.ctx.owner)
+        try:
+            await self.ctx.store.node_stopped(self.ctx.owner)
+        except Exception:
+            log.warning("could not record this node's stop", exc_info=True)
+        return released
 
     async def _beat(self) -> None:
         """The node's heartbeat (``ferryman workers``, ``/readyz``), every third of a
