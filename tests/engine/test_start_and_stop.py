@@ -4,7 +4,8 @@
   store's writer, and started pool by pool, a job to read waited at every start behind
   the fetch pool's three claims (0.03-0.1 s: the first of each kind of claim builds its
   statement), though nothing was to be fetched.
-- The heartbeat is recorded beside the work area's sweep, not after it.
+- The reap and the heartbeat are recorded beside the work area's sweep, not before or
+  after it.
 - A stop hands the leases back while the sinks close (a Telegram client disconnects and
   saves its session): the two waited for each other's commits.
 """
@@ -100,28 +101,37 @@ async def test_a_stop_hands_the_leases_back_while_the_sinks_close(
     assert slow.saw == [engine.ctx.owner]
 
 
-async def test_the_starts_heartbeat_is_recorded_beside_the_work_areas_sweep(
+async def test_the_starts_reap_and_heartbeat_go_beside_the_work_areas_sweep(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The sweep reads the store and walks the work area; the heartbeat is a commit (an
-    fsync): one after the other, each start waited for both in turn."""
+    """The sweep reads the store and walks the work area; the reap and the heartbeat
+    are commits (fsyncs): one after the other, each start waited for all three in turn."""
     beats: list[str] = []
-    node_beat, work_paths = Store.node_beat, Store.work_paths
-    swept_after: list[list[str]] = []
+    swept: list[list[str]] = []  # what the sweep's read saw begun: the heartbeat
+    reaped: list[bool] = []  # whether the reap saw the sweep begin before it ended
+    node_beat, work_paths, reap = Store.node_beat, Store.work_paths, Store.reap
 
     async def beat(self: Store, *args: Any, **kwargs: Any) -> Any:
         beats.append("beat")
         return await node_beat(self, *args, **kwargs)
 
     async def paths(self: Store) -> Any:
-        if not swept_after:
+        if not swept:
             with contextlib.suppress(AssertionError):  # before: the beat came after it
                 await eventually(lambda: beats, "the heartbeat", within=10)
-            swept_after.append(list(beats))
+            swept.append(list(beats))
         return await work_paths(self)
+
+    async def reap_beside(self: Store) -> int:
+        if not reaped:
+            with contextlib.suppress(AssertionError):  # before: the sweep came after it
+                await eventually(lambda: swept, "the sweep", within=10)
+            reaped.append(bool(swept))
+        return await reap(self)
 
     monkeypatch.setattr(Store, "node_beat", beat)
     monkeypatch.setattr(Store, "work_paths", paths)
+    monkeypatch.setattr(Store, "reap", reap_beside)
     settings = load_settings(None, {"data_dir": tmp_path / "data", "space_floor": 0})
     store = await Store.open(settings.database)
     try:
@@ -129,4 +139,5 @@ async def test_the_starts_heartbeat_is_recorded_beside_the_work_areas_sweep(
     finally:
         await store.close()
 
-    assert swept_after == [["beat"]]
+    assert swept == [["beat"]]
+    assert reaped == [True]

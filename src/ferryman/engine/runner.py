@@ -119,12 +119,13 @@ class Engine:
             _warm_reading()
             warming = asyncio.create_task(self._warm_sinks(), name="sink-warm")
         settings.work_dir.mkdir(parents=True, exist_ok=True)
-        await store.reap()
+        # Before any worker: expired leases handed back, the work area swept, and the
+        # heartbeat (a drained node must know before its first claim). Side by side:
+        # the reap's and the heartbeat's commits need not wait for the sweep's reads
+        # and folders, nor they for their fsyncs (the reap moves work only between
+        # states the sweep keeps alike: busy to ready).
+        await asyncio.gather(store.reap(), self._sweep_work_area(), self._beat_once(settings))
         reaped = time.monotonic()
-        # Before any worker: a job done within one poll counts too; a drained node must
-        # know before its first claim. Side by side: the heartbeat's commit need not
-        # wait for the sweep's reads and folders (nor they for its fsync).
-        await asyncio.gather(self._sweep_work_area(), self._beat_once(settings))
         if queued or not await store.idle():
             await self.wake.hold()
         listener = await self._listen()
