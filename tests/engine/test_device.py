@@ -177,9 +177,11 @@ async def test_a_link_waits_for_wifi_uncounted_then_goes(
         web.add("/trip.zip", data, content_type="application/zip")
         store = await Store.open(settings.database)
         engine = Engine(store, settings, device=device)
+        # Added first: an engine run until idle that starts on an empty store may end
+        # before a job added as it starts is there (a faster start did).
+        job = await intake.add_source(store, web.url("/trip.zip"))
         running = asyncio.create_task(engine.run(until_idle=True))
         try:
-            job = await intake.add_source(store, web.url("/trip.zip"))
 
             async def waits_for_wifi() -> bool:
                 return (await store.get_job(job.id)).wait_reason == "network.metered"

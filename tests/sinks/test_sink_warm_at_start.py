@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +19,19 @@ import pytest
 from telethon.tl import functions
 
 from faketg.server import Call
+from ferryman.config import load_settings
 from ferryman.engine.ops import intake
+from ferryman.engine.runner import Engine
+from ferryman.samples import make_photo
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
+from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
+from tests.support.memsink import MemKind, MemSink
+from tests.support.waiting import eventually
 from tests.telegram.test_telegram_lone_document import documents, pdf
 from tests.telegram.test_telegram_sink import World
+
+HEAVY = "tests.support.heavy_module"
 
 
 async def test_the_login_starts_before_the_first_claim(
@@ -63,3 +76,47 @@ async def test_nothing_is_warmed_for_ended_or_paused_jobs(tmp_path: Path) -> Non
     await store.set_paused(job.id, True)
     assert await store.live_dests() == []
     await store.close()
+
+
+@dataclass(slots=True)
+class _HeavyKind(MemKind):
+    """A sink that imports a heavy module of its own when it delivers (as the Telegram
+    sink imports PyAV for a video), and says so."""
+
+    uses: tuple[str, ...] = (HEAVY,)
+
+    def open(self, target: str, env: SinkEnv) -> Sink:
+        return _HeavySink(self, target, env.policy.caption_chars)
+
+
+class _HeavySink(MemSink):
+    async def deliver(self, delivery: Delivery) -> Delivered:
+        with contextlib.suppress(AssertionError):  # before: it never comes; imported here
+            await eventually(lambda: HEAVY in sys.modules, "the import ahead", within=5)
+        importlib.import_module(HEAVY)
+        return await MemSink.deliver(self, delivery)
+
+
+async def test_a_sinks_heavy_imports_are_made_on_a_thread_as_the_engine_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made on the loop, PyAV's import held an engine's start (the reap, the first claims)
+    for 50-100 ms; imported before its sink opened, the login began that much later."""
+    monkeypatch.delitem(sys.modules, HEAVY, raising=False)
+    kind = _HeavyKind()
+    sinks = default_sinks().with_kind(kind)
+    settings = load_settings(None, {"data_dir": tmp_path / "data", "space_floor": 0})
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_photo(folder / "p.jpg", 1, size=(32, 24))
+    store = await Store.open(settings.database)
+    try:
+        await intake.add_source(store, folder, dest="mem:box", sinks=sinks)
+        engine = Engine(store, settings, sinks=sinks)
+        await asyncio.wait_for(engine.run(until_idle=True), 60)
+    finally:
+        await store.close()
+
+    assert len(kind.albums) == 1
+    imported_by = sys.modules[HEAVY].IMPORTED_BY
+    assert imported_by != threading.main_thread().name  # before: on the event loop

@@ -119,13 +119,16 @@ class Engine:
             _warm_reading()
             warming = asyncio.create_task(self._warm_sinks(), name="sink-warm")
         settings.work_dir.mkdir(parents=True, exist_ok=True)
-        await store.reap()
+        # Before any worker: expired leases handed back, the work area swept, and the
+        # heartbeat (a drained node must know before its first claim). Side by side:
+        # the reap's and the heartbeat's commits need not wait for the sweep's reads
+        # and folders, nor they for their fsyncs (the reap moves work only between
+        # states the sweep keeps alike: busy to ready).
+        await asyncio.gather(store.reap(), self._sweep_work_area(), self._beat_once(settings))
         reaped = time.monotonic()
-        await self._sweep_work_area()
-        if queued or not await store.idle():  # before any worker: a job done within one
-            await self.wake.hold()  # poll counts too
+        if queued or not await store.idle():
+            await self.wake.hold()
         listener = await self._listen()
-        await self._beat_once(settings)  # a drained node must know before its first claim
         workers = [task for stage in PIPELINE for task in stage.start(self._pool, settings)]
         # Not one of the tasks a stop waits for: a remote that does not answer must not
         # hold the stop up.
@@ -160,16 +163,25 @@ class Engine:
                 ):
                     log.error("worker ended with %r", result)
             unheard()
-            await self.ctx.close()
-            if listener is not None:
-                await listener.close()
-            await self.wake.let_go()
-            released = await store.release(self.ctx.owner)
-            try:
-                await store.node_stopped(self.ctx.owner)
-            except Exception:
-                log.warning("could not record this node's stop", exc_info=True)
+            # The leases handed back beside the sinks' close (a client's disconnect, its
+            # session saved): neither waits for the other's commits.
+            _, released = await asyncio.gather(self._close(listener), self._hand_back())
             self.ctx.bus.publish(EngineStopped(released=released))
+
+    async def _close(self, listener: Closeable | None) -> None:
+        await self.ctx.close()
+        if listener is not None:
+            await listener.close()
+        await self.wake.let_go()
+
+    async def _hand_back(self) -> int:
+        """Every lease this run holds handed back, its node recorded as stopped."""
+        released = await self.ctx.store.release(self.ctx.owner)
+        try:
+            await self.ctx.store.node_stopped(self.ctx.owner)
+        except Exception:
+            log.warning("could not record this node's stop", exc_info=True)
+        return released
 
     async def _beat(self) -> None:
         """The node's heartbeat (``ferryman workers``, ``/readyz``), every third of a
@@ -256,15 +268,20 @@ class Engine:
 
     def _pool(self, stage: Stage[U], size: int) -> list[asyncio.Task[None]]:
         return [
-            asyncio.create_task(self._work(stage), name=f"{stage.name}-{n}") for n in range(size)
+            asyncio.create_task(self._work(stage, n), name=f"{stage.name}-{n}") for n in range(size)
         ]
 
-    async def _work(self, stage: Stage[U]) -> None:
+    async def _work(self, stage: Stage[U], turn: int = 0) -> None:
         """Claim a unit and handle it, for as long as the engine runs.
 
         A step may hand over the next unit, claimed in the transaction that recorded its
         own end; or ``NOTHING_NEXT``: it looked there and found none, so the worker waits for
-        a wake-up since that look instead of asking the store again at once."""
+        a wake-up since that look instead of asking the store again at once.
+        ``turn``: its place in its stage's pool. The first claims queue for the store's
+        writer in turns, the first worker of every stage before the second of any: a
+        job to read no longer waits at a start behind the fetch pool's claims."""
+        for _ in range(turn):  # one loop pass each: every stage's worker n-1 claimed
+            await asyncio.sleep(0)
         looked: int | None = None  # the wake-up mark taken before such a step
         topic = stage.name
         while not self.ctx.stopping.is_set():

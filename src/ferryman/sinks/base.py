@@ -284,6 +284,9 @@ class SinkKind(ABC):
     # the download run ahead and fill the disk up to ``backlog_bytes``. None: the
     # settings' bounds alone (a sink as fast as the disk).
     backlog_albums: int | None = None
+    # Heavy modules its sinks import when first used (media tools): an engine with work
+    # here imports them on a thread once the sink is warmed, not on its event loop.
+    uses: tuple[str, ...] = ()
 
     @abstractmethod
     def parse(self, target: str) -> str:

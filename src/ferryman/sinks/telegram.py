@@ -30,10 +30,6 @@ from telethon import errors as tg
 from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
-from ferryman.media.cover import picture_thumbnail
-from ferryman.media.policy import ThumbLimits
-from ferryman.media.probe import probe
-from ferryman.media.thumbnail import video_attributes
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState
@@ -572,6 +568,9 @@ def video_facts(out: Outgoing) -> VideoFacts:
     """A video's duration, size and sound as Telegram shows them (blocking): a split part
     has its own duration, so it is probed; a whole file uses the item's probe. A probe
     missing them is ``media.unreadable`` (the video would show as a 00:00 square)."""
+    from ferryman.media.probe import probe  # the media tools: ``TelegramKind.uses``
+    from ferryman.media.thumbnail import video_attributes
+
     info = probe(out.path) if out.item.parts or out.item.media is None else out.item.media
     attrs = video_attributes(info)
     return VideoFacts(
@@ -586,6 +585,9 @@ def video_facts(out: Outgoing) -> VideoFacts:
 def _fitted_thumb(chosen: Path) -> Path | None:
     """``chosen`` as a JPEG within the thumbnail limits, in a folder of its own (the
     caller removes it); None when it cannot be read (blocking)."""
+    from ferryman.media.cover import picture_thumbnail  # ``TelegramKind.uses``
+    from ferryman.media.policy import ThumbLimits
+
     try:
         data = chosen.read_bytes()
     except OSError as exc:

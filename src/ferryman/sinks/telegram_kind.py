@@ -103,6 +103,12 @@ class TelegramKind(SinkKind):
     # uplink is usually the slower link; more only fills the phone's disk).
     backlog_albums: int | None = 2
     takes: frozenset[str] = frozenset({"as", "caption", "thumb"})
+    # The media tools its sink uses for videos and thumbnails (PyAV: 50-100 ms).
+    uses: tuple[str, ...] = (
+        "ferryman.media.probe",
+        "ferryman.media.thumbnail",
+        "ferryman.media.cover",
+    )
 
     def parse(self, target: str) -> str:
         telegram_target(target)  # refuse a malformed chat now, not at delivery

@@ -4,7 +4,8 @@ Sinks and the front door share it: one login, one set of upload connections. Clo
 disconnects everything it opened. Uploads start as soon as the client is connected,
 while its login is still being checked (``connecting``): parts post nothing, and that
 check's round trip is off the way to a file's first part. A warm-up opens the upload
-connections as the client connects (they need only the session's key), not after.
+connections as the client connects (they need only the session's key), not after, and
+an upload may use them at once (``uploader``).
 """
 
 from __future__ import annotations
@@ -138,7 +139,12 @@ class TelegramHub:
         return await connect_session(self.settings, self.dialer, prepare)
 
     async def uploader(self) -> Uploader:
-        """The uploader, once the client is connected (its login may still be checked)."""
+        """The uploader, once the client is connected (its login may still be checked);
+        while a warm-up connects it, at once: parts need only the session's key, not
+        the client's first round trip (a connect that fails closes it, and an upload
+        under way fails with it)."""
+        if self._uploader is not None and self._lock.locked():  # made as it connects
+            return self._uploader
         client, _login = await self.connecting()
         return self._made_uploader(client)
 

@@ -24,7 +24,13 @@ from telethon.tl import functions, types
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
-from ferryman.telegram.client import Dialer, make_client, secure_session_file, session_path
+from ferryman.telegram.client import (
+    Dialer,
+    Session,
+    make_client,
+    secure_session_file,
+    session_path,
+)
 from ferryman.telegram.errors import from_telethon
 
 ATTEMPTS = 3  # a mistyped code or password is asked again, this many tries in all
@@ -142,9 +148,19 @@ async def connect(
 
 
 async def disconnect(client: TelegramClient) -> None:
-    """Disconnect (Telethon saves the session then) and keep the file private."""
-    with contextlib.suppress(Exception):  # already gone: nothing to hand back
-        await client.disconnect()
+    """Disconnect (Telethon saves the session then, committed here on a thread: not
+    on the event loop) and keep the file private."""
+    session = client.session
+    later = isinstance(session, Session)
+    if later:
+        session.closing_later = True
+    try:
+        with contextlib.suppress(Exception):  # already gone: nothing to hand back
+            await client.disconnect()
+    finally:
+        if later:
+            session.closing_later = False
+            await asyncio.to_thread(session.close_now)
     _secure(client)
 
 

@@ -15,7 +15,7 @@ from ferryman.caption_template import render_caption
 from ferryman.config import Settings
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing import quarantine
-from ferryman.engine.plumbing.destination import resolve, warm
+from ferryman.engine.plumbing.destination import preload, resolve, warm
 from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     AlbumFailed,
@@ -44,7 +44,8 @@ async def warm_sink(ctx: Context, dest: str) -> None:
         route = await resolve(ctx, dest)
     except Exception:  # a destination no longer usable: its delivery says so
         return
-    warm(route)
+    warm(route)  # its login first: the media tools are for later
+    await preload(route)
 
 
 async def sweep_half_built(ctx: Context) -> int:

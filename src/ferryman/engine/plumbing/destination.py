@@ -9,6 +9,8 @@ parses the text again.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 from dataclasses import dataclass, field
 
@@ -76,3 +78,19 @@ def warm(route: Route) -> Sink | None:
         return None
     sink.warm()
     return sink
+
+
+async def preload(route: Route) -> None:
+    """The heavy modules the route's sink imports when first used (``SinkKind.uses``),
+    imported on a thread: on the loop PyAV alone held an engine's start for 50-100 ms.
+    One that fails to import fails again where it is used, and says so there."""
+
+    def load() -> None:
+        for name in route.kind.uses:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                log.debug("%s not imported ahead", name, exc_info=True)
+
+    if route.kind.uses:
+        await asyncio.to_thread(load)

@@ -1,0 +1,143 @@
+"""An engine's start and stop, as short as their records allow.
+
+- The first claims go in turns, one worker of each stage at a time: they queue for the
+  store's writer, and started pool by pool, a job to read waited at every start behind
+  the fetch pool's three claims (0.03-0.1 s: the first of each kind of claim builds its
+  statement), though nothing was to be fetched.
+- The reap and the heartbeat are recorded beside the work area's sweep, not before or
+  after it.
+- A stop hands the leases back while the sinks close (a Telegram client disconnects and
+  saves its session): the two waited for each other's commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ferryman.config import load_settings
+from ferryman.engine.ops import intake
+from ferryman.engine.runner import Engine
+from ferryman.samples import make_photo
+from ferryman.sinks.builtin import default_sinks
+from ferryman.store import Store
+from tests.support.memsink import MemKind
+from tests.support.waiting import eventually
+
+
+async def test_a_job_to_read_is_claimed_before_the_second_fetch_claim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claims: list[str] = []
+    claim_fetch, claim_job = Store.claim_fetch, Store.claim_job
+
+    async def fetch(self: Store, *args: Any, **kwargs: Any) -> Any:
+        claims.append("fetch")
+        return await claim_fetch(self, *args, **kwargs)
+
+    async def job(self: Store, *args: Any, **kwargs: Any) -> Any:
+        claims.append("job")
+        return await claim_job(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "claim_fetch", fetch)
+    monkeypatch.setattr(Store, "claim_job", job)
+    kind = MemKind()
+    sinks = default_sinks().with_kind(kind)
+    settings = load_settings(
+        None,
+        {"data_dir": tmp_path / "data", "space_floor": 0, "concurrency": {"fetch": 3}},
+    )
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_photo(folder / "p.jpg", 1, size=(32, 24))
+    store = await Store.open(settings.database)
+    try:
+        await intake.add_source(store, folder, dest="mem:box", sinks=sinks)
+        await asyncio.wait_for(Engine(store, settings, sinks=sinks).run(until_idle=True), 60)
+    finally:
+        await store.close()
+
+    assert len(kind.albums) == 1
+    assert claims[:2] == ["fetch", "job"]  # before: fetch, fetch, fetch, then the job
+
+
+class _SlowClose:
+    """A sink's resource whose close lasts until the leases were handed back (or 10 s)."""
+
+    def __init__(self, released: list[str]) -> None:
+        self.released = released
+        self.saw: list[str] = []
+
+    async def close(self) -> None:
+        with contextlib.suppress(AssertionError):  # before: they came after the close
+            await eventually(lambda: self.released, "the leases handed back", within=10)
+        self.saw = list(self.released)
+
+
+async def test_a_stop_hands_the_leases_back_while_the_sinks_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    released: list[str] = []
+    release = Store.release
+
+    async def hand_back(self: Store, owner: str | None) -> int:
+        released.append(str(owner))
+        return await release(self, owner)
+
+    monkeypatch.setattr(Store, "release", hand_back)
+    settings = load_settings(None, {"data_dir": tmp_path / "data", "space_floor": 0})
+    store = await Store.open(settings.database)
+    try:
+        engine = Engine(store, settings)
+        slow = engine.ctx.resources.get("test.slow", lambda: _SlowClose(released))
+        await asyncio.wait_for(engine.run(until_idle=True), 60)
+    finally:
+        await store.close()
+
+    assert slow.saw == [engine.ctx.owner]
+
+
+async def test_the_starts_reap_and_heartbeat_go_beside_the_work_areas_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep reads the store and walks the work area; the reap and the heartbeat
+    are commits (fsyncs): one after the other, each start waited for all three in turn."""
+    beats: list[str] = []
+    swept: list[list[str]] = []  # what the sweep's read saw begun: the heartbeat
+    reaped: list[bool] = []  # whether the reap saw the sweep begin before it ended
+    node_beat, work_paths, reap = Store.node_beat, Store.work_paths, Store.reap
+
+    async def beat(self: Store, *args: Any, **kwargs: Any) -> Any:
+        beats.append("beat")
+        return await node_beat(self, *args, **kwargs)
+
+    async def paths(self: Store) -> Any:
+        if not swept:
+            with contextlib.suppress(AssertionError):  # before: the beat came after it
+                await eventually(lambda: beats, "the heartbeat", within=10)
+            swept.append(list(beats))
+        return await work_paths(self)
+
+    async def reap_beside(self: Store) -> int:
+        if not reaped:
+            with contextlib.suppress(AssertionError):  # before: the sweep came after it
+                await eventually(lambda: swept, "the sweep", within=10)
+            reaped.append(bool(swept))
+        return await reap(self)
+
+    monkeypatch.setattr(Store, "node_beat", beat)
+    monkeypatch.setattr(Store, "work_paths", paths)
+    monkeypatch.setattr(Store, "reap", reap_beside)
+    settings = load_settings(None, {"data_dir": tmp_path / "data", "space_floor": 0})
+    store = await Store.open(settings.database)
+    try:
+        await asyncio.wait_for(Engine(store, settings).run(until_idle=True), 60)
+    finally:
+        await store.close()
+
+    assert swept == [["beat"]]
+    assert reaped == [True]
