@@ -52,7 +52,9 @@ async def test_the_fetch_stage_settles_a_download_on_the_memory_store(
     assert read is not None and read.id == job.id
 
 
-async def test_a_settled_fetch_wakes_no_stage_but_by_name(settings: Settings, tmp_path: Path) -> None:
+async def test_a_settled_fetch_wakes_no_stage_but_by_name(
+    settings: Settings, tmp_path: Path
+) -> None:
     """A fetch done concerns the read and the housekeeper, which its worker wakes by
     name: a broadcast woke every idle worker, the housekeeper's full round and every
     fetch's heartbeat (200 links: some 600 claims and renewals for nothing)."""

@@ -22,7 +22,7 @@ from ferryman.naming import free_job_name
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
-from ferryman.store.fetches import InputName, name_in, unfinished_fetch
+from ferryman.store.fetches import InputName, name_in, small_input, unfinished_fetch
 from ferryman.store.job_ends import ended_columns
 from ferryman.store.job_writer import add_job_in, holders
 from ferryman.store.new_job import NewJob
@@ -119,19 +119,26 @@ class JobQueries(StoreBase):
             rows = (await conn.execute(select(jobs).order_by(jobs.c.id))).all()
         return [job_from_row(r) for r in rows]
 
-    async def claim_job(self, owner: str, lease_seconds: float) -> Job | None:
+    async def claim_job(self, owner: str, lease_seconds: float, small: bool = False) -> Job | None:
         """A queued job for the unpack stage, highest priority first; ``resumed`` when it
-        had started before (its ``started_at`` is older than this claim)."""
+        had started before (its ``started_at`` is older than this claim). ``small``:
+        only a job whose input was fetched as one small file (``fetches.small_input``)."""
         now = self.clock()
+
+        def where() -> list[Any]:
+            ready = [jobs.c.paused.is_(False), ~unfinished_fetch()]
+            return [*ready, small_input()] if small else ready
+
         row = await self._claim(
             jobs,
             JobState.QUEUED,
             JobState.EXPANDING,
             owner,
             lease_seconds,
-            lambda: [jobs.c.paused.is_(False), ~unfinished_fetch()],
+            where,
             started=True,
             now=now,
+            variant="small" if small else "",
         )
         if row is None:
             return None

@@ -71,7 +71,9 @@ class FetchStore(Leaseholder, Protocol):
 class ReadStore(Leaseholder, Protocol):
     """The read (unpack) stage: entries recorded with the cursor, albums sealed, waits."""
 
-    async def claim_job(self, owner: str, lease_seconds: float) -> Job | None: ...
+    async def claim_job(
+        self, owner: str, lease_seconds: float, small: bool = False
+    ) -> Job | None: ...
     async def give_turn(self, job_id: int, owner: str) -> None: ...
     async def job_retry(
         self, job_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
