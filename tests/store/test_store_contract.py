@@ -154,6 +154,23 @@ async def test_a_paused_jobs_fetch_is_not_claimed(store: Store) -> None:
     assert await store.claim_fetch("f", 30) is not None
 
 
+async def test_the_last_entries_recorded_end_the_read_in_their_transaction(store: Store) -> None:
+    """``last``: the read ends with its last entries (one commit, not two): the job is
+    active and expanded, its lease given back, its last partial album sealed; the
+    reader can write nothing more of it."""
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    assert await store.claim_job("r", 30) is not None
+    recorded = await store.record_entries(
+        job.id, "r", 3, [_photo(n) for n in range(3)], 10, last=True
+    )
+    assert len(recorded.sealed) == 1  # three of ten: sealed, as the input ended
+    ended = await store.get_job(job.id)
+    assert (ended.state, ended.expanded, ended.cursor) == (JobState.ACTIVE, True, 3)
+    with pytest.raises(FerrymanError) as lost:
+        await store.record_entries(job.id, "r", 4, [_photo(3)])
+    assert lost.value.code == "engine.lease_lost"
+
+
 async def test_a_read_gives_its_turn_to_a_job_further_behind(store: Store) -> None:
     ahead = await store.add_job(source="/a", name="a", dest="library:")
     assert await store.claim_job("r", 30) is not None

@@ -22,6 +22,7 @@ from ferryman.naming import free_job_name
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
+from ferryman.store.entries import read_ended
 from ferryman.store.fetches import InputName, name_in, small_input, unfinished_fetch
 from ferryman.store.job_ends import ended_columns
 from ferryman.store.job_writer import add_job_in, holders
@@ -157,15 +158,7 @@ class JobQueries(StoreBase):
         ``album_size`` the last, partial albums are sealed in the same transaction (the
         lease ends with it: nothing of the job is the reader's to write afterwards).
         Returns the albums sealed."""
-        values: dict[str, Any] = {
-            "state": JobState.ACTIVE.value,
-            "expanded": True,
-            "owner": None,
-            "lease_until": None,
-            "blocked": False,
-            "wait_reason": None,
-            "updated_at": self.clock(),
-        }
+        values = read_ended(self.clock())
         if error is not None:
             values |= {"error_code": error.code, "error_message": error.message}
         async with self.engine.begin() as conn:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumState, ItemState, Job, JobState
 from ferryman.naming import free_job_name
+from ferryman.store.entries import read_ended
 from ferryman.store.fetches import DONE, FETCHING, QUEUED, Fetch, InputName, is_small
 from ferryman.store.job_ends import ended_columns
 from ferryman.store.memory_albums import terminal
@@ -113,9 +114,7 @@ class MemoryStore(MemoryChat):
         album_size: int | None = None,
     ) -> list[int]:
         row = self.owned("jobs", job_id, owner)
-        row |= {"state": JobState.ACTIVE.value, "expanded": True, "owner": None}
-        row |= {"lease_until": None, "blocked": False, "wait_reason": None}
-        row["updated_at"] = self.clock()
+        row |= read_ended(self.clock())
         if error is not None:
             row |= {"error_code": error.code, "error_message": error.message}
         return [] if album_size is None else self.seal(job_id, album_size)

@@ -103,6 +103,8 @@ class ReadStore(Leaseholder, Protocol):
         cursor: int,
         new: Sequence[NewItem],
         album_size: int | None = None,
+        *,
+        last: bool = False,
     ) -> RecordedBatch: ...
     async def set_wait(
         self, job_id: int, owner: str, reason: str | None, blocked: bool

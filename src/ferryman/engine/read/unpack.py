@@ -261,8 +261,10 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None, batch: 
         return
     if error is not None:
         await keep_input(ctx, job, error)  # broken part-way: keep it for a look
-    # the last, partial albums are sealed with it
-    if await ctx.read_store.finish_expansion(job.id, ctx.owner, error, await batch.album_size()):
+    # the last, partial albums are sealed with it (or were, with its last entries)
+    if not batch.finished and await ctx.read_store.finish_expansion(
+        job.id, ctx.owner, error, await batch.album_size()
+    ):
         ctx.wakeup.notify("deliver")
     ctx.read_ended.add(job.id)
     ctx.wakeup.notify("last")  # its albums may all be out already: the job ends now
