@@ -147,20 +147,33 @@ async def _grouped(
 ) -> None:
     """``first``, and beside it more units claimed by ``claim`` while fewer than
     ``at_once`` run (none once the engine stops or drains), each run by ``one`` and
-    ended on its own; returns when all have ended."""
+    ended on its own; returns when all have ended. With room for more, a wake-up of
+    the stage (its ``name``) or its poll looks again before any unit ends: a read
+    held long must not keep the jobs fetched meanwhile waiting."""
     running = {asyncio.ensure_future(first)}
     stopped = False
+    looking: asyncio.Future[None] | None = None
     try:
         while running:
+            mark = ctx.wakeup.mark(name)
             while len(running) < at_once and not (ctx.stopping.is_set() or ctx.draining):
                 more = await claim()
                 if more is None:
+                    poll = (await ctx.settings()).poll_seconds
+                    looking = asyncio.ensure_future(ctx.wakeup.wait(poll, since=mark, topic=name))
                     break
                 running.add(asyncio.ensure_future(one(more)))
-            ended, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in ended:
+            waits = running if looking is None else {*running, looking}
+            ended, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            running -= ended
+            for task in ended - {looking}:
                 stopped |= _ended(task, name)
+            if looking is not None:
+                looking.cancel()
+                looking = None
     finally:
+        if looking is not None:
+            looking.cancel()
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
