@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ferryman.config import Settings
+from ferryman.engine.notify import Notifier
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, MediaKind, Plan
@@ -189,6 +190,33 @@ class _Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def test_events_that_make_no_notice_go_together_in_one_write(
+    store: Store, settings: Settings
+) -> None:
+    """Jobs ended with no notice target (the usual run): the notifier drops their
+    event rows together (``drop_events``: one commit), not one ``prepare_event`` each;
+    a row another notifier took first is left alone."""
+    for name in ("a", "b", "c"):
+        await _expanded(store, name)
+        while (album := await store.claim_album("d", 30)) is not None:
+            await store.album_delivered(album.id, "d", "ref")
+    assert len(await store.finish_jobs()) == 3
+    events = [e.id for e in await store.notice_events()]
+    calls: list[str] = []
+    for name in ("prepare_event", "drop_events"):
+        real = getattr(store, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        setattr(store, name, counted)
+    engine = Engine(store, settings)
+    assert await Notifier(engine.ctx).prepare_events() == 3
+    assert calls == ["drop_events"] and await store.notice_events() == []
+    assert await store.drop_events(events) == 0  # gone already: nothing touched
 
 
 async def test_the_outbox_prepares_an_event_once_and_claims_a_digest_with_a_lease(

@@ -52,6 +52,21 @@ async def test_the_fetch_stage_settles_a_download_on_the_memory_store(
     assert read is not None and read.id == job.id
 
 
+async def test_a_settled_fetch_wakes_no_stage_but_by_name(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A fetch done concerns the read and the housekeeper, which its worker wakes by
+    name: a broadcast woke every idle worker, the housekeeper's full round and every
+    fetch's heartbeat (200 links: some 600 claims and renewals for nothing)."""
+    ctx, memory, _ = _context(settings)
+    await memory.add_job(source="https://h/x", name="x", dest="library:", fetch=True)
+    claimed = await ctx.fetch_store.claim_fetch(ctx.owner, 30)
+    assert claimed is not None
+    before = ctx.wakeup.broadcasts()
+    await fetch_step.settle(ctx, claimed, Fetched(tmp_path / "a.jpg", 10, "a.jpg"))
+    assert ctx.wakeup.broadcasts() == before
+
+
 async def test_the_fetch_stage_fails_a_job_for_good_on_the_memory_store(
     settings: Settings,
 ) -> None:

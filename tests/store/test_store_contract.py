@@ -9,7 +9,7 @@ import pytest
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store import Store
-from ferryman.store.fetches import InputName
+from ferryman.store.fetches import SMALL_INPUT, InputName
 from ferryman.store.rows import NewItem
 from ferryman.store.schema import fetches, items
 from tests.support.contract import db_url, store
@@ -51,6 +51,32 @@ async def test_a_claim_for_some_schemes_takes_only_their_fetches(store: Store) -
     assert await store.claim_fetch("f", 30, ("tg",)) is None  # the link's is not for it
     anyone = await store.claim_fetch("f", 30)
     assert anyone is not None and anyone.job_id == http.id
+
+
+async def test_a_claim_of_small_inputs_takes_only_jobs_fetched_as_one_small_file(
+    store: Store,
+) -> None:
+    """The read beside others (``small``) takes a job whose input was fetched whole as
+    one file of at most ``SMALL_INPUT`` bytes: not a big one, not one read in place,
+    not a local input, not one still fetched; a plain claim still takes any."""
+    local = await store.add_job(source="file:///in/a.zip", name="l", dest="library:")
+    sizes = {"big": SMALL_INPUT + 1, "in place": None, "small": SMALL_INPUT, "waits": 0}
+    made = {}
+    for name, size in sizes.items():
+        made[name] = await store.add_job(
+            source=f"https://h/{name}", name=name, dest="library:", fetch=True
+        )
+        if name == "waits":
+            continue
+        fetch = await store.claim_fetch("f", 30)
+        assert fetch is not None and fetch.job_id == made[name].id
+        path = None if size is None else f"/w/{name}"
+        await store.fetch_done(fetch.id, "f", path, size if size is not None else 7)
+    small = await store.claim_job("r", 30, small=True)
+    assert small is not None and small.id == made["small"].id
+    assert await store.claim_job("r", 30, small=True) is None
+    first = await store.claim_job("r", 30)
+    assert first is not None and first.id == local.id
 
 
 async def test_a_fetch_names_its_job_and_keeps_its_note_in_the_write_that_ends_it(
@@ -126,6 +152,23 @@ async def test_a_paused_jobs_fetch_is_not_claimed(store: Store) -> None:
     assert await store.claim_fetch("f", 30) is None
     await store.set_paused(job.id, False)
     assert await store.claim_fetch("f", 30) is not None
+
+
+async def test_the_last_entries_recorded_end_the_read_in_their_transaction(store: Store) -> None:
+    """``last``: the read ends with its last entries (one commit, not two): the job is
+    active and expanded, its lease given back, its last partial album sealed; the
+    reader can write nothing more of it."""
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    assert await store.claim_job("r", 30) is not None
+    recorded = await store.record_entries(
+        job.id, "r", 3, [_photo(n) for n in range(3)], 10, last=True
+    )
+    assert len(recorded.sealed) == 1  # three of ten: sealed, as the input ended
+    ended = await store.get_job(job.id)
+    assert (ended.state, ended.expanded, ended.cursor) == (JobState.ACTIVE, True, 3)
+    with pytest.raises(FerrymanError) as lost:
+        await store.record_entries(job.id, "r", 4, [_photo(3)])
+    assert lost.value.code == "engine.lease_lost"
 
 
 async def test_a_read_gives_its_turn_to_a_job_further_behind(store: Store) -> None:

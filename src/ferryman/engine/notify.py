@@ -135,25 +135,37 @@ class Notifier:
                 wait.cancel()
 
     async def prepare_events(self) -> int:
-        """Make the store's event rows into notices; returns how many events were made."""
+        """Make the store's event rows into notices; returns how many events were made.
+        Those that make none (no target: the usual run) go together, in one write."""
         made = 0
-        for event in await self.ctx.notice_store.notice_events():
+        quiet: list[int] = []
+        store = self.ctx.notice_store
+        for event in await store.notice_events():
             if event.id in self._broken:
                 continue
             try:
-                await self.prepare(event)
+                kind, urls, payload = await self._made(event)
+                if urls:
+                    await self._store(event, kind, urls, payload)
+                else:
+                    quiet.append(event.id)
                 made += 1
             except Exception:  # a notice must never stop the engine; the next run tries again
                 self._broken.add(event.id)
                 log.exception("notices: could not prepare event %d (%s)", event.id, event.kind)
+        if quiet:
+            await store.drop_events(quiet)
         return made
 
     async def prepare(self, event: Notice) -> list[int] | None:
         """One event row becomes its notices (one per target URL); their ids, None when
         another node prepared it first."""
+        return await self._store(event, *await self._made(event))
+
+    async def _made(self, event: Notice) -> tuple[str, list[str], dict[str, Any]]:
+        """What an event row tells: its kind, its target URLs (none: nothing to send)
+        and the notices' payload."""
         settings = await self.ctx.settings()
-        store = self.ctx.notice_store
-        facts = event.payload
         drop: tuple[str, list[str], dict[str, Any]] = (event.kind, [], {})
         made = drop
         try:
@@ -165,7 +177,15 @@ class Notifier:
             if not exc.code.endswith(".not_found"):
                 raise
             made = drop  # removed since: nothing to tell of
-        kind, urls, payload = made
+        return made
+
+    async def _store(
+        self, event: Notice, kind: str, urls: list[str], payload: dict[str, Any]
+    ) -> list[int] | None:
+        """The event row replaced by its notices, in one transaction."""
+        settings = await self.ctx.settings()
+        store = self.ctx.notice_store
+        facts = event.payload
         digest = kind in _DIGESTED  # held for the window from the end, not from now
         window = settings.notify.digest_seconds
         delay = max(0.0, facts.get("at", 0.0) + window - store.clock()) if digest else 0.0

@@ -127,19 +127,53 @@ async def _fetch(ctx: Context, claimed: Fetch) -> None:
     through one pool instead of one a worker."""
     at_once, schemes = await fetch.pooled(ctx, claimed)
     lease = await lease_seconds(ctx)
-    running = {asyncio.ensure_future(_fetch_one(ctx, claimed, lease))}
+    await _grouped(
+        ctx,
+        "fetch",
+        _fetch_one(ctx, claimed, lease),
+        at_once,
+        lambda: ctx.fetch_store.claim_fetch(ctx.owner, lease, schemes),
+        lambda more: _fetch_one(ctx, more, lease),
+    )
+
+
+async def _grouped(
+    ctx: Context,
+    name: str,
+    first: Awaitable[None],
+    at_once: int,
+    claim: Callable[[], Awaitable[T | None]],
+    one: Callable[[T], Awaitable[None]],
+) -> None:
+    """``first``, and beside it more units claimed by ``claim`` while fewer than
+    ``at_once`` run (none once the engine stops or drains), each run by ``one`` and
+    ended on its own; returns when all have ended. With room for more, a wake-up of
+    the stage (its ``name``) or its poll looks again before any unit ends: a read
+    held long must not keep the jobs fetched meanwhile waiting."""
+    running = {asyncio.ensure_future(first)}
     stopped = False
+    looking: asyncio.Future[None] | None = None
     try:
         while running:
+            mark = ctx.wakeup.mark(name)
             while len(running) < at_once and not (ctx.stopping.is_set() or ctx.draining):
-                more = await ctx.fetch_store.claim_fetch(ctx.owner, lease, schemes)
+                more = await claim()
                 if more is None:
+                    poll = (await ctx.settings()).poll_seconds
+                    looking = asyncio.ensure_future(ctx.wakeup.wait(poll, since=mark, topic=name))
                     break
-                running.add(asyncio.ensure_future(_fetch_one(ctx, more, lease)))
-            ended, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in ended:
-                stopped |= _ended(task)
+                running.add(asyncio.ensure_future(one(more)))
+            waits = running if looking is None else {*running, looking}
+            ended, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            running -= ended
+            for task in ended - {looking}:
+                stopped |= _ended(task, name)
+            if looking is not None:
+                looking.cancel()
+                looking = None
     finally:
+        if looking is not None:
+            looking.cancel()
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
@@ -147,17 +181,17 @@ async def _fetch(ctx: Context, claimed: Fetch) -> None:
         raise Stopping
 
 
-def _ended(task: asyncio.Future[None]) -> bool:
-    """Whether a fetch of a group ended by the engine's stop; its other ends are told
+def _ended(task: asyncio.Future[None], name: str) -> bool:
+    """Whether a unit of a group ended by the engine's stop; its other ends are told
     as the worker tells a step's (``runner._work``)."""
     if task.cancelled():
-        log.warning("fetch: lost the lease on a fetch; moving on")
+        log.warning("%s: lost the lease on a unit of a group; moving on", name)
         return False
     exc = task.exception()
     if isinstance(exc, Stopping):
         return True
     if exc is not None:
-        log.error("fetch: step failed; its lease will expire and it runs again", exc_info=exc)
+        log.error("%s: step failed; its lease will expire and it runs again", name, exc_info=exc)
     return False
 
 
@@ -174,13 +208,42 @@ async def _fetch_one(ctx: Context, claimed: Fetch, lease: float) -> None:
 
 
 async def _unpack(ctx: Context, job: Job) -> None:
+    """One job's read; or, of a job whose input was fetched as one small file, up to
+    ``read.READS_AT_ONCE`` such jobs read at once (more claimed while they are queued,
+    at most ``read.READS_A_GROUP`` in all, then the next claim is in the queue's order
+    again), each ended on its own: 200 links' photos read one after another waited on
+    each read's store round trips in turn."""
+    lease = await lease_seconds(ctx)
+    at_once = await read.reads_at_once(ctx, job)
+    claimed = 1
+
+    async def claim() -> Job | None:
+        nonlocal claimed
+        if claimed >= read.READS_A_GROUP:
+            return None
+        more = await ctx.read_store.claim_job(ctx.owner, lease, small=True)
+        claimed += more is not None
+        return more
+
+    await _grouped(
+        ctx,
+        "unpack",
+        _unpack_one(ctx, job, lease),
+        at_once,
+        claim,
+        lambda more: _unpack_one(ctx, more, lease),
+    )
+
+
+async def _unpack_one(ctx: Context, job: Job, lease: float) -> None:
     if job.resumed:  # a turn given, a retry, a restart: the read goes on, once started
         ctx.bus.publish(JobResumed(job.id))
     else:
         shown = ctx.sources.describe(job.source)  # a link's token never reaches a log
         ctx.bus.publish(JobStarted(job.id, source=shown))
-    async with held(ctx.read_store, jobs, job.id, ctx.owner, await lease_seconds(ctx)):
+    async with held(ctx.read_store, jobs, job.id, ctx.owner, lease):
         await read.expand(ctx, job)
+    ctx.wakeup.notify("deliver", "convert", "keeper")  # as its stage's step ends
 
 
 async def _claim_album(ctx: Context, lease: float) -> AlbumClaim | None:
@@ -275,7 +338,8 @@ PIPELINE = (
     Stage[Job](
         "unpack",
         claims="a queued, unpaused job whose fetch (if any) is done, highest priority first"
-        " (claim_job); read entry by entry, recorded with its cursor",
+        " (claim_job); read entry by entry, recorded with its cursor; jobs fetched as one"
+        " small file, several at once a worker",
         woken_by="a fetch that ended, intake, a password or a retry (a notify for everyone)",
         wakes=("deliver", "convert", "keeper"),  # albums sealed, conversions deferred
         workers=lambda settings: settings.concurrency.unpack,

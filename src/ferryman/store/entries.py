@@ -5,12 +5,12 @@ transaction (with the albums they fill).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from ferryman.model import JobState
 from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.albums import seal
 from ferryman.store.base import StoreBase
@@ -22,9 +22,7 @@ from ferryman.store.rows import (
     new_item_values,
     recorded_item,
 )
-from ferryman.store.schema import (
-    items,
-)
+from ferryman.store.schema import items, jobs
 
 
 class EntryQueries(StoreBase):
@@ -47,16 +45,21 @@ class EntryQueries(StoreBase):
         cursor: int,
         new: Sequence[NewItem],
         album_size: int | None = None,
+        *,
+        last: bool = False,
     ) -> RecordedBatch:
         """Insert the items and move the job's cursor past them, in one transaction.
 
         With ``album_size``, the albums they fill are sealed in the same transaction. A
         batch of entries costs one commit (a WAL fsync on SQLite) instead of two per
         entry; a crash before it leaves the cursor before them, so they are read again.
+        ``last``: the input ended with them, and its read ends in the same transaction
+        (``finish_expansion`` without an error: the last, partial albums sealed, the
+        lease given back), one commit instead of two for a job of one photo.
         """
         now = self.clock()
         return await sqlite_thread.transaction(
-            self.engine, _record, job_id, owner, cursor, new, album_size, now
+            self.engine, _record, job_id, owner, cursor, new, album_size, now, last
         )
 
 
@@ -68,6 +71,7 @@ def _record(
     new: Sequence[NewItem],
     album_size: int | None,
     now: float,
+    last: bool = False,
 ) -> RecordedBatch:
     """``record_entries``' transaction, whole (on SQLite's thread: one hop)."""
     params = {"job_id": job_id, "holder": owner, "to": cursor, "now": now}
@@ -80,9 +84,12 @@ def _record(
             conn, hot.INSERT_ITEMS, [new_item_values(job_id, n, job.priority, now) for n in new]
         )
         ids = {row.seq: row.id for row in found}
+    if last:  # the read ends: sealed below as an expanded job's (partial albums too)
+        ended = update(jobs).where(jobs.c.id == job_id).values(read_ended(now))
+        job = conn.execute(ended.returning(*jobs.c)).one()
     ready, on_disk, on_disk_bytes = quick.execute(conn, hot.JOB_LOAD, {"job_id": job_id}).one()
     sealed: list[int] = []
-    if album_size is not None and ready >= album_size:
+    if album_size is not None and (last or ready >= album_size):
         sealed = seal(conn, job_id, album_size, now, job)
     return RecordedBatch(
         tuple(recorded_item(job_id, ids[n.seq], n) for n in sorted(new, key=_by_seq)),
@@ -91,6 +98,19 @@ def _record(
         tuple(sealed),
         int(on_disk_bytes),
     )
+
+
+def read_ended(now: float) -> dict[str, Any]:
+    """A job's columns once its whole input is items (``finish_expansion``)."""
+    return {
+        "state": JobState.ACTIVE.value,
+        "expanded": True,
+        "owner": None,
+        "lease_until": None,
+        "blocked": False,
+        "wait_reason": None,
+        "updated_at": now,
+    }
 
 
 def _by_seq(new: NewItem) -> int:

@@ -54,6 +54,38 @@ def unfinished_fetch() -> Any:
     )
 
 
+# A job whose input was fetched whole as one file this small is read beside other such
+# jobs (``claim_job(small=True)``): its read is a few store round trips and one staged
+# file, so 200 links' photos read one after another waited on those trips in turn.
+SMALL_INPUT = 4 * 1024 * 1024
+
+
+def small_input() -> Any:
+    """A condition on ``jobs``: its input was fetched whole, one file of at most
+    ``SMALL_INPUT`` bytes."""
+    return (
+        select(fetches.c.id)
+        .where(
+            fetches.c.job_id == jobs.c.id,
+            fetches.c.state == DONE,
+            fetches.c.path.is_not(None),
+            fetches.c.size <= SMALL_INPUT,
+        )
+        .exists()
+    )
+
+
+def is_small(fetch: Fetch | None) -> bool:
+    """``small_input``, of a fetch read back."""
+    return (
+        fetch is not None
+        and fetch.state == DONE
+        and fetch.path is not None
+        and fetch.size is not None
+        and fetch.size <= SMALL_INPUT
+    )
+
+
 def input_over_network() -> Any:
     """A condition on ``jobs``: its input comes at the network's pace, not the disk's:
     still fetched (or waiting to be, a retry's backoff too), or read where it lies on a

@@ -22,7 +22,8 @@ from ferryman.naming import free_job_name
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
-from ferryman.store.fetches import InputName, name_in, unfinished_fetch
+from ferryman.store.entries import read_ended
+from ferryman.store.fetches import InputName, name_in, small_input, unfinished_fetch
 from ferryman.store.job_ends import ended_columns
 from ferryman.store.job_writer import add_job_in, holders
 from ferryman.store.new_job import NewJob
@@ -119,19 +120,26 @@ class JobQueries(StoreBase):
             rows = (await conn.execute(select(jobs).order_by(jobs.c.id))).all()
         return [job_from_row(r) for r in rows]
 
-    async def claim_job(self, owner: str, lease_seconds: float) -> Job | None:
+    async def claim_job(self, owner: str, lease_seconds: float, small: bool = False) -> Job | None:
         """A queued job for the unpack stage, highest priority first; ``resumed`` when it
-        had started before (its ``started_at`` is older than this claim)."""
+        had started before (its ``started_at`` is older than this claim). ``small``:
+        only a job whose input was fetched as one small file (``fetches.small_input``)."""
         now = self.clock()
+
+        def where() -> list[Any]:
+            ready = [jobs.c.paused.is_(False), ~unfinished_fetch()]
+            return [*ready, small_input()] if small else ready
+
         row = await self._claim(
             jobs,
             JobState.QUEUED,
             JobState.EXPANDING,
             owner,
             lease_seconds,
-            lambda: [jobs.c.paused.is_(False), ~unfinished_fetch()],
+            where,
             started=True,
             now=now,
+            variant="small" if small else "",
         )
         if row is None:
             return None
@@ -150,15 +158,7 @@ class JobQueries(StoreBase):
         ``album_size`` the last, partial albums are sealed in the same transaction (the
         lease ends with it: nothing of the job is the reader's to write afterwards).
         Returns the albums sealed."""
-        values: dict[str, Any] = {
-            "state": JobState.ACTIVE.value,
-            "expanded": True,
-            "owner": None,
-            "lease_until": None,
-            "blocked": False,
-            "wait_reason": None,
-            "updated_at": self.clock(),
-        }
+        values = read_ended(self.clock())
         if error is not None:
             values |= {"error_code": error.code, "error_message": error.message}
         async with self.engine.begin() as conn:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumState, ItemState, Job, JobState
 from ferryman.naming import free_job_name
-from ferryman.store.fetches import DONE, FETCHING, QUEUED, Fetch, InputName
+from ferryman.store.entries import read_ended
+from ferryman.store.fetches import DONE, FETCHING, QUEUED, Fetch, InputName, is_small
 from ferryman.store.job_ends import ended_columns
 from ferryman.store.memory_albums import terminal
 from ferryman.store.memory_base import Row, Writer
@@ -89,10 +90,13 @@ class MemoryStore(MemoryChat):
             and (job["not_before"] <= now)
         )
 
-    async def claim_job(self, owner: str, lease_seconds: float) -> Job | None:
+    async def claim_job(self, owner: str, lease_seconds: float, small: bool = False) -> Job | None:
         now = self.clock()
-        row = self.claim("jobs", "queued", "expanding", owner, lease_seconds, now=now,
-                         where=lambda job: self.readable(job, now))  # fmt: skip
+
+        def ready(job: Row) -> bool:
+            return self.readable(job, now) and (not small or _small(self.fetch_of(job["id"])))
+
+        row = self.claim("jobs", "queued", "expanding", owner, lease_seconds, now=now, where=ready)
         if row is None:
             return None
         if row["started_at"] is None:
@@ -110,9 +114,7 @@ class MemoryStore(MemoryChat):
         album_size: int | None = None,
     ) -> list[int]:
         row = self.owned("jobs", job_id, owner)
-        row |= {"state": JobState.ACTIVE.value, "expanded": True, "owner": None}
-        row |= {"lease_until": None, "blocked": False, "wait_reason": None}
-        row["updated_at"] = self.clock()
+        row |= read_ended(self.clock())
         if error is not None:
             row |= {"error_code": error.code, "error_message": error.message}
         return [] if album_size is None else self.seal(job_id, album_size)
@@ -387,3 +389,7 @@ if TYPE_CHECKING:  # mypy proves the memory store is each of these stages' store
     _STAGES = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)
     _DOORS: tuple[Control, Intake, WatchAdmin, RuntimeSettings, ChatInbox, ChatSettings]
     _DOORS = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)
+
+
+def _small(row: Row | None) -> bool:
+    return row is not None and is_small(_fetch(row))

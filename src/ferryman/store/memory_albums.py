@@ -24,6 +24,7 @@ from ferryman.model import (
 )
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
+from ferryman.store.entries import read_ended
 from ferryman.store.fetches import DONE
 from ferryman.store.job_ends import KeeperLook
 from ferryman.store.memory_base import MemoryBase, Row
@@ -82,6 +83,8 @@ class MemoryAlbums(MemoryBase):
         cursor: int,
         new: Sequence[NewItem],
         album_size: int | None = None,
+        *,
+        last: bool = False,
     ) -> RecordedBatch:
         job, now = self.tables["jobs"].get(job_id), self.clock()
         if job is None or job["owner"] != owner or job["state"] != JobState.EXPANDING.value:
@@ -91,9 +94,12 @@ class MemoryAlbums(MemoryBase):
             n.seq: self.insert("items", new_item_values(job_id, n, job["priority"], now))
             for n in new
         }
+        if last:
+            job |= read_ended(now)
         on_disk, size = await self.backlog(job_id)
         ready = sum(i["state"] == ItemState.READY.value for i in self.items_of(job_id))
-        sealed = self.seal(job_id, album_size) if album_size and ready >= album_size else []
+        seals = album_size and (last or ready >= album_size)
+        sealed = self.seal(job_id, album_size) if album_size and seals else []
         made = tuple(recorded_item(job_id, ids[n.seq], n) for n in sorted(new, key=_seq))
         return RecordedBatch(made, ready, on_disk, tuple(sealed), size)
 

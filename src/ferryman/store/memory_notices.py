@@ -104,6 +104,12 @@ class MemoryNotices(MemoryWatches):
             kind, urls, payload, row["job_id"], row["watch_id"], digest, delay
         )
 
+    async def drop_events(self, event_ids: Sequence[int]) -> int:
+        gone = [i for i in event_ids if self.tables["notices"].get(i, {}).get("url") == EVENT_URL]
+        for event_id in gone:
+            del self.tables["notices"][event_id]
+        return len(gone)
+
     async def claim_notices(
         self, owner: str, lease_seconds: float, digest_seconds: float
     ) -> list[Notice]:

@@ -187,6 +187,16 @@ class NoticeQueries(StoreBase):
                 conn, self.clock(), kind, urls, payload, row.job_id, row.watch_id, digest, delay
             )
 
+    async def drop_events(self, event_ids: Sequence[int]) -> int:
+        """Event rows that make no notice (no target) go, all in one transaction (one
+        each was a commit per job ended); those another notifier prepared first are
+        not touched. Returns how many went."""
+        async with self.engine.begin() as conn:
+            gone = await conn.execute(
+                delete(notices).where(notices.c.id.in_(event_ids), notices.c.url == EVENT_URL)
+            )
+            return int(gone.rowcount or 0)
+
     async def claim_notices(
         self, owner: str, lease_seconds: float, digest_seconds: float
     ) -> list[Notice]:

@@ -71,7 +71,9 @@ class FetchStore(Leaseholder, Protocol):
 class ReadStore(Leaseholder, Protocol):
     """The read (unpack) stage: entries recorded with the cursor, albums sealed, waits."""
 
-    async def claim_job(self, owner: str, lease_seconds: float) -> Job | None: ...
+    async def claim_job(
+        self, owner: str, lease_seconds: float, small: bool = False
+    ) -> Job | None: ...
     async def give_turn(self, job_id: int, owner: str) -> None: ...
     async def job_retry(
         self, job_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True
@@ -101,6 +103,8 @@ class ReadStore(Leaseholder, Protocol):
         cursor: int,
         new: Sequence[NewItem],
         album_size: int | None = None,
+        *,
+        last: bool = False,
     ) -> RecordedBatch: ...
     async def set_wait(
         self, job_id: int, owner: str, reason: str | None, blocked: bool
@@ -220,6 +224,7 @@ class NoticeStore(Protocol):
     async def get_watch(self, watch_id: int) -> Watch: ...
     async def job_notify(self, job_id: int) -> str | None: ...
     async def notice_events(self, limit: int = 100) -> list[Notice]: ...
+    async def drop_events(self, event_ids: Sequence[int]) -> int: ...
     async def prepare_event(
         self,
         event_id: int,

@@ -148,7 +148,9 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
     ctx.bus.publish(
         JobFetched(job_id, size=got.size, name=got.name, note=got.note, in_place=path is None)
     )
-    ctx.wakeup.notify()
+    # No broadcast: the worker wakes the read and the housekeeper. One woke every idle
+    # worker, the housekeeper's full round and every fetch's heartbeat: 200 links made
+    # some 600 claims and renewals for nothing, in the way of the reads.
 
 
 async def drop_if_cancelled(ctx: Context, claimed: Fetch) -> None:

@@ -65,6 +65,9 @@ class EntryBatch:
     recorded: bool = False  # a batch of this read has been recorded
     folder_name: FolderName | None = None  # a first read's first batch may name the job
     ended: bool = False  # the input's last entry is in the batch
+    # The read ended with the last flush, in its transaction (the input ended cleanly):
+    # ``unpack._conclude`` writes no end of its own.
+    finished: bool = False
     streamed: bool = False  # the input is read where it lies on a server (no local copy)
     # How the job is named, worked out as the read starts (``unpack``): every flush
     # waits for it, so the name is in before the first album is sealed.
@@ -139,8 +142,9 @@ class EntryBatch:
             log.info("job %s is named %r, as its input's one folder", self.job.id, named)
             self.job = dataclasses.replace(self.job, name=named)
 
-    async def flush(self) -> None:
-        """Record the pending entries in one transaction, then tell whom it concerns."""
+    async def flush(self, *, last: bool = False) -> None:
+        """Record the pending entries in one transaction, then tell whom it concerns.
+        ``last``: the input ended cleanly with them; the read ends in that transaction."""
         if not self.entries:
             return
         ctx, job = self.ctx, self.job
@@ -164,6 +168,7 @@ class EntryBatch:
                 pending[-1][0] + 1,
                 [_new_item(index, path, p) for index, path, p, _ in pending],
                 album_size,
+                last=last,
             )
         except Exception:
             # Not recorded: they go first in the next flush. Another flush (from a nested
@@ -171,6 +176,7 @@ class EntryBatch:
             self.entries[:0] = pending
             raise
         self.recorded = True
+        self.finished = last
         self.recorded_on_disk = Backlog(recorded.on_disk, recorded.on_disk_bytes)
         for (index, path, _, read), item in zip(pending, recorded.items, strict=True):
             ctx.bus.publish(

@@ -108,7 +108,7 @@ class JobRead:
         entry = step.entry
         if entry is None:
             batch.ended = True
-            await batch.flush()
+            await batch.flush(last=step.error is None)
             return Stop(step.error)
         info = entry.info
         if entry.error is not None:  # a nested archive that could not be read

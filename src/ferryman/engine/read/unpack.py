@@ -43,10 +43,31 @@ from ferryman.engine.read.room import RoomWaits, TurnGiven, wait_for_room
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.net import abort
-from ferryman.sources.base import ReadOptions, Source, SourceEntry
+from ferryman.sources.base import Fetching, ReadOptions, Source, SourceEntry
+from ferryman.store.fetches import is_small
 from ferryman.store.store import LeaseLost
 
 log = logging.getLogger(__name__)
+
+# Jobs whose input was fetched as one small file (``store.fetches.SMALL_INPUT``) are read
+# this many at once by one worker, and at most READS_A_GROUP in a row before the next
+# claim goes by the queue's order again (a job of higher priority waits no longer).
+READS_AT_ONCE = 8
+READS_A_GROUP = 64
+
+
+async def reads_at_once(ctx: Context, job: Job) -> int:
+    """How many jobs the worker that claimed ``job`` reads at once: ``READS_AT_ONCE`` when
+    its input was fetched as one small file (others like it are read beside it, each a
+    few store round trips), else one (an archive, a folder, a big file: read alone, as
+    ``concurrency.unpack`` says)."""
+    try:
+        fetches = isinstance(ctx.sources.for_uri(job.source), Fetching)
+    except FerrymanError:
+        return 1  # its read says so, with its code
+    if not fetches:  # a local input: not even a look at the store
+        return 1
+    return READS_AT_ONCE if is_small(await ctx.read_store.fetched(job.id)) else 1
 
 
 async def expand(ctx: Context, job: Job) -> None:
@@ -240,8 +261,10 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None, batch: 
         return
     if error is not None:
         await keep_input(ctx, job, error)  # broken part-way: keep it for a look
-    # the last, partial albums are sealed with it
-    if await ctx.read_store.finish_expansion(job.id, ctx.owner, error, await batch.album_size()):
+    # the last, partial albums are sealed with it (or were, with its last entries)
+    if not batch.finished and await ctx.read_store.finish_expansion(
+        job.id, ctx.owner, error, await batch.album_size()
+    ):
         ctx.wakeup.notify("deliver")
     ctx.read_ended.add(job.id)
     ctx.wakeup.notify("last")  # its albums may all be out already: the job ends now
