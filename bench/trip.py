@@ -36,7 +36,7 @@ from bench._trip_input import TripInput, make_input
 from bench.network import LATENCY as DOWN_LATENCY
 from bench.network import PacedServer, extra_disk
 from bench.telegram import log_in
-from bench.trip_timeline import AlbumTimes, Clock, summary
+from bench.trip_timeline import AlbumTimes, Clock, details, summary
 from faketg import FakeTelegram, LinkModel
 from faketg.client import FakeDialer, logged_in_client
 from faketg.state import Account
@@ -251,6 +251,7 @@ def _row(
                 f"timeline, {profile}, {which} slower (best run):"
                 f" {summary(best.albums, best.marks, best.seconds)}"
             )
+            lines += [f"  {line}" for line in details(best.albums)]
         return "\n  ".join(lines)
     finally:
         link.close()
