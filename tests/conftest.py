@@ -10,6 +10,7 @@ import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -269,3 +270,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     process keeps the files' order."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=_start_rank)
+
+
+# Files whose tests share what their module-scoped fixtures start (a Chromium, a `ferryman
+# web` and its jobs): each goes whole to one worker, which starts them once. Spread test
+# by test over three workers, each worker started its own, and again each time its next
+# test came from another file (a Chromium launch: ~1.6 CPU-s; a web child: ~1).
+ONE_WORKER_A_FILE = ("tests/browser/", "tests/web/test_web_bounds.py")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test``'s ``--dist load --maxschedchunk 1`` (a test at a time), but a file of
+    ``ONE_WORKER_A_FILE`` is one unit of work, handed out where its first test comes in
+    the order. (xdist's own ``loadgroup`` marks do not reach its scheduler under this
+    pytest: it renames ``item._nodeid``, which pytest 9 no longer reads.)"""
+    if config.getvalue("dist") != "load" or config.getvalue("maxschedchunk") != 1:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesTogether(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.startswith(ONE_WORKER_A_FILE) else nodeid
+
+    config.option.loadscopereorder = False  # the slow-first order stands
+    return FilesTogether(config, log)

@@ -16,7 +16,7 @@ import pytest
 from ferryman.config import load_settings
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
-from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, chromium
+from tests.support.browser import DESKTOP, NEEDS_CHROMIUM
 from tests.support.webserve import running_web
 
 pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
@@ -24,13 +24,14 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
-def page() -> Iterator[Any]:
-    with chromium() as browser:
-        context = browser.new_context(viewport=DESKTOP)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh context a test in the module's Chromium (``conftest.py``): a launch
+    is about 1.6 CPU-seconds, and a context isolates what a test leaves behind."""
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def _api_requests(page: Any) -> list[str]:

@@ -15,7 +15,7 @@ from ferryman.config import Settings
 from ferryman.engine.ops import control, intake
 from ferryman.engine.plumbing.wakeup import Wakeup
 from ferryman.engine.runner import Engine
-from ferryman.model import JobState
+from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
 from ferryman.store.lite import open_lite
@@ -66,12 +66,19 @@ async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
         # Idle, every worker in its poll: the scenario, not a wait for a state.
         await asyncio.sleep(1.0)
         make_photo_set(tmp_path / "p", 2)
-        lite = open_lite(settings.database, create=True)
-        assert lite is not None and lite.wake is not None
-        try:
-            job = intake.add_source_now(lite, str(tmp_path / "p"))
-        finally:
-            lite.close()
+
+        def add() -> Job:
+            lite = open_lite(settings.database, create=True)
+            assert lite is not None and lite.wake is not None
+            try:
+                return intake.add_source_now(lite, str(tmp_path / "p"))
+            finally:
+                lite.close()
+
+        # In a thread, as `ferryman add` is another process: on the loop, its wait for
+        # the write lock (30 s) would stop the engine's open transaction from committing
+        # ("database is locked" when the add landed on a beat or the engine's start).
+        job = await asyncio.to_thread(add)
 
         async def claimed() -> bool:
             return (await store.get_job(job.id)).state is not JobState.QUEUED

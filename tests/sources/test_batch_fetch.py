@@ -5,17 +5,20 @@ those in flight be recorded, so the fetch tried again asks only for the rest."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ferryman.archive.reader import EntryInfo, EntryType
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.model import Batch, BatchItem
 from ferryman.net.progress import DownloadProgress
+from ferryman.sources import batch as batch_source
 from ferryman.sources.base import (
     Access,
     Fetched,
@@ -81,6 +84,21 @@ class SlowSource:
         data = options.fetched.read_bytes()
         info = EntryInfo(0, options.fetched.name, len(data), None, EntryType.FILE)
         yield iter([SourceEntry(info, lambda: iter([data]))])
+
+
+class _Watched(SlowSource):
+    """A ``SlowSource`` that says (``late``, across threads) when an input from ``first``
+    on starts."""
+
+    def __init__(self, count: int, first: int, fail: frozenset[int]) -> None:
+        super().__init__(count, fail)
+        self.first = first
+        self.late = threading.Event()
+
+    async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
+        if int(uri.removeprefix("slow:")) >= self.first:
+            self.late.set()
+        return await super().fetch(uri, plan)
 
 
 def _plan(settings: Settings, folder: Path, seen: list[DownloadProgress]) -> FetchPlan:
@@ -159,3 +177,29 @@ async def test_a_failed_input_lets_those_in_flight_be_recorded_and_the_retry_ask
     assert sorted(source.started) == [1, *range(window, count)]  # the recorded not again
     with batch.open(_uri(count), ReadOptions(fetched=tmp_path / "fetch")) as entries:
         assert [e.info.path for e in entries] == [f"Shot {n}.jpg" for n in range(count)]
+
+
+async def test_no_input_starts_while_a_failed_ones_fault_is_counted(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count = 8
+    plan = _plan(settings, tmp_path / "fetch", [])
+    window = window_of(plan)
+    source = _Watched(count, window, fail=frozenset({1}))
+    batch = BatchSource(default_sources().with_source(source))
+    counted = batch_source._tried
+
+    def slow_count(folder: Path) -> int:
+        # Input 1's fault counted slowly (a loaded disk): the window in which input 0
+        # ends and, on the old code, let input ``window`` start after the failure.
+        source.late.wait(1.0)
+        return counted(folder)
+
+    monkeypatch.setattr(batch_source, "_tried", slow_count)
+    fetching = asyncio.ensure_future(batch.fetch(_uri(count), plan))
+    await asyncio.wait_for(_let_go(source, [1, *range(window)]), 10)
+    for event in source.go.values():  # any input started late ends, and says so below
+        event.set()
+    with pytest.raises(FerrymanError):
+        await asyncio.wait_for(fetching, 10)
+    assert sorted(source.started) == list(range(window))  # none started after the failure

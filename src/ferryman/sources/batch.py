@@ -89,14 +89,17 @@ class BatchSource:
         tally = _Tally(plan.on_progress, [_size_of(r) if r else None for r in records])
         window = asyncio.Semaphore(window_of(plan))
         failed: dict[int, BaseException] = {}
+        weighing = asyncio.Lock()  # held while a passing fault's tries are counted
 
         async def one(n: int) -> None:
             async with window:
+                async with weighing:  # a fault being weighed may fail the fetch: its word
+                    pass
                 if failed:
                     return  # one failed: the fetch is tried again from what is recorded
                 try:
                     own = dataclasses.replace(plan, folder=folders[n], on_progress=tally.of(n))
-                    done = await self._fetch_one(items[n], folders[n], own)
+                    done = await self._fetch_one(items[n], folders[n], own, weighing)
                     await asyncio.to_thread(_record, folders[n], done)
                 except Exception as exc:  # the others in flight end (and are recorded)
                     failed[n] = exc
@@ -116,9 +119,13 @@ class BatchSource:
         total = sum(_size_of(r) or 0 for r in records if r is not None)
         return Fetched(plan.folder, total, "")  # no name: the job keeps the watch's
 
-    async def _fetch_one(self, item: BatchItem, folder: Path, plan: FetchPlan) -> dict[str, object]:
+    async def _fetch_one(
+        self, item: BatchItem, folder: Path, plan: FetchPlan, weighing: asyncio.Lock
+    ) -> dict[str, object]:
         """One input fetched into ``folder``: its record (a relative path or None: read
-        where it is; or the error that fails it for good)."""
+        where it is; or the error that fails it for good). A passing fault is counted
+        under ``weighing`` (a thread hop), which no input starts through: else one in
+        flight that ended meanwhile let another start after the fault."""
         try:
             source = self.registry.for_uri(item.uri)
             if not isinstance(source, Fetching):
@@ -128,8 +135,11 @@ class BatchSource:
         except FerrymanError as exc:
             if isinstance(exc, ServerWait) or exc.waits or exc.code.startswith("engine."):
                 raise  # a wait (not counted), or a fault of ours: the whole fetch's
-            if exc.retryable and await asyncio.to_thread(_tried, folder) < _tries(plan):
-                raise  # tried again with the fetch, from this input on
+            if exc.retryable:
+                async with weighing:
+                    tried = await asyncio.to_thread(_tried, folder)
+                if tried < _tries(plan):
+                    raise  # tried again with the fetch, from this input on
             return {"path": None, "size": None, "error": [exc.code, exc.message]}
         path = None if got.path is None else str(got.path.relative_to(folder))
         return {"path": path, "size": got.size, "name": got.name}
