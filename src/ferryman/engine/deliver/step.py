@@ -44,8 +44,7 @@ async def warm_sink(ctx: Context, dest: str) -> None:
         route = await resolve(ctx, dest)
     except Exception:  # a destination no longer usable: its delivery says so
         return
-    warm(route)  # its login first: the media tools are for later
-    await preload(route)
+    warm(route)  # the media tools are imported for the albums that need them (``deliver``)
 
 
 async def sweep_half_built(ctx: Context) -> int:
@@ -149,6 +148,7 @@ async def deliver(
             delivery = dataclasses.replace(delivery, on_prepared=claimed)
         elif claim_ahead is not None and sink.prepares:
             ahead = await claim_ahead()
+        await preload(route, (item.kind for item in album.items))
         done = await sink.deliver(delivery)
         hashed.update(_take_hashes(album, done.hashes))
         # Before any file moves to quarantine: the ones the sink did not hash are read
