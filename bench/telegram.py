@@ -94,6 +94,37 @@ class Run:
     stats: UploadStats | None = None
     window: int | None = None
     peak_disk: int | None = None  # extra bytes on disk at most (the engine rows)
+    phases: Phases | None = None
+
+
+@dataclass
+class Phases:
+    """When the fake handled a big file's first and last part, from the row's start
+    (``after_handle``, on the loop): head = start to the first part, span = first to
+    last, tail = last part to the row's end (its last answer, the send, the records,
+    the stop). The link idles in the span for span - the parts' bytes / the link's rate."""
+
+    started: float = 0.0
+    first: float | None = None
+    last: float | None = None
+    part_bytes: int = 0
+
+    def hook(self, _call: object, request: object, _result: object) -> None:
+        if isinstance(
+            request, functions.upload.SaveBigFilePartRequest | functions.upload.SaveFilePartRequest
+        ):
+            now = time.perf_counter()
+            self.first = now if self.first is None else self.first
+            self.last = now
+            self.part_bytes += len(request.bytes)
+
+    def split(self, seconds: float) -> tuple[float, float, float, float] | None:
+        """(head, span, tail, the link's idle seconds within the span)."""
+        if self.first is None or self.last is None:
+            return None
+        span = self.last - self.first
+        idle = span - self.part_bytes * 8 / (LINK_MBIT * 1e6)
+        return self.first - self.started, span, self.started + seconds - self.last, idle
 
 
 class DiskPeak:
@@ -273,6 +304,8 @@ async def big_ferryman(big: Big) -> Run:
     client = await logged_in_client(server, me, flood_sleep_threshold=0)  # as make_client
     uploader = Uploader(client, FakeDialer(server))
     window = uploader.window
+    phases = Phases()
+    server.after_handle.append(phases.hook)
 
     async def send() -> None:
         handle = await uploader.upload(big.path)
@@ -289,12 +322,13 @@ async def big_ferryman(big: Big) -> Run:
         )
 
     try:
+        phases.started = time.perf_counter()
         seconds, _ = await timed(send)
     finally:
         await uploader.close()
         await client.disconnect()
     run = Run(seconds, document_problems(server, me, big, "ferryman Uploader"))
-    run.stats, run.window = uploader.last_stats, window
+    run.stats, run.window, run.phases = uploader.last_stats, window, phases
     return run
 
 
@@ -321,9 +355,11 @@ async def engine_run(
     settings = engine_settings(data_dir, documents=documents)
     await log_in(settings, server, me)
     store = await Store.open(settings.database)  # schema set-up is not counted
+    phases = Phases()
+    server.after_handle.append(phases.hook)
     try:
         with DiskPeak(data_dir, src) as disk:
-            started = time.perf_counter()
+            started = phases.started = time.perf_counter()
             job = await intake.add_source(store, src, dest="telegram:me")
             engine = Engine(store, settings, dialer=FakeDialer(server))
             await asyncio.wait_for(engine.run(until_idle=True), limit)
@@ -337,6 +373,7 @@ async def engine_run(
     run = Run(seconds, problems)
     run.window = settings.telegram.parts_in_flight
     run.peak_disk = disk.peak
+    run.phases = phases
     return run
 
 
@@ -374,6 +411,26 @@ def baseline_bytes(size: int, asked_mb: int | None) -> int:
     while prefix > MiB and telethon_part_kib(prefix - MiB) == part:
         prefix -= MiB
     return prefix if prefix <= 0.8 * size else size
+
+
+def phase_table(ours: Run, engines: list[tuple[str, Run]]) -> tuple[str, Table]:
+    """Where the engine rows' time goes, against the Uploader's own (same run)."""
+    table = Table(["row", "head", "span", "tail", "link idle in span", "over the Uploader"])
+    base = ours.phases.split(ours.seconds) if ours.phases else None
+    for label, run_ in (("Uploader alone", ours), *engines):
+        got = run_.phases.split(run_.seconds) if run_.phases else None
+        if got is None:
+            continue
+        over = ""
+        if base is not None and run_ is not ours:
+            over = " / ".join(f"{g - b_:+.2f}" for g, b_ in zip(got[:3], base[:3], strict=True))
+        table.add(label, *(f"{x:.2f} s" for x in got), over)
+    caption = (
+        "the big file's time by phase: head = the start to the first part handled by the"
+        " fake, span = first to last part, tail = the last part to the end; over the"
+        " Uploader = head / span / tail minus the Uploader's"
+    )
+    return caption, table
 
 
 def big_section(b: Bench) -> None:
@@ -466,6 +523,8 @@ def big_section(b: Bench) -> None:
         "",
     )
     b.result.tables.append((caption, table))
+    if engines:
+        b.result.tables.append(phase_table(ours, engines))
     if base_size < size:
         part, whole = telethon_part_kib(base_size), telethon_part_kib(size)
         same = (

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,15 @@ import pytest
 
 from ferryman.config import load_settings
 from ferryman.engine.ops import intake
+from ferryman.engine.plumbing.events import JobExpanded, JobFinished
+from ferryman.engine.plumbing.wakeup import Wakeup
 from ferryman.engine.runner import Engine
+from ferryman.model import JobState
 from ferryman.samples import make_photo
+from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
-from tests.support.memsink import MemKind
+from tests.support.memsink import MemKind, MemSink
 from tests.support.waiting import eventually
 
 
@@ -141,3 +147,78 @@ async def test_the_starts_reap_and_heartbeat_go_beside_the_work_areas_sweep(
 
     assert swept == [["beat"]]
     assert reaped == [True]
+
+
+@dataclass(slots=True)
+class _AfterTheRead(MemKind):
+    """Delivers once the keeper sleeps (polls 30 s apart) after the job's read ended:
+    only the delivery's own wake-up can end the job then."""
+
+    asleep: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def open(self, target: str, env: SinkEnv) -> Sink:
+        return _AfterTheReadSink(self, target, env.policy.caption_chars)
+
+
+class _AfterTheReadSink(MemSink):
+    async def deliver(self, delivery: Delivery) -> Delivered:
+        assert isinstance(self.kind, _AfterTheRead)
+        await asyncio.wait_for(self.kind.asleep.wait(), 30)
+        return await MemSink.deliver(self, delivery)
+
+
+async def test_a_jobs_end_does_not_wait_for_its_last_albums_work_files_to_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keeper was told a job's last album was out only once its work files were
+    unlinked (a staged 1 GiB copy: 20-100 ms, more under load); now as it is recorded."""
+    from ferryman.engine.deliver import step as deliver_step
+
+    finished = threading.Event()
+    ended_first: list[bool] = []
+    remove = deliver_step.remove_files
+
+    def remove_files(paths: list[str]) -> None:
+        ended_first.append(finished.wait(10))  # before: the job ended after this only
+        remove(paths)
+
+    monkeypatch.setattr(deliver_step, "remove_files", remove_files)
+    kind = _AfterTheRead()
+    read_ended: list[bool] = []
+    wait = Wakeup.wait
+
+    async def keeper_wait(
+        self: Wakeup, seconds: float, since: Any = None, topic: Any = None
+    ) -> None:
+        if topic == "keeper" and read_ended and since == self.mark(topic):
+            kind.asleep.set()  # it sleeps until a wake-up
+        await wait(self, seconds, since, topic)
+
+    monkeypatch.setattr(Wakeup, "wait", keeper_wait)
+    sinks = default_sinks().with_kind(kind)
+    settings = load_settings(
+        None, {"data_dir": tmp_path / "data", "space_floor": 0, "poll_seconds": 30}
+    )
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_photo(folder / "p.jpg", 1, size=(32, 24))
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, folder, dest="mem:box", sinks=sinks)
+        engine = Engine(store, settings, sinks=sinks)
+
+        def seen(event: object) -> None:
+            if isinstance(event, JobExpanded):
+                read_ended.append(True)
+            if isinstance(event, JobFinished):
+                finished.set()
+
+        engine.bus.subscribe(seen)
+        await asyncio.wait_for(engine.run(until_idle=True), 60)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+
+    assert len(kind.albums) == 1
+    assert done.state is JobState.DONE
+    assert ended_first == [True]

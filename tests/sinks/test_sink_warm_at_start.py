@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from telethon.tl import functions
 
+from faketg.client import FakeDialer
 from faketg.server import Call
 from ferryman.config import load_settings
 from ferryman.engine.ops import intake
@@ -25,6 +26,7 @@ from ferryman.engine.runner import Engine
 from ferryman.samples import make_photo
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv
 from ferryman.sinks.builtin import default_sinks
+from ferryman.sinks.telegram_kind import TelegramKind
 from ferryman.store import Store
 from tests.support.memsink import MemKind, MemSink
 from tests.support.waiting import eventually
@@ -120,3 +122,31 @@ async def test_a_sinks_heavy_imports_are_made_on_a_thread_as_the_engine_starts(
     assert len(kind.albums) == 1
     imported_by = sys.modules[HEAVY].IMPORTED_BY
     assert imported_by != threading.main_thread().name  # before: on the event loop
+
+
+class _TelegramHeavy(TelegramKind):
+    """The Telegram sink, its media tools standing for PyAV."""
+
+    uses: tuple[str, ...] = (HEAVY,)
+
+
+async def test_a_document_job_to_telegram_never_imports_the_media_tools(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Imported on a thread as the engine started, PyAV (dlopen of FFmpeg's libraries,
+    with the GIL held) stalled the start's claims and the login 0.1-0.4 s for a job
+    that never needs it; now only an album holding a video imports them."""
+    monkeypatch.delitem(sys.modules, HEAVY, raising=False)
+    sinks = default_sinks().with_kind(_TelegramHeavy())
+    w = await World.logged_in(tmp_path, send_documents=True)
+    folder, digest = pdf(tmp_path / "in", 1024 * 1024)
+    store = await w.store()
+    try:
+        await intake.add_source(store, folder, dest="telegram:me", sinks=sinks)
+        engine = Engine(store, w.settings, dialer=FakeDialer(w.server), sinks=sinks)
+        await asyncio.wait_for(engine.run(until_idle=True), 60)
+    finally:
+        await store.close()
+
+    assert documents(w) == [digest]
+    assert HEAVY not in sys.modules  # before: imported at the engine's start

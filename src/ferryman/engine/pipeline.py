@@ -270,6 +270,15 @@ async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext 
         log.warning("deliver: album %s was taken back before it went", album_id)
         return None
     turn = ahead.turn(lease) if ahead is not None else None
+    told: list[bool] = []
+
+    def last() -> None:
+        """The job may end with this album: the keeper looks at once (once)."""
+        read = claim.final or claim.album.job_id in ctx.read_ended
+        if not told and read and claim.album.seq >= claim.albums:  # the last it knew of
+            told.append(True)
+            ctx.wakeup.notify("last", "keeper")
+
     try:
         async with held(store, albums, album_id, owner, lease) as beat:
             looked, after = await deliver.deliver(
@@ -279,14 +288,13 @@ async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext 
                 before_record=beat.stop,
                 claim_ahead=turn.claim if turn is not None else None,
                 prepared=prepared,
+                on_recorded=last,
             )
     except BaseException:
         if turn is not None:
             turn.abandoned()
         raise
-    read = claim.final or claim.album.job_id in ctx.read_ended
-    if read and claim.album.seq >= claim.albums:  # the last album it knew of
-        ctx.wakeup.notify("last")  # the job may end: the keeper looks at once
+    last()  # also after a failure: the job may end failed
     return NOTHING_NEXT if looked and after is None else after
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ferryman.errors import FerrymanError
-from ferryman.model import Album, Job, SinkRecord
+from ferryman.model import Album, Job, MediaKind, SinkRecord
 from ferryman.resources import Shared
 from ferryman.sinks.options import FORMS, split
 from ferryman.sinks.options import NO_OPTIONS as NO_OPTIONS
@@ -284,9 +284,10 @@ class SinkKind(ABC):
     # the download run ahead and fill the disk up to ``backlog_bytes``. None: the
     # settings' bounds alone (a sink as fast as the disk).
     backlog_albums: int | None = None
-    # Heavy modules its sinks import when first used (media tools): an engine with work
-    # here imports them on a thread once the sink is warmed, not on its event loop.
+    # Heavy modules its sinks import when first used (media tools): imported on a thread
+    # before an album that holds an item of ``uses_for``'s kinds (None: any) is delivered.
     uses: tuple[str, ...] = ()
+    uses_for: frozenset[MediaKind] | None = None
 
     @abstractmethod
     def parse(self, target: str) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import TELEGRAM, TELEGRAM_PREMIUM, Policy
+from ferryman.model import MediaKind
 from ferryman.resources import Shared
 from ferryman.sinks.base import Sink, SinkEnv, SinkKind
 
@@ -103,12 +104,14 @@ class TelegramKind(SinkKind):
     # uplink is usually the slower link; more only fills the phone's disk).
     backlog_albums: int | None = 2
     takes: frozenset[str] = frozenset({"as", "caption", "thumb"})
-    # The media tools its sink uses for videos and thumbnails (PyAV: 50-100 ms).
+    # The media tools its sink uses for videos (PyAV: 50-100 ms, on the engine's loop
+    # and claims while it loads); a document's thumbnail is made on a thread as it goes.
     uses: tuple[str, ...] = (
         "ferryman.media.probe",
         "ferryman.media.thumbnail",
         "ferryman.media.cover",
     )
+    uses_for: frozenset[MediaKind] | None = frozenset({MediaKind.VIDEO})
 
     def parse(self, target: str) -> str:
         telegram_target(target)  # refuse a malformed chat now, not at delivery

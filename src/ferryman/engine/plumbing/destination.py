@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ferryman.config import Settings
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing.media_options import MediaOptions, options_for
 from ferryman.media.policy import Policy
+from ferryman.model import MediaKind
 from ferryman.sinks.base import NO_OPTIONS, DeliveryOptions, Sink, SinkEnv, SinkKind
 
 log = logging.getLogger(__name__)
@@ -80,17 +83,23 @@ def warm(route: Route) -> Sink | None:
     return sink
 
 
-async def preload(route: Route) -> None:
+async def preload(route: Route, kinds: Iterable[MediaKind]) -> None:
     """The heavy modules the route's sink imports when first used (``SinkKind.uses``),
-    imported on a thread: on the loop PyAV alone held an engine's start for 50-100 ms.
-    One that fails to import fails again where it is used, and says so there."""
+    imported on a thread before an album of ``kinds`` that needs them is delivered: on
+    the loop PyAV alone held an engine's start for 50-100 ms, and on a thread beside
+    the start its import held the claims and the login as long (a job of documents or
+    photos never needs it). One that fails to import fails again where it is used."""
+    kind = route.kind
+    if kind.uses_for is not None and kind.uses_for.isdisjoint(kinds):
+        return
+    missing = [name for name in kind.uses if name not in sys.modules]
 
     def load() -> None:
-        for name in route.kind.uses:
+        for name in missing:
             try:
                 importlib.import_module(name)
             except ImportError:
                 log.debug("%s not imported ahead", name, exc_info=True)
 
-    if route.kind.uses:
+    if missing:
         await asyncio.to_thread(load)
