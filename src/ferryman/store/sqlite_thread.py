@@ -451,6 +451,38 @@ async def transaction(
         return await driver.run_here(whole)
 
 
+async def transaction_then(
+    engine: AsyncEngine,
+    then: Callable[[], None] | None,
+    fn: Callable[Concatenate[SyncConnection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """``transaction``, then ``then()`` (blocking, raising nothing) once it is committed:
+    on SQLite in the same hop, right after the commit (a delivered album's work files
+    removed without a thread hop of their own); elsewhere on a thread after the commit.
+    Not run when the transaction fails."""
+    if then is None:
+        return await transaction(engine, fn, *args, **kwargs)
+    after, done_here = then, True
+
+    def and_then(sync: SyncConnection, /, *a: P.args, **k: P.kwargs) -> T:
+        nonlocal done_here
+        result = fn(sync, *a, **k)
+        driver = sync.connection.driver_connection
+        if isinstance(driver, Connection) and driver.on_its_thread():
+            driver.commit_here()  # committed first: ``then`` may count on it
+            after()
+        else:
+            done_here = False
+        return result
+
+    result = await transaction(engine, and_then, *args, **kwargs)
+    if not done_here:
+        await asyncio.to_thread(after)
+    return result
+
+
 def dbapi() -> ThreadDBAPI:
     """A fresh DBAPI object for one engine (it holds no connections itself)."""
     return ThreadDBAPI(sys.modules[__name__], sqlite3)

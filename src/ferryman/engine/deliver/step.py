@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
+import functools
 import logging
 import threading
 import time
@@ -178,6 +179,9 @@ async def deliver(
     chain = chain and not ctx.draining and ahead is None
     if before_record is not None:
         await before_record()
+    # Only once the store says the album is safe may its work files go: removed right
+    # after the record's commit, in the same hop. (A file moved to quarantine is already
+    # gone from here; the rest of its item's files go too.)
     after = await ctx.deliver_store.album_delivered(
         album.id,
         ctx.owner,
@@ -185,17 +189,11 @@ async def deliver(
         ended=ended,
         claim_next=settings.lease_seconds if chain else None,
         hashes=hashed,
+        then=functools.partial(_remove_work_files, album),
     )
     for item_id, (state, error, _) in ended.items():
         if state is ItemState.QUARANTINED:
             ctx.bus.publish(ItemQuarantined(album.job_id, item_id, code=error.code))
-    # Only now may the work files go: the store says the album is safe. (A file moved to
-    # quarantine is already gone from here; the rest of its item's files go too.)
-    paths = [p for it in album.items for p in it.work_files]
-    try:
-        await asyncio.to_thread(remove_files, paths)
-    except OSError as exc:  # the album is safe; the job's folder goes when it ends
-        log.warning("album %s of job %s: work files not removed: %s", album.seq, job.id, exc)
     sent = len(album.items) - len(ended)
     ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=sent, ref=ref))
     if job.wait_reason == ROOM and await ctx.deliver_store.room_again(job.id, ROOM):
@@ -217,6 +215,15 @@ async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
     sending = _sending(ctx, job.id, claim.album.seq)  # its bytes go now: told now
     told = caption(settings, claim, route.caption_template(settings))
     return await sink.prepare(Delivery(job, claim.album, told, shown, sending))
+
+
+def _remove_work_files(album: Album) -> None:
+    """Blocking, once the album's record is committed: its files leave the work area
+    (one that cannot is logged: the album is safe; the job's folder goes when it ends)."""
+    try:
+        remove_files([p for item in album.items for p in item.work_files])
+    except OSError as exc:
+        log.warning("album %s of job %s: work files not removed: %s", album.seq, album.job_id, exc)
 
 
 def _take_hashes(album: Album, found: Mapping[int, str]) -> dict[int, str]:
