@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import collections
+import cProfile
 import os
 import pstats
 import resource
