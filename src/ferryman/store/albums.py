@@ -109,8 +109,7 @@ class AlbumQueries(StoreBase):
 
     async def albums_in_flight(self, job_id: int) -> bool:
         """Whether an album of the job is sealed or being delivered (room will come)."""
-        async with self.reader.connect() as conn:
-            return bool((await conn.execute(hot.ALBUMS_IN_FLIGHT, {"job_id": job_id})).scalar())
+        return await sqlite_thread.transaction(self.reader, _in_flight, job_id)
 
     async def album_delivered(
         self,
@@ -288,6 +287,11 @@ def _split(
         _insert_album(conn, job_id, seq + n, group, row.priority, [item_id], now)
         for n, item_id in enumerate(alone)
     ]
+
+
+def _in_flight(conn: Connection, job_id: int) -> bool:
+    """``albums_in_flight``'s read (on SQLite's thread, on sqlite3 itself)."""
+    return bool(quick.execute(conn, hot.ALBUMS_IN_FLIGHT, {"job_id": job_id}).scalar_one())
 
 
 def _waiting_for(job_id: int, code: str) -> Any:
