@@ -100,7 +100,9 @@ def main() -> None:
     print(
         f"{n} photos: {state.value}, {counts}, wall {seconds:.2f} s ({seconds / n * 1000:.2f}"
         f" ms a photo), CPU {user:.2f} + {system:.2f} s = {(user + system) / n * 1000:.2f}"
-        f" ms a photo, load {os.getloadavg()[0]:.1f}"
+        f" ms a photo, load {os.getloadavg()[0]:.1f}; context switches a photo:"
+        f" {(after.ru_nvcsw - before.ru_nvcsw) / n:.1f} voluntary,"
+        f" {(after.ru_nivcsw - before.ru_nivcsw) / n:.1f} forced"
     )
     if args.threads or args.profile:
         for name, spent in SPENT.most_common():
@@ -110,6 +112,8 @@ def main() -> None:
         for prof in PROFILES[1:]:
             stats.add(prof)
         stats.dump_stats(args.profile)
+        calls = stats.total_calls  # type: ignore[attr-defined]
+        print(f"  Python function calls: {calls:,} ({calls / n:,.0f} a photo)")
 
 
 if __name__ == "__main__":
