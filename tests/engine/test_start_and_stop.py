@@ -183,6 +183,8 @@ async def test_a_jobs_end_does_not_wait_for_its_last_albums_work_files_to_go(
         remove(paths)
 
     monkeypatch.setattr(deliver_step, "remove_files", remove_files)
+    # A big album's path (a staged 1 GiB copy), not a photo's, which goes in its record's hop.
+    monkeypatch.setattr(deliver_step, "REMOVE_IN_RECORD_MAX", 0)
     kind = _AfterTheRead()
     read_ended: list[bool] = []
     wait = Wakeup.wait

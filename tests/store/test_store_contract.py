@@ -4,13 +4,16 @@ recorded part by part, a job's end decided from its items (``rules.outcomes``)."
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+
 import pytest
 
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store import Store
 from ferryman.store.fetches import SMALL_INPUT, InputName
-from ferryman.store.rows import NewItem
+from ferryman.store.rows import LeaseLost, NewItem
 from ferryman.store.schema import fetches, items
 from tests.support.contract import db_url, store
 
@@ -309,3 +312,36 @@ async def test_a_removed_job_is_gone_and_its_input_may_be_added_again(store: Sto
     assert removed.id == job.id and await store.list_jobs() == []
     again = await store.add_job(source="/a", name="a", dest="library:", dedupe_key="k")
     assert again.id != job.id
+
+
+async def test_what_follows_a_deliverys_record_runs_once_it_is_committed(
+    store: Store, db_url: str
+) -> None:
+    """``album_delivered(then=…)``: ``then`` (the album's work files removed) runs once,
+    after the record's commit (on SQLite another connection already sees the album
+    delivered: in the same hop, right after the commit), and never when the record
+    fails (a lease lost: the files stay for whoever delivers the album)."""
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    assert await store.claim_job("r", 30) is not None
+    await store.record_entries(job.id, "r", 10, [_photo(s) for s in range(10)], 10)
+    album = await store.claim_album("d", 30)
+    assert album is not None
+    seen: list[str | None] = []
+
+    def then() -> None:
+        seen.append(_state_elsewhere(db_url, album.id))
+
+    await store.album_delivered(album.id, "d", "ref", then=then)
+    assert seen == ["delivered" if db_url.startswith("sqlite") else None]
+    with pytest.raises(LeaseLost):
+        await store.album_delivered(album.id, "d", "ref", then=lambda: seen.append("again"))
+    assert len(seen) == 1
+
+
+def _state_elsewhere(db_url: str, album_id: int) -> str | None:
+    """The album's state as another connection sees it (SQLite only; else None)."""
+    if not db_url.startswith("sqlite"):
+        return None
+    with contextlib.closing(sqlite3.connect(db_url.split("///", 1)[1])) as db:
+        row = db.execute("SELECT state FROM albums WHERE id = ?", (album_id,)).fetchone()
+    return str(row[0])

@@ -217,7 +217,10 @@ class FlatLibrarySink(LibrarySink):
                 for e, target in zip(entries, targets, strict=True)
             ]
         )
-        remove_half(stage)
+        try:  # every file moved: the stage is empty (one rmdir, not a tree's walk)
+            os.rmdir(stage)
+        except OSError:  # gone before a kill, or something left in it
+            remove_half(stage)
         return os.path.commonpath([str(t.parent) for t in targets]) if targets else str(self.root)
 
     def _inside(self, rel: str) -> Path:

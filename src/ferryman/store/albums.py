@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -109,8 +109,7 @@ class AlbumQueries(StoreBase):
 
     async def albums_in_flight(self, job_id: int) -> bool:
         """Whether an album of the job is sealed or being delivered (room will come)."""
-        async with self.reader.connect() as conn:
-            return bool((await conn.execute(hot.ALBUMS_IN_FLIGHT, {"job_id": job_id})).scalar())
+        return await sqlite_thread.transaction(self.reader, _in_flight, job_id)
 
     async def album_delivered(
         self,
@@ -121,6 +120,7 @@ class AlbumQueries(StoreBase):
         ended: Mapping[int, Ended] | None = None,
         claim_next: float | None = None,
         hashes: Mapping[int, str] | None = None,
+        then: Callable[[], None] | None = None,
     ) -> AlbumClaim | None:
         """The album is safe at its sink; ``ended`` items (id → state, error, kept file)
         did not go: quarantined, or failed. One transaction, so the job cannot end, and
@@ -128,12 +128,20 @@ class AlbumQueries(StoreBase):
         ``hashes`` (item id → sha256): items staged unhashed, hashed as they were sent.
 
         ``claim_next`` (a lease, in seconds): the same transaction claims the next album
-        to deliver (``claim_delivery``), one commit less per album; None: nothing."""
+        to deliver (``claim_delivery``), one commit less per album; None: nothing.
+        ``then`` (blocking, raising nothing): once all that is committed, in the same
+        hop on SQLite (the album's work files removed: no thread hop of their own)."""
         now = self.clock()
         params = {"album": album_id, "holder": owner, "delivered_ref": ref, "now": now}
         claim = None if claim_next is None else self._delivery_claim_args(owner, claim_next)
-        return await sqlite_thread.transaction(
-            self.engine, _record_delivery, params, dict(ended or {}), claim, dict(hashes or {})
+        return await sqlite_thread.transaction_then(
+            self.engine,
+            then,
+            _record_delivery,
+            params,
+            dict(ended or {}),
+            claim,
+            dict(hashes or {}),
         )
 
     async def album_retry(
@@ -279,6 +287,11 @@ def _split(
         _insert_album(conn, job_id, seq + n, group, row.priority, [item_id], now)
         for n, item_id in enumerate(alone)
     ]
+
+
+def _in_flight(conn: Connection, job_id: int) -> bool:
+    """``albums_in_flight``'s read (on SQLite's thread, on sqlite3 itself)."""
+    return bool(quick.execute(conn, hot.ALBUMS_IN_FLIGHT, {"job_id": job_id}).scalar_one())
 
 
 def _waiting_for(job_id: int, code: str) -> Any:

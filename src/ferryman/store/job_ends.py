@@ -24,7 +24,7 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
-from ferryman.store import hot, sqlite_thread
+from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import JOB_ENDED, event_in
 from ferryman.store.rows import (
@@ -79,9 +79,7 @@ class JobEndQueries(StoreBase):
         ready to end (``finish_jobs`` then ends it), and is everything idle (watches
         first, as ``watches_idle`` and ``idle`` are asked). Three connections a round
         were a tenth of the pipeline benchmark's connections, each closed in a task."""
-        params = {"now": self.clock()}
-        async with self.reader.connect() as conn:
-            return await sqlite_thread.run_sync(conn, _keeper_look, params)
+        return await sqlite_thread.transaction(self.reader, _keeper_look, {"now": self.clock()})
 
     async def settle_ended(self, job_ids: Collection[int], grace: float) -> list[int]:
         """Of ``job_ids``, the ended jobs no step works on any more: their work folders
@@ -195,9 +193,10 @@ class KeeperLook(NamedTuple):
 
 
 def _keeper_look(conn: Connection, params: dict[str, Any]) -> KeeperLook:
-    finishable = conn.execute(hot.FINISHABLE_JOBS).first() is not None
+    """``keeper_look``'s reads (on SQLite's thread, on sqlite3 itself: ``store.quick``)."""
+    finishable = quick.execute(conn, hot.FINISHABLE_JOBS, {}).first() is not None
     idle = (
-        int(conn.execute(hot.WATCHES_BUSY, params).scalar_one()) == 0
-        and int(conn.execute(hot.BUSY_JOBS).scalar_one()) == 0
+        int(quick.execute(conn, hot.WATCHES_BUSY, params).scalar_one()) == 0
+        and int(quick.execute(conn, hot.BUSY_JOBS, {}).scalar_one()) == 0
     )
     return KeeperLook(finishable, idle)

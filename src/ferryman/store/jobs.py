@@ -11,6 +11,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ferryman.errors import FerrymanError
@@ -19,7 +20,7 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.naming import free_job_name
-from ferryman.store import hot, sqlite_thread
+from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
 from ferryman.store.entries import read_ended
@@ -243,9 +244,7 @@ class JobQueries(StoreBase):
 
     async def backlog(self, job_id: int) -> tuple[int, int]:
         """Items of this job whose files still occupy the work area, and their bytes."""
-        async with self.reader.connect() as conn:
-            _, count, size = (await conn.execute(hot.JOB_LOAD, {"job_id": job_id})).one()
-            return int(count), int(size)
+        return await sqlite_thread.transaction(self.reader, _backlog, job_id)
 
     async def active_jobs(self) -> list[int]:
         """Jobs that may have items to seal."""
@@ -276,3 +275,9 @@ class JobQueries(StoreBase):
         async with self.reader.connect() as conn:
             found = await conn.execute(hot.BUSY_JOBS)
             return found.scalar_one() == 0
+
+
+def _backlog(conn: Connection, job_id: int) -> tuple[int, int]:
+    """``backlog``'s read (on SQLite's thread, on sqlite3 itself: ``store.quick``)."""
+    _, count, size = quick.execute(conn, hot.JOB_LOAD, {"job_id": job_id}).one()
+    return int(count), int(size)

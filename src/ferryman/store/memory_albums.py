@@ -3,9 +3,10 @@ sealed (``rules.sealing``) and delivered, conversions, jobs ended (``rules.outco
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
@@ -199,6 +200,7 @@ class MemoryAlbums(MemoryBase):
         ended: Mapping[int, Ended] | None = None,
         claim_next: float | None = None,
         hashes: Mapping[int, str] | None = None,
+        then: Callable[[], None] | None = None,
     ) -> AlbumClaim | None:
         row, now = self.owned("albums", album_id, owner), self.clock()
         row |= {"state": AlbumState.DELIVERED.value, "ref": ref, "delivered_at": now}
@@ -214,13 +216,15 @@ class MemoryAlbums(MemoryBase):
                 item |= {"state": ItemState.DELIVERED.value, "updated_at": now}
             if item["sha256"] is None and item["id"] in hashes:
                 item["sha256"] = hashes[item["id"]]
-        if claim_next is None:
-            return None
-        try:
-            return await self.claim_delivery(owner, claim_next)
-        except Exception:
-            log.exception("claiming the next album failed; the worker claims anew")
-            return None
+        claim = None
+        if claim_next is not None:
+            try:
+                claim = await self.claim_delivery(owner, claim_next)
+            except Exception:
+                log.exception("claiming the next album failed; the worker claims anew")
+        if then is not None:
+            await asyncio.to_thread(then)
+        return claim
 
     async def album_retry(
         self, album_id: int, owner: str, error: FerrymanError, delay: float, *, count: bool = True

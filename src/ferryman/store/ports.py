@@ -8,7 +8,7 @@ the modules name no wider one). Widening a port is a one-line change here, seen 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Table
@@ -154,6 +154,7 @@ class DeliverStore(Leaseholder, Protocol):
         ended: Mapping[int, Ended] | None = None,
         claim_next: float | None = None,
         hashes: Mapping[int, str] | None = None,
+        then: Callable[[], None] | None = None,
     ) -> AlbumClaim | None: ...
     async def room_again(self, job_id: int, code: str) -> bool: ...
     async def album_split(

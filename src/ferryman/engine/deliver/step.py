@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
+import functools
 import logging
 import threading
 import time
@@ -35,6 +36,9 @@ from ferryman.store.rows import Ended
 
 log = logging.getLogger(__name__)
 ROOM = "sink.space_low"  # the destination is full: a wait, never a failure
+# An album of at most this many bytes leaves the work area in its record's hop on the
+# store's thread (photos: a hop less); a bigger one's unlink runs apart, after the record.
+REMOVE_IN_RECORD_MAX = 64 * 1024 * 1024
 
 
 async def warm_sink(ctx: Context, dest: str) -> None:
@@ -181,6 +185,11 @@ async def deliver(
     chain = chain and not ctx.draining and ahead is None
     if before_record is not None:
         await before_record()
+    # Only once the store says the album is safe may its work files go: a small album's
+    # right after the record's commit, in the same hop; a big one's after the keeper is
+    # told (the job may end meanwhile: its folder goes then, these with it). A file moved
+    # to quarantine is already gone from here; the rest of its item's files go too.
+    small = sum(item.size for item in album.items) <= REMOVE_IN_RECORD_MAX
     after = await ctx.deliver_store.album_delivered(
         album.id,
         ctx.owner,
@@ -188,6 +197,7 @@ async def deliver(
         ended=ended,
         claim_next=settings.lease_seconds if chain else None,
         hashes=hashed,
+        then=functools.partial(_remove_work_files, album) if small else None,
     )
     for item_id, (state, error, _) in ended.items():
         if state is ItemState.QUARANTINED:
@@ -198,14 +208,8 @@ async def deliver(
         ctx.bus.publish(JobResumed(job.id))
     if on_recorded is not None:
         on_recorded()
-    # Only now may the work files go: the store says the album is safe. (A file moved to
-    # quarantine is already gone from here; the rest of its item's files go too.) The
-    # job may end meanwhile (``on_recorded``): its folder goes then, these with it.
-    paths = [p for it in album.items for p in it.work_files]
-    try:
-        await asyncio.to_thread(remove_files, paths)
-    except OSError as exc:  # the album is safe; the job's folder goes when it ends
-        log.warning("album %s of job %s: work files not removed: %s", album.seq, job.id, exc)
+    if not small:  # a big file's unlink (20-100 ms a GiB) holds neither the store nor the job's end
+        await asyncio.to_thread(_remove_work_files, album)
     return (False, ahead) if ahead is not None else (chain, after)
 
 
@@ -223,6 +227,15 @@ async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
     sending = _sending(ctx, job.id, claim.album.seq)  # its bytes go now: told now
     told = caption(settings, claim, route.caption_template(settings))
     return await sink.prepare(Delivery(job, claim.album, told, shown, sending))
+
+
+def _remove_work_files(album: Album) -> None:
+    """Blocking, once the album's record is committed: its files leave the work area
+    (one that cannot is logged: the album is safe; the job's folder goes when it ends)."""
+    try:
+        remove_files([p for item in album.items for p in item.work_files])
+    except OSError as exc:
+        log.warning("album %s of job %s: work files not removed: %s", album.seq, album.job_id, exc)
 
 
 def _take_hashes(album: Album, found: Mapping[int, str]) -> dict[int, str]:
