@@ -12,7 +12,7 @@ from ferryman.store import Store
 from ferryman.store.fetches import SMALL_INPUT, InputName
 from ferryman.store.rows import NewItem
 from ferryman.store.schema import fetches, items
-from tests.support.contract import db_url, store
+from tests.support.contract import db_url, sql_only, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
@@ -119,6 +119,43 @@ async def test_several_small_jobs_are_claimed_at_once_for_reading(store: Store) 
     assert await store.claim_jobs("r", 30, 5, small=True) == []
     big = await store.claim_job("r", 30)
     assert big is not None and big.id == made[1].id
+
+
+async def test_idle_claims_of_conversions_and_watches_take_no_write(store: Store) -> None:
+    """With no item deferred and no watch, the convert and watch stages' claims (made
+    after every read's end, and at every poll) only read: they used to queue a write
+    transaction on SQLite's one writer behind the busy stages' commits. With one
+    deferred item or due watch, they still claim it."""
+    sql_only(store, "counts the writer's transactions")
+    if store.reader is store.engine:
+        pytest.skip("SQLite's: PostgreSQL has no one writer to queue on")
+    from sqlalchemy import event
+
+    writes: list[object] = []
+
+    def began(conn: object) -> None:
+        writes.append(conn)
+
+    job = await store.add_job(source="file:///in/a.zip", name="a", dest="library:")
+    event.listen(store.engine.sync_engine, "begin", began)
+    try:
+        assert await store.claim_conversion("c", 30) is None
+        assert await store.claim_watch("w", 30) is None
+        assert writes == []
+    finally:
+        event.remove(store.engine.sync_engine, "begin", began)
+    await store.add_watch(
+        kind="telegram",
+        source="telegram:-1001",
+        dest="library:",
+        every_seconds=60.0,
+        since="all",
+        next_check_at=0.0,
+    )
+    watch = await store.claim_watch("w", 30)
+    assert watch is not None
+    claimed = await store.claim_job("r", 30)
+    assert claimed is not None and claimed.id == job.id
 
 
 async def test_a_fetch_names_its_job_and_keeps_its_note_in_the_write_that_ends_it(

@@ -187,6 +187,19 @@ class StoreBase:
         )
         return (await conn.execute(statement, params)).first()
 
+    async def _none_ready(self, table: Table, ready: str) -> bool:
+        """Whether no row of ``table`` is in the ``ready`` state, read on the reader: the
+        claims of an idle stage (a conversion, a watch, looked for after every read) need
+        not queue on the one writer behind the busy stages' commits when nothing waits.
+        A row made ready just after is the next wake-up's or poll's, as it would be if
+        the claim had run a moment earlier. Always False on a store of one engine
+        (PostgreSQL: claims skip locked rows, no writer to queue on)."""
+        if self.reader is self.engine:
+            return False
+        async with self.reader.connect() as conn:
+            found = await conn.execute(select(table.c.id).where(table.c.state == ready).limit(1))
+            return found.first() is None
+
     async def _claim_many(
         self,
         table: Table,
