@@ -123,7 +123,7 @@ async def until_stopped(ctx: Context, step: Awaitable[T]) -> T:
 async def _fetch(ctx: Context, claimed: Fetch) -> None:
     """One fetch; or, of a source whose fetches share its connections (``Pooled``:
     Telegram's), up to its ``fetches_at_once``: more of its schemes are claimed as
-    long as they are queued, each settled as it ends, so 200 links go 24 at a time
+    long as they are queued, each settled as it ends, so 200 links go 48 at a time
     through one pool instead of one a worker."""
     at_once, schemes = await fetch.pooled(ctx, claimed)
     lease = await lease_seconds(ctx)
