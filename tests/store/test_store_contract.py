@@ -15,7 +15,7 @@ from ferryman.store import Store
 from ferryman.store.fetches import SMALL_INPUT, InputName
 from ferryman.store.rows import LeaseLost, NewItem
 from ferryman.store.schema import fetches, items
-from tests.support.contract import db_url, store
+from tests.support.contract import db_url, sql_only, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
@@ -80,6 +80,85 @@ async def test_a_claim_of_small_inputs_takes_only_jobs_fetched_as_one_small_file
     assert await store.claim_job("r", 30, small=True) is None
     first = await store.claim_job("r", 30)
     assert first is not None and first.id == local.id
+
+
+async def test_several_fetches_are_claimed_at_once_in_the_claims_order(store: Store) -> None:
+    """A worker with room for several pooled fetches takes up to that many in one claim,
+    highest priority first then oldest, of its schemes only, each held once."""
+    http = await store.add_job(source="https://h/a.zip", name="a", dest="library:", fetch=True)
+    tg = [
+        await store.add_job(source=f"tg:c/1/{n}", name=f"t{n}", dest="library:", fetch=True)
+        for n in range(5)
+    ]
+    urgent = await store.add_job(
+        source="tg:c/1/9", name="u", dest="library:", fetch=True, priority=5
+    )
+    first = await store.claim_fetches("f", 30, 3, ("tg",))
+    assert [f.job_id for f in first] == [urgent.id, tg[0].id, tg[1].id]
+    rest = await store.claim_fetches("g", 30, 10, ("tg",))
+    assert [f.job_id for f in rest] == [t.id for t in tg[2:]]
+    assert await store.claim_fetches("f", 30, 4, ("tg",)) == []
+    anyone = await store.claim_fetches("f", 30, 4)
+    assert [f.job_id for f in anyone] == [http.id]
+
+
+async def test_several_small_jobs_are_claimed_at_once_for_reading(store: Store) -> None:
+    """The read of small inputs beside each other takes up to its room of them in one
+    claim, in the queue's order; a job still fetched or not small is left."""
+    made = []
+    for n, size in enumerate([10, SMALL_INPUT + 1, 20, 30, None]):
+        made.append(
+            await store.add_job(source=f"https://h/{n}", name=f"j{n}", dest="library:", fetch=True)
+        )
+        if size is None:
+            continue  # still fetched
+        fetch = await store.claim_fetch("f", 30)
+        assert fetch is not None
+        await store.fetch_done(fetch.id, "f", f"/w/{n}", size)
+    two = await store.claim_jobs("r", 30, 2, small=True)
+    assert [j.id for j in two] == [made[0].id, made[2].id]
+    assert all(j.state == JobState.EXPANDING and not j.resumed for j in two)
+    assert [j.id for j in await store.claim_jobs("r", 30, 5, small=True)] == [made[3].id]
+    assert await store.claim_jobs("r", 30, 5, small=True) == []
+    big = await store.claim_job("r", 30)
+    assert big is not None and big.id == made[1].id
+
+
+async def test_idle_claims_of_conversions_and_watches_take_no_write(store: Store) -> None:
+    """With no item deferred and no watch, the convert and watch stages' claims (made
+    after every read's end, and at every poll) only read: they used to queue a write
+    transaction on SQLite's one writer behind the busy stages' commits. With one
+    deferred item or due watch, they still claim it."""
+    sql_only(store, "counts the writer's transactions")
+    if store.reader is store.engine:
+        pytest.skip("SQLite's: PostgreSQL has no one writer to queue on")
+    from sqlalchemy import event
+
+    writes: list[object] = []
+
+    def began(conn: object) -> None:
+        writes.append(conn)
+
+    job = await store.add_job(source="file:///in/a.zip", name="a", dest="library:")
+    event.listen(store.engine.sync_engine, "begin", began)
+    try:
+        assert await store.claim_conversion("c", 30) is None
+        assert await store.claim_watch("w", 30) is None
+        assert writes == []
+    finally:
+        event.remove(store.engine.sync_engine, "begin", began)
+    await store.add_watch(
+        kind="telegram",
+        source="telegram:-1001",
+        dest="library:",
+        every_seconds=60.0,
+        since="all",
+        next_check_at=0.0,
+    )
+    watch = await store.claim_watch("w", 30)
+    assert watch is not None
+    claimed = await store.claim_job("r", 30)
+    assert claimed is not None and claimed.id == job.id
 
 
 async def test_a_fetch_names_its_job_and_keeps_its_note_in_the_write_that_ends_it(

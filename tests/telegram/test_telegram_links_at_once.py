@@ -35,8 +35,21 @@ async def test_links_are_fetched_more_at_once_than_the_fetch_workers(
     files have asked (two workers alone never get there), then all six reach the
     library byte for byte, one job each, each done. The channel, new to the account,
     is learnt by one reading of its dialogs, not one for each link fetched at once."""
+    await _held_until(tmp_path, store, LINKS, HELD_UNTIL)
+
+
+async def test_two_workers_fetch_more_than_sixteen_small_links_at_once(
+    tmp_path: Path, store: Store
+) -> None:
+    """A photo's fetch is mostly round trips and its settle's commit, and its requests
+    share the pool's window: two workers run more than 8 each (17 files ask before any
+    is answered; with 8 a worker, 16 did and the rest waited for an answer)."""
+    await _held_until(tmp_path, store, 18, 17)
+
+
+async def _held_until(tmp_path: Path, store: Store, links: int, held_until: int) -> None:
     async with world_at(tmp_path, link=LinkModel(latency=0.05)) as w:  # fetches overlap
-        photos = [p.read_bytes() for p in make_photo_set(tmp_path / "photos", LINKS)]
+        photos = [p.read_bytes() for p in make_photo_set(tmp_path / "photos", links)]
         posted = [
             channel_posts(
                 w.server, w.poster, w.private, [("", stored_photo(w.server, w.poster, p))]
@@ -54,7 +67,7 @@ async def test_links_are_fetched_more_at_once_than_the_fetch_workers(
         async def held(call: Any, request: Any) -> Any:
             if isinstance(request, functions.upload.GetFileRequest):
                 asking.add(request.location.id)
-                if len(asking) >= HELD_UNTIL:
+                if len(asking) >= held_until:
                     enough.set()
                 await asyncio.wait_for(enough.wait(), 30)
             return await handle(call, request)
@@ -67,7 +80,7 @@ async def test_links_are_fetched_more_at_once_than_the_fetch_workers(
             await asyncio.wait_for(engine.run(until_idle=True), 120)
         finally:
             await engine.ctx.resources.close()
-        assert len(asking) == LINKS
+        assert len(asking) == links
         assert w.server.stats.requests["GetDialogsRequest"] == 1
         for job in jobs:
             assert (await store.get_job(job.id)).state is JobState.DONE

@@ -123,7 +123,7 @@ async def until_stopped(ctx: Context, step: Awaitable[T]) -> T:
 async def _fetch(ctx: Context, claimed: Fetch) -> None:
     """One fetch; or, of a source whose fetches share its connections (``Pooled``:
     Telegram's), up to its ``fetches_at_once``: more of its schemes are claimed as
-    long as they are queued, each settled as it ends, so 200 links go 24 at a time
+    long as they are queued, each settled as it ends, so 200 links go 48 at a time
     through one pool instead of one a worker."""
     at_once, schemes = await fetch.pooled(ctx, claimed)
     lease = await lease_seconds(ctx)
@@ -132,7 +132,7 @@ async def _fetch(ctx: Context, claimed: Fetch) -> None:
         "fetch",
         _fetch_one(ctx, claimed, lease),
         at_once,
-        lambda: ctx.fetch_store.claim_fetch(ctx.owner, lease, schemes),
+        lambda room: ctx.fetch_store.claim_fetches(ctx.owner, lease, room, schemes),
         lambda more: _fetch_one(ctx, more, lease),
     )
 
@@ -142,12 +142,13 @@ async def _grouped(
     name: str,
     first: Awaitable[None],
     at_once: int,
-    claim: Callable[[], Awaitable[T | None]],
+    claim: Callable[[int], Awaitable[list[T]]],
     one: Callable[[T], Awaitable[None]],
 ) -> None:
-    """``first``, and beside it more units claimed by ``claim`` while fewer than
-    ``at_once`` run (none once the engine stops or drains), each run by ``one`` and
-    ended on its own; returns when all have ended. With room for more, a wake-up of
+    """``first``, and beside it more units claimed by ``claim`` (up to the room it is
+    given, in one transaction) while fewer than ``at_once`` run (none once the engine
+    stops or drains), each run by ``one`` and ended on its own; returns when all have
+    ended. With room for more, a wake-up of
     the stage (its ``name``) or its poll looks again before any unit ends: a read
     held long must not keep the jobs fetched meanwhile waiting."""
     running = {asyncio.ensure_future(first)}
@@ -157,12 +158,12 @@ async def _grouped(
         while running:
             mark = ctx.wakeup.mark(name)
             while len(running) < at_once and not (ctx.stopping.is_set() or ctx.draining):
-                more = await claim()
-                if more is None:
+                more = await claim(at_once - len(running))
+                running.update(asyncio.ensure_future(one(unit)) for unit in more)
+                if not more:
                     poll = (await ctx.settings()).poll_seconds
                     looking = asyncio.ensure_future(ctx.wakeup.wait(poll, since=mark, topic=name))
                     break
-                running.add(asyncio.ensure_future(one(more)))
             waits = running if looking is None else {*running, looking}
             ended, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             running -= ended
@@ -217,12 +218,11 @@ async def _unpack(ctx: Context, job: Job) -> None:
     at_once = await read.reads_at_once(ctx, job)
     claimed = 1
 
-    async def claim() -> Job | None:
+    async def claim(room: int) -> list[Job]:
         nonlocal claimed
-        if claimed >= read.READS_A_GROUP:
-            return None
-        more = await ctx.read_store.claim_job(ctx.owner, lease, small=True)
-        claimed += more is not None
+        room = min(room, read.READS_A_GROUP - claimed)
+        more = await ctx.read_store.claim_jobs(ctx.owner, lease, room, small=True) if room else []
+        claimed += len(more)
         return more
 
     await _grouped(

@@ -163,9 +163,9 @@ class TelegramLinkSource:
     description = "https://t.me/c/ID/N or t.me/NAME/N: a Telegram message's file"
     shown_as = "t.me message links"
     access = Access.FETCH
-    # Fetched at once by one fetch worker (``sources.base.Pooled``): a message's photo is
-    # two round trips, its requests share the pool's IN_FLIGHT, its big files BIG_AT_ONCE.
-    fetches_at_once = 8
+    # At once a fetch worker (``Pooled``): a photo is 2 round trips and a commit (which holds
+    # a slot, not a request); requests share the pool's IN_FLIGHT, big files BIG_AT_ONCE.
+    fetches_at_once = 16
 
     def recognise(self, raw: str) -> str | None:
         ref = parse_link(raw)

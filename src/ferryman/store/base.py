@@ -16,6 +16,7 @@ from sqlalchemy import (
     BindParameter,
     Float,
     FromClause,
+    Integer,
     Row,
     String,
     Table,
@@ -62,7 +63,7 @@ class StoreBase:
         # Reads need no write lock: on SQLite they get an engine that begins deferred.
         self.reader = reader or engine
         self.clock = clock
-        self._claims: dict[tuple[str, str, str, bool, str], Any] = {}  # see _claim
+        self._claims: dict[tuple[str, str, str, bool, str, bool], Any] = {}  # see _claim
 
     async def nudge(self) -> None:
         """Tell running engines (other processes, other machines) that work was added:
@@ -186,6 +187,51 @@ class StoreBase:
         )
         return (await conn.execute(statement, params)).first()
 
+    async def _none_ready(self, table: Table, ready: str) -> bool:
+        """Whether no row of ``table`` is in the ``ready`` state, read on the reader: the
+        claims of an idle stage (a conversion, a watch, looked for after every read) need
+        not queue on the one writer behind the busy stages' commits when nothing waits.
+        A row made ready just after is the next wake-up's or poll's, as it would be if
+        the claim had run a moment earlier. Always False on a store of one engine
+        (PostgreSQL: claims skip locked rows, no writer to queue on)."""
+        if self.reader is self.engine:
+            return False
+        async with self.reader.connect() as conn:
+            found = await conn.execute(select(table.c.id).where(table.c.state == ready).limit(1))
+            return found.first() is None
+
+    async def _claim_many(
+        self,
+        table: Table,
+        ready: str,
+        busy: str,
+        owner: str,
+        lease_seconds: float,
+        limit: int,
+        where: Callable[[], Iterable[Any]] = tuple,
+        started: bool = False,
+        now: float | None = None,
+        variant: str = "",
+    ) -> list[Row[Any]]:
+        """Up to ``limit`` claimable rows in one transaction, in the claims' order:
+        a worker that runs several units at once takes them with one commit, not one each."""
+        if limit <= 1:
+            one = await self._claim(
+                table, ready, busy, owner, lease_seconds, where, started, now, variant
+            )
+            return [] if one is None else [one]
+        statement, params = self._claim_args(
+            table, ready, busy, owner, lease_seconds, where, started, now, variant, many=True
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(statement, params | {"claim_limit": limit})).all()
+        order = _TURNS.get(table.name)
+
+        def rank(row: Row[Any]) -> tuple[Any, ...]:
+            return (-row.priority, row._mapping[order] if order else 0, row.id)
+
+        return sorted(rows, key=rank)
+
     def _claim_args(
         self,
         table: Table,
@@ -197,13 +243,15 @@ class StoreBase:
         started: bool = False,
         now: float | None = None,
         variant: str = "",
+        many: bool = False,
     ) -> tuple[Any, dict[str, Any]]:
         """The claim's statement (built once per kind) and its parameters for ``now``
-        (the clock's time unless given)."""
-        key = (table.name, ready, busy, started, variant)
+        (the clock's time unless given); ``many``: of up to ``claim_limit`` rows."""
+        key = (table.name, ready, busy, started, variant, many)
         statement = self._claims.get(key)
         if statement is None:
-            statement = self._claims[key] = _claim_statement(table, ready, busy, where, started)
+            statement = _claim_statement(table, ready, busy, where, started, many)
+            self._claims[key] = statement
         now = self.clock() if now is None else now
         params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
         return statement, params
@@ -265,26 +313,36 @@ def _turn(table: Table) -> list[Any]:
     return [] if column is None else [table.c[column]]
 
 
-def claim_pick(table: Table, ready: str, where: Callable[[], Iterable[Any]] = tuple) -> Any:
-    """The first claimable row's id, in the claims' order: a ``*_claim`` index on
-    (state, priority DESC, turn, id) reads it without sorting (schema step 11)."""
+def claim_pick(
+    table: Table, ready: str, where: Callable[[], Iterable[Any]] = tuple, many: bool = False
+) -> Any:
+    """The first claimable row's id (``many``: the first ``claim_limit``), in the
+    claims' order: a ``*_claim`` index on (state, priority DESC, turn, id) reads it
+    without sorting (schema step 11)."""
     now: BindParameter[float] = bindparam("claim_now", type_=Float)
     return (
         select(table.c.id)
         .where(table.c.state == ready, table.c.not_before <= now, *where())
         .order_by(table.c.priority.desc(), *_turn(table), table.c.id)
-        .limit(1)
+        .limit(bindparam("claim_limit", type_=Integer) if many else 1)
         .with_for_update(skip_locked=True)
     )
 
 
 def _claim_statement(
-    table: Table, ready: str, busy: str, where: Callable[[], Iterable[Any]], started: bool
+    table: Table,
+    ready: str,
+    busy: str,
+    where: Callable[[], Iterable[Any]],
+    started: bool,
+    many: bool = False,
 ) -> Any:
-    """``UPDATE … WHERE id = (the first claimable row) RETURNING …``, with the time, the
-    owner and the lease's end as parameters."""
+    """``UPDATE … WHERE id = (the first claimable row) RETURNING …`` (``many``: ``id IN``
+    the first ``claim_limit``), with the time, the owner and the lease's end as
+    parameters."""
     now: BindParameter[float] = bindparam("claim_now", type_=Float)
-    pick = claim_pick(table, ready, where).scalar_subquery()
+    picked = claim_pick(table, ready, where, many)
+    chosen = table.c.id.in_(picked) if many else table.c.id == picked.scalar_subquery()
     values: dict[str, Any] = {
         "state": busy,
         "owner": bindparam("claim_owner", type_=String),
@@ -294,4 +352,4 @@ def _claim_statement(
         values["started_at"] = func.coalesce(table.c.started_at, now)
         values["wait_reason"] = None
         values["blocked"] = False
-    return update(table).where(table.c.id == pick).values(**values).returning(*table.c)
+    return update(table).where(chosen).values(**values).returning(*table.c)

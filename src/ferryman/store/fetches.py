@@ -101,6 +101,14 @@ class FetchQueries(StoreBase):
         """A queued fetch of a running (not paused, not ended) job, highest priority
         first; with ``schemes``, only of a job whose source has one of them (the fetches
         that share one source's connections: ``sources.base.Pooled``)."""
+        claimed = await self.claim_fetches(owner, lease_seconds, 1, schemes)
+        return claimed[0] if claimed else None
+
+    async def claim_fetches(
+        self, owner: str, lease_seconds: float, limit: int, schemes: tuple[str, ...] = ()
+    ) -> list[Fetch]:
+        """Up to ``limit`` fetches as ``claim_fetch`` takes them, in one transaction: a
+        worker running several pooled fetches at once claims them with one commit."""
 
         def where() -> list[Any]:
             runs = [self._job_runs(fetches)]
@@ -109,10 +117,10 @@ class FetchQueries(StoreBase):
             theirs = or_(*(jobs.c.source.startswith(f"{scheme}:") for scheme in schemes))
             return [*runs, select(jobs.c.id).where(jobs.c.id == fetches.c.job_id, theirs).exists()]
 
-        row = await self._claim(
-            fetches, QUEUED, FETCHING, owner, lease_seconds, where, variant=",".join(schemes)
+        rows = await self._claim_many(
+            fetches, QUEUED, FETCHING, owner, lease_seconds, limit, where, variant=",".join(schemes)
         )
-        return _fetch(row) if row is not None else None
+        return [_fetch(row) for row in rows]
 
     async def fetching_jobs(self) -> set[int]:
         """Jobs whose input is being fetched now (``status`` shows them as such)."""

@@ -56,6 +56,8 @@ class ItemQueries(StoreBase):
 
     async def claim_conversion(self, owner: str, lease_seconds: float) -> Item | None:
         """A deferred item, but only while no deliverable work waits anywhere."""
+        if await self._none_ready(items, ItemState.CONVERT):
+            return None
         row = await self._claim(
             items,
             ItemState.CONVERT,

@@ -125,28 +125,36 @@ class JobQueries(StoreBase):
         """A queued job for the unpack stage, highest priority first; ``resumed`` when it
         had started before (its ``started_at`` is older than this claim). ``small``:
         only a job whose input was fetched as one small file (``fetches.small_input``)."""
+        claimed = await self.claim_jobs(owner, lease_seconds, 1, small=small)
+        return claimed[0] if claimed else None
+
+    async def claim_jobs(
+        self, owner: str, lease_seconds: float, limit: int, small: bool = False
+    ) -> list[Job]:
+        """Up to ``limit`` jobs as ``claim_job`` takes them, in its order, in one
+        transaction: a read of several small jobs at once claims them with one commit."""
         now = self.clock()
 
         def where() -> list[Any]:
             ready = [jobs.c.paused.is_(False), ~unfinished_fetch()]
             return [*ready, small_input()] if small else ready
 
-        row = await self._claim(
+        rows = await self._claim_many(
             jobs,
             JobState.QUEUED,
             JobState.EXPANDING,
             owner,
             lease_seconds,
+            limit,
             where,
             started=True,
             now=now,
             variant="small" if small else "",
         )
-        if row is None:
-            return None
-        job = job_from_row(row)
-        job.resumed = job.started_at != now
-        return job
+        claimed = [job_from_row(row) for row in rows]
+        for job in claimed:
+            job.resumed = job.started_at != now
+        return claimed
 
     async def finish_expansion(
         self,

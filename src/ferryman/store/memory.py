@@ -91,6 +91,18 @@ class MemoryStore(MemoryChat):
         )
 
     async def claim_job(self, owner: str, lease_seconds: float, small: bool = False) -> Job | None:
+        claimed = await self.claim_jobs(owner, lease_seconds, 1, small=small)
+        return claimed[0] if claimed else None
+
+    async def claim_jobs(
+        self, owner: str, lease_seconds: float, limit: int, small: bool = False
+    ) -> list[Job]:
+        claimed: list[Job] = []
+        while len(claimed) < limit and (one := await self._claim_job(owner, lease_seconds, small)):
+            claimed.append(one)
+        return claimed
+
+    async def _claim_job(self, owner: str, lease_seconds: float, small: bool) -> Job | None:
         now = self.clock()
 
         def ready(job: Row) -> bool:
@@ -286,6 +298,22 @@ class MemoryStore(MemoryChat):
 
     async def claim_fetch(
         self, owner: str, lease_seconds: float, schemes: tuple[str, ...] = ()
+    ) -> Fetch | None:
+        claimed = await self.claim_fetches(owner, lease_seconds, 1, schemes)
+        return claimed[0] if claimed else None
+
+    async def claim_fetches(
+        self, owner: str, lease_seconds: float, limit: int, schemes: tuple[str, ...] = ()
+    ) -> list[Fetch]:
+        claimed: list[Fetch] = []
+        while len(claimed) < limit and (
+            one := await self._claim_fetch(owner, lease_seconds, schemes)
+        ):
+            claimed.append(one)
+        return claimed
+
+    async def _claim_fetch(
+        self, owner: str, lease_seconds: float, schemes: tuple[str, ...]
     ) -> Fetch | None:
         prefixes = tuple(f"{scheme}:" for scheme in schemes)
 

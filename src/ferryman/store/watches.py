@@ -179,6 +179,8 @@ class WatchQueries(StoreBase):
         """A due, unpaused watch nobody checks now (or, with ``watch_id``, that one
         whenever it is due: ``watch check ID``), leased to ``owner``."""
         if watch_id is None:
+            if await self._none_ready(watches, IDLE):
+                return None
             row = await self._claim(
                 watches,
                 IDLE,
