@@ -7,12 +7,20 @@ import asyncio
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from ferryman.config import Settings
-from ferryman.config_sections import PHONE_THREADS, SERVER_FETCHES, default_fetches, default_threads
+from ferryman.config_sections import (
+    PHONE_LOOKAHEAD,
+    PHONE_THREADS,
+    SERVER_FETCHES,
+    default_fetches,
+    default_lookahead,
+    default_threads,
+)
 from ferryman.device import conditions
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
@@ -20,9 +28,9 @@ from ferryman.engine.ops import intake
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
 from ferryman.phone import on_phone
-from ferryman.samples import make_photo_set, make_zip
+from ferryman.samples import make_photo_set, make_video, make_zip
 from ferryman.store import Store
-from tests.support.engine_helpers import library_files
+from tests.support.engine_helpers import library_files, run_until_idle
 from tests.support.httpserve import serving
 from tests.support.waiting import eventually
 
@@ -257,3 +265,27 @@ def test_every_part_tells_a_phone_the_same_way(
     assert on_phone() is phone
     assert default_fetches() == (1 if phone else SERVER_FETCHES)
     assert default_threads() == (PHONE_THREADS if phone else 0)  # FFmpeg's threads cost memory
+    assert default_lookahead() == (PHONE_LOOKAHEAD if phone else None)  # so do x264's frames
+
+
+async def test_a_phones_encoder_settings_reach_the_transcode(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """The convert stage hands ``convert.threads`` and ``convert.lookahead`` (a phone's
+    defaults: 2 and 5, for memory) to x264, which writes them into the stream (an SEI)."""
+    convert = settings.convert.model_copy(update={"threads": PHONE_THREADS, "lookahead": 4})
+    settings = settings.model_copy(update={"convert": convert})
+    clip = make_video(tmp_path / "h.mkv", 3, vcodec="libx265", acodec=None)
+    store = await Store.open(settings.database)
+    try:
+        await intake.add_source(store, str(clip))
+        await run_until_idle(store, settings)
+    finally:
+        await store.close()
+    [converted] = library_files(settings.library)
+    assert converted["actions"] == ["transcode"]
+    written = await asyncio.to_thread(Path(converted["path"]).read_bytes)
+    assert set(re.findall(rb" (?:threads|rc_lookahead)=\d+ ", written)) == {
+        f" threads={PHONE_THREADS} ".encode(),
+        b" rc_lookahead=4 ",
+    }

@@ -35,12 +35,18 @@ class EncodeSettings:
     # ``convert.threads``). Out of the repr, which names the parts' folder: the parts
     # are the same whatever the threads, and a change must not discard them.
     threads: int = field(default=0, repr=False)
+    # x264's lookahead in frames (None: the preset's; ``convert.lookahead``): each frame
+    # it holds costs memory, and so does the queue feeding a lookahead thread, which a
+    # set lookahead turns off. Out of the repr, as ``threads``: parts still join.
+    lookahead: int | None = field(default=None, repr=False)
 
     def x264_options(self) -> dict[str, str]:
         """Encoder options; a cap keeps CRF's quality where it fits and limits the peaks."""
         options = {"crf": str(self.crf), "preset": self.preset}
         if self.max_bitrate:
             options |= {"maxrate": str(self.max_bitrate), "bufsize": str(self.max_bitrate)}
+        if self.lookahead is not None:
+            options |= {"rc-lookahead": str(self.lookahead), "x264-params": "sync-lookahead=0"}
         return options
 
 

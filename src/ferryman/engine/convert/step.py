@@ -198,6 +198,7 @@ async def _encode(
             cfg.audio_bitrate,
             max_bitrate=_bitrate_cap(item, settings, policy),
             threads=cfg.threads,
+            lookahead=cfg.lookahead,
         )
         kwargs.update(
             workdir=_parts_dir(src, encode, settings.media.segment_seconds),
