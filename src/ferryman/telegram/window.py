@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 
 GAIN = 2.0  # parts in flight up to twice the bandwidth-delay product (BBR's cwnd gain)
+QUEUE = 0.5  # or up to the product plus this many seconds of the link's rate, if more
 FLOOR = 4  # never fewer: a stalled event loop must not leave a slow link idle
 RTT_SPAN = 10.0  # seconds a smallest round trip stands before it is measured again
 BW_ROUNDS = 10  # the delivery rate is the best of this many smallest round trips' samples
@@ -147,9 +148,12 @@ class LinkEstimate:
     Each acknowledged part gives a delivery rate (bytes acknowledged between its send and
     its answer over that time) and a round trip; the link carries the best rate of the
     last few round trips times the smallest round trip. Parts in flight are held to
-    ``GAIN`` times that, so the queue ahead of any request is about one round trip, not
-    a fixed window's worth (32 parts of 512 KiB are 8 s at 2 MB/s). The gain also lets
-    an unmeasured or idle-started link double its rate each round trip. The smallest
+    ``GAIN`` times that or to that plus ``QUEUE`` seconds of the rate, whichever is more,
+    so the queue ahead of any request is about a round trip or half a second, not a
+    fixed window's worth (32 parts of 512 KiB are 8 s at 2 MB/s). The gain lets an
+    unmeasured or idle-started link double its rate each round trip; the half second
+    keeps a fast link's window full when a busy machine answers late (round trips far
+    over the smallest, which the product alone would read as a slower link). The smallest
     round trip is measured again every ``RTT_SPAN`` seconds with the window at half the
     product for one round trip (the queue drained): a standing queue would otherwise
     grow the estimate it is made from.
@@ -176,7 +180,8 @@ class LinkEstimate:
         product = self.rate * self.rtt / self.part_size
         if self._probe:
             return max(1, int(product / 2))
-        return max(FLOOR, math.ceil(GAIN * product))
+        queue = self.rate * QUEUE / self.part_size
+        return max(FLOOR, math.ceil(max(GAIN * product, product + queue)))
 
     def sending(self, now: float, idle: bool) -> Sent:
         if idle:  # nothing else in flight: the rate is measured from here, not the last answer
