@@ -21,6 +21,7 @@ QUEUE = 0.5  # or up to the product plus this many seconds of the link's rate, i
 FLOOR = 4  # never fewer: a stalled event loop must not leave a slow link idle
 RTT_SPAN = 10.0  # seconds a smallest round trip stands before it is measured again
 BW_ROUNDS = 10  # the delivery rate is the best of this many smallest round trips' samples
+BW_KEEP = 8  # samples kept however old: an idle spell does not forget the rate
 
 
 class Window:
@@ -168,14 +169,17 @@ class LinkEstimate:
         self._delivered = 0
         self._delivered_at = 0.0
         self._first_sent_at = 0.0
+        self.queued = False  # a round trip came back QUEUE over the smallest: a queue formed
 
     @property
     def rate(self) -> float:
         return max((r for _, r in self._rates), default=0.0)
 
     def parts(self) -> int:
-        """Parts that may be in flight: a large number until something was measured."""
-        if not self._rates or math.isinf(self.rtt):
+        """Parts that may be in flight: unbounded (the AIMD window rules) until a queue was
+        seen: a link the window does not overfill needs no bound, and the first answers
+        measure the window, not the link."""
+        if not self.queued or not self._rates:
             return 1 << 30
         product = self.rate * self.rtt / self.part_size
         if self._probe:
@@ -200,5 +204,6 @@ class LinkEstimate:
         if interval > 0:
             self._rates.append((now, (self._delivered - sent.delivered) / interval))
         span = max(1.0, BW_ROUNDS * self.rtt)
-        while len(self._rates) > 1 and now - self._rates[0][0] > span:
+        while len(self._rates) > BW_KEEP and now - self._rates[0][0] > span:
             self._rates.popleft()
+        self.queued = self.queued or rtt > self.rtt + QUEUE
