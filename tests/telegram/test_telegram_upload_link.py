@@ -73,13 +73,14 @@ def test_a_fast_link_still_fills_the_window() -> None:
 
 
 def test_a_busy_machine_answering_late_does_not_starve_a_fast_link() -> None:
-    # Answers up to 0.4 s late (a loaded event loop): round trips average three times
-    # the smallest, and twice the product alone would shrink the window round after
-    # round; the half second of queue keeps it as busy as the fixed window of 32.
-    adaptive = Link(100e6, 0.05, late=0.4)
+    # Answers up to 0.8 s late (a loaded event loop): round trips average four times the
+    # smallest, read as a queue, and twice the product alone would shrink the window
+    # round after round; the half second of queue keeps it as busy as the fixed 32.
+    adaptive = Link(100e6, 0.05, late=0.8)
     adaptive.run(20.0)
-    fixed = Link(100e6, 0.05, late=0.4, fixed=DEFAULT_IN_FLIGHT)
+    fixed = Link(100e6, 0.05, late=0.8, fixed=DEFAULT_IN_FLIGHT)
     fixed.run(20.0)
+    assert adaptive.estimate.queued
     assert adaptive.sent / adaptive.now > 0.95 * fixed.sent / fixed.now
 
 

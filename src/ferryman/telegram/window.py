@@ -154,7 +154,9 @@ class LinkEstimate:
     fixed window's worth (32 parts of 512 KiB are 8 s at 2 MB/s). The gain lets an
     unmeasured or idle-started link double its rate each round trip; the half second
     keeps a fast link's window full when a busy machine answers late (round trips far
-    over the smallest, which the product alone would read as a slower link). The smallest
+    over the smallest, which the product alone would read as a slower link). No bound
+    until a round trip comes back ``QUEUE`` over the smallest: a link the window does
+    not overfill needs none. The smallest
     round trip is measured again every ``RTT_SPAN`` seconds with the window at half the
     product for one round trip (the queue drained): a standing queue would otherwise
     grow the estimate it is made from.
