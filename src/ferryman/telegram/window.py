@@ -156,10 +156,9 @@ class LinkEstimate:
     keeps a fast link's window full when a busy machine answers late (round trips far
     over the smallest, which the product alone would read as a slower link). No bound
     until a round trip comes back ``QUEUE`` over the smallest: a link the window does
-    not overfill needs none. The smallest
-    round trip is measured again every ``RTT_SPAN`` seconds with the window at half the
-    product for one round trip (the queue drained): a standing queue would otherwise
-    grow the estimate it is made from.
+    not overfill needs none. The smallest round trip is measured again every
+    ``RTT_SPAN`` seconds with the window at half the product for one round trip (the
+    queue drained): a standing queue would otherwise grow the estimate it is made from.
     """
 
     def __init__(self, part_size: int) -> None:
