@@ -19,7 +19,8 @@ from dataclasses import dataclass
 GAIN = 2.0  # parts in flight up to twice the bandwidth-delay product (BBR's cwnd gain)
 QUEUE = 0.5  # or up to the product plus this many seconds of the link's rate, if more
 FLOOR = 4  # never fewer: a stalled event loop must not leave a slow link idle
-RTT_SPAN = 10.0  # seconds a smallest round trip stands before it is measured again
+RTT_SPAN = 30.0  # seconds a smallest round trip stands unconfirmed before it is measured again
+NEAR = 1.25  # a round trip within this of the smallest confirms it (the link drained by itself)
 BW_ROUNDS = 10  # the delivery rate is the best of this many smallest round trips' samples
 BW_KEEP = 8  # samples kept however old: an idle spell does not forget the rate
 
@@ -156,9 +157,10 @@ class LinkEstimate:
     keeps a fast link's window full when a busy machine answers late (round trips far
     over the smallest, which the product alone would read as a slower link). No bound
     until a round trip comes back ``QUEUE`` over the smallest: a link the window does
-    not overfill needs none. The smallest round trip is measured again every
-    ``RTT_SPAN`` seconds with the window at half the product for one round trip (the
-    queue drained): a standing queue would otherwise grow the estimate it is made from.
+    not overfill needs none. The smallest round trip, unseen (even nearly) for
+    ``RTT_SPAN`` seconds, is measured again with the window at half the product for one
+    round trip (the queue drained): a standing queue would otherwise grow the estimate
+    it is made from.
     """
 
     def __init__(self, part_size: int) -> None:
@@ -199,6 +201,8 @@ class LinkEstimate:
         rtt = now - sent.at
         if (sent.probing and self._probe) or rtt <= self.rtt:  # a probe's: the queue drained
             self.rtt, self._rtt_at, self._probe = rtt, now, False
+        elif rtt <= NEAR * self.rtt:
+            self._rtt_at, self._probe = now, False
         elif now - self._rtt_at > RTT_SPAN:
             self._probe = True  # the smallest round trip is stale: drain and measure it
         interval = max(now - sent.delivered_at, sent.at - sent.first_sent_at)
