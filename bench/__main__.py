@@ -200,6 +200,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="telegram: leave out the big file through the whole engine",
     )
     parser.add_argument(
+        "--trip-slower",
+        choices=["both", "down", "up"],
+        default="both",
+        help="trip: only the row where this link is the slower one (both)",
+    )
+    parser.add_argument(
+        "--trip-profile",
+        choices=["both", "phone", "server"],
+        default="both",
+        help="trip: only this profile's ferryman runs (both)",
+    )
+    parser.add_argument(
         "--interval", type=float, default=0.05, help="memory: sampling period in seconds (0.05)"
     )
     parser.add_argument(

@@ -169,6 +169,8 @@ def run(args: argparse.Namespace) -> Result:
     notes: list[str] = []
     with scratch("trip", args.tmp_dir, args.keep) as tmp:
         for down0, up0 in LINKS:
+            if args.trip_slower != "both" and (down0 < up0) != (args.trip_slower == "down"):
+                continue
             down, up = down0 * MB * scale, up0 * MB * scale
             row = _row(args, media, tmp, down, up, table, result)
             if row is not None:
@@ -228,6 +230,8 @@ def _row(
         args.downlink_pid = link.proc.pid
         lines = []
         for profile in PROFILES:
+            if args.trip_profile not in ("both", profile):
+                continue
             runs = []
             for n in range(args.repeat):
                 progress(f"trip: ferryman, {profile} profile, run {n + 1}/{args.repeat}")

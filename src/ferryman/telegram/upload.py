@@ -35,12 +35,13 @@ from ferryman.errors import FerrymanError
 from ferryman.telegram.client import Dialer
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.pool import SenderPool
-from ferryman.telegram.window import Window
+from ferryman.telegram.window import LinkEstimate, Window
 
 SMALL_FILE_MAX = 10 * 1024 * 1024  # above this, saveBigFilePart and InputFileBig
 MAX_PART = 512 * 1024
 # 8 connections x 4 parts: at 50 ms one way and 100 Mbit/s a connection, a round trip
-# plus a part's own 42 ms on the wire needs ~27 parts in flight to fill 800 Mbit/s.
+# plus a part's own 42 ms on the wire needs ~27 parts in flight to fill 800 Mbit/s. The
+# ceiling: a slower link's estimate holds fewer in flight (``telegram/window.py``).
 DEFAULT_IN_FLIGHT = 32
 PART_RETRIES = 5  # per part, for server errors and for dropped connections each
 READ_AHEAD = 4  # parts read and waiting for a free slot in the window
@@ -240,7 +241,9 @@ class Uploader:
         self._max_inline_wait = max_inline_wait
         self._on_wait = on_wait
         self._retry_delay = retry_delay  # before the first retry of a server error, doubling
-        self._window = Window(min(max_in_flight, 2 * connections), max_in_flight)
+        self._window = Window(
+            min(max_in_flight, 2 * connections), max_in_flight, LinkEstimate(part_size)
+        )
         self._last_stats: UploadStats | None = None
 
     @property
@@ -366,6 +369,7 @@ class Uploader:
                 window.release()
                 raise
             job.serials.add(lane.serial)
+            stamp = window.sending()
             if sent:
                 job.resent += 1
             sent = True
@@ -382,6 +386,7 @@ class Uploader:
                 window.release()
             if error is None:
                 window.succeeded(epoch)
+                window.delivered(stamp, len(data))
                 job.sent_bytes += len(data)
                 if job.progress is not None:
                     job.progress(job.sent_bytes, job.parts.size)

@@ -4,11 +4,25 @@ It grows by one per acknowledged part until the first flood wait (slow start: a 
 trip doubles it), then by one after a window's worth of acknowledged parts, and halves
 on a flood wait; a wait holds every upload until it has passed. Several files upload
 through one window, so it bounds the account's parts in flight (``telegram/upload.py``).
+Below that, :class:`LinkEstimate` keeps the parts in flight near what the link carries in
+a round trip: on a slow uplink a fixed window is a queue that every other request (an
+album's ``uploadMedia`` and send) waits behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+from collections import deque
+from dataclasses import dataclass
+
+GAIN = 2.0  # parts in flight up to twice the bandwidth-delay product (BBR's cwnd gain)
+QUEUE = 0.5  # or up to the product plus this many seconds of the link's rate, if more
+FLOOR = 4  # never fewer: a stalled event loop must not leave a slow link idle
+RTT_SPAN = 30.0  # seconds a smallest round trip stands unconfirmed before it is measured again
+NEAR = 1.25  # a round trip within this of the smallest confirms it (the link drained by itself)
+BW_ROUNDS = 10  # the delivery rate is the best of this many smallest round trips' samples
+BW_KEEP = 8  # samples kept however old: an idle spell does not forget the rate
 
 
 class Window:
@@ -25,7 +39,8 @@ class Window:
     ceiling for good, so the window never grows back into it.
     """
 
-    def __init__(self, size: int, ceiling: int) -> None:
+    def __init__(self, size: int, ceiling: int, link: LinkEstimate | None = None) -> None:
+        self.link = link
         self.ceiling = max(1, ceiling)
         self.size = max(1, min(size, self.ceiling))
         self.in_flight = 0
@@ -41,7 +56,7 @@ class Window:
         loop = asyncio.get_running_loop()
         while True:
             now = loop.time()
-            if self._holds == 0 and now >= self._resume_at and self.in_flight < self.size:
+            if self._holds == 0 and now >= self._resume_at and self.in_flight < self.limit:
                 break
             timeout = None
             if self._holds == 0 and now < self._resume_at:
@@ -54,6 +69,27 @@ class Window:
                 self._waiters.remove(waiter)
         self.in_flight += 1
         return self.epoch
+
+    @property
+    def limit(self) -> int:
+        """Parts that may be in flight now: the AIMD size, or fewer if the link needs fewer."""
+        if self.link is None:
+            return self.size
+        return max(1, min(self.size, self.link.parts()))
+
+    def sending(self) -> Sent | None:
+        """Note a part going out now (after :meth:`acquire`): for :meth:`delivered`."""
+        if self.link is None:
+            return None
+        return self.link.sending(asyncio.get_running_loop().time(), self.in_flight <= 1)
+
+    def delivered(self, sent: Sent | None, nbytes: int) -> None:
+        """A part noted by :meth:`sending` was acknowledged: the link's estimate moves."""
+        if self.link is not None and sent is not None:
+            before = self.link.parts()
+            self.link.delivered(sent, nbytes, asyncio.get_running_loop().time())
+            if self.link.parts() > before:
+                self._wake()
 
     def release(self) -> None:
         self.in_flight -= 1
@@ -95,3 +131,84 @@ class Window:
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the link's counters were as a part went out (BBR's per-packet state)."""
+
+    at: float
+    delivered: int  # bytes acknowledged before it went
+    delivered_at: float  # when the last of those was
+    first_sent_at: float  # when the last acknowledged part had gone out
+    probing: bool  # sent while the window was down to measure the round trip
+
+
+class LinkEstimate:
+    """The link's bandwidth-delay product, from acknowledgements (BBR's model, simplified).
+
+    Each acknowledged part gives a delivery rate (bytes acknowledged between its send and
+    its answer over that time) and a round trip; the link carries the best rate of the
+    last few round trips times the smallest round trip. Parts in flight are held to
+    ``GAIN`` times that or to that plus ``QUEUE`` seconds of the rate, whichever is more,
+    so the queue ahead of any request is about a round trip or half a second, not a
+    fixed window's worth (32 parts of 512 KiB are 8 s at 2 MB/s). The gain lets an
+    unmeasured or idle-started link double its rate each round trip; the half second
+    keeps a fast link's window full when a busy machine answers late (round trips far
+    over the smallest, which the product alone would read as a slower link). No bound
+    until a round trip comes back ``QUEUE`` over the smallest: a link the window does
+    not overfill needs none. The smallest round trip, unseen (even nearly) for
+    ``RTT_SPAN`` seconds, is measured again with the window at half the product for one
+    round trip (the queue drained): a standing queue would otherwise grow the estimate
+    it is made from.
+    """
+
+    def __init__(self, part_size: int) -> None:
+        self.part_size = part_size
+        self.rtt = math.inf  # the smallest round trip seen (seconds)
+        self._rtt_at = 0.0  # when it was seen
+        self._probe = False
+        self._rates: deque[tuple[float, float]] = deque()  # (when, bytes a second)
+        self._delivered = 0
+        self._delivered_at = 0.0
+        self._first_sent_at = 0.0
+        self.queued = False  # a round trip came back QUEUE over the smallest: a queue formed
+
+    @property
+    def rate(self) -> float:
+        return max((r for _, r in self._rates), default=0.0)
+
+    def parts(self) -> int:
+        """Parts that may be in flight: unbounded (the AIMD window rules) until a queue was
+        seen: a link the window does not overfill needs no bound, and the first answers
+        measure the window, not the link."""
+        if not self.queued or not self._rates:
+            return 1 << 30
+        product = self.rate * self.rtt / self.part_size
+        if self._probe:
+            return max(1, int(product / 2))
+        queue = self.rate * QUEUE / self.part_size
+        return max(FLOOR, math.ceil(max(GAIN * product, product + queue)))
+
+    def sending(self, now: float, idle: bool) -> Sent:
+        if idle:  # nothing else in flight: the rate is measured from here, not the last answer
+            self._delivered_at = self._first_sent_at = now
+        return Sent(now, self._delivered, self._delivered_at, self._first_sent_at, self._probe)
+
+    def delivered(self, sent: Sent, nbytes: int, now: float) -> None:
+        self._delivered += nbytes
+        self._delivered_at, self._first_sent_at = now, sent.at
+        rtt = now - sent.at
+        if (sent.probing and self._probe) or rtt <= self.rtt:  # a probe's: the queue drained
+            self.rtt, self._rtt_at, self._probe = rtt, now, False
+        elif rtt <= NEAR * self.rtt:
+            self._rtt_at, self._probe = now, False
+        elif now - self._rtt_at > RTT_SPAN:
+            self._probe = True  # the smallest round trip is stale: drain and measure it
+        interval = max(now - sent.delivered_at, sent.at - sent.first_sent_at)
+        if interval > 0:
+            self._rates.append((now, (self._delivered - sent.delivered) / interval))
+        span = max(1.0, BW_ROUNDS * self.rtt)
+        while len(self._rates) > BW_KEEP and now - self._rates[0][0] > span:
+            self._rates.popleft()
+        self.queued = self.queued or rtt > self.rtt + QUEUE
