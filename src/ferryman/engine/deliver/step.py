@@ -127,8 +127,9 @@ async def deliver(
     sent; the album it claims is the one returned, whatever happens to this one.
     ``prepared``: the album was prepared ahead, with the hashes that took (item id →
     sha256); its preparation is then not repeated before the next album is claimed.
-    ``on_recorded``: called once the album is recorded and told, before its work files
-    go (unlinking a staged 1 GiB copy held a job's end 20-100 ms, more under load)."""
+    ``on_recorded``: called once the album is recorded and told; a small album's work
+    files are gone by then (removed in the record's hop), a big one's go after it
+    (unlinking a staged 1 GiB copy held a job's end 20-100 ms, more under load)."""
     album, job = claim.album, claim.job
     settings = await ctx.settings()
     ahead: AlbumClaim | None = None
