@@ -115,10 +115,15 @@ def _add_jobs(data: Path, tmp_path: Path, count: int) -> None:
 
 
 def _settled(db: Path) -> bool:
-    """Every job ended, every event made into notices, every notice sent."""
+    """Every watch checked once and not checking now (its job made: a check killed
+    mid-way waits for its lease, and the jobs can all end before it), every job ended,
+    every event made into notices, every notice sent."""
+    unchecked = _query(
+        db, "SELECT count(*) FROM watches WHERE last_check_at IS NULL OR state != 'idle'"
+    )
     open_jobs = _query(db, "SELECT count(*) FROM jobs WHERE finished_at IS NULL")
     unsent = _query(db, "SELECT count(*) FROM notices WHERE state != 'sent'")
-    return open_jobs == [(0,)] and unsent == [(0,)]
+    return unchecked == [(0,)] and open_jobs == [(0,)] and unsent == [(0,)]
 
 
 def test_sigkill_while_notices_go_out_tells_each_change_once_or_again_the_same(
