@@ -293,6 +293,18 @@ def test_nothing_delivered_has_its_own_name_and_a_failed_job_offers_what_it_deli
         failed.locator("summary").first.click()
         expect(failed.locator(".tile")).to_have_count(5)
         expect(failed.get_by_role("button", name="Retry trip")).to_be_visible()
+        # A redraw (a live message, the links' renewal) between a click on the fold and its
+        # "toggle" event, a task later, built the list closed again: 0 tiles (a CI run).
+        failed.locator("summary").first.click()
+        expect(failed.locator(".files details")).not_to_have_attribute("open", "")
+        failed.evaluate("card => render(jobs.get(Number(card.dataset.job)))")
+        expect(failed.locator(".tile")).to_have_count(0)  # drawn folded: no tiles built
+        failed.evaluate(
+            "card => { card.querySelector('.files summary').click();"
+            " render(jobs.get(Number(card.dataset.job))); }"
+        )
+        expect(failed.locator(".files details")).to_have_attribute("open", "")
+        expect(failed.locator(".tile")).to_have_count(5)
         _shots(page, "outcomes")
 
 

@@ -137,6 +137,10 @@ function render(view, many) {
   item.dataset.outcome = outcome(view);
   place(list, item, view);
   item.dataset.dest = (view.dest || "").split(":")[0]; // library.js finds Library jobs by it
+  // A click opens or closes the file list at once, its "toggle" event comes a task later:
+  // a redraw in between (a live message) built the list from the old state, closed again.
+  const fold = item.querySelector(".files > details");
+  if (fold) fold.open ? opened.add(view.id) : opened.delete(view.id);
   item.replaceChildren();
   // One line, as MeTube's: name, phase, figures, the downloads, the actions.
   const row = document.createElement("div");
