@@ -305,6 +305,9 @@ def test_nothing_delivered_has_its_own_name_and_a_failed_job_offers_what_it_deli
         )
         expect(failed.locator(".files details")).to_have_attribute("open", "")
         expect(failed.locator(".tile")).to_have_count(5)
+        failed.locator("details.code-details summary").click()  # the error's code, unfolded
+        failed.evaluate("card => render(jobs.get(Number(card.dataset.job)))")
+        expect(failed.locator("details.code-details")).to_have_attribute("open", "")
         _shots(page, "outcomes")
 
 

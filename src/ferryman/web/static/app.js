@@ -141,6 +141,7 @@ function render(view, many) {
   // a redraw in between (a live message) built the list from the old state, closed again.
   const fold = item.querySelector(".files > details");
   if (fold) fold.open ? opened.add(view.id) : opened.delete(view.id);
+  const codeOpen = Boolean(item.querySelector("details.code-details[open]")); // an error's code
   item.replaceChildren();
   // One line, as MeTube's: name, phase, figures, the downloads, the actions.
   const row = document.createElement("div");
@@ -177,7 +178,7 @@ function render(view, many) {
   bar.setAttribute("aria-label", "Progress of " + view.name);
   bar.textContent = bar.value + "%";
   item.append(row, bar);
-  if (view.error) item.append(errorNote(view.error));
+  if (view.error) item.append(errorNote(view.error, codeOpen));
   if (view.status === "needs_password") {
     if (view.waiting === "archive.password_wrong") {
       // Said on the card, with a new prompt (the card said "needs a password" as before).
@@ -300,11 +301,12 @@ function plainWords(message) {
 
 // A card's error: what happened and what to do, in words; the code (for a bug report or
 // the docs) folded under "Details", never a chip of its own.
-function errorNote(error) {
+function errorNote(error, open = false) {
   const note = text("div", plainWords(error.message) + " ", "error");
   note.append(text("span", error.next, "next"));
   const details = document.createElement("details");
   details.className = "code-details";
+  details.open = open; // kept across a redraw, as the file list is
   details.append(text("summary", "Details"), text("code", error.code, "code"));
   if (error.line) {
     // The one line to type where the fix is a setting on the server.
