@@ -99,7 +99,7 @@ class _HeavySink(MemSink):
         return await MemSink.deliver(self, delivery)
 
 
-async def test_a_sinks_heavy_imports_are_made_on_a_thread_as_the_engine_starts(
+async def test_a_sinks_heavy_imports_are_made_on_a_thread_not_on_the_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Made on the loop, PyAV's import held an engine's start (the reap, the first claims)
