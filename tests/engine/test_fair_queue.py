@@ -95,6 +95,21 @@ def _in_line(client: Any, job_id: int, wanted: Any, within: float = 30) -> dict[
         time.sleep(0.1)
 
 
+def _slow_then_two_quick(client: Any, server: FaultServer) -> list[int]:
+    """Three link jobs, the slow one's download under way before the quick two are added
+    (added together, a quick one could be claimed first on a busy machine)."""
+    ids = []
+    for path in ("/slow.jpg", "/quick0.jpg", "/quick1.jpg"):
+        made = client.post("/api/v1/jobs", json={"source": server.url(path)})
+        assert made.status_code == 202, made.text
+        ids.append(int(made.json()["id"]))
+        if path == "/slow.jpg":
+            deadline = time.monotonic() + 30
+            while server.served["/slow.jpg"] == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    return ids
+
+
 @pytest.mark.slow
 def test_a_job_in_line_says_how_many_downloads_are_ahead(
     tmp_path: Path, server: FaultServer
@@ -103,16 +118,7 @@ def test_a_job_in_line_says_how_many_downloads_are_ahead(
     the two quick links wait, the second with two downloads ahead of it."""
     data = tmp_path / "data"
     with running_web(data, FERRYMAN_CONCURRENCY__FETCH="1") as web, web.client() as client:
-        ids = []
-        for path in ("/slow.jpg", "/quick0.jpg", "/quick1.jpg"):
-            made = client.post("/api/v1/jobs", json={"source": server.url(path)})
-            assert made.status_code == 202, made.text
-            ids.append(made.json()["id"])
-            if path == "/slow.jpg":  # under way before the others come
-                deadline = time.monotonic() + 30
-                while server.served["/slow.jpg"] == 0 and time.monotonic() < deadline:
-                    time.sleep(0.05)
-        slow, first, second = ids
+        slow, first, second = ids = _slow_then_two_quick(client, server)
         assert _in_line(client, slow, None)["status"] == "queued"  # downloading: not in line
         _in_line(client, first, {"reason": "downloads", "ahead": 1})
         view = _in_line(client, second, {"reason": "downloads", "ahead": 2})
@@ -138,17 +144,14 @@ def test_the_page_shows_a_queued_job_s_place(
 ) -> None:
     data = tmp_path / "data"
     with running_web(data, FERRYMAN_CONCURRENCY__FETCH="1") as web, web.client() as client:
-        ids = [
-            client.post("/api/v1/jobs", json={"source": server.url(p)}).json()["id"]
-            for p in ("/slow.jpg", "/quick0.jpg", "/quick1.jpg")
-        ]
+        ids = _slow_then_two_quick(client, server)
         page.goto(web.base)
         card = page.locator(f'li[data-job="{ids[2]}"]')
         from playwright.sync_api import expect
 
         expect(card).to_contain_text("waiting: 2 downloads ahead", timeout=20_000)
         expect(page.locator(f'li[data-job="{ids[1]}"]')).to_contain_text(
-            "waiting: 1 download ahead"
+            "waiting: 1 download ahead", timeout=20_000
         )
         for job_id in ids:
             client.post(f"/api/v1/jobs/{job_id}/cancel")
