@@ -164,8 +164,10 @@ class Engine:
                     log.error("worker ended with %r", result)
             unheard()
             # The leases handed back beside the sinks' close (a client's disconnect, its
-            # session saved): neither waits for the other's commits.
-            _, released = await asyncio.gather(self._close(listener), self._hand_back())
+            # session saved) and the last work files' removal: none waits for the others.
+            _, released, _ = await asyncio.gather(
+                self._close(listener), self._hand_back(), self.ctx.tidied()
+            )
             self.ctx.bus.publish(EngineStopped(released=released))
 
     async def _close(self, listener: Closeable | None) -> None:
