@@ -177,13 +177,13 @@ class Engine:
         await self.wake.let_go()
 
     async def _hand_back(self) -> int:
-        """Every lease this run holds handed back, its node recorded as stopped."""
-        released = await self.ctx.store.release(self.ctx.owner)
+        """Every lease this run holds handed back, its node recorded as stopped: one
+        commit. A stop that cannot be recorded does not keep the leases held."""
         try:
-            await self.ctx.store.node_stopped(self.ctx.owner)
+            return await self.ctx.store.release(self.ctx.owner, stopped=True)
         except Exception:
             log.warning("could not record this node's stop", exc_info=True)
-        return released
+        return await self.ctx.store.release(self.ctx.owner)
 
     async def _beat(self) -> None:
         """The node's heartbeat (``ferryman workers``, ``/readyz``), every third of a
