@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 
 from ferryman.config import Settings
 from ferryman.engine.ops import intake, nodes
@@ -59,6 +59,33 @@ async def test_runs_beat_hold_work_and_drain_by_node_name(store: Store, tmp_path
     assert later == {"a:1:x": "silent", "a:9:z": "silent", "b:2:y": "stopped"}
     await nodes.drain(store, "alpha", on=False)
     assert await store.node_beat("a:9:z", "alpha", 99, ("fetch",)) is False
+
+
+async def test_a_stop_hands_back_what_its_run_holds_and_records_it_stopped_in_one_commit(
+    store: Store, tmp_path: Path
+) -> None:
+    """A graceful stop's last writes (the hand-back and the run's stop) are one commit:
+    three, one after another, were the end of every run."""
+    store.clock = lambda: 1000.0
+    await store.node_beat("a:1:x", "alpha", 11, ("unpack",))
+    photos = make_photo_set(tmp_path / "in", 2)
+    job = await intake.add_source(store, photos[0].parent)
+    assert await store.claim_job("a:1:x", 30) is not None
+    commits: list[object] = []
+
+    def committed(conn: Any) -> None:
+        commits.append(conn)
+
+    event.listen(store.engine.sync_engine, "commit", committed)
+    try:
+        assert await store.release("a:1:x", stopped=True) == 1
+    finally:
+        event.remove(store.engine.sync_engine, "commit", committed)
+
+    assert len(commits) == 1
+    assert (await store.get_job(job.id)).state is JobState.QUEUED  # claimable at once
+    runs = {r["owner"]: r["state"] for r in await nodes.workers(store, 30, now=1001.0)}
+    assert runs == {"a:1:x": "stopped"}
 
 
 async def test_a_drained_node_claims_nothing_until_undrained(

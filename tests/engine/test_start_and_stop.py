@@ -224,3 +224,47 @@ async def test_a_jobs_end_does_not_wait_for_its_last_albums_work_files_to_go(
     assert len(kind.albums) == 1
     assert done.state is JobState.DONE
     assert ended_first == [True]
+
+
+async def test_a_stop_hands_leases_back_while_the_last_big_work_file_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big album's work files (a staged 1 GiB copy: 0.1-1.7 s to unlink here) go on a
+    thread beside the deliver worker's next claims: an engine that stops once idle hands
+    its leases back meanwhile, and returns once they are gone."""
+    from ferryman.engine.deliver import step as deliver_step
+
+    released = threading.Event()
+    released_first: list[bool] = []
+    remove = deliver_step.remove_files
+
+    def remove_files(paths: list[str]) -> None:
+        released_first.append(released.wait(10))  # before: the stop waited for this first
+        remove(paths)
+
+    monkeypatch.setattr(deliver_step, "remove_files", remove_files)
+    monkeypatch.setattr(deliver_step, "REMOVE_IN_RECORD_MAX", 0)  # a big album's path
+    settings = load_settings(None, {"data_dir": tmp_path / "data", "space_floor": 0})
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_photo(folder / "p.jpg", 1, size=(32, 24))
+    store = await Store.open(settings.database)
+    release = store.release
+
+    async def release_told(owner: str | None) -> int:
+        released.set()
+        return await release(owner)
+
+    monkeypatch.setattr(store, "release", release_told)
+    sinks = default_sinks().with_kind(MemKind())
+    try:
+        job = await intake.add_source(store, folder, dest="mem:box", sinks=sinks)
+        await asyncio.wait_for(Engine(store, settings, sinks=sinks).run(until_idle=True), 60)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+
+    assert done.state is JobState.DONE
+    assert released_first == [True]
+    work = settings.work_dir
+    assert not work.exists() or not [p for p in work.rglob("*") if p.is_file()]

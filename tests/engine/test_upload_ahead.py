@@ -9,6 +9,7 @@ leaves no message, and the entry goes out once when it is read again.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import struct
 import threading
@@ -145,6 +146,51 @@ async def test_a_persons_big_file_goes_up_once_linked_before_its_album_is_claime
 
     assert late == []
     assert len(parts) == -(-len(data) // PART)  # each part once: the delivery sent none again
+
+
+async def test_a_persons_big_file_goes_up_while_its_fsync_runs_and_counts_once_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big file just saved has its bytes still to write out: the fsync of its link
+    (0.5-1.9 s for 1 GiB here) runs beside its upload, not before its first part; the
+    entry is recorded only once that fsync is done."""
+    w = await World.logged_in(tmp_path, send_documents=True)
+    first_part = threading.Event()
+    w.server.after_handle.append(
+        lambda _c, request, _r: (
+            isinstance(request, functions.upload.SaveBigFilePartRequest) and first_part.set()
+        )
+    )
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = b"%PDF-1.4\n" + os.urandom(AHEAD_BYTES + 3 * PART + 777 - 9)
+    (folder / "big.pdf").write_bytes(data)
+    inode = (folder / "big.pdf").stat().st_ino
+    fsync = os.fsync
+    synced: list[bool] = []  # per fsync of the file done: whether a part went up before
+
+    def fsync_once_a_part_is_up(fd: int) -> None:
+        ours = os.fstat(fd).st_ino == inode
+        went = ours and first_part.wait(timeout=10)  # the old order: no part before it
+        fsync(fd)
+        if ours:
+            synced.append(went)
+
+    monkeypatch.setattr(os, "fsync", fsync_once_a_part_is_up)
+    store = await w.store()
+    record = store.record_entries
+    recorded_after_sync: list[bool] = []
+
+    async def recorded(*args: Any, **kwargs: Any) -> Any:
+        recorded_after_sync.append(bool(synced))
+        return await record(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record_entries", recorded)
+    job = await intake.add_source(store, folder, dest="telegram:@dest")
+    await _delivered_once(w, store, job.id, data)
+
+    assert synced == [True]
+    assert recorded_after_sync and all(recorded_after_sync)
 
 
 def _corrupt(archive: Path, data: bytes) -> None:
@@ -331,3 +377,31 @@ async def test_a_cancel_while_a_big_entry_is_staged_sends_nothing_and_a_retry_go
     again = await intake.add_source(store, archive, dest="telegram:@dest", force=True)
     slow.pause = 0.0
     await _delivered_once(w, store, again.id, data)
+
+
+async def test_a_persons_big_file_whose_fsync_fails_is_not_sent_from_that_staging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fsync now runs beside the upload ahead: when it fails, the upload made meanwhile
+    is dropped and the entry counts as not staged (read again), so the file is sent once,
+    from a staging that was made durable."""
+    w = await World.logged_in(tmp_path, send_documents=True)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = b"%PDF-1.4\n" + os.urandom(AHEAD_BYTES + 3 * PART + 777 - 9)
+    (folder / "big.pdf").write_bytes(data)
+    inode = (folder / "big.pdf").stat().st_ino
+    fsync = os.fsync
+    failed: list[int] = []
+
+    def fails_once(fd: int) -> None:
+        if os.fstat(fd).st_ino == inode and not failed:
+            failed.append(fd)
+            raise OSError(errno.EIO, "Input/output error")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fails_once)
+    store = await w.store()
+    job = await intake.add_source(store, folder, dest="telegram:@dest")
+    await _delivered_once(w, store, job.id, data)
+    assert failed

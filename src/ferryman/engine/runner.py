@@ -164,8 +164,10 @@ class Engine:
                     log.error("worker ended with %r", result)
             unheard()
             # The leases handed back beside the sinks' close (a client's disconnect, its
-            # session saved): neither waits for the other's commits.
-            _, released = await asyncio.gather(self._close(listener), self._hand_back())
+            # session saved) and the last work files' removal: none waits for the others.
+            _, released, _ = await asyncio.gather(
+                self._close(listener), self._hand_back(), self.ctx.tidied()
+            )
             self.ctx.bus.publish(EngineStopped(released=released))
 
     async def _close(self, listener: Closeable | None) -> None:
@@ -175,13 +177,13 @@ class Engine:
         await self.wake.let_go()
 
     async def _hand_back(self) -> int:
-        """Every lease this run holds handed back, its node recorded as stopped."""
-        released = await self.ctx.store.release(self.ctx.owner)
+        """Every lease this run holds handed back, its node recorded as stopped: one
+        commit. A stop that cannot be recorded does not keep the leases held."""
         try:
-            await self.ctx.store.node_stopped(self.ctx.owner)
+            return await self.ctx.store.release(self.ctx.owner, stopped=True)
         except Exception:
             log.warning("could not record this node's stop", exc_info=True)
-        return released
+        return await self.ctx.store.release(self.ctx.owner)
 
     async def _beat(self) -> None:
         """The node's heartbeat (``ferryman workers``, ``/readyz``), every third of a

@@ -40,7 +40,7 @@ from ferryman.store.rows import (
     item_from_row,
     summarise,
 )
-from ferryman.store.schema import albums, fetches, items, jobs, notices, watches
+from ferryman.store.schema import albums, fetches, items, jobs, nodes, notices, watches
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
 _BUSY_TO_READY = (
@@ -108,15 +108,18 @@ class StoreBase:
 
     async def _hand_back(self, which: Callable[[Table], Any]) -> int:
         """Every claimable kind of row, from busy back to ready, where ``which`` holds."""
-        moved = 0
         async with self.engine.begin() as conn:
-            for table, busy, ready in _BUSY_TO_READY:
-                done = await conn.execute(
-                    update(table)
-                    .where(table.c.state == busy, which(table))
-                    .values(state=ready, owner=None, lease_until=None)
-                )
-                moved += done.rowcount
+            return await self._hand_back_in(conn, which)
+
+    async def _hand_back_in(self, conn: AsyncConnection, which: Callable[[Table], Any]) -> int:
+        moved = 0
+        for table, busy, ready in _BUSY_TO_READY:
+            done = await conn.execute(
+                update(table)
+                .where(table.c.state == busy, which(table))
+                .values(state=ready, owner=None, lease_until=None)
+            )
+            moved += done.rowcount
         return moved
 
     async def _update_owned(
@@ -271,18 +274,26 @@ class StoreBase:
         now = self.clock()
         return await self._hand_back(lambda table: table.c.lease_until < now)
 
-    async def release(self, owner: str | None) -> int:
+    async def release(self, owner: str | None, *, stopped: bool = False) -> int:
         """Hand back everything ``owner`` holds (a graceful stop): claimable at once.
-        ``None``: every holder's (the data dir's lock shows none of them runs now)."""
+        ``None``: every holder's (the data dir's lock shows none of them runs now).
+        ``stopped``: ``owner``'s run is recorded as stopped too: a stop's last writes
+        are one commit (three were, one after another, after its last step)."""
 
         def held(table: Table) -> Any:
             return table.c.owner.is_not(None) if owner is None else table.c.owner == owner
 
-        async with self.engine.begin() as conn:  # before the hand-back clears the owner
+        async with self.engine.begin() as conn:
+            # before the hand-back clears the owner
             await conn.execute(
                 update(jobs).where(held(jobs)).values(blocked=False, wait_reason=None)
             )
-        return await self._hand_back(held)
+            moved = await self._hand_back_in(conn, held)
+            if stopped and owner is not None:
+                await conn.execute(
+                    update(nodes).where(nodes.c.owner == owner).values(stopped_at=self.clock())
+                )
+        return moved
 
     async def _store_summary(self, conn: AsyncConnection, job_id: int, now: float) -> None:
         job = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).one()

@@ -141,7 +141,9 @@ class MemoryBase:
         now = self.clock()
         return self._hand_back(lambda row: row["lease_until"] < now)
 
-    async def release(self, owner: str | None) -> int:
+    async def release(self, owner: str | None, *, stopped: bool = False) -> int:
+        """As the SQL store's; ``stopped`` changes nothing here (no runs are kept)."""
+
         def held(row: Row) -> bool:
             return row["owner"] is not None if owner is None else row["owner"] == owner
 

@@ -128,8 +128,9 @@ async def deliver(
     ``prepared``: the album was prepared ahead, with the hashes that took (item id →
     sha256); its preparation is then not repeated before the next album is claimed.
     ``on_recorded``: called once the album is recorded and told; a small album's work
-    files are gone by then (removed in the record's hop), a big one's go after it
-    (unlinking a staged 1 GiB copy held a job's end 20-100 ms, more under load)."""
+    files are gone by then (removed in the record's hop), a big one's go after it, on
+    a thread beside the next steps (``Context.tidy_later``: unlinking a staged 1 GiB
+    copy held a job's end, and this worker, 0.1-1.7 s)."""
     album, job = claim.album, claim.job
     settings = await ctx.settings()
     ahead: AlbumClaim | None = None
@@ -209,8 +210,8 @@ async def deliver(
         ctx.bus.publish(JobResumed(job.id))
     if on_recorded is not None:
         on_recorded()
-    if not small:  # a big file's unlink (20-100 ms a GiB) holds neither the store nor the job's end
-        await asyncio.to_thread(_remove_work_files, album)
+    if not small:  # a big file's unlink holds neither the store, the job's end, nor this worker
+        ctx.tidy_later(functools.partial(_remove_work_files, album))
     return (False, ahead) if ahead is not None else (chain, after)
 
 

@@ -133,9 +133,9 @@ class _Syncs:
 
         def take(fd: int, path: Path) -> None:
             try:
-                future = pool.submit(_fsync_close, fd)
+                future = pool.submit(fsync_close, fd)
             except RuntimeError:  # the pool is shut down (a read cancelled): sync here
-                _fsync_close(fd)
+                fsync_close(fd)
                 return
             self.pending.append((step, path, future))
 
@@ -153,7 +153,8 @@ class _Syncs:
         return failed
 
 
-def _fsync_close(fd: int) -> None:
+def fsync_close(fd: int) -> None:
+    """A pool's work: ``fd`` made durable, then closed (either way)."""
     try:
         os.fsync(fd)
     finally:
