@@ -9,6 +9,7 @@ import json
 import os
 import pathlib
 import sys
+import threading
 from collections import Counter
 from pathlib import Path, PurePosixPath
 from types import FrameType
@@ -191,3 +192,41 @@ def test_an_albums_files_are_placed_without_pathlib_work_for_each(tmp_path: Path
     assert sorted(p.name for p in (tmp_path / "lib" / "Trip").iterdir()) == sorted(
         [f"p{i}.jpg" for i in range(22)] + ["p0 (2).jpg", "p1 (2).jpg"]
     )
+
+
+def test_the_stage_is_fsynced_while_the_manifest_is_written_and_before_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 49 item 4: the stage's fsync (its links made durable) and the manifest's own
+    fsync were waited for one after the other, four journal commits an album in a row;
+    now the stage's runs beside the naming and the manifest's write, and the commit's
+    rename still waits for it (a committed manifest never names an unsynced link)."""
+    sink = flat.FlatLibrarySink(tmp_path / "lib", "{source}/{name}", flat.Listings())
+    delivery = _album(tmp_path / "work", 3)
+    written = threading.Event()
+    events: list[str] = []
+    real_write, real_fsync, real_replace = flat._write_json, flat.fsync_dir, os.replace
+
+    def write_json(path: Path, data: dict[str, object], *, sync: bool = True) -> None:
+        real_write(path, data, sync=sync)
+        events.append("manifest written")
+        written.set()
+
+    def fsync_dir(path: Path) -> None:
+        if path.name.endswith(".partial"):
+            # old code: called before the manifest is written, so this waits in vain
+            events.append("manifest first" if written.wait(5) else "stage alone")
+        real_fsync(path)
+        events.append(f"synced {path.name}")
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        events.append("commit")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(flat, "_write_json", write_json)
+    monkeypatch.setattr(flat, "fsync_dir", fsync_dir)
+    monkeypatch.setattr(flat.os, "replace", replace)
+    sink._deliver(delivery)
+
+    assert events[:4] == ["manifest written", "manifest first", "synced .0003.partial", "commit"]
+    assert len(list((tmp_path / "lib" / "Trip").iterdir())) == 3

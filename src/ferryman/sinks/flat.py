@@ -24,6 +24,8 @@ import os
 import shutil
 import stat
 from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -146,11 +148,17 @@ class FlatLibrarySink(LibrarySink):
                 staged.append(f"{number:03d}")
                 link_or_copy(path, os.path.join(into, staged[-1]))
                 tally.whole(name)
-            fsync_dir(stage)
-            with self._locked():
-                document["placed"] = self._choose(delivery, files, staged)
-                _commit(manifest, document)
-                return self._place(manifest, document)
+            # The stage's links made durable beside the naming and the manifest's own
+            # fsync (two journal commits waited for at once, not one after the other);
+            # the commit's rename waits for both.
+            synced = self._listed.fsync_beside(stage)
+            try:
+                with self._locked():
+                    document["placed"] = self._choose(delivery, files, staged)
+                    _commit(manifest, document, synced.result)
+                    return self._place(manifest, document)
+            finally:
+                futures.wait([synced])  # an error before the commit: the stage goes after
         except OSError as exc:
             if not manifest.exists():
                 remove_half(stage)
@@ -263,14 +271,32 @@ class Listings:
     album cost as much as its folder held). One per library in an engine (its shared
     resources: a sink is opened per claim); used under the library's lock only (names
     are chosen and placed under it); a change by another program moves the mtime, and
-    the folder is listed again."""
+    the folder is listed again. It also keeps the threads that fsync an album's stage
+    while its manifest is written (``fsync_beside``)."""
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[Stamp, set[str]]] = {}  # by the folder's path, as text
+        # Stages fsynced beside their albums' naming (``fsync_beside``); its threads are
+        # made at the first album, one for each album at once.
+        self._syncs = ThreadPoolExecutor(4, thread_name_prefix="ferryman-library-sync")
 
     async def close(self) -> None:
-        """Nothing held but names (a shared resource is closed with the engine)."""
+        """Names forgotten, the fsyncing threads let go (a shared resource is closed with
+        the engine, once its deliveries are over)."""
         self._seen.clear()
+        self._syncs.shutdown(wait=False)
+
+    def fsync_beside(self, folder: Path) -> Future[None]:
+        """``fsync_dir(folder)`` on a thread of the library's own while the caller goes
+        on; the caller waits for it (``result`` raises its error) before counting on it.
+        Once closed, here and now."""
+        try:
+            return self._syncs.submit(fsync_dir, folder)
+        except RuntimeError:  # shut down: the engine is stopping
+            fsync_dir(folder)
+            done: Future[None] = Future()
+            done.set_result(None)
+            return done
 
     def names(self, folder: Path, rel: PurePosixPath) -> set[str]:
         """The names in ``folder`` (``rel`` in the library), empty if it is not a folder."""
@@ -315,11 +341,13 @@ def _stamp(folder: str) -> Stamp | None:
     return (st.st_ino, st.st_mtime_ns) if stat.S_ISDIR(st.st_mode) else None
 
 
-def _commit(manifest: Path, document: dict[str, Any]) -> None:
-    """The manifest written beside, fsynced and renamed into place: the album's commit."""
+def _commit(manifest: Path, document: dict[str, Any], staged: Callable[[], object]) -> None:
+    """The manifest written beside, fsynced and renamed into place: the album's commit,
+    once ``staged()`` returns (the stage is durable; it raises the fsync's error)."""
     fresh = manifest.with_name(f".{manifest.name}.new")
     try:
         _write_json(fresh, document)
+        staged()
         os.replace(fresh, manifest)
     except OSError:
         fresh.unlink(missing_ok=True)  # a full disk: nothing of the commit stays behind
