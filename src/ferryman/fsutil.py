@@ -51,7 +51,7 @@ def _fit_bytes(name: str, limit: int) -> str:
     return f"{cut.rstrip(' .')}{tail}".strip(" .")
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
+def link_or_copy(src: Path, dst: Path | str) -> None:
     """Hard-link (no second copy on a full phone); copy and fsync across filesystems."""
     try:
         os.link(src, dst)

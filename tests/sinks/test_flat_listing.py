@@ -7,17 +7,32 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
+import sys
+import threading
 from collections import Counter
 from pathlib import Path, PurePosixPath
+from types import FrameType
 
 import pytest
 
 from ferryman.config import load_settings
 from ferryman.engine.ops import intake
-from ferryman.model import JobState
+from ferryman.model import (
+    Album,
+    AlbumGroup,
+    AlbumState,
+    Item,
+    ItemState,
+    Job,
+    JobState,
+    MediaKind,
+    Plan,
+)
 from ferryman.naming import unique_name
 from ferryman.samples import make_photo_set
 from ferryman.sinks import flat, library
+from ferryman.sinks.base import Delivery
 from ferryman.store import Store
 from tests.support.engine_helpers import run_until_idle
 
@@ -119,3 +134,99 @@ def test_captions_made_final_fsync_a_folder_of_manifests_once(
     assert library.final_captions_of(paths, 7, lambda n, _: f"{n}/3") == 3
     assert [json.loads(p.read_text())["caption"] for p in paths] == ["1/3", "2/3", "3/3"]
     assert synced == [folder]
+
+
+def _album(work: Path, files: int) -> Delivery:
+    """An album of ``files`` one-byte photos staged in ``work``."""
+    work.mkdir()
+    items = []
+    for i in range(files):
+        path = work / f"{i:06d}-p{i}.jpg"
+        path.write_bytes(b"x")
+        items.append(
+            Item(
+                id=i + 1,
+                job_id=1,
+                seq=i,
+                source_path=f"Trip/p{i}.jpg",
+                kind=MediaKind.PHOTO,
+                state=ItemState.READY,
+                size=1,
+                sha256=None,
+                work_path=str(path),
+                plan=Plan.AS_IS,
+                reason=None,
+                error_code=None,
+                attempts=0,
+                album_id=files,
+            )
+        )
+    job = Job(1, "x", "Trip", "library:", JobState.ACTIVE, 0, None, None, None, 0, False, 0, None)
+    album = Album(files, 1, files, AlbumGroup.VISUAL, AlbumState.DELIVERING, 0, items)
+    return Delivery(job=job, album=album, caption="")
+
+
+def test_an_albums_files_are_placed_without_pathlib_work_for_each(tmp_path: Path) -> None:
+    """Issue 49 item 4: joining, splitting and comparing ``Path`` objects for each file
+    (its stage, its target, their folders) was a third of the delivery thread's Python:
+    some 116 of pathlib's functions ran for each file of an album, now under 40."""
+    sink = flat.FlatLibrarySink(tmp_path / "lib", "{source}/{name}", flat.Listings())
+    counted: list[int] = []
+    for files in (2, 22):
+        delivery = _album(tmp_path / f"work-{files}", files)
+        calls = 0
+
+        def count(frame: FrameType, event: str, arg: object) -> None:
+            nonlocal calls
+            if event == "call" and frame.f_code.co_filename == pathlib.__file__:
+                calls += 1
+
+        sys.setprofile(count)
+        try:
+            sink._deliver(delivery)
+        finally:
+            sys.setprofile(None)
+        counted.append(calls)
+    per_file = (counted[1] - counted[0]) / 20
+    assert per_file < 40, counted
+    assert sorted(p.name for p in (tmp_path / "lib" / "Trip").iterdir()) == sorted(
+        [f"p{i}.jpg" for i in range(22)] + ["p0 (2).jpg", "p1 (2).jpg"]
+    )
+
+
+def test_the_stage_is_fsynced_while_the_manifest_is_written_and_before_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 49 item 4: the stage's fsync (its links made durable) and the manifest's own
+    fsync were waited for one after the other, four journal commits an album in a row;
+    now the stage's runs beside the naming and the manifest's write, and the commit's
+    rename still waits for it (a committed manifest never names an unsynced link)."""
+    sink = flat.FlatLibrarySink(tmp_path / "lib", "{source}/{name}", flat.Listings())
+    delivery = _album(tmp_path / "work", 3)
+    written = threading.Event()
+    events: list[str] = []
+    real_write, real_fsync, real_replace = flat._write_json, flat.fsync_dir, os.replace
+
+    def write_json(path: Path, data: dict[str, object], *, sync: bool = True) -> None:
+        real_write(path, data, sync=sync)
+        events.append("manifest written")
+        written.set()
+
+    def fsync_dir(path: Path) -> None:
+        if path.name.endswith(".partial"):
+            # old code: called before the manifest is written, so this waits in vain
+            events.append("manifest first" if written.wait(5) else "stage alone")
+        real_fsync(path)
+        events.append(f"synced {path.name}")
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        events.append("commit")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(flat, "_write_json", write_json)
+    monkeypatch.setattr(flat, "fsync_dir", fsync_dir)
+    monkeypatch.setattr(flat.os, "replace", replace)
+    sink._deliver(delivery)
+
+    assert events[:4] == ["manifest written", "manifest first", "synced .0003.partial", "commit"]
+    assert len(list((tmp_path / "lib" / "Trip").iterdir())) == 3

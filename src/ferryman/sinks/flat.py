@@ -23,7 +23,9 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -141,15 +143,22 @@ class FlatLibrarySink(LibrarySink):
             stage.mkdir(parents=True)
             tally = delivery.tally(sizes)
             staged = []
+            into = str(stage)  # a file's place in it joined as text: no Path a file
             for number, (path, name) in enumerate(files):
-                link_or_copy(path, stage / f"{number:03d}")
-                tally.whole(name)
                 staged.append(f"{number:03d}")
-            fsync_dir(stage)
-            with self._locked():
-                document["placed"] = self._choose(delivery, files, staged)
-                _commit(manifest, document)
-                return self._place(manifest, document)
+                link_or_copy(path, os.path.join(into, staged[-1]))
+                tally.whole(name)
+            # The stage's links made durable beside the naming and the manifest's own
+            # fsync (two journal commits waited for at once, not one after the other);
+            # the commit's rename waits for both.
+            synced = self._listed.fsync_beside(stage)
+            try:
+                with self._locked():
+                    document["placed"] = self._choose(delivery, files, staged)
+                    _commit(manifest, document, synced.result)
+                    return self._place(manifest, document)
+            finally:
+                futures.wait([synced])  # an error before the commit: the stage goes after
         except OSError as exc:
             if not manifest.exists():
                 remove_half(stage)
@@ -168,7 +177,7 @@ class FlatLibrarySink(LibrarySink):
         (``name (2).ext``) against what is on disk and what this album takes."""
         items = [item for item in delivery.album.items for _ in item.files]
         used: set[str] = set()  # this album's own choices
-        listed: dict[PurePosixPath, set[str]] = {}  # each folder looked at once an album
+        listed: dict[str, set[str]] = {}  # each folder looked at once an album
         placed = []
         for (path, name), item, stage in zip(files, items, staged, strict=True):
             title, dot, ext = name.rpartition(".")
@@ -182,53 +191,54 @@ class FlatLibrarySink(LibrarySink):
                 "kind": item.kind.value,
             }
             dated = "{date" in self.template  # headers read only when asked for
-            rel = render(self.template, values, _modified(path) if dated else datetime.min)
-            if (on_disk := listed.get(rel.parent)) is None:
-                on_disk = listed[rel.parent] = self._listed.names(
-                    self.root / rel.parent, rel.parent
-                )
-            chosen = unique_name(str(rel), used, also=on_disk)
+            rel = str(render(self.template, values, _modified(path) if dated else datetime.min))
+            parent = rel.rpartition("/")[0]  # rendered: safe names joined by "/"
+            if (on_disk := listed.get(parent)) is None:
+                folder = PurePosixPath(parent)
+                on_disk = listed[parent] = self._listed.names(self.root / folder, folder)
+            chosen = unique_name(rel, used, also=on_disk)
             placed.append({"stage": stage, "path": chosen})
         return placed
 
     def _place(self, manifest: Path, document: dict[str, Any] | None = None) -> str:
         """Every staged file the manifest names, renamed into place; then the stage goes.
         Where the album went: the folder holding all its files. ``document``: the
-        manifest as just committed (not read back)."""
+        manifest as just committed (not read back). Paths are joined as text (a few
+        ``Path`` operations a file were most of this thread's Python)."""
         if document is None:
             document = json.loads(manifest.read_text(encoding="utf-8"))
-        stage = manifest.with_name(f".{manifest.stem}.partial")
-        folders: set[Path] = set()
+        stage = str(manifest.with_name(f".{manifest.stem}.partial"))
         entries = document.get("placed") or ()
-        targets = [self._inside(entry["path"]) for entry in entries]
-        self._listed.check({target.parent for target in targets})
-        for entry, target in zip(entries, targets, strict=True):
-            source = stage / entry["stage"]
-            if source.exists():  # else moved before a kill
-                if target.parent not in folders:  # made once an album, not once a file
-                    target.parent.mkdir(parents=True, exist_ok=True)
+        inside = [self._inside(entry["path"]) for entry in entries]  # (relative, target)
+        parents = [os.path.dirname(target) for _, target in inside]
+        self._listed.check(set(parents))
+        folders: dict[str, None] = {}  # in the order first met
+        for entry, (_, target), parent in zip(entries, inside, parents, strict=True):
+            source = os.path.join(stage, entry["stage"])
+            if os.path.exists(source):  # else moved before a kill
+                if parent not in folders:  # made once an album, not once a file
+                    os.makedirs(parent, exist_ok=True)
+                    folders[parent] = None
                 os.rename(source, target)
-                folders.add(target.parent)
         for folder in folders:
-            fsync_dir(folder)
+            fsync_dir(Path(folder))
         self._listed.moved_in(
-            [
-                (target.parent, str(PurePosixPath(e["path"])).lower())
-                for e, target in zip(entries, targets, strict=True)
-            ]
+            [(parent, rel.lower()) for (rel, _), parent in zip(inside, parents, strict=True)]
         )
         try:  # every file moved: the stage is empty (one rmdir, not a tree's walk)
             os.rmdir(stage)
         except OSError:  # gone before a kill, or something left in it
-            remove_half(stage)
-        return os.path.commonpath([str(t.parent) for t in targets]) if targets else str(self.root)
+            remove_half(Path(stage))
+        return os.path.commonpath(parents) if parents else str(self.root)
 
-    def _inside(self, rel: str) -> Path:
-        """A path from a manifest, refused if it would leave the library."""
-        path = PurePosixPath(rel)
-        if path.is_absolute() or ".." in path.parts or path.parts[:1] == (HIDDEN,):
+    def _inside(self, rel: str) -> tuple[str, str]:
+        """A path from a manifest, refused if it would leave the library: its parts
+        joined again (as ``PurePosixPath`` reads them: no empty part, no ``.``) and the
+        file's path in the library."""
+        parts = [part for part in rel.split("/") if part and part != "."]
+        if rel.startswith("/") or ".." in parts or parts[:1] == [HIDDEN]:
             raise FerrymanError("sink.io", f"{rel!r} in a manifest leaves the library")
-        return self.root / path
+        return "/".join(parts), os.path.join(str(self.root), *parts)
 
     def _check_key(self, manifest: Path, delivery: Delivery) -> None:
         try:
@@ -261,47 +271,69 @@ class Listings:
     album cost as much as its folder held). One per library in an engine (its shared
     resources: a sink is opened per claim); used under the library's lock only (names
     are chosen and placed under it); a change by another program moves the mtime, and
-    the folder is listed again."""
+    the folder is listed again. It also keeps the threads that fsync an album's stage
+    while its manifest is written (``fsync_beside``)."""
 
     def __init__(self) -> None:
-        self._seen: dict[Path, tuple[Stamp, set[str]]] = {}
+        self._seen: dict[str, tuple[Stamp, set[str]]] = {}  # by the folder's path, as text
+        # Stages fsynced beside their albums' naming (``fsync_beside``); its threads are
+        # made at the first album, one for each album at once.
+        self._syncs = ThreadPoolExecutor(4, thread_name_prefix="ferryman-library-sync")
 
     async def close(self) -> None:
-        """Nothing held but names (a shared resource is closed with the engine)."""
+        """Names forgotten, the fsyncing threads let go (a shared resource is closed with
+        the engine, once its deliveries are over)."""
         self._seen.clear()
+        self._syncs.shutdown(wait=False)
+
+    def fsync_beside(self, folder: Path) -> Future[None]:
+        """``fsync_dir(folder)`` on a thread of the library's own while the caller goes
+        on; the caller waits for it (``result`` raises its error) before counting on it.
+        Once closed, here and now."""
+        try:
+            return self._syncs.submit(fsync_dir, folder)
+        except RuntimeError:  # shut down: the engine is stopping
+            fsync_dir(folder)
+            done: Future[None] = Future()
+            done.set_result(None)
+            return done
 
     def names(self, folder: Path, rel: PurePosixPath) -> set[str]:
         """The names in ``folder`` (``rel`` in the library), empty if it is not a folder."""
-        stamp = _stamp(folder)
+        key = str(folder)
+        stamp = _stamp(key)
         if stamp is None:
-            self._seen.pop(folder, None)
+            self._seen.pop(key, None)
             return set()
-        seen = self._seen.get(folder)
+        seen = self._seen.get(key)
         if seen is None or seen[0] != stamp:
             seen = (stamp, {str(rel / name).lower() for name in os.listdir(folder)})
-            self._seen[folder] = seen
+            self._seen[key] = seen
         return seen[1]
 
-    def check(self, folders: set[Path]) -> None:
+    def check(self, folders: Iterable[str | Path]) -> None:
         """Before a move: a folder changed since it was listed is forgotten."""
-        for folder in folders:
-            seen = self._seen.get(folder)
-            if seen is not None and seen[0] != _stamp(folder):
-                del self._seen[folder]
+        for key in {str(folder) for folder in folders}:
+            seen = self._seen.get(key)
+            if seen is not None and seen[0] != _stamp(key):
+                del self._seen[key]
 
-    def moved_in(self, moved: list[tuple[Path, str]]) -> None:
+    def moved_in(self, moved: list[tuple[str | Path, str]]) -> None:
         """After this sink's moves (each file's folder and its name): the names join
         their folders' and the folders' stamps are taken again."""
-        for folder in {folder for folder, _ in moved}:
-            seen = self._seen.get(folder)
-            stamp = _stamp(folder)
+        into: dict[str, list[str]] = {}
+        for folder, name in moved:
+            into.setdefault(str(folder), []).append(name)
+        for key, names in into.items():
+            seen = self._seen.get(key)
+            stamp = _stamp(key)
             if seen is None or stamp is None:
                 continue
-            seen[1].update(name for into, name in moved if into == folder)
-            self._seen[folder] = (stamp, seen[1])
+            seen[1].update(names)
+            self._seen[key] = (stamp, seen[1])
 
 
-def _stamp(folder: Path) -> Stamp | None:
+def _stamp(folder: str) -> Stamp | None:
     try:
         st = os.stat(folder)
     except OSError:
@@ -309,11 +341,13 @@ def _stamp(folder: Path) -> Stamp | None:
     return (st.st_ino, st.st_mtime_ns) if stat.S_ISDIR(st.st_mode) else None
 
 
-def _commit(manifest: Path, document: dict[str, Any]) -> None:
-    """The manifest written beside, fsynced and renamed into place: the album's commit."""
+def _commit(manifest: Path, document: dict[str, Any], staged: Callable[[], object]) -> None:
+    """The manifest written beside, fsynced and renamed into place: the album's commit,
+    once ``staged()`` returns (the stage is durable; it raises the fsync's error)."""
     fresh = manifest.with_name(f".{manifest.name}.new")
     try:
         _write_json(fresh, document)
+        staged()
         os.replace(fresh, manifest)
     except OSError:
         fresh.unlink(missing_ok=True)  # a full disk: nothing of the commit stays behind
