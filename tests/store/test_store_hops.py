@@ -54,3 +54,41 @@ async def test_a_fetch_ends_named_with_its_note_in_one_hop(tmp_path: Path, hops:
         )
     finally:
         await store.close()
+
+
+async def test_jobs_end_in_one_hop_of_the_writer(tmp_path: Path, hops: list[int]) -> None:
+    """The housekeeper's ``finish_jobs`` of three finished jobs: one hop for its look on
+    the reader and one for the write that ends them all (22 before: each job's outcome,
+    summary and event six hops, the writer's connection held throughout); ended once,
+    each with its summary and its event."""
+    from ferryman.model import ItemState, JobState, MediaKind
+    from ferryman.store.rows import NewItem
+
+    store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        made = []
+        for n in range(3):
+            job = await store.add_job(source=f"/n{n}.zip", name=f"n{n}", dest="library:")
+            assert await store.claim_job("r", 30) is not None
+            text = NewItem(seq=0, source_path="a.txt", kind=MediaKind.OTHER,
+                           state=ItemState.SKIPPED, reason="not media")  # fmt: skip
+            await store.record_entries(job.id, "r", 1, [text])
+            await store.finish_expansion(job.id, "r", album_size=10)
+            made.append(job.id)
+        await store.get_job(made[0])  # the reader's connection opened (its pragmas)
+        hops[0] = 0
+        assert sorted(await store.finish_jobs()) == made
+        assert hops[0] == 2  # the look on the reader, the write
+        assert await store.finish_jobs() == []
+        for job_id in made:
+            ended = await store.get_job(job_id)
+            assert (ended.state, ended.error_code) == (JobState.DONE, "source.nothing_delivered")
+            assert (
+                ended.summary is not None
+                and ended.summary["total"] == 1
+                and ended.summary["skipped"]
+            )
+        events = await store.notice_events()
+        assert sorted(e.job_id for e in events if e.kind == "job_ended") == made
+    finally:
+        await store.close()

@@ -51,21 +51,35 @@ async def event_in(
     """Record, in the caller's transaction (the state change's own), that ``kind``
     happened: the notifier makes notices of it. ``facts``: what only the moment knows
     (a wait's reason, a check's jobs and titles); the job's view is read when prepared."""
-    await conn.execute(
-        insert(notices).values(
-            kind=kind,
-            url=EVENT_URL,
-            job_id=job_id,
-            watch_id=watch_id,
-            digest=0,
-            payload=json.dumps({"at": now, **facts}),
-            state=QUEUED,
-            priority=0,
-            created_at=now,
-            attempts=0,
-            not_before=now,
-        )
-    )
+    await conn.run_sync(record_event, kind, now, job_id=job_id, watch_id=watch_id, **facts)
+
+
+def record_event(
+    conn: Connection,
+    /,
+    kind: str,
+    now: float,
+    *,
+    job_id: int | None = None,
+    watch_id: int | None = None,
+    **facts: Any,
+) -> None:
+    """``event_in`` on a synchronous connection (a transaction run whole on SQLite's
+    thread: ``sqlite_thread.transaction``)."""
+    row = {
+        "kind": kind,
+        "url": EVENT_URL,
+        "job_id": job_id,
+        "watch_id": watch_id,
+        "digest": 0,
+        "payload": json.dumps({"at": now, **facts}),
+        "state": QUEUED,
+        "priority": 0,
+        "created_at": now,
+        "attempts": 0,
+        "not_before": now,
+    }
+    quick.execute(conn, _AN_EVENT, row)
 
 
 async def _insert_notices(
@@ -311,6 +325,7 @@ class NoticeQueries(StoreBase):
             return done.rowcount
 
 
+_AN_EVENT = insert(notices)
 _A_QUEUED_NOTICE = select(notices.c.id).where(notices.c.state == QUEUED, notices.c.url != EVENT_URL)
 
 
