@@ -92,3 +92,30 @@ async def test_jobs_end_in_one_hop_of_the_writer(tmp_path: Path, hops: list[int]
         assert sorted(e.job_id for e in events if e.kind == "job_ended") == made
     finally:
         await store.close()
+
+
+async def test_albums_are_sealed_in_one_hop(tmp_path: Path, hops: list[int]) -> None:
+    """``seal_albums`` (the housekeeper's, a conversion's): begun, sealed and committed
+    in one hop (two before: the commit apart)."""
+    from ferryman.model import ItemState, MediaKind, Plan
+    from ferryman.store.rows import NewItem
+
+    store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        job = await store.add_job(source="/a.zip", name="a", dest="library:")
+        assert await store.claim_job("r", 30) is not None
+        photos = [
+            NewItem(seq=s, source_path=f"p{s}.jpg", kind=MediaKind.PHOTO,
+                    state=ItemState.READY, size=10, plan=Plan.AS_IS)
+            for s in range(3)
+        ]  # fmt: skip
+        await store.record_entries(job.id, "r", 3, photos, album_size=10)
+        await store.finish_expansion(job.id, "r", album_size=10)
+        hops[0] = 0
+        sealed = await store.seal_albums(job.id, 10)
+        assert hops[0] == 1
+        assert len(sealed) <= 1
+        album = await store.claim_album("d", 30)
+        assert album is not None and [i.seq for i in album.items] == [0, 1, 2]
+    finally:
+        await store.close()
