@@ -137,3 +137,46 @@ async def test_a_savepoint_undoes_only_what_ran_inside(store: Store) -> None:
         return list(conn.execute(select(jobs.c.name).order_by(jobs.c.id)).scalars())
 
     assert await sqlite_thread.transaction(store.engine, names) == ["kept", "also kept"]
+
+
+async def test_a_links_add_and_its_fetchs_end_send_no_statement_through_sqlalchemy(
+    store: Store, db_url: str
+) -> None:
+    """A link's job added (with its dedupe key and its fetch) and its fetch's end (named
+    after its file among the place's jobs, with its note) run on sqlite3 itself on
+    SQLite: each statement was built, compiled and executed by SQLAlchemy, 200 links'
+    adds before the engine started and their ends on the one writer. The same rows on
+    both backends."""
+    from ferryman.store.fetches import InputName
+
+    await store.add_job(source="tg:c/1/1", name="photo", dest="library:/x?caption=a")
+    await store.add_job(source="tg:c/1/9", name="photo_2", dest="library:/y", fetch=True)
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        job = await store.add_job(
+            source="tg:c/1/2", name="c1-2", dest="library:/x", fetch=True, dedupe_key="k2"
+        )
+        adding = list(seen)
+        fetch = await store.claim_fetch("f", 30)
+        assert fetch is not None and fetch.job_id == 2
+        seen.clear()
+        await store.fetch_done(fetch.id, "f", "/w/y.jpg", 5, named=InputName("photo"))
+        fetch = await store.claim_fetch("f", 30)
+        assert fetch is not None and fetch.job_id == job.id
+        seen.clear()
+        note = ("fetch.note", "n")
+        await store.fetch_done(fetch.id, "f", "/w/p.jpg", 5, named=InputName("photo"), note=note)
+    finally:
+        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+    assert (await store.get_job(job.id)).name == "photo (2)"  # library:/x?… is its place
+    assert (await store.get_job(2)).name == "photo"  # /y is not
+    assert await store.source_memos(job.id) == {"fetch.note": "n"}
+    with pytest.raises(Exception, match="already job"):
+        await store.add_job(source="tg:c/1/2", name="b", dest="library:", dedupe_key="k2")
+    if db_url.startswith("sqlite"):
+        assert adding == [] and seen == []

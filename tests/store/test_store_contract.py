@@ -161,6 +161,39 @@ async def test_idle_claims_of_conversions_and_watches_take_no_write(store: Store
     assert claimed is not None and claimed.id == job.id
 
 
+async def test_an_idle_notifiers_claim_takes_no_write(store: Store) -> None:
+    """With no notice queued (an event row, made at a job's end, is not one), the
+    notifier's claim (a round after every job's end) only reads on SQLite: it used to
+    queue a write on the one writer behind the stages' commits. A queued notice is
+    still claimed, once."""
+    sql_only(store, "counts the writer's transactions")
+    if store.reader is store.engine:
+        pytest.skip("SQLite's: PostgreSQL has no one writer to queue on")
+    from sqlalchemy import event
+
+    writes: list[object] = []
+
+    def began(conn: object) -> None:
+        writes.append(conn)
+
+    from ferryman.store.notices import JOB_ENDED, event_in
+
+    job = await store.add_job(source="file:///in/a.zip", name="a", dest="library:")
+    async with store.engine.begin() as conn:
+        await event_in(conn, JOB_ENDED, 0.0, job_id=job.id)
+    assert len(await store.notice_events()) == 1
+    event.listen(store.engine.sync_engine, "begin", began)
+    try:
+        assert await store.claim_notices("n", 30, 0.0) == []
+        assert writes == []
+    finally:
+        event.remove(store.engine.sync_engine, "begin", began)
+    made = await store.add_notices(JOB_ENDED, ["json://x"], {"job": job.id}, job_id=job.id)
+    claimed = await store.claim_notices("n", 30, 0.0)
+    assert [n.id for n in claimed] == made
+    assert await store.claim_notices("n", 30, 0.0) == []
+
+
 async def test_a_fetch_names_its_job_and_keeps_its_note_in_the_write_that_ends_it(
     store: Store,
 ) -> None:

@@ -54,9 +54,10 @@ class AlbumQueries(StoreBase):
 
     async def seal_albums(self, job_id: int, album_size: int) -> list[int]:
         """Group ready items, in archive order, into albums of at most ``album_size``
-        (see ``seal_in``); the ids of the albums sealed."""
-        async with self.engine.begin() as conn:
-            return await seal_in(conn, job_id, album_size, self.clock())
+        (see ``seal_in``); the ids of the albums sealed. One hop on SQLite: begun, sealed
+        and committed on its thread (the commit was a hop of its own, the housekeeper's
+        look at every job the stages did not seal)."""
+        return await sqlite_thread.transaction(self.engine, seal, job_id, album_size, self.clock())
 
     async def claim_album(self, owner: str, lease_seconds: float) -> Album | None:
         """The next sealed album with its items, read in the claim's own transaction."""

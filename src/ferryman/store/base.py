@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ferryman.model import (
@@ -33,6 +34,7 @@ from ferryman.model import (
     ItemState,
     JobState,
 )
+from ferryman.store import hot, quick
 from ferryman.store.nudge import nudge
 from ferryman.store.rows import (
     Clock,
@@ -296,19 +298,19 @@ class StoreBase:
         return moved
 
     async def _store_summary(self, conn: AsyncConnection, job_id: int, now: float) -> None:
-        job = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).one()
-        rows = [
-            item_from_row(r)
-            for r in (
-                await conn.execute(
-                    select(items).where(items.c.job_id == job_id).order_by(items.c.seq)
-                )
-            ).all()
-        ]
-        summary = summarise(job, rows, now)
-        await conn.execute(
-            update(jobs).where(jobs.c.id == job_id).values(summary=json.dumps(summary))
-        )
+        await conn.run_sync(store_summary, job_id, now)
+
+
+def store_summary(conn: Connection, job_id: int, now: float) -> None:
+    """The job's report (``summarise``) of its row and items, stored in its row."""
+    job = quick.execute(conn, hot.GET_JOB, {"job_id": job_id}).one()
+    found = quick.execute(conn, _JOB_ITEMS, {"job_id": job_id}).all()
+    summary = summarise(job, [item_from_row(r) for r in found], now)
+    quick.execute(conn, _SUMMARY, {"job_id": job_id, "to": json.dumps(summary)})
+
+
+_JOB_ITEMS = select(items).where(items.c.job_id == hot.JOB_ID).order_by(items.c.seq)
+_SUMMARY = update(jobs).where(jobs.c.id == hot.JOB_ID).values(summary=bindparam("to", type_=String))
 
 
 # Fair turns across jobs: among rows of equal priority, the one furthest behind in its own

@@ -7,15 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Integer, Row, String, bindparam, delete, insert, or_, select, update
+from sqlalchemy.engine import Connection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.naming import free_job_name
+from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
-from ferryman.store.rows import same_place
+from ferryman.store.rows import LeaseLost
 from ferryman.store.schema import albums, fetches, jobs, source_memos
 
 QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
@@ -166,54 +167,18 @@ class FetchQueries(StoreBase):
         ``note`` (a memo's key and value: what the fetch says of its result) is kept,
         so a crash or a lost lease leaves all of it or none (one transaction a fetch
         instead of three). Returns whether it was held."""
-        now = self.clock()
-        async with self.engine.begin() as conn:
-            job_id = select(fetches.c.job_id).where(fetches.c.id == fetch_id).scalar_subquery()
-            if note is not None:
-                key, value = note
-                mine = (source_memos.c.job_id == job_id) & (source_memos.c.key == key)
-                await conn.execute(delete(source_memos).where(mine))
-                await conn.execute(
-                    insert(source_memos).values(job_id=job_id, key=key, value=value, updated_at=now)
-                )
-            held = (
-                hold is not None
-                and (
-                    await conn.execute(
-                        select(source_memos.c.key).where(
-                            source_memos.c.job_id == job_id, source_memos.c.key == hold
-                        )
-                    )
-                ).first()
-                is not None
-            )
-            values = {
-                "state": DONE,
-                "path": path,
-                "size": size,
-                "owner": None,
-                "lease_until": None,
-                "error_code": None,
-                "error_message": None,
-                "updated_at": now,
-            }
-            await self._update_owned(conn, fetches, fetch_id, owner, values)
-            if named is not None:
-                row = (
-                    await conn.execute(select(fetches.c.job_id).where(fetches.c.id == fetch_id))
-                ).one()
-                await name_in(conn, int(row.job_id), named, now)
-            await conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id)
-                .values(
-                    wait_reason=hold if held else None,
-                    blocked=False,
-                    updated_at=now,
-                    **({"paused": True} if held else {}),
-                )
-            )
-        return held
+        return await sqlite_thread.transaction(
+            self.engine,
+            _fetch_done_in,
+            fetch_id,
+            owner,
+            path,
+            size,
+            hold,
+            named,
+            note,
+            self.clock(),
+        )
 
     async def hold_asked(self, job_id: int, hold: str, asked: bool) -> bool:
         """Ask (or no longer ask) for the job to be held after its fetch (``fetch_done``'s
@@ -360,28 +325,120 @@ class FetchQueries(StoreBase):
 _ENDED = [s.value for s in JobState if s.terminal]
 
 
-async def name_in(conn: AsyncConnection, job_id: int, named: InputName, now: float) -> str | None:
+def name_in(conn: Connection, job_id: int, named: InputName, now: float) -> str | None:
     """Name the job after what its fetch found instead of what it was added by, while
     nothing of it has been sealed: its albums then all go under the one name. The new
     name is unique among the destination's jobs as at the add (``naming.free_job_name``:
     ``named.variant`` where a job whose source ends with ``named.kin``, another output
     of the same link, has the name). Returns it, or None when the job kept its name."""
-    row = (await conn.execute(select(jobs.c.name, jobs.c.dest).where(jobs.c.id == job_id))).first()
+    row = quick.execute(conn, _NAME_AND_PLACE, {"job_id": job_id}).first()
     if row is None or row.name == named.base:
         return None
-    if (await conn.execute(select(albums.c.id).where(albums.c.job_id == job_id))).first():
+    if quick.execute(conn, _AN_ALBUM, {"job_id": job_id}).first():
         return None
-    others = (
-        await conn.execute(
-            select(jobs.c.name, jobs.c.source).where(
-                same_place(jobs.c.dest, row.dest), jobs.c.id != job_id
-            )
-        )
-    ).all()
+    base = row.dest.partition("?")[0]  # ``rows.same_place``, its values as parameters
+    place = {"job_id": job_id, "base": base, "prefix": _like_escaped(base + "?") + "%"}
+    others = quick.execute(conn, _OTHERS_THERE, place).all()
     kin = named.kin
     siblings = [o.name for o in others if kin and o.source.endswith(kin)]
     name = free_job_name(named.base, [o.name for o in others], named.variant, siblings=siblings)
     if name == row.name:
         return None
-    await conn.execute(update(jobs).where(jobs.c.id == job_id).values(name=name, updated_at=now))
+    quick.execute(conn, _RENAME, {"job_id": job_id, "to": name, "now": now})
     return name
+
+
+# ``fetch_done``'s statements, built once (``store.hot``): its transaction runs whole on
+# SQLite's thread, one hop where each statement was one (ten for a link's photo, on the
+# one writer's connection, which no other transaction could use meanwhile).
+_FETCH_ID = bindparam("fetch_id", type_=Integer)
+_KEY = bindparam("key", type_=String)
+_JOB_OF_FETCH = select(fetches.c.job_id).where(fetches.c.id == _FETCH_ID)
+_DROP_MEMO = delete(source_memos).where(
+    source_memos.c.job_id == hot.JOB_ID, source_memos.c.key == _KEY
+)
+_PUT_MEMO = insert(source_memos)
+_HAS_MEMO = select(source_memos.c.key).where(
+    source_memos.c.job_id == hot.JOB_ID, source_memos.c.key == _KEY
+)
+_DONE = (
+    update(fetches)
+    .where(fetches.c.id == _FETCH_ID, fetches.c.owner == bindparam("holder", type_=String))
+    .values(
+        state=DONE,
+        path=bindparam("to_path", type_=String),
+        size=bindparam("to_size", type_=Integer),
+        owner=None,
+        lease_until=None,
+        error_code=None,
+        error_message=None,
+        updated_at=hot.NOW,
+    )
+)
+_GOES_ON = (
+    update(jobs)
+    .where(jobs.c.id == hot.JOB_ID)
+    .values(wait_reason=None, blocked=False, updated_at=hot.NOW)
+)
+_HELD = (
+    update(jobs)
+    .where(jobs.c.id == hot.JOB_ID)
+    .values(wait_reason=_KEY, blocked=False, paused=True, updated_at=hot.NOW)
+)
+_NAME_AND_PLACE = select(jobs.c.name, jobs.c.dest).where(jobs.c.id == hot.JOB_ID)
+_AN_ALBUM = select(albums.c.id).where(albums.c.job_id == hot.JOB_ID)
+_OTHERS_THERE = select(jobs.c.name, jobs.c.source).where(
+    or_(
+        jobs.c.dest == bindparam("base", type_=String),
+        jobs.c.dest.like(bindparam("prefix", type_=String), escape="/"),
+    ),
+    jobs.c.id != hot.JOB_ID,
+)
+_RENAME = (
+    update(jobs)
+    .where(jobs.c.id == hot.JOB_ID)
+    .values(name=bindparam("to", type_=String), updated_at=hot.NOW)
+)
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by a LIKE with ``/`` as its escape (as SQLAlchemy's
+    ``startswith(…, autoescape=True)`` escapes it)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _fetch_done_in(
+    conn: Connection,
+    fetch_id: int,
+    owner: str,
+    path: str | None,
+    size: int | None,
+    hold: str | None,
+    named: InputName | None,
+    note: tuple[str, str] | None,
+    now: float,
+) -> bool:
+    """``FetchQueries.fetch_done``'s body, in ``conn``'s transaction."""
+    found = quick.execute(conn, _JOB_OF_FETCH, {"fetch_id": fetch_id}).first()
+    job_id = None if found is None else int(found.job_id)
+    if note is not None and job_id is not None:
+        key, value = note
+        quick.execute(conn, _DROP_MEMO, {"job_id": job_id, "key": key})
+        memo = {"job_id": job_id, "key": key, "value": value, "updated_at": now}
+        quick.execute(conn, _PUT_MEMO, memo)
+    held = (
+        hold is not None
+        and job_id is not None
+        and quick.execute(conn, _HAS_MEMO, {"job_id": job_id, "key": hold}).first() is not None
+    )
+    done = {"fetch_id": fetch_id, "holder": owner, "to_path": path, "to_size": size, "now": now}
+    if quick.execute(conn, _DONE, done).rowcount != 1:
+        raise LeaseLost(f"{fetches.name} {fetch_id}")
+    assert job_id is not None  # the row was there: its lease was held
+    if named is not None:
+        name_in(conn, job_id, named, now)
+    if held:
+        quick.execute(conn, _HELD, {"job_id": job_id, "key": hold, "now": now})
+    else:
+        quick.execute(conn, _GOES_ON, {"job_id": job_id, "now": now})
+    return held

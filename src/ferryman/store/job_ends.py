@@ -15,7 +15,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
@@ -25,8 +24,8 @@ from ferryman.model import (
 )
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.store import hot, quick, sqlite_thread
-from ferryman.store.base import StoreBase
-from ferryman.store.notices import JOB_ENDED, event_in
+from ferryman.store.base import StoreBase, store_summary
+from ferryman.store.notices import JOB_ENDED, record_event
 from ferryman.store.rows import (
     TERMINAL_STATES,
 )
@@ -46,33 +45,9 @@ class JobEndQueries(StoreBase):
 
         Looked for on a read first: this runs in every housekeeping round, and a write
         transaction would wait for (and hold up) the stages' writes."""
-        async with self.reader.connect() as conn:
-            if (await conn.execute(hot.FINISHABLE_JOBS)).first() is None:
-                return []
-        now = self.clock()
-        finished: list[int] = []
-        async with self.engine.begin() as conn:
-            ready = (await conn.execute(hot.FINISHABLE_JOBS)).all()
-            for job_id, error_code in ready:
-                facts = [] if error_code else await _item_facts(conn, job_id)
-                outcome = job_outcome(error_code, facts)
-                values: dict[str, Any] = {"finished_at": now, "updated_at": now}
-                values["state"] = outcome.state.value
-                if outcome.error_code is not None:
-                    values |= {"error_code": outcome.error_code}
-                    values["error_message"] = outcome.error_message
-                ended = await conn.execute(
-                    update(jobs)  # another node's housekeeper may have ended it meanwhile
-                    .where(jobs.c.id == job_id, jobs.c.state == JobState.ACTIVE.value)
-                    .values(**values)
-                )
-                if ended.rowcount != 1:
-                    continue  # ended once, by that node: no second summary, no second event
-                await self._store_summary(conn, job_id, now)
-                status = outcome.state.value
-                await event_in(conn, JOB_ENDED, now, job_id=job_id, status=status)
-                finished.append(job_id)
-        return finished
+        if not await sqlite_thread.transaction(self.reader, _any_finishable):
+            return []
+        return await sqlite_thread.transaction(self.engine, _finish_in, self.clock())
 
     async def keeper_look(self) -> KeeperLook:
         """A housekeeping round's reads, in one connection (one hop on SQLite): is a job
@@ -159,15 +134,44 @@ class JobEndQueries(StoreBase):
                 await self._store_summary(conn, job_id, now)
 
 
-async def _item_facts(conn: AsyncConnection, job_id: int) -> list[ItemFact]:
-    """What ``job_outcome`` reads of a finishing job's ended items."""
-    found = await conn.execute(
-        select(items.c.state, items.c.error_code, items.c.reason, items.c.error_message).where(
-            items.c.job_id == job_id,
-            items.c.state.in_([state.value for state in OUTCOME_STATES]),
+def _any_finishable(conn: Connection) -> bool:
+    return quick.execute(conn, hot.FINISHABLE_JOBS, {}).first() is not None
+
+
+def _finish_in(conn: Connection, now: float) -> list[int]:
+    """``finish_jobs``' write, in one transaction (on SQLite, whole on its thread: six
+    statements a job ended, each one hop while the writer's connection was held)."""
+    finished: list[int] = []
+    for job_id, error_code in quick.execute(conn, hot.FINISHABLE_JOBS, {}).all():
+        facts = [] if error_code else _item_facts(conn, job_id)
+        outcome = job_outcome(error_code, facts)
+        values: dict[str, Any] = {"finished_at": now, "updated_at": now}
+        values["state"] = outcome.state.value
+        if outcome.error_code is not None:
+            values |= {"error_code": outcome.error_code}
+            values["error_message"] = outcome.error_message
+        ended = conn.execute(
+            update(jobs)  # another node's housekeeper may have ended it meanwhile
+            .where(jobs.c.id == job_id, jobs.c.state == JobState.ACTIVE.value)
+            .values(**values)
         )
-    )
+        if ended.rowcount != 1:
+            continue  # ended once, by that node: no second summary, no second event
+        store_summary(conn, job_id, now)
+        record_event(conn, JOB_ENDED, now, job_id=job_id, status=outcome.state.value)
+        finished.append(job_id)
+    return finished
+
+
+def _item_facts(conn: Connection, job_id: int) -> list[ItemFact]:
+    """What ``job_outcome`` reads of a finishing job's ended items."""
+    found = quick.execute(conn, _OUTCOME_ITEMS, {"job_id": job_id})
     return [ItemFact(ItemState(state), *rest) for state, *rest in found.all()]
+
+
+_OUTCOME_ITEMS = select(
+    items.c.state, items.c.error_code, items.c.reason, items.c.error_message
+).where(items.c.job_id == hot.JOB_ID, items.c.state.in_([s.value for s in OUTCOME_STATES]))
 
 
 def ended_columns(state: JobState, error: FerrymanError, now: float) -> dict[str, Any]:

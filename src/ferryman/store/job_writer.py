@@ -6,16 +6,17 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Select, insert, select, union_all, update
+from sqlalchemy import Select, String, bindparam, insert, select, union_all, update
 from sqlalchemy.engine import Connection
 
 from ferryman.model import Job
+from ferryman.store import hot, quick
 from ferryman.store.new_job import NewJob, insert_job
 from ferryman.store.rows import job_from_row
 from ferryman.store.schema import job_inputs, jobs, metadata
 
 
-def holders(keys: Collection[str]) -> Select[tuple[str, int]]:
+def holders(keys: Collection[Any]) -> Select[tuple[str, int]]:
     """The jobs that took inputs of these dedupe keys, as (dedupe_key, job_id): a job's
     own key (``jobs.dedupe_key``) or one of its inputs' (``job_inputs``, a look's job)."""
     own = select(jobs.c.dedupe_key, jobs.c.id.label("job_id")).where(jobs.c.dedupe_key.in_(keys))
@@ -31,25 +32,33 @@ def add_job_in(conn: Connection, new: NewJob, now: float) -> Job:
 
 
 class SqlJobWriter:
-    """``new_job.JobWriter`` on an open SQLAlchemy transaction."""
+    """``new_job.JobWriter`` on an open SQLAlchemy transaction: its statements built
+    once (``store.hot``), each run through ``store.quick`` (on SQLite's thread, without
+    SQLAlchemy's execution: building and compiling a statement per add were most of an
+    add's cost, 200 links' adds before the engine starts)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def holder(self, dedupe_key: str) -> int | None:
-        found = self._conn.execute(holders([dedupe_key])).first()
+        found = quick.execute(self._conn, _HOLDER, {"dedupe_key": dedupe_key}).first()
         return None if found is None else int(found.job_id)
 
     def insert(self, table: str, values: Mapping[str, Any]) -> int | None:
-        into = metadata.tables[table]
-        if "id" not in into.c:
-            self._conn.execute(insert(into).values(**values))
-            return None
-        made = self._conn.execute(insert(into).values(**values).returning(into.c.id))
-        return int(made.scalar_one())
+        made = quick.execute(self._conn, _INSERTS[table], values)
+        return int(made.scalar_one()) if "id" in metadata.tables[table].c else None
 
     def job(self, job_id: int) -> Job:
-        return job_from_row(self._conn.execute(select(jobs).where(jobs.c.id == job_id)).one())
+        return job_from_row(quick.execute(self._conn, hot.GET_JOB, {"job_id": job_id}).one())
 
     def set_summary(self, job_id: int, summary: str) -> None:
-        self._conn.execute(update(jobs).where(jobs.c.id == job_id).values(summary=summary))
+        quick.execute(self._conn, _SUMMARY, {"job_id": job_id, "to": summary})
+
+
+_HOLDER = holders([bindparam("dedupe_key", type_=String)])
+# One insert per table (with its id back where it has one), for any table's values.
+_INSERTS = {
+    t.name: insert(t).returning(t.c.id) if "id" in t.c else insert(t)
+    for t in metadata.tables.values()
+}
+_SUMMARY = update(jobs).where(jobs.c.id == hot.JOB_ID).values(summary=bindparam("to", type_=String))

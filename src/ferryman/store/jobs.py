@@ -106,8 +106,8 @@ class JobQueries(StoreBase):
         (``naming.free_job_name``: ``variant``, how this result differs, where a job
         whose source ends with ``kin``, another output of the same link, has the name).
         Returns it, or None when the job kept its name."""
-        async with self.engine.begin() as conn:
-            return await name_in(conn, job_id, InputName(base, variant, kin), self.clock())
+        named = InputName(base, variant, kin)
+        return await sqlite_thread.transaction(self.engine, name_in, job_id, named, self.clock())
 
     async def get_job(self, job_id: int) -> Job:
         async with self.reader.connect() as conn:

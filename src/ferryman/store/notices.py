@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ferryman.store import quick, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.schema import jobs, notices
 
@@ -49,21 +51,35 @@ async def event_in(
     """Record, in the caller's transaction (the state change's own), that ``kind``
     happened: the notifier makes notices of it. ``facts``: what only the moment knows
     (a wait's reason, a check's jobs and titles); the job's view is read when prepared."""
-    await conn.execute(
-        insert(notices).values(
-            kind=kind,
-            url=EVENT_URL,
-            job_id=job_id,
-            watch_id=watch_id,
-            digest=0,
-            payload=json.dumps({"at": now, **facts}),
-            state=QUEUED,
-            priority=0,
-            created_at=now,
-            attempts=0,
-            not_before=now,
-        )
-    )
+    await conn.run_sync(record_event, kind, now, job_id=job_id, watch_id=watch_id, **facts)
+
+
+def record_event(
+    conn: Connection,
+    /,
+    kind: str,
+    now: float,
+    *,
+    job_id: int | None = None,
+    watch_id: int | None = None,
+    **facts: Any,
+) -> None:
+    """``event_in`` on a synchronous connection (a transaction run whole on SQLite's
+    thread: ``sqlite_thread.transaction``)."""
+    row = {
+        "kind": kind,
+        "url": EVENT_URL,
+        "job_id": job_id,
+        "watch_id": watch_id,
+        "digest": 0,
+        "payload": json.dumps({"at": now, **facts}),
+        "state": QUEUED,
+        "priority": 0,
+        "created_at": now,
+        "attempts": 0,
+        "not_before": now,
+    }
+    quick.execute(conn, _AN_EVENT, row)
 
 
 async def _insert_notices(
@@ -201,7 +217,15 @@ class NoticeQueries(StoreBase):
         self, owner: str, lease_seconds: float, digest_seconds: float
     ) -> list[Notice]:
         """The first due notice, with (for a job's end) the other job ends to the same
-        URL due within ``digest_seconds`` from now; [] when none is due."""
+        URL due within ``digest_seconds`` from now; [] when none is due. On SQLite, read
+        first on the reader: with no notice queued (no target: the usual case) the
+        notifier's round after every job's end took a write on the one writer, behind
+        the stages' commits, for nothing. A notice queued just after is the next round's,
+        as if this claim had run a moment earlier."""
+        if self.reader is not self.engine and not await sqlite_thread.transaction(
+            self.reader, _any_queued
+        ):
+            return []
         async with self.engine.begin() as conn:
             first = await self._claim_in(
                 conn, notices, QUEUED, SENDING, owner, lease_seconds, _not_an_event
@@ -299,6 +323,14 @@ class NoticeQueries(StoreBase):
                 delete(notices).where(notices.c.state == SENT, notices.c.sent_at < before)
             )
             return done.rowcount
+
+
+_AN_EVENT = insert(notices)
+_A_QUEUED_NOTICE = select(notices.c.id).where(notices.c.state == QUEUED, notices.c.url != EVENT_URL)
+
+
+def _any_queued(conn: Connection) -> bool:
+    return quick.execute(conn, _A_QUEUED_NOTICE, {}).first() is not None
 
 
 def _not_an_event() -> tuple[Any, ...]:

@@ -1,0 +1,121 @@
+"""The per-job writes of a link's photo on SQLite, counted in hops to the connection's
+thread: each hop of a write transaction holds SQLite's one writer connection while the
+event loop comes back to send the next statement, so 200 links queued behind it
+(bench/results/telegram.md, issue 49 item 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ferryman.store import Store, sqlite_thread
+from ferryman.store.fetches import InputName
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the calls sent to any SQLite connection's thread."""
+    count = [0]
+    original = sqlite_thread.Connection._call
+
+    def counted(self: sqlite_thread.Connection, call: Any) -> Any:
+        count[0] += 1
+        return original(self, call)
+
+    monkeypatch.setattr(sqlite_thread.Connection, "_call", counted)
+    return count
+
+
+async def test_a_fetch_ends_named_with_its_note_in_one_hop(tmp_path: Path, hops: list[int]) -> None:
+    """``fetch_done`` of a link's photo (named after its file, with the fetch's note, a
+    hold asked of it): its ten statements and the commit on SQLite's thread in one hop
+    (eleven before); all of it written as before."""
+    store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        job = await store.add_job(source="tg:c/1/2", name="c1-2", dest="library:", fetch=True)
+        fetch = await store.claim_fetch("f", 30)
+        assert fetch is not None
+        named, note = InputName("photo"), ("fetch.note", "as asked")
+        hops[0] = 0
+        held = await store.fetch_done(
+            fetch.id, "f", "/w/photo.jpg", 5, hold="job.choosing", named=named, note=note
+        )
+        assert hops[0] == 1
+        assert not held
+        assert (await store.get_job(job.id)).name == "photo"
+        assert await store.source_memos(job.id) == {"fetch.note": "as asked"}
+        found = await store.fetched(job.id)
+        assert found is not None and (found.state, found.path, found.size) == (
+            "done",
+            "/w/photo.jpg",
+            5,
+        )
+    finally:
+        await store.close()
+
+
+async def test_jobs_end_in_one_hop_of_the_writer(tmp_path: Path, hops: list[int]) -> None:
+    """The housekeeper's ``finish_jobs`` of three finished jobs: one hop for its look on
+    the reader and one for the write that ends them all (22 before: each job's outcome,
+    summary and event six hops, the writer's connection held throughout); ended once,
+    each with its summary and its event."""
+    from ferryman.model import ItemState, JobState, MediaKind
+    from ferryman.store.rows import NewItem
+
+    store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        made = []
+        for n in range(3):
+            job = await store.add_job(source=f"/n{n}.zip", name=f"n{n}", dest="library:")
+            assert await store.claim_job("r", 30) is not None
+            text = NewItem(seq=0, source_path="a.txt", kind=MediaKind.OTHER,
+                           state=ItemState.SKIPPED, reason="not media")  # fmt: skip
+            await store.record_entries(job.id, "r", 1, [text])
+            await store.finish_expansion(job.id, "r", album_size=10)
+            made.append(job.id)
+        await store.get_job(made[0])  # the reader's connection opened (its pragmas)
+        hops[0] = 0
+        assert sorted(await store.finish_jobs()) == made
+        assert hops[0] == 2  # the look on the reader, the write
+        assert await store.finish_jobs() == []
+        for job_id in made:
+            ended = await store.get_job(job_id)
+            assert (ended.state, ended.error_code) == (JobState.DONE, "source.nothing_delivered")
+            assert (
+                ended.summary is not None
+                and ended.summary["total"] == 1
+                and ended.summary["skipped"]
+            )
+        events = await store.notice_events()
+        assert sorted(e.job_id for e in events if e.kind == "job_ended") == made
+    finally:
+        await store.close()
+
+
+async def test_albums_are_sealed_in_one_hop(tmp_path: Path, hops: list[int]) -> None:
+    """``seal_albums`` (the housekeeper's, a conversion's): begun, sealed and committed
+    in one hop (two before: the commit apart)."""
+    from ferryman.model import ItemState, MediaKind, Plan
+    from ferryman.store.rows import NewItem
+
+    store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        job = await store.add_job(source="/a.zip", name="a", dest="library:")
+        assert await store.claim_job("r", 30) is not None
+        photos = [
+            NewItem(seq=s, source_path=f"p{s}.jpg", kind=MediaKind.PHOTO,
+                    state=ItemState.READY, size=10, plan=Plan.AS_IS)
+            for s in range(3)
+        ]  # fmt: skip
+        await store.record_entries(job.id, "r", 3, photos, album_size=10)
+        await store.finish_expansion(job.id, "r", album_size=10)
+        hops[0] = 0
+        sealed = await store.seal_albums(job.id, 10)
+        assert hops[0] == 1
+        assert len(sealed) <= 1
+        album = await store.claim_album("d", 30)
+        assert album is not None and [i.seq for i in album.items] == [0, 1, 2]
+    finally:
+        await store.close()
