@@ -43,7 +43,21 @@ NOT_FOR_HELP = ("pydantic", "pydantic_settings", "sqlalchemy", "asyncio", "ferry
 NOT_FOR_EMPTY_STATUS = ("ferryman.sources.builtin", "ferryman.sources.http", "ferryman.links")
 # `run` of a job of photos to the library: what a video, a link or a chat needs stays
 # out (PyAV alone: ~0.1 s of the run's start-up and ~20 MB of the engine's memory).
-NOT_FOR_PHOTOS = ("av", "telethon", "yt_dlp", "fastapi", "uvicorn", "ferryman.media.segmented")
+# Nor what only a download, a webhook, PostgreSQL or a store behind the newest schema needs
+# (httpx and the egress guard, the PostgreSQL dialects, the migration steps): each
+# `ferryman run` the tests start paid ~0.2 CPU-s for them.
+NOT_FOR_PHOTOS = (
+    "av",
+    "telethon",
+    "yt_dlp",
+    "fastapi",
+    "uvicorn",
+    "ferryman.media.segmented",
+    "httpx",
+    "ferryman.net.egress",
+    "sqlalchemy.dialects.postgresql",
+    "ferryman.store.migrations",
+)
 
 _PROBE = """
 import json, sys

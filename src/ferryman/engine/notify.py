@@ -29,8 +29,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from ferryman.config import NotifySettings, Settings
 from ferryman.engine.context import Context
 from ferryman.engine.ops.job_view import job_view
@@ -38,7 +36,6 @@ from ferryman.engine.plumbing.events import Event, JobFinished, JobWaiting, Watc
 from ferryman.engine.plumbing.notice_targets import WEBHOOK_SCHEMES, targets
 from ferryman.engine.plumbing.watch_words import jobs_text, shown_source
 from ferryman.errors import FerrymanError, spec_for, with_job
-from ferryman.net.http import async_transport
 from ferryman.store.notices import (
     ASKS,
     JOB_ENDED,
@@ -391,6 +388,12 @@ async def _post(
     }
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, body)
+    # lazy: start-up (httpx and the egress guard, ~0.1 CPU-s of every engine's start,
+    # are loaded by the first webhook; an engine with no notice to send never needs them)
+    import httpx
+
+    from ferryman.net.http import async_transport
+
     transport = async_transport(egress)
     try:
         async with httpx.AsyncClient(timeout=seconds, transport=transport) as client:

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Insert, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ferryman.model import SinkRecord
@@ -132,8 +131,14 @@ def _insert_new(conn: AsyncConnection) -> Insert:
     """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect: a key already
     stored keeps its first value, whoever wrote it."""
     keys = [sink_records.c.job_id, sink_records.c.sink, sink_records.c.key]
+    # The dialects load here, the one in use only: on SQLite, PostgreSQL's and its
+    # drivers' modules were ~50 ms of every engine's start.
     if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(sink_records).on_conflict_do_nothing(index_elements=keys)
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(sink_records).on_conflict_do_nothing(index_elements=keys)
 
 

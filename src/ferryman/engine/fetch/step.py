@@ -14,8 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-
-import httpx
+from typing import TYPE_CHECKING
 
 from ferryman.archive.suffixes import file_job_name
 from ferryman.config import NetworkSettings
@@ -28,11 +27,13 @@ from ferryman.engine.plumbing.space import never_fits, room_for
 from ferryman.engine.plumbing.workarea import job_work_dir, kept_fetch_dir, set_aside, take_back
 from ferryman.errors import FerrymanError
 from ferryman.net import partfile
-from ferryman.net.http import make_client
 from ferryman.net.progress import DownloadProgress
 from ferryman.sources.base import Fetched, Fetching, FetchPlan, Pooled
 from ferryman.store.fetches import Fetch, InputName
 from ferryman.store.store import LeaseLost
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,10 @@ async def drop_if_cancelled(ctx: Context, claimed: Fetch) -> None:
 
 @contextlib.asynccontextmanager
 async def _client(network: NetworkSettings) -> AsyncIterator[httpx.AsyncClient]:
+    # lazy: start-up (httpx and the egress guard: a source that asks for a client loads
+    # them; an engine with files, archives or no fetch at all never does)
+    from ferryman.net.http import make_client
+
     async with make_client(network) as client:
         yield client
 
