@@ -43,11 +43,24 @@ class WebServer:
                 time.sleep(0.2)
 
 
+# The engine inside ``web`` polls the store as shipped (0.5 s), not the crash loops' 0.05 s:
+# what a web test waits on (a job added, cancelled, retried through the API) wakes it
+# in-process. An idle engine polling every 0.05 s took 2.4 times the CPU of the API's
+# own work through the fuzz of test_web_api.py (py-spy: its stage workers' claims),
+# more the longer a loaded machine stretched a test (docs/testing.md, "How long").
+WEB_POLL_SECONDS = "0.5"
+
+
 def web_env(data: Path, **extra: str) -> dict[str, str]:
-    """The crash tests' environment, taking links to loopback (the tests' servers)."""
+    """The crash tests' environment, taking links to loopback (the tests' servers), with
+    the engine's poll as shipped (``WEB_POLL_SECONDS``) unless ``extra`` sets one."""
     from tests.crash.test_crash import _env
 
-    return _env(data, **({"FERRYMAN_WEB__ALLOW_PRIVATE_LINKS": "true"} | extra))
+    defaults = {
+        "FERRYMAN_WEB__ALLOW_PRIVATE_LINKS": "true",
+        "FERRYMAN_POLL_SECONDS": WEB_POLL_SECONDS,
+    }
+    return _env(data, **(defaults | extra))
 
 
 @contextmanager
