@@ -8,6 +8,9 @@ phone trip's engine grew from ~120 to ~225 MiB PSS over the trip for it, and
 ``malloc_trim`` hands the free pages back. Android's allocator is asked the same
 (``mallopt(M_PURGE)``, Android 9 and later; unknown there before, and ignored).
 
+Every thread of an engine on one glibc arena (``one_heap``): what a thread's own arena
+served stayed there, out of ``malloc_trim``'s reach.
+
 An archive read as a stream (``tune_for_streaming``):
 
 Each block a backend yields is a fresh 1 MiB ``bytes``. With glibc's defaults, freeing
