@@ -29,7 +29,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import memory_pictures, memory_trip
+from bench import memory_link, memory_pictures, memory_trip
 from bench._common import (
     MB,
     Check,
@@ -239,6 +239,7 @@ def run(args: argparse.Namespace) -> Result:
         trip_mib = min(memory_trip.TRIP_MIB, args.size_mb)
         trip = memory_trip.measure_trip(root, trip_mib, args.interval, args.timeout)
         phone, phone_checks = memory_trip.phone_budget(fitted, trip)
+        link, link_checks = memory_link.measure(root)
 
     table = Table(
         [
@@ -310,6 +311,8 @@ def run(args: argparse.Namespace) -> Result:
     result.checks += picture_checks
     result.tables.append(("on a phone: peak RSS against a 3 GB phone's budget:", phone))
     result.checks += phone_checks
+    result.tables.append(("on a phone: a link's transcode (one process each):", link))
+    result.checks += link_checks
 
     for r in runs:
         result.checks.append(

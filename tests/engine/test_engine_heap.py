@@ -81,3 +81,44 @@ async def test_a_running_engine_hands_back_what_it_freed(
     async with running(settings) as started:
         started.engine.bus.publish(EngineDraining(draining=False))
         await eventually(lambda: given, "a hand-back on the engine's event")
+
+
+_ARENAS = """
+import threading
+from ferryman.archive.allocator import one_heap
+import ctypes
+one_heap()
+def work():
+    kept = [bytes(512 << 10) for _ in range(8)]  # a part's bytes on each thread
+    del kept
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+ctypes.CDLL(None).malloc_stats()  # glibc prints one "Arena N:" block per arena
+"""
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux")
+    or not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"),
+    reason="glibc's arenas only",
+)
+def test_the_engines_threads_share_one_heap() -> None:
+    """Parts read on the engine's threads were kept by an arena each, which
+    ``malloc_trim`` does not hand back (the phone trip's engine at 146-160 MiB)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _ARENAS], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("Arena ") == 1, done.stderr
+
+
+async def test_a_running_engine_shares_one_heap(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    called: list[int] = []
+    monkeypatch.setattr(collector, "one_heap", lambda: called.append(1))
+    async with running(settings):
+        assert called == [1]

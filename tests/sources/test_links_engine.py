@@ -402,6 +402,40 @@ async def test_a_source_that_does_not_play_everywhere_is_made_into_h264_aac(
     assert abs(_seconds_of_sound(mp4) - _seconds_of_sound(clip)) <= 0.05
 
 
+async def test_a_links_transcode_holds_as_few_frames_as_the_engines_own_on_a_phone(
+    tmp_path: Path, link_settings: Settings
+) -> None:
+    """convert.threads and convert.lookahead (2 and 5 on a phone) reach a link's
+    transcode as they reach the engine's: x264 writes the options it ran with into the
+    stream. A link's transcode once ran at FFmpeg's count by the cores, the preset's
+    lookahead and its thread's queue (~250 MiB at 720p on an 8-core phone)."""
+    from tests.support.mediaserve import write_media
+
+    settings = link_settings.model_copy(
+        update={"convert": link_settings.convert.model_copy(update={"threads": 2, "lookahead": 5})}
+    )
+    clip = write_media(
+        tmp_path / "odd.mkv", size=(1280, 720), audio=True, seconds=2.0, vcodec="mpeg4"
+    )
+    with serving() as web:
+        web.add("/odd.mkv", clip.read_bytes(), content_type="video/x-matroska")
+        _, state, made, files = await _deliver(
+            settings, web.url("/odd.mkv"), Profile(Output.VIDEO, 360)
+        )
+    assert state is JobState.DONE, made
+    (mp4,) = files
+    options = _x264_options(mp4)  # (sync-lookahead, not written there, rides with it)
+    assert (options["threads"], options["rc_lookahead"]) == ("2", "5")
+
+
+def _x264_options(path: Path) -> dict[str, str]:
+    """The options x264 wrote into the stream it made (its SEI: ``options: a=1 b=2``)."""
+    data = path.read_bytes()
+    start = data.index(b"options: ") + len(b"options: ")
+    text = data[start : data.index(b"\x00", start)].decode("ascii")
+    return dict(word.split("=", 1) for word in text.split() if "=" in word)
+
+
 def _frames(path: Path) -> int:
     """How many pictures decode from the file's video."""
     with av.open(str(path)) as media:

@@ -467,6 +467,45 @@ async def test_reads_stay_a_few_parts_ahead_of_the_network(
     assert await env.uploaded_sha256(result) == sha(data)
 
 
+async def test_an_albums_files_uploading_together_read_a_few_parts_ahead_in_all(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten files of five parts at once (an album's photos): the parts read and not yet
+    acknowledged stay within the window and a few ahead over all of them. Each upload
+    once read its own few ahead and each of its senders held a part while it waited for
+    the window: the whole album was read at its start (a phone trip's engine rose by
+    ~30 MiB an album, then fell at the uplink's pace)."""
+    from ferryman.telegram import upload as upload_module
+
+    env.server.network.model = LinkModel(latency=0.01)
+    part = 64 * KIB
+    files = [env.file(5 * part, f"p{n}.jpg", seed=n) for n in range(10)]
+    counts = {"read": 0, "acked": 0, "lead": 0}
+    read = upload_module._Parts._read
+
+    def counting_read(self: Any, fh: Any, want: int) -> bytes:
+        chunk = read(self, fh, want)
+        counts["read"] += 1
+        counts["lead"] = max(counts["lead"], counts["read"] - counts["acked"])
+        return chunk
+
+    def progress(sent: int, total: int) -> None:
+        counts["acked"] += 1
+
+    monkeypatch.setattr(upload_module._Parts, "_read", counting_read)
+    uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4, part_size=part)
+    async with asyncio.timeout(60):
+        results = await asyncio.gather(
+            *(uploader.upload(path, progress=progress) for path, _ in files)
+        )
+    await uploader.close()
+    assert counts["read"] == counts["acked"] == 50
+    # in flight or waiting for a slot (4), read ahead (4), one being read: over all ten
+    assert counts["lead"] <= 4 + upload_module.READ_AHEAD + 1
+    for result, (_, data) in zip(results, files, strict=True):
+        assert await env.uploaded_sha256(result) == sha(data)
+
+
 def record_files(env: Env) -> dict[int, list[float]]:
     """Loop time of each part request reaching its handler, by the upload's file_id."""
     seen: dict[int, list[float]] = {}

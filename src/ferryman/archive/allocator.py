@@ -8,6 +8,9 @@ phone trip's engine grew from ~120 to ~225 MiB PSS over the trip for it, and
 ``malloc_trim`` hands the free pages back. Android's allocator is asked the same
 (``mallopt(M_PURGE)``, Android 9 and later; unknown there before, and ignored).
 
+Every thread of an engine on one glibc arena (``one_heap``): what a thread's own arena
+served stayed there, out of ``malloc_trim``'s reach.
+
 An archive read as a stream (``tune_for_streaming``):
 
 Each block a backend yields is a fresh 1 MiB ``bytes``. With glibc's defaults, freeing
@@ -28,6 +31,7 @@ import sys
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 _M_PURGE = -101  # bionic's (Android's libc): release the free memory now
 
 
@@ -42,6 +46,16 @@ def give_back_freed() -> None:
             libc.mallopt(_M_PURGE, 0)
     except (OSError, AttributeError):
         return
+
+
+def one_heap() -> None:
+    """One glibc arena for all of the process's threads, not one a thread (up to eight a
+    core). Upload parts read on the engine's threads and freed on its loop left each of
+    a dozen arenas holding what it had served, and ``malloc_trim`` hands back no
+    arena's top but the main one's: the phone trip's engine stayed at 146-160 MiB PSS,
+    104-141 with one arena (bench/results/memory.md). Call it before the threads start;
+    a no-op off glibc (Android's allocator has no such arenas)."""
+    _mallopt((_M_ARENA_MAX, 1))
 
 
 def tune_for_streaming() -> None:

@@ -51,6 +51,7 @@ async def running(
     # The template's modules named; started by the first child, unless the front door
     # started it already (``ferryman run`` looks at the queue before it loads the engine).
     prepare_children(bool(settings.notify.urls))
+    collector.one_arena()  # before the store's and the engine's threads start
     with contextlib.ExitStack() as stack:
         sole = settings.database.startswith("sqlite")
         if sole:

@@ -68,6 +68,10 @@ class GrabOptions:
     ffmpeg: str = "auto"  # links.ffmpeg: a binary for MP3/Opus and joins (media.ffmpeg_binary)
     block_private: bool = False  # network.block_private: every connection yt-dlp makes
     private_allowed: tuple[str, ...] = ()
+    # convert.threads and convert.lookahead: a link's transcode holds x264's frames as
+    # the engine's own does, the same on a phone (``segment_plan.EncodeSettings``)
+    threads: int = 0
+    lookahead: int | None = None
 
 
 def grab(
@@ -288,6 +292,8 @@ def _one(
         work,
         lambda f: curve.at(done_before + f * convert_share),
         ffmpeg,
+        threads=options.threads,
+        lookahead=options.lookahead,
     )
     return _record(info, profile, choice, name, verified)
 

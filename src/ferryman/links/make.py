@@ -75,10 +75,14 @@ def make_output(
     work: Path,
     progress: Callable[[float], None],
     ffmpeg: str | None = None,
+    *,
+    threads: int = 0,
+    lookahead: int | None = None,
 ) -> Verified:
     """Write ``target`` for ``profile`` from the ``fetched`` files (picture first), verify
     it, and only then put it in place (a crash leaves no half file under its name).
-    The length it must have is the page's, else the longest download's."""
+    The length it must have is the page's, else the longest download's; a transcode
+    uses ``threads`` and x264's ``lookahead`` (``convert.threads``, ``convert.lookahead``)."""
 
     tags = metadata_of(info)
     partial = work / ("making" + profile.suffix)
@@ -93,7 +97,17 @@ def make_output(
         sound = fetched[1] if len(fetched) > 1 else None
         keep_sound = profile.output is not Output.MUTE
         linkout.video_file(
-            picture, sound, partial, work, keep_sound, profile.height, tags, progress, ffmpeg
+            picture,
+            sound,
+            partial,
+            work,
+            keep_sound,
+            profile.height,
+            tags,
+            progress,
+            ffmpeg,
+            threads=threads,
+            lookahead=lookahead,
         )
     return finish_output(info, profile, partial, target, fetched)
 

@@ -46,9 +46,14 @@ def video_file(
     tags: dict[str, str],
     progress: Progress,
     ffmpeg: str | None = None,
+    *,
+    threads: int = 0,
+    lookahead: int | None = None,
 ) -> None:
     """Write MP4 ``dst`` from ``picture`` (and ``sound``, a separate download, if any);
-    a join that only copies goes through the ``ffmpeg`` binary when one is given.
+    a join that only copies goes through the ``ffmpeg`` binary when one is given. A
+    transcode runs at ``threads`` with x264's ``lookahead`` as the engine's own do
+    (``convert.threads``, ``convert.lookahead``): each frame held costs a phone memory.
 
     Raises ``media.convert_failed``; a partial ``dst`` is removed."""
 
@@ -69,7 +74,7 @@ def video_file(
         transcode_audio_only(joined, dst, progress=lambda f: progress(0.1 + f * 0.9), tags=tags)
         joined.unlink(missing_ok=True)
         return
-    settings = EncodeSettings(max_height=max_height or 4320)
+    settings = EncodeSettings(max_height=max_height or 4320, threads=threads, lookahead=lookahead)
     transcode_resumable(
         joined, encoded, work / "parts", settings, progress=lambda f: progress(0.1 + f * 0.8)
     )

@@ -14,8 +14,9 @@ bounds the whole account's parts in flight, and a flood wait holds every one of 
 Rules kept (core.telegram.org/api/files): every part but the last is ``part_size``;
 files up to 10 MB go as ``saveFilePart`` + ``InputFile`` with the MD5 of the whole file,
 bigger ones as ``saveBigFilePart`` + ``InputFileBig``; each upload has a fresh random
-``file_id``. The file is read part by part in a thread, a few parts ahead of the network,
-so memory stays near ``max_in_flight x part_size`` whatever the file's size.
+``file_id``. The file is read part by part in a thread, a few parts ahead of the network
+over all uploads at once (``window.Held``), so memory stays near the parts in flight
+whatever the files' sizes and however many upload together.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ferryman.errors import FerrymanError
 from ferryman.telegram.client import Dialer
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.pool import SenderPool
-from ferryman.telegram.window import LinkEstimate, Window
+from ferryman.telegram.window import Held, LinkEstimate, Window
 
 SMALL_FILE_MAX = 10 * 1024 * 1024  # above this, saveBigFilePart and InputFileBig
 MAX_PART = 512 * 1024
@@ -44,7 +45,7 @@ MAX_PART = 512 * 1024
 # ceiling: a slower link's estimate holds fewer in flight (``telegram/window.py``).
 DEFAULT_IN_FLIGHT = 32
 PART_RETRIES = 5  # per part, for server errors and for dropped connections each
-READ_AHEAD = 4  # parts read and waiting for a free slot in the window
+READ_AHEAD = 4  # parts read and waiting for a free slot in the window, over all uploads
 
 Progress = Callable[[int, int], None]
 OnWait = Callable[[TelegramWait], Awaitable[None]]
@@ -94,8 +95,11 @@ class _Parts:
         digest: Any = None,
         fd: int = -1,
         growing: Growing | None = None,
+        held: Held | None = None,
     ) -> None:
         self.path = path
+        self._held = held
+        self.holding = 0  # parts read under ``held`` and not given back
         self._fd = fd
         self._growing = growing
         self.size = size
@@ -119,6 +123,17 @@ class _Parts:
         self._handed += 1
         return await self._queue.get()
 
+    async def _may_read(self) -> None:
+        if self._held is not None:
+            await self._held.take()
+            self.holding += 1
+
+    def sent(self, parts: int = 1) -> None:
+        """``parts`` read were acknowledged or given up on (all held: at the end)."""
+        if self._held is not None and parts:
+            self.holding -= parts
+            self._held.give(parts)
+
     async def run(self) -> None:
         if self._growing is not None:
             await self._run_growing(self._growing)
@@ -130,6 +145,7 @@ class _Parts:
         try:
             for index in range(self.count):
                 want = min(self.part_size, self.size - index * self.part_size)
+                await self._may_read()
                 data = await asyncio.to_thread(self._read, fh, want)
                 await self._queue.put((index, data))
         finally:
@@ -141,6 +157,7 @@ class _Parts:
             offset = index * self.part_size
             want = min(self.part_size, self.size - offset)
             await growing.reached(offset + want)
+            await self._may_read()
             data = await asyncio.to_thread(self._pread, offset, want)
             await self._queue.put((index, data))
         await growing.complete()
@@ -244,6 +261,7 @@ class Uploader:
         self._window = Window(
             min(max_in_flight, 2 * connections), max_in_flight, LinkEstimate(part_size)
         )
+        self._held = Held(self._window, READ_AHEAD)
         self._last_stats: UploadStats | None = None
 
     @property
@@ -287,7 +305,9 @@ class Uploader:
         if stat.st_size == 0:
             raise FerrymanError("source.empty", f"{path} is empty; Telegram takes no such file")
         big = stat.st_size > SMALL_FILE_MAX
-        parts = _Parts(path, stat.st_size, self._part_size, md5=not big, digest=digest)
+        parts = _Parts(
+            path, stat.st_size, self._part_size, md5=not big, digest=digest, held=self._held
+        )
         return await self._upload(parts, big, name if name is not None else path.name, progress)
 
     async def upload_growing(
@@ -307,7 +327,14 @@ class Uploader:
             raise FerrymanError("source.empty", f"{name} is empty; Telegram takes no such file")
         big = size > SMALL_FILE_MAX
         parts = _Parts(
-            Path(name), size, self._part_size, md5=not big, digest=digest, fd=fd, growing=growing
+            Path(name),
+            size,
+            self._part_size,
+            md5=not big,
+            digest=digest,
+            fd=fd,
+            growing=growing,
+            held=self._held,
         )
         return await self._upload(parts, big, name, progress)
 
@@ -344,6 +371,7 @@ class Uploader:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            job.parts.sent(job.parts.holding)  # read and never acknowledged: failed, cancelled
             # Holds of waits given up on last until this upload sent its last part; the
             # others (and the next upload) go on, and Telegram tells them what is left.
             for _ in range(job.held):
@@ -353,6 +381,7 @@ class Uploader:
     async def _worker(self, job: _Job) -> None:
         while (part := await job.parts.take()) is not None:
             await self._deliver(job, *part)
+            job.parts.sent()
 
     async def _deliver(self, job: _Job, index: int, data: bytes) -> None:
         """Send one part until it is acknowledged (never again after that)."""

@@ -133,6 +133,41 @@ class Window:
                 waiter.set_result(None)
 
 
+class Held:
+    """Parts read and not yet acknowledged, over every upload sharing ``window``: at most
+    its limit plus ``ahead``. A part is read only once it can soon go out.
+
+    Each upload read its parts a few ahead and each of its senders held one while it
+    waited for the window, so an album's ten photos (five parts each) were read whole
+    at its start and sent at the link's pace: the phone trip's engine rose by ~30 MiB
+    an album and fell as the uplink drained it (bench/results/memory.md)."""
+
+    def __init__(self, window: Window, ahead: int) -> None:
+        self.window = window
+        self.ahead = ahead
+        self.count = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def take(self) -> None:
+        """Wait until one more part may be read, and count it."""
+        loop = asyncio.get_running_loop()
+        while self.count >= self.window.limit + self.ahead:
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                self._waiters.remove(waiter)
+        self.count += 1
+
+    def give(self, parts: int = 1) -> None:
+        """Parts acknowledged, or given up on: others may be read."""
+        self.count -= parts
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
 @dataclass(frozen=True, slots=True)
 class Sent:
     """What the link's counters were as a part went out (BBR's per-packet state)."""

@@ -25,11 +25,16 @@ import gc
 import time
 from collections.abc import Iterator
 
-from ferryman.archive.allocator import give_back_freed
+from ferryman.archive.allocator import give_back_freed, one_heap
 from ferryman.engine.plumbing.events import Event
 
 # Seconds between two hand-backs at most (~3 ms each, on a thread).
 GIVE_BACK_EVERY = 1.0
+
+
+def one_arena() -> None:
+    """The C heap shared by every thread of the engine (``archive.allocator.one_heap``)."""
+    one_heap()
 
 
 @contextlib.contextmanager
