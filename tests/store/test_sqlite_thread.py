@@ -25,20 +25,6 @@ from tests.support.waiting import eventually
 
 
 @pytest.fixture
-def hops(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the calls sent to any connection's thread."""
-    count = [0]
-    original = sqlite_thread.Connection._call
-
-    def counted(self: sqlite_thread.Connection, call: Any) -> Any:
-        count[0] += 1
-        return original(self, call)
-
-    monkeypatch.setattr(sqlite_thread.Connection, "_call", counted)
-    return count
-
-
-@pytest.fixture
 def inside(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many calls the connections' threads are inside now: a statement that waits
     on another's lock stays inside (the wait itself, in SQLite, is not observable). A

@@ -6,26 +6,9 @@ event loop comes back to send the next statement, so 200 links queued behind it
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from ferryman.store import Store, sqlite_thread
+from ferryman.store import Store
 from ferryman.store.fetches import InputName
-
-
-@pytest.fixture
-def hops(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the calls sent to any SQLite connection's thread."""
-    count = [0]
-    original = sqlite_thread.Connection._call
-
-    def counted(self: sqlite_thread.Connection, call: Any) -> Any:
-        count[0] += 1
-        return original(self, call)
-
-    monkeypatch.setattr(sqlite_thread.Connection, "_call", counted)
-    return count
 
 
 async def test_a_fetch_ends_named_with_its_note_in_one_hop(tmp_path: Path, hops: list[int]) -> None:

@@ -437,14 +437,13 @@ async def test_connections_are_reused_and_closed(env: Env) -> None:
     assert list(env.server.senders.values()) == [env.client._sender]
 
 
-async def test_reads_stay_a_few_parts_ahead_of_the_network(
-    env: Env, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _count_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[dict[str, int], Callable[[int, int], None]]:
+    """Parts read, acknowledged (through the progress callback returned) and the most
+    read ahead of the acknowledgements at any moment (``lead``)."""
     from ferryman.telegram import upload as upload_module
 
-    env.server.network.model = LinkModel(latency=0.01)
-    part = 64 * KIB
-    path, data = env.file(40 * part)
     counts = {"read": 0, "acked": 0, "lead": 0}
     read = upload_module._Parts._read
 
@@ -458,6 +457,18 @@ async def test_reads_stay_a_few_parts_ahead_of_the_network(
         counts["acked"] += 1
 
     monkeypatch.setattr(upload_module._Parts, "_read", counting_read)
+    return counts, progress
+
+
+async def test_reads_stay_a_few_parts_ahead_of_the_network(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ferryman.telegram import upload as upload_module
+
+    env.server.network.model = LinkModel(latency=0.01)
+    part = 64 * KIB
+    path, data = env.file(40 * part)
+    counts, progress = _count_reads(monkeypatch)
     uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4, part_size=part)
     result = await uploader.upload(path, progress=progress)
     await uploader.close()
@@ -480,19 +491,7 @@ async def test_an_albums_files_uploading_together_read_a_few_parts_ahead_in_all(
     env.server.network.model = LinkModel(latency=0.01)
     part = 64 * KIB
     files = [env.file(5 * part, f"p{n}.jpg", seed=n) for n in range(10)]
-    counts = {"read": 0, "acked": 0, "lead": 0}
-    read = upload_module._Parts._read
-
-    def counting_read(self: Any, fh: Any, want: int) -> bytes:
-        chunk = read(self, fh, want)
-        counts["read"] += 1
-        counts["lead"] = max(counts["lead"], counts["read"] - counts["acked"])
-        return chunk
-
-    def progress(sent: int, total: int) -> None:
-        counts["acked"] += 1
-
-    monkeypatch.setattr(upload_module._Parts, "_read", counting_read)
+    counts, progress = _count_reads(monkeypatch)
     uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4, part_size=part)
     async with asyncio.timeout(60):
         results = await asyncio.gather(
