@@ -16,7 +16,7 @@ from ferryman.naming import free_job_name
 from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
-from ferryman.store.rows import LeaseLost
+from ferryman.store.rows import LeaseLost, place_values, same_place_bound
 from ferryman.store.schema import albums, fetches, jobs, source_memos
 
 QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
@@ -336,8 +336,7 @@ def name_in(conn: Connection, job_id: int, named: InputName, now: float) -> str 
         return None
     if quick.execute(conn, _AN_ALBUM, {"job_id": job_id}).first():
         return None
-    base = row.dest.partition("?")[0]  # ``rows.same_place``, its values as parameters
-    place = {"job_id": job_id, "base": base, "prefix": _like_escaped(base + "?") + "%"}
+    place = {"job_id": job_id, **place_values(row.dest)}  # ``rows.same_place``
     others = quick.execute(conn, _OTHERS_THERE, place).all()
     kin = named.kin
     siblings = [o.name for o in others if kin and o.source.endswith(kin)]
@@ -388,23 +387,13 @@ _HELD = (
 _NAME_AND_PLACE = select(jobs.c.name, jobs.c.dest).where(jobs.c.id == hot.JOB_ID)
 _AN_ALBUM = select(albums.c.id).where(albums.c.job_id == hot.JOB_ID)
 _OTHERS_THERE = select(jobs.c.name, jobs.c.source).where(
-    or_(
-        jobs.c.dest == bindparam("base", type_=String),
-        jobs.c.dest.like(bindparam("prefix", type_=String), escape="/"),
-    ),
-    jobs.c.id != hot.JOB_ID,
+    same_place_bound(jobs.c.dest), jobs.c.id != hot.JOB_ID
 )
 _RENAME = (
     update(jobs)
     .where(jobs.c.id == hot.JOB_ID)
     .values(name=bindparam("to", type_=String), updated_at=hot.NOW)
 )
-
-
-def _like_escaped(text: str) -> str:
-    """``text`` matched literally by a LIKE with ``/`` as its escape (as SQLAlchemy's
-    ``startswith(…, autoescape=True)`` escapes it)."""
-    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def _fetch_done_in(

@@ -364,5 +364,24 @@ def same_place(column: Any, dest: str) -> Any:
     in its place, as a library's folders are."""
     from sqlalchemy import or_  # lazy: start-up (the light store reads rows)
 
+    place = place_values(dest)
+    return or_(column == place["base"], column.like(place["prefix"], escape="/"))
+
+
+def same_place_bound(column: Any) -> Any:
+    """``same_place`` with its values as the parameters ``base`` and ``prefix``
+    (``place_values``), for a statement built once."""
+    from sqlalchemy import String, bindparam, or_  # lazy: start-up
+
+    return or_(
+        column == bindparam("base", type_=String),
+        column.like(bindparam("prefix", type_=String), escape="/"),
+    )
+
+
+def place_values(dest: str) -> dict[str, str]:
+    """``dest``'s place: itself without options (``base``), and a LIKE pattern with ``/``
+    as its escape for the same place with any options (``prefix``)."""
     base = dest.partition("?")[0]
-    return or_(column == base, column.startswith(base + "?", autoescape=True))
+    literal = (base + "?").replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return {"base": base, "prefix": literal + "%"}
