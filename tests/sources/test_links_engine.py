@@ -402,17 +402,19 @@ async def test_a_source_that_does_not_play_everywhere_is_made_into_h264_aac(
     assert abs(_seconds_of_sound(mp4) - _seconds_of_sound(clip)) <= 0.05
 
 
-async def test_a_links_transcode_holds_as_few_frames_as_the_engines_own_on_a_phone(
+async def test_a_links_transcode_is_made_as_the_engines_own_and_holds_as_few_frames(
     tmp_path: Path, link_settings: Settings
 ) -> None:
-    """convert.threads and convert.lookahead (2 and 5 on a phone) reach a link's
-    transcode as they reach the engine's: x264 writes the options it ran with into the
-    stream. A link's transcode once ran at FFmpeg's count by the cores, the preset's
-    lookahead and its thread's queue (~250 MiB at 720p on an 8-core phone)."""
+    """convert.threads and convert.lookahead (2 and 5 on a phone), crf and preset reach
+    a link's transcode as they reach the engine's: x264 writes the options it ran with
+    into the stream. A link's transcode once ran at FFmpeg's count by the cores, the
+    preset's lookahead and its thread's queue (~250 MiB at 720p on an 8-core phone), and
+    at crf 23 veryfast whatever the user had chosen."""
     from tests.support.mediaserve import write_media
 
+    chosen = {"threads": 2, "lookahead": 5, "crf": 30, "preset": "faster"}
     settings = link_settings.model_copy(
-        update={"convert": link_settings.convert.model_copy(update={"threads": 2, "lookahead": 5})}
+        update={"convert": link_settings.convert.model_copy(update=chosen)}
     )
     clip = write_media(
         tmp_path / "odd.mkv", size=(1280, 720), audio=True, seconds=2.0, vcodec="mpeg4"
@@ -426,6 +428,8 @@ async def test_a_links_transcode_holds_as_few_frames_as_the_engines_own_on_a_pho
     (mp4,) = files
     options = _x264_options(mp4)  # (sync-lookahead, not written there, rides with it)
     assert (options["threads"], options["rc_lookahead"]) == ("2", "5")
+    # crf as x264 prints it; faster searches at subme 4 (veryfast, the default, at 2)
+    assert (options["crf"], options["subme"]) == ("30.0", "4")
 
 
 def _x264_options(path: Path) -> dict[str, str]:

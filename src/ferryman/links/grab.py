@@ -68,8 +68,10 @@ class GrabOptions:
     ffmpeg: str = "auto"  # links.ffmpeg: a binary for MP3/Opus and joins (media.ffmpeg_binary)
     block_private: bool = False  # network.block_private: every connection yt-dlp makes
     private_allowed: tuple[str, ...] = ()
-    # convert.threads and convert.lookahead: a link's transcode holds x264's frames as
-    # the engine's own does, the same on a phone (``segment_plan.EncodeSettings``)
+    # convert.crf, preset, threads and lookahead: a link's transcode is made as the
+    # engine's own, its quality and x264's frames held the same (``EncodeSettings``)
+    crf: int = 23
+    preset: str = "veryfast"
     threads: int = 0
     lookahead: int | None = None
 
@@ -292,6 +294,8 @@ def _one(
         work,
         lambda f: curve.at(done_before + f * convert_share),
         ffmpeg,
+        crf=options.crf,
+        preset=options.preset,
         threads=options.threads,
         lookahead=options.lookahead,
     )

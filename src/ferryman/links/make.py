@@ -76,13 +76,15 @@ def make_output(
     progress: Callable[[float], None],
     ffmpeg: str | None = None,
     *,
+    crf: int = 23,
+    preset: str = "veryfast",
     threads: int = 0,
     lookahead: int | None = None,
 ) -> Verified:
     """Write ``target`` for ``profile`` from the ``fetched`` files (picture first), verify
     it, and only then put it in place (a crash leaves no half file under its name).
-    The length it must have is the page's, else the longest download's; a transcode
-    uses ``threads`` and x264's ``lookahead`` (``convert.threads``, ``convert.lookahead``)."""
+    The length it must have is the page's, else the longest download's; a transcode is
+    made at the ``convert`` section's ``crf``, ``preset``, ``threads`` and ``lookahead``."""
 
     tags = metadata_of(info)
     partial = work / ("making" + profile.suffix)
@@ -106,6 +108,8 @@ def make_output(
             tags,
             progress,
             ffmpeg,
+            crf=crf,
+            preset=preset,
             threads=threads,
             lookahead=lookahead,
         )

@@ -47,13 +47,15 @@ def video_file(
     progress: Progress,
     ffmpeg: str | None = None,
     *,
+    crf: int = 23,
+    preset: str = "veryfast",
     threads: int = 0,
     lookahead: int | None = None,
 ) -> None:
     """Write MP4 ``dst`` from ``picture`` (and ``sound``, a separate download, if any);
     a join that only copies goes through the ``ffmpeg`` binary when one is given. A
-    transcode runs at ``threads`` with x264's ``lookahead`` as the engine's own do
-    (``convert.threads``, ``convert.lookahead``): each frame held costs a phone memory.
+    transcode is made as the engine's own (``convert.crf``, ``preset``, ``threads``,
+    ``lookahead``): the quality the user chose, and each frame held costs a phone memory.
 
     Raises ``media.convert_failed``; a partial ``dst`` is removed."""
 
@@ -74,7 +76,13 @@ def video_file(
         transcode_audio_only(joined, dst, progress=lambda f: progress(0.1 + f * 0.9), tags=tags)
         joined.unlink(missing_ok=True)
         return
-    settings = EncodeSettings(max_height=max_height or 4320, threads=threads, lookahead=lookahead)
+    settings = EncodeSettings(
+        crf=crf,
+        preset=preset,
+        max_height=max_height or 4320,
+        threads=threads,
+        lookahead=lookahead,
+    )
     transcode_resumable(
         joined, encoded, work / "parts", settings, progress=lambda f: progress(0.1 + f * 0.8)
     )

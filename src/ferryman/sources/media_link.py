@@ -218,6 +218,8 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         ffmpeg=links.ffmpeg,
         block_private=plan.network.block_private,
         private_allowed=tuple(plan.network.private_allowed),
+        crf=settings.convert.crf,
+        preset=settings.convert.preset,
         threads=settings.convert.threads,
         lookahead=settings.convert.lookahead,
     )
