@@ -16,7 +16,8 @@ files up to 10 MB go as ``saveFilePart`` + ``InputFile`` with the MD5 of the who
 bigger ones as ``saveBigFilePart`` + ``InputFileBig``; each upload has a fresh random
 ``file_id``. The file is read part by part in a thread, a few parts ahead of the network
 over all uploads at once (``window.Held``), so memory stays near the parts in flight
-whatever the files' sizes and however many upload together.
+whatever the files' sizes and however many upload together; one begun earlier goes
+first (``window.Ranked``), later ones take what it leaves of the link.
 """
 
 from __future__ import annotations
@@ -96,9 +97,11 @@ class _Parts:
         fd: int = -1,
         growing: Growing | None = None,
         held: Held | None = None,
+        rank: int = 0,
     ) -> None:
         self.path = path
         self._held = held
+        self.rank = rank  # the upload's place in line for reads and the window (``Ranked``)
         self.holding = 0  # parts read under ``held`` and not given back
         self._fd = fd
         self._growing = growing
@@ -125,7 +128,7 @@ class _Parts:
 
     async def _may_read(self) -> None:
         if self._held is not None:
-            await self._held.take()
+            await self._held.take(self.rank)
             self.holding += 1
 
     def sent(self, parts: int = 1) -> None:
@@ -262,6 +265,7 @@ class Uploader:
             min(max_in_flight, 2 * connections), max_in_flight, LinkEstimate(part_size)
         )
         self._held = Held(self._window, READ_AHEAD)
+        self._begun = 0  # uploads begun: each one's rank (the earlier first)
         self._last_stats: UploadStats | None = None
 
     @property
@@ -306,7 +310,13 @@ class Uploader:
             raise FerrymanError("source.empty", f"{path} is empty; Telegram takes no such file")
         big = stat.st_size > SMALL_FILE_MAX
         parts = _Parts(
-            path, stat.st_size, self._part_size, md5=not big, digest=digest, held=self._held
+            path,
+            stat.st_size,
+            self._part_size,
+            md5=not big,
+            digest=digest,
+            held=self._held,
+            rank=self._rank(),
         )
         return await self._upload(parts, big, name if name is not None else path.name, progress)
 
@@ -335,8 +345,13 @@ class Uploader:
             fd=fd,
             growing=growing,
             held=self._held,
+            rank=self._rank(),
         )
         return await self._upload(parts, big, name, progress)
+
+    def _rank(self) -> int:
+        self._begun += 1
+        return self._begun
 
     async def _upload(
         self, parts: _Parts, big: bool, file_name: str, progress: Progress | None
@@ -391,7 +406,7 @@ class Uploader:
         connection_failures = 0
         sent = False
         while True:
-            epoch = await window.acquire()
+            epoch = await window.acquire(job.parts.rank)
             try:
                 lane, sender = await self._pool.acquire()
             except BaseException:
