@@ -102,3 +102,47 @@ async def test_albums_are_sealed_in_one_hop(tmp_path: Path, hops: list[int]) -> 
         assert album is not None and [i.seq for i in album.items] == [0, 1, 2]
     finally:
         await store.close()
+
+
+async def test_claims_take_one_hop_each(tmp_path: Path, hops: list[int]) -> None:
+    """A claim of one row or of several (``claim_fetch``, ``claim_fetches``,
+    ``claim_job``, ``claim_jobs``): begun, run and committed on SQLite's thread in one
+    hop (two before: the statement, then the commit, the one writer held between them);
+    the same rows claimed, in the same order, with their leases."""
+    from ferryman.model import JobState
+
+    store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        links = [
+            (await store.add_job(source=f"tg:c/1/{n}", name=f"c{n}", dest="library:", fetch=True))
+            for n in range(3)
+        ]
+        local = [
+            (await store.add_job(source=f"/n{n}.zip", name=f"n{n}", dest="library:")).id
+            for n in range(3)
+        ]
+        await store.get_job(local[0])  # the reader's connection opened (its pragmas)
+        hops[0] = 0
+        fetch = await store.claim_fetch("f", 30)
+        assert hops[0] == 1
+        assert fetch is not None and fetch.job_id == links[0].id
+        hops[0] = 0
+        more = await store.claim_fetches("f", 30, 5)
+        assert hops[0] == 1
+        assert [f.job_id for f in more] == [links[1].id, links[2].id]
+        hops[0] = 0
+        job = await store.claim_job("r", 30)
+        assert hops[0] == 1
+        assert job is not None and job.id == local[0] and not job.resumed
+        hops[0] = 0
+        jobs = await store.claim_jobs("r", 30, 5)
+        assert hops[0] == 1
+        assert [j.id for j in jobs] == local[1:]
+        for claimed in (job, *jobs):  # read as SQLAlchemy reads them: every column alike
+            assert claimed.state is JobState.EXPANDING and claimed.started_at is not None
+            assert await store.get_job(claimed.id) == claimed
+        for got in (fetch, *more):
+            assert got.state == "fetching" and await store.fetched(got.job_id) == got
+        assert await store.claim_job("r", 30) is None
+    finally:
+        await store.close()

@@ -34,7 +34,7 @@ from ferryman.model import (
     ItemState,
     JobState,
 )
-from ferryman.store import hot, quick
+from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.nudge import nudge
 from ferryman.store.rows import (
     Clock,
@@ -163,11 +163,13 @@ class StoreBase:
         now: float | None = None,
         variant: str = "",
     ) -> Row[Any] | None:
-        """Claim the first claimable row (see ``_claim_in``), in a transaction of its own."""
-        async with self.engine.begin() as conn:
-            return await self._claim_in(
-                conn, table, ready, busy, owner, lease_seconds, where, started, now, variant
-            )
+        """Claim the first claimable row (see ``_claim_in``), in a transaction of its own:
+        on SQLite one hop (the statement, then the commit, were two, SQLite's one writer
+        held while the loop came back between them)."""
+        statement, params = self._claim_args(
+            table, ready, busy, owner, lease_seconds, where, started, now, variant
+        )
+        return await sqlite_thread.transaction(self.engine, _claimed_one, statement, params)
 
     async def _claim_in(
         self,
@@ -228,8 +230,8 @@ class StoreBase:
         statement, params = self._claim_args(
             table, ready, busy, owner, lease_seconds, where, started, now, variant, many=True
         )
-        async with self.engine.begin() as conn:
-            rows = (await conn.execute(statement, params | {"claim_limit": limit})).all()
+        params |= {"claim_limit": limit}
+        rows = await sqlite_thread.transaction(self.engine, _claimed_all, statement, params)
         order = _TURNS.get(table.name)
 
         def rank(row: Row[Any]) -> tuple[Any, ...]:
@@ -340,6 +342,16 @@ def claim_pick(
         .limit(bindparam("claim_limit", type_=Integer) if many else 1)
         .with_for_update(skip_locked=True)
     )
+
+
+def _claimed_one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
+    """A claim's statement (on SQLite's thread, through ``quick``): the row or None."""
+    return quick.execute(conn, statement, params).first()
+
+
+def _claimed_all(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
+    """A claim of several: its rows."""
+    return quick.execute(conn, statement, params).all()
 
 
 def _claim_statement(
