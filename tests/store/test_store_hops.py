@@ -146,3 +146,33 @@ async def test_claims_take_one_hop_each(tmp_path: Path, hops: list[int]) -> None
         assert await store.claim_job("r", 30) is None
     finally:
         await store.close()
+
+
+async def test_active_jobs_say_which_have_items_to_seal(tmp_path: Path, hops: list[int]) -> None:
+    """``active_jobs`` (the housekeeper's full round, on the reader, one hop): the live
+    jobs, each with whether it has ready items; the round seals only those (it took a
+    write transaction on the one writer for every live job, ~200 in a links row of 200
+    photos, for nothing the stages had not sealed). Queued and ended jobs are not live."""
+    from ferryman.model import ItemState, MediaKind, Plan
+    from ferryman.store.rows import NewItem
+
+    store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        made = [
+            (await store.add_job(source=f"/n{n}.zip", name=f"n{n}", dest="library:")).id
+            for n in range(4)
+        ]
+        assert len(await store.claim_jobs("r", 30, 3)) == 3  # the fourth stays queued
+        photo = NewItem(seq=0, source_path="p.jpg", kind=MediaKind.PHOTO,
+                        state=ItemState.READY, size=10, plan=Plan.AS_IS)  # fmt: skip
+        await store.record_entries(made[0], "r", 1, [photo])  # ready, not sealed
+        await store.record_entries(made[1], "r", 1, [photo], album_size=1)  # sealed
+        await store.get_job(made[0])  # the reader's connection opened (its pragmas)
+        hops[0] = 0
+        assert await store.active_jobs() == {made[0]: True, made[1]: False, made[2]: False}
+        assert hops[0] <= 2  # the read; its end, at most
+        assert await store.seal_albums(made[0], 10) == []  # one item, still being read
+        await store.finish_expansion(made[0], "r", album_size=10)
+        assert (await store.active_jobs())[made[0]] is False  # sealed as its read ended
+    finally:
+        await store.close()
