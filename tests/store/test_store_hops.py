@@ -176,3 +176,34 @@ async def test_active_jobs_say_which_have_items_to_seal(tmp_path: Path, hops: li
         assert (await store.active_jobs())[made[0]] is False  # sealed as its read ended
     finally:
         await store.close()
+
+
+async def test_a_job_s_reads_take_one_hop_each(tmp_path: Path, hops: list[int]) -> None:
+    """The reads a link's job makes (its job, fetch, memos, items, albums, notice targets,
+    a name's neighbours, the event outbox): each begun, read and ended on the reader's
+    thread in one hop (two before: the read, then its ROLLBACK as the pool took the
+    connection back); what they read as before."""
+    store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        job = await store.add_job(source="tg:c/1/2", name="c1-2", dest="library:", fetch=True)
+        fetch = await store.claim_fetch("f", 30)
+        assert fetch is not None
+        await store.fetch_done(fetch.id, "f", "/w/photo.jpg", 5, note=("fetch.note", "kept"))
+        await store.get_job(job.id)  # the reader's connection opened (its pragmas)
+        reads = [
+            (store.get_job(job.id), lambda got: got.id == job.id and got.name == "c1-2"),
+            (store.fetched(job.id), lambda got: got.path == "/w/photo.jpg" and got.size == 5),
+            (store.source_memos(job.id), lambda got: got == {"fetch.note": "kept"}),
+            (store.known_seqs(job.id), lambda got: got == set()),
+            (store.album_count(job.id), lambda got: got == 0),
+            (store.job_notify(job.id), lambda got: got is None),
+            (store.unique_name("c1-2", "library:"), lambda got: got != "c1-2"),
+            (store.notice_events(), lambda got: isinstance(got, list)),
+        ]
+        for read, check in reads:
+            hops[0] = 0
+            got = await read
+            assert hops[0] == 1, read
+            assert check(got), got
+    finally:
+        await store.close()

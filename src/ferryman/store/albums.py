@@ -82,8 +82,7 @@ class AlbumQueries(StoreBase):
     async def album_count(self, job_id: int) -> int:
         """How many albums the job has (what captions count as its total)."""
         query = select(func.count()).select_from(albums).where(albums.c.job_id == job_id)
-        async with self.reader.connect() as conn:
-            return int((await conn.execute(query)).scalar() or 0)
+        return int((await self._read(query))[0][0] or 0)
 
     async def album_tally(self, job_id: int) -> tuple[int, int]:
         """The job's albums: how many are delivered, and how many there are."""

@@ -29,9 +29,8 @@ class EntryQueries(StoreBase):
     """What the reader records: items, the cursor, the albums they fill."""
 
     async def known_seqs(self, job_id: int) -> set[int]:
-        async with self.reader.connect() as conn:
-            found = await conn.execute(select(items.c.seq).where(items.c.job_id == job_id))
-            return set(found.scalars())
+        found = await self._read(select(items.c.seq).where(items.c.job_id == job_id))
+        return {seq for (seq,) in found}
 
     async def record_entry(self, job_id: int, owner: str, cursor: int, new: NewItem) -> Recorded:
         """Insert the item and move the job's cursor past it, in one transaction."""

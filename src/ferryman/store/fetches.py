@@ -145,9 +145,8 @@ class FetchQueries(StoreBase):
             return set((await conn.execute(query)).scalars())
 
     async def fetched(self, job_id: int) -> Fetch | None:
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(select(fetches).where(fetches.c.job_id == job_id))).first()
-        return _fetch(row) if row is not None else None
+        found = await self._read(select(fetches).where(fetches.c.job_id == job_id))
+        return _fetch(found[0]) if found else None
 
     async def fetch_done(
         self,
@@ -292,13 +291,9 @@ class FetchQueries(StoreBase):
     # ------------------------------------------------ what a source remembers
 
     async def source_memos(self, job_id: int) -> dict[str, str]:
-        async with self.reader.connect() as conn:
-            rows = await conn.execute(
-                select(source_memos.c.key, source_memos.c.value).where(
-                    source_memos.c.job_id == job_id
-                )
-            )
-            return {key: value for key, value in rows.all()}
+        query = select(source_memos.c.key, source_memos.c.value)
+        found = await self._read(query.where(source_memos.c.job_id == job_id))
+        return {key: value for key, value in found}
 
     async def memos_named(self, key: str) -> dict[int, str]:
         """Every job's memo under ``key`` (one read for all: the page's progress floors)."""

@@ -88,13 +88,8 @@ class JobQueries(StoreBase):
 
     async def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""
-        async with self.reader.connect() as conn:
-            taken = set(
-                (
-                    await conn.execute(select(jobs.c.name).where(same_place(jobs.c.dest, dest)))
-                ).scalars()
-            )
-        return free_job_name(base, taken)
+        found = await self._read(select(jobs.c.name).where(same_place(jobs.c.dest, dest)))
+        return free_job_name(base, {name for (name,) in found})
 
     async def name_from_input(
         self, job_id: int, base: str, variant: str = "", kin: str = ""
@@ -110,11 +105,10 @@ class JobQueries(StoreBase):
         return await sqlite_thread.transaction(self.engine, name_in, job_id, named, self.clock())
 
     async def get_job(self, job_id: int) -> Job:
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(hot.GET_JOB, {"job_id": job_id})).first()
-        if row is None:
+        found = await self._read_hot(hot.GET_JOB, {"job_id": job_id})
+        if not found:
             raise FerrymanError("job.not_found", f"there is no job {job_id}")
-        return job_from_row(row)
+        return job_from_row(found[0])
 
     async def list_jobs(self) -> list[Job]:
         async with self.reader.connect() as conn:

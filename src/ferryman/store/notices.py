@@ -175,8 +175,7 @@ class NoticeQueries(StoreBase):
             .order_by(notices.c.id)
             .limit(limit)
         )
-        async with self.reader.connect() as conn:
-            return [_notice(r) for r in (await conn.execute(query)).all()]
+        return [_notice(r) for r in await self._read(query)]
 
     async def prepare_event(
         self,
@@ -311,10 +310,9 @@ class NoticeQueries(StoreBase):
 
     async def job_notify(self, job_id: int) -> str | None:
         """The job's own notice targets (``--notify``), or None: the settings'."""
-        async with self.reader.connect() as conn:
-            found = await conn.execute(select(jobs.c.notify).where(jobs.c.id == job_id))
-            value: str | None = found.scalar()
-            return value
+        found = await self._read(select(jobs.c.notify).where(jobs.c.id == job_id))
+        value: str | None = found[0][0] if found else None
+        return value
 
     async def forget_sent_notices(self, before: float) -> int:
         """Sent notices older than ``before`` go (the outbox is not a history)."""
