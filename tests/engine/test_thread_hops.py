@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ferryman.config import Settings
+from ferryman.config import Settings, load_settings
 from ferryman.engine.fetch import step as fetch_step
 from ferryman.engine.ops import intake
 from ferryman.engine.plumbing.workarea import job_work_dir
@@ -86,3 +86,20 @@ async def test_a_fetch_starts_in_one_hop(
     assert "take_back" not in sent and "held" not in sent
     assert (job_work_dir(settings, job.id) / "fetch").is_dir()
     assert isinstance(outcome, FerrymanError) and outcome.code.startswith("source."), outcome
+
+
+async def test_captions_are_made_final_in_one_hop(
+    tmp_path: Path, store: Store, sent: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's end at a library of the default layout: whether it keeps the album
+    layout and its manifests' captions made final in one hop (the layout's look was one
+    more at every job's end: a sink is opened per claim)."""
+    monkeypatch.delenv("FERRYMAN_LIBRARY_LAYOUT", raising=False)  # the suite pins albums
+    values = {"data_dir": tmp_path / "data", "poll_seconds": 0.05, "space_floor": 0}
+    settings = load_settings(None, values)
+    [photo] = make_photo_set(tmp_path / "in", 1)
+    job = await intake.add_source(store, str(photo))
+    await run_until_idle(store, settings)
+    assert (await store.get_job(job.id)).state is JobState.DONE
+    assert "FlatLibrarySink._deliver" in sent and "FlatLibrarySink.albums" not in sent
+    assert sent.count("FlatLibrarySink.make_captions_final.<locals>.final") == 1
