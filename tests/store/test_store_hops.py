@@ -6,6 +6,9 @@ event loop comes back to send the next statement, so 200 links queued behind it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from ferryman.store import Store
 from ferryman.store.fetches import InputName
@@ -178,11 +181,23 @@ async def test_active_jobs_say_which_have_items_to_seal(tmp_path: Path, hops: li
         await store.close()
 
 
-async def test_a_job_s_reads_take_one_hop_each(tmp_path: Path, hops: list[int]) -> None:
+async def test_a_job_s_reads_take_one_hop_each(
+    tmp_path: Path, hops: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The reads a link's job makes (its job, fetch, memos, items, albums, notice targets,
     a name's neighbours, the event outbox): each begun, read and ended on the reader's
     thread in one hop (two before: the read, then its ROLLBACK as the pool took the
-    connection back); what they read as before."""
+    connection back); what they read as before. Those of every job are built once and
+    run through ``store.quick``, not SQLAlchemy's execution (~150 µs a statement)."""
+    from sqlalchemy.engine import Connection
+
+    executed: list[str] = []
+    execute = Connection.execute
+
+    def counted(self: Connection, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        executed.append(str(statement).split("FROM")[-1].split()[0])
+        return execute(self, statement, *args, **kwargs)
+
     store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
         job = await store.add_job(source="tg:c/1/2", name="c1-2", dest="library:", fetch=True)
@@ -190,6 +205,7 @@ async def test_a_job_s_reads_take_one_hop_each(tmp_path: Path, hops: list[int]) 
         assert fetch is not None
         await store.fetch_done(fetch.id, "f", "/w/photo.jpg", 5, note=("fetch.note", "kept"))
         await store.get_job(job.id)  # the reader's connection opened (its pragmas)
+        monkeypatch.setattr(Connection, "execute", counted)
         reads = [
             (store.get_job(job.id), lambda got: got.id == job.id and got.name == "c1-2"),
             (store.fetched(job.id), lambda got: got.path == "/w/photo.jpg" and got.size == 5),
@@ -205,5 +221,41 @@ async def test_a_job_s_reads_take_one_hop_each(tmp_path: Path, hops: list[int]) 
             got = await read
             assert hops[0] == 1, read
             assert check(got), got
+        assert executed == ["notices"]  # the outbox's look alone, kept as it was
+    finally:
+        await store.close()
+
+
+async def test_a_read_s_last_entries_go_through_no_sqlalchemy_execution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``record_entries(last=True)`` of a photo (a link's read, whole): its statements all
+    run through ``store.quick`` (the read's end was built and run through SQLAlchemy at
+    every job, a third of the hop's time); the job ends its read as before."""
+    from sqlalchemy.engine import Connection
+
+    from ferryman.model import ItemState, JobState, MediaKind, Plan
+    from ferryman.store.rows import NewItem
+
+    store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        job = await store.add_job(source="/a.jpg", name="a", dest="library:")
+        assert await store.claim_job("r", 30) is not None
+        executed: list[str] = []
+        execute = Connection.execute
+
+        def counted(self: Connection, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            executed.append(str(statement).split()[0])
+            return execute(self, statement, *args, **kwargs)
+
+        monkeypatch.setattr(Connection, "execute", counted)
+        photo = NewItem(seq=0, source_path="a.jpg", kind=MediaKind.PHOTO,
+                        state=ItemState.READY, size=10, plan=Plan.AS_IS)  # fmt: skip
+        batch = await store.record_entries(job.id, "r", 1, [photo], album_size=10, last=True)
+        assert executed == []
+        assert len(batch.sealed) == 1
+        monkeypatch.undo()
+        ended = await store.get_job(job.id)
+        assert ended.state is JobState.ACTIVE and ended.expanded and ended.cursor == 1
     finally:
         await store.close()

@@ -66,6 +66,7 @@ class StoreBase:
         self.reader = reader or engine
         self.clock = clock
         self._claims: dict[tuple[str, str, str, bool, str, bool], Any] = {}  # see _claim
+        self._ready_looks: dict[tuple[str, str], Any] = {}  # see _none_ready
 
     async def _read(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
         """The rows of one statement read on the reader: on SQLite in one hop, begun, read
@@ -214,7 +215,12 @@ class StoreBase:
         (PostgreSQL: claims skip locked rows, no writer to queue on)."""
         if self.reader is self.engine:
             return False
-        return not await self._read(select(table.c.id).where(table.c.state == ready).limit(1))
+        key = (table.name, ready)
+        statement = self._ready_looks.get(key)
+        if statement is None:  # built once per kind, as the claims are
+            look = select(table.c.id).where(table.c.state == ready).limit(1)
+            statement = self._ready_looks[key] = look
+        return not await self._read_hot(statement, {})
 
     async def _claim_many(
         self,

@@ -22,6 +22,11 @@ from ferryman.store.schema import albums, fetches, jobs, source_memos
 QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
 
 
+# A job's reads, built once (``StoreBase._read_hot``).
+_FETCHED = select(fetches).where(fetches.c.job_id == hot.JOB_ID)
+_MEMOS = select(source_memos.c.key, source_memos.c.value).where(source_memos.c.job_id == hot.JOB_ID)
+
+
 @dataclass(frozen=True, slots=True)
 class Fetch:
     id: int
@@ -145,7 +150,7 @@ class FetchQueries(StoreBase):
             return set((await conn.execute(query)).scalars())
 
     async def fetched(self, job_id: int) -> Fetch | None:
-        found = await self._read(select(fetches).where(fetches.c.job_id == job_id))
+        found = await self._read_hot(_FETCHED, {"job_id": job_id})
         return _fetch(found[0]) if found else None
 
     async def fetch_done(
@@ -291,8 +296,7 @@ class FetchQueries(StoreBase):
     # ------------------------------------------------ what a source remembers
 
     async def source_memos(self, job_id: int) -> dict[str, str]:
-        query = select(source_memos.c.key, source_memos.c.value)
-        found = await self._read(query.where(source_memos.c.job_id == job_id))
+        found = await self._read_hot(_MEMOS, {"job_id": job_id})
         return {key: value for key, value in found}
 
     async def memos_named(self, key: str) -> dict[int, str]:

@@ -31,12 +31,15 @@ from ferryman.store.new_job import NewJob
 from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
 from ferryman.store.rows import (
     job_from_row,
-    same_place,
+    place_values,
+    same_place_bound,
 )
 from ferryman.store.schema import (
     jobs,
 )
 from ferryman.store.waited import wait_began, wait_ended
+
+_NAMES_IN_PLACE = select(jobs.c.name).where(same_place_bound(jobs.c.dest))  # place_values
 
 
 class JobQueries(StoreBase):
@@ -88,7 +91,7 @@ class JobQueries(StoreBase):
 
     async def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""
-        found = await self._read(select(jobs.c.name).where(same_place(jobs.c.dest, dest)))
+        found = await self._read_hot(_NAMES_IN_PLACE, place_values(dest))
         return free_job_name(base, {name for (name,) in found})
 
     async def name_from_input(

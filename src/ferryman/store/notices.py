@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Integer, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -310,7 +310,7 @@ class NoticeQueries(StoreBase):
 
     async def job_notify(self, job_id: int) -> str | None:
         """The job's own notice targets (``--notify``), or None: the settings'."""
-        found = await self._read(select(jobs.c.notify).where(jobs.c.id == job_id))
+        found = await self._read_hot(_JOB_NOTIFY, {"job_id": job_id})
         value: str | None = found[0][0] if found else None
         return value
 
@@ -324,6 +324,7 @@ class NoticeQueries(StoreBase):
 
 
 _AN_EVENT = insert(notices)
+_JOB_NOTIFY = select(jobs.c.notify).where(jobs.c.id == bindparam("job_id", type_=Integer))
 _A_QUEUED_NOTICE = select(notices.c.id).where(notices.c.state == QUEUED, notices.c.url != EVENT_URL)
 
 
