@@ -259,3 +259,39 @@ async def test_a_read_s_last_entries_go_through_no_sqlalchemy_execution(
         assert ended.state is JobState.ACTIVE and ended.expanded and ended.cursor == 1
     finally:
         await store.close()
+
+
+async def test_the_keeper_s_and_notifier_s_rounds_take_one_hop_each(
+    tmp_path: Path, hops: list[int]
+) -> None:
+    """What the housekeeper asks after a job's end (``idle``, ``watches_idle``) and the
+    notifier's ``drop_events`` of events with no target: one hop each (two before: the
+    read and its ROLLBACK; the delete and its commit); answered as before."""
+    from ferryman.model import ItemState, MediaKind
+    from ferryman.store.rows import NewItem
+
+    store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        job = await store.add_job(source="/n.zip", name="n", dest="library:")
+        await store.get_job(job.id)  # the reader's connection opened (its pragmas)
+        hops[0] = 0
+        assert not await store.idle()
+        assert hops[0] == 1
+        hops[0] = 0
+        assert await store.watches_idle()
+        assert hops[0] == 1
+        assert await store.claim_job("r", 30) is not None
+        text = NewItem(seq=0, source_path="a.txt", kind=MediaKind.OTHER,
+                       state=ItemState.SKIPPED, reason="not media")  # fmt: skip
+        await store.record_entries(job.id, "r", 1, [text])
+        await store.finish_expansion(job.id, "r", album_size=10)
+        assert await store.finish_jobs() == [job.id]
+        events = await store.notice_events()
+        assert [e.job_id for e in events] == [job.id]
+        hops[0] = 0
+        assert await store.drop_events([e.id for e in events]) == 1
+        assert hops[0] == 1
+        assert await store.notice_events() == []
+        assert await store.idle()
+    finally:
+        await store.close()

@@ -283,9 +283,7 @@ class JobQueries(StoreBase):
 
         A job waiting for a password counts as idle once nothing of it is in flight.
         """
-        async with self.reader.connect() as conn:
-            found = await conn.execute(hot.BUSY_JOBS)
-            return found.scalar_one() == 0
+        return bool((await self._read(hot.BUSY_JOBS))[0][0] == 0)  # one hop
 
 
 def _backlog(conn: Connection, job_id: int) -> tuple[int, int]:
