@@ -45,8 +45,10 @@ async def test_a_fetch_ends_named_with_its_note_in_one_hop(tmp_path: Path, hops:
 async def test_jobs_end_in_one_hop_of_the_writer(tmp_path: Path, hops: list[int]) -> None:
     """The housekeeper's ``finish_jobs`` of three finished jobs: one hop for its look on
     the reader and one for the write that ends them all (22 before: each job's outcome,
-    summary and event six hops, the writer's connection held throughout); ended once,
-    each with its summary and its event."""
+    summary and event six hops, the writer's connection held throughout), no statement
+    through SQLAlchemy's execution; ended once, each with its summary and its event."""
+    from sqlalchemy.engine import Connection
+
     from ferryman.model import ItemState, JobState, MediaKind
     from ferryman.store.rows import NewItem
 
@@ -63,8 +65,18 @@ async def test_jobs_end_in_one_hop_of_the_writer(tmp_path: Path, hops: list[int]
             made.append(job.id)
         await store.get_job(made[0])  # the reader's connection opened (its pragmas)
         hops[0] = 0
-        assert sorted(await store.finish_jobs()) == made
+        executed: list[str] = []
+        execute = Connection.execute
+
+        def counted(self: Connection, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            executed.append(str(statement).split()[0])
+            return execute(self, statement, *args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Connection, "execute", counted)
+            assert sorted(await store.finish_jobs()) == made
         assert hops[0] == 2  # the look on the reader, the write
+        assert executed == []  # each end built once, run through store.quick
         assert await store.finish_jobs() == []
         for job_id in made:
             ended = await store.get_job(job_id)
