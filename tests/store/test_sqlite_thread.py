@@ -366,3 +366,31 @@ async def test_a_connection_that_cannot_open_leaves_no_thread(tmp_path: Path) ->
     for thread in ours() - before:
         await asyncio.to_thread(thread.join, 5)
     assert not ours() - before
+
+
+async def test_readers_stay_open_however_many_read_at_once(tmp_path: Path) -> None:
+    """Forty reads at once, twice: the reader's connections are opened once and kept
+    (at most ``READERS``; a read past them waits its turn). Beyond the pool's five, each
+    read opened a connection of its own (a thread started, sqlite3.connect, four pragmas)
+    and closed it after: ~300 in a links row of 200 photos."""
+    from sqlalchemy import event
+
+    from ferryman.store.connect import READERS
+
+    engine, reader = await _engines(tmp_path)
+    opened: list[object] = []
+    event.listen(reader.sync_engine, "connect", lambda conn, _record: opened.append(conn))
+
+    async def read(n: int) -> int:
+        async with reader.connect() as conn:
+            found = await conn.execute(text("SELECT :n"), {"n": n})
+            return int(found.scalar_one())
+
+    try:
+        for _ in range(2):
+            assert await asyncio.gather(*(read(n) for n in range(40))) == list(range(40))
+        assert 1 <= len(opened) <= READERS
+        assert reader.sync_engine.pool.checkedin() == len(opened)  # none closed
+    finally:
+        await engine.dispose()
+        await reader.dispose()

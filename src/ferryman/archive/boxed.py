@@ -120,6 +120,11 @@ class BoxPool:
                 return
         child.end()  # the pool was closed meanwhile
 
+    def holds(self) -> bool:
+        """Whether an idle child is kept: ``close`` then ends it (blocking)."""
+        with self._lock:
+            return bool(self._idle)
+
     def close(self) -> None:
         with self._lock:
             self._finalizer()

@@ -350,7 +350,7 @@ class Engine:
                 or broadcasts != self.ctx.wakeup.broadcasts()
             )
             try:
-                active: list[int] = []
+                active: dict[int, bool] = {}  # the live jobs, each with ready items or not
                 if full:
                     full_at, broadcasts = started, self.ctx.wakeup.broadcasts()
                     if started - reaped >= REAP_GAP_SECONDS:
@@ -359,7 +359,7 @@ class Engine:
                             self.ctx.wakeup.notify()
                     active = await store.active_jobs()
                     self.ctx.read_ended.intersection_update(active)  # kept for live jobs
-                    for job_id in active:
+                    for job_id in [job_id for job_id, ready in active.items() if ready]:
                         if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
                             self.ctx.wakeup.notify("deliver")
                 look = await store.keeper_look()  # its reads in one hop

@@ -81,9 +81,7 @@ class AlbumQueries(StoreBase):
 
     async def album_count(self, job_id: int) -> int:
         """How many albums the job has (what captions count as its total)."""
-        query = select(func.count()).select_from(albums).where(albums.c.job_id == job_id)
-        async with self.reader.connect() as conn:
-            return int((await conn.execute(query)).scalar() or 0)
+        return int((await self._read_hot(_ALBUM_COUNT, {"job_id": job_id}))[0][0] or 0)
 
     async def album_tally(self, job_id: int) -> tuple[int, int]:
         """The job's albums: how many are delivered, and how many there are."""
@@ -309,6 +307,9 @@ def _waiting_for(job_id: int, code: str) -> Any:
     )
 
 
+_ALBUM_COUNT = select(func.count()).select_from(albums).where(albums.c.job_id == hot.JOB_ID)
+
+
 def _claim_delivery(conn: Connection, statement: Any, params: dict[str, Any]) -> AlbumClaim | None:
     """``claim_delivery``'s body: the album, its items, and what its delivery needs of its
     job, in the caller's transaction."""
@@ -404,8 +405,8 @@ def seal(
         return []
 
     def converting() -> set[AlbumGroup]:
-        pending = conn.execute(hot.CONVERTING_KINDS, job)
-        return {album_group(MediaKind(k)) for k in pending.scalars()}
+        pending = quick.execute(conn, hot.CONVERTING_KINDS, job)
+        return {album_group(MediaKind(row[0])) for row in pending}
 
     chosen = albums_to_seal(
         ready,

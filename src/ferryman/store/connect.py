@@ -27,6 +27,7 @@ from ferryman.errors import FerrymanError
 from ferryman.store import dead_peer, migrate, sqlite_file, sqlite_thread
 
 IDLE_IN_TRANSACTION_MS = 60_000
+READERS = 8  # SQLite's reading connections (WAL: they never wait for the writer)
 
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -119,7 +120,14 @@ async def create_engines(url: str) -> tuple[AsyncEngine, AsyncEngine]:
     engine = await create_engine(url)
     if engine.dialect.name != "sqlite":
         return engine, engine
-    reader = _sqlite_engine(normalise_url(url))
+    parsed = make_url(url)
+    in_file = bool(parsed.database) and parsed.database != ":memory:"
+    # Readers kept open, as many as read at once: beyond the pool's five, each read
+    # opened a connection of its own (a thread started, sqlite3.connect, four pragmas:
+    # six hops) and closed it after, ~300 times in a links row of 200 photos (the loop
+    # blocked on every thread's start). Past ``READERS`` at once, a read waits its turn.
+    pool = {"pool_size": READERS, "max_overflow": 0} if in_file else {}
+    reader = _sqlite_engine(normalise_url(url), **pool)
     event.listen(reader.sync_engine, "connect", _sqlite_pragmas)
     event.listen(reader.sync_engine, "begin", _sqlite_begin_read)
     return engine, reader

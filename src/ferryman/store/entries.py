@@ -29,9 +29,8 @@ class EntryQueries(StoreBase):
     """What the reader records: items, the cursor, the albums they fill."""
 
     async def known_seqs(self, job_id: int) -> set[int]:
-        async with self.reader.connect() as conn:
-            found = await conn.execute(select(items.c.seq).where(items.c.job_id == job_id))
-            return set(found.scalars())
+        found = await self._read_hot(_SEQS, {"job_id": job_id})
+        return {seq for (seq,) in found}
 
     async def record_entry(self, job_id: int, owner: str, cursor: int, new: NewItem) -> Recorded:
         """Insert the item and move the job's cursor past it, in one transaction."""
@@ -85,8 +84,7 @@ def _record(
         )
         ids = {row.seq: row.id for row in found}
     if last:  # the read ends: sealed below as an expanded job's (partial albums too)
-        ended = update(jobs).where(jobs.c.id == job_id).values(read_ended(now))
-        job = conn.execute(ended.returning(*jobs.c)).one()
+        job = quick.execute(conn, _READ_ENDED, {"job_id": job_id, "now": now}).one()
     ready, on_disk, on_disk_bytes = quick.execute(conn, hot.JOB_LOAD, {"job_id": job_id}).one()
     sealed: list[int] = []
     if album_size is not None and (last or ready >= album_size):
@@ -111,6 +109,17 @@ def read_ended(now: float) -> dict[str, Any]:
         "wait_reason": None,
         "updated_at": now,
     }
+
+
+_SEQS = select(items.c.seq).where(items.c.job_id == hot.JOB_ID)  # a job's items' numbers
+# ``read_ended``'s columns written, the job read back: built once, run through ``quick``
+# (built and run through SQLAlchemy at every read's end, it was a third of the hop).
+_READ_ENDED = (
+    update(jobs)
+    .where(jobs.c.id == hot.JOB_ID)
+    .values({**read_ended(0.0), "updated_at": hot.NOW})
+    .returning(*jobs.c)
+)
 
 
 def _by_seq(new: NewItem) -> int:

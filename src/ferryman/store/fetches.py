@@ -22,6 +22,11 @@ from ferryman.store.schema import albums, fetches, jobs, source_memos
 QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
 
 
+# A job's reads, built once (``StoreBase._read_hot``).
+_FETCHED = select(fetches).where(fetches.c.job_id == hot.JOB_ID)
+_MEMOS = select(source_memos.c.key, source_memos.c.value).where(source_memos.c.job_id == hot.JOB_ID)
+
+
 @dataclass(frozen=True, slots=True)
 class Fetch:
     id: int
@@ -145,9 +150,8 @@ class FetchQueries(StoreBase):
             return set((await conn.execute(query)).scalars())
 
     async def fetched(self, job_id: int) -> Fetch | None:
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(select(fetches).where(fetches.c.job_id == job_id))).first()
-        return _fetch(row) if row is not None else None
+        found = await self._read_hot(_FETCHED, {"job_id": job_id})
+        return _fetch(found[0]) if found else None
 
     async def fetch_done(
         self,
@@ -292,13 +296,8 @@ class FetchQueries(StoreBase):
     # ------------------------------------------------ what a source remembers
 
     async def source_memos(self, job_id: int) -> dict[str, str]:
-        async with self.reader.connect() as conn:
-            rows = await conn.execute(
-                select(source_memos.c.key, source_memos.c.value).where(
-                    source_memos.c.job_id == job_id
-                )
-            )
-            return {key: value for key, value in rows.all()}
+        found = await self._read_hot(_MEMOS, {"job_id": job_id})
+        return {key: value for key, value in found}
 
     async def memos_named(self, key: str) -> dict[int, str]:
         """Every job's memo under ``key`` (one read for all: the page's progress floors)."""

@@ -122,7 +122,12 @@ FINISHABLE_JOBS = (
     )
     .order_by(jobs.c.id)  # several nodes' housekeepers lock them in one order: no deadlock
 )
-ACTIVE_JOBS = select(jobs.c.id).where(
+# Each with whether it has items ready to seal (``READY_ITEMS``): a seal finds nothing
+# to do for a job without.
+ACTIVE_JOBS = select(
+    jobs.c.id,
+    exists().where(items.c.job_id == jobs.c.id, items.c.state == ItemState.READY.value),
+).where(
     jobs.c.state.in_(
         [JobState.EXPANDING.value, JobState.ACTIVE.value, JobState.NEEDS_PASSWORD.value]
     ),

@@ -8,7 +8,9 @@ from collections.abc import Collection
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    String,
     and_,
+    bindparam,
     exists,
     or_,
     select,
@@ -145,22 +147,30 @@ def _finish_in(conn: Connection, now: float) -> list[int]:
     for job_id, error_code in quick.execute(conn, hot.FINISHABLE_JOBS, {}).all():
         facts = [] if error_code else _item_facts(conn, job_id)
         outcome = job_outcome(error_code, facts)
-        values: dict[str, Any] = {"finished_at": now, "updated_at": now}
-        values["state"] = outcome.state.value
-        if outcome.error_code is not None:
-            values |= {"error_code": outcome.error_code}
-            values["error_message"] = outcome.error_message
-        ended = conn.execute(
-            update(jobs)  # another node's housekeeper may have ended it meanwhile
-            .where(jobs.c.id == job_id, jobs.c.state == JobState.ACTIVE.value)
-            .values(**values)
-        )
+        params = {"job_id": job_id, "state": outcome.state.value, "now": now}
+        if outcome.error_code is None:
+            ended = quick.execute(conn, _END, params)
+        else:
+            failed = {"code": outcome.error_code, "message": outcome.error_message}
+            ended = quick.execute(conn, _END_WITH_ERROR, params | failed)
         if ended.rowcount != 1:
             continue  # ended once, by that node: no second summary, no second event
         store_summary(conn, job_id, now)
         record_event(conn, JOB_ENDED, now, job_id=job_id, status=outcome.state.value)
         finished.append(job_id)
     return finished
+
+
+# A job's end, built once (each was built and run through SQLAlchemy at every job's end):
+# only while it is still active (another node's housekeeper may have ended it meanwhile).
+_END = (
+    update(jobs)
+    .where(jobs.c.id == hot.JOB_ID, jobs.c.state == JobState.ACTIVE.value)
+    .values(state=bindparam("state", type_=String), finished_at=hot.NOW, updated_at=hot.NOW)
+)
+_END_WITH_ERROR = _END.values(
+    error_code=bindparam("code", type_=String), error_message=bindparam("message", type_=String)
+)
 
 
 def _item_facts(conn: Connection, job_id: int) -> list[ItemFact]:

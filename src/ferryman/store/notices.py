@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Integer, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -175,8 +175,7 @@ class NoticeQueries(StoreBase):
             .order_by(notices.c.id)
             .limit(limit)
         )
-        async with self.reader.connect() as conn:
-            return [_notice(r) for r in (await conn.execute(query)).all()]
+        return [_notice(r) for r in await self._read(query)]
 
     async def prepare_event(
         self,
@@ -207,11 +206,7 @@ class NoticeQueries(StoreBase):
         """Event rows that make no notice (no target) go, all in one transaction (one
         each was a commit per job ended); those another notifier prepared first are
         not touched. Returns how many went."""
-        async with self.engine.begin() as conn:
-            gone = await conn.execute(
-                delete(notices).where(notices.c.id.in_(event_ids), notices.c.url == EVENT_URL)
-            )
-            return int(gone.rowcount or 0)
+        return await sqlite_thread.transaction(self.engine, _drop, list(event_ids))  # one hop
 
     async def claim_notices(
         self, owner: str, lease_seconds: float, digest_seconds: float
@@ -311,10 +306,9 @@ class NoticeQueries(StoreBase):
 
     async def job_notify(self, job_id: int) -> str | None:
         """The job's own notice targets (``--notify``), or None: the settings'."""
-        async with self.reader.connect() as conn:
-            found = await conn.execute(select(jobs.c.notify).where(jobs.c.id == job_id))
-            value: str | None = found.scalar()
-            return value
+        found = await self._read_hot(_JOB_NOTIFY, {"job_id": job_id})
+        value: str | None = found[0][0] if found else None
+        return value
 
     async def forget_sent_notices(self, before: float) -> int:
         """Sent notices older than ``before`` go (the outbox is not a history)."""
@@ -326,7 +320,16 @@ class NoticeQueries(StoreBase):
 
 
 _AN_EVENT = insert(notices)
+_JOB_NOTIFY = select(jobs.c.notify).where(jobs.c.id == bindparam("job_id", type_=Integer))
 _A_QUEUED_NOTICE = select(notices.c.id).where(notices.c.state == QUEUED, notices.c.url != EVENT_URL)
+
+
+def _drop(conn: Connection, event_ids: list[int]) -> int:
+    """``drop_events``' transaction (on SQLite's thread: one hop, two before)."""
+    gone = conn.execute(
+        delete(notices).where(notices.c.id.in_(event_ids), notices.c.url == EVENT_URL)
+    )
+    return int(gone.rowcount or 0)
 
 
 def _any_queued(conn: Connection) -> bool:

@@ -353,7 +353,5 @@ class WatchQueries(StoreBase):
 
     async def watches_idle(self) -> bool:
         """No watch is due or being checked (``run --until-idle`` checks due ones once)."""
-        now = self.clock()
-        async with self.reader.connect() as conn:
-            found = await conn.execute(hot.WATCHES_BUSY, {"now": now})
-            return int(found.scalar_one()) == 0
+        found = await self._read(hot.WATCHES_BUSY, {"now": self.clock()})  # one hop
+        return int(found[0][0]) == 0

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ferryman.archive.suffixes import file_job_name
@@ -77,9 +78,10 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
         source = ctx.sources.for_uri(job.source)
         if not isinstance(source, Fetching):
             raise FerrymanError("engine.internal", f"{job.source}: its source fetches nothing")
-        # A retry after a cancel goes on from the partial download set aside then.
-        await asyncio.to_thread(take_back, kept_fetch_dir(settings, job.id), folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        # A retry after a cancel goes on from the partial download set aside then; the
+        # folder made and what it holds already, in the same hop to a thread.
+        kept = kept_fetch_dir(settings, job.id)
+        done, total = await asyncio.to_thread(_folder_ready, kept, folder)
         plan = FetchPlan(
             folder=folder,
             network=settings.network,
@@ -90,7 +92,6 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
             settings=settings,
             shared=ctx.resources,
         )
-        done, total = await asyncio.to_thread(partfile.held, folder)
         ctx.bus.publish(  # a fetch tried again goes on from its part: not back to 0 %
             JobFetching(
                 job.id,
@@ -112,6 +113,14 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
         log.exception("fetching job %s failed unexpectedly", job.id)
         return FerrymanError.internal(bug)
     return got
+
+
+def _folder_ready(kept: Path, folder: Path) -> tuple[int, int | None]:
+    """Blocking: the fetch's folder, with the part a cancelled try set aside taken back
+    (``take_back``), made; what it holds already (``partfile.held``)."""
+    take_back(kept, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return partfile.held(folder)
 
 
 async def pooled(ctx: Context, claimed: Fetch) -> tuple[int, tuple[str, ...]]:

@@ -176,21 +176,30 @@ async def _expand(ctx: Context, job: Job) -> None:
                     error = await read.run()
             finally:  # close the entries first: that removes a nested archive's copy
                 waits.cancel()  # a cancelled step must not leave the thread waiting for room
-                with contextlib.suppress(Exception, abort.Aborted):  # after a stop, too
-                    await reader.call(getattr(entries, "close", _nothing))
+                close = getattr(entries, "close", None)  # a plain iterator has none: no hop
+                if close is not None:
+                    with contextlib.suppress(Exception, abort.Aborted):  # after a stop, too
+                        await reader.call(close)
                 with contextlib.suppress(Exception, abort.Aborted):
                     await reader.call(opened.__exit__, None, None, None)
         await _conclude(ctx, job, error, batch)
     finally:
         reader.close()
-        await asyncio.to_thread(box.close)
+        if box.holds():  # its children end (blocking); else closed here, with no hop
+            await asyncio.to_thread(box.close)
+        else:
+            box.close()
         if batch is not None:  # an input with no entries, a read that failed: its end
             with contextlib.suppress(Exception):
                 await batch.named()
 
 
-def _nothing() -> None:
-    return None
+def _folder_or_zip_names(local: Path | None) -> tuple[bool, list[str] | None]:
+    """Blocking, in one hop (two were): whether the input is a folder, else its
+    ``zip_names``."""
+    if local is not None and local.is_dir():
+        return True, None
+    return False, zip_names(local)
 
 
 def _look_at(source: Source, uri: str, work: Path) -> None:
@@ -211,9 +220,10 @@ async def _choose_name(batch: EntryBatch, local: Path | None) -> None:
     read: a zip's directory and the renaming commit were in the
     first album's way. Named at once when the directory says; else the rule is left
     for the first batch."""
-    if local is not None and await asyncio.to_thread(local.is_dir):
+    folder, names = await asyncio.to_thread(_folder_or_zip_names, local)
+    if folder:
         return  # a folder's job is named after the folder already
-    rule = FolderName(await asyncio.to_thread(zip_names, local))
+    rule = FolderName(names)
     early = rule.from_listing()
     if early is not None:
         await batch.name_from_folder(early)
