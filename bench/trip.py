@@ -133,9 +133,9 @@ async def trip(url: str, data: Path, up: float, profile: str, args: argparse.Nam
         spans = await clock.albums(store, job.id)
     finally:
         await store.close()
-    sizes = [
-        sum(m.media.file.size for m in a if m.media and m.media.file) for a in server.albums(me)
-    ]
+    sent = server.albums(me)
+    sizes = [sum(m.media.file.size for m in a if m.media and m.media.file) for a in sent]
+    cut = " ".join(f"{len(a)}/{size / MiB:.1f}" for a, size in zip(sent, sizes, strict=True))
     in_chat = sum(1 for m in server.chat(me) if m.media is not None)
     return Trip(
         seconds,
@@ -149,7 +149,7 @@ async def trip(url: str, data: Path, up: float, profile: str, args: argparse.Nam
         clock.marks,
         spans,
         max(sizes, default=0),
-        disk.summary(),
+        f"{disk.summary()}; albums sent (files/MiB): {cut}",
     )
 
 
