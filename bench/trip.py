@@ -34,8 +34,9 @@ from bench._common import Check, MiB, Result, Sampler, Table, fmt_ratio, progres
 from bench._trip_child import PROFILES, trip_settings
 from bench._trip_input import TripInput, make_input
 from bench.network import LATENCY as DOWN_LATENCY
-from bench.network import PacedServer, extra_disk
+from bench.network import PacedServer
 from bench.telegram import log_in
+from bench.trip_disk import PeakFiles
 from bench.trip_timeline import AlbumTimes, Clock, details, summary
 from faketg import FakeTelegram, LinkModel
 from faketg.client import FakeDialer, logged_in_client
@@ -94,6 +95,7 @@ class Trip:
     marks: dict[str, float] = field(default_factory=dict)
     albums: list[AlbumTimes] = field(default_factory=list)  # in the order they were sent
     largest_album: int = 0
+    disk_peak: str = ""  # what the work area held at its peak (``trip_disk``)
 
 
 def _rss_probe(skip: int) -> Callable[[], int]:
@@ -116,7 +118,8 @@ async def trip(url: str, data: Path, up: float, profile: str, args: argparse.Nam
     await log_in(settings, server, me)
     store = await Store.open(settings.database)
     clock = Clock()
-    probes = {"disk": lambda: extra_disk(data), "rss": _rss_probe(args.downlink_pid)}
+    disk = PeakFiles(data)
+    probes = {"disk": disk, "rss": _rss_probe(args.downlink_pid)}
     start_rss = probes["rss"]()  # the bench and the fake Telegram, before the engine
     try:
         with Sampler(probes, args.interval) as sampler:
@@ -130,9 +133,9 @@ async def trip(url: str, data: Path, up: float, profile: str, args: argparse.Nam
         spans = await clock.albums(store, job.id)
     finally:
         await store.close()
-    sizes = [
-        sum(m.media.file.size for m in a if m.media and m.media.file) for a in server.albums(me)
-    ]
+    sent = server.albums(me)
+    sizes = [sum(m.media.file.size for m in a if m.media and m.media.file) for a in sent]
+    cut = " ".join(f"{len(a)}/{size / MiB:.1f}" for a, size in zip(sent, sizes, strict=True))
     in_chat = sum(1 for m in server.chat(me) if m.media is not None)
     return Trip(
         seconds,
@@ -146,6 +149,7 @@ async def trip(url: str, data: Path, up: float, profile: str, args: argparse.Nam
         clock.marks,
         spans,
         max(sizes, default=0),
+        f"{disk.summary()}; albums sent (files/MiB): {cut}",
     )
 
 
@@ -254,6 +258,8 @@ def _row(
                 f" {summary(best.albums, best.marks, best.seconds)}"
             )
             lines += [f"  {line}" for line in details(best.albums)]
+            worst = max(runs, key=lambda r: r.peak_disk)
+            lines.append(f"disk, {profile}, {which} slower (worst run): {worst.disk_peak}")
         return "\n  ".join(lines)
     finally:
         link.close()

@@ -173,6 +173,23 @@ class Job:
     resumed: bool = False
 
 
+def held(
+    size: int, source_size: int | None, *, kept: bool, split: bool, encoding: bool = False
+) -> tuple[int, int]:
+    """The files and bytes an item still to deliver holds in the work area: its own file,
+    the original kept beside a remuxed, fitted or converted copy (until the copy is
+    delivered: a refused copy sends the original to quarantine), a split video's parts
+    beside the whole (as large as it), and for one still to be encoded the copy its
+    encoder will make (taken as large as the original: room kept for it from the start).
+    What the backlog counts: its bound is on what the work area holds, not items."""
+    beside = ((kept, source_size or 0), (split, size), (encoding, size))
+    return 1 + sum(on for on, _ in beside), size + sum(n for on, n in beside if on)
+
+
+# An item's states while its encode is still to come or running: its copy is not made yet.
+ENCODING = frozenset({ItemState.CONVERT.value, ItemState.CONVERTING.value})
+
+
 @dataclass(slots=True)
 class Item:
     id: int

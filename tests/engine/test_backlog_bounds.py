@@ -11,9 +11,10 @@ import pytest
 
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
+from ferryman.engine.plumbing.workarea import job_work_dir
 from ferryman.engine.runner import Engine
 from ferryman.sample_archives import make_zip
-from ferryman.samples import make_photo_set
+from ferryman.samples import make_photo_set, make_video
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
 from tests.support.httpserve import serving
@@ -107,6 +108,84 @@ async def test_a_streamed_read_waits_at_the_sinks_albums(
             engine.stop()
             await asyncio.wait_for(running, 60)
             await store.close()
+
+
+VIDEOS = 4
+
+
+@pytest.mark.parametrize("bound", ["items", "bytes"])
+async def test_a_remuxed_videos_original_counts_in_the_backlog(
+    tmp_path: Path, settings: Settings, bound: str
+) -> None:
+    """A remuxed video keeps its original beside the remux until delivered (a refused
+    remux sends the original to quarantine): two files of about its size. The backlog
+    counts both, and an entry waits for room before its copy is made, so while the
+    deliveries are held back the work area never holds more files, or bytes, than the
+    bound (thumbnails, a few KB, aside)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    videos = [
+        make_video(folder / f"clip{n}.mkv", n, seconds=2, size=(640, 480)) for n in range(VIDEOS)
+    ]
+    largest = max(v.stat().st_size for v in videos)
+    limits = {
+        "items": {"backlog_items": 3, "backlog_bytes": 1 << 40},
+        "bytes": {"backlog_items": 1000, "backlog_bytes": int(3.5 * largest)},
+    }[bound]
+    settings = settings.model_copy(update=limits)
+    mem = MemKind(album_max=1, waits=[600] * VIDEOS)  # every album held back: none leaves
+    sinks = default_sinks().with_kind(mem)
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings, sinks=sinks)
+    running = asyncio.create_task(engine.run())
+    peak = [0, 0]  # files, bytes
+    sampling = True
+
+    async def sample(work: Path) -> None:
+        while sampling:
+            files = await asyncio.to_thread(_work_files, work)
+            peak[0], peak[1] = max(peak[0], len(files)), max(peak[1], sum(files))
+            await asyncio.sleep(0.01)  # a sampler's period, not a wait for a state
+
+    sampler: asyncio.Task[None] | None = None
+    try:
+        job = await intake.add_source(store, folder, dest="mem:box", sinks=sinks)
+        sampler = asyncio.create_task(sample(job_work_dir(settings, job.id)))
+
+        async def waiting() -> str | None:
+            return (await store.get_job(job.id)).wait_reason
+
+        assert await eventually(waiting, "the read waits for the backlog") == "backlog"
+        await asyncio.sleep(0.3)  # a read that did not wait would go on meanwhile
+        items = await store.job_items(job.id)
+        assert [i.actions[:1] for i in items] == [["remux"]] * len(items)  # each kept its mkv
+        assert len(items) < VIDEOS  # read no further
+        if bound == "items":
+            assert peak[0] <= 3
+        else:
+            assert peak[1] <= settings.backlog_bytes
+        # The store counts each original beside its remux, and their bytes as they are.
+        held = [Path(p) for i in items for p in (i.work_path, i.original_path) if p]
+        assert len(held) == 2 * len(items)
+        assert await store.backlog(job.id) == (len(held), sum(sizes(held)))
+    finally:
+        sampling = False
+        if sampler is not None:
+            await sampler
+        engine.stop()
+        await asyncio.wait_for(running, 60)
+        await store.close()
+
+
+def _work_files(work: Path) -> list[int]:
+    """The sizes of the files in a job's work area, thumbnails aside."""
+    if not work.is_dir():
+        return []
+    return [
+        p.stat().st_size
+        for p in work.iterdir()
+        if p.is_file() and not p.name.endswith(".thumb.jpg")
+    ]
 
 
 def sizes(paths: list[Path]) -> list[int]:

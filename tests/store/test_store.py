@@ -480,3 +480,31 @@ async def test_live_dests_name_each_destination_of_jobs_left_to_do_once(store: S
     await store.cancel(d.id)
     await store.cancel(a.id)
     assert await store.live_dests() == ["telegram:me"]  # job b's
+
+
+async def test_a_jobs_backlog_counts_every_file_its_items_hold(store: Store) -> None:
+    """The backlog that bounds reading counts the files an item holds until delivered,
+    not one an item: an original kept beside its remux, a split video's parts beside the
+    whole, the copy a transcode still to come will make (as large as its original)."""
+    job = await store.add_job(source="/in.zip", name="in", dest="library:")
+    assert await store.claim_job("reader", 30) is not None
+    video, ready = MediaKind.VIDEO, ItemState.READY
+    new = [
+        _photo(0),  # one file: 100
+        NewItem(
+            seq=1, source_path="a.mkv", size=300, plan=Plan.REMUX, work_path="a.remux.mp4",
+            original_path="a.mkv", source_size=400, kind=video, state=ready,
+        ),  # two: 300 + 400
+        NewItem(
+            seq=2, source_path="b.mp4", size=500, plan=Plan.SPLIT, work_path="b.mp4",
+            parts=("b.part1.mp4", "b.part2.mp4"), source_size=500, kind=video, state=ready,
+        ),  # the whole and its parts: 500 + 500
+        NewItem(
+            seq=3, source_path="c.webm", kind=video, state=ItemState.CONVERT,
+            size=200, plan=Plan.TRANSCODE, work_path="c.webm", source_size=200,
+        ),  # the original and the copy to come: 200 + 200
+        NewItem(seq=4, source_path="d.txt", kind=MediaKind.OTHER, state=ItemState.SKIPPED),
+    ]  # fmt: skip
+    recorded = await store.record_entries(job.id, "reader", 5, new)
+    assert (recorded.on_disk, recorded.on_disk_bytes) == (7, 2200)
+    assert await store.backlog(job.id) == (7, 2200)

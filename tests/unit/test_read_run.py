@@ -97,15 +97,18 @@ def test_an_entry_over_the_runs_limits_is_left_to_the_loop(
     tmp_path: Path, photos: list[Path], limit: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sizes = [p.stat().st_size for p in photos]
+    # A run stages an entry only with room for a copy made of it too (a remux, a fitted
+    # photo, as large as the entry): room for three photos and a copy of the fourth's
+    # size lets it stage three, not four.
     limits = _limits(tmp_path)
-    if limit == "files":  # the backlog allows three more files on disk
-        limits = _limits(tmp_path, files=3)
-    elif limit == "bytes":  # the backlog allows a byte short of four more photos
-        limits = _limits(tmp_path, bytes=sum(sizes[:4]) - 1)
+    if limit == "files":  # the backlog allows four more files on disk
+        limits = _limits(tmp_path, files=4)
+    elif limit == "bytes":  # a byte short of three photos and the fourth twice
+        limits = _limits(tmp_path, bytes=sum(sizes[:3]) + 2 * sizes[3] - 1)
     elif limit == "large":  # the fourth entry counts as large
         limits = _limits(tmp_path, large=sizes[3])
-    else:  # a disk whose free space over the floor holds three photos, looked at each time
-        free = sum(sizes[:4]) - 1
+    else:  # a disk whose free space over the floor holds as much, looked at each time
+        free = sum(sizes[:3]) + 2 * sizes[3] - 1
 
         def disk(work: Path, size: int, floor: int) -> bool:
             used = sum(p.stat().st_size for p in work.iterdir())
@@ -257,3 +260,64 @@ def test_a_run_ends_when_its_time_is_up(
     entries = iter([_entry(i, p) for i, p in enumerate(photos)])
     steps = read_run.read_run(entries, _limits(tmp_path)).steps
     assert _staged(steps) == [0]
+
+
+def test_a_remux_counts_its_original_and_waits_for_room_before_it_is_made(
+    tmp_path: Path,
+) -> None:
+    """A remuxed video keeps its original beside the remux: the run counts both files and
+    their bytes, as the backlog does; staged by the loop, the remux waits for room for
+    both before it is made, and a wait that fails (a stop, the store) is raised as it is,
+    not taken for the entry's fault (quarantined)."""
+    mkv = make_video(tmp_path / "clip.mkv", 1, seconds=0.4)
+    run = read_run.read_run(iter([_entry(0, mkv)]), _limits(tmp_path))
+    prepared = run.steps[0].prepared
+    assert prepared is not None and prepared.actions[:1] == ["remux"]
+    assert prepared.work_path is not None and prepared.original_path is not None
+    made = prepared.work_path.stat().st_size
+    assert (run.files, run.bytes) == (2, made + mkv.stat().st_size)
+
+    told: list[object] = []
+
+    class Upload:
+        """An upload ahead of the staged file, which will not be sent as it is."""
+
+        def attach(self, fd: int) -> None:
+            os.close(fd)
+
+        def wrote(self, total: int) -> None: ...
+        def ended(self, total: int) -> None: ...
+        def linked(self, path: Path) -> None: ...
+
+        def failed(self) -> None:
+            told.append("upload stopped")
+
+    def room(files: int, size: int) -> None:
+        told.append((files, size))
+        raise RuntimeError("the wait for room was cut")
+
+    request = StageRequest.of(
+        _entry(1, mkv),
+        tmp_path / "work",
+        send_documents=False,
+        options=_limits(tmp_path).options,
+        ahead=Upload(),
+        room=room,
+    )
+    with pytest.raises(RuntimeError, match="was cut"):
+        stage_and_prepare(request)
+    # The upload ahead stops before the wait; the copy is taken as large as the mkv.
+    assert told[:2] == ["upload stopped", (2, 2 * mkv.stat().st_size)]
+    second = [p.name for p in (tmp_path / "work").iterdir() if p.name.startswith("000001")]
+    assert second == ["000001-clip.mkv"]  # staged; no remux made, none half-made
+
+
+def test_a_transcode_to_come_counts_the_copy_it_will_make(tmp_path: Path) -> None:
+    """An entry deferred to a transcode holds one file now and its encoder's copy later:
+    the run counts both from the start (the copy as large as the original), so reading
+    never stages past room the encode will need."""
+    hevc = make_video(tmp_path / "clip.mkv", 1, seconds=0.4, vcodec="libx265", acodec=None)
+    run = read_run.read_run(iter([_entry(0, hevc)]), _limits(tmp_path))
+    prepared = run.steps[0].prepared
+    assert prepared is not None and prepared.state is ItemState.CONVERT
+    assert (run.files, run.bytes) == (2, 2 * hevc.stat().st_size)

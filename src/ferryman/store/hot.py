@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 
-from ferryman.model import AlbumState, ItemState, JobState
+from ferryman.model import ENCODING, AlbumState, ItemState, JobState
 from ferryman.store.rows import TERMINAL_STATES
 from ferryman.store.schema import albums, items, jobs, watches
 
@@ -46,10 +46,30 @@ ADVANCE = (
 )
 # Only the ids come back: the rest is what the reader just wrote (no JSON read back).
 INSERT_ITEMS = insert(items).returning(items.c.id, items.c.seq)
+# A job's load: its ready items, and the files and bytes its live items hold in the
+# work area, counted as ``model.held`` counts them (an original kept beside its copy,
+# a split video's parts beside the whole, a transcode's copy to come).
+_KEPT = items.c.original_path.is_not(None)
+_SPLIT = items.c.parts.is_not(None)  # NULL unless split (``rows.NewItem.media_columns``)
+_ENCODING = items.c.state.in_(ENCODING)
 JOB_LOAD = select(
     func.coalesce(func.sum(case((items.c.state == ItemState.READY.value, 1), else_=0)), 0),
-    func.count(),
-    func.coalesce(func.sum(items.c.size), 0),
+    func.count()
+    + func.coalesce(
+        func.sum(
+            case((_KEPT, 1), else_=0) + case((_SPLIT, 1), else_=0) + case((_ENCODING, 1), else_=0)
+        ),
+        0,
+    ),
+    func.coalesce(
+        func.sum(
+            items.c.size
+            + case((_KEPT, func.coalesce(items.c.source_size, 0)), else_=0)
+            + case((_SPLIT, items.c.size), else_=0)
+            + case((_ENCODING, items.c.size), else_=0)
+        ),
+        0,
+    ),
 ).where(items.c.job_id == JOB_ID, items.c.state.in_(LIVE_STATES))
 
 # Sealing albums.

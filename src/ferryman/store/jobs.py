@@ -244,11 +244,12 @@ class JobQueries(StoreBase):
                 await wait_ended(conn, job_id, now)
 
     async def on_disk(self, job_id: int) -> int:
-        """Items of this job whose files still occupy the work area."""
+        """The files this job's items still hold in the work area (``backlog``)."""
         return (await self.backlog(job_id))[0]
 
     async def backlog(self, job_id: int) -> tuple[int, int]:
-        """Items of this job whose files still occupy the work area, and their bytes."""
+        """The files this job's items still hold in the work area, and their bytes
+        (``model.held``: an original kept beside its copy counts too)."""
         return await sqlite_thread.transaction(self.reader, _backlog, job_id)
 
     async def active_jobs(self) -> dict[int, bool]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from ferryman.errors import FerrymanError
 from ferryman.model import (
     ENCODED_PLANS,
+    ENCODING,
     Album,
     AlbumClaim,
     AlbumGroup,
@@ -22,6 +23,7 @@ from ferryman.model import (
     MediaKind,
     Plan,
     album_group,
+    held,
 )
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
@@ -71,7 +73,17 @@ class MemoryAlbums(MemoryBase):
 
     async def backlog(self, job_id: int) -> tuple[int, int]:
         live = [i for i in self.items_of(job_id) if not terminal(i)]
-        return len(live), sum(i["size"] or 0 for i in live)
+        each = [
+            held(
+                i["size"] or 0,
+                i["source_size"],
+                kept=i["original_path"] is not None,
+                split=bool(i["parts"]),
+                encoding=i["state"] in ENCODING,
+            )
+            for i in live
+        ]
+        return sum(files for files, _ in each), sum(size for _, size in each)
 
     async def record_entry(self, job_id: int, owner: str, cursor: int, new: NewItem) -> Recorded:
         batch = await self.record_entries(job_id, owner, cursor, [new])

@@ -83,9 +83,9 @@ class RecordedBatch:
 
     items: tuple[Item, ...]  # in the order of their entries
     ready: int  # the job's items ready for an album (before sealing)
-    on_disk: int  # the job's items whose files are in the work area
+    on_disk: int  # the files the job's live items hold in the work area (``model.held``)
     sealed: tuple[int, ...]  # albums sealed in the same transaction
-    on_disk_bytes: int = 0  # the sizes of those items' files
+    on_disk_bytes: int = 0  # and their bytes
 
 
 class LeaseLost(FerrymanError):

@@ -38,18 +38,23 @@ BATCH_LARGE = 4 * 1024 * 1024
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Backlog:
-    """A job's files in the work area, still to be delivered, and their bytes."""
+    """A job's files in the work area, still to be delivered, and their bytes: an item's
+    own file and what it holds beside it (``model.held``: an original kept beside its
+    copy, a split video's parts)."""
 
-    items: int
+    items: int  # files
     bytes: int
 
-    def full(self, settings: Settings, size: int = 0, items: int | None = None) -> bool:
-        """Reading waits before an entry of ``size`` bytes: ``items`` files (default
-        ``backlog_items``) are there, or the entry would take their bytes past
-        ``backlog_bytes`` (one larger than that goes alone, once the backlog is empty:
-        else it would never go)."""
+    def full(
+        self, settings: Settings, size: int = 0, items: int | None = None, files: int = 1
+    ) -> bool:
+        """Reading waits before ``files`` files of ``size`` bytes (an entry; or an entry
+        and a copy about to be made of it): they would take the files past ``items``
+        (default ``backlog_items``) or their bytes past ``backlog_bytes``. What is larger
+        than that goes alone, once the backlog is empty: else it would never go."""
         most = settings.backlog_items if items is None else items
-        return self.items >= most or (self.items > 0 and self.bytes + size > settings.backlog_bytes)
+        over = self.items + files > most or self.bytes + size > settings.backlog_bytes
+        return self.items > 0 and over
 
 
 @dataclasses.dataclass
@@ -112,9 +117,10 @@ class EntryBatch:
         """The job's files in the work area, those not yet recorded included."""
         if self.recorded_on_disk is None:
             self.recorded_on_disk = Backlog(*await self.ctx.read_store.backlog(self.job.id))
-        pending = [p.size for _, _, p, _ in self.entries if not p.state.terminal]
+        pending = [p.held() for _, _, p, _ in self.entries]
         recorded = self.recorded_on_disk
-        return Backlog(recorded.items + len(pending), recorded.bytes + sum(pending))
+        files, size = sum(f for f, _ in pending), sum(b for _, b in pending)
+        return Backlog(recorded.items + files, recorded.bytes + size)
 
     def forget_load(self) -> None:
         """Deliveries may have freed room: ask the store next time."""

@@ -23,7 +23,7 @@ from ferryman.engine.read.entry_batch import BATCH_LARGE, EntryBatch
 from ferryman.engine.read.prepare import Prepared
 from ferryman.engine.read.read_run import Read, Run, RunLimits, fsync_close, read_run
 from ferryman.engine.read.reading_thread import ReadingThread
-from ferryman.engine.read.room import wait_for_room
+from ferryman.engine.read.room import RoomWaits, wait_for_room
 from ferryman.engine.read.stage import StartAhead, write_failed
 from ferryman.engine.read.staging import (
     StageRequest,
@@ -53,8 +53,9 @@ class Stop:
 @dataclasses.dataclass(slots=True)
 class JobRead:
     """A job's read: its context, reading thread, entries, work folder, the entries
-    recorded out of order before (``known``), its batch (and route) and the sink's
-    offer to upload a big entry while it is written (``ahead``, ``stage.StartAhead``)."""
+    recorded out of order before (``known``), its batch (and route), the sink's offer
+    to upload a big entry while it is written (``ahead``, ``stage.StartAhead``) and the
+    waits for room its reading thread makes (``waits``: none, no copy waits for room)."""
 
     ctx: Context
     job: Job
@@ -64,6 +65,7 @@ class JobRead:
     known: set[int]
     batch: EntryBatch
     ahead: StartAhead | None = None
+    waits: RoomWaits | None = None
 
     async def run(self) -> FerrymanError | None:
         """Stage every new entry; returns the error that ended the input early, if any.
@@ -157,6 +159,7 @@ class JobRead:
             options=options,
             sync=synced.take,
             ahead=upload_ahead(self.ahead, entry, dest, options),
+            room=self.make_room if self.waits is not None else None,
         )
         try:
             step.prepared = await self.reader.step(stage_and_prepare, request)
@@ -172,6 +175,14 @@ class JobRead:
                 request.ahead.failed()
             raise
         return None
+
+    def make_room(self, files: int, size: int) -> None:
+        """On the reading thread, inside an entry's preparation: a copy is about to be made
+        beside the staged file (neither counted yet): wait for room for both as an entry
+        waits to be read, the albums before it going out meanwhile."""
+        assert self.waits is not None
+        room = wait_for_room(self.ctx, self.job, self.work, size, self.batch, files=files)
+        self.waits.wait(room)
 
     async def _failed_entry(self, entry: SourceEntry, failure: FerrymanError) -> Stop | None:
         """Staging ``entry`` raised: a password stops the read (the entry is read again

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,13 +21,18 @@ from ferryman.media.images import check_pixels, fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
 from ferryman.media.policy import PhotoLimits, Policy
 from ferryman.media.probe import probe, probe_image
-from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan
+from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan, held
 
 log = logging.getLogger(__name__)
 
 VISUAL = frozenset({MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION})
 # What goes out as media without being asked; other files only with send_documents.
 MEDIA = VISUAL | {MediaKind.AUDIO}
+# Blocks the reading thread until the job's backlog has room for these files of these
+# bytes together: the staged entry (not yet counted) and what is about to be made from
+# it (``JobRead.make_room``). None: the room was taken before staging (``read_run``).
+MakeRoom = Callable[[int, int], None]
+
 # A picture not decoded for its size (pixels, or bytes once decoded): sent as it is.
 _UNDECODED = ("media.too_many_pixels", "media.over_budget")
 _AS_DOCUMENT = ("media.over_limit", *_UNDECODED)
@@ -57,12 +63,32 @@ class Prepared:
     source_size: int | None = None
     seconds: float = 0.0
 
+    def held(self) -> tuple[int, int]:
+        """The files and bytes it holds in the work area until delivered, as the store's
+        backlog counts them (``model.held``); none once it ended (skipped, quarantined)."""
+        if self.state.terminal:
+            return 0, 0
+        return held(
+            self.size,
+            self.source_size,
+            kept=self.original_path is not None,
+            split=bool(self.parts),
+            encoding=self.state is ItemState.CONVERT,
+        )
 
-def prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prepared:
-    """Probe, plan and (for cheap plans) fix the staged file; never raises for bad media."""
+
+def prepare(
+    staged: Staged, send_documents: bool, options: MediaOptions, room: MakeRoom | None = None
+) -> Prepared:
+    """Probe, plan and (for cheap plans) fix the staged file; never raises for bad media.
+    ``room``: asked before a file is made beside the staged one (a remux, a fitted photo,
+    a split) or an encode is deferred, so the work area holds no more than the backlog's
+    bound."""
     started = time.monotonic()
     try:
-        prepared = _prepare(staged, send_documents, options)
+        prepared = _prepare(staged, send_documents, options, room)
+    except _WaitFailed as failed:
+        raise failed.cause from None  # a stop, the store's error: not the entry's fault
     except FerrymanError as exc:
         if not exc.code.startswith("media.") or staged.path is None:
             raise
@@ -120,7 +146,31 @@ def _item(staged: Staged, kind: MediaKind, state: ItemState, plan: Plan | None) 
         work_path=staged.path,
         size=staged.size,
         sha256=staged.sha256,
+        source_size=staged.size,
     )
+
+
+class _WaitFailed(Exception):
+    """The wait for room inside an entry's preparation ended in ``cause`` (cancelled, a
+    lost lease, the store's error): raised as it is, never taken for the entry's own."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(repr(cause))
+        self.cause = cause
+
+
+def _room(
+    base: Prepared, room: MakeRoom | None, *, kept: bool, split: bool, encoding: bool = False
+) -> None:
+    """Before a file is made beside the staged one (or an encode deferred, whose copy the
+    backlog counts from now on): wait for room for what the item will hold
+    (``model.held``), a copy to be made taken as large as what it is made from."""
+    if room is None:
+        return
+    try:
+        room(*held(base.size, base.source_size, kept=kept, split=split, encoding=encoding))
+    except BaseException as exc:
+        raise _WaitFailed(exc) from exc
 
 
 def _not_read_whole(prepared: Prepared) -> bool:
@@ -129,7 +179,9 @@ def _not_read_whole(prepared: Prepared) -> bool:
     return bool(prepared.parts) or prepared.state is ItemState.QUARANTINED
 
 
-def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Prepared:
+def _prepare(
+    staged: Staged, send_documents: bool, options: MediaOptions, room: MakeRoom | None
+) -> Prepared:
     kind = staged.kind
     if staged.path is None or not wanted(kind, send_documents):
         reason = "not_media"
@@ -156,7 +208,7 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     if kind is MediaKind.PHOTO and (info.pages or 1) > options.max_pages:
         return _as_document(base, options.policy, f"pages={info.pages}>{options.max_pages}")
     if kind is MediaKind.PHOTO and (info.pages or 1) > 1:
-        return _fit_pages(base, path, info.pages or 1, options)
+        return _fit_pages(base, path, info.pages or 1, options, room)
     plan, why = explain(kind, info, options.policy)
     if plan is Plan.AS_IS and kind is MediaKind.PHOTO and over_limit(base.size, options.policy):
         plan, why = Plan.IMAGE, f"size={base.size}>{options.policy.max_file_bytes}"
@@ -168,13 +220,14 @@ def _prepare(staged: Staged, send_documents: bool, options: MediaOptions) -> Pre
     base.plan, base.reason = plan, why
     if plan in ENCODED_PLANS:
         base.state = ItemState.CONVERT
+        _room(base, room, kept=False, split=False, encoding=True)
         return base
     if plan is Plan.DOCUMENT:
         return _as_document(base, options.policy, why)
     if plan is Plan.IMAGE:
-        return _fit_image(base, path, options)
+        return _fit_image(base, path, options, room)
     if kind is MediaKind.VIDEO:
-        return _video(base, path, options.policy)
+        return _video(base, path, options.policy, room)
     if kind is MediaKind.AUDIO:
         return _song(base, path, options.policy)
     return base
@@ -264,10 +317,13 @@ def _broken(base: Prepared, exc: FerrymanError) -> Prepared:
     return base
 
 
-def _fit_image(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
+def _fit_image(
+    base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | None
+) -> Prepared:
     """Convert or fit a picture to the photo limits; a strip no scaling fixes is a file."""
     out = path.with_name(path.stem + ".photo.jpg")
     limits = _photo_limits(options)
+    _room(base, room, kept=True, split=False)
     try:
         result = fit_photo(
             path,
@@ -297,10 +353,13 @@ def _photo_limits(options: MediaOptions) -> PhotoLimits:
     return limits
 
 
-def _fit_pages(base: Prepared, path: Path, pages: int, options: MediaOptions) -> Prepared:
+def _fit_pages(
+    base: Prepared, path: Path, pages: int, options: MediaOptions, room: MakeRoom | None
+) -> Prepared:
     """A scan's or a fax's TIFF: every page its own photo, the item's parts in order (a
     TIFF is no animation); when a page cannot be made a photo, the file as it is."""
     base.plan, base.reason = Plan.IMAGE, f"pages={pages}"
+    _room(base, room, kept=False, split=True)
     made: list[Path] = []
     try:
         for page in range(pages):
@@ -324,16 +383,18 @@ def _fit_pages(base: Prepared, path: Path, pages: int, options: MediaOptions) ->
     return base
 
 
-def _video(base: Prepared, path: Path, policy: Policy) -> Prepared:
+def _video(base: Prepared, path: Path, policy: Policy, room: MakeRoom | None) -> Prepared:
     """A playable video (after a remux if it needs one): thumbnail, then split if too big.
 
     The video fixers' modules are imported here: they load PyAV (~0.1 s of start-up,
     ~20 MB), which a run of photos and documents never needs."""
     from ferryman.media.finish import finish_video  # lazy: PyAV (docstring)
 
-    if base.plan is Plan.REMUX and not _remux(base, path, policy):
+    if base.plan is Plan.REMUX and not _remux(base, path, policy, room):
         return base  # deferred to a transcode
     assert base.work_path is not None
+    if over_limit(base.size, policy) and policy.max_file_bytes is not None:  # to be split
+        _room(base, room, kept=base.original_path is not None, split=True)
     try:
         finished = finish_video(base.work_path, base.size, policy)
     except FerrymanError as exc:  # too big to split: the original goes to quarantine
@@ -349,13 +410,14 @@ def _video(base: Prepared, path: Path, policy: Policy) -> Prepared:
     return base
 
 
-def _remux(base: Prepared, path: Path, policy: Policy) -> bool:
+def _remux(base: Prepared, path: Path, policy: Policy, room: MakeRoom | None) -> bool:
     """A container change is cheap: do it now; if it fails, defer a transcode instead."""
     from ferryman.media.remux import remux_to_mp4  # lazy: PyAV (``_video``)
     from ferryman.media.tracks import dropped_tracks  # lazy: PyAV (``_video``)
 
     out = path.with_name(path.stem + ".remux.mp4")
     tmp = out.with_name(out.name + ".part.mp4")
+    _room(base, room, kept=True, split=False)
     try:
         remux_to_mp4(path, tmp)
         info = probe(tmp)

@@ -9,8 +9,9 @@ hundredths of a second, or met an entry that the loop must look at first:
 - one of unknown size, or large (``large``): what came before it is recorded first;
 - one that needs more room than there is (the disk's free bytes over ``floor``, looked
   at before each entry: a nested archive copied out, or another job, may have taken
-  some) or than the backlog allows (``files``, ``bytes``): the loop waits for room the
-  careful way;
+  some) or than the backlog allows (``files``, ``bytes``), a copy that may be made of it
+  (a remux, a fitted photo: as large as the entry) counted: the loop waits for room the
+  careful way, and for the copy's once it knows one is made (``prepare.MakeRoom``);
 - one that failed, or that must be converted or was quarantined: the loop deals with it
   at once.
 
@@ -184,9 +185,9 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
             if (
                 size is None
                 or size >= limits.large
-                or run.files >= limits.files
-                or (limits.bytes is not None and run.bytes + size > limits.bytes)
-                or not room_for(limits.work, size, limits.floor)
+                or run.files + 2 > limits.files  # the entry, and a copy made of it
+                or (limits.bytes is not None and run.bytes + 2 * size > limits.bytes)
+                or not room_for(limits.work, 2 * size, limits.floor)
             ):
                 return run  # the loop records what came before and looks at this one
             request = StageRequest.of(
@@ -201,9 +202,9 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
             except FerrymanError as exc:
                 step.failure = exc
                 return run
-            if not step.prepared.state.terminal:
-                run.files += 1  # as the backlog counts: files on disk still to go
-                run.bytes += step.prepared.size
+            files, size = step.prepared.held()  # as the backlog counts them
+            run.files += files
+            run.bytes += size
             if step.prepared.state in (ItemState.CONVERT, ItemState.QUARANTINED):
                 return run
             if step.prepared.state is ItemState.READY:

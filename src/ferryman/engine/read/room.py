@@ -60,9 +60,17 @@ class TurnGiven(Exception):
 
 
 async def wait_for_room(
-    ctx: Context, job: Job, work: Path, size: int, batch: EntryBatch, *, give_turn: bool = False
+    ctx: Context,
+    job: Job,
+    work: Path,
+    size: int,
+    batch: EntryBatch,
+    *,
+    give_turn: bool = False,
+    files: int = 1,
 ) -> None:
-    """Backpressure and the space guard: wait, showing why, until the entry may be written.
+    """Backpressure and the space guard: wait, showing why, until the entry may be written
+    (``files``: 2 once staged, for it and a copy about to be made of it, ``size`` their bytes).
 
     What the batch holds is recorded before any wait: the albums it fills are what
     frees room. Raises ``space.too_large`` for an entry no amount of waiting could make
@@ -75,7 +83,7 @@ async def wait_for_room(
         ctx.checkpoint()
         mark = ctx.wakeup.mark("room")  # a delivery while we look is not missed
         settings = await ctx.settings()
-        if (await batch.on_disk()).full(settings, size, batch.items_bound(settings)):
+        if (await batch.on_disk()).full(settings, size, batch.items_bound(settings), files):
             reason: str | None = "backlog"
         elif not room_for(work, size, settings.space_floor):
             if never_fits(work, size):  # asked only when there is no room now
@@ -99,7 +107,8 @@ async def wait_for_room(
             # the partial albums that recording the wait lets go can free room.
             if grace_until is None:
                 batch.forget_load()
-                if not (await batch.on_disk()).full(settings, size, batch.items_bound(settings)):
+                bound = batch.items_bound(settings)
+                if not (await batch.on_disk()).full(settings, size, bound, files):
                     continue
                 in_flight = await ctx.read_store.albums_in_flight(job.id)
                 grace_until = time.monotonic() + (BACKLOG_GRACE_SECONDS if in_flight else 0)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ferryman.archive.reader import EntryType
 from ferryman.engine.plumbing.media_options import MediaOptions
-from ferryman.engine.read.prepare import Prepared, internal, prepare, wanted
+from ferryman.engine.read.prepare import MakeRoom, Prepared, internal, prepare, wanted
 from ferryman.engine.read.stage import AHEAD_BYTES, Ahead, Staged, StartAhead, stage_entry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
@@ -28,7 +28,8 @@ Sync = Callable[[int, Path], None]  # takes a file descriptor to fsync and close
 class StageRequest:
     """What staging one entry needs: where it goes, what is kept of it, how it is
     prepared. ``sync``: its fsync handed to the run's pool (``read_run``); ``ahead``:
-    its upload while it is written, failed unless the staged file is the one sent."""
+    its upload while it is written, failed unless the staged file is the one sent;
+    ``room``: waits for room before a file is made from it (``prepare.MakeRoom``)."""
 
     entry: SourceEntry
     path: str  # the entry's name in its input
@@ -38,6 +39,7 @@ class StageRequest:
     options: MediaOptions
     sync: Sync | None = None
     ahead: Ahead | None = None
+    room: MakeRoom | None = None
 
     @classmethod
     def of(
@@ -49,6 +51,7 @@ class StageRequest:
         options: MediaOptions,
         sync: Sync | None = None,
         ahead: Ahead | None = None,
+        room: MakeRoom | None = None,
     ) -> StageRequest:
         """The request for ``entry`` of a job whose work area is ``work``."""
         send_all = send_documents or entry.asked
@@ -61,6 +64,7 @@ class StageRequest:
             options=options,
             sync=sync,
             ahead=ahead,
+            room=room,
         )
 
 
@@ -92,7 +96,7 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
         except Exception as bug:  # one entry's fault (a sniffer's, a decoder's bug) fails it
             raise internal(request.path, bug) from bug
         # never raises for one entry's fault
-        prepared = prepare(staged, request.send_all, request.options)
+        prepared = prepare(staged, request.send_all, request.options, _room(request))
     except BaseException:
         if ahead is not None:
             ahead.failed()
@@ -104,6 +108,20 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
         # album sealed and claimed, not once the delivery gets to it.
         ahead.linked(staged.path)
     return prepared
+
+
+def _room(request: StageRequest) -> MakeRoom | None:
+    """The request's wait for room before a copy is made: the staged file will not be
+    sent as it is, so its upload ahead stops first (not left running through the wait)."""
+    room, ahead = request.room, request.ahead
+    if room is None or ahead is None:
+        return room
+
+    def stop_then_wait(files: int, size: int) -> None:
+        ahead.failed()
+        room(files, size)
+
+    return stop_then_wait
 
 
 def upload_ahead(

@@ -171,7 +171,15 @@ async def _expand(ctx: Context, job: Job) -> None:
             try:
                 async with _recorded_on_error(batch):
                     read = JobRead(
-                        ctx, job, reader, entries, work=work, known=known, batch=batch, ahead=ahead
+                        ctx,
+                        job,
+                        reader,
+                        entries,
+                        work=work,
+                        known=known,
+                        batch=batch,
+                        ahead=ahead,
+                        waits=waits,
                     )
                     error = await read.run()
             finally:  # close the entries first: that removes a nested archive's copy
