@@ -15,6 +15,7 @@ from ferryman.engine.plumbing.workarea import job_work_dir
 from ferryman.engine.runner import Engine
 from ferryman.sample_archives import make_zip
 from ferryman.samples import make_photo_set, make_video
+from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
 from tests.support.httpserve import serving
@@ -42,12 +43,7 @@ async def test_reading_waits_at_the_backlog_bound_it_meets_first(
         "bytes": {"backlog_items": 1000, "backlog_bytes": sum(sizes[:5])},
         "one larger": {"backlog_items": 1000, "backlog_bytes": 1},
     }[bound]
-    settings = settings.model_copy(update=limits)
-    mem = MemKind(album_max=4, waits=[600] * PHOTOS)  # every album held back: none leaves
-    sinks = default_sinks().with_kind(mem)
-    store = await Store.open(settings.database)
-    engine = Engine(store, settings, sinks=sinks)
-    running = asyncio.create_task(engine.run())
+    settings, store, sinks, engine, running = await _held_back(settings, limits, 4, PHOTOS)
     try:
         job = await intake.add_source(store, tmp_path / "in", dest="mem:box", sinks=sinks)
 
@@ -132,12 +128,7 @@ async def test_a_remuxed_videos_original_counts_in_the_backlog(
         "items": {"backlog_items": 3, "backlog_bytes": 1 << 40},
         "bytes": {"backlog_items": 1000, "backlog_bytes": int(3.5 * largest)},
     }[bound]
-    settings = settings.model_copy(update=limits)
-    mem = MemKind(album_max=1, waits=[600] * VIDEOS)  # every album held back: none leaves
-    sinks = default_sinks().with_kind(mem)
-    store = await Store.open(settings.database)
-    engine = Engine(store, settings, sinks=sinks)
-    running = asyncio.create_task(engine.run())
+    settings, store, sinks, engine, running = await _held_back(settings, limits, 1, VIDEOS)
     peak = [0, 0]  # files, bytes
     sampling = True
 
@@ -175,6 +166,18 @@ async def test_a_remuxed_videos_original_counts_in_the_backlog(
         engine.stop()
         await asyncio.wait_for(running, 60)
         await store.close()
+
+
+async def _held_back(
+    settings: Settings, limits: dict[str, int], album_max: int, entries: int
+) -> tuple[Settings, Store, SinkRegistry, Engine, asyncio.Task[None]]:
+    """An engine running with ``limits``, its sink holding every album back (none
+    leaves): the settings, the store, the sinks, the engine and its task."""
+    settings = settings.model_copy(update=limits)
+    sinks = default_sinks().with_kind(MemKind(album_max=album_max, waits=[600] * entries))
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings, sinks=sinks)
+    return settings, store, sinks, engine, asyncio.create_task(engine.run())
 
 
 def _work_files(work: Path) -> list[int]:
