@@ -246,7 +246,7 @@ class StoreBase:
             table, ready, busy, owner, lease_seconds, where, started, now, variant, many=True
         )
         params |= {"claim_limit": limit}
-        rows = await sqlite_thread.transaction(self.engine, _claimed_all, statement, params)
+        rows = await sqlite_thread.transaction(self.engine, _read_quick, statement, params)
         order = _TURNS.get(table.name)
 
         def rank(row: Row[Any]) -> tuple[Any, ...]:
@@ -364,17 +364,13 @@ def _read_rows(conn: Connection, statement: Any, params: dict[str, Any]) -> list
 
 
 def _read_quick(conn: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
+    """A statement's rows through ``quick`` (a read, or a claim of several rows)."""
     return list(quick.execute(conn, statement, params).all())
 
 
 def _claimed_one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
     """A claim's statement (on SQLite's thread, through ``quick``): the row or None."""
     return quick.execute(conn, statement, params).first()
-
-
-def _claimed_all(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
-    """A claim of several: its rows."""
-    return quick.execute(conn, statement, params).all()
 
 
 def _claim_statement(
