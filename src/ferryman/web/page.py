@@ -142,7 +142,7 @@ download the MP3.</p>
     <label><input type="radio" name="dest" value="library"> Library</label>
     {telegram_choice}
   </fieldset>
-  <button type="submit">Start</button>
+  <button type="submit" disabled>Start</button>
   <div id="form-error" class="error" role="alert"></div>
   <p id="upload-state" role="status"></p>
 </form>
@@ -275,7 +275,7 @@ def login_page() -> str:
     <label for="token">Token</label>
     <input id="token" name="token" type="password" autocomplete="current-password">
   </div>
-  <button type="submit">Log in</button>
+  <button type="submit" disabled>Log in</button>
   <p id="form-error" class="error" role="alert"></p>
 </form>
 </main>

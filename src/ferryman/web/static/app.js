@@ -1011,6 +1011,14 @@ async function renewIfExpired(event) {
   if (fresh) location.href = fresh.href;
 }
 
+// The page's forms come with Start and Log in disabled: pressed before this script had
+// taken the form, the browser sent it itself, as a GET with the link (or the token!) in
+// the address, and the page reloaded saying nothing.
+function ready(form) {
+  const submit = form.querySelector("button[type=submit]");
+  if (submit) submit.disabled = false;
+}
+
 async function login(event) {
   event.preventDefault();
   try {
@@ -1025,9 +1033,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   const loginForm = document.getElementById("login");
   if (loginForm) {
     loginForm.addEventListener("submit", login);
+    ready(loginForm);
     return;
   }
-  document.getElementById("start").addEventListener("submit", start);
+  const startForm = document.getElementById("start");
+  startForm.addEventListener("submit", start);
+  ready(startForm);
   document.getElementById("output").addEventListener("change", showOptions);
   for (const radio of document.querySelectorAll('input[name="dest"]')) radio.addEventListener("change", showOptions);
   document.getElementById("jobs").addEventListener("click", renewIfExpired);
@@ -1038,7 +1049,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   document.getElementById("picked-remove").addEventListener("click", () => onPicked("remove"));
   document.getElementById("link").addEventListener("input", showPlaylist);
   // A file dropped anywhere on the form is taken (dropped on the Link box it was lost).
-  const startForm = document.getElementById("start");
   startForm.addEventListener("dragover", (event) => {
     if (!event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
     event.preventDefault();
