@@ -309,7 +309,12 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
     with serving() as links, serving(Link(bandwidth=20_000)) as slow:
         site.serve(links)
         site.serve(slow)
-        with running_web(tmp_path / "data") as web:
+        # The running job must still run at the end: a 60 KB clip at 20 KB/s ended
+        # before a loaded machine got there (the removal then answered 204, not 409).
+        # It stalls halfway until the server stops; the engine waits that long.
+        held = slow.resources["/clip2.mp4"].faults
+        held.stall_at, held.stall_seconds = 16_384, 600.0
+        with running_web(tmp_path / "data", FERRYMAN_NETWORK__STALL_SECONDS="900") as web:
             page.goto(web.base)
             playwright_api.expect(page.get_by_text("No jobs yet")).to_be_visible()
             page.get_by_label("Files").set_input_files(str(archive))
