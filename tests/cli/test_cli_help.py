@@ -111,3 +111,12 @@ def test_watch_add_defaults_its_destination_and_names_what_each_option_takes(
     )
     assert added.exit_code == 0, added.output
     assert "→ library:," in added.output
+
+
+def test_a_counted_option_shows_no_value_and_no_default() -> None:
+    """`-v`/`-vv` is counted: its help line must not read as if it took a value
+    (`-v, --verbose VERBOSE  [default: 0]` made `-v 2` look right)."""
+    shown = invoke("--help").stdout
+    line = next(row for row in shown.splitlines() if "--verbose" in row)
+    assert re.match(r"^  -v, --verbose\s+Log more", line), line
+    assert "VERBOSE" not in shown and "[default: 0]" not in line
