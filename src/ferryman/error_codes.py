@@ -634,6 +634,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         " (or move it away, then `ferryman config init`).",
     ),
     ErrorSpec(
+        "config.editor_failed",
+        False,
+        "Name an editor that is installed in $VISUAL or $EDITOR (`EDITOR=nano ferryman"
+        " config edit`), or change one setting with `ferryman config set KEY VALUE`.",
+    ),
+    ErrorSpec(
         "config.unwritable",
         False,
         "Check that the folder named in the message can be written, or name another"

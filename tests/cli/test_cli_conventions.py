@@ -119,6 +119,17 @@ def test_config_init_makes_a_starter_and_never_overwrites(tmp_path: Path) -> Non
     assert edited.returncode == 4 and "album_size" in edited.stderr
 
 
+def test_config_edit_with_an_editor_that_is_missing_or_fails_is_a_coded_error(
+    tmp_path: Path,
+) -> None:
+    """No traceback: the editor's failure is `config.editor_failed` with what to do."""
+    for editor in ("ferryman-no-such-editor", "false"):
+        told = cli(tmp_path, "config", "edit", EDITOR=editor, VISUAL=editor)
+        assert told.returncode == 4, told.stderr
+        assert "error config.editor_failed:" in told.stderr and editor in told.stderr
+        assert "$VISUAL or $EDITOR" in told.stderr and "Traceback" not in told.stderr
+
+
 def test_every_next_step_that_asks_for_a_setting_gives_its_config_set_line() -> None:
     asking = [
         spec

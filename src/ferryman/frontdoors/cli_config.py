@@ -17,6 +17,8 @@ from ferryman.frontdoors.terminal import console, fail
 
 # The store, the engine and settings load in the commands that use them (`--help`).
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ferryman.config import ConfigFile, Settings
     from ferryman.store.ports import RuntimeSettings
 
@@ -71,16 +73,27 @@ def config_init(ctx: typer.Context) -> None:
 @config_app.command("edit")
 def config_edit(ctx: typer.Context) -> None:
     """Open the settings file in $VISUAL or $EDITOR (made first when missing), then check it."""
-    import click  # lazy: start-up
-
     from ferryman.config_edit import init  # lazy: start-up
 
     found = _file(ctx)
     if not found.path.exists():
         _coded(lambda: init(found.path))
-    click.edit(filename=str(found.path))
+    _coded(lambda: _edit(found.path))
     _coded(ctx.obj.settings)
     out.print(f"{found.path}: valid", markup=False, highlight=False)
+
+
+def _edit(path: Path) -> None:
+    """The editor on ``path``; one that is missing or fails is a coded error (Click's own
+    exception is not the one Typer's vendored Click catches: it was a traceback)."""
+    import click  # lazy: start-up
+
+    try:
+        click.edit(filename=str(path))
+    except click.ClickException as exc:
+        raise FerrymanError(
+            "config.editor_failed", f"{exc.format_message()}; {path} is as the editor left it"
+        ) from exc
 
 
 @config_app.command("show")
