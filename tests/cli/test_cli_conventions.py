@@ -107,6 +107,23 @@ def test_config_set_and_unset_edit_the_file_and_keep_the_rest(tmp_path: Path) ->
     assert "# mine, kept" in path.read_text()
 
 
+def test_config_set_of_a_list_setting_takes_one_value_as_the_environment_does(
+    tmp_path: Path,
+) -> None:
+    """`config set passwords PW` was refused ("Input should be a valid list"); one value
+    is a list of that value (never split on commas), a JSON array the whole list."""
+    path = _config_file(tmp_path)
+    assert cli(tmp_path, "config", "set", "passwords", "one, two").returncode == 0
+    users = cli(tmp_path, "config", "set", "telegram.allow_users", "@ann")
+    assert users.returncode == 0, users.stderr
+    assert 'telegram.allow_users = ["@ann"]' in users.stdout
+    data = tomllib.loads(path.read_text())
+    assert data["passwords"] == ["one, two"] and data["telegram"]["allow_users"] == ["@ann"]
+    both = cli(tmp_path, "config", "set", "telegram.allow_users", '["@ann", "@bob"]')
+    assert both.returncode == 0, both.stderr
+    assert tomllib.loads(path.read_text())["telegram"]["allow_users"] == ["@ann", "@bob"]
+
+
 def test_config_init_makes_a_starter_and_never_overwrites(tmp_path: Path) -> None:
     assert cli(tmp_path, "config", "init").returncode == 0
     path = _config_file(tmp_path)

@@ -161,7 +161,12 @@ def config_set(
             " with the nearest)."
         ),
     ],
-    value: Annotated[str, typer.Argument(help="Its new value, e.g. 2GB or true.")],
+    value: Annotated[
+        str,
+        typer.Argument(
+            help="Its new value, e.g. 2GB or true; a list setting: one value or a JSON array."
+        ),
+    ],
 ) -> None:
     """Write a setting into the settings file, keeping the rest of it; a runtime one
     (space_floor, album_size…) also reaches a running engine within a second."""
@@ -169,8 +174,9 @@ def config_set(
     from ferryman.config_edit import set_key  # lazy: start-up
 
     found = _file(ctx)
-    _coded(lambda: set_key(found.path, key, value))
-    out.print(f"{key} = {_shown(key, value)}  ({found.path})", markup=False, highlight=False)
+    written = _coded(lambda: set_key(found.path, key, value))
+    shown = json.dumps(written, ensure_ascii=False) if isinstance(written, list) else value
+    out.print(f"{key} = {_shown(key, shown)}  ({found.path})", markup=False, highlight=False)
     if key in RUNTIME_KEYS and _has_store(ctx):
         from ferryman.engine.ops import runtime_config  # lazy: start-up
 
