@@ -178,6 +178,21 @@ def test_exit_codes_for_usage_refusal_and_configuration(tmp_path: Path) -> None:
     assert bad.returncode == 4 and "config.invalid" in bad.stderr
 
 
+def test_add_exits_by_the_table_for_a_bad_destination_and_telegram_not_set_up(
+    tmp_path: Path,
+) -> None:
+    """`add` refused every input with exit 1; a --to that names no destination is a bad
+    value (2), a Telegram destination without Telegram's keys a configuration error (4),
+    as `watch add` exits for the same two."""
+    photo = make_photo_set(tmp_path / "p", 1)[0]
+    unknown = cli(tmp_path, "add", str(photo), "--to", "bogus:")
+    assert unknown.returncode == 2 and "sink.unknown" in unknown.stderr, unknown.stderr
+    no_keys = cli(tmp_path, "add", str(photo), "--to", "telegram:me")
+    assert no_keys.returncode == 4 and "telegram.not_configured" in no_keys.stderr
+    watch = cli(tmp_path, "watch", "add", "http://127.0.0.1:9/f.xml", "--to", "bogus:")
+    assert watch.returncode == 2, watch.stderr
+
+
 @pytest.mark.parametrize("command", [["add", "IN"], ["run", "--until-idle"], ["demo"]])
 @pytest.mark.parametrize("where", ["/proc/ferryman-x", "a-file"])
 def test_a_data_folder_that_cannot_be_used_is_a_coded_error(

@@ -269,17 +269,19 @@ def add(
         "profile": profile,
     }
 
-    def told(results: list[Job | FerrymanError]) -> int:
-        """Say what became of every input; how many had a problem."""
-        problems = 0
+    def told(results: list[Job | FerrymanError]) -> ExitCode:
+        """Say what became of every input; the exit code its problems call for (a bad
+        destination is a usage error, Telegram not set up a configuration one, as
+        the table in --help says and `watch add` exits)."""
+        code = ExitCode.OK
         for path, job in zip(paths, results, strict=True):
             if state.json:
                 out.print(json.dumps(added_json(path, job, shown_source)), markup=False)
             if isinstance(job, FerrymanError):
                 _fail(job)
-                problems += 1
+                code = max(code, for_error(job.code))
             elif job.error_code:
-                problems += 1
+                code = max(code, for_error(job.error_code))
                 err.print(
                     Text.assemble(
                         (f"job {job.id}", "red"),
@@ -291,11 +293,11 @@ def add(
             elif not state.json:
                 shown = shown_source(job.source)  # a link without its token
                 out.print(f"job {job.id}: {shown} → {job.dest} ({job.name})", markup=False)
-        return problems
+        return code
 
     silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
 
-    def light(settings: Settings, store: LiteStore) -> tuple[int, int, list[str]]:
+    def light(settings: Settings, store: LiteStore) -> tuple[ExitCode, int, list[str]]:
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:
@@ -305,7 +307,7 @@ def add(
         live = store.live_nodes(silent_after * settings.lease_seconds)
         return told(results), _added(results), live
 
-    async def full(settings: Settings, store: AddDoor) -> tuple[int, int, list[str]]:
+    async def full(settings: Settings, store: AddDoor) -> tuple[ExitCode, int, list[str]]:
         from ferryman.engine.ops import nodes  # lazy: start-up
 
         results: list[Job | FerrymanError] = []
@@ -318,8 +320,7 @@ def add(
         live = sorted({r["node"] for r in runs if r["state"] == "alive"})
         return told(results), _added(results), live
 
-    problems, added, live = run_light(ctx, light, full, writes=True)
-    code = ExitCode.FAILED if problems else ExitCode.OK
+    code, added, live = run_light(ctx, light, full, writes=True)
     if run_now and added and not live:  # a running ferryman takes it: no second engine
         code = max(code, run_engine(ctx.obj, until_idle=True))
     elif added and not state.quiet:

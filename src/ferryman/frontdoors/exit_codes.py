@@ -55,6 +55,7 @@ _USAGE = frozenset(
         "watch.bad_window",
         "job.password_empty",
         "link.output_for_file",
+        "sink.unknown",  # --to names no destination ferryman knows
     }
 )
 _WAITING = frozenset({"space.low", "sink.space_low"})
