@@ -309,6 +309,22 @@ def test_add_says_what_happens_next_and_add_run_runs_it(tmp_path: Path) -> None:
     assert [job["state"] for job in status(data)] == ["done", "done"]
 
 
+def test_retry_and_an_add_of_several_say_that_nothing_runs_them(tmp_path: Path) -> None:
+    """`retry` said only "queued again", though no engine ran to take the job; several
+    jobs added are "them"."""
+    data = tmp_path / "data"
+    photos = [make_photo(tmp_path / f"{n}.jpg", n) for n in (1, 2)]
+    added = cli(data, "add", *map(str, photos))
+    assert "queued: nothing runs them until `ferryman run --until-idle`" in added.stderr
+    assert cli(data, "add", "--run", str(tmp_path / "gone.jpg")).exit_code == 1
+    failed = next(job["id"] for job in status(data) if job["state"] == "failed")
+    again = cli(data, "retry", str(failed))
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip() == f"job {failed} queued again"
+    assert "queued: nothing runs it until `ferryman run --until-idle`" in again.stderr
+    assert "add --run" not in again.stderr  # nothing to add: run is the step
+
+
 def test_add_run_runs_nothing_when_nothing_was_added(tmp_path: Path) -> None:
     data = tmp_path / "data"
     ran = cli(data, "add", "--run", str(tmp_path / "gone.zip"))

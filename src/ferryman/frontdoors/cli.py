@@ -32,7 +32,7 @@ from ferryman.frontdoors.cli_inputs import added_json, inputs_of
 from ferryman.frontdoors.cli_job import job_app
 from ferryman.frontdoors.cli_nodes import nodes_app
 from ferryman.frontdoors.cli_output import NO_COLOR
-from ferryman.frontdoors.cli_run import run_engine
+from ferryman.frontdoors.cli_run import live_nodes, run_engine, say_what_next
 from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_store import run_light
 from ferryman.frontdoors.cli_telegram import telegram_app
@@ -308,23 +308,19 @@ def add(
         return told(results), _added(results), live
 
     async def full(settings: Settings, store: AddDoor) -> tuple[ExitCode, int, list[str]]:
-        from ferryman.engine.ops import nodes  # lazy: start-up
-
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:
                 results.append(await intake.add_source(store, path, settings=settings, **options))
             except FerrymanError as exc:
                 results.append(exc)
-        runs = await nodes.workers(store, settings.lease_seconds)
-        live = sorted({r["node"] for r in runs if r["state"] == "alive"})
-        return told(results), _added(results), live
+        return told(results), _added(results), await live_nodes(store, settings)
 
     code, added, live = run_light(ctx, light, full, writes=True)
     if run_now and added and not live:  # a running ferryman takes it: no second engine
         code = max(code, run_engine(ctx.obj, until_idle=True))
     elif added and not state.quiet:
-        _say_what_next(live)
+        say_what_next(live, added)
     if code:
         raise typer.Exit(code)
 
@@ -332,25 +328,6 @@ def add(
 def _added(results: list[Job | FerrymanError]) -> int:
     """How many jobs were added and have work to do (not refused, not failed at once)."""
     return sum(1 for job in results if not isinstance(job, FerrymanError) and not job.error_code)
-
-
-def _say_what_next(live: list[str]) -> None:
-    """After `add`: whether anything happens now, and where to look."""
-    if live:
-        err.print(
-            f"a running ferryman ({', '.join(live)}) takes it now;"
-            " `ferryman status` shows how it goes",
-            markup=False,
-            highlight=False,
-        )
-        return
-    err.print(
-        "queued: nothing runs it until `ferryman run --until-idle` (or `ferryman run`,"
-        " `web`, `telegram serve`; next time `ferryman add --run` does both);"
-        " `ferryman status` shows how it goes",
-        markup=False,
-        highlight=False,
-    )
 
 
 @app.command()
