@@ -336,7 +336,8 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "archive.truncated",
         False,
-        "The archive ends early (incomplete download?); re-download it.",
+        "The archive ends early (incomplete download?): once the file at its path or link"
+        " is whole, `ferryman retry JOB` reads it again and delivers only what is missing.",
         ends_input=True,
         fails_entry=True,
     ),

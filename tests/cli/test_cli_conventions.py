@@ -235,6 +235,30 @@ def test_add_run_exits_1_on_a_truncated_zip_and_0_when_all_is_delivered(tmp_path
 
 
 @pytest.mark.slow
+def test_a_truncated_archive_says_retry_once_whole_and_retry_delivers_only_the_rest(
+    tmp_path: Path,
+) -> None:
+    """archive.truncated said "re-download it" and no more: adding the new copy again
+    (--force) would deliver what was delivered twice. Its next step names `retry`, and
+    retry, once the file is whole, reads it again and delivers only what is missing."""
+    archive = _photos_zip(tmp_path, 6)
+    whole = archive.read_bytes()
+    archive.write_bytes(whole[: len(whole) * 2 // 3])
+    broken = cli(tmp_path, "add", "--run", str(archive))
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "archive.truncated" in broken.stdout
+    assert "`ferryman retry 1` reads it again" in broken.stdout, broken.stdout
+    first = json.loads(cli(tmp_path, "report", "1", "--json").stdout)["delivered"]
+    assert 0 < first < 6
+    archive.write_bytes(whole)
+    assert cli(tmp_path, "retry", "1").returncode == 0
+    again = cli(tmp_path, "run", "--until-idle")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"items: {6 - first} delivered" in again.stdout, again.stdout
+    assert json.loads(cli(tmp_path, "report", "1", "--json").stdout)["delivered"] == 6
+
+
+@pytest.mark.slow
 def test_ctrl_c_exits_130_and_status_says_the_jobs_wait_for_the_next_run(
     tmp_path: Path,
 ) -> None:
