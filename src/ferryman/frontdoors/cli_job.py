@@ -19,8 +19,7 @@ from ferryman.frontdoors.terminal import console, print_links, print_report
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store import Store
-    from ferryman.store.ports import Control, JobsView
+    from ferryman.store.ports import Control, JobsView, RetryDoor
 
 
 out = console()
@@ -115,7 +114,7 @@ def retry(ctx: typer.Context, job: JobArg) -> None:
 
     number = job_number(job)
 
-    async def again(settings: Settings, store: Store) -> list[str]:
+    async def again(settings: Settings, store: RetryDoor) -> list[str]:
         await control.retry_job(store, number)
         return await live_nodes(store, settings)
 
