@@ -325,6 +325,21 @@ def test_retry_and_an_add_of_several_say_that_nothing_runs_them(tmp_path: Path) 
     assert "add --run" not in again.stderr  # nothing to add: run is the step
 
 
+def test_report_names_the_files_it_skipped_and_says_why_in_words(tmp_path: Path) -> None:
+    """`report` said "skipped 1: not_media" and no more, while a job that delivered
+    nothing is sent there to see "why each file was left out": which files, too."""
+    folder = tmp_path / "trip"
+    make_photo(folder / "a.jpg", 1)
+    for n in range(12):
+        (folder / f"note {n:02d}.txt").write_text("not media\n")
+    data = tmp_path / "data"
+    assert cli(data, "add", "--run", str(folder)).exit_code == 0
+    lines = cli(data, "report", "1").stdout.splitlines()
+    at = lines.index("  skipped 12: not_media (not a photo or video)")
+    assert lines[at + 1 : at + 3] == ["    note 00.txt", "    note 01.txt"], lines
+    assert lines[at + 11] == "    … 2 more (`ferryman report 1 --json` lists them)", lines
+
+
 def test_add_run_runs_nothing_when_nothing_was_added(tmp_path: Path) -> None:
     data = tmp_path / "data"
     ran = cli(data, "add", "--run", str(tmp_path / "gone.zip"))
