@@ -142,6 +142,7 @@ def test_a_wrong_password_says_it_did_not_open_the_archive(tmp_path: Path) -> No
     assert "archive.password_wrong" in cli(data, "status").stdout
     report = cli(data, "report", "1").stdout
     assert "none of the 1 password given opened it" in report
+    assert "1 passwords" not in report  # the 7zz reader's own words too
     assert "next: None of the passwords given opened it" in report
     assert "`ferryman password 1`" in report and "JOB" not in report
 
