@@ -667,7 +667,8 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "job.not_ended",
         False,
-        "The job is still running: wait for it to end, or `ferryman cancel JOB` first.",
+        "The job has not ended (queued or running): wait for it to end, or `ferryman cancel"
+        " JOB` first.",
     ),
     ErrorSpec(
         "job.no_links",
@@ -912,7 +913,8 @@ _WEB_STEPS: dict[str, str] = {
     " it in to Telegram as a person's account; then resume the watch.",
     "job.not_found": "It was removed; reload the page for the list as it is.",
     "job.waiting_for_password": "The job waits for a password: type it in the Password field.",
-    "job.not_ended": "The job is still running: Cancel it first, or wait for it to end.",
+    "job.not_ended": "The job has not ended (queued or running): Cancel it first, or wait"
+    " for it to end.",
     "job.already_ended": "The job has ended already: Retry runs it again, Remove removes it.",
     "job.no_links": "Its files went to another destination; for download links, add the"
     " input again with “To download”.",

@@ -341,6 +341,15 @@ def test_report_names_the_files_it_skipped_and_says_why_in_words(tmp_path: Path)
     assert lines[at + 11] == "    … 2 more (`ferryman report 1 --json` lists them)", lines
 
 
+def test_removing_a_queued_job_does_not_call_it_running(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert cli(data, "add", str(make_photo(tmp_path / "a.jpg", 1))).exit_code == 0
+    refused = cli(data, "remove", "1")
+    assert refused.exit_code == 1 and "job.not_ended: job 1 is queued" in refused.stderr
+    assert "still running" not in refused.stderr  # it never ran
+    assert "`ferryman cancel 1` first" in refused.stderr
+
+
 def test_add_run_runs_nothing_when_nothing_was_added(tmp_path: Path) -> None:
     data = tmp_path / "data"
     ran = cli(data, "add", "--run", str(tmp_path / "gone.zip"))
