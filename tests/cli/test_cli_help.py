@@ -42,7 +42,8 @@ def test_help_has_no_artefacts(path: tuple[str, ...]) -> None:
     text = shown.stdout
     usage = text.splitlines()[0]
     assert usage.startswith("Usage: ferryman"), text
-    for artefact in ("<bool>", "<str>", "<int>", "<list", "<path>", "[[", "]]", "╭", "│"):
+    artefacts = ("<bool>", "<str>", "<int>", "<list", "<path>", "[[", "]]", "╭", "│", "``")
+    for artefact in artefacts:  # `` is a docstring's reST, not a help's words
         assert artefact not in text, f"{artefact!r} in the help of {path}:\n{text}"
     assert not re.search(r"[{}]", usage), usage
     # Metavars are capitals: JOB, PATH..., [PASSWORD]; never the parameter's own name.
@@ -120,3 +121,11 @@ def test_a_counted_option_shows_no_value_and_no_default() -> None:
     line = next(row for row in shown.splitlines() if "--verbose" in row)
     assert re.match(r"^  -v, --verbose\s+Log more", line), line
     assert "VERBOSE" not in shown and "[default: 0]" not in line
+
+
+def test_run_until_idles_help_gives_every_exit_it_can_end_with() -> None:
+    """It said "Exit 0 once every job has ended", and exits 1 after a failed job, 3
+    while one waits for a password (the README's table)."""
+    shown = " ".join(invoke("run", "--help").stdout.split())
+    assert "Exit 0 once" not in shown
+    assert "0 all delivered, 1 a job failed, 3 one waits on you" in shown, shown

@@ -334,7 +334,12 @@ def _added(results: list[Job | FerrymanError]) -> int:
 def run(
     ctx: typer.Context,
     until_idle: Annotated[
-        bool, typer.Option("--until-idle", help="Exit 0 once every job has ended.")
+        bool,
+        typer.Option(
+            "--until-idle",
+            help="Stop once every job has ended or waits on you, and exit by the table in"
+            " `ferryman --help`: 0 all delivered, 1 a job failed, 3 one waits on you.",
+        ),
     ] = False,
     node_name: Annotated[
         str | None,

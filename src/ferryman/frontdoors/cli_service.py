@@ -157,8 +157,8 @@ def install(
 ) -> None:
     """Write the boot script (Termux) or the systemd user unit.
 
-    It starts ferryman as this shell would: with the config file in use (``--config``
-    or ``$FERRYMAN_CONFIG``) and this shell's other ``FERRYMAN_*`` variables.
+    It starts ferryman as this shell would: with the config file in use (`--config`
+    or `$FERRYMAN_CONFIG`) and this shell's other `FERRYMAN_*` variables.
     """
     state = ctx.obj
     try:
