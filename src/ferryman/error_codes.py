@@ -626,7 +626,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "config.invalid",
         False,
         "Fix the setting named in the message: `ferryman config set KEY VALUE` (or"
-        " `ferryman config edit`); `ferryman config path` says which file is read.",
+        " `ferryman config edit`), or the FERRYMAN_ variable it names; `ferryman config"
+        " path` says which file is read.",
     ),
     ErrorSpec(
         "config.exists",
