@@ -77,6 +77,12 @@ def test_the_default_config_file_is_read_and_show_says_where_each_value_came_fro
         == 3
     )
     assert cli(tmp_path, "config", "path").stdout.strip() == str(path)
+    # A named file that is not there is not "read": every command refuses it.
+    gone = cli(tmp_path, "config", "path", FERRYMAN_CONFIG=str(tmp_path / "gone.toml"))
+    assert gone.stderr.strip() == (
+        "(FERRYMAN_CONFIG; not there: commands refuse it until `ferryman config init` makes it)"
+    )
+    assert cli(tmp_path, "status", FERRYMAN_CONFIG=str(tmp_path / "gone.toml")).returncode == 4
 
 
 def test_config_set_and_unset_edit_the_file_and_keep_the_rest(tmp_path: Path) -> None:

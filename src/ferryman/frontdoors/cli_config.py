@@ -56,6 +56,8 @@ def config_path(ctx: typer.Context) -> None:
     found = _file(ctx)
     out.print(str(found.path), markup=False, highlight=False)
     there = "read" if found.read else "not there yet: `ferryman config init` makes it"
+    if found.read and not found.path.is_file():  # named, and missing: every command refuses it
+        there = "not there: commands refuse it until `ferryman config init` makes it"
     why = {"default": "the default place"}.get(found.chosen_by, found.chosen_by)
     err.print(f"({why}; {there})", markup=False, highlight=False)
 
