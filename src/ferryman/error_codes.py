@@ -751,6 +751,13 @@ SPECS: tuple[ErrorSpec, ...] = (
     ),
     ErrorSpec("auth.csrf", False, "Reload the page and try again."),
     ErrorSpec(
+        "web.cannot_listen",
+        False,
+        "Another program (another `ferryman web`?) may listen on that port: stop it, or"
+        " choose another with --port (or `ferryman config set web.port 8081`); a port"
+        " under 1024 needs root.",
+    ),
+    ErrorSpec(
         "web.host_unknown",
         False,
         "Without web.tokens this server answers only to its own names (a guard against"

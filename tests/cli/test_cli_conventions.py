@@ -199,6 +199,22 @@ def test_add_exits_by_the_table_for_a_bad_destination_and_telegram_not_set_up(
     assert watch.returncode == 2, watch.stderr
 
 
+def test_web_on_a_port_in_use_is_a_coded_error_before_anything_starts(tmp_path: Path) -> None:
+    """uvicorn logged "[Errno 98] … address already in use" and `ferryman web` exited 3,
+    the row of a job waiting on you."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        told = cli(tmp_path, "web", "--port", port)
+    assert told.returncode == 4, told.stderr
+    assert f"error web.cannot_listen: cannot listen on 127.0.0.1:{port}" in told.stderr
+    assert "--port" in told.stderr and "Errno" not in told.stderr
+    assert not (tmp_path / "data").exists()  # no store, no engine: refused first
+
+
 @pytest.mark.parametrize("command", [["add", "IN"], ["run", "--until-idle"], ["demo"]])
 @pytest.mark.parametrize("where", ["/proc/ferryman-x", "a-file"])
 def test_a_data_folder_that_cannot_be_used_is_a_coded_error(

@@ -42,7 +42,11 @@ def web(
         return
     import asyncio  # lazy: start-up
 
-    from ferryman.web.guard import check_bind, private_links_refused  # lazy: start-up
+    from ferryman.web.guard import (  # lazy: start-up
+        check_bind,
+        check_listen,
+        private_links_refused,
+    )
     from ferryman.web.server import serve  # lazy: start-up
 
     settings = ctx.obj.settings()
@@ -65,6 +69,7 @@ def web(
 
     async def go() -> None:
         check_bind(chosen_host, settings.web.tokens)  # before any store or engine
+        check_listen(chosen_host, chosen_port)
         if no_engine:
             from ferryman.store import Store  # lazy: start-up
 

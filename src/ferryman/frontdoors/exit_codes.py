@@ -45,6 +45,7 @@ _SETUP = (
     "engine.locked",
     "telegram.not_configured",
     "telegram.not_logged_in",
+    "web.cannot_listen",
 )
 # Error codes that say an option's value is wrong: the command line, as Click's own.
 _USAGE = frozenset(
