@@ -199,6 +199,22 @@ def test_add_exits_by_the_table_for_a_bad_destination_and_telegram_not_set_up(
     assert watch.returncode == 2, watch.stderr
 
 
+def test_web_tokens_line_works_as_typed_and_keeps_the_tokens_there(tmp_path: Path) -> None:
+    """`web token` said "add to ferryman.toml: [web] tokens = […]", a file read only with
+    --config. Its line is now a `config set` into the file in use; with tokens there
+    already it says to add beside them (set would replace them)."""
+    first = cli(tmp_path, "web", "token").stdout.splitlines()
+    line = next(row for row in first if row.startswith("add its hash: "))
+    args = line.removeprefix("add its hash: ferryman ").split()
+    assert args[:3] == ["config", "set", "web.tokens"] and args[3].startswith("sha256:")
+    assert cli(tmp_path, *args).returncode == 0
+    shown = json.loads(cli(tmp_path, "config", "show", "--json").stdout)
+    assert len(shown["web"]["tokens"]) == 1
+    second = cli(tmp_path, "web", "token").stdout
+    assert "beside the 1 there (`ferryman config edit`): sha256:" in second, second
+    assert "config set web.tokens" not in second
+
+
 def test_web_on_a_port_in_use_is_a_coded_error_before_anything_starts(tmp_path: Path) -> None:
     """uvicorn logged "[Errno 98] … address already in use" and `ferryman web` exited 3,
     the row of a job waiting on you."""
