@@ -129,3 +129,10 @@ def test_run_until_idles_help_gives_every_exit_it_can_end_with() -> None:
     shown = " ".join(invoke("run", "--help").stdout.split())
     assert "Exit 0 once" not in shown
     assert "0 all delivered, 1 a job failed, 3 one waits on you" in shown, shown
+
+
+def test_config_option_names_the_default_settings_file() -> None:
+    """--config's help said "ferryman.toml to read", as if that name were read by itself."""
+    shown = " ".join(invoke("--help").stdout.split())
+    assert "ferryman.toml" not in shown
+    assert "else $FERRYMAN_CONFIG, else ~/.config/ferryman/config.toml" in shown

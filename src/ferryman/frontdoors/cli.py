@@ -94,7 +94,10 @@ def main_options(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", metavar="FILE", help="ferryman.toml to read (else $FERRYMAN_CONFIG)."
+            "--config",
+            metavar="FILE",
+            help="Settings file to read (else $FERRYMAN_CONFIG, else"
+            " ~/.config/ferryman/config.toml; `ferryman config path` says which).",
         ),
     ] = None,
     data_dir: Annotated[
