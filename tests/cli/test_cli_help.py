@@ -136,3 +136,11 @@ def test_config_option_names_the_default_settings_file() -> None:
     shown = " ".join(invoke("--help").stdout.split())
     assert "ferryman.toml" not in shown
     assert "else $FERRYMAN_CONFIG, else ~/.config/ferryman/config.toml" in shown
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=lambda p: " ".join(p) or "-")
+def test_a_default_is_said_once(path: tuple[str, ...]) -> None:
+    """`--every PERIOD  How often to look: … 1h (default), 1d.  [default: 1h]`."""
+    shown = " ".join(invoke(*path, "--help").stdout.split())
+    for said in re.findall(r"\(default[^)]*\)[^[]*?\[default: ", shown):
+        raise AssertionError(f"a default said twice in `ferryman {' '.join(path)}`: {said}")
