@@ -70,3 +70,13 @@ def test_next_steps_in_the_chat_name_the_chats_commands_not_the_shells() -> None
     assert "`ferryman config set send_documents true`" in report_text(
         report | {"error": {"code": "source.nothing_delivered", "message": "-", "next": kept}}
     )
+
+
+def test_a_link_sent_twice_is_told_the_chats_way_to_take_it_again() -> None:
+    """The chat answered a link sent again with "use --force": a chat has no flags, its
+    caption word `force` does that."""
+    from ferryman.errors import spec_for
+    from ferryman.frontdoors.telegram.render import chat_step
+
+    said = chat_step(spec_for("source.duplicate").next_step)
+    assert said == "Already added; send it again with the caption force to process it again."

@@ -150,9 +150,11 @@ _ELSEWHERE = re.compile(r" \(or /\w+ in the chat, or (?:\w+ )?on the page\)")
 def chat_step(text: str) -> str:
     """A next step in the chat's words: `ferryman retry 7` → /retry 7, `ferryman password
     7` → /pass 7 PASSWORD, `ferryman quarantine list` → /quarantine (and no "or /retry in
-    the chat" beside it); a command the chat has none for (a setting) stays as it is."""
+    the chat" beside it), "use --force" → the caption force; a command the chat has none
+    for (a setting) stays as it is."""
     text = _CHAT_COMMAND.sub(r"/\1 \2", text)
     text = _CHAT_PASSWORD.sub(r"/pass \1 PASSWORD", text)
+    text = text.replace("use --force to", "send it again with the caption force to")
     return _ELSEWHERE.sub("", text).replace("`ferryman quarantine list`", "/quarantine")
 
 
