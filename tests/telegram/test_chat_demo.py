@@ -161,6 +161,7 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     assert "reply with a number: 1 Enter password · 2 Cancel" in home
     number = _after(at_home, "you:      1  (a reply to “job 1 secret: needs the archive password")
     assert number[1] == "ferryman: job 1: reply to this message with the archive's password"
+    assert not number[2].startswith("ferryman: job 1: reply to my message")  # said once
     given = _after(at_home, "you:      open-sesame  (a reply to “job 1: reply to this message")
     assert given[1] == "ferryman: job 1: password added; reading goes on where it stopped"
     assert any(line.startswith("ferryman: [album of 3: photo") for line in at_home)
