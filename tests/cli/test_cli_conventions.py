@@ -85,6 +85,17 @@ def test_the_default_config_file_is_read_and_show_says_where_each_value_came_fro
     assert cli(tmp_path, "status", FERRYMAN_CONFIG=str(tmp_path / "gone.toml")).returncode == 4
 
 
+def test_config_show_reads_as_a_settings_file(tmp_path: Path) -> None:
+    """`key = value  # origin` "as the file they would write": an unset value was
+    `database_url = null`, which no TOML file takes; it is a comment now."""
+    shown = cli(tmp_path, "config", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert "= null" not in shown.stdout
+    assert "# database_url is not set  # default" in shown.stdout.splitlines()
+    data = tomllib.loads(shown.stdout)  # every line, pasted whole, is a settings file
+    assert data["album_size"] == 10 and "database_url" not in data
+
+
 def test_config_set_and_unset_edit_the_file_and_keep_the_rest(tmp_path: Path) -> None:
     path = _config_file(tmp_path)
     path.parent.mkdir(parents=True)

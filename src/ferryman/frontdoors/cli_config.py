@@ -147,6 +147,8 @@ def _print_settings(data: dict[str, Any]) -> None:
     for key, value in values.items():
         origin = data["origins"].get(key, "default")
         line = f"{key} = {json.dumps(value, ensure_ascii=False)}  # {origin}"
+        if value is None:  # TOML has no null: a line pasted into the file would break it
+            line = f"# {key} is not set  # {origin}"
         out.print(line, markup=False, highlight=False)
 
 
