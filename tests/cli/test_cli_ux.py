@@ -229,6 +229,8 @@ def test_the_demo_says_it_already_ran(tmp_path: Path) -> None:
     second = cli(data, "demo")
     assert second.exit_code == 0, second.output
     assert "the demo already ran" in second.stdout and str(data / "library") in second.stdout
+    # `make demo` passes its own --data-dir: another one goes in through the environment.
+    assert "`FERRYMAN_DATA_DIR=DIR make demo`" in second.stdout
     assert sorted(p.name for p in inputs.iterdir()) == ["holiday.jpg"]  # nothing made again
     assert len(status(data)) == 1
 
