@@ -10,6 +10,7 @@ The sections' models live in ``config_sections`` (named here too, for importers)
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -226,7 +227,21 @@ RUNTIME_KEYS = frozenset(
 )
 
 
-def _describe(error: dict[str, Any], source: str) -> str:
+def _env_name(loc: tuple[Any, ...], env: dict[str, Any]) -> str | None:
+    """The variable that set the key at ``loc`` (``FERRYMAN_NETWORK__WIFI_ONLY``), when
+    the environment set it: a person fixes a variable, not "the environment"."""
+    names = list(itertools.takewhile(lambda part: isinstance(part, str), loc))
+    held: Any = env
+    for part in names:
+        if not isinstance(held, dict) or part not in held:
+            return None
+        held = held[part]
+    return "FERRYMAN_" + "__".join(names).upper() if names else None
+
+
+def _describe(error: dict[str, Any], source: str, env: dict[str, Any] | None = None) -> str:
+    named = _env_name(tuple(error["loc"]), env) if env else None
+    source = f"environment {named}" if named else source
     key = ".".join(str(part) for part in error["loc"])
     if error.get("type") == "missing":
         return f"{source}: key '{key}' must be set"
@@ -294,16 +309,23 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _validate(data: dict[str, Any], source: str, *, partial: bool = False) -> Settings | None:
+def _validate(
+    data: dict[str, Any],
+    source: str,
+    *,
+    partial: bool = False,
+    env: dict[str, Any] | None = None,
+) -> Settings | None:
     """Settings from ``data``; ``partial``: a key it lacks may come from a later layer
-    (a secret in the environment), so only what it says wrong is refused."""
+    (a secret in the environment), so only what it says wrong is refused. ``env``: the
+    environment's layer, so a key it set is named by its variable."""
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
         errors = [dict(e) for e in exc.errors() if not (partial and e["type"] == "missing")]
         if not errors:
             return None
-        lines = [_describe(err, source) for err in errors]
+        lines = [_describe(err, source, env) for err in errors]
         raise FerrymanError("config.invalid", "; ".join(lines)) from exc
 
 
@@ -375,7 +397,7 @@ def load_layers(given: Path | None = None, overrides: dict[str, Any] | None = No
         data = read_toml(found.path)
         _validate(data, str(found.path), partial=True)  # name the file when it is wrong
     env = _environment()
-    _validate(_deep_merge(data, env), "environment (FERRYMAN_*)", partial=True)
+    _validate(_deep_merge(data, env), "environment (FERRYMAN_*)", partial=True, env=env)
     flags = {k: v for k, v in (overrides or {}).items() if v is not None}
     return Layers(found, data, env, flags)
 

@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 import tomlkit
 from pydantic import BaseModel
@@ -70,6 +70,18 @@ def check_key(key: str) -> list[str]:
     )
 
 
+def _is_list(parts: list[str], model: type[BaseModel] = Settings) -> bool:
+    """Whether the setting at ``parts`` holds a list (``passwords``, ``telegram.allow_users``)."""
+    field = model.model_fields.get(parts[0])
+    if field is None:
+        return False
+    inner = field.default_factory
+    if len(parts) > 1:
+        nested = isinstance(inner, type) and issubclass(inner, BaseModel)
+        return nested and _is_list(parts[1:], inner)  # type: ignore[arg-type]
+    return get_origin(field.annotation) is list
+
+
 def _current(path: Path) -> Any:
     if not path.exists():
         return tomlkit.document()
@@ -84,6 +96,9 @@ def set_key(path: Path, key: str, raw: str) -> Any:
 
     parts = check_key(key)
     value = parse_value(raw)
+    if _is_list(parts) and not isinstance(value, list):
+        # One value is a list of it, as in the environment: never split on commas.
+        value = [value if isinstance(value, str) else raw]
     doc = _current(path)
     holder = doc
     for part in parts[:-1]:

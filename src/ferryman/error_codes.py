@@ -336,7 +336,8 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "archive.truncated",
         False,
-        "The archive ends early (incomplete download?); re-download it.",
+        "The archive ends early (incomplete download?): once the file at its path or link"
+        " is whole, `ferryman retry JOB` reads it again and delivers only what is missing.",
         ends_input=True,
         fails_entry=True,
     ),
@@ -625,13 +626,20 @@ SPECS: tuple[ErrorSpec, ...] = (
         "config.invalid",
         False,
         "Fix the setting named in the message: `ferryman config set KEY VALUE` (or"
-        " `ferryman config edit`); `ferryman config path` says which file is read.",
+        " `ferryman config edit`), or the FERRYMAN_ variable it names; `ferryman config"
+        " path` says which file is read.",
     ),
     ErrorSpec(
         "config.exists",
         False,
         "Change it with `ferryman config set KEY VALUE` or `ferryman config edit`"
         " (or move it away, then `ferryman config init`).",
+    ),
+    ErrorSpec(
+        "config.editor_failed",
+        False,
+        "Name an editor that is installed in $VISUAL or $EDITOR (`EDITOR=nano ferryman"
+        " config edit`), or change one setting with `ferryman config set KEY VALUE`.",
     ),
     ErrorSpec(
         "config.unwritable",
@@ -660,7 +668,8 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "job.not_ended",
         False,
-        "The job is still running: wait for it to end, or `ferryman cancel JOB` first.",
+        "The job has not ended (queued or running): wait for it to end, or `ferryman cancel"
+        " JOB` first.",
     ),
     ErrorSpec(
         "job.no_links",
@@ -741,6 +750,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         " on the page.",
     ),
     ErrorSpec("auth.csrf", False, "Reload the page and try again."),
+    ErrorSpec(
+        "web.cannot_listen",
+        False,
+        "Another program (another `ferryman web`?) may listen on that port: stop it, or"
+        " choose another with --port (or `ferryman config set web.port 8081`); a port"
+        " under 1024 needs root.",
+    ),
     ErrorSpec(
         "web.host_unknown",
         False,
@@ -905,7 +921,8 @@ _WEB_STEPS: dict[str, str] = {
     " it in to Telegram as a person's account; then resume the watch.",
     "job.not_found": "It was removed; reload the page for the list as it is.",
     "job.waiting_for_password": "The job waits for a password: type it in the Password field.",
-    "job.not_ended": "The job is still running: Cancel it first, or wait for it to end.",
+    "job.not_ended": "The job has not ended (queued or running): Cancel it first, or wait"
+    " for it to end.",
     "job.already_ended": "The job has ended already: Retry runs it again, Remove removes it.",
     "job.no_links": "Its files went to another destination; for download links, add the"
     " input again with “To download”.",

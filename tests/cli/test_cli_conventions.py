@@ -77,6 +77,23 @@ def test_the_default_config_file_is_read_and_show_says_where_each_value_came_fro
         == 3
     )
     assert cli(tmp_path, "config", "path").stdout.strip() == str(path)
+    # A named file that is not there is not "read": every command refuses it.
+    gone = cli(tmp_path, "config", "path", FERRYMAN_CONFIG=str(tmp_path / "gone.toml"))
+    assert gone.stderr.strip() == (
+        "(FERRYMAN_CONFIG; not there: commands refuse it until `ferryman config init` makes it)"
+    )
+    assert cli(tmp_path, "status", FERRYMAN_CONFIG=str(tmp_path / "gone.toml")).returncode == 4
+
+
+def test_config_show_reads_as_a_settings_file(tmp_path: Path) -> None:
+    """`key = value  # origin` "as the file they would write": an unset value was
+    `database_url = null`, which no TOML file takes; it is a comment now."""
+    shown = cli(tmp_path, "config", "show")
+    assert shown.returncode == 0, shown.stderr
+    assert "= null" not in shown.stdout
+    assert "# database_url is not set  # default" in shown.stdout.splitlines()
+    data = tomllib.loads(shown.stdout)  # every line, pasted whole, is a settings file
+    assert data["album_size"] == 10 and "database_url" not in data
 
 
 def test_config_set_and_unset_edit_the_file_and_keep_the_rest(tmp_path: Path) -> None:
@@ -107,6 +124,23 @@ def test_config_set_and_unset_edit_the_file_and_keep_the_rest(tmp_path: Path) ->
     assert "# mine, kept" in path.read_text()
 
 
+def test_config_set_of_a_list_setting_takes_one_value_as_the_environment_does(
+    tmp_path: Path,
+) -> None:
+    """`config set passwords PW` was refused ("Input should be a valid list"); one value
+    is a list of that value (never split on commas), a JSON array the whole list."""
+    path = _config_file(tmp_path)
+    assert cli(tmp_path, "config", "set", "passwords", "one, two").returncode == 0
+    users = cli(tmp_path, "config", "set", "telegram.allow_users", "@ann")
+    assert users.returncode == 0, users.stderr
+    assert 'telegram.allow_users = ["@ann"]' in users.stdout
+    data = tomllib.loads(path.read_text())
+    assert data["passwords"] == ["one, two"] and data["telegram"]["allow_users"] == ["@ann"]
+    both = cli(tmp_path, "config", "set", "telegram.allow_users", '["@ann", "@bob"]')
+    assert both.returncode == 0, both.stderr
+    assert tomllib.loads(path.read_text())["telegram"]["allow_users"] == ["@ann", "@bob"]
+
+
 def test_config_init_makes_a_starter_and_never_overwrites(tmp_path: Path) -> None:
     assert cli(tmp_path, "config", "init").returncode == 0
     path = _config_file(tmp_path)
@@ -117,6 +151,17 @@ def test_config_init_makes_a_starter_and_never_overwrites(tmp_path: Path) -> Non
     path.write_text("album_size = 99\n")  # as an editor might leave it: checked after
     edited = cli(tmp_path, "config", "edit", EDITOR="true", VISUAL="true")
     assert edited.returncode == 4 and "album_size" in edited.stderr
+
+
+def test_config_edit_with_an_editor_that_is_missing_or_fails_is_a_coded_error(
+    tmp_path: Path,
+) -> None:
+    """No traceback: the editor's failure is `config.editor_failed` with what to do."""
+    for editor in ("ferryman-no-such-editor", "false"):
+        told = cli(tmp_path, "config", "edit", EDITOR=editor, VISUAL=editor)
+        assert told.returncode == 4, told.stderr
+        assert "error config.editor_failed:" in told.stderr and editor in told.stderr
+        assert "$VISUAL or $EDITOR" in told.stderr and "Traceback" not in told.stderr
 
 
 def test_every_next_step_that_asks_for_a_setting_gives_its_config_set_line() -> None:
@@ -148,6 +193,53 @@ def test_exit_codes_for_usage_refusal_and_configuration(tmp_path: Path) -> None:
     assert cli(tmp_path, "report", "41").returncode == 1  # job.not_found: refused
     bad = cli(tmp_path, "status", FERRYMAN_ALBUM_SIZE="99")
     assert bad.returncode == 4 and "config.invalid" in bad.stderr
+
+
+def test_add_exits_by_the_table_for_a_bad_destination_and_telegram_not_set_up(
+    tmp_path: Path,
+) -> None:
+    """`add` refused every input with exit 1; a --to that names no destination is a bad
+    value (2), a Telegram destination without Telegram's keys a configuration error (4),
+    as `watch add` exits for the same two."""
+    photo = make_photo_set(tmp_path / "p", 1)[0]
+    unknown = cli(tmp_path, "add", str(photo), "--to", "bogus:")
+    assert unknown.returncode == 2 and "sink.unknown" in unknown.stderr, unknown.stderr
+    no_keys = cli(tmp_path, "add", str(photo), "--to", "telegram:me")
+    assert no_keys.returncode == 4 and "telegram.not_configured" in no_keys.stderr
+    watch = cli(tmp_path, "watch", "add", "http://127.0.0.1:9/f.xml", "--to", "bogus:")
+    assert watch.returncode == 2, watch.stderr
+
+
+def test_web_tokens_line_works_as_typed_and_keeps_the_tokens_there(tmp_path: Path) -> None:
+    """`web token` said "add to ferryman.toml: [web] tokens = […]", a file read only with
+    --config. Its line is now a `config set` into the file in use; with tokens there
+    already it says to add beside them (set would replace them)."""
+    first = cli(tmp_path, "web", "token").stdout.splitlines()
+    line = next(row for row in first if row.startswith("add its hash: "))
+    args = line.removeprefix("add its hash: ferryman ").split()
+    assert args[:3] == ["config", "set", "web.tokens"] and args[3].startswith("sha256:")
+    assert cli(tmp_path, *args).returncode == 0
+    shown = json.loads(cli(tmp_path, "config", "show", "--json").stdout)
+    assert len(shown["web"]["tokens"]) == 1
+    second = cli(tmp_path, "web", "token").stdout
+    assert "beside the 1 there (`ferryman config edit`): sha256:" in second, second
+    assert "config set web.tokens" not in second
+
+
+def test_web_on_a_port_in_use_is_a_coded_error_before_anything_starts(tmp_path: Path) -> None:
+    """uvicorn logged "[Errno 98] … address already in use" and `ferryman web` exited 3,
+    the row of a job waiting on you."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        told = cli(tmp_path, "web", "--port", port)
+    assert told.returncode == 4, told.stderr
+    assert f"error web.cannot_listen: cannot listen on 127.0.0.1:{port}" in told.stderr
+    assert "--port" in told.stderr and "Errno" not in told.stderr
+    assert not (tmp_path / "data").exists()  # no store, no engine: refused first
 
 
 @pytest.mark.parametrize("command", [["add", "IN"], ["run", "--until-idle"], ["demo"]])
@@ -189,6 +281,30 @@ def test_add_run_exits_1_on_a_truncated_zip_and_0_when_all_is_delivered(tmp_path
     cut.write_bytes(archive.read_bytes()[: archive.stat().st_size * 2 // 3])
     broken = cli(tmp_path, "add", "--run", str(cut))
     assert broken.returncode == 1, broken.stdout + broken.stderr
+
+
+@pytest.mark.slow
+def test_a_truncated_archive_says_retry_once_whole_and_retry_delivers_only_the_rest(
+    tmp_path: Path,
+) -> None:
+    """archive.truncated said "re-download it" and no more: adding the new copy again
+    (--force) would deliver what was delivered twice. Its next step names `retry`, and
+    retry, once the file is whole, reads it again and delivers only what is missing."""
+    archive = _photos_zip(tmp_path, 6)
+    whole = archive.read_bytes()
+    archive.write_bytes(whole[: len(whole) * 2 // 3])
+    broken = cli(tmp_path, "add", "--run", str(archive))
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "archive.truncated" in broken.stdout
+    assert "`ferryman retry 1` reads it again" in broken.stdout, broken.stdout
+    first = json.loads(cli(tmp_path, "report", "1", "--json").stdout)["delivered"]
+    assert 0 < first < 6
+    archive.write_bytes(whole)
+    assert cli(tmp_path, "retry", "1").returncode == 0
+    again = cli(tmp_path, "run", "--until-idle")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"items: {6 - first} delivered" in again.stdout, again.stdout
+    assert json.loads(cli(tmp_path, "report", "1", "--json").stdout)["delivered"] == 6
 
 
 @pytest.mark.slow

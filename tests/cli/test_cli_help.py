@@ -42,7 +42,8 @@ def test_help_has_no_artefacts(path: tuple[str, ...]) -> None:
     text = shown.stdout
     usage = text.splitlines()[0]
     assert usage.startswith("Usage: ferryman"), text
-    for artefact in ("<bool>", "<str>", "<int>", "<list", "<path>", "[[", "]]", "╭", "│"):
+    artefacts = ("<bool>", "<str>", "<int>", "<list", "<path>", "[[", "]]", "╭", "│", "``")
+    for artefact in artefacts:  # `` is a docstring's reST, not a help's words
         assert artefact not in text, f"{artefact!r} in the help of {path}:\n{text}"
     assert not re.search(r"[{}]", usage), usage
     # Metavars are capitals: JOB, PATH..., [PASSWORD]; never the parameter's own name.
@@ -111,3 +112,35 @@ def test_watch_add_defaults_its_destination_and_names_what_each_option_takes(
     )
     assert added.exit_code == 0, added.output
     assert "→ library:," in added.output
+
+
+def test_a_counted_option_shows_no_value_and_no_default() -> None:
+    """`-v`/`-vv` is counted: its help line must not read as if it took a value
+    (`-v, --verbose VERBOSE  [default: 0]` made `-v 2` look right)."""
+    shown = invoke("--help").stdout
+    line = next(row for row in shown.splitlines() if "--verbose" in row)
+    assert re.match(r"^  -v, --verbose\s+Log more", line), line
+    assert "VERBOSE" not in shown and "[default: 0]" not in line
+
+
+def test_run_until_idles_help_gives_every_exit_it_can_end_with() -> None:
+    """It said "Exit 0 once every job has ended", and exits 1 after a failed job, 3
+    while one waits for a password (the README's table)."""
+    shown = " ".join(invoke("run", "--help").stdout.split())
+    assert "Exit 0 once" not in shown
+    assert "0 all delivered, 1 a job failed, 3 one waits on you" in shown, shown
+
+
+def test_config_option_names_the_default_settings_file() -> None:
+    """--config's help said "ferryman.toml to read", as if that name were read by itself."""
+    shown = " ".join(invoke("--help").stdout.split())
+    assert "ferryman.toml" not in shown
+    assert "else $FERRYMAN_CONFIG, else ~/.config/ferryman/config.toml" in shown
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=lambda p: " ".join(p) or "-")
+def test_a_default_is_said_once(path: tuple[str, ...]) -> None:
+    """`--every PERIOD  How often to look: … 1h (default), 1d.  [default: 1h]`."""
+    shown = " ".join(invoke(*path, "--help").stdout.split())
+    for said in re.findall(r"\(default[^)]*\)[^[]*?\[default: ", shown):
+        raise AssertionError(f"a default said twice in `ferryman {' '.join(path)}`: {said}")

@@ -142,6 +142,7 @@ def test_a_wrong_password_says_it_did_not_open_the_archive(tmp_path: Path) -> No
     assert "archive.password_wrong" in cli(data, "status").stdout
     report = cli(data, "report", "1").stdout
     assert "none of the 1 password given opened it" in report
+    assert "1 passwords" not in report  # the 7zz reader's own words too
     assert "next: None of the passwords given opened it" in report
     assert "`ferryman password 1`" in report and "JOB" not in report
 
@@ -228,6 +229,8 @@ def test_the_demo_says_it_already_ran(tmp_path: Path) -> None:
     second = cli(data, "demo")
     assert second.exit_code == 0, second.output
     assert "the demo already ran" in second.stdout and str(data / "library") in second.stdout
+    # `make demo` passes its own --data-dir: another one goes in through the environment.
+    assert "`FERRYMAN_DATA_DIR=DIR make demo`" in second.stdout
     assert sorted(p.name for p in inputs.iterdir()) == ["holiday.jpg"]  # nothing made again
     assert len(status(data)) == 1
 
@@ -307,6 +310,46 @@ def test_add_says_what_happens_next_and_add_run_runs_it(tmp_path: Path) -> None:
     assert "queued:" not in ran.stderr
     assert "jobs: 2 done" in ran.stdout, ran.stdout
     assert [job["state"] for job in status(data)] == ["done", "done"]
+
+
+def test_retry_and_an_add_of_several_say_that_nothing_runs_them(tmp_path: Path) -> None:
+    """`retry` said only "queued again", though no engine ran to take the job; several
+    jobs added are "them"."""
+    data = tmp_path / "data"
+    photos = [make_photo(tmp_path / f"{n}.jpg", n) for n in (1, 2)]
+    added = cli(data, "add", *map(str, photos))
+    assert "queued: nothing runs them until `ferryman run --until-idle`" in added.stderr
+    assert cli(data, "add", "--run", str(tmp_path / "gone.jpg")).exit_code == 1
+    failed = next(job["id"] for job in status(data) if job["state"] == "failed")
+    again = cli(data, "retry", str(failed))
+    assert again.exit_code == 0, again.output
+    assert again.stdout.strip() == f"job {failed} queued again"
+    assert "queued: nothing runs it until `ferryman run --until-idle`" in again.stderr
+    assert "add --run" not in again.stderr  # nothing to add: run is the step
+
+
+def test_report_names_the_files_it_skipped_and_says_why_in_words(tmp_path: Path) -> None:
+    """`report` said "skipped 1: not_media" and no more, while a job that delivered
+    nothing is sent there to see "why each file was left out": which files, too."""
+    folder = tmp_path / "trip"
+    make_photo(folder / "a.jpg", 1)
+    for n in range(12):
+        (folder / f"note {n:02d}.txt").write_text("not media\n")
+    data = tmp_path / "data"
+    assert cli(data, "add", "--run", str(folder)).exit_code == 0
+    lines = cli(data, "report", "1").stdout.splitlines()
+    at = lines.index("  skipped 12: not_media (not a photo or video)")
+    assert lines[at + 1 : at + 3] == ["    note 00.txt", "    note 01.txt"], lines
+    assert lines[at + 11] == "    … 2 more (`ferryman report 1 --json` lists them)", lines
+
+
+def test_removing_a_queued_job_does_not_call_it_running(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert cli(data, "add", str(make_photo(tmp_path / "a.jpg", 1))).exit_code == 0
+    refused = cli(data, "remove", "1")
+    assert refused.exit_code == 1 and "job.not_ended: job 1 is queued" in refused.stderr
+    assert "still running" not in refused.stderr  # it never ran
+    assert "`ferryman cancel 1` first" in refused.stderr
 
 
 def test_add_run_runs_nothing_when_nothing_was_added(tmp_path: Path) -> None:

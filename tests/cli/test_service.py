@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 from ferryman.frontdoors.cli import app
 
 
-def _cli(tmp: Path, *args: str, termux: bool) -> tuple[int, str]:
-    env = {"HOME": str(tmp / "home"), "FERRYMAN_CONFIG": ""}
+def _cli(tmp: Path, *args: str, termux: bool, **extra: str) -> tuple[int, str]:
+    env = {"HOME": str(tmp / "home"), "FERRYMAN_CONFIG": ""} | extra
     if termux:
         env["TERMUX_VERSION"] = "0.118.0"
     done = CliRunner().invoke(app, ["--data-dir", str(tmp / "data"), *args], env=env)
@@ -25,12 +25,22 @@ def _plain_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PREFIX", "/usr/local")
 
 
+# Telegram set up and logged in: what `telegram serve` needs before it serves.
+TELEGRAM = {"FERRYMAN_TELEGRAM__API_ID": "12345", "FERRYMAN_TELEGRAM__API_HASH": "0" * 32}
+
+
+def _logged_in(tmp: Path) -> None:
+    (tmp / "data" / "telegram").mkdir(parents=True, exist_ok=True)
+    (tmp / "data" / "telegram" / "ferryman.session").write_bytes(b"")
+
+
 def test_on_termux_a_boot_script_takes_a_wake_lock_and_serves(tmp_path: Path) -> None:
     code, shown = _cli(tmp_path, "service", "install", "--print", termux=True)
     boot = tmp_path / "home" / ".termux" / "boot" / "ferryman"
     assert code == 0 and not boot.exists()  # --print writes nothing
     assert "termux-wake-lock" in shown and "telegram serve" in shown
-    code, said = _cli(tmp_path, "service", "install", termux=True)
+    _logged_in(tmp_path)
+    code, said = _cli(tmp_path, "service", "install", termux=True, **TELEGRAM)
     assert code == 0 and "Termux:Boot" in said
     text = boot.read_text()
     assert text.startswith("#!/data/data/com.termux/files/usr/bin/sh\n")
@@ -39,6 +49,27 @@ def test_on_termux_a_boot_script_takes_a_wake_lock_and_serves(tmp_path: Path) ->
     assert stat.S_IMODE(boot.stat().st_mode) == 0o700
     code, said = _cli(tmp_path, "service", "uninstall", termux=True)
     assert code == 0 and not boot.exists()
+
+
+@pytest.mark.parametrize("termux", [False, True])
+def test_a_chat_that_cannot_be_served_yet_is_not_installed(tmp_path: Path, termux: bool) -> None:
+    """`service install` (the chat, by default) wrote a service that failed at every
+    start, restarted for ever, without Telegram's keys or a login; it says so instead."""
+    folder = tmp_path / "home" / (".termux/boot" if termux else ".config/systemd/user")
+    refused = CliRunner().invoke(
+        app,
+        ["--data-dir", str(tmp_path / "data"), "service", "install"],
+        env={"HOME": str(tmp_path / "home"), "FERRYMAN_CONFIG": ""}
+        | ({"TERMUX_VERSION": "0.118.0"} if termux else {}),
+    )
+    assert refused.exit_code == 4 and "telegram.not_configured" in refused.stderr
+    assert "nothing was written" in refused.stderr and "--command run" in refused.stderr
+    code, _ = _cli(tmp_path, "service", "install", termux=termux, **TELEGRAM)
+    assert code == 4  # keys, but no login yet
+    assert not folder.exists() or list(folder.iterdir()) == []
+    _logged_in(tmp_path)
+    assert _cli(tmp_path, "service", "install", termux=termux, **TELEGRAM)[0] == 0
+    assert _cli(tmp_path, "service", "install", "--command", "run", termux=termux)[0] == 0
 
 
 def test_a_shell_with_only_termux_s_prefix_is_a_phone_too(

@@ -217,6 +217,9 @@ async def test_a_password_wait_prompts_and_a_reply_to_the_prompt_unlocks(world: 
             assert isinstance(prompt.reply_markup, types.ReplyKeyboardForceReply)
         answer = await reply_to_message(world, world.alice, prompt, "s3cret")
         assert answer.startswith(f"job {waiting.id}: password added"), answer
+        # A user account's prompt is said once: no second message saying it again.
+        said = [m.text for m in world.said(world.alice)]
+        assert not any("reply to my message" in text for text in said), said
         done = await job_in(world, JobState.DONE, waiting.id)
     assert done.passwords == ("s3cret",)
     delivered = sorted(f["disk_sha256"] for f in library_files(world.settings.library))

@@ -161,6 +161,7 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     assert "reply with a number: 1 Enter password · 2 Cancel" in home
     number = _after(at_home, "you:      1  (a reply to “job 1 secret: needs the archive password")
     assert number[1] == "ferryman: job 1: reply to this message with the archive's password"
+    assert not number[2].startswith("ferryman: job 1: reply to my message")  # said once
     given = _after(at_home, "you:      open-sesame  (a reply to “job 1: reply to this message")
     assert given[1] == "ferryman: job 1: password added; reading goes on where it stopped"
     assert any(line.startswith("ferryman: [album of 3: photo") for line in at_home)
@@ -172,6 +173,35 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     # Nothing of the user's: no data dir where it ran, the demo's own one deleted.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
     assert list(temp.iterdir()) == []
+
+
+def test_the_demos_steps_for_real_work_as_typed(tmp_path: Path) -> None:
+    """Step 1 put the keys in a ferryman.toml read only with --config, which steps 2 and
+    3 (`telegram login`, `serve`) did not give: they said telegram.not_configured. Its
+    `config set` lines, typed as shown, set what `login` and `serve` read."""
+    import io
+    import json
+    import shlex
+
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from ferryman.frontdoors.chat_demo import _print_next_steps
+    from ferryman.frontdoors.cli import app
+
+    shown = io.StringIO()
+    _print_next_steps(Console(file=shown, width=200))
+    steps = [line.strip() for line in shown.getvalue().splitlines()]
+    typed = [shlex.split(s)[1:] for s in steps if s.startswith("ferryman config set ")]
+    assert len(typed) == 3 and "--config" not in shown.getvalue(), shown.getvalue()
+    env = {"FERRYMAN_CONFIG": None, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    for args in typed:
+        done = CliRunner().invoke(app, args, env=env)
+        assert done.exit_code == 0, done.output
+    read = CliRunner().invoke(app, ["config", "show", "--json"], env=env)
+    telegram = json.loads(read.stdout)["telegram"]
+    assert (telegram["api_id"], telegram["allow_users"]) == (123456, ["@your_username"])
+    assert telegram["api_hash"]  # masked, but set
 
 
 def test_the_transcript_draws_a_messages_buttons_a_line_a_row() -> None:

@@ -30,3 +30,53 @@ def test_a_job_with_files_left_out_says_how_many() -> None:
 
 def test_a_job_that_delivered_everything_reads_as_before() -> None:
     assert job_row(_job()) == "4 trip: done, 11/11 files"
+
+
+def test_next_steps_in_the_chat_name_the_chats_commands_not_the_shells() -> None:
+    """`/status` and `/report` in the chat said "`ferryman retry 4` starts it again": a
+    person on a phone has /retry, not a shell on the machine ferryman runs on."""
+    from ferryman.errors import next_step_for, spec_for, with_job
+    from ferryman.frontdoors.telegram.render import report_text
+
+    cancelled = _job(delivered=0, pending=0)
+    step = next_step_for("job.cancelled", failed=True, job=4)
+    cancelled |= {
+        "state": "cancelled",
+        "error": {"code": "job.cancelled", "message": "on request", "next": step},
+    }
+    assert (
+        job_row(cancelled).splitlines()[-1]
+        == "  next: Cancelled on request; /retry 4 starts it again."
+    )
+    waiting = _job(pending=11, delivered=0) | {
+        "state": "waiting",
+        "waiting": "archive.password_required",
+        "waiting_message": "trip.zip: needs a password",
+        "waiting_next": with_job(spec_for("archive.password_required").next_step, 4),
+    }
+    assert "give it with /pass 4 PASSWORD; it reads on" in job_row(waiting)
+    retried_out = next_step_for("source.io", failed=True, job=4)
+    report = {
+        "job": 4, "name": "trip", "state": "failed", "delivered": 0, "total": 11,
+        "converted": 0, "bytes_delivered": 0, "seconds": 1.0, "skipped": {},
+        "quarantined": [], "failed": [], "waiting": None,
+        "error": {"code": "source.io", "message": "a read failed", "next": retried_out},
+    }  # fmt: skip
+    said = report_text(report)
+    assert "/retry 4 starts it again" in said and "ferryman retry" not in said
+    assert "in the chat" not in said  # not "/retry 4 (or /retry in the chat, …)"
+    # A step the chat has no command for (a setting on the server) stays as it is.
+    kept = with_job(spec_for("source.nothing_delivered").next_step, 4)
+    assert "`ferryman config set send_documents true`" in report_text(
+        report | {"error": {"code": "source.nothing_delivered", "message": "-", "next": kept}}
+    )
+
+
+def test_a_link_sent_twice_is_told_the_chats_way_to_take_it_again() -> None:
+    """The chat answered a link sent again with "use --force": a chat has no flags, its
+    caption word `force` does that."""
+    from ferryman.errors import spec_for
+    from ferryman.frontdoors.telegram.render import chat_step
+
+    said = chat_step(spec_for("source.duplicate").next_step)
+    assert said == "Already added; send it again with the caption force to process it again."

@@ -54,7 +54,15 @@ def test_errors_name_the_source_key_and_value(
     monkeypatch.setenv("FERRYMAN_SPACE_FLOOR", "lots")
     with pytest.raises(FerrymanError) as bad_env:
         load_settings(None)
-    assert "environment (FERRYMAN_*): key 'space_floor' = 'lots'" in bad_env.value.message
+    # The variable is named, so a person knows what to fix (`config set` would not).
+    assert "environment FERRYMAN_SPACE_FLOOR: key 'space_floor' = 'lots'" in bad_env.value.message
+    monkeypatch.delenv("FERRYMAN_SPACE_FLOOR")
+    monkeypatch.setenv("FERRYMAN_NETWORK__WIFI_ONLY", "maybe")
+    with pytest.raises(FerrymanError) as nested:
+        load_settings(None)
+    assert "environment FERRYMAN_NETWORK__WIFI_ONLY: key 'network.wifi_only'" in str(nested.value)
+    assert "`ferryman config set KEY VALUE`" in nested.value.next_step
+    assert "the FERRYMAN_ variable it names" in nested.value.next_step
 
 
 def test_unknown_key_and_bad_caption_are_refused(tmp_path: Path) -> None:

@@ -99,5 +99,5 @@ def test_a_destination_without_its_colon_is_pointed_at_it(tmp_path: Path) -> Non
         ["--data-dir", str(tmp_path / "d"), "add", "--to", "library", str(photo)],
         env={"FERRYMAN_CONFIG": None},
     )
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2  # a bad --to value: usage, as the exit table says
     assert "destination 'library' is not known (did you mean library:?)" in refused.stderr

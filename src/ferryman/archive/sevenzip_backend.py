@@ -146,7 +146,7 @@ class SevenZipReader:
             "archive.password_required",
             f"{self._name}: the file names are encrypted; "
             + (
-                f"none of the {given} passwords given opens it"
+                f"none of the {given} password{'s' * (given != 1)} given opens it"
                 if given
                 else "no password was given"
             ),
@@ -335,7 +335,7 @@ class SevenZipReader:
                 "archive.password_required",
                 f"{where}: encrypted; "
                 + (
-                    f"none of the {given} passwords given opens it"
+                    f"none of the {given} password{'s' * (given != 1)} given opens it"
                     if given
                     else "no password was given"
                 ),

@@ -300,8 +300,8 @@ async def password_by_number(s: Script) -> bool:
         return False
     s.reply(waiting, "1")
     prompt = await s.message("reply to this message with the archive's password")
-    if prompt is None or await s.message("reply to my message with the password") is None:
-        return False  # the choice's own answer first: the transcript keeps its order
+    if prompt is None:
+        return False
     s.reply(prompt, PASSWORD)
     return await s.ended(job)
 

@@ -32,7 +32,7 @@ from ferryman.frontdoors.cli_inputs import added_json, inputs_of
 from ferryman.frontdoors.cli_job import job_app
 from ferryman.frontdoors.cli_nodes import nodes_app
 from ferryman.frontdoors.cli_output import NO_COLOR
-from ferryman.frontdoors.cli_run import run_engine
+from ferryman.frontdoors.cli_run import live_nodes, run_engine, say_what_next
 from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_store import run_light
 from ferryman.frontdoors.cli_telegram import telegram_app
@@ -94,7 +94,10 @@ def main_options(
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", metavar="FILE", help="ferryman.toml to read (else $FERRYMAN_CONFIG)."
+            "--config",
+            metavar="FILE",
+            help="Settings file to read (else $FERRYMAN_CONFIG, else"
+            " ~/.config/ferryman/config.toml; `ferryman config path` says which).",
         ),
     ] = None,
     data_dir: Annotated[
@@ -269,17 +272,19 @@ def add(
         "profile": profile,
     }
 
-    def told(results: list[Job | FerrymanError]) -> int:
-        """Say what became of every input; how many had a problem."""
-        problems = 0
+    def told(results: list[Job | FerrymanError]) -> ExitCode:
+        """Say what became of every input; the exit code its problems call for (a bad
+        destination is a usage error, Telegram not set up a configuration one, as
+        the table in --help says and `watch add` exits)."""
+        code = ExitCode.OK
         for path, job in zip(paths, results, strict=True):
             if state.json:
                 out.print(json.dumps(added_json(path, job, shown_source)), markup=False)
             if isinstance(job, FerrymanError):
                 _fail(job)
-                problems += 1
+                code = max(code, for_error(job.code))
             elif job.error_code:
-                problems += 1
+                code = max(code, for_error(job.error_code))
                 err.print(
                     Text.assemble(
                         (f"job {job.id}", "red"),
@@ -291,11 +296,11 @@ def add(
             elif not state.json:
                 shown = shown_source(job.source)  # a link without its token
                 out.print(f"job {job.id}: {shown} → {job.dest} ({job.name})", markup=False)
-        return problems
+        return code
 
     silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
 
-    def light(settings: Settings, store: LiteStore) -> tuple[int, int, list[str]]:
+    def light(settings: Settings, store: LiteStore) -> tuple[ExitCode, int, list[str]]:
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:
@@ -305,25 +310,20 @@ def add(
         live = store.live_nodes(silent_after * settings.lease_seconds)
         return told(results), _added(results), live
 
-    async def full(settings: Settings, store: AddDoor) -> tuple[int, int, list[str]]:
-        from ferryman.engine.ops import nodes  # lazy: start-up
-
+    async def full(settings: Settings, store: AddDoor) -> tuple[ExitCode, int, list[str]]:
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:
                 results.append(await intake.add_source(store, path, settings=settings, **options))
             except FerrymanError as exc:
                 results.append(exc)
-        runs = await nodes.workers(store, settings.lease_seconds)
-        live = sorted({r["node"] for r in runs if r["state"] == "alive"})
-        return told(results), _added(results), live
+        return told(results), _added(results), await live_nodes(store, settings)
 
-    problems, added, live = run_light(ctx, light, full, writes=True)
-    code = ExitCode.FAILED if problems else ExitCode.OK
+    code, added, live = run_light(ctx, light, full, writes=True)
     if run_now and added and not live:  # a running ferryman takes it: no second engine
         code = max(code, run_engine(ctx.obj, until_idle=True))
     elif added and not state.quiet:
-        _say_what_next(live)
+        say_what_next(live, added)
     if code:
         raise typer.Exit(code)
 
@@ -333,30 +333,16 @@ def _added(results: list[Job | FerrymanError]) -> int:
     return sum(1 for job in results if not isinstance(job, FerrymanError) and not job.error_code)
 
 
-def _say_what_next(live: list[str]) -> None:
-    """After `add`: whether anything happens now, and where to look."""
-    if live:
-        err.print(
-            f"a running ferryman ({', '.join(live)}) takes it now;"
-            " `ferryman status` shows how it goes",
-            markup=False,
-            highlight=False,
-        )
-        return
-    err.print(
-        "queued: nothing runs it until `ferryman run --until-idle` (or `ferryman run`,"
-        " `web`, `telegram serve`; next time `ferryman add --run` does both);"
-        " `ferryman status` shows how it goes",
-        markup=False,
-        highlight=False,
-    )
-
-
 @app.command()
 def run(
     ctx: typer.Context,
     until_idle: Annotated[
-        bool, typer.Option("--until-idle", help="Exit 0 once every job has ended.")
+        bool,
+        typer.Option(
+            "--until-idle",
+            help="Stop once every job has ended or waits on you, and exit by the table in"
+            " `ferryman --help`: 0 all delivered, 1 a job failed, 3 one waits on you.",
+        ),
     ] = False,
     node_name: Annotated[
         str | None,

@@ -17,6 +17,8 @@ from ferryman.frontdoors.terminal import console, fail
 
 # The store, the engine and settings load in the commands that use them (`--help`).
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ferryman.config import ConfigFile, Settings
     from ferryman.store.ports import RuntimeSettings
 
@@ -54,6 +56,8 @@ def config_path(ctx: typer.Context) -> None:
     found = _file(ctx)
     out.print(str(found.path), markup=False, highlight=False)
     there = "read" if found.read else "not there yet: `ferryman config init` makes it"
+    if found.read and not found.path.is_file():  # named, and missing: every command refuses it
+        there = "not there: commands refuse it until `ferryman config init` makes it"
     why = {"default": "the default place"}.get(found.chosen_by, found.chosen_by)
     err.print(f"({why}; {there})", markup=False, highlight=False)
 
@@ -71,16 +75,27 @@ def config_init(ctx: typer.Context) -> None:
 @config_app.command("edit")
 def config_edit(ctx: typer.Context) -> None:
     """Open the settings file in $VISUAL or $EDITOR (made first when missing), then check it."""
-    import click  # lazy: start-up
-
     from ferryman.config_edit import init  # lazy: start-up
 
     found = _file(ctx)
     if not found.path.exists():
         _coded(lambda: init(found.path))
-    click.edit(filename=str(found.path))
+    _coded(lambda: _edit(found.path))
     _coded(ctx.obj.settings)
     out.print(f"{found.path}: valid", markup=False, highlight=False)
+
+
+def _edit(path: Path) -> None:
+    """The editor on ``path``; one that is missing or fails is a coded error (Click's own
+    exception is not the one Typer's vendored Click catches: it was a traceback)."""
+    import click  # lazy: start-up
+
+    try:
+        click.edit(filename=str(path))
+    except click.ClickException as exc:
+        raise FerrymanError(
+            "config.editor_failed", f"{exc.format_message()}; {path} is as the editor left it"
+        ) from exc
 
 
 @config_app.command("show")
@@ -132,6 +147,8 @@ def _print_settings(data: dict[str, Any]) -> None:
     for key, value in values.items():
         origin = data["origins"].get(key, "default")
         line = f"{key} = {json.dumps(value, ensure_ascii=False)}  # {origin}"
+        if value is None:  # TOML has no null: a line pasted into the file would break it
+            line = f"# {key} is not set  # {origin}"
         out.print(line, markup=False, highlight=False)
 
 
@@ -148,7 +165,12 @@ def config_set(
             " with the nearest)."
         ),
     ],
-    value: Annotated[str, typer.Argument(help="Its new value, e.g. 2GB or true.")],
+    value: Annotated[
+        str,
+        typer.Argument(
+            help="Its new value, e.g. 2GB or true; a list setting: one value or a JSON array."
+        ),
+    ],
 ) -> None:
     """Write a setting into the settings file, keeping the rest of it; a runtime one
     (space_floor, album_size…) also reaches a running engine within a second."""
@@ -156,8 +178,9 @@ def config_set(
     from ferryman.config_edit import set_key  # lazy: start-up
 
     found = _file(ctx)
-    _coded(lambda: set_key(found.path, key, value))
-    out.print(f"{key} = {_shown(key, value)}  ({found.path})", markup=False, highlight=False)
+    written = _coded(lambda: set_key(found.path, key, value))
+    shown = json.dumps(written, ensure_ascii=False) if isinstance(written, list) else value
+    out.print(f"{key} = {_shown(key, shown)}  ({found.path})", markup=False, highlight=False)
     if key in RUNTIME_KEYS and _has_store(ctx):
         from ferryman.engine.ops import runtime_config  # lazy: start-up
 

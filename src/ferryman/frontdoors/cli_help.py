@@ -32,6 +32,11 @@ def _metavar(param: Any) -> str:
     return name.strip("[]")
 
 
+def _takes_no_value(param: Any) -> bool:
+    """A flag, or a counted option (``-v``/``-vv``): given alone, never with a value."""
+    return bool(getattr(param, "is_flag", False) or getattr(param, "count", False))
+
+
 def _argument_name(param: Any) -> str:
     name = _metavar(param)
     return f"{name}..." if param.nargs != 1 else name
@@ -55,7 +60,7 @@ def _paragraphs(text: str) -> list[str]:
 
 def _default(param: Any) -> str:
     """``  [default: X]`` when the default says something a reader needs."""
-    if param.show_default is False or getattr(param, "is_flag", False):
+    if param.show_default is False or _takes_no_value(param):
         return ""
     default = param.default
     if default is None or default == "" or isinstance(default, (list, tuple)):
@@ -76,7 +81,7 @@ def _records(command: Any, ctx: Any) -> tuple[list[tuple[str, str]], list[tuple[
         names = ", ".join(sorted(param.opts, key=len))
         if param.secondary_opts:
             names += " / " + ", ".join(param.secondary_opts)
-        if not param.is_flag:
+        if not _takes_no_value(param):
             names += f" {_metavar(param)}"
         options.append((names, described + _default(param)))
     return arguments, options

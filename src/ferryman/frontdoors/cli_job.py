@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ferryman.frontdoors.cli_args import JobArg, job_number
+from ferryman.frontdoors.cli_run import live_nodes, say_what_next
 from ferryman.frontdoors.cli_store import run_with_store
 from ferryman.frontdoors.terminal import console, print_links, print_report
 
@@ -18,7 +19,7 @@ from ferryman.frontdoors.terminal import console, print_links, print_report
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store.ports import Control, JobsView
+    from ferryman.store.ports import Control, JobsView, RetryDoor
 
 
 out = console()
@@ -112,8 +113,14 @@ def retry(ctx: typer.Context, job: JobArg) -> None:
     from ferryman.engine.ops import control  # lazy: start-up
 
     number = job_number(job)
-    _control(ctx, lambda store: control.retry_job(store, number), number)
+
+    async def again(settings: Settings, store: RetryDoor) -> list[str]:
+        await control.retry_job(store, number)
+        return await live_nodes(store, settings)
+
+    live = run_with_store(ctx, again, number)
     out.print(f"job {number} queued again")
+    say_what_next(live, again=True)
 
 
 @job_app.command()

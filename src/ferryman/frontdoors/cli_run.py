@@ -19,10 +19,39 @@ from ferryman.frontdoors.terminal import console, fail, print_links, print_run_s
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
-    from ferryman.store.ports import JobsView
+    from ferryman.store.ports import JobsView, Nodes
 
 out = console()
 err = console(stderr=True)
+
+
+def say_what_next(live: list[str], jobs: int = 1, *, again: bool = False) -> None:
+    """After `add` or `retry`: whether anything runs the ``jobs`` now, and where to look
+    (`retry` said "queued again" and nothing more, though no engine might run)."""
+    them = "them" if jobs > 1 else "it"
+    if live:
+        err.print(
+            f"a running ferryman ({', '.join(live)}) takes {them} now;"
+            " `ferryman status` shows how it goes",
+            markup=False,
+            highlight=False,
+        )
+        return
+    both = "" if again else "; next time `ferryman add --run` does both"
+    err.print(
+        f"queued: nothing runs {them} until `ferryman run --until-idle` (or `ferryman run`,"
+        f" `web`, `telegram serve`{both}); `ferryman status` shows how it goes",
+        markup=False,
+        highlight=False,
+    )
+
+
+async def live_nodes(store: Nodes, settings: Settings) -> list[str]:
+    """The nodes whose engine runs now against ``store`` (as `ferryman workers` says)."""
+    from ferryman.engine.ops import nodes  # lazy: start-up
+
+    runs = await nodes.workers(store, settings.lease_seconds)
+    return sorted({r["node"] for r in runs if r["state"] == "alive"})
 
 
 def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) -> ExitCode:

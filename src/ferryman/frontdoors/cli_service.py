@@ -14,7 +14,7 @@ import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from ferryman.errors import FerrymanError
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 from ferryman.phone import on_phone
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
 
 service_app = typer.Typer(
     help="Start ferryman with the device (Termux:Boot, or a systemd user unit).",
@@ -157,8 +160,8 @@ def install(
 ) -> None:
     """Write the boot script (Termux) or the systemd user unit.
 
-    It starts ferryman as this shell would: with the config file in use (``--config``
-    or ``$FERRYMAN_CONFIG``) and this shell's other ``FERRYMAN_*`` variables.
+    It starts ferryman as this shell would: with the config file in use (`--config`
+    or `$FERRYMAN_CONFIG`) and this shell's other `FERRYMAN_*` variables.
     """
     state = ctx.obj
     try:
@@ -177,6 +180,8 @@ def install(
         out.print(f"# {target}", markup=False)
         out.print(text, markup=False, end="")
         return
+    if command is Command.serve:
+        _check_chat_ready(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
     replaced = _started_by(target)
     # A secret among the variables (an S3 key, a database password) is the user's alone,
@@ -202,6 +207,25 @@ def install(
             f"next: systemctl --user daemon-reload && systemctl --user enable --now {name}",
             markup=False,
         )
+
+
+def _check_chat_ready(settings: Settings) -> None:
+    """Refuse to install a chat that cannot be served yet (no keys, no login): the
+    service would fail at every start, restarted for ever, and nothing would say why."""
+    from ferryman.frontdoors.telegram.serve import check_ready  # lazy: the engine, Telethon
+
+    try:
+        check_ready(settings)
+    except FerrymanError as exc:
+        err = console(stderr=True)
+        fail(err, exc)
+        err.print(
+            "  nothing was written; the engine alone or the web page need no Telegram:"
+            " `ferryman service install --command run` (or --command web)",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(for_error(exc.code)) from None
 
 
 def _started_by(target: Path) -> str | None:

@@ -57,6 +57,7 @@ def add(
             "--every",
             metavar="PERIOD",
             help="How often to look: 90s, 30m, 1h (default), 1d.",
+            show_default=False,  # the help says it
         ),
     ] = "1h",
     window: Annotated[
@@ -74,6 +75,7 @@ def add(
             metavar="WHEN",
             help="The first look: now (default: only what appears from now on), all, or N"
             " (the N newest entries too).",
+            show_default=False,  # the help says it
         ),
     ] = "now",
     match: Annotated[

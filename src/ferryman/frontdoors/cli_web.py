@@ -42,7 +42,11 @@ def web(
         return
     import asyncio  # lazy: start-up
 
-    from ferryman.web.guard import check_bind, private_links_refused  # lazy: start-up
+    from ferryman.web.guard import (  # lazy: start-up
+        check_bind,
+        check_listen,
+        private_links_refused,
+    )
     from ferryman.web.server import serve  # lazy: start-up
 
     settings = ctx.obj.settings()
@@ -65,6 +69,7 @@ def web(
 
     async def go() -> None:
         check_bind(chosen_host, settings.web.tokens)  # before any store or engine
+        check_listen(chosen_host, chosen_port)
         if no_engine:
             from ferryman.store import Store  # lazy: start-up
 
@@ -114,12 +119,25 @@ def web(
 
 
 @web_app.command("token")
-def token() -> None:
+def token(ctx: typer.Context) -> None:
     """Make an API token: give the token to clients, put its sha256 line in web.tokens."""
     from ferryman.web.guard import new_token  # lazy: start-up
 
     made, hashed = new_token()
     out = console()
     out.print(f"token (shown once; give it to the client): {made}", markup=False)
-    out.print(f'add to ferryman.toml:  [web] tokens = ["{hashed}"]', markup=False)
+    # Into the settings file in use (it said "ferryman.toml", which is read only with
+    # --config); `config set` replaces the list, so beside others it goes by hand.
+    try:
+        others = ctx.obj.settings().web.tokens
+    except FerrymanError:
+        others = []  # a bad setting elsewhere: the command that reads it will say so
+    if others:
+        out.print(
+            f"add its hash to web.tokens beside the {len(others)} there"
+            f" (`ferryman config edit`): {hashed}",
+            markup=False,
+        )
+    else:
+        out.print(f"add its hash: ferryman config set web.tokens {hashed}", markup=False)
     out.print(f"or: FERRYMAN_WEB__TOKENS='[\"{hashed}\"]'", markup=False)

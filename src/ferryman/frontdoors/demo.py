@@ -93,7 +93,8 @@ def _already_ran(console: Console, settings: Settings, jobs: list[Job]) -> None:
     console.print(
         f"the demo already ran in {settings.data_dir} (job{'s' if len(jobs) > 1 else ''} {ids});"
         f" its albums are in {settings.library}; to run it afresh, delete that data dir"
-        " or give another --data-dir",
+        " or give another: --data-dir DIR, or FERRYMAN_DATA_DIR=DIR (as `make demo`"
+        " takes it: `FERRYMAN_DATA_DIR=DIR make demo`)",
         markup=False,
         highlight=False,
     )

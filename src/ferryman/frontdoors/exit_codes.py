@@ -45,6 +45,7 @@ _SETUP = (
     "engine.locked",
     "telegram.not_configured",
     "telegram.not_logged_in",
+    "web.cannot_listen",
 )
 # Error codes that say an option's value is wrong: the command line, as Click's own.
 _USAGE = frozenset(
@@ -55,6 +56,7 @@ _USAGE = frozenset(
         "watch.bad_window",
         "job.password_empty",
         "link.output_for_file",
+        "sink.unknown",  # --to names no destination ferryman knows
     }
 )
 _WAITING = frozenset({"space.low", "sink.space_low"})

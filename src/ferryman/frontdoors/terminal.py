@@ -192,12 +192,31 @@ def print_report(out: Console, data: dict[str, Any]) -> None:
             _line(out, f"  {entry['plan']} {entry['path']}: {_fix_line(entry)}")
     if deferred_note(data):
         _line(out, f"  {deferred_note(data)}")
-    for reason, n in sorted(data["skipped"].items()):
-        _line(out, f"  skipped {n}: {reason}")
+    _print_skipped(out, data)
     for entry in data["quarantined"]:
         out.print(Text.assemble("  ", ("quarantined", "yellow"), f" {_outcome(entry)}"))
     for entry in data["failed"]:
         out.print(Text.assemble("  ", ("failed", "red"), f" {_outcome(entry)}"))
+
+
+SKIPPED_SHOWN = 10  # files named per reason a file was skipped; --json lists them all
+
+
+def _print_skipped(out: Console, data: dict[str, Any]) -> None:
+    """Each reason files were skipped, in words too, and the files it left out: the next
+    step of a job that delivered nothing sends a person here to see which they were."""
+    from ferryman.rules.outcomes import skip_words  # lazy: start-up
+
+    items = [i for i in data.get("items", []) if i["state"] == "skipped"]
+    for reason, n in sorted(data["skipped"].items()):
+        words = skip_words(reason)
+        _line(out, f"  skipped {n}: {reason}" + ("" if words == reason else f" ({words})"))
+        paths = [i["path"] for i in items if i["reason"] == reason]
+        for path in paths[:SKIPPED_SHOWN]:
+            _line(out, f"    {path}")
+        if len(paths) > SKIPPED_SHOWN:
+            more = len(paths) - SKIPPED_SHOWN
+            _line(out, f"    … {more} more (`ferryman report {data['job']} --json` lists them)")
 
 
 DEFERRED_PLANS = frozenset({"transcode", "audio", "animation"})  # the convert stage's

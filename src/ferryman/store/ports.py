@@ -436,5 +436,9 @@ class AddDoor(Intake, Nodes, Protocol):
     """``ferryman add`` on the full store: the jobs added, then which engines run."""
 
 
+class RetryDoor(Control, Nodes, Protocol):
+    """``ferryman retry`` on the full store: the job queued again, then which engines run."""
+
+
 class StatusDoor(JobsView, Nodes, Protocol):
     """``ferryman status`` on the full store: every job's line, and which engines run."""

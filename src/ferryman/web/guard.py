@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import socket
 import time
 import urllib.parse
 from collections.abc import Iterable
@@ -67,6 +68,24 @@ def check_bind(host: str, tokens: list[str]) -> None:
             " '[\"sha256:…\"]'`), or listen on this machine only:"
             " `ferryman config set web.host 127.0.0.1`",
         )
+
+
+def check_listen(host: str, port: int) -> None:
+    """Refuse, before the store and the engine start, a port this machine will not let
+    the page listen on (in use, or under 1024 without root): uvicorn only logged
+    "[Errno 98]" and the command exited 3, which the exit table keeps for a wait on you."""
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family, kind, proto, _, address = found[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        raise FerrymanError(
+            "web.cannot_listen", f"cannot listen on {host or '*'}:{port}: {exc.strerror or exc}"
+        ) from exc
 
 
 def private_links_refused(host: str, tokens: list[str], allowed: bool) -> bool:

@@ -146,7 +146,11 @@ class Actions:
             self.prompts[(chat_id, prompt)] = job_id
             while len(self.prompts) > PROMPTS_KEPT:
                 self.prompts.pop(next(iter(self.prompts)))
-            return Done(f"job {job_id}: reply to my message with the password")
+            # A bot's toast; a user account's answer would be a second message saying
+            # what the prompt just said ("" sends none).
+            return Done(
+                f"job {job_id}: reply to my message with the password" if self.chat.bot else ""
+            )
         return Done("that choice is not one I know")
 
     # ----------------------------------------------------------- settings

@@ -154,7 +154,8 @@ class Inbox:
                     profile=wishes.profile or mine.profile,
                 )
             except FerrymanError as exc:
-                problems.append(f"{link}: {exc.message} ({exc.code}) — {exc.next_step}")
+                step = render.chat_step(exc.next_step)  # the chat's words: no --force
+                problems.append(f"{link}: {exc.message} ({exc.code}) — {step}")
                 continue
             if job.error_code:
                 problems.append(f"{link}: {job.error_message} ({job.error_code})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,24 @@ def ended_text(job: Job, c: dict[str, int]) -> str:
     return f"{title}: failed,{error} ({tally}); /retry {job.id}"
 
 
+# A job's command in a next step, as the chat has it: a person on a phone has the chat's
+# commands, not a shell on the machine ferryman runs on.
+_CHAT_COMMAND = re.compile(r"`ferryman (retry|report|cancel|pause|resume) (\d+)`")
+_CHAT_PASSWORD = re.compile(r"`ferryman password (\d+)`")
+_ELSEWHERE = re.compile(r" \(or /\w+ in the chat, or (?:\w+ )?on the page\)")
+
+
+def chat_step(text: str) -> str:
+    """A next step in the chat's words: `ferryman retry 7` → /retry 7, `ferryman password
+    7` → /pass 7 PASSWORD, `ferryman quarantine list` → /quarantine (and no "or /retry in
+    the chat" beside it), "use --force" → the caption force; a command the chat has none
+    for (a setting) stays as it is."""
+    text = _CHAT_COMMAND.sub(r"/\1 \2", text)
+    text = _CHAT_PASSWORD.sub(r"/pass \1 PASSWORD", text)
+    text = text.replace("use --force to", "send it again with the caption force to")
+    return _ELSEWHERE.sub("", text).replace("`ferryman quarantine list`", "/quarantine")
+
+
 def job_row(job: dict[str, Any]) -> str:
     """One line of ``/status`` from :func:`ferryman.engine.ops.report.status` data."""
     c = job["counts"]
@@ -155,10 +174,10 @@ def job_row(job: dict[str, Any]) -> str:
     if job["error"]:
         error = job["error"]
         line += f"\n  {error['code']}: {error['message']}"
-        line += f"\n  next: {error['next']}" if error.get("next") else ""
+        line += f"\n  next: {chat_step(error['next'])}" if error.get("next") else ""
     elif job.get("waiting_message"):
         line += f"\n  {job['waiting']}: {job['waiting_message']}"
-        line += f"\n  next: {job['waiting_next']}" if job.get("waiting_next") else ""
+        line += f"\n  next: {chat_step(job['waiting_next'])}" if job.get("waiting_next") else ""
     return line
 
 
@@ -170,7 +189,7 @@ def report_text(data: dict[str, Any]) -> str:
         if problem:
             lines.append(f"{problem['code']}: {problem['message'] or problem['code']}")
             if problem.get("next"):
-                lines.append(f"next: {problem['next']}")
+                lines.append(f"next: {chat_step(problem['next'])}")
     lines.append(
         f"{data['delivered']} of {data['total']} delivered ({data['converted']} converted),"
         f" {size_text(data['bytes_delivered'])}, {data['seconds']:.0f} s"
