@@ -31,13 +31,12 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy src
 
-# Tests run on PYTEST_WORKERS pytest-xdist workers (twice this machine's 2 cores: much of a
-# test's time is spent waiting on child processes, servers, the engine's polls and the disk;
-# on 3 the tests not marked slow kept 1.2 cores busy); each worker has a PostgreSQL
-# database of its own (docs/testing.md). PYTEST_WORKERS=0: one process.
+# Tests run on PYTEST_WORKERS pytest-xdist workers (more than this machine's 2 cores: much
+# of a test's time is spent waiting on child processes, servers and the disk); each worker
+# has a PostgreSQL database of its own (docs/testing.md). PYTEST_WORKERS=0: one process.
 # --dist load --maxschedchunk 1: a worker is handed the next test when it is free, and the
 # slow tests come first (tests/conftest.py), so no crash loop starts last.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 3
 XDIST := -n $(PYTEST_WORKERS) --dist load --maxschedchunk 1
 # Bytecode kept (`__pycache__`, ignored by git), even where the environment sets
 # PYTHONDONTWRITEBYTECODE (these sessions do): else every worker rewrites and compiles
