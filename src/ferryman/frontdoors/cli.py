@@ -39,6 +39,7 @@ from ferryman.frontdoors.cli_telegram import telegram_app
 from ferryman.frontdoors.cli_watch import watch_app
 from ferryman.frontdoors.cli_web import web_app
 from ferryman.frontdoors.exit_codes import ExitCode, for_error
+from ferryman.frontdoors.quiet_start import quiet
 from ferryman.frontdoors.terminal import (
     console,
     fail,
@@ -454,6 +455,7 @@ app.registered_commands.sort(
 
 
 def main() -> None:
+    quiet()  # no collector walks through start-up's imports (frontdoors/quiet_start.py)
     if "_FERRYMAN_COMPLETE" in os.environ:  # a shell asks for completions (`completion`)
         from typer._completion_classes import completion_init  # lazy: start-up
 

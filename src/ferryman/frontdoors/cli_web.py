@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ferryman.errors import FerrymanError
+from ferryman.frontdoors import quiet_start
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 
@@ -74,6 +75,7 @@ def web(
             from ferryman.store import Store  # lazy: start-up
 
             store = await Store.open(settings.database)
+            quiet_start.over()  # start-up is over (frontdoors/quiet_start.py)
             try:
                 await serve(
                     settings,

@@ -23,6 +23,7 @@ from ferryman.engine.plumbing import collector
 from ferryman.engine.plumbing.children import prepare_children
 from ferryman.engine.plumbing.lock import DataDirLock
 from ferryman.engine.runner import Engine
+from ferryman.frontdoors import quiet_start
 from ferryman.store import Store
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ async def running(
                 loop.add_signal_handler(sig, stopped_by, sig)
             # Freed memory handed back while the engine works (engine/plumbing/collector.py).
             unheard = engine.bus.subscribe(collector.HeapKeeper().on_event)
+            quiet_start.over()  # start-up is over: the collector's usual pace
             try:
                 # Start-up's heap set aside from the collector while the engine runs
                 # (engine/plumbing/collector.py): here, where the process is ours to tune.

@@ -1,0 +1,32 @@
+"""The garbage collector while a command starts: its walks put off until start-up is over.
+
+A command's start-up (the lazy imports of ``run`` or ``web``: the store, the engine,
+Pydantic's models, ~0.3 CPU-s) makes ~150,000 objects that all live on, and the
+collector walked them again and again as they came: ~45 ms of each start's imports,
+paid by every ``ferryman`` process (the tests start hundreds). ``quiet`` raises the
+youngest generation's threshold past what a start-up makes; ``over`` gives the
+interpreter's own thresholds back where a command starts to work for long (the engine:
+``startup.running``; ``web --no-engine``). A short command ends with them raised: it
+still collects, once 250,000 new objects are alive.
+"""
+
+from __future__ import annotations
+
+import gc
+
+QUIET = 250_000  # more than a start-up makes: none of its walks comes
+_usual: tuple[int, ...] | None = None  # the interpreter's thresholds, before ``quiet``
+
+
+def quiet() -> None:
+    """Put the collector's walks off while the command starts."""
+    global _usual
+    if _usual is None:
+        _usual = gc.get_threshold()
+    gc.set_threshold(QUIET, *_usual[1:])
+
+
+def over() -> None:
+    """The interpreter's thresholds back (nothing to do if ``quiet`` was not called)."""
+    if _usual is not None:
+        gc.set_threshold(*_usual)
