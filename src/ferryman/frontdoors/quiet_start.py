@@ -15,18 +15,17 @@ from __future__ import annotations
 import gc
 
 QUIET = 250_000  # more than a start-up makes: none of its walks comes
-_usual: tuple[int, ...] | None = None  # the interpreter's thresholds, before ``quiet``
+USUAL = 700  # CPython's own threshold for the youngest generation
 
 
 def quiet() -> None:
     """Put the collector's walks off while the command starts."""
-    global _usual
-    if _usual is None:
-        _usual = gc.get_threshold()
-    gc.set_threshold(QUIET, *_usual[1:])
+    gc.set_threshold(QUIET, *gc.get_threshold()[1:])
 
 
 def over() -> None:
-    """The interpreter's thresholds back (nothing to do if ``quiet`` was not called)."""
-    if _usual is not None:
-        gc.set_threshold(*_usual)
+    """The interpreter's threshold back (nothing to do if ``quiet`` was not called): read
+    from the collector itself, so no module state remembers it."""
+    young, *older = gc.get_threshold()
+    if young == QUIET:
+        gc.set_threshold(USUAL, *older)
