@@ -80,7 +80,10 @@ def _children() -> set[int]:
     """This process's living children (any thread's), from /proc."""
     found: set[int] = set()
     for task in Path("/proc/self/task").iterdir():
-        text = (task / "children").read_text()
+        try:
+            text = (task / "children").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a thread that ended between the listing and the read: none of its own
         found.update(int(pid) for pid in text.split())
     return found
 
