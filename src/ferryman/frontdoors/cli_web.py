@@ -70,7 +70,7 @@ def web(
 
     async def go() -> None:
         check_bind(chosen_host, settings.web.tokens)  # before any store or engine
-        check_listen(chosen_host, chosen_port)
+        await check_listen(chosen_host, chosen_port)
         if no_engine:
             from ferryman.store import Store  # lazy: start-up
 

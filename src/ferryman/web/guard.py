@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import socket
 import time
 import urllib.parse
 from collections.abc import Iterable
@@ -70,22 +69,24 @@ def check_bind(host: str, tokens: list[str]) -> None:
         )
 
 
-def check_listen(host: str, port: int) -> None:
+async def check_listen(host: str, port: int) -> None:
     """Refuse, before the store and the engine start, a port this machine will not let
     the page listen on (in use, or under 1024 without root): uvicorn only logged
-    "[Errno 98]" and the command exited 3, which the exit table keeps for a wait on you."""
+    "[Errno 98]" and the command exited 3, which the exit table keeps for a wait on you.
+    The loop's own ``create_server``, as uvicorn binds: every address the host names
+    (``localhost``: ::1 and 127.0.0.1), a family this machine lacks skipped."""
+    import asyncio  # lazy: start-up
+
     try:
-        found = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        probe = await asyncio.get_running_loop().create_server(
+            asyncio.Protocol, host or None, port, reuse_address=True, start_serving=False
         )
-        family, kind, proto, _, address = found[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            probe.bind(address)
     except OSError as exc:
         raise FerrymanError(
             "web.cannot_listen", f"cannot listen on {host or '*'}:{port}: {exc.strerror or exc}"
         ) from exc
+    probe.close()
+    await probe.wait_closed()
 
 
 def private_links_refused(host: str, tokens: list[str], allowed: bool) -> bool:
