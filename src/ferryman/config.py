@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,9 +51,6 @@ from ferryman.errors import FerrymanError
 
 __all__ = [
     "RUNTIME_KEYS",
-    "SECRET_KEYS",
-    "SECRET_LISTS",
-    "SECRET_NESTED",
     "ArchiveSettings",
     "Concurrency",
     "ConfigFile",
@@ -80,7 +76,6 @@ __all__ = [
     "default_data_dir",
     "load_layers",
     "load_settings",
-    "mask_secrets",
     "origins",
     "read_toml",
     "render_caption",
@@ -101,7 +96,10 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
-    data_dir: Path = Field(default_factory=default_data_dir)
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Jobs, work area, library and quarantine (the store, unless database_url).",
+    )
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; empty means SQLite in the data dir."
     )
@@ -114,16 +112,24 @@ class Settings(BaseModel):
         '{title}, {ext}, {album}, {index}, {kind}, {date:%Y/%m}), or "albums" for '
         "<job>/0001/ folders with a manifest.json each (a library holding those keeps them).",
     )
-    send_documents: bool = False
+    send_documents: bool = Field(
+        False, description="Deliver files that are not media too (as documents), not skip them."
+    )
     album_size: int = Field(
         10,
         ge=1,
         le=50,
         description="Files per album at most; a destination may take fewer (Telegram: 10).",
     )
-    caption_template: str = Field("{job_name} — {album}/{albums}", max_length=1024)
+    caption_template: str = Field(
+        "{job_name} — {album}/{albums}",
+        max_length=1024,
+        description="An album's caption: {job_name}, {album}, {albums}, {items}.",
+    )
     space_floor: ByteSize = Field(256 * 1024**2, description="Free bytes kept in the work area.")
-    space_recheck_seconds: float = Field(5.0, gt=0)
+    space_recheck_seconds: float = Field(
+        5.0, gt=0, description="How often a read waiting for free space looks again."
+    )
     # A job's files in the work area (staged, not yet delivered) before its reading
     # waits: by count (small photos are read several albums ahead) and by bytes (big
     # videos: on a phone with 3 GB free, at most 1 GiB of one job waits there; one
@@ -137,8 +143,12 @@ class Settings(BaseModel):
         description="Bytes of a job's files in the work area before its reading waits"
         " (a larger file still goes, alone).",
     )
-    lease_seconds: float = Field(30.0, ge=1)
-    poll_seconds: float = Field(0.5, gt=0)
+    lease_seconds: float = Field(
+        30.0, ge=1, description="How long a claim holds without a heartbeat (then reaped)."
+    )
+    poll_seconds: float = Field(
+        0.5, gt=0, description="How often an idle stage looks for work it was not woken for."
+    )
     node_name: str | None = Field(
         None,
         max_length=120,
@@ -201,18 +211,6 @@ class Settings(BaseModel):
     def database(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'ferryman.db'}"
 
-
-SECRET_KEYS = frozenset({"database_url"})
-SECRET_NESTED = frozenset(  # paths into the settings, any depth
-    {
-        ("telegram", "api_hash"),
-        ("telegram", "bot_token"),
-        ("torbox", "api_key"),
-        ("results", "s3", "secret_key"),
-        ("notify", "webhook_secret"),
-    }
-)
-SECRET_LISTS = frozenset({"passwords"})
 
 # Keys that a running engine re-reads from the store; ``ferryman config set`` writes them.
 RUNTIME_KEYS = frozenset(
@@ -463,35 +461,6 @@ def with_runtime(settings: Settings, runtime: dict[str, Any]) -> Settings:
     if not known:
         return settings
     return _checked(settings.model_dump() | known, "runtime setting")
-
-
-def mask_secrets(settings: Settings) -> dict[str, Any]:
-    """The effective settings as plain data, with passwords in URLs hidden."""
-    data = settings.model_dump(mode="json")
-    for key in SECRET_KEYS:
-        value = data.get(key)
-        if isinstance(value, str):
-            data[key] = re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", value)
-    for key in SECRET_LISTS:
-        data[key] = ["***"] * len(data.get(key) or [])
-    for *sections, key in SECRET_NESTED:
-        holder: Any = data
-        for section in sections:
-            holder = holder.get(section) if isinstance(holder, dict) else None
-        if isinstance(holder, dict) and holder.get(key):
-            holder[key] = "***"
-    notify = data.get("notify", {})  # an Apprise URL holds its service's token
-    notify["urls"] = [url.split("://", 1)[0] + "://***" for url in notify.get("urls", [])]
-    for login in data.get("webdav", {}).get("hosts", {}).values():
-        if login.get("password"):
-            login["password"] = "***"
-    data["effective"] = {
-        "database": re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", settings.database),
-        "library": str(settings.library),
-        "work_dir": str(settings.work_dir),
-        "quarantine_dir": str(settings.quarantine_dir),
-    }
-    return data
 
 
 def _env_path(name: str) -> Path | None:

@@ -13,6 +13,7 @@ import difflib
 import json
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any, get_origin
 
@@ -20,20 +21,65 @@ import tomlkit
 from pydantic import BaseModel
 
 from ferryman.config import Settings, validate_partial
+from ferryman.config_sections import parse_bytes
 from ferryman.errors import FerrymanError
 
-STARTER = """\
-# ferryman's settings: `ferryman config set KEY VALUE` changes one and keeps the rest,
-# `ferryman config show` says where each value comes from. Every key: README, Settings.
-
-# data_dir = "~/.local/share/ferryman"   # jobs, work area, library, quarantine
-# library_dir = "~/Pictures/ferryman"    # default: data_dir/library
-# space_floor = "256MiB"                 # free bytes kept in the work area
-
-[concurrency]
-# convert = 1
-# fetch = 3
+HEAD = """\
+# ferryman's settings, every one with its default, commented out: take the "# " off a
+# line to change it. `ferryman config set KEY VALUE` changes one and keeps the rest;
+# `ferryman config show` says where each value comes from (this file, FERRYMAN_*
+# variables, the defaults). Sizes take units: "500MB", "2GiB".
 """
+WIDTH = 88  # a comment line's width
+
+
+def starter(model: type[BaseModel] = Settings) -> str:
+    """The file ``config init`` writes, made from the settings model: each setting's
+    description and default, so it is never behind the settings there are."""
+    lines = HEAD.splitlines()
+    _section(lines, model, model(), "")
+    return "\n".join(lines) + "\n"
+
+
+def _section(lines: list[str], model: type[BaseModel], values: BaseModel, prefix: str) -> None:
+    tables: list[tuple[str, type[BaseModel], BaseModel]] = []
+    for name, field in model.model_fields.items():
+        inner = field.default_factory
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            tables.append((f"{prefix}{name}", inner, getattr(values, name)))
+            continue
+        lines.append("")
+        for line in textwrap.wrap(field.description or "", WIDTH - 2):
+            lines.append(f"# {line}")
+        lines.append(f"# {name} = {_shown(getattr(values, name), field)}")
+    for table, inner, value in tables:
+        lines += ["", f"[{table}]"]
+        if inner.__doc__:
+            lines += [f"# {line}" for line in textwrap.wrap(" ".join(inner.__doc__.split()), 86)]
+        _section(lines, inner, value, f"{table}.")
+
+
+def _shown(value: Any, field: Any) -> str:
+    """``value`` as TOML; a size in its unit; unset as a note (TOML has no null)."""
+    if value is None:
+        return "(not set)"
+    if isinstance(value, int) and not isinstance(value, bool) and _is_size(field):
+        for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+            if value and value % factor == 0:
+                return f'"{value // factor}{unit}"'
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if isinstance(value, dict):
+        table = tomlkit.inline_table()
+        table.update(value)
+        return str(table.as_string())
+    return str(tomlkit.item(value).as_string())
+
+
+def _is_size(field: Any) -> bool:
+    return any(getattr(m, "func", None) is parse_bytes for m in field.metadata)
 
 
 def parse_value(raw: str) -> Any:
@@ -132,10 +178,10 @@ def unset_key(path: Path, key: str) -> bool:
 
 
 def init(path: Path) -> None:
-    """A commented starter file at ``path``; never over one that is there."""
+    """Every setting, commented, at ``path`` (``starter``); never over a file there."""
     if path.exists():
         raise FerrymanError("config.exists", f"{path} is there already")
-    _replace(path, STARTER)
+    _replace(path, starter())
 
 
 def _write(path: Path, doc: Any, key: str) -> None:

@@ -84,9 +84,9 @@ class Concurrency(BaseModel):
     """Workers per stage; the defaults suit a phone (and downloads, where it runs)."""
 
     model_config = ConfigDict(extra="forbid")
-    unpack: int = Field(1, ge=1, le=32)
-    convert: int = Field(1, ge=1, le=16)
-    deliver: int = Field(1, ge=1, le=32)
+    unpack: int = Field(1, ge=1, le=32, description="Jobs read at once.")
+    convert: int = Field(1, ge=1, le=16, description="Transcodes at once.")
+    deliver: int = Field(1, ge=1, le=32, description="Albums delivered at once.")
     fetch: int = Field(
         default_factory=default_fetches,
         ge=1,
@@ -99,24 +99,33 @@ class Retry(BaseModel):
     """Exponential backoff with jitter for retryable errors."""
 
     model_config = ConfigDict(extra="forbid")
-    max_attempts: int = Field(5, ge=1, le=100)
-    base_seconds: float = Field(2.0, gt=0)
-    max_seconds: float = Field(600.0, gt=0)
-    jitter: float = Field(0.25, ge=0, le=1)
+    max_attempts: int = Field(5, ge=1, le=100, description="Tries of a failing step.")
+    base_seconds: float = Field(2.0, gt=0, description="The first wait between tries.")
+    max_seconds: float = Field(600.0, gt=0, description="The longest wait between tries.")
+    jitter: float = Field(
+        0.25, ge=0, le=1, description="A wait varied by up to this share, at random."
+    )
 
 
 class Convert(BaseModel):
     """Transcode quality and limits."""
 
     model_config = ConfigDict(extra="forbid")
-    crf: int = Field(23, ge=0, le=51)
+    crf: int = Field(23, ge=0, le=51, description="H.264 quality (lower: better, larger).")
     preset: str = Field(
         "veryfast",
         pattern="^(ultrafast|superfast|veryfast|faster|fast|medium|slow|slower|veryslow)$",
+        description="x264's speed against size (slower: smaller files, more battery).",
     )
-    max_height: int = Field(1080, ge=144, le=4320)
-    audio_bitrate: int = Field(128_000, ge=32_000, le=512_000)
-    timeout_seconds: float = Field(3600.0, gt=0)
+    max_height: int = Field(
+        1080, ge=144, le=4320, description="A transcode's largest height (pixels)."
+    )
+    audio_bitrate: int = Field(
+        128_000, ge=32_000, le=512_000, description="A transcode's AAC bits a second."
+    )
+    timeout_seconds: float = Field(
+        3600.0, gt=0, description="A transcode taking longer is stopped (media.convert_timeout)."
+    )
     threads: int = Field(
         default_factory=default_threads,
         ge=0,
@@ -178,7 +187,7 @@ class ArchiveSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     max_total_bytes: ByteSize = Field(256 * 1024**3, description="Unpacked bytes per archive.")
-    max_entries: int = Field(200_000, ge=1)
+    max_entries: int = Field(200_000, ge=1, description="Entries per archive at most.")
     max_ratio: float = Field(200.0, ge=1, description="Unpacked / packed bytes.")
     ratio_grace_bytes: ByteSize = Field(
         1024**3,
@@ -248,8 +257,8 @@ class NetworkSettings(BaseModel):
     stall_seconds: float = Field(
         60.0, gt=0, description="No bytes for this long: reconnect and resume."
     )
-    connect_timeout: float = Field(20.0, gt=0)
-    max_redirects: int = Field(10, ge=0, le=50)
+    connect_timeout: float = Field(20.0, gt=0, description="Seconds to connect to a host.")
+    max_redirects: int = Field(10, ge=0, le=50, description="Redirects a download follows.")
     block_private: bool = Field(
         False,
         description="Refuse connections to loopback, private and link-local addresses for"
@@ -261,7 +270,12 @@ class NetworkSettings(BaseModel):
         default_factory=list,
         description="Hosts or addresses taken even with block_private (a NAS at home).",
     )
-    user_agent: str = Field("ferryman/0.1", min_length=1, max_length=256)
+    user_agent: str = Field(
+        "ferryman/0.1",
+        min_length=1,
+        max_length=256,
+        description="The User-Agent of downloads.",
+    )
     stream_archives: str = Field(
         "auto",
         pattern="^(auto|never)$",
@@ -294,7 +308,11 @@ class WebdavSettings(BaseModel):
     link's own user info is taken first, for a quick try."""
 
     model_config = ConfigDict(extra="forbid")
-    hosts: dict[str, WebdavLogin] = Field(default_factory=dict)
+    hosts: dict[str, WebdavLogin] = Field(
+        default_factory=dict,
+        description='Logins by host, a table each: [webdav.hosts."dav.example.org"] with'
+        " user and password.",
+    )
 
     @field_validator("hosts")
     @classmethod
@@ -313,7 +331,9 @@ class TorboxSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     api_key: str = Field("", description="From torbox.app/settings; a secret.")
-    api_base: str = Field("https://api.torbox.app", pattern="^https?://")
+    api_base: str = Field(
+        "https://api.torbox.app", pattern="^https?://", description="Torbox's API address."
+    )
     requests_per_minute: int = Field(
         300, ge=1, le=300, description="API calls a minute at most (Torbox allows 300)."
     )
@@ -353,7 +373,7 @@ class WebSettings(BaseModel):
     host: str = Field(
         "127.0.0.1", description="Address to listen on; any but loopback needs web.tokens."
     )
-    port: int = Field(8080, ge=0, le=65535)
+    port: int = Field(8080, ge=0, le=65535, description="The page's port.")
     tokens: list[str] = Field(
         default_factory=list,
         description="API tokens, stored hashed (sha256:<hex>, from `ferryman web token`);"

@@ -45,7 +45,13 @@ class ErrorSpec:
 SPECS: tuple[ErrorSpec, ...] = (
     # input / sources
     ErrorSpec(
-        "source.not_found", False, "Check the path or link; it may have moved or been removed."
+        "source.not_found",
+        False,
+        "Check the path or link (it may be mistyped, moved or removed): `ferryman remove JOB`"
+        " forgets this job, then add the right one; `ferryman retry JOB` looks again at the"
+        " same place.",
+        web_step="Check the link (it may be mistyped, moved or removed): Remove forgets this"
+        " job, Retry looks again at the same place.",
     ),
     ErrorSpec("source.unreadable", False, "Check the file's permissions (ferryman needs read)."),
     ErrorSpec("source.empty", False, "The file has zero bytes; send the complete file again."),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ferryman.config import load_settings, mask_secrets, with_runtime
+from ferryman.config import Settings, load_settings, with_runtime
+from ferryman.config_shown import mask_secrets
 from ferryman.errors import FerrymanError
 
 
@@ -110,3 +112,43 @@ def test_s3_results_from_file_and_environment_with_the_secret_hidden(
     with pytest.raises(FerrymanError) as bad:
         load_settings(path)
     assert "results.s3.endpoint" in bad.value.message
+
+
+def test_the_starter_file_holds_every_setting_with_its_default() -> None:
+    """`config init`'s file is made from the model: every setting is there, described,
+    and taking the "# " off every line with a value gives the defaults back."""
+    import tomllib
+
+    from ferryman.config_edit import _known_keys, starter
+
+    text = starter()
+    table, seen, opened = "", set(), []
+    for line in text.splitlines():
+        if line.startswith("["):
+            table = line.strip("[]") + "."
+        elif line.startswith("# ") and " = " in line:
+            key = line[2:].split(" = ", 1)[0]
+            seen.add(f"{table}{key}")
+            if not line.endswith("(not set)"):
+                opened.append(line[2:])
+                continue
+        opened.append(line)
+    assert set(_known_keys()) <= seen, set(_known_keys()) - seen
+    undescribed = [f for f in _leaf_fields() if not f.description]
+    assert not undescribed, undescribed
+    uncommented = tomllib.loads("\n".join(opened))
+    assert Settings.model_validate(uncommented) == Settings()
+
+
+def _leaf_fields() -> list[Any]:
+    from pydantic import BaseModel
+
+    fields, models = [], [Settings]
+    while models:
+        for field in models.pop().model_fields.values():
+            inner = field.default_factory
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                models.append(inner)
+            else:
+                fields.append(field)
+    return fields

@@ -34,19 +34,14 @@ from ferryman.frontdoors.cli_nodes import nodes_app
 from ferryman.frontdoors.cli_output import NO_COLOR
 from ferryman.frontdoors.cli_run import live_nodes, run_engine, say_what_next
 from ferryman.frontdoors.cli_service import service_app
+from ferryman.frontdoors.cli_status import status_app
 from ferryman.frontdoors.cli_store import run_light
 from ferryman.frontdoors.cli_telegram import telegram_app
 from ferryman.frontdoors.cli_watch import watch_app
 from ferryman.frontdoors.cli_web import web_app
 from ferryman.frontdoors.exit_codes import ExitCode, for_error
 from ferryman.frontdoors.quiet_start import quiet
-from ferryman.frontdoors.terminal import (
-    console,
-    fail,
-    print_problems,
-    show,
-    status_table,
-)
+from ferryman.frontdoors.terminal import console, fail
 from ferryman.printable import printable
 from ferryman.sinks.builtin import default_sinks
 
@@ -57,7 +52,7 @@ if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
     from ferryman.store.lite import LiteStore
-    from ferryman.store.ports import AddDoor, StatusDoor
+    from ferryman.store.ports import AddDoor
 
 T = TypeVar("T")
 
@@ -365,70 +360,6 @@ def run(
 
 
 @app.command()
-def status(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Every job with its state and item counts."""
-    from ferryman.engine.ops import report  # lazy: start-up
-
-    silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
-
-    def light(settings: Settings, store: LiteStore) -> dict[str, Any]:
-        data = report.status_of(
-            store.list_jobs(),
-            store.item_counts(),
-            fetching=store.fetching_jobs(),
-            fetch_errors=store.fetch_errors(),
-            places=store.queue_places(),
-        )
-        return _mark_idle(data, store.live_nodes(silent_after * settings.lease_seconds))
-
-    async def full(settings: Settings, store: StatusDoor) -> dict[str, Any]:
-        from ferryman.engine.ops import nodes  # lazy: start-up
-
-        runs = await nodes.workers(store, settings.lease_seconds)
-        live = [r["node"] for r in runs if r["state"] == "alive"]
-        return _mark_idle(await report.status(store), live)
-
-    data = run_light(ctx, light, full)
-    if as_json or ctx.obj.json:
-        out.print_json(json.dumps(data))
-        return
-    if not data["jobs"]:
-        settings = ctx.obj.settings()
-        out.print(
-            f"no jobs yet in {_store_shown(settings)}: `ferryman add PATH` adds one"
-            " (`ferryman add --run PATH` runs it at once); jobs added with another"
-            " --data-dir are listed with that --data-dir",
-            markup=False,
-            highlight=False,
-        )
-        return
-    show(out, status_table(data))
-    print_problems(out, data)
-
-
-def _mark_idle(data: dict[str, Any], live: list[str]) -> dict[str, Any]:
-    """With no engine running, a job that is neither ended, paused nor waiting on a
-    person is ``idle``: it waits for the next run (after a Ctrl-C it still says
-    ``active``, which alone reads as if something ran it)."""
-    for job in data["jobs"]:
-        unended = job["state"] in ("queued", "expanding", "active")
-        job["idle"] = not live and unended and not job["paused"] and not job["waiting"]
-    return data
-
-
-def _store_shown(settings: Settings) -> str:
-    """The data dir, or a database_url without its password: where jobs were looked for."""
-    if not settings.database_url:
-        return str(settings.data_dir)
-    from sqlalchemy.engine import make_url  # lazy: start-up
-
-    return make_url(settings.database_url).render_as_string(hide_password=True)
-
-
-@app.command()
 def demo(ctx: typer.Context) -> None:
     """Make sample inputs, run them into the library, and print the reports."""
     from ferryman.frontdoors.demo import run_demo  # the engine, PyAV, the samples
@@ -443,7 +374,7 @@ def demo(ctx: typer.Context) -> None:
 
 
 # The commands of the modules by concern join the root's, in the order --help lists them.
-for joined in (job_app, nodes_app, doctor_app, completion_app):
+for joined in (status_app, job_app, nodes_app, doctor_app, completion_app):
     app.registered_commands.extend(joined.registered_commands)
 ORDER = (
     "add", "run", "status", "report", "links", "workers", "drain", "pause", "resume",

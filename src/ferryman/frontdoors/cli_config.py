@@ -106,13 +106,8 @@ def config_show(
     """The effective settings, secrets masked: the file read, and where each value came
     from (default, file, environment, flag, runtime)."""
 
-    from ferryman.config import (  # lazy: start-up
-        load_layers,
-        mask_secrets,
-        origins,
-        settings_of,
-        with_runtime,
-    )
+    from ferryman.config import load_layers, origins, settings_of, with_runtime  # lazy: start-up
+    from ferryman.config_shown import mask_secrets  # lazy: start-up
 
     state = ctx.obj
     layers = _coded(lambda: load_layers(state.config, state.overrides()))
@@ -217,7 +212,7 @@ def _has_store(ctx: typer.Context) -> bool:
 
 def _shown(key: str, value: str) -> str:
     """The value as the terminal may show it: a secret (a token, a password) as ***."""
-    from ferryman.config import SECRET_KEYS, SECRET_LISTS, SECRET_NESTED  # lazy: start-up
+    from ferryman.config_shown import SECRET_KEYS, SECRET_LISTS, SECRET_NESTED  # lazy: start-up
 
     secret = {".".join(path) for path in SECRET_NESTED} | SECRET_KEYS | SECRET_LISTS
     if key in secret | {"notify.urls"} or key.endswith(".password"):

@@ -10,16 +10,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli_args import JobArg, job_number
 from ferryman.frontdoors.cli_run import live_nodes, say_what_next
 from ferryman.frontdoors.cli_store import run_with_store
-from ferryman.frontdoors.terminal import console, print_links, print_report
+from ferryman.frontdoors.exit_codes import for_error
+from ferryman.frontdoors.terminal import console, fail, print_links, print_report
 
 # The store, the engine and settings load in the commands that use them (`--help`).
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store.ports import Control, JobsView, RetryDoor
+    from ferryman.store.ports import Control, JobsView, RemoveDoor, RetryDoor
 
 
 out = console()
@@ -126,28 +128,71 @@ def retry(ctx: typer.Context, job: JobArg) -> None:
 @job_app.command()
 def remove(
     ctx: typer.Context,
-    job: JobArg,
+    jobs: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[JOB]...", help="The jobs' numbers (`ferryman status`)."),
+    ] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed job too.")] = False,
+    done: Annotated[bool, typer.Option("--done", help="Every done job too.")] = False,
+    cancelled: Annotated[
+        bool, typer.Option("--cancelled", help="Every cancelled job too.")
+    ] = False,
     quarantine: Annotated[
         bool,
-        typer.Option("--quarantine", help="Delete the job's quarantine folder too."),
+        typer.Option("--quarantine", help="Delete the jobs' quarantine folders too."),
     ] = False,
 ) -> None:
-    """Forget an ended job: its records and work files (a running job: cancel it first).
+    """Forget ended jobs: their records and work files (a running job: cancel it first).
 
-    What it delivered to a library or a chat stays there; the files behind its download
-    links (to link:) go with it; its quarantine folder stays unless --quarantine is given.
+    What they delivered to a library or a chat stays there; the files behind their
+    download links (to link:) go with them; their quarantine folders stay unless
+    --quarantine is given. Each job is removed on its own: one that cannot be (not
+    ended, not found) is said and the others still go.
     """
     from ferryman.engine.ops import control  # lazy: start-up
 
-    number = job_number(job)
-    removed = run_with_store(
-        ctx,
-        lambda settings, store: control.remove_job(store, settings, number, quarantine=quarantine),
-        number,
-    )
-    out.print(f"job {number} ({removed.job.name}) removed", markup=False)
-    for folder in removed.folders:
-        out.print(f"  deleted {folder}", markup=False, highlight=False)
+    numbers = [job_number(j) for j in jobs or []]
+    states = {s for s, on in (("failed", failed), ("done", done), ("cancelled", cancelled)) if on}
+    if not numbers and not states:
+        console(stderr=True).print(
+            "name the jobs to remove (`ferryman remove 3 4`), or --failed, --done or"
+            " --cancelled for every job of that state",
+            markup=False,
+        )
+        raise typer.Exit(2)
+
+    async def forget(
+        settings: Settings, store: RemoveDoor
+    ) -> list[control.Removed | tuple[int, FerrymanError]]:
+        chosen = list(dict.fromkeys(numbers))
+        if states:
+            listed = await store.list_jobs()
+            chosen += [j.id for j in listed if j.state.value in states and j.id not in chosen]
+        outcomes: list[control.Removed | tuple[int, FerrymanError]] = []
+        for number in chosen:
+            try:
+                outcomes.append(
+                    await control.remove_job(store, settings, number, quarantine=quarantine)
+                )
+            except FerrymanError as exc:
+                outcomes.append((number, exc))
+        return outcomes
+
+    outcomes = run_with_store(ctx, forget, numbers[0] if len(numbers) == 1 else None)
+    if not outcomes:
+        out.print(f"no {' or '.join(sorted(states))} job to remove", markup=False)
+    refused: list[str] = []
+    for outcome in outcomes:
+        if isinstance(outcome, tuple):
+            number, exc = outcome
+            fail(console(stderr=True), exc, number)
+            refused.append(exc.code)
+            continue
+        out.print(f"job {outcome.job.id} ({outcome.job.name}) removed", markup=False)
+        for folder in outcome.folders:
+            out.print(f"  deleted {folder}", markup=False, highlight=False)
+    if refused:
+        raise typer.Exit(for_error(refused[0]))
 
 
 @job_app.command()

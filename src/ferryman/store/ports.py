@@ -440,5 +440,9 @@ class RetryDoor(Control, Nodes, Protocol):
     """``ferryman retry`` on the full store: the job queued again, then which engines run."""
 
 
+class RemoveDoor(Control, JobsView, Protocol):
+    """``ferryman remove``: jobs named or chosen by their state, then each one forgotten."""
+
+
 class StatusDoor(JobsView, Nodes, Protocol):
     """``ferryman status`` on the full store: every job's line, and which engines run."""

@@ -1,0 +1,105 @@
+"""Everyday commands answer the question asked (issue 58, item 4): `status` shows the
+newest jobs, the ones named or of a state, and counts the rest; `remove` takes several
+jobs or every one of a state; a mistyped path's next step is `remove`, not `--force`;
+`config init` writes every setting (tests/unit/test_config.py checks its contents)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from ferryman.frontdoors.cli import app
+from ferryman.samples import make_photo
+
+ENV = {
+    "FERRYMAN_SPACE_FLOOR": "0",
+    "FERRYMAN_POLL_SECONDS": "0.05",
+    "FERRYMAN_CONFIG": None,
+    "COLUMNS": "200",
+}
+
+
+def cli(data: Path, *args: str) -> Result:
+    return CliRunner().invoke(app, ["--data-dir", str(data), *args], env=ENV)
+
+
+def _jobs(data: Path, *args: str) -> list[dict[str, object]]:
+    shown = cli(data, "status", "--json", *args)
+    assert shown.exit_code == 0, shown.output
+    jobs: list[dict[str, object]] = json.loads(shown.stdout)["jobs"]
+    return jobs
+
+
+def _add_photos(tmp_path: Path, data: Path, n: int) -> None:
+    photos = [str(make_photo(tmp_path / f"p{i:02}.jpg", i)) for i in range(n)]
+    added = cli(data, "add", *photos)  # a job each, numbered in the order given
+    assert added.exit_code == 0, added.output
+
+
+def _add_missing(tmp_path: Path, data: Path, name: str) -> Result:
+    return cli(data, "add", str(tmp_path / name))
+
+
+def test_status_shows_the_newest_jobs_and_counts_the_rest(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _add_missing(tmp_path, data, "typo-1.jpg")  # job 1, failed: an old failure
+    _add_photos(tmp_path, data, 22)  # jobs 2-23, queued
+    table = cli(data, "status")
+    assert table.exit_code == 0, table.output
+    shown = [int(line.split()[1]) for line in table.stdout.splitlines() if line[:2] == "│ "]
+    assert shown == list(range(4, 24)), table.stdout  # the 20 newest, oldest first
+    assert "3 older jobs not shown" in table.stdout
+    assert "typo-1" not in table.stdout, "an old failure is told only with its job shown"
+    every = cli(data, "status", "--limit", "0")
+    assert "typo-1" in every.stdout and "source.not_found" in every.stdout
+    assert len(_jobs(data)) == 23, "--json lists every job unless --limit says otherwise"
+    assert [j["id"] for j in _jobs(data, "--limit", "2")] == [22, 23]
+
+
+def test_status_of_jobs_named_or_of_a_state(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _add_photos(tmp_path, data, 3)  # jobs 1-3, queued
+    _add_missing(tmp_path, data, "typo.jpg")  # job 4, failed
+    assert [j["id"] for j in _jobs(data, "3", "1")] == [3, 1]
+    assert [j["id"] for j in _jobs(data, "--state", "failed")] == [4]
+    assert [j["id"] for j in _jobs(data, "--state", "unended")] == [1, 2, 3]
+    one = cli(data, "status", "4")
+    assert "typo" in one.stdout and "source.not_found" in one.stdout
+    assert "job 2" not in one.stdout and "│ 2 " not in one.stdout
+    missing = cli(data, "status", "2", "9")
+    assert missing.exit_code == 1, missing.output
+    assert "no job 9" in missing.stderr and "│ 2 " in missing.stdout
+    wrong = cli(data, "status", "--state", "finished")
+    assert wrong.exit_code == 2 and "no job state" in wrong.stderr
+    none = cli(data, "status", "--state", "cancelled")
+    assert none.exit_code == 0 and "no job is cancelled" in none.stdout
+
+
+def test_remove_takes_several_jobs_and_every_job_of_a_state(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        _add_missing(tmp_path, data, name)  # jobs 1-3, failed
+    _add_photos(tmp_path, data, 1)  # job 4, queued: not ended, so never removed
+    both = cli(data, "remove", "1", "4")
+    assert both.exit_code == 1, both.output  # job 4 refused, job 1 gone all the same
+    assert "job 1 (a.jpg) removed" in both.stdout
+    assert "job.not_ended" in both.stderr
+    assert [j["id"] for j in _jobs(data)] == [2, 3, 4]
+    failed = cli(data, "remove", "--failed")
+    assert failed.exit_code == 0, failed.output
+    assert "job 2 (b.jpg) removed" in failed.stdout and "job 3 (c.jpg) removed" in failed.stdout
+    assert [j["id"] for j in _jobs(data)] == [4]
+    again = cli(data, "remove", "--failed", "--done")
+    assert again.exit_code == 0 and "no done or failed job to remove" in again.stdout
+    assert cli(data, "remove").exit_code == 2
+
+
+def test_a_mistyped_path_says_how_to_forget_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    added = _add_missing(tmp_path, data, "IMG_0001.jgp")
+    assert added.exit_code == 1
+    told = cli(data, "status", "1").stdout
+    assert "`ferryman remove 1`" in told, told
+    assert "--force" not in told
