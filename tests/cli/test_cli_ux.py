@@ -4,6 +4,7 @@ names are never markup, failures show, control commands say when they cannot act
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -135,8 +136,17 @@ def test_a_wrong_password_says_it_did_not_open_the_archive(tmp_path: Path) -> No
     assert "ferryman password 1" in first.stdout  # the summary's next step
     assert status(data)[0]["waiting"] == "archive.password_required"
 
-    assert cli(data, "password", "1", "wrongpw").exit_code == 0
-    assert cli(data, "run", "--until-idle").exit_code == 3  # waits on a password
+    tried = cli(data, "password", "1", "wrongpw")  # tried at once on the archive here
+    assert tried.exit_code == 1, tried.output
+    assert "does not open locked;" in tried.stderr and "archive.password_wrong" in tried.stderr
+    assert "password added" not in tried.stdout
+    assert status(data)[0]["waiting"] == "archive.password_required"  # nothing kept
+
+    # The page's Password field gives a password without trying it: the run tries it,
+    # and one that opens nothing says so there.
+    asyncio.run(_give_password(data, 1, "wrongpw"))
+    wrong = cli(data, "run", "--until-idle")
+    assert wrong.exit_code == 3, wrong.output  # waits on a password
     job = status(data)[0]
     assert (job["state"], job["waiting"]) == ("needs_password", "archive.password_wrong")
     assert "archive.password_wrong" in cli(data, "status").stdout
@@ -150,6 +160,23 @@ def test_a_wrong_password_says_it_did_not_open_the_archive(tmp_path: Path) -> No
     assert again.exit_code == 1  # refused
     assert "archive.password_wrong" in again.stderr and "password added" not in again.stdout
     assert "`ferryman password 1`" in again.stderr and "JOB" not in again.stderr
+
+    right = cli(data, "password", "1", "right")
+    assert right.exit_code == 0, right.output
+    assert "the password opens it" in right.stdout
+    assert cli(data, "run", "--until-idle").exit_code == 0
+    assert status(data)[0]["state"] == "done"
+
+
+async def _give_password(data: Path, job: int, password: str) -> None:
+    from ferryman.engine.ops.control import give_password
+    from ferryman.store import Store
+
+    store = await Store.open(f"sqlite+aiosqlite:///{data / 'ferryman.db'}")
+    try:
+        await give_password(store, job, password)
+    finally:
+        await store.close()
 
 
 # --- 4. control commands on the wrong state ---------------------------------------------

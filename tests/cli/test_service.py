@@ -35,7 +35,7 @@ def _logged_in(tmp: Path) -> None:
 
 
 def test_on_termux_a_boot_script_takes_a_wake_lock_and_serves(tmp_path: Path) -> None:
-    code, shown = _cli(tmp_path, "service", "install", "--print", termux=True)
+    code, shown = _cli(tmp_path, "service", "install", "--print", termux=True, **TELEGRAM)
     boot = tmp_path / "home" / ".termux" / "boot" / "ferryman"
     assert code == 0 and not boot.exists()  # --print writes nothing
     assert "termux-wake-lock" in shown and "telegram serve" in shown
@@ -53,12 +53,12 @@ def test_on_termux_a_boot_script_takes_a_wake_lock_and_serves(tmp_path: Path) ->
 
 @pytest.mark.parametrize("termux", [False, True])
 def test_a_chat_that_cannot_be_served_yet_is_not_installed(tmp_path: Path, termux: bool) -> None:
-    """`service install` (the chat, by default) wrote a service that failed at every
-    start, restarted for ever, without Telegram's keys or a login; it says so instead."""
+    """`service install --command serve` wrote a service that failed at every start,
+    restarted for ever, without Telegram's keys or a login; it says so instead."""
     folder = tmp_path / "home" / (".termux/boot" if termux else ".config/systemd/user")
     refused = CliRunner().invoke(
         app,
-        ["--data-dir", str(tmp_path / "data"), "service", "install"],
+        ["--data-dir", str(tmp_path / "data"), "service", "install", "--command", "serve"],
         env={"HOME": str(tmp_path / "home"), "FERRYMAN_CONFIG": ""}
         | ({"TERMUX_VERSION": "0.118.0"} if termux else {}),
     )
@@ -180,3 +180,23 @@ def test_a_web_front_end_and_a_worker_are_two_services_by_name(
     code, said = _cli(tmp_path, "service", "install", "--name", "../evil", termux=termux)
     assert code == 2 and "config.invalid" in said and "--name" in said
     assert not (tmp_path / "home" / ".config" / "systemd" / "evil.service").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "started"),
+    [
+        ({}, " run\n"),  # nothing set up: the engine alone, not a chat that cannot start
+        ({"FERRYMAN_WEB__TOKENS": "sha256:" + "0" * 64}, " web\n"),
+        (TELEGRAM, " telegram serve\n"),
+    ],
+)
+def test_install_starts_what_is_set_up(tmp_path: Path, env: dict[str, str], started: str) -> None:
+    """Not told a --command, it installs the chat only once Telegram is set up, the page
+    once it is, and else the engine; and says which and why."""
+    _logged_in(tmp_path)
+    code, said = _cli(tmp_path, "service", "install", termux=False, **env)
+    assert code == 0, said
+    assert said.startswith("installing `"), said
+    unit = tmp_path / "home" / ".config" / "systemd" / "user" / "ferryman.service"
+    start = next(line for line in unit.read_text().splitlines() if line.startswith("ExecStart="))
+    assert (start + "\n").endswith(started), start

@@ -21,7 +21,7 @@ from ferryman.frontdoors.terminal import console, fail, print_links, print_repor
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store.ports import Control, JobsView, RemoveDoor, RetryDoor
+    from ferryman.store.ports import Control, JobsView, JobDoor, RetryDoor
 
 
 out = console()
@@ -162,7 +162,7 @@ def remove(
         raise typer.Exit(2)
 
     async def forget(
-        settings: Settings, store: RemoveDoor
+        settings: Settings, store: JobDoor
     ) -> list[control.Removed | tuple[int, FerrymanError]]:
         chosen = list(dict.fromkeys(numbers))
         if states:
@@ -208,7 +208,8 @@ def password(
         ),
     ] = None,
 ) -> None:
-    """Give a job a password; a job in needs_password reads on from where it stopped."""
+    """Give a job a password, tried at once where its archive is on this machine (a
+    wrong one is said and not kept); a job in needs_password reads on from where it stopped."""
     number = job_number(job)
     if secret is None:
         if sys.stdin.isatty():
@@ -217,12 +218,29 @@ def password(
             secret = sys.stdin.readline().rstrip("\r\n")
     given = secret
     from ferryman.engine.ops import control  # lazy: start-up
+    from ferryman.engine.ops.password_check import Fit, password_fits  # lazy: start-up
     from ferryman.model import JobState  # lazy: start-up
 
-    found = run_with_store(
-        ctx, lambda _s, store: control.give_password(store, number, given), number
-    )
-    if found.state is JobState.QUEUED:
+    async def tried(settings: Settings, store: JobDoor) -> tuple[Job, Fit]:
+        job = await store.get_job(number)
+        fit = Fit.UNTRIED
+        if job.state is JobState.NEEDS_PASSWORD and given:
+            fit = await password_fits(settings, store, job, given)
+            if fit is Fit.REFUSED:  # not kept: the job still waits for the right one
+                raise FerrymanError(
+                    "archive.password_wrong",
+                    f"that password does not open {job.name}; it was not kept",
+                )
+        return await control.give_password(store, number, given), fit
+
+    found, fit = run_with_store(ctx, tried, number)
+    if fit is Fit.OPENS:
+        out.print(
+            f"job {number}: the password opens it; the next `ferryman run` reads on from"
+            " where reading stopped",
+            markup=False,
+        )
+    elif found.state is JobState.QUEUED:
         out.print(
             f"job {number}: password added; the next `ferryman run` tries it where reading"
             " stopped (`ferryman status` then shows whether it opened)",

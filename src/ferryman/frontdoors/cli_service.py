@@ -141,13 +141,14 @@ def _systemd_quoted(assignment: str) -> str:
 def install(
     ctx: typer.Context,
     command: Annotated[
-        Command,
+        Command | None,
         typer.Option(
             "--command",
             help="serve: the chat and the engine; run: the engine; web: the page, the API and"
-            " the engine.",
+            " the engine. Default: what is set up (the chat once Telegram's keys are set,"
+            " else the page once web.tokens or web.public_url is, else the engine).",
         ),
-    ] = Command.serve,
+    ] = None,
     no_engine: Annotated[
         bool,
         typer.Option(
@@ -169,6 +170,9 @@ def install(
     except FerrymanError as exc:
         fail(console(stderr=True), exc)
         raise typer.Exit(for_error(exc.code)) from None
+    if command is None:
+        command, why = configured(settings)
+        out.print(f"installing `{command.value}`: {why}", markup=False, highlight=False)
     if no_engine and command is not Command.web:
         out.print("--no-engine goes with --command web only", markup=False)
         raise typer.Exit(2)
@@ -207,6 +211,23 @@ def install(
             f"next: systemctl --user daemon-reload && systemctl --user enable --now {name}",
             markup=False,
         )
+
+
+def configured(settings: Settings) -> tuple[Command, str]:
+    """What ``service install`` starts when not told: the chat once Telegram's keys are
+    set (its login is checked before anything is written), else the page once it has
+    been given a token or a public address, else the engine alone; and why, in words."""
+    if settings.telegram.api_id is not None and settings.telegram.api_hash:
+        return Command.serve, "Telegram's keys are set (the chat and the engine)"
+    if settings.web.tokens or settings.web.public_url:
+        return Command.web, (
+            "the web page is set up (web.tokens or web.public_url) and Telegram is not;"
+            " --command run for the engine alone"
+        )
+    return Command.run, (
+        "neither Telegram nor the web page is set up, so the engine alone;"
+        " --command serve (the chat) or --command web (the page) once they are"
+    )
 
 
 def _check_chat_ready(settings: Settings) -> None:

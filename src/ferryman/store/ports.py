@@ -440,8 +440,9 @@ class RetryDoor(Control, Nodes, Protocol):
     """``ferryman retry`` on the full store: the job queued again, then which engines run."""
 
 
-class RemoveDoor(Control, JobsView, Protocol):
-    """``ferryman remove``: jobs named or chosen by their state, then each one forgotten."""
+class JobDoor(Control, JobsView, Protocol):
+    """A command that reads jobs before it acts on them: ``remove --failed`` (which
+    jobs), ``password`` (tried on the job's input before it is given)."""
 
 
 class StatusDoor(JobsView, Nodes, Protocol):
