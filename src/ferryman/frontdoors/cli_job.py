@@ -21,7 +21,7 @@ from ferryman.frontdoors.terminal import console, fail, print_links, print_repor
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store.ports import Control, JobsView, JobDoor, RetryDoor
+    from ferryman.store.ports import Control, JobDoor, JobsView, RetryDoor
 
 
 out = console()
