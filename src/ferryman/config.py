@@ -107,10 +107,10 @@ class Settings(BaseModel):
         None, description="Default library; empty: <data_dir>/library."
     )
     library_layout: str = Field(
-        "{source}/{name}",
-        description="Where each file goes in a library: a template ({source}, {name}, "
-        '{title}, {ext}, {album}, {index}, {kind}, {date:%Y/%m}), or "albums" for '
-        "<job>/0001/ folders with a manifest.json each (a library holding those keeps them).",
+        "{source}/{path}/{name}",
+        description="Where each file goes in a library: a template ({source}, {path}, {name},"
+        ' {title}, {ext}, {album}, {index}, {kind}, {date:%Y/%m}), or "albums" for'
+        " <job>/0001/ folders with a manifest.json each (a library holding those keeps them).",
     )
     send_documents: bool = Field(
         False, description="Deliver files that are not media too (as documents), not skip them."

@@ -52,7 +52,8 @@ def _fit_bytes(name: str, limit: int) -> str:
 
 
 def link_or_copy(src: Path, dst: Path | str) -> None:
-    """Hard-link (no second copy on a full phone); copy and fsync across filesystems."""
+    """Hard-link (no second copy on a full phone); copy and fsync across filesystems,
+    the copy dated as the original (a library sorts by it)."""
     try:
         os.link(src, dst)
     except OSError as exc:
@@ -60,6 +61,9 @@ def link_or_copy(src: Path, dst: Path | str) -> None:
             raise
         shutil.copyfile(src, dst)
         with open(dst, "rb") as handle:
+            with contextlib.suppress(OSError):
+                st = os.stat(src)
+                os.utime(handle.fileno(), ns=(st.st_atime_ns, st.st_mtime_ns))
             os.fsync(handle.fileno())
 
 

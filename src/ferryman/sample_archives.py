@@ -22,8 +22,8 @@ from PIL import Image
 from ferryman.sample_media import photo_bytes
 
 # Archive entries get a fixed timestamp so archives are byte-for-byte reproducible.
-_ARCHIVE_TIME = (2024, 6, 1, 12, 0, 0)
-_ARCHIVE_EPOCH = calendar.timegm((*_ARCHIVE_TIME, 0, 0, 0))
+ARCHIVE_TIME = (2024, 6, 1, 12, 0, 0)
+_ARCHIVE_EPOCH = calendar.timegm((*ARCHIVE_TIME, 0, 0, 0))
 _CHUNK = 1 << 20
 
 
@@ -37,7 +37,7 @@ def make_zip(path: Path, files: Sequence[tuple[str, Path]], *, compress: bool = 
     with zipfile.ZipFile(path, "w", compression=method) as zf:
         for arcname, source in files:
             info = zipfile.ZipInfo.from_file(source, arcname)
-            info.date_time = _ARCHIVE_TIME
+            info.date_time = ARCHIVE_TIME
             if info.is_dir():
                 zf.mkdir(info)
                 continue
@@ -103,7 +103,7 @@ def make_corrupt_zip(path: Path, seed: int) -> Path:
         for i in range(4):
             fmt = "PNG" if i % 2 else "JPEG"
             data = photo_bytes(seed * 10 + i, fmt=fmt)
-            zf.writestr(zipfile.ZipInfo(f"photo_{i + 1}.{fmt.lower()}", _ARCHIVE_TIME), data)
+            zf.writestr(zipfile.ZipInfo(f"photo_{i + 1}.{fmt.lower()}", ARCHIVE_TIME), data)
     data = buf.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data[: len(data) // 2])
@@ -138,7 +138,7 @@ def make_bulk_zip(path: Path, *, total_bytes: int, entry_bytes: int, seed: int =
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         for index, size in enumerate(sizes, start=1):
-            info = zipfile.ZipInfo(f"photo_{index:0{digits}d}.jpg", _ARCHIVE_TIME)
+            info = zipfile.ZipInfo(f"photo_{index:0{digits}d}.jpg", ARCHIVE_TIME)
             with zf.open(info, "w", force_zip64=zip64) as dst:
                 dst.write(jpeg)
                 left = size - len(jpeg)

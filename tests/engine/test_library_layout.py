@@ -22,6 +22,7 @@ from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.media.taken import taken_at
 from ferryman.model import JobState
+from ferryman.sample_archives import ARCHIVE_TIME
 from ferryman.samples import make_photo, make_photo_set, make_video, make_zip
 from ferryman.sinks import flat
 from ferryman.sinks.layout import check_template, render
@@ -84,10 +85,10 @@ async def test_default_lays_files_flat_and_named_with_manifests_hidden(
     job = (await store.list_jobs())[0]
     assert job.state is JobState.DONE
     names = _on_disk(library)
-    # one named folder, every file directly in it; clashing names counted, never lost
-    assert {PurePosixPath(n).parent.as_posix() for n in names} == {job.name}
-    assert sorted(PurePosixPath(n).name for n in names) == sorted(
-        ["same.jpg", "same (2).jpg", "same (3).jpg", photos[3].name, photos[4].name]
+    # one named folder, the archive's own folders kept in it: same-named files never meet
+    assert names == sorted(
+        [f"{job.name}/{folder}/same.jpg" for folder in "abc"]
+        + [f"{job.name}/{p.name}" for p in photos[3:]]
     )
     assert not list(library.rglob("manifest.json"))
     assert not [p for p in library.rglob("*") if p.is_dir() and p.name.isdigit()]
@@ -100,6 +101,38 @@ async def test_default_lays_files_flat_and_named_with_manifests_hidden(
     assert sorted(str(Path(f["path"]).relative_to(library)) for f in files) == names
     assert not list(library.rglob("*.partial"))
     assert leftovers(settings.data_dir / "work") == []
+
+
+async def test_an_archive_s_top_folder_is_its_name_not_a_folder_twice(
+    store: Store, tmp_path: Path
+) -> None:
+    """`Trip.zip` holding `Trip/2023/Summer/…` is the job "Trip": its files go to
+    `Trip/2023/Summer/`, not `Trip/Trip/…`; and `{path}` makes folders in any template."""
+    settings = _settings(tmp_path)
+    photos = make_photo_set(tmp_path / "p", 2, size=(64, 48))
+    archive = make_zip(
+        tmp_path / "upload.zip",
+        [
+            ("Trip/2023/Summer/IMG_0001.jpg", photos[0]),
+            ("Trip/2024/Winter/IMG_0001.jpg", photos[1]),
+        ],
+    )
+    await intake.add_source(store, archive, settings=settings)
+    await run_until_idle(store, settings)
+    job = (await store.list_jobs())[0]
+    assert job.name == "Trip"
+    assert _on_disk(settings.library) == [
+        "Trip/2023/Summer/IMG_0001.jpg",
+        "Trip/2024/Winter/IMG_0001.jpg",
+    ]
+    # The entry's own time (the zip's: ARCHIVE_TIME, mid-2024) stays the library file's: a
+    # file browser sorts an old photo as old, not as today's.
+    stamped = datetime(*ARCHIVE_TIME).timestamp()
+    for name in _on_disk(settings.library):
+        assert abs((settings.library / name).stat().st_mtime - stamped) <= 2, name
+    values = {"source": "s", "path": "a/../b/./c", "name": "n.jpg"}
+    assert render("{path}/{name}", values, datetime.min).as_posix() == "a/_/b/c/n.jpg"
+    assert render("x/{path}/{name}", values | {"path": ""}, datetime.min).as_posix() == "x/n.jpg"
 
 
 async def test_a_date_template_makes_year_and_month_folders(store: Store, tmp_path: Path) -> None:
@@ -130,8 +163,10 @@ def test_templates_are_checked_and_render_only_inside() -> None:
         "album": "0001",
         "index": "1",
         "kind": "photo",
+        "path": "../../.ferryman/./x/..",
     }
-    for template in ("../../{source}/{name}", "/{source}/../{name}", "{source}/./{title}.{ext}"):
+    templates = ("../../{source}/{name}", "/{source}/../{name}", "{source}/./{title}.{ext}")
+    for template in (*templates, "{path}/{name}", "{source}/{path}/../{path}/{title}"):
         rendered = render(template, values, when)
         assert not rendered.is_absolute()
         assert not {"..", ".", ""} & set(rendered.parts)

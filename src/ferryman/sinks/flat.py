@@ -35,9 +35,9 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
 from ferryman.media.taken import taken_at
 from ferryman.model import Job
-from ferryman.naming import unique_name
+from ferryman.naming import delivered_name, unique_name
 from ferryman.sinks.base import Delivery
-from ferryman.sinks.layout import render
+from ferryman.sinks.layout import input_folders, render
 from ferryman.sinks.library import (
     FULL,
     MANIFEST,
@@ -178,15 +178,23 @@ class FlatLibrarySink(LibrarySink):
         self, delivery: Delivery, files: list[tuple[Path, str]], staged: list[str]
     ) -> list[dict[str, str]]:
         """Each staged file's path in the library: the template rendered, made unique
-        (``name (2).ext``) against what is on disk and what this album takes."""
-        items = [item for item in delivery.album.items for _ in item.files]
+        (``name (2).ext``) against what is on disk and what this album takes. Names are
+        the files' own (not the album's, unique in one folder): two ``IMG_0001.jpg`` of
+        two folders of the input keep their name in their own folders (``{path}``)."""
+        items = [
+            (item, number if item.parts else None)
+            for item in delivery.album.items
+            for number in range(1, len(item.files) + 1)
+        ]
         used: set[str] = set()  # this album's own choices
         listed: dict[str, set[str]] = {}  # each folder looked at once an album
         placed = []
-        for (path, name), item, stage in zip(files, items, staged, strict=True):
+        for (path, _), (item, part), stage in zip(files, items, staged, strict=True):
+            name = delivered_name(item, part)
             title, dot, ext = name.rpartition(".")
             values = {
                 "source": delivery.job.name,
+                "path": input_folders(item.source_path, delivery.job.name),
                 "name": name,
                 "title": title if dot else name,
                 "ext": ext if dot else "",

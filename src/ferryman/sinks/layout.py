@@ -1,13 +1,15 @@
 """Where a library puts each file: ``library_layout``, a small template.
 
-``{source}`` (the job's name), ``{name}`` (the delivered file's name), ``{title}`` (that
-name without its suffix), ``{ext}`` (its suffix, no dot), ``{album}`` (``0001``),
-``{index}`` (the item's number in its job), ``{kind}`` (photo, video…) and
-``{date:%Y/%m}`` (when it was taken, else its modified time; any ``strftime``
-pattern). A ``/`` between
-fields makes folders. Every rendered folder and file name goes through ``safe_name``
-(no ``..``, no leading dot, no absolute path), so no template and no hostile name can
-write outside the library or into its hidden ``.ferryman`` folder.
+``{source}`` (the job's name), ``{path}`` (the folders the file was in, inside the
+input: ``2023/Summer``; empty for a file at its top), ``{name}`` (the delivered file's
+name), ``{title}`` (that name without its suffix), ``{ext}`` (its suffix, no dot),
+``{album}`` (``0001``), ``{index}`` (the item's number in its job), ``{kind}`` (photo,
+video…) and ``{date:%Y/%m}`` (when it was taken, else its modified time; any
+``strftime`` pattern). A ``/`` between fields makes folders, and so do ``{path}``'s and
+a date pattern's; an empty field's folder is left out. Every rendered folder and file
+name goes through ``safe_name`` (no ``..``, no leading dot, no absolute path), so no
+template and no hostile name can write outside the library or into its hidden
+``.ferryman`` folder.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 
 ALBUMS = "albums"  # the layout before templates: ``<job>/0001/`` beside a manifest.json
-DEFAULT = "{source}/{name}"  # named folders, flat: what Jellyfin, Plex and Immich keep
-FIELDS = frozenset({"source", "name", "title", "ext", "album", "index", "kind", "date"})
+# Named folders, the input's own kept (two IMG_0001.jpg of 2023/ and 2024/ never meet):
+# what Jellyfin, Plex and Immich show.
+DEFAULT = "{source}/{path}/{name}"
+FIELDS = frozenset({"source", "path", "name", "title", "ext", "album", "index", "kind", "date"})
+FOLDERS = frozenset({"path"})  # fields whose "/" makes folders
 
 
 def check_template(template: str) -> None:
@@ -48,8 +53,8 @@ def _invalid(template: str, why: str) -> FerrymanError:
 
 def render(template: str, values: dict[str, str], when: datetime) -> PurePosixPath:
     """The file's path in the library, relative, every part a safe name. A field's
-    value never makes folders (its ``/`` becomes ``_``); the template's own ``/`` and a
-    date pattern's do."""
+    value never makes folders (its ``/`` becomes ``_``); the template's own ``/``,
+    ``{path}``'s and a date pattern's do."""
     out: list[str] = []
     for literal, field, spec in _parsed(template):
         out.append(literal)
@@ -57,6 +62,9 @@ def render(template: str, values: dict[str, str], when: datetime) -> PurePosixPa
             continue
         if field == "date":
             out.append("/".join(safe_name(p, "_") for p in when.strftime(spec or "%Y").split("/")))
+        elif field in FOLDERS:
+            kept = (p for p in values[field].split("/") if p not in ("", "."))
+            out.append("/".join(safe_name(p, "_") for p in kept))
         else:
             out.append(safe_name(format(values[field], spec or ""), "_").replace("/", "_"))
     parts = [safe_name(part, "_") for part in "".join(out).split("/") if part.strip(" .")]
@@ -69,3 +77,13 @@ def render(template: str, values: dict[str, str], when: datetime) -> PurePosixPa
 def _parsed(template: str) -> tuple[tuple[str, str | None, str | None], ...]:
     """The template's pieces, parsed once (``render`` runs for every delivered file)."""
     return tuple((lit, field, spec) for lit, field, spec, _ in string.Formatter().parse(template))
+
+
+def input_folders(source_path: str, job_name: str) -> str:
+    """``{path}``: the folders an item was in inside its input, without a first folder
+    that the job is named after (an archive holding one top folder is named by it: its
+    files would sit in ``Trip/Trip/``)."""
+    parts = [p for p in source_path.replace("\\", "/").split("/")[:-1] if p not in ("", ".")]
+    if parts and safe_name(parts[0], "_").casefold() == safe_name(job_name, "_").casefold():
+        parts = parts[1:]
+    return "/".join(parts)

@@ -6,6 +6,7 @@ an entry that would only be skipped is counted and hashed but never written.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -67,6 +68,7 @@ def stage_entry(
     sync: Callable[[int, Path], None] | None = None,
     hash_later: bool = False,
     ahead: Ahead | None = None,
+    mtime: float | None = None,
 ) -> Staged:
     """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
 
@@ -93,6 +95,9 @@ def stage_entry(
     ``ahead``: told of the written file as it grows (see ``Ahead``); the caller fails
     it when staging raises or does not write the entry, and tells it of a file linked
     unread (``Staged.unread``) once it knows the file goes as it is.
+    ``mtime``: the entry's own time (an archive's entry, a download's Last-Modified),
+    given to a written copy, so a library can date it as its maker did; a linked file
+    keeps its own.
     """
     digest = hashlib.sha256()
     pending: list[bytes] = []
@@ -156,6 +161,8 @@ def stage_entry(
                     kept.append(block)
                 else:
                     kept = None
+            if mtime is not None:
+                _date(fd, mtime)
             if sync is None:
                 os.fsync(fd)
             else:
@@ -175,6 +182,13 @@ def stage_entry(
         ahead.ended(size)
     data = b"".join(kept) if kept is not None else None
     return Staged(dest, size, "" if unhashed else digest.hexdigest(), kind, data)
+
+
+def _date(fd: int, mtime: float) -> None:
+    """The written copy's modified time set to its entry's; a time the file system
+    cannot hold (before 1970 on some, far future) leaves the write's own."""
+    with contextlib.suppress(OSError, OverflowError, ValueError):
+        os.utime(fd, (mtime, mtime))
 
 
 def _write_all(fd: int, block: bytes) -> None:

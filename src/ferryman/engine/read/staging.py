@@ -167,4 +167,5 @@ def _stage(request: StageRequest) -> Staged:
         sync=request.sync,
         hash_later=request.options.hashed_on_delivery,
         ahead=request.ahead,
+        mtime=entry.info.mtime,
     )
