@@ -2,7 +2,8 @@
 
 The name only breaks ties the content cannot settle: a zip that is really an office
 document or an app package, or an MP4/Matroska/ASF file whose brand says nothing about
-whether it holds video.
+whether it holds video. What no signature here claims is asked of Pillow, then of
+FFmpeg: any container FFmpeg reads and finds video in is a video.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def classify(head: bytes, name: str) -> MediaKind:
         return MediaKind.PHOTO  # X bitmaps and pixmaps: text, but pictures
     if _is_text(head):
         return MediaKind.DOCUMENT
-    return _pillow_kind(head)
+    kind = _pillow_kind(head)
+    return _ffmpeg_kind(head) if kind is MediaKind.OTHER else kind
 
 
 # Raster formats Pillow identifies by a strong signature and decodes by itself; the
@@ -122,6 +124,25 @@ def _pillow_kind(head: bytes) -> MediaKind:
     except Exception:  # any reader's complaint means "not one of these"
         return MediaKind.OTHER
     return MediaKind.PHOTO if fmt in _PILLOW_PICTURES else MediaKind.OTHER
+
+
+def _ffmpeg_kind(head: bytes) -> MediaKind:
+    """What nothing above claimed: a video if FFmpeg reads the head as a container and
+    finds a video stream in it (a camcorder's DV, and whatever else FFmpeg reads: no
+    list of names here to fall behind), else other. Only the head, from memory: no
+    file is opened, and the stream analysis is not given time to decode much."""
+    import av  # lazy: PyAV, only for what no signature claimed (probe's docstring)
+    from av.stream import Disposition
+
+    try:
+        with av.open(io.BytesIO(head), "r", options={"analyzeduration": "0"}) as container:
+            found = any(
+                not stream.disposition & Disposition.attached_pic
+                for stream in container.streams.video
+            )
+    except (av.FFmpegError, OSError, ValueError, EOFError):
+        return MediaKind.OTHER
+    return MediaKind.VIDEO if found else MediaKind.OTHER
 
 
 def _suffix(name: str) -> str:
