@@ -23,6 +23,7 @@ from tests.support.camera_files import (
     broken_apngs,
     dv_file,
     heif_images,
+    jpeg_xl,
     video_with_pixel_shape,
     with_claimed_size,
     with_entity_group,
@@ -49,6 +50,7 @@ def camera_sources(root: Path) -> dict[str, Path]:
         ),
         "camcorder.dv": dv_file(root / "camcorder.dv"),
         "huge.avif": with_claimed_size(avif, 17000, 17000),
+        "photo.jxl": jpeg_xl(root / "photo.jxl"),
         **broken_apngs(root),
     }
 
@@ -107,6 +109,11 @@ async def test_real_cameras_files_arrive_as_what_they_show(tmp_path: Path) -> No
     # Over the limits: a document, as a HEIC would be, not quarantined as unreadable.
     huge = items["huge.avif"]
     assert huge.plan is Plan.DOCUMENT and (huge.reason or "").startswith("media.too_many_pixels")
+
+    # JPEG XL, decoded by its Pillow plugin: a photo, as a JPEG.
+    (jxl,) = arrived["photo.jxl"]
+    assert items["photo.jxl"].plan is Plan.IMAGE and jxl.suffix == ".jpg"
+    assert _photo_ok(jxl)
 
     # Malformed APNGs Pillow opens: each arrives as its first frame, a photo.
     for name in ("sequence_gap.png", "no_fdat.png", "num_frames_high.png", "frame_too_wide.png"):

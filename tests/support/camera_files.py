@@ -129,6 +129,14 @@ def dv_file(path: Path, frames: int = 10) -> Path:
     return path
 
 
+def jpeg_xl(path: Path, size: tuple[int, int] = (320, 240)) -> Path:
+    """A JPEG XL photo, written by the Pillow plugin (libjxl)."""
+    import pillow_jxl  # noqa: F401  (registers the JPEG XL plugin with Pillow)
+
+    Image.new("RGB", size, (120, 40, 200)).save(path, "JXL", quality=90)
+    return path
+
+
 def apng(path: Path, frames: int = 3, size: tuple[int, int] = (48, 32)) -> Path:
     colours = [(255, 0, 0), (0, 160, 0), (0, 0, 255), (200, 200, 0)]
     images = [Image.new("RGB", size, colours[i % len(colours)]) for i in range(frames)]

@@ -20,7 +20,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ferryman.errors import FerrymanError
 from ferryman.media.failures import MEDIA_FAILURES, removing_on_failure
-from ferryman.media.images import ensure_heif
+from ferryman.media.images import ensure_openers
 from ferryman.media.probe import named
 from ferryman.media.progress import Progress
 from ferryman.media.remux import MP4_OPTIONS
@@ -64,7 +64,7 @@ def animation_to_mp4(
 def _convert(
     src: Path, dst: Path, crf: int, preset: str, max_height: int, progress: Progress
 ) -> None:
-    ensure_heif()  # in this process too: a child starts without the parent's openers
+    ensure_openers()  # in this process too: a child starts without the parent's openers
     with Image.open(src) as image:
         count = getattr(image, "n_frames", 1)
         progress.start(count)

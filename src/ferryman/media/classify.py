@@ -32,6 +32,8 @@ _MAGICS: tuple[tuple[int, bytes, MediaKind], ...] = (
     (0, b"\xffO\xffQ", MediaKind.PHOTO),  # JPEG 2000 codestream (J2K)
     (0, b"DDS |", MediaKind.PHOTO),  # DirectDraw Surface
     (0, b"icns", MediaKind.PHOTO),  # Apple icon
+    (0, b"\xff\x0a", MediaKind.PHOTO),  # JPEG XL codestream
+    (0, b"\x00\x00\x00\x0cJXL \r\n\x87\n", MediaKind.PHOTO),  # JPEG XL container
     (0, b"\x1a\x45\xdf\xa3", MediaKind.VIDEO),  # Matroska / WebM (audio-only: by name)
     (0, b"\x00\x00\x01\xba", MediaKind.VIDEO),  # MPEG program stream
     (0, b"\x00\x00\x01\xb3", MediaKind.VIDEO),  # MPEG-1/2 video elementary stream

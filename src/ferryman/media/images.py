@@ -11,6 +11,7 @@ the lowest quality is too big, the largest scale that fits (binary search again)
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import math
 import mmap
@@ -63,9 +64,25 @@ class ImageResult:
 
 
 @functools.cache
-def ensure_heif() -> None:
-    """Let ``Image.open`` read HEIC/HEIF (iPhone photos); registered once per process."""
+def ensure_openers() -> None:
+    """Let ``Image.open`` read HEIC/HEIF (iPhone photos), and JPEG XL where its plugin
+    is installed (``jpeg_xl_decoder``); registered once per process, in every process
+    that opens a picture (a child starts without its parent's)."""
     pillow_heif.register_heif_opener()
+    jpeg_xl_decoder()
+
+
+@functools.cache
+def jpeg_xl_decoder() -> bool:
+    """Whether JPEG XL pictures can be decoded here: the maintained Pillow plugin
+    ``pillow-jxl-plugin`` (libjxl through Rust bindings; the ``jxl`` extra) registers
+    itself with Pillow when imported. It is optional: it is GPL-3.0 (ferryman is MIT)
+    and has no wheel for Android (Termux would build libjxl from source)."""
+    try:
+        importlib.import_module("pillow_jxl")
+    except ImportError:
+        return False
+    return True
 
 
 def check_pixels(
@@ -79,7 +96,7 @@ def check_pixels(
     ``canvas_bytes``: an animation's budget, its canvas counted as RGBA (the frames are
     composed so): ``media.over_budget`` over it.
     """
-    ensure_heif()
+    ensure_openers()
     try:
         with Image.open(path) as image:
             size, fmt = image.size, image.format
@@ -191,7 +208,7 @@ def _fit_photo(
 
 
 def _open(src: Path) -> Image.Image:
-    ensure_heif()
+    ensure_openers()
     try:
         return Image.open(src)
     except Image.DecompressionBombError as exc:

@@ -93,7 +93,27 @@ def probe_image(path: Path, data: bytes | None = None, max_bytes: int | None = N
         raise FerrymanError("media.too_many_pixels", f"{path.name}: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         check_claimed_size(path, data)
+        _check_decoder(path, data)
         raise _unreadable(path, exc) from exc
+
+
+_JPEG_XL = (b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")  # codestream, container
+
+
+def _check_decoder(path: Path, data: bytes | None) -> None:
+    """A JPEG XL picture where nothing decodes JPEG XL: ``media.no_decoder``, the true
+    reason, rather than "unreadable"."""
+    from ferryman.media.images import jpeg_xl_decoder  # pillow-heif: loaded only when needed
+
+    if data is None:
+        with path.open("rb") as f:
+            data = f.read(len(_JPEG_XL[1]))
+    if data.startswith(_JPEG_XL) and not jpeg_xl_decoder():
+        raise FerrymanError(
+            "media.no_decoder",
+            f"{path.name}: a JPEG XL picture, and no JPEG XL decoder is installed"
+            " (pip install 'ferryman[jxl]')",
+        )
 
 
 def check_claimed_size(path: Path, data: bytes | None = None) -> None:
@@ -113,9 +133,9 @@ def check_claimed_size(path: Path, data: bytes | None = None) -> None:
 
 
 def _probe_pillow(path: Path, data: bytes | None, max_bytes: int | None) -> MediaInfo:
-    from ferryman.media.images import ensure_heif  # pillow-heif: loaded only when needed
+    from ferryman.media.images import ensure_openers  # pillow-heif: loaded only when needed
 
-    ensure_heif()
+    ensure_openers()
 
     def source() -> Path | io.BytesIO:
         return path if data is None else io.BytesIO(data)
