@@ -25,9 +25,9 @@ from ferryman.media.images import (
     SCALE_QUALITY,
     ImageResult,
     check_pixels,
-    ensure_openers,
     fit_photo,
 )
+from ferryman.media.openers import ensure_openers
 from ferryman.media.policy import LIBRARY, TELEGRAM, PhotoLimits
 from tests.media.test_media_probe_plan import SIZE, frame_image, huge_png, write_image
 

@@ -20,8 +20,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ferryman.errors import FerrymanError
 from ferryman.media.failures import MEDIA_FAILURES, removing_on_failure
-from ferryman.media.images import ensure_openers
-from ferryman.media.probe import named
+from ferryman.media.openers import ensure_openers, named
 from ferryman.media.progress import Progress
 from ferryman.media.remux import MP4_OPTIONS
 from ferryman.media.transcode import output_size

@@ -10,8 +10,6 @@ the lowest quality is too big, the largest scale that fits (binary search again)
 
 from __future__ import annotations
 
-import functools
-import importlib
 import io
 import math
 import mmap
@@ -26,8 +24,8 @@ from PIL.Image import ImagePointTransform
 
 from ferryman.errors import FerrymanError
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES, check_budget, reduce_for
+from ferryman.media.openers import ensure_openers, named
 from ferryman.media.policy import PhotoLimits
-from ferryman.media.probe import named
 
 DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb guard, overridable per call
 
@@ -61,28 +59,6 @@ class ImageResult:
     scale: float  # 1.0 when not scaled
     trials: int  # how many encodes the fitting needed
     actions: tuple[str, ...]  # what was done, e.g. ("exif_rotate", "to_jpeg", "fit_quality")
-
-
-@functools.cache
-def ensure_openers() -> None:
-    """Let ``Image.open`` read HEIC/HEIF (iPhone photos), and JPEG XL where its plugin
-    is installed (``jpeg_xl_decoder``); registered once per process, in every process
-    that opens a picture (a child starts without its parent's)."""
-    pillow_heif.register_heif_opener()
-    jpeg_xl_decoder()
-
-
-@functools.cache
-def jpeg_xl_decoder() -> bool:
-    """Whether JPEG XL pictures can be decoded here: the maintained Pillow plugin
-    ``pillow-jxl-plugin`` (libjxl through Rust bindings; the ``jxl`` extra) registers
-    itself with Pillow when imported. It is optional: it is GPL-3.0 (ferryman is MIT)
-    and has no wheel for Android (Termux would build libjxl from source)."""
-    try:
-        importlib.import_module("pillow_jxl")
-    except ImportError:
-        return False
-    return True
 
 
 def check_pixels(

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 
 from ferryman.errors import FerrymanError
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES, check_budget
-from ferryman.media.images import ensure_openers
+from ferryman.media.openers import ensure_openers
 from ferryman.media.policy import ThumbLimits
 from ferryman.media.thumbnail import make_thumbnail
 from ferryman.model import MediaKind

@@ -10,7 +10,6 @@ loads it (~0.1 s of start-up, ~20 MB; ``tests/cli/test_startup_imports.py``).
 from __future__ import annotations
 
 import io
-import re
 import struct
 from collections.abc import Callable
 from fractions import Fraction
@@ -22,7 +21,8 @@ from PIL import Image, UnidentifiedImageError
 from ferryman.errors import FerrymanError
 from ferryman.media import apng
 from ferryman.media.budget import check_budget
-from ferryman.media.heif_boxes import HEADER_BYTES, parse_header, read_header
+from ferryman.media.heif_boxes import HEADER_BYTES, parse_header
+from ferryman.media.openers import check_claimed_size, check_decoder, ensure_openers, named
 from ferryman.media.policy import MP4_FAMILY
 from ferryman.model import MediaInfo
 
@@ -93,48 +93,11 @@ def probe_image(path: Path, data: bytes | None = None, max_bytes: int | None = N
         raise FerrymanError("media.too_many_pixels", f"{path.name}: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         check_claimed_size(path, data)
-        _check_decoder(path, data)
+        check_decoder(path, data)
         raise _unreadable(path, exc) from exc
 
 
-_JPEG_XL = (b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")  # codestream, container
-
-
-def _check_decoder(path: Path, data: bytes | None) -> None:
-    """A JPEG XL picture where nothing decodes JPEG XL: ``media.no_decoder``, the true
-    reason, rather than "unreadable"."""
-    from ferryman.media.images import jpeg_xl_decoder  # pillow-heif: loaded only when needed
-
-    if data is None:
-        with path.open("rb") as f:
-            data = f.read(len(_JPEG_XL[1]))
-    if data.startswith(_JPEG_XL) and not jpeg_xl_decoder():
-        raise FerrymanError(
-            "media.no_decoder",
-            f"{path.name}: a JPEG XL picture, and no JPEG XL decoder is installed"
-            " (pip install 'ferryman[jxl]')",
-        )
-
-
-def check_claimed_size(path: Path, data: bytes | None = None) -> None:
-    """A HEIF/AVIF its decoder refused: ``media.too_many_pixels`` when its header claims
-    an image over Pillow's decompression-bomb limit (libavif stops at 16384 x 16384,
-    before Pillow can say so), so it goes as a document like any picture over the
-    limits; else nothing (the caller's error stands)."""
-    header = parse_header(data) if data is not None else read_header(path)
-    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)  # where Pillow raises DecompressionBombError
-    for width, height in header.sizes:
-        if limit and width * height > limit:
-            raise FerrymanError(
-                "media.too_many_pixels",
-                f"{path.name}: {width}x{height} is {width * height} pixels,"
-                f" over the limit of {limit}",
-            )
-
-
 def _probe_pillow(path: Path, data: bytes | None, max_bytes: int | None) -> MediaInfo:
-    from ferryman.media.images import ensure_openers  # pillow-heif: loaded only when needed
-
     ensure_openers()
 
     def source() -> Path | io.BytesIO:
@@ -312,15 +275,6 @@ def _check_data(
 
 def _unreadable(path: Path, exc: BaseException) -> FerrymanError:
     return FerrymanError("media.unreadable", f"{path.name}: cannot decode ({named(exc, path)})")
-
-
-_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>")
-
-
-def named(exc: BaseException, path: Path) -> str:
-    """``exc`` as text naming the file, never a Python object: Pillow names what it was
-    handed, and a picture probed from memory is handed as ``<_io.BytesIO object …>``."""
-    return _OBJECT_REPR.sub(repr(path.name), str(exc))
 
 
 def first_streams(container: InputContainer) -> tuple[VideoStream | None, AudioStream | None]:
