@@ -20,7 +20,9 @@ from ferryman.media import apng
 from ferryman.media.classify import classify
 from ferryman.media.heif_boxes import parse_header
 from ferryman.media.probe import probe, probe_image
+from ferryman.media.remux import remux_to_mp4
 from ferryman.media.segment_plan import EncodeSettings, output_format
+from ferryman.media.split import split_at_keyframes
 from ferryman.model import MediaKind
 from tests.support.camera_files import (
     broken_apngs,
@@ -29,6 +31,7 @@ from tests.support.camera_files import (
     jpeg_xl,
     video_with_pixel_shape,
     with_claimed_size,
+    with_container_shape,
     with_entity_group,
 )
 
@@ -65,6 +68,26 @@ def test_non_square_pixels_are_kept_as_displayed(tmp_path: Path, codec: str) -> 
     assert (info.width, info.height) == (1024, 576)  # as shown, and Telegram's w/h
     assert (info.coded_width, info.coded_height) == (720, 576)
     assert output_format(src, EncodeSettings(max_height=1080)).size == (1024, 576)
+
+
+def test_a_remux_and_a_split_keep_the_shape_the_container_says(tmp_path: Path) -> None:
+    """The stream says 64:45, the container 16:15: shown 768 x 576 (FFmpeg, players);
+    a copy of the codec's parameters alone came out 1024 x 576."""
+    keyframes = {"g": "5", "keyint_min": "5", "sc_threshold": "0"}
+    src = video_with_pixel_shape(
+        tmp_path / "v.mp4", "libx264", Fraction(64, 45), frames=90, options=keyframes
+    )
+    with_container_shape(src, Fraction(16, 15))
+    assert (probe(src).width, probe(src).height) == (768, 576)
+    remux_to_mp4(src, tmp_path / "remuxed.mp4")
+    assert (probe(tmp_path / "remuxed.mp4").width, probe(tmp_path / "remuxed.mp4").height) == (
+        768,
+        576,
+    )
+    parts = split_at_keyframes(src, tmp_path, "part", src.stat().st_size * 2 // 3)
+    assert len(parts) > 1
+    for part in parts:
+        assert (probe(part).width, probe(part).height) == (768, 576)
 
 
 def test_dv_is_a_video_by_its_bytes(tmp_path: Path) -> None:

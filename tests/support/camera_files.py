@@ -96,12 +96,17 @@ def _shift_locations(data: bytearray, meta: int, meta_end: int, delta: int) -> N
 
 
 def video_with_pixel_shape(
-    path: Path, codec: str, sar: Fraction, size: tuple[int, int] = (720, 576), frames: int = 12
+    path: Path,
+    codec: str,
+    sar: Fraction,
+    size: tuple[int, int] = (720, 576),
+    frames: int = 12,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """A video whose pixels are not square: ``sar`` in the MP4's ``pasp`` box (VP9
     has no other place for it), in the stream too where the codec has one (H.264)."""
     with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream(codec, rate=25)
+        stream = out.add_stream(codec, rate=25, options=options or {})
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.codec_context.sample_aspect_ratio = sar
@@ -111,6 +116,16 @@ def video_with_pixel_shape(
             frame.pts = index
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
+    return path
+
+
+def with_container_shape(path: Path, sar: Fraction) -> Path:
+    """The MP4's ``pasp`` box says ``sar`` whatever the stream says (as an editor that
+    re-tags the display shape writes it): FFmpeg, and a player, take the container's."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"pasp")
+    struct.pack_into(">II", data, at + 4, sar.numerator, sar.denominator)
+    path.write_bytes(bytes(data))
     return path
 
 
