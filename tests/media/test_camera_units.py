@@ -17,7 +17,7 @@ from PIL import Image
 
 from ferryman.errors import FerrymanError
 from ferryman.media import apng
-from ferryman.media.classify import classify
+from ferryman.media.classify import classify, classify_entry
 from ferryman.media.heif_boxes import parse_header
 from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
@@ -92,9 +92,9 @@ def test_a_remux_and_a_split_keep_the_shape_the_container_says(tmp_path: Path) -
 
 def test_dv_is_a_video_by_its_bytes(tmp_path: Path) -> None:
     head = dv_file(tmp_path / "tape.bin").read_bytes()[:4096]
-    assert classify(head, "tape.bin") is MediaKind.VIDEO
-    assert classify(head, "tape.dv") is MediaKind.VIDEO
-    assert classify(bytes(range(256)) * 16, "blob.bin") is MediaKind.OTHER
+    assert classify_entry(head, "tape.bin") is MediaKind.VIDEO
+    assert classify_entry(head, "tape.dv") is MediaKind.VIDEO
+    assert classify_entry(bytes(range(256)) * 16, "blob.bin") is MediaKind.OTHER
 
 
 def test_an_avif_over_its_decoders_limit_is_too_many_pixels(tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 The name only breaks ties the content cannot settle: a zip that is really an office
 document or an app package, or an MP4/Matroska/ASF file whose brand says nothing about
-whether it holds video. What no signature here claims is asked of Pillow, then of
-FFmpeg: any container FFmpeg reads and finds video in is a video.
+whether it holds video. What no signature here claims is asked of Pillow, and, for an
+entry being staged (``classify_entry``), of FFmpeg: any container FFmpeg reads and finds
+video in is a video.
 """
 
 from __future__ import annotations
@@ -99,8 +100,15 @@ def classify(head: bytes, name: str) -> MediaKind:
         return MediaKind.PHOTO  # X bitmaps and pixmaps: text, but pictures
     if _is_text(head):
         return MediaKind.DOCUMENT
-    kind = _pillow_kind(head)
-    return _ffmpeg_kind(head) if kind is MediaKind.OTHER else kind
+    return _pillow_kind(head)
+
+
+def classify_entry(head: bytes, name: str) -> MediaKind:
+    """``classify``, and what it leaves as other asked of FFmpeg (``_ffmpeg_kind``): for
+    an entry being staged, off the event loop (FFmpeg reads the head for a few ms, and
+    PyAV's first import takes longer), where ``classify`` answers on any thread."""
+    kind = classify(head, name)
+    return _ffmpeg_kind(head[:HEAD_SIZE]) if kind is MediaKind.OTHER else kind
 
 
 # Raster formats Pillow identifies by a strong signature and decodes by itself; the
