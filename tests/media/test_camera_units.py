@@ -7,6 +7,7 @@ import io
 import struct
 import subprocess
 import sys
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ferryman.media.probe import probe, probe_image
 from ferryman.media.remux import remux_to_mp4
 from ferryman.media.segment_plan import EncodeSettings, output_format
 from ferryman.media.split import split_at_keyframes
+from ferryman.media.thumbnail import video_attributes
 from ferryman.model import MediaKind
 from tests.support.camera_files import (
     broken_apngs,
@@ -65,8 +67,10 @@ def test_the_animation_child_reads_heif_too(tmp_path: Path) -> None:
 def test_non_square_pixels_are_kept_as_displayed(tmp_path: Path, codec: str) -> None:
     src = video_with_pixel_shape(tmp_path / "v.mp4", codec, Fraction(64, 45))
     info = probe(src)
-    assert (info.width, info.height) == (1024, 576)  # as shown, and Telegram's w/h
+    assert (info.width, info.height) == (1024, 576)  # as shown
     assert (info.coded_width, info.coded_height) == (720, 576)
+    attributes = video_attributes(replace(info, duration=info.duration or 1.0))
+    assert (attributes.width, attributes.height) == (1024, 576)  # Telegram's w/h
     assert output_format(src, EncodeSettings(max_height=1080)).size == (1024, 576)
 
 
