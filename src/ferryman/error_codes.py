@@ -405,6 +405,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         False,
         "The file could not be decoded; it is kept in quarantine for a look.",
     ),
+    ErrorSpec(
+        "media.no_decoder",
+        False,
+        "Nothing installed here decodes this picture's format (JPEG XL); the entry is"
+        " skipped. Install the decoder (`pip install 'ferryman[jxl]'`) and add it again.",
+    ),
     ErrorSpec("media.convert_failed", True, "Conversion failed; it is retried, then quarantined."),
     ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
     ErrorSpec(

@@ -110,6 +110,10 @@ class MediaInfo:
     video_profile: str | None = None  # "High", "High 10", "Main"...
     bit_depth: int | None = None  # of the video's or image's samples
     rotation: int | None = None  # display rotation in degrees (width/height already swapped)
+    # A video's stored width and height (before rotation) when its pixels are not square;
+    # then width/height above are as displayed (the stored width scaled by the pixel shape).
+    coded_width: int | None = None
+    coded_height: int | None = None
     audio_channels: int | None = None
     audio_tracks: int | None = None  # how many audio streams the file holds
     size: int | None = None  # bytes on disk

@@ -25,9 +25,9 @@ from ferryman.media.images import (
     SCALE_QUALITY,
     ImageResult,
     check_pixels,
-    ensure_heif,
     fit_photo,
 )
+from ferryman.media.openers import ensure_openers
 from ferryman.media.policy import LIBRARY, TELEGRAM, PhotoLimits
 from tests.media.test_media_probe_plan import SIZE, frame_image, huge_png, write_image
 
@@ -171,7 +171,7 @@ def centre(image: Image.Image, box: tuple[int, int, int, int]) -> tuple[int, ...
 
 
 def test_heic_becomes_a_similar_jpeg(tmp_path: Path) -> None:
-    ensure_heif()
+    ensure_openers()
     src = tmp_path / "photo.heic"
     scene().save(src, format="HEIF", quality=95)
     result = fit_photo(src, tmp_path / "out.jpg", PHOTO)
@@ -469,7 +469,7 @@ def test_max_pixels_is_a_per_call_limit(tmp_path: Path) -> None:
 
 
 def test_every_heif_image_is_checked(tmp_path: Path) -> None:
-    ensure_heif()
+    ensure_openers()
     src = tmp_path / "two.heic"
     scene((64, 48)).save(src, format="HEIF", save_all=True, append_images=[scene((160, 120))])
     assert check_pixels(src, max_pixels=160 * 120) == (64, 48)  # the primary image

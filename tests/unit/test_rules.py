@@ -107,6 +107,10 @@ def test_nothing_delivered_says_why() -> None:
         ("not_media", "not a photo or video"),
         ("unsupported_symlink", "a symlink, not a file ferryman reads"),
         ("not chosen", "not chosen"),
+        (
+            "media.no_decoder: a JPEG XL picture, and no JPEG XL decoder is installed",
+            "a JPEG XL picture, and no JPEG XL decoder is installed",
+        ),
         (None, "no reason given"),
     ],
 )

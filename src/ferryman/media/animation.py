@@ -20,6 +20,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ferryman.errors import FerrymanError
 from ferryman.media.failures import MEDIA_FAILURES, removing_on_failure
+from ferryman.media.openers import ensure_openers, named
 from ferryman.media.progress import Progress
 from ferryman.media.remux import MP4_OPTIONS
 from ferryman.media.transcode import output_size
@@ -62,6 +63,7 @@ def animation_to_mp4(
 def _convert(
     src: Path, dst: Path, crf: int, preset: str, max_height: int, progress: Progress
 ) -> None:
+    ensure_openers()  # in this process too: a child starts without the parent's openers
     with Image.open(src) as image:
         count = getattr(image, "n_frames", 1)
         progress.start(count)
@@ -108,7 +110,8 @@ def _frames(image: Image.Image, count: int, name: str) -> Iterator[tuple[Image.I
             return
         except _DECODE_FAILURES as exc:
             raise FerrymanError(
-                "media.unreadable", f"{name}: frame {index} cannot be decoded ({exc})"
+                "media.unreadable",
+                f"{name}: frame {index} cannot be decoded ({named(exc, Path(name))})",
             ) from exc
         if count > 1:
             yield frame, delay

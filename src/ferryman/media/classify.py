@@ -2,7 +2,9 @@
 
 The name only breaks ties the content cannot settle: a zip that is really an office
 document or an app package, or an MP4/Matroska/ASF file whose brand says nothing about
-whether it holds video.
+whether it holds video. What no signature here claims is asked of Pillow, and, for an
+entry being staged (``classify_entry``), of FFmpeg: any container FFmpeg reads and finds
+video in is a video.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ _MAGICS: tuple[tuple[int, bytes, MediaKind], ...] = (
     (0, b"\xffO\xffQ", MediaKind.PHOTO),  # JPEG 2000 codestream (J2K)
     (0, b"DDS |", MediaKind.PHOTO),  # DirectDraw Surface
     (0, b"icns", MediaKind.PHOTO),  # Apple icon
+    (0, b"\xff\x0a", MediaKind.PHOTO),  # JPEG XL codestream
+    (0, b"\x00\x00\x00\x0cJXL \r\n\x87\n", MediaKind.PHOTO),  # JPEG XL container
     (0, b"\x1a\x45\xdf\xa3", MediaKind.VIDEO),  # Matroska / WebM (audio-only: by name)
     (0, b"\x00\x00\x01\xba", MediaKind.VIDEO),  # MPEG program stream
     (0, b"\x00\x00\x01\xb3", MediaKind.VIDEO),  # MPEG-1/2 video elementary stream
@@ -99,6 +103,14 @@ def classify(head: bytes, name: str) -> MediaKind:
     return _pillow_kind(head)
 
 
+def classify_entry(head: bytes, name: str) -> MediaKind:
+    """``classify``, and what it leaves as other asked of FFmpeg (``_ffmpeg_kind``): for
+    an entry being staged, off the event loop (FFmpeg reads the head for a few ms, and
+    PyAV's first import takes longer), where ``classify`` answers on any thread."""
+    kind = classify(head, name)
+    return _ffmpeg_kind(head[:HEAD_SIZE]) if kind is MediaKind.OTHER else kind
+
+
 # Raster formats Pillow identifies by a strong signature and decodes by itself; the
 # rest of its readers want a helper (EPS: Ghostscript; FITS, GRIB, HDF5, BUFR: handlers)
 # or accept too much by shape alone (TGA, PCX, SPIDER: see ``_by_suffix_image``).
@@ -122,6 +134,25 @@ def _pillow_kind(head: bytes) -> MediaKind:
     except Exception:  # any reader's complaint means "not one of these"
         return MediaKind.OTHER
     return MediaKind.PHOTO if fmt in _PILLOW_PICTURES else MediaKind.OTHER
+
+
+def _ffmpeg_kind(head: bytes) -> MediaKind:
+    """What nothing above claimed: a video if FFmpeg reads the head as a container and
+    finds a video stream in it (a camcorder's DV, and whatever else FFmpeg reads: no
+    list of names here to fall behind), else other. Only the head, from memory: no
+    file is opened, and the stream analysis is not given time to decode much."""
+    import av  # lazy: PyAV, only for what no signature claimed (probe's docstring)
+    from av.stream import Disposition
+
+    try:
+        with av.open(io.BytesIO(head), "r", options={"analyzeduration": "0"}) as container:
+            found = any(
+                not stream.disposition & Disposition.attached_pic
+                for stream in container.streams.video
+            )
+    except (av.FFmpegError, OSError, ValueError, EOFError):
+        return MediaKind.OTHER
+    return MediaKind.VIDEO if found else MediaKind.OTHER
 
 
 def _suffix(name: str) -> str:

@@ -10,7 +10,6 @@ the lowest quality is too big, the largest scale that fits (binary search again)
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 import mmap
@@ -25,6 +24,7 @@ from PIL.Image import ImagePointTransform
 
 from ferryman.errors import FerrymanError
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES, check_budget, reduce_for
+from ferryman.media.openers import ensure_openers, named
 from ferryman.media.policy import PhotoLimits
 
 DEFAULT_MAX_PIXELS = 200_000_000  # decompression-bomb guard, overridable per call
@@ -61,12 +61,6 @@ class ImageResult:
     actions: tuple[str, ...]  # what was done, e.g. ("exif_rotate", "to_jpeg", "fit_quality")
 
 
-@functools.cache
-def ensure_heif() -> None:
-    """Let ``Image.open`` read HEIC/HEIF (iPhone photos); registered once per process."""
-    pillow_heif.register_heif_opener()
-
-
 def check_pixels(
     path: Path, max_pixels: int = DEFAULT_MAX_PIXELS, *, canvas_bytes: int | None = None
 ) -> tuple[int, int]:
@@ -78,7 +72,7 @@ def check_pixels(
     ``canvas_bytes``: an animation's budget, its canvas counted as RGBA (the frames are
     composed so): ``media.over_budget`` over it.
     """
-    ensure_heif()
+    ensure_openers()
     try:
         with Image.open(path) as image:
             size, fmt = image.size, image.format
@@ -114,9 +108,10 @@ def fit_photo(
     max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
     start_quality: int = 90,
     min_quality: int = 60,
-    page: int = 0,
+    page: int | None = None,
 ) -> ImageResult:
-    """Write ``src`` (its page ``page``: a scan's TIFF) to ``dst`` as a JPEG within
+    """Write ``src`` (its page ``page``: a scan's TIFF, a HEIF's image in file order;
+    None: the picture as it opens, a HEIF's primary image) to ``dst`` as a JPEG within
     ``limits``; see the module docstring.
 
     ``max_bytes``: the decode's budget (``media.budget``), after a JPEG's reduction.
@@ -145,18 +140,19 @@ def _fit_photo(
     budget: tuple[int, int],  # pixels, bytes
     start_quality: int,
     min_quality: int,
-    page: int,
+    page: int | None,
 ) -> ImageResult:
-    width, height = check_pixels(src, budget[0])
-    if not limits.aspect_ok(width, height):  # a 30:1 strip stays 30:1 at any size
-        raise FerrymanError(
-            "media.over_limit",
-            f"{src.name}: {width}x{height} is longer than {limits.max_aspect:g}:1;"
-            " no scaling fixes that, send it as a document",
-        )
+    check_pixels(src, budget[0])
     with _open(src) as opened:
-        if page:
+        if page is not None and page != opened.tell():
             _seek(opened, page, src)
+        width, height = opened.size  # this page's: a burst's images may differ
+        if not limits.aspect_ok(width, height):  # a 30:1 strip stays 30:1 at any size
+            raise FerrymanError(
+                "media.over_limit",
+                f"{src.name}: {width}x{height} is longer than {limits.max_aspect:g}:1;"
+                " no scaling fixes that, send it as a document",
+            )
         reduced = reduce_for(opened, _side_target(opened.size, limits.max_side_sum))
         check_budget(opened, src.name, budget[1])
         image, encoder, actions = _prepare(opened, src)
@@ -188,7 +184,7 @@ def _fit_photo(
 
 
 def _open(src: Path) -> Image.Image:
-    ensure_heif()
+    ensure_openers()
     try:
         return Image.open(src)
     except Image.DecompressionBombError as exc:
@@ -198,7 +194,7 @@ def _open(src: Path) -> Image.Image:
 
 
 def _seek(opened: Image.Image, page: int, src: Path) -> None:
-    """To a later page of a multipage picture (a scan's TIFF)."""
+    """To another page of a multipage picture (a scan's TIFF, a HEIF burst's image)."""
     try:
         opened.seek(page)
     except _DECODE_ERRORS as exc:
@@ -486,4 +482,6 @@ def _heif_sizes(path: Path) -> list[tuple[int, int]]:
 
 
 def _unreadable(path: Path, exc: BaseException) -> FerrymanError:
-    return FerrymanError("media.unreadable", f"{path.name}: not a readable picture ({exc})")
+    return FerrymanError(
+        "media.unreadable", f"{path.name}: not a readable picture ({named(exc, path)})"
+    )

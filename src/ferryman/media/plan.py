@@ -26,9 +26,11 @@ class Rule:
 
 
 def _even(limits: VideoLimits, info: MediaInfo) -> bool:
+    """The stored sides (an encoder's), not the displayed ones of non-square pixels."""
     if not limits.even_dimensions:
         return True
-    return (info.width or 0) % 2 == 0 and (info.height or 0) % 2 == 0
+    width, height = info.coded_width or info.width, info.coded_height or info.height
+    return (width or 0) % 2 == 0 and (height or 0) % 2 == 0
 
 
 # The inline-video rules, checked in this order; each names its fix.

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 
 from ferryman.errors import FerrymanError
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES, check_budget
-from ferryman.media.images import ensure_heif
+from ferryman.media.openers import ensure_openers
 from ferryman.media.policy import ThumbLimits
 from ferryman.media.thumbnail import make_thumbnail
 from ferryman.model import MediaKind
@@ -45,7 +45,7 @@ def make_preview(src: Path, kind: MediaKind, thumb: Path | None = None) -> bytes
 
 
 def _webp_of(path: Path) -> bytes:
-    ensure_heif()  # a HEIC kept as it is (a library policy may deliver one)
+    ensure_openers()  # a HEIC kept as it is (a library policy may deliver one)
     with Image.open(path) as image:
         image.draft("RGB", (PREVIEW_SIDE, PREVIEW_SIDE))  # JPEG: decode already shrunk
         # A picture sent unchanged as a document for its size is not decoded for a tile.

@@ -12,13 +12,17 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, UnidentifiedImageError
 
 from ferryman.errors import FerrymanError
+from ferryman.media import apng
 from ferryman.media.budget import check_budget
+from ferryman.media.heif_boxes import HEADER_BYTES, parse_header
+from ferryman.media.openers import check_claimed_size, check_decoder, ensure_openers, named
 from ferryman.media.policy import MP4_FAMILY
 from ferryman.model import MediaInfo
 
@@ -27,7 +31,15 @@ if TYPE_CHECKING:
     from av.container import InputContainer
     from av.video.stream import VideoStream
 
-__all__ = ["MP4_FAMILY", "QUICKTIME", "first_streams", "probe", "probe_image"]
+__all__ = [
+    "MP4_FAMILY",
+    "QUICKTIME",
+    "displayed_size",
+    "first_streams",
+    "pixel_shape",
+    "probe",
+    "probe_image",
+]
 
 QUICKTIME = "mov"  # our name for a QuickTime file (same demuxer as MP4, other brand)
 
@@ -80,21 +92,21 @@ def probe_image(path: Path, data: bytes | None = None, max_bytes: int | None = N
     except Image.DecompressionBombError as exc:
         raise FerrymanError("media.too_many_pixels", f"{path.name}: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        check_claimed_size(path, data)
+        check_decoder(path, data)
         raise _unreadable(path, exc) from exc
 
 
 def _probe_pillow(path: Path, data: bytes | None, max_bytes: int | None) -> MediaInfo:
-    from ferryman.media.images import ensure_heif  # pillow-heif: loaded only when needed
-
-    ensure_heif()
+    ensure_openers()
 
     def source() -> Path | io.BytesIO:
         return path if data is None else io.BytesIO(data)
 
     with Image.open(source()) as image:
         width, height = image.size
-        frames = 2 if _animated(image) else 1
-        pages = _pages(image)
+        frames = 2 if _animated(image, source) else 1
+        pages = _pages(image, source)
         orientation = _orientation(image, max_bytes)
         if orientation in _EXIF_TRANSPOSED:
             width, height = height, width
@@ -184,20 +196,40 @@ def _orientation(image: Image.Image, max_bytes: int | None) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _animated(image: Image.Image) -> bool:
+def _animated(image: Image.Image, source: Callable[[], Path | io.BytesIO]) -> bool:
     """More than one frame to show in turn. An MPO's frames are views of one scene (a
     stereo pair, a preview): it is a photo, its base JPEG, even when the index is wrong.
-    A TIFF has no frame durations: its pages are never an animation (see ``_pages``)."""
-    if image.format in ("MPO", "TIFF"):
+    A TIFF has no frame durations: its pages are never an animation (see ``_pages``);
+    nor are a HEIF's images (a burst, a stereo pair: photos). An APNG that cannot be
+    played as one (``media.apng``) is a picture, its first frame."""
+    if image.format in ("MPO", "TIFF", "HEIF"):
         return False
-    return bool(getattr(image, "is_animated", False))
+    if not getattr(image, "is_animated", False):
+        return False
+    if image.format == "PNG":
+        with _opened(source()) as file:
+            return apng.playable(file)
+    return True
 
 
-def _pages(image: Image.Image) -> int:
+def _opened(source: Path | io.BytesIO) -> io.BufferedReader | io.BytesIO:
+    return source.open("rb") if isinstance(source, Path) else source
+
+
+def _pages(image: Image.Image, source: Callable[[], Path | io.BytesIO]) -> int:
     """A TIFF's pages, when all are of one size (a scan's, a fax's: each a photo); 1 when
     later pages differ in size from the first (a camera's or scanner's picture with its
     thumbnails: a photo, its first page) or cannot be counted (a later page without a
-    size: Pillow's ``n_frames`` raises ``TypeError``), or for any other format."""
+    size: Pillow's ``n_frames`` raises ``TypeError``). A HEIF's images (a burst), each
+    a photo, whatever their sizes; 1 for a stereo pair (an iPhone's spatial photo: its
+    primary view) or any other format."""
+    if image.format == "HEIF":
+        count = int(getattr(image, "n_frames", 1))
+        if count > 1:
+            with _opened(source()) as file:
+                if parse_header(file.read(HEADER_BYTES)).one_scene:
+                    return 1
+        return count
     if image.format != "TIFF":
         return 1
     try:
@@ -242,7 +274,7 @@ def _check_data(
 
 
 def _unreadable(path: Path, exc: BaseException) -> FerrymanError:
-    return FerrymanError("media.unreadable", f"{path.name}: cannot decode ({exc})")
+    return FerrymanError("media.unreadable", f"{path.name}: cannot decode ({named(exc, path)})")
 
 
 def first_streams(container: InputContainer) -> tuple[VideoStream | None, AudioStream | None]:
@@ -296,11 +328,14 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
         info.update(title=tags.get("title"), performer=tags.get("artist"))
     if video is not None:
         ctx = video.codec_context
-        width, height = ctx.width, ctx.height
+        coded = ctx.width, ctx.height
+        width, height = displayed_size(*coded, pixel_shape(video))
         rotation = int(first.rotation) % 360 if isinstance(first, VideoFrame) else 0
         if rotation % 180 == 90:
             width, height = height, width
         rate = video.average_rate or video.guessed_rate
+        if (width, height) not in (coded, coded[::-1]):
+            info.update(coded_width=coded[0], coded_height=coded[1])
         info.update(
             video_codec=ctx.codec.canonical_name,
             video_profile=ctx.profile or None,
@@ -313,6 +348,22 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
             frames=_count_frames(container, video) if fmt in _ANIMATION_CONTAINERS else None,
         )
     return MediaInfo(**info)
+
+
+def pixel_shape(video: VideoStream) -> Fraction | None:
+    """The shape of the video's pixels (sample aspect ratio) as FFmpeg shows them: the
+    container's when it says (Matroska's display size, MP4's ``pasp``: a VP9 stream
+    has no other), else the stream's own; None for square or unknown."""
+    sar = video.sample_aspect_ratio  # av_guess_sample_aspect_ratio: container, then codec
+    return Fraction(sar) if sar and sar > 0 and sar != 1 else None
+
+
+def displayed_size(width: int, height: int, sar: Fraction | None) -> tuple[int, int]:
+    """Stored sides as shown: the width scaled by the pixel shape (FFmpeg's way: the
+    height stays), so a 720 x 576 picture of 64:45 pixels is 1024 x 576."""
+    if sar is None:
+        return width, height
+    return max(1, round(width * sar)), height
 
 
 def song_tags(*sources: dict[str, str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from av.video.stream import VideoStream
 
 from ferryman.errors import FerrymanError
 from ferryman.media.hdr import hdr_transfer
-from ferryman.media.probe import first_streams
+from ferryman.media.probe import first_streams, pixel_shape
 from ferryman.media.transcode import output_size
 
 AUDIO_PART = -1  # the index reported for the audio track's part
@@ -145,7 +145,7 @@ def output_format(src: Path, settings: EncodeSettings) -> OutputFormat:
         if video is None:
             raise FerrymanError("media.convert_failed", f"{src.name}: no video stream")
         ctx = video.codec_context
-        size = output_size(ctx.width, ctx.height, ctx.sample_aspect_ratio, settings.max_height)
+        size = output_size(ctx.width, ctx.height, pixel_shape(video), settings.max_height)
         rate = video.average_rate or video.guessed_rate or _FALLBACK_RATE
         rotation = _rotation(inp, video)
         return OutputFormat(rate, size, rotation, audio is not None, hdr_transfer(video))

@@ -29,6 +29,7 @@ from ferryman.media.keep_tags import recording_tags
 from ferryman.media.probe import first_streams
 from ferryman.media.progress import Progress
 from ferryman.media.remux import MP4_OPTIONS
+from ferryman.media.timestamps import copied_stream
 
 # The MP4 index grows with the packets (sample size, time, chunk offset entries):
 # budget this much per packet, plus a fixed allowance for headers and the mdat box.
@@ -282,8 +283,8 @@ class _Shift:
         first: bool,
     ) -> None:
         self._out = out
-        self._video = out.add_stream_from_template(video)
-        self._audio = out.add_stream_from_template(audio) if audio is not None else None
+        self._video = copied_stream(out, video)
+        self._audio = copied_stream(out, audio) if audio is not None else None
         self._start = start
         self._first = first
         self._video_offset = 0 if first else start.pts

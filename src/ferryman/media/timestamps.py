@@ -14,6 +14,19 @@ from av.video.stream import VideoStream
 MP4_OPTIONS = {"movflags": "+faststart"}  # second pass moves moov before mdat
 
 
+def copied_stream(out: OutputContainer, stream: VideoStream | AudioStream) -> Stream:
+    """A stream of ``out`` for ``stream``'s packets, copied. A video keeps its shape:
+    the pixel shape the source shows (its container's first, as FFmpeg reads it), which
+    a copy of the codec's parameters alone would lose when the container says another
+    (an MP4's ``pasp``, Matroska's display size), as the ffmpeg command keeps it."""
+    copy = out.add_stream_from_template(stream)
+    if isinstance(stream, VideoStream) and isinstance(copy, VideoStream):
+        sar = stream.sample_aspect_ratio  # FFmpeg's guess: the container's, then the codec's
+        if sar and sar > 0:
+            copy.codec_context.sample_aspect_ratio = sar
+    return copy
+
+
 class Timestamps:
     """Makes one stream's packets muxable: every packet gets a rising dts and pts >= dts.
 
@@ -31,7 +44,7 @@ class Timestamps:
     ):
         """``start`` (in ``av.time_base`` units) replaces the input's own start: streams
         joined from several files move back by one shared start, so they stay in sync."""
-        self.stream: Stream = out.add_stream_from_template(stream)
+        self.stream: Stream = copied_stream(out, stream)
         time_base = stream.time_base or Fraction(1, av.time_base)
         begin = inp.start_time or 0 if start is None else start
         self._offset = round(Fraction(begin, av.time_base) / time_base)

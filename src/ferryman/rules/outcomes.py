@@ -95,11 +95,15 @@ _SKIP_WORDS = {"not_media": "not a photo or video", "junk": "system clutter"}
 
 def skip_words(reason: str | None) -> str:
     """Why an entry was skipped, in a person's words (a reason is a code such as
-    ``not_media`` or ``unsupported_symlink``, or already words: ``not chosen``)."""
+    ``not_media`` or ``unsupported_symlink``, a registered code with its words, as
+    ``media.no_decoder: a JPEG XL picture, …``, or already words: ``not chosen``)."""
     if not reason:
         return "no reason given"
     if reason in _SKIP_WORDS:
         return _SKIP_WORDS[reason]
+    code, _, said = reason.partition(": ")
+    if said and "." in code and " " not in code:  # a registered code and its own words
+        return said
     kind = reason.removeprefix("unsupported_")
     if kind != reason:
         return f"a {kind.replace('_', ' ')}, not a file ferryman reads"

@@ -36,6 +36,7 @@ MakeRoom = Callable[[int, int], None]
 # A picture not decoded for its size (pixels, or bytes once decoded): sent as it is.
 _UNDECODED = ("media.too_many_pixels", "media.over_budget")
 _AS_DOCUMENT = ("media.over_limit", *_UNDECODED)
+NO_DECODER = "media.no_decoder"  # a format nothing installed decodes (JPEG XL): skipped
 
 
 def wanted(kind: MediaKind, send_documents: bool) -> bool:
@@ -199,6 +200,10 @@ def _prepare(
     except FerrymanError as exc:
         if exc.code in _UNDECODED:
             return _as_document(base, options.policy, _why(exc))
+        if exc.code == NO_DECODER:  # the true reason, not "unreadable" nor "not media"
+            path.unlink(missing_ok=True)  # skipped as an unwanted entry is: not kept
+            skipped = replace(base, state=ItemState.SKIPPED, plan=None, work_path=None)
+            return replace(skipped, reason=_why(exc))
         return _broken(base, exc)
     if kind is MediaKind.PHOTO and (info.frames or 1) > 1:
         kind = base.kind = MediaKind.ANIMATION
@@ -272,7 +277,7 @@ def _probe(
     try:
         return probe_image(path, data, max_bytes)
     except FerrymanError as exc:
-        if exc.code in _UNDECODED:
+        if exc.code in (*_UNDECODED, NO_DECODER):
             raise
         try:
             return probe(path)

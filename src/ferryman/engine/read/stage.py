@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ferryman.errors import FerrymanError
-from ferryman.media.classify import classify
+from ferryman.media.classify import classify_entry
 from ferryman.model import MediaKind
 from ferryman.sinks.base import Ahead as Ahead  # the sink's contract (``upload_ahead``)
 from ferryman.sinks.base import StartAhead as StartAhead
@@ -107,7 +107,7 @@ def stage_entry(
         head += block[: HEAD_BYTES - len(head)]
         if len(head) >= HEAD_BYTES:
             break
-    kind = classify(head, name)
+    kind = classify_entry(head, name)  # a DV tape too: FFmpeg reads it (off the loop)
     size = 0
     if not keep(kind) and stop_unwanted:
         close = getattr(blocks, "close", None)
