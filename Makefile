@@ -27,6 +27,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
+	$(BIN)/deptry src
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy src
