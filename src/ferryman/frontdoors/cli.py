@@ -326,7 +326,7 @@ def add(
     if run_now and added:  # its own jobs to their end, here or in the ferryman running
         from ferryman.frontdoors.cli_follow import run_own_jobs  # lazy: start-up
 
-        code = max(code, run_own_jobs(ctx.obj, added, live))
+        code = max(code, run_own_jobs(ctx, added, live))
     elif added and not state.quiet:
         say_what_next(live, len(added))
     if code:

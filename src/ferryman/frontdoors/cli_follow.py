@@ -16,27 +16,29 @@ import asyncio
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from ferryman.engine.ops.report import counts
+import typer
+
+from ferryman.engine.ops.report import counts, run_summary
 from ferryman.engine.plumbing.events import AlbumDelivered, Event, JobFinished, JobWaiting
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.cli_args import State, usable_data_dir
+from ferryman.frontdoors.cli_args import State
 from ferryman.frontdoors.cli_run import err, live_nodes, run_engine, say_summary
-from ferryman.frontdoors.exit_codes import ExitCode, for_error, for_run
-from ferryman.frontdoors.terminal import fail
+from ferryman.frontdoors.cli_store import run_with_store
+from ferryman.frontdoors.exit_codes import ExitCode, for_run
 from ferryman.model import Job, JobState
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.frontdoors.startup import Running
-    from ferryman.store import Store
-    from ferryman.store.ports import JobsView
+    from ferryman.store.ports import JobsView, Nodes
 
 FOLLOW_POLL_SECONDS = 1.0  # at most this long between two looks at the store
 
 
-def run_own_jobs(state: State, job_ids: list[int], live: list[str]) -> ExitCode:
+def run_own_jobs(ctx: typer.Context, job_ids: list[int], live: list[str]) -> ExitCode:
     """Follow ``job_ids`` (just added) to their end; ``live``: the ferrymen running on
     the store now. The exit code for these jobs alone."""
+    state: State = ctx.obj
     if live:
         them = "them" if len(job_ids) > 1 else "it"
         if not state.quiet:
@@ -46,7 +48,7 @@ def run_own_jobs(state: State, job_ids: list[int], live: list[str]) -> ExitCode:
                 markup=False,
                 highlight=False,
             )
-        followed = _follow_elsewhere(state, job_ids)
+        followed = _follow_elsewhere(ctx, job_ids)
         if followed is not None:
             return followed
         if not state.quiet:
@@ -110,15 +112,13 @@ def settled(job: Job, pending: int) -> bool:
     return job.state is JobState.NEEDS_PASSWORD and pending == 0
 
 
-def _follow_elsewhere(state: State, job_ids: list[int]) -> ExitCode | None:
+def _follow_elsewhere(ctx: typer.Context, job_ids: list[int]) -> ExitCode | None:
     """Read the store until ``job_ids`` have settled, then sum them up: the exit code;
     None when no ferryman runs on the store any more (the caller runs them here)."""
     try:
-        settings = usable_data_dir(state.settings())
-        return asyncio.run(_follow(state, settings, job_ids))
-    except FerrymanError as exc:
-        fail(err, exc)
-        return for_error(exc.code)
+        return run_with_store(
+            ctx, lambda settings, store: _follow(ctx.obj, settings, store, store, job_ids)
+        )
     except KeyboardInterrupt:
         err.print(
             "stopped following; the running ferryman goes on with it: `ferryman status`"
@@ -129,30 +129,23 @@ def _follow_elsewhere(state: State, job_ids: list[int]) -> ExitCode | None:
         return ExitCode.INTERRUPTED
 
 
-async def _follow(state: State, settings: Settings, job_ids: list[int]) -> ExitCode | None:
-    from ferryman.engine.ops.report import run_summary  # lazy: start-up
-    from ferryman.store import Store  # lazy: start-up
-
-    store = await Store.open(settings.database)
-    try:
-        said: dict[int, str] = {}
-        poll = min(settings.poll_seconds, FOLLOW_POLL_SECONDS)
-        while not await all_settled(store, job_ids):
-            if not state.quiet and not state.json:
-                await _say_changes(store, job_ids, said)
-            if not await live_nodes(store, settings):
-                return None
-            await asyncio.sleep(poll)  # another process's progress: only the store says it
-        summary = await run_summary(
-            store, store.clock(), only=job_ids, library=str(settings.library)
-        )
-        await say_summary(state, settings, store, summary)
-        return for_run(summary)
-    finally:
-        await store.close()
+async def _follow(
+    state: State, settings: Settings, jobs: JobsView, nodes: Nodes, job_ids: list[int]
+) -> ExitCode | None:
+    said: dict[int, str] = {}
+    poll = min(settings.poll_seconds, FOLLOW_POLL_SECONDS)
+    while not await all_settled(jobs, job_ids):
+        if not state.quiet and not state.json:
+            await _say_changes(jobs, job_ids, said)
+        if not await live_nodes(nodes, settings):
+            return None
+        await asyncio.sleep(poll)  # another process's progress: only the store says it
+    summary = await run_summary(jobs, jobs.clock(), only=job_ids, library=str(settings.library))
+    await say_summary(state, settings, jobs, summary)
+    return for_run(summary)
 
 
-async def _say_changes(store: Store, job_ids: list[int], said: dict[int, str]) -> None:
+async def _say_changes(store: JobsView, job_ids: list[int], said: dict[int, str]) -> None:
     """A line on stderr when a followed job's state changes."""
     for job_id in job_ids:
         try:
