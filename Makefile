@@ -44,8 +44,8 @@ smoke: $(RUNTIME_BIN)/.runtime
 	$(RUNTIME_BIN)/python scripts/smoke_runtime.py $(RUNTIME_BIN)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/lint-imports
 	$(BIN)/deptry src
 
