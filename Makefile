@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test pytest lint typecheck unit bench clean
+.PHONY: demo test pytest lint typecheck unit bench smoke clean
 
 # What ferryman needs to run (`make demo`, a phone), then the development tools on top
 # (`make test`): pytest, mypy, Playwright, schemathesis, SeaweedFS… stay off a demo.
@@ -23,10 +23,31 @@ $(BIN)/.installed: $(BIN)/.runtime
 demo: $(BIN)/.runtime
 	$(BIN)/ferryman --data-dir $${FERRYMAN_DATA_DIR:-./demo-data} demo
 
+# The install a user gets (`pipx install .`, `pip install .`): ferryman built into a wheel
+# and installed with the dependencies it declares and nothing else, in a virtualenv of its
+# own (.venv has the development tools on top, where an import only they provide passes
+# unseen). Made afresh when pyproject.toml changes (a dependency dropped goes with it);
+# ferryman alone installed again when its source does. pip's cache keeps it short.
+RUNTIME_VENV ?= .venv-runtime
+RUNTIME_BIN := $(RUNTIME_VENV)/bin
+PACKAGED := $(shell find src -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
+
+$(RUNTIME_BIN)/.runtime: pyproject.toml $(PACKAGED)
+	$(if $(filter pyproject.toml,$?),rm -rf $(RUNTIME_VENV))
+	test -x $(RUNTIME_BIN)/python || $(PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_BIN)/pip install --quiet .
+	touch $@
+
+# CI's smoke test of that install (scripts/smoke_runtime.py): the demo, an unreachable
+# link ending with its code, `ferryman web` answering, the chat demo, `doctor`.
+smoke: $(RUNTIME_BIN)/.runtime
+	$(RUNTIME_BIN)/python scripts/smoke_runtime.py $(RUNTIME_BIN)
+
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/deptry src
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy src
@@ -68,4 +89,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(RUNTIME_VENV) demo-data .pytest_cache .mypy_cache .ruff_cache

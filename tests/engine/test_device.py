@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -289,3 +290,52 @@ async def test_a_phones_encoder_settings_reach_the_transcode(
         f" threads={PHONE_THREADS} ".encode(),
         b" rc_lookahead=4 ",
     }
+
+
+class _NoCarrierReader(Device):
+    """A device whose network look fails as it did where psutil was not installed."""
+
+    def online(self) -> bool | None:
+        raise ImportError("No module named 'psutil'")
+
+
+async def test_a_fault_in_the_network_look_ends_the_job_with_its_code(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 56: an unknown host's failure asks whether the device has a network at all;
+    that look raising (an ImportError) failed the fetch step itself, whose lease lapsed
+    and whose job ran again, never counted: forever, a traceback each time."""
+    fast = settings.retry.model_copy(update={"base_seconds": 0.05, "max_seconds": 0.2})
+    settings = settings.model_copy(update={"retry": fast})
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, "http://no-such-host.invalid/x.zip", settings=settings)
+        engine = Engine(store, settings, device=_NoCarrierReader())
+        await asyncio.wait_for(engine.run(until_idle=True), 60)
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    assert (done.state, done.error_code) == (JobState.FAILED, "source.host_unknown")
+    faults = [r for r in caplog.records if r.exc_info and "psutil" in str(r.exc_info[1])]
+    assert 1 <= len(faults) <= 2  # the first answer and the one confirming it: no more
+
+
+def test_the_carrier_is_read_as_psutil_reads_it() -> None:
+    """``device.carrier`` reads getifaddrs through ctypes (no psutil at run time: it has
+    no wheel for Android); psutil, a development tool, is the oracle: the same
+    interfaces, addresses and carrier."""
+    import psutil
+
+    from ferryman.device import carrier
+
+    read = carrier.interfaces()
+    stats = psutil.net_if_stats()
+    theirs = {
+        (name, a.address.split("%", 1)[0], stats[name].isup)
+        for name, addresses in psutil.net_if_addrs().items()
+        for a in addresses
+        if a.family in (socket.AF_INET, socket.AF_INET6) and name in stats
+    }
+    assert read and {(n, a, bool(f & carrier.IFF_RUNNING)) for n, f, a in read} == theirs
+    assert not carrier.link_down("127.0.0.1")  # loopback runs
+    assert not carrier.link_down("203.0.113.9")  # no interface holds it: the route is believed

@@ -63,6 +63,7 @@ DOORS = {
     "frontdoors/cli_nodes": {"Nodes"},
     "frontdoors/cli_config": {"RuntimeSettings"},
     "frontdoors/cli_run": {"JobsView", "Nodes"},
+    "frontdoors/cli_follow": {"JobsView", "Nodes"},
     "frontdoors/demo": {"JobsView"},
     "frontdoors/chat_demo_steps": {"JobsView"},
     "frontdoors/telegram/callbacks": {"ChatDoor"},

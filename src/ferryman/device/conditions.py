@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ferryman.device.carrier import link_down
 from ferryman.errors import FerrymanError
 from ferryman.phone import on_phone
 from ferryman.timeouts import within
@@ -112,7 +113,7 @@ class Device:
                 if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
                     told = False
                 continue
-            if _link_down(local):
+            if link_down(local):
                 told = False
                 continue
             return True
@@ -181,23 +182,3 @@ class Device:
         if key not in self.warned:
             self.warned.add(key)
             log.warning("%s", message)
-
-
-def _link_down(local: str) -> bool:
-    """Whether the interface holding ``local`` has lost its carrier; False when that
-    cannot be read (Android may deny it): the route is then believed."""
-    import psutil  # lazy: start-up
-
-    try:
-        named = next(
-            (
-                name
-                for name, addresses in psutil.net_if_addrs().items()
-                if any(a.address.split("%", 1)[0] == local for a in addresses)
-            ),
-            None,
-        )
-        stats = psutil.net_if_stats().get(named or "")
-    except (OSError, RuntimeError, psutil.Error):
-        return False
-    return stats is not None and not stats.isup  # isup: IFF_RUNNING, the carrier

@@ -221,7 +221,9 @@ def add(
     run_now: Annotated[
         bool,
         typer.Option(
-            "--run", help="Then run the engine here until every job has ended (`run --until-idle`)."
+            "--run",
+            help="Then follow these jobs to their end: run them here, or wait for the"
+            " ferryman already running (the page, a service); exit by the table for them.",
         ),
     ] = False,
     notify: Annotated[
@@ -296,7 +298,7 @@ def add(
 
     silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
 
-    def light(settings: Settings, store: LiteStore) -> tuple[ExitCode, int, list[str]]:
+    def light(settings: Settings, store: LiteStore) -> tuple[ExitCode, list[int], list[str]]:
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:
@@ -306,7 +308,7 @@ def add(
         live = store.live_nodes(silent_after * settings.lease_seconds)
         return told(results), _added(results), live
 
-    async def full(settings: Settings, store: AddDoor) -> tuple[ExitCode, int, list[str]]:
+    async def full(settings: Settings, store: AddDoor) -> tuple[ExitCode, list[int], list[str]]:
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:
@@ -316,17 +318,19 @@ def add(
         return told(results), _added(results), await live_nodes(store, settings)
 
     code, added, live = run_light(ctx, light, full, writes=True)
-    if run_now and added and not live:  # a running ferryman takes it: no second engine
-        code = max(code, run_engine(ctx.obj, until_idle=True))
+    if run_now and added:  # its own jobs to their end, here or in the ferryman running
+        from ferryman.frontdoors.cli_follow import run_own_jobs  # lazy: start-up
+
+        code = max(code, run_own_jobs(ctx, added, live))
     elif added and not state.quiet:
-        say_what_next(live, added)
+        say_what_next(live, len(added))
     if code:
         raise typer.Exit(code)
 
 
-def _added(results: list[Job | FerrymanError]) -> int:
-    """How many jobs were added and have work to do (not refused, not failed at once)."""
-    return sum(1 for job in results if not isinstance(job, FerrymanError) and not job.error_code)
+def _added(results: list[Job | FerrymanError]) -> list[int]:
+    """The jobs added that have work to do (not refused, not failed at once)."""
+    return [job.id for job in results if not isinstance(job, FerrymanError) and not job.error_code]
 
 
 @app.command()

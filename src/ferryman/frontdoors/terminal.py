@@ -243,8 +243,8 @@ _STEP_FOR_STATE = {
 
 
 def print_run_summary(out: Console, data: dict[str, Any]) -> None:
-    """The end of ``run``: how the jobs it touched ended, their items, and what each
-    job that waits or failed needs from a person."""
+    """The end of ``run``: how the jobs it touched ended, their items, what each job
+    that waits or failed needs from a person, and where each one's files went."""
     if not data["jobs"]:
         _line(out, "nothing to do: no job is queued (`ferryman add` adds one)")
         return
@@ -263,6 +263,8 @@ def print_run_summary(out: Console, data: dict[str, Any]) -> None:
         said = f": {job['message']}" if job.get("message") and code else ""
         _line(out, f"  job {job['id']} {job['name']}: {job['state']}{code}{said}")
         _line(out, f"    next: {step}")
+    for job in data.get("where", []):
+        _line(out, f"  job {job['id']} {job['name']}: delivered to {job['to']}")
     for job in data.get("links", []):
         _line(out, f"  job {job['id']} {job['name']}: download links: `ferryman links {job['id']}`")
 

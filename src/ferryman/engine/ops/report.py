@@ -195,6 +195,8 @@ async def run_summary(
     before: dict[int, dict[str, int]] | None = None,
     stopped: bool = False,
     sinks: SinkRegistry | None = None,
+    only: Collection[int] | None = None,
+    library: str | None = None,
 ) -> dict[str, Any]:
     """What a ``run`` leaves behind: the jobs not ended, and those that ended at or after
     ``since`` (and, given ``touched``, that this run worked on: with several nodes on one
@@ -202,7 +204,10 @@ async def run_summary(
     waiting or failed job needs. ``before``: the item counts when the run began; the
     items then count what this run did (a retried job's earlier deliveries are not its).
     ``stopped``: this run's engine has stopped, so a job neither ended nor waiting is
-    ``unfinished`` (the next run goes on with it), not ``running``.
+    ``unfinished`` (the next run goes on with it), not ``running``. ``only``: these jobs
+    and no other (``add --run``'s own, whoever ran them). ``where``: where each job that
+    delivered sent its files, in a person's words (the default library named by its
+    folder, ``library``).
     """
     per_job = await store.item_counts()
     jobs: dict[str, int] = {}
@@ -210,9 +215,14 @@ async def run_summary(
     needs: list[dict[str, Any]] = []
     waiting_why = await store.fetch_errors()  # a fetch waiting between tries says why
     links: list[dict[str, Any]] = []  # jobs with download links: `ferryman links JOB`
-    keeps = (sinks or _sinks()).keeps_results
+    registry = sinks or _sinks()
+    keeps = registry.keeps_results
+    where: list[dict[str, Any]] = []
     for job in await store.list_jobs():
-        if job.state.terminal and (
+        if only is not None:
+            if job.id not in only:
+                continue
+        elif job.state.terminal and (
             (job.finished_at or 0.0) < since or (touched is not None and job.id not in touched)
         ):
             continue
@@ -228,6 +238,11 @@ async def run_summary(
         code = job.wait_reason if outcome == "waiting" else job.error_code
         if job.state.terminal and c["delivered"] and keeps(job.dest):
             links.append({"id": job.id, "name": job.name})
+        elif c["delivered"]:
+            to = registry.words(job.dest)
+            if library and job.dest.partition("?")[0] in ("library", "library:"):
+                to = f"{to} ({library})"
+            where.append({"id": job.id, "name": job.name, "to": to})
         if outcome != "done" or job.error_code:
             needs.append(
                 {
@@ -244,7 +259,7 @@ async def run_summary(
                     ),
                 }
             )
-    return {"jobs": jobs, "items": items, "needs": needs, "links": links}
+    return {"jobs": jobs, "items": items, "needs": needs, "links": links, "where": where}
 
 
 def _outcome(job: Job) -> str:

@@ -5,25 +5,35 @@ attempts, its links (a download, a WebDAV folder, a Torbox item) failed for good
 about 30 s. When a step fails because a connection could not be made and the device has
 no route out (``Device.online``), the error becomes ``network.offline``: rechecked every
 ``network.recheck_seconds`` and never counted. With a network, it counts as before: a
-host that does not exist or refuses is not waited for forever.
+host that does not exist or refuses is not waited for forever. A fault in that look (a
+bug, a module missing from the install) is logged and the error stands: it counts, and
+the job ends with its code instead of its step failing again and again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
 from ferryman.engine.context import Context
 from ferryman.errors import FerrymanError
 
+log = logging.getLogger(__name__)
+
 
 async def offline_or(ctx: Context, exc: FerrymanError) -> FerrymanError:
     """``network.offline`` for a connection failure with no network, else ``exc``."""
-    if (
-        (exc.retryable or exc.code == "source.host_unknown")  # no DNS to ask, offline
-        and could_not_connect(exc)
-        and await asyncio.to_thread(ctx.device.online) is False
-    ):
+    if not (exc.retryable or exc.code == "source.host_unknown"):  # no DNS to ask, offline
+        return exc
+    if not could_not_connect(exc):
+        return exc
+    try:
+        online = await asyncio.to_thread(ctx.device.online)
+    except Exception:  # the device's look is not the job's fault: the error stands
+        log.exception("could not tell whether this device has a network; %s stands", exc.code)
+        return exc
+    if online is False:
         return FerrymanError("network.offline", f"no network: {exc.message}")
     return exc
 
