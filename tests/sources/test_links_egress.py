@@ -112,52 +112,56 @@ def _grab(url: str, profile: Profile, folder: Path) -> FerrymanError | None:
     return None
 
 
+HOPS = (
+    "key inside",
+    "key redirected inside",
+    "key at cloud metadata",
+    "segment inside",
+    "segment redirected inside",
+    "segment at link-local",
+    "init section inside",
+)
+# AES-128: yt-dlp's own downloader decrypts it, each hop through the guard. SAMPLE-AES:
+# yt-dlp hands the whole manifest to ffmpeg (as it does an AES-128 one without
+# pycryptodomex), every hop ffmpeg's: nothing may be fetched.
+METHODS = {"AES-128": "link.blocked", "SAMPLE-AES": "link.not_native"}
+
+
 def _cases(public: FaultServer, inside: FaultServer) -> dict[str, tuple[str, str]]:
-    """Each manifest (its path on the public site) and the code it ends with. An AES-128
-    key fetched from the public site makes yt-dlp hand the rest to ffmpeg (no
-    pycryptodomex here), so every hop after it is one ffmpeg would make."""
+    """Each manifest (its path on the public site) and the code it ends with."""
     key, seg = public.url("/key"), public.url("/seg0.ts")
     public.add("/key", KEY, content_type="application/octet-stream")
     public.add("/seg0.ts", b"G" * 188 * 4, content_type="video/mp2t")
     public.redirect("/moved.ts", inside.url("/seg0.ts"))
     public.redirect("/moved-key", inside.url("/key"))
-    manifests = {
-        "key inside": (_manifest(inside.url("/key"), segments=[seg]), "link.blocked"),
-        "key redirected inside": (
-            _manifest(public.url("/moved-key"), segments=[seg]),
-            "link.blocked",
-        ),
-        "SAMPLE-AES key inside": (
-            _manifest(inside.url("/key"), "SAMPLE-AES", [seg]),
-            "link.not_native",
-        ),
-        "segment inside": (_manifest(key, segments=[inside.url("/seg0.ts")]), "link.blocked"),
-        "segment redirected inside": (
-            _manifest(key, segments=[public.base + "/moved.ts"]),
-            "link.blocked",
-        ),
-        "init section inside": (
-            _manifest(key, segments=[seg], head=f'#EXT-X-MAP:URI="{inside.url("/init.mp4")}"'),
-            "link.blocked",
-        ),
-        "key at cloud metadata": (_manifest(METADATA, segments=[seg]), "link.blocked"),
-        "segment at link-local": (_manifest(key, segments=[LINK_LOCAL]), "link.blocked"),
-        "live, key inside": (
-            _manifest(
-                inside.url("/key"), segments=[seg], head="#EXT-X-MEDIA-SEQUENCE:7", end=False
-            ),
-            "content.live",
-        ),
+    init = f'#EXT-X-MAP:URI="{inside.url("/init.mp4")}"'
+    hops = {  # the key, the segment, a line before them
+        "key inside": (inside.url("/key"), seg, ""),
+        "key redirected inside": (public.url("/moved-key"), seg, ""),
+        "key at cloud metadata": (METADATA, seg, ""),
+        "segment inside": (key, inside.url("/seg0.ts"), ""),
+        "segment redirected inside": (key, public.base + "/moved.ts", ""),
+        "segment at link-local": (key, LINK_LOCAL, ""),
+        "init section inside": (key, seg, init),
     }
-    for name, (text, _code) in manifests.items():
-        public.add(_path(name), text.encode(), content_type=MPEGURL)
+    cases = {}
+    for hop, (where, segment, head) in hops.items():
+        for method, code in METHODS.items():
+            text = _manifest(where, method, [segment], head)
+            public.add(_path(f"{method}, {hop}"), text.encode(), content_type=MPEGURL)
+            cases[f"{method}, {hop}"] = (_path(f"{method}, {hop}"), code)
+    live = _manifest(inside.url("/key"), segments=[seg], head="#EXT-X-MEDIA-SEQUENCE:7", end=False)
+    public.add(_path("live, key inside"), live.encode(), content_type=MPEGURL)
     public.add("/dash/index.mpd", _mpd(inside.url("/init.mp4"), seg).encode(), content_type=DASH)
-    cases = {name: (_path(name), code) for name, (_, code) in manifests.items()}
-    return {**cases, "DASH init section inside": ("/dash/index.mpd", "link.blocked")}
+    return {
+        **cases,
+        "live, key inside": (_path("live, key inside"), "content.live"),
+        "DASH init section inside": ("/dash/index.mpd", "link.blocked"),
+    }
 
 
 def _path(name: str) -> str:
-    return f"/{name.replace(' ', '-').replace(',', '')}/index.m3u8"
+    return "/" + name.replace(" ", "-").replace(",", "") + "/index.m3u8"
 
 
 def _mpd(init: str, segment: str) -> str:
@@ -173,14 +177,7 @@ def _mpd(init: str, segment: str) -> str:
 
 
 CASES = [
-    "key inside",
-    "key redirected inside",
-    "SAMPLE-AES key inside",
-    "segment inside",
-    "segment redirected inside",
-    "init section inside",
-    "key at cloud metadata",
-    "segment at link-local",
+    *(f"{method}, {hop}" for hop in HOPS for method in METHODS),
     "live, key inside",
     "DASH init section inside",
 ]
@@ -223,14 +220,15 @@ def test_an_aes_128_stream_from_public_servers_is_decrypted_without_a_program(
     assert not started.exists(), started.read_text()
 
 
-async def test_a_link_job_whose_key_is_inside_ends_failed_with_link_blocked(
+async def test_a_link_job_only_ffmpeg_would_fetch_ends_failed_with_link_not_native(
     settings: Settings,
     public: FaultServer,
     inside: FaultServer,
     started: Path,
 ) -> None:
-    """Through the engine (the link's child process), as on an exposed page."""
-    path, _code = _cases(public, inside)["key inside"]
+    """Through the engine (the link's child process), as on an exposed page: a
+    SAMPLE-AES stream whose segment is inside fails, not retried, nothing fetched."""
+    path, _code = _cases(public, inside)["SAMPLE-AES, segment inside"]
     network = settings.network.model_copy(
         update={"block_private": True, "private_allowed": ["127.0.0.1"]}
     )
@@ -245,5 +243,5 @@ async def test_a_link_job_whose_key_is_inside_ends_failed_with_link_blocked(
         done = await store.get_job(job.id)
     finally:
         await store.close()
-    assert (done.state, done.error_code) == (JobState.FAILED, "link.blocked")
+    assert (done.state, done.error_code) == (JobState.FAILED, "link.not_native")
     assert sum(inside.served.values()) == 0, inside.served

@@ -9,7 +9,8 @@ protocols (RTMP, RTSP) to other programs. So:
 
 - every download is yt-dlp's own (``external_downloader`` ``native``), and yt-dlp is
   told ffmpeg is at a place where nothing can be (``NOWHERE``): it finds no ffmpeg to
-  delegate to or to merge with (an AES-128 stream is decrypted in Python, slower);
+  delegate to or to merge with (an AES-128 stream is decrypted by yt-dlp with
+  pycryptodomex, a dependency for it);
 - a format whose downloader would still be a program is never chosen
   (``native_formats``), and one that got this far is refused before it starts
   (``check_native``): ``link.not_native``;
