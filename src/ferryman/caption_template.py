@@ -3,22 +3,17 @@
 
 from __future__ import annotations
 
-import re
-from string import Formatter
-
-# A field's width or precision of four digits or more (``{album:>999999999}``) would
-# make one caption gigabytes long: a template from a web client or a chat could
-# exhaust memory. Telegram's captions hold 1,024 characters anyway.
-_HUGE = re.compile(r"[0-9]{4,}")
+from ferryman.template_fields import TemplateError, check
 
 
 def render_caption(template: str, **fields: object) -> str:
-    """Fill a caption template; a bad one is refused when settings load, not mid-delivery."""
+    """Fill a caption template; a bad one is refused when settings load, not mid-delivery:
+    its fields plain names of ``fields``, widths at most 999 (``template_fields``)."""
+    known = ", ".join("{" + name + "}" for name in fields)
     try:
-        for _literal, _field, spec, _conversion in Formatter().parse(template):
-            if spec and _HUGE.search(spec):
-                raise ValueError(f"a field's width is at most 999 ({spec!r})")
+        check(template, fields)
         return template.format(**fields)
-    except (KeyError, IndexError, ValueError) as exc:
-        known = ", ".join("{" + name + "}" for name in fields)
+    except TemplateError as exc:
+        raise ValueError(f"caption_template can use {known} only: {exc}") from None
+    except (KeyError, IndexError, ValueError, TypeError) as exc:  # {items:s}: not a string
         raise ValueError(f"caption_template can use {known} only ({exc!r})") from exc

@@ -23,15 +23,16 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
 )
 
 from ferryman.caption_template import render_caption
 from ferryman.config_sections import (
     ArchiveSettings,
     ByteSize,
+    CaptionTemplate,
     Concurrency,
     Convert,
+    LayoutTemplate,
     LinksSettings,
     MediaSettings,
     NetworkSettings,
@@ -106,7 +107,7 @@ class Settings(BaseModel):
     library_dir: Path | None = Field(
         None, description="Default library; empty: <data_dir>/library."
     )
-    library_layout: str = Field(
+    library_layout: LayoutTemplate = Field(
         "{source}/{path}/{name}",
         description="Where each file goes in a library: a template ({source}, {path}, {name},"
         ' {title}, {ext}, {album}, {index}, {kind}, {date:%Y/%m}), or "albums" for'
@@ -121,9 +122,8 @@ class Settings(BaseModel):
         le=50,
         description="Files per album at most; a destination may take fewer (Telegram: 10).",
     )
-    caption_template: str = Field(
+    caption_template: CaptionTemplate = Field(
         "{job_name} — {album}/{albums}",
-        max_length=1024,
         description="An album's caption: {job_name}, {album}, {albums}, {items}.",
     )
     space_floor: ByteSize = Field(256 * 1024**2, description="Free bytes kept in the work area.")
@@ -173,12 +173,6 @@ class Settings(BaseModel):
     passwords: list[str] = Field(
         default_factory=list, description="Tried on every encrypted archive, after the job's."
     )
-
-    @field_validator("caption_template")
-    @classmethod
-    def _caption_renders(cls, template: str) -> str:
-        render_caption(template, job_name="x", album=1, albums="1", items=1)
-        return template
 
     @property
     def work_dir(self) -> Path:

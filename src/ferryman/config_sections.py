@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -16,7 +17,9 @@ from pydantic import (
     field_validator,
 )
 
+from ferryman.caption_template import render_caption
 from ferryman.phone import on_phone
+from ferryman.template_fields import check_layout
 
 _UNITS = {
     "": 1,
@@ -49,6 +52,21 @@ def parse_bytes(value: object) -> int:
 
 
 ByteSize = Annotated[int, BeforeValidator(parse_bytes), Field(ge=0)]
+
+
+def _caption(template: str) -> str:
+    render_caption(template, job_name="x", album=1, albums="1", items=1)
+    return template
+
+
+def _layout(template: str) -> str:
+    check_layout(template)
+    return template
+
+
+# Templates refused when set or read, not at a delivery (``template_fields``).
+CaptionTemplate = Annotated[str, AfterValidator(_caption), Field(max_length=1024)]
+LayoutTemplate = Annotated[str, AfterValidator(_layout), Field(max_length=1024)]
 
 
 SERVER_FETCHES = 3  # downloads at once off a phone: a slow origin leaves room for others

@@ -827,6 +827,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         " the server (ferryman web): the setting is read when it starts.",
     ),
     ErrorSpec(
+        "link.not_native",
+        False,
+        "This stream can be fetched only by a program such as ffmpeg (SAMPLE-AES, RTMP,"
+        " a live stream), and ferryman starts none for a link: its connections would pass"
+        " the network guard by. Download it yourself (yt-dlp with ffmpeg) and add the file.",
+    ),
+    ErrorSpec(
         "upload.not_found", False, "Start the upload again: this one is unknown or finished."
     ),
     ErrorSpec(

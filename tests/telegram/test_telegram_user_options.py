@@ -52,6 +52,8 @@ async def test_send_caption_and_thumbnail_go_with_a_persons_jobs_and_watches(
         assert said.startswith("config.invalid: send is media or documents")
         said = await reply_to(world, world.alice, "/settings caption {nope}")
         assert said.startswith("config.invalid: ") and "{job_name}" in said
+        said = await reply_to(world, world.alice, "/settings caption {job_name.__class__.__mro__}")
+        assert said.startswith("config.invalid: ") and "plain name" in said  # set, refused
         said = await reply_to(world, world.alice, "/settings thumbnail")
         assert said.startswith("config.invalid: send /settings thumbnail as a reply to a photo")
         await reply_to(world, world.alice, "/settings caption [{album}] {job_name}")

@@ -248,6 +248,7 @@ RECORDED: list[tuple[str, str, str, int | None, bool, str]] = [
     ("generic", "ExtractorError", "[generic] 'not a link' is not a valid URL", None, True, "link.invalid"),
     ("generic", "DownloadError", "ERROR: something nobody foresaw", None, True, "source.changed"),
     ("youtube", "ExtractorError", "[youtube:tab] UCxyz: This tab is not supported", None, True, "link.unsupported"),
+    ("generic", "DownloadError", "ERROR: m3u8 download detected but ffmpeg could not be found. Please install", None, True, "link.not_native"),
 ]  # fmt: skip
 
 

@@ -38,6 +38,9 @@ class Failure:
 
 # (pattern on the normalised message, code), first match wins.
 _RULES: tuple[tuple[str, str], ...] = (
+    # yt-dlp's HLS downloader hands SAMPLE-AES (and what else it cannot do) to ffmpeg,
+    # which ferryman hides from it (links.native): before "not found" below
+    (r"ffmpeg (could not be|not) found", "link.not_native"),
     (r"drm protected|drm-protected|widevine|playready", "content.drm"),
     (r"confirm you'?re not a bot|not a robot|captcha|bot check", "source.bot_check"),
     (r"rate.?limit|too many requests|try again later", "source.rate_limited"),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ferryman.errors import FerrymanError
+from ferryman.links import native
 from ferryman.links.grab import GrabOptions, _coded, _Quiet, installed_yt_dlp
 
 Event = Callable[[str, Any], None]
@@ -26,6 +27,7 @@ def list_flat(
 
         egress = Egress.named(options.block_private, options.private_allowed)
         guard = stack.enter_context(guarded_lookups(egress))
+        stack.enter_context(native.no_programs())  # nor do programs it would start
         try:
             event("entries", _list(url, options))
         except Exception as exc:
@@ -49,6 +51,7 @@ def _list(url: str, options: GrabOptions) -> list[dict[str, Any]]:
         "retries": options.retries,
         "cachedir": False,
         "color": "no_color",
+        **native.native_params(),
     }
     if options.cookies_file:
         params["cookiefile"] = options.cookies_file

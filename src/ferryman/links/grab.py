@@ -33,7 +33,7 @@ from typing import Any
 
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import safe_name
-from ferryman.links import grab_join, make
+from ferryman.links import grab_join, make, native
 from ferryman.links.failures import LIVE_WAIT, error_for, from_exception
 from ferryman.links.grab_download import (
     Curve,
@@ -97,6 +97,7 @@ def grab(
 
         egress = Egress.named(options.block_private, options.private_allowed)
         guard = stack.enter_context(guarded_lookups(egress))
+        stack.enter_context(native.no_programs())  # nor do programs it would start
         try:
             _grab(url, profile, root, options, curve, event)
         except Exception as exc:  # yt-dlp's own: DownloadError, ExtractorError, network…
@@ -196,6 +197,7 @@ def _params(options: GrabOptions, profile: Profile) -> dict[str, Any]:
         "check_formats": False,
         "cachedir": False,
         "color": "no_color",
+        **native.native_params(),
     }
     if options.cookies_file:
         params["cookiefile"] = options.cookies_file
@@ -241,7 +243,7 @@ def _one(
     _refuse(info, options)
     curve.phase("downloading")
     work.mkdir(parents=True, exist_ok=True)
-    formats = info.get("formats") or [info]
+    formats = native.native_formats(ydl, info, info.get("formats") or [info])
     choice = choose(remembered(work, formats), profile)
     (work / "choice.json").write_text(json.dumps(list(choice.format_ids)))
     downloads = [f for f in (choice.video, choice.audio) if f is not None]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
+from ferryman.links.native import check_native
 
 if TYPE_CHECKING:
     from ferryman.media.ffmpeg_binary import StreamingEncoder
@@ -58,6 +59,7 @@ def download(
             report(fraction)
         curve.bytes(state)
 
+    check_native(ydl, info, fmt)  # no program yt-dlp would start: it is not guarded
     merged = dict(info)
     merged.update(fmt)
     merged.pop("requested_formats", None)

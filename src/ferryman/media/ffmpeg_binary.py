@@ -33,6 +33,10 @@ from ferryman.errors import FerrymanError
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+# Before each input: ffmpeg opens files and pipes only, never a URL a file names (an HLS
+# playlist's segments, a key): its sockets would not be the egress guard's. FFmpeg's own
+# default for a file input holds that too; said here, it holds for any build on PATH.
+_LOCAL_ONLY = ("-protocol_whitelist", "file,pipe")
 _ENCODERS = {"mp3": ("libmp3lame", "mp3"), "opus": ("libopus", "opus")}
 
 
@@ -101,10 +105,10 @@ def _join_command(
     """``join_copy``'s command; ``picture``: the options and ``-i`` of its input."""
     # -copyts with one muxer-wide shift to zero: two downloads keep their offset to each
     # other (ffmpeg would otherwise move each file to its own zero, as PyAV's join doesn't).
-    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-copyts", *picture]
+    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-copyts", *_LOCAL_ONLY, *picture]
     audio_from = "0"
     if sound is not None and keep_sound:
-        cmd += ["-i", str(sound)]
+        cmd += [*_LOCAL_ONLY, "-i", str(sound)]
         audio_from = "1"
     cmd += ["-map", "0:v:0"]
     if keep_sound:
@@ -264,7 +268,7 @@ def _command(
     """The encode of the first audio stream of ``source`` into ``dst``, progress on
     stdout (``-progress``), errors only on stderr."""
     codec, muxer = _ENCODERS[fmt]
-    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *source]
+    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", *_LOCAL_ONLY, *source]
     cmd += ["-map", "0:a:0", "-vn", "-c:a", codec, "-b:a", f"{kbps}k"]
     for key, value in tags.items():
         cmd += ["-metadata", f"{key}={value}"]

@@ -6,45 +6,44 @@ name), ``{title}`` (that name without its suffix), ``{ext}`` (its suffix, no dot
 ``{album}`` (``0001``), ``{index}`` (the item's number in its job), ``{kind}`` (photo,
 video…) and ``{date:%Y/%m}`` (when it was taken, else its modified time; any
 ``strftime`` pattern). A ``/`` between fields makes folders, and so do ``{path}``'s and
-a date pattern's; an empty field's folder is left out. Every rendered folder and file
-name goes through ``safe_name`` (no ``..``, no leading dot, no absolute path), so no
-template and no hostile name can write outside the library or into its hidden
-``.ferryman`` folder.
+a date pattern's; an empty field's folder is left out. Fields are plain names and widths at
+most 999, checked where the setting is read (``template_fields.check_layout``). Every
+rendered folder and file name goes through ``safe_name`` (no ``..``, no leading dot,
+no absolute path), so no template and no hostile name can write outside the library
+or into its hidden ``.ferryman`` folder.
 """
 
 from __future__ import annotations
 
 import functools
-import string
 from datetime import datetime
 from pathlib import PurePosixPath
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
+from ferryman.template_fields import (
+    LAYOUT_ALBUMS,
+    LAYOUT_FIELDS,
+    TemplateError,
+    check_layout,
+)
 
-ALBUMS = "albums"  # the layout before templates: ``<job>/0001/`` beside a manifest.json
+ALBUMS = LAYOUT_ALBUMS  # the layout before templates: ``<job>/0001/`` beside a manifest.json
 # Named folders, the input's own kept (two IMG_0001.jpg of 2023/ and 2024/ never meet):
 # what Jellyfin, Plex and Immich show.
 DEFAULT = "{source}/{path}/{name}"
-FIELDS = frozenset({"source", "path", "name", "title", "ext", "album", "index", "kind", "date"})
+FIELDS = LAYOUT_FIELDS
 FOLDERS = frozenset({"path"})  # fields whose "/" makes folders
 
 
 def check_template(template: str) -> None:
-    """``config.invalid`` naming what is wrong, at ``add`` and when a sink opens: a
-    template that cannot be rendered is refused before any file is written."""
-    if template == ALBUMS:
-        return
+    """``config.invalid`` naming what is wrong (``template_fields.check_layout``: fields
+    plain and known, widths at most 999, a file named): the settings check it when read
+    (``config set``, the settings file), and ``add`` and a sink's opening again."""
     try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise _invalid(template, str(exc)) from exc
-    fields = [field for _, field, _, _ in parsed if field is not None]
-    unknown = sorted({field for field in fields if field not in FIELDS})
-    if unknown:
-        raise _invalid(template, f"unknown field {{{unknown[0]}}}; known: {sorted(FIELDS)}")
-    if not any(field in {"name", "title", "index"} for field in fields):
-        raise _invalid(template, "it names no file: use {name}, {title} or {index}")
+        check_layout(template)
+    except TemplateError as exc:
+        raise _invalid(template, str(exc)) from None
 
 
 def _invalid(template: str, why: str) -> FerrymanError:
@@ -74,9 +73,15 @@ def render(template: str, values: dict[str, str], when: datetime) -> PurePosixPa
 
 
 @functools.lru_cache(maxsize=8)
-def _parsed(template: str) -> tuple[tuple[str, str | None, str | None], ...]:
-    """The template's pieces, parsed once (``render`` runs for every delivered file)."""
-    return tuple((lit, field, spec) for lit, field, spec, _ in string.Formatter().parse(template))
+def _parsed(template: str) -> tuple[tuple[str, str | None, str], ...]:
+    """The template's pieces, checked and parsed once (``render`` runs for every
+    delivered file): one that was never checked (a store's old setting) is refused
+    here, before a field is filled."""
+    try:
+        pieces = check_layout(template)
+    except TemplateError as exc:
+        raise _invalid(template, str(exc)) from None
+    return tuple((p.literal, p.field, p.spec) for p in pieces)
 
 
 def input_folders(source_path: str, job_name: str) -> str:
