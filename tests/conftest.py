@@ -26,6 +26,10 @@ from tests.support.s3serve import S3Server, running_s3
 # they keep that layout, named; tests/engine/test_library_layout.py tests the default. A child
 # process given a clean environment (the crash loops) runs with the default.
 os.environ.setdefault("FERRYMAN_LIBRARY_LAYOUT", "albums")
+# Likewise the tests written while a library converted its media to play anywhere (they
+# test the conversions through it) keep that; tests/media/test_library_originals.py
+# tests the default, originals kept.
+os.environ.setdefault("FERRYMAN_MEDIA__LIBRARY_CONVERT", "true")
 
 
 def _worker_database(dsn: str | None, worker: str | None, slot: int = 0) -> str | None:

@@ -28,11 +28,8 @@ from pydantic import (
 from ferryman.caption_template import render_caption
 from ferryman.config_sections import (
     ArchiveSettings,
-    ByteSize,
-    CaptionTemplate,
     Concurrency,
     Convert,
-    LayoutTemplate,
     LinksSettings,
     MediaSettings,
     NetworkSettings,
@@ -48,6 +45,7 @@ from ferryman.config_sections import (
     WebdavSettings,
     WebSettings,
 )
+from ferryman.config_types import ByteSize, CaptionTemplate, LayoutTemplate
 from ferryman.errors import FerrymanError
 
 __all__ = [

@@ -21,7 +21,7 @@ import tomlkit
 from pydantic import BaseModel
 
 from ferryman.config import Settings, validate_partial
-from ferryman.config_sections import parse_bytes
+from ferryman.config_types import parse_bytes
 from ferryman.errors import FerrymanError
 
 HEAD = """\

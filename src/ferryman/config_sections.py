@@ -1,73 +1,20 @@
-"""The settings' sections, one model each (``[concurrency]``, ``[network]``, ``[web]``…),
-and the sizes they take (``500MB``, ``2GiB``). ``config.Settings`` holds them; loading
-and the runtime overrides are there too."""
+"""The settings' sections, one model each (``[concurrency]``, ``[network]``, ``[web]``…);
+the values they take (sizes, templates) are ``config_types``. ``config.Settings`` holds
+them; loading and the runtime overrides are there too."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Annotated
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
 )
 
-from ferryman.caption_template import render_caption
+from ferryman.config_types import ByteSize
 from ferryman.phone import on_phone
-from ferryman.template_fields import check_layout
-
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "t": 1000**4,
-    "tb": 1000**4,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-    "tib": 1024**4,
-}
-
-
-def parse_bytes(value: object) -> int:
-    """``"500MB"``, ``"1.5 GiB"`` or a plain number of bytes, as an int."""
-    if isinstance(value, bool):
-        raise ValueError("expected a size like 500MB or 2GiB")
-    if isinstance(value, int | float):
-        return int(value)
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
-    if not match or match.group(2).lower() not in _UNITS:
-        raise ValueError("expected a size like 500MB or 2GiB")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-ByteSize = Annotated[int, BeforeValidator(parse_bytes), Field(ge=0)]
-
-
-def _caption(template: str) -> str:
-    render_caption(template, job_name="x", album=1, albums="1", items=1)
-    return template
-
-
-def _layout(template: str) -> str:
-    check_layout(template)
-    return template
-
-
-# Templates refused when set or read, not at a delivery (``template_fields``).
-CaptionTemplate = Annotated[str, AfterValidator(_caption), Field(max_length=1024)]
-LayoutTemplate = Annotated[str, AfterValidator(_layout), Field(max_length=1024)]
-
 
 SERVER_FETCHES = 3  # downloads at once off a phone: a slow origin leaves room for others
 
@@ -166,8 +113,14 @@ class MediaSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     policy: str = Field(
         "auto",
-        pattern="^(auto|telegram|telegram_premium|telegram_bot_api|library)$",
+        pattern="^(auto|telegram|telegram_premium|telegram_bot_api|library|library_playable)$",
         description="Whose limits apply; auto: the destination's own.",
+    )
+    library_convert: bool = Field(
+        False,
+        description="A library's photos and videos made to play anywhere (H.264 MP4, JPEG)."
+        " Off: originals kept (HEVC, 4K, HDR, HEIC…), only what no media server reads repaired;"
+        " one job: add --convert.",
     )
     oversize: str = Field(
         "split",

@@ -58,6 +58,7 @@ def test_sigkill_mid_transcode_redoes_only_the_segment_in_progress(tmp_path: Pat
         data,
         FERRYMAN_MEDIA__SEGMENT_SECONDS="2",
         FERRYMAN_CONVERT__PRESET="slow",  # slow enough that the kill lands mid-way
+        FERRYMAN_MEDIA__LIBRARY_CONVERT="true",  # a library keeps HEVC unless asked
         FERRYMAN_LEASE_SECONDS="1",
     )
     _add([source], env)

@@ -226,6 +226,15 @@ def add(
             " ferryman already running (the page, a service); exit by the table for them.",
         ),
     ] = False,
+    convert: Annotated[
+        bool,
+        typer.Option(
+            "--convert",
+            help="A library's photos and videos made to play anywhere (H.264 MP4, JPEG);"
+            " without it they are kept as they are (HEVC, 4K, HDR, HEIC…), only what no"
+            " media server reads repaired (media.library_convert for every job).",
+        ),
+    ] = False,
     notify: Annotated[
         str | None,
         typer.Option(
@@ -246,6 +255,8 @@ def add(
 
     shown_source = default_sources().describe
     state: State = ctx.obj
+    if convert:  # a delivery option, carried in the destination (sinks/options.py)
+        to = f"{to}{'&' if '?' in to else '?'}convert=yes"
     paths = inputs_of(paths or [], batch_file)
     if not paths:
         err.print("no input: give PATH..., `-a FILE` or `-` (one a line on stdin)", markup=False)

@@ -292,4 +292,10 @@ def _fix_line(entry: dict[str, Any]) -> str:
     sizes = f"{before:,} → {entry['size']:,} bytes" if before else f"{entry['size']:,} bytes"
     parts = f", {entry['parts']} parts" if entry.get("parts") else ""
     why = entry.get("reason") or "-"
-    return f"{why}; {sizes}{parts}, {entry.get('seconds') or 0:.1f} s"
+    changes = [a for a in entry.get("actions") or () if a.startswith(CHANGES)]
+    done = f" ({', '.join(changes)})" if changes else ""
+    return f"{why}{done}; {sizes}{parts}, {entry.get('seconds') or 0:.1f} s"
+
+
+# An item's actions a report names beside its reason: what changed besides the codec.
+CHANGES = ("scaled:", "bit_depth:")

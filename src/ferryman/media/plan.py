@@ -37,26 +37,26 @@ def _even(limits: VideoLimits, info: MediaInfo) -> bool:
 VIDEO_RULES: tuple[Rule, ...] = (
     Rule(
         "video_codec",
-        lambda lim, i: i.video_codec in lim.video_codecs,
+        lambda lim, i: lim.video_codecs is None or i.video_codec in lim.video_codecs,
         lambda i: f"video_codec={i.video_codec}",
         Plan.TRANSCODE,
     ),
     Rule(
         "pix_fmt",
-        lambda lim, i: i.pix_fmt in lim.pix_fmts,
+        lambda lim, i: lim.pix_fmts is None or i.pix_fmt in lim.pix_fmts,
         lambda i: f"pix_fmt={i.pix_fmt}",
         Plan.TRANSCODE,
     ),
     Rule("even_dimensions", _even, lambda i: f"size={i.width}x{i.height}", Plan.TRANSCODE),
     Rule(
         "audio_codec",
-        lambda lim, i: i.audio_codec in lim.audio_codecs,
+        lambda lim, i: lim.audio_codecs is None or i.audio_codec in lim.audio_codecs,
         lambda i: f"audio_codec={i.audio_codec}",
         Plan.AUDIO,
     ),
     Rule(
         "container",
-        lambda lim, i: i.container == lim.container,
+        lambda lim, i: i.container == lim.container or i.container in lim.kept_containers,
         lambda i: f"container={i.container}",
         Plan.REMUX,
     ),
@@ -98,6 +98,8 @@ def explain(
     """The plan and why (every requirement missed), for an item's ``reason``."""
     if kind is MediaKind.PHOTO:
         return _photo(info, policy.photo)
+    if kind is MediaKind.ANIMATION and not policy.animations_to_video:
+        return Plan.AS_IS, None
     if kind is not MediaKind.VIDEO:
         return _FIXED_PLANS[kind], None
     if info is None:

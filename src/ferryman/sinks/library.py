@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, fsync_file, link_or_copy, safe_name
-from ferryman.media.policy import LIBRARY
+from ferryman.media.policy import LIBRARY, LIBRARY_PLAYABLE
 from ferryman.model import Item, Job
 from ferryman.naming import delivered_name, unique_name
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkKind, size_of
@@ -42,13 +42,15 @@ log = logging.getLogger(__name__)
 
 class LibraryKind(SinkKind):
     """``library:`` (the default library) or ``library:/some/path``: folders on disk,
-    any album size, Telegram's playback rules without its size limits."""
+    any album size, originals kept as media servers play them (``LIBRARY``); made to
+    play anywhere with ``convert`` (``?convert=yes`` or ``media.library_convert``)."""
 
     scheme = "library"
     description = "library: (the default library) or library:/some/path"
     client_target: str | None = None
     album_max: int | None = None
     builds_folders = True  # its sinks may leave ``.NNNN.partial`` after a kill: swept
+    takes: frozenset[str] = frozenset({"caption", "convert"})
 
     def parse(self, target: str) -> str:
         if "\x00" in target:  # no folder is named so (the probe would raise ValueError)
@@ -59,7 +61,7 @@ class LibraryKind(SinkKind):
         return f"the folder {target}" if target else "the library"
 
     def policy(self, settings: Settings) -> Policy:
-        return LIBRARY
+        return LIBRARY_PLAYABLE if settings.media.library_convert else LIBRARY
 
     def check_ready(self, settings: Settings, target: str) -> None:
         """The folder is made on first delivery; here, at ``add``, it must be one that

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
-from ferryman.media.policy import LIBRARY
+from ferryman.media.policy import LIBRARY_PLAYABLE
 from ferryman.model import Job
 from ferryman.resources import Shared
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkKind, size_of
@@ -106,7 +106,7 @@ class LinkKind(SinkKind):
         return "a download link"
 
     def policy(self, settings: Settings) -> Policy:
-        return LIBRARY
+        return LIBRARY_PLAYABLE  # a download link's file plays in any browser or phone
 
     def forget(self, settings: Settings, job: Job) -> list[Path]:
         """A removed job's results folder goes with it (a bucket's objects are the

@@ -4,10 +4,12 @@
 before ``?`` names the destination as ever; after it, ``key=value`` pairs joined by
 ``&``, each value percent-encoded (``%26`` for ``&``). Keys: ``as`` (``media`` or
 ``documents``: photos and videos go as files), ``caption`` (the caption template of
-this job, as ``caption_template``) and ``thumb`` (a picture, by absolute path: the
-thumbnail of documents). A kind says which keys it takes (``SinkKind.takes``). The
-options live in the job's stored ``dest``, so every stage that resolves it has them,
-across restarts, with nothing else to store. Parsing is total: anything else is
+this job, as ``caption_template``), ``thumb`` (a picture, by absolute path: the
+thumbnail of documents) and ``convert`` (``yes``: a library's photos and videos made to
+play anywhere, H.264 MP4 and JPEG, not kept as they are: ``add --convert``). A kind
+says which keys it takes (``SinkKind.takes``). The options live in the job's stored
+``dest``, so every stage that resolves it has them, across restarts, with nothing else
+to store. Parsing is total: anything else is
 ``sink.unknown`` saying what is wrong.
 """
 
@@ -21,10 +23,10 @@ from urllib.parse import quote, unquote
 from ferryman.caption_template import render_caption
 from ferryman.errors import FerrymanError
 
-KEYS = ("as", "caption", "thumb")
+KEYS = ("as", "caption", "thumb", "convert")
 AS_VALUES = ("media", "documents")
 CAPTION_MAX = 1024  # as ``caption_template``
-FORMS = "?as=documents, &caption=TEMPLATE, &thumb=/path/picture.jpg"
+FORMS = "?as=documents, &caption=TEMPLATE, &thumb=/path/picture.jpg, &convert=yes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +36,17 @@ class DeliveryOptions:
     as_documents: bool = False
     caption: str | None = None  # a caption template (``render_caption``)
     thumb: str | None = None  # an absolute path to a picture
+    convert: bool = False  # media made to play anywhere, not kept as they are
 
     @property
     def given(self) -> tuple[str, ...]:
         """The keys set, in :data:`KEYS` order."""
-        values = {"as": self.as_documents, "caption": self.caption, "thumb": self.thumb}
+        values = {
+            "as": self.as_documents,
+            "caption": self.caption,
+            "thumb": self.thumb,
+            "convert": self.convert,
+        }
         return tuple(key for key in KEYS if values[key])
 
     def query(self) -> str:
@@ -51,6 +59,8 @@ class DeliveryOptions:
             pairs.append("caption=" + quote(self.caption, safe=""))
         if self.thumb:
             pairs.append("thumb=" + quote(self.thumb, safe="/"))
+        if self.convert:
+            pairs.append("convert=yes")
         return "?" + "&".join(pairs) if pairs else ""
 
 
@@ -78,6 +88,7 @@ def split(dest: str) -> tuple[str, DeliveryOptions]:
         as_documents=_as(dest, found.get("as")),
         caption=_caption(dest, found.get("caption")),
         thumb=_thumb(dest, found.get("thumb")),
+        convert=_convert(dest, found.get("convert")),
     )
 
 
@@ -101,6 +112,14 @@ def _caption(dest: str, value: str | None) -> str | None:
     except (TypeError, AttributeError, OverflowError) as exc:  # {album[0]}, {items.x}
         _refuse(dest, f"caption can use {{job_name}}, {{album}}, {{albums}}, {{items}} ({exc})")
     return value
+
+
+def _convert(dest: str, value: str | None) -> bool:
+    if value is None:
+        return False
+    if value not in ("yes", "no"):
+        _refuse(dest, f"convert is yes or no, not '{value}'")
+    return value == "yes"
 
 
 def _thumb(dest: str, value: str | None) -> str | None:

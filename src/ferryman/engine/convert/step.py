@@ -32,7 +32,7 @@ from ferryman.media.child import run_in_child
 from ferryman.media.plan import explain, scale_bitrate
 from ferryman.media.policy import Policy
 from ferryman.media.progress import Pace
-from ferryman.model import Item, ItemState, MediaKind, Plan
+from ferryman.model import Item, ItemState, MediaInfo, MediaKind, Plan
 from ferryman.store.rows import LeaseLost, NewItem
 from ferryman.store.schema import items
 
@@ -120,7 +120,7 @@ async def convert(ctx: Context, item: Item) -> None:
             thumb_path=str(finished.thumb) if finished.thumb else None,
             parts=tuple(str(p) for p in finished.parts),
             work_seconds=seconds,
-            actions=(*dropped, *finished.actions),
+            actions=(*dropped, *changed(item.media, info), *finished.actions),
         ),
         action=str(item.plan),
     )
@@ -144,6 +144,27 @@ def _parts_dir(src: Path, encode: EncodeSettings, segment_seconds: float) -> Pat
 
 def _all_parts_dirs(src: Path) -> list[Path]:
     return list(src.parent.glob(f"{glob.escape(src.name)}.*.segments"))
+
+
+def changed(before: MediaInfo | None, after: MediaInfo) -> list[str]:
+    """What an encode changed besides its codec (the item's reason names that): a
+    picture made smaller (``scaled:3840x2160->1920x1080``), fewer bits a sample
+    (``bit_depth:10->8``); a report names every change to a file."""
+    if before is None:
+        return []
+    found = []
+    width, height, made_width, made_height = before.width, before.height, after.width, after.height
+    if (
+        width
+        and height
+        and made_width
+        and made_height
+        and width * height > made_width * made_height
+    ):
+        found.append(f"scaled:{width}x{height}->{made_width}x{made_height}")
+    if before.bit_depth and after.bit_depth and after.bit_depth < before.bit_depth:
+        found.append(f"bit_depth:{before.bit_depth}->{after.bit_depth}")
+    return found
 
 
 def _discard(paths: list[Path]) -> None:

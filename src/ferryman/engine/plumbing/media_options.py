@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from ferryman.config import Settings
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES
-from ferryman.media.policy import Policy, policy_named
+from ferryman.media.policy import PLAYABLE, Policy, policy_named
 from ferryman.sinks.base import DeliveryOptions, SinkKind, SinkRegistry
 
 
@@ -46,6 +46,8 @@ def options_for(
     job's delivery options (``?as=documents``)."""
     name = settings.media.policy
     policy = kind.policy(settings) if name == "auto" else policy_named(name)
+    if chosen is not None and chosen.convert:  # the job asked for media that play anywhere
+        policy = PLAYABLE.get(policy.name, policy)
     if settings.media.max_file_bytes is not None:
         policy = replace(policy, max_file_bytes=int(settings.media.max_file_bytes))
     return MediaOptions(

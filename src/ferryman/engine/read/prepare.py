@@ -212,7 +212,7 @@ def _prepare(
     base.media = info
     if kind is MediaKind.PHOTO and (info.pages or 1) > options.max_pages:
         return _as_document(base, options.policy, f"pages={info.pages}>{options.max_pages}")
-    if kind is MediaKind.PHOTO and (info.pages or 1) > 1:
+    if kind is MediaKind.PHOTO and (info.pages or 1) > 1 and options.policy.photo.pages_apart:
         return _fit_pages(base, path, info.pages or 1, options, room)
     plan, why = explain(kind, info, options.policy)
     if plan is Plan.AS_IS and kind is MediaKind.PHOTO and over_limit(base.size, options.policy):

@@ -1,0 +1,60 @@
+"""The values settings take, checked as they are read: sizes (``500MB``, ``2GiB``) and
+templates (a caption, a library's layout: plain fields, bounded widths), so a bad one is
+refused by ``config set``, the settings file or a variable, never met mid-delivery."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from ferryman.caption_template import render_caption
+from ferryman.template_fields import check_layout
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+
+
+def parse_bytes(value: object) -> int:
+    """``"500MB"``, ``"1.5 GiB"`` or a plain number of bytes, as an int."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size like 500MB or 2GiB")
+    if isinstance(value, int | float):
+        return int(value)
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError("expected a size like 500MB or 2GiB")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_bytes), Field(ge=0)]
+
+
+def _caption(template: str) -> str:
+    render_caption(template, job_name="x", album=1, albums="1", items=1)
+    return template
+
+
+def _layout(template: str) -> str:
+    check_layout(template)
+    return template
+
+
+# Templates refused when set or read, not at a delivery (``template_fields``).
+CaptionTemplate = Annotated[str, AfterValidator(_caption), Field(max_length=1024)]
+LayoutTemplate = Annotated[str, AfterValidator(_layout), Field(max_length=1024)]
