@@ -222,10 +222,10 @@ class Commands:
         source, options = words[0], words[1:]
         given: dict[str, str] = {}
         while options:
-            if len(options) < 2 or options[0].lower() not in ("to", "every"):
+            if len(options) < 2 or options[0].lower() not in ("to", "every", "then"):
                 return (
-                    f"'{' '.join(options)}': say to DEST or every 1h"
-                    " (/watch SOURCE [to DEST] [every 1h])"
+                    f"'{' '.join(options)}': say to DEST, every 1h or then delete"
+                    " (/watch SOURCE [to DEST] [every 1h] [then delete|move:DIR])"
                 )
             given[options[0].lower()] = options[1]
             options = options[2:]
@@ -233,6 +233,7 @@ class Commands:
             source=source,
             to=await self.inbox.dest_for(self.who, given.get("to")),
             every=given.get("every", "1h"),
+            then=given.get("then"),
         )
         watch, shown = await add_watch(self.store, self.settings, asked)
         return (
