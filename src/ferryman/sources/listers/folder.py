@@ -55,10 +55,19 @@ class FolderLister:
         self.clock = clock
 
     def accepts(self, source: str) -> bool:
-        return source.startswith(("/", "~", "./", "../", "file:"))
+        if not source.startswith(("/", "~", "./", "../", "file:")):
+            return False
+        try:
+            os.fsencode(source)  # a name no file system holds (a lone surrogate): no path
+        except UnicodeError:
+            return False
+        return True
 
     def describe(self, source: str) -> str:
-        return readable(str(folder_path(source)))
+        try:
+            return readable(str(folder_path(source)))
+        except (FerrymanError, UnicodeError, ValueError):
+            return source.encode("utf-8", "backslashreplace").decode()
 
     async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
         return await on_own_thread(self.list_now, source, settings)
