@@ -125,17 +125,21 @@ async def test_each_front_door_adds_a_folder_watch_and_from_afar_only_a_listed_o
     watch, shown = await add_watch(store, settings, here)
     assert (watch.kind, watch.source, watch.after_delivery) == ("folder", str(root), "delete")
     assert shown == str(root)
-    for asked, code in (
-        (NewWatch(source=str(root), to="library:"), "watch.folder_not_allowed"),
-        (NewWatch(source=str(tmp_path / "none"), to="library:", remote=False), "watch.not_a_folder"),
-        (NewWatch(source=str(root), to="library:", remote=False, then="move:" + str(root / "x")), "watch.bad_then"),
-        (NewWatch(source=str(root), to="library:", remote=False, then="keep"), "watch.bad_then"),
-        (NewWatch(source="https://example.org/f.xml", to="library:", kind="feed", then="delete"), "watch.bad_then"),
-        (NewWatch(source=str(root), to="library:", remote=False, audio="mp3"), "link.output_for_file"),
-    ):  # fmt: skip
+
+    def asked(**given: object) -> NewWatch:
+        return NewWatch(**{"source": str(root), "to": "library:", "remote": False, **given})  # type: ignore[arg-type]
+
+    for refused_one, code in (
+        (asked(remote=True), "watch.folder_not_allowed"),
+        (asked(source=str(tmp_path / "none")), "watch.not_a_folder"),
+        (asked(then=f"move:{root / 'x'}"), "watch.bad_then"),
+        (asked(then="keep"), "watch.bad_then"),
+        (asked(source="https://example.org/f.xml", kind="feed", then="delete"), "watch.bad_then"),
+        (asked(audio="mp3"), "link.output_for_file"),
+    ):
         with pytest.raises(FerrymanError) as refused:
-            await add_watch(store, settings, asked)
-        assert refused.value.code == code, asked
+            await add_watch(store, settings, refused_one)
+        assert refused.value.code == code, refused_one
     listed = settings.model_copy(
         update={"watch": settings.watch.model_copy(update={"folders": [str(tmp_path / "DCIM")]})}
     )
