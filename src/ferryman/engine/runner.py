@@ -48,6 +48,7 @@ from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
+from ferryman.sources.listers.base import ListerRegistry
 from ferryman.store import Store
 from ferryman.store.nudge import listener_for
 
@@ -101,16 +102,19 @@ class Engine:
         )
         self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
         self.ctx.ahead = DeliveryAhead(self.ctx)
-        from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
-
         # A watched folder's change notices, which wake its watch early.
         self.nudges = Nudges(
             self.ctx.watch_store,
-            default_listers(self.ctx.resources),
+            self._listers,
             self.ctx.wakeup,
             self.ctx.stopping,
             self.ctx.settings,
         )
+
+    def _listers(self) -> ListerRegistry:
+        from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
+
+        return default_listers(self.ctx.resources)
 
     @property
     def bus(self) -> EventBus:

@@ -33,13 +33,14 @@ class Nudges:
     def __init__(
         self,
         store: WatchStore,
-        listers: ListerRegistry,
+        listers: Callable[[], ListerRegistry],
         wakeup: Wakeup,
         stopping: asyncio.Event,
         settings: Callable[[], Awaitable[Settings]],
     ) -> None:
         self.store = store
-        self.listers = listers
+        self.make_listers = listers  # made once a watch is there: a run of photos alone
+        self.listers: ListerRegistry | None = None  # imports no lister (yt-dlp, Telethon)
         self.wakeup = wakeup
         self.stopping = stopping
         self.settings = settings
@@ -71,6 +72,8 @@ class Nudges:
         for watch in await self.store.list_watches():
             if watch.paused:
                 continue
+            if self.listers is None:
+                self.listers = self.make_listers()
             try:
                 lister = self.listers.get(watch.kind)
             except Exception:  # a kind this version does not know: its checks say so
