@@ -212,8 +212,9 @@ class Commands:
     # ----------------------------------------------------------- watches
 
     async def watch(self, arg: str) -> str:
-        """``/watch SOURCE [to DEST] [every 1h]``: as ``ferryman watch add`` (new entries
-        only; the destination defaults to where the chat's files go)."""
+        """``/watch SOURCE [to DEST] [every 1h] [then delete|move:DIR]``: as ``ferryman
+        watch add`` (new entries only; the destination defaults to where the chat's files
+        go; a folder only under ``watch.folders``)."""
         from ferryman.engine.ops.watch_admin import NewWatch, add_watch, every_text
 
         words = arg.split()
