@@ -21,6 +21,7 @@ from bench import (
     conformance,
     conformance_images,
     fairness,
+    folder_watch,
     gallery,
     joblist,
     links,
@@ -69,6 +70,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "conformance-images": conformance_images.run,
     "watch": watch.run,
     "watch-big": watch.run_big,
+    "watch-folder": folder_watch.run,
     "fairness": fairness.run,
     "trip": trip.run,
 }

@@ -433,6 +433,22 @@ class WatchSettings(BaseModel):
         description="New entries one check records at most; the rest are the next check's,"
         " due at once.",
     )
+    settle_seconds: float = Field(
+        3.0,
+        ge=0,
+        le=3600,
+        description="A watched folder's file is taken once it has not changed for this long.",
+    )
+    folder_events: bool = Field(
+        True,
+        description="A watched folder's change notices wake its watch early; false: it is"
+        " only looked at every --every.",
+    )
+    folders: list[str] = Field(
+        default_factory=list,
+        description="Folders the API and the chat may watch (and their subfolders); the CLI"
+        " may watch any.",
+    )
 
 
 class S3Settings(BaseModel):

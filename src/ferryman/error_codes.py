@@ -724,10 +724,31 @@ SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec(
         "watch.source_unsupported",
         False,
-        "Watch a feed or page link (http/https), a WebDAV folder (dav:// or davs://), a"
-        " Torbox account (torbox:), a Telegram channel or group (https://t.me/NAME, t.me/c/ID,"
-        " telegram:@NAME, telegram:-100ID), or name the kind with"
-        " `--kind feed|dav|ytdlp|torbox|telegram`.",
+        "Watch a folder on this machine (a path), a feed or page link (http/https), a"
+        " WebDAV folder (dav:// or davs://), a Torbox account (torbox:), a Telegram channel"
+        " or group (https://t.me/NAME, t.me/c/ID, telegram:@NAME, telegram:-100ID), or name"
+        " the kind with `--kind folder|feed|dav|ytdlp|torbox|telegram`.",
+    ),
+    ErrorSpec(
+        "watch.not_a_folder",
+        False,
+        "Give the path of a folder that exists on the machine ferryman runs on"
+        " (Termux: `termux-setup-storage` first, for ~/storage/dcim).",
+    ),
+    ErrorSpec(
+        "watch.folder_not_allowed",
+        False,
+        "The API and the chat watch only folders the settings list: on the server, run"
+        " `ferryman config set watch.folders '[\"/path\"]'`, or add the watch with"
+        " `ferryman watch add PATH` there.",
+        web_step="Only folders the server's settings list can be watched from here: ask"
+        " whoever runs ferryman to add it to watch.folders.",
+    ),
+    ErrorSpec(
+        "watch.bad_then",
+        False,
+        "Give --then delete or --then move:DIR, with DIR outside the watched folder;"
+        " it applies to folder watches only.",
     ),
     ErrorSpec(
         "watch.needs_user",

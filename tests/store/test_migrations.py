@@ -145,6 +145,7 @@ _ROWS_AT = {
     11: _UP_TO_V4,  # 12 rebuilds SQLite's jobs with AUTOINCREMENT (no rows change)
     12: _UP_TO_V4,  # 13 adds tg_user_settings: a new table, empty here
     13: _UP_TO_V4,  # 14 adds job_inputs: a new table, empty here
+    14: _UP_TO_V4,  # 15 adds watches.after_delivery (NULL; no watch rows here)
 }
 
 # Step 10: the Telegram tables' rows as the generic sink state holds them (the values
@@ -319,6 +320,10 @@ async def test_every_old_version_upgrades_to_the_new_schema_with_its_rows(
         assert await _run(engine, lambda c: migrate.migrate(c, old)) == old
         before = await _run(engine, _rows)
         assert await _run(engine, migrate.migrate) == NEWEST
+        # asyncpg keeps each connection's prepared `SELECT * FROM t`: a table the steps
+        # altered since would fail it (InvalidCachedStatementError), as no store's would
+        # (a store migrates before it reads). Fresh connections read the new shape.
+        await engine.dispose()
         migrated = await _run(engine, _shape)
         after = await _run(engine, _rows)
         versions = await _run(engine, lambda c: migrate.current_version(c))
@@ -411,6 +416,10 @@ async def test_a_version_1_database_that_already_has_the_media_columns_upgrades(
         assert await _run(engine, lambda c: migrate.current_version(c)) == 1
         await _run(engine, _fill(1))
         assert await _run(engine, migrate.migrate) == NEWEST
+        # asyncpg keeps each connection's prepared `SELECT * FROM t`: a table the steps
+        # altered since would fail it (InvalidCachedStatementError), as no store's would
+        # (a store migrates before it reads). Fresh connections read the new shape.
+        await engine.dispose()
         migrated = await _run(engine, _shape)
     assert migrated == await _fresh_shape(kind, tmp_path)
 

@@ -385,7 +385,8 @@ PIPELINE = (
     Stage[Watch](
         "watch",
         claims="a due, unpaused watch (claim_watch); its new entries go through intake",
-        woken_by="its poll (a watch falls due by the clock); a watch just added (a nudge)",
+        woken_by="its poll (a watch falls due by the clock); a watch just added (a nudge);"
+        " a watched folder's change notice (engine/watch/notified)",
         wakes=(),  # a check made jobs (or none): rare, so everyone looks
         workers=lambda settings: 1,
         claim=lambda ctx, lease: ctx.watch_store.claim_watch(ctx.owner, lease),

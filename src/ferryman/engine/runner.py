@@ -41,12 +41,14 @@ from ferryman.engine.plumbing.events import (
     JobFinished,
 )
 from ferryman.engine.plumbing.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
+from ferryman.engine.watch.notified import Nudges
 from ferryman.model import JobState
 from ferryman.resources import Closeable
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
+from ferryman.sources.listers.base import ListerRegistry
 from ferryman.store import Store
 from ferryman.store.nudge import listener_for
 
@@ -100,6 +102,19 @@ class Engine:
         )
         self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
         self.ctx.ahead = DeliveryAhead(self.ctx)
+        # A watched folder's change notices, which wake its watch early.
+        self.nudges = Nudges(
+            self.ctx.watch_store,
+            self._listers,
+            self.ctx.wakeup,
+            self.ctx.stopping,
+            self.ctx.settings,
+        )
+
+    def _listers(self) -> ListerRegistry:
+        from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
+
+        return default_listers(self.ctx.resources)
 
     @property
     def bus(self) -> EventBus:
@@ -139,8 +154,9 @@ class Engine:
         unheard = self.ctx.bus.subscribe(notifier.on_event)
         notices = asyncio.create_task(notifier.run(), name="notifier")
         beat = asyncio.create_task(self._beat(), name="node-heartbeat")
+        nudges = asyncio.create_task(self.nudges.run(), name="watch-notices")
         self.ctx.bus.publish(EngineStarted(owner=self.ctx.owner, node=settings.node))
-        tasks = [*workers, keeper, beat, notices]
+        tasks = [*workers, keeper, beat, notices, nudges]
         try:
             await self.ctx.stopping.wait()
         finally:

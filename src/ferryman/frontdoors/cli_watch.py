@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 watch_app = typer.Typer(
-    help="Watch a feed, a channel or playlist, a WebDAV folder or a Torbox account: new"
-    " entries become jobs.",
+    help="Watch a folder on this machine, a feed, a channel or playlist, a WebDAV folder or a"
+    " Torbox account: new entries become jobs.",
     no_args_is_help=True,
 )
 
@@ -34,13 +35,25 @@ def _when(at: float | None) -> str:
     return datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _local(source: str) -> str:
+    """A folder named relative to here (``Camera``, ``./Camera``) as its absolute path;
+    anything else as given."""
+    if "://" in source or source.startswith(("/", "~")):
+        return source
+    try:
+        return str(Path(source).absolute()) if Path(source).is_dir() else source
+    except OSError:
+        return source
+
+
 @watch_app.command("add")
 def add(
     ctx: typer.Context,
     source: Annotated[
         str,
         typer.Argument(
-            help="A feed (RSS/Atom) link, a playlist, channel or page yt-dlp lists, a"
+            help="A folder on this machine (a path: its new media files, once each, renamed"
+            " or moved too), a feed (RSS/Atom) link, a playlist, channel or page yt-dlp lists, a"
             " WebDAV folder (davs://host/path/, dav:// for plain http), a Torbox"
             " account's items as they become ready (torbox:, torbox:torrent, …usenet, …webdl),"
             " or a Telegram channel or group the logged-in account reads (https://t.me/NAME,"
@@ -113,9 +126,9 @@ def add(
         typer.Option(
             "--kind",
             metavar="KIND",
-            help="feed, dav, ytdlp, torbox or telegram; default: dav for dav(s)://, telegram for"
-            " a t.me chat link, another web link is a feed if it serves RSS/Atom (and no output"
-            " option is given), else ytdlp.",
+            help="folder, feed, dav, ytdlp, torbox or telegram; default: folder for a path, dav"
+            " for dav(s)://, telegram for a t.me chat link, another web link is a feed if it"
+            " serves RSS/Atom (and no output option is given), else ytdlp.",
         ),
     ] = None,
     quality: Annotated[
@@ -139,6 +152,15 @@ def add(
             " Apprise URLs, ferryman(s)://host/path (a signed webhook), or none.",
         ),
     ] = None,
+    then: Annotated[
+        str | None,
+        typer.Option(
+            "--then",
+            metavar="ACTION",
+            help="A folder watch: delete, or move:DIR, each file once its job has delivered"
+            " it whole (at the watch's next look); default: leave it.",
+        ),
+    ] = None,
 ) -> None:
     """Watch SOURCE: every --every, what it holds new becomes one job to --to."""
 
@@ -146,7 +168,7 @@ def add(
         from ferryman.engine.ops.watch_admin import NewWatch, add_watch  # lazy: start-up
 
         asked = NewWatch(
-            source=source,
+            source=_local(source),
             to=to,
             every=every,
             window=window,
@@ -161,6 +183,8 @@ def add(
             bitrate=bitrate,
             mute=mute,
             notify=notify,
+            then=then,
+            remote=False,  # the CLI runs on the machine: any folder of it
         )
         watch, shown = await add_watch(store, settings, asked)
         console().print(

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from ferryman.errors import FerrymanError
-from ferryman.model import Batch, BatchItem, Job
+from ferryman.model import Batch, BatchItem, ItemState, Job, JobState
 from ferryman.store.memory_albums import MemoryAlbums
 from ferryman.store.memory_base import Row, Writer
 from ferryman.store.new_job import NewJob, insert_job
@@ -97,6 +97,19 @@ class MemoryWatches(MemoryAlbums):
         seen = self.seen.get(watch_id, {})
         return {key for key in keys if key in seen}
 
+    async def watch_delivered(self, watch_id: int, keys: Collection[str]) -> set[str]:
+        seen = self.seen.get(watch_id, {})
+        found = set()
+        for key in keys:
+            job_id = seen[key]["job_id"] if key in seen else None
+            job = self.tables["jobs"].get(job_id) if job_id is not None else None
+            if job is None or job["state"] != JobState.DONE.value:
+                continue
+            made = [i for i in self.tables["items"].values() if i["job_id"] == job_id]
+            if all(i["state"] == ItemState.DELIVERED.value for i in made):
+                found.add(key)
+        return found
+
     async def watch_recorded(
         self,
         watch_id: int,
@@ -157,6 +170,13 @@ class MemoryWatches(MemoryAlbums):
     async def watch_moved(self, watch_id: int, owner: str, next_at: float) -> None:
         row = self.owned("watches", watch_id, owner)
         row |= {"state": IDLE, "owner": None, "lease_until": None, "next_check_at": next_at}
+
+    async def watch_due(self, watch_id: int, at: float) -> bool:
+        row = self.tables["watches"].get(watch_id)
+        if row is None or row["state"] != IDLE or row["paused"] or row["next_check_at"] <= at:
+            return False
+        row["next_check_at"] = at
+        return True
 
     async def watches_idle(self) -> bool:
         now = self.clock()

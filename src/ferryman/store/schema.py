@@ -329,6 +329,7 @@ watches = Table(
     Column("updated_at", Float, nullable=False),
     *_lease_columns(),
     Column("notify", Text),  # schema v9: where its notices (and its jobs') go, or NULL
+    Column("after_delivery", Text),  # schema v15: a folder's file once delivered, or NULL
     one_of("watches", "state", WATCH_STATES),
 )
 Index("watches_due", watches.c.state, watches.c.next_check_at)

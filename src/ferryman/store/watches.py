@@ -19,11 +19,11 @@ from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
-from ferryman.model import Job
+from ferryman.model import ItemState, Job, JobState
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import WATCH_FAILING, WATCH_FOUND, event_in
-from ferryman.store.schema import watch_seen, watches
+from ferryman.store.schema import items, jobs, watch_seen, watches
 from ferryman.store.watch_records import WatchJob, entry_key, seen_in
 
 __all__ = ["CHECKING", "IDLE", "Made", "Watch", "WatchJob", "WatchQueries", "entry_key"]
@@ -60,6 +60,7 @@ class Watch:
     owner: str | None = None
     lease_until: float | None = None
     notify: str | None = None  # where its notices (and its jobs') go: URLs, "none"; None: settings
+    after_delivery: str | None = None  # a folder's file once delivered: delete, move:DIR
 
 
 def _watch(row: Row[Any]) -> Watch:
@@ -89,6 +90,7 @@ def _watch(row: Row[Any]) -> Watch:
         owner=row.owner,
         lease_until=row.lease_until,
         notify=row.notify,
+        after_delivery=row.after_delivery,
     )
 
 
@@ -225,6 +227,30 @@ class WatchQueries(StoreBase):
             )
             return set(found.scalars())
 
+    async def watch_delivered(self, watch_id: int, keys: Collection[str]) -> set[str]:
+        """Which of ``keys`` the watch saw with a job that ended done, every item of it
+        delivered: a folder's file may then be moved or deleted (``after_delivery``), never
+        before and never when any of its job failed, was quarantined or left out."""
+        if not keys:
+            return set()
+        undelivered = (
+            select(items.c.id)
+            .where(items.c.job_id == jobs.c.id, items.c.state != ItemState.DELIVERED.value)
+            .exists()
+        )
+        async with self.reader.connect() as conn:
+            found = await conn.execute(
+                select(watch_seen.c.entry_key)
+                .join(jobs, jobs.c.id == watch_seen.c.job_id)
+                .where(
+                    watch_seen.c.watch_id == watch_id,
+                    watch_seen.c.entry_key.in_(list(keys)),
+                    jobs.c.state == JobState.DONE.value,
+                    ~undelivered,
+                )
+            )
+            return set(found.scalars())
+
     async def watch_recorded(
         self,
         watch_id: int,
@@ -350,6 +376,23 @@ class WatchQueries(StoreBase):
         values = {"state": IDLE, "owner": None, "lease_until": None, "next_check_at": next_at}
         async with self.engine.begin() as conn:
             await self._update_owned(conn, watches, watch_id, owner, values)
+
+    async def watch_due(self, watch_id: int, at: float) -> bool:
+        """Look at an idle, unpaused watch no later than ``at`` (its source said it
+        changed: a folder's change notice); whether it was moved sooner. Its window and
+        the device still decide at the check, as for any look."""
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                update(watches)
+                .where(
+                    watches.c.id == watch_id,
+                    watches.c.state == IDLE,
+                    watches.c.paused.is_(False),
+                    watches.c.next_check_at > at,
+                )
+                .values(next_check_at=at)
+            )
+        return done.rowcount == 1
 
     async def watches_idle(self) -> bool:
         """No watch is due or being checked (``run --until-idle`` checks due ones once)."""

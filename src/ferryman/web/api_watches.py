@@ -42,6 +42,7 @@ class WatchRequest(BaseModel):
     bitrate: int | None = Field(None, ge=32, le=320)
     mute: bool = False
     notify: str | None = Field(None, max_length=4096)
+    then: str | None = Field(None, max_length=4096)
 
 
 def routes(app: FastAPI, web: Web) -> None:

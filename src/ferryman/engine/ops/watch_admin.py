@@ -90,6 +90,10 @@ class NewWatch:
     bitrate: int | None = None
     mute: bool = False
     notify: str | None = None
+    then: str | None = None  # a folder's file once delivered: delete, move:DIR
+    # Asked from afar (the API, the chat): a folder must be under watch.folders. The
+    # CLI, run on the machine by whoever runs ferryman, may name any.
+    remote: bool = True
 
 
 async def add_watch(store: WatchAdmin, settings: Settings, asked: NewWatch) -> tuple[Watch, str]:
@@ -100,7 +104,7 @@ async def add_watch(store: WatchAdmin, settings: Settings, asked: NewWatch) -> t
     from ferryman.engine.watch.check import next_in_window, parse_window  # lazy: start-up
     from ferryman.links.profile import from_choices  # lazy: start-up
     from ferryman.sinks.builtin import default_sinks  # lazy: start-up
-    from ferryman.sources.listers.base import Ready  # lazy: start-up
+    from ferryman.sources.listers.base import Placed, Ready, Tidying  # lazy: start-up
     from ferryman.sources.listers.builtin import default_listers  # lazy: start-up
 
     period = parse_every(asked.every)
@@ -124,6 +128,15 @@ async def add_watch(store: WatchAdmin, settings: Settings, asked: NewWatch) -> t
     lister = await listers.choose(text, settings, prefer=prefer)
     if isinstance(lister, Ready):
         lister.check_ready(settings)  # a chat needs a login: refused now, not at each look
+    if isinstance(lister, Placed):
+        text = lister.placed(text, settings, remote=asked.remote)  # an absolute path
+    then = None
+    if asked.then is not None:
+        if not isinstance(lister, Tidying):
+            raise FerrymanError(
+                "watch.bad_then", f"--then applies to a folder's files, not a {lister.kind} watch"
+            )
+        then = lister.checked_after(text, asked.then, settings, remote=asked.remote)
     if profile is not None and lister.kind not in ("ytdlp", "feed"):
         raise FerrymanError(
             "link.output_for_file",
@@ -144,6 +157,7 @@ async def add_watch(store: WatchAdmin, settings: Settings, asked: NewWatch) -> t
         max_duration=asked.max_duration,
         next_check_at=next_in_window(asked.window, store.clock()),
         notify=targets,
+        after_delivery=then,
     )
     await store.nudge()  # a running engine looks at it now
     return watch, lister.describe(text)
@@ -184,6 +198,7 @@ def watch_view(watch: Watch, shown_source: str, now: float) -> dict[str, Any]:
         "note": watch.last_message if not watch.last_code else None,
         "jobs_made": watch.found,
         "notify": "none" if watch.notify == "none" else ("own" if watch.notify else None),
+        "then": watch.after_delivery,
     }
 
 

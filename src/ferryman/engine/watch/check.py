@@ -33,12 +33,19 @@ from ferryman.device.conditions import Device
 from ferryman.engine.context import Stopping
 from ferryman.engine.plumbing.events import Event, WatchFailing, WatchFound
 from ferryman.engine.plumbing.leases import held
+from ferryman.engine.watch.tidy import after_delivery
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.links.profile import Profile, parse_token
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
-from ferryman.sources.listers.base import ListerRegistry, Resuming, Seen, WatchEntry
+from ferryman.sources.listers.base import (
+    ListerRegistry,
+    Resuming,
+    Seen,
+    Tidying,
+    WatchEntry,
+)
 from ferryman.store.ports import WatchStore
 from ferryman.store.rows import LeaseLost
 from ferryman.store.schema import watches
@@ -172,11 +179,16 @@ class Checker:
         try:
             async with held(store, watches, watch.id, self.owner, settings.lease_seconds):
                 listing = await self._listing(watch, settings)
-                entries = await (self.cut(listing) if self.cut is not None else listing)
+                listed = await (self.cut(listing) if self.cut is not None else listing)
+                entries = [entry for entry in listed if entry.ready_at is None]
+                unsettled = [entry.ready_at for entry in listed if entry.ready_at is not None]
                 plan = await self._plan(watch, entries, settings.watch.batch_size)
                 limit = settings.watch.entries_per_pass
                 into = await self._into(watch, entries)
                 taken = await self._take(watch, plan[:limit], settings, into)
+                lister = self.listers.get(watch.kind)
+                if watch.after_delivery is not None and isinstance(lister, Tidying):
+                    await after_delivery(self.store, lister, watch, entries, settings)
         except LeaseLost:
             raise
         except FerrymanError as exc:
@@ -205,9 +217,12 @@ class Checker:
         when = store.clock()  # the rest is the next check's, at once
         if not more:
             when = next_in_window(watch.window, when + watch.every_seconds)
+        if unsettled:  # a file still being written: looked at again once it has settled
+            when = min(when, next_in_window(watch.window, max(min(unsettled), store.clock())))
         new = len(made) + sum(1 for _, record in last if record.job is not None)
         message = f"{len(entries)} listed, {new} new" if entries else "nothing listed"
         message += f", {more} more at the next look" if more else ""
+        message += f", {len(unsettled)} still being written" if unsettled else ""
         told = [(job, entry.title) for entry, job in made]
         recorded = await store.watch_checked(
             watch.id,

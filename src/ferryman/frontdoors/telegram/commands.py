@@ -212,8 +212,9 @@ class Commands:
     # ----------------------------------------------------------- watches
 
     async def watch(self, arg: str) -> str:
-        """``/watch SOURCE [to DEST] [every 1h]``: as ``ferryman watch add`` (new entries
-        only; the destination defaults to where the chat's files go)."""
+        """``/watch SOURCE [to DEST] [every 1h] [then delete|move:DIR]``: as ``ferryman
+        watch add`` (new entries only; the destination defaults to where the chat's files
+        go; a folder only under ``watch.folders``)."""
         from ferryman.engine.ops.watch_admin import NewWatch, add_watch, every_text
 
         words = arg.split()
@@ -222,10 +223,10 @@ class Commands:
         source, options = words[0], words[1:]
         given: dict[str, str] = {}
         while options:
-            if len(options) < 2 or options[0].lower() not in ("to", "every"):
+            if len(options) < 2 or options[0].lower() not in ("to", "every", "then"):
                 return (
-                    f"'{' '.join(options)}': say to DEST or every 1h"
-                    " (/watch SOURCE [to DEST] [every 1h])"
+                    f"'{' '.join(options)}': say to DEST, every 1h or then delete"
+                    " (/watch SOURCE [to DEST] [every 1h] [then delete|move:DIR])"
                 )
             given[options[0].lower()] = options[1]
             options = options[2:]
@@ -233,6 +234,7 @@ class Commands:
             source=source,
             to=await self.inbox.dest_for(self.who, given.get("to")),
             every=given.get("every", "1h"),
+            then=given.get("then"),
         )
         watch, shown = await add_watch(self.store, self.settings, asked)
         return (

@@ -9,7 +9,7 @@ network work: ``entries`` is async and keeps its blocking part off the event loo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -37,6 +37,9 @@ class WatchEntry:
     # The name of what lists it, when the source says one (a feed's title): the job a
     # look makes is called so. None: named after the source's link.
     group: str | None = None
+    # Not yet: a file still being written, looked at again at this time (epoch
+    # seconds). Neither recorded nor seen; the watch's next look is no later.
+    ready_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,45 @@ class Ready(Protocol):
 
     def check_ready(self, settings: Settings) -> None:
         """Raise a coded FerrymanError when the watch could not list its source."""
+        ...
+
+
+@runtime_checkable
+class Placed(Protocol):
+    """A kind of source on this machine (a folder), stored as a path of its own."""
+
+    def placed(self, source: str, settings: Settings, *, remote: bool) -> str:
+        """``source`` as stored (an absolute path); a coded FerrymanError when it is
+        none, or, ``remote`` (asked through the API or the chat), when it is not a place
+        the settings let a front door from afar name."""
+        ...
+
+
+@runtime_checkable
+class Notifying(Protocol):
+    """A kind of source that can say when it changed (a folder, through the platform's
+    change notices): the engine then looks at its watch early. The watch's period still
+    holds: a notice only wakes it sooner."""
+
+    def changes(self, source: str) -> AsyncIterator[set[str]]:
+        """What changed, a batch at a time, for as long as it is iterated; ends at
+        once where the platform gives no notices."""
+        ...
+
+
+@runtime_checkable
+class Tidying(Protocol):
+    """A kind of source whose entries are a person's own files (a folder), which a
+    watch may delete or move away once their job has delivered them (``--then``)."""
+
+    def checked_after(self, source: str, action: str, settings: Settings, *, remote: bool) -> str:
+        """``action`` as stored (``delete``, ``move:/abs/dir``), or ``watch.bad_then``
+        (``remote``: a folder to move to is held to what ``placed`` allows)."""
+        ...
+
+    def after_delivery(self, source: str, entry: WatchEntry, action: str) -> str | None:
+        """Do ``action`` to the delivered ``entry`` if it is still the content that was
+        delivered (blocking: a thread's work); what was done, or None when it was left."""
         ...
 
 

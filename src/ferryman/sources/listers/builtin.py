@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ferryman.sources.listers.base import ListerRegistry
 from ferryman.sources.listers.dav import DavLister
 from ferryman.sources.listers.feed import FeedLister
+from ferryman.sources.listers.folder import FolderLister
 from ferryman.sources.listers.telegram_chat import TelegramChatLister
 from ferryman.sources.listers.torbox import TorboxLister
 from ferryman.sources.listers.ytdlp import YtdlpLister
@@ -18,7 +19,14 @@ if TYPE_CHECKING:
 def default_listers(shared: Shared | None = None) -> ListerRegistry:
     """A fresh registry: a t.me link to a chat is a Telegram watch (read through the
     engine's ``shared`` connection when there is one); another web link is a feed if it
-    reads as one, else a yt-dlp page."""
+    reads as one, else a yt-dlp page; a path is a folder on this machine."""
     return ListerRegistry(
-        (DavLister(), TorboxLister(), TelegramChatLister(shared), FeedLister(), YtdlpLister())
+        (
+            FolderLister(),
+            DavLister(),
+            TorboxLister(),
+            TelegramChatLister(shared),
+            FeedLister(),
+            YtdlpLister(),
+        )
     )

@@ -42,6 +42,7 @@ from ferryman.store.migrations import (
     v0012_job_numbers,
     v0013_user_settings,
     v0014_job_inputs,
+    v0015_watch_after,
 )
 
 Step = Callable[[Connection], None]
@@ -61,4 +62,5 @@ STEPS: tuple[Step, ...] = (
     v0012_job_numbers.apply,
     v0013_user_settings.apply,
     v0014_job_inputs.apply,
+    v0015_watch_after.apply,
 )

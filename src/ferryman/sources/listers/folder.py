@@ -1,0 +1,358 @@
+"""A folder on this machine (a phone's camera roll, a scanner's drop folder): its media
+files and archives, each taken once, however it is renamed or moved inside the tree.
+
+A file's stable id is its content's, not its path's: its size, its modification time
+(whole seconds: a rename or a move keeps it) and a hash of its first and last 256 KiB
+(``file_key``), so a rename or a move into a subfolder is not new, and a file
+changed in place is. A file still being written (modified within
+``watch.settle_seconds``, or changed while it was hashed) is not listed yet but
+named with when to look again (``WatchEntry.ready_at``). Hidden names (``.thumbnails``,
+Android's ``.pending-…`` and ``.trashed-…``) are left out, symlinks inside the tree are
+not followed. Keys are kept in a cache file in the data dir, by path, inode, size and
+modification time, so a look at a folder of thousands re-reads only what changed.
+
+Change notification (``changes``) is watchfiles' (Rust ``notify``: inotify, FSEvents,
+ReadDirectoryChanges): it only wakes the watch early; the watch's ``--every`` poll
+finds what a platform does not report (Android's shared storage, a network mount).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import mimetypes
+import os
+import shutil
+import stat
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+from ferryman.archive.suffixes import named_archive
+from ferryman.config import Settings
+from ferryman.errors import FerrymanError
+from ferryman.net.own_thread import on_own_thread
+from ferryman.sources.file import readable
+from ferryman.sources.listers.base import WatchEntry
+
+log = logging.getLogger(__name__)
+
+EDGE = 256 << 10  # bytes hashed at each end of a file (a first look at 10,000 photos: 5 GB)
+NOTICE_TICK = 2000  # ms: an empty batch of changes when none came (the watcher is on)
+_MEDIA_FAMILIES = ("image/", "video/", "audio/")
+_MORE_MEDIA = frozenset({".dng", ".heic", ".heif", ".avif", ".jxl", ".3gp", ".insv"})
+
+
+class FolderLister:
+    kind = "folder"
+    description = "a folder on this machine (a path): its new media files, once each"
+    changes_in_place = True  # a file edited in place is new content at the same path
+    read_oldest_first = False
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+
+    def accepts(self, source: str) -> bool:
+        if not source.startswith(("/", "~", "./", "../", "file:")):
+            return False
+        try:
+            os.fsencode(source)  # a name no file system holds (a lone surrogate): no path
+        except UnicodeError:
+            return False
+        return True
+
+    def describe(self, source: str) -> str:
+        try:
+            return readable(str(folder_path(source)))
+        except (FerrymanError, UnicodeError, ValueError):
+            return source.encode("utf-8", "backslashreplace").decode()
+
+    async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
+        return await on_own_thread(self.list_now, source, settings)
+
+    async def matches(self, source: str, settings: Settings) -> bool:
+        return True
+
+    def placed(self, source: str, settings: Settings, *, remote: bool) -> str:
+        """The folder as stored: an absolute path (``~`` expanded, symlinks kept: a
+        Termux ``~/storage/dcim`` stays so). Refused when it is not a folder, or when a
+        front door from afar (the API, the chat) names one outside ``watch.folders``."""
+        path = folder_path(source)
+        if not path.is_dir():
+            raise FerrymanError(
+                "watch.not_a_folder", f"{readable(str(path))}: no such folder on this machine"
+            )
+        _allowed(path, settings, remote)
+        return str(path)
+
+    def checked_after(self, source: str, action: str, settings: Settings, *, remote: bool) -> str:
+        """``delete``, or ``move:DIR`` with DIR made absolute and outside the folder (a
+        file moved inside it would be listed, and moved, again); from afar, DIR under
+        ``watch.folders`` as the folder is."""
+        word = action.strip()
+        if word.lower() == "delete":
+            return "delete"
+        if word.lower().startswith("move:") and word[5:].strip():
+            target = Path(os.path.abspath(os.path.expanduser(word[5:].strip())))
+            if not _inside(target, folder_path(source)):
+                _allowed(target, settings, remote)
+                return f"move:{target}"
+            raise FerrymanError(
+                "watch.bad_then",
+                f"--then {action}: the folder to move to is inside the watched one",
+            )
+        raise FerrymanError("watch.bad_then", f"--then '{action}': say delete or move:DIR")
+
+    def after_delivery(self, source: str, entry: WatchEntry, action: str) -> str | None:
+        """Delete the file, or move it under DIR (its subfolder kept, a name taken
+        there getting a number), only while it is still the delivered content (its key
+        read again now): a file replaced or edited meanwhile is left."""
+        from ferryman.sources.file import FileSource  # lazy: start-up
+
+        path = FileSource().path(entry.input)
+        try:
+            st = path.stat()
+            if not stat.S_ISREG(st.st_mode) or file_key(path, st.st_size, st.st_mtime) != entry.id:
+                return None
+        except OSError:
+            return None  # gone already
+        if action == "delete":
+            path.unlink()
+            return f"deleted {path}"
+        target = _free(Path(action.removeprefix("move:")) / entry.title)
+        _move(path, target)
+        return f"moved {path} to {target}"
+
+    async def changes(self, source: str) -> AsyncIterator[set[str]]:
+        """The paths changed under the folder, a batch at a time, for as long as it is
+        watched, and an empty batch every ``NOTICE_TICK`` ms without one (the notices
+        are on); nothing (at once) where watchfiles is not installed or cannot watch."""
+        try:
+            from watchfiles import awatch  # lazy: the engine's, not a command's start-up
+        except ImportError:
+            log.info("watchfiles is not installed: folders are looked at every --every only")
+            return
+        root = folder_path(source)
+        try:
+            async for batch in awatch(
+                root,
+                watch_filter=_shown_change,
+                debounce=400,
+                step=50,
+                recursive=True,
+                rust_timeout=NOTICE_TICK,
+                yield_on_timeout=True,
+                ignore_permission_denied=True,
+            ):
+                yield {path for _, path in batch}
+        except (OSError, RuntimeError) as exc:  # gone, no inotify watches left: poll only
+            log.info("%s: no change notices (%s); looked at every --every", root, exc)
+
+    def list_now(self, source: str, settings: Settings) -> list[WatchEntry]:
+        """The folder's files, newest first, those still being written with their
+        ``ready_at`` (blocking: a thread's work)."""
+        root = folder_path(source)
+        if not root.is_dir():
+            raise FerrymanError(
+                "source.not_found", f"{readable(str(root))}: the watched folder is not there"
+            )
+        cache = _KeyCache(_cache_file(settings, root))
+        now = self.clock()
+        settle = settings.watch.settle_seconds
+        found: list[WatchEntry] = []
+        for path, st in _walk(root):
+            if not _media_or_archive(path.name):
+                continue
+            key = _keyed(path, st, cache, now, settle)
+            found.append(
+                WatchEntry(
+                    id=key if isinstance(key, str) else f"unsettled:{path}",
+                    input=path.as_uri(),
+                    title=readable(path.relative_to(root).as_posix()),
+                    published=st.st_mtime,
+                    ready_at=key if isinstance(key, float) else None,
+                )
+            )
+        cache.save()
+        found.sort(key=lambda e: -(e.published or 0.0))
+        return found
+
+
+def folder_path(source: str) -> Path:
+    """A watched folder's path: ``~`` expanded, ``file:`` read, made absolute."""
+    if source.startswith("file:"):
+        from ferryman.sources.file import FileSource  # lazy: start-up
+
+        return Path(os.path.abspath(FileSource().path(source)))
+    return Path(os.path.abspath(os.path.expanduser(source)))
+
+
+def file_key(path: Path, size: int, mtime: float) -> str:
+    """A file's identity across renames and moves: size, whole-second modification time
+    and the BLAKE2b of its first and last ``EDGE`` bytes (the whole file when it is
+    smaller). Two shots differ in their first bytes (EXIF's time, the image's first
+    rows); the ends, not the whole, keep a first look at a camera roll of thousands
+    from reading gigabytes."""
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as handle:
+        digest.update(handle.read(EDGE))
+        if size > EDGE:
+            handle.seek(max(EDGE, size - EDGE))
+            digest.update(handle.read(EDGE))
+    return f"{size}:{int(mtime)}:{digest.hexdigest()}"
+
+
+def _keyed(
+    path: Path, st: os.stat_result, cache: _KeyCache, now: float, settle: float
+) -> str | float:
+    """The file's key, or when to look again (a float) while it is being written."""
+    if now - st.st_mtime < settle:
+        return st.st_mtime + settle
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    known = cache.get(path, stamp)
+    if known is not None:
+        return known
+    try:
+        key = file_key(path, st.st_size, st.st_mtime)
+        after = path.stat()
+    except OSError:  # gone or unreadable meanwhile: the next look sees
+        return now + max(settle, 1.0)
+    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+        return now + max(settle, 1.0)  # it grew while it was read
+    cache.put(path, stamp, key)
+    return key
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, os.stat_result]]:
+    """Regular files under ``root``, hidden names and symlinks left out; a subfolder
+    that cannot be read is passed over (the rest is still listed)."""
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as found:
+                items = sorted(found, key=lambda e: e.name)
+        except OSError as exc:
+            if folder == root:
+                raise FerrymanError(
+                    "source.unreadable", f"{readable(str(root))}: cannot be read ({exc.strerror})"
+                ) from exc
+            log.info("%s: passed over (%s)", folder, exc.strerror)
+            continue
+        for item in items:
+            if item.name.startswith("."):
+                continue
+            try:
+                st = item.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                pending.append(Path(item.path))
+            elif stat.S_ISREG(st.st_mode) and st.st_size > 0:
+                yield Path(item.path), st
+
+
+def _media_or_archive(name: str) -> bool:
+    if named_archive(name):
+        return True
+    guessed, _ = mimetypes.guess_type(name)
+    if guessed is not None and guessed.startswith(_MEDIA_FAMILIES):
+        return True
+    return os.path.splitext(name)[1].lower() in _MORE_MEDIA
+
+
+def _shown_change(_change: object, path: str) -> bool:
+    """watchfiles' filter: a change to a hidden name (a ``.pending-…`` file) is none."""
+    return not any(part.startswith(".") for part in Path(path).parts[-1:])
+
+
+def _allowed(path: Path, settings: Settings, remote: bool) -> None:
+    """From afar (the API, the chat), only a folder under ``watch.folders``."""
+    allowed = (Path(os.path.expanduser(folder)) for folder in settings.watch.folders)
+    if remote and not any(_inside(path, folder) for folder in allowed):
+        raise FerrymanError(
+            "watch.folder_not_allowed",
+            f"{readable(str(path))}: a folder is named from afar only under watch.folders"
+            " in the settings file",
+        )
+
+
+def _free(target: Path) -> Path:
+    """``target``, or ``name (2).ext``… when a file there has its name."""
+    found, n = target, 1
+    while found.exists():
+        n += 1
+        found = target.with_name(f"{target.stem} ({n}){target.suffix}")
+    return found
+
+
+def _move(path: Path, target: Path) -> None:
+    """A rename; across file systems (a phone's SD card) a copy made durable (written,
+    synced, renamed into place) before the original is removed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(path, target)  # never over a file that appeared meanwhile
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+            raise
+        part = target.with_name(f".{target.name}.part")
+        shutil.copy2(path, part)
+        with part.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.rename(part, target)
+    path.unlink()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+    except ValueError:
+        return False
+    return True
+
+
+def _cache_file(settings: Settings, root: Path) -> Path:
+    name = hashlib.sha256(str(root).encode()).hexdigest()[:24]
+    return settings.data_dir / "watched-folders" / f"{name}.json"
+
+
+class _KeyCache:
+    """Keys already computed, by path and (inode, size, mtime): a file unchanged since
+    the last look is not read again. Kept as a JSON file written whole (a rename);
+    lost or unreadable, it is only rebuilt."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.old: dict[str, list[object]] = {}
+        self.new: dict[str, list[object]] = {}
+        try:
+            loaded = json.loads(file.read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                self.old = loaded
+        except (OSError, ValueError):
+            pass
+
+    def get(self, path: Path, stamp: tuple[int, int, int]) -> str | None:
+        row = self.old.get(str(path))
+        if isinstance(row, list) and len(row) == 4 and tuple(row[:3]) == stamp:
+            key = row[3]
+            if isinstance(key, str):
+                self.new[str(path)] = row
+                return key
+        return None
+
+    def put(self, path: Path, stamp: tuple[int, int, int], key: str) -> None:
+        self.new[str(path)] = [*stamp, key]
+
+    def save(self) -> None:
+        if self.new == self.old:
+            return
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            part = self.file.with_suffix(".part")
+            part.write_text(json.dumps(self.new), encoding="utf-8")
+            os.replace(part, self.file)
+        except OSError as exc:  # a cache: the next look hashes again
+            log.info("%s: not kept (%s)", self.file, exc.strerror)
