@@ -123,6 +123,7 @@ class MediaInfo:
     other_audio: list[str] | None = None  # codecs of the audio tracks besides the main one
     title: str | None = None  # a song's tags: Telegram's music player shows them
     performer: str | None = None
+    taken: float | None = None  # when it was taken (EXIF, creation_time): epoch seconds
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}

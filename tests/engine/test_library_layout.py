@@ -372,3 +372,22 @@ async def test_date_folders_follow_when_a_photo_or_video_was_taken(
         ["2022/01/party.mp4"],  # 20:00 UTC is the next day east of +04:00
     ), names
     assert taken_at(video) is not None and taken_at(clip) is None
+    # A person's own files are linked, not copied: their dates are theirs, untouched.
+    assert photo.stat().st_mtime > datetime(2026, 1, 1).timestamp()
+
+
+async def test_delivered_files_are_dated_when_they_were_taken(store: Store, tmp_path: Path) -> None:
+    """A photo's EXIF date and a video's creation_time date the library's files (a file
+    browser sorts a 2019 photo as 2019's), not the archive's date nor today; a file that
+    says nothing keeps its entry's own time (tested above)."""
+    settings = _settings(tmp_path)
+    photo = _dated_photo(tmp_path / "in" / "beach.jpg", 1, "2019:03:14 10:00:00")
+    clip = make_video(tmp_path / "plain.mp4", 2, seconds=0.4)
+    video = _dated_video(clip, tmp_path / "in" / "party.mp4", "2021-12-31T20:00:00.000000Z")
+    archive = make_zip(tmp_path / "phone.zip", [(photo.name, photo), (video.name, video)])
+    await intake.add_source(store, archive, settings=settings)
+    await run_until_idle(store, settings)
+    placed = {p.name: p for p in settings.library.rglob("*") if p.is_file()}
+    assert placed["beach.jpg"].stat().st_mtime == datetime(2019, 3, 14, 10).timestamp()
+    party = datetime.fromisoformat("2021-12-31T20:00:00+00:00").timestamp()
+    assert placed["party.mp4"].stat().st_mtime == party

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Callable
+from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from ferryman.media.budget import check_budget
 from ferryman.media.heif_boxes import HEADER_BYTES, parse_header
 from ferryman.media.openers import check_claimed_size, check_decoder, ensure_openers, named
 from ferryman.media.policy import MP4_FAMILY
+from ferryman.media.taken import as_seconds, container_taken, exif_taken
 from ferryman.model import MediaInfo
 
 if TYPE_CHECKING:
@@ -107,7 +109,7 @@ def _probe_pillow(path: Path, data: bytes | None, max_bytes: int | None) -> Medi
         width, height = image.size
         frames = 2 if _animated(image, source) else 1
         pages = _pages(image, source)
-        orientation = _orientation(image, max_bytes)
+        orientation, taken = _exif_facts(image, max_bytes)
         if orientation in _EXIF_TRANSPOSED:
             width, height = height, width
         info = MediaInfo(
@@ -121,6 +123,7 @@ def _probe_pillow(path: Path, data: bytes | None, max_bytes: int | None) -> Medi
             image_mode=_mode(image),
             bit_depth=_MODE_BITS.get(image.mode, 8),
             pages=pages if pages > 1 else None,
+            taken=as_seconds(taken),
         )
         _check_data(image, source, max_bytes)
         return info
@@ -183,17 +186,18 @@ def _plain_jpeg(path: Path, data: bytes, max_bytes: int | None) -> MediaInfo | N
     )
 
 
-def _orientation(image: Image.Image, max_bytes: int | None) -> int | None:
-    """The EXIF orientation. Pillow looks for a PNG's EXIF after its pixel data by
-    decoding the whole picture (``getexif`` loads it): a 149 MP 16-bit PNG took 600 MB
-    here. Over the budget, only an eXIf chunk before the data counts."""
+def _exif_facts(image: Image.Image, max_bytes: int | None) -> tuple[int | None, datetime | None]:
+    """The EXIF orientation and when the picture was taken. Pillow looks for a PNG's
+    EXIF after its pixel data by decoding the whole picture (``getexif`` loads it): a
+    149 MP 16-bit PNG took 600 MB here. Over the budget, only an eXIf chunk before the
+    data counts."""
     if image.format == "PNG" and "exif" not in image.info and max_bytes is not None:
         try:
             check_budget(image, "", max_bytes)
         except FerrymanError:
-            return None
+            return None, None
     value = image.getexif().get(_EXIF_ORIENTATION)
-    return value if isinstance(value, int) else None
+    return (value if isinstance(value, int) else None), exif_taken(image)
 
 
 def _animated(image: Image.Image, source: Callable[[], Path | io.BytesIO]) -> bool:
@@ -307,6 +311,7 @@ def _probe_container(path: Path, container: InputContainer) -> MediaInfo:
     fmt = container.format.name
     info: dict[str, Any] = {
         "container": QUICKTIME if fmt == MP4_FAMILY and _major_brand(path) == b"qt  " else fmt,
+        "taken": as_seconds(container_taken(container.metadata)),
         "duration": _duration(container, main),
         "faststart": _mp4_layout(path) if fmt == MP4_FAMILY else None,
         "size": path.stat().st_size,

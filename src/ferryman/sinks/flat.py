@@ -18,6 +18,7 @@ A library that already holds the album layout (``<job>/NNNN/manifest.json``) and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import os
@@ -33,8 +34,7 @@ from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
-from ferryman.media.taken import taken_at
-from ferryman.model import Job
+from ferryman.model import Item, Job
 from ferryman.naming import delivered_name, unique_name
 from ferryman.sinks.base import Delivery
 from ferryman.sinks.layout import input_folders, render
@@ -148,9 +148,13 @@ class FlatLibrarySink(LibrarySink):
             tally = delivery.tally(sizes)
             staged = []
             into = str(stage)  # a file's place in it joined as text: no Path a file
+            times = _taken_times(delivery)
             for number, (path, name) in enumerate(files):
                 staged.append(f"{number:03d}")
+                ours = _own(path)  # checked before the stage's link adds a name
                 link_or_copy(path, os.path.join(into, staged[-1]))
+                if ours and (taken := times[number]) is not None:
+                    _date(os.path.join(into, staged[-1]), taken)
                 tally.whole(name)
             # The stage's links made durable beside the naming and the manifest's own
             # fsync (two journal commits waited for at once, not one after the other);
@@ -202,8 +206,7 @@ class FlatLibrarySink(LibrarySink):
                 "index": str(item.seq),
                 "kind": item.kind.value,
             }
-            dated = "{date" in self.template  # headers read only when asked for
-            rel = str(render(self.template, values, _modified(path) if dated else datetime.min))
+            rel = str(render(self.template, values, _when(item, path)))
             parent = rel.rpartition("/")[0]  # rendered: safe names joined by "/"
             if (on_disk := listed.get(parent)) is None:
                 folder = PurePosixPath(parent)
@@ -367,13 +370,37 @@ def _commit(manifest: Path, document: dict[str, Any], staged: Callable[[], objec
     fsync_dir(manifest.parent)
 
 
-def _modified(path: Path) -> datetime:
+def _when(item: Item, path: Path) -> datetime:
     """What ``{date}`` shows: when the file says it was taken (EXIF, a video's
-    ``creation_time``), else its modified time (now, if neither can be read)."""
-
-    if (taken := taken_at(path)) is not None:
-        return taken
+    ``creation_time``, read by its probe), else its modified time: its entry's own, or
+    now, if neither can be read."""
+    taken = item.media.taken if item.media is not None else None
     try:
-        return datetime.fromtimestamp(path.stat().st_mtime)
-    except OSError:
+        return datetime.fromtimestamp(taken if taken is not None else path.stat().st_mtime)
+    except (OSError, OverflowError, ValueError):
         return datetime.now()
+
+
+def _taken_times(delivery: Delivery) -> list[float | None]:
+    """Each file's time taken, in ``album_layout``'s order (an item's parts share it)."""
+    return [
+        item.media.taken if item.media is not None else None
+        for item in delivery.album.items
+        for _ in item.files
+    ]
+
+
+def _own(path: Path) -> bool:
+    """Whether the work file is ferryman's alone (a copy it wrote or made): a file linked
+    from a person's own folder shares its inode, whose dates are theirs, never changed."""
+    try:
+        return os.stat(path).st_nlink == 1
+    except OSError:
+        return False
+
+
+def _date(staged: str, taken: float) -> None:
+    """A library file dated when it was taken: a file browser sorts a 2019 photo as
+    2019's. A time the file system cannot hold leaves the entry's own."""
+    with contextlib.suppress(OSError, OverflowError, ValueError):
+        os.utime(staged, (taken, taken))
