@@ -37,6 +37,7 @@ CASES = ("none", "sse", "ws", "slow")
 class Timed:
     seconds: float  # the store's: created to finished
     cpu: float  # the server's, user + system, from the POST to done seen
+    rss: int  # the server's resident memory once the job is done
     connected: int  # clients held open (and answered) meanwhile
     failed: int
 
@@ -188,5 +189,6 @@ def job_times(work: Path, clients: int, rounds: int) -> tuple[dict[str, list[Tim
                     seconds, cpu = _one_job(
                         client, f"{files}/{zips.pop()}", server, work / "data" / "ferryman.db"
                     )
-                found[case].append(Timed(seconds, cpu, connected, failed))
+                    rss = server.memory_info().rss
+                found[case].append(Timed(seconds, cpu, rss, connected, failed))
     return found, limit

@@ -285,7 +285,10 @@ def run_subscribers(args: argparse.Namespace) -> Result:
         found, limit = job_times(work, clients, rounds)
     base = median([t.seconds for t in found["none"]])
     base_cpu = median([t.cpu for t in found["none"]])
-    table = Table(["clients", "job (median)", "each round", "vs none", "server CPU", "vs none"])
+    table = Table(
+        ["clients", "job (median)", "each round", "vs none", "server CPU", "each round",
+         "vs none", "server RSS"]
+    )  # fmt: skip
     for case in CASES:
         times = found[case]
         seconds = median([t.seconds for t in times])
@@ -296,7 +299,8 @@ def run_subscribers(args: argparse.Namespace) -> Result:
             name += f" ({failed} failed to connect)"
         table.add(
             name, f"{seconds:.2f} s", " ".join(f"{t.seconds:.2f}" for t in times),
-            f"{seconds / base:.2f}x", f"{cpu:.2f} s", f"{cpu / base_cpu:.2f}x",
+            f"{seconds / base:.2f}x", f"{cpu:.2f} s", " ".join(f"{t.cpu:.2f}" for t in times),
+            f"{cpu / base_cpu:.2f}x", f"{max(t.rss for t in times) / 2**20:.0f} MiB",
         )  # fmt: skip
         if case != "none":
             ratio = seconds / base

@@ -44,9 +44,9 @@ FRAME_MESSAGES = 500  # at most in one frame: a client that reads slowly is sent
 Audience = int | None  # the job its clients watch; None: clients watching more
 
 
-def pace(waiters: int) -> float:
-    """Seconds between two wake-ups of ``waiters`` clients watching the same thing."""
-    return max(BATCH_SECONDS, waiters / FRAMES_A_SECOND)
+def pace(clients: int, budget: float = FRAMES_A_SECOND) -> float:
+    """Seconds between two wake-ups of ``clients`` watching the same thing."""
+    return max(BATCH_SECONDS, clients / budget)
 
 
 class Stream:
@@ -59,7 +59,8 @@ class Stream:
     number of clients: the engine shares this event loop, and 1,000 clients woken for
     each of a job's views took 4 s of a 1.5 s job's time."""
 
-    def __init__(self, keep: int = 5000) -> None:
+    def __init__(self, keep: int = 5000, budget: float = FRAMES_A_SECOND) -> None:
+        self._budget = budget  # frames a second to one audience (``pace``)
         self.epoch = f"{int(time.time() * 1000):x}"
         self._seq = 0
         self._kept: deque[Sent] = deque(maxlen=keep)
@@ -158,7 +159,7 @@ class Stream:
         return self._pace(_audience(jobs))
 
     def _pace(self, audience: Audience) -> float:
-        return pace(self._members[audience])
+        return pace(self._members[audience], self._budget)
 
     def behind(self, seq: int, jobs: set[int] | None = None) -> bool:
         """Whether the audience of ``jobs`` was woken for a message after ``seq`` (the
