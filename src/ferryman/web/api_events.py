@@ -5,9 +5,10 @@ number it saw gets what it missed, or a snapshot."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
@@ -48,7 +49,7 @@ def routes(app: FastAPI, web: Web) -> None:
 
     async def frames(
         last: int, epoch: str | None, jobs: set[int] | None
-    ) -> AsyncIterator[tuple[list[Sent], int]]:
+    ) -> AsyncGenerator[tuple[list[Sent], int]]:
         """A client's frames and the number it has seen then: first exactly what it
         missed (or a snapshot), then what comes, each job's newest view, as often as its
         audience is woken (``Stream.wait_after``); no messages: a ping, after 15 s of
@@ -90,11 +91,12 @@ def routes(app: FastAPI, web: Web) -> None:
         web.stream.clients += 1
         try:
             jobs, last, epoch = await _hello(socket)
-            async for messages, seen in frames(last, epoch, jobs):
-                if messages:
-                    await socket.send_text(frame(messages))
-                else:
-                    await socket.send_text(json.dumps({"type": "ping", "seq": seen}))
+            async with contextlib.aclosing(frames(last, epoch, jobs)) as sending:
+                async for messages, seen in sending:  # closed with the socket: counted out
+                    if messages:
+                        await socket.send_text(frame(messages))
+                    else:
+                        await socket.send_text(json.dumps({"type": "ping", "seq": seen}))
             await socket.close(code=1001, reason="the server is stopping")  # going away
         except FerrymanError as exc:  # a malformed subscription
             await socket.close(code=4400, reason=exc.message[:120])
@@ -125,11 +127,14 @@ def routes(app: FastAPI, web: Web) -> None:
             try:
                 yield "retry: 1000\n\n"
                 era = web.stream.epoch
-                async for messages, _ in frames(after, epoch, wanted_jobs):
-                    if messages:
-                        yield "".join(f"id: {era}:{m.seq}\ndata: {m.text}\n\n" for m in messages)
-                    else:
-                        yield ": ping\n\n"
+                async with contextlib.aclosing(frames(after, epoch, wanted_jobs)) as sending:
+                    async for messages, _ in sending:
+                        if messages:
+                            yield "".join(
+                                f"id: {era}:{m.seq}\ndata: {m.text}\n\n" for m in messages
+                            )
+                        else:
+                            yield ": ping\n\n"
             finally:
                 web.stream.clients -= 1
 
