@@ -12,7 +12,9 @@ result; and a bare FastAPI app (one endpoint returning a job-sized dict, one
   event on the engine's bus (its time written by the server) to its arrival at a client
   (the same machine's clock), counted once every client has subscribed (the table says
   how long that took); p50 and p99, messages a second, the server's RSS. Target: p99
-  ≤ 250 ms.
+  ≤ 250 ms past the audience's pace (``web.stream.pace``: 50 ms up to 12 clients
+  watching the same thing; 1,000 watching every job are woken every 4 s, so that the
+  engine on the same loop is not slowed: ``run_subscribers``).
 - **Job reads:** ``GET /api/v1/jobs/{id}`` against the bare endpoint, requests a second
   from 32 keep-alive connections (a minimal asyncio HTTP/1.1 client in this process),
   5 s each, alternating, twice. Target ≥ 0.5x.
@@ -43,6 +45,7 @@ import psutil
 from bench._common import Check, Result, Table, median, progress, rss_tree, scratch
 from bench._web_subscribers import CASES, PHOTOS, job_times
 from bench._web_upload import upload_through_web
+from ferryman.web.stream import BATCH_SECONDS, pace
 
 SUBSCRIBERS_TARGET = 1.2  # a job's time with 1,000 idle clients, vs with none
 LATENCY_TARGET = 0.250
@@ -204,9 +207,12 @@ def run(args: argparse.Namespace) -> Result:
                     f"{fan['p50'] * 1000:.0f} ms",
                     f"{fan['p99'] * 1000:.0f} ms", f"{fan['rss'] / 2**20:.0f} MiB", fan["failed"],
                 )  # fmt: skip
+                # An audience is woken at most every pace (web.stream): 250 ms past it.
+                limit = LATENCY_TARGET + pace(clients // spread if spread else clients)
+                limit -= BATCH_SECONDS
                 result.checks.append(
                     Check(f"event p99, each watching {watches}", f"{fan['p99'] * 1000:.0f} ms",
-                          "<= 250 ms", fan["p99"] <= LATENCY_TARGET and fan["failed"] == 0)
+                          f"<= {limit * 1000:.0f} ms", fan["p99"] <= limit and fan["failed"] == 0)
                 )  # fmt: skip
             result.tables.append(
                 (f"event fan-out: {jobs} running jobs, one progress event each a second", table)
