@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import time
+import zlib
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -91,14 +92,19 @@ async def _idle_sse(host: str, port: int, subscribed: list[float], *, slow: bool
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, (host, port))
     reader, writer = await asyncio.open_connection(sock=sock, limit=2**20)
-    writer.write(f"GET /api/v1/events HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    writer.write(  # as a browser's EventSource asks
+        f"GET /api/v1/events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n"
+        "Accept-Encoding: gzip, deflate\r\n\r\n".encode()
+    )
     head = await reader.readuntil(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 200"):
         raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
     try:
-        if not slow:
-            await reader.readuntil(b"\n\n")  # retry: 1000
-            await reader.readuntil(b"\n\n")  # the snapshot: subscribed
+        unpacked = b""
+        unpack = zlib.decompressobj(31)
+        while not slow and unpacked.count(b"\n\n") < 2:  # retry, then the snapshot
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            unpacked += unpack.decompress((await reader.readexactly(size + 2))[:size])
         subscribed.append(time.time())
         while await reader.read(1024 if slow else 65536):
             if slow:

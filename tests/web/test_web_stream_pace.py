@@ -5,7 +5,9 @@ engine's event loop a bounded share (issue 56); a frame keeps each job's newest 
 from __future__ import annotations
 
 import asyncio
+import zlib
 
+from ferryman.web.api_events import gzip_stream, takes_gzip, pack
 from ferryman.web.stream import BATCH_SECONDS, FRAMES_A_SECOND, Sent, Stream, latest, pace
 
 
@@ -39,3 +41,15 @@ async def test_a_big_audience_is_not_woken_again_before_its_pace() -> None:
         assert not second.done() and not stream.behind(1)  # held to the next ring
         stream.close()  # the server stops: woken at once
         await asyncio.wait_for(second, 10)
+
+
+def test_server_sent_events_are_gzip_flushed_frame_by_frame_when_taken() -> None:
+    assert takes_gzip("gzip, deflate, br") and takes_gzip("deflate;q=0.5, GZIP;q=0.8")
+    assert not takes_gzip(None) and not takes_gzip("gzip;q=0") and not takes_gzip("br")
+    assert pack(None, "retry: 1000\n\n") == b"retry: 1000\n\n"
+    packed, unpack = gzip_stream(), zlib.decompressobj(31)
+    view = 'data: {"job": {"id": 1, "files": ["' + "a/b/c.jpg" * 200 + '"]}}\n\n'
+    for n in range(3):  # each frame whole at the client as soon as it is sent
+        frame = pack(packed, f"id: e:{n}\n{view}")
+        assert unpack.decompress(frame).decode() == f"id: e:{n}\n{view}"
+        assert len(frame) < len(view) / 10
