@@ -63,6 +63,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], Result]] = {
     "links": links.run,
     "wakeup": wakeup.run,
     "web": web.run,
+    "web-subscribers": web.run_subscribers,
     "gallery": gallery.run,
     "jobs1000": joblist.run,
     "scale": scale.run,
@@ -154,7 +155,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tg-photos", type=int, help="telegram: photos in the folder (200)")
     parser.add_argument("--dav-files", type=int, help="webdav: photos in the folder (500)")
     parser.add_argument("--tb-files", type=int, help="torbox: photos in the torrent (60)")
-    parser.add_argument("--rounds", type=int, help="wakeup: adds per case (20)")
+    parser.add_argument(
+        "--rounds", type=int, help="wakeup: adds per case (20); web-subscribers: rounds (3)"
+    )
     parser.add_argument("--watch-entries", type=int, help="watch: entries in the feed (1000)")
     parser.add_argument(
         "--watch-big-entries", type=int, help="watch-big: entries in the feed (100000)"
