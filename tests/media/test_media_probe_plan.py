@@ -20,7 +20,14 @@ from PIL import Image, ImageDraw
 
 from ferryman.errors import FerrymanError
 from ferryman.media.plan import VIDEO_RULES, explain, over_limit, plan_for
-from ferryman.media.policy import LIBRARY, MIB, TELEGRAM, TELEGRAM_BOT_API, TELEGRAM_PREMIUM
+from ferryman.media.policy import (
+    LIBRARY,
+    LIBRARY_PLAYABLE,
+    MIB,
+    TELEGRAM,
+    TELEGRAM_BOT_API,
+    TELEGRAM_PREMIUM,
+)
 from ferryman.media.probe import MP4_FAMILY, probe, probe_image
 from ferryman.model import MediaInfo, MediaKind, Plan
 from tests.support.once import built_once
@@ -430,11 +437,29 @@ def test_photo_plans_follow_telegrams_limits(
     assert explain(MediaKind.PHOTO, replace(GOOD_PHOTO, **change)) == (plan, reason)
 
 
-def test_the_library_keeps_big_rotated_photos_but_still_converts_heic() -> None:
+def test_the_library_keeps_big_rotated_photos_and_heic_and_converts_heic_when_asked() -> None:
     big = replace(GOOD_PHOTO, width=12000, height=800, size=30_000_000, rotation=90)
-    assert explain(MediaKind.PHOTO, big, LIBRARY) == (Plan.AS_IS, None)
-    assert explain(MediaKind.PHOTO, replace(GOOD_PHOTO, container="heif"), LIBRARY)[0] is Plan.IMAGE
-    assert explain(MediaKind.PHOTO, None, LIBRARY)[0] is Plan.DOCUMENT
+    heic = replace(GOOD_PHOTO, container="heif", image_mode="RGBA", bit_depth=10)
+    for policy in (LIBRARY, LIBRARY_PLAYABLE):
+        assert explain(MediaKind.PHOTO, big, policy) == (Plan.AS_IS, None)
+        assert explain(MediaKind.PHOTO, None, policy)[0] is Plan.DOCUMENT
+    assert explain(MediaKind.PHOTO, heic, LIBRARY) == (Plan.AS_IS, None)
+    assert explain(MediaKind.PHOTO, heic, LIBRARY_PLAYABLE)[0] is Plan.IMAGE
+
+
+def test_the_library_keeps_videos_media_servers_play_and_remuxes_the_rest() -> None:
+    hevc = replace(
+        GOOD_VIDEO, video_codec="hevc", pix_fmt="yuv420p10le", bit_depth=10, width=3840,
+        height=2160, audio_codec="opus", container="matroska,webm", faststart=None,
+    )  # fmt: skip
+    assert explain(MediaKind.VIDEO, hevc, LIBRARY) == (Plan.AS_IS, None)
+    assert explain(MediaKind.VIDEO, hevc, LIBRARY_PLAYABLE)[0] is Plan.TRANSCODE
+    late = replace(hevc, container=MP4_FAMILY, faststart=False)
+    assert explain(MediaKind.VIDEO, late, LIBRARY)[0] is Plan.REMUX  # the index moved first
+    odd = replace(hevc, container="nut")  # a container no media server opens
+    assert explain(MediaKind.VIDEO, odd, LIBRARY)[0] is Plan.REMUX
+    assert explain(MediaKind.ANIMATION, None, LIBRARY) == (Plan.AS_IS, None)
+    assert explain(MediaKind.ANIMATION, None, LIBRARY_PLAYABLE)[0] is Plan.ANIMATION
 
 
 def test_over_limit_follows_the_policy() -> None:

@@ -23,7 +23,7 @@ from ferryman.engine.plumbing.events import AlbumFailed, AlbumWaiting, Event, Ev
 from ferryman.engine.plumbing.media_options import media_options
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
-from ferryman.media.policy import LIBRARY, TELEGRAM, TELEGRAM_PREMIUM
+from ferryman.media.policy import LIBRARY, LIBRARY_PLAYABLE, TELEGRAM, TELEGRAM_PREMIUM
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set, make_video, make_zip
 from ferryman.sinks.builtin import default_sinks
@@ -234,7 +234,16 @@ def test_policy_per_kind(settings: Settings) -> None:
     premium = settings.model_copy(
         update={"telegram": settings.telegram.model_copy(update={"premium": True})}
     )
-    assert sinks.policy(settings, "library:/x") is LIBRARY
+    keeping = settings.model_copy(
+        update={"media": settings.media.model_copy(update={"library_convert": False})}
+    )
+    converting = settings.model_copy(
+        update={"media": settings.media.model_copy(update={"library_convert": True})}
+    )
+    assert sinks.policy(keeping, "library:/x") is LIBRARY  # originals kept
+    assert sinks.policy(converting, "library:/x") is LIBRARY_PLAYABLE
+    assert media_options(keeping, "library:?convert=yes", sinks).policy is LIBRARY_PLAYABLE
+    assert sinks.policy(keeping, "link:") is LIBRARY_PLAYABLE  # a download plays anywhere
     assert sinks.policy(settings, "telegram:me") is TELEGRAM
     assert sinks.policy(premium, "telegram:me") is TELEGRAM_PREMIUM
     assert media_options(settings, "mem:box", sinks).policy.caption_chars == 12
