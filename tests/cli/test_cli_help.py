@@ -125,7 +125,7 @@ def test_a_counted_option_shows_no_value_and_no_default() -> None:
 
 def test_run_until_idles_help_gives_every_exit_it_can_end_with() -> None:
     """It said "Exit 0 once every job has ended", and exits 1 after a failed job, 3
-    while one waits for a password (the README's table)."""
+    while one waits for a password (the exit codes' table: docs/cli.md)."""
     shown = " ".join(invoke("run", "--help").stdout.split())
     assert "Exit 0 once" not in shown
     assert "0 all delivered, 1 a job failed, 3 one waits on you" in shown, shown

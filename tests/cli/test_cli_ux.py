@@ -101,7 +101,7 @@ def test_a_job_whose_albums_all_failed_is_failed_with_their_code(tmp_path: Path)
     args = ["--data-dir", str(data), "add", str(archive), "--to", "telegram:me"]
     assert CliRunner().invoke(app, args, env={**ENV, **keys}).exit_code == 0
     ran = cli(data, "run", "--until-idle")
-    assert ran.exit_code == 1, ran.output  # a job failed (exit codes: README)
+    assert ran.exit_code == 1, ran.output  # a job failed (exit codes: docs/cli.md)
     job = status(data)[0]
     assert job["state"] == "failed", job
     error: dict[str, str] = job["error"]  # type: ignore[assignment]

@@ -397,5 +397,5 @@ def test_telegram_commands_are_registered(tmp_path: Path) -> None:
 def test_cli_needs_api_credentials(tmp_path: Path, server: FakeTelegram) -> None:
     bare = load_settings(None, {"data_dir": tmp_path / "data"})
     done = CliRunner().invoke(telegram_app, ["whoami"], obj=Wiring(bare, FakeDialer(server)))
-    assert done.exit_code == 4  # the set-up: exit codes, README
+    assert done.exit_code == 4  # the set-up: exit codes, docs/cli.md
     assert "telegram.not_configured" in done.output

@@ -29,7 +29,7 @@ from ferryman.errors import (
 from tests.support.once import built_once
 
 SRC = Path(ferryman.__file__).parent
-README = SRC.parents[1] / "README.md"
+CLI_DOC = SRC.parents[1] / "docs" / "cli.md"
 CODE_SHAPE = re.compile(r"^[a-z]+(\.[a-z_]+)+$")  # area.what, or area.sub.what (source.http.status)
 
 # (module, function) whose code argument carries a code some other FerrymanError had.
@@ -413,8 +413,8 @@ def test_an_unknown_code_is_a_bug_not_a_retry(caplog: pytest.LogCaptureFixture) 
     assert not error.retryable
 
 
-def test_the_readme_names_only_registered_codes() -> None:
-    text = README.read_text()
+def test_the_cli_doc_names_only_registered_codes() -> None:
+    text = CLI_DOC.read_text()
     start = text.index("Errors carry a code")
     paragraph = text[start : text.index("\n\n", start)]
     named = re.findall(r"`([a-z]+\.[a-z_]+)`", paragraph)

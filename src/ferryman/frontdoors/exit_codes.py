@@ -1,4 +1,4 @@
-"""Exit codes a script can use: one table, printed by ``ferryman --help`` and the README.
+"""Exit codes a script can use: one table, printed by ``ferryman --help`` and docs/cli.md.
 
 rclone's model: a few codes, each a different thing for a script to do next (go on,
 look at the failures, ask the person, fix the set-up, stop). Every command ends with
@@ -20,7 +20,7 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
-# What each code means, as `--help` and the README print it.
+# What each code means, as `--help` and docs/cli.md print it.
 TABLE: tuple[tuple[ExitCode, str], ...] = (
     (ExitCode.OK, "everything asked for was done (every job delivered in full)"),
     (
