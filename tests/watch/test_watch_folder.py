@@ -143,6 +143,34 @@ async def test_each_file_once_across_restarts_renames_and_moves(
     assert len(await store.watch_seen_rows(watch.id)) == 3
 
 
+async def test_a_watched_folder_s_subfolders_are_kept_in_the_library(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """Two IMG_0001.jpg of a camera roll's 2025/ and 2026/ land in their own folders, as
+    `ferryman add Camera` lays them: not flattened into IMG_0001 (2).jpg."""
+    settings = settings.model_copy(update={"library_layout": "{source}/{path}/{name}"})
+    root = tmp_path / "Camera"
+    made = {
+        "2025/IMG_0001.jpg": _photo(root / "2025" / "IMG_0001.jpg", 1),
+        "2026/IMG_0001.jpg": _photo(root / "2026" / "IMG_0001.jpg", 2),
+        "IMG_0003.jpg": _photo(root / "IMG_0003.jpg", 3),
+    }
+    await store.add_watch(
+        kind="folder",
+        source=str(root),
+        dest="library:",
+        every_seconds=3600.0,
+        since="all",
+        next_check_at=0.0,
+    )
+    await run_until_idle(store, settings)
+    placed = {
+        p.relative_to(settings.library / "Camera").as_posix(): sha256(p)
+        for p in (settings.library / "Camera").rglob("*.jpg")
+    }
+    assert placed == made
+
+
 async def test_a_new_photo_is_delivered_on_the_folders_change_notice(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:

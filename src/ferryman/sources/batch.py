@@ -169,7 +169,9 @@ class BatchSource:
             own = {str(done.get("name") or ""), Path(str(done.get("path") or "")).name} - {""}
             for entry in self._read_one(item, done, inner):
                 path = entry.info.path
-                if path in own:  # the input is this one file (not an archive's): titled
+                if (kept := _in_folders(path, item)) is not None:
+                    path = kept  # a watched folder's file: its folders in the folder kept
+                elif path in own:  # the input is this one file (not an archive's): titled
                     path = _named(path, item.title)
                 path = _unique(path, used, place)
                 info = dataclasses.replace(entry.info, index=index, path=path)
@@ -224,6 +226,20 @@ def _named(path: str, title: str | None) -> str:
         return path
     base, dot, ext = path.rpartition(".")
     return f"{stem}.{ext}" if dot and base else stem
+
+
+def _in_folders(path: str, item: BatchItem) -> str | None:
+    """A file of this machine titled with its own path inside the watched folder
+    (``2026/IMG_0001.jpg``: the folder lister's titles) keeps those folders, as
+    ``ferryman add FOLDER`` does (the library's ``{path}``); None for any other input,
+    whose title is a name, never folders (a feed's "AC/DC live" stays one name)."""
+    title = item.title or ""
+    if not item.uri.startswith("file:") or "/" not in title:
+        return None
+    parts = [part for part in title.split("/") if part not in ("", ".", "..")]
+    if not parts or parts[-1] != path:
+        return None
+    return "/".join(safe_name(part, "_") for part in parts)
 
 
 def _unique(path: str, used: set[str], place: int) -> str:
