@@ -11,9 +11,14 @@ but plain data (libarchive's ``only_crypt_exfld`` sample, which 7-Zip fails).
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import random
+import shutil
 import signal
+import subprocess
+import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -204,3 +209,50 @@ def test_a_bare_encryption_record_over_bytes_that_fail_the_crc_is_not_delivered(
         "archive.password_required",
         "archive.unsupported",
     }
+
+
+def _big_pax_tar(path: Path) -> bytes:
+    """A pax tar (Python's tarfile) whose one file carries an 8 MB attribute:
+    libarchive 3.6.2 refuses the header ("Special header too large"); 7-Zip reads it."""
+    data = b"the file behind an 8 MB pax attribute\n"
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("foo")
+        info.size = len(data)
+        info.pax_headers = {"LIBARCHIVE.xattr.user.big": "x" * 8_000_000}
+        tar.addfile(info, io.BytesIO(data))
+    return data
+
+
+@needs_7zz
+@pytest.mark.skipif(shutil.which("compress") is None, reason="no compress (ncompress)")
+@pytest.mark.parametrize("compressed", [False, True], ids=["tar", "tar.Z"])
+def test_a_tar_whose_pax_header_libarchive_refuses_is_read_by_7zz(
+    tmp_path: Path, compressed: bool
+) -> None:
+    archive = tmp_path / "bigpax.tar"
+    data = _big_pax_tar(archive)
+    if compressed:
+        packed = subprocess.run(
+            ["compress", "-c", str(archive)], capture_output=True, check=True, timeout=60
+        )
+        archive = tmp_path / "bigpax.tar.Z"
+        archive.write_bytes(packed.stdout)
+    with iter_local(archive, ReadOptions(scratch=tmp_path / "s")) as entries:
+        got = [read_through(b"".join, e.read_blocks) for e in entries]
+    assert got == [data]
+
+
+@needs_7zz
+def test_a_truncated_tar_gz_keeps_its_code_when_7zz_reads_it_no_better(tmp_path: Path) -> None:
+    archive = tmp_path / "cut.tar.gz"
+    source = tmp_path / "big.tar"
+    _big_pax_tar(source)
+    packed = gzip.compress(source.read_bytes())
+    archive.write_bytes(packed[: len(packed) // 2])
+    with (
+        pytest.raises(FerrymanError) as caught,
+        iter_local(archive, ReadOptions(scratch=tmp_path / "s")) as entries,
+    ):
+        for entry in entries:
+            read_through(b"".join, entry.read_blocks)
+    assert caught.value.code in ("archive.unreadable", "archive.truncated")

@@ -49,6 +49,11 @@ _SEVEN_FIRST = frozenset({"lha"})
 # out zisofs files still compressed; not tar or a compressed stream, which 7zz lists
 # as one layer: ``x.tar`` for ``x.tar.gz``).
 _SEVEN_DECODES = (_SEVEN_READS_TOO - {"iso9660"}) | {"zip", "rar"}
+# Formats 7zz reads too, where libarchive fails at the first entry, but which it lists
+# as another layer (``x.tar`` for ``x.tar.Z``, read then as a nested archive): handed to
+# 7zz only when it tests the whole archive clean (libarchive 3.6.2 refuses a pax header
+# of 8 MB, "Special header too large", that 7-Zip and newer libarchive read).
+_SEVEN_IF_CLEAN = frozenset({"tar", "compress", "gzip", "bzip2", "xz", "zstd", "lzma"})
 # Of those, libarchive cannot read these at all: never handed back to it.
 _SEVEN_ONLY = frozenset({"wim"})
 # An archive's structure lost: what 7zz may read further (and libarchive after 7zz).
@@ -116,6 +121,12 @@ def find_7zz(explicit: Path | None) -> SevenZip | None:
     )
 
     return find(explicit)
+
+
+def _reads_whole(exe: SevenZip, path: Path) -> bool:
+    from ferryman.archive.sevenzip_process import reads_whole  # lazy, as the backend is
+
+    return reads_whole(exe.path, path)
 
 
 def _seven_reader(
@@ -197,7 +208,12 @@ class _FallbackReader:
             return True
         if exc.code == DECODER_FAILED:  # stalled or died: 7zz, when there is one
             return self._seven() is not None
-        return self._seven_too and exc.code in _BROKEN
+        if exc.code not in _BROKEN:
+            return False
+        if self._seven_too:
+            return True
+        exe = self._seven() if self._fmt in _SEVEN_IF_CLEAN else None
+        return exe is not None and _reads_whole(exe, self._path)
 
     @property
     def backend(self) -> str:
