@@ -28,8 +28,11 @@ import pytest
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import ArchiveLimits, OpenOptions, ReadAgain, read_through
 from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.engine.plumbing.media_options import MediaOptions
+from ferryman.engine.read.staging import StageRequest, stage_and_prepare
 from ferryman.errors import FerrymanError
-from ferryman.sources.base import ReadOptions
+from ferryman.media.policy import policy_named
+from ferryman.sources.base import ReadOptions, SourceEntry
 from ferryman.sources.local import iter_local
 from tests.support.archive_corpus import rar5_by_hand
 
@@ -256,3 +259,41 @@ def test_a_truncated_tar_gz_keeps_its_code_when_7zz_reads_it_no_better(tmp_path:
         for entry in entries:
             read_through(b"".join, entry.read_blocks)
     assert caught.value.code in ("archive.unreadable", "archive.truncated")
+
+
+@needs_7zz
+def test_staging_writes_an_entry_read_again_anew(tmp_path: Path) -> None:
+    """The engine's staging drops what it wrote of the first reading and stages the
+    entry as 7zz reads it: the staged file is the entry, byte for byte."""
+    archive = tmp_path / "big.zip"
+    files = _big_zip(archive, seed=10)
+    work = tmp_path / "work"
+    work.mkdir()
+    before = _children()
+    staged: dict[str, bytes] = {}
+    with open_archive(archive, QUICK) as reader:
+        for entry in reader:
+            blocks = entry.read_blocks
+            if entry.info.index == 1:
+                blocks = _first_block_then_kill(entry.read_blocks, _kill_all(before))
+            source = SourceEntry(entry.info, blocks)
+            request = StageRequest.of(
+                source, work, send_documents=True, options=MediaOptions(policy_named("telegram"))
+            )
+            prepared = stage_and_prepare(request)
+            assert prepared.work_path is not None, prepared
+            staged[entry.info.path] = prepared.work_path.read_bytes()
+    assert staged == files
+    assert not list(work.glob("*.part"))
+
+
+def _first_block_then_kill(
+    blocks: Callable[[], Iterator[bytes]], kill: Callable[[], None]
+) -> Callable[[], Iterator[bytes]]:
+    def read() -> Iterator[bytes]:
+        inner = blocks()
+        yield next(inner)
+        kill()
+        yield from inner
+
+    return read
