@@ -297,3 +297,41 @@ def _first_block_then_kill(
         yield from inner
 
     return read
+
+
+@needs_7zz
+def test_a_zip_libarchive_cannot_read_from_its_first_entry_is_read_by_7zz(
+    tmp_path: Path,
+) -> None:
+    """The end record points its central directory at the wrong offset: libarchive
+    says "Damaged Zip archive" before any entry; 7-Zip finds the entries (and says the
+    headers are damaged). Its files are delivered, and the damage named."""
+    archive = tmp_path / "offset.zip"
+    files = {"a.txt": b"hello there\n" * 100, "b.txt": b"second\n"}
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    raw = bytearray(archive.read_bytes())
+    end = raw.rindex(b"PK\x05\x06")
+    raw[end + 16 : end + 20] = (5).to_bytes(4, "little")  # the directory's offset
+    archive.write_bytes(bytes(raw))
+    got: dict[str, bytes] = {}
+    with (
+        pytest.raises(FerrymanError) as caught,
+        iter_local(archive, ReadOptions(scratch=tmp_path / "s")) as entries,
+    ):
+        for entry in entries:
+            got[entry.info.path] = read_through(b"".join, entry.read_blocks)
+    assert got == files
+    assert caught.value.code == "archive.unreadable"
+
+
+def test_a_zip_neither_backend_reads_keeps_libarchives_code(tmp_path: Path) -> None:
+    archive = tmp_path / "junk.zip"
+    archive.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    with (
+        pytest.raises(FerrymanError) as caught,
+        iter_local(archive, ReadOptions(scratch=tmp_path / "s")) as entries,
+    ):
+        list(entries)
+    assert caught.value.code in ("archive.unreadable", "archive.truncated")

@@ -54,6 +54,10 @@ _SEVEN_DECODES = (_SEVEN_READS_TOO - {"iso9660"}) | {"zip", "rar"}
 # 7zz only when it tests the whole archive clean (libarchive 3.6.2 refuses a pax header
 # of 8 MB, "Special header too large", that 7-Zip and newer libarchive read).
 _SEVEN_IF_CLEAN = frozenset({"tar", "compress", "gzip", "bzip2", "xz", "zstd", "lzma"})
+# Formats whose archive libarchive cannot read from its first entry on (a zip whose
+# central directory's offset is wrong: "Damaged Zip archive") go to 7zz too; if 7zz
+# cannot list it either, libarchive's error stands.
+_SEVEN_TRIES = frozenset({"zip", "rar"})
 # Of those, libarchive cannot read these at all: never handed back to it.
 _SEVEN_ONLY = frozenset({"wim"})
 # An archive's structure lost: what 7zz may read further (and libarchive after 7zz).
@@ -198,9 +202,19 @@ class _FallbackReader:
         except FerrymanError as exc:
             if not self._hand_over(exc):
                 raise
-            self._switch(0, exc)
+            self._whole_to_7zz(0, exc)
             return
         self._entries = iter(self._current)
+
+    def _whole_to_7zz(self, skip: int, exc: FerrymanError) -> None:
+        """The archive to 7zz (libarchive could not read it from entry ``skip``); for
+        a format only tried there, libarchive's error stands if 7zz cannot list it."""
+        try:
+            self._switch(skip, exc)
+        except FerrymanError as seven:
+            if self._fmt in _SEVEN_TRIES and exc.code in _BROKEN:
+                raise exc from seven
+            raise
 
     def _hand_over(self, exc: FerrymanError) -> bool:
         """Whether an error before the first entry sends the archive to 7zz."""
@@ -210,7 +224,7 @@ class _FallbackReader:
             return self._seven() is not None
         if exc.code not in _BROKEN:
             return False
-        if self._seven_too:
+        if self._seven_too or (self._fmt in _SEVEN_TRIES and self._seven() is not None):
             return True
         exe = self._seven() if self._fmt in _SEVEN_IF_CLEAN else None
         return exe is not None and _reads_whole(exe, self._path)
@@ -258,7 +272,7 @@ class _FallbackReader:
                 anywhere = exc.code in (_UNSUPPORTED, DECODER_FAILED)
                 if not ((anywhere or index == 0) and self._hand_over(exc)):
                     raise
-                self._switch(index, exc)
+                self._whole_to_7zz(index, exc)
                 continue
             self._yielded = index + 1
             yield _FallbackEntry(self, entry)
