@@ -28,6 +28,7 @@ from ferryman.archive.reader import (
     ArchiveReader,
     EntryInfo,
     EntryType,
+    ReadAgain,
 )
 from ferryman.errors import FerrymanError
 
@@ -94,6 +95,11 @@ class GuardedEntry:
                         len(block), max(0, min(produced, stored) - min(before, stored)), strict
                     )
                 yield block
+        except ReadAgain as retry:
+            # Read again from its start, metered afresh; the bytes of the first reading
+            # still count towards the limits (they were decoded and written).
+            again = retry.again
+            raise ReadAgain(retry, lambda: self._blocks(again(), strict)) from retry
         finally:
             # Stop the backend's decompression now, not whenever the GC gets to it.
             close = getattr(blocks, "close", None)

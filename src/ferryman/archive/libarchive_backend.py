@@ -408,9 +408,12 @@ class LibarchiveReader:
                 continue
             info, name_bytes = self._entry_info(entry, index, filetype)
             encrypted = bool(archive_entry_is_data_encrypted(entry))
+            plain_crc: int | None = None
             if self._rar5 is not None and not encrypted:
                 encrypted = bool(self._rar5.encrypted(number, name_bytes))
-            yield LibarchiveEntry(self, info, self._generation, encrypted)
+                plain_crc = self._rar5.plain_crc(number, name_bytes) if encrypted else None
+                encrypted = encrypted and plain_crc is None  # else its CRC decides
+            yield LibarchiveEntry(self, info, self._generation, encrypted, plain_crc)
             index += 1
 
     def _structure_error(self, index: int) -> FerrymanError:

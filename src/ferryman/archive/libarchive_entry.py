@@ -4,6 +4,7 @@ are candidates (see ``libarchive_backend``)."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from ctypes import string_at
 from typing import TYPE_CHECKING
@@ -23,15 +24,31 @@ _HOLD_IN_MEMORY = 8 << 20  # encrypted zip entries up to this are checked before
 class LibarchiveEntry:
     """One entry of a ``LibarchiveReader``; readable while it is the current entry."""
 
-    __slots__ = ("_bytes_read", "_encrypted", "_generation", "_reader", "_started", "info")
+    __slots__ = (
+        "_bytes_read",
+        "_encrypted",
+        "_generation",
+        "_plain_crc",
+        "_reader",
+        "_started",
+        "info",
+    )
 
     def __init__(
-        self, reader: LibarchiveReader, info: EntryInfo, generation: int, encrypted: bool
+        self,
+        reader: LibarchiveReader,
+        info: EntryInfo,
+        generation: int,
+        encrypted: bool,
+        plain_crc: int | None = None,
     ) -> None:
+        """``plain_crc``: the entry is marked encrypted, but its bytes read as plain are
+        the file if they match this CRC32 (``Rar5Scan.plain_crc``)."""
         self.info = info
         self._reader = reader
         self._generation = generation
         self._encrypted = encrypted
+        self._plain_crc = plain_crc
         self._started = False
         self._bytes_read = 0
 
@@ -73,7 +90,24 @@ class LibarchiveEntry:
         if self._encrypted and reader.guesses_passwords:
             yield from self._checked_first()
             return
+        if self._plain_crc is not None:
+            yield from self._plain_checked(self._plain_crc)
+            return
         yield from self._read()
+
+    def _plain_checked(self, expected: int) -> Iterator[bytes]:
+        """An entry with an encryption record read as plain bytes, checked against
+        the plain CRC32 its header gives (libarchive checks none for stored RAR5)."""
+        crc = 0
+        for block in self._read():
+            crc = zlib.crc32(block, crc)
+            yield block
+        if crc != expected:
+            raise FerrymanError(
+                "archive.unsupported",
+                f"{self._reader.name}: {self.info.path}: encrypted RAR5 data (read as"
+                " plain, it fails its CRC), which libarchive cannot decrypt",
+            )
 
     def _read(self) -> Iterator[bytes]:
         reader = self._reader

@@ -11,7 +11,7 @@ and enforces the limits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -26,6 +26,7 @@ from ferryman.archive.reader import (
     CandidateMayBeWrong,
     EntryInfo,
     OpenOptions,
+    ReadAgain,
     detect_format,
 )
 from ferryman.archive.volumes import find_volumes
@@ -48,6 +49,19 @@ _SEVEN_FIRST = frozenset({"lha"})
 # out zisofs files still compressed; not tar or a compressed stream, which 7zz lists
 # as one layer: ``x.tar`` for ``x.tar.gz``).
 _SEVEN_DECODES = (_SEVEN_READS_TOO - {"iso9660"}) | {"zip", "rar"}
+# Formats 7zz reads too, where libarchive fails at the first entry, but which it lists
+# as another layer (``x.tar`` for ``x.tar.Z``, read then as a nested archive): handed to
+# 7zz only when it tests the whole archive clean (libarchive 3.6.2 refuses a pax header
+# of 8 MB, "Special header too large", that 7-Zip and newer libarchive read).
+_SEVEN_IF_CLEAN = frozenset({"tar", "compress", "gzip", "bzip2", "xz", "zstd", "lzma"})
+# Formats whose archive libarchive cannot read from its first entry on (a zip whose
+# central directory's offset is wrong: "Damaged Zip archive") go to 7zz too; if 7zz
+# cannot list it either, libarchive's error stands.
+_SEVEN_TRIES = frozenset({"zip", "rar"})
+# Of those, libarchive cannot read these at all: never handed back to it.
+_SEVEN_ONLY = frozenset({"wim"})
+# An archive's structure lost: what 7zz may read further (and libarchive after 7zz).
+_BROKEN = ("archive.unreadable", "archive.truncated")
 
 
 def open_archive(
@@ -113,6 +127,12 @@ def find_7zz(explicit: Path | None) -> SevenZip | None:
     return find(explicit)
 
 
+def _reads_whole(exe: SevenZip, path: Path) -> bool:
+    from ferryman.archive.sevenzip_process import reads_whole  # lazy, as the backend is
+
+    return reads_whole(exe.path, path)
+
+
 def _seven_reader(
     exe: SevenZip, path: Path, options: OpenOptions, name: str | None = None
 ) -> SevenZipReader:
@@ -135,10 +155,18 @@ def _require_7zz(explicit: Path | None, path: Path, what: str) -> SevenZip:
 
 
 class _FallbackReader:
-    """libarchive first; on "archive.unsupported", 7zz from the entry that needed it."""
+    """libarchive first; on "archive.unsupported", 7zz from the entry that needed it.
+
+    An entry one backend fails (damaged, in its eyes) is read by the other where both
+    list the format alike (``_SEVEN_DECODES``): libarchive's by 7zz, which then takes
+    the rest; 7zz's by libarchive, for that entry alone. Failed before its first byte,
+    the other's bytes simply follow; after some were handed on, ``ReadAgain`` asks the
+    caller to start the entry over. Each backend reads an entry at most once.
+    """
 
     def __init__(self, path: Path, fmt: str, options: OpenOptions, sevenzip: Path | None):
         self._path = path
+        self._fmt = fmt
         self._options = options
         self._sevenzip = sevenzip
         self._iterated = False
@@ -147,22 +175,46 @@ class _FallbackReader:
         self._switched = False
         self._looked_for_7zz = False
         self._exe: SevenZip | None = None
+        self._yielded = 0  # entries handed out so far
+        self._back_to_libarchive = False  # 7zz failed the archive's structure: no more switches
         # Formats 7zz reads too, where libarchive's failure to open (or to find a
         # first entry: an SFX whose archive libarchive does not look for so far in)
         # hands the whole archive to 7zz.
         self._seven_too = fmt in _SEVEN_READS_TOO
         self._seven_decodes = fmt in _SEVEN_DECODES
         if fmt in _SEVEN_FIRST and self._seven() is not None:
-            self._switch(0, FerrymanError(_UNSUPPORTED, f"{path.name}: {fmt}: 7zz reads it"))
+            try:
+                self._switch(0, FerrymanError(_UNSUPPORTED, f"{path.name}: {fmt}: 7zz reads it"))
+                return
+            except FerrymanError as exc:
+                if exc.code not in _BROKEN:
+                    raise
+                seven_failed = exc  # libarchive may read what 7zz cannot open
+            try:
+                self._current = _libarchive(path, fmt, options)
+            except FerrymanError as exc:
+                raise seven_failed from exc
+            self._switched = self._back_to_libarchive = True
+            self._entries = iter(self._current)
             return
         try:
             self._current = _libarchive(path, fmt, options)
         except FerrymanError as exc:
             if not self._hand_over(exc):
                 raise
-            self._switch(0, exc)
+            self._whole_to_7zz(0, exc)
             return
         self._entries = iter(self._current)
+
+    def _whole_to_7zz(self, skip: int, exc: FerrymanError) -> None:
+        """The archive to 7zz (libarchive could not read it from entry ``skip``); for
+        a format only tried there, libarchive's error stands if 7zz cannot list it."""
+        try:
+            self._switch(skip, exc)
+        except FerrymanError as seven:
+            if self._fmt in _SEVEN_TRIES and exc.code in _BROKEN:
+                raise exc from seven
+            raise
 
     def _hand_over(self, exc: FerrymanError) -> bool:
         """Whether an error before the first entry sends the archive to 7zz."""
@@ -170,7 +222,12 @@ class _FallbackReader:
             return True
         if exc.code == DECODER_FAILED:  # stalled or died: 7zz, when there is one
             return self._seven() is not None
-        return self._seven_too and exc.code in ("archive.unreadable", "archive.truncated")
+        if exc.code not in _BROKEN:
+            return False
+        if self._seven_too or (self._fmt in _SEVEN_TRIES and self._seven() is not None):
+            return True
+        exe = self._seven() if self._fmt in _SEVEN_IF_CLEAN else None
+        return exe is not None and _reads_whole(exe, self._path)
 
     @property
     def backend(self) -> str:
@@ -201,20 +258,28 @@ class _FallbackReader:
             except StopIteration:
                 return
             except FerrymanError as exc:
-                if self._switched:
+                if self._back_to_libarchive:
                     raise
+                if self._switched:
+                    # 7zz lost the structure mid-way (damaged headers): libarchive, which
+                    # skips to the next header it knows, may read on from there.
+                    if not (exc.code in _BROKEN and self._libarchive_reads()):
+                        raise
+                    self._switch_back(index, exc)
+                    continue
                 # Unsupported, or a stalled or dead libarchive, at any entry; the
                 # archive unreadable by libarchive at its first, in a format 7zz reads.
                 anywhere = exc.code in (_UNSUPPORTED, DECODER_FAILED)
                 if not ((anywhere or index == 0) and self._hand_over(exc)):
                     raise
-                self._switch(index, exc)
+                self._whole_to_7zz(index, exc)
                 continue
+            self._yielded = index + 1
             yield _FallbackEntry(self, entry)
             index += 1
 
     def blocks_of(self, entry: ArchiveEntry, blocks: Iterator[bytes]) -> Iterator[bytes]:
-        """The entry's blocks; if libarchive refuses it, the same entry read by 7zz.
+        """The entry's blocks; if one backend fails it, the same entry read by the other.
 
         Also when libarchive may have picked a wrong candidate password
         (``CandidateMayBeWrong``) and 7zz is there to try them one by one; if none
@@ -240,33 +305,69 @@ class _FallbackReader:
                 ) from retried
             return
         except FerrymanError as exc:
-            if self._switched:
+            other = self._other_reader(entry, exc)
+            if other is None:
                 raise
-            # A data error before any byte, in a format 7zz decodes too: 7zz gets
-            # the entry and the rest (``_SEVEN_DECODES``).
-            decodes = exc.code == "archive.entry_corrupt" and self._seven_decodes
-            decodes = decodes or exc.code == DECODER_FAILED
-            if exc.code != _UNSUPPORTED and not (decodes and self._seven() is not None):
-                raise
-            try:
-                yield from self._replacement(entry, exc)
-            except FerrymanError as retried:
-                # libarchive's password had passed; 7zz blaming it is the damage again
-                # (a stored ZipCrypto entry whose CRC fails: "Wrong password?").
-                if retried.code == "archive.password_required" and exc.code != _UNSUPPORTED:
-                    raise exc from retried
-                raise
+            yield from other()
             return
         yield first
         del first  # holding it for the whole entry costs a heap trim per block
         try:
             yield from blocks
         except FerrymanError as exc:
-            if exc.code != DECODER_FAILED or self._switched:
-                raise
-            # Half of it was handed on: this entry fails alone; 7zz reads the rest
-            # (the next ``next()`` meets the same failure and switches).
-            raise FerrymanError("archive.entry_corrupt", exc.message) from exc
+            failure = exc
+            if exc.code == DECODER_FAILED and not self._switched:
+                # Half of it was handed on: this entry fails alone (or is read again by
+                # 7zz, below); 7zz reads the rest (the next ``next()`` meets the same
+                # failure and switches).
+                failure = FerrymanError("archive.entry_corrupt", exc.message)
+            other = self._other_reader(entry, failure)
+            if other is None:
+                if failure is exc:
+                    raise
+                raise failure from exc
+            raise ReadAgain(failure, self._once_here(other)) from exc
+
+    def _other_reader(
+        self, entry: ArchiveEntry, exc: FerrymanError
+    ) -> Callable[[], Iterator[bytes]] | None:
+        """How the other backend reads ``entry`` that this one failed with ``exc``, or
+        None when it would not: the error is no data error, the formats are not listed
+        alike, or the other backend had it already."""
+        if self._back_to_libarchive:
+            return None
+        if self._switched:
+            if exc.code != "archive.entry_corrupt" or not self._libarchive_reads():
+                return None
+            return lambda: self._by_libarchive(entry, exc)
+        # A data error in a format 7zz decodes too: 7zz gets the entry and the rest
+        # (``_SEVEN_DECODES``).
+        decodes = exc.code == "archive.entry_corrupt" and self._seven_decodes
+        decodes = decodes or exc.code == DECODER_FAILED
+        if exc.code != _UNSUPPORTED and not (decodes and self._seven() is not None):
+            return None
+        return lambda: self._by_7zz(entry, exc)
+
+    def _once_here(self, read: Callable[[], Iterator[bytes]]) -> Callable[[], Iterator[bytes]]:
+        """``read``, callable only while ``ReadAgain``'s entry is still the current one."""
+        at = self._yielded
+
+        def again() -> Iterator[bytes]:
+            if self._yielded != at:
+                raise RuntimeError(f"{self._path.name}: an entry read again after the next")
+            return read()
+
+        return again
+
+    def _by_7zz(self, entry: ArchiveEntry, exc: FerrymanError) -> Iterator[bytes]:
+        try:
+            yield from self._replacement(entry, exc)
+        except FerrymanError as retried:
+            # libarchive's password had passed; 7zz blaming it is the damage again
+            # (a stored ZipCrypto entry whose CRC fails: "Wrong password?").
+            if retried.code == "archive.password_required" and exc.code != _UNSUPPORTED:
+                raise exc from retried
+            raise
 
     def _seven(self) -> SevenZip | None:
         """The 7zz to switch to, looked for (a probe runs it) at most once."""
@@ -274,6 +375,11 @@ class _FallbackReader:
             self._looked_for_7zz = True
             self._exe = find_7zz(self._sevenzip)
         return self._exe
+
+    def _libarchive_reads(self) -> bool:
+        """Whether libarchive lists this format as 7zz does (an entry of one is the same
+        entry of the other)."""
+        return self._seven_decodes and self._fmt not in _SEVEN_ONLY
 
     def _replacement(self, entry: ArchiveEntry, cause: FerrymanError) -> Iterator[bytes]:
         """``entry`` read by 7zz, which takes over the rest of the archive."""
@@ -286,6 +392,28 @@ class _FallbackReader:
                 f" {entry.info.index} ({entry.info.path!r})",
             ) from cause
         yield from replacement.read_blocks()
+
+    def _by_libarchive(self, entry: ArchiveEntry, cause: FerrymanError) -> Iterator[bytes]:
+        """``entry``, which 7zz failed, read by libarchive alone (7zz keeps the rest);
+        if libarchive fails it too, 7zz's error stands."""
+        try:
+            reader = _libarchive(self._path, self._fmt, self._options)
+        except FerrymanError as exc:
+            raise cause from exc
+        with reader:
+            try:
+                for same in reader:
+                    if same.info.index == entry.info.index:
+                        break
+                else:
+                    raise cause
+                if same.info.path != entry.info.path:
+                    raise cause
+                yield from same.read_blocks()
+            except FerrymanError as exc:
+                if exc is cause:
+                    raise
+                raise cause from exc
 
     def _switch(self, skip: int, cause: FerrymanError) -> None:
         """Reopen with 7zz, positioned before entry ``skip`` (earlier ones read past)."""
@@ -300,6 +428,20 @@ class _FallbackReader:
             self._current.__exit__(None, None, None)
         self._switched = True
         self._current = _seven_reader(exe, self._path, self._options)
+        self._skip_to(skip)
+
+    def _switch_back(self, skip: int, cause: FerrymanError) -> None:
+        """Reopen with libarchive before entry ``skip``, for good (7zz lost the
+        structure there); if libarchive cannot get there either, 7zz's error stands."""
+        self._current.__exit__(None, None, None)
+        self._back_to_libarchive = True
+        try:
+            self._current = _libarchive(self._path, self._fmt, self._options)
+            self._skip_to(skip)
+        except FerrymanError as exc:
+            raise cause from exc
+
+    def _skip_to(self, skip: int) -> None:
         self._entries = iter(self._current)
         for _ in range(skip):
             if next(self._entries, None) is None:

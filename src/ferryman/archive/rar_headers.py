@@ -18,6 +18,8 @@ RAR5_MAGIC = b"Rar!\x1a\x07\x01\x00"
 _RAR5_MAX_HEADER = 2 << 20  # the format's own limit on a header's size
 _RAR5_FILE, _RAR5_SERVICE, _RAR5_CRYPT_HEADERS, _RAR5_END = 2, 3, 4, 5
 _RAR5_EXTRA_CRYPT = 0x01
+# The record's flags: password check data (a password was set), checksums MACs of the key.
+_RAR5_CRYPT_CHECKED, _RAR5_CRYPT_TWEAKED = 0x01, 0x02
 
 
 class _Truncated(Exception):
@@ -54,7 +56,9 @@ class Rar5Scan:
         self._pending = bytearray()
         self.lost = False
         self.done = False
-        self.files: list[tuple[bytes, bool]] = []
+        # Per file header: its name, whether it has an encryption record, and its
+        # data CRC32 when that is plain (no record, or one that does not tweak it).
+        self.files: list[tuple[bytes, bool, int | None]] = []
 
     @classmethod
     def of_file(cls, path: Path) -> Rar5Scan:
@@ -95,10 +99,21 @@ class Rar5Scan:
         """Whether file header ``number`` (0-based) is encrypted; None if unknown."""
         if number >= len(self.files):
             return None
-        stored, encrypted = self.files[number]
+        stored, encrypted, _ = self.files[number]
         if name is not None and stored.replace(b"\\", b"/") != name.replace(b"\\", b"/"):
             return None
         return encrypted
+
+    def plain_crc(self, number: int, name: bytes | None) -> int | None:
+        """The plain CRC32 of file header ``number``'s data, if it has one: an
+        encryption record with neither password check data nor MAC checksums leaves
+        the CRC of the plain data, so bytes read as plain that match it are the file
+        (a writer that added the record and never encrypted: libarchive's
+        ``only_crypt_exfld`` sample, which bsdtar reads and 7-Zip fails); encrypted
+        ones fail it."""
+        if self.encrypted(number, name) is None:
+            return None
+        return self.files[number][2]
 
     def _parse(self) -> None:
         buf = self._pending
@@ -138,25 +153,34 @@ class Rar5Scan:
             _, pos = _vint(buf, pos, end)  # unpacked size
             _, pos = _vint(buf, pos, end)  # attributes
             pos += 4 if file_flags & 0x02 else 0  # mtime
-            pos += 4 if file_flags & 0x04 else 0  # data CRC32
+            crc: int | None = None
+            if file_flags & 0x04:  # data CRC32
+                crc = int.from_bytes(buf[pos : pos + 4], "little")
+                pos += 4
             _, pos = _vint(buf, pos, end)  # compression information
             _, pos = _vint(buf, pos, end)  # host OS
             name_size, pos = _vint(buf, pos, end)
             if pos + name_size > end:
                 raise _Truncated
             name = bytes(buf[pos : pos + name_size])
-            self.files.append((name, self._has_crypt_record(buf, end - extra_size, end)))
+            crypt = self._crypt_flags(buf, end - extra_size, end)
+            if crypt is not None and crypt & (_RAR5_CRYPT_CHECKED | _RAR5_CRYPT_TWEAKED):
+                crc = None  # a password was set, or the CRC is a MAC: encrypted for sure
+            self.files.append((name, crypt is not None, crc))
         return data_size
 
     @staticmethod
-    def _has_crypt_record(buf: bytearray, pos: int, end: int) -> bool:
+    def _crypt_flags(buf: bytearray, pos: int, end: int) -> int | None:
+        """The flags of the encryption record among the extra records, or None."""
         while pos < end:
             size, body = _vint(buf, pos, end)
-            kind, _ = _vint(buf, body, end)
+            kind, field = _vint(buf, body, end)
             if kind == _RAR5_EXTRA_CRYPT:
-                return True
+                _, field = _vint(buf, field, end)  # version
+                flags, _ = _vint(buf, field, end)
+                return flags
             pos = body + size
-        return False
+        return None
 
 
 _RAR4_MAGIC = b"Rar!\x1a\x07\x00"

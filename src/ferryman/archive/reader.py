@@ -7,11 +7,11 @@ on the archive's bytes, never on what the caller read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ferryman.archive.suffixes import ARCHIVE_SUFFIXES
 from ferryman.errors import FerrymanError
@@ -25,6 +25,34 @@ class CandidateMayBeWrong(FerrymanError):
     passed a weak check (zip's ZipCrypto: one byte). Its code is still
     "archive.entry_corrupt"; a backend that tries the candidates one by one against
     the CRC (7zz) may read it."""
+
+
+class ReadAgain(FerrymanError):
+    """An entry failed after some of its blocks were handed on, and another backend
+    can read it from its first byte: drop what came and take ``again()``'s blocks
+    instead (``read_through`` does). A data error at an entry's end (libarchive's RAR3
+    decoder fails the CRC of LZSS/PPMd blocks 7-Zip reads) is found only once the
+    whole entry was handed on. Its code is the failure's ("archive.entry_corrupt"),
+    so a caller that cannot start over fails the entry, as before."""
+
+    def __init__(self, cause: FerrymanError, again: Callable[[], Iterator[bytes]]) -> None:
+        super().__init__(cause.code, cause.message)
+        self.again = again
+
+
+_Taken = TypeVar("_Taken")
+
+
+def read_through(
+    take: Callable[[Iterator[bytes]], _Taken], blocks: Callable[[], Iterator[bytes]]
+) -> _Taken:
+    """``take(blocks())``; when the entry says ``ReadAgain``, ``take`` again on the
+    blocks read anew (``take`` must drop what it had of the first ones: a
+    ``.part`` file, a hash). Each backend reads an entry once: this ends."""
+    try:
+        return take(blocks())
+    except ReadAgain as retry:
+        return take(retry.again())
 
 
 class EntryType(StrEnum):

@@ -28,6 +28,7 @@ from ferryman.archive.reader import (
     EntryInfo,
     EntryType,
     detect_format,
+    read_through,
 )
 from ferryman.archive.stored_names import decode_stored_name
 from ferryman.archive.suffixes import named_archive
@@ -205,7 +206,7 @@ def _nested(
             return
     try:
         try:
-            _write(entry.read_blocks(), held)
+            read_through(lambda blocks: _write(blocks, held), entry.read_blocks)
         except FerrymanError as exc:
             if exc.code != "archive.entry_corrupt":
                 raise

@@ -6,12 +6,13 @@ is linked (upload-ahead).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ferryman.archive.reader import EntryType
+from ferryman.archive.reader import EntryType, ReadAgain
 from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read.prepare import MakeRoom, Prepared, internal, prepare, wanted
 from ferryman.engine.read.stage import AHEAD_BYTES, Ahead, Staged, StartAhead, stage_entry
@@ -88,7 +89,14 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
     ahead = request.ahead
     try:
         try:
-            staged = _stage(request)
+            try:
+                staged = _stage(request, request.entry.read_blocks())
+            except ReadAgain as retry:  # the other backend reads it from its first byte
+                if ahead is not None:
+                    ahead.failed()  # what it read of the first writing is no good
+                    ahead = None
+                request = dataclasses.replace(request, ahead=None)
+                staged = _stage(request, retry.again())
         except FerrymanError:
             raise
         except OSError:
@@ -152,10 +160,10 @@ def _sent_as_staged(prepared: Prepared, staged: Staged) -> bool:
     )
 
 
-def _stage(request: StageRequest) -> Staged:
+def _stage(request: StageRequest, blocks: Iterator[bytes]) -> Staged:
     entry = request.entry
     return stage_entry(
-        abort.checked(entry.read_blocks()),
+        abort.checked(blocks),
         request.path,
         request.dest,
         request.keep,
