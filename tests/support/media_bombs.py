@@ -28,8 +28,10 @@ def _find(data: bytes, start: int, end: int, path: list[bytes]) -> tuple[int, in
     """The box at ``path`` (types, outermost first) inside ``start``..``end``."""
     for kind, box_start, box_end in _boxes(data, start, end):
         if kind == path[0]:
-            return (box_start, box_end) if len(path) == 1 else _find(
-                data, box_start + 8, box_end, path[1:]
+            return (
+                (box_start, box_end)
+                if len(path) == 1
+                else _find(data, box_start + 8, box_end, path[1:])
             )
     raise LookupError(path)
 

@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 
 MIB = 1 << 20
 DEFAULT_MEMORY = 1 << 30  # address space a call may add (``media.decode_memory``)
-CPU_BASE = 30.0  # seconds of CPU any file may take
-CPU_PER_MIB = 2.0  # and per MiB of it (a remux reads it all; a thumbnail seeks)
+CPU_BASE = 10.0  # seconds of CPU any file may take (a 40 MP JPEG's fit: ~1 s)
+CPU_PER_MIB = 1.0  # and per MiB of it (a remux reads it all: ~0.01 s a MiB here)
 WALL_FACTOR = 3.0  # wall-clock seconds per CPU second allowed (a loaded machine, a disk)
 KEEP_IDLE = 2  # idle workers kept warm
 GROWN = 256 * MIB  # a worker whose resident size grew past this retires after the call
@@ -293,7 +293,7 @@ class MediaBox:
                 raise FerrymanError(
                     "media.decode_timeout",
                     f"{_name(target, args)}: still decoding after"
-                    f" {limits.wall_seconds:.0f} s (its wall-clock limit)",
+                    f" {limits.wall_seconds:g} s (its wall-clock limit)",
                 )
 
 
@@ -314,7 +314,7 @@ def _died(status: int, target: str, args: tuple[Any, ...], limits: DecodeLimits)
     if status == -signal.SIGXCPU:
         return FerrymanError(
             "media.decode_timeout",
-            f"{name}: used its {limits.cpu_seconds:.0f} s of CPU (its CPU limit)",
+            f"{name}: used its {limits.cpu_seconds:g} s of CPU (its CPU limit)",
         )
     return FerrymanError(
         "media.decoder_crashed", f"{name}: the decoder's process died (exit status {status})"

@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import importlib
 import logging
+import math
 import os
 import resource
 import select
@@ -107,7 +108,7 @@ def _call(
 def _limit(cpu_seconds: float, address_space: int) -> None:
     """Soft limits for this call, under the hard ones the worker started with."""
     used = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = int(used.ru_utime + used.ru_stime + cpu_seconds) + 1
+    cpu = math.ceil(used.ru_utime + used.ru_stime + cpu_seconds)  # whole seconds
     for which, value in ((resource.RLIMIT_CPU, cpu), (resource.RLIMIT_AS, address_space)):
         hard = resource.getrlimit(which)[1]
         if hard != resource.RLIM_INFINITY:
