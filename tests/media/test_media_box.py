@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from ferryman.errors import FerrymanError
+from ferryman.media.animation import animation_to_mp4
 from ferryman.media.box import DecodeLimits, DecoderBug, MediaBox, Stopped
+from ferryman.media.child import ChildLimits, run_in_child
 from ferryman.media.policy import policy_named
 from ferryman.media.probe import probe, probe_image
 from ferryman.samples import make_photo, make_video
@@ -161,3 +164,45 @@ def _workers() -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"box_worker" in cmdline:
             found.append(int(proc.name))
     return found
+
+
+def _animation(path: Path, side: int, frames: int) -> Path:
+    """A real GIF of ``frames`` frames of ``side`` x ``side`` (Pillow)."""
+    shots = [Image.new("P", (side, side), n % 200) for n in range(frames)]
+    shots[0].save(path, save_all=True, append_images=shots[1:], duration=40, loop=0)
+    return path
+
+
+async def test_an_encoder_past_its_memory_ends_with_its_code(tmp_path: Path) -> None:
+    """The convert stage's children confine themselves too: a 1,500 x 1,500 animation
+    (9 MB a frame as RGBA) cannot be encoded in 16 MiB more than the child started
+    with; with the default room it is."""
+    gif = _animation(tmp_path / "a.gif", 1500, 3)
+    kwargs = {"src": gif, "dst": tmp_path / "a.mp4"}
+    with pytest.raises(FerrymanError) as caught:
+        await run_in_child(
+            animation_to_mp4,
+            kwargs,
+            on_progress=None,
+            timeout=120,
+            limits=ChildLimits(16 << 20, 60),
+        )
+    assert caught.value.code == "media.decode_memory"
+    await run_in_child(
+        animation_to_mp4, kwargs, on_progress=None, timeout=120, limits=ChildLimits(1 << 30, 60)
+    )
+    assert probe(tmp_path / "a.mp4").video_codec == "h264"
+
+
+async def test_an_encoder_past_its_cpu_seconds_ends_with_its_code(tmp_path: Path) -> None:
+    gif = _burning_gif(tmp_path / "slow.gif")
+    kwargs = {"src": gif, "dst": tmp_path / "a.mp4"}
+    with pytest.raises(FerrymanError) as caught:
+        await run_in_child(
+            animation_to_mp4,
+            kwargs,
+            on_progress=None,
+            timeout=120,
+            limits=ChildLimits(1 << 30, 0.01),
+        )
+    assert caught.value.code == "media.decode_timeout"

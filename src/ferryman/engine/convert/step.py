@@ -13,6 +13,7 @@ import contextlib
 import glob
 import hashlib
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -29,7 +30,7 @@ from ferryman.engine.plumbing.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
 from ferryman.media.box import DecodeLimits
-from ferryman.media.child import run_in_child
+from ferryman.media.child import ChildLimits, run_in_child
 from ferryman.media.plan import explain, scale_bitrate
 from ferryman.media.policy import Policy
 from ferryman.media.progress import Pace
@@ -242,12 +243,21 @@ async def _encode(
             on_progress=progress,
             timeout=cfg.timeout_seconds,
             on_event=on_event,
+            limits=_encoder_limits(settings),
         )
     finally:
         if recorded:  # parts that finished are worth keeping even when the rest failed
             results = await asyncio.gather(*recorded, return_exceptions=True)
             for failure in (r for r in results if isinstance(r, BaseException)):
                 log.warning("a finished part of %s was not recorded: %s", src.name, failure)
+
+
+def _encoder_limits(settings: Settings) -> ChildLimits:
+    """An encoder decodes the untrusted file too: twice a probe's memory (its frames in
+    flight and x264's lookahead beside the decoder's), and as much CPU as its threads
+    can use in its wall-clock time (``convert.timeout_seconds``, which ends it first)."""
+    cpu = settings.convert.timeout_seconds * (os.cpu_count() or 1)
+    return ChildLimits(2 * int(settings.media.decode_memory), cpu)
 
 
 def _encoder(plan: Plan | None) -> Callable[..., None]:
