@@ -32,6 +32,7 @@ import errno
 import importlib
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -53,7 +54,7 @@ CPU_BASE = 10.0  # seconds of CPU any file may take (a 40 MP JPEG's fit: ~1 s)
 CPU_PER_MIB = 1.0  # and per MiB of it (a remux reads it all: ~0.01 s a MiB here)
 WALL_FACTOR = 3.0  # wall-clock seconds per CPU second allowed (a loaded machine, a disk)
 KEEP_IDLE = 2  # idle workers kept warm
-GROWN = 256 * MIB  # a worker whose resident size grew past this retires after the call
+GROWN = 256 * MIB  # a worker whose resident peak grew this much in a call retires after it
 _POLL = 0.05  # seconds between looks for a stop while a call runs
 _START_SECONDS = 60.0  # a worker that does not say it is ready in this long has failed
 
@@ -280,7 +281,7 @@ class MediaBox:
         deadline = time.monotonic() + limits.wall_seconds
         while True:
             try:
-                if worker.answers.poll(_POLL):
+                if select.select([worker.answers], [], [], _POLL)[0]:
                     answer: tuple[tuple[Any, ...], bool, list[tuple[str, int, str]]]
                     answer = worker.answers.recv()
                     return answer

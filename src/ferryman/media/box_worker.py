@@ -6,8 +6,8 @@ descriptors). Per call it imports the function first (PyAV's libraries are the
 worker's, not the call's), then limits itself: address space to its size now plus the
 call's memory (an allocation past it fails: ``MemoryError``, or a decoder's error,
 told apart by the peak), CPU seconds to what it used plus the call's (past them the
-kernel ends it with SIGXCPU). A worker that came near its cap, or grew, answers and
-exits: the next call starts from a clean heap.
+kernel ends it with SIGXCPU). A worker that came near its cap, or whose resident peak
+grew, answers and exits: the next call starts from a clean heap (and a clean peak).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ferryman.errors import FerrymanError
 from ferryman.media.box import GROWN, MIB, PRELOAD, resolve
 
 _NEAR_CAP = 16 * MIB  # a peak this close to the cap: an allocation failed there
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 Logged = list[tuple[str, int, str]]
 
@@ -81,7 +82,8 @@ def _call(
         function = resolve(target)
     except Exception as exc:
         return ("bug", f"{type(exc).__name__}: {exc}", traceback.format_exc()), True
-    start = _vm("VmSize")
+    start = _vm_size()
+    resident = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     cap = start + memory
     _limit(cpu_seconds, cap)
     try:
@@ -99,10 +101,10 @@ def _call(
         outcome = ("bug", f"{type(exc).__name__}: {exc}", traceback.format_exc())
     finally:
         _unlimit()
-    peak = _vm("VmPeak")
-    if peak >= cap - _NEAR_CAP and outcome[0] != "ok":
+    if outcome[0] not in ("ok", "memory") and _vm_peak() >= cap - _NEAR_CAP:
         outcome = ("memory", memory)  # a decoder said "invalid data" of a failed allocation
-    return outcome, outcome[0] == "memory" or peak > start + GROWN
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 > resident + GROWN
+    return outcome, outcome[0] == "memory" or grown
 
 
 def _limit(cpu_seconds: float, address_space: int) -> None:
@@ -122,11 +124,18 @@ def _unlimit() -> None:
         resource.setrlimit(which, (hard, hard))
 
 
-def _vm(field: str) -> int:
-    """This process's ``VmSize`` or ``VmPeak`` in bytes (0 where /proc has none)."""
+def _vm_size() -> int:
+    """This process's address space now, in bytes (0 where /proc has none)."""
+    with contextlib.suppress(OSError), open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[0]) * _PAGE
+    return 0
+
+
+def _vm_peak() -> int:
+    """This process's largest address space so far, in bytes (0 where /proc has none)."""
     with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith(field + ":"):
+            if line.startswith("VmPeak:"):
                 return int(line.split()[1]) * 1024
     return 0
 
