@@ -23,9 +23,9 @@ from PIL import Image
 from ferryman.config import Settings, load_settings
 from ferryman.engine.ops import intake
 from ferryman.engine.plumbing import quarantine
-from ferryman.engine.runner import Engine
 from ferryman.engine.read import prepare as prepare_module
 from ferryman.engine.read import stage as stage_module
+from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.media import probe as probe_module
 from ferryman.media.box import InProcess
