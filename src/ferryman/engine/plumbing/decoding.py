@@ -79,6 +79,7 @@ def fit_photo(
     out: Path,
     limits: PhotoLimits,
     size: int | None,
+    *,
     page: int = 0,
 ) -> ImageResult:
     fitted = decode(

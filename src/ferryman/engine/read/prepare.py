@@ -365,7 +365,7 @@ def _fit_pages(
         for page in range(pages):
             made.append(path.with_name(f"{path.stem}.page{page + 1}.jpg"))
             limits = _photo_limits(options)
-            result = decoding.fit_photo(options, path, made[-1], limits, base.size, page)
+            result = decoding.fit_photo(options, path, made[-1], limits, base.size, page=page)
     except FerrymanError as exc:
         for out in made:
             out.unlink(missing_ok=True)
