@@ -29,7 +29,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import memory_link, memory_pictures, memory_trip
+from bench import memory_link, memory_pictures, memory_trip, memory_worst
 from bench._common import (
     MB,
     Check,
@@ -240,6 +240,7 @@ def run(args: argparse.Namespace) -> Result:
         trip = memory_trip.measure_trip(root, trip_mib, args.interval, args.timeout)
         phone, phone_checks = memory_trip.phone_budget(fitted, trip)
         link, link_checks = memory_link.measure(root)
+        worst, worst_checks = memory_worst.measure(root, args.timeout)
 
     table = Table(
         [
@@ -313,6 +314,8 @@ def run(args: argparse.Namespace) -> Result:
     result.checks += phone_checks
     result.tables.append(("on a phone: a link's transcode (one process each):", link))
     result.checks += link_checks
+    result.tables.append(("on a phone: the engine's own peak on the worst media:", worst))
+    result.checks += worst_checks
 
     for r in runs:
         result.checks.append(

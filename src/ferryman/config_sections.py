@@ -142,6 +142,12 @@ class MediaSettings(BaseModel):
         description="A picture whose decoded samples (pixels x channels x bytes per sample)"
         " are over this is never decoded: sent as a document (memory per picture).",
     )
+    decode_memory: ByteSize = Field(
+        1024**3,  # media.box.DEFAULT_MEMORY: why, in docs/media.md ("Decoding in a box")
+        ge=64 * 1024 * 1024,
+        description="Address space one decode (probe, thumbnail, remux, picture fit) may"
+        " add in its worker process; past it the file ends media.decode_memory.",
+    )
     max_file_bytes: ByteSize | None = Field(
         None, description="Per-file limit instead of the policy's (e.g. a smaller upload cap)."
     )

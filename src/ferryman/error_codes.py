@@ -442,6 +442,38 @@ SPECS: tuple[ErrorSpec, ...] = (
         " picture; it is sent as a document, unchanged.",
     ),
     ErrorSpec(
+        "media.declares_too_much",
+        False,
+        "The file's header declares more than its bytes can hold (millions of samples in"
+        " a few kilobytes, a picture of billions of pixels): a damaged or hostile file. It"
+        " was never decoded and is kept in quarantine.",
+    ),
+    ErrorSpec(
+        "media.decode_memory",
+        False,
+        "Decoding the file needed more memory than `media.decode_memory` allows (a bomb?);"
+        " it is kept in quarantine and the rest went on. If you trust it and this machine"
+        " has the memory, raise the setting (`ferryman config set media.decode_memory"
+        " 2GiB`) and `ferryman retry JOB`.",
+        web_step="Decoding the file needed more memory than the server allows for one file"
+        " (a bomb?); it is kept in quarantine and the rest went on.",
+    ),
+    ErrorSpec(
+        "media.decode_timeout",
+        False,
+        "Decoding the file took longer than its time limit, which grows with its size (a"
+        " bomb, or a machine far too busy); it is kept in quarantine and the rest went on."
+        " `ferryman retry JOB` tries it again.",
+        web_step="Decoding the file took longer than its time limit (a bomb, or a server"
+        " far too busy); it is kept in quarantine. Retry tries it again.",
+    ),
+    ErrorSpec(
+        "media.decoder_crashed",
+        False,
+        "The decoder crashed on the file (a damaged or hostile file, or a decoder's bug);"
+        " only its own process ended. The file is kept in quarantine for a look.",
+    ),
+    ErrorSpec(
         "media.over_limit",
         False,
         "The file is over the destination's size limit and could not be split or shrunk;"

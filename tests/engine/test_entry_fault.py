@@ -11,6 +11,7 @@ where the engine calls the probe and the sniffer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,8 +25,10 @@ from ferryman.engine.ops import intake
 from ferryman.engine.plumbing import quarantine
 from ferryman.engine.read import prepare as prepare_module
 from ferryman.engine.read import stage as stage_module
+from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.media import probe as probe_module
+from ferryman.media.box import InProcess
 from ferryman.media.probe import probe_image
 from ferryman.model import ItemState, MediaInfo, MediaKind
 from ferryman.samples import make_photo, make_zip
@@ -123,8 +126,9 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
 ) -> None:
     """``tiff``: the probe counts pages as it once did, so the real TIFF's ``TypeError``
     from Pillow reaches the engine; ``bug``: the probe raises a ``KeyError`` on one
-    JPEG."""
-    real = prepare_module.probe_image
+    JPEG. The decodes run in-process (the faults are patched into this process; a
+    worker's bug crosses as ``media.box.DecoderBug``: ``test_media_box``)."""
+    real = probe_module.probe_image
     if fault == "tiff":
         bad, raised = "scan.tif", TypeError
         monkeypatch.setattr(probe_module, "_pages", _pages_counted_as_before)
@@ -136,11 +140,13 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
                 raise KeyError("a bug in the probe")
             return real(path, data, limit)
 
-        monkeypatch.setattr(prepare_module, "probe_image", probe)
+        monkeypatch.setattr(probe_module, "probe_image", probe)
     settings = settings_for(tmp_path)
     job = await intake.add_source(store, as_input(tmp_path, kind))
+    engine = Engine(store, settings)
+    engine.ctx.media_box = InProcess()
     with caplog.at_level(logging.ERROR, logger="ferryman.engine.read.prepare"):
-        await run_until_idle(store, settings, limit=60)
+        await asyncio.wait_for(engine.run(until_idle=True), 60)
 
     done = await store.get_job(job.id)
     assert done.error_code == "job.partly_delivered", (done.error_code, done.error_message)

@@ -11,7 +11,11 @@ locks, threads, event loop), so ``target`` must be a module-level function:
 - elsewhere, each child is a fresh interpreter (``spawn``).
 Either way the child runs with the environment, working folder and ``sys.path`` the
 parent has when it starts the child, not those the template started with, and dies
-with the parent (``_die_with_parent``).
+with the parent (``_die_with_parent``). With ``limits`` (the convert stage's encoders,
+which decode untrusted media), the child confines itself before the target runs:
+address space (``RLIMIT_AS``, over its size at the start, two malloc arenas so threads
+do not reserve 64 MiB each) and CPU seconds (``RLIMIT_CPU``); past them the target
+fails (``media.decode_memory``) or the kernel ends the child (``media.decode_timeout``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext, SpawnContext
@@ -52,6 +57,7 @@ async def run_in_child(
     on_progress: Callable[[float], None] | None,
     timeout: float,  # noqa: ASYNC109 (its own error code, not a CancelledError)
     on_event: EventHandler | None = None,
+    limits: ChildLimits | None = None,
 ) -> None:
     """Run ``target(**kwargs, progress=...)`` in a child process and wait for it.
 
@@ -65,7 +71,7 @@ async def run_in_child(
     """
     receiver, sender = multiprocessing.Pipe(duplex=False)
     lifeline, held = multiprocessing.Pipe(duplex=False)  # EOF in the child: parent gone
-    args = (target, kwargs, sender, on_event is not None, lifeline, dict(os.environ))
+    args = (target, kwargs, sender, on_event is not None, lifeline, dict(os.environ), limits)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     try:  # the start takes the child's ends of both pipes (see _start)
@@ -262,6 +268,10 @@ def _raise_for(
             raise ServerWait(str(code), str(message), int(wait))
         raise FerrymanError(str(code), str(message))
     process.join(TERM_GRACE)
+    if process.exitcode == -signal.SIGXCPU:
+        raise FerrymanError(
+            "media.decode_timeout", f"{_describe(target, kwargs)}: used its CPU seconds"
+        )
     raise FerrymanError(
         "media.convert_failed",
         f"{_describe(target, kwargs)}: the worker process died (exit code {process.exitcode})",
@@ -299,6 +309,37 @@ def _describe(target: Callable[..., None], kwargs: dict[str, Any]) -> str:
     src = kwargs.get("src")
     name = getattr(src, "name", None) or target.__name__
     return str(name)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildLimits:
+    """A child's confinement: address space it may add, CPU seconds it may use."""
+
+    memory: int
+    cpu_seconds: float
+
+
+def _confine(limits: ChildLimits) -> None:
+    """Soft limits on this child (under the hard ones), and two malloc arenas."""
+    import ctypes  # lazy: only a confined child needs it
+    import math
+    import resource
+
+    with contextlib.suppress(OSError, AttributeError):  # glibc's mallopt(M_ARENA_MAX, 2)
+        ctypes.CDLL(None).mallopt(-8, 2)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    size = 0
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as status:
+        size = next((int(x.split()[1]) * 1024 for x in status if x.startswith("VmSize:")), 0)
+    wanted = (
+        (resource.RLIMIT_CPU, math.ceil(used.ru_utime + used.ru_stime + limits.cpu_seconds)),
+        (resource.RLIMIT_AS, size + limits.memory),
+    )
+    for which, value in wanted:
+        hard = resource.getrlimit(which)[1]
+        resource.setrlimit(
+            which, (value if hard == resource.RLIM_INFINITY else min(value, hard), hard)
+        )
 
 
 def _die_with_parent(lifeline: Connection) -> None:
@@ -341,6 +382,7 @@ def _child_main(
     events: bool,
     lifeline: Connection,
     environ: dict[str, str],
+    limits: ChildLimits | None = None,
 ) -> None:
     """Runs in the child: call ``target`` and send its outcome to the parent.
 
@@ -361,7 +403,13 @@ def _child_main(
     os.environ.clear()
     os.environ.update(environ)
     try:
+        if limits is not None:
+            _confine(limits)
         target(**kwargs, **extra, progress=send)
+    except MemoryError:
+        limit = f"{limits.memory >> 20} MiB" if limits else "the memory"
+        failed = f"{_describe(target, kwargs)}: needed more than {limit}"
+        sender.send(("error", "media.decode_memory", failed, None))
     except FerrymanError as exc:
         wait = exc.seconds if isinstance(exc, ServerWait) else None
         sender.send(("error", exc.code, exc.message, wait))

@@ -13,6 +13,7 @@ import contextlib
 import glob
 import hashlib
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -28,7 +29,8 @@ from ferryman.engine.plumbing.events import ItemConverted, ItemProgress, ItemQua
 from ferryman.engine.plumbing.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
-from ferryman.media.child import run_in_child
+from ferryman.media.box import DecodeLimits
+from ferryman.media.child import ChildLimits, run_in_child
 from ferryman.media.plan import explain, scale_bitrate
 from ferryman.media.policy import Policy
 from ferryman.media.progress import Pace
@@ -37,6 +39,7 @@ from ferryman.store.rows import LeaseLost, NewItem
 from ferryman.store.schema import items
 
 if TYPE_CHECKING:
+    from ferryman.media.finish import FinishedVideo
     from ferryman.media.segment_plan import EncodeSettings
 
 log = logging.getLogger(__name__)
@@ -46,10 +49,7 @@ _PLANS = frozenset({Plan.TRANSCODE, Plan.AUDIO, Plan.ANIMATION})  # those with a
 async def convert(ctx: Context, item: Item) -> None:
     """Run the item's deferred encode, check the result, and make the item deliverable."""
     # PyAV (~0.1 s of start-up, ~20 MB), which a run that converts nothing never needs:
-    from ferryman.media.finish import finish_video  # lazy: PyAV
-    from ferryman.media.probe import probe  # lazy: PyAV
     from ferryman.media.segment_plan import PARTS_UNUSABLE  # lazy: PyAV
-    from ferryman.media.tracks import dropped_tracks  # lazy: PyAV
 
     settings = await ctx.settings()
     if not item.work_path or item.plan not in _PLANS:
@@ -70,16 +70,28 @@ async def convert(ctx: Context, item: Item) -> None:
     started = time.monotonic()
     try:
         await _encode(ctx, item, src, tmp, settings, policy)
-        info = await asyncio.to_thread(probe, tmp)
+        # What the encoder made and its source are decoded in the box (``media.box``).
+        memory = int(settings.media.decode_memory)
+        box = ctx.media_box
+        limits = DecodeLimits.for_size(await asyncio.to_thread(_size, tmp), memory)
+        info: MediaInfo = await box.run_async("ferryman.media.probe:probe", tmp, limits=limits)
         plan, why = explain(MediaKind.VIDEO, info, policy)
         if plan is not Plan.AS_IS:
             raise FerrymanError("media.convert_failed", f"{src.name} is still not playable: {why}")
         await asyncio.to_thread(tmp.replace, out)
         made = [out]
         size, digest = await asyncio.to_thread(sha256_file, out)
-        finished = await asyncio.to_thread(finish_video, out, size, policy)
-        dropped = (
-            [] if item.plan is Plan.ANIMATION else await asyncio.to_thread(dropped_tracks, src)
+        finished: FinishedVideo = await box.run_async(
+            "ferryman.media.finish:finish_video", out, size, policy, limits=limits
+        )
+        dropped: list[str] = (
+            []
+            if item.plan is Plan.ANIMATION
+            else await box.run_async(
+                "ferryman.media.tracks:dropped_tracks",
+                src,
+                limits=DecodeLimits.for_size(item.size, memory),
+            )
         )
         made += [p for p in (finished.thumb, *finished.parts) if p]
         await asyncio.to_thread(make_durable, made)  # before the store names them
@@ -128,6 +140,10 @@ async def convert(ctx: Context, item: Item) -> None:
     ctx.bus.publish(ItemConverted(item.job_id, item.id, seconds=seconds))
     if await ctx.convert_store.seal_albums(item.job_id, await ctx.album_size(item.job_id)):
         ctx.wakeup.notify("deliver")
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
 
 
 def _parts_dir(src: Path, encode: EncodeSettings, segment_seconds: float) -> Path:
@@ -248,12 +264,21 @@ async def _encode(
             on_progress=progress,
             timeout=cfg.timeout_seconds,
             on_event=on_event,
+            limits=_encoder_limits(settings),
         )
     finally:
         if recorded:  # parts that finished are worth keeping even when the rest failed
             results = await asyncio.gather(*recorded, return_exceptions=True)
             for failure in (r for r in results if isinstance(r, BaseException)):
                 log.warning("a finished part of %s was not recorded: %s", src.name, failure)
+
+
+def _encoder_limits(settings: Settings) -> ChildLimits:
+    """An encoder decodes the untrusted file too: twice a probe's memory (its frames in
+    flight and x264's lookahead beside the decoder's), and as much CPU as its threads
+    can use in its wall-clock time (``convert.timeout_seconds``, which ends it first)."""
+    cpu = settings.convert.timeout_seconds * (os.cpu_count() or 1)
+    return ChildLimits(2 * int(settings.media.decode_memory), cpu)
 
 
 def _encoder(plan: Plan | None) -> Callable[..., None]:

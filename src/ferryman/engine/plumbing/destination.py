@@ -14,7 +14,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ferryman.config import Settings
 from ferryman.engine.context import Context
@@ -64,7 +64,7 @@ async def resolve(ctx: Context, dest: str) -> Route:
     settings = await ctx.settings()
     found = ctx.sinks.parse(dest)
     kind = ctx.sinks.kind(dest)
-    options = options_for(settings, kind, found.options)
+    options = replace(options_for(settings, kind, found.options), decoder=ctx.media_box)
     state = ctx.sink_states.sink_state(found.scheme)  # its own, not the store
     env = SinkEnv(settings, state, options.policy, ctx.resources, found.options)
     return Route(dest, kind, found.target, options, env, found.options)

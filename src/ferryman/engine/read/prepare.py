@@ -1,8 +1,10 @@
 """Preparation: probe a staged file, pick its plan, and do the cheap fixes now.
 
-Cheap fixes (remux, image fitting, thumbnails, splitting) run here, on a worker thread;
-encodes (transcode, audio-only, animation) are deferred to the convert stage. Blocking
-(PyAV, Pillow); the engine runs it with ``asyncio.to_thread``.
+Cheap fixes (remux, image fitting, thumbnails, splitting) are decided here, on the
+reading thread; encodes (transcode, audio-only, animation) are deferred to the convert
+stage. Every decode of the entry's bytes (probe, fit, remux, thumbnail) runs where
+``options.decoder`` says (``engine/plumbing/decoding``: the engine's confined workers),
+after an MP4's declared tables were checked against its bytes (``media.declared``).
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ferryman.engine.plumbing import decoding
+from ferryman.engine.plumbing.decoding import LIMITS
 from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
-from ferryman.media.images import check_pixels, fit_photo
 from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
 from ferryman.media.policy import PhotoLimits, Policy
-from ferryman.media.probe import probe, probe_image
 from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan, held
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,8 @@ MakeRoom = Callable[[int, int], None]
 
 # A picture not decoded for its size (pixels, or bytes once decoded): sent as it is.
 _UNDECODED = ("media.too_many_pixels", "media.over_budget")
+# Met before or while decoding, they end the entry: no other decoder is tried.
+_ENDS_DECODING = (*_UNDECODED, *LIMITS, "media.declares_too_much")
 _AS_DOCUMENT = ("media.over_limit", *_UNDECODED)
 NO_DECODER = "media.no_decoder"  # a format nothing installed decodes (JPEG XL): skipped
 
@@ -194,9 +198,9 @@ def _prepare(
     if options.as_documents and kind in VISUAL and not over_limit(base.size, options.policy):
         return _as_document(base, options.policy, "as=documents")
     try:
-        info = _probe(kind, path, staged.data, options.max_image_bytes)
+        info = _probe(kind, path, options, staged.size)
         if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:
-            _check_canvas(path, options.max_image_pixels, options.max_image_bytes)
+            _check_canvas(path, options, staged.size)
     except FerrymanError as exc:
         if exc.code in _UNDECODED:
             return _as_document(base, options.policy, _why(exc))
@@ -232,17 +236,17 @@ def _prepare(
     if plan is Plan.IMAGE:
         return _fit_image(base, path, options, room)
     if kind is MediaKind.VIDEO:
-        return _video(base, path, options.policy, room)
+        return _video(base, path, options, room)
     if kind is MediaKind.AUDIO:
-        return _song(base, path, options.policy)
+        return _song(base, path, options)
     return base
 
 
-def _song(base: Prepared, path: Path, policy: Policy) -> Prepared:
+def _song(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
     """A song goes as it is, with its embedded cover as its thumbnail when it has one."""
-    from ferryman.media.cover import make_cover  # lazy: PyAV, not for photos (``_video``)
-
-    cover = make_cover(path, path.with_name(path.stem + ".cover.jpg"), policy.thumb)
+    cover = decoding.make_cover(
+        options, path, path.with_name(path.stem + ".cover.jpg"), options.policy.thumb, base.size
+    )
     if cover is not None:
         base.thumb_path = cover
         base.actions.append("cover")
@@ -262,37 +266,39 @@ def _scale_instead(kind: MediaKind, plan: Plan, info: MediaInfo, options: MediaO
     )
 
 
-def _probe(
-    kind: MediaKind, path: Path, data: bytes | None = None, max_bytes: int | None = None
-) -> MediaInfo:
-    """``data``: the file's bytes when staging kept them (a photo is read there);
-    ``max_bytes``: no picture decoded over this budget (``media.budget``).
+def _probe(kind: MediaKind, path: Path, options: MediaOptions, size: int) -> MediaInfo:
+    """No picture decoded over ``options.max_image_bytes`` (``media.budget``), no MP4
+    decoded whose tables declare more than its ``size`` bytes hold (``media.declared``).
 
     Pictures and animations are read by Pillow first, as their fixers read them (FFmpeg
     gives up on a GIF without a palette, which Pillow decodes with a grey one); FFmpeg
     is the fallback for what Pillow cannot open.
     """
     if kind not in (MediaKind.PHOTO, MediaKind.ANIMATION):
-        return probe(path)
+        decoding.refuse_impossible(path, options)
+        return decoding.probe(options, path, size)
     try:
-        return probe_image(path, data, max_bytes)
+        return decoding.probe_image(options, path, size, options.max_image_bytes)
     except FerrymanError as exc:
-        if exc.code in (*_UNDECODED, NO_DECODER):
+        if exc.code in (*_ENDS_DECODING, NO_DECODER):
             raise
         try:
-            return probe(path)
-        except FerrymanError:
+            decoding.refuse_impossible(path, options)
+            return decoding.probe(options, path, size)
+        except FerrymanError as second:
+            if second.code in _ENDS_DECODING:
+                raise
             raise exc from None
 
 
-def _check_canvas(path: Path, max_pixels: int, max_bytes: int) -> None:
+def _check_canvas(path: Path, options: MediaOptions, size: int) -> None:
     """An animation is decoded whole, frame by frame, on its full canvas: refuse one
     whose canvas (any GIF frame may grow it) is over the pixel limit, or whose frames,
     composed as RGBA, are over the byte budget, before decoding."""
     try:
-        check_pixels(path, max_pixels, canvas_bytes=max_bytes)
+        decoding.check_pixels(options, path, size)
     except FerrymanError as exc:
-        if exc.code in _UNDECODED:
+        if exc.code in _ENDS_DECODING:
             raise
         # unreadable by Pillow but probed by FFmpeg: the encoder will tell
 
@@ -330,13 +336,7 @@ def _fit_image(
     limits = _photo_limits(options)
     _room(base, room, kept=True, split=False)
     try:
-        result = fit_photo(
-            path,
-            out,
-            limits,
-            max_pixels=options.max_image_pixels,
-            max_bytes=options.max_image_bytes,
-        )
+        result = decoding.fit_photo(options, path, out, limits, base.size)
     except FerrymanError as exc:
         out.unlink(missing_ok=True)
         if exc.code in _AS_DOCUMENT:
@@ -345,7 +345,7 @@ def _fit_image(
     size, digest = sha256_file(out)
     base.original_path, base.work_path = path, out
     base.size, base.sha256 = size, digest
-    base.media = probe_image(out)
+    base.media = decoding.probe_image(options, out, size)
     base.actions.extend(result.actions)
     return base
 
@@ -369,14 +369,8 @@ def _fit_pages(
     try:
         for page in range(pages):
             made.append(path.with_name(f"{path.stem}.page{page + 1}.jpg"))
-            result = fit_photo(
-                path,
-                made[-1],
-                _photo_limits(options),
-                max_pixels=options.max_image_pixels,
-                max_bytes=options.max_image_bytes,
-                page=page,
-            )
+            limits = _photo_limits(options)
+            result = decoding.fit_photo(options, path, made[-1], limits, base.size, page=page)
     except FerrymanError as exc:
         for out in made:
             out.unlink(missing_ok=True)
@@ -388,20 +382,17 @@ def _fit_pages(
     return base
 
 
-def _video(base: Prepared, path: Path, policy: Policy, room: MakeRoom | None) -> Prepared:
+def _video(base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | None) -> Prepared:
     """A playable video (after a remux if it needs one): thumbnail, then split if too big.
-
-    The video fixers' modules are imported here: they load PyAV (~0.1 s of start-up,
-    ~20 MB), which a run of photos and documents never needs."""
-    from ferryman.media.finish import finish_video  # lazy: PyAV (docstring)
-
-    if base.plan is Plan.REMUX and not _remux(base, path, policy, room):
+    (Their modules, with PyAV, load in the decoder's process: ``decoding``.)"""
+    policy = options.policy
+    if base.plan is Plan.REMUX and not _remux(base, path, options, room):
         return base  # deferred to a transcode
     assert base.work_path is not None
     if over_limit(base.size, policy) and policy.max_file_bytes is not None:  # to be split
         _room(base, room, kept=base.original_path is not None, split=True)
     try:
-        finished = finish_video(base.work_path, base.size, policy)
+        finished = decoding.finish_video(options, base.work_path, base.size, policy)
     except FerrymanError as exc:  # too big to split: the original goes to quarantine
         if base.original_path is not None:
             base.work_path.unlink(missing_ok=True)
@@ -415,24 +406,24 @@ def _video(base: Prepared, path: Path, policy: Policy, room: MakeRoom | None) ->
     return base
 
 
-def _remux(base: Prepared, path: Path, policy: Policy, room: MakeRoom | None) -> bool:
-    """A container change is cheap: do it now; if it fails, defer a transcode instead."""
-    from ferryman.media.remux import remux_to_mp4  # lazy: PyAV (``_video``)
-    from ferryman.media.tracks import dropped_tracks  # lazy: PyAV (``_video``)
-
+def _remux(base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | None) -> bool:
+    """A container change is cheap: do it now; if it fails, defer a transcode instead
+    (unless a decoding limit ended it: the file ends there)."""
     out = path.with_name(path.stem + ".remux.mp4")
     tmp = out.with_name(out.name + ".part.mp4")
     _room(base, room, kept=True, split=False)
     try:
-        remux_to_mp4(path, tmp)
-        info = probe(tmp)
-        if plan_for(MediaKind.VIDEO, info, policy) is not Plan.AS_IS:
+        decoding.remux_to_mp4(options, path, tmp, base.size)
+        info = decoding.probe(options, tmp, base.size)
+        if plan_for(MediaKind.VIDEO, info, options.policy) is not Plan.AS_IS:
             raise FerrymanError(
                 "media.convert_failed", f"remux of {path.name} is still not playable"
             )
         tmp.replace(out)
     except FerrymanError as exc:
         tmp.unlink(missing_ok=True)
+        if exc.code in _ENDS_DECODING:
+            raise
         log.info("remux of %s failed (%s); it will be transcoded", path.name, exc.message)
         base.plan = Plan.TRANSCODE
         base.reason = f"{base.reason}; remux failed: {exc.message}"
@@ -443,5 +434,5 @@ def _remux(base: Prepared, path: Path, policy: Policy, room: MakeRoom | None) ->
     base.size, base.sha256 = size, digest
     base.media = info
     base.actions.append("remux")
-    base.actions.extend(dropped_tracks(path))
+    base.actions.extend(decoding.dropped_tracks(options, path, base.source_size))
     return True
