@@ -103,12 +103,18 @@ def classify(head: bytes, name: str) -> MediaKind:
     return _pillow_kind(head)
 
 
-def classify_entry(head: bytes, name: str) -> MediaKind:
-    """``classify``, and what it leaves as other asked of FFmpeg (``_ffmpeg_kind``): for
+def classify_entry(
+    head: bytes, name: str, ask: Callable[[bytes], MediaKind] | None = None
+) -> MediaKind:
+    """``classify``, and what it leaves as other asked of FFmpeg (``ffmpeg_kind``): for
     an entry being staged, off the event loop (FFmpeg reads the head for a few ms, and
-    PyAV's first import takes longer), where ``classify`` answers on any thread."""
+    PyAV's first import takes longer), where ``classify`` answers on any thread.
+    ``ask``: where FFmpeg's look runs (the engine's decoding box: a head that declares
+    gigabytes of tables is untrusted bytes like any other); None: here."""
     kind = classify(head, name)
-    return _ffmpeg_kind(head[:HEAD_SIZE]) if kind is MediaKind.OTHER else kind
+    if kind is not MediaKind.OTHER:
+        return kind
+    return (ask or ffmpeg_kind)(head[:HEAD_SIZE])
 
 
 # Raster formats Pillow identifies by a strong signature and decodes by itself; the
@@ -136,7 +142,7 @@ def _pillow_kind(head: bytes) -> MediaKind:
     return MediaKind.PHOTO if fmt in _PILLOW_PICTURES else MediaKind.OTHER
 
 
-def _ffmpeg_kind(head: bytes) -> MediaKind:
+def ffmpeg_kind(head: bytes) -> MediaKind:
     """What nothing above claimed: a video if FFmpeg reads the head as a container and
     finds a video stream in it (a camcorder's DV, and whatever else FFmpeg reads: no
     list of names here to fall behind), else other. Only the head, from memory: no

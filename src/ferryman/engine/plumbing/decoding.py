@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.media.box import DecodeLimits, Stopped
 from ferryman.media.declared import check_declared
-from ferryman.model import MediaInfo
+from ferryman.model import MediaInfo, MediaKind
 from ferryman.net import abort
 
 if TYPE_CHECKING:
@@ -115,4 +115,12 @@ def make_cover(
     return cast(
         "Path | None",
         decode(options, "ferryman.media.cover:make_cover", path, out, limits, size=size),
+    )
+
+
+def ffmpeg_kind(options: MediaOptions, head: bytes) -> MediaKind:
+    """Whether FFmpeg reads an entry's head (no signature claimed it) as a video: the
+    head is untrusted bytes, looked at in the box like any decode."""
+    return cast(
+        MediaKind, decode(options, "ferryman.media.classify:ffmpeg_kind", head, size=len(head))
     )

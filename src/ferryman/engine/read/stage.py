@@ -69,6 +69,7 @@ def stage_entry(
     hash_later: bool = False,
     ahead: Ahead | None = None,
     mtime: float | None = None,
+    ask_ffmpeg: Callable[[bytes], MediaKind] | None = None,
 ) -> Staged:
     """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
 
@@ -95,6 +96,8 @@ def stage_entry(
     ``ahead``: told of the written file as it grows (see ``Ahead``); the caller fails
     it when staging raises or does not write the entry, and tells it of a file linked
     unread (``Staged.unread``) once it knows the file goes as it is.
+    ``ask_ffmpeg``: where FFmpeg looks at a head no signature claims (the decoding box;
+    None: here, as ``media.classify.classify_entry`` does).
     ``mtime``: the entry's own time (an archive's entry, a download's Last-Modified),
     given to a written copy, so a library can date it as its maker did; a linked file
     keeps its own.
@@ -107,7 +110,7 @@ def stage_entry(
         head += block[: HEAD_BYTES - len(head)]
         if len(head) >= HEAD_BYTES:
             break
-    kind = classify_entry(head, name)  # a DV tape too: FFmpeg reads it (off the loop)
+    kind = classify_entry(head, name, ask_ffmpeg)  # a DV tape too: FFmpeg reads its head
     size = 0
     if not keep(kind) and stop_unwanted:
         close = getattr(blocks, "close", None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferryman.archive.reader import EntryType, ReadAgain
+from ferryman.engine.plumbing import decoding
 from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read.prepare import MakeRoom, Prepared, internal, prepare, wanted
 from ferryman.engine.read.stage import AHEAD_BYTES, Ahead, Staged, StartAhead, stage_entry
@@ -173,6 +174,7 @@ def _stage(request: StageRequest, blocks: Iterator[bytes]) -> Staged:
         known_sha256=entry.local_sha256,
         seen=entry.local_seen,
         sync=request.sync,
+        ask_ffmpeg=functools.partial(decoding.ffmpeg_kind, request.options),
         hash_later=request.options.hashed_on_delivery,
         ahead=request.ahead,
         mtime=entry.info.mtime,
