@@ -172,7 +172,9 @@ def install(
         raise typer.Exit(for_error(exc.code)) from None
     if command is None:
         command, why = configured(settings)
-        out.print(f"installing `{command.value}`: {why}", markup=False, highlight=False)
+        console(stderr=True).print(
+            f"installing `{command.value}`: {why}", markup=False, highlight=False
+        )
     if no_engine and command is not Command.web:
         out.print("--no-engine goes with --command web only", markup=False)
         raise typer.Exit(2)
