@@ -766,6 +766,7 @@ SPECS: tuple[ErrorSpec, ...] = (
         False,
         "Give the path of a folder that exists on the machine ferryman runs on"
         " (Termux: `termux-setup-storage` first, for ~/storage/dcim).",
+        web_step="Give the path of a folder that exists on the machine ferryman runs on.",
     ),
     ErrorSpec(
         "watch.folder_not_allowed",
@@ -773,8 +774,8 @@ SPECS: tuple[ErrorSpec, ...] = (
         "The API and the chat watch only folders the settings list: on the server, run"
         " `ferryman config set watch.folders '[\"/path\"]'`, or add the watch with"
         " `ferryman watch add PATH` there.",
-        web_step="Only folders the server's settings list can be watched from here: ask"
-        " whoever runs ferryman to add it to watch.folders.",
+        web_step="Only the folders the server's owner allows can be watched from here: ask"
+        " whoever runs ferryman to allow this one.",
     ),
     ErrorSpec(
         "watch.bad_then",

@@ -120,8 +120,10 @@ async def test_a_remuxed_videos_original_counts_in_the_backlog(
     bound (thumbnails, a few KB, aside)."""
     folder = tmp_path / "in"
     folder.mkdir()
+    # Their index last: remuxed in a library that keeps originals, as in one that converts.
     videos = [
-        make_video(folder / f"clip{n}.mkv", n, seconds=2, size=(640, 480)) for n in range(VIDEOS)
+        make_video(folder / f"clip{n}.mp4", n, seconds=2, size=(640, 480), faststart=False)
+        for n in range(VIDEOS)
     ]
     largest = max(v.stat().st_size for v in videos)
     limits = {

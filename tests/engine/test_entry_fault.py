@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ async def test_a_malformed_tiff_among_pictures_does_not_stop_the_rest(
     assert delivered == set(items)
 
 
-def _pages_counted_as_before(image: Image.Image) -> int:
+def _pages_counted_as_before(image: Image.Image, *_: object) -> int:
     """The page count before the fix: Pillow's ``n_frames``, unguarded."""
     return int(getattr(image, "n_frames", 1)) if image.format == "TIFF" else 1
 
@@ -167,14 +167,14 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
 async def test_a_sniffer_that_raises_while_staging_fails_its_entry_alone(
     tmp_path: Path, store: Store, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = stage_module.classify
+    real = stage_module.classify_entry
 
-    def classify(head: bytes, name: str) -> MediaKind:
+    def classify(head: bytes, name: str, ask: Callable[[bytes], MediaKind] | None) -> MediaKind:
         if name.endswith(BAD):
             raise IndexError("a bug in the sniffer")
-        return real(head, name)
+        return real(head, name, ask)
 
-    monkeypatch.setattr(stage_module, "classify", classify)
+    monkeypatch.setattr(stage_module, "classify_entry", classify)
     settings = settings_for(tmp_path)
     job = await intake.add_source(store, as_input(tmp_path, kind))
     await run_until_idle(store, settings, limit=60)
@@ -229,16 +229,16 @@ async def test_a_read_that_times_out_while_staging_is_retried_not_blamed_on_the_
 ) -> None:
     """An ``OSError`` while staging is the source's or the disk's, even without an errno
     (a socket's ``TimeoutError``): the read is tried again, and the entry arrives."""
-    real = stage_module.classify
+    real = stage_module.classify_entry
     raised: list[str] = []
 
-    def classify(head: bytes, name: str) -> MediaKind:
+    def classify(head: bytes, name: str, ask: Callable[[bytes], MediaKind] | None) -> MediaKind:
         if name.endswith(BAD) and not raised:
             raised.append(name)
             raise TimeoutError("timed out")
-        return real(head, name)
+        return real(head, name, ask)
 
-    monkeypatch.setattr(stage_module, "classify", classify)
+    monkeypatch.setattr(stage_module, "classify_entry", classify)
     settings = settings_for(tmp_path)
     settings = settings.model_copy(
         update={"retry": settings.retry.model_copy(update={"base_seconds": 0.01})}

@@ -6,6 +6,7 @@ made by PyAV, pillow-heif and Pillow; the real engine."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -43,7 +44,9 @@ def _hevc_4k_10bit(path: Path) -> Path:
         stream.width, stream.height, stream.pix_fmt = 3840, 2160, "yuv420p10le"
         for n in range(2):
             frame = av.VideoFrame.from_image(Image.new("RGB", (3840, 2160), (n * 90, 40, 200)))
-            for packet in stream.encode(frame.reformat(format="yuv420p10le")):
+            frame = frame.reformat(format="yuv420p10le")
+            frame.pts, frame.time_base = n, Fraction(1, 25)  # a muxer wants rising times
+            for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
