@@ -8,13 +8,12 @@ visible to the test.
 
 from __future__ import annotations
 
-import re
-
 import asyncio
 import contextlib
 import itertools
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
