@@ -7,6 +7,7 @@ by a reply). What people see is read back from the fake's message boxes."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -419,6 +420,31 @@ async def test_a_link_to_a_video_is_offered_in_other_forms(world: World) -> None
             jobs = await world.store.list_jobs()
     assert len(jobs) == 2 and jobs[0].state is JobState.DONE  # what it delivered stays
     assert jobs[1].source.startswith("media:mp3") and web.url("/clip.mp4") in jobs[1].source
+
+
+async def test_a_link_to_a_file_that_is_not_media_offers_no_other_forms(world: World) -> None:
+    """A person whose link setting sends every link to the media source (``link 720p``)
+    sent a link to a ``.bin``: its status message offered Video 1080p / Audio MP3 of a
+    file with no video or sound in it."""
+    from tests.support.httpserve import serving as http_serving
+
+    with http_serving() as web:
+        web.add("/backup.bin", os.urandom(4096), content_type="application/octet-stream")
+        async with serving(world):
+            assert "link = 720p" in await reply_to(world, world.alice, "/settings link 720p")
+            world.send(world.alice, web.url("/backup.bin"))
+            (job,) = await eventually(lambda: _ended(world), "the link's job ended")
+            assert job.source.startswith("media:")  # the media source took it
+            status = await message_with(
+                world, world.alice, data=f"j:{job.id}:report".encode(), text="Report"
+            )
+    assert not any(d.startswith(b"l:") for d in button_data(status))
+    assert "Audio MP3" not in status.text and "Video 1080p" not in status.text
+
+
+async def _ended(world: World) -> list[Job] | None:
+    jobs = await world.store.list_jobs()
+    return jobs if jobs and all(j.state.terminal for j in jobs) else None
 
 
 async def test_a_list_being_chosen_from_comes_back_after_a_restart(world: World) -> None:
