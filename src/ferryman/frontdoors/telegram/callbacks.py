@@ -260,7 +260,8 @@ class Actions:
             self.inbox.board.let_go(board, shown)
         options = choose.listing_options(self.settings)
         try:
-            entries = await asyncio.to_thread(choose.list_archive, path, options)
+            documents = self.settings.send_documents
+            entries = await asyncio.to_thread(choose.list_archive, path, options, documents)
         except FerrymanError as exc:  # names locked by a password, a missing volume…
             job = await self.inbox.take_chosen(row, None)
             await self.chat.send(
@@ -290,7 +291,9 @@ class Actions:
             return await self._deliver(picking)
         if what == "x":
             return await self._drop(picking)
-        if what[:1] == "t" and what[1:].isdigit():
+        if what in ("all", "none"):
+            picking.choose_all(what == "all")
+        elif what[:1] == "t" and what[1:].isdigit():
             picking.toggle(int(what[1:]))
         elif what[:1] == "p" and what[1:].isdigit():
             picking.turn(int(what[1:]))
@@ -352,6 +355,9 @@ class Actions:
             picking.turn(picking.page + (1 if word == "next" else -1))
             await self._redraw(picking)
             return Done(f"page {picking.page + 1} of {picking.pages}")
+        if word == "all":
+            picking.choose_all(True)
+            return await self._deliver(picking)
         picked = choose.numbers(text, len(picking.entries))
         if picked is None:
             return None
