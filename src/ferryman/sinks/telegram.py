@@ -30,6 +30,7 @@ from telethon import errors as tg
 from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
+from ferryman.model import Job
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState
@@ -132,6 +133,8 @@ class TelegramSink(Sink):
         dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
         refused = dict.fromkeys(sorted(dropped), REFUSED)
         sent = [p for p in sends if p.state == "sent"]
+        if sent and not delivery.caption_final:  # "1/3+": made final when the job ends
+            await self.state.caption_open(delivery.job.id, delivery.album, delivery.caption)
         if sent:
             return Delivered(f"telegram:{self._label()}#{sent[0].message_id}", refused, hashes)
         if sends and all(p.state == "dropped" for p in sends):
@@ -139,6 +142,31 @@ class TelegramSink(Sink):
             # in quarantine, as it does a single refused file of an album that went out.
             return Delivered(f"telegram:{self._label()}#{REFUSED_ALL}", refused, hashes)
         raise FerrymanError("telegram.server", "the album's sends ended with none recorded")
+
+    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+        """The job ended: each album sent before its number of albums was known ("1/3+")
+        has its caption edited to the final one ("1/2"), once. A caption that cannot be
+        edited (the message deleted, the chat gone) stays as it was: it only counts."""
+        opened = await self.state.captions_open(job.id)
+        if not opened:
+            return 0
+        client = await self.hub.client()
+        peer = await self._peer(client)
+        edited = 0
+        for album_id, (seq, items, was) in sorted(opened.items()):
+            text = _fit_caption(render(seq, items), self.caption_limit)
+            sends = [p for p in await self.state.sends(job.id, album_id) if p.state == "sent"]
+            if text != was and sends and sends[0].message_id is not None:
+                request = functions.messages.EditMessageRequest(
+                    peer=peer, id=sends[0].message_id, message=text
+                )
+                try:
+                    await client(request)
+                    edited += 1
+                except Exception as exc:  # cosmetic: the album is delivered either way
+                    log.warning("album %s of job %s: caption not made final: %s", seq, job.id, exc)
+            await self.state.caption_closed(job.id, album_id)
+        return edited
 
     async def nothing_delivered(self, delivery: Delivery) -> bool:
         """Whether no message of the album can have gone: none of its ``random_id``s was

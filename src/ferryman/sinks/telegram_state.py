@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ferryman.model import SinkRecord
+from ferryman.model import Album, SinkRecord
 from ferryman.sinks.base import SinkState
 
 SCHEME = "telegram"
@@ -179,6 +179,25 @@ class TelegramState:
         await self.state.put(job_id, forget=[_media_key(item_id, part)])
 
     # ------------------------------------------------------------------ waits
+
+    # ------------------------------------------------------------- captions
+
+    async def caption_open(self, job_id: int, album: Album, caption: str) -> None:
+        """The album went out with a caption whose number of albums was not final."""
+        value = {"seq": album.seq, "items": len(album.items), "caption": caption}
+        await self.state.put(job_id, [SinkRecord(f"caption:{album.id}", value, album.id)])
+
+    async def captions_open(self, job_id: int) -> dict[int, tuple[int, int, str]]:
+        """Album id → (seq, items, caption sent) of each caption not made final yet."""
+        found = await self.state.records(job_id)
+        return {
+            r.album_id: (int(r.value["seq"]), int(r.value["items"]), str(r.value["caption"]))
+            for r in found
+            if r.key.startswith("caption:") and r.album_id is not None
+        }
+
+    async def caption_closed(self, job_id: int, album_id: int) -> None:
+        await self.state.put(job_id, forget=[f"caption:{album_id}"])
 
     async def wait_until(self, scopes: Sequence[str]) -> float:
         return await self.state.wait_until(scopes)
