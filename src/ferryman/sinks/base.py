@@ -57,10 +57,7 @@ class Delivery:
     # ``deliver`` and before anything is sent: the engine claims the next albums there
     # (their preparation then runs beside this one's sends). None: nobody asked.
     on_prepared: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
-    # Whether ``caption`` has the job's final number of albums ("1/3" rather than
-    # "1/3+"): a sink that can rewrite a caption sent (``make_captions_final``) notes
-    # the ones that have not.
-    caption_final: bool = True
+    caption_final: bool = True  # "1/3", not "1/3+": else kept for make_captions_final
 
     @property
     def key(self) -> str:
