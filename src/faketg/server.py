@@ -122,6 +122,9 @@ class FakeTelegram:
         self.callback_queries: dict[int, asyncio.Future[Any]] = {}  # query id -> its answer
         self.caption_limit = 1024
         self.caption_limit_premium = 2048
+        # What happened in which order (an edit, a press a test makes): a transcript
+        # shows each where it happened, not all of a message's edits at once.
+        self.order = itertools.count(1)
         # Off: big files keep only each part's size and a running SHA-256, not the bytes
         # (a benchmark's 1 GB upload would otherwise hold 2 GB here); no downloads then.
         self.keep_part_bytes = True

@@ -125,4 +125,6 @@ class StoredMessage:
     history: list[str] = field(default_factory=list)  # its texts before each edit
     reply_markup: Any = None  # a bot's buttons (ReplyInlineMarkup, ForceReply), as sent
     markups: list[Any] = field(default_factory=list)  # its buttons before each edit
+    # Each edit's place: the newest message of the box then, and ``server.order``'s number.
+    edited: list[tuple[int, int]] = field(default_factory=list)
     twin: int | None = None  # in a private chat: the same message's id in the other box

@@ -202,7 +202,11 @@ class TelegramSettings(BaseModel):
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         description="Session name: <data_dir>/telegram/<session>.session (0600).",
     )
-    premium: bool = Field(False, description="The account has Premium (4 GB files, 2048 captions).")
+    premium: bool | None = Field(
+        None,
+        description="Premium's limits (4000 MiB files, 2048-char captions): true/false forces;"
+        " unset: the account's own flag, as Telegram said at login, whoami or serve.",
+    )
     upload_connections: int = Field(
         8, ge=1, le=20, description="Upload connections at most (shared by the files of an album)."
     )

@@ -34,6 +34,9 @@ def test_doctor_reports_both_backends(tmp_path: Path) -> None:
     data = json.loads(done.stdout)
     assert data["libarchive"].count(".") == 2
     assert data["crc32"] == "zlib-ng"  # a dependency: "zlib" here means a broken install
+    # cryptg is a dependency: Telethon's AES-IGE is native, not libssl's or pure Python's.
+    assert data["telegram_aes"] == {"name": "cryptg", "slow": False}
+    assert "Telegram's AES-IGE: cryptg (native)" in cli(tmp_path, "doctor").stdout
     # The kinds it knows are the registries', not a list of its own.
     from ferryman.sinks.builtin import default_sinks
     from ferryman.sources.builtin import default_sources

@@ -7,6 +7,7 @@ by a reply). What people see is read back from the fake's message boxes."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,15 @@ async def choose(w: World, person: Account, message: StoredMessage, data: bytes,
         return said[before].text if len(said) > before else None
 
     return await eventually(answered, f"an answer to {n!r}")
+
+
+def shown_files(w: World, message: StoredMessage) -> str:
+    """The files a list shows: a bot's file buttons' labels, a user account's text."""
+    if not is_bot(w):
+        return message.text
+    markup = message.reply_markup
+    labels = [b.text for row in markup.rows for b in row.buttons]
+    return "\n".join(label for label in labels if label[:1] in "·✓")
 
 
 def row_of(message: StoredMessage, prefix: str) -> str:
@@ -257,17 +267,21 @@ async def test_choose_files_lists_by_folder_in_pages_and_delivers_only_those(
         world.send(world.alice, "choose", file=zipped.read_bytes(), name="trip.zip")
         listing = await message_with(world, world.alice, text="trip.zip: 12 files, page 1 of 2")
         assert listing.text.index("trip/day1/") < listing.text.index("trip/day2/")
-        assert "10. photo_000009.jpg" in listing.text and "11." not in listing.text
-        assert f"1. {Path(names[0]).name}" in listing.text and "kB" in listing.text
+        files = shown_files(world, listing)  # a bot's buttons, a user account's lines
+        assert "10. photo_000009.jpg" in files and "11." not in files
+        assert f"1. {Path(names[0]).name}" in files and "kB" in files
         await held_unread(world)
         if is_bot(world):
+            assert "photo_" not in listing.text  # listed once: as buttons
+            assert "trip/day1/ 1-7" in listing.text and "trip/day2/ 8-10" in listing.text
             row = row_of(listing, "c:")
             assert len([d for d in button_data(listing) if b":t" in d]) == 10  # a page
             for data in (f"c:{row}:t0", f"c:{row}:t2", f"c:{row}:p1"):
                 await press(world.server, world.alice, world.bot, listing.id, data.encode())
             listing = await message_with(world, world.alice, text="page 2 of 2")
             assert "trip/day2/" in listing.text and "2 chosen" in listing.text
-            assert "12. photo_000011.jpg" in listing.text and "trip/day1/" not in listing.text
+            files = shown_files(world, listing)
+            assert "12. photo_000011.jpg" in files and "trip/day1/" not in listing.text
             await press(world.server, world.alice, world.bot, listing.id, f"c:{row}:t11".encode())
             answer = await press(
                 world.server, world.alice, world.bot, listing.id, f"c:{row}:go".encode()
@@ -290,6 +304,34 @@ async def test_choose_files_lists_by_folder_in_pages_and_delivers_only_those(
     assert "skipped 9: not chosen" in report
 
 
+async def test_choose_files_lists_only_media_and_all_takes_every_one(world: World) -> None:
+    """The list offered files that would not be delivered (a readme, a .bin: documents
+    are off by default), and had no way to take every file but one by one."""
+    photos = make_photo_set(world.tmp / "src-mixed", 3)
+    entries = [(f"trip/{p.name}", p) for p in photos]
+    (world.tmp / "readme.txt").write_text("the trip\n")
+    (world.tmp / "data.bin").write_bytes(bytes(range(256)))
+    entries += [("trip/readme.txt", world.tmp / "readme.txt"), ("data.bin", world.tmp / "data.bin")]
+    zipped = make_zip(world.tmp / "mixed.zip", entries)
+    async with serving(world):
+        world.send(world.alice, "choose", file=zipped.read_bytes(), name="mixed.zip")
+        listing = await message_with(world, world.alice, text="mixed.zip: 3 files, page 1 of 1")
+        files = shown_files(world, listing)
+        assert "readme" not in files and "data.bin" not in files
+        assert all(p.name in files for p in photos)
+        if is_bot(world):
+            row = row_of(listing, "c:")
+            assert {f"c:{row}:all".encode(), f"c:{row}:none".encode()} <= set(button_data(listing))
+            for data in (f"c:{row}:none", f"c:{row}:all", f"c:{row}:go"):
+                await press(world.server, world.alice, world.bot, listing.id, data.encode())
+        else:
+            await reply_to_message(world, world.alice, listing, "all")
+        job = await job_in(world, JobState.DONE)
+    assert job.state is JobState.DONE
+    delivered = sorted(f["disk_sha256"] for f in library_files(world.settings.library))
+    assert delivered == sorted(sha256(p) for p in photos)
+
+
 @pytest.mark.slow
 @needs_7zz
 async def test_choose_files_of_a_locked_archive_then_its_password(world: World) -> None:
@@ -298,7 +340,8 @@ async def test_choose_files_of_a_locked_archive_then_its_password(world: World) 
     async with serving(world):
         world.send(world.alice, "choose", file=locked.read_bytes(), name="locked.zip")
         listing = await message_with(world, world.alice, text="locked.zip: 4 files")
-        listed = [line.split(". ", 1)[1].split()[0] for line in listing.text.splitlines()[2:6]]
+        files = [line for line in shown_files(world, listing).splitlines() if ". " in line]
+        listed = [line.split(". ", 1)[1].split()[0] for line in files[:4]]
         wanted = {listed[0], listed[3]}  # whichever two, one of them locked
         if is_bot(world):
             row = row_of(listing, "c:")
@@ -419,6 +462,31 @@ async def test_a_link_to_a_video_is_offered_in_other_forms(world: World) -> None
             jobs = await world.store.list_jobs()
     assert len(jobs) == 2 and jobs[0].state is JobState.DONE  # what it delivered stays
     assert jobs[1].source.startswith("media:mp3") and web.url("/clip.mp4") in jobs[1].source
+
+
+async def test_a_link_to_a_file_that_is_not_media_offers_no_other_forms(world: World) -> None:
+    """A person whose link setting sends every link to the media source (``link 720p``)
+    sent a link to a ``.bin``: its status message offered Video 1080p / Audio MP3 of a
+    file with no video or sound in it."""
+    from tests.support.httpserve import serving as http_serving
+
+    with http_serving() as web:
+        web.add("/backup.bin", os.urandom(4096), content_type="application/octet-stream")
+        async with serving(world):
+            assert "link = 720p" in await reply_to(world, world.alice, "/settings link 720p")
+            world.send(world.alice, web.url("/backup.bin"))
+            (job,) = await eventually(lambda: _ended(world), "the link's job ended")
+            assert job.source.startswith("media:")  # the media source took it
+            status = await message_with(
+                world, world.alice, data=f"j:{job.id}:report".encode(), text="Report"
+            )
+    assert not any(d.startswith(b"l:") for d in button_data(status))
+    assert "Audio MP3" not in status.text and "Video 1080p" not in status.text
+
+
+async def _ended(world: World) -> list[Job] | None:
+    jobs = await world.store.list_jobs()
+    return jobs if jobs and all(j.state.terminal for j in jobs) else None
 
 
 async def test_a_list_being_chosen_from_comes_back_after_a_restart(world: World) -> None:

@@ -38,6 +38,16 @@ def _after(lines: list[str], start: str) -> list[str]:
     return lines[at:]
 
 
+def _message(chat: list[str], start: str, edits: str) -> list[str]:
+    """A status message as it moved: its first block (``start``), then each of its edits
+    where it happened (blocks starting ``ferryman: ↻ {edits}``), stripped of the speaker."""
+    found = _block(chat, start)
+    for i, line in enumerate(chat):
+        if line.startswith(f"ferryman: ↻ {edits}"):
+            found += _block(chat[i:], line)
+    return [line.removeprefix("ferryman:").strip() for line in found]
+
+
 def _block(chat: list[str], start: str) -> list[str]:
     """One message of the transcript: its first line (``start``) and those under it."""
     rest = _after(chat, start)
@@ -58,7 +68,7 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     chat = chat[: len(chat) - len(at_home)]
     # /help, then /settings with a button per value: one pressed, the message shows it.
     assert "e.g. /pass s3cret  or  /pass 4 s3cret" in "\n".join(_block(chat, "ferryman: Send me"))
-    shown = [line.strip() for line in _block(chat, "ferryman: your settings:")]
+    shown = _message(chat, "ferryman: your settings:", "your settings:")
     assert "link = 1080p (default): what a link to a video becomes" in shown
     assert "[ link 1080p ] [ link 720p ] [ link mp3 192 ]" in shown
     assert "link = 720p: what a link to a video becomes" in shown  # the edit after the press
@@ -69,7 +79,7 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     # through its download to its summary, with a progress bar and its buttons on the
     # way; then its two albums.
     assert _after(chat, "you:      [file: holiday.zip]")[1] == "ferryman: job 1 holiday: queued"
-    status = [line.strip() for line in _block(chat, "ferryman: job 1 holiday: queued")]
+    status = _message(chat, "ferryman: job 1 holiday: queued", "job 1 holiday")
     assert status[1] == "[ ✓ Everything ] [ Choose files ]"
     assert "↻ job 1 holiday: downloading 0%" in status
     edits = [line for line in status if line.startswith("↻")]
@@ -84,7 +94,7 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     assert albums[0].startswith("ferryman: [album of 10: photo, photo")
     assert albums[1].startswith("ferryman: [album of 2: photo, photo]  “holiday — 2/2”")
     # The password archive waits for /pass, then comes.
-    locked = "\n".join(_block(chat, "ferryman: job 2 secret: queued"))
+    locked = "\n".join(_message(chat, "ferryman: job 2 secret: queued", "job 2 secret"))
     assert "↻ job 2 secret: needs the archive password; send /pass PASSWORD" in locked
     assert (
         "[ Enter password ] [ Cancel ]" in locked and "↻ job 2 secret: done, 3 delivered" in locked
@@ -92,29 +102,37 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     assert _after(chat, "you:      /pass open-sesame")[1] == (
         "ferryman: job 2: password added; reading goes on where it stopped"
     )
+    # Each edit where it happened: the job is done after the /pass that let it go on
+    # (the transcript printed every edit under the first message: "done" before /pass).
+    at = {line: i for i, line in reversed(list(enumerate(chat)))}
+    done = next(
+        i for i, line in enumerate(chat) if line.startswith("ferryman: ↻ job 2 secret: done")
+    )
+    assert at["you:      /pass open-sesame"] < done
+    needs = next(i for i, line in enumerate(chat) if "↻ job 2 secret: needs the archive" in line)
+    assert needs < at["you:      /pass open-sesame"]
     assert any(line.startswith("ferryman: [album of 3: photo") for line in chat)
     # The damaged archive: what it could, and why the rest did not come.
-    cut = "\n".join(_block(chat, "ferryman: job 3 cut-off: queued"))
+    cut = "\n".join(_message(chat, "ferryman: job 3 cut-off: queued", "job 3 cut-off"))
     assert "↻ job 3 cut-off: failed, archive.truncated" in cut and "[ Retry ] [ Report ]" in cut
     report = _block(chat, "ferryman: job 3 cut-off: failed")
     assert report[-1].strip() == "failed photo_3.jpeg: archive.entry_corrupt"
     # Choose files: pressed while the archive's job downloads, a list by folder with
-    # sizes (the job held meanwhile), two ticked and delivered; the rest is left alone,
-    # and Report says so.
-    trip = [line.strip() for line in _block(chat, "ferryman: job 4 trip: queued")]
+    # sizes (the job held meanwhile; only its media: not the dashcam's .raw), two ticked
+    # and delivered; the rest is left alone, and Report says so.
+    trip = _message(chat, "ferryman: job 4 trip: queued", "job 4 trip: downloading")
     assert "[ Everything ] [ ✓ Choose files ]" in trip
     assert any(line.startswith("↻ job 4 trip: downloading") for line in trip)
-    assert trip[-1] == "↻ trip.zip: downloaded; choose its files"
+    assert "ferryman: ↻ trip.zip: downloaded; choose its files" in chat
     choose = _after(chat, "you:      ▸ [ Choose files ] on “job 4 trip:")
     assert choose[1] == "ferryman: ▸ you choose the files once it is downloaded"
-    listing = [line.strip() for line in _block(chat, "ferryman: trip.zip: 11 files, page 1 of 2")]
-    assert listing[1:3] == ["trip/", "· 1. dashcam.raw 1.0 MB"]
-    assert "trip/day1/" in listing and any(
-        line.startswith("· 3. photo_000021.jpg ") for line in listing
-    )
-    assert "[ next ▶ ]" in listing and "[ Deliver 0 chosen ] [ Drop ]" in listing
-    assert listing[-1] == "↻ trip.zip: 2 files chosen, job 4; 9 left alone"
-    ticked = _after(chat, "you:      ▸ [ · photo_000021.jpg")
+    listing = [line.strip() for line in _block(chat, "ferryman: trip.zip: 10 files, page 1 of 1")]
+    assert listing[1:3] == ["trip/day1/ 1-5", "trip/day2/ 6-10"]  # the files: buttons, once
+    assert not any("photo_" in line for line in listing[:4]) and "dashcam" not in str(listing)
+    assert any(line.startswith("[ · 2. photo_000021.jpg ") for line in listing)
+    assert "[ All ] [ None ]" in listing and "[ Deliver 0 chosen ] [ Drop ]" in listing
+    assert "ferryman: ↻ trip.zip: 2 files chosen, job 4; 8 left alone" in chat
+    ticked = _after(chat, "you:      ▸ [ · 2. photo_000021.jpg")
     assert ticked[1] == "ferryman: ▸ 1 chosen"
     delivered = _after(chat, "you:      ▸ [ Deliver 2 chosen ]")
     assert delivered[1] == "ferryman: ▸ job 4: 2 files"
@@ -126,11 +144,13 @@ def test_the_chat_demo_prints_the_conversation_and_how_to_do_it_for_real(tmp_pat
     # A link comes as the setting says; its Audio MP3 button converts it, a job of its own.
     link = _after(chat, "you:      this one: http://127.0.0.1:")
     assert link[0].endswith("/clip.mp4")
-    assert "[ Video 1080p ] [ 720p ] [ Audio MP3 ]" in "\n".join(_block(link, "ferryman: clip:"))
+    assert "[ Video 1080p ] [ 720p ] [ Audio MP3 ]" in "\n".join(
+        _message(link, "ferryman: clip:", "job 5 clip")
+    )
     assert "ferryman: [video: clip.mp4] clip — 1/1" in link
     audio = _after(link, "you:      ▸ [ Audio MP3 ] on “job 5 clip: done")
     assert audio[1] == "ferryman: ▸ job 6: mp3 of the same link"
-    again = "\n".join(_block(audio, "ferryman: clip (2): queued"))
+    again = "\n".join(_message(audio, "ferryman: clip (2): queued", "job 6 clip"))
     assert "↻ job 6 clip (MP3 192 kbps): done, 1 delivered" in again
     assert "ferryman: [audio: clip (MP3 192 kbps).mp3] clip (MP3 192 kbps) — 1/1" in audio
     # /cancel stops the endless download; /watch and /watches; /status sums it up.

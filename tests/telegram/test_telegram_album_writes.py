@@ -67,10 +67,14 @@ async def test_an_album_of_ten_photos_is_kept_in_three_transactions(
     # messages Telegram made recorded (one put). Before: a put per reference, and the
     # plan claimed again at each of the album's three looks at it.
     assert calls["claim"] == ALBUMS, calls
-    assert calls["put"] == 2 * ALBUMS, calls
+    # An album sent before the number of albums was known ("1/3+") notes its caption in
+    # the put of its messages; the job's end edits those and forgets the notes: one put.
+    reopened = [a for a in w.server.albums(w.me) if a[0].history]
+    assert calls["put"] == 2 * ALBUMS + (1 if reopened else 0), calls
     # Read: once prepared (its sends and references together), once in its turn, and
     # its sends once sent. Before: a read per file at each look, 30 or more an album.
-    assert calls["records"] <= 3 * ALBUMS, calls
+    # And once at the job's end: its captions noted to make final ("1/3+").
+    assert calls["records"] <= 3 * ALBUMS + 1, calls
     await store.close()
 
 

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -486,6 +487,23 @@ def test_a_caption_names_a_links_output_outside_the_link_itself() -> None:
     with pytest.raises(FerrymanError) as caught:
         read_caption("mp3 500 https://example.com/v", "library:")
     assert caught.value.code == "link.bad_profile"
+
+
+async def test_settings_show_what_a_person_changes_in_their_units(world: World) -> None:
+    """/settings listed the engine's internals in raw numbers (``backlog_bytes =
+    1073741824``); it lists what a chat user changes, each said and sized for a person."""
+    async with serving(world):
+        shown = await reply_to(world, world.alice, "/settings")
+    engine = shown.split("ferryman's (for everyone):\n", 1)[1].splitlines()
+    assert [line.split(" = ")[0] for line in engine] == [
+        "album_size",
+        "caption_template",
+        "send_documents",
+        "space_floor",
+    ]
+    assert "backlog" not in shown and not re.search(r"\d{7,}", shown)
+    assert engine[0].startswith("album_size = 10: Files per album at most")
+    assert engine[2].startswith("send_documents = no: ")
 
 
 async def test_status_settings_and_links_round_trip(world: World) -> None:

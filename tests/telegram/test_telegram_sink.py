@@ -426,3 +426,25 @@ async def test_a_flood_wait_while_files_are_prepared_stops_the_album_before_any_
     assert len(chat) == 6 and len({m.grouped_id for m in chat}) == 1
     assert (await store.get_job(job.id)).state is JobState.DONE
     await store.close()
+
+
+async def test_captions_sent_before_the_number_of_albums_was_known_are_made_final(
+    tmp_path: Path,
+) -> None:
+    """Reading waits after ten files (``backlog_items``) until the first album is sent,
+    so it goes out while the job's number of albums is open: "in — 1/1+". It stayed so
+    in the chat; the job's end edits it to the final "in — 1/2", once."""
+    w = await World.logged_in(tmp_path, backlog_items=10)
+    store = await w.store()
+    try:
+        job = await intake.add_source(store, w.photo_zip(12), dest="telegram:me")
+        await w.run(store)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+        left = await telegram_state(store).captions_open(job.id)
+    finally:
+        await store.close()
+    albums = w.server.albums(w.me)
+    assert [a[0].text for a in albums] == ["in — 1/2", "in — 2/2"]
+    first = albums[0][0]
+    assert first.history == ["in — 1/1+"] and first.edits == 1  # sent open, edited once
+    assert left == {}

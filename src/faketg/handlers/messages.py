@@ -292,6 +292,7 @@ async def edit_message(server: FakeTelegram, call: Call, req: Any) -> Any:
             raise RpcFault(400, "MESSAGE_TOO_LONG")
         msg.history.append(msg.text)
         msg.markups.append(msg.reply_markup)
+        msg.edited.append((max(m.id for m in box.messages), next(server.order)))
         msg.text = req.message
     if me.bot:  # an edit without buttons takes the message's buttons away
         msg.reply_markup = req.reply_markup

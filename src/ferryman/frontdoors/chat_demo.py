@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import shutil
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -165,45 +166,61 @@ def _print_transcript(console: Console, script: Script, kind: str) -> None:
     console.print(
         f"(you are @{YOU_USERNAME}: telegram.allow_users lets you in, and"
         f" telegram.default_target = telegram:@{YOU_USERNAME} sends the albums back here;"
-        " a message is shown with each of its edits, marked ↻, and its buttons [ … ] as"
-        " they were; a press shows as ▸ with the bot's answer, a toast in the app)",
+        " a message's edits are shown where they happened, marked ↻, with its buttons [ … ]"
+        " as they were then; a press shows as ▸ with the bot's answer, a toast in the app)",
         markup=False,
         highlight=False,
     )
-    presses = list(script.presses)
+    # Each thing where it happened: a message at its place, an edit after the newest
+    # message there was when it was made (so a job's "done" follows the /pass that let
+    # it go on), a press likewise; at one place, in the order they happened.
+    timeline: list[tuple[int, int, Callable[[], None]]] = []
     for _, grouped in itertools.groupby(script.chat(), key=lambda m: m.grouped_id or -m.id):
-        shown_together = list(grouped)  # an album's messages show as one
-        m = shown_together[0]
-        while presses and presses[0].after < m.id:  # what was pressed before this came
-            _pressed(console, presses.pop(0))
-        who = "ferryman" if m.from_id == script.bot.id else "you"
-        if len(shown_together) > 1:
-            kinds = ", ".join(_kind(a) for a in shown_together)
-            caption = f"  “{m.text}”" if m.text else ""
-            _line(console, who, f"[album of {len(shown_together)}: {kinds}]{caption}")
-            continue
-        text = m.text
-        if m.media is not None:
-            text = f"[{_kind(m)}: {_file_name(m)}] {text}".rstrip()
-        if m.id in script.replied:  # a reply to ferryman: to which message, as it was
-            text = f"{text}  (a reply to “{_cut(script.replied[m.id])}”)"
-        _versions(console, who, [*m.history, text], [*m.markups, m.reply_markup])
-    for pressed in presses:
-        _pressed(console, pressed)
+        timeline += _events(console, script, list(grouped))
+    for pressed in script.presses:
+        timeline.append(
+            (pressed.after, pressed.order, functools.partial(_pressed, console, pressed))
+        )
+    for _, _, show in sorted(timeline, key=lambda e: (e[0], e[1])):
+        show()
 
 
-def _versions(console: Console, who: str, texts: list[str], markups: list[Any]) -> None:
-    """A message as it moved: each edit after ↻, with the buttons it had then; a long
+def _events(
+    console: Console, script: Script, shown_together: list[StoredMessage]
+) -> list[tuple[int, int, Callable[[], None]]]:
+    """A message (an album's messages show as one) at its place, then each of its
+    edits at its own."""
+    m = shown_together[0]
+    who = "ferryman" if m.from_id == script.bot.id else "you"
+    if len(shown_together) > 1:
+        kinds = ", ".join(_kind(a) for a in shown_together)
+        caption = f"  “{m.text}”" if m.text else ""
+        said = f"[album of {len(shown_together)}: {kinds}]{caption}"
+        return [(m.id, 0, functools.partial(_line, console, who, said))]
+    text = m.text
+    if m.media is not None:
+        text = f"[{_kind(m)}: {_file_name(m)}] {text}".rstrip()
+    if m.id in script.replied:  # a reply to ferryman: to which message, as it was
+        text = f"{text}  (a reply to “{_cut(script.replied[m.id])}”)"
+    texts, markups = [*m.history, text], [*m.markups, m.reply_markup]
+    events: list[tuple[int, int, Callable[[], None]]] = [
+        (m.id, 0, functools.partial(_version, console, who, texts, markups, 0))
+    ]
+    for n, (after, order) in enumerate(m.edited, start=1):
+        events.append((after, order, functools.partial(_version, console, who, texts, markups, n)))
+    return events
+
+
+def _version(console: Console, who: str, texts: list[str], markups: list[Any], n: int) -> None:
+    """Version ``n`` of a message: an edit after ↻, with the buttons it had then; a long
     one between the first and the last (a list of files ticked) by its first line."""
-    lines: list[str] = []
-    for n, (text, markup) in enumerate(zip(texts, markups, strict=True)):
-        between = 0 < n < len(texts) - 1 and len(text.splitlines()) > SHORT_LINES
-        shown = text.splitlines()[:1] if between else text.splitlines()
-        if n and shown:
-            shown[0] = f"↻ {shown[0]}"
-        lines += shown
-        if not between:
-            lines += [f"  {row}" if n else row for row in _rows(markup)]
+    text, markup = texts[n], markups[n]
+    between = 0 < n < len(texts) - 1 and len(text.splitlines()) > SHORT_LINES
+    lines = text.splitlines()[:1] if between else text.splitlines()
+    if n and lines:
+        lines[0] = f"↻ {lines[0]}"
+    if not between:
+        lines += [f"  {row}" if n else row for row in _rows(markup)]
     _line(console, who, "\n".join(lines))
 
 

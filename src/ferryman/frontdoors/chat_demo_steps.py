@@ -60,6 +60,7 @@ class Pressed:
     button: str
     on: str  # the first line of the message it is under
     answer: str
+    order: int = 0  # ``server.order`` when pressed: before or after an edit there
 
 
 @dataclass
@@ -160,12 +161,13 @@ class Script:
 
         text, data = next((b, d) for b, d in _buttons(message) if button in b)
         after = max(m.id for m in self.chat())
+        order = next(self.server.order)
         on = message.text.splitlines()[0] if message.text else ""  # before the press edits it
         try:
             answer = str((await press(self.server, self.you, self.bot, message.id, data)).message)
         except RpcFault:
             answer = ""
-        self.presses.append(Pressed(after, text, on, answer))
+        self.presses.append(Pressed(after, text, on, answer, order))
         return answer
 
     async def new_job(self) -> Job | None:
@@ -259,7 +261,7 @@ async def choose_files(s: Script) -> bool:
         status = await s.message(f"job {job.id} trip: ", "Choose files")
         if status is None or "you choose" not in await s.press(status, "Choose files"):
             return False
-    listing = await s.message("trip.zip: 11 files", "Deliver")
+    listing = await s.message("trip.zip: 10 files", "Deliver")  # dashcam.raw: not media
     if listing is None:
         return False
     for name in ("photo_000021.jpg", "photo_000026.jpg"):

@@ -38,6 +38,7 @@ def doctor(
     which formats they read (exit 1: something is missing)."""
     from ferryman.archive.capabilities import MATRIX, probe_backends  # lazy: start-up
     from ferryman.archive.checksum import implementation as crc_implementation  # lazy: start-up
+    from ferryman.telegram.aes import aes_in_use  # lazy: imports Telethon
 
     state: State = ctx.obj
     try:
@@ -49,6 +50,7 @@ def doctor(
     found = probe_backends(settings.archive.sevenzip)
     seven = found.sevenzip
     links = _links_health(settings)
+    aes = aes_in_use()
     at_once = _downloads_at_once(settings)
     rows = [
         {
@@ -68,6 +70,7 @@ def doctor(
         if seven is None
         else {"path": str(seven.path), "version": seven.version, "rar": found.sevenzip_rar},
         "crc32": crc_implementation(),
+        "telegram_aes": {"name": aes.name, "slow": aes.slow},
         "formats": rows,
         "links": links,
         "downloads_at_once": at_once,
@@ -85,6 +88,7 @@ def doctor(
             rar = ("reads RAR", "") if found.sevenzip_rar else ("no RAR support", "yellow")
             out.print(Text.assemble(f"7zz: {seven.version} at {seven.path} (", rar, ")"))
         out.print(f"CRC-32 of 7zz's output: {crc_implementation()}")
+        out.print(Text.assemble("Telegram's AES-IGE: ", (aes.words, "red" if aes.slow else "")))
         table = Table("format", "features", "backend", "from a pipe", "here")
         for row in rows:
             table.add_row(

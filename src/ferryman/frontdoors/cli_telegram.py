@@ -198,9 +198,20 @@ def serve_cmd(ctx: typer.Context) -> None:
             settings, on_signal=stop.set, command="telegram serve", dialer=dialer
         ) as started:
             out.print("serving the chat front door; Ctrl+C stops", markup=False)
+            _say_aes()
             await serve(settings, started.store, dialer=dialer, stop=stop, engine=started.engine)
 
     _run(ctx, work)
+
+
+def _say_aes() -> None:
+    """Which AES-IGE every byte to and from Telegram goes through; the slow one warned."""
+    from ferryman.telegram.aes import aes_in_use  # lazy: start-up
+
+    aes = aes_in_use()
+    (console(stderr=True) if aes.slow else out).print(
+        f"{'warning: ' if aes.slow else ''}Telegram's AES-IGE: {aes.words}", markup=False
+    )
 
 
 def chat_settings(settings: Settings) -> Settings:

@@ -57,6 +57,7 @@ class Delivery:
     # ``deliver`` and before anything is sent: the engine claims the next albums there
     # (their preparation then runs beside this one's sends). None: nobody asked.
     on_prepared: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
+    caption_final: bool = True  # "1/3", not "1/3+": else kept for make_captions_final
 
     @property
     def key(self) -> str:

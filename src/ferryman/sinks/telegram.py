@@ -30,9 +30,10 @@ from telethon import errors as tg
 from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
+from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
-from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState
+from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState, caption_note
 from ferryman.telegram.ahead import AheadFile
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.hub import TelegramHub
@@ -140,6 +141,40 @@ class TelegramSink(Sink):
             return Delivered(f"telegram:{self._label()}#{REFUSED_ALL}", refused, hashes)
         raise FerrymanError("telegram.server", "the album's sends ended with none recorded")
 
+    async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
+        """The job ended: each album sent before its number of albums was known ("1/3+")
+        has its caption edited to the final one ("1/2"), once. A caption that cannot be
+        edited (the message deleted, the chat gone) stays as it was: it only counts."""
+        opened = await self.state.captions_open(job.id)
+        if not opened:
+            return 0
+        try:
+            client = await self.hub.client()
+            peer = await self._peer(client)
+        except Exception as exc:  # logged out, the chat gone: the captions stay as sent
+            log.warning("job %s: captions not made final: %s", job.id, exc)
+            return 0
+        edited = 0
+        for _, open_caption in sorted(opened.items()):
+            final = render(open_caption.seq, open_caption.items)
+            if final != open_caption.caption and open_caption.message_id is not None:
+                text = _fit_caption(final, self.caption_limit)
+                request = functions.messages.EditMessageRequest(
+                    peer=peer, id=open_caption.message_id, message=text
+                )
+                try:
+                    await client(request)
+                    edited += 1
+                except Exception as exc:  # cosmetic: the album is delivered either way
+                    log.warning(
+                        "album %s of job %s: caption not made final: %s",
+                        open_caption.seq,
+                        job.id,
+                        exc,
+                    )
+        await self.state.captions_closed(job.id, list(opened))
+        return edited
+
     async def nothing_delivered(self, delivery: Delivery) -> bool:
         """Whether no message of the album can have gone: none of its ``random_id``s was
         ever planned (they are, before any upload or send). Once one is, a send may have
@@ -203,8 +238,10 @@ class TelegramSink(Sink):
                 await delivery.on_prepared()
             await asyncio.shield(login)
             if send:
+                # "1/3+": noted with the captioned message, made final when the job ends
+                note = None if delivery.caption_final else caption_note(delivery)
                 for chunk in _chunks(ready):
-                    await self._send(client, peer, peer_key, chunk, delivery.caption, first)
+                    await self._send(client, peer, peer_key, chunk, delivery.caption, first, note)
         except TelegramWait as wait:
             await self._record_wait(wait, peer_key)
             raise
@@ -398,6 +435,7 @@ class TelegramSink(Sink):
         chunk: list[_Ready],
         caption: str,
         first_slot: int | None,
+        note: SinkRecord | None = None,
     ) -> None:
         refreshed = False
         duplicates = 0
@@ -433,7 +471,8 @@ class TelegramSink(Sink):
                     raise err from exc  # no single file is at fault: retry the album later
                 chunk = kept
                 continue
-            await self._record(result, chunk, peer_key)
+            captioned = any(r.send.slot == first_slot for r in chunk)
+            await self._record(result, chunk, peer_key, note if captioned else None)
             return
 
     def _request(self, peer: Any, chunk: list[_Ready], caption: str, first_slot: int | None) -> Any:
@@ -486,7 +525,9 @@ class TelegramSink(Sink):
         log.error("Telegram refused %s in this album: %s", r.out.name, err.message)
         await self.state.drop(r.send)
 
-    async def _record(self, result: Any, chunk: list[_Ready], peer_key: str) -> None:
+    async def _record(
+        self, result: Any, chunk: list[_Ready], peer_key: str, note: SinkRecord | None = None
+    ) -> None:
         ids = {
             u.random_id: u.id
             for u in getattr(result, "updates", [])
@@ -497,7 +538,7 @@ class TelegramSink(Sink):
             raise FerrymanError(
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
-        await self.state.sent([r.send for r in chunk], found, peer_key)
+        await self.state.sent([r.send for r in chunk], found, peer_key, note)
 
 
 def _raise_login_error(login: asyncio.Future[None], exc: Exception) -> None:

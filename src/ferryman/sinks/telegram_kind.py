@@ -16,6 +16,7 @@ from ferryman.media.policy import TELEGRAM, TELEGRAM_PREMIUM, Policy
 from ferryman.model import MediaKind
 from ferryman.resources import Shared
 from ferryman.sinks.base import Sink, SinkEnv, SinkKind
+from ferryman.telegram.account import has_premium
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -130,7 +131,10 @@ class TelegramKind(SinkKind):
         return None
 
     def policy(self, settings: Settings) -> Policy:
-        return TELEGRAM_PREMIUM if settings.telegram.premium else TELEGRAM
+        """Premium's limits when the account has it (as Telegram last said, beside the
+        session: ``telegram/account``) or ``telegram.premium`` says so."""
+        premium = has_premium(session_file(settings), settings.telegram.premium)
+        return TELEGRAM_PREMIUM if premium else TELEGRAM
 
     def check_ready(self, settings: Settings, target: str) -> None:
         tg = settings.telegram

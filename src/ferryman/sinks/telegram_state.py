@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ferryman.model import SinkRecord
-from ferryman.sinks.base import SinkState
+from ferryman.sinks.base import Delivery, SinkState
 
 SCHEME = "telegram"
 SEND_STATES = ("pending", "sent", "dropped")
@@ -43,6 +43,16 @@ class PlannedSend:
     state: str  # one of SEND_STATES
     message_id: int | None
     peer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCaption:
+    """An album's caption sent before its job's number of albums was known."""
+
+    seq: int
+    items: int
+    caption: str
+    message_id: int | None  # the captioned message: the album's first sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +133,21 @@ class TelegramState:
         return sorted(sends, key=lambda s: s.slot)
 
     async def sent(
-        self, sends: Sequence[PlannedSend], message_ids: Mapping[int, int], peer: str
+        self,
+        sends: Sequence[PlannedSend],
+        message_ids: Mapping[int, int],
+        peer: str,
+        note: SinkRecord | None = None,
     ) -> None:
-        """Record the messages Telegram made, by slot, in one transaction."""
+        """Record the messages Telegram made, by slot, in one transaction (with ``note``:
+        a caption to make final, ``caption_note``)."""
         if not sends:
             return
         done = [
             _send_record(replace(s, state="sent", message_id=message_ids[s.slot], peer=peer))
             for s in sends
         ]
-        await self.state.put(sends[0].job_id, done)
+        await self.state.put(sends[0].job_id, [*done, *([note] if note else [])])
 
     async def drop(self, send: PlannedSend) -> None:
         """Telegram refused this file in any form: the album goes on without it, and its
@@ -180,11 +195,45 @@ class TelegramState:
 
     # ------------------------------------------------------------------ waits
 
+    # ------------------------------------------------------------- captions
+
+    async def captions_open(self, job_id: int) -> dict[int, OpenCaption]:
+        """Album id → each caption not made final yet, with its message, in one read."""
+        found = await self.state.records(job_id)
+        sent = sorted(
+            (s for r in found if r.key.startswith("send:") for s in [_send(job_id, r)]),
+            key=lambda s: s.slot,
+        )
+        return {
+            r.album_id: OpenCaption(
+                int(r.value["seq"]),
+                int(r.value["items"]),
+                str(r.value["caption"]),
+                next(
+                    (s.message_id for s in sent if s.album_id == r.album_id and s.state == "sent"),
+                    None,
+                ),
+            )
+            for r in found
+            if r.key.startswith("caption:") and r.album_id is not None
+        }
+
+    async def captions_closed(self, job_id: int, album_ids: Sequence[int]) -> None:
+        await self.state.put(job_id, forget=[f"caption:{a}" for a in album_ids])
+
     async def wait_until(self, scopes: Sequence[str]) -> float:
         return await self.state.wait_until(scopes)
 
     async def wait_set(self, scope: str, not_before: float, reason: str) -> None:
         await self.state.set_wait(scope, not_before, reason)
+
+
+def caption_note(delivery: Delivery) -> SinkRecord:
+    """The album goes out with a caption whose number of albums is not final ("1/3+"):
+    kept with its sent messages, so the job's end can edit it (``captions_open``)."""
+    album = delivery.album
+    value = {"seq": album.seq, "items": len(album.items), "caption": delivery.caption}
+    return SinkRecord(f"caption:{album.id}", value, album.id)
 
 
 def _media_key(item_id: int, part: int) -> str:

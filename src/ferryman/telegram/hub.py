@@ -11,10 +11,12 @@ an upload may use them at once (``uploader``).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ferryman.config import Settings
+from ferryman.telegram.aes import aes_in_use
 from ferryman.telegram.ahead import AheadUploads
 from ferryman.telegram.client import Dialer, MTProtoDialer
 from ferryman.telegram.login import connect_session, disconnect, require_login
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 
 SHARED_KEY = "telegram.hub"
+log = logging.getLogger(__name__)
 
 
 def shared_hub(shared: Shared) -> TelegramHub:
@@ -46,6 +49,8 @@ class TelegramHub:
         self._ahead: AheadUploads | None = None
         self._adopted: Any = None  # a client handed over (``adopt``), never disconnected
         self._warm_early = False  # a warm-up asked: upload connections open with the client
+        aes = aes_in_use()  # every byte to and from Telegram goes through it: say which
+        (log.warning if aes.slow else log.info)("Telegram's AES-IGE: %s", aes.words)
 
     def ahead(self) -> AheadUploads:
         """The uploads made while big files are still being staged (on the loop)."""

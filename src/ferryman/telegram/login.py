@@ -24,6 +24,7 @@ from telethon.tl import functions, types
 
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
+from ferryman.telegram.account import Account, forget, remember
 from ferryman.telegram.client import (
     Dialer,
     Session,
@@ -306,7 +307,18 @@ async def whoami(client: TelegramClient) -> Me:
         users = await client(functions.users.GetUsersRequest([types.InputUserSelf()]))
     if not users or isinstance(users[0], types.UserEmpty):
         raise FerrymanError("telegram.not_logged_in", "Telegram does not know this session")
-    return _me(users[0])
+    me = _me(users[0])
+    await _remember(client, me)
+    return me
+
+
+async def _remember(client: TelegramClient, me: Me) -> None:
+    """Keep the account's flags beside its session file: the limits of the jobs added
+    later follow them (``telegram/account``). An in-memory session keeps nothing."""
+    filename = getattr(client.session, "filename", None)
+    if filename and filename != ":memory:":
+        account = Account(premium=me.premium, bot=me.bot)
+        await asyncio.to_thread(remember, Path(filename), account)
 
 
 async def logout(client: TelegramClient) -> bool:
@@ -315,6 +327,9 @@ async def logout(client: TelegramClient) -> bool:
     True if Telegram confirmed. The file goes either way: a session Telegram already
     ended (revoked elsewhere) is of no use, and keeping its key helps nobody.
     """
+    filename = getattr(client.session, "filename", None)
+    if filename and filename != ":memory:":  # the account's flags go with its session
+        await asyncio.to_thread(forget, Path(filename))
     with _telegram_errors():
         confirmed = bool(await client.log_out())  # deletes the file when confirmed
     if not confirmed:

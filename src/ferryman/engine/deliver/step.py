@@ -142,7 +142,7 @@ async def deliver(
         shown = ctx.sources.describe(job.source)
         sending = _sending(ctx, job.id, album.seq)
         told = caption(settings, claim, route.caption_template(settings))
-        delivery = Delivery(job, album, told, shown, sending)
+        delivery = Delivery(job, album, told, shown, sending, caption_final=claim.final)
         hashed = _take_hashes(album, prepared or {})
         if not route.kind.hashes_as_it_reads and _unhashed(album):
             # a manifest may name them
@@ -228,7 +228,8 @@ async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
     shown = ctx.sources.describe(job.source)
     sending = _sending(ctx, job.id, claim.album.seq)  # its bytes go now: told now
     told = caption(settings, claim, route.caption_template(settings))
-    return await sink.prepare(Delivery(job, claim.album, told, shown, sending))
+    delivery = Delivery(job, claim.album, told, shown, sending, caption_final=claim.final)
+    return await sink.prepare(delivery)
 
 
 def _remove_work_files(album: Album) -> None:

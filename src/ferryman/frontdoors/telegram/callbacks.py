@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from ferryman.archive.suffixes import named_archive
@@ -36,15 +37,28 @@ log = logging.getLogger(__name__)
 
 LINK_SCHEMES = ("http:", "https:", "media:")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".ts")
+AUDIO_SUFFIXES = (".mp3", ".m4a", ".aac", ".ogg", ".opus", ".flac", ".wav", ".m3u8", ".mpd")
+PAGE_SUFFIXES = (".html", ".htm", ".php", ".asp", ".aspx", ".jsp", ".shtml")
 
 
 def _to_media(source: str) -> bool:
     """A link worth other forms: one the media source took (a video page, or a link a
-    caption asked a form of), or a web link to a video file."""
+    caption asked a form of), or a web link to a video file; not a link to a file of
+    another kind (``x.bin``, ``x.zip``), even one a person's link setting sent to the
+    media source: it has no video or sound to make another form of."""
     if source.startswith("media:"):
-        return True
+        source = source.partition(":")[2].partition(":")[2]  # media:PROFILE:URL
+        return _page_or_media(urlsplit(source).path)
     path = urlsplit(source).path.lower() if source.startswith(("http:", "https:")) else ""
     return path.endswith(VIDEO_SUFFIXES)
+
+
+def _page_or_media(path: str) -> bool:
+    """The path names a page or a video or sound file, or has no file suffix at all."""
+    suffix = PurePosixPath(path).suffix.lower()
+    if not re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
+        return True  # /watch, /v/abc123: no suffix, a page
+    return suffix in (*VIDEO_SUFFIXES, *AUDIO_SUFFIXES, *PAGE_SUFFIXES)
 
 
 PROMPTS_KEPT = 100
@@ -246,7 +260,8 @@ class Actions:
             self.inbox.board.let_go(board, shown)
         options = choose.listing_options(self.settings)
         try:
-            entries = await asyncio.to_thread(choose.list_archive, path, options)
+            documents = self.settings.send_documents
+            entries = await asyncio.to_thread(choose.list_archive, path, options, documents)
         except FerrymanError as exc:  # names locked by a password, a missing volume…
             job = await self.inbox.take_chosen(row, None)
             await self.chat.send(
@@ -276,7 +291,9 @@ class Actions:
             return await self._deliver(picking)
         if what == "x":
             return await self._drop(picking)
-        if what[:1] == "t" and what[1:].isdigit():
+        if what in ("all", "none"):
+            picking.choose_all(what == "all")
+        elif what[:1] == "t" and what[1:].isdigit():
             picking.toggle(int(what[1:]))
         elif what[:1] == "p" and what[1:].isdigit():
             picking.turn(int(what[1:]))
@@ -338,6 +355,9 @@ class Actions:
             picking.turn(picking.page + (1 if word == "next" else -1))
             await self._redraw(picking)
             return Done(f"page {picking.page + 1} of {picking.pages}")
+        if word == "all":
+            picking.choose_all(True)
+            return await self._deliver(picking)
         picked = choose.numbers(text, len(picking.entries))
         if picked is None:
             return None

@@ -18,10 +18,11 @@ same ticks. Nobody choosing: the list waits (the person asked for it).
 from __future__ import annotations
 
 import json
+import mimetypes
 import posixpath
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
 from ferryman.config import Settings
@@ -52,13 +53,33 @@ def listing_options(settings: Settings) -> ReadOptions:
     )
 
 
-def list_archive(path: Path, options: ReadOptions) -> list[Listed]:
-    """The files of the archive at ``path`` as the job will read them (blocking)."""
+# Python's own table (not the system's mime.types: the same answer on every machine),
+# and the media suffixes it lacks.
+_TYPES = mimetypes.MimeTypes(filenames=())
+_MEDIA_TOO = frozenset(
+    {".mkv", ".ts", ".m2ts", ".mts", ".jxl", ".m4a", ".flac", ".dng", ".heif", ".hif"}
+)
+
+
+def media_name(path: str) -> bool:
+    """Whether a file's name says photo, video or sound (the list is read from headers
+    only: no bytes to sniff; the job classifies each file by its bytes as ever)."""
+    if PurePosixPath(path).suffix.lower() in _MEDIA_TOO:
+        return True
+    guessed = _TYPES.guess_type(posixpath.basename(path), strict=False)[0] or ""
+    return guessed.partition("/")[0] in ("image", "video", "audio")
+
+
+def list_archive(path: Path, options: ReadOptions, documents: bool = True) -> list[Listed]:
+    """The files of the archive at ``path`` as the job will read them (blocking); only
+    its photos, videos and sounds unless ``documents`` (``send_documents``): the others
+    would not be delivered, so offering them is a choice that does nothing."""
     found: list[Listed] = []
     with iter_local(path, options) as entries:
         for entry in entries:
             info = entry.info
-            if entry.skip is None and entry.error is None and info.type is EntryType.FILE:
+            readable = entry.skip is None and entry.error is None
+            if readable and info.type is EntryType.FILE and (documents or media_name(info.path)):
                 found.append(Listed(info.path, info.size))
     found.sort(key=lambda e: (posixpath.dirname(e.path).casefold(), e.path.casefold()))
     return found
@@ -92,19 +113,28 @@ class Picking:
         if 0 <= index < len(self.entries):
             self.chosen ^= {index}
 
+    def choose_all(self, every: bool) -> None:
+        """All files chosen (``every``), or none."""
+        self.chosen = set(range(len(self.entries))) if every else set()
+
     def chosen_paths(self) -> list[str]:
         return [self.entries[i].path for i in sorted(self.chosen)]
 
     # ------------------------------------------------------------ drawing
 
     def text(self, bot: bool) -> str:
-        """The page: a header, then its entries under their folders."""
+        """The page: a header, then (a user account's) its entries under their folders;
+        a bot's buttons are the entries, so its text does not list them again."""
         picked = len(self.chosen)
         size = sum(self.entries[i].size or 0 for i in self.chosen)
         head = (
             f"{self.name}: {len(self.entries)} files, page {self.page + 1} of {self.pages};"
             f" {picked} chosen ({size_text(size)})"
         )
+        if bot:
+            return "\n".join(
+                [head, *self._folders(), "tick files (All, None), then Deliver (Drop: none)"]
+            )
         lines = [head]
         folder: str | None = None
         for i in self.on_page():
@@ -115,11 +145,24 @@ class Picking:
                 lines.append(f"{here}/" if here else "(top)")
             mark = "✓" if i in self.chosen else "·"
             lines.append(f"  {mark} {i + 1}. {posixpath.basename(entry.path)} {_size(entry.size)}")
-        if bot:
-            lines.append("tick files, then Deliver (Drop: none of them)")
-        else:
-            lines.append("reply with the numbers to deliver (1 3 5-7), next / prev, or drop (none)")
+        lines.append(
+            "reply with the numbers to deliver (1 3 5-7) or all, next / prev, or drop (none)"
+        )
         return "\n".join(lines)
+
+    def _folders(self) -> list[str]:
+        """The folders of the page's files with their numbers: ``trip/day1/ 1-7``."""
+        spans: list[tuple[str, int, int]] = []
+        for i in self.on_page():
+            here = posixpath.dirname(self.entries[i].path)
+            if spans and spans[-1][0] == here:
+                spans[-1] = (here, spans[-1][1], i + 1)
+            else:
+                spans.append((here, i + 1, i + 1))
+        return [
+            f"{f'{here}/' if here else '(top)'} {low}" + (f"-{high}" if high > low else "")
+            for here, low, high in spans
+        ]
 
     def offer(self) -> Offer:
         """A bot's buttons: one per file on the page, the pages, Deliver."""
@@ -128,7 +171,7 @@ class Picking:
         for i in self.on_page():
             entry = self.entries[i]
             mark = "✓" if i in self.chosen else "·"
-            label = f"{mark} {posixpath.basename(entry.path)} {_size(entry.size)}"
+            label = f"{mark} {i + 1}. {posixpath.basename(entry.path)} {_size(entry.size)}"
             rows.append((Option(label[:60], f"c:{n}:t{i}"),))
         turns: list[Option] = []
         if self.page > 0:
@@ -137,6 +180,7 @@ class Picking:
             turns.append(Option("next ▶", f"c:{n}:p{self.page + 1}"))
         if turns:
             rows.append(tuple(turns))
+        rows.append((Option("All", f"c:{n}:all"), Option("None", f"c:{n}:none")))
         rows.append(
             (Option(f"Deliver {len(self.chosen)} chosen", f"c:{n}:go"), Option("Drop", f"c:{n}:x"))
         )

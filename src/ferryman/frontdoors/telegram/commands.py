@@ -283,8 +283,9 @@ class Commands:
         if not key:
             mine = await self.mine.show(self.who.user_id, self.inbox.default_dest)
             current = await runtime_config.effective_runtime(self.store, self.settings)
-            lines = [f"{k} = {v}" for k, v in current.items()]
-            return f"{mine}\n\nferryman's (for everyone):\n" + "\n".join(lines)
+            described = {k: f.description for k, f in Settings.model_fields.items()}
+            engine = render.engine_settings(current, described)
+            return f"{mine}\n\nferryman's (for everyone):\n{engine}"
         if not value.strip():
             return "send /settings KEY VALUE"
         stored = await runtime_config.set_runtime(self.store, self.settings, key, value.strip())

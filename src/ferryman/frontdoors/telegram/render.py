@@ -203,3 +203,25 @@ def report_text(data: dict[str, Any]) -> str:
     for entry in data["failed"][:10]:
         lines.append(f"failed {entry['path']}: {entry['code']}")
     return "\n".join(lines)
+
+
+# The engine's settings a person in the chat reads and changes; the backlog's bounds are
+# tuning (``/settings backlog_bytes 2GiB`` still sets one), not listed.
+CHAT_SETTINGS = ("album_size", "caption_template", "send_documents", "space_floor")
+_SIZES = frozenset({"space_floor"})
+
+
+def engine_settings(current: dict[str, Any], described: dict[str, str | None]) -> str:
+    """The engine's chat-facing settings, one a line: its value in a person's units
+    (``1.07 GB``, ``yes``), then what it does (the setting's own description)."""
+    lines = []
+    for key in CHAT_SETTINGS:
+        value = current[key]
+        if isinstance(value, bool):
+            shown = "yes" if value else "no"
+        elif key in _SIZES:
+            shown = size_text(int(value))
+        else:
+            shown = str(value)
+        lines.append(f"{key} = {shown}: {described.get(key) or ''}".rstrip(": "))
+    return "\n".join(lines)
