@@ -18,7 +18,6 @@ import logging
 import os
 import shutil
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -41,6 +40,7 @@ from ferryman.engine.plumbing.events import (
     EventBus,
     JobFinished,
 )
+from ferryman.engine.plumbing.switching import quick_switches
 from ferryman.engine.plumbing.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
 from ferryman.engine.watch.notified import Nudges
 from ferryman.model import JobState
@@ -63,12 +63,6 @@ def _named(unit: object) -> str:
 
 
 U = TypeVar("U")
-# How long a thread may hold the GIL while another waits for it. A reading thread asks a
-# media worker for each entry's decode (``media.box``) and waits on its pipe; with
-# CPython's 5 ms, taking the GIL back from a busy event loop cost up to 5 ms an entry
-# (a run of 2,000 photos 2.5x slower); at 0.5 ms the loop yields sooner, at a few
-# more switches where threads contend (bench/results/pipeline.md).
-SWITCH_SECONDS = 0.0005
 STOP_GRACE_SECONDS = 20.0  # how long a graceful stop waits for steps to reach a checkpoint
 # A housekeeping round costs transactions: a busy engine, waking it after every album,
 # ran one per album. Rounds are this far apart at least (a finished job ends at most
@@ -133,12 +127,8 @@ class Engine:
         self.ctx.wakeup.notify()
 
     async def run(self, *, until_idle: bool = False) -> None:
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch, SWITCH_SECONDS))
-        try:
+        with quick_switches():  # a reading thread gets the GIL back soon (its module)
             await self._run(until_idle=until_idle)
-        finally:
-            sys.setswitchinterval(switch)
 
     async def _run(self, *, until_idle: bool) -> None:
         store = self.ctx.store
