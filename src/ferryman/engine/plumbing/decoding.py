@@ -80,7 +80,7 @@ def fit_photo(
     limits: PhotoLimits,
     size: int | None,
     *,
-    page: int = 0,
+    page: int | None = None,  # a multipage picture's page; None: the picture as it opens
 ) -> ImageResult:
     fitted = decode(
         options,
