@@ -25,6 +25,11 @@ from ferryman.media.progress import Progress
 from ferryman.media.remux import MP4_OPTIONS
 from ferryman.media.transcode import output_size
 
+# The openers (HEIF, JPEG XL) registered as this module loads: a child imports it when its
+# target is unpickled, before it confines its memory; loading libheif after that, in a
+# 16 MiB allowance, killed the child instead of ending the encode with its code.
+ensure_openers()
+
 TIME_BASE = Fraction(1, 1000)  # GIF and WebP delays are whole milliseconds
 # Browsers show a delay this short (or none) as 100 ms; so does the MP4.
 _MIN_DELAY_MS = 20
@@ -63,7 +68,7 @@ def animation_to_mp4(
 def _convert(
     src: Path, dst: Path, crf: int, preset: str, max_height: int, progress: Progress
 ) -> None:
-    ensure_openers()  # in this process too: a child starts without the parent's openers
+    ensure_openers()  # done at import already; cheap again (a test may import first)
     with Image.open(src) as image:
         count = getattr(image, "n_frames", 1)
         progress.start(count)
