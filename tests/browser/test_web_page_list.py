@@ -140,6 +140,16 @@ def test_a_finished_job_is_one_row_with_its_details_and_preview_on_demand(
         expect(source).to_be_hidden()
 
 
+def _jobs_shown(items: Any, *, visible: bool = False) -> list[int]:
+    """The cards' job numbers in the page's order, read at one moment (not card by card,
+    between which a live frame may redraw the list); ``visible``: the shown ones only."""
+    script = (
+        "(els, visible) => els.filter(e => !visible || e.offsetParent !== null)"
+        ".map(e => Number(e.dataset.job || 0))"
+    )
+    return [int(n) for n in items.evaluate_all(script, visible)]
+
+
 def test_queue_pins_the_running_job_on_top_then_those_waiting_in_line(
     tmp_path: Path, page: Any
 ) -> None:
@@ -163,7 +173,9 @@ def test_queue_pins_the_running_job_on_top_then_those_waiting_in_line(
             expect(page.get_by_role("textbox", name="Link")).to_have_value("")
         items = page.locator("#jobs li.job")
         expect(items).to_have_count(4)
-        ids = sorted(int(i.get_attribute("data-job") or 0) for i in items.all())[1:]
+        # Read in one go inside the page: a card redrawn between two reads (a live frame)
+        # gave one job's number twice.
+        ids = sorted(_jobs_shown(items))[1:]
         running = _card(page, ids[0])
         expect(running.locator(".status")).to_have_text("downloading", timeout=30_000)
         expect(_card(page, ids[2]).locator(".detail")).to_contain_text(
@@ -171,12 +183,12 @@ def test_queue_pins_the_running_job_on_top_then_those_waiting_in_line(
         )
         page.get_by_label("Queue").check()
         expect(items.locator("visible=true")).to_have_count(3)
-        order = [int(i.get_attribute("data-job") or 0) for i in items.all() if i.is_visible()]
+        order = _jobs_shown(items, visible=True)
         assert order == ids, order  # running on top, then the line in its order
         expect(_card(page, ids[1]).locator(".detail")).to_contain_text("1 download ahead")
         _shots(page, "queue")
         page.get_by_label("All").check()
-        order = [int(i.get_attribute("data-job") or 0) for i in items.all()]
+        order = _jobs_shown(items)
         assert order == [*ids, done], order  # the ended job below the queue
         page.get_by_label("Done").check()
         expect(items.locator("visible=true")).to_have_count(1)
