@@ -328,7 +328,8 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
             page.get_by_role("textbox", name="Link").fill(slow.url("/clip2.mp4"))
             page.get_by_role("button", name="Start").click()
             playwright_api.expect(items).to_have_count(3)
-            numbers = [int(i.get_attribute("data-job") or 0) for i in items.all()]
+            # in one go in the page: a live frame may redraw a card between two reads
+            numbers = [int(n) for n in items.evaluate_all("els => els.map(e => +e.dataset.job)")]
             assert numbers == sorted(numbers, reverse=True), numbers  # newest first
             zip_job = page.locator(f'li[data-job="{numbers[2]}"]')
             data = tmp_path / "data"

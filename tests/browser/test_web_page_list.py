@@ -232,7 +232,7 @@ def test_show_older_reads_the_list_a_page_at_a_time_to_its_end(tmp_path: Path, p
         older.click()
         expect(items).to_have_count(260)
         expect(older).to_be_hidden()  # nothing older is left
-        shown = [int(i.get_attribute("data-job") or 0) for i in items.all()]
+        shown = _jobs_shown(items)
         assert shown == sorted(ids, reverse=True)
         expect(_card(page, ids[0])).to_be_visible()
 
