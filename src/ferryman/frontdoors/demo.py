@@ -43,7 +43,9 @@ async def _demo(settings: Settings, console: Console, inputs_dir: Path) -> int:
         job_ids = []
         for path in inputs.paths:
             try:
-                job = await intake.add_source(store, path, force=True)
+                # Made to play anywhere (a library keeps originals unless asked): the
+                # samples that need a remux or a transcode show one.
+                job = await intake.add_source(store, path, dest="library:?convert=yes", force=True)
             except FerrymanError as exc:
                 console.print(f"{exc.code}: {exc.message}", style="red", markup=False)
                 continue
