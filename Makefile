@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test pytest lint typecheck unit bench smoke clean
+.PHONY: demo test pytest lint typecheck unit bench smoke container-test clean
 
 # What ferryman needs to run (`make demo`, a phone), then the development tools on top
 # (`make test`): pytest, mypy, Playwright, schemathesis, SeaweedFS… stay off a demo.
@@ -42,6 +42,12 @@ $(RUNTIME_BIN)/.runtime: pyproject.toml $(PACKAGED)
 # link ending with its code, `ferryman web` answering, the chat demo, `doctor`.
 smoke: $(RUNTIME_BIN)/.runtime
 	$(RUNTIME_BIN)/python scripts/smoke_runtime.py $(RUNTIME_BIN)
+
+# The container image (Containerfile) built with podman on a Debian base made by
+# mmdebstrap, then its demo and page run from the built filesystem (tests/deploy): minutes
+# of building, so apart from `make test`; skipped where podman, mmdebstrap or root is missing.
+container-test: $(BIN)/.installed
+	FERRYMAN_TEST_CONTAINER=1 $(PYTEST) -q -n 0 tests/deploy $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests bench scripts
