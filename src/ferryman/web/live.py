@@ -34,6 +34,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.timeouts import wait_set, within
 from ferryman.web.file_views import NO_FILES, page_of
 from ferryman.web.floors import Floors
+from ferryman.web.plain_words import page_message
 
 if TYPE_CHECKING:
     from ferryman.store.ports import LiveJobs
@@ -347,18 +348,27 @@ class Tracker:
             # describe() names an upload "NAME (uploaded)": its step says upload, not download.
             uploaded = source.endswith(" (uploaded)")
             step = page_step(job.error_code, failed=job.state.terminal, uploaded=uploaded)
+            said, detail = page_message(job.error_code, job.error_message or job.error_code)
             error = {
                 "code": job.error_code,
-                "message": job.error_message or job.error_code,
+                "message": said,
+                "detail": detail,  # a library's own text, for Details (None: ours)
                 "next": with_job(step, job.id),
                 "line": page_line(job.error_code),
                 "retryable": spec.retryable,
             }
+        summary = job.summary or {}
         return {
             "id": job.id,
             "name": job.name,
             "source": source,
             "dest": job.dest,
+            "where": self._sinks.words(job.dest),  # the destination in a person's words
+            "created_at": job.created_at,
+            "finished_at": job.finished_at,
+            # From its report, once ended: what it delivered and how much was converted.
+            "bytes": summary.get("bytes_delivered") if job.state.terminal else None,
+            "converted": summary.get("converted", 0) if job.state.terminal else None,
             "status": job.state.value,
             "paused": job.paused,
             "phase": phase,
