@@ -70,9 +70,7 @@ class ManualClock:
 
     async def until_sleeping(self, count: int = 1, what: str = "") -> None:
         """Wait (in real time) until at least ``count`` sleepers wait on this clock."""
-        await eventually(
-            lambda: self.sleeping() >= count, what or f"{count} sleeping on the clock"
-        )
+        await eventually(lambda: self.sleeping() >= count, what or f"{count} sleeping on the clock")
 
     async def advance(self, seconds: float) -> None:
         """Move wall and monotonic time on by ``seconds``, waking each sleeper whose
