@@ -121,7 +121,10 @@ def test_a_nudge_with_nobody_listening_is_harmless(tmp_path: Path) -> None:
     assert sqlite_address(tmp_path / "a.db") != sqlite_address(tmp_path / "b.db")
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+
+
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_notify_while_busy_is_not_lost() -> None:
     wakeup = Wakeup()
     mark = wakeup.mark()
