@@ -122,8 +122,6 @@ def test_a_nudge_with_nobody_listening_is_harmless(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_notify_while_busy_is_not_lost() -> None:
     wakeup = Wakeup()

@@ -217,8 +217,6 @@ def test_a_child_outlives_a_lost_template(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 def test_a_cancel_while_the_template_loads_does_not_wait_for_it(tmp_path: Path) -> None:
     """The template loads its modules for 5 s here (a phone's PyAV and yt-dlp): a cancel
@@ -257,8 +255,6 @@ async def test_a_cancel_while_the_child_starts_leaves_no_child(tmp_path: Path) -
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 def test_a_start_that_outlasts_the_timeout_is_a_timeout(tmp_path: Path) -> None:
     """The timeout covers the child's start too: a template still loading (5 s here)

@@ -259,8 +259,6 @@ async def test_child_runs_a_transcode_and_forwards_progress(
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_child_timeout_kills_the_child(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"

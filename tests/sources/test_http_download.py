@@ -147,8 +147,6 @@ async def test_changed_content_starts_over_with_the_new_bytes(
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_stall_reconnects_and_resumes(server: FaultServer, tmp_path: Path) -> None:
     data = payload(2 * MiB)
@@ -162,8 +160,6 @@ async def test_a_stall_reconnects_and_resumes(server: FaultServer, tmp_path: Pat
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_stall_that_never_ends_is_reported(server: FaultServer, tmp_path: Path) -> None:
     server.add(
@@ -182,8 +178,6 @@ async def test_a_stall_that_never_ends_is_reported(server: FaultServer, tmp_path
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_server_that_never_answers_counts_as_stalled(tmp_path: Path) -> None:
     with serving(Link(latency=3.0)) as mute:  # headers come only after 3 s

@@ -272,8 +272,6 @@ async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_me
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_stop_mid_download_is_at_once_and_the_download_goes_on_from_its_part(
     tmp_path: Path, link_settings: Settings, server: FaultServer

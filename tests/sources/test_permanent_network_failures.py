@@ -75,8 +75,6 @@ def _retries(caplog: pytest.LogCaptureFixture) -> int:
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_an_unknown_host_fails_after_one_confirming_retry(
     fast: Settings, caplog: pytest.LogCaptureFixture
@@ -219,8 +217,6 @@ def self_signed(tmp_path: Path) -> Iterator[TlsServer]:
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_refused_certificate_fails_at_once_naming_the_host(
     fast: Settings,
@@ -245,8 +241,6 @@ async def test_a_refused_certificate_fails_at_once_naming_the_host(
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_webdav_folder_fails_the_same_ways(fast: Settings, self_signed: TlsServer) -> None:
     tls, _, _ = await _run(fast, self_signed.url("/Trip/", scheme="davs"))
@@ -258,8 +252,6 @@ async def test_a_webdav_folder_fails_the_same_ways(fast: Settings, self_signed: 
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_torbox_api_with_a_refused_certificate_or_unknown_host(
     fast: Settings, self_signed: TlsServer
@@ -280,8 +272,6 @@ async def test_a_torbox_api_with_a_refused_certificate_or_unknown_host(
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_link_to_media_on_an_unknown_host_fails_fast(
     fast: Settings, caplog: pytest.LogCaptureFixture

@@ -51,8 +51,6 @@ def _stop_within(web: WebServer, sig: signal.Signals) -> float:
 
 
 @pytest.mark.slow
-
-
 @pytest.mark.timing  # asserts a wall-clock bound
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_web_stops_within_two_seconds_with_streams_open_and_starts_again(
