@@ -15,8 +15,12 @@ import contextlib
 import heapq
 import itertools
 import threading
+from typing import TYPE_CHECKING
 
 from tests.support.waiting import eventually
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
 
 START = 1_800_000_000.0  # 2027-01-15: a wall time far from any real one in a test's rows
 
@@ -105,3 +109,13 @@ async def _settle() -> None:
     """Let woken tasks run up to their next wait (a few turns of the loop)."""
     for _ in range(20):
         await asyncio.sleep(0)
+
+
+async def engine_idle(clock: ManualClock, settings: Settings) -> None:
+    """An engine on ``clock`` is idle: each stage's workers, its housekeeper, heartbeat
+    and notifier all wait on the clock (a poll none of them will see end unless the
+    clock moves). What a test adds now can only be found by a wake-up."""
+    from ferryman.engine.pipeline import PIPELINE  # lazy: the clock alone imports little
+
+    waiting = sum(stage.workers(settings) for stage in PIPELINE) + 3
+    await clock.until_sleeping(waiting, "every worker of the engine waiting on the clock")
