@@ -17,6 +17,7 @@ import itertools
 import threading
 from typing import TYPE_CHECKING
 
+from ferryman.clock import SystemClock
 from tests.support.waiting import eventually
 
 if TYPE_CHECKING:
@@ -119,3 +120,22 @@ async def engine_idle(clock: ManualClock, settings: Settings) -> None:
 
     waiting = sum(stage.workers(settings) for stage in PIPELINE) + 3
     await clock.until_sleeping(waiting, "every worker of the engine waiting on the clock")
+
+
+class JumpingClock(SystemClock):
+    """The machine's time, flowing, that a test can jump forward (as Playwright's
+    ``page.clock`` does a page's): for a server whose pace must go on in real time (its
+    live views) while a link is made to outlive its expiry at once. A jump wakes no
+    sleeper: only what compares times sees it."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+
+    def now(self) -> float:
+        return super().now() + self._offset
+
+    def monotonic(self) -> float:
+        return super().monotonic() + self._offset
+
+    def jump(self, seconds: float) -> None:
+        self._offset += seconds
