@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from ferryman.clock import Clock
@@ -28,6 +29,9 @@ START_SECONDS = 60.0
 @dataclass
 class InProcessWeb:
     base: str
+
+    def client(self, **options: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=30, **options)
 
 
 @contextlib.contextmanager
