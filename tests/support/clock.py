@@ -113,12 +113,13 @@ async def _settle() -> None:
 
 
 async def engine_idle(clock: ManualClock, settings: Settings) -> None:
-    """An engine on ``clock`` is idle: each stage's workers, its housekeeper, heartbeat
-    and notifier all wait on the clock (a poll none of them will see end unless the
+    """An engine on ``clock`` is idle: each stage's workers, its housekeeper, heartbeat,
+    notifier and watch notices all wait on the clock (a poll none of them will see end unless the
     clock moves). What a test adds now can only be found by a wake-up."""
     from ferryman.engine.pipeline import PIPELINE  # lazy: the clock alone imports little
 
-    waiting = sum(stage.workers(settings) for stage in PIPELINE) + 3
+    # each stage's workers; the housekeeper, the heartbeat, the notifier, the watch notices
+    waiting = sum(stage.workers(settings) for stage in PIPELINE) + 4
     await clock.until_sleeping(waiting, "every worker of the engine waiting on the clock")
 
 
