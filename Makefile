@@ -91,9 +91,13 @@ test: $(BIN)/.installed
 # (a wall-clock bound: "stopped within 5 s") run apart, after the rest, on one worker: a
 # bound is asserted on a machine the suite's own workers do not load (docs/testing.md);
 # PYTEST_ARGS that select none of them (exit 5) are no failure.
+# The second run collects only the files holding such a mark (or the paths PYTEST_ARGS
+# names): collecting the whole suite again cost 95 s on a loaded machine.
+TIMING_FILES = $(shell grep -rl --include='*.py' 'mark.timing' tests)
 pytest: $(BIN)/.installed
 	$(PYTEST) -q $(XDIST) --durations=20 -m "not timing" $(PYTEST_ARGS)
-	$(PYTEST) -q -n 1 -m timing $(PYTEST_ARGS) || test $$? -eq 5  # 5: none selected
+	$(PYTEST) -q -n 1 -m timing $(or $(filter tests%,$(PYTEST_ARGS)),$(TIMING_FILES)) \
+		$(filter-out tests%,$(PYTEST_ARGS)) || test $$? -eq 5  # 5: none selected
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
