@@ -270,6 +270,23 @@ class SinkRecord:
     item_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """A big upload under way (``sinks.base.SinkState.upload_get``): the file id chosen,
+    the file it reads (``key``: its path; its size; the part size), the parts the server
+    acknowledged, each part's CRC-32 as read (4 bytes each, little endian; zeros where
+    not read yet), and when its first part went (parts expire on the server)."""
+
+    account: str
+    key: str
+    file_id: int
+    size: int
+    part_size: int
+    done: frozenset[int]
+    checks: bytes
+    started_at: float
+
+
 BATCH_SCHEME = "batch"  # a job of several inputs, read in order (``sources.batch``)
 
 
