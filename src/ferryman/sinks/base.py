@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ferryman.errors import FerrymanError
-from ferryman.model import Album, Job, MediaKind, SinkRecord
-from ferryman.sinks.upload_book import UploadBook
+from ferryman.model import Album, Job, MediaKind, SinkRecord, UploadBook
 from ferryman.resources import Shared
 from ferryman.sinks.options import FORMS, split
 from ferryman.sinks.options import NO_OPTIONS as NO_OPTIONS
