@@ -70,6 +70,7 @@ class FakeSender:
             return False
         self._connection = connection
         await self._attach()
+        self._wire = ClientWire(self.auth_key)  # a new MTProto session per connection
         self._user_connected = True
         self._disconnected_future = asyncio.get_running_loop().create_future()
         return True
@@ -78,7 +79,6 @@ class FakeSender:
         """Join the server (a subclass may reach it some other way, see ``remote``)."""
         if self.auth_key.key is None:
             self.auth_key.key = os.urandom(256)  # what the key exchange would have made
-        self._wire = ClientWire(self.auth_key)  # a new MTProto session per connection
         self.pipe = Pipe()
         self.id = self.server.attach(self)
 
