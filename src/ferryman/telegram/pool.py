@@ -17,6 +17,7 @@ from typing import Any
 from ferryman.errors import FerrymanError
 from ferryman.telegram.client import Dialer
 from ferryman.telegram.errors import from_telethon
+from ferryman.telegram.plain_parts import plain_parts
 
 OPEN_TRIES = 5
 OPEN_BACKOFF = 0.1  # seconds before the second try, doubling after each failure
@@ -105,6 +106,7 @@ class SenderPool:
                     await asyncio.sleep(delay)
                     delay *= 2
                 else:
+                    plain_parts(lane.sender)  # media parts skip Telethon's gzip attempt
                     lane.serial = next(self._serials)
                     return
         except BaseException:
