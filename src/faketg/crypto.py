@@ -21,6 +21,7 @@ import io
 import logging
 import os
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from hashlib import sha1, sha256
@@ -112,6 +113,7 @@ class Keys:
     sealed: int = 0
     refused: int = 0
     _last_msg_id: int = 0
+    _ids: threading.Lock = field(default_factory=threading.Lock)  # seals run on threads too
 
     def learn(self, key: bytes) -> int:
         """Keep ``key`` (told by a connecting client); its id."""
@@ -171,6 +173,7 @@ class Keys:
         Wall time on purpose: Telethon drops answers whose msg_id strays from its own
         ``time.time()`` by more than 30 s ahead or 300 s behind."""
         now = int(time.time() * 2**32)
-        msg_id = max(now - now % 4 + 1, self._last_msg_id + 4)
-        self._last_msg_id = msg_id
+        with self._ids:
+            msg_id = max(now - now % 4 + 1, self._last_msg_id + 4)
+            self._last_msg_id = msg_id
         return msg_id
