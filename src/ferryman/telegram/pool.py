@@ -64,8 +64,15 @@ class SenderPool:
         try:
             while lane.opening is not None:  # shared: every waiter sees the same outcome
                 await asyncio.shield(lane.opening)
-        except BaseException:
+        except BaseException as exc:
             lane.load -= 1
+            task = asyncio.current_task()
+            ours = task is None or task.cancelling() > 0
+            if isinstance(exc, asyncio.CancelledError) and self._closed and not ours:
+                # the opening was cancelled by close(), not this request: a closed pool
+                raise FerrymanError(
+                    "telegram.connection", "the upload connections were closed"
+                ) from None
             raise
         return lane, lane.sender
 
