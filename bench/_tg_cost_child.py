@@ -1,10 +1,11 @@
 """A client of the bench's fake Telegram in a process of its own, reporting its CPU.
 
 ``python -m bench._tg_cost_child MODE DATA_DIR PORT FILE PEER``: ``engine`` adds FILE as
-a job to PEER (FILE ``-``: adds nothing) and runs the whole engine until idle (``ferryman
-run``); ``telethon`` sends FILE with Telethon's own ``send_file(force_document=True)``.
-Either prints one JSON line: the CPU seconds (user + system) this process spent from the job's add (or the client's
-connect) to its end, and the wall seconds. The fake runs in the bench's process, so
+a job to PEER (FILE ``-``: adds nothing) and runs the whole engine until idle
+(``ferryman run``); ``telethon`` sends FILE with Telethon's own
+``send_file(force_document=True)``. Either prints one JSON line: the CPU seconds (user +
+system) this process spent from the job's add (or the client's connect) to its end, and
+the wall seconds. The fake runs in the bench's process, so
 none of its own work (decrypting, checking parts) is counted here.
 """
 
