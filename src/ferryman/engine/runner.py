@@ -317,11 +317,15 @@ class Engine:
                 mark, looked = looked, None
             else:
                 mark = self.ctx.wakeup.mark(topic)
+                # The lease read before the drain is checked, no wait between that check
+                # and the claim: a drain heard while the settings were read let a claim
+                # start after it (a drained node took a job, under load).
+                lease = await lease_seconds(self.ctx)
                 if self.ctx.draining:  # what it holds goes on; nothing new is taken
                     await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
                     continue
                 try:
-                    unit = await stage.claim(self.ctx, await lease_seconds(self.ctx))
+                    unit = await stage.claim(self.ctx, lease)
                 except Exception:
                     log.exception("%s: claiming failed; trying again", topic)
                     await self.ctx.clock.sleep(settings.poll_seconds)
