@@ -685,6 +685,9 @@ def run(args: argparse.Namespace) -> Result:
         if args.tg_photos > 0:  # --tg-photos 0: the big file alone
             guarded(b.result, "photos", lambda: photos_section(b))
         guarded(b.result, "big file", lambda: big_section(b))
+        from bench import telegram_pool  # it imports this module
+
+        guarded(b.result, "pool", lambda: telegram_pool.section(b.result, root, args))
     result.checks.append(
         Check(
             "every delivery checked in the chat (SHA-256, count, albums)",

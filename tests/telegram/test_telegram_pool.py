@@ -9,21 +9,27 @@ Premium account of the pool.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from telethon.tl import functions
+from typer.testing import CliRunner
 
 from faketg.accounts import cap_mbit, flood_account
+from faketg.client import FakeDialer
 from faketg.server import Call
 from ferryman.engine.ops import intake
+from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli_telegram import Wiring, telegram_app
 from ferryman.media.policy import TELEGRAM_PREMIUM
 from ferryman.model import ItemState, JobState
 from ferryman.resources import Shared
 from ferryman.sinks.builtin import default_sinks
-from ferryman.telegram.accounts import AccountPool, account_names
+from ferryman.telegram.accounts import AccountPool, account_names, read_figures
+from ferryman.web.metrics import account_lines
 from tests.support.telegram_pool import log_in_as, senders
 from tests.telegram.test_telegram_sink import World, telegram_state
 
@@ -180,3 +186,61 @@ async def store_sends(store: Any, job_id: int) -> list[dict[str, Any]]:
         for r in found
         if r.key.startswith("send:")
     ]
+
+
+def test_login_as_a_name_adds_an_account_and_whoami_lists_each(tmp_path: Path) -> None:
+    w = Pool(tmp_path)
+    w.me.phone = "+15550001"
+    w.bot1.bot_token = "11:one"
+    wiring = Wiring(w.settings, FakeDialer(w.server))
+    runner = CliRunner()
+    done = runner.invoke(telegram_app, ["login"], input="+15550001\n12345\n", obj=wiring)
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(
+        telegram_app, ["login", "--as", "bot1", "--bot"], input="11:one\n", obj=wiring
+    )
+    assert done.exit_code == 0, done.output
+    assert "logged in --as bot1 as Bot1 (@one_bot)" in done.output
+    assert (w.settings.telegram_dir / "bot1.session").exists()
+    assert account_names(w.settings) == ["ferryman", "bot1"]
+
+    done = runner.invoke(telegram_app, ["whoami", "--json"], obj=wiring)
+    assert done.exit_code == 0, done.output
+    rows = json.loads(done.output)
+    assert [(r["account"], r["id"], r["bot"]) for r in rows] == [
+        ("ferryman", w.me.id, False),
+        ("bot1", w.bot1.id, True),
+    ]
+    done = runner.invoke(telegram_app, ["login", "--as", "../x"], obj=wiring)
+    assert done.exit_code != 0 and "config.invalid" in done.output
+
+    done = runner.invoke(telegram_app, ["logout", "--as", "bot1"], obj=wiring)
+    assert done.exit_code == 0 and "logged out" in done.output
+    assert account_names(w.settings) == ["ferryman"]
+
+
+async def test_each_accounts_figures_reach_status_and_metrics(tmp_path: Path) -> None:
+    w = Pool(tmp_path)
+    await w.log_in_all()
+    store = await w.store()
+    try:
+        await intake.add_source(store, w.photo_zip(30), dest="telegram:@dest")
+        await w.run(store)
+    finally:
+        await store.close()
+    figures = read_figures(w.settings)
+    assert set(figures) == {"ferryman", "bot1", "bot2"}
+    assert sum(f["albums"] for f in figures.values()) == 3
+    assert all(f["bytes"] > 0 for f in figures.values() if f["albums"])
+    text = account_lines(figures)
+    assert 'ferryman_telegram_account_albums{account="bot1"}' in text
+    done = CliRunner().invoke(
+        app, ["--data-dir", str(w.settings.data_dir), "-v", "status"], env=_env(w)
+    )
+    assert done.exit_code == 0, done.output
+    assert "Telegram accounts" in done.output
+    assert "bot2:" in done.output and "albums" in done.output
+
+
+def _env(w: World) -> dict[str, str]:
+    return {"FERRYMAN_TELEGRAM__API_ID": "1", "FERRYMAN_TELEGRAM__API_HASH": "fakehash"}

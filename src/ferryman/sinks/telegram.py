@@ -96,6 +96,8 @@ class TelegramSink(Sink):
         document_thumb: Path | None = None,
     ) -> None:
         self.accounts = accounts  # the pool: each album through one of its accounts
+        # Two albums an account under way (one uploading, one sending) keep each busy.
+        self.prepares_at_once = 2 * len(accounts.members) if accounts is not None else 0
         self.state = state
         self.target = target
         self.caption_limit = caption_limit
@@ -203,6 +205,7 @@ class TelegramSink(Sink):
             began = time.monotonic()
             try:
                 ready = await self._prepared_by(attempt, delivery, send=send)
+                member.figures.albums += send
             except FerrymanError as exc:
                 if not await gives_way(self.accounts, self.state, attempt, chat, exc):
                     raise
@@ -212,8 +215,7 @@ class TelegramSink(Sink):
             finally:
                 member.busy -= 1
                 member.figures.seconds += time.monotonic() - began
-            if send:
-                member.figures.albums += 1
+                self.accounts.noted()
             return ready
 
     async def _prepared_by(

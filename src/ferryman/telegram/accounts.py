@@ -12,10 +12,14 @@ then); the one named ``telegram.session`` is always the first member, as before 
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ferryman.telegram.account import account_file, has_premium, remembered
 
@@ -29,6 +33,8 @@ FREE_FILE_BYTES = 2000 * 1024 * 1024  # a file over this needs Premium
 FREE_CAPTION = 1024
 PREMIUM_CAPTION = 2048
 MOST_SHOWN = 32  # accounts named in figures at most (bounded metric labels)
+FIGURES = "pool-figures.json"  # beside the sessions: the running engine's figures per account
+WRITE_EVERY = 2.0  # seconds between two writes of the figures at most
 
 
 def session_of(settings: Settings, name: str) -> Path:
@@ -113,6 +119,9 @@ class AccountPool:
         from ferryman.telegram.hub import account_hub  # the hub imports this module
 
         settings = shared.settings
+        self.figures_file = settings.telegram_dir / FIGURES
+        self._written = 0.0
+        self._writing: asyncio.Task[None] | None = None
         self.members: list[Member] = []
         for name in account_names(settings)[:MOST_SHOWN]:
             session = session_of(settings, name)
@@ -144,8 +153,47 @@ class AccountPool:
     def figures(self) -> dict[str, Figures]:
         return {m.name: m.figures for m in self.members}
 
+    def noted(self) -> None:
+        """An album went or a wait came: the figures are written for ``status -v`` and
+        ``/metrics`` (another process may ask), on a thread, at most every 2 s."""
+        now = time.monotonic()
+        if now - self._written < WRITE_EVERY or (self._writing and not self._writing.done()):
+            return
+        self._written = now
+        data = {
+            m.name: dataclasses.asdict(m.figures) | {"bot": m.bot, "premium": m.premium}
+            for m in self.members
+        }
+        self._writing = asyncio.create_task(asyncio.to_thread(_write, self.figures_file, data))
+
     async def close(self) -> None:
-        """The hubs are shared resources of their own, closed with the engine."""
+        """The figures as they end (the hubs are shared resources of their own)."""
+        if self._writing is not None:
+            await asyncio.gather(self._writing, return_exceptions=True)
+        self._written = 0.0
+        self._writing = None
+        if any(m.figures.albums or m.figures.waits for m in self.members):
+            self.noted()
+            if self._writing is not None:
+                await asyncio.gather(self._writing, return_exceptions=True)
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    part = path.with_name(path.name + ".part")
+    try:
+        part.write_text(json.dumps(data))
+        os.replace(part, path)  # a reader sees the old figures or the new, never half
+    except OSError:
+        return  # figures only: the delivery goes on
+
+
+def read_figures(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The figures per account the last engine wrote (empty: none yet)."""
+    try:
+        data = json.loads((settings.telegram_dir / FIGURES).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def account_pool(shared: Shared) -> AccountPool:
