@@ -241,6 +241,7 @@ class TelegramSink(Sink):
             job_id, album_id = delivery.job.id, delivery.album.id
             # One read: the album's sends and the references its files already have.
             stored = await self.state.album(job_id, album_id)
+            _same_account(stored.sends, member)
             plan = await self.state.plan_sends(
                 job_id,
                 album_id,
@@ -607,6 +608,19 @@ class TelegramSink(Sink):
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
         await self.state.sent([r.send for r in chunk], found, peer_key, note)
+
+
+def _same_account(sends: list[PlannedSend], member: Member) -> None:
+    """A send that may have gone is repeated only by its own account: Telegram knows a
+    ``random_id`` per account (the pool lost the account that tried it: logged out)."""
+    mine = None if member.own else member.name
+    other = next((s.account for s in sends if s.bound and s.account != mine), None)
+    if other is not None:
+        raise FerrymanError(
+            "telegram.not_logged_in",
+            f"the album was begun through the account {other}, which is not in the pool"
+            f" now: `ferryman telegram login --as {other}`",
+        )
 
 
 def _raise_login_error(login: asyncio.Future[None], exc: Exception) -> None:
