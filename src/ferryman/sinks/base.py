@@ -175,9 +175,6 @@ class Sink(ABC):
     # Whether ``prepare`` does anything: the engine then claims the next albums and
     # prepares them while this one is sent (``engine/deliver/deliver_ahead.py``).
     prepares: ClassVar[bool] = False
-    # Albums it would have prepared at once (several accounts of Telegram's pool upload
-    # side by side): the engine claims that many ahead when it is more than its own.
-    prepares_at_once: int = 0
 
     async def prepare(self, delivery: Delivery) -> Mapping[int, str]:
         """Ahead of its turn, make the album ready without sending anything (Telegram:
