@@ -153,7 +153,7 @@ async def choose(
             f"no account of the pool may post this album in {chat}"
             + (" (a file needs Premium: none of them has it)" if premium else ""),
         )
-    waits = {m.name: await state.wait_until([m.scope("account")]) for m in able}
+    waits = {m.name: await _waits_until(state, m) for m in able}
     free = [m for m in able if m.name not in given_way and waits[m.name] <= now]
     if not free:
         refused = last is not None and not isinstance(last, TelegramWait)
@@ -214,3 +214,14 @@ async def gives_way(
 def _name(member: Member) -> str | None:
     """The account as send records name it (None: the own one)."""
     return None if member.own else member.name
+
+
+async def _waits_until(state: TelegramState, member: Member) -> float:
+    """When the account's wait ends: read from the store once (a wait from before a
+    restart), then as this engine records them (``Figures.waiting_until``); the sink
+    still asks the store before the account's first request of each album."""
+    if not member.waits_read:
+        stored = await state.wait_until([member.scope("account")])
+        member.figures.waiting_until = max(member.figures.waiting_until, stored)
+        member.waits_read = True
+    return member.figures.waiting_until

@@ -95,6 +95,7 @@ class Member:
     busy: int = 0  # albums it prepares or sends now
     refused_until: dict[str, float] = field(default_factory=dict)  # chat -> monotonic
     may_post: dict[str, bool] = field(default_factory=dict)  # chat -> its rights, as asked
+    waits_read: bool = False  # its stored wait was read (then kept in ``figures``)
 
     def scope(self, base: str) -> str:
         """A wait's scope for this account: ``account``, ``peer:ID`` for the own one (as
