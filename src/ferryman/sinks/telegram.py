@@ -14,6 +14,7 @@ deliver stage) while the rest goes out without uploading anything again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -68,6 +69,7 @@ REFUSED = FerrymanError(
 )
 
 _T = TypeVar("_T")
+_NO_GATE = contextlib.nullcontext()
 
 
 @dataclass(slots=True)
@@ -279,7 +281,13 @@ class TelegramSink(Sink):
                 for f in pending
             ]
             try:
-                prepared = await _at_most(PREPARE_AT_ONCE, calls)
+                # Through a pool, an account uploads its albums one after the other: two
+                # side by side share its cap, and the first to be sent would end last.
+                uploads = any(
+                    mine(stored.media.get((f.item.id, f.part)), member) is None for f in pending
+                )
+                async with member.uploading if self.accounts.several and uploads else _NO_GATE:
+                    prepared = await _at_most(PREPARE_AT_ONCE, calls)
             except Exception:
                 await self.state.media_put(job_id, album_id, fresh)  # what did get uploaded
                 raise

@@ -96,6 +96,7 @@ class Member:
     refused_until: dict[str, float] = field(default_factory=dict)  # chat -> monotonic
     may_post: dict[str, bool] = field(default_factory=dict)  # chat -> its rights, as asked
     waits_read: bool = False  # its stored wait was read (then kept in ``figures``)
+    uploading: asyncio.Lock = field(default_factory=asyncio.Lock)  # one album's uploads at once
 
     def scope(self, base: str) -> str:
         """A wait's scope for this account: ``account``, ``peer:ID`` for the own one (as
