@@ -68,9 +68,8 @@ class DeliveryAhead:
             return None
         album_id = claim.album.id
         with contextlib.suppress(Exception):  # a destination that fails says so in turn
-            sink = (await resolve(self.ctx, claim.job.dest)).sink()
-            # a sink's own hint (a pool of Telegram accounts: two albums an account)
-            self._depth = max(AHEAD, int(getattr(sink, "prepares_at_once", 0)))
+            at_once = (await resolve(self.ctx, claim.job.dest)).sink().prepares_at_once
+            self._depth = max(AHEAD, at_once)
         self._preparing[album_id] = asyncio.create_task(
             self._prepare(claim, lease), name=f"prepare-album-{album_id}"
         )
