@@ -704,6 +704,10 @@ def run(args: argparse.Namespace) -> Result:
         telegram_costs.photos_check(b)
         if not args.tg_skip_costs:
             costs(b)
+
+        from bench import telegram_pool  # it imports this module
+
+        guarded(b.result, "pool", lambda: telegram_pool.section(b.result, root, args))
     result.checks.append(
         Check(
             "every delivery checked in the chat (SHA-256, count, albums)",

@@ -44,21 +44,37 @@ class Network:
     bytes_up: int = 0
     bytes_down: int = 0
 
-    async def carry(self, pipe: Pipe, nbytes: int, *, up: bool) -> None:
-        """Wait as long as ``nbytes`` take through this connection and the shared link."""
+    async def carry(
+        self, pipe: Pipe, nbytes: int, *, up: bool, also: tuple[Pipe, float] | None = None
+    ) -> None:
+        """Wait as long as ``nbytes`` take through this connection and the shared link;
+        ``also``: one more pipe they cross at its own rate (an account's cap)."""
         if up:
             self.bytes_up += nbytes
         else:
             self.bytes_down += nbytes
         m = self.model
-        if m.conn_bytes_per_s is None and m.link_bytes_per_s is None and m.latency <= 0:
+        if (
+            m.conn_bytes_per_s is None
+            and m.link_bytes_per_s is None
+            and m.latency <= 0
+            and also is None
+        ):
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
         end = now
+        if also is not None:
+            shared, rate = also
+            start = max(now, shared.up if up else shared.down)
+            end = start + nbytes / rate
+            if up:
+                shared.up = end
+            else:
+                shared.down = end
         if m.conn_bytes_per_s is not None:
             start = max(now, pipe.up if up else pipe.down)
-            end = start + nbytes / m.conn_bytes_per_s
+            end = max(end, start + nbytes / m.conn_bytes_per_s)
         if m.link_bytes_per_s is not None:
             start = max(now, self.link.up if up else self.link.down)
             link_end = start + nbytes / m.link_bytes_per_s

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from telethon.extensions import BinaryReader
 from telethon.tl import functions
 
+from faketg.accounts import AccountCaps, cap_of, check_flood
 from faketg.crypto import Keys, Refused
 from faketg.network import LinkModel, Network
 from faketg.parts import PartLedger
@@ -103,6 +104,7 @@ class FakeTelegram:
         it: an edit sooner than this after the message's last one is answered
         ``FLOOD_WAIT_N`` (N: the seconds left, rounded up); None: no limit."""
         self.network = Network(link or LinkModel())
+        self.caps = AccountCaps()  # per-account speed caps (``faketg.accounts.cap_account``)
         self.api_ids = api_ids if api_ids is not None else {1: "fakehash"}
         self.rng = random.Random(seed)
         self.clock = clock
@@ -259,7 +261,8 @@ class FakeTelegram:
                 s.drop()
 
     async def call(self, sender: FakeSender, data: bytes) -> bytes:
-        await self.network.carry(sender.pipe, len(data), up=True)
+        cap = cap_of(self, sender)  # the account's own speed cap, if one is set
+        await self.network.carry(sender.pipe, len(data), up=True, also=cap)
         if not sender.is_connected():
             raise Dropped
         opened = await _off_loop(self.wire.open, data)
@@ -293,7 +296,7 @@ class FakeTelegram:
             if fault is not None:
                 self._raise(fault)
             body = await _off_loop(self.wire.seal, opened, bytes(result))
-            await self.network.carry(sender.pipe, len(body), up=False)
+            await self.network.carry(sender.pipe, len(body), up=False, also=cap)
             if not sender.is_connected():
                 raise Dropped
             return body
@@ -309,6 +312,7 @@ class FakeTelegram:
             raise RpcFault(401, "AUTH_KEY_UNREGISTERED")
         if call.account is not None and call.account.banned:
             raise RpcFault(401, "USER_DEACTIVATED_BAN")
+        check_flood(self, call.account, request)  # an account slowed down (``accounts``)
         handler = self.handlers.get(kind)
         if handler is None:
             raise RpcFault(400, f"FAKE_NOT_IMPLEMENTED_{kind.__name__.upper()}")

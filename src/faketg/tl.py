@@ -60,6 +60,12 @@ def channel_tl(ch: Channel, viewer: Account | None) -> types.Channel:
         access_hash=ch.access_hash,
         username=ch.username,
         left=viewer is not None and viewer.id not in ch.members,
+        # What Telegram tells an admin of its own rights (a client sees whether it may post).
+        admin_rights=(
+            types.ChatAdminRights(post_messages=True, edit_messages=True, delete_messages=True)
+            if viewer is not None and viewer.id in ch.admins
+            else None
+        ),
     )
 
 

@@ -4,6 +4,7 @@ their counts, and what each one shown waits for or failed of."""
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -103,6 +104,8 @@ def status(
         print_problems(out, data)
     elif not data["missing"]:
         out.print(f"no job is {' or '.join(states)}", markup=False)
+    if getattr(ctx.obj, "verbose", 0):
+        _say_accounts(ctx.obj.settings())
     if data["not_shown"]:
         n = data["not_shown"]
         out.print(
@@ -112,6 +115,28 @@ def status(
             highlight=False,
         )
     _end(data)
+
+
+def _say_accounts(settings: Settings) -> None:
+    """``-v``: each Telegram account's figures, as the last engine wrote them (a pool)."""
+    from ferryman.telegram.accounts import read_figures  # lazy: start-up
+
+    figures = read_figures(settings)
+    if not figures:
+        return
+    now = time.time()
+    out.print("Telegram accounts (since the engine started):", markup=False)
+    for name, f in figures.items():
+        seconds = float(f.get("seconds", 0))
+        rate = float(f.get("bytes", 0)) / seconds / 1e6 if seconds > 0 else 0.0
+        until = float(f.get("waiting_until", 0))
+        waiting = f", waiting {until - now:.0f} s more" if until > now else ""
+        out.print(
+            f"  {name}: {f.get('albums', 0)} albums, {rate:.1f} MB/s while uploading,"
+            f" {f.get('waits', 0)} waits, gave way {f.get('refused', 0)} times{waiting}",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _end(data: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
@@ -62,14 +63,24 @@ def _fail(exc: FerrymanError) -> NoReturn:
     raise typer.Exit(for_error(exc.code)) from exc
 
 
-def _run(ctx: typer.Context, work: Callable[[Settings, Dialer], Awaitable[T]]) -> T:
-    """Settings and dialer from the context, then ``work``; errors exit 2 with a next step."""
+def _run(
+    ctx: typer.Context,
+    work: Callable[[Settings, Dialer], Awaitable[T]],
+    account: str | None = None,
+) -> T:
+    """Settings and dialer from the context, then ``work``; errors exit 2 with a next step.
+    ``account``: the pool's account of that name (its own session file)."""
     from ferryman.telegram.client import MTProtoDialer  # lazy: start-up
 
     dialer: Dialer = getattr(ctx.obj, "dialer", None) or MTProtoDialer()
 
     async def go() -> T:
-        return await work(ctx.obj.settings(), dialer)
+        settings = ctx.obj.settings()
+        if account is not None:
+            from ferryman.telegram.accounts import with_session  # lazy: start-up
+
+            settings = with_session(settings, account)
+        return await work(settings, dialer)
 
     try:
         import asyncio  # not for `--help`: it costs a noticeable share of start-up
@@ -89,6 +100,15 @@ def login(
         bool,
         typer.Option("--bot", help="Log in as a bot (token asked unless telegram.bot_token)."),
     ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Another account of the pool, by a name of yours: its own session file"
+            " (<data_dir>/telegram/NAME.session); a channel's albums spread over the"
+            " accounts that may post there.",
+        ),
+    ] = None,
 ) -> None:
     """Log in: a user by phone, code and 2FA password; or a bot by its token."""
     from ferryman.telegram.login import (
@@ -108,7 +128,7 @@ def login(
             already = await current_login(client)
             if already is not None:
                 return already, False
-            token = settings.telegram.bot_token
+            token = settings.telegram.bot_token if name is None else None
             if bot or token:
                 if not token:
                     token = await ask(prompter, "Bot token (from @BotFather)", secret=True)
@@ -117,14 +137,27 @@ def login(
         finally:
             await disconnect(client)
 
-    me, fresh = _run(ctx, work)
+    _check_name(name)
+    me, fresh = _run(ctx, work, name)
+    which = f" --as {name}" if name else ""
     if fresh:
-        out.print(f"logged in as {me.describe()}", markup=False)
+        out.print(f"logged in{which} as {me.describe()}", markup=False)
     else:
         out.print(
-            f"already logged in as {me.describe()};"
-            " run `ferryman telegram logout` first to use another account",
+            f"already logged in{which} as {me.describe()};"
+            f" run `ferryman telegram logout{which}` first to use another account",
             markup=False,
+        )
+
+
+def _check_name(name: str | None) -> None:
+    """A session name: letters, digits, ``_.-``, as ``telegram.session`` takes."""
+    if name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        _fail(
+            FerrymanError(
+                "config.invalid",
+                f"--as {name!r}: a name of 1 to 64 letters, digits, '_', '.' or '-'",
+            )
         )
 
 
@@ -133,27 +166,57 @@ def whoami_cmd(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Who the session is logged in as (asked from Telegram, so a revoked session shows)."""
+    """Who each account of the pool is logged in as (asked from Telegram, so a revoked
+    session shows): the own session first, then each logged in with `login --as NAME`."""
+    from ferryman.telegram.accounts import account_names, with_session  # lazy: start-up
     from ferryman.telegram.login import disconnect, open_session, whoami  # lazy: start-up
 
-    async def work(settings: Settings, dialer: Dialer) -> Me:
-        client = await open_session(settings, dialer)
-        try:
-            return await whoami(client)
-        finally:
-            await disconnect(client)
+    async def work(settings: Settings, dialer: Dialer) -> list[tuple[str, Me | FerrymanError]]:
+        rows: list[tuple[str, Me | FerrymanError]] = []
+        for name in account_names(settings):
+            try:
+                client = await open_session(with_session(settings, name), dialer)
+                try:
+                    rows.append((name, await whoami(client)))
+                finally:
+                    await disconnect(client)
+            except FerrymanError as exc:
+                if len(rows) == 0 and name == settings.telegram.session:
+                    others = account_names(settings)[1:]
+                    if not others:
+                        raise  # one account: its error, as before pools
+                rows.append((name, exc))
+        return rows
 
-    me = _run(ctx, work)
+    rows = _run(ctx, work)
+    single = len(rows) == 1
     if as_json:
-        out.print_json(json.dumps(dataclasses.asdict(me)))
+        listed = [
+            {"account": name}
+            | ({"error": me.code} if isinstance(me, FerrymanError) else dataclasses.asdict(me))
+            for name, me in rows
+        ]
+        if single:  # one account: its fields alone, as before pools
+            listed[0].pop("account")
+        out.print_json(json.dumps(listed[0] if single else listed))
         return
-    out.print(me.describe(), markup=False)
-    if me.phone:
-        out.print(f"phone {me.phone}", markup=False)
+    for name, me in rows:
+        label = "" if single else f"{name}: "
+        if isinstance(me, FerrymanError):
+            out.print(f"{label}{me.code}: {me.message}", markup=False)
+            continue
+        out.print(f"{label}{me.describe()}", markup=False)
+        if me.phone:
+            out.print(f"{' ' * len(label)}phone {me.phone}", markup=False)
 
 
 @telegram_app.command("logout")
-def logout_cmd(ctx: typer.Context) -> None:
+def logout_cmd(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Option("--as", help="The pool's account of that name.")
+    ] = None,
+) -> None:
     """End the session at Telegram and delete the session file."""
     from ferryman.telegram.client import session_path  # lazy: start-up
     from ferryman.telegram.login import connect, disconnect, logout  # lazy: start-up
@@ -167,7 +230,8 @@ def logout_cmd(ctx: typer.Context) -> None:
         finally:
             await disconnect(client)
 
-    confirmed = _run(ctx, work)
+    _check_name(name)
+    confirmed = _run(ctx, work, name)
     if confirmed is None:
         out.print("not logged in; nothing to do")
     elif confirmed:

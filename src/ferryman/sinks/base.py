@@ -161,20 +161,20 @@ class Sink(ABC):
         nothing written twice) and say where it went and what was refused for good."""
 
     def warm(self) -> None:
-        """A job bound here starts (or an engine starts with one left to do): begin in
-        the background what the first delivery needs (a login, connections). Must not
-        block or raise. Default: nothing."""
+        """A job bound here starts (or an engine with one left): begin in the background
+        what the first delivery needs (a login, connections), never blocking or raising."""
         return None
 
     def upload_ahead(self) -> StartAhead | None:
-        """Called on the loop when a job's reading starts: what the reading thread asks,
-        for each big entry, to upload it while it is written (the delivery then takes
-        the upload). Default: None, every file is sent when its album is delivered."""
+        """On the loop as a job's reading starts: what the reading thread asks for each big
+        entry, to upload it as it is written (its delivery takes it). Default: None."""
         return None
 
     # Whether ``prepare`` does anything: the engine then claims the next albums and
-    # prepares them while this one is sent (``engine/deliver/deliver_ahead.py``).
+    # prepares them while this one is sent (``engine/deliver/deliver_ahead.py``), up to
+    # ``prepares_at_once`` when more than its own (a Telegram pool: two an account).
     prepares: ClassVar[bool] = False
+    prepares_at_once: int = 0
 
     async def prepare(self, delivery: Delivery) -> Mapping[int, str]:
         """Ahead of its turn, make the album ready without sending anything (Telegram:

@@ -14,6 +14,7 @@ deliver stage) while the rest goes out without uploading anything again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -32,11 +33,12 @@ from telethon.tl import functions, types
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
+from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
 from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState, caption_note
+from ferryman.telegram.accounts import AccountPool, Member
 from ferryman.telegram.ahead import AheadFile
 from ferryman.telegram.errors import TelegramWait, from_telethon
-from ferryman.telegram.hub import TelegramHub
 from ferryman.telegram.outgoing import (
     Outgoing,
     VideoFacts,
@@ -67,6 +69,7 @@ REFUSED = FerrymanError(
 )
 
 _T = TypeVar("_T")
+_NO_GATE = contextlib.nullcontext()
 
 
 @dataclass(slots=True)
@@ -86,7 +89,7 @@ class TelegramSink(Sink):
 
     def __init__(
         self,
-        hub: TelegramHub,
+        accounts: AccountPool,
         state: TelegramState,
         target: TelegramTarget,
         *,
@@ -94,7 +97,9 @@ class TelegramSink(Sink):
         clock: Callable[[], float],
         document_thumb: Path | None = None,
     ) -> None:
-        self.hub = hub
+        self.accounts = accounts  # the pool: each album through one of its accounts
+        # Two albums an account under way (one uploading, one sending) keep each busy.
+        self.prepares_at_once = 2 * len(accounts.members) if accounts is not None else 0
         self.state = state
         self.target = target
         self.caption_limit = caption_limit
@@ -105,16 +110,18 @@ class TelegramSink(Sink):
         """A job bound here started reading: log in and open the upload connections now,
         unless Telegram asked the account to wait."""
 
-        async def allowed() -> bool:
-            return await self.state.wait_until(["account"]) <= self.clock()
+        for member in self.accounts.members:
 
-        self.hub.warm(allowed)
+            async def allowed(member: Member = member) -> bool:
+                return await self.state.wait_until([member.scope("account")]) <= self.clock()
+
+            member.hub.warm(allowed)
 
     def upload_ahead(self) -> Callable[[Path, int], AheadFile | None]:
         """On the loop, for a job whose big entries are staged now: what the reading
         thread asks for each, so its upload runs while it is written
         (``telegram/ahead.py``); the delivery then takes it instead of uploading."""
-        return self.hub.ahead().start
+        return self.accounts.own.hub.ahead().start
 
     # ---------------------------------------------------------------- deliver
 
@@ -148,17 +155,20 @@ class TelegramSink(Sink):
         opened = await self.state.captions_open(job.id)
         if not opened:
             return 0
-        try:
-            client = await self.hub.client()
-            peer = await self._peer(client)
-        except Exception as exc:  # logged out, the chat gone: the captions stay as sent
-            log.warning("job %s: captions not made final: %s", job.id, exc)
-            return 0
         edited = 0
         for _, open_caption in sorted(opened.items()):
             final = render(open_caption.seq, open_caption.items)
             if final != open_caption.caption and open_caption.message_id is not None:
-                text = _fit_caption(final, self.caption_limit)
+                member = self.accounts.member(open_caption.account)  # only its sender edits
+                try:
+                    if member is None:
+                        raise FerrymanError("telegram.not_logged_in", "its account logged out")
+                    client = await member.hub.client()
+                    peer = await self._peer(client)
+                except Exception as exc:  # logged out, the chat gone: it stays as sent
+                    log.warning("job %s: a caption not made final: %s", job.id, exc)
+                    continue
+                text = _fit_caption(final, min(self.caption_limit, member.caption_limit))
                 request = functions.messages.EditMessageRequest(
                     peer=peer, id=open_caption.message_id, message=text
                 )
@@ -182,26 +192,67 @@ class TelegramSink(Sink):
         return not await self.state.sends(delivery.job.id, delivery.album.id)
 
     async def _prepared(self, delivery: Delivery, *, send: bool = False) -> list[_Ready]:
+        """The album through one account of the pool (``sinks/telegram_accounts``): one
+        that is refused or must wait gives way to the others while none of the album's
+        sends was tried through it."""
+        given_way: set[str] = set()
+        last: FerrymanError | None = None
+        chat = self._label()
+        while True:
+            attempt = await choose(
+                self.accounts, self.state, delivery, chat, given_way, self.clock(), last
+            )
+            member = attempt.member
+            member.busy += 1
+            began = time.monotonic()
+            try:
+                ready = await self._prepared_by(attempt, delivery, send=send)
+                member.figures.albums += send
+            except FerrymanError as exc:
+                if not await gives_way(self.accounts, self.state, attempt, chat, exc):
+                    raise
+                given_way.add(member.name)
+                last = exc
+                continue
+            finally:
+                member.busy -= 1
+                member.figures.seconds += time.monotonic() - began
+                self.accounts.noted()
+            return ready
+
+    async def _prepared_by(
+        self, attempt: Attempt, delivery: Delivery, *, send: bool = False
+    ) -> list[_Ready]:
         """Every pending file of the album as a media reference (stored ones reused);
         ``send``: then the album's messages go out, in chunks of at most ten, the
         caption on the first slot not dropped."""
+        member = attempt.member
         # An account-wide wait (even from before a restart) holds every request, the
         # connection and the chat's lookup included; slow mode holds only its chat.
-        await self._honour_waits("account")
+        await self._honour_waits(member.scope("account"))
         peer_key = "?"
         # Uploads start while the login is checked; nothing is posted before it is.
-        client, login = await self.hub.connecting()
+        client, login = await member.hub.connecting()
         try:
             peer = await self._peer(client)
             peer_key = _peer_key(peer)
-            await self._honour_waits(f"peer:{peer_key}")
+            await self._honour_waits(member.scope(f"peer:{peer_key}"))
+            if self.accounts.several:  # may it post there? asked once per account and chat
+                await attempt.check_rights(client, peer)
             files = outgoing_files(delivery.album)
             job_id, album_id = delivery.job.id, delivery.album.id
             # One read: the album's sends and the references its files already have.
             stored = await self.state.album(job_id, album_id)
+            _same_account(stored.sends, member)
             plan = await self.state.plan_sends(
-                job_id, album_id, [(f.item.id, f.part) for f in files], stored.sends
+                job_id,
+                album_id,
+                [(f.item.id, f.part) for f in files],
+                stored.sends,
+                account=None if member.own else member.name,
+                pooled=self.accounts.several,
             )
+            attempt.sends = plan
             by_slot = {p.slot: p for p in plan}
             first = min((p.slot for p in plan if p.state != "dropped"), default=None)
             pending = [f for f in files if by_slot[f.slot].state == "pending"]
@@ -211,16 +262,18 @@ class TelegramSink(Sink):
                 else {}
             )
             tally = delivery.tally(sizes)
+            member.figures.bytes += sum(sizes.values())
             alone = len(files) == 1  # sent with sendMedia, which takes an upload as it is
             fresh: dict[tuple[int, int], MediaRef] = {}  # references made now, kept together
             calls: list[Callable[[], Awaitable[_Ready | None]]] = [
                 functools.partial(
                     self._ready,
+                    member,
                     client,
                     peer,
                     f,
                     by_slot[f.slot],
-                    stored.media.get((f.item.id, f.part)),
+                    mine(stored.media.get((f.item.id, f.part)), member),
                     fresh,
                     tally,
                     alone=alone,
@@ -228,7 +281,13 @@ class TelegramSink(Sink):
                 for f in pending
             ]
             try:
-                prepared = await _at_most(PREPARE_AT_ONCE, calls)
+                # Through a pool, an account uploads its albums one after the other: two
+                # side by side share its cap, and the first to be sent would end last.
+                uploads = any(
+                    mine(stored.media.get((f.item.id, f.part)), member) is None for f in pending
+                )
+                async with member.uploading if self.accounts.several and uploads else _NO_GATE:
+                    prepared = await _at_most(PREPARE_AT_ONCE, calls)
             except Exception:
                 await self.state.media_put(job_id, album_id, fresh)  # what did get uploaded
                 raise
@@ -240,10 +299,14 @@ class TelegramSink(Sink):
             if send:
                 # "1/3+": noted with the captioned message, made final when the job ends
                 note = None if delivery.caption_final else caption_note(delivery)
+                await attempt.before_send()  # through a pool: its account is bound now
+                limit = min(self.caption_limit, member.caption_limit)
                 for chunk in _chunks(ready):
-                    await self._send(client, peer, peer_key, chunk, delivery.caption, first, note)
+                    await self._send(
+                        member, client, peer, peer_key, chunk, delivery.caption, first, note, limit
+                    )
         except TelegramWait as wait:
-            await self._record_wait(wait, peer_key)
+            await self._record_wait(member, wait, peer_key)
             raise
         except Exception as exc:
             _raise_login_error(login, exc)  # a session not logged in failed what went first
@@ -284,14 +347,18 @@ class TelegramSink(Sink):
                 math.ceil(left),
             )
 
-    async def _record_wait(self, wait: TelegramWait, peer_key: str) -> None:
+    async def _record_wait(self, member: Member, wait: TelegramWait, peer_key: str) -> None:
         scope = f"peer:{peer_key}" if wait.code == "telegram.slowmode_wait" else "account"
-        await self.state.wait_set(scope, self.clock() + wait.seconds, wait.code)
+        until = self.clock() + wait.seconds
+        await self.state.wait_set(member.scope(scope), until, wait.code)
+        member.figures.waits += 1
+        member.figures.waiting_until = max(member.figures.waiting_until, until)
 
     # ------------------------------------------------------------------ media
 
     async def _ready(
         self,
+        member: Member,
         client: Any,
         peer: Any,
         out: Outgoing,
@@ -309,7 +376,7 @@ class TelegramSink(Sink):
             if tally is not None:
                 tally.whole(out.slot)  # uploaded before: nothing to send
             return _Ready(out, send, decode(stored.media), stored.family)
-        uploader = await self.hub.uploader()
+        uploader = await member.hub.uploader()
         # A video's facts and thumbnail are made and uploaded while the video uploads.
         extras = (
             asyncio.ensure_future(video_extras(out, uploader, video_facts))
@@ -318,7 +385,7 @@ class TelegramSink(Sink):
         )
         try:
             return await self._upload_and_refer(
-                client, peer, out, send, uploader, extras, fresh, tally, alone=alone
+                member, client, peer, out, send, uploader, extras, fresh, tally, alone=alone
             )
         finally:
             if extras is not None and not extras.done():
@@ -327,6 +394,7 @@ class TelegramSink(Sink):
 
     async def _upload_and_refer(
         self,
+        member: Member,
         client: Any,
         peer: Any,
         out: Outgoing,
@@ -342,7 +410,7 @@ class TelegramSink(Sink):
         # A file staged unread (a person's big file, linked) is hashed by this read.
         digest = hashlib.sha256() if out.item.sha256 is None and not out.item.parts else None
         began = time.monotonic()
-        ahead = await self.hub.ahead().take(out.path, progress)
+        ahead = await member.hub.ahead().take(out.path, progress)
         if ahead is not None:  # uploaded while it was staged: nothing left to send
             handle = ahead.named(out.name)
             if progress is not None:
@@ -391,7 +459,8 @@ class TelegramSink(Sink):
                     continue
                 ref = reference(result)
             family = "document" if as_document else out.family
-            made = {(out.item.id, out.part): MediaRef(encode(ref), family)}
+            owner = None if member.own else member.name
+            made = {(out.item.id, out.part): MediaRef(encode(ref), family, owner)}
             if costly:  # a crash or a lost lease must not cost this upload again
                 await self.state.media_put(out.item.job_id, send.album_id, made)
             else:
@@ -401,14 +470,18 @@ class TelegramSink(Sink):
         log.error("Telegram refused %s in every form: %s", out.name, last)
         return None
 
-    async def _refresh(self, client: Any, peer: Any, chunk: list[_Ready]) -> list[_Ready]:
+    async def _refresh(
+        self, member: Member, client: Any, peer: Any, chunk: list[_Ready]
+    ) -> list[_Ready]:
         """References went stale (FILE_REFERENCE_EXPIRED), or a kept upload is gone
         (FILE_PART_X_MISSING): upload again, same ``random_id``s."""
         again: list[_Ready] = []
         refs: dict[tuple[int, int], MediaRef] = {}
         for r in chunk:
             await self.state.media_forget(r.out.item.job_id, r.out.item.id, r.out.part)
-            one = await self._ready(client, peer, r.out, r.send, None, refs, alone=len(chunk) == 1)
+            one = await self._ready(
+                member, client, peer, r.out, r.send, None, refs, alone=len(chunk) == 1
+            )
             if one is not None:
                 again.append(one)
         await self.state.media_put(chunk[0].send.job_id, chunk[0].send.album_id, refs)
@@ -437,18 +510,20 @@ class TelegramSink(Sink):
 
     async def _send(
         self,
+        member: Member,
         client: Any,
         peer: Any,
         peer_key: str,
         chunk: list[_Ready],
         caption: str,
         first_slot: int | None,
-        note: SinkRecord | None = None,
+        note: SinkRecord | None,
+        caption_limit: int,
     ) -> None:
         refreshed = False
         duplicates = 0
         while chunk:
-            request = self._request(peer, chunk, caption, first_slot)
+            request = self._request(peer, chunk, caption, first_slot, caption_limit)
             try:
                 result = await client(request)
             except tg.RandomIdDuplicateError:
@@ -465,7 +540,7 @@ class TelegramSink(Sink):
                         "telegram.server", "media references expired twice in a row"
                     ) from None
                 refreshed = True
-                chunk = await self._refresh(client, peer, chunk)
+                chunk = await self._refresh(member, client, peer, chunk)
                 continue
             except Exception as exc:
                 err = from_telethon(exc)
@@ -483,8 +558,10 @@ class TelegramSink(Sink):
             await self._record(result, chunk, peer_key, note if captioned else None)
             return
 
-    def _request(self, peer: Any, chunk: list[_Ready], caption: str, first_slot: int | None) -> Any:
-        text = _fit_caption(caption, self.caption_limit)
+    def _request(
+        self, peer: Any, chunk: list[_Ready], caption: str, first_slot: int | None, limit: int
+    ) -> Any:
+        text = _fit_caption(caption, limit)
         reply_to = None
         if self.target.topic:
             reply_to = types.InputReplyToMessage(
@@ -547,6 +624,19 @@ class TelegramSink(Sink):
                 "telegram.server", "Telegram's answer did not name every message sent"
             )
         await self.state.sent([r.send for r in chunk], found, peer_key, note)
+
+
+def _same_account(sends: list[PlannedSend], member: Member) -> None:
+    """A send that may have gone is repeated only by its own account: Telegram knows a
+    ``random_id`` per account (the pool lost the account that tried it: logged out)."""
+    mine = None if member.own else member.name
+    other = next((s.account for s in sends if s.bound and s.account != mine), None)
+    if other is not None:
+        raise FerrymanError(
+            "telegram.not_logged_in",
+            f"the album was begun through the account {other}, which is not in the pool"
+            f" now: `ferryman telegram login --as {other}`",
+        )
 
 
 def _raise_login_error(login: asyncio.Future[None], exc: Exception) -> None:

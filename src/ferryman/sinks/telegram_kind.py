@@ -16,10 +16,11 @@ from ferryman.media.policy import TELEGRAM, TELEGRAM_PREMIUM, Policy
 from ferryman.model import MediaKind
 from ferryman.resources import Shared
 from ferryman.sinks.base import Sink, SinkEnv, SinkKind
-from ferryman.telegram.account import has_premium
+from ferryman.telegram.accounts import any_premium
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
+    from ferryman.telegram.accounts import AccountPool
     from ferryman.telegram.hub import TelegramHub
 
 ALBUM_MAX = 10  # messages.sendMultiMedia takes at most ten
@@ -84,11 +85,20 @@ def session_file(settings: Settings) -> Path:
 
 
 def telegram_hub(resources: Shared) -> TelegramHub:
-    """The engine's one Telegram client and uploader, opened on first use and closed
+    """The engine's own account's client and uploader, opened on first use and closed
     with the engine; the chat front door uses it too, so both share one login."""
     from ferryman.telegram.hub import shared_hub
 
     return shared_hub(resources)
+
+
+def telegram_accounts(resources: Shared) -> AccountPool:
+    """The engine's accounts (``telegram/accounts``), each with its client and uploader
+    opened on first use and closed with the engine; the own account's hub is the one
+    the chat front door uses too, so both share one login."""
+    from ferryman.telegram.accounts import account_pool
+
+    return account_pool(resources)
 
 
 class TelegramKind(SinkKind):
@@ -131,10 +141,10 @@ class TelegramKind(SinkKind):
         return None
 
     def policy(self, settings: Settings) -> Policy:
-        """Premium's limits when the account has it (as Telegram last said, beside the
-        session: ``telegram/account``) or ``telegram.premium`` says so."""
-        premium = has_premium(session_file(settings), settings.telegram.premium)
-        return TELEGRAM_PREMIUM if premium else TELEGRAM
+        """Premium's limits when an account of the pool has it (as Telegram last said,
+        beside its session: ``telegram/account``) or ``telegram.premium`` says so: a file
+        a free account may not send goes whole through the Premium one, not split."""
+        return TELEGRAM_PREMIUM if any_premium(settings) else TELEGRAM
 
     def check_ready(self, settings: Settings, target: str) -> None:
         tg = settings.telegram
@@ -155,10 +165,11 @@ class TelegramKind(SinkKind):
         from ferryman.sinks.telegram import TelegramSink
         from ferryman.sinks.telegram_state import TelegramState
 
-        hub = telegram_hub(env.resources)
-        hub.keep_uploads(env.state)  # big uploads resume after a crash
+        accounts = telegram_accounts(env.resources)
+        for member in accounts.members:  # big uploads resume after a crash, per account
+            member.hub.keep_uploads(env.state)
         return TelegramSink(
-            hub,
+            accounts,
             TelegramState(env.state),
             telegram_target(target),
             caption_limit=env.policy.caption_chars,

@@ -43,6 +43,17 @@ class PlannedSend:
     state: str  # one of SEND_STATES
     message_id: int | None
     peer: str | None = None
+    # The pool's account its album goes through (None: the own one, as before pools) and
+    # whether a send of it may have reached Telegram: ``False`` while none was tried (the
+    # album may still move to another account), ``None`` when unknown (one account: never
+    # moved). Telegram knows a ``random_id`` per account, so a send tried stays with it.
+    account: str | None = None
+    tried: bool | None = None
+
+    @property
+    def bound(self) -> bool:
+        """Whether the album must go through its account: a send may have gone."""
+        return self.tried is not False or self.state != "pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +64,14 @@ class OpenCaption:
     items: int
     caption: str
     message_id: int | None  # the captioned message: the album's first sent
+    account: str | None = None  # who sent it (only its sender edits it)
 
 
 @dataclass(frozen=True, slots=True)
 class MediaRef:
     media: str  # base64 of the TL InputMedia
     family: str  # visual | document | audio
+    account: str | None = None  # whose upload (None: the own account's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,20 +104,53 @@ class TelegramState:
         album_id: int,
         slots: Sequence[tuple[int, int]],
         stored: Sequence[PlannedSend] = (),
+        *,
+        account: str | None = None,
+        pooled: bool = False,
     ) -> list[PlannedSend]:
         """The album's sends, a ``random_id`` chosen once for each (item, part) slot.
         ``stored``: its sends as just read; when they cover every slot (the album was
-        planned before: prepared ahead, or a repeat) nothing is written."""
+        planned before: prepared ahead, or a repeat) nothing is written. ``account``: the
+        pool's account it goes through (None: the own one); ``pooled``: the pool has
+        others, so the sends say whether one was tried (an album none was tried for moves
+        to ``account``, its ``random_id``s kept: no account used them)."""
         known = {s.slot: s for s in stored}
         if all(slot in known for slot in range(len(slots))):
-            return [known[slot] for slot in range(len(slots))]
+            sends = [known[slot] for slot in range(len(slots))]
+            moved = [s for s in sends if s.account != account and not s.bound]
+            if moved:
+                records = [_send_record(replace(s, account=account)) for s in moved]
+                await self.state.put(job_id, records)
+                sends = [s if s.bound else replace(s, account=account) for s in sends]
+            return sends
+        tried = False if pooled else None
         planned = [
             _send_record(
-                PlannedSend(job_id, album_id, slot, item_id, part, new_random_id(), "pending", None)
+                PlannedSend(
+                    job_id,
+                    album_id,
+                    slot,
+                    item_id,
+                    part,
+                    new_random_id(),
+                    "pending",
+                    None,
+                    account=account,
+                    tried=tried,
+                )
             )
             for slot, (item_id, part) in enumerate(slots)
         ]
         return [_send(job_id, r) for r in await self.state.claim(job_id, planned)]
+
+    async def mark_tried(self, sends: Sequence[PlannedSend], tried: bool = True) -> None:
+        """Before an album's first send through a pool (``tried``), or after Telegram
+        refused the only one tried (not ``tried``: it may move to another account)."""
+        changed = [
+            replace(s, tried=tried) for s in sends if s.tried is not None and s.tried != tried
+        ]
+        if changed:
+            await self.state.put(changed[0].job_id, [_send_record(s) for s in changed])
 
     async def album(self, job_id: int, album_id: int) -> AlbumRecords:
         """The album's sends and its files' media references, in one read. A pending
@@ -182,7 +228,8 @@ class TelegramState:
         records = [
             SinkRecord(
                 _media_key(item_id, part),
-                {"part": part, "media": ref.media, "family": ref.family},
+                {"part": part, "media": ref.media, "family": ref.family}
+                | ({} if ref.account is None else {"account": ref.account}),
                 album_id,
                 item_id,
             )
@@ -213,6 +260,10 @@ class TelegramState:
                     (s.message_id for s in sent if s.album_id == r.album_id and s.state == "sent"),
                     None,
                 ),
+                next(
+                    (s.account for s in sent if s.album_id == r.album_id and s.state == "sent"),
+                    None,
+                ),
             )
             for r in found
             if r.key.startswith("caption:") and r.album_id is not None
@@ -241,7 +292,12 @@ def _media_key(item_id: int, part: int) -> str:
 
 
 def _media_ref(record: SinkRecord) -> MediaRef:
-    return MediaRef(str(record.value["media"]), str(record.value["family"]))
+    account = record.value.get("account")
+    return MediaRef(
+        str(record.value["media"]),
+        str(record.value["family"]),
+        None if account is None else str(account),
+    )
 
 
 def _send_record(send: PlannedSend) -> SinkRecord:
@@ -254,6 +310,10 @@ def _send_record(send: PlannedSend) -> SinkRecord:
         "message_id": send.message_id,
         "peer": send.peer,
     }
+    if send.account is not None:
+        value["account"] = send.account
+    if send.tried is not None:
+        value["tried"] = send.tried
     return SinkRecord(f"send:{send.album_id}:{send.slot}", value, send.album_id, send.item_id)
 
 
@@ -271,4 +331,6 @@ def _send(job_id: int, record: SinkRecord) -> PlannedSend:
         str(v["state"]),
         None if v["message_id"] is None else int(v["message_id"]),
         v.get("peer"),
+        v.get("account"),
+        v.get("tried"),
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.config import Settings
 from ferryman.model import UploadBook
+from ferryman.telegram.accounts import with_session
 from ferryman.telegram.aes import aes_in_use
 from ferryman.telegram.ahead import AheadUploads
 from ferryman.telegram.client import Dialer, MTProtoDialer
@@ -35,6 +36,15 @@ def shared_hub(shared: Shared) -> TelegramHub:
     """The engine's one hub (made on first use, closed with the engine): the Telegram
     sink, the chat and the message-link source all go through it, one login."""
     return shared.get(SHARED_KEY, lambda: TelegramHub(shared.settings, shared.dialer))
+
+
+def account_hub(shared: Shared, name: str) -> TelegramHub:
+    """The hub of one account of the pool (``telegram/accounts``): the own session's is
+    :func:`shared_hub`; another's has its own session file, client and uploader."""
+    if name == shared.settings.telegram.session:
+        return shared_hub(shared)
+    settings = with_session(shared.settings, name)
+    return shared.get(f"{SHARED_KEY}@{name}", lambda: TelegramHub(settings, shared.dialer))
 
 
 class TelegramHub:

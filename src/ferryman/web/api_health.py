@@ -11,10 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from ferryman.engine.ops.nodes import ready_workers
+from ferryman.telegram.accounts import read_figures
 from ferryman.timeouts import within
 from ferryman.web.auth import caller
 from ferryman.web.core import Web
-from ferryman.web.metrics import render
+from ferryman.web.metrics import account_lines, render
 from ferryman.web.results import writable_with_space
 
 
@@ -100,7 +101,8 @@ async def metrics_text(web: Web) -> str:
         "event_clients": web.stream.clients,
         "results_bytes": await web.results.used_bytes(),
     }
-    return render(figures, by_state, extra, web.stage_times)
+    accounts = account_lines(await asyncio.to_thread(read_figures, web.settings))
+    return render(figures, by_state, extra, web.stage_times) + accounts
 
 
 _ENDED = ("done", "failed", "cancelled")

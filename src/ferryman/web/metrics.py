@@ -133,3 +133,27 @@ def render(figures: dict[str, Any], jobs_by_state: dict[str, int], extra: Mappin
         for stage, histogram in sorted(clock.stages.items()):
             lines += histogram.lines("ferryman_stage_seconds", f'stage="{stage}"')
     return "\n".join(lines) + "\n"
+
+
+def account_lines(figures: Mapping[str, Mapping[str, Any]]) -> str:
+    """Each Telegram account's figures (``telegram/accounts``: at most 32, so the
+    ``account`` label stays bounded), as the engine last wrote them."""
+    lines: list[str] = []
+    for key, kind, help_text in (
+        ("albums", "counter", "Albums sent, by Telegram account."),
+        ("bytes", "counter", "File bytes uploaded, by Telegram account."),
+        ("seconds", "counter", "Seconds spent preparing albums, by Telegram account."),
+        ("waits", "counter", "Waits Telegram imposed, by Telegram account."),
+        ("refused", "counter", "Albums an account gave way on, by Telegram account."),
+    ):
+        name = f"ferryman_telegram_account_{key}"
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        lines += [
+            f'{name}{{account="{_label(account)}"}} {float(f.get(key, 0)):g}'
+            for account, f in sorted(figures.items())
+        ]
+    return "\n".join(lines) + "\n" if lines and figures else ""
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")

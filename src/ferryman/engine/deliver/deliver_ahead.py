@@ -16,11 +16,13 @@ delivered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 
 from ferryman.engine.context import Context
 from ferryman.engine.deliver import step as deliver
+from ferryman.engine.plumbing.destination import resolve
 from ferryman.engine.plumbing.leases import held
 from ferryman.model import AlbumClaim
 from ferryman.store.schema import albums
@@ -38,15 +40,17 @@ class DeliveryAhead:
         self._preparing: dict[int, asyncio.Task[Mapping[int, str]]] = {}
         self._unhandled: dict[int, AlbumClaim] = {}
         self._queued: list[AlbumClaim] = []  # claimed ahead, in order, not handed on yet
+        self._depth = AHEAD  # albums claimed ahead at most (a sink may ask for more)
 
     def turn(self, lease: float) -> Turn:
         """One album's delivery: what it claims ahead, handed on if the delivery fails."""
         return Turn(self, lease)
 
     async def next_in_line(self, lease: float) -> AlbumClaim | None:
-        """Claim albums ahead (starting their preparation) until ``AHEAD`` wait behind the
-        one handed on, and hand on the first of them: the album to deliver next."""
-        while len(self._queued) < AHEAD and await self.claim_next(lease) is not None:
+        """Claim albums ahead (starting their preparation) until ``AHEAD`` (or what the
+        last album's sink prepares at once) wait behind the one handed on, and hand on
+        the first of them: the album to deliver next."""
+        while len(self._queued) < self._depth and await self.claim_next(lease) is not None:
             pass
         return self._queued.pop(0) if self._queued else None
 
@@ -63,6 +67,9 @@ class DeliveryAhead:
         if claim is None:
             return None
         album_id = claim.album.id
+        with contextlib.suppress(Exception):  # a destination that fails says so in turn
+            at_once = (await resolve(self.ctx, claim.job.dest)).sink().prepares_at_once
+            self._depth = max(AHEAD, at_once)
         self._preparing[album_id] = asyncio.create_task(
             self._prepare(claim, lease), name=f"prepare-album-{album_id}"
         )

@@ -1,0 +1,238 @@
+"""A pool of accounts against one account, each capped by the fake as Telegram caps them.
+
+Telegram caps each account (users see 4-5 MB/s whatever their line): ``faketg.accounts``
+gives every account of the fake its own cap (``CAP_MBIT``, 10 Mbit/s, a bot token's), on the
+bench's link (50 ms one way, 100 Mbit/s per connection, 800 Mbit/s in all). One job of
+400 photos and 8 videos (at scale 1) goes to a channel through the whole engine, once
+with one account (the baseline, in the same run) and once with a pool of four (a user
+and three bots, each logged in as ``ferryman telegram login --as NAME`` leaves it, all
+admins of the channel). Every delivery is checked in the channel: each file once, in
+the job's order.
+
+Run alone: ``python -m bench telegram-pool``; ``python -m bench telegram`` runs it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telethon.tl import functions
+
+from bench._common import Check, Result, Table, fmt_bytes, fmt_ratio, fmt_seconds, progress, scratch
+from bench.media import ffmpeg_exe, make_clip
+from bench.telegram import engine_settings, log_in, make_photos
+from faketg import FakeTelegram, LinkModel
+from faketg.accounts import cap_mbit
+from faketg.client import FakeDialer
+from faketg.state import Account, Channel
+from ferryman.engine.ops import intake
+from ferryman.engine.runner import Engine
+from ferryman.model import JobState
+from ferryman.store import Store
+from ferryman.telegram.account import Account as Flags
+from ferryman.telegram.account import remember
+from ferryman.telegram.accounts import session_of, with_session
+
+LATENCY_MS, CONN_MBIT, LINK_MBIT = 50.0, 100.0, 800.0
+# Per account: what a bot token is held to (~10 Mbit/s, MLTB#1887); a user sees 4-5 MB/s.
+# At 36 Mbit/s an account's 2.5 MB album takes 0.55 s, and the job's albums, sent one
+# after the other in order (each a round trip of 100 ms and its records), become the
+# limit before four accounts' uploads do: see bench/README.md.
+CAP_MBIT = 10.0
+ACCOUNTS = 4
+PHOTOS, VIDEOS = 400, 8
+TARGET = 3.6  # four accounts / one, at least
+CLIP_SECONDS = 4.0
+
+
+@dataclass
+class Run:
+    seconds: float  # from the add until the engine is idle
+    problems: list[str] = field(default_factory=list)
+    albums_by: dict[str, int] = field(default_factory=dict)
+    span: float = 0.0  # the delivery: the fake's first part handled to its last album posted
+    cpu: float = 0.0  # this process's CPU seconds (the engine, the client and the fake)
+
+
+@dataclass
+class Span:
+    """``after_handle``: when the fake handled the first part and the last send."""
+
+    first: float | None = None
+    last: float | None = None
+
+    def hook(self, _call: object, request: object, _result: object) -> None:
+        now = time.perf_counter()
+        if isinstance(request, PARTS) and self.first is None:
+            self.first = now
+        if isinstance(request, SENDS):
+            self.last = now
+
+    def seconds(self) -> float:
+        return 0.0 if self.first is None or self.last is None else self.last - self.first
+
+
+PARTS = (functions.upload.SaveFilePartRequest, functions.upload.SaveBigFilePartRequest)
+SENDS = (functions.messages.SendMultiMediaRequest, functions.messages.SendMediaRequest)
+
+
+def world(accounts: int) -> tuple[FakeTelegram, list[Account], Channel]:
+    """The fake with ``accounts`` accounts (a user, then bots), each capped, all admins."""
+    server = FakeTelegram(link=LinkModel.mbit(LATENCY_MS, CONN_MBIT, LINK_MBIT))
+    server.keep_part_bytes = False
+    members = [server.add_user("Bench", username="bench", phone="+15550100")]
+    members += [
+        server.add_user(f"Bot{i}", username=f"bench{i}_bot", bot=True) for i in range(1, accounts)
+    ]
+    for account in members:
+        cap_mbit(server, account, CAP_MBIT)
+        server.box("user", account.id).pts = 1000  # as in bench.telegram.world
+    channel = server.add_channel("Pool", username="benchpool", admins=members)
+    return server, members, channel
+
+
+def make_videos(folder: Path, count: int) -> list[Path]:
+    """``count`` distinct MP4 clips (H.264 + AAC, faststart: sent as they are)."""
+    extra = [
+        *("-force_key_frames", f"expr:gte(t,n_forced*{CLIP_SECONDS})"),
+        *("-f", "segment", "-segment_time", str(CLIP_SECONDS), "-reset_timestamps", "1"),
+        *("-segment_format", "mp4", "-segment_format_options", "movflags=+faststart"),
+    ]
+    pattern = folder / "zz_clip%02d.mp4"  # after the photos in the job's order
+    make_clip(ffmpeg_exe(), pattern, count * CLIP_SECONDS, size="960x540", extra=extra)
+    return sorted(folder.glob("zz_clip*.mp4"))[:count]
+
+
+async def engine_run(
+    src: Path, data: Path, accounts: int, expected: list[str], limit: float
+) -> Run:
+    server, members, channel = world(accounts)
+    settings = engine_settings(data, documents=False)
+    await log_in(settings, server, members[0])
+    for i, account in enumerate(members[1:], 1):
+        name = f"bot{i}"
+        await log_in(with_session(settings, name), server, account)
+        remember(session_of(settings, name), Flags(premium=False, bot=True))
+    store = await Store.open(settings.database)
+    span = Span()
+    server.after_handle.append(span.hook)
+    try:
+        started, cpu = time.perf_counter(), time.process_time()
+        job = await intake.add_source(store, src, dest="telegram:@benchpool")
+        engine = Engine(store, settings, dialer=FakeDialer(server))
+        await asyncio.wait_for(engine.run(until_idle=True), limit)
+        seconds = time.perf_counter() - started
+        done = await store.get_job(job.id)
+    finally:
+        await store.close()
+    run = Run(seconds, span=span.seconds(), cpu=time.process_time() - cpu)
+    if done.state is not JobState.DONE:
+        run.problems.append(f"{accounts} accounts: job {done.state.value}")
+    chat = [m for m in server.chat(channel) if m.media is not None]
+    names = [m.media.file.name for m in chat if m.media is not None]
+    if names != expected:
+        run.problems.append(
+            f"{accounts} accounts: {len(names)} files in the channel, expected {len(expected)}"
+            " once each in the job's order"
+        )
+    by_id = {a.id: a.first_name for a in members}
+    for album in server.albums(channel):
+        who = by_id.get(album[0].from_id, "?")
+        run.albums_by[who] = run.albums_by.get(who, 0) + 1
+    return run
+
+
+def section(result: Result, root: Path, args: argparse.Namespace) -> None:
+    scale = float(getattr(args, "scale", 1.0))
+    photos, videos = max(10, round(PHOTOS * scale)), max(1, round(VIDEOS * scale))
+    progress(f"telegram pool: making {photos} photos and {videos} videos")
+    folder = root / "pool-in"
+    made = make_photos(folder, photos)
+    clips = make_videos(folder, videos)
+    for extra in sorted(folder.glob("zz_clip*.mp4"))[videos:]:
+        extra.unlink()
+    size = sum(p.stat().st_size for p in [*made, *clips])
+    expected = sorted(p.name for p in [*made, *clips])
+    runs: dict[int, Run] = {}
+    for accounts in (1, ACCOUNTS):
+        progress(f"telegram pool: {accounts} account(s), capped at {CAP_MBIT:g} Mbit/s each")
+        data = root / f"pool-data-{accounts}"
+        runs[accounts] = asyncio.run(engine_run(folder, data, accounts, expected, args.timeout))
+        shutil.rmtree(data, ignore_errors=True)
+    one, pool = runs[1], runs[ACCOUNTS]
+    ratio = one.span / pool.span if pool.span > 0 else 0.0
+    whole = one.seconds / pool.seconds
+    caption = (
+        f"{photos} photos and {videos} videos ({fmt_bytes(size)}) to a channel, each account"
+        f" capped at {CAP_MBIT:g} Mbit/s by the fake; link {LATENCY_MS:g} ms one way,"
+        f" {CONN_MBIT:g} Mbit/s per connection, {LINK_MBIT:g} Mbit/s in all"
+    )
+    table = Table(
+        [
+            "accounts",
+            "delivery s",
+            "MB/s",
+            "vs one",
+            "whole run s",
+            "vs one",
+            "CPU s",
+            "albums by account",
+        ]
+    )
+    for accounts, run_ in ((ACCOUNTS, pool), (1, one)):
+        table.add(
+            f"{accounts} (a user + {accounts - 1} bots)" if accounts > 1 else "1 (baseline)",
+            fmt_seconds(run_.span),
+            f"{size / 1e6 / run_.span:.1f}" if run_.span > 0 else "?",
+            fmt_ratio(one.span / run_.span) if run_.span > 0 else "?",
+            fmt_seconds(run_.seconds),
+            fmt_ratio(one.seconds / run_.seconds),
+            f"{run_.cpu:.1f}",
+            ", ".join(f"{k} {v}" for k, v in sorted(run_.albums_by.items())),
+        )
+    result.tables.append((caption, table))
+    problems = one.problems + pool.problems
+    result.checks += [
+        Check(
+            f"pool: {ACCOUNTS} accounts / one, each capped (delivery speed)",
+            fmt_ratio(ratio),
+            f">= {TARGET:g}x",
+            ratio >= TARGET,
+        ),
+        Check("pool: every file once, in order", "; ".join(problems) or "all", "all", not problems),
+    ]
+    result.notes += [
+        "pool: vs one = one account's seconds / these seconds, both measured in this run",
+        "pool: delivery = from the fake's first file part handled to its last album posted"
+        " (the speed the accounts deliver at); whole run = from the add until the engine is"
+        " idle (engine start, the first album's read and the logins included); CPU s = this"
+        " process's CPU time (engine, client and fake share it): when it nears the run's"
+        " seconds, the machine, not the accounts' caps, is the limit",
+    ]
+    result.data["pool"] = {
+        "photos": photos,
+        "videos": videos,
+        "bytes": size,
+        "one_seconds": one.seconds,
+        "pool_seconds": pool.seconds,
+        "one_delivery_seconds": one.span,
+        "pool_delivery_seconds": pool.span,
+        "whole_run_ratio": whole,
+        "accounts": ACCOUNTS,
+        "cap_mbit": CAP_MBIT,
+    }
+
+
+def run(args: argparse.Namespace) -> Result:
+    result = Result(
+        "telegram-pool",
+        f"{ACCOUNTS} accounts vs one, each capped at {CAP_MBIT:g} Mbit/s by the fake Telegram",
+    )
+    with scratch("telegram-pool", args.tmp_dir, args.keep) as root:
+        section(result, root, args)
+    return result

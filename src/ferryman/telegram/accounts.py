@@ -1,0 +1,212 @@
+"""The pool of accounts ferryman sends with: its own session, and each one logged in with
+``ferryman telegram login --as NAME``.
+
+Telegram caps each account (users see 4-5 MB/s per account, ~10 Mbit/s per bot token),
+so several accounts that may post to one chat deliver a job together: each album goes
+through one account, chosen here (free of waits, allowed in the chat, Premium where the
+album needs it, the fewest albums under way). Every member has its own session file,
+hub (client, uploader) and limits (``telegram/account``: its own Premium flag). An
+account joins the pool once a login finished (its ``<NAME>.account.json`` is written
+then); the one named ``telegram.session`` is always the first member, as before pools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ferryman.telegram.account import account_file, has_premium, remembered
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
+    from ferryman.resources import Shared
+    from ferryman.telegram.hub import TelegramHub
+
+POOL_KEY = "telegram.pool"
+FREE_FILE_BYTES = 2000 * 1024 * 1024  # a file over this needs Premium
+FREE_CAPTION = 1024
+PREMIUM_CAPTION = 2048
+MOST_SHOWN = 32  # accounts named in figures at most (bounded metric labels)
+FIGURES = "pool-figures.json"  # beside the sessions: the running engine's figures per account
+WRITE_EVERY = 2.0  # seconds between two writes of the figures at most
+
+
+def session_of(settings: Settings, name: str) -> Path:
+    return settings.telegram_dir / f"{name}.session"
+
+
+def with_session(settings: Settings, name: str) -> Settings:
+    """The settings as the account ``name`` sees them: its own session file."""
+    if name == settings.telegram.session:
+        return settings
+    telegram = settings.telegram.model_copy(update={"session": name})
+    return settings.model_copy(update={"telegram": telegram})
+
+
+def account_names(settings: Settings) -> list[str]:
+    """``telegram.session`` first, then every other session whose login finished
+    (its flags were written beside it), by name."""
+    own = settings.telegram.session
+    folder = settings.telegram_dir
+    others = (
+        sorted(
+            p.name.removesuffix(".session")
+            for p in folder.glob("*.session")
+            if account_file(p).exists()
+        )
+        if folder.is_dir()
+        else []
+    )
+    return [own, *(n for n in others if n != own)]
+
+
+@dataclass(slots=True)
+class Figures:
+    """One account's work since the engine started (``status -v``, ``/metrics``)."""
+
+    albums: int = 0  # albums it sent
+    bytes: int = 0  # file bytes it uploaded
+    seconds: float = 0.0  # time spent preparing its albums (uploads, uploadMedia)
+    waits: int = 0  # waits Telegram imposed on it (flood, slow mode)
+    refused: int = 0  # albums it gave way on (a refusal, a wait)
+    waiting_until: float = 0.0  # wall clock: no request before
+
+    def rate(self) -> float:
+        """Bytes per second of its uploads (0 before any)."""
+        return self.bytes / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(slots=True)
+class Member:
+    """One account of the pool."""
+
+    name: str
+    hub: TelegramHub
+    premium: bool
+    bot: bool
+    own: bool  # the ``telegram.session`` account: its scopes keep their old names
+    figures: Figures = field(default_factory=Figures)
+    busy: int = 0  # albums it prepares or sends now
+    refused_until: dict[str, float] = field(default_factory=dict)  # chat -> monotonic
+    may_post: dict[str, bool] = field(default_factory=dict)  # chat -> its rights, as asked
+    waits_read: bool = False  # its stored wait was read (then kept in ``figures``)
+    uploading: asyncio.Lock = field(default_factory=asyncio.Lock)  # one album's uploads at once
+
+    def scope(self, base: str) -> str:
+        """A wait's scope for this account: ``account``, ``peer:ID`` for the own one (as
+        stored before pools), ``account@NAME``, ``peer:ID@NAME`` for the others."""
+        return base if self.own else f"{base}@{self.name}"
+
+    @property
+    def caption_limit(self) -> int:
+        return PREMIUM_CAPTION if self.premium else FREE_CAPTION
+
+    def allowed(self, chat: str) -> bool:
+        return self.refused_until.get(chat, 0.0) <= time.monotonic()
+
+    def refuse(self, chat: str, seconds: float) -> None:
+        self.refused_until[chat] = time.monotonic() + seconds
+
+
+class AccountPool:
+    """The engine's accounts, each with its hub (``telegram/hub``), made on first use."""
+
+    def __init__(self, shared: Shared) -> None:
+        from ferryman.telegram.hub import account_hub  # the hub imports this module
+
+        settings = shared.settings
+        self.figures_file = settings.telegram_dir / FIGURES
+        self._written = 0.0
+        self._writing: asyncio.Task[None] | None = None
+        self.members: list[Member] = []
+        for name in account_names(settings)[:MOST_SHOWN]:
+            session = session_of(settings, name)
+            flags = remembered(session)
+            self.members.append(
+                Member(
+                    name,
+                    account_hub(shared, name),
+                    premium=has_premium(session, settings.telegram.premium),
+                    bot=flags is not None and flags.bot,
+                    own=name == settings.telegram.session,
+                )
+            )
+
+    @property
+    def own(self) -> Member:
+        return self.members[0]
+
+    @property
+    def several(self) -> bool:
+        return len(self.members) > 1
+
+    def member(self, name: str | None) -> Member | None:
+        """The member of that name (None: the own account, as records before pools)."""
+        if name is None:
+            return self.own
+        return next((m for m in self.members if m.name == name), None)
+
+    def figures(self) -> dict[str, Figures]:
+        return {m.name: m.figures for m in self.members}
+
+    def noted(self) -> None:
+        """An album went or a wait came: the figures are written for ``status -v`` and
+        ``/metrics`` (another process may ask), on a thread, at most every 2 s."""
+        now = time.monotonic()
+        if now - self._written < WRITE_EVERY or (self._writing and not self._writing.done()):
+            return
+        self._written = now
+        data = {
+            m.name: dataclasses.asdict(m.figures) | {"bot": m.bot, "premium": m.premium}
+            for m in self.members
+        }
+        self._writing = asyncio.create_task(asyncio.to_thread(_write, self.figures_file, data))
+
+    async def close(self) -> None:
+        """The figures as they end (the hubs are shared resources of their own)."""
+        if self._writing is not None:
+            await asyncio.gather(self._writing, return_exceptions=True)
+        self._written = 0.0
+        self._writing = None
+        if any(m.figures.albums or m.figures.waits for m in self.members):
+            self.noted()
+            if self._writing is not None:
+                await asyncio.gather(self._writing, return_exceptions=True)
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    part = path.with_name(path.name + ".part")
+    try:
+        part.write_text(json.dumps(data))
+        os.replace(part, path)  # a reader sees the old figures or the new, never half
+    except OSError:
+        return  # figures only: the delivery goes on
+
+
+def read_figures(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The figures per account the last engine wrote (empty: none yet)."""
+    try:
+        data = json.loads((settings.telegram_dir / FIGURES).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def account_pool(shared: Shared) -> AccountPool:
+    """The engine's one pool (made on first use)."""
+    return shared.get(POOL_KEY, lambda: AccountPool(shared))
+
+
+def any_premium(settings: Settings) -> bool:
+    """Whether some account of the pool has Premium (or the setting forces it): a job's
+    files may then be as big as Premium allows, and go through that account."""
+    forced = settings.telegram.premium
+    if forced is not None:
+        return forced
+    return any(has_premium(session_of(settings, name), None) for name in account_names(settings))
