@@ -16,10 +16,11 @@ jump.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # the light commands (`status`, `config show`) import no asyncio
+    import asyncio
 
 
 class Clock(Protocol):
@@ -49,9 +50,14 @@ class SystemClock:
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # lazy: a light command's start-up reads wall time only
+
         await asyncio.sleep(seconds)
 
     async def wait(self, event: asyncio.Event, seconds: float | None) -> bool:
+        import asyncio
+        import contextlib
+
         # asyncio.timeout keeps a cancel that comes with the event (ferryman.timeouts)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):

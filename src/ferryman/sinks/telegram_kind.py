@@ -16,7 +16,6 @@ from ferryman.media.policy import TELEGRAM, TELEGRAM_PREMIUM, Policy
 from ferryman.model import MediaKind
 from ferryman.resources import Shared
 from ferryman.sinks.base import Sink, SinkEnv, SinkKind
-from ferryman.telegram.accounts import any_premium
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -144,6 +143,8 @@ class TelegramKind(SinkKind):
         """Premium's limits when an account of the pool has it (as Telegram last said,
         beside its session: ``telegram/account``) or ``telegram.premium`` says so: a file
         a free account may not send goes whole through the Premium one, not split."""
+        from ferryman.telegram.accounts import any_premium  # lazy: asyncio, off `status`
+
         return TELEGRAM_PREMIUM if any_premium(settings) else TELEGRAM
 
     def check_ready(self, settings: Settings, target: str) -> None:
