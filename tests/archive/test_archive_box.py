@@ -28,7 +28,7 @@ from ferryman.archive import opener
 from ferryman.archive.boxed import BoxPool
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
-from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.archive.sevenzip.process import find_7zz
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError

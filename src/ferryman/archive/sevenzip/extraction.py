@@ -1,6 +1,6 @@
 """One ``x -so`` run of 7zz, cut into entries and checked as its output streams.
 
-Kept apart from ``sevenzip_backend``: ``Run`` knows one process and its plan of
+Kept apart from ``sevenzip.backend``: ``Run`` knows one process and its plan of
 entries; the reader decides which runs to start and what their failures mean.
 
 7zz's messages go to an unlinked temp file, not a pipe: nothing can deadlock,
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import cast
 
 from ferryman.archive.checksum import crc32
-from ferryman.archive.sevenzip_listing import Item
-from ferryman.archive.sevenzip_process import PROMPT, environment, send_password, stop
+from ferryman.archive.sevenzip.listing import Item
+from ferryman.archive.sevenzip.process import PROMPT, environment, send_password, stop
 from ferryman.archive.stored_names import decode_stored_name
 
 BLOCK_SIZE = 1 << 20

@@ -1,6 +1,6 @@
 """7zz's ``l -slt`` listing, run and parsed into the items ``x -so`` will write.
 
-Kept apart from ``sevenzip_backend`` so the listing format, and its traps (a
+Kept apart from ``sevenzip.backend`` so the listing format, and its traps (a
 comment that forges a separator line, bare streams without a name, a numbered
 split set with a volume missing), are read in one place.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferryman.archive.reader import EntryType
-from ferryman.archive.sevenzip_process import PROMPT, environment, send_password, stop
+from ferryman.archive.sevenzip.process import PROMPT, environment, send_password, stop
 from ferryman.archive.stored_names import decode_stored_name
 from ferryman.errors import FerrymanError
 

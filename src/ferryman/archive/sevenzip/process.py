@@ -1,6 +1,6 @@
 """Running 7-Zip's console tool (``7zz``): finding it, and handing it a password.
 
-Kept apart from ``sevenzip_backend``, which decides what to run; this is how a
+Kept apart from ``sevenzip.backend``, which decides what to run; this is how a
 7zz is found and probed (``find_7zz``, ``SevenZip``) and how each process is
 started and ended safely (``environment``, ``send_password``, ``stop``), with
 what 7zz says summed up in one line (``summary``).

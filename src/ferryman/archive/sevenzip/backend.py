@@ -12,8 +12,8 @@ How it drives 7zz, and why (all measured on upstream 7-Zip 26.03):
   also how an encrypted entry is retried with the next password (and, if one
   works, how the rest continues with it), and how a resumed job skips ahead.
 
-The listing is run and parsed by ``sevenzip_listing``, each extraction is a ``Run``
-of ``sevenzip_extraction``, and 7zz is found and started by ``sevenzip_process``.
+The listing is run and parsed by ``sevenzip.listing``, each extraction is a ``Run``
+of ``sevenzip.extraction``, and 7zz is found and started by ``sevenzip.process``.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ferryman.archive.reader import EntryInfo, EntryType, OpenOptions
-from ferryman.archive.sevenzip_extraction import BLOCK_SIZE, Problem, Run
-from ferryman.archive.sevenzip_listing import (
+from ferryman.archive.sevenzip.extraction import BLOCK_SIZE, Problem, Run
+from ferryman.archive.sevenzip.listing import (
     Item,
     ListingParser,
     header_numbers,
     run_listing,
     split_gap,
 )
-from ferryman.archive.sevenzip_process import SevenZip, find_7zz, summary, usable
+from ferryman.archive.sevenzip.process import SevenZip, find_7zz, summary, usable
 from ferryman.errors import FerrymanError
 
 __all__ = ["SevenZip", "SevenZipEntry", "SevenZipReader", "find_7zz"]
