@@ -368,7 +368,7 @@ def test_the_scan_follows_every_way_a_code_travels(scan: Scan) -> None:
         "source.not_found": "a literal",
         "engine.lease_lost": "a subclass's own code (LeaseLost)",
         "archive.unsupported": "a module constant (opener._UNSUPPORTED)",
-        "archive.entry_corrupt": "libarchive_messages' table, through classify's return",
+        "archive.entry_corrupt": "libarchive.messages' table, through classify's return",
     }
     missing = {code: how for code, how in expected.items() if code not in scan.codes}
     assert not missing, missing

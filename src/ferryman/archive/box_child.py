@@ -37,7 +37,7 @@ from ferryman.archive.box_wire import (
     encode_info,
     write_frame,
 )
-from ferryman.archive.libarchive_backend import LibarchiveEntry, LibarchiveReader
+from ferryman.archive.libarchive.backend import LibarchiveEntry, LibarchiveReader
 from ferryman.archive.reader import EntryType
 from ferryman.errors import FerrymanError
 

@@ -19,7 +19,7 @@ from ferryman.archive.allocator import tune_for_streaming
 from ferryman.archive.box_wire import DECODER_FAILED
 from ferryman.archive.boxed import BoxedLibarchiveReader
 from ferryman.archive.guard import GuardedReader, NestingTally
-from ferryman.archive.libarchive_backend import LibarchiveReader
+from ferryman.archive.libarchive.backend import LibarchiveReader
 from ferryman.archive.reader import (
     ArchiveEntry,
     ArchiveReader,

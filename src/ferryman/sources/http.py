@@ -398,7 +398,7 @@ def _tar_stream(stack: ExitStack, link: _Pinned, name: str, options: ReadOptions
     import io  # lazy: start-up
 
     from ferryman.archive.box_stream import BoxedStreamReader  # lazy: start-up
-    from ferryman.archive.libarchive_backend import LibarchiveReader  # lazy: start-up
+    from ferryman.archive.libarchive.backend import LibarchiveReader  # lazy: start-up
     from ferryman.net.streamfile import StreamFile  # lazy: start-up
 
     body = StreamFile(link.client, link.url, link.size, link.validator, link.retry)

@@ -1,6 +1,6 @@
 """One entry of a ``LibarchiveReader``: its data read in blocks, the errors it meets as
 codes, and an encrypted zip entry held until its CRC checks out when several passwords
-are candidates (see ``libarchive_backend``)."""
+are candidates (see ``libarchive.backend``)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from ctypes import string_at
 from typing import TYPE_CHECKING
 
-from ferryman.archive.libarchive_ffi import ARCHIVE_WARN, archive_read_data
-from ferryman.archive.libarchive_messages import classify
+from ferryman.archive.libarchive.ffi import ARCHIVE_WARN, archive_read_data
+from ferryman.archive.libarchive.messages import classify
 from ferryman.archive.reader import CandidateMayBeWrong, EntryInfo
 from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:
-    from ferryman.archive.libarchive_backend import LibarchiveReader
+    from ferryman.archive.libarchive.backend import LibarchiveReader
 
 BLOCK_SIZE = 1 << 20  # bytes per read_blocks block
 _HOLD_IN_MEMORY = 8 << 20  # encrypted zip entries up to this are checked before handing on

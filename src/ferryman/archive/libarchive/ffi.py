@@ -1,7 +1,7 @@
 """libarchive through ctypes: its C functions (named as in C), status codes, the
 formats and filters a sniffed format enables, and a stream fed to it by callback.
 
-Kept apart from ``libarchive_backend`` (the reader) and ``libarchive_entry`` (one
+Kept apart from ``libarchive.backend`` (the reader) and ``libarchive.entry`` (one
 entry's data): this is the C library's surface, not ferryman's reading of it.
 """
 

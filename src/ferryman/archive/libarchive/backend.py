@@ -32,7 +32,7 @@ Choices worth knowing:
   plain, so ``Rar5Scan`` reads the RAR5 headers itself) and refused as
   "archive.unsupported", which tells ``open_archive`` to switch to 7-Zip.
 
-libarchive's messages become error codes by ``classify`` (see ``libarchive_messages``).
+libarchive's messages become error codes by ``classify`` (see ``libarchive.messages``).
 
 "archive.unsupported" and "archive.password_required" are raised before any data of
 the entry concerned: by ``next()`` (header problems, e.g. RAR4 solid or encrypted
@@ -60,8 +60,8 @@ from ctypes import (
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ferryman.archive.libarchive_entry import BLOCK_SIZE, LibarchiveEntry
-from ferryman.archive.libarchive_ffi import (
+from ferryman.archive.libarchive.entry import BLOCK_SIZE, LibarchiveEntry
+from ferryman.archive.libarchive.ffi import (
     AE_IFDIR,
     AE_IFLNK,
     AE_IFMT,
@@ -96,7 +96,7 @@ from ferryman.archive.libarchive_ffi import (
     sparse_stored,
     support,
 )
-from ferryman.archive.libarchive_messages import FATAL_STATE_HINT, classify
+from ferryman.archive.libarchive.messages import FATAL_STATE_HINT, classify
 from ferryman.archive.rar_headers import RAR5_MAGIC, Rar5Scan, refuse_rar_volume
 from ferryman.archive.reader import (
     EntryInfo,

@@ -3,7 +3,7 @@
 libarchive reports most failures as text only (its numeric codes say little more
 than "warn" or "fatal"), so the code is chosen from the words: ``MESSAGE_CODES``,
 first match wins, case-insensitive substrings; captured from libarchive 3.6.2.
-Kept apart from ``libarchive_backend`` so the table can be read, and grown, on
+Kept apart from ``libarchive.backend`` so the table can be read, and grown, on
 its own.
 
 ==========================================  ===========================  ==========
