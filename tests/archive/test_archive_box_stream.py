@@ -1,5 +1,5 @@
 """A tar read as it streams from a link is read by libarchive in its box
-(``archive.box_stream``): a decoder that spins costs its child and ends the input with
+(``archive.box.stream``): a decoder that spins costs its child and ends the input with
 ``archive.decoder_failed`` while the job beside it completes; the network's stalls and
 failures keep the network's codes; the pump never holds the whole download.
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from ferryman.archive.box_stream import BoxedStreamReader
+from ferryman.archive.box.stream import BoxedStreamReader
 from ferryman.archive.libarchive import ffi
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
 from ferryman.config import Settings

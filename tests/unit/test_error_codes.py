@@ -36,7 +36,7 @@ CODE_SHAPE = re.compile(r"^[a-z]+(\.[a-z_]+)+$")  # area.what, or area.sub.what 
 PASS_THROUGH = {
     ("media/child.py", "_raise_for"): "a child process's FerrymanError, re-raised as it was",
     ("media/box.py", "_result"): "a media worker's FerrymanError, re-raised as it was",
-    ("archive/box_wire.py", "decode_error"): "libarchive's child's error, a registered"
+    ("archive/box/wire.py", "decode_error"): "libarchive's child's error, a registered"
     " archive.*/source.* code only (checked there), re-raised as it was",
     ("sources/batch.py", "_read_one"): "an input's FerrymanError, recorded beside its"
     " fetched files when it failed and raised again as it was",

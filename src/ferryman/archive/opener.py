@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ferryman.archive.allocator import tune_for_streaming
-from ferryman.archive.box_wire import DECODER_FAILED
-from ferryman.archive.boxed import BoxedLibarchiveReader
+from ferryman.archive.box.reader import BoxedLibarchiveReader
+from ferryman.archive.box.wire import DECODER_FAILED
 from ferryman.archive.guard import GuardedReader, NestingTally
 from ferryman.archive.libarchive.backend import LibarchiveReader
 from ferryman.archive.reader import (
@@ -449,7 +449,7 @@ class _FallbackReader:
 
 
 def _libarchive(path: Path, fmt: str, options: OpenOptions) -> ArchiveReader:
-    """libarchive's reader of ``path``, in its box (``archive.boxed``); in-process
+    """libarchive's reader of ``path``, in its box (``archive.box.reader``); in-process
     only when no child can be made (fork refused: no memory or processes left)."""
     try:
         return BoxedLibarchiveReader(path, fmt, options)

@@ -143,7 +143,7 @@ def _vm_peak() -> int:
 def _die_with_parent(lifeline: int) -> None:
     """SIGKILL this process when the engine dies: it holds the lifeline's only other
     end, so the read end turns readable when it ends, and the kernel sends the signal
-    however busy a decoder is (as ``media.child`` and ``archive.box_child`` do)."""
+    however busy a decoder is (as ``media.child`` and ``archive.box.child`` do)."""
     with contextlib.suppress(AttributeError, OSError):  # F_SETSIG: Linux only
         fcntl.fcntl(lifeline, fcntl.F_SETOWN, os.getpid())
         fcntl.fcntl(lifeline, fcntl.F_SETSIG, signal.SIGKILL)

@@ -1,5 +1,5 @@
-"""The wire between the boxed libarchive reader (``archive.boxed``) and its child
-(``archive.box_child``): frames of a kind, a length and the packed bytes read so far.
+"""The wire between the boxed libarchive reader (``archive.box.reader``) and its child
+(``archive.box.child``): frames of a kind, a length and the packed bytes read so far.
 
 The child decodes untrusted bytes, so the engine trusts nothing it says: no pickle
 (a child taken over by a decoder bug could make the engine run code), only JSON and
@@ -45,7 +45,7 @@ KINDS = frozenset({OPENED, ENTRY, BLOCK, END, ERROR, DONE})
 COMMAND = struct.Struct("<cI")
 ABORT = b"A"
 # engine -> child, between archives: read this one (COMMAND with the JSON's length).
-# A child is kept for a job's next archive (``boxed.BoxPool``): a fork per archive
+# A child is kept for a job's next archive (``box.reader.BoxPool``): a fork per archive
 # made the engine copy its pages again for each (24 ms of CPU per small zip).
 REQUEST = b"Q"
 
@@ -54,7 +54,7 @@ REQUEST = b"Q"
 class Request:
     """One archive for the child: what to open, and its budget (CPU seconds from now,
     address space in bytes beyond what the child has mapped, None: unlimited). With
-    ``stream``, the archive is the bytes of the child's input pipe (``box_stream``),
+    ``stream``, the archive is the bytes of the child's input pipe (``box.stream``),
     ``path`` only names it and ``fmt`` is sniffed there."""
 
     path: Path

@@ -4,8 +4,8 @@ A C call cannot be interrupted in-process: a small malformed xar whose file is m
 as a hard link's original twice sends libarchive 3.6 (bsdtar too) round a list that
 points at itself, at 100 % CPU for good, and a reading thread stuck there held its job
 (and every job behind it) until the engine was killed. So each archive file libarchive
-reads is read by a child forked for it (``box_child``), which streams the entries
-over a pipe, unasked (``box_wire``; the engine only stops an entry it passes over).
+reads is read by a child forked for it (``box.child``), which streams the entries
+over a pipe, unasked (``box.wire``; the engine only stops an entry it passes over).
 The engine ends the child
 (``archive.decoder_failed``; ``open_archive`` then hands the archive to 7zz from that
 entry on) when:
@@ -39,8 +39,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from ferryman.archive.box_child import child_main
-from ferryman.archive.box_wire import (
+from ferryman.archive.box.child import child_main
+from ferryman.archive.box.wire import (
     ABORT,
     BLOCK,
     COMMAND,
@@ -142,7 +142,7 @@ def _fork() -> _Child:
 
 def fork_fed(*, fed: bool) -> tuple[_Child, int | None]:
     """A new child, waiting for its first request; with ``fed``, also the write end of
-    the pipe it reads a streamed archive from (``box_stream``)."""
+    the pipe it reads a streamed archive from (``box.stream``)."""
     out_r, out_w = os.pipe()
     cmd_r, cmd_w = os.pipe()
     life_r, life_w = os.pipe()

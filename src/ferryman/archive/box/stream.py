@@ -1,4 +1,4 @@
-"""An archive streamed from a link, read by libarchive in its box (``archive.boxed``).
+"""An archive streamed from a link, read by libarchive in its box (``archive.box.reader``).
 
 A tar read as it downloads ran libarchive on the engine's reading thread, where a
 malformed one could spin for good. Here a forked child reads it from a pipe, and a
@@ -23,8 +23,8 @@ import os
 import threading
 from pathlib import Path
 
-from ferryman.archive.box_wire import DONE, ERROR, Request
-from ferryman.archive.boxed import BoxedLibarchiveReader, cpu_budget, fork_fed
+from ferryman.archive.box.reader import BoxedLibarchiveReader, cpu_budget, fork_fed
+from ferryman.archive.box.wire import DONE, ERROR, Request
 from ferryman.archive.reader import OpenOptions
 from ferryman.errors import FerrymanError
 

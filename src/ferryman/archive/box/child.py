@@ -1,4 +1,4 @@
-"""The child side of the boxed libarchive reader (``archive.boxed``): a forked process
+"""The child side of the boxed libarchive reader (``archive.box.reader``): a forked process
 that opens one archive with libarchive and streams its entries over a pipe.
 
 It starts as a copy of the engine, so before anything else it lets go of what it
@@ -21,7 +21,7 @@ import select
 import signal
 from typing import NoReturn
 
-from ferryman.archive.box_wire import (
+from ferryman.archive.box.wire import (
     ABORT,
     BLOCK,
     COMMAND,
