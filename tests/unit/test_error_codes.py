@@ -35,7 +35,7 @@ CODE_SHAPE = re.compile(r"^[a-z]+(\.[a-z_]+)+$")  # area.what, or area.sub.what 
 # (module, function) whose code argument carries a code some other FerrymanError had.
 PASS_THROUGH = {
     ("media/child.py", "_raise_for"): "a child process's FerrymanError, re-raised as it was",
-    ("media/box.py", "_result"): "a media worker's FerrymanError, re-raised as it was",
+    ("media/box/pool.py", "_result"): "a media worker's FerrymanError, re-raised as it was",
     ("archive/box/wire.py", "decode_error"): "libarchive's child's error, a registered"
     " archive.*/source.* code only (checked there), re-raised as it was",
     ("sources/batch.py", "_read_one"): "an input's FerrymanError, recorded beside its"

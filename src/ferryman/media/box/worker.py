@@ -1,7 +1,7 @@
-"""The worker side of ``media.box``: a process that runs the engine's decoding calls one
+"""The worker side of ``media.box.pool``: a process that runs the engine's decoding calls one
 after another, each confined, and answers each with its outcome.
 
-Started as ``python -m ferryman.media.box_worker REQUESTS ANSWERS LIFELINE`` (the pipes'
+Started as ``python -m ferryman.media.box.worker REQUESTS ANSWERS LIFELINE`` (the pipes'
 descriptors). Per call it imports the function first (PyAV's libraries are the
 worker's, not the call's), then limits itself: address space to its size now plus the
 call's memory (an allocation past it fails: ``MemoryError``, or a decoder's error,
@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ferryman.errors import FerrymanError
-from ferryman.media.box import GROWN, MIB, PRELOAD, resolve
+from ferryman.media.box.pool import GROWN, MIB, PRELOAD, resolve
 
 _NEAR_CAP = 16 * MIB  # a peak this close to the cap: an allocation failed there
 _PAGE = os.sysconf("SC_PAGE_SIZE")

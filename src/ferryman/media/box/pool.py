@@ -4,7 +4,7 @@ A decoder works inside whatever process calls it: an MP4 whose sample tables dec
 88 million samples made FFmpeg build an index of gigabytes in the engine itself (3 GiB,
 24 s, then delivered), and one with thirty such tracks held its job, every job behind
 it and a graceful stop (a thread cannot be interrupted). So the engine asks a
-``MediaBox`` instead: a worker process (``box_worker``) runs the named function on the
+``MediaBox`` instead: a worker process (``box.worker``) runs the named function on the
 file, confined for that call, and answers with its result. The call ends
 ``media.decode_memory`` past its address-space cap (``RLIMIT_AS`` over the worker's own
 size when the call starts), ``media.decode_timeout`` past its CPU seconds
@@ -16,7 +16,7 @@ fails: the next call gets a fresh worker.
 Workers are warm: each serves call after call (a worker's start costs ~0.2 s of
 Python and Pillow, a call a pipe's round trip), up to ``keep`` idle ones are kept, and
 a worker that grew (a big decode leaves its heap large) retires after answering.
-A worker is a fresh interpreter (``python -m ferryman.media.box_worker``), not a copy
+A worker is a fresh interpreter (``python -m ferryman.media.box.worker``), not a copy
 of the engine: it holds none of the engine's threads, locks or connections, and it
 loads PyAV only when a video comes (a run of photos never does). It dies with the
 engine (a lifeline pipe, as ``media.child``'s children) and ignores SIGINT and SIGTERM
@@ -58,7 +58,7 @@ GROWN = 256 * MIB  # a worker whose resident peak grew this much in a call retir
 _POLL = 0.05  # seconds between looks for a stop while a call runs
 _START_SECONDS = 60.0  # a worker that does not say it is ready in this long has failed
 
-WORKER_MODULE = "ferryman.media.box_worker"
+WORKER_MODULE = "ferryman.media.box.worker"
 # Preloaded by every worker before it says it is ready: what every picture needs.
 PRELOAD = ("ferryman.media.probe", "ferryman.media.images")
 
