@@ -21,7 +21,7 @@ from ferryman.errors import FerrymanError
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.web import connections, guard
-from ferryman.web.api_events import MAX_MESSAGE
+from ferryman.web.api.events import MAX_MESSAGE
 from ferryman.web.app import Web, create_app
 from ferryman.web.live import Tracker
 from ferryman.web.metrics import StageClock

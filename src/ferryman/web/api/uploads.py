@@ -1,5 +1,5 @@
 """``/api/v1/uploads``: a resumable upload (begin, look, append a piece); a finished one
-becomes a job through ``api_jobs``."""
+becomes a job through ``api.jobs``."""
 
 from __future__ import annotations
 
