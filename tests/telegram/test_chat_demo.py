@@ -207,7 +207,7 @@ def test_the_demos_steps_for_real_work_as_typed(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from ferryman.frontdoors.chat_demo import _print_next_steps
-    from ferryman.frontdoors.cli import app
+    from ferryman.frontdoors.cli.root import app
 
     shown = io.StringIO()
     _print_next_steps(Console(file=shown, width=200))

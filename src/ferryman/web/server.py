@@ -1,6 +1,6 @@
 """uvicorn serving the app over a store: kept live by the engine's bus when the engine
 runs in the same process (``ferryman web``), or by looking at the store every second
-(``--no-engine``: ``ferryman run`` workers elsewhere). The front door (``cli_web``)
+(``--no-engine``: ``ferryman run`` workers elsewhere). The front door (``cli.web``)
 starts and stops the engine; on SIGINT/SIGTERM uvicorn stops taking requests first.
 """
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from ferryman.frontdoors.cli_store import run_with_store
+from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.terminal import console, show
 
 # The store, the engine and settings load in the commands that use them (`--help`).

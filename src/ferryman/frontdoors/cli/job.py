@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.cli_args import JobArg, job_number
-from ferryman.frontdoors.cli_run import live_nodes, say_what_next
-from ferryman.frontdoors.cli_store import run_with_store
+from ferryman.frontdoors.cli.args import JobArg, job_number
+from ferryman.frontdoors.cli.run import live_nodes, say_what_next
+from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail, print_links, print_report
 

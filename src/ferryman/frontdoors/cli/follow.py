@@ -1,6 +1,6 @@
 """``add --run``: its own jobs followed to their end, whoever runs them.
 
-With no ferryman running on the store, the engine runs here (``cli_run.run_engine``
+With no ferryman running on the store, the engine runs here (``cli.run.run_engine``
 with ``only``): ``stop_once_settled`` stops it once these jobs have ended or wait on a
 person, and the summary counts them alone (not the queue that was there before). With
 another ferryman running (the page, a service), a second engine would be refused; the
@@ -21,9 +21,9 @@ import typer
 from ferryman.engine.ops.report import counts, run_summary
 from ferryman.engine.plumbing.events import AlbumDelivered, Event, JobFinished, JobWaiting
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.cli_args import State
-from ferryman.frontdoors.cli_run import err, live_nodes, run_engine, say_summary
-from ferryman.frontdoors.cli_store import run_with_store
+from ferryman.frontdoors.cli.args import State
+from ferryman.frontdoors.cli.run import err, live_nodes, run_engine, say_summary
+from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.exit_codes import ExitCode, for_run
 from ferryman.model import Job, JobState
 

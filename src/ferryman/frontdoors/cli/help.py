@@ -22,7 +22,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from ferryman.frontdoors.cli_output import take_output_options
+from ferryman.frontdoors.cli.output import take_output_options
 from ferryman.frontdoors.exit_codes import TABLE as EXIT_CODES
 
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.cli_args import State
+from ferryman.frontdoors.cli.args import State
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail, show
 from ferryman.sinks.builtin import default_sinks

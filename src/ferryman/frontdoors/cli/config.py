@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.cli_store import run_light, run_with_store
+from ferryman.frontdoors.cli.store import run_light, run_with_store
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ferryman.frontdoors.cli_args import job_number
-from ferryman.frontdoors.cli_store import run_light
+from ferryman.frontdoors.cli.args import job_number
+from ferryman.frontdoors.cli.store import run_light
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, print_problems, show, status_table
 

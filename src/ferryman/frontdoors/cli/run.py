@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.cli_args import State, usable_data_dir
-from ferryman.frontdoors.cli_inputs import output_mode
+from ferryman.frontdoors.cli.args import State, usable_data_dir
+from ferryman.frontdoors.cli.inputs import output_mode
 from ferryman.frontdoors.exit_codes import ExitCode, for_error, for_run
 from ferryman.frontdoors.terminal import console, fail, print_links, print_run_summary
 
@@ -69,7 +69,7 @@ def run_engine(
 
     async def go() -> ExitCode:
         from ferryman.engine.ops.report import run_summary  # lazy: start-up
-        from ferryman.frontdoors.cli_follow import stop_once_settled  # lazy: start-up
+        from ferryman.frontdoors.cli.follow import stop_once_settled  # lazy: start-up
         from ferryman.frontdoors.progress import attach_renderer  # lazy: start-up
         from ferryman.frontdoors.startup import running  # lazy: start-up
 

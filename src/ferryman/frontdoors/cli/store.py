@@ -1,6 +1,6 @@
 """How a command reaches the store: open it, run the work, close it; a coded error
 becomes a clear exit (its row of ``exit_codes``). One place for every command module
-(``cli``, ``cli_watch``…).
+(``cli``, ``cli.watch``…).
 ``run_light``: a command that must answer at once reads SQLite without SQLAlchemy."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 import typer
 
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.cli_args import usable_data_dir
+from ferryman.frontdoors.cli.args import usable_data_dir
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
 

@@ -13,7 +13,7 @@ import typer
 
 from ferryman.engine.ops.watch_admin import every_text
 from ferryman.engine.plumbing.watch_words import jobs_text
-from ferryman.frontdoors.cli_store import run_with_store
+from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.terminal import console, fail, show
 
 if TYPE_CHECKING:

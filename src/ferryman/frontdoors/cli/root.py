@@ -1,8 +1,8 @@
 """The command line: add inputs, run the engine, see every job's state.
 
-The other commands live by concern and join this root: ``cli_job`` (one job's report,
-links and controls), ``cli_nodes`` (workers, drain), ``cli_doctor``, ``cli_config``
-(config, quarantine), ``cli_watch``, ``cli_telegram``, ``cli_web``, ``cli_service``."""
+The other commands live by concern in this package and join this root: ``job`` (one
+job's report, links and controls), ``nodes`` (workers, drain), ``doctor``, ``config``
+(config, quarantine), ``watch``, ``telegram``, ``web``, ``service``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import typer
 from rich.text import Text
 
 from ferryman.errors import FerrymanError, spec_for, with_job
-from ferryman.frontdoors.cli_args import (
+from ferryman.frontdoors.cli.args import (
     JSON,
     QUIET,
     VERBOSE,
@@ -24,21 +24,21 @@ from ferryman.frontdoors.cli_args import (
     apply_output,
     usable_data_dir,
 )
-from ferryman.frontdoors.cli_completion import completion_app
-from ferryman.frontdoors.cli_config import config_app, quarantine_app
-from ferryman.frontdoors.cli_doctor import doctor_app
-from ferryman.frontdoors.cli_help import HelpGroup
-from ferryman.frontdoors.cli_inputs import added_json, inputs_of
-from ferryman.frontdoors.cli_job import job_app
-from ferryman.frontdoors.cli_nodes import nodes_app
-from ferryman.frontdoors.cli_output import NO_COLOR
-from ferryman.frontdoors.cli_run import live_nodes, run_engine, say_what_next
-from ferryman.frontdoors.cli_service import service_app
-from ferryman.frontdoors.cli_status import status_app
-from ferryman.frontdoors.cli_store import run_light
-from ferryman.frontdoors.cli_telegram import telegram_app
-from ferryman.frontdoors.cli_watch import watch_app
-from ferryman.frontdoors.cli_web import web_app
+from ferryman.frontdoors.cli.completion import completion_app
+from ferryman.frontdoors.cli.config import config_app, quarantine_app
+from ferryman.frontdoors.cli.doctor import doctor_app
+from ferryman.frontdoors.cli.help import HelpGroup
+from ferryman.frontdoors.cli.inputs import added_json, inputs_of
+from ferryman.frontdoors.cli.job import job_app
+from ferryman.frontdoors.cli.nodes import nodes_app
+from ferryman.frontdoors.cli.output import NO_COLOR
+from ferryman.frontdoors.cli.run import live_nodes, run_engine, say_what_next
+from ferryman.frontdoors.cli.service import service_app
+from ferryman.frontdoors.cli.status import status_app
+from ferryman.frontdoors.cli.store import run_light
+from ferryman.frontdoors.cli.telegram import telegram_app
+from ferryman.frontdoors.cli.watch import watch_app
+from ferryman.frontdoors.cli.web import web_app
 from ferryman.frontdoors.exit_codes import ExitCode, for_error
 from ferryman.frontdoors.quiet_start import quiet
 from ferryman.frontdoors.terminal import console, fail
@@ -60,7 +60,7 @@ app = typer.Typer(
     help="ferryman: archives, media files and links in; playable media out.",
     no_args_is_help=True,
     add_completion=False,
-    cls=HelpGroup,  # help and usage lines as cli_help writes them, for every command
+    cls=HelpGroup,  # help and usage lines as cli.help writes them, for every command
     rich_markup_mode=None,  # usage errors as plain lines, not boxes
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -330,7 +330,7 @@ def add(
 
     code, added, live = run_light(ctx, light, full, writes=True)
     if run_now and added:  # its own jobs to their end, here or in the ferryman running
-        from ferryman.frontdoors.cli_follow import run_own_jobs  # lazy: start-up
+        from ferryman.frontdoors.cli.follow import run_own_jobs  # lazy: start-up
 
         code = max(code, run_own_jobs(ctx, added, live))
     elif added and not state.quiet:

@@ -20,7 +20,7 @@ from ferryman.frontdoors.exit_codes import ExitCode
 from ferryman.frontdoors.terminal import console
 
 if TYPE_CHECKING:
-    from ferryman.frontdoors.cli_args import State
+    from ferryman.frontdoors.cli.args import State
     from ferryman.model import Job
 
 

@@ -3,7 +3,7 @@ command as well as before it: ``ferryman status -v`` as people type it (git, rcl
 
 The root declares them; a command that does not declare one of its own has it taken
 out of its arguments before they are parsed, recorded in the context's ``meta``
-(``cli_args.State`` reads it from there) and applied (log level, colour). A command
+(``cli.args.State`` reads it from there) and applied (log level, colour). A command
 with a ``--json`` of its own keeps it. Nothing after ``--`` is looked at.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ferryman.frontdoors.cli_args import JSON, QUIET, VERBOSE, apply_output
+from ferryman.frontdoors.cli.args import JSON, QUIET, VERBOSE, apply_output
 
 NO_COLOR = "ferryman.no_color"
 _FLAGS = {"-q": QUIET, "--quiet": QUIET, "--json": JSON, "--no-color": NO_COLOR}
