@@ -6,6 +6,7 @@ job's report, links and controls), ``nodes`` (workers, drain), ``doctor``, ``con
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -31,6 +32,7 @@ from ferryman.frontdoors.cli.help import HelpGroup
 from ferryman.frontdoors.cli.inputs import added_json, inputs_of
 from ferryman.frontdoors.cli.job import job_app
 from ferryman.frontdoors.cli.nodes import nodes_app
+from ferryman.frontdoors.cli.options import Destination, Notices, Output, with_groups
 from ferryman.frontdoors.cli.output import NO_COLOR
 from ferryman.frontdoors.cli.run import live_nodes, run_engine, say_what_next
 from ferryman.frontdoors.cli.service import service_app
@@ -43,7 +45,6 @@ from ferryman.frontdoors.exit_codes import ExitCode, for_error
 from ferryman.frontdoors.quiet_start import quiet
 from ferryman.frontdoors.terminal import console, fail
 from ferryman.printable import printable
-from ferryman.sinks.builtin import default_sinks
 
 # The engine, the store and what they pull in (SQLAlchemy, PyAV, Pillow, Telethon) load
 # in the commands that use them, so `--help` and light commands answer at once.
@@ -135,6 +136,7 @@ def _fail(exc: FerrymanError, job: int | None = None) -> None:
 
 
 @app.command()
+@with_groups(destination=Destination, output=Output, notices=Notices)
 def add(
     ctx: typer.Context,
     paths: Annotated[
@@ -159,12 +161,8 @@ def add(
             " are skipped.",
         ),
     ] = None,
-    to: Annotated[
-        str,
-        typer.Option(
-            "--to", metavar="DEST", help=f"Where albums go: {default_sinks().describe()}."
-        ),
-    ] = "library:",
+    *,
+    destination: Destination,
     password: Annotated[
         str | None,
         typer.Option(
@@ -182,34 +180,7 @@ def add(
             "--force", help="Add even if added before; a link to media skips the result cache."
         ),
     ] = False,
-    quality: Annotated[
-        str | None,
-        typer.Option(
-            "--quality",
-            metavar="SIZE",
-            help="Links to media: the MP4's largest size, 2160p, 1440p, 1080p (the"
-            " default), 720p, 480p, 360p or best (a vertical video's short side counts).",
-        ),
-    ] = None,
-    audio: Annotated[
-        str | None,
-        typer.Option(
-            "--audio",
-            metavar="FORMAT",
-            help="Links to media and video files: the sound alone, as mp3, m4a (AAC kept) or opus.",
-        ),
-    ] = None,
-    bitrate: Annotated[
-        int | None,
-        typer.Option(
-            "--bitrate",
-            metavar="KBPS",
-            help="With --audio mp3: 320, 256, 192 (the default), 128 or 96 kbps; opus: 32–256.",
-        ),
-    ] = None,
-    mute: Annotated[
-        bool, typer.Option("--mute", help="Links to media: the MP4 without its sound.")
-    ] = False,
+    output: Output,
     playlist: Annotated[
         bool,
         typer.Option(
@@ -226,25 +197,7 @@ def add(
             " ferryman already running (the page, a service); exit by the table for them.",
         ),
     ] = False,
-    convert: Annotated[
-        bool,
-        typer.Option(
-            "--convert",
-            help="A library's photos and videos made to play anywhere (H.264 MP4, JPEG);"
-            " without it they are kept as they are (HEVC, 4K, HDR, HEIC…), only what no"
-            " media server reads repaired (media.library_convert for every job).",
-        ),
-    ] = False,
-    notify: Annotated[
-        str | None,
-        typer.Option(
-            "--notify",
-            metavar="URL",
-            help="Where these jobs' notices go instead of notify.urls: Apprise URLs"
-            " (tgram://, ntfy://, json://…), ferryman(s)://host/path (a signed webhook),"
-            " or none.",
-        ),
-    ] = None,
+    notices: Notices,
 ) -> None:
     """Add inputs as jobs: they run with `ferryman run` (or at once with --run, or in a
     ferryman that is running already)."""
@@ -255,16 +208,13 @@ def add(
 
     shown_source = default_sources().describe
     state: State = ctx.obj
-    if convert:  # a delivery option, carried in the destination (sinks/options.py)
-        to = f"{to}{'&' if '?' in to else '?'}convert=yes"
     paths = inputs_of(paths or [], batch_file)
     if not paths:
         err.print("no input: give PATH..., `-a FILE` or `-` (one a line on stdin)", markup=False)
         raise typer.Exit(ExitCode.USAGE)
     try:
-        profile = from_choices(
-            audio=audio, bitrate=bitrate, quality=quality, mute=mute, playlist=playlist
-        )
+        profile = from_choices(**dataclasses.asdict(output), playlist=playlist)
+        notify = notices.notify
         if notify is not None:
             from ferryman.engine.plumbing.notice_targets import check_target  # lazy: start-up
 
@@ -274,7 +224,7 @@ def add(
         raise typer.Exit(for_error(exc.code)) from None
     options: dict[str, Any] = {
         "notify": notify,
-        "dest": to,
+        "dest": destination.dest,
         "password": password,
         "priority": priority,
         "force": force,

@@ -4,6 +4,7 @@ due watches; ``watch check`` checks now, in this process."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import typer
 
 from ferryman.engine.ops.watch_admin import every_text
 from ferryman.engine.plumbing.watch_words import jobs_text
+from ferryman.frontdoors.cli.options import Destination, Notices, Output, with_groups
 from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.terminal import console, fail, show
 
@@ -47,6 +49,7 @@ def _local(source: str) -> str:
 
 
 @watch_app.command("add")
+@with_groups(destination=Destination, output=Output, notices=Notices)
 def add(
     ctx: typer.Context,
     source: Annotated[
@@ -60,10 +63,8 @@ def add(
             " t.me/c/ID, telegram:@NAME, telegram:-100ID)."
         ),
     ],
-    to: Annotated[
-        str,
-        typer.Option("--to", metavar="DEST", help="Where new entries go (as `add --to`)."),
-    ] = "library:",
+    *,
+    destination: Destination,
     every: Annotated[
         str,
         typer.Option(
@@ -131,27 +132,8 @@ def add(
             " serves RSS/Atom (and no output option is given), else ytdlp.",
         ),
     ] = None,
-    quality: Annotated[
-        str | None,
-        typer.Option("--quality", metavar="HEIGHT", help="As `add --quality` (links to media)."),
-    ] = None,
-    audio: Annotated[
-        str | None,
-        typer.Option("--audio", metavar="FORMAT", help="As `add --audio`: mp3, m4a or opus."),
-    ] = None,
-    bitrate: Annotated[
-        int | None, typer.Option("--bitrate", metavar="KBPS", help="As `add --bitrate`.")
-    ] = None,
-    mute: Annotated[bool, typer.Option("--mute", help="As `add --mute`.")] = False,
-    notify: Annotated[
-        str | None,
-        typer.Option(
-            "--notify",
-            metavar="URL",
-            help="Where this watch's notices (and its jobs') go instead of notify.urls:"
-            " Apprise URLs, ferryman(s)://host/path (a signed webhook), or none.",
-        ),
-    ] = None,
+    output: Output,
+    notices: Notices,
     then: Annotated[
         str | None,
         typer.Option(
@@ -169,7 +151,7 @@ def add(
 
         asked = NewWatch(
             source=_local(source),
-            to=to,
+            to=destination.dest,
             every=every,
             window=window,
             since=since,
@@ -178,11 +160,8 @@ def add(
             min_duration=min_duration,
             max_duration=max_duration,
             kind=kind,
-            quality=quality,
-            audio=audio,
-            bitrate=bitrate,
-            mute=mute,
-            notify=notify,
+            **dataclasses.asdict(output),
+            notify=notices.notify,
             then=then,
             remote=False,  # the CLI runs on the machine: any folder of it
         )
