@@ -17,7 +17,7 @@ import pytest
 
 from ferryman.errors import FerrymanError
 from ferryman.samples import make_photo
-from ferryman.sinks.telegram_kind import telegram_target
+from ferryman.sinks.telegram_target import telegram_target
 
 
 def _ferryman(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

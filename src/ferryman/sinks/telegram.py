@@ -32,8 +32,8 @@ from telethon.tl import functions, types
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
-from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState, caption_note
+from ferryman.sinks.telegram_target import ALBUM_MAX, TelegramTarget
 from ferryman.telegram.ahead import AheadFile
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.hub import TelegramHub

@@ -1,7 +1,7 @@
 """``add --run``: its own jobs followed to their end, whoever runs them.
 
 With no ferryman running on the store, the engine runs here (``cli.run.run_engine``
-with ``only``): ``stop_once_settled`` stops it once these jobs have ended or wait on a
+with ``only``): ``settled.stop_once_settled`` stops it once these jobs have ended or wait on a
 person, and the summary counts them alone (not the queue that was there before). With
 another ferryman running (the page, a service), a second engine would be refused; the
 store is read until the jobs end, and if that ferryman stops first, the engine runs
@@ -13,23 +13,20 @@ was delivered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import typer
 
-from ferryman.engine.ops.report import counts, run_summary
-from ferryman.engine.plumbing.events import AlbumDelivered, Event, JobFinished, JobWaiting
+from ferryman.engine.ops.report import run_summary
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.args import State
 from ferryman.frontdoors.cli.run import err, live_nodes, run_engine, say_summary
+from ferryman.frontdoors.cli.settled import all_settled
 from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.exit_codes import ExitCode, for_run
-from ferryman.model import Job, JobState
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
-    from ferryman.frontdoors.startup import Running
     from ferryman.store.ports import JobsView, Nodes
 
 FOLLOW_POLL_SECONDS = 1.0  # at most this long between two looks at the store
@@ -58,58 +55,6 @@ def run_own_jobs(ctx: typer.Context, job_ids: list[int], live: list[str]) -> Exi
                 highlight=False,
             )
     return run_engine(state, until_idle=True, only=job_ids)
-
-
-def stop_once_settled(started: Running, only: Collection[int]) -> asyncio.Task[None]:
-    """A task that stops the engine once every job of ``only`` has settled; it listens
-    from now (a job that ends before the task first runs is heard)."""
-    heard = asyncio.Event()
-    wanted = set(only)
-
-    def on_event(event: Event) -> None:
-        if isinstance(event, _SETTLING) and event.job_id in wanted:
-            heard.set()  # the job may have settled: the store says
-
-    unheard = started.engine.bus.subscribe(on_event)
-
-    async def watch() -> None:
-        try:
-            while True:
-                await heard.wait()
-                heard.clear()
-                if await all_settled(started.store, wanted):
-                    started.engine.stop()
-                    return
-        finally:
-            unheard()
-
-    return asyncio.create_task(watch(), name="own-jobs")
-
-
-# After these a job may have settled (a job waiting on its password has once its last
-# album read before the wait went out).
-_SETTLING = (JobFinished, JobWaiting, AlbumDelivered)
-
-
-async def all_settled(store: JobsView, job_ids: Collection[int]) -> bool:
-    """Whether every job has ended, is paused, or waits on a person with nothing of it
-    in flight (as `run --until-idle` tells an idle store; a job removed meanwhile
-    counts as ended)."""
-    per_job = await store.item_counts()
-    for job_id in job_ids:
-        try:
-            job = await store.get_job(job_id)
-        except FerrymanError:
-            continue
-        if not settled(job, counts(per_job.get(job_id, {}))["pending"]):
-            return False
-    return True
-
-
-def settled(job: Job, pending: int) -> bool:
-    if job.state.terminal or job.paused:
-        return True
-    return job.state is JobState.NEEDS_PASSWORD and pending == 0
 
 
 def _follow_elsewhere(ctx: typer.Context, job_ids: list[int]) -> ExitCode | None:

@@ -69,7 +69,7 @@ def run_engine(
 
     async def go() -> ExitCode:
         from ferryman.engine.ops.report import run_summary  # lazy: start-up
-        from ferryman.frontdoors.cli.follow import stop_once_settled  # lazy: start-up
+        from ferryman.frontdoors.cli.settled import stop_once_settled  # lazy: start-up
         from ferryman.frontdoors.progress import attach_renderer  # lazy: start-up
         from ferryman.frontdoors.startup import running  # lazy: start-up
 
