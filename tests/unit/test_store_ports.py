@@ -55,7 +55,7 @@ DOORS = {
     "web/core": {"WebDoor"},
     "web/server": {"WebDoor"},
     "web/live": {"LiveJobs"},
-    "web/floors": {"ShownFloors"},
+    "web/kept_progress": {"ShownFloors"},
     "frontdoors/cli/root": {"AddDoor"},
     "frontdoors/cli/status": {"StatusDoor"},
     "frontdoors/cli/job": {"Control", "JobsView", "RetryDoor", "JobDoor"},

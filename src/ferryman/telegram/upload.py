@@ -65,7 +65,7 @@ class UploadStats:
 
 
 class Growing(Protocol):
-    """A file still being written elsewhere: how far it is (``telegram/ahead.py``)."""
+    """A file still being written elsewhere: how far it is (``telegram/early_upload.py``)."""
 
     size: int  # as declared: the upload names this many bytes' parts
 

@@ -231,7 +231,7 @@ def add(
         "profile": profile,
     }
 
-    def told(results: list[Job | FerrymanError]) -> ExitCode:
+    def report_added(results: list[Job | FerrymanError]) -> ExitCode:
         """Say what became of every input; the exit code its problems call for (a bad
         destination is a usage error, Telegram not set up a configuration one, as
         the table in --help says and `watch add` exits)."""
@@ -267,7 +267,7 @@ def add(
             except FerrymanError as exc:
                 results.append(exc)
         live = store.live_nodes(silent_after * settings.lease_seconds)
-        return told(results), _added(results), live
+        return report_added(results), _added(results), live
 
     async def full(settings: Settings, store: AddDoor) -> tuple[ExitCode, list[int], list[str]]:
         results: list[Job | FerrymanError] = []
@@ -276,7 +276,7 @@ def add(
                 results.append(await intake.add_source(store, path, settings=settings, **options))
             except FerrymanError as exc:
                 results.append(exc)
-        return told(results), _added(results), await live_nodes(store, settings)
+        return report_added(results), _added(results), await live_nodes(store, settings)
 
     code, added, live = run_light(ctx, light, full, writes=True)
     if run_now and added:  # its own jobs to their end, here or in the ferryman running

@@ -3,7 +3,7 @@ each bar there (a bar only rises, also across a restart).
 
 Kept in the job's ``progress.shown`` memo, and only where the store's own figures would
 show less (a download cut short, a cancel mid-download): at once when the job stops
-moving (it may stay there), at most every ``FLOOR_EVERY`` seconds while it moves, and
+moving (it may stay there), at most every ``SAVE_EVERY`` seconds while it moves, and
 when the server stops.
 """
 
@@ -22,12 +22,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FLOOR_MEMO = "progress.shown"  # the job's memo holding the bar as last shown
-FLOOR_EVERY = 1.0  # seconds between saves of a moving job's bar
+SHOWN_MEMO = "progress.shown"  # the job's memo holding the bar as last shown
+SAVE_EVERY = 1.0  # seconds between saves of a moving job's bar
 
 
-class Floors:
-    """The bars' floors: read once, saved as they rise."""
+class KeptProgress:
+    """The bars as shown: read once, saved as they rise."""
 
     def __init__(self, store: ShownFloors) -> None:
         self.store = store
@@ -40,7 +40,7 @@ class Floors:
         """What the job's bar showed before this process (all read at the first ask)."""
         if self._read is None:
             try:
-                raw = await self.store.memos_named(FLOOR_MEMO)
+                raw = await self.store.memos_named(SHOWN_MEMO)
             except Exception:
                 log.exception("reading the progress shown before failed")
                 raw = {}
@@ -59,7 +59,7 @@ class Floors:
         if job.state is JobState.DONE or value <= self._saved.get(job.id, 0.0):
             return False
         still = job.state.terminal or job.paused or job.wait_reason is not None
-        at = self._at.get(job.id, -math.inf) + (0.0 if still else FLOOR_EVERY)
+        at = self._at.get(job.id, -math.inf) + (0.0 if still else SAVE_EVERY)
         self._due[job.id] = (value, at)
         return True
 
@@ -68,14 +68,14 @@ class Floors:
         return [at for _, at in self._due.values()]
 
     async def save(self, *, all_due: bool = False) -> None:
-        """Save the floors that are due (``all_due``: every one waiting)."""
+        """Save the bars that are due (``all_due``: every one waiting)."""
         now = time.monotonic()
         due = [(j, v) for j, (v, at) in self._due.items() if all_due or at <= now]
         for job_id, value in due:
             self._due.pop(job_id, None)
             self._at[job_id] = now
             try:
-                await self.store.put_source_memo(job_id, FLOOR_MEMO, f"{value:.4f}")
+                await self.store.put_source_memo(job_id, SHOWN_MEMO, f"{value:.4f}")
             except Exception as exc:  # removed meanwhile, or the store hiccuped: next rise
                 log.debug("saving job %d's progress shown failed: %s", job_id, exc)
                 continue

@@ -2,17 +2,17 @@
 
 A 1 GiB archive entry used to be written whole to the work area, and only then was its
 album claimed and the file uploaded: the copy (5-10 s on a loaded machine) and the
-upload ran in series. Here the reading thread tells an ``AheadFile`` how far it has
+upload ran in series. Here the reading thread tells an ``GrowingFile`` how far it has
 written, and an upload on the engine's own ``Uploader`` (same window, same
 connections) reads each part once it is written. Only parts go out (``saveBigFilePart``,
 ``saveFilePart``): no message is sent before the entry is staged and its album sealed,
 so the exactly-once rules (``random_id``s stored before a send) do not change. A
-person's own big file, linked into the work area whole (``AheadFile.linked``), goes up
+person's own big file, linked into the work area whole (``GrowingFile.linked``), goes up
 the same way from the moment it is linked: its record, its album's sealing and claim
 and the delivery's plan no longer stand before its first part.
 
 The finished upload (the ``InputFile``'s id and parts, the MD5 and SHA-256 of the bytes
-read) is kept in memory, in ``AheadUploads``, by the staged file's path and identity
+read) is kept in memory, in ``EarlyUploads``, by the staged file's path and identity
 (device, inode, size, mtime). The delivery takes it instead of uploading again; it
 finds nothing (and uploads as before) when staging failed, the file is not the one
 written (another staging, a converted file), the upload failed, or the process died.
@@ -62,14 +62,14 @@ class Uploaded:
         return types.InputFile(h.id, h.parts, name, h.md5_checksum)
 
 
-class AheadFile:
+class GrowingFile:
     """One file as it is written: told from the writing thread, awaited on the loop.
 
     The writing thread's calls hop to the loop (``call_soon_threadsafe``) and never
     raise; once the upload is gone (``dead``) they do nothing.
     """
 
-    def __init__(self, owner: AheadUploads, path: Path, size: int) -> None:
+    def __init__(self, owner: EarlyUploads, path: Path, size: int) -> None:
         self.path = path
         self.size = size
         self.dead = False
@@ -154,7 +154,7 @@ class AheadFile:
 
 @dataclass(slots=True)
 class _Entry:
-    file: AheadFile
+    file: GrowingFile
     task: asyncio.Task[Uploaded]
     progress: Progress | None = None  # the delivery's, once it waits for this upload
 
@@ -163,7 +163,7 @@ class _Entry:
             self.progress(done, size)
 
 
-class AheadUploads:
+class EarlyUploads:
     """The engine's uploads ahead of delivery, by the staged file's final path.
 
     Bounded: ``AT_ONCE`` under way (their parts share the window with the deliveries'
@@ -177,17 +177,17 @@ class AheadUploads:
         self._uploader = uploader
         self._entries: dict[Path, _Entry] = {}
 
-    def start(self, path: Path, size: int) -> AheadFile | None:
+    def start(self, path: Path, size: int) -> GrowingFile | None:
         """From the writing thread: a file to tell of its growth, or None when enough
         uploads are under way already (a racy count: ``begin`` decides)."""
         if self.loop.is_closed() or self._running() >= AT_ONCE:
             return None
-        return AheadFile(self, path, size)
+        return GrowingFile(self, path, size)
 
     def _running(self) -> int:
         return sum(1 for e in list(self._entries.values()) if not e.task.done())
 
-    def begin(self, file: AheadFile, fd: int) -> None:
+    def begin(self, file: GrowingFile, fd: int) -> None:
         """On the loop: the file exists (``fd`` is read-only on it); upload it, if a
         slot is free."""
         if file.dead or self._running() >= AT_ONCE:
@@ -196,7 +196,7 @@ class AheadUploads:
             return
         self._track(file, self.loop.create_task(self._upload(file, fd)))
 
-    def _track(self, file: AheadFile, task: asyncio.Task[Uploaded]) -> None:
+    def _track(self, file: GrowingFile, task: asyncio.Task[Uploaded]) -> None:
         old = self._entries.pop(file.path, None)
         if old is not None:
             self._cancel(old)
@@ -206,7 +206,7 @@ class AheadUploads:
         entry.task.add_done_callback(lambda task: self._settled(file, task))
         self._trim()
 
-    def begin_whole(self, file: AheadFile, path: Path) -> None:
+    def begin_whole(self, file: GrowingFile, path: Path) -> None:
         """On the loop: the file is whole at ``path`` already (a person's own, linked
         unread); upload it as a delivery would, if a slot is free."""
         if file.dead or self._running() >= AT_ONCE:
@@ -214,7 +214,7 @@ class AheadUploads:
             return
         self._track(file, self.loop.create_task(self._upload_whole(file, path)))
 
-    async def _upload_whole(self, file: AheadFile, path: Path) -> Uploaded:
+    async def _upload_whole(self, file: GrowingFile, path: Path) -> Uploaded:
         """The upload a delivery would make, and the identity of the file before it: the
         upload refuses a file whose size or mtime moves as it reads it, and ``take``
         one that is not, or no longer, the one found before."""
@@ -230,7 +230,7 @@ class AheadUploads:
         finally:
             file.dead = True
 
-    async def _upload(self, file: AheadFile, fd: int) -> Uploaded:
+    async def _upload(self, file: GrowingFile, fd: int) -> Uploaded:
         entry = self._entries.get(file.path)
         try:
             uploader = await self._uploader()
@@ -248,7 +248,7 @@ class AheadUploads:
             file.dead = True
             os.close(fd)
 
-    def _settled(self, file: AheadFile, task: asyncio.Task[Uploaded]) -> None:
+    def _settled(self, file: GrowingFile, task: asyncio.Task[Uploaded]) -> None:
         if task.cancelled() or task.exception() is not None:
             if not task.cancelled():
                 log.info("upload ahead of %s dropped: %s", file.path.name, task.exception())
@@ -256,7 +256,7 @@ class AheadUploads:
             if entry is not None and entry.task is task:
                 del self._entries[file.path]
 
-    def drop(self, file: AheadFile) -> None:
+    def drop(self, file: GrowingFile) -> None:
         """Its staging failed, or the delivery will send another file: stop and forget."""
         file.dead = True
         entry = self._entries.get(file.path)
