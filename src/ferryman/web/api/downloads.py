@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response, Streamin
 
 from ferryman.errors import FerrymanError
 from ferryman.web.core import Web
-from ferryman.web.results import disposition
+from ferryman.web.result_files import disposition
 from ferryman.web.signing import WHOLE_JOB
 
 
