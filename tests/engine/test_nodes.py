@@ -319,7 +319,8 @@ async def test_a_drain_outlives_its_nodes_rows_being_pruned(store: Store) -> Non
 
 
 @pytest.mark.postgres
-@pytest.mark.slow  # a wall-clock bound: the server's 1 s idle bound, not TCP's minutes
+@pytest.mark.slow
+@pytest.mark.timing  # a wall-clock bound: the server's 1 s idle bound, not TCP's minutes
 async def test_a_node_frozen_mid_transaction_does_not_hold_the_others_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

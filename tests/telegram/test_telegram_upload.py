@@ -293,7 +293,8 @@ async def test_the_window_reaches_its_ceiling_within_the_first_parts(env: Env) -
     assert await env.uploaded_sha256(result) == sha(data)
 
 
-@pytest.mark.slow  # a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # a wall-clock bound
 async def test_long_flood_wait_is_raised_after_on_wait(env: Env) -> None:
     path, _ = env.file(6 * PART)
     calls: list[int] = []

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.config import Settings, with_runtime
 from ferryman.device.conditions import Device
 from ferryman.engine.plumbing.events import EventBus
@@ -50,7 +50,7 @@ class Context:
     bus: EventBus
     base_settings: Settings
     owner: str
-    wakeup: Wakeup = field(default_factory=Wakeup)
+    wakeup: Wakeup = field(init=False)  # on ``clock``
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     dialer: Any = None  # the network seam sinks use (None: the real network)
     sources: SourceRegistry = field(default_factory=default_sources)
@@ -59,6 +59,9 @@ class Context:
     resources: Shared = field(init=False)
     # Where the stages decode untrusted media: confined workers (``media.box.pool``).
     media_box: Decoder = field(default_factory=MediaBox)
+    # Every wait, lease and poll of the engine (a test's moves forward); the store's
+    # ``clock`` should be its ``now`` (``ferryman.clock``).
+    clock: Clock = SYSTEM
     draining: bool = False  # `ferryman drain NODE`: finish what is held, claim nothing new
     # Set by a nudge from another process (an add, a drain): the heartbeat goes at once,
     # so a drain is heard in a moment instead of at the next beat.
@@ -77,6 +80,7 @@ class Context:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
+        self.wakeup = Wakeup(self.clock)
         self.resources = Shared(self.base_settings, self.dialer)
 
     # Each stage's view of the store: its module names only its own (store/ports).
@@ -121,7 +125,7 @@ class Context:
         raise here would end each loop for good while the process lived on, silent.
         """
         async with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if self._cached is None or now - self._cached_at > 1.0:
                 try:
                     fresh = with_runtime(self.base_settings, await self.store.runtime_settings())

@@ -241,7 +241,7 @@ async def _unpack_one(ctx: Context, job: Job, lease: float) -> None:
     else:
         shown = ctx.sources.describe(job.source)  # a link's token never reaches a log
         ctx.bus.publish(JobStarted(job.id, source=shown))
-    async with held(ctx.read_store, jobs, job.id, ctx.owner, lease):
+    async with held(ctx.read_store, jobs, job.id, ctx.owner, lease, clock=ctx.clock):
         await read.expand(ctx, job)
     ctx.wakeup.notify("deliver", "convert", "keeper")  # as its stage's step ends
 
@@ -280,7 +280,7 @@ async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext 
             ctx.wakeup.notify("last", "keeper")
 
     try:
-        async with held(store, albums, album_id, owner, lease) as beat:
+        async with held(store, albums, album_id, owner, lease, clock=ctx.clock) as beat:
             looked, after = await deliver.deliver(
                 ctx,
                 claim,
@@ -300,7 +300,8 @@ async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext 
 
 async def _convert(ctx: Context, item: Item) -> None:
     ctx.bus.publish(ItemConverting(item.job_id, item.id, path=item.source_path))
-    async with held(ctx.convert_store, items, item.id, ctx.owner, await lease_seconds(ctx)):
+    lease = await lease_seconds(ctx)
+    async with held(ctx.convert_store, items, item.id, ctx.owner, lease, clock=ctx.clock):
         await convert.convert(ctx, item)
 
 

@@ -19,11 +19,11 @@ import os
 import shutil
 import socket
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import TypeVar
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
@@ -90,6 +90,7 @@ class Engine:
         sources: SourceRegistry | None = None,
         sinks: SinkRegistry | None = None,
         device: Device | None = None,
+        clock: Clock = SYSTEM,  # the store's ``clock`` should be its ``now``
     ) -> None:
         self.ctx = Context(
             store,
@@ -100,6 +101,7 @@ class Engine:
             sources=sources or default_sources(),
             sinks=sinks or default_sinks(),
             device=device or Device(),
+            clock=clock,
         )
         self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
         self.ctx.ahead = DeliveryAhead(self.ctx)
@@ -145,7 +147,7 @@ class Engine:
         # and folders, nor they for their fsyncs (the reap moves work only between
         # states the sweep keeps alike: busy to ready).
         await asyncio.gather(store.reap(), self._sweep_work_area(), self._beat_once(settings))
-        reaped = time.monotonic()
+        reaped = self.ctx.clock.monotonic()
         if queued or not await store.idle():
             await self.wake.hold()
         listener = await self._listen()
@@ -211,11 +213,12 @@ class Engine:
         lease; it also learns whether the node was drained."""
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            waits = [asyncio.ensure_future(e.wait()) for e in (self.ctx.stopping, self.ctx.nudged)]
+            waits: list[asyncio.Future[object]] = [
+                asyncio.ensure_future(e.wait()) for e in (self.ctx.stopping, self.ctx.nudged)
+            ]
+            waits.append(asyncio.ensure_future(self.ctx.clock.sleep(settings.lease_seconds / 3)))
             try:
-                await asyncio.wait(
-                    waits, timeout=settings.lease_seconds / 3, return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for waiting in waits:
                     waiting.cancel()
@@ -321,7 +324,7 @@ class Engine:
                     unit = await stage.claim(self.ctx, await lease_seconds(self.ctx))
                 except Exception:
                     log.exception("%s: claiming failed; trying again", topic)
-                    await asyncio.sleep(settings.poll_seconds)
+                    await self.ctx.clock.sleep(settings.poll_seconds)
                     continue
             if unit is None:
                 await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
@@ -365,7 +368,7 @@ class Engine:
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
             mark, last = self.ctx.wakeup.mark("keeper"), self.ctx.wakeup.mark("last")
-            started = time.monotonic()
+            started = self.ctx.clock.monotonic()
             full = (
                 started - full_at >= settings.poll_seconds
                 or broadcasts != self.ctx.wakeup.broadcasts()
@@ -410,7 +413,7 @@ class Engine:
             except Exception:
                 log.exception("housekeeping failed; trying again")
             await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="keeper")
-            rest = KEEPER_GAP_SECONDS - (time.monotonic() - started)
+            rest = KEEPER_GAP_SECONDS - (self.ctx.clock.monotonic() - started)
             if rest > 0:  # a job's last album cuts it short: that job ends without the wait
                 await self.ctx.wakeup.wait(rest, since=last, topic="last")
 

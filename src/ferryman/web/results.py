@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError
 from ferryman.sinks.library import MANIFEST
 from ferryman.sinks.link import PREVIEWS, job_results
@@ -64,12 +64,12 @@ class ResultsStore(Protocol):
     async def close(self) -> None: ...
 
 
-def open_results(settings: Settings) -> ResultsStore:
-    """The results store the settings name."""
+def open_results(settings: Settings, clock: Clock = SYSTEM) -> ResultsStore:
+    """The results store the settings name; a bucket's links are signed on ``clock``."""
     if settings.results.s3 is not None:
         from ferryman.web.results_s3 import S3Results  # lazy: only with [results.s3]
 
-        return S3Results(settings.results.s3)
+        return S3Results(settings.results.s3, clock)
     return LocalResults(settings.results_dir)
 
 
@@ -129,7 +129,7 @@ class LocalResults:
         return await asyncio.to_thread(self.sweep_now, retention, now)
 
     def sweep_now(self, retention: float, now: float | None = None) -> tuple[int, int]:
-        now = time.time() if now is None else now
+        now = SYSTEM.now() if now is None else now
         removed = freed = 0
         if not self.root.is_dir():
             return 0, 0
