@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, cast
 from ferryman.archive.guard import GuardedReader
 from ferryman.archive.opener import open_archive, open_archive_stream
 from ferryman.archive.reader import ArchiveReader, OpenOptions
-from ferryman.archive.sevenzip_backend import SevenZip, SevenZipReader, find_7zz
+from ferryman.archive.sevenzip.backend import SevenZip, SevenZipReader, find_7zz
 
 # Modules that must not be loaded here: if one is, the RSS measured is not the reader's.
 HEAVY = ("sqlalchemy", "av", "PIL", "pydantic", "aiosqlite", "asyncpg", "typer", "ferryman.engine")

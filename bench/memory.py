@@ -4,7 +4,7 @@ ferryman runs as the CLI would (``python -m ferryman --data-dir D add ZIP``, the
 ``run --until-idle``) in a subprocess; this process samples, every ``--interval``
 seconds, the memory of that process tree and the bytes in its work area. The tree's
 memory checked is its PSS (each shared page counted once): libarchive reads in a child
-forked from the engine (``archive.boxed``), whose RSS counts the engine's pages a second
+forked from the engine (``archive.box.reader``), whose RSS counts the engine's pages a second
 time. Summed RSS and the kernel's high-water marks (VmHWM in ``/proc/<pid>/status``) are
 shown beside it.
 
@@ -372,7 +372,7 @@ def run(args: argparse.Namespace) -> Result:
         "ratio = wall seconds / the baseline's (both include interpreter start-up; ferryman"
         " also fsyncs every file and its database, the baseline writes to the page cache only)",
         f"memory: the process tree sampled every {args.interval * 1000:.0f} ms: its PSS is"
-        " checked (libarchive's child is forked from the engine, archive.boxed: a sum of RSS"
+        " checked (libarchive's child is forked from the engine, archive.box.reader: a sum of RSS"
         " counts the engine's pages in both); RSS summed, or the kernel's high-water marks"
         " (VmHWM) summed if larger, beside it. Disk is sampled at the same rate, so a disk"
         " peak shorter than that can be missed",

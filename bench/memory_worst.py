@@ -4,7 +4,7 @@ Each file goes alone through ``ferryman add`` and ``ferryman run --until-idle`` 
 fresh data dir, Telegram's policy, so the picture is fitted), the CLI in a process of
 its own: its own high-water mark (``VmHWM``, read as it exits) is the engine's; the
 tree's (sampled, and each process's ``VmHWM``) adds the media workers that decoded the
-file (``media.box``). Files: MP4s written by PyAV whose tables are patched
+file (``media.box.pool``). Files: MP4s written by PyAV whose tables are patched
 (``tests/support/media_bombs``): 88 million samples in 2 KB, thirty such tracks, and
 one whose declared samples its bytes can hold (96 MiB of padding, so it passes the
 up-front check) but whose index FFmpeg builds at ~13 bytes a sample; and the worst

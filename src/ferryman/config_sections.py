@@ -143,7 +143,7 @@ class MediaSettings(BaseModel):
         " are over this is never decoded: sent as a document (memory per picture).",
     )
     decode_memory: ByteSize = Field(
-        1024**3,  # media.box.DEFAULT_MEMORY: why, in docs/media.md ("Decoding in a box")
+        1024**3,  # media.box.pool.DEFAULT_MEMORY: why, in docs/media.md ("Decoding in a box")
         ge=64 * 1024 * 1024,
         description="Address space one decode (probe, thumbnail, remux, picture fit) may"
         " add in its worker process; past it the file ends media.decode_memory.",

@@ -73,8 +73,8 @@ def free_job_name(
     used = {name.casefold() for name in taken}
     if base.casefold() not in used:
         return base
-    kin = {name.casefold() for name in siblings}
-    if variant and base.casefold() in kin and f"{base} ({variant})".casefold() not in used:
+    folded = {name.casefold() for name in siblings}
+    if variant and base.casefold() in folded and f"{base} ({variant})".casefold() not in used:
         return f"{base} ({variant})"
     counted = _COUNTED.match(base)
     root, n = (counted["base"], int(counted["n"]) + 1) if counted else (base, 2)

@@ -1,4 +1,4 @@
-"""libarchive in its box (``archive.boxed``): an archive that hangs or kills libarchive
+"""libarchive in its box (``archive.box.reader``): an archive that hangs or kills libarchive
 costs a child process, never the engine. 7zz reads what libarchive could not; where
 neither can, the input ends with ``archive.decoder_failed``, and other jobs go on.
 
@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 from ferryman.archive import opener
-from ferryman.archive.boxed import BoxPool
+from ferryman.archive.box.reader import BoxPool
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
-from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.archive.sevenzip.process import find_7zz
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError
@@ -216,7 +216,7 @@ def test_a_job_keeps_one_child_for_its_archives_but_never_a_stalled_one(tmp_path
 
 
 def test_a_frame_the_engine_cannot_trust_fails_the_child_not_the_engine() -> None:
-    from ferryman.archive.box_wire import decode_error, decode_info
+    from ferryman.archive.box.wire import decode_error, decode_info
 
     made_up = decode_error(b'["space.low", "wait for ever", false]', "x.zip")
     assert made_up.code == "archive.decoder_failed"  # a child cannot make a job wait

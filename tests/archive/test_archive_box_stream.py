@@ -1,5 +1,5 @@
 """A tar read as it streams from a link is read by libarchive in its box
-(``archive.box_stream``): a decoder that spins costs its child and ends the input with
+(``archive.box.stream``): a decoder that spins costs its child and ends the input with
 ``archive.decoder_failed`` while the job beside it completes; the network's stalls and
 failures keep the network's codes; the pump never holds the whole download.
 
@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from ferryman.archive import libarchive_ffi
-from ferryman.archive.box_stream import BoxedStreamReader
+from ferryman.archive.box.stream import BoxedStreamReader
+from ferryman.archive.libarchive import ffi
 from ferryman.archive.reader import ArchiveLimits, EntryType, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
@@ -65,7 +65,7 @@ def spinning_decoder(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Even
     """libarchive's read callback loops for good on a tar whose first header names
     ``MARK``, after its first bytes; released by the event (in this process only)."""
     released = threading.Event()
-    original = libarchive_ffi.StreamSource._read
+    original = ffi.StreamSource._read
 
     def read(self: Any, archive: Any, context: Any, out: Any) -> int:
         if self.head is not None:
@@ -75,7 +75,7 @@ def spinning_decoder(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Even
                 pass
         return int(original(self, archive, context, out))
 
-    monkeypatch.setattr(libarchive_ffi.StreamSource, "_read", read)
+    monkeypatch.setattr(ffi.StreamSource, "_read", read)
     yield released
     released.set()
 

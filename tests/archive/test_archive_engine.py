@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.archive.sevenzip_backend import find_7zz
+from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.config import Settings
 from ferryman.engine.ops import control, intake
 from ferryman.engine.plumbing.events import Event, ItemRecorded

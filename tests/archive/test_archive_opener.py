@@ -19,7 +19,7 @@ import pytest
 
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import EntryType, OpenOptions
-from ferryman.archive.sevenzip_backend import find_7zz
+from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.errors import FerrymanError
 from tests.support.paths import RAR_FIXTURES
 

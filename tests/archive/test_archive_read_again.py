@@ -27,7 +27,7 @@ import pytest
 
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import ArchiveLimits, OpenOptions, ReadAgain, read_through
-from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.archive.sevenzip.process import find_7zz
 from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read.staging import StageRequest, stage_and_prepare
 from ferryman.errors import FerrymanError

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from ferryman.archive.libarchive_backend import (
+from ferryman.archive.libarchive.backend import (
     LibarchiveEntry,
     LibarchiveReader,
     classify,

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from ferryman.archive.reader import ArchiveLimits, EntryInfo, EntryType, OpenOptions
-from ferryman.archive.sevenzip_backend import SevenZip, SevenZipReader, find_7zz
+from ferryman.archive.sevenzip.backend import SevenZip, SevenZipReader, find_7zz
 from ferryman.errors import FerrymanError
 from tests.support.paths import RAR_FIXTURES
 
@@ -266,7 +266,7 @@ def test_a_7z_whose_names_opened_holds_nothing_back(
 ) -> None:
     """The password that opened the encrypted names is the one 7zz extracts with: later
     entries stream instead of being spooled (a 4 GB video once went to TMPDIR)."""
-    from ferryman.archive import sevenzip_backend
+    from ferryman.archive.sevenzip import backend
 
     files = {
         "a-small.txt": b"small first\n",
@@ -276,13 +276,13 @@ def test_a_7z_whose_names_opened_holds_nothing_back(
     switches = ["-pright", "-mx1", "-ms=off", "-mhe=on"]
     archive = make(tmp_path / "k.7z", write_tree(tmp_path / "src", files), *switches)
     spools: list[int] = []
-    real = sevenzip_backend.tempfile.SpooledTemporaryFile
+    real = backend.tempfile.SpooledTemporaryFile
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         spools.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sevenzip_backend.tempfile, "SpooledTemporaryFile", counted)
+    monkeypatch.setattr(backend.tempfile, "SpooledTemporaryFile", counted)
     assert_files(read_all(archive, "wrong", "right"), files)
     assert spools == []
 

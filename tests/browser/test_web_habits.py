@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.archive.sevenzip.process import find_7zz
 from ferryman.samples import make_photo_set, make_zip
 from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE
 from tests.support.httpserve import serving

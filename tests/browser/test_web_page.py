@@ -22,7 +22,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.archive.sevenzip.process import find_7zz
 from ferryman.samples import make_photo_set, make_video, make_zip
 from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
 from tests.support.clock import JumpingClock

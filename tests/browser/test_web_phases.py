@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.archive.sevenzip.process import find_7zz
 from ferryman.samples import make_photo_set
 from tests.media.test_media_probe_plan import write_video
 from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium

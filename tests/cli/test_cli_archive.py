@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.archive.sevenzip_backend import find_7zz
+from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.samples import make_photo_set
 
 SEVEN = find_7zz()

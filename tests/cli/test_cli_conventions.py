@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.archive.sevenzip_backend import find_7zz
+from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.error_codes import SPECS
 from ferryman.sample_media import make_photo_set
 from tests.support.httpserve import Link, serving

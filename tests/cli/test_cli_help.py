@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 
 ENV = {"FERRYMAN_CONFIG": None, "COLUMNS": "80"}
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 from ferryman.samples import make_photo
 from tests.support.waiting import eventually_sync
 from tests.support.webserve import running_web

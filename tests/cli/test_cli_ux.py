@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from ferryman.archive.sevenzip_backend import find_7zz
-from ferryman.frontdoors.cli import app
+from ferryman.archive.sevenzip.backend import find_7zz
+from ferryman.frontdoors.cli.root import app
 from ferryman.samples import make_photo, make_photo_set, make_video, make_zip
 from tests.support.waiting import eventually_sync
 

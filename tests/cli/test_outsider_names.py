@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.archive.sevenzip_backend import find_7zz
+from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError

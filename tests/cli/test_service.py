@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 
 
 def _cli(tmp: Path, *args: str, termux: bool, **extra: str) -> tuple[int, str]:

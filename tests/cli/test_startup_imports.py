@@ -62,7 +62,7 @@ NOT_FOR_PHOTOS = (
 
 _PROBE = """
 import json, sys
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 try:
     app(sys.argv[1:])
 except SystemExit:
@@ -97,7 +97,7 @@ def test_light_commands_load_nothing_heavy(tmp_path: Path, words: list[str]) -> 
     photo = make_photo(tmp_path / "photo.jpg", 1)
     args = [str(photo) if w == "PHOTO" else w for w in words]
     modules = _modules_after(["--data-dir", str(tmp_path / "data"), *args])
-    assert "ferryman.frontdoors.cli" in modules  # the probe ran the command
+    assert "ferryman.frontdoors.cli.root" in modules  # the probe ran the command
     assert _loaded(modules, HEAVY) == []
     if words == ["--help"]:
         assert _loaded(modules, NOT_FOR_HELP) == []
@@ -117,7 +117,7 @@ def test_run_of_photos_loads_no_video_library(tmp_path: Path) -> None:
 
 _GC_PROBE = """
 import gc, json, sys
-from ferryman.frontdoors.cli import main
+from ferryman.frontdoors.cli.root import main
 usual = gc.get_threshold()
 walks = []
 gc.callbacks.append(lambda phase, info: walks.append(info) if phase == "start" else None)

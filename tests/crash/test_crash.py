@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.archive.sevenzip_backend import find_7zz
+from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.samples import make_photo_set, make_tar, make_video, make_zip
 from tests.support.engine_helpers import leftovers, library_files, sha256
 from tests.support.waiting import eventually_sync

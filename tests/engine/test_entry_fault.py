@@ -28,7 +28,7 @@ from ferryman.engine.read import stage as stage_module
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.media import probe as probe_module
-from ferryman.media.box import InProcess
+from ferryman.media.box.pool import InProcess
 from ferryman.media.probe import probe_image
 from ferryman.model import ItemState, MediaInfo, MediaKind
 from ferryman.samples import make_photo, make_zip
@@ -127,7 +127,7 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
     """``tiff``: the probe counts pages as it once did, so the real TIFF's ``TypeError``
     from Pillow reaches the engine; ``bug``: the probe raises a ``KeyError`` on one
     JPEG. The decodes run in-process (the faults are patched into this process; a
-    worker's bug crosses as ``media.box.DecoderBug``: ``test_media_box``)."""
+    worker's bug crosses as ``media.box.pool.DecoderBug``: ``test_media_box``)."""
     real = probe_module.probe_image
     if fault == "tiff":
         bad, raised = "scan.tif", TypeError

@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from ferryman.config import load_settings
 from ferryman.engine.ops import report
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 from ferryman.frontdoors.telegram import render
 from ferryman.store import Store
 from tests.support.webserve import running_web

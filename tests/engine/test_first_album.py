@@ -21,7 +21,7 @@ def test_a_zip_opens_without_the_7zz_modules(tmp_path: Path) -> None:
         "from ferryman.archive.opener import open_archive\n"
         f"with open_archive(Path({str(archive)!r})) as reader:\n"
         "    names = [entry.info.path for entry in reader]\n"
-        "print(names, 'ferryman.archive.sevenzip_backend' in sys.modules)\n"
+        "print(names, 'ferryman.archive.sevenzip.backend' in sys.modules)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60

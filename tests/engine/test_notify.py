@@ -333,7 +333,7 @@ def test_add_and_watch_add_keep_their_notify_target(
 ) -> None:
     from typer.testing import CliRunner
 
-    from ferryman.frontdoors.cli import app
+    from ferryman.frontdoors.cli.root import app
 
     monkeypatch.setenv("FERRYMAN_DATA_DIR", str(settings.data_dir))
     photo = make_photo(tmp_path / "c.jpg", 13)

@@ -13,7 +13,7 @@ from typing import Any
 from typer.testing import CliRunner, Result
 
 from ferryman.engine.ops.job_view import job_view
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 from ferryman.samples import make_photo
 from ferryman.sources.builtin import default_sources
 from ferryman.store import Store

@@ -27,7 +27,7 @@ from ferryman.engine.plumbing.events import (
 from ferryman.engine.runner import Engine
 from ferryman.media.progress import Pace
 from ferryman.store import Store
-from ferryman.web.floors import FLOOR_MEMO
+from ferryman.web.kept_progress import SHOWN_MEMO
 from ferryman.web.live import Tracker
 from tests.media.test_media_probe_plan import write_video
 from tests.support.once import built_once
@@ -156,7 +156,7 @@ async def test_a_cancelled_jobs_bar_does_not_drop_when_the_server_starts_again(
         first.touch(job.id)
         cancelled = await first.view(job.id)
         await first.close()  # the server stops
-        memo = (await store.source_memos(job.id)).get(FLOOR_MEMO)
+        memo = (await store.source_memos(job.id)).get(SHOWN_MEMO)
     finally:
         await store.close()
     store = await Store.open(url)
@@ -210,7 +210,7 @@ async def test_a_downloaded_jobs_bar_counts_its_download_after_a_restart(
         await store.close()
     assert before["progress"]["fraction"] == pytest.approx(0.9 + 0.1 * 0.25)
     assert restarted[job.id]["progress"]["fraction"] == before["progress"]["fraction"]
-    assert FLOOR_MEMO not in memos  # the store's own figures give it back
+    assert SHOWN_MEMO not in memos  # the store's own figures give it back
 
 
 async def test_a_moving_jobs_bar_is_saved_while_it_moves_and_at_the_stop(tmp_path: Path) -> None:
@@ -224,16 +224,16 @@ async def test_a_moving_jobs_bar_is_saved_while_it_moves_and_at_the_stop(tmp_pat
         tracker.on_event(JobFetching(job.id, done=10, total=100, speed=1e6, eta=9.0, fraction=0.1))
 
         async def first_saved() -> bool:  # the first rise is saved at once (none yet)
-            return FLOOR_MEMO in await store.source_memos(job.id)
+            return SHOWN_MEMO in await store.source_memos(job.id)
 
         await eventually(first_saved, "the first rise saved")
-        saved = float((await store.source_memos(job.id))[FLOOR_MEMO])
+        saved = float((await store.source_memos(job.id))[SHOWN_MEMO])
         tracker.on_event(JobFetching(job.id, done=20, total=100, speed=1e6, eta=8.0, fraction=0.2))
         await asyncio.sleep(0.3)  # sent, not yet saved: within the second
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
         await tracker.close()
-        stopped = float((await store.source_memos(job.id))[FLOOR_MEMO])
+        stopped = float((await store.source_memos(job.id))[SHOWN_MEMO])
     finally:
         await store.close()
     assert saved == pytest.approx(0.09)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 from ferryman.store import Store
 from ferryman.store.lite import open_lite
 

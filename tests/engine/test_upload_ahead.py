@@ -1,6 +1,6 @@
 """A big archive entry bound for Telegram is uploaded while it is staged.
 
-Its parts go out as the reading thread writes them (``telegram/ahead.py``); the
+Its parts go out as the reading thread writes them (``telegram/early_upload.py``); the
 delivery takes that upload instead of sending the file again, and sends its message
 only once the entry is staged and its album sealed. A staging that fails or stops
 leaves no message, and the entry goes out once when it is read again.
@@ -28,7 +28,7 @@ from ferryman.engine.ops import control, intake
 from ferryman.engine.read import staging
 from ferryman.engine.read.stage import AHEAD_BYTES, Staged, stage_entry
 from ferryman.model import ItemState, JobState
-from ferryman.telegram.ahead import AheadUploads
+from ferryman.telegram.early_upload import EarlyUploads
 from ferryman.telegram.upload import Uploader
 from tests.support.waiting import eventually
 from tests.telegram.test_telegram_sink import World, sha
@@ -268,14 +268,14 @@ async def tg(tmp_path: Path) -> AsyncIterator[Env]:
 
 async def _written_ahead(
     env: Env, path: Path, data: bytes, declared: int
-) -> tuple[AheadUploads, Uploader]:
+) -> tuple[EarlyUploads, Uploader]:
     """``data`` written to ``path`` on a thread as an upload ahead of it runs."""
     uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4)
 
     async def get() -> Uploader:
         return uploader
 
-    uploads = AheadUploads(asyncio.get_running_loop(), get)
+    uploads = EarlyUploads(asyncio.get_running_loop(), get)
 
     def write() -> None:
         ahead = uploads.start(path, declared)
@@ -316,7 +316,7 @@ async def test_a_linked_file_goes_up_whole_and_is_taken_once(tg: Env) -> None:
     async def get() -> Uploader:
         return uploader
 
-    uploads = AheadUploads(asyncio.get_running_loop(), get)
+    uploads = EarlyUploads(asyncio.get_running_loop(), get)
     ahead = await asyncio.to_thread(uploads.start, path, len(data))
     assert ahead is not None
     await asyncio.to_thread(ahead.linked, path)

@@ -1,4 +1,4 @@
-"""``media.box``: a decode in a confined worker answers as the call would have in the
+"""``media.box.pool``: a decode in a confined worker answers as the call would have in the
 engine, and each limit ends the call alone (the next one gets a fresh worker).
 
 Real parts: the media functions the engine calls, on pictures and videos written by
@@ -20,7 +20,7 @@ from PIL import Image
 
 from ferryman.errors import FerrymanError
 from ferryman.media.animation import animation_to_mp4
-from ferryman.media.box import DecodeLimits, DecoderBug, MediaBox, Stopped
+from ferryman.media.box.pool import DecodeLimits, DecoderBug, MediaBox, Stopped
 from ferryman.media.child import ChildLimits, run_in_child
 from ferryman.media.policy import policy_named
 from ferryman.media.probe import probe, probe_image
@@ -161,7 +161,7 @@ def _workers() -> list[int]:
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"box_worker" in cmdline:
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"media.box.worker" in cmdline:
             found.append(int(proc.name))
     return found
 

@@ -205,7 +205,7 @@ def test_the_stage_is_fsynced_while_the_manifest_is_written_and_before_the_commi
     delivery = _album(tmp_path / "work", 3)
     written = threading.Event()
     events: list[str] = []
-    real_write, real_fsync, real_replace = flat._write_json, flat.fsync_dir, os.replace
+    real_write, real_fsync, real_replace = flat.write_json, flat.fsync_dir, os.replace
 
     def write_json(path: Path, data: dict[str, object], *, sync: bool = True) -> None:
         real_write(path, data, sync=sync)
@@ -223,7 +223,7 @@ def test_the_stage_is_fsynced_while_the_manifest_is_written_and_before_the_commi
         events.append("commit")
         real_replace(src, dst)
 
-    monkeypatch.setattr(flat, "_write_json", write_json)
+    monkeypatch.setattr(flat, "write_json", write_json)
     monkeypatch.setattr(flat, "fsync_dir", fsync_dir)
     monkeypatch.setattr(flat.os, "replace", replace)
     sink._deliver(delivery)

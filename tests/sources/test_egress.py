@@ -466,7 +466,7 @@ def test_guarded_lookups_refuse_metadata_always_and_loopback_when_asked() -> Non
 
 def test_the_chat_front_door_turns_the_guard_on_unless_told(settings: Settings) -> None:
     """``telegram serve`` (like ``ferryman web``): links from the chat are guarded."""
-    from ferryman.frontdoors.cli_telegram import chat_settings
+    from ferryman.frontdoors.cli.telegram import chat_settings
 
     assert not settings.network.block_private
     assert chat_settings(settings).network.block_private

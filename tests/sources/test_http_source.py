@@ -444,7 +444,7 @@ async def test_a_zip_on_a_server_sending_more_than_each_range_is_delivered(
 def test_a_links_token_appears_nowhere_a_person_looks(tmp_path: Path, server: FaultServer) -> None:
     from typer.testing import CliRunner
 
-    from ferryman.frontdoors.cli import app
+    from ferryman.frontdoors.cli.root import app
 
     data, _ = _zip_of_photos(tmp_path, 2)
     server.add("/t.zip", data, content_type="application/zip", token="s3cr3t-t0ken")

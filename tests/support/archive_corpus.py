@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ferryman.archive.names import is_junk
 from ferryman.archive.reader import ArchiveLimits, OpenOptions, detect_format, read_through
-from ferryman.archive.sevenzip_process import find_7zz
+from ferryman.archive.sevenzip.process import find_7zz
 from ferryman.archive.suffixes import named_archive
 from ferryman.errors import FerrymanError
 from ferryman.sources.base import ReadOptions

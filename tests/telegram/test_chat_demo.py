@@ -17,7 +17,7 @@ import pytest
 
 from ferryman.errors import FerrymanError
 from ferryman.samples import make_photo
-from ferryman.sinks.telegram_kind import telegram_target
+from ferryman.sinks.telegram_target import telegram_target
 
 
 def _ferryman(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -207,7 +207,7 @@ def test_the_demos_steps_for_real_work_as_typed(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from ferryman.frontdoors.chat_demo import _print_next_steps
-    from ferryman.frontdoors.cli import app
+    from ferryman.frontdoors.cli.root import app
 
     shown = io.StringIO()
     _print_next_steps(Console(file=shown, width=200))

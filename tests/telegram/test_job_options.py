@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from ferryman.config import load_settings
 from ferryman.engine.ops import intake
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 from ferryman.frontdoors.telegram.user_settings import UserSettings
 from ferryman.samples import make_zip
 from ferryman.sinks.builtin import default_sinks

@@ -20,8 +20,8 @@ from faketg.handlers.auth import auth_state
 from faketg.state import Account
 from ferryman.config import Settings, load_settings
 from ferryman.errors import FerrymanError, spec_for
-from ferryman.frontdoors.cli import app
-from ferryman.frontdoors.cli_telegram import Wiring, telegram_app
+from ferryman.frontdoors.cli.root import app
+from ferryman.frontdoors.cli.telegram import Wiring, telegram_app
 from ferryman.telegram.client import session_path
 from ferryman.telegram.login import (
     connect,

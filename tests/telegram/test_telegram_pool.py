@@ -23,7 +23,7 @@ from faketg.client import FakeDialer
 from faketg.server import Call
 from ferryman.engine.ops import intake
 from ferryman.frontdoors.cli import app
-from ferryman.frontdoors.cli_telegram import Wiring, telegram_app
+from ferryman.frontdoors.cli.telegram import Wiring, telegram_app
 from ferryman.media.policy import TELEGRAM_PREMIUM
 from ferryman.model import ItemState, JobState
 from ferryman.resources import Shared

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.archive.guard import GuardedEntry, GuardedReader
-from ferryman.archive.libarchive_backend import LibarchiveReader
+from ferryman.archive.libarchive.backend import LibarchiveReader
 from ferryman.archive.reader import ArchiveEntry, ArchiveLimits, ArchiveReader, EntryInfo, EntryType
 from ferryman.errors import FerrymanError
 

@@ -49,8 +49,8 @@ ALLOWED = {
     # remote server's pace or retry wait (that server keeps the real time), a person's
     # terminal or chat refreshed.
     "real time": {
-        "archive/boxed.py",
-        "media/box.py",
+        "archive/box/reader.py",
+        "media/box/pool.py",
         "media/child.py",
         "engine/read/read_run.py",
         "net/download.py",
@@ -63,14 +63,16 @@ ALLOWED = {
         "telegram/window.py",
         "sources/torbox.py",  # takes a clock and a sleep; these are the defaults
         "sources/listers/folder.py",  # takes a clock; this is the default
-        "web/api_events.py",  # the event stream's pace to a browser
+        "web/api/events.py",  # the event stream's pace to a browser
         "web/server.py",  # waiting for uvicorn to listen
         "frontdoors/chat_demo_steps.py",
-        "frontdoors/cli_doctor.py",
-        "frontdoors/cli_follow.py",
+        "frontdoors/cli/doctor.py",
+        "frontdoors/cli/follow.py",
         "frontdoors/progress.py",
         "frontdoors/result_links.py",
         "frontdoors/telegram/status.py",  # takes a clock; this is the default
+        "telegram/accounts.py",  # an account's flood wait and refusals: Telegram's real time
+        "frontdoors/cli/status.py",  # a person's terminal: how long ago a node was seen
     },
 }
 

@@ -24,7 +24,7 @@ BY_NAME = [
     "readable", "seekable", "tell", "fetchmany", "nextset", "setinputsizes",
     "__getattr__", "__getitem__",
     "do_GET", "do_HEAD", "log_message",  # http.server's handler hooks
-    "format_help",  # click's Command hook (cli_help writes every --help)
+    "format_help",  # click's Command hook (cli.help writes every --help)
     "send_400_response",  # uvicorn's H11Protocol hook (web.connections answers with a code)
     "create_module",  # importlib's loader protocol (lazy_httpx: a light httpx._main)
 ]  # fmt: skip

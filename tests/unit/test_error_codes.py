@@ -35,8 +35,8 @@ CODE_SHAPE = re.compile(r"^[a-z]+(\.[a-z_]+)+$")  # area.what, or area.sub.what 
 # (module, function) whose code argument carries a code some other FerrymanError had.
 PASS_THROUGH = {
     ("media/child.py", "_raise_for"): "a child process's FerrymanError, re-raised as it was",
-    ("media/box.py", "_result"): "a media worker's FerrymanError, re-raised as it was",
-    ("archive/box_wire.py", "decode_error"): "libarchive's child's error, a registered"
+    ("media/box/pool.py", "_result"): "a media worker's FerrymanError, re-raised as it was",
+    ("archive/box/wire.py", "decode_error"): "libarchive's child's error, a registered"
     " archive.*/source.* code only (checked there), re-raised as it was",
     ("sources/batch.py", "_read_one"): "an input's FerrymanError, recorded beside its"
     " fetched files when it failed and raised again as it was",
@@ -368,7 +368,7 @@ def test_the_scan_follows_every_way_a_code_travels(scan: Scan) -> None:
         "source.not_found": "a literal",
         "engine.lease_lost": "a subclass's own code (LeaseLost)",
         "archive.unsupported": "a module constant (opener._UNSUPPORTED)",
-        "archive.entry_corrupt": "libarchive_messages' table, through classify's return",
+        "archive.entry_corrupt": "libarchive.messages' table, through classify's return",
     }
     missing = {code: how for code, how in expected.items() if code not in scan.codes}
     assert not missing, missing

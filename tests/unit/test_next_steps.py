@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from ferryman.engine.ops import report
 from ferryman.errors import ERRORS, FerrymanError, next_step_for
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 from ferryman.frontdoors.terminal import fail, print_run_summary
 from ferryman.model import Job, JobState
 from ferryman.sources.builtin import default_sources

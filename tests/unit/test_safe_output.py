@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 from ferryman.fsutil import safe_name
 from ferryman.model import JobState
 from ferryman.printable import EscapingFormatter, printable
@@ -89,7 +89,7 @@ def test_the_cli_s_log_lines_escape_control_characters(tmp_path: Path) -> None:
     make ``basicConfig`` a no-op here); a traceback keeps its lines."""
     script = (
         "import logging, sys\n"
-        "from ferryman.frontdoors.cli import app\n"
+        "from ferryman.frontdoors.cli.root import app\n"
         f"app(['--data-dir', {str(tmp_path / 'data')!r}, '-v', 'status'], standalone_mode=False)\n"
         "log = logging.getLogger('ferryman.test')\n"
         f"log.warning('could not keep %s', {HOSTILE!r} + '\\nFAKE forged record')\n"

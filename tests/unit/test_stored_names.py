@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.archive.libarchive_backend import LibarchiveReader
+from ferryman.archive.libarchive.backend import LibarchiveReader
 from ferryman.archive.reader import OpenOptions
-from ferryman.archive.sevenzip_backend import SevenZipReader, find_7zz
+from ferryman.archive.sevenzip.backend import SevenZipReader, find_7zz
 from ferryman.archive.stored_names import decode_stored_name
 from ferryman.archive.zipfile_backend import ZipfileReader
 

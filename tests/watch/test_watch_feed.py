@@ -18,7 +18,7 @@ from typer.testing import CliRunner, Result
 
 from ferryman.config import Settings
 from ferryman.engine.runner import Engine
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 from ferryman.samples import make_photo, make_zip
 from ferryman.store import Store
 from tests.support.httpserve import FaultServer, serving

@@ -18,7 +18,7 @@ from ferryman.config import Settings
 from ferryman.engine.ops.watch_admin import NewWatch, add_watch
 from ferryman.engine.plumbing.events import EventBus
 from ferryman.errors import FerrymanError
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 from ferryman.samples import make_photo
 from ferryman.sources.listers.folder import FolderLister
 from ferryman.store import Store

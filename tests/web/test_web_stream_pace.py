@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 
-from ferryman.web.api_events import gzip_stream, pack, takes_gzip
+from ferryman.web.api.events import gzip_stream, pack, takes_gzip
 from ferryman.web.stream import BATCH_SECONDS, FRAMES_A_SECOND, Sent, Stream, latest, pace
 
 

@@ -294,7 +294,7 @@ async def test_speed_and_time_left_are_dropped_once_a_job_stops_downloading(
 
 
 async def test_a_job_touched_while_the_bars_are_saved_is_still_sent(tmp_path: Path) -> None:
-    """A job first told by the bus while the tracker saved the bars' floors (an await)
+    """A job first told by the bus while the tracker saved the bars as shown (an await)
     has no send time yet: the tracker died of a KeyError there, silently, and every page
     stopped moving (a link failing at once stayed "queued" in full test runs)."""
     import asyncio
@@ -318,7 +318,7 @@ async def test_a_job_touched_while_the_bars_are_saved_is_still_sent(tmp_path: Pa
             str,
             stuck_after=60,
         )
-        saving = tracker._floors.save
+        saving = tracker._kept.save
         told: list[int] = []
 
         async def save_while_the_bus_tells(*, all_due: bool = False) -> None:
@@ -327,7 +327,7 @@ async def test_a_job_touched_while_the_bars_are_saved_is_still_sent(tmp_path: Pa
                 told.append(second.id)
                 tracker.touch(second.id)
 
-        tracker._floors.save = save_while_the_bus_tells  # type: ignore[method-assign]
+        tracker._kept.save = save_while_the_bus_tells  # type: ignore[method-assign]
         tracker.touch(first.id)
         running = asyncio.create_task(tracker.run(poll=None))
         try:
@@ -381,7 +381,7 @@ async def test_an_error_in_one_round_of_live_views_is_logged_and_the_next_goes_o
                 failed.set()
                 raise RuntimeError("a round that went wrong")
 
-        tracker._floors.save = save_fails_once  # type: ignore[method-assign]
+        tracker._kept.save = save_fails_once  # type: ignore[method-assign]
         running = asyncio.create_task(tracker.run(poll=None))
         try:
             async with asyncio.timeout(10):

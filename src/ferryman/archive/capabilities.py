@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ferryman.archive.sevenzip_backend import SevenZip, find_7zz
+from ferryman.archive.sevenzip.backend import SevenZip, find_7zz
 
 Backend = Literal["libarchive", "7zz", "7zz+rar"]
 

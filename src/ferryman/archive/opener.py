@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ferryman.archive.allocator import tune_for_streaming
-from ferryman.archive.box_wire import DECODER_FAILED
-from ferryman.archive.boxed import BoxedLibarchiveReader
+from ferryman.archive.box.reader import BoxedLibarchiveReader
+from ferryman.archive.box.wire import DECODER_FAILED
 from ferryman.archive.guard import GuardedReader, NestingTally
-from ferryman.archive.libarchive_backend import LibarchiveReader
+from ferryman.archive.libarchive.backend import LibarchiveReader
 from ferryman.archive.reader import (
     ArchiveEntry,
     ArchiveReader,
@@ -33,7 +33,7 @@ from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:
-    from ferryman.archive.sevenzip_backend import SevenZip, SevenZipReader
+    from ferryman.archive.sevenzip.backend import SevenZip, SevenZipReader
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +118,9 @@ def open_archive_stream(
 
 
 def find_7zz(explicit: Path | None) -> SevenZip | None:
-    """``sevenzip_backend.find_7zz``, imported when first needed: most archives never
+    """``sevenzip.backend.find_7zz``, imported when first needed: most archives never
     need 7zz, and its modules cost a first archive's opening 10-20 ms to import."""
-    from ferryman.archive.sevenzip_backend import (
+    from ferryman.archive.sevenzip.backend import (
         find_7zz as find,  # lazy: only an archive that needs 7zz loads it
     )
 
@@ -128,7 +128,7 @@ def find_7zz(explicit: Path | None) -> SevenZip | None:
 
 
 def _reads_whole(exe: SevenZip, path: Path) -> bool:
-    from ferryman.archive.sevenzip_process import reads_whole  # lazy, as the backend is
+    from ferryman.archive.sevenzip.process import reads_whole  # lazy, as the backend is
 
     return reads_whole(exe.path, path)
 
@@ -136,7 +136,7 @@ def _reads_whole(exe: SevenZip, path: Path) -> bool:
 def _seven_reader(
     exe: SevenZip, path: Path, options: OpenOptions, name: str | None = None
 ) -> SevenZipReader:
-    from ferryman.archive.sevenzip_backend import (
+    from ferryman.archive.sevenzip.backend import (
         SevenZipReader,  # lazy: only an archive that needs 7zz loads it
     )
 
@@ -449,7 +449,7 @@ class _FallbackReader:
 
 
 def _libarchive(path: Path, fmt: str, options: OpenOptions) -> ArchiveReader:
-    """libarchive's reader of ``path``, in its box (``archive.boxed``); in-process
+    """libarchive's reader of ``path``, in its box (``archive.box.reader``); in-process
     only when no child can be made (fork refused: no memory or processes left)."""
     try:
         return BoxedLibarchiveReader(path, fmt, options)

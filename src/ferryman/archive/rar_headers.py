@@ -3,7 +3,7 @@
 libarchive 3.6.2 reads RAR5's encrypted data as if it were plain (``Rar5Scan``
 finds the encryption records itself) and reads a multi-volume RAR one volume at a
 time (``is_rar_volume`` spots a part of such a set from its main header, so it can
-go to 7-Zip whole). Kept apart from ``libarchive_backend``: this is the RAR format,
+go to 7-Zip whole). Kept apart from ``libarchive.backend``: this is the RAR format,
 not libarchive.
 """
 

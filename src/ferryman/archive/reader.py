@@ -17,7 +17,7 @@ from ferryman.archive.suffixes import ARCHIVE_SUFFIXES
 from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:
-    from ferryman.archive.boxed import BoxPool
+    from ferryman.archive.box.reader import BoxPool
 
 
 class CandidateMayBeWrong(FerrymanError):
@@ -80,7 +80,7 @@ class ArchiveLimits:
     max_ratio: float = 200.0  # unpacked / packed bytes, over the archive so far
     ratio_grace_bytes: int = 1 << 30  # no ratio judged before this much output
     max_depth: int = 2  # archives inside archives inside the input
-    # libarchive's child (archive.boxed): ended after this long with no frame and no
+    # libarchive's child (archive.box.reader): ended after this long with no frame and no
     # byte of input read, and given this much address space beyond the engine's.
     stall_seconds: float = 20.0
     decoder_memory: int = 2 << 30
@@ -89,7 +89,7 @@ class ArchiveLimits:
 @dataclass(frozen=True, slots=True)
 class OpenOptions:
     """How to open one archive: passwords to try (in order, per entry) and limits;
-    ``box``: the job's libarchive children, kept between its archives (``archive.boxed``;
+    ``box``: the job's libarchive children, kept between its archives (``archive.box.reader``;
     None: a child per archive)."""
 
     passwords: tuple[str, ...] = ()

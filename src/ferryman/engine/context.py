@@ -14,7 +14,7 @@ from ferryman.config import Settings, with_runtime
 from ferryman.device.conditions import Device
 from ferryman.engine.plumbing.events import EventBus
 from ferryman.engine.plumbing.wakeup import Wakeup
-from ferryman.media.box import Decoder, MediaBox
+from ferryman.media.box.pool import Decoder, MediaBox
 from ferryman.resources import Shared
 from ferryman.sinks.base import SinkKind, SinkRegistry
 from ferryman.sinks.builtin import default_sinks
@@ -57,7 +57,7 @@ class Context:
     sinks: SinkRegistry = field(default_factory=default_sinks)
     device: Device = field(default_factory=Device)  # Wi-Fi and battery, for downloads
     resources: Shared = field(init=False)
-    # Where the stages decode untrusted media: confined workers (``media.box``).
+    # Where the stages decode untrusted media: confined workers (``media.box.pool``).
     media_box: Decoder = field(default_factory=MediaBox)
     # Every wait, lease and poll of the engine (a test's moves forward); the store's
     # ``clock`` should be its ``now`` (``ferryman.clock``).

@@ -367,7 +367,7 @@ def make_files(folder: Path) -> tuple[Path, Path, Path, Path, Path]:
     """The person's files: photos, a password archive (AES, by the 7-Zip ferryman
     ships with), a download cut off half way, photos in folders beside a big file (it
     downloads long enough to press "Choose files"); and a short video to link to."""
-    from ferryman.archive.sevenzip_process import find_7zz  # lazy: tests patch it here
+    from ferryman.archive.sevenzip.process import find_7zz  # lazy: tests patch it here
 
     shots = make_photo_set(folder / "photos", PHOTOS, size=(1280, 960))
     zipped = make_zip(folder / "holiday.zip", [(p.name, p) for p in shots], compress=False)

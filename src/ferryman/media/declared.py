@@ -11,7 +11,7 @@ samples per track and over all tracks (``stsz``/``stz2``, ``stts``, fragments'
 ``trun``), every table's entry count against its box (``stts``, ``ctts``, ``stsc``,
 ``stco``, ``co64``, ``stss``, ``elst``), and a visual sample entry's width x height
 against the pixel limit. Anything it cannot make sense of is left to the decoder
-(which then runs in ``media.box``, confined).
+(which then runs in ``media.box.pool``, confined).
 """
 
 from __future__ import annotations

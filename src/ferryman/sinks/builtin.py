@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ferryman.sinks.base import SinkRegistry
-from ferryman.sinks.library import LibraryKind
+from ferryman.sinks.library_kind import LibraryKind
 from ferryman.sinks.link import LinkKind
 from ferryman.sinks.telegram_kind import TelegramKind
 

@@ -42,7 +42,6 @@ from ferryman.sinks.library import (
     FULL,
     MANIFEST,
     LibrarySink,
-    _write_json,
     album_layout,
     check_room,
     final_captions,
@@ -50,6 +49,7 @@ from ferryman.sinks.library import (
     no_room,
     remove_half,
     sizes_and_devices,
+    write_json,
 )
 
 HIDDEN = ".ferryman"
@@ -361,7 +361,7 @@ def _commit(manifest: Path, document: dict[str, Any], staged: Callable[[], objec
     once ``staged()`` returns (the stage is durable; it raises the fsync's error)."""
     fresh = manifest.with_name(f".{manifest.name}.new")
     try:
-        _write_json(fresh, document)
+        write_json(fresh, document)
         staged()
         os.replace(fresh, manifest)
     except OSError:

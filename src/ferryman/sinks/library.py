@@ -17,18 +17,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import fsync_dir, fsync_file, link_or_copy, safe_name
-from ferryman.media.policy import LIBRARY, LIBRARY_PLAYABLE
 from ferryman.model import Item, Job
 from ferryman.naming import delivered_name, unique_name
-from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkKind, size_of
-
-if TYPE_CHECKING:
-    from ferryman.config import Settings
-    from ferryman.media.policy import Policy
+from ferryman.sinks.base import Delivered, Delivery, Sink, size_of
 
 MANIFEST = "manifest.json"
 # A full disk, or the user's quota: a wait for room, not a failure.
@@ -38,54 +33,6 @@ MARGIN = 64 << 10
 # fsyncs at once when a job's captions are made final (see ``final_captions``)
 SYNC_THREADS = 16
 log = logging.getLogger(__name__)
-
-
-class LibraryKind(SinkKind):
-    """``library:`` (the default library) or ``library:/some/path``: folders on disk,
-    any album size, originals kept as media servers play them (``LIBRARY``); made to
-    play anywhere with ``convert`` (``?convert=yes`` or ``media.library_convert``)."""
-
-    scheme = "library"
-    description = "library: (the default library) or library:/some/path"
-    client_target: str | None = None
-    album_max: int | None = None
-    builds_folders = True  # its sinks may leave ``.NNNN.partial`` after a kill: swept
-    takes: frozenset[str] = frozenset({"caption", "convert"})
-
-    def parse(self, target: str) -> str:
-        if "\x00" in target:  # no folder is named so (the probe would raise ValueError)
-            raise FerrymanError("sink.unknown", f"library:{target!r}: a path holds no NUL")
-        return os.path.abspath(target) if target else ""  # no filesystem access: loop-safe
-
-    def words(self, target: str) -> str:
-        return f"the folder {target}" if target else "the library"
-
-    def policy(self, settings: Settings) -> Policy:
-        return LIBRARY_PLAYABLE if settings.media.library_convert else LIBRARY
-
-    def check_ready(self, settings: Settings, target: str) -> None:
-        """The folder is made on first delivery; here, at ``add``, it must be one that
-        can be: a writable folder, or one creatable in the nearest folder that exists
-        (``/proc/nope`` is refused now, not retried for a minute and failed later); and
-        ``library_layout`` must be a template that renders."""
-        from ferryman.sinks.layout import check_template  # lazy: start-up
-
-        check_template(settings.library_layout)
-        check_writable(Path(target) if target else settings.library)
-
-    def open(self, target: str, env: SinkEnv) -> Sink:
-        """Laid out by ``library_layout``: ``albums`` (``<job>/0001/``), or a template
-        (``sinks/layout.py``; a library already in albums keeps them)."""
-        from ferryman.sinks.flat import FlatLibrarySink, Listings  # lazy: start-up
-        from ferryman.sinks.layout import ALBUMS, check_template  # lazy: start-up
-
-        root = Path(target) if target else env.settings.library
-        layout = env.settings.library_layout
-        if layout == ALBUMS:
-            return LibrarySink(root)
-        check_template(layout)
-        listed = env.resources.get(f"library-names:{root}", Listings)
-        return FlatLibrarySink(root, layout, listed)
 
 
 def check_writable(folder: Path) -> None:
@@ -182,7 +129,7 @@ class LibrarySink(Sink):
                 link_or_copy(path, tmp / name)
                 tally.whole(name)
             self.add_extras(delivery, files, tmp)
-            _write_json(tmp / MANIFEST, manifest)
+            write_json(tmp / MANIFEST, manifest)
             fsync_dir(tmp)
             os.rename(tmp, final)
             fsync_dir(final.parent)
@@ -315,7 +262,7 @@ def final_captions_of(paths: list[Path], job_id: int, render: Callable[[int, int
             manifest["caption"] = wanted
             fresh = album / f".{path.name}.{os.getpid()}.{threading.get_ident()}"  # one each
             try:
-                _write_json(fresh, manifest, sync=False)
+                write_json(fresh, manifest, sync=False)
             except OSError:
                 fresh.unlink(missing_ok=True)
                 raise
@@ -407,7 +354,7 @@ def _manifest_entry(item: Item, names: list[str]) -> dict[str, Any]:
     }
 
 
-def _write_json(path: Path, data: dict[str, Any], *, sync: bool = True) -> None:
+def write_json(path: Path, data: dict[str, Any], *, sync: bool = True) -> None:
     """The document made whole and compact, then written: with an indent ``json``
     takes its pure-Python encoder (0.26 ms an album here, once per album and again at
     the job's end); without one, its C encoder (a few µs)."""

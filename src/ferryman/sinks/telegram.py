@@ -34,10 +34,10 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
-from ferryman.sinks.telegram_kind import ALBUM_MAX, TelegramTarget
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState, caption_note
+from ferryman.sinks.telegram_target import ALBUM_MAX, TelegramTarget
 from ferryman.telegram.accounts import AccountPool, Member
-from ferryman.telegram.ahead import AheadFile
+from ferryman.telegram.early_upload import GrowingFile
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.outgoing import (
     Outgoing,
@@ -117,11 +117,11 @@ class TelegramSink(Sink):
 
             member.hub.warm(allowed)
 
-    def upload_ahead(self) -> Callable[[Path, int], AheadFile | None]:
+    def upload_ahead(self) -> Callable[[Path, int], GrowingFile | None]:
         """On the loop, for a job whose big entries are staged now: what the reading
         thread asks for each, so its upload runs while it is written
-        (``telegram/ahead.py``); the delivery then takes it instead of uploading."""
-        return self.accounts.own.hub.ahead().start
+        (``telegram/early_upload.py``); the delivery then takes it instead of uploading."""
+        return self.accounts.own.hub.early_uploads().start
 
     # ---------------------------------------------------------------- deliver
 
@@ -410,7 +410,7 @@ class TelegramSink(Sink):
         # A file staged unread (a person's big file, linked) is hashed by this read.
         digest = hashlib.sha256() if out.item.sha256 is None and not out.item.parts else None
         began = time.monotonic()
-        ahead = await member.hub.ahead().take(out.path, progress)
+        ahead = await member.hub.early_uploads().take(out.path, progress)
         if ahead is not None:  # uploaded while it was staged: nothing left to send
             handle = ahead.named(out.name)
             if progress is not None:

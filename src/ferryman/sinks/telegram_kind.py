@@ -6,8 +6,6 @@ added (and in ``--help``), so Telethon is imported only when a sink is opened.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,66 +14,12 @@ from ferryman.media.policy import TELEGRAM, TELEGRAM_PREMIUM, Policy
 from ferryman.model import MediaKind
 from ferryman.resources import Shared
 from ferryman.sinks.base import Sink, SinkEnv, SinkKind
+from ferryman.sinks.telegram_target import ALBUM_MAX, telegram_target
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.telegram.accounts import AccountPool
     from ferryman.telegram.hub import TelegramHub
-
-ALBUM_MAX = 10  # messages.sendMultiMedia takes at most ten
-
-
-@dataclass(frozen=True, slots=True)
-class TelegramTarget:
-    """A chat: ``me``, ``@username`` or a numeric id; ``topic`` for a forum's topic."""
-
-    chat: str | int
-    topic: int | None = None
-
-
-_TELEGRAM = re.compile(
-    r"^(me|@?[A-Za-z][A-Za-z0-9_]{3,31}|-?[0-9]{1,20})(?:/topic/([0-9]{1,12}))?$"
-)
-
-
-def telegram_target(target: str) -> TelegramTarget:
-    match = _TELEGRAM.fullmatch(target.strip())
-    if match is None:
-        raise FerrymanError(
-            "sink.unknown",
-            f"telegram destination '{target}' is not a chat: {_why_not(target.strip())};"
-            " use telegram:me, telegram:@name, telegram:-100… or telegram:-100…/topic/ID",
-        )
-    chat, topic = match.group(1), match.group(2)
-    value: str | int
-    if chat == "me":
-        value = "me"
-    elif chat.lstrip("-").isdigit():
-        value = int(chat)
-    else:
-        value = "@" + chat.lstrip("@")
-    return TelegramTarget(value, int(topic) if topic else None)
-
-
-def _why_not(target: str) -> str:
-    """What is wrong with a destination that names no chat, in a person's words."""
-    chat, _, topic = target.partition("/")
-    if topic and not re.fullmatch(r"topic/[0-9]{1,12}", topic):
-        return "a forum topic is written /topic/ID, with the topic's number"
-    name = chat.removeprefix("@")
-    if not name:
-        return "it names no chat"
-    if re.fullmatch(r"-?[0-9]+", name):
-        return "a chat id has at most 20 digits"
-    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        return "a username has only letters, digits and underscores"
-    if not name[0].isalpha():
-        return "a username starts with a letter"
-    if len(name) < 4:
-        return (
-            f"a username has 5 to 32 characters (4 for a few bought ones), '{name}' has {len(name)}"
-        )
-    return f"a username has at most 32 characters, '{name}' has {len(name)}"
 
 
 def session_file(settings: Settings) -> Path:

@@ -394,11 +394,11 @@ def _tar_read(link: _Pinned, name: str, content_type: str | None) -> bool:
 
 def _tar_stream(stack: ExitStack, link: _Pinned, name: str, options: ReadOptions) -> ArchiveReader:
     """libarchive over one GET of the whole body, resumed by Range when cut; in its box
-    (``archive.box_stream``), in-process only where no child can be forked."""
+    (``archive.box.stream``), in-process only where no child can be forked."""
     import io  # lazy: start-up
 
-    from ferryman.archive.box_stream import BoxedStreamReader  # lazy: start-up
-    from ferryman.archive.libarchive_backend import LibarchiveReader  # lazy: start-up
+    from ferryman.archive.box.stream import BoxedStreamReader  # lazy: start-up
+    from ferryman.archive.libarchive.backend import LibarchiveReader  # lazy: start-up
     from ferryman.net.streamfile import StreamFile  # lazy: start-up
 
     body = StreamFile(link.client, link.url, link.size, link.validator, link.retry)

@@ -319,7 +319,7 @@ class JobsView(Protocol):
 
 
 class ShownFloors(Protocol):
-    """What the web keeps of each bar as the page showed it (``web/floors``): a memo."""
+    """What the web keeps of each bar as the page showed it (``web/kept_progress``): a memo."""
 
     async def memos_named(self, key: str) -> dict[int, str]: ...
     async def put_source_memo(self, job_id: int, key: str, value: str) -> None: ...

@@ -19,8 +19,8 @@ from ferryman.config import Settings
 from ferryman.model import UploadBook
 from ferryman.telegram.accounts import with_session
 from ferryman.telegram.aes import aes_in_use
-from ferryman.telegram.ahead import AheadUploads
 from ferryman.telegram.client import Dialer, MTProtoDialer
+from ferryman.telegram.early_upload import EarlyUploads
 from ferryman.telegram.login import connect_session, disconnect, require_login
 from ferryman.telegram.upload import Uploader
 
@@ -57,18 +57,18 @@ class TelegramHub:
         self._lock = asyncio.Lock()
         self._listeners: list[tuple[Any, Any]] = []
         self._warming: asyncio.Task[None] | None = None
-        self._ahead: AheadUploads | None = None
+        self._early: EarlyUploads | None = None
         self._adopted: Any = None  # a client handed over (``adopt``), never disconnected
         self._warm_early = False  # a warm-up asked: upload connections open with the client
         self._book: UploadBook | None = None  # where big uploads are recorded (``resume``)
         aes = aes_in_use()  # every byte to and from Telegram goes through it: say which
         (log.warning if aes.slow else log.info)("Telegram's AES-IGE: %s", aes.words)
 
-    def ahead(self) -> AheadUploads:
+    def early_uploads(self) -> EarlyUploads:
         """The uploads made while big files are still being staged (on the loop)."""
-        if self._ahead is None:
-            self._ahead = AheadUploads(asyncio.get_running_loop(), self.uploader)
-        return self._ahead
+        if self._early is None:
+            self._early = EarlyUploads(asyncio.get_running_loop(), self.uploader)
+        return self._early
 
     def keep_uploads(self, book: UploadBook) -> None:
         """Record big uploads in ``book`` (a sink's state in the store) from now on, so
@@ -207,8 +207,8 @@ class TelegramHub:
             return
 
     async def close(self) -> None:
-        if self._ahead is not None:
-            await self._ahead.close()
+        if self._early is not None:
+            await self._early.close()
         if self._warming is not None:
             self._warming.cancel()
             await asyncio.gather(self._warming, return_exceptions=True)

@@ -19,7 +19,7 @@ READ_AHEAD = 4  # parts read and waiting for a free slot in the window, over all
 
 
 class Growing(Protocol):
-    """A file still being written elsewhere: how far it is (``telegram/ahead.py``)."""
+    """A file still being written elsewhere: how far it is (``telegram/early_upload.py``)."""
 
     size: int  # as declared: the upload names this many bytes' parts
 

@@ -1,9 +1,9 @@
 """The FastAPI application: set-up (the static files, the page, the API's description,
 errors as bodies with a code and a next step) and its parts, one module each: ``auth``
-(tokens, sessions, rate limits, security headers), ``api_jobs``, ``api_uploads``,
-``api_events`` (WebSocket, Server-Sent Events, polling), ``api_downloads`` (signed links)
-and ``api_health`` (``/healthz``, ``/readyz``, ``/metrics``). What they share (``Web``,
-the API prefix, error bodies) is in ``core``.
+(tokens, sessions, rate limits, security headers) and the API's, in ``web/api/``: ``jobs``,
+``uploads``, ``events`` (WebSocket, Server-Sent Events, polling), ``downloads`` (signed links),
+``health`` (``/healthz``, ``/readyz``, ``/metrics``), ``watches``, ``cookies``, ``library``.
+What they share (``Web``, the API prefix, error bodies) is in ``core``.
 """
 
 from __future__ import annotations
@@ -17,18 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferryman.errors import FerrymanError
-from ferryman.web import (
-    api_cookies,
-    api_downloads,
-    api_events,
-    api_health,
-    api_jobs,
-    api_library,
-    api_uploads,
-    api_watches,
-    auth,
-    pwa,
-)
+from ferryman.web import auth, pwa
+from ferryman.web.api import cookies, downloads, events, health, jobs, library, uploads, watches
 from ferryman.web.core import Web, error_body, error_response
 from ferryman.web.page import api_page, login_page, main_page
 
@@ -48,14 +38,14 @@ def create_app(web: Web) -> FastAPI:
     _errors(app)
     auth.install(app, web)
     _pages(app, web)
-    api_jobs.routes(app, web)
-    api_uploads.routes(app, web)
-    api_events.routes(app, web)
-    api_downloads.routes(app, web)
-    api_health.routes(app, web)
-    api_watches.routes(app, web)
-    api_cookies.routes(app, web)
-    api_library.routes(app, web)
+    jobs.routes(app, web)
+    uploads.routes(app, web)
+    events.routes(app, web)
+    downloads.routes(app, web)
+    health.routes(app, web)
+    watches.routes(app, web)
+    cookies.routes(app, web)
+    library.routes(app, web)
     pwa.routes(app)
     return app
 

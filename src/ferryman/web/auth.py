@@ -17,7 +17,7 @@ from ferryman.web.core import API, Web, error_response
 from ferryman.web.core import send_error as _send_error
 from ferryman.web.hosts import HostGuard, own_names
 from ferryman.web.limits import BodyLimit
-from ferryman.web.results import ResultFile
+from ferryman.web.result_files import ResultFile
 from ferryman.web.schemas import SessionRequest
 
 CSP = (

@@ -24,7 +24,8 @@ from ferryman.sources.builtin import default_sources
 from ferryman.web import guard
 from ferryman.web.file_views import file_view
 from ferryman.web.live import Tracker
-from ferryman.web.results import ResultFile, ResultsStore
+from ferryman.web.result_files import ResultFile
+from ferryman.web.results import ResultsStore
 from ferryman.web.signing import WHOLE_JOB, Signer
 from ferryman.web.stream import Stream
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ferryman.web.results import ResultFile
+    from ferryman.web.result_files import ResultFile
 
 
 def file_view(

@@ -24,7 +24,7 @@ from ferryman.media.preview import make_preview
 from ferryman.model import MediaKind
 from ferryman.sinks.flat import HIDDEN
 from ferryman.sinks.library import MANIFEST
-from ferryman.web.results import album_facts
+from ferryman.web.result_files import album_facts
 
 if TYPE_CHECKING:
     from ferryman.config import Settings

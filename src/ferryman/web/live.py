@@ -33,7 +33,7 @@ from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.timeouts import within
 from ferryman.web.file_views import NO_FILES, page_of
-from ferryman.web.floors import Floors
+from ferryman.web.kept_progress import KeptProgress
 from ferryman.web.plain_words import page_message
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class Tracker:
         # A link job's files: (state, delivered), the result, when its links go stale.
         self._results: dict[int, tuple[tuple[str, int], dict[str, Any], float]] = {}
         self._wake = asyncio.Event()
-        self._floors = Floors(store, clock)  # each bar as shown, for the next server
+        self._kept = KeptProgress(store, clock)  # each bar as shown, for the next server
         self._downloaded: set[int] = set()  # jobs whose download the store says is done
         self._places: tuple[float, dict[int, dict[str, Any]]] = (float("-inf"), {})
 
@@ -145,7 +145,7 @@ class Tracker:
         """The job was retried: a new run, whose bar and figures start from what it
         reports (a retried download showed the cancelled one's 72 % and 50 kB/s)."""
         self._live[job_id] = _Live(last_progress=self._clock.now())
-        self._floors.reset(job_id)
+        self._kept.reset(job_id)
         self._downloaded.discard(job_id)
         self.touch(job_id)
 
@@ -153,7 +153,7 @@ class Tracker:
         """The job was removed: drop what is kept of it and tell every page."""
         for kept in (self._live, self._rows, self._items, self._sent, self._results):
             kept.pop(job_id, None)
-        self._floors.forget(job_id)
+        self._kept.forget(job_id)
         self._downloaded.discard(job_id)
         self._changes.pop(job_id, None)
         self._next_send.pop(job_id, None)
@@ -163,7 +163,7 @@ class Tracker:
 
     async def close(self) -> None:
         """The server stops: what the bars showed is saved (the next server starts there)."""
-        await self._floors.save(all_due=True)
+        await self._kept.save(all_due=True)
 
     def _fresh(self, job_id: int, seen: int) -> None:
         """What was read counts as current unless the job changed while it was read."""
@@ -265,7 +265,7 @@ class Tracker:
                 await self._clock.sleep(self._flush)
 
     async def _round(self, poll: float | None, next_poll: float) -> float:
-        """Poll if due, send the views due, else save the bars' floors and wait for the
+        """Poll if due, send the views due, else save the bars as shown and wait for the
         next thing to do; returns when the store is to be polled next."""
         now = self._clock.monotonic()
         if poll is not None and now >= next_poll:
@@ -279,10 +279,10 @@ class Tracker:
             for job_id in due:
                 self._next_send[job_id] = later
             return next_poll
-        await self._floors.save()
-        # Jobs touched while the floors were saved may be new here: due at once.
+        await self._kept.save()
+        # Jobs touched while the bars were saved may be new here: due at once.
         deadlines = [self._next_send.get(j, 0.0) for j in self._dirty]
-        deadlines += self._floors.deadlines()
+        deadlines += self._kept.deadlines()
         if poll is not None:
             deadlines.append(next_poll)
         timeout = max(0.0, min(deadlines) - self._clock.monotonic()) if deadlines else None
@@ -323,7 +323,7 @@ class Tracker:
     async def _compose(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
         live = self._live.get(job.id)
         if live is None:  # first seen here: the bar starts where it was shown before
-            live = _Live(shown=await self._floors.before(job.id), last_progress=self._clock.now())
+            live = _Live(shown=await self._kept.before(job.id), last_progress=self._clock.now())
             if job.id in self._downloaded:
                 live.fetch_fraction = 1.0
         total = sum(by_state.values())
@@ -337,7 +337,7 @@ class Tracker:
             last_progress=self._clock.now(),
         )
         shown_more = live.shown > self._fraction(job, durable, finished, total, by_state) + 1e-4
-        if shown_more and self._floors.keep(job, live.shown):
+        if shown_more and self._kept.keep(job, live.shown):
             self._wake.set()
         began = live.figures is not None or job.started_at is not None  # not waiting in line
         running = began and not job.state.terminal and not job.paused and not job.wait_reason

@@ -15,7 +15,7 @@ from ferryman.errors import FerrymanError
 from ferryman.net.s3 import PRESIGN_MAX, S3Object
 from ferryman.sinks.library import MANIFEST
 from ferryman.sinks.link import PREVIEWS, job_prefix, s3_client
-from ferryman.web.results import (
+from ferryman.web.result_files import (
     Facts,
     ResultFile,
     ZipWriter,

@@ -1,6 +1,6 @@
 """uvicorn serving the app over a store: kept live by the engine's bus when the engine
 runs in the same process (``ferryman web``), or by looking at the store every second
-(``--no-engine``: ``ferryman run`` workers elsewhere). The front door (``cli_web``)
+(``--no-engine``: ``ferryman run`` workers elsewhere). The front door (``cli.web``)
 starts and stops the engine; on SIGINT/SIGTERM uvicorn stops taking requests first.
 """
 
@@ -22,7 +22,7 @@ from ferryman.errors import FerrymanError
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.web import connections, guard
-from ferryman.web.api_events import MAX_MESSAGE
+from ferryman.web.api.events import MAX_MESSAGE
 from ferryman.web.app import Web, create_app
 from ferryman.web.live import Tracker
 from ferryman.web.metrics import StageClock

@@ -29,7 +29,7 @@ from ferryman.engine.plumbing.events import ItemConverted, ItemProgress, ItemQua
 from ferryman.engine.plumbing.retry import backoff_seconds, should_retry
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
-from ferryman.media.box import DecodeLimits
+from ferryman.media.box.pool import DecodeLimits
 from ferryman.media.child import ChildLimits, run_in_child
 from ferryman.media.plan import explain, scale_bitrate
 from ferryman.media.policy import Policy
@@ -70,7 +70,7 @@ async def convert(ctx: Context, item: Item) -> None:
     started = time.monotonic()
     try:
         await _encode(ctx, item, src, tmp, settings, policy)
-        # What the encoder made and its source are decoded in the box (``media.box``).
+        # What the encoder made and its source are decoded in the box (``media.box.pool``).
         memory = int(settings.media.decode_memory)
         box = ctx.media_box
         limits = DecodeLimits.for_size(await asyncio.to_thread(_size, tmp), memory)

@@ -31,7 +31,7 @@ APPRISE = "ferryman.net.apprise_send"  # a notice to Apprise (apprise itself loa
 # and the ``ferryman`` command's script imports the CLI: loaded in the template, that
 # is a lookup (~100 ms a child otherwise). ``python -m ferryman`` (a phone's service)
 # and ``python -c`` run nothing again.
-SCRIPT_CLI = "ferryman.frontdoors.cli"
+SCRIPT_CLI = "ferryman.frontdoors.cli.root"
 
 
 def child_modules(notices: bool) -> tuple[str, ...]:

@@ -1,5 +1,5 @@
 """The stages' decodes of an entry, each asked of the route's decoder (the engine's
-``media.box``: a confined worker) rather than run on the reading thread: probes, the
+``media.box.pool``: a confined worker) rather than run on the reading thread: probes, the
 canvas check, picture fits, the remux, a video's thumbnail and split, a song's cover.
 
 The preparation's logic (plans, waits for room, the item's files) stays on the reading
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ferryman.engine.plumbing.media_options import MediaOptions
-from ferryman.media.box import DecodeLimits, Stopped
+from ferryman.media.box.pool import DecodeLimits, Stopped
 from ferryman.media.declared import check_declared
 from ferryman.model import MediaInfo, MediaKind
 from ferryman.net import abort

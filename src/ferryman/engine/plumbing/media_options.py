@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ferryman.config import Settings
-from ferryman.media.box import DEFAULT_MEMORY, IN_PROCESS, Decoder
+from ferryman.media.box.pool import DEFAULT_MEMORY, IN_PROCESS, Decoder
 from ferryman.media.budget import DEFAULT_MAX_IMAGE_BYTES
 from ferryman.media.policy import PLAYABLE, Policy, policy_named
 from ferryman.sinks.base import DeliveryOptions, SinkKind, SinkRegistry
@@ -33,7 +33,7 @@ class MediaOptions:
     # documents, unless one is over the size limit even so (then it is fixed as ever).
     as_documents: bool = False
     # Where untrusted media is decoded, and the memory one decode may take there: the
-    # engine's box of confined workers (``media.box``; set by ``destination.resolve``),
+    # engine's box of confined workers (``media.box.pool``; set by ``destination.resolve``),
     # else the calling thread (tests and tools).
     decode_memory: int = DEFAULT_MEMORY
     decoder: Decoder = IN_PROCESS

@@ -1,6 +1,6 @@
 """How long a thread may hold the GIL while another waits for it, while an engine runs.
 
-A reading thread asks a media worker for each entry's decode (``media.box``) and waits on
+A reading thread asks a media worker for each entry's decode (``media.box.pool``) and waits on
 its pipe; with CPython's 5 ms, taking the GIL back from a busy event loop cost up to 5 ms
 an entry (a run of 2,000 photos 2.5x slower); at 0.5 ms the loop yields sooner, at a few
 more switches where threads contend (bench/results/pipeline.md).

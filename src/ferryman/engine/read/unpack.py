@@ -24,7 +24,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
 
-from ferryman.archive.boxed import BoxPool
+from ferryman.archive.box.reader import BoxPool
 from ferryman.archive.reader import ArchiveLimits, OpenOptions
 from ferryman.config import Settings
 from ferryman.engine.context import Context, Stopping

@@ -225,7 +225,7 @@ class Actions:
         if not job.state.terminal:
             await control.cancel_job(self.store, job.id)
             note = f"; job {job.id} cancelled"
-        self.commands.nudge()
+        self.commands.wake()
         return Done(f"job {made.id}: {form} of the same link{note}")
 
     async def _archive(self, chat_id: int, message_id: int, row_id: int, what: str) -> Done:

@@ -50,12 +50,12 @@ _PICKS = {
 
 class Commands:
     def __init__(
-        self, settings: Settings, store: ChatDoor, inbox: Inbox, nudge: Callable[[], None]
+        self, settings: Settings, store: ChatDoor, inbox: Inbox, wake: Callable[[], None]
     ) -> None:
         self.settings = settings
         self.store = store
         self.inbox = inbox
-        self.nudge = nudge
+        self.wake = wake
         self.mine = UserSettings(store, inbox.sinks)
         self.who = Who(0, 0)  # who sent the command being answered (one at a time)
         self.message: Any = None  # and its message
@@ -141,7 +141,7 @@ class Commands:
         if job is None:
             job = await self._job("pass", "")
         found = await control.give_password(self.store, job.id, secret)
-        self.nudge()
+        self.wake()
         self.inbox.board.touch(job.id)  # its status message (and buttons) follow
         if found.state is JobState.QUEUED:
             return f"job {job.id}: password added; reading goes on where it stopped"
@@ -154,7 +154,7 @@ class Commands:
         fetch = await self.store.fetched(job.id)
         downloading = fetch is not None and fetch.state in ("queued", "fetching")
         await control.cancel_job(self.store, job.id)
-        self.nudge()  # a download in progress stops now, not at its next heartbeat
+        self.wake()  # a download in progress stops now, not at its next heartbeat
         self.inbox.board.touch(job.id)
         where = " while downloading (the partial download is deleted)" if downloading else ""
         return f"job {job.id} ({job.name}) cancelled{where}; its work files are deleted"
@@ -162,7 +162,7 @@ class Commands:
     async def retry(self, arg: str) -> str:
         job = await self._job("retry", arg)
         await control.retry_job(self.store, job.id)
-        self.nudge()
+        self.wake()
         self.inbox.board.touch(job.id)
         return f"job {job.id} queued again"
 
@@ -174,7 +174,7 @@ class Commands:
     async def resume(self, arg: str) -> str:
         job = await self._job("resume", arg)
         await control.resume_job(self.store, job.id)
-        self.nudge()
+        self.wake()
         return f"job {job.id} resumed"
 
     async def report(self, arg: str) -> str:
@@ -289,5 +289,5 @@ class Commands:
         if not value.strip():
             return "send /settings KEY VALUE"
         stored = await runtime_config.set_runtime(self.store, self.settings, key, value.strip())
-        self.nudge()
+        self.wake()
         return f"{key} = {stored} (the engine uses it within a second)"

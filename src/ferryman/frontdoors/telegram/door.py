@@ -49,7 +49,7 @@ class FrontDoor:
         store: ChatDoor,
         client: Any,
         bus: EventBus,
-        nudge: Callable[[], None],
+        wake: Callable[[], None],
         sinks: SinkRegistry | None = None,
         arrived: asyncio.Queue[Any] | None = None,
         sources: SourceRegistry | None = None,
@@ -65,9 +65,9 @@ class FrontDoor:
         self.chat = Chat(client)
         self.board = StatusBoard(store, self.chat, settings.telegram.status_every_seconds)
         self.inbox = Inbox(
-            settings, store, self.board, nudge, sinks or default_sinks(), self.sources
+            settings, store, self.board, wake, sinks or default_sinks(), self.sources
         )
-        self.commands = Commands(settings, store, self.inbox, nudge)
+        self.commands = Commands(settings, store, self.inbox, wake)
         self.actions = Actions(settings, store, self.chat, self.commands, self.inbox, self.sources)
         self.allow = AllowList(set())
         self._listens = arrived is None

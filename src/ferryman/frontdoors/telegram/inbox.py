@@ -51,7 +51,7 @@ class Inbox:
         settings: Settings,
         store: ChatDoor,
         board: StatusBoard,
-        nudge: Callable[[], None],
+        wake: Callable[[], None],
         sinks: SinkRegistry,
         sources: SourceRegistry | None = None,
     ) -> None:
@@ -60,7 +60,7 @@ class Inbox:
         self.sources = sources
         self.store = store
         self.board = board
-        self.nudge = nudge
+        self.wake = wake
         self.folder = settings.data_dir / "inbox"  # a row's folder keeps its list's ticks
         self._tasks: set[asyncio.Task[None]] = set()
         self.mine = UserSettings(store, sinks)
@@ -123,7 +123,7 @@ class Inbox:
             await asyncio.to_thread(choose.ask, self.folder / str(row.id))
         await self._offer(row, remote)
         await self._show_job(row.chat_id, row.message_id, job)
-        self.nudge()
+        self.wake()
         return None
 
     async def _offer(self, row: InboxRow, remote: RemoteFile) -> None:
@@ -167,7 +167,7 @@ class Inbox:
                 await self.board.attach(board, job.id)
             except FerrymanError as exc:
                 log.warning("no status message for job %s: %s", job.id, exc)
-            self.nudge()
+            self.wake()
         return "\n".join(problems) or None
 
     async def _show_job(self, chat_id: int, reply_to: int, job: Job) -> Board | None:
@@ -232,7 +232,7 @@ class Inbox:
         name = await self.store.unique_name(new.name, new.dest)
         job = await self.store.inbox_job(row.id, new.job(name, 0, None))
         await self._show_job(row.chat_id, row.message_id, job)
-        self.nudge()
+        self.wake()
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -259,5 +259,5 @@ class Inbox:
         await asyncio.to_thread(choose.forget, self.folder / str(row.id))
         job = await self.store.get_job(row.job_id)
         await self._show_job(row.chat_id, row.message_id, job)
-        self.nudge()
+        self.wake()
         return job

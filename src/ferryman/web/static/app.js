@@ -504,7 +504,7 @@ function filterOne(item, keep) {
 const PAGE_JOBS = 50;
 const older = {};
 
-const SNAPSHOT_JOBS = 200; // the newest jobs a snapshot holds (api_events.SNAPSHOT_JOBS)
+const SNAPSHOT_JOBS = 200; // the newest jobs a snapshot holds (web/api/events.SNAPSHOT_JOBS)
 
 // A snapshot holds the newest jobs of all: each view has read down to its oldest.
 function snapshotRead(views) {

@@ -1,0 +1,1 @@
+"""libarchive through ctypes as a backend: the reader, an entry, the C calls, messages."""

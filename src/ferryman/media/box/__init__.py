@@ -1,0 +1,1 @@
+"""Decoding untrusted media in confined worker processes: the pool (``MediaBox``), its worker."""

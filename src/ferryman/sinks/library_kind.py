@@ -1,0 +1,66 @@
+"""The ``library:`` destination: what it accepts and how its folders are checked, and
+which sink lays it out (``library_layout``: albums, ``sinks/library.py``; a template,
+``sinks/flat.py``). Apart from both sinks, so neither imports the other's chooser."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ferryman.errors import FerrymanError
+from ferryman.media.policy import LIBRARY, LIBRARY_PLAYABLE
+from ferryman.sinks.base import Sink, SinkEnv, SinkKind
+from ferryman.sinks.library import LibrarySink, check_writable
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
+    from ferryman.media.policy import Policy
+
+
+class LibraryKind(SinkKind):
+    """``library:`` (the default library) or ``library:/some/path``: folders on disk,
+    any album size, originals kept as media servers play them (``LIBRARY``); made to
+    play anywhere with ``convert`` (``?convert=yes`` or ``media.library_convert``)."""
+
+    scheme = "library"
+    description = "library: (the default library) or library:/some/path"
+    client_target: str | None = None
+    album_max: int | None = None
+    builds_folders = True  # its sinks may leave ``.NNNN.partial`` after a kill: swept
+    takes: frozenset[str] = frozenset({"caption", "convert"})
+
+    def parse(self, target: str) -> str:
+        if "\x00" in target:  # no folder is named so (the probe would raise ValueError)
+            raise FerrymanError("sink.unknown", f"library:{target!r}: a path holds no NUL")
+        return os.path.abspath(target) if target else ""  # no filesystem access: loop-safe
+
+    def words(self, target: str) -> str:
+        return f"the folder {target}" if target else "the library"
+
+    def policy(self, settings: Settings) -> Policy:
+        return LIBRARY_PLAYABLE if settings.media.library_convert else LIBRARY
+
+    def check_ready(self, settings: Settings, target: str) -> None:
+        """The folder is made on first delivery; here, at ``add``, it must be one that
+        can be: a writable folder, or one creatable in the nearest folder that exists
+        (``/proc/nope`` is refused now, not retried for a minute and failed later); and
+        ``library_layout`` must be a template that renders."""
+        from ferryman.sinks.layout import check_template  # lazy: start-up
+
+        check_template(settings.library_layout)
+        check_writable(Path(target) if target else settings.library)
+
+    def open(self, target: str, env: SinkEnv) -> Sink:
+        """Laid out by ``library_layout``: ``albums`` (``<job>/0001/``), or a template
+        (``sinks/layout.py``; a library already in albums keeps them)."""
+        from ferryman.sinks.flat import FlatLibrarySink, Listings  # lazy: start-up
+        from ferryman.sinks.layout import ALBUMS, check_template  # lazy: start-up
+
+        root = Path(target) if target else env.settings.library
+        layout = env.settings.library_layout
+        if layout == ALBUMS:
+            return LibrarySink(root)
+        check_template(layout)
+        listed = env.resources.get(f"library-names:{root}", Listings)
+        return FlatLibrarySink(root, layout, listed)

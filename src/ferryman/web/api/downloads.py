@@ -1,0 +1,40 @@
+"""``/d/{token}``: a signed download link, one file (Range requests) or the whole job as
+a zip made while it is sent; a file in a bucket is a redirect to its presigned URL."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+
+from ferryman.errors import FerrymanError
+from ferryman.web.core import Web
+from ferryman.web.result_files import disposition
+from ferryman.web.signing import WHOLE_JOB
+
+
+def routes(app: FastAPI, web: Web) -> None:
+    @app.get("/d/{token}", tags=["downloads"])
+    @app.head("/d/{token}", include_in_schema=False)
+    async def download(token: str) -> Response:
+        """A signed download link: one file (Range requests work) or, for ``*``, the
+        whole job as a zip made while it is sent."""
+        grant = web.signer.check(token, web.clock.now())
+        if grant.job_id == 0:
+            raise FerrymanError("link.tampered", "not a download link")
+        if grant.path == WHOLE_JOB:
+            kept = await web.results.files(grant.job_id)
+            if not kept:  # said before any byte is sent
+                raise FerrymanError("link.gone", f"job {grant.job_id} has no files kept")
+            job = await web.store.get_job(grant.job_id)
+            return StreamingResponse(
+                web.results.zip_stream(grant.job_id, kept),
+                media_type="application/zip",
+                headers={"Content-Disposition": disposition(f"{job.name}.zip")},
+            )
+        path = await web.results.locate(grant.job_id, grant.path)
+        if isinstance(path, str):  # in a bucket: fetched from there
+            return RedirectResponse(path, status_code=307, headers={"Cache-Control": "no-store"})
+        return FileResponse(
+            path,
+            headers={"Content-Disposition": disposition(path.name), "Cache-Control": "private"},
+        )
