@@ -72,7 +72,7 @@ ALLOWED = {
         "frontdoors/result_links.py",
         "frontdoors/telegram/status.py",  # takes a clock; this is the default
         "telegram/accounts.py",  # an account's flood wait and refusals: Telegram's real time
-        "frontdoors/cli/status.py",  # a person's terminal: how long ago a node was seen
+        "frontdoors/cli/status.py",  # a person's terminal: how long an account still waits
     },
 }
 
