@@ -35,6 +35,7 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.store import hot, quick, sqlite_thread
+from ferryman.store.claimed import Claimed
 from ferryman.store.nudge import nudge
 from ferryman.store.rows import (
     Clock,
@@ -53,6 +54,14 @@ _BUSY_TO_READY = (
     (watches, "checking", "idle"),
     (notices, "sending", "queued"),
 )
+CLAIMED_IN = {
+    Claimed.JOB: jobs,
+    Claimed.FETCH: fetches,
+    Claimed.ALBUM: albums,
+    Claimed.ITEM: items,
+    Claimed.WATCH: watches,
+    Claimed.NOTICE: notices,
+}
 
 
 class StoreBase:
@@ -278,8 +287,9 @@ class StoreBase:
         params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
         return statement, params
 
-    async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool:
+    async def renew(self, kind: Claimed, row_id: int, owner: str, lease_seconds: float) -> bool:
         """Heartbeat: push the lease forward; False means another worker has it now."""
+        table = CLAIMED_IN[kind]
         async with self.engine.begin() as conn:
             done = await conn.execute(
                 update(table)

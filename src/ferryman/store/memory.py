@@ -5,8 +5,9 @@ written once more without SQL (the store's contract tests run it beside SQLite a
 PostgreSQL: ``tests/store/test_store.py``). Rows are dicts with the schema's columns,
 so the same converters (``rows``), the same insert of a job (``new_job``) and the same
 rules (``rules``) serve it. Each method runs without an ``await`` inside: on one event
-loop it is one transaction. Not kept: waited time, nodes and drains, sinks' records (the
-SQL stores' own; see the skip reasons in the contract tests).
+loop it is one transaction. It is an ``EngineStore`` (mypy checks it below), so the
+whole engine runs a job on it (``tests/unit/test_engine_on_memory.py``). Not kept:
+waited time (the SQL stores' own; see the skip reasons in the contract tests).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from ferryman.store.fetches import DONE, FETCHING, QUEUED, Fetch, InputName, is_
 from ferryman.store.job_ends import ended_columns
 from ferryman.store.memory_albums import terminal
 from ferryman.store.memory_base import Row, Writer
-from ferryman.store.memory_chat import MemoryChat
+from ferryman.store.memory_runs import MemoryRuns
 from ferryman.store.new_job import NewJob, insert_job
 from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING
 from ferryman.store.rows import decode_passwords, item_from_mapping, job_from_mapping
 
 if TYPE_CHECKING:
+    from ferryman.store.engine_store import EngineStore
     from ferryman.store.ports import (
         ChatInbox,
         ChatSettings,
@@ -47,10 +49,11 @@ if TYPE_CHECKING:
 _CANCELLED = FerrymanError("job.cancelled", "cancelled on request")
 
 
-class MemoryStore(MemoryChat):
+class MemoryStore(MemoryRuns):
     """Jobs, fetches, memos and settings; the chat's records in ``MemoryChat``, the
     notices' outbox in ``MemoryNotices``, watches in ``MemoryWatches``, albums and items
-    in ``MemoryAlbums``, rows, leases and the notices' event rows in ``MemoryBase``."""
+    in ``MemoryAlbums``, rows, leases and the notices' event rows in ``MemoryBase``;
+    nodes, the housekeeper's reads and sinks' records in ``MemoryRuns``."""
 
     # -------------------------------------------------------------------- jobs
 
@@ -267,6 +270,16 @@ class MemoryStore(MemoryChat):
         for album in self.albums_of(job_id):
             if album["state"] != AlbumState.DELIVERED.value:
                 del self.tables["albums"][album["id"]]
+        items, albums = self.tables["items"], self.tables["albums"]
+        self.kept.forget(
+            lambda job, r: (
+                job == job_id
+                and (
+                    (r.album_id is not None and r.album_id not in albums)
+                    or (r.item_id is not None and r.item_id not in items)
+                )
+            )
+        )
         fetch = self.fetch_of(job_id)
         if fetch is not None:
             fetch |= {"state": "queued", "path": None, "size": None, "attempts": 0}
@@ -292,6 +305,7 @@ class MemoryStore(MemoryChat):
         self.memos = {k: v for k, v in self.memos.items() if k[0] != job_id}
         self.inputs = {k: v for k, v in self.inputs.items() if v != job_id}
         del self.tables["jobs"][job_id]
+        self.kept.forget(lambda job, _: job == job_id)
         return job_from_mapping(job)
 
     # ------------------------------------------------------------- fetches
@@ -417,6 +431,7 @@ if TYPE_CHECKING:  # mypy proves the memory store is each of these stages' store
     _STAGES = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)
     _DOORS: tuple[Control, Intake, WatchAdmin, RuntimeSettings, ChatInbox, ChatSettings]
     _DOORS = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)
+    _ENGINE: EngineStore = _ONE  # the runner and every stage, end to end
 
 
 def _small(row: Row | None) -> bool:

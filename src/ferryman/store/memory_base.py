@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
+from ferryman.store.claimed import Claimed
 from ferryman.store.fetches import FETCHING, QUEUED
 from ferryman.store.notices import EVENT_URL
 from ferryman.store.notices import QUEUED as NOTICE_QUEUED
@@ -23,9 +24,6 @@ from ferryman.store.rows import (
 from ferryman.store.schema import metadata
 from ferryman.store.telegram_inbox import StatusRow
 
-if TYPE_CHECKING:
-    from sqlalchemy import Table
-
 Row = dict[str, Any]
 RUNNING = (JobState.QUEUED, JobState.EXPANDING, JobState.ACTIVE, JobState.NEEDS_PASSWORD)
 # What a holder holds (busy) and where a hand-back puts it (ready), per table.
@@ -36,6 +34,14 @@ BUSY_TO_READY = {
     "fetches": (FETCHING, QUEUED),
     "watches": ("checking", "idle"),
     "notices": ("sending", "queued"),
+}
+TABLE_OF = {
+    Claimed.JOB: "jobs",
+    Claimed.FETCH: "fetches",
+    Claimed.ALBUM: "albums",
+    Claimed.ITEM: "items",
+    Claimed.WATCH: "watches",
+    Claimed.NOTICE: "notices",
 }
 TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}  # base._TURNS
 _MORE = ("tg_inbox",)  # the tables no one claims
@@ -121,8 +127,8 @@ class MemoryBase:
         row |= {"state": BUSY_TO_READY[table][1], "owner": None, "lease_until": None}
         row |= {"attempts": row["attempts"] + count, "not_before": self.clock() + delay, **extra}
 
-    async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool:
-        row = self.tables[table.name].get(row_id)
+    async def renew(self, kind: Claimed, row_id: int, owner: str, lease_seconds: float) -> bool:
+        row = self.tables[TABLE_OF[kind]].get(row_id)
         if row is None or row["owner"] != owner:
             return False
         row["lease_until"] = self.clock() + lease_seconds

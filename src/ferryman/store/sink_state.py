@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Insert, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -18,6 +18,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ferryman.model import SinkRecord
 from ferryman.store.rows import Clock
 from ferryman.store.schema import sink_records, sink_waits
+
+
+class KeptForSink(Protocol):
+    """``sinks.base.SinkState`` as the store names it (the store imports no sink): what
+    both stores hand a sink, the SQL one (``StoredSinkState``) and the memory one."""
+
+    sink: str
+
+    def now(self) -> float: ...
+    async def records(
+        self, job_id: int, *, album_id: int | None = None, item_id: int | None = None
+    ) -> list[SinkRecord]: ...
+    async def claim(self, job_id: int, records: Sequence[SinkRecord]) -> list[SinkRecord]: ...
+    async def put(
+        self, job_id: int, records: Sequence[SinkRecord] = (), *, forget: Sequence[str] = ()
+    ) -> None: ...
+    async def wait_until(self, scopes: Sequence[str]) -> float: ...
+    async def set_wait(self, scope: str, not_before: float, reason: str) -> None: ...
 
 
 class StoredSinkState:

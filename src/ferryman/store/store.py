@@ -11,6 +11,8 @@ it reads (``entries``), what a person does to it (``job_actions``), how it ends
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ferryman.store.albums import AlbumQueries
 from ferryman.store.connect import create_engines
@@ -23,6 +25,7 @@ from ferryman.store.job_ends import JobEndQueries
 from ferryman.store.jobs import JobQueries
 from ferryman.store.nodes import NodeQueries
 from ferryman.store.notices import NoticeQueries
+from ferryman.store.nudge import PostgresListener, SqliteListener, listener_for
 from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
 from ferryman.store.runtime import RuntimeQueries
 from ferryman.store.sink_state import StoredSinkState
@@ -60,3 +63,14 @@ class Store(
         """All the sink ``sink`` may keep here (``sinks.base.SinkState``): a sink is
         given this, never the store."""
         return StoredSinkState(self.engine, self.reader, self.clock, sink)
+
+    def listener(self, on_wake: Callable[[], None]) -> SqliteListener | PostgresListener:
+        """Wake-ups from other processes: a datagram on SQLite, LISTEN on PostgreSQL."""
+        return listener_for(self.engine.url, on_wake)
+
+
+if TYPE_CHECKING:  # mypy proves the SQL store is what the engine takes
+    from ferryman.store.engine_store import EngineStore
+
+    def _engine_store(store: Store) -> EngineStore:
+        return store

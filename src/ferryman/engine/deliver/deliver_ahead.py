@@ -23,7 +23,7 @@ from ferryman.engine.context import Context
 from ferryman.engine.deliver import step as deliver
 from ferryman.engine.plumbing.leases import held
 from ferryman.model import AlbumClaim
-from ferryman.store.schema import albums
+from ferryman.store.claimed import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,9 @@ class DeliveryAhead:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _prepare(self, claim: AlbumClaim, lease: float) -> Mapping[int, str]:
-        async with held(self.ctx.deliver_store, albums, claim.album.id, self.ctx.owner, lease):
+        async with held(
+            self.ctx.deliver_store, Claimed.ALBUM, claim.album.id, self.ctx.owner, lease
+        ):
             return await deliver.prepare(self.ctx, claim)
 
 
