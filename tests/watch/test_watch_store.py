@@ -74,7 +74,6 @@ async def test_a_due_watch_is_claimed_by_one_checker_at_a_time(store: Store) -> 
 
 
 async def test_a_held_watch_is_its_nodes_work(store: Store) -> None:
-    sql_only(store, "nodes (`ferryman workers`) are the SQL stores'")
     added = await store.add_watch(**_watch())
     await store.node_beat("a", "phone", 1, ("watch",))
     assert await store.claim_watch("a", 30) is not None

@@ -117,6 +117,10 @@ class MemoryRuns(MemoryChat):
             self.nodes[owner]["stopped_at"] = self.clock()
         return await super().release(owner, stopped=stopped)
 
+    async def node_stopped(self, owner: str) -> None:
+        if owner in self.nodes:
+            self.nodes[owner]["stopped_at"] = self.clock()
+
     async def set_drain(self, node: str, on: bool) -> bool:
         known = any(run["node"] == node for run in self.nodes.values())
         if not known and on:
