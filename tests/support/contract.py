@@ -41,3 +41,11 @@ async def store(db_url: str) -> AsyncIterator[ContractStore]:
 def sql_only(store: ContractStore, why: str) -> None:
     if isinstance(store, MemoryStore):
         pytest.skip(f"SQL only: {why}")
+
+
+@pytest.fixture(name="store")
+def memory_store() -> MemoryStore:
+    """The memory store as a module's ``store``: an engine test that tests the engine,
+    not the database, imports this and runs once, without a database file, instead of
+    on SQLite and PostgreSQL."""
+    return MemoryStore()
