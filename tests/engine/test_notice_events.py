@@ -20,7 +20,7 @@ from ferryman.model import ItemState, MediaKind, Plan
 from ferryman.store import Store
 from ferryman.store.rows import LeaseLost
 from ferryman.store.store import NewItem
-from ferryman.store.watches import WatchJob
+from ferryman.store.watches.sql import WatchJob
 from tests.engine.test_notify import receiving, run_until, signed_right, with_notify
 from tests.support.contract import db_url, store
 

@@ -1,4 +1,4 @@
-"""One way to add a job (``store/new_job``): the light store and the full one write
+"""One way to add a job (``store/jobs/new``): the light store and the full one write
 through the same insert, so the rows they make are the same, column for column."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
-from ferryman.store.job_writer import SqlJobWriter
+from ferryman.store.jobs.writer import SqlJobWriter
 from ferryman.store.lite import open_lite
 from tests.support.contract import db_url, sql_only, store
 
@@ -62,12 +62,12 @@ async def test_the_light_and_the_full_store_write_identical_rows(tmp_path: Path)
 def test_only_new_job_inserts_a_job() -> None:
     """The twin entry points are gone: no other store module writes a ``jobs`` row."""
     writers = []
-    for path in sorted(STORE.glob("*.py")):
+    for path in sorted(STORE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             text = ast.unparse(node) if isinstance(node, ast.Call) else ""
             if "insert(" in text.lower() and ("(jobs)" in text or "'jobs'" in text):
-                writers.append(path.name)
-    assert sorted(set(writers)) == ["new_job.py"]
+                writers.append(str(path.relative_to(STORE)))
+    assert sorted(set(writers)) == ["jobs/new.py"]
 
 
 async def test_an_add_racing_another_is_a_duplicate_not_a_crash(

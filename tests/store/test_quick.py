@@ -147,7 +147,7 @@ async def test_a_links_add_and_its_fetchs_end_send_no_statement_through_sqlalche
     SQLite: each statement was built, compiled and executed by SQLAlchemy, 200 links'
     adds before the engine started and their ends on the one writer. The same rows on
     both backends."""
-    from ferryman.store.fetches import InputName
+    from ferryman.store.fetches.sql import InputName
 
     await store.add_job(source="tg:c/1/1", name="photo", dest="library:/x?caption=a")
     await store.add_job(source="tg:c/1/9", name="photo_2", dest="library:/y", fetch=True)

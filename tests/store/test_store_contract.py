@@ -13,7 +13,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store import Store
 from ferryman.store.claimed import Claimed
-from ferryman.store.fetches import SMALL_INPUT, InputName
+from ferryman.store.fetches.sql import SMALL_INPUT, InputName
 from ferryman.store.rows import LeaseLost, NewItem
 from tests.support.contract import db_url, sql_only, store
 
@@ -176,7 +176,7 @@ async def test_an_idle_notifiers_claim_takes_no_write(store: Store) -> None:
     def began(conn: object) -> None:
         writes.append(conn)
 
-    from ferryman.store.notices import JOB_ENDED, event_in
+    from ferryman.store.notices.sql import JOB_ENDED, event_in
 
     job = await store.add_job(source="file:///in/a.zip", name="a", dest="library:")
     async with store.engine.begin() as conn:

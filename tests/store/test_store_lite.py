@@ -16,7 +16,7 @@ from ferryman.model import JobState
 from ferryman.store import Store, migrate, migrations
 from ferryman.store.lite import LiteStore, open_lite, sqlite_path
 from ferryman.store.sqlite_ddl import SCHEMA_VERSION
-from ferryman.store.watches import WatchJob
+from ferryman.store.watches.sql import WatchJob
 from tests.store.test_migrations import _shape
 
 _SKIP = {"id", "created_at", "updated_at", "finished_at", "job_id", "summary"}

@@ -12,7 +12,7 @@ import pytest
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
 from ferryman.store.rows import LeaseLost
-from ferryman.store.watches import WatchJob, entry_key
+from ferryman.store.watches.sql import WatchJob, entry_key
 from tests.support.contract import db_url, sql_only, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory

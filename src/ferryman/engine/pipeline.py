@@ -44,8 +44,8 @@ from ferryman.engine.plumbing.leases import held
 from ferryman.model import AlbumClaim, Item, Job
 from ferryman.net import abort
 from ferryman.store.claimed import Claimed
-from ferryman.store.fetches import Fetch
-from ferryman.store.watches import Watch
+from ferryman.store.fetches.sql import Fetch
+from ferryman.store.watches.sql import Watch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from typing import Protocol
 
 from ferryman.model import Job
-from ferryman.store.job_ends import KeeperLook
+from ferryman.store.jobs.ends import KeeperLook
 from ferryman.store.ports import (
     ConvertStore,
     DeliverStore,

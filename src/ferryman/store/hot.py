@@ -164,7 +164,7 @@ BUSY_JOBS = select(func.count()).where(
     ),
 )
 
-WATCH_CHECKING = "checking"  # a watch's state while it is checked (store/watches.CHECKING)
+WATCH_CHECKING = "checking"  # a watch's state while it is checked (store/watches/sql.CHECKING)
 # A watch is due or being checked.
 WATCHES_BUSY = (
     select(func.count())

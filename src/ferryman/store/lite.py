@@ -28,7 +28,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.naming import free_job_name
 from ferryman.store import line, sqlite_file
-from ferryman.store.new_job import NewJob, insert_job
+from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.rows import Clock, job_from_mapping
 from ferryman.store.sqlite_ddl import SCHEMA_VERSION, STATEMENTS
 

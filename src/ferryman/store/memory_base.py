@@ -10,10 +10,11 @@ from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
+from ferryman.store.chat.sql import StatusRow
 from ferryman.store.claimed import Claimed
-from ferryman.store.fetches import FETCHING, QUEUED
-from ferryman.store.notices import EVENT_URL
-from ferryman.store.notices import QUEUED as NOTICE_QUEUED
+from ferryman.store.fetches.sql import FETCHING, QUEUED, Fetch
+from ferryman.store.notices.sql import EVENT_URL
+from ferryman.store.notices.sql import QUEUED as NOTICE_QUEUED
 from ferryman.store.rows import (
     Clock,
     LeaseLost,
@@ -22,7 +23,6 @@ from ferryman.store.rows import (
     summarise_items,
 )
 from ferryman.store.schema import metadata
-from ferryman.store.telegram_inbox import StatusRow
 
 Row = dict[str, Any]
 RUNNING = (JobState.QUEUED, JobState.EXPANDING, JobState.ACTIVE, JobState.NEEDS_PASSWORD)
@@ -215,3 +215,9 @@ class Writer:
 
     def set_summary(self, job_id: int, summary: str) -> None:
         self._store.job_row(job_id)["summary"] = summary
+
+
+def fetch_of_row(row: Row) -> Fetch:
+    """A fetch's row as the stages see it."""
+    return Fetch(row["id"], row["job_id"], row["state"], row["attempts"], row["path"],
+                 row["size"], row["error_message"])  # fmt: skip

@@ -13,15 +13,15 @@ from typing import Any, Protocol
 
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumClaim, Item, ItemState, Job
+from ferryman.store.chat.sql import InboxRow, StatusRow
 from ferryman.store.claimed import Claimed
-from ferryman.store.fetches import Fetch, InputName
-from ferryman.store.nodes import NodeRun
-from ferryman.store.notices import Notice
+from ferryman.store.fetches.sql import Fetch, InputName
+from ferryman.store.nodes.sql import NodeRun
+from ferryman.store.notices.sql import Notice
 from ferryman.store.rows import Clock, Ended, NewItem, RecordedBatch
-from ferryman.store.sink_state import KeptForSink
-from ferryman.store.telegram_inbox import InboxRow, StatusRow
-from ferryman.store.watch_records import WatchJob
-from ferryman.store.watches import Made, Watch
+from ferryman.store.sinks.sql import KeptForSink
+from ferryman.store.watches.records import WatchJob
+from ferryman.store.watches.sql import Made, Watch
 
 
 class Leaseholder(Protocol):
@@ -376,7 +376,7 @@ class WatchAdmin(WatchStore, Protocol):
 
 
 class ChatInbox(Protocol):
-    """The files received in the chat (``store/telegram_inbox``) and a chosen job's hold."""
+    """The files received in the chat (``store/chat/sql``) and a chosen job's hold."""
 
     async def inbox_add(
         self,

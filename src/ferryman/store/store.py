@@ -14,24 +14,24 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ferryman.store.albums import AlbumQueries
+from ferryman.store.albums.sql import AlbumQueries
+from ferryman.store.chat.sql import TelegramInboxQueries
 from ferryman.store.connect import create_engines
-from ferryman.store.entries import EntryQueries
-from ferryman.store.fetches import FetchQueries
-from ferryman.store.figures import FigureQueries
-from ferryman.store.items import ItemQueries
-from ferryman.store.job_actions import JobActionQueries
-from ferryman.store.job_ends import JobEndQueries
-from ferryman.store.jobs import JobQueries
-from ferryman.store.nodes import NodeQueries
-from ferryman.store.notices import NoticeQueries
+from ferryman.store.entries.items import ItemQueries
+from ferryman.store.entries.sql import EntryQueries
+from ferryman.store.fetches.sql import FetchQueries
+from ferryman.store.jobs.actions import JobActionQueries
+from ferryman.store.jobs.ends import JobEndQueries
+from ferryman.store.jobs.figures import FigureQueries
+from ferryman.store.jobs.queue_position import TurnQueries
+from ferryman.store.jobs.sql import JobQueries
+from ferryman.store.nodes.sql import NodeQueries
+from ferryman.store.notices.sql import NoticeQueries
 from ferryman.store.nudge import PostgresListener, SqliteListener, listener_for
 from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
 from ferryman.store.runtime import RuntimeQueries
-from ferryman.store.sink_state import StoredSinkState
-from ferryman.store.telegram_inbox import TelegramInboxQueries
-from ferryman.store.turns import TurnQueries
-from ferryman.store.watches import WatchQueries
+from ferryman.store.sinks.sql import StoredSinkState
+from ferryman.store.watches.sql import WatchQueries
 
 __all__ = ["LeaseLost", "NewItem", "Store", "summarise", "summarise_items"]
 

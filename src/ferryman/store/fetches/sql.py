@@ -15,7 +15,7 @@ from ferryman.model import JobState
 from ferryman.naming import free_job_name
 from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.base import StoreBase
-from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
+from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING, event_in
 from ferryman.store.rows import LeaseLost, place_values, same_place_bound
 from ferryman.store.schema import albums, fetches, jobs, source_memos
 

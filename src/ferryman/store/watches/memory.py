@@ -1,5 +1,5 @@
 """The memory store's watches (``store/memory``): what ``store/watches`` and
-``store/watch_records`` do in SQL, on dicts: a watch claimed with a lease, a check's
+``store/watches/records`` do in SQL, on dicts: a watch claimed with a lease, a check's
 batch of new entries made into one job with its seen rows, the watch's notices' event
 rows (``store/notices``) written with the check that tells of them.
 
@@ -15,13 +15,13 @@ from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Batch, BatchItem, ItemState, Job, JobState
-from ferryman.store.memory_albums import MemoryAlbums
+from ferryman.store.albums.memory import MemoryAlbums
+from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.memory_base import Row, Writer
-from ferryman.store.new_job import NewJob, insert_job
-from ferryman.store.notices import WATCH_FAILING, WATCH_FOUND
+from ferryman.store.notices.sql import WATCH_FAILING, WATCH_FOUND
 from ferryman.store.rows import job_from_mapping
-from ferryman.store.watch_records import WatchJob, place
-from ferryman.store.watches import CHECKING, IDLE, Made, Watch
+from ferryman.store.watches.records import WatchJob, place
+from ferryman.store.watches.sql import CHECKING, IDLE, Made, Watch
 
 _FIELDS = [f.name for f in dataclasses.fields(Watch)]
 

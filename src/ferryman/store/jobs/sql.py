@@ -21,14 +21,15 @@ from ferryman.model import (
 )
 from ferryman.naming import free_job_name
 from ferryman.store import hot, quick, sqlite_thread
-from ferryman.store.albums import seal_in
+from ferryman.store.albums.sql import seal_in
 from ferryman.store.base import StoreBase
-from ferryman.store.entries import read_ended
-from ferryman.store.fetches import InputName, name_in, small_input, unfinished_fetch
-from ferryman.store.job_ends import ended_columns
-from ferryman.store.job_writer import add_job_in, holders
-from ferryman.store.new_job import NewJob
-from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
+from ferryman.store.entries.sql import read_ended
+from ferryman.store.fetches.sql import InputName, name_in, small_input, unfinished_fetch
+from ferryman.store.jobs.ends import ended_columns
+from ferryman.store.jobs.new import NewJob
+from ferryman.store.jobs.waited import wait_began, wait_ended
+from ferryman.store.jobs.writer import add_job_in, holders
+from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING, event_in
 from ferryman.store.rows import (
     job_from_row,
     place_values,
@@ -37,7 +38,6 @@ from ferryman.store.rows import (
 from ferryman.store.schema import (
     jobs,
 )
-from ferryman.store.waited import wait_began, wait_ended
 
 _NAMES_IN_PLACE = select(jobs.c.name).where(same_place_bound(jobs.c.dest))  # place_values
 

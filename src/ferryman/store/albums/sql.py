@@ -33,7 +33,7 @@ from ferryman.model import (
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
 from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.base import StoreBase
-from ferryman.store.notices import JOB_WAITING, event_in
+from ferryman.store.notices.sql import JOB_WAITING, event_in
 from ferryman.store.rows import (
     Ended,
     LeaseLost,

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from ferryman.model import Job
 from ferryman.store import hot, quick
-from ferryman.store.new_job import NewJob, insert_job
+from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.rows import job_from_row
 from ferryman.store.schema import job_inputs, jobs, metadata
 

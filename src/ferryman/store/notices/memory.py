@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ferryman.store.memory_base import Row
-from ferryman.store.memory_watches import MemoryWatches
-from ferryman.store.notices import EVENT_URL, FAILED, QUEUED, SENDING, SENT, Notice
+from ferryman.store.notices.sql import EVENT_URL, FAILED, QUEUED, SENDING, SENT, Notice
+from ferryman.store.watches.memory import MemoryWatches
 
 
 def _notice(row: Row) -> Notice:

@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_, select, text
 from ferryman.model import JobState
 from ferryman.store import line
 from ferryman.store.base import StoreBase
-from ferryman.store.fetches import unfinished_fetch
+from ferryman.store.fetches.sql import unfinished_fetch
 from ferryman.store.schema import jobs
 
 

@@ -27,7 +27,7 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.store.base import StoreBase
-from ferryman.store.fetches import input_over_network
+from ferryman.store.fetches.sql import input_over_network
 from ferryman.store.rows import (
     LeaseLost,
     NewItem,

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from ferryman.model import JobState
 from ferryman.store import hot, quick, sqlite_thread
-from ferryman.store.albums import seal
+from ferryman.store.albums.sql import seal
 from ferryman.store.base import StoreBase
 from ferryman.store.rows import (
     LeaseLost,

@@ -27,7 +27,7 @@ from ferryman.model import (
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.base import StoreBase, store_summary
-from ferryman.store.notices import JOB_ENDED, record_event
+from ferryman.store.notices.sql import JOB_ENDED, record_event
 from ferryman.store.rows import (
     TERMINAL_STATES,
 )

@@ -15,8 +15,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ferryman.model import Batch, BatchItem, Job
-from ferryman.store.job_writer import SqlJobWriter, holders
-from ferryman.store.new_job import NewJob, insert_job
+from ferryman.store.jobs.new import NewJob, insert_job
+from ferryman.store.jobs.writer import SqlJobWriter, holders
 from ferryman.store.rows import job_from_row, same_place
 from ferryman.store.schema import job_inputs, jobs, watch_seen, watches
 

@@ -27,11 +27,11 @@ from ferryman.model import (
 )
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
-from ferryman.store.entries import read_ended
-from ferryman.store.fetches import DONE
-from ferryman.store.job_ends import KeeperLook
+from ferryman.store.entries.sql import read_ended
+from ferryman.store.fetches.sql import DONE
+from ferryman.store.jobs.ends import KeeperLook
 from ferryman.store.memory_base import MemoryBase, Row
-from ferryman.store.notices import JOB_ENDED, JOB_WAITING
+from ferryman.store.notices.sql import JOB_ENDED, JOB_WAITING
 from ferryman.store.rows import (
     Ended,
     LeaseLost,

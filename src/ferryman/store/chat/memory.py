@@ -1,4 +1,4 @@
-"""The memory store's chat records (``store/memory``): what ``store/telegram_inbox``
+"""The memory store's chat records (``store/memory``): what ``store/chat/sql``
 does in SQL, on dicts: a file received and its job written together (the same file not
 taken twice), each job's status message, a chat user's settings, and a chosen job's
 hold after its fetch (``store/fetches``' ``hold_asked``, ``hold_ended``)."""
@@ -10,11 +10,11 @@ from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumState, Job, JobState
-from ferryman.store.fetches import DONE as FETCHED
+from ferryman.store.chat.sql import DONE, DOWNLOADING, DUPLICATE, FAILED, InboxRow, StatusRow
+from ferryman.store.fetches.sql import DONE as FETCHED
+from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.memory_base import Row, Writer
-from ferryman.store.memory_notices import MemoryNotices
-from ferryman.store.new_job import NewJob, insert_job
-from ferryman.store.telegram_inbox import DONE, DOWNLOADING, DUPLICATE, FAILED, InboxRow, StatusRow
+from ferryman.store.notices.memory import MemoryNotices
 
 _FIELDS = [f.name for f in dataclasses.fields(InboxRow)]
 

@@ -22,7 +22,8 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.store.base import StoreBase
-from ferryman.store.job_ends import ended_columns
+from ferryman.store.jobs.ends import ended_columns
+from ferryman.store.jobs.waited import wait_ended
 from ferryman.store.rows import (
     TERMINAL_STATES,
     decode_passwords,
@@ -39,7 +40,6 @@ from ferryman.store.schema import (
     tg_inbox,
     tg_status,
 )
-from ferryman.store.waited import wait_ended
 
 
 class JobActionQueries(StoreBase):

@@ -22,9 +22,9 @@ from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, Job, JobState
 from ferryman.store import hot, sqlite_thread
 from ferryman.store.base import StoreBase
-from ferryman.store.notices import WATCH_FAILING, WATCH_FOUND, event_in
+from ferryman.store.notices.sql import WATCH_FAILING, WATCH_FOUND, event_in
 from ferryman.store.schema import items, jobs, watch_seen, watches
-from ferryman.store.watch_records import WatchJob, entry_key, seen_in
+from ferryman.store.watches.records import WatchJob, entry_key, seen_in
 
 __all__ = ["CHECKING", "IDLE", "Made", "Watch", "WatchJob", "WatchQueries", "entry_key"]
 
