@@ -1,6 +1,6 @@
 """``ferryman status`` says where a queued job stands in line, as the web's job view
 does (``in_line``): on SQLite through the light store, on PostgreSQL through the full
-store, from the one query in ``store/line.py``."""
+store, from the one query in ``store/jobs/queue_sql.py``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ferryman.frontdoors.cli import app
 from ferryman.store import Store
-from ferryman.store.lite import open_lite
+from ferryman.store.fast.sqlite3_store import open_lite
 
 
 async def _line_up(store: Store) -> list[int]:

@@ -18,8 +18,8 @@ from ferryman.engine.runner import Engine
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
-from ferryman.store.lite import open_lite
-from ferryman.store.nudge import send, sqlite_address
+from ferryman.store.fast.sqlite3_store import open_lite
+from ferryman.store.wakeup import send, sqlite_address
 from tests.support.waiting import eventually
 
 POLL = 3600.0  # seconds: no claim in a test's time comes from the poll

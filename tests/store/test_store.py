@@ -438,7 +438,7 @@ async def test_a_providers_connection_string_works_as_given() -> None:
     from sqlalchemy.engine import make_url
 
     from ferryman.store.connect import create_engine, normalise_url
-    from ferryman.store.nudge import listener_for
+    from ferryman.store.wakeup import listener_for
 
     if not PG_DSN:
         pytest.skip("PostgreSQL tests need FERRYMAN_TEST_PG_DSN (CI sets it)")

@@ -16,8 +16,8 @@ import pytest
 
 from ferryman.errors import ERRORS
 from ferryman.store import sqlite_file
-from ferryman.store.lite import open_lite
-from ferryman.store.sqlite_ddl import SCHEMA_VERSION
+from ferryman.store.fast.sqlite3_schema import SCHEMA_VERSION
+from ferryman.store.fast.sqlite3_store import open_lite
 
 ENV = {k: v for k, v in os.environ.items() if k != "FERRYMAN_CONFIG"} | {
     "FERRYMAN_SPACE_FLOOR": "0",

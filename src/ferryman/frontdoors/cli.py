@@ -51,7 +51,7 @@ from ferryman.sinks.builtin import default_sinks
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store.lite import LiteStore
+    from ferryman.store.fast.sqlite3_store import LiteStore
     from ferryman.store.ports import AddDoor
 
 T = TypeVar("T")

@@ -15,7 +15,7 @@ from ferryman.frontdoors.terminal import console, print_problems, show, status_t
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
-    from ferryman.store.lite import LiteStore
+    from ferryman.store.fast.sqlite3_store import LiteStore
     from ferryman.store.ports import StatusDoor
 
 out = console()

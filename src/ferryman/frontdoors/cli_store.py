@@ -18,7 +18,7 @@ from ferryman.frontdoors.terminal import console, fail
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.store import Store
-    from ferryman.store.lite import LiteStore
+    from ferryman.store.fast.sqlite3_store import LiteStore
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ def run_light(
     """``light`` on the SQLite store through the standard library (a command that
     must answer at once); ``full`` through the store when that cannot serve: another
     database, or one at another schema version (the full store migrates it)."""
-    from ferryman.store.lite import open_lite  # lazy: start-up
+    from ferryman.store.fast.sqlite3_store import open_lite  # lazy: start-up
 
     try:
         settings: Settings = ctx.obj.settings()

@@ -27,7 +27,7 @@ from ferryman.store.ports import (
 
 
 class Listener(Protocol):
-    """Wake-ups from other processes for this store (``store/nudge``)."""
+    """Wake-ups from other processes for this store (``store/wakeup``)."""
 
     async def start(self) -> bool:
         """Listen; False when it cannot (polls still find the work)."""

@@ -27,10 +27,10 @@ from ferryman.store.jobs.queue_position import TurnQueries
 from ferryman.store.jobs.sql import JobQueries
 from ferryman.store.nodes.sql import NodeQueries
 from ferryman.store.notices.sql import NoticeQueries
-from ferryman.store.nudge import PostgresListener, SqliteListener, listener_for
 from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
 from ferryman.store.runtime import RuntimeQueries
 from ferryman.store.sinks.sql import StoredSinkState
+from ferryman.store.wakeup import PostgresListener, SqliteListener, listener_for
 from ferryman.store.watches.sql import WatchQueries
 
 __all__ = ["LeaseLost", "NewItem", "Store", "summarise", "summarise_items"]

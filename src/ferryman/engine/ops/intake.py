@@ -20,7 +20,7 @@ from ferryman.sources.base import Access, Inspection, Source, SourceRegistry
 from ferryman.sources.builtin import default_sources
 
 if TYPE_CHECKING:  # `ferryman add` writes through the light store, without SQLAlchemy
-    from ferryman.store.lite import LiteStore
+    from ferryman.store.fast.sqlite3_store import LiteStore
     from ferryman.store.ports import Intake
 
 

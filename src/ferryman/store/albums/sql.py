@@ -31,8 +31,9 @@ from ferryman.model import (
     album_group,
 )
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
-from ferryman.store import hot, quick, sqlite_thread
+from ferryman.store import sqlite_thread
 from ferryman.store.base import StoreBase
+from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.notices.sql import JOB_WAITING, event_in
 from ferryman.store.rows import (
     Ended,
@@ -280,7 +281,7 @@ def _split(
         .order_by(items.c.seq)
     ).scalars()
     alone = split_alone(list(rest), ended)
-    seq = conn.execute(hot.LAST_ALBUM_SEQ, {"job_id": row.job_id}).scalar_one() + 1
+    seq = conn.execute(statements.LAST_ALBUM_SEQ, {"job_id": row.job_id}).scalar_one() + 1
     group, job_id = AlbumGroup(row.grp), int(row.job_id)
     return [
         _insert_album(conn, job_id, seq + n, group, row.priority, [item_id], now)
@@ -290,7 +291,9 @@ def _split(
 
 def _in_flight(conn: Connection, job_id: int) -> bool:
     """``albums_in_flight``'s read (on SQLite's thread, on sqlite3 itself)."""
-    return bool(quick.execute(conn, hot.ALBUMS_IN_FLIGHT, {"job_id": job_id}).scalar_one())
+    return bool(
+        sqlite_direct.execute(conn, statements.ALBUMS_IN_FLIGHT, {"job_id": job_id}).scalar_one()
+    )
 
 
 def _waiting_for(job_id: int, code: str) -> Any:
@@ -307,17 +310,17 @@ def _waiting_for(job_id: int, code: str) -> Any:
     )
 
 
-_ALBUM_COUNT = select(func.count()).select_from(albums).where(albums.c.job_id == hot.JOB_ID)
+_ALBUM_COUNT = select(func.count()).select_from(albums).where(albums.c.job_id == statements.JOB_ID)
 
 
 def _claim_delivery(conn: Connection, statement: Any, params: dict[str, Any]) -> AlbumClaim | None:
     """``claim_delivery``'s body: the album, its items, and what its delivery needs of its
     job, in the caller's transaction."""
-    row = quick.execute(conn, statement, params).first()
+    row = sqlite_direct.execute(conn, statement, params).first()
     if row is None:
         return None
-    members = quick.execute(conn, hot.ALBUM_ITEMS, {"album": row.id}).all()
-    job = quick.execute(conn, hot.DELIVERY_JOB, {"job_id": row.job_id}).one()
+    members = sqlite_direct.execute(conn, statements.ALBUM_ITEMS, {"album": row.id}).all()
+    job = sqlite_direct.execute(conn, statements.DELIVERY_JOB, {"job_id": row.job_id}).one()
     return AlbumClaim(
         album_from_row(row, [item_from_row(r) for r in members]),
         job_from_row(job),
@@ -335,9 +338,9 @@ def _record_delivery(
     hashes: dict[int, str] | None = None,
 ) -> AlbumClaim | None:
     """``album_delivered``'s body (on SQLite's thread: one hop)."""
-    if quick.execute(conn, hot.ALBUM_DELIVERED, params).rowcount != 1:
+    if sqlite_direct.execute(conn, statements.ALBUM_DELIVERED, params).rowcount != 1:
         raise LeaseLost(f"albums {params['album']}")
-    quick.execute(conn, hot.ITEMS_DELIVERED, {**params, "ended": list(ended)})
+    sqlite_direct.execute(conn, statements.ITEMS_DELIVERED, {**params, "ended": list(ended)})
     if hashes:
         conn.execute(
             update(items)
@@ -358,7 +361,7 @@ def _record_delivery(
     if claim is None:
         return None
     try:  # a savepoint: a claim that fails never undoes the record before it
-        with quick.savepoint(conn):
+        with sqlite_direct.savepoint(conn):
             return _claim_delivery(conn, *claim)
     except Exception:
         log.exception("claiming the next album failed; the worker claims anew")
@@ -394,18 +397,18 @@ def seal(
     """
     job = {"job_id": job_id}
     if job_row is None:
-        job_row = quick.execute(conn, hot.JOB_FOR_SEAL, job).first()
+        job_row = sqlite_direct.execute(conn, statements.JOB_FOR_SEAL, job).first()
     if job_row is None or job_row.state in (JobState.CANCELLED.value, JobState.FAILED.value):
         return []
     ready = [
         ReadyItem(r.id, MediaKind(r.kind), Plan(r.plan) if r.plan else None)
-        for r in quick.execute(conn, hot.READY_ITEMS, job).all()
+        for r in sqlite_direct.execute(conn, statements.READY_ITEMS, job).all()
     ]
     if not ready:
         return []
 
     def converting() -> set[AlbumGroup]:
-        pending = quick.execute(conn, hot.CONVERTING_KINDS, job)
+        pending = sqlite_direct.execute(conn, statements.CONVERTING_KINDS, job)
         return {album_group(MediaKind(row[0])) for row in pending}
 
     chosen = albums_to_seal(
@@ -417,7 +420,7 @@ def seal(
     )
     if not chosen:
         return []
-    next_seq = int(quick.execute(conn, hot.LAST_ALBUM_SEQ, job).scalar_one()) + 1
+    next_seq = int(sqlite_direct.execute(conn, statements.LAST_ALBUM_SEQ, job).scalar_one()) + 1
     return [
         _insert_album(conn, job_id, next_seq + n, group, job_row.priority, ids, now)
         for n, (group, ids) in enumerate(chosen)
@@ -443,7 +446,7 @@ def _insert_album(
         "attempts": 0,
         "not_before": 0.0,
     }
-    album_id = quick.execute(conn, hot.INSERT_ALBUM, values).scalar_one()
+    album_id = sqlite_direct.execute(conn, statements.INSERT_ALBUM, values).scalar_one()
     grouped = {"ids": list(ids), "album": album_id, "now": now}
-    quick.execute(conn, hot.GROUP_ITEMS, grouped)
+    sqlite_direct.execute(conn, statements.GROUP_ITEMS, grouped)
     return int(album_id)

@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from ferryman.model import JobState
-from ferryman.store import hot, quick, sqlite_thread
+from ferryman.store import sqlite_thread
 from ferryman.store.albums.sql import seal
 from ferryman.store.base import StoreBase
+from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.rows import (
     LeaseLost,
     NewItem,
@@ -74,18 +75,24 @@ def _record(
 ) -> RecordedBatch:
     """``record_entries``' transaction, whole (on SQLite's thread: one hop)."""
     params = {"job_id": job_id, "holder": owner, "to": cursor, "now": now}
-    job = quick.execute(conn, hot.ADVANCE, params).first()  # locked for sealing on PostgreSQL
+    job = sqlite_direct.execute(
+        conn, statements.ADVANCE, params
+    ).first()  # locked for sealing on PostgreSQL
     if job is None:
         raise LeaseLost(f"job {job_id}")
     ids: dict[int, int] = {}
     if new:
-        found = quick.execute(
-            conn, hot.INSERT_ITEMS, [new_item_values(job_id, n, job.priority, now) for n in new]
+        found = sqlite_direct.execute(
+            conn,
+            statements.INSERT_ITEMS,
+            [new_item_values(job_id, n, job.priority, now) for n in new],
         )
         ids = {row.seq: row.id for row in found}
     if last:  # the read ends: sealed below as an expanded job's (partial albums too)
-        job = quick.execute(conn, _READ_ENDED, {"job_id": job_id, "now": now}).one()
-    ready, on_disk, on_disk_bytes = quick.execute(conn, hot.JOB_LOAD, {"job_id": job_id}).one()
+        job = sqlite_direct.execute(conn, _READ_ENDED, {"job_id": job_id, "now": now}).one()
+    ready, on_disk, on_disk_bytes = sqlite_direct.execute(
+        conn, statements.JOB_LOAD, {"job_id": job_id}
+    ).one()
     sealed: list[int] = []
     if album_size is not None and (last or ready >= album_size):
         sealed = seal(conn, job_id, album_size, now, job)
@@ -111,13 +118,13 @@ def read_ended(now: float) -> dict[str, Any]:
     }
 
 
-_SEQS = select(items.c.seq).where(items.c.job_id == hot.JOB_ID)  # a job's items' numbers
+_SEQS = select(items.c.seq).where(items.c.job_id == statements.JOB_ID)  # a job's items' numbers
 # ``read_ended``'s columns written, the job read back: built once, run through ``quick``
 # (built and run through SQLAlchemy at every read's end, it was a third of the hop).
 _READ_ENDED = (
     update(jobs)
-    .where(jobs.c.id == hot.JOB_ID)
-    .values({**read_ended(0.0), "updated_at": hot.NOW})
+    .where(jobs.c.id == statements.JOB_ID)
+    .values({**read_ended(0.0), "updated_at": statements.NOW})
     .returning(*jobs.c)
 )
 

@@ -13,8 +13,9 @@ from sqlalchemy.engine import Connection
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.naming import free_job_name
-from ferryman.store import hot, quick, sqlite_thread
+from ferryman.store import sqlite_thread
 from ferryman.store.base import StoreBase
+from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING, event_in
 from ferryman.store.rows import LeaseLost, place_values, same_place_bound
 from ferryman.store.schema import albums, fetches, jobs, source_memos
@@ -23,8 +24,10 @@ QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "faile
 
 
 # A job's reads, built once (``StoreBase._read_hot``).
-_FETCHED = select(fetches).where(fetches.c.job_id == hot.JOB_ID)
-_MEMOS = select(source_memos.c.key, source_memos.c.value).where(source_memos.c.job_id == hot.JOB_ID)
+_FETCHED = select(fetches).where(fetches.c.job_id == statements.JOB_ID)
+_MEMOS = select(source_memos.c.key, source_memos.c.value).where(
+    source_memos.c.job_id == statements.JOB_ID
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,19 +333,19 @@ def name_in(conn: Connection, job_id: int, named: InputName, now: float) -> str 
     name is unique among the destination's jobs as at the add (``naming.free_job_name``:
     ``named.variant`` where a job whose source ends with ``named.kin``, another output
     of the same link, has the name). Returns it, or None when the job kept its name."""
-    row = quick.execute(conn, _NAME_AND_PLACE, {"job_id": job_id}).first()
+    row = sqlite_direct.execute(conn, _NAME_AND_PLACE, {"job_id": job_id}).first()
     if row is None or row.name == named.base:
         return None
-    if quick.execute(conn, _AN_ALBUM, {"job_id": job_id}).first():
+    if sqlite_direct.execute(conn, _AN_ALBUM, {"job_id": job_id}).first():
         return None
     place = {"job_id": job_id, **place_values(row.dest)}  # ``rows.same_place``
-    others = quick.execute(conn, _OTHERS_THERE, place).all()
+    others = sqlite_direct.execute(conn, _OTHERS_THERE, place).all()
     kin = named.kin
     siblings = [o.name for o in others if kin and o.source.endswith(kin)]
     name = free_job_name(named.base, [o.name for o in others], named.variant, siblings=siblings)
     if name == row.name:
         return None
-    quick.execute(conn, _RENAME, {"job_id": job_id, "to": name, "now": now})
+    sqlite_direct.execute(conn, _RENAME, {"job_id": job_id, "to": name, "now": now})
     return name
 
 
@@ -353,11 +356,11 @@ _FETCH_ID = bindparam("fetch_id", type_=Integer)
 _KEY = bindparam("key", type_=String)
 _JOB_OF_FETCH = select(fetches.c.job_id).where(fetches.c.id == _FETCH_ID)
 _DROP_MEMO = delete(source_memos).where(
-    source_memos.c.job_id == hot.JOB_ID, source_memos.c.key == _KEY
+    source_memos.c.job_id == statements.JOB_ID, source_memos.c.key == _KEY
 )
 _PUT_MEMO = insert(source_memos)
 _HAS_MEMO = select(source_memos.c.key).where(
-    source_memos.c.job_id == hot.JOB_ID, source_memos.c.key == _KEY
+    source_memos.c.job_id == statements.JOB_ID, source_memos.c.key == _KEY
 )
 _DONE = (
     update(fetches)
@@ -370,28 +373,28 @@ _DONE = (
         lease_until=None,
         error_code=None,
         error_message=None,
-        updated_at=hot.NOW,
+        updated_at=statements.NOW,
     )
 )
 _GOES_ON = (
     update(jobs)
-    .where(jobs.c.id == hot.JOB_ID)
-    .values(wait_reason=None, blocked=False, updated_at=hot.NOW)
+    .where(jobs.c.id == statements.JOB_ID)
+    .values(wait_reason=None, blocked=False, updated_at=statements.NOW)
 )
 _HELD = (
     update(jobs)
-    .where(jobs.c.id == hot.JOB_ID)
-    .values(wait_reason=_KEY, blocked=False, paused=True, updated_at=hot.NOW)
+    .where(jobs.c.id == statements.JOB_ID)
+    .values(wait_reason=_KEY, blocked=False, paused=True, updated_at=statements.NOW)
 )
-_NAME_AND_PLACE = select(jobs.c.name, jobs.c.dest).where(jobs.c.id == hot.JOB_ID)
-_AN_ALBUM = select(albums.c.id).where(albums.c.job_id == hot.JOB_ID)
+_NAME_AND_PLACE = select(jobs.c.name, jobs.c.dest).where(jobs.c.id == statements.JOB_ID)
+_AN_ALBUM = select(albums.c.id).where(albums.c.job_id == statements.JOB_ID)
 _OTHERS_THERE = select(jobs.c.name, jobs.c.source).where(
-    same_place_bound(jobs.c.dest), jobs.c.id != hot.JOB_ID
+    same_place_bound(jobs.c.dest), jobs.c.id != statements.JOB_ID
 )
 _RENAME = (
     update(jobs)
-    .where(jobs.c.id == hot.JOB_ID)
-    .values(name=bindparam("to", type_=String), updated_at=hot.NOW)
+    .where(jobs.c.id == statements.JOB_ID)
+    .values(name=bindparam("to", type_=String), updated_at=statements.NOW)
 )
 
 
@@ -407,26 +410,27 @@ def _fetch_done_in(
     now: float,
 ) -> bool:
     """``FetchQueries.fetch_done``'s body, in ``conn``'s transaction."""
-    found = quick.execute(conn, _JOB_OF_FETCH, {"fetch_id": fetch_id}).first()
+    found = sqlite_direct.execute(conn, _JOB_OF_FETCH, {"fetch_id": fetch_id}).first()
     job_id = None if found is None else int(found.job_id)
     if note is not None and job_id is not None:
         key, value = note
-        quick.execute(conn, _DROP_MEMO, {"job_id": job_id, "key": key})
+        sqlite_direct.execute(conn, _DROP_MEMO, {"job_id": job_id, "key": key})
         memo = {"job_id": job_id, "key": key, "value": value, "updated_at": now}
-        quick.execute(conn, _PUT_MEMO, memo)
+        sqlite_direct.execute(conn, _PUT_MEMO, memo)
     held = (
         hold is not None
         and job_id is not None
-        and quick.execute(conn, _HAS_MEMO, {"job_id": job_id, "key": hold}).first() is not None
+        and sqlite_direct.execute(conn, _HAS_MEMO, {"job_id": job_id, "key": hold}).first()
+        is not None
     )
     done = {"fetch_id": fetch_id, "holder": owner, "to_path": path, "to_size": size, "now": now}
-    if quick.execute(conn, _DONE, done).rowcount != 1:
+    if sqlite_direct.execute(conn, _DONE, done).rowcount != 1:
         raise LeaseLost(f"{fetches.name} {fetch_id}")
     assert job_id is not None  # the row was there: its lease was held
     if named is not None:
         name_in(conn, job_id, named, now)
     if held:
-        quick.execute(conn, _HELD, {"job_id": job_id, "key": hold, "now": now})
+        sqlite_direct.execute(conn, _HELD, {"job_id": job_id, "key": hold, "now": now})
     else:
-        quick.execute(conn, _GOES_ON, {"job_id": job_id, "now": now})
+        sqlite_direct.execute(conn, _GOES_ON, {"job_id": job_id, "now": now})
     return held

@@ -25,8 +25,9 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
-from ferryman.store import hot, quick, sqlite_thread
+from ferryman.store import sqlite_thread
 from ferryman.store.base import StoreBase, store_summary
+from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.notices.sql import JOB_ENDED, record_event
 from ferryman.store.rows import (
     TERMINAL_STATES,
@@ -137,22 +138,22 @@ class JobEndQueries(StoreBase):
 
 
 def _any_finishable(conn: Connection) -> bool:
-    return quick.execute(conn, hot.FINISHABLE_JOBS, {}).first() is not None
+    return sqlite_direct.execute(conn, statements.FINISHABLE_JOBS, {}).first() is not None
 
 
 def _finish_in(conn: Connection, now: float) -> list[int]:
     """``finish_jobs``' write, in one transaction (on SQLite, whole on its thread: six
     statements a job ended, each one hop while the writer's connection was held)."""
     finished: list[int] = []
-    for job_id, error_code in quick.execute(conn, hot.FINISHABLE_JOBS, {}).all():
+    for job_id, error_code in sqlite_direct.execute(conn, statements.FINISHABLE_JOBS, {}).all():
         facts = [] if error_code else _item_facts(conn, job_id)
         outcome = job_outcome(error_code, facts)
         params = {"job_id": job_id, "state": outcome.state.value, "now": now}
         if outcome.error_code is None:
-            ended = quick.execute(conn, _END, params)
+            ended = sqlite_direct.execute(conn, _END, params)
         else:
             failed = {"code": outcome.error_code, "message": outcome.error_message}
-            ended = quick.execute(conn, _END_WITH_ERROR, params | failed)
+            ended = sqlite_direct.execute(conn, _END_WITH_ERROR, params | failed)
         if ended.rowcount != 1:
             continue  # ended once, by that node: no second summary, no second event
         store_summary(conn, job_id, now)
@@ -165,8 +166,12 @@ def _finish_in(conn: Connection, now: float) -> list[int]:
 # only while it is still active (another node's housekeeper may have ended it meanwhile).
 _END = (
     update(jobs)
-    .where(jobs.c.id == hot.JOB_ID, jobs.c.state == JobState.ACTIVE.value)
-    .values(state=bindparam("state", type_=String), finished_at=hot.NOW, updated_at=hot.NOW)
+    .where(jobs.c.id == statements.JOB_ID, jobs.c.state == JobState.ACTIVE.value)
+    .values(
+        state=bindparam("state", type_=String),
+        finished_at=statements.NOW,
+        updated_at=statements.NOW,
+    )
 )
 _END_WITH_ERROR = _END.values(
     error_code=bindparam("code", type_=String), error_message=bindparam("message", type_=String)
@@ -175,13 +180,13 @@ _END_WITH_ERROR = _END.values(
 
 def _item_facts(conn: Connection, job_id: int) -> list[ItemFact]:
     """What ``job_outcome`` reads of a finishing job's ended items."""
-    found = quick.execute(conn, _OUTCOME_ITEMS, {"job_id": job_id})
+    found = sqlite_direct.execute(conn, _OUTCOME_ITEMS, {"job_id": job_id})
     return [ItemFact(ItemState(state), *rest) for state, *rest in found.all()]
 
 
 _OUTCOME_ITEMS = select(
     items.c.state, items.c.error_code, items.c.reason, items.c.error_message
-).where(items.c.job_id == hot.JOB_ID, items.c.state.in_([s.value for s in OUTCOME_STATES]))
+).where(items.c.job_id == statements.JOB_ID, items.c.state.in_([s.value for s in OUTCOME_STATES]))
 
 
 def ended_columns(state: JobState, error: FerrymanError, now: float) -> dict[str, Any]:
@@ -208,9 +213,9 @@ class KeeperLook(NamedTuple):
 
 def _keeper_look(conn: Connection, params: dict[str, Any]) -> KeeperLook:
     """``keeper_look``'s reads (on SQLite's thread, on sqlite3 itself: ``store.quick``)."""
-    finishable = quick.execute(conn, hot.FINISHABLE_JOBS, {}).first() is not None
+    finishable = sqlite_direct.execute(conn, statements.FINISHABLE_JOBS, {}).first() is not None
     idle = (
-        int(quick.execute(conn, hot.WATCHES_BUSY, params).scalar_one()) == 0
-        and int(quick.execute(conn, hot.BUSY_JOBS, {}).scalar_one()) == 0
+        int(sqlite_direct.execute(conn, statements.WATCHES_BUSY, params).scalar_one()) == 0
+        and int(sqlite_direct.execute(conn, statements.BUSY_JOBS, {}).scalar_one()) == 0
     )
     return KeeperLook(finishable, idle)

@@ -1,7 +1,7 @@
 """One way to add a job: the rows a new job is, written in one order by every store.
 
 The full store (``store/jobs``, SQLAlchemy on SQLite or PostgreSQL) and the light
-store (``store/lite``, sqlite3 for ``ferryman add``) each hand ``insert_job`` a
+store (``store/fast/sqlite3_store``, sqlite3 for ``ferryman add``) each hand ``insert_job`` a
 ``JobWriter`` over their open transaction; the dedupe check, the job's row, the summary
 of a job failed at once, its ``fetches`` row and its starting memos are decided here
 once. Light on purpose (no SQLAlchemy): ``ferryman add`` imports it.

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select, text
 
 from ferryman.model import JobState
-from ferryman.store import line
 from ferryman.store.base import StoreBase
 from ferryman.store.fetches.sql import unfinished_fetch
+from ferryman.store.jobs import queue_sql
 from ferryman.store.schema import jobs
 
 
@@ -33,15 +33,15 @@ class TurnQueries(StoreBase):
 
     async def queue_places(self) -> dict[int, dict[str, Any]]:
         """Per queued job that waits only for its turn: ``{"reason": "downloads" or
-        "reading", "ahead": N}`` (``line.places_of``). A job waiting for something else
+        "reading", "ahead": N}`` (``queue_sql.places_of``). A job waiting for something else
         (a retry's pause, a pause, Wi-Fi) has its own reason and no place until that
         wait is over. The SQL is ``store.line``'s, which the light store runs too."""
         now = {"now": self.clock()}
         async with self.reader.connect() as conn:
-            in_fetch = (await conn.execute(text(line.FETCH_LINE), now)).all()
-            reading = int((await conn.execute(text(line.BUSY_READS))).scalar_one())
-            to_read = list((await conn.execute(text(line.READ_LINE), now)).scalars())
-        return line.places_of([(r.job_id, r.state) for r in in_fetch], reading, to_read)
+            in_fetch = (await conn.execute(text(queue_sql.FETCH_LINE), now)).all()
+            reading = int((await conn.execute(text(queue_sql.BUSY_READS))).scalar_one())
+            to_read = list((await conn.execute(text(queue_sql.READ_LINE), now)).scalars())
+        return queue_sql.places_of([(r.job_id, r.state) for r in in_fetch], reading, to_read)
 
     async def read_waits_behind(self, job_id: int) -> bool:
         """Another job could be read now that is further behind than this one (fewer

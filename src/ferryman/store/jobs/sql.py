@@ -20,10 +20,11 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.naming import free_job_name
-from ferryman.store import hot, quick, sqlite_thread
+from ferryman.store import sqlite_thread
 from ferryman.store.albums.sql import seal_in
 from ferryman.store.base import StoreBase
 from ferryman.store.entries.sql import read_ended
+from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.fetches.sql import InputName, name_in, small_input, unfinished_fetch
 from ferryman.store.jobs.ends import ended_columns
 from ferryman.store.jobs.new import NewJob
@@ -108,7 +109,7 @@ class JobQueries(StoreBase):
         return await sqlite_thread.transaction(self.engine, name_in, job_id, named, self.clock())
 
     async def get_job(self, job_id: int) -> Job:
-        found = await self._read_hot(hot.GET_JOB, {"job_id": job_id})
+        found = await self._read_hot(statements.GET_JOB, {"job_id": job_id})
         if not found:
             raise FerrymanError("job.not_found", f"there is no job {job_id}")
         return job_from_row(found[0])
@@ -260,7 +261,8 @@ class JobQueries(StoreBase):
         is the next round's, or its stage's own seal."""
         async with self.reader.connect() as conn:
             return {
-                int(job_id): bool(ready) for job_id, ready in await conn.execute(hot.ACTIVE_JOBS)
+                int(job_id): bool(ready)
+                for job_id, ready in await conn.execute(statements.ACTIVE_JOBS)
             }
 
     async def live_dests(self) -> list[str]:
@@ -284,10 +286,10 @@ class JobQueries(StoreBase):
 
         A job waiting for a password counts as idle once nothing of it is in flight.
         """
-        return bool((await self._read(hot.BUSY_JOBS))[0][0] == 0)  # one hop
+        return bool((await self._read(statements.BUSY_JOBS))[0][0] == 0)  # one hop
 
 
 def _backlog(conn: Connection, job_id: int) -> tuple[int, int]:
     """``backlog``'s read (on SQLite's thread, on sqlite3 itself: ``store.quick``)."""
-    _, count, size = quick.execute(conn, hot.JOB_LOAD, {"job_id": job_id}).one()
+    _, count, size = sqlite_direct.execute(conn, statements.JOB_LOAD, {"job_id": job_id}).one()
     return int(count), int(size)

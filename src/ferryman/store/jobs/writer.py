@@ -10,7 +10,7 @@ from sqlalchemy import Select, String, bindparam, insert, select, union_all, upd
 from sqlalchemy.engine import Connection
 
 from ferryman.model import Job
-from ferryman.store import hot, quick
+from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.rows import job_from_row
 from ferryman.store.schema import job_inputs, jobs, metadata
@@ -41,18 +41,20 @@ class SqlJobWriter:
         self._conn = conn
 
     def holder(self, dedupe_key: str) -> int | None:
-        found = quick.execute(self._conn, _HOLDER, {"dedupe_key": dedupe_key}).first()
+        found = sqlite_direct.execute(self._conn, _HOLDER, {"dedupe_key": dedupe_key}).first()
         return None if found is None else int(found.job_id)
 
     def insert(self, table: str, values: Mapping[str, Any]) -> int | None:
-        made = quick.execute(self._conn, _INSERTS[table], values)
+        made = sqlite_direct.execute(self._conn, _INSERTS[table], values)
         return int(made.scalar_one()) if "id" in metadata.tables[table].c else None
 
     def job(self, job_id: int) -> Job:
-        return job_from_row(quick.execute(self._conn, hot.GET_JOB, {"job_id": job_id}).one())
+        return job_from_row(
+            sqlite_direct.execute(self._conn, statements.GET_JOB, {"job_id": job_id}).one()
+        )
 
     def set_summary(self, job_id: int, summary: str) -> None:
-        quick.execute(self._conn, _SUMMARY, {"job_id": job_id, "to": summary})
+        sqlite_direct.execute(self._conn, _SUMMARY, {"job_id": job_id, "to": summary})
 
 
 _HOLDER = holders([bindparam("dedupe_key", type_=String)])
@@ -61,4 +63,6 @@ _INSERTS = {
     t.name: insert(t).returning(t.c.id) if "id" in t.c else insert(t)
     for t in metadata.tables.values()
 }
-_SUMMARY = update(jobs).where(jobs.c.id == hot.JOB_ID).values(summary=bindparam("to", type_=String))
+_SUMMARY = (
+    update(jobs).where(jobs.c.id == statements.JOB_ID).values(summary=bindparam("to", type_=String))
+)

@@ -25,8 +25,9 @@ from sqlalchemy import Integer, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ferryman.store import quick, sqlite_thread
+from ferryman.store import sqlite_thread
 from ferryman.store.base import StoreBase
+from ferryman.store.fast import sqlite_direct
 from ferryman.store.schema import jobs, notices
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
@@ -79,7 +80,7 @@ def record_event(
         "attempts": 0,
         "not_before": now,
     }
-    quick.execute(conn, _AN_EVENT, row)
+    sqlite_direct.execute(conn, _AN_EVENT, row)
 
 
 async def _insert_notices(
@@ -333,7 +334,7 @@ def _drop(conn: Connection, event_ids: list[int]) -> int:
 
 
 def _any_queued(conn: Connection) -> bool:
-    return quick.execute(conn, _A_QUEUED_NOTICE, {}).first() is not None
+    return sqlite_direct.execute(conn, _A_QUEUED_NOTICE, {}).first() is not None
 
 
 def _not_an_event() -> tuple[Any, ...]:

@@ -20,15 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, Job, JobState
-from ferryman.store import hot, sqlite_thread
+from ferryman.store import sqlite_thread
 from ferryman.store.base import StoreBase
+from ferryman.store.fast import statements
 from ferryman.store.notices.sql import WATCH_FAILING, WATCH_FOUND, event_in
 from ferryman.store.schema import items, jobs, watch_seen, watches
 from ferryman.store.watches.records import WatchJob, entry_key, seen_in
 
 __all__ = ["CHECKING", "IDLE", "Made", "Watch", "WatchJob", "WatchQueries", "entry_key"]
 
-IDLE, CHECKING = "idle", hot.WATCH_CHECKING
+IDLE, CHECKING = "idle", statements.WATCH_CHECKING
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,5 +397,5 @@ class WatchQueries(StoreBase):
 
     async def watches_idle(self) -> bool:
         """No watch is due or being checked (``run --until-idle`` checks due ones once)."""
-        found = await self._read(hot.WATCHES_BUSY, {"now": self.clock()})  # one hop
+        found = await self._read(statements.WATCHES_BUSY, {"now": self.clock()})  # one hop
         return int(found[0][0]) == 0

@@ -27,10 +27,11 @@ from typing import Any
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.naming import free_job_name
-from ferryman.store import line, sqlite_file
+from ferryman.store import sqlite_file
+from ferryman.store.fast.sqlite3_schema import SCHEMA_VERSION, STATEMENTS
+from ferryman.store.jobs import queue_sql
 from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.rows import Clock, job_from_mapping
-from ferryman.store.sqlite_ddl import SCHEMA_VERSION, STATEMENTS
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -92,11 +93,11 @@ class LiteStore:
     def queue_places(self) -> dict[int, dict[str, Any]]:
         """Where each queued job stands in line: the full store's query (``store.line``)."""
         now = {"now": self.clock()}
-        in_fetch = [(r["job_id"], r["state"]) for r in self._rows(line.FETCH_LINE, now)]
-        busy = self._rows(line.BUSY_READS)
+        in_fetch = [(r["job_id"], r["state"]) for r in self._rows(queue_sql.FETCH_LINE, now)]
+        busy = self._rows(queue_sql.BUSY_READS)
         reading = int(busy[0][0]) if busy else 0
-        to_read = [r["id"] for r in self._rows(line.READ_LINE, now)]
-        return line.places_of(in_fetch, reading, to_read)
+        to_read = [r["id"] for r in self._rows(queue_sql.READ_LINE, now)]
+        return queue_sql.places_of(in_fetch, reading, to_read)
 
     def runtime_settings(self) -> dict[str, Any]:
         return {
@@ -154,7 +155,7 @@ class LiteStore:
         with self._write() as conn:
             job = insert_job(_LiteWriter(conn), new, self.clock())
         if self.wake is not None and error is None:
-            from ferryman.store.nudge import send  # lazy: start-up
+            from ferryman.store.wakeup import send  # lazy: start-up
 
             send(self.wake)  # a running engine takes it now, not at its next poll
         return job
@@ -254,7 +255,7 @@ def open_lite(url: str, *, create: bool, clock: Clock = time.time) -> LiteStore 
     if version != SCHEMA_VERSION:
         conn.close()
         return None
-    from ferryman.store.nudge import sqlite_address  # lazy: start-up
+    from ferryman.store.wakeup import sqlite_address  # lazy: start-up
 
     return LiteStore(conn, clock, sqlite_address(path))
 
