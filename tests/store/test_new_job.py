@@ -12,7 +12,7 @@ import pytest
 
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
-from ferryman.store.fast.sqlite3_store import open_lite
+from ferryman.store.fast.sqlite3_store import open_sqlite3
 from ferryman.store.jobs.writer import SqlJobWriter
 from tests.support.contract import db_url, sql_only, store
 
@@ -43,7 +43,7 @@ def _rows(path: Path, table: str) -> list[tuple[Any, ...]]:
 
 async def test_the_light_and_the_full_store_write_identical_rows(tmp_path: Path) -> None:
     """Every column, timestamps and summary included (one clock for both)."""
-    lite = open_lite(f"sqlite:///{tmp_path / 'lite.db'}", create=True, clock=lambda: 1000.0)
+    lite = open_sqlite3(f"sqlite:///{tmp_path / 'lite.db'}", create=True, clock=lambda: 1000.0)
     assert lite is not None
     full = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}", clock=lambda: 1000.0)
     try:

@@ -6,7 +6,7 @@ the first query (seconds on a phone); ``sqlite3`` costs a hundredth. So on SQLit
 commands use this module: the same rows (``rows.new_job_values``, ``job_from_mapping``),
 the same locking (``BEGIN IMMEDIATE``, WAL, a 30 s busy timeout) as ``connect.py``.
 
-It never migrates. ``open_lite`` returns None when the database is not SQLite, or not
+It never migrates. ``open_sqlite3`` returns None when the database is not SQLite, or not
 at the schema version this module was written for (``SCHEMA_VERSION``), and the caller
 takes the full store, which migrates; a missing database is made from
 ``sqlite_ddl.STATEMENTS`` (the schema as SQLAlchemy would create it: a test compares
@@ -45,7 +45,7 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
-class LiteStore:
+class Sqlite3Store:
     """A few of ``Store``'s queries, synchronous, on one SQLite connection."""
 
     def __init__(
@@ -153,7 +153,7 @@ class LiteStore:
             memos=memos or {},
         )
         with self._write() as conn:
-            job = insert_job(_LiteWriter(conn), new, self.clock())
+            job = insert_job(_Sqlite3Writer(conn), new, self.clock())
         if self.wake is not None and error is None:
             from ferryman.store.wakeup import send  # lazy: start-up
 
@@ -186,7 +186,7 @@ _HOLDER = (
 )
 
 
-class _LiteWriter:
+class _Sqlite3Writer:
     """``new_job.JobWriter`` on the light store's open transaction."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -216,7 +216,7 @@ def _insert(conn: sqlite3.Connection, table: str, values: Mapping[str, Any]) -> 
     return cursor.lastrowid
 
 
-def open_lite(url: str, *, create: bool, clock: Clock = time.time) -> LiteStore | None:
+def open_sqlite3(url: str, *, create: bool, clock: Clock = time.time) -> Sqlite3Store | None:
     """The light store on ``url``, or None: not SQLite, or not at ``SCHEMA_VERSION``
         (older: the full store migrates it; newer: the full store refuses it, clearly), or
     damaged (``sqlite_file``: the full store says so; a writing command also runs
@@ -230,7 +230,7 @@ def open_lite(url: str, *, create: bool, clock: Clock = time.time) -> LiteStore 
         return None
     if not path.exists():
         if not create:
-            return LiteStore(None, clock)
+            return Sqlite3Store(None, clock)
         try:
             sqlite_file.make_whole(path)  # never a zero-byte store, even for a moment
         except OSError:
@@ -257,7 +257,7 @@ def open_lite(url: str, *, create: bool, clock: Clock = time.time) -> LiteStore 
         return None
     from ferryman.store.wakeup import sqlite_address  # lazy: start-up
 
-    return LiteStore(conn, clock, sqlite_address(path))
+    return Sqlite3Store(conn, clock, sqlite_address(path))
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -37,7 +37,7 @@ class JobWriter(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
-    """What a job is added with (``Store.add_job``'s and ``LiteStore.add_job``'s words)."""
+    """What a job is added with (``Store.add_job``'s and ``Sqlite3Store.add_job``'s words)."""
 
     source: str
     name: str
