@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store.claimed import Claimed
 from ferryman.store.memory import MemoryStore
@@ -132,3 +133,21 @@ def test_every_claimed_kind_names_a_table_of_both_stores(kind: Claimed) -> None:
     from ferryman.store.memory_base import TABLE_OF
 
     assert CLAIMED_IN[kind].name == TABLE_OF[kind]
+
+
+async def test_a_job_waiting_for_a_password_is_neither_retried_nor_removed(
+    store: ContractStore,
+) -> None:
+    """Both stores say why alike: it waits for a password (not merely "not ended")."""
+    job = await store.add_job(source="/in.zip", name="in", dest="library:")
+    assert await store.claim_job("r", 30) is not None
+    asked = FerrymanError("archive.password_required", "in.zip: encrypted")
+    await store.need_password(job.id, "r", asked)
+    for act in (store.retry, store.remove_job):
+        with pytest.raises(FerrymanError) as refused:
+            await act(job.id)
+        assert refused.value.code == "job.waiting_for_password", act
+    other = await store.add_job(source="/b.zip", name="b", dest="library:")
+    with pytest.raises(FerrymanError) as queued:
+        await store.retry(other.id)
+    assert queued.value.code == "job.not_ended"

@@ -152,7 +152,7 @@ class JobActionQueries(StoreBase):
         async with self.engine.begin() as conn:
             job = await _locked_job(conn, job_id)
             if not JobState(job.state).terminal:
-                raise _not_ended(job_id, job.state, "retried")
+                raise not_ended(job_id, job.state, "retried")
             redo = select(items.c.id).where(items.c.job_id == job_id, items.c.state.not_in(keep))
             await conn.execute(delete(segments).where(segments.c.item_id.in_(redo)))
             await conn.execute(  # the work folder (and what was fetched) went with the end
@@ -213,7 +213,7 @@ class JobActionQueries(StoreBase):
         async with self.engine.begin() as conn:
             row = await _locked_job(conn, job_id)
             if not JobState(row.state).terminal:
-                raise _not_ended(job_id, row.state, "removed; cancel it first")
+                raise not_ended(job_id, row.state, "removed; cancel it first")
             its_items = select(items.c.id).where(items.c.job_id == job_id)
             await conn.execute(delete(segments).where(segments.c.item_id.in_(its_items)))
             # What sinks kept of it (sink_records) and its inputs' dedupe keys (job_inputs,
@@ -243,8 +243,9 @@ def _already_ended(job_id: int, state: str, verb: str) -> FerrymanError:
     )
 
 
-def _not_ended(job_id: int, state: str, verb: str) -> FerrymanError:
-    """A job that has not ended yet: waiting for a password has its own code."""
+def not_ended(job_id: int, state: str, verb: str) -> FerrymanError:
+    """A job that has not ended yet: waiting for a password has its own code (both
+    stores say it alike)."""
     if state == JobState.NEEDS_PASSWORD.value:
         return FerrymanError(
             "job.waiting_for_password",

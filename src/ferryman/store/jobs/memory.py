@@ -12,6 +12,7 @@ from ferryman.naming import free_job_name
 from ferryman.store.albums.memory import terminal
 from ferryman.store.entries.sql import read_ended
 from ferryman.store.fetches.sql import DONE, is_small
+from ferryman.store.jobs.actions import not_ended
 from ferryman.store.jobs.ends import ended_columns
 from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.memory_base import Row, Writer, fetch_of_row
@@ -229,9 +230,7 @@ class MemoryJobs(MemoryRuns):
     async def retry(self, job_id: int) -> Job:
         job = self.job_row(job_id)
         if not JobState(job["state"]).terminal:
-            raise FerrymanError(
-                "job.not_ended", f"job {job_id} is {job['state']}; only ended jobs can be retried"
-            )
+            raise not_ended(job_id, job["state"], "retried")
         keep = (ItemState.DELIVERED.value, ItemState.SKIPPED.value)
         for item in self.items_of(job_id):
             if item["state"] not in keep:
@@ -264,10 +263,7 @@ class MemoryJobs(MemoryRuns):
     async def remove_job(self, job_id: int) -> Job:
         job = self.job_row(job_id)
         if not JobState(job["state"]).terminal:
-            raise FerrymanError(
-                "job.not_ended",
-                f"job {job_id} is {job['state']}; only ended jobs can be removed; cancel it first",
-            )
+            raise not_ended(job_id, job["state"], "removed; cancel it first")
         self.statuses.pop(job_id, None)
         for table in ("items", "albums", "fetches", "tg_inbox"):
             for row in [r for r in self.tables[table].values() if r["job_id"] == job_id]:
