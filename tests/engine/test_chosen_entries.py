@@ -15,7 +15,10 @@ from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
 from tests.archive.test_archive_engine import delivered_hashes, items_by_path, needs_7zz, seven
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import run_until_idle, sha256
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 @needs_7zz

@@ -41,9 +41,12 @@ from ferryman.store.rows import LeaseLost
 from ferryman.web.results_s3 import S3Results
 from tests.store.test_store import _expanded_job
 from tests.support import deliverfault_child
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import library_files, run_until_idle
 from tests.support.memsink import MemKind
 from tests.support.s3serve import S3Server
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 BAD = "p4.jpg"  # the file the sink's bug meets: in the second album, between two others
 REPO = Path(__file__).resolve().parents[2]

@@ -35,7 +35,8 @@ from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo, make_photo_set, make_tar, make_video, make_zip
-from ferryman.store import Store, quick
+from ferryman.store import Store
+from ferryman.store.fast import sqlite_direct
 from tests.support.clock import ManualClock
 from tests.support.engine_helpers import leftovers, library_files, run_until_idle, sha256
 from tests.support.waiting import eventually
@@ -635,13 +636,13 @@ async def test_small_entries_are_recorded_in_batches_and_a_stop_loses_none(
             inserts.append(statement)
 
     event.listen(store.engine.sync_engine, "before_cursor_execute", count)
-    run = quick._run  # statements store.quick runs on sqlite3 itself count too
+    run = sqlite_direct._run  # statements store.quick runs on sqlite3 itself count too
 
     def counted(db: Any, statement: str, values: Any) -> Any:
         count(db, None, statement)
         return run(db, statement, values)
 
-    monkeypatch.setattr(quick, "_run", counted)
+    monkeypatch.setattr(sqlite_direct, "_run", counted)
     engine = Engine(store, settings)
 
     def stop_after_two_albums(ev: Any) -> None:

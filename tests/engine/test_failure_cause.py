@@ -121,11 +121,11 @@ def test_a_job_waiting_between_tries_says_why(failed: tuple[Path, str]) -> None:
 
     from ferryman.frontdoors.terminal import print_problems
     from ferryman.model import Job, JobState
-    from ferryman.store.lite import open_lite
+    from ferryman.store.fast.sqlite3_store import open_sqlite3
 
     data, port = failed
     settings = load_settings(None, {"data_dir": data})
-    lite = open_lite(settings.database, create=False)
+    lite = open_sqlite3(settings.database, create=False)
     assert lite is not None
     try:
         light = lite.fetch_errors()

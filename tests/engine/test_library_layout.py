@@ -34,7 +34,10 @@ from tests.engine.test_full_destination import (
     _tiny_disk,
     _waiting_for_room,
 )
+from tests.support.contract import memory_store
 from tests.support.engine_helpers import leftovers, library_files, run_until_idle, sha256
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 def _settings(tmp_path: Path, layout: str | None = None, **extra: object) -> Settings:

@@ -20,9 +20,9 @@ from ferryman.model import ItemState, MediaKind, Plan
 from ferryman.store import Store
 from ferryman.store.rows import LeaseLost
 from ferryman.store.store import NewItem
-from ferryman.store.watches import WatchJob
+from ferryman.store.watches.sql import WatchJob
 from tests.engine.test_notify import receiving, run_until, signed_right, with_notify
-from tests.support.contract import db_url, sql_only, store
+from tests.support.contract import db_url, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
@@ -167,7 +167,6 @@ async def test_an_event_whose_writer_died_is_sent_once_by_the_next_engine(
 ) -> None:
     """The job ended in a process that died before any notifier saw it: the event row
     is in the store, and the next engine makes it into one signed notice."""
-    sql_only(store, "the whole engine runs on the SQL stores")
     job_id = await _expanded(store, "late")
     while (album := await store.claim_album("d", 30)) is not None:
         await store.album_delivered(album.id, "d", "ref")

@@ -25,9 +25,12 @@ from ferryman.model import Job
 from ferryman.samples import make_photo, make_zip
 from ferryman.store import Store
 from tests.archive.test_archive_engine import needs_7zz, zip_with_password
+from tests.support.contract import memory_store
 from tests.support.httpserve import serving
 from tests.support.waiting import eventually
 from tests.watch.test_watch_feed import serve_feed
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 SECRET = "s3cret-for-tests"
 

@@ -30,8 +30,11 @@ from ferryman.store import Store
 from ferryman.web.kept_progress import SHOWN_MEMO
 from ferryman.web.live import Tracker
 from tests.media.test_media_probe_plan import write_video
+from tests.support.contract import memory_store
 from tests.support.once import built_once
 from tests.support.waiting import eventually
+
+__all__ = ["memory_store"]  # the engine on the memory store: no database is tested here
 
 
 async def _no_files(_job: object) -> dict[str, object]:

@@ -19,7 +19,6 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Batch, ItemState, JobState, MediaKind
 from ferryman.sources.base import Fetched
 from ferryman.sources.listers.base import ListerRegistry, WatchEntry
-from ferryman.store import Store
 from ferryman.store.memory import MemoryStore
 from ferryman.store.rows import NewItem
 from tests.engine.test_notify import receiving, signed_right, with_notify
@@ -28,8 +27,7 @@ from tests.watch.test_watch_batches import Listed
 
 def _context(settings: Settings) -> tuple[Context, MemoryStore, list[Event]]:
     memory = MemoryStore()
-    whole: Store = memory  # type: ignore[assignment]  # the stages see only their ports
-    ctx = Context(store=whole, bus=EventBus(), base_settings=settings, owner="n1")
+    ctx = Context(store=memory, bus=EventBus(), base_settings=settings, owner="n1")
     seen: list[Event] = []
     ctx.bus.subscribe(seen.append)
     return ctx, memory, seen

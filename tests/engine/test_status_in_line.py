@@ -1,6 +1,6 @@
 """``ferryman status`` says where a queued job stands in line, as the web's job view
 does (``in_line``): on SQLite through the light store, on PostgreSQL through the full
-store, from the one query in ``store/line.py``."""
+store, from the one query in ``store/jobs/queue_sql.py``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ferryman.frontdoors.cli.root import app
 from ferryman.store import Store
-from ferryman.store.lite import open_lite
+from ferryman.store.fast.sqlite3_store import open_sqlite3
 
 
 async def _line_up(store: Store) -> list[int]:
@@ -61,7 +61,7 @@ async def test_the_light_store_places_jobs_as_the_store_does(tmp_path: Path) -> 
     lite = None
     try:
         await _line_up(full)
-        lite = open_lite(url, create=False)
+        lite = open_sqlite3(url, create=False)
         assert lite is not None
         places = lite.queue_places()
         assert places == await full.queue_places() and len(places) == 3

@@ -18,8 +18,8 @@ from ferryman.engine.runner import Engine
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
-from ferryman.store.lite import open_lite
-from ferryman.store.nudge import send, sqlite_address
+from ferryman.store.fast.sqlite3_store import open_sqlite3
+from ferryman.store.wakeup import send, sqlite_address
 from tests.support.clock import ManualClock, engine_idle
 from tests.support.waiting import eventually
 
@@ -70,7 +70,7 @@ async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
         make_photo_set(tmp_path / "p", 2)
 
         def add() -> Job:
-            lite = open_lite(settings.database, create=True)
+            lite = open_sqlite3(settings.database, create=True)
             assert lite is not None and lite.wake is not None
             try:
                 return intake.add_source_now(lite, str(tmp_path / "p"))

@@ -33,7 +33,7 @@ from ferryman.net.http import make_client, make_sync_client
 from ferryman.sources.listers.feed import list_feed
 from ferryman.sources.webdav import walk
 from ferryman.store import Store
-from ferryman.store.notices import Notice
+from ferryman.store.notices.sql import Notice
 from ferryman.web.server import web_app
 from tests.support.faketorbox import API_KEY, torbox_serving
 from tests.support.httpserve import serving

@@ -1,4 +1,4 @@
-"""One way to add a job (``store/new_job``): the light store and the full one write
+"""One way to add a job (``store/jobs/new``): the light store and the full one write
 through the same insert, so the rows they make are the same, column for column."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
-from ferryman.store.job_writer import SqlJobWriter
-from ferryman.store.lite import open_lite
+from ferryman.store.fast.sqlite3_store import open_sqlite3
+from ferryman.store.jobs.writer import SqlJobWriter
 from tests.support.contract import db_url, sql_only, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
@@ -43,7 +43,7 @@ def _rows(path: Path, table: str) -> list[tuple[Any, ...]]:
 
 async def test_the_light_and_the_full_store_write_identical_rows(tmp_path: Path) -> None:
     """Every column, timestamps and summary included (one clock for both)."""
-    lite = open_lite(f"sqlite:///{tmp_path / 'lite.db'}", create=True, clock=lambda: 1000.0)
+    lite = open_sqlite3(f"sqlite:///{tmp_path / 'lite.db'}", create=True, clock=lambda: 1000.0)
     assert lite is not None
     full = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}", clock=lambda: 1000.0)
     try:
@@ -62,12 +62,12 @@ async def test_the_light_and_the_full_store_write_identical_rows(tmp_path: Path)
 def test_only_new_job_inserts_a_job() -> None:
     """The twin entry points are gone: no other store module writes a ``jobs`` row."""
     writers = []
-    for path in sorted(STORE.glob("*.py")):
+    for path in sorted(STORE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             text = ast.unparse(node) if isinstance(node, ast.Call) else ""
             if "insert(" in text.lower() and ("(jobs)" in text or "'jobs'" in text):
-                writers.append(path.name)
-    assert sorted(set(writers)) == ["new_job.py"]
+                writers.append(str(path.relative_to(STORE)))
+    assert sorted(set(writers)) == ["jobs/new.py"]
 
 
 async def test_an_add_racing_another_is_a_duplicate_not_a_crash(

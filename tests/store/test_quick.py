@@ -10,7 +10,8 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Connection
 
 from ferryman.model import ItemState, MediaKind, Plan
-from ferryman.store import Store, hot, quick, sqlite_thread
+from ferryman.store import Store, sqlite_thread
+from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.schema import jobs
 from ferryman.store.store import NewItem
 
@@ -29,7 +30,7 @@ def _both(
     (``named``: by column name too; SQLAlchemy's own names of unlabelled expressions
     are not to be read by name)."""
     through = conn.execute(statement, params).all()
-    quickly = quick.execute(conn, statement, params).all()
+    quickly = sqlite_direct.execute(conn, statement, params).all()
     pairs = [
         ([tuple(r) for r in through], [tuple(r) for r in quickly]),
         ([type(v) for r in through for v in r], [type(v) for r in quickly for v in r]),
@@ -47,10 +48,10 @@ async def test_rows_read_as_sqlalchemys(store: Store) -> None:
     def compare(conn: Connection) -> list[Any]:
         params = {"job_id": job.id}
         return [
-            *_both(conn, hot.DELIVERY_JOB, params),  # booleans, a count beside the row
-            *_both(conn, hot.JOB_LOAD, params, named=False),  # an IN of constants
-            *_both(conn, hot.READY_ITEMS, params),
-            *_both(conn, hot.ALBUM_ITEMS, {"album": 1}),
+            *_both(conn, statements.DELIVERY_JOB, params),  # booleans, a count beside the row
+            *_both(conn, statements.JOB_LOAD, params, named=False),  # an IN of constants
+            *_both(conn, statements.READY_ITEMS, params),
+            *_both(conn, statements.ALBUM_ITEMS, {"album": 1}),
         ]
 
     for through, quickly in await sqlite_thread.transaction(store.engine, compare):
@@ -121,14 +122,14 @@ async def test_the_reads_a_delivery_wakes_send_no_statement_through_sqlalchemy(
 async def test_a_savepoint_undoes_only_what_ran_inside(store: Store) -> None:
     def write(conn: Connection, name: str) -> None:
         values = {"source": "/x", "name": name, "dest": "library:", "state": "queued"}
-        quick.execute(conn, insert(jobs), {**values, "created_at": 0.0, "updated_at": 0.0})
+        sqlite_direct.execute(conn, insert(jobs), {**values, "created_at": 0.0, "updated_at": 0.0})
 
     def body(conn: Connection) -> None:
         write(conn, "kept")
-        with pytest.raises(RuntimeError), quick.savepoint(conn):
+        with pytest.raises(RuntimeError), sqlite_direct.savepoint(conn):
             write(conn, "undone")
             raise RuntimeError("inside")
-        with quick.savepoint(conn):
+        with sqlite_direct.savepoint(conn):
             write(conn, "also kept")
 
     await sqlite_thread.transaction(store.engine, body)
@@ -147,7 +148,7 @@ async def test_a_links_add_and_its_fetchs_end_send_no_statement_through_sqlalche
     SQLite: each statement was built, compiled and executed by SQLAlchemy, 200 links'
     adds before the engine started and their ends on the one writer. The same rows on
     both backends."""
-    from ferryman.store.fetches import InputName
+    from ferryman.store.fetches.sql import InputName
 
     await store.add_job(source="tg:c/1/1", name="photo", dest="library:/x?caption=a")
     await store.add_job(source="tg:c/1/9", name="photo_2", dest="library:/y", fetch=True)

@@ -1,6 +1,6 @@
-"""What a sink keeps (``SinkState``) on both stores: its records and waits, its own
-only, kept first-wins, and gone with their job, album or item without anyone naming
-the sink (``ON DELETE CASCADE``)."""
+"""What a sink keeps (``SinkState``) on SQLite, PostgreSQL and the memory store: its
+records and waits, its own only, kept first-wins, and gone with their job, album or
+item without anyone naming the sink (``ON DELETE CASCADE``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ from sqlalchemy import func, select
 
 from ferryman.model import SinkRecord
 from ferryman.store import Store
+from ferryman.store.memory import MemoryStore
 from ferryman.store.schema import sink_records
 from tests.store.test_store import _expanded_job
+from tests.support.contract import ContractStore, db_url, store
+
+__all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
 
-async def _count(store: Store) -> int:
+async def _count(store: ContractStore) -> int:
+    if isinstance(store, MemoryStore):
+        return len(store.kept.records)
     async with store.reader.connect() as conn:
         return int(
             (await conn.execute(select(func.count()).select_from(sink_records))).scalar_one()

@@ -11,8 +11,8 @@ import pytest
 
 from ferryman.model import UploadRecord
 from ferryman.store import Store
-from ferryman.store.memory_uploads import MemoryUploads
-from ferryman.store.sink_uploads import parts_of, ranges
+from ferryman.store.sinks.uploads import parts_of, ranges
+from ferryman.store.sinks.uploads_memory import MemoryUploads
 from tests.conftest import _reset_postgres, store_url
 
 

@@ -15,8 +15,9 @@ from ferryman.engine.plumbing.retry import backoff_seconds
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store import Store
+from ferryman.store.claimed import Claimed
 from ferryman.store.memory import MemoryStore
-from ferryman.store.schema import albums, jobs
+from ferryman.store.schema import albums
 from ferryman.store.store import NewItem
 from tests.conftest import PG_DSN
 from tests.support.contract import db_url, sql_only, store
@@ -92,7 +93,7 @@ async def test_expired_lease_is_claimed_again(store: Store) -> None:
     again = await store.claim_album("other", 10)
     assert again is not None and again.id == first.id
     # the crashed worker's late result must not land
-    assert not await store.renew(albums, first.id, "crashed-worker", 10)
+    assert not await store.renew(Claimed.ALBUM, first.id, "crashed-worker", 10)
 
 
 async def test_heartbeat_keeps_the_lease(store: Store) -> None:
@@ -103,7 +104,7 @@ async def test_heartbeat_keeps_the_lease(store: Store) -> None:
     assert album is not None
     for _ in range(5):
         now[0] += 8
-        assert await store.renew(albums, album.id, "w", 10)
+        assert await store.renew(Claimed.ALBUM, album.id, "w", 10)
         assert await store.reap() == 0
     assert await store.claim_album("other", 10) is None
 
@@ -375,8 +376,8 @@ async def test_runtime_settings_round_trip(store: Store) -> None:
 async def test_renew_checks_owner(store: Store) -> None:
     job = await store.add_job(source="/a", name="a", dest="library:")
     await store.claim_job("w", 30)
-    assert await store.renew(jobs, job.id, "w", 30)
-    assert not await store.renew(jobs, job.id, "x", 30)
+    assert await store.renew(Claimed.JOB, job.id, "w", 30)
+    assert not await store.renew(Claimed.JOB, job.id, "x", 30)
 
 
 async def test_ready_items_of_another_job_hold_conversions_back(store: Store) -> None:
@@ -437,7 +438,7 @@ async def test_a_providers_connection_string_works_as_given() -> None:
     from sqlalchemy.engine import make_url
 
     from ferryman.store.connect import create_engine, normalise_url
-    from ferryman.store.nudge import listener_for
+    from ferryman.store.wakeup import listener_for
 
     if not PG_DSN:
         pytest.skip("PostgreSQL tests need FERRYMAN_TEST_PG_DSN (CI sets it)")

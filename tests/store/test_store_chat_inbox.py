@@ -8,7 +8,7 @@ from typing import Any
 
 from ferryman.engine.plumbing.chosen import HOLD
 from ferryman.store import Store
-from ferryman.store.telegram_inbox import StatusRow
+from ferryman.store.chat.sql import StatusRow
 from tests.support.contract import db_url, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory

@@ -12,9 +12,9 @@ import pytest
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store import Store
-from ferryman.store.fetches import SMALL_INPUT, InputName
+from ferryman.store.claimed import Claimed
+from ferryman.store.fetches.sql import SMALL_INPUT, InputName
 from ferryman.store.rows import LeaseLost, NewItem
-from ferryman.store.schema import fetches, items
 from tests.support.contract import db_url, sql_only, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
@@ -32,7 +32,7 @@ async def test_a_fetched_job_is_read_only_once_its_fetch_is_done(store: Store) -
     fetch = await store.claim_fetch("f", 30)
     assert fetch is not None and fetch.job_id == job.id and fetch.state == "fetching"
     assert await store.claim_fetch("other", 30) is None
-    assert await store.renew(fetches, fetch.id, "f", 30)
+    assert await store.renew(Claimed.FETCH, fetch.id, "f", 30)
     await store.fetch_done(fetch.id, "f", "/work/a.zip", 123)
     found = await store.fetched(job.id)
     assert found is not None and (found.state, found.path, found.size) == (
@@ -176,7 +176,7 @@ async def test_an_idle_notifiers_claim_takes_no_write(store: Store) -> None:
     def began(conn: object) -> None:
         writes.append(conn)
 
-    from ferryman.store.notices import JOB_ENDED, event_in
+    from ferryman.store.notices.sql import JOB_ENDED, event_in
 
     job = await store.add_job(source="file:///in/a.zip", name="a", dest="library:")
     async with store.engine.begin() as conn:
@@ -376,7 +376,7 @@ async def test_a_conversion_records_its_parts_then_its_item_goes_in_an_album(sto
     await store.finish_expansion(job.id, "r", album_size=10)
     item = await store.claim_conversion("c", 30)
     assert item is not None and item.state is ItemState.CONVERTING
-    assert await store.renew(items, item.id, "c", 30)
+    assert await store.renew(Claimed.ITEM, item.id, "c", 30)
     await store.part_done(item.id, "c", 0)
     await store.part_done(item.id, "c", 1)
     await store.part_done(item.id, "c", 1)  # redone: counted again

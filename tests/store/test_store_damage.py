@@ -16,8 +16,8 @@ import pytest
 
 from ferryman.errors import ERRORS
 from ferryman.store import sqlite_file
-from ferryman.store.lite import open_lite
-from ferryman.store.sqlite_ddl import SCHEMA_VERSION
+from ferryman.store.fast.sqlite3_schema import SCHEMA_VERSION
+from ferryman.store.fast.sqlite3_store import open_sqlite3
 
 ENV = {k: v for k, v in os.environ.items() if k != "FERRYMAN_CONFIG"} | {
     "FERRYMAN_SPACE_FLOOR": "0",
@@ -127,7 +127,7 @@ def test_a_whole_store_with_changes_in_its_wal_opens_with_them(tmp_path: Path) -
     live = tmp_path / "live"
     live.mkdir()
     db = live / "ferryman.db"
-    store = open_lite(f"sqlite:///{db}", create=True)
+    store = open_sqlite3(f"sqlite:///{db}", create=True)
     assert store is not None
     store.close()
     conn = sqlite3.connect(db, isolation_level=None)
@@ -171,6 +171,6 @@ def test_a_new_store_is_made_whole_where_hard_links_are_refused(
     sqlite_file.make_whole(db)
     assert db.read_bytes().startswith(sqlite_file.HEADER) and sqlite_file.damage(db) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ferryman.db"]
-    store = open_lite(f"sqlite:///{db}", create=True)
+    store = open_sqlite3(f"sqlite:///{db}", create=True)
     assert store is not None
     store.close()

@@ -46,7 +46,7 @@ async def test_every_connection_to_postgresql_is_watched() -> None:
     from sqlalchemy.engine import make_url
 
     from ferryman.store.connect import create_engine, normalise_url
-    from ferryman.store.nudge import PostgresListener, listener_for
+    from ferryman.store.wakeup import PostgresListener, listener_for
 
     url = _need_pg()
     if "@127.0.0.1" not in url and "@localhost" not in url:
@@ -75,7 +75,7 @@ async def test_the_listen_connection_comes_back_after_the_server_ends_it() -> No
     from sqlalchemy.engine import make_url
 
     from ferryman.store.connect import create_engine, normalise_url
-    from ferryman.store.nudge import PostgresListener, listener_for, nudge
+    from ferryman.store.wakeup import PostgresListener, listener_for, nudge
 
     url = _need_pg()
     nudges: list[float] = []

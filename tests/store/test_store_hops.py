@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ferryman.store import Store
-from ferryman.store.fetches import InputName
+from ferryman.store.fetches.sql import InputName
 
 
 async def test_a_fetch_ends_named_with_its_note_in_one_hop(tmp_path: Path, hops: list[int]) -> None:

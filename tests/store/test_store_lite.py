@@ -1,4 +1,4 @@
-"""The light store (``store/lite.py``) is the store, for the commands that answer at
+"""The light store (``store/fast/sqlite3_store.py``) is the store, for the commands that answer at
 once: the database it makes is the one the full store makes, the rows it writes are the
 rows the full store writes, and it steps aside for any database it was not written for."""
 
@@ -14,9 +14,9 @@ from sqlalchemy import create_engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.store import Store, migrate, migrations
-from ferryman.store.lite import LiteStore, open_lite, sqlite_path
-from ferryman.store.sqlite_ddl import SCHEMA_VERSION
-from ferryman.store.watches import WatchJob
+from ferryman.store.fast.sqlite3_schema import SCHEMA_VERSION
+from ferryman.store.fast.sqlite3_store import Sqlite3Store, open_sqlite3, sqlite_path
+from ferryman.store.watches.sql import WatchJob
 from tests.store.test_migrations import _shape
 
 _SKIP = {"id", "created_at", "updated_at", "finished_at", "job_id", "summary"}
@@ -43,8 +43,8 @@ def _table(path: Path, table: str) -> list[dict[str, Any]]:
     return [{k: v for k, v in zip(names, r, strict=True) if k not in _SKIP} for r in rows]
 
 
-def _lite(path: Path, *, create: bool = True) -> LiteStore:
-    store = open_lite(_url(path), create=create)
+def _lite(path: Path, *, create: bool = True) -> Sqlite3Store:
+    store = open_sqlite3(_url(path), create=create)
     assert store is not None
     return store
 
@@ -189,17 +189,17 @@ async def test_it_steps_aside_for_a_database_it_was_not_written_for(tmp_path: Pa
     with engine.connect() as conn:
         migrate.migrate(conn, len(migrations.STEPS) - 1)
     engine.dispose()
-    assert open_lite(_url(old), create=True) is None
+    assert open_sqlite3(_url(old), create=True) is None
     newer = tmp_path / "newer.db"
     _lite(newer).close()
     with sqlite3.connect(newer) as conn:
         conn.execute("INSERT INTO schema_version VALUES (?, 0)", (SCHEMA_VERSION + 1,))
-    assert open_lite(_url(newer), create=False) is None
+    assert open_sqlite3(_url(newer), create=False) is None
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database" * 100)
-    assert open_lite(_url(junk), create=True) is None
-    assert open_lite("postgresql://u@h/db", create=True) is None
-    assert open_lite("sqlite+aiosqlite:///:memory:", create=True) is None
+    assert open_sqlite3(_url(junk), create=True) is None
+    assert open_sqlite3("postgresql://u@h/db", create=True) is None
+    assert open_sqlite3("sqlite+aiosqlite:///:memory:", create=True) is None
     assert sqlite_path("sqlite:////abs/x%20y.db?mode=ro") == Path("/abs/x y.db")
 
 

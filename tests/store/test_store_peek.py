@@ -14,7 +14,7 @@ from ferryman.links.profile import Output, Profile
 from ferryman.model import ItemState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
-from ferryman.store.peek import children_wanted, sqlite_path
+from ferryman.store.fast.queued_child_work import children_wanted, sqlite_path
 from ferryman.store.schema import items
 
 

@@ -13,6 +13,9 @@ from ferryman.store.memory import MemoryStore
 from tests.conftest import _reset_postgres, store_url
 
 MEMORY = "memory:"
+# Either store: the contract is what both keep (the SQL one's own methods are skipped on
+# memory by ``sql_only``).
+ContractStore = Store | MemoryStore
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "memory"])
@@ -21,12 +24,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def store(db_url: str) -> AsyncIterator[Store]:
-    """The contract's store: SQLite, PostgreSQL, or the memory store (typed as the
-    ``Store`` whose contract it keeps)."""
+async def store(db_url: str) -> AsyncIterator[ContractStore]:
+    """The contract's store: SQLite, PostgreSQL, or the memory store."""
     if db_url == MEMORY:
-        memory: Store = MemoryStore()  # type: ignore[assignment]
-        yield memory
+        yield MemoryStore()
         return
     if db_url.startswith("postgres"):
         await _reset_postgres(db_url)
@@ -37,6 +38,14 @@ async def store(db_url: str) -> AsyncIterator[Store]:
         await opened.close()
 
 
-def sql_only(store: Store, why: str) -> None:
+def sql_only(store: ContractStore, why: str) -> None:
     if isinstance(store, MemoryStore):
         pytest.skip(f"SQL only: {why}")
+
+
+@pytest.fixture(name="store")
+def memory_store() -> MemoryStore:
+    """The memory store as a module's ``store``: an engine test that tests the engine,
+    not the database, imports this and runs once, without a database file, instead of
+    on SQLite and PostgreSQL."""
+    return MemoryStore()

@@ -10,7 +10,7 @@ from typing import Any
 
 from ferryman.config import Settings
 from ferryman.engine.runner import Engine
-from ferryman.store import Store
+from ferryman.store.engine_store import EngineStore
 
 
 def sha256(path: Path) -> str:
@@ -52,7 +52,7 @@ def leftovers(work: Path) -> list[Path]:
     return [p for p in work.rglob("*") if p.is_file()] if work.exists() else []
 
 
-async def run_until_idle(store: Store, settings: Settings, limit: float = 120) -> Engine:
+async def run_until_idle(store: EngineStore, settings: Settings, limit: float = 120) -> Engine:
     engine = Engine(store, settings)
     await asyncio.wait_for(engine.run(until_idle=True), limit)
     return engine

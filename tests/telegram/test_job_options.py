@@ -24,6 +24,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sinks.options import DeliveryOptions, split
 from ferryman.sinks.telegram_kind import session_file
 from ferryman.store import Store
+from ferryman.store.memory import MemoryStore
 from tests.support.telegram_helpers import media_kind
 from tests.telegram.test_telegram_sink import World, photos, sha
 from tests.unit.test_parsers_total import TOTAL
@@ -73,7 +74,7 @@ def test_a_thumbnail_path_is_not_taken_from_a_remote_client_or_a_chat() -> None:
         sinks.for_client("telegram", "me?thumb=/etc/hostname")
     assert refused.value.code == "request.invalid"
     assert sinks.for_client("telegram", "me?as=documents") == "telegram:me?as=documents"
-    mine = UserSettings(None, sinks)  # type: ignore[arg-type]  # no store read here
+    mine = UserSettings(MemoryStore(), sinks)  # no store read here
     with pytest.raises(FerrymanError) as refused:
         mine.with_options("me?thumb=/etc/hostname", DeliveryOptions())
     assert "/settings thumbnail" in refused.value.message

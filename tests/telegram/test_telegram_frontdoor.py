@@ -42,7 +42,7 @@ from ferryman.model import ItemState, Job, JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.sources import telegram_link
 from ferryman.store import Store
-from ferryman.store.telegram_inbox import StatusRow
+from ferryman.store.chat.sql import StatusRow
 from ferryman.telegram.download import CHUNK, CONNECTIONS, IN_FLIGHT
 from tests.archive.test_archive_engine import needs_7zz, zip_with_password
 from tests.support.engine_helpers import library_files, sha256

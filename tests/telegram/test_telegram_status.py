@@ -20,7 +20,7 @@ from ferryman.model import Job, JobState
 from ferryman.rules.outcomes import skip_words
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
-from ferryman.store.telegram_inbox import StatusRow
+from ferryman.store.chat.sql import StatusRow
 from tests.support.telegram_helpers import log_in
 from tests.support.waiting import eventually
 from tests.telegram.test_telegram_frontdoor import (

@@ -15,7 +15,7 @@ from telethon.tl import functions, types
 from faketg import FakeTelegram
 from faketg.client import FakeDialer, logged_in_client
 from ferryman.errors import FerrymanError
-from ferryman.store.memory_uploads import MemoryUploads
+from ferryman.store.sinks.uploads_memory import MemoryUploads
 from ferryman.telegram import resume
 from ferryman.telegram.upload import Uploader
 

@@ -1,13 +1,15 @@
 """Each stage and each front door sees only its part of the store (``store/ports``): its
 module names its own port and never the whole ``Store``, so mypy --strict holds it to
-that port. Only the modules that open the store or start the engine hold it whole."""
+that port. Only the modules that open the store hold it whole; the engine takes it as
+``EngineStore`` (``store/engine_store``), which the memory store keeps as well."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from ferryman.store import ports
+from ferryman.store import engine_store, ports
+from ferryman.store.memory import MemoryStore
 from ferryman.store.store import Store
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ferryman"
@@ -40,8 +42,8 @@ VIEWS = {
     "notice_store",
     "sink_states",
 }
-# The engine's modules that may hold the whole store: the runner opens it and hands
-# each part its port, through the Context's views.
+# The engine's modules that may hold the whole store (as ``EngineStore``): the runner
+# runs it and hands each part its port, through the Context's views.
 WHOLE = {"runner", "context"}
 # The front doors' modules (under src/ferryman/) -> the only ports they may name.
 DOORS = {
@@ -141,6 +143,30 @@ def test_only_the_modules_that_open_the_store_name_it_whole() -> None:
         if "Store" in _names(ast.parse(path.read_text())):
             whole.add(module)
     assert whole == set(WHOLE_STORE)
+
+
+def test_the_engine_takes_either_store_as_one_protocol() -> None:
+    """The engine names ``EngineStore``, never the SQL ``Store``; both stores keep every
+    method of it (mypy proves the signatures at the foot of ``store/store`` and
+    ``store/memory``), and no test passes a store past the type checker."""
+    named = {
+        str(path.relative_to(ENGINE).with_suffix(""))
+        for path in sorted(ENGINE.rglob("*.py"))
+        if "EngineStore" in _names(ast.parse(path.read_text()))
+    }
+    assert named == WHOLE | {"runner"}
+    members = {m for m in dir(engine_store.EngineStore) if not m.startswith("_")}
+    assert members <= set(dir(Store)) and members <= set(dir(MemoryStore))
+    ignored = [
+        f"{path.name}:{n}"
+        for root in (SRC, SRC.parents[1] / "tests")
+        for path in sorted(root.rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if "type: ignore[" in line
+        and any(code in line for code in ("[assignment]", "[arg-type]"))
+        and "Store" in line
+    ]
+    assert ignored == []
 
 
 def test_no_engine_module_reaches_the_whole_store_through_its_context() -> None:

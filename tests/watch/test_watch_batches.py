@@ -24,7 +24,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.sources.listers.base import ListerRegistry, WatchEntry
 from ferryman.store import Store
-from ferryman.store.watches import Made, Watch, WatchJob
+from ferryman.store.watches.sql import Made, Watch, WatchJob
 from tests.support.contract import db_url, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory

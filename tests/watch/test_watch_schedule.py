@@ -18,7 +18,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.sources.listers.builtin import default_listers
 from ferryman.store import Store
-from ferryman.store.watches import Watch
+from ferryman.store.watches.sql import Watch
 from tests.support.httpserve import serving
 from tests.watch.test_watch_feed import serve_feed
 

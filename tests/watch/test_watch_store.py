@@ -12,7 +12,7 @@ import pytest
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
 from ferryman.store.rows import LeaseLost
-from ferryman.store.watches import WatchJob, entry_key
+from ferryman.store.watches.sql import WatchJob, entry_key
 from tests.support.contract import db_url, sql_only, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
@@ -74,7 +74,6 @@ async def test_a_due_watch_is_claimed_by_one_checker_at_a_time(store: Store) -> 
 
 
 async def test_a_held_watch_is_its_nodes_work(store: Store) -> None:
-    sql_only(store, "nodes (`ferryman workers`) are the SQL stores'")
     added = await store.add_watch(**_watch())
     await store.node_beat("a", "phone", 1, ("watch",))
     assert await store.claim_watch("a", 30) is not None

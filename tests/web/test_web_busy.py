@@ -33,7 +33,7 @@ TRICKLE = 8.0  # bytes/s: the first kilobyte of a range comes after two minutes
 
 
 def _batch(server: FaultServer) -> Batch:
-    """A look's job as a watch makes it (``store/watch_records``): one job of its
+    """A look's job as a watch makes it (``store/watches/records``): one job of its
     entries, each a zip (by its bytes, its name and its type) on a trickling origin."""
     body = b"PK" + bytes(256 * 1024)
     for n in range(1, ZIPS + 1):

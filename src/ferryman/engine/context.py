@@ -20,7 +20,7 @@ from ferryman.sinks.base import SinkKind, SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
-from ferryman.store import Store
+from ferryman.store.engine_store import EngineStore
 from ferryman.store.ports import (
     ConvertStore,
     DeliverStore,
@@ -46,7 +46,7 @@ class Stopping(BaseException):
 
 @dataclass
 class Context:
-    store: Store
+    store: EngineStore  # the SQL Store or the memory one: every stage runs on either
     bus: EventBus
     base_settings: Settings
     owner: str

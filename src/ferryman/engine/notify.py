@@ -36,7 +36,7 @@ from ferryman.engine.plumbing.events import Event, JobFinished, JobWaiting, Watc
 from ferryman.engine.plumbing.notice_targets import WEBHOOK_SCHEMES, targets
 from ferryman.engine.plumbing.watch_words import jobs_text, shown_source
 from ferryman.errors import FerrymanError, spec_for, with_job
-from ferryman.store.notices import (
+from ferryman.store.notices.sql import (
     ASKS,
     JOB_ENDED,
     JOB_WAITING,

@@ -43,9 +43,9 @@ from ferryman.engine.plumbing.events import ItemConverting, JobResumed, JobStart
 from ferryman.engine.plumbing.leases import held
 from ferryman.model import AlbumClaim, Item, Job
 from ferryman.net import abort
-from ferryman.store.fetches import Fetch
-from ferryman.store.schema import albums, fetches, items, jobs
-from ferryman.store.watches import Watch
+from ferryman.store.claimed import Claimed
+from ferryman.store.fetches.sql import Fetch
+from ferryman.store.watches.sql import Watch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -198,7 +198,7 @@ def _ended(task: asyncio.Future[None], name: str) -> bool:
 
 async def _fetch_one(ctx: Context, claimed: Fetch, lease: float) -> None:
     try:
-        async with held(ctx.fetch_store, fetches, claimed.id, ctx.owner, lease, ctx.wakeup):
+        async with held(ctx.fetch_store, Claimed.FETCH, claimed.id, ctx.owner, lease, ctx.wakeup):
             outcome = await until_stopped(ctx, fetch.fetch(ctx, claimed))
         await fetch.settle(ctx, claimed, outcome)
         ctx.wakeup.notify("unpack", "keeper")  # as its stage's step ends (the group goes on)
@@ -241,7 +241,7 @@ async def _unpack_one(ctx: Context, job: Job, lease: float) -> None:
     else:
         shown = ctx.sources.describe(job.source)  # a link's token never reaches a log
         ctx.bus.publish(JobStarted(job.id, source=shown))
-    async with held(ctx.read_store, jobs, job.id, ctx.owner, lease, clock=ctx.clock):
+    async with held(ctx.read_store, Claimed.JOB, job.id, ctx.owner, lease, clock=ctx.clock):
         await read.expand(ctx, job)
     ctx.wakeup.notify("deliver", "convert", "keeper")  # as its stage's step ends
 
@@ -266,7 +266,7 @@ async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext 
     # Claimed a while ago (the album before it took long to tidy): renewed before
     # anything is sent, or left to whoever has it now.
     stale = claim.lease_until - store.clock() < lease / 2
-    if stale and not await store.renew(albums, album_id, owner, lease):
+    if stale and not await store.renew(Claimed.ALBUM, album_id, owner, lease):
         log.warning("deliver: album %s was taken back before it went", album_id)
         return None
     turn = ahead.turn(lease) if ahead is not None else None
@@ -280,7 +280,7 @@ async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext 
             ctx.wakeup.notify("last", "keeper")
 
     try:
-        async with held(store, albums, album_id, owner, lease, clock=ctx.clock) as beat:
+        async with held(store, Claimed.ALBUM, album_id, owner, lease, clock=ctx.clock) as beat:
             looked, after = await deliver.deliver(
                 ctx,
                 claim,
@@ -301,7 +301,7 @@ async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext 
 async def _convert(ctx: Context, item: Item) -> None:
     ctx.bus.publish(ItemConverting(item.job_id, item.id, path=item.source_path))
     lease = await lease_seconds(ctx)
-    async with held(ctx.convert_store, items, item.id, ctx.owner, lease, clock=ctx.clock):
+    async with held(ctx.convert_store, Claimed.ITEM, item.id, ctx.owner, lease, clock=ctx.clock):
         await convert.convert(ctx, item)
 
 

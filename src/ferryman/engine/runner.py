@@ -50,8 +50,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.sources.listers.base import ListerRegistry
-from ferryman.store import Store
-from ferryman.store.nudge import listener_for
+from ferryman.store.engine_store import EngineStore
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ class Engine:
 
     def __init__(
         self,
-        store: Store,
+        store: EngineStore,
         settings: Settings,
         bus: EventBus | None = None,
         *,
@@ -287,8 +286,8 @@ class Engine:
             self.ctx.wakeup.notify()
             self.ctx.nudged.set()
 
-        listener = listener_for(self.ctx.store.engine.url, nudged)
-        return listener if await listener.start() else None
+        listener = self.ctx.store.listener(nudged)
+        return listener if listener is not None and await listener.start() else None
 
     # ------------------------------------------------------------ workers
 

@@ -1,6 +1,6 @@
 """How a job ends: the outcome decided from its items' facts, a pure rule.
 
-The store (``store/job_ends``, ``store/memory``) reads each item's state and codes and
+The store (``store/jobs/ends``, ``store/memory``) reads each item's state and codes and
 writes what ``job_outcome`` answers.
 """
 

@@ -34,8 +34,9 @@ from ferryman.model import (
     ItemState,
     JobState,
 )
-from ferryman.store import hot, quick, sqlite_thread
-from ferryman.store.nudge import nudge
+from ferryman.store import sqlite_thread
+from ferryman.store.claimed import Claimed
+from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.rows import (
     Clock,
     LeaseLost,
@@ -43,6 +44,7 @@ from ferryman.store.rows import (
     summarise,
 )
 from ferryman.store.schema import albums, fetches, items, jobs, nodes, notices, watches
+from ferryman.store.wakeup import nudge
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
 _BUSY_TO_READY = (
@@ -53,6 +55,14 @@ _BUSY_TO_READY = (
     (watches, "checking", "idle"),
     (notices, "sending", "queued"),
 )
+CLAIMED_IN = {
+    Claimed.JOB: jobs,
+    Claimed.FETCH: fetches,
+    Claimed.ALBUM: albums,
+    Claimed.ITEM: items,
+    Claimed.WATCH: watches,
+    Claimed.NOTICE: notices,
+}
 
 
 class StoreBase:
@@ -278,8 +288,9 @@ class StoreBase:
         params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
         return statement, params
 
-    async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool:
+    async def renew(self, kind: Claimed, row_id: int, owner: str, lease_seconds: float) -> bool:
         """Heartbeat: push the lease forward; False means another worker has it now."""
+        table = CLAIMED_IN[kind]
         async with self.engine.begin() as conn:
             done = await conn.execute(
                 update(table)
@@ -320,14 +331,16 @@ class StoreBase:
 
 def store_summary(conn: Connection, job_id: int, now: float) -> None:
     """The job's report (``summarise``) of its row and items, stored in its row."""
-    job = quick.execute(conn, hot.GET_JOB, {"job_id": job_id}).one()
-    found = quick.execute(conn, _JOB_ITEMS, {"job_id": job_id}).all()
+    job = sqlite_direct.execute(conn, statements.GET_JOB, {"job_id": job_id}).one()
+    found = sqlite_direct.execute(conn, _JOB_ITEMS, {"job_id": job_id}).all()
     summary = summarise(job, [item_from_row(r) for r in found], now)
-    quick.execute(conn, _SUMMARY, {"job_id": job_id, "to": json.dumps(summary)})
+    sqlite_direct.execute(conn, _SUMMARY, {"job_id": job_id, "to": json.dumps(summary)})
 
 
-_JOB_ITEMS = select(items).where(items.c.job_id == hot.JOB_ID).order_by(items.c.seq)
-_SUMMARY = update(jobs).where(jobs.c.id == hot.JOB_ID).values(summary=bindparam("to", type_=String))
+_JOB_ITEMS = select(items).where(items.c.job_id == statements.JOB_ID).order_by(items.c.seq)
+_SUMMARY = (
+    update(jobs).where(jobs.c.id == statements.JOB_ID).values(summary=bindparam("to", type_=String))
+)
 
 
 # Fair turns across jobs: among rows of equal priority, the one furthest behind in its own
@@ -365,12 +378,12 @@ def _read_rows(conn: Connection, statement: Any, params: dict[str, Any]) -> list
 
 def _read_quick(conn: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
     """A statement's rows through ``quick`` (a read, or a claim of several rows)."""
-    return list(quick.execute(conn, statement, params).all())
+    return list(sqlite_direct.execute(conn, statement, params).all())
 
 
 def _claimed_one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
     """A claim's statement (on SQLite's thread, through ``quick``): the row or None."""
-    return quick.execute(conn, statement, params).first()
+    return sqlite_direct.execute(conn, statement, params).first()
 
 
 def _claim_statement(

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ferryman.clock import SYSTEM
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
-from ferryman.store.fetches import FETCHING, QUEUED
-from ferryman.store.notices import EVENT_URL
-from ferryman.store.notices import QUEUED as NOTICE_QUEUED
+from ferryman.store.chat.sql import StatusRow
+from ferryman.store.claimed import Claimed
+from ferryman.store.fetches.sql import FETCHING, QUEUED, Fetch
+from ferryman.store.notices.sql import EVENT_URL
+from ferryman.store.notices.sql import QUEUED as NOTICE_QUEUED
 from ferryman.store.rows import (
     Clock,
     LeaseLost,
@@ -21,10 +23,6 @@ from ferryman.store.rows import (
     summarise_items,
 )
 from ferryman.store.schema import metadata
-from ferryman.store.telegram_inbox import StatusRow
-
-if TYPE_CHECKING:
-    from sqlalchemy import Table
 
 Row = dict[str, Any]
 RUNNING = (JobState.QUEUED, JobState.EXPANDING, JobState.ACTIVE, JobState.NEEDS_PASSWORD)
@@ -36,6 +34,14 @@ BUSY_TO_READY = {
     "fetches": (FETCHING, QUEUED),
     "watches": ("checking", "idle"),
     "notices": ("sending", "queued"),
+}
+TABLE_OF = {
+    Claimed.JOB: "jobs",
+    Claimed.FETCH: "fetches",
+    Claimed.ALBUM: "albums",
+    Claimed.ITEM: "items",
+    Claimed.WATCH: "watches",
+    Claimed.NOTICE: "notices",
 }
 TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}  # base._TURNS
 _MORE = ("tg_inbox",)  # the tables no one claims
@@ -121,8 +127,8 @@ class MemoryBase:
         row |= {"state": BUSY_TO_READY[table][1], "owner": None, "lease_until": None}
         row |= {"attempts": row["attempts"] + count, "not_before": self.clock() + delay, **extra}
 
-    async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool:
-        row = self.tables[table.name].get(row_id)
+    async def renew(self, kind: Claimed, row_id: int, owner: str, lease_seconds: float) -> bool:
+        row = self.tables[TABLE_OF[kind]].get(row_id)
         if row is None or row["owner"] != owner:
             return False
         row["lease_until"] = self.clock() + lease_seconds
@@ -209,3 +215,9 @@ class Writer:
 
     def set_summary(self, job_id: int, summary: str) -> None:
         self._store.job_row(job_id)["summary"] = summary
+
+
+def fetch_of_row(row: Row) -> Fetch:
+    """A fetch's row as the stages see it."""
+    return Fetch(row["id"], row["job_id"], row["state"], row["attempts"], row["path"],
+                 row["size"], row["error_message"])  # fmt: skip

@@ -11,18 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Table
-
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumClaim, Item, ItemState, Job
-from ferryman.store.fetches import Fetch, InputName
-from ferryman.store.nodes import NodeRun
-from ferryman.store.notices import Notice
+from ferryman.store.chat.sql import InboxRow, StatusRow
+from ferryman.store.claimed import Claimed
+from ferryman.store.fetches.sql import Fetch, InputName
+from ferryman.store.nodes.sql import NodeRun
+from ferryman.store.notices.sql import Notice
 from ferryman.store.rows import Clock, Ended, NewItem, RecordedBatch
-from ferryman.store.sink_state import StoredSinkState
-from ferryman.store.telegram_inbox import InboxRow, StatusRow
-from ferryman.store.watch_records import WatchJob
-from ferryman.store.watches import Made, Watch
+from ferryman.store.sinks.sql import KeptForSink
+from ferryman.store.watches.records import WatchJob
+from ferryman.store.watches.sql import Made, Watch
 
 
 class Leaseholder(Protocol):
@@ -30,7 +29,9 @@ class Leaseholder(Protocol):
 
     clock: Clock
 
-    async def renew(self, table: Table, row_id: int, owner: str, lease_seconds: float) -> bool: ...
+    async def renew(self, kind: Claimed, row_id: int, owner: str, lease_seconds: float) -> bool:
+        """Push the lease on the ``kind`` ``row_id`` forward; False: another holds it now."""
+        ...
 
 
 class FetchStore(Leaseholder, Protocol):
@@ -266,7 +267,7 @@ class SinkStates(Protocol):
     """What resolving a destination asks (``engine/plumbing/destination``): the part of
     the store its sink keeps its own records in, and nothing else of the store."""
 
-    def sink_state(self, sink: str) -> StoredSinkState: ...
+    def sink_state(self, sink: str) -> KeptForSink: ...
 
 
 class Control(Protocol):
@@ -377,7 +378,7 @@ class WatchAdmin(WatchStore, Protocol):
 
 
 class ChatInbox(Protocol):
-    """The files received in the chat (``store/telegram_inbox``) and a chosen job's hold."""
+    """The files received in the chat (``store/chat/sql``) and a chosen job's hold."""
 
     async def inbox_add(
         self,

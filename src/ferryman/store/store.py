@@ -10,24 +10,28 @@ it reads (``entries``), what a person does to it (``job_actions``), how it ends
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from ferryman.clock import SYSTEM
-from ferryman.store.albums import AlbumQueries
+from ferryman.store.albums.sql import AlbumQueries
+from ferryman.store.chat.sql import TelegramInboxQueries
 from ferryman.store.connect import create_engines
-from ferryman.store.entries import EntryQueries
-from ferryman.store.fetches import FetchQueries
-from ferryman.store.figures import FigureQueries
-from ferryman.store.items import ItemQueries
-from ferryman.store.job_actions import JobActionQueries
-from ferryman.store.job_ends import JobEndQueries
-from ferryman.store.jobs import JobQueries
-from ferryman.store.nodes import NodeQueries
-from ferryman.store.notices import NoticeQueries
+from ferryman.store.entries.items import ItemQueries
+from ferryman.store.entries.sql import EntryQueries
+from ferryman.store.fetches.sql import FetchQueries
+from ferryman.store.jobs.actions import JobActionQueries
+from ferryman.store.jobs.ends import JobEndQueries
+from ferryman.store.jobs.figures import FigureQueries
+from ferryman.store.jobs.queue_position import TurnQueries
+from ferryman.store.jobs.sql import JobQueries
+from ferryman.store.nodes.sql import NodeQueries
+from ferryman.store.notices.sql import NoticeQueries
 from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
 from ferryman.store.runtime import RuntimeQueries
-from ferryman.store.sink_state import StoredSinkState
-from ferryman.store.telegram_inbox import TelegramInboxQueries
-from ferryman.store.turns import TurnQueries
-from ferryman.store.watches import WatchQueries
+from ferryman.store.sinks.sql import StoredSinkState
+from ferryman.store.wakeup import PostgresListener, SqliteListener, listener_for
+from ferryman.store.watches.sql import WatchQueries
 
 __all__ = ["LeaseLost", "NewItem", "Store", "summarise", "summarise_items"]
 
@@ -59,3 +63,14 @@ class Store(
         """All the sink ``sink`` may keep here (``sinks.base.SinkState``): a sink is
         given this, never the store."""
         return StoredSinkState(self.engine, self.reader, self.clock, sink)
+
+    def listener(self, on_wake: Callable[[], None]) -> SqliteListener | PostgresListener:
+        """Wake-ups from other processes: a datagram on SQLite, LISTEN on PostgreSQL."""
+        return listener_for(self.engine.url, on_wake)
+
+
+if TYPE_CHECKING:  # mypy proves the SQL store is what the engine takes
+    from ferryman.store.engine_store import EngineStore
+
+    def _engine_store(store: Store) -> EngineStore:
+        return store

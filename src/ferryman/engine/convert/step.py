@@ -35,8 +35,8 @@ from ferryman.media.plan import explain, scale_bitrate
 from ferryman.media.policy import Policy
 from ferryman.media.progress import Pace
 from ferryman.model import Item, ItemState, MediaInfo, MediaKind, Plan
+from ferryman.store.claimed import Claimed
 from ferryman.store.rows import LeaseLost, NewItem
-from ferryman.store.schema import items
 
 if TYPE_CHECKING:
     from ferryman.media.finish import FinishedVideo
@@ -316,7 +316,7 @@ async def _unless_stopping(
 async def _failed(ctx: Context, item: Item, src: Path, exc: FerrymanError) -> None:
     settings = await ctx.settings()
     failures = item.attempts + 1
-    if not await ctx.convert_store.renew(items, item.id, ctx.owner, settings.lease_seconds):
+    if not await ctx.convert_store.renew(Claimed.ITEM, item.id, ctx.owner, settings.lease_seconds):
         raise LeaseLost(f"item {item.id}")  # another worker owns the files now: touch nothing
     if should_retry(exc, failures, settings.retry):
         delay = backoff_seconds(failures, settings.retry)

@@ -25,7 +25,7 @@ from ferryman.engine.deliver import step as deliver
 from ferryman.engine.plumbing.destination import resolve
 from ferryman.engine.plumbing.leases import held
 from ferryman.model import AlbumClaim
-from ferryman.store.schema import albums
+from ferryman.store.claimed import Claimed
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class DeliveryAhead:
 
     async def _prepare(self, claim: AlbumClaim, lease: float) -> Mapping[int, str]:
         store, owner = self.ctx.deliver_store, self.ctx.owner
-        async with held(store, albums, claim.album.id, owner, lease, clock=self.ctx.clock):
+        async with held(store, Claimed.ALBUM, claim.album.id, owner, lease, clock=self.ctx.clock):
             return await deliver.prepare(self.ctx, claim)
 
 

@@ -30,7 +30,7 @@ from ferryman.errors import FerrymanError
 from ferryman.net import partfile
 from ferryman.net.progress import DownloadProgress
 from ferryman.sources.base import Fetched, Fetching, FetchPlan, Pooled
-from ferryman.store.fetches import Fetch, InputName
+from ferryman.store.fetches.sql import Fetch, InputName
 from ferryman.store.store import LeaseLost
 
 if TYPE_CHECKING:

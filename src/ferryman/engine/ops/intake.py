@@ -20,7 +20,7 @@ from ferryman.sources.base import Access, Inspection, Source, SourceRegistry
 from ferryman.sources.builtin import default_sources
 
 if TYPE_CHECKING:  # `ferryman add` writes through the light store, without SQLAlchemy
-    from ferryman.store.lite import LiteStore
+    from ferryman.store.fast.sqlite3_store import Sqlite3Store
     from ferryman.store.ports import Intake
 
 
@@ -213,7 +213,7 @@ async def add_source(
 
 
 def add_source_now(
-    store: LiteStore,
+    store: Sqlite3Store,
     raw: str | Path,
     *,
     dest: str = "library:",

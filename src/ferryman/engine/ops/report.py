@@ -137,7 +137,7 @@ async def report(
     summary = job.summary or summarise_items(job, rows, store.clock())
     summary["source"] = (sources or _sources()).describe(job.source)
     summary["state"] = job.state.value  # a stored summary may predate a retry's start
-    from ferryman.store.waited import waited  # SQLAlchemy's: not for the light commands
+    from ferryman.store.jobs.waited import waited  # SQLAlchemy's: not for the light commands
 
     memos = await store.source_memos(job_id)
     summary["fetched_as"] = memos.get("fetch.note")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # `ferryman --help` imports this module: only what it needs a
     from ferryman.engine.watch.check import Found
     from ferryman.resources import Shared
     from ferryman.store.ports import WatchAdmin
-    from ferryman.store.watches import Watch
+    from ferryman.store.watches.sql import Watch
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _EVERY = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")

@@ -11,10 +11,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from sqlalchemy import Table
-
 from ferryman.clock import SYSTEM, Clock
 from ferryman.engine.plumbing.wakeup import Wakeup
+from ferryman.store.claimed import Claimed
 from ferryman.store.ports import Leaseholder
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ class Beat:
 @contextlib.asynccontextmanager
 async def held(
     store: Leaseholder,
-    table: Table,
+    kind: Claimed,
     row_id: int,
     owner: str,
     seconds: float,
@@ -68,12 +67,12 @@ async def held(
                 await wakeup.wait(max(0.0, seconds / 3 - NUDGED_GAP), since=mark, topic=_LEASES)
             try:
                 # shielded: a cancelled beat must not leave a transaction half-done
-                ours = await asyncio.shield(store.renew(table, row_id, owner, seconds))
+                ours = await asyncio.shield(store.renew(kind, row_id, owner, seconds))
             except Exception:  # a missed beat is not a lost lease; try again
-                log.warning("heartbeat for %s %s failed", table.name, row_id, exc_info=True)
+                log.warning("heartbeat for %s %s failed", kind.value, row_id, exc_info=True)
                 continue
             if not ours:
-                log.warning("lost the lease on %s %s; stopping that step", table.name, row_id)
+                log.warning("lost the lease on %s %s; stopping that step", kind.value, row_id)
                 worker.cancel()
                 return
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ferryman.errors import FerrymanError
 
 if TYPE_CHECKING:
-    from ferryman.store.watches import Watch
+    from ferryman.store.watches.sql import Watch
 
 
 def jobs_text(jobs: list[int]) -> str:

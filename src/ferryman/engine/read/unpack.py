@@ -44,7 +44,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.net import abort
 from ferryman.sources.base import Fetching, ReadOptions, Source, SourceEntry
-from ferryman.store.fetches import is_small
+from ferryman.store.fetches.sql import is_small
 from ferryman.store.store import LeaseLost
 
 log = logging.getLogger(__name__)

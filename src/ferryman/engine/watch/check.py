@@ -46,10 +46,10 @@ from ferryman.sources.listers.base import (
     Tidying,
     WatchEntry,
 )
+from ferryman.store.claimed import Claimed
 from ferryman.store.ports import WatchStore
 from ferryman.store.rows import LeaseLost
-from ferryman.store.schema import watches
-from ferryman.store.watches import Made, Watch, WatchJob, entry_key
+from ferryman.store.watches.sql import Made, Watch, WatchJob, entry_key
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class Checker:
             return Found(watch, error=waiting, waited=True, next_at=when)
 
         try:
-            async with held(store, watches, watch.id, self.owner, settings.lease_seconds):
+            async with held(store, Claimed.WATCH, watch.id, self.owner, settings.lease_seconds):
                 listing = await self._listing(watch, settings)
                 listed = await (self.cut(listing) if self.cut is not None else listing)
                 entries = [entry for entry in listed if entry.ready_at is None]

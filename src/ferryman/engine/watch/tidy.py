@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from ferryman.config import Settings
 from ferryman.sources.listers.base import Tidying, WatchEntry
 from ferryman.store.ports import WatchStore
-from ferryman.store.watches import Watch, entry_key
+from ferryman.store.watches.sql import Watch, entry_key
 
 log = logging.getLogger(__name__)
 

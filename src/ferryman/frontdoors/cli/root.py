@@ -52,7 +52,7 @@ from ferryman.printable import printable
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store.lite import LiteStore
+    from ferryman.store.fast.sqlite3_store import Sqlite3Store
     from ferryman.store.ports import AddDoor
 
 T = TypeVar("T")
@@ -259,7 +259,7 @@ def add(
 
     silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
 
-    def light(settings: Settings, store: LiteStore) -> tuple[ExitCode, list[int], list[str]]:
+    def light(settings: Settings, store: Sqlite3Store) -> tuple[ExitCode, list[int], list[str]]:
         results: list[Job | FerrymanError] = []
         for path in paths:
             try:

@@ -16,7 +16,7 @@ from ferryman.frontdoors.terminal import console, print_problems, show, status_t
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
-    from ferryman.store.lite import LiteStore
+    from ferryman.store.fast.sqlite3_store import Sqlite3Store
     from ferryman.store.ports import StatusDoor
 
 out = console()
@@ -63,7 +63,7 @@ def status(
     states = _states(state or [])
     silent_after = 2.0  # leases: as `ferryman workers` tells a live engine from a silent one
 
-    def light(settings: Settings, store: LiteStore) -> dict[str, Any]:
+    def light(settings: Settings, store: Sqlite3Store) -> dict[str, Any]:
         data = report.status_of(
             store.list_jobs(),
             store.item_counts(),

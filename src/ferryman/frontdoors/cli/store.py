@@ -18,7 +18,7 @@ from ferryman.frontdoors.terminal import console, fail
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.store import Store
-    from ferryman.store.lite import LiteStore
+    from ferryman.store.fast.sqlite3_store import Sqlite3Store
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ def run_with_store(
 
 def run_light(
     ctx: typer.Context,
-    light: Callable[[Settings, LiteStore], T],
+    light: Callable[[Settings, Sqlite3Store], T],
     full: Callable[[Settings, Store], Awaitable[T]],
     *,
     writes: bool = False,
@@ -58,13 +58,13 @@ def run_light(
     """``light`` on the SQLite store through the standard library (a command that
     must answer at once); ``full`` through the store when that cannot serve: another
     database, or one at another schema version (the full store migrates it)."""
-    from ferryman.store.lite import open_lite  # lazy: start-up
+    from ferryman.store.fast.sqlite3_store import open_sqlite3  # lazy: start-up
 
     try:
         settings: Settings = ctx.obj.settings()
         if writes:
             usable_data_dir(settings)
-        store = open_lite(settings.database, create=writes)
+        store = open_sqlite3(settings.database, create=writes)
         if store is not None:
             try:
                 return light(settings, store)

@@ -29,8 +29,8 @@ from ferryman.frontdoors.telegram.status import Board
 from ferryman.frontdoors.telegram.user_settings import CHOICES, Who
 from ferryman.links.profile import from_caption
 from ferryman.sources.base import SourceRegistry
+from ferryman.store.chat.sql import InboxRow
 from ferryman.store.ports import ChatDoor
-from ferryman.store.telegram_inbox import InboxRow
 from ferryman.telegram.remote import RemoteFile
 
 log = logging.getLogger(__name__)

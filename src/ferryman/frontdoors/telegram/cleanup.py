@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ferryman.config import Settings
 from ferryman.engine.plumbing.workarea import job_work_dir
+from ferryman.store.chat.sql import DOWNLOADING, InboxRow
 from ferryman.store.ports import ChatCleanup
-from ferryman.store.telegram_inbox import DOWNLOADING, InboxRow
 
 
 @dataclass(slots=True)

@@ -33,8 +33,8 @@ from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.telegram_link import MessageRef
+from ferryman.store.chat.sql import DONE, DOWNLOADING, DUPLICATE, FAILED, InboxRow
 from ferryman.store.ports import ChatDoor
-from ferryman.store.telegram_inbox import DONE, DOWNLOADING, DUPLICATE, FAILED, InboxRow
 from ferryman.telegram.remote import RemoteFile
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from ferryman.errors import FerrymanError
 from ferryman.frontdoors.telegram.chat import Chat
 from ferryman.frontdoors.telegram.render import Shown, fetching_shown, job_shown
 from ferryman.model import Job
+from ferryman.store.chat.sql import StatusRow
 from ferryman.store.ports import ChatStatus
-from ferryman.store.telegram_inbox import StatusRow
 from ferryman.telegram.errors import TelegramWait
 from ferryman.timeouts import wait_set
 

@@ -1,0 +1,166 @@
+"""What a sink keeps in the store (``sinks.base.SinkState``), and nothing else of it.
+
+One object per sink, scoped to its scheme: generic rows in ``sink_records`` (keyed by
+sink, job and key, removed with their job, album or item by ``ON DELETE CASCADE``) and
+``sink_waits``. A sink that keeps state therefore needs no table, migration or store
+method of its own, and removing a job names no sink.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Insert, delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ferryman.model import SinkRecord, UploadBook
+from ferryman.store.rows import Clock
+from ferryman.store.schema import sink_records, sink_waits
+from ferryman.store.sinks.uploads import SinkUploads
+
+
+class KeptForSink(UploadBook, Protocol):
+    """``sinks.base.SinkState`` as the store names it (the store imports no sink): what
+    both stores hand a sink, the SQL one (``StoredSinkState``) and the memory one."""
+
+    sink: str
+
+    def now(self) -> float: ...
+    async def records(
+        self, job_id: int, *, album_id: int | None = None, item_id: int | None = None
+    ) -> list[SinkRecord]: ...
+    async def claim(self, job_id: int, records: Sequence[SinkRecord]) -> list[SinkRecord]: ...
+    async def put(
+        self, job_id: int, records: Sequence[SinkRecord] = (), *, forget: Sequence[str] = ()
+    ) -> None: ...
+    async def wait_until(self, scopes: Sequence[str]) -> float: ...
+    async def set_wait(self, scope: str, not_before: float, reason: str) -> None: ...
+
+
+class StoredSinkState(SinkUploads):
+    """``SinkState`` on the store's engines for the sink ``sink`` (its big uploads under
+    way in ``SinkUploads``)."""
+
+    def __init__(self, engine: AsyncEngine, reader: AsyncEngine, clock: Clock, sink: str) -> None:
+        self._engine = engine
+        self._reader = reader
+        self._clock = clock
+        self.sink = sink
+
+    def now(self) -> float:
+        return self._clock()
+
+    # ------------------------------------------------------------- records
+
+    async def records(
+        self, job_id: int, *, album_id: int | None = None, item_id: int | None = None
+    ) -> list[SinkRecord]:
+        query = select(sink_records).where(
+            sink_records.c.sink == self.sink, sink_records.c.job_id == job_id
+        )
+        if album_id is not None:
+            query = query.where(sink_records.c.album_id == album_id)
+        if item_id is not None:
+            query = query.where(sink_records.c.item_id == item_id)
+        async with self._reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        # Sorted here: an ORDER BY key made SQLite walk the job's records by primary key
+        # instead of the album's or item's index.
+        return sorted((_record(row) for row in rows), key=lambda r: r.key)
+
+    async def claim(self, job_id: int, records: Sequence[SinkRecord]) -> list[SinkRecord]:
+        if not records:
+            return []
+        keys = [r.key for r in records]
+        async with self._engine.begin() as conn:
+            await conn.execute(_insert_new(conn), self._rows(job_id, records))
+            rows = (
+                await conn.execute(
+                    select(sink_records).where(
+                        sink_records.c.sink == self.sink,
+                        sink_records.c.job_id == job_id,
+                        sink_records.c.key.in_(keys),
+                    )
+                )
+            ).all()
+        stored = {row.key: _record(row) for row in rows}
+        return [stored[key] for key in keys]
+
+    async def put(
+        self, job_id: int, records: Sequence[SinkRecord] = (), *, forget: Sequence[str] = ()
+    ) -> None:
+        gone = {*forget, *(r.key for r in records)}
+        async with self._engine.begin() as conn:
+            if gone:
+                await conn.execute(
+                    delete(sink_records).where(
+                        sink_records.c.sink == self.sink,
+                        sink_records.c.job_id == job_id,
+                        sink_records.c.key.in_(sorted(gone)),
+                    )
+                )
+            if records:
+                await conn.execute(insert(sink_records), self._rows(job_id, records))
+
+    def _rows(self, job_id: int, records: Sequence[SinkRecord]) -> list[dict[str, Any]]:
+        now = self._clock()
+        return [
+            {
+                "sink": self.sink,
+                "job_id": job_id,
+                "key": r.key,
+                "album_id": r.album_id,
+                "item_id": r.item_id,
+                "value": json.dumps(r.value, sort_keys=True, separators=(",", ":")),
+                "updated_at": now,
+            }
+            for r in records
+        ]
+
+    # --------------------------------------------------------------- waits
+
+    async def wait_until(self, scopes: Sequence[str]) -> float:
+        query = select(sink_waits.c.not_before).where(
+            sink_waits.c.sink == self.sink, sink_waits.c.scope.in_(list(scopes))
+        )
+        async with self._reader.connect() as conn:
+            found = (await conn.execute(query)).scalars().all()
+        return max(found, default=0.0)
+
+    async def set_wait(self, scope: str, not_before: float, reason: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                delete(sink_waits).where(
+                    sink_waits.c.sink == self.sink, sink_waits.c.scope == scope
+                )
+            )
+            await conn.execute(
+                insert(sink_waits).values(
+                    sink=self.sink,
+                    scope=scope,
+                    not_before=not_before,
+                    reason=reason,
+                    updated_at=self._clock(),
+                )
+            )
+
+
+def _insert_new(conn: AsyncConnection) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the connection's dialect: a key already
+    stored keeps its first value, whoever wrote it."""
+    keys = [sink_records.c.job_id, sink_records.c.sink, sink_records.c.key]
+    # The dialects load here, the one in use only: on SQLite, PostgreSQL's and its
+    # drivers' modules were ~50 ms of every engine's start.
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(sink_records).on_conflict_do_nothing(index_elements=keys)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(sink_records).on_conflict_do_nothing(index_elements=keys)
+
+
+def _record(row: Any) -> SinkRecord:
+    return SinkRecord(row.key, json.loads(row.value), row.album_id, row.item_id)
