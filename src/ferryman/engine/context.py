@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ferryman.config import Settings, with_runtime
 from ferryman.device.conditions import Device
@@ -30,9 +30,6 @@ from ferryman.store.ports import (
     SinkStates,
     WatchStore,
 )
-
-if TYPE_CHECKING:
-    from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +63,6 @@ class Context:
     # Jobs this process has finished reading: after the last album it knows of, such a
     # job may end, and the housekeeper is told at once (the "last" wake-up topic).
     read_ended: set[int] = field(default_factory=set)
-    # Albums claimed and prepared ahead of their turn (set by the engine).
-    ahead: DeliveryAhead | None = None
     # Removals of work files left to run beside the next steps (``tidy_later``).
     _tidying: set[asyncio.Task[None]] = field(default_factory=set)
     _kinds: dict[int, SinkKind] = field(default_factory=dict)

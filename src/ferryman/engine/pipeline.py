@@ -32,62 +32,39 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import Enum
-from typing import Generic, Protocol, TypeVar
+from typing import TypeVar
 
-from ferryman.config import Settings
 from ferryman.engine import convert, deliver, fetch, read
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.plumbing.events import ItemConverting, JobResumed, JobStarted
 from ferryman.engine.plumbing.leases import held
+from ferryman.engine.plumbing.stages import (
+    NOTHING_NEXT,
+    NothingNext,
+    Pool,
+    Stage,
+    lease_seconds,
+    steps,
+)
 from ferryman.model import AlbumClaim, Item, Job
 from ferryman.net import abort
 from ferryman.store.fetches import Fetch
-from ferryman.store.schema import albums, fetches, items, jobs
+from ferryman.store.schema import fetches, items, jobs
 from ferryman.store.watches import Watch
 
+# The stages' shape is plumbing's (a stage's package defines its own): named here too.
+__all__ = [
+    "NOTHING_NEXT",
+    "PIPELINE",
+    "STAGES",
+    "TOPICS",
+    "NothingNext",
+    "Pool",
+    "Stage",
+    "lease_seconds",
+]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-U = TypeVar("U")
-
-
-class NothingNext(Enum):
-    NOTHING_NEXT = "nothing next"
-
-
-NOTHING_NEXT = NothingNext.NOTHING_NEXT  # a step looked for the next unit itself and found none
-
-
-@dataclass(frozen=True)  # no slots: ``Stage[Job](...)`` sets __orig_class__
-class Stage(Generic[U]):
-    """One stage: its pool of workers claims a ``U`` and runs ``step`` on it.
-
-    A step answers with the next unit, claimed in the transaction that recorded its own
-    end (a delivery's chained claim); ``NOTHING_NEXT``, when it looked for one and found none
-    (the worker then waits for a wake-up since before the step); or None."""
-
-    name: str  # its workers' names, its wake-up topic, a node's listed stage
-    claims: str  # the unit, and when one is claimable (for people: see the store call)
-    woken_by: str  # what wakes its idle workers before their poll (for people)
-    wakes: tuple[str, ...]  # the topics a finished step notifies
-    workers: Callable[[Settings], int]
-    claim: Callable[[Context, float], Awaitable[U | None]]  # (context, lease seconds)
-    step: Callable[[Context, U], Awaitable[U | NothingNext | None]]
-
-    def start(self, pool: Pool, settings: Settings) -> list[asyncio.Task[None]]:
-        """Its workers, started by the runner's ``pool``."""
-        return pool(self, self.workers(settings))
-
-
-class Pool(Protocol):
-    """The runner's way to start a stage's workers, whatever unit the stage claims."""
-
-    def __call__(self, stage: Stage[T], size: int) -> list[asyncio.Task[None]]: ...
-
-
-async def lease_seconds(ctx: Context) -> float:
-    return (await ctx.settings()).lease_seconds
 
 
 async def until_stopped(ctx: Context, step: Awaitable[T]) -> T:
@@ -246,58 +223,6 @@ async def _unpack_one(ctx: Context, job: Job, lease: float) -> None:
     ctx.wakeup.notify("deliver", "convert", "keeper")  # as its stage's step ends
 
 
-async def _claim_album(ctx: Context, lease: float) -> AlbumClaim | None:
-    """An album claimed ahead whose turn never came first (its delivery before failed
-    unexpectedly), else the next sealed album."""
-    unhandled = ctx.ahead.take_unhandled() if ctx.ahead is not None else None
-    if unhandled is not None:
-        return unhandled
-    return await ctx.deliver_store.claim_delivery(ctx.owner, lease)
-
-
-async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext | None:
-    """Deliver the album; the next one, claimed as this one is recorded (not while
-    draining: a drained node takes nothing new)."""
-    lease = await lease_seconds(ctx)
-    store, owner, album_id = ctx.deliver_store, ctx.owner, claim.album.id
-    ahead = ctx.ahead  # None: no album is prepared ahead (a context without an engine)
-    # Prepared (uploaded) ahead while the album before it was sent, if it was.
-    prepared = await ahead.prepared(album_id) if ahead is not None else None
-    # Claimed a while ago (the album before it took long to tidy): renewed before
-    # anything is sent, or left to whoever has it now.
-    stale = claim.lease_until - store.clock() < lease / 2
-    if stale and not await store.renew(albums, album_id, owner, lease):
-        log.warning("deliver: album %s was taken back before it went", album_id)
-        return None
-    turn = ahead.turn(lease) if ahead is not None else None
-    told: list[bool] = []
-
-    def last() -> None:
-        """The job may end with this album: the keeper looks at once (once)."""
-        read = claim.final or claim.album.job_id in ctx.read_ended
-        if not told and read and claim.album.seq >= claim.albums:  # the last it knew of
-            told.append(True)
-            ctx.wakeup.notify("last", "keeper")
-
-    try:
-        async with held(store, albums, album_id, owner, lease) as beat:
-            looked, after = await deliver.deliver(
-                ctx,
-                claim,
-                chain=True,
-                before_record=beat.stop,
-                claim_ahead=turn.claim if turn is not None else None,
-                prepared=prepared,
-                on_recorded=last,
-            )
-    except BaseException:
-        if turn is not None:
-            turn.abandoned()
-        raise
-    last()  # also after a failure: the job may end failed
-    return NOTHING_NEXT if looked and after is None else after
-
-
 async def _convert(ctx: Context, item: Item) -> None:
     ctx.bus.publish(ItemConverting(item.job_id, item.id, path=item.source_path))
     async with held(ctx.convert_store, items, item.id, ctx.owner, await lease_seconds(ctx)):
@@ -340,8 +265,7 @@ PIPELINE = (
         woken_by="intake (an add, a watch's check, a nudge from another process), a retry",
         wakes=("unpack", "keeper"),  # the job's input is here; or the fetch failed it
         workers=lambda settings: settings.concurrency.fetch,
-        claim=lambda ctx, lease: ctx.fetch_store.claim_fetch(ctx.owner, lease),
-        step=_fetch,
+        open=steps(lambda ctx, lease: ctx.fetch_store.claim_fetch(ctx.owner, lease), _fetch),
     ),
     Stage[Job](
         "unpack",
@@ -351,25 +275,9 @@ PIPELINE = (
         woken_by="a fetch that ended, intake, a password or a retry (a notify for everyone)",
         wakes=("deliver", "convert", "keeper"),  # albums sealed, conversions deferred
         workers=lambda settings: settings.concurrency.unpack,
-        claim=lambda ctx, lease: ctx.read_store.claim_job(ctx.owner, lease),
-        step=_unpack,
+        open=steps(lambda ctx, lease: ctx.read_store.claim_job(ctx.owner, lease), _unpack),
     ),
-    Stage[AlbumClaim](
-        "deliver",
-        claims="a sealed album, in order, with its items and its job (claim_delivery);"
-        " the next one chained in its record's transaction, or claimed ahead once this"
-        " one is prepared at a sink that prepares (engine/deliver/deliver_ahead)",
-        woken_by="a batch, a read's end, a password wait, a conversion or the housekeeper"
-        " that sealed albums",
-        # "room": a read waiting for deliveries to free its backlog. Not "convert":
-        # conversions wait until nothing deliverable is left, and their poll finds that
-        # moment (a conversion takes seconds; a claim after every album cost a tenth
-        # of a photo's time).
-        wakes=("room", "keeper"),
-        workers=lambda settings: settings.concurrency.deliver,
-        claim=_claim_album,
-        step=_deliver,
-    ),
+    deliver.STAGE,
     Stage[Item](
         "convert",
         claims="an item deferred for a transcode, only while no deliverable work waits"
@@ -379,8 +287,9 @@ PIPELINE = (
         # round seals it): everyone, as conversions are few. Its own seal wakes deliver.
         wakes=(),
         workers=lambda settings: settings.concurrency.convert,
-        claim=lambda ctx, lease: ctx.convert_store.claim_conversion(ctx.owner, lease),
-        step=_convert,
+        open=steps(
+            lambda ctx, lease: ctx.convert_store.claim_conversion(ctx.owner, lease), _convert
+        ),
     ),
     Stage[Watch](
         "watch",
@@ -389,8 +298,7 @@ PIPELINE = (
         " a watched folder's change notice (engine/watch/notified)",
         wakes=(),  # a check made jobs (or none): rare, so everyone looks
         workers=lambda settings: 1,
-        claim=lambda ctx, lease: ctx.watch_store.claim_watch(ctx.owner, lease),
-        step=_watch,
+        open=steps(lambda ctx, lease: ctx.watch_store.claim_watch(ctx.owner, lease), _watch),
     ),
 )
 

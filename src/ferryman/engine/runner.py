@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -29,7 +30,6 @@ from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.deliver import step as deliver
-from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
 from ferryman.engine.notify import Notifier
 from ferryman.engine.pipeline import PIPELINE, STAGES, NothingNext, Stage, lease_seconds
 from ferryman.engine.plumbing.events import (
@@ -40,6 +40,7 @@ from ferryman.engine.plumbing.events import (
     EventBus,
     JobFinished,
 )
+from ferryman.engine.plumbing.stages import Worker
 from ferryman.engine.plumbing.switching import quick_switches
 from ferryman.engine.plumbing.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
 from ferryman.engine.watch.notified import Nudges
@@ -102,7 +103,8 @@ class Engine:
             device=device or Device(),
         )
         self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
-        self.ctx.ahead = DeliveryAhead(self.ctx)
+        # Each stage's run in this engine (``Stage.open``), closed as the engine stops.
+        self._runs: list[Callable[[], Awaitable[None]]] = []
         # A watched folder's change notices, which wake its watch early.
         self.nudges = Nudges(
             self.ctx.watch_store,
@@ -176,8 +178,8 @@ class Engine:
                 log.warning("%s did not reach a checkpoint in time; cancelling it", task.get_name())
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
-            if self.ctx.ahead is not None:
-                await self.ctx.ahead.close()
+            for close in self._runs:
+                await close()
             for result in results:
                 if isinstance(result, BaseException) and not isinstance(
                     result, asyncio.CancelledError | Stopping
@@ -290,11 +292,14 @@ class Engine:
     # ------------------------------------------------------------ workers
 
     def _pool(self, stage: Stage[U], size: int) -> list[asyncio.Task[None]]:
+        run = stage.open(self.ctx)  # the stage's state in this engine, its workers share
+        self._runs.append(run.close)
         return [
-            asyncio.create_task(self._work(stage, n), name=f"{stage.name}-{n}") for n in range(size)
+            asyncio.create_task(self._work(stage, run, n), name=f"{stage.name}-{n}")
+            for n in range(size)
         ]
 
-    async def _work(self, stage: Stage[U], turn: int = 0) -> None:
+    async def _work(self, stage: Stage[U], run: Worker[U], turn: int = 0) -> None:
         """Claim a unit and handle it, for as long as the engine runs.
 
         A step may hand over the next unit, claimed in the transaction that recorded its
@@ -318,7 +323,7 @@ class Engine:
                     await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
                     continue
                 try:
-                    unit = await stage.claim(self.ctx, await lease_seconds(self.ctx))
+                    unit = await run.claim(await lease_seconds(self.ctx))
                 except Exception:
                     log.exception("%s: claiming failed; trying again", topic)
                     await asyncio.sleep(settings.poll_seconds)
@@ -332,7 +337,7 @@ class Engine:
                 done, unit = unit, None
                 before = self.ctx.wakeup.mark(topic)
                 try:
-                    after = await stage.step(self.ctx, done)
+                    after = await run.step(done)
                 except Stopping:
                     return
                 except asyncio.CancelledError:
