@@ -56,7 +56,7 @@ async def _two_albums(
 async def test_a_delivery_hands_on_the_album_its_record_claimed(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
-    ctx, stage, kind, job_id, seen = await _two_albums(store, settings, tmp_path)
+    _, stage, kind, _, seen = await _two_albums(store, settings, tmp_path)
     first = await stage.claim(30)
     assert first is not None and first.album.seq == 1
     second = await stage.step(first)
