@@ -1,4 +1,4 @@
-"""The deliver stage as one object (``engine/deliver/stage.Delivering``): it claims,
+"""The deliver stage as one object (``engine/deliver/worker.Delivering``): it claims,
 sends, chains the next album into a record's transaction, and tells the keeper when a
 job's last album went. On each store (the memory store keeps no sink state yet)."""
 
@@ -75,7 +75,7 @@ async def test_a_drained_node_chains_no_claim(
     ctx, stage, kind, _, _ = await _two_albums(store, settings, tmp_path)
     first = await stage.claim(30)
     assert first is not None
-    ctx.draining = True  # heard during the delivery
+    ctx.run.draining = True  # heard during the delivery
     assert await stage.step(first) is None  # neither a claim nor a look
     assert len(kind.albums) == 1
 
@@ -89,7 +89,7 @@ async def test_the_last_album_of_a_read_job_wakes_the_keeper(
     mark = ctx.wakeup.mark("last")
     second = await stage.step(first)
     assert ctx.wakeup.mark("last") == mark  # the read goes on: not the last
-    ctx.read_ended.add(job_id)
+    ctx.run.read_ended.add(job_id)
     assert isinstance(second, AlbumClaim)
     await stage.step(second)
     assert ctx.wakeup.mark("last") == mark + 1  # told once

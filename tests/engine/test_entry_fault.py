@@ -143,8 +143,7 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
         monkeypatch.setattr(probe_module, "probe_image", probe)
     settings = settings_for(tmp_path)
     job = await intake.add_source(store, as_input(tmp_path, kind))
-    engine = Engine(store, settings)
-    engine.ctx.media_box = InProcess()
+    engine = Engine(store, settings, media_box=InProcess())
     with caplog.at_level(logging.ERROR, logger="ferryman.engine.read.prepare"):
         await asyncio.wait_for(engine.run(until_idle=True), 60)
 

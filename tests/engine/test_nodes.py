@@ -119,7 +119,7 @@ async def _has_run(store: Store) -> bool:
 
 
 async def _draining(engine: Engine) -> bool:
-    return engine.ctx.draining
+    return engine.ctx.run.draining
 
 
 async def _done(store: Store, job_id: int) -> bool:

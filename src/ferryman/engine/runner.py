@@ -28,8 +28,8 @@ from typing import TypeVar
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
+from ferryman.engine import deliver
 from ferryman.engine.context import Context, Stopping
-from ferryman.engine.deliver import step as deliver
 from ferryman.engine.notify import Notifier
 from ferryman.engine.pipeline import PIPELINE, STAGES, NothingNext, Stage, lease_seconds
 from ferryman.engine.plumbing.events import (
@@ -43,7 +43,8 @@ from ferryman.engine.plumbing.events import (
 from ferryman.engine.plumbing.stages import Worker
 from ferryman.engine.plumbing.switching import quick_switches
 from ferryman.engine.plumbing.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
-from ferryman.engine.watch.notified import Nudges
+from ferryman.engine.watch import Nudges
+from ferryman.media.box import Decoder, MediaBox
 from ferryman.model import JobState
 from ferryman.resources import Closeable
 from ferryman.sinks.base import SinkRegistry
@@ -91,6 +92,7 @@ class Engine:
         sources: SourceRegistry | None = None,
         sinks: SinkRegistry | None = None,
         device: Device | None = None,
+        media_box: Decoder | None = None,  # where media is decoded (None: confined workers)
     ) -> None:
         self.ctx = Context(
             store,
@@ -101,6 +103,7 @@ class Engine:
             sources=sources or default_sources(),
             sinks=sinks or default_sinks(),
             device=device or Device(),
+            media_box=media_box or MediaBox(),
         )
         self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
         # Each stage's run in this engine (``Stage.open``), closed as the engine stops.
@@ -258,8 +261,8 @@ class Engine:
         except Exception:  # a missed beat is not fatal: the next one tells
             log.warning("node heartbeat failed", exc_info=True)
             return
-        if draining != self.ctx.draining:
-            self.ctx.draining = draining
+        if draining != self.ctx.run.draining:
+            self.ctx.run.draining = draining
             if draining:  # said where a person sees it: a drained node looks idle, not stuck
                 log.warning(
                     "node %s is drained: it finishes what it holds and takes nothing new"
@@ -319,7 +322,7 @@ class Engine:
                 mark, looked = looked, None
             else:
                 mark = self.ctx.wakeup.mark(topic)
-                if self.ctx.draining:  # what it holds goes on; nothing new is taken
+                if self.ctx.run.draining:  # what it holds goes on; nothing new is taken
                     await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
                     continue
                 try:
@@ -384,7 +387,7 @@ class Engine:
                         if await store.reap():
                             self.ctx.wakeup.notify()
                     active = await store.active_jobs()
-                    self.ctx.read_ended.intersection_update(active)  # kept for live jobs
+                    self.ctx.run.read_ended.intersection_update(active)  # kept for live jobs
                     for job_id in [job_id for job_id, ready in active.items() if ready]:
                         if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
                             self.ctx.wakeup.notify("deliver")

@@ -56,7 +56,7 @@ class DeliveryAhead:
     async def claim_next(self, lease: float) -> AlbumClaim | None:
         """Claim the next album to deliver and start preparing it (not on a drained or
         stopping node); None when there is none or the claim failed."""
-        if self.ctx.draining or self.ctx.stopping.is_set():
+        if self.ctx.run.draining or self.ctx.stopping.is_set():
             return None
         try:
             claim = await self.ctx.deliver_store.claim_delivery(self.ctx.owner, lease)

@@ -1,4 +1,4 @@
-"""One album's delivery, in the steps the deliver stage (``deliver/stage``) takes them:
+"""One album's delivery, in the steps the deliver stage (``deliver/worker``) takes them:
 sent to its sink, its refused files kept, recorded; then its files leave the work area."""
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class Delivering:
                 if sent.done is not None:
                     ended = await step.keep_refused(ctx, claim, sent.done)
                     # Asked now, not at the claim: a drain may come during a delivery.
-                    chain = not ctx.draining and sent.ahead is None
+                    chain = not ctx.run.draining and sent.ahead is None
                     # The heartbeat ends before the record: a renewal after it would
                     # find the album no longer ours and cancel this step.
                     await beat.stop()
@@ -68,7 +68,7 @@ class Delivering:
 
     def _told_if_last(self, claim: AlbumClaim) -> None:
         """The job may end with this album: the keeper looks at once."""
-        read = claim.final or claim.album.job_id in self.ctx.read_ended
+        read = claim.final or claim.album.job_id in self.ctx.run.read_ended
         if read and claim.album.seq >= claim.albums:  # the last it knew of
             self.ctx.wakeup.notify("last", "keeper")
 
