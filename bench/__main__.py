@@ -88,6 +88,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "archive_mb": (512, "BENCH_ARCHIVE_MB"),
     "tg_file_mb": (1024, "BENCH_TG_FILE_MB"),
     "tg_photos": (200, "BENCH_TG_PHOTOS"),
+    "tg_resume_mb": (1536, "BENCH_TG_RESUME_MB"),
     "dav_files": (500, "BENCH_DAV_FILES"),
     "net_mb": (1024, "BENCH_NET_MB"),
     "tb_files": (60, "BENCH_TB_FILES"),
@@ -155,6 +156,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--tg-file-mb", type=int, help="telegram: the big file in MiB (1024)")
     parser.add_argument("--tg-photos", type=int, help="telegram: photos in the folder (200)")
+    parser.add_argument(
+        "--tg-resume-mb", type=int, help="telegram: the file SIGKILLed and resumed, MiB (1536)"
+    )
     parser.add_argument("--dav-files", type=int, help="webdav: photos in the folder (500)")
     parser.add_argument("--tb-files", type=int, help="torbox: photos in the torrent (60)")
     parser.add_argument(
@@ -200,6 +204,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="telegram: downloads (a message link, a watched channel; --size-mb, --tg-photos)"
         " against Telethon's download_media, instead of uploads",
+    )
+    parser.add_argument(
+        "--tg-skip-costs",
+        action="store_true",
+        help="telegram: leave out the resume and CPU rows (bench/telegram_costs.py)",
     )
     parser.add_argument(
         "--tg-skip-engine",

@@ -2,8 +2,9 @@
 
 The network is ``faketg``'s model of a good home link to a Telegram DC: 50 ms one way,
 100 Mbit/s per connection, 800 Mbit/s for the whole link. The real Telethon client talks
-to the fake in this process, so both sides pay the same request handling; neither pays
-MTProto's encryption (see the README). Each case has its baseline in the same run:
+to the fake in this process, so both sides pay the same request handling and MTProto's
+encryption (the client's with Telethon's own code). Each case has its baseline in the
+same run:
 
 * one big file (1 GiB at scale 1, random bytes behind a PDF header): ferryman's
   ``Uploader`` (defaults: 8 connections, adaptive window) plus one ``sendMedia``, against
@@ -13,6 +14,7 @@ MTProto's encryption (see the README). Each case has its baseline in the same ru
   to ``telegram:me`` in albums of 10, against ``send_file("me", ten paths)`` per album.
 
 Every delivery is checked in the fake's chats: the big file's SHA-256, every photo once.
+``telegram_costs`` adds a resumed upload after a SIGKILL and the CPU a GiB costs.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import TypeVar
 from telethon import utils as telethon_utils
 from telethon.tl import functions, types
 
+from bench import telegram_costs
 from bench._common import (
     Check,
     MiB,
@@ -650,6 +653,19 @@ def photos_section(b: Bench) -> None:
     }
 
 
+def costs(b: Bench) -> None:
+    """The resume row (its own file, ``--tg-resume-mb``) and the CPU row (the big file)."""
+    size = b.args.tg_resume_mb * MiB
+    progress(f"telegram: writing a {fmt_bytes(size)} file for the resume row")
+    resumed = make_big_file(b.root / "resume.pdf", size)
+    guarded(b.result, "resume", lambda: telegram_costs.resume_section(b, resumed))
+    resumed.path.unlink()
+    big = b.root / "big.pdf"
+    if big.exists():
+        whole = Big(big, big.stat().st_size, sha256_file(big)[1])
+        guarded(b.result, "cpu", lambda: telegram_costs.cpu_section(b, whole))
+
+
 @dataclass
 class Bench:
     args: argparse.Namespace
@@ -685,6 +701,9 @@ def run(args: argparse.Namespace) -> Result:
         if args.tg_photos > 0:  # --tg-photos 0: the big file alone
             guarded(b.result, "photos", lambda: photos_section(b))
         guarded(b.result, "big file", lambda: big_section(b))
+        telegram_costs.photos_check(b)
+        if not args.tg_skip_costs:
+            costs(b)
     result.checks.append(
         Check(
             "every delivery checked in the chat (SHA-256, count, albums)",
@@ -697,9 +716,10 @@ def run(args: argparse.Namespace) -> Result:
         "vs baseline = ferryman's rate / the baseline's rate, both measured in this run",
         f"% of link = bits sent / seconds / {LINK_MBIT:g} Mbit/s (the whole delivery, the"
         " message included)",
-        "the fake runs in this process: it parses every request, checks the upload rules and"
-        " decodes every photo; there is no MTProto encryption, which real uploads pay on the"
-        " client's CPU (install cryptg)",
+        "the fake runs in this process (but for the resume and CPU rows): it parses every"
+        " request, checks the upload rules and decodes every photo; requests and answers are"
+        " MTProto 2.0 encrypted (AES-IGE, Telethon's own code on the client's side; the"
+        " fake's decryption runs on a thread)",
         "ferryman engine rows count from add_source until idle: staging (a hard link for a"
         " local file, hashed as the upload reads it; copy + fsync for an archive entry,"
         " uploaded and hashed as it is written) and probing included",

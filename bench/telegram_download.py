@@ -151,7 +151,8 @@ async def fake_alone(w: World, connections: int, in_flight: int, *, paced: bool)
     async def lane(sender: FakeSender) -> None:
         for offset in offsets:
             request = functions.upload.GetFileRequest(location, offset=offset, limit=CHUNK)
-            await w.server.call(sender, bytes(request))
+            _msg_id, sealed = sender._wire.seal(bytes(request))  # as the client sends it
+            await w.server.call(sender, sealed)
 
     started = time.perf_counter()
     try:

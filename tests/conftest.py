@@ -22,6 +22,10 @@ from ferryman.store import Store, schema
 from ferryman.store.connect import normalise_url
 from tests.support.s3serve import S3Server, running_s3
 
+# What each test costs (wall, CPU, children started) when FERRYMAN_TEST_COSTS names a
+# folder: docs/testing.md, "How long". Nothing otherwise.
+pytest_plugins = ["tests.support.cost"]
+
 # The tests written before library layouts read albums (``<job>/0001/manifest.json``):
 # they keep that layout, named; tests/engine/test_library_layout.py tests the default. A child
 # process given a clean environment (the crash loops) runs with the default.

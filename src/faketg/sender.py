@@ -4,8 +4,9 @@ Everything above the sender is the real Telethon client: requests are serialised
 ``bytes(request)``, parsed again by the fake from those bytes, and the fake's answer is
 serialised and read back with the request's own ``read_result``, exactly as a reply from
 Telegram would be. Errors come back as ``RpcError`` messages turned into Telethon's
-exceptions by Telethon's own table. Only MTProto's transport (encryption, acks,
-containers) is skipped.
+exceptions by Telethon's own table. Requests and answers are encrypted as MTProto 2.0
+(``crypto``: Telethon's own ``MTProtoState`` on this side); acks, containers and the
+TCP framing are skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from telethon.network.mtprotosender import MTProtoSender
 from telethon.tl.types import RpcError
 from telethon.utils import is_list_like
 
+from faketg.crypto import ClientWire
 from faketg.network import Pipe
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class FakeSender:
         self.pipe = Pipe()
         self.id = 0
         self.api_id: int | None = None
+        self._wire: ClientWire | None = None
 
     # ------------------------------------------------------------- lifecycle
 
@@ -67,6 +70,7 @@ class FakeSender:
             return False
         self._connection = connection
         await self._attach()
+        self._wire = ClientWire(self.auth_key)  # a new MTProto session per connection
         self._user_connected = True
         self._disconnected_future = asyncio.get_running_loop().create_future()
         return True
@@ -83,6 +87,11 @@ class FakeSender:
 
     def is_connected(self) -> bool:
         return self._user_connected
+
+    @property
+    def _state(self) -> Any:
+        """Telethon's ``MTProtoState`` of this connection, as ``MTProtoSender._state``."""
+        return self._wire.state if self._wire is not None else None
 
     def _transport_connected(self) -> bool:
         return self._user_connected
@@ -132,7 +141,9 @@ class FakeSender:
     def _submit(self, request: Any) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        data = bytes(request)
+        if self._wire is None:
+            raise ConnectionError("Cannot send requests while disconnected")
+        _msg_id, data = self._wire.seal(bytes(request))  # on the loop, as Telethon does
         task = loop.create_task(self._roundtrip(request, data, fut))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -151,7 +162,9 @@ class FakeSender:
             _settle(fut, error=exc)
         else:
             try:
-                with BinaryReader(body) as reader:
+                if self._wire is None:
+                    raise ConnectionError("the connection closed with the request in flight")
+                with BinaryReader(self._wire.open(body)) as reader:
                     result = request.read_result(reader)
             except Exception as exc:
                 _settle(fut, error=exc)

@@ -13,16 +13,19 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from telethon.extensions import BinaryReader
 from telethon.tl import functions
 
+from faketg.crypto import Keys, Refused
 from faketg.network import LinkModel, Network
+from faketg.parts import PartLedger
 from faketg.sender import Dropped, FakeSender, RpcFault
 from faketg.state import Account, Box, Channel, StoredMedia, StoredMessage, Upload
 
 Handler = Callable[["FakeTelegram", "Call", Any], Awaitable[Any]]
+_R = TypeVar("_R")
 
 # Requests that work before login (everything else answers AUTH_KEY_UNREGISTERED).
 UNAUTHORIZED_OK = frozenset(
@@ -107,7 +110,9 @@ class FakeTelegram:
         self.channels: dict[int, Channel] = {}
         self.boxes: dict[tuple[str, int], Box] = {}
         self.keys: dict[int, int] = {}  # auth key id -> account id
+        self.wire = Keys()  # the auth keys themselves: MTProto's encryption (``crypto``)
         self.uploads: dict[tuple[int, int], Upload] = {}  # (auth key id, file_id)
+        self.parts = PartLedger()  # how long parts are kept; which came twice (``parts``)
         self.media: dict[int, StoredMedia] = {}
         self.sent_random: dict[tuple[int, int], list[int]] = {}  # (account, random_id) -> ids
         self.in_progress_random: set[tuple[int, int]] = set()
@@ -229,6 +234,8 @@ class FakeTelegram:
 
     def attach(self, sender: FakeSender) -> int:
         conn_id = next(self._conn_ids)
+        if sender.auth_key.key is not None:  # told as it connects: no key exchange here
+            self.wire.learn(sender.auth_key.key)
         self.senders[conn_id] = sender
         return conn_id
 
@@ -255,7 +262,11 @@ class FakeTelegram:
         await self.network.carry(sender.pipe, len(data), up=True)
         if not sender.is_connected():
             raise Dropped
-        with BinaryReader(data) as reader:
+        opened = await _off_loop(self.wire.open, data)
+        if opened.key_id != sender.auth_key.key_id:
+            self.wire.refused += 1
+            raise Dropped  # another key than this connection's: Telegram closes it too
+        with BinaryReader(opened.body) as reader:
             request = reader.tgread_object()
         while isinstance(request, _WRAPPERS):
             if isinstance(request, functions.InitConnectionRequest):
@@ -281,7 +292,7 @@ class FakeTelegram:
                 hook(call, request, result)
             if fault is not None:
                 self._raise(fault)
-            body = bytes(result)
+            body = await _off_loop(self.wire.seal, opened, bytes(result))
             await self.network.carry(sender.pipe, len(body), up=False)
             if not sender.is_connected():
                 raise Dropped
@@ -364,3 +375,17 @@ class FakeTelegram:
                 groups.append([m])
             last = m.grouped_id
         return groups
+
+
+_OFF_LOOP = 64 * 1024  # bytes: a file part's AES goes to a thread (cryptg lets go of the GIL)
+
+
+async def _off_loop(fn: Callable[..., _R], *args: Any) -> _R:
+    """``fn(*args)``, on a thread when a big message is in them: the fake's AES is the
+    server's work, not the client's, though both share this loop in a test. A message
+    the fake cannot read closes the connection (``Dropped``)."""
+    big = any(isinstance(a, bytes) and len(a) > _OFF_LOOP for a in args)
+    try:
+        return await asyncio.to_thread(fn, *args) if big else fn(*args)
+    except Refused:
+        raise Dropped from None

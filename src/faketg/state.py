@@ -88,6 +88,7 @@ class Upload:
     sizes: dict[int, int] = field(default_factory=dict)  # part -> its length
     digest: Any = None  # hashlib.sha256 of parts 0..hashed-1, when bytes are not kept
     hashed: int = 0
+    started: float | None = None  # when its first part arrived (``parts.PartLedger.ttl``)
 
 
 @dataclass(slots=True)

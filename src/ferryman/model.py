@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class JobState(StrEnum):
@@ -268,6 +268,42 @@ class SinkRecord:
     value: dict[str, Any]
     album_id: int | None = None
     item_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """A big upload under way (``sinks.base.SinkState.upload_get``): the file id chosen,
+    the file it reads (``key``: its path; its size; the part size), the parts the server
+    acknowledged, each part's CRC-32 as read (4 bytes each, little endian; zeros where
+    not read yet), and when its first part went (parts expire on the server)."""
+
+    account: str
+    key: str
+    file_id: int
+    size: int
+    part_size: int
+    done: frozenset[int]
+    checks: bytes
+    started_at: float
+
+
+class UploadBook(Protocol):
+    """What a sink keeps of its big uploads under way (part of ``SinkState``; the store's
+    ``sink_uploads``), so a run after a crash sends only the parts missing
+    (``telegram/resume.py``)."""
+
+    async def upload_get(self, account: str, key: str) -> UploadRecord | None:
+        """The big upload of file ``key`` by ``account`` left under way, if any."""
+        ...
+
+    async def upload_put(self, record: UploadRecord, *, prune_before: float | None = None) -> None:
+        """Keep ``record`` (replacing that file's); drop the sink's records not written
+        since ``prune_before`` (their parts are gone from the server)."""
+        ...
+
+    async def upload_forget(self, account: str, key: str) -> None:
+        """The upload ended (or starts over): nothing of it is kept."""
+        ...
 
 
 BATCH_SCHEME = "batch"  # a job of several inputs, read in order (``sources.batch``)

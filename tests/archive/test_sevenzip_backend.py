@@ -474,7 +474,8 @@ def test_duplicate_names_after_a_damaged_entry(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- processes and limits
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 def test_exit_kills_a_running_extraction_at_once(zeros_7z: Path) -> None:
     with reader(zeros_7z, max_ratio=1e9) as r:
         entry = next(iter(r))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,9 @@ from PIL import Image
 from ferryman.samples import make_photo, make_photo_set, make_video, make_zip
 from tests.media.test_media_audio import add_tone, write_tone
 from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
+from tests.support.clock import JumpingClock
 from tests.support.s3serve import S3Server
+from tests.support.webinproc import InProcessWeb, web_in_process
 from tests.support.webserve import WebServer, running_web
 
 pytestmark = [
@@ -64,7 +65,7 @@ def _trip(folder: Path) -> Path:  # (a song in an archive needs send_documents)
     return make_zip(folder / "trip.zip", [(p.name, p) for p in files])
 
 
-def _finished(page: Any, web: WebServer, archive: Path) -> Any:
+def _finished(page: Any, web: WebServer | InProcessWeb, archive: Path) -> Any:
     page.goto(web.base)
     page.get_by_label("Files").set_input_files(str(archive))
     page.get_by_role("button", name="Start").click()
@@ -237,14 +238,15 @@ def test_the_timer_renews_the_links_of_a_page_fetched_by_show_more(
     photos = make_photo_set(tmp_path / "in", 62)
     archive = make_zip(tmp_path / "many.zip", [(p.name, p) for p in photos])
     page.clock.install()  # the page's time flows, and can jump
-    with running_web(tmp_path / "data") as web:
+    clock = JumpingClock()  # and the server's (in process)
+    with web_in_process(tmp_path / "data", clock=clock) as web:
         item = _finished(page, web, archive)
         item.locator("summary").click()
         item.get_by_role("button", name="Show 2 more (2 not shown)").click()
         names = item.locator(".tile a.name")
         expect(names).to_have_count(62)
         fetched_until = float(names.last.get_attribute("data-expires") or 0)
-        time.sleep(4)  # the view's links, signed again now, outlive the fetched page's
+        clock.jump(4)  # the view's links, signed again now, outlive the fetched page's
         renew_view = """async (id) => {
             const view = jobs.get(id);
             view.result = await api("POST", `/jobs/${id}/links?limit=60`);

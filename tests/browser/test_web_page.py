@@ -18,16 +18,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 import av
+import httpx
 import pytest
 from PIL import Image
 
 from ferryman.archive.sevenzip_process import find_7zz
 from ferryman.samples import make_photo_set, make_video, make_zip
 from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
+from tests.support.clock import JumpingClock
 from tests.support.httpserve import Link, serving
 from tests.support.mediaserve import MediaSite
 from tests.support.once import built_once
 from tests.support.s3serve import S3Server
+from tests.support.webinproc import web_in_process
 from tests.support.webserve import running_web
 
 pytestmark = [
@@ -281,7 +284,11 @@ def test_the_page_reconnects_and_catches_up_after_the_server_restarts(
 
 
 def test_an_expired_link_is_renewed_by_the_page(tmp_path: Path, site: MediaSite, page: Any) -> None:
-    with serving() as server, running_web(tmp_path / "data", FERRYMAN_WEB__LINK_TTL="3") as web:
+    """The page's server in this process, so its clock moves past the link's life with
+    the browser's (it slept 4.5 s, both clocks with it)."""
+    clock = JumpingClock()  # the server's live views go on at their pace
+    page.clock.install()  # the browser's time flows, and can jump
+    with serving() as server, web_in_process(tmp_path / "data", clock=clock, link_ttl=3) as web:
         site.serve(server)
         page.goto(web.base)
         page.get_by_role("textbox", name="Link").fill(server.url("/clip.mp4"))
@@ -289,7 +296,11 @@ def test_an_expired_link_is_renewed_by_the_page(tmp_path: Path, site: MediaSite,
         _done(page, 60)
         link = page.get_by_role("link", name="Download").first
         first = link.get_attribute("href")
-        time.sleep(4.5)  # past web.link_ttl
+        with httpx.Client(base_url=web.base) as client:
+            assert client.get(first).status_code == 200  # a working link until then
+            clock.jump(4.5)  # past web.link_ttl, on the server
+            page.clock.fast_forward(4500)  # and in the browser
+            assert client.get(first).status_code == 410
         with page.expect_download() as waiting:
             link.click()
         saved = tmp_path / "clip.mp4"

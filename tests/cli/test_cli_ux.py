@@ -317,6 +317,23 @@ def test_the_demos_next_steps_work_as_printed_in_a_new_shell(tmp_path: Path) -> 
     assert any(step.strip().startswith(". .venv/bin/activate") for step in steps), steps
 
 
+def test_the_demos_next_steps_follow_the_environment_a_new_shell_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the container image FERRYMAN_DATA_DIR=/data and FERRYMAN_LIBRARY_DIR=/library are
+    every shell's: the steps need no --data-dir, and a first job goes to that library (it
+    named ~/.local/share/ferryman/library, where nothing goes)."""
+    from ferryman.config import load_settings
+    from ferryman.frontdoors.demo import next_steps
+
+    data, library = tmp_path / "data", tmp_path / "library"
+    monkeypatch.setenv("FERRYMAN_DATA_DIR", str(data))
+    monkeypatch.setenv("FERRYMAN_LIBRARY_DIR", str(library))
+    steps = next_steps(load_settings(), [1, 2], argv0="ferryman", cwd=tmp_path)
+    assert not any("--data-dir" in step for step in steps), steps
+    assert steps[-1].endswith(f"into {library}"), steps
+
+
 # --- what happens next --------------------------------------------------------------------
 
 

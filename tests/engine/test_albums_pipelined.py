@@ -61,12 +61,13 @@ async def test_the_next_album_is_uploaded_while_the_one_before_is_sent(tmp_path:
     assert {it.state for it in await store.job_items(job.id)} == {ItemState.DELIVERED}
     order = handled
     assert order.count("send photos") == 1 and order.count("send document") == 1
-    # The document's part reached Telegram less than one way (0.5 s) after the photos'
-    # send did: it went out before that send's answer could have come back, while the
-    # send was on its way. One album after the other, it would wait for that answer
-    # (0.5 s), the album's record and its own claim, then travel (0.5 s).
+    # The document's part reached Telegram less than a round trip (1 s) after the
+    # photos' send did: it went out before that send's answer could have come back.
+    # One album after the other, it would wait for that answer (0.5 s back), the album's
+    # record and its own claim, then travel (0.5 s): never under 1 s. (The bound was one
+    # way, 0.5 s, which a loaded machine's own delay passed: 0.69 s, still pipelined.)
     assert order.count("document part") == 1
-    assert at["document part"] - at["send photos"] < 0.5, (at, order)
+    assert at["document part"] - at["send photos"] < 1.0, (at, order)
     assert order.index("send photos") < order.index("send document")
     chat = w.server.chat(w.channel)
     assert len(chat) == 11  # each file once

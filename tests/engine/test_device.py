@@ -196,7 +196,14 @@ async def test_a_link_waits_for_wifi_uncounted_then_goes(
                 return (await store.get_job(job.id)).wait_reason == "network.metered"
 
             await eventually(waits_for_wifi, "the job waiting for Wi-Fi")
-            await asyncio.sleep(0.6)  # several rechecks on mobile data
+            calls = tmp_path / "asked"  # each recheck asks the phone again: counted
+            answer.write_text(
+                f"#!/bin/sh\necho >> '{calls}'\ncat <<'EOF'\n{json.dumps(MOBILE)}\nEOF\n"
+            )
+            await eventually(
+                lambda: calls.exists() and len(calls.read_text().splitlines()) >= 3,
+                "three rechecks on mobile data",
+            )
             fetch = await store.fetched(job.id)
             # Waiting (or looking again right now), and no attempt counted for it.
             assert fetch is not None and fetch.state in ("queued", "fetching")

@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo, make_photo_set, make_tar, make_video, make_zip
 from ferryman.store import Store, quick
+from tests.support.clock import ManualClock
 from tests.support.engine_helpers import leftovers, library_files, run_until_idle, sha256
 from tests.support.waiting import eventually
 
@@ -711,14 +713,15 @@ async def test_a_front_door_sets_start_up_aside_from_the_collector(settings: Set
 
 
 async def test_a_chained_album_survives_its_predecessors_heartbeat(
-    tmp_path: Path, settings: Settings, sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The record of a delivery clears the album's owner: a heartbeat after it would
     take that for a lost lease and cancel the step, dropping the album claimed with the
     record, which would then wait out its lease while the next one went first."""
     from ferryman.sinks.library import LibrarySink
 
-    store = sqlite_store
+    clock = ManualClock(start=time.time())  # the engine's and the store's
+    store = await Store.open(settings.database, clock=clock.now)
     make_photo_set(tmp_path / "photos", 30, size=(32, 24))
     job = await intake.add_source(store, tmp_path / "photos")
     read = asyncio.Event()
@@ -734,17 +737,20 @@ async def test_a_chained_album_survives_its_predecessors_heartbeat(
 
     async def slow_after_record(*args: Any, **kwargs: Any) -> Any:
         chained = await recorded(*args, **kwargs)
-        await asyncio.sleep(0.6)  # past a heartbeat (lease 1 s: one every third)
+        await clock.advance(0.6)  # past a heartbeat (lease 1 s: one every third)
         return chained
 
     monkeypatch.setattr(LibrarySink, "deliver", after_reading)
     monkeypatch.setattr(store, "album_delivered", slow_after_record)
     quick = settings.model_copy(update={"backlog_items": 1000, "lease_seconds": 1.0})
-    engine = Engine(store, quick)
+    engine = Engine(store, quick, clock=clock)
     engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobExpanded) else None)
-    await asyncio.wait_for(engine.run(until_idle=True), 60)
-    assert sent == [1, 2, 3]  # in order: none stranded behind a false lost lease
-    assert (await store.get_job(job.id)).state is JobState.DONE
+    try:
+        await asyncio.wait_for(engine.run(until_idle=True), 60)
+        assert sent == [1, 2, 3]  # in order: none stranded behind a false lost lease
+        assert (await store.get_job(job.id)).state is JobState.DONE
+    finally:
+        await store.close()
 
 
 @pytest.mark.parametrize("photos", [1, 10, 12, 20, 30])

@@ -89,16 +89,30 @@ async def test_a_stop_hands_back_what_its_run_holds_and_records_it_stopped_in_on
 
 
 async def test_a_drained_node_claims_nothing_until_undrained(
-    settings: Settings, tmp_path: Path
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = settings.model_copy(update={"node_name": "phone", "lease_seconds": 3.0})
     store = await Store.open(settings.database)
     engine = Engine(store, settings)
+    claiming = [0]  # the read's claims in flight
+    claim_jobs = store.claim_jobs
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        claiming[0] += 1
+        try:
+            return await claim_jobs(*args, **kwargs)
+        finally:
+            claiming[0] -= 1
+
+    monkeypatch.setattr(store, "claim_jobs", counted)
     running = asyncio.create_task(engine.run())
     try:
         await eventually(lambda: _has_run(store), "the engine beat")
         await nodes.drain(store, "phone")
         await eventually(lambda: _draining(engine), "the engine drained")
+        # A claim begun before the drain was heard may still end after it (and take
+        # the job added next, under load): the job comes once none is in flight.
+        await eventually(lambda: _none(claiming), "the claims begun before the drain ended")
         photos = make_photo_set(tmp_path / "in", 3)
         job = await intake.add_source(store, photos[0].parent)
         await asyncio.sleep(2.0)  # several polls and wake-ups: nothing is taken
@@ -116,6 +130,10 @@ async def test_a_drained_node_claims_nothing_until_undrained(
 
 async def _has_run(store: Store) -> bool:
     return bool(await store.node_runs())
+
+
+async def _none(count: list[int]) -> bool:
+    return count[0] == 0
 
 
 async def _draining(engine: Engine) -> bool:
@@ -319,7 +337,8 @@ async def test_a_drain_outlives_its_nodes_rows_being_pruned(store: Store) -> Non
 
 
 @pytest.mark.postgres
-@pytest.mark.slow  # a wall-clock bound: the server's 1 s idle bound, not TCP's minutes
+@pytest.mark.slow
+@pytest.mark.timing  # a wall-clock bound: the server's 1 s idle bound, not TCP's minutes
 async def test_a_node_frozen_mid_transaction_does_not_hold_the_others_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

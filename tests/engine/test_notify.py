@@ -199,7 +199,7 @@ async def test_jobs_that_end_together_go_out_as_one_digest(
         )
         made = [await a_job(store, settings, tmp_path, n) for n in range(5, 8)]
         await run_until(Engine(store, settings), "a digest", all_done)
-        await asyncio.sleep(0.5)  # nothing else follows
+        # The engine stopped and its notifier flushed (run_until): nothing else follows.
         sent = hook.bodies()
         assert all(signed_right(h, b) for _, h, b in hook.got)
     assert len(sent) == 1
@@ -257,8 +257,7 @@ async def test_notify_none_on_a_job_sends_nothing_for_it(
         quiet = await a_job(store, loud, tmp_path, 9, notify="none")
         spoken = await a_job(store, loud, tmp_path, 10)
         await run_until(Engine(store, loud), "one notice", lambda: hook.bodies())
-        # A window in which the quiet job's notice would come: the scenario, not a wait.
-        await asyncio.sleep(0.3)
+        # The engine stopped, its notifier flushed (run_until): no notice comes later.
         assert [b["job"]["id"] for b in hook.bodies()] == [spoken.id]
         assert (await store.get_job(quiet.id)).state.value == "done"
     assert [n.job_id for n in await store.list_notices()] == [spoken.id]
@@ -322,8 +321,7 @@ async def test_a_watch_that_starts_failing_says_so_once(
             return (await store.get_watch(watch.id)).failures >= 3
 
         await run_until(Engine(store, settings), "three failed looks", failed_thrice)
-        # A window in which a notice per retry would come: the scenario, not a wait.
-        await asyncio.sleep(0.3)
+        # The engine stopped, its notifier flushed (run_until): no notice comes later.
         sent = hook.bodies()
     assert [b["event"] for b in sent] == ["watch_failing"]  # once, not at every retry
     assert sent[0]["watch"]["id"] == watch.id
@@ -397,12 +395,10 @@ async def test_a_notice_held_by_a_node_that_died_is_sent_by_the_next_engine(
         settings = with_notify(settings, urls=[url])
         payload = {"event": "job_done", "title": "ferryman: done: x", "body": "b", "job": None}
         (made,) = await store.add_notices("job_done", [url], payload, job_id=None)
-        (held,) = await store.claim_notices("dead-node", 0.05, 0.0)
+        (held,) = await store.claim_notices("dead-node", -1.0, 0.0)  # ran out a second ago
         assert held.id == made
-        await asyncio.sleep(0.1)  # its lease runs out
         await run_until(Engine(store, settings), "the late notice", lambda: hook.bodies())
-        # A window in which a second sending would come: the scenario, not a wait.
-        await asyncio.sleep(0.3)
+        # The engine stopped, its notifier flushed (run_until): no second sending later.
         assert hook.bodies() == [payload]  # once
     (notice,) = await store.list_notices()
     assert notice.state == "sent"

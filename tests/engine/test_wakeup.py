@@ -20,6 +20,7 @@ from ferryman.samples import make_photo_set
 from ferryman.store import Store
 from ferryman.store.lite import open_lite
 from ferryman.store.nudge import send, sqlite_address
+from tests.support.clock import ManualClock, engine_idle
 from tests.support.waiting import eventually
 
 POLL = 3600.0  # seconds: no claim in a test's time comes from the poll
@@ -29,10 +30,11 @@ async def _claimed_soon(
     engine_store: Store, adder: Store, tmp_path: Path, settings: Settings
 ) -> None:
     slow = settings.model_copy(update={"poll_seconds": POLL, "database_url": None})
-    engine = Engine(engine_store, slow)
+    clock = ManualClock()
+    engine = Engine(engine_store, slow, clock=clock)
     running = asyncio.create_task(engine.run())
     try:
-        await asyncio.sleep(1.0)  # idle: every worker waits out its poll
+        await engine_idle(clock, slow)
         make_photo_set(tmp_path / "p", 2)
         job = await intake.add_source(adder, str(tmp_path / "p"))
 
@@ -60,11 +62,11 @@ async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
 ) -> None:
     store = await Store.open(settings.database)
     slow = settings.model_copy(update={"poll_seconds": POLL})
-    engine = Engine(store, slow)
+    clock = ManualClock()
+    engine = Engine(store, slow, clock=clock)
     running = asyncio.create_task(engine.run())
     try:
-        # Idle, every worker in its poll: the scenario, not a wait for a state.
-        await asyncio.sleep(1.0)
+        await engine_idle(clock, slow)
         make_photo_set(tmp_path / "p", 2)
 
         def add() -> Job:
@@ -95,11 +97,12 @@ async def test_resume_nudges_too(tmp_path: Path, settings: Settings) -> None:
     make_photo_set(tmp_path / "p", 2)
     job = await intake.add_source(store, str(tmp_path / "p"))
     await control.pause_job(store, job.id)
-    engine = Engine(store, settings.model_copy(update={"poll_seconds": POLL}))
+    slow = settings.model_copy(update={"poll_seconds": POLL})
+    clock = ManualClock()
+    engine = Engine(store, slow, clock=clock)
     running = asyncio.create_task(engine.run())
     try:
-        # Idle, every worker in its poll: the scenario, not a wait for a state.
-        await asyncio.sleep(1.0)
+        await engine_idle(clock, slow)
         other = await Store.open(settings.database)
         try:
             await control.resume_job(other, job.id)
@@ -121,7 +124,8 @@ def test_a_nudge_with_nobody_listening_is_harmless(tmp_path: Path) -> None:
     assert sqlite_address(tmp_path / "a.db") != sqlite_address(tmp_path / "b.db")
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_notify_while_busy_is_not_lost() -> None:
     wakeup = Wakeup()
     mark = wakeup.mark()

@@ -216,7 +216,8 @@ def test_a_child_outlives_a_lost_template(tmp_path: Path) -> None:
             parent.kill()
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 def test_a_cancel_while_the_template_loads_does_not_wait_for_it(tmp_path: Path) -> None:
     """The template loads its modules for 5 s here (a phone's PyAV and yt-dlp): a cancel
     0.3 s into a child's start returns at once, and no child is left behind."""
@@ -253,7 +254,8 @@ async def test_a_cancel_while_the_child_starts_leaves_no_child(tmp_path: Path) -
     assert pid is None or not psutil.pid_exists(pid)
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 def test_a_start_that_outlasts_the_timeout_is_a_timeout(tmp_path: Path) -> None:
     """The timeout covers the child's start too: a template still loading (5 s here)
     when the time is up (1 s) gives ``media.convert_timeout`` at once."""

@@ -258,7 +258,8 @@ async def test_child_runs_a_transcode_and_forwards_progress(
     assert seen and seen == sorted(seen) and seen[-1] == 1.0
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_child_timeout_kills_the_child(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     seen: list[float] = []

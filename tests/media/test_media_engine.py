@@ -251,11 +251,16 @@ async def test_a_video_over_the_size_limit_arrives_in_playable_parts(
     await store.close()
 
 
-def noisy_video(path: Path, seconds: float = 4.0, size: tuple[int, int] = (320, 240)) -> Path:
-    """Random pixels: a bitrate no encoder can squeeze, so a size cap must do the work."""
+def noisy_video(
+    path: Path, seconds: float = 4.0, size: tuple[int, int] = (320, 240), preset: str = "medium"
+) -> Path:
+    """Random pixels: a bitrate no encoder can squeeze, so a size cap must do the work.
+    ``preset``: x264's (its default, medium; ultrafast a tenth of the CPU for a test that
+    needs only a big video, not the encoder's best squeeze of it)."""
     rng = random.Random(7)
     with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
-        stream = out.add_stream("libx264", rate=25, options={"crf": "18", "g": "25"})
+        options = {"crf": "18", "g": "25", "preset": preset}
+        stream = out.add_stream("libx264", rate=25, options=options)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         for index in range(round(seconds * 25)):

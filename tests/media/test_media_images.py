@@ -441,7 +441,8 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- refusals
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 def test_a_decompression_bomb_is_refused_without_decoding(tmp_path: Path) -> None:
     src = huge_png(tmp_path / "bomb.png")
     dst = tmp_path / "out.jpg"

@@ -146,7 +146,8 @@ async def test_changed_content_starts_over_with_the_new_bytes(
     assert [s for s, _, _ in statuses(server, "/c")] == [200, 200]
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_stall_reconnects_and_resumes(server: FaultServer, tmp_path: Path) -> None:
     data = payload(2 * MiB)
     server.add("/s", data, faults=Faults(stall_at=MiB, stall_seconds=30))
@@ -158,7 +159,8 @@ async def test_a_stall_reconnects_and_resumes(server: FaultServer, tmp_path: Pat
     assert statuses(server, "/s")[1][:2] == (206, f"bytes={MiB}-")
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_stall_that_never_ends_is_reported(server: FaultServer, tmp_path: Path) -> None:
     server.add(
         "/dead", payload(MiB), faults=Faults(stall_at=1000, stall_seconds=60, stall_times=None)
@@ -175,7 +177,8 @@ async def test_a_stall_that_never_ends_is_reported(server: FaultServer, tmp_path
     assert (tmp_path / "dead.part").stat().st_size == 1000  # kept for the engine's next try
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_server_that_never_answers_counts_as_stalled(tmp_path: Path) -> None:
     with serving(Link(latency=3.0)) as mute:  # headers come only after 3 s
         mute.add("/quiet", payload(1000))

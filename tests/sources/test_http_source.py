@@ -271,7 +271,8 @@ async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_me
     assert ended < 5, f"the download went on {ended:.1f} s after the cancel"  # 10 s un-nudged
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_stop_mid_download_is_at_once_and_the_download_goes_on_from_its_part(
     tmp_path: Path, link_settings: Settings, server: FaultServer
 ) -> None:
@@ -310,6 +311,7 @@ async def test_a_stop_mid_download_is_at_once_and_the_download_goes_on_from_its_
 
 
 @pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 @pytest.mark.parametrize("name", ["trip.zip", "trip.tar"])
 def test_ctrl_c_while_a_server_stalls_a_read_in_place_ends_the_run_at_once(
     tmp_path: Path, server: FaultServer, name: str

@@ -74,7 +74,8 @@ def _retries(caplog: pytest.LogCaptureFixture) -> int:
     return sum("again in" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_an_unknown_host_fails_after_one_confirming_retry(
     fast: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -215,7 +216,8 @@ def self_signed(tmp_path: Path) -> Iterator[TlsServer]:
         server.server_close()
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_refused_certificate_fails_at_once_naming_the_host(
     fast: Settings,
     self_signed: TlsServer,
@@ -238,7 +240,8 @@ async def test_a_refused_certificate_fails_at_once_naming_the_host(
     assert trusted.state is JobState.DONE, trusted
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_webdav_folder_fails_the_same_ways(fast: Settings, self_signed: TlsServer) -> None:
     tls, _, _ = await _run(fast, self_signed.url("/Trip/", scheme="davs"))
     assert tls.error_code == "source.tls_refused", tls
@@ -248,7 +251,8 @@ async def test_a_webdav_folder_fails_the_same_ways(fast: Settings, self_signed: 
     assert UNKNOWN in (unknown.error_message or "") and took < 10
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_torbox_api_with_a_refused_certificate_or_unknown_host(
     fast: Settings, self_signed: TlsServer
 ) -> None:
@@ -267,7 +271,8 @@ async def test_a_torbox_api_with_a_refused_certificate_or_unknown_host(
         assert name in (done.error_message or "") and took < 10
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_link_to_media_on_an_unknown_host_fails_fast(
     fast: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:

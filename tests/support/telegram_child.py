@@ -24,9 +24,12 @@ LEASE_SECONDS = 1.0  # a killed run's leases expire at once, as in tests/crash/t
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def spawn_child(data_dir: Path, port: int, log: Path) -> asyncio.subprocess.Process:
+async def spawn_child(
+    data_dir: Path, port: int, log: Path, *, documents: bool = False
+) -> asyncio.subprocess.Process:
     """This module's engine run as a child process, its stderr to ``log``. Without the
-    test run's FERRYMAN_ variables: its settings are ``child_settings``' alone."""
+    test run's FERRYMAN_ variables: its settings are ``child_settings``' alone
+    (``documents``: files that are not media go as documents)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     with log.open("wb") as err:
         return await asyncio.create_subprocess_exec(
@@ -35,6 +38,7 @@ async def spawn_child(data_dir: Path, port: int, log: Path) -> asyncio.subproces
             "tests.support.telegram_child",
             str(data_dir),
             str(port),
+            *(["documents"] if documents else []),
             cwd=REPO,
             env=env,
             stdout=asyncio.subprocess.DEVNULL,
@@ -42,7 +46,7 @@ async def spawn_child(data_dir: Path, port: int, log: Path) -> asyncio.subproces
         )
 
 
-def child_settings(data_dir: Path) -> Settings:
+def child_settings(data_dir: Path, *, documents: bool = False) -> Settings:
     """What ``tests.support.telegram_helpers.tg_settings`` gives, for this data dir."""
     return load_settings(
         None,
@@ -50,6 +54,7 @@ def child_settings(data_dir: Path) -> Settings:
             "data_dir": data_dir,
             "poll_seconds": 0.05,
             "space_floor": 0,
+            "send_documents": documents,
             "lease_seconds": LEASE_SECONDS,
             "media": {"segment_seconds": 2},
             "telegram": {"api_id": 1, "api_hash": "fakehash"},
@@ -57,8 +62,8 @@ def child_settings(data_dir: Path) -> Settings:
     )
 
 
-async def run(data_dir: Path, port: int) -> None:
-    settings = child_settings(data_dir)
+async def run(data_dir: Path, port: int, documents: bool = False) -> None:
+    settings = child_settings(data_dir, documents=documents)
     store = await Store.open(settings.database)
     try:
         engine = Engine(store, settings, dialer=RemoteDialer("127.0.0.1", port))
@@ -70,8 +75,9 @@ async def run(data_dir: Path, port: int) -> None:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     data_dir, port = Path(sys.argv[1]), int(sys.argv[2])
+    documents = sys.argv[3:] == ["documents"]
     with DataDirLock(data_dir):  # as `ferryman run` does: one engine per data dir
-        asyncio.run(run(data_dir, port))
+        asyncio.run(run(data_dir, port, documents))
 
 
 if __name__ == "__main__":

@@ -201,7 +201,7 @@ def record_requests(server: FakeTelegram, kind: type) -> Recorder:
     call = server.call
 
     async def recording(sender: Any, data: bytes) -> bytes:
-        with BinaryReader(data) as reader:
+        with BinaryReader(server.wire.open(data).body) as reader:  # as the fake reads it
             request = reader.tgread_object()
         while hasattr(request, "query"):
             request = request.query

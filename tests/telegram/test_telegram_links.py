@@ -365,6 +365,7 @@ async def test_a_message_link_sent_while_ferryman_was_off_is_taken_once(tmp_path
 
 
 @pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_cancel_in_the_chat_stops_a_download_at_once(tmp_path: Path) -> None:
     """A job still downloading (no items yet) is cancelled from the chat: the answer
     names it and says a download was stopped, the server stops sending within a moment

@@ -293,7 +293,8 @@ async def test_the_window_reaches_its_ceiling_within_the_first_parts(env: Env) -
     assert await env.uploaded_sha256(result) == sha(data)
 
 
-@pytest.mark.slow  # a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # a wall-clock bound
 async def test_long_flood_wait_is_raised_after_on_wait(env: Env) -> None:
     path, _ = env.file(6 * PART)
     calls: list[int] = []
@@ -442,10 +443,10 @@ def _count_reads(
 ) -> tuple[dict[str, int], Callable[[int, int], None]]:
     """Parts read, acknowledged (through the progress callback returned) and the most
     read ahead of the acknowledgements at any moment (``lead``)."""
-    from ferryman.telegram import upload as upload_module
+    from ferryman.telegram import upload_parts as upload_module
 
     counts = {"read": 0, "acked": 0, "lead": 0}
-    read = upload_module._Parts._read
+    read = upload_module.Parts._read
 
     def counting_read(self: Any, fh: Any, want: int) -> bytes:
         chunk = read(self, fh, want)
@@ -456,14 +457,14 @@ def _count_reads(
     def progress(sent: int, total: int) -> None:
         counts["acked"] += 1
 
-    monkeypatch.setattr(upload_module._Parts, "_read", counting_read)
+    monkeypatch.setattr(upload_module.Parts, "_read", counting_read)
     return counts, progress
 
 
 async def test_reads_stay_a_few_parts_ahead_of_the_network(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ferryman.telegram import upload as upload_module
+    from ferryman.telegram import upload_parts as upload_module
 
     env.server.network.model = LinkModel(latency=0.01)
     part = 64 * KIB
@@ -486,7 +487,7 @@ async def test_an_albums_files_uploading_together_read_a_few_parts_ahead_in_all(
     once read its own few ahead and each of its senders held a part while it waited for
     the window: the whole album was read at its start (a phone trip's engine rose by
     ~30 MiB an album, then fell at the uplink's pace)."""
-    from ferryman.telegram import upload as upload_module
+    from ferryman.telegram import upload_parts as upload_module
 
     env.server.network.model = LinkModel(latency=0.01)
     part = 64 * KIB

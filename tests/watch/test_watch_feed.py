@@ -275,7 +275,8 @@ def test_the_cli_adds_lists_checks_pauses_and_removes_a_feed_watch(tmp_path: Pat
     assert bad.exit_code == 2 and "watch.bad_window" in bad.output
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 async def test_a_stop_cuts_a_stalled_listing_at_once_and_records_nothing(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@ links served by the tests' own HTTP server, real uploads, real downloads."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -20,11 +21,18 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from ferryman.config import Settings
+from ferryman.engine.plumbing.events import JobFinished
+from ferryman.engine.runner import Engine
 from ferryman.samples import make_photo_set, make_video, make_zip
+from ferryman.store import Store
 from ferryman.web.guard import new_token
+from ferryman.web.server import web_app
+from tests.support.clock import ManualClock
 from tests.support.httpserve import FaultServer, serving
 from tests.support.mediaserve import MediaSite
 from tests.support.once import built_once
+from tests.support.waiting import WITHIN
 from tests.support.webserve import running_web, web_env
 
 
@@ -90,22 +98,48 @@ def test_a_link_becomes_an_mp3_with_a_download_link_that_honours_ranges(
         assert [j["id"] for j in listed] == [body["id"]]
 
 
-def test_an_expired_link_answers_410_and_new_links_can_be_asked_for(
-    tmp_path: Path, links: FaultServer
+async def test_an_expired_link_answers_410_and_new_links_can_be_asked_for(
+    settings: Settings, links: FaultServer
 ) -> None:
-    with running_web(tmp_path / "data", FERRYMAN_WEB__LINK_TTL="3") as web, web.client() as c:
-        made = c.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")}).json()
-        view = web.wait_for(made["id"], ("done", "failed"))
-        (file,) = view["result"]["files"]
-        time.sleep(max(0.0, file["expires_at"] - time.time()) + 1.1)
-        gone = c.get(file["url"])
-        assert gone.status_code == 410
-        error = gone.json()["error"]
-        assert error["code"] == "link.expired" and "/links" in error["next"]
-        fresh = c.post(f"/api/v1/jobs/{made['id']}/links").json()
-        (renewed,) = fresh["files"]
-        assert renewed["url"] != file["url"]
-        assert c.get(renewed["url"]).status_code == 200
+    """The app and the engine in this process (httpx over ASGI), the page's clock moved
+    past the link's life: no 4 s waited out."""
+    clock = ManualClock(start=time.time())  # the web's: signing and expiry
+    web_settings = settings.web.model_copy(update={"link_ttl": 3.0})
+    settings = settings.model_copy(update={"web": web_settings})
+    store = await Store.open(settings.database)
+    engine = Engine(store, settings)
+    ended = asyncio.Event()
+    engine.bus.subscribe(lambda e: ended.set() if isinstance(e, JobFinished) else None)
+    running = asyncio.create_task(engine.run())
+    try:
+        async with (
+            web_app(settings, store, engine.bus, lambda: True, clock=clock) as served,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=served.app), base_url="http://127.0.0.1"
+            ) as c,
+        ):
+            made = (await c.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")})).json()
+            # The engine says the job ended (a poll of the API would meet its rate limit,
+            # whose window this clock, standing still, never resets).
+            await asyncio.wait_for(ended.wait(), WITHIN)
+            view = (await c.get(f"/api/v1/jobs/{made['id']}")).json()
+            assert view["status"] == "done", view
+            (file,) = view["result"]["files"]
+            assert file["expires_at"] == clock.now() + 3.0
+            assert (await c.get(file["url"])).status_code == 200  # alive until then
+            await clock.advance(3.5)  # past its expiry (the token keeps whole seconds)
+            gone = await c.get(file["url"])
+            assert gone.status_code == 410
+            error = gone.json()["error"]
+            assert error["code"] == "link.expired" and "/links" in error["next"]
+            fresh = (await c.post(f"/api/v1/jobs/{made['id']}/links")).json()
+            (renewed,) = fresh["files"]
+            assert renewed["url"] != file["url"]
+            assert (await c.get(renewed["url"])).status_code == 200
+    finally:
+        engine.stop()
+        await asyncio.wait_for(running, WITHIN)
+        await store.close()
 
 
 def test_requests_are_strict_and_errors_carry_a_code_and_a_next_step(

@@ -12,8 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
+from ferryman.config import Settings
+from ferryman.engine.ops import intake
 from ferryman.samples import make_photo_set, make_zip
+from ferryman.store import Store
 from ferryman.web.guard import new_token
+from ferryman.web.server import web_app
+from tests.support.clock import ManualClock
+from tests.support.engine_helpers import run_until_idle
 from tests.support.webserve import WebServer, running_web
 
 pytestmark = pytest.mark.slow
@@ -82,12 +88,7 @@ def test_a_views_first_page_and_the_next_pages_with_totals_and_working_links(
             preview = client.get(file["preview"])
             assert preview.headers["content-type"] == "image/webp"
 
-        # Re-signed past half their life, as the view's are; the new links work.
-        first = last["files"][0]
-        time.sleep(max(0.0, first["expires_at"] - 10 - time.time()) + 0.5)
-        again = client.get(f"/api/v1/jobs/{job_id}/files?offset=120").json()["files"][0]
-        assert again["name"] == first["name"] and again["expires_at"] > first["expires_at"]
-        assert client.get(again["url"]).status_code == 200
+        # Re-signed past half their life: test_a_pages_links_are_signed_again_past_half_their_life.
         renewed = client.post(f"/api/v1/jobs/{job_id}/links?offset=60&limit=5").json()
         assert [f["name"] for f in renewed["files"]] == names[60:65]
         assert renewed["next_offset"] == 65 and renewed["files_total"] == 130
@@ -129,3 +130,38 @@ def test_every_live_message_of_a_job_of_200_files_stays_small(tmp_path: Path) ->
         whole = {**done["job"], "result": {**done["job"]["result"]}}
         whole["result"]["files"] = _all_files(client, job_id)
         assert len(json.dumps({**done, "job": whole})) > 2 * MESSAGE_BOUND
+
+
+async def test_a_pages_links_are_signed_again_past_half_their_life(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """``GET …/files`` keeps a page's links while they are young and signs them again
+    once past half their life, as the view's are; the new ones work. The app in this
+    process, its clock moved (it was a child and a sleep of half a link's life)."""
+    clock = ManualClock(start=time.time())
+    settings = settings.model_copy(
+        update={"web": settings.web.model_copy(update={"link_ttl": 20.0})}
+    )
+    make_photo_set(tmp_path / "in", 3)
+    store = await Store.open(settings.database)
+    try:
+        job = await intake.add_source(store, tmp_path / "in", dest="link:", settings=settings)
+        await run_until_idle(store, settings)
+        async with (
+            web_app(settings, store, None, None, clock=clock) as served,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=served.app), base_url="http://127.0.0.1"
+            ) as client,
+        ):
+            url = f"/api/v1/jobs/{job.id}/files"
+            (first, *_) = (await client.get(url)).json()["files"]
+            assert first["expires_at"] == clock.now() + 20.0
+            await clock.advance(9.0)  # young still: the same links
+            assert (await client.get(url)).json()["files"][0] == first
+            await clock.advance(1.5)  # past half its life
+            again = (await client.get(url)).json()["files"][0]
+            assert again["name"] == first["name"] and again["expires_at"] > first["expires_at"]
+            assert again["expires_at"] == clock.now() + 20.0
+            assert (await client.get(again["url"])).status_code == 200
+    finally:
+        await store.close()

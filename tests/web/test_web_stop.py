@@ -50,7 +50,8 @@ def _stop_within(web: WebServer, sig: signal.Signals) -> float:
     return time.monotonic() - began
 
 
-@pytest.mark.slow  # asserts a wall-clock bound
+@pytest.mark.slow
+@pytest.mark.timing  # asserts a wall-clock bound
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_web_stops_within_two_seconds_with_streams_open_and_starts_again(
     tmp_path: Path, sig: signal.Signals

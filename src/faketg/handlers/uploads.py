@@ -35,6 +35,18 @@ def _key(call: Call, file_id: int) -> tuple[int, int]:
     return (call.sender.auth_key.key_id or 0, file_id)
 
 
+def _upload(server: FakeTelegram, call: Call, req: Any, *, big: bool) -> Upload:
+    """The upload this part belongs to (a fresh one if its parts expired); the part
+    counted in ``server.parts``."""
+    key = _key(call, req.file_id)
+    up = server.uploads.get(key)
+    now = server.clock()
+    if up is None or server.parts.stale(up, now):
+        up = server.uploads[key] = Upload(big=big, started=now)
+    server.parts.arrived(key, req.file_part, len(req.bytes))
+    return up
+
+
 def _check_part(data: bytes, part: int, limit: int) -> None:
     if len(data) > MAX_PART:
         raise RpcFault(400, "FILE_PART_TOO_BIG")
@@ -46,7 +58,7 @@ def _check_part(data: bytes, part: int, limit: int) -> None:
 
 async def save_file_part(server: FakeTelegram, call: Call, req: Any) -> Any:
     _check_part(req.bytes, req.file_part, 4000)
-    up = server.uploads.setdefault(_key(call, req.file_id), Upload())
+    up = _upload(server, call, req, big=False)
     _keep(server, up, req.file_part, req.bytes)
     up.saves += 1
     return Raw(BOOL_TRUE)
@@ -57,7 +69,7 @@ async def save_big_file_part(server: FakeTelegram, call: Call, req: Any) -> Any:
     if req.file_total_parts <= 0 or req.file_total_parts > limit:
         raise RpcFault(400, "FILE_PARTS_INVALID")
     _check_part(req.bytes, req.file_part, req.file_total_parts)
-    up = server.uploads.setdefault(_key(call, req.file_id), Upload(big=True))
+    up = _upload(server, call, req, big=True)
     if up.total is not None and up.total != req.file_total_parts:
         raise RpcFault(400, "FILE_PARTS_INVALID")
     up.total, up.big = req.file_total_parts, True
@@ -90,7 +102,11 @@ def assemble(
 ) -> StoredFile:
     """The whole file an ``InputFile``/``InputFileBig`` names, checking the part rules;
     ``check_md5`` off: the caller checks the MD5 (``md5_matches``), off the loop."""
-    up = server.uploads.get(_key(call, input_file.id))
+    key = _key(call, input_file.id)
+    up = server.uploads.get(key)
+    if up is not None and server.parts.stale(up, server.clock()):
+        del server.uploads[key]  # kept too long: gone, as Telegram forgets parts
+        up = None
     count = input_file.parts
     big = isinstance(input_file, types.InputFileBig)
     if up is None:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.config import Settings, with_runtime
 from ferryman.device.conditions import Device
 from ferryman.engine.plumbing.events import EventBus
@@ -76,7 +76,7 @@ class Context:
     bus: EventBus
     base_settings: Settings
     owner: str
-    wakeup: Wakeup = field(default_factory=Wakeup)
+    wakeup: Wakeup = field(init=False)  # on ``clock``
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # The network seam sinks use (None: the real network); a Telegram ``Dialer`` in
     # tests, which the engine hands on to the sinks' shared resources without naming.
@@ -86,6 +86,9 @@ class Context:
     device: Device = field(default_factory=Device)  # Wi-Fi and battery, for downloads
     # Where the stages decode untrusted media: confined workers (``media.box``).
     media_box: Decoder = field(default_factory=MediaBox)
+    # Every wait, lease and poll of the engine (a test's moves forward); the store's
+    # ``clock`` should be its ``now`` (``ferryman.clock``).
+    clock: Clock = SYSTEM
     # Set by a nudge from another process (an add, a drain): the heartbeat goes at once,
     # so a drain is heard in a moment instead of at the next beat.
     nudged: asyncio.Event = field(default_factory=asyncio.Event)
@@ -94,6 +97,7 @@ class Context:
     _live: _LiveSettings = field(init=False, default_factory=_LiveSettings)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "wakeup", Wakeup(self.clock))
         object.__setattr__(self, "resources", Shared(self.base_settings, self.dialer))
 
     # Each stage's view of the store: its module names only its own (store/ports).
@@ -139,7 +143,7 @@ class Context:
         """
         live = self._live
         async with live.lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             if live.cached is None or now - live.at > 1.0:
                 try:
                     fresh = with_runtime(self.base_settings, await self.store.runtime_settings())

@@ -91,7 +91,7 @@ class Notifier:
         left and try once what is due."""
         stopping = self.ctx.stopping
         try:  # the outbox is not a history: sent notices go after a week
-            await self.ctx.notice_store.forget_sent_notices(time.time() - KEEP_SENT)
+            await self.ctx.notice_store.forget_sent_notices(self.ctx.clock.now() - KEEP_SENT)
         except Exception:
             log.warning("notices: could not forget old sent ones", exc_info=True)
         while not stopping.is_set():
@@ -124,9 +124,10 @@ class Notifier:
         waits = [
             asyncio.ensure_future(self.ctx.stopping.wait()),
             asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(self.ctx.clock.sleep(POLL_SECONDS)),
         ]
         try:
-            await asyncio.wait(waits, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for wait in waits:
                 wait.cancel()

@@ -19,12 +19,12 @@ import os
 import shutil
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
@@ -40,7 +40,7 @@ from ferryman.engine.plumbing.events import (
     EventBus,
     JobFinished,
 )
-from ferryman.engine.plumbing.stages import Worker
+from ferryman.engine.plumbing.stages import Worker, named
 from ferryman.engine.plumbing.switching import quick_switches
 from ferryman.engine.plumbing.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
 from ferryman.engine.watch import Nudges
@@ -56,12 +56,6 @@ from ferryman.store import Store
 from ferryman.store.nudge import listener_for
 
 log = logging.getLogger(__name__)
-
-
-def _named(unit: object) -> str:
-    """A unit as a log names it: its kind and id (a job's source may hold a token)."""
-    inner = getattr(unit, "album", unit)
-    return f"{type(inner).__name__.lower()} {getattr(inner, 'id', '?')}"
 
 
 U = TypeVar("U")
@@ -93,6 +87,7 @@ class Engine:
         sinks: SinkRegistry | None = None,
         device: Device | None = None,
         media_box: Decoder | None = None,  # where media is decoded (None: confined workers)
+        clock: Clock = SYSTEM,  # the store's ``clock`` should be its ``now``
     ) -> None:
         self.ctx = Context(
             store,
@@ -104,10 +99,10 @@ class Engine:
             sinks=sinks or default_sinks(),
             device=device or Device(),
             media_box=media_box or MediaBox(),
+            clock=clock,
         )
         self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
-        # Each stage's run in this engine (``Stage.open``), closed as the engine stops.
-        self._runs: list[Callable[[], Awaitable[None]]] = []
+        self._runs: list[Callable[[], Awaitable[None]]] = []  # each stage's run's close
         # A watched folder's change notices, which wake its watch early.
         self.nudges = Nudges(
             self.ctx.watch_store,
@@ -150,7 +145,7 @@ class Engine:
         # and folders, nor they for their fsyncs (the reap moves work only between
         # states the sweep keeps alike: busy to ready).
         await asyncio.gather(store.reap(), self._sweep_work_area(), self._beat_once(settings))
-        reaped = time.monotonic()
+        reaped = self.ctx.clock.monotonic()
         if queued or not await store.idle():
             await self.wake.hold()
         listener = await self._listen()
@@ -181,8 +176,7 @@ class Engine:
                 log.warning("%s did not reach a checkpoint in time; cancelling it", task.get_name())
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
-            for close in self._runs:
-                await close()
+            await asyncio.gather(*(close() for close in self._runs))  # the stages' runs
             for result in results:
                 if isinstance(result, BaseException) and not isinstance(
                     result, asyncio.CancelledError | Stopping
@@ -216,11 +210,12 @@ class Engine:
         lease; it also learns whether the node was drained."""
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            waits = [asyncio.ensure_future(e.wait()) for e in (self.ctx.stopping, self.ctx.nudged)]
+            waits: list[asyncio.Future[object]] = [
+                asyncio.ensure_future(e.wait()) for e in (self.ctx.stopping, self.ctx.nudged)
+            ]
+            waits.append(asyncio.ensure_future(self.ctx.clock.sleep(settings.lease_seconds / 3)))
             try:
-                await asyncio.wait(
-                    waits, timeout=settings.lease_seconds / 3, return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for waiting in waits:
                     waiting.cancel()
@@ -322,14 +317,18 @@ class Engine:
                 mark, looked = looked, None
             else:
                 mark = self.ctx.wakeup.mark(topic)
+                # The lease read before the drain is checked, no wait between that check
+                # and the claim: a drain heard while the settings were read let a claim
+                # start after it (a drained node took a job, under load).
+                lease = await lease_seconds(self.ctx)
                 if self.ctx.run.draining:  # what it holds goes on; nothing new is taken
                     await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
                     continue
                 try:
-                    unit = await run.claim(await lease_seconds(self.ctx))
+                    unit = await run.claim(lease)
                 except Exception:
                     log.exception("%s: claiming failed; trying again", topic)
-                    await asyncio.sleep(settings.poll_seconds)
+                    await self.ctx.clock.sleep(settings.poll_seconds)
                     continue
             if unit is None:
                 await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
@@ -348,7 +347,7 @@ class Engine:
                     if self.ctx.stopping.is_set() or task is None:
                         raise
                     task.uncancel()  # our heartbeat cancelled the step, not the engine
-                    log.warning("%s: lost the lease on %s; moving on", topic, _named(done))
+                    log.warning("%s: lost the lease on %s; moving on", topic, named(done))
                 except Exception:
                     log.exception("%s: step failed; its lease will expire and it runs again", topic)
                 else:
@@ -373,7 +372,7 @@ class Engine:
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
             mark, last = self.ctx.wakeup.mark("keeper"), self.ctx.wakeup.mark("last")
-            started = time.monotonic()
+            started = self.ctx.clock.monotonic()
             full = (
                 started - full_at >= settings.poll_seconds
                 or broadcasts != self.ctx.wakeup.broadcasts()
@@ -418,7 +417,7 @@ class Engine:
             except Exception:
                 log.exception("housekeeping failed; trying again")
             await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="keeper")
-            rest = KEEPER_GAP_SECONDS - (time.monotonic() - started)
+            rest = KEEPER_GAP_SECONDS - (self.ctx.clock.monotonic() - started)
             if rest > 0:  # a job's last album cuts it short: that job ends without the wait
                 await self.ctx.wakeup.wait(rest, since=last, topic="last")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from ferryman.config import Settings, default_data_dir
+from ferryman.config import Settings, default_data_dir, load_settings
 from ferryman.engine.ops import intake, report
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.progress import attach_renderer
@@ -120,8 +120,9 @@ def next_steps(settings: Settings, job_ids: list[int], *, argv0: str, cwd: Path)
     """The commands to type next, each true as printed in a new shell in ``cwd``: the
     data dir named unless it is the default one, the program by a path that works."""
     command = ferryman_command(argv0, cwd)
+    plain = _plain_settings()
     here = command
-    if settings.data_dir.absolute() != default_data_dir().absolute():
+    if settings.data_dir.absolute() != plain.data_dir.absolute():
         here += f" --data-dir {_shown_path(settings.data_dir, cwd)}"
     first = job_ids[0] if job_ids else 1
     others = f" (jobs {first} to {job_ids[-1]})" if len(job_ids) > 1 else ""
@@ -135,9 +136,19 @@ def next_steps(settings: Settings, job_ids: list[int], *, argv0: str, cwd: Path)
             steps.append(f". {_shown_path(activate, cwd)}  # then `ferryman` alone works")
     steps.append(
         f"{command} add --run PATH  # your own first job: a file, folder, archive or link,"
-        f" into {default_data_dir() / 'library'}"
+        f" into {plain.library}"
     )
     return steps
+
+
+def _plain_settings() -> Settings:
+    """What a plain ``ferryman`` in a new shell reads: the config file and the environment
+    (``FERRYMAN_DATA_DIR`` in a container, say), without this run's flags; the defaults
+    when that is unreadable (this run would have said why)."""
+    try:
+        return load_settings()
+    except FerrymanError:
+        return Settings.model_validate({"data_dir": default_data_dir()})
 
 
 def _shown_path(path: Path, cwd: Path) -> str:

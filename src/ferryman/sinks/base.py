@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ferryman.errors import FerrymanError
-from ferryman.model import Album, Job, MediaKind, SinkRecord
+from ferryman.model import Album, Job, MediaKind, SinkRecord, UploadBook
 from ferryman.resources import Shared
 from ferryman.sinks.options import FORMS, split
 from ferryman.sinks.options import NO_OPTIONS as NO_OPTIONS
@@ -202,12 +202,11 @@ class Sink(ABC):
         return 0
 
 
-class SinkState(Protocol):
+class SinkState(UploadBook, Protocol):
     """All a sink may read and write of the store, scoped to its own scheme: records of
-    its own per job (``SinkRecord``: a key, a JSON value, the album or item it is
-    about) and waits its server imposed. The engine gives each sink its own; removing a
-    job, album or item removes their records, so the store names no sink and a sink
-    that keeps state needs no table or migration of its own."""
+    its own per job (``SinkRecord``: a key, a JSON value, the album or item it is about),
+    waits its server imposed, big uploads under way (``UploadBook``). Each sink gets its
+    own; removing a job, album or item removes their records: no table of its own."""
 
     def now(self) -> float:
         """The store's clock, which waits are kept in."""

@@ -357,7 +357,9 @@ class TelegramSink(Sink):
             sha256 = digest.hexdigest() if digest is not None else None
         attempts = [False, True] if out.kind != "document" else [True]
         last: FerrymanError | None = None
-        for as_document in attempts:
+        anew = False  # uploaded again: Telegram no longer held a resumed upload's parts
+        while attempts:
+            as_document = attempts[0]
             media = await media_for(
                 out,
                 handle,
@@ -375,6 +377,12 @@ class TelegramSink(Sink):
                         functions.messages.UploadMediaRequest(peer=peer, media=media)
                     )
                 except Exception as exc:
+                    if isinstance(exc, _GONE) and not anew:  # a resumed upload's parts expired
+                        log.info("Telegram no longer holds %s's parts (%s): anew", out.name, exc)
+                        anew = True  # its record went as it returned: every part goes again
+                        handle = await uploader.upload(out.path, name=out.name, progress=progress)
+                        continue
+                    attempts.pop(0)
                     err = from_telethon(exc)
                     if err.code != "telegram.media_rejected":
                         raise err from exc

@@ -155,8 +155,10 @@ class TelegramKind(SinkKind):
         from ferryman.sinks.telegram import TelegramSink
         from ferryman.sinks.telegram_state import TelegramState
 
+        hub = telegram_hub(env.resources)
+        hub.keep_uploads(env.state)  # big uploads resume after a crash
         return TelegramSink(
-            telegram_hub(env.resources),
+            hub,
             TelegramState(env.state),
             telegram_target(target),
             caption_limit=env.policy.caption_chars,

@@ -8,7 +8,6 @@ SQLite runs one writer at a time (``BEGIN IMMEDIATE``), so the sub-select cannot
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ferryman.clock import SYSTEM
 from ferryman.model import (
     AlbumState,
     ItemState,
@@ -59,7 +59,7 @@ class StoreBase:
     """The engine handle, the clock, and the lease machinery every query module uses."""
 
     def __init__(
-        self, engine: AsyncEngine, clock: Clock = time.time, reader: AsyncEngine | None = None
+        self, engine: AsyncEngine, clock: Clock = SYSTEM.now, reader: AsyncEngine | None = None
     ) -> None:
         self.engine = engine
         # Reads need no write lock: on SQLite they get an engine that begins deferred.

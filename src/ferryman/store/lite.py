@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ferryman.clock import SYSTEM
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.naming import free_job_name
@@ -50,7 +51,7 @@ class LiteStore:
     def __init__(
         self,
         conn: sqlite3.Connection | None,
-        clock: Clock = time.time,
+        clock: Clock = SYSTEM.now,
         wake: str | None = None,  # a running engine's wake-up address (store.nudge)
     ) -> None:
         self.wake = wake
@@ -215,7 +216,7 @@ def _insert(conn: sqlite3.Connection, table: str, values: Mapping[str, Any]) -> 
     return cursor.lastrowid
 
 
-def open_lite(url: str, *, create: bool, clock: Clock = time.time) -> LiteStore | None:
+def open_lite(url: str, *, create: bool, clock: Clock = SYSTEM.now) -> LiteStore | None:
     """The light store on ``url``, or None: not SQLite, or not at ``SCHEMA_VERSION``
         (older: the full store migrates it; newer: the full store refuses it, clearly), or
     damaged (``sqlite_file``: the full store says so; a writing command also runs

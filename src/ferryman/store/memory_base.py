@@ -4,10 +4,10 @@ does in SQL, on dicts with the schema's columns."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ferryman.clock import SYSTEM
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
 from ferryman.store.fetches import FETCHING, QUEUED
@@ -44,7 +44,7 @@ _MORE = ("tg_inbox",)  # the tables no one claims
 class MemoryBase:
     """The tables, the claims and the leases every part of the memory store uses."""
 
-    def __init__(self, clock: Clock = time.time) -> None:
+    def __init__(self, clock: Clock = SYSTEM.now) -> None:
         self.clock = clock
         self.tables: dict[str, dict[int, Row]] = {name: {} for name in (*BUSY_TO_READY, *_MORE)}
         self.memos: dict[tuple[int, str], str] = {}

@@ -359,6 +359,8 @@ class ChatStatus(JobsView, Protocol):
 class Nodes(Protocol):
     """The nodes that ran against the store, and their drains (``engine/ops/nodes``)."""
 
+    clock: Clock
+
     async def node_runs(self) -> list[NodeRun]: ...
     async def set_drain(self, node: str, on: bool) -> bool: ...
 

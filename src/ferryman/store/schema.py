@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -186,6 +187,27 @@ sink_waits = Table(
     Column("scope", String(200), primary_key=True),
     Column("not_before", Float, nullable=False),
     Column("reason", String(64), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Big uploads under way (schema v18), through ``SinkState.upload_*``: the file id a sink's
+# upload chose and the parts its server acknowledged (written in batches), so a run
+# after a crash sends only the parts missing. Keyed by sink, account (whose server
+# holds the parts) and the file's path; ``checks`` is each part's CRC-32 (4 bytes, little
+# endian, in part order): a file that changed since is never finished with old parts.
+# Not a job's: a finished upload removes its row, one past its parts' time is pruned.
+sink_uploads = Table(
+    "sink_uploads",
+    metadata,
+    Column("sink", String(32), primary_key=True),
+    Column("account", String(64), primary_key=True),
+    Column("key", String(1000), primary_key=True),  # the file's path
+    Column("file_id", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("part_size", Integer, nullable=False),
+    Column("done", Text, nullable=False),  # acknowledged parts as ranges: "0-41,43"
+    Column("checks", LargeBinary, nullable=False),
+    Column("started_at", Float, nullable=False),  # its first part: when its parts expire
     Column("updated_at", Float, nullable=False),
 )
 

@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ferryman.model import SinkRecord
 from ferryman.store.rows import Clock
 from ferryman.store.schema import sink_records, sink_waits
+from ferryman.store.sink_uploads import SinkUploads
 
 
-class StoredSinkState:
-    """``SinkState`` on the store's engines for the sink ``sink``."""
+class StoredSinkState(SinkUploads):
+    """``SinkState`` on the store's engines for the sink ``sink`` (its big uploads under
+    way in ``SinkUploads``)."""
 
     def __init__(self, engine: AsyncEngine, reader: AsyncEngine, clock: Clock, sink: str) -> None:
         self._engine = engine

@@ -7,7 +7,7 @@ database made from these statements with one the full store makes).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 15  # the migration steps these statements stand for
+SCHEMA_VERSION = 16  # the migration steps these statements stand for
 
 STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE drains ( node VARCHAR(120) NOT NULL, since FLOAT NOT NULL, PRIMARY KEY (node) )",
@@ -19,6 +19,7 @@ STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX notices_claim ON notices (state, not_before)",
     'CREATE TABLE runtime_settings ( "key" VARCHAR(64) NOT NULL, value TEXT NOT NULL, PRIMARY KEY ("key") )',
     "CREATE TABLE schema_version ( version INTEGER NOT NULL, applied_at FLOAT NOT NULL, PRIMARY KEY (version) )",
+    'CREATE TABLE sink_uploads ( sink VARCHAR(32) NOT NULL, account VARCHAR(64) NOT NULL, "key" VARCHAR(1000) NOT NULL, file_id BIGINT NOT NULL, size BIGINT NOT NULL, part_size INTEGER NOT NULL, done TEXT NOT NULL, checks BLOB NOT NULL, started_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (sink, account, "key") )',
     "CREATE TABLE sink_waits ( sink VARCHAR(32) NOT NULL, scope VARCHAR(200) NOT NULL, not_before FLOAT NOT NULL, reason VARCHAR(64) NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (sink, scope) )",
     'CREATE TABLE tg_user_settings ( user_id BIGINT NOT NULL, "key" VARCHAR(32) NOT NULL, value TEXT NOT NULL, updated_at FLOAT NOT NULL, PRIMARY KEY (user_id, "key") )',
     "CREATE TABLE watches ( id INTEGER NOT NULL, kind VARCHAR(16) NOT NULL, source TEXT NOT NULL, dest TEXT NOT NULL, profile TEXT, every_seconds FLOAT NOT NULL, window VARCHAR(16), since VARCHAR(16) NOT NULL, \"match\" TEXT, skip_match TEXT, min_duration FLOAT, max_duration FLOAT, state VARCHAR(16) NOT NULL, paused BOOLEAN NOT NULL, priority INTEGER NOT NULL, primed BOOLEAN NOT NULL, next_check_at FLOAT NOT NULL, last_check_at FLOAT, last_ok_at FLOAT, last_code VARCHAR(64), last_message TEXT, failures INTEGER NOT NULL, found INTEGER NOT NULL, created_at FLOAT NOT NULL, updated_at FLOAT NOT NULL, owner VARCHAR(120), lease_until FLOAT, attempts INTEGER NOT NULL, not_before FLOAT NOT NULL, notify TEXT, after_delivery TEXT, PRIMARY KEY (id), CONSTRAINT watches_state_check CHECK (state IN ('idle', 'checking')) )",

@@ -10,8 +10,7 @@ it reads (``entries``), what a person does to it (``job_actions``), how it ends
 
 from __future__ import annotations
 
-import time
-
+from ferryman.clock import SYSTEM
 from ferryman.store.albums import AlbumQueries
 from ferryman.store.connect import create_engines
 from ferryman.store.entries import EntryQueries
@@ -52,7 +51,7 @@ class Store(
     """Async access to jobs, items, albums and runtime settings."""
 
     @classmethod
-    async def open(cls, url: str, clock: Clock = time.time) -> Store:
+    async def open(cls, url: str, clock: Clock = SYSTEM.now) -> Store:
         writer, reader = await create_engines(url)
         return cls(writer, clock, reader)
 

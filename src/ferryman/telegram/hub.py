@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ferryman.config import Settings
+from ferryman.model import UploadBook
 from ferryman.telegram.aes import aes_in_use
 from ferryman.telegram.ahead import AheadUploads
 from ferryman.telegram.client import Dialer, MTProtoDialer
@@ -49,6 +50,7 @@ class TelegramHub:
         self._ahead: AheadUploads | None = None
         self._adopted: Any = None  # a client handed over (``adopt``), never disconnected
         self._warm_early = False  # a warm-up asked: upload connections open with the client
+        self._book: UploadBook | None = None  # where big uploads are recorded (``resume``)
         aes = aes_in_use()  # every byte to and from Telegram goes through it: say which
         (log.warning if aes.slow else log.info)("Telegram's AES-IGE: %s", aes.words)
 
@@ -57,6 +59,13 @@ class TelegramHub:
         if self._ahead is None:
             self._ahead = AheadUploads(asyncio.get_running_loop(), self.uploader)
         return self._ahead
+
+    def keep_uploads(self, book: UploadBook) -> None:
+        """Record big uploads in ``book`` (a sink's state in the store) from now on, so
+        that a run after a crash resumes them (``telegram/resume.py``)."""
+        self._book = book
+        if self._uploader is not None:
+            self._uploader.book = book
 
     def adopt(self, client: Any, dialer: Dialer | None = None) -> None:
         """Go through ``client`` (connected and logged in, owned by whoever made it: it is
@@ -161,6 +170,7 @@ class TelegramHub:
                 self.dialer,
                 connections=tg.upload_connections,
                 max_in_flight=tg.parts_in_flight,
+                book=self._book,
             )
         return self._uploader
 

@@ -17,6 +17,7 @@ from typing import Any
 from ferryman.errors import FerrymanError
 from ferryman.telegram.client import Dialer
 from ferryman.telegram.errors import from_telethon
+from ferryman.telegram.plain_parts import plain_parts
 
 OPEN_TRIES = 5
 OPEN_BACKOFF = 0.1  # seconds before the second try, doubling after each failure
@@ -63,8 +64,15 @@ class SenderPool:
         try:
             while lane.opening is not None:  # shared: every waiter sees the same outcome
                 await asyncio.shield(lane.opening)
-        except BaseException:
+        except BaseException as exc:
             lane.load -= 1
+            task = asyncio.current_task()
+            ours = task is None or task.cancelling() > 0
+            if isinstance(exc, asyncio.CancelledError) and self._closed and not ours:
+                # the opening was cancelled by close(), not this request: a closed pool
+                raise FerrymanError(
+                    "telegram.connection", "the upload connections were closed"
+                ) from None
             raise
         return lane, lane.sender
 
@@ -105,6 +113,7 @@ class SenderPool:
                     await asyncio.sleep(delay)
                     delay *= 2
                 else:
+                    plain_parts(lane.sender)  # media parts skip Telethon's gzip attempt
                     lane.serial = next(self._serials)
                     return
         except BaseException:

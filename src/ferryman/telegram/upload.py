@@ -23,20 +23,23 @@ first (``window.Ranked``), later ones take what it leaves of the link.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any
 
 from telethon.tl import functions, types
 
 from ferryman.errors import FerrymanError
+from ferryman.model import UploadBook
 from ferryman.telegram.client import Dialer
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.pool import SenderPool
+from ferryman.telegram.resume import Changed, Resume
+from ferryman.telegram.upload_parts import READ_AHEAD, Growing, Parts, source_error
 from ferryman.telegram.window import Held, LinkEstimate, Window
 
 SMALL_FILE_MAX = 10 * 1024 * 1024  # above this, saveBigFilePart and InputFileBig
@@ -46,7 +49,6 @@ MAX_PART = 512 * 1024
 # ceiling: a slower link's estimate holds fewer in flight (``telegram/window.py``).
 DEFAULT_IN_FLIGHT = 32
 PART_RETRIES = 5  # per part, for server errors and for dropped connections each
-READ_AHEAD = 4  # parts read and waiting for a free slot in the window, over all uploads
 
 Progress = Callable[[int, int], None]
 OnWait = Callable[[TelegramWait], Awaitable[None]]
@@ -62,157 +64,14 @@ class UploadStats:
     max_in_flight: int  # most part requests awaiting their answer at once
     waits: int  # flood waits answered
     seconds: float
-
-
-class Growing(Protocol):
-    """A file still being written elsewhere: how far it is (``telegram/ahead.py``)."""
-
-    size: int  # as declared: the upload names this many bytes' parts
-
-    async def reached(self, end: int) -> None:
-        """Wait until the first ``end`` bytes are written; raise if they never will be."""
-        ...
-
-    async def complete(self) -> None:
-        """Wait until the file is written whole, ``size`` bytes; raise if it is not."""
-        ...
-
-
-class _Parts:
-    """The file's parts in order, read in a thread a few ahead of the senders.
-
-    The MD5 (small files only) and a caller's ``digest`` are taken as the parts are read,
-    so the file is read once; its size and mtime must not move while it is read. With
-    ``growing`` the file is the descriptor ``fd``, read as its writer gets ahead.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        size: int,
-        part_size: int,
-        *,
-        md5: bool,
-        digest: Any = None,
-        fd: int = -1,
-        growing: Growing | None = None,
-        held: Held | None = None,
-        rank: int = 0,
-    ) -> None:
-        self.path = path
-        self._held = held
-        self.rank = rank  # the upload's place in line for reads and the window (``Ranked``)
-        self.holding = 0  # parts read under ``held`` and not given back
-        self._fd = fd
-        self._growing = growing
-        self.size = size
-        self.part_size = part_size
-        self.count = -(-size // part_size)
-        self._md5 = hashlib.md5() if md5 else None
-        self._digest = digest
-        self._opened = (-1, -1)  # (size, mtime_ns) when opened
-        self._read_bytes = 0
-        self._queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(READ_AHEAD)
-        self._handed = 0
-
-    @property
-    def md5_hex(self) -> str:
-        return self._md5.hexdigest() if self._md5 is not None else ""
-
-    async def take(self) -> tuple[int, bytes] | None:
-        """The next part to send, or None once every part has been handed out."""
-        if self._handed >= self.count:
-            return None
-        self._handed += 1
-        return await self._queue.get()
-
-    async def _may_read(self) -> None:
-        if self._held is not None:
-            await self._held.take(self.rank)
-            self.holding += 1
-
-    def sent(self, parts: int = 1) -> None:
-        """``parts`` read were acknowledged or given up on (all held: at the end)."""
-        if self._held is not None and parts:
-            self.holding -= parts
-            self._held.give(parts)
-
-    async def run(self) -> None:
-        if self._growing is not None:
-            await self._run_growing(self._growing)
-            return
-        try:
-            fh, self._opened = await asyncio.to_thread(_open, self.path)
-        except OSError as exc:
-            raise _source_error(self.path, exc) from exc
-        try:
-            for index in range(self.count):
-                want = min(self.part_size, self.size - index * self.part_size)
-                await self._may_read()
-                data = await asyncio.to_thread(self._read, fh, want)
-                await self._queue.put((index, data))
-        finally:
-            await asyncio.to_thread(fh.close)
-
-    async def _run_growing(self, growing: Growing) -> None:
-        """Each part once its writer has written it; the file whole at the end."""
-        for index in range(self.count):
-            offset = index * self.part_size
-            want = min(self.part_size, self.size - offset)
-            await growing.reached(offset + want)
-            await self._may_read()
-            data = await asyncio.to_thread(self._pread, offset, want)
-            await self._queue.put((index, data))
-        await growing.complete()
-
-    def _pread(self, offset: int, want: int) -> bytes:
-        try:
-            data = os.pread(self._fd, want, offset)
-        except OSError as exc:
-            raise _source_error(self.path, exc) from exc
-        if len(data) != want:
-            raise FerrymanError("source.io", f"{self.path} shrank while it was being uploaded")
-        self._hash(data)
-        return data
-
-    def _hash(self, data: bytes) -> None:
-        if self._md5 is not None:
-            self._md5.update(data)
-        if self._digest is not None:
-            self._digest.update(data)
-
-    def _read(self, fh: IO[bytes], want: int) -> bytes:
-        """The next ``want`` bytes; after the last, the file (size, mtime) must still be
-        as it was opened: the bytes hashed are then the bytes sent."""
-        try:
-            data = fh.read(want)
-            self._read_bytes += len(data)
-            moved = self._read_bytes >= self.size and _stamp(fh) != self._opened
-        except OSError as exc:
-            raise _source_error(self.path, exc) from exc
-        if len(data) != want:
-            raise FerrymanError("source.io", f"{self.path} shrank while it was being uploaded")
-        if moved:
-            raise FerrymanError("source.io", f"{self.path} changed while it was being uploaded")
-        self._hash(data)
-        return data
-
-
-def _open(path: Path) -> tuple[IO[bytes], tuple[int, int]]:
-    fh = path.open("rb")
-    return fh, _stamp(fh)
-
-
-def _stamp(fh: IO[bytes]) -> tuple[int, int]:
-    st = os.fstat(fh.fileno())
-    return st.st_size, st.st_mtime_ns
+    resumed_parts: int = 0  # not sent: Telegram held them from an earlier run (``resume``)
 
 
 @dataclass(slots=True)
 class _Job:
     """One upload in progress."""
 
-    parts: _Parts
+    parts: Parts
     file_id: int
     big: bool
     progress: Progress | None
@@ -223,6 +82,8 @@ class _Job:
     in_flight: int = 0  # this file's parts awaiting their answer
     peak: int = 0
     held: int = 0  # window holds of waits given up on, released once the job is over
+    resume: Resume | None = None  # a big file's record in the store (``telegram/resume``)
+    resumed: int = 0  # parts not sent: Telegram held them from an earlier run
 
     def request(self, index: int, data: bytes) -> Any:
         if self.big:
@@ -251,7 +112,12 @@ class Uploader:
         max_inline_wait: float = 30.0,
         on_wait: OnWait | None = None,
         retry_delay: float = 0.25,
+        book: UploadBook | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``book``: where big uploads are recorded so that they resume after a crash
+        (the hub sets it once a sink hands it its state); ``clock``: the wall clock the
+        records' ages are measured in."""
         if connections < 1 or max_in_flight < 1:
             raise ValueError("connections and max_in_flight must be at least 1")
         if part_size <= 0 or part_size % 1024 or MAX_PART % part_size:
@@ -261,6 +127,9 @@ class Uploader:
         self._max_inline_wait = max_inline_wait
         self._on_wait = on_wait
         self._retry_delay = retry_delay  # before the first retry of a server error, doubling
+        self.book = book
+        self._clock = clock
+        self._client = client
         self._window = Window(
             min(max_in_flight, 2 * connections), max_in_flight, LinkEstimate(part_size)
         )
@@ -303,13 +172,13 @@ class Uploader:
         (after ``on_wait``), or the mapped :class:`FerrymanError` once retries run out.
         """
         try:
-            stat = await asyncio.to_thread(path.stat)
+            stat, where = await asyncio.to_thread(_stat_where, path)
         except OSError as exc:
-            raise _source_error(path, exc) from exc
+            raise source_error(path, exc) from exc
         if stat.st_size == 0:
             raise FerrymanError("source.empty", f"{path} is empty; Telegram takes no such file")
         big = stat.st_size > SMALL_FILE_MAX
-        parts = _Parts(
+        parts = Parts(
             path,
             stat.st_size,
             self._part_size,
@@ -318,7 +187,19 @@ class Uploader:
             held=self._held,
             rank=self._rank(),
         )
-        return await self._upload(parts, big, name if name is not None else path.name, progress)
+        resume = None
+        if big and self.book is not None:
+            resume = await Resume.open(
+                self.book,
+                str(self._client.session.auth_key.key_id),
+                where,
+                stat.st_size,
+                self._part_size,
+                self._clock,
+                lambda: secrets.randbits(63),
+            )
+        name = name if name is not None else path.name
+        return await self._upload(parts, big, name, progress, resume)
 
     async def upload_growing(
         self,
@@ -336,7 +217,7 @@ class Uploader:
         if size <= 0:
             raise FerrymanError("source.empty", f"{name} is empty; Telegram takes no such file")
         big = size > SMALL_FILE_MAX
-        parts = _Parts(
+        parts = Parts(
             Path(name),
             size,
             self._part_size,
@@ -354,12 +235,29 @@ class Uploader:
         return self._begun
 
     async def _upload(
-        self, parts: _Parts, big: bool, file_name: str, progress: Progress | None
+        self,
+        parts: Parts,
+        big: bool,
+        file_name: str,
+        progress: Progress | None,
+        resume: Resume | None = None,
     ) -> Any:
-        job = _Job(parts, secrets.randbits(63), big, progress)
+        file_id = resume.file_id if resume is not None else secrets.randbits(63)
+        job = _Job(parts, file_id, big, progress, resume=resume)
         started = asyncio.get_running_loop().time()
         try:
             await self._run(job)
+        except Changed as exc:  # never finished with another file's parts: anew next time
+            assert resume is not None
+            await resume.close(keep=False)
+            raise FerrymanError("source.io", f"{exc}; it is uploaded anew") from exc
+        except BaseException:
+            if resume is not None:  # what Telegram acknowledged stays for the next run
+                await asyncio.shield(resume.close(keep=True))
+            raise
+        else:
+            if resume is not None:
+                await resume.close(keep=False)
         finally:
             self._last_stats = UploadStats(
                 parts=parts.count,
@@ -368,6 +266,7 @@ class Uploader:
                 max_in_flight=job.peak,
                 waits=job.waits,
                 seconds=asyncio.get_running_loop().time() - started,
+                resumed_parts=job.resumed,
             )
         if big:
             return types.InputFileBig(job.file_id, parts.count, file_name)
@@ -394,8 +293,18 @@ class Uploader:
             job.held = 0
 
     async def _worker(self, job: _Job) -> None:
+        resume = job.resume
         while (part := await job.parts.take()) is not None:
-            await self._deliver(job, *part)
+            index, data = part
+            if resume is not None and resume.sent_before(index, data):
+                job.resumed += 1
+                job.sent_bytes += len(data)
+                if job.progress is not None:
+                    job.progress(job.sent_bytes, job.parts.size)
+            else:
+                await self._deliver(job, index, data)
+                if resume is not None:
+                    resume.acknowledged(index, data)
             job.parts.sent()
 
     async def _deliver(self, job: _Job, index: int, data: bytes) -> None:
@@ -474,6 +383,11 @@ class Uploader:
         return True
 
 
+def _stat_where(path: Path) -> tuple[os.stat_result, str]:
+    """The file's stat and absolute path (its key in the upload records)."""
+    return path.stat(), os.path.abspath(path)
+
+
 async def _send(sender: Any, request: Any) -> Any:
     """One request on one sender, its RPC errors as Telethon's exception classes.
 
@@ -490,11 +404,3 @@ async def _send(sender: Any, request: Any) -> Any:
         if future.cancelled() and task is not None and not task.cancelling():
             raise ConnectionError("the connection closed with the request in flight") from None
         raise
-
-
-def _source_error(path: Path, exc: OSError) -> FerrymanError:
-    if isinstance(exc, FileNotFoundError):
-        return FerrymanError("source.not_found", f"{path} does not exist")
-    if isinstance(exc, PermissionError):
-        return FerrymanError("source.unreadable", f"{path} is not readable: {exc}")
-    return FerrymanError("source.io", f"reading {path} failed: {exc}")

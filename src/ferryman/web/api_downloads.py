@@ -3,8 +3,6 @@ a zip made while it is sent; a file in a bucket is a redirect to its presigned U
 
 from __future__ import annotations
 
-import time
-
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
@@ -20,7 +18,7 @@ def routes(app: FastAPI, web: Web) -> None:
     async def download(token: str) -> Response:
         """A signed download link: one file (Range requests work) or, for ``*``, the
         whole job as a zip made while it is sent."""
-        grant = web.signer.check(token, time.time())
+        grant = web.signer.check(token, web.clock.now())
         if grant.job_id == 0:
             raise FerrymanError("link.tampered", "not a download link")
         if grant.path == WHOLE_JOB:

@@ -100,7 +100,7 @@ async def metrics_text(web: Web) -> str:
         "event_clients": web.stream.clients,
         "results_bytes": await web.results.used_bytes(),
     }
-    return render(figures, by_state, extra, web.clock)
+    return render(figures, by_state, extra, web.stage_times)
 
 
 _ENDED = ("done", "failed", "cancelled")

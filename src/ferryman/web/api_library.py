@@ -5,7 +5,6 @@ signed link to one preview (``web.library_view``), as ``/d/`` is to a result."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from fastapi import FastAPI, Query
@@ -31,7 +30,7 @@ def routes(app: FastAPI, web: Web) -> None:
         if root is None:
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered to the library")
         files = await asyncio.to_thread(library_view.delivered, root, job)
-        expires = time.time() + web.settings.web.link_ttl
+        expires = web.clock.now() + web.settings.web.link_ttl
         return {
             "root": str(root),
             "folder": library_view.folder_of(files),
@@ -52,7 +51,7 @@ def routes(app: FastAPI, web: Web) -> None:
     @app.get("/l/{token}", tags=["downloads"])
     async def preview(token: str) -> FileResponse:
         """A signed link to a preview of a Library job's photo or video."""
-        grant = web.signer.check(token, time.time())
+        grant = web.signer.check(token, web.clock.now())
         if grant.job_id == 0 or not grant.path.startswith(PREFIX):
             raise FerrymanError("link.tampered", "not a preview link")
         job = await web.store.get_job(grant.job_id)

@@ -5,7 +5,6 @@ as plain ASGI (a download streams through untouched)."""
 from __future__ import annotations
 
 import re
-import time
 import urllib.parse
 from typing import Any
 
@@ -78,7 +77,7 @@ class _Guard:
                 await self.app(scope, receive, send_with(send, extra))
                 return
             limiter = self.web.limiter
-            allowed, remaining, reset = limiter.take(who)
+            allowed, remaining, reset = limiter.take(who, self.web.clock.monotonic())
             seconds = str(max(1, round(reset))).encode()
             extra += [
                 (b"ratelimit-limit", str(limiter.limit).encode()),
@@ -140,7 +139,7 @@ def csp_for(web: Web) -> str:
     """``CSP``, with the results bucket's origin allowed for pictures and media when
     files are served from there (presigned URLs): the gallery shows and plays them."""
 
-    direct = web.results.direct_url(0, ResultFile("-", "-", 0, "-"), time.time() + 60)
+    direct = web.results.direct_url(0, ResultFile("-", "-", 0, "-"), web.clock.now() + 60)
     if direct is None:
         return CSP
     parts = urllib.parse.urlsplit(direct)
@@ -187,7 +186,7 @@ def caller(web: Web, request: Request | WebSocket) -> tuple[str, FerrymanError |
 
 def _session_ok(web: Web, session: str) -> bool:
     try:
-        grant = web.signer.check(session, time.time())
+        grant = web.signer.check(session, web.clock.now())
     except FerrymanError:
         return False
     if grant.job_id != 0 or not grant.path.startswith("session:"):
@@ -209,7 +208,7 @@ def _session(app: FastAPI, web: Web) -> None:
         if web.tokens.required and not web.tokens.known(body.token):
             raise FerrymanError("auth.required", "the token is not known")
         who = guard.hash_token(body.token)[7:23]
-        expires = time.time() + 7 * 86400
+        expires = web.clock.now() + 7 * 86400
         response = Response(status_code=204)
         response.set_cookie(
             guard.COOKIE,

@@ -8,7 +8,6 @@ test builds one app per data dir.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Path as FastAPIPath
 from fastapi.responses import JSONResponse
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError, page_step, spec_for
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
@@ -112,7 +112,9 @@ class Web:
     tokens: guard.Tokens
     limiter: guard.RateLimiter
     engine_alive: Callable[[], bool] | None  # None: workers are other processes
-    clock: StageClock | None = None  # stage durations, when the engine's bus is here
+    stage_times: StageClock | None = None  # stage durations, when the engine's bus is here
+    # Link signing and expiry, sessions, the rate limit, the sweeps (``ferryman.clock``).
+    clock: Clock = SYSTEM
     # The kinds of input and destination the API accepts: the engine's registries.
     sources: SourceRegistry = field(default_factory=default_sources)
     sinks: SinkRegistry = field(default_factory=default_sinks)
@@ -122,7 +124,7 @@ class Web:
         are young; ``POST …/links`` asks for new ones): presigned S3 URLs when the
         results are in a bucket, else ``/d/`` links to this server."""
         found = await self.results.files(job.id)
-        expires = time.time() + min(self.settings.web.link_ttl, self.results.max_ttl)
+        expires = self.clock.now() + min(self.settings.web.link_ttl, self.results.max_ttl)
         files = [
             file_view(
                 f,

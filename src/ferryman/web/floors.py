@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import time
 from typing import TYPE_CHECKING
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.model import Job, JobState
 
 if TYPE_CHECKING:
@@ -29,8 +29,9 @@ FLOOR_EVERY = 1.0  # seconds between saves of a moving job's bar
 class Floors:
     """The bars' floors: read once, saved as they rise."""
 
-    def __init__(self, store: ShownFloors) -> None:
+    def __init__(self, store: ShownFloors, clock: Clock = SYSTEM) -> None:
         self.store = store
+        self._clock = clock
         self._read: dict[int, float] | None = None
         self._saved: dict[int, float] = {}
         self._due: dict[int, tuple[float, float]] = {}  # job → (value, save at)
@@ -69,7 +70,7 @@ class Floors:
 
     async def save(self, *, all_due: bool = False) -> None:
         """Save the floors that are due (``all_due``: every one waiting)."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         due = [(j, v) for j, (v, at) in self._due.items() if all_due or at <= now]
         for job_id, value in due:
             self._due.pop(job_id, None)
@@ -86,7 +87,7 @@ class Floors:
         if self._read is not None:
             self._read.pop(job_id, None)
         self._saved[job_id] = 0.0
-        self._due[job_id] = (0.0, time.monotonic())
+        self._due[job_id] = (0.0, self._clock.monotonic())
 
     def forget(self, job_id: int) -> None:
         for kept in (self._saved, self._due, self._at):

@@ -23,11 +23,11 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-import time
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ferryman.clock import SYSTEM
 from ferryman.errors import FerrymanError
 from ferryman.net.addresses import check_host
 
@@ -133,7 +133,7 @@ class RateLimiter:
 
     def take(self, key: str, now: float | None = None) -> tuple[bool, int, float]:
         """(allowed, remaining, seconds until the window resets)."""
-        now = time.monotonic() if now is None else now
+        now = SYSTEM.monotonic() if now is None else now
         window = self._windows.get(key)
         if window is None or now - window.start >= self.period:
             if len(self._windows) > 10_000:

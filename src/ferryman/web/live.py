@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.engine.ops.phases import Figures, figures_of
 from ferryman.engine.plumbing.events import (
     AlbumSending,
@@ -31,9 +31,10 @@ from ferryman.errors import FerrymanError, page_line, page_step, spec_for, with_
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
-from ferryman.timeouts import wait_set, within
+from ferryman.timeouts import within
 from ferryman.web.file_views import NO_FILES, page_of
 from ferryman.web.floors import Floors
+from ferryman.web.plain_words import page_message
 
 if TYPE_CHECKING:
     from ferryman.store.ports import LiveJobs
@@ -53,7 +54,7 @@ class _Live:
     fetch_fraction: float | None = None
     figures: Figures | None = None  # its phase now, with that phase's own figures
     shown: float = 0.0  # the highest fraction sent: the bar never goes back
-    last_progress: float = field(default_factory=time.time)
+    last_progress: float = 0.0  # the tracker's clock; set as it is made
 
 
 Keep = Callable[[JobState], bool] | None  # a view of the list: the states it shows
@@ -82,8 +83,10 @@ class Tracker:
         stuck_after: float,
         flush: float = 0.2,
         sinks: SinkRegistry | None = None,
+        clock: Clock = SYSTEM,
     ) -> None:
         self.store = store
+        self._clock = clock  # the views' pace, a job's quiet time (stuck), links' age
         self._sinks = sinks or default_sinks()  # which jobs have download links
         self._publish = publish
         self._files = files
@@ -102,7 +105,7 @@ class Tracker:
         # A link job's files: (state, delivered), the result, when its links go stale.
         self._results: dict[int, tuple[tuple[str, int], dict[str, Any], float]] = {}
         self._wake = asyncio.Event()
-        self._floors = Floors(store)  # each bar as shown, for the next server
+        self._floors = Floors(store, clock)  # each bar as shown, for the next server
         self._downloaded: set[int] = set()  # jobs whose download the store says is done
         self._places: tuple[float, dict[int, dict[str, Any]]] = (float("-inf"), {})
 
@@ -110,10 +113,10 @@ class Tracker:
     def on_event(self, event: Event) -> None:
         if event.job_id is None:
             return
-        live = self._live.setdefault(event.job_id, _Live())
+        live = self._live.setdefault(event.job_id, _Live(last_progress=self._clock.now()))
         # The phase and its own speed and time left: a new phase drops the last one's.
         live.figures = figures_of(event, live.figures) or live.figures
-        live.last_progress = time.time()
+        live.last_progress = self._clock.now()
         if isinstance(event, JobFetching):
             if live.figures is not None and live.figures.fraction is not None:
                 live.fetch_fraction = live.figures.fraction
@@ -141,7 +144,7 @@ class Tracker:
     def restarted(self, job_id: int) -> None:
         """The job was retried: a new run, whose bar and figures start from what it
         reports (a retried download showed the cancelled one's 72 % and 50 kB/s)."""
-        self._live[job_id] = _Live()
+        self._live[job_id] = _Live(last_progress=self._clock.now())
         self._floors.reset(job_id)
         self._downloaded.discard(job_id)
         self.touch(job_id)
@@ -251,7 +254,7 @@ class Tracker:
         a busy one at most every ``flush`` seconds (its changes in between go out as
         one). With ``poll``, also look at the store that often for changes made by
         other processes (and for jobs that went quiet: stuck)."""
-        next_poll = time.monotonic()
+        next_poll = self._clock.monotonic()
         while True:
             try:
                 next_poll = await self._round(poll, next_poll)
@@ -259,12 +262,12 @@ class Tracker:
                 # Every page would stop moving until the server restarts (a job that
                 # failed at once stayed "queued"): said, and the next round goes on.
                 log.exception("sending live job views failed; going on")
-                await asyncio.sleep(self._flush)
+                await self._clock.sleep(self._flush)
 
     async def _round(self, poll: float | None, next_poll: float) -> float:
         """Poll if due, send the views due, else save the bars' floors and wait for the
         next thing to do; returns when the store is to be polled next."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         if poll is not None and now >= next_poll:
             next_poll = now + poll
             await self._poll()
@@ -272,7 +275,7 @@ class Tracker:
         if due:
             self._dirty -= due
             await self._send(due)
-            later = time.monotonic() + self._flush
+            later = self._clock.monotonic() + self._flush
             for job_id in due:
                 self._next_send[job_id] = later
             return next_poll
@@ -282,9 +285,9 @@ class Tracker:
         deadlines += self._floors.deadlines()
         if poll is not None:
             deadlines.append(next_poll)
-        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        timeout = max(0.0, min(deadlines) - self._clock.monotonic()) if deadlines else None
         self._wake.clear()
-        await wait_set(self._wake, timeout)
+        await self._clock.wait(self._wake, timeout)
         return next_poll
 
     async def _poll(self) -> None:
@@ -320,7 +323,7 @@ class Tracker:
     async def _compose(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
         live = self._live.get(job.id)
         if live is None:  # first seen here: the bar starts where it was shown before
-            live = _Live(shown=await self._floors.before(job.id))
+            live = _Live(shown=await self._floors.before(job.id), last_progress=self._clock.now())
             if job.id in self._downloaded:
                 live.fetch_fraction = 1.0
         total = sum(by_state.values())
@@ -329,13 +332,16 @@ class Tracker:
         live.shown = max(live.shown, fraction)
         self._live[job.id] = live
         # Kept only where the store's counts alone would show less (a download's share).
-        durable = _Live(fetch_fraction=1.0 if job.id in self._downloaded else None)
+        durable = _Live(
+            fetch_fraction=1.0 if job.id in self._downloaded else None,
+            last_progress=self._clock.now(),
+        )
         shown_more = live.shown > self._fraction(job, durable, finished, total, by_state) + 1e-4
         if shown_more and self._floors.keep(job, live.shown):
             self._wake.set()
         began = live.figures is not None or job.started_at is not None  # not waiting in line
         running = began and not job.state.terminal and not job.paused and not job.wait_reason
-        stuck = running and time.time() - live.last_progress > self._stuck_after
+        stuck = running and self._clock.now() - live.last_progress > self._stuck_after
         phase = _phase(job, live)
         # Figures only for the phase under way: a job waiting, paused or ended has none.
         figures = live.figures
@@ -347,18 +353,27 @@ class Tracker:
             # describe() names an upload "NAME (uploaded)": its step says upload, not download.
             uploaded = source.endswith(" (uploaded)")
             step = page_step(job.error_code, failed=job.state.terminal, uploaded=uploaded)
+            said, detail = page_message(job.error_code, job.error_message or job.error_code)
             error = {
                 "code": job.error_code,
-                "message": job.error_message or job.error_code,
+                "message": said,
+                "detail": detail,  # a library's own text, for Details (None: ours)
                 "next": with_job(step, job.id),
                 "line": page_line(job.error_code),
                 "retryable": spec.retryable,
             }
+        summary = job.summary or {}
         return {
             "id": job.id,
             "name": job.name,
             "source": source,
             "dest": job.dest,
+            "where": self._sinks.words(job.dest),  # the destination in a person's words
+            "created_at": job.created_at,
+            "finished_at": job.finished_at,
+            # From its report, once ended: what it delivered and how much was converted.
+            "bytes": summary.get("bytes_delivered") if job.state.terminal else None,
+            "converted": summary.get("converted", 0) if job.state.terminal else None,
             "status": job.state.value,
             "paused": job.paused,
             "phase": phase,
@@ -392,9 +407,9 @@ class Tracker:
         if job.state is not JobState.QUEUED or job.paused:
             return None
         read_at, places = self._places
-        if time.monotonic() - read_at > PLACES_SECONDS:
+        if self._clock.monotonic() - read_at > PLACES_SECONDS:
             places = await self.store.queue_places()
-            self._places = (time.monotonic(), places)
+            self._places = (self._clock.monotonic(), places)
         return places.get(job.id)
 
     async def _result(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
@@ -402,7 +417,7 @@ class Tracker:
         ended), or once its links are past half their life: a listing is disk or
         network work, and views are made many times a second."""
         key = (job.state.value, by_state.get(ItemState.DELIVERED.value, 0))
-        now = time.time()
+        now = self._clock.now()
         kept = self._results.get(job.id)
         if kept is None or kept[0] != key or now >= kept[2]:
             try:

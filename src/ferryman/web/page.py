@@ -5,6 +5,7 @@ script)."""
 
 from __future__ import annotations
 
+import time
 from html import escape
 from typing import Any
 
@@ -242,6 +243,11 @@ def status_text(view: dict[str, Any]) -> str:
 
 
 def detail_text(view: dict[str, Any]) -> str:
+    if view["status"] in ("done", "failed", "cancelled") and view.get("finished_at"):
+        # As the script: what it came to and when (the script redraws it in the reader's
+        # own time zone once its first snapshot arrives).
+        ended = [size_text(view["bytes"])] if view.get("bytes") else []
+        return " · ".join([*ended, time.strftime("%H:%M", time.localtime(view["finished_at"]))])
     progress = view["progress"]
     bits = [f"{round((progress.get('fraction') or 0) * 100)}%"]
     # As the script: the phase under way with its own figures, where known.

@@ -11,7 +11,6 @@ import asyncio
 import json
 import mimetypes
 import shutil
-import time
 import urllib.parse
 import zipfile
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol, cast
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError
 from ferryman.naming import unique_name, zip_member
 from ferryman.sinks.library import MANIFEST
@@ -110,12 +110,12 @@ class ResultsStore(Protocol):
     async def close(self) -> None: ...
 
 
-def open_results(settings: Settings) -> ResultsStore:
-    """The results store the settings name."""
+def open_results(settings: Settings, clock: Clock = SYSTEM) -> ResultsStore:
+    """The results store the settings name; a bucket's links are signed on ``clock``."""
     if settings.results.s3 is not None:
         from ferryman.web.results_s3 import S3Results  # lazy: import cycle (it reads Facts here)
 
-        return S3Results(settings.results.s3)
+        return S3Results(settings.results.s3, clock)
     return LocalResults(settings.results_dir)
 
 
@@ -175,7 +175,7 @@ class LocalResults:
         return await asyncio.to_thread(self.sweep_now, retention, now)
 
     def sweep_now(self, retention: float, now: float | None = None) -> tuple[int, int]:
-        now = time.time() if now is None else now
+        now = SYSTEM.now() if now is None else now
         removed = freed = 0
         if not self.root.is_dir():
             return 0, 0

@@ -6,11 +6,11 @@ read."""
 from __future__ import annotations
 
 import asyncio
-import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError
 from ferryman.net.s3 import PRESIGN_MAX, S3Object
 from ferryman.sinks.library import MANIFEST
@@ -33,7 +33,8 @@ USED_FRESH = 60.0  # seconds a count of the bucket's bytes is reused (/metrics s
 class S3Results:
     max_ttl = float(PRESIGN_MAX)
 
-    def __init__(self, settings: S3Settings) -> None:
+    def __init__(self, settings: S3Settings, clock: Clock = SYSTEM) -> None:
+        self.clock = clock  # a link's seconds left, a sweep's age, the usage's freshness
         self.client = s3_client(settings)
         self.prefix = settings.prefix
         # (key, modified) -> the album's files and facts, None when not a manifest
@@ -75,7 +76,7 @@ class S3Results:
         return self._manifests[key]
 
     def direct_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
-        seconds = max(1, round(expires - time.time()))
+        seconds = max(1, round(expires - self.clock.now()))
         return self.client.presign(
             self._key(job_id, file.path),
             seconds,
@@ -93,7 +94,7 @@ class S3Results:
         file = found.get(path)
         if file is None:
             raise FerrymanError("link.gone", f"job {job_id}: {path} is no longer kept")
-        url = self.direct_url(job_id, file, time.time() + 600)
+        url = self.direct_url(job_id, file, self.clock.now() + 600)
         assert url is not None
         return url
 
@@ -110,7 +111,7 @@ class S3Results:
 
     async def sweep(self, retention: float, now: float | None = None) -> tuple[int, int]:
         """A job's objects go together once its newest is older than ``retention``."""
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         jobs: dict[str, list[S3Object]] = {}
         for obj in await self.client.list(f"{self.prefix}job-"):
             folder = obj.key[len(self.prefix) :].partition("/")[0]
@@ -133,9 +134,9 @@ class S3Results:
         self._manifests.clear()
 
     async def used_bytes(self) -> int:
-        if self._used is None or time.monotonic() - self._used[0] > USED_FRESH:
+        if self._used is None or self.clock.monotonic() - self._used[0] > USED_FRESH:
             total = sum(o.size for o in await self.client.list(f"{self.prefix}job-"))
-            self._used = (time.monotonic(), total)
+            self._used = (self.clock.monotonic(), total)
         return self._used[1]
 
     async def check(self) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn as uv
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
@@ -61,10 +62,12 @@ async def web_app(
     *,
     sources: SourceRegistry | None = None,
     sinks: SinkRegistry | None = None,
+    clock: Clock = SYSTEM,
 ) -> AsyncIterator[Served]:
     """The app over ``store``, kept live by ``bus`` (the engine's, in this process) or
     by polling; its background tasks end with the context. ``sources`` and ``sinks``:
-    the kinds the API accepts (the engine's registries; the defaults when None)."""
+    the kinds the API accepts (the engine's registries; the defaults when None);
+    ``clock``: what links, sessions, limits and sweeps are timed by."""
     stream = Stream()
     uploads_root = settings.data_dir / "uploads"
     sources = sources or default_sources()
@@ -86,26 +89,28 @@ async def web_app(
         describe,
         stuck_after=settings.web.stuck_after,
         sinks=sinks,
+        clock=clock,
     )
     web = Web(
         settings=settings,
         store=store,
         stream=stream,
         tracker=tracker,
-        results=open_results(settings),
+        results=open_results(settings, clock),
         uploads=Uploads(uploads_root, settings.web.max_upload),
         signer=Signer(load_secret(settings.data_dir)),
         tokens=guard.Tokens(settings.web.tokens),
         limiter=guard.RateLimiter(settings.web.rate_limit),
         engine_alive=engine_alive,
+        clock=clock,
         sources=sources,
         sinks=sinks,
     )
     holder.append(web)
     unsubscribe = []
     if bus is not None:
-        web.clock = StageClock()
-        unsubscribe = [bus.subscribe(tracker.on_event), bus.subscribe(web.clock.on_event)]
+        web.stage_times = StageClock()
+        unsubscribe = [bus.subscribe(tracker.on_event), bus.subscribe(web.stage_times.on_event)]
     poll = ENGINE_POLL_SECONDS if bus is not None else POLL_SECONDS
     tasks = [
         asyncio.create_task(tracker.run(poll), name="web-tracker"),
@@ -127,18 +132,17 @@ async def _sweep(web: Web) -> None:
     expiry = web.settings.web.upload_expiry
     while True:
         try:
-            removed, freed = await web.results.sweep(web.settings.results.retention)
+            retention = web.settings.results.retention
+            removed, freed = await web.results.sweep(retention, web.clock.now())
             if removed:
                 log.info("results: %d jobs past retention deleted, %d bytes freed", removed, freed)
-            await asyncio.to_thread(
-                web.uploads.sweep, web.settings.results.retention, abandoned=expiry
-            )
+            await asyncio.to_thread(web.uploads.sweep, retention, web.clock.now(), abandoned=expiry)
         except FerrymanError as exc:  # a bucket out of reach or refusing: one line, not a trace
             log.warning("results sweep failed: %s (next: %s)", exc, exc.next_step)
         except Exception:
             log.exception("results sweep failed")
         # Often enough that an abandoned upload outlives web.upload_expiry by half at most.
-        await asyncio.sleep(min(SWEEP_SECONDS, max(expiry / 2, 1.0)))
+        await web.clock.sleep(min(SWEEP_SECONDS, max(expiry / 2, 1.0)))
 
 
 async def serve(

@@ -16,11 +16,11 @@ import os
 import re
 import secrets
 import shutil
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ferryman.clock import SYSTEM
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 
@@ -127,7 +127,7 @@ class Uploads:
         ended), and unfinished ones untouched for ``abandoned`` (``web.upload_expiry``:
         the page was left mid-file, its bytes would lie there for good); how many went."""
 
-        now = time.time() if now is None else now
+        now = SYSTEM.now() if now is None else now
         gone = 0
         if not self.root.is_dir():
             return 0

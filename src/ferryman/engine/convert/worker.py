@@ -14,7 +14,8 @@ from ferryman.store.schema import items
 
 async def _convert(ctx: Context, item: Item) -> None:
     ctx.bus.publish(ItemConverting(item.job_id, item.id, path=item.source_path))
-    async with held(ctx.convert_store, items, item.id, ctx.owner, await lease_seconds(ctx)):
+    lease = await lease_seconds(ctx)
+    async with held(ctx.convert_store, items, item.id, ctx.owner, lease, clock=ctx.clock):
         await convert(ctx, item)
 
 

@@ -118,7 +118,8 @@ class DeliveryAhead:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _prepare(self, claim: AlbumClaim, lease: float) -> Mapping[int, str]:
-        async with held(self.ctx.deliver_store, albums, claim.album.id, self.ctx.owner, lease):
+        store, owner = self.ctx.deliver_store, self.ctx.owner
+        async with held(store, albums, claim.album.id, owner, lease, clock=self.ctx.clock):
             return await self._prepare_one(self.ctx, claim)
 
 

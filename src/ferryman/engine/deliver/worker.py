@@ -47,7 +47,7 @@ class Delivering:
             log.warning("deliver: album %s was taken back before it went", album_id)
             return None
         try:
-            async with held(store, albums, album_id, owner, lease) as beat:
+            async with held(store, albums, album_id, owner, lease, clock=ctx.clock) as beat:
                 sent = await step.send(ctx, claim, turn)
                 after: AlbumClaim | NothingNext | None = sent.ahead
                 if sent.done is not None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ferryman.errors import FerrymanError
@@ -28,7 +27,7 @@ async def workers(
     """Each engine run known to the store, newest first per node: its name, stages, last
     heartbeat, the work it holds, and its state (alive, draining, drained, silent,
     stopped)."""
-    now = time.time() if now is None else now
+    now = store.clock() if now is None else now
     found = []
     for run in await store.node_runs():
         alive = run.alive(now, SILENT_LEASES * lease_seconds)

@@ -6,7 +6,6 @@ same input (docs/watch.md)."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -203,13 +202,13 @@ def watch_view(watch: Watch, shown_source: str, now: float) -> dict[str, Any]:
 
 
 async def list_views(store: WatchAdmin) -> list[dict[str, Any]]:
-    now = time.time()
+    now = store.clock()
     return [watch_view(w, shown_source(w), now) for w in await store.list_watches()]
 
 
 async def view_of(store: WatchAdmin, watch_id: int) -> dict[str, Any]:
     watch = await store.get_watch(watch_id)
-    return watch_view(watch, shown_source(watch), time.time())
+    return watch_view(watch, shown_source(watch), store.clock())
 
 
 async def set_paused(store: WatchAdmin, watch_id: int, paused: bool) -> Watch:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import Table
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.engine.plumbing.wakeup import Wakeup
 from ferryman.store.ports import Leaseholder
 
@@ -43,6 +44,7 @@ async def held(
     owner: str,
     seconds: float,
     wakeup: Wakeup | None = None,
+    clock: Clock = SYSTEM,
 ) -> AsyncIterator[Beat]:
     """Renew the lease every third of its length; cancel the caller if it is lost.
 
@@ -56,13 +58,13 @@ async def held(
     async def beat() -> None:
         while True:
             if wakeup is None:
-                await asyncio.sleep(seconds / 3)
+                await clock.sleep(seconds / 3)
             else:
                 # Broadcasts only (a control, another process's nudge), and one that came
                 # during the gap counts (a cancel right after the claim went unheard for
                 # a third of a lease); the stages' own notifies name their topics.
                 mark = wakeup.mark(_LEASES)
-                await asyncio.sleep(NUDGED_GAP)
+                await wakeup.clock.sleep(NUDGED_GAP)
                 await wakeup.wait(max(0.0, seconds / 3 - NUDGED_GAP), since=mark, topic=_LEASES)
             try:
                 # shielded: a cancelled beat must not leave a transaction half-done

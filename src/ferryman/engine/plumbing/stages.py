@@ -102,6 +102,12 @@ def steps(
     return open_
 
 
+def named(unit: object) -> str:
+    """A unit as a log names it: its kind and id (a job's source may hold a token)."""
+    inner = getattr(unit, "album", unit)
+    return f"{type(inner).__name__.lower()} {getattr(inner, 'id', '?')}"
+
+
 async def lease_seconds(ctx: Context) -> float:
     return (await ctx.settings()).lease_seconds
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from ferryman.timeouts import wait_set
+from ferryman.clock import SYSTEM, Clock
 
 
 class Wakeup:
@@ -20,7 +20,8 @@ class Wakeup:
     A notify naming no topic wakes everyone.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM) -> None:
+        self.clock = clock  # a wait's seconds are this clock's: a test moves it
         self._everyone = 0  # notifies that named no topic
         self._named: Counter[str | None] = Counter()  # per topic; None: any topic
         self._events: dict[str | None, asyncio.Event] = {}
@@ -55,4 +56,4 @@ class Wakeup:
         event = self._events.get(topic)
         if event is None:
             event = self._events[topic] = asyncio.Event()
-        await wait_set(event, seconds)
+        await self.clock.wait(event, seconds)

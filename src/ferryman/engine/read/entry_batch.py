@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from pathlib import Path
 
 from ferryman.archive.suffixes import strip_archive_suffixes
@@ -81,13 +80,13 @@ class EntryBatch:
     async def add(self, index: int, path: str, prepared: Prepared, *, read: bool = False) -> None:
         """``read``: the entry was staged (a skipped or failed one was not): progress."""
         if not self.entries:
-            self.since = time.monotonic()
+            self.since = self.ctx.clock.monotonic()
         self.entries.append((index, path, prepared, read))
         urgent = prepared.state in (ItemState.CONVERT, ItemState.QUARANTINED)
         if (
             urgent
             or len(self.entries) >= BATCH_ENTRIES
-            or time.monotonic() - self.since >= BATCH_SECONDS
+            or self.ctx.clock.monotonic() - self.since >= BATCH_SECONDS
             or await self._fills_an_album()
         ):
             await self.flush()

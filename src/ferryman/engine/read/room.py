@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-import time
 from collections.abc import Coroutine
 from pathlib import Path
 
@@ -111,8 +110,8 @@ async def wait_for_room(
                 if not (await batch.on_disk()).full(settings, size, bound, files):
                     continue
                 in_flight = await ctx.read_store.albums_in_flight(job.id)
-                grace_until = time.monotonic() + (BACKLOG_GRACE_SECONDS if in_flight else 0)
-            left = grace_until - time.monotonic()
+                grace_until = ctx.clock.monotonic() + (BACKLOG_GRACE_SECONDS if in_flight else 0)
+            left = grace_until - ctx.clock.monotonic()
             if left > 0:
                 await ctx.wakeup.wait(left, since=mark, topic="room")
                 batch.forget_load()

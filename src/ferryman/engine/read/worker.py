@@ -45,7 +45,7 @@ async def _unpack_one(ctx: Context, job: Job, lease: float) -> None:
     else:
         shown = ctx.sources.describe(job.source)  # a link's token never reaches a log
         ctx.bus.publish(JobStarted(job.id, source=shown))
-    async with held(ctx.read_store, jobs, job.id, ctx.owner, lease):
+    async with held(ctx.read_store, jobs, job.id, ctx.owner, lease, clock=ctx.clock):
         await expand(ctx, job)
     ctx.wakeup.notify("deliver", "convert", "keeper")  # as its stage's step ends
 

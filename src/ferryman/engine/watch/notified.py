@@ -19,7 +19,6 @@ from ferryman.config import Settings
 from ferryman.engine.plumbing.wakeup import Wakeup
 from ferryman.sources.listers.base import ListerRegistry, Notifying
 from ferryman.store.ports import WatchStore
-from ferryman.timeouts import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class Nudges:
                 except Exception:
                     log.exception("watch notices: the watches could not be read; trying again")
                 await self.wakeup.wait(REFRESH_SECONDS, since=mark, topic="watch")
-                await wait_set(self.stopping, CALM_SECONDS)
+                await self.wakeup.clock.wait(self.stopping, CALM_SECONDS)
         finally:
             tasks = [task for _, task in self.followed.values()]
             for task in tasks:

@@ -64,6 +64,12 @@ function outcome(view) {
 // The row's figures: share done, and the phase's own speed and time left while the
 // page is live (stale ones are not shown while it reconnects); where it waits in line.
 function detailText(view) {
+  if (ENDED.includes(view.status) && view.finished_at) {
+    // Ended: what it came to and when (its bar says 100 % already).
+    const bits = view.bytes ? [size(view.bytes)] : [];
+    bits.push(whenText(view.finished_at));
+    return bits.join(" · ");
+  }
   const p = view.progress;
   const bits = [Math.round((p.fraction || 0) * 100) + "%"];
   // Speed and time left belong to the phase under way, in its own unit (a conversion's
@@ -78,12 +84,31 @@ function detailText(view) {
   return bits.join(" · ");
 }
 
+// A time as the list says it: the hour today, else the day (the full date in the title).
+function whenText(epoch) {
+  const at = new Date(epoch * 1000);
+  const today = at.toDateString() === new Date().toDateString();
+  return today
+    ? at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : at.toLocaleDateString([], { day: "numeric", month: "short" });
+}
+
+// Where the job's files went, and when it was added and ended, in words.
+function whereText(view) {
+  const bits = [];
+  if (view.where) bits.push((ENDED.includes(view.status) ? "to " : "for ") + view.where);
+  if (view.created_at) bits.push("added " + new Date(view.created_at * 1000).toLocaleString());
+  if (view.finished_at) bits.push("ended " + new Date(view.finished_at * 1000).toLocaleString());
+  return bits.join(" · ");
+}
+
 // What the details toggle unfolds: the source, the counts, a one-file job's preview.
 function moreText(view) {
   const c = view.counts || {};
   const bits = [];
   if (c.total) bits.push(`${c.finished || 0} of ${c.total} files finished`);
   if (c.delivered) bits.push(`${c.delivered} delivered`);
+  if (view.converted) bits.push(`${view.converted} converted to play everywhere`);
   if (c.skipped) bits.push(c.skipped + " skipped (not a photo or video)");
   return bits.join(" · ");
 }
@@ -165,7 +190,7 @@ function render(view, many) {
   if (!ENDED.includes(view.status)) {
     actions.append(button("Cancel", () => api("POST", `/jobs/${view.id}/cancel`), view.name));
   }
-  if (["failed", "cancelled"].includes(view.status) || (view.status === "done" && view.counts.failed)) {
+  if (retryable(view)) {
     actions.append(button("Retry", () => api("POST", `/jobs/${view.id}/retry`), view.name));
   }
   if (ENDED.includes(view.status)) actions.append(removeButton(view));
@@ -207,6 +232,8 @@ function moreBox(view, files) {
   box.id = "more-" + view.id;
   box.hidden = !unfolded.has(view.id);
   box.append(text("div", view.source, "source"));
+  const where = whereText(view);
+  if (where) box.append(text("div", where, "where"));
   const counts = moreText(view);
   if (counts) box.append(text("div", counts, "counts"));
   const gallery = window.ferrymanGallery;
@@ -232,12 +259,29 @@ function moreToggle(view, box) {
   return toggle;
 }
 
+// What Remove forgets and what it keeps, by where the files went: a library's files
+// and what a chat was sent stay; a download link's files go with the job.
+function keeps(view) {
+  const kind = (view.dest || "").split(":")[0];
+  if (kind === "link") return "its download links and their files go too";
+  if (kind === "telegram") return "what was sent to the chat stays there";
+  if (kind === "library") return "its files stay in the library";
+  return "what it delivered stays where it went";
+}
+
+function removeQuestion(views) {
+  const said = views.length === 1 ? `“${views[0].name}”` : `${views.length} jobs`;
+  const kept = [...new Set(views.map(keeps))].join("; ");
+  return `Remove ${said} from the list? ${kept[0].toUpperCase()}${kept.slice(1)}.`;
+}
+
 function removeButton(view) {
   const remove = text("button", "Remove");
   remove.type = "button";
+  remove.title = `Forget this job: ${keeps(view)}`;
   remove.setAttribute("aria-label", "Remove " + view.name);
   remove.addEventListener("click", async () => {
-    if (!confirm(`Remove “${view.name}” with its files? This cannot be undone.`)) return;
+    if (!confirm(removeQuestion([view]))) return;
     remove.disabled = true;
     try {
       await api("DELETE", `/jobs/${view.id}`);
@@ -248,6 +292,11 @@ function removeButton(view) {
     }
   });
   return remove;
+}
+
+// Whether Retry can do something: a job failed or cancelled, or done with files failed.
+function retryable(view) {
+  return ["failed", "cancelled"].includes(view.status) || (view.status === "done" && Boolean(view.counts && view.counts.failed));
 }
 
 // The list's order: running jobs pinned on top (newest first), then those waiting in
@@ -308,6 +357,8 @@ function errorNote(error, open = false) {
   details.className = "code-details";
   details.open = open; // kept across a redraw, as the file list is
   details.append(text("summary", "Details"), text("code", error.code, "code"));
+  // What a library itself said (a connection's repr, an errno): for a bug report only.
+  if (error.detail) details.append(text("pre", error.detail, "said"));
   if (error.line) {
     // The one line to type where the fix is a setting on the server.
     const line = text("p", "On the server: ", "line");
@@ -372,6 +423,9 @@ function showPicked() {
   if (!bar) return;
   bar.hidden = picked.size === 0;
   document.getElementById("picked-count").textContent = `${picked.size} selected`;
+  // Offered only when one of them can be retried (a running or a whole job cannot).
+  const retry = document.getElementById("picked-retry");
+  if (retry) retry.hidden = !Array.from(picked, (id) => jobs.get(id)).some((v) => v && retryable(v));
 }
 
 async function onPicked(verb) {
@@ -380,10 +434,10 @@ async function onPicked(verb) {
   try {
     if (verb === "remove") {
       if (!ended.length) return showError(new Error("Only ended jobs can be removed; cancel the others first."));
-      if (!confirm(`Remove ${ended.length} job${ended.length > 1 ? "s" : ""} with their files?`)) return;
+      if (!confirm(removeQuestion(ended))) return;
       for (const id of await bulk("remove", ended)) forget(id);
     } else {
-      await bulk("retry", views.filter((v) => v.status === "failed" || v.status === "cancelled"));
+      await bulk("retry", views.filter(retryable));
     }
     picked.clear();
     for (const box of document.querySelectorAll("#jobs input.pick")) box.checked = false;
@@ -517,7 +571,7 @@ function emptyState() {
 async function clearFinished() {
   const ended = Array.from(jobs.values()).filter((v) => ENDED.includes(v.status));
   if (!ended.length) return;
-  if (!confirm(`Remove ${ended.length} finished job${ended.length > 1 ? "s" : ""} with their files?`)) return;
+  if (!confirm(removeQuestion(ended))) return;
   try {
     const answer = await api("POST", "/jobs/clear", {});
     for (const id of answer.removed) forget(id);

@@ -1,0 +1,145 @@
+"""SIGKILL a real engine run (``tests.support.telegram_child``) past 80 % of a big
+upload: the next run sends only the parts Telegram was missing, under the same file id,
+and the file arrives once and whole; with the parts expired meanwhile, it starts over
+and still arrives whole, never as a broken file.
+
+The fake listens on TCP here and speaks MTProto's encryption with the child's real
+Telethon client; it counts every part it received twice (``server.parts.repeats``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telethon.tl import functions
+
+from faketg import FakeTelegram
+from faketg.remote import RemoteTelegram, serve
+from faketg.server import Call
+from ferryman.engine.ops import intake
+from ferryman.model import JobState
+from ferryman.store import Store
+from tests.support.telegram_child import spawn_child
+from tests.support.telegram_helpers import log_in, tg_settings
+
+PART = 512 * 1024
+PARTS = 64  # 32 MiB: a big file (saveBigFilePart), quick over localhost
+KILL_AT = int(PARTS * 0.8) + 1  # the part request after which the child dies
+CHILD_LIMIT = 60.0
+PDF_HEAD = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
+BIG = functions.upload.SaveBigFilePartRequest
+
+
+class World:
+    def __init__(self, tmp: Path) -> None:
+        self.now = [10_000.0]
+        self.server = FakeTelegram(clock=lambda: self.now[0])
+        self.me = self.server.add_user("Ann", username="ann", phone="+1555")
+        self.channel = self.server.add_channel("Dest", username="dest", admins=[self.me])
+        self.settings = tg_settings(tmp)
+        self.tmp = tmp
+        self.remote: RemoteTelegram | None = None
+        self.runs = 0
+        data = PDF_HEAD + os.urandom(PARTS * PART - 1000 - len(PDF_HEAD))
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        folder = tmp / "in"
+        folder.mkdir()
+        (folder / "big.pdf").write_bytes(data)
+        self.folder = folder
+
+    async def start(self) -> None:
+        await log_in(self.settings, self.server, self.me)
+        store = await Store.open(self.settings.database)
+        try:
+            self.job_id = (await intake.add_source(store, self.folder, dest="telegram:@dest")).id
+        finally:
+            await store.close()
+        self.remote = await serve(self.server)
+
+    async def run(self, kill_after_parts: int | None = None) -> int:
+        """One child run; SIGKILLed right after the fake handled that many parts (from
+        the run's start), before the last one's answer left."""
+        assert self.remote is not None
+        self.runs += 1
+        log = self.tmp / f"child-{self.runs}.log"
+        proc = await spawn_child(self.settings.data_dir, self.remote.port, log, documents=True)
+        seen = [0]
+
+        def hook(_call: Call, request: Any, _result: Any) -> None:
+            if isinstance(request, BIG):
+                seen[0] += 1
+                if seen[0] == kill_after_parts:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    self.server.drop_all()
+
+        self.server.after_handle.append(hook)
+        try:
+            code = await asyncio.wait_for(proc.wait(), CHILD_LIMIT)
+        finally:
+            self.server.after_handle.remove(hook)
+        if kill_after_parts is None:
+            assert code == 0, log.read_text(errors="replace")
+        else:
+            assert code == -signal.SIGKILL, log.read_text(errors="replace")
+        return seen[0]
+
+    async def assert_arrived_once_whole(self) -> None:
+        docs = [m for m in self.server.chat(self.channel) if m.media is not None]
+        assert len(docs) == 1  # each media once in the chat
+        assert docs[0].media is not None and docs[0].media.file.sha256 == self.sha256
+        store = await Store.open(self.settings.database)
+        try:
+            assert (await store.get_job(self.job_id)).state is JobState.DONE
+        finally:
+            await store.close()
+
+    async def close(self) -> None:
+        if self.remote is not None:
+            await self.remote.close()
+
+
+@pytest.mark.slow
+async def test_a_big_upload_killed_past_80_percent_resumes_with_the_missing_parts(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    try:
+        await w.start()
+        await w.run(kill_after_parts=KILL_AT)
+        assert w.server.parts.repeats == 0
+        w.server.parts.reset_counts()
+        second = await w.run()
+        await w.assert_arrived_once_whole()
+        # The parts Telegram had stay there: the second run sends the rest and, at most,
+        # the parts in flight at the kill plus one unwritten batch again.
+        assert second < PARTS - KILL_AT + 16 + 32, second
+        assert w.server.parts.repeats <= 16 + 32
+        assert w.server.parts.received == second
+        assert second >= PARTS - KILL_AT  # what never went, went
+    finally:
+        await w.close()
+
+
+@pytest.mark.slow
+async def test_a_resumed_upload_whose_parts_expired_starts_over_and_arrives_whole(
+    tmp_path: Path,
+) -> None:
+    w = World(tmp_path)
+    w.server.parts.ttl = 3600.0
+    try:
+        await w.start()
+        await w.run(kill_after_parts=KILL_AT)
+        w.now[0] += 3601  # Telegram forgot the parts meanwhile
+        w.server.parts.reset_counts()
+        second = await w.run()
+        await w.assert_arrived_once_whole()
+        assert w.server.parts.expired >= 1
+        assert second >= PARTS  # the missing ones under the old id, then all anew
+    finally:
+        await w.close()
