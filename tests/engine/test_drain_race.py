@@ -81,4 +81,4 @@ async def _has_run(store: Store) -> bool:
 
 
 async def _draining(engine: Engine) -> bool:
-    return engine.ctx.draining
+    return engine.ctx.run.draining

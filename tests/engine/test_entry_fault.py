@@ -23,6 +23,7 @@ from PIL import Image
 from ferryman.config import Settings, load_settings
 from ferryman.engine.ops import intake
 from ferryman.engine.plumbing import quarantine
+from ferryman.engine.read import decision as decision_module
 from ferryman.engine.read import prepare as prepare_module
 from ferryman.engine.read import stage as stage_module
 from ferryman.engine.runner import Engine
@@ -143,8 +144,7 @@ async def test_a_probe_that_raises_fails_its_entry_alone(
         monkeypatch.setattr(probe_module, "probe_image", probe)
     settings = settings_for(tmp_path)
     job = await intake.add_source(store, as_input(tmp_path, kind))
-    engine = Engine(store, settings)
-    engine.ctx.media_box = InProcess()
+    engine = Engine(store, settings, media_box=InProcess())
     with caplog.at_level(logging.ERROR, logger="ferryman.engine.read.prepare"):
         await asyncio.wait_for(engine.run(until_idle=True), 60)
 
@@ -202,14 +202,14 @@ async def test_a_media_error_met_outside_the_probe_fails_its_entry_alone(
 ) -> None:
     """A fixer's ``media.*`` error that no step of ``prepare`` caught (here: from the
     plan, on the one picture of its size) used to end the whole read with it."""
-    real = prepare_module.explain
+    real = decision_module.explain  # the plan is the decision table's (read/decision)
 
     def explain(kind: MediaKind, info: MediaInfo, policy: Any) -> Any:
         if (info.width, info.height) == ODD_SIZE:
             raise FerrymanError("media.unreadable", "the plan met something odd")
         return real(kind, info, policy)
 
-    monkeypatch.setattr(prepare_module, "explain", explain)
+    monkeypatch.setattr(decision_module, "explain", explain)
     folder = folder_of_pictures(tmp_path / "pictures")
     make_photo(folder / BAD, 99, size=ODD_SIZE)
     settings = settings_for(tmp_path)

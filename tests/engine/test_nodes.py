@@ -137,7 +137,7 @@ async def _none(count: list[int]) -> bool:
 
 
 async def _draining(engine: Engine) -> bool:
-    return engine.ctx.draining
+    return engine.ctx.run.draining
 
 
 async def _done(store: Store, job_id: int) -> bool:

@@ -10,11 +10,12 @@ from typing import cast
 import pytest
 
 from ferryman.engine.context import Context
-from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
+from ferryman.engine.deliver.deliver_ahead import DeliveryAhead, Prepare
 
 
 def _ahead_with(task: asyncio.Task[Mapping[int, str]]) -> DeliveryAhead:
-    ahead = DeliveryAhead(cast(Context, object()))  # prepared() reads no context
+    # prepared() reads no context and prepares nothing itself
+    ahead = DeliveryAhead(cast(Context, object()), cast(Prepare, object()))
     ahead._preparing[7] = task
     return ahead
 

@@ -324,7 +324,7 @@ def test_health_says_how_each_extractor_fared(tmp_path: Path) -> None:
 def test_staging_a_file_the_job_owns_links_it_instead_of_copying(tmp_path: Path) -> None:
     import hashlib
 
-    from ferryman.engine.read.stage import stage_entry
+    from ferryman.engine.read.stage import MadeHere, Target, stage_entry
     from ferryman.model import MediaKind
     from tests.support.mediaserve import write_media
 
@@ -335,7 +335,9 @@ def test_staging_a_file_the_job_owns_links_it_instead_of_copying(tmp_path: Path)
             while block := handle.read(1000):
                 yield block
 
-    staged = stage_entry(blocks(), "made.mp4", tmp_path / "w.mp4", lambda k: True, link_from=made)
+    staged = stage_entry(
+        blocks(), "made.mp4", Target(tmp_path / "w.mp4", lambda k: True), MadeHere(made)
+    )
     assert staged.kind is MediaKind.VIDEO and staged.path == tmp_path / "w.mp4"
     assert staged.sha256 == hashlib.sha256(made.read_bytes()).hexdigest()
     assert staged.size == made.stat().st_size

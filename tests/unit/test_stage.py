@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.engine.read.stage import HASH_LATER_BYTES, KEEP_BYTES, stage_entry
+from ferryman.engine.read.stage import (
+    HASH_LATER_BYTES,
+    KEEP_BYTES,
+    PersonsFile,
+    Target,
+    stage_entry,
+)
 from ferryman.engine.read.stage import HEAD_BYTES as HEAD
 from ferryman.errors import FerrymanError
 from ferryman.model import MediaKind
@@ -27,7 +33,7 @@ def test_a_staged_file_is_written_whole_and_small_ones_are_kept_in_memory(
 ) -> None:
     data = (JPEG_HEAD + os.urandom(length))[:length]
     dest = tmp_path / "000001-photo.jpg"
-    staged = stage_entry(iter(_blocks(data)), "photo.jpg", dest, lambda kind: True)
+    staged = stage_entry(iter(_blocks(data)), "photo.jpg", Target(dest, lambda kind: True))
     assert staged.kind is MediaKind.PHOTO and staged.path == dest
     assert dest.read_bytes() == data and staged.size == length
     assert staged.sha256 == hashlib.sha256(data).hexdigest()
@@ -44,10 +50,8 @@ def test_a_big_entry_for_a_destination_that_hashes_as_it_reads_is_written_unhash
     staged = stage_entry(
         iter(_blocks(data)),
         "big.pdf",
-        dest,
-        lambda kind: True,
-        unread_size=declared,
-        hash_later=True,
+        Target(dest, lambda kind: True, hash_later=True),
+        size=declared,
     )
     assert dest.read_bytes() == data and staged.size == len(data)
     # Declared big: its hash is left to the upload; of unknown size, hashed as written.
@@ -61,10 +65,8 @@ def test_a_small_entry_is_hashed_as_written_even_when_it_could_wait(tmp_path: Pa
     staged = stage_entry(
         iter(_blocks(data)),
         "photo.jpg",
-        dest,
-        lambda kind: True,
-        unread_size=len(data),
-        hash_later=True,
+        Target(dest, lambda kind: True, hash_later=True),
+        size=len(data),
     )
     assert staged.sha256 == hashlib.sha256(data).hexdigest()
 
@@ -78,7 +80,9 @@ def test_a_handed_over_fsync_gets_the_files_own_descriptor(tmp_path: Path) -> No
         taken.append((fd, path))
 
     dest = tmp_path / "a.jpg"
-    staged = stage_entry(iter([JPEG_HEAD * 10]), "a.jpg", dest, lambda kind: True, sync=take)
+    staged = stage_entry(
+        iter([JPEG_HEAD * 10]), "a.jpg", Target(dest, lambda kind: True, sync=take)
+    )
     assert [path for _, path in taken] == [dest] and staged.path == dest
     assert dest.read_bytes() == JPEG_HEAD * 10
 
@@ -91,7 +95,7 @@ def test_a_failed_write_leaves_no_part_file_and_no_open_descriptor(tmp_path: Pat
     before = set(os.listdir("/proc/self/fd"))
     dest = tmp_path / "b.jpg"
     with pytest.raises(Exception) as caught:
-        stage_entry(iter(blocks()), "b.jpg", dest, lambda kind: True)  # type: ignore[call-overload]
+        stage_entry(iter(blocks()), "b.jpg", Target(dest, lambda kind: True))  # type: ignore[call-overload]
     assert getattr(caught.value, "code", None) == "source.io"
     assert list(tmp_path.iterdir()) == []
     assert set(os.listdir("/proc/self/fd")) == before
@@ -124,11 +128,8 @@ def test_a_local_file_is_linked_not_copied_and_hashed_as_read(tmp_path: Path) ->
     staged = stage_entry(
         iter(_read(source)),
         "photo.jpg",
-        dest,
-        lambda kind: True,
-        link_from=source,
-        seen=seen,
-        sync=take,
+        Target(dest, lambda kind: True, sync=take),
+        PersonsFile(source, seen),
     )
     assert staged.path == dest and staged.size == len(data)
     assert staged.sha256 == hashlib.sha256(data).hexdigest()
@@ -160,11 +161,8 @@ def test_a_big_local_file_is_linked_unread_its_hash_left_to_delivery(tmp_path: P
     staged = stage_entry(
         blocks(),
         "big.pdf",
-        dest,
-        lambda kind: True,
-        link_from=source,
-        seen=_listed(source),
-        sync=take,
+        Target(dest, lambda kind: True, sync=take),
+        PersonsFile(source, _listed(source)),
     )
     assert staged.path == dest and staged.size == len(data) and staged.sha256 == ""
     assert staged.kind is MediaKind.DOCUMENT
@@ -182,7 +180,7 @@ def test_a_big_local_file_changed_since_listed_is_refused_unread(tmp_path: Path)
     dest = tmp_path / "000001-big.pdf"
     with pytest.raises(FerrymanError) as caught:
         stage_entry(
-            iter(_read(source)), "big.pdf", dest, lambda k: True, link_from=source, seen=seen
+            iter(_read(source)), "big.pdf", Target(dest, lambda k: True), PersonsFile(source, seen)
         )
     assert caught.value.code == "source.io" and "changed while it was read" in caught.value.message
     assert not dest.exists() and not (tmp_path / "000001-big.pdf.part").exists()
@@ -202,7 +200,9 @@ def test_a_local_file_changed_while_read_is_refused_and_leaves_nothing(tmp_path:
 
     dest = tmp_path / "000001-photo.jpg"
     with pytest.raises(FerrymanError) as caught:
-        stage_entry(blocks(), "photo.jpg", dest, lambda kind: True, link_from=source, seen=seen)
+        stage_entry(
+            blocks(), "photo.jpg", Target(dest, lambda kind: True), PersonsFile(source, seen)
+        )
     assert caught.value.code == "source.io" and "changed while it was read" in caught.value.message
     assert not dest.exists() and not (tmp_path / "000001-photo.jpg.part").exists()
     assert source.read_bytes() == data + b"more"  # the person's file is untouched by us
@@ -230,10 +230,8 @@ def test_a_local_file_is_linked_straight_to_its_place_over_a_killed_runs_leftove
     staged = stage_entry(
         iter(_read(source)),
         "photo.jpg",
-        dest,
-        lambda k: True,
-        link_from=source,
-        seen=_listed(source),
+        Target(dest, lambda k: True),
+        PersonsFile(source, _listed(source)),
     )
     assert staged.path == dest and os.path.samefile(dest, source)
     assert set(linked) == {os.fspath(dest)}

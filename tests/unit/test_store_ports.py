@@ -25,6 +25,7 @@ STAGES = {
     "convert/step": {"convert_store"},
     "deliver/step": {"deliver_store"},
     "deliver/deliver_ahead": {"deliver_store"},
+    "deliver/worker": {"deliver_store"},
     "watch/check": {"WatchStore"},
     "notify": {"notice_store"},
     "plumbing/destination": {"sink_states"},

@@ -1,5 +1,7 @@
 """What every stage needs: the store, the bus, settings as they are *now*, the owner id,
-the registries of sources and destinations, and the resources their sinks share."""
+the registries of sources and destinations, and the resources their sinks share; fixed
+for an engine's life (a frozen dataclass). What the engine learns as it runs (a drain,
+the jobs read to their end) is its run state apart (``RunState``, ``Context.run``)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from ferryman.clock import SYSTEM, Clock
 from ferryman.config import Settings, with_runtime
@@ -31,9 +32,6 @@ from ferryman.store.ports import (
     WatchStore,
 )
 
-if TYPE_CHECKING:
-    from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
-
 log = logging.getLogger(__name__)
 
 
@@ -45,43 +43,62 @@ class Stopping(BaseException):
 
 
 @dataclass
+class RunState:
+    """What an engine learns as it runs, shared by its loops and stages: the one
+    mutable part of the context (its services beside it never change)."""
+
+    draining: bool = False  # `ferryman drain NODE`: finish what is held, claim nothing new
+    # Jobs this process has finished reading: after the last album it knows of, such a
+    # job may end, and the housekeeper is told at once (the "last" wake-up topic).
+    read_ended: set[int] = field(default_factory=set)
+    # A job's destination kind, resolved once per job (a job's destination never changes).
+    kinds: dict[int, SinkKind] = field(default_factory=dict)
+    # Removals of work files left to run beside the next steps (``tidy_later``).
+    tidying: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class _LiveSettings:
+    """The settings as they are now: base settings with the store's runtime overrides,
+    re-read at most once a second (``Context.settings``)."""
+
+    def __init__(self) -> None:
+        self.cached: Settings | None = None
+        self.at = 0.0
+        self.unreadable = False  # the last read of the runtime settings failed
+        self.lock = asyncio.Lock()
+
+
+@dataclass(frozen=True)
 class Context:
+    """The engine's services, fixed for its life, and its run state (``run``)."""
+
     store: EngineStore  # the SQL Store or the memory one: every stage runs on either
     bus: EventBus
     base_settings: Settings
     owner: str
     wakeup: Wakeup = field(init=False)  # on ``clock``
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    dialer: Any = None  # the network seam sinks use (None: the real network)
+    # The network seam sinks use (None: the real network); a Telegram ``Dialer`` in
+    # tests, which the engine hands on to the sinks' shared resources without naming.
+    dialer: object = None
     sources: SourceRegistry = field(default_factory=default_sources)
     sinks: SinkRegistry = field(default_factory=default_sinks)
     device: Device = field(default_factory=Device)  # Wi-Fi and battery, for downloads
-    resources: Shared = field(init=False)
     # Where the stages decode untrusted media: confined workers (``media.box.pool``).
     media_box: Decoder = field(default_factory=MediaBox)
     # Every wait, lease and poll of the engine (a test's moves forward); the store's
     # ``clock`` should be its ``now`` (``ferryman.clock``).
     clock: Clock = SYSTEM
-    draining: bool = False  # `ferryman drain NODE`: finish what is held, claim nothing new
     # Set by a nudge from another process (an add, a drain): the heartbeat goes at once,
     # so a drain is heard in a moment instead of at the next beat.
     nudged: asyncio.Event = field(default_factory=asyncio.Event)
-    # Jobs this process has finished reading: after the last album it knows of, such a
-    # job may end, and the housekeeper is told at once (the "last" wake-up topic).
-    read_ended: set[int] = field(default_factory=set)
-    # Albums claimed and prepared ahead of their turn (set by the engine).
-    ahead: DeliveryAhead | None = None
-    # Removals of work files left to run beside the next steps (``tidy_later``).
-    _tidying: set[asyncio.Task[None]] = field(default_factory=set)
-    _kinds: dict[int, SinkKind] = field(default_factory=dict)
-    _cached: Settings | None = None
-    _cached_at: float = 0.0
-    _unreadable: bool = False  # the last read of the runtime settings failed
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    run: RunState = field(default_factory=RunState)
+    resources: Shared = field(init=False)
+    _live: _LiveSettings = field(init=False, default_factory=_LiveSettings)
 
     def __post_init__(self) -> None:
-        self.wakeup = Wakeup(self.clock)
-        self.resources = Shared(self.base_settings, self.dialer)
+        object.__setattr__(self, "wakeup", Wakeup(self.clock))
+        object.__setattr__(self, "resources", Shared(self.base_settings, self.dialer))
 
     # Each stage's view of the store: its module names only its own (store/ports).
     @property
@@ -124,31 +141,32 @@ class Context:
         last settings read stand: every loop of the engine asks for settings, and a
         raise here would end each loop for good while the process lived on, silent.
         """
-        async with self._lock:
+        live = self._live
+        async with live.lock:
             now = self.clock.monotonic()
-            if self._cached is None or now - self._cached_at > 1.0:
+            if live.cached is None or now - live.at > 1.0:
                 try:
                     fresh = with_runtime(self.base_settings, await self.store.runtime_settings())
                 except Exception as exc:
-                    if self._cached is None:
+                    if live.cached is None:
                         raise
                     # The whole trace once per outage, then a line a second.
                     log.warning(
                         "runtime settings unreadable; the last ones stand (%s)",
                         exc,
-                        exc_info=not self._unreadable,
+                        exc_info=not live.unreadable,
                     )
-                    self._unreadable = True
-                    self._cached_at = now  # asked again in a second, not at every call
-                    return self._cached
-                self._cached, self._cached_at, self._unreadable = fresh, now, False
-            return self._cached
+                    live.unreadable = True
+                    live.at = now  # asked again in a second, not at every call
+                    return live.cached
+                live.cached, live.at, live.unreadable = fresh, now, False
+            return live.cached
 
     async def album_size(self, job_id: int) -> int:
         """A job's album size now: the setting, within what its destination takes."""
-        kind = self._kinds.get(job_id)
+        kind = self.run.kinds.get(job_id)
         if kind is None:  # a job's destination never changes: resolved once per job
-            kind = self._kinds[job_id] = self.sinks.kind((await self.store.get_job(job_id)).dest)
+            kind = self.run.kinds[job_id] = self.sinks.kind((await self.store.get_job(job_id)).dest)
         return kind.album_size(await self.settings())
 
     def tidy_later(self, remove: Callable[[], None]) -> None:
@@ -156,13 +174,13 @@ class Context:
         thread, beside the step that asked: its worker claims its next unit at once, and
         an engine's stop waits for it beside its own last commits (``tidied``)."""
         task = asyncio.ensure_future(asyncio.to_thread(remove))
-        self._tidying.add(task)
-        task.add_done_callback(self._tidying.discard)
+        self.run.tidying.add(task)
+        task.add_done_callback(self.run.tidying.discard)
 
     async def tidied(self) -> None:
         """Every removal ``tidy_later`` started is done (its errors are the remover's)."""
-        while self._tidying:
-            await asyncio.gather(*self._tidying, return_exceptions=True)
+        while self.run.tidying:
+            await asyncio.gather(*self.run.tidying, return_exceptions=True)
 
     async def close(self) -> None:
         """Close what the sinks opened (connections); the engine is done with them."""

@@ -28,281 +28,37 @@ learns of a drain).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import Enum
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Awaitable
 
-from ferryman.config import Settings
 from ferryman.engine import convert, deliver, fetch, read
-from ferryman.engine.context import Context, Stopping
-from ferryman.engine.plumbing.events import ItemConverting, JobResumed, JobStarted
-from ferryman.engine.plumbing.leases import held
+from ferryman.engine.context import Context
+from ferryman.engine.plumbing.stages import (
+    NOTHING_NEXT,
+    NothingNext,
+    Pool,
+    Stage,
+    lease_seconds,
+    steps,
+    until_stopped,
+)
 from ferryman.model import AlbumClaim, Item, Job
-from ferryman.net import abort
-from ferryman.store.claimed import Claimed
 from ferryman.store.fetches.sql import Fetch
 from ferryman.store.watches.sql import Watch
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-U = TypeVar("U")
+# The stages' shape is plumbing's (a stage's package defines its own): named here too.
+__all__ = [
+    "NOTHING_NEXT",
+    "PIPELINE",
+    "STAGES",
+    "TOPICS",
+    "NothingNext",
+    "Pool",
+    "Stage",
+    "lease_seconds",
+]
 
 
-class NothingNext(Enum):
-    NOTHING_NEXT = "nothing next"
-
-
-NOTHING_NEXT = NothingNext.NOTHING_NEXT  # a step looked for the next unit itself and found none
-
-
-@dataclass(frozen=True)  # no slots: ``Stage[Job](...)`` sets __orig_class__
-class Stage(Generic[U]):
-    """One stage: its pool of workers claims a ``U`` and runs ``step`` on it.
-
-    A step answers with the next unit, claimed in the transaction that recorded its own
-    end (a delivery's chained claim); ``NOTHING_NEXT``, when it looked for one and found none
-    (the worker then waits for a wake-up since before the step); or None."""
-
-    name: str  # its workers' names, its wake-up topic, a node's listed stage
-    claims: str  # the unit, and when one is claimable (for people: see the store call)
-    woken_by: str  # what wakes its idle workers before their poll (for people)
-    wakes: tuple[str, ...]  # the topics a finished step notifies
-    workers: Callable[[Settings], int]
-    claim: Callable[[Context, float], Awaitable[U | None]]  # (context, lease seconds)
-    step: Callable[[Context, U], Awaitable[U | NothingNext | None]]
-
-    def start(self, pool: Pool, settings: Settings) -> list[asyncio.Task[None]]:
-        """Its workers, started by the runner's ``pool``."""
-        return pool(self, self.workers(settings))
-
-
-class Pool(Protocol):
-    """The runner's way to start a stage's workers, whatever unit the stage claims."""
-
-    def __call__(self, stage: Stage[T], size: int) -> list[asyncio.Task[None]]: ...
-
-
-async def lease_seconds(ctx: Context) -> float:
-    return (await ctx.settings()).lease_seconds
-
-
-async def until_stopped(ctx: Context, step: Awaitable[T]) -> T:
-    """A step that may be cut anywhere (a download keeps its part and record), so a
-    stop need not wait for a checkpoint: a stalled server held a stop up for
-    ``runner.STOP_GRACE_SECONDS``. What it runs on threads (a zip's directory read in
-    place) is cut too (``net.abort``). Raises ``Stopping`` when the stop came first."""
-    cut = abort.Abort()
-
-    async def within() -> T:
-        abort.current.set(cut)  # this task's context, which its threads copy
-        return await step
-
-    work = asyncio.ensure_future(within())
-    stop = asyncio.ensure_future(ctx.stopping.wait())
-    try:
-        await asyncio.wait((work, stop), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stop.cancel()
-        if not work.done():
-            cut.trigger()
-            work.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await work
-    if work.cancelled() and ctx.stopping.is_set():
-        raise Stopping
-    return work.result()
-
-
-# ------------------------------------------------------------------ the steps
-
-
-async def _fetch(ctx: Context, claimed: Fetch) -> None:
-    """One fetch; or, of a source whose fetches share its connections (``Pooled``:
-    Telegram's), up to its ``fetches_at_once``: more of its schemes are claimed as
-    long as they are queued, each settled as it ends, so 200 links go 48 at a time
-    through one pool instead of one a worker."""
-    at_once, schemes = await fetch.pooled(ctx, claimed)
-    lease = await lease_seconds(ctx)
-    await _grouped(
-        ctx,
-        "fetch",
-        _fetch_one(ctx, claimed, lease),
-        at_once,
-        lambda room: ctx.fetch_store.claim_fetches(ctx.owner, lease, room, schemes),
-        lambda more: _fetch_one(ctx, more, lease),
-    )
-
-
-async def _grouped(
-    ctx: Context,
-    name: str,
-    first: Awaitable[None],
-    at_once: int,
-    claim: Callable[[int], Awaitable[list[T]]],
-    one: Callable[[T], Awaitable[None]],
-) -> None:
-    """``first``, and beside it more units claimed by ``claim`` (up to the room it is
-    given, in one transaction) while fewer than ``at_once`` run (none once the engine
-    stops or drains), each run by ``one`` and ended on its own; returns when all have
-    ended. With room for more, a wake-up of
-    the stage (its ``name``) or its poll looks again before any unit ends: a read
-    held long must not keep the jobs fetched meanwhile waiting."""
-    running = {asyncio.ensure_future(first)}
-    stopped = False
-    looking: asyncio.Future[None] | None = None
-    try:
-        while running:
-            mark = ctx.wakeup.mark(name)
-            while len(running) < at_once and not (ctx.stopping.is_set() or ctx.draining):
-                more = await claim(at_once - len(running))
-                running.update(asyncio.ensure_future(one(unit)) for unit in more)
-                if not more:
-                    poll = (await ctx.settings()).poll_seconds
-                    looking = asyncio.ensure_future(ctx.wakeup.wait(poll, since=mark, topic=name))
-                    break
-            waits = running if looking is None else {*running, looking}
-            ended, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            running -= ended
-            for task in ended - {looking}:
-                stopped |= _ended(task, name)
-            if looking is not None:
-                looking.cancel()
-                looking = None
-    finally:
-        if looking is not None:
-            looking.cancel()
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-    if stopped:
-        raise Stopping
-
-
-def _ended(task: asyncio.Future[None], name: str) -> bool:
-    """Whether a unit of a group ended by the engine's stop; its other ends are told
-    as the worker tells a step's (``runner._work``)."""
-    if task.cancelled():
-        log.warning("%s: lost the lease on a unit of a group; moving on", name)
-        return False
-    exc = task.exception()
-    if isinstance(exc, Stopping):
-        return True
-    if exc is not None:
-        log.error("%s: step failed; its lease will expire and it runs again", name, exc_info=exc)
-    return False
-
-
-async def _fetch_one(ctx: Context, claimed: Fetch, lease: float) -> None:
-    try:
-        async with held(ctx.fetch_store, Claimed.FETCH, claimed.id, ctx.owner, lease, ctx.wakeup):
-            outcome = await until_stopped(ctx, fetch.fetch(ctx, claimed))
-        await fetch.settle(ctx, claimed, outcome)
-        ctx.wakeup.notify("unpack", "keeper")  # as its stage's step ends (the group goes on)
-    except asyncio.CancelledError:
-        if not ctx.stopping.is_set():  # the lease was taken: a cancel, most likely
-            await fetch.drop_if_cancelled(ctx, claimed)
-        raise
-
-
-async def _unpack(ctx: Context, job: Job) -> None:
-    """One job's read; or, of a job whose input was fetched as one small file, up to
-    ``read.READS_AT_ONCE`` such jobs read at once (more claimed while they are queued,
-    at most ``read.READS_A_GROUP`` in all, then the next claim is in the queue's order
-    again), each ended on its own: 200 links' photos read one after another waited on
-    each read's store round trips in turn."""
-    lease = await lease_seconds(ctx)
-    at_once = await read.reads_at_once(ctx, job)
-    claimed = 1
-
-    async def claim(room: int) -> list[Job]:
-        nonlocal claimed
-        room = min(room, read.READS_A_GROUP - claimed)
-        more = await ctx.read_store.claim_jobs(ctx.owner, lease, room, small=True) if room else []
-        claimed += len(more)
-        return more
-
-    await _grouped(
-        ctx,
-        "unpack",
-        _unpack_one(ctx, job, lease),
-        at_once,
-        claim,
-        lambda more: _unpack_one(ctx, more, lease),
-    )
-
-
-async def _unpack_one(ctx: Context, job: Job, lease: float) -> None:
-    if job.resumed:  # a turn given, a retry, a restart: the read goes on, once started
-        ctx.bus.publish(JobResumed(job.id))
-    else:
-        shown = ctx.sources.describe(job.source)  # a link's token never reaches a log
-        ctx.bus.publish(JobStarted(job.id, source=shown))
-    async with held(ctx.read_store, Claimed.JOB, job.id, ctx.owner, lease, clock=ctx.clock):
-        await read.expand(ctx, job)
-    ctx.wakeup.notify("deliver", "convert", "keeper")  # as its stage's step ends
-
-
-async def _claim_album(ctx: Context, lease: float) -> AlbumClaim | None:
-    """An album claimed ahead whose turn never came first (its delivery before failed
-    unexpectedly), else the next sealed album."""
-    unhandled = ctx.ahead.take_unhandled() if ctx.ahead is not None else None
-    if unhandled is not None:
-        return unhandled
-    return await ctx.deliver_store.claim_delivery(ctx.owner, lease)
-
-
-async def _deliver(ctx: Context, claim: AlbumClaim) -> AlbumClaim | NothingNext | None:
-    """Deliver the album; the next one, claimed as this one is recorded (not while
-    draining: a drained node takes nothing new)."""
-    lease = await lease_seconds(ctx)
-    store, owner, album_id = ctx.deliver_store, ctx.owner, claim.album.id
-    ahead = ctx.ahead  # None: no album is prepared ahead (a context without an engine)
-    # Prepared (uploaded) ahead while the album before it was sent, if it was.
-    prepared = await ahead.prepared(album_id) if ahead is not None else None
-    # Claimed a while ago (the album before it took long to tidy): renewed before
-    # anything is sent, or left to whoever has it now.
-    stale = claim.lease_until - store.clock() < lease / 2
-    if stale and not await store.renew(Claimed.ALBUM, album_id, owner, lease):
-        log.warning("deliver: album %s was taken back before it went", album_id)
-        return None
-    turn = ahead.turn(lease) if ahead is not None else None
-    told: list[bool] = []
-
-    def last() -> None:
-        """The job may end with this album: the keeper looks at once (once)."""
-        read = claim.final or claim.album.job_id in ctx.read_ended
-        if not told and read and claim.album.seq >= claim.albums:  # the last it knew of
-            told.append(True)
-            ctx.wakeup.notify("last", "keeper")
-
-    try:
-        async with held(store, Claimed.ALBUM, album_id, owner, lease, clock=ctx.clock) as beat:
-            looked, after = await deliver.deliver(
-                ctx,
-                claim,
-                chain=True,
-                before_record=beat.stop,
-                claim_ahead=turn.claim if turn is not None else None,
-                prepared=prepared,
-                on_recorded=last,
-            )
-    except BaseException:
-        if turn is not None:
-            turn.abandoned()
-        raise
-    last()  # also after a failure: the job may end failed
-    return NOTHING_NEXT if looked and after is None else after
-
-
-async def _convert(ctx: Context, item: Item) -> None:
-    ctx.bus.publish(ItemConverting(item.job_id, item.id, path=item.source_path))
-    lease = await lease_seconds(ctx)
-    async with held(ctx.convert_store, Claimed.ITEM, item.id, ctx.owner, lease, clock=ctx.clock):
-        await convert.convert(ctx, item)
+# ------------------------------------------------------------------ the watch's step
 
 
 async def _watch(ctx: Context, claimed: Watch) -> None:
@@ -334,55 +90,10 @@ async def _watch(ctx: Context, claimed: Watch) -> None:
 
 PIPELINE: tuple[Stage[Fetch] | Stage[Job] | Stage[AlbumClaim] | Stage[Item] | Stage[Watch], ...]
 PIPELINE = (
-    Stage[Fetch](
-        "fetch",
-        claims="a queued fetch of a running job: its input, downloaded first (claim_fetch);"
-        " t.me links, which share one pool of connections (`Pooled`), several at once a worker",
-        woken_by="intake (an add, a watch's check, a nudge from another process), a retry",
-        wakes=("unpack", "keeper"),  # the job's input is here; or the fetch failed it
-        workers=lambda settings: settings.concurrency.fetch,
-        claim=lambda ctx, lease: ctx.fetch_store.claim_fetch(ctx.owner, lease),
-        step=_fetch,
-    ),
-    Stage[Job](
-        "unpack",
-        claims="a queued, unpaused job whose fetch (if any) is done, highest priority first"
-        " (claim_job); read entry by entry, recorded with its cursor; jobs fetched as one"
-        " small file, several at once a worker",
-        woken_by="a fetch that ended, intake, a password or a retry (a notify for everyone)",
-        wakes=("deliver", "convert", "keeper"),  # albums sealed, conversions deferred
-        workers=lambda settings: settings.concurrency.unpack,
-        claim=lambda ctx, lease: ctx.read_store.claim_job(ctx.owner, lease),
-        step=_unpack,
-    ),
-    Stage[AlbumClaim](
-        "deliver",
-        claims="a sealed album, in order, with its items and its job (claim_delivery);"
-        " the next one chained in its record's transaction, or claimed ahead once this"
-        " one is prepared at a sink that prepares (engine/deliver/deliver_ahead)",
-        woken_by="a batch, a read's end, a password wait, a conversion or the housekeeper"
-        " that sealed albums",
-        # "room": a read waiting for deliveries to free its backlog. Not "convert":
-        # conversions wait until nothing deliverable is left, and their poll finds that
-        # moment (a conversion takes seconds; a claim after every album cost a tenth
-        # of a photo's time).
-        wakes=("room", "keeper"),
-        workers=lambda settings: settings.concurrency.deliver,
-        claim=_claim_album,
-        step=_deliver,
-    ),
-    Stage[Item](
-        "convert",
-        claims="an item deferred for a transcode, only while no deliverable work waits"
-        " (claim_conversion)",
-        woken_by="a batch that deferred an item; then its poll finds the quiet moment",
-        # A conversion that failed frees room and may let a partial album go (the full
-        # round seals it): everyone, as conversions are few. Its own seal wakes deliver.
-        wakes=(),
-        workers=lambda settings: settings.concurrency.convert,
-        claim=lambda ctx, lease: ctx.convert_store.claim_conversion(ctx.owner, lease),
-        step=_convert,
-    ),
+    fetch.STAGE,
+    read.STAGE,
+    deliver.STAGE,
+    convert.STAGE,
     Stage[Watch](
         "watch",
         claims="a due, unpaused watch (claim_watch); its new entries go through intake",
@@ -390,8 +101,7 @@ PIPELINE = (
         " a watched folder's change notice (engine/watch/notified)",
         wakes=(),  # a check made jobs (or none): rare, so everyone looks
         workers=lambda settings: 1,
-        claim=lambda ctx, lease: ctx.watch_store.claim_watch(ctx.owner, lease),
-        step=_watch,
+        open=steps(lambda ctx, lease: ctx.watch_store.claim_watch(ctx.owner, lease), _watch),
     ),
 )
 

@@ -20,6 +20,7 @@ import shutil
 import socket
 import threading
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,9 +28,8 @@ from ferryman.clock import SYSTEM, Clock
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.device.wakelock import WakeLock
+from ferryman.engine import deliver
 from ferryman.engine.context import Context, Stopping
-from ferryman.engine.deliver import step as deliver
-from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
 from ferryman.engine.notify import Notifier
 from ferryman.engine.pipeline import PIPELINE, STAGES, NothingNext, Stage, lease_seconds
 from ferryman.engine.plumbing.events import (
@@ -40,9 +40,11 @@ from ferryman.engine.plumbing.events import (
     EventBus,
     JobFinished,
 )
+from ferryman.engine.plumbing.stages import Worker, named
 from ferryman.engine.plumbing.switching import quick_switches
 from ferryman.engine.plumbing.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
-from ferryman.engine.watch.notified import Nudges
+from ferryman.engine.watch import Nudges
+from ferryman.media.box.pool import Decoder, MediaBox
 from ferryman.model import JobState
 from ferryman.resources import Closeable
 from ferryman.sinks.base import SinkRegistry
@@ -53,12 +55,6 @@ from ferryman.sources.listers.base import ListerRegistry
 from ferryman.store.engine_store import EngineStore
 
 log = logging.getLogger(__name__)
-
-
-def _named(unit: object) -> str:
-    """A unit as a log names it: its kind and id (a job's source may hold a token)."""
-    inner = getattr(unit, "album", unit)
-    return f"{type(inner).__name__.lower()} {getattr(inner, 'id', '?')}"
 
 
 U = TypeVar("U")
@@ -89,6 +85,7 @@ class Engine:
         sources: SourceRegistry | None = None,
         sinks: SinkRegistry | None = None,
         device: Device | None = None,
+        media_box: Decoder | None = None,  # where media is decoded (None: confined workers)
         clock: Clock = SYSTEM,  # the store's ``clock`` should be its ``now``
     ) -> None:
         self.ctx = Context(
@@ -100,10 +97,11 @@ class Engine:
             sources=sources or default_sources(),
             sinks=sinks or default_sinks(),
             device=device or Device(),
+            media_box=media_box or MediaBox(),
             clock=clock,
         )
         self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
-        self.ctx.ahead = DeliveryAhead(self.ctx)
+        self._runs: list[Callable[[], Awaitable[None]]] = []  # each stage's run's close
         # A watched folder's change notices, which wake its watch early.
         self.nudges = Nudges(
             self.ctx.watch_store,
@@ -177,8 +175,7 @@ class Engine:
                 log.warning("%s did not reach a checkpoint in time; cancelling it", task.get_name())
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
-            if self.ctx.ahead is not None:
-                await self.ctx.ahead.close()
+            await asyncio.gather(*(close() for close in self._runs))  # the stages' runs
             for result in results:
                 if isinstance(result, BaseException) and not isinstance(
                     result, asyncio.CancelledError | Stopping
@@ -258,8 +255,8 @@ class Engine:
         except Exception:  # a missed beat is not fatal: the next one tells
             log.warning("node heartbeat failed", exc_info=True)
             return
-        if draining != self.ctx.draining:
-            self.ctx.draining = draining
+        if draining != self.ctx.run.draining:
+            self.ctx.run.draining = draining
             if draining:  # said where a person sees it: a drained node looks idle, not stuck
                 log.warning(
                     "node %s is drained: it finishes what it holds and takes nothing new"
@@ -292,11 +289,14 @@ class Engine:
     # ------------------------------------------------------------ workers
 
     def _pool(self, stage: Stage[U], size: int) -> list[asyncio.Task[None]]:
+        run = stage.open(self.ctx)  # the stage's state in this engine, its workers share
+        self._runs.append(run.close)
         return [
-            asyncio.create_task(self._work(stage, n), name=f"{stage.name}-{n}") for n in range(size)
+            asyncio.create_task(self._work(stage, run, n), name=f"{stage.name}-{n}")
+            for n in range(size)
         ]
 
-    async def _work(self, stage: Stage[U], turn: int = 0) -> None:
+    async def _work(self, stage: Stage[U], run: Worker[U], turn: int = 0) -> None:
         """Claim a unit and handle it, for as long as the engine runs.
 
         A step may hand over the next unit, claimed in the transaction that recorded its
@@ -320,11 +320,11 @@ class Engine:
                 # and the claim: a drain heard while the settings were read let a claim
                 # start after it (a drained node took a job, under load).
                 lease = await lease_seconds(self.ctx)
-                if self.ctx.draining:  # what it holds goes on; nothing new is taken
+                if self.ctx.run.draining:  # what it holds goes on; nothing new is taken
                     await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic=topic)
                     continue
                 try:
-                    unit = await stage.claim(self.ctx, lease)
+                    unit = await run.claim(lease)
                 except Exception:
                     log.exception("%s: claiming failed; trying again", topic)
                     await self.ctx.clock.sleep(settings.poll_seconds)
@@ -338,7 +338,7 @@ class Engine:
                 done, unit = unit, None
                 before = self.ctx.wakeup.mark(topic)
                 try:
-                    after = await stage.step(self.ctx, done)
+                    after = await run.step(done)
                 except Stopping:
                     return
                 except asyncio.CancelledError:
@@ -346,7 +346,7 @@ class Engine:
                     if self.ctx.stopping.is_set() or task is None:
                         raise
                     task.uncancel()  # our heartbeat cancelled the step, not the engine
-                    log.warning("%s: lost the lease on %s; moving on", topic, _named(done))
+                    log.warning("%s: lost the lease on %s; moving on", topic, named(done))
                 except Exception:
                     log.exception("%s: step failed; its lease will expire and it runs again", topic)
                 else:
@@ -385,7 +385,7 @@ class Engine:
                         if await store.reap():
                             self.ctx.wakeup.notify()
                     active = await store.active_jobs()
-                    self.ctx.read_ended.intersection_update(active)  # kept for live jobs
+                    self.ctx.run.read_ended.intersection_update(active)  # kept for live jobs
                     for job_id in [job_id for job_id, ready in active.items() if ready]:
                         if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
                             self.ctx.wakeup.notify("deliver")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ferryman.config import Settings
-from ferryman.engine.deliver.step import sweep_half_built
+from ferryman.engine.deliver import sweep_half_built
 from ferryman.engine.plumbing import collector
 from ferryman.engine.plumbing.children import prepare_children
 from ferryman.engine.plumbing.lock import DataDirLock

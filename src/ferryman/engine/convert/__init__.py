@@ -1,5 +1,5 @@
 """The convert stage: deferred encodes, each in a child process."""
 
-from ferryman.engine.convert.step import convert
+from ferryman.engine.convert.worker import STAGE
 
-__all__ = ["convert"]
+__all__ = ["STAGE"]

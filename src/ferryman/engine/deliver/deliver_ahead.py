@@ -18,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from ferryman.engine.context import Context
-from ferryman.engine.deliver import step as deliver
 from ferryman.engine.plumbing.destination import resolve
 from ferryman.engine.plumbing.leases import held
 from ferryman.model import AlbumClaim
@@ -30,21 +29,25 @@ from ferryman.store.claimed import Claimed
 log = logging.getLogger(__name__)
 
 AHEAD = 3  # albums claimed ahead of the one being sent, at most
+# An album made ready at its sink ahead of its turn: the hashes taken (``step.prepare``).
+Prepare = Callable[[Context, AlbumClaim], Awaitable[Mapping[int, str]]]
 
 
 class DeliveryAhead:
     """The albums claimed ahead and their preparations under way, for one engine."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, prepare: Prepare) -> None:
         self.ctx = ctx
+        self._prepare_one = prepare
         self._preparing: dict[int, asyncio.Task[Mapping[int, str]]] = {}
         self._unhandled: dict[int, AlbumClaim] = {}
         self._queued: list[AlbumClaim] = []  # claimed ahead, in order, not handed on yet
         self._depth = AHEAD  # albums claimed ahead at most (a sink may ask for more)
 
-    def turn(self, lease: float) -> Turn:
-        """One album's delivery: what it claims ahead, handed on if the delivery fails."""
-        return Turn(self, lease)
+    async def turn(self, album_id: int, lease: float) -> Turn:
+        """One album's delivery: its preparation ahead awaited (``prepared``), and what
+        it claims ahead, handed on if the delivery fails."""
+        return Turn(self, lease, await self.prepared(album_id))
 
     async def next_in_line(self, lease: float) -> AlbumClaim | None:
         """Claim albums ahead (starting their preparation) until ``AHEAD`` (or what the
@@ -57,7 +60,7 @@ class DeliveryAhead:
     async def claim_next(self, lease: float) -> AlbumClaim | None:
         """Claim the next album to deliver and start preparing it (not on a drained or
         stopping node); None when there is none or the claim failed."""
-        if self.ctx.draining or self.ctx.stopping.is_set():
+        if self.ctx.run.draining or self.ctx.stopping.is_set():
             return None
         try:
             claim = await self.ctx.deliver_store.claim_delivery(self.ctx.owner, lease)
@@ -124,17 +127,22 @@ class DeliveryAhead:
     async def _prepare(self, claim: AlbumClaim, lease: float) -> Mapping[int, str]:
         store, owner = self.ctx.deliver_store, self.ctx.owner
         async with held(store, Claimed.ALBUM, claim.album.id, owner, lease, clock=self.ctx.clock):
-            return await deliver.prepare(self.ctx, claim)
+            return await self._prepare_one(self.ctx, claim)
 
 
 class Turn:
-    """What one delivery claimed ahead: if the delivery ends in an exception (not the
-    failures it records itself), the claim goes to the next worker's claim instead of
-    waiting out its lease."""
+    """One album's place in the look-ahead. ``prepared``: the hashes its preparation
+    ahead took (item id → sha256), None when it was not prepared ahead (then it is
+    prepared as it is sent). What it claims ahead: if the delivery ends in an exception
+    (not the failures it records itself), the claim goes to the next worker's claim
+    instead of waiting out its lease."""
 
-    def __init__(self, ahead: DeliveryAhead, lease: float) -> None:
+    def __init__(
+        self, ahead: DeliveryAhead, lease: float, prepared: Mapping[int, str] | None
+    ) -> None:
         self._ahead = ahead
         self._lease = lease
+        self.prepared = prepared
         self._claimed: list[AlbumClaim] = []
 
     async def claim(self) -> AlbumClaim | None:

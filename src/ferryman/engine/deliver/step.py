@@ -1,4 +1,5 @@
-"""The deliver stage: a sealed album goes to its sink, then its files leave the work area."""
+"""One album's delivery, in the steps the deliver stage (``deliver/worker``) takes them:
+sent to its sink, its refused files kept, recorded; then its files leave the work area."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ferryman.caption_template import render_caption
 from ferryman.config import Settings
 from ferryman.engine.context import Context
+from ferryman.engine.deliver.deliver_ahead import Turn
 from ferryman.engine.plumbing import quarantine
-from ferryman.engine.plumbing.destination import preload, resolve, warm
+from ferryman.engine.plumbing.destination import Route, preload, resolve, warm
 from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     AlbumFailed,
@@ -31,7 +33,7 @@ from ferryman.errors import FerrymanError, ServerWait
 from ferryman.fsutil import remove_files, sha256_file
 from ferryman.model import Album, AlbumClaim, ItemState, Job
 from ferryman.net.progress import EMIT_EVERY_SECONDS, SpeedMeter
-from ferryman.sinks.base import Delivery, Sink
+from ferryman.sinks.base import Delivered, Delivery, Sink
 from ferryman.store.rows import Ended
 
 log = logging.getLogger(__name__)
@@ -105,58 +107,45 @@ async def captions_at_end(ctx: Context, job: Job) -> None:
     await sink.make_captions_final(job, render)
 
 
-async def deliver(
-    ctx: Context,
-    claim: AlbumClaim,
-    *,
-    chain: bool = False,
-    before_record: Callable[[], Awaitable[None]] | None = None,
-    claim_ahead: Callable[[], Awaitable[AlbumClaim | None]] | None = None,
-    prepared: Mapping[int, str] | None = None,
-    on_recorded: Callable[[], None] | None = None,
-) -> tuple[bool, AlbumClaim | None]:
-    """Deliver one claimed album exactly once; on failure retry later or give up.
+@dataclasses.dataclass
+class Sent:
+    """What sending an album came to. ``done``: the sink's answer, None when the album
+    failed (its failure recorded: a retry, a wait, a split). ``ahead``: the album
+    claimed ahead while it was sent, the worker's next whatever became of this one."""
 
-    ``chain``: the transaction that records the album delivered also claims the next
-    album (not on a drained node). Returns whether it looked for one, and the one it
-    claimed: nothing after that record raises, so the next album is never dropped
-    (it would wait out its lease while later ones went first). ``before_record``: the
-    album's heartbeat ends there (a renewal after the record would find the album no
-    longer ours and cancel this step). ``claim_ahead``: for a sink that prepares
-    (``engine/deliver/deliver_ahead.py``), called once this album is prepared and before it is
-    sent; the album it claims is the one returned, whatever happens to this one.
-    ``prepared``: the album was prepared ahead, with the hashes that took (item id →
-    sha256); its preparation is then not repeated before the next album is claimed.
-    ``on_recorded``: called once the album is recorded and told; a small album's work
-    files are gone by then (removed in the record's hop), a big one's go after it, on
-    a thread beside the next steps (``Context.tidy_later``: unlinking a staged 1 GiB
-    copy held a job's end, and this worker, 0.1-1.7 s)."""
+    done: Delivered | None
+    hashed: dict[int, str]
+    ahead: AlbumClaim | None = None
+
+
+async def send(ctx: Context, claim: AlbumClaim, turn: Turn) -> Sent:
+    """Send one claimed album to its sink (exactly once: a repeat after a crash is the
+    sink's to recognise); on failure record a retry later, a wait, or its end.
+
+    ``turn``: its place in the look-ahead (``deliver_ahead``). At a sink that prepares,
+    the next album is claimed once this one is prepared and before it is sent: in the
+    same pass of the sink when it was not prepared ahead (the first album, or its
+    preparation ahead failed), else at once; then not read back."""
     album, job = claim.album, claim.job
-    settings = await ctx.settings()
     ahead: AlbumClaim | None = None
     sink: Sink | None = None
     delivery: Delivery | None = None
     try:
-        route = await resolve(ctx, job.dest)
+        route, delivery = await _delivery_of(ctx, claim)
         sink = route.sink()
-        shown = ctx.sources.describe(job.source)
-        sending = _sending(ctx, job.id, album.seq)
-        told = caption(settings, claim, route.caption_template(settings))
-        delivery = Delivery(job, album, told, shown, sending, caption_final=claim.final)
-        hashed = _take_hashes(album, prepared or {})
+        hashed = _take_hashes(album, turn.prepared or {})
         if not route.kind.hashes_as_it_reads and _unhashed(album):
             # a manifest may name them
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, {}))
-        if claim_ahead is not None and sink.prepares and prepared is None:
-            # The first album (or its preparation ahead failed): prepared and sent in
-            # one pass of the sink, the next albums claimed in between, not read back.
+        if sink.prepares and turn.prepared is None:
+
             async def claimed() -> None:
                 nonlocal ahead
-                ahead = await claim_ahead()
+                ahead = await turn.claim()
 
             delivery = dataclasses.replace(delivery, on_prepared=claimed)
-        elif claim_ahead is not None and sink.prepares:
-            ahead = await claim_ahead()
+        elif sink.prepares:
+            ahead = await turn.claim()
         await preload(route, (item.kind for item in album.items))
         done = await sink.deliver(delivery)
         hashed.update(_take_hashes(album, done.hashes))
@@ -166,10 +155,10 @@ async def deliver(
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, done.hashes))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
-        return False, ahead
+        return Sent(None, {}, ahead)
     except OSError as exc:
         await _failed(ctx, album, sink_os_error(exc))
-        return False, ahead
+        return Sent(None, {}, ahead)
     except Exception as bug:  # counted, so a bug cannot retry the album forever
         alone = f" ({album.items[0].source_path})" if len(album.items) == 1 else ""
         log.exception(
@@ -178,19 +167,31 @@ async def deliver(
         error = FerrymanError.internal(bug)
         if not await _end_alone(ctx, album, job, error, sink, delivery):
             await _failed(ctx, album, error)
-        return False, ahead
-    # Refused files go to quarantine before the album is recorded: once it is, the job
-    # may end and its work folder go at any moment.
-    ended = await _quarantine_refused(ctx, job, album, done.refused)
-    ref = done.ref
-    # Asked now, not when the album was claimed: a drain may come during a delivery.
-    chain = chain and not ctx.draining and ahead is None
-    if before_record is not None:
-        await before_record()
-    # Only once the store says the album is safe may its work files go: a small album's
-    # right after the record's commit, in the same hop; a big one's after the keeper is
-    # told (the job may end meanwhile: its folder goes then, these with it). A file moved
-    # to quarantine is already gone from here; the rest of its item's files go too.
+        return Sent(None, {}, ahead)
+    return Sent(done, hashed, ahead)
+
+
+async def keep_refused(ctx: Context, claim: AlbumClaim, done: Delivered) -> dict[int, Ended]:
+    """The files the sink refused for good, moved to quarantine before the album is
+    recorded (once it is, the job may end and its work folder go at any moment)."""
+    return await _quarantine_refused(ctx, claim.job, claim.album, done.refused)
+
+
+async def record(
+    ctx: Context, claim: AlbumClaim, sent: Sent, ended: dict[int, Ended], *, chain: bool
+) -> AlbumClaim | None:
+    """Record a sent album delivered, its refused files' ends (``keep_refused``) with it,
+    and tell it. ``chain``: the same transaction claims the next album, returned; nothing
+    after that record raises, so the next album is never dropped (it would wait out its
+    lease while later ones went first). Only once the store says the album is safe may
+    its work files go: a small album's in the record's hop; a big one's after, on a
+    thread beside the next steps (``Context.tidy_later``: unlinking a staged 1 GiB copy
+    held a job's end, and this worker, 0.1-1.7 s). A file moved to quarantine is already
+    gone from here; the rest of its item's files go too."""
+    album, job = claim.album, claim.job
+    assert sent.done is not None
+    ref = sent.done.ref
+    settings = await ctx.settings()
     small = sum(item.size for item in album.items) <= REMOVE_IN_RECORD_MAX
     after = await ctx.deliver_store.album_delivered(
         album.id,
@@ -198,38 +199,42 @@ async def deliver(
         ref,
         ended=ended,
         claim_next=settings.lease_seconds if chain else None,
-        hashes=hashed,
+        hashes=sent.hashed,
         then=functools.partial(_remove_work_files, album) if small else None,
     )
     for item_id, (state, error, _) in ended.items():
         if state is ItemState.QUARANTINED:
             ctx.bus.publish(ItemQuarantined(album.job_id, item_id, code=error.code))
-    sent = len(album.items) - len(ended)
-    ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=sent, ref=ref))
+    delivered = len(album.items) - len(ended)
+    ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=delivered, ref=ref))
     if job.wait_reason == ROOM and await ctx.deliver_store.room_again(job.id, ROOM):
         ctx.bus.publish(JobResumed(job.id))
-    if on_recorded is not None:
-        on_recorded()
     if not small:  # a big file's unlink holds neither the store, the job's end, nor this worker
         ctx.tidy_later(functools.partial(_remove_work_files, album))
-    return (False, ahead) if ahead is not None else (chain, after)
+    return after
 
 
 async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
     """Ahead of its turn, the album made ready at a sink that prepares (Telegram: its
     files uploaded, nothing sent); the hashes taken meanwhile (item id → sha256). A
     sink without that step: nothing."""
-    job = claim.job
-    route = await resolve(ctx, job.dest)
+    route, delivery = await _delivery_of(ctx, claim)  # its bytes go now: told now
     sink = route.sink()
     if not sink.prepares:
         return {}
+    return await sink.prepare(delivery)
+
+
+async def _delivery_of(ctx: Context, claim: AlbumClaim) -> tuple[Route, Delivery]:
+    """The album's destination and what its sink is handed: caption, the source as
+    shown, and the progress it tells as its bytes go."""
+    job = claim.job
+    route = await resolve(ctx, job.dest)
     settings = await ctx.settings()
     shown = ctx.sources.describe(job.source)
-    sending = _sending(ctx, job.id, claim.album.seq)  # its bytes go now: told now
+    sending = _sending(ctx, job.id, claim.album.seq)
     told = caption(settings, claim, route.caption_template(settings))
-    delivery = Delivery(job, claim.album, told, shown, sending, caption_final=claim.final)
-    return await sink.prepare(delivery)
+    return route, Delivery(job, claim.album, told, shown, sending, caption_final=claim.final)
 
 
 def _remove_work_files(album: Album) -> None:

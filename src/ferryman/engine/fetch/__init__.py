@@ -1,5 +1,5 @@
 """The fetch stage: a fetch-first input (a link) brought into the job's work area."""
 
-from ferryman.engine.fetch.step import drop_if_cancelled, fetch, pooled, settle
+from ferryman.engine.fetch.worker import STAGE
 
-__all__ = ["drop_if_cancelled", "fetch", "pooled", "settle"]
+__all__ = ["STAGE"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ferryman.archive.reader import EntryType
 from ferryman.config import Settings
-from ferryman.engine.read.unpack import read_options
+from ferryman.engine.read import read_options
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.sources.base import ReadOptions, Source, SourceRegistry

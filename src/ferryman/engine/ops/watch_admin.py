@@ -16,7 +16,7 @@ from ferryman.errors import FerrymanError
 if TYPE_CHECKING:  # `ferryman --help` imports this module: only what it needs at once
     from ferryman.config import Settings
     from ferryman.engine.plumbing.events import Event
-    from ferryman.engine.watch.check import Found
+    from ferryman.engine.watch import Found
     from ferryman.resources import Shared
     from ferryman.store.ports import WatchAdmin
     from ferryman.store.watches.sql import Watch
@@ -100,7 +100,7 @@ async def add_watch(store: WatchAdmin, settings: Settings, asked: NewWatch) -> t
     FerrymanError (nothing recorded) for a bad option, destination or source."""
     from ferryman.engine.notify_egress import check_targets  # lazy: start-up
     from ferryman.engine.plumbing.notice_targets import check_target  # lazy: start-up
-    from ferryman.engine.watch.check import next_in_window, parse_window  # lazy: start-up
+    from ferryman.engine.watch import next_in_window, parse_window  # lazy: start-up
     from ferryman.links.profile import from_choices  # lazy: start-up
     from ferryman.sinks.builtin import default_sinks  # lazy: start-up
     from ferryman.sources.listers.base import Placed, Ready, Tidying  # lazy: start-up

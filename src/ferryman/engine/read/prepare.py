@@ -18,18 +18,16 @@ from pathlib import Path
 from ferryman.engine.plumbing import decoding
 from ferryman.engine.plumbing.decoding import LIMITS
 from ferryman.engine.plumbing.media_options import MediaOptions
+from ferryman.engine.read.decision import Action, Decision, after_probe, before_probe, wanted
 from ferryman.engine.read.stage import Staged
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import make_durable, sha256_file
-from ferryman.media.plan import explain, over_limit, plan_for, scale_bitrate
+from ferryman.media.plan import over_limit, plan_for
 from ferryman.media.policy import PhotoLimits, Policy
-from ferryman.model import ENCODED_PLANS, ItemState, MediaInfo, MediaKind, Plan, held
+from ferryman.model import ItemState, MediaInfo, MediaKind, Plan, held
 
+__all__ = ["MakeRoom", "Prepared", "entry_fault", "internal", "prepare", "wanted"]
 log = logging.getLogger(__name__)
-
-VISUAL = frozenset({MediaKind.PHOTO, MediaKind.VIDEO, MediaKind.ANIMATION})
-# What goes out as media without being asked; other files only with send_documents.
-MEDIA = VISUAL | {MediaKind.AUDIO}
 # Blocks the reading thread until the job's backlog has room for these files of these
 # bytes together: the staged entry (not yet counted) and what is about to be made from
 # it (``JobRead.make_room``). None: the room was taken before staging (``read_run``).
@@ -41,11 +39,6 @@ _UNDECODED = ("media.too_many_pixels", "media.over_budget")
 _ENDS_DECODING = (*_UNDECODED, *LIMITS, "media.declares_too_much")
 _AS_DOCUMENT = ("media.over_limit", *_UNDECODED)
 NO_DECODER = "media.no_decoder"  # a format nothing installed decodes (JPEG XL): skipped
-
-
-def wanted(kind: MediaKind, send_documents: bool) -> bool:
-    """Whether an entry of this kind is delivered (else skipped as ``not_media``)."""
-    return kind in MEDIA or send_documents
 
 
 @dataclass(slots=True)
@@ -187,16 +180,16 @@ def _not_read_whole(prepared: Prepared) -> bool:
 def _prepare(
     staged: Staged, send_documents: bool, options: MediaOptions, room: MakeRoom | None
 ) -> Prepared:
+    """The file's fate decided (``decision``: a pure table), then carried out here."""
     kind = staged.kind
-    if staged.path is None or not wanted(kind, send_documents):
+    decided = before_probe(kind, staged.size, send_documents, options)
+    if staged.path is None or decided.action is Action.SKIP:
         reason = "not_media"
         return replace(_item(staged, kind, ItemState.SKIPPED, None), work_path=None, reason=reason)
     path = staged.path
     base = _item(staged, kind, ItemState.READY, Plan.AS_IS)
-    if kind not in VISUAL and kind is not MediaKind.AUDIO:
-        return _as_document(base, options.policy, None)
-    if options.as_documents and kind in VISUAL and not over_limit(base.size, options.policy):
-        return _as_document(base, options.policy, "as=documents")
+    if decided.action is Action.DOCUMENT:
+        return _as_document(base, options.policy, decided.reason)
     try:
         info = _probe(kind, path, options, staged.size)
         if kind is MediaKind.ANIMATION or (info.frames or 1) > 1:
@@ -209,35 +202,30 @@ def _prepare(
             skipped = replace(base, state=ItemState.SKIPPED, plan=None, work_path=None)
             return replace(skipped, reason=_why(exc))
         return _broken(base, exc)
-    if kind is MediaKind.PHOTO and (info.frames or 1) > 1:
-        kind = base.kind = MediaKind.ANIMATION
-    if kind is MediaKind.VIDEO and info.video_codec is None and info.audio_codec is not None:
-        kind = base.kind = MediaKind.AUDIO  # sound alone in a video's container (.mp4, .mka)
     base.media = info
-    if kind is MediaKind.PHOTO and (info.pages or 1) > options.max_pages:
-        return _as_document(base, options.policy, f"pages={info.pages}>{options.max_pages}")
-    if kind is MediaKind.PHOTO and (info.pages or 1) > 1 and options.policy.photo.pages_apart:
-        return _fit_pages(base, path, info.pages or 1, options, room)
-    plan, why = explain(kind, info, options.policy)
-    if plan is Plan.AS_IS and kind is MediaKind.PHOTO and over_limit(base.size, options.policy):
-        plan, why = Plan.IMAGE, f"size={base.size}>{options.policy.max_file_bytes}"
-    elif plan is Plan.AS_IS and kind is MediaKind.AUDIO and over_limit(base.size, options.policy):
-        return _as_document(base, options.policy, None)  # quarantined: too big even as a file
-    if _scale_instead(kind, plan, info, options):
-        limit = f"size={info.size}>{options.policy.max_file_bytes}"
-        plan, why = Plan.TRANSCODE, f"{why}, {limit}" if why else limit
-    base.plan, base.reason = plan, why
-    if plan in ENCODED_PLANS:
+    return _carry_out(after_probe(kind, info, base.size, options), base, path, options, room)
+
+
+def _carry_out(
+    decided: Decision, base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | None
+) -> Prepared:
+    """Do what was decided to the probed file ``base``."""
+    base.kind = decided.kind
+    action = decided.action
+    if action is Action.DOCUMENT:
+        return _as_document(base, options.policy, decided.reason)
+    base.plan, base.reason = decided.plan, decided.reason
+    if action is Action.PAGES:
+        return _fit_pages(base, path, options, room)
+    if action is Action.CONVERT:
         base.state = ItemState.CONVERT
         _room(base, room, kept=False, split=False, encoding=True)
         return base
-    if plan is Plan.DOCUMENT:
-        return _as_document(base, options.policy, why)
-    if plan is Plan.IMAGE:
+    if action is Action.FIT_IMAGE:
         return _fit_image(base, path, options, room)
-    if kind is MediaKind.VIDEO:
+    if action is Action.VIDEO:
         return _video(base, path, options, room)
-    if kind is MediaKind.AUDIO:
+    if action is Action.SONG:
         return _song(base, path, options)
     return base
 
@@ -251,19 +239,6 @@ def _song(base: Prepared, path: Path, options: MediaOptions) -> Prepared:
         base.thumb_path = cover
         base.actions.append("cover")
     return base
-
-
-def _scale_instead(kind: MediaKind, plan: Plan, info: MediaInfo, options: MediaOptions) -> bool:
-    """A video over the size limit, when the settings say shrink rather than split and a
-    watchable bitrate can fit it (else it is split after its cheap fix)."""
-    policy = options.policy
-    return (
-        kind is MediaKind.VIDEO
-        and plan in (Plan.AS_IS, Plan.REMUX, Plan.AUDIO)
-        and options.oversize == "scale"
-        and over_limit(info.size or 0, policy)
-        and scale_bitrate(info.duration, policy.max_file_bytes, options.audio_bitrate) is not None
-    )
 
 
 def _probe(kind: MediaKind, path: Path, options: MediaOptions, size: int) -> MediaInfo:
@@ -359,11 +334,12 @@ def _photo_limits(options: MediaOptions) -> PhotoLimits:
 
 
 def _fit_pages(
-    base: Prepared, path: Path, pages: int, options: MediaOptions, room: MakeRoom | None
+    base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | None
 ) -> Prepared:
     """A scan's or a fax's TIFF: every page its own photo, the item's parts in order (a
     TIFF is no animation); when a page cannot be made a photo, the file as it is."""
-    base.plan, base.reason = Plan.IMAGE, f"pages={pages}"
+    assert base.media is not None
+    pages = base.media.pages or 1
     _room(base, room, kept=False, split=True)
     made: list[Path] = []
     try:

@@ -43,11 +43,10 @@ from pathlib import Path
 from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.plumbing.space import room_for
 from ferryman.engine.read.prepare import Prepared
-from ferryman.engine.read.stage import write_failed
+from ferryman.engine.read.stage import Sync, write_failed
 from ferryman.engine.read.staging import (
     Stager,
     StageRequest,
-    Sync,
     stage_and_prepare,
     stages_here,
 )

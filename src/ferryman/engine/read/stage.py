@@ -11,7 +11,7 @@ import errno
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -40,6 +40,7 @@ class Digest(Protocol):
     """A hash being fed (``hashlib.sha256()``)."""
 
     def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,55 +55,134 @@ class Staged:
     unread: bool = False  # a person's own file, linked whole and not read (hashed later)
 
 
+Sync = Callable[[int, Path], None]  # takes a file descriptor to fsync and close
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and how an entry is written: the work area's side of staging.
+
+    ``keep``: the kinds written (others are skipped unwritten). ``sync``: the fsync is
+    handed over (the file's descriptor, which the taker fsyncs and closes) instead of
+    waited for here; the taker must have it done before the entry is recorded (see
+    ``read_run``). ``hash_later``: the destination reads every file whole as it
+    delivers it and hashes it then (Telegram's upload): an entry written here of
+    ``HASH_LATER_BYTES`` or more (as declared) is written unhashed, its ``sha256`` ""
+    (hashing 256 MiB took as long as writing it, on the same thread, before its upload
+    could start). ``ahead``: told of the written file as it grows (see ``Ahead``); the
+    caller fails it when staging raises or does not write the entry, and tells it of a
+    file linked unread (``Staged.unread``) once it knows the file goes as it is.
+    ``ask_ffmpeg``: where FFmpeg looks at a head no signature claims (the decoding box;
+    None: here, as ``media.classify.classify_entry`` does)."""
+
+    dest: Path
+    keep: Callable[[MediaKind], bool]
+    sync: Sync | None = None
+    hash_later: bool = False
+    ahead: Ahead | None = None
+    ask_ffmpeg: Callable[[bytes], MediaKind] | None = None
+
+
+@dataclass(slots=True)
+class _Entry:
+    """An entry being staged: its bytes (the head already read, ``pending``), what it
+    declared of itself, and the hash being fed."""
+
+    blocks: Iterator[bytes]
+    pending: list[bytes]
+    kind: MediaKind
+    size: int | None  # as declared up front
+    mtime: float | None
+    digest: Digest = field(default_factory=hashlib.sha256)
+
+    def close(self) -> None:
+        """Nothing more is read of it: the backend stops reading now."""
+        close = getattr(self.blocks, "close", None)
+        if close is not None:
+            close()
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """Bytes as a source gives them (an archive's entry, a download): written here,
+    hashed on the way. ``over_network``: they are fetched as they are read, so an
+    unwanted entry is left unread past its head (its size as declared, unhashed)."""
+
+    over_network: bool = False
+
+    def place(self, entry: _Entry, target: Target) -> Staged | None:
+        return None  # always written
+
+
+@dataclass(frozen=True, slots=True)
+class PersonsFile:
+    """A person's own file on this machine, ``seen`` (size, mtime_ns) as listed: hard-
+    linked, not copied (a 600 MB video costs a read, not a copy), hashed as it is read,
+    and still as listed once read (else ``source.io``: it changed while read); fsynced
+    as a written copy would be (cheap when already on disk). One of
+    ``HASH_LATER_BYTES`` or more is checked so once linked and not read past its head:
+    its ``sha256`` is "" (hashed as delivery reads it, ``engine/deliver/step.py``).
+    Copied where it cannot be linked (another disk); a linked file keeps its own time."""
+
+    path: Path
+    seen: tuple[int, int]
+
+    def place(self, entry: _Entry, target: Target) -> Staged | None:
+        dest = target.dest
+        if self.seen[0] >= HASH_LATER_BYTES:
+            tmp = dest.with_name(dest.name + ".part")
+            linked_size = _link_unread(self.path, tmp, dest, self.seen, target.sync)
+            if linked_size is not None:
+                entry.close()
+                return Staged(dest, linked_size, "", entry.kind, unread=True)
+        return _linked_hashed(entry, self.path, dest, self.seen, target.sync)
+
+
+@dataclass(frozen=True, slots=True)
+class MadeHere:
+    """A file this job made (a link converter's result), whole and the job's own:
+    hard-linked, not written again; not even read past its head when its maker hashed
+    it (``sha256``). ``listed``: as a person's file, when it was listed so (its folder
+    was read as a person's is), the ways tried once it cannot be linked by its hash."""
+
+    path: Path
+    sha256: str | None = None
+    listed: PersonsFile | None = None
+
+    def place(self, entry: _Entry, target: Target) -> Staged | None:
+        dest = target.dest
+        if self.sha256 is not None:
+            linked_size = _link(self.path, dest.with_name(dest.name + ".part"), dest)
+            if linked_size is not None:
+                entry.close()
+                return Staged(dest, linked_size, self.sha256, entry.kind)
+        if self.listed is not None:
+            return self.listed.place(entry, target)
+        return _linked_hashed(entry, self.path, dest, None, None)
+
+
+Provenance = Streamed | PersonsFile | MadeHere
+
+
 def stage_entry(
     blocks: Iterator[bytes],
     name: str,
-    dest: Path,
-    keep: Callable[[MediaKind], bool],
+    target: Target,
+    source: Provenance = Streamed(),
     *,
-    unread_size: int | None = None,
-    stop_unwanted: bool = False,
-    link_from: Path | None = None,
-    known_sha256: str | None = None,
-    seen: tuple[int, int] | None = None,
-    sync: Callable[[int, Path], None] | None = None,
-    hash_later: bool = False,
-    ahead: Ahead | None = None,
+    size: int | None = None,
     mtime: float | None = None,
-    ask_ffmpeg: Callable[[bytes], MediaKind] | None = None,
 ) -> Staged:
-    """Write the entry to ``dest`` (via ``dest.part`` + fsync + rename) if ``keep(kind)``.
-
-    ``sync``: the fsync is handed over (the file's descriptor, which the taker fsyncs and
-    closes) instead of waited for here; the taker must have it done
-    before the entry is recorded (see ``read_run``).
+    """Write the entry to ``target.dest`` (via ``dest.part`` + fsync + rename) if
+    ``target.keep(kind)``, in the way its ``source`` allows (a link, not a copy, for a
+    file already here).
 
     An unwanted entry is read to its end (hashed, metered by the archive guard), unless
-    ``stop_unwanted``: then reading stops after the head (its bytes would cross the
-    network for nothing) and its size is ``unread_size`` (as declared), unhashed.
-    ``link_from``: the entry is that whole file, on this disk and the job's own (a link
-    converter's result): it is hashed as it is read but hard-linked, not written again
-    (a 600 MB video costs a read, not a copy); a copy where linking fails. With
-    ``known_sha256`` (its maker hashed it) it is not read past its head at all.
-    ``seen``: ``link_from`` is the person's own file, (size, mtime_ns) as listed; once
-    linked and hashed it must still be so (else ``source.io``: it changed while read),
-    and it is fsynced as a written copy would be (cheap when already on disk). One of
-    ``HASH_LATER_BYTES`` or more is checked so once linked and not read past its head:
-    its ``sha256`` is "" (hashed as delivery reads it, see ``engine/deliver/step.py``).
-    ``hash_later``: the destination reads every file whole as it delivers it and hashes
-    it then (Telegram's upload); an entry written here of ``HASH_LATER_BYTES`` or more
-    (as declared) is written unhashed too, its ``sha256`` "": hashing 256 MiB took as
-    long as writing it, on the same thread, before its upload could start.
-    ``ahead``: told of the written file as it grows (see ``Ahead``); the caller fails
-    it when staging raises or does not write the entry, and tells it of a file linked
-    unread (``Staged.unread``) once it knows the file goes as it is.
-    ``ask_ffmpeg``: where FFmpeg looks at a head no signature claims (the decoding box;
-    None: here, as ``media.classify.classify_entry`` does).
+    it is streamed over the network: then reading stops after the head (its bytes would
+    cross the network for nothing) and its size is ``size`` (as declared), unhashed.
     ``mtime``: the entry's own time (an archive's entry, a download's Last-Modified),
-    given to a written copy, so a library can date it as its maker did; a linked file
-    keeps its own.
+    given to a written copy, so a library can date it as its maker did.
     """
-    digest = hashlib.sha256()
     pending: list[bytes] = []
     head = b""
     for block in blocks:
@@ -110,41 +190,44 @@ def stage_entry(
         head += block[: HEAD_BYTES - len(head)]
         if len(head) >= HEAD_BYTES:
             break
-    kind = classify_entry(head, name, ask_ffmpeg)  # a DV tape too: FFmpeg reads its head
-    size = 0
-    if not keep(kind) and stop_unwanted:
-        close = getattr(blocks, "close", None)
-        if close is not None:
-            close()  # the backend stops reading now
-        return Staged(None, unread_size if unread_size is not None else len(head), "", kind)
-    if not keep(kind):
+    # A DV tape too: FFmpeg reads its head.
+    kind = classify_entry(head, name, target.ask_ffmpeg)
+    entry = _Entry(blocks, pending, kind, size, mtime)
+    if not target.keep(kind):
+        if isinstance(source, Streamed) and source.over_network:
+            entry.close()
+            return Staged(None, size if size is not None else len(head), "", kind)
+        read = 0
         for block in _chain(pending, blocks):
-            digest.update(block)
-            size += len(block)
-        return Staged(None, size, digest.hexdigest(), kind)
+            entry.digest.update(block)
+            read += len(block)
+        return Staged(None, read, entry.digest.hexdigest(), kind)
+    placed = source.place(entry, target)
+    if placed is not None:
+        return placed
+    return _written(entry, target)  # streamed, or not linked: nothing was read past the head
+
+
+def _linked_hashed(
+    entry: _Entry, source: Path, dest: Path, seen: tuple[int, int] | None, sync: Sync | None
+) -> Staged | None:
+    """``source`` hard-linked as ``dest``, hashed as it is read; None when it cannot be
+    linked (another disk), before anything was read past the head."""
+    linked = _linked(entry.pending, entry.blocks, entry.digest, source, dest, seen=seen, sync=sync)
+    if linked is None:
+        return None
+    size, data = linked
+    return Staged(dest, size, entry.digest.hexdigest(), entry.kind, data)
+
+
+def _written(entry: _Entry, target: Target) -> Staged:
+    """A copy written to ``target.dest``: via ``.part``, fsynced (or handed over), renamed."""
+    dest, ahead, digest = target.dest, target.ahead, entry.digest
     tmp = dest.with_name(dest.name + ".part")
-    if link_from is not None and known_sha256 is not None and keep(kind):
-        linked_size = _link(link_from, tmp, dest)
-        if linked_size is not None:
-            close = getattr(blocks, "close", None)
-            if close is not None:
-                close()
-            return Staged(dest, linked_size, known_sha256, kind)
-    if link_from is not None and seen is not None and seen[0] >= HASH_LATER_BYTES:
-        linked_size = _link_unread(link_from, tmp, dest, seen, sync)
-        if linked_size is not None:
-            close = getattr(blocks, "close", None)
-            if close is not None:
-                close()
-            return Staged(dest, linked_size, "", kind, unread=True)
-    if link_from is not None:
-        linked = _linked(pending, blocks, digest, link_from, dest, seen=seen, sync=sync)
-        if linked is not None:
-            size, data = linked
-            return Staged(dest, size, digest.hexdigest(), kind, data)
-        # not linked (another disk): nothing was read past the head; copy as usual
+    size = 0
     kept: list[bytes] | None = []
-    unhashed = hash_later and unread_size is not None and unread_size >= HASH_LATER_BYTES
+    declared = entry.size
+    unhashed = target.hash_later and declared is not None and declared >= HASH_LATER_BYTES
     try:
         # os.open and os.write, not a file object: no buffer to fill and flush, no
         # fstat, ioctl or lseek (each system call lets other threads take the GIL).
@@ -153,7 +236,7 @@ def stage_entry(
         try:
             if ahead is not None:
                 ahead.attach(os.open(tmp, os.O_RDONLY | os.O_CLOEXEC))
-            for block in _chain(pending, blocks):
+            for block in _chain(entry.pending, entry.blocks):
                 if not unhashed:
                     digest.update(block)
                 _write_all(fd, block)
@@ -164,12 +247,12 @@ def stage_entry(
                     kept.append(block)
                 else:
                     kept = None
-            if mtime is not None:
-                _date(fd, mtime)
-            if sync is None:
+            if entry.mtime is not None:
+                _date(fd, entry.mtime)
+            if target.sync is None:
                 os.fsync(fd)
             else:
-                sync(fd, dest)  # the taker fsyncs and closes it
+                target.sync(fd, dest)  # the taker fsyncs and closes it
                 handed = True
         finally:
             if not handed:
@@ -184,7 +267,7 @@ def stage_entry(
     if ahead is not None:
         ahead.ended(size)
     data = b"".join(kept) if kept is not None else None
-    return Staged(dest, size, "" if unhashed else digest.hexdigest(), kind, data)
+    return Staged(dest, size, "" if unhashed else digest.hexdigest(), entry.kind, data)
 
 
 def _date(fd: int, mtime: float) -> None:

@@ -16,14 +16,24 @@ from ferryman.archive.reader import EntryType, ReadAgain
 from ferryman.engine.plumbing import decoding
 from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read.prepare import MakeRoom, Prepared, internal, prepare, wanted
-from ferryman.engine.read.stage import AHEAD_BYTES, Ahead, Staged, StartAhead, stage_entry
+from ferryman.engine.read.stage import (
+    AHEAD_BYTES,
+    Ahead,
+    MadeHere,
+    PersonsFile,
+    Provenance,
+    Staged,
+    StartAhead,
+    Streamed,
+    Sync,
+    Target,
+    stage_entry,
+)
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, MediaKind
 from ferryman.net import abort
 from ferryman.sources.base import SourceEntry
-
-Sync = Callable[[int, Path], None]  # takes a file descriptor to fsync and close
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,19 +173,31 @@ def _sent_as_staged(prepared: Prepared, staged: Staged) -> bool:
 
 def _stage(request: StageRequest, blocks: Iterator[bytes]) -> Staged:
     entry = request.entry
+    target = Target(
+        request.dest,
+        request.keep,
+        sync=request.sync,
+        hash_later=request.options.hashed_on_delivery,
+        ahead=request.ahead,
+        ask_ffmpeg=functools.partial(decoding.ffmpeg_kind, request.options),
+    )
     return stage_entry(
         abort.checked(blocks),
         request.path,
-        request.dest,
-        request.keep,
-        stop_unwanted=entry.over_network,  # its bytes are not fetched for nothing
-        unread_size=entry.info.size,
-        link_from=entry.local_file,
-        known_sha256=entry.local_sha256,
-        seen=entry.local_seen,
-        sync=request.sync,
-        ask_ffmpeg=functools.partial(decoding.ffmpeg_kind, request.options),
-        hash_later=request.options.hashed_on_delivery,
-        ahead=request.ahead,
+        target,
+        provenance(entry),
+        size=entry.info.size,
         mtime=entry.info.mtime,
     )
+
+
+def provenance(entry: SourceEntry) -> Provenance:
+    """Where the entry's bytes come from, as its staging needs to know: streamed (an
+    archive's entry, a download), a person's own file listed here, or a file the job
+    made (its maker's hash known, or not listed as a person's file)."""
+    if entry.local_file is None:
+        return Streamed(over_network=entry.over_network)
+    listed = PersonsFile(entry.local_file, entry.local_seen) if entry.local_seen else None
+    if entry.local_sha256 is not None or listed is None:
+        return MadeHere(entry.local_file, entry.local_sha256, listed)
+    return listed

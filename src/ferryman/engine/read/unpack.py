@@ -284,7 +284,7 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None, batch: 
         job.id, ctx.owner, error, await batch.album_size()
     ):
         ctx.wakeup.notify("deliver")
-    ctx.read_ended.add(job.id)
+    ctx.run.read_ended.add(job.id)
     ctx.wakeup.notify("last")  # its albums may all be out already: the job ends now
     ctx.bus.publish(JobExpanded(job.id, error=error.code if error else None))
 

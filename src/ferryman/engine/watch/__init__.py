@@ -1,5 +1,7 @@
-"""The watch stage: a due watch checked, its new entries made jobs through intake."""
+"""The watch stage: a due watch checked, its new entries made jobs through intake; a
+watched folder's change notices wake it early."""
 
-from ferryman.engine.watch.check import Checker
+from ferryman.engine.watch.check import Checker, Found, next_in_window, parse_window
+from ferryman.engine.watch.notified import Nudges
 
-__all__ = ["Checker"]
+__all__ = ["Checker", "Found", "Nudges", "next_in_window", "parse_window"]

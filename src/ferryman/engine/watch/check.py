@@ -143,7 +143,7 @@ class Checker:
     device: Device
     owner: str
     enter: EntryJob = field(kw_only=True)  # an entry's job, as intake makes it
-    # How the listing is run: the engine cuts it at a stop (``pipeline.until_stopped``:
+    # How the listing is run: the engine cuts it at a stop (``plumbing/stages.until_stopped``:
     # its threads' sockets closed, yt-dlp's child killed); nothing is recorded then.
     cut: Callable[[Awaitable[list[WatchEntry]]], Awaitable[list[WatchEntry]]] | None = None
     # The engine's bus (WatchFound, WatchFailing wake the notifier; the notice's event is
