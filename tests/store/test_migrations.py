@@ -146,7 +146,7 @@ _ROWS_AT = {
     12: _UP_TO_V4,  # 13 adds tg_user_settings: a new table, empty here
     13: _UP_TO_V4,  # 14 adds job_inputs: a new table, empty here
     14: _UP_TO_V4,  # 15 adds watches.after_delivery (NULL; no watch rows here)
-    15: _UP_TO_V4,  # (16, 17: other branches) 18 adds sink_uploads: a new table, empty here
+    15: _UP_TO_V4,  # 16 adds sink_uploads: a new table, empty here
 }
 
 # Step 10: the Telegram tables' rows as the generic sink state holds them (the values

@@ -80,8 +80,6 @@ DOORS = {
 # The modules that still name the whole ``Store``, and why: each opens it or starts the
 # engine on it (the engine's stages then get their ports through the Context).
 WHOLE_STORE = {
-    "engine/context": "hands each stage its view of the store it holds",
-    "engine/runner": "opens the engine on the store: reaps, releases, housekeeps",
     "frontdoors/cli/store": "opens the store for a command, which takes its port",
     "frontdoors/cli/web": "opens the store for the web app and the engine beside it",
     "frontdoors/startup": "opens the store and the engine (``run``, ``demo``)",

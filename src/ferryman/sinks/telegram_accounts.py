@@ -148,11 +148,12 @@ async def choose(
     if not able:
         if last is not None:
             raise last
-        raise FerrymanError(
-            "media.over_limit" if premium else "telegram.write_forbidden",
-            f"no account of the pool may post this album in {chat}"
-            + (" (a file needs Premium: none of them has it)" if premium else ""),
-        )
+        said = f"no account of the pool may post this album in {chat}"
+        if premium:
+            raise FerrymanError(
+                "media.over_limit", f"{said} (a file needs Premium: none of them has it)"
+            )
+        raise FerrymanError("telegram.write_forbidden", said)
     waits = {m.name: await _waits_until(state, m) for m in able}
     free = [m for m in able if m.name not in given_way and waits[m.name] <= now]
     if not free:

@@ -72,5 +72,4 @@ class Store(
 if TYPE_CHECKING:  # mypy proves the SQL store is what the engine takes
     from ferryman.store.engine_store import EngineStore
 
-    def _engine_store(store: Store) -> EngineStore:
-        return store
+    _ENGINE: EngineStore = Store.__new__(Store)  # never run: a type the checker reads

@@ -43,7 +43,7 @@ from ferryman.store.migrations import (
     v0013_user_settings,
     v0014_job_inputs,
     v0015_watch_after,
-    v0018_sink_uploads,
+    v0016_sink_uploads,
 )
 
 Step = Callable[[Connection], None]
@@ -64,5 +64,5 @@ STEPS: tuple[Step, ...] = (
     v0013_user_settings.apply,
     v0014_job_inputs.apply,
     v0015_watch_after.apply,
-    v0018_sink_uploads.apply,  # 16 and 17 are other branches' (merged in order)
+    v0016_sink_uploads.apply,
 )

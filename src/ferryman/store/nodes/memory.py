@@ -5,9 +5,9 @@ the sinks' own records; as ``nodes``, ``jobs``, ``items``, ``job_ends`` and
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
+from ferryman.clock import SYSTEM
 from ferryman.model import ItemState, JobState
 from ferryman.store.chat.memory import MemoryChat
 from ferryman.store.jobs.ends import KeeperLook
@@ -24,7 +24,7 @@ _HELD_IN = ("jobs", "fetches", "albums", "items", "watches")
 class MemoryRuns(MemoryChat):
     """Nodes, drains, the housekeeper's reads, the work area's files, sinks' records."""
 
-    def __init__(self, clock: Clock = time.time) -> None:
+    def __init__(self, clock: Clock = SYSTEM.now) -> None:
         super().__init__(clock)
         self.nodes: dict[str, Row] = {}  # owner -> its run
         self.drains: dict[str, float] = {}  # node -> since
