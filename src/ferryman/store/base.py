@@ -336,10 +336,28 @@ _SUMMARY = update(jobs).where(jobs.c.id == hot.JOB_ID).values(summary=bindparam(
 # album of a 500-photo archive added earlier, and two jobs level with each other take
 # turns; within a job the order stays its own (seq follows id).
 _TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}
+# Fair turns across people first (schema step 16): a job's turn starts with how many of
+# its person's jobs run now, so one person's 500 queued jobs do not hold back another's
+# one: the next free slot goes to the person running fewest. Jobs of no account (the
+# administrator's, every job before accounts) are one person together.
+PEER = jobs.alias("peer")
+STARTED = (JobState.EXPANDING.value, JobState.ACTIVE.value)
+
+
+def person_running() -> Any:
+    """How many jobs of the claimed row's person run now (``jobs_account`` reads it)."""
+    return (
+        select(func.count())
+        .where(PEER.c.account_id.is_not_distinct_from(jobs.c.account_id))
+        .where(PEER.c.state.in_(STARTED))
+        .scalar_subquery()
+    )
 
 
 def _turn(table: Table) -> list[Any]:
     column = _TURNS.get(table.name)
+    if table is jobs:
+        return [person_running(), jobs.c.cursor]
     return [] if column is None else [table.c[column]]
 
 

@@ -20,6 +20,7 @@ from ferryman.naming import free_job_name
 from ferryman.store.entries import read_ended
 from ferryman.store.fetches import DONE, FETCHING, QUEUED, Fetch, InputName, is_small
 from ferryman.store.job_ends import ended_columns
+from ferryman.store.memory_accounts import MemoryAccounts
 from ferryman.store.memory_albums import terminal
 from ferryman.store.memory_base import Row, Writer
 from ferryman.store.memory_chat import MemoryChat
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 _CANCELLED = FerrymanError("job.cancelled", "cancelled on request")
 
 
-class MemoryStore(MemoryChat):
+class MemoryStore(MemoryChat, MemoryAccounts):
     """Jobs, fetches, memos and settings; the chat's records in ``MemoryChat``, the
     notices' outbox in ``MemoryNotices``, watches in ``MemoryWatches``, albums and items
     in ``MemoryAlbums``, rows, leases and the notices' event rows in ``MemoryBase``."""
@@ -67,9 +68,20 @@ class MemoryStore(MemoryChat):
         fetch: bool = False,
         notify: str | None = None,
         memos: dict[str, str] | None = None,
+        account: int | None = None,
     ) -> Job:
         new = NewJob(
-            source, name, dest, priority, password, dedupe_key, error, fetch, notify, memos or {}
+            source,
+            name,
+            dest,
+            priority,
+            password,
+            dedupe_key,
+            error,
+            fetch,
+            notify,
+            memos or {},
+            account,
         )
         return insert_job(Writer(self), new, self.clock())
 

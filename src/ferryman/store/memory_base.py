@@ -110,7 +110,17 @@ class MemoryBase:
         ]
         if not found:
             return None
-        row = min(found, key=lambda r: (-r["priority"], r[turn] if turn else 0, r["id"]))
+        running: dict[Any, int] = {}  # per person: their jobs started (``base._turn``)
+        if table == "jobs":
+            for job in self.tables["jobs"].values():
+                if job["state"] in (JobState.EXPANDING.value, JobState.ACTIVE.value):
+                    running[job["account_id"]] = running.get(job["account_id"], 0) + 1
+
+        def order(r: Row) -> tuple[Any, ...]:
+            person = running.get(r["account_id"], 0) if table == "jobs" else 0
+            return (-r["priority"], person, r[turn] if turn else 0, r["id"])
+
+        row = min(found, key=order)
         row |= {"state": busy, "owner": owner, "lease_until": now + lease_seconds}
         return row
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from ferryman.store.accounts import AccountQueries
 from ferryman.store.albums import AlbumQueries
 from ferryman.store.connect import create_engines
 from ferryman.store.entries import EntryQueries
@@ -48,6 +49,7 @@ class Store(
     WatchQueries,
     NoticeQueries,
     TurnQueries,
+    AccountQueries,
 ):
     """Async access to jobs, items, albums and runtime settings."""
 

@@ -82,7 +82,7 @@ def routes(app: FastAPI, web: Web) -> None:
 
     @app.websocket(f"{API}/events")
     async def websocket(socket: WebSocket) -> None:
-        _, problem = caller(web, socket)
+        _, problem = await caller(web, socket)
         if foreign(socket):  # browsers allow any site to open a WebSocket here
             problem = FerrymanError("auth.csrf", "a connection from another site's page")
         if problem is not None:

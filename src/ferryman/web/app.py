@@ -83,7 +83,7 @@ def _errors(app: FastAPI) -> None:
 def _pages(app: FastAPI, web: Web) -> None:
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
-        if not auth.logged_in(web, request):
+        if not await auth.logged_in(web, request):
             return HTMLResponse(login_page())
         views = await web.tracker.views(limit=50)
         return HTMLResponse(

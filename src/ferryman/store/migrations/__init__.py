@@ -43,6 +43,7 @@ from ferryman.store.migrations import (
     v0013_user_settings,
     v0014_job_inputs,
     v0015_watch_after,
+    v0016_accounts,
 )
 
 Step = Callable[[Connection], None]
@@ -63,4 +64,5 @@ STEPS: tuple[Step, ...] = (
     v0013_user_settings.apply,
     v0014_job_inputs.apply,
     v0015_watch_after.apply,
+    v0016_accounts.apply,
 )
