@@ -37,6 +37,7 @@ from ferryman.frontdoors.cli_service import service_app
 from ferryman.frontdoors.cli_status import status_app
 from ferryman.frontdoors.cli_store import run_light
 from ferryman.frontdoors.cli_telegram import telegram_app
+from ferryman.frontdoors.cli_user import user_app
 from ferryman.frontdoors.cli_watch import watch_app
 from ferryman.frontdoors.cli_web import web_app
 from ferryman.frontdoors.exit_codes import ExitCode, for_error
@@ -69,6 +70,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(service_app, name="service")
 app.add_typer(web_app, name="web")
+app.add_typer(user_app, name="user")
 app.add_typer(watch_app, name="watch")
 
 out = console()

@@ -29,6 +29,8 @@ from ferryman.web import (
     auth,
     pwa,
 )
+from ferryman.web.accounts import passkeys
+from ferryman.web.accounts import routes as account_routes
 from ferryman.web.core import Web, error_body, error_response
 from ferryman.web.page import api_page, login_page, main_page
 
@@ -56,6 +58,8 @@ def create_app(web: Web) -> FastAPI:
     api_watches.routes(app, web)
     api_cookies.routes(app, web)
     api_library.routes(app, web)
+    account_routes.routes(app, web)
+    passkeys.routes(app, web)
     pwa.routes(app)
     return app
 
