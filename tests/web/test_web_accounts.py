@@ -71,6 +71,10 @@ def _code(answer: httpx.Response) -> str:
 async def test_two_people_see_and_control_only_their_own_jobs(
     tmp_path: Path, settings: Settings
 ) -> None:
+    folder = tmp_path / "watched"
+    folder.mkdir()
+    watching = settings.watch.model_copy(update={"folders": [str(folder)]})
+    settings = settings.model_copy(update={"watch": watching})
     store = await Store.open(settings.database)
     await _people(store)
     try:
@@ -101,6 +105,14 @@ async def test_two_people_see_and_control_only_their_own_jobs(
             both = (await root.get(f"{API}/jobs")).json()["jobs"]
             assert sorted(j["id"] for j in both) == sorted([hers, his])
 
+            # The events: a person's poll carries their jobs only; an administrator's both.
+            theirs = (await ann.get(f"{API}/events/poll", params={"after": 0})).json()
+            assert hers in _ids(theirs) and his not in _ids(theirs)
+            asked = (await bob.get(f"{API}/events/poll", params={"jobs": str(hers)})).json()
+            assert hers not in _ids(asked)
+            everyone = (await root.get(f"{API}/events/poll", params={"after": 0})).json()
+            assert {hers, his} <= _ids(everyone)
+
             # Each of the other's, by its number (a guessed id): as if it did not exist.
             tries = [
                 bob.get(f"{API}/jobs/{hers}"),
@@ -126,25 +138,35 @@ async def test_two_people_see_and_control_only_their_own_jobs(
             assert cleared == [his]
             assert (await store.get_job(hers)).state.value == "queued"
 
-            # The events: a person's poll carries their jobs only; an administrator's both.
-            theirs = (await ann.get(f"{API}/events/poll", params={"after": 0})).json()
-            shown = {
-                v["id"] for m in theirs["messages"] for v in m.get("jobs", [m.get("job")]) if v
-            }
-            assert hers in shown and his not in shown
-            asked = (await bob.get(f"{API}/events/poll", params={"jobs": str(hers)})).json()
-            assert all(not m.get("jobs") for m in asked["messages"])
-            everyone = (await root.get(f"{API}/events/poll", params={"after": 0})).json()
-            seen = {
-                v["id"] for m in everyone["messages"] for v in m.get("jobs", [m.get("job")]) if v
-            }
-            assert hers in seen
+            # Watches: another's is not listed, and is "not found" by its number.
+            watch = await ann.post(
+                f"{API}/watches", json={"source": str(folder), "to": "library:", "kind": "folder"}
+            )
+            assert watch.status_code == 201, watch.text
+            watch_id = watch.json()["id"]
+            assert (await bob.get(f"{API}/watches")).json()["watches"] == []
+            assert [w["id"] for w in (await ann.get(f"{API}/watches")).json()["watches"]] == [
+                watch_id
+            ]
+            assert [w["id"] for w in (await root.get(f"{API}/watches")).json()["watches"]] == [
+                watch_id
+            ]
+            for verb in ("check", "pause", "resume"):
+                answer = await bob.post(f"{API}/watches/{watch_id}/{verb}")
+                assert answer.status_code == 404 and _code(answer) == "watch.not_found"
+            answer = await bob.delete(f"{API}/watches/{watch_id}")
+            assert answer.status_code == 404 and _code(answer) == "watch.not_found"
+            assert (await store.watch_accounts())[watch_id] == (await store.user_named("ann")).id  # type: ignore[union-attr]
 
             # What only administrators see.
             for path in (f"{API}/users", f"{API}/audit", "/metrics", f"{API}/cookies"):
                 answer = await bob.get(path)
                 assert answer.status_code == 403, (path, answer.text)
                 assert _code(answer) == "account.forbidden"
+            metrics = (await root.get("/metrics")).text
+            assert 'ferryman_account_jobs{account="ann",state="busy"} 1' in metrics
+            assert 'ferryman_account_jobs{account="bob",state="busy"} 0' in metrics
+            assert "ferryman_accounts 3" in metrics
             audit = (await root.get(f"{API}/audit")).json()["audit"]
             actions = {(r["actor"], r["action"], r["address"]) for r in audit}
             assert ("ann", "sign_in", "10.1.2.3") in actions

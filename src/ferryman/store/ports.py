@@ -412,6 +412,15 @@ class ChatCleanup(Protocol):
     async def inbox_forget_path(self, row_id: int) -> None: ...
 
 
+class ChatAccounts(Protocol):
+    """A chat user linked to a page's account (``/link CODE``): their jobs are its."""
+
+    async def user(self, user_id: int) -> User | None: ...
+    async def user_of_telegram(self, tg_user_id: int) -> User | None: ...
+    async def take_link_code(self, hashed: str) -> int | None: ...
+    async def update_user(self, user_id: int, **values: Any) -> None: ...
+
+
 class ChatDoor(
     Control,
     Intake,
@@ -420,6 +429,7 @@ class ChatDoor(
     ChatInbox,
     WatchAdmin,
     RuntimeSettings,
+    ChatAccounts,
     Protocol,
 ):
     """All the chat door asks (``frontdoors/telegram``: its commands, buttons and

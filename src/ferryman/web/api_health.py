@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ferryman.engine.ops.nodes import ready_workers
 from ferryman.timeouts import within
+from ferryman.web.accounts.figures import account_lines
 from ferryman.web.accounts.identify import required
 from ferryman.web.auth import caller
 from ferryman.web.core import Web
@@ -101,7 +102,9 @@ async def metrics_text(web: Web) -> str:
         "event_clients": web.stream.clients,
         "results_bytes": await web.results.used_bytes(),
     }
-    return render(figures, by_state, extra, web.clock)
+    people = await account_lines(web)  # per person, when there are accounts
+    text = render(figures, by_state, extra, web.clock)
+    return text + "".join(f"{line}\n" for line in people)
 
 
 _ENDED = ("done", "failed", "cancelled")

@@ -175,7 +175,7 @@ def routes(app: FastAPI, web: Web) -> None:
         """A one-time code: sent to the bot as ``/link CODE`` within ten minutes, it
         makes that Telegram account's chat jobs this account's."""
         user = await _account(who)
-        code = secrets.token_hex(4)
+        code = secrets.token_hex(6)  # 48 bits, good once for ten minutes
         hashed = "sha256:" + hashlib.sha256(code.encode()).hexdigest()
         await web.store.add_link_code(user.id, hashed, web.store.clock() + LINK_CODE_SECONDS)
         return {"code": code, "send": f"/link {code}", "expires_in": LINK_CODE_SECONDS}
