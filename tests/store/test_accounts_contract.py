@@ -109,3 +109,25 @@ async def test_the_next_free_slot_goes_to_the_person_running_fewest(store: Store
     third = await store.claim_job("w", 30)
     assert third is not None and third.id == theirs[1].id
     assert (await store.get_job(theirs[2].id)).state is JobState.QUEUED
+
+
+async def test_the_next_download_goes_to_the_person_downloading_fewest(store: Store) -> None:
+    """The fetch stage takes the same turns: A's 20 links queued first, one being
+    downloaded; B's one link is the next download, then A's again."""
+    a = await store.add_user("a", "h")
+    b = await store.add_user("b", "h")
+    theirs = [
+        await store.add_job(
+            source=f"https://h/a{n}", name=f"a{n}", dest="library:", fetch=True, account=a.id
+        )
+        for n in range(20)
+    ]
+    first = await store.claim_fetch("f", 30)
+    assert first is not None and first.job_id == theirs[0].id
+    mine = await store.add_job(
+        source="https://h/b", name="b", dest="library:", fetch=True, account=b.id
+    )
+    second = await store.claim_fetch("f", 30)
+    assert second is not None and second.job_id == mine.id
+    third = await store.claim_fetch("f", 30)
+    assert third is not None and third.job_id == theirs[1].id

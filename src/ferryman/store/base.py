@@ -34,7 +34,7 @@ from ferryman.model import (
     ItemState,
     JobState,
 )
-from ferryman.store import hot, quick, sqlite_thread
+from ferryman.store import hot, person_turns, quick, sqlite_thread
 from ferryman.store.nudge import nudge
 from ferryman.store.rows import (
     Clock,
@@ -272,7 +272,8 @@ class StoreBase:
         key = (table.name, ready, busy, started, variant, many)
         statement = self._claims.get(key)
         if statement is None:
-            statement = _claim_statement(table, ready, busy, where, started, many)
+            people = variant.endswith(person_turns.PEOPLE)
+            statement = _claim_statement(table, ready, busy, where, started, many, people)
             self._claims[key] = statement
         now = self.clock() if now is None else now
         params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
@@ -336,44 +337,32 @@ _SUMMARY = update(jobs).where(jobs.c.id == hot.JOB_ID).values(summary=bindparam(
 # album of a 500-photo archive added earlier, and two jobs level with each other take
 # turns; within a job the order stays its own (seq follows id).
 _TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}
-# Fair turns across people first (schema step 16): a job's turn starts with how many of
-# its person's jobs run now, so one person's 500 queued jobs do not hold back another's
-# one: the next free slot goes to the person running fewest. Jobs of no account (the
-# administrator's, every job before accounts) are one person together.
-PEER = jobs.alias("peer")
-STARTED = (JobState.EXPANDING.value, JobState.ACTIVE.value)
-
-
-def person_running() -> Any:
-    """How many jobs of the claimed row's person run now (``jobs_account`` reads it)."""
-    return (
-        select(func.count())
-        .where(PEER.c.account_id.is_not_distinct_from(jobs.c.account_id))
-        .where(PEER.c.state.in_(STARTED))
-        .scalar_subquery()
-    )
 
 
 def _turn(table: Table) -> list[Any]:
     column = _TURNS.get(table.name)
-    if table is jobs:
-        return [person_running(), jobs.c.cursor]
     return [] if column is None else [table.c[column]]
 
 
 def claim_pick(
-    table: Table, ready: str, where: Callable[[], Iterable[Any]] = tuple, many: bool = False
+    table: Table,
+    ready: str,
+    where: Callable[[], Iterable[Any]] = tuple,
+    many: bool = False,
+    people: bool = False,
 ) -> Any:
     """The first claimable row's id (``many``: the first ``claim_limit``), in the
     claims' order: a ``*_claim`` index on (state, priority DESC, turn, id) reads it
     without sorting (schema step 11)."""
     now: BindParameter[float] = bindparam("claim_now", type_=Float)
+    picked, person = select(table.c.id), list[Any]()
+    if people:  # several people's rows wait: theirs take turns first (``person_turns``)
+        picked, person = person_turns.joined(picked, table)
     return (
-        select(table.c.id)
-        .where(table.c.state == ready, table.c.not_before <= now, *where())
-        .order_by(table.c.priority.desc(), *_turn(table), table.c.id)
+        picked.where(table.c.state == ready, table.c.not_before <= now, *where())
+        .order_by(table.c.priority.desc(), *person, *_turn(table), table.c.id)
         .limit(bindparam("claim_limit", type_=Integer) if many else 1)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=table)
     )
 
 
@@ -398,12 +387,13 @@ def _claim_statement(
     where: Callable[[], Iterable[Any]],
     started: bool,
     many: bool = False,
+    people: bool = False,
 ) -> Any:
     """``UPDATE … WHERE id = (the first claimable row) RETURNING …`` (``many``: ``id IN``
     the first ``claim_limit``), with the time, the owner and the lease's end as
     parameters."""
     now: BindParameter[float] = bindparam("claim_now", type_=Float)
-    picked = claim_pick(table, ready, where, many)
+    picked = claim_pick(table, ready, where, many, people)
     chosen = table.c.id.in_(picked) if many else table.c.id == picked.scalar_subquery()
     values: dict[str, Any] = {
         "state": busy,
