@@ -109,6 +109,9 @@ def test_two_people_at_once_see_only_their_own_and_an_administrator_both(
         expect(ann.locator("#jobs li[data-job]")).to_have_count(1)
         expect(bob.locator("#jobs li[data-job]")).to_have_count(1)
         expect(bob.locator(f'#jobs li[data-job="{hers}"]')).to_have_count(0)
+        bob.reload()  # the list as the server renders it: his own only
+        expect(bob.locator(f'#jobs li[data-job="{his}"]')).to_have_count(1, timeout=WAIT)
+        expect(bob.locator("#jobs li[data-job]")).to_have_count(1)
         her_link = ann.locator(f'#jobs li[data-job="{hers}"] a[href^="/d/"]').first.get_attribute(
             "href"
         )

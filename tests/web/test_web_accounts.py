@@ -113,6 +113,11 @@ async def test_two_people_see_and_control_only_their_own_jobs(
             everyone = (await root.get(f"{API}/events/poll", params={"after": 0})).json()
             assert {hers, his} <= _ids(everyone)
 
+            # The page as served (before its script asks anything): one's own jobs only.
+            assert f'data-job="{hers}"' not in (await bob.get("/")).text
+            assert f'data-job="{his}"' in (await bob.get("/")).text
+            assert f'data-job="{hers}"' in (await root.get("/")).text
+
             # Each of the other's, by its number (a guessed id): as if it did not exist.
             tries = [
                 bob.get(f"{API}/jobs/{hers}"),

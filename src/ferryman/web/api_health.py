@@ -13,8 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from ferryman.engine.ops.nodes import ready_workers
 from ferryman.timeouts import within
 from ferryman.web.accounts.figures import account_lines
-from ferryman.web.accounts.identify import required
-from ferryman.web.auth import caller
+from ferryman.web.accounts.identify import identify, required
 from ferryman.web.core import Web
 from ferryman.web.metrics import render
 from ferryman.web.results import writable_with_space
@@ -32,7 +31,8 @@ def routes(app: FastAPI, web: Web) -> None:
         to a caller with one: versions, disk space and jobs are not for anyone)."""
         checks = await readiness(web)
         ok = all(c["ok"] for c in checks.values())
-        if await required(web) and (await caller(web, request))[1] is not None:
+        _, who, problem = await identify(web, request)
+        if await required(web) and (problem is not None or not who.admin):
             return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
         stuck = await web.tracker.stuck()
         body = {"ready": ok, "checks": checks, "stuck": stuck}

@@ -31,6 +31,7 @@ from ferryman.web import (
 )
 from ferryman.web.accounts import passkeys
 from ferryman.web.accounts import routes as account_routes
+from ferryman.web.accounts.identify import identify
 from ferryman.web.core import Web, error_body, error_response
 from ferryman.web.page import api_page, login_page, main_page
 
@@ -87,9 +88,10 @@ def _errors(app: FastAPI) -> None:
 def _pages(app: FastAPI, web: Web) -> None:
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
-        if not await auth.logged_in(web, request):
+        _, who, problem = await identify(web, request)
+        if problem is not None:
             return HTMLResponse(login_page())
-        views = await web.tracker.views(limit=50)
+        views = await web.tracker.views(limit=50, sees=who.sees)  # a person's own only
         return HTMLResponse(
             main_page(
                 views,
