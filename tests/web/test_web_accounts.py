@@ -96,6 +96,19 @@ async def test_two_people_see_and_control_only_their_own_jobs(
                 await _signed_in(client, name)
             hers = await _job(ann, "https://example.com/ann.zip")
             his = await _job(bob, "https://example.com/bob.zip")
+            # The same link from another person is theirs, not "already job N" (hers).
+            same = await bob.post(
+                f"{API}/jobs",
+                json={"source": "https://example.com/ann.zip", "deliver": {"to": "link"}},
+            )
+            assert same.status_code == 202, same.text
+            assert (await bob.post(f"{API}/jobs/{same.json()['id']}/cancel")).status_code == 200
+            assert (await bob.delete(f"{API}/jobs/{same.json()['id']}")).status_code == 204
+            twice = await ann.post(
+                f"{API}/jobs",
+                json={"source": "https://example.com/ann.zip", "deliver": {"to": "link"}},
+            )
+            assert twice.status_code == 409 and _code(twice) == "source.duplicate"
             assert (await store.get_job(hers)).account is not None
 
             listed = (await ann.get(f"{API}/jobs")).json()["jobs"]

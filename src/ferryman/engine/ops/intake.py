@@ -206,9 +206,11 @@ async def add_source(
     )
     try:
         name = await store.unique_name(new.name, new.dest)
-        job = await store.add_job(
-            **new.job(name, priority, password), notify=notify, memos=memos, account=account
-        )
+        args = new.job(name, priority, password)
+        if account is not None and args["dedupe_key"] is not None:
+            # A person's own: the same link from another is their job, not "already job N".
+            args["dedupe_key"] = dedupe_key(args["dedupe_key"], f"account:{account}")
+        job = await store.add_job(**args, notify=notify, memos=memos, account=account)
     except FerrymanError as exc:
         raise new.duplicate(exc) from exc
     if job.error_code is None:
