@@ -226,6 +226,20 @@ async def test_own_tokens_limits_and_the_administrators_view(
             assert over.json()["error"]["next"]
             own = await ann.put(f"{API}/me/settings", json={"limits": {"jobs": 100}})
             assert own.status_code == 403 and _code(own) == "account.forbidden"
+            bad = await ann.put(f"{API}/me/settings", json={"quality": "999p"})
+            assert bad.status_code == 422 and _code(bad) == "request.invalid"
+            chosen = await ann.put(f"{API}/me/settings", json={"dest": "library", "audio": "opus"})
+            assert chosen.status_code == 200, chosen.text
+            await root.put(f"{API}/users/ann/settings", json={"limits": {"jobs": 0}})
+            plain = await ann.post(f"{API}/jobs", json={"source": "https://example.com/d.zip"})
+            assert plain.status_code == 202, plain.text
+            job = await store.get_job(plain.json()["id"])
+            assert job.dest.startswith("library:") and "opus" in job.source, job
+            told = await ann.post(
+                f"{API}/jobs",
+                json={"source": "https://example.com/e.zip", "deliver": {"to": "link"}},
+            )
+            assert (await store.get_job(told.json()["id"])).dest.startswith("link:")
 
             added = await root.post(
                 f"{API}/users", json={"name": "cid", "password": "long enough", "admin": False}

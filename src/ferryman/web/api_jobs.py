@@ -15,7 +15,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.net.own_thread import on_own_thread
 from ferryman.web import guard, library_view
-from ferryman.web.accounts import limits
+from ferryman.web.accounts import defaults, limits
 from ferryman.web.accounts.who import Me, own_job
 from ferryman.web.core import API, JobId, Web, error_body
 from ferryman.web.file_views import page_of
@@ -50,6 +50,7 @@ def routes(app: FastAPI, web: Web) -> None:
         """Start a job from a link or a finished upload (a person's, refused past
         their limits: ``account.limit_*``)."""
         await limits.check(web, who)
+        body = defaults.applied(body, who)  # the person's own, where the request says none
         profile = body.output.profile()
         dest = web.sinks.for_client(body.deliver.to, body.deliver.chat)
         upload = None

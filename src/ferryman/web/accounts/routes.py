@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ferryman.errors import FerrymanError
 from ferryman.store.accounts import User
 from ferryman.web import guard
-from ferryman.web.accounts import passwords
+from ferryman.web.accounts import defaults, passwords
 from ferryman.web.accounts.identify import SESSION_SECONDS, required, session_path
 from ferryman.web.accounts.limits import LIMITS, PERSONAL
 from ferryman.web.accounts.who import Me, Who, require_admin
@@ -142,6 +142,7 @@ def routes(app: FastAPI, web: Web) -> None:
         if body.limits is not None:
             raise FerrymanError("account.forbidden", "an administrator sets the limits")
         chosen = {k: v for k, v in body.model_dump().items() if k in PERSONAL and v is not None}
+        defaults.specs({**user.settings, **chosen})  # refused here, not at the next job
         await web.store.update_user(user.id, settings={**user.settings, **chosen})
         return user_view(await _account(who))
 
