@@ -34,9 +34,20 @@ async def test_people_are_added_found_changed_and_removed(store: Store) -> None:
     assert twice.value.code == "account.exists"
     job = await store.add_job(source="file:///a.zip", name="a", dest="library:", account=bob.id)
     assert (await store.get_job(job.id)).account == bob.id
+    watch = await store.add_watch(
+        kind="folder",
+        source="/in",
+        dest="library:",
+        every_seconds=3600.0,
+        since="now",
+        next_check_at=0.0,
+    )
+    await store.set_watch_account(watch.id, bob.id)
+    assert (await store.watch_accounts())[watch.id] == bob.id
     assert await store.remove_user(bob.id)
     assert await store.user(bob.id) is None
     assert (await store.get_job(job.id)).account is None  # the administrator's now
+    assert (await store.watch_accounts())[watch.id] is None
     assert not await store.remove_user(bob.id)
 
 

@@ -124,9 +124,10 @@ class AccountQueries(StoreBase):
         async with self.engine.begin() as conn:
             for table in (user_tokens, passkeys, link_codes):
                 await conn.execute(delete(table).where(table.c.user_id == user_id))
-            await conn.execute(
-                update(jobs).where(jobs.c.account_id == user_id).values(account_id=None)
-            )
+            for table in (jobs, watches):
+                await conn.execute(
+                    update(table).where(table.c.account_id == user_id).values(account_id=None)
+                )
             done = await conn.execute(delete(users).where(users.c.id == user_id))
         return done.rowcount == 1
 

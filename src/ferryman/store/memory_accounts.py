@@ -63,9 +63,9 @@ class MemoryAccounts(MemoryBase):
                 del rows[key]
         for code in [c for c, (u, _) in self.link_codes.items() if u == user_id]:
             del self.link_codes[code]
-        for job in self.tables["jobs"].values():
-            if job["account_id"] == user_id:
-                job["account_id"] = None
+        for row in (*self.tables["jobs"].values(), *self.tables["watches"].values()):
+            if row["account_id"] == user_id:
+                row["account_id"] = None
         return self.tables["users"].pop(user_id, None) is not None
 
     async def update_user(self, user_id: int, **values: Any) -> None:
