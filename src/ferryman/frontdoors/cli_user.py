@@ -91,7 +91,10 @@ def list_users(ctx: typer.Context) -> None:
 
 
 @user_app.command("remove")
-def remove(ctx: typer.Context, name: str) -> None:
+def remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account to remove.")],
+) -> None:
     """Remove an account (its tokens, passkeys and sessions end); its jobs stay."""
 
     async def work(_settings: Settings, store: Accounts) -> None:
@@ -103,7 +106,11 @@ def remove(ctx: typer.Context, name: str) -> None:
 
 
 @user_app.command("reset")
-def reset(ctx: typer.Context, name: str, password: PasswordOption = None) -> None:
+def reset(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account whose password is set anew.")],
+    password: PasswordOption = None,
+) -> None:
     """Set a new password (the account's sessions end)."""
     from ferryman.web.accounts.passwords import hash_password  # lazy: start-up
 
