@@ -1,6 +1,9 @@
 // Accounts on the page: sign in with a name and a password or a passkey; once in, one's
 // own panel (sign out, a passkey, API tokens shown once, a Telegram link code) and, for
-// an administrator, the people and the audit. Uses app.js's api() and showError().
+// an administrator, the people and the audit. Uses app.js's api() and showError(); its
+// own names stay inside this function (app.js has a button() of its own: one global
+// scope for both scripts).
+(() => {
 "use strict";
 
 function b64urlToBytes(text) {
@@ -185,3 +188,4 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   if (document.getElementById("start")) showAccount();
 });
+})();
