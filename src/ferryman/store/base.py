@@ -236,17 +236,22 @@ class StoreBase:
         variant: str = "",
     ) -> list[Row[Any]]:
         """Up to ``limit`` claimable rows in one transaction, in the claims' order:
-        a worker that runs several units at once takes them with one commit, not one each."""
-        if limit <= 1:
-            one = await self._claim(
-                table, ready, busy, owner, lease_seconds, where, started, now, variant
-            )
-            return [] if one is None else [one]
-        statement, params = self._claim_args(
-            table, ready, busy, owner, lease_seconds, where, started, now, variant, many=True
-        )
-        params |= {"claim_limit": limit}
-        rows = await sqlite_thread.transaction(self.engine, _read_quick, statement, params)
+        a worker that runs several units at once takes them with one commit, not one each.
+        A job's or a fetch's claim first looks whether two people's rows wait, in the same
+        hop, and then takes turns between them (``person_turns``)."""
+        many = limit > 1
+        args = (table, ready, busy, owner, lease_seconds, where, started, now)
+        statement, params = self._claim_args(*args, variant, many=many)
+        gate = person_turns.GATES.get(table.name)
+        people = statement
+        if gate is not None:
+            people, _ = self._claim_args(*args, variant + person_turns.PEOPLE, many=many)
+        if many:
+            params |= {"claim_limit": limit}
+        claim = (gate, statement, people, params, many)
+        rows = await sqlite_thread.transaction(self.engine, _claim_rows, *claim)
+        if not many:
+            return rows
         order = _TURNS.get(table.name)
 
         def rank(row: Row[Any]) -> tuple[Any, ...]:
@@ -373,6 +378,19 @@ def _read_rows(conn: Connection, statement: Any, params: dict[str, Any]) -> list
 def _read_quick(conn: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
     """A statement's rows through ``quick`` (a read, or a claim of several rows)."""
     return list(quick.execute(conn, statement, params).all())
+
+
+def _claim_rows(
+    conn: Connection, gate: Any, plain: Any, people: Any, params: dict[str, Any], many: bool
+) -> list[Any]:
+    """A claim's rows: ``people``'s statement when ``gate`` finds two people's rows
+    waiting, else ``plain``'s (the claim index's order, read no further than needed)."""
+    several = gate is not None and person_turns.several(quick.execute(conn, gate, {}).one())
+    found = quick.execute(conn, people if several else plain, params)
+    if many:
+        return list(found.all())
+    first = found.first()
+    return [] if first is None else [first]
 
 
 def _claimed_one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.naming import free_job_name
-from ferryman.store import hot, person_turns, quick, sqlite_thread
+from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.base import StoreBase
 from ferryman.store.notices import ASKS, JOB_ENDED, JOB_WAITING, event_in
 from ferryman.store.rows import LeaseLost, place_values, same_place_bound
@@ -123,8 +123,7 @@ class FetchQueries(StoreBase):
             theirs = or_(*(jobs.c.source.startswith(f"{scheme}:") for scheme in schemes))
             return [*runs, select(jobs.c.id).where(jobs.c.id == fetches.c.job_id, theirs).exists()]
 
-        several = len(await self._read_hot(person_turns.SEVERAL_FETCHES, {})) > 1
-        variant = ",".join(schemes) + (person_turns.PEOPLE if several else "")
+        variant = ",".join(schemes)
         rows = await self._claim_many(
             fetches, QUEUED, FETCHING, owner, lease_seconds, limit, where, variant=variant
         )

@@ -20,7 +20,7 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.naming import free_job_name
-from ferryman.store import hot, person_turns, quick, sqlite_thread
+from ferryman.store import hot, quick, sqlite_thread
 from ferryman.store.albums import seal_in
 from ferryman.store.base import StoreBase
 from ferryman.store.entries import read_ended
@@ -138,7 +138,6 @@ class JobQueries(StoreBase):
             ready = [jobs.c.paused.is_(False), ~unfinished_fetch()]
             return [*ready, small_input()] if small else ready
 
-        several = len(await self._read_hot(person_turns.SEVERAL_JOBS, {})) > 1
         rows = await self._claim_many(
             jobs,
             JobState.QUEUED,
@@ -149,7 +148,7 @@ class JobQueries(StoreBase):
             where,
             started=True,
             now=now,
-            variant=("small" if small else "") + (person_turns.PEOPLE if several else ""),
+            variant="small" if small else "",
         )
         claimed = [job_from_row(row) for row in rows]
         for job in claimed:

@@ -83,8 +83,9 @@ jobs = Table(
 )
 # The claims' order (base.claim_pick: priority first, then the turn), schema step 11.
 Index("jobs_claim", jobs.c.state, jobs.c.priority.desc(), jobs.c.cursor, jobs.c.id)
-# A person's jobs by state: their list, their limits, the claims' turns (schema step 16).
-Index("jobs_account", jobs.c.account_id, jobs.c.state)
+# The jobs of a state by person: the claims' look for two people waiting (its least and
+# greatest account, by seeks), a person's limits (schema step 16).
+Index("jobs_account", jobs.c.state, jobs.c.account_id)
 
 albums = Table(
     "albums",

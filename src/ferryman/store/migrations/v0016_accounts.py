@@ -76,4 +76,4 @@ def apply(conn: Connection) -> None:
     _meta.create_all(conn)
     for table in ("jobs", "watches"):
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN account_id INTEGER"))
-    conn.execute(text("CREATE INDEX jobs_account ON jobs (account_id, state)"))
+    conn.execute(text("CREATE INDEX jobs_account ON jobs (state, account_id)"))
