@@ -816,6 +816,61 @@ SPECS: tuple[ErrorSpec, ...] = (
         " on the page.",
     ),
     ErrorSpec("auth.csrf", False, "Reload the page and try again."),
+    # accounts (web/accounts)
+    ErrorSpec(
+        "account.sign_in",
+        False,
+        "The name or the password is wrong: try again, or ask an administrator to set a new"
+        " password (`ferryman user reset NAME`).",
+        web_step="The name or the password is wrong: try again, or ask an administrator"
+        " to set a new password.",
+    ),
+    ErrorSpec(
+        "account.exists",
+        False,
+        "Choose another name (`ferryman user list` shows the names taken).",
+        web_step="Choose another name.",
+    ),
+    ErrorSpec(
+        "account.not_found",
+        False,
+        "Check the name: `ferryman user list` shows the accounts.",
+        web_step="Check the name: the administrator's view lists the accounts.",
+    ),
+    ErrorSpec(
+        "account.forbidden",
+        False,
+        "Only an administrator may do this: ask one, or sign in as one.",
+    ),
+    ErrorSpec(
+        "account.limit_jobs",
+        True,
+        "You have as many jobs at once as your account may: wait for one to end, or cancel"
+        " one; an administrator can raise the limit.",
+    ),
+    ErrorSpec(
+        "account.limit_bytes",
+        True,
+        "You fetched as many bytes today as your account may: try again tomorrow, or ask an"
+        " administrator to raise the limit.",
+    ),
+    ErrorSpec(
+        "account.limit_results",
+        False,
+        "You keep as many ended jobs as your account may: remove some (Clear ended), then"
+        " add this again.",
+    ),
+    ErrorSpec(
+        "account.passkey",
+        False,
+        "The passkey was not accepted: sign in with your password, then add the passkey again.",
+    ),
+    ErrorSpec(
+        "account.link_code",
+        False,
+        "The code is wrong or expired: make a new one on the page (Link Telegram) and send"
+        " /link CODE to the bot within ten minutes.",
+    ),
     ErrorSpec(
         "web.cannot_listen",
         False,

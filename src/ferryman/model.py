@@ -176,6 +176,7 @@ class Job:
     # Set by a claim only: started before (a turn given, a retry, a restart), so its
     # read resumes rather than starts (``JobResumed``, not a second ``JobStarted``).
     resumed: bool = False
+    account: int | None = None  # whose job (``users.id``); None: the administrator's
 
 
 def held(

@@ -147,6 +147,7 @@ _ROWS_AT = {
     13: _UP_TO_V4,  # 14 adds job_inputs: a new table, empty here
     14: _UP_TO_V4,  # 15 adds watches.after_delivery (NULL; no watch rows here)
     15: _UP_TO_V4,  # 16 adds sink_uploads: a new table, empty here
+    16: _UP_TO_V4,  # 17 adds accounts (new tables, empty here) and jobs.account_id (NULL)
 }
 
 # Step 10: the Telegram tables' rows as the generic sink state holds them (the values

@@ -596,7 +596,7 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
         done = subprocess.run(
             [str(st), "run", f"{web.base}/api/openapi.json", "--checks", "not_a_server_error",
              "--max-examples", "60", "--seed", "20261123", "--request-timeout", "20",
-             "--exclude-path-regex", "^/api/v1/events"],
+             "--exclude-path-regex", "^/api/v1/events|^/api/v1/users$"],
             capture_output=True, text=True, timeout=600, cwd=tmp_path,  # its cache stays there
             env=os.environ | {"SCHEMATHESIS_HOOKS": str(hooks)},
         )  # fmt: skip

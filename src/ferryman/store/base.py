@@ -37,6 +37,7 @@ from ferryman.model import (
 from ferryman.store import sqlite_thread
 from ferryman.store.claimed import Claimed
 from ferryman.store.fast import sqlite_direct, statements
+from ferryman.store.jobs import person_turns
 from ferryman.store.rows import (
     Clock,
     LeaseLost,
@@ -246,17 +247,22 @@ class StoreBase:
         variant: str = "",
     ) -> list[Row[Any]]:
         """Up to ``limit`` claimable rows in one transaction, in the claims' order:
-        a worker that runs several units at once takes them with one commit, not one each."""
-        if limit <= 1:
-            one = await self._claim(
-                table, ready, busy, owner, lease_seconds, where, started, now, variant
-            )
-            return [] if one is None else [one]
-        statement, params = self._claim_args(
-            table, ready, busy, owner, lease_seconds, where, started, now, variant, many=True
-        )
-        params |= {"claim_limit": limit}
-        rows = await sqlite_thread.transaction(self.engine, _read_quick, statement, params)
+        a worker that runs several units at once takes them with one commit, not one each.
+        A job's or a fetch's claim first looks whether two people's rows wait, in the same
+        hop, and then takes turns between them (``person_turns``)."""
+        many = limit > 1
+        args = (table, ready, busy, owner, lease_seconds, where, started, now)
+        statement, params = self._claim_args(*args, variant, many=many)
+        gate = person_turns.GATES.get(table.name)
+        people = statement
+        if gate is not None:
+            people, _ = self._claim_args(*args, variant + person_turns.PEOPLE, many=many)
+        if many:
+            params |= {"claim_limit": limit}
+        claim = (gate, statement, people, params, many)
+        rows = await sqlite_thread.transaction(self.engine, _claim_rows, *claim)
+        if not many:
+            return rows
         order = _TURNS.get(table.name)
 
         def rank(row: Row[Any]) -> tuple[Any, ...]:
@@ -282,7 +288,8 @@ class StoreBase:
         key = (table.name, ready, busy, started, variant, many)
         statement = self._claims.get(key)
         if statement is None:
-            statement = _claim_statement(table, ready, busy, where, started, many)
+            people = variant.endswith(person_turns.PEOPLE)
+            statement = _claim_statement(table, ready, busy, where, started, many, people)
             self._claims[key] = statement
         now = self.clock() if now is None else now
         params = {"claim_now": now, "claim_owner": owner, "claim_until": now + lease_seconds}
@@ -357,18 +364,24 @@ def _turn(table: Table) -> list[Any]:
 
 
 def claim_pick(
-    table: Table, ready: str, where: Callable[[], Iterable[Any]] = tuple, many: bool = False
+    table: Table,
+    ready: str,
+    where: Callable[[], Iterable[Any]] = tuple,
+    many: bool = False,
+    people: bool = False,
 ) -> Any:
     """The first claimable row's id (``many``: the first ``claim_limit``), in the
     claims' order: a ``*_claim`` index on (state, priority DESC, turn, id) reads it
     without sorting (schema step 11)."""
     now: BindParameter[float] = bindparam("claim_now", type_=Float)
+    picked, person = select(table.c.id), list[Any]()
+    if people:  # several people's rows wait: theirs take turns first (``person_turns``)
+        picked, person = person_turns.joined(picked, table)
     return (
-        select(table.c.id)
-        .where(table.c.state == ready, table.c.not_before <= now, *where())
-        .order_by(table.c.priority.desc(), *_turn(table), table.c.id)
+        picked.where(table.c.state == ready, table.c.not_before <= now, *where())
+        .order_by(table.c.priority.desc(), *person, *_turn(table), table.c.id)
         .limit(bindparam("claim_limit", type_=Integer) if many else 1)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=table)
     )
 
 
@@ -379,6 +392,19 @@ def _read_rows(conn: Connection, statement: Any, params: dict[str, Any]) -> list
 def _read_quick(conn: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
     """A statement's rows through ``quick`` (a read, or a claim of several rows)."""
     return list(sqlite_direct.execute(conn, statement, params).all())
+
+
+def _claim_rows(
+    conn: Connection, gate: Any, plain: Any, people: Any, params: dict[str, Any], many: bool
+) -> list[Any]:
+    """A claim's rows: ``people``'s statement when ``gate`` finds two people's rows
+    waiting, else ``plain``'s (the claim index's order, read no further than needed)."""
+    several = gate is not None and person_turns.several(sqlite_direct.execute(conn, gate, {}).one())
+    found = sqlite_direct.execute(conn, people if several else plain, params)
+    if many:
+        return list(found.all())
+    first = found.first()
+    return [] if first is None else [first]
 
 
 def _claimed_one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
@@ -393,12 +419,13 @@ def _claim_statement(
     where: Callable[[], Iterable[Any]],
     started: bool,
     many: bool = False,
+    people: bool = False,
 ) -> Any:
     """``UPDATE … WHERE id = (the first claimable row) RETURNING …`` (``many``: ``id IN``
     the first ``claim_limit``), with the time, the owner and the lease's end as
     parameters."""
     now: BindParameter[float] = bindparam("claim_now", type_=Float)
-    picked = claim_pick(table, ready, where, many)
+    picked = claim_pick(table, ready, where, many, people)
     chosen = table.c.id.in_(picked) if many else table.c.id == picked.scalar_subquery()
     values: dict[str, Any] = {
         "state": busy,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from ferryman.store.accounts.memory import MemoryAccounts
 from ferryman.store.fetches.memory import MemoryFetches
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     )
 
 
-class MemoryStore(MemoryFetches):
+class MemoryStore(MemoryFetches, MemoryAccounts):
     """The whole memory store: every part, and the settings changed at run time."""
 
     async def runtime_settings(self) -> dict[str, Any]:

@@ -116,9 +116,32 @@ class MemoryBase:
         ]
         if not found:
             return None
-        row = min(found, key=lambda r: (-r["priority"], r[turn] if turn else 0, r["id"]))
+        running = self._persons_busy(table)  # turns between people first (``base._turn``)
+
+        def order(r: Row) -> tuple[Any, ...]:
+            account = r["account_id"] if table == "jobs" else None
+            if table == "fetches":
+                account = self.tables["jobs"][r["job_id"]]["account_id"]
+            return (-r["priority"], running.get(account, 0), r[turn] if turn else 0, r["id"])
+
+        row = min(found, key=order)
         row |= {"state": busy, "owner": owner, "lease_until": now + lease_seconds}
         return row
+
+    def _persons_busy(self, table: str) -> dict[Any, int]:
+        """Per person (account): their jobs being read, or inputs being downloaded."""
+        busy: dict[Any, int] = {}
+        if table == "jobs":
+            started = (JobState.EXPANDING.value, JobState.ACTIVE.value)
+            for job in self.tables["jobs"].values():
+                if job["state"] in started:
+                    busy[job["account_id"]] = busy.get(job["account_id"], 0) + 1
+        elif table == "fetches":
+            for row in self.tables["fetches"].values():
+                if row["state"] == FETCHING:
+                    account = self.tables["jobs"][row["job_id"]]["account_id"]
+                    busy[account] = busy.get(account, 0) + 1
+        return busy
 
     def retry_later(
         self, table: str, row_id: int, owner: str, delay: float, extra: Row, count: bool = True

@@ -130,6 +130,7 @@ def new_job_values(
     error: FerrymanError | None,
     now: float,
     notify: str | None = None,
+    account: int | None = None,
 ) -> dict[str, Any]:
     """The columns of a new job (the store and the light store write the same row);
     a job whose input is already known to be bad starts failed."""
@@ -150,6 +151,7 @@ def new_job_values(
         "attempts": 0,
         "not_before": 0.0,
         "notify": notify,
+        "account_id": account,
     }
     if error is not None:
         values |= {
@@ -255,6 +257,7 @@ def job_from_mapping(m: Columns) -> Job:
         paused=bool(m["paused"]),
         attempts=m["attempts"],
         started_at=m["started_at"],
+        account=m["account_id"],
     )
 
 

@@ -78,11 +78,15 @@ jobs = Table(
     Column("finished_at", Float),
     *_lease_columns(),
     Column("notify", Text),  # schema v9: where this job's notices go (URLs, "none"), or NULL
+    Column("account_id", Integer),  # schema v16: whose job (``users.id``); NULL: the admin's
     one_of("jobs", "state", JobState),
     sqlite_autoincrement=True,  # schema v12: a removed job's number is never given again
 )
 # The claims' order (base.claim_pick: priority first, then the turn), schema step 11.
 Index("jobs_claim", jobs.c.state, jobs.c.priority.desc(), jobs.c.cursor, jobs.c.id)
+# The jobs of a state by person: the claims' look for two people waiting (its least and
+# greatest account, by seeks), a person's limits (schema step 16).
+Index("jobs_account", jobs.c.state, jobs.c.account_id)
 
 albums = Table(
     "albums",
@@ -352,6 +356,7 @@ watches = Table(
     *_lease_columns(),
     Column("notify", Text),  # schema v9: where its notices (and its jobs') go, or NULL
     Column("after_delivery", Text),  # schema v15: a folder's file once delivered, or NULL
+    Column("account_id", Integer),  # schema v16: whose watch (``users.id``); NULL: the admin's
     one_of("watches", "state", WATCH_STATES),
 )
 Index("watches_due", watches.c.state, watches.c.next_check_at)
@@ -404,6 +409,62 @@ notices = Table(
     one_of("notices", "state", NOTICE_STATES),
 )
 Index("notices_claim", notices.c.state, notices.c.not_before)
+
+# Accounts (schema v16): the people of one ferryman, their own API tokens (hashed), passkeys,
+# the one-time codes that link a Telegram account, and the audit of sign-ins and
+# administrators' actions. ``settings``: JSON (default destination, link choices, limits).
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", Text),  # argon2id (``web.accounts.passwords``); NULL: none set
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("settings", Text, nullable=False, default="{}"),
+    Column("tg_user_id", BigInteger, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+user_tokens = Table(
+    "user_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("hash", String(80), nullable=False, unique=True),  # sha256:<hex>
+    Column("label", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+passkeys = Table(
+    "passkeys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("credential_id", String(512), nullable=False, unique=True),  # base64url
+    Column("public_key", Text, nullable=False),  # base64url COSE key
+    Column("sign_count", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+)
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("code", String(80), primary_key=True),  # sha256:<hex> of the code shown once
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", Text, nullable=False),  # a person's name, "admin-token", "cli"
+    Column("action", String(64), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("address", Text, nullable=False),
+)
+Index("audit_at", audit.c.at)
 
 schema_version = Table(
     "schema_version",

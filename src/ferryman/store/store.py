@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ferryman.clock import SYSTEM
+from ferryman.store.accounts.sql import AccountQueries
 from ferryman.store.albums.sql import AlbumQueries
 from ferryman.store.chat.sql import TelegramInboxQueries
 from ferryman.store.connect import create_engines
@@ -51,6 +52,7 @@ class Store(
     WatchQueries,
     NoticeQueries,
     TurnQueries,
+    AccountQueries,
 ):
     """Async access to jobs, items, albums and runtime settings."""
 

@@ -18,6 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferryman.errors import FerrymanError
 from ferryman.web import auth, pwa
+from ferryman.web.accounts import passkeys
+from ferryman.web.accounts import routes as account_routes
+from ferryman.web.accounts.identify import identify
 from ferryman.web.api import cookies, downloads, events, health, jobs, library, uploads, watches
 from ferryman.web.core import Web, error_body, error_response
 from ferryman.web.page import api_page, login_page, main_page
@@ -46,6 +49,8 @@ def create_app(web: Web) -> FastAPI:
     watches.routes(app, web)
     cookies.routes(app, web)
     library.routes(app, web)
+    account_routes.routes(app, web)
+    passkeys.routes(app, web)
     pwa.routes(app)
     return app
 
@@ -73,9 +78,10 @@ def _errors(app: FastAPI) -> None:
 def _pages(app: FastAPI, web: Web) -> None:
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
-        if not auth.logged_in(web, request):
+        _, who, problem = await identify(web, request)
+        if problem is not None:
             return HTMLResponse(login_page())
-        views = await web.tracker.views(limit=50)
+        views = await web.tracker.views(limit=50, sees=who.sees)  # a person's own only
         return HTMLResponse(
             main_page(
                 views,

@@ -13,6 +13,8 @@ from fastapi.responses import Response
 
 from ferryman.errors import FerrymanError
 from ferryman.web import guard
+from ferryman.web.accounts.identify import identify, signed_in
+from ferryman.web.accounts.who import SCOPE_KEY
 from ferryman.web.core import API, Web, error_response
 from ferryman.web.core import send_error as _send_error
 from ferryman.web.hosts import HostGuard, own_names
@@ -66,9 +68,12 @@ class _Guard:
             refused = FerrymanError("auth.csrf", "a request from another site's page")
             await _send_error(send, error_response(refused), extra)
             return
-        if (path.startswith(API) and path != f"{API}/session") or path in TOKEN_ONLY:
+        if (path.startswith(API) and not _signing_in(path)) or path in TOKEN_ONLY:
             request = Request(scope)
-            who, problem = caller(self.web, request)
+            who, person, problem = await identify(self.web, request)
+            scope[SCOPE_KEY] = person
+            if problem is None and path == "/metrics" and not person.admin:  # everyone's
+                problem = FerrymanError("account.forbidden", "for administrators only")
             if problem is not None:
                 await _send_error(send, error_response(problem), extra)
                 return
@@ -107,6 +112,13 @@ def send_with(send: Any, extra: list[tuple[bytes, bytes]]) -> Any:
         await send(message)
 
     return with_headers
+
+
+def _signing_in(path: str) -> bool:
+    """The log-in routes (a token's, a password's, a passkey's, the sign-out): answered
+    before anyone is known; a password's and a passkey's count against the address's
+    budget in their route (``accounts.routes``)."""
+    return path == f"{API}/session" or path.startswith(f"{API}/session/")
 
 
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -158,54 +170,24 @@ def foreign(request: Request | WebSocket) -> bool:
     return urllib.parse.urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
 
 
-def caller(web: Web, request: Request | WebSocket) -> tuple[str, FerrymanError | None]:
-    """The rate-limit key of an API request, or why it is refused."""
-    client = request.client.host if request.client else "?"
-    if not web.tokens.required:
-        if "x-forwarded-for" in request.headers or "forwarded" in request.headers:
-            # Loopback without tokens trusts whoever connects; behind a proxy that is
-            # everyone the proxy lets in.
-            return f"addr:{client}", FerrymanError(
-                "auth.required", "this server is behind a proxy: set web.tokens"
-            )
-        return f"addr:{client}", None
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        token = auth[7:].strip()
-        if web.tokens.known(token):
-            return guard.hash_token(token), None
-        return f"addr:{client}", FerrymanError("auth.required", "the token is not known")
-    session = request.cookies.get(guard.COOKIE)
-    if session and _session_ok(web, session):
-        method = getattr(request, "method", "GET")
-        if method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get(guard.CSRF_HEADER):
-            return f"addr:{client}", FerrymanError("auth.csrf", "the page's header is missing")
-        return f"session:{session[:16]}", None
-    return f"addr:{client}", FerrymanError("auth.required", "log in with a token")
+async def caller(web: Web, request: Request | WebSocket) -> tuple[str, FerrymanError | None]:
+    """The rate-limit key of an API request, or why it is refused (``accounts.identify``:
+    a token, an administrator's or a person's session, or the open loopback page)."""
+    key, _, problem = await identify(web, request)
+    return key, problem
 
 
-def _session_ok(web: Web, session: str) -> bool:
-    try:
-        grant = web.signer.check(session, web.clock.now())
-    except FerrymanError:
-        return False
-    if grant.job_id != 0 or not grant.path.startswith("session:"):
-        return False
-    return not web.tokens.required or web.tokens.still_listed(grant.path.removeprefix("session:"))
-
-
-def logged_in(web: Web, request: Request) -> bool:
-    if not web.tokens.required:
-        return True
-    session = request.cookies.get(guard.COOKIE)
-    return bool(session) and _session_ok(web, session or "")
+async def logged_in(web: Web, request: Request) -> bool:
+    return await signed_in(web, request)
 
 
 def _session(app: FastAPI, web: Web) -> None:
     @app.post(f"{API}/session", status_code=204, tags=["session"])
     async def log_in(body: SessionRequest, request: Request) -> Response:
         """Log the page in with a token: an HttpOnly, SameSite=Strict cookie."""
-        if web.tokens.required and not web.tokens.known(body.token):
+        if (web.tokens.required or await web.book.active(web.store)) and not web.tokens.known(
+            body.token
+        ):
             raise FerrymanError("auth.required", "the token is not known")
         who = guard.hash_token(body.token)[7:23]
         expires = web.clock.now() + 7 * 86400

@@ -22,6 +22,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.web import guard
+from ferryman.web.accounts.book import AccountBook
 from ferryman.web.file_views import file_view
 from ferryman.web.live import Tracker
 from ferryman.web.result_files import ResultFile
@@ -60,6 +61,15 @@ _STATUS = {
     "results.bucket": 502,
     "auth.required": 401,
     "auth.csrf": 403,
+    "account.sign_in": 401,
+    "account.exists": 409,
+    "account.not_found": 404,
+    "account.forbidden": 403,
+    "account.limit_jobs": 429,
+    "account.limit_bytes": 429,
+    "account.limit_results": 409,
+    "account.passkey": 401,
+    "account.link_code": 400,
     "rate.limited": 429,
     "request.invalid": 422,
     "engine.internal": 500,
@@ -119,6 +129,7 @@ class Web:
     # The kinds of input and destination the API accepts: the engine's registries.
     sources: SourceRegistry = field(default_factory=default_sources)
     sinks: SinkRegistry = field(default_factory=default_sinks)
+    book: AccountBook = field(default_factory=AccountBook)  # whether accounts are in use
 
     async def links_of(self, job: Job) -> dict[str, Any]:
         """The job's files with links signed now (the tracker keeps them while they

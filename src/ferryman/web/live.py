@@ -150,7 +150,9 @@ class Tracker:
         self.touch(job_id)
 
     def forget(self, job_id: int) -> None:
-        """The job was removed: drop what is kept of it and tell every page."""
+        """The job was removed: drop what is kept of it and tell its person's pages."""
+        row = self._rows.get(job_id)
+        account = row[0].account if row is not None else None
         for kept in (self._live, self._rows, self._items, self._sent, self._results):
             kept.pop(job_id, None)
         self._kept.forget(job_id)
@@ -159,7 +161,7 @@ class Tracker:
         self._next_send.pop(job_id, None)
         self._dirty.discard(job_id)
         self._stale.discard(job_id)
-        self._publish({"type": "removed", "job": {"id": job_id}})
+        self._publish({"type": "removed", "job": {"id": job_id, "account": account}})
 
     async def close(self) -> None:
         """The server stops: what the bars showed is saved (the next server starts there)."""
@@ -210,15 +212,23 @@ class Tracker:
         return self._rows[job_id]
 
     async def views(
-        self, limit: int = 200, *, before: int | None = None, keep: Keep = None
+        self,
+        limit: int = 200,
+        *,
+        before: int | None = None,
+        keep: Keep = None,
+        sees: Callable[[int | None], bool] | None = None,
     ) -> list[dict[str, Any]]:
         """The newest ``limit`` jobs' views, newest first: with ``before``, those older
-        than that job (a page's "Show older"); with ``keep``, those in a state it keeps."""
+        than that job (a page's "Show older"); with ``keep``, those in a state it keeps;
+        with ``sees``, those of the accounts it sees (a person's own)."""
         seen = dict(self._changes)
         jobs = [
             job
             for job in await self.store.list_jobs()
-            if (before is None or job.id < before) and (keep is None or keep(job.state))
+            if (before is None or job.id < before)
+            and (keep is None or keep(job.state))
+            and (sees is None or sees(job.account))
         ][-limit:]
         per_job = await self.store.item_counts()
         for job_id in await self.store.downloaded_jobs():  # seen by no event here
@@ -365,6 +375,7 @@ class Tracker:
         summary = job.summary or {}
         return {
             "id": job.id,
+            "account": job.account,  # whose: the events go to that person and administrators
             "name": job.name,
             "source": source,
             "dest": job.dest,

@@ -33,6 +33,7 @@ _HEAD = """<!doctype html>
 <script src="/static/habits.js"></script>
 <script src="/static/gallery.js" defer></script>
 <script src="/static/app.js" defer></script>
+<script src="/static/accounts.js" defer></script>
 </head>
 """
 
@@ -276,6 +277,18 @@ def login_page() -> str:
     return f"""{_HEAD}<body>
 <header><h1>ferryman</h1></header>
 <main>
+<form id="signin">
+  <div class="field">
+    <label for="account-name">Name</label>
+    <input id="account-name" name="name" autocomplete="username webauthn">
+  </div>
+  <div class="field">
+    <label for="account-password">Password</label>
+    <input id="account-password" name="password" type="password" autocomplete="current-password">
+  </div>
+  <button type="submit" disabled>Sign in</button>
+  <button id="passkey-signin" type="button" hidden>Sign in with a passkey</button>
+</form>
 <form id="login">
   <div class="field">
     <label for="token">Token</label>

@@ -29,6 +29,7 @@ class Sent:
     seq: int
     job_id: int | None
     text: str
+    account: int | None = None  # whose job: only they and administrators get it
 
 
 BATCH_SECONDS = 0.05  # a busy client gets a frame at most this often, with all that came
@@ -98,7 +99,8 @@ class Stream:
         self._seq += 1
         full = {"seq": self._seq, "epoch": self.epoch, **message}
         job = message.get("job", {}).get("id")
-        self._kept.append(Sent(self._seq, job, json.dumps(full)))
+        account = message.get("job", {}).get("account")
+        self._kept.append(Sent(self._seq, job, json.dumps(full), account))
         self._due.add(None)
         if job is not None:
             self._job_seq[job] = self._seq

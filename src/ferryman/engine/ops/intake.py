@@ -181,9 +181,11 @@ async def add_source(
     profile: Profile | None = None,
     notify: str | None = None,
     memos: dict[str, str] | None = None,
+    account: int | None = None,
 ) -> Job:
     """Record one input (a path, a URI, a link) as a job (``memos``: source memos it
-    starts with, such as the entries a person chose: ``engine.plumbing.chosen``). An input
+    starts with, such as the entries a person chose: ``engine.plumbing.chosen``;
+    ``account``: whose job, None the administrator's). An input
     its source cannot read (a missing path, an empty file…) is recorded failed, with its
     code, so the person sees it in ``status``.
 
@@ -204,7 +206,11 @@ async def add_source(
     )
     try:
         name = await store.unique_name(new.name, new.dest)
-        job = await store.add_job(**new.job(name, priority, password), notify=notify, memos=memos)
+        args = new.job(name, priority, password)
+        if account is not None and args["dedupe_key"] is not None:
+            # A person's own: the same link from another is their job, not "already job N".
+            args["dedupe_key"] = dedupe_key(args["dedupe_key"], f"account:{account}")
+        job = await store.add_job(**args, notify=notify, memos=memos, account=account)
     except FerrymanError as exc:
         raise new.duplicate(exc) from exc
     if job.error_code is None:

@@ -39,6 +39,7 @@ from ferryman.frontdoors.cli.service import service_app
 from ferryman.frontdoors.cli.status import status_app
 from ferryman.frontdoors.cli.store import run_light
 from ferryman.frontdoors.cli.telegram import telegram_app
+from ferryman.frontdoors.cli.user import user_app
 from ferryman.frontdoors.cli.watch import watch_app
 from ferryman.frontdoors.cli.web import web_app
 from ferryman.frontdoors.exit_codes import ExitCode, for_error
@@ -70,6 +71,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(service_app, name="service")
 app.add_typer(web_app, name="web")
+app.add_typer(user_app, name="user")
 app.add_typer(watch_app, name="watch")
 
 out = console()

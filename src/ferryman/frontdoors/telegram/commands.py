@@ -8,6 +8,7 @@ Answers are short plain text; an error is its code and message.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,7 @@ class Commands:
             "watch": self.watch,
             "watches": self.watches,
             "unwatch": self.unwatch,
+            "link": self.link,
         }
 
     async def run(self, text: str, who: Who | None = None, message: Any = None) -> str:
@@ -108,6 +110,20 @@ class Commands:
         if not fitting:
             raise FerrymanError("job.not_found", pick.none)
         return fitting[-1]
+
+    async def link(self, arg: str) -> str:
+        """``/link CODE``: this chat user becomes the page's account that made the code
+        (Link Telegram on the page): their chat jobs are theirs on the page."""
+        code = arg.strip()
+        if not code:
+            return "send /link CODE, the code the page shows under Link Telegram"
+        hashed = "sha256:" + hashlib.sha256(code.encode()).hexdigest()
+        account = await self.store.take_link_code(hashed)
+        user = await self.store.user(account) if account is not None else None
+        if user is None:
+            raise FerrymanError("account.link_code", "this code is wrong or expired")
+        await self.store.update_user(user.id, tg_user_id=self.who.user_id)
+        return f"linked to {user.name}: what you send here is theirs on the page"
 
     async def help(self, _arg: str) -> str:
         return help_text(self.bot)

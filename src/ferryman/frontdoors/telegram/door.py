@@ -124,7 +124,7 @@ class FrontDoor:
 
     async def _answer_all(self) -> None:
         while (event := await self._queue.get()) is not None:
-            if not (event.is_private and self.allow.allows(event.sender_id)):
+            if not (event.is_private and await self._allowed(event)):
                 continue  # the allow-list is known only once started: checked here
             if isinstance(event, events.CallbackQuery.Event):
                 await self._press(event)
@@ -140,6 +140,20 @@ class FrontDoor:
                 log.warning("answering message %s failed: %s", message.id, exc)
             except Exception:
                 log.exception("answering message %s failed", message.id)
+
+    async def _allowed(self, event: Any) -> bool:
+        """On the allow-list, or linked to a page's account (the accounts are an
+        allow-list too), or a stranger's ``/link CODE`` (the code, made by a signed-in
+        person and good once for ten minutes, is the proof)."""
+        sender = event.sender_id
+        if sender is not None and sender in self.allow.ids:
+            return True
+        if sender is not None and await self.store.user_of_telegram(sender) is not None:
+            return True
+        text = getattr(getattr(event, "message", None), "message", None) or ""
+        if isinstance(text, str) and text.startswith("/link "):
+            return True
+        return self.allow.allows(sender)  # logs the stranger once
 
     async def _press(self, event: Any) -> None:
         """A button pressed on one of the bot's messages: carried out, then answered

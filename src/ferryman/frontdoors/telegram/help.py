@@ -39,6 +39,7 @@ MENU: tuple[Command, ...] = (
     Command("watch", "a feed, channel or folder: new entries become jobs", "/watch t.me/holidays"),
     Command("watches", "the watches", "/watches"),
     Command("unwatch", "stop a watch", "/unwatch 2"),
+    Command("link", "link this chat to your account on the page", "/link 1a2b3c4d5e6f"),
 )
 
 INTRO = """Send me an archive, a media file or a link and I make it a job.

@@ -75,6 +75,11 @@ class Inbox:
         mine = await self.mine.of(who.user_id, who.chat_id)
         return self.mine.with_options(wished or mine.dest or self.default_dest, mine.options)
 
+    async def account_of(self, sender_id: int | None) -> int | None:
+        """The page's account a chat user linked (``/link CODE``): their jobs are its."""
+        user = await self.store.user_of_telegram(sender_id) if sender_id is not None else None
+        return user.id if user is not None else None
+
     @property
     def default_dest(self) -> str:
         return self.settings.telegram.default_target or "library:"
@@ -107,7 +112,7 @@ class Inbox:
             name=remote.name,
             size=remote.size,
             force=wishes.force,
-            job=new.job(name, 0, None),
+            job=new.job(name, 0, None) | {"account": await self.account_of(sender_id)},
             memos={chosen.HOLD: ""} if wishes.choose else None,
         )
         if added is None:
@@ -152,6 +157,7 @@ class Inbox:
                     sinks=self.sinks,
                     settings=self.settings,
                     profile=wishes.profile or mine.profile,
+                    account=await self.account_of(message.sender_id),
                 )
             except FerrymanError as exc:
                 step = render.chat_step(exc.next_step)  # the chat's words: no --force

@@ -126,8 +126,9 @@ class FetchQueries(StoreBase):
             theirs = or_(*(jobs.c.source.startswith(f"{scheme}:") for scheme in schemes))
             return [*runs, select(jobs.c.id).where(jobs.c.id == fetches.c.job_id, theirs).exists()]
 
+        variant = ",".join(schemes)
         rows = await self._claim_many(
-            fetches, QUEUED, FETCHING, owner, lease_seconds, limit, where, variant=",".join(schemes)
+            fetches, QUEUED, FETCHING, owner, lease_seconds, limit, where, variant=variant
         )
         return [_fetch(row) for row in rows]
 

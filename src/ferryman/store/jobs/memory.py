@@ -41,9 +41,20 @@ class MemoryJobs(MemoryRuns):
         fetch: bool = False,
         notify: str | None = None,
         memos: dict[str, str] | None = None,
+        account: int | None = None,
     ) -> Job:
         new = NewJob(
-            source, name, dest, priority, password, dedupe_key, error, fetch, notify, memos or {}
+            source,
+            name,
+            dest,
+            priority,
+            password,
+            dedupe_key,
+            error,
+            fetch,
+            notify,
+            memos or {},
+            account,
         )
         return insert_job(Writer(self), new, self.clock())
 

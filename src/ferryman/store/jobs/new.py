@@ -49,6 +49,7 @@ class NewJob:
     fetch: bool = False  # its input is downloaded first: a ``fetches`` row
     notify: str | None = None
     memos: Mapping[str, str] = field(default_factory=dict)  # source memos it starts with
+    account: int | None = None  # whose job (``users.id``); None: the administrator's
 
 
 def insert_job(db: JobWriter, new: NewJob, now: float) -> Job:
@@ -69,6 +70,7 @@ def insert_job(db: JobWriter, new: NewJob, now: float) -> Job:
         error=new.error,
         now=now,
         notify=new.notify,
+        account=new.account,
     )
     job_id = db.insert("jobs", values)
     assert job_id is not None

@@ -59,6 +59,7 @@ class JobQueries(StoreBase):
         fetch: bool = False,
         notify: str | None = None,
         memos: dict[str, str] | None = None,
+        account: int | None = None,
     ) -> Job:
         """Record a job (``store.new_job``, as the light store does); a job whose input is
         already known to be bad is stored failed.
@@ -77,6 +78,7 @@ class JobQueries(StoreBase):
             fetch=fetch,
             notify=notify,
             memos=memos or {},
+            account=account,
         )
         try:
             return await sqlite_thread.transaction(self.engine, add_job_in, new, self.clock())

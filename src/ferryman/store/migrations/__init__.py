@@ -44,6 +44,7 @@ from ferryman.store.migrations import (
     v0014_job_inputs,
     v0015_watch_after,
     v0016_sink_uploads,
+    v0017_accounts,
 )
 
 Step = Callable[[Connection], None]
@@ -65,4 +66,5 @@ STEPS: tuple[Step, ...] = (
     v0014_job_inputs.apply,
     v0015_watch_after.apply,
     v0016_sink_uploads.apply,
+    v0017_accounts.apply,
 )

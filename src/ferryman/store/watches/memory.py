@@ -197,7 +197,8 @@ class MemoryWatches(MemoryAlbums):
         placed, batched = place(
             new, set(seen), Writer(self).holder, lambda key: self.peer_job(peers, key)
         )
-        made_job = self.batch_job(batched, name) if batched else None
+        account = self.tables["watches"][watch_id]["account_id"] if batched else None
+        made_job = self.batch_job(batched, name, account) if batched else None
         now = self.clock()
         made: list[tuple[str, Job | None]] = []
         told: list[tuple[int, str]] = []
@@ -237,14 +238,14 @@ class MemoryWatches(MemoryAlbums):
             n += 1
         return f"{base} ({n})"
 
-    def batch_job(self, batched: Sequence[WatchJob], name: str) -> Job:
+    def batch_job(self, batched: Sequence[WatchJob], name: str, account: int | None = None) -> Job:
         """One job of ``batched``'s inputs, in their order (``watch_records._batch_job``)."""
         first = batched[0].job
         assert first is not None
         items = tuple(BatchItem(str(n.job["source"]), n.title) for n in batched if n.job)
         free = self.free_name(first["dest"], name)
         new = NewJob(str(Batch(free, items)), free, first["dest"], first["priority"],
-                     fetch=True, notify=first.get("notify"))  # fmt: skip
+                     fetch=True, notify=first.get("notify"), account=account)  # fmt: skip
         job = insert_job(Writer(self), new, self.clock())
         for entry in batched:
             if entry.job is not None and entry.job["dedupe_key"] is not None:

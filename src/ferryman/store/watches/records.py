@@ -114,7 +114,11 @@ def seen_in(
         )
         taken = {row.entry_key: row.job_id for row in found.all()}
     placed, batched = place(new, seen, known.get, taken.get)
-    made_job = _batch_job(conn, batched, name, now) if batched else None
+    account = None  # the watch's person's, its jobs too (schema step 16)
+    if batched:
+        mine = select(watches.c.account_id).where(watches.c.id == watch_id)
+        account = conn.execute(mine).scalar()
+    made_job = _batch_job(conn, batched, name, now, account) if batched else None
     by_id: dict[int, Job] = {}
     wanted = {job_id for _, _, job_id in placed if job_id is not None}
     if wanted:
@@ -149,7 +153,13 @@ def seen_in(
     return made, told
 
 
-def _batch_job(conn: Connection, batched: Sequence[WatchJob], name: str, now: float) -> Job:
+def _batch_job(
+    conn: Connection,
+    batched: Sequence[WatchJob],
+    name: str,
+    now: float,
+    account: int | None = None,
+) -> Job:
     """One job of ``batched``'s inputs, in their order, named ``name`` (unique to its
     destination), with its fetch row and its inputs' dedupe keys (``job_inputs``): the
     batch source fetches each input in turn."""
@@ -164,6 +174,7 @@ def _batch_job(conn: Connection, batched: Sequence[WatchJob], name: str, now: fl
         priority=first["priority"],
         fetch=True,
         notify=first.get("notify"),
+        account=account,
     )
     job = insert_job(SqlJobWriter(conn), new, now)
     keys = [n.job["dedupe_key"] for n in batched if n.job and n.job["dedupe_key"] is not None]

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 
 from ferryman.errors import FerrymanError
 from ferryman.links.cookies import MAX_BYTES, KeptCookies
+from ferryman.web.accounts.who import Me, require_admin
 from ferryman.web.core import API, Web
 
 
@@ -17,14 +18,17 @@ def routes(app: FastAPI, web: Web) -> None:
     kept = KeptCookies(web.settings.data_dir)
 
     @app.get(f"{API}/cookies", tags=["cookies"])
-    async def status() -> dict[str, object]:
-        """Whether a cookies.txt is kept: how many cookies, for which sites, since when."""
+    async def status(who: Me) -> dict[str, object]:
+        """Whether a cookies.txt is kept: how many cookies, for which sites, since when
+        (the server's one: an administrator's to see and change)."""
+        require_admin(who)
         return await asyncio.to_thread(kept.view)
 
     @app.put(f"{API}/cookies", tags=["cookies"])
-    async def put(request: Request) -> dict[str, object]:
+    async def put(request: Request, who: Me) -> dict[str, object]:
         """Keep the body, a Netscape cookies.txt, for the next link jobs (replacing the
         one kept); ``cookies.invalid`` names the line that is not a cookie."""
+        require_admin(who)
         data = bytearray()
         async for block in request.stream():
             data += block
@@ -35,8 +39,9 @@ def routes(app: FastAPI, web: Web) -> None:
         return await asyncio.to_thread(kept.put, bytes(data))
 
     @app.delete(f"{API}/cookies", status_code=204, tags=["cookies"])
-    async def remove() -> Response:
+    async def remove(who: Me) -> Response:
         """Forget the kept cookies.txt (link jobs go on without, or with
         ``links.cookies_file`` if the server has one)."""
+        require_admin(who)
         await asyncio.to_thread(kept.remove)
         return Response(status_code=204)

@@ -17,31 +17,37 @@ from fastapi.responses import StreamingResponse
 
 from ferryman.errors import FerrymanError
 from ferryman.timeouts import within
-from ferryman.web.auth import caller, foreign
+from ferryman.web.accounts.identify import identify
+from ferryman.web.accounts.who import ADMIN, Me, Who
+from ferryman.web.auth import foreign
 from ferryman.web.core import API, Web
 from ferryman.web.stream import FRAME_MESSAGES, Sent, latest, wanted
 
 
 def routes(app: FastAPI, web: Web) -> None:
-    made: list[tuple[tuple[int, frozenset[int] | None], Sent]] = []  # the last snapshot
+    # the last snapshot, by what it was made of: the number, the jobs, whose
+    made: list[tuple[tuple[int, frozenset[int] | None, Who], Sent]] = []
 
     async def catch_up(
-        after: int, epoch: str | None, jobs: set[int] | None
+        after: int, epoch: str | None, jobs: set[int] | None, who: Who = ADMIN
     ) -> tuple[list[Sent], int]:
         """What a client that saw ``after`` (of ``epoch``) is missing, and the number
-        it has seen then: a snapshot when the stream cannot tell."""
+        it has seen then: a snapshot when the stream cannot tell. A person gets only
+        their own jobs' messages (an administrator everyone's)."""
         seq = web.stream.seq  # read before any await: nothing published later is lost
         missed = web.stream.since(after, epoch)
         if missed is not None:
-            return [m for m in missed if wanted(m, jobs)], seq
-        key = (seq, frozenset(jobs) if jobs is not None else None)
+            return [m for m in missed if wanted(m, jobs) and who.sees(m.account)], seq
+        key = (seq, frozenset(jobs) if jobs is not None else None, who)
         if made and made[0][0] == key:  # the views as sent at ``seq``: the same JSON
             return [made[0][1]], seq
         views = web.tracker.snapshot()
         kept = views is not None
         if views is None:
             views = await web.tracker.views()
-        chosen = [v for v in views if jobs is None or v["id"] in jobs][:SNAPSHOT_JOBS]
+        chosen = [v for v in views if (jobs is None or v["id"] in jobs) and who.sees(v["account"])][
+            :SNAPSHOT_JOBS
+        ]
         snapshot = {"type": "snapshot", "seq": seq, "epoch": web.stream.epoch, "jobs": chosen}
         sent = Sent(seq, None, json.dumps(snapshot))
         if kept:  # made once for the thousand clients arriving (a restart's reconnects)
@@ -49,7 +55,7 @@ def routes(app: FastAPI, web: Web) -> None:
         return [sent], seq
 
     async def frames(
-        last: int, epoch: str | None, jobs: set[int] | None
+        last: int, epoch: str | None, jobs: set[int] | None, who: Who = ADMIN
     ) -> AsyncGenerator[tuple[list[Sent], int]]:
         """A client's frames and the number it has seen then: first exactly what it
         missed (or a snapshot), then what comes, each job's newest view, as often as its
@@ -61,7 +67,7 @@ def routes(app: FastAPI, web: Web) -> None:
         loop = asyncio.get_running_loop()
         with web.stream.joined(jobs):
             while not web.stream.closed:
-                messages, seen = await catch_up(last, epoch, jobs)
+                messages, seen = await catch_up(last, epoch, jobs, who)
                 epoch = web.stream.epoch
                 if not exact:
                     messages = latest(messages)
@@ -82,7 +88,7 @@ def routes(app: FastAPI, web: Web) -> None:
 
     @app.websocket(f"{API}/events")
     async def websocket(socket: WebSocket) -> None:
-        _, problem = caller(web, socket)
+        _, who, problem = await identify(web, socket)
         if foreign(socket):  # browsers allow any site to open a WebSocket here
             problem = FerrymanError("auth.csrf", "a connection from another site's page")
         if problem is not None:
@@ -92,7 +98,7 @@ def routes(app: FastAPI, web: Web) -> None:
         web.stream.clients += 1
         try:
             jobs, last, epoch = await _hello(socket)
-            async with contextlib.aclosing(frames(last, epoch, jobs)) as sending:
+            async with contextlib.aclosing(frames(last, epoch, jobs, who)) as sending:
                 async for messages, seen in sending:  # closed with the socket: counted out
                     if messages:
                         await socket.send_text(frame(messages))
@@ -110,7 +116,11 @@ def routes(app: FastAPI, web: Web) -> None:
 
     @app.get(f"{API}/events", tags=["events"])
     async def server_sent(
-        request: Request, jobs: str | None = None, after: int = 0, epoch: str | None = None
+        request: Request,
+        who: Me,
+        jobs: str | None = None,
+        after: int = 0,
+        epoch: str | None = None,
     ) -> StreamingResponse:
         """The same messages as the WebSocket, as Server-Sent Events (``id`` is
         ``epoch:seq``; ``Last-Event-ID`` on reconnect catches up)."""
@@ -130,7 +140,7 @@ def routes(app: FastAPI, web: Web) -> None:
             try:
                 yield pack(packed, "retry: 1000\n\n")
                 era = web.stream.epoch
-                async with contextlib.aclosing(frames(after, epoch, wanted_jobs)) as sending:
+                async with contextlib.aclosing(frames(after, epoch, wanted_jobs, who)) as sending:
                     async for messages, _ in sending:
                         text = "".join(f"id: {era}:{m.seq}\ndata: {m.text}\n\n" for m in messages)
                         yield pack(packed, text or ": ping\n\n")
@@ -144,13 +154,13 @@ def routes(app: FastAPI, web: Web) -> None:
 
     @app.get(f"{API}/events/poll", tags=["events"])
     async def poll(
-        jobs: str | None = None, after: int = 0, epoch: str | None = None
+        who: Me, jobs: str | None = None, after: int = 0, epoch: str | None = None
     ) -> dict[str, Any]:
         """For clients with neither: what came after ``after`` (waits up to 10 s)."""
         wanted_jobs = _job_set(jobs)
         if web.stream.since(after, epoch) == []:
             await web.stream.wait_after(after, 10.0)
-        messages, seq = await catch_up(after, epoch, wanted_jobs)
+        messages, seq = await catch_up(after, epoch, wanted_jobs, who)
         return {
             "messages": [json.loads(m.text) for m in messages],
             "seq": seq,

@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from ferryman.engine.ops.nodes import ready_workers
 from ferryman.telegram.accounts import read_figures
 from ferryman.timeouts import within
-from ferryman.web.auth import caller
+from ferryman.web.accounts.figures import account_lines as person_lines
+from ferryman.web.accounts.identify import identify, required
 from ferryman.web.core import Web
 from ferryman.web.metrics import account_lines, render
 from ferryman.web.results import writable_with_space
@@ -31,7 +32,8 @@ def routes(app: FastAPI, web: Web) -> None:
         to a caller with one: versions, disk space and jobs are not for anyone)."""
         checks = await readiness(web)
         ok = all(c["ok"] for c in checks.values())
-        if web.tokens.required and caller(web, request)[1] is not None:
+        _, who, problem = await identify(web, request)
+        if await required(web) and (problem is not None or not who.admin):
             return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
         stuck = await web.tracker.stuck()
         body = {"ready": ok, "checks": checks, "stuck": stuck}
@@ -101,8 +103,10 @@ async def metrics_text(web: Web) -> str:
         "event_clients": web.stream.clients,
         "results_bytes": await web.results.used_bytes(),
     }
-    accounts = account_lines(await asyncio.to_thread(read_figures, web.settings))
-    return render(figures, by_state, extra, web.stage_times) + accounts
+    pool = account_lines(await asyncio.to_thread(read_figures, web.settings))
+    people = await person_lines(web)  # per person, when there are accounts
+    text = render(figures, by_state, extra, web.stage_times) + pool
+    return text + "".join(f"{line}\n" for line in people)
 
 
 _ENDED = ("done", "failed", "cancelled")

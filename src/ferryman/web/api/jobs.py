@@ -15,6 +15,8 @@ from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.net.own_thread import on_own_thread
 from ferryman.web import guard, library_view
+from ferryman.web.accounts import defaults, limits
+from ferryman.web.accounts.who import Me, own_job
 from ferryman.web.core import API, JobId, Web, error_body
 from ferryman.web.file_views import page_of
 from ferryman.web.schemas import (
@@ -44,8 +46,11 @@ def routes(app: FastAPI, web: Web) -> None:
         return await web.tracker.detail(job_id)
 
     @app.post(f"{API}/jobs", status_code=202, tags=["jobs"])
-    async def create(body: JobRequest) -> dict[str, Any]:
-        """Start a job from a link or a finished upload."""
+    async def create(body: JobRequest, who: Me) -> dict[str, Any]:
+        """Start a job from a link or a finished upload (a person's, refused past
+        their limits: ``account.limit_*``)."""
+        await limits.check(web, who)
+        body = defaults.applied(body, who)  # the person's own, where the request says none
         profile = body.output.profile()
         dest = web.sinks.for_client(body.deliver.to, body.deliver.chat)
         upload = None
@@ -70,6 +75,7 @@ def routes(app: FastAPI, web: Web) -> None:
                 profile=profile,
                 sources=web.sources,
                 sinks=web.sinks,
+                account=who.owner,
             )
         except FerrymanError:
             if upload is not None:  # refused, nothing recorded: it would lie there for days
@@ -87,6 +93,7 @@ def routes(app: FastAPI, web: Web) -> None:
 
     @app.get(f"{API}/jobs", tags=["jobs"])
     async def list_jobs(
+        who: Me,
         limit: int = 100,
         before: int | None = Before,
         shown: Shown = ShownQuery,
@@ -94,29 +101,35 @@ def routes(app: FastAPI, web: Web) -> None:
         """The newest jobs' views, newest first (``limit`` 1 to 1,000). ``next_before``
         is the cursor of the next older page (``?before=``), null when none is left."""
         size = max(1, min(limit, 1000))
-        views = await web.tracker.views(limit=size + 1, before=before, keep=SHOWN[shown])
+        views = await web.tracker.views(
+            limit=size + 1, before=before, keep=SHOWN[shown], sees=who.sees
+        )
         more = len(views) > size
         views = views[:size]
         return {"jobs": views, "next_before": views[-1]["id"] if more else None}
 
     @app.get(f"{API}/jobs/{{job_id}}", tags=["jobs"])
-    async def get_job(job_id: JobId) -> dict[str, Any]:
+    async def get_job(job_id: JobId, who: Me) -> dict[str, Any]:
+        await own_job(web, who, job_id)
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/cancel", tags=["jobs"])
-    async def cancel(job_id: JobId) -> dict[str, Any]:
+    async def cancel(job_id: JobId, who: Me) -> dict[str, Any]:
+        await own_job(web, who, job_id)
         await control.cancel_job(web.store, job_id)
         web.tracker.touch(job_id)
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/retry", tags=["jobs"])
-    async def retry(job_id: JobId) -> dict[str, Any]:
+    async def retry(job_id: JobId, who: Me) -> dict[str, Any]:
+        await own_job(web, who, job_id)
         await control.retry_job(web.store, job_id)
         web.tracker.restarted(job_id)
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/password", tags=["jobs"])
-    async def password(job_id: JobId, body: PasswordRequest) -> dict[str, Any]:
+    async def password(job_id: JobId, body: PasswordRequest, who: Me) -> dict[str, Any]:
+        await own_job(web, who, job_id)
         await control.give_password(web.store, job_id, body.password)
         web.tracker.touch(job_id)
         return await view(job_id)
@@ -136,20 +149,21 @@ def routes(app: FastAPI, web: Web) -> None:
         web.tracker.forget(job_id)
 
     @app.delete(f"{API}/jobs/{{job_id}}", status_code=204, tags=["jobs"])
-    async def delete_job(job_id: JobId) -> Response:
+    async def delete_job(job_id: JobId, who: Me) -> Response:
         """Remove an ended job with its results and its upload (a running one: cancel
         it first, else ``job.not_ended``)."""
+        await own_job(web, who, job_id)
         await remove(job_id)
         return Response(status_code=204)
 
     @app.post(f"{API}/jobs/clear", tags=["jobs"])
-    async def clear(body: ClearRequest | None = None) -> dict[str, Any]:
+    async def clear(who: Me, body: ClearRequest | None = None) -> dict[str, Any]:
         """Remove every ended job in the given states (by default done, failed and
         cancelled); running ones stay. Answers the numbers removed."""
         states = set(body.status if body is not None else ENDED)
         gone = []
         for job in await web.store.list_jobs():
-            if job.state.value in states:
+            if job.state.value in states and who.sees(job.account):
                 try:
                     await remove(job.id)
                 except FerrymanError as exc:  # retried or removed meanwhile: left
@@ -160,7 +174,7 @@ def routes(app: FastAPI, web: Web) -> None:
         return {"removed": gone}
 
     @app.post(f"{API}/jobs/bulk", tags=["jobs"])
-    async def bulk(body: BulkRequest) -> dict[str, Any]:
+    async def bulk(body: BulkRequest, who: Me) -> dict[str, Any]:
         """Retry, cancel or remove several jobs in one request (up to 1,000). Each is
         done alone: one that cannot be (not ended, gone) is listed under ``refused`` with
         its error, and the others go on."""
@@ -168,6 +182,7 @@ def routes(app: FastAPI, web: Web) -> None:
         refused: list[dict[str, Any]] = []
         for job_id in dict.fromkeys(body.ids):  # each once, in the order given
             try:
+                await own_job(web, who, job_id)
                 if body.action == "retry":
                     await control.retry_job(web.store, job_id)
                 elif body.action == "cancel":
@@ -187,22 +202,25 @@ def routes(app: FastAPI, web: Web) -> None:
     @app.get(f"{API}/jobs/{{job_id}}/files", tags=["jobs"], response_model=FilesPage)
     async def files(
         job_id: JobId,
+        who: Me,
         offset: int = Offset,
         limit: int = Query(60, ge=1, le=PAGE_MAX, description="Files in the page."),
     ) -> dict[str, Any]:
         """A page of a link job's files with signed links (a job's view carries only the
         first 60: ``result.next_offset`` says where the next page starts)."""
+        await own_job(web, who, job_id)
         return await web.tracker.files(job_id, offset, limit)
 
     @app.post(f"{API}/jobs/{{job_id}}/links", tags=["jobs"])
     async def links(
         job_id: JobId,
+        who: Me,
         offset: int = Offset,
         limit: int | None = Query(None, ge=1, le=PAGE_MAX, description="Files; none: all."),
     ) -> dict[str, Any]:
         """New download links for the job's files (the old ones keep their expiry): all
         of them, or a page as ``GET …/files`` gives."""
-        job = await web.store.get_job(job_id)
+        job = await own_job(web, who, job_id)
         if not web.sinks.keeps_results(job.dest):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
         found = await web.links_of(job)

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 
 from ferryman.errors import FerrymanError
 from ferryman.web import library_view
+from ferryman.web.accounts.who import Me, own_job
 from ferryman.web.core import API, JobId, Web
 
 PREFIX = "library-preview:"  # what a /l/ token grants: never a /d/ results path
@@ -21,11 +22,13 @@ SHOWN = 24  # previews a card shows at most
 def routes(app: FastAPI, web: Web) -> None:
     @app.get(f"{API}/jobs/{{job_id}}/library", tags=["jobs"])
     async def where(
-        job_id: JobId, limit: int = Query(SHOWN, ge=0, le=1000, description="Files listed.")
+        job_id: JobId,
+        who: Me,
+        limit: int = Query(SHOWN, ge=0, le=1000, description="Files listed."),
     ) -> dict[str, Any]:
         """Where a Library job's files went: ``root`` (the library's folder on the
         server), ``folder`` (under it), and the first files with their previews."""
-        job = await web.store.get_job(job_id)
+        job = await own_job(web, who, job_id)
         root = library_view.library_root(web.settings, job.dest)
         if root is None:
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered to the library")

@@ -18,6 +18,7 @@ from ferryman.engine.runner import new_owner
 from ferryman.errors import FerrymanError, page_step
 from ferryman.links.profile import parse_token
 from ferryman.sinks.base import SinkRegistry
+from ferryman.web.accounts.who import Me
 from ferryman.web.core import API, Web
 
 WatchId = Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="The watch's number.")]
@@ -50,43 +51,59 @@ def routes(app: FastAPI, web: Web) -> None:
         return _with_next(await watch_admin.view_of(web.store, watch_id), web.sinks)
 
     @app.get(f"{API}/watches", tags=["watches"])
-    async def list_watches() -> dict[str, Any]:
-        """Every watch: what it follows, its last and next look, what went wrong."""
+    async def list_watches(who: Me) -> dict[str, Any]:
+        """Every watch of yours (an administrator: everyone's): what it follows, its
+        last and next look, what went wrong."""
         views = await watch_admin.list_views(web.store)
-        return {"watches": [_with_next(v, web.sinks) for v in views]}
+        whose = await web.store.watch_accounts()
+        return {
+            "watches": [_with_next(v, web.sinks) for v in views if who.sees(whose.get(v["id"]))]
+        }
 
     @app.post(f"{API}/watches", status_code=201, tags=["watches"])
-    async def add(body: WatchRequest) -> dict[str, Any]:
+    async def add(body: WatchRequest, who: Me) -> dict[str, Any]:
         """Watch a source: every ``every``, its new entries become jobs to ``to``."""
         to = _client_dest(web, body.to)
         asked = watch_admin.NewWatch(**(body.model_dump() | {"to": to}))
         watch, _ = await watch_admin.add_watch(web.store, web.settings, asked)
+        if who.owner is not None:
+            await web.store.set_watch_account(watch.id, who.owner)
         return await view_of(watch.id)
 
+    async def own(who: Me, watch_id: int) -> None:
+        """Another's watch is answered as one that does not exist."""
+        whose = await web.store.watch_accounts()
+        if watch_id in whose and not who.sees(whose[watch_id]):
+            raise FerrymanError("watch.not_found", f"there is no watch {watch_id}")
+
     @app.post(f"{API}/watches/{{watch_id}}/check", tags=["watches"])
-    async def check(watch_id: WatchId) -> dict[str, Any]:
+    async def check(watch_id: WatchId, who: Me) -> dict[str, Any]:
         """Look now (outside its window too) and say what was found; ``busy``: another
         checker holds it at the moment."""
+        await own(who, watch_id)
         found = await watch_admin.check_now(web.store, web.settings, watch_id, owner=new_owner())
         if found is None:
             return {"watch": watch_id, "busy": True}
         return _with_next({**watch_admin.found_view(found), "busy": False}, web.sinks)
 
     @app.post(f"{API}/watches/{{watch_id}}/pause", tags=["watches"])
-    async def pause(watch_id: WatchId) -> dict[str, Any]:
+    async def pause(watch_id: WatchId, who: Me) -> dict[str, Any]:
+        await own(who, watch_id)
         """Stop looking; what it saw is kept."""
         await watch_admin.set_paused(web.store, watch_id, True)
         return await view_of(watch_id)
 
     @app.post(f"{API}/watches/{{watch_id}}/resume", tags=["watches"])
-    async def resume(watch_id: WatchId) -> dict[str, Any]:
+    async def resume(watch_id: WatchId, who: Me) -> dict[str, Any]:
+        await own(who, watch_id)
         """Look again at once, then every period."""
         await watch_admin.set_paused(web.store, watch_id, False)
         return await view_of(watch_id)
 
     @app.delete(f"{API}/watches/{{watch_id}}", tags=["watches"])
-    async def remove(watch_id: WatchId) -> dict[str, Any]:
+    async def remove(watch_id: WatchId, who: Me) -> dict[str, Any]:
         """Forget the watch and what it saw; the jobs it made stay."""
+        await own(who, watch_id)
         await watch_admin.remove_watch(web.store, watch_id)
         return {"removed": watch_id}
 

@@ -1,0 +1,124 @@
+"""``ferryman user add|list|remove|reset``: the page's accounts (``docs/web.md``). Once
+one exists, every request to the page signs in (loopback too); ``web.tokens`` stay
+administrators' tokens."""
+
+from __future__ import annotations
+
+import getpass
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli.store import run_with_store
+from ferryman.frontdoors.terminal import console
+
+if TYPE_CHECKING:
+    from ferryman.config import Settings
+    from ferryman.store.ports import Accounts
+
+user_app = typer.Typer(help="Accounts on the page: add, list, remove, reset a password.")
+
+PasswordOption = Annotated[
+    str | None,
+    typer.Option(
+        "--password",
+        envvar="FERRYMAN_PASSWORD",
+        help="The password (else asked, twice; FERRYMAN_PASSWORD keeps it out of the shell's"
+        " history).",
+        show_default=False,
+    ),
+]
+
+
+def _password(given: str | None) -> str:
+    from ferryman.web.accounts.passwords import MIN_LENGTH  # lazy: start-up
+
+    password = given
+    if password is None:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise FerrymanError("request.invalid", "the two passwords differ")
+    if len(password) < MIN_LENGTH:
+        raise FerrymanError("request.invalid", f"a password has {MIN_LENGTH} characters at least")
+    return password
+
+
+async def _named(store: Accounts, name: str) -> int:
+    user = await store.user_named(name)
+    if user is None:
+        raise FerrymanError("account.not_found", f"there is no account {name!r}")
+    return user.id
+
+
+@user_app.command("add")
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account's name (letters, digits, . _ -).")],
+    password: PasswordOption = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="An administrator: sees everyone's jobs.")
+    ] = False,
+) -> None:
+    """Add a person who signs in on the page with NAME and a password."""
+    from ferryman.web.accounts.passwords import hash_password  # lazy: start-up
+
+    chosen = _password(password)
+
+    async def work(_settings: Settings, store: Accounts) -> None:
+        await store.add_user(name, hash_password(chosen), admin)
+        await store.add_audit("cli", "user.add", name, "local")
+
+    run_with_store(ctx, work)
+    console().print(f"added {name}{' (administrator)' if admin else ''}", markup=False)
+
+
+@user_app.command("list")
+def list_users(ctx: typer.Context) -> None:
+    """The accounts: name, administrator or not, a linked Telegram account."""
+
+    async def work(_settings: Settings, store: Accounts) -> list[str]:
+        return [
+            f"{u.name}\t{'admin' if u.admin else 'user'}"
+            f"\t{'telegram' if u.tg_user_id is not None else '-'}"
+            for u in await store.users()
+        ]
+
+    lines = run_with_store(ctx, work)
+    out = console()
+    for line in lines or ["no accounts: the page is open on this machine only"]:
+        out.print(line, markup=False)
+
+
+@user_app.command("remove")
+def remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account to remove.")],
+) -> None:
+    """Remove an account (its tokens, passkeys and sessions end); its jobs stay."""
+
+    async def work(_settings: Settings, store: Accounts) -> None:
+        await store.remove_user(await _named(store, name))
+        await store.add_audit("cli", "user.remove", name, "local")
+
+    run_with_store(ctx, work)
+    console().print(f"removed {name}", markup=False)
+
+
+@user_app.command("reset")
+def reset(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account whose password is set anew.")],
+    password: PasswordOption = None,
+) -> None:
+    """Set a new password (the account's sessions end)."""
+    from ferryman.web.accounts.passwords import hash_password  # lazy: start-up
+
+    chosen = _password(password)
+
+    async def work(_settings: Settings, store: Accounts) -> None:
+        await store.update_user(await _named(store, name), password_hash=hash_password(chosen))
+        await store.add_audit("cli", "user.reset", name, "local")
+
+    run_with_store(ctx, work)
+    console().print(f"new password set for {name}", markup=False)

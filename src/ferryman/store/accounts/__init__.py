@@ -1,0 +1,1 @@
+"""People on the page: accounts, tokens, passkeys, link codes and the audit (SQL, memory)."""

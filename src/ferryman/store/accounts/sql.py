@@ -1,0 +1,285 @@
+"""Accounts: the people of one ferryman, their own API tokens, passkeys, Telegram link
+codes, and the audit of sign-ins and administrators' actions (schema step 16).
+
+The store keeps only what it is given: password hashes are made and checked by
+``web.accounts.passwords`` (argon2id), tokens and link codes arrive hashed. A job's and a
+watch's person is their ``account_id`` (NULL: the administrator's, as before accounts).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ferryman.errors import FerrymanError
+from ferryman.model import JobState
+from ferryman.store.base import StoreBase
+from ferryman.store.schema import (
+    audit,
+    items,
+    jobs,
+    link_codes,
+    passkeys,
+    user_tokens,
+    users,
+    watches,
+)
+
+# A person's job that holds a turn: read, delivered or waiting on them (``limits``' count).
+BUSY = (JobState.QUEUED.value, JobState.EXPANDING.value, JobState.ACTIVE.value)
+RUNNING = (JobState.EXPANDING.value, JobState.ACTIVE.value)  # started: holds a slot
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    admin: bool
+    password_hash: str | None = field(repr=False)
+    settings: dict[str, Any]
+    tg_user_id: int | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Passkey:
+    id: int
+    user_id: int
+    credential_id: str
+    public_key: str
+    sign_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    at: float
+    actor: str
+    action: str
+    target: str
+    address: str
+
+
+def user_from(m: Any) -> User:
+    return User(
+        id=m["id"],
+        name=m["name"],
+        admin=bool(m["admin"]),
+        password_hash=m["password_hash"],
+        settings=json.loads(m["settings"] or "{}"),
+        tg_user_id=m["tg_user_id"],
+        created_at=m["created_at"],
+    )
+
+
+def _taken(name: str) -> FerrymanError:
+    return FerrymanError("account.exists", f"there is an account {name!r} already")
+
+
+class AccountQueries(StoreBase):
+    """People, their tokens, passkeys, chat link codes and the audit."""
+
+    async def add_user(self, name: str, password_hash: str | None, admin: bool = False) -> User:
+        values = {
+            "name": name,
+            "password_hash": password_hash,
+            "admin": admin,
+            "settings": "{}",
+            "created_at": self.clock(),
+        }
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(users).values(values))
+        except IntegrityError as exc:
+            raise _taken(name) from exc
+        found = await self.user_named(name)
+        assert found is not None
+        return found
+
+    async def users(self) -> list[User]:
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(select(users).order_by(users.c.id))).all()
+        return [user_from(r._mapping) for r in rows]
+
+    async def _one_user(self, where: Any) -> User | None:
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(select(users).where(where))).first()
+        return None if row is None else user_from(row._mapping)
+
+    async def user(self, user_id: int) -> User | None:
+        return await self._one_user(users.c.id == user_id)
+
+    async def user_named(self, name: str) -> User | None:
+        return await self._one_user(users.c.name == name)
+
+    async def user_of_telegram(self, tg_user_id: int) -> User | None:
+        return await self._one_user(users.c.tg_user_id == tg_user_id)
+
+    async def remove_user(self, user_id: int) -> bool:
+        """The account, its tokens, passkeys and codes; its jobs and watches stay, the
+        administrator's now (``account_id`` NULL)."""
+        async with self.engine.begin() as conn:
+            for table in (user_tokens, passkeys, link_codes):
+                await conn.execute(delete(table).where(table.c.user_id == user_id))
+            for table in (jobs, watches):
+                await conn.execute(
+                    update(table).where(table.c.account_id == user_id).values(account_id=None)
+                )
+            done = await conn.execute(delete(users).where(users.c.id == user_id))
+        return done.rowcount == 1
+
+    async def update_user(self, user_id: int, **values: Any) -> None:
+        """Set ``password_hash``, ``admin``, ``settings`` (a dict) or ``tg_user_id``."""
+        if "settings" in values:
+            values["settings"] = json.dumps(values["settings"], sort_keys=True)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(update(users).where(users.c.id == user_id).values(values))
+        except IntegrityError as exc:
+            raise FerrymanError("account.exists", "linked to another account already") from exc
+
+    # --------------------------------------------------------------- tokens
+
+    async def add_user_token(self, user_id: int, hashed: str, label: str) -> int:
+        values = {"user_id": user_id, "hash": hashed, "label": label, "created_at": self.clock()}
+        async with self.engine.begin() as conn:
+            done = await conn.execute(insert(user_tokens).values(values))
+        key = done.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    async def user_of_token(self, hashed: str) -> User | None:
+        query = select(users).join(user_tokens).where(user_tokens.c.hash == hashed)
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else user_from(row._mapping)
+
+    async def user_token_list(self, user_id: int) -> list[dict[str, Any]]:
+        cols = (user_tokens.c.id, user_tokens.c.label, user_tokens.c.created_at)
+        query = select(*cols).where(user_tokens.c.user_id == user_id).order_by(user_tokens.c.id)
+        async with self.reader.connect() as conn:
+            return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+
+    async def remove_user_token(self, user_id: int, token_id: int) -> bool:
+        mine = (user_tokens.c.id == token_id, user_tokens.c.user_id == user_id)
+        async with self.engine.begin() as conn:
+            done = await conn.execute(delete(user_tokens).where(*mine))
+        return done.rowcount == 1
+
+    # ------------------------------------------------------------- passkeys
+
+    async def add_passkey(
+        self, user_id: int, credential_id: str, public_key: str, count: int
+    ) -> None:
+        values = {
+            "user_id": user_id,
+            "credential_id": credential_id,
+            "public_key": public_key,
+            "sign_count": count,
+            "created_at": self.clock(),
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(passkeys).values(values))
+
+    async def passkey(self, credential_id: str) -> Passkey | None:
+        query = select(passkeys).where(passkeys.c.credential_id == credential_id)
+        async with self.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return Passkey(m["id"], m["user_id"], m["credential_id"], m["public_key"], m["sign_count"])
+
+    async def passkey_used(self, passkey_id: int, count: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(passkeys).where(passkeys.c.id == passkey_id).values(sign_count=count)
+            )
+
+    # ------------------------------------------------------- telegram link
+
+    async def add_link_code(self, user_id: int, hashed: str, expires_at: float) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(link_codes).where(link_codes.c.user_id == user_id))
+            values = {"code": hashed, "user_id": user_id, "expires_at": expires_at}
+            await conn.execute(insert(link_codes).values(values))
+
+    async def take_link_code(self, hashed: str) -> int | None:
+        """The account the code was made for, if it is still good; used once."""
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(select(link_codes).where(link_codes.c.code == hashed))
+            ).first()
+            await conn.execute(delete(link_codes).where(link_codes.c.code == hashed))
+        if row is None or row.expires_at < self.clock():
+            return None
+        return int(row.user_id)
+
+    # ---------------------------------------------------------------- audit
+
+    async def add_audit(self, actor: str, action: str, target: str, address: str) -> None:
+        values = {
+            "at": self.clock(),
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "address": address,
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(audit).values(values))
+
+    async def audit_log(self, limit: int = 200) -> list[AuditRow]:
+        cols = (audit.c.at, audit.c.actor, audit.c.action, audit.c.target, audit.c.address)
+        query = select(*cols).order_by(audit.c.id.desc()).limit(limit)
+        async with self.reader.connect() as conn:
+            return [AuditRow(*r) for r in (await conn.execute(query)).all()]
+
+    # --------------------------------------------------- a person's figures
+
+    async def account_counts(self) -> dict[int | None, dict[str, int]]:
+        """Per account: its jobs busy (queued or running) and running."""
+        query = (
+            select(jobs.c.account_id, jobs.c.state, func.count())
+            .where(jobs.c.state.in_(BUSY))
+            .group_by(jobs.c.account_id, jobs.c.state)
+        )
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        found: dict[int | None, dict[str, int]] = {}
+        for account, state, count in rows:
+            mine = found.setdefault(account, {"busy": 0, "running": 0})
+            mine["busy"] += count
+            mine["running"] += count if state in RUNNING else 0
+        return found
+
+    async def account_usage(self, account: int, since: float) -> dict[str, int]:
+        """A person's jobs busy now, ended and kept, and the bytes of the items read for
+        them since ``since`` (their limits: ``web.accounts.limits``)."""
+        ended = [s.value for s in JobState if s.terminal]
+        mine = jobs.c.account_id == account
+        busy_q = select(func.count()).where(mine, jobs.c.state.in_(BUSY))
+        ended_q = select(func.count()).where(mine, jobs.c.state.in_(ended))
+        bytes_q = (
+            select(func.coalesce(func.sum(items.c.size), 0))
+            .select_from(items.join(jobs, items.c.job_id == jobs.c.id))
+            .where(mine, items.c.created_at >= since)
+        )
+        async with self.reader.connect() as conn:
+            busy = (await conn.execute(busy_q)).scalar_one()
+            kept = (await conn.execute(ended_q)).scalar_one()
+            size = (await conn.execute(bytes_q)).scalar_one()
+        return {"busy": int(busy), "ended": int(kept), "bytes": int(size)}
+
+    async def watch_accounts(self) -> dict[int, int | None]:
+        async with self.reader.connect() as conn:
+            rows = (await conn.execute(select(watches.c.id, watches.c.account_id))).all()
+        return {r.id: r.account_id for r in rows}
+
+    async def set_watch_account(self, watch_id: int, account: int | None) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(watches).where(watches.c.id == watch_id).values(account_id=account)
+            )

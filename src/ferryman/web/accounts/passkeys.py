@@ -1,0 +1,171 @@
+"""Passkeys (WebAuthn) through py_webauthn, the maintained library made for the checks a
+relying party must make (the challenge, the origin, the RP ID, the signature, the
+counter). A signed-in person adds one; anyone signs in with one (a discoverable
+credential: no name to type). The challenge is kept here, once, for two minutes.
+
+The relying party is the page's host name (``web.public_url``'s when set, behind a
+proxy): a browser refuses passkeys for a bare IP address, so a page reached as
+127.0.0.1 offers them only when opened as ``localhost``."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import urllib.parse
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from ferryman.errors import FerrymanError
+from ferryman.web.accounts.routes import address, set_session
+from ferryman.web.accounts.who import Me
+from ferryman.web.core import API, Web
+
+CHALLENGE_SECONDS = 120.0
+CHALLENGES_KEPT = 1000
+
+
+class Finish(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ceremony: str = Field(..., max_length=64)
+    credential: dict[str, Any]
+
+
+def relying_party(web: Web, request: Request) -> tuple[str, str]:
+    """(RP ID, origin) of the page as the browser sees it."""
+    public = web.settings.web.public_url
+    if public:
+        parts = urllib.parse.urlsplit(str(public))
+        return parts.hostname or "", f"{parts.scheme}://{parts.netloc}"
+    host = request.headers.get("host", "")
+    return urllib.parse.urlsplit(f"//{host}").hostname or "", f"{request.url.scheme}://{host}"
+
+
+class Challenges:
+    """Ceremonies under way: a challenge each, for whom, until when; used once."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[bytes, int | None, float]] = {}
+
+    def new(self, challenge: bytes, account: int | None) -> str:
+        now = time.monotonic()
+        self._kept = {k: v for k, v in self._kept.items() if v[2] > now}
+        if len(self._kept) >= CHALLENGES_KEPT:
+            raise FerrymanError("rate.limited", "too many passkey sign-ins under way")
+        ceremony = secrets.token_urlsafe(16)
+        self._kept[ceremony] = (challenge, account, now + CHALLENGE_SECONDS)
+        return ceremony
+
+    def take(self, ceremony: str, account: int | None) -> bytes:
+        found = self._kept.pop(ceremony, None)
+        if found is None or found[2] < time.monotonic() or found[1] != account:
+            raise FerrymanError("account.passkey", "this passkey request expired: try again")
+        return found[0]
+
+
+def routes(app: FastAPI, web: Web) -> None:
+    challenges = Challenges()
+
+    @app.post(f"{API}/me/passkeys/options", tags=["account"])
+    async def add_options(request: Request, who: Me) -> dict[str, Any]:
+        """The options for ``navigator.credentials.create``, and the ceremony's id."""
+        if who.account is None:
+            raise FerrymanError(
+                "account.not_found", "signed in with a server token, not an account"
+            )
+        rp_id, _ = relying_party(web, request)
+        options = generate_registration_options(
+            rp_id=rp_id,
+            rp_name="ferryman",
+            user_name=who.name,
+            user_id=str(who.account).encode(),
+            authenticator_selection=AuthenticatorSelectionCriteria(
+                resident_key=ResidentKeyRequirement.REQUIRED,
+                user_verification=UserVerificationRequirement.PREFERRED,
+            ),
+        )
+        ceremony = challenges.new(options.challenge, who.account)
+        return {"ceremony": ceremony, "options": json.loads(options_to_json(options))}
+
+    @app.post(f"{API}/me/passkeys", status_code=201, tags=["account"])
+    async def add(body: Finish, request: Request, who: Me) -> dict[str, Any]:
+        """Keep the passkey the browser made (its public key and counter)."""
+        challenge = challenges.take(body.ceremony, who.account)
+        rp_id, origin = relying_party(web, request)
+        try:
+            made = verify_registration_response(
+                credential=body.credential,
+                expected_challenge=challenge,
+                expected_rp_id=rp_id,
+                expected_origin=origin,
+            )
+        except (InvalidRegistrationResponse, ValueError, KeyError) as exc:
+            raise FerrymanError("account.passkey", f"the passkey was refused: {exc}") from None
+        assert who.account is not None
+        credential_id = bytes_to_base64url(made.credential_id)
+        await web.store.add_passkey(
+            who.account,
+            credential_id,
+            bytes_to_base64url(made.credential_public_key),
+            made.sign_count,
+        )
+        await web.store.add_audit(who.name, "passkey.add", credential_id[:16], address(request))
+        return {"added": True}
+
+    @app.post(f"{API}/session/passkey/options", tags=["session"])
+    async def sign_in_options(request: Request) -> dict[str, Any]:
+        """The options for ``navigator.credentials.get`` (any of this site's passkeys)."""
+        allowed, _, _ = web.limiter.take(f"sign-in:{address(request)}")
+        if not allowed:
+            raise FerrymanError("rate.limited", "too many sign-ins: wait a minute")
+        rp_id, _ = relying_party(web, request)
+        options = generate_authentication_options(
+            rp_id=rp_id, user_verification=UserVerificationRequirement.PREFERRED
+        )
+        ceremony = challenges.new(options.challenge, None)
+        return {"ceremony": ceremony, "options": json.loads(options_to_json(options))}
+
+    @app.post(f"{API}/session/passkey", status_code=204, tags=["session"])
+    async def sign_in(body: Finish, request: Request) -> Response:
+        """Sign in with a passkey: the same session cookie as a password's."""
+        challenge = challenges.take(body.ceremony, None)
+        rp_id, origin = relying_party(web, request)
+        raw = str(body.credential.get("rawId") or body.credential.get("id") or "")
+        key = await web.store.passkey(raw)
+        user = await web.store.user(key.user_id) if key is not None else None
+        if key is None or user is None:
+            await web.store.add_audit("?", "sign_in.refused", "passkey", address(request))
+            raise FerrymanError("account.passkey", "this passkey is not known here")
+        try:
+            checked = verify_authentication_response(
+                credential=body.credential,
+                expected_challenge=challenge,
+                expected_rp_id=rp_id,
+                expected_origin=origin,
+                credential_public_key=base64url_to_bytes(key.public_key),
+                credential_current_sign_count=key.sign_count,
+            )
+        except (InvalidAuthenticationResponse, ValueError, KeyError) as exc:
+            await web.store.add_audit(user.name, "sign_in.refused", "passkey", address(request))
+            raise FerrymanError("account.passkey", f"the passkey was refused: {exc}") from None
+        await web.store.passkey_used(key.id, checked.new_sign_count)
+        await web.store.add_audit(user.name, "sign_in", "passkey", address(request))
+        response = Response(status_code=204)
+        set_session(response, web, request, user)
+        return response
