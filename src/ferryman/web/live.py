@@ -27,14 +27,14 @@ from ferryman.engine.plumbing.events import (
     JobFetched,
     JobFetching,
 )
-from ferryman.errors import FerrymanError, page_line, page_step, spec_for, with_job
+from ferryman.errors import FerrymanError, page_step, with_job
 from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.timeouts import within
 from ferryman.web.file_views import NO_FILES, page_of
 from ferryman.web.kept_progress import KeptProgress
-from ferryman.web.plain_words import page_message
+from ferryman.web.plain_words import page_error
 
 if TYPE_CHECKING:
     from ferryman.store.ports import LiveJobs
@@ -356,22 +356,8 @@ class Tracker:
         # Figures only for the phase under way: a job waiting, paused or ended has none.
         figures = live.figures
         moving = figures if figures is not None and figures.phase == phase else None
-        error = None
         source = self._describe(job.source)
-        if job.error_code:
-            spec = spec_for(job.error_code)
-            # describe() names an upload "NAME (uploaded)": its step says upload, not download.
-            uploaded = source.endswith(" (uploaded)")
-            step = page_step(job.error_code, failed=job.state.terminal, uploaded=uploaded)
-            said, detail = page_message(job.error_code, job.error_message or job.error_code)
-            error = {
-                "code": job.error_code,
-                "message": said,
-                "detail": detail,  # a library's own text, for Details (None: ours)
-                "next": with_job(step, job.id),
-                "line": page_line(job.error_code),
-                "retryable": spec.retryable,
-            }
+        error = page_error(job, source)
         summary = job.summary or {}
         return {
             "id": job.id,

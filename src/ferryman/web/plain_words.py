@@ -11,6 +11,10 @@ sentences, stay as they are.
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from ferryman.errors import page_line, page_step, spec_for, with_job
+from ferryman.model import Job
 
 # What only a library's or the runtime's own text contains: an errno, a connection's or
 # an object's repr, a C source line, a traceback, yt-dlp's "ERROR:" and "[extractor] id:".
@@ -59,3 +63,22 @@ def page_message(code: str, message: str) -> tuple[str, str | None]:
         return message, None
     family = code.partition(".")[0]
     return _SAID.get(code) or _FAMILY.get(family, "It failed."), message
+
+
+def page_error(job: Job, source: str) -> dict[str, Any] | None:
+    """A job's error as the page's view carries it: the message in words, the library's
+    text apart (``detail``), the next step in the page's words, the server's line."""
+    if not job.error_code:
+        return None
+    # describe() names an upload "NAME (uploaded)": its step says upload, not download.
+    uploaded = source.endswith(" (uploaded)")
+    step = page_step(job.error_code, failed=job.state.terminal, uploaded=uploaded)
+    said, detail = page_message(job.error_code, job.error_message or job.error_code)
+    return {
+        "code": job.error_code,
+        "message": said,
+        "detail": detail,  # a library's own text, for Details (None: ours)
+        "next": with_job(step, job.id),
+        "line": page_line(job.error_code),
+        "retryable": spec_for(job.error_code).retryable,
+    }

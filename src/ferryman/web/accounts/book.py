@@ -4,9 +4,10 @@ add`` while the page runs is seen within that, one added on the page at once."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
+
+from ferryman.clock import SYSTEM, Clock
 
 RECHECK_SECONDS = 5.0
 
@@ -15,9 +16,10 @@ RECHECK_SECONDS = 5.0
 class AccountBook:
     _known: bool | None = None
     _checked: float = 0.0
+    clock: Clock = SYSTEM
 
     async def active(self, store: Any) -> bool:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if self._known is None or now - self._checked > RECHECK_SECONDS:
             self._known = bool(await store.users())
             self._checked = now

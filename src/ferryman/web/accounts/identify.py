@@ -6,7 +6,6 @@ something needs the page's CSRF header, as before."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from fastapi import Request, WebSocket
@@ -78,7 +77,7 @@ async def identify(web: Web, request: Request | WebSocket) -> tuple[str, Who, Fe
 
 async def _session(web: Web, session: str) -> Who | None:
     try:
-        grant = web.signer.check(session, time.time())
+        grant = web.signer.check(session, web.clock.now())
     except FerrymanError:
         return None
     if grant.job_id != 0:

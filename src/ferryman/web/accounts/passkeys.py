@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 import urllib.parse
 from typing import Any
 
@@ -32,6 +31,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from ferryman.clock import Clock
 from ferryman.errors import FerrymanError
 from ferryman.web.accounts.routes import address, set_session
 from ferryman.web.accounts.who import Me
@@ -60,11 +60,12 @@ def relying_party(web: Web, request: Request) -> tuple[str, str]:
 class Challenges:
     """Ceremonies under way: a challenge each, for whom, until when; used once."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._kept: dict[str, tuple[bytes, int | None, float]] = {}
 
     def new(self, challenge: bytes, account: int | None) -> str:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         self._kept = {k: v for k, v in self._kept.items() if v[2] > now}
         if len(self._kept) >= CHALLENGES_KEPT:
             raise FerrymanError("rate.limited", "too many passkey sign-ins under way")
@@ -74,13 +75,13 @@ class Challenges:
 
     def take(self, ceremony: str, account: int | None) -> bytes:
         found = self._kept.pop(ceremony, None)
-        if found is None or found[2] < time.monotonic() or found[1] != account:
+        if found is None or found[2] < self._clock.monotonic() or found[1] != account:
             raise FerrymanError("account.passkey", "this passkey request expired: try again")
         return found[0]
 
 
 def routes(app: FastAPI, web: Web) -> None:
-    challenges = Challenges()
+    challenges = Challenges(web.clock)
 
     @app.post(f"{API}/me/passkeys/options", tags=["account"])
     async def add_options(request: Request, who: Me) -> dict[str, Any]:

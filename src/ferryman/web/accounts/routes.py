@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -66,7 +65,7 @@ def address(request: Request) -> str:
 def set_session(response: Response, web: Web, request: Request, user: User) -> None:
     response.set_cookie(
         guard.COOKIE,
-        web.signer.sign(0, session_path(user), time.time() + SESSION_SECONDS),
+        web.signer.sign(0, session_path(user), web.clock.now() + SESSION_SECONDS),
         max_age=SESSION_SECONDS,
         httponly=True,
         samesite="strict",
