@@ -195,7 +195,10 @@ async def test_an_encoder_past_its_memory_ends_with_its_code(tmp_path: Path) -> 
 
 
 async def test_an_encoder_past_its_cpu_seconds_ends_with_its_code(tmp_path: Path) -> None:
-    gif = _burning_gif(tmp_path / "slow.gif")
+    # The child may use up to 1 s more than asked (RLIMIT_CPU counts whole seconds from
+    # what it used already): 16 MB of comments (~2 s) were walked within that once, and
+    # its frame, never meant to decode, failed as media.unreadable. 64 MB: ~8 s.
+    gif = _burning_gif(tmp_path / "slow.gif", megabytes=64)
     kwargs = {"src": gif, "dst": tmp_path / "a.mp4"}
     with pytest.raises(FerrymanError) as caught:
         await run_in_child(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ferryman.model import Item
     from ferryman.web.result_files import ResultFile
 
 
@@ -35,3 +36,19 @@ def page_of(result: dict[str, Any], offset: int, limit: int) -> dict[str, Any]:
     end = offset + len(shown)
     after = end if shown and end < len(files) else None
     return {**result, "files": shown, "offset": offset, "next_offset": after}
+
+
+def item_view(item: Item) -> dict[str, Any]:
+    """One entry of a job's detail: what it is, where it stands, why it failed."""
+    error = None
+    if item.error_code:
+        error = {"code": item.error_code, "message": item.error_message or item.reason}
+    return {
+        "seq": item.seq,
+        "name": item.source_path,
+        "kind": item.kind.value,
+        "state": item.state.value,
+        "size": item.size,
+        "reason": item.reason,  # why it was skipped (not_media…): a skip is no error
+        "error": error,
+    }

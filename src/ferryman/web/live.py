@@ -11,6 +11,7 @@ way a job that changed is looked up again at most every ``flush`` seconds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections import OrderedDict
@@ -28,11 +29,11 @@ from ferryman.engine.plumbing.events import (
     JobFetching,
 )
 from ferryman.errors import FerrymanError, page_step, with_job
-from ferryman.model import TERMINAL_ITEM_STATES, Item, ItemState, Job, JobState
+from ferryman.model import TERMINAL_ITEM_STATES, ItemState, Job, JobState
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.timeouts import within
-from ferryman.web.file_views import NO_FILES, page_of
+from ferryman.web.file_views import NO_FILES, item_view, page_of
 from ferryman.web.kept_progress import KeptProgress
 from ferryman.web.plain_words import page_error
 
@@ -104,6 +105,7 @@ class Tracker:
         self._polled = False  # the store read whole once: _sent holds every job
         # A link job's files: (state, delivered), the result, when its links go stale.
         self._results: dict[int, tuple[tuple[str, int], dict[str, Any], float]] = {}
+        self._listing: dict[int, asyncio.Future[dict[str, Any]]] = {}  # listings under way
         self._wake = asyncio.Event()
         self._kept = KeptProgress(store, clock)  # each bar as shown, for the next server
         self._downloaded: set[int] = set()  # jobs whose download the store says is done
@@ -187,7 +189,7 @@ class Tracker:
             counts: dict[str, int] = {}
             for item in rows:
                 counts[item.state.value] = counts.get(item.state.value, 0) + 1
-            items = [_item_view(item) for item in rows]
+            items = [item_view(item) for item in rows]
             self._rows[job_id] = (job, counts)
             self._fresh(job_id, seen)
             self._items[job_id] = items
@@ -418,7 +420,7 @@ class Tracker:
         kept = self._results.get(job.id)
         if kept is None or kept[0] != key or now >= kept[2]:
             try:
-                found = await within(self._files(job), LISTING_SECONDS)
+                found = await self._listed(job)
             except (FerrymanError, TimeoutError) as exc:  # the store is down: the rest shows
                 why = exc.message if isinstance(exc, FerrymanError) else "no answer in time"
                 log.warning("listing job %d's results: %s", job.id, why)
@@ -431,6 +433,19 @@ class Tracker:
             kept = (key, found, now + (expiry - now) / 2)
             self._results[job.id] = kept
         return kept[1]
+
+    async def _listed(self, job: Job) -> dict[str, Any]:
+        """One listing of a job's results at a time, shared: a view composed beside a page's
+        request signed again, replacing the links the request had just handed out."""
+        if (task := self._listing.get(job.id)) is None:
+            task = self._listing[job.id] = asyncio.ensure_future(
+                within(self._files(job), LISTING_SECONDS)
+            )
+            task.add_done_callback(functools.partial(self._listed_done, job.id))
+        return await asyncio.shield(task)
+
+    def _listed_done(self, job_id: int, _task: object) -> None:
+        self._listing.pop(job_id, None)
 
     async def files(self, job_id: int, offset: int, limit: int) -> dict[str, Any]:
         """A page of a link job's files, signed as its view's are (again past half life)."""
@@ -462,21 +477,6 @@ class Tracker:
         if job.expanded or job.state is JobState.EXPANDING:
             fetched = 1.0  # reading it: the download is whole
         return min(FETCH_SHARE * fetched + (1 - FETCH_SHARE) * items, 0.999)
-
-
-def _item_view(item: Item) -> dict[str, Any]:
-    error = None
-    if item.error_code:
-        error = {"code": item.error_code, "message": item.error_message or item.reason}
-    return {
-        "seq": item.seq,
-        "name": item.source_path,
-        "kind": item.kind.value,
-        "state": item.state.value,
-        "size": item.size,
-        "reason": item.reason,  # why it was skipped (not_media…): a skip is no error
-        "error": error,
-    }
 
 
 def _phase(job: Job, live: _Live) -> str:
