@@ -223,5 +223,5 @@ def routes(app: FastAPI, web: Web) -> None:
         job = await own_job(web, who, job_id)
         if not web.sinks.keeps_results(job.dest):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
-        found = await web.links_of(job)
+        found = await web.links_of(job, who)
         return page_of(found, offset, limit if limit is not None else len(found["files"]))
