@@ -56,6 +56,7 @@ class Settings(BaseModel):
     quality: str | None = Field(None, max_length=16)
     audio: str | None = Field(None, max_length=16)
     limits: dict[str, int] | None = None
+    library: str | None = Field(None, max_length=4096)  # an administrator's: a folder
 
 
 def address(request: Request) -> str:
@@ -138,8 +139,8 @@ def routes(app: FastAPI, web: Web) -> None:
     async def my_settings(body: Settings, who: Me) -> dict[str, Any]:
         """Change one's own default destination and link choices."""
         user = await _account(who)
-        if body.limits is not None:
-            raise FerrymanError("account.forbidden", "an administrator sets the limits")
+        if body.limits is not None or body.library is not None:
+            raise FerrymanError("account.forbidden", "an administrator sets these")
         chosen = {k: v for k, v in body.model_dump().items() if k in PERSONAL and v is not None}
         defaults.specs({**user.settings, **chosen})  # refused here, not at the next job
         await web.store.update_user(user.id, settings={**user.settings, **chosen})
@@ -218,6 +219,8 @@ def routes(app: FastAPI, web: Web) -> None:
         require_admin(who)
         user = await named(name)
         chosen = {k: v for k, v in body.model_dump().items() if v is not None}
+        if "library" in chosen:
+            chosen["library"] = defaults.library_setting(chosen["library"])
         if "limits" in chosen:
             unknown = set(chosen["limits"]) - set(LIMITS)
             if unknown:

@@ -52,7 +52,7 @@ def routes(app: FastAPI, web: Web) -> None:
         await limits.check(web, who)
         body = defaults.applied(body, who)  # the person's own, where the request says none
         profile = body.output.profile()
-        dest = web.sinks.for_client(body.deliver.to, body.deliver.chat)
+        dest = defaults.own_library(web.sinks.for_client(body.deliver.to, body.deliver.chat), who)
         upload = None
         if body.upload_id is not None:
             upload = web.uploads.finished(body.upload_id)
