@@ -15,6 +15,7 @@ from ferryman.errors import FerrymanError
 from ferryman.web.schemas import DeliverSpec, JobRequest, OutputSpec
 
 if TYPE_CHECKING:
+    from ferryman.config import Settings
     from ferryman.web.accounts.who import Who
 
 
@@ -64,3 +65,14 @@ def library_setting(value: str) -> str:
     if value and (not PurePath(value).is_absolute() or "?" in value or "\n" in value):
         raise FerrymanError("request.invalid", f"library: {value!r} is not an absolute folder")
     return value
+
+
+async def notice_targets(given: str, settings: Settings) -> str:
+    """A person's own notice URLs, checked as a job's ``--notify`` is: ``notify.bad_url``
+    for a malformed one, ``notify.blocked`` for one the network guard would refuse."""
+    from ferryman.engine.notify_egress import check_targets  # lazy: start-up
+    from ferryman.engine.plumbing.notice_targets import check_target  # lazy: start-up
+
+    checked = check_target(given)
+    await check_targets(checked, settings)
+    return checked

@@ -57,6 +57,7 @@ class Settings(BaseModel):
     audio: str | None = Field(None, max_length=16)
     limits: dict[str, int] | None = None
     library: str | None = Field(None, max_length=4096)  # an administrator's: a folder
+    notify: str | None = Field(None, max_length=4096)  # where their jobs' notices go
 
 
 def address(request: Request) -> str:
@@ -143,6 +144,8 @@ def routes(app: FastAPI, web: Web) -> None:
             raise FerrymanError("account.forbidden", "an administrator sets these")
         chosen = {k: v for k, v in body.model_dump().items() if k in PERSONAL and v is not None}
         defaults.specs({**user.settings, **chosen})  # refused here, not at the next job
+        if chosen.get("notify"):
+            chosen["notify"] = await defaults.notice_targets(chosen["notify"], web.settings)
         await web.store.update_user(user.id, settings={**user.settings, **chosen})
         return user_view(await _account(who))
 
