@@ -915,6 +915,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         "This link was changed or made by another server: copy it again from the page.",
     ),
     ErrorSpec(
+        "link.revoked",
+        False,
+        "This link's person was removed, or the API token or session it was made through"
+        " was revoked: sign in and open the job (or POST /api/v1/jobs/JOB/links) for a"
+        " new one.",
+    ),
+    ErrorSpec(
         "link.gone",
         False,
         "The result is no longer kept (results.retention): retry the job to make it again.",

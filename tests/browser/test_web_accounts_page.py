@@ -141,6 +141,15 @@ def test_two_people_at_once_see_only_their_own_and_an_administrator_both(
         expect(root.locator(f'#jobs li[data-job="{hers}"]')).to_have_count(1, timeout=WAIT)
         expect(root.locator(f'#jobs li[data-job="{his}"]')).to_have_count(1, timeout=WAIT)
         expect(root.locator("#people li[data-user]")).to_have_count(3, timeout=WAIT)
+        # Ann's own library folder, given on the People list.
+        folder = tmp_path / "ann-library"
+        root.once("dialog", lambda dialog: dialog.accept(str(folder)))
+        root.locator("#library-ann").click()
+        expect(root.locator('#people li[data-user="ann"]')).to_contain_text(
+            f"library: {folder}", timeout=WAIT
+        )
+        people = _fetch(root, "GET", "/api/v1/users")["body"]["users"]
+        assert {u["name"]: u["settings"].get("library") for u in people}["ann"] == str(folder)
         expect(root.locator("#audit")).to_contain_text("sign_in")
         expect(bob.locator("#people")).to_have_count(0)
         # A limit, refused with its code and its next step.

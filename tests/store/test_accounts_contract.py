@@ -58,11 +58,14 @@ async def test_a_persons_tokens_are_theirs_alone(store: Store) -> None:
     await store.add_user_token(bob.id, "sha256:bb", "laptop")
     found = await store.user_of_token("sha256:aa")
     assert found is not None and found.id == ann.id
+    assert await store.user_token_id("sha256:aa") == first  # what a link is bound to
+    assert await store.user_token_id("sha256:cc") is None
     assert [t["label"] for t in await store.user_token_list(ann.id)] == ["phone"]
     assert not await store.remove_user_token(bob.id, first)  # not bob's to revoke
     assert await store.remove_user_token(ann.id, first)
     assert await store.user_of_token("sha256:aa") is None
     assert await store.user_of_token("sha256:cc") is None
+    assert await store.user_token_id("sha256:aa") is None
 
 
 async def test_passkeys_link_codes_and_the_audit(store: Store) -> None:

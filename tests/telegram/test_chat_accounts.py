@@ -14,6 +14,7 @@ from ferryman.engine.plumbing.events import EventBus
 from ferryman.model import JobState
 from ferryman.web.accounts.passwords import hash_password
 from ferryman.web.server import web_app
+from tests.support.engine_helpers import library_files
 from tests.support.httpserve import serving as http_serving
 from tests.support.waiting import eventually
 from tests.telegram.test_telegram_frontdoor import World, photo_zip, reply_to, serving
@@ -62,3 +63,26 @@ async def test_a_linked_telegram_accounts_chat_job_is_in_that_persons_list(
                 seen[name] = [j["id"] for j in listed]
     assert seen == {"mal": [job.id], "zoe": []}  # type: ignore[attr-defined]
     assert other.id != mal.id
+
+
+async def test_a_linked_persons_library_jobs_go_to_their_own_folder(world: World) -> None:
+    """Given their own library folder (``ferryman user set NAME --library DIR``), a
+    linked person's chat job to the library lands there, not in the server's."""
+    folder = world.tmp / "mal-library"
+    mal = await world.store.add_user("mal", hash_password("mal's password"))
+    await world.store.update_user(
+        mal.id, tg_user_id=world.mallory.id, settings={"library": str(folder)}
+    )
+    zipped = photo_zip(world.tmp)
+    with http_serving() as files:
+        files.add("/trip.zip", zipped.read_bytes(), content_type="application/zip")
+        async with serving(world):
+            world.send(world.mallory, files.url("/trip.zip"))
+
+            async def made() -> object:
+                jobs = await world.store.list_jobs()
+                return jobs[0] if jobs and jobs[0].state is JobState.DONE else None
+
+            job = await eventually(made, "the chat's job done")
+    assert job.dest == f"library:{folder}"  # type: ignore[attr-defined]
+    assert library_files(folder) and not library_files(world.settings.library)

@@ -177,10 +177,17 @@ async def test_two_people_see_and_control_only_their_own_jobs(
             assert (await store.watch_accounts())[watch_id] == (await store.user_named("ann")).id  # type: ignore[union-attr]
 
             # What only administrators see.
-            for path in (f"{API}/users", f"{API}/audit", "/metrics", f"{API}/cookies"):
+            for path in (f"{API}/users", f"{API}/audit", "/metrics"):
                 answer = await bob.get(path)
                 assert answer.status_code == 403, (path, answer.text)
                 assert _code(answer) == "account.forbidden"
+            # The cookies.txt a person sees is their own (none yet), never the server's.
+            (settings.data_dir / "cookies").mkdir()
+            (settings.data_dir / "cookies" / "cookies.txt").write_text(
+                "127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tserver\n"
+            )
+            assert (await root.get(f"{API}/cookies")).json()["kept"] is True
+            assert (await bob.get(f"{API}/cookies")).json()["kept"] is False
             metrics = (await root.get("/metrics")).text
             assert 'ferryman_account_jobs{account="ann",state="busy"} 1' in metrics
             assert 'ferryman_account_jobs{account="bob",state="busy"} 0' in metrics

@@ -7,14 +7,16 @@ with a lease to deliver them. A target that does not
 answer is tried again with a doubling wait and given up after ``notify.max_tries``
 (with a log line); the job never waits for a notice, and a notice never fails a job.
 
-Targets: the job's (or its watch's) own ``--notify`` (``none``: nothing), else
-``notify.urls`` unless ``notify.quiet``. A ``ferryman://`` (``ferrymans://``) URL is a
-plain webhook: a JSON POST carrying the job's view (``engine/ops/job_view``), signed with
-HMAC-SHA256 of the body under ``notify.webhook_secret`` in ``X-Ferryman-Signature``.
-Any other URL is Apprise's (Telegram, Discord, ntfy, e-mail, ``json://``…), sent from a
-child process (Apprise blocks, and a child can be killed). Both go through the egress
-guard (``engine/notify_egress``): a URL from a job or a watch never reaches this machine
-or a private network under ``network.block_private``. Jobs that end within
+Targets: the job's (or its watch's) own ``--notify`` (``none``: nothing), else, for a
+person's (an account's, not an administrator's), that person's own ``notify`` setting
+(none set: nothing; never the server's), else ``notify.urls`` unless ``notify.quiet``.
+A ``ferryman://`` (``ferrymans://``) URL is a plain webhook: a JSON POST carrying the
+job's view (``engine/ops/job_view``), signed with HMAC-SHA256 of the body under
+``notify.webhook_secret`` in ``X-Ferryman-Signature``. Any other URL is Apprise's
+(Telegram, Discord, ntfy, e-mail, ``json://``…), sent from a child process (Apprise
+blocks, and a child can be killed). Both go through the egress guard
+(``engine/notify_egress``): a URL from a job, a watch or a person never reaches this
+machine or a private network under ``network.block_private``. Jobs that end within
 ``notify.digest_seconds`` of each other go to a URL as one digest.
 """
 
@@ -33,7 +35,7 @@ from ferryman.config import NotifySettings, Settings
 from ferryman.engine.context import Context
 from ferryman.engine.ops.job_view import job_view
 from ferryman.engine.plumbing.events import Event, JobFinished, JobWaiting, WatchFailing, WatchFound
-from ferryman.engine.plumbing.notice_targets import WEBHOOK_SCHEMES, targets
+from ferryman.engine.plumbing.notice_targets import QUIET, WEBHOOK_SCHEMES, targets
 from ferryman.engine.plumbing.watch_words import jobs_text, shown_source
 from ferryman.errors import FerrymanError, spec_for, with_job
 from ferryman.store.notices.sql import (
@@ -191,13 +193,25 @@ class Notifier:
             event.id, kind, urls, {**payload, "at": facts.get("at")}, digest=digest, delay=delay
         )
 
+    async def _own(self, account: int | None, given: str | None) -> str | None:
+        """A row's own targets (``given``), else its person's (``QUIET`` when they set
+        none), else None: the server's, for an administrator's or no account's."""
+        if given is not None or account is None:
+            return given
+        user = await self.ctx.notice_store.user(account)
+        if user is None or user.admin:
+            return None
+        return str(user.settings.get("notify") or QUIET)
+
     async def _job_notice(
         self, event: Notice, settings: Settings
     ) -> tuple[str, list[str], dict[str, Any]] | None:
         store = self.ctx.notice_store
         assert event.job_id is not None
         job = await store.get_job(event.job_id)
-        urls = targets(await store.job_notify(job.id), settings.notify)
+        urls = targets(
+            await self._own(job.account, await store.job_notify(job.id)), settings.notify
+        )
         if not urls:
             return None
         view = {**job_view(job, self.ctx.sources), "dest_text": self.ctx.sinks.words(job.dest)}
@@ -216,7 +230,8 @@ class Notifier:
 
         assert event.watch_id is not None
         watch = await self.ctx.notice_store.get_watch(event.watch_id)
-        urls = targets(watch.notify, settings.notify)
+        account = (await self.ctx.notice_store.watch_accounts()).get(watch.id)
+        urls = targets(await self._own(account, watch.notify), settings.notify)
         if not urls:
             return None
         facts = event.payload

@@ -19,7 +19,7 @@ from ferryman.model import Job
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.web.results import open_results
-from ferryman.web.signing import WHOLE_JOB, Signer, load_secret
+from ferryman.web.signing import WHOLE_JOB, Signer, load_secret, person_bind
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +75,17 @@ async def job_links(settings: Settings, job: Job, sinks: SinkRegistry | None = N
         expires = time.time() + min(settings.web.link_ttl, results.max_ttl)
         base, configured = web_base(settings)
         signer = Signer(load_secret(settings.data_dir))
+        bound = person_bind(job.account)  # of no use once its person is removed
         files = [
             Link(
                 f.name,
                 f.size,
                 results.direct_url(job.id, f, expires)
-                or f"{base}/d/{signer.sign(job.id, f.path, expires)}",
+                or f"{base}/d/{signer.sign(job.id, f.path, expires, bound)}",
             )
             for f in found
         ]
-        whole = f"{base}/d/{signer.sign(job.id, WHOLE_JOB, expires)}" if found else None
+        whole = f"{base}/d/{signer.sign(job.id, WHOLE_JOB, expires, bound)}" if found else None
         return Links(files, whole, expires, base, configured)
     finally:
         await results.close()

@@ -10,7 +10,10 @@ is total: any text is either cookies or ``cookies.invalid`` naming the line.
 What was given is kept, rewritten from what was parsed, as ``<data_dir>/cookies/
 cookies.txt`` (owner-only): the link converter and the watches' listings use it for
 the next link jobs, in place of ``links.cookies_file``; it is never served back (the
-API says how many cookies for which sites), and removing it is one request.
+API says how many cookies for which sites), and removing it is one request. A person
+with an account (not an administrator) keeps their own, ``<data_dir>/cookies/people/
+ID/cookies.txt``, and their link jobs use that one or none: never the server's, never
+another's.
 """
 
 from __future__ import annotations
@@ -127,8 +130,11 @@ class KeptCookies:
     """The page's cookies.txt under ``<data_dir>/cookies/`` (blocking: call off the
     event loop)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, person: int | None = None) -> None:
+        """``person``: a person's own (``users.id``); None: the server's."""
         self.folder = data_dir / "cookies"
+        if person is not None:
+            self.folder = self.folder / "people" / str(person)
         self.path = self.folder / "cookies.txt"
 
     def put(self, data: bytes) -> dict[str, object]:
@@ -162,13 +168,13 @@ class KeptCookies:
         return True
 
 
-def cookies_for(settings: Settings, folder: Path) -> str | None:
+def cookies_for(settings: Settings, folder: Path, person: int | None = None) -> str | None:
     """The cookies file a link run hands yt-dlp: a copy, in the run's ``folder``, of the
     one given through the page (yt-dlp writes its jar back at the end: into the copy,
     never over a file the page replaced meanwhile), else ``links.cookies_file``, else
-    none."""
+    none. A person's (``person``, not an administrator) run: their own copy or none."""
 
-    kept = KeptCookies(settings.data_dir).path
+    kept = KeptCookies(settings.data_dir, person).path
     copy = folder / "cookies.txt"
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -178,4 +184,6 @@ def cookies_for(settings: Settings, folder: Path) -> str | None:
         return str(copy)
     except FileNotFoundError:
         copy.unlink(missing_ok=True)
+    if person is not None:
+        return None  # the server's cookies are the administrators'
     return str(settings.links.cookies_file) if settings.links.cookies_file else None

@@ -148,10 +148,12 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
     links = settings.links
     cache = ResultCache(settings.data_dir / "cache" / "links", links.cache_ttl)
     out = plan.folder / grabbing.OUT_DIR
-    hit = None if ref.fresh else await asyncio.to_thread(cache.get, ref.cache_key)
+    # A person's runs send their own cookies: what they make is theirs, cached apart.
+    key = ref.cache_key if plan.person is None else f"{ref.cache_key}|person:{plan.person}"
+    hit = None if ref.fresh else await asyncio.to_thread(cache.get, key)
     if hit is not None:
         await asyncio.to_thread(cache.restore, hit, out)
-        log.info("%s: from the cache (made %.0f s ago)", ref.cache_key, cache.clock() - hit.at)
+        log.info("%s: from the cache (made %.0f s ago)", key, cache.clock() - hit.at)
         return await asyncio.to_thread(_fetched, out, hit.done, ref, cached=True)
 
     started = time.monotonic()
@@ -210,7 +212,7 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
             state["phase"] = {**value, "pace": Pace(value.get("duration"))}
 
     options = grabbing.GrabOptions(
-        cookies_file=await asyncio.to_thread(cookies_for, settings, plan.folder),
+        cookies_file=await asyncio.to_thread(cookies_for, settings, plan.folder, plan.person),
         max_duration=links.max_duration,
         max_size=int(links.max_size),
         playlist_max=links.playlist_max,
@@ -242,15 +244,15 @@ async def fetch_media(ref: MediaRef, plan: FetchPlan) -> Fetched:
         raise
     extractor = str(state["extractor"] or _extractor_guess(ref.url))
     await asyncio.to_thread(record, settings.data_dir, extractor, None)
-    return await asyncio.to_thread(_kept, plan.folder, out, cache, ref)
+    return await asyncio.to_thread(_kept, plan.folder, out, cache, ref, key)
 
 
-def _kept(folder: Path, out: Path, cache: Any, ref: MediaRef) -> Fetched:
+def _kept(folder: Path, out: Path, cache: Any, ref: MediaRef, key: str) -> Fetched:
     """What grab made, also kept in the result cache (blocking: a thread's work)."""
     from ferryman.links.grab import read_done  # lazy: start-up
 
     done = read_done(folder)
-    cache.put(ref.cache_key, out, sorted(str(entry["file"]) for entry in done.values()), done)
+    cache.put(key, out, sorted(str(entry["file"]) for entry in done.values()), done)
     return _fetched(out, done, ref, cached=False)
 
 

@@ -23,6 +23,7 @@ from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.web import guard
 from ferryman.web.accounts.book import AccountBook
+from ferryman.web.accounts.link_grants import bind_for
 from ferryman.web.file_views import file_view
 from ferryman.web.live import Tracker
 from ferryman.web.result_files import ResultFile
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
     from ferryman.store.ports import WebDoor
+    from ferryman.web.accounts.who import Who
     from ferryman.web.metrics import StageClock
     from ferryman.web.uploads import Uploads
 
@@ -56,6 +58,7 @@ _STATUS = {
     "web.host_unknown": 421,
     "link.expired": 410,
     "link.gone": 410,
+    "link.revoked": 410,
     "link.tampered": 403,
     "link.blocked": 403,
     "results.bucket": 502,
@@ -131,23 +134,27 @@ class Web:
     sinks: SinkRegistry = field(default_factory=default_sinks)
     book: AccountBook = field(default_factory=AccountBook)  # whether accounts are in use
 
-    async def links_of(self, job: Job) -> dict[str, Any]:
+    async def links_of(self, job: Job, who: Who | None = None) -> dict[str, Any]:
         """The job's files with links signed now (the tracker keeps them while they
-        are young; ``POST …/links`` asks for new ones): presigned S3 URLs when the
-        results are in a bucket, else ``/d/`` links to this server."""
+        are young; ``POST …/links`` asks for new ones, bound to who asks, too): presigned
+        S3 URLs when the results are in a bucket, else ``/d/`` links to this server."""
         found = await self.results.files(job.id)
         expires = self.clock.now() + min(self.settings.web.link_ttl, self.results.max_ttl)
+        bind = bind_for(job.account, who)
         files = [
             file_view(
                 f,
                 self.results.direct_url(job.id, f, expires)
-                or self.download_url(job.id, f.path, expires),
+                or self.download_url(job.id, f.path, expires, bind),
                 expires,
-                self._preview_url(job.id, f, expires),
+                self._preview_url(job.id, f, expires, bind),
             )
             for f in found
         ]
-        whole = {"url": self.download_url(job.id, WHOLE_JOB, expires), "expires_at": expires}
+        whole = {
+            "url": self.download_url(job.id, WHOLE_JOB, expires, bind),
+            "expires_at": expires,
+        }
         return {
             "files": files,
             "zip": whole if found else {},
@@ -155,13 +162,13 @@ class Web:
             "bytes_total": sum(f.size for f in found),
         }
 
-    def _preview_url(self, job_id: int, file: ResultFile, expires: float) -> str | None:
+    def _preview_url(self, job_id: int, file: ResultFile, expires: float, bind: str) -> str | None:
         """The file's preview, signed as the file is (its own path in the token)."""
         if file.preview is None:
             return None
         shown = ResultFile(file.preview, f"{file.name}.webp", 0, "image/webp")
         direct = self.results.direct_url(job_id, shown, expires)
-        return direct or self.download_url(job_id, file.preview, expires)
+        return direct or self.download_url(job_id, file.preview, expires, bind)
 
-    def download_url(self, job_id: int, path: str, expires: float) -> str:
-        return f"/d/{self.signer.sign(job_id, path, expires)}"
+    def download_url(self, job_id: int, path: str, expires: float, bind: str = "") -> str:
+        return f"/d/{self.signer.sign(job_id, path, expires, bind)}"

@@ -65,8 +65,8 @@ _COOKIES = """<details id="cookies-panel" class="cookies">
   <link rel="stylesheet" href="/static/habits.css">
   <p class="hint">For a video a site shows only when you are logged in: export that site's
   cookies as a cookies.txt from a browser where you are logged in (a "Get cookies.txt"
-  add-on does it) and give the file here. It is kept on this server for the next links
-  and never shown back.</p>
+  add-on does it) and give the file here. It is kept on this server for your next links
+  (yours alone) and never shown back.</p>
   <p id="cookies-state" role="status"></p>
   <div class="row"><label for="cookies-file">cookies.txt</label>
   <input id="cookies-file" type="file" accept=".txt,text/plain">

@@ -30,6 +30,13 @@ class Grant:
     job_id: int
     path: str
     expires: float
+    bind: str = ""  # whose link (``web/accounts/link_grants``); "": no person's
+
+
+def person_bind(account: int | None) -> str:
+    """What a link of a job of ``account`` is bound to (``u:ID``; "" for no person's):
+    checked where it is served (``web/accounts/link_grants``)."""
+    return "" if account is None else f"u:{account}"
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -55,8 +62,9 @@ class Signer:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
-    def sign(self, job_id: int, path: str, expires: float) -> str:
-        payload = json.dumps([job_id, path, int(expires)], separators=(",", ":")).encode()
+    def sign(self, job_id: int, path: str, expires: float, bind: str = "") -> str:
+        fields: list[object] = [job_id, path, int(expires)] + ([bind] if bind else [])
+        payload = json.dumps(fields, separators=(",", ":")).encode()
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
     def check(self, token: str, now: float) -> Grant:
@@ -71,8 +79,8 @@ class Signer:
         if not hmac.compare_digest(given, self._mac(payload)):
             raise FerrymanError("link.tampered", "this download link was not made here")
         try:
-            job_id, path, expires = json.loads(payload)
-            grant = Grant(int(job_id), str(path), float(expires))
+            job_id, path, expires, *bind = json.loads(payload)
+            grant = Grant(int(job_id), str(path), float(expires), str(bind[0]) if bind else "")
         except (ValueError, TypeError):
             raise FerrymanError("link.tampered", "this download link is damaged") from None
         if now > grant.expires:

@@ -91,6 +91,7 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
             on_progress=progress,
             settings=settings,
             shared=ctx.resources,
+            person=await _person(ctx, job.account),
         )
         ctx.bus.publish(  # a fetch tried again goes on from its part: not back to 0 %
             JobFetching(
@@ -121,6 +122,15 @@ def _folder_ready(kept: Path, folder: Path) -> tuple[int, int | None]:
     take_back(kept, folder)
     folder.mkdir(parents=True, exist_ok=True)
     return partfile.held(folder)
+
+
+async def _person(ctx: Context, account: int | None) -> int | None:
+    """Whose own cookies.txt a job's run uses: its person's, unless an administrator's
+    (or no account's), whose runs use the server's."""
+    if account is None:
+        return None
+    user = await ctx.fetch_store.user(account)
+    return None if user is None or user.admin else account
 
 
 async def pooled(ctx: Context, claimed: Fetch) -> tuple[int, tuple[str, ...]]:

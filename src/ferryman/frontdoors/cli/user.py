@@ -1,10 +1,11 @@
-"""``ferryman user add|list|remove|reset``: the page's accounts (``docs/web.md``). Once
+"""``ferryman user add|list|remove|reset|set``: the page's accounts (``docs/web.md``). Once
 one exists, every request to the page signs in (loopback too); ``web.tokens`` stay
 administrators' tokens."""
 
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,7 +18,9 @@ if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.store.ports import Accounts
 
-user_app = typer.Typer(help="Accounts on the page: add, list, remove, reset a password.")
+user_app = typer.Typer(
+    help="Accounts on the page: add, list, remove, reset a password, set a library folder."
+)
 
 PasswordOption = Annotated[
     str | None,
@@ -29,6 +32,23 @@ PasswordOption = Annotated[
         show_default=False,
     ),
 ]
+LibraryOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--library",
+        help="The person's own library folder: their library: jobs go there (not to the"
+        " server's library); '' takes it away.",
+        show_default=False,
+    ),
+]
+
+
+def _library(given: Path | None) -> str:
+    from ferryman.web.accounts.defaults import library_setting  # lazy: start-up
+
+    if given is None or str(given) in ("", "."):
+        return ""
+    return library_setting(str(given.expanduser().resolve()))
 
 
 def _password(given: str | None) -> str:
@@ -59,14 +79,18 @@ def add(
     admin: Annotated[
         bool, typer.Option("--admin", help="An administrator: sees everyone's jobs.")
     ] = False,
+    library: LibraryOption = None,
 ) -> None:
     """Add a person who signs in on the page with NAME and a password."""
     from ferryman.web.accounts.passwords import hash_password  # lazy: start-up
 
     chosen = _password(password)
+    folder = _library(library)
 
     async def work(_settings: Settings, store: Accounts) -> None:
-        await store.add_user(name, hash_password(chosen), admin)
+        user = await store.add_user(name, hash_password(chosen), admin)
+        if folder:
+            await store.update_user(user.id, settings={**user.settings, "library": folder})
         await store.add_audit("cli", "user.add", name, "local")
 
     run_with_store(ctx, work)
@@ -122,3 +146,24 @@ def reset(
 
     run_with_store(ctx, work)
     console().print(f"new password set for {name}", markup=False)
+
+
+@user_app.command("set")
+def set_user(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The account to change.")],
+    library: LibraryOption = None,
+) -> None:
+    """Change a person's settings: their own library folder (--library DIR)."""
+    folder = _library(library)
+
+    async def work(_settings: Settings, store: Accounts) -> None:
+        user = await store.user_named(name)
+        if user is None:
+            raise FerrymanError("account.not_found", f"there is no account {name!r}")
+        await store.update_user(user.id, settings={**user.settings, "library": folder})
+        await store.add_audit("cli", "user.settings", name, "local")
+
+    run_with_store(ctx, work)
+    said = f"library folder of {name}: {folder}" if folder else f"{name} uses the server's library"
+    console().print(said, markup=False)

@@ -73,7 +73,19 @@ class Inbox:
         """Where ``who``'s jobs go: ``wished`` (a caption's ``to:``), else their
         ``/settings to``, else the chat's default; with their delivery options."""
         mine = await self.mine.of(who.user_id, who.chat_id)
-        return self.mine.with_options(wished or mine.dest or self.default_dest, mine.options)
+        dest = self.mine.with_options(wished or mine.dest or self.default_dest, mine.options)
+        return await self.own_library(dest, who.user_id)
+
+    async def own_library(self, dest: str, sender_id: int | None) -> str:
+        """A bare ``library:`` of a linked person given their own library folder (``ferryman
+        user set NAME --library DIR``) goes there, as their page jobs do."""
+        scheme, _, rest = dest.partition(":")
+        target, ask, options = rest.partition("?")
+        if scheme != "library" or target or sender_id is None:
+            return dest
+        user = await self.store.user_of_telegram(sender_id)
+        folder = user.settings.get("library") if user is not None else None
+        return f"library:{folder}{ask}{options}" if folder else dest
 
     async def account_of(self, sender_id: int | None) -> int | None:
         """The page's account a chat user linked (``/link CODE``): their jobs are its."""
@@ -143,6 +155,7 @@ class Inbox:
             mine = await self.mine.of(message.sender_id, message.chat_id)
             wishes = read_caption(message.message or "", mine.dest or self.default_dest, self.sinks)
             dest = self.mine.with_options(wishes.dest, mine.options)
+            dest = await self.own_library(dest, message.sender_id)
         except FerrymanError as exc:
             return f"not taken: {exc.message}"
         problems: list[str] = []

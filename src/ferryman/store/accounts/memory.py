@@ -91,6 +91,12 @@ class MemoryAccounts(MemoryBase):
                 return await self.user(row["user_id"])
         return None
 
+    async def user_token_id(self, hashed: str) -> int | None:
+        for row in self.tables["user_tokens"].values():
+            if row["hash"] == hashed:
+                return int(row["id"])
+        return None
+
     async def user_token_list(self, user_id: int) -> list[dict[str, Any]]:
         rows = sorted(self.tables["user_tokens"].items())
         return [

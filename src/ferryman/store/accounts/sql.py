@@ -157,6 +157,12 @@ class AccountQueries(StoreBase):
             row = (await conn.execute(query)).first()
         return None if row is None else user_from(row._mapping)
 
+    async def user_token_id(self, hashed: str) -> int | None:
+        query = select(user_tokens.c.id).where(user_tokens.c.hash == hashed)
+        async with self.reader.connect() as conn:
+            found = (await conn.execute(query)).scalar()
+        return None if found is None else int(found)
+
     async def user_token_list(self, user_id: int) -> list[dict[str, Any]]:
         cols = (user_tokens.c.id, user_tokens.c.label, user_tokens.c.created_at)
         query = select(*cols).where(user_tokens.c.user_id == user_id).order_by(user_tokens.c.id)

@@ -1,9 +1,12 @@
 """A person's own defaults for a job added without them: where it goes (``dest``: a
 destination kind, ``telegram:@name`` with its target) and what a link becomes (``quality``
-a video's height, or ``audio`` a format). A request that says either keeps its own."""
+a video's height, or ``audio`` a format). A request that says either keeps its own.
+An administrator may give a person their own library folder (``library``): that
+person's ``library:`` jobs go there, not to the server's ``library``."""
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -12,6 +15,7 @@ from ferryman.errors import FerrymanError
 from ferryman.web.schemas import DeliverSpec, JobRequest, OutputSpec
 
 if TYPE_CHECKING:
+    from ferryman.config import Settings
     from ferryman.web.accounts.who import Who
 
 
@@ -45,3 +49,30 @@ def applied(body: JobRequest, who: Who) -> JobRequest:
     if deliver is not None and "deliver" not in given:
         changes["deliver"] = deliver
     return body.model_copy(update=changes) if changes else body
+
+
+def own_library(dest: str, who: Who) -> str:
+    """``dest`` with the person's own library folder for a bare ``library:``."""
+    folder = who.settings.get("library")
+    if dest == "library:" and who.account is not None and folder:
+        return f"library:{folder}"
+    return dest
+
+
+def library_setting(value: str) -> str:
+    """A library folder an administrator gives a person: an absolute path on the server
+    (``request.invalid`` else); "" takes it away."""
+    if value and (not PurePath(value).is_absolute() or "?" in value or "\n" in value):
+        raise FerrymanError("request.invalid", f"library: {value!r} is not an absolute folder")
+    return value
+
+
+async def notice_targets(given: str, settings: Settings) -> str:
+    """A person's own notice URLs, checked as a job's ``--notify`` is: ``notify.bad_url``
+    for a malformed one, ``notify.blocked`` for one the network guard would refuse."""
+    from ferryman.engine.notify_egress import check_targets  # lazy: start-up
+    from ferryman.engine.plumbing.notice_targets import check_target  # lazy: start-up
+
+    checked = check_target(given)
+    await check_targets(checked, settings)
+    return checked

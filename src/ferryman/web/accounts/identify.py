@@ -23,8 +23,8 @@ USER_SESSION = "user:"  # a person's session grant: ``user:ID:STAMP``
 SESSION_SECONDS = 7 * 86400
 
 
-def who_is(user: User) -> Who:
-    return Who(user.id, user.name, user.admin, user.settings)
+def who_is(user: User, via: str = "") -> Who:
+    return Who(user.id, user.name, user.admin, user.settings, via)
 
 
 def session_path(user: User) -> str:
@@ -61,8 +61,9 @@ async def identify(web: Web, request: Request | WebSocket) -> tuple[str, Who, Fe
         if web.tokens.known(token):
             return hashed, ADMIN, None
         user = await web.store.user_of_token(hashed)
+        token_id = await web.store.user_token_id(hashed) if user is not None else None
         if user is not None:
-            return f"user:{user.id}", who_is(user), None
+            return f"user:{user.id}", who_is(user, f"t:{token_id}"), None
         return anon, ADMIN, FerrymanError("auth.required", "the token is not known")
     session = request.cookies.get(guard.COOKIE) or ""
     who = await _session(web, session) if session else None
@@ -91,4 +92,4 @@ async def _session(web: Web, session: str) -> Who | None:
     user = await web.store.user(int(number)) if number.isdigit() else None
     if user is None or passwords.stamp(user.password_hash) != stamp:
         return None  # removed, or its password was set anew since
-    return who_is(user)
+    return who_is(user, f"p:{stamp}")

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ferryman.web.core import Web
 
 LIMITS = ("jobs", "bytes_day", "results_kept")
-PERSONAL = ("dest", "quality", "audio")  # what a person sets for themselves
+PERSONAL = ("dest", "quality", "audio", "notify")  # what a person sets for themselves
 DAY = 86400.0
 
 

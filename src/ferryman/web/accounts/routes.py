@@ -56,6 +56,8 @@ class Settings(BaseModel):
     quality: str | None = Field(None, max_length=16)
     audio: str | None = Field(None, max_length=16)
     limits: dict[str, int] | None = None
+    library: str | None = Field(None, max_length=4096)  # an administrator's: a folder
+    notify: str | None = Field(None, max_length=4096)  # where their jobs' notices go
 
 
 def address(request: Request) -> str:
@@ -138,10 +140,12 @@ def routes(app: FastAPI, web: Web) -> None:
     async def my_settings(body: Settings, who: Me) -> dict[str, Any]:
         """Change one's own default destination and link choices."""
         user = await _account(who)
-        if body.limits is not None:
-            raise FerrymanError("account.forbidden", "an administrator sets the limits")
+        if body.limits is not None or body.library is not None:
+            raise FerrymanError("account.forbidden", "an administrator sets these")
         chosen = {k: v for k, v in body.model_dump().items() if k in PERSONAL and v is not None}
         defaults.specs({**user.settings, **chosen})  # refused here, not at the next job
+        if chosen.get("notify"):
+            chosen["notify"] = await defaults.notice_targets(chosen["notify"], web.settings)
         await web.store.update_user(user.id, settings={**user.settings, **chosen})
         return user_view(await _account(who))
 
@@ -218,6 +222,8 @@ def routes(app: FastAPI, web: Web) -> None:
         require_admin(who)
         user = await named(name)
         chosen = {k: v for k, v in body.model_dump().items() if v is not None}
+        if "library" in chosen:
+            chosen["library"] = defaults.library_setting(chosen["library"])
         if "limits" in chosen:
             unknown = set(chosen["limits"]) - set(LIMITS)
             if unknown:

@@ -26,6 +26,7 @@ class Who:
     name: str
     admin: bool
     settings: dict[str, Any] = field(default_factory=dict)
+    via: str = ""  # the credential asked through: ``t:TOKEN_ID``, ``p:STAMP`` (a session)
 
     def sees(self, account: int | None) -> bool:
         """Whether a row of ``account`` is this person's to see and change."""

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from ferryman.errors import FerrymanError
+from ferryman.web.accounts.link_grants import check_bound
 from ferryman.web.core import Web
 from ferryman.web.result_files import disposition
 from ferryman.web.signing import WHOLE_JOB
@@ -21,11 +22,17 @@ def routes(app: FastAPI, web: Web) -> None:
         grant = web.signer.check(token, web.clock.now())
         if grant.job_id == 0:
             raise FerrymanError("link.tampered", "not a download link")
+        try:
+            job = await web.store.get_job(grant.job_id)
+        except FerrymanError as error:
+            if error.code != "job.not_found":
+                raise
+            raise FerrymanError("link.gone", f"job {grant.job_id} was removed") from None
+        await check_bound(web, grant, job)  # a capability, until its person is gone
         if grant.path == WHOLE_JOB:
             kept = await web.results.files(grant.job_id)
             if not kept:  # said before any byte is sent
                 raise FerrymanError("link.gone", f"job {grant.job_id} has no files kept")
-            job = await web.store.get_job(grant.job_id)
             return StreamingResponse(
                 web.results.zip_stream(grant.job_id, kept),
                 media_type="application/zip",

@@ -52,7 +52,7 @@ def routes(app: FastAPI, web: Web) -> None:
         await limits.check(web, who)
         body = defaults.applied(body, who)  # the person's own, where the request says none
         profile = body.output.profile()
-        dest = web.sinks.for_client(body.deliver.to, body.deliver.chat)
+        dest = defaults.own_library(web.sinks.for_client(body.deliver.to, body.deliver.chat), who)
         upload = None
         if body.upload_id is not None:
             upload = web.uploads.finished(body.upload_id)
@@ -223,5 +223,5 @@ def routes(app: FastAPI, web: Web) -> None:
         job = await own_job(web, who, job_id)
         if not web.sinks.keeps_results(job.dest):
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered as links")
-        found = await web.links_of(job)
+        found = await web.links_of(job, who)
         return page_of(found, offset, limit if limit is not None else len(found["files"]))

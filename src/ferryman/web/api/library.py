@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 
 from ferryman.errors import FerrymanError
 from ferryman.web import library_view
+from ferryman.web.accounts.link_grants import bind_for, check_bound
 from ferryman.web.accounts.who import Me, own_job
 from ferryman.web.core import API, JobId, Web
 
@@ -34,6 +35,7 @@ def routes(app: FastAPI, web: Web) -> None:
             raise FerrymanError("request.invalid", f"job {job_id} is not delivered to the library")
         files = await asyncio.to_thread(library_view.delivered, root, job)
         expires = web.clock.now() + web.settings.web.link_ttl
+        bind = bind_for(job.account, who)
         return {
             "root": str(root),
             "folder": library_view.folder_of(files),
@@ -43,7 +45,7 @@ def routes(app: FastAPI, web: Web) -> None:
                     "name": f.name,
                     "path": f.path,
                     "kind": f.kind,
-                    "preview": f"/l/{web.signer.sign(job_id, PREFIX + f.path, expires)}"
+                    "preview": f"/l/{web.signer.sign(job_id, PREFIX + f.path, expires, bind)}"
                     if f.kind in library_view.PREVIEWED
                     else None,
                 }
@@ -58,6 +60,7 @@ def routes(app: FastAPI, web: Web) -> None:
         if grant.job_id == 0 or not grant.path.startswith(PREFIX):
             raise FerrymanError("link.tampered", "not a preview link")
         job = await web.store.get_job(grant.job_id)
+        await check_bound(web, grant, job)
         path = await asyncio.to_thread(
             library_view.preview, web.settings, job, grant.path.removeprefix(PREFIX)
         )

@@ -92,7 +92,18 @@ async function showPeople(panel) {
   for (const u of users) {
     const li = document.createElement("li");
     li.dataset.user = u.name;
-    li.textContent = `${u.name}${u.admin ? " (administrator)" : ""}: ${u.jobs.busy} jobs queued or running `;
+    const folder = (u.settings || {}).library;
+    li.textContent = `${u.name}${u.admin ? " (administrator)" : ""}: ${u.jobs.busy} jobs queued or running${folder ? `; library: ${folder}` : ""} `;
+    li.append(button("Library folder…", `library-${u.name}`, async () => {
+      const chosen = prompt(`${u.name}'s own library folder on the server (an absolute path; empty: the server's library)`, folder || "");
+      if (chosen === null) return;
+      try {
+        await api("PUT", `/users/${encodeURIComponent(u.name)}/settings`, { library: chosen.trim() });
+        location.reload();
+      } catch (e) {
+        say(e.info ? `${e.info.message} — ${e.info.next}` : String(e));
+      }
+    }), " ");
     li.append(button("Remove", `remove-${u.name}`, async () => {
       if (!confirm(`Remove ${u.name}? Their jobs stay.`)) return;
       await api("DELETE", `/users/${encodeURIComponent(u.name)}`);
