@@ -79,8 +79,8 @@ def _pages(app: FastAPI, web: Web) -> None:
     @app.get("/", include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
         _, who, problem = await identify(web, request)
-        if problem is not None:
-            return HTMLResponse(login_page())
+        if problem is not None:  # the name-and-password form only once someone has one
+            return HTMLResponse(login_page(accounts=await web.book.active(web.store)))
         views = await web.tracker.views(limit=50, sees=who.sees)  # a person's own only
         return HTMLResponse(
             main_page(

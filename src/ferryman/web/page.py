@@ -273,25 +273,31 @@ def size_text(size: int) -> str:
     return f"{max(1, round(size / 1e3))} kB"
 
 
-def login_page() -> str:
+def login_page(*, accounts: bool = True) -> str:
+    """The sign-in page: a person's name and password (or passkey) once accounts exist,
+    and a server token (``web.tokens``) for administrators and scripts."""
+    hidden = "" if accounts else " hidden"
+    token = "Or a server token (<code>web.tokens</code>)" if accounts else "Token"
     return f"""{_HEAD}<body>
 <header><h1>ferryman</h1></header>
 <main>
-<form id="signin">
+<form id="signin"{hidden}>
   <div class="field">
     <label for="account-name">Name</label>
-    <input id="account-name" name="name" autocomplete="username webauthn">
+    <input id="account-name" name="name" type="text" autocomplete="username webauthn">
   </div>
   <div class="field">
     <label for="account-password">Password</label>
     <input id="account-password" name="password" type="password" autocomplete="current-password">
   </div>
-  <button type="submit" disabled>Sign in</button>
-  <button id="passkey-signin" type="button" hidden>Sign in with a passkey</button>
+  <div class="sign-in-buttons">
+    <button type="submit" disabled>Sign in</button>
+    <button id="passkey-signin" type="button" class="quiet" hidden>Sign in with a passkey</button>
+  </div>
 </form>
 <form id="login">
   <div class="field">
-    <label for="token">Token</label>
+    <label for="token">{token}</label>
     <input id="token" name="token" type="password" autocomplete="current-password">
   </div>
   <button type="submit" disabled>Log in</button>

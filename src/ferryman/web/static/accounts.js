@@ -115,7 +115,7 @@ async function showPeople(panel) {
   heading.textContent = "People";
   const form = document.createElement("form");
   form.id = "add-person";
-  form.innerHTML = '<input name="name" placeholder="name" required> <input name="password" type="password" placeholder="password (8 or more)" required> <label><input name="admin" type="checkbox"> administrator</label> <button type="submit">Add</button>';
+  form.innerHTML = '<input name="name" type="text" placeholder="name" aria-label="Name" required> <input name="password" type="password" placeholder="password (8 or more)" aria-label="Password" required> <label><input name="admin" type="checkbox"> administrator</label> <button type="submit">Add</button>';
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
