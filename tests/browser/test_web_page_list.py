@@ -297,8 +297,14 @@ def test_nothing_delivered_has_its_own_name_and_a_failed_job_offers_what_it_deli
         expect(empty).to_have_attribute("data-outcome", "nothing")
         done = _card(page, good)
         expect(done.locator(".status")).to_have_text("done")
-        colour = "e => getComputedStyle(e).color"
-        assert empty.locator(".status").evaluate(colour) != done.locator(".status").evaluate(colour)
+        # Both read in one go inside the page: a live frame redraws the cards, and a card
+        # replaced between the locator's find and its read has no style ('' for both).
+        colours = page.evaluate(
+            """ids => ids.map(id => getComputedStyle(
+                 document.querySelector(`#jobs li.job[data-job="${id}"] .status`)).color)""",
+            [nothing, good],
+        )
+        assert "" not in colours and colours[0] != colours[1], colours
         failed = _card(page, broken)
         expect(failed.locator(".status")).to_have_text("failed · 5 of 6 delivered")
         expect(failed.get_by_role("link", name="Download all (zip)")).to_be_visible()
