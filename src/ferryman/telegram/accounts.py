@@ -34,6 +34,7 @@ FREE_CAPTION = 1024
 PREMIUM_CAPTION = 2048
 MOST_SHOWN = 32  # accounts named in figures at most (bounded metric labels)
 FIGURES = "pool-figures.json"  # beside the sessions: the running engine's figures per account
+TAKEN_AT_ONCE = 2  # albums handed to an account at once: its next readies as one uploads
 WRITE_EVERY = 2.0  # seconds between two writes of the figures at most
 
 
@@ -82,6 +83,15 @@ class Figures:
         return self.bytes / self.seconds if self.seconds > 0 else 0.0
 
 
+@dataclass(slots=True, eq=False)
+class Ticket:
+    """An album waiting for an account of the pool to upload it (``AccountPool.take``)."""
+
+    order: tuple[int, int]  # (job, album's seq): the order its sends go in
+    size: int  # its files' bytes
+    accounts: frozenset[str]  # the members it may go through
+
+
 @dataclass(slots=True)
 class Member:
     """One account of the pool."""
@@ -97,6 +107,12 @@ class Member:
     may_post: dict[str, bool] = field(default_factory=dict)  # chat -> its rights, as asked
     waits_read: bool = False  # its stored wait was read (then kept in ``figures``)
     uploading: asyncio.Lock = field(default_factory=asyncio.Lock)  # one album's uploads at once
+    taken: list[Ticket] = field(default_factory=list)  # handed to it, uploads not ended
+
+    @property
+    def load(self) -> int:
+        """The bytes of the albums handed to it, uploads not ended."""
+        return sum(t.size for t in self.taken)
 
     def scope(self, base: str) -> str:
         """A wait's scope for this account: ``account``, ``peer:ID`` for the own one (as
@@ -125,6 +141,8 @@ class AccountPool:
         self._written = 0.0
         self._writing: asyncio.Task[None] | None = None
         self.members: list[Member] = []
+        self._tickets: list[Ticket] = []  # albums waiting for an account to upload them
+        self._changed = asyncio.Event()  # set (and replaced) when an account or ticket frees
         for name in account_names(settings)[:MOST_SHOWN]:
             session = session_of(settings, name)
             flags = remembered(session)
@@ -151,6 +169,70 @@ class AccountPool:
         if name is None:
             return self.own
         return next((m for m in self.members if m.name == name), None)
+
+    async def take(self, ticket: Ticket) -> Member:
+        """The account that uploads this album, counted in its ``taken`` until
+        ``release``. An account pulls albums while it has fewer than ``TAKEN_AT_ONCE``
+        (one uploading, the next readying its records), the album with the least
+        slack first: its turn (the bytes of the albums waiting before it, shared by the
+        pool) less its own upload (its bytes, one account's). In the job's order for
+        albums alike; a big album late in the job starts early, beside the small ones
+        the other accounts take, instead of at its turn, alone (it was the pool's tail)."""
+        self._tickets.append(ticket)
+        try:
+            while True:
+                member = self._pick(ticket)
+                if member is not None:
+                    member.taken.append(ticket)
+                    return member
+                await self._changed.wait()
+        finally:
+            self._tickets.remove(ticket)
+            self.changed()
+
+    async def turn(self, member: Member, ticket: Ticket) -> None:
+        """Wait until the albums handed to ``member`` before this one ended their uploads
+        (an album readies its records beside the one uploading, then uploads in order)."""
+        while member.taken and member.taken[0] is not ticket:
+            await self._changed.wait()
+
+    def release(self, member: Member, ticket: Ticket) -> None:
+        """The album's uploads through ``member`` ended: it pulls the next."""
+        if ticket in member.taken:
+            member.taken.remove(ticket)
+        self.changed()
+
+    def changed(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _pick(self, ticket: Ticket) -> Member | None:
+        # An account whose album under way is big (twice this one) is not handed this
+        # one to ready behind it: it would wait out that upload, holding the sends.
+        idle = sorted(
+            (
+                m
+                for m in self.members
+                if m.name in ticket.accounts
+                and (not m.taken or (len(m.taken) < TAKEN_AT_ONCE and m.load < 2 * ticket.size))
+            ),
+            key=lambda m: m.load,
+        )
+        if not idle:
+            return None
+        ahead = 0
+        slack: dict[int, float] = {}
+        for t in sorted(self._tickets, key=lambda t: t.order):
+            slack[id(t)] = ahead / max(1, len(self.members) - 1) - t.size
+            ahead += t.size
+        for member in idle:
+            best = min(
+                (t for t in self._tickets if member.name in t.accounts),
+                key=lambda t: (slack[id(t)], t.order),
+            )
+            if best is ticket:
+                return member
+        return None
 
     def figures(self) -> dict[str, Figures]:
         return {m.name: m.figures for m in self.members}
