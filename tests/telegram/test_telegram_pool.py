@@ -22,7 +22,7 @@ from faketg.accounts import cap_mbit, flood_account
 from faketg.client import FakeDialer
 from faketg.server import Call
 from ferryman.engine.ops import intake
-from ferryman.frontdoors.cli import app
+from ferryman.frontdoors.cli.root import app
 from ferryman.frontdoors.cli.telegram import Wiring, telegram_app
 from ferryman.media.policy import TELEGRAM_PREMIUM
 from ferryman.model import ItemState, JobState

@@ -216,7 +216,7 @@ class AccountPool:
                 if m.name in ticket.accounts
                 and (not m.taken or (len(m.taken) < TAKEN_AT_ONCE and m.load < 2 * ticket.size))
             ),
-            key=lambda m: m.load,
+            key=lambda m: (m.load, m.busy),  # then the fewest albums under way
         )
         if not idle:
             return None
