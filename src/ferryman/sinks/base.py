@@ -175,9 +175,7 @@ class Sink(ABC):
     # ``prepares_at_once`` when more than its own (a Telegram pool: two an account).
     prepares: ClassVar[bool] = False
     prepares_at_once: int = 0
-    # Albums it delivers side by side (a Telegram pool: one an account): a job's reading
-    # may keep that many times ``backlog_items`` files waiting (``EntryBatch.items_bound``).
-    senders: int = 1
+    senders: int = 1  # albums it sends side by side (a pool: its accounts): backlogs a job keeps
 
     async def prepare(self, delivery: Delivery) -> Mapping[int, str]:
         """Ahead of its turn, make the album ready without sending anything (Telegram:
