@@ -172,12 +172,8 @@ class AccountPool:
 
     async def take(self, ticket: Ticket) -> Member:
         """The account that uploads this album, counted in its ``taken`` until
-        ``release``. An account pulls albums while it has fewer than ``TAKEN_AT_ONCE``
-        (one uploading, the next readying its records), the album with the least
-        slack first: its turn (the bytes of the albums waiting before it, shared by the
-        pool) less its own upload (its bytes, one account's). In the job's order for
-        albums alike; a big album late in the job starts early, beside the small ones
-        the other accounts take, instead of at its turn, alone (it was the pool's tail)."""
+        ``release``. Accounts pull albums as they become free (one uploading, the next
+        readying its records: ``TAKEN_AT_ONCE``), in the order ``_ranks`` gives."""
         self._tickets.append(ticket)
         try:
             while True:
@@ -207,32 +203,49 @@ class AccountPool:
         self._changed = asyncio.Event()
 
     def _pick(self, ticket: Ticket) -> Member | None:
-        # An account whose album under way is big (twice this one) is not handed this
-        # one to ready behind it: it would wait out that upload, holding the sends.
+        # An account readies a second album behind its upload only while more albums
+        # wait than the pool has accounts (at the job's end, the last albums go to the
+        # accounts that free first), and not behind a big one (twice this one): it would
+        # wait out that upload, holding the sends.
+        plenty = len(self._tickets) > len(self.members)
+
+        def free(m: Member) -> bool:
+            if not m.taken:
+                return True
+            return plenty and len(m.taken) < TAKEN_AT_ONCE and m.load < 2 * ticket.size
+
         idle = sorted(
-            (
-                m
-                for m in self.members
-                if m.name in ticket.accounts
-                and (not m.taken or (len(m.taken) < TAKEN_AT_ONCE and m.load < 2 * ticket.size))
-            ),
+            (m for m in self.members if m.name in ticket.accounts and free(m)),
             key=lambda m: (m.load, m.busy),  # then the fewest albums under way
         )
         if not idle:
             return None
-        ahead = 0
-        slack: dict[int, float] = {}
-        for t in sorted(self._tickets, key=lambda t: t.order):
-            slack[id(t)] = ahead / max(1, len(self.members) - 1) - t.size
-            ahead += t.size
+        ranks = self._ranks()
         for member in idle:
             best = min(
-                (t for t in self._tickets if member.name in t.accounts),
-                key=lambda t: (slack[id(t)], t.order),
+                (t for t in self._tickets if member.name in t.accounts), key=lambda t: ranks[t]
             )
             if best is ticket:
                 return member
         return None
+
+    def _ranks(self) -> dict[Ticket, tuple[int, float, tuple[int, int]]]:
+        """The waiting albums' order of pull. A big one (twice the size of the next to be
+        sent, or more) first, while another account is left for the small ones: it holds
+        its account longest, so it starts early rather than at its turn, alone. Then the
+        least slack: its turn (the bytes waiting before it, shared by the pool) less its
+        own upload (its bytes, one account's); in the job's order for albums alike."""
+        waiting = sorted(self._tickets, key=lambda t: t.order)
+        head = waiting[0].size if waiting else 0
+        big_under_way = sum(any(t.size >= 2 * head for t in m.taken) for m in self.members)
+        room = big_under_way < len(self.members) - 1
+        ranks: dict[Ticket, tuple[int, float, tuple[int, int]]] = {}
+        ahead = 0
+        for t in waiting:
+            big = room and head > 0 and t.size >= 2 * head
+            ranks[t] = (0 if big else 1, ahead / len(self.members) - t.size, t.order)
+            ahead += t.size
+        return ranks
 
     def figures(self) -> dict[str, Figures]:
         return {m.name: m.figures for m in self.members}
