@@ -40,9 +40,9 @@ from ferryman.telegram.accounts import session_of, with_session
 
 LATENCY_MS, CONN_MBIT, LINK_MBIT = 50.0, 100.0, 800.0
 # Per account: what a bot token is held to (~10 Mbit/s, MLTB#1887); a user sees 4-5 MB/s.
-# At 36 Mbit/s an account's 2.5 MB album takes 0.55 s, and the job's albums, sent one
-# after the other in order (each a round trip of 100 ms and its records), become the
-# limit before four accounts' uploads do: see bench/README.md.
+# The pool pulls the 8-video album (14 MB, 11 s through one account) as soon as it is
+# sealed, beside the photos; the job's albums are still sent one after the other in
+# order (a round trip of 100 ms and its records each), which the end of the run waits for.
 CAP_MBIT = 10.0
 ACCOUNTS = 4
 PHOTOS, VIDEOS = 400, 8

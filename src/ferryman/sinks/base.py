@@ -175,6 +175,7 @@ class Sink(ABC):
     # ``prepares_at_once`` when more than its own (a Telegram pool: two an account).
     prepares: ClassVar[bool] = False
     prepares_at_once: int = 0
+    senders: int = 1  # albums it sends side by side (a pool: its accounts): backlogs a job keeps
 
     async def prepare(self, delivery: Delivery) -> Mapping[int, str]:
         """Ahead of its turn, make the album ready without sending anything (Telegram:

@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 # so one file at a time leaves one part and one round trip in flight. The uploader's
 # window still bounds the parts in flight over all of them.
 PREPARE_AT_ONCE = ALBUM_MAX
+POOL_SEES_AHEAD = 16  # albums claimed ahead per account of a pool, at most
 # An upload that took this long has its reference kept at once, not with its album's
 # others: a crash or a lost lease mid-album then never costs a big file's upload again.
 KEEP_AT_ONCE_AFTER = 2.0  # seconds
@@ -98,8 +99,13 @@ class TelegramSink(Sink):
         document_thumb: Path | None = None,
     ) -> None:
         self.accounts = accounts  # the pool: each album through one of its accounts
-        # Two albums an account under way (one uploading, one sending) keep each busy.
-        self.prepares_at_once = 2 * len(accounts.members) if accounts is not None else 0
+        # One account: two albums under way (one uploading, one sending) keep it busy.
+        # A pool: its accounts pull albums (``AccountPool.take``) from many seen ahead,
+        # so a big album late in the job starts early, not at its turn through one.
+        several = accounts is not None and accounts.several
+        members = len(accounts.members) if accounts is not None else 0
+        self.prepares_at_once = POOL_SEES_AHEAD * members if several else 2 * members
+        self.senders = members if several else 1  # a job's reading feeds each account
         self.state = state
         self.target = target
         self.caption_limit = caption_limit
@@ -215,6 +221,7 @@ class TelegramSink(Sink):
                 last = exc
                 continue
             finally:
+                attempt.release()  # its account's turn, if it failed before its uploads
                 member.busy -= 1
                 member.figures.seconds += time.monotonic() - began
                 self.accounts.noted()
@@ -265,6 +272,11 @@ class TelegramSink(Sink):
             member.figures.bytes += sum(sizes.values())
             alone = len(files) == 1  # sent with sendMedia, which takes an upload as it is
             fresh: dict[tuple[int, int], MediaRef] = {}  # references made now, kept together
+            # Its parts all sent, the account's next album uploads beside its uploadMedia.
+            countdown = _countdown(
+                sum(mine(stored.media.get((f.item.id, f.part)), member) is None for f in pending),
+                attempt.release,
+            )
             calls: list[Callable[[], Awaitable[_Ready | None]]] = [
                 functools.partial(
                     self._ready,
@@ -277,6 +289,7 @@ class TelegramSink(Sink):
                     fresh,
                     tally,
                     alone=alone,
+                    uploaded=countdown,
                 )
                 for f in pending
             ]
@@ -286,8 +299,15 @@ class TelegramSink(Sink):
                 uploads = any(
                     mine(stored.media.get((f.item.id, f.part)), member) is None for f in pending
                 )
-                async with member.uploading if self.accounts.several and uploads else _NO_GATE:
-                    prepared = await _at_most(PREPARE_AT_ONCE, calls)
+                # Handed by the pool: its turn, after the account's albums handed before.
+                pooled_gate = self.accounts.several and uploads and attempt.pool is None
+                gate = member.uploading if pooled_gate else _NO_GATE
+                try:
+                    await attempt.turn()
+                    async with gate:
+                        prepared = await _at_most(PREPARE_AT_ONCE, calls)
+                finally:
+                    attempt.release()  # the pool hands its account the next album
             except Exception:
                 await self.state.media_put(job_id, album_id, fresh)  # what did get uploaded
                 raise
@@ -368,10 +388,12 @@ class TelegramSink(Sink):
         tally: Tally | None = None,
         *,
         alone: bool = False,
+        uploaded: Callable[[], None] | None = None,
     ) -> _Ready | None:
         """The file's media reference: ``stored``, else upload and ``uploadMedia`` (the
         new reference goes into ``fresh``, for the caller to keep with the others).
-        ``alone``: the file goes in a message of its own (see :func:`_keeps_upload`)."""
+        ``alone``: the file goes in a message of its own (see :func:`_keeps_upload`).
+        ``uploaded``: called once its parts are sent (before ``uploadMedia``)."""
         if stored is not None:
             if tally is not None:
                 tally.whole(out.slot)  # uploaded before: nothing to send
@@ -385,7 +407,17 @@ class TelegramSink(Sink):
         )
         try:
             return await self._upload_and_refer(
-                member, client, peer, out, send, uploader, extras, fresh, tally, alone=alone
+                member,
+                client,
+                peer,
+                out,
+                send,
+                uploader,
+                extras,
+                fresh,
+                tally,
+                alone=alone,
+                uploaded=uploaded,
             )
         finally:
             if extras is not None and not extras.done():
@@ -405,6 +437,7 @@ class TelegramSink(Sink):
         tally: Tally | None = None,
         *,
         alone: bool = False,
+        uploaded: Callable[[], None] | None = None,
     ) -> _Ready | None:
         progress = None if tally is None else (lambda done, _size: tally.sent(out.slot, done))
         # A file staged unread (a person's big file, linked) is hashed by this read.
@@ -423,6 +456,8 @@ class TelegramSink(Sink):
             )
             costly = time.monotonic() - began >= KEEP_AT_ONCE_AFTER
             sha256 = digest.hexdigest() if digest is not None else None
+        if uploaded is not None:
+            uploaded()
         attempts = [False, True] if out.kind != "document" else [True]
         last: FerrymanError | None = None
         anew = False  # uploaded again: Telegram no longer held a resumed upload's parts
@@ -657,6 +692,18 @@ def _keeps_upload(out: Outgoing, *, alone: bool) -> bool:
     video still goes through ``uploadMedia``: its refusal as media is met there, and it
     is sent as a document instead."""
     return alone and out.kind == "document"
+
+
+def _countdown(count: int, then: Callable[[], None]) -> Callable[[], None]:
+    """Call ``then`` on the ``count``-th call."""
+    left = [count]
+
+    def one() -> None:
+        left[0] -= 1
+        if left[0] == 0:
+            then()
+
+    return one
 
 
 def _hashes(ready: list[_Ready]) -> dict[int, str]:

@@ -26,6 +26,7 @@ from ferryman.telegram.accounts import (
     FREE_FILE_BYTES,
     AccountPool,
     Member,
+    Ticket,
 )
 from ferryman.telegram.errors import TelegramWait, from_telethon
 
@@ -54,6 +55,19 @@ class Attempt:
     pooled: bool
     sends: list[PlannedSend] = field(default_factory=list)  # as planned (set by the sink)
     marked: bool = False  # this attempt was the first to try its sends
+    pool: AccountPool | None = None  # set: the pool handed it its account (``take``)
+    ticket: Ticket | None = None  # what it was handed for
+
+    async def turn(self) -> None:
+        """Its account's albums handed before it uploaded first (``AccountPool.turn``)."""
+        if self.pool is not None and self.ticket is not None:
+            await self.pool.turn(self.member, self.ticket)
+
+    def release(self) -> None:
+        """Its uploads ended (or it failed first): the account takes its next album."""
+        if self.pool is not None and self.ticket is not None:
+            pool, self.pool = self.pool, None
+            pool.release(self.member, self.ticket)
 
     async def check_rights(self, client: object, peer: object) -> None:
         """The account may post in the chat (asked once per account and chat): a
@@ -170,12 +184,17 @@ async def choose(
     planned = next((m for m in free if sends and sends[0].account == _name(m)), None)
     if planned is not None:  # prepared ahead through it: its uploads are there
         return Attempt(planned, state, chat, pooled=True)
-    order = {m.name: i for i, m in enumerate(pool.members)}
-    member = min(
-        free,
-        key=lambda m: (m.busy, m.premium != long_caption, order[m.name]),
-    )
-    return Attempt(member, state, chat, pooled=True)
+    if premium or long_caption:
+        order = {m.name: i for i, m in enumerate(pool.members)}
+        member = min(
+            free,
+            key=lambda m: (m.busy, m.premium != long_caption, order[m.name]),
+        )
+        return Attempt(member, state, chat, pooled=True)
+    size = sum(item.size for item in delivery.album.items)
+    ticket = Ticket((job_id, delivery.album.seq), size, frozenset(m.name for m in free))
+    member = await pool.take(ticket)
+    return Attempt(member, state, chat, pooled=True, pool=pool, ticket=ticket)
 
 
 async def gives_way(

@@ -34,6 +34,7 @@ FREE_CAPTION = 1024
 PREMIUM_CAPTION = 2048
 MOST_SHOWN = 32  # accounts named in figures at most (bounded metric labels)
 FIGURES = "pool-figures.json"  # beside the sessions: the running engine's figures per account
+TAKEN_AT_ONCE = 2  # albums handed to an account at once: its next readies as one uploads
 WRITE_EVERY = 2.0  # seconds between two writes of the figures at most
 
 
@@ -82,6 +83,15 @@ class Figures:
         return self.bytes / self.seconds if self.seconds > 0 else 0.0
 
 
+@dataclass(slots=True, eq=False)
+class Ticket:
+    """An album waiting for an account of the pool to upload it (``AccountPool.take``)."""
+
+    order: tuple[int, int]  # (job, album's seq): the order its sends go in
+    size: int  # its files' bytes
+    accounts: frozenset[str]  # the members it may go through
+
+
 @dataclass(slots=True)
 class Member:
     """One account of the pool."""
@@ -97,6 +107,12 @@ class Member:
     may_post: dict[str, bool] = field(default_factory=dict)  # chat -> its rights, as asked
     waits_read: bool = False  # its stored wait was read (then kept in ``figures``)
     uploading: asyncio.Lock = field(default_factory=asyncio.Lock)  # one album's uploads at once
+    taken: list[Ticket] = field(default_factory=list)  # handed to it, uploads not ended
+
+    @property
+    def load(self) -> int:
+        """The bytes of the albums handed to it, uploads not ended."""
+        return sum(t.size for t in self.taken)
 
     def scope(self, base: str) -> str:
         """A wait's scope for this account: ``account``, ``peer:ID`` for the own one (as
@@ -125,6 +141,8 @@ class AccountPool:
         self._written = 0.0
         self._writing: asyncio.Task[None] | None = None
         self.members: list[Member] = []
+        self._tickets: list[Ticket] = []  # albums waiting for an account to upload them
+        self._changed = asyncio.Event()  # set (and replaced) when an account or ticket frees
         for name in account_names(settings)[:MOST_SHOWN]:
             session = session_of(settings, name)
             flags = remembered(session)
@@ -151,6 +169,83 @@ class AccountPool:
         if name is None:
             return self.own
         return next((m for m in self.members if m.name == name), None)
+
+    async def take(self, ticket: Ticket) -> Member:
+        """The account that uploads this album, counted in its ``taken`` until
+        ``release``. Accounts pull albums as they become free (one uploading, the next
+        readying its records: ``TAKEN_AT_ONCE``), in the order ``_ranks`` gives."""
+        self._tickets.append(ticket)
+        try:
+            while True:
+                member = self._pick(ticket)
+                if member is not None:
+                    member.taken.append(ticket)
+                    return member
+                await self._changed.wait()
+        finally:
+            self._tickets.remove(ticket)
+            self.changed()
+
+    async def turn(self, member: Member, ticket: Ticket) -> None:
+        """Wait until the albums handed to ``member`` before this one ended their uploads
+        (an album readies its records beside the one uploading, then uploads in order)."""
+        while member.taken and member.taken[0] is not ticket:
+            await self._changed.wait()
+
+    def release(self, member: Member, ticket: Ticket) -> None:
+        """The album's uploads through ``member`` ended: it pulls the next."""
+        if ticket in member.taken:
+            member.taken.remove(ticket)
+        self.changed()
+
+    def changed(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _pick(self, ticket: Ticket) -> Member | None:
+        # An account readies a second album behind its upload only while more albums
+        # wait than the pool has accounts (at the job's end, the last albums go to the
+        # accounts that free first), and not behind a big one (twice this one): it would
+        # wait out that upload, holding the sends.
+        plenty = len(self._tickets) > len(self.members)
+
+        def free(m: Member) -> bool:
+            if not m.taken:
+                return True
+            return plenty and len(m.taken) < TAKEN_AT_ONCE and m.load < 2 * ticket.size
+
+        idle = sorted(
+            (m for m in self.members if m.name in ticket.accounts and free(m)),
+            key=lambda m: (m.load, m.busy),  # then the fewest albums under way
+        )
+        if not idle:
+            return None
+        ranks = self._ranks()
+        for member in idle:
+            best = min(
+                (t for t in self._tickets if member.name in t.accounts), key=lambda t: ranks[t]
+            )
+            if best is ticket:
+                return member
+        return None
+
+    def _ranks(self) -> dict[Ticket, tuple[int, float, tuple[int, int]]]:
+        """The waiting albums' order of pull. A big one (twice the size of the next to be
+        sent, or more) first, while another account is left for the small ones: it holds
+        its account longest, so it starts early rather than at its turn, alone. Then the
+        least slack: its turn (the bytes waiting before it, shared by the pool) less its
+        own upload (its bytes, one account's); in the job's order for albums alike."""
+        waiting = sorted(self._tickets, key=lambda t: t.order)
+        head = waiting[0].size if waiting else 0
+        big_under_way = sum(any(t.size >= 2 * head for t in m.taken) for m in self.members)
+        room = big_under_way < len(self.members) - 1
+        ranks: dict[Ticket, tuple[int, float, tuple[int, int]]] = {}
+        ahead = 0
+        for t in waiting:
+            big = room and head > 0 and t.size >= 2 * head
+            ranks[t] = (0 if big else 1, ahead / len(self.members) - t.size, t.order)
+            ahead += t.size
+        return ranks
 
     def figures(self) -> dict[str, Figures]:
         return {m.name: m.figures for m in self.members}

@@ -53,9 +53,33 @@ class DeliveryAhead:
         """Claim albums ahead (starting their preparation) until ``AHEAD`` (or what the
         last album's sink prepares at once) wait behind the one handed on, and hand on
         the first of them: the album to deliver next."""
+        await self.fill(lease)
+        return self._queued.pop(0) if self._queued else None
+
+    async def fill(self, lease: float) -> None:
+        """Claim albums ahead until the queue holds its depth or none is left to claim."""
         while len(self._queued) < self._depth and await self.claim_next(lease) is not None:
             pass
-        return self._queued.pop(0) if self._queued else None
+
+    async def feed(self, lease: float, stop: asyncio.Event) -> None:
+        """Until ``stop``: claim albums ahead as they are sealed (a read's batches wake
+        it), so they are prepared while the album being delivered goes. A pool of
+        accounts: its first album takes an account's upload, the others would idle.
+        Never cancelled inside a claim (a claim done but not queued would wait out
+        its lease): ``stop`` is looked at between claims."""
+        wakeup = self.ctx.wakeup
+        while not stop.is_set():
+            mark = wakeup.mark("deliver")
+            await self.fill(lease)
+            if stop.is_set() or len(self._queued) >= self._depth:
+                return
+            woken = asyncio.ensure_future(wakeup.wait(lease, since=mark, topic="deliver"))
+            stopped = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait((woken, stopped), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                woken.cancel()
+                stopped.cancel()
 
     async def claim_next(self, lease: float) -> AlbumClaim | None:
         """Claim the next album to deliver and start preparing it (not on a drained or
@@ -144,6 +168,9 @@ class Turn:
         self._lease = lease
         self.prepared = prepared
         self._claimed: list[AlbumClaim] = []
+
+    async def feed(self, stop: asyncio.Event) -> None:
+        await self._ahead.feed(self._lease, stop)
 
     async def claim(self) -> AlbumClaim | None:
         claim = await self._ahead.next_in_line(self._lease)

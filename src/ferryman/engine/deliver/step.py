@@ -16,7 +16,7 @@ from pathlib import Path
 from ferryman.caption_template import render_caption
 from ferryman.config import Settings
 from ferryman.engine.context import Context
-from ferryman.engine.deliver.deliver_ahead import Turn
+from ferryman.engine.deliver.deliver_ahead import AHEAD, Turn
 from ferryman.engine.plumbing import quarantine
 from ferryman.engine.plumbing.destination import Route, preload, resolve, warm
 from ferryman.engine.plumbing.events import (
@@ -119,6 +119,26 @@ class Sent:
 
 
 async def send(ctx: Context, claim: AlbumClaim, turn: Turn) -> Sent:
+    """``_send``, and the albums it claimed ahead beside it (``Sent.ahead``)."""
+    feeding: list[asyncio.Task[None]] = []
+    stop = asyncio.Event()
+    try:
+        sent = await _send(ctx, claim, turn, feeding, stop)
+    finally:
+        stop.set()  # the feed ends between two claims
+        await asyncio.gather(*feeding, return_exceptions=True)
+    if feeding:
+        sent.ahead = await turn.claim()
+    return sent
+
+
+async def _send(
+    ctx: Context,
+    claim: AlbumClaim,
+    turn: Turn,
+    feeding: list[asyncio.Task[None]],
+    stop: asyncio.Event,
+) -> Sent:
     """Send one claimed album to its sink (exactly once: a repeat after a crash is the
     sink's to recognise); on failure record a retry later, a wait, or its end.
 
@@ -137,7 +157,11 @@ async def send(ctx: Context, claim: AlbumClaim, turn: Turn) -> Sent:
         if not route.kind.hashes_as_it_reads and _unhashed(album):
             # a manifest may name them
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, {}))
-        if sink.prepares and turn.prepared is None:
+        if sink.prepares and sink.prepares_at_once > AHEAD:
+            # A pool of accounts: the albums ahead are claimed beside this one's uploads
+            # and sends, as they are sealed (they go through other accounts).
+            feeding.append(asyncio.create_task(turn.feed(stop)))
+        elif sink.prepares and turn.prepared is None:
 
             async def claimed() -> None:
                 nonlocal ahead

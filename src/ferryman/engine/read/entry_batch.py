@@ -105,8 +105,14 @@ class EntryBatch:
         or fewer when the input streams from a server and its sink bounds that
         (``backlog_albums``: Telegram's uplink is slower than many downlinks)."""
         albums = self.route.kind.backlog_albums if self.streamed else None
-        most = settings.backlog_items
-        return most if albums is None else min(most, albums * self.route.album_size(settings))
+        try:  # a pool of accounts sends that many albums side by side: each is fed
+            senders = max(1, self.route.sink().senders)
+        except Exception:  # a destination no longer usable: its delivery says so
+            senders = 1
+        most = settings.backlog_items * senders
+        if albums is None:
+            return most
+        return min(most, albums * senders * self.route.album_size(settings))
 
     def ready(self) -> int:
         """Entries in the batch ready to deliver."""
