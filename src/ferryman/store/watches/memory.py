@@ -244,7 +244,7 @@ class MemoryWatches(MemoryAlbums):
         assert first is not None
         items = tuple(BatchItem(str(n.job["source"]), n.title) for n in batched if n.job)
         free = self.free_name(first["dest"], name)
-        new = NewJob(str(Batch(free, items)), free, first["dest"], first["priority"],
+        new = NewJob(str(Batch(free, items, folder=name)), free, first["dest"], first["priority"],
                      fetch=True, notify=first.get("notify"), account=account)  # fmt: skip
         job = insert_job(Writer(self), new, self.clock())
         for entry in batched:

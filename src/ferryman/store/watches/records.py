@@ -168,7 +168,7 @@ def _batch_job(
     items = tuple(BatchItem(str(n.job["source"]), n.title) for n in batched if n.job is not None)
     free = _Names(conn, [{"dest": first["dest"], "name": name}]).free(first["dest"], name)
     new = NewJob(
-        source=str(Batch(free, items)),
+        source=str(Batch(free, items, folder=name)),
         name=free,
         dest=first["dest"],
         priority=first["priority"],
