@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ferryman.errors import FerrymanError
+from ferryman.media.box.pool import IN_PROCESS, Decoder
 from ferryman.model import Album, Job, MediaKind, SinkRecord, UploadBook
 from ferryman.resources import Shared
 from ferryman.sinks.options import FORMS, split
@@ -58,6 +59,10 @@ class Delivery:
     # (their preparation then runs beside this one's sends). None: nobody asked.
     on_prepared: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
     caption_final: bool = True  # "1/3", not "1/3+": else kept for make_captions_final
+    # Where a sink decodes the album's files (a preview, a part's probe): the engine's
+    # confined workers, so a file that hangs or blows up a decoder ends that call, not the
+    # engine. In this process for tools and tests that make a Delivery themselves.
+    decoder: Decoder = field(default=IN_PROCESS, compare=False)
 
     @property
     def key(self) -> str:

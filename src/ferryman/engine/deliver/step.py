@@ -258,7 +258,15 @@ async def _delivery_of(ctx: Context, claim: AlbumClaim) -> tuple[Route, Delivery
     shown = ctx.sources.describe(job.source)
     sending = _sending(ctx, job.id, claim.album.seq)
     told = caption(settings, claim, route.caption_template(settings))
-    return route, Delivery(job, claim.album, told, shown, sending, caption_final=claim.final)
+    return route, Delivery(
+        job,
+        claim.album,
+        told,
+        shown,
+        sending,
+        caption_final=claim.final,
+        decoder=ctx.media_box,
+    )
 
 
 def _remove_work_files(album: Album) -> None:
