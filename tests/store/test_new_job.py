@@ -12,8 +12,8 @@ import pytest
 
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
-from ferryman.store.fast.sqlite3_store import open_sqlite3
 from ferryman.store.jobs.writer import SqlJobWriter
+from ferryman.store.startup.sqlite3_store import open_sqlite3
 from tests.support.contract import db_url, sql_only, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory

@@ -1,4 +1,4 @@
-"""The light store (``store/fast/sqlite3_store.py``) is the store, for the commands that answer at
+"""The light store (``store/startup/sqlite3_store``) is the store, for the commands that answer at
 once: the database it makes is the one the full store makes, the rows it writes are the
 rows the full store writes, and it steps aside for any database it was not written for."""
 
@@ -14,8 +14,8 @@ from sqlalchemy import create_engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.store import Store, migrate, migrations
-from ferryman.store.fast.sqlite3_schema import SCHEMA_VERSION
-from ferryman.store.fast.sqlite3_store import Sqlite3Store, open_sqlite3, sqlite_path
+from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION
+from ferryman.store.startup.sqlite3_store import Sqlite3Store, open_sqlite3, sqlite_path
 from ferryman.store.watches.sql import WatchJob
 from tests.store.test_migrations import _shape
 

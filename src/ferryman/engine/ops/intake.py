@@ -20,8 +20,8 @@ from ferryman.sources.base import Access, Inspection, Source, SourceRegistry
 from ferryman.sources.builtin import default_sources
 
 if TYPE_CHECKING:  # `ferryman add` writes through the light store, without SQLAlchemy
-    from ferryman.store.fast.sqlite3_store import Sqlite3Store
     from ferryman.store.ports import Intake
+    from ferryman.store.startup.sqlite3_store import Sqlite3Store
 
 
 def dedupe_key(ident: str, dest: str) -> str:

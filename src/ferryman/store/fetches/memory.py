@@ -8,7 +8,7 @@ from ferryman.model import JobState
 from ferryman.store.fetches.sql import DONE, FETCHING, QUEUED, Fetch, InputName
 from ferryman.store.jobs.ends import ended_columns
 from ferryman.store.jobs.memory import MemoryJobs
-from ferryman.store.memory_base import Row, fetch_of_row
+from ferryman.store.memory.base import Row, fetch_of_row
 from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING
 
 

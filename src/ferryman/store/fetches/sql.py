@@ -14,11 +14,11 @@ from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.naming import free_job_name
 from ferryman.store import sqlite_thread
-from ferryman.store.base import StoreBase
-from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING, event_in
-from ferryman.store.rows import LeaseLost, place_values, same_place_bound
 from ferryman.store.schema import albums, fetches, jobs, source_memos
+from ferryman.store.shared.rows import LeaseLost, place_values, same_place_bound
+from ferryman.store.sql import sqlite_direct, statements
+from ferryman.store.sql.base import StoreBase
 
 QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
 
@@ -350,7 +350,7 @@ def name_in(conn: Connection, job_id: int, named: InputName, now: float) -> str 
     return name
 
 
-# ``fetch_done``'s statements, built once (``store.hot``): its transaction runs whole on
+# ``fetch_done``'s statements, built once (``sql/statements``): its transaction runs whole on
 # SQLite's thread, one hop where each statement was one (ten for a link's photo, on the
 # one writer's connection, which no other transaction could use meanwhile).
 _FETCH_ID = bindparam("fetch_id", type_=Integer)

@@ -12,12 +12,12 @@ from sqlalchemy import (
 from ferryman.model import (
     ItemState,
 )
-from ferryman.store.base import StoreBase
 from ferryman.store.schema import (
     fetches,
     items,
     jobs,
 )
+from ferryman.store.sql.base import StoreBase
 
 
 class FigureQueries(StoreBase):

@@ -15,10 +15,10 @@ from ferryman.store.fetches.sql import DONE, is_small
 from ferryman.store.jobs.actions import not_ended
 from ferryman.store.jobs.ends import ended_columns
 from ferryman.store.jobs.new import NewJob, insert_job
-from ferryman.store.memory_base import Row, Writer, fetch_of_row
+from ferryman.store.memory.base import Row, Writer, fetch_of_row
 from ferryman.store.nodes.memory import MemoryRuns
 from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING
-from ferryman.store.rows import decode_passwords, item_from_mapping, job_from_mapping
+from ferryman.store.shared.rows import decode_passwords, item_from_mapping, job_from_mapping
 
 _CANCELLED = FerrymanError("job.cancelled", "cancelled on request")
 

@@ -22,23 +22,23 @@ from ferryman.model import (
 from ferryman.naming import free_job_name
 from ferryman.store import sqlite_thread
 from ferryman.store.albums.sql import seal_in
-from ferryman.store.base import StoreBase
 from ferryman.store.entries.sql import read_ended
-from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.fetches.sql import InputName, name_in, small_input, unfinished_fetch
 from ferryman.store.jobs.ends import ended_columns
 from ferryman.store.jobs.new import NewJob
 from ferryman.store.jobs.waited import wait_began, wait_ended
 from ferryman.store.jobs.writer import add_job_in, holders
 from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING, event_in
-from ferryman.store.rows import (
+from ferryman.store.schema import (
+    jobs,
+)
+from ferryman.store.shared.rows import (
     job_from_row,
     place_values,
     same_place_bound,
 )
-from ferryman.store.schema import (
-    jobs,
-)
+from ferryman.store.sql import sqlite_direct, statements
+from ferryman.store.sql.base import StoreBase
 
 _NAMES_IN_PLACE = select(jobs.c.name).where(same_place_bound(jobs.c.dest))  # place_values
 
@@ -292,6 +292,6 @@ class JobQueries(StoreBase):
 
 
 def _backlog(conn: Connection, job_id: int) -> tuple[int, int]:
-    """``backlog``'s read (on SQLite's thread, on sqlite3 itself: ``store.quick``)."""
+    """``backlog``'s read (on SQLite's thread, on sqlite3 itself: ``sql/sqlite_direct``)."""
     _, count, size = sqlite_direct.execute(conn, statements.JOB_LOAD, {"job_id": job_id}).one()
     return int(count), int(size)

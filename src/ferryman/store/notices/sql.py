@@ -26,9 +26,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.store import sqlite_thread
-from ferryman.store.base import StoreBase
-from ferryman.store.fast import sqlite_direct
 from ferryman.store.schema import jobs, notices
+from ferryman.store.sql import sqlite_direct
+from ferryman.store.sql.base import StoreBase
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 EVENT_URL = ""  # an event row's URL: not a notice yet, never claimed for sending

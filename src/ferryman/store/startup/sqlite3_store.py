@@ -29,10 +29,10 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.naming import free_job_name
 from ferryman.store import sqlite_file
-from ferryman.store.fast.sqlite3_schema import SCHEMA_VERSION, STATEMENTS
 from ferryman.store.jobs import queue_sql
 from ferryman.store.jobs.new import NewJob, insert_job
-from ferryman.store.rows import Clock, job_from_mapping
+from ferryman.store.shared.rows import Clock, job_from_mapping
+from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION, STATEMENTS
 
 
 def sqlite_path(url: str) -> Path | None:

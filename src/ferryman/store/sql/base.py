@@ -36,15 +36,15 @@ from ferryman.model import (
 )
 from ferryman.store import sqlite_thread
 from ferryman.store.claimed import Claimed
-from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.jobs import person_turns
-from ferryman.store.rows import (
+from ferryman.store.schema import albums, fetches, items, jobs, nodes, notices, watches
+from ferryman.store.shared.rows import (
     Clock,
     LeaseLost,
     item_from_row,
     summarise,
 )
-from ferryman.store.schema import albums, fetches, items, jobs, nodes, notices, watches
+from ferryman.store.sql import sqlite_direct, statements
 from ferryman.store.wakeup import nudge
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
