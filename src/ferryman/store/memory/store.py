@@ -25,6 +25,7 @@ from ferryman.store.fetches.memory import MemoryFetches
 if TYPE_CHECKING:
     from ferryman.store.engine_store import EngineStore
     from ferryman.store.ports import (
+        ChatDoor,
         ChatInbox,
         ChatSettings,
         Control,
@@ -35,8 +36,10 @@ if TYPE_CHECKING:
         NoticeStore,
         ReadStore,
         RuntimeSettings,
+        StatusDoor,
         WatchAdmin,
         WatchStore,
+        WebDoor,
     )
 
 
@@ -60,3 +63,6 @@ if TYPE_CHECKING:  # mypy proves the memory store is each of these stages' store
     _DOORS: tuple[Control, Intake, WatchAdmin, RuntimeSettings, ChatInbox, ChatSettings]
     _DOORS = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)
     _ENGINE: EngineStore = _ONE  # the runner and every stage, end to end
+    _WEB: WebDoor = _ONE  # the web app and its page
+    _CHAT: ChatDoor = _ONE  # the chat door
+    _STATUS: StatusDoor = _ONE  # ``ferryman status`` and the other commands' reads
