@@ -135,6 +135,7 @@ class Sqlite3Store:
         fetch: bool = False,
         notify: str | None = None,
         memos: dict[str, str] | None = None,
+        account: int | None = None,
     ) -> Job:
         """``Store.add_job``, row for row (``store.new_job``, which both call): the job
         (failed at once when its input is known bad, with its summary), its ``fetches``
@@ -152,6 +153,7 @@ class Sqlite3Store:
             fetch=fetch,
             notify=notify,
             memos=memos or {},
+            account=account,
         )
         with self._write() as conn:
             job = insert_job(_Sqlite3Writer(conn), new, self.clock())
