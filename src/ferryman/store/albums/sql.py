@@ -82,7 +82,7 @@ class AlbumQueries(StoreBase):
 
     async def album_count(self, job_id: int) -> int:
         """How many albums the job has (what captions count as its total)."""
-        return int((await self._read_hot(_ALBUM_COUNT, {"job_id": job_id}))[0][0] or 0)
+        return int((await self._read(_ALBUM_COUNT, {"job_id": job_id}))[0][0] or 0)
 
     async def album_tally(self, job_id: int) -> tuple[int, int]:
         """The job's albums: how many are delivered, and how many there are."""

@@ -30,7 +30,7 @@ class EntryQueries(StoreBase):
     """What the reader records: items, the cursor, the albums they fill."""
 
     async def known_seqs(self, job_id: int) -> set[int]:
-        found = await self._read_hot(_SEQS, {"job_id": job_id})
+        found = await self._read(_SEQS, {"job_id": job_id})
         return {seq for (seq,) in found}
 
     async def record_entry(self, job_id: int, owner: str, cursor: int, new: NewItem) -> Recorded:

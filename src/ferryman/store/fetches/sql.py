@@ -23,7 +23,7 @@ from ferryman.store.sql.base import StoreBase
 QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
 
 
-# A job's reads, built once (``StoreBase._read_hot``).
+# A job's reads, built once (``StoreBase._read``).
 _FETCHED = select(fetches).where(fetches.c.job_id == statements.JOB_ID)
 _MEMOS = select(source_memos.c.key, source_memos.c.value).where(
     source_memos.c.job_id == statements.JOB_ID
@@ -154,7 +154,7 @@ class FetchQueries(StoreBase):
             return set((await conn.execute(query)).scalars())
 
     async def fetched(self, job_id: int) -> Fetch | None:
-        found = await self._read_hot(_FETCHED, {"job_id": job_id})
+        found = await self._read(_FETCHED, {"job_id": job_id})
         return _fetch(found[0]) if found else None
 
     async def fetch_done(
@@ -300,7 +300,7 @@ class FetchQueries(StoreBase):
     # ------------------------------------------------ what a source remembers
 
     async def source_memos(self, job_id: int) -> dict[str, str]:
-        found = await self._read_hot(_MEMOS, {"job_id": job_id})
+        found = await self._read(_MEMOS, {"job_id": job_id})
         return {key: value for key, value in found}
 
     async def memos_named(self, key: str) -> dict[int, str]:

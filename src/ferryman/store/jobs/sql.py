@@ -94,7 +94,7 @@ class JobQueries(StoreBase):
 
     async def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""
-        found = await self._read_hot(_NAMES_IN_PLACE, place_values(dest))
+        found = await self._read(_NAMES_IN_PLACE, place_values(dest))
         return free_job_name(base, {name for (name,) in found})
 
     async def name_from_input(
@@ -111,7 +111,7 @@ class JobQueries(StoreBase):
         return await sqlite_thread.transaction(self.engine, name_in, job_id, named, self.clock())
 
     async def get_job(self, job_id: int) -> Job:
-        found = await self._read_hot(statements.GET_JOB, {"job_id": job_id})
+        found = await self._read(statements.GET_JOB, {"job_id": job_id})
         if not found:
             raise FerrymanError("job.not_found", f"there is no job {job_id}")
         return job_from_row(found[0])
