@@ -1,9 +1,8 @@
 """An in-memory store: the engine's stages' ports (``store/ports``) on plain dicts.
 
 For tests of the engine and the front doors (the web's, ``WebDoor``) that need no
-database, and as the claims' and leases' meaning
-written once more without SQL (the store's contract tests run it beside SQLite and
-PostgreSQL: ``tests/store/``). Rows are dicts with the schema's columns, so the same
+database, and as the claims' and leases' meaning written once more without SQL (the
+store's contract tests run it beside SQLite and PostgreSQL: ``tests/store/``). Rows are dicts with the schema's columns, so the same
 converters (``shared/rows``), the same insert of a job (``new_job``) and the same rules
 (``rules``) serve it. Each method runs without an ``await`` inside: on one event loop
 it is one transaction. It is an ``EngineStore`` (mypy checks it below), so the whole
