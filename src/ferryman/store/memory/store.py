@@ -2,12 +2,13 @@
 
 For tests of the engine and the front doors (the web's, ``WebDoor``) that need no
 database, and as the claims' and leases' meaning written once more without SQL (the
-store's contract tests run it beside SQLite and PostgreSQL: ``tests/store/``). Rows are dicts with the schema's columns, so the same
-converters (``shared/rows``), the same insert of a job (``new_job``) and the same rules
-(``rules``) serve it. Each method runs without an ``await`` inside: on one event loop
-it is one transaction. It is an ``EngineStore`` (mypy checks it below), so the whole
-engine runs a job on it (``tests/unit/test_engine_on_memory.py``). Not kept: waited
-time (the SQL stores' own; see the skip reasons in the contract tests).
+store's contract tests run it beside SQLite and PostgreSQL: ``tests/store/``). Rows
+are dicts with the schema's columns, so the same converters (``shared/rows``), the
+same insert of a job (``new_job``) and the same rules (``rules``) serve it. Each
+method runs without an ``await`` inside: on one event loop it is one transaction. It
+is an ``EngineStore`` (mypy checks it below), so the whole engine runs a job on it
+(``tests/unit/test_engine_on_memory.py``). Not kept: waited time (the SQL stores' own;
+see the skip reasons in the contract tests).
 
 Each aggregate's part sits beside its SQL: rows, claims and leases in ``base``,
 then albums and items, watches, notices, the chat, nodes and the runner's reads, jobs
