@@ -487,7 +487,7 @@ async def test_an_error_names_the_link_without_its_token(
 async def test_adding_a_link_twice_names_it_without_its_token(tmp_path: Path) -> None:
     """Both stores refuse the second add; the message names the link as a person sees
     it, never with its token (the stored URI keeps the token for the download)."""
-    from ferryman.store.fast.sqlite3_store import open_sqlite3
+    from ferryman.store.startup.sqlite3_store import open_sqlite3
 
     link = "https://cdn.example.org/dl/trip.zip?token=S3CRET-T0KEN"
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}")
@@ -736,7 +736,7 @@ async def test_status_says_a_job_is_fetching_while_its_link_downloads(
     """A job whose link downloads is still `queued` for the unpack stage; `status` (the
     full store, and the light one the CLI reads) says `fetching` instead of `queued`."""
     from ferryman.frontdoors.terminal import state_cell
-    from ferryman.store.fast.sqlite3_store import open_sqlite3
+    from ferryman.store.startup.sqlite3_store import open_sqlite3
 
     async with _halfway(tmp_path, link_settings, server, 3.0) as (store, job, settings):
         full = (await report.status(store))["jobs"][0]

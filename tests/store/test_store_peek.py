@@ -14,8 +14,8 @@ from ferryman.links.profile import Output, Profile
 from ferryman.model import ItemState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
-from ferryman.store.fast.queued_child_work import children_wanted, sqlite_path
 from ferryman.store.schema import items
+from ferryman.store.startup.queued_child_work import children_wanted, sqlite_path
 
 
 def test_only_a_sqlite_file_has_a_path() -> None:

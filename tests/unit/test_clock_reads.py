@@ -39,7 +39,7 @@ ALLOWED = {
         "engine/plumbing/events.py",  # an event's ``at``
         "engine/plumbing/quarantine.py",  # a quarantined file's note
         "store/migrate.py",  # when a schema version was applied
-        "store/fast/sqlite3_store.py",  # the same, for a schema made at once
+        "store/startup/sqlite3_store.py",  # the same, for a schema made at once
         "sinks/flat.py",  # the date a library folder is named after
         "web/stream.py",  # the stream's epoch: an id, and its pace on the loop
         "links/health.py",  # a link extractor's failures, by day

@@ -34,7 +34,7 @@ from ferryman.fsutil import remove_files, sha256_file
 from ferryman.model import Album, AlbumClaim, ItemState, Job
 from ferryman.net.progress import EMIT_EVERY_SECONDS, SpeedMeter
 from ferryman.sinks.base import Delivered, Delivery, Sink
-from ferryman.store.rows import Ended
+from ferryman.store.shared.rows import Ended
 
 log = logging.getLogger(__name__)
 ROOM = "sink.space_low"  # the destination is full: a wait, never a failure

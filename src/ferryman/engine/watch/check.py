@@ -48,7 +48,7 @@ from ferryman.sources.listers.base import (
 )
 from ferryman.store.claimed import Claimed
 from ferryman.store.ports import WatchStore
-from ferryman.store.rows import LeaseLost
+from ferryman.store.shared.rows import LeaseLost
 from ferryman.store.watches.sql import Made, Watch, WatchJob, entry_key
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Batch, BatchItem, ItemState, Job, JobState
 from ferryman.store.albums.memory import MemoryAlbums
 from ferryman.store.jobs.new import NewJob, insert_job
-from ferryman.store.memory_base import Row, Writer
+from ferryman.store.memory.base import Row, Writer
 from ferryman.store.notices.sql import WATCH_FAILING, WATCH_FOUND
-from ferryman.store.rows import job_from_mapping
+from ferryman.store.shared.rows import job_from_mapping
 from ferryman.store.watches.records import WatchJob, place
 from ferryman.store.watches.sql import CHECKING, IDLE, Made, Watch
 

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 from ferryman.model import Batch, BatchItem, Job
 from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.jobs.writer import SqlJobWriter, holders
-from ferryman.store.rows import job_from_row, same_place
 from ferryman.store.schema import job_inputs, jobs, watch_seen, watches
+from ferryman.store.shared.rows import job_from_row, same_place
 
 
 def entry_key(entry_id: str) -> str:
