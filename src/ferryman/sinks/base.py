@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ferryman.errors import FerrymanError
-from ferryman.media.box.pool import IN_PROCESS, Decoder
 from ferryman.model import Album, Job, MediaKind, SinkRecord, UploadBook
 from ferryman.resources import Shared
 from ferryman.sinks.options import FORMS, split
@@ -38,6 +37,7 @@ from ferryman.sinks.options import DeliveryOptions as DeliveryOptions
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
+    from ferryman.media.box.pool import Decoder
     from ferryman.media.policy import Policy
 
 
@@ -60,7 +60,7 @@ class Delivery:
     on_prepared: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
     caption_final: bool = True  # "1/3", not "1/3+": else kept for make_captions_final
     # Where a sink decodes the album's files (previews): the engine's confined workers.
-    decoder: Decoder = field(default=IN_PROCESS, compare=False)
+    decoder: Decoder | None = field(default=None, compare=False)  # None: in this process
 
     @property
     def key(self) -> str:

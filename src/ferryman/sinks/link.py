@@ -65,17 +65,18 @@ def album_previews(
 
 
 def boxed_preview(
-    decoder: Decoder, path: Path, kind: MediaKind, thumb: Path | None = None
+    decoder: Decoder | None, path: Path, kind: MediaKind, thumb: Path | None = None
 ) -> bytes | None:
     """``media.preview.make_preview`` run by ``decoder`` (the engine's confined workers):
     a delivered file is still untrusted bytes, and a video whose thumbnail could not be
     made in the box is the one most likely to hang a decoder here. A limit met (memory,
-    time, a crash) costs the tile its picture, never the delivery (blocking)."""
-    from ferryman.media.box.pool import DecodeLimits, DecoderBug  # lazy: start-up
+    time, a crash) costs the tile its picture, never the delivery (blocking). ``decoder``
+    None: in this process (tools, tests)."""
+    from ferryman.media.box.pool import IN_PROCESS, DecodeLimits, DecoderBug  # lazy: start-up
 
     try:
         size = path.stat().st_size
-        made = decoder.run(
+        made = (decoder or IN_PROCESS).run(
             "ferryman.media.preview:make_preview",
             path,
             kind,
