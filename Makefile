@@ -89,7 +89,7 @@ test: $(BIN)/.installed
 
 # --durations=20: the slowest tests of the run, at its end. The tests marked `timing`
 # (a wall-clock bound: "stopped within 5 s") run apart, after the rest, on TIMING_WORKERS
-# (2: a core each; they mostly wait, 22 CPU-s in 150 s on one worker) with the longest
+# (2: a core each; they mostly wait, 22 CPU-s in 171 s on one worker) with the longest
 # first: a bound is asserted on a machine the suite's own workers do not load
 # (docs/testing.md); PYTEST_ARGS that select none of them (exit 5) are no failure.
 # The second run collects only the files holding such a mark (or the paths PYTEST_ARGS
