@@ -22,6 +22,7 @@ from ferryman.errors import FerrymanError
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.web import connections, guard
+from ferryman.web.accounts.book import AccountBook
 from ferryman.web.api.events import MAX_MESSAGE
 from ferryman.web.app import Web, create_app
 from ferryman.web.live import Tracker
@@ -105,6 +106,7 @@ async def web_app(
         clock=clock,
         sources=sources,
         sinks=sinks,
+        book=AccountBook(clock=clock),
     )
     holder.append(web)
     unsubscribe = []
