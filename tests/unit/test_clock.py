@@ -94,7 +94,11 @@ async def test_within_times_out_on_the_clock_passed_in() -> None:
 
 async def test_within_on_a_clock_returns_the_result_and_keeps_a_cancel() -> None:
     clock = ManualClock()
-    assert await within(asyncio.sleep(0, "done"), 1.0, clock) == "done"
+
+    async def done() -> str:
+        return "done"
+
+    assert await within(done(), 1.0, clock) == "done"
     started = asyncio.Event()
 
     async def forever() -> None:
