@@ -201,7 +201,7 @@ async def test_a_check_killed_between_batches_keeps_them_and_the_next_takes_the_
     await store.release(checker.owner)  # its lease handed back (a dead one's lapses)
     spy.crash_after = None
     found = await _check(store, checker, added.id, settings)
-    assert found.error is None and len(found.made) == 3  # recorded under the lease kept7 and found.more == 0
+    assert found.error is None and len(found.made) == 17 and found.more == 0
     assert await _made(store) == sorted(f"http://127.0.0.1:9/f/{i}.zip" for i in range(32))
 
 
