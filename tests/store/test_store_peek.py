@@ -89,7 +89,7 @@ if __name__ == "__main__":
     else:  # a wait for the template, however loaded the machine
         deadline = time.monotonic() + 30
         while not templates() and time.monotonic() < deadline:
-            time.sleep(0.02)
+            time.sleep(0.02)  # a child script's poll (no test helpers on its path)
     print(templates())
 """
 

@@ -61,15 +61,12 @@ ALLOWED = {
         "telegram/pool.py",
         "telegram/upload.py",
         "telegram/window.py",
-        "sources/torbox.py",  # takes a clock and a sleep; these are the defaults
-        "sources/listers/folder.py",  # takes a clock; this is the default
         "web/api/events.py",  # the event stream's pace to a browser
         "web/server.py",  # waiting for uvicorn to listen
         "frontdoors/chat_demo_steps.py",
         "frontdoors/cli/doctor.py",
         "frontdoors/cli/follow.py",
         "frontdoors/progress.py",
-        "frontdoors/result_links.py",
         "frontdoors/telegram/status.py",  # takes a clock; this is the default
         "telegram/accounts.py",  # an account's flood wait and refusals: Telegram's real time
         "frontdoors/cli/status.py",  # a person's terminal: how long an account still waits

@@ -23,6 +23,7 @@ from ferryman.media.box.pool import MediaBox
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.web import connections, guard
+from ferryman.web.accounts.book import AccountBook
 from ferryman.web.api.events import MAX_MESSAGE
 from ferryman.web.app import Web, create_app
 from ferryman.web.live import Tracker
@@ -107,6 +108,7 @@ async def web_app(
         sources=sources,
         sinks=sinks,
         decoder=MediaBox(keep=1),
+        book=AccountBook(clock=clock),
     )
     holder.append(web)
     unsubscribe = []
