@@ -84,9 +84,9 @@ class Attempt:
             )
 
     async def before_send(self) -> None:
-        """Through a pool, the album's sends are marked tried before the first goes."""
-        if not self.pooled:
-            return
+        """Sends planned through a pool are marked tried before the first goes, even if
+        the pool is one account now (a logout): one that joins later must not take them
+        over. Sends planned for one account (``tried`` None) are bound already."""
         fresh = [s for s in self.sends if s.tried is False and s.state == "pending"]
         if fresh:
             await self.state.mark_tried(fresh)
