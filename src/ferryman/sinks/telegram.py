@@ -245,7 +245,7 @@ class TelegramSink(Sink):
             peer_key = _peer_key(peer)
             await self._honour_waits(member.scope(f"peer:{peer_key}"))
             if self.accounts.several:  # may it post there? asked once per account and chat
-                await attempt.check_rights(client, peer)
+                await attempt.check_rights(self.accounts, client, peer)
             files = outgoing_files(delivery.album)
             job_id, album_id = delivery.job.id, delivery.album.id
             # One read: the album's sends and the references its files already have.

@@ -69,11 +69,13 @@ class Attempt:
             pool, self.pool = self.pool, None
             pool.release(self.member, self.ticket)
 
-    async def check_rights(self, client: object, peer: object) -> None:
+    async def check_rights(self, pool: AccountPool, client: object, peer: object) -> None:
         """The account may post in the chat (asked once per account and chat): a
         broadcast channel's admin with the right to post, a group's member not banned
         from sending media; a private chat is the own account's alone."""
         m = self.member
+        if isinstance(peer, types.InputPeerSelf | types.InputPeerUser):
+            pool.own_chats.add(self.chat)  # its next albums: the own account only
         allowed = m.may_post.get(self.chat)
         if allowed is None:
             allowed = await may_post(client, peer, own=m.own)
@@ -156,6 +158,8 @@ async def choose(
                 f" account): `ferryman telegram login --as {bound.account}`",
             )
         return Attempt(member, state, chat, pooled=True)
+    if chat in pool.own_chats:  # ``me``, a private chat: the own account's alone
+        return Attempt(pool.own, state, chat, pooled=False)
     premium = needs_premium(delivery)
     long_caption = len(delivery.caption) > FREE_CAPTION
     able = [m for m in pool.members if m.allowed(chat) and (m.premium or not premium)]

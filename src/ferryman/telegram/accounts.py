@@ -150,6 +150,9 @@ class AccountPool:
         self._folder_seen: int | None = None  # the sessions folder's mtime, as last read
         self._left: list[Member] = []  # logged out: their hubs close once they are idle
         self._closing: list[asyncio.Future[None]] = []
+        # Chats that are the own account's alone: ``me`` (each account's Saved Messages
+        # is its own) and private chats found so (another account's is another chat).
+        self.own_chats: set[str] = {"me"}
         self.refresh()
 
     def refresh(self) -> bool:
@@ -304,7 +307,8 @@ class AccountPool:
             return
         self._written = now
         data = {
-            m.name: dataclasses.asdict(m.figures) | {"bot": m.bot, "premium": m.premium}
+            m.name: dataclasses.asdict(m.figures)
+            | {"bot": m.bot, "premium": m.premium, "own": m.own}
             for m in self.members
         }
         self._writing = asyncio.create_task(asyncio.to_thread(_write, self.figures_file, data))
@@ -341,6 +345,14 @@ def read_figures(settings: Settings) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def own_only(figures: dict[str, dict[str, Any]]) -> str:
+    """What the pool does not share (``status -v``, the page): each account's Saved
+    Messages and private chats are its own (another's ``me`` is another chat, a bot's
+    chat with a person is the bot's), so the own account alone sends there."""
+    own = next((n for n, f in figures.items() if f.get("own")), next(iter(figures), "?"))
+    return f"telegram:me and private chats go through {own} alone (the others' are other chats)"
 
 
 def account_pool(shared: Shared) -> AccountPool:
