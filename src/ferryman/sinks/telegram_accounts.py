@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from telethon.tl import types
@@ -28,6 +29,7 @@ from ferryman.telegram.accounts import (
     Member,
     Ticket,
 )
+from ferryman.telegram.early_pool import holder
 from ferryman.telegram.errors import TelegramWait, from_telethon
 
 log = logging.getLogger(__name__)
@@ -188,6 +190,9 @@ async def choose(
     planned = next((m for m in free if sends and sends[0].account == _name(m)), None)
     if planned is not None:  # prepared ahead through it: its uploads are there
         return Attempt(planned, state, chat, pooled=True)
+    ahead = holder([Path(p) for item in delivery.album.items for p in item.files], free)
+    if ahead is not None:  # a file uploaded through it while staged: taken, not again
+        return Attempt(ahead, state, chat, pooled=True)
     if premium or long_caption:
         order = {m.name: i for i, m in enumerate(pool.members)}
         member = min(
