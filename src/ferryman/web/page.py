@@ -77,6 +77,19 @@ _COOKIES = """<details id="cookies-panel" class="cookies">
 </details>"""
 
 
+# The Telegram pool's figures per account, for an administrator: static/pool.js fills it
+# from /api/v1/telegram/accounts and shows it only when there are accounts to show.
+_POOL = """<details id="pool-panel" class="cookies pool" hidden>
+  <summary>Telegram accounts<span class="kept"></span></summary>
+  <link rel="stylesheet" href="/static/pool.css">
+  <p class="hint">Since the engine started, per account: albums sent, upload speed while
+  uploading, waits Telegram imposed, and albums it left to another account.</p>
+  <ul id="pool-accounts"></ul>
+  <p id="pool-note" class="hint" hidden></p>
+  <script src="/static/pool.js" defer></script>
+</details>"""
+
+
 def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> str:
     return "".join(
         f'<option value="{v}"{" selected" if v == chosen else ""}>{label.format(v)}</option>'
@@ -170,6 +183,7 @@ download the MP3.</p>
   <button type="button" id="older" class="quiet" hidden>Show older</button>
 </section>
 {_WATCHES}
+{_POOL}
 </main>
 </body>
 </html>
