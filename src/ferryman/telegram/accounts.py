@@ -201,6 +201,7 @@ class AccountPool:
 
     def _close_left(self, *, all_of_them: bool = False) -> None:
         """The hubs of accounts that left, once no album of theirs is under way."""
+        self._closing = [f for f in self._closing if not f.done()]
         for member in [m for m in self._left if all_of_them or not (m.busy or m.taken)]:
             self._left.remove(member)
             self._closing.append(asyncio.ensure_future(member.hub.close()))
