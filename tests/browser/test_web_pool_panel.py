@@ -120,3 +120,11 @@ def test_an_administrator_sees_each_account_on_the_page(
             panel.screenshot(path=str(SHOTS / f"pool-{scheme}-{label}.png"))
     finally:
         context.close()
+
+
+def test_without_figures_the_page_has_no_panel_and_asks_nothing(tmp_path: Path) -> None:
+    """No engine figures yet (or not an administrator): no panel, no request of its own
+    (a low rate limit's budget is the person's)."""
+    with running_web(tmp_path / "data") as server, server.client() as api:
+        page = api.get("/").text
+    assert "pool-panel" not in page and "pool.js" not in page
