@@ -119,7 +119,7 @@ def status(
 
 def _say_accounts(settings: Settings) -> None:
     """``-v``: each Telegram account's figures, as the last engine wrote them (a pool)."""
-    from ferryman.telegram.accounts import read_figures  # lazy: start-up
+    from ferryman.telegram.accounts import own_only, read_figures  # lazy: start-up
 
     figures = read_figures(settings)
     if not figures:
@@ -137,6 +137,8 @@ def _say_accounts(settings: Settings) -> None:
             markup=False,
             highlight=False,
         )
+    if len(figures) > 1:
+        out.print(f"  {own_only(figures)}", markup=False, highlight=False)
 
 
 def _end(data: dict[str, Any]) -> None:
