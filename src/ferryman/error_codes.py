@@ -826,6 +826,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         " to set a new password.",
     ),
     ErrorSpec(
+        "account.bad_password",
+        False,
+        "Give the password again: 8 characters at least, the same both times it is asked"
+        " (or `--password`, FERRYMAN_PASSWORD, or one line piped in).",
+    ),
+    ErrorSpec(
         "account.exists",
         False,
         "Choose another name (`ferryman user list` shows the names taken).",

@@ -4,7 +4,7 @@ administrators' tokens."""
 
 from __future__ import annotations
 
-import getpass
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +12,8 @@ import typer
 
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.store import run_with_store
-from ferryman.frontdoors.terminal import console
+from ferryman.frontdoors.exit_codes import for_error
+from ferryman.frontdoors.terminal import console, fail
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -27,8 +28,8 @@ PasswordOption = Annotated[
     typer.Option(
         "--password",
         envvar="FERRYMAN_PASSWORD",
-        help="The password (else asked, twice; FERRYMAN_PASSWORD keeps it out of the shell's"
-        " history).",
+        help="The password (else asked, twice, or one line piped in; FERRYMAN_PASSWORD keeps"
+        " it out of the shell's history).",
         show_default=False,
     ),
 ]
@@ -52,15 +53,26 @@ def _library(given: Path | None) -> str:
 
 
 def _password(given: str | None) -> str:
+    """The password given, else asked twice unseen in a terminal, else one line of stdin
+    (as `ferryman password` reads it); a coded exit, not a traceback, when it will not do."""
     from ferryman.web.accounts.passwords import MIN_LENGTH  # lazy: start-up
 
-    password = given
-    if password is None:
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            raise FerrymanError("request.invalid", "the two passwords differ")
-    if len(password) < MIN_LENGTH:
-        raise FerrymanError("request.invalid", f"a password has {MIN_LENGTH} characters at least")
+    try:
+        password = given
+        if password is None and sys.stdin.isatty():
+            password = typer.prompt("password", hide_input=True)
+            if typer.prompt("again", hide_input=True) != password:
+                raise FerrymanError("account.bad_password", "the two passwords differ")
+        elif password is None:
+            password = sys.stdin.readline().rstrip("\r\n")
+        if len(password) < MIN_LENGTH:
+            said = "no password given" if not password else "the password is too short"
+            raise FerrymanError(
+                "account.bad_password", f"{said}: it needs {MIN_LENGTH} characters at least"
+            )
+    except FerrymanError as exc:
+        fail(console(stderr=True), exc)
+        raise typer.Exit(for_error(exc.code)) from exc
     return password
 
 
