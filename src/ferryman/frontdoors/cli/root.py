@@ -360,6 +360,9 @@ def main() -> None:
         completion_init()  # Typer registers its shells only when asked to
     try:
         app(complete_var="_FERRYMAN_COMPLETE")  # also under `python -m ferryman`
+    except FerrymanError as exc:  # one a command let through: still its code, not a traceback
+        fail(err, exc)
+        raise SystemExit(for_error(exc.code)) from None
     finally:
         # The process ends here: its last act would be a full collection of a heap that
         # is about to go anyway (0.15 s of every command after the engine ran).

@@ -1,0 +1,27 @@
+"""The last net of the program's entry point: a coded error a command lets through
+still ends as `error CODE: message`, its next step and its exit code, never Typer's
+traceback (`user add --password short` once printed one)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli import root
+from ferryman.frontdoors.exit_codes import ExitCode
+
+
+def test_a_coded_error_let_through_exits_by_its_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def leaky(**_: object) -> None:
+        raise FerrymanError("job.not_found", "there is no job 7")
+
+    monkeypatch.setattr(root, "app", leaky)
+    monkeypatch.setattr(root, "err", root.console(stderr=True))  # onto capsys's stderr
+    with pytest.raises(SystemExit) as ended:
+        root.main()
+    assert ended.value.code == ExitCode.FAILED
+    said = capsys.readouterr().err
+    assert "error job.not_found: there is no job 7" in said
+    assert "next: Run `ferryman status` to list the jobs." in said
