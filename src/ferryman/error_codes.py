@@ -412,6 +412,14 @@ SPECS: tuple[ErrorSpec, ...] = (
         " skipped. Install the decoder (`pip install 'ferryman[jxl]'`) and add it again.",
     ),
     ErrorSpec("media.convert_failed", True, "Conversion failed; it is retried, then quarantined."),
+    ErrorSpec(
+        "media.no_audio",
+        False,
+        "The video has no sound to make audio of: add it again without --audio (`ferryman"
+        " add --force INPUT`) to have the video itself.",
+        web_step="The video has no sound to make audio of: add it again with 'As they"
+        " are' to have the video itself.",
+    ),
     ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
     ErrorSpec(
         "media.incomplete",
