@@ -119,7 +119,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         " themselves once it charges (or lower power.min_battery).",
         waits=True,
     ),
-    ErrorSpec("link.invalid", False, "The link is malformed; copy it again in full."),
+    ErrorSpec(
+        "link.invalid",
+        False,
+        "The link is malformed; copy it again in full.",
+        web_step="The link is malformed; copy it again in full. A file on the server's disk"
+        " is not taken by its path: upload it (choose it, or drop it on the page).",
+    ),
     ErrorSpec(
         "source.invalid",
         False,
