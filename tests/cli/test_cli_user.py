@@ -3,6 +3,7 @@ piped in ends in a coded error and its next step (exit 2), never a traceback."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
@@ -41,3 +42,27 @@ def test_a_password_piped_in_is_taken(tmp_path: Path) -> None:
     reset = cli(tmp_path, "reset", "carl", stdin="tiny\n")
     assert reset.exit_code == ExitCode.USAGE, reset.output
     assert "account.bad_password" in reset.output
+
+
+def test_the_accounts_list_as_json(tmp_path: Path) -> None:
+    assert cli(tmp_path, "add", "root", "--admin", "--password", "long enough 1").exit_code == 0
+    listed = cli(tmp_path, "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout) == {
+        "users": [{"name": "root", "admin": True, "telegram": False}]
+    }
+
+
+def test_the_quarantine_lists_as_json(tmp_path: Path) -> None:
+    kept = tmp_path / "quarantine" / "00001-trip"
+    kept.mkdir(parents=True)
+    (kept / "trip.zip").write_bytes(b"PK")
+    (kept / "trip.zip.reason.txt").write_text("code: archive.truncated\nends early\n")
+    runner = CliRunner()
+    shown = runner.invoke(
+        app, ["--data-dir", str(tmp_path), "quarantine", "list", "--json"], env=ENV
+    )
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout) == {
+        "quarantine": [{"code": "archive.truncated", "path": str(kept / "trip.zip")}]
+    }

@@ -4,6 +4,7 @@ administrators' tokens."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -113,15 +114,16 @@ def add(
 def list_users(ctx: typer.Context) -> None:
     """The accounts: name, administrator or not, a linked Telegram account."""
 
-    async def work(_settings: Settings, store: Accounts) -> list[str]:
-        return [
-            f"{u.name}\t{'admin' if u.admin else 'user'}"
-            f"\t{'telegram' if u.tg_user_id is not None else '-'}"
-            for u in await store.users()
-        ]
+    async def work(_settings: Settings, store: Accounts) -> list[tuple[str, bool, bool]]:
+        return [(u.name, u.admin, u.tg_user_id is not None) for u in await store.users()]
 
-    lines = run_with_store(ctx, work)
+    users = run_with_store(ctx, work)
     out = console()
+    if ctx.obj.json:  # `--json` before or after the command, as every list takes it
+        shown = [{"name": n, "admin": a, "telegram": t} for n, a, t in users]
+        out.print_json(json.dumps({"users": shown}))
+        return
+    lines = [f"{n}\t{'admin' if a else 'user'}\t{'telegram' if t else '-'}" for n, a, t in users]
     for line in lines or ["no accounts: the page is open on this machine only"]:
         out.print(line, markup=False)
 
