@@ -1100,6 +1100,10 @@ UPLOAD_STEPS: dict[str, str] = {
     " your side, then upload a good copy.",
 }
 
+# Waits that need the person, and so a notice: a password, room on the disk (the work
+# area's, the destination's). A code starting so; any other wait is a retry's pause.
+ASKS = ("archive.password_required", "archive.password_wrong", "space.", "sink.space_low")
+
 ERRORS: dict[str, ErrorSpec] = {
     spec.code: replace(spec, web_step=spec.web_step or _WEB_STEPS.get(spec.code)) for spec in SPECS
 }

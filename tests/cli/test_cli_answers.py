@@ -103,3 +103,20 @@ def test_a_mistyped_path_says_how_to_forget_it(tmp_path: Path) -> None:
     told = cli(data, "status", "1").stdout
     assert "`ferryman remove 1`" in told, told
     assert "--force" not in told
+
+
+def test_a_job_in_a_retrys_pause_with_no_engine_says_it_waits_for_a_run(tmp_path: Path) -> None:
+    """Ctrl-C during a download's pause between tries leaves the job queued with its
+    code: with no engine running, nothing retries it, so `status` says the next run
+    does (it read "retried automatically" alone); a wait for disk room is left as is."""
+    import sqlite3
+
+    data = tmp_path / "data"
+    assert cli(data, "add", "http://127.0.0.1:9/x.zip", "http://127.0.0.1:9/y.zip").exit_code == 0
+    with sqlite3.connect(data / "ferryman.db") as db:
+        db.execute("UPDATE jobs SET wait_reason = 'source.io' WHERE id = 1")
+        db.execute("UPDATE jobs SET wait_reason = 'space.low' WHERE id = 2")
+    paused, room = _jobs(data)
+    assert (paused["waiting"], paused["idle"]) == ("source.io", True)
+    assert (room["waiting"], room["idle"]) == ("space.low", False)
+    assert "waits for the next `ferryman run`" in cli(data, "status", "1").stdout
