@@ -4,10 +4,14 @@ traceback (`user add --password short` once printed one)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from typer.testing import CliRunner
 
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli import root
+from ferryman.frontdoors.cli.root import app
 from ferryman.frontdoors.exit_codes import ExitCode
 
 
@@ -25,3 +29,14 @@ def test_a_coded_error_let_through_exits_by_its_code(
     said = capsys.readouterr().err
     assert "error job.not_found: there is no job 7" in said
     assert "next: Run `ferryman status` to list the jobs." in said
+
+
+@pytest.mark.parametrize("port", ["99999", "-5"])
+def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path, port: str) -> None:
+    """`web --port 99999` ended in bind()'s OverflowError and its traceback; web.port,
+    the setting, refused it already."""
+    said = CliRunner().invoke(
+        app, ["--data-dir", str(tmp_path), "web", "--port", port], env={"FERRYMAN_CONFIG": None}
+    )
+    assert said.exit_code == ExitCode.USAGE, (said.output, said.exception)
+    assert "Invalid value for '--port'" in said.output
