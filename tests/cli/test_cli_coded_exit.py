@@ -40,3 +40,27 @@ def test_a_port_out_of_range_is_a_usage_error(tmp_path: Path, port: str) -> None
     )
     assert said.exit_code == ExitCode.USAGE, (said.output, said.exception)
     assert "Invalid value for '--port'" in said.output
+
+
+HUGE = "99999999999999999999"  # past any INTEGER column: the database raised OverflowError
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "said"),
+    [
+        (["report", HUGE], ExitCode.FAILED, f"error job.not_found: there is no job {HUGE}"),
+        (["password", HUGE, "pw"], ExitCode.FAILED, "error job.not_found"),
+        (["links", HUGE], ExitCode.FAILED, "error job.not_found"),
+        (["watch", "check", HUGE], ExitCode.USAGE, "Invalid value for '[ID]'"),
+        (["watch", "pause", HUGE], ExitCode.USAGE, "Invalid value for 'ID'"),
+        (["add", "--priority", HUGE, "x.zip"], ExitCode.USAGE, "Invalid value for '--priority'"),
+    ],
+)
+def test_a_number_past_the_stores_integers_is_an_answer_not_a_traceback(
+    tmp_path: Path, args: list[str], code: int, said: str
+) -> None:
+    ran = CliRunner().invoke(
+        app, ["--data-dir", str(tmp_path), *args], env={"FERRYMAN_CONFIG": None}
+    )
+    assert ran.exit_code == code, (ran.output, ran.exception)
+    assert said in ran.output

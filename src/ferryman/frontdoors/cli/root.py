@@ -19,6 +19,7 @@ from rich.text import Text
 from ferryman.errors import FerrymanError, spec_for, with_job
 from ferryman.frontdoors.cli.args import (
     JSON,
+    MAX_NUMBER,
     QUIET,
     VERBOSE,
     State,
@@ -174,7 +175,10 @@ def add(
         ),
     ] = None,
     priority: Annotated[
-        int, typer.Option("--priority", metavar="N", help="Higher goes first.")
+        int,
+        typer.Option(
+            "--priority", metavar="N", min=-MAX_NUMBER, max=MAX_NUMBER, help="Higher goes first."
+        ),
     ] = 0,
     force: Annotated[
         bool,
