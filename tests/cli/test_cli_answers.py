@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from ferryman.frontdoors.cli.root import app
@@ -120,3 +121,15 @@ def test_a_job_in_a_retrys_pause_with_no_engine_says_it_waits_for_a_run(tmp_path
     assert (paused["waiting"], paused["idle"]) == ("source.io", True)
     assert (room["waiting"], room["idle"]) == ("space.low", False)
     assert "waits for the next `ferryman run`" in cli(data, "status", "1").stdout
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_input_is_refused_not_read_as_this_folder(tmp_path: Path, empty: str) -> None:
+    """`ferryman add "$FILE"` with FILE unset gave `''`, which became a job of the whole
+    current folder; it is refused, and nothing else given with it is added."""
+    data = tmp_path / "data"
+    photo = make_photo(tmp_path / "a.jpg", 1)
+    refused = cli(data, "add", str(photo), empty)
+    assert refused.exit_code == 1, refused.output
+    assert "error source.invalid: an empty input names nothing" in refused.output
+    assert _jobs(data) == []
