@@ -133,3 +133,12 @@ def test_an_empty_input_is_refused_not_read_as_this_folder(tmp_path: Path, empty
     assert refused.exit_code == 1, refused.output
     assert "error source.invalid: an empty input names nothing" in refused.output
     assert _jobs(data) == []
+
+
+def test_a_watch_of_an_empty_source_is_refused(tmp_path: Path) -> None:
+    """`ferryman watch add "$DIR"` with DIR unset watched the current folder."""
+    data = tmp_path / "data"
+    refused = cli(data, "watch", "add", "")
+    assert refused.exit_code == 1, refused.output
+    assert "error source.invalid: an empty source names nothing" in refused.output
+    assert json.loads(cli(data, "watch", "list", "--json").stdout) == {"watches": []}

@@ -14,6 +14,7 @@ import typer
 
 from ferryman.engine.ops.watch_admin import every_text
 from ferryman.engine.plumbing.watch_words import jobs_text
+from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.args import MAX_NUMBER
 from ferryman.frontdoors.cli.options import Destination, Notices, Output, with_groups
 from ferryman.frontdoors.cli.store import run_with_store
@@ -40,7 +41,12 @@ def _when(at: float | None) -> str:
 
 def _local(source: str) -> str:
     """A folder named relative to here (``Camera``, ``./Camera``) as its absolute path;
-    anything else as given."""
+    anything else as given. An empty one (an unset shell variable) is refused: it read
+    as the folder here."""
+    if not source.strip():
+        raise FerrymanError(
+            "source.invalid", "an empty source names nothing (an unset shell variable?)"
+        )
     if "://" in source or source.startswith(("/", "~")):
         return source
     try:
