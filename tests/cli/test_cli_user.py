@@ -38,7 +38,8 @@ def test_a_password_piped_in_is_taken(tmp_path: Path) -> None:
     assert added.exit_code == 0, added.output
     assert "added carl" in added.output
     assert "Warning" not in added.output  # no getpass fallback's echo warning
-    assert cli(tmp_path, "list").output.split() == ["carl", "user", "-"]
+    listed = cli(tmp_path, "list").output
+    assert listed.split()[:3] == ["carl", "user", "-"] and "(the server's)" in listed
     reset = cli(tmp_path, "reset", "carl", stdin="tiny\n")
     assert reset.exit_code == ExitCode.USAGE, reset.output
     assert "account.bad_password" in reset.output
@@ -49,7 +50,14 @@ def test_the_accounts_list_as_json(tmp_path: Path) -> None:
     listed = cli(tmp_path, "list", "--json")
     assert listed.exit_code == 0, listed.output
     assert json.loads(listed.stdout) == {
-        "users": [{"name": "root", "admin": True, "telegram": False}]
+        "users": [
+            {
+                "name": "root",
+                "admin": True,
+                "telegram": False,
+                "library": f"{tmp_path / 'library'} (the server's)",
+            }
+        ]
     }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -112,18 +112,31 @@ def add(
 
 @user_app.command("list")
 def list_users(ctx: typer.Context) -> None:
-    """The accounts: name, administrator or not, a linked Telegram account."""
+    """The accounts: name, administrator or not, a linked Telegram account, and the
+    library folder their library jobs go to (the server's when none is set)."""
 
-    async def work(_settings: Settings, store: Accounts) -> list[tuple[str, bool, bool]]:
-        return [(u.name, u.admin, u.tg_user_id is not None) for u in await store.users()]
+    async def work(settings: Settings, store: Accounts) -> list[dict[str, Any]]:
+        server = f"{settings.library} (the server's)"
+        return [
+            {
+                "name": u.name,
+                "admin": u.admin,
+                "telegram": u.tg_user_id is not None,
+                "library": u.settings.get("library") or server,
+            }
+            for u in await store.users()
+        ]
 
     users = run_with_store(ctx, work)
     out = console()
     if ctx.obj.json:  # `--json` before or after the command, as every list takes it
-        shown = [{"name": n, "admin": a, "telegram": t} for n, a, t in users]
-        out.print_json(json.dumps({"users": shown}))
+        out.print_json(json.dumps({"users": users}))
         return
-    lines = [f"{n}\t{'admin' if a else 'user'}\t{'telegram' if t else '-'}" for n, a, t in users]
+    lines = [
+        f"{u['name']}\t{'admin' if u['admin'] else 'user'}"
+        f"\t{'telegram' if u['telegram'] else '-'}\t{u['library']}"
+        for u in users
+    ]
     for line in lines or ["no accounts: the page is open on this machine only"]:
         out.print(line, markup=False)
 
