@@ -196,9 +196,12 @@ def _mark_idle(data: dict[str, Any], live: list[str]) -> dict[str, Any]:
     """With no engine running, a job that is neither ended, paused nor waiting on a
     person is ``idle``: it waits for the next run (after a Ctrl-C it still says
     ``active``, which alone reads as if something ran it)."""
+    from ferryman.engine.ops.report import waits_on_you  # lazy: start-up
+
     for job in data["jobs"]:
         unended = job["state"] in ("queued", "expanding", "active")
-        job["idle"] = not live and unended and not job["paused"] and not job["waiting"]
+        on_you = waits_on_you(job["waiting"])  # a retry's pause needs an engine too
+        job["idle"] = not live and unended and not job["paused"] and not on_you
     return data
 
 
