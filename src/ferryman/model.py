@@ -307,6 +307,10 @@ class UploadBook(Protocol):
         ...
 
 
+# The largest number a job, watch or other row may have: the store's INTEGER ids (32 bits
+# on PostgreSQL; asked for a larger one, the database refuses with an error, not "none").
+MAX_ROW_ID = 2**31 - 1
+
 BATCH_SCHEME = "batch"  # a job of several inputs, read in order (``sources.batch``)
 
 

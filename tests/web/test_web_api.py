@@ -519,6 +519,16 @@ def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(
     data = tmp_path / "data"
     shared = {"FERRYMAN_DATABASE_URL": PG_DSN}
     with running_web(data, "--no-engine", **shared) as web, web.client() as client:
+        # The largest job number PostgreSQL's ids hold is no job; one past it is refused
+        # before the store is asked (the database would refuse it with an error, a 500).
+        top = client.get(f"/api/v1/jobs/{2**31 - 1}")
+        assert top.status_code == 404 and top.json()["error"]["code"] == "job.not_found"
+        for past in (
+            client.get(f"/api/v1/jobs/{2**31}"),
+            client.delete(f"/api/v1/watches/{2**31}"),
+            client.post("/api/v1/jobs/bulk", json={"action": "retry", "ids": [2**31]}),
+        ):
+            assert past.status_code == 422 and past.json()["error"]["code"] == "request.invalid"
         made = client.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")}).json()
         # A window in which an engine would claim it: the scenario, not a wait.
         time.sleep(1.5)

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError, page_step, spec_for
 from ferryman.media.box.pool import IN_PROCESS, Decoder
+from ferryman.model import MAX_ROW_ID
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from ferryman.web.uploads import Uploads
 
 API = "/api/v1"
-JobId = Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="The job's number.")]
+JobId = Annotated[int, FastAPIPath(ge=1, le=MAX_ROW_ID, description="The job's number.")]
 
 _STATUS = {
     "job.not_found": 404,

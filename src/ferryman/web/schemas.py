@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ferryman.errors import FerrymanError
 from ferryman.links.profile import Profile, from_choices
+from ferryman.model import MAX_ROW_ID
 
 
 class _Strict(BaseModel):
@@ -110,7 +111,7 @@ class BulkRequest(_Strict):
 
     @model_validator(mode="after")
     def _numbers(self) -> BulkRequest:
-        if any(not 1 <= i <= 2**63 - 1 for i in self.ids):
+        if any(not 1 <= i <= MAX_ROW_ID for i in self.ids):
             raise ValueError("every id is a job's number, 1 or more")
         return self
 

@@ -11,6 +11,7 @@ import typer
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.exit_codes import for_error
 from ferryman.frontdoors.terminal import console, fail
+from ferryman.model import MAX_ROW_ID
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -24,7 +25,7 @@ JobArg = Annotated[
 
 # The largest number a job or watch can have, and the bounds of --priority: the store's
 # INTEGER columns (32 bits on PostgreSQL). Past it, the database refused with a traceback.
-MAX_NUMBER = 2**31 - 1
+MAX_NUMBER = MAX_ROW_ID
 
 
 def job_number(job: str) -> int:

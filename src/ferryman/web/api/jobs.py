@@ -12,7 +12,7 @@ from fastapi import FastAPI, Query, Response
 
 from ferryman.engine.ops import control, intake
 from ferryman.errors import FerrymanError
-from ferryman.model import JobState
+from ferryman.model import MAX_ROW_ID, JobState
 from ferryman.net.own_thread import on_own_thread
 from ferryman.web import guard, library_view
 from ferryman.web.accounts import defaults, limits
@@ -35,7 +35,7 @@ SHOWN: dict[str, Callable[[JobState], bool]] = {  # the page's views of the list
     "done": lambda state: state is JobState.DONE,
     "failed": lambda state: state in (JobState.FAILED, JobState.CANCELLED),
 }
-Before = Query(None, ge=1, le=2**63 - 1, description="Only jobs older than this one (a cursor).")
+Before = Query(None, ge=1, le=MAX_ROW_ID, description="Only jobs older than this one (a cursor).")
 ShownQuery = Query("all", description="all, queue (not ended), done, failed.")
 Offset = Query(0, ge=0, le=2**31, description="The first file's index.")
 PAGE_MAX = 1000

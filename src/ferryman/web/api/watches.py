@@ -17,11 +17,12 @@ from ferryman.engine.ops import watch_admin
 from ferryman.engine.runner import new_owner
 from ferryman.errors import FerrymanError, page_step
 from ferryman.links.profile import parse_token
+from ferryman.model import MAX_ROW_ID
 from ferryman.sinks.base import SinkRegistry
 from ferryman.web.accounts.who import Me
 from ferryman.web.core import API, Web
 
-WatchId = Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="The watch's number.")]
+WatchId = Annotated[int, FastAPIPath(ge=1, le=MAX_ROW_ID, description="The watch's number.")]
 
 
 class WatchRequest(BaseModel):
