@@ -370,7 +370,7 @@ async def test_a_nested_archive_waits_for_room_before_it_is_copied_out(
     filler.write_bytes(b"\0" * 1_300_000)  # room for the photo, not for inner.zip (~870 KB)
     running = await _run_until_it_waits_for_space(store, settings, job.id)
     # Waiting inside the reading step (not a failed copy sent back to the queue):
-    assert (await store.get_job(job.id)).state is JobState.EXPANDING
+    assert (await store.get_job(job.id)).state is JobState.READING
     nested = tiny_work_area / f"job-{job.id:05d}" / "nested"
     assert not nested.exists() or not any(p.is_file() for p in nested.rglob("*"))
     filler.unlink()

@@ -151,7 +151,7 @@ def _offline_then_online(tmp_path: Path, network: netns.Network, given: str, kin
         # Waiting, uncounted: between rechecks (queued) or in one (every 0.3 s it is
         # claimed again to look: a sample once caught it 'fetching').
         state, code, attempts = _state(data / "ferryman.db", kind)
-        rechecking = "fetching" if kind == "link" else "expanding"
+        rechecking = "fetching" if kind == "link" else "reading"
         assert state in ("queued", rechecking) and attempts == 0, (state, code, attempts)
         assert state == rechecking or code == "network.offline", (state, code)
         _back_online(network, run, 60)
@@ -187,7 +187,7 @@ def test_a_webdav_folder_whose_network_goes_mid_read_waits_and_reads_on(
                 time.sleep(0.2)
             time.sleep(3)  # many times five counted attempts: it still waits, uncounted
             state, _, attempts = _state(db, "webdav")  # between rechecks, or trying again
-            assert state in ("queued", "expanding") and attempts == 0
+            assert state in ("queued", "reading") and attempts == 0
             assert _recorded(db) < 300  # it stopped for want of a network, not done
             _back_online(network, run, 120)
     assert len(library_files(data / "library")) == 300

@@ -23,9 +23,11 @@ out = console()
 status_app = typer.Typer()  # its command joins the root's (``cli``)
 
 SHOWN = 20  # the table's newest jobs when no --limit is given
-STATES = ("queued", "expanding", "active", "needs_password", "done", "failed", "cancelled")
+STATES = ("queued", "reading", "active", "needs_password", "done", "failed", "cancelled")
 # Groups a person asks for: what has not ended yet, and what needs them.
-STATE_GROUPS = {"unended": ("queued", "expanding", "active", "needs_password")}
+STATE_GROUPS = {"unended": ("queued", "reading", "active", "needs_password")}
+# Old words taken for one release (until 0.2): ``reading`` was ``expanding`` before 0.1.1.
+STATE_ALIASES = {"expanding": "reading"}
 
 
 @status_app.command()
@@ -41,7 +43,7 @@ def status(
             "--state",
             "-s",
             metavar="STATE",
-            help="Only jobs in this state (repeatable): queued, expanding, active,"
+            help="Only jobs in this state (repeatable): queued, reading, active,"
             " needs_password, done, failed, cancelled, or unended (any not ended).",
         ),
     ] = None,
@@ -170,6 +172,7 @@ def _states(asked: list[str]) -> list[str]:
     states: list[str] = []
     for word in asked:
         name = word.strip().lower().replace("-", "_")
+        name = STATE_ALIASES.get(name, name)
         if name in STATE_GROUPS:
             states.extend(STATE_GROUPS[name])
         elif name in STATES:
@@ -195,7 +198,7 @@ def _mark_idle(data: dict[str, Any], live: list[str]) -> dict[str, Any]:
     person is ``idle``: it waits for the next run (after a Ctrl-C it still says
     ``active``, which alone reads as if something ran it)."""
     for job in data["jobs"]:
-        unended = job["state"] in ("queued", "expanding", "active")
+        unended = job["state"] in ("queued", "reading", "active")
         job["idle"] = not live and unended and not job["paused"] and not job["waiting"]
     return data
 
