@@ -27,7 +27,7 @@ from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     EventBus,
     ItemConverting,
-    JobExpanded,
+    JobReadDone,
     JobWaiting,
 )
 from ferryman.engine.read import entry_batch, job_read, reading_thread
@@ -691,7 +691,7 @@ async def test_a_delivered_album_hands_the_next_one_to_its_worker(
 
     monkeypatch.setattr(LibrarySink, "deliver", after_reading)
     engine = Engine(store, settings.model_copy(update={"backlog_items": 1000}))
-    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobExpanded) else None)
+    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobReadDone) else None)
     await asyncio.wait_for(engine.run(until_idle=True), 60)
 
     delivered = [f["disk_sha256"] for f in library_files(settings.library)]
@@ -745,7 +745,7 @@ async def test_a_chained_album_survives_its_predecessors_heartbeat(
     monkeypatch.setattr(store, "album_delivered", slow_after_record)
     quick = settings.model_copy(update={"backlog_items": 1000, "lease_seconds": 1.0})
     engine = Engine(store, quick, clock=clock)
-    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobExpanded) else None)
+    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobReadDone) else None)
     try:
         await asyncio.wait_for(engine.run(until_idle=True), 60)
         assert sent == [1, 2, 3]  # in order: none stranded behind a false lost lease

@@ -23,7 +23,7 @@ import pytest
 
 from ferryman.config import load_settings
 from ferryman.engine.ops import intake
-from ferryman.engine.plumbing.events import JobExpanded, JobFinished
+from ferryman.engine.plumbing.events import JobFinished, JobReadDone
 from ferryman.engine.plumbing.wakeup import Wakeup
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
@@ -210,7 +210,7 @@ async def test_a_jobs_end_does_not_wait_for_its_last_albums_work_files_to_go(
         engine = Engine(store, settings, sinks=sinks)
 
         def seen(event: object) -> None:
-            if isinstance(event, JobExpanded):
+            if isinstance(event, JobReadDone):
                 read_ended.append(True)
             if isinstance(event, JobFinished):
                 finished.set()

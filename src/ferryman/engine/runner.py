@@ -152,7 +152,7 @@ class Engine:
         # Not one of the tasks a stop waits for: a remote that does not answer must not
         # hold the stop up.
         preflight = asyncio.create_task(self._preflight(settings), name="sink-preflight")
-        keeper = asyncio.create_task(self._housekeep(until_idle, reaped), name="housekeeper")
+        housekeeper = asyncio.create_task(self._housekeep(until_idle, reaped), name="housekeeper")
 
         notifier = Notifier(self.ctx)
         unheard = self.ctx.bus.subscribe(notifier.on_event)
@@ -160,7 +160,7 @@ class Engine:
         beat = asyncio.create_task(self._beat(), name="node-heartbeat")
         nudges = asyncio.create_task(self.nudges.run(), name="watch-notices")
         self.ctx.bus.publish(EngineStarted(owner=self.ctx.owner, node=settings.node))
-        tasks = [*workers, keeper, beat, notices, nudges]
+        tasks = [*workers, housekeeper, beat, notices, nudges]
         try:
             await self.ctx.stopping.wait()
         finally:
@@ -370,7 +370,7 @@ class Engine:
         broadcasts = -1
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            mark, last = self.ctx.wakeup.mark("keeper"), self.ctx.wakeup.mark("last")
+            mark, last = self.ctx.wakeup.mark("housekeeper"), self.ctx.wakeup.mark("last")
             started = self.ctx.clock.monotonic()
             full = (
                 started - full_at >= settings.poll_seconds
@@ -415,7 +415,7 @@ class Engine:
                     return
             except Exception:
                 log.exception("housekeeping failed; trying again")
-            await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="keeper")
+            await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="housekeeper")
             rest = KEEPER_GAP_SECONDS - (self.ctx.clock.monotonic() - started)
             if rest > 0:  # a job's last album cuts it short: that job ends without the wait
                 await self.ctx.wakeup.wait(rest, since=last, topic="last")

@@ -72,14 +72,14 @@ class ReadOptions:
 
     ``scratch`` holds a nested archive while it is read (zip and 7z need to seek);
     without one, a temporary folder serves for the duration of ``iter_local``.
-    ``make_room(size)`` is called on the reading thread before a nested archive of
+    ``wait_to_write(size)`` is called on the reading thread before a nested archive of
     ``size`` bytes is copied there: it may block until there is room, or raise.
     """
 
     archive: OpenOptions = field(default_factory=OpenOptions)
     scratch: Path | None = None
     sevenzip: Path | None = None
-    make_room: Callable[[int], None] | None = field(default=None, compare=False)
+    wait_to_write: Callable[[int], None] | None = field(default=None, compare=False)
     fetched: Path | None = None  # what the fetch stage brought, for a fetch-first source
     memo: SourceMemo | None = field(default=None, compare=False)
     network: NetworkSettings | None = None  # for sources that read over the network
@@ -130,7 +130,7 @@ class FetchPlan:
     network: NetworkSettings
     retry: Retry
     client: Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
-    make_room: Callable[[int], Awaitable[None]] | None = None
+    wait_to_write: Callable[[int], Awaitable[None]] | None = None
     on_progress: Callable[[DownloadProgress], None] | None = None
     settings: Settings | None = field(default=None, compare=False, repr=False)  # logins, keys
     shared: Shared | None = field(default=None, compare=False, repr=False)

@@ -107,7 +107,7 @@ class ListedFile:
 def listing_entries(files: Iterable[ListedFile], options: ReadOptions) -> Iterator[SourceEntry]:
     """A remote folder as entries, like a local folder's: in the listing's order (keep
     it stable: indexes follow it), an archive opened in its place once copied to
-    ``options.scratch`` (``make_room`` first), a file with a ``skip`` never read."""
+    ``options.scratch`` (``wait_to_write`` first), a file with a ``skip`` never read."""
     counter = _Counter()
     for listed in files:
         path = sanitize_path(listed.path, 0)
@@ -196,9 +196,9 @@ def _nested(
     assert options.scratch is not None  # iter_local provides one
     held = options.scratch / f"level-{depth}" / safe_name(Path(info.path).name)
     held.parent.mkdir(parents=True, exist_ok=True)
-    if options.make_room is not None:
+    if options.wait_to_write is not None:
         try:
-            options.make_room(info.size or 0)
+            options.wait_to_write(info.size or 0)
         except FerrymanError as exc:
             if exc.code != "space.too_large":
                 raise
