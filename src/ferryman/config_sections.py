@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
+    model_validator,
 )
 
 from ferryman.config_types import ByteSize
@@ -49,7 +50,7 @@ class Concurrency(BaseModel):
     """Workers per stage; the defaults suit a phone (and downloads, where it runs)."""
 
     model_config = ConfigDict(extra="forbid")
-    unpack: int = Field(1, ge=1, le=32, description="Jobs read at once.")
+    read: int = Field(1, ge=1, le=32, description="Jobs read at once.")
     convert: int = Field(1, ge=1, le=16, description="Transcodes at once.")
     deliver: int = Field(1, ge=1, le=32, description="Albums delivered at once.")
     fetch: int = Field(
@@ -58,6 +59,17 @@ class Concurrency(BaseModel):
         le=16,
         description=f"Downloads at once (default {SERVER_FETCHES}; 1 on a phone).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data: object) -> object:
+        """``read`` was ``unpack`` before 0.1.1: the old key is taken until 0.2 (a file
+        or an environment written then still works), never beside the new one."""
+        if not isinstance(data, dict) or "unpack" not in data:
+            return data
+        if "read" in data:
+            raise ValueError("concurrency.unpack is concurrency.read's old name: give only read")
+        return {("read" if key == "unpack" else key): value for key, value in data.items()}
 
 
 class Retry(BaseModel):

@@ -60,7 +60,7 @@ async def reads_at_once(ctx: Context, job: Job) -> int:
     """How many jobs the worker that claimed ``job`` reads at once: ``READS_AT_ONCE`` when
     its input was fetched as one small file (others like it are read beside it, each a
     few store round trips), else one (an archive, a folder, a big file: read alone, as
-    ``concurrency.unpack`` says)."""
+    ``concurrency.read`` says)."""
     try:
         fetches = isinstance(ctx.sources.for_uri(job.source), Fetching)
     except FerrymanError:

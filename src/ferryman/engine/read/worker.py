@@ -57,6 +57,6 @@ STAGE = Stage[Job](
     " small file, several at once a worker",
     woken_by="a fetch that ended, intake, a password or a retry (a notify for everyone)",
     wakes=("deliver", "convert", "housekeeper"),  # albums sealed, conversions deferred
-    workers=lambda settings: settings.concurrency.unpack,
+    workers=lambda settings: settings.concurrency.read,
     open=steps(lambda ctx, lease: ctx.read_store.claim_job(ctx.owner, lease), _read),
 )
