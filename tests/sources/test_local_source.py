@@ -22,8 +22,9 @@ from PIL import Image
 from ferryman.archive.reader import ArchiveLimits, EntryInfo, EntryType, OpenOptions
 from ferryman.errors import FerrymanError
 from ferryman.sources.base import ReadOptions
-from ferryman.sources.file import FileSource, Kind, LocalInput, inspect_local, job_name
+from ferryman.sources.file import FileSource
 from ferryman.sources.local import BLOCK_SIZE, iter_local
+from ferryman.sources.local_path import Kind, LocalInput, inspect_local, job_name
 
 NOBODY = 65534
 

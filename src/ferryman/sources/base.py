@@ -232,14 +232,21 @@ class SourceRegistry:
     """The sources an engine and its front doors know, by scheme. Immutable: a test or
     an embedder adds one with ``with_source`` and passes the new registry along."""
 
-    def __init__(self, sources: tuple[Source, ...] = ()) -> None:
+    def __init__(
+        self,
+        sources: tuple[Source, ...] = (),
+        batch: Callable[[SourceRegistry], Source] | None = None,
+    ) -> None:
+        """``batch``: makes the source of a ``batch:`` URI (several inputs, each read by
+        this registry's sources: ``sources/batch``), handed in by ``builtin``."""
         self._sources = sources
+        self._batch = batch
         self._by_scheme = {scheme: source for source in sources for scheme in source.schemes}
 
     def with_source(self, source: Source) -> SourceRegistry:
         """A registry that also knows ``source`` (checked first when recognising)."""
         rest = tuple(s for s in self._sources if not set(s.schemes) & set(source.schemes))
-        return SourceRegistry((source, *rest))
+        return SourceRegistry((source, *rest), self._batch)
 
     @property
     def schemes(self) -> tuple[str, ...]:
@@ -266,10 +273,8 @@ class SourceRegistry:
     def for_uri(self, uri: str) -> Source:
         scheme, sep, _ = uri.partition(":")
         source = self._by_scheme.get(scheme.lower()) if sep else None
-        if source is None and sep and scheme == "batch":  # several inputs, each read by ours
-            from ferryman.sources.batch import BatchSource  # lazy: start-up
-
-            return BatchSource(self)
+        if source is None and sep and scheme == "batch" and self._batch is not None:
+            return self._batch(self)  # several inputs, each read by ours
         if source is None:
             raise FerrymanError(
                 "source.unsupported",

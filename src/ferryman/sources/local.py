@@ -36,7 +36,7 @@ from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.sources.base import ReadOptions, SourceEntry
-from ferryman.sources.file import inspect_local, unreadable
+from ferryman.sources.local_path import inspect_local, unreadable
 
 BLOCK_SIZE = 1 << 20
 # A read asks for no more than the file holds (plus one byte, to see its end at once):
