@@ -226,7 +226,7 @@ class _Download:
         if size_changed or not record.same_content(etag, modified):
             await self._changed("the validators or the size changed between requests")
             return None
-        await self._room(_remaining(record.size, asked, self.space_check_bytes))
+        await self._before_write(_remaining(record.size, asked, self.space_check_bytes))
         return await self._receive(response)
 
     async def _whole(self, response: httpx.Response, asked: int) -> PartRecord | None:
@@ -301,7 +301,7 @@ class _Download:
             disposition = response.headers.get("content-disposition")
             name = pick_filename(disposition, final_url, content_type)
         new = PartRecord(name, self.url, final_url, etag, modified, size, content_type)
-        await self._room(_remaining(size, 0, self.space_check_bytes))
+        await self._before_write(_remaining(size, 0, self.space_check_bytes))
         await asyncio.to_thread(partfile.start_over, self.folder, self.record, new)
         self.record = new
         self.offset = 0
@@ -330,7 +330,9 @@ class _Download:
                     await asyncio.to_thread(writer.write, bytes(buffer), sync=True)
                     buffer.clear()
                     since_sync = 0
-                    await self._room(_remaining(record.size, self.offset, self.space_check_bytes))
+                    await self._before_write(
+                        _remaining(record.size, self.offset, self.space_check_bytes)
+                    )
                 elif len(buffer) >= WRITE_BUFFER_BYTES:
                     await asyncio.to_thread(writer.write, bytes(buffer), sync=False)
                     buffer.clear()
@@ -360,7 +362,7 @@ class _Download:
         self.progress.update(done.size or 0, done.size, self.restarts, force=True)
         return done
 
-    async def _room(self, needed: int) -> None:
+    async def _before_write(self, needed: int) -> None:
         if self.wait_to_write is not None and needed > 0:
             await self.wait_to_write(needed)
 

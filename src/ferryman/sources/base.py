@@ -150,7 +150,7 @@ class Fetched:
     # "720p, mute"), and how the sources of that input's jobs end (the link): the job
     # is named with it only where two outputs of one link would share a name.
     variant: str = ""
-    kin: str = ""
+    source_end: str = ""
 
 
 class Source(Protocol):

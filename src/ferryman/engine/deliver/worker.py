@@ -63,10 +63,10 @@ class Delivering:
         except BaseException:
             place.abandoned()
             raise
-        self._told_if_last(claim)  # also after a failure: the job may end failed
+        self._wake_if_last(claim)  # also after a failure: the job may end failed
         return after
 
-    def _told_if_last(self, claim: AlbumClaim) -> None:
+    def _wake_if_last(self, claim: AlbumClaim) -> None:
         """The job may end with this album: the housekeeper looks at once."""
         read = claim.final or claim.album.job_id in self.ctx.run.read_ended
         if read and claim.album.seq >= claim.albums:  # the last it knew of

@@ -158,7 +158,7 @@ async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError)
     # Named as the fetch is done, in its transaction: the read stage may claim the job
     # at once, and reads it under the name it has then (a link's one file takes it).
     # The note is kept for the job's report.
-    named = InputName(file_job_name(got.name), got.variant, got.kin) if got.name else None
+    named = InputName(file_job_name(got.name), got.variant, got.source_end) if got.name else None
     note = (FETCH_NOTE, got.note) if got.note else None
     held = await ctx.fetch_store.fetch_done(
         claimed.id, ctx.owner, path, got.size, hold=chosen.HOLD, named=named, note=note

@@ -144,7 +144,7 @@ class JobRead:
             await self.batch.flush()  # reading it may take a while: what came before goes
         try:
             await wait_until_writable(
-                self.ctx, self.job, self.work, size, self.batch, give_turn=True
+                self.ctx, self.job, self.work, size, self.batch, give_way=True
             )
         except FerrymanError as exc:
             if exc.code != "space.too_large":

@@ -65,7 +65,7 @@ async def wait_until_writable(
     size: int,
     batch: EntryBatch,
     *,
-    give_turn: bool = False,
+    give_way: bool = False,
     files: int = 1,
 ) -> None:
     """Backpressure and the space guard: wait, showing why, until the entry may be written
@@ -73,7 +73,7 @@ async def wait_until_writable(
 
     What the batch holds is recorded before any wait: the albums it fills are what
     frees room. Raises ``space.too_large`` for an entry no amount of waiting could make
-    room for. ``give_turn`` (between entries, not inside a source's own read): a wait
+    room for. ``give_way`` (between entries, not inside a source's own read): a wait
     for deliveries, once recorded, lets a job further behind be read (``GaveWay``).
     """
     waiting: str | None = None
@@ -128,7 +128,7 @@ async def wait_until_writable(
             waiting = reason
         if reason is None:
             return
-        if reason == "backlog" and give_turn and await ctx.read_store.read_waits_behind(job.id):
+        if reason == "backlog" and give_way and await ctx.read_store.read_waits_behind(job.id):
             raise GaveWay
         pause = settings.space_recheck_seconds if reason == "space.low" else settings.poll_seconds
         await ctx.wakeup.wait(pause, since=mark, topic="backlog")
