@@ -6,13 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ferryman.config_types import ByteSize
 from ferryman.phone import on_phone
@@ -63,13 +57,14 @@ class Concurrency(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _old_name(cls, data: object) -> object:
-        """``read`` was ``unpack`` before 0.1.1: the old key is taken until 0.2 (a file
-        or an environment written then still works), never beside the new one."""
-        if not isinstance(data, dict) or "unpack" not in data:
-            return data
-        if "read" in data:
-            raise ValueError("concurrency.unpack is concurrency.read's old name: give only read")
-        return {("read" if key == "unpack" else key): value for key, value in data.items()}
+        """``read`` was ``unpack`` before 0.1.1: taken until 0.2, never beside ``read``."""
+        if isinstance(data, dict) and "unpack" in data:
+            if "read" in data:
+                raise ValueError(
+                    "concurrency.unpack is concurrency.read's old name: give only read"
+                )
+            return {("read" if key == "unpack" else key): value for key, value in data.items()}
+        return data
 
 
 class Retry(BaseModel):
