@@ -57,7 +57,7 @@ class Concurrency(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _old_name(cls, data: object) -> object:
-        """``read`` was ``unpack`` before 0.1.1: taken until 0.2, never beside ``read``."""
+        """``read`` was ``unpack`` in 0.1.0: taken until 0.2, never beside ``read``."""
         if isinstance(data, dict) and "unpack" in data:
             if "read" in data:
                 raise ValueError(

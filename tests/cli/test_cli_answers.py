@@ -80,7 +80,7 @@ def test_status_of_jobs_named_or_of_a_state(tmp_path: Path) -> None:
 
 
 def test_status_takes_the_old_word_expanding_for_reading(tmp_path: Path) -> None:
-    """``reading`` was ``expanding`` before 0.1.1: the old word still picks the jobs being
+    """``reading`` was ``expanding`` in 0.1.0: the old word still picks the jobs being
     read (until 0.2), and the table and --json say the new one."""
     data = tmp_path / "data"
     _add_photos(tmp_path, data, 2)  # jobs 1-2, queued

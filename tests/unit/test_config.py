@@ -33,7 +33,7 @@ def test_layers_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_concurrency_unpack_is_still_taken_as_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``concurrency.read`` was ``unpack`` before 0.1.1: a file or an environment of then
+    """``concurrency.read`` was ``unpack`` in 0.1.0: a file or an environment of then
     still sets it (until 0.2); both at once is refused, not guessed."""
     old = _toml(tmp_path, "[concurrency]\nunpack = 4\nconvert = 2\n")
     assert (load_settings(old).concurrency.read, load_settings(old).concurrency.convert) == (4, 2)

@@ -26,7 +26,7 @@ SHOWN = 20  # the table's newest jobs when no --limit is given
 STATES = ("queued", "reading", "active", "needs_password", "done", "failed", "cancelled")
 # Groups a person asks for: what has not ended yet, and what needs them.
 STATE_GROUPS = {"unended": ("queued", "reading", "active", "needs_password")}
-# Old words taken for one release (until 0.2): ``reading`` was ``expanding`` before 0.1.1.
+# Old words taken for one release (until 0.2): ``reading`` was ``expanding`` in 0.1.0.
 STATE_ALIASES = {"expanding": "reading"}
 
 
