@@ -755,7 +755,7 @@ async def test_a_chained_album_survives_its_predecessors_heartbeat(
 
 
 @pytest.mark.parametrize("photos", [1, 10, 12, 20, 30])
-async def test_a_jobs_last_album_ends_it_without_the_keepers_gap(
+async def test_a_jobs_last_album_ends_it_without_the_housekeepers_gap(
     tmp_path: Path,
     settings: Settings,
     sqlite_store: Store,
