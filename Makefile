@@ -88,15 +88,18 @@ test: $(BIN)/.installed
 	$(MAKE) --no-print-directory -j3 lint typecheck pytest
 
 # --durations=20: the slowest tests of the run, at its end. The tests marked `timing`
-# (a wall-clock bound: "stopped within 5 s") run apart, after the rest, on one worker: a
-# bound is asserted on a machine the suite's own workers do not load (docs/testing.md);
-# PYTEST_ARGS that select none of them (exit 5) are no failure.
+# (a wall-clock bound: "stopped within 5 s") run apart, after the rest, on TIMING_WORKERS
+# (2: a core each; they mostly wait, 22 CPU-s in 171 s on one worker) with the longest
+# first: a bound is asserted on a machine the suite's own workers do not load
+# (docs/testing.md); PYTEST_ARGS that select none of them (exit 5) are no failure.
 # The second run collects only the files holding such a mark (or the paths PYTEST_ARGS
 # names): collecting the whole suite again cost 95 s on a loaded machine.
+TIMING_WORKERS ?= 2
 TIMING_FILES = $(shell grep -rl --include='*.py' 'mark.timing' tests)
 pytest: $(BIN)/.installed
 	$(PYTEST) -q $(XDIST) --durations=20 -m "not timing" $(PYTEST_ARGS)
-	$(PYTEST) -q -n 1 -m timing $(or $(filter tests%,$(PYTEST_ARGS)),$(TIMING_FILES)) \
+	$(PYTEST) -q -n $(TIMING_WORKERS) --dist load --maxschedchunk 1 -m timing \
+		$(or $(filter tests%,$(PYTEST_ARGS)),$(TIMING_FILES)) \
 		$(filter-out tests%,$(PYTEST_ARGS)) || test $$? -eq 5  # 5: none selected
 
 bench: $(BIN)/.installed

@@ -251,13 +251,17 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 # The tests that take minutes (crash loops, several nodes, the API fuzz):
-# under pytest-xdist they start first of all, the longest first.
+# under pytest-xdist they start first of all, the longest first. Then the longest of the
+# `timing` run (make pytest's second, on two workers): 54 % of its summed time, and the
+# two web stops ended it side by side when they came last.
 LONGEST_FIRST = (
     "tests/crash/test_crash.py::test_sigkill_",
     "tests/engine/test_nodes_shared.py",
     "tests/crash/test_notify_crash.py",
     "tests/crash/",
     "tests/web/test_web_api.py::test_no_generated_request_gets_a_server_error",
+    "tests/web/test_web_stop.py::test_web_stops_within_",
+    "tests/sources/test_http_source.py::test_ctrl_c_",
 )
 
 

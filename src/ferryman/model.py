@@ -320,18 +320,22 @@ class BatchItem:
 class Batch:
     """A job's inputs when it has several (the entries a watch found at one look), in
     order, with their titles, and the name the job goes by; its source URI is
-    ``batch:`` and this as JSON."""
+    ``batch:`` and this as JSON. ``folder``: the library folder every look of the watch
+    shares (the name before the job's ``(2)``, ``(3)``… made it unique): a camera roll
+    grows one ``Camera/`` folder, not one folder per look."""
 
     name: str
     items: tuple[BatchItem, ...]
+    folder: str | None = None
 
     def __str__(self) -> str:
         import json  # lazy: start-up
 
         listed = [[item.uri, item.title] for item in self.items]
-        body = json.dumps(
-            {"name": self.name, "items": listed}, ensure_ascii=False, separators=(",", ":")
-        )
+        found: dict[str, object] = {"name": self.name, "items": listed}
+        if self.folder is not None and self.folder != self.name:
+            found["folder"] = self.folder
+        body = json.dumps(found, ensure_ascii=False, separators=(",", ":"))
         return f"{BATCH_SCHEME}:{body}"
 
     @classmethod
@@ -344,6 +348,7 @@ class Batch:
             items = tuple(
                 BatchItem(str(u), None if t is None else str(t)) for u, t in found["items"]
             )
-            return cls(str(found["name"]), items)
-        except (KeyError, TypeError) as exc:
+            folder = found.get("folder")
+            return cls(str(found["name"]), items, None if folder is None else str(folder))
+        except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{exc}") from None

@@ -31,6 +31,7 @@ from tests.support.archive_corpus import (
     payload,
 )
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
+from tests.support.once import built_once
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -41,9 +42,14 @@ GiB = 1 << 30
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Sample]]:
-    root = tmp_path_factory.mktemp("corpus")
+    """The samples, made once per run for every worker (a hundred tool runs: each of the
+    three workers that ran one of this file's corpus tests made its own); read-only, each
+    worker judging them in a work folder of its own."""
     quick = tuple(name for name in GENERATORS if name != "rar")
-    return root, build_corpus(root / "samples", quick)
+    samples = built_once(
+        tmp_path_factory, "archive-corpus", lambda folder: build_corpus(folder / "samples", quick)
+    )
+    return tmp_path_factory.mktemp("corpus"), samples
 
 
 def test_every_sample_the_oracle_reads_is_delivered_byte_for_byte(

@@ -30,6 +30,7 @@ from tests.support.httpserve import Link, serving
 from tests.support.mediaserve import MediaSite
 from tests.support.once import built_once
 from tests.support.s3serve import S3Server
+from tests.support.waiting import eventually_sync
 from tests.support.webinproc import web_in_process
 from tests.support.webserve import running_web
 
@@ -63,15 +64,18 @@ def _bar_values(page: Any, until: int, within: float) -> list[int]:
     """Every value the job's <progress> showed, sampled until it reads ``until``."""
     bar = page.get_by_role("listitem").first.locator("progress")
     seen: list[int] = []
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+
+    def reached() -> bool:  # each read noted: the values between matter, not only the last
         value = round(float(bar.get_attribute("value") or 0))
         if not seen or seen[-1] != value:
             seen.append(value)
-        if value >= until:
-            return seen
-        time.sleep(0.03)
-    raise AssertionError(f"the bar stopped at {seen}")
+        return value >= until
+
+    try:
+        eventually_sync(reached, f"the bar at {until}", within=within, every=0.03)
+    except AssertionError:
+        raise AssertionError(f"the bar stopped at {seen}") from None
+    return seen
 
 
 def _done(page: Any, within: float = 120) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import tarfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from ferryman.samples import make_photo_set
 from ferryman.store import Store
 from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE
 from tests.support.httpserve import Link, serving
+from tests.support.waiting import eventually_sync
 from tests.support.webserve import WebServer, running_web
 
 pytestmark = [pytest.mark.slow, NEEDS_CHROMIUM]
@@ -337,12 +337,13 @@ def test_cancel_then_retry_shows_the_new_runs_figures_not_the_old(tmp_path: Path
         slow.add("/slow.mp4", blob, content_type="video/mp4")
         with web.client() as api:
             job = int(api.post("/api/v1/jobs", json={"source": slow.url("/slow.mp4")}).json()["id"])
-            view: dict[str, Any] = {}
-            for _ in range(300):
-                view = api.get(f"/api/v1/jobs/{job}").json()
-                if view["progress"]["speed"] and view["progress"]["fraction"] > 0.05:
-                    break
-                time.sleep(0.1)  # polled: the download's first figures
+
+            def figures() -> dict[str, Any] | None:
+                view: dict[str, Any] = api.get(f"/api/v1/jobs/{job}").json()
+                going = view["progress"]["speed"] and view["progress"]["fraction"] > 0.05
+                return view if going else None
+
+            view = eventually_sync(figures, "the download's first figures", every=0.1)
             assert view["progress"]["speed"], view
             api.post(f"/api/v1/jobs/{job}/cancel", headers=CSRF).raise_for_status()
             retried = api.post(f"/api/v1/jobs/{job}/retry", headers=CSRF).json()
@@ -375,10 +376,9 @@ def test_cancel_then_retry_in_the_page_goes_on_from_the_partial_download(
         expect(item).to_have_attribute("data-status", "cancelled")
         job = int(item.get_attribute("data-job") or 0)
         kept = data / "work" / f".kept-job-{job:05d}"
-        deadline = time.monotonic() + 30
-        while not list(kept.rglob("*.part")):  # set aside once the download has stopped
-            assert time.monotonic() < deadline, "the partial download was not kept"
-            time.sleep(0.1)
+        eventually_sync(  # set aside once the download has stopped
+            lambda: list(kept.rglob("*.part")), "the partial download kept", every=0.1
+        )
         asked = len(slow.requests_for("/slow.mp4"))
         item.get_by_role("button", name="Retry slow").click()
         expect(item).not_to_have_attribute(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from tests.media.test_media_probe_plan import write_video
 from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, PHONE, chromium
 from tests.support.httpserve import Link, serving
 from tests.support.once import built_once
+from tests.support.waiting import eventually_sync
 from tests.support.webserve import running_web
 
 pytestmark = [
@@ -101,13 +101,12 @@ def test_a_cancelled_jobs_bar_stays_where_it_was_when_the_server_starts_again(
         slow.add("/big.zip", blob, content_type="application/zip")
         with running_web(data) as web, web.client() as api:
             job = api.post("/api/v1/jobs", json={"source": slow.url("/big.zip")}).json()
-            deadline = time.monotonic() + 60
-            while True:
-                view = api.get(f"/api/v1/jobs/{job['id']}").json()
-                if view["progress"]["fraction"] >= 0.03:
-                    break
-                assert time.monotonic() < deadline, view
-                time.sleep(0.1)
+            eventually_sync(
+                lambda: api.get(f"/api/v1/jobs/{job['id']}").json()["progress"]["fraction"] >= 0.03,
+                "3 % downloaded",
+                within=60,
+                every=0.1,
+            )
             api.post(f"/api/v1/jobs/{job['id']}/cancel").raise_for_status()
             cancelled = web.wait_for(job["id"], ("cancelled",), within=30)
             page.goto(web.base)

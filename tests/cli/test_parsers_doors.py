@@ -17,6 +17,7 @@ import pytest
 from ferryman.config import Settings
 from ferryman.engine.plumbing.events import EventBus
 from ferryman.store import Store
+from ferryman.store.memory.store import MemoryStore
 from ferryman.web.server import web_app
 from tests.telegram.test_telegram_frontdoor import World, make_world, reply_to, serving
 
@@ -36,7 +37,7 @@ async def test_the_api_refuses_malformed_links_with_a_code(
     """POST /jobs (a source), POST /watches (a source, a notice URL): 4xx with a code and
     the page's next step, nothing recorded. ASGITransport raises what the app raised, so
     a crash shows as an exception here."""
-    store = await Store.open(settings.database)
+    store = MemoryStore()  # the API's answer, not the database's
     try:
         async with (
             web_app(settings, store, EventBus(), lambda: True) as served,

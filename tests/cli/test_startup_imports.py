@@ -32,7 +32,7 @@ HEAVY = (
     "ferryman.sources.local",
     "ferryman.net.download",
     # On SQLite the light commands read and write through the standard library's
-    # sqlite3 (store/fast/sqlite3_store.py): no SQLAlchemy, no event loop.
+    # sqlite3 (store/startup/sqlite3_store.py): no SQLAlchemy, no event loop.
     "sqlalchemy",
     "aiosqlite",
     "asyncio",

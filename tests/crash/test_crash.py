@@ -144,16 +144,18 @@ def _kill_repeatedly(
     kills = 0
     for _ in range(8 * most):
         proc = _cli("run", "--until-idle", env=env)
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and not _holds_work(db, proc.pid):
-            assert time.monotonic() < deadline, "the run claimed nothing in 60 s"
-            time.sleep(0.01)
+        eventually_sync(
+            lambda proc=proc: proc.poll() is not None or _holds_work(db, proc.pid),  # type: ignore[misc]
+            "the run claiming work",
+            within=60,
+            every=0.01,
+        )
         due = time.monotonic() + rng.uniform(*pause)
         enough = _progress(db) + rng.randint(1, share) if share else None
         while proc.poll() is None and time.monotonic() < due:
             if enough is not None and _progress(db) >= enough:
                 break
-            time.sleep(0.01)
+            time.sleep(0.01)  # the kill's moment: random, or a share of the work done
         if proc.poll() is not None:
             assert proc.wait() == 0, proc.stderr.read() if proc.stderr else ""
             break  # it finished before the kill came

@@ -74,7 +74,7 @@ def slow_signed_receiver(delay: float) -> Iterator[Heard]:
                     heard.got.append((ids, self.headers.get("X-Ferryman-Event", ""), body))
                 else:
                     heard.forged += 1
-            time.sleep(delay)
+            time.sleep(delay)  # a slow webhook server's pace: not a wait
             self.send_response(200 if good else 401)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -155,7 +155,7 @@ def test_sigkill_while_notices_go_out_tells_each_change_once_or_again_the_same(
                 "a notice under way",
                 within=60,
             )
-            time.sleep(rng.uniform(0.0, 0.4))
+            time.sleep(rng.uniform(0.0, 0.4))  # the kill's random moment: the scenario
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1

@@ -123,7 +123,7 @@ def test_sigkill_during_checks_makes_each_entry_once(tmp_path: Path) -> None:
                 ),
                 "a check under way",
             )
-            time.sleep(rng.uniform(0.0, 0.6))
+            time.sleep(rng.uniform(0.0, 0.6))  # the kill's random moment: the scenario
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
                 kills += 1

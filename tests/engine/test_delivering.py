@@ -14,7 +14,7 @@ from ferryman.engine.plumbing.stages import NOTHING_NEXT
 from ferryman.model import AlbumClaim, ItemState, MediaKind
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
-from ferryman.store.rows import NewItem
+from ferryman.store.shared.rows import NewItem
 from tests.support.memsink import MemKind
 
 

@@ -37,7 +37,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sinks.telegram import TelegramSink
 from ferryman.sinks.telegram_state import TelegramState
 from ferryman.store import Store
-from ferryman.store.rows import LeaseLost
+from ferryman.store.shared.rows import LeaseLost
 from ferryman.web.results_s3 import S3Results
 from tests.store.test_store import _expanded_job
 from tests.support import deliverfault_child

@@ -36,7 +36,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo, make_photo_set, make_tar, make_video, make_zip
 from ferryman.store import Store
-from ferryman.store.fast import sqlite_direct
+from ferryman.store.sql import sqlite_direct
 from tests.support.clock import ManualClock
 from tests.support.engine_helpers import leftovers, library_files, run_until_idle, sha256
 from tests.support.waiting import eventually
@@ -636,7 +636,7 @@ async def test_small_entries_are_recorded_in_batches_and_a_stop_loses_none(
             inserts.append(statement)
 
     event.listen(store.engine.sync_engine, "before_cursor_execute", count)
-    run = sqlite_direct._run  # statements store.quick runs on sqlite3 itself count too
+    run = sqlite_direct._run  # statements sql/sqlite_direct runs on sqlite3 itself count too
 
     def counted(db: Any, statement: str, values: Any) -> Any:
         count(db, None, statement)

@@ -121,7 +121,7 @@ def test_a_job_waiting_between_tries_says_why(failed: tuple[Path, str]) -> None:
 
     from ferryman.frontdoors.terminal import print_problems
     from ferryman.model import Job, JobState
-    from ferryman.store.fast.sqlite3_store import open_sqlite3
+    from ferryman.store.startup.sqlite3_store import open_sqlite3
 
     data, port = failed
     settings = load_settings(None, {"data_dir": data})

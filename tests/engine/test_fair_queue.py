@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from tests.support.browser import CHROMIUM, DESKTOP, chromium
 from tests.support.engine_helpers import library_files
 from tests.support.httpserve import Faults, FaultServer, serving
 from tests.support.memsink import MemKind
+from tests.support.waiting import eventually, eventually_sync
 from tests.support.webserve import running_web
 
 SLOW_BYTES = 400_000
@@ -86,13 +86,16 @@ async def test_a_quick_link_is_delivered_while_a_slow_download_goes_on(
 
 def _in_line(client: Any, job_id: int, wanted: Any, within: float = 30) -> dict[str, Any]:
     """The job's view once its place is ``wanted`` (places are read a moment apart)."""
-    deadline = time.monotonic() + within
-    while True:
-        view: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
-        if view.get("in_line") == wanted:
-            return view
-        assert time.monotonic() < deadline, view
-        time.sleep(0.1)
+    seen: list[dict[str, Any]] = [{}]
+
+    def placed() -> dict[str, Any] | None:
+        seen[0] = client.get(f"/api/v1/jobs/{job_id}").json()
+        return seen[0] if seen[0].get("in_line") == wanted else None
+
+    try:
+        return eventually_sync(placed, f"job {job_id} in line {wanted}", within=within, every=0.1)
+    except AssertionError:
+        raise AssertionError(seen[0]) from None
 
 
 def _slow_then_two_quick(client: Any, server: FaultServer) -> list[int]:
@@ -104,9 +107,7 @@ def _slow_then_two_quick(client: Any, server: FaultServer) -> list[int]:
         assert made.status_code == 202, made.text
         ids.append(int(made.json()["id"]))
         if path == "/slow.jpg":
-            deadline = time.monotonic() + 30
-            while server.served["/slow.jpg"] == 0 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            eventually_sync(lambda: server.served["/slow.jpg"], "the slow download begun")
     return ids
 
 
@@ -217,10 +218,10 @@ async def test_a_read_waiting_for_deliveries_lets_a_small_job_through(
 
 
 async def eventually_async(read: Any, at_least: int, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while await read() < at_least:
-        assert time.monotonic() < deadline, "never reached"
-        await asyncio.sleep(0.05)
+    async def reached() -> bool:
+        return bool(await read() >= at_least)
+
+    await eventually(reached, f"at least {at_least}", within=within, every=0.05)
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from ferryman.samples import make_photo_set
 from ferryman.store import Store, connect
 from ferryman.store.schema import jobs
 from tests.conftest import _reset_postgres, store_url
+from tests.support.clock import JumpingClock, ManualClock, engine_idle
 from tests.support.waiting import eventually
 
 
@@ -92,8 +93,9 @@ async def test_a_drained_node_claims_nothing_until_undrained(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = settings.model_copy(update={"node_name": "phone", "lease_seconds": 3.0})
-    store = await Store.open(settings.database)
-    engine = Engine(store, settings)
+    clock = ManualClock()
+    store = await Store.open(settings.database, clock=clock.now)
+    engine = Engine(store, settings, clock=clock)
     claiming = [0]  # the read's claims in flight
     claim_jobs = store.claim_jobs
 
@@ -115,7 +117,7 @@ async def test_a_drained_node_claims_nothing_until_undrained(
         await eventually(lambda: _none(claiming), "the claims begun before the drain ended")
         photos = make_photo_set(tmp_path / "in", 3)
         job = await intake.add_source(store, photos[0].parent)
-        await asyncio.sleep(2.0)  # several polls and wake-ups: nothing is taken
+        await _polls(clock, settings, 20)  # wake-ups and 20 polls: nothing is taken
         assert (await store.get_job(job.id)).state is JobState.QUEUED
         assert (await nodes.workers(store, 3.0))[0]["state"] == "drained"
         await nodes.drain(store, "phone", on=False)
@@ -126,6 +128,14 @@ async def test_a_drained_node_claims_nothing_until_undrained(
     (run,) = await nodes.workers(store, 3.0)
     assert run["state"] == "stopped" and run["held"] == 0
     await store.close()
+
+
+async def _polls(clock: ManualClock, settings: Settings, polls: int) -> None:
+    """``polls`` of every worker's poll, each worker back at its wait after them: what
+    they would have taken by then, they have."""
+    await engine_idle(clock, settings)
+    await clock.advance(polls * settings.poll_seconds)
+    await engine_idle(clock, settings)
 
 
 async def _has_run(store: Store) -> bool:
@@ -192,8 +202,9 @@ async def test_a_node_drained_mid_delivery_does_not_chain_the_next_album(
     settings = settings.model_copy(
         update={"node_name": "phone", "lease_seconds": 3.0, "backlog_items": 1000}
     )
-    store = await Store.open(settings.database)
-    engine = Engine(store, settings)
+    clock = ManualClock()
+    store = await Store.open(settings.database, clock=clock.now)
+    engine = Engine(store, settings, clock=clock)
     read = asyncio.Event()
     engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobReadDone) else None)
     deliver = LibrarySink.deliver
@@ -212,7 +223,7 @@ async def test_a_node_drained_mid_delivery_does_not_chain_the_next_album(
     running = asyncio.create_task(engine.run())
     try:
         await eventually(lambda: _albums_delivered(store, job.id, 1), "album 1", within=30)
-        await asyncio.sleep(1.5)  # polls and wake-ups: nothing more is taken
+        await _polls(clock, settings, 20)  # wake-ups and 20 polls: nothing more is taken
         assert delivered == [1]
         assert await _albums_delivered(store, job.id, 1)
         assert (await nodes.workers(store, 3.0))[0]["held"] == 0
@@ -255,15 +266,20 @@ async def test_an_engine_goes_on_after_its_store_was_unreachable(
     store = await Store.open(settings.database)
     outage, reads = _Outage(store.engine), _Outage(store.reader)
     real = store.engine, store.reader
-    engine = Engine(store, settings)
+    clock = JumpingClock()
+    engine = Engine(store, settings, clock=clock)
     running = asyncio.create_task(engine.run())
     try:
         await eventually(lambda: _has_run(store), "the engine beat")
         store.engine, store.reader = outage, reads  # type: ignore[assignment]
         outage.down = reads.down = True
-        await asyncio.sleep(2.5)  # longer than the cache: the outage is the scenario
-        # polls every 0.05 s: every loop asks and is refused (however slowly, under load)
-        await eventually(lambda: outage.refused + reads.refused > 10, "claims refused")
+        clock.jump(2.5)  # longer than the settings' cache: the outage outlasts it
+
+        def refused() -> bool:  # polls every 0.05 s: every loop asks and is refused, and
+            # the settings, read again, are unreadable (the last ones stand)
+            return outage.refused + reads.refused > 10 and engine.ctx._live.unreadable
+
+        await eventually(refused, "claims and the settings' read refused")
         outage.down = reads.down = False
         assert not running.done()
         beat_before = (await store.node_runs())[0].heartbeat_at
@@ -286,22 +302,23 @@ async def _beat_after(store: Store, before: float) -> bool:
 async def test_a_drain_is_heard_at_once_not_at_the_next_heartbeat(
     settings: Settings, tmp_path: Path
 ) -> None:
-    """Beats every 100 s here; a drain must still stop claims within moments (a trial saw
-    a node unpack two jobs added right after its drain), and an undo restart them. So
-    the drain heard and the job done at all, within the 30 s a loaded machine is given,
-    show both came at once, not at a beat (no "within 2 s" bound to meet)."""
+    """Beats every 100 s of a clock that stands still here; a drain must still stop
+    claims within moments (a trial saw a node unpack two jobs added right after its
+    drain), and an undo restart them. So the drain heard and the job done at all, within
+    the 30 s a loaded machine is given, show both came at once, not at a beat (no
+    "within 2 s" bound to meet)."""
     settings = settings.model_copy(update={"node_name": "phone", "lease_seconds": 300.0})
-    store = await Store.open(settings.database)
-    engine = Engine(store, settings)
+    clock = ManualClock()
+    store = await Store.open(settings.database, clock=clock.now)
+    engine = Engine(store, settings, clock=clock)
     running = asyncio.create_task(engine.run())
     try:
         await eventually(lambda: _has_run(store), "the engine beat")
-        await asyncio.sleep(0.5)  # past its first beat: the next is ~100 s away
+        await engine_idle(clock, settings)  # past its first beat: the next is 100 s away
         await nodes.drain(store, "phone")
         await eventually(lambda: _draining(engine), "the drain heard")
         job = await intake.add_source(store, make_photo_set(tmp_path / "in", 2)[0].parent)
-        # A window in which a drained node would take the job: the scenario, not a wait.
-        await asyncio.sleep(1.0)
+        await _polls(clock, settings, 20)  # wake-ups and 20 polls: a drained node takes nothing
         assert (await store.get_job(job.id)).state is JobState.QUEUED
         await nodes.drain(store, "phone", on=False)
         await eventually(lambda: _done(store, job.id), "the job done after the undo")
@@ -348,7 +365,8 @@ async def test_a_node_frozen_mid_transaction_does_not_hold_the_others_up(
     url = store_url("postgres", tmp_path)
     await _reset_postgres(url)
     monkeypatch.setattr(connect, "IDLE_IN_TRANSACTION_MS", 1000)
-    frozen, other = await Store.open(url), await Store.open(url)
+    clock = ManualClock()
+    frozen, other = await Store.open(url, clock=clock.now), await Store.open(url, clock=clock.now)
     try:
         photos = make_photo_set(tmp_path / "in", 1)
         job = await intake.add_source(frozen, photos[0].parent)
@@ -357,7 +375,7 @@ async def test_a_node_frozen_mid_transaction_does_not_hold_the_others_up(
         await conn.begin()
         # what recording a batch does first: the job's row, locked until the commit
         await conn.execute(update(jobs).where(jobs.c.id == job.id).values(cursor=jobs.c.cursor))
-        await asyncio.sleep(0.6)  # the lease lapses; the commit never comes
+        await clock.advance(0.6)  # the lease lapses; the commit never comes
 
         started = asyncio.get_running_loop().time()
         assert await asyncio.wait_for(other.reap(), 15) == 1

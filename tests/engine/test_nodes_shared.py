@@ -19,7 +19,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from tests.crash.test_crash import _env
 from tests.support import netns
 from tests.support.httpserve import Link, serving
 from tests.support.s3serve import S3Server
+from tests.support.waiting import eventually_sync
 
 pytestmark = pytest.mark.slow
 
@@ -177,35 +177,30 @@ def test_three_nodes_one_killed_one_joining_deliver_everything_once(
             name: _node(name, node_env, logs, network) for name in ("node-a", "node-b", "node-c")
         }
         try:
-            deadline = time.monotonic() + 120
-            while True:  # node-b holds work: kill it there
+
+            def b_holds() -> dict[str, int] | None:  # node-b holds work: kill it there
                 held = {r["node"]: r["held"] for r in views.workers() if r["state"] == "alive"}
-                if held.get("node-b", 0) > 0 and len(held) == 3:
-                    break
-                assert time.monotonic() < deadline, f"node-b never held work: {held}"
-                time.sleep(0.1)
+                return held if held.get("node-b", 0) > 0 and len(held) == 3 else None
+
+            held = eventually_sync(b_holds, "node-b holding work", within=120, every=0.1)
             nodes["node-b"].send_signal(signal.SIGKILL)
             nodes["node-b"].wait(10)
             killed_holding = held["node-b"]
             nodes["node-d"] = _node("node-d", node_env, logs, network)
             cut_holding = _partition(network, "node-c", views) if network is not None else None
 
-            deadline = time.monotonic() + 240
-            while True:
-                jobs = views.jobs()
-                if all(j["state"] in ("done", "failed", "cancelled") for j in jobs):
-                    break
-                assert time.monotonic() < deadline, [
-                    (j["id"], j["state"]) for j in jobs if j["state"] != "done"
-                ]
-                time.sleep(0.1)
-            deadline = time.monotonic() + 60  # a node cut off beats again once it is back
-            while True:
+            eventually_sync(
+                lambda: all(j["state"] in ("done", "failed", "cancelled") for j in views.jobs()),
+                "every job ended",
+                within=240,
+                every=0.1,
+            )
+
+            def alive() -> bool:  # a node cut off beats again once it is back
                 states = {r["node"]: r["state"] for r in views.workers()}
-                if {states[n] for n in ("node-a", "node-c", "node-d")} == {"alive"}:
-                    break
-                assert time.monotonic() < deadline, states
-                time.sleep(0.1)
+                return {states.get(n) for n in ("node-a", "node-c", "node-d")} == {"alive"}
+
+            eventually_sync(alive, "nodes a, c and d alive", within=60, every=0.1)
             jobs = _jobs(env)  # the CLI's views of it: every job ended, every node alive
             runs = _workers(env)
             states = {r["node"]: r["state"] for r in runs}
@@ -243,19 +238,20 @@ def _partition(net: netns.Network, node: str, views: _Views) -> int:
     Returns what it held. Its leases lapse while it is away, so the others take its work
     over; when its link returns, its late writes must find the work no longer its own.
     """
-    deadline = time.monotonic() + 120
-    while True:
+
+    def holds() -> dict[str, int] | None:
         held = {r["node"]: r["held"] for r in views.workers() if r["state"] == "alive"}
-        if held.get(node, 0) > 0:
-            break
-        assert time.monotonic() < deadline, f"{node} never held work: {held}"
-        time.sleep(0.1)
+        return held if held.get(node, 0) > 0 else None
+
+    held = eventually_sync(holds, f"{node} holding work", within=120, every=0.1)
     net.cut(node)
     try:
-        deadline = time.monotonic() + 60
-        while {r["node"]: r["state"] for r in views.workers()}.get(node) != "silent":
-            assert time.monotonic() < deadline, f"{node} cut off but never silent"
-            time.sleep(0.2)
+        eventually_sync(
+            lambda: {r["node"]: r["state"] for r in views.workers()}.get(node) == "silent",
+            f"{node} cut off, seen silent",
+            within=60,
+            every=0.2,
+        )
     finally:
         net.mend(node)
     return int(held[node])

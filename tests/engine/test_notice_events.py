@@ -18,7 +18,7 @@ from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, MediaKind, Plan
 from ferryman.store import Store
-from ferryman.store.rows import LeaseLost
+from ferryman.store.shared.rows import LeaseLost
 from ferryman.store.store import NewItem
 from ferryman.store.watches.sql import WatchJob
 from tests.engine.test_notify import receiving, run_until, signed_right, with_notify

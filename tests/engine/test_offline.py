@@ -175,16 +175,20 @@ def test_a_webdav_folder_whose_network_goes_mid_read_waits_and_reads_on(
         _add([network.reach(dav.uri("Trip/", login=True))], env)  # type: ignore[list-item]
         with _running_on_phone(network, env) as run:
             db = data / "ferryman.db"
-            deadline = time.monotonic() + 60
-            while _recorded(db) < 20:
-                assert run.poll() is None and time.monotonic() < deadline
-                time.sleep(0.01)
-            network.offline("phone")
-            deadline = time.monotonic() + 60  # the stalled read noticed, its retries spent
-            while _state(db, "webdav") != ("queued", "network.offline", 0):
+
+            def recorded() -> bool:
                 assert run.poll() is None, run.stderr.read() if run.stderr else ""
-                assert time.monotonic() < deadline, _state(db, "webdav")
-                time.sleep(0.2)
+                return _recorded(db) >= 20
+
+            eventually_sync(recorded, "20 items recorded", within=60, every=0.01)
+            network.offline("phone")
+
+            def offline() -> bool:
+                assert run.poll() is None, run.stderr.read() if run.stderr else ""
+                return _state(db, "webdav") == ("queued", "network.offline", 0)
+
+            # the stalled read noticed, its retries spent
+            eventually_sync(offline, "waiting offline, uncounted", within=60, every=0.2)
             time.sleep(3)  # many times five counted attempts: it still waits, uncounted
             state, _, attempts = _state(db, "webdav")  # between rechecks, or trying again
             assert state in ("queued", "reading") and attempts == 0

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.config import load_settings
 from ferryman.engine.ops import intake
 from ferryman.engine.ops.phases import BYTES, REALTIME, Phases, figures_of
@@ -30,6 +31,7 @@ from ferryman.store import Store
 from ferryman.web.kept_progress import SHOWN_MEMO
 from ferryman.web.live import Tracker
 from tests.media.test_media_probe_plan import write_video
+from tests.support.clock import ManualClock
 from tests.support.contract import memory_store
 from tests.support.once import built_once
 from tests.support.waiting import eventually
@@ -41,8 +43,10 @@ async def _no_files(_job: object) -> dict[str, object]:
     return {"files": [], "zip": {}}
 
 
-def _tracker(store: Store, sent: list[dict[str, Any]] | None = None) -> Tracker:
-    return Tracker(store, (sent or []).append, _no_files, str, stuck_after=60)
+def _tracker(
+    store: Store, sent: list[dict[str, Any]] | None = None, clock: Clock = SYSTEM
+) -> Tracker:
+    return Tracker(store, (sent or []).append, _no_files, str, stuck_after=60, clock=clock)
 
 
 def test_a_new_phase_drops_the_last_ones_speed_and_time_left() -> None:
@@ -219,10 +223,11 @@ async def test_a_downloaded_jobs_bar_counts_its_download_after_a_restart(
 async def test_a_moving_jobs_bar_is_saved_while_it_moves_and_at_the_stop(tmp_path: Path) -> None:
     """The tracker's loop keeps the bar in the store at most every second while the job
     runs; what rose after the last save is saved when the server stops."""
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    clock = ManualClock()
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}", clock=clock.now)
     try:
         job = await store.add_job(source="http://h/a.zip", name="a", dest="library:", fetch=True)
-        tracker = _tracker(store)
+        tracker = _tracker(store, clock=clock)
         loop = asyncio.create_task(tracker.run(None))
         tracker.on_event(JobFetching(job.id, done=10, total=100, speed=1e6, eta=9.0, fraction=0.1))
 
@@ -232,7 +237,8 @@ async def test_a_moving_jobs_bar_is_saved_while_it_moves_and_at_the_stop(tmp_pat
         await eventually(first_saved, "the first rise saved")
         saved = float((await store.source_memos(job.id))[SHOWN_MEMO])
         tracker.on_event(JobFetching(job.id, done=20, total=100, speed=1e6, eta=8.0, fraction=0.2))
-        await asyncio.sleep(0.3)  # sent, not yet saved: within the second
+        await clock.advance(0.3)  # sent, not yet saved: within the second
+        assert float((await store.source_memos(job.id))[SHOWN_MEMO]) == saved
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
         await tracker.close()

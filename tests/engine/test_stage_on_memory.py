@@ -19,8 +19,8 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Batch, ItemState, JobState, MediaKind
 from ferryman.sources.base import Fetched
 from ferryman.sources.listers.base import ListerRegistry, WatchEntry
-from ferryman.store.memory import MemoryStore
-from ferryman.store.rows import NewItem
+from ferryman.store.memory.store import MemoryStore
+from ferryman.store.shared.rows import NewItem
 from tests.engine.test_notify import receiving, signed_right, with_notify
 from tests.watch.test_watch_batches import Listed
 

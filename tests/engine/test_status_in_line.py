@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from ferryman.frontdoors.cli.root import app
 from ferryman.store import Store
-from ferryman.store.fast.sqlite3_store import open_sqlite3
+from ferryman.store.startup.sqlite3_store import open_sqlite3
 
 
 async def _line_up(store: Store) -> list[int]:

@@ -57,7 +57,7 @@ class _SlowStaging:
 
     def _blocks(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
         for block in blocks:
-            time.sleep(self.pause)
+            time.sleep(self.pause)  # a slow input's pace: not a wait
             yield block
         self.read_whole_at = time.monotonic()
 

@@ -18,7 +18,7 @@ from ferryman.engine.runner import Engine
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
-from ferryman.store.fast.sqlite3_store import open_sqlite3
+from ferryman.store.startup.sqlite3_store import open_sqlite3
 from ferryman.store.wakeup import send, sqlite_address
 from tests.support.clock import ManualClock, engine_idle
 from tests.support.waiting import eventually

@@ -26,7 +26,7 @@ from ferryman.media.policy import policy_named
 from ferryman.media.probe import probe, probe_image
 from ferryman.samples import make_photo, make_video
 from tests.support.media_bombs import flat_png
-from tests.support.waiting import eventually_sync
+from tests.support.waiting import eventually, eventually_sync
 
 PHOTO = policy_named("telegram").photo
 FIT = "ferryman.media.images:fit_photo"
@@ -144,7 +144,7 @@ async def test_a_cancel_of_run_async_kills_its_worker(box: MediaBox, tmp_path: P
     call = asyncio.ensure_future(
         box.run_async("ferryman.media.images:check_pixels", gif, limits=ROOMY)
     )
-    await asyncio.sleep(0.5)
+    await eventually(_workers, "a worker running the call")
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call

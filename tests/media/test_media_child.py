@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="forkserver and 
 def sleep_forever(pid_file: Path, progress: Callable[[float], None]) -> None:
     """A target: says its pid, then waits to be killed (the import above is all it loads)."""
     pid_file.write_text(str(os.getpid()))
-    time.sleep(120)
+    threading.Event().wait()  # never set: a hang, ended only by a kill
 
 
 def hold_the_gil(pid_file: Path, progress: Callable[[float], None]) -> None:
@@ -41,9 +40,11 @@ def hold_the_gil(pid_file: Path, progress: Callable[[float], None]) -> None:
 
 
 def nap(pid_file: Path, progress: Callable[[float], None]) -> None:
-    """A target: says its pid, waits 3 s, then ends well."""
+    """A target: says its pid, waits until its template is gone (it is then another
+    process's child), then ends well."""
+    template = os.getppid()
     pid_file.write_text(str(os.getpid()))
-    time.sleep(3)
+    eventually_sync(lambda: os.getppid() != template, "the template gone", within=60)
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -72,6 +73,7 @@ from pathlib import Path
 from ferryman.engine.plumbing.children import CHILD_MODULES
 from ferryman.media import child
 from tests.media import test_media_child as targets
+from tests.support.waiting import eventually
 
 async def main(what, out):
     run = child.run_in_child
@@ -81,7 +83,9 @@ async def main(what, out):
         task = asyncio.create_task(
             run(targets.sleep_forever, {"pid_file": out}, on_progress=None, timeout=60)
         )
-        await asyncio.sleep(0.3)
+        await eventually(  # the start under way: the template still loads
+            lambda: any(t.name == "child-start" for t in threading.enumerate()), "a start"
+        )
         began = time.monotonic()
         task.cancel()
         try:
@@ -91,8 +95,11 @@ async def main(what, out):
         print(f"cancel took {time.monotonic() - began:.3f}", flush=True)
         # The start goes on apart once the template has loaded: the child it makes is
         # killed and joined. Its threads over, this process has no child left.
-        while any(t.name in ("child-start", "child-reap") for t in threading.enumerate()):
-            await asyncio.sleep(0.02)
+        await eventually(
+            lambda: not any(t.name in ("child-start", "child-reap") for t in threading.enumerate()),
+            "the abandoned start and its reaping over",
+            within=120,
+        )
         print(f"children left {len(multiprocessing.active_children())}", flush=True)
     elif what == "timeout":  # the template is still loading when the time is up
         began = time.monotonic()
@@ -122,11 +129,12 @@ def _parent(
 
 
 def _wait_for_pid(pid_file: Path, parent: subprocess.Popen[str]) -> int:
-    deadline = time.monotonic() + 60
-    while (pid := read_pid(pid_file)) is None:
-        assert parent.poll() is None and time.monotonic() < deadline, "no child started"
-        time.sleep(0.05)
-    return pid
+
+    def started() -> int | None:
+        assert parent.poll() is None, "the parent ended before its child started"
+        return read_pid(pid_file)
+
+    return eventually_sync(started, "a child started", within=60, every=0.05)
 
 
 def test_a_child_forks_from_the_warmed_template(tmp_path: Path) -> None:
@@ -220,7 +228,7 @@ def test_a_child_outlives_a_lost_template(tmp_path: Path) -> None:
 @pytest.mark.timing  # asserts a wall-clock bound
 def test_a_cancel_while_the_template_loads_does_not_wait_for_it(tmp_path: Path) -> None:
     """The template loads its modules for 5 s here (a phone's PyAV and yt-dlp): a cancel
-    0.3 s into a child's start returns at once, and no child is left behind."""
+    during a child's start returns at once, and no child is left behind."""
     pid_file = tmp_path / "pid"
     parent = _parent("cancel", pid_file, stdout=subprocess.PIPE)
     out, _ = parent.communicate(timeout=120)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from fractions import Fraction
@@ -214,7 +215,7 @@ def test_transcode_failure_is_convert_failed_and_leaves_nothing(
 def sleep_forever(pid_file: Path, progress: Callable[[float], None]) -> None:
     pid_file.write_text(str(os.getpid()))
     progress(0.25)
-    time.sleep(120)
+    threading.Event().wait()  # never set: a hang, ended only by a kill
 
 
 def raise_ferryman_error(code: str, progress: Callable[[float], None]) -> None:

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import re
 import signal
-import time
+import threading
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -321,8 +321,8 @@ def test_progress_is_one_rising_curve_without_big_jumps(
 def record_parts(src: Path, dst: Path, workdir: Path, record: Path) -> None:
     """Runs in a spawned child: a transcode whose 'database' is a file of part indexes.
 
-    Once two parts are recorded every progress report takes 50 ms, so the parent can
-    kill it in the middle of a part.
+    Once two parts are recorded and the next one is begun (its temporary file there),
+    its progress report never returns: the parent kills it in the middle of that part.
     """
     recorded: list[int] = []
 
@@ -334,8 +334,8 @@ def record_parts(src: Path, dst: Path, workdir: Path, record: Path) -> None:
         recorded.append(index)
 
     def progress(fraction: float) -> None:
-        if len(recorded) >= 2:
-            time.sleep(0.05)
+        if len(recorded) >= 2 and any(workdir.glob(".*.tmp")):
+            threading.Event().wait()  # never set: held mid-part until the kill
 
     transcode_resumable(
         src, dst, workdir, EncodeSettings(), on_part=on_part, progress=progress,

@@ -118,3 +118,79 @@ def test_results_without_a_manifest_guess_the_kind_from_the_name(tmp_path: Path)
         ("c.mp3", "audio"),
         ("d.pdf", "other"),
     ]
+
+
+class _Recorded:
+    """A decoder that runs each call in this process and notes its target: which decodes
+    a sink or the page asks of the engine's confined workers."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+
+    def run(self, target: str, *args: object, limits: object, **kwargs: object) -> object:
+        from ferryman.media.box.pool import resolve
+
+        self.targets.append(target)
+        return resolve(target)(*args, **kwargs)
+
+    async def run_async(self, target: str, *args: object, limits: object, **kw: object) -> object:
+        raise AssertionError("previews are made on a sink's or the page's thread")
+
+    def close(self) -> None:
+        return
+
+
+def test_a_link_albums_previews_are_decoded_by_the_engines_confined_workers(
+    tmp_path: Path,
+) -> None:
+    """The link sink decodes each delivered file for its tile through the Delivery's
+    decoder (the engine's box), never in the engine itself."""
+    from ferryman.model import Album, AlbumGroup, AlbumState, Item, ItemState, Job, JobState
+    from ferryman.sinks.base import Delivery
+    from ferryman.sinks.link import album_previews
+
+    photo = make_photo(tmp_path / "a.jpg", 1, size=(640, 480))
+    clip = make_video(tmp_path / "b.mp4", 2, seconds=1.0, size=(160, 90))
+    job = Job(1, "x", "x", "link:", JobState.ACTIVE, 0, None, None, None, 0, True, 0.0, None)
+
+    def item(seq: int, path: Path, kind: MediaKind) -> Item:
+        return Item(seq, 1, seq, path.name, kind, ItemState.READY, path.stat().st_size,
+                    None, str(path), None, None, None, 0, 1)  # fmt: skip
+
+    items = [item(1, photo, MediaKind.PHOTO), item(2, clip, MediaKind.VIDEO)]
+    album = Album(1, 1, 1, AlbumGroup.VISUAL, AlbumState.DELIVERING, 0, items)
+    recorded = _Recorded()
+    delivery = Delivery(job, album, "", decoder=recorded)  # type: ignore[arg-type]
+    files = [(photo, "a.jpg"), (clip, "b.mp4")]
+    shown = dict(album_previews(delivery, files))
+    assert sorted(shown) == ["a.jpg", "b.mp4"]
+    assert recorded.targets == ["ferryman.media.preview:make_preview"] * 2
+    assert max(_shown(shown["a.jpg"]).size) == PREVIEW_SIDE
+
+
+def test_a_video_that_blows_up_its_decoder_costs_its_tile_not_the_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An MP4 declaring 4 x 88 million samples (FFmpeg indexes them all: GiBs in the
+    process that opens it): its preview, made in a confined worker, ends there (its
+    allocations refused past the worker's cap): no tile, the reason logged, this
+    process's peak unchanged, and the next file's preview still made."""
+    import resource
+
+    from ferryman.media.box.pool import MediaBox
+    from ferryman.sinks.link import boxed_preview
+    from tests.support.media_bombs import sample_count_bomb
+
+    bomb = sample_count_bomb(tmp_path / "bomb.mp4", tracks=4)
+    photo = make_photo(tmp_path / "a.jpg", 1, size=(640, 480))
+    box = MediaBox(keep=1)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+    try:
+        with caplog.at_level(logging.WARNING):
+            assert boxed_preview(box, bomb, MediaKind.VIDEO) is None
+        assert "no preview for bomb.mp4: [media." in caplog.text
+        assert max(_shown(boxed_preview(box, photo, MediaKind.PHOTO)).size) == PREVIEW_SIDE
+    finally:
+        box.close()
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
+    assert grown < 256 * 1024, f"this process grew {grown} KiB"

@@ -13,6 +13,7 @@ import os
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -327,13 +328,20 @@ async def test_the_engine_says_at_start_when_the_bucket_refuses_its_keys(
                 warned.append(event) if isinstance(event, EngineWarning) else None
             )
         )
+        checked = asyncio.Event()
+        preflight = engine.ctx.sinks.preflight
+
+        async def noted(*args: Any, preflight: Any = preflight, checked: Any = checked) -> Any:
+            try:  # its warnings are published as it returns, before anything else runs
+                return await preflight(*args)
+            finally:
+                checked.set()
+
+        engine.ctx.sinks.preflight = noted  # type: ignore[method-assign]
         caplog.clear()
         running = asyncio.create_task(engine.run())
-        try:
-            if expect_warning:  # the check is a request away
-                await eventually(lambda w=warned: list(w), "the refusal said", within=10)
-            else:  # the scenario: a window in which no warning may come (nothing awaited)
-                await asyncio.sleep(5.0)
+        try:  # the check is a request away; what it found is said once it ends
+            await eventually(checked.is_set, "the start-up check ended", within=10)
         finally:
             engine.stop()
             await running

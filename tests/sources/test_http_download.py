@@ -25,6 +25,7 @@ from ferryman.net.partfile import PartWriter
 from ferryman.net.progress import DownloadProgress, SpeedMeter
 from ferryman.net.sidecar import PartRecord, write_record
 from tests.support.httpserve import Faults, FaultServer, Link, serving
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 MiB = 1024**2
@@ -409,11 +410,12 @@ async def test_a_killed_download_resumes_from_its_part(tmp_path: Path) -> None:
             stdout=asyncio.subprocess.DEVNULL,
         )
         part = folder / "big.zip.part"
-        deadline = time.monotonic() + 30
-        while not (part.exists() and part.stat().st_size >= 2 * MiB):
+
+        def two_mib() -> bool:
             assert child.returncode is None, "the child ended before it could be killed"
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+            return part.exists() and part.stat().st_size >= 2 * MiB
+
+        await eventually(two_mib, "2 MiB of the part on disk", within=30)
         os.kill(child.pid, signal.SIGKILL)
         assert await child.wait() == -signal.SIGKILL
         kept = part.stat().st_size

@@ -28,7 +28,7 @@ from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 from tests.support.engine_helpers import library_files
 from tests.support.httpserve import Faults, FaultServer, serving
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, eventually_sync
 
 
 @pytest.fixture
@@ -343,11 +343,13 @@ def test_ctrl_c_while_a_server_stalls_a_read_in_place_ends_the_run_at_once(
     subprocess.run([*ferryman, "add", server.url(f"/{name}")], env=env, check=True, timeout=60)
     run = subprocess.Popen([*ferryman, "run"], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while server.served[f"/{name}"] < len(data) * 3 // 4 - 1:
-            assert run.poll() is None and time.monotonic() < deadline, "the read never stalled"
-            time.sleep(0.05)
-        time.sleep(0.5)  # the reading thread is in its recv now
+
+        def in_recv() -> bool:  # every byte before the stall sent, and read by the run
+            assert run.poll() is None, "the run ended before the read stalled"
+            sent = server.served[f"/{name}"] >= len(data) * 3 // 4 - 1
+            return sent and _unread_from(int(server.base.rsplit(":", 1)[1])) == 0
+
+        eventually_sync(in_recv, "the reading thread waiting in its recv", within=60, every=0.05)
         asked = time.monotonic()
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=60)
@@ -361,6 +363,19 @@ def test_ctrl_c_while_a_server_stalls_a_read_in_place_ends_the_run_at_once(
     delivered = library_files(tmp_path / "data" / "library")
     assert sorted(Path(d["source_path"]).name for d in delivered) == sorted(made)  # each once
     assert {Path(d["source_path"]).name: d["disk_sha256"] for d in delivered} == made
+
+
+def _unread_from(port: int) -> int | None:
+    """Bytes the kernel holds unread on this machine's connections to ``port`` (the
+    client's receive queues, ``/proc/net/tcp``); None while there is no connection."""
+    queued = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    queued = (queued or 0) + int(fields[4].split(":")[1], 16)
+    return queued
 
 
 def test_links_are_described_without_their_secrets() -> None:
@@ -487,7 +502,7 @@ async def test_an_error_names_the_link_without_its_token(
 async def test_adding_a_link_twice_names_it_without_its_token(tmp_path: Path) -> None:
     """Both stores refuse the second add; the message names the link as a person sees
     it, never with its token (the stored URI keeps the token for the download)."""
-    from ferryman.store.fast.sqlite3_store import open_sqlite3
+    from ferryman.store.startup.sqlite3_store import open_sqlite3
 
     link = "https://cdn.example.org/dl/trip.zip?token=S3CRET-T0KEN"
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}")
@@ -736,7 +751,7 @@ async def test_status_says_a_job_is_fetching_while_its_link_downloads(
     """A job whose link downloads is still `queued` for the read stage; `status` (the
     full store, and the light one the CLI reads) says `fetching` instead of `queued`."""
     from ferryman.frontdoors.terminal import state_cell
-    from ferryman.store.fast.sqlite3_store import open_sqlite3
+    from ferryman.store.startup.sqlite3_store import open_sqlite3
 
     async with _halfway(tmp_path, link_settings, server, 3.0) as (store, job, settings):
         full = (await report.status(store))["jobs"][0]

@@ -12,8 +12,8 @@ import pytest
 
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
-from ferryman.store.fast.sqlite3_store import open_sqlite3
 from ferryman.store.jobs.writer import SqlJobWriter
+from ferryman.store.startup.sqlite3_store import open_sqlite3
 from tests.support.contract import db_url, sql_only, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
@@ -85,3 +85,17 @@ async def test_an_add_racing_another_is_a_duplicate_not_a_crash(
     assert lost.value.code == "source.duplicate"
     assert lost.value.message == f"already job {first.id}"
     assert [j.id for j in await store.list_jobs()] == [first.id]  # nothing half-written
+
+
+def test_every_store_adds_a_job_with_the_same_words() -> None:
+    """The start-up store, the full one and the memory one take ``add_job``'s
+    arguments alike (a word one lacked, such as whose job, was dropped on its way)."""
+    from inspect import signature
+
+    from ferryman.store.memory.store import MemoryStore
+    from ferryman.store.startup.sqlite3_store import Sqlite3Store
+
+    words = signature(Store.add_job).parameters
+    assert signature(Sqlite3Store.add_job).parameters == words
+    assert signature(MemoryStore.add_job).parameters == words
+    assert "account" in words

@@ -1,4 +1,4 @@
-"""``store.quick``: the per-album statements run on sqlite3 itself on SQLite's thread,
+"""``sql/sqlite_direct``: the per-album statements run on sqlite3 itself on SQLite's thread,
 reading as SQLAlchemy's do, on SQLite and PostgreSQL (where they are SQLAlchemy's)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 
 from ferryman.model import ItemState, MediaKind, Plan
 from ferryman.store import Store, sqlite_thread
-from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.schema import jobs
+from ferryman.store.sql import sqlite_direct, statements
 from ferryman.store.store import NewItem
 
 

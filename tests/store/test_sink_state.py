@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from ferryman.model import SinkRecord
 from ferryman.store import Store
-from ferryman.store.memory import MemoryStore
+from ferryman.store.memory.store import MemoryStore
 from ferryman.store.schema import sink_records
 from tests.store.test_store import _expanded_job
 from tests.support.contract import ContractStore, db_url, store

@@ -16,7 +16,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store import Store
 from ferryman.store.claimed import Claimed
-from ferryman.store.memory import MemoryStore
+from ferryman.store.memory.store import MemoryStore
 from ferryman.store.schema import albums
 from ferryman.store.store import NewItem
 from tests.conftest import PG_DSN

@@ -14,7 +14,7 @@ from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store import Store
 from ferryman.store.claimed import Claimed
 from ferryman.store.fetches.sql import SMALL_INPUT, InputName
-from ferryman.store.rows import LeaseLost, NewItem
+from ferryman.store.shared.rows import LeaseLost, NewItem
 from tests.support.contract import db_url, sql_only, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory

@@ -16,8 +16,8 @@ import pytest
 
 from ferryman.errors import ERRORS
 from ferryman.store import sqlite_file
-from ferryman.store.fast.sqlite3_schema import SCHEMA_VERSION
-from ferryman.store.fast.sqlite3_store import open_sqlite3
+from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION
+from ferryman.store.startup.sqlite3_store import open_sqlite3
 
 ENV = {k: v for k, v in os.environ.items() if k != "FERRYMAN_CONFIG"} | {
     "FERRYMAN_SPACE_FLOOR": "0",

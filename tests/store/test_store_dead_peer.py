@@ -9,7 +9,6 @@ server restart does.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import select
 import socket
@@ -23,6 +22,7 @@ import pytest
 from ferryman.store import dead_peer
 from tests.conftest import PG_DSN
 from tests.support import netns
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.postgres
 
@@ -89,17 +89,13 @@ async def test_the_listen_connection_comes_back_after_the_server_ends_it() -> No
         async with engine.begin() as conn:  # what a restart does to every session
             ended = await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         assert ended
-        deadline = time.monotonic() + 10
-        while not (listener.listening and nudges):  # back, and one nudge for the gap
-            assert time.monotonic() < deadline, "the LISTEN connection never came back"
-            await asyncio.sleep(0.05)
+        await eventually(  # back, and one nudge for the gap
+            lambda: listener.listening and nudges, "the LISTEN connection back", within=10
+        )
         assert listener._conn.get_server_pid() != pid
         before = len(nudges)
         await nudge(engine)  # another process adds work: this engine hears it again
-        deadline = time.monotonic() + 5
-        while len(nudges) == before:
-            assert time.monotonic() < deadline, "a NOTIFY after the restart was not heard"
-            await asyncio.sleep(0.02)
+        await eventually(lambda: len(nudges) > before, "a NOTIFY after the restart", within=5)
     finally:
         await listener.close()
         await engine.dispose()
@@ -111,6 +107,7 @@ import asyncio, os, sys, time
 from sqlalchemy import text
 from ferryman.store import dead_peer
 from ferryman.store.connect import create_engine
+from tests.support.waiting import eventually
 
 dead_peer.UNACKNOWLEDGED_MS = int(sys.argv[2])
 
@@ -129,16 +126,14 @@ async def main():
             print(f"failed {time.monotonic() - started:.1f} {type(exc).__name__}", flush=True)
     sys.stdin.readline()  # the cable is back; the route may take a moment (as the
     # engine's loops do, try again: the host may answer "unreachable" for a few seconds)
-    deadline = time.monotonic() + 30
-    while True:
+    async def again():
         try:
             async with engine.connect() as conn:
-                print(f"again {await conn.scalar(text('SELECT 41 + 1'))}", flush=True)
-            break
+                return await conn.scalar(text('SELECT 41 + 1'))
         except Exception:  # OSError, or the driver's wrapping of it
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
+            return None
+
+    print(f"again {await eventually(again, 'the server again', within=30, every=0.5)}", flush=True)
     os._exit(0)
 
 

@@ -50,7 +50,7 @@ async def test_jobs_end_in_one_hop_of_the_writer(tmp_path: Path, hops: list[int]
     from sqlalchemy.engine import Connection
 
     from ferryman.model import ItemState, JobState, MediaKind
-    from ferryman.store.rows import NewItem
+    from ferryman.store.shared.rows import NewItem
 
     store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
@@ -76,7 +76,7 @@ async def test_jobs_end_in_one_hop_of_the_writer(tmp_path: Path, hops: list[int]
             patch.setattr(Connection, "execute", counted)
             assert sorted(await store.finish_jobs()) == made
         assert hops[0] == 2  # the look on the reader, the write
-        assert executed == []  # each end built once, run through store.quick
+        assert executed == []  # each end built once, run through sql/sqlite_direct
         assert await store.finish_jobs() == []
         for job_id in made:
             ended = await store.get_job(job_id)
@@ -96,7 +96,7 @@ async def test_albums_are_sealed_in_one_hop(tmp_path: Path, hops: list[int]) -> 
     """``seal_albums`` (the housekeeper's, a conversion's): begun, sealed and committed
     in one hop (two before: the commit apart)."""
     from ferryman.model import ItemState, MediaKind, Plan
-    from ferryman.store.rows import NewItem
+    from ferryman.store.shared.rows import NewItem
 
     store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
@@ -169,7 +169,7 @@ async def test_active_jobs_say_which_have_items_to_seal(tmp_path: Path, hops: li
     write transaction on the one writer for every live job, ~200 in a links row of 200
     photos, for nothing the stages had not sealed). Queued and ended jobs are not live."""
     from ferryman.model import ItemState, MediaKind, Plan
-    from ferryman.store.rows import NewItem
+    from ferryman.store.shared.rows import NewItem
 
     store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
@@ -199,8 +199,9 @@ async def test_a_job_s_reads_take_one_hop_each(
     """The reads a link's job makes (its job, fetch, memos, items, albums, notice targets,
     a name's neighbours, the event outbox): each begun, read and ended on the reader's
     thread in one hop (two before: the read, then its ROLLBACK as the pool took the
-    connection back); what they read as before. Those of every job are built once and
-    run through ``store.quick``, not SQLAlchemy's execution (~150 µs a statement)."""
+    connection back); what they read as before. Each is built once and run through
+    ``sql/sqlite_direct`` (``StoreBase._read``, the one way a read goes), not SQLAlchemy's
+    execution (~150 µs a statement)."""
     from sqlalchemy.engine import Connection
 
     executed: list[str] = []
@@ -233,7 +234,7 @@ async def test_a_job_s_reads_take_one_hop_each(
             got = await read
             assert hops[0] == 1, read
             assert check(got), got
-        assert executed == ["notices"]  # the outbox's look alone, kept as it was
+        assert executed == []  # none through SQLAlchemy's execution, the outbox's look too
     finally:
         await store.close()
 
@@ -242,12 +243,12 @@ async def test_a_read_s_last_entries_go_through_no_sqlalchemy_execution(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``record_entries(last=True)`` of a photo (a link's read, whole): its statements all
-    run through ``store.quick`` (the read's end was built and run through SQLAlchemy at
+    run through ``sql/sqlite_direct`` (the read's end was built and run through SQLAlchemy at
     every job, a third of the hop's time); the job ends its read as before."""
     from sqlalchemy.engine import Connection
 
     from ferryman.model import ItemState, JobState, MediaKind, Plan
-    from ferryman.store.rows import NewItem
+    from ferryman.store.shared.rows import NewItem
 
     store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:
@@ -280,7 +281,7 @@ async def test_the_keeper_s_and_notifier_s_rounds_take_one_hop_each(
     notifier's ``drop_events`` of events with no target: one hop each (two before: the
     read and its ROLLBACK; the delete and its commit); answered as before."""
     from ferryman.model import ItemState, MediaKind
-    from ferryman.store.rows import NewItem
+    from ferryman.store.shared.rows import NewItem
 
     store = await Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
     try:

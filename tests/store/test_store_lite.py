@@ -1,4 +1,4 @@
-"""The light store (``store/fast/sqlite3_store.py``) is the store, for the commands that answer at
+"""The light store (``store/startup/sqlite3_store``) is the store, for the commands that answer at
 once: the database it makes is the one the full store makes, the rows it writes are the
 rows the full store writes, and it steps aside for any database it was not written for."""
 
@@ -14,8 +14,8 @@ from sqlalchemy import create_engine
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.store import Store, migrate, migrations
-from ferryman.store.fast.sqlite3_schema import SCHEMA_VERSION
-from ferryman.store.fast.sqlite3_store import Sqlite3Store, open_sqlite3, sqlite_path
+from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION
+from ferryman.store.startup.sqlite3_store import Sqlite3Store, open_sqlite3, sqlite_path
 from ferryman.store.watches.sql import WatchJob
 from tests.store.test_migrations import _shape
 
@@ -118,18 +118,43 @@ async def test_it_writes_the_rows_the_store_writes(tmp_path: Path) -> None:
 
 
 async def test_its_reads_agree_with_the_store(tmp_path: Path) -> None:
+    """Each read the start-up store has is the full store's method of the same name
+    (one way in per read: a command takes one or the other), and reads the same rows:
+    items in two states, a download under way, one failing, places in line, settings."""
+    from ferryman.model import ItemState, MediaKind
+    from ferryman.store.shared.rows import NewItem
+
     path = tmp_path / "both.db"
     full = await Store.open(_url(path))
-    await full.add_job(source="file:///x", name="x", dest="library:")
+    read = await full.add_job(source="file:///x", name="x", dest="library:")
+    assert await full.claim_job("r", 30) is not None
+    photos = [
+        NewItem(seq=n, source_path=f"p{n}.jpg", kind=MediaKind.PHOTO, state=state, size=10)
+        for n, state in enumerate([ItemState.READY, ItemState.READY, ItemState.SKIPPED])
+    ]
+    await full.record_entries(read.id, "r", 3, photos)
+    for n in range(3):
+        await full.add_job(source=f"https://h/{n}", name=f"l{n}", dest="library:", fetch=True)
+    await full.add_job(source="file:///y", name="y", dest="library:")
+    fetching, failing = await full.claim_fetch("f", 30), await full.claim_fetch("f", 30)
+    assert fetching is not None and failing is not None
+    error = FerrymanError("source.network", "no route")
+    await full.fetch_retry(failing.id, "f", error, 60)
     await full.set_runtime_setting("album_size", 4)
     lite = _lite(path, create=False)
+    reads = ("list_jobs", "fetching_jobs", "fetch_errors", "item_counts", "queue_places")
     try:
-        assert lite.list_jobs() == await full.list_jobs()
-        assert lite.item_counts() == await full.item_counts()
+        for name in reads:
+            got, want = getattr(lite, name)(), await getattr(full, name)()
+            assert got == want and got, name  # each read finds rows here
         assert lite.runtime_settings() == await full.runtime_settings() == {"album_size": 4}
+        assert lite.unique_name("x", "library:") == await full.unique_name("x", "library:")
     finally:
         lite.close()
         await full.close()
+    shared = {n for n in vars(Sqlite3Store) if not n.startswith("_")} - {"live_nodes"}
+    assert all(hasattr(Store, n) for n in shared), shared  # live_nodes: ``workers``' part
+    assert set(reads) | {"runtime_settings", "unique_name", "add_job", "close"} == shared
 
 
 async def test_it_refuses_an_input_a_watchs_job_took_until_that_job_is_removed(

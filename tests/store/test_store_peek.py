@@ -14,8 +14,8 @@ from ferryman.links.profile import Output, Profile
 from ferryman.model import ItemState
 from ferryman.samples import make_photo_set
 from ferryman.store import Store
-from ferryman.store.fast.queued_child_work import children_wanted, sqlite_path
 from ferryman.store.schema import items
+from ferryman.store.startup.queued_child_work import children_wanted, sqlite_path
 
 
 def test_only_a_sqlite_file_has_a_path() -> None:
@@ -89,7 +89,7 @@ if __name__ == "__main__":
     else:  # a wait for the template, however loaded the machine
         deadline = time.monotonic() + 30
         while not templates() and time.monotonic() < deadline:
-            time.sleep(0.02)
+            time.sleep(0.02)  # a child script's poll (no test helpers on its path)
     print(templates())
 """
 

@@ -10,8 +10,8 @@ import pytest
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState, MediaKind, Plan
 from ferryman.store.claimed import Claimed
-from ferryman.store.memory import MemoryStore
-from ferryman.store.rows import NewItem
+from ferryman.store.memory.store import MemoryStore
+from ferryman.store.shared.rows import NewItem
 from tests.store.test_store import _expanded_job
 from tests.support.contract import ContractStore, db_url, store
 
@@ -129,8 +129,8 @@ async def test_a_listener_of_its_own(store: ContractStore) -> None:
 
 @pytest.mark.parametrize("kind", list(Claimed))
 def test_every_claimed_kind_names_a_table_of_both_stores(kind: Claimed) -> None:
-    from ferryman.store.base import CLAIMED_IN
-    from ferryman.store.memory_base import TABLE_OF
+    from ferryman.store.memory.base import TABLE_OF
+    from ferryman.store.sql.base import CLAIMED_IN
 
     assert CLAIMED_IN[kind].name == TABLE_OF[kind]
 

@@ -3,4 +3,4 @@ is as slow to answer as a phone loading PyAV and yt-dlp (tests/media/test_media_
 
 import time
 
-time.sleep(5)
+time.sleep(5)  # the slow load is the scenario, not a wait

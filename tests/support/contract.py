@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ferryman.store import Store
-from ferryman.store.memory import MemoryStore
+from ferryman.store.memory.store import MemoryStore
 from tests.conftest import _reset_postgres, store_url
 
 MEMORY = "memory:"

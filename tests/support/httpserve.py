@@ -69,7 +69,7 @@ class _Pacer:
             due = self._free
         delay = due - time.monotonic()
         if delay > 0:
-            time.sleep(delay)
+            time.sleep(delay)  # the link's speed: a pace, not a wait
 
 
 @dataclass
@@ -266,7 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, *, head: bool) -> None:
         if self.fs.link.latency:
-            time.sleep(self.fs.link.latency)
+            time.sleep(self.fs.link.latency)  # the link's latency: a pace, not a wait
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         if path in self.fs.redirects:

@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,8 @@ from typing import IO
 
 import httpx
 import pytest
+
+from tests.support.waiting import eventually_sync
 
 ACCESS_KEY = "FERRYMANTESTKEY"
 SECRET_KEY = "ferryman-test-secret/with+odd=chars"
@@ -149,20 +150,21 @@ def _start_weed(binary: str, folder: Path, log: IO[bytes]) -> tuple[subprocess.P
 
 
 def _wait_listening(process: subprocess.Popen[bytes], endpoint: str, folder: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
+
+    def listening() -> bool:
         if process.poll() is not None:
             said = (folder / "weed.log").read_text(errors="replace")[-2000:]
             raise _ExitedStarting(f"weed exited: {said}")
         try:
-            if httpx.get(endpoint, timeout=1).status_code in (200, 403):
-                return
+            return httpx.get(endpoint, timeout=1).status_code in (200, 403)
         except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            _stop(process)
-            raise RuntimeError("SeaweedFS did not start within 60 s")
-        time.sleep(0.1)
+            return False
+
+    try:
+        eventually_sync(listening, "SeaweedFS listening", within=60, every=0.1)
+    except AssertionError:
+        _stop(process)
+        raise RuntimeError("SeaweedFS did not start within 60 s") from None
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

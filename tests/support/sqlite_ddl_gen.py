@@ -1,4 +1,4 @@
-"""Writes ``src/ferryman/store/fast/sqlite3_schema.py`` from ``schema.py``: run
+"""Writes ``src/ferryman/store/startup/sqlite3_schema.py`` from ``schema.py``: run
 ``python -m tests.support.sqlite_ddl_gen`` after changing the schema
 (``tests/store/test_store_lite.py`` fails until the light store's statements make the
 same database as the full store)."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _HEAD = '''# ruff: noqa: E501
-"""The schema as SQLite DDL, for the light store (``fast/sqlite3_store.py``) to make a new database
+"""The schema as SQLite DDL, for the start-up store (``sqlite3_store.py``) to make a new database
 without importing SQLAlchemy. Generated from ``schema.py`` by ``python -m
 tests.support.sqlite_ddl_gen``; never edit by hand (``tests/store/test_store_lite.py`` compares a
 database made from these statements with one the full store makes).
@@ -45,7 +45,7 @@ TARGET = (
     / "src"
     / "ferryman"
     / "store"
-    / "fast"
+    / "startup"
     / "sqlite3_schema.py"
 )
 

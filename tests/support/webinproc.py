@@ -21,6 +21,7 @@ from ferryman.config import load_settings
 from ferryman.engine.runner import Engine
 from ferryman.store import Store
 from ferryman.web.server import web_app
+from tests.support.waiting import eventually
 from tests.support.webserve import WEB_POLL_SECONDS
 
 START_SECONDS = 60.0
@@ -61,8 +62,9 @@ def web_in_process(data: Path, *, clock: Clock, **web: Any) -> Iterator[InProces
                 config = uvicorn.Config(served.app, host="127.0.0.1", port=0, log_level="warning")
                 server.append(uvicorn.Server(config))
                 serving = asyncio.create_task(server[0].serve())
-                while not server[0].started and not serving.done():  # noqa: ASYNC110
-                    await asyncio.sleep(0.01)  # uvicorn offers no event for it
+                await eventually(  # uvicorn offers no event for it
+                    lambda: server[0].started or serving.done(), "uvicorn listening", every=0.01
+                )
                 port = server[0].servers[0].sockets[0].getsockname()[1]
                 listening.append(InProcessWeb(f"http://127.0.0.1:{port}"))
                 ready.set()

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support.waiting import eventually_sync
 
 
 @dataclass
@@ -32,15 +33,19 @@ class WebServer:
         self, job_id: int, states: tuple[str, ...], within: float = 120, **options: Any
     ) -> dict[str, Any]:
         """The job's view once its status is one of ``states``."""
-        deadline = time.monotonic() + within
         with self.client(**options) as client:
-            while True:
-                view: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}").json()
-                if view.get("status") in states:
-                    return view
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"job {job_id} stayed {view.get('status')}: {view}")
-                time.sleep(0.2)
+            last: list[dict[str, Any]] = [{}]
+
+            def reached() -> dict[str, Any] | None:
+                last[0] = client.get(f"/api/v1/jobs/{job_id}").json()
+                return last[0] if last[0].get("status") in states else None
+
+            try:
+                return eventually_sync(reached, f"job {job_id} done", within=within, every=0.2)
+            except AssertionError:
+                raise AssertionError(
+                    f"job {job_id} stayed {last[0].get('status')}: {last[0]}"
+                ) from None
 
 
 # The engine inside ``web`` polls the store as shipped (0.5 s), not the crash loops' 0.05 s:

@@ -24,7 +24,7 @@ from ferryman.sinks.builtin import default_sinks
 from ferryman.sinks.options import DeliveryOptions, split
 from ferryman.sinks.telegram_kind import session_file
 from ferryman.store import Store
-from ferryman.store.memory import MemoryStore
+from ferryman.store.memory.store import MemoryStore
 from tests.support.telegram_helpers import media_kind
 from tests.telegram.test_telegram_sink import World, photos, sha
 from tests.unit.test_parsers_total import TOTAL

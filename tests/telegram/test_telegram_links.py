@@ -402,7 +402,7 @@ async def test_cancel_in_the_chat_stops_a_download_at_once(tmp_path: Path) -> No
 
                 async def quiet() -> bool:
                     before = web.served["/big.zip"]
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(0.5)  # a window that must see no byte: the scenario
                     return web.served["/big.zip"] == before
 
                 await eventually(quiet, "the server no longer sending", within=10)

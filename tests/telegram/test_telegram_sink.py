@@ -71,7 +71,7 @@ class World:
             return await telegram_state(store).wait_until(["account"]) > 0
 
         await eventually(told, "an account-wide wait stored")
-        await asyncio.sleep(settle)
+        await asyncio.sleep(settle)  # a window for what still runs to show: the scenario
         engine.stop()
         await task
 

@@ -598,7 +598,7 @@ async def test_an_upload_cancelled_during_on_wait_releases_the_window(env: Env) 
 
     async def on_wait(wait: TelegramWait) -> None:
         called.set()
-        await asyncio.sleep(30)
+        await asyncio.Event().wait()  # never set: the wait lasts until the cancel
 
     env.server.inject(SMALL, "FLOOD_WAIT_1")
     uploader = Uploader(env.client, env.dialer, on_wait=on_wait)

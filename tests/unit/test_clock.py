@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from ferryman.clock import SYSTEM, Clock
+from ferryman.timeouts import within
+from ferryman.web.accounts.book import RECHECK_SECONDS, AccountBook
 from tests.support.clock import ManualClock
 
 
@@ -73,3 +77,58 @@ async def test_the_system_clock_waits_on_real_time() -> None:
     before = clock.monotonic()
     await clock.sleep(0.01)
     assert clock.monotonic() > before and clock.now() > 1.7e9
+
+
+async def test_within_times_out_on_the_clock_passed_in() -> None:
+    clock = ManualClock()
+    never = asyncio.Event()
+    limited = asyncio.create_task(within(never.wait(), 5.0, clock))
+    await clock.until_sleeping(1)
+    await clock.advance(4.9)
+    assert not limited.done()  # real time passed meanwhile: only the clock's counts
+    await clock.advance(0.1)
+    assert limited.done()  # at the clock's moment, not the loop's
+    with pytest.raises(TimeoutError):
+        await limited
+
+
+async def test_within_on_a_clock_returns_the_result_and_keeps_a_cancel() -> None:
+    clock = ManualClock()
+
+    async def done() -> str:
+        return "done"
+
+    assert await within(done(), 1.0, clock) == "done"
+    started = asyncio.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    limited = asyncio.create_task(within(forever(), 1.0, clock))
+    await started.wait()
+    limited.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await limited
+    assert clock.sleeping() == 0  # its timer went with it
+
+
+class _Users:
+    def __init__(self) -> None:
+        self.rows: list[str] = []
+        self.reads = 0
+
+    async def users(self) -> list[str]:
+        self.reads += 1
+        return self.rows
+
+
+async def test_the_account_book_reads_again_after_its_clock_moves() -> None:
+    clock = ManualClock()
+    store, book = _Users(), AccountBook(clock=clock)
+    assert await book.active(store) is False
+    store.rows.append("ann")  # added by `ferryman user add` in another process
+    await clock.advance(RECHECK_SECONDS)
+    assert await book.active(store) is False and store.reads == 1  # not yet: within it
+    await clock.advance(0.1)
+    assert await book.active(store) is True and store.reads == 2

@@ -39,7 +39,7 @@ ALLOWED = {
         "engine/plumbing/events.py",  # an event's ``at``
         "engine/plumbing/quarantine.py",  # a quarantined file's note
         "store/migrate.py",  # when a schema version was applied
-        "store/fast/sqlite3_store.py",  # the same, for a schema made at once
+        "store/startup/sqlite3_store.py",  # the same, for a schema made at once
         "sinks/flat.py",  # the date a library folder is named after
         "web/stream.py",  # the stream's epoch: an id, and its pace on the loop
         "links/health.py",  # a link extractor's failures, by day
@@ -61,15 +61,12 @@ ALLOWED = {
         "telegram/pool.py",
         "telegram/upload.py",
         "telegram/window.py",
-        "sources/torbox.py",  # takes a clock and a sleep; these are the defaults
-        "sources/listers/folder.py",  # takes a clock; this is the default
         "web/api/events.py",  # the event stream's pace to a browser
         "web/server.py",  # waiting for uvicorn to listen
         "frontdoors/chat_demo_steps.py",
         "frontdoors/cli/doctor.py",
         "frontdoors/cli/follow.py",
         "frontdoors/progress.py",
-        "frontdoors/result_links.py",
         "frontdoors/telegram/status.py",  # takes a clock; this is the default
         "telegram/accounts.py",  # an account's flood wait and refusals: Telegram's real time
         "frontdoors/cli/status.py",  # a person's terminal: how long an account still waits

@@ -20,7 +20,7 @@ from ferryman.engine.ops import intake
 from ferryman.engine.plumbing.events import AlbumDelivered, Event, JobFinished
 from ferryman.engine.runner import Engine
 from ferryman.model import ItemState, JobState
-from ferryman.store.memory import MemoryStore
+from ferryman.store.memory.store import MemoryStore
 from tests.engine.test_notify import receiving, run_until, signed_right, with_notify
 
 

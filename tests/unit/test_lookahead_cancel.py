@@ -13,6 +13,12 @@ from ferryman.engine.context import Context
 from ferryman.engine.deliver.lookahead import Lookahead, Prepare
 
 
+async def _preparing() -> Mapping[int, str]:
+    """A preparation that ends only by its cancel."""
+    await asyncio.Event().wait()
+    return {}
+
+
 def _lookahead_with(task: asyncio.Task[Mapping[int, str]]) -> Lookahead:
     # prepared() reads no context and prepares nothing itself
     lookahead = Lookahead(cast(Context, object()), cast(Prepare, object()))
@@ -21,7 +27,7 @@ def _lookahead_with(task: asyncio.Task[Mapping[int, str]]) -> Lookahead:
 
 
 async def test_a_preparation_cancelled_alone_is_done_in_turn() -> None:
-    task: asyncio.Task[Mapping[int, str]] = asyncio.create_task(asyncio.sleep(60, {}))
+    task: asyncio.Task[Mapping[int, str]] = asyncio.create_task(_preparing())
     lookahead = _lookahead_with(task)
     waiter = asyncio.create_task(lookahead.prepared(7))
     await asyncio.sleep(0)
@@ -30,7 +36,7 @@ async def test_a_preparation_cancelled_alone_is_done_in_turn() -> None:
 
 
 async def test_a_waiter_cancelled_with_its_preparation_stays_cancelled() -> None:
-    task: asyncio.Task[Mapping[int, str]] = asyncio.create_task(asyncio.sleep(60, {}))
+    task: asyncio.Task[Mapping[int, str]] = asyncio.create_task(_preparing())
     lookahead = _lookahead_with(task)
     waiter = asyncio.create_task(lookahead.prepared(7))
     await asyncio.sleep(0)

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 from ferryman.store import engine_store, ports
-from ferryman.store.memory import MemoryStore
+from ferryman.store.memory.store import MemoryStore
 from ferryman.store.store import Store
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ferryman"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -25,7 +25,9 @@ from ferryman.sources.builtin import default_sources
 from ferryman.sources.listers.base import ListerRegistry, WatchEntry
 from ferryman.store import Store
 from ferryman.store.watches.sql import Made, Watch, WatchJob
+from tests.support.clock import ManualClock
 from tests.support.contract import db_url, store
+from tests.support.waiting import eventually
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
 
@@ -262,3 +264,42 @@ async def test_a_look_cut_in_batches_names_each_batchs_job_after_the_watch(
     assert names == ["feed", "feed (4)", "feed (5)", "feed (6)", "feed (7)"]  # past "feed (3)"
     made = [j for j in await store.list_jobs() if "id=" in j.source]
     assert sum(len(_items(j.source)) for j in made) == 30
+
+
+@dataclass
+class Slow(Listed):
+    """A listing that takes as long as the test says (a yt-dlp child, a big folder)."""
+
+    go: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def entries(self, source: str, settings: Settings) -> list[WatchEntry]:
+        await self.go.wait()
+        return list(self.listed)
+
+
+async def test_a_long_listing_renews_its_lease_on_the_checkers_clock(
+    store: Store, settings: Settings
+) -> None:
+    clock = ManualClock()
+    lister = Slow(_entries(3))
+    checker = replace(_checker(store, lister), clock=clock)
+    renewed: list[float] = []
+    renew = store.renew
+
+    async def counted(*args: Any, **kwargs: Any) -> bool:
+        renewed.append(clock.monotonic())
+        return await renew(*args, **kwargs)
+
+    store.renew = counted  # type: ignore[method-assign]
+    added = await _watch(store, "all")
+    checking = asyncio.create_task(_check(store, checker, added.id, settings))
+    await clock.until_sleeping(1, "the lease's heartbeat waiting on the clock")
+    start = clock.monotonic()
+    await clock.advance(settings.lease_seconds / 3 - 0.1)
+    assert renewed == []
+    await clock.advance(0.1)
+    await eventually(lambda: renewed, "a renewal a third of the lease on")
+    assert renewed == [start + settings.lease_seconds / 3]
+    lister.go.set()
+    found = await checking
+    assert found.error is None and len(found.made) == 3  # recorded under the lease kept

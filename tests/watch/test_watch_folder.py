@@ -171,6 +171,40 @@ async def test_a_watched_folder_s_subfolders_are_kept_in_the_library(
     assert placed == made
 
 
+async def test_every_look_of_a_watched_folder_grows_one_folder_of_the_library(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    """A camera roll backed up look after look lands in one ``Camera/`` (not ``Camera``,
+    ``Camera (2)``, … a folder per look): the looks' jobs keep names of their own (their
+    records), and a name met again (a phone counting from IMG_0001 after a reset) is made
+    unique beside the first, never over it."""
+    settings = settings.model_copy(update={"library_layout": "{source}/{path}/{name}"})
+    root = tmp_path / "Camera"
+    first = _photo(root / "IMG_0001.jpg", 1)
+    watch = await store.add_watch(
+        kind="folder",
+        source=str(root),
+        dest="library:",
+        every_seconds=3600.0,
+        since="all",
+        next_check_at=0.0,
+    )
+    await run_until_idle(store, settings)
+    (root / "IMG_0001.jpg").unlink()  # the phone freed its room, then counts again
+    again = _photo(root / "IMG_0001.jpg", 2)
+    other = _photo(root / "IMG_0002.jpg", 3)
+    await store.set_watch_paused(watch.id, False)  # due now
+    await run_until_idle(store, settings)
+
+    jobs = await store.list_jobs()
+    assert sorted(j.name for j in jobs) == ["Camera", "Camera (2)"]
+    assert all(j.state.value == "done" for j in jobs)
+    shown = sorted(p.name for p in settings.library.iterdir() if not p.name.startswith("."))
+    assert shown == ["Camera"]
+    placed = {p.name: sha256(p) for p in (settings.library / "Camera").iterdir()}
+    assert placed == {"IMG_0001.jpg": first, "IMG_0001 (2).jpg": again, "IMG_0002.jpg": other}
+
+
 async def test_a_new_photo_is_delivered_on_the_folders_change_notice(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:

@@ -68,7 +68,7 @@ async def test_two_engines_checking_one_watch_make_each_entry_once(
             for more in range(3, 9):
                 names.append(f"n{more}")
                 serve_feed(server, tmp_path, names)
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1)  # the feed's pace as it grows: not a wait
             expected = sorted(f"{name}.jpg" for name in names)
             try:
                 await until(lambda: _names(shared), lambda n: n == expected, "all delivered")

@@ -11,7 +11,7 @@ import pytest
 
 from ferryman.errors import FerrymanError
 from ferryman.store import Store
-from ferryman.store.rows import LeaseLost
+from ferryman.store.shared.rows import LeaseLost
 from ferryman.store.watches.sql import WatchJob, entry_key
 from tests.support.contract import db_url, sql_only, store
 

@@ -38,6 +38,12 @@ async def test_a_persons_library_jobs_go_to_their_own_folder(
         _cli(settings, "add", "cid", "--library", str(theirs))
         cid = await store.user_named("cid")
         assert cid is not None and cid.settings["library"] == str(theirs)
+        listed = {
+            line.split(None, 3)[0]: line.split(None, 3)[3]
+            for line in _cli(settings, "list").splitlines()
+        }
+        assert listed["ann"] == str(hers) and listed["cid"] == str(theirs)
+        assert listed["bob"] == f"{settings.library} (the server's)"
         async with (
             _app(settings, store) as served,
             _client(served) as ann,

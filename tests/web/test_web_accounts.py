@@ -15,7 +15,7 @@ import httpx
 
 from ferryman.config import Settings
 from ferryman.engine.plumbing.events import EventBus
-from ferryman.store import Store
+from ferryman.store.memory.store import MemoryStore
 from ferryman.web.accounts.passwords import hash_password
 from ferryman.web.server import web_app
 
@@ -24,7 +24,7 @@ CSRF = {"x-ferryman-csrf": "1"}
 
 
 @asynccontextmanager
-async def _app(settings: Settings, store: Store) -> AsyncIterator[Any]:
+async def _app(settings: Settings, store: MemoryStore) -> AsyncIterator[Any]:
     async with web_app(settings, store, EventBus(), lambda: True) as served:
         yield served
 
@@ -44,7 +44,7 @@ async def _signed_in(client: httpx.AsyncClient, name: str) -> None:
     assert answer.status_code == 204, answer.text
 
 
-async def _people(store: Store) -> None:
+async def _people(store: MemoryStore) -> None:
     for name, admin in (("root", True), ("ann", False), ("bob", False)):
         await store.add_user(name, hash_password("pw-" + name * 3), admin)
 
@@ -75,7 +75,7 @@ async def test_two_people_see_and_control_only_their_own_jobs(
     folder.mkdir()
     watching = settings.watch.model_copy(update={"folders": [str(folder)]})
     settings = settings.model_copy(update={"watch": watching})
-    store = await Store.open(settings.database)
+    store = MemoryStore()  # the web's doors, not the database's
     await _people(store)
     try:
         async with (
@@ -203,7 +203,7 @@ async def test_two_people_see_and_control_only_their_own_jobs(
 async def test_own_tokens_limits_and_the_administrators_view(
     tmp_path: Path, settings: Settings
 ) -> None:
-    store = await Store.open(settings.database)
+    store = MemoryStore()  # the web's doors, not the database's
     await _people(store)
     try:
         async with _app(settings, store) as served, _client(served) as ann, _client(served) as root:
@@ -264,7 +264,7 @@ async def test_own_tokens_limits_and_the_administrators_view(
 async def test_a_reset_password_ends_the_sessions_made_with_the_old(
     tmp_path: Path, settings: Settings
 ) -> None:
-    store = await Store.open(settings.database)
+    store = MemoryStore()  # the web's doors, not the database's
     await _people(store)
     try:
         async with _app(settings, store) as served, _client(served) as ann, _client(served) as root:
@@ -282,7 +282,7 @@ async def test_a_reset_password_ends_the_sessions_made_with_the_old(
 async def test_without_accounts_the_loopback_page_is_open_as_before(
     tmp_path: Path, settings: Settings
 ) -> None:
-    store = await Store.open(settings.database)
+    store = MemoryStore()  # the web's doors, not the database's
     try:
         async with _app(settings, store) as served, _client(served) as anyone:
             job = await _job(anyone, "https://example.com/open.zip")

@@ -32,7 +32,7 @@ from tests.support.clock import ManualClock
 from tests.support.httpserve import FaultServer, serving
 from tests.support.mediaserve import MediaSite
 from tests.support.once import built_once
-from tests.support.waiting import WITHIN
+from tests.support.waiting import WITHIN, eventually_sync
 from tests.support.webserve import running_web, web_env
 
 
@@ -482,10 +482,12 @@ def test_health_readiness_and_metrics(tmp_path: Path, links: FaultServer) -> Non
         assert web.wait_for(good["id"], ("done",))["status"] == "done"
         assert web.wait_for(bad["id"], ("failed",))["error"]["code"].startswith("source.")
         slow = client.post("/api/v1/jobs", json={"source": links.url("/stalls.mp4")}).json()
-        deadline = time.monotonic() + 20
-        while not client.get(f"/api/v1/jobs/{slow['id']}").json()["stuck"]:
-            assert time.monotonic() < deadline, "never flagged as stuck"
-            time.sleep(0.3)
+        eventually_sync(
+            lambda: client.get(f"/api/v1/jobs/{slow['id']}").json()["stuck"],
+            "flagged as stuck",
+            within=20,
+            every=0.3,
+        )
         flagged = client.get("/readyz").json()["stuck"]
         assert [j["id"] for j in flagged] == [slow["id"]]
         assert web.wait_for(slow["id"], ("done",))["stuck"] is False  # going on clears it

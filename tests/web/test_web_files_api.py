@@ -20,6 +20,7 @@ from ferryman.web.guard import new_token
 from ferryman.web.server import web_app
 from tests.support.clock import ManualClock
 from tests.support.engine_helpers import run_until_idle
+from tests.support.waiting import eventually_sync
 from tests.support.webserve import WebServer, running_web
 
 pytestmark = pytest.mark.slow
@@ -113,15 +114,18 @@ def test_every_live_message_of_a_job_of_200_files_stays_small(tmp_path: Path) ->
     with running_web(tmp_path / "data") as web, web.client() as client:
         job_id = _job_of_photos(web, client, tmp_path, 200)
         epoch = client.get("/api/v1/events/poll", params={"after": 0}).json()["epoch"]
-        deadline = time.monotonic() + 30
-        while True:  # the stream sends the done view up to a flush after the API shows it
+
+        def done_with_files() -> tuple[list[Any], list[Any]] | None:
             told = client.get("/api/v1/events/poll", params={"after": 0, "epoch": epoch}).json()
             views = [m for m in told["messages"] if m["type"] == "job" and m["job"]["id"] == job_id]
             with_files = [m for m in views if m["job"]["result"]["files"]]
-            if with_files and with_files[-1]["job"]["status"] == "done":
-                break
-            assert time.monotonic() < deadline, views[-1:]
-            time.sleep(0.2)
+            done = with_files and with_files[-1]["job"]["status"] == "done"
+            return (views, with_files) if done else None
+
+        # the stream sends the done view up to a flush after the API shows it
+        views, with_files = eventually_sync(
+            done_with_files, "the done view with its files", within=30, every=0.2
+        )
         sizes = [len(json.dumps(m)) for m in views]
         assert max(sizes) < MESSAGE_BOUND, sizes
         done = with_files[-1]

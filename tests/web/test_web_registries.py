@@ -14,7 +14,7 @@ from ferryman.engine.runner import Engine
 from ferryman.samples import make_photo_set
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
-from ferryman.store import Store
+from ferryman.store.memory.store import MemoryStore
 from ferryman.web.server import web_app
 from tests.support.memsink import MemKind
 from tests.support.memsource import MemSource
@@ -31,7 +31,7 @@ async def test_a_registered_source_and_sink_are_accepted_by_the_web_api_and_deli
     mem = MemKind(album_max=10)
     sources = default_sources().with_source(MemSource({"trip": photos}))
     sinks = default_sinks().with_kind(mem)
-    store = await Store.open(settings.database)
+    store = MemoryStore()  # the web's doors, not the database's
     try:
         engine = Engine(store, settings, sources=sources, sinks=sinks)
         async with (
@@ -65,7 +65,7 @@ async def test_a_registered_source_and_sink_are_accepted_by_the_web_api_and_deli
 async def test_the_default_registries_refuse_what_they_do_not_know(
     tmp_path: Path, settings: Settings
 ) -> None:
-    store = await Store.open(settings.database)
+    store = MemoryStore()  # the web's doors, not the database's
     try:
         async with (
             web_app(settings, store, None, None) as served,

@@ -63,10 +63,9 @@ def test_web_stops_within_two_seconds_with_streams_open_and_starts_again(
         with connect(web.base.replace("http://", "ws://") + "/api/v1/events") as ws:
             ws.send(json.dumps({"jobs": "all"}))
             assert json.loads(ws.recv(10))["type"] == "snapshot"  # both clients are in
-            deadline = time.monotonic() + 10
-            while not any("snapshot" in s for s in seen) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert any("snapshot" in s for s in seen), seen
+            eventually_sync(
+                lambda: any("snapshot" in s for s in seen), "the SSE snapshot", within=10
+            )
             took = _stop_within(web, sig)
             assert took < STOP_SECONDS, f"stopped in {took:.2f} s"
             reader.join(5)

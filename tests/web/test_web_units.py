@@ -205,16 +205,16 @@ async def test_uploads_go_on_from_where_they_stopped(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("in_place", "shown"), [(True, 0.0), (False, 0.9)])
 async def test_a_job_read_where_it_lies_spends_its_bar_on_its_items(
-    tmp_path: Path, in_place: bool, shown: float
+    in_place: bool, shown: float
 ) -> None:
     """A zip read by Range was fetched 'whole' at once: its bar sat at 90 % from the
     first second to the end (a trial's). A download fills 90 % of it; reading in place,
     none."""
     from ferryman.engine.plumbing.events import JobFetched, JobFetching
-    from ferryman.store import Store
+    from ferryman.store.memory.store import MemoryStore
     from ferryman.web.live import Tracker
 
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    store = MemoryStore()  # the tracker's reads, not the database's
     try:
         job = await store.add_job(source="http://h/a.zip", name="a", dest="link:", fetch=True)
 
@@ -230,17 +230,15 @@ async def test_a_job_read_where_it_lies_spends_its_bar_on_its_items(
     assert view["progress"]["fraction"] == pytest.approx(shown)
 
 
-async def test_a_cancelled_jobs_bar_keeps_what_the_store_knows_across_a_restart(
-    tmp_path: Path,
-) -> None:
+async def test_a_cancelled_jobs_bar_keeps_what_the_store_knows_across_a_restart() -> None:
     """A new process (a restarted server) has seen no progress; the bar of a cancelled
     job with 1 of 4 files delivered stays at 25 %, not 0 % (it dropped from 3 % to 0 %)."""
     from ferryman.model import ItemState, MediaKind, Plan
-    from ferryman.store import Store
-    from ferryman.store.store import NewItem
+    from ferryman.store.memory.store import MemoryStore
+    from ferryman.store.shared.rows import NewItem
     from ferryman.web.live import Tracker
 
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    store = MemoryStore()  # the tracker's reads, not the database's
     try:
         job = await store.add_job(source="/in.zip", name="in", dest="link:")
         assert await store.claim_job("reader", 30) is not None
@@ -266,14 +264,12 @@ async def test_a_cancelled_jobs_bar_keeps_what_the_store_knows_across_a_restart(
     assert view["progress"]["speed"] is None  # no figures where none is known
 
 
-async def test_speed_and_time_left_are_dropped_once_a_job_stops_downloading(
-    tmp_path: Path,
-) -> None:
+async def test_speed_and_time_left_are_dropped_once_a_job_stops_downloading() -> None:
     from ferryman.engine.plumbing.events import ItemProgress, JobFetching
-    from ferryman.store import Store
+    from ferryman.store.memory.store import MemoryStore
     from ferryman.web.live import Tracker
 
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    store = MemoryStore()  # the tracker's reads, not the database's
     try:
         job = await store.add_job(source="http://h/a.mp4", name="a", dest="link:", fetch=True)
 
@@ -293,16 +289,16 @@ async def test_speed_and_time_left_are_dropped_once_a_job_stops_downloading(
     assert converting["progress"]["fraction"] >= fetching["progress"]["fraction"]
 
 
-async def test_a_job_touched_while_the_bars_are_saved_is_still_sent(tmp_path: Path) -> None:
+async def test_a_job_touched_while_the_bars_are_saved_is_still_sent() -> None:
     """A job first told by the bus while the tracker saved the bars as shown (an await)
     has no send time yet: the tracker died of a KeyError there, silently, and every page
     stopped moving (a link failing at once stayed "queued" in full test runs)."""
     import asyncio
 
-    from ferryman.store import Store
+    from ferryman.store.memory.store import MemoryStore
     from ferryman.web.live import Tracker
 
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    store = MemoryStore()  # the tracker's reads, not the database's
     sent: list[tuple[int, str]] = []
     try:
         first = await store.add_job(source="http://h/a.mp4", name="a", dest="link:")
@@ -350,16 +346,16 @@ async def test_a_job_touched_while_the_bars_are_saved_is_still_sent(tmp_path: Pa
 
 
 async def test_an_error_in_one_round_of_live_views_is_logged_and_the_next_goes_on(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Whatever goes wrong in a round, the tracker is the only thing keeping every page
     live: it says so and goes on rather than end without a word."""
     import asyncio
 
-    from ferryman.store import Store
+    from ferryman.store.memory.store import MemoryStore
     from ferryman.web.live import Tracker
 
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    store = MemoryStore()  # the tracker's reads, not the database's
     sent: list[int] = []
     failed, published = asyncio.Event(), asyncio.Event()
     try:
@@ -405,10 +401,10 @@ async def test_removing_a_link_job_deletes_its_results_folder_for_the_cli_too(
     from ferryman.config import Settings
     from ferryman.engine.ops import control
     from ferryman.sinks.link import job_results
-    from ferryman.store import Store
+    from ferryman.store.memory.store import MemoryStore
 
     settings = Settings(data_dir=tmp_path / "data")
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+    store = MemoryStore()  # the tracker's reads, not the database's
     try:
         job = await store.add_job(source="http://h/a.mp4", name="a", dest="link:")
         kept = job_results(settings.results_dir, job.id) / "0001"

@@ -10,7 +10,7 @@ import httpx
 
 from ferryman.config import Settings
 from ferryman.engine.plumbing.events import EventBus
-from ferryman.store import Store
+from ferryman.store.memory.store import MemoryStore
 from ferryman.web.server import web_app
 from tests.support.httpserve import serving
 from tests.watch.test_watch_feed import serve_feed
@@ -19,7 +19,7 @@ from tests.watch.test_watch_feed import serve_feed
 async def test_the_api_adds_lists_checks_pauses_resumes_and_removes_a_watch(
     tmp_path: Path, settings: Settings
 ) -> None:
-    store = await Store.open(settings.database)
+    store = MemoryStore()  # the web's doors, not the database's
     try:
         with serving() as feed:
             serve_feed(feed, tmp_path, ["ep1", "ep2"])
@@ -79,7 +79,7 @@ async def test_the_api_keeps_the_library_folder_the_servers_and_says_next_steps(
 ) -> None:
     """As for a job: a client names a destination's kind, never a folder on the server;
     a failing watch's error carries its next step in the page's words."""
-    store = await Store.open(settings.database)
+    store = MemoryStore()  # the web's doors, not the database's
     try:
         with serving() as feed:
             serve_feed(feed, tmp_path, ["ep1"])

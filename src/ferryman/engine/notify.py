@@ -107,7 +107,7 @@ class Notifier:
             await self._nap()
         try:  # a run that ends (--until-idle) does not keep its last jobs' ends back
             await self.prepare_events()
-            await within(self._flush(), FLUSH_SECONDS)
+            await within(self._flush(), FLUSH_SECONDS, self.ctx.clock)
         except Exception:  # a timeout among them
             log.info("notices: some are left in the outbox for the next run")
 

@@ -82,6 +82,7 @@ async def _watch(ctx: Context, claimed: Watch) -> None:
         cut=cut,
         publish=ctx.bus.publish,
         stopping=ctx.stopping,
+        clock=ctx.clock,
     )
     await checker.check(claimed, await ctx.settings())
 

@@ -53,6 +53,7 @@ from ferryman.sources.base import SourceRegistry
 from ferryman.sources.builtin import default_sources
 from ferryman.sources.listers.base import ListerRegistry
 from ferryman.store.engine_store import EngineStore
+from ferryman.timeouts import within
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +171,9 @@ class Engine:
                 warming.cancel()
             # Steps stop at their next checkpoint; cancelling one inside a store
             # transaction could leave SQLite locked, so that is only the last resort.
-            _, late = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
-            for task in late:
+            with contextlib.suppress(TimeoutError):  # the grace on the engine's clock
+                await within(asyncio.wait(tasks), STOP_GRACE_SECONDS, self.ctx.clock)
+            for task in (task for task in tasks if not task.done()):
                 log.warning("%s did not reach a checkpoint in time; cancelling it", task.get_name())
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)

@@ -9,10 +9,10 @@ new ones, so an expired link is never a dead end.
 from __future__ import annotations
 
 import socket
-import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
@@ -59,9 +59,11 @@ def listening(base: str, within: float = 0.5) -> bool:
         return False
 
 
-async def job_links(settings: Settings, job: Job, sinks: SinkRegistry | None = None) -> Links:
-    """``job``'s delivered files with links signed now; ``job.no_links`` unless its
-    destination kind ``keeps_results``."""
+async def job_links(
+    settings: Settings, job: Job, sinks: SinkRegistry | None = None, clock: Clock = SYSTEM
+) -> Links:
+    """``job``'s delivered files with links signed now (``clock``'s: what their expiry
+    counts from); ``job.no_links`` unless its destination kind ``keeps_results``."""
     sinks = sinks or default_sinks()
     if not sinks.keeps_results(job.dest):
         raise FerrymanError(
@@ -69,10 +71,10 @@ async def job_links(settings: Settings, job: Job, sinks: SinkRegistry | None = N
             f"job {job.id} delivers to {job.dest}; only jobs added with"
             f" --to {sinks.with_results()} have download links",
         )
-    results = open_results(settings)
+    results = open_results(settings, clock)
     try:
         found = await results.files(job.id)
-        expires = time.time() + min(settings.web.link_ttl, results.max_ttl)
+        expires = clock.now() + min(settings.web.link_ttl, results.max_ttl)
         base, configured = web_base(settings)
         signer = Signer(load_secret(settings.data_dir))
         bound = person_bind(job.account)  # of no use once its person is removed

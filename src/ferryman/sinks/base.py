@@ -1,10 +1,10 @@
 """The sink seam: what every destination kind implements, and the registry that picks one.
 
-A job's ``dest`` is ``scheme:target`` (``library:/srv/photos``, ``telegram:@name``),
-maybe with delivery options after ``?`` (``sinks/options.py``). A
-*kind* owns everything about its scheme: parsing the target, the media policy (and so
-the caption limit), the largest album it takes, a cheap offline readiness check made
-when a job is added, and opening the *sink* that delivers albums. The engine asks the
+A job's ``dest`` is ``scheme:target`` (``library:/srv/photos``, ``telegram:@name``), maybe
+with delivery options after ``?`` (``sinks/options.py``). A *kind* owns everything about
+its scheme: parsing the target, the media policy (and so the caption limit), the largest
+album it takes, a cheap offline readiness check made when a job is added, and opening
+the *sink* that delivers albums. The engine asks the
 registry and knows no kind by name; a new destination is one module plus its
 registration (``default_sinks().with_kind(...)``). ``SinkKind`` and ``Sink`` below are
 the whole contract, declared once: what a kind and a sink must write, and every
@@ -37,6 +37,7 @@ from ferryman.sinks.options import DeliveryOptions as DeliveryOptions
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
+    from ferryman.media.box.pool import Decoder
     from ferryman.media.policy import Policy
 
 
@@ -58,6 +59,8 @@ class Delivery:
     # (their preparation then runs beside this one's sends). None: nobody asked.
     on_prepared: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
     caption_final: bool = True  # "1/3", not "1/3+": else kept for make_captions_final
+    # Where a sink decodes the album's files (previews): the engine's confined workers.
+    decoder: Decoder | None = field(default=None, compare=False)  # None: in this process
 
     @property
     def key(self) -> str:
@@ -104,14 +107,12 @@ class Tally:
 class Delivered:
     """What a sink did with an album: where it went, and the items it refused for good.
 
-    ``refused`` (item id → why) is moved to quarantine by the engine before the album
-    is recorded. A sink must return the same refused set when asked again after a
-    crash, so it derives it from what it stored, never from memory.
-
-    ``hashes`` (item id → sha256): items staged unhashed (``Item.sha256`` None) that
-    the sink hashed as it read them; the engine hashes the rest before the record.
-    Only a sink with ``hashes_as_it_reads`` set is handed such items unhashed.
-    """
+    ``refused`` (item id → why) is moved to quarantine by the engine before the album is
+    recorded. A sink must return the same refused set when asked again after a crash, so it
+    derives it from what it stored, never from memory. ``hashes`` (item id → sha256): items
+    staged unhashed (``Item.sha256`` None) that the sink hashed as it read them; the engine
+    hashes the rest before the record. Only a sink with ``hashes_as_it_reads`` set is handed
+    such items unhashed."""
 
     ref: str
     refused: Mapping[int, FerrymanError] = field(default_factory=dict)
@@ -121,14 +122,13 @@ class Delivered:
 class Ahead(Protocol):
     """A reader of the entry's file as it is written (an upload ahead of delivery).
 
-    Told from the writing thread (``failed`` also from the loop); every call is cheap
-    and never raises. ``attach``
-    hands over a read-only descriptor of the ``.part`` file (the reader closes it, so a
-    rename to the final name does not matter); ``wrote`` says how many bytes are in it;
-    ``ended`` that the entry was read whole and written (its size); ``failed`` that
-    what was read must not be used (staging failed, or the staged file is not the one
-    delivered). ``linked``, instead of the others: the entry is a person's own file,
-    linked whole at ``path`` unread, and is delivered as it is: read it now."""
+    Told from the writing thread (``failed`` also from the loop); every call is cheap and
+    never raises. ``attach`` hands over a read-only descriptor of the ``.part`` file (the
+    reader closes it, so a rename to the final name does not matter); ``wrote`` says how
+    many bytes are in it; ``ended`` that the entry was read whole and written (its size);
+    ``failed`` that what was read must not be used (staging failed, or the staged file is
+    not the one delivered). ``linked``, instead of the others: the entry is a person's own
+    file, linked whole at ``path`` unread, and is delivered as it is: read it now."""
 
     def attach(self, fd: int) -> None: ...
 

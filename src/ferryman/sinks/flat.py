@@ -37,7 +37,7 @@ from ferryman.fsutil import fsync_dir, link_or_copy, safe_name
 from ferryman.model import Item, Job
 from ferryman.naming import delivered_name, unique_name
 from ferryman.sinks.base import Delivery
-from ferryman.sinks.layout import input_folders, render
+from ferryman.sinks.layout import input_folders, render, source_folder
 from ferryman.sinks.library import (
     FULL,
     MANIFEST,
@@ -190,6 +190,7 @@ class FlatLibrarySink(LibrarySink):
             for item in delivery.album.items
             for number in range(1, len(item.files) + 1)
         ]
+        source = source_folder(delivery.job.name, delivery.job.source)
         used: set[str] = set()  # this album's own choices
         listed: dict[str, set[str]] = {}  # each folder looked at once an album
         placed = []
@@ -197,7 +198,7 @@ class FlatLibrarySink(LibrarySink):
             name = delivered_name(item, part)
             title, dot, ext = name.rpartition(".")
             values = {
-                "source": delivery.job.name,
+                "source": source,
                 "path": input_folders(item.source_path, delivery.job.name),
                 "name": name,
                 "title": title if dot else name,

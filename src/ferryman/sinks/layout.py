@@ -1,16 +1,16 @@
 """Where a library puts each file: ``library_layout``, a small template.
 
-``{source}`` (the job's name), ``{path}`` (the folders the file was in, inside the
-input: ``2023/Summer``; empty for a file at its top), ``{name}`` (the delivered file's
-name), ``{title}`` (that name without its suffix), ``{ext}`` (its suffix, no dot),
-``{album}`` (``0001``), ``{index}`` (the item's number in its job), ``{kind}`` (photo,
-video…) and ``{date:%Y/%m}`` (when it was taken, else its modified time; any
-``strftime`` pattern). A ``/`` between fields makes folders, and so do ``{path}``'s and
-a date pattern's; an empty field's folder is left out. Fields are plain names and widths at
-most 999, checked where the setting is read (``template_fields.check_layout``). Every
-rendered folder and file name goes through ``safe_name`` (no ``..``, no leading dot,
-no absolute path), so no template and no hostile name can write outside the library
-or into its hidden ``.ferryman`` folder.
+``{source}`` (the job's name; a watch's looks share the watch's), ``{path}`` (the
+folders the file was in, inside the input: ``2023/Summer``; empty for a file at its
+top), ``{name}`` (the delivered file's name), ``{title}`` (that name without its
+suffix), ``{ext}`` (its suffix, no dot), ``{album}`` (``0001``), ``{index}`` (the item's
+number in its job), ``{kind}`` (photo, video…) and ``{date:%Y/%m}`` (when it was taken,
+else its modified time; any ``strftime`` pattern). A ``/`` between fields makes folders,
+and so do ``{path}``'s and a date pattern's; an empty field's folder is left out. Fields
+are plain names and widths at most 999, checked where the setting is read
+(``template_fields.check_layout``). Every rendered folder and file name goes through
+``safe_name`` (no ``..``, no leading dot, no absolute path), so no template and no
+hostile name can write outside the library or into its hidden ``.ferryman`` folder.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
+from ferryman.model import BATCH_SCHEME, Batch
 from ferryman.template_fields import (
     LAYOUT_ALBUMS,
     LAYOUT_FIELDS,
@@ -82,6 +83,20 @@ def _parsed(template: str) -> tuple[tuple[str, str | None, str], ...]:
     except TemplateError as exc:
         raise _invalid(template, str(exc)) from None
     return tuple((p.literal, p.field, p.spec) for p in pieces)
+
+
+def source_folder(job_name: str, source: str) -> str:
+    """``{source}``: the job's name, but a watch's look goes under the name the watch's
+    looks share (``Camera``, not ``Camera (2)``: its ``batch:`` source says), so a
+    watched folder grows one folder of the library; names met twice there are made
+    unique as any (``IMG_0001 (2).jpg``)."""
+    if source.startswith(f"{BATCH_SCHEME}:"):
+        try:
+            folder = Batch.parse(source).folder
+        except ValueError:
+            return job_name
+        return job_name if folder is None else folder
+    return job_name
 
 
 def input_folders(source_path: str, job_name: str) -> str:

@@ -18,19 +18,23 @@ gallery. A file without one (audio, a preview that could not be made) is still t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ferryman.errors import FerrymanError
 from ferryman.media.policy import LIBRARY_PLAYABLE
-from ferryman.model import Job
+from ferryman.model import Job, MediaKind
 from ferryman.resources import Shared
 from ferryman.sinks.base import Delivered, Delivery, Sink, SinkEnv, SinkKind, size_of
 from ferryman.sinks.library import MANIFEST, LibrarySink, album_layout, check_writable
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from ferryman.config import S3Settings, Settings
+    from ferryman.media.box.pool import Decoder
     from ferryman.media.policy import Policy
     from ferryman.net.s3 import S3Client
 
@@ -49,17 +53,40 @@ def album_previews(
     """(delivered name, WebP) for each file of the album with a picture; blocking.
     ``files`` is ``album_layout``'s: each item's files in turn (a split video's parts
     share its thumbnail)."""
-    from ferryman.media.preview import make_preview  # lazy: start-up
-
     at = 0
     for item in delivery.album.items:
         count = len(item.files)
         thumb = Path(item.thumb_path) if item.thumb_path else None
         for path, name in files[at : at + count]:
-            data = make_preview(path, item.kind, thumb)
+            data = boxed_preview(delivery.decoder, path, item.kind, thumb)
             if data is not None:
                 yield name, data
         at += count
+
+
+def boxed_preview(
+    decoder: Decoder | None, path: Path, kind: MediaKind, thumb: Path | None = None
+) -> bytes | None:
+    """``media.preview.make_preview`` run by ``decoder`` (the engine's confined workers):
+    a delivered file is still untrusted bytes, and a video whose thumbnail could not be
+    made in the box is the one most likely to hang a decoder here. A limit met (memory,
+    time, a crash) costs the tile its picture, never the delivery (blocking). ``decoder``
+    None: in this process (tools, tests)."""
+    from ferryman.media.box.pool import IN_PROCESS, DecodeLimits, DecoderBug  # lazy: start-up
+
+    try:
+        size = path.stat().st_size
+        made = (decoder or IN_PROCESS).run(
+            "ferryman.media.preview:make_preview",
+            path,
+            kind,
+            thumb,
+            limits=DecodeLimits.for_size(size),
+        )
+    except (OSError, FerrymanError, DecoderBug) as exc:
+        log.warning("no preview for %s: %s", path.name, exc)
+        return None
+    return made if isinstance(made, bytes) else None
 
 
 def job_results(root: Path, job_id: int) -> Path:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from ferryman.clock import SYSTEM
 from ferryman.config import NetworkSettings, Retry, Settings, TorboxSettings
 from ferryman.errors import FerrymanError, ServerWait
 from ferryman.net import abort
@@ -92,7 +92,7 @@ class RateLimit:
     def __init__(
         self,
         per_minute: int,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = SYSTEM.monotonic,
         sleep: Callable[[float], None] = abort.pause,  # a stop ends a wait
     ) -> None:
         self.per_minute = per_minute
@@ -234,7 +234,7 @@ class TorboxSource:
 
     def __init__(
         self,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = SYSTEM.monotonic,
         sleep: Callable[[float], None] = abort.pause,  # a stop ends a wait
     ) -> None:
         self._clock, self._sleep = clock, sleep

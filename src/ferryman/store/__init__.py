@@ -1,6 +1,6 @@
 """Durable state: the only truth about jobs, items and albums (SQLAlchemy Core).
 
-``Store`` loads on first use, so the light store (``store.lite``, the standard
+``Store`` loads on first use, so the light store (``startup/sqlite3_store``, the standard
 library's sqlite3) serves the commands that answer at once without SQLAlchemy.
 """
 

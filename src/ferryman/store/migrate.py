@@ -16,7 +16,7 @@ from sqlalchemy import Column, Connection, Float, Integer, MetaData, Table, insp
 
 from ferryman.errors import FerrymanError
 from ferryman.store import schema
-from ferryman.store.fast.sqlite3_schema import SCHEMA_VERSION
+from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from ferryman.store.migrations import Step

@@ -1,6 +1,6 @@
 """What each stage and each front door may ask of the store: one narrow protocol each.
 
-The runtime object is the one ``Store`` (or ``store.memory.MemoryStore``), which
+The runtime object is the one ``Store`` (or ``store.memory.store.MemoryStore``), which
 satisfies every port structurally; a stage's module names only its own port, so mypy
 proves which part of the store it reaches (``tests/unit/test_store_ports.py`` checks
 the modules name no wider one). Widening a port is a one-line change here, seen in review.
@@ -19,7 +19,7 @@ from ferryman.store.claimed import Claimed
 from ferryman.store.fetches.sql import Fetch, InputName
 from ferryman.store.nodes.sql import NodeRun
 from ferryman.store.notices.sql import Notice
-from ferryman.store.rows import Clock, Ended, NewItem, RecordedBatch
+from ferryman.store.shared.rows import Clock, Ended, NewItem, RecordedBatch
 from ferryman.store.sinks.sql import KeptForSink
 from ferryman.store.watches.records import WatchJob
 from ferryman.store.watches.sql import Made, Watch

@@ -11,8 +11,8 @@ from sqlalchemy import (
     select,
 )
 
-from ferryman.store.base import StoreBase
 from ferryman.store.schema import runtime_settings
+from ferryman.store.sql.base import StoreBase
 
 
 class RuntimeQueries(StoreBase):

@@ -172,7 +172,7 @@ class Connection:
         self._in_transaction = False
         self._sent = 0
         self._done = 0
-        self.plans: dict[Any, Any] = {}  # store.quick's compiled statements, by shape
+        self.plans: dict[Any, Any] = {}  # sql/sqlite_direct's compiled statements, by shape
 
     def on_its_thread(self) -> bool:
         return threading.get_ident() == self._thread.ident
@@ -229,7 +229,7 @@ class Connection:
         return await self._call(work)
 
     def here(self, call: Callable[[sqlite3.Connection], T]) -> T:
-        """``call(db)`` now, on the connection's thread (``store.quick``), after any
+        """``call(db)`` now, on the connection's thread (``sql/sqlite_direct``), after any
         held-back ``BEGIN``, as ``run`` does there."""
         db = self._db
         if db is None or not self.on_its_thread():

@@ -4,7 +4,7 @@ One class assembled from query modules by concern: a job's reading (``jobs``), w
 it reads (``entries``), what a person does to it (``job_actions``), how it ends
 (``job_ends``), the dashboard's counts (``figures``), ``albums``, ``items``,
 ``fetches``, ``nodes``, ``runtime``, the chat's inbox, ``watches``, ``notices``,
-``turns``; ``base`` holds the claim and lease machinery they share. Sinks get
+``turns``; ``sql/base`` holds the claim and lease machinery they share. Sinks get
 ``sink_state``, not this.
 """
 
@@ -28,8 +28,8 @@ from ferryman.store.jobs.queue_position import TurnQueries
 from ferryman.store.jobs.sql import JobQueries
 from ferryman.store.nodes.sql import NodeQueries
 from ferryman.store.notices.sql import NoticeQueries
-from ferryman.store.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
 from ferryman.store.runtime import RuntimeQueries
+from ferryman.store.shared.rows import Clock, LeaseLost, NewItem, summarise, summarise_items
 from ferryman.store.sinks.sql import StoredSinkState
 from ferryman.store.wakeup import PostgresListener, SqliteListener, listener_for
 from ferryman.store.watches.sql import WatchQueries

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError, page_step, spec_for
+from ferryman.media.box.pool import IN_PROCESS, Decoder
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.base import SourceRegistry
@@ -133,6 +134,9 @@ class Web:
     sources: SourceRegistry = field(default_factory=default_sources)
     sinks: SinkRegistry = field(default_factory=default_sinks)
     book: AccountBook = field(default_factory=AccountBook)  # whether accounts are in use
+    # Where a library file's preview is decoded: confined workers (``web.server``), so a
+    # hostile file in a person's library never hangs or takes down the page's process.
+    decoder: Decoder = IN_PROCESS
 
     async def links_of(self, job: Job, who: Who | None = None) -> dict[str, Any]:
         """The job's files with links signed now (the tracker keeps them while they

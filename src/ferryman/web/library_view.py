@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
-from ferryman.media.preview import make_preview
+from ferryman.media.box.pool import IN_PROCESS, Decoder
 from ferryman.model import MediaKind
 from ferryman.sinks.flat import HIDDEN
 from ferryman.sinks.library import MANIFEST
+from ferryman.sinks.link import boxed_preview
 from ferryman.web.result_files import album_facts
 
 if TYPE_CHECKING:
@@ -122,9 +123,10 @@ def _inside(root: Path, rel: str) -> Path | None:
     return Path(real)
 
 
-def preview(settings: Settings, job: Job, rel: str) -> Path:
-    """The WebP preview of the job's delivered file ``rel`` (made once, then kept);
-    ``link.gone`` when it is no file of the job's in its library, or has no picture."""
+def preview(settings: Settings, job: Job, rel: str, decoder: Decoder = IN_PROCESS) -> Path:
+    """The WebP preview of the job's delivered file ``rel`` (made once, then kept),
+    decoded by ``decoder`` (the server's confined workers); ``link.gone`` when it is no
+    file of the job's in its library, or has no picture (or its decode met a limit)."""
 
     root = library_root(settings, job.dest)
     chosen = None
@@ -137,7 +139,7 @@ def preview(settings: Settings, job: Job, rel: str) -> Path:
     kept = _previews(settings) / str(job.id) / f"{digest}.webp"
     if kept.is_file():
         return kept
-    made = make_preview(source, MediaKind(chosen.kind))
+    made = boxed_preview(decoder, source, MediaKind(chosen.kind))
     if made is None:
         raise FerrymanError("link.gone", f"{chosen.name} has no picture to show")
     kept.parent.mkdir(parents=True, exist_ok=True)

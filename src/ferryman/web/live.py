@@ -439,7 +439,7 @@ class Tracker:
         request signed again, replacing the links the request had just handed out."""
         if (task := self._listing.get(job.id)) is None:
             task = self._listing[job.id] = asyncio.ensure_future(
-                within(self._files(job), LISTING_SECONDS)
+                within(self._files(job), LISTING_SECONDS, self._clock)
             )
             task.add_done_callback(functools.partial(self._listed_done, job.id))
         return await asyncio.shield(task)

@@ -19,9 +19,11 @@ import uvicorn as uv
 
 from ferryman.clock import SYSTEM, Clock
 from ferryman.errors import FerrymanError
+from ferryman.media.box.pool import MediaBox
 from ferryman.sinks.builtin import default_sinks
 from ferryman.sources.builtin import default_sources
 from ferryman.web import connections, guard
+from ferryman.web.accounts.book import AccountBook
 from ferryman.web.api.events import MAX_MESSAGE
 from ferryman.web.app import Web, create_app
 from ferryman.web.live import Tracker
@@ -105,6 +107,8 @@ async def web_app(
         clock=clock,
         sources=sources,
         sinks=sinks,
+        decoder=MediaBox(keep=1),
+        book=AccountBook(clock=clock),
     )
     holder.append(web)
     unsubscribe = []
@@ -126,6 +130,7 @@ async def web_app(
         await asyncio.gather(*tasks, return_exceptions=True)
         await tracker.close()
         await web.results.close()
+        await asyncio.to_thread(web.decoder.close)
 
 
 async def _sweep(web: Web) -> None:

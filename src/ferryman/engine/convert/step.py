@@ -36,7 +36,7 @@ from ferryman.media.policy import Policy
 from ferryman.media.progress import Pace
 from ferryman.model import Item, ItemState, MediaInfo, MediaKind, Plan
 from ferryman.store.claimed import Claimed
-from ferryman.store.rows import LeaseLost, NewItem
+from ferryman.store.shared.rows import LeaseLost, NewItem
 
 if TYPE_CHECKING:
     from ferryman.media.finish import FinishedVideo

@@ -34,7 +34,7 @@ from ferryman.fsutil import remove_files, sha256_file
 from ferryman.model import Album, AlbumClaim, ItemState, Job
 from ferryman.net.progress import EMIT_EVERY_SECONDS, SpeedMeter
 from ferryman.sinks.base import Delivered, Delivery, Sink
-from ferryman.store.rows import Ended
+from ferryman.store.shared.rows import Ended
 
 log = logging.getLogger(__name__)
 SINK_FULL = "sink.space_low"  # the destination is full: a wait, never a failure
@@ -258,7 +258,15 @@ async def _delivery_of(ctx: Context, claim: AlbumClaim) -> tuple[Route, Delivery
     shown = ctx.sources.describe(job.source)
     sending = _sending(ctx, job.id, claim.album.seq)
     told = caption(settings, claim, route.caption_template(settings))
-    return route, Delivery(job, claim.album, told, shown, sending, caption_final=claim.final)
+    return route, Delivery(
+        job,
+        claim.album,
+        told,
+        shown,
+        sending,
+        caption_final=claim.final,
+        decoder=ctx.media_box,
+    )
 
 
 def _remove_work_files(album: Album) -> None:

@@ -20,8 +20,8 @@ from ferryman.sources.base import Access, Inspection, Source, SourceRegistry
 from ferryman.sources.builtin import default_sources
 
 if TYPE_CHECKING:  # `ferryman add` writes through the light store, without SQLAlchemy
-    from ferryman.store.fast.sqlite3_store import Sqlite3Store
     from ferryman.store.ports import Intake
+    from ferryman.store.startup.sqlite3_store import Sqlite3Store
 
 
 def dedupe_key(ident: str, dest: str) -> str:
@@ -83,8 +83,16 @@ class NewInput:
     described: str  # as a person names it: a link without its secrets
     dest: str  # the destination made canonical (``SinkKind.parse``)
 
-    def job(self, name: str, priority: int, password: str | None) -> dict[str, Any]:
-        """The store's ``add_job`` arguments (the full store and the light one alike)."""
+    def job(
+        self, name: str, priority: int, password: str | None, account: int | None = None
+    ) -> dict[str, Any]:
+        """The store's ``add_job`` arguments (the full store and the start-up one alike:
+        both write them through ``store/jobs/new.insert_job``); ``account``'s (whose
+        job) only scopes the dedupe key: the caller hands it to ``add_job`` too."""
+        key = self.dedupe_key
+        if account is not None and key is not None:
+            # A person's own: the same link from another is their job, not "already job N".
+            key = dedupe_key(key, f"account:{account}")
         return {
             "fetch": self.fetch,
             "source": self.uri,
@@ -92,7 +100,7 @@ class NewInput:
             "dest": self.dest,
             "priority": priority,
             "password": password,
-            "dedupe_key": self.dedupe_key,
+            "dedupe_key": key,
             "error": self.error,
         }
 
@@ -206,10 +214,7 @@ async def add_source(
     )
     try:
         name = await store.unique_name(new.name, new.dest)
-        args = new.job(name, priority, password)
-        if account is not None and args["dedupe_key"] is not None:
-            # A person's own: the same link from another is their job, not "already job N".
-            args["dedupe_key"] = dedupe_key(args["dedupe_key"], f"account:{account}")
+        args = new.job(name, priority, password, account)
         job = await store.add_job(**args, notify=notify, memos=memos, account=account)
     except FerrymanError as exc:
         raise new.duplicate(exc) from exc

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferryman.errors import ERRORS, next_step_for, spec_for, with_job
 from ferryman.model import ItemState, Job, JobState
-from ferryman.store.rows import summarise_items
+from ferryman.store.shared.rows import summarise_items
 
 if TYPE_CHECKING:  # `ferryman status` reads through the light store, without SQLAlchemy
     from ferryman.sinks.base import SinkRegistry

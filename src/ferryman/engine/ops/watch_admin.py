@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.engine.plumbing.watch_words import shown_source
 from ferryman.errors import FerrymanError
 
@@ -229,10 +230,12 @@ async def check_now(
     owner: str,
     publish: Callable[[Event], None] | None = None,
     shared: Shared | None = None,
+    clock: Clock = SYSTEM,
 ) -> Found | None:
     """Look at one watch now, outside its window (the device still decides); None when
     another checker holds it at the moment. ``shared``: a running engine's resources
-    (a Telegram chat is then read through its one connection, not a second one)."""
+    (a Telegram chat is then read through its one connection, not a second one).
+    ``clock``: what the lease's heartbeat renews on (the page's)."""
     from ferryman.device.conditions import Device  # lazy: start-up
     from ferryman.engine.ops.intake import entry_job  # lazy: start-up
     from ferryman.engine.watch import Checker  # lazy: start-up
@@ -252,6 +255,7 @@ async def check_now(
         owner,
         enter=entry_job,
         publish=publish,
+        clock=clock,
     )
     return await checker.check(claimed, settings, now_asked=True)
 

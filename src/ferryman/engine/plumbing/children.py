@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 
 from ferryman.media.child import prepare, warm
-from ferryman.store.fast.queued_child_work import children_wanted
+from ferryman.store.startup.queued_child_work import children_wanted
 
 CHILD_MODULES = (
     "ferryman.media.segmented",

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from ferryman.clock import SYSTEM, Clock
 from ferryman.config import Settings
 from ferryman.device.conditions import Device
 from ferryman.engine.context import Stopping
@@ -48,7 +49,7 @@ from ferryman.sources.listers.base import (
 )
 from ferryman.store.claimed import Claimed
 from ferryman.store.ports import WatchStore
-from ferryman.store.rows import LeaseLost
+from ferryman.store.shared.rows import LeaseLost
 from ferryman.store.watches.sql import Made, Watch, WatchJob, entry_key
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,8 @@ class Checker:
     publish: Callable[[Event], None] | None = None
     # The engine's stop: a check stops between batches (what it recorded stays).
     stopping: asyncio.Event | None = None
+    # The engine's clock: the lease's heartbeat renews on it (a test moves it).
+    clock: Clock = field(default=SYSTEM, kw_only=True)
 
     async def check(self, watch: Watch, settings: Settings, *, now_asked: bool = False) -> Found:
         """Check a watch this checker holds the lease of. ``now_asked``: a person asked
@@ -177,7 +180,9 @@ class Checker:
             return Found(watch, error=waiting, waited=True, next_at=when)
 
         try:
-            async with held(store, Claimed.WATCH, watch.id, self.owner, settings.lease_seconds):
+            async with held(
+                store, Claimed.WATCH, watch.id, self.owner, settings.lease_seconds, clock=self.clock
+            ):
                 listing = await self._listing(watch, settings)
                 listed = await (self.cut(listing) if self.cut is not None else listing)
                 entries = [entry for entry in listed if entry.ready_at is None]

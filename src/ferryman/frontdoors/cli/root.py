@@ -53,8 +53,8 @@ from ferryman.printable import printable
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.model import Job
-    from ferryman.store.fast.sqlite3_store import Sqlite3Store
     from ferryman.store.ports import AddDoor
+    from ferryman.store.startup.sqlite3_store import Sqlite3Store
 
 T = TypeVar("T")
 

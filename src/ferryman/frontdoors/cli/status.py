@@ -16,8 +16,8 @@ from ferryman.frontdoors.terminal import console, print_problems, show, status_t
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
-    from ferryman.store.fast.sqlite3_store import Sqlite3Store
     from ferryman.store.ports import StatusDoor
+    from ferryman.store.startup.sqlite3_store import Sqlite3Store
 
 out = console()
 status_app = typer.Typer()  # its command joins the root's (``cli``)

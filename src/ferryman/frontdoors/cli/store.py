@@ -18,7 +18,7 @@ from ferryman.frontdoors.terminal import console, fail
 if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.store import Store
-    from ferryman.store.fast.sqlite3_store import Sqlite3Store
+    from ferryman.store.startup.sqlite3_store import Sqlite3Store
 
 T = TypeVar("T")
 
@@ -58,7 +58,7 @@ def run_light(
     """``light`` on the SQLite store through the standard library (a command that
     must answer at once); ``full`` through the store when that cannot serve: another
     database, or one at another schema version (the full store migrates it)."""
-    from ferryman.store.fast.sqlite3_store import open_sqlite3  # lazy: start-up
+    from ferryman.store.startup.sqlite3_store import open_sqlite3  # lazy: start-up
 
     try:
         settings: Settings = ctx.obj.settings()

@@ -99,12 +99,15 @@ def add(
 
 @user_app.command("list")
 def list_users(ctx: typer.Context) -> None:
-    """The accounts: name, administrator or not, a linked Telegram account."""
+    """The accounts: name, administrator or not, a linked Telegram account, and the
+    library folder their library jobs go to (the server's when none is set)."""
 
-    async def work(_settings: Settings, store: Accounts) -> list[str]:
+    async def work(settings: Settings, store: Accounts) -> list[str]:
+        server = f"{settings.library} (the server's)"
         return [
             f"{u.name}\t{'admin' if u.admin else 'user'}"
             f"\t{'telegram' if u.tg_user_id is not None else '-'}"
+            f"\t{u.settings.get('library') or server}"
             for u in await store.users()
         ]
 

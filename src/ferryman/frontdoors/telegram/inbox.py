@@ -249,7 +249,8 @@ class Inbox:
             message_source(row.chat_id, row.message_id), row.name or "file", dest, self.sinks
         )
         name = await self.store.unique_name(new.name, new.dest)
-        job = await self.store.inbox_job(row.id, new.job(name, 0, None))
+        mine = {"account": await self.account_of(row.sender_id)}  # theirs, as when it came
+        job = await self.store.inbox_job(row.id, new.job(name, 0, None) | mine)
         await self._show_job(row.chat_id, row.message_id, job)
         self.wake()
 

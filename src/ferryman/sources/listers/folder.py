@@ -26,11 +26,11 @@ import mimetypes
 import os
 import shutil
 import stat
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 from ferryman.archive.suffixes import named_archive
+from ferryman.clock import SYSTEM
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.net.own_thread import on_own_thread
@@ -51,7 +51,7 @@ class FolderLister:
     changes_in_place = True  # a file edited in place is new content at the same path
     read_oldest_first = False
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = SYSTEM.now) -> None:
         self.clock = clock
 
     def accepts(self, source: str) -> bool:

@@ -10,8 +10,8 @@ from ferryman.clock import SYSTEM
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.store.accounts.sql import BUSY, RUNNING, AuditRow, Passkey, User, user_from
-from ferryman.store.memory_base import MemoryBase, Row
-from ferryman.store.rows import Clock
+from ferryman.store.memory.base import MemoryBase, Row
+from ferryman.store.shared.rows import Clock
 
 _TABLES = ("users", "user_tokens", "passkeys", "audit")
 

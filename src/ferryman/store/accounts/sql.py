@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
-from ferryman.store.base import StoreBase
 from ferryman.store.schema import (
     audit,
     items,
@@ -28,6 +27,7 @@ from ferryman.store.schema import (
     users,
     watches,
 )
+from ferryman.store.sql.base import StoreBase
 
 # A person's job that holds a turn: read, delivered or waiting on them (``limits``' count).
 BUSY = (JobState.QUEUED.value, JobState.READING.value, JobState.ACTIVE.value)

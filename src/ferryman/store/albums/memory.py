@@ -30,9 +30,9 @@ from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
 from ferryman.store.entries.sql import read_ended
 from ferryman.store.fetches.sql import DONE
 from ferryman.store.jobs.ends import KeeperLook
-from ferryman.store.memory_base import MemoryBase, Row
+from ferryman.store.memory.base import MemoryBase, Row
 from ferryman.store.notices.sql import JOB_ENDED, JOB_WAITING
-from ferryman.store.rows import (
+from ferryman.store.shared.rows import (
     Ended,
     LeaseLost,
     NewItem,

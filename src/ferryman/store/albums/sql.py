@@ -32,10 +32,9 @@ from ferryman.model import (
 )
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
 from ferryman.store import sqlite_thread
-from ferryman.store.base import StoreBase
-from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.notices.sql import JOB_WAITING, event_in
-from ferryman.store.rows import (
+from ferryman.store.schema import albums, items, jobs
+from ferryman.store.shared.rows import (
     Ended,
     LeaseLost,
     album_from_row,
@@ -43,7 +42,8 @@ from ferryman.store.rows import (
     item_from_row,
     job_from_row,
 )
-from ferryman.store.schema import albums, items, jobs
+from ferryman.store.sql import sqlite_direct, statements
+from ferryman.store.sql.base import StoreBase
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class AlbumQueries(StoreBase):
 
     async def album_count(self, job_id: int) -> int:
         """How many albums the job has (what captions count as its total)."""
-        return int((await self._read_hot(_ALBUM_COUNT, {"job_id": job_id}))[0][0] or 0)
+        return int((await self._read(_ALBUM_COUNT, {"job_id": job_id}))[0][0] or 0)
 
     async def album_tally(self, job_id: int) -> tuple[int, int]:
         """The job's albums: how many are delivered, and how many there are."""

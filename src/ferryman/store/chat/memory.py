@@ -13,7 +13,7 @@ from ferryman.model import AlbumState, Job, JobState
 from ferryman.store.chat.sql import DONE, DOWNLOADING, DUPLICATE, FAILED, InboxRow, StatusRow
 from ferryman.store.fetches.sql import DONE as FETCHED
 from ferryman.store.jobs.new import NewJob, insert_job
-from ferryman.store.memory_base import Row, Writer
+from ferryman.store.memory.base import Row, Writer
 from ferryman.store.notices.memory import MemoryNotices
 
 _FIELDS = [f.name for f in dataclasses.fields(InboxRow)]

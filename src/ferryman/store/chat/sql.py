@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
-from ferryman.store.base import StoreBase
 from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.jobs.writer import SqlJobWriter
 from ferryman.store.schema import jobs, tg_inbox, tg_status, tg_user_settings
+from ferryman.store.sql.base import StoreBase
 
 DOWNLOADING = "downloading"
 DONE = "done"

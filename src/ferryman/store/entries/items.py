@@ -26,15 +26,15 @@ from ferryman.model import (
     ItemState,
     JobState,
 )
-from ferryman.store.base import StoreBase
 from ferryman.store.fetches.sql import input_over_network
-from ferryman.store.rows import (
+from ferryman.store.schema import albums, items, jobs, segments
+from ferryman.store.shared.rows import (
     LeaseLost,
     NewItem,
     ended_item,
     item_from_row,
 )
-from ferryman.store.schema import albums, items, jobs, segments
+from ferryman.store.sql.base import StoreBase
 
 
 def _filling_at_network_pace(ready: FromClause) -> Any:

@@ -13,9 +13,8 @@ from sqlalchemy.engine import Connection
 from ferryman.model import JobState
 from ferryman.store import sqlite_thread
 from ferryman.store.albums.sql import seal
-from ferryman.store.base import StoreBase
-from ferryman.store.fast import sqlite_direct, statements
-from ferryman.store.rows import (
+from ferryman.store.schema import items, jobs
+from ferryman.store.shared.rows import (
     LeaseLost,
     NewItem,
     Recorded,
@@ -23,14 +22,15 @@ from ferryman.store.rows import (
     new_item_values,
     recorded_item,
 )
-from ferryman.store.schema import items, jobs
+from ferryman.store.sql import sqlite_direct, statements
+from ferryman.store.sql.base import StoreBase
 
 
 class EntryQueries(StoreBase):
     """What the reader records: items, the cursor, the albums they fill."""
 
     async def known_seqs(self, job_id: int) -> set[int]:
-        found = await self._read_hot(_SEQS, {"job_id": job_id})
+        found = await self._read(_SEQS, {"job_id": job_id})
         return {seq for (seq,) in found}
 
     async def record_entry(self, job_id: int, owner: str, cursor: int, new: NewItem) -> Recorded:

@@ -8,7 +8,7 @@ from ferryman.model import JobState
 from ferryman.store.fetches.sql import DONE, FETCHING, QUEUED, Fetch, InputName
 from ferryman.store.jobs.ends import ended_columns
 from ferryman.store.jobs.memory import MemoryJobs
-from ferryman.store.memory_base import Row, fetch_of_row
+from ferryman.store.memory.base import Row, fetch_of_row
 from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING
 
 
@@ -106,3 +106,19 @@ class MemoryFetches(MemoryJobs):
 
     async def put_source_memo(self, job_id: int, key: str, value: str) -> None:
         self.memos[job_id, key] = value
+
+    async def memos_named(self, key: str) -> dict[int, str]:
+        return {job: value for (job, named), value in self.memos.items() if named == key}
+
+    async def fetching_jobs(self) -> set[int]:
+        return {
+            row["job_id"] for row in self.tables["fetches"].values() if row["state"] == FETCHING
+        }
+
+    async def fetch_errors(self) -> dict[int, str]:
+        rows = self.tables["fetches"].values()
+        return {r["job_id"]: r["error_message"] for r in rows if r["error_message"] is not None}
+
+    async def downloaded_jobs(self) -> set[int]:
+        rows = self.tables["fetches"].values()
+        return {r["job_id"] for r in rows if r["state"] == DONE and r["path"] is not None}

@@ -14,16 +14,16 @@ from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.naming import free_job_name
 from ferryman.store import sqlite_thread
-from ferryman.store.base import StoreBase
-from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING, event_in
-from ferryman.store.rows import LeaseLost, place_values, same_place_bound
 from ferryman.store.schema import albums, fetches, jobs, source_memos
+from ferryman.store.shared.rows import LeaseLost, place_values, same_place_bound
+from ferryman.store.sql import sqlite_direct, statements
+from ferryman.store.sql.base import StoreBase
 
 QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "failed", "cancelled"
 
 
-# A job's reads, built once (``StoreBase._read_hot``).
+# A job's reads, built once (``StoreBase._read``).
 _FETCHED = select(fetches).where(fetches.c.job_id == statements.JOB_ID)
 _MEMOS = select(source_memos.c.key, source_memos.c.value).where(
     source_memos.c.job_id == statements.JOB_ID
@@ -154,7 +154,7 @@ class FetchQueries(StoreBase):
             return set((await conn.execute(query)).scalars())
 
     async def fetched(self, job_id: int) -> Fetch | None:
-        found = await self._read_hot(_FETCHED, {"job_id": job_id})
+        found = await self._read(_FETCHED, {"job_id": job_id})
         return _fetch(found[0]) if found else None
 
     async def fetch_done(
@@ -300,7 +300,7 @@ class FetchQueries(StoreBase):
     # ------------------------------------------------ what a source remembers
 
     async def source_memos(self, job_id: int) -> dict[str, str]:
-        found = await self._read_hot(_MEMOS, {"job_id": job_id})
+        found = await self._read(_MEMOS, {"job_id": job_id})
         return {key: value for key, value in found}
 
     async def memos_named(self, key: str) -> dict[int, str]:
@@ -350,7 +350,7 @@ def name_in(conn: Connection, job_id: int, named: InputName, now: float) -> str 
     return name
 
 
-# ``fetch_done``'s statements, built once (``store.hot``): its transaction runs whole on
+# ``fetch_done``'s statements, built once (``sql/statements``): its transaction runs whole on
 # SQLite's thread, one hop where each statement was one (ten for a link's photo, on the
 # one writer's connection, which no other transaction could use meanwhile).
 _FETCH_ID = bindparam("fetch_id", type_=Integer)

@@ -21,15 +21,8 @@ from ferryman.model import (
     Job,
     JobState,
 )
-from ferryman.store.base import StoreBase
 from ferryman.store.jobs.ends import ended_columns
 from ferryman.store.jobs.waited import wait_ended
-from ferryman.store.rows import (
-    TERMINAL_STATES,
-    decode_passwords,
-    item_from_row,
-    job_from_row,
-)
 from ferryman.store.schema import (
     albums,
     fetches,
@@ -40,6 +33,13 @@ from ferryman.store.schema import (
     tg_inbox,
     tg_status,
 )
+from ferryman.store.shared.rows import (
+    TERMINAL_STATES,
+    decode_passwords,
+    item_from_row,
+    job_from_row,
+)
+from ferryman.store.sql.base import StoreBase
 
 
 class JobActionQueries(StoreBase):

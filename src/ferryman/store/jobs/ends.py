@@ -26,17 +26,17 @@ from ferryman.model import (
 )
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.store import sqlite_thread
-from ferryman.store.base import StoreBase, store_summary
-from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.notices.sql import JOB_ENDED, record_event
-from ferryman.store.rows import (
-    TERMINAL_STATES,
-)
 from ferryman.store.schema import (
     albums,
     items,
     jobs,
 )
+from ferryman.store.shared.rows import (
+    TERMINAL_STATES,
+)
+from ferryman.store.sql import sqlite_direct, statements
+from ferryman.store.sql.base import StoreBase, store_summary
 
 
 class JobEndQueries(StoreBase):
@@ -212,7 +212,7 @@ class KeeperLook(NamedTuple):
 
 
 def _keeper_look(conn: Connection, params: dict[str, Any]) -> KeeperLook:
-    """``keeper_look``'s reads (on SQLite's thread, on sqlite3 itself: ``store.quick``)."""
+    """``keeper_look``'s reads (on SQLite's thread, on sqlite3 itself: ``sql/sqlite_direct``)."""
     finishable = sqlite_direct.execute(conn, statements.FINISHABLE_JOBS, {}).first() is not None
     idle = (
         int(sqlite_direct.execute(conn, statements.WATCHES_BUSY, params).scalar_one()) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -12,12 +13,12 @@ from sqlalchemy import (
 from ferryman.model import (
     ItemState,
 )
-from ferryman.store.base import StoreBase
 from ferryman.store.schema import (
     fetches,
     items,
     jobs,
 )
+from ferryman.store.sql.base import StoreBase
 
 
 class FigureQueries(StoreBase):
@@ -52,25 +53,36 @@ class FigureQueries(StoreBase):
             item_rows = (await conn.execute(by_item)).all()
             fetched_bytes = int((await conn.execute(fetched)).scalar_one())
             job_rows = (await conn.execute(by_job)).all()
-        failed: dict[str, int] = {}
-        states: dict[str, int] = {}
-        read = delivered = 0
-        for state, code, n, source_size, size in item_rows:
-            states[state] = states.get(state, 0) + n
-            read += int(source_size)
-            if state == ItemState.DELIVERED.value:
-                delivered += int(size)
-            if state in (ItemState.FAILED.value, ItemState.QUARANTINED.value) and code:
-                failed[code] = failed.get(code, 0) + n
-        sources: dict[tuple[str, str], int] = {}
-        for source, state in job_rows:
-            scheme = source.split(":", 1)[0] if ":" in source else "file"
-            sources[(scheme, state)] = sources.get((scheme, state), 0) + 1
-        return {
-            "items": states,
-            "failed_by_code": failed,
-            "bytes_fetched": fetched_bytes,
-            "bytes_read": read,
-            "bytes_delivered": delivered,
-            "jobs_by_source": sources,
-        }
+        return figures_of(item_rows, fetched_bytes, job_rows)
+
+
+def figures_of(
+    item_rows: Iterable[tuple[str, str | None, int, int, int]],
+    fetched_bytes: int,
+    job_rows: Iterable[tuple[str, str]],
+) -> dict[str, Any]:
+    """``figures`` from its reads: items grouped by (state, error code) with their count,
+    input bytes and bytes; the bytes fetched; each job's (source, state). Both stores
+    hand theirs here, so ``/metrics`` counts alike on each."""
+    failed: dict[str, int] = {}
+    states: dict[str, int] = {}
+    read = delivered = 0
+    for state, code, n, source_size, size in item_rows:
+        states[state] = states.get(state, 0) + n
+        read += int(source_size)
+        if state == ItemState.DELIVERED.value:
+            delivered += int(size)
+        if state in (ItemState.FAILED.value, ItemState.QUARANTINED.value) and code:
+            failed[code] = failed.get(code, 0) + n
+    sources: dict[tuple[str, str], int] = {}
+    for source, state in job_rows:
+        scheme = source.split(":", 1)[0] if ":" in source else "file"
+        sources[(scheme, state)] = sources.get((scheme, state), 0) + 1
+    return {
+        "items": states,
+        "failed_by_code": failed,
+        "bytes_fetched": fetched_bytes,
+        "bytes_read": read,
+        "bytes_delivered": delivered,
+        "jobs_by_source": sources,
+    }

@@ -5,20 +5,23 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.model import AlbumState, ItemState, Job, JobState
 from ferryman.naming import free_job_name
 from ferryman.store.albums.memory import terminal
 from ferryman.store.entries.sql import read_ended
-from ferryman.store.fetches.sql import DONE, is_small
+from ferryman.store.fetches.sql import DONE, FETCHING, QUEUED, is_small
 from ferryman.store.jobs.actions import not_ended
 from ferryman.store.jobs.ends import ended_columns
+from ferryman.store.jobs.figures import figures_of
 from ferryman.store.jobs.new import NewJob, insert_job
-from ferryman.store.memory_base import Row, Writer, fetch_of_row
+from ferryman.store.jobs.queue_sql import places_of
+from ferryman.store.memory.base import Row, Writer, fetch_of_row
 from ferryman.store.nodes.memory import MemoryRuns
 from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING
-from ferryman.store.rows import decode_passwords, item_from_mapping, job_from_mapping
+from ferryman.store.shared.rows import decode_passwords, item_from_mapping, job_from_mapping
 
 _CANCELLED = FerrymanError("job.cancelled", "cancelled on request")
 
@@ -63,6 +66,49 @@ class MemoryJobs(MemoryRuns):
 
     async def list_jobs(self) -> list[Job]:
         return [job_from_mapping(row) for _, row in sorted(self.tables["jobs"].items())]
+
+    # ------------------------------------------------- what the doors read
+
+    async def item_counts(self) -> dict[int, dict[str, int]]:
+        counts: dict[int, dict[str, int]] = {}
+        for row in self.tables["items"].values():
+            states = counts.setdefault(row["job_id"], {})
+            states[row["state"]] = states.get(row["state"], 0) + 1
+        return counts
+
+    async def figures(self) -> dict[str, Any]:
+        grouped: dict[tuple[str, str | None], list[int]] = {}
+        for row in self.tables["items"].values():
+            n_read_size = grouped.setdefault((row["state"], row["error_code"]), [0, 0, 0])
+            n_read_size[0] += 1
+            n_read_size[1] += row["source_size"] or 0
+            n_read_size[2] += row["size"] or 0
+        item_rows = [
+            (state, code, n, read, size) for (state, code), (n, read, size) in grouped.items()
+        ]
+        fetches = self.tables["fetches"].values()
+        fetched = sum(row["size"] or 0 for row in fetches if row["state"] == DONE)
+        jobs = [(row["source"], row["state"]) for row in self.tables["jobs"].values()]
+        return figures_of(item_rows, fetched, jobs)
+
+    async def queue_places(self) -> dict[int, dict[str, Any]]:
+        """``queue_sql``'s three reads on the tables, handed to its ``places_of``."""
+        now, jobs = self.clock(), self.tables["jobs"]
+        in_fetch = [
+            (row["job_id"], row["state"])
+            for row in sorted(
+                self.tables["fetches"].values(), key=lambda r: (-r["priority"], r["id"])
+            )
+            if jobs[row["job_id"]]["state"] == JobState.QUEUED.value
+            and not jobs[row["job_id"]]["paused"]
+            and (row["state"] == FETCHING or (row["state"] == QUEUED and row["not_before"] <= now))
+        ]
+        reading = sum(1 for job in jobs.values() if job["state"] == JobState.READING.value)
+        line = sorted(
+            (job for job in jobs.values() if self.readable(job, now)),
+            key=lambda job: (-job["priority"], job["cursor"], job["id"]),
+        )
+        return places_of(in_fetch, reading, [job["id"] for job in line])
 
     def readable(self, job: Row, now: float) -> bool:
         """A queued job the read stage could claim now (``claim_job``'s conditions)."""

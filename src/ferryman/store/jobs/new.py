@@ -1,7 +1,7 @@
 """One way to add a job: the rows a new job is, written in one order by every store.
 
 The full store (``store/jobs``, SQLAlchemy on SQLite or PostgreSQL) and the light
-store (``store/fast/sqlite3_store``, sqlite3 for ``ferryman add``) each hand ``insert_job`` a
+store (``store/startup/sqlite3_store``, sqlite3 for ``ferryman add``) each hand ``insert_job`` a
 ``JobWriter`` over their open transaction; the dedupe check, the job's row, the summary
 of a job failed at once, its ``fetches`` row and its starting memos are decided here
 once. Light on purpose (no SQLAlchemy): ``ferryman add`` imports it.
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
-from ferryman.store.rows import new_fetch_values, new_job_values, summarise_items
+from ferryman.store.shared.rows import new_fetch_values, new_job_values, summarise_items
 
 
 class JobWriter(Protocol):

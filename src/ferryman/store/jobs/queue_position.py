@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select, text
 
 from ferryman.model import JobState
-from ferryman.store.base import StoreBase
 from ferryman.store.fetches.sql import unfinished_fetch
 from ferryman.store.jobs import queue_sql
 from ferryman.store.schema import jobs
+from ferryman.store.sql.base import StoreBase
 
 
 def _readable(now: float) -> list[Any]:

@@ -22,23 +22,23 @@ from ferryman.model import (
 from ferryman.naming import free_job_name
 from ferryman.store import sqlite_thread
 from ferryman.store.albums.sql import seal_in
-from ferryman.store.base import StoreBase
 from ferryman.store.entries.sql import read_ended
-from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.fetches.sql import InputName, name_in, small_input, unfinished_fetch
 from ferryman.store.jobs.ends import ended_columns
 from ferryman.store.jobs.new import NewJob
 from ferryman.store.jobs.waited import wait_began, wait_ended
 from ferryman.store.jobs.writer import add_job_in, holders
 from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING, event_in
-from ferryman.store.rows import (
+from ferryman.store.schema import (
+    jobs,
+)
+from ferryman.store.shared.rows import (
     job_from_row,
     place_values,
     same_place_bound,
 )
-from ferryman.store.schema import (
-    jobs,
-)
+from ferryman.store.sql import sqlite_direct, statements
+from ferryman.store.sql.base import StoreBase
 
 _NAMES_IN_PLACE = select(jobs.c.name).where(same_place_bound(jobs.c.dest))  # place_values
 
@@ -94,7 +94,7 @@ class JobQueries(StoreBase):
 
     async def unique_name(self, base: str, dest: str) -> str:
         """A library folder name no other job with this destination uses."""
-        found = await self._read_hot(_NAMES_IN_PLACE, place_values(dest))
+        found = await self._read(_NAMES_IN_PLACE, place_values(dest))
         return free_job_name(base, {name for (name,) in found})
 
     async def name_from_input(
@@ -111,7 +111,7 @@ class JobQueries(StoreBase):
         return await sqlite_thread.transaction(self.engine, name_in, job_id, named, self.clock())
 
     async def get_job(self, job_id: int) -> Job:
-        found = await self._read_hot(statements.GET_JOB, {"job_id": job_id})
+        found = await self._read(statements.GET_JOB, {"job_id": job_id})
         if not found:
             raise FerrymanError("job.not_found", f"there is no job {job_id}")
         return job_from_row(found[0])
@@ -292,6 +292,6 @@ class JobQueries(StoreBase):
 
 
 def _backlog(conn: Connection, job_id: int) -> tuple[int, int]:
-    """``backlog``'s read (on SQLite's thread, on sqlite3 itself: ``store.quick``)."""
+    """``backlog``'s read (on SQLite's thread, on sqlite3 itself: ``sql/sqlite_direct``)."""
     _, count, size = sqlite_direct.execute(conn, statements.JOB_LOAD, {"job_id": job_id}).one()
     return int(count), int(size)

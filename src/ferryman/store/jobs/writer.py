@@ -10,10 +10,10 @@ from sqlalchemy import Select, String, bindparam, insert, select, union_all, upd
 from sqlalchemy.engine import Connection
 
 from ferryman.model import Job
-from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.jobs.new import NewJob, insert_job
-from ferryman.store.rows import job_from_row
 from ferryman.store.schema import job_inputs, jobs, metadata
+from ferryman.store.shared.rows import job_from_row
+from ferryman.store.sql import sqlite_direct, statements
 
 
 def holders(keys: Collection[Any]) -> Select[tuple[str, int]]:
@@ -33,7 +33,7 @@ def add_job_in(conn: Connection, new: NewJob, now: float) -> Job:
 
 class SqlJobWriter:
     """``new_job.JobWriter`` on an open SQLAlchemy transaction: its statements built
-    once (``store.hot``), each run through ``store.quick`` (on SQLite's thread, without
+    once (``sql/statements``), each run through ``sql/sqlite_direct`` (on SQLite's thread, without
     SQLAlchemy's execution: building and compiling a statement per add were most of an
     add's cost, 200 links' adds before the engine starts)."""
 

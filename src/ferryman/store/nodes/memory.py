@@ -11,9 +11,9 @@ from ferryman.clock import SYSTEM
 from ferryman.model import ItemState, JobState
 from ferryman.store.chat.memory import MemoryChat
 from ferryman.store.jobs.ends import KeeperLook
-from ferryman.store.memory_base import Row
+from ferryman.store.memory.base import Row
 from ferryman.store.nodes.sql import PRUNE_AFTER, NodeRun
-from ferryman.store.rows import Clock, item_from_mapping
+from ferryman.store.shared.rows import Clock, item_from_mapping
 from ferryman.store.sinks.memory import MemorySinkState, SinkKept
 
 _LIVE = (JobState.READING.value, JobState.ACTIVE.value, JobState.NEEDS_PASSWORD.value)

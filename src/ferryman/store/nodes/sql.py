@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select, update
 
-from ferryman.store.base import StoreBase
 from ferryman.store.schema import albums, drains, fetches, items, jobs, nodes, watches
+from ferryman.store.sql.base import StoreBase
 
 PRUNE_AFTER = 86400.0  # a stopped or silent run's row is forgotten after a day
 

@@ -1,6 +1,6 @@
 """The memory store's notices' outbox (``store/memory``): what ``store/notices`` does in
 SQL, on dicts. The event rows are written where the state change happens (``event`` in
-``memory_base``); here the notifier makes them into notices, claims the due ones with a
+``memory/base``); here the notifier makes them into notices, claims the due ones with a
 lease (a job's end with the others to the same URL within the digest's window), and
 records each delivery sent, failed or given up."""
 
@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ferryman.store.memory_base import Row
+from ferryman.store.memory.base import Row
 from ferryman.store.notices.sql import EVENT_URL, FAILED, QUEUED, SENDING, SENT, Notice
 from ferryman.store.watches.memory import MemoryWatches
 

@@ -26,9 +26,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.store import sqlite_thread
-from ferryman.store.base import StoreBase
-from ferryman.store.fast import sqlite_direct
 from ferryman.store.schema import jobs, notices
+from ferryman.store.sql import sqlite_direct
+from ferryman.store.sql.base import StoreBase
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 EVENT_URL = ""  # an event row's URL: not a notice yet, never claimed for sending
@@ -170,13 +170,7 @@ class NoticeQueries(StoreBase):
 
     async def notice_events(self, limit: int = 100) -> list[Notice]:
         """Event rows not yet made into notices, oldest first."""
-        query = (
-            select(notices)  # the state first: the claim's index finds them
-            .where(notices.c.state == QUEUED, notices.c.url == EVENT_URL)
-            .order_by(notices.c.id)
-            .limit(limit)
-        )
-        return [_notice(r) for r in await self._read(query)]
+        return [_notice(r) for r in await self._read(_EVENTS, {"limit": limit})]
 
     async def prepare_event(
         self,
@@ -307,7 +301,7 @@ class NoticeQueries(StoreBase):
 
     async def job_notify(self, job_id: int) -> str | None:
         """The job's own notice targets (``--notify``), or None: the settings'."""
-        found = await self._read_hot(_JOB_NOTIFY, {"job_id": job_id})
+        found = await self._read(_JOB_NOTIFY, {"job_id": job_id})
         value: str | None = found[0][0] if found else None
         return value
 
@@ -321,6 +315,12 @@ class NoticeQueries(StoreBase):
 
 
 _AN_EVENT = insert(notices)
+_EVENTS = (
+    select(notices)  # the state first: the claim's index finds them
+    .where(notices.c.state == QUEUED, notices.c.url == EVENT_URL)
+    .order_by(notices.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
 _JOB_NOTIFY = select(jobs.c.notify).where(jobs.c.id == bindparam("job_id", type_=Integer))
 _A_QUEUED_NOTICE = select(notices.c.id).where(notices.c.state == QUEUED, notices.c.url != EVENT_URL)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ferryman.model import SinkRecord, UploadRecord
-from ferryman.store.rows import Clock
+from ferryman.store.shared.rows import Clock
 from ferryman.store.sinks.uploads_memory import MemoryUploads
 
 

@@ -16,8 +16,8 @@ from sqlalchemy import Insert, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ferryman.model import SinkRecord, UploadBook
-from ferryman.store.rows import Clock
 from ferryman.store.schema import sink_records, sink_waits
+from ferryman.store.shared.rows import Clock
 from ferryman.store.sinks.uploads import SinkUploads
 
 

@@ -17,9 +17,9 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Batch, BatchItem, ItemState, Job, JobState
 from ferryman.store.albums.memory import MemoryAlbums
 from ferryman.store.jobs.new import NewJob, insert_job
-from ferryman.store.memory_base import Row, Writer
+from ferryman.store.memory.base import Row, Writer
 from ferryman.store.notices.sql import WATCH_FAILING, WATCH_FOUND
-from ferryman.store.rows import job_from_mapping
+from ferryman.store.shared.rows import job_from_mapping
 from ferryman.store.watches.records import WatchJob, place
 from ferryman.store.watches.sql import CHECKING, IDLE, Made, Watch
 
@@ -244,7 +244,7 @@ class MemoryWatches(MemoryAlbums):
         assert first is not None
         items = tuple(BatchItem(str(n.job["source"]), n.title) for n in batched if n.job)
         free = self.free_name(first["dest"], name)
-        new = NewJob(str(Batch(free, items)), free, first["dest"], first["priority"],
+        new = NewJob(str(Batch(free, items, folder=name)), free, first["dest"], first["priority"],
                      fetch=True, notify=first.get("notify"), account=account)  # fmt: skip
         job = insert_job(Writer(self), new, self.clock())
         for entry in batched:

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 from ferryman.model import Batch, BatchItem, Job
 from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.jobs.writer import SqlJobWriter, holders
-from ferryman.store.rows import job_from_row, same_place
 from ferryman.store.schema import job_inputs, jobs, watch_seen, watches
+from ferryman.store.shared.rows import job_from_row, same_place
 
 
 def entry_key(entry_id: str) -> str:
@@ -168,7 +168,7 @@ def _batch_job(
     items = tuple(BatchItem(str(n.job["source"]), n.title) for n in batched if n.job is not None)
     free = _Names(conn, [{"dest": first["dest"], "name": name}]).free(first["dest"], name)
     new = NewJob(
-        source=str(Batch(free, items)),
+        source=str(Batch(free, items, folder=name)),
         name=free,
         dest=first["dest"],
         priority=first["priority"],

@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, Job, JobState
 from ferryman.store import sqlite_thread
-from ferryman.store.base import StoreBase
-from ferryman.store.fast import statements
 from ferryman.store.notices.sql import WATCH_FAILING, WATCH_FOUND, event_in
 from ferryman.store.schema import items, jobs, watch_seen, watches
+from ferryman.store.sql import statements
+from ferryman.store.sql.base import StoreBase
 from ferryman.store.watches.records import WatchJob, entry_key, seen_in
 
 __all__ = ["CHECKING", "IDLE", "Made", "Watch", "WatchJob", "WatchQueries", "entry_key"]

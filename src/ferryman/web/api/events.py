@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
+from ferryman.clock import Clock
 from ferryman.errors import FerrymanError
 from ferryman.timeouts import within
 from ferryman.web.accounts.identify import identify
@@ -97,7 +98,7 @@ def routes(app: FastAPI, web: Web) -> None:
         await socket.accept()
         web.stream.clients += 1
         try:
-            jobs, last, epoch = await _hello(socket)
+            jobs, last, epoch = await _hello(socket, web.clock)
             async with contextlib.aclosing(frames(last, epoch, jobs, who)) as sending:
                 async for messages, seen in sending:  # closed with the socket: counted out
                     if messages:
@@ -184,10 +185,11 @@ MAX_MESSAGE = 64 * 1024  # uvicorn's ws_max_size: a subscription is a few hundre
 _SHAPE = 'send {"jobs": "all" | [ids], "after": N, "epoch": E} first'
 
 
-async def _hello(socket: WebSocket) -> tuple[set[int] | None, int, str | None]:
-    """The subscription: (jobs, after, epoch), or ``Malformed``."""
+async def _hello(socket: WebSocket, clock: Clock) -> tuple[set[int] | None, int, str | None]:
+    """The subscription: (jobs, after, epoch), or ``Malformed`` (none within
+    ``HELLO_SECONDS`` of the page's ``clock``)."""
     try:
-        message = await within(socket.receive(), HELLO_SECONDS)
+        message = await within(socket.receive(), HELLO_SECONDS, clock)
     except TimeoutError:
         raise Malformed(1008, f"no subscription within {HELLO_SECONDS:g} s: {_SHAPE}") from None
     if message["type"] == "websocket.disconnect":

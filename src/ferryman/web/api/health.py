@@ -55,7 +55,7 @@ async def readiness(web: Web) -> dict[str, dict[str, Any]]:
             checks[name] = {"ok": False, "detail": str(exc) or type(exc).__name__}
 
     async def store() -> str:
-        await within(web.store.idle(), 5)
+        await within(web.store.idle(), 5, web.clock)
         return "reachable"
 
     async def work_area() -> str:

@@ -62,6 +62,10 @@ def routes(app: FastAPI, web: Web) -> None:
         job = await web.store.get_job(grant.job_id)
         await check_bound(web, grant, job)
         path = await asyncio.to_thread(
-            library_view.preview, web.settings, job, grant.path.removeprefix(PREFIX)
+            library_view.preview,
+            web.settings,
+            job,
+            grant.path.removeprefix(PREFIX),
+            web.decoder,
         )
         return FileResponse(path, media_type="image/webp", headers={"Cache-Control": "private"})

@@ -81,7 +81,9 @@ def routes(app: FastAPI, web: Web) -> None:
         """Look now (outside its window too) and say what was found; ``busy``: another
         checker holds it at the moment."""
         await own(who, watch_id)
-        found = await watch_admin.check_now(web.store, web.settings, watch_id, owner=new_owner())
+        found = await watch_admin.check_now(
+            web.store, web.settings, watch_id, owner=new_owner(), clock=web.clock
+        )
         if found is None:
             return {"watch": watch_id, "busy": True}
         return _with_next({**watch_admin.found_view(found), "busy": False}, web.sinks)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-if TYPE_CHECKING:  # rows are plain mappings to the light store (store/fast/sqlite3_store.py)
+if TYPE_CHECKING:  # rows are plain mappings to the light store (store/startup/sqlite3_store.py)
     from sqlalchemy import Row
 
 from ferryman.errors import FerrymanError

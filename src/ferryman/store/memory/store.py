@@ -1,15 +1,16 @@
 """An in-memory store: the engine's stages' ports (``store/ports``) on plain dicts.
 
-For tests of the engine that need no database, and as the claims' and leases' meaning
-written once more without SQL (the store's contract tests run it beside SQLite and
-PostgreSQL: ``tests/store/``). Rows are dicts with the schema's columns, so the same
-converters (``rows``), the same insert of a job (``new_job``) and the same rules
-(``rules``) serve it. Each method runs without an ``await`` inside: on one event loop
-it is one transaction. It is an ``EngineStore`` (mypy checks it below), so the whole
-engine runs a job on it (``tests/unit/test_engine_on_memory.py``). Not kept: waited
-time (the SQL stores' own; see the skip reasons in the contract tests).
+For tests of the engine and the front doors (the web's, ``WebDoor``) that need no
+database, and as the claims' and leases' meaning written once more without SQL (the
+store's contract tests run it beside SQLite and PostgreSQL: ``tests/store/``). Rows
+are dicts with the schema's columns, so the same converters (``shared/rows``), the
+same insert of a job (``new_job``) and the same rules (``rules``) serve it. Each
+method runs without an ``await`` inside: on one event loop it is one transaction. It
+is an ``EngineStore`` (mypy checks it below), so the whole engine runs a job on it
+(``tests/unit/test_engine_on_memory.py``). Not kept: waited time (the SQL stores' own;
+see the skip reasons in the contract tests).
 
-Each aggregate's part sits beside its SQL: rows, claims and leases in ``memory_base``,
+Each aggregate's part sits beside its SQL: rows, claims and leases in ``base``,
 then albums and items, watches, notices, the chat, nodes and the runner's reads, jobs
 and fetches, each a class on the one before; this one adds the runtime settings.
 """
@@ -25,6 +26,7 @@ from ferryman.store.fetches.memory import MemoryFetches
 if TYPE_CHECKING:
     from ferryman.store.engine_store import EngineStore
     from ferryman.store.ports import (
+        ChatDoor,
         ChatInbox,
         ChatSettings,
         Control,
@@ -35,8 +37,10 @@ if TYPE_CHECKING:
         NoticeStore,
         ReadStore,
         RuntimeSettings,
+        StatusDoor,
         WatchAdmin,
         WatchStore,
+        WebDoor,
     )
 
 
@@ -60,3 +64,6 @@ if TYPE_CHECKING:  # mypy proves the memory store is each of these stages' store
     _DOORS: tuple[Control, Intake, WatchAdmin, RuntimeSettings, ChatInbox, ChatSettings]
     _DOORS = (_ONE, _ONE, _ONE, _ONE, _ONE, _ONE)
     _ENGINE: EngineStore = _ONE  # the runner and every stage, end to end
+    _WEB: WebDoor = _ONE  # the web app and its page
+    _CHAT: ChatDoor = _ONE  # the chat door
+    _STATUS: StatusDoor = _ONE  # ``ferryman status`` and the other commands' reads

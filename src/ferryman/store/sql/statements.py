@@ -24,8 +24,8 @@ from sqlalchemy import (
 )
 
 from ferryman.model import ENCODING, AlbumState, ItemState, JobState
-from ferryman.store.rows import TERMINAL_STATES
 from ferryman.store.schema import albums, items, jobs, watches
+from ferryman.store.shared.rows import TERMINAL_STATES
 
 JOB_ID = bindparam("job_id", type_=Integer)
 NOW = bindparam("now", type_=Float)

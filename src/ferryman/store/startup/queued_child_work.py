@@ -15,7 +15,7 @@ import sqlite3
 from urllib.parse import quote
 
 from ferryman.links.uri import SCHEME
-from ferryman.store.fast.sqlite3_store import sqlite_path
+from ferryman.store.startup.sqlite3_store import sqlite_path
 
 _CHILD_WORK = """
 SELECT EXISTS (

@@ -1,4 +1,4 @@
-"""The memory store's tables, claims and leases (``store/memory``): what ``store/base``
+"""The memory store's tables, claims and leases (``store/memory/store``): what ``store/sql/base``
 does in SQL, on dicts with the schema's columns."""
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from ferryman.store.claimed import Claimed
 from ferryman.store.fetches.sql import FETCHING, QUEUED, Fetch
 from ferryman.store.notices.sql import EVENT_URL
 from ferryman.store.notices.sql import QUEUED as NOTICE_QUEUED
-from ferryman.store.rows import (
+from ferryman.store.schema import metadata
+from ferryman.store.shared.rows import (
     Clock,
     LeaseLost,
     item_from_mapping,
     job_from_mapping,
     summarise_items,
 )
-from ferryman.store.schema import metadata
 
 Row = dict[str, Any]
 RUNNING = (JobState.QUEUED, JobState.READING, JobState.ACTIVE, JobState.NEEDS_PASSWORD)

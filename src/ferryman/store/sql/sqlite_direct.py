@@ -247,7 +247,7 @@ def _default(statement: Any, name: str) -> Any:
     if default is None:
         return None
     if not default.is_scalar:
-        raise NotImplementedError(f"store.quick: {name}'s default is not a value")
+        raise NotImplementedError(f"sql/sqlite_direct: {name}'s default is not a value")
     return default.arg
 
 

@@ -29,10 +29,10 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.naming import free_job_name
 from ferryman.store import sqlite_file
-from ferryman.store.fast.sqlite3_schema import SCHEMA_VERSION, STATEMENTS
 from ferryman.store.jobs import queue_sql
 from ferryman.store.jobs.new import NewJob, insert_job
-from ferryman.store.rows import Clock, job_from_mapping
+from ferryman.store.shared.rows import Clock, job_from_mapping
+from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION, STATEMENTS
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -135,6 +135,7 @@ class Sqlite3Store:
         fetch: bool = False,
         notify: str | None = None,
         memos: dict[str, str] | None = None,
+        account: int | None = None,
     ) -> Job:
         """``Store.add_job``, row for row (``store.new_job``, which both call): the job
         (failed at once when its input is known bad, with its summary), its ``fetches``
@@ -152,6 +153,7 @@ class Sqlite3Store:
             fetch=fetch,
             notify=notify,
             memos=memos or {},
+            account=account,
         )
         with self._write() as conn:
             job = insert_job(_Sqlite3Writer(conn), new, self.clock())

@@ -36,15 +36,15 @@ from ferryman.model import (
 )
 from ferryman.store import sqlite_thread
 from ferryman.store.claimed import Claimed
-from ferryman.store.fast import sqlite_direct, statements
 from ferryman.store.jobs import person_turns
-from ferryman.store.rows import (
+from ferryman.store.schema import albums, fetches, items, jobs, nodes, notices, watches
+from ferryman.store.shared.rows import (
     Clock,
     LeaseLost,
     item_from_row,
     summarise,
 )
-from ferryman.store.schema import albums, fetches, items, jobs, nodes, notices, watches
+from ferryman.store.sql import sqlite_direct, statements
 from ferryman.store.wakeup import nudge
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
@@ -80,15 +80,12 @@ class StoreBase:
         self._ready_looks: dict[tuple[str, str], Any] = {}  # see _none_ready
 
     async def _read(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
-        """The rows of one statement read on the reader: on SQLite in one hop, begun, read
-        and ended on its connection's thread (the read, then its ROLLBACK as the pool took
-        the connection back, were two: ~2,000 hops in a links row of 200 photos)."""
+        """The one way a read reaches the reader, and where it chooses its fast path: on
+        SQLite, begun, read and ended in one hop on the connection's thread (two hops
+        were ~2,000 in a links row of 200 photos), the statement run on sqlite3 itself
+        (``sqlite_direct``, its plan kept by the statement: so it is built once, a
+        module's constant); elsewhere through SQLAlchemy."""
         return await sqlite_thread.transaction(self.reader, _read_rows, statement, params or {})
-
-    async def _read_hot(self, statement: Any, params: dict[str, Any]) -> list[Any]:
-        """``_read`` of a statement built once (a module's constant), run through
-        ``quick`` (compiled once per connection: it keeps the plan by the statement)."""
-        return await sqlite_thread.transaction(self.reader, _read_quick, statement, params)
 
     async def nudge(self) -> None:
         """Tell running engines (other processes, other machines) that work was added:
@@ -231,7 +228,7 @@ class StoreBase:
         if statement is None:  # built once per kind, as the claims are
             look = select(table.c.id).where(table.c.state == ready).limit(1)
             statement = self._ready_looks[key] = look
-        return not await self._read_hot(statement, {})
+        return not await self._read(statement, {})
 
     async def _claim_many(
         self,
@@ -386,11 +383,7 @@ def claim_pick(
 
 
 def _read_rows(conn: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
-    return list(conn.execute(statement, params).all())
-
-
-def _read_quick(conn: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
-    """A statement's rows through ``quick`` (a read, or a claim of several rows)."""
+    """A statement's rows through ``sqlite_direct`` (a read, or a claim of several rows)."""
     return list(sqlite_direct.execute(conn, statement, params).all())
 
 
