@@ -119,7 +119,13 @@ SPECS: tuple[ErrorSpec, ...] = (
         " themselves once it charges (or lower power.min_battery).",
         waits=True,
     ),
-    ErrorSpec("link.invalid", False, "The link is malformed; copy it again in full."),
+    ErrorSpec(
+        "link.invalid",
+        False,
+        "The link is malformed; copy it again in full.",
+        web_step="The link is malformed; copy it again in full. A file on the server's disk"
+        " is not taken by its path: upload it (choose it, or drop it on the page).",
+    ),
     ErrorSpec(
         "source.invalid",
         False,
@@ -412,6 +418,14 @@ SPECS: tuple[ErrorSpec, ...] = (
         " skipped. Install the decoder (`pip install 'ferryman[jxl]'`) and add it again.",
     ),
     ErrorSpec("media.convert_failed", True, "Conversion failed; it is retried, then quarantined."),
+    ErrorSpec(
+        "media.no_audio",
+        False,
+        "The video has no sound to make audio of: add it again without --audio (`ferryman"
+        " add --force INPUT`) to have the video itself.",
+        web_step="The video has no sound to make audio of: add it again with 'As they"
+        " are' to have the video itself.",
+    ),
     ErrorSpec("media.convert_timeout", True, "Conversion took too long; raise convert_timeout."),
     ErrorSpec(
         "media.incomplete",
@@ -826,6 +840,12 @@ SPECS: tuple[ErrorSpec, ...] = (
         " to set a new password.",
     ),
     ErrorSpec(
+        "account.bad_password",
+        False,
+        "Give the password again: 8 characters at least, the same both times it is asked"
+        " (or `--password`, FERRYMAN_PASSWORD, or one line piped in).",
+    ),
+    ErrorSpec(
         "account.exists",
         False,
         "Choose another name (`ferryman user list` shows the names taken).",
@@ -1079,6 +1099,10 @@ UPLOAD_STEPS: dict[str, str] = {
     "archive.unreadable": "The archive is damaged or not an archive: check the file on"
     " your side, then upload a good copy.",
 }
+
+# Waits that need the person, and so a notice: a password, room on the disk (the work
+# area's, the destination's). A code starting so; any other wait is a retry's pause.
+ASKS = ("archive.password_required", "archive.password_wrong", "space.", "sink.space_low")
 
 ERRORS: dict[str, ErrorSpec] = {
     spec.code: replace(spec, web_step=spec.web_step or _WEB_STEPS.get(spec.code)) for spec in SPECS

@@ -42,6 +42,11 @@ class Shared:
             self._made[key] = make()
         return cast(_C, self._made[key])
 
+    def pop(self, key: str) -> Closeable | None:
+        """The resource under ``key``, no longer shared (its taker closes it): a Telegram
+        account that logged out leaves, and a login of the same name makes a new one."""
+        return self._made.pop(key, None)
+
     async def close(self) -> None:
         made, self._made = self._made, {}
         for resource in made.values():

@@ -10,6 +10,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from ferryman.frontdoors.cli.root import app
@@ -121,3 +122,41 @@ def test_a_mistyped_path_says_how_to_forget_it(tmp_path: Path) -> None:
     told = cli(data, "status", "1").stdout
     assert "`ferryman remove 1`" in told, told
     assert "--force" not in told
+
+
+def test_a_job_in_a_retrys_pause_with_no_engine_says_it_waits_for_a_run(tmp_path: Path) -> None:
+    """Ctrl-C during a download's pause between tries leaves the job queued with its
+    code: with no engine running, nothing retries it, so `status` says the next run
+    does (it read "retried automatically" alone); a wait for disk room is left as is."""
+    import sqlite3
+
+    data = tmp_path / "data"
+    assert cli(data, "add", "http://127.0.0.1:9/x.zip", "http://127.0.0.1:9/y.zip").exit_code == 0
+    with sqlite3.connect(data / "ferryman.db") as db:
+        db.execute("UPDATE jobs SET wait_reason = 'source.io' WHERE id = 1")
+        db.execute("UPDATE jobs SET wait_reason = 'space.low' WHERE id = 2")
+    paused, room = _jobs(data)
+    assert (paused["waiting"], paused["idle"]) == ("source.io", True)
+    assert (room["waiting"], room["idle"]) == ("space.low", False)
+    assert "waits for the next `ferryman run`" in cli(data, "status", "1").stdout
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_input_is_refused_not_read_as_this_folder(tmp_path: Path, empty: str) -> None:
+    """`ferryman add "$FILE"` with FILE unset gave `''`, which became a job of the whole
+    current folder; it is refused, and nothing else given with it is added."""
+    data = tmp_path / "data"
+    photo = make_photo(tmp_path / "a.jpg", 1)
+    refused = cli(data, "add", str(photo), empty)
+    assert refused.exit_code == 1, refused.output
+    assert "error source.invalid: an empty input names nothing" in refused.output
+    assert _jobs(data) == []
+
+
+def test_a_watch_of_an_empty_source_is_refused(tmp_path: Path) -> None:
+    """`ferryman watch add "$DIR"` with DIR unset watched the current folder."""
+    data = tmp_path / "data"
+    refused = cli(data, "watch", "add", "")
+    assert refused.exit_code == 1, refused.output
+    assert "error source.invalid: an empty source names nothing" in refused.output
+    assert json.loads(cli(data, "watch", "list", "--json").stdout) == {"watches": []}

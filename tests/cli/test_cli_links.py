@@ -55,7 +55,9 @@ def test_links_are_printed_with_where_they_are_served(delivered: tuple[Path, Pat
         f"  trip.jpg ({photo.stat().st_size:,} bytes): http://127.0.0.1:1/d/"
     )
     assert lines[2].startswith("  all as one zip: http://127.0.0.1:1/d/")
-    assert "(not running now: start it with `ferryman web`)" in lines[3], lines
+    assert "(not running there now: start it with `ferryman web`;" in lines[3], lines
+    # `ferryman web --port 9000` answers elsewhere: the links match it once web.port does
+    assert "--port or --host serves elsewhere: `ferryman config set web.port PORT`" in lines[3]
     assert "web.public_url" in lines[3]
 
 

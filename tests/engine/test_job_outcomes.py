@@ -293,3 +293,28 @@ async def test_a_runs_summary_counts_the_ended_jobs_it_worked_on(store: Store) -
     own = await run_summary(store, 0.0, touched={mine})
     assert own["jobs"] == {"done": 1, "running": 1}  # a job not ended still counts
     assert own["items"]["delivered"] == 2 and waiting.id not in (mine, theirs)
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome"),
+    [("source.io", "unfinished"), ("space.low", "waiting"), ("sink.space_low", "waiting")],
+)
+async def test_a_retrys_pause_left_by_a_stopped_run_is_unfinished_not_waiting(
+    store: Store, reason: str, outcome: str
+) -> None:
+    """Ctrl-C during a download's pause between tries: nothing retries it until the next
+    run, so its summary says so (it said "waiting … retried automatically", exit 3's
+    word); a wait on the person (disk room) stays waiting."""
+    from sqlalchemy import update
+
+    from ferryman.engine.ops.report import run_summary
+
+    job = await store.add_job(source="http://host/x.zip", name="x", dest="library:")
+    async with store.engine.begin() as conn:
+        await conn.execute(update(jobs).where(jobs.c.id == job.id).values(wait_reason=reason))
+    summary = await run_summary(store, 0.0, stopped=True)
+    assert summary["jobs"] == {outcome: 1}
+    if outcome == "waiting":
+        assert summary["needs"][0]["code"] == reason
+    else:
+        assert summary["needs"][0]["code"] is None  # the outcome's own words say what next

@@ -15,6 +15,8 @@ from av.stream import Disposition
 
 from ferryman.errors import FerrymanError
 from ferryman.media.audio import extract_audio, transcode_audio_only
+from ferryman.media.ffmpeg_binary import find_ffmpeg
+from ferryman.media.linkout import audio_file
 from ferryman.media.plan import plan_for
 from ferryman.media.probe import MP4_FAMILY, probe
 from ferryman.model import MediaKind, Plan
@@ -344,6 +346,20 @@ def test_extract_audio_without_audio_fails(
     dst = tmp_path / f"out.{fmt}"
     with pytest.raises(FerrymanError) as caught:
         extract_audio(media["silent.mkv"], dst, fmt=fmt)
-    assert caught.value.code == "media.convert_failed"
+    assert caught.value.code == "media.no_audio"  # not retried: no retry makes sound
     assert "silent.mkv" in caught.value.message and "no audio" in caught.value.message
+    assert not dst.exists()
+
+
+def test_an_mp3_of_a_silent_video_through_ffmpeg_says_no_audio(
+    media: dict[str, Path], tmp_path: Path
+) -> None:
+    """The ffmpeg binary's path (`links.ffmpeg`) says it as PyAV's does, not as a failed
+    encode retried until its attempts run out (`add --audio mp3` of a silent video)."""
+    ffmpeg = find_ffmpeg("auto")
+    assert ffmpeg is not None  # the dev tools bring imageio-ffmpeg's binary
+    dst = tmp_path / "out.mp3"
+    with pytest.raises(FerrymanError) as caught:
+        audio_file(media["silent.mkv"], dst, "mp3", 192, {}, lambda _: None, ffmpeg=ffmpeg)
+    assert caught.value.code == "media.no_audio"
     assert not dst.exists()

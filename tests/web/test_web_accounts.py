@@ -177,7 +177,7 @@ async def test_two_people_see_and_control_only_their_own_jobs(
             assert (await store.watch_accounts())[watch_id] == (await store.user_named("ann")).id  # type: ignore[union-attr]
 
             # What only administrators see.
-            for path in (f"{API}/users", f"{API}/audit", "/metrics"):
+            for path in (f"{API}/users", f"{API}/audit", "/metrics", f"{API}/telegram/accounts"):
                 answer = await bob.get(path)
                 assert answer.status_code == 403, (path, answer.text)
                 assert _code(answer) == "account.forbidden"

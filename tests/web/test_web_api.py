@@ -179,6 +179,8 @@ def test_requests_are_strict_and_errors_carry_a_code_and_a_next_step(
             error = answer.json()["error"]
             assert error["code"] == code, (body, error)
             assert error["message"] and error["next"] and error["retryable"] is False
+            if body == {"source": "/etc/passwd"}:  # a path: the next step says upload it
+                assert "upload it" in error["next"], error
         missing = client.get("/api/v1/jobs/999")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "job.not_found"
         assert client.get("/api/v1/nowhere").json()["error"]["code"] == "request.invalid"

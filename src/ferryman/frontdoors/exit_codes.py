@@ -53,6 +53,7 @@ _USAGE = frozenset(
         "link.bad_profile",
         "notify.bad_url",
         "watch.bad_option",
+        "account.bad_password",  # `user add|reset`: too short, or typed twice unlike
         "watch.bad_window",
         "job.password_empty",
         "link.output_for_file",

@@ -157,7 +157,10 @@ def print_links(
     if any(not link.url.startswith(made.base) for link in made.files):
         where = f"the files come from the S3 bucket; the zip is {where}"
     if not serving:
-        where += " (not running now: start it with `ferryman web`)"
+        where += (
+            " (not running there now: start it with `ferryman web`; one started with"
+            " --port or --host serves elsewhere: `ferryman config set web.port PORT` to match)"
+        )
     if not made.configured:
         where += "; set web.public_url to the address others reach it at"
     _line(out, where + "; `ferryman links` again signs new links")

@@ -80,7 +80,7 @@ def extract_audio(
 
     Stereo, or mono if the source is mono; the sample rate is kept where the format
     allows it (Opus runs at 48 kHz). AAC going to M4A is copied, not re-encoded.
-    Raises ``media.convert_failed``; a partial ``dst`` is removed.
+    Raises ``media.no_audio`` (no track), ``media.convert_failed``; a partial ``dst`` is removed.
     """
     with removing_on_failure(src, dst, f"{fmt} extraction"):
         _extract(src, dst, fmt, bitrate, Progress(progress), tags or {})
@@ -129,8 +129,8 @@ def _extract(
 ) -> None:
     with av.open(str(src)) as inp:
         audio = main_audio(inp)
-        if audio is None:
-            raise FerrymanError("media.convert_failed", f"{src.name}: no audio stream")
+        if audio is None:  # no retry makes sound: said once, with what to do instead
+            raise FerrymanError("media.no_audio", f"{src.name}: no audio stream")
         progress.start(_duration(inp))
         copy = fmt == "m4a" and audio.codec_context.name == "aac"
         muxer, options = _MUXERS[fmt]

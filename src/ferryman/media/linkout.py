@@ -25,7 +25,7 @@ from av.stream import Stream
 from av.video.stream import VideoStream
 
 from ferryman.errors import FerrymanError
-from ferryman.media.audio import extract_audio, transcode_audio_only
+from ferryman.media.audio import extract_audio, main_audio, transcode_audio_only
 from ferryman.media.failures import removing_on_failure
 from ferryman.media.ffmpeg_binary import encode_audio
 from ferryman.media.probe import first_streams
@@ -109,6 +109,8 @@ def audio_file(
         raise FerrymanError("media.convert_failed", f"no audio format {fmt}")
     if ffmpeg is not None and fmt in ("mp3", "opus"):
         with av.open(str(src)) as inp:
+            if main_audio(inp) is None:  # as extract_audio says it, not ffmpeg's failure
+                raise FerrymanError("media.no_audio", f"{src.name}: no audio stream")
             seconds = inp.duration / av.time_base if inp.duration else None
         encode_audio(ffmpeg, src, dst, fmt, kbps or 192, tags, seconds, progress)
         return

@@ -37,6 +37,7 @@ from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
 from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState, caption_note
 from ferryman.sinks.telegram_target import ALBUM_MAX, TelegramTarget
 from ferryman.telegram.accounts import AccountPool, Member
+from ferryman.telegram.early_pool import PoolAhead
 from ferryman.telegram.early_upload import GrowingFile
 from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.outgoing import (
@@ -126,8 +127,13 @@ class TelegramSink(Sink):
     def upload_ahead(self) -> Callable[[Path, int], GrowingFile | None]:
         """On the loop, for a job whose big entries are staged now: what the reading
         thread asks for each, so its upload runs while it is written
-        (``telegram/early_upload.py``); the delivery then takes it instead of uploading."""
-        return self.accounts.own.hub.early_uploads().start
+        (``telegram/early_upload.py``); the delivery then takes it instead of uploading.
+        Through a pool, each through an account its album then goes through
+        (``telegram/early_pool.py``)."""
+        chat = self._label()
+        if not self.accounts.several or chat in self.accounts.own_chats:
+            return self.accounts.own.hub.early_uploads().start
+        return PoolAhead(self.accounts, chat, self.clock, asyncio.get_running_loop()).start
 
     # ---------------------------------------------------------------- deliver
 
@@ -245,7 +251,7 @@ class TelegramSink(Sink):
             peer_key = _peer_key(peer)
             await self._honour_waits(member.scope(f"peer:{peer_key}"))
             if self.accounts.several:  # may it post there? asked once per account and chat
-                await attempt.check_rights(client, peer)
+                await attempt.check_rights(self.accounts, client, peer)
             files = outgoing_files(delivery.album)
             job_id, album_id = delivery.job.id, delivery.album.id
             # One read: the album's sends and the references its files already have.

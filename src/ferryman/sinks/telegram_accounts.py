@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from telethon.tl import types
 
@@ -28,6 +29,7 @@ from ferryman.telegram.accounts import (
     Member,
     Ticket,
 )
+from ferryman.telegram.early_pool import holder
 from ferryman.telegram.errors import TelegramWait, from_telethon
 
 log = logging.getLogger(__name__)
@@ -69,11 +71,13 @@ class Attempt:
             pool, self.pool = self.pool, None
             pool.release(self.member, self.ticket)
 
-    async def check_rights(self, client: object, peer: object) -> None:
+    async def check_rights(self, pool: AccountPool, client: object, peer: object) -> None:
         """The account may post in the chat (asked once per account and chat): a
         broadcast channel's admin with the right to post, a group's member not banned
         from sending media; a private chat is the own account's alone."""
         m = self.member
+        if isinstance(peer, types.InputPeerSelf | types.InputPeerUser):
+            pool.own_chats.add(self.chat)  # its next albums: the own account only
         allowed = m.may_post.get(self.chat)
         if allowed is None:
             allowed = await may_post(client, peer, own=m.own)
@@ -84,9 +88,9 @@ class Attempt:
             )
 
     async def before_send(self) -> None:
-        """Through a pool, the album's sends are marked tried before the first goes."""
-        if not self.pooled:
-            return
+        """Sends planned through a pool are marked tried before the first goes, even if
+        the pool is one account now (a logout): one that joins later must not take them
+        over. Sends planned for one account (``tried`` None) are bound already."""
         fresh = [s for s in self.sends if s.tried is False and s.state == "pending"]
         if fresh:
             await self.state.mark_tried(fresh)
@@ -156,6 +160,8 @@ async def choose(
                 f" account): `ferryman telegram login --as {bound.account}`",
             )
         return Attempt(member, state, chat, pooled=True)
+    if chat in pool.own_chats:  # ``me``, a private chat: the own account's alone
+        return Attempt(pool.own, state, chat, pooled=False)
     premium = needs_premium(delivery)
     long_caption = len(delivery.caption) > FREE_CAPTION
     able = [m for m in pool.members if m.allowed(chat) and (m.premium or not premium)]
@@ -184,6 +190,9 @@ async def choose(
     planned = next((m for m in free if sends and sends[0].account == _name(m)), None)
     if planned is not None:  # prepared ahead through it: its uploads are there
         return Attempt(planned, state, chat, pooled=True)
+    ahead = holder([Path(p) for item in delivery.album.items for p in item.files], free)
+    if ahead is not None:  # a file uploaded through it while staged: taken, not again
+        return Attempt(ahead, state, chat, pooled=True)
     if premium or long_caption:
         order = {m.name: i for i, m in enumerate(pool.members)}
         member = min(

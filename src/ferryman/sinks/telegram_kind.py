@@ -111,6 +111,7 @@ class TelegramKind(SinkKind):
         from ferryman.sinks.telegram_state import TelegramState
 
         accounts = telegram_accounts(env.resources)
+        accounts.refresh()  # a login (or logout) since the last job: it joins (leaves) now
         for member in accounts.members:  # big uploads resume after a crash, per account
             member.hub.keep_uploads(env.state)
         return TelegramSink(

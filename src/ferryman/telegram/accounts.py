@@ -7,7 +7,9 @@ through one account, chosen here (free of waits, allowed in the chat, Premium wh
 album needs it, the fewest albums under way). Every member has its own session file,
 hub (client, uploader) and limits (``telegram/account``: its own Premium flag). An
 account joins the pool once a login finished (its ``<NAME>.account.json`` is written
-then); the one named ``telegram.session`` is always the first member, as before pools.
+then), a running engine's too: the pool reads the sessions folder again when a job's
+sink opens and the folder changed (``refresh``); a logout leaves it the same way. The
+one named ``telegram.session`` is always the first member, as before pools.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from ferryman.config import Settings
     from ferryman.resources import Shared
     from ferryman.telegram.hub import TelegramHub
+
+log = logging.getLogger(__name__)
 
 POOL_KEY = "telegram.pool"
 FREE_FILE_BYTES = 2000 * 1024 * 1024  # a file over this needs Premium
@@ -134,27 +139,72 @@ class AccountPool:
     """The engine's accounts, each with its hub (``telegram/hub``), made on first use."""
 
     def __init__(self, shared: Shared) -> None:
-        from ferryman.telegram.hub import account_hub  # the hub imports this module
-
         settings = shared.settings
+        self._shared = shared
         self.figures_file = settings.telegram_dir / FIGURES
         self._written = 0.0
         self._writing: asyncio.Task[None] | None = None
         self.members: list[Member] = []
         self._tickets: list[Ticket] = []  # albums waiting for an account to upload them
         self._changed = asyncio.Event()  # set (and replaced) when an account or ticket frees
-        for name in account_names(settings)[:MOST_SHOWN]:
-            session = session_of(settings, name)
-            flags = remembered(session)
-            self.members.append(
-                Member(
-                    name,
-                    account_hub(shared, name),
-                    premium=has_premium(session, settings.telegram.premium),
-                    bot=flags is not None and flags.bot,
-                    own=name == settings.telegram.session,
-                )
-            )
+        self._folder_seen: int | None = None  # the sessions folder's mtime, as last read
+        self._left: list[Member] = []  # logged out: their hubs close once they are idle
+        self._closing: list[asyncio.Future[None]] = []
+        # Chats that are the own account's alone: ``me`` (each account's Saved Messages
+        # is its own) and private chats found so (another account's is another chat).
+        self.own_chats: set[str] = {"me"}
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Read the accounts again if the sessions folder changed since (one ``stat``: a
+        sink opens as each job starts delivering): a finished login joins, a logout
+        leaves. Members that stay keep their figures and albums; the own account stays
+        first. An album whose sends an account that left may have sent is not moved
+        (``sinks/telegram_accounts.choose`` says to log it in again). True: it was read."""
+        from ferryman.telegram.hub import drop_account_hub  # the hub imports this module
+
+        settings = self._shared.settings
+        try:
+            stamp: int | None = settings.telegram_dir.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        if self.members and stamp == self._folder_seen:
+            self._close_left()
+            return False
+        self._folder_seen = stamp
+        names = account_names(settings)[:MOST_SHOWN]
+        before = {m.name: m for m in self.members}
+        self.members = [before.get(n) or self._joined(n) for n in names]
+        left = [m for n, m in before.items() if n not in names]
+        for member in left:  # a login of the same name later makes a new hub
+            if drop_account_hub(self._shared, member.name) is not None:
+                self._left.append(member)
+        self._close_left()
+        if before and set(before) != set(names):
+            log.info("Telegram accounts of the pool now: %s", ", ".join(names))
+            self.changed()  # albums waiting for an account pick again
+        return True
+
+    def _joined(self, name: str) -> Member:
+        from ferryman.telegram.hub import account_hub  # the hub imports this module
+
+        settings = self._shared.settings
+        session = session_of(settings, name)
+        flags = remembered(session)
+        return Member(
+            name,
+            account_hub(self._shared, name),
+            premium=has_premium(session, settings.telegram.premium),
+            bot=flags is not None and flags.bot,
+            own=name == settings.telegram.session,
+        )
+
+    def _close_left(self, *, all_of_them: bool = False) -> None:
+        """The hubs of accounts that left, once no album of theirs is under way."""
+        self._closing = [f for f in self._closing if not f.done()]
+        for member in [m for m in self._left if all_of_them or not (m.busy or m.taken)]:
+            self._left.remove(member)
+            self._closing.append(asyncio.ensure_future(member.hub.close()))
 
     @property
     def own(self) -> Member:
@@ -258,13 +308,18 @@ class AccountPool:
             return
         self._written = now
         data = {
-            m.name: dataclasses.asdict(m.figures) | {"bot": m.bot, "premium": m.premium}
+            m.name: dataclasses.asdict(m.figures)
+            | {"bot": m.bot, "premium": m.premium, "own": m.own}
             for m in self.members
         }
         self._writing = asyncio.create_task(asyncio.to_thread(_write, self.figures_file, data))
 
     async def close(self) -> None:
-        """The figures as they end (the hubs are shared resources of their own)."""
+        """The figures as they end, the hubs of accounts that left closed (the others
+        are shared resources of their own)."""
+        self._close_left(all_of_them=True)
+        closing, self._closing = self._closing, []
+        await asyncio.gather(*closing, return_exceptions=True)
         if self._writing is not None:
             await asyncio.gather(self._writing, return_exceptions=True)
         self._written = 0.0
@@ -291,6 +346,14 @@ def read_figures(settings: Settings) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def own_only(figures: dict[str, dict[str, Any]]) -> str:
+    """What the pool does not share (``status -v``, the page): each account's Saved
+    Messages and private chats are its own (another's ``me`` is another chat, a bot's
+    chat with a person is the bot's), so the own account alone sends there."""
+    own = next((n for n, f in figures.items() if f.get("own")), next(iter(figures), "?"))
+    return f"telegram:me and private chats go through {own} alone (the others' are other chats)"
 
 
 def account_pool(shared: Shared) -> AccountPool:

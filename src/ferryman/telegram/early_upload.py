@@ -27,7 +27,7 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from telethon.tl import types
 
@@ -62,6 +62,19 @@ class Uploaded:
         return types.InputFile(h.id, h.parts, name, h.md5_checksum)
 
 
+class Owner(Protocol):
+    """Who begins a growing file's upload: an account's ``EarlyUploads``, or the pool's
+    ``telegram/early_pool.PoolAhead`` (which picks the account first)."""
+
+    loop: asyncio.AbstractEventLoop
+
+    def begin(self, file: GrowingFile, fd: int) -> None: ...
+
+    def begin_whole(self, file: GrowingFile, path: Path) -> None: ...
+
+    def drop(self, file: GrowingFile) -> None: ...
+
+
 class GrowingFile:
     """One file as it is written: told from the writing thread, awaited on the loop.
 
@@ -69,7 +82,7 @@ class GrowingFile:
     raise; once the upload is gone (``dead``) they do nothing.
     """
 
-    def __init__(self, owner: EarlyUploads, path: Path, size: int) -> None:
+    def __init__(self, owner: Owner, path: Path, size: int) -> None:
         self.path = path
         self.size = size
         self.dead = False
@@ -186,6 +199,14 @@ class EarlyUploads:
 
     def _running(self) -> int:
         return sum(1 for e in list(self._entries.values()) if not e.task.done())
+
+    def running(self) -> int:
+        """Uploads ahead under way (on the loop)."""
+        return self._running()
+
+    def holds(self, path: Path) -> bool:
+        """An upload ahead of ``path`` is under way or kept for its delivery."""
+        return path in self._entries
 
     def begin(self, file: GrowingFile, fd: int) -> None:
         """On the loop: the file exists (``fd`` is read-only on it); upload it, if a

@@ -47,6 +47,15 @@ def account_hub(shared: Shared, name: str) -> TelegramHub:
     return shared.get(f"{SHARED_KEY}@{name}", lambda: TelegramHub(settings, shared.dialer))
 
 
+def drop_account_hub(shared: Shared, name: str) -> TelegramHub | None:
+    """The hub of an account that left the pool (logged out), no longer shared: the
+    pool closes it once its albums let go of it (never the own session's)."""
+    if name == shared.settings.telegram.session:
+        return None
+    hub = shared.pop(f"{SHARED_KEY}@{name}")
+    return hub if isinstance(hub, TelegramHub) else None
+
+
 class TelegramHub:
     def __init__(self, settings: Settings, dialer: Dialer | None = None) -> None:
         self.settings = settings

@@ -46,6 +46,10 @@ class SenderPool:
         self._serials = itertools.count(1)
         self._closed = False
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     async def acquire(self) -> tuple[Lane, Any]:
         """The least busy connection and its sender, opening another if all are busy.
 
@@ -74,6 +78,11 @@ class SenderPool:
                     "telegram.connection", "the upload connections were closed"
                 ) from None
             raise
+        if self._closed or lane.sender is None:
+            # close() ran while this request waited on the opening (which had finished):
+            # its sender is disconnected and gone, not a sender to send on
+            lane.load -= 1
+            raise FerrymanError("telegram.connection", "the upload connections were closed")
         return lane, lane.sender
 
     def release(self, lane: Lane) -> None:

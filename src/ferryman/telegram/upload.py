@@ -344,6 +344,10 @@ class Uploader:
                 if job.progress is not None:
                     job.progress(job.sent_bytes, job.parts.size)
                 return
+            if self._pool.closed:  # whatever the sender raised as it was torn down
+                raise FerrymanError(
+                    "telegram.connection", "the upload connections were closed"
+                ) from error
             if isinstance(error, OSError):  # ConnectionError, a timeout: a new connection
                 self._pool.broken(lane, sender)
                 connection_failures += 1

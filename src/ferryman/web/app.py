@@ -8,6 +8,7 @@ What they share (``Web``, the API prefix, error bodies) is in ``core``.
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 
 from fastapi import FastAPI, Request
@@ -17,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ferryman.errors import FerrymanError
+from ferryman.telegram.accounts import FIGURES
 from ferryman.web import auth, pwa
 from ferryman.web.accounts import passkeys
 from ferryman.web.accounts import routes as account_routes
@@ -82,11 +84,13 @@ def _pages(app: FastAPI, web: Web) -> None:
         if problem is not None:  # the name-and-password form only once someone has one
             return HTMLResponse(login_page(accounts=await web.book.active(web.store)))
         views = await web.tracker.views(limit=50, sees=who.sees)  # a person's own only
+        figures = web.settings.telegram_dir / FIGURES  # the engine's Telegram accounts
         return HTMLResponse(
             main_page(
                 views,
                 telegram=bool(web.settings.telegram.api_id),
                 playlist_max=web.settings.links.playlist_max,
+                pool=who.admin and await asyncio.to_thread(figures.exists),
             )
         )
 

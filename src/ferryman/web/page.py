@@ -77,6 +77,19 @@ _COOKIES = """<details id="cookies-panel" class="cookies">
 </details>"""
 
 
+# The Telegram pool's figures per account, for an administrator once the engine wrote
+# them: static/pool.js fills it from /api/v1/telegram/accounts.
+_POOL = """<details id="pool-panel" class="cookies pool" hidden>
+  <summary>Telegram accounts<span class="kept"></span></summary>
+  <link rel="stylesheet" href="/static/pool.css">
+  <p class="hint">Since the engine started, per account: albums sent, upload speed while
+  uploading, waits Telegram imposed, and albums it left to another account.</p>
+  <ul id="pool-accounts"></ul>
+  <p id="pool-note" class="hint" hidden></p>
+  <script src="/static/pool.js" defer></script>
+</details>"""
+
+
 def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> str:
     return "".join(
         f'<option value="{v}"{" selected" if v == chosen else ""}>{label.format(v)}</option>'
@@ -84,7 +97,11 @@ def _options(values: tuple[object, ...], chosen: object, label: str = "{}") -> s
     )
 
 
-def main_page(views: list[dict[str, Any]], *, telegram: bool, playlist_max: int = 50) -> str:
+def main_page(
+    views: list[dict[str, Any]], *, telegram: bool, playlist_max: int = 50, pool: bool = False
+) -> str:
+    """The page; ``pool``: with the Telegram accounts panel (an administrator's, once the
+    engine wrote figures: no request of its own otherwise, within the rate limit)."""
     jobs = "".join(job_item(v) for v in views)
     ended = "" if any(v["status"] in ("done", "failed", "cancelled") for v in views) else " hidden"
     telegram_choice = (
@@ -170,6 +187,7 @@ download the MP3.</p>
   <button type="button" id="older" class="quiet" hidden>Show older</button>
 </section>
 {_WATCHES}
+{_POOL if pool else ""}
 </main>
 </body>
 </html>

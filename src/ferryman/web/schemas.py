@@ -146,3 +146,26 @@ class FilesPage(BaseModel):
     unavailable: str | None = Field(
         None, description="Why the results store did not answer (the last listing is shown)."
     )
+
+
+class TelegramAccount(BaseModel):
+    """One Telegram account of the engine's pool: its work since the engine started."""
+
+    name: str = Field(description="The session's name (`telegram login --as NAME`).")
+    own: bool = Field(description="The own account (`telegram.session`): me, private chats.")
+    bot: bool
+    premium: bool
+    albums: int = Field(description="Albums it sent.")
+    bytes: int = Field(description="File bytes it uploaded.")
+    seconds: float = Field(description="Seconds it spent preparing its albums.")
+    bytes_per_second: float = Field(description="Its upload speed (bytes / seconds; 0: none).")
+    waits: int = Field(description="Waits Telegram imposed on it (flood, slow mode).")
+    refused: int = Field(description="Albums it gave way on to another account.")
+    waiting_seconds: float = Field(description="Seconds until it may send again (0: now).")
+
+
+class TelegramAccounts(BaseModel):
+    """The pool's figures as the running engine last wrote them (every 2 s at most)."""
+
+    accounts: list[TelegramAccount] = Field(description="The own account first; empty: none.")
+    note: str | None = Field(None, description="What the pool does not share (several).")

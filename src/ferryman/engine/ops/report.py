@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ferryman.error_codes import ASKS
 from ferryman.errors import ERRORS, next_step_for, spec_for, with_job
 from ferryman.model import ItemState, Job, JobState
 from ferryman.store.shared.rows import summarise_items
@@ -262,11 +263,20 @@ async def run_summary(
     return {"jobs": jobs, "items": items, "needs": needs, "links": links, "where": where}
 
 
+def waits_on_you(code: str | None) -> bool:
+    """Whether a job's wait is on a person or the machine (a password, disk room, Wi-Fi:
+    what the notices ask for, or a code that ``waits``), not a retry's pause: one of
+    those goes on only while an engine runs (after a Ctrl-C it is unfinished)."""
+    if not code:
+        return False
+    return code.startswith(ASKS) or spec_for(code).waits
+
+
 def _outcome(job: Job) -> str:
     """``done`` / ``failed`` / ``cancelled`` for an ended job, ``waiting`` for one that
     waits on a person or on disk space, else ``running``."""
     if job.state.terminal:
         return job.state.value
-    if job.state is JobState.NEEDS_PASSWORD or job.wait_reason:
+    if job.state is JobState.NEEDS_PASSWORD or waits_on_you(job.wait_reason):
         return "waiting"
     return "running"

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ferryman.frontdoors.terminal import console
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.exit_codes import for_error
+from ferryman.frontdoors.terminal import console, fail
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -20,10 +22,20 @@ JobArg = Annotated[
 ]
 
 
+# The largest number a job or watch can have, and the bounds of --priority: the store's
+# INTEGER columns (32 bits on PostgreSQL). Past it, the database refused with a traceback.
+MAX_NUMBER = 2**31 - 1
+
+
 def job_number(job: str) -> int:
-    """``job`` as a number, or one line that says what a job is and exit 2."""
+    """``job`` as a number, or one line that says what a job is and exit 2; a number
+    past ``MAX_NUMBER`` is no job (``job.not_found``, exit 1), never asked of the store."""
     if job.strip().isdecimal():
-        return int(job)
+        number = int(job)
+        if number > MAX_NUMBER:
+            fail(console(stderr=True), FerrymanError("job.not_found", f"there is no job {number}"))
+            raise typer.Exit(for_error("job.not_found"))
+        return number
     console(stderr=True).print(
         f"job must be a number (see `ferryman status`), not {job!r}", markup=False
     )

@@ -38,6 +38,10 @@ def quarantine_list(ctx: typer.Context) -> None:
 
     settings = ctx.obj.settings()
     found = list_quarantine(settings.quarantine_dir)
+    if ctx.obj.json:  # `--json` before or after the command, as every list takes it
+        kept = [{"code": code, "path": str(path)} for path, code in found]
+        out.print_json(json.dumps({"quarantine": kept}))
+        return
     if not found:
         out.print("quarantine is empty")
     for path, code in found:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ferryman.errors import FerrymanError, spec_for, with_job
-from ferryman.frontdoors.exit_codes import ExitCode
-from ferryman.frontdoors.terminal import console
+from ferryman.frontdoors.exit_codes import ExitCode, for_error
+from ferryman.frontdoors.terminal import console, fail
 
 if TYPE_CHECKING:
     from ferryman.frontdoors.cli.args import State
@@ -38,6 +38,12 @@ def inputs_of(paths: list[str], batch_file: Path | None) -> list[str]:
         if path == "-":
             found += [] if stdin_read else listed(sys.stdin.read())
             stdin_read = True
+        elif not path.strip():  # `add "$FILE"` with FILE unset: it read as the folder here
+            refused = FerrymanError(
+                "source.invalid", "an empty input names nothing (an unset shell variable?)"
+            )
+            fail(console(stderr=True), refused)
+            raise typer.Exit(for_error(refused.code))
         else:
             found.append(path)
     if batch_file is not None:

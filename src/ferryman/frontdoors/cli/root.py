@@ -19,6 +19,7 @@ from rich.text import Text
 from ferryman.errors import FerrymanError, spec_for, with_job
 from ferryman.frontdoors.cli.args import (
     JSON,
+    MAX_NUMBER,
     QUIET,
     VERBOSE,
     State,
@@ -174,7 +175,10 @@ def add(
         ),
     ] = None,
     priority: Annotated[
-        int, typer.Option("--priority", metavar="N", help="Higher goes first.")
+        int,
+        typer.Option(
+            "--priority", metavar="N", min=-MAX_NUMBER, max=MAX_NUMBER, help="Higher goes first."
+        ),
     ] = 0,
     force: Annotated[
         bool,
@@ -360,6 +364,9 @@ def main() -> None:
         completion_init()  # Typer registers its shells only when asked to
     try:
         app(complete_var="_FERRYMAN_COMPLETE")  # also under `python -m ferryman`
+    except FerrymanError as exc:  # one a command let through: still its code, not a traceback
+        fail(err, exc)
+        raise SystemExit(for_error(exc.code)) from None
     finally:
         # The process ends here: its last act would be a full collection of a heap that
         # is about to go anyway (0.15 s of every command after the engine ran).

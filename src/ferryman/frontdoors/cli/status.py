@@ -121,7 +121,7 @@ def status(
 
 def _say_accounts(settings: Settings) -> None:
     """``-v``: each Telegram account's figures, as the last engine wrote them (a pool)."""
-    from ferryman.telegram.accounts import read_figures  # lazy: start-up
+    from ferryman.telegram.accounts import own_only, read_figures  # lazy: start-up
 
     figures = read_figures(settings)
     if not figures:
@@ -139,6 +139,8 @@ def _say_accounts(settings: Settings) -> None:
             markup=False,
             highlight=False,
         )
+    if len(figures) > 1:
+        out.print(f"  {own_only(figures)}", markup=False, highlight=False)
 
 
 def _end(data: dict[str, Any]) -> None:
@@ -197,9 +199,12 @@ def _mark_idle(data: dict[str, Any], live: list[str]) -> dict[str, Any]:
     """With no engine running, a job that is neither ended, paused nor waiting on a
     person is ``idle``: it waits for the next run (after a Ctrl-C it still says
     ``active``, which alone reads as if something ran it)."""
+    from ferryman.engine.ops.report import waits_on_you  # lazy: start-up
+
     for job in data["jobs"]:
         unended = job["state"] in ("queued", "reading", "active")
-        job["idle"] = not live and unended and not job["paused"] and not job["waiting"]
+        on_you = waits_on_you(job["waiting"])  # a retry's pause needs an engine too
+        job["idle"] = not live and unended and not job["paused"] and not on_you
     return data
 
 

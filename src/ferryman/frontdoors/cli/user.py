@@ -4,15 +4,17 @@ administrators' tokens."""
 
 from __future__ import annotations
 
-import getpass
+import json
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ferryman.errors import FerrymanError
 from ferryman.frontdoors.cli.store import run_with_store
-from ferryman.frontdoors.terminal import console
+from ferryman.frontdoors.exit_codes import for_error
+from ferryman.frontdoors.terminal import console, fail
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
@@ -27,8 +29,8 @@ PasswordOption = Annotated[
     typer.Option(
         "--password",
         envvar="FERRYMAN_PASSWORD",
-        help="The password (else asked, twice; FERRYMAN_PASSWORD keeps it out of the shell's"
-        " history).",
+        help="The password (else asked, twice, or one line piped in; FERRYMAN_PASSWORD keeps"
+        " it out of the shell's history).",
         show_default=False,
     ),
 ]
@@ -52,15 +54,26 @@ def _library(given: Path | None) -> str:
 
 
 def _password(given: str | None) -> str:
+    """The password given, else asked twice unseen in a terminal, else one line of stdin
+    (as `ferryman password` reads it); a coded exit, not a traceback, when it will not do."""
     from ferryman.web.accounts.passwords import MIN_LENGTH  # lazy: start-up
 
-    password = given
-    if password is None:
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            raise FerrymanError("request.invalid", "the two passwords differ")
-    if len(password) < MIN_LENGTH:
-        raise FerrymanError("request.invalid", f"a password has {MIN_LENGTH} characters at least")
+    try:
+        password = given
+        if password is None and sys.stdin.isatty():
+            password = typer.prompt("password", hide_input=True)
+            if typer.prompt("again", hide_input=True) != password:
+                raise FerrymanError("account.bad_password", "the two passwords differ")
+        elif password is None:
+            password = sys.stdin.readline().rstrip("\r\n")
+        if len(password) < MIN_LENGTH:
+            said = "no password given" if not password else "the password is too short"
+            raise FerrymanError(
+                "account.bad_password", f"{said}: it needs {MIN_LENGTH} characters at least"
+            )
+    except FerrymanError as exc:
+        fail(console(stderr=True), exc)
+        raise typer.Exit(for_error(exc.code)) from exc
     return password
 
 
@@ -102,17 +115,28 @@ def list_users(ctx: typer.Context) -> None:
     """The accounts: name, administrator or not, a linked Telegram account, and the
     library folder their library jobs go to (the server's when none is set)."""
 
-    async def work(settings: Settings, store: Accounts) -> list[str]:
+    async def work(settings: Settings, store: Accounts) -> list[dict[str, Any]]:
         server = f"{settings.library} (the server's)"
         return [
-            f"{u.name}\t{'admin' if u.admin else 'user'}"
-            f"\t{'telegram' if u.tg_user_id is not None else '-'}"
-            f"\t{u.settings.get('library') or server}"
+            {
+                "name": u.name,
+                "admin": u.admin,
+                "telegram": u.tg_user_id is not None,
+                "library": u.settings.get("library") or server,
+            }
             for u in await store.users()
         ]
 
-    lines = run_with_store(ctx, work)
+    users = run_with_store(ctx, work)
     out = console()
+    if ctx.obj.json:  # `--json` before or after the command, as every list takes it
+        out.print_json(json.dumps({"users": users}))
+        return
+    lines = [
+        f"{u['name']}\t{'admin' if u['admin'] else 'user'}"
+        f"\t{'telegram' if u['telegram'] else '-'}\t{u['library']}"
+        for u in users
+    ]
     for line in lines or ["no accounts: the page is open on this machine only"]:
         out.print(line, markup=False)
 

@@ -14,6 +14,8 @@ import typer
 
 from ferryman.engine.ops.watch_admin import every_text
 from ferryman.engine.plumbing.watch_words import jobs_text
+from ferryman.errors import FerrymanError
+from ferryman.frontdoors.cli.args import MAX_NUMBER
 from ferryman.frontdoors.cli.options import Destination, Notices, Output, with_groups
 from ferryman.frontdoors.cli.store import run_with_store
 from ferryman.frontdoors.terminal import console, fail, show
@@ -39,7 +41,12 @@ def _when(at: float | None) -> str:
 
 def _local(source: str) -> str:
     """A folder named relative to here (``Camera``, ``./Camera``) as its absolute path;
-    anything else as given."""
+    anything else as given. An empty one (an unset shell variable) is refused: it read
+    as the folder here."""
+    if not source.strip():
+        raise FerrymanError(
+            "source.invalid", "an empty source names nothing (an unset shell variable?)"
+        )
     if "://" in source or source.startswith(("/", "~")):
         return source
     try:
@@ -226,7 +233,10 @@ def list_watches(
 def check(
     ctx: typer.Context,
     watch_id: Annotated[
-        int | None, typer.Argument(metavar="[ID]", help="One watch (default: every unpaused one).")
+        int | None,
+        typer.Argument(
+            metavar="[ID]", max=MAX_NUMBER, help="One watch (default: every unpaused one)."
+        ),
     ] = None,
 ) -> None:
     """Look now and say what was found (jobs made go to `ferryman run`)."""
@@ -287,7 +297,10 @@ def _toggle(ctx: typer.Context, watch_id: int, paused: bool) -> None:
 def pause(
     ctx: typer.Context,
     watch_id: Annotated[
-        int, typer.Argument(metavar="ID", help="The watch's number (see `ferryman watch list`).")
+        int,
+        typer.Argument(
+            metavar="ID", max=MAX_NUMBER, help="The watch's number (see `ferryman watch list`)."
+        ),
     ],
 ) -> None:
     """Stop looking (what it saw is kept)."""
@@ -298,7 +311,10 @@ def pause(
 def resume(
     ctx: typer.Context,
     watch_id: Annotated[
-        int, typer.Argument(metavar="ID", help="The watch's number (see `ferryman watch list`).")
+        int,
+        typer.Argument(
+            metavar="ID", max=MAX_NUMBER, help="The watch's number (see `ferryman watch list`)."
+        ),
     ],
 ) -> None:
     """Look again, at once, then every period."""
@@ -309,7 +325,10 @@ def resume(
 def remove(
     ctx: typer.Context,
     watch_id: Annotated[
-        int, typer.Argument(metavar="ID", help="The watch's number (see `ferryman watch list`).")
+        int,
+        typer.Argument(
+            metavar="ID", max=MAX_NUMBER, help="The watch's number (see `ferryman watch list`)."
+        ),
     ],
 ) -> None:
     """Forget the watch and what it saw; the jobs it made stay."""

@@ -27,7 +27,10 @@ def web(
             help="Address to listen on (web.host, 127.0.0.1); any other needs web.tokens.",
         ),
     ] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (web.port, 8080).")] = None,
+    port: Annotated[
+        int | None,  # bounded as web.port is: 99999 was a traceback from bind()
+        typer.Option("--port", min=0, max=65535, help="Port (web.port, 8080)."),
+    ] = None,
     no_engine: Annotated[
         bool,
         typer.Option(

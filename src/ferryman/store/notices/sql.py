@@ -25,6 +25,7 @@ from sqlalchemy import Integer, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ferryman.error_codes import ASKS as ASKS  # re-exported: the waits that make a notice
 from ferryman.store import sqlite_thread
 from ferryman.store.schema import jobs, notices
 from ferryman.store.sql import sqlite_direct
@@ -35,9 +36,6 @@ EVENT_URL = ""  # an event row's URL: not a notice yet, never claimed for sendin
 # The events a notice tells of (an event row's kind).
 JOB_ENDED, JOB_WAITING = "job_ended", "job_waiting"
 WATCH_FOUND, WATCH_FAILING = "watch_found", "watch_failing"
-# Waits that need the person, and so a notice: a password, room on the disk (the work
-# area's, the destination's).
-ASKS = ("archive.password_required", "archive.password_wrong", "space.", "sink.space_low")
 
 
 async def event_in(

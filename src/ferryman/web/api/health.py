@@ -1,5 +1,6 @@
 """``/healthz`` (the process answers), ``/readyz`` (each thing a job needs, and which one
-fails) and ``/metrics`` (Prometheus' text, ``web.metrics``)."""
+fails), ``/metrics`` (Prometheus' text, ``web.metrics``) and the Telegram pool's figures
+per account for an administrator (the page's "Telegram accounts", ``static/pool.js``)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from ferryman.engine.ops.nodes import ready_workers
-from ferryman.telegram.accounts import read_figures
+from ferryman.telegram.accounts import own_only, read_figures
 from ferryman.timeouts import within
 from ferryman.web.accounts.figures import account_lines as person_lines
 from ferryman.web.accounts.identify import identify, required
-from ferryman.web.core import Web
+from ferryman.web.accounts.who import Me, require_admin
+from ferryman.web.core import API, Web
 from ferryman.web.metrics import account_lines, render
 from ferryman.web.results import writable_with_space
+from ferryman.web.schemas import TelegramAccount, TelegramAccounts
 
 
 def routes(app: FastAPI, web: Web) -> None:
@@ -42,6 +45,14 @@ def routes(app: FastAPI, web: Web) -> None:
     @app.get("/metrics", tags=["health"], response_class=Response)
     async def metrics() -> Response:
         return Response(await metrics_text(web), media_type="text/plain; version=0.0.4")
+
+    @app.get(f"{API}/telegram/accounts", tags=["admin"], response_model=TelegramAccounts)
+    async def telegram_accounts(who: Me) -> TelegramAccounts:
+        """Each Telegram account's albums, speed, waits and give-ways since the engine
+        started, as ``ferryman -v status`` and ``/metrics`` show them."""
+        require_admin(who)
+        figures = await asyncio.to_thread(read_figures, web.settings)
+        return pool_view(figures, web.clock.now())
 
 
 async def readiness(web: Web) -> dict[str, dict[str, Any]]:
@@ -83,6 +94,32 @@ async def readiness(web: Web) -> dict[str, dict[str, Any]]:
     ):
         await check(name, probe)
     return checks
+
+
+def pool_view(figures: dict[str, dict[str, Any]], now: float) -> TelegramAccounts:
+    """The figures file's rows as the API gives them (a field it lacks counts 0)."""
+    rows: list[TelegramAccount] = []
+    for name, f in figures.items():
+        if not isinstance(f, dict):
+            continue
+        seconds, sent = float(f.get("seconds", 0)), int(f.get("bytes", 0))
+        rows.append(
+            TelegramAccount(
+                name=name,
+                own=bool(f.get("own", not rows)),  # written before ``own``: the first
+                bot=bool(f.get("bot")),
+                premium=bool(f.get("premium")),
+                albums=int(f.get("albums", 0)),
+                bytes=sent,
+                seconds=seconds,
+                bytes_per_second=sent / seconds if seconds > 0 else 0.0,
+                waits=int(f.get("waits", 0)),
+                refused=int(f.get("refused", 0)),
+                waiting_seconds=max(0.0, float(f.get("waiting_until", 0)) - now),
+            )
+        )
+    note = own_only(figures) if len(rows) > 1 else None
+    return TelegramAccounts(accounts=rows, note=note)
 
 
 def _media_libraries() -> str:
