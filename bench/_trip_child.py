@@ -29,10 +29,10 @@ PROFILES: dict[str, dict[str, object]] = {
     # one a stage, as on Termux; its encoder's threads and lookahead as on_phone() sets
     # them (config_sections.PHONE_THREADS, PHONE_LOOKAHEAD)
     "phone": {
-        "concurrency": {"fetch": 1, "unpack": 1, "convert": 1, "deliver": 1},
+        "concurrency": {"fetch": 1, "read": 1, "convert": 1, "deliver": 1},
         "convert": {"threads": 2, "lookahead": 5},
     },
-    "server": {"concurrency": {"fetch": 3, "unpack": 2, "convert": 2, "deliver": 2}},
+    "server": {"concurrency": {"fetch": 3, "read": 2, "convert": 2, "deliver": 2}},
 }
 
 

@@ -27,8 +27,8 @@ from typing import Any
 STEPS = [
     ("JobFetching", "JobFetched"),
     ("JobFetched", "JobStarted"),
-    ("JobStarted", "JobExpanded"),
-    ("JobExpanded", "AlbumDelivered"),
+    ("JobStarted", "JobReadDone"),
+    ("JobReadDone", "AlbumDelivered"),
     ("AlbumDelivered", "JobFinished"),
 ]
 

@@ -41,8 +41,8 @@ from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     Event,
     ItemRecorded,
-    JobExpanded,
     JobFinished,
+    JobReadDone,
     JobStarted,
 )
 from ferryman.engine.runner import Engine
@@ -91,7 +91,7 @@ async def ferry(archive: Path, data_dir: Path, limit: float) -> dict[str, float 
         key = {
             ItemRecorded: "first_item",
             AlbumDelivered: "first_album",
-            JobExpanded: "expanded",
+            JobReadDone: "expanded",
             JobFinished: "finished",
             JobStarted: "claimed",
         }.get(type(event))

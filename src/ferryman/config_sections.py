@@ -6,12 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ferryman.config_types import ByteSize
 from ferryman.phone import on_phone
@@ -49,7 +44,7 @@ class Concurrency(BaseModel):
     """Workers per stage; the defaults suit a phone (and downloads, where it runs)."""
 
     model_config = ConfigDict(extra="forbid")
-    unpack: int = Field(1, ge=1, le=32, description="Jobs read at once.")
+    read: int = Field(1, ge=1, le=32, description="Jobs read at once.")
     convert: int = Field(1, ge=1, le=16, description="Transcodes at once.")
     deliver: int = Field(1, ge=1, le=32, description="Albums delivered at once.")
     fetch: int = Field(
@@ -58,6 +53,18 @@ class Concurrency(BaseModel):
         le=16,
         description=f"Downloads at once (default {SERVER_FETCHES}; 1 on a phone).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data: object) -> object:
+        """``read`` was ``unpack`` in 0.1.0: taken until 0.2, never beside ``read``."""
+        if isinstance(data, dict) and "unpack" in data:
+            if "read" in data:
+                raise ValueError(
+                    "concurrency.unpack is concurrency.read's old name: give only read"
+                )
+            return {("read" if key == "unpack" else key): value for key, value in data.items()}
+        return data
 
 
 class Retry(BaseModel):

@@ -11,10 +11,10 @@ from typing import Any, Protocol
 
 
 class JobState(StrEnum):
-    """A job's life. ``queued``/``expanding`` read the input; ``active`` waits for items."""
+    """A job's life. ``queued``/``reading`` read the input; ``active`` waits for items."""
 
-    QUEUED = "queued"  # input not (fully) read yet; claimable by the unpack stage
-    EXPANDING = "expanding"  # an unpack worker holds the lease and reads entries
+    QUEUED = "queued"  # input not (fully) read yet; claimable by the read stage
+    READING = "reading"  # a read worker holds the lease and reads entries
     ACTIVE = "active"  # every entry is an item; waiting for items to finish
     NEEDS_PASSWORD = "needs_password"  # reading stopped at an entry no known password opens
     DONE = "done"
@@ -165,7 +165,7 @@ class Job:
     error_code: str | None
     error_message: str | None
     cursor: int
-    expanded: bool
+    read_done: bool
     created_at: float
     finished_at: float | None
     summary: dict[str, Any] | None = None

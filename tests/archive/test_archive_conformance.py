@@ -524,7 +524,7 @@ def test_a_file_that_only_looks_like_an_archive_by_name_is_a_file(
 ) -> None:
     """An .iso that is no ISO 9660 (UDF only), an executable with no archive inside:
     delivered as the file they are, neither refused nor unpacked."""
-    from ferryman.sources.file import inspect_local
+    from ferryman.sources.local_path import inspect_local
 
     path = tmp_path / name
     stub = Path("/bin/true").read_bytes() if name in ("setup.exe", "tool") else b""

@@ -271,7 +271,7 @@ async def test_nested_archives_are_read_in_place_up_to_the_depth_limit(
     # `item.recorded` shows what was on disk then.
     monkeypatch.setattr(entry_batch, "BATCH_ENTRIES", 1)
     monkeypatch.setattr(read_run, "RUN_ENTRIES", 1)
-    monkeypatch.setattr(job_read, "READ_AHEAD", False)
+    monkeypatch.setattr(job_read, "READ_WHILE_RECORDING", False)
     photos = make_photo_set(tmp_path / "src", 4)
     level3 = tmp_path / "l3.zip"
     with zipfile.ZipFile(level3, "w") as zf:

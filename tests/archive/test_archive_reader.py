@@ -18,7 +18,7 @@ from ferryman.archive.names import sanitize_path
 from ferryman.archive.opener import open_archive
 from ferryman.archive.reader import EntryInfo, EntryType, OpenOptions, detect_format
 from ferryman.errors import FerrymanError
-from ferryman.sources.file import inspect_local
+from ferryman.sources.local_path import inspect_local
 
 MiB = 1 << 20
 

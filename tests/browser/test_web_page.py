@@ -533,7 +533,7 @@ def test_several_jobs_selected_are_removed_together(
             playwright_api.expect(page.get_by_role("textbox", name="Link")).to_have_value("")
         for item in items.all():
             playwright_api.expect(item).not_to_have_attribute(
-                "data-status", re.compile("queued|active|expanding"), timeout=60_000
+                "data-status", re.compile("queued|active|reading"), timeout=60_000
             )
         done = page.locator('li[data-status="done"]')
         playwright_api.expect(done).to_have_count(2)

@@ -382,7 +382,7 @@ def test_cancel_then_retry_in_the_page_goes_on_from_the_partial_download(
         asked = len(slow.requests_for("/slow.mp4"))
         item.get_by_role("button", name="Retry slow").click()
         expect(item).not_to_have_attribute(
-            "data-status", re.compile("cancelled|queued|active|expanding"), timeout=60_000
+            "data-status", re.compile("cancelled|queued|active|reading"), timeout=60_000
         )
         again = slow.requests_for("/slow.mp4")[asked:]
         ranges = [r.headers.get("Range", r.headers.get("range", "")) for r in again]

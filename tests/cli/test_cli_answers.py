@@ -6,6 +6,8 @@ jobs or every one of a state; a mistyped path's next step is `remove`, not `--fo
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,22 @@ def test_status_of_jobs_named_or_of_a_state(tmp_path: Path) -> None:
     assert wrong.exit_code == 2 and "no job state" in wrong.stderr
     none = cli(data, "status", "--state", "cancelled")
     assert none.exit_code == 0 and "no job is cancelled" in none.stdout
+
+
+def test_status_takes_the_old_word_expanding_for_reading(tmp_path: Path) -> None:
+    """``reading`` was ``expanding`` in 0.1.0: the old word still picks the jobs being
+    read (until 0.2), and the table and --json say the new one."""
+    data = tmp_path / "data"
+    _add_photos(tmp_path, data, 2)  # jobs 1-2, queued
+    with closing(sqlite3.connect(data / "ferryman.db")) as db, db:  # a reader holds job 2
+        db.execute(
+            "UPDATE jobs SET state = 'reading', owner = 'w', lease_until = 1e12 WHERE id = 2"
+        )
+    for word in ("reading", "expanding", "Expanding"):
+        assert [(j["id"], j["state"]) for j in _jobs(data, "--state", word)] == [(2, "reading")]
+    assert [j["id"] for j in _jobs(data, "--state", "unended")] == [1, 2]
+    table = cli(data, "status", "--state", "expanding")
+    assert table.exit_code == 0 and "reading" in table.stdout and "expanding" not in table.stdout
 
 
 def test_remove_takes_several_jobs_and_every_job_of_a_state(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set
-from ferryman.sources.file import job_name
+from ferryman.sources.local_path import job_name
 from ferryman.store import Store
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
 

@@ -26,7 +26,7 @@ HEAVY = (
     "starlette",
     "uvicorn",
     "ferryman.engine.runner",
-    "ferryman.engine.read.unpack",
+    "ferryman.engine.read.step",
     "ferryman.media.probe",
     "ferryman.archive.opener",
     "ferryman.sources.local",

@@ -22,9 +22,9 @@ from ferryman.engine.ops import intake
 from ferryman.engine.plumbing.events import (
     Event,
     ItemConverting,
-    JobExpanded,
     JobFetched,
     JobFinished,
+    JobReadDone,
 )
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
@@ -163,7 +163,7 @@ async def test_a_local_clip_is_encoded_while_another_job_downloads(
                 "the clip's encode started",
                 within=15,  # before: 40 s (the download) or ~30 s (the retries)
             )
-            read = _when(seen, JobExpanded, local.id)
+            read = _when(seen, JobReadDone, local.id)
             assert read is not None and read <= started
             # The other job has not moved on: still downloading, or still retrying.
             assert _when(seen, JobFetched, other.id) is None
@@ -212,7 +212,7 @@ async def test_a_clip_in_a_tar_read_as_it_streams_is_encoded_before_the_stream_e
             )
             fetched = _when(seen, JobFetched, job.id)
             assert fetched is not None  # read in place: the stream is the job's read
-            assert _when(seen, JobExpanded, job.id) is None  # still streaming
+            assert _when(seen, JobReadDone, job.id) is None  # still streaming
             assert server.served["/trip.tar"] < SLOW_BYTES
         finally:
             engine.stop()

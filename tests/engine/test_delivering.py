@@ -1,5 +1,5 @@
 """The deliver stage as one object (``engine/deliver/worker.Delivering``): it claims,
-sends, chains the next album into a record's transaction, and tells the keeper when a
+sends, chains the next album into a record's transaction, and tells the housekeeper when a
 job's last album went. On each store (the memory store keeps no sink state yet)."""
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ async def test_a_drained_node_chains_no_claim(
     assert len(kind.albums) == 1
 
 
-async def test_the_last_album_of_a_read_job_wakes_the_keeper(
+async def test_the_last_album_of_a_read_job_wakes_the_housekeeper(
     store: Store, settings: Settings, tmp_path: Path
 ) -> None:
     ctx, stage, _, job_id, _ = await _two_albums(store, settings, tmp_path)

@@ -27,7 +27,7 @@ from ferryman.engine.plumbing.events import (
     AlbumDelivered,
     EventBus,
     ItemConverting,
-    JobExpanded,
+    JobReadDone,
     JobWaiting,
 )
 from ferryman.engine.read import entry_batch, job_read, reading_thread
@@ -370,7 +370,7 @@ async def test_a_nested_archive_waits_for_room_before_it_is_copied_out(
     filler.write_bytes(b"\0" * 1_300_000)  # room for the photo, not for inner.zip (~870 KB)
     running = await _run_until_it_waits_for_space(store, settings, job.id)
     # Waiting inside the reading step (not a failed copy sent back to the queue):
-    assert (await store.get_job(job.id)).state is JobState.EXPANDING
+    assert (await store.get_job(job.id)).state is JobState.READING
     nested = tiny_work_area / f"job-{job.id:05d}" / "nested"
     assert not nested.exists() or not any(p.is_file() for p in nested.rglob("*"))
     filler.unlink()
@@ -691,7 +691,7 @@ async def test_a_delivered_album_hands_the_next_one_to_its_worker(
 
     monkeypatch.setattr(LibrarySink, "deliver", after_reading)
     engine = Engine(store, settings.model_copy(update={"backlog_items": 1000}))
-    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobExpanded) else None)
+    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobReadDone) else None)
     await asyncio.wait_for(engine.run(until_idle=True), 60)
 
     delivered = [f["disk_sha256"] for f in library_files(settings.library)]
@@ -745,7 +745,7 @@ async def test_a_chained_album_survives_its_predecessors_heartbeat(
     monkeypatch.setattr(store, "album_delivered", slow_after_record)
     quick = settings.model_copy(update={"backlog_items": 1000, "lease_seconds": 1.0})
     engine = Engine(store, quick, clock=clock)
-    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobExpanded) else None)
+    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobReadDone) else None)
     try:
         await asyncio.wait_for(engine.run(until_idle=True), 60)
         assert sent == [1, 2, 3]  # in order: none stranded behind a false lost lease
@@ -755,7 +755,7 @@ async def test_a_chained_album_survives_its_predecessors_heartbeat(
 
 
 @pytest.mark.parametrize("photos", [1, 10, 12, 20, 30])
-async def test_a_jobs_last_album_ends_it_without_the_keepers_gap(
+async def test_a_jobs_last_album_ends_it_without_the_housekeepers_gap(
     tmp_path: Path,
     settings: Settings,
     sqlite_store: Store,

@@ -60,13 +60,13 @@ async def test_the_engine_gives_back_while_its_events_come_at_most_once_a_while(
     timer (an idle engine is never woken): on the engine's events, rate-limited."""
     given: list[int] = []
     monkeypatch.setattr(collector, "give_back_freed", lambda: given.append(1))
-    keeper = collector.HeapKeeper(every=3600.0)
+    trim = collector.HeapTrim(every=3600.0)
     for _ in range(5):  # a burst of progress events
-        keeper.on_event(EngineDraining(draining=False))
+        trim.on_event(EngineDraining(draining=False))
     await eventually(lambda: given, "a hand-back on the first event")
-    keeper.on_event(EngineDraining(draining=False))
-    assert keeper.given == 1 and given == [1]  # the rest within the hour: none
-    often = collector.HeapKeeper(every=0.0)
+    trim.on_event(EngineDraining(draining=False))
+    assert trim.given == 1 and given == [1]  # the rest within the hour: none
+    often = collector.HeapTrim(every=0.0)
     often.on_event(EngineDraining(draining=False))
     await eventually(lambda: often._running is not None and often._running.done(), "done")
     often.on_event(EngineDraining(draining=False))

@@ -143,7 +143,7 @@ def test_a_job_waiting_between_tries_says_why(failed: tuple[Path, str]) -> None:
     waiting = Job(
         id=1, source=f"http://127.0.0.1:{port}/x.zip", name="x", dest="library:",
         state=JobState.QUEUED, priority=0, wait_reason="source.io", error_code=None,
-        error_message=None, cursor=0, expanded=False, created_at=0.0, finished_at=None,
+        error_message=None, cursor=0, read_done=False, created_at=0.0, finished_at=None,
     )  # fmt: skip
     shown = report.status_of([waiting], {}, fetch_errors=light)
     job = shown["jobs"][0]

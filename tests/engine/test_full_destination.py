@@ -36,7 +36,7 @@ from tests.store.test_store import _expanded_job
 from tests.support.engine_helpers import library_files, sha256
 from tests.support.waiting import eventually
 
-ROOM = "sink.space_low"
+SINK_FULL = "sink.space_low"
 
 
 @pytest.fixture
@@ -98,10 +98,10 @@ async def _waiting_for_room(store: Store, engine: Engine, job_id: int, rechecks:
     async def waits() -> bool:
         job = await store.get_job(job_id)
         tried = sum(isinstance(e, AlbumWaiting) and e.job_id == job_id for e in seen)
-        return job.wait_reason == ROOM and tried >= rechecks
+        return job.wait_reason == SINK_FULL and tried >= rechecks
 
     try:
-        await eventually(waits, f"job {job_id} waiting for {ROOM}, {rechecks} rechecks")
+        await eventually(waits, f"job {job_id} waiting for {SINK_FULL}, {rechecks} rechecks")
     finally:
         unsubscribe()
 
@@ -134,7 +134,7 @@ async def _waits_then_delivers(
         waiting.error_message or ""
     )
     told = await report.report(store, job.id)
-    assert told["waiting"]["code"] == ROOM and "free space there" in told["waiting"]["next"]
+    assert told["waiting"]["code"] == SINK_FULL and "free space there" in told["waiting"]["next"]
     assert not any(it.state is ItemState.FAILED for it in await store.job_items(job.id))
     assert _half_built(tiny_library) == []
     filler.unlink()  # room again: the job goes on by itself
@@ -158,7 +158,7 @@ async def test_a_disk_that_fills_mid_album_leaves_no_half_album_and_waits(
     """The room looked enough and another program took it meanwhile: the copy meets
     the kernel's ENOSPC half-way; the half-built folder goes, and the job waits."""
     store = sqlite_store
-    monkeypatch.setattr(library_sink, "check_room", lambda *args: None, raising=False)  # a race
+    monkeypatch.setattr(library_sink, "check_space", lambda *args: None, raising=False)  # a race
     photos = _noise_pngs(tmp_path / "in", 5)
     job = await intake.add_source(
         store, make_zip(tmp_path / "in.zip", [(p.name, p) for p in photos])
@@ -250,7 +250,7 @@ async def test_a_full_results_bucket_is_a_wait_for_room() -> None:
         for n in range(len(_FullBucket.answers)):
             with pytest.raises(FerrymanError) as caught:
                 await client.put_bytes(f"job-1/0001/a-{n}", b"x" * 10, "image/png")
-            assert caught.value.code == ROOM, caught.value
+            assert caught.value.code == SINK_FULL, caught.value
             assert "results" in caught.value.message and "full" in caught.value.message
             assert caught.value.retryable
     finally:
@@ -264,7 +264,7 @@ async def test_the_wait_is_recorded_uncounted_and_ends_with_a_delivery(store: St
     wait (new once, for the job's first album to meet it), the claim seeing it, and the
     last album that waited, once delivered, ending it."""
     job_id = await _expanded_job(store, 3, album_size=2)  # two albums
-    full = FerrymanError(ROOM, "the disk holding /lib/in is full: album 1 needs 0.3 MB there")
+    full = FerrymanError(SINK_FULL, "the disk holding /lib/in is full: album 1 needs 0.3 MB there")
     waited = []
     for delay in (60.0, 0.0):  # the first rechecks later: the second is claimed next
         claim = await store.claim_delivery("d", 30)
@@ -272,20 +272,20 @@ async def test_the_wait_is_recorded_uncounted_and_ends_with_a_delivery(store: St
         waited.append(await store.album_waits_for_room(claim.album.id, "d", job_id, full, delay))
     assert waited == [True, False]  # one notice for the job, not one per album
     job = await store.get_job(job_id)
-    assert (job.wait_reason, job.error_message) == (ROOM, full.message)
+    assert (job.wait_reason, job.error_message) == (SINK_FULL, full.message)
     assert [(j.id, seqs) for j, seqs in await store.albums_unheld()] == [(job_id, [1, 2])]
     second = await store.claim_delivery("d", 30)
     assert second is not None and second.album.seq == 2 and second.album.attempts == 0
-    assert second.job.wait_reason == ROOM
+    assert second.job.wait_reason == SINK_FULL
     await store.album_delivered(second.album.id, "d", "ref-2")
-    assert not await store.room_again(job_id, ROOM)  # album 1 still waits
-    assert (await store.get_job(job_id)).wait_reason == ROOM
+    assert not await store.room_again(job_id, SINK_FULL)  # album 1 still waits
+    assert (await store.get_job(job_id)).wait_reason == SINK_FULL
     async with store.engine.begin() as conn:  # album 1's recheck is due
         await conn.execute(update(albums).values(not_before=0.0))
     first = await store.claim_delivery("d", 30)
     assert first is not None and first.album.seq == 1 and first.album.attempts == 0
     await store.album_delivered(first.album.id, "d", "ref-1")
-    assert await store.room_again(job_id, ROOM)
+    assert await store.room_again(job_id, SINK_FULL)
     job = await store.get_job(job_id)
     assert job.wait_reason is None and job.error_message is None
     assert await store.albums_unheld() == []

@@ -113,7 +113,7 @@ async def test_a_job_that_delivered_nothing_is_done_and_says_so(store: Store, sk
 
 
 async def _job_of(store: Store, *states: ItemState) -> int:
-    """An expanded job whose items ended in ``states`` (quarantined: media.unreadable)."""
+    """A job read to its end whose items ended in ``states`` (quarantined: media.unreadable)."""
     job = await store.add_job(source=f"/mix{len(states)}", name="mix", dest="library:")
     claimed = await store.claim_job("reader", 30)
     assert claimed is not None

@@ -312,7 +312,7 @@ async def test_a_disk_that_fills_mid_album_in_the_default_layout_waits_then_deli
     committed, the job waits for room, then every file arrives once."""
     settings = _settings(tmp_path, retry={"max_attempts": 1, "base_seconds": 0.05})
     store = await Store.open(settings.database)
-    monkeypatch.setattr(flat, "check_room", lambda *args: None)  # the room was taken meanwhile
+    monkeypatch.setattr(flat, "check_space", lambda *args: None)  # the room was taken meanwhile
     photos = _noise_pngs(tmp_path / "in", 5)
     job = await intake.add_source(
         store, make_zip(tmp_path / "in.zip", [(p.name, p) for p in photos]), settings=settings

@@ -15,7 +15,7 @@ from sqlalchemy import event, text, update
 
 from ferryman.config import Settings
 from ferryman.engine.ops import intake, nodes
-from ferryman.engine.plumbing.events import JobExpanded
+from ferryman.engine.plumbing.events import JobReadDone
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, JobState
@@ -30,18 +30,18 @@ from tests.support.waiting import eventually
 async def test_runs_beat_hold_work_and_drain_by_node_name(store: Store, tmp_path: Path) -> None:
     clock = [1000.0]
     store.clock = lambda: clock[0]
-    assert await store.node_beat("a:1:x", "alpha", 11, ("fetch", "unpack")) is False
+    assert await store.node_beat("a:1:x", "alpha", 11, ("fetch", "read")) is False
     assert await store.node_beat("b:2:y", "beta", 22, ("deliver",)) is False
     photos = make_photo_set(tmp_path / "in", 2)
     job = await intake.add_source(store, photos[0].parent)
     claimed = await store.claim_job("a:1:x", 30)
     assert claimed is not None and claimed.id == job.id
     clock[0] = 1010.0
-    await store.node_beat("a:1:x", "alpha", 11, ("fetch", "unpack"))
+    await store.node_beat("a:1:x", "alpha", 11, ("fetch", "read"))
 
     runs = {r["node"]: r for r in await nodes.workers(store, 30, now=1011.0)}
     assert runs["alpha"]["held"] == 1 and runs["beta"]["held"] == 0
-    assert runs["alpha"]["stages"] == ["fetch", "unpack"] and runs["alpha"]["pid"] == 11
+    assert runs["alpha"]["stages"] == ["fetch", "read"] and runs["alpha"]["pid"] == 11
     assert runs["alpha"]["state"] == runs["beta"]["state"] == "alive"
     assert runs["beta"]["heartbeat_age"] == 11.0
 
@@ -68,7 +68,7 @@ async def test_a_stop_hands_back_what_its_run_holds_and_records_it_stopped_in_on
     """A graceful stop's last writes (the hand-back and the run's stop) are one commit:
     three, one after another, were the end of every run."""
     store.clock = lambda: 1000.0
-    await store.node_beat("a:1:x", "alpha", 11, ("unpack",))
+    await store.node_beat("a:1:x", "alpha", 11, ("read",))
     photos = make_photo_set(tmp_path / "in", 2)
     job = await intake.add_source(store, photos[0].parent)
     assert await store.claim_job("a:1:x", 30) is not None
@@ -206,7 +206,7 @@ async def test_a_node_drained_mid_delivery_does_not_chain_the_next_album(
     store = await Store.open(settings.database, clock=clock.now)
     engine = Engine(store, settings, clock=clock)
     read = asyncio.Event()
-    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobExpanded) else None)
+    engine.bus.subscribe(lambda e: read.set() if isinstance(e, JobReadDone) else None)
     deliver = LibrarySink.deliver
     delivered: list[int] = []
 

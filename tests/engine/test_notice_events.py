@@ -159,7 +159,7 @@ async def test_a_lost_lease_ends_nothing_and_tells_of_nothing(store: Store) -> N
     with pytest.raises(LeaseLost):
         await store.need_password(job.id, "not-r", FerrymanError("archive.password_required", "x"))
     assert await _events(store) == []
-    assert (await store.get_job(job.id)).state.value == "expanding"
+    assert (await store.get_job(job.id)).state.value == "reading"
 
 
 async def test_an_event_whose_writer_died_is_sent_once_by_the_next_engine(

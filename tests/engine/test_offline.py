@@ -69,7 +69,7 @@ def test_device_online_reads_the_routing_table(network: netns.Network) -> None:
 def test_an_input_added_offline_waits_for_the_network_and_then_arrives(
     tmp_path: Path, network: netns.Network, server: FaultServer, kind: str
 ) -> None:
-    """An http link (the fetch stage) and a WebDAV folder (read by the unpack stage),
+    """An http link (the fetch stage) and a WebDAV folder (read by the read stage),
     added on a phone with no route out: each waits `network.offline`, uncounted, many
     times what five counted attempts take (they failed for good), then arrives."""
     photos = make_photo_set(tmp_path / "p", 4)
@@ -151,7 +151,7 @@ def _offline_then_online(tmp_path: Path, network: netns.Network, given: str, kin
         # Waiting, uncounted: between rechecks (queued) or in one (every 0.3 s it is
         # claimed again to look: a sample once caught it 'fetching').
         state, code, attempts = _state(data / "ferryman.db", kind)
-        rechecking = "fetching" if kind == "link" else "expanding"
+        rechecking = "fetching" if kind == "link" else "reading"
         assert state in ("queued", rechecking) and attempts == 0, (state, code, attempts)
         assert state == rechecking or code == "network.offline", (state, code)
         _back_online(network, run, 60)
@@ -161,7 +161,7 @@ def _offline_then_online(tmp_path: Path, network: netns.Network, given: str, kin
 def test_a_webdav_folder_whose_network_goes_mid_read_waits_and_reads_on(
     tmp_path: Path, network: netns.Network
 ) -> None:
-    """The unpack stage reads a folder's files after the walk: the network going then
+    """The read stage reads a folder's files after the walk: the network going then
     makes the job wait too, uncounted, and the reading goes on from where it stopped."""
     photos = make_photo_set(tmp_path / "p", 300, size=(96, 72))
     root = tmp_path / "dav"
@@ -191,7 +191,7 @@ def test_a_webdav_folder_whose_network_goes_mid_read_waits_and_reads_on(
             eventually_sync(offline, "waiting offline, uncounted", within=60, every=0.2)
             time.sleep(3)  # many times five counted attempts: it still waits, uncounted
             state, _, attempts = _state(db, "webdav")  # between rechecks, or trying again
-            assert state in ("queued", "expanding") and attempts == 0
+            assert state in ("queued", "reading") and attempts == 0
             assert _recorded(db) < 300  # it stopped for want of a network, not done
             _back_online(network, run, 120)
     assert len(library_files(data / "library")) == 300

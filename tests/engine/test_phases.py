@@ -327,7 +327,7 @@ def test_the_cli_and_the_chat_say_the_same_phase_figures_as_the_page() -> None:
     job = Job(
         id=7, source="media:mp4:https://youtu.be/x", name="x", dest="library:",
         state=JobState.QUEUED, priority=0, wait_reason=None, error_code=None,
-        error_message=None, cursor=0, expanded=False, created_at=0.0, finished_at=None,
+        error_message=None, cursor=0, read_done=False, created_at=0.0, finished_at=None,
     )  # fmt: skip
     making = JobFetching(
         7, done=10, total=10, speed=1.5, eta=3.0, fraction=0.86, phase="converting"
@@ -335,7 +335,7 @@ def test_the_cli_and_the_chat_say_the_same_phase_figures_as_the_page() -> None:
     assert fetching_shown(job, making).text == (
         "job 7 x: converting 86% (1.5× real time, 3 s left)\n▰▰▰▰▰▰▰▰▱▱"
     )
-    running = dataclasses.replace(job, state=JobState.ACTIVE, expanded=True)
+    running = dataclasses.replace(job, state=JobState.ACTIVE, read_done=True)
     figures = figures_of(converting)
     assert job_shown(running, {"delivered": 1, "ready": 1}, figures).text == (
         "job 7 x: 50% (1 of 2 files), converting (2.5× real time, 12 s left)\n▰▰▰▰▰▱▱▱▱▱"

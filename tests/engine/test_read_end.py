@@ -30,5 +30,5 @@ async def test_a_photos_read_ends_with_its_entry_and_no_write_of_its_own(
     await run_until_idle(store, settings)
     assert ends == []  # ended with its entry, in one transaction
     done = await store.get_job(job.id)
-    assert done.state is JobState.DONE and done.expanded
+    assert done.state is JobState.DONE and done.read_done
     assert [e["disk_sha256"] for e in library_files(settings.library)] == [sha256(photo)]

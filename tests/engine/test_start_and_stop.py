@@ -23,7 +23,7 @@ import pytest
 
 from ferryman.config import load_settings
 from ferryman.engine.ops import intake
-from ferryman.engine.plumbing.events import JobExpanded, JobFinished
+from ferryman.engine.plumbing.events import JobFinished, JobReadDone
 from ferryman.engine.plumbing.wakeup import Wakeup
 from ferryman.engine.runner import Engine
 from ferryman.model import JobState
@@ -151,7 +151,7 @@ async def test_the_starts_reap_and_heartbeat_go_beside_the_work_areas_sweep(
 
 @dataclass(slots=True)
 class _AfterTheRead(MemKind):
-    """Delivers once the keeper sleeps (polls 30 s apart) after the job's read ended:
+    """Delivers once the housekeeper sleeps (polls 30 s apart) after the job's read ended:
     only the delivery's own wake-up can end the job then."""
 
     asleep: asyncio.Event = field(default_factory=asyncio.Event)
@@ -170,7 +170,7 @@ class _AfterTheReadSink(MemSink):
 async def test_a_jobs_end_does_not_wait_for_its_last_albums_work_files_to_go(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The keeper was told a job's last album was out only once its work files were
+    """The housekeeper was told a job's last album was out only once its work files were
     unlinked (a staged 1 GiB copy: 20-100 ms, more under load); now as it is recorded."""
     from ferryman.engine.deliver import step as deliver_step
 
@@ -189,14 +189,14 @@ async def test_a_jobs_end_does_not_wait_for_its_last_albums_work_files_to_go(
     read_ended: list[bool] = []
     wait = Wakeup.wait
 
-    async def keeper_wait(
+    async def housekeeper_wait(
         self: Wakeup, seconds: float, since: Any = None, topic: Any = None
     ) -> None:
-        if topic == "keeper" and read_ended and since == self.mark(topic):
+        if topic == "housekeeper" and read_ended and since == self.mark(topic):
             kind.asleep.set()  # it sleeps until a wake-up
         await wait(self, seconds, since, topic)
 
-    monkeypatch.setattr(Wakeup, "wait", keeper_wait)
+    monkeypatch.setattr(Wakeup, "wait", housekeeper_wait)
     sinks = default_sinks().with_kind(kind)
     settings = load_settings(
         None, {"data_dir": tmp_path / "data", "space_floor": 0, "poll_seconds": 30}
@@ -210,7 +210,7 @@ async def test_a_jobs_end_does_not_wait_for_its_last_albums_work_files_to_go(
         engine = Engine(store, settings, sinks=sinks)
 
         def seen(event: object) -> None:
-            if isinstance(event, JobExpanded):
+            if isinstance(event, JobReadDone):
                 read_ended.append(True)
             if isinstance(event, JobFinished):
                 finished.set()

@@ -53,7 +53,7 @@ def test_captions_are_open_ended_until_the_total_is_known(
     job = Job(
         id=7, source="file:///trip.zip", name="trip", dest="library:", state=JobState.ACTIVE,
         priority=0, wait_reason=None, error_code=None, error_message=None, cursor=0,
-        expanded=False, created_at=0.0, finished_at=None,
+        read_done=False, created_at=0.0, finished_at=None,
     )  # fmt: skip
     sink = LibrarySink(tmp_path / "library")
     for seq, final in ((1, False), (2, False), (3, True)):
@@ -69,7 +69,7 @@ def test_a_job_that_ends_makes_every_caption_final(tmp_path: Path, settings: Set
     job = Job(
         id=7, source="file:///trip.zip", name="trip", dest="library:", state=JobState.DONE,
         priority=0, wait_reason=None, error_code=None, error_message=None, cursor=0,
-        expanded=True, created_at=0.0, finished_at=1.0,
+        read_done=True, created_at=0.0, finished_at=1.0,
     )  # fmt: skip
     for sink, folder, previews in (
         (LibrarySink(tmp_path / "library"), tmp_path / "library" / "trip", []),

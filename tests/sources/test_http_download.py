@@ -315,10 +315,10 @@ async def test_make_room_is_asked_before_and_during(server: FaultServer, tmp_pat
     server.add("/room", data)
     asked: list[int] = []
 
-    async def make_room(needed: int) -> None:
+    async def wait_to_write(needed: int) -> None:
         asked.append(needed)
 
-    await fetch(server.url("/room"), tmp_path, make_room=make_room, room_check_bytes=MiB)
+    await fetch(server.url("/room"), tmp_path, wait_to_write=wait_to_write, space_check_bytes=MiB)
     # All of it before the first byte; then, each time at least another MiB has been
     # written since the last ask, what is left (how the chunks fall decides exactly
     # where, and whether one more ask comes with the last few bytes).
@@ -334,12 +334,12 @@ async def test_too_large_before_the_first_byte_leaves_nothing(
 ) -> None:
     server.add("/huge", payload(2 * MiB))
 
-    async def make_room(needed: int) -> None:
+    async def wait_to_write(needed: int) -> None:
         raise FerrymanError("space.too_large", f"{needed} bytes will never fit")
 
     folder = tmp_path / "fetch"
     with pytest.raises(FerrymanError) as caught:
-        await fetch(server.url("/huge"), folder, make_room=make_room)
+        await fetch(server.url("/huge"), folder, wait_to_write=wait_to_write)
     assert caught.value.code == "space.too_large"
     assert listing(folder) == []
     assert len(server.requests_for("/huge")) == 1

@@ -748,7 +748,7 @@ async def test_a_job_failed_for_good_is_not_said_to_be_retried(
 async def test_status_says_a_job_is_fetching_while_its_link_downloads(
     tmp_path: Path, link_settings: Settings, server: FaultServer
 ) -> None:
-    """A job whose link downloads is still `queued` for the unpack stage; `status` (the
+    """A job whose link downloads is still `queued` for the read stage; `status` (the
     full store, and the light one the CLI reads) says `fetching` instead of `queued`."""
     from ferryman.frontdoors.terminal import state_cell
     from ferryman.store.startup.sqlite3_store import open_sqlite3

@@ -245,7 +245,7 @@ async def test_a_skipped_entry_of_a_zip_read_in_place_is_not_fetched(
     tmp_path: Path, link_settings: Settings, server: FaultServer
 ) -> None:
     """A 16 MiB file that is not media, among photos: its head is looked at, the rest
-    never crosses the link (the unpack stage stops there: SourceEntry.over_network)."""
+    never crosses the link (the read stage stops there: SourceEntry.over_network)."""
     photos = make_photo_set(tmp_path / "p", 8, size=(320, 240))
     big = tmp_path / "disk-image.bin"
     big.write_bytes(random.Random(5).randbytes(16 << 20))

@@ -22,8 +22,9 @@ from PIL import Image
 from ferryman.archive.reader import ArchiveLimits, EntryInfo, EntryType, OpenOptions
 from ferryman.errors import FerrymanError
 from ferryman.sources.base import ReadOptions
-from ferryman.sources.file import FileSource, Kind, LocalInput, inspect_local, job_name
+from ferryman.sources.file import FileSource
 from ferryman.sources.local import BLOCK_SIZE, iter_local
+from ferryman.sources.local_path import Kind, LocalInput, inspect_local, job_name
 
 NOBODY = 65534
 
@@ -419,21 +420,21 @@ def test_a_nested_archive_waits_for_room_before_it_is_copied_out(tmp_path: Path)
     scratch = tmp_path / "scratch"
     asked: list[tuple[int, list[Path]]] = []
 
-    def make_room(size: int) -> None:
+    def wait_to_write(size: int) -> None:
         asked.append((size, sorted(p for p in scratch.rglob("*") if p.is_file())))
 
-    options = ReadOptions(scratch=scratch, make_room=make_room)
+    options = ReadOptions(scratch=scratch, wait_to_write=wait_to_write)
     with iter_local(outer, options) as entries:
         got = [(e.info.path, b"".join(e.read_blocks())) for e in entries]
     assert got == [("a.txt", b"first"), ("sub/inner.zip/x.txt", b"inside")]
     assert asked == [(inner.stat().st_size, [])]  # asked once, before the copy was written
 
-    def no_room(size: int) -> None:
+    def no_space(size: int) -> None:
         raise FerrymanError("space.low", f"no room for {size} bytes")
 
     read: list[str] = []
     with (
-        iter_local(outer, ReadOptions(scratch=scratch, make_room=no_room)) as entries,
+        iter_local(outer, ReadOptions(scratch=scratch, wait_to_write=no_space)) as entries,
         pytest.raises(FerrymanError) as raised,
     ):
         for entry in entries:

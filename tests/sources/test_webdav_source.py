@@ -299,7 +299,7 @@ def test_a_zip_in_the_folder_is_read_where_it_lies(tmp_path: Path, dav: DavServe
     make_zip(dav.root / "a.zip", [(p.name, p) for p in photos], compress=False)
     (dav.root / "b.zip").write_bytes(b"PK\x03\x04 but broken" * 50)
     asked: list[int] = []
-    options = ReadOptions(scratch=tmp_path / "scratch", make_room=asked.append)
+    options = ReadOptions(scratch=tmp_path / "scratch", wait_to_write=asked.append)
     with WebdavSource().open(dav.uri("", login=True), options) as entries:
         got = []
         for entry in entries:

@@ -93,6 +93,6 @@ async def test_figures_count_items_bytes_and_jobs_by_source(store: ContractStore
     assert figures["bytes_fetched"] == 1000
     assert figures["failed_by_code"] == {}
     assert figures["jobs_by_source"] == {
-        ("file", "expanding"): 1,  # a path has no scheme: a file
+        ("file", "reading"): 1,  # a path has no scheme: a file
         ("https", "queued"): 1,
     }

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ferryman.errors import FerrymanError
+from ferryman.model import JobState
 from ferryman.sinks.telegram_state import MediaRef, TelegramState
 from ferryman.store import Store, connect, migrate, migrations, schema
 from ferryman.store.connect import normalise_url
@@ -148,6 +149,7 @@ _ROWS_AT = {
     14: _UP_TO_V4,  # 15 adds watches.after_delivery (NULL; no watch rows here)
     15: _UP_TO_V4,  # 16 adds sink_uploads: a new table, empty here
     16: _UP_TO_V4,  # 17 adds accounts (new tables, empty here) and jobs.account_id (NULL)
+    17: _UP_TO_V4,  # 18 renames jobs.expanded (read_done) and the state expanding (reading)
 }
 
 # Step 10: the Telegram tables' rows as the generic sink state holds them (the values
@@ -231,9 +233,13 @@ def _sink_rows(after: dict[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _as_migrated(table: str, row: dict[str, Any], old: int) -> dict[str, Any]:
-    """A row as the steps after ``old`` leave it: step 5 made local paths file: URIs."""
+    """A row as the steps after ``old`` leave it: step 5 made local paths file: URIs,
+    step 18 renamed ``expanded`` to ``read_done`` and the state ``expanding``."""
     if table == "jobs" and old < 5 and row["source"].startswith("/"):
-        return row | {"source": PurePosixPath(row["source"]).as_uri()}
+        row = row | {"source": PurePosixPath(row["source"]).as_uri()}
+    if table == "jobs" and old < 18:
+        row = {("read_done" if k == "expanded" else k): v for k, v in row.items()}
+        row["state"] = "reading" if row["state"] == "expanding" else row["state"]
     return row
 
 
@@ -335,7 +341,8 @@ async def test_every_old_version_upgrades_to_the_new_schema_with_its_rows(
     for table, rows in before.items():
         if table in _CARRIED:
             continue  # step 10 moved them: checked below, in their new shape
-        kept = [{k: row[k] for k in rows[0]} for row in after[table]] if rows else after[table]
+        named = _as_migrated(table, dict(rows[0]), old) if rows else {}
+        kept = [{k: row[k] for k in named} for row in after[table]] if rows else after[table]
         expected = sorted((_as_migrated(table, dict(row), old) for row in rows), key=repr)
         assert sorted(kept, key=repr) == expected, table
     if old in (1, 2, 3, 4):  # a local path became a file: URI
@@ -381,6 +388,40 @@ async def test_the_telegram_sink_goes_on_from_the_rows_step_10_carried_over(
     assert waits == (99.0, 120.0)
     assert left["sink_records"] == [] and [r["id"] for r in left["jobs"]] == [2]
     assert still == 99.0  # a wait is the account's, not the job's
+
+
+async def test_a_job_being_read_at_version_17_is_reading_after_step_18(
+    kind: str, tmp_path: Path
+) -> None:
+    """The state's old word is migrated, not merely refused: a job a worker was reading
+    (``expanding``) when the engine stopped is ``reading``, its flag kept, and the store
+    reads it."""
+    being_read = (
+        "INSERT INTO jobs (id, source, name, dest, state, paused, priority, blocked, cursor,"
+        " expanded, created_at, updated_at, attempts, not_before, owner, lease_until)"
+        " VALUES (7, 'file:///in/c.7z', 'c', 'library:/out', 'expanding', FALSE, 0, FALSE,"
+        " 4, FALSE, 20.0, 21.0, 0, 0.0, 'node-a', 99.0)"
+    )
+    read = being_read.replace("(7,", "(8,").replace(
+        "'expanding', FALSE, 0, FALSE, 4, FALSE", "'active', FALSE, 0, FALSE, 9, TRUE"
+    )
+    async with _database(kind, tmp_path) as engine:
+        await _run(engine, lambda c: migrate.migrate(c, 17))
+        await _run(engine, _in_transaction(lambda c: c.exec_driver_sql(being_read)))
+        await _run(engine, _in_transaction(lambda c: c.exec_driver_sql(read)))
+        assert await _run(engine, migrate.migrate) == NEWEST
+        await engine.dispose()
+        rows = {r["id"]: r for r in (await _run(engine, _rows))["jobs"]}
+        jobs = {n: await Store(engine).get_job(n) for n in (7, 8)}
+    assert (rows[7]["state"], bool(rows[7]["read_done"]), rows[7]["cursor"]) == (
+        "reading",
+        False,
+        4,
+    )
+    assert (rows[8]["state"], bool(rows[8]["read_done"]), rows[8]["cursor"]) == ("active", True, 9)
+    assert rows[7]["owner"] == "node-a" and rows[7]["lease_until"] == 99.0
+    assert (jobs[7].state, jobs[7].read_done) == (JobState.READING, False)
+    assert (jobs[8].state, jobs[8].read_done) == (JobState.ACTIVE, True)
 
 
 async def test_a_new_database_is_the_schema_at_the_newest_version(
@@ -431,7 +472,7 @@ _BAD_ROWS = (
     (
         "jobs_state_check",
         "INSERT INTO jobs (id, source, name, dest, state, paused, priority, blocked, cursor,"
-        " expanded, created_at, updated_at, attempts, not_before) VALUES (100, '/x', 'x',"
+        " read_done, created_at, updated_at, attempts, not_before) VALUES (100, '/x', 'x',"
         " 'library:', 'exploding', FALSE, 0, FALSE, 0, FALSE, 1.0, 1.0, 0, 0.0)",
     ),
     (
@@ -472,8 +513,8 @@ _BAD_ROWS = (
 
 def _parents(conn: Connection) -> None:
     """Job 1, album 1 and item 1 as the newest code writes them (the bad rows' parents)."""
-    for row in (*_V1_ROWS[:1], _V1_ROWS[2]):
-        conn.exec_driver_sql(row)
+    conn.exec_driver_sql(_V1_ROWS[0].replace("expanded", "read_done"))
+    conn.exec_driver_sql(_V1_ROWS[2])
     conn.exec_driver_sql(
         "INSERT INTO items (id, job_id, seq, source_path, kind, state, priority, size,"
         " work_seconds, created_at, updated_at, attempts, not_before)"
@@ -511,7 +552,8 @@ async def test_an_unknown_value_stops_the_migration_and_changes_nothing(
     async with _database(kind, tmp_path) as engine:
         await _run(engine, lambda c: migrate.migrate(c, 3))
         await _run(engine, _fill(3))
-        await _run(engine, _in_transaction(lambda c: c.exec_driver_sql(_BAD_ROWS[0][1])))
+        at_3 = _BAD_ROWS[0][1].replace("read_done", "expanded")  # its name until step 18
+        await _run(engine, _in_transaction(lambda c: c.exec_driver_sql(at_3)))
         before = await _run(engine, _rows)
         with pytest.raises(FerrymanError) as caught:
             await _run(engine, migrate.migrate)

@@ -117,7 +117,7 @@ async def test_several_small_jobs_are_claimed_at_once_for_reading(store: Store) 
         await store.fetch_done(fetch.id, "f", f"/w/{n}", size)
     two = await store.claim_jobs("r", 30, 2, small=True)
     assert [j.id for j in two] == [made[0].id, made[2].id]
-    assert all(j.state == JobState.EXPANDING and not j.resumed for j in two)
+    assert all(j.state == JobState.READING and not j.resumed for j in two)
     assert [j.id for j in await store.claim_jobs("r", 30, 5, small=True)] == [made[3].id]
     assert await store.claim_jobs("r", 30, 5, small=True) == []
     big = await store.claim_job("r", 30)
@@ -271,7 +271,7 @@ async def test_a_paused_jobs_fetch_is_not_claimed(store: Store) -> None:
 
 async def test_the_last_entries_recorded_end_the_read_in_their_transaction(store: Store) -> None:
     """``last``: the read ends with its last entries (one commit, not two): the job is
-    active and expanded, its lease given back, its last partial album sealed; the
+    active and read to its end, its lease given back, its last partial album sealed; the
     reader can write nothing more of it."""
     job = await store.add_job(source="/a", name="a", dest="library:")
     assert await store.claim_job("r", 30) is not None
@@ -280,7 +280,7 @@ async def test_the_last_entries_recorded_end_the_read_in_their_transaction(store
     )
     assert len(recorded.sealed) == 1  # three of ten: sealed, as the input ended
     ended = await store.get_job(job.id)
-    assert (ended.state, ended.expanded, ended.cursor) == (JobState.ACTIVE, True, 3)
+    assert (ended.state, ended.read_done, ended.cursor) == (JobState.ACTIVE, True, 3)
     with pytest.raises(FerrymanError) as lost:
         await store.record_entries(job.id, "r", 4, [_photo(3)])
     assert lost.value.code == "engine.lease_lost"

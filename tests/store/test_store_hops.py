@@ -154,7 +154,7 @@ async def test_claims_take_one_hop_each(tmp_path: Path, hops: list[int]) -> None
         assert hops[0] == 1
         assert [j.id for j in jobs] == local[1:]
         for claimed in (job, *jobs):  # read as SQLAlchemy reads them: every column alike
-            assert claimed.state is JobState.EXPANDING and claimed.started_at is not None
+            assert claimed.state is JobState.READING and claimed.started_at is not None
             assert await store.get_job(claimed.id) == claimed
         for got in (fetch, *more):
             assert got.state == "fetching" and await store.fetched(got.job_id) == got
@@ -269,7 +269,7 @@ async def test_a_read_s_last_entries_go_through_no_sqlalchemy_execution(
         assert len(batch.sealed) == 1
         monkeypatch.undo()
         ended = await store.get_job(job.id)
-        assert ended.state is JobState.ACTIVE and ended.expanded and ended.cursor == 1
+        assert ended.state is JobState.ACTIVE and ended.read_done and ended.cursor == 1
     finally:
         await store.close()
 

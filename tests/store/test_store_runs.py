@@ -58,15 +58,15 @@ async def test_a_lease_is_renewed_by_the_kind_claimed_and_only_by_its_holder(
 
 async def test_a_runs_heartbeat_drain_and_stop(store: ContractStore) -> None:
     store.clock = clock = _Clock()
-    assert await store.node_beat("a:1:x", "alpha", 11, ("fetch", "unpack")) is False
+    assert await store.node_beat("a:1:x", "alpha", 11, ("fetch", "read")) is False
     assert await store.node_beat("b:2:y", "beta", 22, ("deliver",)) is False
     job = await store.add_job(source="/in", name="in", dest="library:")
     assert await store.claim_job("a:1:x", 30) is not None
     clock.now += 10
-    assert await store.node_beat("a:1:x", "alpha", 11, ("fetch", "unpack")) is False
+    assert await store.node_beat("a:1:x", "alpha", 11, ("fetch", "read")) is False
     runs = {r.owner: r for r in await store.node_runs()}
     assert (runs["a:1:x"].held, runs["b:2:y"].held) == (1, 0)
-    assert runs["a:1:x"].stages == ("fetch", "unpack") and runs["a:1:x"].pid == 11
+    assert runs["a:1:x"].stages == ("fetch", "read") and runs["a:1:x"].pid == 11
     assert (runs["a:1:x"].heartbeat_at, runs["b:2:y"].heartbeat_at) == (1010.0, 1000.0)
 
     assert await store.set_drain("gamma", True) is False  # no run of that name

@@ -33,8 +33,8 @@ from ferryman.archive.sevenzip.process import find_7zz
 from ferryman.archive.suffixes import named_archive
 from ferryman.errors import FerrymanError
 from ferryman.sources.base import ReadOptions
-from ferryman.sources.file import inspect_local
 from ferryman.sources.local import iter_local
+from ferryman.sources.local_path import inspect_local
 from tests.support.paths import RAR_FIXTURES
 
 TOOL_TIMEOUT = 120.0

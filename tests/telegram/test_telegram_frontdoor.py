@@ -851,7 +851,7 @@ def test_a_links_status_message_shows_its_download_rising_with_speed_and_time_le
     job = Job(
         id=7, source="media:mp3-192:https://youtu.be/x", name="x", dest="library:",
         state=JobState.QUEUED, priority=0, wait_reason=None, error_code=None,
-        error_message=None, cursor=0, expanded=False, created_at=0.0, finished_at=None,
+        error_message=None, cursor=0, read_done=False, created_at=0.0, finished_at=None,
     )  # fmt: skip
     early = fetching_shown(job, JobFetching(7, done=3, total=100, speed=0, eta=None, fraction=0.03))
     later = fetching_shown(

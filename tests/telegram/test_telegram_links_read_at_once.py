@@ -60,7 +60,7 @@ async def test_photo_links_are_read_more_at_once_than_the_read_workers(
             return await record(job_id, *args, **kwargs)
 
         store.record_entries = held  # type: ignore[method-assign]
-        assert w.settings.concurrency.unpack == 1
+        assert w.settings.concurrency.read == 1
         engine = Engine(store, w.settings, dialer=FakeDialer(w.server))
         try:
             await asyncio.wait_for(engine.run(until_idle=True), 120)

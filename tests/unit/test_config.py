@@ -23,11 +23,25 @@ def test_layers_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert load_settings(config).album_size == 4
     assert load_settings(config).space_floor == 1024**3
     monkeypatch.setenv("FERRYMAN_ALBUM_SIZE", "6")
-    monkeypatch.setenv("FERRYMAN_CONCURRENCY__UNPACK", "3")
+    monkeypatch.setenv("FERRYMAN_CONCURRENCY__READ", "3")
     from_env = load_settings(config)
     assert from_env.album_size == 6
-    assert (from_env.concurrency.unpack, from_env.concurrency.convert) == (3, 2)
+    assert (from_env.concurrency.read, from_env.concurrency.convert) == (3, 2)
     assert load_settings(config, {"album_size": 8}).album_size == 8  # flags win
+
+
+def test_concurrency_unpack_is_still_taken_as_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``concurrency.read`` was ``unpack`` in 0.1.0: a file or an environment of then
+    still sets it (until 0.2); both at once is refused, not guessed."""
+    old = _toml(tmp_path, "[concurrency]\nunpack = 4\nconvert = 2\n")
+    assert (load_settings(old).concurrency.read, load_settings(old).concurrency.convert) == (4, 2)
+    monkeypatch.setenv("FERRYMAN_CONCURRENCY__UNPACK", "3")
+    assert load_settings(None).concurrency.read == 3
+    both = _toml(tmp_path, "[concurrency]\nunpack = 4\nread = 2\n")
+    with pytest.raises(FerrymanError, match="old name"):
+        load_settings(both)
 
 
 def test_list_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

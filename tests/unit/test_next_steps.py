@@ -27,7 +27,7 @@ def _job(code: str, state: JobState) -> Job:
     return Job(
         id=42, source="file:///x.zip", name="x", dest="library:", state=state, priority=0,
         wait_reason=code if state is JobState.NEEDS_PASSWORD else None,
-        error_code=code, error_message="what happened", cursor=0, expanded=False,
+        error_code=code, error_message="what happened", cursor=0, read_done=False,
         created_at=0.0, finished_at=None,
     )  # fmt: skip
 

@@ -114,7 +114,7 @@ def test_an_entry_over_the_runs_limits_is_left_to_the_loop(
             used = sum(p.stat().st_size for p in work.iterdir())
             return free - used - size >= floor
 
-        monkeypatch.setattr(read_run, "room_for", disk)
+        monkeypatch.setattr(read_run, "fits_above_floor", disk)
     entries = iter([_entry(i, p) for i, p in enumerate(photos)])
     run = read_run.read_run(entries, limits)
     steps = run.steps
@@ -302,7 +302,7 @@ def test_a_remux_counts_its_original_and_waits_for_room_before_it_is_made(
         send_documents=False,
         options=_limits(tmp_path).options,
         ahead=Upload(),
-        room=room,
+        wait_to_write=room,
     )
     with pytest.raises(RuntimeError, match="was cut"):
         stage_and_prepare(request)

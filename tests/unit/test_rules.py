@@ -18,21 +18,21 @@ def _never() -> set[AlbumGroup]:
 
 
 def test_full_albums_seal_at_once_and_a_partial_one_waits_while_reading() -> None:
-    chosen = albums_to_seal(_photos(13), 5, expanded=False, blocked=False, converting=_never)
+    chosen = albums_to_seal(_photos(13), 5, read_done=False, blocked=False, converting=_never)
     assert chosen == [(AlbumGroup.VISUAL, [1, 2, 3, 4, 5]), (AlbumGroup.VISUAL, [6, 7, 8, 9, 10])]
 
 
 def test_a_partial_album_goes_once_reading_ended_or_is_blocked() -> None:
-    for expanded, blocked in ((True, False), (False, True)):
+    for read_done, blocked in ((True, False), (False, True)):
         chosen = albums_to_seal(
-            _photos(3), 5, expanded=expanded, blocked=blocked, converting=lambda: set()
+            _photos(3), 5, read_done=read_done, blocked=blocked, converting=lambda: set()
         )
         assert chosen == [(AlbumGroup.VISUAL, [1, 2, 3])]
 
 
 def test_groups_are_sealed_apart_in_group_order() -> None:
     ready = [ReadyItem(1, MediaKind.AUDIO, Plan.AS_IS), *_photos(2, start=2)]
-    chosen = albums_to_seal(ready, 10, expanded=True, blocked=False, converting=lambda: set())
+    chosen = albums_to_seal(ready, 10, read_done=True, blocked=False, converting=lambda: set())
     assert [group for group, _ in chosen] == [AlbumGroup.VISUAL, AlbumGroup.AUDIO]
     assert [ids for _, ids in chosen] == [[2, 3], [1]]
 
@@ -41,11 +41,11 @@ def test_converted_items_wait_for_their_groups_other_conversions() -> None:
     video = ReadyItem(9, MediaKind.VIDEO, Plan.TRANSCODE)
     ready = [*_photos(2), video]
     waiting = albums_to_seal(
-        ready, 10, expanded=True, blocked=False, converting=lambda: {AlbumGroup.VISUAL}
+        ready, 10, read_done=True, blocked=False, converting=lambda: {AlbumGroup.VISUAL}
     )
     assert waiting == [(AlbumGroup.VISUAL, [1, 2])]  # the transcoded video waits
     blocked = albums_to_seal(
-        ready, 10, expanded=True, blocked=True, converting=lambda: {AlbumGroup.VISUAL}
+        ready, 10, read_done=True, blocked=True, converting=lambda: {AlbumGroup.VISUAL}
     )
     assert blocked == [(AlbumGroup.VISUAL, [1, 2, 9])]  # reading waits for these: all go
 

@@ -53,4 +53,4 @@ def test_the_pipeline_lists_each_stage_packages_stage() -> None:
     listed = pipeline.PIPELINE
     for package in (fetch, read, deliver, convert):
         assert package.STAGE in listed
-    assert pipeline.STAGES == ("fetch", "unpack", "deliver", "convert", "watch")
+    assert pipeline.STAGES == ("fetch", "read", "deliver", "convert", "watch")

@@ -18,13 +18,13 @@ ENGINE = SRC / "engine"
 # module (under engine/) -> the only store views it may name
 STAGES = {
     "fetch/step": {"fetch_store"},
-    "read/unpack": {"read_store"},
+    "read/step": {"read_store"},
     "read/entry_batch": {"read_store"},
-    "read/room": {"read_store"},
+    "read/write_wait": {"read_store"},
     "read/bad_input": {"read_store"},
     "convert/step": {"convert_store"},
     "deliver/step": {"deliver_store"},
-    "deliver/deliver_ahead": {"deliver_store"},
+    "deliver/lookahead": {"deliver_store"},
     "deliver/worker": {"deliver_store"},
     "watch/check": {"WatchStore"},
     "notify": {"notice_store"},

@@ -224,7 +224,7 @@ async def test_a_new_photo_is_delivered_on_the_folders_change_notice(
     running = asyncio.create_task(engine.run())
     try:
         await until(lambda: store.get_watch(watch.id), lambda w: w.primed, "the first look")
-        await eventually(lambda: watch.id in engine.nudges.armed, "notices on", within=90)
+        await eventually(lambda: watch.id in engine.folder_changes.armed, "notices on", within=90)
         first = await store.get_watch(watch.id)
         shot = _photo(root / "IMG_20261127_101500.jpg", 7, at=None)  # as a camera writes it
         await until(lambda: asyncio.to_thread(_delivered, settings), lambda d: d == [shot], "sent")
@@ -263,7 +263,7 @@ async def test_without_notices_a_folder_is_looked_at_when_its_period_comes(
         try:
             primed = await until(lambda: store.get_watch(watch.id), lambda w: w.primed, "look")
             shot = _photo(root / "Screenshot_1.jpg", 8)
-            assert not engine.nudges.followed  # folder_events = false: no notices
+            assert not engine.folder_changes.followed  # folder_events = false: no notices
             assert (await store.get_watch(watch.id)).next_check_at > store.clock() + 30
             assert primed.last_check_at is not None
             offset[0] += 60.0  # a period later

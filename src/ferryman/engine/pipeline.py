@@ -6,7 +6,7 @@ Work enters at intake (``engine/ops/intake``, not a stage: a front door's ``add`
 watch's check): an input becomes a job, and a fetch when it is downloaded first, in one
 transaction, and running engines are nudged. Then::
 
-    fetch ──> unpack ──┬──────────────> deliver ──> housekeeper: the job ends ──> notifier
+    fetch ──> read ────┬──────────────> deliver ──> housekeeper: the job ends ──> notifier
                        └──> convert ──> deliver
     watch ──> intake (its new entries become jobs)
 
@@ -14,12 +14,12 @@ A worker claims one unit with a lease (the store's claims), keeps the lease aliv
 its step runs (``leases.held``) and, when the step ends, notifies the topics in
 ``wakes``. An idle worker waits on its stage's own topic (its name) or a notify naming
 none (a control, a nudge from another process), and looks again after
-``poll_seconds`` anyway. Topics that name no stage: ``room`` (a read waiting for its
-backlog to drain or for free space, ``engine/read/room``), ``keeper`` (the housekeeper) and
+``poll_seconds`` anyway. Topics that name no stage: ``backlog`` (a read waiting for its
+backlog to drain or for free space, ``engine/read/write_wait``), ``housekeeper`` and
 ``last`` (a job's last album went or its read ended: the housekeeper ends the job
 without its gap).
 
-Beside the stages, ``runner`` runs the housekeeper (woken by ``keeper`` and ``last``:
+Beside the stages, ``runner`` runs the housekeeper (woken by ``housekeeper`` and ``last``:
 reaps expired leases, seals what the stages did not, ends finished jobs, tidies ended
 jobs' folders), the notifier (hears the bus, claims its own outbox rows:
 ``engine/notify``) and the node's heartbeat (every third of a lease or on a nudge; it
@@ -108,7 +108,7 @@ PIPELINE = (
 
 STAGES = tuple(stage.name for stage in PIPELINE)  # every engine runs each (≥ 1 worker)
 # Every wake-up topic: the stages' own, and those that name no stage (see above).
-TOPICS = (*STAGES, "room", "keeper", "last")
+TOPICS = (*STAGES, "backlog", "housekeeper", "last")
 
 
 def draw() -> str:

@@ -41,9 +41,9 @@ from ferryman.engine.plumbing.events import (
     JobFinished,
 )
 from ferryman.engine.plumbing.stages import Worker, named
-from ferryman.engine.plumbing.switching import quick_switches
+from ferryman.engine.plumbing.switching import short_gil_switches
 from ferryman.engine.plumbing.workarea import KEPT_PREFIX, job_work_dir, kept_fetch_dir, set_aside
-from ferryman.engine.watch import Nudges
+from ferryman.engine.watch import FolderChanges
 from ferryman.media.box.pool import Decoder, MediaBox
 from ferryman.model import JobState
 from ferryman.resources import Closeable
@@ -104,7 +104,7 @@ class Engine:
         self.wake = WakeLock(self.ctx.device.env, settings.power.wake_lock)
         self._runs: list[Callable[[], Awaitable[None]]] = []  # each stage's run's close
         # A watched folder's change notices, which wake its watch early.
-        self.nudges = Nudges(
+        self.folder_changes = FolderChanges(
             self.ctx.watch_store,
             self._listers,
             self.ctx.wakeup,
@@ -127,7 +127,7 @@ class Engine:
         self.ctx.wakeup.notify()
 
     async def run(self, *, until_idle: bool = False) -> None:
-        with quick_switches():  # a reading thread gets the GIL back soon (its module)
+        with short_gil_switches():  # a reading thread gets the GIL back soon (its module)
             await self._run(until_idle=until_idle)
 
     async def _run(self, *, until_idle: bool) -> None:
@@ -153,15 +153,15 @@ class Engine:
         # Not one of the tasks a stop waits for: a remote that does not answer must not
         # hold the stop up.
         preflight = asyncio.create_task(self._preflight(settings), name="sink-preflight")
-        keeper = asyncio.create_task(self._housekeep(until_idle, reaped), name="housekeeper")
+        housekeeper = asyncio.create_task(self._housekeep(until_idle, reaped), name="housekeeper")
 
         notifier = Notifier(self.ctx)
         unheard = self.ctx.bus.subscribe(notifier.on_event)
         notices = asyncio.create_task(notifier.run(), name="notifier")
         beat = asyncio.create_task(self._beat(), name="node-heartbeat")
-        nudges = asyncio.create_task(self.nudges.run(), name="watch-notices")
+        folder_changes = asyncio.create_task(self.folder_changes.run(), name="watch-notices")
         self.ctx.bus.publish(EngineStarted(owner=self.ctx.owner, node=settings.node))
-        tasks = [*workers, keeper, beat, notices, nudges]
+        tasks = [*workers, housekeeper, beat, notices, folder_changes]
         try:
             await self.ctx.stopping.wait()
         finally:
@@ -372,7 +372,7 @@ class Engine:
         broadcasts = -1
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
-            mark, last = self.ctx.wakeup.mark("keeper"), self.ctx.wakeup.mark("last")
+            mark, last = self.ctx.wakeup.mark("housekeeper"), self.ctx.wakeup.mark("last")
             started = self.ctx.clock.monotonic()
             full = (
                 started - full_at >= settings.poll_seconds
@@ -417,7 +417,7 @@ class Engine:
                     return
             except Exception:
                 log.exception("housekeeping failed; trying again")
-            await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="keeper")
+            await self.ctx.wakeup.wait(settings.poll_seconds, since=mark, topic="housekeeper")
             rest = KEEPER_GAP_SECONDS - (self.ctx.clock.monotonic() - started)
             if rest > 0:  # a job's last album cuts it short: that job ends without the wait
                 await self.ctx.wakeup.wait(rest, since=last, topic="last")

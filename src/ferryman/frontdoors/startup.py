@@ -78,7 +78,7 @@ async def running(
             for sig in handled:
                 loop.add_signal_handler(sig, stopped_by, sig)
             # Freed memory handed back while the engine works (engine/plumbing/collector.py).
-            unheard = engine.bus.subscribe(collector.HeapKeeper().on_event)
+            unheard = engine.bus.subscribe(collector.HeapTrim().on_event)
             quiet_start.over()  # start-up is over: the collector's usual pace
             try:
                 # Start-up's heap set aside from the collector while the engine runs

@@ -13,8 +13,8 @@ Rules (docs/network.md says why):
 - No bytes for ``network.stall_seconds``: reconnect and resume. Failures back off
   exponentially with jitter; 429/503 wait as long as ``Retry-After`` says. Only
   attempts that add no new bytes count towards ``retry.max_attempts``.
-- ``make_room(n)`` is asked before the first byte (n = the bytes still to come) and
-  every ``room_check_bytes`` while writing; it may wait or raise ``space.*``.
+- ``wait_to_write(n)`` is asked before the first byte (n = the bytes still to come) and
+  every ``space_check_bytes`` while writing; it may wait or raise ``space.*``.
 - A 403/410 with a ``refresh_url`` hook gets a fresh link and resumes against it
   with the same validators (expiring CDN links).
 """
@@ -47,10 +47,10 @@ from ferryman.net.names import FALLBACK_NAME, pick_filename, safe_filename
 from ferryman.net.progress import ProgressCallback, ProgressReporter
 from ferryman.net.sidecar import PartRecord, part_path, write_record
 
-MakeRoom = Callable[[int], Awaitable[None]]
+WaitToWrite = Callable[[int], Awaitable[None]]
 RefreshUrl = Callable[[], Awaitable[str]]
 
-ROOM_CHECK_BYTES = 8 * 1024**2
+SPACE_CHECK_BYTES = 8 * 1024**2
 WRITE_BUFFER_BYTES = 256 * 1024  # what a kill can cost, beside the socket's buffers
 # Failures healed by asking again here; anything else (space, auth) goes to the caller.
 _RETRIED_HERE = frozenset({"source.io", "source.http.status", "source.http.stalled"})
@@ -80,10 +80,10 @@ async def download(
     network: NetworkSettings,
     retry: Retry,
     name: str | None = None,
-    make_room: MakeRoom | None = None,
+    wait_to_write: WaitToWrite | None = None,
     on_progress: ProgressCallback | None = None,
     refresh_url: RefreshUrl | None = None,
-    room_check_bytes: int = ROOM_CHECK_BYTES,
+    space_check_bytes: int = SPACE_CHECK_BYTES,
     rng: random.Random | None = None,
 ) -> Downloaded:
     """Download ``url`` into ``folder`` (one download per folder), resuming what a
@@ -94,7 +94,7 @@ async def download(
     ``source.io`` once ``retry.max_attempts`` attempts in a row brought no new bytes
     (``HttpWait`` when a server's Retry-After is longer than ``retry.max_seconds``);
     ``source.http.changed`` when the content keeps changing; ``space.*`` from
-    ``make_room`` or a full disk.
+    ``wait_to_write`` or a full disk.
     """
     job = _Download(
         client,
@@ -103,10 +103,10 @@ async def download(
         network=network,
         retry=retry,
         name=name,
-        make_room=make_room,
+        wait_to_write=wait_to_write,
         progress=ProgressReporter(on_progress),
         refresh_url=refresh_url,
-        room_check_bytes=room_check_bytes,
+        space_check_bytes=space_check_bytes,
         rng=rng or random.Random(),
     )
     return await job.run()
@@ -124,10 +124,10 @@ class _Download:
         network: NetworkSettings,
         retry: Retry,
         name: str | None,
-        make_room: MakeRoom | None,
+        wait_to_write: WaitToWrite | None,
         progress: ProgressReporter,
         refresh_url: RefreshUrl | None,
-        room_check_bytes: int,
+        space_check_bytes: int,
         rng: random.Random,
     ) -> None:
         self.client = client
@@ -136,10 +136,10 @@ class _Download:
         self.network = network
         self.retry = retry
         self.fixed_name = name
-        self.make_room = make_room
+        self.wait_to_write = wait_to_write
         self.progress = progress
         self.refresh_url = refresh_url
-        self.room_check_bytes = max(1, room_check_bytes)
+        self.space_check_bytes = max(1, space_check_bytes)
         self.rng = rng
         self.record: PartRecord | None = None
         self.offset = 0  # bytes of the current content in the part (or received)
@@ -226,7 +226,7 @@ class _Download:
         if size_changed or not record.same_content(etag, modified):
             await self._changed("the validators or the size changed between requests")
             return None
-        await self._room(_remaining(record.size, asked, self.room_check_bytes))
+        await self._before_write(_remaining(record.size, asked, self.space_check_bytes))
         return await self._receive(response)
 
     async def _whole(self, response: httpx.Response, asked: int) -> PartRecord | None:
@@ -301,7 +301,7 @@ class _Download:
             disposition = response.headers.get("content-disposition")
             name = pick_filename(disposition, final_url, content_type)
         new = PartRecord(name, self.url, final_url, etag, modified, size, content_type)
-        await self._room(_remaining(size, 0, self.room_check_bytes))
+        await self._before_write(_remaining(size, 0, self.space_check_bytes))
         await asyncio.to_thread(partfile.start_over, self.folder, self.record, new)
         self.record = new
         self.offset = 0
@@ -326,11 +326,13 @@ class _Download:
                 self.offset += len(chunk)
                 self.refreshed_without_bytes = False
                 since_sync += len(chunk)
-                if since_sync >= self.room_check_bytes:
+                if since_sync >= self.space_check_bytes:
                     await asyncio.to_thread(writer.write, bytes(buffer), sync=True)
                     buffer.clear()
                     since_sync = 0
-                    await self._room(_remaining(record.size, self.offset, self.room_check_bytes))
+                    await self._before_write(
+                        _remaining(record.size, self.offset, self.space_check_bytes)
+                    )
                 elif len(buffer) >= WRITE_BUFFER_BYTES:
                     await asyncio.to_thread(writer.write, bytes(buffer), sync=False)
                     buffer.clear()
@@ -360,9 +362,9 @@ class _Download:
         self.progress.update(done.size or 0, done.size, self.restarts, force=True)
         return done
 
-    async def _room(self, needed: int) -> None:
-        if self.make_room is not None and needed > 0:
-            await self.make_room(needed)
+    async def _before_write(self, needed: int) -> None:
+        if self.wait_to_write is not None and needed > 0:
+            await self.wait_to_write(needed)
 
     async def _result(self, record: PartRecord) -> Downloaded:
         path = self.folder / record.name

@@ -25,21 +25,21 @@ def albums_to_seal(
     ready: Sequence[ReadyItem],
     album_size: int,
     *,
-    expanded: bool,
+    read_done: bool,
     blocked: bool,
     converting: Callable[[], Collection[AlbumGroup]],
 ) -> list[tuple[AlbumGroup, list[int]]]:
     """The albums to seal now (group, item ids), in order, from ``ready`` (archive order).
 
     Full albums are sealed at once. A partial one waits for more items while the input
-    is still being read (not ``expanded``), unless reading is ``blocked`` (it waits for
+    is still being read (not ``read_done``), unless reading is ``blocked`` (it waits for
     these very items to leave the disk). Converted items wait for the other conversions
     of their group, so they travel together instead of one album each. ``converting``
     (the groups with items still converting) is asked only when a partial album may go:
     it costs the store a query.
     """
     sealed: list[tuple[AlbumGroup, list[int]]] = []
-    open_input = not expanded and not blocked
+    open_input = not read_done and not blocked
     waiting_groups: Collection[AlbumGroup] | None = None
     for group in AlbumGroup:
         members = [it for it in ready if album_group(it.kind, it.plan) is group]

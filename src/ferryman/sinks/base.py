@@ -171,7 +171,7 @@ class Sink(ABC):
         return None
 
     # Whether ``prepare`` does anything: the engine then claims the next albums and
-    # prepares them while this one is sent (``engine/deliver/deliver_ahead.py``), up to
+    # prepares them while this one is sent (``engine/deliver/lookahead.py``), up to
     # ``prepares_at_once`` when more than its own (a Telegram pool: two an account).
     prepares: ClassVar[bool] = False
     prepares_at_once: int = 0

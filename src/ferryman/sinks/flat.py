@@ -43,10 +43,10 @@ from ferryman.sinks.library import (
     MANIFEST,
     LibrarySink,
     album_layout,
-    check_room,
+    check_space,
     final_captions,
     final_captions_of,
-    no_room,
+    no_space,
     remove_half,
     sizes_and_devices,
     write_json,
@@ -143,7 +143,7 @@ class FlatLibrarySink(LibrarySink):
                 shutil.rmtree(stage)  # uncommitted: started over
             files, document = album_layout(delivery)
             sizes, devices = sizes_and_devices(files)
-            check_room(self.root, delivery.album.seq, files, sizes, devices)
+            check_space(self.root, delivery.album.seq, files, sizes, devices)
             stage.mkdir(parents=True)
             tally = delivery.tally(sizes)
             staged = []
@@ -171,7 +171,7 @@ class FlatLibrarySink(LibrarySink):
             if not manifest.exists():
                 remove_half(stage)
             if exc.errno in FULL:
-                raise no_room(self.root, delivery.album.seq, sum(sizes.values())) from exc
+                raise no_space(self.root, delivery.album.seq, sum(sizes.values())) from exc
             raise FerrymanError("sink.io", f"cannot write album to {self.root}: {exc}") from exc
         except BaseException:
             if not manifest.exists():

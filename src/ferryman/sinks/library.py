@@ -122,7 +122,7 @@ class LibrarySink(Sink):
                 shutil.rmtree(tmp)  # a crash left half an album: start it over
             files, manifest = album_layout(delivery)
             sizes = {name: size_of(path) for path, name in files}
-            check_room(final.parent, delivery.album.seq, files, sizes)
+            check_space(final.parent, delivery.album.seq, files, sizes)
             tmp.mkdir(parents=True)
             tally = delivery.tally(sizes)
             for path, name in files:
@@ -136,7 +136,7 @@ class LibrarySink(Sink):
         except OSError as exc:
             remove_half(tmp)
             if exc.errno in FULL:
-                raise no_room(final.parent, delivery.album.seq, sum(sizes.values())) from exc
+                raise no_space(final.parent, delivery.album.seq, sum(sizes.values())) from exc
             raise FerrymanError("sink.io", f"cannot write album to {final}: {exc}") from exc
         except BaseException:
             remove_half(tmp)
@@ -157,7 +157,7 @@ class LibrarySink(Sink):
         return str(final)
 
 
-def check_room(
+def check_space(
     folder: Path,
     seq: int,
     files: list[tuple[Path, str]],
@@ -173,7 +173,7 @@ def check_room(
     on = devices if devices is not None else {name: _device(path) for path, name in files}
     needed = sum(sizes[name] for _, name in files if on[name] != device)
     if needed and shutil.disk_usage(existing).free < needed + MARGIN:
-        raise no_room(folder, seq, needed + MARGIN)
+        raise no_space(folder, seq, needed + MARGIN)
 
 
 def _existing(folder: Path) -> Path:
@@ -186,7 +186,7 @@ def sizes_and_devices(
     files: list[tuple[Path, str]],
 ) -> tuple[dict[str, int], dict[str, int | None]]:
     """Each file's size (0 when gone, as ``size_of``) and filesystem, by name: one
-    ``stat`` a file where ``size_of`` and ``check_room`` made one each."""
+    ``stat`` a file where ``size_of`` and ``check_space`` made one each."""
     sizes: dict[str, int] = {}
     devices: dict[str, int | None] = {}
     for path, name in files:
@@ -206,7 +206,7 @@ def _device(path: Path) -> int | None:
         return None  # gone: the copy says so
 
 
-def no_room(folder: Path, seq: int, needed: int) -> FerrymanError:
+def no_space(folder: Path, seq: int, needed: int) -> FerrymanError:
     """The destination's wait for room: where, and how much the album needs."""
     try:
         usage = shutil.disk_usage(_existing(folder))

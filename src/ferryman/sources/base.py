@@ -72,14 +72,14 @@ class ReadOptions:
 
     ``scratch`` holds a nested archive while it is read (zip and 7z need to seek);
     without one, a temporary folder serves for the duration of ``iter_local``.
-    ``make_room(size)`` is called on the reading thread before a nested archive of
+    ``wait_to_write(size)`` is called on the reading thread before a nested archive of
     ``size`` bytes is copied there: it may block until there is room, or raise.
     """
 
     archive: OpenOptions = field(default_factory=OpenOptions)
     scratch: Path | None = None
     sevenzip: Path | None = None
-    make_room: Callable[[int], None] | None = field(default=None, compare=False)
+    wait_to_write: Callable[[int], None] | None = field(default=None, compare=False)
     fetched: Path | None = None  # what the fetch stage brought, for a fetch-first source
     memo: SourceMemo | None = field(default=None, compare=False)
     network: NetworkSettings | None = None  # for sources that read over the network
@@ -130,7 +130,7 @@ class FetchPlan:
     network: NetworkSettings
     retry: Retry
     client: Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
-    make_room: Callable[[int], Awaitable[None]] | None = None
+    wait_to_write: Callable[[int], Awaitable[None]] | None = None
     on_progress: Callable[[DownloadProgress], None] | None = None
     settings: Settings | None = field(default=None, compare=False, repr=False)  # logins, keys
     shared: Shared | None = field(default=None, compare=False, repr=False)
@@ -150,7 +150,7 @@ class Fetched:
     # "720p, mute"), and how the sources of that input's jobs end (the link): the job
     # is named with it only where two outputs of one link would share a name.
     variant: str = ""
-    kin: str = ""
+    source_end: str = ""
 
 
 class Source(Protocol):
@@ -232,14 +232,21 @@ class SourceRegistry:
     """The sources an engine and its front doors know, by scheme. Immutable: a test or
     an embedder adds one with ``with_source`` and passes the new registry along."""
 
-    def __init__(self, sources: tuple[Source, ...] = ()) -> None:
+    def __init__(
+        self,
+        sources: tuple[Source, ...] = (),
+        batch: Callable[[SourceRegistry], Source] | None = None,
+    ) -> None:
+        """``batch``: makes the source of a ``batch:`` URI (several inputs, each read by
+        this registry's sources: ``sources/batch``), handed in by ``builtin``."""
         self._sources = sources
+        self._batch = batch
         self._by_scheme = {scheme: source for source in sources for scheme in source.schemes}
 
     def with_source(self, source: Source) -> SourceRegistry:
         """A registry that also knows ``source`` (checked first when recognising)."""
         rest = tuple(s for s in self._sources if not set(s.schemes) & set(source.schemes))
-        return SourceRegistry((source, *rest))
+        return SourceRegistry((source, *rest), self._batch)
 
     @property
     def schemes(self) -> tuple[str, ...]:
@@ -266,10 +273,8 @@ class SourceRegistry:
     def for_uri(self, uri: str) -> Source:
         scheme, sep, _ = uri.partition(":")
         source = self._by_scheme.get(scheme.lower()) if sep else None
-        if source is None and sep and scheme == "batch":  # several inputs, each read by ours
-            from ferryman.sources.batch import BatchSource  # lazy: start-up
-
-            return BatchSource(self)
+        if source is None and sep and scheme == "batch" and self._batch is not None:
+            return self._batch(self)  # several inputs, each read by ours
         if source is None:
             raise FerrymanError(
                 "source.unsupported",

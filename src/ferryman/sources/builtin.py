@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ferryman.sources.base import SourceRegistry
+from ferryman.sources.base import Source, SourceRegistry
 from ferryman.sources.file import FileSource
 from ferryman.sources.http import HttpSource
 from ferryman.sources.media_link import MediaLinkSource
@@ -25,5 +25,13 @@ def default_sources() -> SourceRegistry:
             TorboxSource(),
             SoundSource(),
             FileSource(),
-        )
+        ),
+        batch=_batch,
     )
+
+
+def _batch(registry: SourceRegistry) -> Source:
+    """A watch's inputs as one job, each read by ``registry``'s sources."""
+    from ferryman.sources.batch import BatchSource  # lazy: start-up (asyncio)
+
+    return BatchSource(registry)

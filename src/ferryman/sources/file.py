@@ -1,110 +1,28 @@
 """The ``file:`` source: local files, folders and archives, read in place.
 
 A job's source is ``file:///abs/path`` (percent-encoded, as ``Path.as_uri`` writes it);
-what a person types is a path. Inspecting an input (type, size, magic bytes) is here;
-reading it is ``sources.local``'s, which loads the archive backends only when needed.
+what a person types is a path. What a local path is (type, size, magic bytes; its job's
+name) is ``sources.local_path``'s, shared with ``local`` and ``sound``; reading it is
+``sources.local``'s, which loads the archive backends only when needed.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import stat
-import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from ferryman.archive.reader import detect_format
-from ferryman.archive.stored_names import decode_stored_name
-from ferryman.archive.suffixes import ARCHIVE_SUFFIXES, inner_name, strip_archive_suffixes
-from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import safe_name
 from ferryman.sources.base import Access, Inspection, ReadOptions, SourceEntry
+from ferryman.sources.local_path import file_path, inspect_uri, shown_path
 
 if TYPE_CHECKING:
     from ferryman.links.profile import Profile
 
-Kind = Literal["file", "folder", "archive"]
-
-
-@dataclass(frozen=True, slots=True)
-class LocalInput:
-    """What a local path is; ``format`` is the sniffed format of a file, if any."""
-
-    kind: Kind
-    path: Path
-    format: str | None
-
-
-def inspect_local(path: Path) -> LocalInput:
-    """Classify ``path`` from its type, size and magic bytes, without reading it all.
-
-    Raises ``FerrymanError``: "source.not_found", "source.unreadable",
-    "source.empty", "archive.volume_missing", or "archive.unreadable" for a file
-    named like an archive whose bytes are not one.
-    """
-    try:
-        st = path.stat()
-    except FileNotFoundError as err:
-        raise FerrymanError("source.not_found", f"{path}: no such file or folder") from err
-    except OSError as err:
-        raise unreadable(path, err) from err
-    if stat.S_ISDIR(st.st_mode):
-        try:
-            with os.scandir(path):
-                pass
-        except OSError as err:
-            raise unreadable(path, err) from err
-        return LocalInput("folder", path, None)
-    if not stat.S_ISREG(st.st_mode):
-        raise FerrymanError("source.unreadable", f"{path}: not a regular file or folder")
-    if st.st_size == 0:
-        raise FerrymanError("source.empty", f"{path.name}: the file has zero bytes")
-    volumes = find_volumes(path)
-    if volumes is not None and len(volumes.parts) > 1:
-        return LocalInput("archive", path, "volumes")
-    try:
-        fmt = detect_format(path)
-    except OSError as err:
-        raise unreadable(path, err) from err
-    if fmt is not None:
-        return LocalInput("archive", path, fmt)
-    if path.name.lower().endswith(ARCHIVE_SUFFIXES):
-        raise FerrymanError(
-            "archive.unreadable",
-            f"{path.name}: named like an archive, but its bytes match no archive format",
-        )
-    return LocalInput("file", path, None)
-
-
-def readable(text: str) -> str:
-    """A path as text to show and store: bytes that are not UTF-8 decoded as the code
-    page they look written in (``decode_stored_name``), never as lone surrogates."""
-    return decode_stored_name(os.fsencode(text), on_disk=True)
-
-
-def unreadable(path: Path, err: OSError) -> FerrymanError:
-    return FerrymanError("source.unreadable", f"{path}: {err.strerror or err}")
-
-
 _OTHER_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
-
-
-def job_name(path: Path, *, folder: bool | None = None) -> str:
-    """``holiday.tar.gz`` → ``holiday``, ``clip.mkv`` → ``clip``, and a compressed file
-    as the file it holds (``clip.mp4.gz`` → ``clip``): the folder albums go under.
-    ``folder``: whether ``path`` is one, when known (a readable spelling of a path that
-    is not UTF-8 is not on disk to ask); a folder keeps its dots (``trip v1.2``)."""
-    name = path.name or str(path)
-    stripped = strip_archive_suffixes(name)
-    is_folder = path.is_dir() if folder is None else folder
-    if stripped in (name, inner_name(name)) and not is_folder:
-        stripped = Path(stripped).stem if Path(stripped).suffix else stripped
-    return safe_name(stripped or name, "job")
 
 
 class FileSource:
@@ -126,21 +44,10 @@ class FileSource:
         return Path(os.path.abspath(raw)).as_uri()  # no filesystem access
 
     def path(self, uri: str) -> Path:
-        try:
-            parts = urllib.parse.urlsplit(uri)
-        except ValueError as exc:  # file://[… : an unclosed bracket
-            raise FerrymanError("source.invalid", f"{uri!r}: {exc}") from None
-        if parts.netloc not in ("", "localhost"):
-            raise FerrymanError("source.unsupported", f"{uri}: a file on another host")
-        # POSIX url2pathname, lighter; a name that is not UTF-8 (a Latin-1 disk, a
-        # Windows zip unzipped) keeps its bytes, as the URI does (%E9), so it is found.
-        path = urllib.parse.unquote(parts.path, errors="surrogateescape")
-        if "\x00" in path:  # file:///a%00b
-            raise FerrymanError("source.invalid", f"{uri!r}: a path holds no NUL character")
-        return Path(path)
+        return file_path(uri)
 
     def describe(self, uri: str) -> str:
-        return readable(str(self.path(uri)))
+        return shown_path(uri)
 
     def with_profile(self, uri: str, profile: Profile | None, fresh: bool) -> str | None:
         """A file asked as audio becomes its sound (``sources.sound``); any other
@@ -157,15 +64,7 @@ class FileSource:
         return self.path(uri)
 
     def inspect(self, uri: str) -> Inspection:
-        path = self.path(uri)
-        found = inspect_local(path)
-        st = path.stat()
-        size = st.st_size if found.kind != "folder" else None
-        # The same file (path, size, mtime) is the same input, by whichever path it was
-        # given: a symlink or another mount (/sdcard is /storage/emulated/0) is resolved.
-        ident = f"{readable(os.path.realpath(path))}|{st.st_size}|{st.st_mtime_ns}"
-        shown = Path(readable(str(path)))
-        return Inspection(job_name(shown, folder=found.kind == "folder"), ident, size)
+        return inspect_uri(uri)
 
     @contextmanager
     def open(self, uri: str, options: ReadOptions) -> Iterator[Iterator[SourceEntry]]:

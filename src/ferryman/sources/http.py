@@ -119,7 +119,7 @@ class HttpSource:
                 plan.folder,
                 network=plan.network,
                 retry=plan.retry,
-                make_room=plan.make_room,
+                wait_to_write=plan.wait_to_write,
                 on_progress=plan.on_progress,
             )
         return Fetched(got.path, got.size, got.name)

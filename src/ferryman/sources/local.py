@@ -36,7 +36,7 @@ from ferryman.archive.volumes import find_volumes
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.sources.base import ReadOptions, SourceEntry
-from ferryman.sources.file import inspect_local, unreadable
+from ferryman.sources.local_path import inspect_local, unreadable
 
 BLOCK_SIZE = 1 << 20
 # A read asks for no more than the file holds (plus one byte, to see its end at once):
@@ -107,7 +107,7 @@ class ListedFile:
 def listing_entries(files: Iterable[ListedFile], options: ReadOptions) -> Iterator[SourceEntry]:
     """A remote folder as entries, like a local folder's: in the listing's order (keep
     it stable: indexes follow it), an archive opened in its place once copied to
-    ``options.scratch`` (``make_room`` first), a file with a ``skip`` never read."""
+    ``options.scratch`` (``wait_to_write`` first), a file with a ``skip`` never read."""
     counter = _Counter()
     for listed in files:
         path = sanitize_path(listed.path, 0)
@@ -196,9 +196,9 @@ def _nested(
     assert options.scratch is not None  # iter_local provides one
     held = options.scratch / f"level-{depth}" / safe_name(Path(info.path).name)
     held.parent.mkdir(parents=True, exist_ok=True)
-    if options.make_room is not None:
+    if options.wait_to_write is not None:
         try:
-            options.make_room(info.size or 0)
+            options.wait_to_write(info.size or 0)
         except FerrymanError as exc:
             if exc.code != "space.too_large":
                 raise

@@ -267,7 +267,7 @@ def _fetched(out: Path, done: dict[str, Any], ref: MediaRef, *, cached: bool) ->
     notes = "; ".join(sorted({str(e.get("note")) for e in done.values() if e.get("note")}))
     log.info("%s: %s%s", name, notes, " (cached)" if cached else "")
     note = notes + (" (from the cache)" if cached else "")
-    return Fetched(out, size, name, note=note, variant=profile.variant(), kin=url)
+    return Fetched(out, size, name, note=note, variant=profile.variant(), source_end=url)
 
 
 def _extractor_named(message: str) -> str | None:

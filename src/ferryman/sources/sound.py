@@ -18,7 +18,14 @@ from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
 from ferryman.links.profile import Profile, parse_token
 from ferryman.sources.base import Access, Fetched, FetchPlan, Inspection, ReadOptions, SourceEntry
-from ferryman.sources.file import FileSource, inspect_local, job_name, readable
+from ferryman.sources.local_path import (
+    file_path,
+    inspect_local,
+    inspect_uri,
+    job_name,
+    readable,
+    shown_path,
+)
 
 SCHEME = "sound"
 OUT_DIR = "out"
@@ -52,22 +59,19 @@ class SoundSource:
     shown_as = ""  # made from a file asked as audio, never typed
     access = Access.FETCH
 
-    def __init__(self) -> None:
-        self._files = FileSource()
-
     def recognise(self, raw: str) -> str | None:
         text = raw.strip()
         if not text.lower().startswith(SCHEME + ":"):
             return None
         profile, inner = parse_sound(text)
-        return sound_uri(self._files.path(inner).as_uri(), profile)
+        return sound_uri(file_path(inner).as_uri(), profile)
 
     def path(self, uri: str) -> Path:
-        return self._files.path(parse_sound(uri)[1])
+        return file_path(parse_sound(uri)[1])
 
     def describe(self, uri: str) -> str:
         profile, inner = parse_sound(uri)
-        return f"{self._files.describe(inner)} as {profile.describe()}"
+        return f"{shown_path(inner)} as {profile.describe()}"
 
     def local_path(self, uri: str) -> Path:
         return self.path(uri)
@@ -76,10 +80,10 @@ class SoundSource:
         """The file's name and identity (with the format asked); a folder, an archive
         or a file that is neither video nor sound is refused (``link.output_for_file``)."""
         profile, inner = parse_sound(uri)
-        path = self._files.path(inner)
+        path = file_path(inner)
         if inspect_local(path).kind != "file" or not _has_sound_kind(path):
             raise not_sound(path)
-        seen = self._files.inspect(inner)
+        seen = inspect_uri(inner)
         return Inspection(seen.name, f"sound|{profile.token()}|{seen.ident}", seen.size)
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
@@ -93,7 +97,7 @@ class SoundSource:
         from ferryman.net.progress import DownloadProgress  # lazy: start-up
 
         profile, inner = parse_sound(uri)
-        src = self._files.path(inner)
+        src = file_path(inner)
         name = job_name(Path(readable(str(src))))
         out = plan.folder / OUT_DIR
         target = out / (safe_name(name, "sound") + profile.suffix)

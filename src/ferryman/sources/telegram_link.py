@@ -307,8 +307,8 @@ class _Fetch:
         record, have = await asyncio.to_thread(_prepare, folder, ref, remote)
         if record.complete:
             return folder / record.name
-        if self.plan.make_room is not None:
-            await self.plan.make_room(remote.size - have)
+        if self.plan.wait_to_write is not None:
+            await self.plan.wait_to_write(remote.size - have)
         download = Download(
             self.client,
             self.pool,

@@ -270,7 +270,7 @@ class TorboxSource:
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         """Ask about the item now (codes and waits in the fetch stage's rules); nothing
-        is stored: the unpack stage reads its files where they lie."""
+        is stored: the read stage reads its files where they lie."""
         from ferryman.net.own_thread import on_own_thread  # lazy: start-up
 
         ref = Reference.parse(uri)

@@ -107,7 +107,7 @@ class WebdavSource:
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
         """Check the path answers (coded errors now, in the fetch stage's retry rules);
-        nothing is stored: the unpack stage reads the files where they are."""
+        nothing is stored: the read stage reads the files where they are."""
         from ferryman.net.own_thread import on_own_thread  # lazy: start-up
 
         name = self.inspect(uri).name

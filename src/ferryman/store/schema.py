@@ -70,7 +70,7 @@ jobs = Table(
     Column("error_code", String(64)),
     Column("error_message", Text),
     Column("cursor", Integer, nullable=False, default=0),
-    Column("expanded", Boolean, nullable=False, default=False),
+    Column("read_done", Boolean, nullable=False, default=False),
     Column("summary", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),

@@ -469,12 +469,12 @@ class Tracker:
         # Items finished of those found; while the input is still being read more may
         # come, so that share holds back a tenth (the bar only rises: ``shown``).
         items = finished / total if total else 0.0
-        if not job.expanded:
+        if not job.read_done:
             items *= 0.9
         if live.fetch_fraction is None:  # nothing downloaded first (or not seen here)
             return min(items, 0.999)
         fetched = live.fetch_fraction if live.fetch_fraction is not None else 0.0
-        if job.expanded or job.state is JobState.EXPANDING:
+        if job.read_done or job.state is JobState.READING:
             fetched = 1.0  # reading it: the download is whole
         return min(FETCH_SHARE * fetched + (1 - FETCH_SHARE) * items, 0.999)
 

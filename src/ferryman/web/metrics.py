@@ -17,9 +17,9 @@ from ferryman.engine.plumbing.events import (
     Event,
     ItemConverted,
     ItemConverting,
-    JobExpanded,
     JobFetched,
     JobFetching,
+    JobReadDone,
     JobStarted,
 )
 
@@ -29,7 +29,7 @@ _STARTS: dict[type[Event], str] = {
     ItemConverting: "convert",
     JobStarted: "read",
 }
-_ENDS: dict[type[Event], str] = {JobFetched: "fetch", ItemConverted: "convert", JobExpanded: "read"}
+_ENDS: dict[type[Event], str] = {JobFetched: "fetch", ItemConverted: "convert", JobReadDone: "read"}
 
 
 class Histogram:
@@ -54,7 +54,7 @@ class Histogram:
 
 class StageClock:
     """Stage durations from the bus: a fetch from its first progress to fetched, a
-    conversion from converting to converted, reading an input from started to expanded,
+    conversion from converting to converted, reading an input from started to read to its end,
     a delivery from its album's first send to delivered (what the events say)."""
 
     def __init__(self) -> None:

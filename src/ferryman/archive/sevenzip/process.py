@@ -38,11 +38,11 @@ class SevenZip:
 
     def has_rar(self) -> bool:
         """Whether this build reads RAR; distribution builds often ship without it."""
-        info = _quick_output([str(self.path), "i"])
+        info = _probe_output([str(self.path), "i"])
         return info is not None and {"Rar", "Rar5"} <= _format_names(info)
 
 
-def _quick_output(argv: list[str]) -> str | None:
+def _probe_output(argv: list[str]) -> str | None:
     """Standard output of a short probe of the binary, or None if it cannot run."""
     try:
         done = subprocess.run(
@@ -101,7 +101,7 @@ def environment() -> dict[str, str]:
 
 
 def _probe(exe: Path) -> SevenZip | None:
-    banner = _quick_output([str(exe)])
+    banner = _probe_output([str(exe)])
     match = _BANNER.search(banner) if banner is not None else None
     return SevenZip(exe, match.group(1)) if match else None
 

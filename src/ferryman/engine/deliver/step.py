@@ -16,7 +16,7 @@ from pathlib import Path
 from ferryman.caption_template import render_caption
 from ferryman.config import Settings
 from ferryman.engine.context import Context
-from ferryman.engine.deliver.deliver_ahead import AHEAD, Turn
+from ferryman.engine.deliver.lookahead import LOOKAHEAD, Place
 from ferryman.engine.plumbing import quarantine
 from ferryman.engine.plumbing.destination import Route, preload, resolve, warm
 from ferryman.engine.plumbing.events import (
@@ -37,7 +37,7 @@ from ferryman.sinks.base import Delivered, Delivery, Sink
 from ferryman.store.shared.rows import Ended
 
 log = logging.getLogger(__name__)
-ROOM = "sink.space_low"  # the destination is full: a wait, never a failure
+SINK_FULL = "sink.space_low"  # the destination is full: a wait, never a failure
 # An album of at most this many bytes leaves the work area in its record's hop on the
 # store's thread (photos: a hop less); a bigger one's unlink runs apart, after the record.
 REMOVE_IN_RECORD_MAX = 64 * 1024 * 1024
@@ -110,66 +110,66 @@ async def captions_at_end(ctx: Context, job: Job) -> None:
 @dataclasses.dataclass
 class Sent:
     """What sending an album came to. ``done``: the sink's answer, None when the album
-    failed (its failure recorded: a retry, a wait, a split). ``ahead``: the album
+    failed (its failure recorded: a retry, a wait, a split). ``next_claim``: the album
     claimed ahead while it was sent, the worker's next whatever became of this one."""
 
     done: Delivered | None
     hashed: dict[int, str]
-    ahead: AlbumClaim | None = None
+    next_claim: AlbumClaim | None = None
 
 
-async def send(ctx: Context, claim: AlbumClaim, turn: Turn) -> Sent:
-    """``_send``, and the albums it claimed ahead beside it (``Sent.ahead``)."""
+async def send(ctx: Context, claim: AlbumClaim, place: Place) -> Sent:
+    """``_send``, and the albums it claimed ahead beside it (``Sent.next_claim``)."""
     feeding: list[asyncio.Task[None]] = []
     stop = asyncio.Event()
     try:
-        sent = await _send(ctx, claim, turn, feeding, stop)
+        sent = await _send(ctx, claim, place, feeding, stop)
     finally:
         stop.set()  # the feed ends between two claims
         await asyncio.gather(*feeding, return_exceptions=True)
     if feeding:
-        sent.ahead = await turn.claim()
+        sent.next_claim = await place.claim()
     return sent
 
 
 async def _send(
     ctx: Context,
     claim: AlbumClaim,
-    turn: Turn,
+    place: Place,
     feeding: list[asyncio.Task[None]],
     stop: asyncio.Event,
 ) -> Sent:
     """Send one claimed album to its sink (exactly once: a repeat after a crash is the
     sink's to recognise); on failure record a retry later, a wait, or its end.
 
-    ``turn``: its place in the look-ahead (``deliver_ahead``). At a sink that prepares,
+    ``place``: its place in the look-ahead (``lookahead``). At a sink that prepares,
     the next album is claimed once this one is prepared and before it is sent: in the
     same pass of the sink when it was not prepared ahead (the first album, or its
     preparation ahead failed), else at once; then not read back."""
     album, job = claim.album, claim.job
-    ahead: AlbumClaim | None = None
+    next_claim: AlbumClaim | None = None
     sink: Sink | None = None
     delivery: Delivery | None = None
     try:
         route, delivery = await _delivery_of(ctx, claim)
         sink = route.sink()
-        hashed = _take_hashes(album, turn.prepared or {})
+        hashed = _take_hashes(album, place.prepared or {})
         if not route.kind.hashes_as_it_reads and _unhashed(album):
             # a manifest may name them
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, {}))
-        if sink.prepares and sink.prepares_at_once > AHEAD:
+        if sink.prepares and sink.prepares_at_once > LOOKAHEAD:
             # A pool of accounts: the albums ahead are claimed beside this one's uploads
             # and sends, as they are sealed (they go through other accounts).
-            feeding.append(asyncio.create_task(turn.feed(stop)))
-        elif sink.prepares and turn.prepared is None:
+            feeding.append(asyncio.create_task(place.feed(stop)))
+        elif sink.prepares and place.prepared is None:
 
             async def claimed() -> None:
-                nonlocal ahead
-                ahead = await turn.claim()
+                nonlocal next_claim
+                next_claim = await place.claim()
 
             delivery = dataclasses.replace(delivery, on_prepared=claimed)
         elif sink.prepares:
-            ahead = await turn.claim()
+            next_claim = await place.claim()
         await preload(route, (item.kind for item in album.items))
         done = await sink.deliver(delivery)
         hashed.update(_take_hashes(album, done.hashes))
@@ -179,10 +179,10 @@ async def _send(
             hashed.update(await asyncio.to_thread(_hash_unhashed, album, done.hashes))
     except FerrymanError as exc:
         await _failed(ctx, album, exc)
-        return Sent(None, {}, ahead)
+        return Sent(None, {}, next_claim)
     except OSError as exc:
         await _failed(ctx, album, sink_os_error(exc))
-        return Sent(None, {}, ahead)
+        return Sent(None, {}, next_claim)
     except Exception as bug:  # counted, so a bug cannot retry the album forever
         alone = f" ({album.items[0].source_path})" if len(album.items) == 1 else ""
         log.exception(
@@ -191,8 +191,8 @@ async def _send(
         error = FerrymanError.internal(bug)
         if not await _end_alone(ctx, album, job, error, sink, delivery):
             await _failed(ctx, album, error)
-        return Sent(None, {}, ahead)
-    return Sent(done, hashed, ahead)
+        return Sent(None, {}, next_claim)
+    return Sent(done, hashed, next_claim)
 
 
 async def keep_refused(ctx: Context, claim: AlbumClaim, done: Delivered) -> dict[int, Ended]:
@@ -231,7 +231,7 @@ async def record(
             ctx.bus.publish(ItemQuarantined(album.job_id, item_id, code=error.code))
     delivered = len(album.items) - len(ended)
     ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=delivered, ref=ref))
-    if job.wait_reason == ROOM and await ctx.deliver_store.room_again(job.id, ROOM):
+    if job.wait_reason == SINK_FULL and await ctx.deliver_store.room_again(job.id, SINK_FULL):
         ctx.bus.publish(JobResumed(job.id))
     if not small:  # a big file's unlink holds neither the store, the job's end, nor this worker
         ctx.tidy_later(functools.partial(_remove_work_files, album))
@@ -442,13 +442,13 @@ async def _nothing_delivered(sink: Sink | None, delivery: Delivery | None) -> bo
 def sink_os_error(exc: OSError) -> FerrymanError:
     """An OSError a sink let through: a full disk (or quota) is a wait for room."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return FerrymanError(ROOM, f"the destination is full: {exc}")
+        return FerrymanError(SINK_FULL, f"the destination is full: {exc}")
     return FerrymanError("sink.io", str(exc))
 
 
 async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
     settings = await ctx.settings()
-    if exc.code == ROOM:
+    if exc.code == SINK_FULL:
         # The destination is full: a wait like the work area's, rechecked, uncounted,
         # never a failure; the job says where and how much until an album goes out.
         delay = settings.space_recheck_seconds
@@ -456,7 +456,7 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
             album.id, ctx.owner, album.job_id, exc, delay
         ):
             log.warning("album %s of job %s waits for room: %s", album.seq, album.job_id, exc)
-            ctx.bus.publish(JobWaiting(album.job_id, reason=ROOM))
+            ctx.bus.publish(JobWaiting(album.job_id, reason=SINK_FULL))
         ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=delay))
         return
     if isinstance(exc, ServerWait):

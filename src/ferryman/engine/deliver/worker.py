@@ -1,5 +1,5 @@
 """The deliver stage as one object per engine: it claims albums, sends each (``step``),
-owns the look-ahead (``deliver_ahead``: the next albums prepared while one is sent) and
+owns the look-ahead (``lookahead``: the next albums prepared while one is sent) and
 chains the next claim into an album's record."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import logging
 
 from ferryman.engine.context import Context
 from ferryman.engine.deliver import step
-from ferryman.engine.deliver.deliver_ahead import DeliveryAhead
+from ferryman.engine.deliver.lookahead import Lookahead
 from ferryman.engine.plumbing.leases import held
 from ferryman.engine.plumbing.stages import NOTHING_NEXT, NothingNext, Stage, lease_seconds
 from ferryman.model import AlbumClaim
@@ -22,12 +22,12 @@ class Delivering:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.ahead = DeliveryAhead(ctx, step.prepare)
+        self.lookahead = Lookahead(ctx, step.prepare)
 
     async def claim(self, lease: float) -> AlbumClaim | None:
         """An album claimed ahead whose turn never came first (its delivery before failed
         unexpectedly), else the next sealed album."""
-        unhandled = self.ahead.take_unhandled()
+        unhandled = self.lookahead.take_unhandled()
         if unhandled is not None:
             return unhandled
         return await self.ctx.deliver_store.claim_delivery(self.ctx.owner, lease)
@@ -39,7 +39,7 @@ class Delivering:
         lease = await lease_seconds(ctx)
         store, owner, album_id = ctx.deliver_store, ctx.owner, claim.album.id
         # Prepared (uploaded) ahead while the album before it was sent, if it was.
-        turn = await self.ahead.turn(album_id, lease)
+        place = await self.lookahead.place(album_id, lease)
         # Claimed a while ago (the album before it took long to tidy): renewed before
         # anything is sent, or left to whoever has it now.
         stale = claim.lease_until - store.clock() < lease / 2
@@ -48,12 +48,12 @@ class Delivering:
             return None
         try:
             async with held(store, Claimed.ALBUM, album_id, owner, lease, clock=ctx.clock) as beat:
-                sent = await step.send(ctx, claim, turn)
-                after: AlbumClaim | NothingNext | None = sent.ahead
+                sent = await step.send(ctx, claim, place)
+                after: AlbumClaim | NothingNext | None = sent.next_claim
                 if sent.done is not None:
                     ended = await step.keep_refused(ctx, claim, sent.done)
                     # Asked now, not at the claim: a drain may come during a delivery.
-                    chain = not ctx.run.draining and sent.ahead is None
+                    chain = not ctx.run.draining and sent.next_claim is None
                     # The heartbeat ends before the record: a renewal after it would
                     # find the album no longer ours and cancel this step.
                     await beat.stop()
@@ -61,34 +61,34 @@ class Delivering:
                     if chain:  # none claimed ahead: the record's own claim, if any
                         after = NOTHING_NEXT if chained is None else chained
         except BaseException:
-            turn.abandoned()
+            place.abandoned()
             raise
-        self._told_if_last(claim)  # also after a failure: the job may end failed
+        self._wake_if_last(claim)  # also after a failure: the job may end failed
         return after
 
-    def _told_if_last(self, claim: AlbumClaim) -> None:
-        """The job may end with this album: the keeper looks at once."""
+    def _wake_if_last(self, claim: AlbumClaim) -> None:
+        """The job may end with this album: the housekeeper looks at once."""
         read = claim.final or claim.album.job_id in self.ctx.run.read_ended
         if read and claim.album.seq >= claim.albums:  # the last it knew of
-            self.ctx.wakeup.notify("last", "keeper")
+            self.ctx.wakeup.notify("last", "housekeeper")
 
     async def close(self) -> None:
         """Every preparation ahead under way stops (the engine stops)."""
-        await self.ahead.close()
+        await self.lookahead.close()
 
 
 STAGE = Stage[AlbumClaim](
     "deliver",
     claims="a sealed album, in order, with its items and its job (claim_delivery);"
     " the next one chained in its record's transaction, or claimed ahead once this"
-    " one is prepared at a sink that prepares (engine/deliver/deliver_ahead)",
+    " one is prepared at a sink that prepares (engine/deliver/lookahead)",
     woken_by="a batch, a read's end, a password wait, a conversion or the housekeeper"
     " that sealed albums",
-    # "room": a read waiting for deliveries to free its backlog. Not "convert":
+    # "backlog": a read waiting for deliveries to free its backlog. Not "convert":
     # conversions wait until nothing deliverable is left, and their poll finds that
     # moment (a conversion takes seconds; a claim after every album cost a tenth
     # of a photo's time).
-    wakes=("room", "keeper"),
+    wakes=("backlog", "housekeeper"),
     workers=lambda settings: settings.concurrency.deliver,
     open=Delivering,
 )

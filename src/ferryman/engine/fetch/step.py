@@ -24,7 +24,7 @@ from ferryman.engine.plumbing import chosen
 from ferryman.engine.plumbing.events import JobFetched, JobFetching, JobFinished, JobWaiting
 from ferryman.engine.plumbing.offline import offline_or
 from ferryman.engine.plumbing.retry import again_after
-from ferryman.engine.plumbing.space import never_fits, room_for
+from ferryman.engine.plumbing.space import fits_above_floor, never_fits
 from ferryman.engine.plumbing.workarea import job_work_dir, kept_fetch_dir, set_aside, take_back
 from ferryman.errors import FerrymanError
 from ferryman.net import partfile
@@ -49,8 +49,8 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
     settings = await ctx.settings()
     folder = job_work_dir(settings, job.id) / "fetch"
 
-    async def make_room(size: int) -> None:
-        if room_for(folder, size, settings.space_floor):
+    async def wait_to_write(size: int) -> None:
+        if fits_above_floor(folder, size, settings.space_floor):
             return
         if never_fits(folder, size):
             raise FerrymanError(
@@ -87,7 +87,7 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
             network=settings.network,
             retry=settings.retry,
             client=lambda: _client(settings.network),
-            make_room=make_room,
+            wait_to_write=wait_to_write,
             on_progress=progress,
             settings=settings,
             shared=ctx.resources,
@@ -148,17 +148,17 @@ async def pooled(ctx: Context, claimed: Fetch) -> tuple[int, tuple[str, ...]]:
 
 
 async def settle(ctx: Context, claimed: Fetch, outcome: Fetched | FerrymanError) -> None:
-    """Record what ``fetch`` gave: done (the unpack stage may claim the job), or
+    """Record what ``fetch`` gave: done (the read stage may claim the job), or
     retried later, or the job failed."""
     if isinstance(outcome, FerrymanError):
         await _failed(ctx, claimed, outcome)
         return
     got, job_id = outcome, claimed.job_id
     path = str(got.path) if got.path is not None else None  # None: read in place
-    # Named as the fetch is done, in its transaction: the unpack stage may claim the job
+    # Named as the fetch is done, in its transaction: the read stage may claim the job
     # at once, and reads it under the name it has then (a link's one file takes it).
     # The note is kept for the job's report.
-    named = InputName(file_job_name(got.name), got.variant, got.kin) if got.name else None
+    named = InputName(file_job_name(got.name), got.variant, got.source_end) if got.name else None
     note = (FETCH_NOTE, got.note) if got.note else None
     held = await ctx.fetch_store.fetch_done(
         claimed.id, ctx.owner, path, got.size, hold=chosen.HOLD, named=named, note=note

@@ -25,7 +25,7 @@ async def _fetch(ctx: Context, claimed: Fetch) -> None:
         "fetch",
         _fetch_one(ctx, claimed, lease),
         at_once=at_once,
-        claim=lambda room: ctx.fetch_store.claim_fetches(ctx.owner, lease, room, schemes),
+        claim=lambda free: ctx.fetch_store.claim_fetches(ctx.owner, lease, free, schemes),
         one=lambda more: _fetch_one(ctx, more, lease),
     )
 
@@ -35,7 +35,7 @@ async def _fetch_one(ctx: Context, claimed: Fetch, lease: float) -> None:
         async with held(ctx.fetch_store, Claimed.FETCH, claimed.id, ctx.owner, lease, ctx.wakeup):
             outcome = await until_stopped(ctx, fetch(ctx, claimed))
         await settle(ctx, claimed, outcome)
-        ctx.wakeup.notify("unpack", "keeper")  # as its stage's step ends (the group goes on)
+        ctx.wakeup.notify("read", "housekeeper")  # as its stage's step ends (the group goes on)
     except asyncio.CancelledError:
         if not ctx.stopping.is_set():  # the lease was taken: a cancel, most likely
             await drop_if_cancelled(ctx, claimed)
@@ -47,7 +47,7 @@ STAGE = Stage[Fetch](
     claims="a queued fetch of a running job: its input, downloaded first (claim_fetch);"
     " t.me links, which share one pool of connections (`Pooled`), several at once a worker",
     woken_by="intake (an add, a watch's check, a nudge from another process), a retry",
-    wakes=("unpack", "keeper"),  # the job's input is here; or the fetch failed it
+    wakes=("read", "housekeeper"),  # the job's input is here; or the fetch failed it
     workers=lambda settings: settings.concurrency.fetch,
     open=steps(lambda ctx, lease: ctx.fetch_store.claim_fetch(ctx.owner, lease), _fetch),
 )

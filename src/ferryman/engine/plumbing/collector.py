@@ -1,5 +1,5 @@
 """The garbage collector while an engine runs: what start-up made is set aside; and the
-memory the engine frees, handed back to the system while it works (``HeapKeeper``).
+memory the engine frees, handed back to the system while it works (``HeapTrim``).
 
 CPython walks its oldest generation in full every so often, and after start-up that
 generation holds nearly the whole heap: modules, SQLAlchemy's schema and compiled
@@ -47,7 +47,7 @@ def startup_set_aside() -> Iterator[None]:
         gc.unfreeze()
 
 
-class HeapKeeper:
+class HeapTrim:
     """Hands what the engine freed back to the system (``archive.allocator``): at most
     once every ``every`` seconds, and only while the engine's events come, so an idle
     engine is never woken for it.

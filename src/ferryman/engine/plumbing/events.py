@@ -100,7 +100,7 @@ class EngineDraining(_Base):
 
 @dataclass(frozen=True, slots=True)
 class JobStarted(JobEvent):
-    """The unpack stage began reading the job's input."""
+    """The read stage began reading the job's input."""
 
     kind: ClassVar[str] = "job_started"
     source: str  # as shown: a link's token never reaches a log
@@ -155,10 +155,10 @@ class JobResumed(JobEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class JobExpanded(JobEvent):
+class JobReadDone(JobEvent):
     """The input was read to its end (``error``: the code that cut it short)."""
 
-    kind: ClassVar[str] = "job_expanded"
+    kind: ClassVar[str] = "job_read_done"
     error: str | None
 
 
@@ -289,7 +289,7 @@ Event = (
     | JobProgress
     | JobWaiting
     | JobResumed
-    | JobExpanded
+    | JobReadDone
     | JobFinished
     | ItemRecorded
     | ItemConverting

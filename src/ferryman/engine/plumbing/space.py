@@ -25,6 +25,6 @@ def _existing(path: Path) -> Path:
     return probe
 
 
-def room_for(path: Path, size: int, floor: int) -> bool:
+def fits_above_floor(path: Path, size: int, floor: int) -> bool:
     """Whether writing ``size`` more bytes under ``path`` keeps ``floor`` bytes free."""
     return free_bytes(path) - max(0, size) >= floor

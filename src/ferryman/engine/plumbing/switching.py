@@ -16,7 +16,7 @@ SWITCH_SECONDS = 0.0005
 
 
 @contextmanager
-def quick_switches() -> Iterator[None]:
+def short_gil_switches() -> Iterator[None]:
     """The interpreter's switch interval at most ``SWITCH_SECONDS`` inside, as it was
     after (an engine in a test's process leaves the process as it found it)."""
     switch = sys.getswitchinterval()

@@ -1,6 +1,6 @@
 """Where a job's files live while it runs: one folder per job under ``work_dir``.
 
-The runner, the unpack stage and the chat's /cleanup all need the same layout, so it
+The runner, the read stage and the chat's /cleanup all need the same layout, so it
 is written down once, here.
 """
 

@@ -70,10 +70,10 @@ class EntryBatch:
     folder_name: FolderName | None = None  # a first read's first batch may name the job
     ended: bool = False  # the input's last entry is in the batch
     # The read ended with the last flush, in its transaction (the input ended cleanly):
-    # ``unpack._conclude`` writes no end of its own.
+    # ``step._conclude`` writes no end of its own.
     finished: bool = False
     streamed: bool = False  # the input is read where it lies on a server (no local copy)
-    # How the job is named, worked out as the read starts (``unpack``): every flush
+    # How the job is named, worked out as the read starts (``step``): every flush
     # waits for it, so the name is in before the first album is sealed.
     naming: asyncio.Future[None] | None = None
 

@@ -23,7 +23,6 @@ from ferryman.engine.read.entry_batch import BATCH_LARGE, EntryBatch
 from ferryman.engine.read.prepare import Prepared
 from ferryman.engine.read.read_run import Read, Run, RunLimits, fsync_close, read_run
 from ferryman.engine.read.reading_thread import ReadingThread
-from ferryman.engine.read.room import RoomWaits, wait_for_room
 from ferryman.engine.read.stage import StartAhead, write_failed
 from ferryman.engine.read.staging import (
     StageRequest,
@@ -32,13 +31,14 @@ from ferryman.engine.read.staging import (
     stages_here,
     upload_ahead,
 )
+from ferryman.engine.read.write_wait import LoopWaits, wait_until_writable
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, Job, MediaKind
 from ferryman.sources.base import SourceEntry
 
 # The next run of reading starts while the loop records the last, so reading and
 # recording overlap; off, the reading thread waits for each run to be recorded.
-READ_AHEAD = True
+READ_WHILE_RECORDING = True
 
 PASSWORD_REQUIRED = "archive.password_required"
 
@@ -65,7 +65,7 @@ class JobRead:
     known: set[int]
     batch: EntryBatch
     ahead: StartAhead | None = None
-    waits: RoomWaits | None = None
+    waits: LoopWaits | None = None
 
     async def run(self) -> FerrymanError | None:
         """Stage every new entry; returns the error that ended the input early, if any.
@@ -90,7 +90,7 @@ class JobRead:
                     run = await running
                     steps.extend(run.steps)
                     first_album = album > 0 and run.ready >= album
-                    if run.more and READ_AHEAD and not first_album:
+                    if run.more and READ_WHILE_RECORDING and not first_album:
                         ahead = await self._start(run)
                 stop = await self.take(steps.popleft())
                 if stop is not None:
@@ -143,7 +143,9 @@ class JobRead:
         if entry.info.size is None or size >= BATCH_LARGE:
             await self.batch.flush()  # reading it may take a while: what came before goes
         try:
-            await wait_for_room(self.ctx, self.job, self.work, size, self.batch, give_turn=True)
+            await wait_until_writable(
+                self.ctx, self.job, self.work, size, self.batch, give_way=True
+            )
         except FerrymanError as exc:
             if exc.code != "space.too_large":
                 raise
@@ -159,7 +161,7 @@ class JobRead:
             options=options,
             sync=synced.take,
             ahead=upload_ahead(self.ahead, entry, dest, options),
-            room=self.make_room if self.waits is not None else None,
+            wait_to_write=self.wait_to_write if self.waits is not None else None,
         )
         try:
             step.prepared = await self.reader.step(stage_and_prepare, request)
@@ -176,13 +178,13 @@ class JobRead:
             raise
         return None
 
-    def make_room(self, files: int, size: int) -> None:
+    def wait_to_write(self, files: int, size: int) -> None:
         """On the reading thread, inside an entry's preparation: a copy is about to be made
         beside the staged file (neither counted yet): wait for room for both as an entry
         waits to be read, the albums before it going out meanwhile."""
         assert self.waits is not None
-        room = wait_for_room(self.ctx, self.job, self.work, size, self.batch, files=files)
-        self.waits.wait(room)
+        wait = wait_until_writable(self.ctx, self.job, self.work, size, self.batch, files=files)
+        self.waits.wait(wait)
 
     async def _failed_entry(self, entry: SourceEntry, failure: FerrymanError) -> Stop | None:
         """Staging ``entry`` raised: a password stops the read (the entry is read again
@@ -222,7 +224,7 @@ class JobRead:
 
     async def limits(self, before: Run | None) -> RunLimits:
         """What the next run may stage without asking: the backlog's files as they stand
-        now and the free-space floor (``wait_for_room``'s own measures), and the ready
+        now and the free-space floor (``wait_until_writable``'s own measures), and the ready
         entries that fill the first album; ``before``: a run whose entries the batch does
         not hold yet."""
         settings = await self.ctx.settings()

@@ -26,12 +26,12 @@ from ferryman.media.plan import over_limit, plan_for
 from ferryman.media.policy import PhotoLimits, Policy
 from ferryman.model import ItemState, MediaInfo, MediaKind, Plan, held
 
-__all__ = ["MakeRoom", "Prepared", "entry_fault", "internal", "prepare", "wanted"]
+__all__ = ["Prepared", "WaitToWrite", "entry_fault", "internal", "prepare", "wanted"]
 log = logging.getLogger(__name__)
 # Blocks the reading thread until the job's backlog has room for these files of these
 # bytes together: the staged entry (not yet counted) and what is about to be made from
-# it (``JobRead.make_room``). None: the room was taken before staging (``read_run``).
-MakeRoom = Callable[[int, int], None]
+# it (``JobRead.wait_to_write``). None: the room was taken before staging (``read_run``).
+WaitToWrite = Callable[[int, int], None]
 
 # A picture not decoded for its size (pixels, or bytes once decoded): sent as it is.
 _UNDECODED = ("media.too_many_pixels", "media.over_budget")
@@ -76,15 +76,18 @@ class Prepared:
 
 
 def prepare(
-    staged: Staged, send_documents: bool, options: MediaOptions, room: MakeRoom | None = None
+    staged: Staged,
+    send_documents: bool,
+    options: MediaOptions,
+    wait_to_write: WaitToWrite | None = None,
 ) -> Prepared:
     """Probe, plan and (for cheap plans) fix the staged file; never raises for bad media.
-    ``room``: asked before a file is made beside the staged one (a remux, a fitted photo,
+    ``wait_to_write``: asked before a file is made beside the staged one (a remux, a fitted photo,
     a split) or an encode is deferred, so the work area holds no more than the backlog's
     bound."""
     started = time.monotonic()
     try:
-        prepared = _prepare(staged, send_documents, options, room)
+        prepared = _prepare(staged, send_documents, options, wait_to_write)
     except _WaitFailed as failed:
         raise failed.cause from None  # a stop, the store's error: not the entry's fault
     except FerrymanError as exc:
@@ -157,16 +160,21 @@ class _WaitFailed(Exception):
         self.cause = cause
 
 
-def _room(
-    base: Prepared, room: MakeRoom | None, *, kept: bool, split: bool, encoding: bool = False
+def _before_writing(
+    base: Prepared,
+    wait_to_write: WaitToWrite | None,
+    *,
+    kept: bool,
+    split: bool,
+    encoding: bool = False,
 ) -> None:
     """Before a file is made beside the staged one (or an encode deferred, whose copy the
     backlog counts from now on): wait for room for what the item will hold
     (``model.held``), a copy to be made taken as large as what it is made from."""
-    if room is None:
+    if wait_to_write is None:
         return
     try:
-        room(*held(base.size, base.source_size, kept=kept, split=split, encoding=encoding))
+        wait_to_write(*held(base.size, base.source_size, kept=kept, split=split, encoding=encoding))
     except BaseException as exc:
         raise _WaitFailed(exc) from exc
 
@@ -178,7 +186,7 @@ def _not_read_whole(prepared: Prepared) -> bool:
 
 
 def _prepare(
-    staged: Staged, send_documents: bool, options: MediaOptions, room: MakeRoom | None
+    staged: Staged, send_documents: bool, options: MediaOptions, wait_to_write: WaitToWrite | None
 ) -> Prepared:
     """The file's fate decided (``decision``: a pure table), then carried out here."""
     kind = staged.kind
@@ -203,11 +211,17 @@ def _prepare(
             return replace(skipped, reason=_why(exc))
         return _broken(base, exc)
     base.media = info
-    return _carry_out(after_probe(kind, info, base.size, options), base, path, options, room)
+    return _carry_out(
+        after_probe(kind, info, base.size, options), base, path, options, wait_to_write
+    )
 
 
 def _carry_out(
-    decided: Decision, base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | None
+    decided: Decision,
+    base: Prepared,
+    path: Path,
+    options: MediaOptions,
+    wait_to_write: WaitToWrite | None,
 ) -> Prepared:
     """Do what was decided to the probed file ``base``."""
     base.kind = decided.kind
@@ -216,15 +230,15 @@ def _carry_out(
         return _as_document(base, options.policy, decided.reason)
     base.plan, base.reason = decided.plan, decided.reason
     if action is Action.PAGES:
-        return _fit_pages(base, path, options, room)
+        return _fit_pages(base, path, options, wait_to_write)
     if action is Action.CONVERT:
         base.state = ItemState.CONVERT
-        _room(base, room, kept=False, split=False, encoding=True)
+        _before_writing(base, wait_to_write, kept=False, split=False, encoding=True)
         return base
     if action is Action.FIT_IMAGE:
-        return _fit_image(base, path, options, room)
+        return _fit_image(base, path, options, wait_to_write)
     if action is Action.VIDEO:
-        return _video(base, path, options, room)
+        return _video(base, path, options, wait_to_write)
     if action is Action.SONG:
         return _song(base, path, options)
     return base
@@ -304,12 +318,12 @@ def _broken(base: Prepared, exc: FerrymanError) -> Prepared:
 
 
 def _fit_image(
-    base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | None
+    base: Prepared, path: Path, options: MediaOptions, wait_to_write: WaitToWrite | None
 ) -> Prepared:
     """Convert or fit a picture to the photo limits; a strip no scaling fixes is a file."""
     out = path.with_name(path.stem + ".photo.jpg")
     limits = _photo_limits(options)
-    _room(base, room, kept=True, split=False)
+    _before_writing(base, wait_to_write, kept=True, split=False)
     try:
         result = decoding.fit_photo(options, path, out, limits, base.size)
     except FerrymanError as exc:
@@ -334,13 +348,13 @@ def _photo_limits(options: MediaOptions) -> PhotoLimits:
 
 
 def _fit_pages(
-    base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | None
+    base: Prepared, path: Path, options: MediaOptions, wait_to_write: WaitToWrite | None
 ) -> Prepared:
     """A scan's or a fax's TIFF: every page its own photo, the item's parts in order (a
     TIFF is no animation); when a page cannot be made a photo, the file as it is."""
     assert base.media is not None
     pages = base.media.pages or 1
-    _room(base, room, kept=False, split=True)
+    _before_writing(base, wait_to_write, kept=False, split=True)
     made: list[Path] = []
     try:
         for page in range(pages):
@@ -358,15 +372,17 @@ def _fit_pages(
     return base
 
 
-def _video(base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | None) -> Prepared:
+def _video(
+    base: Prepared, path: Path, options: MediaOptions, wait_to_write: WaitToWrite | None
+) -> Prepared:
     """A playable video (after a remux if it needs one): thumbnail, then split if too big.
     (Their modules, with PyAV, load in the decoder's process: ``decoding``.)"""
     policy = options.policy
-    if base.plan is Plan.REMUX and not _remux(base, path, options, room):
+    if base.plan is Plan.REMUX and not _remux(base, path, options, wait_to_write):
         return base  # deferred to a transcode
     assert base.work_path is not None
     if over_limit(base.size, policy) and policy.max_file_bytes is not None:  # to be split
-        _room(base, room, kept=base.original_path is not None, split=True)
+        _before_writing(base, wait_to_write, kept=base.original_path is not None, split=True)
     try:
         finished = decoding.finish_video(options, base.work_path, base.size, policy)
     except FerrymanError as exc:  # too big to split: the original goes to quarantine
@@ -382,12 +398,14 @@ def _video(base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | N
     return base
 
 
-def _remux(base: Prepared, path: Path, options: MediaOptions, room: MakeRoom | None) -> bool:
+def _remux(
+    base: Prepared, path: Path, options: MediaOptions, wait_to_write: WaitToWrite | None
+) -> bool:
     """A container change is cheap: do it now; if it fails, defer a transcode instead
     (unless a decoding limit ended it: the file ends there)."""
     out = path.with_name(path.stem + ".remux.mp4")
     tmp = out.with_name(out.name + ".part.mp4")
-    _room(base, room, kept=True, split=False)
+    _before_writing(base, wait_to_write, kept=True, split=False)
     try:
         decoding.remux_to_mp4(options, path, tmp, base.size)
         info = decoding.probe(options, tmp, base.size)

@@ -11,7 +11,7 @@ hundredths of a second, or met an entry that the loop must look at first:
   at before each entry: a nested archive copied out, or another job, may have taken
   some) or than the backlog allows (``files``, ``bytes``), a copy that may be made of it
   (a remux, a fitted photo: as large as the entry) counted: the loop waits for room the
-  careful way, and for the copy's once it knows one is made (``prepare.MakeRoom``);
+  careful way, and for the copy's once it knows one is made (``prepare.WaitToWrite``);
 - one that failed, or that must be converted or was quarantined: the loop deals with it
   at once.
 
@@ -41,7 +41,7 @@ from concurrent.futures import Executor, Future
 from pathlib import Path
 
 from ferryman.engine.plumbing.media_options import MediaOptions
-from ferryman.engine.plumbing.space import room_for
+from ferryman.engine.plumbing.space import fits_above_floor
 from ferryman.engine.read.prepare import Prepared
 from ferryman.engine.read.stage import Sync, write_failed
 from ferryman.engine.read.staging import (
@@ -186,7 +186,7 @@ def _read(entries: Iterator[SourceEntry], limits: RunLimits, stage: Stager, sync
                 or size >= limits.large
                 or run.files + 2 > limits.files  # the entry, and a copy made of it
                 or (limits.bytes is not None and run.bytes + 2 * size > limits.bytes)
-                or not room_for(limits.work, 2 * size, limits.floor)
+                or not fits_above_floor(limits.work, 2 * size, limits.floor)
             ):
                 return run  # the loop records what came before and looks at this one
             request = StageRequest.of(

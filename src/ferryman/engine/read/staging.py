@@ -15,7 +15,7 @@ from pathlib import Path
 from ferryman.archive.reader import EntryType, ReadAgain
 from ferryman.engine.plumbing import decoding
 from ferryman.engine.plumbing.media_options import MediaOptions
-from ferryman.engine.read.prepare import MakeRoom, Prepared, internal, prepare, wanted
+from ferryman.engine.read.prepare import Prepared, WaitToWrite, internal, prepare, wanted
 from ferryman.engine.read.stage import (
     AHEAD_BYTES,
     Ahead,
@@ -41,7 +41,7 @@ class StageRequest:
     """What staging one entry needs: where it goes, what is kept of it, how it is
     prepared. ``sync``: its fsync handed to the run's pool (``read_run``); ``ahead``:
     its upload while it is written, failed unless the staged file is the one sent;
-    ``room``: waits for room before a file is made from it (``prepare.MakeRoom``)."""
+    ``wait_to_write``: waits for room before a file is made from it (``prepare.WaitToWrite``)."""
 
     entry: SourceEntry
     path: str  # the entry's name in its input
@@ -51,7 +51,7 @@ class StageRequest:
     options: MediaOptions
     sync: Sync | None = None
     ahead: Ahead | None = None
-    room: MakeRoom | None = None
+    wait_to_write: WaitToWrite | None = None
 
     @classmethod
     def of(
@@ -63,7 +63,7 @@ class StageRequest:
         options: MediaOptions,
         sync: Sync | None = None,
         ahead: Ahead | None = None,
-        room: MakeRoom | None = None,
+        wait_to_write: WaitToWrite | None = None,
     ) -> StageRequest:
         """The request for ``entry`` of a job whose work area is ``work``."""
         send_all = send_documents or entry.asked
@@ -76,7 +76,7 @@ class StageRequest:
             options=options,
             sync=sync,
             ahead=ahead,
-            room=room,
+            wait_to_write=wait_to_write,
         )
 
 
@@ -115,7 +115,7 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
         except Exception as bug:  # one entry's fault (a sniffer's, a decoder's bug) fails it
             raise internal(request.path, bug) from bug
         # never raises for one entry's fault
-        prepared = prepare(staged, request.send_all, request.options, _room(request))
+        prepared = prepare(staged, request.send_all, request.options, _wait_to_write(request))
     except BaseException:
         if ahead is not None:
             ahead.failed()
@@ -129,16 +129,16 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
     return prepared
 
 
-def _room(request: StageRequest) -> MakeRoom | None:
+def _wait_to_write(request: StageRequest) -> WaitToWrite | None:
     """The request's wait for room before a copy is made: the staged file will not be
     sent as it is, so its upload ahead stops first (not left running through the wait)."""
-    room, ahead = request.room, request.ahead
-    if room is None or ahead is None:
-        return room
+    wait, ahead = request.wait_to_write, request.ahead
+    if wait is None or ahead is None:
+        return wait
 
     def stop_then_wait(files: int, size: int) -> None:
         ahead.failed()
-        room(files, size)
+        wait(files, size)
 
     return stop_then_wait
 

@@ -2,6 +2,6 @@
 watched folder's change notices wake it early."""
 
 from ferryman.engine.watch.check import Checker, Found, next_in_window, parse_window
-from ferryman.engine.watch.notified import Nudges
+from ferryman.engine.watch.notified import FolderChanges
 
-__all__ = ["Checker", "Found", "Nudges", "next_in_window", "parse_window"]
+__all__ = ["Checker", "FolderChanges", "Found", "next_in_window", "parse_window"]

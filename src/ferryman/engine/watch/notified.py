@@ -26,7 +26,7 @@ REFRESH_SECONDS = 30.0
 CALM_SECONDS = 1.0  # the list is read at most this often, however often the engine wakes
 
 
-class Nudges:
+class FolderChanges:
     """Follows the change notices of the watches whose source gives them."""
 
     def __init__(

@@ -23,9 +23,11 @@ out = console()
 status_app = typer.Typer()  # its command joins the root's (``cli``)
 
 SHOWN = 20  # the table's newest jobs when no --limit is given
-STATES = ("queued", "expanding", "active", "needs_password", "done", "failed", "cancelled")
+STATES = ("queued", "reading", "active", "needs_password", "done", "failed", "cancelled")
 # Groups a person asks for: what has not ended yet, and what needs them.
-STATE_GROUPS = {"unended": ("queued", "expanding", "active", "needs_password")}
+STATE_GROUPS = {"unended": ("queued", "reading", "active", "needs_password")}
+# Old words taken for one release (until 0.2): ``reading`` was ``expanding`` in 0.1.0.
+STATE_ALIASES = {"expanding": "reading"}
 
 
 @status_app.command()
@@ -41,7 +43,7 @@ def status(
             "--state",
             "-s",
             metavar="STATE",
-            help="Only jobs in this state (repeatable): queued, expanding, active,"
+            help="Only jobs in this state (repeatable): queued, reading, active,"
             " needs_password, done, failed, cancelled, or unended (any not ended).",
         ),
     ] = None,
@@ -172,6 +174,7 @@ def _states(asked: list[str]) -> list[str]:
     states: list[str] = []
     for word in asked:
         name = word.strip().lower().replace("-", "_")
+        name = STATE_ALIASES.get(name, name)
         if name in STATE_GROUPS:
             states.extend(STATE_GROUPS[name])
         elif name in STATES:
@@ -199,7 +202,7 @@ def _mark_idle(data: dict[str, Any], live: list[str]) -> dict[str, Any]:
     from ferryman.engine.ops.report import waits_on_you  # lazy: start-up
 
     for job in data["jobs"]:
-        unended = job["state"] in ("queued", "expanding", "active")
+        unended = job["state"] in ("queued", "reading", "active")
         on_you = waits_on_you(job["waiting"])  # a retry's pause needs an engine too
         job["idle"] = not live and unended and not job["paused"] and not on_you
     return data

@@ -93,7 +93,7 @@ def job_shown(
     total, pending = c["total"], c["pending"]
     done = total - pending
     percent = int(done * 100 / total) if total else 0
-    if not job.expanded:
+    if not job.read_done:
         percent = min(percent, 99)  # more entries may come
     title = job_title(job)
     if job.state.terminal:
@@ -114,7 +114,7 @@ def job_shown(
         )
     if job.state is JobState.QUEUED and not total:
         return Shown(0, "queued", f"{title}: queued")
-    files = f"{done} of {total} files" if job.expanded else f"{done} of {total} files so far"
+    files = f"{done} of {total} files" if job.read_done else f"{done} of {total} files so far"
     wait = f", waiting: {job.wait_reason}" if job.wait_reason else ""
     doing = f", {figures.line()}" if figures is not None and not job.wait_reason else ""
     sent = albums_text(albums)

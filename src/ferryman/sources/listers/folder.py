@@ -34,8 +34,8 @@ from ferryman.clock import SYSTEM
 from ferryman.config import Settings
 from ferryman.errors import FerrymanError
 from ferryman.net.own_thread import on_own_thread
-from ferryman.sources.file import readable
 from ferryman.sources.listers.base import WatchEntry
+from ferryman.sources.local_path import readable
 
 log = logging.getLogger(__name__)
 

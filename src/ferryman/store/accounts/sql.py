@@ -30,8 +30,8 @@ from ferryman.store.schema import (
 from ferryman.store.sql.base import StoreBase
 
 # A person's job that holds a turn: read, delivered or waiting on them (``limits``' count).
-BUSY = (JobState.QUEUED.value, JobState.EXPANDING.value, JobState.ACTIVE.value)
-RUNNING = (JobState.EXPANDING.value, JobState.ACTIVE.value)  # started: holds a slot
+BUSY = (JobState.QUEUED.value, JobState.READING.value, JobState.ACTIVE.value)
+RUNNING = (JobState.READING.value, JobState.ACTIVE.value)  # started: holds a slot
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,7 @@ class MemoryAlbums(MemoryBase):
         last: bool = False,
     ) -> RecordedBatch:
         job, now = self.tables["jobs"].get(job_id), self.clock()
-        if job is None or job["owner"] != owner or job["state"] != JobState.EXPANDING.value:
+        if job is None or job["owner"] != owner or job["state"] != JobState.READING.value:
             raise LeaseLost(f"job {job_id}")
         job |= {"cursor": cursor, "updated_at": now}
         ids = {
@@ -137,7 +137,7 @@ class MemoryAlbums(MemoryBase):
         chosen = albums_to_seal(
             ready,
             album_size,
-            expanded=bool(job["expanded"]),
+            read_done=bool(job["read_done"]),
             blocked=bool(job["blocked"]),
             converting=converting,
         )
@@ -180,7 +180,7 @@ class MemoryAlbums(MemoryBase):
             self._album(row),
             job_from_mapping(job),
             albums=len(self.albums_of(job["id"])),
-            final=bool(job["expanded"]) and not still_open,
+            final=bool(job["read_done"]) and not still_open,
             lease_until=float(row["lease_until"]),
         )
 
@@ -291,7 +291,7 @@ class MemoryAlbums(MemoryBase):
             "albums", album_id, owner, delay, extra | {"error_message": error.message}, False
         )
         job = self.job_row(job_id)
-        if JobState(job["state"]) not in (JobState.QUEUED, JobState.EXPANDING, JobState.ACTIVE):
+        if JobState(job["state"]) not in (JobState.QUEUED, JobState.READING, JobState.ACTIVE):
             return False
         job |= {"wait_reason": error.code, "updated_at": now}
         if job["error_code"] is None:
@@ -329,10 +329,10 @@ class MemoryAlbums(MemoryBase):
             plain = item["plan"] is not None and Plan(item["plan"]) not in ENCODED_PLANS
             if item["state"] == ItemState.READY.value and plain and self.job_runs(item):
                 job = jobs[item["job_id"]]
-                filling = not job["expanded"] and not job["blocked"] and self._over_network(job)
+                filling = not job["read_done"] and not job["blocked"] and self._over_network(job)
                 if not filling:
                     return True
-        reading = (JobState.QUEUED.value, JobState.EXPANDING.value)
+        reading = (JobState.QUEUED.value, JobState.READING.value)
         return any(
             j["state"] in reading
             and not j["paused"]
@@ -397,7 +397,7 @@ class MemoryAlbums(MemoryBase):
             job
             for _, job in sorted(self.tables["jobs"].items())
             if job["state"] == JobState.ACTIVE.value
-            and job["expanded"]
+            and job["read_done"]
             and all(terminal(i) for i in self.items_of(job["id"]))
         ]
 

@@ -162,7 +162,7 @@ class AlbumQueries(StoreBase):
         event then, once, however often the job's shown wait is overwritten meanwhile
         by its reading's own, such as ``backlog``)."""
         now = self.clock()
-        live = (JobState.QUEUED.value, JobState.EXPANDING.value, JobState.ACTIVE.value)
+        live = (JobState.QUEUED.value, JobState.READING.value, JobState.ACTIVE.value)
         async with self.engine.begin() as conn:
             before = (await conn.execute(_waiting_for(job_id, error.code))).first()
             values: dict[str, Any] = {"state": AlbumState.SEALED.value, "owner": None}
@@ -325,7 +325,7 @@ def _claim_delivery(conn: Connection, statement: Any, params: dict[str, Any]) ->
         album_from_row(row, [item_from_row(r) for r in members]),
         job_from_row(job),
         albums=int(job.claim_albums),
-        final=bool(job.expanded) and job.claim_open_items == 0,
+        final=bool(job.read_done) and job.claim_open_items == 0,
         lease_until=float(row.lease_until),
     )
 
@@ -414,7 +414,7 @@ def seal(
     chosen = albums_to_seal(
         ready,
         album_size,
-        expanded=bool(job_row.expanded),
+        read_done=bool(job_row.read_done),
         blocked=bool(job_row.blocked),
         converting=converting,
     )

@@ -43,7 +43,7 @@ def _filling_at_network_pace(ready: FromClause) -> Any:
     ``blocked``, and its partial albums go at once)."""
     return exists().where(
         jobs.c.id == ready.c.job_id,
-        jobs.c.expanded.is_(False),
+        jobs.c.read_done.is_(False),
         jobs.c.blocked.is_(False),
         input_over_network(),
     )
@@ -96,7 +96,7 @@ class ItemQueries(StoreBase):
                 ~_filling_at_network_pace(ready),
             ),
             exists().where(
-                jobs.c.state.in_([JobState.QUEUED.value, JobState.EXPANDING.value]),
+                jobs.c.state.in_([JobState.QUEUED.value, JobState.READING.value]),
                 jobs.c.paused.is_(False),
                 jobs.c.blocked.is_(False),
                 jobs.c.not_before <= now,

@@ -88,7 +88,7 @@ def _record(
             [new_item_values(job_id, n, job.priority, now) for n in new],
         )
         ids = {row.seq: row.id for row in found}
-    if last:  # the read ends: sealed below as an expanded job's (partial albums too)
+    if last:  # the read ends: sealed below as a read job's (partial albums too)
         job = sqlite_direct.execute(conn, _READ_ENDED, {"job_id": job_id, "now": now}).one()
     ready, on_disk, on_disk_bytes = sqlite_direct.execute(
         conn, statements.JOB_LOAD, {"job_id": job_id}
@@ -109,7 +109,7 @@ def read_ended(now: float) -> dict[str, Any]:
     """A job's columns once its whole input is items (``finish_expansion``)."""
     return {
         "state": JobState.ACTIVE.value,
-        "expanded": True,
+        "read_done": True,
         "owner": None,
         "lease_until": None,
         "blocked": False,

@@ -95,7 +95,7 @@ class MemoryFetches(MemoryJobs):
         job = self.tables["jobs"][row["job_id"]]
         ends = not JobState(job["state"]).terminal
         if ends:
-            job |= ended_columns(JobState.FAILED, error, self.clock()) | {"expanded": True}
+            job |= ended_columns(JobState.FAILED, error, self.clock()) | {"read_done": True}
         self.store_summary(job["id"])
         if ends:  # not ended (cancelled) before: a notice's event
             self.event(JOB_ENDED, job_id=job["id"], status="failed")

@@ -284,7 +284,7 @@ class FetchQueries(StoreBase):
                     state=JobState.FAILED.value,
                     error_code=error.code,
                     error_message=error.message,
-                    expanded=True,
+                    read_done=True,
                     finished_at=now,
                     updated_at=now,
                     blocked=False,

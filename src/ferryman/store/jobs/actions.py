@@ -186,7 +186,7 @@ class JobActionQueries(StoreBase):
                     .values(
                         state=JobState.QUEUED.value,
                         cursor=0,
-                        expanded=False,
+                        read_done=False,
                         error_code=None,
                         error_message=None,
                         finished_at=None,

@@ -43,7 +43,7 @@ class JobEndQueries(StoreBase):
     """How a job ends (its summary, its code) and when its folder can go."""
 
     async def finish_jobs(self) -> list[int]:
-        """End every expanded job whose items are all terminal; returns the ids of those
+        """End every job read to its end whose items are all terminal; returns the ids of those
         this call ended (several nodes' housekeepers look at once: each job is ended once).
 
         Looked for on a read first: this runs in every housekeeping round, and a write

@@ -103,7 +103,7 @@ class MemoryJobs(MemoryRuns):
             and not jobs[row["job_id"]]["paused"]
             and (row["state"] == FETCHING or (row["state"] == QUEUED and row["not_before"] <= now))
         ]
-        reading = sum(1 for job in jobs.values() if job["state"] == JobState.EXPANDING.value)
+        reading = sum(1 for job in jobs.values() if job["state"] == JobState.READING.value)
         line = sorted(
             (job for job in jobs.values() if self.readable(job, now)),
             key=lambda job: (-job["priority"], job["cursor"], job["id"]),
@@ -139,7 +139,7 @@ class MemoryJobs(MemoryRuns):
         def ready(job: Row) -> bool:
             return self.readable(job, now) and (not small or _small(self.fetch_of(job["id"])))
 
-        row = self.claim("jobs", "queued", "expanding", owner, lease_seconds, now=now, where=ready)
+        row = self.claim("jobs", "queued", "reading", owner, lease_seconds, now=now, where=ready)
         if row is None:
             return None
         if row["started_at"] is None:
@@ -164,7 +164,7 @@ class MemoryJobs(MemoryRuns):
 
     async def fail_job(self, job_id: int, error: FerrymanError, owner: str) -> None:
         row = self.owned("jobs", job_id, owner)
-        row |= ended_columns(JobState.FAILED, error, self.clock()) | {"expanded": True}
+        row |= ended_columns(JobState.FAILED, error, self.clock()) | {"read_done": True}
         self.store_summary(job_id)
         self.event(JOB_ENDED, job_id=job_id, status=JobState.FAILED.value)
 
@@ -311,7 +311,7 @@ class MemoryJobs(MemoryRuns):
             fetch |= {"state": "queued", "path": None, "size": None, "attempts": 0}
             fetch |= {"not_before": 0.0, "error_code": None, "error_message": None}
             fetch |= {"owner": None, "lease_until": None}
-        job |= {"state": JobState.QUEUED.value, "cursor": 0, "expanded": False}
+        job |= {"state": JobState.QUEUED.value, "cursor": 0, "read_done": False}
         job |= {"error_code": None, "error_message": None, "finished_at": None}
         job |= {"summary": None, "attempts": 0, "not_before": 0.0, "paused": False}
         job |= {"started_at": None, "updated_at": self.clock()}

@@ -20,7 +20,7 @@ from sqlalchemy import Select, Table, func, select
 from ferryman.model import JobState
 from ferryman.store.schema import fetches, jobs
 
-STARTED = (JobState.EXPANDING.value, JobState.ACTIVE.value)  # a job being read
+STARTED = (JobState.READING.value, JobState.ACTIVE.value)  # a job being read
 FETCHING = "fetching"  # ``fetches.FETCHING`` (that module imports the claims' base)
 
 

@@ -17,7 +17,7 @@ from ferryman.model import JobState
 DOWNLOADS, READING = "downloads", "reading"
 # The fetches table's states (``store.fetches``, which imports SQLAlchemy).
 _FETCH_QUEUED, _FETCHING, _FETCH_DONE = "queued", "fetching", "done"
-_QUEUED, _EXPANDING = JobState.QUEUED.value, JobState.EXPANDING.value
+_QUEUED, _READING = JobState.QUEUED.value, JobState.READING.value
 
 # Fetches of queued, unpaused jobs: under way, or due (not waiting for a retry).
 FETCH_LINE = f"""
@@ -26,7 +26,7 @@ WHERE NOT j.paused AND j.state = '{_QUEUED}'
   AND (f.state = '{_FETCHING}' OR (f.state = '{_FETCH_QUEUED}' AND f.not_before <= :now))
 ORDER BY f.priority DESC, f.id
 """
-BUSY_READS = f"SELECT count(*) FROM jobs WHERE state = '{_EXPANDING}'"
+BUSY_READS = f"SELECT count(*) FROM jobs WHERE state = '{_READING}'"
 # Jobs the unpack stage could claim now (``claim_job``'s conditions, ``turns._readable``).
 READ_LINE = f"""
 SELECT j.id FROM jobs AS j

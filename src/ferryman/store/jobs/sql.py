@@ -142,7 +142,7 @@ class JobQueries(StoreBase):
         rows = await self._claim_many(
             jobs,
             JobState.QUEUED,
-            JobState.EXPANDING,
+            JobState.READING,
             owner,
             lease_seconds,
             limit,
@@ -180,7 +180,7 @@ class JobQueries(StoreBase):
         """The whole input is unusable: the job ends now with the error's code."""
         now = self.clock()
         async with self.engine.begin() as conn:
-            values = ended_columns(JobState.FAILED, error, now) | {"expanded": True}
+            values = ended_columns(JobState.FAILED, error, now) | {"read_done": True}
             await self._update_owned(conn, jobs, job_id, owner, values)
             await self._store_summary(conn, job_id, now)
             await event_in(conn, JOB_ENDED, now, job_id=job_id, status=JobState.FAILED.value)

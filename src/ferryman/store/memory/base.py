@@ -25,10 +25,10 @@ from ferryman.store.shared.rows import (
 )
 
 Row = dict[str, Any]
-RUNNING = (JobState.QUEUED, JobState.EXPANDING, JobState.ACTIVE, JobState.NEEDS_PASSWORD)
+RUNNING = (JobState.QUEUED, JobState.READING, JobState.ACTIVE, JobState.NEEDS_PASSWORD)
 # What a holder holds (busy) and where a hand-back puts it (ready), per table.
 BUSY_TO_READY = {
-    "jobs": (JobState.EXPANDING.value, JobState.QUEUED.value),
+    "jobs": (JobState.READING.value, JobState.QUEUED.value),
     "albums": ("delivering", "sealed"),
     "items": ("converting", "convert"),
     "fetches": (FETCHING, QUEUED),
@@ -132,7 +132,7 @@ class MemoryBase:
         """Per person (account): their jobs being read, or inputs being downloaded."""
         busy: dict[Any, int] = {}
         if table == "jobs":
-            started = (JobState.EXPANDING.value, JobState.ACTIVE.value)
+            started = (JobState.READING.value, JobState.ACTIVE.value)
             for job in self.tables["jobs"].values():
                 if job["state"] in started:
                     busy[job["account_id"]] = busy.get(job["account_id"], 0) + 1

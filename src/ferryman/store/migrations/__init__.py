@@ -45,6 +45,7 @@ from ferryman.store.migrations import (
     v0015_watch_after,
     v0016_sink_uploads,
     v0017_accounts,
+    v0018_reading,
 )
 
 Step = Callable[[Connection], None]
@@ -67,4 +68,5 @@ STEPS: tuple[Step, ...] = (
     v0015_watch_after.apply,
     v0016_sink_uploads.apply,
     v0017_accounts.apply,
+    v0018_reading.apply,
 )

@@ -9,13 +9,18 @@ them before it commits): dropping a table other rows point at would fail otherwi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.schema import CreateTable
 
 from ferryman.errors import FerrymanError
 
 
-def rebuild(conn: Connection, table: Table) -> None:
+def rebuild(conn: Connection, table: Table, copied: Mapping[str, str] | None = None) -> None:
+    """Rebuild ``table`` as defined, its rows copied column by column (a column of the same
+    name); ``copied`` gives a new column its value from the old row instead (an SQL
+    expression over the old columns: a renamed column, a value renamed)."""
     if conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
         raise FerrymanError(
             "store.migration_failed",
@@ -28,8 +33,10 @@ def rebuild(conn: Connection, table: Table) -> None:
         raise FerrymanError("store.migration_failed", f"unexpected DDL for {name}: {ddl[:80]}")
     conn.exec_driver_sql(f"CREATE TABLE {temporary} ({ddl.removeprefix(head)}")
     have = {c["name"] for c in inspect(conn).get_columns(name)}
-    shared = ", ".join(c.name for c in table.columns if c.name in have)
-    conn.exec_driver_sql(f"INSERT INTO {temporary} ({shared}) SELECT {shared} FROM {name}")
+    given = dict(copied or {})
+    kept = [c.name for c in table.columns if c.name in given or c.name in have]
+    into, values = ", ".join(kept), ", ".join(given.get(c, c) for c in kept)
+    conn.exec_driver_sql(f"INSERT INTO {temporary} ({into}) SELECT {values} FROM {name}")
     conn.exec_driver_sql(f"DROP TABLE {name}")
     conn.exec_driver_sql(f"ALTER TABLE {temporary} RENAME TO {name}")
     for index in table.indexes:

@@ -16,7 +16,7 @@ from ferryman.store.nodes.sql import PRUNE_AFTER, NodeRun
 from ferryman.store.shared.rows import Clock, item_from_mapping
 from ferryman.store.sinks.memory import MemorySinkState, SinkKept
 
-_LIVE = (JobState.EXPANDING.value, JobState.ACTIVE.value, JobState.NEEDS_PASSWORD.value)
+_LIVE = (JobState.READING.value, JobState.ACTIVE.value, JobState.NEEDS_PASSWORD.value)
 # The claimed kinds a node's held leases are counted in (``nodes.node_runs``).
 _HELD_IN = ("jobs", "fetches", "albums", "items", "watches")
 

@@ -147,7 +147,7 @@ def new_job_values(
         "paused": False,
         "blocked": False,
         "cursor": 0,
-        "expanded": False,
+        "read_done": False,
         "attempts": 0,
         "not_before": 0.0,
         "notify": notify,
@@ -158,7 +158,7 @@ def new_job_values(
             "state": JobState.FAILED.value,
             "error_code": error.code,
             "error_message": error.message,
-            "expanded": True,
+            "read_done": True,
             "finished_at": now,
         }
     return values
@@ -249,7 +249,7 @@ def job_from_mapping(m: Columns) -> Job:
         error_code=m["error_code"],
         error_message=m["error_message"],
         cursor=m["cursor"],
-        expanded=bool(m["expanded"]),
+        read_done=bool(m["read_done"]),
         created_at=m["created_at"],
         finished_at=m["finished_at"],
         summary=json.loads(m["summary"]) if m["summary"] else None,

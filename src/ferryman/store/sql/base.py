@@ -49,7 +49,7 @@ from ferryman.store.wakeup import nudge
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
 _BUSY_TO_READY = (
-    (jobs, JobState.EXPANDING.value, JobState.QUEUED.value),
+    (jobs, JobState.READING.value, JobState.QUEUED.value),
     (albums, AlbumState.DELIVERING.value, AlbumState.SEALED.value),
     (items, ItemState.CONVERTING.value, ItemState.CONVERT.value),
     (fetches, "fetching", "queued"),
@@ -164,7 +164,7 @@ class StoreBase:
             jobs.c.state.in_(
                 [
                     JobState.QUEUED.value,
-                    JobState.EXPANDING.value,
+                    JobState.READING.value,
                     JobState.ACTIVE.value,
                     JobState.NEEDS_PASSWORD.value,
                 ]

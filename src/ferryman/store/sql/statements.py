@@ -39,7 +39,7 @@ ADVANCE = (
     .where(
         jobs.c.id == JOB_ID,
         jobs.c.owner == bindparam("holder", type_=String),
-        jobs.c.state == JobState.EXPANDING.value,
+        jobs.c.state == JobState.READING.value,
     )
     .values(cursor=bindparam("to", type_=Integer), updated_at=NOW)
     .returning(*jobs.c)
@@ -137,7 +137,7 @@ FINISHABLE_JOBS = (
     select(jobs.c.id, jobs.c.error_code)
     .where(
         jobs.c.state == JobState.ACTIVE.value,
-        jobs.c.expanded.is_(True),
+        jobs.c.read_done.is_(True),
         ~exists().where(items.c.job_id == jobs.c.id, items.c.state.not_in(TERMINAL_STATES)),
     )
     .order_by(jobs.c.id)  # several nodes' housekeepers lock them in one order: no deadlock
@@ -149,7 +149,7 @@ ACTIVE_JOBS = select(
     exists().where(items.c.job_id == jobs.c.id, items.c.state == ItemState.READY.value),
 ).where(
     jobs.c.state.in_(
-        [JobState.EXPANDING.value, JobState.ACTIVE.value, JobState.NEEDS_PASSWORD.value]
+        [JobState.READING.value, JobState.ACTIVE.value, JobState.NEEDS_PASSWORD.value]
     ),
     jobs.c.paused.is_(False),
 )

@@ -4,7 +4,7 @@ A sink with a ``prepare`` step (Telegram: upload the files, turn them into media
 references, plan the ``random_id``s; nothing sent) lets the deliver stage claim the
 next albums once the current one is prepared and prepare them in the background while
 the current album's sends and record take their round trips. Their sends still wait for
-their own turn (``deliver``), so albums leave in the order they did. Up to ``AHEAD``
+their own turn (``deliver``), so albums leave in the order they did. Up to ``LOOKAHEAD``
 albums are claimed ahead: one album's preparation is two round trips in a row (its
 parts, then ``uploadMedia``) against its send's one, so with one ahead the sends waited
 for preparations. Their files are in the work area already (sealed), so nothing more is
@@ -28,12 +28,12 @@ from ferryman.store.claimed import Claimed
 
 log = logging.getLogger(__name__)
 
-AHEAD = 3  # albums claimed ahead of the one being sent, at most
+LOOKAHEAD = 3  # albums claimed ahead of the one being sent, at most
 # An album made ready at its sink ahead of its turn: the hashes taken (``step.prepare``).
 Prepare = Callable[[Context, AlbumClaim], Awaitable[Mapping[int, str]]]
 
 
-class DeliveryAhead:
+class Lookahead:
     """The albums claimed ahead and their preparations under way, for one engine."""
 
     def __init__(self, ctx: Context, prepare: Prepare) -> None:
@@ -42,15 +42,15 @@ class DeliveryAhead:
         self._preparing: dict[int, asyncio.Task[Mapping[int, str]]] = {}
         self._unhandled: dict[int, AlbumClaim] = {}
         self._queued: list[AlbumClaim] = []  # claimed ahead, in order, not handed on yet
-        self._depth = AHEAD  # albums claimed ahead at most (a sink may ask for more)
+        self._depth = LOOKAHEAD  # albums claimed ahead at most (a sink may ask for more)
 
-    async def turn(self, album_id: int, lease: float) -> Turn:
+    async def place(self, album_id: int, lease: float) -> Place:
         """One album's delivery: its preparation ahead awaited (``prepared``), and what
         it claims ahead, handed on if the delivery fails."""
-        return Turn(self, lease, await self.prepared(album_id))
+        return Place(self, lease, await self.prepared(album_id))
 
     async def next_in_line(self, lease: float) -> AlbumClaim | None:
-        """Claim albums ahead (starting their preparation) until ``AHEAD`` (or what the
+        """Claim albums ahead (starting their preparation) until ``LOOKAHEAD`` (or what the
         last album's sink prepares at once) wait behind the one handed on, and hand on
         the first of them: the album to deliver next."""
         await self.fill(lease)
@@ -96,7 +96,7 @@ class DeliveryAhead:
         album_id = claim.album.id
         with contextlib.suppress(Exception):  # a destination that fails says so in turn
             at_once = (await resolve(self.ctx, claim.job.dest)).sink().prepares_at_once
-            self._depth = max(AHEAD, at_once)
+            self._depth = max(LOOKAHEAD, at_once)
         self._preparing[album_id] = asyncio.create_task(
             self._prepare(claim, lease), name=f"prepare-album-{album_id}"
         )
@@ -154,7 +154,7 @@ class DeliveryAhead:
             return await self._prepare_one(self.ctx, claim)
 
 
-class Turn:
+class Place:
     """One album's place in the look-ahead. ``prepared``: the hashes its preparation
     ahead took (item id → sha256), None when it was not prepared ahead (then it is
     prepared as it is sent). What it claims ahead: if the delivery ends in an exception
@@ -162,23 +162,23 @@ class Turn:
     instead of waiting out its lease."""
 
     def __init__(
-        self, ahead: DeliveryAhead, lease: float, prepared: Mapping[int, str] | None
+        self, lookahead: Lookahead, lease: float, prepared: Mapping[int, str] | None
     ) -> None:
-        self._ahead = ahead
+        self._lookahead = lookahead
         self._lease = lease
         self.prepared = prepared
         self._claimed: list[AlbumClaim] = []
 
     async def feed(self, stop: asyncio.Event) -> None:
-        await self._ahead.feed(self._lease, stop)
+        await self._lookahead.feed(self._lease, stop)
 
     async def claim(self) -> AlbumClaim | None:
-        claim = await self._ahead.next_in_line(self._lease)
+        claim = await self._lookahead.next_in_line(self._lease)
         if claim is not None:
             self._claimed.append(claim)
         return claim
 
     def abandoned(self) -> None:
         for claim in self._claimed:
-            self._ahead.hand_on(claim)
+            self._lookahead.hand_on(claim)
         self._claimed.clear()

@@ -1,4 +1,4 @@
-"""The unpack stage: a job's input becomes items, one entry at a time, in order.
+"""The read stage's step: a job's input becomes items, one entry at a time, in order.
 
 Nothing is unpacked in full. The reader runs on a thread of its own (every call on one
 archive handle from the same thread); each entry is staged, prepared and recorded
@@ -11,7 +11,7 @@ read it) would take free space below the floor.
 
 The parts: ``job_read`` (one job's read: what each step of the input becomes),
 ``staging`` (one entry staged and prepared), ``read_run`` and ``reading_thread`` (the
-runs on the reading thread), ``entry_batch`` (recording entries in batches), ``room``
+runs on the reading thread), ``entry_batch`` (recording entries in batches), ``write_wait``
 (the waits for room), ``bad_input`` (an input that cannot be read).
 """
 
@@ -30,7 +30,7 @@ from ferryman.config import Settings
 from ferryman.engine.context import Context, Stopping
 from ferryman.engine.plumbing import chosen
 from ferryman.engine.plumbing.destination import resolve, warm
-from ferryman.engine.plumbing.events import JobExpanded, JobWaiting
+from ferryman.engine.plumbing.events import JobReadDone, JobWaiting
 from ferryman.engine.plumbing.offline import offline_or
 from ferryman.engine.plumbing.retry import again_after
 from ferryman.engine.plumbing.workarea import job_work_dir, nested_scratch
@@ -39,7 +39,7 @@ from ferryman.engine.read.entry_batch import EntryBatch
 from ferryman.engine.read.folder_name import FolderName, zip_names
 from ferryman.engine.read.job_read import PASSWORD_REQUIRED, JobRead
 from ferryman.engine.read.reading_thread import ReadingThread
-from ferryman.engine.read.room import RoomWaits, TurnGiven, wait_for_room
+from ferryman.engine.read.write_wait import GaveWay, LoopWaits, wait_until_writable
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
 from ferryman.net import abort
@@ -60,7 +60,7 @@ async def reads_at_once(ctx: Context, job: Job) -> int:
     """How many jobs the worker that claimed ``job`` reads at once: ``READS_AT_ONCE`` when
     its input was fetched as one small file (others like it are read beside it, each a
     few store round trips), else one (an archive, a folder, a big file: read alone, as
-    ``concurrency.unpack`` says)."""
+    ``concurrency.read`` says)."""
     try:
         fetches = isinstance(ctx.sources.for_uri(job.source), Fetching)
     except FerrymanError:
@@ -70,12 +70,12 @@ async def reads_at_once(ctx: Context, job: Job) -> int:
     return READS_AT_ONCE if is_small(await ctx.read_store.fetched(job.id)) else 1
 
 
-async def expand(ctx: Context, job: Job) -> None:
+async def read_job(ctx: Context, job: Job) -> None:
     """Read the job's input; a passing problem queues it again, a lasting one fails it."""
     try:
-        await _expand(ctx, job)
+        await _read_job(ctx, job)
         return
-    except TurnGiven:
+    except GaveWay:
         log.info("job %s waits for room: a job further behind is read first", job.id)
         await ctx.read_store.give_turn(job.id, ctx.owner)
         return
@@ -113,7 +113,7 @@ def read_options(settings: Settings, job: Job) -> ReadOptions:
     )
 
 
-async def _expand(ctx: Context, job: Job) -> None:
+async def _read_job(ctx: Context, job: Job) -> None:
     settings = await ctx.settings()
     reader = ReadingThread(ctx.stopping)
     box = BoxPool()  # libarchive's children, kept from one archive of the job to the next
@@ -140,23 +140,23 @@ async def _expand(ctx: Context, job: Job) -> None:
         sink = warm(route)
         ahead = sink.upload_ahead() if sink is not None else None
         known, fetched, memos = await reads
-        waits = RoomWaits(asyncio.get_running_loop())
+        waits = LoopWaits(asyncio.get_running_loop())
         fetched_path = Path(fetched.path) if fetched is not None and fetched.path else None
         local = source.local_path(job.source) or fetched_path
         batch = EntryBatch(ctx, job, route, streamed=local is None)
         if not known:  # its name is chosen beside the read, before its first record
             batch.naming = asyncio.ensure_future(_choose_name(batch, local))
 
-        def make_room(size: int) -> None:
+        def wait_to_write(size: int) -> None:
             """On the reading thread: a nested archive waits for room like an entry."""
-            waits.wait(wait_for_room(ctx, job, work, size, batch))
+            waits.wait(wait_until_writable(ctx, job, work, size, batch))
 
         memo = _Memo(ctx, job.id, memos, waits)
         plain = read_options(settings, job)
         options = dataclasses.replace(
             plain,
             archive=dataclasses.replace(plain.archive, box=box),
-            make_room=make_room,
+            wait_to_write=wait_to_write,
             fetched=Path(fetched.path) if fetched is not None and fetched.path else None,
             memo=memo,
         )
@@ -243,7 +243,7 @@ class _Memo:
     """The job's source memo: read once before reading starts, written through to the
     store from the reading thread (it blocks until the write is committed)."""
 
-    def __init__(self, ctx: Context, job_id: int, known: dict[str, str], waits: RoomWaits) -> None:
+    def __init__(self, ctx: Context, job_id: int, known: dict[str, str], waits: LoopWaits) -> None:
         self._ctx = ctx
         self._job_id = job_id
         self._known = dict(known)
@@ -286,7 +286,7 @@ async def _conclude(ctx: Context, job: Job, error: FerrymanError | None, batch: 
         ctx.wakeup.notify("deliver")
     ctx.run.read_ended.add(job.id)
     ctx.wakeup.notify("last")  # its albums may all be out already: the job ends now
-    ctx.bus.publish(JobExpanded(job.id, error=error.code if error else None))
+    ctx.bus.publish(JobReadDone(job.id, error=error.code if error else None))
 
 
 @contextlib.asynccontextmanager

@@ -10,7 +10,7 @@ from typing import cast
 import pytest
 
 from ferryman.engine.context import Context
-from ferryman.engine.deliver.deliver_ahead import DeliveryAhead, Prepare
+from ferryman.engine.deliver.lookahead import Lookahead, Prepare
 
 
 async def _preparing() -> Mapping[int, str]:
@@ -19,17 +19,17 @@ async def _preparing() -> Mapping[int, str]:
     return {}
 
 
-def _ahead_with(task: asyncio.Task[Mapping[int, str]]) -> DeliveryAhead:
+def _lookahead_with(task: asyncio.Task[Mapping[int, str]]) -> Lookahead:
     # prepared() reads no context and prepares nothing itself
-    ahead = DeliveryAhead(cast(Context, object()), cast(Prepare, object()))
-    ahead._preparing[7] = task
-    return ahead
+    lookahead = Lookahead(cast(Context, object()), cast(Prepare, object()))
+    lookahead._preparing[7] = task
+    return lookahead
 
 
 async def test_a_preparation_cancelled_alone_is_done_in_turn() -> None:
     task: asyncio.Task[Mapping[int, str]] = asyncio.create_task(_preparing())
-    ahead = _ahead_with(task)
-    waiter = asyncio.create_task(ahead.prepared(7))
+    lookahead = _lookahead_with(task)
+    waiter = asyncio.create_task(lookahead.prepared(7))
     await asyncio.sleep(0)
     task.cancel()  # its lease was lost
     assert await waiter is None
@@ -37,8 +37,8 @@ async def test_a_preparation_cancelled_alone_is_done_in_turn() -> None:
 
 async def test_a_waiter_cancelled_with_its_preparation_stays_cancelled() -> None:
     task: asyncio.Task[Mapping[int, str]] = asyncio.create_task(_preparing())
-    ahead = _ahead_with(task)
-    waiter = asyncio.create_task(ahead.prepared(7))
+    lookahead = _lookahead_with(task)
+    waiter = asyncio.create_task(lookahead.prepared(7))
     await asyncio.sleep(0)
     task.cancel()  # the engine stops: both at once
     waiter.cancel()

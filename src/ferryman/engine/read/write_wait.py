@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ferryman.engine.context import Context
 from ferryman.engine.plumbing.events import JobResumed, JobWaiting
-from ferryman.engine.plumbing.space import never_fits, room_for
+from ferryman.engine.plumbing.space import fits_above_floor, never_fits
 from ferryman.engine.read.entry_batch import EntryBatch
 from ferryman.errors import FerrymanError
 from ferryman.model import Job
@@ -22,10 +22,10 @@ from ferryman.model import Job
 BACKLOG_GRACE_SECONDS = 1.0
 
 
-class RoomWaits:
+class LoopWaits:
     """Waits for room that the reading thread runs on the event loop, cancellable.
 
-    When the unpack step is cancelled (the job cancelled, the lease lost) the loop
+    When the read step is cancelled (the job cancelled, the lease lost) the loop
     task stops awaiting the thread, but the thread would still sit in a wait for
     room; ``cancel`` ends those waits, so the thread is free to close the reader.
     """
@@ -53,19 +53,19 @@ class RoomWaits:
             future.cancel()
 
 
-class TurnGiven(Exception):
+class GaveWay(Exception):
     """The read waits for room while a job further behind waits to be read: it goes
     back in the queue (resumed after its last recorded entry) and the other goes first."""
 
 
-async def wait_for_room(
+async def wait_until_writable(
     ctx: Context,
     job: Job,
     work: Path,
     size: int,
     batch: EntryBatch,
     *,
-    give_turn: bool = False,
+    give_way: bool = False,
     files: int = 1,
 ) -> None:
     """Backpressure and the space guard: wait, showing why, until the entry may be written
@@ -73,18 +73,18 @@ async def wait_for_room(
 
     What the batch holds is recorded before any wait: the albums it fills are what
     frees room. Raises ``space.too_large`` for an entry no amount of waiting could make
-    room for. ``give_turn`` (between entries, not inside a source's own read): a wait
-    for deliveries, once recorded, lets a job further behind be read (``TurnGiven``).
+    room for. ``give_way`` (between entries, not inside a source's own read): a wait
+    for deliveries, once recorded, lets a job further behind be read (``GaveWay``).
     """
     waiting: str | None = None
     grace_until: float | None = None
     while True:
         ctx.checkpoint()
-        mark = ctx.wakeup.mark("room")  # a delivery while we look is not missed
+        mark = ctx.wakeup.mark("backlog")  # a delivery while we look is not missed
         settings = await ctx.settings()
         if (await batch.on_disk()).full(settings, size, batch.items_bound(settings), files):
             reason: str | None = "backlog"
-        elif not room_for(work, size, settings.space_floor):
+        elif not fits_above_floor(work, size, settings.space_floor):
             if never_fits(work, size):  # asked only when there is no room now
                 if waiting is not None:
                     await ctx.read_store.set_wait(job.id, ctx.owner, None, blocked=False)
@@ -113,7 +113,7 @@ async def wait_for_room(
                 grace_until = ctx.clock.monotonic() + (BACKLOG_GRACE_SECONDS if in_flight else 0)
             left = grace_until - ctx.clock.monotonic()
             if left > 0:
-                await ctx.wakeup.wait(left, since=mark, topic="room")
+                await ctx.wakeup.wait(left, since=mark, topic="backlog")
                 batch.forget_load()
                 continue
         if reason != waiting:
@@ -128,8 +128,8 @@ async def wait_for_room(
             waiting = reason
         if reason is None:
             return
-        if reason == "backlog" and give_turn and await ctx.read_store.read_waits_behind(job.id):
-            raise TurnGiven
+        if reason == "backlog" and give_way and await ctx.read_store.read_waits_behind(job.id):
+            raise GaveWay
         pause = settings.space_recheck_seconds if reason == "space.low" else settings.poll_seconds
-        await ctx.wakeup.wait(pause, since=mark, topic="room")
+        await ctx.wakeup.wait(pause, since=mark, topic="backlog")
         batch.forget_load()

@@ -1,6 +1,8 @@
-"""No import cycle inside the engine, excused or not: a cycle (context → deliver_ahead →
-step → plumbing/destination → context was one, kept green by an ``ignore_imports``
-entry) makes a module's meaning depend on import order and hides who owns what."""
+"""No import cycle inside the engine or the sources, excused or not: a cycle (context →
+deliver_ahead → step → plumbing/destination → context was one, kept green by an
+``ignore_imports`` entry; sources/base ↔ batch, file ↔ local ↔ sound others) makes a
+module's meaning depend on import order and hides who owns what. Elsewhere the package's
+cycles are the known ones below, and no new one comes."""
 
 from __future__ import annotations
 
@@ -65,6 +67,24 @@ def test_the_finder_sees_a_cycle() -> None:
     assert _cycles(graph, "p") == [["p.a", "p.b", "p.c"]]
 
 
-def test_the_engine_has_no_import_cycle() -> None:
+# Left (issue 57): each a package of its own, cut by its own branch or a later one.
+KNOWN = (
+    {"ferryman.telegram.accounts", "ferryman.telegram.hub"},
+    {
+        "ferryman.archive.box.child",
+        "ferryman.archive.box.reader",
+        "ferryman.archive.box.wire",
+        "ferryman.archive.libarchive.backend",
+        "ferryman.archive.libarchive.entry",
+        "ferryman.archive.reader",
+    },
+    {"ferryman.web.accounts.link_grants", "ferryman.web.accounts.who", "ferryman.web.core"},
+)
+
+
+def test_the_engine_and_the_sources_have_no_import_cycle() -> None:
     graph = grimp.build_graph("ferryman", cache_dir=None)
     assert _cycles(graph, "ferryman.engine") == []
+    assert _cycles(graph, "ferryman.sources") == []
+    new = [c for c in _cycles(graph, "ferryman") if not any(set(c) <= k for k in KNOWN)]
+    assert new == [], "a new import cycle"
