@@ -34,7 +34,13 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
-from ferryman.sinks.telegram_state import MediaRef, PlannedSend, TelegramState, caption_note
+from ferryman.sinks.telegram_state import (
+    MediaRef,
+    OpenCaption,
+    PlannedSend,
+    TelegramState,
+    caption_note,
+)
 from ferryman.sinks.telegram_target import ALBUM_MAX, TelegramTarget
 from ferryman.telegram.accounts import AccountPool, Member
 from ferryman.telegram.early_upload import GrowingFile
@@ -56,6 +62,7 @@ log = logging.getLogger(__name__)
 # so one file at a time leaves one part and one round trip in flight. The uploader's
 # window still bounds the parts in flight over all of them.
 PREPARE_AT_ONCE = ALBUM_MAX
+EDITS_AT_ONCE = 8  # captions made final at a job's end, at once
 POOL_SEES_AHEAD = 16  # albums claimed ahead per account of a pool, at most
 # An upload that took this long has its reference kept at once, not with its album's
 # others: a crash or a lost lease mid-album then never costs a big file's upload again.
@@ -157,39 +164,49 @@ class TelegramSink(Sink):
     async def make_captions_final(self, job: Job, render: Callable[[int, int], str]) -> int:
         """The job ended: each album sent before its number of albums was known ("1/3+")
         has its caption edited to the final one ("1/2"), once. A caption that cannot be
-        edited (the message deleted, the chat gone) stays as it was: it only counts."""
+        edited (the message deleted, the chat gone) stays as it was: it only counts.
+        Up to ``EDITS_AT_ONCE`` edits go at once: one after the other, a job of many
+        albums ended a round trip per album after its last send (15 of 20 in the bench)."""
         opened = await self.state.captions_open(job.id)
         if not opened:
             return 0
-        edited = 0
-        for _, open_caption in sorted(opened.items()):
-            final = render(open_caption.seq, open_caption.items)
-            if final != open_caption.caption and open_caption.message_id is not None:
-                member = self.accounts.member(open_caption.account)  # only its sender edits
-                try:
-                    if member is None:
-                        raise FerrymanError("telegram.not_logged_in", "its account logged out")
-                    client = await member.hub.client()
-                    peer = await self._peer(client)
-                except Exception as exc:  # logged out, the chat gone: it stays as sent
-                    log.warning("job %s: a caption not made final: %s", job.id, exc)
-                    continue
-                text = _fit_caption(final, min(self.caption_limit, member.caption_limit))
-                request = functions.messages.EditMessageRequest(
-                    peer=peer, id=open_caption.message_id, message=text
-                )
-                try:
-                    await client(request)
-                    edited += 1
-                except Exception as exc:  # cosmetic: the album is delivered either way
-                    log.warning(
-                        "album %s of job %s: caption not made final: %s",
-                        open_caption.seq,
-                        job.id,
-                        exc,
-                    )
+        calls = [
+            functools.partial(self._make_final, job, render, open_caption)
+            for _, open_caption in sorted(opened.items())
+        ]
+        edited = sum(await _at_most(EDITS_AT_ONCE, calls))
         await self.state.captions_closed(job.id, list(opened))
         return edited
+
+    async def _make_final(
+        self, job: Job, render: Callable[[int, int], str], open_caption: OpenCaption
+    ) -> bool:
+        """One album's caption edited to its final text: whether it was (never raises:
+        cosmetic, the album is delivered either way)."""
+        final = render(open_caption.seq, open_caption.items)
+        if final == open_caption.caption or open_caption.message_id is None:
+            return False
+        member = self.accounts.member(open_caption.account)  # only its sender edits
+        try:
+            if member is None:
+                raise FerrymanError("telegram.not_logged_in", "its account logged out")
+            client = await member.hub.client()
+            peer = await self._peer(client)
+        except Exception as exc:  # logged out, the chat gone: it stays as sent
+            log.warning("job %s: a caption not made final: %s", job.id, exc)
+            return False
+        text = _fit_caption(final, min(self.caption_limit, member.caption_limit))
+        request = functions.messages.EditMessageRequest(
+            peer=peer, id=open_caption.message_id, message=text
+        )
+        try:
+            await client(request)
+        except Exception as exc:  # cosmetic: the album is delivered either way
+            log.warning(
+                "album %s of job %s: caption not made final: %s", open_caption.seq, job.id, exc
+            )
+            return False
+        return True
 
     async def nothing_delivered(self, delivery: Delivery) -> bool:
         """Whether no message of the album can have gone: none of its ``random_id``s was
