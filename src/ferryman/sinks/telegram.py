@@ -35,6 +35,7 @@ from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
 from ferryman.sinks.telegram_state import (
+    AlbumRecords,
     MediaRef,
     OpenCaption,
     PlannedSend,
@@ -147,8 +148,9 @@ class TelegramSink(Sink):
 
     async def deliver(self, delivery: Delivery) -> Delivered:
         hashes = _hashes(await self._prepared(delivery, send=True))
-        sends = await self.state.sends(delivery.job.id, delivery.album.id)
-        # Read from the store, so a repeat after a crash names the same files.
+        sends = await self.state.sends_now(delivery.job.id, delivery.album.id)
+        # As stored (read, or planned and recorded by this delivery, not read back), so
+        # a repeat after a crash names the same files.
         dropped = {s.item_id for s in sends if s.state == "dropped"}
         dropped -= {s.item_id for s in sends if s.state == "sent"}  # a split item partly sent
         refused = dict.fromkeys(sorted(dropped), REFUSED)
@@ -170,7 +172,7 @@ class TelegramSink(Sink):
         opened = await self.state.captions_open(job.id)
         if not opened:
             return 0
-        calls = [
+        calls: list[Callable[[], Awaitable[bool]]] = [
             functools.partial(self._make_final, job, render, open_caption)
             for _, open_caption in sorted(opened.items())
         ]
@@ -250,6 +252,27 @@ class TelegramSink(Sink):
         """Every pending file of the album as a media reference (stored ones reused);
         ``send``: then the album's messages go out, in chunks of at most ten, the
         caption on the first slot not dropped."""
+        job_id, album_id = delivery.job.id, delivery.album.id
+        # One read: the album's sends and the references its files already have; read
+        # beside the waits' (reads, no request): a hop fewer before each album's send.
+        records = asyncio.ensure_future(self.state.album(job_id, album_id))
+        records.add_done_callback(_retrieved)
+        try:
+            return await self._through(attempt, delivery, records, send=send)
+        finally:
+            if not records.done():
+                records.cancel()
+                await asyncio.gather(records, return_exceptions=True)
+
+    async def _through(
+        self,
+        attempt: Attempt,
+        delivery: Delivery,
+        records: asyncio.Future[AlbumRecords],
+        *,
+        send: bool,
+    ) -> list[_Ready]:
+        """:meth:`_prepared_by`, the album's records being read (``records``)."""
         member = attempt.member
         # An account-wide wait (even from before a restart) holds every request, the
         # connection and the chat's lookup included; slow mode holds only its chat.
@@ -265,8 +288,7 @@ class TelegramSink(Sink):
                 await attempt.check_rights(client, peer)
             files = outgoing_files(delivery.album)
             job_id, album_id = delivery.job.id, delivery.album.id
-            # One read: the album's sends and the references its files already have.
-            stored = await self.state.album(job_id, album_id)
+            stored = await records
             _same_account(stored.sends, member)
             plan = await self.state.plan_sends(
                 job_id,
@@ -410,7 +432,8 @@ class TelegramSink(Sink):
         """The file's media reference: ``stored``, else upload and ``uploadMedia`` (the
         new reference goes into ``fresh``, for the caller to keep with the others).
         ``alone``: the file goes in a message of its own (see :func:`_keeps_upload`).
-        ``uploaded``: called once its parts are sent (before ``uploadMedia``)."""
+        ``uploaded``: called once its parts have all gone (before they are all
+        acknowledged, and before ``uploadMedia``)."""
         if stored is not None:
             if tally is not None:
                 tally.whole(out.slot)  # uploaded before: nothing to send
@@ -460,6 +483,8 @@ class TelegramSink(Sink):
         # A file staged unread (a person's big file, linked) is hashed by this read.
         digest = hashlib.sha256() if out.item.sha256 is None and not out.item.parts else None
         began = time.monotonic()
+        # Told once its parts have all gone, before the last is acknowledged.
+        gone = _once(uploaded) if uploaded is not None else None
         ahead = await member.hub.early_uploads().take(out.path, progress)
         if ahead is not None:  # uploaded while it was staged: nothing left to send
             handle = ahead.named(out.name)
@@ -469,12 +494,12 @@ class TelegramSink(Sink):
             costly = True
         else:
             handle = await uploader.upload(
-                out.path, name=out.name, progress=progress, digest=digest
+                out.path, name=out.name, progress=progress, digest=digest, sent=gone
             )
             costly = time.monotonic() - began >= KEEP_AT_ONCE_AFTER
             sha256 = digest.hexdigest() if digest is not None else None
-        if uploaded is not None:
-            uploaded()
+        if gone is not None:
+            gone()
         attempts = [False, True] if out.kind != "document" else [True]
         last: FerrymanError | None = None
         anew = False  # uploaded again: Telegram no longer held a resumed upload's parts
@@ -721,6 +746,24 @@ def _countdown(count: int, then: Callable[[], None]) -> Callable[[], None]:
             then()
 
     return one
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """A read nobody awaited (a wait raised first) may have failed: not logged unseen."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _once(then: Callable[[], None]) -> Callable[[], None]:
+    """``then``, on the first call only."""
+    called = [False]
+
+    def first() -> None:
+        if not called[0]:
+            called[0] = True
+            then()
+
+    return first
 
 
 def _hashes(ready: list[_Ready]) -> dict[int, str]:
