@@ -11,7 +11,11 @@ same run:
   ``client.send_file("me", path, force_document=True)``; and the whole engine delivering
   the file to ``telegram:me`` as a document (staging, upload, send), for information;
 * 200 photos (JPEGs of 150-300 KiB, varied sizes): the whole engine delivering the folder
-  to ``telegram:me`` in albums of 10, against ``send_file("me", ten paths)`` per album.
+  to ``telegram:me`` in albums of 10, against ``send_file("me", ten paths)`` per album;
+  each client in a process of its own (``bench._tg_cost_child``) and the fake in this
+  one, over loopback TCP, as Telegram's servers are elsewhere: in one process the fake's
+  work (decrypting, parsing, checking and decoding every photo: 1.1-1.7 s of CPU a run)
+  shared the client's GIL and core (``--tg-photos-in-process`` runs it that way too).
 
 Every delivery is checked in the fake's chats: the big file's SHA-256, every photo once.
 ``telegram_costs`` adds a resumed upload after a SIGKILL and the CPU a GiB costs.
