@@ -803,7 +803,8 @@ def run(args: argparse.Namespace) -> Result:
         "vs baseline = ferryman's rate / the baseline's rate, both measured in this run",
         f"% of link = bits sent / seconds / {LINK_MBIT:g} Mbit/s (the whole delivery, the"
         " message included)",
-        "the fake runs in this process (but for the resume and CPU rows): it parses every"
+        "the fake runs in the client's process in the big-file rows (the photos, resume and"
+        " CPU rows run each client in its own process): it parses every"
         " request, checks the upload rules and decodes every photo; requests and answers are"
         " MTProto 2.0 encrypted (AES-IGE, Telethon's own code on the client's side; the"
         " fake's decryption runs on a thread)",
