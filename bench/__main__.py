@@ -213,6 +213,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="telegram: leave out the resume and CPU rows (bench/telegram_costs.py)",
     )
     parser.add_argument(
+        "--tg-photos-in-process",
+        action="store_true",
+        help="telegram: also the photos row as it ran until 2026-11-27, client and fake in"
+        " one process (for comparison)",
+    )
+    parser.add_argument(
         "--tg-skip-engine",
         action="store_true",
         help="telegram: leave out the big file through the whole engine",

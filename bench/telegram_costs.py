@@ -50,9 +50,10 @@ class Child:
     cpu: float | None
     wall: float | None
     log: str
+    timed: float | None = None  # what the photos row counts (``bench._tg_cost_child``)
 
 
-async def _child(mode: str, data_dir: Path, port: int, src: str, on: Any = None) -> Child:
+async def child(mode: str, data_dir: Path, port: int, src: str, on: Any = None) -> Child:
     """One client process to its end; ``on(proc)`` is told the process as it starts."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     errors = data_dir.parent / f"{data_dir.name}-{mode}.log"
@@ -67,7 +68,7 @@ async def _child(mode: str, data_dir: Path, port: int, src: str, on: Any = None)
     lines = out.decode().strip().splitlines()
     got = json.loads(lines[-1]) if proc.returncode == 0 and lines else {}
     text = errors.read_text(errors="replace")[-2000:]
-    return Child(proc.returncode or 0, got.get("cpu"), got.get("wall"), text)
+    return Child(proc.returncode or 0, got.get("cpu"), got.get("wall"), text, got.get("timed"))
 
 
 def _world(link: LinkModel) -> tuple[FakeTelegram, Account]:
@@ -78,11 +79,17 @@ def _world(link: LinkModel) -> tuple[FakeTelegram, Account]:
     return server, me
 
 
-async def _logged_in(data_dir: Path, server: FakeTelegram, me: Account) -> None:
+def child_settings(data_dir: Path) -> Any:
+    """The settings a child process runs with (``bench._tg_cost_child.settings_for``)."""
     from bench._tg_cost_child import settings_for
+
+    return settings_for(data_dir)
+
+
+async def _logged_in(data_dir: Path, server: FakeTelegram, me: Account) -> None:
     from bench.telegram import log_in
 
-    await log_in(settings_for(data_dir), server, me)
+    await log_in(child_settings(data_dir), server, me)
 
 
 def _doc_problems(server: FakeTelegram, me: Account, size: int, sha256: str, who: str) -> list[str]:
@@ -121,13 +128,13 @@ async def _resume(root: Path, big: Any, link: LinkModel) -> dict[str, Any]:
     server.after_handle.append(hook)
     try:
         started = time.perf_counter()
-        first = await _child("engine", data, remote.port, str(folder), proc.append)
+        first = await child("engine", data, remote.port, str(folder), proc.append)
         first_s = time.perf_counter() - started
         server.after_handle.remove(hook)
         sent_first = server.parts.received_bytes
         server.parts.reset_counts()
         started = time.perf_counter()
-        second = await _child("engine", data, remote.port, "-")
+        second = await child("engine", data, remote.port, "-")
         second_s = time.perf_counter() - started
     finally:
         await remote.close()
@@ -214,11 +221,11 @@ async def _cpu(root: Path, big: Any, mode: str) -> tuple[Child, list[str]]:
         src = folder
     remote = await serve(server)
     try:
-        child = await _child(mode, data, remote.port, str(src))
+        ran = await child(mode, data, remote.port, str(src))
     finally:
         await remote.close()
-    problems = [] if child.code == 0 else [f"cpu {mode}: exit {child.code}: {child.log}"]
-    return child, problems + _doc_problems(server, me, big.size, big.sha256, f"cpu {mode}")
+    problems = [] if ran.code == 0 else [f"cpu {mode}: exit {ran.code}: {ran.log}"]
+    return ran, problems + _doc_problems(server, me, big.size, big.sha256, f"cpu {mode}")
 
 
 def cpu_section(b: Any, big: Any) -> None:
@@ -227,9 +234,9 @@ def cpu_section(b: Any, big: Any) -> None:
     rows = {}
     for mode in ("engine", "telethon"):
         progress(f"telegram: CPU of a {fmt_bytes(big.size)} upload, {mode}, own process")
-        child, problems = asyncio.run(_cpu(b.root, big, mode))
+        ran, problems = asyncio.run(_cpu(b.root, big, mode))
         b.problems += problems
-        rows[mode] = child
+        rows[mode] = ran
     gib = big.size / GiB
     per = {m: (c.cpu / gib if c.cpu is not None else None) for m, c in rows.items()}
     table = Table(["client (own process)", "CPU s", "CPU s per GiB", "wall s", "vs baseline"])

@@ -448,3 +448,37 @@ async def test_captions_sent_before_the_number_of_albums_was_known_are_made_fina
     first = albums[0][0]
     assert first.history == ["in — 1/1+"] and first.edits == 1  # sent open, edited once
     assert left == {}
+
+
+async def test_captions_made_final_at_a_jobs_end_are_edited_side_by_side(
+    tmp_path: Path,
+) -> None:
+    """A job whose albums went out while its number was open ends with several captions
+    to edit: they go at once (a round trip for all, not one per album), each once."""
+    w = await World.logged_in(tmp_path, backlog_items=10)
+    edit = functions.messages.EditMessageRequest
+    handler = w.server.handlers[edit]
+    in_flight, most = [0], [0]
+
+    async def slow_edit(server: FakeTelegram, call: Any, req: Any) -> Any:
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        try:
+            await asyncio.sleep(0.2)  # an edit's round trip
+            return await handler(server, call, req)
+        finally:
+            in_flight[0] -= 1
+
+    w.server.handlers[edit] = slow_edit
+    store = await w.store()
+    try:
+        job = await intake.add_source(store, w.photo_zip(40), dest="telegram:me")
+        await w.run(store)
+        assert (await store.get_job(job.id)).state is JobState.DONE
+    finally:
+        await store.close()
+    albums = w.server.albums(w.me)
+    assert [a[0].text for a in albums] == [f"in — {i}/4" for i in range(1, 5)]
+    edited = [a[0] for a in albums if a[0].edits]
+    assert len(edited) >= 2 and all(m.edits == 1 for m in edited)
+    assert most[0] == len(edited)  # every edit under way at once

@@ -120,6 +120,24 @@ async def test_small_file_is_an_input_file_with_md5(env: Env) -> None:
     assert await env.uploaded_sha256(result) == sha(data)
 
 
+async def test_sent_is_told_once_every_part_went_before_the_last_is_acknowledged(
+    env: Env,
+) -> None:
+    """A pool's account starts its next album when this one's parts have all gone, not a
+    round trip later: no part is answered here until ``sent`` was told (waiting for an
+    acknowledgement first would never end)."""
+    path, data = env.file(3 * PART + 10)
+    told: list[int] = []
+    env.hold_until(SMALL, lambda: bool(told))
+    uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=8)
+    try:
+        result = await asyncio.wait_for(uploader.upload(path, sent=lambda: told.append(1)), 30)
+    finally:
+        await uploader.close()
+    assert told == [1]  # once
+    assert await env.uploaded_sha256(result) == sha(data)
+
+
 async def test_big_file_is_an_input_file_big(env: Env) -> None:
     size = 11 * 1024 * 1024 + 12345
     path, data = env.file(size)

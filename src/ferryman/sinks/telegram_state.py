@@ -95,6 +95,17 @@ class TelegramState:
 
     def __init__(self, state: SinkState) -> None:
         self.state = state
+        # An album's sends as this object last planned, read or wrote them (by job and
+        # album, then slot): what ``sends_now`` answers without reading them back.
+        self._known: dict[tuple[int, int], dict[int, PlannedSend]] = {}
+
+    def _knew(self, sends: Sequence[PlannedSend], *, whole: bool = False) -> None:
+        for s in sends:
+            key = (s.job_id, s.album_id)
+            if whole:
+                self._known[key] = {}
+                whole = False
+            self._known.setdefault(key, {})[s.slot] = s
 
     # ------------------------------------------------------------------ sends
 
@@ -122,6 +133,7 @@ class TelegramState:
                 records = [_send_record(replace(s, account=account)) for s in moved]
                 await self.state.put(job_id, records)
                 sends = [s if s.bound else replace(s, account=account) for s in sends]
+            self._knew(sends, whole=True)
             return sends
         tried = False if pooled else None
         planned = [
@@ -141,7 +153,9 @@ class TelegramState:
             )
             for slot, (item_id, part) in enumerate(slots)
         ]
-        return [_send(job_id, r) for r in await self.state.claim(job_id, planned)]
+        claimed = [_send(job_id, r) for r in await self.state.claim(job_id, planned)]
+        self._knew(claimed, whole=True)
+        return claimed
 
     async def mark_tried(self, sends: Sequence[PlannedSend], tried: bool = True) -> None:
         """Before an album's first send through a pool (``tried``), or after Telegram
@@ -151,6 +165,7 @@ class TelegramState:
         ]
         if changed:
             await self.state.put(changed[0].job_id, [_send_record(s) for s in changed])
+            self._knew(changed)
 
     async def album(self, job_id: int, album_id: int) -> AlbumRecords:
         """The album's sends and its files' media references, in one read. A pending
@@ -178,6 +193,15 @@ class TelegramState:
         sends = [_send(job_id, r) for r in found if r.key.startswith("send:")]
         return sorted(sends, key=lambda s: s.slot)
 
+    async def sends_now(self, job_id: int, album_id: int) -> list[PlannedSend]:
+        """The album's sends as stored, by slot: as this object planned (or read) them
+        and then recorded them sent or dropped, without reading them back (a hop of the
+        store's after each album's send); read when it planned none of them."""
+        known = self._known.get((job_id, album_id))
+        if not known:
+            return await self.sends(job_id, album_id)
+        return [known[slot] for slot in sorted(known)]
+
     async def sent(
         self,
         sends: Sequence[PlannedSend],
@@ -189,20 +213,19 @@ class TelegramState:
         a caption to make final, ``caption_note``)."""
         if not sends:
             return
-        done = [
-            _send_record(replace(s, state="sent", message_id=message_ids[s.slot], peer=peer))
-            for s in sends
-        ]
-        await self.state.put(sends[0].job_id, [*done, *([note] if note else [])])
+        done = [replace(s, state="sent", message_id=message_ids[s.slot], peer=peer) for s in sends]
+        records = [_send_record(s) for s in done]
+        await self.state.put(sends[0].job_id, [*records, *([note] if note else [])])
+        self._knew(done)
 
     async def drop(self, send: PlannedSend) -> None:
         """Telegram refused this file in any form: the album goes on without it, and its
         media reference (if one was made) goes with it."""
+        dropped = replace(send, state="dropped")
         await self.state.put(
-            send.job_id,
-            [_send_record(replace(send, state="dropped"))],
-            forget=[_media_key(send.item_id, send.part)],
+            send.job_id, [_send_record(dropped)], forget=[_media_key(send.item_id, send.part)]
         )
+        self._knew([dropped])
 
     async def messages(self, job_id: int, item_id: int) -> list[int]:
         """The message ids an item became (several for a split video)."""

@@ -75,6 +75,8 @@ class _Job:
     file_id: int
     big: bool
     progress: Progress | None
+    on_sent: Callable[[], None] | None = None  # once every part went (not acknowledged yet)
+    submitted: int = 0  # parts sent (or found sent before) at least once
     sent_bytes: int = 0
     resent: int = 0
     waits: int = 0
@@ -162,11 +164,15 @@ class Uploader:
         name: str | None = None,
         progress: Progress | None = None,
         digest: Any = None,
+        sent: Callable[[], None] | None = None,
     ) -> Any:
         """Upload ``path``; the ``InputFile`` or ``InputFileBig`` naming the parts sent.
 
         ``digest`` (a ``hashlib`` object) is fed the file's bytes in order as they are
-        read: the whole file once the upload returns.
+        read: the whole file once the upload returns. ``sent``: called once every part
+        has gone out, a round trip before the last is acknowledged (a pool's account
+        then starts its next album's parts, queued behind these at its cap, not after
+        a round trip of nothing sent).
 
         Raises :class:`TelegramWait` for a flood wait longer than ``max_inline_wait``
         (after ``on_wait``), or the mapped :class:`FerrymanError` once retries run out.
@@ -199,7 +205,7 @@ class Uploader:
                 lambda: secrets.randbits(63),
             )
         name = name if name is not None else path.name
-        return await self._upload(parts, big, name, progress, resume)
+        return await self._upload(parts, big, name, progress, resume, sent)
 
     async def upload_growing(
         self,
@@ -241,9 +247,10 @@ class Uploader:
         file_name: str,
         progress: Progress | None,
         resume: Resume | None = None,
+        sent: Callable[[], None] | None = None,
     ) -> Any:
         file_id = resume.file_id if resume is not None else secrets.randbits(63)
-        job = _Job(parts, file_id, big, progress, resume=resume)
+        job = _Job(parts, file_id, big, progress, sent, resume=resume)
         started = asyncio.get_running_loop().time()
         try:
             await self._run(job)
@@ -298,6 +305,7 @@ class Uploader:
             index, data = part
             if resume is not None and resume.sent_before(index, data):
                 job.resumed += 1
+                _submitted(job)
                 job.sent_bytes += len(data)
                 if job.progress is not None:
                     job.progress(job.sent_bytes, job.parts.size)
@@ -325,6 +333,8 @@ class Uploader:
             stamp = window.sending()
             if sent:
                 job.resent += 1
+            else:
+                _submitted(job)
             sent = True
             job.in_flight += 1
             job.peak = max(job.peak, job.in_flight)
@@ -385,6 +395,13 @@ class Uploader:
             return False
         window.resume_after(wait.seconds)
         return True
+
+
+def _submitted(job: _Job) -> None:
+    """One more part gone for the first time: the last one tells ``on_sent``."""
+    job.submitted += 1
+    if job.submitted == job.parts.count and job.on_sent is not None:
+        job.on_sent()
 
 
 def _stat_where(path: Path) -> tuple[os.stat_result, str]:
