@@ -464,7 +464,7 @@ async def test_captions_made_final_at_a_jobs_end_are_edited_side_by_side(
         in_flight[0] += 1
         most[0] = max(most[0], in_flight[0])
         try:
-            await asyncio.sleep(0.2)  # an edit's round trip
+            await asyncio.sleep(0.2)  # an edit's round trip: a pace, not a wait
             return await handler(server, call, req)
         finally:
             in_flight[0] -= 1
