@@ -10,7 +10,11 @@ import os
 import re
 import shutil
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _NO_LINK = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP)
 # A safe name's most UTF-8 bytes: prefixes and suffixes added to it stay within 255.
@@ -108,3 +112,26 @@ def sha256_file(path: Path) -> tuple[int, str]:
             digest.update(block)
             size += len(block)
     return size, digest.hexdigest()
+
+
+async def write_whole(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``asyncio.to_thread(fn, …)`` for a write that a cancel must not leave running: the
+    cancelled caller waits for the write to end, then the cancel goes on. Else its bytes
+    land after the caller moved on: a cancelled download's last chunk was appended after
+    the next fetch had measured the file (that chunk asked for twice), or a file was
+    closed under a write still on its thread."""
+    import asyncio  # lazy: the CLI's start-up loads this module
+
+    write = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(write)
+        except asyncio.CancelledError:
+            if not write.done():
+                cancelled = True  # the caller's cancel: wait for the write, then raise
+                continue
+            raise
+        if cancelled:
+            raise asyncio.CancelledError
+        return result

@@ -31,6 +31,7 @@ import httpx
 
 from ferryman.config import NetworkSettings, Retry
 from ferryman.errors import FerrymanError
+from ferryman.fsutil import write_whole
 from ferryman.net import partfile
 from ferryman.net.http import (
     BASE_HEADERS,
@@ -327,21 +328,21 @@ class _Download:
                 self.refreshed_without_bytes = False
                 since_sync += len(chunk)
                 if since_sync >= self.space_check_bytes:
-                    await asyncio.to_thread(writer.write, bytes(buffer), sync=True)
+                    await write_whole(writer.write, bytes(buffer), sync=True)
                     buffer.clear()
                     since_sync = 0
                     await self._before_write(
                         _remaining(record.size, self.offset, self.space_check_bytes)
                     )
                 elif len(buffer) >= WRITE_BUFFER_BYTES:
-                    await asyncio.to_thread(writer.write, bytes(buffer), sync=False)
+                    await write_whole(writer.write, bytes(buffer), sync=False)
                     buffer.clear()
                 self.high_water = max(self.high_water, self.offset)
                 self.progress.update(self.offset, record.size, self.restarts)
         finally:
             try:
                 if buffer:
-                    await asyncio.to_thread(writer.write, bytes(buffer), sync=False)
+                    await write_whole(writer.write, bytes(buffer), sync=False)
             finally:
                 self.offset = await asyncio.to_thread(writer.size)
                 await asyncio.to_thread(writer.close)

@@ -27,7 +27,7 @@ from telethon import errors as tg
 from telethon.tl import functions
 
 from ferryman.errors import FerrymanError
-from ferryman.fsutil import make_durable
+from ferryman.fsutil import make_durable, write_whole
 from ferryman.telegram.errors import from_telethon
 from ferryman.telegram.pool import SenderPool
 
@@ -173,7 +173,7 @@ class Download:
                 while at in self._ready:
                     run.append(self._ready.pop(at))
                     at += len(run[-1])
-                await asyncio.to_thread(_append, self.path, *run)
+                await write_whole(_append, self.path, *run)
                 self.written = at
                 self.on_progress(self.written)
         async with self._room:
@@ -224,7 +224,7 @@ class Download:
                 file_size=self.size,
                 dc_id=self.dc_id or None,
             ):
-                await asyncio.to_thread(_append, self.path, bytes(chunk))
+                await write_whole(_append, self.path, bytes(chunk))
                 self.written += len(chunk)
                 self.on_progress(self.written)
         except Exception as exc:
