@@ -18,6 +18,7 @@ from ferryman.engine.runner import Engine
 from ferryman.samples import make_photo
 from ferryman.sources.listers.folder import EDGE, FolderLister, file_key
 from ferryman.store import Store
+from ferryman.store.watches.sql import Watch
 from tests.support.engine_helpers import library_files, run_until_idle, sha256
 from tests.support.waiting import eventually
 
@@ -36,6 +37,18 @@ def _photo(path: Path, seed: int, *, at: float | None = OLD) -> str:
 def _settled(settings: Settings, seconds: float = 0.0) -> Settings:
     return settings.model_copy(
         update={"watch": settings.watch.model_copy(update={"settle_seconds": seconds})}
+    )
+
+
+async def _watch_all(store: Store, root: Path) -> Watch:
+    """A watch of ``root`` into the library, due now, taking what is there already."""
+    return await store.add_watch(
+        kind="folder",
+        source=str(root),
+        dest="library:",
+        every_seconds=3600.0,
+        since="all",
+        next_check_at=0.0,
     )
 
 
@@ -116,14 +129,7 @@ async def test_each_file_once_across_restarts_renames_and_moves(
 ) -> None:
     root = tmp_path / "Camera"
     first = [_photo(root / "IMG_1.jpg", 1), _photo(root / "sub" / "IMG_2.jpg", 2)]
-    watch = await store.add_watch(
-        kind="folder",
-        source=str(root),
-        dest="library:",
-        every_seconds=3600.0,
-        since="all",
-        next_check_at=0.0,
-    )
+    watch = await _watch_all(store, root)
     await run_until_idle(store, settings)  # an engine: the first look takes both
     assert _delivered(settings) == sorted(first)
 
@@ -155,14 +161,7 @@ async def test_a_watched_folder_s_subfolders_are_kept_in_the_library(
         "2026/IMG_0001.jpg": _photo(root / "2026" / "IMG_0001.jpg", 2),
         "IMG_0003.jpg": _photo(root / "IMG_0003.jpg", 3),
     }
-    await store.add_watch(
-        kind="folder",
-        source=str(root),
-        dest="library:",
-        every_seconds=3600.0,
-        since="all",
-        next_check_at=0.0,
-    )
+    await _watch_all(store, root)
     await run_until_idle(store, settings)
     placed = {
         p.relative_to(settings.library / "Camera").as_posix(): sha256(p)
@@ -181,14 +180,7 @@ async def test_every_look_of_a_watched_folder_grows_one_folder_of_the_library(
     settings = settings.model_copy(update={"library_layout": "{source}/{path}/{name}"})
     root = tmp_path / "Camera"
     first = _photo(root / "IMG_0001.jpg", 1)
-    watch = await store.add_watch(
-        kind="folder",
-        source=str(root),
-        dest="library:",
-        every_seconds=3600.0,
-        since="all",
-        next_check_at=0.0,
-    )
+    watch = await _watch_all(store, root)
     await run_until_idle(store, settings)
     (root / "IMG_0001.jpg").unlink()  # the phone freed its room, then counts again
     again = _photo(root / "IMG_0001.jpg", 2)

@@ -199,7 +199,7 @@ class FlatLibrarySink(LibrarySink):
             title, dot, ext = name.rpartition(".")
             values = {
                 "source": source,
-                "path": input_folders(item.source_path, delivery.job.name),
+                "path": input_folders(item.source_path, source),
                 "name": name,
                 "title": title if dot else name,
                 "ext": ext if dot else "",

@@ -90,19 +90,26 @@ def source_folder(job_name: str, source: str) -> str:
     looks share (``Camera``, not ``Camera (2)``: its ``batch:`` source says), so a
     watched folder grows one folder of the library; names met twice there are made
     unique as any (``IMG_0001 (2).jpg``)."""
-    if source.startswith(f"{BATCH_SCHEME}:"):
-        try:
-            folder = Batch.parse(source).folder
-        except ValueError:
-            return job_name
-        return job_name if folder is None else folder
-    return job_name
+    if not source.startswith(f"{BATCH_SCHEME}:"):
+        return job_name
+    folder = _batch_folder(source)
+    return job_name if folder is None else folder
+
+
+@functools.lru_cache(maxsize=16)
+def _batch_folder(source: str) -> str | None:
+    """The batch's shared folder, parsed once per job, not once per album: a look of
+    thousands of entries is a long ``batch:`` source."""
+    try:
+        return Batch.parse(source).folder
+    except ValueError:
+        return None
 
 
 def input_folders(source_path: str, job_name: str) -> str:
     """``{path}``: the folders an item was in inside its input, without a first folder
-    that the job is named after (an archive holding one top folder is named by it: its
-    files would sit in ``Trip/Trip/``)."""
+    named as the job's ``{source}`` (an archive holding one top folder is named by it:
+    its files would sit in ``Trip/Trip/``)."""
     parts = [p for p in source_path.replace("\\", "/").split("/")[:-1] if p not in ("", ".")]
     if parts and safe_name(parts[0], "_").casefold() == safe_name(job_name, "_").casefold():
         parts = parts[1:]
