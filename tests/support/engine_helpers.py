@@ -21,6 +21,8 @@ def library_files(library: Path) -> list[dict[str, Any]]:
     """Every delivered file, with its manifest entry and the hash of what is on disk."""
     found = []
     for manifest in sorted(library.rglob("manifest.json")):
+        if any(part.startswith(".") for part in manifest.relative_to(library).parts[:-1]):
+            continue  # an album being built (``.0001.partial``): renamed in whole, or never
         data = json.loads(manifest.read_text())
         for entry in data["items"]:
             path = manifest.parent / entry["file"]
