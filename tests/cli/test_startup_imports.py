@@ -58,6 +58,9 @@ NOT_FOR_PHOTOS = (
     "ferryman.net.egress",
     "sqlalchemy.dialects.postgresql",
     "ferryman.store.migrations",
+    # The store speaks Core through the asyncio engine: the ORM that package's __init__
+    # imports (~0.1 CPU-s a start) stays out (store/sqla_async.py).
+    "sqlalchemy.orm",
 )
 
 _PROBE = """

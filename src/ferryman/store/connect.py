@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ferryman.errors import FerrymanError
 from ferryman.store import dead_peer, migrate, sqlite_file, sqlite_thread
+from ferryman.store.sqla_async import AsyncEngine, create_async_engine
 
 IDLE_IN_TRANSACTION_MS = 60_000
 READERS = 8  # SQLite's reading connections (WAL: they never wait for the writer)

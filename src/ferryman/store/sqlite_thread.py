@@ -45,8 +45,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.engine import Connection as SyncConnection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.util.concurrency import await_
+
+from ferryman.store.sqla_async import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
 P = ParamSpec("P")

@@ -15,7 +15,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
@@ -44,6 +43,7 @@ from ferryman.store.shared.rows import (
 )
 from ferryman.store.sql import sqlite_direct, statements
 from ferryman.store.sql.base import StoreBase
+from ferryman.store.sqla_async import AsyncConnection
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Row, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
@@ -23,6 +22,7 @@ from ferryman.store.jobs.new import NewJob, insert_job
 from ferryman.store.jobs.writer import SqlJobWriter
 from ferryman.store.schema import jobs, tg_inbox, tg_status, tg_user_settings
 from ferryman.store.sql.base import StoreBase
+from ferryman.store.sqla_async import AsyncConnection
 
 DOWNLOADING = "downloading"
 DONE = "done"

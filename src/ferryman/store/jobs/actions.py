@@ -12,7 +12,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import (
@@ -40,6 +39,7 @@ from ferryman.store.shared.rows import (
     job_from_row,
 )
 from ferryman.store.sql.base import StoreBase
+from ferryman.store.sqla_async import AsyncConnection
 
 
 class JobActionQueries(StoreBase):

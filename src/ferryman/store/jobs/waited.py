@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.store.schema import source_memos
+from ferryman.store.sqla_async import AsyncConnection
 
 SINCE, SECONDS = "wait.since", "wait.seconds"
 

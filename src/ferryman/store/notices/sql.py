@@ -23,13 +23,13 @@ from typing import Any
 
 from sqlalchemy import Integer, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.error_codes import ASKS as ASKS  # re-exported: the waits that make a notice
 from ferryman.store import sqlite_thread
 from ferryman.store.schema import jobs, notices
 from ferryman.store.sql import sqlite_direct
 from ferryman.store.sql.base import StoreBase
+from ferryman.store.sqla_async import AsyncConnection
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 EVENT_URL = ""  # an event row's URL: not a notice yet, never claimed for sending

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import Insert, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ferryman.model import SinkRecord, UploadBook
 from ferryman.store.schema import sink_records, sink_waits
 from ferryman.store.shared.rows import Clock
 from ferryman.store.sinks.uploads import SinkUploads
+from ferryman.store.sqla_async import AsyncConnection, AsyncEngine
 
 
 class KeptForSink(UploadBook, Protocol):

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ferryman.model import UploadRecord
 from ferryman.store.schema import sink_uploads
+from ferryman.store.sqla_async import AsyncEngine
 
 
 def ranges(done: frozenset[int]) -> str:

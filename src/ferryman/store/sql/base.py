@@ -26,7 +26,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ferryman.clock import SYSTEM
 from ferryman.model import (
@@ -45,6 +44,7 @@ from ferryman.store.shared.rows import (
     summarise,
 )
 from ferryman.store.sql import sqlite_direct, statements
+from ferryman.store.sqla_async import AsyncConnection, AsyncEngine
 from ferryman.store.wakeup import nudge
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
 from ferryman.model import ItemState, Job, JobState
@@ -25,6 +24,7 @@ from ferryman.store.notices.sql import WATCH_FAILING, WATCH_FOUND, event_in
 from ferryman.store.schema import items, jobs, watch_seen, watches
 from ferryman.store.sql import statements
 from ferryman.store.sql.base import StoreBase
+from ferryman.store.sqla_async import AsyncConnection
 from ferryman.store.watches.records import WatchJob, entry_key, seen_in
 
 __all__ = ["CHECKING", "IDLE", "Made", "Watch", "WatchJob", "WatchQueries", "entry_key"]
