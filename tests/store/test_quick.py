@@ -109,7 +109,7 @@ async def test_the_reads_a_delivery_wakes_send_no_statement_through_sqlalchemy(
     try:
         backlog = await store.backlog(job.id)
         in_flight = await store.albums_in_flight(job.id)
-        look = await store.keeper_look()
+        look = await store.housekeeping_state()
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", count)

@@ -406,7 +406,7 @@ async def test_an_input_of_no_media_ends_done_saying_nothing_was_delivered(store
                    reason="not media")  # fmt: skip
     await store.record_entries(job.id, "r", 1, [text])
     await store.finish_expansion(job.id, "r", album_size=10)
-    assert await store.keeper_look() == (True, False)
+    assert await store.housekeeping_state() == (True, False)
     assert await store.finish_jobs() == [job.id]
     ended = await store.get_job(job.id)
     assert (ended.state, ended.error_code) == (JobState.DONE, "source.nothing_delivered")

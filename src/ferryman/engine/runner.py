@@ -391,7 +391,7 @@ class Engine:
                     for job_id in [job_id for job_id, ready in active.items() if ready]:
                         if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
                             self.ctx.wakeup.notify("deliver")
-                look = await store.keeper_look()  # its reads in one hop
+                look = await store.housekeeping_state()  # its reads in one hop
                 for job_id in await store.finish_jobs() if look.finishable else ():
                     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job_id), True)
                     job = await store.get_job(job_id)

@@ -29,7 +29,7 @@ from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
 from ferryman.store.entries.sql import read_ended
 from ferryman.store.fetches.sql import DONE
-from ferryman.store.jobs.ends import KeeperLook
+from ferryman.store.jobs.ends import HousekeepingState
 from ferryman.store.memory.base import MemoryBase, Row
 from ferryman.store.notices.sql import JOB_ENDED, JOB_WAITING
 from ferryman.store.shared.rows import (
@@ -426,9 +426,9 @@ class MemoryAlbums(MemoryBase):
             return True
         return any(not terminal(i) for i in self.items_of(job["id"]))
 
-    async def keeper_look(self) -> KeeperLook:
+    async def housekeeping_state(self) -> HousekeepingState:
         jobs = self.tables["jobs"].values()
-        return KeeperLook(bool(self._finishable()), not any(self._busy(j) for j in jobs))
+        return HousekeepingState(bool(self._finishable()), not any(self._busy(j) for j in jobs))
 
     async def idle(self) -> bool:
         return not any(self._busy(job) for job in self.tables["jobs"].values())
