@@ -70,7 +70,7 @@ async def test_a_conversion_of_a_small_job_is_not_held_behind_a_big_one(store: S
     assert taken == [(big, 0), (small, 0), (big, 1)]
 
 
-async def test_a_read_waiting_for_room_gives_its_turn_to_a_job_further_behind(
+async def test_a_read_waiting_for_space_gives_its_turn_to_a_job_further_behind(
     store: Store,
 ) -> None:
     big = await store.add_job(source="/big", name="big", dest="library:")

@@ -349,19 +349,19 @@ async def test_a_full_destination_is_a_wait_shown_once_until_an_album_goes(store
     first = await store.claim_album("d", 30)
     assert first is not None
     full = FerrymanError("sink.space_low", "the destination is full")
-    assert await store.album_waits_for_room(first.id, "d", job.id, full, 0)
+    assert await store.album_waits_for_space(first.id, "d", job.id, full, 0)
     second = await store.claim_album("d", 30)
     assert second is not None
-    assert not await store.album_waits_for_room(second.id, "d", job.id, full, 0)  # not new
+    assert not await store.album_waits_for_space(second.id, "d", job.id, full, 0)  # not new
     assert (await store.get_job(job.id)).wait_reason == "sink.space_low"
-    assert not await store.room_again(job.id, "sink.space_low")  # its albums still wait
+    assert not await store.end_space_wait(job.id, "sink.space_low")  # its albums still wait
     again = await store.claim_album("d", 30)
     assert again is not None and again.attempts == 0  # a wait is not an attempt
     await store.album_delivered(again.id, "d", "ref")
     last = await store.claim_album("d", 30)
     assert last is not None
     await store.album_delivered(last.id, "d", "ref")
-    assert await store.room_again(job.id, "sink.space_low")
+    assert await store.end_space_wait(job.id, "sink.space_low")
     assert (await store.get_job(job.id)).wait_reason is None
 
 

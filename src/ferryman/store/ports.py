@@ -165,7 +165,7 @@ class DeliverStore(Leaseholder, Protocol):
         hashes: Mapping[int, str] | None = None,
         then: Callable[[], None] | None = None,
     ) -> AlbumClaim | None: ...
-    async def room_again(self, job_id: int, code: str) -> bool: ...
+    async def end_space_wait(self, job_id: int, code: str) -> bool: ...
     async def album_split(
         self,
         album_id: int,
@@ -173,7 +173,7 @@ class DeliverStore(Leaseholder, Protocol):
         error: FerrymanError,
         ended: Mapping[int, Ended] | None = None,
     ) -> list[int]: ...
-    async def album_waits_for_room(
+    async def album_waits_for_space(
         self, album_id: int, owner: str, job_id: int, error: FerrymanError, delay: float
     ) -> bool: ...
     async def album_retry(

@@ -231,7 +231,7 @@ async def record(
             ctx.bus.publish(ItemQuarantined(album.job_id, item_id, code=error.code))
     delivered = len(album.items) - len(ended)
     ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=delivered, ref=ref))
-    if job.wait_reason == SINK_FULL and await ctx.deliver_store.room_again(job.id, SINK_FULL):
+    if job.wait_reason == SINK_FULL and await ctx.deliver_store.end_space_wait(job.id, SINK_FULL):
         ctx.bus.publish(JobResumed(job.id))
     if not small:  # a big file's unlink holds neither the store, the job's end, nor this worker
         ctx.tidy_later(functools.partial(_remove_work_files, album))
@@ -452,10 +452,10 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
         # The destination is full: a wait like the work area's, rechecked, uncounted,
         # never a failure; the job says where and how much until an album goes out.
         delay = settings.space_recheck_seconds
-        if await ctx.deliver_store.album_waits_for_room(
+        if await ctx.deliver_store.album_waits_for_space(
             album.id, ctx.owner, album.job_id, exc, delay
         ):
-            log.warning("album %s of job %s waits for room: %s", album.seq, album.job_id, exc)
+            log.warning("album %s of job %s waits for space: %s", album.seq, album.job_id, exc)
             ctx.bus.publish(JobWaiting(album.job_id, reason=SINK_FULL))
         ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=delay))
         return

@@ -282,7 +282,7 @@ class MemoryAlbums(MemoryBase):
             a["error_code"] == code and a["state"] in undelivered for a in self.albums_of(job_id)
         )
 
-    async def album_waits_for_room(
+    async def album_waits_for_space(
         self, album_id: int, owner: str, job_id: int, error: FerrymanError, delay: float
     ) -> bool:
         before, now = self._waiting_for(job_id, error.code), self.clock()
@@ -300,7 +300,7 @@ class MemoryAlbums(MemoryBase):
             self.event(JOB_WAITING, job_id=job_id, reason=error.code)
         return not before
 
-    async def room_again(self, job_id: int, code: str) -> bool:
+    async def end_space_wait(self, job_id: int, code: str) -> bool:
         job = self.job_row(job_id)
         if self._waiting_for(job_id, code) or job["wait_reason"] != code:
             return False
