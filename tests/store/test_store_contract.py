@@ -286,14 +286,14 @@ async def test_the_last_entries_recorded_end_the_read_in_their_transaction(store
     assert lost.value.code == "engine.lease_lost"
 
 
-async def test_a_read_gives_its_turn_to_a_job_further_behind(store: Store) -> None:
+async def test_a_read_gives_way_to_a_job_further_behind(store: Store) -> None:
     ahead = await store.add_job(source="/a", name="a", dest="library:")
     assert await store.claim_job("r", 30) is not None
     await store.record_entries(ahead.id, "r", 5, [_photo(n) for n in range(5)])
     assert not await store.read_waits_behind(ahead.id)  # no one else to read
     behind = await store.add_job(source="/b", name="b", dest="library:")
     assert await store.read_waits_behind(ahead.id)  # b has read nothing yet
-    await store.give_turn(ahead.id, "r")
+    await store.give_way(ahead.id, "r")
     first = await store.claim_job("r", 30)
     assert first is not None and first.id == behind.id  # the one furthest behind
     second = await store.claim_job("r", 30)

@@ -76,8 +76,8 @@ async def read_job(ctx: Context, job: Job) -> None:
         await _read_job(ctx, job)
         return
     except GaveWay:
-        log.info("job %s waits for room: a job further behind is read first", job.id)
-        await ctx.read_store.give_turn(job.id, ctx.owner)
+        log.info("job %s gives way: a job further behind is read first", job.id)
+        await ctx.read_store.give_way(job.id, ctx.owner)
         return
     except LeaseLost:
         raise

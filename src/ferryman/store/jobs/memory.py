@@ -185,7 +185,7 @@ class MemoryJobs(MemoryRuns):
         self.event(JOB_WAITING, job_id=job_id, reason=error.code)
         return [] if album_size is None else self.seal(job_id, album_size)
 
-    async def give_turn(self, job_id: int, owner: str) -> None:
+    async def give_way(self, job_id: int, owner: str) -> None:
         row = self.owned("jobs", job_id, owner)
         row |= {"state": JobState.QUEUED.value, "owner": None, "lease_until": None}
         row |= {"wait_reason": None, "blocked": False, "updated_at": self.clock()}

@@ -260,7 +260,7 @@ class StoreBase:
         rows = await sqlite_thread.transaction(self.engine, _claim_rows, *claim)
         if not many:
             return rows
-        order = _TURNS.get(table.name)
+        order = _BEHIND_FIRST.get(table.name)
 
         def rank(row: Row[Any]) -> tuple[Any, ...]:
             return (-row.priority, row._mapping[order] if order else 0, row.id)
@@ -352,11 +352,11 @@ _SUMMARY = (
 # oldest. A job's next album is its seq-th, so a one-album link goes before the 41st
 # album of a 500-photo archive added earlier, and two jobs level with each other take
 # turns; within a job the order stays its own (seq follows id).
-_TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}
+_BEHIND_FIRST = {"albums": "seq", "items": "seq", "jobs": "cursor"}
 
 
-def _turn(table: Table) -> list[Any]:
-    column = _TURNS.get(table.name)
+def _behind_first(table: Table) -> list[Any]:
+    column = _BEHIND_FIRST.get(table.name)
     return [] if column is None else [table.c[column]]
 
 
@@ -376,7 +376,7 @@ def claim_pick(
         picked, person = person_turns.joined(picked, table)
     return (
         picked.where(table.c.state == ready, table.c.not_before <= now, *where())
-        .order_by(table.c.priority.desc(), *person, *_turn(table), table.c.id)
+        .order_by(table.c.priority.desc(), *person, *_behind_first(table), table.c.id)
         .limit(bindparam("claim_limit", type_=Integer) if many else 1)
         .with_for_update(skip_locked=True, of=table)
     )
