@@ -48,7 +48,7 @@ class FetchStore(Leaseholder, Protocol):
     async def user(self, user_id: int) -> User | None: ...  # whose cookies
     async def put_source_memo(self, job_id: int, key: str, value: str) -> None: ...
     async def name_from_input(
-        self, job_id: int, base: str, variant: str = "", kin: str = ""
+        self, job_id: int, base: str, variant: str = "", source_end: str = ""
     ) -> str | None: ...
     async def fetch_done(
         self,
@@ -103,7 +103,7 @@ class ReadStore(Leaseholder, Protocol):
     ) -> list[int]: ...
     async def backlog(self, job_id: int) -> tuple[int, int]: ...
     async def name_from_input(
-        self, job_id: int, base: str, variant: str = "", kin: str = ""
+        self, job_id: int, base: str, variant: str = "", source_end: str = ""
     ) -> str | None: ...
     async def record_entries(
         self,
