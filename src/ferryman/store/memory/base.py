@@ -116,7 +116,7 @@ class MemoryBase:
         ]
         if not found:
             return None
-        running = self._persons_busy(table)  # fewest under way first (``person_turns``)
+        running = self._persons_busy(table)  # fewest under way first (``fair_share``)
 
         def order(r: Row) -> tuple[Any, ...]:
             account = r["account_id"] if table == "jobs" else None

@@ -36,7 +36,7 @@ from ferryman.model import (
 )
 from ferryman.store import sqlite_thread
 from ferryman.store.claimed import Claimed
-from ferryman.store.jobs import person_turns
+from ferryman.store.jobs import fair_share
 from ferryman.store.schema import albums, fetches, items, jobs, nodes, notices, watches
 from ferryman.store.shared.rows import (
     Clock,
@@ -246,14 +246,14 @@ class StoreBase:
         """Up to ``limit`` claimable rows in one transaction, in the claims' order:
         a worker that runs several units at once takes them with one commit, not one each.
         A job's or a fetch's claim first looks whether two people's rows wait, in the same
-        hop, and then takes turns between them (``person_turns``)."""
+        hop, and then shares between them fairly (``fair_share``)."""
         many = limit > 1
         args = (table, ready, busy, owner, lease_seconds, where, started, now)
         statement, params = self._claim_args(*args, variant, many=many)
-        gate = person_turns.GATES.get(table.name)
+        gate = fair_share.GATES.get(table.name)
         people = statement
         if gate is not None:
-            people, _ = self._claim_args(*args, variant + person_turns.PEOPLE, many=many)
+            people, _ = self._claim_args(*args, variant + fair_share.PEOPLE, many=many)
         if many:
             params |= {"claim_limit": limit}
         claim = (gate, statement, people, params, many)
@@ -285,7 +285,7 @@ class StoreBase:
         key = (table.name, ready, busy, started, variant, many)
         statement = self._claims.get(key)
         if statement is None:
-            people = variant.endswith(person_turns.PEOPLE)
+            people = variant.endswith(fair_share.PEOPLE)
             statement = _claim_statement(table, ready, busy, where, started, many, people)
             self._claims[key] = statement
         now = self.clock() if now is None else now
@@ -372,8 +372,8 @@ def claim_pick(
     without sorting (schema step 11)."""
     now: BindParameter[float] = bindparam("claim_now", type_=Float)
     picked, person = select(table.c.id), list[Any]()
-    if people:  # several people's rows wait: theirs take turns first (``person_turns``)
-        picked, person = person_turns.joined(picked, table)
+    if people:  # several people's rows wait: the one with fewest under way first (``fair_share``)
+        picked, person = fair_share.joined(picked, table)
     return (
         picked.where(table.c.state == ready, table.c.not_before <= now, *where())
         .order_by(table.c.priority.desc(), *person, *_behind_first(table), table.c.id)
@@ -392,7 +392,7 @@ def _claim_rows(
 ) -> list[Any]:
     """A claim's rows: ``people``'s statement when ``gate`` finds two people's rows
     waiting, else ``plain``'s (the claim index's order, read no further than needed)."""
-    several = gate is not None and person_turns.several(sqlite_direct.execute(conn, gate, {}).one())
+    several = gate is not None and fair_share.several(sqlite_direct.execute(conn, gate, {}).one())
     found = sqlite_direct.execute(conn, people if several else plain, params)
     if many:
         return list(found.all())
