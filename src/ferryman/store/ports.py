@@ -324,14 +324,14 @@ class JobsView(Protocol):
     async def source_memos(self, job_id: int) -> dict[str, str]: ...
 
 
-class ShownFloors(Protocol):
+class ShownBars(Protocol):
     """What the web keeps of each bar as the page showed it (``web/kept_progress``): a memo."""
 
     async def memos_named(self, key: str) -> dict[int, str]: ...
     async def put_source_memo(self, job_id: int, key: str, value: str) -> None: ...
 
 
-class LiveJobs(JobsView, ShownFloors, Protocol):
+class LiveJobs(JobsView, ShownBars, Protocol):
     """What the web's live views read (``web/live``): jobs, their downloads' ends, the
     bars as shown."""
 
