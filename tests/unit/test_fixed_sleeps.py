@@ -36,7 +36,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
         "windows of many counted attempts in which a `ferryman run` child, offline, must"
         " not count one (its clock is the real one)",
     ),
-    "engine/test_upload_ahead.py": (1, "a slow input: the reading thread's pace per block"),
+    "engine/test_early_upload.py": (1, "a slow input: the reading thread's pace per block"),
     "engine/test_backlog_bounds.py": (
         4,
         "windows in which a read that did not wait would go on (the reading thread's real"

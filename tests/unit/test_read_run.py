@@ -301,7 +301,7 @@ def test_a_remux_counts_its_original_and_waits_for_space_before_it_is_made(
         tmp_path / "work",
         send_documents=False,
         options=_limits(tmp_path).options,
-        ahead=Upload(),
+        early=Upload(),
         wait_to_write=room,
     )
     with pytest.raises(RuntimeError, match="was cut"):

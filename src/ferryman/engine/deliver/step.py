@@ -239,7 +239,7 @@ async def record(
 
 
 async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
-    """Ahead of its turn, the album made ready at a sink that prepares (Telegram: its
+    """Before its turn, the album made ready at a sink that prepares (Telegram: its
     files uploaded, nothing sent); the hashes taken meanwhile (item id → sha256). A
     sink without that step: nothing."""
     route, delivery = await _delivery_of(ctx, claim)  # its bytes go now: told now
