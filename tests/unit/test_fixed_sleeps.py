@@ -51,7 +51,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
         3,
         "windows in which a cancel that did not wait for the SQLite thread would end",
     ),
-    "store/test_store_peek.py": (
+    "store/test_queued_child_work.py": (
         2,
         "in a child script: a window in which no template may start; its poll for one",
     ),

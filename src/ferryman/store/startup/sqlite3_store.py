@@ -38,7 +38,7 @@ from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION, STATEMENTS
 def sqlite_path(url: str) -> Path | None:
     """The database file of an SQLite URL (``sqlite[+driver]:///path``, the path
     percent-decoded, the query dropped), or None (another database, or in memory). The
-    one parser: the light store, ``store.peek`` and the CLI all ask it."""
+    one parser: the light store, ``store/startup/queued_child_work`` and the CLI all ask it."""
     scheme, sep, rest = url.partition(":///")
     if not sep or not (scheme == "sqlite" or scheme.startswith("sqlite+")):
         return None
