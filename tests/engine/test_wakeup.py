@@ -70,12 +70,12 @@ async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
         make_photo_set(tmp_path / "p", 2)
 
         def add() -> Job:
-            lite = open_sqlite3(settings.database, create=True)
-            assert lite is not None and lite.wake is not None
+            light_store = open_sqlite3(settings.database, create=True)
+            assert light_store is not None and light_store.wake is not None
             try:
-                return intake.add_source_now(lite, str(tmp_path / "p"))
+                return intake.add_source_now(light_store, str(tmp_path / "p"))
             finally:
-                lite.close()
+                light_store.close()
 
         # In a thread, as `ferryman add` is another process: on the loop, its wait for
         # the write lock (30 s) would stop the engine's open transaction from committing

@@ -26,7 +26,7 @@ def _photo(seq: int) -> NewItem:
 def _both(
     conn: Connection, statement: Any, params: dict[str, Any], named: bool = True
 ) -> list[Any]:
-    """The statement's rows through SQLAlchemy and through ``quick``, side by side
+    """The statement's rows through SQLAlchemy and through ``sqlite_direct``, side by side
     (``named``: by column name too; SQLAlchemy's own names of unlabelled expressions
     are not to be read by name)."""
     through = conn.execute(statement, params).all()

@@ -35,7 +35,7 @@ class QueuePlaceQueries(StoreBase):
         """Per queued job that waits only for its turn: ``{"reason": "downloads" or
         "reading", "ahead": N}`` (``queue_sql.places_of``). A job waiting for something else
         (a retry's pause, a pause, Wi-Fi) has its own reason and no place until that
-        wait is over. The SQL is ``store.line``'s, which the light store runs too."""
+        wait is over. The SQL is ``store/jobs/queue_sql``'s, which the light store runs too."""
         now = {"now": self.clock()}
         async with self.reader.connect() as conn:
             in_fetch = (await conn.execute(text(queue_sql.FETCH_LINE), now)).all()

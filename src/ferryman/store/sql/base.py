@@ -401,7 +401,7 @@ def _claim_rows(
 
 
 def _claimed_one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
-    """A claim's statement (on SQLite's thread, through ``quick``): the row or None."""
+    """A claim's statement (on SQLite's thread, through ``sqlite_direct``): the row or None."""
     return sqlite_direct.execute(conn, statement, params).first()
 
 

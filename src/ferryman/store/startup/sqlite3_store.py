@@ -92,7 +92,7 @@ class Sqlite3Store:
         return counts
 
     def queue_places(self) -> dict[int, dict[str, Any]]:
-        """Where each queued job stands in line: the full store's query (``store.line``)."""
+        """Where each queued job stands in line: the full store's query (``jobs/queue_sql``)."""
         now = {"now": self.clock()}
         in_fetch = [(r["job_id"], r["state"]) for r in self._rows(queue_sql.FETCH_LINE, now)]
         busy = self._rows(queue_sql.BUSY_READS)
