@@ -268,7 +268,9 @@ async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_me
         assert not kept.exists()  # a remove deletes it
     finally:
         await store.close()
-    assert ended < 5, f"the download went on {ended:.1f} s after the cancel"  # 10 s un-nudged
+    assert ended < 5, (
+        f"the download went on {ended:.1f} s after the cancel"
+    )  # 10 s without a wake-up
 
 
 @pytest.mark.slow

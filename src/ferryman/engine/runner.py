@@ -212,7 +212,7 @@ class Engine:
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
             waits: list[asyncio.Future[object]] = [
-                asyncio.ensure_future(e.wait()) for e in (self.ctx.stopping, self.ctx.nudged)
+                asyncio.ensure_future(e.wait()) for e in (self.ctx.stopping, self.ctx.woken)
             ]
             waits.append(asyncio.ensure_future(self.ctx.clock.sleep(settings.lease_seconds / 3)))
             try:
@@ -220,7 +220,7 @@ class Engine:
             finally:
                 for waiting in waits:
                     waiting.cancel()
-            self.ctx.nudged.clear()
+            self.ctx.woken.clear()
             if not self.ctx.stopping.is_set():
                 await self._beat_once(settings)
 
@@ -281,11 +281,11 @@ class Engine:
         if self.ctx.device.env.get("FERRYMAN_NO_WAKE"):
             return None
 
-        def nudged() -> None:
+        def woken() -> None:
             self.ctx.wakeup.notify()
-            self.ctx.nudged.set()
+            self.ctx.woken.set()
 
-        listener = self.ctx.store.listener(nudged)
+        listener = self.ctx.store.listener(woken)
         return listener if listener is not None and await listener.start() else None
 
     # ------------------------------------------------------------ workers

@@ -65,7 +65,7 @@ class MemoryBase:
     async def close(self) -> None:
         """Nothing to let go of."""
 
-    async def nudge(self) -> None:
+    async def wake_engines(self) -> None:
         """Engines in other processes cannot see this store: nothing to wake."""
 
     # ------------------------------------------------------------ rows, leases

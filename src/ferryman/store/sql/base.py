@@ -45,7 +45,7 @@ from ferryman.store.shared.rows import (
     summarise,
 )
 from ferryman.store.sql import sqlite_direct, statements
-from ferryman.store.wakeup import nudge
+from ferryman.store.wakeup import wake_engines
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
 _BUSY_TO_READY = (
@@ -87,11 +87,11 @@ class StoreBase:
         module's constant); elsewhere through SQLAlchemy."""
         return await sqlite_thread.transaction(self.reader, _read_rows, statement, params or {})
 
-    async def nudge(self) -> None:
+    async def wake_engines(self) -> None:
         """Tell running engines (other processes, other machines) that work was added:
-        they take it now instead of at their next poll (see ``store.nudge``)."""
+        they take it now instead of at their next poll (see ``store.wake_engines``)."""
 
-        await nudge(self.engine)
+        await wake_engines(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()

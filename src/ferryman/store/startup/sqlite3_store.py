@@ -53,7 +53,7 @@ class Sqlite3Store:
         self,
         conn: sqlite3.Connection | None,
         clock: Clock = SYSTEM.now,
-        wake: str | None = None,  # a running engine's wake-up address (store.nudge)
+        wake: str | None = None,  # a running engine's wake-up address (store.wake_engines)
     ) -> None:
         self.wake = wake
         self._conn = conn  # None: no database yet, every read is empty

@@ -127,7 +127,7 @@ class WatchQueries(StoreBase):
             row = (
                 await conn.execute(insert(watches).values(**row_values).returning(*watches.c))
             ).one()
-        await self.nudge()
+        await self.wake_engines()
         return _watch(row)
 
     async def get_watch(self, watch_id: int) -> Watch:
@@ -165,7 +165,7 @@ class WatchQueries(StoreBase):
             if done.rowcount != 1:
                 raise _not_found(watch_id)
         if not paused:
-            await self.nudge()
+            await self.wake_engines()
         return await self.get_watch(watch_id)
 
     async def remove_watch(self, watch_id: int) -> None:
@@ -271,7 +271,7 @@ class WatchQueries(StoreBase):
             await self._update_owned(conn, watches, watch_id, owner, {"updated_at": now})
             made, _ = await sqlite_thread.run_sync(conn, seen_in, watch_id, new, now, name, peers)
         if any(job is not None for _, job in made):
-            await self.nudge()
+            await self.wake_engines()
         return Made(made)
 
     async def watch_checked(
@@ -329,7 +329,7 @@ class WatchQueries(StoreBase):
                     conn, WATCH_FOUND, now, watch_id=watch_id, jobs=jobs_made, titles=titles
                 )
         if any(job is not None for _, job in made):
-            await self.nudge()
+            await self.wake_engines()
         return Made(made)
 
     async def watch_failed(
