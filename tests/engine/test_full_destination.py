@@ -273,7 +273,7 @@ async def test_the_wait_is_recorded_uncounted_and_ends_with_a_delivery(store: St
     assert waited == [True, False]  # one notice for the job, not one per album
     job = await store.get_job(job_id)
     assert (job.wait_reason, job.error_message) == (SINK_FULL, full.message)
-    assert [(j.id, seqs) for j, seqs in await store.albums_unheld()] == [(job_id, [1, 2])]
+    assert [(j.id, seqs) for j, seqs in await store.albums_no_one_delivers()] == [(job_id, [1, 2])]
     second = await store.claim_delivery("d", 30)
     assert second is not None and second.album.seq == 2 and second.album.attempts == 0
     assert second.job.wait_reason == SINK_FULL
@@ -288,7 +288,7 @@ async def test_the_wait_is_recorded_uncounted_and_ends_with_a_delivery(store: St
     assert await store.end_space_wait(job_id, SINK_FULL)
     job = await store.get_job(job_id)
     assert job.wait_reason is None and job.error_message is None
-    assert await store.albums_unheld() == []
+    assert await store.albums_no_one_delivers() == []
 
 
 async def test_an_ended_job_never_says_its_failed_items_are_retried(store: Store) -> None:

@@ -59,7 +59,7 @@ async def sweep_half_built(ctx: Context) -> int:
     a cancel or a failure meanwhile would not). Only sinks that build folders are
     asked (``builds_folders`` on their kind): nothing else is opened. How many went."""
     removed = 0
-    for job, seqs in await ctx.deliver_store.albums_unheld():
+    for job, seqs in await ctx.deliver_store.albums_no_one_delivers():
         try:
             route = await resolve(ctx, job.dest)
             if not route.kind.builds_folders:

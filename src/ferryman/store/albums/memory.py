@@ -195,7 +195,7 @@ class MemoryAlbums(MemoryBase):
         flying = (AlbumState.SEALED.value, AlbumState.DELIVERING.value)
         return any(a["state"] in flying for a in self.albums_of(job_id))
 
-    async def albums_unheld(self) -> list[tuple[Job, list[int]]]:
+    async def albums_no_one_delivers(self) -> list[tuple[Job, list[int]]]:
         found: dict[int, tuple[Job, list[int]]] = {}
         for album in sorted(self.tables["albums"].values(), key=lambda a: (a["job_id"], a["seq"])):
             if album["state"] != AlbumState.DELIVERED.value and album["owner"] is None:

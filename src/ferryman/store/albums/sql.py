@@ -92,7 +92,7 @@ class AlbumQueries(StoreBase):
             row = (await conn.execute(query)).one()
         return int(row[0] or 0), int(row[1] or 0)
 
-    async def albums_unheld(self) -> list[tuple[Job, list[int]]]:
+    async def albums_no_one_delivers(self) -> list[tuple[Job, list[int]]]:
         """Each job with albums not delivered that no one delivers now, and their
         numbers: where a killed run may have left an album half-built."""
         query = (
