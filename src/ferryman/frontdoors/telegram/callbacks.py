@@ -316,7 +316,7 @@ class Actions:
             return Done("choose at least one file first")
         row = await self._row(picking.row_id)
         job = await self.store.get_job(row.job_id) if row and row.job_id else None
-        if row is None or job is None or not self.inbox.held(job):
+        if row is None or job is None or not self.inbox.waits_for_choice(job):
             return Done("this archive was taken already")
         paths = picking.chosen_paths()
         job = await self.inbox.take_chosen(row, paths)
