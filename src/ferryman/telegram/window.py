@@ -143,7 +143,7 @@ class Window:
             self._waiting.wake(self.limit - self.in_flight)
 
 
-class Held:
+class PartsInMemory:
     """Parts read and not yet acknowledged, over every upload sharing ``window``: at most
     its limit plus ``ahead``. A part is read only once it can soon go out.
 
