@@ -210,7 +210,7 @@ class WatchStore(Leaseholder, Protocol):
         *,
         message: str | None = None,
         primed: bool = True,
-        told: Sequence[tuple[int, str]] = (),
+        in_notice: Sequence[tuple[int, str]] = (),
         name: str = "watch",
         peers: Sequence[int] = (),
     ) -> Made: ...

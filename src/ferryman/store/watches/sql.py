@@ -283,7 +283,7 @@ class WatchQueries(StoreBase):
         *,
         message: str | None = None,
         primed: bool = True,
-        told: Sequence[tuple[int, str]] = (),
+        in_notice: Sequence[tuple[int, str]] = (),
         name: str = "watch",
         peers: Sequence[int] = (),
     ) -> Made:
@@ -293,7 +293,7 @@ class WatchQueries(StoreBase):
         is already a job to the same place (its dedupe key) is marked seen with that job;
         the others become one job named ``name`` (``seen_in``; ``peers``: watches of the
         same source to the same place, whose jobs an entry may already be in).
-        ``told``: (job, title) of entries the check made part of jobs in earlier batches
+        ``in_notice``: (job, title) of entries the check made part of jobs in earlier batches
         (``watch_recorded``), told in this check's one notice; ``primed`` False: a
         first check carried over to the next pass (its ``--since`` still applies)."""
         now = self.clock()
@@ -318,13 +318,13 @@ class WatchQueries(StoreBase):
                     "updated_at": now,
                 },
             )
-            made, told_now = await sqlite_thread.run_sync(
+            made, in_notice_now = await sqlite_thread.run_sync(
                 conn, seen_in, watch_id, new, now, name, peers
             )
-            told = [*told, *told_now]
-            if told:  # one notice for the check: its job(s), its entries' titles
-                jobs_made = tuple(dict.fromkeys(job for job, _ in told))
-                titles = tuple(title for _, title in told)
+            in_notice = [*in_notice, *in_notice_now]
+            if in_notice:  # one notice for the check: its job(s), its entries' titles
+                jobs_made = tuple(dict.fromkeys(job for job, _ in in_notice))
+                titles = tuple(title for _, title in in_notice)
                 await event_in(
                     conn, WATCH_FOUND, now, watch_id=watch_id, jobs=jobs_made, titles=titles
                 )
