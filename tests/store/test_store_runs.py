@@ -84,7 +84,7 @@ async def test_a_runs_heartbeat_drain_and_stop(store: ContractStore) -> None:
     assert await store.node_beat("a:9:z", "alpha", 99, ("fetch",)) is False
 
 
-async def test_the_housekeepers_look_and_the_work_areas_live_files(store: ContractStore) -> None:
+async def test_the_housekeeping_state_and_the_work_areas_live_files(store: ContractStore) -> None:
     store.clock = clock = _Clock()
     assert await store.housekeeping_state() == (False, True)  # nothing to end, all idle
     job = await store.add_job(source="/in.zip", name="in", dest="library:")

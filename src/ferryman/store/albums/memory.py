@@ -419,7 +419,7 @@ class MemoryAlbums(MemoryBase):
         return finished
 
     def _busy(self, job: Row) -> bool:
-        """``hot.BUSY_JOBS``: a job that could still make progress."""
+        """``statements.BUSY_JOBS``: a job that could still make progress."""
         if JobState(job["state"]).terminal or job["paused"]:
             return False
         if job["state"] != JobState.NEEDS_PASSWORD.value:

@@ -304,7 +304,7 @@ class FetchQueries(StoreBase):
         return {key: value for key, value in found}
 
     async def memos_named(self, key: str) -> dict[int, str]:
-        """Every job's memo under ``key`` (one read for all: the page's progress floors)."""
+        """Every job's memo under ``key`` (one read for all: the page's bars as shown)."""
         async with self.reader.connect() as conn:
             rows = await conn.execute(
                 select(source_memos.c.job_id, source_memos.c.value).where(source_memos.c.key == key)
