@@ -44,7 +44,7 @@ from ferryman.sinks.telegram_state import (
 )
 from ferryman.sinks.telegram_target import ALBUM_MAX, TelegramTarget
 from ferryman.telegram.accounts import AccountPool, Member
-from ferryman.telegram.early_pool import PoolAhead
+from ferryman.telegram.early_pool import PoolEarlyUploads
 from ferryman.telegram.early_upload import GrowingFile
 from ferryman.telegram.errors import TelegramWait, from_telethon
 
@@ -136,7 +136,7 @@ class TelegramSink(Sink):
 
             member.hub.warm(allowed)
 
-    def upload_ahead(self) -> Callable[[Path, int], GrowingFile | None]:
+    def early_upload_starter(self) -> Callable[[Path, int], GrowingFile | None]:
         """On the loop, for a job whose big entries are staged now: what the reading
         thread asks for each, so its upload runs while it is written
         (``telegram/early_upload.py``); the delivery then takes it instead of uploading.
@@ -145,12 +145,12 @@ class TelegramSink(Sink):
         chat = self._label()
         if not self.accounts.several or chat in self.accounts.own_chats:
             return self.accounts.own.hub.early_uploads().start
-        return PoolAhead(self.accounts, chat, self.clock, asyncio.get_running_loop()).start
+        return PoolEarlyUploads(self.accounts, chat, self.clock, asyncio.get_running_loop()).start
 
     # ---------------------------------------------------------------- deliver
 
     async def prepare(self, delivery: Delivery) -> dict[int, str]:
-        """Ahead of the album's turn: upload its files and store their media references,
+        """Before the album's turn: upload its files and store their media references,
         sending nothing (its sends wait for the albums before it: ``deliver``). The
         ``random_id``s are planned here, still before any send. Item id → the hash of a
         file staged unhashed, taken as it was uploaded."""

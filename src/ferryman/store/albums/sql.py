@@ -92,7 +92,7 @@ class AlbumQueries(StoreBase):
             row = (await conn.execute(query)).one()
         return int(row[0] or 0), int(row[1] or 0)
 
-    async def albums_unheld(self) -> list[tuple[Job, list[int]]]:
+    async def albums_no_one_delivers(self) -> list[tuple[Job, list[int]]]:
         """Each job with albums not delivered that no one delivers now, and their
         numbers: where a killed run may have left an album half-built."""
         query = (
@@ -152,13 +152,13 @@ class AlbumQueries(StoreBase):
             albums, album_id, owner, AlbumState.SEALED.value, delay, extra, count=count
         )
 
-    async def album_waits_for_room(
+    async def album_waits_for_space(
         self, album_id: int, owner: str, job_id: int, error: FerrymanError, delay: float
     ) -> bool:
         """The destination is full: the album back in line in ``delay`` seconds,
         uncounted, and its job shows the wait (the code, and where and how much in its
         message, unless the job holds an error of its own) until an album goes out.
-        Whether the wait is new: no album of the job waited for room before (a notice's
+        Whether the wait is new: no album of the job waited for space before (a notice's
         event then, once, however often the job's shown wait is overwritten meanwhile
         by its reading's own, such as ``backlog``)."""
         now = self.clock()
@@ -186,8 +186,8 @@ class AlbumQueries(StoreBase):
                 await event_in(conn, JOB_WAITING, now, job_id=job_id, reason=error.code)
         return fresh
 
-    async def room_again(self, job_id: int, code: str) -> bool:
-        """An album went out: the job no longer waits for room at its destination
+    async def end_space_wait(self, job_id: int, code: str) -> bool:
+        """An album went out: the job no longer waits for space at its destination
         (``code``), unless another of its albums still does; whether it did."""
         async with self.engine.begin() as conn:
             if (await conn.execute(_waiting_for(job_id, code))).first() is not None:

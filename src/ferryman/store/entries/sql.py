@@ -119,7 +119,7 @@ def read_ended(now: float) -> dict[str, Any]:
 
 
 _SEQS = select(items.c.seq).where(items.c.job_id == statements.JOB_ID)  # a job's items' numbers
-# ``read_ended``'s columns written, the job read back: built once, run through ``quick``
+# ``read_ended``'s columns written, the job read back: built once, run through ``sqlite_direct``
 # (built and run through SQLAlchemy at every read's end, it was a third of the hop).
 _READ_ENDED = (
     update(jobs)

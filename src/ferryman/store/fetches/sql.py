@@ -45,11 +45,11 @@ class Fetch:
 class InputName:
     """What a fetch found its input calls itself (a server's file name, a video's
     title): ``base``, how this result differs from another output of the same link
-    (``variant``) and how that link's jobs' sources end (``kin``); see ``name_in``."""
+    (``variant``) and how that link's jobs' sources end (``source_end``); see ``name_in``."""
 
     base: str
     variant: str = ""
-    kin: str = ""
+    source_end: str = ""
 
 
 def _fetch(row: Row[Any]) -> Fetch:
@@ -304,7 +304,7 @@ class FetchQueries(StoreBase):
         return {key: value for key, value in found}
 
     async def memos_named(self, key: str) -> dict[int, str]:
-        """Every job's memo under ``key`` (one read for all: the page's progress floors)."""
+        """Every job's memo under ``key`` (one read for all: the page's bars as shown)."""
         async with self.reader.connect() as conn:
             rows = await conn.execute(
                 select(source_memos.c.job_id, source_memos.c.value).where(source_memos.c.key == key)
@@ -332,7 +332,7 @@ def name_in(conn: Connection, job_id: int, named: InputName, now: float) -> str 
     """Name the job after what its fetch found instead of what it was added by, while
     nothing of it has been sealed: its albums then all go under the one name. The new
     name is unique among the destination's jobs as at the add (``naming.free_job_name``:
-    ``named.variant`` where a job whose source ends with ``named.kin``, another output
+    ``named.variant`` where a job whose source ends with ``named.source_end``, another output
     of the same link, has the name). Returns it, or None when the job kept its name."""
     row = sqlite_direct.execute(conn, _NAME_AND_PLACE, {"job_id": job_id}).first()
     if row is None or row.name == named.base:
@@ -341,8 +341,8 @@ def name_in(conn: Connection, job_id: int, named: InputName, now: float) -> str 
         return None
     place = {"job_id": job_id, **place_values(row.dest)}  # ``rows.same_place``
     others = sqlite_direct.execute(conn, _OTHERS_THERE, place).all()
-    kin = named.kin
-    siblings = [o.name for o in others if kin and o.source.endswith(kin)]
+    end = named.source_end
+    siblings = [o.name for o in others if end and o.source.endswith(end)]
     name = free_job_name(named.base, [o.name for o in others], named.variant, siblings=siblings)
     if name == row.name:
         return None

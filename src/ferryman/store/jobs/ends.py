@@ -52,12 +52,14 @@ class JobEndQueries(StoreBase):
             return []
         return await sqlite_thread.transaction(self.engine, _finish_in, self.clock())
 
-    async def keeper_look(self) -> KeeperLook:
+    async def housekeeping_state(self) -> HousekeepingState:
         """A housekeeping round's reads, in one connection (one hop on SQLite): is a job
         ready to end (``finish_jobs`` then ends it), and is everything idle (watches
         first, as ``watches_idle`` and ``idle`` are asked). Three connections a round
         were a tenth of the pipeline benchmark's connections, each closed in a task."""
-        return await sqlite_thread.transaction(self.reader, _keeper_look, {"now": self.clock()})
+        return await sqlite_thread.transaction(
+            self.reader, _housekeeping_state, {"now": self.clock()}
+        )
 
     async def settle_ended(self, job_ids: Collection[int], grace: float) -> list[int]:
         """Of ``job_ids``, the ended jobs no step works on any more: their work folders
@@ -204,18 +206,18 @@ def ended_columns(state: JobState, error: FerrymanError, now: float) -> dict[str
     }
 
 
-class KeeperLook(NamedTuple):
+class HousekeepingState(NamedTuple):
     """What a housekeeping round reads before it writes anything."""
 
     finishable: bool  # a job is ready to end
     idle: bool  # no watch due or checking, and no job that could still make progress
 
 
-def _keeper_look(conn: Connection, params: dict[str, Any]) -> KeeperLook:
-    """``keeper_look``'s reads (on SQLite's thread, on sqlite3 itself: ``sql/sqlite_direct``)."""
+def _housekeeping_state(conn: Connection, params: dict[str, Any]) -> HousekeepingState:
+    """``housekeeping_state``'s reads (on SQLite's thread, on sqlite3: ``sql/sqlite_direct``)."""
     finishable = sqlite_direct.execute(conn, statements.FINISHABLE_JOBS, {}).first() is not None
     idle = (
         int(sqlite_direct.execute(conn, statements.WATCHES_BUSY, params).scalar_one()) == 0
         and int(sqlite_direct.execute(conn, statements.BUSY_JOBS, {}).scalar_one()) == 0
     )
-    return KeeperLook(finishable, idle)
+    return HousekeepingState(finishable, idle)

@@ -1,7 +1,7 @@
 """Fair turns between jobs: where a queued job stands in line (and why it waits), and
 whether a read that must wait for room should let a job further behind be read first.
 
-The claims' order itself (``base._TURNS``) puts the row furthest behind in its job
+The claims' order itself (``base._BEHIND_FIRST``) puts the row furthest behind in its job
 first; these queries read the same order back for people and for the unpack stage.
 """
 
@@ -28,14 +28,14 @@ def _readable(now: float) -> list[Any]:
     ]
 
 
-class TurnQueries(StoreBase):
-    """Places in line, and the unpack stage's turn-taking."""
+class QueuePlaceQueries(StoreBase):
+    """Places in line, and a read giving way to a job further behind."""
 
     async def queue_places(self) -> dict[int, dict[str, Any]]:
         """Per queued job that waits only for its turn: ``{"reason": "downloads" or
         "reading", "ahead": N}`` (``queue_sql.places_of``). A job waiting for something else
         (a retry's pause, a pause, Wi-Fi) has its own reason and no place until that
-        wait is over. The SQL is ``store.line``'s, which the light store runs too."""
+        wait is over. The SQL is ``store/jobs/queue_sql``'s, which the light store runs too."""
         now = {"now": self.clock()}
         async with self.reader.connect() as conn:
             in_fetch = (await conn.execute(text(queue_sql.FETCH_LINE), now)).all()
@@ -64,7 +64,7 @@ class TurnQueries(StoreBase):
         async with self.reader.connect() as conn:
             return bool((await conn.execute(query)).scalar())
 
-    async def give_turn(self, job_id: int, owner: str) -> None:
+    async def give_way(self, job_id: int, owner: str) -> None:
         """Back in the queue, where its read resumes after the last recorded entry (as
         after a stop): not an attempt, no wait shown."""
         async with self.engine.begin() as conn:

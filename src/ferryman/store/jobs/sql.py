@@ -98,16 +98,16 @@ class JobQueries(StoreBase):
         return free_job_name(base, {name for (name,) in found})
 
     async def name_from_input(
-        self, job_id: int, base: str, variant: str = "", kin: str = ""
+        self, job_id: int, base: str, variant: str = "", source_end: str = ""
     ) -> str | None:
         """Name the job after what its fetch found (a server's file name, a video's
         title, an archive's one top folder) instead of what it was added by, while
         nothing of it has been sealed: its albums then all go under the one name. The
         new name is unique among the destination's jobs as at the add
         (``naming.free_job_name``: ``variant``, how this result differs, where a job
-        whose source ends with ``kin``, another output of the same link, has the name).
+        whose source ends with ``source_end``, another output of the same link, has the name).
         Returns it, or None when the job kept its name."""
-        named = InputName(base, variant, kin)
+        named = InputName(base, variant, source_end)
         return await sqlite_thread.transaction(self.engine, name_in, job_id, named, self.clock())
 
     async def get_job(self, job_id: int) -> Job:

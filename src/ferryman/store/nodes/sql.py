@@ -78,7 +78,7 @@ class NodeQueries(StoreBase):
                 return False
             if on:
                 await conn.execute(insert(drains).values(node=node, since=self.clock()))
-        await self.nudge()  # a running node hears of it now, not at its next heartbeat
+        await self.wake_engines()  # a running node hears of it now, not at its next heartbeat
         return True
 
     async def node_runs(self) -> list[NodeRun]:

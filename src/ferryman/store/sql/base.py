@@ -36,7 +36,7 @@ from ferryman.model import (
 )
 from ferryman.store import sqlite_thread
 from ferryman.store.claimed import Claimed
-from ferryman.store.jobs import person_turns
+from ferryman.store.jobs import fair_share
 from ferryman.store.schema import albums, fetches, items, jobs, nodes, notices, watches
 from ferryman.store.shared.rows import (
     Clock,
@@ -45,7 +45,7 @@ from ferryman.store.shared.rows import (
     summarise,
 )
 from ferryman.store.sql import sqlite_direct, statements
-from ferryman.store.wakeup import nudge
+from ferryman.store.wakeup import wake_engines
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
 _BUSY_TO_READY = (
@@ -87,11 +87,11 @@ class StoreBase:
         module's constant); elsewhere through SQLAlchemy."""
         return await sqlite_thread.transaction(self.reader, _read_rows, statement, params or {})
 
-    async def nudge(self) -> None:
+    async def wake_engines(self) -> None:
         """Tell running engines (other processes, other machines) that work was added:
-        they take it now instead of at their next poll (see ``store.nudge``)."""
+        they take it now instead of at their next poll (see ``store.wake_engines``)."""
 
-        await nudge(self.engine)
+        await wake_engines(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -246,21 +246,21 @@ class StoreBase:
         """Up to ``limit`` claimable rows in one transaction, in the claims' order:
         a worker that runs several units at once takes them with one commit, not one each.
         A job's or a fetch's claim first looks whether two people's rows wait, in the same
-        hop, and then takes turns between them (``person_turns``)."""
+        hop, and then shares between them fairly (``fair_share``)."""
         many = limit > 1
         args = (table, ready, busy, owner, lease_seconds, where, started, now)
         statement, params = self._claim_args(*args, variant, many=many)
-        gate = person_turns.GATES.get(table.name)
+        gate = fair_share.GATES.get(table.name)
         people = statement
         if gate is not None:
-            people, _ = self._claim_args(*args, variant + person_turns.PEOPLE, many=many)
+            people, _ = self._claim_args(*args, variant + fair_share.PEOPLE, many=many)
         if many:
             params |= {"claim_limit": limit}
         claim = (gate, statement, people, params, many)
         rows = await sqlite_thread.transaction(self.engine, _claim_rows, *claim)
         if not many:
             return rows
-        order = _TURNS.get(table.name)
+        order = _BEHIND_FIRST.get(table.name)
 
         def rank(row: Row[Any]) -> tuple[Any, ...]:
             return (-row.priority, row._mapping[order] if order else 0, row.id)
@@ -285,7 +285,7 @@ class StoreBase:
         key = (table.name, ready, busy, started, variant, many)
         statement = self._claims.get(key)
         if statement is None:
-            people = variant.endswith(person_turns.PEOPLE)
+            people = variant.endswith(fair_share.PEOPLE)
             statement = _claim_statement(table, ready, busy, where, started, many, people)
             self._claims[key] = statement
         now = self.clock() if now is None else now
@@ -352,11 +352,11 @@ _SUMMARY = (
 # oldest. A job's next album is its seq-th, so a one-album link goes before the 41st
 # album of a 500-photo archive added earlier, and two jobs level with each other take
 # turns; within a job the order stays its own (seq follows id).
-_TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}
+_BEHIND_FIRST = {"albums": "seq", "items": "seq", "jobs": "cursor"}
 
 
-def _turn(table: Table) -> list[Any]:
-    column = _TURNS.get(table.name)
+def _behind_first(table: Table) -> list[Any]:
+    column = _BEHIND_FIRST.get(table.name)
     return [] if column is None else [table.c[column]]
 
 
@@ -372,11 +372,11 @@ def claim_pick(
     without sorting (schema step 11)."""
     now: BindParameter[float] = bindparam("claim_now", type_=Float)
     picked, person = select(table.c.id), list[Any]()
-    if people:  # several people's rows wait: theirs take turns first (``person_turns``)
-        picked, person = person_turns.joined(picked, table)
+    if people:  # several people's rows wait: the one with fewest under way first (``fair_share``)
+        picked, person = fair_share.joined(picked, table)
     return (
         picked.where(table.c.state == ready, table.c.not_before <= now, *where())
-        .order_by(table.c.priority.desc(), *person, *_turn(table), table.c.id)
+        .order_by(table.c.priority.desc(), *person, *_behind_first(table), table.c.id)
         .limit(bindparam("claim_limit", type_=Integer) if many else 1)
         .with_for_update(skip_locked=True, of=table)
     )
@@ -392,7 +392,7 @@ def _claim_rows(
 ) -> list[Any]:
     """A claim's rows: ``people``'s statement when ``gate`` finds two people's rows
     waiting, else ``plain``'s (the claim index's order, read no further than needed)."""
-    several = gate is not None and person_turns.several(sqlite_direct.execute(conn, gate, {}).one())
+    several = gate is not None and fair_share.several(sqlite_direct.execute(conn, gate, {}).one())
     found = sqlite_direct.execute(conn, people if several else plain, params)
     if many:
         return list(found.all())
@@ -401,7 +401,7 @@ def _claim_rows(
 
 
 def _claimed_one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
-    """A claim's statement (on SQLite's thread, through ``quick``): the row or None."""
+    """A claim's statement (on SQLite's thread, through ``sqlite_direct``): the row or None."""
     return sqlite_direct.execute(conn, statement, params).first()
 
 

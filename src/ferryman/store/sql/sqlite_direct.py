@@ -156,14 +156,14 @@ def savepoint(conn: SyncConnection) -> Iterator[None]:
     def run(sql: str) -> None:
         driver.here(lambda db: _run(db, sql, []))
 
-    run("SAVEPOINT ferryman_quick")
+    run("SAVEPOINT ferryman_direct")
     try:
         yield
     except BaseException:
-        run("ROLLBACK TO ferryman_quick")
-        run("RELEASE ferryman_quick")
+        run("ROLLBACK TO ferryman_direct")
+        run("RELEASE ferryman_direct")
         raise
-    run("RELEASE ferryman_quick")
+    run("RELEASE ferryman_direct")
 
 
 def _batches(plan: _Plan, many: list[Params]) -> Iterator[tuple[str, list[Any]]]:

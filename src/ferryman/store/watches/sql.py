@@ -127,7 +127,7 @@ class WatchQueries(StoreBase):
             row = (
                 await conn.execute(insert(watches).values(**row_values).returning(*watches.c))
             ).one()
-        await self.nudge()
+        await self.wake_engines()
         return _watch(row)
 
     async def get_watch(self, watch_id: int) -> Watch:
@@ -165,7 +165,7 @@ class WatchQueries(StoreBase):
             if done.rowcount != 1:
                 raise _not_found(watch_id)
         if not paused:
-            await self.nudge()
+            await self.wake_engines()
         return await self.get_watch(watch_id)
 
     async def remove_watch(self, watch_id: int) -> None:
@@ -271,7 +271,7 @@ class WatchQueries(StoreBase):
             await self._update_owned(conn, watches, watch_id, owner, {"updated_at": now})
             made, _ = await sqlite_thread.run_sync(conn, seen_in, watch_id, new, now, name, peers)
         if any(job is not None for _, job in made):
-            await self.nudge()
+            await self.wake_engines()
         return Made(made)
 
     async def watch_checked(
@@ -283,7 +283,7 @@ class WatchQueries(StoreBase):
         *,
         message: str | None = None,
         primed: bool = True,
-        told: Sequence[tuple[int, str]] = (),
+        in_notice: Sequence[tuple[int, str]] = (),
         name: str = "watch",
         peers: Sequence[int] = (),
     ) -> Made:
@@ -293,7 +293,7 @@ class WatchQueries(StoreBase):
         is already a job to the same place (its dedupe key) is marked seen with that job;
         the others become one job named ``name`` (``seen_in``; ``peers``: watches of the
         same source to the same place, whose jobs an entry may already be in).
-        ``told``: (job, title) of entries the check made part of jobs in earlier batches
+        ``in_notice``: (job, title) of entries the check made part of jobs in earlier batches
         (``watch_recorded``), told in this check's one notice; ``primed`` False: a
         first check carried over to the next pass (its ``--since`` still applies)."""
         now = self.clock()
@@ -318,18 +318,18 @@ class WatchQueries(StoreBase):
                     "updated_at": now,
                 },
             )
-            made, told_now = await sqlite_thread.run_sync(
+            made, in_notice_now = await sqlite_thread.run_sync(
                 conn, seen_in, watch_id, new, now, name, peers
             )
-            told = [*told, *told_now]
-            if told:  # one notice for the check: its job(s), its entries' titles
-                jobs_made = tuple(dict.fromkeys(job for job, _ in told))
-                titles = tuple(title for _, title in told)
+            in_notice = [*in_notice, *in_notice_now]
+            if in_notice:  # one notice for the check: its job(s), its entries' titles
+                jobs_made = tuple(dict.fromkeys(job for job, _ in in_notice))
+                titles = tuple(title for _, title in in_notice)
                 await event_in(
                     conn, WATCH_FOUND, now, watch_id=watch_id, jobs=jobs_made, titles=titles
                 )
         if any(job is not None for _, job in made):
-            await self.nudge()
+            await self.wake_engines()
         return Made(made)
 
     async def watch_failed(

@@ -26,7 +26,7 @@ def _photo(seq: int) -> NewItem:
 def _both(
     conn: Connection, statement: Any, params: dict[str, Any], named: bool = True
 ) -> list[Any]:
-    """The statement's rows through SQLAlchemy and through ``quick``, side by side
+    """The statement's rows through SQLAlchemy and through ``sqlite_direct``, side by side
     (``named``: by column name too; SQLAlchemy's own names of unlabelled expressions
     are not to be read by name)."""
     through = conn.execute(statement, params).all()
@@ -109,7 +109,7 @@ async def test_the_reads_a_delivery_wakes_send_no_statement_through_sqlalchemy(
     try:
         backlog = await store.backlog(job.id)
         in_flight = await store.albums_in_flight(job.id)
-        look = await store.keeper_look()
+        look = await store.housekeeping_state()
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", count)
