@@ -1,8 +1,9 @@
 """The one way a query module reaches the database: a read (``_read``), reads that
-must agree (``_snapshot``), a write (``_write``) and a write run whole on SQLite's
-thread (``_transaction``). Each chooses its fast path inside, so a module reads as the
-plain path: the statement and its parameters. Nothing outside ``store/sql/`` opens a
-connection or a transaction itself (``tests/unit/test_store_ways_in.py``)."""
+must agree (``_snapshot``), a write (``_write``), and a write run whole on SQLite's
+thread (``_transaction``, ``_transaction_then``). Each chooses its fast path inside,
+so a module reads as the plain path: the statement and its parameters. Nothing outside
+``store/sql/`` opens a connection or a transaction itself
+(``tests/unit/test_store_ways_in.py``)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,17 @@ class Access:
         ``sqlite_direct.execute`` runs a module's constant statements on sqlite3 itself
         (``sqlite_thread.transaction``)."""
         return await sqlite_thread.transaction(self.engine, fn, *args, **kwargs)
+
+    async def _transaction_then(
+        self,
+        then: Callable[[], None] | None,
+        fn: Callable[Concatenate[Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """``_transaction``, then ``then()`` (blocking, raising nothing) once committed: on
+        SQLite in the same hop (``sqlite_thread.transaction_then``)."""
+        return await sqlite_thread.transaction_then(self.engine, then, fn, *args, **kwargs)
 
 
 def _read_rows(conn: Connection, statement: Any, params: Mapping[str, Any]) -> list[Any]:
