@@ -35,6 +35,12 @@ class Access:
         self.reader = reader or engine
         self.clock = clock
 
+    @property
+    def _reads_apart(self) -> bool:
+        """Reads have an engine of their own (SQLite's deferred reader): a look there
+        first spares the one writer when it finds nothing to write."""
+        return self.reader is not self.engine
+
     async def _read(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[Any]:
         """The one way a read reaches the reader, and where it chooses its fast path: on
         SQLite, begun, read and ended in one hop on the connection's thread (two hops

@@ -211,7 +211,7 @@ class StoreBase(Access):
         A row made ready just after is the next wake-up's or poll's, as it would be if
         the claim had run a moment earlier. Always False on a store of one engine
         (PostgreSQL: claims skip locked rows, no writer to queue on)."""
-        if self.reader is self.engine:
+        if not self._reads_apart:
             return False
         key = (table.name, ready)
         statement = self._ready_looks.get(key)
