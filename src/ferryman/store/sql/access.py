@@ -84,7 +84,7 @@ class Access:
 
 
 def _read_rows(conn: Connection, statement: Any, params: Mapping[str, Any]) -> list[Any]:
-    """A statement's rows through ``sqlite_direct`` (a read, or a claim of several rows)."""
+    """A statement's rows through ``sqlite_direct``."""
     return list(sqlite_direct.execute(conn, statement, params).all())
 
 

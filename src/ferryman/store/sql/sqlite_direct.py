@@ -131,7 +131,8 @@ def execute(
         return _Rows([], 0)
     plans: dict[Any, _Plan] = driver.plans
     one = many[0]
-    key = (statement, tuple(one), tuple(_width(v) for v in one.values()))
+    widths = tuple(-1 if type(v) is not list else _width(len(v)) for v in one.values())
+    key = (statement, tuple(one), widths)
     plan = plans.get(key)
     if plan is None:
         plan = plans[key] = _plan(conn, statement, _padded(one))
@@ -170,13 +171,10 @@ def savepoint(conn: SyncConnection) -> Iterator[None]:
     run("RELEASE ferryman_quick")
 
 
-def _width(value: Any) -> int:
-    """The places a plan gives a list (an ``IN``'s expanding parameter): its length up to
-    8, else the next power of two, so a statement asked of lists of every length (a
-    watch's batches of keys) keeps a few plans, not one per length; -1: not a list."""
-    if type(value) is not list:
-        return -1
-    n = len(value)
+def _width(n: int) -> int:
+    """The places a plan gives a list of ``n`` (an ``IN``'s expanding parameter): ``n``
+    up to 8, else the next power of two, so a statement asked of lists of every length
+    (a watch's batches of keys) keeps a few plans, not one per length."""
     return n if n <= 8 else 1 << (n - 1).bit_length()
 
 
@@ -186,7 +184,7 @@ def _padded(params: Params) -> dict[str, Any]:
     out = dict(params)
     for name, value in params.items():
         if type(value) is list and value:
-            out[name] = value + [value[-1]] * (_width(value) - len(value))
+            out[name] = value + [value[-1]] * (_width(len(value)) - len(value))
     return out
 
 
