@@ -45,6 +45,7 @@ from ferryman.store.shared.rows import (
     summarise,
 )
 from ferryman.store.sql import sqlite_direct, statements
+from ferryman.store.sql.access import Access
 from ferryman.store.wakeup import wake_engines
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
@@ -66,26 +67,15 @@ CLAIMED_IN = {
 }
 
 
-class StoreBase:
-    """The engine handle, the clock, and the lease machinery every query module uses."""
+class StoreBase(Access):
+    """The lease machinery every query module uses, on the ways in of ``Access``."""
 
     def __init__(
         self, engine: AsyncEngine, clock: Clock = SYSTEM.now, reader: AsyncEngine | None = None
     ) -> None:
-        self.engine = engine
-        # Reads need no write lock: on SQLite they get an engine that begins deferred.
-        self.reader = reader or engine
-        self.clock = clock
+        super().__init__(engine, clock, reader)
         self._claims: dict[tuple[str, str, str, bool, str, bool], Any] = {}  # see _claim
         self._ready_looks: dict[tuple[str, str], Any] = {}  # see _none_ready
-
-    async def _read(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
-        """The one way a read reaches the reader, and where it chooses its fast path: on
-        SQLite, begun, read and ended in one hop on the connection's thread (two hops
-        were ~2,000 in a links row of 200 photos), the statement run on sqlite3 itself
-        (``sqlite_direct``, its plan kept by the statement: so it is built once, a
-        module's constant); elsewhere through SQLAlchemy."""
-        return await sqlite_thread.transaction(self.reader, _read_rows, statement, params or {})
 
     async def wake_engines(self) -> None:
         """Tell running engines (other processes, other machines) that work was added:
@@ -221,7 +211,7 @@ class StoreBase:
         A row made ready just after is the next wake-up's or poll's, as it would be if
         the claim had run a moment earlier. Always False on a store of one engine
         (PostgreSQL: claims skip locked rows, no writer to queue on)."""
-        if self.reader is self.engine:
+        if not self._reads_apart:
             return False
         key = (table.name, ready)
         statement = self._ready_looks.get(key)
@@ -380,11 +370,6 @@ def claim_pick(
         .limit(bindparam("claim_limit", type_=Integer) if many else 1)
         .with_for_update(skip_locked=True, of=table)
     )
-
-
-def _read_rows(conn: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
-    """A statement's rows through ``sqlite_direct`` (a read, or a claim of several rows)."""
-    return list(sqlite_direct.execute(conn, statement, params).all())
 
 
 def _claim_rows(
