@@ -114,15 +114,32 @@ def test_a_worker_that_dies_ends_the_call_as_a_crash(box: MediaBox, tmp_path: Pa
     gif = _burning_gif(tmp_path / "slow.gif")
     box.run("ferryman.media.probe:probe_image", make_photo(tmp_path / "p.jpg", 1), limits=ROOMY)
     worker = box._idle[0]
+    started = _cpu_ticks(worker.process.pid)  # its start's (~20 ticks): not yet the call's
 
     def crash() -> None:
-        eventually_sync(lambda: _cpu_ticks(worker.process.pid) > 10, "the worker busy")
+        busy = lambda: _cpu_ticks(worker.process.pid) > started + 10  # noqa: E731
+        eventually_sync(busy, "the worker busy in this call")
         os.kill(worker.process.pid, signal.SIGSEGV)
 
     threading.Thread(target=crash).start()
     with pytest.raises(FerrymanError) as caught:
         box.run("ferryman.media.images:check_pixels", gif, limits=ROOMY)
     assert caught.value.code == "media.decoder_crashed"
+
+
+def test_a_worker_that_died_while_idle_costs_the_next_call_nothing(
+    box: MediaBox, tmp_path: Path
+) -> None:
+    """Killed between calls (the OOM killer, a user): the next call's request met its
+    closed pipe (``BrokenPipeError``, the machine's error: the file retried) before."""
+    photo = make_photo(tmp_path / "p.jpg", 1)
+    box.run("ferryman.media.probe:probe_image", photo, limits=ROOMY)
+    worker = box._idle[0]
+    os.kill(worker.process.pid, signal.SIGKILL)
+    eventually_sync(lambda: worker.process.poll() is not None, "the idle worker dead")
+    info = box.run("ferryman.media.probe:probe_image", photo, limits=ROOMY)
+    assert info == probe_image(photo)
+    assert len(box._idle) == 1 and box._idle[0] is not worker
 
 
 def _cpu_ticks(pid: int) -> int:

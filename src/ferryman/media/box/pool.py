@@ -203,11 +203,18 @@ class MediaBox:
     ) -> Any:
         """``target(*args, **kwargs)`` in a worker, within ``limits``; ``stop``: asked
         while it runs, true ends it (``Stopped``)."""
+        request = (target, args, kwargs, limits.cpu_seconds, limits.memory)
         worker = self._take()
         try:
             if not worker.ready:
                 worker.wait_ready(stop)
-            worker.requests.send((target, args, kwargs, limits.cpu_seconds, limits.memory))
+            try:
+                worker.requests.send(request)
+            except BrokenPipeError:  # an idle worker that died between calls: not the file's
+                worker.end()
+                worker = _Worker()
+                worker.wait_ready(stop)
+                worker.requests.send(request)
             answer = self._answer(worker, target, args, limits, stop)
         except BaseException:
             worker.end()
