@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import sys
 import tempfile
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,7 @@ from ferryman.config import Settings, load_settings
 from ferryman.store import Store, schema
 from ferryman.store.connect import normalise_url
 from tests.support.s3serve import S3Server, running_s3
+from tests.support.shared_box import SharedBox
 
 # What each test costs (wall, CPU, children started) when FERRYMAN_TEST_COSTS names a
 # folder: docs/testing.md, "How long". Nothing otherwise.
@@ -240,6 +242,25 @@ def settings(tmp_path: Path) -> Settings:
             "space_recheck_seconds": 0.1,
         },
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_media_box() -> Iterator[None]:
+    """Every engine of this test process decodes in one warm box (``tests/support/
+    shared_box``), ended with the session. Only where the collected tests loaded the
+    engine (importing it costs a unit test run ~0.6 CPU-s a process); an engine given
+    its own ``media_box`` keeps it, and one whose module loads later makes its own."""
+    runner = sys.modules.get("ferryman.engine.runner")
+    if runner is None:
+        yield
+        return
+    shared = SharedBox()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "MediaBox", shared)
+        try:
+            yield
+        finally:
+            shared.end()
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,13 @@ def box() -> Iterator[MediaBox]:
     made.close()
 
 
+@pytest.fixture
+def others() -> frozenset[int]:
+    """Media workers of this process that no test here started: the shared box's, which
+    the engine tests run before on this worker warmed (tests/support/shared_box.py)."""
+    return frozenset(_workers())
+
+
 def _burning_gif(path: Path, megabytes: int = 16) -> Path:
     """A GIF whose one 16 x 16 frame comes after millions of empty comment blocks:
     Pillow and the canvas check walk them one by one in Python (~2 s of CPU here)."""
@@ -99,7 +106,9 @@ def test_the_wall_clock_ends_the_call_with_its_code(box: MediaBox, tmp_path: Pat
     assert "wall-clock" in caught.value.message
 
 
-def test_a_stop_kills_the_call_at_once(box: MediaBox, tmp_path: Path) -> None:
+def test_a_stop_kills_the_call_at_once(
+    others: frozenset[int], box: MediaBox, tmp_path: Path
+) -> None:
     gif = _burning_gif(tmp_path / "slow.gif")
     box.run("ferryman.media.probe:probe_image", make_photo(tmp_path / "p.jpg", 1), limits=ROOMY)
     stop = threading.Event()
@@ -107,22 +116,39 @@ def test_a_stop_kills_the_call_at_once(box: MediaBox, tmp_path: Path) -> None:
     with pytest.raises(Stopped):
         box.run("ferryman.media.images:check_pixels", gif, limits=ROOMY, stop=stop.is_set)
     assert not box._idle
-    assert _workers() == []  # killed and reaped before the call returned
+    assert _workers(others) == []  # killed and reaped before the call returned
 
 
 def test_a_worker_that_dies_ends_the_call_as_a_crash(box: MediaBox, tmp_path: Path) -> None:
     gif = _burning_gif(tmp_path / "slow.gif")
     box.run("ferryman.media.probe:probe_image", make_photo(tmp_path / "p.jpg", 1), limits=ROOMY)
     worker = box._idle[0]
+    started = _cpu_ticks(worker.process.pid)  # its start's (~20 ticks): not yet the call's
 
     def crash() -> None:
-        eventually_sync(lambda: _cpu_ticks(worker.process.pid) > 10, "the worker busy")
+        busy = lambda: _cpu_ticks(worker.process.pid) > started + 10  # noqa: E731
+        eventually_sync(busy, "the worker busy in this call")
         os.kill(worker.process.pid, signal.SIGSEGV)
 
     threading.Thread(target=crash).start()
     with pytest.raises(FerrymanError) as caught:
         box.run("ferryman.media.images:check_pixels", gif, limits=ROOMY)
     assert caught.value.code == "media.decoder_crashed"
+
+
+def test_a_worker_that_died_while_idle_costs_the_next_call_nothing(
+    box: MediaBox, tmp_path: Path
+) -> None:
+    """Killed between calls (the OOM killer, a user): the next call's request met its
+    closed pipe (``BrokenPipeError``, the machine's error: the file retried) before."""
+    photo = make_photo(tmp_path / "p.jpg", 1)
+    box.run("ferryman.media.probe:probe_image", photo, limits=ROOMY)
+    worker = box._idle[0]
+    os.kill(worker.process.pid, signal.SIGKILL)
+    eventually_sync(lambda: worker.process.poll() is not None, "the idle worker dead")
+    info = box.run("ferryman.media.probe:probe_image", photo, limits=ROOMY)
+    assert info == probe_image(photo)
+    assert len(box._idle) == 1 and box._idle[0] is not worker
 
 
 def _cpu_ticks(pid: int) -> int:
@@ -139,21 +165,23 @@ def test_an_unexpected_exception_is_the_files_bug_and_a_system_error_the_machine
         box.run("ferryman.media.declared:check_declared", tmp_path / "gone.mp4", 1, limits=ROOMY)
 
 
-async def test_a_cancel_of_run_async_kills_its_worker(box: MediaBox, tmp_path: Path) -> None:
+async def test_a_cancel_of_run_async_kills_its_worker(
+    others: frozenset[int], box: MediaBox, tmp_path: Path
+) -> None:
     gif = _burning_gif(tmp_path / "slow.gif")
     call = asyncio.ensure_future(
         box.run_async("ferryman.media.images:check_pixels", gif, limits=ROOMY)
     )
-    await eventually(_workers, "a worker running the call")
+    await eventually(lambda: _workers(others), "a worker running the call")
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
     assert not box._idle
-    assert _workers() == []
+    assert _workers(others) == []
 
 
-def _workers() -> list[int]:
-    """This process's media workers still there (not reaped)."""
+def _workers(others: frozenset[int] = frozenset()) -> list[int]:
+    """This process's media workers still there (not reaped), but for ``others``."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
@@ -163,7 +191,7 @@ def _workers() -> list[int]:
             continue
         if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"media.box.worker" in cmdline:
             found.append(int(proc.name))
-    return found
+    return [pid for pid in found if pid not in others]
 
 
 def _animation(path: Path, side: int, frames: int) -> Path:

@@ -36,7 +36,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
         "windows of many counted attempts in which a `ferryman run` child, offline, must"
         " not count one (its clock is the real one)",
     ),
-    "engine/test_upload_ahead.py": (1, "a slow input: the reading thread's pace per block"),
+    "engine/test_early_upload.py": (1, "a slow input: the reading thread's pace per block"),
     "engine/test_backlog_bounds.py": (
         4,
         "windows in which a read that did not wait would go on (the reading thread's real"
@@ -51,7 +51,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
         3,
         "windows in which a cancel that did not wait for the SQLite thread would end",
     ),
-    "store/test_store_peek.py": (
+    "store/test_queued_child_work.py": (
         2,
         "in a child script: a window in which no template may start; its poll for one",
     ),

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import importlib
 import logging
 import os
 import select
@@ -41,26 +40,22 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from ferryman.errors import FerrymanError
+from ferryman.media.box.calls import MIB, Pipe, resolve
 
 log = logging.getLogger(__name__)
 
-MIB = 1 << 20
 DEFAULT_MEMORY = 1 << 30  # address space a call may add (``media.decode_memory``)
 CPU_BASE = 10.0  # seconds of CPU any file may take (a 40 MP JPEG's fit: ~1 s)
 CPU_PER_MIB = 1.0  # and per MiB of it (a remux reads it all: ~0.01 s a MiB here)
 WALL_FACTOR = 3.0  # wall-clock seconds per CPU second allowed (a loaded machine, a disk)
 KEEP_IDLE = 2  # idle workers kept warm
-GROWN = 256 * MIB  # a worker whose resident peak grew this much in a call retires after it
 _POLL = 0.05  # seconds between looks for a stop while a call runs
 _START_SECONDS = 60.0  # a worker that does not say it is ready in this long has failed
 
 WORKER_MODULE = "ferryman.media.box.worker"
-# Preloaded by every worker before it says it is ready: what every picture needs.
-PRELOAD = ("ferryman.media.probe", "ferryman.media.images")
 
 
 class Stopped(BaseException):
@@ -109,15 +104,6 @@ class Decoder(Protocol):
     def close(self) -> None: ...
 
 
-def resolve(target: str) -> Callable[..., Any]:
-    """``"ferryman.media.probe:probe"`` as the function it names (ferryman's only)."""
-    module, _, name = target.partition(":")
-    if not module.startswith("ferryman.media.") or not name:
-        raise ValueError(f"not a media function: {target!r}")
-    found: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    return found
-
-
 class InProcess:
     """Runs the call in the calling thread, unconfined (tests and tools, not the engine)."""
 
@@ -163,14 +149,14 @@ class _Worker:
         finally:
             for fd in (req_r, resp_w, life_r):
                 os.close(fd)
-        self.requests = Connection(req_w, readable=False)
-        self.answers = Connection(resp_r, writable=False)
+        self.requests = Pipe(req_w)
+        self.answers = Pipe(resp_r)
         self.lifeline = life_w
         self.ready = False
         self._status: int | None = None
 
     def wait_ready(self, stop: Callable[[], bool] | None) -> None:
-        """Until the worker has loaded ``PRELOAD`` and says so."""
+        """Until the worker has loaded ``calls.PRELOAD`` and says so."""
         deadline = time.monotonic() + _START_SECONDS
         while not self.answers.poll(_POLL):
             if stop is not None and stop():
@@ -217,11 +203,18 @@ class MediaBox:
     ) -> Any:
         """``target(*args, **kwargs)`` in a worker, within ``limits``; ``stop``: asked
         while it runs, true ends it (``Stopped``)."""
+        request = (target, args, kwargs, limits.cpu_seconds, limits.memory)
         worker = self._take()
         try:
             if not worker.ready:
                 worker.wait_ready(stop)
-            worker.requests.send((target, args, kwargs, limits.cpu_seconds, limits.memory))
+            try:
+                worker.requests.send(request)
+            except BrokenPipeError:  # an idle worker that died between calls: not the file's
+                worker.end()
+                worker = _Worker()
+                worker.wait_ready(stop)
+                worker.requests.send(request)
             answer = self._answer(worker, target, args, limits, stop)
         except BaseException:
             worker.end()

@@ -23,11 +23,10 @@ import select
 import signal
 import sys
 import traceback
-from multiprocessing.connection import Connection
 from typing import Any
 
 from ferryman.errors import FerrymanError
-from ferryman.media.box.pool import GROWN, MIB, PRELOAD, resolve
+from ferryman.media.box.calls import GROWN, MIB, PRELOAD, Pipe, resolve
 
 _NEAR_CAP = 16 * MIB  # a peak this close to the cap: an allocation failed there
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -53,8 +52,8 @@ def main(argv: list[str]) -> int:
         signal.signal(signum, signal.SIG_IGN)
     _die_with_parent(lifeline)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    requests = Connection(requests_fd, writable=False)
-    answers = Connection(answers_fd, readable=False)
+    requests = Pipe(requests_fd)
+    answers = Pipe(answers_fd)
     logged: Logged = []
     root = logging.getLogger()
     root.handlers[:] = [_Kept(logged)]
