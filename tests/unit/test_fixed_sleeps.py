@@ -3,11 +3,16 @@ a child's line: ``tests/support/waiting.py``), moves an injected clock past a mo
 (``tests/support/clock.py``), or blocks a hang on an event never set. A fixed sleep is
 too short on a loaded machine (the test fails by chance) and too long on an idle one.
 
+A window in which something must *not* happen is closed by a positive event instead:
+the engine idle on a ``ManualClock`` after the polls that would have done it
+(``engine_idle``, ``driven``), a counter that shows the system went past the point
+(a child's rechecks in its store, a queued call, the page's requests in order).
+
 The sleeps left are below, each file with its count and why: the poll inside
 ``eventually`` itself, a fake server's or a child's pace (a link's speed, a slow
-import), a kill at a random moment, and windows in which something must *not* happen
-in a child process or a thread the injected clock does not reach. A file that sleeps
-more than its count fails here; one that sleeps less says so too (lower its count)."""
+import), a kill at a random moment, and three windows no event closes yet. A file
+that sleeps more than its count fails here; one that sleeps less says so too (lower
+its count)."""
 
 from __future__ import annotations
 
