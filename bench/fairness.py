@@ -99,7 +99,7 @@ async def _round(
         for n in range(QUICK):
             job = await intake.add_source(store, server.url(f"/quick/{n}.jpg"))
             names[job.id] = f"quick{n}"
-        await store.nudge()
+        await store.wake_engines()
         await asyncio.wait_for(everything.wait(), 600)
         states = {j.id: j.state.value for j in await store.list_jobs()}
         if any(state != "done" for state in states.values()):

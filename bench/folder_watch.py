@@ -64,7 +64,7 @@ async def _measure(work: Path, notified: bool, shots: int) -> tuple[list[float],
 
         async def ready() -> bool:
             primed = (await store.get_watch(made.id)).primed
-            return primed and (not notified or made.id in engine.nudges.armed)
+            return primed and (not notified or made.id in engine.folder_changes.armed)
 
         await eventually(ready, "the first look (and the notices on)", within=120, every=0.05)
         count = 0

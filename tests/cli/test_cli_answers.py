@@ -24,6 +24,18 @@ ENV = {
 }
 
 
+class _AnyText(str):
+    """Equal to any text: a message whose words are not what the test is about."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str)
+
+    __hash__ = str.__hash__
+
+
+ANY_TEXT = _AnyText()
+
+
 def cli(data: Path, *args: str) -> Result:
     return CliRunner().invoke(app, ["--data-dir", str(data), *args], env=ENV)
 
@@ -160,3 +172,53 @@ def test_a_watch_of_an_empty_source_is_refused(tmp_path: Path) -> None:
     assert refused.exit_code == 1, refused.output
     assert "error source.invalid: an empty source names nothing" in refused.output
     assert json.loads(cli(data, "watch", "list", "--json").stdout) == {"watches": []}
+
+
+def test_json_is_kept_by_the_commands_that_change_a_job_and_by_their_errors(
+    tmp_path: Path,
+) -> None:
+    """A script that said --json gets JSON from pause, resume, cancel, retry and remove,
+    and an error as one object with its code (it got English before, whatever it said)."""
+    data = tmp_path / "data"
+    _add_photos(tmp_path, data, 1)
+    for command, state in (("pause", "paused"), ("resume", "resumed"), ("cancel", "cancelled")):
+        done = cli(data, "--json", command, "1")
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.stdout) == {"job": 1, "state": state}
+    again = cli(data, "retry", "1", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout) == {"job": 1, "state": "queued", "running": []}
+    refused = cli(data, "--json", "retry", "1")  # queued again: not ended
+    assert refused.exit_code == 1 and refused.stdout == ""
+    error = json.loads(refused.stderr)["error"]
+    assert error["code"] == "job.not_ended" and error["job"] == 1
+    assert "ferryman cancel 1" in error["next"]
+    removed = cli(data, "--json", "remove", "1", "7")
+    assert removed.exit_code == 1
+    assert json.loads(removed.stdout) == {
+        "removed": [],
+        "refused": [
+            {"job": 1, "error": {"code": "job.not_ended", "message": ANY_TEXT}},
+            {"job": 7, "error": {"code": "job.not_found", "message": "there is no job 7"}},
+        ],
+    }
+    plain = cli(data, "retry", "1")
+    assert plain.stderr.startswith("error job.not_ended: ")
+
+
+def test_json_from_config_path_web_token_and_watch_check(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    where = cli(data, "--json", "config", "path")
+    assert where.exit_code == 0, where.output
+    said = json.loads(where.stdout)
+    assert said["exists"] is False and said["chosen_by"] == "default"
+    made = json.loads(cli(data, "web", "token", "--json").stdout)
+    assert made["hash"].startswith("sha256:") and len(made["token"]) >= 32
+    assert json.loads(cli(data, "watch", "check", "--json").stdout) == {"watches": []}
+    (tmp_path / "roll").mkdir()
+    make_photo(tmp_path / "roll" / "IMG_0001.jpg", 1)
+    added = cli(data, "watch", "add", str(tmp_path / "roll"), "--to", "library:")
+    assert added.exit_code == 0, added.output
+    looked = json.loads(cli(data, "watch", "check", "--json").stdout)["watches"]
+    assert [(w["watch"], w["listed"], w["made"]) for w in looked] == [(1, 1, [])]
+    assert [s["title"] for s in looked[0]["skipped"]] == ["IMG_0001.jpg"]  # there before

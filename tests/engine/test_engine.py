@@ -366,7 +366,7 @@ async def test_freeing_space_lets_a_waiting_job_resume(
     await store.close()
 
 
-async def test_a_nested_archive_waits_for_room_before_it_is_copied_out(
+async def test_a_nested_archive_waits_for_space_before_it_is_copied_out(
     tmp_path: Path, settings: Settings, tiny_work_area: Path
 ) -> None:
     """A nested archive is copied to the work area to be read: it waits for room like
@@ -400,7 +400,7 @@ async def test_a_nested_archive_waits_for_room_before_it_is_copied_out(
     await store.close()
 
 
-async def test_cancelling_a_job_whose_nested_archive_waits_for_room(
+async def test_cancelling_a_job_whose_nested_archive_waits_for_space(
     tmp_path: Path, settings: Settings, sqlite_store: Store, tiny_work_area: Path
 ) -> None:
     """The wait for room runs for the reading thread; cancelling the job must end it

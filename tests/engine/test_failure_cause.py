@@ -125,12 +125,12 @@ def test_a_job_waiting_between_tries_says_why(failed: tuple[Path, str]) -> None:
 
     data, port = failed
     settings = load_settings(None, {"data_dir": data})
-    lite = open_sqlite3(settings.database, create=False)
-    assert lite is not None
+    light_store = open_sqlite3(settings.database, create=False)
+    assert light_store is not None
     try:
-        light = lite.fetch_errors()
+        light = light_store.fetch_errors()
     finally:
-        lite.close()
+        light_store.close()
 
     async def full() -> dict[int, str]:
         store = await Store.open(settings.database)

@@ -89,7 +89,7 @@ def _half_built(library: Path) -> list[Path]:
     return list(library.rglob("*.partial"))
 
 
-async def _waiting_for_room(store: Store, engine: Engine, job_id: int, rechecks: int) -> None:
+async def _waiting_for_space(store: Store, engine: Engine, job_id: int, rechecks: int) -> None:
     """The job shows the destination's wait, and the album has been tried ``rechecks``
     times since without failing."""
     seen: list[Event] = []
@@ -127,7 +127,7 @@ async def _waits_then_delivers(
     filler.write_bytes(b"\0" * 1_900_000)  # another program fills the disk
     engine = Engine(store, quick)
     run = asyncio.create_task(engine.run(until_idle=True))
-    await _waiting_for_room(store, engine, job.id, rechecks=5)
+    await _waiting_for_space(store, engine, job.id, rechecks=5)
     waiting = await store.get_job(job.id)
     assert waiting.state is not JobState.DONE and not run.done()
     assert str(tiny_library) in (waiting.error_message or "") and "MB" in (
@@ -167,7 +167,7 @@ async def test_a_disk_that_fills_mid_album_leaves_no_half_album_and_waits(
     filler.write_bytes(b"\0" * 1_200_000)  # room for some of the album, not all
     engine = Engine(store, quick)
     run = asyncio.create_task(engine.run(until_idle=True))
-    await _waiting_for_room(store, engine, job.id, rechecks=3)
+    await _waiting_for_space(store, engine, job.id, rechecks=3)
     assert _half_built(tiny_library) == []
     assert not any(it.state is ItemState.FAILED for it in await store.job_items(job.id))
     filler.unlink()
@@ -179,7 +179,7 @@ async def test_a_disk_that_fills_mid_album_leaves_no_half_album_and_waits(
     await store.close()
 
 
-async def test_cancelled_while_waiting_for_room_and_a_killed_runs_half_album_swept(
+async def test_cancelled_while_waiting_for_space_and_a_killed_runs_half_album_swept(
     tmp_path: Path, quick: Settings, sqlite_store: Store, tiny_library: Path
 ) -> None:
     store = sqlite_store
@@ -191,7 +191,7 @@ async def test_cancelled_while_waiting_for_room_and_a_killed_runs_half_album_swe
     filler.write_bytes(b"\0" * 1_900_000)
     engine = Engine(store, quick)
     run = asyncio.create_task(engine.run())
-    await _waiting_for_room(store, engine, job.id, rechecks=2)
+    await _waiting_for_space(store, engine, job.id, rechecks=2)
     engine.stop()
     await asyncio.wait_for(run, 60)
     # What a run killed mid-copy leaves (the stop above let its copy end cleanly).
@@ -233,7 +233,7 @@ class _FullBucket(BaseHTTPRequestHandler):
         pass
 
 
-async def test_a_full_results_bucket_is_a_wait_for_room() -> None:
+async def test_a_full_results_bucket_is_a_wait_for_space() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FullBucket)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
     client = S3Client(
@@ -269,26 +269,26 @@ async def test_the_wait_is_recorded_uncounted_and_ends_with_a_delivery(store: St
     for delay in (60.0, 0.0):  # the first rechecks later: the second is claimed next
         claim = await store.claim_delivery("d", 30)
         assert claim is not None
-        waited.append(await store.album_waits_for_room(claim.album.id, "d", job_id, full, delay))
+        waited.append(await store.album_waits_for_space(claim.album.id, "d", job_id, full, delay))
     assert waited == [True, False]  # one notice for the job, not one per album
     job = await store.get_job(job_id)
     assert (job.wait_reason, job.error_message) == (SINK_FULL, full.message)
-    assert [(j.id, seqs) for j, seqs in await store.albums_unheld()] == [(job_id, [1, 2])]
+    assert [(j.id, seqs) for j, seqs in await store.albums_no_one_delivers()] == [(job_id, [1, 2])]
     second = await store.claim_delivery("d", 30)
     assert second is not None and second.album.seq == 2 and second.album.attempts == 0
     assert second.job.wait_reason == SINK_FULL
     await store.album_delivered(second.album.id, "d", "ref-2")
-    assert not await store.room_again(job_id, SINK_FULL)  # album 1 still waits
+    assert not await store.end_space_wait(job_id, SINK_FULL)  # album 1 still waits
     assert (await store.get_job(job_id)).wait_reason == SINK_FULL
     async with store.engine.begin() as conn:  # album 1's recheck is due
         await conn.execute(update(albums).values(not_before=0.0))
     first = await store.claim_delivery("d", 30)
     assert first is not None and first.album.seq == 1 and first.album.attempts == 0
     await store.album_delivered(first.album.id, "d", "ref-1")
-    assert await store.room_again(job_id, SINK_FULL)
+    assert await store.end_space_wait(job_id, SINK_FULL)
     job = await store.get_job(job_id)
     assert job.wait_reason is None and job.error_message is None
-    assert await store.albums_unheld() == []
+    assert await store.albums_no_one_delivers() == []
 
 
 async def test_an_ended_job_never_says_its_failed_items_are_retried(store: Store) -> None:

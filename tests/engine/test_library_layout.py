@@ -32,7 +32,7 @@ from tests.engine.test_full_destination import (
     _half_built,
     _noise_pngs,
     _tiny_disk,
-    _waiting_for_room,
+    _waiting_for_space,
 )
 from tests.support.contract import memory_store
 from tests.support.engine_helpers import leftovers, library_files, run_until_idle, sha256
@@ -322,7 +322,7 @@ async def test_a_disk_that_fills_mid_album_in_the_default_layout_waits_then_deli
         filler.write_bytes(b"\0" * 1_200_000)  # room for some of the album, not all
         engine = Engine(store, settings)
         run = asyncio.create_task(engine.run(until_idle=True))
-        await _waiting_for_room(store, engine, job.id, rechecks=3)
+        await _waiting_for_space(store, engine, job.id, rechecks=3)
         assert _half_built(library) == []
         assert not list(library.glob(".ferryman/*/*.json"))  # nothing committed
         filler.unlink()

@@ -58,14 +58,14 @@ async def test_status_says_how_many_are_ahead(store: Store, db_url: str, tmp_pat
 async def test_the_light_store_places_jobs_as_the_store_does(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'both.db'}"
     full = await Store.open(url)
-    lite = None
+    light_store = None
     try:
         await _line_up(full)
-        lite = open_sqlite3(url, create=False)
-        assert lite is not None
-        places = lite.queue_places()
+        light_store = open_sqlite3(url, create=False)
+        assert light_store is not None
+        places = light_store.queue_places()
         assert places == await full.queue_places() and len(places) == 3
     finally:
-        if lite is not None:
-            lite.close()
+        if light_store is not None:
+            light_store.close()
         await full.close()

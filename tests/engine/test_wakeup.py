@@ -1,7 +1,7 @@
 """Work added by another process (or another store handle) wakes a running engine at
 once: a datagram on SQLite, NOTIFY on PostgreSQL. The engine polls once an hour here,
 so a claim at all (within the 30 s a loaded machine is given) can only come from the
-nudge: no wall-clock bound to meet (it was "within 5 s, not the 30 s poll")."""
+wake-up: no wall-clock bound to meet (it was "within 5 s, not the 30 s poll")."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ async def test_a_job_added_through_another_store_handle_is_claimed_at_once(
         await adder.close()
 
 
-async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
+async def test_ferryman_add_through_the_light_store_wakes_a_running_engine(
     tmp_path: Path, settings: Settings
 ) -> None:
     store = await Store.open(settings.database)
@@ -70,12 +70,12 @@ async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
         make_photo_set(tmp_path / "p", 2)
 
         def add() -> Job:
-            lite = open_sqlite3(settings.database, create=True)
-            assert lite is not None and lite.wake is not None
+            light_store = open_sqlite3(settings.database, create=True)
+            assert light_store is not None and light_store.wake is not None
             try:
-                return intake.add_source_now(lite, str(tmp_path / "p"))
+                return intake.add_source_now(light_store, str(tmp_path / "p"))
             finally:
-                lite.close()
+                light_store.close()
 
         # In a thread, as `ferryman add` is another process: on the loop, its wait for
         # the write lock (30 s) would stop the engine's open transaction from committing
@@ -92,7 +92,7 @@ async def test_ferryman_add_through_the_light_store_nudges_a_running_engine(
         await store.close()
 
 
-async def test_resume_nudges_too(tmp_path: Path, settings: Settings) -> None:
+async def test_resume_wakes_engines_too(tmp_path: Path, settings: Settings) -> None:
     store = await Store.open(settings.database)
     make_photo_set(tmp_path / "p", 2)
     job = await intake.add_source(store, str(tmp_path / "p"))
@@ -119,7 +119,7 @@ async def test_resume_nudges_too(tmp_path: Path, settings: Settings) -> None:
         await store.close()
 
 
-def test_a_nudge_with_nobody_listening_is_harmless(tmp_path: Path) -> None:
+def test_a_wake_up_with_nobody_listening_is_harmless(tmp_path: Path) -> None:
     send(sqlite_address(tmp_path / "nobody.db"))  # no engine: nothing happens, no error
     assert sqlite_address(tmp_path / "a.db") != sqlite_address(tmp_path / "b.db")
 

@@ -310,7 +310,7 @@ def test_a_burst_of_a_few_milliseconds_has_no_speed_yet() -> None:
     assert meter.speed() == pytest.approx(501 * MiB, rel=0.01)  # over a second: known
 
 
-async def test_make_room_is_asked_before_and_during(server: FaultServer, tmp_path: Path) -> None:
+async def test_space_is_asked_for_before_and_during(server: FaultServer, tmp_path: Path) -> None:
     data = payload(3 * MiB + 5)
     server.add("/room", data)
     asked: list[int] = []

@@ -268,7 +268,9 @@ async def test_a_run_until_idle_leaves_no_partial_download_of_a_job_cancelled_me
         assert not kept.exists()  # a remove deletes it
     finally:
         await store.close()
-    assert ended < 5, f"the download went on {ended:.1f} s after the cancel"  # 10 s un-nudged
+    assert ended < 5, (
+        f"the download went on {ended:.1f} s after the cancel"
+    )  # 10 s without a wake-up
 
 
 @pytest.mark.slow
@@ -512,14 +514,14 @@ async def test_adding_a_link_twice_names_it_without_its_token(tmp_path: Path) ->
             await intake.add_source(store, link)
     finally:
         await store.close()
-    lite = open_sqlite3(f"sqlite:///{tmp_path / 'lite.db'}", create=True)
-    assert lite is not None
+    light_store = open_sqlite3(f"sqlite:///{tmp_path / 'light.db'}", create=True)
+    assert light_store is not None
     try:
-        intake.add_source_now(lite, link)
+        intake.add_source_now(light_store, link)
         with pytest.raises(FerrymanError) as light:
-            intake.add_source_now(lite, link)
+            intake.add_source_now(light_store, link)
     finally:
-        lite.close()
+        light_store.close()
     for refused in (full.value, light.value):
         assert refused.code == "source.duplicate"
         assert "S3CRET" not in refused.message
@@ -755,14 +757,16 @@ async def test_status_says_a_job_is_fetching_while_its_link_downloads(
 
     async with _halfway(tmp_path, link_settings, server, 3.0) as (store, job, settings):
         full = (await report.status(store))["jobs"][0]
-        lite = open_sqlite3(settings.database, create=False)
-        assert lite is not None
+        light_store = open_sqlite3(settings.database, create=False)
+        assert light_store is not None
         try:
             light = report.status_of(
-                lite.list_jobs(), lite.item_counts(), fetching=lite.fetching_jobs()
+                light_store.list_jobs(),
+                light_store.item_counts(),
+                fetching=light_store.fetching_jobs(),
             )["jobs"][0]
         finally:
-            lite.close()
+            light_store.close()
         await control.cancel_job(store, job.id)
         after = (await report.status(store))["jobs"][0]
     assert full["state"] == "queued" and full["fetching"] is True

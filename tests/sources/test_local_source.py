@@ -411,7 +411,7 @@ def test_nested_archive_without_a_scratch_folder_uses_a_temporary_one(tmp_path: 
 # --- nested archives: room and limits across levels ----------------------------------------
 
 
-def test_a_nested_archive_waits_for_room_before_it_is_copied_out(tmp_path: Path) -> None:
+def test_a_nested_archive_waits_for_space_before_it_is_copied_out(tmp_path: Path) -> None:
     inner = make_zip(tmp_path / "inner.zip", {"x.txt": b"inside"})
     outer = tmp_path / "outer.zip"
     with zipfile.ZipFile(outer, "w") as zf:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Connection
 
 from ferryman.store import Store, migrate
-from ferryman.store.jobs.person_turns import PEOPLE
+from ferryman.store.jobs.fair_share import PEOPLE
 from tests.store.test_migrations import ENGINES, _database, _run
 
 CLAIMED = {"jobs": "jobs_claim", "albums": "albums_claim", "items": "items_claim"}
@@ -21,7 +21,7 @@ CLAIMED = {"jobs": "jobs_claim", "albums": "albums_claim", "items": "items_claim
 def _picks(store: Store) -> dict[str, Any]:
     """Each claim's inner ``SELECT id … ORDER BY … LIMIT 1``, as the store built it: the
     plain one (the people-first one, used only while two people's rows wait, reads every
-    claimable row by design: ``store.person_turns``)."""
+    claimable row by design: ``store.fair_share``)."""
     return {
         key[0]: statement.whereclause.right.element
         for key, statement in store._claims.items()

@@ -43,20 +43,22 @@ def _rows(path: Path, table: str) -> list[tuple[Any, ...]]:
 
 async def test_the_light_and_the_full_store_write_identical_rows(tmp_path: Path) -> None:
     """Every column, timestamps and summary included (one clock for both)."""
-    lite = open_sqlite3(f"sqlite:///{tmp_path / 'lite.db'}", create=True, clock=lambda: 1000.0)
-    assert lite is not None
+    light_store = open_sqlite3(
+        f"sqlite:///{tmp_path / 'light.db'}", create=True, clock=lambda: 1000.0
+    )
+    assert light_store is not None
     full = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}", clock=lambda: 1000.0)
     try:
         for add in ADDS:
-            assert lite.add_job(**add) == await full.add_job(**add)
+            assert light_store.add_job(**add) == await full.add_job(**add)
     finally:
-        lite.close()
+        light_store.close()
         await full.close()
     for table in ("jobs", "fetches", "source_memos"):
-        made = _rows(tmp_path / "lite.db", table)
+        made = _rows(tmp_path / "light.db", table)
         assert made == _rows(tmp_path / "full.db", table), table
         assert made, table  # each table was written
-    assert len(_rows(tmp_path / "lite.db", "source_memos")) == 1
+    assert len(_rows(tmp_path / "light.db", "source_memos")) == 1
 
 
 def test_only_new_job_inserts_a_job() -> None:

@@ -242,9 +242,9 @@ async def test_finish_and_summary(store: Store) -> None:
     while (album := await store.claim_album("d", 30)) is not None:
         await store.album_delivered(album.id, "d", "ref")
     # the housekeeper's look, in one connection: a job to end, so not idle yet
-    assert await store.keeper_look() == (True, False)
+    assert await store.housekeeping_state() == (True, False)
     assert await store.finish_jobs() == [job_id]
-    assert await store.keeper_look() == (False, True)
+    assert await store.housekeeping_state() == (False, True)
     job = await store.get_job(job_id)
     assert job.state is JobState.DONE
     assert job.summary is not None

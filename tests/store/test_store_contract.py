@@ -286,14 +286,14 @@ async def test_the_last_entries_recorded_end_the_read_in_their_transaction(store
     assert lost.value.code == "engine.lease_lost"
 
 
-async def test_a_read_gives_its_turn_to_a_job_further_behind(store: Store) -> None:
+async def test_a_read_gives_way_to_a_job_further_behind(store: Store) -> None:
     ahead = await store.add_job(source="/a", name="a", dest="library:")
     assert await store.claim_job("r", 30) is not None
     await store.record_entries(ahead.id, "r", 5, [_photo(n) for n in range(5)])
     assert not await store.read_waits_behind(ahead.id)  # no one else to read
     behind = await store.add_job(source="/b", name="b", dest="library:")
     assert await store.read_waits_behind(ahead.id)  # b has read nothing yet
-    await store.give_turn(ahead.id, "r")
+    await store.give_way(ahead.id, "r")
     first = await store.claim_job("r", 30)
     assert first is not None and first.id == behind.id  # the one furthest behind
     second = await store.claim_job("r", 30)
@@ -349,19 +349,19 @@ async def test_a_full_destination_is_a_wait_shown_once_until_an_album_goes(store
     first = await store.claim_album("d", 30)
     assert first is not None
     full = FerrymanError("sink.space_low", "the destination is full")
-    assert await store.album_waits_for_room(first.id, "d", job.id, full, 0)
+    assert await store.album_waits_for_space(first.id, "d", job.id, full, 0)
     second = await store.claim_album("d", 30)
     assert second is not None
-    assert not await store.album_waits_for_room(second.id, "d", job.id, full, 0)  # not new
+    assert not await store.album_waits_for_space(second.id, "d", job.id, full, 0)  # not new
     assert (await store.get_job(job.id)).wait_reason == "sink.space_low"
-    assert not await store.room_again(job.id, "sink.space_low")  # its albums still wait
+    assert not await store.end_space_wait(job.id, "sink.space_low")  # its albums still wait
     again = await store.claim_album("d", 30)
     assert again is not None and again.attempts == 0  # a wait is not an attempt
     await store.album_delivered(again.id, "d", "ref")
     last = await store.claim_album("d", 30)
     assert last is not None
     await store.album_delivered(last.id, "d", "ref")
-    assert await store.room_again(job.id, "sink.space_low")
+    assert await store.end_space_wait(job.id, "sink.space_low")
     assert (await store.get_job(job.id)).wait_reason is None
 
 
@@ -406,7 +406,7 @@ async def test_an_input_of_no_media_ends_done_saying_nothing_was_delivered(store
                    reason="not media")  # fmt: skip
     await store.record_entries(job.id, "r", 1, [text])
     await store.finish_expansion(job.id, "r", album_size=10)
-    assert await store.keeper_look() == (True, False)
+    assert await store.housekeeping_state() == (True, False)
     assert await store.finish_jobs() == [job.id]
     ended = await store.get_job(job.id)
     assert (ended.state, ended.error_code) == (JobState.DONE, "source.nothing_delivered")

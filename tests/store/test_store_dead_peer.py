@@ -75,11 +75,11 @@ async def test_the_listen_connection_comes_back_after_the_server_ends_it() -> No
     from sqlalchemy.engine import make_url
 
     from ferryman.store.connect import create_engine, normalise_url
-    from ferryman.store.wakeup import PostgresListener, listener_for, nudge
+    from ferryman.store.wakeup import PostgresListener, listener_for, wake_engines
 
     url = _need_pg()
-    nudges: list[float] = []
-    listener = listener_for(make_url(normalise_url(url)), lambda: nudges.append(time.monotonic()))
+    wake_ups: list[float] = []
+    listener = listener_for(make_url(normalise_url(url)), lambda: wake_ups.append(time.monotonic()))
     assert isinstance(listener, PostgresListener)
     listener.RETRY_S = (0.2,)
     engine = await create_engine(url)
@@ -89,13 +89,13 @@ async def test_the_listen_connection_comes_back_after_the_server_ends_it() -> No
         async with engine.begin() as conn:  # what a restart does to every session
             ended = await conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         assert ended
-        await eventually(  # back, and one nudge for the gap
-            lambda: listener.listening and nudges, "the LISTEN connection back", within=10
+        await eventually(  # back, and one wake-up for the gap
+            lambda: listener.listening and wake_ups, "the LISTEN connection back", within=10
         )
         assert listener._conn.get_server_pid() != pid
-        before = len(nudges)
-        await nudge(engine)  # another process adds work: this engine hears it again
-        await eventually(lambda: len(nudges) > before, "a NOTIFY after the restart", within=5)
+        before = len(wake_ups)
+        await wake_engines(engine)  # another process adds work: this engine hears it again
+        await eventually(lambda: len(wake_ups) > before, "a NOTIFY after the restart", within=5)
     finally:
         await listener.close()
         await engine.dispose()

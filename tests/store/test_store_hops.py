@@ -274,7 +274,7 @@ async def test_a_read_s_last_entries_go_through_no_sqlalchemy_execution(
         await store.close()
 
 
-async def test_the_keeper_s_and_notifier_s_rounds_take_one_hop_each(
+async def test_the_housekeeper_s_and_notifier_s_rounds_take_one_hop_each(
     tmp_path: Path, hops: list[int]
 ) -> None:
     """What the housekeeper asks after a job's end (``idle``, ``watches_idle``) and the

@@ -84,11 +84,11 @@ async def test_a_runs_heartbeat_drain_and_stop(store: ContractStore) -> None:
     assert await store.node_beat("a:9:z", "alpha", 99, ("fetch",)) is False
 
 
-async def test_the_housekeepers_look_and_the_work_areas_live_files(store: ContractStore) -> None:
+async def test_the_housekeeping_state_and_the_work_areas_live_files(store: ContractStore) -> None:
     store.clock = clock = _Clock()
-    assert await store.keeper_look() == (False, True)  # nothing to end, all idle
+    assert await store.housekeeping_state() == (False, True)  # nothing to end, all idle
     job = await store.add_job(source="/in.zip", name="in", dest="library:")
-    assert await store.keeper_look() == (False, False)  # a queued job is work
+    assert await store.housekeeping_state() == (False, False)  # a queued job is work
     assert await store.active_jobs() == {}  # not read yet: nothing to seal
     assert await store.claim_job("r", 30) is not None
     kept = NewItem(seq=0, source_path="a.jpg", kind=MediaKind.PHOTO, state=ItemState.READY,
@@ -102,20 +102,20 @@ async def test_the_housekeepers_look_and_the_work_areas_live_files(store: Contra
     assert album is not None
     await store.album_delivered(album.id, "d", "library:x")
     assert await store.work_paths() == set()  # delivered: its file may go
-    assert await store.keeper_look() == (True, False)  # the job may end now
+    assert await store.housekeeping_state() == (True, False)  # the job may end now
     assert await store.finish_jobs() == [job.id]
-    assert await store.keeper_look() == (False, True)
+    assert await store.housekeeping_state() == (False, True)
 
     # A due watch is work too: the look is not idle until it is checked.
     watch = await store.add_watch(
         kind="feed", source="https://h/f.xml", dest="library:", every_seconds=60.0,
         since="all", next_check_at=clock.now + 5,
     )  # fmt: skip
-    assert await store.keeper_look() == (False, True)
+    assert await store.housekeeping_state() == (False, True)
     clock.now += 5
-    assert await store.keeper_look() == (False, False)
+    assert await store.housekeeping_state() == (False, False)
     await store.set_watch_paused(watch.id, True)
-    assert await store.keeper_look() == (False, True)
+    assert await store.housekeeping_state() == (False, True)
     assert await store.settle_ended([job.id], 0.0) == [job.id]
 
 

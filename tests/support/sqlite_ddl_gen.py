@@ -1,6 +1,6 @@
 """Writes ``src/ferryman/store/startup/sqlite3_schema.py`` from ``schema.py``: run
 ``python -m tests.support.sqlite_ddl_gen`` after changing the schema
-(``tests/store/test_store_lite.py`` fails until the light store's statements make the
+(``tests/store/test_light_store.py`` fails until the light store's statements make the
 same database as the full store)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 _HEAD = '''# ruff: noqa: E501
 """The schema as SQLite DDL, for the start-up store (``sqlite3_store.py``) to make a new database
 without importing SQLAlchemy. Generated from ``schema.py`` by ``python -m
-tests.support.sqlite_ddl_gen``; never edit by hand (``tests/store/test_store_lite.py`` compares a
+tests.support.sqlite_ddl_gen``; never edit by hand (``tests/store/test_light_store.py`` compares a
 database made from these statements with one the full store makes).
 """
 

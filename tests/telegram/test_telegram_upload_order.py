@@ -12,7 +12,7 @@ from telethon.tl import functions
 from faketg import FakeTelegram, LinkModel
 from faketg.client import FakeDialer, logged_in_client
 from ferryman.telegram.upload import Uploader
-from ferryman.telegram.window import Held, Window
+from ferryman.telegram.window import PartsInMemory, Window
 from tests.support.waiting import eventually
 
 PART = 64 * 1024
@@ -37,18 +37,18 @@ async def test_the_window_lets_an_upload_begun_earlier_go_first() -> None:
 
 async def test_reads_ahead_go_to_the_upload_begun_earlier_first() -> None:
     window = Window(1, 1)
-    held = Held(window, ahead=0)  # room for one part read and unacknowledged
-    await held.take(9)
+    parts = PartsInMemory(window, ahead=0)  # space for one part read and unacknowledged
+    await parts.take(9)
     order: list[int] = []
 
     async def read(rank: int) -> None:
-        await held.take(rank)
+        await parts.take(rank)
         order.append(rank)
-        held.give()
+        parts.give()
 
     waiting = [asyncio.create_task(read(rank)) for rank in (2, 1)]
-    await eventually(lambda: len(held._waiting._heap) == 2, "two waiting to read")
-    held.give()
+    await eventually(lambda: len(parts._waiting._heap) == 2, "two waiting to read")
+    parts.give()
     await asyncio.gather(*waiting)
     assert order == [1, 2]
 

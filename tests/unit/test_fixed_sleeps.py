@@ -36,9 +36,9 @@ ALLOWED: dict[str, tuple[int, str]] = {
         "the webhook server's answer delay (its pace); a kill at a random moment; a window"
         " after the last notice in which a duplicate would come (a child's real time)",
     ),
-    "engine/test_upload_ahead.py": (1, "a slow input: the reading thread's pace per block"),
+    "engine/test_early_upload.py": (1, "a slow input: the reading thread's pace per block"),
     "engine/test_backlog_bounds.py": (1, "a sampler's period (the work area's peak)"),
-    "store/test_store_peek.py": (1, "in a child script: its poll for a template's name"),
+    "store/test_queued_child_work.py": (1, "in a child script: its poll for a template's name"),
     "telegram/test_telegram_sink.py": (
         1,
         "the housekeeper's chance (its real polls) to race a recorded album's step",

@@ -262,7 +262,7 @@ def test_a_run_ends_when_its_time_is_up(
     assert _staged(steps) == [0]
 
 
-def test_a_remux_counts_its_original_and_waits_for_room_before_it_is_made(
+def test_a_remux_counts_its_original_and_waits_for_space_before_it_is_made(
     tmp_path: Path,
 ) -> None:
     """A remuxed video keeps its original beside the remux: the run counts both files and
@@ -301,7 +301,7 @@ def test_a_remux_counts_its_original_and_waits_for_room_before_it_is_made(
         tmp_path / "work",
         send_documents=False,
         options=_limits(tmp_path).options,
-        ahead=Upload(),
+        early=Upload(),
         wait_to_write=room,
     )
     with pytest.raises(RuntimeError, match="was cut"):

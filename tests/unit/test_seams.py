@@ -171,7 +171,7 @@ def test_a_sink_and_kind_from_the_base_classes_alone_get_every_default(
             await sink.deliver(delivery),
         )
 
-    assert sink.warm() is None and sink.upload_ahead() is None and sink.prepares is False
+    assert sink.warm() is None and sink.early_upload_starter() is None and sink.prepares is False
     assert sink.sweep_half_built(JOB, [1]) == 0
     assert asyncio.run(defaults()) == ({}, False, 0, None, Delivered("bare#job-1/album-1"))
     assert (kind.album_max, kind.client_target) == (None, None)

@@ -58,7 +58,7 @@ DOORS = {
     "web/core": {"WebDoor"},
     "web/server": {"WebDoor"},
     "web/live": {"LiveJobs"},
-    "web/kept_progress": {"ShownFloors"},
+    "web/kept_progress": {"ShownBars"},
     "frontdoors/cli/root": {"AddDoor"},
     "frontdoors/cli/status": {"StatusDoor"},
     "frontdoors/cli/job": {"Control", "JobsView", "RetryDoor", "JobDoor"},

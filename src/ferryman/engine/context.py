@@ -89,9 +89,9 @@ class Context:
     # Every wait, lease and poll of the engine (a test's moves forward); the store's
     # ``clock`` should be its ``now`` (``ferryman.clock``).
     clock: Clock = SYSTEM
-    # Set by a nudge from another process (an add, a drain): the heartbeat goes at once,
+    # Set by a wake-up from another process (an add, a drain): the heartbeat goes at once,
     # so a drain is heard in a moment instead of at the next beat.
-    nudged: asyncio.Event = field(default_factory=asyncio.Event)
+    woken: asyncio.Event = field(default_factory=asyncio.Event)
     run: RunState = field(default_factory=RunState)
     resources: Shared = field(init=False)
     _live: _LiveSettings = field(init=False, default_factory=_LiveSettings)

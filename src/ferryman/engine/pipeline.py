@@ -4,7 +4,7 @@ starts a pool of workers for each entry of ``PIPELINE`` and runs the loops besid
 
 Work enters at intake (``engine/ops/intake``, not a stage: a front door's ``add`` or a
 watch's check): an input becomes a job, and a fetch when it is downloaded first, in one
-transaction, and running engines are nudged. Then::
+transaction, and running engines are woken. Then::
 
     fetch ──> read ────┬──────────────> deliver ──> housekeeper: the job ends ──> notifier
                        └──> convert ──> deliver
@@ -13,7 +13,7 @@ transaction, and running engines are nudged. Then::
 A worker claims one unit with a lease (the store's claims), keeps the lease alive while
 its step runs (``leases.held``) and, when the step ends, notifies the topics in
 ``wakes``. An idle worker waits on its stage's own topic (its name) or a notify naming
-none (a control, a nudge from another process), and looks again after
+none (a control, a wake-up from another process), and looks again after
 ``poll_seconds`` anyway. Topics that name no stage: ``backlog`` (a read waiting for its
 backlog to drain or for free space, ``engine/read/write_wait``), ``housekeeper`` and
 ``last`` (a job's last album went or its read ended: the housekeeper ends the job
@@ -22,7 +22,7 @@ without its gap).
 Beside the stages, ``runner`` runs the housekeeper (woken by ``housekeeper`` and ``last``:
 reaps expired leases, seals what the stages did not, ends finished jobs, tidies ended
 jobs' folders), the notifier (hears the bus, claims its own outbox rows:
-``engine/notify``) and the node's heartbeat (every third of a lease or on a nudge; it
+``engine/notify``) and the node's heartbeat (every third of a lease or on a wake-up; it
 learns of a drain).
 """
 
@@ -98,7 +98,7 @@ PIPELINE = (
     Stage[Watch](
         "watch",
         claims="a due, unpaused watch (claim_watch); its new entries go through intake",
-        woken_by="its poll (a watch falls due by the clock); a watch just added (a nudge);"
+        woken_by="its poll (a watch falls due by the clock); a watch just added (a wake-up);"
         " a watched folder's change notice (engine/watch/notified)",
         wakes=(),  # a check made jobs (or none): rare, so everyone looks
         workers=lambda settings: 1,

@@ -212,7 +212,7 @@ class Engine:
         while not self.ctx.stopping.is_set():
             settings = await self.ctx.settings()
             waits: list[asyncio.Future[object]] = [
-                asyncio.ensure_future(e.wait()) for e in (self.ctx.stopping, self.ctx.nudged)
+                asyncio.ensure_future(e.wait()) for e in (self.ctx.stopping, self.ctx.woken)
             ]
             waits.append(asyncio.ensure_future(self.ctx.clock.sleep(settings.lease_seconds / 3)))
             try:
@@ -220,7 +220,7 @@ class Engine:
             finally:
                 for waiting in waits:
                     waiting.cancel()
-            self.ctx.nudged.clear()
+            self.ctx.woken.clear()
             if not self.ctx.stopping.is_set():
                 await self._beat_once(settings)
 
@@ -281,11 +281,11 @@ class Engine:
         if self.ctx.device.env.get("FERRYMAN_NO_WAKE"):
             return None
 
-        def nudged() -> None:
+        def woken() -> None:
             self.ctx.wakeup.notify()
-            self.ctx.nudged.set()
+            self.ctx.woken.set()
 
-        listener = self.ctx.store.listener(nudged)
+        listener = self.ctx.store.listener(woken)
         return listener if listener is not None and await listener.start() else None
 
     # ------------------------------------------------------------ workers
@@ -391,7 +391,7 @@ class Engine:
                     for job_id in [job_id for job_id, ready in active.items() if ready]:
                         if await store.seal_albums(job_id, await self.ctx.album_size(job_id)):
                             self.ctx.wakeup.notify("deliver")
-                look = await store.keeper_look()  # its reads in one hop
+                look = await store.housekeeping_state()  # its reads in one hop
                 for job_id in await store.finish_jobs() if look.finishable else ():
                     await asyncio.to_thread(shutil.rmtree, job_work_dir(settings, job_id), True)
                     job = await store.get_job(job_id)

@@ -14,6 +14,7 @@ can forget it.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -66,9 +67,28 @@ def show(out: Console, renderable: Any) -> None:
     wide.print(renderable)
 
 
-def fail(console: Console, exc: FerrymanError, job: int | None = None) -> None:
+def fail(
+    console: Console, exc: FerrymanError, job: int | None = None, *, as_json: bool | None = None
+) -> None:
     """``error CODE: message`` and the next step, on ``console`` (stderr for the CLI);
-    ``job``: the job the command named, whose number the next step then gives."""
+    ``job``: the job the command named, whose number the next step then gives. Under
+    ``--json`` (``as_json``; None: as the process's command line says, before any
+    ``--``): ``{"error": {"code", "message", "next"}}`` on one line, for a script."""
+    if as_json is None:
+        words = sys.argv[1:]
+        as_json = "--json" in words[: words.index("--")] if "--" in words else "--json" in words
+    if as_json:
+        import json  # lazy: start-up
+
+        said: dict[str, object] = {
+            "code": exc.code,
+            "message": exc.message,
+            "next": with_job(exc.next_step, job),
+        }
+        if job is not None:
+            said["job"] = job
+        console.print(json.dumps({"error": said}), markup=False, highlight=False)
+        return
     console.print(Text.assemble(("error", "red"), printable(f" {exc.code}: {exc.message}")))
     console.print(f"  next: {with_job(exc.next_step, job)}", markup=False)
 

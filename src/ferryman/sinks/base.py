@@ -119,7 +119,7 @@ class Delivered:
     hashes: Mapping[int, str] = field(default_factory=dict)
 
 
-class Ahead(Protocol):
+class EarlyUpload(Protocol):
     """A reader of the entry's file as it is written (an upload ahead of delivery).
 
     Told from the writing thread (``failed`` also from the loop); every call is cheap and
@@ -141,9 +141,9 @@ class Ahead(Protocol):
     def failed(self) -> None: ...
 
 
-# A reader of an entry's file as it is written, for ``Sink.upload_ahead``, or None (none
+# A reader of an entry's file as it is written, for ``Sink.early_upload_starter``, or None (none
 # free now); asked on the loop with the file's path and declared size before it is staged.
-StartAhead = Callable[[Path, int], Ahead | None]
+StartEarlyUpload = Callable[[Path, int], EarlyUpload | None]
 
 
 class Sink(ABC):
@@ -165,7 +165,7 @@ class Sink(ABC):
         what the first delivery needs (a login, connections), never blocking or raising."""
         return None
 
-    def upload_ahead(self) -> StartAhead | None:
+    def early_upload_starter(self) -> StartEarlyUpload | None:
         """On the loop as a job's reading starts: what the reading thread asks for each big
         entry, to upload it as it is written (its delivery takes it). Default: None."""
         return None
@@ -178,7 +178,7 @@ class Sink(ABC):
     senders: int = 1  # albums it sends side by side (a pool: its accounts): backlogs a job keeps
 
     async def prepare(self, delivery: Delivery) -> Mapping[int, str]:
-        """Ahead of its turn, make the album ready without sending anything (Telegram:
+        """Before its turn, make the album ready without sending anything (Telegram:
         upload its files); item id → the hash of a file staged unhashed, taken as it
         was read. Must be safe to repeat, and ``deliver`` must work without it.
         Default: nothing to do, no hashes."""

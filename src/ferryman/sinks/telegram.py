@@ -20,12 +20,11 @@ import hashlib
 import logging
 import math
 import shutil
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from telethon import errors as tg
 from telethon.tl import functions, types
@@ -34,6 +33,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job, SinkRecord
 from ferryman.sinks.base import Delivered, Delivery, Sink, Tally, size_of
 from ferryman.sinks.telegram_accounts import Attempt, choose, gives_way, mine
+from ferryman.sinks.telegram_media import fitted_thumb, video_facts
 from ferryman.sinks.telegram_state import (
     AlbumRecords,
     MediaRef,
@@ -44,9 +44,13 @@ from ferryman.sinks.telegram_state import (
 )
 from ferryman.sinks.telegram_target import ALBUM_MAX, TelegramTarget
 from ferryman.telegram.accounts import AccountPool, Member
-from ferryman.telegram.early_pool import PoolAhead
+from ferryman.telegram.early_pool import PoolEarlyUploads
 from ferryman.telegram.early_upload import GrowingFile
 from ferryman.telegram.errors import TelegramWait, from_telethon
+
+if TYPE_CHECKING:
+    from ferryman.media.box.pool import Decoder
+
 from ferryman.telegram.outgoing import (
     Outgoing,
     VideoFacts,
@@ -132,7 +136,7 @@ class TelegramSink(Sink):
 
             member.hub.warm(allowed)
 
-    def upload_ahead(self) -> Callable[[Path, int], GrowingFile | None]:
+    def early_upload_starter(self) -> Callable[[Path, int], GrowingFile | None]:
         """On the loop, for a job whose big entries are staged now: what the reading
         thread asks for each, so its upload runs while it is written
         (``telegram/early_upload.py``); the delivery then takes it instead of uploading.
@@ -141,12 +145,12 @@ class TelegramSink(Sink):
         chat = self._label()
         if not self.accounts.several or chat in self.accounts.own_chats:
             return self.accounts.own.hub.early_uploads().start
-        return PoolAhead(self.accounts, chat, self.clock, asyncio.get_running_loop()).start
+        return PoolEarlyUploads(self.accounts, chat, self.clock, asyncio.get_running_loop()).start
 
     # ---------------------------------------------------------------- deliver
 
     async def prepare(self, delivery: Delivery) -> dict[int, str]:
-        """Ahead of the album's turn: upload its files and store their media references,
+        """Before the album's turn: upload its files and store their media references,
         sending nothing (its sends wait for the albums before it: ``deliver``). The
         ``random_id``s are planned here, still before any send. Item id → the hash of a
         file staged unhashed, taken as it was uploaded."""
@@ -335,6 +339,7 @@ class TelegramSink(Sink):
                     tally,
                     alone=alone,
                     uploaded=countdown,
+                    decoder=delivery.decoder,
                 )
                 for f in pending
             ]
@@ -368,7 +373,16 @@ class TelegramSink(Sink):
                 limit = min(self.caption_limit, member.caption_limit)
                 for chunk in _chunks(ready):
                     await self._send(
-                        member, client, peer, peer_key, chunk, delivery.caption, first, note, limit
+                        member,
+                        client,
+                        peer,
+                        peer_key,
+                        chunk,
+                        delivery.caption,
+                        first,
+                        note,
+                        limit,
+                        delivery.decoder,
                     )
         except TelegramWait as wait:
             await self._record_wait(member, wait, peer_key)
@@ -434,12 +448,14 @@ class TelegramSink(Sink):
         *,
         alone: bool = False,
         uploaded: Callable[[], None] | None = None,
+        decoder: Decoder | None = None,
     ) -> _Ready | None:
         """The file's media reference: ``stored``, else upload and ``uploadMedia`` (the
         new reference goes into ``fresh``, for the caller to keep with the others).
         ``alone``: the file goes in a message of its own (see :func:`_keeps_upload`).
         ``uploaded``: called once its parts have all gone (before they are all
-        acknowledged, and before ``uploadMedia``)."""
+        acknowledged, and before ``uploadMedia``). ``decoder``: where the file is probed
+        or a thumbnail fitted (the engine's media box; None: in this process)."""
         if stored is not None:
             if tally is not None:
                 tally.whole(out.slot)  # uploaded before: nothing to send
@@ -447,7 +463,9 @@ class TelegramSink(Sink):
         uploader = await member.hub.uploader()
         # A video's facts and thumbnail are made and uploaded while the video uploads.
         extras = (
-            asyncio.ensure_future(video_extras(out, uploader, video_facts))
+            asyncio.ensure_future(
+                video_extras(out, uploader, functools.partial(video_facts, decoder=decoder))
+            )
             if out.kind == "video"
             else None
         )
@@ -464,6 +482,7 @@ class TelegramSink(Sink):
                 tally,
                 alone=alone,
                 uploaded=uploaded,
+                decoder=decoder,
             )
         finally:
             if extras is not None and not extras.done():
@@ -484,6 +503,7 @@ class TelegramSink(Sink):
         *,
         alone: bool = False,
         uploaded: Callable[[], None] | None = None,
+        decoder: Decoder | None = None,
     ) -> _Ready | None:
         progress = None if tally is None else (lambda done, _size: tally.sent(out.slot, done))
         # A file staged unread (a person's big file, linked) is hashed by this read.
@@ -516,9 +536,9 @@ class TelegramSink(Sink):
                 handle,
                 uploader,
                 as_document=as_document,
-                video=video_facts,
+                video=functools.partial(video_facts, decoder=decoder),
                 extras=extras,
-                document_thumb=self._thumb_upload(uploader),
+                document_thumb=self._thumb_upload(uploader, decoder),
             )
             if _keeps_upload(out, alone=alone):
                 ref = media  # kept and sent as it is: no uploadMedia round trip
@@ -554,7 +574,12 @@ class TelegramSink(Sink):
         return None
 
     async def _refresh(
-        self, member: Member, client: Any, peer: Any, chunk: list[_Ready]
+        self,
+        member: Member,
+        client: Any,
+        peer: Any,
+        chunk: list[_Ready],
+        decoder: Decoder | None = None,
     ) -> list[_Ready]:
         """References went stale (FILE_REFERENCE_EXPIRED), or a kept upload is gone
         (FILE_PART_X_MISSING): upload again, same ``random_id``s."""
@@ -563,14 +588,24 @@ class TelegramSink(Sink):
         for r in chunk:
             await self.state.media_forget(r.out.item.job_id, r.out.item.id, r.out.part)
             one = await self._ready(
-                member, client, peer, r.out, r.send, None, refs, alone=len(chunk) == 1
+                member,
+                client,
+                peer,
+                r.out,
+                r.send,
+                None,
+                refs,
+                alone=len(chunk) == 1,
+                decoder=decoder,
             )
             if one is not None:
                 again.append(one)
         await self.state.media_put(chunk[0].send.job_id, chunk[0].send.album_id, refs)
         return again
 
-    def _thumb_upload(self, uploader: Any) -> Callable[[], Awaitable[Any]] | None:
+    def _thumb_upload(
+        self, uploader: Any, decoder: Decoder | None = None
+    ) -> Callable[[], Awaitable[Any]] | None:
         """What uploads the job's thumbnail of documents, fitted to Telegram's limits;
         None without one. A picture gone or unreadable is logged and the document goes
         without it."""
@@ -579,7 +614,7 @@ class TelegramSink(Sink):
             return None
 
         async def upload() -> Any:
-            fitted = await asyncio.to_thread(_fitted_thumb, chosen)
+            fitted = await asyncio.to_thread(fitted_thumb, chosen, decoder)
             if fitted is None:
                 return None
             try:
@@ -602,6 +637,7 @@ class TelegramSink(Sink):
         first_slot: int | None,
         note: SinkRecord | None,
         caption_limit: int,
+        decoder: Decoder | None = None,
     ) -> None:
         refreshed = False
         duplicates = 0
@@ -623,7 +659,7 @@ class TelegramSink(Sink):
                         "telegram.server", "media references expired twice in a row"
                     ) from None
                 refreshed = True
-                chunk = await self._refresh(member, client, peer, chunk)
+                chunk = await self._refresh(member, client, peer, chunk, decoder)
                 continue
             except Exception as exc:
                 err = from_telethon(exc)
@@ -814,42 +850,6 @@ def _chunks(ready: list[_Ready]) -> list[list[_Ready]]:
         for members in families.values()
         for i in range(0, len(members), ALBUM_MAX)
     ]
-
-
-def video_facts(out: Outgoing) -> VideoFacts:
-    """A video's duration, size and sound as Telegram shows them (blocking): a split part
-    has its own duration, so it is probed; a whole file uses the item's probe. A probe
-    missing them is ``media.unreadable`` (the video would show as a 00:00 square)."""
-    from ferryman.media.probe import probe  # the media tools: ``TelegramKind.uses``
-    from ferryman.media.thumbnail import video_attributes
-
-    info = probe(out.path) if out.item.parts or out.item.media is None else out.item.media
-    attrs = video_attributes(info)
-    return VideoFacts(
-        attrs.duration,
-        attrs.width,
-        attrs.height,
-        attrs.supports_streaming,
-        info.audio_codec is None,
-    )
-
-
-def _fitted_thumb(chosen: Path) -> Path | None:
-    """``chosen`` as a JPEG within the thumbnail limits, in a folder of its own (the
-    caller removes it); None when it cannot be read (blocking)."""
-    from ferryman.media.cover import picture_thumbnail  # ``TelegramKind.uses``
-    from ferryman.media.policy import ThumbLimits
-
-    try:
-        data = chosen.read_bytes()
-    except OSError as exc:
-        log.warning("the documents' thumbnail %s is not used: %s", chosen, exc)
-        return None
-    folder = Path(tempfile.mkdtemp(prefix="ferryman-thumb-"))
-    made = picture_thumbnail(data, chosen, folder / "thumb.jpg", ThumbLimits())
-    if made is None:
-        shutil.rmtree(folder, ignore_errors=True)
-    return made
 
 
 def _remove_dir(folder: Path) -> None:

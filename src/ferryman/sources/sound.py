@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ferryman.errors import FerrymanError
 from ferryman.fsutil import safe_name
@@ -103,7 +104,14 @@ class SoundSource:
         target = out / (safe_name(name, "sound") + profile.suffix)
         if not await asyncio.to_thread(target.is_file):
             size = await asyncio.to_thread(lambda: src.stat().st_size)
-            pace = Pace(await asyncio.to_thread(_seconds, src))
+            # The file's length, for the speed in media seconds a second: read by the child
+            # (an upload's bytes are decoded there, never here) and told before it starts.
+            pace = Pace(None)
+
+            def on_event(name: str, value: Any) -> None:
+                nonlocal pace
+                if name == "duration" and isinstance(value, int | float):
+                    pace = Pace(float(value))
 
             def on_progress(fraction: float) -> None:
                 if plan.on_progress is None:
@@ -128,6 +136,7 @@ class SoundSource:
                 },
                 on_progress=on_progress,
                 timeout=CONVERT_TIMEOUT,
+                on_event=on_event,
             )
         made = await asyncio.to_thread(lambda: target.stat().st_size)
         return Fetched(out, made, name, variant=profile.variant())
@@ -188,9 +197,10 @@ def make_sound(
     title: str,
     ffmpeg: str | None,
     progress: Callable[[float], None],
+    event: Callable[[str, Any], None] | None = None,
 ) -> None:
     """In a child: ``src``'s sound as the profile ``token`` asks, verified as long as
-    the file, and only then under ``target``'s name."""
+    the file, and only then under ``target``'s name; its length told first (``event``)."""
     from ferryman.links.make import finish_output  # lazy: start-up
     from ferryman.media import linkout  # lazy: start-up
     from ferryman.media.ffmpeg_binary import find_ffmpeg  # lazy: start-up
@@ -199,6 +209,8 @@ def make_sound(
     made = Path(target)
     partial = made.with_name("making" + profile.suffix)
     partial.unlink(missing_ok=True)
+    if event is not None:
+        event("duration", _seconds(Path(src)))
     linkout.audio_file(
         Path(src),
         partial,

@@ -21,7 +21,7 @@ from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION
 if TYPE_CHECKING:
     from ferryman.store.migrations import Step
 
-# The newest version: the number of steps (``tests/store/test_store_lite.py`` holds the
+# The newest version: the number of steps (``tests/store/test_light_store.py`` holds the
 # two equal). The steps themselves (fourteen modules of frozen tables, ~50 ms) load only
 # when a database is behind: a store already at the newest version, every start but
 # an upgrade's, never needs them.

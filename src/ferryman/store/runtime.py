@@ -21,16 +21,17 @@ class RuntimeQueries(StoreBase):
     # ---------------------------------------------------- runtime settings
 
     async def runtime_settings(self) -> dict[str, Any]:
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(select(runtime_settings))).all()
-        return {k: json.loads(v) for k, v in rows}
+        return {k: json.loads(v) for k, v in await self._read(_ALL)}
 
     async def clear_runtime_setting(self, key: str) -> None:
         """The setting's file (or default) value applies again (``config unset``)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(runtime_settings).where(runtime_settings.c.key == key))
 
     async def set_runtime_setting(self, key: str, value: Any) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(runtime_settings).where(runtime_settings.c.key == key))
             await conn.execute(insert(runtime_settings).values(key=key, value=json.dumps(value)))
+
+
+_ALL = select(runtime_settings)

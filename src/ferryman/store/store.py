@@ -24,7 +24,7 @@ from ferryman.store.fetches.sql import FetchQueries
 from ferryman.store.jobs.actions import JobActionQueries
 from ferryman.store.jobs.ends import JobEndQueries
 from ferryman.store.jobs.figures import FigureQueries
-from ferryman.store.jobs.queue_position import TurnQueries
+from ferryman.store.jobs.queue_position import QueuePlaceQueries
 from ferryman.store.jobs.sql import JobQueries
 from ferryman.store.nodes.sql import NodeQueries
 from ferryman.store.notices.sql import NoticeQueries
@@ -51,7 +51,7 @@ class Store(
     TelegramInboxQueries,
     WatchQueries,
     NoticeQueries,
-    TurnQueries,
+    QueuePlaceQueries,
     AccountQueries,
 ):
     """Async access to jobs, items, albums and runtime settings."""

@@ -9,7 +9,7 @@ wrote from another process only at its next poll. With it:
 - **PostgreSQL:** a writer's transaction says ``NOTIFY ferryman_wake`` (delivered at
   commit, to every engine on every machine that ``LISTEN``s).
 
-A nudge is only a hint: a lost one costs one poll, never work. Sending never blocks and
+A wake-up is only a hint: a lost one costs one poll, never work. Sending never blocks and
 never fails the write.
 """
 
@@ -49,11 +49,11 @@ def send(address: str) -> None:
 
 
 class SqliteListener:
-    """The engine's end: calls ``on_nudge`` (on the event loop) for each datagram."""
+    """The engine's end: calls ``on_wake`` (on the event loop) for each datagram."""
 
-    def __init__(self, address: str, on_nudge: Callable[[], None]) -> None:
+    def __init__(self, address: str, on_wake: Callable[[], None]) -> None:
         self.address = address
-        self.on_nudge = on_nudge
+        self.on_wake = on_wake
         self._sock: socket.socket | None = None
 
     async def start(self) -> bool:
@@ -80,7 +80,7 @@ class SqliteListener:
         with contextlib.suppress(OSError):
             while self._sock.recv(64):
                 pass
-        self.on_nudge()
+        self.on_wake()
 
     async def close(self) -> None:
         import asyncio  # lazy: start-up
@@ -95,20 +95,20 @@ class SqliteListener:
                 os.unlink(self.address)
 
 
-def listener_for(url: Any, on_nudge: Callable[[], None]) -> SqliteListener | PostgresListener:
+def listener_for(url: Any, on_wake: Callable[[], None]) -> SqliteListener | PostgresListener:
     """The engine's end for the store at SQLAlchemy ``url``."""
     if url.get_backend_name() == "sqlite":
-        return SqliteListener(sqlite_address(Path(url.database)), on_nudge)
+        return SqliteListener(sqlite_address(Path(url.database)), on_wake)
     query = dict(url.query)
     if "ssl" in query:  # asyncpg's connect(ssl=…) is sslmode in a DSN it parses itself
         query["sslmode"] = query.pop("ssl")
     for name in ("timeout", "connect_timeout"):  # a DSN has no word for it: the default
         query.pop(name, None)
     dsn = url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
-    return PostgresListener(dsn, on_nudge)
+    return PostgresListener(dsn, on_wake)
 
 
-async def nudge(engine: Any) -> None:
+async def wake_engines(engine: Any) -> None:
     """Tell running engines that work was added (after the writer's commit)."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
@@ -129,15 +129,15 @@ class PostgresListener:
 
     The connection is watched like the pool's (``dead_peer``), and when it ends (the
     server restarted, a failover, a dead peer noticed) it is made again, 1 s, 2 s …
-    30 s apart, for as long as the engine runs; once back, one nudge makes the engine
+    30 s apart, for as long as the engine runs; once back, one wake-up makes the engine
     look for what was added while nobody listened.
     """
 
     RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
-    def __init__(self, dsn: str, on_nudge: Callable[[], None]) -> None:
+    def __init__(self, dsn: str, on_wake: Callable[[], None]) -> None:
         self.dsn = dsn
-        self.on_nudge = on_nudge
+        self.on_wake = on_wake
         self._conn: Any = None
         self._closed = False
         self._again: Any = None  # the task making the connection again
@@ -167,7 +167,7 @@ class PostgresListener:
         self._conn = conn
 
     def _notified(self, *_args: object) -> None:
-        self.on_nudge()
+        self.on_wake()
 
     def _ended(self, *_args: object) -> None:
         import asyncio  # lazy: start-up
@@ -192,7 +192,7 @@ class PostgresListener:
                     log.debug("LISTEN again failed (%s); retrying", exc)
                     continue
                 log.info("listening for new work again")
-                self.on_nudge()
+                self.on_wake()
                 return
         finally:
             self._again = None

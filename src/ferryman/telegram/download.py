@@ -97,7 +97,7 @@ class Download:
         self.written = 0
         self._next = 0
         self._ready: dict[int, bytes] = {}
-        self._room = asyncio.Condition()
+        self._flushed = asyncio.Condition()
         self._write = asyncio.Lock()
         self._renew = asyncio.Lock()
 
@@ -139,13 +139,15 @@ class Download:
                 "telegram.download_failed", f"wrote {self.written} of {self.size} bytes"
             )
 
-    def _has_room(self) -> bool:
+    def _has_space(self) -> bool:
+        """Another chunk may be asked for: those asked past what is written stay within
+        two windows' worth (or nothing is left to ask)."""
         return self._next >= self.size or self._next < self.written + 2 * self.in_flight * CHUNK
 
     async def _worker(self) -> None:
         while True:
-            async with self._room:
-                await self._room.wait_for(self._has_room)
+            async with self._flushed:
+                await self._flushed.wait_for(self._has_space)
                 if self._next >= self.size:
                     return
                 offset = self._next
@@ -176,8 +178,8 @@ class Download:
                 await write_whole(_append, self.path, *run)
                 self.written = at
                 self.on_progress(self.written)
-        async with self._room:
-            self._room.notify_all()
+        async with self._flushed:
+            self._flushed.notify_all()
 
     async def _fetch(self, offset: int) -> bytes:
         last: BaseException | None = None

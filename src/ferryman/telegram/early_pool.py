@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ferryman.telegram.accounts import AccountPool, Member
 
 
-class PoolAhead:
+class PoolEarlyUploads:
     """The ``GrowingFile``'s owner for one job's read through a pool: picks the account
     on the loop as a file begins (the job's, while it may), then hands the file to that
     account's ``EarlyUploads``."""

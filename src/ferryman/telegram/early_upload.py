@@ -64,7 +64,7 @@ class Uploaded:
 
 class Owner(Protocol):
     """Who begins a growing file's upload: an account's ``EarlyUploads``, or the pool's
-    ``telegram/early_pool.PoolAhead`` (which picks the account first)."""
+    ``telegram/early_pool.PoolEarlyUploads`` (which picks the account first)."""
 
     loop: asyncio.AbstractEventLoop
 
@@ -93,7 +93,7 @@ class GrowingFile:
         self._failed = False
         self._changed = asyncio.Event()
 
-    # ------------------------------------------------ the writing thread (stage.Ahead)
+    # ------------------------------------------------ the writing thread (stage.EarlyUpload)
 
     def attach(self, fd: int) -> None:
         if not self._tell(self._owner.begin, self, fd):

@@ -15,7 +15,7 @@ Rules kept (core.telegram.org/api/files): every part but the last is ``part_size
 files up to 10 MB go as ``saveFilePart`` + ``InputFile`` with the MD5 of the whole file,
 bigger ones as ``saveBigFilePart`` + ``InputFileBig``; each upload has a fresh random
 ``file_id``. The file is read part by part in a thread, a few parts ahead of the network
-over all uploads at once (``window.Held``), so memory stays near the parts in flight
+over all uploads at once (``window.PartsInMemory``), so memory stays near the parts in flight
 whatever the files' sizes and however many upload together; one begun earlier goes
 first (``window.Ranked``), later ones take what it leaves of the link.
 """
@@ -40,7 +40,7 @@ from ferryman.telegram.errors import TelegramWait, from_telethon
 from ferryman.telegram.pool import SenderPool
 from ferryman.telegram.resume import Changed, Resume
 from ferryman.telegram.upload_parts import READ_AHEAD, Growing, Parts, source_error
-from ferryman.telegram.window import Held, LinkEstimate, Window
+from ferryman.telegram.window import LinkEstimate, PartsInMemory, Window
 
 SMALL_FILE_MAX = 10 * 1024 * 1024  # above this, saveBigFilePart and InputFileBig
 MAX_PART = 512 * 1024
@@ -135,7 +135,7 @@ class Uploader:
         self._window = Window(
             min(max_in_flight, 2 * connections), max_in_flight, LinkEstimate(part_size)
         )
-        self._held = Held(self._window, READ_AHEAD)
+        self._in_memory = PartsInMemory(self._window, READ_AHEAD)
         self._begun = 0  # uploads begun: each one's rank (the earlier first)
         self._last_stats: UploadStats | None = None
 
@@ -190,7 +190,7 @@ class Uploader:
             self._part_size,
             md5=not big,
             digest=digest,
-            held=self._held,
+            in_memory=self._in_memory,
             rank=self._rank(),
         )
         resume = None
@@ -231,7 +231,7 @@ class Uploader:
             digest=digest,
             fd=fd,
             growing=growing,
-            held=self._held,
+            in_memory=self._in_memory,
             rank=self._rank(),
         )
         return await self._upload(parts, big, name, progress)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from ferryman.errors import FerrymanError
-from ferryman.telegram.window import Held
+from ferryman.telegram.window import PartsInMemory
 
 READ_AHEAD = 4  # parts read and waiting for a free slot in the window, over all uploads
 
@@ -50,13 +50,13 @@ class Parts:
         digest: Any = None,
         fd: int = -1,
         growing: Growing | None = None,
-        held: Held | None = None,
+        in_memory: PartsInMemory | None = None,
         rank: int = 0,
     ) -> None:
         self.path = path
-        self._held = held
+        self._in_memory = in_memory
         self.rank = rank  # the upload's place in line for reads and the window (``Ranked``)
-        self.holding = 0  # parts read under ``held`` and not given back
+        self.holding = 0  # parts read under ``in_memory`` and not given back
         self._fd = fd
         self._growing = growing
         self.size = size
@@ -81,15 +81,15 @@ class Parts:
         return await self._queue.get()
 
     async def _may_read(self) -> None:
-        if self._held is not None:
-            await self._held.take(self.rank)
+        if self._in_memory is not None:
+            await self._in_memory.take(self.rank)
             self.holding += 1
 
     def sent(self, parts: int = 1) -> None:
         """``parts`` read were acknowledged or given up on (all held: at the end)."""
-        if self._held is not None and parts:
+        if self._in_memory is not None and parts:
             self.holding -= parts
-            self._held.give(parts)
+            self._in_memory.give(parts)
 
     async def run(self) -> None:
         if self._growing is not None:

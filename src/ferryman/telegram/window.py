@@ -143,7 +143,7 @@ class Window:
             self._waiting.wake(self.limit - self.in_flight)
 
 
-class Held:
+class PartsInMemory:
     """Parts read and not yet acknowledged, over every upload sharing ``window``: at most
     its limit plus ``ahead``. A part is read only once it can soon go out.
 
@@ -159,15 +159,15 @@ class Held:
         self._waiting = Ranked()
 
     @property
-    def _room(self) -> int:
+    def _free(self) -> int:
         return self.window.limit + self.ahead - self.count
 
     async def take(self, rank: int = 0) -> None:
         """Wait until one more part may be read, and count it; a lower ``rank`` first."""
-        while self._room <= 0 or not self._waiting.may_go(rank):
+        while self._free <= 0 or not self._waiting.may_go(rank):
             await self._waiting.wait(rank, None, self._wake)
         self.count += 1
-        if self._room > 0:
+        if self._free > 0:
             self._wake()
 
     def give(self, parts: int = 1) -> None:
@@ -176,7 +176,7 @@ class Held:
         self._wake()
 
     def _wake(self) -> None:
-        self._waiting.wake(self._room)
+        self._waiting.wake(self._free)
 
 
 class Ranked:

@@ -18,7 +18,7 @@ from ferryman.clock import SYSTEM, Clock
 from ferryman.model import Job, JobState
 
 if TYPE_CHECKING:
-    from ferryman.store.ports import ShownFloors
+    from ferryman.store.ports import ShownBars
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ SAVE_EVERY = 1.0  # seconds between saves of a moving job's bar
 class KeptProgress:
     """The bars as shown: read once, saved as they rise."""
 
-    def __init__(self, store: ShownFloors, clock: Clock = SYSTEM) -> None:
+    def __init__(self, store: ShownBars, clock: Clock = SYSTEM) -> None:
         self.store = store
         self._clock = clock
         self._read: dict[int, float] | None = None

@@ -426,9 +426,10 @@ class LibarchiveReader:
         code = classify(message)
         if code == "archive.password_required":
             return self.password_error(f"entry {index}")
+        read = f"{index} {'entry' if index == 1 else 'entries'}"
         if code == "archive.unsupported":
-            return FerrymanError(code, f"{self.name}: after {index} entries: {message}")
-        return FerrymanError(code, f"{self.name}: broken after {index} entries: {message}")
+            return FerrymanError(code, f"{self.name}: after {read}: {message}")
+        return FerrymanError(code, f"{self.name}: broken after {read}: {message}")
 
     def _entry_info(self, entry: int, index: int, filetype: int) -> tuple[EntryInfo, bytes | None]:
         raw = archive_entry_pathname_utf8(entry) or archive_entry_pathname(entry)

@@ -59,7 +59,7 @@ async def sweep_half_built(ctx: Context) -> int:
     a cancel or a failure meanwhile would not). Only sinks that build folders are
     asked (``builds_folders`` on their kind): nothing else is opened. How many went."""
     removed = 0
-    for job, seqs in await ctx.deliver_store.albums_unheld():
+    for job, seqs in await ctx.deliver_store.albums_no_one_delivers():
         try:
             route = await resolve(ctx, job.dest)
             if not route.kind.builds_folders:
@@ -231,7 +231,7 @@ async def record(
             ctx.bus.publish(ItemQuarantined(album.job_id, item_id, code=error.code))
     delivered = len(album.items) - len(ended)
     ctx.bus.publish(AlbumDelivered(album.job_id, album=album.seq, items=delivered, ref=ref))
-    if job.wait_reason == SINK_FULL and await ctx.deliver_store.room_again(job.id, SINK_FULL):
+    if job.wait_reason == SINK_FULL and await ctx.deliver_store.end_space_wait(job.id, SINK_FULL):
         ctx.bus.publish(JobResumed(job.id))
     if not small:  # a big file's unlink holds neither the store, the job's end, nor this worker
         ctx.tidy_later(functools.partial(_remove_work_files, album))
@@ -239,7 +239,7 @@ async def record(
 
 
 async def prepare(ctx: Context, claim: AlbumClaim) -> Mapping[int, str]:
-    """Ahead of its turn, the album made ready at a sink that prepares (Telegram: its
+    """Before its turn, the album made ready at a sink that prepares (Telegram: its
     files uploaded, nothing sent); the hashes taken meanwhile (item id → sha256). A
     sink without that step: nothing."""
     route, delivery = await _delivery_of(ctx, claim)  # its bytes go now: told now
@@ -452,10 +452,10 @@ async def _failed(ctx: Context, album: Album, exc: FerrymanError) -> None:
         # The destination is full: a wait like the work area's, rechecked, uncounted,
         # never a failure; the job says where and how much until an album goes out.
         delay = settings.space_recheck_seconds
-        if await ctx.deliver_store.album_waits_for_room(
+        if await ctx.deliver_store.album_waits_for_space(
             album.id, ctx.owner, album.job_id, exc, delay
         ):
-            log.warning("album %s of job %s waits for room: %s", album.seq, album.job_id, exc)
+            log.warning("album %s of job %s waits for space: %s", album.seq, album.job_id, exc)
             ctx.bus.publish(JobWaiting(album.job_id, reason=SINK_FULL))
         ctx.bus.publish(AlbumWaiting(album.job_id, album=album.seq, seconds=delay))
         return

@@ -43,7 +43,7 @@ FETCH_NOTE = "fetch.note"  # the source memo holding what the fetch says of its 
 
 async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
     """Fetch one claimed input: what it gave, or the error to settle it with. The
-    caller records it with ``settle`` once its heartbeat has stopped (a nudged beat
+    caller records it with ``settle`` once its heartbeat has stopped (a woken beat
     would otherwise see the lease it just gave back and cancel the finished step)."""
     job = await ctx.fetch_store.get_job(claimed.job_id)
     settings = await ctx.settings()

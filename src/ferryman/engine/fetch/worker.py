@@ -46,7 +46,7 @@ STAGE = Stage[Fetch](
     "fetch",
     claims="a queued fetch of a running job: its input, downloaded first (claim_fetch);"
     " t.me links, which share one pool of connections (`Pooled`), several at once a worker",
-    woken_by="intake (an add, a watch's check, a nudge from another process), a retry",
+    woken_by="intake (an add, a watch's check, a wake-up from another process), a retry",
     wakes=("read", "housekeeper"),  # the job's input is here; or the fetch failed it
     workers=lambda settings: settings.concurrency.fetch,
     open=steps(lambda ctx, lease: ctx.fetch_store.claim_fetch(ctx.owner, lease), _fetch),

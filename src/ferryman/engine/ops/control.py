@@ -24,12 +24,12 @@ from ferryman.store.ports import Control
 async def cancel_job(store: Control, job_id: int) -> list[str]:
     """Cancel the job and delete the work files of everything it had not delivered.
 
-    The nudge wakes running engines, in this process or another (`ferryman cancel`
+    The wake-up reaches running engines, in this process or another (`ferryman cancel`
     from a second shell): their leases' heartbeats renew at once, find the job's
     leases taken, and stop its steps (a download went on for a third of a lease)."""
     paths = await store.cancel(job_id)
     await asyncio.to_thread(remove_files, paths)
-    await store.nudge()
+    await store.wake_engines()
     return paths
 
 
@@ -39,13 +39,13 @@ async def pause_job(store: Control, job_id: int) -> Job:
 
 async def resume_job(store: Control, job_id: int) -> Job:
     job = await store.set_paused(job_id, False)
-    await store.nudge()  # a running engine (maybe another process) takes it up now
+    await store.wake_engines()  # a running engine (maybe another process) takes it up now
     return job
 
 
 async def retry_job(store: Control, job_id: int) -> Job:
     job = await store.retry(job_id)
-    await store.nudge()
+    await store.wake_engines()
     return job
 
 
@@ -55,7 +55,7 @@ async def give_password(store: Control, job_id: int, password: str) -> Job:
         await store.get_job(job_id)  # no such job: say that first (job.not_found)
         raise FerrymanError("job.password_empty", f"job {job_id}: the password given is empty")
     job = await store.add_password(job_id, password)
-    await store.nudge()
+    await store.wake_engines()
     return job
 
 

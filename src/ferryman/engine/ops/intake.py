@@ -219,7 +219,7 @@ async def add_source(
     except FerrymanError as exc:
         raise new.duplicate(exc) from exc
     if job.error_code is None:
-        await store.nudge()  # a running engine, maybe another process, takes it now
+        await store.wake_engines()  # a running engine, maybe another process, takes it now
     return job
 
 

@@ -56,7 +56,7 @@ def job_status(
     """``source`` as a person names it: a path, or a link without its secrets;
     ``fetching``: its input is being downloaded now (the job itself is still queued);
     a waiting job's ``waiting_message`` and ``waiting_next`` say why and what to do;
-    ``in_line``: a queued job's place (``store.line``), as the web's job view has it."""
+    ``in_line``: a queued job's place (``store/jobs/queue_sql``), as the web's job view has it."""
     waits = job.wait_reason
     return {
         "id": job.id,

@@ -159,7 +159,7 @@ async def add_watch(store: WatchAdmin, settings: Settings, asked: NewWatch) -> t
         notify=targets,
         after_delivery=then,
     )
-    await store.nudge()  # a running engine looks at it now
+    await store.wake_engines()  # a running engine looks at it now
     return watch, lister.describe(text)
 
 

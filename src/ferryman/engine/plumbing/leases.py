@@ -19,7 +19,7 @@ from ferryman.store.ports import Leaseholder
 log = logging.getLogger(__name__)
 
 _LEASES = "leases"  # the heartbeats' topic: no stage notifies it, broadcasts reach it
-NUDGED_GAP = 0.5  # seconds between renewals at least, however often the engine is nudged
+WOKEN_GAP = 0.5  # seconds between renewals at least, however often the engine is woken
 
 
 class Beat:
@@ -47,8 +47,8 @@ async def held(
 ) -> AsyncIterator[Beat]:
     """Renew the lease every third of its length; cancel the caller if it is lost.
 
-    With ``wakeup``, a nudge renews at once too (at most every ``NUDGED_GAP``): a
-    ``/cancel`` in this process takes the lease away and nudges, so a long step (a
+    With ``wakeup``, a wake-up renews at once too (at most every ``WOKEN_GAP``): a
+    ``/cancel`` in this process takes the lease away and wakes the engine, so a long step (a
     download) stops within a moment instead of a third of a lease later.
     """
     worker = asyncio.current_task()
@@ -59,12 +59,12 @@ async def held(
             if wakeup is None:
                 await clock.sleep(seconds / 3)
             else:
-                # Broadcasts only (a control, another process's nudge), and one that came
+                # Broadcasts only (a control, another process's wake-up), and one that came
                 # during the gap counts (a cancel right after the claim went unheard for
                 # a third of a lease); the stages' own notifies name their topics.
                 mark = wakeup.mark(_LEASES)
-                await wakeup.clock.sleep(NUDGED_GAP)
-                await wakeup.wait(max(0.0, seconds / 3 - NUDGED_GAP), since=mark, topic=_LEASES)
+                await wakeup.clock.sleep(WOKEN_GAP)
+                await wakeup.wait(max(0.0, seconds / 3 - WOKEN_GAP), since=mark, topic=_LEASES)
             try:
                 # shielded: a cancelled beat must not leave a transaction half-done
                 ours = await asyncio.shield(store.renew(kind, row_id, owner, seconds))

@@ -4,7 +4,7 @@ step at a time into the batch, a failed entry failing alone.
 The meaning is in ``JobRead.take`` (what one step of the input becomes); the speed-up
 machinery stays beside it: runs (``read_run``: many small entries staged in one hop,
 their fsyncs in a pool), read-ahead (``run``: the next run reads while the last is
-recorded), batches (``entry_batch``) and upload-ahead (``staging.upload_ahead``).
+recorded), batches (``entry_batch``) and early uploads (``staging.early_upload``).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from ferryman.engine.read.entry_batch import BATCH_LARGE, EntryBatch
 from ferryman.engine.read.prepare import Prepared
 from ferryman.engine.read.read_run import Read, Run, RunLimits, fsync_close, read_run
 from ferryman.engine.read.reading_thread import ReadingThread
-from ferryman.engine.read.stage import StartAhead, write_failed
+from ferryman.engine.read.stage import StartEarlyUpload, write_failed
 from ferryman.engine.read.staging import (
     StageRequest,
+    early_upload,
     entry_dest,
     stage_and_prepare,
     stages_here,
-    upload_ahead,
 )
 from ferryman.engine.read.write_wait import LoopWaits, wait_until_writable
 from ferryman.errors import FerrymanError
@@ -54,7 +54,7 @@ class Stop:
 class JobRead:
     """A job's read: its context, reading thread, entries, work folder, the entries
     recorded out of order before (``known``), its batch (and route), the sink's offer
-    to upload a big entry while it is written (``ahead``, ``stage.StartAhead``) and the
+    to upload a big entry while it is written (``early``, ``stage.StartEarlyUpload``) and the
     waits for room its reading thread makes (``waits``: none, no copy waits for room)."""
 
     ctx: Context
@@ -64,7 +64,7 @@ class JobRead:
     work: Path
     known: set[int]
     batch: EntryBatch
-    ahead: StartAhead | None = None
+    early: StartEarlyUpload | None = None
     waits: LoopWaits | None = None
 
     async def run(self) -> FerrymanError | None:
@@ -160,7 +160,7 @@ class JobRead:
             send_documents=settings.send_documents,
             options=options,
             sync=synced.take,
-            ahead=upload_ahead(self.ahead, entry, dest, options),
+            early=early_upload(self.early, entry, dest, options),
             wait_to_write=self.wait_to_write if self.waits is not None else None,
         )
         try:
@@ -170,11 +170,11 @@ class JobRead:
             step.prepared, step.failure = None, exc
         except OSError as exc:  # the staged file could not be made durable
             step.prepared, step.failure = None, write_failed(dest, exc)
-            if request.ahead is not None:
-                request.ahead.failed()
+            if request.early is not None:
+                request.early.failed()
         except BaseException:  # a stop, a lost lease (a cancel): the thread may write on
-            if request.ahead is not None:
-                request.ahead.failed()
+            if request.early is not None:
+                request.early.failed()
             raise
         return None
 

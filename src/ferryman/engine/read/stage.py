@@ -18,8 +18,8 @@ from typing import Protocol
 from ferryman.errors import FerrymanError
 from ferryman.media.classify import classify_entry
 from ferryman.model import MediaKind
-from ferryman.sinks.base import Ahead as Ahead  # the sink's contract (``upload_ahead``)
-from ferryman.sinks.base import StartAhead as StartAhead
+from ferryman.sinks.base import EarlyUpload as EarlyUpload  # the sink's contract
+from ferryman.sinks.base import StartEarlyUpload as StartEarlyUpload
 
 HEAD_BYTES = 4096
 # A file this small is also kept in memory once written, for the probe to read there
@@ -69,7 +69,7 @@ class Target:
     delivers it and hashes it then (Telegram's upload): an entry written here of
     ``HASH_LATER_BYTES`` or more (as declared) is written unhashed, its ``sha256`` ""
     (hashing 256 MiB took as long as writing it, on the same thread, before its upload
-    could start). ``ahead``: told of the written file as it grows (see ``Ahead``); the
+    could start). ``early``: told of the written file as it grows (see ``EarlyUpload``); the
     caller fails it when staging raises or does not write the entry, and tells it of a
     file linked unread (``Staged.unread``) once it knows the file goes as it is.
     ``ask_ffmpeg``: where FFmpeg looks at a head no signature claims (the decoding box;
@@ -79,7 +79,7 @@ class Target:
     keep: Callable[[MediaKind], bool]
     sync: Sync | None = None
     hash_later: bool = False
-    ahead: Ahead | None = None
+    early: EarlyUpload | None = None
     ask_ffmpeg: Callable[[bytes], MediaKind] | None = None
 
 
@@ -222,7 +222,7 @@ def _linked_hashed(
 
 def _written(entry: _Entry, target: Target) -> Staged:
     """A copy written to ``target.dest``: via ``.part``, fsynced (or handed over), renamed."""
-    dest, ahead, digest = target.dest, target.ahead, entry.digest
+    dest, early, digest = target.dest, target.early, entry.digest
     tmp = dest.with_name(dest.name + ".part")
     size = 0
     kept: list[bytes] | None = []
@@ -234,15 +234,15 @@ def _written(entry: _Entry, target: Target) -> Staged:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
         handed = False
         try:
-            if ahead is not None:
-                ahead.attach(os.open(tmp, os.O_RDONLY | os.O_CLOEXEC))
+            if early is not None:
+                early.attach(os.open(tmp, os.O_RDONLY | os.O_CLOEXEC))
             for block in _chain(entry.pending, entry.blocks):
                 if not unhashed:
                     digest.update(block)
                 _write_all(fd, block)
                 size += len(block)
-                if ahead is not None:
-                    ahead.wrote(size)
+                if early is not None:
+                    early.wrote(size)
                 if kept is not None and size <= KEEP_BYTES:
                     kept.append(block)
                 else:
@@ -264,8 +264,8 @@ def _written(entry: _Entry, target: Target) -> Staged:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    if ahead is not None:
-        ahead.ended(size)
+    if early is not None:
+        early.ended(size)
     data = b"".join(kept) if kept is not None else None
     return Staged(dest, size, "" if unhashed else digest.hexdigest(), entry.kind, data)
 

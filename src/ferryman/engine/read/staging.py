@@ -1,7 +1,7 @@
 """Staging one entry, as one typed request: its bytes written to the work area
 (``stage``), then prepared (``prepare``), in one hop on the reading thread; and the
 upload that a sink may run while a big entry is written, or once a person's big file
-is linked (upload-ahead).
+is linked (early upload).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from ferryman.engine.plumbing.media_options import MediaOptions
 from ferryman.engine.read.prepare import Prepared, WaitToWrite, internal, prepare, wanted
 from ferryman.engine.read.stage import (
     AHEAD_BYTES,
-    Ahead,
+    EarlyUpload,
     MadeHere,
     PersonsFile,
     Provenance,
     Staged,
-    StartAhead,
+    StartEarlyUpload,
     Streamed,
     Sync,
     Target,
@@ -39,7 +39,7 @@ from ferryman.sources.base import SourceEntry
 @dataclass(frozen=True, slots=True)
 class StageRequest:
     """What staging one entry needs: where it goes, what is kept of it, how it is
-    prepared. ``sync``: its fsync handed to the run's pool (``read_run``); ``ahead``:
+    prepared. ``sync``: its fsync handed to the run's pool (``read_run``); ``early``:
     its upload while it is written, failed unless the staged file is the one sent;
     ``wait_to_write``: waits for room before a file is made from it (``prepare.WaitToWrite``)."""
 
@@ -50,7 +50,7 @@ class StageRequest:
     send_all: bool  # files other than media are delivered too
     options: MediaOptions
     sync: Sync | None = None
-    ahead: Ahead | None = None
+    early: EarlyUpload | None = None
     wait_to_write: WaitToWrite | None = None
 
     @classmethod
@@ -62,7 +62,7 @@ class StageRequest:
         send_documents: bool,
         options: MediaOptions,
         sync: Sync | None = None,
-        ahead: Ahead | None = None,
+        early: EarlyUpload | None = None,
         wait_to_write: WaitToWrite | None = None,
     ) -> StageRequest:
         """The request for ``entry`` of a job whose work area is ``work``."""
@@ -75,7 +75,7 @@ class StageRequest:
             send_all=send_all,
             options=options,
             sync=sync,
-            ahead=ahead,
+            early=early,
             wait_to_write=wait_to_write,
         )
 
@@ -97,16 +97,16 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
     """On the reading thread: one hop for the entry's bytes and what is learned of them.
     Raises ``FerrymanError`` (an unexpected exception as ``entry.internal``) or
     ``OSError`` (the machine's: retried as any other)."""
-    ahead = request.ahead
+    early = request.early
     try:
         try:
             try:
                 staged = _stage(request, request.entry.read_blocks())
             except ReadAgain as retry:  # the other backend reads it from its first byte
-                if ahead is not None:
-                    ahead.failed()  # what it read of the first writing is no good
-                    ahead = None
-                request = dataclasses.replace(request, ahead=None)
+                if early is not None:
+                    early.failed()  # what it read of the first writing is no good
+                    early = None
+                request = dataclasses.replace(request, early=None)
                 staged = _stage(request, retry.again())
         except FerrymanError:
             raise
@@ -117,35 +117,35 @@ def stage_and_prepare(request: StageRequest) -> Prepared:
         # never raises for one entry's fault
         prepared = prepare(staged, request.send_all, request.options, _wait_to_write(request))
     except BaseException:
-        if ahead is not None:
-            ahead.failed()
+        if early is not None:
+            early.failed()
         raise
-    if ahead is not None and not _sent_as_staged(prepared, staged):
-        ahead.failed()
-    elif ahead is not None and staged.unread and staged.path is not None:
+    if early is not None and not _sent_as_staged(prepared, staged):
+        early.failed()
+    elif early is not None and staged.unread and staged.path is not None:
         # Whole already: its upload starts now, while the entry is recorded and its
         # album sealed and claimed, not once the delivery gets to it.
-        ahead.linked(staged.path)
+        early.linked(staged.path)
     return prepared
 
 
 def _wait_to_write(request: StageRequest) -> WaitToWrite | None:
     """The request's wait for room before a copy is made: the staged file will not be
-    sent as it is, so its upload ahead stops first (not left running through the wait)."""
-    wait, ahead = request.wait_to_write, request.ahead
-    if wait is None or ahead is None:
+    sent as it is, so its early upload stops first (not left running through the wait)."""
+    wait, early = request.wait_to_write, request.early
+    if wait is None or early is None:
         return wait
 
     def stop_then_wait(files: int, size: int) -> None:
-        ahead.failed()
+        early.failed()
         wait(files, size)
 
     return stop_then_wait
 
 
-def upload_ahead(
-    start: StartAhead | None, entry: SourceEntry, dest: Path, options: MediaOptions
-) -> Ahead | None:
+def early_upload(
+    start: StartEarlyUpload | None, entry: SourceEntry, dest: Path, options: MediaOptions
+) -> EarlyUpload | None:
     """An upload while it is written, for an entry of ``AHEAD_BYTES`` or more of a size
     declared up front, bound for a sink that reads it whole as it delivers it. A
     person's own file (linked, not written) is uploaded once linked, from the same
@@ -178,7 +178,7 @@ def _stage(request: StageRequest, blocks: Iterator[bytes]) -> Staged:
         request.keep,
         sync=request.sync,
         hash_later=request.options.hashed_on_delivery,
-        ahead=request.ahead,
+        early=request.early,
         ask_ffmpeg=functools.partial(decoding.ffmpeg_kind, request.options),
     )
     return stage_entry(

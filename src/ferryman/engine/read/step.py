@@ -76,8 +76,8 @@ async def read_job(ctx: Context, job: Job) -> None:
         await _read_job(ctx, job)
         return
     except GaveWay:
-        log.info("job %s waits for room: a job further behind is read first", job.id)
-        await ctx.read_store.give_turn(job.id, ctx.owner)
+        log.info("job %s gives way: a job further behind is read first", job.id)
+        await ctx.read_store.give_way(job.id, ctx.owner)
         return
     except LeaseLost:
         raise
@@ -138,7 +138,7 @@ async def _read_job(ctx: Context, job: Job) -> None:
             await input_failed(ctx, job, exc)
             return
         sink = warm(route)
-        ahead = sink.upload_ahead() if sink is not None else None
+        early = sink.early_upload_starter() if sink is not None else None
         known, fetched, memos = await reads
         waits = LoopWaits(asyncio.get_running_loop())
         fetched_path = Path(fetched.path) if fetched is not None and fetched.path else None
@@ -178,7 +178,7 @@ async def _read_job(ctx: Context, job: Job) -> None:
                         work=work,
                         known=known,
                         batch=batch,
-                        ahead=ahead,
+                        early=early,
                         waits=waits,
                     )
                     error = await read.run()

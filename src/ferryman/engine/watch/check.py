@@ -228,7 +228,7 @@ class Checker:
         message = f"{len(entries)} listed, {new} new" if entries else "nothing listed"
         message += f", {more} more at the next look" if more else ""
         message += f", {len(unsettled)} still being written" if unsettled else ""
-        told = [(job, entry.title) for entry, job in made]
+        in_notice = [(job, entry.title) for entry, job in made]
         recorded = await store.watch_checked(
             watch.id,
             self.owner,
@@ -236,7 +236,7 @@ class Checker:
             when,
             message=message,
             primed=watch.primed or not more,
-            told=told,
+            in_notice=in_notice,
             name=into.name,
             peers=into.peers,
         )

@@ -5,7 +5,7 @@ A notice only moves the watch's next look to now (``watch_due``) and wakes the w
 stage; the check itself is the same as at any look (its window, the Wi-Fi and battery
 rules, a file still being written left for later), and the watch's ``--every`` poll
 still runs, finding what a platform does not report. The list of watches followed is
-read again on a wake-up (a watch added, paused, removed: the store's nudge), at most
+read again on a wake-up (a watch added, paused, removed: the store's wake-up), at most
 once a second, and every ``REFRESH_SECONDS`` besides.
 """
 

@@ -58,6 +58,11 @@ def _file(ctx: typer.Context) -> ConfigFile:
 def config_path(ctx: typer.Context) -> None:
     """The settings file read (--config, else $FERRYMAN_CONFIG, else the default place)."""
     found = _file(ctx)
+    if ctx.obj.json:
+        exists = found.path.is_file()
+        said = {"path": str(found.path), "chosen_by": found.chosen_by, "exists": exists}
+        out.print(json.dumps(said), markup=False, highlight=False)
+        return
     out.print(str(found.path), markup=False, highlight=False)
     there = "read" if found.read else "not there yet: `ferryman config init` makes it"
     if found.read and not found.path.is_file():  # named, and missing: every command refuses it

@@ -20,6 +20,7 @@ from ferryman.frontdoors.terminal import console, fail, print_links, print_repor
 # The store, the engine and settings load in the commands that use them (`--help`).
 if TYPE_CHECKING:
     from ferryman.config import Settings
+    from ferryman.engine.ops import control
     from ferryman.model import Job
     from ferryman.store.ports import Control, JobDoor, JobsView, RetryDoor
 
@@ -78,6 +79,15 @@ def _control(
     run_with_store(ctx, lambda _s, store: action(store), job)
 
 
+def _said(ctx: typer.Context, number: int, state: str, **more: Any) -> None:
+    """``job N STATE`` (``paused``, ``queued again``), or under ``--json`` the job's number
+    and what it is now as one object."""
+    if ctx.obj.json:
+        out.print(json.dumps({"job": number, "state": state, **more}), markup=False)
+    else:
+        out.print(f"job {number} {state}", markup=False)
+
+
 @job_app.command()
 def pause(ctx: typer.Context, job: JobArg) -> None:
     """Pause a job: nothing of it is claimed until `resume`."""
@@ -85,7 +95,7 @@ def pause(ctx: typer.Context, job: JobArg) -> None:
 
     number = job_number(job)
     _control(ctx, lambda store: control.pause_job(store, number), number)
-    out.print(f"job {number} paused")
+    _said(ctx, number, "paused")
 
 
 @job_app.command()
@@ -95,7 +105,7 @@ def resume(ctx: typer.Context, job: JobArg) -> None:
 
     number = job_number(job)
     _control(ctx, lambda store: control.resume_job(store, number), number)
-    out.print(f"job {number} resumed")
+    _said(ctx, number, "resumed")
 
 
 @job_app.command()
@@ -106,7 +116,7 @@ def cancel(ctx: typer.Context, job: JobArg) -> None:
 
     number = job_number(job)
     _control(ctx, lambda store: control.cancel_job(store, number), number)
-    out.print(f"job {number} cancelled")
+    _said(ctx, number, "cancelled")
 
 
 @job_app.command()
@@ -121,7 +131,10 @@ def retry(ctx: typer.Context, job: JobArg) -> None:
         return await live_nodes(store, settings)
 
     live = run_with_store(ctx, again, number)
-    out.print(f"job {number} queued again")
+    if ctx.obj.json:
+        _said(ctx, number, "queued", running=live)
+        return
+    _said(ctx, number, "queued again")
     say_what_next(live, again=True)
 
 
@@ -179,13 +192,16 @@ def remove(
         return outcomes
 
     outcomes = run_with_store(ctx, forget, numbers[0] if len(numbers) == 1 else None)
+    if ctx.obj.json:
+        _removed_json(outcomes)
+        return
     if not outcomes:
         out.print(f"no {' or '.join(sorted(states))} job to remove", markup=False)
     refused: list[str] = []
     for outcome in outcomes:
         if isinstance(outcome, tuple):
             number, exc = outcome
-            fail(console(stderr=True), exc, number)
+            fail(console(stderr=True), exc, number, as_json=False)
             refused.append(exc.code)
             continue
         out.print(f"job {outcome.job.id} ({outcome.job.name}) removed", markup=False)
@@ -193,6 +209,24 @@ def remove(
             out.print(f"  deleted {folder}", markup=False, highlight=False)
     if refused:
         raise typer.Exit(for_error(refused[0]))
+
+
+def _removed_json(outcomes: list[control.Removed | tuple[int, FerrymanError]]) -> None:
+    """``remove --json``: one object, the jobs removed (with the folders deleted) and the
+    ones refused (with their error), exit code of the first refusal."""
+    removed = [
+        {"job": o.job.id, "name": o.job.name, "deleted": [str(f) for f in o.folders]}
+        for o in outcomes
+        if not isinstance(o, tuple)
+    ]
+    errors = [o for o in outcomes if isinstance(o, tuple)]
+    refused = [
+        {"job": number, "error": {"code": exc.code, "message": exc.message}}
+        for number, exc in errors
+    ]
+    out.print(json.dumps({"removed": removed, "refused": refused}), markup=False)
+    if errors:
+        raise typer.Exit(for_error(errors[0][1].code))
 
 
 @job_app.command()

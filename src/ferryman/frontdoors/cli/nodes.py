@@ -28,8 +28,14 @@ nodes_app = typer.Typer()  # its commands join the root's (``cli``)
 def workers(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every stopped run too, not only each node's last.")
+    ] = False,
 ) -> None:
-    """The engines that ran against this store: node, stages, last heartbeat, work held."""
+    """The engines that ran against this store: node, stages, last heartbeat, work held.
+
+    A stopped run is listed while it is its node's last (each `run --until-idle` leaves
+    one); --all lists them all, as --json does."""
     from ferryman.engine.ops import nodes  # lazy: start-up
 
     async def listed(settings: Settings, store: Nodes) -> tuple[list[dict[str, Any]], str]:
@@ -57,8 +63,9 @@ def workers(
         )
         return
 
+    kept, older = (runs, 0) if every else _last_stopped(runs)
     table = Table("node", "pid", "state", "stages", "heartbeat", "holds")
-    for run in runs:
+    for run in kept:
         age = run["heartbeat_age"]
         state = run["state"]
         if run["draining"] and state in ("stopped", "silent"):
@@ -72,6 +79,23 @@ def workers(
             str(run["held"]),
         )
     show(out, table)
+    if older:
+        runs_word = "run" if older == 1 else "runs"
+        out.print(f"{older} older stopped {runs_word} not shown (--all lists them)", markup=False)
+
+
+def _last_stopped(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Every run that is not stopped, and of the stopped ones each node's newest when no
+    run of that node is live; how many were left out."""
+    live = {r["node"] for r in runs if r["state"] != "stopped"}
+    newest: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        if run["state"] == "stopped" and run["node"] not in live:
+            seen = newest.get(run["node"])
+            if seen is None or run["heartbeat_age"] < seen["heartbeat_age"]:
+                newest[run["node"]] = run
+    kept = [r for r in runs if r["state"] != "stopped" or newest.get(r["node"]) is r]
+    return kept, len(runs) - len(kept)
 
 
 @nodes_app.command()

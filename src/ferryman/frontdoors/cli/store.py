@@ -44,7 +44,7 @@ def run_with_store(
 
         return asyncio.run(go())
     except FerrymanError as exc:
-        fail(console(stderr=True), exc, job)
+        fail(console(stderr=True), exc, job, as_json=ctx.obj.json)
         raise typer.Exit(for_error(exc.code)) from exc
 
 
@@ -71,6 +71,6 @@ def run_light(
             finally:
                 store.close()
     except FerrymanError as exc:
-        fail(console(stderr=True), exc)
+        fail(console(stderr=True), exc, as_json=ctx.obj.json)
         raise typer.Exit(for_error(exc.code)) from exc
     return run_with_store(ctx, full)

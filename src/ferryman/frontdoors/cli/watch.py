@@ -240,6 +240,7 @@ def check(
     ] = None,
 ) -> None:
     """Look now and say what was found (jobs made go to `ferryman run`)."""
+    as_json = ctx.obj.json
 
     async def work(settings: Settings, store: WatchAdmin) -> int:
         from ferryman.engine.ops.watch_admin import check_now  # lazy: start-up
@@ -252,17 +253,35 @@ def check(
             ids = [w.id for w in await store.list_watches() if not w.paused]
         out, err = console(), console(stderr=True)
         problems = 0
+        said: list[dict[str, Any]] = []  # under --json: one object for every watch
         for number in ids:
             found = await check_now(store, settings, number, owner=owner)
             if found is None:
-                out.print(f"watch {number}: being checked elsewhere now", markup=False)
+                said.append({"watch": number, "busy": True})
+                if not as_json:
+                    out.print(f"watch {number}: being checked elsewhere now", markup=False)
                 continue
             if found.error is not None:
                 problems += 1
-                err.print(f"watch {number}:", markup=False)
-                fail(err, found.error)
+                e = found.error
+                said.append({"watch": number, "error": {"code": e.code, "message": e.message}})
+                if not as_json:
+                    err.print(f"watch {number}:", markup=False)
+                    fail(err, found.error, as_json=False)
                 continue
             made = list(dict.fromkeys(job for _, job in found.made))
+            said.append(
+                {
+                    "watch": number,
+                    "listed": found.listed,
+                    "made": [{"job": j, "title": entry.title} for entry, j in found.made],
+                    "skipped": [{"title": entry.title, "why": w} for entry, w in found.skipped],
+                    "more": found.more,
+                    "next_at": found.next_at,
+                }
+            )
+            if as_json:
+                continue
             out.print(
                 f"watch {number}: {found.listed} listed, {len(found.made)} new"
                 f" → {jobs_text(made)};"
@@ -274,7 +293,9 @@ def check(
                 out.print(f"  job {job_id}: {entry.title}", markup=False)
             for entry, why in found.skipped:
                 out.print(f"  seen, left out: {entry.title} ({why})", markup=False)
-        if not ids:
+        if as_json:
+            out.print(json.dumps({"watches": said}), markup=False, highlight=False)
+        elif not ids:
             out.print("no watches to check", markup=False)
         return problems
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -130,6 +131,9 @@ def token(ctx: typer.Context) -> None:
 
     made, hashed = new_token()
     out = console()
+    if ctx.obj.json:  # the token, and the line web.tokens takes
+        out.print(json.dumps({"token": made, "hash": hashed}), markup=False, highlight=False)
+        return
     out.print(f"token (shown once; give it to the client): {made}", markup=False)
     # Into the settings file in use (it said "ferryman.toml", which is read only with
     # --config); `config set` replaces the list, so beside others it goes by hand.

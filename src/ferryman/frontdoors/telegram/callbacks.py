@@ -115,7 +115,7 @@ class Actions:
         (``asked``: its person asked already, by the caption ``choose``)."""
         if named_archive(remote.name):
             offer = choices.archive_offer(row.id, asked)
-            self.chat.offer_ahead(row.chat_id, row.message_id, offer)
+            self.chat.offer_on_reply(row.chat_id, row.message_id, offer)
 
     # ---------------------------------------------------------------- run
 
@@ -169,13 +169,13 @@ class Actions:
 
     # ----------------------------------------------------------- settings
 
-    async def settings_ahead(self, text: str, who: Who, message_id: int) -> None:
+    async def offer_settings_on_reply(self, text: str, who: Who, message_id: int) -> None:
         """``/settings`` (no KEY): its answer offers each setting's usual values."""
         head, _, rest = text.strip().partition(" ")
         if head.lstrip("/").split("@", 1)[0].lower() != "settings" or rest.strip():
             return
         offer = choices.settings_offer(await self.store.user_settings(who.user_id))
-        self.chat.offer_ahead(who.chat_id, message_id, offer)
+        self.chat.offer_on_reply(who.chat_id, message_id, offer)
 
     async def _setting(self, who: Who, message_id: int, index: int, key: str) -> Done:
         """An option of ``/settings`` chosen: set as ``/settings KEY VALUE`` sets it,
@@ -316,7 +316,7 @@ class Actions:
             return Done("choose at least one file first")
         row = await self._row(picking.row_id)
         job = await self.store.get_job(row.job_id) if row and row.job_id else None
-        if row is None or job is None or not self.inbox.held(job):
+        if row is None or job is None or not self.inbox.waits_for_choice(job):
             return Done("this archive was taken already")
         paths = picking.chosen_paths()
         job = await self.inbox.take_chosen(row, paths)

@@ -41,7 +41,7 @@ class Chat:
         self.numbered = Numbered()
         self.job_offer: Callable[[int], Awaitable[Offer | None]] | None = None
         self._shown: dict[tuple[int, int], tuple[str, Offer | None]] = {}  # text, offer
-        self._ahead: dict[tuple[int, int], Offer] = {}  # (chat, replied message) -> offer
+        self._on_reply: dict[tuple[int, int], Offer] = {}  # (chat, replied message) -> offer
 
     async def peer(self, chat_id: int) -> Any:
         """The chat as an input peer (Telethon's entity cache, then a lookup)."""
@@ -80,7 +80,7 @@ class Chat:
         person's reply to it); returns the new message's id."""
         random_id = secrets.randbits(63) or 1
         if offer is None and reply_to is not None:
-            offer = self._ahead.pop((chat_id, reply_to), None)
+            offer = self._on_reply.pop((chat_id, reply_to), None)
         buttons = keyboards.markup(offer) if self.bot else None
         if prompt and self.bot:
             buttons = keyboards.force_reply()
@@ -114,12 +114,12 @@ class Chat:
             text = self._shown.get((chat_id, message_id), ("", None))[0]
         await self._edit(chat_id, message_id, text, offer)
 
-    def offer_ahead(self, chat_id: int, reply_to: int, offer: Offer) -> None:
+    def offer_on_reply(self, chat_id: int, reply_to: int, offer: Offer) -> None:
         """The next message sent in reply to ``reply_to`` offers ``offer`` (the status
         message of a file, posted elsewhere: no edit just to add buttons)."""
-        self._ahead[(chat_id, reply_to)] = offer
-        while len(self._ahead) > keyboards.REMEMBERED:
-            self._ahead.pop(next(iter(self._ahead)))
+        self._on_reply[(chat_id, reply_to)] = offer
+        while len(self._on_reply) > keyboards.REMEMBERED:
+            self._on_reply.pop(next(iter(self._on_reply)))
 
     def drop_offer(self, chat_id: int, message_id: int) -> None:
         """The message's next edit offers nothing (the choice is made elsewhere now)."""

@@ -193,7 +193,7 @@ class FrontDoor:
             return chosen
         if text.startswith("/"):
             who = Who(message.sender_id, message.chat_id)
-            await self.actions.settings_ahead(text, who, message.id)
+            await self.actions.offer_settings_on_reply(text, who, message.id)
             return await self.commands.run(text, who, message)
         links = links_in(text, _entity_urls(message), self.sources)
         if links:

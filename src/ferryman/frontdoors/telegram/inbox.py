@@ -212,20 +212,25 @@ class Inbox:
         try:
             row = await self.store.inbox_of_job(job_id)
             if row is not None:
-                await self._list_if_held(row)
+                await self._list_if_choosing(row)
         except Exception:  # a bug: the job stays held, /resume takes everything
             log.exception("listing the files of job %s failed", job_id)
 
-    async def _list_if_held(self, row: InboxRow) -> None:
+    async def _list_if_choosing(self, row: InboxRow) -> None:
         assert row.job_id is not None
         job = await self.store.get_job(row.job_id)
         fetch = await self.store.fetched(row.job_id)
-        if not self.held(job) or fetch is None or fetch.path is None or self.on_choose is None:
+        if (
+            not self.waits_for_choice(job)
+            or fetch is None
+            or fetch.path is None
+            or self.on_choose is None
+        ):
             return
         await self.on_choose(row, Path(fetch.path), self.board.of_job(row.job_id))
 
     @staticmethod
-    def held(job: Job) -> bool:
+    def waits_for_choice(job: Job) -> bool:
         """Whether ``job`` waits for its files to be chosen."""
         return job.paused and job.wait_reason == chosen.HOLD and not job.state.terminal
 
@@ -241,7 +246,7 @@ class Inbox:
         for row in await self.store.inbox_rows([DONE]):
             asked = await asyncio.to_thread(choose.asked, self.folder / str(row.id))
             if row.job_id is not None and asked:  # only a row asked to choose may be held
-                await self._list_if_held(row)
+                await self._list_if_choosing(row)
 
     async def _adopt(self, row: InboxRow) -> None:
         dest = row.dest or self.default_dest

@@ -12,7 +12,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ferryman.errors import FerrymanError
@@ -91,7 +102,7 @@ class AccountQueries(StoreBase):
             "created_at": self.clock(),
         }
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 await conn.execute(insert(users).values(values))
         except IntegrityError as exc:
             raise _taken(name) from exc
@@ -100,28 +111,25 @@ class AccountQueries(StoreBase):
         return found
 
     async def users(self) -> list[User]:
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(select(users).order_by(users.c.id))).all()
-        return [user_from(r._mapping) for r in rows]
+        return [user_from(r._mapping) for r in await self._read(_USERS)]
 
-    async def _one_user(self, where: Any) -> User | None:
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(select(users).where(where))).first()
-        return None if row is None else user_from(row._mapping)
+    async def _one_user(self, statement: Any, params: dict[str, Any]) -> User | None:
+        found = await self._read(statement, params)
+        return user_from(found[0]._mapping) if found else None
 
     async def user(self, user_id: int) -> User | None:
-        return await self._one_user(users.c.id == user_id)
+        return await self._one_user(_USER, {"user_id": user_id})
 
     async def user_named(self, name: str) -> User | None:
-        return await self._one_user(users.c.name == name)
+        return await self._one_user(_USER_NAMED, {"name": name})
 
     async def user_of_telegram(self, tg_user_id: int) -> User | None:
-        return await self._one_user(users.c.tg_user_id == tg_user_id)
+        return await self._one_user(_USER_OF_TELEGRAM, {"tg_user_id": tg_user_id})
 
     async def remove_user(self, user_id: int) -> bool:
         """The account, its tokens, passkeys and codes; its jobs and watches stay, the
         administrator's now (``account_id`` NULL)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             for table in (user_tokens, passkeys, link_codes):
                 await conn.execute(delete(table).where(table.c.user_id == user_id))
             for table in (jobs, watches):
@@ -136,7 +144,7 @@ class AccountQueries(StoreBase):
         if "settings" in values:
             values["settings"] = json.dumps(values["settings"], sort_keys=True)
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 await conn.execute(update(users).where(users.c.id == user_id).values(values))
         except IntegrityError as exc:
             raise FerrymanError("account.exists", "linked to another account already") from exc
@@ -145,33 +153,25 @@ class AccountQueries(StoreBase):
 
     async def add_user_token(self, user_id: int, hashed: str, label: str) -> int:
         values = {"user_id": user_id, "hash": hashed, "label": label, "created_at": self.clock()}
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             done = await conn.execute(insert(user_tokens).values(values))
         key = done.inserted_primary_key
         assert key is not None
         return int(key[0])
 
     async def user_of_token(self, hashed: str) -> User | None:
-        query = select(users).join(user_tokens).where(user_tokens.c.hash == hashed)
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else user_from(row._mapping)
+        return await self._one_user(_USER_OF_TOKEN, {"hash": hashed})
 
     async def user_token_id(self, hashed: str) -> int | None:
-        query = select(user_tokens.c.id).where(user_tokens.c.hash == hashed)
-        async with self.reader.connect() as conn:
-            found = (await conn.execute(query)).scalar()
-        return None if found is None else int(found)
+        found = await self._read(_TOKEN_ID, {"hash": hashed})
+        return int(found[0][0]) if found else None
 
     async def user_token_list(self, user_id: int) -> list[dict[str, Any]]:
-        cols = (user_tokens.c.id, user_tokens.c.label, user_tokens.c.created_at)
-        query = select(*cols).where(user_tokens.c.user_id == user_id).order_by(user_tokens.c.id)
-        async with self.reader.connect() as conn:
-            return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+        return [dict(r._mapping) for r in await self._read(_TOKENS, {"user_id": user_id})]
 
     async def remove_user_token(self, user_id: int, token_id: int) -> bool:
         mine = (user_tokens.c.id == token_id, user_tokens.c.user_id == user_id)
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             done = await conn.execute(delete(user_tokens).where(*mine))
         return done.rowcount == 1
 
@@ -187,20 +187,18 @@ class AccountQueries(StoreBase):
             "sign_count": count,
             "created_at": self.clock(),
         }
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(insert(passkeys).values(values))
 
     async def passkey(self, credential_id: str) -> Passkey | None:
-        query = select(passkeys).where(passkeys.c.credential_id == credential_id)
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None:
+        found = await self._read(_PASSKEY, {"credential_id": credential_id})
+        if not found:
             return None
-        m = row._mapping
+        m = found[0]._mapping
         return Passkey(m["id"], m["user_id"], m["credential_id"], m["public_key"], m["sign_count"])
 
     async def passkey_used(self, passkey_id: int, count: int) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(passkeys).where(passkeys.c.id == passkey_id).values(sign_count=count)
             )
@@ -208,14 +206,14 @@ class AccountQueries(StoreBase):
     # ------------------------------------------------------- telegram link
 
     async def add_link_code(self, user_id: int, hashed: str, expires_at: float) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(link_codes).where(link_codes.c.user_id == user_id))
             values = {"code": hashed, "user_id": user_id, "expires_at": expires_at}
             await conn.execute(insert(link_codes).values(values))
 
     async def take_link_code(self, hashed: str) -> int | None:
         """The account the code was made for, if it is still good; used once."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             row = (
                 await conn.execute(select(link_codes).where(link_codes.c.code == hashed))
             ).first()
@@ -234,26 +232,17 @@ class AccountQueries(StoreBase):
             "target": target,
             "address": address,
         }
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(insert(audit).values(values))
 
     async def audit_log(self, limit: int = 200) -> list[AuditRow]:
-        cols = (audit.c.at, audit.c.actor, audit.c.action, audit.c.target, audit.c.address)
-        query = select(*cols).order_by(audit.c.id.desc()).limit(limit)
-        async with self.reader.connect() as conn:
-            return [AuditRow(*r) for r in (await conn.execute(query)).all()]
+        return [AuditRow(*r) for r in await self._read(_AUDIT, {"limit": limit})]
 
     # --------------------------------------------------- a person's figures
 
     async def account_counts(self) -> dict[int | None, dict[str, int]]:
         """Per account: its jobs busy (queued or running) and running."""
-        query = (
-            select(jobs.c.account_id, jobs.c.state, func.count())
-            .where(jobs.c.state.in_(BUSY))
-            .group_by(jobs.c.account_id, jobs.c.state)
-        )
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._read(_ACCOUNT_COUNTS)
         found: dict[int | None, dict[str, int]] = {}
         for account, state, count in rows:
             mine = found.setdefault(account, {"busy": 0, "running": 0})
@@ -264,28 +253,58 @@ class AccountQueries(StoreBase):
     async def account_usage(self, account: int, since: float) -> dict[str, int]:
         """A person's jobs busy now, ended and kept, and the bytes of the items read for
         them since ``since`` (their limits: ``web.accounts.limits``)."""
-        ended = [s.value for s in JobState if s.terminal]
-        mine = jobs.c.account_id == account
-        busy_q = select(func.count()).where(mine, jobs.c.state.in_(BUSY))
-        ended_q = select(func.count()).where(mine, jobs.c.state.in_(ended))
-        bytes_q = (
-            select(func.coalesce(func.sum(items.c.size), 0))
-            .select_from(items.join(jobs, items.c.job_id == jobs.c.id))
-            .where(mine, items.c.created_at >= since)
+        mine = {"account": account}
+        busy, kept, size = await self._snapshot(
+            (_BUSY_OF, mine), (_ENDED_OF, mine), (_BYTES_OF, mine | {"since": since})
         )
-        async with self.reader.connect() as conn:
-            busy = (await conn.execute(busy_q)).scalar_one()
-            kept = (await conn.execute(ended_q)).scalar_one()
-            size = (await conn.execute(bytes_q)).scalar_one()
-        return {"busy": int(busy), "ended": int(kept), "bytes": int(size)}
+        return {"busy": int(busy[0][0]), "ended": int(kept[0][0]), "bytes": int(size[0][0])}
 
     async def watch_accounts(self) -> dict[int, int | None]:
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(select(watches.c.id, watches.c.account_id))).all()
-        return {r.id: r.account_id for r in rows}
+        return {r.id: r.account_id for r in await self._read(_WATCH_ACCOUNTS)}
 
     async def set_watch_account(self, watch_id: int, account: int | None) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(watches).where(watches.c.id == watch_id).values(account_id=account)
             )
+
+
+_USERS = select(users).order_by(users.c.id)
+_USER = select(users).where(users.c.id == bindparam("user_id", type_=Integer))
+_USER_NAMED = select(users).where(users.c.name == bindparam("name", type_=String))
+_USER_OF_TELEGRAM = select(users).where(
+    users.c.tg_user_id == bindparam("tg_user_id", type_=BigInteger)
+)
+_HASH = bindparam("hash", type_=String)
+_USER_OF_TOKEN = select(users).join(user_tokens).where(user_tokens.c.hash == _HASH)
+_TOKEN_ID = select(user_tokens.c.id).where(user_tokens.c.hash == _HASH)
+_TOKENS = (
+    select(user_tokens.c.id, user_tokens.c.label, user_tokens.c.created_at)
+    .where(user_tokens.c.user_id == bindparam("user_id", type_=Integer))
+    .order_by(user_tokens.c.id)
+)
+_PASSKEY = select(passkeys).where(
+    passkeys.c.credential_id == bindparam("credential_id", type_=String)
+)
+_AUDIT = (
+    select(audit.c.at, audit.c.actor, audit.c.action, audit.c.target, audit.c.address)
+    .order_by(audit.c.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+_ACCOUNT_COUNTS = (
+    select(jobs.c.account_id, jobs.c.state, func.count())
+    .where(jobs.c.state.in_(BUSY))
+    .group_by(jobs.c.account_id, jobs.c.state)
+)
+# ``account_usage``'s reads, in one snapshot.
+_MINE = jobs.c.account_id == bindparam("account", type_=Integer)
+_BUSY_OF = select(func.count()).where(_MINE, jobs.c.state.in_(BUSY))
+_ENDED_OF = select(func.count()).where(
+    _MINE, jobs.c.state.in_([s.value for s in JobState if s.terminal])
+)
+_BYTES_OF = (
+    select(func.coalesce(func.sum(items.c.size), 0))
+    .select_from(items.join(jobs, items.c.job_id == jobs.c.id))
+    .where(_MINE, items.c.created_at >= bindparam("since", type_=Float))
+)
+_WATCH_ACCOUNTS = select(watches.c.id, watches.c.account_id)

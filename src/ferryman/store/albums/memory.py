@@ -29,7 +29,7 @@ from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
 from ferryman.rules.sealing import ReadyItem, albums_to_seal, split_alone
 from ferryman.store.entries.sql import read_ended
 from ferryman.store.fetches.sql import DONE
-from ferryman.store.jobs.ends import KeeperLook
+from ferryman.store.jobs.ends import HousekeepingState
 from ferryman.store.memory.base import MemoryBase, Row
 from ferryman.store.notices.sql import JOB_ENDED, JOB_WAITING
 from ferryman.store.shared.rows import (
@@ -195,7 +195,7 @@ class MemoryAlbums(MemoryBase):
         flying = (AlbumState.SEALED.value, AlbumState.DELIVERING.value)
         return any(a["state"] in flying for a in self.albums_of(job_id))
 
-    async def albums_unheld(self) -> list[tuple[Job, list[int]]]:
+    async def albums_no_one_delivers(self) -> list[tuple[Job, list[int]]]:
         found: dict[int, tuple[Job, list[int]]] = {}
         for album in sorted(self.tables["albums"].values(), key=lambda a: (a["job_id"], a["seq"])):
             if album["state"] != AlbumState.DELIVERED.value and album["owner"] is None:
@@ -282,7 +282,7 @@ class MemoryAlbums(MemoryBase):
             a["error_code"] == code and a["state"] in undelivered for a in self.albums_of(job_id)
         )
 
-    async def album_waits_for_room(
+    async def album_waits_for_space(
         self, album_id: int, owner: str, job_id: int, error: FerrymanError, delay: float
     ) -> bool:
         before, now = self._waiting_for(job_id, error.code), self.clock()
@@ -300,7 +300,7 @@ class MemoryAlbums(MemoryBase):
             self.event(JOB_WAITING, job_id=job_id, reason=error.code)
         return not before
 
-    async def room_again(self, job_id: int, code: str) -> bool:
+    async def end_space_wait(self, job_id: int, code: str) -> bool:
         job = self.job_row(job_id)
         if self._waiting_for(job_id, code) or job["wait_reason"] != code:
             return False
@@ -419,16 +419,16 @@ class MemoryAlbums(MemoryBase):
         return finished
 
     def _busy(self, job: Row) -> bool:
-        """``hot.BUSY_JOBS``: a job that could still make progress."""
+        """``statements.BUSY_JOBS``: a job that could still make progress."""
         if JobState(job["state"]).terminal or job["paused"]:
             return False
         if job["state"] != JobState.NEEDS_PASSWORD.value:
             return True
         return any(not terminal(i) for i in self.items_of(job["id"]))
 
-    async def keeper_look(self) -> KeeperLook:
+    async def housekeeping_state(self) -> HousekeepingState:
         jobs = self.tables["jobs"].values()
-        return KeeperLook(bool(self._finishable()), not any(self._busy(j) for j in jobs))
+        return HousekeepingState(bool(self._finishable()), not any(self._busy(j) for j in jobs))
 
     async def idle(self) -> bool:
         return not any(self._busy(job) for job in self.tables["jobs"].values())

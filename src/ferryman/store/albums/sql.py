@@ -58,7 +58,7 @@ class AlbumQueries(StoreBase):
         (see ``seal_in``); the ids of the albums sealed. One hop on SQLite: begun, sealed
         and committed on its thread (the commit was a hop of its own, the housekeeper's
         look at every job the stages did not seal)."""
-        return await sqlite_thread.transaction(self.engine, seal, job_id, album_size, self.clock())
+        return await self._transaction(seal, job_id, album_size, self.clock())
 
     async def claim_album(self, owner: str, lease_seconds: float) -> Album | None:
         """The next sealed album with its items, read in the claim's own transaction."""
@@ -68,7 +68,7 @@ class AlbumQueries(StoreBase):
     async def claim_delivery(self, owner: str, lease_seconds: float) -> AlbumClaim | None:
         """The next sealed album with its items and what its delivery needs of its job."""
         claim = self._delivery_claim_args(owner, lease_seconds)
-        return await sqlite_thread.transaction(self.engine, _claim_delivery, *claim)
+        return await self._transaction(_claim_delivery, *claim)
 
     def _delivery_claim_args(self, owner: str, lease_seconds: float) -> tuple[Any, dict[str, Any]]:
         return self._claim_args(
@@ -86,30 +86,21 @@ class AlbumQueries(StoreBase):
 
     async def album_tally(self, job_id: int) -> tuple[int, int]:
         """The job's albums: how many are delivered, and how many there are."""
-        delivered = func.count(case((albums.c.state == AlbumState.DELIVERED.value, 1)))
-        query = select(delivered, func.count()).where(albums.c.job_id == job_id)
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(query)).one()
-        return int(row[0] or 0), int(row[1] or 0)
+        delivered, count = (await self._read(_ALBUM_TALLY, {"job_id": job_id}))[0]
+        return int(delivered or 0), int(count or 0)
 
-    async def albums_unheld(self) -> list[tuple[Job, list[int]]]:
+    async def albums_no_one_delivers(self) -> list[tuple[Job, list[int]]]:
         """Each job with albums not delivered that no one delivers now, and their
         numbers: where a killed run may have left an album half-built."""
-        query = (
-            select(jobs, albums.c.seq)
-            .join(albums, albums.c.job_id == jobs.c.id)
-            .where(albums.c.state != AlbumState.DELIVERED.value, albums.c.owner.is_(None))
-            .order_by(jobs.c.id, albums.c.seq)
-        )
         found: dict[int, tuple[Job, list[int]]] = {}
-        async with self.reader.connect() as conn:
-            for row in await conn.execute(query):
-                found.setdefault(row.id, (job_from_row(row), []))[1].append(int(row.seq))
+        for row in await self._read(_UNHELD):
+            found.setdefault(row.id, (job_from_row(row), []))[1].append(int(row.seq))
         return list(found.values())
 
     async def albums_in_flight(self, job_id: int) -> bool:
         """Whether an album of the job is sealed or being delivered (room will come)."""
-        return await sqlite_thread.transaction(self.reader, _in_flight, job_id)
+        found = await self._read(statements.ALBUMS_IN_FLIGHT, {"job_id": job_id})
+        return bool(found[0][0])
 
     async def album_delivered(
         self,
@@ -134,8 +125,7 @@ class AlbumQueries(StoreBase):
         now = self.clock()
         params = {"album": album_id, "holder": owner, "delivered_ref": ref, "now": now}
         claim = None if claim_next is None else self._delivery_claim_args(owner, claim_next)
-        return await sqlite_thread.transaction_then(
-            self.engine,
+        return await self._transaction_then(
             then,
             _record_delivery,
             params,
@@ -152,18 +142,18 @@ class AlbumQueries(StoreBase):
             albums, album_id, owner, AlbumState.SEALED.value, delay, extra, count=count
         )
 
-    async def album_waits_for_room(
+    async def album_waits_for_space(
         self, album_id: int, owner: str, job_id: int, error: FerrymanError, delay: float
     ) -> bool:
         """The destination is full: the album back in line in ``delay`` seconds,
         uncounted, and its job shows the wait (the code, and where and how much in its
         message, unless the job holds an error of its own) until an album goes out.
-        Whether the wait is new: no album of the job waited for room before (a notice's
+        Whether the wait is new: no album of the job waited for space before (a notice's
         event then, once, however often the job's shown wait is overwritten meanwhile
         by its reading's own, such as ``backlog``)."""
         now = self.clock()
         live = (JobState.QUEUED.value, JobState.READING.value, JobState.ACTIVE.value)
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             before = (await conn.execute(_waiting_for(job_id, error.code))).first()
             values: dict[str, Any] = {"state": AlbumState.SEALED.value, "owner": None}
             values["lease_until"] = None
@@ -186,10 +176,10 @@ class AlbumQueries(StoreBase):
                 await event_in(conn, JOB_WAITING, now, job_id=job_id, reason=error.code)
         return fresh
 
-    async def room_again(self, job_id: int, code: str) -> bool:
-        """An album went out: the job no longer waits for room at its destination
+    async def end_space_wait(self, job_id: int, code: str) -> bool:
+        """An album went out: the job no longer waits for space at its destination
         (``code``), unless another of its albums still does; whether it did."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             if (await conn.execute(_waiting_for(job_id, code))).first() is not None:
                 return False
             done = await conn.execute(
@@ -207,7 +197,7 @@ class AlbumQueries(StoreBase):
 
     async def album_failed(self, album_id: int, owner: str, error: FerrymanError) -> None:
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(albums)
                 .where(albums.c.id == album_id, albums.c.owner == owner)
@@ -244,9 +234,7 @@ class AlbumQueries(StoreBase):
         delivered), to be delivered in turn: the innocent go, the faulty one is found.
         The new albums' ids."""
         params = {"album": album_id, "holder": owner, "now": self.clock()}
-        return await sqlite_thread.transaction(
-            self.engine, _split, params, error, dict(ended or {})
-        )
+        return await self._transaction(_split, params, error, dict(ended or {}))
 
 
 def _split(
@@ -289,13 +277,6 @@ def _split(
     ]
 
 
-def _in_flight(conn: Connection, job_id: int) -> bool:
-    """``albums_in_flight``'s read (on SQLite's thread, on sqlite3 itself)."""
-    return bool(
-        sqlite_direct.execute(conn, statements.ALBUMS_IN_FLIGHT, {"job_id": job_id}).scalar_one()
-    )
-
-
 def _waiting_for(job_id: int, code: str) -> Any:
     """An album of the job not yet delivered whose last try met ``code``, if any."""
     undelivered = (AlbumState.SEALED.value, AlbumState.DELIVERING.value)
@@ -311,6 +292,16 @@ def _waiting_for(job_id: int, code: str) -> Any:
 
 
 _ALBUM_COUNT = select(func.count()).select_from(albums).where(albums.c.job_id == statements.JOB_ID)
+_ALBUM_TALLY = select(
+    func.count(case((albums.c.state == AlbumState.DELIVERED.value, 1))), func.count()
+).where(albums.c.job_id == statements.JOB_ID)
+# Jobs with albums not delivered that no one delivers now, row by album.
+_UNHELD = (
+    select(jobs, albums.c.seq)
+    .join(albums, albums.c.job_id == jobs.c.id)
+    .where(albums.c.state != AlbumState.DELIVERED.value, albums.c.owner.is_(None))
+    .order_by(jobs.c.id, albums.c.seq)
+)
 
 
 def _claim_delivery(conn: Connection, statement: Any, params: dict[str, Any]) -> AlbumClaim | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy import Integer, Row, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -102,7 +102,7 @@ class TelegramInboxQueries(StoreBase):
         fetch = bool(args.pop("fetch"))
         cancelled = select(jobs.c.id).where(jobs.c.state == JobState.CANCELLED.value)
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 earlier = None
                 if not force:
                     found = await conn.execute(
@@ -151,7 +151,7 @@ class TelegramInboxQueries(StoreBase):
         args = dict(job)
         fetch = bool(args.pop("fetch"))
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             made = await _job_in(conn, NewJob(**args, fetch=fetch), now)
             await conn.execute(
                 update(tg_inbox)
@@ -166,7 +166,7 @@ class TelegramInboxQueries(StoreBase):
         """Record a message that is not a download (a refused destination, a link)."""
         now = self.clock()
         try:
-            async with self.engine.begin() as conn:
+            async with self._write() as conn:
                 await conn.execute(
                     insert(tg_inbox).values(
                         chat_id=chat_id,
@@ -182,19 +182,16 @@ class TelegramInboxQueries(StoreBase):
             return
 
     async def inbox_rows(self, states: list[str] | None = None) -> list[InboxRow]:
-        query = select(tg_inbox).order_by(tg_inbox.c.id)
-        if states is not None:
-            query = query.where(tg_inbox.c.state.in_(states))
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        if states is None:
+            rows = await self._read(_INBOX)
+        else:
+            rows = await self._read(_INBOX_IN, {"states": list(states)})
         return [_inbox(r) for r in rows]
 
     async def inbox_of_job(self, job_id: int) -> InboxRow | None:
         """The file (sent in the chat) that job ``job_id`` was made for, if one was."""
-        query = select(tg_inbox).where(tg_inbox.c.job_id == job_id, tg_inbox.c.state == DONE)
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(query.order_by(tg_inbox.c.id))).first()
-        return _inbox(row) if row is not None else None
+        found = await self._read(_INBOX_OF_JOB, {"job_id": job_id})
+        return _inbox(found[0]) if found else None
 
     async def inbox_failed(self, row_id: int, code: str, *, let_go: bool = False) -> None:
         """The row ends failed; ``let_go``: no longer its job's (the job is removed)."""
@@ -206,7 +203,7 @@ class TelegramInboxQueries(StoreBase):
         await self._inbox_set(row_id, path=None)
 
     async def _inbox_set(self, row_id: int, **values: Any) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(tg_inbox)
                 .where(tg_inbox.c.id == row_id)
@@ -216,16 +213,11 @@ class TelegramInboxQueries(StoreBase):
     # ------------------------------------------------------------ status
 
     async def status_rows(self) -> list[StatusRow]:
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(select(tg_status).order_by(tg_status.c.job_id))).all()
-        return [_status(r) for r in rows]
+        return [_status(r) for r in await self._read(_STATUSES)]
 
     async def status_get(self, job_id: int) -> StatusRow | None:
-        async with self.reader.connect() as conn:
-            row = (
-                await conn.execute(select(tg_status).where(tg_status.c.job_id == job_id))
-            ).first()
-        return _status(row) if row is not None else None
+        found = await self._read(_STATUS, {"job_id": job_id})
+        return _status(found[0]) if found else None
 
     async def status_put(self, row: StatusRow) -> None:
         """Insert or replace the job's status record."""
@@ -236,7 +228,7 @@ class TelegramInboxQueries(StoreBase):
             "text": row.text,
             "edited_at": row.edited_at,
         }
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             done = await conn.execute(
                 update(tg_status).where(tg_status.c.job_id == row.job_id).values(**values)
             )
@@ -245,16 +237,13 @@ class TelegramInboxQueries(StoreBase):
 
     async def user_settings(self, user_id: int) -> dict[str, str]:
         """The keys a chat user changed with ``/settings`` and their values."""
-        query = select(tg_user_settings.c.key, tg_user_settings.c.value).where(
-            tg_user_settings.c.user_id == user_id
-        )
-        async with self.reader.connect() as conn:
-            return {row.key: row.value for row in await conn.execute(query)}
+        found = await self._read(_USER_SETTINGS, {"user_id": user_id})
+        return {row.key: row.value for row in found}
 
     async def user_setting_put(self, user_id: int, key: str, value: str | None) -> None:
         """Set one of a chat user's settings; None: back to the default."""
         mine = (tg_user_settings.c.user_id == user_id) & (tg_user_settings.c.key == key)
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(tg_user_settings).where(mine))
             if value is not None:
                 await conn.execute(
@@ -262,6 +251,22 @@ class TelegramInboxQueries(StoreBase):
                         user_id=user_id, key=key, value=value, updated_at=self.clock()
                     )
                 )
+
+
+_JOB_ID = bindparam("job_id", type_=Integer)
+_INBOX = select(tg_inbox).order_by(tg_inbox.c.id)
+_INBOX_IN = _INBOX.where(tg_inbox.c.state.in_(bindparam("states", expanding=True)))
+_INBOX_OF_JOB = (
+    select(tg_inbox)
+    .where(tg_inbox.c.job_id == _JOB_ID, tg_inbox.c.state == DONE)
+    .order_by(tg_inbox.c.id)
+    .limit(1)
+)
+_STATUSES = select(tg_status).order_by(tg_status.c.job_id)
+_STATUS = select(tg_status).where(tg_status.c.job_id == _JOB_ID)
+_USER_SETTINGS = select(tg_user_settings.c.key, tg_user_settings.c.value).where(
+    tg_user_settings.c.user_id == bindparam("user_id", type_=Integer)
+)
 
 
 async def _job_in(conn: AsyncConnection, new: NewJob, now: float) -> Job:

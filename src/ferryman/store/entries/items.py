@@ -9,6 +9,7 @@ from sqlalchemy import (
     BindParameter,
     Float,
     FromClause,
+    Integer,
     bindparam,
     delete,
     exists,
@@ -34,6 +35,7 @@ from ferryman.store.shared.rows import (
     ended_item,
     item_from_row,
 )
+from ferryman.store.sql import statements
 from ferryman.store.sql.base import StoreBase
 
 
@@ -106,7 +108,7 @@ class ItemQueries(StoreBase):
 
     async def item_ready(self, item_id: int, owner: str, fixed: NewItem, action: str) -> None:
         """A conversion finished: the item carries ``fixed``'s files from now on."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             actions_row = await conn.execute(
                 select(items.c.actions).where(items.c.id == item_id, items.c.owner == owner)
             )
@@ -143,7 +145,7 @@ class ItemQueries(StoreBase):
         (its file was lost and redone) counts up ``reports``.
         """
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await self._update_owned(conn, items, item_id, owner, {"updated_at": now})
             again = await conn.execute(
                 update(segments)
@@ -159,18 +161,15 @@ class ItemQueries(StoreBase):
 
     async def forget_parts(self, item_id: int, owner: str) -> None:
         """Drop an item's recorded parts (they failed to join): the next attempt starts over."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await self._update_owned(conn, items, item_id, owner, {"updated_at": self.clock()})
             await conn.execute(delete(segments).where(segments.c.item_id == item_id))
 
     async def part_history(self, item_id: int) -> dict[int, int]:
         """Each recorded part of an item's transcode (what a restart need not redo) and
         how often it was reported done."""
-        async with self.reader.connect() as conn:
-            found = await conn.execute(
-                select(segments.c.part, segments.c.reports).where(segments.c.item_id == item_id)
-            )
-            return {row.part: row.reports for row in found.all()}
+        found = await self._read(_PARTS, {"item_id": item_id})
+        return {row.part: row.reports for row in found}
 
     async def item_retry(
         self, item_id: int, owner: str, error: FerrymanError, delay: float
@@ -193,7 +192,7 @@ class ItemQueries(StoreBase):
     ) -> None:
         """End an item that cannot be delivered (quarantined or failed), with its reason."""
         cond = [items.c.id == item_id] + ([items.c.owner == owner] if owner else [])
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(items)
                 .where(*cond)
@@ -201,17 +200,16 @@ class ItemQueries(StoreBase):
             )
 
     async def job_items(self, job_id: int) -> list[Item]:
-        async with self.reader.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(items).where(items.c.job_id == job_id).order_by(items.c.seq)
-                )
-            ).all()
-        return [item_from_row(r) for r in rows]
+        return [item_from_row(r) for r in await self._read(_JOB_ITEMS, {"job_id": job_id})]
 
     async def work_paths(self) -> set[str]:
         """Files the store still needs in the work area (any non-terminal item's)."""
-        live = [s.value for s in ItemState if not s.terminal]
-        async with self.reader.connect() as conn:
-            found = await conn.execute(select(items).where(items.c.state.in_(live)))
-            return {p for row in found.all() for p in item_from_row(row).work_files}
+        found = await self._read(_LIVE_ITEMS)
+        return {p for row in found for p in item_from_row(row).work_files}
+
+
+_PARTS = select(segments.c.part, segments.c.reports).where(
+    segments.c.item_id == bindparam("item_id", type_=Integer)
+)
+_JOB_ITEMS = select(items).where(items.c.job_id == statements.JOB_ID).order_by(items.c.seq)
+_LIVE_ITEMS = select(items).where(items.c.state.in_([s.value for s in ItemState if not s.terminal]))

@@ -11,7 +11,6 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from ferryman.model import JobState
-from ferryman.store import sqlite_thread
 from ferryman.store.albums.sql import seal
 from ferryman.store.schema import items, jobs
 from ferryman.store.shared.rows import (
@@ -58,9 +57,7 @@ class EntryQueries(StoreBase):
         lease given back), one commit instead of two for a job of one photo.
         """
         now = self.clock()
-        return await sqlite_thread.transaction(
-            self.engine, _record, job_id, owner, cursor, new, album_size, now, last
-        )
+        return await self._transaction(_record, job_id, owner, cursor, new, album_size, now, last)
 
 
 def _record(
@@ -119,7 +116,7 @@ def read_ended(now: float) -> dict[str, Any]:
 
 
 _SEQS = select(items.c.seq).where(items.c.job_id == statements.JOB_ID)  # a job's items' numbers
-# ``read_ended``'s columns written, the job read back: built once, run through ``quick``
+# ``read_ended``'s columns written, the job read back: built once, run through ``sqlite_direct``
 # (built and run through SQLAlchemy at every read's end, it was a third of the hop).
 _READ_ENDED = (
     update(jobs)

@@ -62,7 +62,7 @@ class MemoryFetches(MemoryJobs):
         if note is not None:
             self.memos[row["job_id"], note[0]] = note[1]
         if named is not None:
-            await self.name_from_input(row["job_id"], named.base, named.variant, named.kin)
+            await self.name_from_input(row["job_id"], named.base, named.variant, named.source_end)
         row |= {"state": DONE, "path": path, "size": size, "owner": None, "lease_until": None}
         row |= {"error_code": None, "error_message": None, "updated_at": self.clock()}
         job = self.tables["jobs"][row["job_id"]]

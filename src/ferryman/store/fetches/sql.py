@@ -13,7 +13,6 @@ from sqlalchemy.engine import Connection
 from ferryman.errors import FerrymanError
 from ferryman.model import JobState
 from ferryman.naming import free_job_name
-from ferryman.store import sqlite_thread
 from ferryman.store.notices.sql import ASKS, JOB_ENDED, JOB_WAITING, event_in
 from ferryman.store.schema import albums, fetches, jobs, source_memos
 from ferryman.store.shared.rows import LeaseLost, place_values, same_place_bound
@@ -27,6 +26,15 @@ QUEUED, FETCHING, DONE, FAILED, CANCELLED = "queued", "fetching", "done", "faile
 _FETCHED = select(fetches).where(fetches.c.job_id == statements.JOB_ID)
 _MEMOS = select(source_memos.c.key, source_memos.c.value).where(
     source_memos.c.job_id == statements.JOB_ID
+)
+# The stage's and the page's reads, built once.
+_FETCHING_JOBS = select(fetches.c.job_id).where(fetches.c.state == FETCHING)
+_ERRORS = select(fetches.c.job_id, fetches.c.error_message).where(
+    fetches.c.error_message.is_not(None)
+)
+_DOWNLOADED = select(fetches.c.job_id).where(fetches.c.state == DONE, fetches.c.path.is_not(None))
+_MEMOS_NAMED = select(source_memos.c.job_id, source_memos.c.value).where(
+    source_memos.c.key == bindparam("key", type_=String)
 )
 
 
@@ -45,11 +53,11 @@ class Fetch:
 class InputName:
     """What a fetch found its input calls itself (a server's file name, a video's
     title): ``base``, how this result differs from another output of the same link
-    (``variant``) and how that link's jobs' sources end (``kin``); see ``name_in``."""
+    (``variant``) and how that link's jobs' sources end (``source_end``); see ``name_in``."""
 
     base: str
     variant: str = ""
-    kin: str = ""
+    source_end: str = ""
 
 
 def _fetch(row: Row[Any]) -> Fetch:
@@ -134,24 +142,16 @@ class FetchQueries(StoreBase):
 
     async def fetching_jobs(self) -> set[int]:
         """Jobs whose input is being fetched now (``status`` shows them as such)."""
-        async with self.reader.connect() as conn:
-            found = await conn.execute(select(fetches.c.job_id).where(fetches.c.state == FETCHING))
-            return set(found.scalars())
+        return {job_id for (job_id,) in await self._read(_FETCHING_JOBS)}
 
     async def fetch_errors(self) -> dict[int, str]:
         """Per job, the last error of its fetch (a wait between tries says why)."""
-        query = select(fetches.c.job_id, fetches.c.error_message).where(
-            fetches.c.error_message.is_not(None)
-        )
-        async with self.reader.connect() as conn:
-            return {job_id: message for job_id, message in (await conn.execute(query)).all()}
+        return {job_id: message for job_id, message in await self._read(_ERRORS)}
 
     async def downloaded_jobs(self) -> set[int]:
         """Jobs whose input was downloaded whole (not read in place): the page's bar
         counts their download as done after a restart, when no event said so."""
-        query = select(fetches.c.job_id).where(fetches.c.state == DONE, fetches.c.path.is_not(None))
-        async with self.reader.connect() as conn:
-            return set((await conn.execute(query)).scalars())
+        return {job_id for (job_id,) in await self._read(_DOWNLOADED)}
 
     async def fetched(self, job_id: int) -> Fetch | None:
         found = await self._read(_FETCHED, {"job_id": job_id})
@@ -175,8 +175,7 @@ class FetchQueries(StoreBase):
         ``note`` (a memo's key and value: what the fetch says of its result) is kept,
         so a crash or a lost lease leaves all of it or none (one transaction a fetch
         instead of three). Returns whether it was held."""
-        return await sqlite_thread.transaction(
-            self.engine,
+        return await self._transaction(
             _fetch_done_in,
             fetch_id,
             owner,
@@ -192,7 +191,7 @@ class FetchQueries(StoreBase):
         """Ask (or no longer ask) for the job to be held after its fetch (``fetch_done``'s
         ``hold``): only while its fetch has not ended. Returns whether it was in time."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             found = await conn.execute(
                 select(fetches.c.state).where(fetches.c.job_id == job_id, fetches.c.state != DONE)
             )
@@ -210,7 +209,7 @@ class FetchQueries(StoreBase):
         """A job held after its fetch goes on, with ``memos`` (the entries chosen): one
         transaction, so its read never starts without them."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 delete(source_memos).where(
                     source_memos.c.job_id == job_id,
@@ -239,7 +238,7 @@ class FetchQueries(StoreBase):
         """Back in the queue after ``delay``; the job shows why it waits (``error.code``).
         A wait a server or the device imposed is not counted as an attempt."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             values: dict[str, Any] = {
                 "state": QUEUED,
                 "owner": None,
@@ -266,7 +265,7 @@ class FetchQueries(StoreBase):
     async def fetch_failed(self, fetch_id: int, owner: str, error: FerrymanError) -> int:
         """The input cannot be fetched: the fetch and its job end failed; returns the job."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             row = (await conn.execute(select(fetches).where(fetches.c.id == fetch_id))).one()
             values = {
                 "state": FAILED,
@@ -304,17 +303,14 @@ class FetchQueries(StoreBase):
         return {key: value for key, value in found}
 
     async def memos_named(self, key: str) -> dict[int, str]:
-        """Every job's memo under ``key`` (one read for all: the page's progress floors)."""
-        async with self.reader.connect() as conn:
-            rows = await conn.execute(
-                select(source_memos.c.job_id, source_memos.c.value).where(source_memos.c.key == key)
-            )
-            return {int(job_id): value for job_id, value in rows.all()}
+        """Every job's memo under ``key`` (one read for all: the page's bars as shown)."""
+        found = await self._read(_MEMOS_NAMED, {"key": key})
+        return {int(job_id): value for job_id, value in found}
 
     async def put_source_memo(self, job_id: int, key: str, value: str) -> None:
         """Remember ``value`` for the job's source (written once; a second put replaces)."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 delete(source_memos).where(
                     source_memos.c.job_id == job_id, source_memos.c.key == key
@@ -332,7 +328,7 @@ def name_in(conn: Connection, job_id: int, named: InputName, now: float) -> str 
     """Name the job after what its fetch found instead of what it was added by, while
     nothing of it has been sealed: its albums then all go under the one name. The new
     name is unique among the destination's jobs as at the add (``naming.free_job_name``:
-    ``named.variant`` where a job whose source ends with ``named.kin``, another output
+    ``named.variant`` where a job whose source ends with ``named.source_end``, another output
     of the same link, has the name). Returns it, or None when the job kept its name."""
     row = sqlite_direct.execute(conn, _NAME_AND_PLACE, {"job_id": job_id}).first()
     if row is None or row.name == named.base:
@@ -341,8 +337,8 @@ def name_in(conn: Connection, job_id: int, named: InputName, now: float) -> str 
         return None
     place = {"job_id": job_id, **place_values(row.dest)}  # ``rows.same_place``
     others = sqlite_direct.execute(conn, _OTHERS_THERE, place).all()
-    kin = named.kin
-    siblings = [o.name for o in others if kin and o.source.endswith(kin)]
+    end = named.source_end
+    siblings = [o.name for o in others if end and o.source.endswith(end)]
     name = free_job_name(named.base, [o.name for o in others], named.variant, siblings=siblings)
     if name == row.name:
         return None

@@ -48,7 +48,7 @@ class JobActionQueries(StoreBase):
     async def add_password(self, job_id: int, password: str) -> Job:
         """Add a password to the job's list; a job waiting for one is queued again."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             row = await _locked_job(conn, job_id)
             known = list(decode_passwords(row.password))
             waits = row.state == JobState.NEEDS_PASSWORD.value
@@ -77,7 +77,7 @@ class JobActionQueries(StoreBase):
 
     async def set_paused(self, job_id: int, paused: bool) -> Job:
         """Raises ``job.already_ended``: an ended job has nothing left to pause."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             job = await _locked_job(conn, job_id)
             if JobState(job.state).terminal:
                 verb = "paused" if paused else "resumed"
@@ -97,7 +97,7 @@ class JobActionQueries(StoreBase):
         """
         now = self.clock()
         error = FerrymanError("job.cancelled", "cancelled on request")
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             job = await _locked_job(conn, job_id)
             if JobState(job.state).terminal:
                 raise _already_ended(job_id, job.state, "cancelled")
@@ -149,7 +149,7 @@ class JobActionQueries(StoreBase):
         """Run an ended job again: what was delivered or skipped stays; the rest is redone."""
         now = self.clock()
         keep = [ItemState.DELIVERED.value, ItemState.SKIPPED.value]
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             job = await _locked_job(conn, job_id)
             if not JobState(job.state).terminal:
                 raise not_ended(job_id, job.state, "retried")
@@ -210,7 +210,7 @@ class JobActionQueries(StoreBase):
         Raises ``job.not_ended`` (or ``job.waiting_for_password``) for a job that has
         not ended: a step may be working on it; cancel it first.
         """
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             row = await _locked_job(conn, job_id)
             if not JobState(row.state).terminal:
                 raise not_ended(job_id, row.state, "removed; cancel it first")

@@ -8,6 +8,7 @@ from collections.abc import Collection
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    Float,
     String,
     and_,
     bindparam,
@@ -25,7 +26,6 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.rules.outcomes import OUTCOME_STATES, ItemFact, job_outcome
-from ferryman.store import sqlite_thread
 from ferryman.store.notices.sql import JOB_ENDED, record_event
 from ferryman.store.schema import (
     albums,
@@ -48,16 +48,21 @@ class JobEndQueries(StoreBase):
 
         Looked for on a read first: this runs in every housekeeping round, and a write
         transaction would wait for (and hold up) the stages' writes."""
-        if not await sqlite_thread.transaction(self.reader, _any_finishable):
+        if not await self._read(statements.FINISHABLE_JOBS):
             return []
-        return await sqlite_thread.transaction(self.engine, _finish_in, self.clock())
+        return await self._transaction(_finish_in, self.clock())
 
-    async def keeper_look(self) -> KeeperLook:
+    async def housekeeping_state(self) -> HousekeepingState:
         """A housekeeping round's reads, in one connection (one hop on SQLite): is a job
         ready to end (``finish_jobs`` then ends it), and is everything idle (watches
         first, as ``watches_idle`` and ``idle`` are asked). Three connections a round
         were a tenth of the pipeline benchmark's connections, each closed in a task."""
-        return await sqlite_thread.transaction(self.reader, _keeper_look, {"now": self.clock()})
+        finishable, watches, busy = await self._snapshot(
+            (statements.FINISHABLE_JOBS, {}),
+            (statements.WATCHES_BUSY, {"now": self.clock()}),
+            (statements.BUSY_JOBS, {}),
+        )
+        return HousekeepingState(bool(finishable), int(watches[0][0]) == 0 and int(busy[0][0]) == 0)
 
     async def settle_ended(self, job_ids: Collection[int], grace: float) -> list[int]:
         """Of ``job_ids``, the ended jobs no step works on any more: their work folders
@@ -70,45 +75,22 @@ class JobEndQueries(StoreBase):
         """
         now = self.clock()
         candidates = list(job_ids)
-        stray = exists().where(items.c.job_id == jobs.c.id, items.c.state.not_in(TERMINAL_STATES))
-        query = select(jobs.c.id, jobs.c.state).where(
-            # The cheap terms first: this runs on every housekeeping round.
-            or_(
-                jobs.c.id.in_(candidates),
-                and_(jobs.c.state == JobState.CANCELLED.value, stray),
-            ),
-            *self._quiet(now - grace),
-        )
-        async with self.reader.connect() as conn:
-            found = (await conn.execute(query)).all()
+        found = await self._read(_SETTLEABLE, {"job_ids": candidates, "ended_by": now - grace})
         cancelled = [job_id for job_id, state in found if state == JobState.CANCELLED.value]
         if cancelled:
             await self._settle_cancelled(cancelled, now - grace)
         wanted = set(candidates)
         return [job_id for job_id, _ in found if job_id in wanted]
 
-    def _quiet(self, ended_by: float) -> list[Any]:
-        """Conditions on ``jobs``: ended by ``ended_by`` and nothing of it leased."""
-        ended = [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
-        busy_album = exists().where(albums.c.job_id == jobs.c.id, albums.c.owner.is_not(None))
-        busy_item = exists().where(items.c.job_id == jobs.c.id, items.c.owner.is_not(None))
-        return [
-            jobs.c.state.in_(ended),
-            jobs.c.owner.is_(None),
-            jobs.c.finished_at <= ended_by,
-            ~busy_album,
-            ~busy_item,
-        ]
-
     async def _settle_cancelled(self, job_ids: list[int], ended_by: float) -> None:
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             # Checked again under lock: a retry in between makes the job live again.
             still = (
                 (
                     await conn.execute(
                         select(jobs.c.id)
-                        .where(jobs.c.id.in_(job_ids), *self._quiet(ended_by))
+                        .where(jobs.c.id.in_(job_ids), *_quiet(ended_by))
                         .where(jobs.c.state == JobState.CANCELLED.value)
                         .with_for_update()
                     )
@@ -137,8 +119,32 @@ class JobEndQueries(StoreBase):
                 await self._store_summary(conn, job_id, now)
 
 
-def _any_finishable(conn: Connection) -> bool:
-    return sqlite_direct.execute(conn, statements.FINISHABLE_JOBS, {}).first() is not None
+def _quiet(ended_by: Any) -> list[Any]:
+    """Conditions on ``jobs``: ended by ``ended_by`` and nothing of it leased."""
+    ended = [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
+    busy_album = exists().where(albums.c.job_id == jobs.c.id, albums.c.owner.is_not(None))
+    busy_item = exists().where(items.c.job_id == jobs.c.id, items.c.owner.is_not(None))
+    return [
+        jobs.c.state.in_(ended),
+        jobs.c.owner.is_(None),
+        jobs.c.finished_at <= ended_by,
+        ~busy_album,
+        ~busy_item,
+    ]
+
+
+# ``settle_ended``'s look: the given jobs, and cancelled ones with a stray item.
+_SETTLEABLE = select(jobs.c.id, jobs.c.state).where(
+    # The cheap terms first: this runs on every housekeeping round.
+    or_(
+        jobs.c.id.in_(bindparam("job_ids", expanding=True)),
+        and_(
+            jobs.c.state == JobState.CANCELLED.value,
+            exists().where(items.c.job_id == jobs.c.id, items.c.state.not_in(TERMINAL_STATES)),
+        ),
+    ),
+    *_quiet(bindparam("ended_by", type_=Float)),
+)
 
 
 def _finish_in(conn: Connection, now: float) -> list[int]:
@@ -204,18 +210,8 @@ def ended_columns(state: JobState, error: FerrymanError, now: float) -> dict[str
     }
 
 
-class KeeperLook(NamedTuple):
+class HousekeepingState(NamedTuple):
     """What a housekeeping round reads before it writes anything."""
 
     finishable: bool  # a job is ready to end
     idle: bool  # no watch due or checking, and no job that could still make progress
-
-
-def _keeper_look(conn: Connection, params: dict[str, Any]) -> KeeperLook:
-    """``keeper_look``'s reads (on SQLite's thread, on sqlite3 itself: ``sql/sqlite_direct``)."""
-    finishable = sqlite_direct.execute(conn, statements.FINISHABLE_JOBS, {}).first() is not None
-    idle = (
-        int(sqlite_direct.execute(conn, statements.WATCHES_BUSY, params).scalar_one()) == 0
-        and int(sqlite_direct.execute(conn, statements.BUSY_JOBS, {}).scalar_one()) == 0
-    )
-    return KeeperLook(finishable, idle)

@@ -26,34 +26,32 @@ class FigureQueries(StoreBase):
 
     async def item_counts(self) -> dict[int, dict[str, int]]:
         """Per job: how many items are in each state."""
-        query = select(items.c.job_id, items.c.state, func.count()).group_by(
-            items.c.job_id, items.c.state
-        )
         counts: dict[int, dict[str, int]] = {}
-        async with self.reader.connect() as conn:
-            for job_id, state, n in (await conn.execute(query)).all():
-                counts.setdefault(job_id, {})[state] = n
+        for job_id, state, n in await self._read(_ITEM_COUNTS):
+            counts.setdefault(job_id, {})[state] = n
         return counts
 
     async def figures(self) -> dict[str, Any]:
         """What ``/metrics`` reports from the store: items by state and failure code,
         bytes fetched, read from inputs and delivered, jobs by source scheme and state."""
-        by_item = select(
-            items.c.state,
-            items.c.error_code,
-            func.count(),
-            func.coalesce(func.sum(items.c.source_size), 0),
-            func.coalesce(func.sum(items.c.size), 0),
-        ).group_by(items.c.state, items.c.error_code)
-        fetched = select(func.coalesce(func.sum(fetches.c.size), 0)).where(
-            fetches.c.state == "done"
+        item_rows, fetched, job_rows = await self._snapshot(
+            (_BY_ITEM, {}), (_FETCHED, {}), (_BY_JOB, {})
         )
-        by_job = select(jobs.c.source, jobs.c.state)
-        async with self.reader.connect() as conn:
-            item_rows = (await conn.execute(by_item)).all()
-            fetched_bytes = int((await conn.execute(fetched)).scalar_one())
-            job_rows = (await conn.execute(by_job)).all()
-        return figures_of(item_rows, fetched_bytes, job_rows)
+        return figures_of(item_rows, int(fetched[0][0]), job_rows)
+
+
+_ITEM_COUNTS = select(items.c.job_id, items.c.state, func.count()).group_by(
+    items.c.job_id, items.c.state
+)
+_BY_ITEM = select(
+    items.c.state,
+    items.c.error_code,
+    func.count(),
+    func.coalesce(func.sum(items.c.source_size), 0),
+    func.coalesce(func.sum(items.c.size), 0),
+).group_by(items.c.state, items.c.error_code)
+_FETCHED = select(func.coalesce(func.sum(fetches.c.size), 0)).where(fetches.c.state == "done")
+_BY_JOB = select(jobs.c.source, jobs.c.state)
 
 
 def figures_of(

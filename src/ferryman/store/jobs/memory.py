@@ -185,7 +185,7 @@ class MemoryJobs(MemoryRuns):
         self.event(JOB_WAITING, job_id=job_id, reason=error.code)
         return [] if album_size is None else self.seal(job_id, album_size)
 
-    async def give_turn(self, job_id: int, owner: str) -> None:
+    async def give_way(self, job_id: int, owner: str) -> None:
         row = self.owned("jobs", job_id, owner)
         row |= {"state": JobState.QUEUED.value, "owner": None, "lease_until": None}
         row |= {"wait_reason": None, "blocked": False, "updated_at": self.clock()}
@@ -219,7 +219,7 @@ class MemoryJobs(MemoryRuns):
         return free_job_name(base, {job["name"] for job in self.others_in_place(dest)})
 
     async def name_from_input(
-        self, job_id: int, base: str, variant: str = "", kin: str = ""
+        self, job_id: int, base: str, variant: str = "", source_end: str = ""
     ) -> str | None:
         row = self.tables["jobs"].get(job_id)
         if row is None or row["name"] == base:
@@ -227,7 +227,7 @@ class MemoryJobs(MemoryRuns):
         if any(a["job_id"] == job_id for a in self.tables["albums"].values()):
             return None
         others = self.others_in_place(row["dest"], but=job_id)
-        siblings = [o["name"] for o in others if kin and o["source"].endswith(kin)]
+        siblings = [o["name"] for o in others if source_end and o["source"].endswith(source_end)]
         name = free_job_name(base, [o["name"] for o in others], variant, siblings=siblings)
         if name == row["name"]:
             return None

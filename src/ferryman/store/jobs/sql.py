@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    String,
+    bindparam,
     select,
     update,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ferryman.errors import FerrymanError
@@ -20,7 +21,6 @@ from ferryman.model import (
     JobState,
 )
 from ferryman.naming import free_job_name
-from ferryman.store import sqlite_thread
 from ferryman.store.albums.sql import seal_in
 from ferryman.store.entries.sql import read_ended
 from ferryman.store.fetches.sql import InputName, name_in, small_input, unfinished_fetch
@@ -37,10 +37,20 @@ from ferryman.store.shared.rows import (
     place_values,
     same_place_bound,
 )
-from ferryman.store.sql import sqlite_direct, statements
+from ferryman.store.sql import statements
 from ferryman.store.sql.base import StoreBase
 
 _NAMES_IN_PLACE = select(jobs.c.name).where(same_place_bound(jobs.c.dest))  # place_values
+_HOLDER = holders([bindparam("dedupe_key", type_=String)])
+_ALL_JOBS = select(jobs).order_by(jobs.c.id)
+_LIVE_DESTS = (
+    select(jobs.c.dest)
+    .where(
+        jobs.c.state.not_in([JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]),
+        jobs.c.paused.is_(False),
+    )
+    .distinct()
+)
 
 
 class JobQueries(StoreBase):
@@ -81,15 +91,14 @@ class JobQueries(StoreBase):
             account=account,
         )
         try:
-            return await sqlite_thread.transaction(self.engine, add_job_in, new, self.clock())
+            return await self._transaction(add_job_in, new, self.clock())
         except IntegrityError:
             if dedupe_key is None:
                 raise
             # Another node or process added the same input between the check and the
             # insert (PostgreSQL's read committed): the duplicate it is, not a crash.
-            async with self.reader.connect() as conn:
-                found = (await conn.execute(holders([dedupe_key]))).first()
-            held = f"job {found.job_id}" if found is not None else "a job being added"
+            found = await self._read(_HOLDER, {"dedupe_key": dedupe_key})
+            held = f"job {found[0].job_id}" if found else "a job being added"
             raise FerrymanError("source.duplicate", f"already {held}") from None
 
     async def unique_name(self, base: str, dest: str) -> str:
@@ -98,17 +107,17 @@ class JobQueries(StoreBase):
         return free_job_name(base, {name for (name,) in found})
 
     async def name_from_input(
-        self, job_id: int, base: str, variant: str = "", kin: str = ""
+        self, job_id: int, base: str, variant: str = "", source_end: str = ""
     ) -> str | None:
         """Name the job after what its fetch found (a server's file name, a video's
         title, an archive's one top folder) instead of what it was added by, while
         nothing of it has been sealed: its albums then all go under the one name. The
         new name is unique among the destination's jobs as at the add
         (``naming.free_job_name``: ``variant``, how this result differs, where a job
-        whose source ends with ``kin``, another output of the same link, has the name).
+        whose source ends with ``source_end``, another output of the same link, has the name).
         Returns it, or None when the job kept its name."""
-        named = InputName(base, variant, kin)
-        return await sqlite_thread.transaction(self.engine, name_in, job_id, named, self.clock())
+        named = InputName(base, variant, source_end)
+        return await self._transaction(name_in, job_id, named, self.clock())
 
     async def get_job(self, job_id: int) -> Job:
         found = await self._read(statements.GET_JOB, {"job_id": job_id})
@@ -117,9 +126,7 @@ class JobQueries(StoreBase):
         return job_from_row(found[0])
 
     async def list_jobs(self) -> list[Job]:
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(select(jobs).order_by(jobs.c.id))).all()
-        return [job_from_row(r) for r in rows]
+        return [job_from_row(r) for r in await self._read(_ALL_JOBS)]
 
     async def claim_job(self, owner: str, lease_seconds: float, small: bool = False) -> Job | None:
         """A queued job for the unpack stage, highest priority first; ``resumed`` when it
@@ -170,7 +177,7 @@ class JobQueries(StoreBase):
         values = read_ended(self.clock())
         if error is not None:
             values |= {"error_code": error.code, "error_message": error.message}
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await self._update_owned(conn, jobs, job_id, owner, values)
             if album_size is None:
                 return []
@@ -179,7 +186,7 @@ class JobQueries(StoreBase):
     async def fail_job(self, job_id: int, error: FerrymanError, owner: str) -> None:
         """The whole input is unusable: the job ends now with the error's code."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             values = ended_columns(JobState.FAILED, error, now) | {"read_done": True}
             await self._update_owned(conn, jobs, job_id, owner, values)
             await self._store_summary(conn, job_id, now)
@@ -191,7 +198,7 @@ class JobQueries(StoreBase):
         """Reading hit a passing problem: queue the job again after ``delay`` seconds
         (a wait on the person, such as room on the disk, is a notice's event)."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             values = {
                 "state": JobState.QUEUED.value,
                 "owner": None,
@@ -223,7 +230,7 @@ class JobQueries(StoreBase):
             "blocked": True,
             "updated_at": self.clock(),
         }
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await self._update_owned(conn, jobs, job_id, owner, values)
             await event_in(conn, JOB_WAITING, self.clock(), job_id=job_id, reason=error.code)
             await wait_began(conn, job_id, self.clock())
@@ -234,7 +241,7 @@ class JobQueries(StoreBase):
     async def set_wait(self, job_id: int, owner: str, reason: str | None, blocked: bool) -> None:
         """Unpack is waiting (for space, for deliveries): show why, and allow partial albums."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             done = await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.owner == owner)
@@ -253,7 +260,8 @@ class JobQueries(StoreBase):
     async def backlog(self, job_id: int) -> tuple[int, int]:
         """The files this job's items still hold in the work area, and their bytes
         (``model.held``: an original kept beside its copy counts too)."""
-        return await sqlite_thread.transaction(self.reader, _backlog, job_id)
+        _, count, size = (await self._read(statements.JOB_LOAD, {"job_id": job_id}))[0]
+        return int(count), int(size)
 
     async def active_jobs(self) -> dict[int, bool]:
         """Jobs that may have items to seal, each with whether it has ready items now,
@@ -261,27 +269,13 @@ class JobQueries(StoreBase):
         the one writer for every active job each full round, ~200 in a links row of 200
         photos, found nothing the stages had not sealed). An item made ready just after
         is the next round's, or its stage's own seal."""
-        async with self.reader.connect() as conn:
-            return {
-                int(job_id): bool(ready)
-                for job_id, ready in await conn.execute(statements.ACTIVE_JOBS)
-            }
+        found = await self._read(statements.ACTIVE_JOBS)
+        return {int(job_id): bool(ready) for job_id, ready in found}
 
     async def live_dests(self) -> list[str]:
         """The destinations of jobs not ended nor paused: the sinks a starting engine
         will deliver to, which may log in and open connections at once."""
-        query = (
-            select(jobs.c.dest)
-            .where(
-                jobs.c.state.not_in(
-                    [JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value]
-                ),
-                jobs.c.paused.is_(False),
-            )
-            .distinct()
-        )
-        async with self.reader.connect() as conn:
-            return list((await conn.execute(query)).scalars())
+        return [dest for (dest,) in await self._read(_LIVE_DESTS)]
 
     async def idle(self) -> bool:
         """No job is left that could still make progress (``run --until-idle``).
@@ -289,9 +283,3 @@ class JobQueries(StoreBase):
         A job waiting for a password counts as idle once nothing of it is in flight.
         """
         return bool((await self._read(statements.BUSY_JOBS))[0][0] == 0)  # one hop
-
-
-def _backlog(conn: Connection, job_id: int) -> tuple[int, int]:
-    """``backlog``'s read (on SQLite's thread, on sqlite3 itself: ``sql/sqlite_direct``)."""
-    _, count, size = sqlite_direct.execute(conn, statements.JOB_LOAD, {"job_id": job_id}).one()
-    return int(count), int(size)

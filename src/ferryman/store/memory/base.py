@@ -43,7 +43,7 @@ TABLE_OF = {
     Claimed.WATCH: "watches",
     Claimed.NOTICE: "notices",
 }
-TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}  # base._TURNS
+BEHIND_FIRST = {"albums": "seq", "items": "seq", "jobs": "cursor"}  # base._BEHIND_FIRST
 _MORE = ("tg_inbox",)  # the tables no one claims
 
 
@@ -65,7 +65,7 @@ class MemoryBase:
     async def close(self) -> None:
         """Nothing to let go of."""
 
-    async def nudge(self) -> None:
+    async def wake_engines(self) -> None:
         """Engines in other processes cannot see this store: nothing to wake."""
 
     # ------------------------------------------------------------ rows, leases
@@ -106,9 +106,9 @@ class MemoryBase:
         where: Callable[[Row], bool] = lambda row: True,
         now: float | None = None,
     ) -> Row | None:
-        """The first claimable row in the claims' order (priority, turn, id), held."""
+        """The first claimable row in the claims' order (priority, person, place, id), held."""
         now = self.clock() if now is None else now
-        turn = TURNS.get(table)
+        behind = BEHIND_FIRST.get(table)
         found = [
             row
             for row in self.tables[table].values()
@@ -116,13 +116,13 @@ class MemoryBase:
         ]
         if not found:
             return None
-        running = self._persons_busy(table)  # turns between people first (``base._turn``)
+        running = self._persons_busy(table)  # fewest under way first (``fair_share``)
 
         def order(r: Row) -> tuple[Any, ...]:
             account = r["account_id"] if table == "jobs" else None
             if table == "fetches":
                 account = self.tables["jobs"][r["job_id"]]["account_id"]
-            return (-r["priority"], running.get(account, 0), r[turn] if turn else 0, r["id"])
+            return (-r["priority"], running.get(account, 0), r[behind] if behind else 0, r["id"])
 
         row = min(found, key=order)
         row |= {"state": busy, "owner": owner, "lease_until": now + lease_seconds}

@@ -15,7 +15,7 @@ To add step N:
 3. append its ``apply`` to ``STEPS`` below, and representative rows for any new table
    to ``tests/store/test_migrations.py`` (the test fails until both ends agree);
 4. regenerate the light store's DDL: ``python -m tests.support.sqlite_ddl_gen``, then
-   ``ruff format`` (``tests/store/test_store_lite.py`` fails until then).
+   ``ruff format`` (``tests/store/test_light_store.py`` fails until then).
 
 A step runs inside the migration's one transaction; on SQLite foreign keys are off
 meanwhile and checked before the commit. Never edit a step once it is on main.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from ferryman.clock import SYSTEM
 from ferryman.model import ItemState, JobState
 from ferryman.store.chat.memory import MemoryChat
-from ferryman.store.jobs.ends import KeeperLook
+from ferryman.store.jobs.ends import HousekeepingState
 from ferryman.store.memory.base import Row
 from ferryman.store.nodes.sql import PRUNE_AFTER, NodeRun
 from ferryman.store.shared.rows import Clock, item_from_mapping
@@ -95,10 +95,10 @@ class MemoryRuns(MemoryChat):
             if job["state"] in _LIVE and not job["paused"]
         }
 
-    async def keeper_look(self) -> KeeperLook:
+    async def housekeeping_state(self) -> HousekeepingState:
         """Watches first, as the SQL store's one read asks them."""
         finishable = bool(self._finishable())
-        return KeeperLook(finishable, await self.watches_idle() and await self.idle())
+        return HousekeepingState(finishable, await self.watches_idle() and await self.idle())
 
     async def work_paths(self) -> set[str]:
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Float, bindparam, delete, func, insert, select, update
 
 from ferryman.store.schema import albums, drains, fetches, items, jobs, nodes, watches
 from ferryman.store.sql.base import StoreBase
@@ -35,7 +35,7 @@ class NodeQueries(StoreBase):
     async def node_beat(self, owner: str, node: str, pid: int, stages: tuple[str, ...]) -> bool:
         """Record that ``owner`` (a run on ``node``) is alive; True if its node is drained."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             done = await conn.execute(
                 update(nodes).where(nodes.c.owner == owner).values(heartbeat_at=now)
             )
@@ -59,7 +59,7 @@ class NodeQueries(StoreBase):
             return drained.first() is not None
 
     async def node_stopped(self, owner: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(nodes).where(nodes.c.owner == owner).values(stopped_at=self.clock())
             )
@@ -67,7 +67,7 @@ class NodeQueries(StoreBase):
     async def set_drain(self, node: str, on: bool) -> bool:
         """Drain ``node`` (or stop draining it); False if no run of that name is known
         (and, for an undo, no drain of that name is kept either)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             known = (
                 await conn.execute(select(nodes.c.owner).where(nodes.c.node == node).limit(1))
             ).first() is not None
@@ -78,26 +78,19 @@ class NodeQueries(StoreBase):
                 return False
             if on:
                 await conn.execute(insert(drains).values(node=node, since=self.clock()))
-        await self.nudge()  # a running node hears of it now, not at its next heartbeat
+        await self.wake_engines()  # a running node hears of it now, not at its next heartbeat
         return True
 
     async def node_runs(self) -> list[NodeRun]:
         """Every run known (newest first per node), with the leases it holds now."""
-        now = self.clock()
-        async with self.reader.connect() as conn:
-            rows = (
-                await conn.execute(select(nodes).order_by(nodes.c.node, nodes.c.started_at.desc()))
-            ).all()
-            drained = {r.node for r in (await conn.execute(select(drains.c.node))).all()}
-            held: dict[str, int] = {}
-            for table in (jobs, fetches, albums, items, watches):
-                counted = await conn.execute(
-                    select(table.c.owner, func.count())
-                    .where(table.c.owner.is_not(None), table.c.lease_until > now)
-                    .group_by(table.c.owner)
-                )
-                for owner, count in counted.all():
-                    held[owner] = held.get(owner, 0) + int(count)
+        now = {"now": self.clock()}
+        rows, drains_kept, *counts = await self._snapshot(
+            (_RUNS, {}), (_DRAINS, {}), *((held, now) for held in _HELD)
+        )
+        drained = {r.node for r in drains_kept}
+        held: dict[str, int] = {}
+        for owner, count in (row for counted in counts for row in counted):
+            held[owner] = held.get(owner, 0) + int(count)
         return [
             NodeRun(
                 owner=r.owner,
@@ -112,3 +105,14 @@ class NodeQueries(StoreBase):
             )
             for r in rows
         ]
+
+
+# ``node_runs``' reads, in one snapshot: the runs, the drains, the leases held per table.
+_RUNS = select(nodes).order_by(nodes.c.node, nodes.c.started_at.desc())
+_DRAINS = select(drains.c.node)
+_HELD = [
+    select(table.c.owner, func.count())
+    .where(table.c.owner.is_not(None), table.c.lease_until > bindparam("now", type_=Float))
+    .group_by(table.c.owner)
+    for table in (jobs, fetches, albums, items, watches)
+]

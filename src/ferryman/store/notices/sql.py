@@ -21,12 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, delete, insert, select, update
+from sqlalchemy import Integer, String, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.error_codes import ASKS as ASKS  # re-exported: the waits that make a notice
-from ferryman.store import sqlite_thread
 from ferryman.store.schema import jobs, notices
 from ferryman.store.sql import sqlite_direct
 from ferryman.store.sql.base import StoreBase
@@ -161,7 +160,7 @@ class NoticeQueries(StoreBase):
         delay: float = 0.0,
     ) -> list[int]:
         """One queued notice per URL, due after ``delay`` seconds (a digest's window)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             return await _insert_notices(
                 conn, self.clock(), kind, urls, payload, job_id, watch_id, digest, delay
             )
@@ -182,7 +181,7 @@ class NoticeQueries(StoreBase):
     ) -> list[int] | None:
         """The event row becomes its notices (none: ``urls`` empty), in one transaction;
         None when another notifier prepared it first (nothing written)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             taken = await conn.execute(
                 delete(notices)
                 .where(notices.c.id == event_id, notices.c.url == EVENT_URL)
@@ -199,7 +198,7 @@ class NoticeQueries(StoreBase):
         """Event rows that make no notice (no target) go, all in one transaction (one
         each was a commit per job ended); those another notifier prepared first are
         not touched. Returns how many went."""
-        return await sqlite_thread.transaction(self.engine, _drop, list(event_ids))  # one hop
+        return await self._transaction(_drop, list(event_ids))  # one hop
 
     async def claim_notices(
         self, owner: str, lease_seconds: float, digest_seconds: float
@@ -210,11 +209,9 @@ class NoticeQueries(StoreBase):
         notifier's round after every job's end took a write on the one writer, behind
         the stages' commits, for nothing. A notice queued just after is the next round's,
         as if this claim had run a moment earlier."""
-        if self.reader is not self.engine and not await sqlite_thread.transaction(
-            self.reader, _any_queued
-        ):
+        if self._reads_apart and not await self._read(_A_QUEUED_NOTICE):
             return []
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             first = await self._claim_in(
                 conn, notices, QUEUED, SENDING, owner, lease_seconds, _not_an_event
             )
@@ -238,7 +235,7 @@ class NoticeQueries(StoreBase):
             return sorted(claimed, key=lambda n: n.id)
 
     async def notices_sent(self, ids: Sequence[int], owner: str) -> None:
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(notices)
                 .where(notices.c.id.in_(ids), notices.c.owner == owner)
@@ -265,7 +262,7 @@ class NoticeQueries(StoreBase):
         }
         if count:
             values |= {"error_message": message[:2000], "attempts": notices.c.attempts + 1}
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 update(notices)
                 .where(notices.c.id.in_(ids), notices.c.owner == owner)
@@ -276,7 +273,7 @@ class NoticeQueries(StoreBase):
         """Job ends waiting out a digest's window (never tried) are due now: a stopping
         engine sends them instead of leaving them to the next run."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             done = await conn.execute(
                 update(notices)
                 .where(
@@ -291,11 +288,11 @@ class NoticeQueries(StoreBase):
 
     async def list_notices(self, state: str | None = None) -> list[Notice]:
         """The notices (not the events still to be made into notices)."""
-        query = select(notices).where(notices.c.url != EVENT_URL).order_by(notices.c.id)
-        if state is not None:
-            query = query.where(notices.c.state == state)
-        async with self.reader.connect() as conn:
-            return [_notice(r) for r in (await conn.execute(query)).all()]
+        if state is None:
+            found = await self._read(_NOTICES)
+        else:
+            found = await self._read(_NOTICES_IN, {"state": state})
+        return [_notice(r) for r in found]
 
     async def job_notify(self, job_id: int) -> str | None:
         """The job's own notice targets (``--notify``), or None: the settings'."""
@@ -305,7 +302,7 @@ class NoticeQueries(StoreBase):
 
     async def forget_sent_notices(self, before: float) -> int:
         """Sent notices older than ``before`` go (the outbox is not a history)."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             done = await conn.execute(
                 delete(notices).where(notices.c.state == SENT, notices.c.sent_at < before)
             )
@@ -313,6 +310,8 @@ class NoticeQueries(StoreBase):
 
 
 _AN_EVENT = insert(notices)
+_NOTICES = select(notices).where(notices.c.url != EVENT_URL).order_by(notices.c.id)
+_NOTICES_IN = _NOTICES.where(notices.c.state == bindparam("state", type_=String))
 _EVENTS = (
     select(notices)  # the state first: the claim's index finds them
     .where(notices.c.state == QUEUED, notices.c.url == EVENT_URL)
@@ -320,7 +319,9 @@ _EVENTS = (
     .limit(bindparam("limit", type_=Integer))
 )
 _JOB_NOTIFY = select(jobs.c.notify).where(jobs.c.id == bindparam("job_id", type_=Integer))
-_A_QUEUED_NOTICE = select(notices.c.id).where(notices.c.state == QUEUED, notices.c.url != EVENT_URL)
+_A_QUEUED_NOTICE = (
+    select(notices.c.id).where(notices.c.state == QUEUED, notices.c.url != EVENT_URL).limit(1)
+)
 
 
 def _drop(conn: Connection, event_ids: list[int]) -> int:
@@ -329,10 +330,6 @@ def _drop(conn: Connection, event_ids: list[int]) -> int:
         delete(notices).where(notices.c.id.in_(event_ids), notices.c.url == EVENT_URL)
     )
     return int(gone.rowcount or 0)
-
-
-def _any_queued(conn: Connection) -> bool:
-    return sqlite_direct.execute(conn, _A_QUEUED_NOTICE, {}).first() is not None
 
 
 def _not_an_event() -> tuple[Any, ...]:

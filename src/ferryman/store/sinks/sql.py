@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, delete, insert, select
+from sqlalchemy import Insert, Integer, String, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ferryman.model import SinkRecord, UploadBook
@@ -44,28 +44,20 @@ class StoredSinkState(SinkUploads):
     way in ``SinkUploads``)."""
 
     def __init__(self, engine: AsyncEngine, reader: AsyncEngine, clock: Clock, sink: str) -> None:
-        self._engine = engine
-        self._reader = reader
-        self._clock = clock
+        super().__init__(engine, clock, reader)
         self.sink = sink
 
     def now(self) -> float:
-        return self._clock()
+        return self.clock()
 
     # ------------------------------------------------------------- records
 
     async def records(
         self, job_id: int, *, album_id: int | None = None, item_id: int | None = None
     ) -> list[SinkRecord]:
-        query = select(sink_records).where(
-            sink_records.c.sink == self.sink, sink_records.c.job_id == job_id
-        )
-        if album_id is not None:
-            query = query.where(sink_records.c.album_id == album_id)
-        if item_id is not None:
-            query = query.where(sink_records.c.item_id == item_id)
-        async with self._reader.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        query = _RECORDS[album_id is not None, item_id is not None]
+        params = {"sink": self.sink, "job_id": job_id, "album_id": album_id, "item_id": item_id}
+        rows = await self._read(query, {k: v for k, v in params.items() if v is not None})
         # Sorted here: an ORDER BY key made SQLite walk the job's records by primary key
         # instead of the album's or item's index.
         return sorted((_record(row) for row in rows), key=lambda r: r.key)
@@ -74,7 +66,7 @@ class StoredSinkState(SinkUploads):
         if not records:
             return []
         keys = [r.key for r in records]
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(_insert_new(conn), self._rows(job_id, records))
             rows = (
                 await conn.execute(
@@ -92,7 +84,7 @@ class StoredSinkState(SinkUploads):
         self, job_id: int, records: Sequence[SinkRecord] = (), *, forget: Sequence[str] = ()
     ) -> None:
         gone = {*forget, *(r.key for r in records)}
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             if gone:
                 await conn.execute(
                     delete(sink_records).where(
@@ -105,7 +97,7 @@ class StoredSinkState(SinkUploads):
                 await conn.execute(insert(sink_records), self._rows(job_id, records))
 
     def _rows(self, job_id: int, records: Sequence[SinkRecord]) -> list[dict[str, Any]]:
-        now = self._clock()
+        now = self.clock()
         return [
             {
                 "sink": self.sink,
@@ -122,15 +114,11 @@ class StoredSinkState(SinkUploads):
     # --------------------------------------------------------------- waits
 
     async def wait_until(self, scopes: Sequence[str]) -> float:
-        query = select(sink_waits.c.not_before).where(
-            sink_waits.c.sink == self.sink, sink_waits.c.scope.in_(list(scopes))
-        )
-        async with self._reader.connect() as conn:
-            found = (await conn.execute(query)).scalars().all()
-        return max(found, default=0.0)
+        found = await self._read(_WAITS, {"sink": self.sink, "scopes": list(scopes)})
+        return max((not_before for (not_before,) in found), default=0.0)
 
     async def set_wait(self, scope: str, not_before: float, reason: str) -> None:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(
                 delete(sink_waits).where(
                     sink_waits.c.sink == self.sink, sink_waits.c.scope == scope
@@ -142,9 +130,27 @@ class StoredSinkState(SinkUploads):
                     scope=scope,
                     not_before=not_before,
                     reason=reason,
-                    updated_at=self._clock(),
+                    updated_at=self.clock(),
                 )
             )
+
+
+_SINK = bindparam("sink", type_=String)
+_OF_JOB = select(sink_records).where(
+    sink_records.c.sink == _SINK, sink_records.c.job_id == bindparam("job_id", type_=Integer)
+)
+_OF_ALBUM = sink_records.c.album_id == bindparam("album_id", type_=Integer)
+_OF_ITEM = sink_records.c.item_id == bindparam("item_id", type_=Integer)
+# ``records``' reads, built once, by (an album given, an item given).
+_RECORDS = {
+    (False, False): _OF_JOB,
+    (True, False): _OF_JOB.where(_OF_ALBUM),
+    (False, True): _OF_JOB.where(_OF_ITEM),
+    (True, True): _OF_JOB.where(_OF_ALBUM, _OF_ITEM),
+}
+_WAITS = select(sink_waits.c.not_before).where(
+    sink_waits.c.sink == _SINK, sink_waits.c.scope.in_(bindparam("scopes", expanding=True))
+)
 
 
 def _insert_new(conn: AsyncConnection) -> Insert:

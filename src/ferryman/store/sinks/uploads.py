@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import String, bindparam, delete, insert, select
 
 from ferryman.model import UploadRecord
 from ferryman.store.schema import sink_uploads
+from ferryman.store.sql.access import Access
 
 
 def ranges(done: frozenset[int]) -> str:
@@ -66,30 +66,22 @@ def record_of(row: Any) -> UploadRecord:
     )
 
 
-class SinkUploads:
+class SinkUploads(Access):
     """The SQL half of ``StoredSinkState``'s uploads, for the sink ``sink``."""
 
-    _engine: AsyncEngine
-    _reader: AsyncEngine
     sink: str
 
     def now(self) -> float:
         raise NotImplementedError
 
     async def upload_get(self, account: str, key: str) -> UploadRecord | None:
-        query = select(sink_uploads).where(
-            sink_uploads.c.sink == self.sink,
-            sink_uploads.c.account == account,
-            sink_uploads.c.key == key,
-        )
-        async with self._reader.connect() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else record_of(row)
+        found = await self._read(_UPLOAD, {"sink": self.sink, "account": account, "key": key})
+        return record_of(found[0]) if found else None
 
     async def upload_put(self, record: UploadRecord, *, prune_before: float | None = None) -> None:
         """Keep ``record`` (replacing the file's last one); rows of this sink not written
         since ``prune_before`` go (their parts expired on the server)."""
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(self._where(delete(sink_uploads), record.account, record.key))
             if prune_before is not None:
                 await conn.execute(
@@ -101,7 +93,7 @@ class SinkUploads:
             await conn.execute(insert(sink_uploads), [row_of(self.sink, record, self.now())])
 
     async def upload_forget(self, account: str, key: str) -> None:
-        async with self._engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(self._where(delete(sink_uploads), account, key))
 
     def _where(self, statement: Any, account: str, key: str) -> Any:
@@ -110,3 +102,10 @@ class SinkUploads:
             sink_uploads.c.account == account,
             sink_uploads.c.key == key,
         )
+
+
+_UPLOAD = select(sink_uploads).where(
+    sink_uploads.c.sink == bindparam("sink", type_=String),
+    sink_uploads.c.account == bindparam("account", type_=String),
+    sink_uploads.c.key == bindparam("key", type_=String),
+)

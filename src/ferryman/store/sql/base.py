@@ -36,7 +36,7 @@ from ferryman.model import (
 )
 from ferryman.store import sqlite_thread
 from ferryman.store.claimed import Claimed
-from ferryman.store.jobs import person_turns
+from ferryman.store.jobs import fair_share
 from ferryman.store.schema import albums, fetches, items, jobs, nodes, notices, watches
 from ferryman.store.shared.rows import (
     Clock,
@@ -45,7 +45,8 @@ from ferryman.store.shared.rows import (
     summarise,
 )
 from ferryman.store.sql import sqlite_direct, statements
-from ferryman.store.wakeup import nudge
+from ferryman.store.sql.access import Access
+from ferryman.store.wakeup import wake_engines
 
 # What a worker holds (busy) and where it goes back to (ready), per claimable table.
 _BUSY_TO_READY = (
@@ -66,32 +67,21 @@ CLAIMED_IN = {
 }
 
 
-class StoreBase:
-    """The engine handle, the clock, and the lease machinery every query module uses."""
+class StoreBase(Access):
+    """The lease machinery every query module uses, on the ways in of ``Access``."""
 
     def __init__(
         self, engine: AsyncEngine, clock: Clock = SYSTEM.now, reader: AsyncEngine | None = None
     ) -> None:
-        self.engine = engine
-        # Reads need no write lock: on SQLite they get an engine that begins deferred.
-        self.reader = reader or engine
-        self.clock = clock
+        super().__init__(engine, clock, reader)
         self._claims: dict[tuple[str, str, str, bool, str, bool], Any] = {}  # see _claim
         self._ready_looks: dict[tuple[str, str], Any] = {}  # see _none_ready
 
-    async def _read(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
-        """The one way a read reaches the reader, and where it chooses its fast path: on
-        SQLite, begun, read and ended in one hop on the connection's thread (two hops
-        were ~2,000 in a links row of 200 photos), the statement run on sqlite3 itself
-        (``sqlite_direct``, its plan kept by the statement: so it is built once, a
-        module's constant); elsewhere through SQLAlchemy."""
-        return await sqlite_thread.transaction(self.reader, _read_rows, statement, params or {})
-
-    async def nudge(self) -> None:
+    async def wake_engines(self) -> None:
         """Tell running engines (other processes, other machines) that work was added:
-        they take it now instead of at their next poll (see ``store.nudge``)."""
+        they take it now instead of at their next poll (see ``store.wake_engines``)."""
 
-        await nudge(self.engine)
+        await wake_engines(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -221,7 +211,7 @@ class StoreBase:
         A row made ready just after is the next wake-up's or poll's, as it would be if
         the claim had run a moment earlier. Always False on a store of one engine
         (PostgreSQL: claims skip locked rows, no writer to queue on)."""
-        if self.reader is self.engine:
+        if not self._reads_apart:
             return False
         key = (table.name, ready)
         statement = self._ready_looks.get(key)
@@ -246,21 +236,21 @@ class StoreBase:
         """Up to ``limit`` claimable rows in one transaction, in the claims' order:
         a worker that runs several units at once takes them with one commit, not one each.
         A job's or a fetch's claim first looks whether two people's rows wait, in the same
-        hop, and then takes turns between them (``person_turns``)."""
+        hop, and then shares between them fairly (``fair_share``)."""
         many = limit > 1
         args = (table, ready, busy, owner, lease_seconds, where, started, now)
         statement, params = self._claim_args(*args, variant, many=many)
-        gate = person_turns.GATES.get(table.name)
+        gate = fair_share.GATES.get(table.name)
         people = statement
         if gate is not None:
-            people, _ = self._claim_args(*args, variant + person_turns.PEOPLE, many=many)
+            people, _ = self._claim_args(*args, variant + fair_share.PEOPLE, many=many)
         if many:
             params |= {"claim_limit": limit}
         claim = (gate, statement, people, params, many)
         rows = await sqlite_thread.transaction(self.engine, _claim_rows, *claim)
         if not many:
             return rows
-        order = _TURNS.get(table.name)
+        order = _BEHIND_FIRST.get(table.name)
 
         def rank(row: Row[Any]) -> tuple[Any, ...]:
             return (-row.priority, row._mapping[order] if order else 0, row.id)
@@ -285,7 +275,7 @@ class StoreBase:
         key = (table.name, ready, busy, started, variant, many)
         statement = self._claims.get(key)
         if statement is None:
-            people = variant.endswith(person_turns.PEOPLE)
+            people = variant.endswith(fair_share.PEOPLE)
             statement = _claim_statement(table, ready, busy, where, started, many, people)
             self._claims[key] = statement
         now = self.clock() if now is None else now
@@ -352,11 +342,11 @@ _SUMMARY = (
 # oldest. A job's next album is its seq-th, so a one-album link goes before the 41st
 # album of a 500-photo archive added earlier, and two jobs level with each other take
 # turns; within a job the order stays its own (seq follows id).
-_TURNS = {"albums": "seq", "items": "seq", "jobs": "cursor"}
+_BEHIND_FIRST = {"albums": "seq", "items": "seq", "jobs": "cursor"}
 
 
-def _turn(table: Table) -> list[Any]:
-    column = _TURNS.get(table.name)
+def _behind_first(table: Table) -> list[Any]:
+    column = _BEHIND_FIRST.get(table.name)
     return [] if column is None else [table.c[column]]
 
 
@@ -372,19 +362,14 @@ def claim_pick(
     without sorting (schema step 11)."""
     now: BindParameter[float] = bindparam("claim_now", type_=Float)
     picked, person = select(table.c.id), list[Any]()
-    if people:  # several people's rows wait: theirs take turns first (``person_turns``)
-        picked, person = person_turns.joined(picked, table)
+    if people:  # several people's rows wait: the one with fewest under way first (``fair_share``)
+        picked, person = fair_share.joined(picked, table)
     return (
         picked.where(table.c.state == ready, table.c.not_before <= now, *where())
-        .order_by(table.c.priority.desc(), *person, *_turn(table), table.c.id)
+        .order_by(table.c.priority.desc(), *person, *_behind_first(table), table.c.id)
         .limit(bindparam("claim_limit", type_=Integer) if many else 1)
         .with_for_update(skip_locked=True, of=table)
     )
-
-
-def _read_rows(conn: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
-    """A statement's rows through ``sqlite_direct`` (a read, or a claim of several rows)."""
-    return list(sqlite_direct.execute(conn, statement, params).all())
 
 
 def _claim_rows(
@@ -392,7 +377,7 @@ def _claim_rows(
 ) -> list[Any]:
     """A claim's rows: ``people``'s statement when ``gate`` finds two people's rows
     waiting, else ``plain``'s (the claim index's order, read no further than needed)."""
-    several = gate is not None and person_turns.several(sqlite_direct.execute(conn, gate, {}).one())
+    several = gate is not None and fair_share.several(sqlite_direct.execute(conn, gate, {}).one())
     found = sqlite_direct.execute(conn, people if several else plain, params)
     if many:
         return list(found.all())
@@ -401,7 +386,7 @@ def _claim_rows(
 
 
 def _claimed_one(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
-    """A claim's statement (on SQLite's thread, through ``quick``): the row or None."""
+    """A claim's statement (on SQLite's thread, through ``sqlite_direct``): the row or None."""
     return sqlite_direct.execute(conn, statement, params).first()
 
 

@@ -63,7 +63,11 @@ class _Plan:
     def values(self, params: Params) -> list[Any]:
         out = list(self.fixed)
         for place, name, item, bind in self.taken:
-            value = params[name] if item < 0 else params[name][item]
+            if item < 0:
+                value = params[name]
+            else:  # a list's places past its end repeat its last item (``_width``)
+                given = params[name]
+                value = given[item] if item < len(given) else given[-1]
             out[place] = value if bind is None or value is None else bind(value)
         return out
 
@@ -127,10 +131,11 @@ def execute(
         return _Rows([], 0)
     plans: dict[Any, _Plan] = driver.plans
     one = many[0]
-    key = (statement, tuple(one), tuple(len(v) if type(v) is list else -1 for v in one.values()))
+    widths = tuple(-1 if type(v) is not list else _width(len(v)) for v in one.values())
+    key = (statement, tuple(one), widths)
     plan = plans.get(key)
     if plan is None:
-        plan = plans[key] = _plan(conn, statement, one)
+        plan = plans[key] = _plan(conn, statement, _padded(one))
     if len(many) == 1:
         return _execute(driver, plan, plan.sql, plan.values(one))
     rows: list[Any] = []
@@ -156,14 +161,31 @@ def savepoint(conn: SyncConnection) -> Iterator[None]:
     def run(sql: str) -> None:
         driver.here(lambda db: _run(db, sql, []))
 
-    run("SAVEPOINT ferryman_quick")
+    run("SAVEPOINT ferryman_direct")
     try:
         yield
     except BaseException:
-        run("ROLLBACK TO ferryman_quick")
-        run("RELEASE ferryman_quick")
+        run("ROLLBACK TO ferryman_direct")
+        run("RELEASE ferryman_direct")
         raise
-    run("RELEASE ferryman_quick")
+    run("RELEASE ferryman_direct")
+
+
+def _width(n: int) -> int:
+    """The places a plan gives a list of ``n`` (an ``IN``'s expanding parameter): ``n``
+    up to 8, else the next power of two, so a statement asked of lists of every length
+    (a watch's batches of keys) keeps a few plans, not one per length."""
+    return n if n <= 8 else 1 << (n - 1).bit_length()
+
+
+def _padded(params: Params) -> dict[str, Any]:
+    """``params`` with each list as long as its plan's places, its last item repeated:
+    ``x IN (a, b, b)`` means ``x IN (a, b)``, and ``NOT IN`` likewise."""
+    out = dict(params)
+    for name, value in params.items():
+        if type(value) is list and value:
+            out[name] = value + [value[-1]] * (_width(len(value)) - len(value))
+    return out
 
 
 def _batches(plan: _Plan, many: list[Params]) -> Iterator[tuple[str, list[Any]]]:

@@ -1,7 +1,7 @@
 # ruff: noqa: E501
 """The schema as SQLite DDL, for the start-up store (``sqlite3_store.py``) to make a new database
 without importing SQLAlchemy. Generated from ``schema.py`` by ``python -m
-tests.support.sqlite_ddl_gen``; never edit by hand (``tests/store/test_store_lite.py`` compares a
+tests.support.sqlite_ddl_gen``; never edit by hand (``tests/store/test_light_store.py`` compares a
 database made from these statements with one the full store makes).
 """
 

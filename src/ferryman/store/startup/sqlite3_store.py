@@ -38,7 +38,7 @@ from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION, STATEMENTS
 def sqlite_path(url: str) -> Path | None:
     """The database file of an SQLite URL (``sqlite[+driver]:///path``, the path
     percent-decoded, the query dropped), or None (another database, or in memory). The
-    one parser: the light store, ``store.peek`` and the CLI all ask it."""
+    one parser: the light store, ``store/startup/queued_child_work`` and the CLI all ask it."""
     scheme, sep, rest = url.partition(":///")
     if not sep or not (scheme == "sqlite" or scheme.startswith("sqlite+")):
         return None
@@ -53,7 +53,7 @@ class Sqlite3Store:
         self,
         conn: sqlite3.Connection | None,
         clock: Clock = SYSTEM.now,
-        wake: str | None = None,  # a running engine's wake-up address (store.nudge)
+        wake: str | None = None,  # a running engine's wake-up address (store.wake_engines)
     ) -> None:
         self.wake = wake
         self._conn = conn  # None: no database yet, every read is empty
@@ -92,7 +92,7 @@ class Sqlite3Store:
         return counts
 
     def queue_places(self) -> dict[int, dict[str, Any]]:
-        """Where each queued job stands in line: the full store's query (``store.line``)."""
+        """Where each queued job stands in line: the full store's query (``jobs/queue_sql``)."""
         now = {"now": self.clock()}
         in_fetch = [(r["job_id"], r["state"]) for r in self._rows(queue_sql.FETCH_LINE, now)]
         busy = self._rows(queue_sql.BUSY_READS)

@@ -132,7 +132,7 @@ class MemoryWatches(MemoryAlbums):
         *,
         message: str | None = None,
         primed: bool = True,
-        told: Sequence[tuple[int, str]] = (),
+        in_notice: Sequence[tuple[int, str]] = (),
         name: str = "watch",
         peers: Sequence[int] = (),
     ) -> Made:
@@ -141,11 +141,11 @@ class MemoryWatches(MemoryAlbums):
                 "next_check_at": next_at, "last_check_at": now, "last_ok_at": now,
                 "last_code": None, "last_message": message, "failures": 0, "attempts": 0,
                 "updated_at": now}  # fmt: skip
-        made, told_now = self.seen_in(watch_id, new, name, peers)
-        told = [*told, *told_now]
-        if told:  # one notice for the check: its job(s), its entries' titles
-            jobs = list(dict.fromkeys(job for job, _ in told))
-            titles = [title for _, title in told]
+        made, in_notice_now = self.seen_in(watch_id, new, name, peers)
+        in_notice = [*in_notice, *in_notice_now]
+        if in_notice:  # one notice for the check: its job(s), its entries' titles
+            jobs = list(dict.fromkeys(job for job, _ in in_notice))
+            titles = [title for _, title in in_notice]
             self.event(WATCH_FOUND, watch_id=watch_id, jobs=jobs, titles=titles)
         return Made(made)
 
@@ -201,19 +201,19 @@ class MemoryWatches(MemoryAlbums):
         made_job = self.batch_job(batched, name, account) if batched else None
         now = self.clock()
         made: list[tuple[str, Job | None]] = []
-        told: list[tuple[int, str]] = []
+        in_notice: list[tuple[int, str]] = []
         for entry, key, job_id in placed:
             job = None
             if entry.job is not None:
                 job = made_job if job_id is None else self.existing(job_id)
             if job is not None:
-                told.append((job.id, entry.title or entry.entry_id))
+                in_notice.append((job.id, entry.title or entry.entry_id))
             seen[key] = {"entry_id": entry.entry_id, "title": entry.title,
                          "job_id": None if job is None else job.id, "seen_at": now}  # fmt: skip
             made.append((entry.entry_id, job))
         if made_job is not None:
             self.watch_row(watch_id)["found"] += 1
-        return made, told
+        return made, in_notice
 
     def peer_job(self, peers: Sequence[int], key: str) -> int | None:
         """The job a watch of ``peers`` made the entry part of, if any."""

@@ -125,14 +125,14 @@ def seen_in(
         rows = conn.execute(select(jobs).where(jobs.c.id.in_(wanted))).all()
         by_id = {row.id: job_from_row(row) for row in rows}
     made: list[tuple[str, Job | None]] = []
-    told: list[tuple[int, str]] = []  # (job, title) of each entry made part of a job
+    in_notice: list[tuple[int, str]] = []  # (job, title) of each entry made part of a job
     seen_rows: list[dict[str, Any]] = []
     for entry, key, job_id in placed:
         job = None
         if entry.job is not None:
             job = by_id.get(job_id) if job_id is not None else made_job
         if job is not None:
-            told.append((job.id, entry.title or entry.entry_id))
+            in_notice.append((job.id, entry.title or entry.entry_id))
         seen_rows.append(
             {
                 "watch_id": watch_id,
@@ -150,7 +150,7 @@ def seen_in(
         conn.execute(
             update(watches).where(watches.c.id == watch_id).values(found=watches.c.found + 1)
         )
-    return made, told
+    return made, in_notice
 
 
 def _batch_job(
@@ -211,7 +211,7 @@ class _Names:
         if base not in taken:
             taken.add(base)
             return base
-        n, asked = self.next.get((dest, base), (0, 0))  # asked: the store told up to here
+        n, asked = self.next.get((dest, base), (0, 0))  # asked: the store in_notice up to here
         if not n:  # go on after the numbered names there are (one count, in SQL)
             numbered = jobs.c.name.startswith(f"{base} (", autoescape=True)
             count = select(func.count()).where(same_place(jobs.c.dest, dest), numbered)

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import Integer, Row, String, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ferryman.errors import FerrymanError
@@ -123,34 +123,26 @@ class WatchQueries(StoreBase):
             "not_before": 0.0,
             **values,
         }
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             row = (
                 await conn.execute(insert(watches).values(**row_values).returning(*watches.c))
             ).one()
-        await self.nudge()
+        await self.wake_engines()
         return _watch(row)
 
     async def get_watch(self, watch_id: int) -> Watch:
-        async with self.reader.connect() as conn:
-            row = (await conn.execute(select(watches).where(watches.c.id == watch_id))).first()
-        if row is None:
+        found = await self._read(_WATCH, {"watch_id": watch_id})
+        if not found:
             raise _not_found(watch_id)
-        return _watch(row)
+        return _watch(found[0])
 
     async def list_watches(self) -> list[Watch]:
-        async with self.reader.connect() as conn:
-            rows = (await conn.execute(select(watches).order_by(watches.c.id))).all()
-        return [_watch(r) for r in rows]
+        return [_watch(r) for r in await self._read(_WATCHES)]
 
     async def watch_seen_rows(self, watch_id: int) -> list[tuple[str, int | None]]:
         """(entry id, job id) of everything the watch has seen, in the order seen."""
-        async with self.reader.connect() as conn:
-            found = await conn.execute(
-                select(watch_seen.c.entry_id, watch_seen.c.job_id)
-                .where(watch_seen.c.watch_id == watch_id)
-                .order_by(watch_seen.c.seen_at, watch_seen.c.entry_id)
-            )
-            return [(r.entry_id, r.job_id) for r in found.all()]
+        found = await self._read(_SEEN_ROWS, {"watch_id": watch_id})
+        return [(r.entry_id, r.job_id) for r in found]
 
     async def set_watch_paused(self, watch_id: int, paused: bool) -> Watch:
         """Pause (no checks) or resume (due at once) a watch."""
@@ -158,19 +150,19 @@ class WatchQueries(StoreBase):
         values: dict[str, Any] = {"paused": paused, "updated_at": now}
         if not paused:
             values |= {"next_check_at": now, "failures": 0}
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             done = await conn.execute(
                 update(watches).where(watches.c.id == watch_id).values(**values)
             )
             if done.rowcount != 1:
                 raise _not_found(watch_id)
         if not paused:
-            await self.nudge()
+            await self.wake_engines()
         return await self.get_watch(watch_id)
 
     async def remove_watch(self, watch_id: int) -> None:
         """Forget a watch and what it saw; the jobs it made stay."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(watch_seen).where(watch_seen.c.watch_id == watch_id))
             done = await conn.execute(delete(watches).where(watches.c.id == watch_id))
             if done.rowcount != 1:
@@ -197,7 +189,7 @@ class WatchQueries(StoreBase):
             )
             return _watch(row) if row is not None else None
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             row = (
                 await conn.execute(
                     update(watches)
@@ -220,13 +212,8 @@ class WatchQueries(StoreBase):
         batch rather than holding every key of a long-watched source at once."""
         if not keys:
             return set()
-        async with self.reader.connect() as conn:
-            found = await conn.execute(
-                select(watch_seen.c.entry_key).where(
-                    watch_seen.c.watch_id == watch_id, watch_seen.c.entry_key.in_(list(keys))
-                )
-            )
-            return set(found.scalars())
+        found = await self._read(_SEEN_AMONG, {"watch_id": watch_id, "keys": list(keys)})
+        return {key for (key,) in found}
 
     async def watch_delivered(self, watch_id: int, keys: Collection[str]) -> set[str]:
         """Which of ``keys`` the watch saw with a job that ended done, every item of it
@@ -234,23 +221,8 @@ class WatchQueries(StoreBase):
         before and never when any of its job failed, was quarantined or left out."""
         if not keys:
             return set()
-        undelivered = (
-            select(items.c.id)
-            .where(items.c.job_id == jobs.c.id, items.c.state != ItemState.DELIVERED.value)
-            .exists()
-        )
-        async with self.reader.connect() as conn:
-            found = await conn.execute(
-                select(watch_seen.c.entry_key)
-                .join(jobs, jobs.c.id == watch_seen.c.job_id)
-                .where(
-                    watch_seen.c.watch_id == watch_id,
-                    watch_seen.c.entry_key.in_(list(keys)),
-                    jobs.c.state == JobState.DONE.value,
-                    ~undelivered,
-                )
-            )
-            return set(found.scalars())
+        found = await self._read(_DELIVERED_AMONG, {"watch_id": watch_id, "keys": list(keys)})
+        return {key for (key,) in found}
 
     async def watch_recorded(
         self,
@@ -267,11 +239,11 @@ class WatchQueries(StoreBase):
         check cut between batches keeps what it recorded (the seen rows are its place).
         The batch's new entries become one job named ``name`` (``seen_in``)."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await self._update_owned(conn, watches, watch_id, owner, {"updated_at": now})
             made, _ = await sqlite_thread.run_sync(conn, seen_in, watch_id, new, now, name, peers)
         if any(job is not None for _, job in made):
-            await self.nudge()
+            await self.wake_engines()
         return Made(made)
 
     async def watch_checked(
@@ -283,7 +255,7 @@ class WatchQueries(StoreBase):
         *,
         message: str | None = None,
         primed: bool = True,
-        told: Sequence[tuple[int, str]] = (),
+        in_notice: Sequence[tuple[int, str]] = (),
         name: str = "watch",
         peers: Sequence[int] = (),
     ) -> Made:
@@ -293,11 +265,11 @@ class WatchQueries(StoreBase):
         is already a job to the same place (its dedupe key) is marked seen with that job;
         the others become one job named ``name`` (``seen_in``; ``peers``: watches of the
         same source to the same place, whose jobs an entry may already be in).
-        ``told``: (job, title) of entries the check made part of jobs in earlier batches
+        ``in_notice``: (job, title) of entries the check made part of jobs in earlier batches
         (``watch_recorded``), told in this check's one notice; ``primed`` False: a
         first check carried over to the next pass (its ``--since`` still applies)."""
         now = self.clock()
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await self._update_owned(
                 conn,
                 watches,
@@ -318,18 +290,18 @@ class WatchQueries(StoreBase):
                     "updated_at": now,
                 },
             )
-            made, told_now = await sqlite_thread.run_sync(
+            made, in_notice_now = await sqlite_thread.run_sync(
                 conn, seen_in, watch_id, new, now, name, peers
             )
-            told = [*told, *told_now]
-            if told:  # one notice for the check: its job(s), its entries' titles
-                jobs_made = tuple(dict.fromkeys(job for job, _ in told))
-                titles = tuple(title for _, title in told)
+            in_notice = [*in_notice, *in_notice_now]
+            if in_notice:  # one notice for the check: its job(s), its entries' titles
+                jobs_made = tuple(dict.fromkeys(job for job, _ in in_notice))
+                titles = tuple(title for _, title in in_notice)
                 await event_in(
                     conn, WATCH_FOUND, now, watch_id=watch_id, jobs=jobs_made, titles=titles
                 )
         if any(job is not None for _, job in made):
-            await self.nudge()
+            await self.wake_engines()
         return Made(made)
 
     async def watch_failed(
@@ -357,7 +329,7 @@ class WatchQueries(StoreBase):
         }
         if count:
             values["failures"] = watches.c.failures + 1
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             before = await conn.execute(select(watches.c.failures).where(watches.c.id == watch_id))
             fine_until_now = before.scalar() == 0
             await self._update_owned(conn, watches, watch_id, owner, values)
@@ -375,14 +347,14 @@ class WatchQueries(StoreBase):
     async def watch_moved(self, watch_id: int, owner: str, next_at: float) -> None:
         """Not checked now (outside its window): the next check is at ``next_at``."""
         values = {"state": IDLE, "owner": None, "lease_until": None, "next_check_at": next_at}
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             await self._update_owned(conn, watches, watch_id, owner, values)
 
     async def watch_due(self, watch_id: int, at: float) -> bool:
         """Look at an idle, unpaused watch no later than ``at`` (its source said it
         changed: a folder's change notice); whether it was moved sooner. Its window and
         the device still decide at the check, as for any look."""
-        async with self.engine.begin() as conn:
+        async with self._write() as conn:
             done = await conn.execute(
                 update(watches)
                 .where(
@@ -399,3 +371,30 @@ class WatchQueries(StoreBase):
         """No watch is due or being checked (``run --until-idle`` checks due ones once)."""
         found = await self._read(statements.WATCHES_BUSY, {"now": self.clock()})  # one hop
         return int(found[0][0]) == 0
+
+
+_WATCH_ID = bindparam("watch_id", type_=Integer)
+_KEYS = bindparam("keys", type_=String, expanding=True)
+_WATCH = select(watches).where(watches.c.id == _WATCH_ID)
+_WATCHES = select(watches).order_by(watches.c.id)
+_SEEN_ROWS = (
+    select(watch_seen.c.entry_id, watch_seen.c.job_id)
+    .where(watch_seen.c.watch_id == _WATCH_ID)
+    .order_by(watch_seen.c.seen_at, watch_seen.c.entry_id)
+)
+_SEEN_AMONG = select(watch_seen.c.entry_key).where(
+    watch_seen.c.watch_id == _WATCH_ID, watch_seen.c.entry_key.in_(_KEYS)
+)
+# Of the keys, those seen with a job that ended done, every item of it delivered.
+_DELIVERED_AMONG = (
+    select(watch_seen.c.entry_key)
+    .join(jobs, jobs.c.id == watch_seen.c.job_id)
+    .where(
+        watch_seen.c.watch_id == _WATCH_ID,
+        watch_seen.c.entry_key.in_(_KEYS),
+        jobs.c.state == JobState.DONE.value,
+        ~select(items.c.id)
+        .where(items.c.job_id == jobs.c.id, items.c.state != ItemState.DELIVERED.value)
+        .exists(),
+    )
+)

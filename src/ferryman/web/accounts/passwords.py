@@ -5,15 +5,22 @@ thread (tens of milliseconds of CPU and 64 MiB: never on the event loop)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _HASHER = PasswordHasher()  # argon2id, RFC 9106's second recommended parameters
-# A hash to check against when the name is unknown: the answer takes as long either way.
-_DUMMY = _HASHER.hash("ferryman: no such account")
 MIN_LENGTH = 8
+
+
+@functools.cache
+def _dummy() -> str:
+    """A hash to check against when the name is unknown: the answer takes as long either
+    way. Made at the first such check, not at import (a hash is ~0.2 CPU-s and 64 MiB,
+    which every ``ferryman web`` start and CLI command importing this paid)."""
+    return _HASHER.hash("ferryman: no such account")
 
 
 def hash_password(password: str) -> str:
@@ -22,7 +29,7 @@ def hash_password(password: str) -> str:
 
 def check(stored: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or _dummy(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

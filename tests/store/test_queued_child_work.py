@@ -1,5 +1,5 @@
-"""``store.peek``: the CLI's look into a SQLite queue before the store opens, which
-decides whether the template child processes fork from starts at once."""
+"""``store/startup/queued_child_work``: the CLI's look into a SQLite queue before the
+store opens, which decides whether the template child processes fork from starts at once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fair turns between people (schema step 16), before the turns between jobs: a claim
+"""A fair share between people (schema step 16), before the order between jobs: a claim
 of a job to read, or of an input to download, takes first the row of the person with the
 fewest of theirs under way now, so one person's 500 queued jobs do not hold back
 another's one. Jobs of no account (the administrator's, every job before accounts) are

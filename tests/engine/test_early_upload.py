@@ -266,7 +266,7 @@ async def tg(tmp_path: Path) -> AsyncIterator[Env]:
         await client.disconnect()
 
 
-async def _written_ahead(
+async def _written_early(
     env: Env, path: Path, data: bytes, declared: int
 ) -> tuple[EarlyUploads, Uploader]:
     """``data`` written to ``path`` on a thread as an upload ahead of it runs."""
@@ -294,10 +294,10 @@ async def _written_ahead(
     return uploads, uploader
 
 
-async def test_an_upload_ahead_is_taken_once_for_the_file_it_read(tg: Env) -> None:
+async def test_an_early_upload_is_taken_once_for_the_file_it_read(tg: Env) -> None:
     data = os.urandom(3 * PART + 5)
     path = tg.tmp / "a.bin"
-    uploads, uploader = await _written_ahead(tg, path, data, len(data))
+    uploads, uploader = await _written_early(tg, path, data, len(data))
     other = tg.tmp / "b.bin"
     assert await uploads.take(other) is None  # another path: nothing
     uploaded = await uploads.take(path)
@@ -328,10 +328,10 @@ async def test_a_linked_file_goes_up_whole_and_is_taken_once(tg: Env) -> None:
     await uploader.close()
 
 
-async def test_an_upload_ahead_of_a_file_replaced_since_is_not_used(tg: Env) -> None:
+async def test_an_early_upload_of_a_file_replaced_since_is_not_used(tg: Env) -> None:
     data = os.urandom(2 * PART)
     path = tg.tmp / "a.bin"
-    uploads, uploader = await _written_ahead(tg, path, data, len(data))
+    uploads, uploader = await _written_early(tg, path, data, len(data))
     path.unlink()
     path.write_bytes(data)  # the same bytes, another file (staged again)
     assert await uploads.take(path) is None
@@ -341,7 +341,7 @@ async def test_an_upload_ahead_of_a_file_replaced_since_is_not_used(tg: Env) -> 
 async def test_an_entry_shorter_than_declared_leaves_no_upload(tg: Env) -> None:
     data = os.urandom(2 * PART)
     path = tg.tmp / "a.bin"
-    uploads, uploader = await _written_ahead(tg, path, data, len(data) + 1)
+    uploads, uploader = await _written_early(tg, path, data, len(data) + 1)
     assert await uploads.take(path) is None
     await uploader.close()
 

@@ -25,7 +25,7 @@ from ferryman.resources import Shared
 from ferryman.sinks.base import Delivery
 from ferryman.sinks.telegram_accounts import choose
 from ferryman.telegram.accounts import AccountPool
-from ferryman.telegram.early_pool import PoolAhead
+from ferryman.telegram.early_pool import PoolEarlyUploads
 from tests.store.test_store import _expanded_job
 from tests.support.telegram_pool import senders
 from tests.telegram.test_telegram_pool import Pool
@@ -56,7 +56,7 @@ async def test_an_album_goes_through_the_account_that_uploaded_its_file_ahead(
         own, bot1 = pool.own, pool.member("bot1")
         assert bot1 is not None
         own.busy = 1  # the own account delivers another album as the job is staged
-        ahead = PoolAhead(pool, CHAT, time.time, asyncio.get_running_loop())
+        ahead = PoolEarlyUploads(pool, CHAT, time.time, asyncio.get_running_loop())
         file = ahead.start(big, big.stat().st_size)
         assert file is not None
         ahead.begin_whole(file, big)

@@ -43,7 +43,7 @@ def _table(path: Path, table: str) -> list[dict[str, Any]]:
     return [{k: v for k, v in zip(names, r, strict=True) if k not in _SKIP} for r in rows]
 
 
-def _lite(path: Path, *, create: bool = True) -> Sqlite3Store:
+def _light_store(path: Path, *, create: bool = True) -> Sqlite3Store:
     store = open_sqlite3(_url(path), create=create)
     assert store is not None
     return store
@@ -54,17 +54,17 @@ def test_it_stands_for_the_newest_schema_version() -> None:
 
 
 async def test_the_database_it_makes_is_the_one_the_store_makes(tmp_path: Path) -> None:
-    _lite(tmp_path / "lite.db").close()
+    _light_store(tmp_path / "light.db").close()
     full = await Store.open(_url(tmp_path / "full.db"))
     await full.close()
-    assert _sync_shape(tmp_path / "lite.db") == _sync_shape(tmp_path / "full.db"), (
+    assert _sync_shape(tmp_path / "light.db") == _sync_shape(tmp_path / "full.db"), (
         "the light store's DDL is stale: run `python -m tests.support.sqlite_ddl_gen`"
     )
-    with sqlite3.connect(tmp_path / "lite.db") as conn:
+    with sqlite3.connect(tmp_path / "light.db") as conn:
         stamped = [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert stamped == list(range(1, len(migrations.STEPS) + 1))
-    again = await Store.open(_url(tmp_path / "lite.db"))  # nothing to migrate, it opens
+    again = await Store.open(_url(tmp_path / "light.db"))  # nothing to migrate, it opens
     assert await again.list_jobs() == []
     await again.close()
 
@@ -84,11 +84,11 @@ async def test_it_writes_the_rows_the_store_writes(tmp_path: Path) -> None:
             "error": FerrymanError("source.not_found", "/gone: no such file"),
         },
     ]
-    lite = _lite(tmp_path / "lite.db")
+    light_store = _light_store(tmp_path / "light.db")
     full = await Store.open(_url(tmp_path / "full.db"))
     try:
         for add in adds:
-            made = lite.add_job(**add)
+            made = light_store.add_job(**add)
             same = await full.add_job(**add)
             assert (made.id, made.name, made.state, made.passwords) == (
                 same.id,
@@ -96,21 +96,21 @@ async def test_it_writes_the_rows_the_store_writes(tmp_path: Path) -> None:
                 same.state,
                 same.passwords,
             )
-        with pytest.raises(FerrymanError) as lite_dup:
-            lite.add_job(**adds[0])
+        with pytest.raises(FerrymanError) as light_dup:
+            light_store.add_job(**adds[0])
         with pytest.raises(FerrymanError) as full_dup:
             await full.add_job(**adds[0])
-        assert lite_dup.value.code == full_dup.value.code == "source.duplicate"
-        assert "job 1" in lite_dup.value.message
-        assert lite.unique_name("a", "library:") == await full.unique_name("a", "library:")
-        assert lite.unique_name("a", "library:") == "a (2)"
+        assert light_dup.value.code == full_dup.value.code == "source.duplicate"
+        assert "job 1" in light_dup.value.message
+        assert light_store.unique_name("a", "library:") == await full.unique_name("a", "library:")
+        assert light_store.unique_name("a", "library:") == "a (2)"
         failed = await full.get_job(3)
-        read_back = {j.id: j for j in lite.list_jobs()}
+        read_back = {j.id: j for j in light_store.list_jobs()}
     finally:
-        lite.close()
+        light_store.close()
         await full.close()
     for table in ("jobs", "fetches"):
-        assert _table(tmp_path / "lite.db", table) == _table(tmp_path / "full.db", table), table
+        assert _table(tmp_path / "light.db", table) == _table(tmp_path / "full.db", table), table
     assert read_back[3].state is JobState.FAILED
     assert read_back[3].summary is not None and failed.summary is not None
     assert read_back[3].summary.keys() == failed.summary.keys()
@@ -141,16 +141,16 @@ async def test_its_reads_agree_with_the_store(tmp_path: Path) -> None:
     error = FerrymanError("source.network", "no route")
     await full.fetch_retry(failing.id, "f", error, 60)
     await full.set_runtime_setting("album_size", 4)
-    lite = _lite(path, create=False)
+    light_store = _light_store(path, create=False)
     reads = ("list_jobs", "fetching_jobs", "fetch_errors", "item_counts", "queue_places")
     try:
         for name in reads:
-            got, want = getattr(lite, name)(), await getattr(full, name)()
+            got, want = getattr(light_store, name)(), await getattr(full, name)()
             assert got == want and got, name  # each read finds rows here
-        assert lite.runtime_settings() == await full.runtime_settings() == {"album_size": 4}
-        assert lite.unique_name("x", "library:") == await full.unique_name("x", "library:")
+        assert light_store.runtime_settings() == await full.runtime_settings() == {"album_size": 4}
+        assert light_store.unique_name("x", "library:") == await full.unique_name("x", "library:")
     finally:
-        lite.close()
+        light_store.close()
         await full.close()
     shared = {n for n in vars(Sqlite3Store) if not n.startswith("_")} - {"live_nodes"}
     assert all(hasattr(Store, n) for n in shared), shared  # live_nodes: ``workers``' part
@@ -164,7 +164,7 @@ async def test_it_refuses_an_input_a_watchs_job_took_until_that_job_is_removed(
     does: an input a watch's job holds is refused naming it; once removed, it adds."""
     path = tmp_path / "both.db"
     full = await Store.open(_url(path))
-    lite = _lite(path, create=False)
+    light_store = _light_store(path, create=False)
     add = {"source": "https://h/2.jpg", "name": "2", "dest": "library:", "dedupe_key": "k2"}
     try:
         watch = await full.add_watch(
@@ -185,20 +185,20 @@ async def test_it_refuses_an_input_a_watchs_job_took_until_that_job_is_removed(
         job = made.jobs[0][1]
         assert job is not None
         with pytest.raises(FerrymanError) as refused:
-            lite.add_job(**add)
+            light_store.add_job(**add)
         assert refused.value.code == "source.duplicate"
         assert refused.value.message == f"already job {job.id}"
         await full.cancel(job.id)
         await full.remove_job(job.id)
-        again = lite.add_job(**add)
+        again = light_store.add_job(**add)
     finally:
-        lite.close()
+        light_store.close()
         await full.close()
     assert again.source == "https://h/2.jpg" and again.id != job.id
 
 
 def test_a_read_makes_no_database(tmp_path: Path) -> None:
-    store = _lite(tmp_path / "data" / "ferryman.db", create=False)
+    store = _light_store(tmp_path / "data" / "ferryman.db", create=False)
     assert store.list_jobs() == [] and store.runtime_settings() == {}
     store.close()
     assert not (tmp_path / "data").exists()
@@ -216,7 +216,7 @@ async def test_it_steps_aside_for_a_database_it_was_not_written_for(tmp_path: Pa
     engine.dispose()
     assert open_sqlite3(_url(old), create=True) is None
     newer = tmp_path / "newer.db"
-    _lite(newer).close()
+    _light_store(newer).close()
     with sqlite3.connect(newer) as conn:
         conn.execute("INSERT INTO schema_version VALUES (?, 0)", (SCHEMA_VERSION + 1,))
     assert open_sqlite3(_url(newer), create=False) is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.engine import Connection
 
 from ferryman.model import ItemState, MediaKind, Plan
@@ -26,7 +26,7 @@ def _photo(seq: int) -> NewItem:
 def _both(
     conn: Connection, statement: Any, params: dict[str, Any], named: bool = True
 ) -> list[Any]:
-    """The statement's rows through SQLAlchemy and through ``quick``, side by side
+    """The statement's rows through SQLAlchemy and through ``sqlite_direct``, side by side
     (``named``: by column name too; SQLAlchemy's own names of unlabelled expressions
     are not to be read by name)."""
     through = conn.execute(statement, params).all()
@@ -109,7 +109,7 @@ async def test_the_reads_a_delivery_wakes_send_no_statement_through_sqlalchemy(
     try:
         backlog = await store.backlog(job.id)
         in_flight = await store.albums_in_flight(job.id)
-        look = await store.keeper_look()
+        look = await store.housekeeping_state()
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", count)
@@ -181,3 +181,71 @@ async def test_a_links_add_and_its_fetchs_end_send_no_statement_through_sqlalche
         await store.add_job(source="tg:c/1/2", name="b", dest="library:", dedupe_key="k2")
     if db_url.startswith("sqlite"):
         assert adding == [] and seen == []
+
+
+async def test_an_in_of_any_length_keeps_a_few_plans(store: Store, db_url: str) -> None:
+    """A list bound to an ``IN`` (a watch's batch of keys, the jobs a round settles) of
+    every length from 0 to 40 reads as SQLAlchemy reads it, and on SQLite keeps a plan
+    per length up to 8, then one per power of two: not one per length, each kept for
+    the connection's life."""
+    made = [
+        (await store.add_job(source=f"/{n}", name=f"n{n}", dest="library:")).id for n in range(3)
+    ]
+    among = select(jobs.c.id).where(jobs.c.id.in_(bindparam("ids", expanding=True)))
+    unlike = select(jobs.c.id).where(jobs.c.id.not_in(bindparam("ids", expanding=True)))
+
+    def compare(conn: Connection) -> list[Any]:
+        pairs = []
+        for n in range(41):
+            ids = [made[n % 3] if n % 2 else 1000 + n, *range(2000, 2000 + n)][:n]
+            for statement in (among, unlike):
+                pairs += _both(conn, statement.order_by(jobs.c.id), {"ids": ids})[:1]
+                pairs += _both(conn, statement, {"ids": ids})[:1]
+        plans = getattr(conn.connection.driver_connection, "plans", {})
+        pairs.append((len([k for k in plans if k[0] is among]), 0 if not plans else 12))
+        return pairs
+
+    found = await sqlite_thread.transaction(store.engine, compare)
+    for through, quickly in found[:-1]:
+        assert through == quickly
+    assert any(through for through, _ in found[:-1])  # rows were compared
+    kept, expected = found[-1]
+    assert kept == expected  # 0 to 8, 16, 32, 64 (none on PostgreSQL: no plans)
+    assert expected == (12 if db_url.startswith("sqlite") else 0)
+
+
+async def test_the_pages_reads_send_no_statement_through_sqlalchemy(
+    store: Store, db_url: str
+) -> None:
+    """The reads the page, ``status`` and the housekeeper make (each opened a connection
+    of its own, its statement built per call) go through ``_read`` and ``_snapshot``: on
+    SQLite on sqlite3 itself, no statement through SQLAlchemy's execution."""
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    await store.set_runtime_setting("k", 1)
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engines = {store.engine.sync_engine, store.reader.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        listed = await store.list_jobs()
+        places = await store.queue_places()
+        figures = await store.figures()
+        runs = await store.node_runs()
+        settings = await store.runtime_settings()
+        settled = await store.settle_ended([job.id], 0.0)
+        behind = await store.read_waits_behind(job.id)
+        dests = await store.live_dests()
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+    assert [j.id for j in listed] == [job.id] and places == {
+        job.id: {"reason": "reading", "ahead": 0}
+    }
+    assert figures["jobs_by_source"] == {("file", "queued"): 1} and runs == []
+    assert settings == {"k": 1} and settled == [] and not behind and dests == ["library:"]
+    if db_url.startswith("sqlite"):
+        assert seen == []

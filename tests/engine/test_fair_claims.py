@@ -70,7 +70,7 @@ async def test_a_conversion_of_a_small_job_is_not_held_behind_a_big_one(store: S
     assert taken == [(big, 0), (small, 0), (big, 1)]
 
 
-async def test_a_read_waiting_for_room_gives_its_turn_to_a_job_further_behind(
+async def test_a_read_waiting_for_space_gives_way_to_a_job_further_behind(
     store: Store,
 ) -> None:
     big = await store.add_job(source="/big", name="big", dest="library:")
@@ -79,7 +79,7 @@ async def test_a_read_waiting_for_room_gives_its_turn_to_a_job_further_behind(
     assert not await store.read_waits_behind(big.id)  # nobody else waits
     small = await store.add_job(source="/small", name="small", dest="library:")
     assert await store.read_waits_behind(big.id)
-    await store.give_turn(big.id, "r")
+    await store.give_way(big.id, "r")
     # The small job (nothing read yet) goes first; the big one resumes at its cursor.
     claimed = await store.claim_job("r", 30)
     assert claimed is not None and claimed.id == small.id
