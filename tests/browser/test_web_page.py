@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -363,13 +362,17 @@ def test_jobs_are_newest_first_filtered_removed_and_cleared_with_their_files(
             playwright_api.expect(items).to_have_count(2)
             page.get_by_label("All").check()
 
+            # The page's removals, in the order it sends them: a dismissed one would go
+            # before the accepted one that follows it (no window to wait out).
+            removals: list[str] = []
+            page.on("request", lambda r: removals.append(r.url) if r.method == "DELETE" else None)
             page.once("dialog", lambda d: d.dismiss())  # "no": nothing goes
             zip_job.get_by_role("button", name="Remove").click()
-            time.sleep(0.5)  # a window in which a dismissed removal would go: the scenario
             playwright_api.expect(items).to_have_count(3)
             page.once("dialog", lambda d: d.accept())
             zip_job.get_by_role("button", name="Remove").click()
             playwright_api.expect(items).to_have_count(2)
+            assert removals == [f"{web.base}/api/v1/jobs/{numbers[2]}"]  # the accepted one only
             assert not (data / "results" / f"job-{numbers[2]}").exists()
             assert not any((data / "uploads").iterdir())  # the upload went with it
             with web.client() as api:

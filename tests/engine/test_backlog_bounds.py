@@ -5,6 +5,7 @@ and one file larger than the byte bound still goes, alone."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,9 @@ from ferryman.samples import make_photo_set, make_video
 from ferryman.sinks.base import SinkRegistry
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
+from tests.support.clock import ManualClock, driven, engine_idle
 from tests.support.httpserve import serving
 from tests.support.memsink import MemKind
-from tests.support.waiting import eventually
 
 PHOTOS = 12
 
@@ -43,15 +44,15 @@ async def test_reading_waits_at_the_backlog_bound_it_meets_first(
         "bytes": {"backlog_items": 1000, "backlog_bytes": sum(sizes[:5])},
         "one larger": {"backlog_items": 1000, "backlog_bytes": 1},
     }[bound]
-    settings, store, sinks, engine, running = await _held_back(settings, limits, 4, PHOTOS)
+    settings, store, sinks, engine, running, clock = await _held_back(settings, limits, 4, PHOTOS)
     try:
         job = await intake.add_source(store, tmp_path / "in", dest="mem:box", sinks=sinks)
 
         async def waiting() -> str | None:
             return (await store.get_job(job.id)).wait_reason
 
-        assert await eventually(waiting, "the read waits for the backlog") == "backlog"
-        await asyncio.sleep(0.3)  # a read that did not wait would go on meanwhile
+        assert await driven(clock, settings, waiting, "the read waits for the backlog") == "backlog"
+        await _polls_later(clock, settings)
         assert await store.backlog(job.id) == (waits_at, sum(sizes[:waits_at]))
         assert len(await store.job_items(job.id)) == waits_at  # read no further
     finally:
@@ -72,8 +73,9 @@ async def test_a_streamed_read_waits_at_the_sinks_albums(
     archive = make_zip(tmp_path / "photos.zip", [(p.name, p) for p in photos], compress=False)
     mem = MemKind(album_max=4, backlog_albums=2, waits=[600] * PHOTOS)  # none leaves
     sinks = default_sinks().with_kind(mem)
-    store = await Store.open(settings.database)
-    engine = Engine(store, settings, sinks=sinks)
+    clock = ManualClock(start=time.time())  # the engine's and the store's
+    store = await Store.open(settings.database, clock=clock.now)
+    engine = Engine(store, settings, sinks=sinks, clock=clock)
     running = asyncio.create_task(engine.run())
     with serving() as web:
         web.add("/photos.zip", archive.read_bytes(), content_type="application/zip")
@@ -89,15 +91,16 @@ async def test_a_streamed_read_waits_at_the_sinks_albums(
                 async def all_read() -> bool:
                     return await items() == PHOTOS
 
-                assert await eventually(all_read, "every photo read")
+                assert await driven(clock, settings, all_read, "every photo read")
                 assert await store.backlog(job.id) == (PHOTOS, sum(sizes(photos)))
             else:
 
                 async def waiting() -> str | None:
                     return (await store.get_job(job.id)).wait_reason
 
-                assert await eventually(waiting, "the read waits for the backlog") == "backlog"
-                await asyncio.sleep(0.3)  # a read that did not wait would go on meanwhile
+                waits = await driven(clock, settings, waiting, "the read waits for the backlog")
+                assert waits == "backlog"
+                await _polls_later(clock, settings)
                 assert await store.backlog(job.id) == (waits_at, sum(sizes(photos)[:waits_at]))
                 assert await items() == waits_at  # read no further
         finally:
@@ -130,7 +133,7 @@ async def test_a_remuxed_videos_original_counts_in_the_backlog(
         "items": {"backlog_items": 3, "backlog_bytes": 1 << 40},
         "bytes": {"backlog_items": 1000, "backlog_bytes": int(3.5 * largest)},
     }[bound]
-    settings, store, sinks, engine, running = await _held_back(settings, limits, 1, VIDEOS)
+    settings, store, sinks, engine, running, clock = await _held_back(settings, limits, 1, VIDEOS)
     peak = [0, 0]  # files, bytes
     sampling = True
 
@@ -148,8 +151,8 @@ async def test_a_remuxed_videos_original_counts_in_the_backlog(
         async def waiting() -> str | None:
             return (await store.get_job(job.id)).wait_reason
 
-        assert await eventually(waiting, "the read waits for the backlog") == "backlog"
-        await asyncio.sleep(0.3)  # a read that did not wait would go on meanwhile
+        assert await driven(clock, settings, waiting, "the read waits for the backlog") == "backlog"
+        await _polls_later(clock, settings)
         items = await store.job_items(job.id)
         assert [i.actions[:1] for i in items] == [["remux"]] * len(items)  # each kept its mkv
         assert len(items) < VIDEOS  # read no further
@@ -172,14 +175,26 @@ async def test_a_remuxed_videos_original_counts_in_the_backlog(
 
 async def _held_back(
     settings: Settings, limits: dict[str, int], album_max: int, entries: int
-) -> tuple[Settings, Store, SinkRegistry, Engine, asyncio.Task[None]]:
-    """An engine running with ``limits``, its sink holding every album back (none
-    leaves): the settings, the store, the sinks, the engine and its task."""
+) -> tuple[Settings, Store, SinkRegistry, Engine, asyncio.Task[None], ManualClock]:
+    """An engine running with ``limits`` on a clock of the test's (the store's too), its
+    sink holding every album back (none leaves): the settings, the store, the sinks, the
+    engine, its task and the clock."""
     settings = settings.model_copy(update=limits)
     sinks = default_sinks().with_kind(MemKind(album_max=album_max, waits=[600] * entries))
-    store = await Store.open(settings.database)
-    engine = Engine(store, settings, sinks=sinks)
-    return settings, store, sinks, engine, asyncio.create_task(engine.run())
+    clock = ManualClock(start=time.time())
+    store = await Store.open(settings.database, clock=clock.now)
+    engine = Engine(store, settings, sinks=sinks, clock=clock)
+    return settings, store, sinks, engine, asyncio.create_task(engine.run()), clock
+
+
+async def _polls_later(clock: ManualClock, settings: Settings) -> None:
+    """Twenty polls on, each worker back at its wait after them: a read that did not
+    wait at the bound would still be reading, or would have read on (no window waited
+    out in real time: the reading thread is waited for until the read is back at its
+    wait on the clock)."""
+    await engine_idle(clock, settings)
+    await clock.advance(20 * settings.poll_seconds)
+    await engine_idle(clock, settings)
 
 
 def _work_files(work: Path) -> list[int]:

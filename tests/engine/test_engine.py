@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo, make_photo_set, make_tar, make_video, make_zip
 from ferryman.store import Store
 from ferryman.store.sql import sqlite_direct
-from tests.support.clock import ManualClock
+from tests.support.clock import ManualClock, driven, engine_idle
 from tests.support.engine_helpers import leftovers, library_files, run_until_idle, sha256
 from tests.support.waiting import eventually
 
@@ -136,26 +136,23 @@ async def test_transcode_waits_for_deliverable_work(
 
 
 async def test_disk_floor_makes_the_job_wait_then_resume(
-    tmp_path: Path, settings: Settings, sqlite_store: Store
+    tmp_path: Path, settings: Settings
 ) -> None:
-    store = sqlite_store
+    clock = ManualClock(start=time.time())  # the engine's and the store's
+    store = await Store.open(settings.database, clock=clock.now)
     photos = make_photo_set(tmp_path / "p", 4)
     archive = make_zip(tmp_path / "z.zip", [(p.name, p) for p in photos])
     job = await intake.add_source(store, archive)
     await store.set_runtime_setting("space_floor", "1000TB")
-    engine = Engine(store, settings)
     waits: list[str] = []
-    engine.bus.subscribe(lambda e: waits.append(e.reason) if isinstance(e, JobWaiting) else None)
-    running = asyncio.create_task(engine.run(until_idle=True))
-    await waiting_for_space(store, job.id)
+    running = await _run_until_it_waits_for_space(
+        store, settings, clock, job.id, lambda e: waits.append(e.reason)
+    )
     status = await report.status(store)
-    assert status["jobs"][0]["waiting"] == "space.low"
+    assert status["jobs"][0]["waiting"] == "space.low"  # still waiting, not failed
     assert status["jobs"][0]["counts"]["delivered"] == 0
-    # A window in which a wrong engine would fail the job: the scenario, not a wait.
-    await asyncio.sleep(0.5)
-    assert not running.done()  # still waiting, not failed
     await store.set_runtime_setting("space_floor", "0")
-    await asyncio.wait_for(running, 60)
+    await _run_out(clock, settings, running)
     assert waits[0] == "space.low"
     assert (await store.get_job(job.id)).state is JobState.DONE
     assert len(library_files(settings.library)) == 4
@@ -316,22 +313,43 @@ async def waiting_for_space(store: Store, job_id: int) -> None:
 
 
 async def _run_until_it_waits_for_space(
-    store: Store, settings: Settings, job_id: int
+    store: Store,
+    settings: Settings,
+    clock: ManualClock,
+    job_id: int,
+    on_wait: Callable[[JobWaiting], object] = lambda _: None,
 ) -> asyncio.Task[None]:
-    """The engine, running, with the job seen waiting on space.low (and still waiting)."""
-    engine = Engine(store, settings)
+    """The engine on ``clock`` (the store's too), running, with the job seen waiting on
+    space.low, and still waiting after twenty rechecks of the space, each worker back at
+    its wait after them: an engine that failed the job or ended its run there would
+    have by then (no window waited out in real time)."""
+    engine = Engine(store, settings, clock=clock)
+    engine.bus.subscribe(lambda e: on_wait(e) if isinstance(e, JobWaiting) else None)
     running = asyncio.create_task(engine.run(until_idle=True))
-    await waiting_for_space(store, job_id)
-    # A window in which a wrong engine would end: the scenario, not a wait.
-    await asyncio.sleep(0.3)
+
+    async def waits() -> bool:
+        return (await store.get_job(job_id)).wait_reason == "space.low"
+
+    await driven(clock, settings, waits, f"job {job_id} waiting for space.low")
+    await engine_idle(clock, settings)
+    await clock.advance(20 * settings.space_recheck_seconds)
+    await engine_idle(clock, settings)
     assert not running.done()
+    assert await waits()
     return running
 
 
+async def _run_out(clock: ManualClock, settings: Settings, running: asyncio.Task[None]) -> None:
+    """The run ``--until-idle`` to its end, its clock moved a poll at a time."""
+    await driven(clock, settings, running.done, "the run at its end")
+    await running
+
+
 async def test_freeing_space_lets_a_waiting_job_resume(
-    tmp_path: Path, settings: Settings, sqlite_store: Store, tiny_work_area: Path
+    tmp_path: Path, settings: Settings, tiny_work_area: Path
 ) -> None:
-    store = sqlite_store
+    clock = ManualClock(start=time.time())  # the engine's and the store's
+    store = await Store.open(settings.database, clock=clock.now)
     big = [tmp_path / f"big{n}.png" for n in range(3)]
     for n, path in enumerate(big):  # ~270 KB each: real PNGs of noise, incompressible
         noise = random.Random(n).randbytes(300 * 300 * 3)
@@ -339,9 +357,9 @@ async def test_freeing_space_lets_a_waiting_job_resume(
     job = await intake.add_source(store, make_zip(tmp_path / "big.zip", [(p.name, p) for p in big]))
     filler = tiny_work_area / "someone-elses-file"
     filler.write_bytes(b"\0" * 1_900_000)  # another program fills the disk
-    running = await _run_until_it_waits_for_space(store, settings, job.id)
+    running = await _run_until_it_waits_for_space(store, settings, clock, job.id)
     filler.unlink()  # space is freed: the job resumes by itself
-    await asyncio.wait_for(running, 60)
+    await _run_out(clock, settings, running)
     assert (await store.get_job(job.id)).state is JobState.DONE
     delivered = sorted(f["disk_sha256"] for f in library_files(settings.library))
     assert delivered == sorted(sha256(p) for p in big)  # copied across filesystems intact
@@ -349,11 +367,12 @@ async def test_freeing_space_lets_a_waiting_job_resume(
 
 
 async def test_a_nested_archive_waits_for_space_before_it_is_copied_out(
-    tmp_path: Path, settings: Settings, sqlite_store: Store, tiny_work_area: Path
+    tmp_path: Path, settings: Settings, tiny_work_area: Path
 ) -> None:
     """A nested archive is copied to the work area to be read: it waits for room like
     an entry does, instead of filling the disk (ENOSPC) or failing the job."""
-    store = sqlite_store
+    clock = ManualClock(start=time.time())  # the engine's and the store's
+    store = await Store.open(settings.database, clock=clock.now)
     small = make_photo(tmp_path / "small.jpg", 1)
     big = tmp_path / "big.png"  # ~270 KB of noise: incompressible
     Image.frombytes("RGB", (300, 300), random.Random(5).randbytes(300 * 300 * 3)).save(big)
@@ -368,13 +387,13 @@ async def test_a_nested_archive_waits_for_space_before_it_is_copied_out(
     job = await intake.add_source(store, top)
     filler = tiny_work_area / "someone-elses-file"
     filler.write_bytes(b"\0" * 1_300_000)  # room for the photo, not for inner.zip (~870 KB)
-    running = await _run_until_it_waits_for_space(store, settings, job.id)
+    running = await _run_until_it_waits_for_space(store, settings, clock, job.id)
     # Waiting inside the reading step (not a failed copy sent back to the queue):
     assert (await store.get_job(job.id)).state is JobState.READING
     nested = tiny_work_area / f"job-{job.id:05d}" / "nested"
     assert not nested.exists() or not any(p.is_file() for p in nested.rglob("*"))
     filler.unlink()
-    await asyncio.wait_for(running, 60)
+    await _run_out(clock, settings, running)
     assert (await store.get_job(job.id)).state is JobState.DONE
     delivered = sorted(f["disk_sha256"] for f in library_files(settings.library))
     assert delivered == sorted(sha256(p) for p in (small, big))

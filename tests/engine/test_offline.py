@@ -13,7 +13,6 @@ import contextlib
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,8 +69,8 @@ def test_an_input_added_offline_waits_for_the_network_and_then_arrives(
     tmp_path: Path, network: netns.Network, server: FaultServer, kind: str
 ) -> None:
     """An http link (the fetch stage) and a WebDAV folder (read by the read stage),
-    added on a phone with no route out: each waits `network.offline`, uncounted, many
-    times what five counted attempts take (they failed for good), then arrives."""
+    added on a phone with no route out: each waits `network.offline`, uncounted, over
+    more rechecks than five counted attempts (they failed for good), then arrives."""
     photos = make_photo_set(tmp_path / "p", 4)
     archive = make_zip(tmp_path / "trip.zip", [(p.name, p) for p in photos], compress=False)
     with contextlib.ExitStack() as stack:
@@ -95,6 +94,23 @@ def _state(db: Path, kind: str) -> tuple[str, str | None, int]:
     with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
         row = conn.execute(f"SELECT state, {wait}, attempts FROM {table}").fetchone()
     return str(row[0]), row[1], int(row[2])
+
+
+def _rechecked(db: Path, kind: str, seen: set[float]) -> int:
+    """How many offline rechecks were seen: each one that meets no network puts the work
+    back, uncounted if right, at a moment of its own (a fetch's ``not_before``, a job's
+    ``updated_at``). More of them than a failure's five counted attempts: no window
+    waited out in the child's real time."""
+    table, wait, moment = (
+        ("fetches", "error_code", "not_before")
+        if kind == "link"
+        else ("jobs", "wait_reason", "updated_at")
+    )
+    with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+        row = conn.execute(f"SELECT {moment}, {wait} FROM {table}").fetchone()
+    if row is not None and row[0] and row[1] == "network.offline":
+        seen.add(float(row[0]))
+    return len(seen)
 
 
 def _phone_env(data: Path, **extra: str) -> dict[str, str]:
@@ -141,12 +157,13 @@ def _offline_then_online(tmp_path: Path, network: netns.Network, given: str, kin
     with _running_on_phone(network, env) as run:
         # The run starts (seconds on a loaded machine) and meets no route out: from the
         # first offline wait on, it must go on waiting, uncounted.
+        db, seen = data / "ferryman.db", set[float]()
         eventually_sync(
-            lambda: run.poll() is not None or _state(data / "ferryman.db", kind)[1:] != (None, 0),
-            "the first try, offline",
-            every=0.1,
+            lambda: run.poll() is not None or _rechecked(db, kind, seen) > 5,
+            "six rechecks offline",
+            within=60,
+            every=0.05,
         )
-        time.sleep(4)  # many times what five counted attempts take
         assert run.poll() is None, run.stderr.read() if run.stderr else ""
         # Waiting, uncounted: between rechecks (queued) or in one (every 0.3 s it is
         # claimed again to look: a sample once caught it 'fetching').
@@ -189,7 +206,14 @@ def test_a_webdav_folder_whose_network_goes_mid_read_waits_and_reads_on(
 
             # the stalled read noticed, its retries spent
             eventually_sync(offline, "waiting offline, uncounted", within=60, every=0.2)
-            time.sleep(3)  # many times five counted attempts: it still waits, uncounted
+            seen = set[float]()
+            eventually_sync(
+                lambda: run.poll() is not None or _rechecked(db, "webdav", seen) > 5,
+                "six rechecks offline",
+                within=60,
+                every=0.05,
+            )
+            assert run.poll() is None, run.stderr.read() if run.stderr else ""
             state, _, attempts = _state(db, "webdav")  # between rechecks, or trying again
             assert state in ("queued", "reading") and attempts == 0
             assert _recorded(db) < 300  # it stopped for want of a network, not done

@@ -84,12 +84,14 @@ def templates():
 
 if __name__ == "__main__":
     start_children_for(sys.argv[1], False)
-    if sys.argv[2] == "0":  # a window in which a template must not start: the scenario
-        time.sleep(1.0)
-    else:  # a wait for the template, however loaded the machine
-        deadline = time.monotonic() + 30
-        while not templates() and time.monotonic() < deadline:
-            time.sleep(0.02)  # a child script's poll (no test helpers on its path)
+    if sys.argv[2] == "0":
+        # The template is forked before start_children_for returns (ensure_running):
+        # one started is a child already, named or not yet. None at all: none started.
+        print(len(psutil.Process().children()))
+        sys.exit()
+    deadline = time.monotonic() + 30  # a wait for its name, however loaded the machine
+    while not templates() and time.monotonic() < deadline:
+        time.sleep(0.02)  # a child script's poll (no test helpers on its path)
     print(templates())
 """
 

@@ -46,6 +46,46 @@ def inside(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return count
 
 
+class Sent:
+    """The calls sent to the connections' threads, numbered in order, and the order in
+    which they (and the tasks a test watches) ended: that a task waited for a call is
+    read here, not guessed from a window in which it did not end."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.ended: list[str] = []
+
+    def watch(self, task: asyncio.Future[Any], name: str) -> None:
+        task.add_done_callback(lambda _: self.ended.append(name))
+
+    def before(self, first: str, then: str) -> bool:
+        return self.ended.index(first) < self.ended.index(then)
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch, inside: list[int]) -> Sent:
+    record = Sent()
+    original = sqlite_thread.Connection._call
+
+    def numbered(self: sqlite_thread.Connection, call: Any) -> Any:
+        future = original(self, call)
+        record.count += 1
+        record.watch(future, f"call {record.count}")
+        return future
+
+    monkeypatch.setattr(sqlite_thread.Connection, "_call", numbered)
+    return record
+
+
+async def _loop_turns(count: int = 50) -> None:
+    """Turns of the loop: what can go on without a thread, a timer or a socket has gone
+    on after them. A way out that did not wait for the connection's thread runs on the
+    loop alone (the thread is held by another's lock), so these turns show it whatever
+    the machine's load: not a window in real time."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
 async def _engines(tmp_path: Path) -> Any:
     engine, reader = await create_engines(f"sqlite:///{tmp_path / 'db.sqlite'}")
     async with engine.begin() as conn:
@@ -123,7 +163,7 @@ async def test_a_failed_statement_rolls_its_transaction_back(tmp_path: Path, who
 
 
 async def test_a_cancelled_statement_still_in_flight_is_rolled_back_after_it_runs(
-    tmp_path: Path, inside: list[int]
+    tmp_path: Path, inside: list[int], sent: Sent
 ) -> None:
     """The statement waits for another process's lock; its waiter is cancelled; the
     statement then runs and opens a transaction. SQLAlchemy closes the connection on the
@@ -141,13 +181,17 @@ async def test_a_cancelled_statement_still_in_flight_is_rolled_back_after_it_run
         task = asyncio.create_task(write())
         await eventually(lambda: inside[0], "the INSERT's BEGIN IMMEDIATE on the holder")
         assert not task.done()
+        statement = sent.count
         task.cancel()
-        # A window in which a way out that did not wait for its ROLLBACK would end.
-        await asyncio.sleep(0.3)
+        sent.watch(task, "task")
+        # The way out's first call (its ROLLBACK) is queued behind the statement ...
+        await eventually(lambda: sent.count > statement or task.done(), "the way out's call")
         assert not task.done()
         holder.execute("ROLLBACK")  # the INSERT gets the lock and runs, then the ROLLBACK
         with pytest.raises(asyncio.CancelledError):
             await task
+        # ... and the task ended only once it was done (no window waited out).
+        assert sent.before(f"call {statement + 1}", "task"), sent.ended
 
         assert await asyncio.to_thread(_can_write, path, 5.0), "the write lock was kept"
         async with reader.connect() as conn:
@@ -278,9 +322,8 @@ async def test_a_cancelled_run_sync_is_waited_for_before_the_connection_is_touch
         task = asyncio.create_task(write())
         await eventually(lambda: inside[0], "the body's BEGIN IMMEDIATE on the holder")
         task.cancel()
-        # A window in which a cancel that did not wait would end the task: the scenario.
-        await asyncio.sleep(0.3)
-        assert not task.done()  # still waiting for the body
+        await _loop_turns()
+        assert not task.done() and order == []  # still waiting for the body: no way out yet
         holder.execute("ROLLBACK")
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -296,7 +339,7 @@ async def test_a_cancelled_run_sync_is_waited_for_before_the_connection_is_touch
 
 
 async def test_a_rollback_is_not_skipped_while_a_statement_is_in_flight(
-    tmp_path: Path, inside: list[int]
+    tmp_path: Path, inside: list[int], sent: Sent
 ) -> None:
     """The driver alone: a statement whose waiter was cancelled may still open a
     transaction, so "no transaction open" is not yet known and the ROLLBACK is sent."""
@@ -314,12 +357,16 @@ async def test_a_rollback_is_not_skipped_while_a_statement_is_in_flight(
         )
         await eventually(lambda: inside[0], "the INSERT waiting on the holder's lock")
         statement.cancel()
+        before = sent.count
         rollback = asyncio.create_task(conn.rollback())
-        # A window in which a skipped ROLLBACK would be done: the scenario, not a wait.
-        await asyncio.sleep(0.2)
-        assert not rollback.done()  # queued behind the statement, not skipped
+        sent.watch(rollback, "rollback")
+        # Sent to the thread (queued behind the statement), not skipped: a skipped one
+        # sends nothing and is done at its first step (no window waited out).
+        await eventually(lambda: sent.count > before or rollback.done(), "the ROLLBACK's call")
+        assert not rollback.done()
         holder.execute("ROLLBACK")
         await asyncio.wait_for(rollback, 10)
+        assert sent.before(f"call {before + 1}", "rollback"), sent.ended
         assert await asyncio.to_thread(_can_write, path, 2.0)
         assert holder.execute("SELECT count(*) FROM t").fetchone() == (0,)
     finally:

@@ -13,15 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import inspect
 import itertools
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from ferryman.clock import SystemClock
 from tests.support.waiting import eventually
 
 if TYPE_CHECKING:
     from ferryman.config import Settings
+
+T = TypeVar("T")
 
 START = 1_800_000_000.0  # 2027-01-15: a wall time far from any real one in a test's rows
 
@@ -121,6 +125,33 @@ async def engine_idle(clock: ManualClock, settings: Settings) -> None:
     # each stage's workers; the housekeeper, the heartbeat, the notifier, the watch notices
     waiting = sum(stage.workers(settings) for stage in PIPELINE) + 4
     await clock.until_sleeping(waiting, "every worker of the engine waiting on the clock")
+
+
+async def driven(
+    clock: ManualClock,
+    settings: Settings,
+    check: Callable[[], Awaitable[T]] | Callable[[], T],
+    what: str,
+    *,
+    step: float | None = None,
+) -> T:
+    """``check``'s first truthy value, the engine's clock moved on by ``step`` (a poll)
+    each time every worker waits on it: the polls, rechecks and ends of a run that a
+    real clock would bring, as fast as the engine takes them and never past its state
+    (a worker still busy is waited for in real time, the clock standing still)."""
+    from ferryman.engine.pipeline import PIPELINE  # lazy: the clock alone imports little
+
+    waiting = sum(stage.workers(settings) for stage in PIPELINE) + 4
+    every = settings.poll_seconds if step is None else step
+
+    async def moved() -> T:
+        result = check()
+        found: T = await result if inspect.isawaitable(result) else result  # type: ignore[assignment]
+        if not found and clock.sleeping() >= waiting:
+            await clock.advance(every)
+        return found
+
+    return await eventually(moved, what)
 
 
 class JumpingClock(SystemClock):

@@ -6,7 +6,9 @@ per path (:class:`Faults`): ignore Range, send a 206 from the wrong byte, stall 
 cut the connection at a byte, replace the content, answer a status (429/503 with
 ``Retry-After``) a few times, demand a token in the query that can expire. A
 :class:`Link` models the network (bandwidth, latency) for benchmarks. ``served``
-counts the body bytes each path actually sent, so tests can assert what travelled.
+counts the body bytes each path actually sent, so tests can assert what travelled;
+``sending`` the bodies going out now (0 once a client that hung up is noticed), so a
+test waits for a download to have stopped rather than watching a quiet window.
 
 Fault offsets are positions in the file, not in one response: ``cut_at=1000``
 cuts any response that would send byte 1000. ``trickle`` paces one path's responses
@@ -152,6 +154,7 @@ class FaultServer:
         self.resources: dict[str, Resource] = {}
         self.redirects: dict[str, str] = {}
         self.served: dict[str, int] = {}
+        self.sending: dict[str, int] = {}  # bodies being sent now, by path
         self.requests: list[Request] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -372,7 +375,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         if not head:
-            self._body(resource, data, start, end + 1)
+            path = self.fs_path
+            with self.fs.lock:
+                self.fs.sending[path] = self.fs.sending.get(path, 0) + 1
+            try:
+                self._body(resource, data, start, end + 1)
+            finally:
+                with self.fs.lock:
+                    self.fs.sending[path] -= 1
 
     def _send_gzipped(self, headers: dict[str, str], data: bytes, *, head: bool) -> None:
         import gzip

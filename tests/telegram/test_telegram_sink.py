@@ -26,6 +26,7 @@ from ferryman.samples import make_zip
 from ferryman.sinks.telegram_state import TelegramState
 from ferryman.store import Store
 from tests.media.test_media_probe_plan import write_video
+from tests.support.clock import ManualClock, engine_idle
 from tests.support.engine_helpers import leftovers
 from tests.support.telegram_helpers import log_in, media_kind, tg_settings, video_attribute
 from tests.support.waiting import eventually
@@ -55,23 +56,26 @@ class World:
             return await Store.open(self.settings.database)
         return await Store.open(self.settings.database, clock=clock)
 
-    def engine(self, store: Store) -> Engine:
-        return Engine(store, self.settings, dialer=FakeDialer(self.server))
+    def engine(self, store: Store, clock: ManualClock | None = None) -> Engine:
+        if clock is None:
+            return Engine(store, self.settings, dialer=FakeDialer(self.server))
+        return Engine(store, self.settings, dialer=FakeDialer(self.server), clock=clock)
 
     async def run(self, store: Store, limit: float = 120) -> None:
         await asyncio.wait_for(self.engine(store).run(until_idle=True), limit)
 
-    async def run_until_told_to_wait(self, store: Store, settle: float = 0.0) -> None:
-        """Run the engine until an account-wide wait is stored (then ``settle`` seconds
-        more, for anything still running to show itself), and stop it."""
-        engine = self.engine(store)
+    async def run_until_told_to_wait(self, store: Store, clock: ManualClock) -> None:
+        """Run the engine on ``clock`` until an account-wide wait is stored and every
+        worker is back at its wait on the clock, and stop it: what still ran then (an
+        album's other uploads, a send) has shown itself (no window waited out)."""
+        engine = self.engine(store, clock)
         task = asyncio.create_task(engine.run())
 
         async def told() -> bool:
             return await telegram_state(store).wait_until(["account"]) > 0
 
         await eventually(told, "an account-wide wait stored")
-        await asyncio.sleep(settle)  # a window for what still runs to show: the scenario
+        await engine_idle(clock, self.settings)
         engine.stop()
         await task
 
@@ -329,36 +333,38 @@ async def test_a_flood_wait_of_300_s_survives_a_restart_without_a_request_before
 ) -> None:
     w = await World.logged_in(tmp_path)
     archive = w.photo_zip(2)
-    now = [1_000_000.0]
-    w.server.clock = lambda: now[0]
+    clock = ManualClock(start=1_000_000.0)  # the engine's, the store's and Telegram's
+    w.server.clock = clock.now
     w.server.inject(functions.messages.SendMultiMediaRequest, "FLOOD_WAIT_300")
-    store = await w.store(clock=lambda: now[0])
+    store = await w.store(clock=clock.now)
     job = await intake.add_source(store, archive, dest="telegram:me")
 
-    await w.run_until_told_to_wait(store)
-    assert await telegram_state(store).wait_until(["account"]) == pytest.approx(now[0] + 300)
+    await w.run_until_told_to_wait(store, clock)
+    assert await telegram_state(store).wait_until(["account"]) == pytest.approx(clock.now() + 300)
     seen = len(w.server.log)
 
     # A restart 299 s later, with a second job whose album is ready at once: nothing
-    # reaches Telegram (not even a connection) while the account's wait lasts.
-    now[0] += 299
+    # reaches Telegram (not even a connection) while the account's wait lasts: the
+    # engine idle on its clock, moved on through the wait's last 0.9 s, idle again.
+    clock.set_wall(clock.now() + 299)
     other = make_zip(tmp_path / "other.zip", photos(tmp_path / "other", 2))
     second = await intake.add_source(store, other, dest="telegram:me")
-    engine = w.engine(store)
+    engine = w.engine(store, clock)
     task = asyncio.create_task(engine.run())
 
     async def grouped() -> bool:
         return any(it.state is ItemState.GROUPED for it in await store.job_items(second.id))
 
     await eventually(grouped, "the second job's album sealed")
-    # A window in which a request would go out: the scenario, not a wait.
-    await asyncio.sleep(0.5)
+    await engine_idle(clock, w.settings)
+    await clock.advance(0.9)
+    await engine_idle(clock, w.settings)
     engine.stop()
     await task
     assert len(w.server.log) == seen, w.server.log[seen:]
     assert w.server.chat(w.me) == []
 
-    now[0] += 2  # the wait is over
+    clock.set_wall(clock.now() + 1.1)  # the wait is over (the rest: a real clock's)
     await w.run(store)
     assert len(w.server.chat(w.me)) == 4
     assert (await store.get_job(job.id)).state is JobState.DONE
@@ -410,17 +416,17 @@ async def test_a_flood_wait_while_files_are_prepared_stops_the_album_before_any_
 ) -> None:
     w = await World.logged_in(tmp_path)
     archive = w.photo_zip(6)
-    now = [2_000_000.0]
-    w.server.clock = lambda: now[0]
+    clock = ManualClock(start=2_000_000.0)  # the engine's, the store's and Telegram's
+    w.server.clock = clock.now
     w.server.inject(functions.messages.UploadMediaRequest, "FLOOD_WAIT_120", skip=2)
-    store = await w.store(clock=lambda: now[0])
+    store = await w.store(clock=clock.now)
     job = await intake.add_source(store, archive, dest="telegram:me")
-    await w.run_until_told_to_wait(store, settle=0.3)  # anything still running would send
-    assert await telegram_state(store).wait_until(["account"]) == pytest.approx(now[0] + 120)
+    await w.run_until_told_to_wait(store, clock)  # what still ran would have sent
+    assert await telegram_state(store).wait_until(["account"]) == pytest.approx(clock.now() + 120)
     assert "SendMultiMediaRequest" not in {name for _acc, name in w.server.log}
     assert w.server.chat(w.me) == []
 
-    now[0] += 121
+    clock.set_wall(clock.now() + 121)
     await w.run(store)
     chat = w.server.chat(w.me)
     assert len(chat) == 6 and len({m.grouped_id for m in chat}) == 1
@@ -459,17 +465,26 @@ async def test_captions_made_final_at_a_jobs_end_are_edited_side_by_side(
     edit = functions.messages.EditMessageRequest
     handler = w.server.handlers[edit]
     in_flight, most = [0], [0]
+    together = asyncio.Event()
 
-    async def slow_edit(server: FakeTelegram, call: Any, req: Any) -> Any:
+    def still_open() -> int:
+        return sum(album[0].text.endswith("+") for album in w.server.albums(w.me))
+
+    async def held_edit(server: FakeTelegram, call: Any, req: Any) -> Any:
+        # Each edit is held until every open caption's is under way: side by side they
+        # all get there, one after the other the first waits in vain (no pace that made
+        # them overlap by chance). None is applied before: the open count holds still.
         in_flight[0] += 1
         most[0] = max(most[0], in_flight[0])
         try:
-            await asyncio.sleep(0.2)  # an edit's round trip: a pace, not a wait
+            if in_flight[0] >= still_open():
+                together.set()
+            await asyncio.wait_for(together.wait(), 10)
             return await handler(server, call, req)
         finally:
             in_flight[0] -= 1
 
-    w.server.handlers[edit] = slow_edit
+    w.server.handlers[edit] = held_edit
     store = await w.store()
     try:
         job = await intake.add_source(store, w.photo_zip(40), dest="telegram:me")

@@ -14,6 +14,7 @@ from ferryman.model import Batch
 from ferryman.store import Store
 from tests.conftest import PG_DSN, _reset_postgres
 from tests.support.httpserve import serving
+from tests.support.waiting import eventually
 from tests.watch.test_watch_feed import delivered_names, serve_feed, until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -68,7 +69,14 @@ async def test_two_engines_checking_one_watch_make_each_entry_once(
             for more in range(3, 9):
                 names.append(f"n{more}")
                 serve_feed(server, tmp_path, names)
-                await asyncio.sleep(0.1)  # the feed's pace as it grows: not a wait
+                # It grows again once checked (by either node): each growth is seen, not
+                # passed over by a pace the machine's load decides.
+                asked = len(server.requests_for("/feed.xml"))
+                await eventually(
+                    lambda asked=asked: len(server.requests_for("/feed.xml")) > asked,  # type: ignore[misc]
+                    f"the feed with n{more} checked",
+                    within=90,
+                )
             expected = sorted(f"{name}.jpg" for name in names)
             try:
                 await until(lambda: _names(shared), lambda n: n == expected, "all delivered")

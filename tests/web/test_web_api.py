@@ -530,10 +530,8 @@ def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(
         ):
             assert past.status_code == 422 and past.json()["error"]["code"] == "request.invalid"
         made = client.post("/api/v1/jobs", json={"source": links.url("/clip.mp4")}).json()
-        # A window in which an engine would claim it: the scenario, not a wait.
-        time.sleep(1.5)
         waiting = client.get(f"/api/v1/jobs/{made['id']}").json()
-        assert (waiting["status"], waiting["phase"]) == ("queued", "queued")  # no engine here
+        assert (waiting["status"], waiting["phase"]) == ("queued", "queued")
         ready = client.get("/readyz")
         assert ready.status_code == 503  # no worker yet: the heartbeats say so
         assert "no worker" in ready.json()["checks"]["workers"]["detail"]
@@ -554,6 +552,8 @@ def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(
                 text=True,
                 check=True,
             )
+            # The one node that ever beat is the worker: an engine in the web process would
+            # have beaten before its first claim (no window is needed to see it).
             (run,) = json.loads(listed.stdout)
             assert (run["node"], run["state"], run["pid"]) == ("worker-a", "alive", worker.pid)
             worker.send_signal(signal.SIGTERM)
