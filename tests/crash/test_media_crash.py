@@ -59,7 +59,9 @@ def test_sigkill_mid_transcode_redoes_only_the_segment_in_progress(tmp_path: Pat
         FERRYMAN_MEDIA__SEGMENT_SECONDS="2",
         FERRYMAN_CONVERT__PRESET="slow",  # slow enough that the kill lands mid-way
         FERRYMAN_MEDIA__LIBRARY_CONVERT="true",  # a library keeps HEVC unless asked
-        FERRYMAN_LEASE_SECONDS="1",
+        # The default lease: the killed run's is handed back at the next start (the data
+        # dir's lock shows it dead). A 1 s one lapsed under load (load 40): the encode step
+        # was cancelled and claimed again, and its segment in progress encoded twice.
     )
     _add([source], env)
     db = data / "ferryman.db"

@@ -309,7 +309,11 @@ def test_sigkill_during_an_hls_download_fetches_again_at_most_the_fragment_in_fl
     from tests.crash.test_crash import _cli, _env
     from tests.support.waiting import eventually_sync
 
-    env = _env(tmp_path / "data", FERRYMAN_LEASE_SECONDS="1")
+    # The default lease (30 s): the killed run's is handed back at the next start (the data
+    # dir's lock shows it dead), and a 1 s one lapsed under load mid-download ("lost the
+    # lease on fetch 1", in the first run and the final one): each lapse restarts the
+    # yt-dlp child, whose fragment in flight is fetched again beside the kill's.
+    env = _env(tmp_path / "data")
     with serving(Link(bandwidth=150_000)) as slow:
         site.serve(slow)
         added = _cli("add", slow.url("/hls/master.m3u8"), "--quality", "720p", env=env)
