@@ -38,7 +38,7 @@ from ferryman.telegram.client import make_client
 from tests.support.engine_helpers import leftovers
 from tests.support.telegram_child import spawn_child
 from tests.support.telegram_helpers import log_in, tg_settings
-from tests.support.waiting import eventually
+from tests.support.waiting import child_ends, eventually
 
 PHOTOS = 12  # two albums: ten and two
 CHILD_LIMIT = 30.0  # seconds one child run may take
@@ -89,7 +89,7 @@ class World:
     async def finish(self) -> None:
         """A run without kills, to the end."""
         proc = await self.spawn()
-        code = await asyncio.wait_for(proc.wait(), CHILD_LIMIT)
+        code = await child_ends(proc, CHILD_LIMIT, "the child run ended")
         assert code == 0, self.child_log()
 
     async def close(self) -> None:
@@ -170,7 +170,7 @@ class Killer:
         world.server.after_handle.append(self)
         try:
             self.proc = await world.spawn()
-            code = await asyncio.wait_for(self.proc.wait(), CHILD_LIMIT)
+            code = await child_ends(self.proc, CHILD_LIMIT, "the child run ended")
         finally:
             world.server.after_handle.remove(self)
         if self.fired:

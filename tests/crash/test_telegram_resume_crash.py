@@ -9,7 +9,6 @@ Telethon client; it counts every part it received twice (``server.parts.repeats`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import os
@@ -29,6 +28,7 @@ from ferryman.model import JobState
 from ferryman.store import Store
 from tests.support.telegram_child import spawn_child
 from tests.support.telegram_helpers import log_in, tg_settings
+from tests.support.waiting import child_ends
 
 PART = 512 * 1024
 PARTS = 64  # 32 MiB: a big file (saveBigFilePart), quick over localhost
@@ -89,7 +89,7 @@ class World:
 
         self.server.after_handle.append(hook)
         try:
-            code = await asyncio.wait_for(proc.wait(), CHILD_LIMIT)
+            code = await child_ends(proc, CHILD_LIMIT, "the child run ended")
         finally:
             self.server.after_handle.remove(hook)
         if kill_after_parts is None:

@@ -23,6 +23,7 @@ from tests.crash.test_telegram_crash import CHILD_LIMIT, Killer, nth
 from tests.support.engine_helpers import library_files
 from tests.support.telegram_child import spawn_child
 from tests.support.telegram_helpers import log_in, tg_settings
+from tests.support.waiting import child_ends
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +68,7 @@ class World:
 
     async def finish(self) -> None:
         proc = await self.spawn()
-        code = await asyncio.wait_for(proc.wait(), CHILD_LIMIT)
+        code = await child_ends(proc, CHILD_LIMIT, "the child run ended")
         assert code == 0, self.child_log()
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
