@@ -4,14 +4,17 @@ network libraries (each costs tenths of a second, seconds on a phone)."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ferryman.samples import make_photo
+from tests.support.webserve import web_env
 
 # Loaded only by the commands that do the work (run, demo, telegram serve, doctor…).
 HEAVY = (
@@ -61,6 +64,17 @@ NOT_FOR_PHOTOS = (
     # The store speaks Core through the asyncio engine: the ORM that package's __init__
     # imports (~0.1 CPU-s a start) stays out (store/sqla_async.py).
     "sqlalchemy.orm",
+)
+# `web`'s start: what only a passkey ceremony needs (py_webauthn, and cryptography,
+# pyOpenSSL, pyasn1 and cbor2 under it: ~0.13 CPU-s and 150 modules) comes with the first
+# ceremony (web/accounts/ceremonies.py), not with every start.
+NOT_FOR_WEB_START = (
+    "webauthn",
+    "cryptography",
+    "OpenSSL",
+    "pyasn1",
+    "cbor2",
+    "ferryman.web.accounts.ceremonies",
 )
 
 _PROBE = """
@@ -116,6 +130,33 @@ def test_run_of_photos_loads_no_video_library(tmp_path: Path) -> None:
     assert "1 delivered" in output  # the run did the job
     assert "PIL" in modules  # and read the photo
     assert _loaded(modules, NOT_FOR_PHOTOS) == []
+
+
+def test_web_start_loads_no_passkey_library(tmp_path: Path) -> None:
+    """`ferryman web` as the tests start it: the modules it loaded by its stop, having
+    started its engine and answered a request."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PROBE, "web", "--port", "0"],
+        env=web_env(tmp_path / "data"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        base = next(
+            line.split()[2].rstrip("/")
+            for line in process.stdout
+            if line.startswith("ferryman web: http://")
+        )
+        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0]
+    finally:
+        process.kill()
+    modules = set(json.loads(output[output.rindex("@@modules@@") + len("@@modules@@") :]))
+    assert "ferryman.web.server" in modules  # the probe served
+    assert _loaded(modules, NOT_FOR_WEB_START) == []
 
 
 _GC_PROBE = """

@@ -1,7 +1,8 @@
 """Passkeys (WebAuthn) through py_webauthn, the maintained library made for the checks a
 relying party must make (the challenge, the origin, the RP ID, the signature, the
 counter). A signed-in person adds one; anyone signs in with one (a discoverable
-credential: no name to type). The challenge is kept here, once, for two minutes.
+credential: no name to type). The challenge is kept here, once, for two minutes; the
+library's calls are in ``ceremonies``, loaded by the first ceremony, not at start.
 
 The relying party is the page's host name (``web.public_url``'s when set, behind a
 proxy): a browser refuses passkeys for a bare IP address, so a page reached as
@@ -9,27 +10,12 @@ proxy): a browser refuses passkeys for a bare IP address, so a page reached as
 
 from __future__ import annotations
 
-import json
 import secrets
 import urllib.parse
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from ferryman.clock import Clock
 from ferryman.errors import FerrymanError
@@ -90,42 +76,27 @@ def routes(app: FastAPI, web: Web) -> None:
             raise FerrymanError(
                 "account.not_found", "signed in with a server token, not an account"
             )
+        from ferryman.web.accounts import ceremonies  # lazy: start-up
+
         rp_id, _ = relying_party(web, request)
-        options = generate_registration_options(
-            rp_id=rp_id,
-            rp_name="ferryman",
-            user_name=who.name,
-            user_id=str(who.account).encode(),
-            authenticator_selection=AuthenticatorSelectionCriteria(
-                resident_key=ResidentKeyRequirement.REQUIRED,
-                user_verification=UserVerificationRequirement.PREFERRED,
-            ),
-        )
-        ceremony = challenges.new(options.challenge, who.account)
-        return {"ceremony": ceremony, "options": json.loads(options_to_json(options))}
+        challenge, options = ceremonies.registration_options(rp_id, who.name, who.account)
+        return {"ceremony": challenges.new(challenge, who.account), "options": options}
 
     @app.post(f"{API}/me/passkeys", status_code=201, tags=["account"])
     async def add(body: Finish, request: Request, who: Me) -> dict[str, Any]:
         """Keep the passkey the browser made (its public key and counter)."""
+        from ferryman.web.accounts import ceremonies  # lazy: start-up
+
         challenge = challenges.take(body.ceremony, who.account)
         rp_id, origin = relying_party(web, request)
         try:
-            made = verify_registration_response(
-                credential=body.credential,
-                expected_challenge=challenge,
-                expected_rp_id=rp_id,
-                expected_origin=origin,
+            credential_id, public_key, sign_count = ceremonies.verify_registration(
+                body.credential, challenge, rp_id, origin
             )
-        except (InvalidRegistrationResponse, ValueError, KeyError) as exc:
+        except ceremonies.Refused as exc:
             raise FerrymanError("account.passkey", f"the passkey was refused: {exc}") from None
         assert who.account is not None
-        credential_id = bytes_to_base64url(made.credential_id)
-        await web.store.add_passkey(
-            who.account,
-            credential_id,
-            bytes_to_base64url(made.credential_public_key),
-            made.sign_count,
-        )
+        await web.store.add_passkey(who.account, credential_id, public_key, sign_count)
         await web.store.add_audit(who.name, "passkey.add", credential_id[:16], address(request))
         return {"added": True}
 
@@ -135,16 +106,17 @@ def routes(app: FastAPI, web: Web) -> None:
         allowed, _, _ = web.limiter.take(f"sign-in:{address(request)}")
         if not allowed:
             raise FerrymanError("rate.limited", "too many sign-ins: wait a minute")
+        from ferryman.web.accounts import ceremonies  # lazy: start-up
+
         rp_id, _ = relying_party(web, request)
-        options = generate_authentication_options(
-            rp_id=rp_id, user_verification=UserVerificationRequirement.PREFERRED
-        )
-        ceremony = challenges.new(options.challenge, None)
-        return {"ceremony": ceremony, "options": json.loads(options_to_json(options))}
+        challenge, options = ceremonies.authentication_options(rp_id)
+        return {"ceremony": challenges.new(challenge, None), "options": options}
 
     @app.post(f"{API}/session/passkey", status_code=204, tags=["session"])
     async def sign_in(body: Finish, request: Request) -> Response:
         """Sign in with a passkey: the same session cookie as a password's."""
+        from ferryman.web.accounts import ceremonies  # lazy: start-up
+
         challenge = challenges.take(body.ceremony, None)
         rp_id, origin = relying_party(web, request)
         raw = str(body.credential.get("rawId") or body.credential.get("id") or "")
@@ -154,18 +126,13 @@ def routes(app: FastAPI, web: Web) -> None:
             await web.store.add_audit("?", "sign_in.refused", "passkey", address(request))
             raise FerrymanError("account.passkey", "this passkey is not known here")
         try:
-            checked = verify_authentication_response(
-                credential=body.credential,
-                expected_challenge=challenge,
-                expected_rp_id=rp_id,
-                expected_origin=origin,
-                credential_public_key=base64url_to_bytes(key.public_key),
-                credential_current_sign_count=key.sign_count,
+            new_count = ceremonies.verify_authentication(
+                body.credential, challenge, rp_id, origin, key.public_key, key.sign_count
             )
-        except (InvalidAuthenticationResponse, ValueError, KeyError) as exc:
+        except ceremonies.Refused as exc:
             await web.store.add_audit(user.name, "sign_in.refused", "passkey", address(request))
             raise FerrymanError("account.passkey", f"the passkey was refused: {exc}") from None
-        await web.store.passkey_used(key.id, checked.new_sign_count)
+        await web.store.passkey_used(key.id, new_count)
         await web.store.add_audit(user.name, "sign_in", "passkey", address(request))
         response = Response(status_code=204)
         set_session(response, web, request, user)

@@ -41,7 +41,9 @@ class Who:
 ADMIN = Who(None, "admin", True)  # a web.tokens token, or the open loopback page
 
 
-def who_of(request: Request) -> Who:
+async def who_of(request: Request) -> Who:
+    """The guard's finding (``auth``). A coroutine though it awaits nothing: FastAPI runs
+    a plain function's dependency on its thread pool, a thread hop for every request."""
     found = request.scope.get(SCOPE_KEY)
     if not isinstance(found, Who):
         raise FerrymanError("auth.required", "sign in first")
