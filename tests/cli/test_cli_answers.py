@@ -6,6 +6,7 @@ jobs or every one of a state; a mistyped path's next step is `remove`, not `--fo
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -216,7 +217,8 @@ def test_json_from_config_path_web_token_and_watch_check(tmp_path: Path) -> None
     assert made["hash"].startswith("sha256:") and len(made["token"]) >= 32
     assert json.loads(cli(data, "watch", "check", "--json").stdout) == {"watches": []}
     (tmp_path / "roll").mkdir()
-    make_photo(tmp_path / "roll" / "IMG_0001.jpg", 1)
+    photo = make_photo(tmp_path / "roll" / "IMG_0001.jpg", 1)
+    os.utime(photo, (photo.stat().st_atime - 3600, photo.stat().st_mtime - 3600))  # settled
     added = cli(data, "watch", "add", str(tmp_path / "roll"), "--to", "library:")
     assert added.exit_code == 0, added.output
     looked = json.loads(cli(data, "watch", "check", "--json").stdout)["watches"]
