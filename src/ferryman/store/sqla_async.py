@@ -45,11 +45,16 @@ def _light_package() -> None:
         loader.exec_module(package)  # the package's own __init__, the ORM with it
         return getattr(package, name)
 
+    # What the package's __init__ does first: fail now where greenlet is missing. A
+    # SQLAlchemy whose insides moved (this is not its API) gets the plain import.
+    try:
+        concurrency._concurrency_shim._initialize()
+    except AttributeError:
+        importlib.import_module(_PACKAGE)
+        return
     package.__getattr__ = _whole  # type: ignore[method-assign]
     sys.modules[_PACKAGE] = package
     sqlalchemy.ext.asyncio = package
-    # What the package's __init__ does first: fail now where greenlet is missing.
-    concurrency._concurrency_shim._initialize()
 
 
 _light_package()
