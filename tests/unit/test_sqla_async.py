@@ -50,4 +50,3 @@ def test_a_package_loaded_before_is_used_as_it_is() -> None:
         "print(same, '__getattr__' in vars(package))"
     )
     assert out == ["True False"]
-
