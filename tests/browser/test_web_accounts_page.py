@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from tests.support import forked
 from tests.support.browser import DESKTOP, NEEDS_CHROMIUM, chromium
 from tests.support.httpserve import serving
 from tests.support.webserve import running_web, web_env
@@ -32,12 +31,10 @@ PASSWORDS = {"root": "root-password", "ann": "ann-password", "bob": "bob-passwor
 
 def _add_people(data: Path) -> None:
     for name, password in PASSWORDS.items():
-        command = [sys.executable, "-m", "ferryman", "user", "add", name, "--password", password]
+        command = ["user", "add", name, "--password", password]
         if name == "root":
             command.append("--admin")
-        done = subprocess.run(
-            command, env=web_env(data), capture_output=True, text=True, timeout=120
-        )
+        done = forked.run(command, env=web_env(data), capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
 
 

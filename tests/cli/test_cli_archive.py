@@ -13,14 +13,15 @@ import pytest
 
 from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.samples import make_photo_set
+from tests.support import forked
 
 SEVEN = find_7zz()
 
 
 def cli(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"FERRYMAN_SPACE_FLOOR": "0", "FERRYMAN_POLL_SECONDS": "0.05"}
-    return subprocess.run(
-        [sys.executable, "-m", "ferryman", "--data-dir", str(data), *args],
+    return forked.run(
+        ["--data-dir", str(data), *args],
         input=stdin,
         capture_output=True,
         text=True,

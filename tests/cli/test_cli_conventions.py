@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tomllib
 import zipfile
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.error_codes import SPECS
 from ferryman.sample_media import make_photo_set
+from tests.support import forked
 from tests.support.httpserve import Link, serving
 from tests.support.waiting import eventually_sync
 
@@ -35,8 +35,8 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 def cli(
     home: Path, *args: str, stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ferryman", "--data-dir", str(home / "data"), *args],
+    return forked.run(
+        ["--data-dir", str(home / "data"), *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -251,8 +251,8 @@ def test_a_data_folder_that_cannot_be_used_is_a_coded_error(
     (tmp_path / "in.txt").write_text("x")
     data = where if where.startswith("/") else str(tmp_path / where)
     args = [str(tmp_path / "in.txt") if a == "IN" else a for a in command]
-    done = subprocess.run(
-        [sys.executable, "-m", "ferryman", "--data-dir", data, *args],
+    done = forked.run(
+        ["--data-dir", data, *args],
         capture_output=True,
         text=True,
         env=_env(tmp_path),
@@ -316,8 +316,8 @@ def test_ctrl_c_exits_130_and_status_says_the_jobs_wait_for_the_next_run(
     with serving(Link(bandwidth=2000)) as server:
         server.add("/slow.zip", _photos_zip(tmp_path, 3).read_bytes())
         assert cli(tmp_path, "add", server.url("/slow.zip")).returncode == 0
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data"), "run"],
+        engine = forked.popen(
+            ["--data-dir", str(tmp_path / "data"), "run"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -347,8 +347,8 @@ def test_a_service_run_stopped_by_sigterm_exits_0_even_after_a_failed_job(
     cut = tmp_path / "cut.zip"
     cut.write_bytes(archive.read_bytes()[: archive.stat().st_size * 2 // 3])
     assert cli(tmp_path, "add", str(cut)).returncode == 0
-    engine = subprocess.Popen(
-        [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "data"), "run"],
+    engine = forked.popen(
+        ["--data-dir", str(tmp_path / "data"), "run"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -414,8 +414,8 @@ def test_completion_scripts_for_three_shells(tmp_path: Path) -> None:
     for shell in ("bash", "zsh", "fish"):
         done = cli(tmp_path, "completion", shell)
         assert done.returncode == 0 and "_FERRYMAN_COMPLETE" in done.stdout, shell
-    asked = subprocess.run(
-        [sys.executable, "-m", "ferryman"],
+    asked = forked.run(
+        [],
         capture_output=True,
         text=True,
         env=_env(

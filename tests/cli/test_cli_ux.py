@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.frontdoors.cli.root import app
 from ferryman.samples import make_photo, make_photo_set, make_video, make_zip
+from tests.support import forked
 from tests.support.waiting import eventually_sync
 
 SEVEN = find_7zz()
@@ -412,8 +413,8 @@ def test_add_run_follows_its_job_in_the_running_ferryman_to_its_end(tmp_path: Pa
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
     env |= {"FERRYMAN_SPACE_FLOOR": "0", "FERRYMAN_POLL_SECONDS": "0.05"}
-    engine = subprocess.Popen(
-        [sys.executable, "-m", "ferryman", "--data-dir", str(data), "run"],
+    engine = forked.popen(
+        ["--data-dir", str(data), "run"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -519,8 +520,8 @@ def test_add_run_takes_its_job_over_when_the_running_ferryman_stops(tmp_path: Pa
         slow = server.add(
             "/slow.jpg", photo, content_type="image/jpeg", faults=Faults(trickle=2000)
         )
-        engine = subprocess.Popen(
-            [sys.executable, "-m", "ferryman", "run"],
+        engine = forked.popen(
+            ["run"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -528,8 +529,8 @@ def test_add_run_takes_its_job_over_when_the_running_ferryman_stops(tmp_path: Pa
         follower = None
         try:
             eventually_sync(lambda: '"alive"' in cli(data, "workers", "--json").stdout, "alive")
-            follower = subprocess.Popen(
-                [sys.executable, "-m", "ferryman", "add", "--run", server.url("/slow.jpg")],
+            follower = forked.popen(
+                ["add", "--run", server.url("/slow.jpg")],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from ferryman.engine.plumbing.events import EventBus
 from ferryman.store import Store
 from ferryman.store.memory.store import MemoryStore
 from ferryman.web.server import web_app
+from tests.support import forked
 from tests.telegram.test_telegram_frontdoor import World, make_world, reply_to, serving
 
 REPORTED = [
@@ -72,8 +72,8 @@ async def test_the_api_refuses_malformed_links_with_a_code(
 
 def _ferryman(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"FERRYMAN_SPACE_FLOOR": "0", "FERRYMAN_POLL_SECONDS": "0.05"}
-    return subprocess.run(
-        [sys.executable, "-m", "ferryman", "--data-dir", str(data), *args],
+    return forked.run(
+        ["--data-dir", str(data), *args],
         capture_output=True,
         text=True,
         env=env,

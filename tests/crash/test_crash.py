@@ -8,7 +8,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from ferryman.archive.sevenzip.backend import find_7zz
 from ferryman.samples import make_photo_set, make_tar, make_video, make_zip
+from tests.support import forked
 from tests.support.engine_helpers import leftovers, library_files, sha256
 from tests.support.waiting import eventually_sync
 
@@ -30,9 +30,9 @@ def _env(data: Path, **extra: str) -> dict[str, str]:
     return env | extra
 
 
-def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ferryman", *args],
+def _cli(*args: str, env: dict[str, str]) -> forked.Process:
+    return forked.popen(
+        [*args],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -12,7 +12,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 from ferryman.model import Batch
 from ferryman.samples import make_photo, make_zip
 from ferryman.store import Store
+from tests.support import forked
 from tests.support.engine_helpers import library_files
 from tests.support.httpserve import FaultServer, serving
 from tests.support.waiting import eventually_sync
@@ -38,9 +38,9 @@ def _env(data: Path) -> dict[str, str]:
     }
 
 
-def _run(env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ferryman", "run", *extra],
+def _run(env: dict[str, str], *extra: str) -> forked.Process:
+    return forked.popen(
+        ["run", *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from ferryman.engine.runner import Engine
 from ferryman.samples import make_photo_set
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
+from tests.support import forked
 from tests.support.browser import CHROMIUM, DESKTOP, chromium
 from tests.support.engine_helpers import library_files
 from tests.support.httpserve import Faults, FaultServer, serving
@@ -236,11 +235,11 @@ def test_doctor_says_how_many_downloads_run_at_once_and_why(
     tmp_path: Path, env: dict[str, str], fetch: int, said: str
 ) -> None:
     plain = {k: v for k, v in os.environ.items() if k not in ("TERMUX_VERSION", "PREFIX")}
-    command = [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path), "doctor"]
-    done = subprocess.run(
+    command = ["--data-dir", str(tmp_path), "doctor"]
+    done = forked.run(
         [*command, "--json"], capture_output=True, text=True, env=plain | env, timeout=120
     )
     found = json.loads(done.stdout)["downloads_at_once"]
     assert found["fetch"] == fetch and said in found["why"]
-    shown = subprocess.run(command, capture_output=True, text=True, env=plain | env, timeout=120)
+    shown = forked.run(command, capture_output=True, text=True, env=plain | env, timeout=120)
     assert f"downloads at once: {fetch} (" in shown.stdout

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from ferryman.samples import make_photo_set
 from ferryman.store import Store, connect
 from ferryman.store.schema import jobs
 from tests.conftest import _reset_postgres, store_url
+from tests.support import forked
 from tests.support.clock import JumpingClock, ManualClock, engine_idle
 from tests.support.waiting import eventually
 
@@ -162,9 +162,7 @@ def test_the_cli_lists_workers_and_drains_by_name(tmp_path: Path) -> None:
     make_photo_set(tmp_path / "in", 2)
 
     def ferryman(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ferryman", *args], env=env, capture_output=True, text=True
-        )
+        return forked.run([*args], env=env, capture_output=True, text=True)
 
     empty = ferryman("workers")
     assert empty.returncode == 0 and "no worker has run" in empty.stdout

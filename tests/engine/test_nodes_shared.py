@@ -32,7 +32,7 @@ from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
 from tests.conftest import PG_DSN, _reset_postgres
 from tests.crash.test_crash import _env
-from tests.support import netns
+from tests.support import forked, netns
 from tests.support.httpserve import Link, serving
 from tests.support.s3serve import S3Server
 from tests.support.waiting import eventually_sync
@@ -44,26 +44,26 @@ LEASE = 3.0  # a killed node's work is taken again within seconds
 
 
 def _ferryman(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ferryman", *args], env=env, capture_output=True, text=True
-    )
+    return forked.run(args, env=env, capture_output=True, text=True)
 
 
 def _node(
     name: str, env: dict[str, str], logs: Path, net: netns.Network | None
-) -> subprocess.Popen[bytes]:
+) -> forked.Process:
     """``ferryman run`` as node ``name``: in a namespace of its own when ``net`` is given."""
     prefix: list[str] = []
     if net is not None:
         net.add(name)
         prefix = net.prefix(name)
     with open(logs / f"{name}.log", "wb") as log:  # the child keeps its own copy
-        return subprocess.Popen(
-            [*prefix, sys.executable, "-m", "ferryman", "run"],
-            env=env | {"FERRYMAN_NODE_NAME": name},
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
+        options: dict[str, Any] = {
+            "env": env | {"FERRYMAN_NODE_NAME": name},
+            "stdout": subprocess.DEVNULL,
+            "stderr": log,
+        }
+        if prefix:  # a namespace is entered by a command of its own: a start afresh
+            return subprocess.Popen([*prefix, sys.executable, "-m", "ferryman", "run"], **options)
+        return forked.popen(["run"], **options)
 
 
 def _workers(env: dict[str, str]) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from ferryman.model import ItemState, JobState
 from ferryman.samples import make_photo_set, make_video, make_zip
 from ferryman.sinks.builtin import default_sinks
 from ferryman.store import Store
+from tests.support import forked
 from tests.support.engine_helpers import library_files, sha256
 from tests.support.memsink import MemKind
 from tests.support.statesink import Board, PostKind
@@ -259,8 +260,8 @@ def test_policy_per_kind(settings: Settings) -> None:
 
 def _cli(data: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
-    return subprocess.run(
-        [sys.executable, "-m", "ferryman", "--data-dir", str(data), *args],
+    return forked.run(
+        ["--data-dir", str(data), *args],
         capture_output=True,
         text=True,
         env=clean | env,

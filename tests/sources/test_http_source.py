@@ -26,6 +26,7 @@ from ferryman.errors import FerrymanError
 from ferryman.model import Job, JobState
 from ferryman.samples import make_photo_set, make_zip
 from ferryman.store import Store
+from tests.support import forked
 from tests.support.engine_helpers import library_files
 from tests.support.httpserve import Faults, FaultServer, serving
 from tests.support.waiting import eventually, eventually_sync
@@ -324,7 +325,6 @@ def test_ctrl_c_while_a_server_stalls_a_read_in_place_ends_the_run_at_once(
     there two minutes later. The next run delivers every photo once."""
     import signal
     import subprocess
-    import sys
 
     from ferryman.samples import make_tar
     from tests.crash.test_crash import _env
@@ -341,9 +341,8 @@ def test_ctrl_c_while_a_server_stalls_a_read_in_place_ends_the_run_at_once(
     stall = Faults(stall_at=len(data) * 3 // 4, stall_seconds=600, stall_times=None)
     server.resources[f"/{name}"].faults = stall
     env = _env(tmp_path / "data", FERRYMAN_NETWORK__STALL_SECONDS="30")
-    ferryman = [sys.executable, "-m", "ferryman"]
-    subprocess.run([*ferryman, "add", server.url(f"/{name}")], env=env, check=True, timeout=60)
-    run = subprocess.Popen([*ferryman, "run"], env=env, stderr=subprocess.PIPE, text=True)
+    forked.run(["add", server.url(f"/{name}")], env=env, check=True, timeout=60)
+    run = forked.popen(["run"], env=env, stderr=subprocess.PIPE, text=True)
     try:
 
         def in_recv() -> bool:  # every byte before the stall sent, and read by the run
@@ -361,7 +360,7 @@ def test_ctrl_c_while_a_server_stalls_a_read_in_place_ends_the_run_at_once(
     assert run.returncode == 130, err[-2000:]  # interrupted: the exit code table's row
     assert took < 5, f"Ctrl-C took {took:.1f} s to end the run"
     server.resources[f"/{name}"].faults = Faults()
-    subprocess.run([*ferryman, "run", "--until-idle"], env=env, check=True, timeout=120)
+    forked.run(["run", "--until-idle"], env=env, check=True, timeout=120)
     delivered = library_files(tmp_path / "data" / "library")
     assert sorted(Path(d["source_path"]).name for d in delivered) == sorted(made)  # each once
     assert {Path(d["source_path"]).name: d["disk_sha256"] for d in delivered} == made

@@ -8,8 +8,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from ferryman.samples import make_photo_set, make_video, make_zip
 from ferryman.sources.base import ReadOptions
 from ferryman.sources.webdav import WebdavSource
 from ferryman.store import Store
+from tests.support import forked
 from tests.support.davserve import PASSWORD, USER, DavServer, dav_serving
 from tests.support.engine_helpers import library_files
 from tests.support.httpserve import serving
@@ -240,8 +239,8 @@ def test_descriptions_and_logs_never_hold_the_password(
     data = tmp_path / "data"
     uri = dav.uri("a.jpg", login=True)
     runs = [
-        subprocess.run(
-            [sys.executable, "-m", "ferryman", "--data-dir", str(data), *args],
+        forked.run(
+            ["--data-dir", str(data), *args],
             capture_output=True,
             text=True,
             timeout=120,

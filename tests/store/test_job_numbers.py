@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import Connection
@@ -15,6 +14,7 @@ from sqlalchemy import Connection
 from ferryman.engine.ops import control
 from ferryman.store import Store, migrate
 from tests.store.test_migrations import _database, _fill, _run
+from tests.support import forked
 from tests.support.contract import db_url, store
 
 __all__ = ["db_url", "store"]  # the contract's fixtures: SQLite, PostgreSQL, memory
@@ -34,8 +34,8 @@ def test_the_light_store_gives_no_number_twice_either(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "ferryman", "--data-dir", str(tmp_path / "d"), *args],
+        return forked.run(
+            ["--data-dir", str(tmp_path / "d"), *args],
             capture_output=True,
             text=True,
             env=env,

@@ -18,6 +18,7 @@ from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION
 from ferryman.store.startup.sqlite3_store import Sqlite3Store, open_sqlite3, sqlite_path
 from ferryman.store.watches.sql import WatchJob
 from tests.store.test_migrations import _shape
+from tests.support import forked
 
 _SKIP = {"id", "created_at", "updated_at", "finished_at", "job_id", "summary"}
 
@@ -231,8 +232,6 @@ async def test_it_steps_aside_for_a_database_it_was_not_written_for(tmp_path: Pa
 def test_status_on_an_older_database_takes_the_full_store_which_migrates_it(
     tmp_path: Path,
 ) -> None:
-    import subprocess
-    import sys
 
     data = tmp_path / "data"
     data.mkdir()
@@ -240,8 +239,8 @@ def test_status_on_an_older_database_takes_the_full_store_which_migrates_it(
     with engine.connect() as conn:
         migrate.migrate(conn, len(migrations.STEPS) - 1)
     engine.dispose()
-    done = subprocess.run(
-        [sys.executable, "-m", "ferryman", "--data-dir", str(data), "status", "--json"],
+    done = forked.run(
+        ["--data-dir", str(data), "status", "--json"],
         capture_output=True,
         text=True,
         timeout=120,

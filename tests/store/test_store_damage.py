@@ -8,7 +8,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from ferryman.errors import ERRORS
 from ferryman.store import sqlite_file
 from ferryman.store.startup.sqlite3_schema import SCHEMA_VERSION
 from ferryman.store.startup.sqlite3_store import open_sqlite3
+from tests.support import forked
 
 ENV = {k: v for k, v in os.environ.items() if k != "FERRYMAN_CONFIG"} | {
     "FERRYMAN_SPACE_FLOOR": "0",
@@ -26,8 +26,8 @@ ENV = {k: v for k, v in os.environ.items() if k != "FERRYMAN_CONFIG"} | {
 
 
 def ferryman(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ferryman", "--data-dir", str(data), *args],
+    return forked.run(
+        ["--data-dir", str(data), *args],
         capture_output=True,
         text=True,
         env=ENV,

@@ -39,15 +39,29 @@ def _counting_popen() -> None:
 
     subprocess.Popen.__init__ = noted  # type: ignore[method-assign]
 
+    from tests.support import forked
+
+    forked_original = forked.Forked.__init__
+
+    def forked_noted(self: forked.Forked, args: Any, *rest: Any, **kwargs: Any) -> None:
+        _started.append(" ".join(["forked", "ferryman", *map(str, args[:2])])[:160])
+        forked_original(self, args, *rest, **kwargs)
+
+    forked.Forked.__init__ = forked_noted  # type: ignore[method-assign]
+
 
 if FOLDER:
     _counting_popen()
 
 
 def _cpu() -> tuple[float, float]:
+    """This process's CPU and its children's, the forked commands' among them (the fork
+    server reaps those: tests/support/forked.py counts them)."""
+    from tests.support import forked
+
     own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime + forked.spent()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,13 +15,14 @@ from typing import Any
 
 import httpx
 
+from tests.support import forked
 from tests.support.waiting import eventually_sync
 
 
 @dataclass
 class WebServer:
     base: str
-    process: subprocess.Popen[str]
+    process: forked.Process
     data: Path
     output: list[str]
 
@@ -71,8 +71,8 @@ def web_env(data: Path, **extra: str) -> dict[str, str]:
 @contextmanager
 def running_web(data: Path, *args: str, **env: str) -> Iterator[WebServer]:
     """``ferryman web --port 0`` on ``data``; yields once it listens."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ferryman", "web", "--port", "0", *args],
+    process = forked.popen(
+        ["web", "--port", "0", *args],
         env=web_env(data, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

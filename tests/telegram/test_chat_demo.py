@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,12 +17,13 @@ import pytest
 from ferryman.errors import FerrymanError
 from ferryman.samples import make_photo
 from ferryman.sinks.telegram_target import telegram_target
+from tests.support import forked
 
 
 def _ferryman(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
-    return subprocess.run(
-        [sys.executable, "-m", "ferryman", *args],
+    return forked.run(
+        [*args],
         env=clean | {"COLUMNS": "200"} | env,
         cwd=cwd,
         capture_output=True,

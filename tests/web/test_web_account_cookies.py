@@ -5,8 +5,6 @@ shows each person only theirs; an administrator's are the server's."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import forked
 from tests.support.httpserve import FaultServer, serving
 from tests.support.mediaserve import MediaSite
 from tests.support.once import built_once
@@ -40,8 +39,8 @@ def _jar(value: str) -> bytes:
 
 
 def _add_user(data: Path, name: str, *flags: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "ferryman", "user", "add", name, *flags],
+    done = forked.run(
+        ["user", "add", name, *flags],
         env=web_env(data, FERRYMAN_PASSWORD=f"pw-{name}-long"),
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

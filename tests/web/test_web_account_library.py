@@ -6,19 +6,18 @@ set it themselves."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from ferryman.config import Settings
 from ferryman.store import Store
+from tests.support import forked
 from tests.web.test_web_accounts import API, _app, _client, _code, _people, _signed_in
 
 
 def _cli(settings: Settings, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "ferryman", "user", *args],
+    done = forked.run(
+        ["user", *args],
         env=env | {"FERRYMAN_DATA_DIR": str(settings.data_dir), "FERRYMAN_PASSWORD": "long enough"},
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

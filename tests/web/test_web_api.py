@@ -28,6 +28,7 @@ from ferryman.samples import make_photo_set, make_video, make_zip
 from ferryman.store import Store
 from ferryman.web.guard import new_token
 from ferryman.web.server import web_app
+from tests.support import forked
 from tests.support.clock import ManualClock
 from tests.support.httpserve import FaultServer, serving
 from tests.support.mediaserve import MediaSite
@@ -455,8 +456,8 @@ def test_tokens_guard_the_api_and_requests_are_rate_limited(tmp_path: Path) -> N
 
 
 def test_a_public_address_without_tokens_refuses_to_start(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "ferryman", "web", "--host", "0.0.0.0", "--port", "0"],
+    done = forked.run(
+        ["web", "--host", "0.0.0.0", "--port", "0"],
         env=web_env(tmp_path / "data"),
         capture_output=True,
         text=True,
@@ -535,8 +536,8 @@ def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(
         ready = client.get("/readyz")
         assert ready.status_code == 503  # no worker yet: the heartbeats say so
         assert "no worker" in ready.json()["checks"]["workers"]["detail"]
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "ferryman", "run"],
+        worker = forked.popen(
+            ["run"],
             env=web_env(data, FERRYMAN_NODE_NAME="worker-a", **shared),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -545,8 +546,8 @@ def test_without_the_engine_workers_elsewhere_do_the_jobs_and_the_views_follow(
             view = web.wait_for(made["id"], ("done", "failed"))
             ready = client.get("/readyz").json()["checks"]["workers"]
             assert ready["ok"] and "worker-a" in ready["detail"], ready
-            listed = subprocess.run(
-                [sys.executable, "-m", "ferryman", "workers", "--json"],
+            listed = forked.run(
+                ["workers", "--json"],
                 env=web_env(data, **shared),
                 capture_output=True,
                 text=True,

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import select
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from websockets.sync.client import connect
 from ferryman.errors import FerrymanError
 from ferryman.web import guard
 from ferryman.web.guard import new_token
+from tests.support import forked
 from tests.support.webserve import WebServer, running_web, web_env
 
 PUBLIC = "https://ferry.example.org/app"
@@ -80,8 +79,8 @@ def test_an_empty_web_host_refuses_to_start_without_a_token(tmp_path: Path) -> N
     data.mkdir()
     config = tmp_path / "ferryman.toml"
     config.write_text('[web]\nhost = ""\n')
-    done = subprocess.run(
-        [sys.executable, "-m", "ferryman", "--config", str(config), "web", "--port", "0"],
+    done = forked.run(
+        ["--config", str(config), "web", "--port", "0"],
         env=web_env(data),
         capture_output=True,
         text=True,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from tests.support import forked
 from tests.support.waiting import eventually_sync
 from tests.support.webserve import WebServer, running_web, web_env
 
@@ -80,8 +80,8 @@ def test_web_stops_within_two_seconds_with_streams_open_and_starts_again(
 def test_a_second_start_names_web_and_its_process_id(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with running_web(data) as web:
-        second = subprocess.run(
-            [sys.executable, "-m", "ferryman", "web", "--port", "0"],
+        second = forked.run(
+            ["web", "--port", "0"],
             env=web_env(data),
             capture_output=True,
             text=True,

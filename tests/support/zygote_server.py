@@ -1,0 +1,163 @@
+"""The fork server behind ``tests/support/forked.py``: run as ``python -c`` by that module,
+never imported by a test.
+
+It imports what ``ferryman`` commands load (the CLI, the engine, the store, the web app's
+libraries) once, then waits, single-threaded, on a Unix socket. Each request (a command's
+arguments, environment, working folder and its three standard streams, passed as file
+descriptors) is answered by a fork: the child puts the environment, folder and streams in
+place and runs ``ferryman/__main__.py`` as ``python -m ferryman`` would, then ends as any
+interpreter ends (non-daemon threads joined, ``atexit`` run, streams flushed), because
+it returns out of this module's top level rather than calling ``os._exit``. The server
+tells the client the child's pid at once and its exit status (and CPU time) once reaped.
+
+Why: a ``ferryman`` process spends ~0.6-1.4 CPU-s importing before its first line of
+work, and the suite starts hundreds of them (docs/testing.md, "Forked commands").
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from typing import Any
+
+PRELOAD = (
+    "ferryman.frontdoors.cli.root",
+    "ferryman.frontdoors.cli.run",
+    "ferryman.frontdoors.startup",
+    "ferryman.engine.runner",
+    "ferryman.engine.read.step",
+    "ferryman.config",
+    "ferryman.store.sqla_async",
+    "ferryman.store.startup.sqlite3_store",
+    "ferryman.sources.builtin",
+    "ferryman.sinks.builtin",
+    "ferryman.web.app",
+    "uvicorn",
+    "PIL.Image",
+    "httpx",
+    "asyncio",
+    "aiosqlite",
+)
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):  # a name moved: the child imports it itself
+            importlib.import_module(name)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the imports' objects out of every child's collections (and their pages)
+
+
+def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    fds = array.array("i")
+    data = b""
+    while not data.endswith(b"\n"):
+        message, ancdata, _flags, _addr = conn.recvmsg(65536, socket.CMSG_LEN(3 * fds.itemsize))
+        if not message:
+            raise EOFError
+        data += message
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
+    return json.loads(data), list(fds)
+
+
+def _tell(conn: socket.socket, message: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):  # the client went (its test ended): nothing to tell
+        conn.sendall(json.dumps(message).encode() + b"\n")
+
+
+def serve(address: str) -> tuple[dict[str, Any], list[int]] | None:
+    """Answer requests until the client side closes; in a forked child, return its
+    request (and streams) for the top level to run."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(64)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, "listen")
+    selector.register(wake_r, selectors.EVENT_READ, "child")
+    selector.register(0, selectors.EVENT_READ, "parent")
+    waiting: dict[int, socket.socket] = {}
+    import threading
+
+    if threading.active_count() != 1:  # a fork keeps one thread: another's locks would hang
+        print(f"threads after the imports: {threading.enumerate()}", flush=True)
+        return None
+    print("ready", flush=True)
+    while True:
+        for key, _ in selector.select():
+            if key.data == "parent":  # the pytest worker ended (its pipe closed)
+                if not os.read(0, 1):
+                    return None
+            elif key.data == "child":
+                os.read(wake_r, 4096)
+                _reap(waiting)
+            else:
+                conn, _ = listener.accept()
+                try:
+                    request, fds = _receive(conn)
+                except (EOFError, OSError, ValueError):
+                    conn.close()
+                    continue
+                pid = os.fork()
+                if pid == 0:  # the command: leave the server's loop for the top level
+                    signal.set_wakeup_fd(-1)
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    selector.close()
+                    for fd in (listener.fileno(), wake_r, wake_w):
+                        os.close(fd)
+                    for other in waiting.values():
+                        other.close()
+                    request["tell"] = conn.detach()
+                    return request, fds
+                for fd in fds:
+                    os.close(fd)
+                waiting[pid] = conn
+                _tell(conn, {"pid": pid})
+
+
+def _reap(waiting: dict[int, socket.socket]) -> None:
+    while waiting:
+        try:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = waiting.pop(pid, None)
+        if conn is not None:
+            code = os.waitstatus_to_exitcode(status)
+            _tell(conn, {"status": code, "cpu": usage.ru_utime + usage.ru_stime})
+            conn.close()
+
+
+def become(request: dict[str, Any], fds: list[int]) -> None:
+    """Put the command's world in place, as a fresh ``python -m ferryman`` would find it."""
+    os.close(request.pop("tell"))  # the status comes from the server's wait, not from here
+    if request.get("new_session"):
+        os.setsid()
+    for target, fd in zip((0, 1, 2), fds, strict=True):
+        if fd != target:
+            os.dup2(fd, target)
+    for fd in set(fds):
+        if fd > 2:
+            os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = ["ferryman", *request["args"]]
+    sys.path[0] = request["cwd"]

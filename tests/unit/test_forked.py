@@ -1,0 +1,71 @@
+"""The forked ``ferryman`` commands (tests/support/forked.py) behave as started ones: what
+they print, their exit codes, their environment and folder, a signal's end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import forked
+from tests.support.waiting import eventually_sync
+
+
+def _env(data: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRYMAN_")}
+    return env | {"FERRYMAN_DATA_DIR": str(data)} | extra
+
+
+def test_a_forked_command_prints_and_ends_as_a_started_one(tmp_path: Path) -> None:
+    env = _env(tmp_path / "data")
+    for args in (["status", "--json"], ["no-such-command"], ["config", "path"]):
+        started = subprocess.run(
+            [sys.executable, "-m", "ferryman", *args], env=env, capture_output=True, text=True
+        )
+        made = forked.run(args, env=env, capture_output=True, text=True, timeout=120)
+        assert made.returncode == started.returncode, args
+        assert (made.stdout, made.stderr) == (started.stdout, started.stderr), args
+    assert forked.run(["no-such-command"], env=env, timeout=120).returncode == 2
+
+
+def test_each_command_gets_its_own_environment_folder_and_input(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text("")
+    said = forked.run(
+        ["config", "path"], env=_env(tmp_path, FERRYMAN_CONFIG=str(config)),
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert said.returncode == 0 and str(config) in said.stdout, said
+    plain = forked.run(["config", "path"], env=_env(tmp_path), capture_output=True, text=True)
+    assert str(config) not in plain.stdout  # the last command's variable did not stay
+    listed = tmp_path / "in.txt"
+    added = forked.run(
+        ["--json", "add", "-"], input=f"{listed}\n", env=_env(tmp_path / "d"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert str(listed) in added.stdout + added.stderr, added
+
+
+def test_a_signal_ends_a_forked_command_as_it_ends_a_started_one(tmp_path: Path) -> None:
+    env = _env(tmp_path / "data")
+    process = forked.popen(["run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def alive() -> bool:
+        listed = forked.run(["workers", "--json"], env=env, capture_output=True, text=True)
+        return '"alive"' in listed.stdout
+
+    eventually_sync(alive, "the forked run's heartbeat")
+    assert process.poll() is None
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait(60) == -signal.SIGKILL
+    assert process.returncode == -signal.SIGKILL
+
+
+def test_what_an_interpreter_reads_as_it_starts_makes_a_fresh_start() -> None:
+    assert forked.enabled(dict(os.environ))
+    assert not forked.enabled(os.environ | {"PYTHONPATH": "/elsewhere"})
+    assert not forked.enabled(
+        os.environ | {"LC_ALL": "C"} if os.environ.get("LC_ALL") != "C" else {}
+    )
