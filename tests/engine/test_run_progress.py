@@ -8,7 +8,9 @@ Driven by events, not by time: the old run reports when the test lets it."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import cast
 
 import pytest
 
@@ -27,6 +29,7 @@ from ferryman.sources.base import (
     FetchPlan,
     Inspection,
     ReadOptions,
+    SourceEntry,
     SourceRegistry,
 )
 from ferryman.store.memory.store import MemoryStore
@@ -48,12 +51,25 @@ def _report(done: int, speed: float) -> DownloadProgress:
     return DownloadProgress(done, TOTAL, speed, eta, restarts=0)
 
 
+def _fetching(job_id: int, run: int, done: int, speed: float) -> JobFetching:
+    report = _report(done, speed)
+    return JobFetching(
+        job_id,
+        run=run,
+        done=report.done,
+        total=report.total,
+        speed=report.speed,
+        eta=report.eta,
+        fraction=report.share,
+    )
+
+
 class _Held:
     """A fetch-first source whose download reports when the test says: once as it
     starts, then once more after ``late`` is set (as a cancelled download does before
     its heartbeat stops it)."""
 
-    schemes = ("held",)
+    schemes: tuple[str, ...] = ("held",)
     description = "held"
     access = Access.FETCH
     shown_as = ""
@@ -74,7 +90,7 @@ class _Held:
     def inspect(self, uri: str) -> Inspection:
         return Inspection(uri, uri)
 
-    def open(self, uri: str, options: ReadOptions) -> None:
+    def open(self, uri: str, options: ReadOptions) -> AbstractContextManager[Iterator[SourceEntry]]:
         raise AssertionError("never read")
 
     async def fetch(self, uri: str, plan: FetchPlan) -> Fetched:
@@ -187,19 +203,6 @@ async def test_a_retry_made_by_another_process_starts_the_views_new_run() -> Non
     assert (await tracker.view(job.id))["phase"] == "reading"
 
 
-def _fetching(job_id: int, run: int, done: int, speed: float) -> JobFetching:
-    report = _report(done, speed)
-    return JobFetching(
-        job_id,
-        run=run,
-        done=report.done,
-        total=report.total,
-        speed=report.speed,
-        eta=report.eta,
-        fraction=report.share,
-    )
-
-
 def test_the_cli_and_the_chat_keep_the_current_runs_figures() -> None:
     """The run's bars and the chat's status (``Phases``) drop an earlier run's reports
     once they know of the next run: from its own reports, or from the store's row."""
@@ -217,8 +220,8 @@ def test_the_cli_and_the_chat_keep_the_current_runs_figures() -> None:
     other.run_is(7, 1)  # told again: what the new run reported stays
     other.on_event(_fetching(7, 1, 100_000, 80_000.0))
     other.run_is(7, 1)
-    figures: Any = other.get(7)
-    assert figures.speed == 80_000.0
+    figures = other.get(7)
+    assert figures is not None and figures.speed == 80_000.0
     assert not other.late(JobStarted(7, source="x"))  # a report naming no run is never late
 
 

@@ -50,7 +50,7 @@ _DONE_ITEMS = frozenset(state.value for state in TERMINAL_ITEM_STATES)
 
 @dataclass(slots=True)
 class _Live:
-    """What the bus said of a job since this process started."""
+    """What the bus said of a job's current run since this process started."""
 
     fetch_fraction: float | None = None
     figures: Figures | None = None  # its phase now, with that phase's own figures
