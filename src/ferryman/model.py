@@ -177,6 +177,9 @@ class Job:
     # read resumes rather than starts (``JobResumed``, not a second ``JobStarted``).
     resumed: bool = False
     account: int | None = None  # whose job (``users.id``); None: the administrator's
+    # Which run: 0 the first, one more at each retry. Progress reports name the run that
+    # sent them, so a cancelled run's late report never shows as the retried job's.
+    run: int = 0
 
 
 def held(

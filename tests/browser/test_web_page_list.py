@@ -348,7 +348,9 @@ def test_cancel_then_retry_shows_the_new_runs_figures_not_the_old(tmp_path: Path
             api.post(f"/api/v1/jobs/{job}/cancel", headers=CSRF).raise_for_status()
             retried = api.post(f"/api/v1/jobs/{job}/retry", headers=CSRF).json()
         assert retried["status"] == "queued"
-        # The new run has no figures yet: none of the old run's speed and time left.
+        # The new run has no figures yet: none of the old run's speed and time left. (The
+        # old run's download reports on until its heartbeat sees the cancel; its reports
+        # name their run, and the view drops them: tests/engine/test_run_progress.py.)
         assert retried["progress"]["speed"] is None and retried["progress"]["eta_s"] is None
         if retried["phase"] == "queued":  # not begun: the engine may have claimed it
             # Waiting for its turn: the bar starts from the new run, not the old 72 %. (A run
@@ -356,6 +358,8 @@ def test_cancel_then_retry_shows_the_new_runs_figures_not_the_old(tmp_path: Path
             # from the partial file by Range, which may be all the old run had shown; seen
             # once in a fresh-clone run, 0.0563 after a waiting phase.)
             assert retried["progress"]["fraction"] < view["progress"]["fraction"], retried
+        else:  # begun: the new run's first report (or its wait), nothing further yet
+            assert retried["phase"] in ("downloading", "waiting"), retried
 
 
 def test_cancel_then_retry_in_the_page_goes_on_from_the_partial_download(

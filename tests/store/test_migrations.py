@@ -150,6 +150,7 @@ _ROWS_AT = {
     15: _UP_TO_V4,  # 16 adds sink_uploads: a new table, empty here
     16: _UP_TO_V4,  # 17 adds accounts (new tables, empty here) and jobs.account_id (NULL)
     17: _UP_TO_V4,  # 18 renames jobs.expanded (read_done) and the state expanding (reading)
+    18: _UP_TO_V4,  # 19 adds jobs.run (0: every job there is in its first run)
 }
 
 # Step 10: the Telegram tables' rows as the generic sink state holds them (the values

@@ -359,6 +359,18 @@ async def test_cancel_and_retry(store: Store) -> None:
     assert await store.known_seqs(job_id) == set(range(10))  # delivered ones stay
 
 
+async def test_each_retry_is_the_jobs_next_run(store: Store) -> None:
+    """A job's run, 0 at first, is one more at each retry: what its progress reports
+    name, so a cancelled run's late one is told apart from the retried job's own."""
+    job_id = await _expanded_job(store, 1)
+    assert (await store.get_job(job_id)).run == 0
+    await store.cancel(job_id)
+    assert (await store.retry(job_id)).run == 1
+    await store.cancel(job_id)
+    await store.retry(job_id)
+    assert [job.run for job in await store.list_jobs()] == [2]
+
+
 async def test_pause_hides_work(store: Store) -> None:
     job_id = await _expanded_job(store, 1)
     await store.set_paused(job_id, True)

@@ -98,6 +98,8 @@ class Renderer:
         self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
 
     def _on_event(self, event: Event) -> None:
+        if self._phases.late(event):
+            return  # a run cancelled before a retry, still reporting: not the job's
         self._phases.on_event(event)
         if isinstance(event, JobFetching | JobFetched | JobFinished | JobWaiting):
             self._on_job(event.job_id, event)
@@ -147,6 +149,7 @@ class Renderer:
             c = counts(status.get(job.id, {}))
             done = c["total"] - c["pending"]
             note = job.wait_reason or ("paused" if job.paused else job.state.value)
+            self._phases.run_is(job.id, job.run)  # retried elsewhere: the last run's figures go
             figures = self._phases.get(job.id)
             if figures is not None and not (job.state.terminal or job.paused or job.wait_reason):
                 # The phase under way; its figures where no bar of its own shows them.

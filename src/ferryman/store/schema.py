@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from ferryman.model import AlbumGroup, AlbumState, ItemState, JobState, MediaKind, Plan
@@ -79,6 +80,8 @@ jobs = Table(
     *_lease_columns(),
     Column("notify", Text),  # schema v9: where this job's notices go (URLs, "none"), or NULL
     Column("account_id", Integer),  # schema v16: whose job (``users.id``); NULL: the admin's
+    # schema v19: which run, 0 the first, one more at each retry (rows before it: their first)
+    Column("run", Integer, nullable=False, server_default=text("0")),
     one_of("jobs", "state", JobState),
     sqlite_autoincrement=True,  # schema v12: a removed job's number is never given again
 )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ferryman.clock import SYSTEM, Clock
-from ferryman.engine.ops.phases import Figures, figures_of
+from ferryman.engine.ops.phases import Figures, Runs, figures_of, phase_of
 from ferryman.engine.plumbing.events import (
     AlbumSending,
     Event,
@@ -50,7 +50,7 @@ _DONE_ITEMS = frozenset(state.value for state in TERMINAL_ITEM_STATES)
 
 @dataclass(slots=True)
 class _Live:
-    """What the bus said of a job since this process started."""
+    """What the bus said of a job's current run since this process started."""
 
     fetch_fraction: float | None = None
     figures: Figures | None = None  # its phase now, with that phase's own figures
@@ -108,13 +108,16 @@ class Tracker:
         self._listing: dict[int, asyncio.Future[dict[str, Any]]] = {}  # listings under way
         self._wake = asyncio.Event()
         self._kept = KeptProgress(store, clock)  # each bar as shown, for the next server
+        self._runs = Runs()  # each job's current run: an earlier one's late reports go
         self._downloaded: set[int] = set()  # jobs whose download the store says is done
         self._places: tuple[float, dict[int, dict[str, Any]]] = (float("-inf"), {})
 
     # -- told by the bus (on the event loop) -------------------------------------------
     def on_event(self, event: Event) -> None:
-        if event.job_id is None:
-            return
+        if event.job_id is None or self._runs.late(event.job_id, event.run):
+            return  # a run cancelled before a retry, still reporting: not the job's figures
+        if self._runs.moved_on(event.job_id, event.run):
+            self._begin(event.job_id)  # retried elsewhere: its new run's first report
         live = self._live.setdefault(event.job_id, _Live(last_progress=self._clock.now()))
         # The phase and its own speed and time left: a new phase drops the last one's.
         live.figures = figures_of(event, live.figures) or live.figures
@@ -143,13 +146,20 @@ class Tracker:
             self._changes[job_id] = self._changes.get(job_id, 0) + 1
         self._wake.set()
 
-    def restarted(self, job_id: int) -> None:
-        """The job was retried: a new run, whose bar and figures start from what it
-        reports (a retried download showed the cancelled one's 72 % and 50 kB/s)."""
+    def restarted(self, job: Job) -> None:
+        """The job was retried (``job``: as the retry left it): a new run, whose bar and
+        figures start from what it reports (a retried download showed the cancelled
+        one's 72 % and 50 kB/s), never from the cancelled run's late reports."""
+        if self._runs.current(job.id) != job.run:  # else its reports began it already
+            self._runs.moved_on(job.id, job.run)
+            self._begin(job.id)
+        self.touch(job.id)
+
+    def _begin(self, job_id: int) -> None:
+        """A new run of the job: its bar and figures start from nothing (after a restart too)."""
         self._live[job_id] = _Live(last_progress=self._clock.now())
         self._kept.reset(job_id)
         self._downloaded.discard(job_id)
-        self.touch(job_id)
 
     def forget(self, job_id: int) -> None:
         """The job was removed: drop what is kept of it and tell its person's pages."""
@@ -158,6 +168,7 @@ class Tracker:
         for kept in (self._live, self._rows, self._items, self._sent, self._results):
             kept.pop(job_id, None)
         self._kept.forget(job_id)
+        self._runs.forget(job_id)
         self._downloaded.discard(job_id)
         self._changes.pop(job_id, None)
         self._next_send.pop(job_id, None)
@@ -333,6 +344,8 @@ class Tracker:
         self._publish({"type": "job", "job": view})
 
     async def _compose(self, job: Job, by_state: dict[str, int]) -> dict[str, Any]:
+        if self._runs.moved_on(job.id, job.run):  # retried by another process: a new run
+            self._begin(job.id)
         live = self._live.get(job.id)
         if live is None:  # first seen here: the bar starts where it was shown before
             live = _Live(shown=await self._kept.before(job.id), last_progress=self._clock.now())
@@ -354,7 +367,7 @@ class Tracker:
         began = live.figures is not None or job.started_at is not None  # not waiting in line
         running = began and not job.state.terminal and not job.paused and not job.wait_reason
         stuck = running and self._clock.now() - live.last_progress > self._stuck_after
-        phase = _phase(job, live)
+        phase = phase_of(job, live.figures)
         # Figures only for the phase under way: a job waiting, paused or ended has none.
         figures = live.figures
         moving = figures if figures is not None and figures.phase == phase else None
@@ -477,15 +490,3 @@ class Tracker:
         if job.read_done or job.state is JobState.READING:
             fetched = 1.0  # reading it: the download is whole
         return min(FETCH_SHARE * fetched + (1 - FETCH_SHARE) * items, 0.999)
-
-
-def _phase(job: Job, live: _Live) -> str:
-    if job.state.terminal:
-        return job.state.value
-    if job.state is JobState.NEEDS_PASSWORD:
-        return "needs_password"
-    if job.paused:
-        return "paused"
-    if job.wait_reason:
-        return "waiting"
-    return live.figures.phase if live.figures is not None else "queued"

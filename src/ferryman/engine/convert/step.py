@@ -69,7 +69,7 @@ async def convert(ctx: Context, item: Item) -> None:
     made: list[Path] = [tmp]
     started = time.monotonic()
     try:
-        await _encode(ctx, item, src, tmp, settings, policy)
+        await _encode(ctx, item, job.run, src, tmp, settings, policy)
         # What the encoder made and its source are decoded in the box (``media.box.pool``).
         memory = int(settings.media.decode_memory)
         box = ctx.media_box
@@ -203,9 +203,10 @@ def _bitrate_cap(item: Item, settings: Settings, policy: Policy) -> int | None:
 
 
 async def _encode(
-    ctx: Context, item: Item, src: Path, dst: Path, settings: Settings, policy: Policy
+    ctx: Context, item: Item, run: int, src: Path, dst: Path, settings: Settings, policy: Policy
 ) -> None:
-    """Run the plan's encoder in a child process; transcode parts are recorded as they land."""
+    """Run the plan's encoder in a child process; transcode parts are recorded as they land.
+    Its progress names the job's ``run`` (a cancelled one's is told apart from a retry's)."""
     from ferryman.media.segment_plan import EncodeSettings  # lazy: PyAV (``convert``)
 
     cfg = settings.convert
@@ -219,7 +220,13 @@ async def _encode(
             last = fraction
             ctx.bus.publish(
                 ItemProgress(
-                    item.job_id, item.id, stage="convert", fraction=fraction, speed=speed, eta=eta
+                    item.job_id,
+                    item.id,
+                    run=run,
+                    stage="convert",
+                    fraction=fraction,
+                    speed=speed,
+                    eta=eta,
                 )
             )
 

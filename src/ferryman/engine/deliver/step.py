@@ -256,7 +256,7 @@ async def _delivery_of(ctx: Context, claim: AlbumClaim) -> tuple[Route, Delivery
     route = await resolve(ctx, job.dest)
     settings = await ctx.settings()
     shown = ctx.sources.describe(job.source)
-    sending = _sending(ctx, job.id, claim.album.seq)
+    sending = _sending(ctx, job, claim.album.seq)
     told = caption(settings, claim, route.caption_template(settings))
     return route, Delivery(
         job,
@@ -288,9 +288,10 @@ def _take_hashes(album: Album, found: Mapping[int, str]) -> dict[int, str]:
     return taken
 
 
-def _sending(ctx: Context, job_id: int, seq: int) -> Callable[[int, int], None]:
+def _sending(ctx: Context, job: Job, seq: int) -> Callable[[int, int], None]:
     """What a sink tells as its album's bytes go (from the loop or its thread): the
-    delivering phase's own speed and time left, on the bus a few times a second."""
+    delivering phase's own speed and time left, on the bus a few times a second, named
+    by the job's run."""
     loop = asyncio.get_running_loop()
     meter = SpeedMeter()
     last = [0.0]
@@ -304,7 +305,9 @@ def _sending(ctx: Context, job_id: int, seq: int) -> Callable[[int, int], None]:
         speed = meter.speed()
         # An album sent is no "0 s left" for the job (it showed under 18 %): none.
         eta = None if done >= total or speed <= 0 else (total - done) / speed
-        event = AlbumSending(job_id, album=seq, done=done, total=total, speed=speed, eta=eta)
+        event = AlbumSending(
+            job.id, run=job.run, album=seq, done=done, total=total, speed=speed, eta=eta
+        )
         if threading.get_ident() == owner:
             ctx.bus.publish(event)
         else:  # a sink's thread (a copy): the bus is the loop's

@@ -62,6 +62,7 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
         ctx.bus.publish(
             JobFetching(
                 job.id,
+                run=job.run,  # reported on after a cancel, until the heartbeat sees it
                 done=p.done,
                 total=p.total,
                 speed=p.speed,
@@ -96,6 +97,7 @@ async def fetch(ctx: Context, claimed: Fetch) -> Fetched | FerrymanError:
         ctx.bus.publish(  # a fetch tried again goes on from its part: not back to 0 %
             JobFetching(
                 job.id,
+                run=job.run,
                 done=done,
                 total=total,
                 speed=0.0,

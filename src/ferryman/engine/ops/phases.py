@@ -30,6 +30,7 @@ from ferryman.engine.plumbing.events import (
     JobStarted,
     JobWaiting,
 )
+from ferryman.model import Job, JobState
 
 DOWNLOADING = "downloading"
 CONVERTING = "converting"
@@ -123,17 +124,78 @@ def figures_of(event: Event, before: Figures | None = None) -> Figures | None:
     return Figures(phase) if phase is not None else None
 
 
+def phase_of(job: Job, figures: Figures | None) -> str:
+    """The phase a job's view shows: its state where that says it all (ended, waiting
+    for a password, paused, waiting), else the phase its run reported last."""
+    if job.state.terminal:
+        return job.state.value
+    if job.state is JobState.NEEDS_PASSWORD:
+        return "needs_password"
+    if job.paused:
+        return "paused"
+    if job.wait_reason:
+        return "waiting"
+    return figures.phase if figures is not None else "queued"
+
+
+class Runs:
+    """Each job's current run, as far as it is known: from the runs its events name and
+    from the store (``Job.run``, which a retry raises). A cancelled run's download goes
+    on reporting until its heartbeat sees the cancel; a retry meanwhile starts the next
+    run, and those late reports, of an earlier run, are not the job's figures."""
+
+    def __init__(self) -> None:
+        self._runs: dict[int, int] = {}
+
+    def current(self, job_id: int) -> int | None:
+        return self._runs.get(job_id)
+
+    def late(self, job_id: int, run: int | None) -> bool:
+        """Whether ``run`` is earlier than the job's current one (untold: never late)."""
+        known = self._runs.get(job_id)
+        return run is not None and known is not None and run < known
+
+    def moved_on(self, job_id: int, run: int | None) -> bool:
+        """Take ``run`` as the job's current one if it is later; whether it replaced an
+        earlier known run (what was kept of the job then belongs to that one)."""
+        known = self._runs.get(job_id)
+        if run is None or (known is not None and run <= known):
+            return False
+        self._runs[job_id] = run
+        return known is not None
+
+    def forget(self, job_id: int) -> None:
+        self._runs.pop(job_id, None)
+
+
 class Phases:
-    """Each job's current phase and figures, told by the bus (quick: no I/O)."""
+    """Each job's current phase and figures, told by the bus (quick: no I/O), of its
+    current run only (``Runs``)."""
 
     def __init__(self) -> None:
         self._jobs: dict[int, Figures] = {}
+        self._runs = Runs()
+
+    def late(self, event: Event) -> bool:
+        """Whether ``event`` is a late report of an earlier run of its job."""
+        return event.job_id is not None and self._runs.late(event.job_id, event.run)
+
+    def run_is(self, job_id: int, run: int) -> None:
+        """The store says the job is in ``run`` now (a retry elsewhere, heard of no
+        other way): the figures of an earlier run go."""
+        if self._runs.moved_on(job_id, run):
+            self._jobs.pop(job_id, None)
 
     def on_event(self, event: Event) -> Figures | None:
-        """Take ``event`` in; the job's figures after it (None: not a job's event)."""
+        """Take ``event`` in; the job's figures after it (None: not a job's event). A late
+        report of an earlier run changes nothing."""
         job = event.job_id
         if job is None:
             return None
+        if self._runs.late(job, event.run):
+            return self._jobs.get(job)
+        if event.run is not None:
+            self.run_is(job, event.run)
         if isinstance(event, JobFinished):
             return self._jobs.pop(job, None)
         found = figures_of(event, self._jobs.get(job))

@@ -40,10 +40,15 @@ class _Base:
         """The item it concerns; None unless it is an item's event."""
         return None
 
+    @property
+    def run(self) -> int | None:
+        """The run of its job that sent it (``Job.run``); None: not told."""
+        return None
+
     def details(self) -> Iterator[tuple[str, object]]:
-        """Its own fields (not the job, the item or the time), in declared order."""
+        """Its own fields (not the job, the item, the run or the time), in declared order."""
         for f in dataclasses.fields(self):
-            if f.name not in ("at", "job_id", "item_id"):
+            if f.name not in ("at", "job_id", "item_id", "run"):
                 yield f.name, getattr(self, f.name)
 
 
@@ -53,6 +58,9 @@ class JobEvent(_Base):
 
     # field(): the base's property is not a default (dataclasses look it up by getattr)
     job_id: int = field()  # narrows the base's property
+    # The progress reports name their run: one from a run cancelled before a retry, late
+    # (its step stops at its next heartbeat), is not the retried job's (``phases.Runs``).
+    run: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,11 +83,13 @@ class StatusBoard:
     def on_event(self, event: Event) -> None:
         """An engine event (synchronous, from the engine's own code: just mark and wake)."""
         if event.job_id is not None and any(b.job_id == event.job_id for b in self._boards):
+            if self._phases.late(event):
+                return  # a run cancelled before a retry, still reporting: not the job's
             self._phases.on_event(event)
             if isinstance(event, JobFetching):
                 was = self._fetching.get(event.job_id)
                 now = event
-                if now.fraction is None and was is not None:
+                if now.fraction is None and was is not None and was.run == now.run:
                     now = replace(now, fraction=was.fraction)  # tried again: not back to 0 %
                 self._fetching[event.job_id] = now
             elif isinstance(event, JobFetched | JobFinished):
@@ -209,11 +211,15 @@ class StatusBoard:
                 except FerrymanError:
                     board.wanted = None
                     continue
+                self._phases.run_is(job.id, job.run)  # a retry's new run: the last run's go
+                progress = self._fetching.get(job.id)
+                if progress is not None and self._phases.late(progress):
+                    del self._fetching[job.id]  # the download of the run before a retry
+                    progress = None
                 figures = self._phases.get(board.job_id)
                 albums = await self.store.album_tally(job.id)
                 skipped = await self._skipped(job) if job.state.terminal else None
                 wanted = job_shown(job, per_job.get(job.id, {}), figures, albums, skipped)
-                progress = self._fetching.get(board.job_id)
                 if progress is not None and not wanted.final and not job.paused:
                     wanted = fetching_shown(job, progress, figures)
                 if wanted.final and _same_summary(wanted.text, board.shown.text):

@@ -314,7 +314,7 @@ class MemoryJobs(MemoryRuns):
         job |= {"state": JobState.QUEUED.value, "cursor": 0, "read_done": False}
         job |= {"error_code": None, "error_message": None, "finished_at": None}
         job |= {"summary": None, "attempts": 0, "not_before": 0.0, "paused": False}
-        job |= {"started_at": None, "updated_at": self.clock()}
+        job |= {"started_at": None, "updated_at": self.clock(), "run": job["run"] + 1}
         return job_from_mapping(job)
 
     async def remove_job(self, job_id: int) -> Job:

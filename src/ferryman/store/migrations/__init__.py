@@ -46,6 +46,7 @@ from ferryman.store.migrations import (
     v0016_sink_uploads,
     v0017_accounts,
     v0018_reading,
+    v0019_job_runs,
 )
 
 Step = Callable[[Connection], None]
@@ -69,4 +70,5 @@ STEPS: tuple[Step, ...] = (
     v0016_sink_uploads.apply,
     v0017_accounts.apply,
     v0018_reading.apply,
+    v0019_job_runs.apply,
 )

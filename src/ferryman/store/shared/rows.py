@@ -152,6 +152,7 @@ def new_job_values(
         "not_before": 0.0,
         "notify": notify,
         "account_id": account,
+        "run": 0,
     }
     if error is not None:
         values |= {
@@ -258,6 +259,7 @@ def job_from_mapping(m: Columns) -> Job:
         attempts=m["attempts"],
         started_at=m["started_at"],
         account=m["account_id"],
+        run=m["run"],
     )
 
 

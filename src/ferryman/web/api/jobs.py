@@ -123,8 +123,7 @@ def routes(app: FastAPI, web: Web) -> None:
     @app.post(f"{API}/jobs/{{job_id}}/retry", tags=["jobs"])
     async def retry(job_id: JobId, who: Me) -> dict[str, Any]:
         await own_job(web, who, job_id)
-        await control.retry_job(web.store, job_id)
-        web.tracker.restarted(job_id)
+        web.tracker.restarted(await control.retry_job(web.store, job_id))
         return await view(job_id)
 
     @app.post(f"{API}/jobs/{{job_id}}/password", tags=["jobs"])
@@ -184,18 +183,15 @@ def routes(app: FastAPI, web: Web) -> None:
             try:
                 await own_job(web, who, job_id)
                 if body.action == "retry":
-                    await control.retry_job(web.store, job_id)
+                    web.tracker.restarted(await control.retry_job(web.store, job_id))
                 elif body.action == "cancel":
                     await control.cancel_job(web.store, job_id)
+                    web.tracker.touch(job_id)
                 else:
                     await remove(job_id)
             except FerrymanError as exc:
                 refused.append({"id": job_id, **error_body(exc.code, exc.message)})
                 continue
-            if body.action == "retry":
-                web.tracker.restarted(job_id)
-            elif body.action != "remove":
-                web.tracker.touch(job_id)
             done.append(job_id)
         return {"action": body.action, "done": done, "refused": refused}
 
