@@ -35,14 +35,39 @@ from tests.telegram.test_telegram_sink import World, sha
 from tests.telegram.test_telegram_upload import Env
 
 PART = 512 * 1024
+BIG = AHEAD_BYTES + 3 * PART + 777  # uploaded ahead, in a few parts and a short last one
 
 
-def _zip_of_big_pdf(tmp_path: Path, size: int = AHEAD_BYTES + 3 * PART + 777) -> tuple[Path, bytes]:
-    data = b"%PDF-1.4\n" + os.urandom(size - 9)
+def _big_pdf() -> bytes:
+    return b"%PDF-1.4\n" + os.urandom(BIG - 9)
+
+
+def _zip_of_big_pdf(tmp_path: Path) -> tuple[Path, bytes]:
+    data = _big_pdf()
     archive = tmp_path / "in.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr("big.pdf", data)
     return archive, data
+
+
+def _folder_of_big_pdf(tmp_path: Path) -> tuple[Path, bytes, int]:
+    """A person's folder holding one big PDF: the folder, its bytes, its inode."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    data = _big_pdf()
+    (folder / "big.pdf").write_bytes(data)
+    return folder, data, (folder / "big.pdf").stat().st_ino
+
+
+def _first_part(w: World) -> threading.Event:
+    """Set once the first big file part reached the fake (from its thread)."""
+    first = threading.Event()
+    w.server.after_handle.append(
+        lambda _c, request, _r: (
+            isinstance(request, functions.upload.SaveBigFilePartRequest) and first.set()
+        )
+    )
+    return first
 
 
 class _SlowStaging:
@@ -123,10 +148,7 @@ async def test_a_persons_big_file_goes_up_once_linked_before_its_album_is_claime
     the delivery takes that upload, and the hash it took is the item's."""
     w = await World.logged_in(tmp_path, send_documents=True)
     parts = _parts_seen(w)
-    folder = tmp_path / "in"
-    folder.mkdir()
-    data = b"%PDF-1.4\n" + os.urandom(AHEAD_BYTES + 3 * PART + 777 - 9)
-    (folder / "big.pdf").write_bytes(data)
+    folder, data, _ = _folder_of_big_pdf(tmp_path)
     store = await w.store()
     claim = store.claim_delivery
     late: list[AssertionError] = []
@@ -155,17 +177,8 @@ async def test_a_persons_big_file_goes_up_while_its_fsync_runs_and_counts_once_d
     (0.5-1.9 s for 1 GiB here) runs beside its upload, not before its first part; the
     entry is recorded only once that fsync is done."""
     w = await World.logged_in(tmp_path, send_documents=True)
-    first_part = threading.Event()
-    w.server.after_handle.append(
-        lambda _c, request, _r: (
-            isinstance(request, functions.upload.SaveBigFilePartRequest) and first_part.set()
-        )
-    )
-    folder = tmp_path / "in"
-    folder.mkdir()
-    data = b"%PDF-1.4\n" + os.urandom(AHEAD_BYTES + 3 * PART + 777 - 9)
-    (folder / "big.pdf").write_bytes(data)
-    inode = (folder / "big.pdf").stat().st_ino
+    first_part = _first_part(w)
+    folder, data, inode = _folder_of_big_pdf(tmp_path)
     fsync = os.fsync
     synced: list[bool] = []  # per fsync of the file done: whether a part went up before
 
@@ -228,12 +241,7 @@ async def test_a_stop_while_a_big_entry_is_staged_sends_nothing_then_it_goes_onc
 ) -> None:
     slow = _SlowStaging(monkeypatch, pause=0.03)
     w = await World.logged_in(tmp_path, send_documents=True)
-    first_part = threading.Event()
-    w.server.after_handle.append(
-        lambda call, request, result: (
-            isinstance(request, functions.upload.SaveBigFilePartRequest) and first_part.set()
-        )
-    )
+    first_part = _first_part(w)
     archive, data = _zip_of_big_pdf(tmp_path)
     store = await w.store()
     job = await intake.add_source(store, archive, dest="telegram:@dest")
@@ -266,16 +274,21 @@ async def tg(tmp_path: Path) -> AsyncIterator[Env]:
         await client.disconnect()
 
 
-async def _written_early(
-    env: Env, path: Path, data: bytes, declared: int
-) -> tuple[EarlyUploads, Uploader]:
-    """``data`` written to ``path`` on a thread as an upload ahead of it runs."""
+def _registry(env: Env) -> tuple[EarlyUploads, Uploader]:
+    """The uploads ahead, on an uploader of their own (closed by the test)."""
     uploader = Uploader(env.client, env.dialer, connections=2, max_in_flight=4)
 
     async def get() -> Uploader:
         return uploader
 
-    uploads = EarlyUploads(asyncio.get_running_loop(), get)
+    return EarlyUploads(asyncio.get_running_loop(), get), uploader
+
+
+async def _written_early(
+    env: Env, path: Path, data: bytes, declared: int
+) -> tuple[EarlyUploads, Uploader]:
+    """``data`` written to ``path`` on a thread as an upload ahead of it runs."""
+    uploads, uploader = _registry(env)
 
     def write() -> None:
         ahead = uploads.start(path, declared)
@@ -311,12 +324,7 @@ async def test_a_linked_file_goes_up_whole_and_is_taken_once(tg: Env) -> None:
     data = os.urandom(3 * PART + 5)
     path = tg.tmp / "a.bin"
     path.write_bytes(data)
-    uploader = Uploader(tg.client, tg.dialer, connections=2, max_in_flight=4)
-
-    async def get() -> Uploader:
-        return uploader
-
-    uploads = EarlyUploads(asyncio.get_running_loop(), get)
+    uploads, uploader = _registry(tg)
     ahead = await asyncio.to_thread(uploads.start, path, len(data))
     assert ahead is not None
     await asyncio.to_thread(ahead.linked, path)
@@ -386,11 +394,7 @@ async def test_a_persons_big_file_whose_fsync_fails_is_not_sent_from_that_stagin
     is dropped and the entry counts as not staged (read again), so the file is sent once,
     from a staging that was made durable."""
     w = await World.logged_in(tmp_path, send_documents=True)
-    folder = tmp_path / "in"
-    folder.mkdir()
-    data = b"%PDF-1.4\n" + os.urandom(AHEAD_BYTES + 3 * PART + 777 - 9)
-    (folder / "big.pdf").write_bytes(data)
-    inode = (folder / "big.pdf").stat().st_ino
+    folder, data, inode = _folder_of_big_pdf(tmp_path)
     fsync = os.fsync
     failed: list[int] = []
 

@@ -3,13 +3,15 @@ reading as SQLAlchemy's do, on SQLite and PostgreSQL (where they are SQLAlchemy'
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.engine import Connection
 
-from ferryman.model import ItemState, MediaKind, Plan
+from ferryman.model import ItemState, Job, MediaKind, Plan
 from ferryman.store import Store, sqlite_thread
 from ferryman.store.schema import jobs
 from ferryman.store.sql import sqlite_direct, statements
@@ -21,6 +23,35 @@ def _photo(seq: int) -> NewItem:
         seq=seq, source_path=f"p{seq:03d}.jpg", kind=MediaKind.PHOTO, state=ItemState.READY,
         size=100, plan=Plan.AS_IS,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def _through_sqlalchemy(store: Store, *, reader: bool = False) -> Iterator[list[str]]:
+    """Each statement SQLAlchemy's execution sends on the store's writer (and its
+    reader) while the block runs: on SQLite, the paths tested here send none."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engines = {store.engine.sync_engine}
+    if reader:
+        engines.add(store.reader.sync_engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+
+
+async def _read_in(store: Store, photos: int, album_size: int) -> Job:
+    """A job claimed and read: ``photos`` photos recorded, sealed in albums."""
+    job = await store.add_job(source="/a", name="a", dest="library:")
+    assert await store.claim_job("w", 30) is not None
+    await store.record_entries(job.id, "w", photos, [_photo(s) for s in range(photos)], album_size)
+    return job
 
 
 def _both(
@@ -41,9 +72,7 @@ def _both(
 
 
 async def test_rows_read_as_sqlalchemys(store: Store) -> None:
-    job = await store.add_job(source="/a", name="a", dest="library:")
-    assert await store.claim_job("w", 30) is not None
-    await store.record_entries(job.id, "w", 12, [_photo(s) for s in range(12)], album_size=5)
+    job = await _read_in(store, 12, album_size=5)
 
     def compare(conn: Connection) -> list[Any]:
         params = {"job_id": job.id}
@@ -66,19 +95,11 @@ async def test_an_album_is_recorded_and_delivered_without_sqlalchemys_execution(
     claim send no statement through SQLAlchemy's execution (each cost some 150 µs)."""
     job = await store.add_job(source="/a", name="a", dest="library:")
     assert await store.claim_job("w", 30) is not None
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with _through_sqlalchemy(store) as seen:
         recorded = await store.record_entries(job.id, "w", 20, [_photo(s) for s in range(20)], 10)
         first = await store.claim_album("d", 30)
         assert first is not None
         second = await store.album_delivered(first.id, "d", "ref-1", claim_next=30)
-    finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
     assert len(recorded.sealed) == 2 and [i.seq for i in first.items] == list(range(10))
     assert second is not None and [i.seq for i in second.album.items] == list(range(10, 20))
     assert second.albums == 2 and not second.final
@@ -95,24 +116,11 @@ async def test_the_reads_a_delivery_wakes_send_no_statement_through_sqlalchemy(
     flight, the housekeeper's look) run on sqlite3 itself on SQLite: no statement
     through SQLAlchemy's execution (each cost some 60-150 µs on the loop); the same
     answers on both backends."""
-    job = await store.add_job(source="/a", name="a", dest="library:")
-    assert await store.claim_job("w", 30) is not None
-    await store.record_entries(job.id, "w", 12, [_photo(s) for s in range(12)], album_size=10)
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    engines = {store.engine.sync_engine, store.reader.sync_engine}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", count)
-    try:
+    job = await _read_in(store, 12, album_size=10)
+    with _through_sqlalchemy(store, reader=True) as seen:
         backlog = await store.backlog(job.id)
         in_flight = await store.albums_in_flight(job.id)
         look = await store.housekeeping_state()
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", count)
     assert backlog == (12, 1200) and in_flight
     assert not look.finishable and not look.idle
     if db_url.startswith("sqlite"):
@@ -152,13 +160,7 @@ async def test_a_links_add_and_its_fetchs_end_send_no_statement_through_sqlalche
 
     await store.add_job(source="tg:c/1/1", name="photo", dest="library:/x?caption=a")
     await store.add_job(source="tg:c/1/9", name="photo_2", dest="library:/y", fetch=True)
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(store.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with _through_sqlalchemy(store) as seen:
         job = await store.add_job(
             source="tg:c/1/2", name="c1-2", dest="library:/x", fetch=True, dedupe_key="k2"
         )
@@ -172,8 +174,6 @@ async def test_a_links_add_and_its_fetchs_end_send_no_statement_through_sqlalche
         seen.clear()
         note = ("fetch.note", "n")
         await store.fetch_done(fetch.id, "f", "/w/p.jpg", 5, named=InputName("photo"), note=note)
-    finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", count)
     assert (await store.get_job(job.id)).name == "photo (2)"  # library:/x?… is its place
     assert (await store.get_job(2)).name == "photo"  # /y is not
     assert await store.source_memos(job.id) == {"fetch.note": "n"}
@@ -222,15 +222,7 @@ async def test_the_pages_reads_send_no_statement_through_sqlalchemy(
     SQLite on sqlite3 itself, no statement through SQLAlchemy's execution."""
     job = await store.add_job(source="/a", name="a", dest="library:")
     await store.set_runtime_setting("k", 1)
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    engines = {store.engine.sync_engine, store.reader.sync_engine}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", count)
-    try:
+    with _through_sqlalchemy(store, reader=True) as seen:
         listed = await store.list_jobs()
         places = await store.queue_places()
         figures = await store.figures()
@@ -239,9 +231,6 @@ async def test_the_pages_reads_send_no_statement_through_sqlalchemy(
         settled = await store.settle_ended([job.id], 0.0)
         behind = await store.read_waits_behind(job.id)
         dests = await store.live_dests()
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", count)
     assert [j.id for j in listed] == [job.id] and places == {
         job.id: {"reason": "reading", "ahead": 0}
     }

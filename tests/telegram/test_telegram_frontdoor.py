@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import re
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,7 +33,15 @@ from faketg.handlers.downloads import expire_reference
 from faketg.people import user_sends
 from faketg.state import Account, StoredMessage
 from ferryman.config import Settings, load_settings
-from ferryman.engine.plumbing.events import AlbumFailed, EngineStarted, JobFetching
+from ferryman.engine.plumbing.events import (
+    AlbumDelivered,
+    AlbumFailed,
+    AlbumSending,
+    AlbumWaiting,
+    EngineStarted,
+    JobEvent,
+    JobFetching,
+)
 from ferryman.engine.plumbing.workarea import job_work_dir
 from ferryman.engine.runner import Engine
 from ferryman.errors import FerrymanError
@@ -45,6 +54,7 @@ from ferryman.store import Store
 from ferryman.store.chat.sql import StatusRow
 from ferryman.telegram.download import CHUNK, CONNECTIONS, IN_FLIGHT
 from tests.archive.test_archive_engine import needs_7zz, zip_with_password
+from tests.support.clock import ManualClock, driven, engine_idle
 from tests.support.engine_helpers import library_files, sha256
 from tests.support.httpserve import serving as http_serving
 from tests.support.waiting import eventually
@@ -60,6 +70,7 @@ class World:
     settings: Settings
     store: Store
     tmp: Path
+    clock: ManualClock | None = None  # the store's and the engine's, when a test moves time
 
     def said(self, person: Account) -> list[StoredMessage]:
         """What the account wrote to ``person`` (its own copies, so edits show)."""
@@ -100,7 +111,7 @@ def make_world(tmp_path: Path, link: LinkModel | None = None, **telegram: Any) -
 async def serving(w: World) -> AsyncIterator[Engine]:
     """``serve`` running (engine and listener) until the block ends."""
     client = await logged_in_client(w.server, w.bot, flood_sleep_threshold=0)
-    engine = Engine(w.store, w.settings)
+    engine = Engine(w.store, w.settings, **({} if w.clock is None else {"clock": w.clock}))
     started = asyncio.Event()
     engine.bus.subscribe(lambda e: started.set() if isinstance(e, EngineStarted) else None)
     stop = asyncio.Event()
@@ -377,25 +388,35 @@ async def test_a_cancel_right_after_the_file_cancels_its_job(world: World) -> No
         assert row.job_id == job.id
 
 
-async def test_cancel_stops_a_job_and_deletes_its_work_files(world: World) -> None:
+async def test_cancel_stops_a_job_and_deletes_its_work_files(world_on_clock: World) -> None:
+    world, clock = world_on_clock, world_on_clock.clock
+    assert clock is not None
     zipped = photo_zip(world.tmp, count=3)
     blocker = world.tmp / "not-a-folder"
     blocker.write_text("a file where the library should be: every delivery fails")
     async with serving(world) as engine:
-        failed = asyncio.Event()
-        engine.bus.subscribe(lambda e: failed.set() if isinstance(e, AlbumFailed) else None)
+        albums: list[JobEvent] = []  # what the engine did of an album, in order
+        album_kinds = (AlbumFailed, AlbumSending, AlbumDelivered, AlbumWaiting)
+        engine.bus.subscribe(lambda e: albums.append(e) if isinstance(e, album_kinds) else None)
         world.send(world.alice, f"to: library:{blocker}", file=zipped.read_bytes(), name="a.zip")
         # The album failed once and waits for its retry: its files are in the work area.
-        await asyncio.wait_for(failed.wait(), 10)
+        await driven(clock, world.settings, lambda: albums, "the album's first failure")
+        assert [type(e) for e in albums] == [AlbumFailed]
         (job,) = await world.store.list_jobs()
         assert job.dest == f"library:{blocker}"
         items = await world.store.job_items(job.id)
         files = [Path(f) for it in items for f in it.work_files]
         assert len(items) == 3 and files and all(f.exists() for f in files)
+        retry_at = _album_retry_at(world, job.id)
+        assert retry_at > clock.now()  # still to come: the clock stands until moved
 
         answer = await reply_to(world, world.alice, "/cancel")
         assert answer == f"job {job.id} (a) cancelled; its work files are deleted"
-        await asyncio.sleep(0.3)  # the engine goes on meanwhile: nothing of it comes back
+        # The engine goes on past the moment the album was to be tried again, every
+        # worker back at its wait after it: nothing of the album comes back.
+        await driven(clock, world.settings, lambda: clock.now() > retry_at, "past the retry")
+        await engine_idle(clock, world.settings)
+        assert [type(e) for e in albums] == [AlbumFailed]
         assert not any(f.exists() for f in files)
         items = await world.store.job_items(job.id)
         assert {it.state for it in items} == {ItemState.CANCELLED}
@@ -410,6 +431,15 @@ async def test_cancel_stops_a_job_and_deletes_its_work_files(world: World) -> No
         assert not (await world.store.get_job(job.id)).paused
         assert "cancelled" in await reply_to(world, world.alice, f"/cancel #{job.id}")
         assert await reply_to(world, world.alice, "/cancel") == "job.not_found: no job is running"
+
+
+def _album_retry_at(w: World, job_id: int) -> float:
+    """When the job's failed album is to be tried again, as its row holds it."""
+    with contextlib.closing(sqlite3.connect(w.tmp / "store.db")) as conn:
+        (at,) = conn.execute(
+            "SELECT max(not_before) FROM albums WHERE job_id = ?", (job_id,)
+        ).fetchone()
+    return float(at)
 
 
 async def test_cleanup_finds_nothing_of_a_file_sent_once_its_job_ended(world: World) -> None:

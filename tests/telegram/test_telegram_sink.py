@@ -19,6 +19,7 @@ from faketg import FakeTelegram
 from faketg.client import FakeDialer
 from ferryman.config import Settings
 from ferryman.engine.ops import intake
+from ferryman.engine.plumbing.workarea import job_work_dir
 from ferryman.engine.runner import Engine
 from ferryman.media.probe import probe
 from ferryman.model import ItemState, JobState
@@ -282,11 +283,15 @@ async def test_a_file_refused_in_every_form_is_quarantined_and_the_rest_delivere
     store = await w.store()
     recorded = store.album_delivered
 
+    async def ended_and_cleared() -> bool:
+        ended = (await store.get_job(job.id)).state.terminal
+        return ended and not job_work_dir(w.settings, job.id).exists()
+
     async def then_housekeeping(*args: Any, **kwargs: Any) -> Any:
         # Once the album is recorded the job may end and its work folder go at once:
-        # give the housekeeper (every 0.05 s) that chance before the step goes on.
+        # the step goes on only once the housekeeper has done both.
         chained = await recorded(*args, **kwargs)
-        await asyncio.sleep(0.5)
+        await eventually(ended_and_cleared, "the job ended, its work folder removed")
         return chained
 
     store.album_delivered = then_housekeeping  # type: ignore[method-assign]

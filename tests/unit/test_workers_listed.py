@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ferryman.frontdoors.cli.nodes import _last_stopped
+from ferryman.engine.ops.nodes import last_stopped
 
 
 def _run(node: str, pid: int, state: str, age: float) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def test_each_node_keeps_its_newest_stopped_run_unless_one_is_live() -> None:
         _run("pi", 4, "silent", 400.0),
         _run("pi", 3, "stopped", 800.0),
     ]
-    kept, older = _last_stopped(runs)
+    kept, older = last_stopped(runs)
     assert [(r["node"], r["pid"]) for r in kept] == [("phone", 30), ("nas", 7), ("pi", 4)]
     assert older == 4
-    assert _last_stopped([]) == ([], 0)
+    assert last_stopped([]) == ([], 0)

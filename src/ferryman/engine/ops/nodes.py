@@ -47,6 +47,21 @@ async def workers(
     return found
 
 
+def last_stopped(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """What ``ferryman workers`` lists without ``--all`` (a phone's cron leaves a stopped
+    run each time): every run that is not stopped, and of the stopped ones each node's
+    newest when no run of that node is live; how many were left out."""
+    live = {r["node"] for r in runs if r["state"] != "stopped"}
+    newest: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        if run["state"] == "stopped" and run["node"] not in live:
+            seen = newest.get(run["node"])
+            if seen is None or run["heartbeat_age"] < seen["heartbeat_age"]:
+                newest[run["node"]] = run
+    kept = [r for r in runs if r["state"] != "stopped" or newest.get(r["node"]) is r]
+    return kept, len(runs) - len(kept)
+
+
 async def drain(store: Nodes, node: str, on: bool = True) -> None:
     """Let ``node`` finish what it holds and take nothing new (or take work again)."""
     if not await store.set_drain(node, on):

@@ -63,7 +63,7 @@ def workers(
         )
         return
 
-    kept, older = (runs, 0) if every else _last_stopped(runs)
+    kept, older = (runs, 0) if every else nodes.last_stopped(runs)
     table = Table("node", "pid", "state", "stages", "heartbeat", "holds")
     for run in kept:
         age = run["heartbeat_age"]
@@ -82,20 +82,6 @@ def workers(
     if older:
         runs_word = "run" if older == 1 else "runs"
         out.print(f"{older} older stopped {runs_word} not shown (--all lists them)", markup=False)
-
-
-def _last_stopped(runs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """Every run that is not stopped, and of the stopped ones each node's newest when no
-    run of that node is live; how many were left out."""
-    live = {r["node"] for r in runs if r["state"] != "stopped"}
-    newest: dict[str, dict[str, Any]] = {}
-    for run in runs:
-        if run["state"] == "stopped" and run["node"] not in live:
-            seen = newest.get(run["node"])
-            if seen is None or run["heartbeat_age"] < seen["heartbeat_age"]:
-                newest[run["node"]] = run
-    kept = [r for r in runs if r["state"] != "stopped" or newest.get(r["node"]) is r]
-    return kept, len(runs) - len(kept)
 
 
 @nodes_app.command()
