@@ -47,9 +47,7 @@ def _ferryman(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
     return forked.run(args, env=env, capture_output=True, text=True)
 
 
-def _node(
-    name: str, env: dict[str, str], logs: Path, net: netns.Network | None
-) -> forked.Process:
+def _node(name: str, env: dict[str, str], logs: Path, net: netns.Network | None) -> forked.Process:
     """``ferryman run`` as node ``name``: in a namespace of its own when ``net`` is given."""
     prefix: list[str] = []
     if net is not None:
